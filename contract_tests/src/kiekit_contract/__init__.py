@@ -1,0 +1,39 @@
+"""kiekit-contract: test kiekit providers against the mock KIE server.
+
+- :class:`ProviderContract` — the reusable suite a plugin adopts in one line of its tests;
+- the hypothesis strategies it is built on, drawn from the providers' field specs;
+- :func:`client_for` / :func:`async_client_for` — clients wired to a mock, polling fast;
+- the pytest fixtures (``kie_mock``, ``kie_client``, …) live in :mod:`kiekit_contract.plugin`,
+  which pytest loads by itself once this distribution is installed.
+"""
+
+from kiekit_contract.clients import FAST_POLL, TEST_API_KEY, async_client_for, client_for
+from kiekit_contract.contract import ProviderContract
+from kiekit_contract.strategies import (
+    FAIL_MARKER,
+    input_specs,
+    invalid_values,
+    json_values,
+    like,
+    prompt_text,
+    valid_inputs,
+    valid_values,
+    web_urls,
+)
+
+__all__ = [
+    "FAIL_MARKER",
+    "FAST_POLL",
+    "TEST_API_KEY",
+    "ProviderContract",
+    "async_client_for",
+    "client_for",
+    "input_specs",
+    "invalid_values",
+    "json_values",
+    "like",
+    "prompt_text",
+    "valid_inputs",
+    "valid_values",
+    "web_urls",
+]

@@ -1,0 +1,517 @@
+"""The reusable provider contract: subclass it in one line and pytest runs the whole suite.
+
+::
+
+    from kiekit_contract import ProviderContract
+    from kiekit_grok_imagine import GrokImagineProvider
+
+    class TestGrokImagine(ProviderContract):
+        provider = GrokImagineProvider()
+        documented_statuses = [({"taskId": "t", "state": "waiting", …}, State.QUEUED), …]
+
+As fsspec's ``tests/abstract`` suites are adopted by s3fs and friends: the suite owns the tests, a
+plugin owns one class that names its provider and, through capability flags, what it does not
+support. Every test here must be able to fail; ``contract_tests/tests`` proves it with broken
+fake providers.
+
+The tests talk HTTP only to the mock KIE server on 127.0.0.1 (``kie_mock_session``, from this
+package's pytest plugin) and use a registry that holds just the provider under test, so a broken
+or unpublished provider is tested as it is, not as installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kiekit import (
+    Asset,
+    Input,
+    MediaKind,
+    Model,
+    ProtocolError,
+    Provider,
+    Registry,
+    Results,
+    State,
+    Task,
+    TaskFailedError,
+    TaskStatus,
+    ValidationError,
+)
+from kiekit.errors import KieError
+from kiekit.registry import installed
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit_mock import MockServer
+
+from kiekit_contract.clients import async_client_for, client_for
+from kiekit_contract.strategies import (
+    FAIL_MARKER,
+    input_specs,
+    invalid_values,
+    json_values,
+    like,
+    one_field_changed,
+    smallest_input,
+    valid_inputs,
+)
+
+__all__ = ["CLIENTS", "ProviderContract"]
+
+CLIENTS = ("Client", "AsyncClient")
+
+# Values no KIE family documents, put in place of a documented one to probe a provider's parser.
+UNKNOWN_TEXT = "kiekit-contract-undocumented"
+UNKNOWN_NUMBER = 987654321
+_PROBES: tuple[Any, ...] = (UNKNOWN_TEXT, UNKNOWN_NUMBER, None)
+TASK_ID = "kiekit-contract-task"
+
+# The order a task's state may move in; it never goes back.
+_RANK = {State.QUEUED: 0, State.RUNNING: 1, State.SUCCEEDED: 2, State.FAILED: 2}
+
+# Leading bytes of the files the mock serves, by the media type a provider guessed from the URL.
+_SIGNATURES: dict[str, tuple[int, bytes]] = {
+    "image/png": (0, b"\x89PNG\r\n\x1a\n"),
+    "image/jpeg": (0, b"\xff\xd8\xff"),
+    "video/mp4": (4, b"ftyp"),
+}
+
+Run = tuple[Task, list[TaskStatus], Results, list[Path]]
+
+
+class ProviderContract:
+    """The tests every kiekit provider passes. Subclass as ``Test<Name>`` and set ``provider``.
+
+    Optional class attributes:
+
+    ``models``
+        Model ids to test (default: all of ``provider.models``).
+    ``documented_statuses``
+        ``(status data payload, expected State)`` pairs copied from KIE's docs or recorded
+        traffic for this family; must cover a pending, a succeeded and a failed task.
+    ``example_inputs``
+        ``{model id: {field: value}}`` for the end-to-end tests; by default the smallest input
+        the field specs allow.
+    ``supports_failure``
+        False if the mock cannot fail this provider's tasks; skips the failure tests.
+    ``mock_emulates``
+        False if the mock does not emulate this provider's API family yet; skips every test
+        that needs the mock (the pure tests still run).
+    ``check_entry_points``
+        False for a provider that is not installed as a distribution (an application's private
+        provider, a test double); skips the entry-point test.
+    ``max_examples``
+        Hypothesis examples per property test that talks to the mock (pure ones run 4×).
+    """
+
+    provider: ClassVar[Provider]
+    models: ClassVar[Sequence[str] | None] = None
+    documented_statuses: ClassVar[Sequence[tuple[Any, State]]] = ()
+    example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    supports_failure: ClassVar[bool] = True
+    mock_emulates: ClassVar[bool] = True
+    check_entry_points: ClassVar[bool] = True
+    max_examples: ClassVar[int] = 30
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def contract_models(self) -> list[Model]:
+        """The provider's models this class tests."""
+        if self.models is None:
+            return list(self.provider.models)
+        return [self.provider.model(model_id) for model_id in self.models]
+
+    def contract_registry(self) -> Registry:
+        """A registry holding only the provider under test (not the installed plugins)."""
+        registry = Registry(discover=False)
+        registry.add_provider(self.provider)
+        return registry
+
+    def example_input(self, model: Model) -> Input:
+        """``example_inputs[model.id]`` if given, else the required fields with plain values."""
+        given_fields = self.example_inputs.get(model.id)
+        if given_fields is not None:
+            return self.provider.make_input(model.id, dict(given_fields))
+        return smallest_input(model)
+
+    def _needs_mock(self) -> None:
+        if not self.mock_emulates:
+            pytest.skip(f"the mock does not emulate {self.provider.name!r} (mock_emulates)")
+
+    def _settings(self, *, pure: bool = False) -> settings:
+        return settings(
+            max_examples=self.max_examples * (4 if pure else 1),
+            deadline=None,  # HTTP round trips to the mock vary; the poll policy has a deadline
+        )
+
+    # -- declaration ------------------------------------------------------------------------
+
+    def test_models_are_declared(self) -> None:
+        """Model ids are unique, each input is an Input made only of kiekit field specs, and
+        each output a MediaKind: what the strategies, the CLI and the docs read."""
+        assert isinstance(self.provider, Provider)
+        assert self.provider.models, f"{type(self.provider).__name__} declares no models"
+        ids = [m.id for m in self.provider.models]
+        assert len(ids) == len(set(ids)), f"model ids declared twice: {ids}"
+        for model in self.provider.models:
+            assert isinstance(model.output, MediaKind), model
+            assert isinstance(model.input, type), model
+            assert issubclass(model.input, Input), model
+            input_specs(model.input)  # TypeError names a field declared without a spec
+        assert self.contract_models(), "the models attribute selects no model"
+
+    def test_entry_points_declare_the_models(self) -> None:
+        """The distribution's ``kiekit.providers`` entry points declare exactly this provider's
+        model ids, and a fresh registry resolves each of them to this provider class."""
+        if not self.check_entry_points:
+            pytest.skip("not installed as a distribution (check_entry_points = False)")
+        cls = type(self.provider)
+        package = cls.__module__.partition(".")[0]
+        ours = {m.id for m in self.provider.models}
+        listings = installed()
+        by_model: dict[str, list[str]] = {}
+        for listing in listings:
+            by_model.setdefault(listing.model, []).append(listing.module)
+        undeclared = sorted(ours - set(by_model))
+        assert not undeclared, (
+            f"models with no entry point in group 'kiekit.providers': {undeclared}; "
+            f'add e.g. "{undeclared[0]}" = "{package}" to pyproject.toml'
+        )
+        twice = {m: mods for m, mods in by_model.items() if m in ours and len(mods) > 1}
+        assert not twice, f"models declared by more than one entry point: {twice}"
+        registry = Registry()
+        for model_id in sorted(ours):
+            found = registry.provider(model_id)
+            assert type(found) is cls, (
+                f"{model_id!r} resolves to {type(found).__name__}, not {cls.__name__}"
+            )
+        # every other model the same package declares must be registered by it, too
+        package_models = {
+            listing.model
+            for listing in listings
+            if listing.module == package or listing.module.startswith(package + ".")
+        }
+        for model_id in sorted(package_models - ours):
+            registry.provider(model_id)  # PluginError: declared but never registered
+
+    def test_status_request_names_the_task(self) -> None:
+        request = self.provider.status_request(TASK_ID)
+        where = [request.path, *request.query.values(), json.dumps(request.body)]
+        assert any(TASK_ID in part for part in where), f"{request} does not carry the task id"
+        assert self.provider.parse_created({"taskId": TASK_ID}) == TASK_ID
+
+    # -- input validation -------------------------------------------------------------------
+
+    def test_valid_inputs_are_accepted_by_the_mock(self, kie_mock_session: MockServer) -> None:
+        """Property: for any input the field specs allow, the request the provider builds is
+        accepted by the mock (it answers with a task id) and the task is of the same model."""
+        self._needs_mock()
+        provider = self.provider
+        models = self.contract_models()
+        callbacks = st.none() | st.just("http://127.0.0.1:9/kiekit-contract-callback")
+
+        with client_for(kie_mock_session.base_url, registry=self.contract_registry()) as kie:
+
+            @self._settings()
+            @given(model=st.sampled_from(models), data=st.data(), callback=callbacks)
+            def creates_a_task(model: Model, data: st.DataObject, callback: str | None) -> None:
+                params = data.draw(valid_inputs(model), label="params")
+                built = provider.build_request(model.id, params, callback_url=callback)
+                again = provider.build_request(model.id, params, callback_url=callback)
+                assert built == again, "build_request is not a pure function of its input"
+                json.dumps(built.body)  # TypeError: the body is not JSON
+                task = kie.submit(model.id, params, callback_url=callback)
+                assert task.id
+                assert task.model == model.id
+                made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
+                assert made.model == model.id, f"the mock created a {made.model} task"
+
+            creates_a_task()
+
+    def test_invalid_field_is_rejected_before_any_request(self) -> None:
+        """Property: a valid input with one field swapped for a value its spec forbids raises
+        ValidationError naming that field, and the client sends nothing at all."""
+        provider = self.provider
+        models = self.contract_models()
+
+        def refuse(request: HttpRequest) -> HttpResponse:
+            return HttpResponse(500, b"the contract expected no request at all")
+
+        @self._settings(pure=True)
+        @given(model=st.sampled_from(models), data=st.data())
+        def names_the_field(model: Model, data: st.DataObject) -> None:
+            specs = input_specs(model.input)
+            params = data.draw(valid_inputs(model), label="valid params")
+            name = data.draw(st.sampled_from(sorted(specs)), label="field")
+            bad = data.draw(invalid_values(specs[name]), label="invalid value")
+            values = {a.name: getattr(params, a.name) for a in attrs.fields(type(params))}
+            values[name] = bad
+            transport = MockTransport(refuse)
+            registry = self.contract_registry()
+            kie = client_for("http://127.0.0.1:9", registry=registry, transport=transport)
+            with kie, pytest.raises(ValidationError) as caught:
+                kie.submit(model.id, values)
+            field = caught.value.field
+            assert field == name or field.startswith(name + "["), (
+                f"ValidationError names {field!r}, not the invalid field {name!r}"
+            )
+            assert transport.requests == [], "a request was sent for an invalid input"
+            with pytest.raises(ValidationError):
+                provider.make_input(model.id, values)
+
+        names_the_field()
+
+    # -- the task lifecycle on the mock -----------------------------------------------------
+
+    @pytest.mark.parametrize("client", CLIENTS)
+    def test_task_succeeds_and_files_download(
+        self, client: str, kie_mock_session: MockServer, tmp_path: Path
+    ) -> None:
+        """A task walks through non-final states to SUCCEEDED; its results are assets of the
+        model's kind whose files download, with the bytes their media type promises."""
+        self._needs_mock()
+        for model in self.contract_models():
+            params = self.example_input(model)
+            out = tmp_path / model.id.replace("/", "_")
+            task, seen, results, paths = self._run(client, kie_mock_session, model, params, out)
+
+            assert seen, "wait() reported no status"
+            assert all(s.task_id == task.id for s in seen)
+            states = [s.state for s in seen]
+            assert states[-1] is State.SUCCEEDED, f"states seen: {states}"
+            pending = states[:-1]
+            assert pending, f"no non-final state before SUCCEEDED (the mock reports two): {states}"
+            assert not any(s.finished for s in pending), f"finished before the end: {states}"
+            ranks = [_RANK[s] for s in states]
+            assert ranks == sorted(ranks), f"the state went backwards: {states}"
+
+            assert results.task_id == task.id
+            if model.output is not MediaKind.TEXT:
+                assert results.assets, f"{model.id} succeeded with no result files"
+            for item in results.assets:
+                assert isinstance(item, Asset)
+                assert item.kind is model.output, f"{item} is not {model.output}"
+                assert item.url.startswith(kie_mock_session.base_url), item.url
+            assert len(paths) == len(results.assets)
+            for path, item in zip(paths, results.assets, strict=True):
+                assert path.parent == out
+                assert path.is_file()
+                _check_bytes(path.read_bytes(), item)
+
+    @pytest.mark.parametrize("client", CLIENTS)
+    def test_failed_task_raises_task_failed_error(
+        self, client: str, kie_mock_session: MockServer
+    ) -> None:
+        """A task that fails on the mock ends the wait with TaskFailedError carrying the task
+        id and KIE's fail code, after reporting the FAILED state."""
+        self._needs_mock()
+        if not self.supports_failure:
+            pytest.skip("the mock cannot fail this provider's tasks (supports_failure = False)")
+        model = self.contract_models()[0]
+        params, marked = _with_fail_marker(self.example_input(model))
+        seen: list[TaskStatus] = []
+        with pytest.raises(TaskFailedError) as caught:
+            self._fail(client, kie_mock_session, model, params, marked, seen)
+        error = caught.value
+        assert seen, "wait() reported no status"
+        assert seen[-1].state is State.FAILED, [s.state for s in seen]
+        assert error.task_id == seen[-1].task_id
+        assert isinstance(error.fail_code, str), f"fail code {error.fail_code!r} is no string"
+        assert error.fail_code, "TaskFailedError lost KIE's fail code"
+
+    def _run(self, client: str, mock: MockServer, model: Model, params: Input, out: Path) -> Run:
+        registry = self.contract_registry()
+        seen: list[TaskStatus] = []
+        if client == "Client":
+            with client_for(mock.base_url, registry=registry) as kie:
+                task = kie.submit(model.id, params)
+                results = kie.wait(task, on_status=seen.append)
+                return task, seen, results, kie.download(results, out)
+
+        async def run() -> Run:
+            async with async_client_for(mock.base_url, registry=registry) as kie:
+                task = await kie.submit(model.id, params)
+                results = await kie.wait(task, on_status=seen.append)
+                return task, seen, results, await kie.download(results, out)
+
+        return asyncio.run(run())
+
+    def _fail(
+        self,
+        client: str,
+        mock: MockServer,
+        model: Model,
+        params: Input,
+        marked: bool,
+        seen: list[TaskStatus],
+    ) -> None:
+        registry = self.contract_registry()
+        if client == "Client":
+            with client_for(mock.base_url, registry=registry) as kie:
+                task = kie.submit(model.id, params)
+                if not marked:
+                    mock.set_outcome(task.id, "fail")
+                kie.wait(task, on_status=seen.append)
+            return
+
+        async def run() -> None:
+            async with async_client_for(mock.base_url, registry=registry) as kie:
+                task = await kie.submit(model.id, params)
+                if not marked:
+                    mock.set_outcome(task.id, "fail")
+                await kie.wait(task, on_status=seen.append)
+
+        asyncio.run(run())
+
+    # -- reading KIE's answers --------------------------------------------------------------
+
+    def test_documented_statuses_map_to_their_states(self) -> None:
+        """Each payload from KIE's docs maps to the state the docs give it; a succeeded one
+        yields result files."""
+        documented = list(self.documented_statuses)
+        assert documented, (
+            "set documented_statuses: (status payload, State) pairs from KIE's docs for this "
+            "family, covering a pending, a succeeded and a failed task"
+        )
+        covered = {state for _, state in documented}
+        missing = [
+            what
+            for what, ok in (
+                ("a pending state", bool(covered - {State.SUCCEEDED, State.FAILED})),
+                ("SUCCEEDED", State.SUCCEEDED in covered),
+                ("FAILED", State.FAILED in covered),
+            )
+            if not ok
+        ]
+        assert not missing, f"documented_statuses covers no {', no '.join(missing)}"
+        wrong = []
+        for payload, expected in documented:
+            status = self.provider.parse_status(TASK_ID, copy.deepcopy(payload))
+            assert status.task_id == TASK_ID
+            if status.state is not expected:
+                wrong.append(f"{expected.name} expected, got {status.state.name}: {payload}")
+            elif expected is State.SUCCEEDED:
+                results = self.provider.extract_results(TASK_ID, copy.deepcopy(payload))
+                kinds = {m.output for m in self.provider.models}
+                if not results.assets and kinds != {MediaKind.TEXT}:
+                    wrong.append(f"succeeded, but no result files extracted: {payload}")
+        assert not wrong, "\n".join(wrong)
+
+    def test_undocumented_values_never_change_the_state(self) -> None:
+        """An unknown value in any one field of a documented payload raises ProtocolError or
+        leaves the state as it was: it is never read as some other state, such as a silent
+        "still running" (the bug that once polled a moderated KIE task forever)."""
+        wrong = []
+        for payload, _ in self.documented_statuses:
+            before = self.provider.parse_status(TASK_ID, copy.deepcopy(payload)).state
+            for path, probe in _probes(payload):
+                try:
+                    after = self.provider.parse_status(TASK_ID, _replace(payload, path, probe))
+                except ProtocolError:
+                    continue
+                if after.state is not before:
+                    where = ".".join(path)
+                    wrong.append(f"{where}={probe!r} turned {before.name} into {after.state.name}")
+        assert not wrong, "undocumented values read as states:\n" + "\n".join(sorted(wrong))
+
+    def test_undocumented_values_raise_only_protocol_error(self) -> None:
+        """An unknown value in any one field of a documented payload makes ``parse_status`` and
+        ``extract_results`` return or raise ProtocolError, nothing else (swept, not sampled)."""
+        wrong = []
+        for payload, _ in self.documented_statuses:
+            for path, probe in _probes(payload):
+                changed = _replace(payload, path, probe)
+                for read in (self.provider.parse_status, self.provider.extract_results):
+                    try:
+                        read(TASK_ID, copy.deepcopy(changed))
+                    except ProtocolError:
+                        pass
+                    except Exception as exc:  # reported below, with the payload that did it
+                        where = ".".join(path)
+                        wrong.append(
+                            f"{read.__name__} with {where}={probe!r}: {type(exc).__name__}: {exc}"
+                        )
+        assert not wrong, "errors other than ProtocolError escaped:\n" + "\n".join(wrong)
+
+    def test_odd_payloads_raise_only_protocol_error(self) -> None:
+        """Property: ``parse_created``, ``parse_status`` and ``extract_results`` on any JSON, or
+        on documented payloads with fuzzed values, return a value or raise ProtocolError;
+        nothing else escapes (no KeyError, TypeError, or another kiekit error)."""
+        provider = self.provider
+        documented = [payload for payload, _ in self.documented_statuses]
+        shaped = [like(p) for p in documented] + [one_field_changed(p) for p in documented]
+        payloads = st.one_of(json_values(), *shaped)
+
+        @self._settings(pure=True)
+        @given(payload=payloads)
+        def only_protocol_errors(payload: Any) -> None:
+            for read in (provider.parse_status, provider.extract_results):
+                try:
+                    value = read(TASK_ID, copy.deepcopy(payload))
+                except ProtocolError:
+                    continue
+                except KieError as exc:
+                    raise AssertionError(
+                        f"{read.__name__} raised {type(exc).__name__}, not ProtocolError: {exc}"
+                    ) from exc
+                assert isinstance(value, (TaskStatus, Results)), value
+                assert value.task_id == TASK_ID
+            try:
+                created = provider.parse_created(copy.deepcopy(payload))
+            except ProtocolError:
+                return
+            assert isinstance(created, str)
+            assert created
+
+        only_protocol_errors()
+
+
+def _with_fail_marker(params: Input) -> tuple[Input, bool]:
+    """``params`` with the mock's fail marker in its first required text field, if it has one
+    that can hold it; else unchanged (the test then asks the mock to fail the task)."""
+    marked = f"please fail {FAIL_MARKER}"
+    for name, spec in input_specs(type(params)).items():
+        if spec.kind == "text" and spec.required:
+            if spec.max_length is not None and spec.max_length < len(marked):
+                break
+            return attrs.evolve(params, **{name: marked}), True
+    return params, False
+
+
+def _check_bytes(data: bytes, item: Asset) -> None:
+    assert data, f"{item.url} downloaded as an empty file"
+    signature = _SIGNATURES.get(item.media_type or "")
+    if signature is not None:
+        offset, magic = signature
+        assert data[offset : offset + len(magic)] == magic, (
+            f"{item.url} is said to be {item.media_type} but starts {data[:12]!r}"
+        )
+
+
+def _probes(payload: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every (path, undocumented value) to try: each field of each object, at any depth."""
+    if not isinstance(payload, Mapping) or len(path) > 3:
+        return
+    for key, value in payload.items():
+        here = (*path, str(key))
+        for probe in _PROBES:
+            if probe != value or type(probe) is not type(value):
+                yield here, probe
+        yield from _probes(value, here)
+
+
+def _replace(payload: Any, path: tuple[str, ...], value: Any) -> Any:
+    copied = copy.deepcopy(payload)
+    target = copied
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copied

@@ -1,0 +1,78 @@
+"""The pytest plugin (entry point ``pytest11: kiekit``): the mock KIE server as fixtures.
+
+Installed with ``kiekit-contract``, it is active in every pytest run of that environment:
+
+- ``kie_mock`` — a fresh :class:`kiekit_mock.MockServer` on a free 127.0.0.1 port for one test,
+  configured by the overridable ``kie_mock_config`` fixture;
+- ``kie_mock_session`` — one server for the whole session (cheap; what property tests use,
+  since hypothesis must not share function-scoped fixtures across examples);
+- ``kie_client`` — a :class:`kiekit.Client` on ``kie_mock``, closed after the test;
+- ``kie_async_client`` — a factory of :class:`kiekit.AsyncClient` on ``kie_mock``
+  (no pytest-asyncio needed: ``asyncio.run`` a coroutine that uses ``async with``).
+
+An autouse fixture removes ``KIE_API_KEY`` from the environment for every test, so no test can
+read, and spend, a real key; every fixture client uses the fake key ``"test-key"``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+
+import pytest
+from kiekit import AsyncClient, Client
+from kiekit_mock import MockConfig, MockServer
+
+from kiekit_contract.clients import async_client_for, client_for
+
+__all__ = [
+    "SESSION_MOCK_CONFIG",
+    "kie_async_client",
+    "kie_client",
+    "kie_mock",
+    "kie_mock_config",
+    "kie_mock_session",
+]
+
+# Two pending polls before the final state, so waits see KIE's non-final states; credits enough
+# for every task a long session creates on the one account of "test-key".
+SESSION_MOCK_CONFIG = MockConfig(polls_to_complete=2, starting_credits=1e9)
+
+
+@pytest.fixture(autouse=True)
+def _kie_no_real_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+
+
+@pytest.fixture
+def kie_mock_config() -> MockConfig:
+    """How ``kie_mock`` behaves; override this fixture in a conftest or module to change it."""
+    return MockConfig(polls_to_complete=2)
+
+
+@pytest.fixture
+def kie_mock(kie_mock_config: MockConfig) -> Iterator[MockServer]:
+    """A mock KIE server of this test alone, on 127.0.0.1; stopped after the test."""
+    with MockServer(kie_mock_config) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def kie_mock_session() -> Iterator[MockServer]:
+    """One mock KIE server shared by the whole session (``SESSION_MOCK_CONFIG``)."""
+    with MockServer(SESSION_MOCK_CONFIG) as server:
+        yield server
+
+
+@pytest.fixture
+def kie_client(kie_mock: MockServer) -> Iterator[Client]:
+    """A blocking client on ``kie_mock`` with the installed providers, polling fast."""
+    with client_for(kie_mock.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+def kie_async_client(kie_mock: MockServer) -> Callable[[], AsyncClient]:
+    """``kie_async_client()`` makes an AsyncClient on ``kie_mock``; use it as
+    ``async with kie_async_client() as kie:`` inside the coroutine you ``asyncio.run``."""
+    return functools.partial(async_client_for, kie_mock.base_url)

@@ -1,0 +1,386 @@
+"""Hypothesis strategies drawn from the field specs a provider declares, and nothing else.
+
+Every input field is made with :mod:`kiekit.fields`, so its :class:`~kiekit.fields.Spec` says what
+KIE accepts. From it we draw values KIE accepts (:func:`valid_values`, :func:`valid_inputs`) and
+values it documents as wrong (:func:`invalid_values`), so a property test can take a valid input
+and swap one field for a wrong value, expecting a ValidationError that names that field.
+
+Generated text stays printable and modest (prompts up to ~100 characters) except at a declared
+``max_length``, where both sides of the boundary are drawn. Generated URLs point at the reserved
+``example.*`` domains; the mock never fetches them.
+
+The JSON strategies (:func:`json_values`, :func:`like`) feed the fuzz tests of
+``parse_status`` / ``extract_results``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+from hypothesis import reject
+from hypothesis import strategies as st
+from kiekit import Input, Model, ValidationError
+from kiekit.fields import Spec, make_input, spec_of
+
+__all__ = [
+    "FAIL_MARKER",
+    "input_specs",
+    "invalid_values",
+    "json_values",
+    "like",
+    "one_field_changed",
+    "prompt_text",
+    "smallest_input",
+    "valid_inputs",
+    "valid_values",
+    "web_urls",
+]
+
+# The mock fails a task whose prompt holds this (kiekit_mock.FAIL_MARKER); generated text never
+# does by accident, so "valid input" always means "a task that succeeds".
+FAIL_MARKER = "[mock:fail]"
+
+TEXT_MAX = 100  # generated text stays this short unless a max_length boundary is being tested
+URLS_MAX = 6  # list fields with no declared maximum get at most this many URLs
+
+_LETTERS = st.characters(
+    codec="utf-8",
+    categories=("L", "N", "P", "S", "Zs"),
+    exclude_characters="\x00",
+)
+
+
+def _usable(value: str) -> bool:
+    return FAIL_MARKER not in value
+
+
+def prompt_text(*, min_size: int = 1, max_size: int = TEXT_MAX) -> st.SearchStrategy[str]:
+    """Printable text with something other than white space in it (KIE's "cannot be empty")."""
+    return st.text(_LETTERS, min_size=min_size, max_size=max_size).filter(
+        lambda s: bool(s.strip()) and _usable(s)
+    )
+
+
+def _exact_length(length: int) -> st.SearchStrategy[str]:
+    """Text of exactly ``length`` characters (for max_length boundaries), cheaply drawn."""
+    seeds = prompt_text(max_size=min(length, 20))
+    return seeds.map(lambda seed: (seed * length)[:length]).filter(_usable)
+
+
+_HOSTS = ("example.com", "example.org", "images.example.net", "cdn.example.com")
+_SEGMENT = st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=12)
+
+
+def web_urls() -> st.SearchStrategy[str]:
+    """http(s) URLs on reserved example domains, shaped like image links."""
+    return st.builds(
+        "{}://{}/{}/{}.{}".format,
+        st.sampled_from(("https", "http")),
+        st.sampled_from(_HOSTS),
+        _SEGMENT,
+        _SEGMENT,
+        st.sampled_from(("png", "jpg", "jpeg", "webp")),
+    )
+
+
+def valid_values(spec: Spec) -> st.SearchStrategy[Any]:
+    """Values ``spec`` accepts (never None: whether to leave a field out is the caller's call)."""
+    if spec.kind == "text":
+        return _valid_text(spec)
+    if spec.kind == "choice":
+        return st.sampled_from(spec.choices)
+    if spec.kind == "int":
+        low = None if spec.minimum is None else int(spec.minimum)
+        high = None if spec.maximum is None else int(spec.maximum)
+        return st.integers(
+            low if low is not None else -(10**6), high if high is not None else 10**6
+        )
+    if spec.kind == "float":
+        return st.floats(
+            spec.minimum if spec.minimum is not None else -1e6,
+            spec.maximum if spec.maximum is not None else 1e6,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    if spec.kind == "bool":
+        return st.booleans()
+    if spec.kind == "url":
+        return web_urls()
+    if spec.kind == "urls":
+        # KIE answers an empty list for a required field with "cannot be empty" (§2.4, §10).
+        low = spec.min_length if spec.min_length is not None else (1 if spec.required else 0)
+        high = spec.max_length if spec.max_length is not None else max(low, URLS_MAX)
+        return st.lists(web_urls(), min_size=low, max_size=high).map(tuple)
+    raise TypeError(f"no strategy for field kind {spec.kind!r}")
+
+
+def _valid_text(spec: Spec) -> st.SearchStrategy[str]:
+    limit = spec.max_length
+    low = 1 if spec.required else 0
+    if spec.required:
+        short = prompt_text(max_size=min(TEXT_MAX, limit) if limit is not None else TEXT_MAX)
+    else:
+        short = st.text(_LETTERS, max_size=TEXT_MAX if limit is None else min(limit, TEXT_MAX))
+        short = short.filter(_usable)
+    if limit is None or limit <= TEXT_MAX:
+        return short
+    # the boundary: exactly max_length, and just under it
+    edge = st.sampled_from(sorted({max(low, limit - 1), limit})).flatmap(_exact_length)
+    return st.one_of(short, edge)
+
+
+def invalid_values(spec: Spec) -> st.SearchStrategy[Any]:
+    """Values ``spec`` rejects: a wrong type, a value outside the enum or range, text that is
+    too long or blank, a malformed URL, too many or too few URLs; None for a required field."""
+    options: list[st.SearchStrategy[Any]] = []
+    if spec.required:
+        options.append(st.none())
+    if spec.kind == "text":
+        options.append(st.one_of(st.integers(), st.booleans(), st.lists(st.text(max_size=3))))
+        if spec.required:
+            options.append(st.sampled_from(("", " ", "   ", "\u3000")))
+        if spec.max_length is not None:
+            over = st.integers(spec.max_length + 1, spec.max_length + 20)
+            options.append(over.flatmap(_exact_length))
+    elif spec.kind == "choice":
+        options.append(prompt_text(max_size=12).filter(lambda v: v not in spec.choices))
+        options.append(st.booleans())
+        options.append(st.integers().filter(lambda v: v not in spec.choices))
+    elif spec.kind in ("int", "float"):
+        options.append(st.one_of(st.booleans(), st.text(max_size=5), st.lists(st.integers())))
+        if spec.kind == "int":
+            options.append(st.floats(allow_nan=False).filter(lambda v: not v.is_integer()))
+        if spec.minimum is not None:
+            below = spec.minimum - 1
+            options.append(
+                st.integers(max_value=int(below))
+                if spec.kind == "int"
+                else st.floats(max_value=below, allow_nan=False)
+            )
+        if spec.maximum is not None:
+            above = spec.maximum + 1
+            options.append(
+                st.integers(min_value=int(above))
+                if spec.kind == "int"
+                else st.floats(min_value=above, allow_nan=False)
+            )
+    elif spec.kind == "bool":
+        options.append(
+            st.one_of(st.sampled_from(("true", "false", "yes", "")), st.integers(), st.floats())
+        )
+    elif spec.kind == "url":
+        options.append(_bad_urls())
+        options.append(st.one_of(st.integers(), st.lists(web_urls(), min_size=1, max_size=2)))
+    elif spec.kind == "urls":
+        options.append(_invalid_url_lists(spec))
+    else:
+        raise TypeError(f"no strategy for field kind {spec.kind!r}")
+    return st.one_of(options)
+
+
+def _bad_urls() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(
+            (
+                "",
+                "not a url",
+                "example.com/a.png",
+                "ftp://example.com/a.png",
+                "file:///etc/hosts",
+                "http://",
+                "https://exa mple.com/a.png",
+                "javascript:alert(1)",
+            )
+        ),
+        web_urls().map(lambda u: u.replace("://", ":/", 1)),
+    )
+
+
+def _invalid_url_lists(spec: Spec) -> st.SearchStrategy[Any]:
+    good_high = spec.max_length if spec.max_length is not None else URLS_MAX
+    options: list[st.SearchStrategy[Any]] = [
+        web_urls(),  # a lone string is not a list of one
+        st.integers(),
+        # a list with one malformed entry, anywhere in it
+        st.tuples(
+            st.lists(web_urls(), max_size=max(0, good_high - 1)), _bad_urls(), st.integers()
+        ).map(lambda t: _insert(t[0], t[1], t[2])),
+    ]
+    if spec.max_length is not None:
+        options.append(
+            st.integers(spec.max_length + 1, spec.max_length + 3).flatmap(
+                lambda n: st.lists(web_urls(), min_size=n, max_size=n)
+            )
+        )
+    if spec.min_length is not None and spec.min_length > 0:
+        options.append(st.lists(web_urls(), max_size=spec.min_length - 1))
+    return st.one_of(options)
+
+
+def _insert(items: list[str], bad: str, where: int) -> list[str]:
+    out = list(items)
+    out.insert(where % (len(out) + 1), bad)
+    return out
+
+
+def input_specs(cls: type[Input]) -> dict[str, Spec]:
+    """Field name → Spec for an input class; TypeError for a field made without kiekit.fields,
+    since nothing could then be generated (or documented) for it."""
+    specs: dict[str, Spec] = {}
+    for attribute in attrs.fields(cls):
+        spec = spec_of(attribute)
+        if spec is None:
+            raise TypeError(
+                f"{cls.__name__}.{attribute.name} has no kiekit field spec: "
+                "declare it with kiekit.fields (text, choice, integer, …)"
+            )
+        specs[attribute.name] = spec
+    return specs
+
+
+def valid_inputs(model: Model | type[Input]) -> st.SearchStrategy[Input]:
+    """Input objects of ``model`` drawn field by field from their specs.
+
+    Optional fields are sometimes left out (KIE's own default applies). Draws that break the
+    class's cross-field rules (:meth:`Input.check`) are rejected, not repaired.
+    """
+    cls: type[Input] = model.input if isinstance(model, Model) else model
+    specs = input_specs(cls)
+    required = {name: valid_values(s) for name, s in specs.items() if s.required}
+    optional = {name: valid_values(s) for name, s in specs.items() if not s.required}
+    return _inputs(cls, st.fixed_dictionaries(required, optional=optional))
+
+
+@st.composite
+def _inputs(draw: st.DrawFn, cls: type[Input], fields: st.SearchStrategy[dict[str, Any]]) -> Input:
+    values = draw(fields)
+    try:
+        return make_input(cls, values)
+    except ValidationError:
+        reject()  # a cross-field rule (Input.check) said no: not a valid input after all
+
+
+def smallest_value(spec: Spec) -> Any:
+    """A plain value ``spec`` accepts: what a person would type for a first try."""
+    if spec.kind == "text":
+        return "a lighthouse at dawn"[: spec.max_length] or "a"
+    if spec.kind == "choice":
+        return spec.choices[0]
+    if spec.kind in ("int", "float"):
+        low = spec.minimum if spec.minimum is not None else 0
+        value = min(max(0, low), spec.maximum if spec.maximum is not None else max(0, low))
+        return int(value) if spec.kind == "int" else float(value)
+    if spec.kind == "bool":
+        return False
+    if spec.kind == "url":
+        return "https://example.com/input.png"
+    if spec.kind == "urls":
+        count = spec.min_length if spec.min_length is not None else 1
+        return tuple(f"https://example.com/input-{i}.png" for i in range(count))
+    raise TypeError(f"no value for field kind {spec.kind!r}")
+
+
+def smallest_input(model: Model | type[Input]) -> Input:
+    """The required fields only, each with a plain value (no hypothesis run, deterministic).
+
+    ValidationError if the class's cross-field rules want more: then give an example input.
+    """
+    cls: type[Input] = model.input if isinstance(model, Model) else model
+    values = {name: smallest_value(s) for name, s in input_specs(cls).items() if s.required}
+    return make_input(cls, values)
+
+
+# --- JSON, for fuzzing what providers read -------------------------------------------------
+
+_SCALARS: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+
+
+def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
+    """Any JSON document (what ``json.loads`` can return), kept small."""
+    return st.recursive(
+        _SCALARS,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def like(example: Any, *, depth: int = 3) -> st.SearchStrategy[Any]:
+    """Documents shaped like ``example`` (a documented payload) with fuzzed values.
+
+    Each key of an object is kept, dropped, or given a value that is: the documented one, one
+    shaped like it, a JSON value serialised into a string (KIE's ``resultJson``/``param``), or
+    any JSON at all. Strings become other strings, JSON text, or numbers in strings.
+    """
+    anything = json_values(6)
+    if depth <= 0:
+        return st.one_of(st.just(example), anything)
+    if isinstance(example, Mapping):
+        fields = {
+            str(key): st.one_of(st.just(value), like(value, depth=depth - 1), anything)
+            for key, value in example.items()
+        }
+        return st.fixed_dictionaries({}, optional=fields)
+    if isinstance(example, str):
+        return st.one_of(
+            st.just(example),
+            st.text(max_size=20),
+            anything.map(json.dumps),
+            _json_text_like(example, depth),
+            st.integers().map(str),
+        )
+    if isinstance(example, Sequence) and example:
+        return st.lists(like(example[0], depth=depth - 1), max_size=4)
+    return st.one_of(st.just(example), anything)
+
+
+def one_field_changed(example: Any) -> st.SearchStrategy[Any]:
+    """``example`` (a documented payload) with exactly one field, at any depth, given a fuzzed
+    value: the rest stays as documented, so the parser gets past its first checks."""
+    paths = list(_paths(example))
+    if not paths:
+        return like(example)
+    return st.sampled_from(paths).flatmap(
+        lambda path: like(_get(example, path), depth=1).map(
+            lambda value: _put(example, path, value)
+        )
+    )
+
+
+def _paths(value: Any, here: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield (*here, key)
+            yield from _paths(item, (*here, key))
+
+
+def _get(value: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        value = value[key]
+    return value
+
+
+def _put(value: Any, path: tuple[Any, ...], item: Any) -> Any:
+    if not path:
+        return item
+    head, *rest = path
+    return {**value, head: _put(value[head], tuple(rest), item)}
+
+
+def _json_text_like(example: str, depth: int) -> st.SearchStrategy[str]:
+    """If ``example`` is JSON text (``resultJson``), the same document fuzzed, re-encoded."""
+    try:
+        inner = json.loads(example)
+    except ValueError:
+        return st.just(example)
+    return like(inner, depth=depth - 1).map(json.dumps)

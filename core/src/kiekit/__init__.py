@@ -1,0 +1,100 @@
+"""kiekit: a Python framework for the KIE AI API.
+
+The package root stays light: the clients (and with them urllib3 and aiohttp) are imported on
+first use, so ``import kiekit`` and ``kie providers`` start fast however many plugins are installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kiekit.errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DownloadError,
+    FeatureDisabledError,
+    GenerationFailedError,
+    InputFetchError,
+    InsufficientCreditsError,
+    KeyQuotaExceededError,
+    KieError,
+    MaintenanceError,
+    NotFoundError,
+    PluginError,
+    ProtocolError,
+    QueueFullError,
+    RateLimitedError,
+    ServerError,
+    TaskFailedError,
+    TransportError,
+    UnknownModelError,
+    UnprocessableError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from kiekit.fields import Input
+from kiekit.hookspecs import hookimpl
+from kiekit.models import Asset, MediaKind, Model, Request, Results, State, Task, TaskStatus
+from kiekit.polling import PollPolicy
+from kiekit.provider import Provider
+from kiekit.registry import Registry
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from kiekit.client import AsyncClient, Client
+
+__all__ = [
+    "ApiError",
+    "Asset",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConfigurationError",
+    "DownloadError",
+    "FeatureDisabledError",
+    "GenerationFailedError",
+    "Input",
+    "InputFetchError",
+    "InsufficientCreditsError",
+    "KeyQuotaExceededError",
+    "KieError",
+    "MaintenanceError",
+    "MediaKind",
+    "Model",
+    "NotFoundError",
+    "PluginError",
+    "PollPolicy",
+    "ProtocolError",
+    "Provider",
+    "QueueFullError",
+    "RateLimitedError",
+    "Registry",
+    "Request",
+    "Results",
+    "ServerError",
+    "State",
+    "Task",
+    "TaskFailedError",
+    "TaskStatus",
+    "TransportError",
+    "UnknownModelError",
+    "UnprocessableError",
+    "ValidationError",
+    "WaitTimeoutError",
+    "__version__",
+    "hookimpl",
+]
+
+_LAZY = {"Client": "kiekit.client", "AsyncClient": "kiekit.client"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kiekit' has no attribute {name!r}")

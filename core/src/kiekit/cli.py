@@ -1,0 +1,237 @@
+"""The ``kie`` command: list providers, run a model (on KIE or the embedded mock), serve the mock.
+
+Results go to standard output (one file path a line, so the command composes in shell pipelines);
+progress and errors go to standard error. Errors are one line, never a traceback, and always
+name the task id once a task exists, so a paid task is never lost with the error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kiekit import __version__
+from kiekit.errors import ConfigurationError, KieError, ValidationError
+
+if TYPE_CHECKING:
+    from kiekit.models import TaskStatus
+
+DEMO_KEY = "kiekit-demo-key"  # the mock accepts any key; this one is never a real credential
+DEMO_SECONDS = 3.0  # how long a task takes on the embedded mock: long enough to show progress
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        code: int = args.handler(args)
+    except KieError as exc:
+        print(f"kie: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kie: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kie", description="kiekit: the KIE AI API from Python.")
+    parser.add_argument("--version", action="version", version=f"kiekit {__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    providers = commands.add_parser("providers", help="list installed providers and their models")
+    providers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    providers.set_defaults(handler=_providers)
+
+    run = commands.add_parser("run", help="create a task, wait for it, download its files")
+    run.add_argument("model", help="a model id, e.g. flux-kontext-pro (see `kie providers`)")
+    run.add_argument("--prompt", help="the prompt")
+    run.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another input field (repeatable), e.g. --input aspect_ratio=16:9",
+    )
+    run.add_argument("--out", default="kie-output", type=Path, help="folder for the result files")
+    run.add_argument("--mock", action="store_true", help="run against the embedded mock KIE server")
+    run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the task")
+    run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
+    run.add_argument("--base-url", default=None, help="KIE API base URL (default: api.kie.ai)")
+    run.set_defaults(handler=_run)
+
+    mock = commands.add_parser("mock", help="the mock KIE server")
+    mock_commands = mock.add_subparsers(metavar="ACTION")
+    serve = mock_commands.add_parser("serve", help="serve the mock KIE API on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--key", action="append", default=None, help="accept only this key")
+    serve.add_argument("--polls", type=int, default=0, help="status polls a task needs to finish")
+    serve.add_argument("--seconds", type=float, default=0.0, help="seconds a task takes to finish")
+    serve.set_defaults(handler=_mock_serve)
+    return parser
+
+
+# -- kie providers -----------------------------------------------------------------------------
+
+
+def _providers(args: argparse.Namespace) -> int:
+    from kiekit.registry import installed  # metadata only: no plugin module is imported
+
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for item in installed():
+        groups.setdefault((item.distribution, item.version, item.module), []).append(item.model)
+    if args.json:
+        rows = [
+            {"distribution": dist, "version": version, "module": module, "models": models}
+            for (dist, version, module), models in groups.items()
+        ]
+        print(json.dumps({"providers": rows}, indent=2))
+        return 0
+    if not groups:
+        print("no providers installed (try: pip install kiekit-flux-kontext)")
+        return 0
+    for (dist, version, module), models in groups.items():
+        print(f"{dist} {version}  ({module})")
+        for model in models:
+            print(f"  {model}")
+    return 0
+
+
+# -- kie run -----------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kiekit.client import DEFAULT_BASE_URL, Client
+    from kiekit.registry import default_registry
+
+    provider = default_registry().provider(args.model)
+    values = _input_values(args.prompt, args.input, provider.model(args.model).input)
+    params = provider.make_input(args.model, values)  # validated before any I/O
+
+    with contextlib.ExitStack() as stack:
+        if args.mock:
+            mock = stack.enter_context(_embedded_mock())
+            key, base_url = DEMO_KEY, mock.base_url
+        else:
+            key = os.environ.get("KIE_API_KEY", "")
+            if not key.strip():
+                raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
+            base_url = args.base_url or DEFAULT_BASE_URL
+        client = stack.enter_context(Client(key, base_url=base_url))
+        task = client.submit(args.model, params, callback_url=args.callback_url)
+        _say(f"created task {task.id} ({args.model})")
+        try:
+            with _progress() as show:
+                results = client.wait(task, timeout=args.timeout, on_status=show)
+            paths = client.download(results, args.out)
+        except KeyboardInterrupt:
+            _say(f"stopped waiting; task {task.id} goes on at KIE")
+            raise
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _input_values(prompt: str | None, pairs: list[str], cls: type) -> dict[str, Any]:
+    """Command-line ``KEY=VALUE`` pairs as typed field values. KEY may be the Python name
+    (``aspect_ratio``) or KIE's wire name (``aspectRatio``)."""
+    import attrs
+
+    from kiekit.fields import coerce, spec_of
+    from kiekit.wire import camel
+
+    aliases: dict[str, attrs.Attribute[Any]] = {}
+    for attribute in attrs.fields(cls):
+        spec = spec_of(attribute)
+        for alias in (attribute.name, camel(attribute.name), spec.wire if spec else None):
+            if alias:
+                aliases[alias] = attribute
+    raw: dict[str, str] = {}
+    if prompt is not None:
+        raw["prompt"] = prompt
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(pair, "expected KEY=VALUE")
+        raw[key.strip()] = value
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        attribute = aliases.get(key)
+        if attribute is None:
+            names = ", ".join(a.name for a in attrs.fields(cls))
+            raise ValidationError(key, f"is not an input of this model (inputs: {names})")
+        spec = spec_of(attribute)
+        values[attribute.name] = coerce(spec, value) if spec else value
+    return values
+
+
+@contextlib.contextmanager
+def _embedded_mock() -> Iterator[Any]:
+    try:
+        from kiekit_mock import MockConfig, MockServer
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the mock server is not installed: pip install 'kiekit[mock]'"
+        ) from exc
+    with MockServer(MockConfig(seconds_to_complete=DEMO_SECONDS)) as mock:
+        _say(f"mock KIE server on {mock.base_url}")
+        yield mock
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Any]:
+    """A live line on standard error: the task's state, and a bar where KIE reports progress."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        line = bar.add_task("waiting", total=None)
+
+        def show(status: TaskStatus) -> None:
+            total = 1.0 if status.progress is not None else None
+            bar.update(
+                line, description=status.state.value, completed=status.progress or 0, total=total
+            )
+
+        yield show
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# -- kie mock serve ----------------------------------------------------------------------------
+
+
+def _mock_serve(args: argparse.Namespace) -> int:
+    try:
+        from kiekit_mock import MockConfig, serve
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the mock server is not installed: pip install 'kiekit[mock]'"
+        ) from exc
+    keys = frozenset(args.key) if args.key else None
+    config = MockConfig(
+        api_keys=keys, polls_to_complete=args.polls, seconds_to_complete=args.seconds
+    )
+    serve(port=args.port, host="127.0.0.1", config=config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

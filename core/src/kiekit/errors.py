@@ -1,0 +1,270 @@
+"""The one exception tree of kiekit.
+
+::
+
+    KieError
+    ├── ConfigurationError       the client cannot start (no API key, bad base URL)
+    ├── ValidationError          input rejected before any I/O; names the field (also a ValueError)
+    ├── UnknownModelError        no installed provider owns the model id (also a LookupError)
+    ├── PluginError              an installed plugin broke the contract
+    ├── TransportError           the bytes did not make it (refused, reset, timed out); retryable
+    │   └── DownloadError        a result file could not be fetched; carries the URL
+    ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
+    ├── ApiError                 KIE answered with a body code other than 200
+    │   ├── BadRequestError          400
+    │   ├── AuthenticationError      401
+    │   ├── InsufficientCreditsError 402
+    │   ├── NotFoundError            404
+    │   ├── UnprocessableError       422  (KIE's own validation)
+    │   ├── RateLimitedError         429  retryable
+    │   ├── KeyQuotaExceededError    433  (a sub-key's usage cap)
+    │   ├── InputFetchError          451  (KIE could not fetch an input file)
+    │   ├── MaintenanceError         455  retryable
+    │   ├── ServerError              500 and real HTTP 5xx  retryable
+    │   ├── GenerationFailedError    501
+    │   ├── FeatureDisabledError     505
+    │   └── QueueFullError           550  retryable
+    ├── TaskFailedError          the task itself ended in the failed state
+    └── WaitTimeoutError         the wait's deadline passed; the task lives on, its id is kept
+
+KIE answers errors with HTTP 200 and the code in the body (kie-api.md §1, §7), so ``ApiError``
+is chosen from the body code at one place (:func:`api_error`), never from message text.
+Every error carries ``task_id`` when one is known, so nothing paid for is lost with the traceback,
+and ``retryable`` says whether trying the same call again can help.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "DownloadError",
+    "FeatureDisabledError",
+    "GenerationFailedError",
+    "InputFetchError",
+    "InsufficientCreditsError",
+    "KeyQuotaExceededError",
+    "KieError",
+    "MaintenanceError",
+    "NotFoundError",
+    "PluginError",
+    "ProtocolError",
+    "QueueFullError",
+    "RateLimitedError",
+    "ServerError",
+    "TaskFailedError",
+    "TransportError",
+    "UnknownModelError",
+    "UnprocessableError",
+    "ValidationError",
+    "WaitTimeoutError",
+    "api_error",
+    "http_error",
+]
+
+
+class KieError(Exception):
+    """Base of every error kiekit raises."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.task_id = task_id
+
+    def __str__(self) -> str:
+        if self.task_id:
+            return f"{self.message} (task {self.task_id})"
+        return self.message
+
+
+class ConfigurationError(KieError):
+    """The client cannot be used as configured, e.g. no API key was given."""
+
+
+class ValidationError(KieError, ValueError):
+    """Input that KIE documents as invalid, caught before any request is sent."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class UnknownModelError(KieError, LookupError):
+    """No installed provider owns this model id."""
+
+    def __init__(self, model: str, known: list[str]) -> None:
+        hint = ", ".join(sorted(known)) if known else "none installed"
+        super().__init__(f"no installed provider offers model {model!r} (installed: {hint})")
+        self.model = model
+
+
+class PluginError(KieError):
+    """An installed plugin does not keep the provider contract."""
+
+
+class TransportError(KieError):
+    """The request or its answer did not make it across the network."""
+
+    retryable = True
+
+
+class DownloadError(TransportError):
+    """A result file could not be fetched."""
+
+    def __init__(self, message: str, *, url: str, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.url = url
+
+
+class ProtocolError(KieError):
+    """An answer that does not have the shape KIE documents for it."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, payload: Any = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.payload = payload
+
+
+class ApiError(KieError):
+    """KIE refused the call: the body code was not 200 (HTTP itself is 200, kie-api.md §1)."""
+
+    code: int
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        task_id: str | None = None,
+        http_status: int = 200,
+    ) -> None:
+        super().__init__(f"KIE error {code}: {message}", task_id=task_id)
+        self.code = code
+        self.kie_message = message
+        self.http_status = http_status
+
+
+class BadRequestError(ApiError):
+    """400: malformed request, or content KIE refuses (e.g. a flagged prompt)."""
+
+
+class AuthenticationError(ApiError):
+    """401: the API key is missing, wrong, or not allowed from this IP."""
+
+
+class InsufficientCreditsError(ApiError):
+    """402: the account has too few credits for this task."""
+
+
+class NotFoundError(ApiError):
+    """404: no such task or resource."""
+
+
+class UnprocessableError(ApiError):
+    """422: KIE's own validation rejected the request."""
+
+
+class RateLimitedError(ApiError):
+    """429: too many requests; KIE drops the request rather than queueing it (kie-api.md §8)."""
+
+    retryable = True
+
+
+class KeyQuotaExceededError(ApiError):
+    """433: the sub-key's hourly, daily or total cap is used up."""
+
+
+class InputFetchError(ApiError):
+    """451: KIE could not download an input file (check that the URL is public)."""
+
+
+class MaintenanceError(ApiError):
+    """455: the service is under maintenance; try again later."""
+
+    retryable = True
+
+
+class ServerError(ApiError):
+    """500 (or a real HTTP 5xx from a proxy): a fault on KIE's side."""
+
+    retryable = True
+
+
+class GenerationFailedError(ApiError):
+    """501: generation failed."""
+
+
+class FeatureDisabledError(ApiError):
+    """505: the feature is disabled for this account or model."""
+
+
+class QueueFullError(ApiError):
+    """550: the queue is full and the connection was denied (4o Image, kie-api.md §3.1)."""
+
+    retryable = True
+
+
+class TaskFailedError(KieError):
+    """The task ran and ended in the failed state; KIE's fail code and message are kept."""
+
+    def __init__(self, task_id: str, fail_code: str | None, fail_message: str | None) -> None:
+        detail = fail_message or "no reason given"
+        code = f" [{fail_code}]" if fail_code else ""
+        super().__init__(f"task failed{code}: {detail}", task_id=task_id)
+        self.fail_code = fail_code
+        self.fail_message = fail_message
+
+
+class WaitTimeoutError(KieError):
+    """The wait ran out of time. The task was not cancelled: poll it again with its id."""
+
+    retryable = True
+
+    def __init__(self, task_id: str, waited: float, last_state: str | None) -> None:
+        state = f", last state {last_state}" if last_state else ""
+        super().__init__(f"gave up waiting after {waited:.0f} s{state}", task_id=task_id)
+        self.waited = waited
+        self.last_state = last_state
+
+
+_BY_CODE: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientCreditsError,
+    404: NotFoundError,
+    422: UnprocessableError,
+    429: RateLimitedError,
+    433: KeyQuotaExceededError,
+    451: InputFetchError,
+    455: MaintenanceError,
+    500: ServerError,
+    501: GenerationFailedError,
+    505: FeatureDisabledError,
+    550: QueueFullError,
+}
+
+
+def api_error(code: int, message: str | None, *, task_id: str | None = None) -> ApiError:
+    """The typed error for a KIE body code; undocumented codes get the plain ``ApiError``
+    (5xx ones as retryable ``ServerError``)."""
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        cls = ServerError if 500 <= code < 600 else ApiError
+    return cls(code, message or "no message", task_id=task_id)
+
+
+def http_error(status: int, reason: str, *, task_id: str | None = None) -> ApiError:
+    """A real (non-200) HTTP status: KIE itself sends these only for unknown routes
+    (kie-api.md §1); proxies in front of it send 5xx and 429."""
+    if status == 404:
+        return NotFoundError(404, f"HTTP 404 {reason}", task_id=task_id, http_status=status)
+    if status == 429:
+        return RateLimitedError(429, f"HTTP 429 {reason}", task_id=task_id, http_status=status)
+    if status >= 500:
+        return ServerError(status, f"HTTP {status} {reason}", task_id=task_id, http_status=status)
+    return ApiError(status, f"HTTP {status} {reason}", task_id=task_id, http_status=status)

@@ -1,0 +1,29 @@
+"""Turning result URLs into typed assets, shared by every family."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from kiekit.errors import ProtocolError
+from kiekit.models import Asset, MediaKind
+
+
+def media_type_of(url: str) -> str | None:
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return guessed
+
+
+def asset(url: Any, kind: MediaKind, *, task_id: str, label: str | None = None) -> Asset:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ProtocolError(f"result URL is not an http(s) URL: {url!r}", task_id=task_id)
+    return Asset(url=url, kind=kind, media_type=media_type_of(url), label=label)
+
+
+def assets(urls: Any, kind: MediaKind, *, task_id: str) -> tuple[Asset, ...]:
+    if not isinstance(urls, list) or not urls:
+        raise ProtocolError("succeeded task lists no result URLs", task_id=task_id, payload=urls)
+    items: Iterable[Any] = urls
+    return tuple(asset(u, kind, task_id=task_id) for u in items)

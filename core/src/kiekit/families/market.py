@@ -1,0 +1,107 @@
+"""The unified market jobs API: one create path and one status path for ~120 models.
+
+kie-api.md §2: ``POST /api/v1/jobs/createTask`` with ``{model, callBackUrl?, input}``;
+``GET /api/v1/jobs/recordInfo?taskId=`` reports ``state`` and, on success, ``resultJson`` — a JSON
+document inside a string: ``{"resultUrls": [...]}`` for media, ``{"resultObject": …}`` for text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from kiekit import wire
+from kiekit.errors import ProtocolError
+from kiekit.families.assets import assets
+from kiekit.fields import Input
+from kiekit.models import Asset, Request, Results, State, TaskStatus
+from kiekit.provider import Provider
+
+__all__ = ["MarketProvider", "MarketRecord"]
+
+CREATE_PATH = "/api/v1/jobs/createTask"
+STATUS_PATH = "/api/v1/jobs/recordInfo"
+
+# §2.2: waiting | queuing | generating | success | fail. Runway's "queueing"/"wait" spellings
+# belong to another family (§9.3) and are deliberately not accepted here.
+STATES = {
+    "waiting": State.QUEUED,
+    "queuing": State.QUEUED,
+    "generating": State.RUNNING,
+    "success": State.SUCCEEDED,
+    "fail": State.FAILED,
+}
+
+
+@attrs.frozen
+class MarketRecord(wire.WireRecord):
+    task_id: str
+    state: str
+    model: str | None = None
+    result_json: wire.JsonText | None = None
+    fail_code: wire.Code | None = None
+    fail_msg: str | None = None
+    progress: float | None = None  # 0–100, Sora 2 only (§2.2)
+
+
+class MarketProvider(Provider):
+    """Base for market models: subclasses declare ``name`` and ``models`` only."""
+
+    progress_scale: ClassVar[float] = 100.0
+
+    def build_request(
+        self, model_id: str, params: Input, *, callback_url: str | None = None
+    ) -> Request:
+        self.model(model_id)
+        body: dict[str, Any] = {"model": model_id}
+        if callback_url:
+            body["callBackUrl"] = callback_url
+        body["input"] = wire.input_to_wire(params, camel_case=False)  # market inputs are snake_case
+        return Request("POST", CREATE_PATH, body=body)
+
+    def status_request(self, task_id: str) -> Request:
+        return Request("GET", STATUS_PATH, query={"taskId": task_id})
+
+    def record(self, task_id: str, data: Any) -> MarketRecord:
+        return wire.structure(data, MarketRecord, task_id=task_id)
+
+    def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        record = self.record(task_id, data)
+        state = STATES.get(record.state)
+        if state is None:
+            raise ProtocolError(
+                f"unknown market state {record.state!r}", task_id=task_id, payload=data
+            )
+        progress = None
+        if record.progress is not None:
+            progress = min(max(record.progress / self.progress_scale, 0.0), 1.0)
+        if state is State.SUCCEEDED:
+            progress = 1.0
+        return TaskStatus(
+            task_id=task_id,
+            state=state,
+            progress=progress,
+            fail_code=record.fail_code if state is State.FAILED else None,
+            fail_message=record.fail_msg if state is State.FAILED else None,
+            raw=data,
+        )
+
+    def extract_results(self, task_id: str, data: Any) -> Results:
+        record = self.record(task_id, data)
+        if record.state != "success":
+            raise ProtocolError(f"task has no results in state {record.state!r}", task_id=task_id)
+        result: Any = record.result_json
+        if not isinstance(result, dict):
+            raise ProtocolError("resultJson is not an object", task_id=task_id, payload=data)
+        kind = self.model(record.model).output if record.model else self.models[0].output
+        found: tuple[Asset, ...]
+        if "resultUrls" in result:
+            found = assets(result["resultUrls"], kind, task_id=task_id)
+        elif "resultObject" in result:
+            found = ()  # text output: it lives in raw, there is no file to fetch
+        else:
+            raise ProtocolError(
+                "resultJson has neither resultUrls nor resultObject", task_id=task_id
+            )
+        return Results(task_id=task_id, assets=found, raw=data)

@@ -1,0 +1,91 @@
+"""The values that cross the provider contract: requests, tasks, statuses, results."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import field, frozen
+
+__all__ = ["Asset", "MediaKind", "Model", "Request", "Results", "State", "Task", "TaskStatus"]
+
+
+class State(enum.Enum):
+    """The closed set of task states every family's vocabulary maps onto."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (State.SUCCEEDED, State.FAILED)
+
+
+class MediaKind(enum.Enum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    TEXT = "text"
+
+
+@frozen
+class Request:
+    """One HTTP call described without doing it: a provider builds it, a client sends it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str] = field(factory=dict)
+    body: Mapping[str, Any] | None = None
+
+
+@frozen
+class Model:
+    """A KIE model id a provider owns, the attrs class of its input, and what it produces."""
+
+    id: str
+    input: type
+    output: MediaKind
+
+
+@frozen
+class Task:
+    """A created task: what you need to ask about it again, even from another process."""
+
+    id: str
+    model: str
+
+
+@frozen
+class TaskStatus:
+    """Where a task stands. ``progress`` is 0.0–1.0 where the family reports it, else None.
+
+    ``raw`` keeps KIE's own payload (the envelope's ``data``) for whatever the typed view omits.
+    """
+
+    task_id: str
+    state: State
+    progress: float | None = None
+    fail_code: str | None = None
+    fail_message: str | None = None
+    raw: Any = field(default=None, eq=False, repr=False)
+
+
+@frozen
+class Asset:
+    """One result file. ``label`` tells apart several files of one task (e.g. Flux's
+    ``origin`` and ``result`` images); ``media_type`` is guessed from the URL when KIE is silent."""
+
+    url: str
+    kind: MediaKind
+    media_type: str | None = None
+    label: str | None = None
+
+
+@frozen
+class Results:
+    task_id: str
+    assets: tuple[Asset, ...]
+    raw: Any = field(default=None, eq=False, repr=False)

@@ -1,0 +1,86 @@
+"""The Provider contract: pure translation between typed values and one KIE product line's wire.
+
+A provider never does I/O (DESIGN.md rule 3). The clients send what :meth:`build_request`
+describes, check KIE's envelope once for every family, and hand the envelope's ``data`` to
+:meth:`parse_status` and :meth:`extract_results`.
+
+Most plugins do not subclass :class:`Provider` directly but one of the family bases in
+:mod:`kiekit.families`, which hold each API family's shared wire logic once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from kiekit.errors import ProtocolError, UnknownModelError, ValidationError
+from kiekit.fields import Input, make_input
+from kiekit.models import Model, Request, Results, TaskStatus
+
+__all__ = ["Provider"]
+
+
+class Provider(ABC):
+    """One KIE product line (an API family member): the models it owns and how to speak to them.
+
+    Subclasses set ``name`` and ``models`` and implement the four wire operations.
+    """
+
+    name: ClassVar[str]
+    models: ClassVar[tuple[Model, ...]]
+
+    def model(self, model_id: str) -> Model:
+        for model in self.models:
+            if model.id == model_id:
+                return model
+        raise UnknownModelError(model_id, [m.id for m in self.models])
+
+    def make_input(
+        self, model_id: str, values: Input | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Input:
+        """The model's input object, from an instance, a mapping or keyword arguments.
+
+        Raises ValidationError naming the field, before anything is sent.
+        """
+        cls = self.model(model_id).input
+        if isinstance(values, Input):
+            if fields:
+                raise ValidationError(
+                    next(iter(fields)), "give an input object or fields, not both"
+                )
+            if not isinstance(values, cls):
+                raise ValidationError(
+                    "input", f"{model_id} takes {cls.__name__}, not {type(values).__name__}"
+                )
+            return values
+        merged = {**(values or {}), **fields}
+        return make_input(cls, merged)
+
+    @abstractmethod
+    def build_request(
+        self, model_id: str, params: Input, *, callback_url: str | None = None
+    ) -> Request:
+        """The create call for a validated input."""
+
+    @abstractmethod
+    def status_request(self, task_id: str) -> Request:
+        """The call that reports a task's status (and, for every family, its results)."""
+
+    def parse_created(self, data: Any) -> str:
+        """The task id from the create call's ``data``: ``{"taskId": …}`` in every family."""
+        task_id = data.get("taskId") if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise ProtocolError("create answer carries no taskId", payload=data)
+        return task_id
+
+    @abstractmethod
+    def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        """Map the family's status vocabulary onto :class:`~kiekit.models.State`.
+
+        An unknown status value raises ProtocolError, never a silent "still running".
+        """
+
+    @abstractmethod
+    def extract_results(self, task_id: str, data: Any) -> Results:
+        """Typed assets from a succeeded task's status ``data``."""

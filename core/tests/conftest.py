@@ -1,0 +1,347 @@
+"""Shared fixtures of the core tests.
+
+- The environment never holds a KIE key (autouse): a test that needs one sets a fake value.
+- ``api`` runs each client scenario twice, once with ``Client`` and once with ``AsyncClient``,
+  behind one awaitable surface (STYLE.md: parametrize across implementations).
+- ``kit`` is an in-memory KIE for ``MockTransport`` plus builders of KIE-shaped answers
+  (test modules cannot import each other in importlib mode, so the helpers travel as a fixture).
+- ``mock_server`` / ``file_server`` are real sockets on 127.0.0.1, closed after use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import inspect
+import json
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import pytest
+
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+
+T = TypeVar("T")
+
+# A made-up key. Tests look for it in every text a user could see; it must never show up.
+CANARY = "sk-canary-7f3e9b21d04c4a6e"
+TASK_ID = "5f488be792eafad4b066e21e5bc472c7"  # 32 hex, as in KIE's recorded traffic (§1)
+GROK_T2I = "grok-imagine/text-to-image"
+GROK_I2I = "grok-imagine/image-to-image"
+FLUX_PRO = "flux-kontext-pro"
+FLUX_MAX = "flux-kontext-max"
+CDN = "https://tempfile.aiquickdraw.com/r"
+PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png"
+
+
+@pytest.fixture(autouse=True)
+def _no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may read a real key from the developer's shell or CI."""
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+
+
+# -- KIE-shaped answers -------------------------------------------------------------------------
+
+
+def reply(data: Any = None, *, code: int = 200, msg: str = "success") -> HttpResponse:
+    """KIE's envelope, always over HTTP 200 (kie-api.md §1)."""
+    return HttpResponse(200, json.dumps({"code": code, "msg": msg, "data": data}).encode(), "OK")
+
+
+def created(task_id: str = TASK_ID) -> HttpResponse:
+    """A create answer as recorded: taskId plus the undocumented recordId (§2.1)."""
+    return reply({"taskId": task_id, "recordId": task_id})
+
+
+def market_data(
+    state: str,
+    *,
+    task_id: str = TASK_ID,
+    model: str = GROK_T2I,
+    urls: tuple[str, ...] | list[str] = (),
+    fail_code: Any = None,
+    fail_msg: Any = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A jobs/recordInfo ``data`` shaped like the recorded traffic of §2.2: ``param`` double
+    encoded, ``resultJson`` a string ("" while pending), null fail fields, ms timestamps."""
+    param = json.dumps({"input": json.dumps({"prompt": "a cat"}), "model": model})
+    data: dict[str, Any] = {
+        "taskId": task_id,
+        "model": model,
+        "state": state,
+        "param": param,
+        "resultJson": json.dumps({"resultUrls": list(urls)}) if state == "success" else "",
+        "failCode": fail_code,
+        "failMsg": fail_msg,
+        "costTime": 12 if state in ("success", "fail") else None,
+        "completeTime": 1776323928526 if state in ("success", "fail") else None,
+        "createTime": 1776323915587,
+    }
+    data.update(extra)
+    return data
+
+
+def market(state: str, **options: Any) -> HttpResponse:
+    return reply(market_data(state, **options))
+
+
+def flux_data(
+    flag: int,
+    *,
+    task_id: str = TASK_ID,
+    result: str | None = None,
+    origin: str | None = None,
+    error_code: Any = None,
+    error_message: str = "",
+) -> dict[str, Any]:
+    """A Flux Kontext record-info ``data`` (§3.2): string timestamps, successFlag 0–3."""
+    response = None
+    if flag == 1:
+        response = {"resultImageUrl": result or f"{CDN}/{task_id}.jpg"}
+        if origin:
+            response["originImageUrl"] = origin
+    return {
+        "taskId": task_id,
+        "paramJson": json.dumps({"prompt": "a cat", "model": FLUX_PRO}),
+        "completeTime": "2025-06-06 10:30:00" if flag else None,
+        "createTime": "2025-06-06 10:25:00",
+        "response": response,
+        "successFlag": flag,
+        "errorCode": error_code,
+        "errorMessage": error_message,
+    }
+
+
+def flux(flag: int, **options: Any) -> HttpResponse:
+    return reply(flux_data(flag, **options))
+
+
+Answer = HttpResponse | BaseException | Callable[[HttpRequest], HttpResponse]
+
+
+@dataclass
+class FakeKie:
+    """KIE in memory, for ``MockTransport``: creates answer ``create``; status polls get
+    ``statuses`` in order (the last one repeats); ``files`` maps result URLs to bytes or to an
+    answer. An answer that is an exception is raised, as a transport would raise it."""
+
+    statuses: list[Answer] = field(default_factory=list)
+    create: Answer = field(default_factory=created)
+    files: dict[str, bytes | Answer] = field(default_factory=dict)
+    polls: int = 0
+
+    def __post_init__(self) -> None:
+        self.transport = MockTransport(self)
+
+    @property
+    def requests(self) -> list[HttpRequest]:
+        return self.transport.requests
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = urlsplit(request.url).path
+        answer: bytes | Answer
+        if request.url in self.files:
+            answer = self.files[request.url]
+        elif path.endswith(("/jobs/createTask", "/kontext/generate")):
+            answer = self.create
+        elif path.endswith(("/jobs/recordInfo", "/kontext/record-info")):
+            if not self.statuses:
+                raise AssertionError("the test scripted no status answers")
+            answer = self.statuses[min(self.polls, len(self.statuses) - 1)]
+            self.polls += 1
+        else:
+            answer = HttpResponse(404, b"404: Not Found", "Not Found")
+        if isinstance(answer, BaseException):
+            raise answer
+        if isinstance(answer, bytes):
+            return HttpResponse(200, answer, "OK")
+        if isinstance(answer, HttpResponse):
+            return answer
+        return answer(request)
+
+
+@pytest.fixture(scope="session")
+def kit() -> SimpleNamespace:
+    """The helpers above, for test modules (which cannot import conftest in importlib mode)."""
+    return SimpleNamespace(
+        CANARY=CANARY,
+        TASK_ID=TASK_ID,
+        GROK_T2I=GROK_T2I,
+        GROK_I2I=GROK_I2I,
+        FLUX_PRO=FLUX_PRO,
+        FLUX_MAX=FLUX_MAX,
+        CDN=CDN,
+        PNG=PNG,
+        FakeKie=FakeKie,
+        reply=reply,
+        created=created,
+        market=market,
+        market_data=market_data,
+        flux=flux,
+        flux_data=flux_data,
+        free_port=free_port,
+    )
+
+
+# -- both clients behind one surface ------------------------------------------------------------
+
+
+class Session:
+    """A client whose every method is awaitable, whichever client it is."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self.client, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+        return call
+
+
+@dataclass(frozen=True)
+class Api:
+    """One of the two clients. Scenarios are coroutines written once; ``run`` executes one with
+    ``asyncio.run`` for AsyncClient and, for Client, by stepping the coroutine with no event
+    loop at all — which also proves the blocking client never awaits anything."""
+
+    name: str
+
+    @property
+    def is_async(self) -> bool:
+        return self.name == "AsyncClient"
+
+    @property
+    def cls(self) -> type[Any]:
+        from kiekit.client import AsyncClient, Client
+
+        return AsyncClient if self.is_async else Client
+
+    def client(self, *, api_key: str | None = CANARY, **options: Any) -> Session:
+        return Session(self.cls(api_key, **options))
+
+    def run(self, scenario: Callable[[], Awaitable[T]]) -> T:
+        if self.is_async:
+            return asyncio.run(scenario())  # type: ignore[arg-type]
+        coroutine = scenario()
+        try:
+            coroutine.send(None)  # type: ignore[attr-defined]
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        coroutine.close()  # type: ignore[attr-defined]
+        raise AssertionError("the blocking Client awaited something")
+
+
+@pytest.fixture(params=["Client", "AsyncClient"])
+def api(request: pytest.FixtureRequest) -> Api:
+    return Api(request.param)
+
+
+# -- real sockets ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port nobody listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _mock_server_class() -> tuple[Any, Any]:
+    try:
+        from kiekit_mock import MockConfig, MockServer
+    except ImportError as exc:
+        pytest.skip(f"kiekit_mock.MockServer is not importable yet ({exc}); socket tests skipped")
+    return MockServer, MockConfig
+
+
+@pytest.fixture
+def mock_server_factory() -> Iterator[Callable[..., Any]]:
+    """Start ``kiekit_mock.MockServer`` instances on 127.0.0.1; all are stopped afterwards."""
+    server_cls, config_cls = _mock_server_class()
+    started: list[Any] = []
+
+    def start(**config: Any) -> Any:
+        server = server_cls(config_cls(**config))
+        started.append(server)
+        return server.__enter__()
+
+    yield start
+    for server in reversed(started):
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def mock_server(mock_server_factory: Callable[..., Any]) -> Any:
+    """A mock KIE whose tasks answer one pending poll, then finish."""
+    return mock_server_factory(polls_to_complete=1)
+
+
+@dataclass
+class FileServer:
+    """A tiny CDN: ``/file.png`` serves bytes, ``/redirect`` sends a 302 to it, ``/truncated``
+    promises more bytes than it sends, ``/missing`` is a 404. Request headers are kept."""
+
+    base_url: str
+    seen: list[dict[str, str]]
+    body: bytes = PNG
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    seen: list[dict[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers.items()))
+            if self.path.startswith("/redirect"):
+                self.send_response(302)
+                self.send_header("Location", "/file.png")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path.startswith("/truncated"):
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                self.wfile.write(PNG)
+                self.wfile.flush()
+                self.close_connection = True
+            elif self.path.startswith("/missing"):
+                self.send_error(404)
+            else:
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PNG)))
+                self.end_headers()
+                self.wfile.write(PNG)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

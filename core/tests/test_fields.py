@@ -1,0 +1,385 @@
+"""Declarative input fields: validators that name the field, CLI coercion, make_input."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import pytest
+from attrs import frozen
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiekit import Input, ValidationError
+from kiekit.fields import (
+    Spec,
+    choice,
+    coerce,
+    flag,
+    integer,
+    make_input,
+    number,
+    spec_of,
+    text,
+    url,
+    urls,
+)
+
+
+@frozen
+class Everything(Input):
+    """One field of every kind, as a plugin would declare them."""
+
+    prompt: str = text(max_length=20)
+    mode: str | None = choice("fast", "slow")
+    count: int | None = integer(1, 4)
+    strength: float | None = number(0.0, 1.0)
+    loud: bool | None = flag()
+    image: str | None = url()
+    images: tuple[str, ...] | None = urls(min_items=1, max_items=3)
+    note: str | None = text(required=False)
+    seed: int | None = choice(7, 42)
+
+
+@frozen
+class AllRequired(Input):
+    prompt: str = text()
+    mode: str = choice("a", "b", required=True)
+    count: int = integer(1, 9, required=True)
+    strength: float = number(0, 1, required=True)
+    image: str = url(required=True)
+    images: tuple[str, ...] = urls(required=True)
+
+
+@frozen
+class Ranged(Input):
+    """A rule across two fields lives in check()."""
+
+    prompt: str = text()
+    low: int | None = integer()
+    high: int | None = integer()
+
+    def check(self) -> None:
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValidationError("low", "must not exceed high")
+
+
+def spec(cls: type[Any], name: str) -> Spec:
+    found = spec_of(attrs.fields_dict(cls)[name])
+    assert found is not None
+    return found
+
+
+def make(**values: Any) -> Everything:
+    return Everything(**{"prompt": "a cat", **values})
+
+
+BAD_VALUES = [
+    ("prompt", None),
+    ("prompt", "   "),
+    ("prompt", "x" * 21),
+    ("prompt", 5),
+    ("mode", "medium"),
+    ("mode", True),
+    ("count", 0),
+    ("count", 5),
+    ("count", 2.5),
+    ("count", "2"),
+    ("count", True),
+    ("strength", -0.1),
+    ("strength", 1.5),
+    ("strength", "0.5"),
+    ("strength", math.nan),
+    ("loud", "yes"),
+    ("loud", 1),
+    ("image", "ftp://x/a.png"),
+    ("image", "not a url"),
+    ("image", "https://"),
+    ("image", "https://x/a b.png"),
+    ("images", "https://x/a.png"),
+    ("images", []),
+    ("images", ["https://x/1", "https://x/2", "https://x/3", "https://x/4"]),
+    ("images", 7),
+    ("note", ["a list"]),
+    ("seed", 8),
+    ("seed", "42"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES, ids=lambda v: repr(v)[:20])
+def test_validator_names_the_field(name: str, value: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        make(**{name: value})
+
+    assert info.value.field == name
+    assert str(info.value).startswith(name)
+
+
+def test_a_bad_list_item_is_named_with_its_index() -> None:
+    with pytest.raises(ValidationError) as info:
+        make(images=["https://x/ok.png", "file:///etc/passwd"])
+
+    assert info.value.field == "images[1]"
+    assert "images" in str(info.value)
+
+
+def test_optional_fields_accept_none_and_keep_kies_defaults() -> None:
+    value = make()
+
+    assert [a.name for a in attrs.fields(Everything) if getattr(value, a.name) is not None] == [
+        "prompt"
+    ]
+
+
+def test_good_values_pass_and_url_lists_become_tuples() -> None:
+    value = make(
+        mode="slow",
+        count=4,
+        strength=1,
+        loud=False,
+        image="https://x/a.png",
+        images=["http://x/1.png"],
+        note="",
+        seed=42,
+    )
+
+    assert value.images == ("http://x/1.png",)
+    assert value.strength == 1
+
+
+def test_inputs_are_frozen() -> None:
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        make().prompt = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["prompt", "mode", "count", "strength", "image", "images"])
+def test_required_fields_missing_are_named(name: str) -> None:
+    values: dict[str, Any] = {
+        "prompt": "p",
+        "mode": "a",
+        "count": 1,
+        "strength": 0.5,
+        "image": "https://x/a.png",
+        "images": ["https://x/b.png"],
+    }
+    del values[name]
+
+    with pytest.raises(ValidationError) as info:
+        make_input(AllRequired, values)
+
+    assert info.value.field == name
+
+
+@pytest.mark.parametrize("name", ["prompt", "mode", "count", "strength", "image", "images"])
+def test_required_fields_given_none_are_named(name: str) -> None:
+    values: dict[str, Any] = {
+        "prompt": "p",
+        "mode": "a",
+        "count": 1,
+        "strength": 0.5,
+        "image": "https://x/a.png",
+        "images": ["https://x/b.png"],
+        name: None,
+    }
+
+    with pytest.raises(ValidationError) as info:
+        make_input(AllRequired, values)
+
+    assert info.value.field == name
+
+
+def test_rules_across_fields_name_the_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        make_input(Ranged, {"prompt": "p", "low": 5, "high": 1})
+
+    assert info.value.field == "low"
+
+
+def test_a_default_outside_the_choices_is_a_declaration_error() -> None:
+    with pytest.raises(TypeError):
+        choice("a", "b", default="c")
+
+
+# -- make_input ----------------------------------------------------------------------------------
+
+
+def test_make_input_builds_the_class() -> None:
+    value = make_input(Everything, {"prompt": "p", "count": 2})
+
+    assert value == Everything(prompt="p", count=2)
+
+
+def test_make_input_rejects_an_unknown_name_naming_it() -> None:
+    with pytest.raises(ValidationError) as info:
+        make_input(Everything, {"prompt": "p", "aspectRatio": "1:1"})
+
+    assert info.value.field == "aspectRatio"
+    assert "aspectRatio" in str(info.value)
+    assert "prompt" in str(info.value)  # and says what the inputs are
+
+
+def test_make_input_names_a_missing_required_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        make_input(Everything, {"count": 2})
+
+    assert info.value.field == "prompt"
+
+
+def test_make_input_from_text_coerces_command_line_strings() -> None:
+    value = make_input(
+        Everything,
+        {
+            "prompt": "a cat",
+            "mode": "fast",
+            "count": "3",
+            "strength": "0.25",
+            "loud": "TRUE",
+            "images": "https://x/1.png, https://x/2.png",
+            "seed": "42",
+        },
+        from_text=True,
+    )
+
+    assert value == Everything(
+        prompt="a cat",
+        mode="fast",
+        count=3,
+        strength=0.25,
+        loud=True,
+        images=("https://x/1.png", "https://x/2.png"),
+        seed=42,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "junk"),
+    [("count", "three"), ("count", "2.5"), ("strength", "half"), ("loud", "maybe"), ("seed", "8")],
+)
+def test_make_input_from_text_junk_is_reported_naming_the_field(name: str, junk: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        make_input(Everything, {"prompt": "p", name: junk}, from_text=True)
+
+    assert info.value.field == name
+
+
+# -- coerce ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("loud", "true", True),
+        ("loud", "False", False),
+        ("loud", " true ", True),
+        ("count", "5", 5),
+        ("count", "-2", -2),
+        ("strength", "5", 5.0),
+        ("strength", "0.5", 0.5),
+        ("images", "a,b", ["a", "b"]),
+        ("images", " https://x/1 , ,https://x/2 ", ["https://x/1", "https://x/2"]),
+        ("images", "https://x/1", ["https://x/1"]),
+        ("mode", "fast", "fast"),
+        ("seed", "7", 7),
+        ("prompt", "5", "5"),
+        ("prompt", "true", "true"),
+        ("image", "https://x/a,b.png", "https://x/a,b.png"),
+    ],
+)
+def test_coerce_reads_cli_strings(name: str, raw: str, expected: Any) -> None:
+    result = coerce(spec(Everything, name), raw)
+
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("loud", "yes"), ("loud", "1"), ("count", "five"), ("count", "1e3"), ("strength", "x")],
+)
+def test_coerce_leaves_junk_as_a_string_for_the_validator(name: str, raw: str) -> None:
+    assert coerce(spec(Everything, name), raw) == raw
+
+
+# -- properties: inside the spec passes, outside fails ---------------------------------------
+
+
+@given(st.integers(min_value=1, max_value=4))
+def test_integers_inside_the_range_pass(value: int) -> None:
+    assert make(count=value).count == value
+
+
+@given(st.integers().filter(lambda n: not 1 <= n <= 4))
+def test_integers_outside_the_range_fail(value: int) -> None:
+    with pytest.raises(ValidationError, match="^count"):
+        make(count=value)
+
+
+@given(st.floats(min_value=0.0, max_value=1.0) | st.integers(min_value=0, max_value=1))
+def test_numbers_inside_the_range_pass(value: float) -> None:
+    assert make(strength=value).strength == value
+
+
+@given(st.floats().filter(lambda x: not 0.0 <= x <= 1.0))
+def test_numbers_outside_the_range_fail(value: float) -> None:
+    """NaN and the infinities are outside every range (and are not JSON either)."""
+    with pytest.raises(ValidationError, match="^strength"):
+        make(strength=value)
+
+
+@given(st.text(max_size=20).filter(lambda s: bool(s.strip())))
+def test_text_within_the_limit_passes(value: str) -> None:
+    assert make(prompt=value).prompt == value
+
+
+@given(st.text(min_size=21))
+def test_text_over_the_limit_fails(value: str) -> None:
+    with pytest.raises(ValidationError, match="^prompt"):
+        make(prompt=value)
+
+
+@given(st.sampled_from(["fast", "slow"]))
+def test_listed_choices_pass(value: str) -> None:
+    assert make(mode=value).mode == value
+
+
+@given(st.one_of(st.text(), st.integers(), st.booleans()).filter(lambda v: v not in ("fast", "slow")))
+def test_unlisted_choices_fail(value: Any) -> None:
+    with pytest.raises(ValidationError, match="^mode"):
+        make(mode=value)
+
+
+http_urls = st.builds(
+    "{}://{}/{}".format,
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,5})?(:[0-9]{2,5})?", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9._~/-]{0,30}", fullmatch=True),
+)
+
+
+@given(http_urls, st.lists(http_urls, min_size=1, max_size=3))
+def test_http_urls_pass(one: str, many: list[str]) -> None:
+    value = make(image=one, images=many)
+
+    assert (value.image, value.images) == (one, tuple(many))
+
+
+@given(st.text().filter(lambda s: not s.startswith(("http://", "https://"))))
+def test_anything_but_an_http_url_fails(value: str) -> None:
+    with pytest.raises(ValidationError, match="^image"):
+        make(image=value)
+
+
+@given(st.lists(http_urls, min_size=4, max_size=8))
+def test_too_many_urls_fail(value: list[str]) -> None:
+    with pytest.raises(ValidationError, match="^images"):
+        make(images=value)
+
+
+@given(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.none()))
+def test_flags_accept_only_booleans(value: Any) -> None:
+    if value is None:
+        assert make(loud=value).loud is None
+        return
+    with pytest.raises(ValidationError, match="^loud"):
+        make(loud=value)

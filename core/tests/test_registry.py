@@ -1,0 +1,355 @@
+"""Finding providers: metadata to list them, a lazy import to use one, PluginError for bad ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from attrs import frozen
+
+from kiekit import (
+    Input,
+    MediaKind,
+    Model,
+    PluginError,
+    Provider,
+    Registry,
+    UnknownModelError,
+    hookimpl,
+)
+from kiekit.families.market import MarketProvider
+from kiekit.fields import text
+from kiekit.registry import default_registry, installed
+
+PLUGINS = {
+    "flux-kontext-pro": "kiekit-flux-kontext",
+    "flux-kontext-max": "kiekit-flux-kontext",
+    "grok-imagine/text-to-image": "kiekit-grok-imagine",
+    "grok-imagine/image-to-image": "kiekit-grok-imagine",
+}
+PLUGIN_MODULES = ("kiekit_flux_kontext", "kiekit_grok_imagine")
+
+
+def run_python(code: str) -> Any:
+    """Run ``code`` in a fresh interpreter (a clean ``sys.modules``); it prints one JSON value."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- in-process plugins ---------------------------------------------------------------------------
+
+
+@frozen
+class Prompt(Input):
+    prompt: str = text()
+
+
+class EchoProvider(MarketProvider):
+    name = "echo"
+    models = (Model("echo/one", Prompt, MediaKind.IMAGE), Model("echo/two", Prompt, MediaKind.TEXT))
+
+
+class OtherProvider(MarketProvider):
+    name = "other"
+    models = (Model("echo/two", Prompt, MediaKind.IMAGE),)
+
+
+class EmptyProvider(MarketProvider):
+    name = "empty"
+    models = ()
+
+
+class Plugin:
+    """A plugin object, as an application may register one without any distribution."""
+
+    def __init__(self, *offered: Any) -> None:
+        self.offered = offered
+
+    @hookimpl
+    def kiekit_register_providers(self, register: Callable[[Provider], None]) -> None:
+        for provider in self.offered:
+            register(provider)
+
+
+class EchoPlugin(Plugin):
+    pass
+
+
+class OtherPlugin(Plugin):
+    pass
+
+
+def test_an_added_plugin_serves_its_models() -> None:
+    registry = Registry(discover=False)
+    provider = EchoProvider()
+
+    registry.add(EchoPlugin(provider))
+
+    assert registry.provider("echo/one") is provider
+    assert registry.provider("echo/two") is provider
+    assert registry.models() == ["echo/one", "echo/two"]
+
+
+def test_a_registry_without_discovery_sees_no_installed_plugin() -> None:
+    registry = Registry(discover=False)
+
+    with pytest.raises(UnknownModelError):
+        registry.provider("flux-kontext-pro")
+    assert registry.models() == []
+
+
+def test_add_provider_registers_one_provider_directly() -> None:
+    registry = Registry(discover=False)
+    provider = EchoProvider()
+
+    registry.add_provider(provider)
+
+    assert registry.provider("echo/one") is provider
+
+
+def test_adding_the_same_plugin_twice_is_harmless() -> None:
+    registry = Registry(discover=False)
+    plugin = EchoPlugin(EchoProvider())
+
+    registry.add(plugin)
+    registry.add(plugin)
+
+    assert registry.models() == ["echo/one", "echo/two"]
+
+
+def test_two_plugin_objects_of_one_class_can_both_be_added() -> None:
+    """An application may register several configured instances of its plugin class."""
+    registry = Registry(discover=False)
+    echo, other = EchoProvider(), OtherOnlyProvider()
+
+    registry.add(Plugin(echo))
+    registry.add(Plugin(other))
+
+    assert registry.provider("echo/one") is echo
+    assert registry.provider("other/one") is other
+
+
+class OtherOnlyProvider(MarketProvider):
+    name = "other-only"
+    models = (Model("other/one", Prompt, MediaKind.IMAGE),)
+
+
+def test_a_rejected_plugin_leaves_the_registry_as_it_was() -> None:
+    registry = Registry(discover=False)
+    plugin = Plugin(EchoProvider(), object())
+
+    with pytest.raises(PluginError):
+        registry.add(plugin)
+
+    assert registry.models() == []
+    with pytest.raises(PluginError):
+        registry.add(plugin)  # still broken: not silently accepted the second time
+
+
+@pytest.mark.parametrize("bad", [object(), "echo/one", EchoProvider])
+def test_registering_a_non_provider_is_a_plugin_error_naming_the_plugin(bad: Any) -> None:
+    registry = Registry(discover=False)
+
+    with pytest.raises(PluginError, match="sloppy-plugin"):
+        registry.add(Plugin(bad), name="sloppy-plugin")
+
+
+def test_registering_a_non_provider_names_the_plugin_class_by_default() -> None:
+    with pytest.raises(PluginError, match="EchoPlugin"):
+        Registry(discover=False).add(EchoPlugin(object()))
+
+
+def test_a_provider_without_models_is_a_plugin_error() -> None:
+    with pytest.raises(PluginError, match="empty"):
+        Registry(discover=False).add(EchoPlugin(EmptyProvider()))
+
+
+def test_a_model_id_claimed_twice_is_a_plugin_error_naming_both_plugins() -> None:
+    registry = Registry(discover=False)
+    registry.add(EchoPlugin(EchoProvider()))
+
+    with pytest.raises(PluginError) as info:
+        registry.add(OtherPlugin(OtherProvider()))
+
+    assert "echo/two" in str(info.value)
+    assert "EchoPlugin" in str(info.value)
+    assert "OtherPlugin" in str(info.value)
+
+
+def test_a_duplicate_does_not_steal_the_model() -> None:
+    registry = Registry(discover=False)
+    first = EchoProvider()
+    registry.add(EchoPlugin(first))
+
+    with pytest.raises(PluginError):
+        registry.add_provider(OtherProvider())
+
+    assert registry.provider("echo/two") is first
+
+
+def test_the_same_provider_registered_twice_is_not_a_duplicate() -> None:
+    registry = Registry(discover=False)
+    provider = EchoProvider()
+    registry.add(EchoPlugin(provider))
+
+    registry.add_provider(provider)
+
+    assert registry.provider("echo/one") is provider
+
+
+def test_unknown_model_lists_the_known_ones() -> None:
+    registry = Registry(discover=False)
+    registry.add(EchoPlugin(EchoProvider()))
+
+    with pytest.raises(UnknownModelError) as info:
+        registry.provider("echo/three")
+
+    assert info.value.model == "echo/three"
+    assert "echo/one" in str(info.value)
+    assert "echo/two" in str(info.value)
+
+
+# -- installed plugins ---------------------------------------------------------------------------
+
+
+def test_installed_lists_every_model_with_its_distribution_and_version() -> None:
+    listing = {item.model: item for item in installed()}
+
+    for model, distribution in PLUGINS.items():
+        assert model in listing
+        assert listing[model].distribution == distribution
+        assert listing[model].version == "0.1.0"
+        assert listing[model].module == distribution.replace("-", "_")
+
+
+def test_installed_reads_metadata_without_importing_any_plugin() -> None:
+    result = run_python(
+        """
+        import json, sys
+        from kiekit.registry import Registry, installed
+        models = sorted((i.model, i.distribution, i.version) for i in installed())
+        known = Registry().models()
+        print(json.dumps({
+            "models": models,
+            "known": known,
+            "imported": sorted(m for m in sys.modules if m.startswith("kiekit_")),
+        }))
+        """
+    )
+
+    assert result["imported"] == []
+    assert {(m, d) for m, d, _ in result["models"]} >= set(PLUGINS.items())
+    assert set(result["known"]) >= set(PLUGINS)
+
+
+def test_provider_imports_only_the_plugin_that_owns_the_model() -> None:
+    result = run_python(
+        """
+        import json, sys
+        from kiekit.registry import Registry
+        registry = Registry()
+        before = sorted(m for m in sys.modules if m.startswith("kiekit_"))
+        provider = registry.provider("grok-imagine/text-to-image")
+        again = registry.provider("grok-imagine/image-to-image")
+        print(json.dumps({
+            "before": before,
+            "after": sorted(m for m in sys.modules if m.startswith("kiekit_")),
+            "class": type(provider).__module__ + "." + type(provider).__name__,
+            "same": provider is again,
+        }))
+        """
+    )
+
+    assert result["before"] == []
+    assert "kiekit_grok_imagine" in result["after"]
+    assert "kiekit_flux_kontext" not in result["after"]
+    assert result["class"] == "kiekit_grok_imagine.provider.GrokImagineProvider"
+    assert result["same"] is True
+
+
+@pytest.mark.parametrize("model", sorted(PLUGINS))
+def test_each_installed_model_resolves_to_a_provider_that_owns_it(model: str) -> None:
+    provider = Registry().provider(model)
+
+    assert isinstance(provider, Provider)
+    assert provider.model(model).id == model
+
+
+def test_unknown_model_lists_the_installed_ones() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        Registry().provider("midjourney/v7")
+
+    for model in PLUGINS:
+        assert model in str(info.value)
+
+
+def test_a_discovering_registry_also_takes_added_plugins() -> None:
+    registry = Registry()
+    registry.add(EchoPlugin(EchoProvider()))
+
+    assert registry.provider("echo/one").name == "echo"
+    assert set(registry.models()) >= {"echo/one", *PLUGINS}
+
+
+def test_a_local_plugin_cannot_take_over_an_installed_model() -> None:
+    registry = Registry()
+    registry.provider("flux-kontext-pro")
+
+    class Squatter(MarketProvider):
+        name = "squatter"
+        models = (Model("flux-kontext-pro", Prompt, MediaKind.IMAGE),)
+
+    with pytest.raises(PluginError, match="flux-kontext-pro"):
+        registry.add(EchoPlugin(Squatter()))
+
+
+def test_default_registry_is_shared() -> None:
+    assert default_registry() is default_registry()
+
+
+def test_import_kiekit_stays_light() -> None:
+    """`import kiekit` (and `kie providers`) must not pay for the HTTP stacks or cattrs."""
+    result = run_python(
+        """
+        import json, sys
+        import kiekit
+        from kiekit.registry import installed
+        installed()
+        heavy = ["urllib3", "aiohttp", "cattrs", "kiekit.client", "kiekit.transport"]
+        print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
+        """
+    )
+
+    assert result == []
+
+
+def test_clients_load_on_first_use() -> None:
+    result = run_python(
+        """
+        import json, sys
+        import kiekit
+        client_class = kiekit.Client
+        print(json.dumps(client_class.__module__))
+        """
+    )
+
+    assert result == "kiekit.client"
+
+
+def test_package_exports_exist() -> None:
+    import kiekit
+
+    for name in kiekit.__all__:
+        assert getattr(kiekit, name) is not None, name

@@ -1,0 +1,472 @@
+"""Waiting for a task: results, failures at once, a deadline, retries, and the poll schedule.
+
+The schedule tests drive the shared engine flow with a fake clock and a fake sleep, through both
+drivers (``drive`` and ``drive_async``), so they take milliseconds. The client tests run the same
+stories through ``Client`` and ``AsyncClient`` with a tiny real poll policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from kiekit import (
+    AuthenticationError,
+    InsufficientCreditsError,
+    PollPolicy,
+    ProtocolError,
+    Registry,
+    Results,
+    State,
+    Task,
+    TaskFailedError,
+    TaskStatus,
+    TransportError,
+    WaitTimeoutError,
+)
+from kiekit._engine import Engine, Flow
+from kiekit.transport import HttpResponse, MockTransport, drive, drive_async
+
+GROK = "grok-imagine/text-to-image"
+TASK = Task(id="5f488be792eafad4b066e21e5bc472c7", model=GROK)
+URLS = ["https://tempfile.aiquickdraw.com/r/a1.jpg", "https://tempfile.aiquickdraw.com/r/a2.png"]
+FAST = PollPolicy(initial=0.001, growth=0.001, maximum=0.002, timeout=5.0)
+
+
+@dataclass
+class FakeTime:
+    """A monotonic clock that only moves when the flow sleeps."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.fixture(params=["drive", "drive_async"])
+def run_flow(request: pytest.FixtureRequest) -> Callable[[Flow[Any], MockTransport, FakeTime], Any]:
+    """Run an engine flow with one of the two drivers, on fake time."""
+
+    def run(flow: Flow[Any], transport: MockTransport, fake: FakeTime) -> Any:
+        if request.param == "drive":
+            return drive(flow, transport, sleep=fake.sleep, clock=fake.clock)
+        return asyncio.run(drive_async(flow, transport, sleep=fake.async_sleep, clock=fake.clock))
+
+    return run
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry()
+
+
+def engine(registry: Registry, poll: PollPolicy | None = None) -> Engine:
+    return Engine(
+        api_key="sk-fake-engine-key",
+        base_url="https://api.kie.ai",
+        registry=registry,
+        poll=poll or PollPolicy(),
+        user_agent="kiekit-tests",
+    )
+
+
+# -- the engine on fake time ----------------------------------------------------------------------
+
+
+def test_wait_returns_results_on_success(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    kie = kit.FakeKie([kit.market("waiting"), kit.market("generating"), kit.market("success", urls=URLS)])
+
+    results = run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert isinstance(results, Results)
+    assert results.task_id == TASK.id
+    assert [a.url for a in results.assets] == URLS
+    assert [a.media_type for a in results.assets] == ["image/jpeg", "image/png"]
+    assert kie.polls == 3
+    assert len(fake.sleeps) == 2
+
+
+def test_a_task_finished_at_the_first_poll_needs_no_sleep(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    kie = kit.FakeKie([kit.market("success", urls=URLS)])
+
+    run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert fake.sleeps == []
+
+
+def test_a_failed_task_raises_at_once_without_more_polls(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    kie = kit.FakeKie(
+        [
+            kit.market("generating"),
+            kit.market("fail", fail_code="422", fail_msg="Invalid prompt: flagged"),
+            kit.market("success", urls=URLS),  # never asked for
+        ]
+    )
+
+    with pytest.raises(TaskFailedError) as info:
+        run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert info.value.task_id == TASK.id
+    assert info.value.fail_code == "422"
+    assert info.value.fail_message == "Invalid prompt: flagged"
+    assert kie.polls == 2
+    assert len(fake.sleeps) == 1
+
+
+def test_the_deadline_raises_wait_timeout_with_the_task_id(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    policy = PollPolicy(initial=2, growth=0.1, maximum=30, timeout=120)
+    kie = kit.FakeKie([kit.market("generating")])
+
+    with pytest.raises(WaitTimeoutError) as info:
+        run_flow(engine(registry, policy).wait(TASK), kie.transport, fake)
+
+    assert info.value.task_id == TASK.id
+    assert info.value.last_state == State.RUNNING.value
+    assert info.value.waited == pytest.approx(120)
+    assert sum(fake.sleeps) == pytest.approx(120)  # slept up to the deadline, never past it
+    assert fake.now - 1000.0 == pytest.approx(120)
+
+
+def test_the_sleeps_follow_the_poll_policy(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    policy = PollPolicy(initial=2, growth=0.1, maximum=30, timeout=900)
+    kie = kit.FakeKie([kit.market("generating")])
+
+    with pytest.raises(WaitTimeoutError):
+        run_flow(engine(registry, policy).wait(TASK), kie.transport, fake)
+
+    assert fake.sleeps[0] == 2  # the first interval is `initial`
+    elapsed = 0.0
+    for seconds in fake.sleeps:
+        assert seconds == pytest.approx(min(policy.interval(elapsed), policy.timeout - elapsed))
+        elapsed += seconds
+    assert max(fake.sleeps) == 30  # capped at `maximum`
+    assert fake.sleeps[:-1] == sorted(fake.sleeps[:-1])  # growing with the time waited
+    assert sum(fake.sleeps) == pytest.approx(900)
+    assert kie.polls == len(fake.sleeps) + 1
+
+
+def test_time_spent_in_polls_counts_toward_the_deadline(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    policy = PollPolicy(initial=1, growth=0.01, maximum=1, timeout=10)
+
+    def slow_poll(_request: Any) -> HttpResponse:
+        fake.now += 4  # each poll takes 4 s on the wire
+        return kit.market("generating")
+
+    kie = kit.FakeKie([slow_poll])
+
+    with pytest.raises(WaitTimeoutError):
+        run_flow(engine(registry, policy).wait(TASK), kie.transport, fake)
+
+    assert fake.now - 1000.0 <= 10 + 4  # at most one poll started before the deadline ran on
+    assert kie.polls == 3
+
+
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        lambda kit: TransportError("connection reset"),
+        lambda kit: kit.reply(code=429, msg="Rate limit exceeded"),
+        lambda kit: kit.reply(code=455, msg="Service under maintenance"),
+        lambda kit: kit.reply(code=500, msg="internal error, try again later"),
+        lambda kit: HttpResponse(503, b"<html>Service Unavailable</html>", "Service Unavailable"),
+        lambda kit: HttpResponse(502, b"", "Bad Gateway"),
+    ],
+    ids=["transport", "429", "455", "500", "http-503", "http-502"],
+)
+def test_retryable_errors_while_polling_are_retried_until_success(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any, trouble: Any
+) -> None:
+    fake = FakeTime()
+    kie = kit.FakeKie(
+        [kit.market("waiting"), trouble(kit), trouble(kit), kit.market("success", urls=URLS)]
+    )
+
+    results = run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert [a.url for a in results.assets] == URLS
+    assert kie.polls == 4
+
+
+def test_retryable_errors_until_the_deadline_end_in_wait_timeout(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    policy = PollPolicy(initial=5, timeout=60)
+    kie = kit.FakeKie([TransportError("connection refused")])
+
+    with pytest.raises(WaitTimeoutError) as info:
+        run_flow(engine(registry, policy).wait(TASK), kie.transport, fake)
+
+    assert info.value.task_id == TASK.id
+    assert info.value.last_state is None
+    assert sum(fake.sleeps) == pytest.approx(60)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [(401, AuthenticationError), (402, InsufficientCreditsError)]
+)
+def test_non_retryable_errors_stop_the_wait(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any, code: int, error: type[Exception]
+) -> None:
+    fake = FakeTime()
+    kie = kit.FakeKie([kit.market("waiting"), kit.reply(code=code, msg="no"), kit.market("success")])
+
+    with pytest.raises(error) as info:
+        run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert info.value.task_id == TASK.id  # type: ignore[attr-defined]
+    assert kie.polls == 2
+
+
+@pytest.mark.parametrize("state", ["paused", "queueing", "wait", "SUCCESS", ""])
+def test_an_unknown_state_stops_the_wait_instead_of_polling_forever(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any, state: str
+) -> None:
+    """A real client once polled a moderated task forever (STYLE.md): never again."""
+    fake = FakeTime()
+    kie = kit.FakeKie([kit.market(state)])
+
+    with pytest.raises(ProtocolError) as info:
+        run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert info.value.task_id == TASK.id
+    assert state in str(info.value) or state == ""
+    assert kie.polls == 1
+
+
+def test_a_status_with_no_record_is_a_protocol_error(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    """Suno's record-info answers an unknown id with data null (§2.2)."""
+    fake = FakeTime()
+    kie = kit.FakeKie([kit.reply(None)])
+
+    with pytest.raises(ProtocolError) as info:
+        run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert info.value.task_id == TASK.id
+
+
+def test_on_status_sees_every_status_in_order(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    seen: list[TaskStatus] = []
+    kie = kit.FakeKie(
+        [
+            kit.market("waiting"),
+            kit.market("queuing"),
+            TransportError("blip"),
+            kit.market("generating"),
+            kit.market("success", urls=URLS),
+        ]
+    )
+
+    run_flow(engine(registry).wait(TASK, on_status=seen.append), kie.transport, fake)
+
+    assert [s.state for s in seen] == [
+        State.QUEUED,
+        State.QUEUED,
+        State.RUNNING,
+        State.SUCCEEDED,
+    ]
+    assert all(s.task_id == TASK.id for s in seen)
+    assert seen[-1].progress == 1.0
+
+
+def test_on_status_sees_the_failure_too(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    seen: list[TaskStatus] = []
+    kie = kit.FakeKie([kit.market("fail", fail_code="500", fail_msg="boom")])
+
+    with pytest.raises(TaskFailedError):
+        run_flow(engine(registry).wait(TASK, on_status=seen.append), kie.transport, fake)
+
+    assert [(s.state, s.fail_code, s.fail_message) for s in seen] == [
+        (State.FAILED, "500", "boom")
+    ]
+
+
+def test_a_legacy_family_waits_the_same_way(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime()
+    task = Task(id="fluxtask1", model="flux-kontext-pro")
+    kie = kit.FakeKie(
+        [
+            kit.flux(0, task_id=task.id),
+            kit.flux(3, task_id=task.id, error_code=501, error_message="generation failed"),
+        ]
+    )
+
+    with pytest.raises(TaskFailedError) as info:
+        run_flow(engine(registry).wait(task), kie.transport, fake)
+
+    assert (info.value.task_id, info.value.fail_code) == ("fluxtask1", "501")
+    assert info.value.fail_message == "generation failed"
+
+
+# -- through both clients ---------------------------------------------------------------------------
+
+
+def test_client_wait_returns_results(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie([kit.market("waiting"), kit.market("success", urls=URLS)])
+
+    async def scenario() -> Results:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            task = await client.submit(GROK, prompt="a fox")
+            return await client.wait(task)
+
+    results = api.run(scenario)
+
+    assert results.task_id == kit.TASK_ID
+    assert [a.url for a in results.assets] == URLS
+
+
+def test_client_wait_raises_task_failed_at_once(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie(
+        [kit.market("fail", fail_code="400", fail_msg="flagged"), kit.market("success", urls=URLS)]
+    )
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            await client.wait(Task(kit.TASK_ID, GROK))
+
+    with pytest.raises(TaskFailedError) as info:
+        api.run(scenario)
+
+    assert info.value.task_id == kit.TASK_ID
+    assert (info.value.fail_code, info.value.fail_message) == ("400", "flagged")
+    assert kie.polls == 1
+
+
+def test_client_wait_gives_up_at_its_deadline(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie([kit.market("generating")])
+    policy = PollPolicy(initial=0.005, growth=0.01, maximum=0.01, timeout=0.1)
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, poll=policy) as client:
+            await client.wait(Task(kit.TASK_ID, GROK))
+
+    started = time.monotonic()
+    with pytest.raises(WaitTimeoutError) as info:
+        api.run(scenario)
+
+    assert info.value.task_id == kit.TASK_ID
+    assert info.value.last_state == "running"
+    assert 0.1 <= time.monotonic() - started < 2
+    assert kie.polls >= 2
+
+
+def test_client_wait_timeout_argument_overrides_the_policy(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie([kit.market("generating")])
+    policy = PollPolicy(initial=0.005, growth=0.01, maximum=0.01, timeout=3600)
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, poll=policy) as client:
+            await client.wait(Task(kit.TASK_ID, GROK), timeout=0.05)
+
+    started = time.monotonic()
+    with pytest.raises(WaitTimeoutError):
+        api.run(scenario)
+
+    assert time.monotonic() - started < 2
+
+
+def test_client_wait_retries_retryable_errors(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie(
+        [
+            TransportError("reset"),
+            kit.reply(code=429, msg="slow down"),
+            kit.reply(code=500, msg="oops"),
+            kit.market("success", urls=URLS),
+        ]
+    )
+
+    async def scenario() -> Results:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            return await client.wait(Task(kit.TASK_ID, GROK))
+
+    assert len(api.run(scenario).assets) == 2
+    assert kie.polls == 4
+
+
+def test_client_wait_stops_on_401(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie([kit.reply(code=401, msg="You do not have access permissions")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            await client.wait(Task(kit.TASK_ID, GROK))
+
+    with pytest.raises(AuthenticationError) as info:
+        api.run(scenario)
+
+    assert info.value.task_id == kit.TASK_ID
+    assert kie.polls == 1
+
+
+def test_client_wait_reports_every_status(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie(
+        [kit.market("waiting"), kit.market("generating"), kit.market("success", urls=URLS)]
+    )
+    seen: list[State] = []
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            await client.wait(Task(kit.TASK_ID, GROK), on_status=lambda s: seen.append(s.state))
+
+    api.run(scenario)
+
+    assert seen == [State.QUEUED, State.RUNNING, State.SUCCEEDED]
+
+
+def test_client_status_reads_one_status(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie([kit.market("generating", progress=45)])
+
+    async def scenario() -> TaskStatus:
+        async with api.client(transport=kie.transport) as client:
+            return await client.status(Task(kit.TASK_ID, GROK))
+
+    status = api.run(scenario)
+
+    assert status.task_id == kit.TASK_ID
+    assert status.state is State.RUNNING
+    assert status.progress == pytest.approx(0.45)
+    request = kie.requests[0]
+    assert request.method == "GET"
+    assert request.url == f"https://api.kie.ai/api/v1/jobs/recordInfo?taskId={kit.TASK_ID}"

@@ -1,0 +1,34 @@
+"""KIE's response envelope: always HTTP 200, success or failure told by the body code.
+
+kie-api.md §1: `{"code": <int>, "msg": <str>, "data": <any>}`; "The HTTP status is 200 even when
+the request fails". Only an unknown route answers a real HTTP 404 (§1, APIFOX).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+
+class KieError(Exception):
+    """A failure KIE reports in the body: raised by handlers, shaped by the app's middleware."""
+
+    def __init__(self, code: int, msg: str) -> None:
+        super().__init__(f"{code} {msg}")
+        self.code = code
+        self.msg = msg
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as KIE sends it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def ok(data: Any) -> web.Response:
+    return web.json_response({"code": 200, "msg": "success", "data": data}, dumps=dumps)
+
+
+def error(code: int, msg: str) -> web.Response:
+    return web.json_response({"code": code, "msg": msg, "data": None}, dumps=dumps)

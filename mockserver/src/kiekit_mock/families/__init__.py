@@ -1,0 +1,22 @@
+"""One module per KIE API family, moto-style: routes, validation and wire shapes together."""
+
+from __future__ import annotations
+
+from ..runtime import CallbackPayload, Runtime
+from ..state import Family, Transition
+from . import common, flux_kontext, market
+
+ROUTE_TABLES = (common.ROUTES, market.ROUTES, flux_kontext.ROUTES)
+
+CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
+    "market": market.callback_payload,
+    "flux-kontext": flux_kontext.callback_payload,
+}
+
+
+def notify(rt: Runtime, transition: Transition) -> None:
+    """Owe a finished task's callback, whatever its family (used by manual steps)."""
+    rt.finish(transition, CALLBACK_PAYLOADS[transition.task.family])
+
+
+__all__ = ["CALLBACK_PAYLOADS", "ROUTE_TABLES", "notify"]

@@ -1,0 +1,121 @@
+"""Fixtures for the mock's own tests. All traffic goes to 127.0.0.1, never through a proxy."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from kiekit_mock import MockConfig, MockServer
+
+# A ProxyHandler with no proxies: HTTP(S)_PROXY in the environment must not reroute test traffic.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def fetch(
+    url: str, *, method: str = "GET", data: bytes | None = None, headers: Any = None
+) -> Answer:
+    assert url.startswith("http://127.0.0.1:"), url
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            return Answer(
+                response.status, response.headers.get("Content-Type", ""), response.read()
+            )
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return Answer(exc.code, exc.headers.get("Content-Type", ""), exc.read())
+
+
+@dataclass(frozen=True)
+class Kie:
+    """A raw KIE caller bound to one mock and one API key."""
+
+    base_url: str
+    key: str | None = "test-key"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.key is not None:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return headers
+
+    def post(self, path: str, body: Any) -> Answer:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return fetch(self.base_url + path, method="POST", data=raw, headers=self._headers())
+
+    def get(self, path: str) -> Answer:
+        return fetch(self.base_url + path, headers=self._headers())
+
+    def fetch(self, url: str, **kwargs: Any) -> Answer:
+        """Any request to an absolute loopback URL (result files, odd headers)."""
+        return fetch(url, **kwargs)
+
+    def ok(self, answer: Answer) -> Any:
+        assert answer.status == 200
+        payload = answer.json()
+        assert payload["code"] == 200, payload
+        return payload["data"]
+
+    def create(self, model: str, **input_: Any) -> str:
+        data = self.ok(self.post("/api/v1/jobs/createTask", {"model": model, "input": input_}))
+        return str(data["taskId"])
+
+    def record(self, task_id: str) -> dict[str, Any]:
+        return dict(self.ok(self.get(f"/api/v1/jobs/recordInfo?taskId={task_id}")))
+
+    def flux(self, **body: Any) -> str:
+        return str(self.ok(self.post("/api/v1/flux/kontext/generate", body))["taskId"])
+
+    def flux_record(self, task_id: str) -> dict[str, Any]:
+        return dict(self.ok(self.get(f"/api/v1/flux/kontext/record-info?taskId={task_id}")))
+
+    def as_key(self, key: str | None) -> Kie:
+        return Kie(self.base_url, key)
+
+
+@pytest.fixture
+def mock() -> Iterator[MockServer]:
+    with MockServer(MockConfig()) as server:
+        yield server
+
+
+@pytest.fixture
+def kie(mock: MockServer) -> Kie:
+    return Kie(mock.base_url)
+
+
+MakeMock = Callable[..., tuple[MockServer, Kie]]
+
+
+@pytest.fixture
+def make_mock() -> Iterator[MakeMock]:
+    """make_mock(**MockConfig fields) -> (running MockServer, Kie caller); stopped at teardown."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**config: Any) -> tuple[MockServer, Kie]:
+            server = stack.enter_context(MockServer(MockConfig(**config)))
+            return server, Kie(server.base_url)
+
+        yield make
+
+
+@pytest.fixture
+def kie_at() -> Callable[..., Kie]:
+    """kie_at(base_url, key="test-key") -> Kie: a caller for a server the test runs itself."""
+    return lambda base_url, key="test-key": Kie(base_url, key)

@@ -1,0 +1,103 @@
+"""KIE's global conventions (kie-api.md §1, §7): Bearer auth, HTTP 200 errors, real 404 routes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from kiekit_mock import MockServer
+
+if TYPE_CHECKING:
+    from conftest import Kie, MakeMock
+
+UNAUTHORIZED = {"code": 401, "msg": "You do not have access permissions", "data": None}
+T2I = "grok-imagine/text-to-image"
+
+
+@pytest.mark.parametrize("key", [None, "", "   "])
+def test_missing_key_is_body_401_at_http_200(kie: Kie, key: str | None) -> None:
+    answer = kie.as_key(key).get("/api/v1/chat/credit")
+    assert answer.status == 200
+    assert answer.json() == UNAUTHORIZED
+
+
+def test_not_a_bearer_header_is_401(kie: Kie) -> None:
+    url = kie.base_url + "/api/v1/chat/credit"
+    answer = kie.fetch(url, headers={"Authorization": "Basic abc"})
+    assert answer.json() == UNAUTHORIZED
+
+
+def test_configured_keys_admit_only_those(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(api_keys=frozenset({"good"}))
+    create = {"model": T2I, "input": {"prompt": "x"}}
+    assert kie.as_key("bad").post("/api/v1/jobs/createTask", create).json() == UNAUTHORIZED
+    assert kie.as_key("good").post("/api/v1/jobs/createTask", create).json()["code"] == 200
+    assert [t.model for t in mock.tasks()] == [T2I]
+
+
+def test_any_key_is_its_own_account(kie: Kie) -> None:
+    task_id = kie.as_key("alice").create(T2I, prompt="a cat")
+    assert kie.as_key("alice").record(task_id)["taskId"] == task_id
+    # another account's task is "not found" for bob
+    answer = kie.as_key("bob").get(f"/api/v1/jobs/recordInfo?taskId={task_id}")
+    assert answer.status == 200
+    assert answer.json() == {"code": 404, "msg": "Task not found", "data": None}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope", "/api/v1/jobs/createTasks", "/v1/jobs/recordInfo", "/"]
+)
+@pytest.mark.parametrize("key", ["test-key", None])
+def test_unknown_route_is_a_real_http_404(kie: Kie, path: str, key: str | None) -> None:
+    assert kie.as_key(key).get(path).status == 404
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'"text"'])
+@pytest.mark.parametrize("path", ["/api/v1/jobs/createTask", "/api/v1/flux/kontext/generate"])
+def test_malformed_body_is_body_400(kie: Kie, path: str, raw: bytes) -> None:
+    answer = kie.post(path, raw)
+    assert answer.status == 200
+    assert answer.json()["code"] == 400
+    assert answer.json()["data"] is None
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/jobs/recordInfo", "/api/v1/flux/kontext/record-info?taskId="]
+)
+def test_missing_task_id_is_422(kie: Kie, path: str) -> None:
+    assert kie.get(path).json() == {"code": 422, "msg": "taskId cannot be empty", "data": None}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs/recordInfo", "/api/v1/flux/kontext/record-info"])
+def test_unknown_task_is_body_404(kie: Kie, path: str) -> None:
+    answer = kie.get(f"{path}?taskId={'0' * 32}")
+    assert answer.status == 200
+    assert answer.json() == {"code": 404, "msg": "Task not found", "data": None}
+
+
+def test_a_task_is_found_only_by_its_own_family(kie: Kie) -> None:
+    task_id = kie.create(T2I, prompt="x")
+    answer = kie.get(f"/api/v1/flux/kontext/record-info?taskId={task_id}")
+    assert answer.json()["code"] == 404
+
+
+def test_journal_records_requests_without_the_key(mock: MockServer, kie: Kie) -> None:
+    secret = "sk-very-secret-123"
+    kie = kie.as_key(secret)
+    task_id = kie.create(T2I, prompt="journal")
+    kie.record(task_id)
+    kie.get("/api/v1/missing")
+    create, poll, missing = mock.requests()
+    assert (create.method, create.path, create.task_id) == (
+        "POST",
+        "/api/v1/jobs/createTask",
+        task_id,
+    )
+    assert create.body == {"model": T2I, "input": {"prompt": "journal"}}
+    assert create.code == 200
+    assert (poll.query, poll.task_id) == ({"taskId": task_id}, task_id)
+    assert (missing.status, missing.code) == (404, None)
+    assert all(r.authorization == "Bearer ***" for r in mock.requests())
+    assert secret not in repr(mock.requests())
+    assert secret not in repr(mock.tasks())
+    assert mock.tasks()[0].account_id.startswith("acct_")

@@ -1,0 +1,240 @@
+"""Callbacks (kie-api.md §2.3, §3.2, §6): recorded always, POSTed only to loopback receivers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from kiekit_mock import MockConfig, create_app, runtime_of
+from kiekit_mock.callbacks import is_loopback_host, loopback_refusal
+
+if TYPE_CHECKING:
+    from conftest import MakeMock
+
+T2I = "grok-imagine/text-to-image"
+
+
+class Receiver:
+    """A tiny aiohttp callback receiver on 127.0.0.1; answers with `status`."""
+
+    def __init__(self, status: int = 200, location: str | None = None) -> None:
+        self.status = status
+        self.location = location
+        self.calls: list[tuple[dict[str, str], Any]] = []
+        self.arrived = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls.append((dict(request.headers), await request.json()))
+        self.arrived.set()
+        headers = {"Location": self.location} if self.location else None
+        return web.json_response(
+            {"code": 200, "msg": "success"}, status=self.status, headers=headers
+        )
+
+
+@asynccontextmanager
+async def running(receiver: Receiver) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/cb", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/cb"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def mock_kie(config: MockConfig) -> AsyncIterator[tuple[web.Application, Any]]:
+    """create_app under aiohttp's own test server, with a client session bound to it."""
+    app = create_app(config)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        aiohttp.ClientSession(
+            base_url=str(server.make_url("")), headers={"Authorization": "Bearer cb-key"}
+        ) as session,
+    ):
+        yield app, session
+
+
+async def _create_and_poll(session: Any, path: str, body: dict[str, Any], poll: str) -> str:
+    async with session.post(path, json=body) as response:
+        task_id = str((await response.json())["data"]["taskId"])
+    async with session.get(f"{poll}?taskId={task_id}") as response:
+        assert (await response.json())["code"] == 200
+    return task_id
+
+
+def test_market_callback_is_delivered_to_a_loopback_receiver() -> None:
+    async def scenario() -> None:
+        receiver = Receiver()
+        async with (
+            running(receiver) as url,
+            mock_kie(MockConfig(webhook_hmac_key="s3cret")) as (
+                app,
+                session,
+            ),
+        ):
+            body = {"model": T2I, "callBackUrl": url, "input": {"prompt": "hello"}}
+            task_id = await _create_and_poll(
+                session, "/api/v1/jobs/createTask", body, "/api/v1/jobs/recordInfo"
+            )
+            await asyncio.wait_for(receiver.arrived.wait(), 5)
+            await runtime_of(app).callbacks.wait_idle()
+
+            ((headers, payload),) = receiver.calls
+            assert payload["code"] == 200
+            assert payload["msg"] == "Playground task completed successfully."
+            assert payload["data"]["taskId"] == task_id
+            assert payload["data"]["state"] == "success"
+            assert isinstance(payload["data"]["resultJson"], str)
+            assert headers["Content-Type"].startswith("application/json")
+            # §6.3 signature: base64(HMAC-SHA256(key, "taskId.timestamp"))
+            stamp = headers["X-Webhook-Timestamp"]
+            mac = hmac.new(b"s3cret", f"{task_id}.{stamp}".encode(), hashlib.sha256).digest()
+            assert headers["X-Webhook-Signature"] == base64.b64encode(mac).decode()
+
+            (record,) = runtime_of(app).callbacks.records()
+            assert (record.delivered, record.status, record.reason) == (True, 200, None)
+            assert record.payload == payload
+
+    asyncio.run(scenario())
+
+
+def test_flux_callback_is_delivered_to_localhost() -> None:
+    async def scenario() -> None:
+        receiver = Receiver()
+        async with running(receiver) as url, mock_kie(MockConfig()) as (app, session):
+            url = url.replace("127.0.0.1", "localhost")
+            body = {"prompt": "p", "callBackUrl": url}
+            task_id = await _create_and_poll(
+                session, "/api/v1/flux/kontext/generate", body, "/api/v1/flux/kontext/record-info"
+            )
+            await runtime_of(app).callbacks.wait_idle()
+            ((_, payload),) = receiver.calls
+            assert payload["msg"] == "BFL image generated successfully."
+            assert payload["data"]["taskId"] == task_id
+            assert set(payload["data"]["info"]) == {"originImageUrl", "resultImageUrl"}
+            assert "X-Webhook-Signature" not in receiver.calls[0][0]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("status", "location"), [(500, None), (302, "https://your-domain.com/elsewhere")]
+)
+def test_a_refusing_receiver_is_recorded_not_raised(status: int, location: str | None) -> None:
+    async def scenario() -> None:
+        receiver = Receiver(status, location)
+        async with running(receiver) as url, mock_kie(MockConfig()) as (app, session):
+            body = {"model": T2I, "callBackUrl": url, "input": {"prompt": "p"}}
+            await _create_and_poll(
+                session, "/api/v1/jobs/createTask", body, "/api/v1/jobs/recordInfo"
+            )
+            await runtime_of(app).callbacks.wait_idle()
+            (record,) = runtime_of(app).callbacks.records()
+            assert record.delivered is False
+            assert record.status == status  # a redirect is never followed
+            assert record.reason == f"receiver answered HTTP {status}"
+            assert len(receiver.calls) == 1
+
+    asyncio.run(scenario())
+
+
+def test_unreachable_loopback_receiver_is_recorded(make_mock: MakeMock) -> None:
+    mock, kie = make_mock()
+    body = {"model": T2I, "callBackUrl": "http://127.0.0.1:1/cb", "input": {"prompt": "p"}}
+    kie.record(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])
+    (record,) = mock.callbacks()
+    assert record.delivered is False
+    assert record.reason is not None
+    assert record.reason.startswith("delivery failed")
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: list[bytes]
+
+    def do_POST(self) -> None:
+        self.received.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def sink() -> Iterator[tuple[str, list[bytes]]]:
+    """A receiver in its own thread, for tests that drive MockServer from blocking code."""
+    received: list[bytes] = []
+    handler = type("Sink", (_Sink,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_mock_server_delivers_on_advance(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(polls_to_complete=5)
+    with sink() as (url, received):
+        body = {"model": T2I, "callBackUrl": url, "input": {"prompt": "p"}}
+        task_id = kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"]
+        assert mock.advance(task_id) == "queuing"
+        assert mock.callbacks() == []
+        mock.set_outcome(task_id, "fail")
+        assert mock.advance(task_id) == "generating"
+        assert mock.advance(task_id) == "fail"
+        (record,) = mock.callbacks()  # waits for the delivery in flight
+        assert record.delivered is True
+        (raw,) = received
+        assert json.loads(raw)["code"] == 501
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]"]
+)
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["your-domain.com", "10.0.0.1", "192.168.1.1", "0.0.0.0", "127.0.0.1.nip.io", ""],  # noqa: S104
+)
+def test_non_loopback_hosts(host: str) -> None:
+    assert not is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8080/cb", True),
+        ("https://localhost/cb", True),
+        ("http://[::1]:9000/cb", True),
+        ("https://your-domain.com/api/callback", False),
+        ("http://127.0.0.1@evil.example/cb", False),
+        ("ftp://127.0.0.1/cb", False),
+        ("http://127.0.0.1:99999/cb", False),
+    ],
+)
+def test_loopback_refusal(url: str, allowed: bool) -> None:
+    assert (loopback_refusal(url) is None) is allowed

@@ -1,0 +1,323 @@
+"""The market jobs API with the Grok Imagine models (kie-api.md §2.1–2.4, guide §2.3)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kiekit_mock import MockServer
+
+if TYPE_CHECKING:
+    from conftest import Kie, MakeMock
+
+T2I = "grok-imagine/text-to-image"
+RECORD_KEYS = [
+    "taskId",
+    "model",
+    "state",
+    "param",
+    "resultJson",
+    "failCode",
+    "failMsg",
+    "costTime",
+    "completeTime",
+    "createTime",
+]
+
+# guide §2.3, the curl example's body, unchanged
+GUIDE_GROK_BODY = {
+    "model": "grok-imagine/text-to-image",
+    "callBackUrl": "https://your-domain.com/api/callback",
+    "input": {
+        "prompt": "Cinematic portrait of a woman sitting by a vinyl record player"
+        " with warm lighting",
+        "aspect_ratio": "3:2",
+    },
+}
+
+
+def test_create_answers_task_id_and_record_id(kie: Kie) -> None:
+    data = kie.ok(kie.post("/api/v1/jobs/createTask", GUIDE_GROK_BODY))
+    assert re.fullmatch(r"[0-9a-f]{32}", data["taskId"])
+    assert data == {"taskId": data["taskId"], "recordId": data["taskId"]}
+
+
+def test_lifecycle_with_two_polls(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(polls_to_complete=2)
+    task_id = kie.create(T2I, prompt="a red fox", aspect_ratio="1:1")
+    first, second, final = (kie.record(task_id) for _ in range(3))
+
+    assert [first["state"], second["state"]] == ["waiting", "generating"]
+    for pending in (first, second):
+        assert list(pending) == RECORD_KEYS  # no updateTime, as in recorded traffic
+        assert pending["resultJson"] == ""
+        assert [pending[k] for k in ("failCode", "failMsg", "costTime", "completeTime")] == [
+            None
+        ] * 4
+        assert isinstance(pending["createTime"], int)
+        assert pending["createTime"] > 1_600_000_000_000  # milliseconds
+
+    assert final["state"] == "success"
+    assert list(final) == RECORD_KEYS
+    # param: a JSON string whose "input" is itself a JSON string, without callBackUrl
+    assert isinstance(final["param"], str)
+    param = json.loads(final["param"])
+    assert param == {"input": param["input"], "model": T2I}
+    assert isinstance(param["input"], str)
+    assert json.loads(param["input"]) == {"prompt": "a red fox", "aspect_ratio": "1:1"}
+    # resultJson: a JSON string with six URLs back at the mock (t2i gives 6, §2.2)
+    assert isinstance(final["resultJson"], str)
+    urls = json.loads(final["resultJson"])["resultUrls"]
+    assert len(urls) == 6
+    assert all(u.startswith(f"{mock.base_url}/files/{task_id}/") for u in urls)
+    assert isinstance(final["costTime"], int)
+    assert final["completeTime"] >= final["createTime"]
+    assert (final["failCode"], final["failMsg"]) == (None, None)
+    # the final state sticks
+    assert kie.record(task_id) == final
+
+
+@pytest.mark.parametrize(
+    ("polls", "expected"),
+    [
+        (1, ["waiting"]),
+        (3, ["waiting", "queuing", "generating"]),
+        (5, ["waiting", "waiting", "queuing", "queuing", "generating"]),
+    ],
+)
+def test_pending_states_spread_over_polls(
+    make_mock: MakeMock, polls: int, expected: list[str]
+) -> None:
+    _, kie = make_mock(polls_to_complete=polls)
+    task_id = kie.create(T2I, prompt="x")
+    seen = [kie.record(task_id)["state"] for _ in range(polls + 1)]
+    assert seen == [*expected, "success"]
+
+
+def test_immediate_by_default(kie: Kie) -> None:
+    assert kie.record(kie.create(T2I, prompt="x"))["state"] == "success"
+
+
+def test_seconds_to_complete(make_mock: MakeMock) -> None:
+    _, kie = make_mock(seconds_to_complete=0.3)
+    task_id = kie.create(T2I, prompt="x")
+    assert kie.record(task_id)["state"] == "waiting"
+    time.sleep(0.35)
+    assert kie.record(task_id)["state"] == "success"
+
+
+def test_guide_example_succeeds_and_its_callback_is_recorded_not_sent(
+    mock: MockServer, kie: Kie
+) -> None:
+    task_id = kie.ok(kie.post("/api/v1/jobs/createTask", GUIDE_GROK_BODY))["taskId"]
+    assert kie.record(task_id)["state"] == "success"
+    (callback,) = mock.callbacks()
+    assert callback.url == "https://your-domain.com/api/callback"
+    assert callback.delivered is False
+    assert callback.reason is not None
+    assert "not loopback" in callback.reason
+    assert callback.payload["code"] == 200
+    assert callback.payload["msg"] == "Playground task completed successfully."
+    data = callback.payload["data"]
+    assert data["taskId"] == task_id
+    assert data["state"] == "success"
+    assert json.loads(data["resultJson"])["resultUrls"]
+    assert data["creditsConsumed"] == 4.0
+    (task,) = mock.tasks()
+    assert task.callback_url == "https://your-domain.com/api/callback"
+    assert task.request_body == GUIDE_GROK_BODY
+
+
+def test_mock_fail_marker_gives_the_fail_shape(mock: MockServer, kie: Kie) -> None:
+    body = {
+        "model": T2I,
+        "callBackUrl": "https://example.com/cb",
+        "input": {"prompt": "please [mock:fail]"},
+    }
+    task_id = kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"]
+    record = kie.record(task_id)
+    assert record["state"] == "fail"
+    assert record["resultJson"] == ""
+    assert record["failCode"] == "500"  # a string, unlike Flux's int errorCode
+    assert isinstance(record["failMsg"], str)
+    assert record["failMsg"]
+    assert isinstance(record["costTime"], int)
+    assert isinstance(record["completeTime"], int)
+    (callback,) = mock.callbacks()
+    assert (callback.payload["code"], callback.payload["msg"]) == (501, "Playground task failed.")
+    assert callback.payload["data"]["state"] == "fail"
+    assert callback.payload["data"]["creditsConsumed"] == 0
+
+
+def test_set_outcome_and_advance(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(polls_to_complete=100)
+    task_id = kie.create(T2I, prompt="fine")
+    mock.set_outcome(task_id, "fail")
+    assert [mock.advance(task_id) for _ in range(4)] == ["queuing", "generating", "fail", "fail"]
+    assert kie.record(task_id)["state"] == "fail"
+    with pytest.raises(ValueError, match="already ended"):
+        mock.set_outcome(task_id, "success")
+    with pytest.raises(KeyError):
+        mock.advance("f" * 32)
+    other = kie.create(T2I, prompt="x [mock:fail]")
+    mock.set_outcome(other, "success")  # overrides the marker
+    assert [t.state for t in mock.tasks()] == ["fail", "waiting"]
+    mock.advance(other)
+    mock.advance(other)
+    assert mock.advance(other) == "success"
+
+
+def test_advance_finishes_a_task_whose_time_is_up(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(seconds_to_complete=0.2)
+    task_id = kie.create(T2I, prompt="x")
+    time.sleep(0.25)
+    assert mock.advance(task_id) == "success"
+    assert kie.record(task_id)["state"] == "success"
+
+
+@pytest.mark.parametrize(
+    ("model", "input_", "count", "ext"),
+    [
+        ("grok-imagine/text-to-image", {"prompt": "p"}, 6, "jpg"),
+        (
+            "grok-imagine/image-to-image",
+            {"prompt": "p", "image_urls": ["https://a.example/x.png"]},
+            2,
+            "jpg",
+        ),
+        ("grok-imagine/upscale", {"task_id": "task_grok_12345678"}, 1, "jpg"),
+        ("grok-imagine/text-to-video", {"prompt": "p", "duration": "6", "mode": "fun"}, 1, "mp4"),
+        ("grok-imagine/image-to-video", {"image_urls": ["https://a.example/x.png"]}, 1, "mp4"),
+        ("grok-imagine/image-to-video", {"task_id": "abc", "index": 5, "mode": "spicy"}, 1, "mp4"),
+        (
+            "grok-imagine/extend",
+            {"task_id": "abc", "prompt": "p", "extend_at": 3, "extend_times": "10"},
+            1,
+            "mp4",
+        ),
+    ],
+)
+def test_each_model_answers_its_results(
+    kie: Kie, model: str, input_: dict[str, Any], count: int, ext: str
+) -> None:
+    record = kie.record(kie.create(model, **input_))
+    assert record["model"] == model
+    urls = json.loads(record["resultJson"])["resultUrls"]
+    assert len(urls) == count
+    assert all(u.endswith(f".{ext}") for u in urls)
+
+
+def test_duration_is_stored_as_a_number(kie: Kie) -> None:
+    # HAR: Grok T2V sent "duration":"6", KIE stored 6 (§2.2)
+    record = kie.record(kie.create("grok-imagine/text-to-video", prompt="p", duration="6"))
+    assert json.loads(json.loads(record["param"])["input"])["duration"] == 6
+
+
+def test_liberal_where_sources_disagree(kie: Kie) -> None:
+    # duration 6–30 (newer docs), as int or string; up to 7 images for i2v; 5 for i2i
+    kie.create("grok-imagine/text-to-video", prompt="p", duration=15)
+    kie.create(
+        "grok-imagine/image-to-video", image_urls=[f"https://a.example/{i}.png" for i in range(7)]
+    )
+    kie.create(
+        "grok-imagine/image-to-image",
+        prompt="p",
+        image_urls=[f"https://a.example/{i}.png" for i in range(5)],
+    )
+    kie.create("grok-imagine/extend", task_id="t", prompt="p", extend_times=6)
+
+
+LONG = "x" * 5001
+URL = "https://a.example/x.png"
+
+
+@pytest.mark.parametrize(
+    ("model", "input_", "field"),
+    [
+        (T2I, {}, "prompt"),
+        (T2I, {"prompt": ""}, "prompt"),
+        (T2I, {"prompt": 42}, "prompt"),
+        (T2I, {"prompt": LONG}, "prompt"),
+        (T2I, {"prompt": "p", "aspect_ratio": "4:3"}, "aspect_ratio"),
+        (T2I, {"prompt": "p", "nsfw_checker": "yes"}, "nsfw_checker"),
+        (T2I, {"prompt": "p", "enable_pro": 1}, "enable_pro"),
+        ("grok-imagine/image-to-image", {"prompt": "p"}, "image_urls"),
+        ("grok-imagine/image-to-image", {"image_urls": [URL]}, "prompt"),
+        ("grok-imagine/image-to-image", {"prompt": "p", "image_urls": [URL] * 6}, "image_urls"),
+        (
+            "grok-imagine/image-to-image",
+            {"prompt": "p", "image_urls": ["ftp://x/y.png"]},
+            "image_urls",
+        ),
+        ("grok-imagine/image-to-image", {"prompt": "p", "image_urls": URL}, "image_urls"),
+        ("grok-imagine/text-to-video", {}, "prompt"),
+        ("grok-imagine/text-to-video", {"prompt": "p", "mode": "wild"}, "mode"),
+        ("grok-imagine/text-to-video", {"prompt": "p", "duration": "5"}, "duration"),
+        ("grok-imagine/text-to-video", {"prompt": "p", "duration": 31}, "duration"),
+        ("grok-imagine/text-to-video", {"prompt": "p", "duration": "six"}, "duration"),
+        ("grok-imagine/text-to-video", {"prompt": "p", "resolution": "1080p"}, "resolution"),
+        ("grok-imagine/text-to-video", {"prompt": "p", "aspect_ratio": "21:9"}, "aspect_ratio"),
+        ("grok-imagine/image-to-video", {"prompt": "p"}, "image_urls"),
+        ("grok-imagine/image-to-video", {"image_urls": [URL] * 8}, "image_urls"),
+        ("grok-imagine/image-to-video", {"task_id": "t", "index": 6}, "index"),
+        ("grok-imagine/image-to-video", {"task_id": "t", "index": -1}, "index"),
+        ("grok-imagine/image-to-video", {"task_id": "t", "image_urls": [URL]}, "task_id"),
+        ("grok-imagine/image-to-video", {"image_urls": [URL], "mode": "spicy"}, "mode"),
+        ("grok-imagine/upscale", {}, "task_id"),
+        ("grok-imagine/upscale", {"task_id": ""}, "task_id"),
+        ("grok-imagine/extend", {"prompt": "p"}, "task_id"),
+        ("grok-imagine/extend", {"task_id": "t"}, "prompt"),
+        (
+            "grok-imagine/extend",
+            {"task_id": "t", "prompt": "p", "extend_times": "8"},
+            "extend_times",
+        ),
+        ("grok-imagine/extend", {"task_id": "t", "prompt": "p", "extend_at": -1}, "extend_at"),
+        ("grok-imagine/extend", {"task_id": "t", "prompt": "p", "extend_at": "soon"}, "extend_at"),
+    ],
+)
+def test_constraint_violation_is_422_naming_the_field(
+    mock: MockServer, kie: Kie, model: str, input_: dict[str, Any], field: str
+) -> None:
+    answer = kie.post("/api/v1/jobs/createTask", {"model": model, "input": input_})
+    assert answer.status == 200
+    payload = answer.json()
+    assert payload["code"] == 422
+    assert payload["data"] is None
+    assert field in payload["msg"]
+    assert mock.tasks() == []
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000.0  # nothing charged
+
+
+@pytest.mark.parametrize(
+    ("body", "msg"),
+    [
+        ({"input": {"prompt": "p"}}, "model cannot be empty"),
+        (
+            {"model": "grok-imagine/text-to-imagine", "input": {"prompt": "p"}},
+            "model not supported",
+        ),
+        ({"model": "google/nano-banana-pro", "input": {"prompt": "p"}}, "model not supported"),
+        ({"model": T2I}, "input cannot be empty"),
+        ({"model": T2I, "input": "prompt"}, "input cannot be empty"),
+        ({"model": T2I, "input": {"prompt": "p"}, "callBackUrl": "not a url"}, "callBackUrl"),
+        ({"model": T2I, "input": {"prompt": "p"}, "callBackUrl": 7}, "callBackUrl"),
+    ],
+)
+def test_request_level_422(kie: Kie, body: dict[str, Any], msg: str) -> None:
+    payload = kie.post("/api/v1/jobs/createTask", body).json()
+    assert payload["code"] == 422
+    assert msg in payload["msg"]
+
+
+def test_guide_aspect_ratio_message(kie: Kie) -> None:
+    body = {"model": T2I, "input": {"prompt": "p", "aspect_ratio": "5:4"}}
+    payload = kie.post("/api/v1/jobs/createTask", body).json()
+    assert payload == {
+        "code": 422,
+        "msg": "aspect_ratio is not within the range of allowed options",
+        "data": None,
+    }

@@ -1,0 +1,126 @@
+"""Running the mock: MockServer's thread, serve(), the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+from kiekit_mock import MockConfig, MockServer, create_app, serve
+from kiekit_mock.__main__ import main
+
+if TYPE_CHECKING:
+    from conftest import Kie
+
+
+def _mock_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "kiekit-mock"]
+
+
+def test_start_stop_leaves_no_thread() -> None:
+    server = MockServer(MockConfig())
+    server.start()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.base_url)
+    assert len(_mock_threads()) == 1
+    server.stop()
+    assert _mock_threads() == []
+    server.stop()  # idempotent
+    with pytest.raises(RuntimeError):
+        _ = server.base_url
+
+
+def test_restart_keeps_state(kie_at: Callable[..., Kie]) -> None:
+    server = MockServer(MockConfig(polls_to_complete=3))
+    with server:
+        task_id = kie_at(server.base_url).create("grok-imagine/upscale", task_id="t")
+    with pytest.raises(RuntimeError, match="not running"):
+        server.advance(task_id)
+    with server:
+        assert server.advance(task_id) == "queuing"  # state survived the restart
+        assert [t.task_id for t in server.tasks()] == [task_id]
+        assert kie_at(server.base_url).record(task_id)["state"] == "queuing"  # polls catch up
+    assert _mock_threads() == []
+
+
+def test_fixed_port_and_double_start() -> None:
+    with MockServer(MockConfig()) as first:
+        port = first.port
+    with MockServer(MockConfig(), port=port) as second:
+        assert second.base_url == f"http://127.0.0.1:{port}"
+        with pytest.raises(RuntimeError, match="already running"):
+            second.start()
+
+
+def test_start_failure_is_raised_in_the_caller() -> None:
+    with MockServer(MockConfig()) as first, pytest.raises(OSError, match="address"):
+        MockServer(MockConfig(), port=first.port).start()
+    assert _mock_threads() == []
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])  # noqa: S104
+def test_non_loopback_hosts_are_refused(host: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        serve(port=0, host=host)
+    with pytest.raises(ValueError, match="loopback"):
+        MockServer(MockConfig(), host=host)
+
+
+def test_cli_refuses_a_non_loopback_host(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--host", "0.0.0.0", "--port", "0"])  # noqa: S104 == 2
+    assert "loopback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field", ["polls_to_complete", "seconds_to_complete", "starting_credits"])
+def test_config_rejects_negative_values(field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        MockConfig(**{field: -1})
+
+
+def test_config_takes_any_key_collection() -> None:
+    config = MockConfig(api_keys={"a", "b"})  # type: ignore[arg-type]
+    assert config.api_keys == frozenset({"a", "b"})
+    assert config.accepts("a")
+    assert not config.accepts("c")
+    assert not config.accepts("")
+    with pytest.raises(TypeError):
+        MockConfig(api_keys="abc")  # type: ignore[arg-type]
+
+
+def test_create_app_gives_independent_mocks() -> None:
+    assert create_app() is not create_app()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_until_signalled(sig: signal.Signals, kie_at: Callable[..., Kie]) -> None:
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiekit_mock", "--port", "0", "--key", "cli-key"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match, line
+        kie = kie_at(match.group(0), "cli-key")
+        assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000.0
+        assert kie.as_key("other").get("/api/v1/chat/credit").json()["code"] == 401
+        process.send_signal(sig)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

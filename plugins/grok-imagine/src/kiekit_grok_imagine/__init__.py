@@ -1,0 +1,16 @@
+"""kiekit-grok-imagine: xAI's Grok Imagine models on KIE's market jobs API (kie-api.md §2.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kiekit import Provider, hookimpl
+
+from kiekit_grok_imagine.provider import GrokImagineProvider, ImageToImage, TextToImage
+
+__all__ = ["GrokImagineProvider", "ImageToImage", "TextToImage", "kiekit_register_providers"]
+
+
+@hookimpl
+def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
+    register(GrokImagineProvider())
