@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
-
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 
 T = TypeVar("T")
@@ -45,7 +44,7 @@ def _no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KIE_API_KEY", raising=False)
 
 
-# -- KIE-shaped answers -------------------------------------------------------------------------
+# -- KIE-shaped answers ----------------------------------------------------------------------------
 
 
 def reply(data: Any = None, *, code: int = 200, msg: str = "success") -> HttpResponse:
@@ -189,7 +188,7 @@ def kit() -> SimpleNamespace:
     )
 
 
-# -- both clients behind one surface ------------------------------------------------------------
+# -- both clients behind one surface ---------------------------------------------------------------
 
 
 class Session:
@@ -254,7 +253,13 @@ def api(request: pytest.FixtureRequest) -> Api:
     return Api(request.param)
 
 
-# -- real sockets ---------------------------------------------------------------------------------
+@pytest.fixture
+def apis() -> list[Api]:
+    """Both clients at once, for parity tests."""
+    return [Api("Client"), Api("AsyncClient")]
+
+
+# -- real sockets ----------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -337,7 +342,7 @@ def file_server() -> Iterator[FileServer]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", seen)

@@ -10,7 +10,6 @@ import pytest
 from attrs import frozen
 from hypothesis import given
 from hypothesis import strategies as st
-
 from kiekit import Input, ValidationError
 from kiekit.fields import (
     Spec,
@@ -201,7 +200,7 @@ def test_a_default_outside_the_choices_is_a_declaration_error() -> None:
         choice("a", "b", default="c")
 
 
-# -- make_input ----------------------------------------------------------------------------------
+# -- make_input ------------------------------------------------------------------------------------
 
 
 def test_make_input_builds_the_class() -> None:
@@ -301,7 +300,7 @@ def test_coerce_leaves_junk_as_a_string_for_the_validator(name: str, raw: str) -
     assert coerce(spec(Everything, name), raw) == raw
 
 
-# -- properties: inside the spec passes, outside fails ---------------------------------------
+# -- properties: inside the spec passes, outside fails ---------------------------------------------
 
 
 @given(st.integers(min_value=1, max_value=4))
@@ -311,7 +310,7 @@ def test_integers_inside_the_range_pass(value: int) -> None:
 
 @given(st.integers().filter(lambda n: not 1 <= n <= 4))
 def test_integers_outside_the_range_fail(value: int) -> None:
-    with pytest.raises(ValidationError, match="^count"):
+    with pytest.raises(ValidationError, match=r"^count"):
         make(count=value)
 
 
@@ -323,7 +322,7 @@ def test_numbers_inside_the_range_pass(value: float) -> None:
 @given(st.floats().filter(lambda x: not 0.0 <= x <= 1.0))
 def test_numbers_outside_the_range_fail(value: float) -> None:
     """NaN and the infinities are outside every range (and are not JSON either)."""
-    with pytest.raises(ValidationError, match="^strength"):
+    with pytest.raises(ValidationError, match=r"^strength"):
         make(strength=value)
 
 
@@ -334,7 +333,7 @@ def test_text_within_the_limit_passes(value: str) -> None:
 
 @given(st.text(min_size=21))
 def test_text_over_the_limit_fails(value: str) -> None:
-    with pytest.raises(ValidationError, match="^prompt"):
+    with pytest.raises(ValidationError, match=r"^prompt"):
         make(prompt=value)
 
 
@@ -343,9 +342,11 @@ def test_listed_choices_pass(value: str) -> None:
     assert make(mode=value).mode == value
 
 
-@given(st.one_of(st.text(), st.integers(), st.booleans()).filter(lambda v: v not in ("fast", "slow")))
+@given(
+    st.one_of(st.text(), st.integers(), st.booleans()).filter(lambda v: v not in ("fast", "slow"))
+)
 def test_unlisted_choices_fail(value: Any) -> None:
-    with pytest.raises(ValidationError, match="^mode"):
+    with pytest.raises(ValidationError, match=r"^mode"):
         make(mode=value)
 
 
@@ -366,13 +367,13 @@ def test_http_urls_pass(one: str, many: list[str]) -> None:
 
 @given(st.text().filter(lambda s: not s.startswith(("http://", "https://"))))
 def test_anything_but_an_http_url_fails(value: str) -> None:
-    with pytest.raises(ValidationError, match="^image"):
+    with pytest.raises(ValidationError, match=r"^image"):
         make(image=value)
 
 
 @given(st.lists(http_urls, min_size=4, max_size=8))
 def test_too_many_urls_fail(value: list[str]) -> None:
-    with pytest.raises(ValidationError, match="^images"):
+    with pytest.raises(ValidationError, match=r"^images"):
         make(images=value)
 
 
@@ -381,5 +382,5 @@ def test_flags_accept_only_booleans(value: Any) -> None:
     if value is None:
         assert make(loud=value).loud is None
         return
-    with pytest.raises(ValidationError, match="^loud"):
+    with pytest.raises(ValidationError, match=r"^loud"):
         make(loud=value)

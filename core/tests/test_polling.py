@@ -8,7 +8,6 @@ import attrs
 import pytest
 from hypothesis import given, reject
 from hypothesis import strategies as st
-
 from kiekit import PollPolicy
 
 
@@ -52,7 +51,7 @@ def test_evolve_validates_too() -> None:
 
 def test_first_interval_above_the_cap_is_rejected() -> None:
     """initial > maximum cannot be honoured both ways; a silent pick would surprise."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"initial|maximum"):
         PollPolicy(initial=10.0, maximum=5.0)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from attrs import frozen
-
 from kiekit import (
     Input,
     MediaKind,
@@ -37,7 +36,7 @@ PLUGIN_MODULES = ("kiekit_flux_kontext", "kiekit_grok_imagine")
 
 def run_python(code: str) -> Any:
     """Run ``code`` in a fresh interpreter (a clean ``sys.modules``); it prints one JSON value."""
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - our interpreter, our code
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
@@ -48,7 +47,7 @@ def run_python(code: str) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-# -- in-process plugins ---------------------------------------------------------------------------
+# -- in-process plugins ----------------------------------------------------------------------------
 
 
 @frozen
@@ -221,7 +220,7 @@ def test_unknown_model_lists_the_known_ones() -> None:
     assert "echo/two" in str(info.value)
 
 
-# -- installed plugins ---------------------------------------------------------------------------
+# -- installed plugins -----------------------------------------------------------------------------
 
 
 def test_installed_lists_every_model_with_its_distribution_and_version() -> None:

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from kiekit import (
     AuthenticationError,
     InsufficientCreditsError,
@@ -85,14 +84,16 @@ def engine(registry: Registry, poll: PollPolicy | None = None) -> Engine:
     )
 
 
-# -- the engine on fake time ----------------------------------------------------------------------
+# -- the engine on fake time -----------------------------------------------------------------------
 
 
 def test_wait_returns_results_on_success(
     kit: SimpleNamespace, registry: Registry, run_flow: Any
 ) -> None:
     fake = FakeTime()
-    kie = kit.FakeKie([kit.market("waiting"), kit.market("generating"), kit.market("success", urls=URLS)])
+    kie = kit.FakeKie(
+        [kit.market("waiting"), kit.market("generating"), kit.market("success", urls=URLS)]
+    )
 
     results = run_flow(engine(registry).wait(TASK), kie.transport, fake)
 
@@ -242,7 +243,9 @@ def test_non_retryable_errors_stop_the_wait(
     kit: SimpleNamespace, registry: Registry, run_flow: Any, code: int, error: type[Exception]
 ) -> None:
     fake = FakeTime()
-    kie = kit.FakeKie([kit.market("waiting"), kit.reply(code=code, msg="no"), kit.market("success")])
+    kie = kit.FakeKie(
+        [kit.market("waiting"), kit.reply(code=code, msg="no"), kit.market("success")]
+    )
 
     with pytest.raises(error) as info:
         run_flow(engine(registry).wait(TASK), kie.transport, fake)
@@ -317,9 +320,7 @@ def test_on_status_sees_the_failure_too(
     with pytest.raises(TaskFailedError):
         run_flow(engine(registry).wait(TASK, on_status=seen.append), kie.transport, fake)
 
-    assert [(s.state, s.fail_code, s.fail_message) for s in seen] == [
-        (State.FAILED, "500", "boom")
-    ]
+    assert [(s.state, s.fail_code, s.fail_message) for s in seen] == [(State.FAILED, "500", "boom")]
 
 
 def test_a_legacy_family_waits_the_same_way(
@@ -341,7 +342,7 @@ def test_a_legacy_family_waits_the_same_way(
     assert info.value.fail_message == "generation failed"
 
 
-# -- through both clients ---------------------------------------------------------------------------
+# -- through both clients --------------------------------------------------------------------------
 
 
 def test_client_wait_returns_results(api: Any, kit: SimpleNamespace) -> None:

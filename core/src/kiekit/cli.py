@@ -28,7 +28,10 @@ DEMO_SECONDS = 3.0  # how long a task takes on the embedded mock: long enough to
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.options = extra
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2
@@ -71,12 +74,12 @@ def _parser() -> argparse.ArgumentParser:
 
     mock = commands.add_parser("mock", help="the mock KIE server")
     mock_commands = mock.add_subparsers(metavar="ACTION")
-    serve = mock_commands.add_parser("serve", help="serve the mock KIE API on 127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--key", action="append", default=None, help="accept only this key")
-    serve.add_argument("--polls", type=int, default=0, help="status polls a task needs to finish")
-    serve.add_argument("--seconds", type=float, default=0.0, help="seconds a task takes to finish")
-    serve.set_defaults(handler=_mock_serve)
+    serve = mock_commands.add_parser(
+        "serve",
+        help="serve the mock KIE API on 127.0.0.1 (options: python -m kiekit_mock --help)",
+        add_help=False,
+    )
+    serve.set_defaults(handler=_mock_serve, passthrough=True)  # the rest goes to the mock
     return parser
 
 
@@ -219,18 +222,14 @@ def _say(message: str) -> None:
 
 
 def _mock_serve(args: argparse.Namespace) -> int:
+    """The mock's own command line, so its options are declared in one place."""
     try:
-        from kiekit_mock import MockConfig, serve
+        from kiekit_mock.__main__ import main as mock_main
     except ImportError as exc:
         raise ConfigurationError(
             "the mock server is not installed: pip install 'kiekit[mock]'"
         ) from exc
-    keys = frozenset(args.key) if args.key else None
-    config = MockConfig(
-        api_keys=keys, polls_to_complete=args.polls, seconds_to_complete=args.seconds
-    )
-    serve(port=args.port, host="127.0.0.1", config=config)
-    return 0
+    return mock_main(args.options)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,315 @@
+"""Every contract test can fail: broken fake providers, each with one realistic bug, are run
+through ``ProviderContract`` in a pytester session, and exactly the tests that should catch the
+bug fail. A correct fake passes everything, so the failures are the bugs' doing.
+
+The fakes speak the Flux Kontext API, which the mock emulates (kie-api.md §3.2).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+FAKES = '''
+from attrs import frozen
+from hypothesis import Phase, settings
+from kiekit import Input, MediaKind, Model, State, ValidationError
+from kiekit.families.assets import asset
+from kiekit.families.success_flag import FLAGS, SuccessFlagProvider
+from kiekit.fields import choice, integer, text
+from kiekit.models import Results, TaskStatus
+
+from kiekit_contract import ProviderContract
+
+# Reproducible, and quick to fail: no shrinking (this runs in its own process, see below).
+settings.register_profile(
+    "kiekit-meta", derandomize=True, database=None, phases=(Phase.explicit, Phase.generate)
+)
+settings.load_profile("kiekit-meta")
+
+
+@frozen
+class Edit(Input):
+    prompt: str = text()
+    aspect_ratio: str | None = choice("16:9", "1:1", "9:16")
+    safety_tolerance: int | None = integer(0, 6)
+
+
+@frozen
+class Wide(Input):
+    prompt: str = text()
+    safety_tolerance: int | None = integer(0, 10)
+
+
+class Good(SuccessFlagProvider):
+    name = "fake-flux"
+    models = (Model("flux-kontext-pro", Edit, MediaKind.IMAGE),)
+    create_path = "/api/v1/flux/kontext/generate"
+    status_path = "/api/v1/flux/kontext/record-info"
+
+    def body(self, model_id, params):
+        return {"model": model_id, **super().body(model_id, params)}
+
+    def assets(self, task_id, response):
+        url = response.get("resultImageUrl")
+        return (asset(url, MediaKind.IMAGE, task_id=task_id, label="result"),)
+
+
+class UnknownFlagIsRunning(Good):
+    """An undocumented successFlag is read as 'still running' (the bug that polls forever)."""
+
+    class Lenient(dict):
+        def get(self, key, default=None):
+            return super().get(key, State.RUNNING)
+
+    flags = Lenient(FLAGS)
+
+
+class CreateFailedIsPending(Good):
+    """successFlag 2 (CREATE_TASK_FAILED) taken for a pending state."""
+
+    flags = {**FLAGS, 2: State.QUEUED}
+
+
+class WrongWireName(Good):
+    """Sends the prompt as "text": KIE answers 422 "prompt cannot be empty"."""
+
+    def body(self, model_id, params):
+        body = super().body(model_id, params)
+        body["text"] = body.pop("prompt")
+        return body
+
+
+class WiderThanKie(Good):
+    """Declares safety_tolerance 0–10 where KIE allows 0–6: the mock refuses 7–10."""
+
+    models = (Model("flux-kontext-pro", Wide, MediaKind.IMAGE),)
+
+
+class LenientInput(Good):
+    """Silently drops an invalid field instead of refusing the input."""
+
+    def make_input(self, model_id, values=None, **fields):
+        if isinstance(values, Input):
+            return super().make_input(model_id, values, **fields)
+        merged = {**(values or {}), **fields}
+        try:
+            return super().make_input(model_id, merged)
+        except ValidationError as exc:
+            merged.pop(exc.field, None)
+            return super().make_input(model_id, merged)
+
+
+class LosesFailCode(Good):
+    """Forgets KIE's errorCode when a task fails."""
+
+    def parse_status(self, task_id, data):
+        status = super().parse_status(task_id, data)
+        return TaskStatus(task_id=task_id, state=status.state, raw=data)
+
+
+class NoResultFiles(Good):
+    """Finds no files in a succeeded task."""
+
+    def assets(self, task_id, response):
+        return ()
+
+
+class CrashesOnOddPayload(Good):
+    """Reads the payload with bare indexing: KeyError/TypeError escape, not ProtocolError."""
+
+    def parse_status(self, task_id, data):
+        self.flags[data["successFlag"]]  # KeyError: unknown flag; TypeError: data is a list
+        return super().parse_status(task_id, data)
+
+
+class Impure(Good):
+    """Puts a counter in every body, so the same input never builds the same request."""
+
+    calls = 0
+
+    def body(self, model_id, params):
+        Impure.calls += 1
+        return {**super().body(model_id, params), "watermark": f"n{Impure.calls}"}
+
+
+RECORD = {
+    "taskId": "t1",
+    "paramJson": "{}",
+    "completeTime": None,
+    "createTime": "2025-06-06 10:25:00",
+    "response": None,
+    "successFlag": 0,
+    "errorCode": None,
+    "errorMessage": "",
+}
+DONE = {"originImageUrl": "https://e.example/o.jpg", "resultImageUrl": "https://e.example/r.jpg"}
+DOCUMENTED = (
+    (RECORD, State.RUNNING),
+    (RECORD | {"successFlag": 1, "response": DONE}, State.SUCCEEDED),
+    (RECORD | {"successFlag": 2, "errorCode": 400, "errorMessage": "flagged"}, State.FAILED),
+    (RECORD | {"successFlag": 3, "errorCode": 501, "errorMessage": "failed"}, State.FAILED),
+)
+
+
+class Contract(ProviderContract):
+    check_entry_points = False
+    documented_statuses = DOCUMENTED
+    max_examples = 10
+
+
+class TestGood(Contract):
+    provider = Good()
+
+
+class TestUnknownFlagIsRunning(Contract):
+    provider = UnknownFlagIsRunning()
+
+
+class TestCreateFailedIsPending(Contract):
+    provider = CreateFailedIsPending()
+
+
+class TestWrongWireName(Contract):
+    provider = WrongWireName()
+
+
+class TestWiderThanKie(Contract):
+    provider = WiderThanKie()
+    max_examples = 30
+
+
+class TestLenientInput(Contract):
+    provider = LenientInput()
+
+
+class TestLosesFailCode(Contract):
+    provider = LosesFailCode()
+
+
+class TestNoResultFiles(Contract):
+    provider = NoResultFiles()
+
+
+class TestCrashesOnOddPayload(Contract):
+    provider = CrashesOnOddPayload()
+
+
+class TestImpure(Contract):
+    provider = Impure()
+
+
+class TestNothingDocumented(Contract):
+    provider = Good()
+    documented_statuses = ()
+
+
+class TestOnlySuccessDocumented(Contract):
+    provider = Good()
+    documented_statuses = DOCUMENTED[1:2]
+
+
+class TestNotInstalled(Contract):
+    provider = Good()
+    check_entry_points = True
+'''
+
+CONTRACT_TESTS = {
+    "test_models_are_declared",
+    "test_entry_points_declare_the_models",
+    "test_status_request_names_the_task",
+    "test_valid_inputs_are_accepted_by_the_mock",
+    "test_invalid_field_is_rejected_before_any_request",
+    "test_task_succeeds_and_files_download[Client]",
+    "test_task_succeeds_and_files_download[AsyncClient]",
+    "test_failed_task_raises_task_failed_error[Client]",
+    "test_failed_task_raises_task_failed_error[AsyncClient]",
+    "test_documented_statuses_map_to_their_states",
+    "test_undocumented_values_never_change_the_state",
+    "test_undocumented_values_raise_only_protocol_error",
+    "test_odd_payloads_raise_only_protocol_error",
+}
+LIFECYCLE = {
+    "test_task_succeeds_and_files_download[Client]",
+    "test_task_succeeds_and_files_download[AsyncClient]",
+}
+FAILURE = {
+    "test_failed_task_raises_task_failed_error[Client]",
+    "test_failed_task_raises_task_failed_error[AsyncClient]",
+}
+
+# class -> the contract tests its bug must fail (every other one passes)
+EXPECTED_FAILURES: dict[str, set[str]] = {
+    "TestGood": set(),
+    "TestUnknownFlagIsRunning": {"test_undocumented_values_never_change_the_state"},
+    "TestCreateFailedIsPending": {"test_documented_statuses_map_to_their_states"},
+    "TestWrongWireName": {"test_valid_inputs_are_accepted_by_the_mock"} | LIFECYCLE | FAILURE,
+    "TestWiderThanKie": {"test_valid_inputs_are_accepted_by_the_mock"},
+    "TestLenientInput": {"test_invalid_field_is_rejected_before_any_request"},
+    "TestLosesFailCode": FAILURE,
+    "TestNoResultFiles": LIFECYCLE | {"test_documented_statuses_map_to_their_states"},
+    "TestCrashesOnOddPayload": {
+        "test_undocumented_values_never_change_the_state",
+        "test_undocumented_values_raise_only_protocol_error",
+        "test_odd_payloads_raise_only_protocol_error",
+    },
+    "TestImpure": {"test_valid_inputs_are_accepted_by_the_mock"},
+    "TestNothingDocumented": {"test_documented_statuses_map_to_their_states"},
+    "TestOnlySuccessDocumented": {"test_documented_statuses_map_to_their_states"},
+    "TestNotInstalled": {"test_entry_points_declare_the_models"},
+}
+
+
+# Writes each test's outcome to outcomes.json, for the parent process to read.
+RECORDER = """
+import json
+import pathlib
+
+OUTCOMES = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or not report.passed:
+        OUTCOMES[report.nodeid] = report.outcome
+
+
+def pytest_sessionfinish(session):
+    pathlib.Path("outcomes.json").write_text(json.dumps(OUTCOMES))
+"""
+
+
+def run_fakes(pytester: pytest.Pytester) -> dict[str, dict[str, str]]:
+    """class name → contract test → outcome, from one pytester session of every fake.
+
+    A subprocess, so the fakes' hypothesis profile and the mock it starts stay out of ours.
+    """
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(test_fakes=FAKES)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    found: dict[str, dict[str, str]] = {}
+    outcomes = json.loads((pytester.path / "outcomes.json").read_text())
+    for nodeid, outcome in outcomes.items():
+        _, cls, test = nodeid.split("::")
+        found.setdefault(cls, {})[test] = outcome
+    return found
+
+
+def test_each_bug_fails_exactly_the_contract_tests_that_should_catch_it(
+    pytester: pytest.Pytester,
+) -> None:
+    outcomes = run_fakes(pytester)
+    assert set(outcomes) == set(EXPECTED_FAILURES)
+    wrong = []
+    for cls, tests in sorted(outcomes.items()):
+        assert set(tests) == CONTRACT_TESTS, f"{cls} ran {sorted(tests)}"
+        failed = {test for test, outcome in tests.items() if outcome == "failed"}
+        if failed != EXPECTED_FAILURES[cls]:
+            missed = sorted(EXPECTED_FAILURES[cls] - failed)
+            extra = sorted(failed - EXPECTED_FAILURES[cls])
+            wrong.append(f"{cls}: did not fail {missed}; failed unexpectedly {extra}")
+        skipped = {test for test, outcome in tests.items() if outcome == "skipped"}
+        skips = set() if cls == "TestNotInstalled" else {"test_entry_points_declare_the_models"}
+        if skipped != skips:
+            wrong.append(f"{cls}: skipped {sorted(skipped)}")
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,93 @@
+"""The pytest plugin's fixtures: a loopback mock, clients on it, and no real API key, ever."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kiekit import AsyncClient, Client, State, TaskStatus
+from kiekit_mock import MockServer
+
+MODEL = "grok-imagine/text-to-image"  # an installed plugin the mock emulates
+
+
+def test_no_real_api_key_is_visible() -> None:
+    assert "KIE_API_KEY" not in os.environ
+
+
+def test_mocks_listen_on_loopback_only(kie_mock: MockServer, kie_mock_session: MockServer) -> None:
+    assert kie_mock.base_url.startswith("http://127.0.0.1:")
+    assert kie_mock_session.base_url.startswith("http://127.0.0.1:")
+    assert kie_mock.base_url != kie_mock_session.base_url
+
+
+def test_each_test_gets_a_fresh_mock(kie_mock: MockServer) -> None:
+    assert kie_mock.tasks() == []
+    assert kie_mock.requests() == []
+
+
+def test_client_round_trip(kie_client: Client, kie_mock: MockServer, tmp_path: Path) -> None:
+    seen: list[TaskStatus] = []
+    task = kie_client.submit(MODEL, prompt="a lighthouse at dawn")
+    files = kie_client.download(kie_client.wait(task, on_status=seen.append), tmp_path)
+    assert [s.state for s in seen] == [State.QUEUED, State.RUNNING, State.SUCCEEDED]
+    assert len(files) == 6
+    assert all(f.read_bytes().startswith(b"\xff\xd8") for f in files)
+    assert {r.authorization for r in kie_mock.requests() if r.path.startswith("/api/")} == {
+        "Bearer ***"
+    }
+
+
+def test_async_client_factory(
+    kie_async_client: Callable[[], AsyncClient], kie_mock: MockServer, tmp_path: Path
+) -> None:
+    async def main() -> list[Path]:
+        async with kie_async_client() as kie:
+            task = await kie.submit(MODEL, prompt="a lighthouse at dawn")
+            return await kie.download(await kie.wait(task), tmp_path)
+
+    assert len(asyncio.run(main())) == 6
+    assert len(kie_mock.tasks()) == 1
+
+
+def test_a_key_set_before_the_run_is_removed_inside(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIE_API_KEY", "a-real-key-that-must-not-be-read")
+    pytester.makepyfile(
+        """
+        import os
+
+        import pytest
+        from kiekit import Client, ConfigurationError
+
+        def test_inside():
+            assert "KIE_API_KEY" not in os.environ
+            with pytest.raises(ConfigurationError):
+                Client()
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert os.environ["KIE_API_KEY"] == "a-real-key-that-must-not-be-read"
+
+
+def test_kie_mock_config_can_be_overridden(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from kiekit import State
+        from kiekit_mock import MockConfig
+
+        @pytest.fixture
+        def kie_mock_config():
+            return MockConfig(polls_to_complete=0)
+
+        def test_done_at_once(kie_client):
+            task = kie_client.submit("grok-imagine/text-to-image", prompt="now")
+            assert kie_client.status(task).state is State.SUCCEEDED
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

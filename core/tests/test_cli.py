@@ -1,0 +1,210 @@
+"""The `kie` command as a user runs it: exit codes, one-line errors, files on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from kiekit import cli
+
+FAST = ["--mock"]
+
+
+@pytest.fixture(autouse=True)
+def instant_mock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo's mock takes a few seconds per task to show progress; tests need none of that.
+    monkeypatch.setattr(cli, "DEMO_SECONDS", 0.0)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_providers_json_lists_both_reference_plugins(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "providers", "--json")
+    assert code == 0
+    rows = {row["distribution"]: row for row in json.loads(out)["providers"]}
+    assert set(rows["kiekit-flux-kontext"]["models"]) == {"flux-kontext-pro", "flux-kontext-max"}
+    assert "grok-imagine/text-to-image" in rows["kiekit-grok-imagine"]["models"]
+    assert rows["kiekit-flux-kontext"]["version"] == "0.1.0"
+
+
+def test_providers_table_names_distribution_and_models(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "providers")
+    assert code == 0
+    assert "kiekit-grok-imagine 0.1.0" in out
+    assert "  flux-kontext-max" in out
+
+
+def test_run_on_the_mock_writes_the_images_and_prints_their_paths(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys, "run", "flux-kontext-pro", "--prompt", "a lighthouse", "--out", str(tmp_path), *FAST
+    )
+    assert code == 0, err
+    paths = [Path(line) for line in out.splitlines()]
+    assert [p.parent for p in paths] == [tmp_path, tmp_path]
+    for path in paths:
+        assert path.read_bytes()[:3] == b"\xff\xd8\xff"  # a real JPEG, Flux's default format
+    assert "created task" in err
+
+
+def test_run_reads_wire_names_and_typed_values(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "run",
+        "flux-kontext-max",
+        "--prompt",
+        "a fox",
+        "--input",
+        "outputFormat=png",
+        "--input",
+        "safety_tolerance=4",
+        "--out",
+        str(tmp_path),
+        *FAST,
+    )
+    assert code == 0, err
+    first = Path(out.splitlines()[0])
+    assert first.suffix == ".png"
+    assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_market_model_downloads_every_result(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "run",
+        "grok-imagine/text-to-image",
+        "--prompt",
+        "a fox",
+        "--input",
+        "aspect_ratio=3:2",
+        "--out",
+        str(tmp_path),
+        *FAST,
+    )
+    assert code == 0, err
+    assert len(out.splitlines()) == 6  # KIE returns six images for this model (kie-api.md §2.2)
+    assert len(list(tmp_path.iterdir())) == 6
+
+
+def test_invalid_input_is_one_line_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys, "run", "flux-kontext-pro", "--prompt", "x", "--input", "safety_tolerance=9", *FAST
+    )
+    assert code == 1
+    assert out == ""
+    assert err.strip().splitlines() == [err.strip()]
+    assert "safety_tolerance" in err
+    assert "created task" not in err  # rejected before anything was sent
+
+
+def test_unknown_input_field_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--input", "colour=red")
+    assert code == 1
+    assert "colour" in err
+
+
+def test_missing_key_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+    code, out, err = run(capsys, "run", "flux-kontext-pro", "--prompt", "x")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("kie: error:")
+    assert "KIE_API_KEY" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_failed_task_reports_its_id_and_code(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "run",
+        "flux-kontext-pro",
+        "--prompt",
+        "[mock:fail] x",
+        "--out",
+        str(tmp_path),
+        *FAST,
+    )
+    assert code == 1
+    assert out == ""
+    created = next(line for line in err.splitlines() if line.startswith("created task"))
+    task_id = created.split()[2]
+    assert f"task {task_id}" in err.splitlines()[-1]
+    assert "task failed" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_model_lists_installed_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "run", "no-such-model", "--prompt", "x", *FAST)
+    assert code == 1
+    assert "flux-kontext-pro" in err
+
+
+def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert code == 2
+    assert "usage" in err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_kie_mock_serve_answers_like_kie_until_stopped() -> None:
+    port = free_port()
+    kie = Path(sys.executable).with_name("kie")
+    env = {k: v for k, v in os.environ.items() if k != "KIE_API_KEY"}
+    server = subprocess.Popen(  # noqa: S603 - our own entry point
+        [str(kie), "mock", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/jobs/createTask",
+        data=b'{"model": "grok-imagine/text-to-image", "input": {"prompt": "x"}}',
+        headers={"Content-Type": "application/json"},  # no key: KIE says 401 in the body
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    status, body = answer.status, json.loads(answer.read())
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, _ = server.communicate(timeout=10)
+    assert status == 200
+    assert body["code"] == 401
+    assert f"http://127.0.0.1:{port}" in out
+    assert server.returncode == 0

@@ -1,0 +1,263 @@
+"""The shared family logic: each vocabulary onto the closed set of states, results as assets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from attrs import frozen
+from kiekit import Asset, Input, MediaKind, Model, ProtocolError, Request, State
+from kiekit.families.assets import asset
+from kiekit.families.market import MarketProvider
+from kiekit.families.success_flag import SuccessFlagProvider
+from kiekit.fields import text
+
+TASK_ID = "5f488be792eafad4b066e21e5bc472c7"
+
+
+@frozen
+class Prompt(Input):
+    prompt: str = text()
+    style_name: str | None = text(required=False)
+
+
+class Market(MarketProvider):
+    name = "test-market"
+    models = (
+        Model("test/video", Prompt, MediaKind.VIDEO),
+        Model("test/chat", Prompt, MediaKind.TEXT),
+    )
+
+
+class Legacy(SuccessFlagProvider):
+    name = "test-legacy"
+    models = (Model("test-legacy", Prompt, MediaKind.IMAGE),)
+    create_path = "/api/v1/legacy/generate"
+    status_path = "/api/v1/legacy/record-info"
+
+    def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
+        return tuple(asset(u, MediaKind.IMAGE, task_id=task_id) for u in response["resultUrls"])
+
+
+def legacy_data(flag: Any, **extra: Any) -> dict[str, Any]:
+    return {"taskId": TASK_ID, "successFlag": flag, "errorCode": None, "errorMessage": "", **extra}
+
+
+# -- market ----------------------------------------------------------------------------------------
+
+
+def test_market_create_request() -> None:
+    request = Market().build_request(
+        "test/video", Prompt(prompt="p", style_name="noir"), callback_url="https://me/cb"
+    )
+
+    assert request == Request(
+        "POST",
+        "/api/v1/jobs/createTask",
+        body={
+            "model": "test/video",
+            "callBackUrl": "https://me/cb",
+            "input": {"prompt": "p", "style_name": "noir"},
+        },
+    )
+
+
+def test_market_status_request() -> None:
+    assert Market().status_request("t1") == Request(
+        "GET", "/api/v1/jobs/recordInfo", query={"taskId": "t1"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("waiting", State.QUEUED),
+        ("queuing", State.QUEUED),
+        ("generating", State.RUNNING),
+        ("success", State.SUCCEEDED),
+        ("fail", State.FAILED),
+    ],
+)
+def test_market_states(kit: SimpleNamespace, state: str, expected: State) -> None:
+    data = kit.market_data(state, model="test/video", urls=["https://cdn/v.mp4"])
+
+    status = Market().parse_status(TASK_ID, data)
+
+    assert status.state is expected
+    assert status.task_id == TASK_ID
+    assert status.raw == data
+    assert status.state.finished is (state in ("success", "fail"))
+
+
+@pytest.mark.parametrize("state", ["queueing", "wait", "Success", "FAILED", "cancelled"])
+def test_unknown_market_states_are_protocol_errors(kit: SimpleNamespace, state: str) -> None:
+    with pytest.raises(ProtocolError, match=state) as info:
+        Market().parse_status(TASK_ID, kit.market_data(state))
+
+    assert info.value.task_id == TASK_ID
+
+
+def test_market_failure_keeps_kies_code_and_message(kit: SimpleNamespace) -> None:
+    data = kit.market_data("fail", fail_code="422", fail_msg="Invalid prompt")
+
+    status = Market().parse_status(TASK_ID, data)
+
+    assert (status.fail_code, status.fail_message) == ("422", "Invalid prompt")
+
+
+def test_market_fail_fields_are_ignored_unless_failed(kit: SimpleNamespace) -> None:
+    """The docs show "" for failCode/failMsg on running tasks (§2.2)."""
+    status = Market().parse_status(
+        TASK_ID, kit.market_data("generating", fail_code="", fail_msg="")
+    )
+
+    assert (status.fail_code, status.fail_message) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("progress", "expected"),
+    [(None, None), (0, 0.0), (45, 0.45), ("45", 0.45), (100, 1.0), (130, 1.0)],
+)
+def test_market_progress_is_a_fraction(kit: SimpleNamespace, progress: Any, expected: Any) -> None:
+    """Sora 2 reports progress 0–100 (§2.2); kiekit says 0.0–1.0."""
+    status = Market().parse_status(TASK_ID, kit.market_data("generating", progress=progress))
+
+    assert status.progress == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_market_success_is_complete(kit: SimpleNamespace) -> None:
+    status = Market().parse_status(TASK_ID, kit.market_data("success", urls=["https://cdn/a.mp4"]))
+
+    assert status.progress == 1.0
+
+
+def test_market_results_are_typed_assets(kit: SimpleNamespace) -> None:
+    urls = ["https://cdn/a.mp4", "https://cdn/b.mp4"]
+    data = kit.market_data("success", model="test/video", urls=urls)
+
+    results = Market().extract_results(TASK_ID, data)
+
+    assert results.task_id == TASK_ID
+    assert results.assets == (
+        Asset("https://cdn/a.mp4", MediaKind.VIDEO, "video/mp4"),
+        Asset("https://cdn/b.mp4", MediaKind.VIDEO, "video/mp4"),
+    )
+    assert results.raw == data
+
+
+def test_market_text_results_have_no_files(kit: SimpleNamespace) -> None:
+    data = kit.market_data("success", model="test/chat")
+    data["resultJson"] = json.dumps({"resultObject": {"text": "hello"}})
+
+    results = Market().extract_results(TASK_ID, data)
+
+    assert results.assets == ()
+    assert results.raw["resultJson"]
+
+
+@pytest.mark.parametrize(
+    "result_json",
+    [
+        "",
+        "[]",
+        json.dumps({"resultUrls": []}),
+        json.dumps({"resultUrls": "https://cdn/a.mp4"}),
+        json.dumps({"resultUrls": ["ftp://cdn/a.mp4"]}),
+        json.dumps({"resultUrls": [None]}),
+        json.dumps({"other": 1}),
+        "{broken",
+    ],
+)
+def test_market_results_that_cannot_be_read_are_protocol_errors(
+    kit: SimpleNamespace, result_json: str
+) -> None:
+    data = kit.market_data("success", model="test/video")
+    data["resultJson"] = result_json
+
+    with pytest.raises(ProtocolError) as info:
+        Market().extract_results(TASK_ID, data)
+
+    assert info.value.task_id == TASK_ID
+
+
+def test_market_results_of_an_unfinished_task_are_a_protocol_error(kit: SimpleNamespace) -> None:
+    with pytest.raises(ProtocolError):
+        Market().extract_results(TASK_ID, kit.market_data("generating"))
+
+
+@pytest.mark.parametrize("data", [{"taskId": "abc", "recordId": "abc"}, {"taskId": "abc"}])
+def test_created_task_id(data: dict[str, Any]) -> None:
+    assert Market().parse_created(data) == "abc"
+
+
+# -- successFlag -----------------------------------------------------------------------------------
+
+
+def test_success_flag_create_request_is_camel_case() -> None:
+    request = Legacy().build_request("test-legacy", Prompt(prompt="p", style_name="noir"))
+
+    assert request == Request(
+        "POST", "/api/v1/legacy/generate", body={"prompt": "p", "styleName": "noir"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        (0, State.RUNNING),
+        (1, State.SUCCEEDED),
+        (2, State.FAILED),
+        (3, State.FAILED),
+        ("1", State.SUCCEEDED),
+    ],
+)
+def test_success_flags(flag: Any, expected: State) -> None:
+    data = legacy_data(flag, response={"resultUrls": ["https://cdn/a.png"]})
+
+    assert Legacy().parse_status(TASK_ID, data).state is expected
+
+
+@pytest.mark.parametrize("flag", [4, 5, -1, 99])
+def test_unknown_success_flags_are_protocol_errors(flag: int) -> None:
+    with pytest.raises(ProtocolError, match=str(flag)):
+        Legacy().parse_status(TASK_ID, legacy_data(flag))
+
+
+def test_success_flag_failure_keeps_an_int_error_code_as_text() -> None:
+    status = Legacy().parse_status(
+        TASK_ID, legacy_data(3, errorCode=501, errorMessage="generation failed")
+    )
+
+    assert (status.fail_code, status.fail_message) == ("501", "generation failed")
+
+
+def test_an_empty_error_message_reads_as_none() -> None:
+    status = Legacy().parse_status(TASK_ID, legacy_data(2, errorCode=400, errorMessage=""))
+
+    assert status.fail_message is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("0.45", 0.45), ("1.00", 1.0), (1.7, 1.0), (-1, 0.0)]
+)
+def test_success_flag_progress_is_clamped(raw: Any, expected: float) -> None:
+    status = Legacy().parse_status(TASK_ID, legacy_data(0, progress=raw))
+
+    assert status.progress == pytest.approx(expected)
+
+
+def test_success_flag_results() -> None:
+    data = legacy_data(1, response={"resultUrls": ["https://cdn/a.png"]})
+
+    results = Legacy().extract_results(TASK_ID, data)
+
+    assert results.assets == (Asset("https://cdn/a.png", MediaKind.IMAGE, "image/png"),)
+
+
+@pytest.mark.parametrize("data", [legacy_data(0), legacy_data(1), legacy_data(1, response=None)])
+def test_success_flag_without_results_is_a_protocol_error(data: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError):
+        Legacy().extract_results(TASK_ID, data)
