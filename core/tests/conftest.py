@@ -302,7 +302,8 @@ def mock_server(mock_server_factory: Callable[..., Any]) -> Any:
 @dataclass
 class FileServer:
     """A tiny CDN: ``/file.png`` serves bytes, ``/redirect`` sends a 302 to it, ``/truncated``
-    promises more bytes than it sends, ``/missing`` is a 404. Request headers are kept."""
+    promises more bytes than it sends, ``/missing`` is a 404, ``/hang`` never answers (until
+    the fixture ends). Request headers are kept."""
 
     base_url: str
     seen: list[dict[str, str]]
@@ -312,11 +313,15 @@ class FileServer:
 @pytest.fixture
 def file_server() -> Iterator[FileServer]:
     seen: list[dict[str, str]] = []
+    release = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append(dict(self.headers.items()))
-            if self.path.startswith("/redirect"):
+            if self.path.startswith("/hang"):
+                release.wait(10)
+                self.close_connection = True
+            elif self.path.startswith("/redirect"):
                 self.send_response(302)
                 self.send_header("Location", "/file.png")
                 self.send_header("Content-Length", "0")
@@ -347,6 +352,7 @@ def file_server() -> Iterator[FileServer]:
     try:
         yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", seen)
     finally:
+        release.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

@@ -18,6 +18,7 @@ from kiekit import (
     BadRequestError,
     ConfigurationError,
     FeatureDisabledError,
+    GenerationFailedError,
     InputFetchError,
     InsufficientCreditsError,
     KeyQuotaExceededError,
@@ -48,6 +49,7 @@ BODY_CODES = [
     (451, InputFetchError),
     (455, MaintenanceError),
     (500, ServerError),
+    (501, GenerationFailedError),
     (505, FeatureDisabledError),
     (550, QueueFullError),
 ]
@@ -128,6 +130,18 @@ def test_base_url_may_carry_a_path_prefix(api: Any, kit: SimpleNamespace) -> Non
     api.run(scenario)
 
     assert kie.requests[0].url == "http://proxy.local/kie/api/v1/jobs/recordInfo?taskId=t1"
+
+
+def test_the_task_id_is_url_encoded_in_the_status_call(api: Any, kit: SimpleNamespace) -> None:
+    kie = kit.FakeKie([kit.market("waiting", task_id="a&b=c d")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport) as client:
+            await client.status(Task("a&b=c d", kit.GROK_T2I))
+
+    api.run(scenario)
+
+    assert kie.requests[0].url.endswith("/api/v1/jobs/recordInfo?taskId=a%26b%3Dc+d")
 
 
 def test_clients_are_context_managers_that_close_their_transport(

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -312,6 +313,113 @@ def test_a_local_plugin_cannot_take_over_an_installed_model() -> None:
 
     with pytest.raises(PluginError, match="flux-kontext-pro"):
         registry.add(EchoPlugin(Squatter()))
+
+
+# -- plugins installed from a distribution that misbehaves ----------------------------------------
+
+GOOD_PROVIDER = """
+from attrs import frozen
+from kiekit import Input, MediaKind, Model, hookimpl
+from kiekit.families.market import MarketProvider
+from kiekit.fields import text
+
+@frozen
+class Prompt(Input):
+    prompt: str = text()
+
+class Provider(MarketProvider):
+    name = "{name}"
+    models = (Model("{owned}", Prompt, MediaKind.IMAGE),)
+"""
+
+
+@pytest.fixture
+def distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Install a throw-away plugin distribution on sys.path: its metadata and its module."""
+    made: list[str] = []
+
+    def install(dist: str, module: str, models: list[str], source: str) -> None:
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        info = tmp_path / f"{dist.replace('-', '_')}-9.9.9.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 9.9.9\n")
+        lines = "".join(f"{model} = {module}\n" for model in models)
+        (info / "entry_points.txt").write_text(f"[kiekit.providers]\n{lines}")
+        made.append(module)
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield install
+    for module in made:
+        sys.modules.pop(module, None)
+
+
+def test_installed_lists_a_new_distribution_without_importing_it(distribution: Any) -> None:
+    distribution(
+        "kiekit-sample", "kiekit_sample_plugin", ["sample/one"], "raise RuntimeError('imported')"
+    )
+
+    listing = {item.model: item for item in installed()}
+
+    assert listing["sample/one"].distribution == "kiekit-sample"
+    assert listing["sample/one"].version == "9.9.9"
+    assert "kiekit_sample_plugin" not in sys.modules
+    assert "sample/one" in Registry().models()
+
+
+def test_a_plugin_that_fails_to_import_is_a_plugin_error_not_a_missing_model(
+    distribution: Any,
+) -> None:
+    distribution("kiekit-broken", "kiekit_broken_plugin", ["broken/one"], "import no_such_dep_xyz")
+
+    with pytest.raises(PluginError, match="kiekit-broken"):
+        Registry().provider("broken/one")
+
+
+def test_a_plugin_that_does_not_register_its_declared_model_is_a_plugin_error(
+    distribution: Any,
+) -> None:
+    source = GOOD_PROVIDER.format(name="liar", owned="liar/other") + textwrap.dedent(
+        """
+        @hookimpl
+        def kiekit_register_providers(register):
+            register(Provider())
+        """
+    )
+    distribution("kiekit-liar", "kiekit_liar_plugin", ["liar/one"], source)
+
+    with pytest.raises(PluginError, match="liar/one"):
+        Registry().provider("liar/one")
+
+
+def test_a_plugin_registering_a_non_provider_is_named(distribution: Any) -> None:
+    source = """
+        from kiekit import hookimpl
+
+        @hookimpl
+        def kiekit_register_providers(register):
+            register("not a provider")
+        """
+    distribution("kiekit-junk", "kiekit_junk_plugin", ["junk/one"], source)
+
+    with pytest.raises(PluginError, match="kiekit_junk_plugin"):
+        Registry().provider("junk/one")
+
+
+def test_an_installed_plugin_claiming_anothers_model_is_a_plugin_error(distribution: Any) -> None:
+    source = GOOD_PROVIDER.format(
+        name="thief", owned="grok-imagine/text-to-image"
+    ) + textwrap.dedent(
+        """
+        @hookimpl
+        def kiekit_register_providers(register):
+            register(Provider())
+        """
+    )
+    distribution("kiekit-thief", "kiekit_thief_plugin", ["grok-imagine/text-to-image"], source)
+    registry = Registry()
+
+    with pytest.raises(PluginError, match="grok-imagine/text-to-image"):
+        registry.provider("grok-imagine/text-to-image")
 
 
 def test_default_registry_is_shared() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from kiekit import (
+    ApiError,
     AuthenticationError,
     NotFoundError,
     PollPolicy,
@@ -178,3 +179,34 @@ def test_waiting_on_a_dead_server_retries_until_the_deadline(
 
     assert info.value.task_id == "abc"
     assert 0.3 <= time.monotonic() - started < 5
+
+
+def test_a_hung_server_is_a_transport_error_after_the_client_timeout(
+    api: Any, kit: SimpleNamespace, file_server: Any
+) -> None:
+    async def scenario() -> None:
+        async with api.client(base_url=file_server.base_url + "/hang", timeout=0.3) as client:
+            await client.status(Task("abc", kit.GROK_T2I))
+
+    started = time.monotonic()
+    with pytest.raises(TransportError) as info:
+        api.run(scenario)
+
+    assert info.value.task_id == "abc"
+    assert time.monotonic() - started < 5
+
+
+def test_the_key_does_not_follow_a_redirect_away_from_the_api(
+    api: Any, kit: SimpleNamespace, file_server: Any
+) -> None:
+    """An API answer that redirects is an error, not a hop that carries the key elsewhere."""
+
+    async def scenario() -> None:
+        async with api.client(base_url=file_server.base_url + "/redirect") as client:
+            await client.status(Task("abc", kit.GROK_T2I))
+
+    with pytest.raises(ApiError) as info:
+        api.run(scenario)
+
+    assert info.value.http_status == 302
+    assert len(file_server.seen) == 1

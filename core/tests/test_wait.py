@@ -15,6 +15,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kiekit import (
     AuthenticationError,
     InsufficientCreditsError,
@@ -30,6 +32,7 @@ from kiekit import (
     WaitTimeoutError,
 )
 from kiekit._engine import Engine, Flow
+from kiekit.registry import default_registry
 from kiekit.transport import HttpResponse, MockTransport, drive, drive_async
 
 GROK = "grok-imagine/text-to-image"
@@ -471,3 +474,62 @@ def test_client_status_reads_one_status(api: Any, kit: SimpleNamespace) -> None:
     request = kie.requests[0]
     assert request.method == "GET"
     assert request.url == f"https://api.kie.ai/api/v1/jobs/recordInfo?taskId={kit.TASK_ID}"
+
+
+# -- any story of polls ----------------------------------------------------------------------------
+
+PENDING = ["waiting", "queuing", "generating"]
+TROUBLE = ["transport", "429", "455", "500", "http-503"]
+
+
+def answer(kit: SimpleNamespace, step: str) -> Any:
+    if step in PENDING:
+        return kit.market(step)
+    if step == "success":
+        return kit.market("success", urls=URLS)
+    if step == "fail":
+        return kit.market("fail", fail_code="500", fail_msg="boom")
+    if step == "transport":
+        return TransportError("reset")
+    if step == "http-503":
+        return HttpResponse(503, b"", "Service Unavailable")
+    return kit.reply(code=int(step), msg="no")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.sampled_from(PENDING + TROUBLE), max_size=12),
+    end=st.sampled_from(["success", "fail", "401", None]),
+)
+def test_any_story_of_polls(kit: SimpleNamespace, steps: list[str], end: str | None) -> None:
+    """Pending answers and curable errors in any order, then an end (or none: the deadline)."""
+    policy = PollPolicy(initial=1, growth=0.1, maximum=5, timeout=600)
+    story = steps + ([end] if end else [])
+    kie = kit.FakeKie([answer(kit, step) for step in story or ["waiting"]])
+    fake = FakeTime()
+    seen: list[TaskStatus] = []
+    flow = engine(default_registry(), policy).wait(TASK, on_status=seen.append)
+
+    outcome: Any
+    try:
+        outcome = drive(flow, kie.transport, sleep=fake.sleep, clock=fake.clock)
+    except (TaskFailedError, AuthenticationError, WaitTimeoutError) as error:
+        outcome = error
+
+    expected = {
+        "success": Results,
+        "fail": TaskFailedError,
+        "401": AuthenticationError,
+        None: WaitTimeoutError,
+    }[end]
+    assert isinstance(outcome, expected)
+    if end is not None:
+        assert kie.polls == len(story)  # stops at the end, never polls past it
+        statuses = [s for s in story if s in PENDING or s in ("success", "fail")]
+        assert len(seen) == len(statuses)
+    else:
+        assert sum(fake.sleeps) == pytest.approx(policy.timeout)
+    if fake.sleeps:
+        assert fake.sleeps[0] == policy.initial
+    assert all(s <= policy.maximum for s in fake.sleeps)
+    assert fake.now - 1000.0 <= policy.timeout + 1e-9

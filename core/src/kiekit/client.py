@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -45,7 +46,8 @@ def _engine(
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if not key or not key.strip():
         raise ConfigurationError(f"no KIE API key: pass api_key=... or set {API_KEY_ENV}")
-    if not base_url.startswith(("http://", "https://")):
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
     return Engine(
         api_key=key.strip(),

@@ -77,10 +77,22 @@ class KieError(Exception):
         self.message = message
         self.task_id = task_id
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword fields, not ``args``: rebuild from the instance's state so
+        # errors survive pickling (multiprocessing, concurrent.futures workers).
+        return (_restore, (type(self), self.args, self.__dict__.copy()))
+
     def __str__(self) -> str:
         if self.task_id:
             return f"{self.message} (task {self.task_id})"
         return self.message
+
+
+def _restore(cls: type[KieError], args: tuple[Any, ...], state: dict[str, Any]) -> KieError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(KieError):

@@ -15,6 +15,7 @@ Rules that tie two fields together go in :meth:`Input.check`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
@@ -89,6 +90,8 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
         noun = "an integer" if spec.kind == "int" else "a number"
         raise ValidationError(name, f"must be {noun}, not {type(value).__name__}")
     number = cast(float, value)
+    if not math.isfinite(number):
+        raise ValidationError(name, f"must be a finite number; got {value}")
     if spec.minimum is not None and number < spec.minimum:
         raise ValidationError(name, f"must be at least {spec.minimum:g}; got {value}")
     if spec.maximum is not None and number > spec.maximum:

@@ -8,6 +8,8 @@ video every ~30 s, and completion is noticed within about a tenth of the task's 
 
 from __future__ import annotations
 
+import math
+
 import attrs
 from attrs import frozen
 
@@ -15,7 +17,7 @@ __all__ = ["PollPolicy"]
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"PollPolicy.{attribute.name} must be positive, got {value!r}")
 
 
@@ -28,6 +30,12 @@ class PollPolicy:
     growth: float = attrs.field(default=0.1, validator=_positive)
     maximum: float = attrs.field(default=30.0, validator=_positive)
     timeout: float = attrs.field(default=900.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.initial > self.maximum:
+            raise ValueError(
+                f"PollPolicy.initial ({self.initial}) must not exceed maximum ({self.maximum})"
+            )
 
     def interval(self, elapsed: float) -> float:
         """Seconds to sleep before the next poll, ``elapsed`` seconds into the wait."""

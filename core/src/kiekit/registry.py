@@ -67,38 +67,61 @@ class Registry:
         self._lock = threading.RLock()
 
     def add(self, plugin: Any, *, name: str | None = None) -> None:
-        """Register a plugin object or module that implements ``kiekit_register_providers``."""
+        """Register a plugin object or module that implements ``kiekit_register_providers``.
+
+        All or nothing: if any provider it registers breaks the contract, none is kept and
+        the plugin is unregistered again, so a fixed plugin can be added later.
+        """
         with self._lock:
             if self._manager.is_registered(plugin):
                 return
             label = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-            self._manager.register(plugin, name=label)
+            try:
+                # Without an explicit name pluggy names objects by id, so two instances of
+                # one plugin class can both be added.
+                self._manager.register(plugin, name=name)
+            except ValueError as exc:
+                raise PluginError(f"plugin {label} cannot be registered: {exc}") from exc
+            offered: list[Any] = []
             caller = self._manager.subset_hook_caller(
                 "kiekit_register_providers",
                 remove_plugins=[p for p in self._manager.get_plugins() if p is not plugin],
             )
-            caller(register=lambda provider: self._accept(provider, label))
+            try:
+                caller(register=offered.append)
+                claims = self._check(offered, label)
+            except Exception:
+                self._manager.unregister(plugin)
+                raise
+            for model_id, provider in claims.items():
+                self._providers[model_id] = provider
+                self._origin[model_id] = label
 
     def add_provider(self, provider: Provider) -> None:
         """Register one provider object directly (handy in tests and applications)."""
         with self._lock:
-            self._accept(provider, type(provider).__module__)
+            origin = type(provider).__module__
+            for model_id, checked in self._check([provider], origin).items():
+                self._providers[model_id] = checked
+                self._origin[model_id] = origin
 
-    def _accept(self, provider: Any, origin: str) -> None:
-        if not isinstance(provider, Provider):
-            raise PluginError(f"plugin {origin} registered {provider!r}, which is not a Provider")
-        if not provider.models:
-            raise PluginError(
-                f"plugin {origin} registered provider {provider.name!r} with no models"
-            )
-        for model in provider.models:
-            owner = self._providers.get(model.id)
-            if owner is not None and owner is not provider:
+    def _check(self, offered: list[Any], origin: str) -> dict[str, Provider]:
+        """Model id → provider for everything ``origin`` offers, or PluginError."""
+        claims: dict[str, Provider] = {}
+        for provider in offered:
+            if not isinstance(provider, Provider):
                 raise PluginError(
-                    f"model {model.id!r} is claimed by both {self._origin[model.id]} and {origin}"
+                    f"plugin {origin} registered {provider!r}, which is not a Provider"
                 )
-            self._providers[model.id] = provider
-            self._origin[model.id] = origin
+            if not provider.models:
+                raise PluginError(f"plugin {origin} registered {provider.name!r} with no models")
+            for model in provider.models:
+                owner = claims.get(model.id) or self._providers.get(model.id)
+                if owner is not None and owner is not provider:
+                    first = self._origin.get(model.id, origin)
+                    raise PluginError(f"model {model.id!r} is claimed by both {first} and {origin}")
+                claims[model.id] = provider
+        return claims
 
     def provider(self, model: str) -> Provider:
         """The provider of ``model``, importing its plugin on first use."""

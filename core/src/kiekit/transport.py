@@ -134,6 +134,10 @@ class Urllib3Transport:
             retries=False,
             timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
         )
+        # CDNs redirect result links; API calls never follow redirects, downloads do (as aiohttp).
+        self._follow_redirects = urllib3.Retry(
+            total=10, connect=0, read=0, status=0, other=0, redirect=10
+        )
 
     def send(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -156,7 +160,9 @@ class Urllib3Transport:
         # travel to hosts other than KIE's API.
         part = _part_path(fetch.destination)
         try:
-            response = self._pool.request("GET", fetch.url, preload_content=False, redirect=True)
+            response = self._pool.request(
+                "GET", fetch.url, preload_content=False, retries=self._follow_redirects
+            )
             try:
                 if response.status != 200:
                     raise DownloadError(
@@ -276,7 +282,14 @@ class MockTransport:
         return self._handler(request)
 
     def fetch(self, fetch: Fetch) -> Path:
-        response = self.send(HttpRequest("GET", fetch.url, {}, None, task_id=fetch.task_id))
+        try:
+            response = self.send(HttpRequest("GET", fetch.url, {}, None, task_id=fetch.task_id))
+        except TransportError as exc:
+            if isinstance(exc, DownloadError):
+                raise
+            raise DownloadError(
+                f"download failed: {exc.message}", url=fetch.url, task_id=fetch.task_id
+            ) from exc
         if response.status != 200:
             raise DownloadError(
                 f"download answered HTTP {response.status}", url=fetch.url, task_id=fetch.task_id
