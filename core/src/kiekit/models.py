@@ -72,6 +72,33 @@ class TaskStatus:
     fail_message: str | None = None
     raw: Any = field(default=None, eq=False, repr=False)
 
+    @classmethod
+    def of(
+        cls,
+        task_id: str,
+        state: State,
+        *,
+        progress: float | None = None,
+        fail_code: str | None = None,
+        fail_message: str | None = None,
+        raw: Any = None,
+    ) -> TaskStatus:
+        """The status as every family reports it: progress clamped to 0–1 (1 once succeeded),
+        fail details kept only for a failed task (KIE leaves stale or empty ones elsewhere)."""
+        if state is State.SUCCEEDED:
+            progress = 1.0
+        elif progress is not None:
+            progress = min(max(progress, 0.0), 1.0)
+        failed = state is State.FAILED
+        return cls(
+            task_id=task_id,
+            state=state,
+            progress=progress,
+            fail_code=(fail_code or None) if failed else None,
+            fail_message=(fail_message or None) if failed else None,
+            raw=raw,
+        )
+
 
 @frozen
 class Asset:

@@ -73,17 +73,13 @@ class MarketProvider(Provider):
             raise ProtocolError(
                 f"unknown market state {record.state!r}", task_id=task_id, payload=data
             )
-        progress = None
-        if record.progress is not None:
-            progress = min(max(record.progress / self.progress_scale, 0.0), 1.0)
-        if state is State.SUCCEEDED:
-            progress = 1.0
-        return TaskStatus(
-            task_id=task_id,
-            state=state,
+        progress = None if record.progress is None else record.progress / self.progress_scale
+        return TaskStatus.of(
+            task_id,
+            state,
             progress=progress,
-            fail_code=record.fail_code if state is State.FAILED else None,
-            fail_message=record.fail_msg if state is State.FAILED else None,
+            fail_code=record.fail_code,
+            fail_message=record.fail_msg,
             raw=data,
         )
 

@@ -73,18 +73,12 @@ class SuccessFlagProvider(Provider):
             raise ProtocolError(
                 f"unknown successFlag {record.success_flag!r}", task_id=task_id, payload=data
             )
-        failed = state is State.FAILED
-        progress = record.progress
-        if progress is not None:
-            progress = min(max(progress, 0.0), 1.0)
-        if state is State.SUCCEEDED:
-            progress = 1.0
-        return TaskStatus(
-            task_id=task_id,
-            state=state,
-            progress=progress,
-            fail_code=record.error_code if failed else None,
-            fail_message=(record.error_message or None) if failed else None,
+        return TaskStatus.of(
+            task_id,
+            state,
+            progress=record.progress,
+            fail_code=record.error_code,
+            fail_message=record.error_message,
             raw=data,
         )
 
