@@ -515,3 +515,42 @@ def test_the_clients_agree(apis: list[Any], kit: SimpleNamespace, tmp_path: Path
         outcomes.append((api.run(scenario), [(r.method, r.url, r.body) for r in kie.requests]))
 
     assert outcomes[0] == outcomes[1]
+
+
+def test_call_sends_a_provider_described_request_and_returns_data(api: Any) -> None:
+    from kiekit import Request
+    from kiekit.transport import HttpRequest, MockTransport
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, b'{"code": 200, "msg": "success", "data": "https://fresh/link"}')
+
+    transport = MockTransport(handler)
+    request = Request("POST", "/api/v1/common/download-url", body={"url": "https://old/link"})
+
+    async def scenario() -> Any:
+        async with api.client(transport=transport) as client:
+            return await client.call(request, task_id="t1")
+
+    assert api.run(scenario) == "https://fresh/link"
+    (sent,) = transport.requests
+    assert sent.url.endswith("/api/v1/common/download-url")
+    assert json.loads(sent.body or b"") == {"url": "https://old/link"}
+
+
+def test_call_raises_the_typed_error_with_the_task_id(api: Any) -> None:
+    from kiekit import Request
+    from kiekit.transport import HttpRequest, MockTransport
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, b'{"code": 422, "msg": "url is wrong", "data": null}')
+
+    transport = MockTransport(handler)
+
+    async def scenario() -> Any:
+        async with api.client(transport=transport) as client:
+            return await client.call(Request("POST", "/x", body={}), task_id="t1")
+
+    with pytest.raises(UnprocessableError) as caught:
+        api.run(scenario)
+    assert caught.value.task_id == "t1"
+    assert caught.value.kie_message == "url is wrong"

@@ -460,3 +460,65 @@ def test_package_exports_exist() -> None:
 
     for name in kiekit.__all__:
         assert getattr(kiekit, name) is not None, name
+
+
+# -- model id patterns -----------------------------------------------------------------------------
+
+
+class AnyMarketProvider(MarketProvider):
+    """A generic provider: serves every model id, the kind of output told by each file."""
+
+    name = "any"
+    models = (Model("*", Prompt, None),)
+
+
+class AnyEchoProvider(MarketProvider):
+    name = "any-echo"
+    models = (Model("echo/*", Prompt, MediaKind.VIDEO),)
+
+
+def test_an_exact_model_id_wins_over_any_pattern() -> None:
+    registry = Registry(discover=False)
+    registry.add(Plugin(AnyMarketProvider(), AnyEchoProvider(), EchoProvider()))
+    assert isinstance(registry.provider("echo/one"), EchoProvider)
+
+
+def test_the_most_specific_pattern_serves_an_unknown_id() -> None:
+    registry = Registry(discover=False)
+    registry.add(Plugin(AnyMarketProvider()))
+    registry.add(Plugin(AnyEchoProvider()))
+    assert isinstance(registry.provider("echo/three"), AnyEchoProvider)
+    assert isinstance(registry.provider("seedream/4.5-edit"), AnyMarketProvider)
+
+
+def test_a_pattern_provider_names_the_model_it_serves() -> None:
+    model = AnyMarketProvider().model("nano-banana-pro")
+    assert model.id == "nano-banana-pro"
+    assert model.output is None
+    request = AnyMarketProvider().build_request("nano-banana-pro", Prompt(prompt="a fox"))
+    assert request.body == {"model": "nano-banana-pro", "input": {"prompt": "a fox"}}
+
+
+def test_a_pattern_model_tells_the_kind_of_each_result_by_its_file() -> None:
+    data = {
+        "taskId": "t",
+        "model": "some/new-model",
+        "state": "success",
+        "resultJson": json.dumps(
+            {"resultUrls": ["https://cdn.example/a.mp4", "https://cdn.example/b.png"]}
+        ),
+    }
+    kinds = [a.kind for a in AnyMarketProvider().extract_results("t", data).assets]
+    assert kinds == [MediaKind.VIDEO, MediaKind.IMAGE]
+
+
+def test_a_record_naming_a_foreign_model_still_yields_results() -> None:
+    # KIE's model spellings vary (kie-api.md §2.4): the record's name must not break extraction.
+    data = {
+        "taskId": "t",
+        "model": "kling-3.0",
+        "state": "success",
+        "resultJson": json.dumps({"resultUrls": ["https://cdn.example/a.jpg"]}),
+    }
+    (found,) = EchoProvider().extract_results("t", data).assets
+    assert found.kind is MediaKind.IMAGE

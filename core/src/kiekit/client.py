@@ -20,7 +20,7 @@ from kiekit import __version__
 from kiekit._engine import Engine, StatusHook
 from kiekit.errors import ConfigurationError
 from kiekit.fields import Input
-from kiekit.models import Results, Task, TaskStatus
+from kiekit.models import Request, Results, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.registry import Registry, default_registry
 from kiekit.transport import (
@@ -101,6 +101,11 @@ class Client:
             self._engine.submit(model, checked, callback_url=callback_url), self._transport
         )
 
+    def call(self, request: Request, *, task_id: str | None = None) -> Any:
+        """Send one request a provider describes (an extra endpoint such as a fresh download
+        link) and return KIE's ``data``; body codes other than 200 raise typed errors."""
+        return drive(self._engine.call(request, task_id=task_id), self._transport)
+
     def status(self, task: Task) -> TaskStatus:
         return drive(self._engine.status(task), self._transport)
 
@@ -175,6 +180,9 @@ class AsyncClient:
         checked = self._engine.prepare(model, params, fields)
         flow = self._engine.submit(model, checked, callback_url=callback_url)
         return await drive_async(flow, self._transport)
+
+    async def call(self, request: Request, *, task_id: str | None = None) -> Any:
+        return await drive_async(self._engine.call(request, task_id=task_id), self._transport)
 
     async def status(self, task: Task) -> TaskStatus:
         return await drive_async(self._engine.status(task), self._transport)

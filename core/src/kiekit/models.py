@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,15 @@ class MediaKind(enum.Enum):
     VIDEO = "video"
     AUDIO = "audio"
     TEXT = "text"
+    OTHER = "other"
+
+    @classmethod
+    def of_media_type(cls, media_type: str | None) -> MediaKind:
+        """The kind a file's media type names (``image/png`` → IMAGE); OTHER when unknown."""
+        head = (media_type or "").partition("/")[0]
+        return {"image": cls.IMAGE, "video": cls.VIDEO, "audio": cls.AUDIO, "text": cls.TEXT}.get(
+            head, cls.OTHER
+        )
 
 
 @frozen
@@ -43,11 +53,15 @@ class Request:
 
 @frozen
 class Model:
-    """A KIE model id a provider owns, the attrs class of its input, and what it produces."""
+    """A KIE model id a provider owns, the attrs class of its input, and what it produces.
+
+    ``id`` may be a pattern (``*`` matches anything): the provider then serves every model id the
+    pattern matches, and ``output`` None means "tell by each result file's media type".
+    """
 
     id: str
     input: type
-    output: MediaKind
+    output: MediaKind | None
 
 
 @frozen
@@ -88,7 +102,7 @@ class TaskStatus:
         if state is State.SUCCEEDED:
             progress = 1.0
         elif progress is not None:
-            progress = min(max(progress, 0.0), 1.0)
+            progress = min(max(progress, 0.0), 1.0) if math.isfinite(progress) else None
         failed = state is State.FAILED
         return cls(
             task_id=task_id,

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import Any, ClassVar
+
+from attrs import evolve
 
 from kiekit.errors import ProtocolError, UnknownModelError, ValidationError
 from kiekit.fields import Input, make_input
@@ -30,11 +33,21 @@ class Provider(ABC):
     name: ClassVar[str]
     models: ClassVar[tuple[Model, ...]]
 
-    def model(self, model_id: str) -> Model:
+    def find(self, model_id: str) -> Model | None:
+        """The model ``model_id`` names, if this provider serves it (patterns included)."""
         for model in self.models:
             if model.id == model_id:
                 return model
-        raise UnknownModelError(model_id, [m.id for m in self.models])
+        for model in self.models:
+            if "*" in model.id and fnmatchcase(model_id, model.id):
+                return evolve(model, id=model_id)
+        return None
+
+    def model(self, model_id: str) -> Model:
+        found = self.find(model_id)
+        if found is None:
+            raise UnknownModelError(model_id, [m.id for m in self.models])
+        return found
 
     def make_input(
         self, model_id: str, values: Input | Mapping[str, Any] | None = None, **fields: Any

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -124,12 +125,17 @@ class Registry:
         return claims
 
     def provider(self, model: str) -> Provider:
-        """The provider of ``model``, importing its plugin on first use."""
+        """The provider of ``model``, importing its plugin on first use.
+
+        An exact model id always wins; otherwise the most specific pattern (an entry point or
+        model id holding ``*``, like the generic market plugin's) that matches serves it.
+        """
         with self._lock:
             found = self._providers.get(model)
             if found is not None:
                 return found
-            declared = [ep for ep in _entry_points() if ep.name == model] if self._discover else []
+            points = list(_entry_points()) if self._discover else []
+            declared = [ep for ep in points if ep.name == model]
             for ep in declared:
                 self._load(ep)
             found = self._providers.get(model)
@@ -140,6 +146,12 @@ class Registry:
                 raise PluginError(
                     f"{dist} declares model {model!r} but registers no provider for it"
                 )
+            for ep in points:
+                if "*" in ep.name and fnmatchcase(model, ep.name):
+                    self._load(ep)
+            patterns = [p for p in self._providers if "*" in p and fnmatchcase(model, p)]
+            if patterns:
+                return self._providers[max(patterns, key=_specificity)]
             raise UnknownModelError(model, self.models())
 
     def _load(self, ep: EntryPoint) -> None:
@@ -156,6 +168,10 @@ class Registry:
         if self._discover:
             names.update(ep.name for ep in _entry_points())
         return sorted(names)
+
+
+def _specificity(pattern: str) -> int:
+    return len(pattern.replace("*", ""))
 
 
 @functools.cache

@@ -46,9 +46,6 @@ SUCCESS = PENDING | {
 FAIL = PENDING | {"state": "fail", "failCode": "422", "failMsg": "Invalid prompt: nsfw"}
 
 
-MARKET_MODEL_BUG = "core: market extract_results raises UnknownModelError for an unknown model"
-
-
 class TestGrokImagine(ProviderContract):
     provider = GrokImagineProvider()
     documented_statuses = (
@@ -58,18 +55,6 @@ class TestGrokImagine(ProviderContract):
         (SUCCESS, State.SUCCEEDED),
         (FAIL, State.FAILED),
     )
-
-    # Core bug, reported: MarketProvider.extract_results lets UnknownModelError escape for a
-    # record whose `model` is not one of this provider's ids (e.g. {"model": "0", "state":
-    # "success", …}). Remove both overrides once kiekit.families.market is fixed: the sweep is
-    # strict and will say so; the fuzz finds the bug only in some runs, hence not strict.
-    @pytest.mark.xfail(reason=MARKET_MODEL_BUG, raises=AssertionError, strict=True)
-    def test_undocumented_values_raise_only_protocol_error(self) -> None:
-        super().test_undocumented_values_raise_only_protocol_error()
-
-    @pytest.mark.xfail(reason=MARKET_MODEL_BUG, raises=AssertionError, strict=False)
-    def test_odd_payloads_raise_only_protocol_error(self) -> None:
-        super().test_odd_payloads_raise_only_protocol_error()
 
 
 PROVIDER = GrokImagineProvider()

@@ -16,13 +16,16 @@ def media_type_of(url: str) -> str | None:
     return guessed
 
 
-def asset(url: Any, kind: MediaKind, *, task_id: str, label: str | None = None) -> Asset:
+def asset(url: Any, kind: MediaKind | None, *, task_id: str, label: str | None = None) -> Asset:
+    """One result file; with ``kind`` None the kind is read from the URL's media type."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ProtocolError(f"result URL is not an http(s) URL: {url!r}", task_id=task_id)
-    return Asset(url=url, kind=kind, media_type=media_type_of(url), label=label)
+    media_type = media_type_of(url)
+    found = kind if kind is not None else MediaKind.of_media_type(media_type)
+    return Asset(url=url, kind=found, media_type=media_type, label=label)
 
 
-def assets(urls: Any, kind: MediaKind, *, task_id: str) -> tuple[Asset, ...]:
+def assets(urls: Any, kind: MediaKind | None, *, task_id: str) -> tuple[Asset, ...]:
     if not isinstance(urls, list) or not urls:
         raise ProtocolError("succeeded task lists no result URLs", task_id=task_id, payload=urls)
     items: Iterable[Any] = urls

@@ -90,7 +90,10 @@ class MarketProvider(Provider):
         result: Any = record.result_json
         if not isinstance(result, dict):
             raise ProtocolError("resultJson is not an object", task_id=task_id, payload=data)
-        kind = self.model(record.model).output if record.model else self.models[0].output
+        # The record names its model; KIE's spellings vary (§2.4), so an unfamiliar name only
+        # means the file type decides the kind.
+        served = self.find(record.model) if record.model else None
+        kind = served.output if served else None
         found: tuple[Asset, ...]
         if "resultUrls" in result:
             found = assets(result["resultUrls"], kind, task_id=task_id)
