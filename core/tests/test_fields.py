@@ -384,3 +384,61 @@ def test_flags_accept_only_booleans(value: Any) -> None:
         return
     with pytest.raises(ValidationError, match=r"^loud"):
         make(loud=value)
+
+
+# -- wire-name aliases and free-form input -------------------------------------------------------
+
+
+def test_wire_names_are_accepted_only_in_the_family_spelling() -> None:
+    from kiekit.fields import make_input as build
+
+    @frozen
+    class Legacy(Input):
+        aspect_ratio: str | None = choice("1:1", "16:9")
+
+    assert build(Legacy, {"aspectRatio": "1:1"}, camel_case=True) == Legacy(aspect_ratio="1:1")
+    with pytest.raises(ValidationError) as info:
+        build(Legacy, {"aspectRatio": "1:1"}, camel_case=False)
+    assert info.value.field == "aspectRatio"
+    with pytest.raises(ValidationError) as twice:
+        build(Legacy, {"aspectRatio": "1:1", "aspect_ratio": "1:1"}, camel_case=True)
+    assert twice.value.field == "aspect_ratio"
+
+
+def test_open_input_reads_command_line_values_as_json() -> None:
+    from kiekit.fields import OpenInput
+    from kiekit.fields import make_input as build
+
+    made = build(
+        OpenInput,
+        {"prompt": "a fox", "n": "2", "hd": "true", "ratio": "16:9", "urls": '["https://a/b"]'},
+        from_text=True,
+    )
+    assert isinstance(made, OpenInput)
+    assert made.values == {
+        "prompt": "a fox",
+        "n": 2,
+        "hd": True,
+        "ratio": "16:9",
+        "urls": ["https://a/b"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [({"x": float("nan")}, "x"), ({"y": object()}, "y"), ({"": 1}, "input")],
+)
+def test_open_input_rejects_what_is_not_json(values: dict[Any, Any], named: str) -> None:
+    from kiekit.fields import OpenInput
+
+    with pytest.raises(ValidationError) as info:
+        OpenInput(values=values)
+    assert info.value.field == named
+
+
+def test_open_input_goes_on_the_wire_as_given() -> None:
+    from kiekit.fields import OpenInput
+    from kiekit.wire import input_to_wire
+
+    values = {"prompt": "p", "image_input": ["https://a/b"], "resolution": "2K"}
+    assert input_to_wire(OpenInput(values=values), camel_case=True) == values

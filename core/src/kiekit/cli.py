@@ -117,8 +117,8 @@ def _run(args: argparse.Namespace) -> int:
     from kiekit.registry import default_registry
 
     provider = default_registry().provider(args.model)
-    values = _input_values(args.prompt, args.input, provider.model(args.model).input)
-    params = provider.make_input(args.model, values)  # validated before any I/O
+    values = _input_values(args.prompt, args.input)
+    params = provider.make_input(args.model, values, from_text=True)  # validated before any I/O
 
     with contextlib.ExitStack() as stack:
         if args.mock:
@@ -144,20 +144,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _input_values(prompt: str | None, pairs: list[str], cls: type) -> dict[str, Any]:
-    """Command-line ``KEY=VALUE`` pairs as typed field values. KEY may be the Python name
-    (``aspect_ratio``) or KIE's wire name (``aspectRatio``)."""
-    import attrs
-
-    from kiekit.fields import coerce, spec_of
-    from kiekit.wire import camel
-
-    aliases: dict[str, attrs.Attribute[Any]] = {}
-    for attribute in attrs.fields(cls):
-        spec = spec_of(attribute)
-        for alias in (attribute.name, camel(attribute.name), spec.wire if spec else None):
-            if alias:
-                aliases[alias] = attribute
+def _input_values(prompt: str | None, pairs: list[str]) -> dict[str, str]:
+    """``--prompt`` and the ``KEY=VALUE`` pairs, as strings; the provider reads them by type."""
     raw: dict[str, str] = {}
     if prompt is not None:
         raw["prompt"] = prompt
@@ -166,15 +154,7 @@ def _input_values(prompt: str | None, pairs: list[str], cls: type) -> dict[str, 
         if not sep or not key.strip():
             raise ValidationError(pair, "expected KEY=VALUE")
         raw[key.strip()] = value
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        attribute = aliases.get(key)
-        if attribute is None:
-            names = ", ".join(a.name for a in attrs.fields(cls))
-            raise ValidationError(key, f"is not an input of this model (inputs: {names})")
-        spec = spec_of(attribute)
-        values[attribute.name] = coerce(spec, value) if spec else value
-    return values
+    return raw
 
 
 @contextlib.contextmanager

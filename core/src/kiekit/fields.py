@@ -15,8 +15,9 @@ Rules that tie two fields together go in :meth:`Input.check`.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
@@ -28,17 +29,21 @@ from kiekit.errors import ValidationError
 __all__ = [
     "SPEC_KEY",
     "Input",
+    "OpenInput",
     "Spec",
+    "camel",
     "choice",
     "coerce",
     "flag",
     "integer",
     "make_input",
     "number",
+    "read_json_text",
     "spec_of",
     "text",
     "url",
     "urls",
+    "wire_name",
 ]
 
 SPEC_KEY = "kiekit"
@@ -279,25 +284,89 @@ def coerce(spec: Spec, value: str) -> Any:
     return value
 
 
-def make_input(cls: type[Input], values: dict[str, Any], *, from_text: bool = False) -> Input:
-    """Build ``cls`` from a dict of field values, naming the field on any problem.
+def camel(name: str) -> str:
+    """``aspect_ratio`` → ``aspectRatio``: the legacy families' wire spelling."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
-    With ``from_text`` the values are command-line strings, read with :func:`coerce`.
+
+def wire_name(attribute: attrs.Attribute[Any], *, camel_case: bool) -> str:
+    spec = spec_of(attribute)
+    if spec is not None and spec.wire:
+        return spec.wire
+    return camel(attribute.name) if camel_case else attribute.name
+
+
+def make_input(
+    cls: type[Input],
+    values: Mapping[str, Any],
+    *,
+    from_text: bool = False,
+    camel_case: bool = False,
+) -> Input:
+    """Build ``cls`` from field values, naming the field on any problem.
+
+    Keys may be the Python names (``aspect_ratio``) or the wire names KIE's docs use (with
+    ``camel_case``: ``aspectRatio``). With ``from_text`` the values are command-line strings,
+    read with :func:`coerce` (or as JSON, for an :class:`OpenInput`).
     """
-    fields = {a.name: a for a in attrs.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        allowed = ", ".join(fields)
-        raise ValidationError(unknown[0], f"is not an input of this model (inputs: {allowed})")
-    if from_text:
-        converted = {}
-        for name, value in values.items():
-            spec = spec_of(fields[name])
-            converted[name] = coerce(spec, value) if spec and isinstance(value, str) else value
-        values = converted
+    if issubclass(cls, OpenInput):
+        return cls(
+            values={
+                key: read_json_text(value) if from_text and isinstance(value, str) else value
+                for key, value in values.items()
+            }
+        )
+    aliases: dict[str, attrs.Attribute[Any]] = {}
+    for attribute in attrs.fields(cls):
+        for alias in (attribute.name, wire_name(attribute, camel_case=camel_case)):
+            aliases.setdefault(alias, attribute)
+    named: dict[str, Any] = {}
+    for key, value in values.items():
+        attribute = aliases.get(key)
+        if attribute is None:
+            allowed = ", ".join(a.name for a in attrs.fields(cls))
+            raise ValidationError(key, f"is not an input of this model (inputs: {allowed})")
+        if attribute.name in named:
+            raise ValidationError(attribute.name, "is given twice")
+        spec = spec_of(attribute)
+        if from_text and spec is not None and isinstance(value, str):
+            value = coerce(spec, value)
+        named[attribute.name] = value
     missing = [
-        name for name, a in fields.items() if a.default is attrs.NOTHING and name not in values
+        a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in named
     ]
     if missing:
         raise ValidationError(missing[0], "is required")
-    return cls(**values)
+    return cls(**named)
+
+
+def read_json_text(value: str) -> Any:
+    """A command-line value for a free-form input: JSON when it reads as JSON (``5``, ``true``,
+    ``["a"]``), else the string itself (``16:9``). Quote it (``'"6"'``) to force a string."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _json_object(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise ValidationError("input", "must be an object of input fields")
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError("input", f"field names must be non-empty strings, not {key!r}")
+        try:
+            json.dumps(item, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(key, f"is not a JSON value: {exc}") from None
+
+
+@frozen
+class OpenInput(Input):
+    """Free-form input for a model kiekit has no typed class for: any JSON object, sent as is.
+
+    KIE, not kiekit, validates it — the price of reaching a model the day it appears.
+    """
+
+    values: Mapping[str, Any] = attrs.field(factory=dict, validator=_json_object)

@@ -32,6 +32,7 @@ class Provider(ABC):
 
     name: ClassVar[str]
     models: ClassVar[tuple[Model, ...]]
+    camel_case: ClassVar[bool] = False  # the family's wire spelling of input field names
 
     def find(self, model_id: str) -> Model | None:
         """The model ``model_id`` names, if this provider serves it (patterns included)."""
@@ -50,11 +51,17 @@ class Provider(ABC):
         return found
 
     def make_input(
-        self, model_id: str, values: Input | Mapping[str, Any] | None = None, **fields: Any
+        self,
+        model_id: str,
+        values: Input | Mapping[str, Any] | None = None,
+        *,
+        from_text: bool = False,
+        **fields: Any,
     ) -> Input:
         """The model's input object, from an instance, a mapping or keyword arguments.
 
-        Raises ValidationError naming the field, before anything is sent.
+        Raises ValidationError naming the field, before anything is sent. ``from_text`` reads
+        string values as the command line gives them (``"true"``, ``"5"``).
         """
         cls = self.model(model_id).input
         if isinstance(values, Input):
@@ -68,7 +75,7 @@ class Provider(ABC):
                 )
             return values
         merged = {**(values or {}), **fields}
-        return make_input(cls, merged)
+        return make_input(cls, merged, from_text=from_text, camel_case=self.camel_case)
 
     @abstractmethod
     def build_request(

@@ -26,7 +26,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from kiekit.errors import ProtocolError
-from kiekit.fields import spec_of
+from kiekit.fields import OpenInput, camel, wire_name
 
 __all__ = [
     "Code",
@@ -59,11 +59,6 @@ class Envelope:
     code: int
     msg: str | None = None
     data: Any = None
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def _strict_str(value: Any, _: Any) -> str:
@@ -194,15 +189,13 @@ def _first_cause(exc: BaseException) -> str:
 
 def input_to_wire(value: Any, *, camel_case: bool) -> dict[str, Any]:
     """An input object as the JSON object KIE expects: wire names, no None values (so KIE's
-    own defaults apply), tuples as lists."""
+    own defaults apply), tuples as lists. An OpenInput goes as given."""
+    if isinstance(value, OpenInput):
+        return dict(value.values)
     out: dict[str, Any] = {}
     for attribute in attrs.fields(type(value)):
         item = getattr(value, attribute.name)
-        if item is None:
-            continue
-        spec = spec_of(attribute)
-        name = spec.wire if spec and spec.wire else attribute.name
-        out[camel(name) if camel_case and not (spec and spec.wire) else name] = (
-            list(item) if isinstance(item, tuple) else item
-        )
+        if item is not None:
+            name = wire_name(attribute, camel_case=camel_case)
+            out[name] = list(item) if isinstance(item, tuple) else item
     return out

@@ -49,6 +49,7 @@ class MarketProvider(Provider):
     """Base for market models: subclasses declare ``name`` and ``models`` only."""
 
     progress_scale: ClassVar[float] = 100.0
+    camel_case = False  # market inputs are snake_case: aspect_ratio, image_urls (§2.4)
 
     def build_request(
         self, model_id: str, params: Input, *, callback_url: str | None = None
@@ -57,7 +58,7 @@ class MarketProvider(Provider):
         body: dict[str, Any] = {"model": model_id}
         if callback_url:
             body["callBackUrl"] = callback_url
-        body["input"] = wire.input_to_wire(params, camel_case=False)  # market inputs are snake_case
+        body["input"] = wire.input_to_wire(params, camel_case=self.camel_case)
         return Request("POST", CREATE_PATH, body=body)
 
     def status_request(self, task_id: str) -> Request:

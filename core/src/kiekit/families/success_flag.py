@@ -46,10 +46,11 @@ class SuccessFlagProvider(Provider):
     create_path: ClassVar[str]
     status_path: ClassVar[str]
     flags: ClassVar[Mapping[int, State]] = FLAGS
+    camel_case = True
 
     def body(self, model_id: str, params: Input) -> dict[str, Any]:
         """The create body; products that name the model in the body add it here."""
-        return wire.input_to_wire(params, camel_case=True)
+        return wire.input_to_wire(params, camel_case=self.camel_case)
 
     def build_request(
         self, model_id: str, params: Input, *, callback_url: str | None = None
