@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", default="kie-output", type=Path, help="folder for the result files")
     run.add_argument("--mock", action="store_true", help="run against the embedded mock KIE server")
+    run.add_argument(
+        "--mock-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"how long a task takes on the embedded mock (default {DEMO_SECONDS:g})",
+    )
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
     run.add_argument("--base-url", default=None, help="KIE API base URL (default: api.kie.ai)")
@@ -105,7 +112,10 @@ def _providers(args: argparse.Namespace) -> int:
     for (dist, version, module), models in groups.items():
         print(f"{dist} {version}  ({module})")
         for model in models:
-            print(f"  {model}")
+            print(
+                f"  {model}"
+                + ("  (pattern: model ids no other plugin serves)" if "*" in model else "")
+            )
     return 0
 
 
@@ -122,7 +132,8 @@ def _run(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         if args.mock:
-            mock = stack.enter_context(_embedded_mock())
+            seconds = DEMO_SECONDS if args.mock_seconds is None else args.mock_seconds
+            mock = stack.enter_context(_embedded_mock(seconds))
             key, base_url = DEMO_KEY, mock.base_url
         else:
             key = os.environ.get("KIE_API_KEY", "")
@@ -158,14 +169,14 @@ def _input_values(prompt: str | None, pairs: list[str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _embedded_mock() -> Iterator[Any]:
+def _embedded_mock(seconds: float) -> Iterator[Any]:
     try:
         from kiekit_mock import MockConfig, MockServer
     except ImportError as exc:
         raise ConfigurationError(
             "the mock server is not installed: pip install 'kiekit[mock]'"
         ) from exc
-    with MockServer(MockConfig(seconds_to_complete=DEMO_SECONDS)) as mock:
+    with MockServer(MockConfig(seconds_to_complete=seconds)) as mock:
         _say(f"mock KIE server on {mock.base_url}")
         yield mock
 
