@@ -155,10 +155,40 @@ def test_failed_task_reports_its_id_and_code(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unknown_model_lists_installed_ones(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_model_lists_installed_ones(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiekit import registry
+
+    monkeypatch.setenv(registry.BLOCK_ENV, "kiekit-market")
+    monkeypatch.setattr(registry, "default_registry", registry.Registry)
     code, _, err = run(capsys, "run", "no-such-model", "--prompt", "x", *FAST)
     assert code == 1
     assert "flux-kontext-pro" in err
+    assert "kiekit-market" not in err
+
+
+def test_providers_marks_blocked_plugins(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIEKIT_BLOCK_PLUGINS", "kiekit_flux_kontext")
+    code, out, _ = run(capsys, "providers", "--json")
+    assert code == 0
+    blocked = {row["distribution"]: row["blocked"] for row in json.loads(out)["providers"]}
+    assert blocked["kiekit-flux-kontext"] is True
+    assert blocked["kiekit-grok-imagine"] is False
+
+
+def test_an_unknown_model_goes_to_the_generic_market_plugin_and_kie_says_no(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With kiekit-market installed any id is tried as a market model; the mock, like KIE,
+    # answers 422 for a model it does not know (kie-api.md §2.4), and nothing is created.
+    code, out, err = run(capsys, "run", "no-such-model", "--prompt", "x", *FAST)
+    assert code == 1
+    assert out == ""
+    assert "422" in err
+    assert "created task" not in err
 
 
 def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:

@@ -220,8 +220,11 @@ def test_the_key_is_in_no_error_from_a_call(api: Any, kit: SimpleNamespace, fail
 def test_the_key_is_in_no_input_error(
     api: Any, kit: SimpleNamespace, model: str, fields: dict[str, Any], error: type[KieError]
 ) -> None:
+    from kiekit import Registry
+
     async def scenario() -> None:
-        async with api.client(transport=kit.FakeKie().transport) as client:
+        registry = Registry(blocked=["kiekit-market"])  # else it serves any model id
+        async with api.client(transport=kit.FakeKie().transport, registry=registry) as client:
             await client.submit(model, **fields)
 
     with pytest.raises(error) as info:
@@ -342,11 +345,14 @@ def test_an_input_object_of_another_model_is_rejected(api: Any, kit: SimpleNames
 
 
 def test_an_unknown_model_sends_nothing(api: Any, kit: SimpleNamespace) -> None:
+    from kiekit import Registry
+
     kie = kit.FakeKie()
 
     async def scenario() -> None:
-        async with api.client(transport=kie.transport) as client:
-            await client.submit("veo3", prompt="p")
+        registry = Registry(blocked=["kiekit-market"])  # else it serves any model id
+        async with api.client(transport=kie.transport, registry=registry) as client:
+            await client.submit("midjourney/v7", prompt="p")
 
     with pytest.raises(UnknownModelError) as info:
         api.run(scenario)

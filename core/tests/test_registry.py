@@ -288,8 +288,9 @@ def test_each_installed_model_resolves_to_a_provider_that_owns_it(model: str) ->
 
 
 def test_unknown_model_lists_the_installed_ones() -> None:
+    # The generic market plugin serves every id no typed plugin owns: block it to see the error.
     with pytest.raises(UnknownModelError) as info:
-        Registry().provider("midjourney/v7")
+        Registry(blocked=["kiekit-market"]).provider("midjourney/v7")
 
     for model in PLUGINS:
         assert model in str(info.value)
@@ -522,3 +523,25 @@ def test_a_record_naming_a_foreign_model_still_yields_results() -> None:
     }
     (found,) = EchoProvider().extract_results("t", data).assets
     assert found.kind is MediaKind.IMAGE
+
+
+# -- blocking plugins ------------------------------------------------------------------------------
+
+
+def test_a_blocked_distribution_is_neither_listed_as_usable_nor_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KIEKIT_BLOCK_PLUGINS", "kiekit-flux-kontext, kiekit-market")
+    registry = Registry()
+    assert "flux-kontext-pro" not in registry.models()
+    with pytest.raises(UnknownModelError):
+        registry.provider("flux-kontext-pro")
+    assert registry.provider("grok-imagine/text-to-image").name == "grok-imagine"
+    marked = {item.model: item.blocked for item in installed()}
+    assert marked["flux-kontext-pro"] is True
+    assert marked["grok-imagine/text-to-image"] is False
+
+
+def test_block_names_are_matched_like_distribution_names() -> None:
+    registry = Registry(blocked=["KIEKIT_Flux.Kontext", "kiekit-market"])
+    assert "flux-kontext-max" not in registry.models()

@@ -96,21 +96,29 @@ def _parser() -> argparse.ArgumentParser:
 def _providers(args: argparse.Namespace) -> int:
     from kiekit.registry import installed  # metadata only: no plugin module is imported
 
-    groups: dict[tuple[str, str, str], list[str]] = {}
+    groups: dict[tuple[str, str, str, bool], list[str]] = {}
     for item in installed():
-        groups.setdefault((item.distribution, item.version, item.module), []).append(item.model)
+        key = (item.distribution, item.version, item.module, item.blocked)
+        groups.setdefault(key, []).append(item.model)
     if args.json:
         rows = [
-            {"distribution": dist, "version": version, "module": module, "models": models}
-            for (dist, version, module), models in groups.items()
+            {
+                "distribution": dist,
+                "version": version,
+                "module": module,
+                "models": models,
+                "blocked": blocked,
+            }
+            for (dist, version, module, blocked), models in groups.items()
         ]
         print(json.dumps({"providers": rows}, indent=2))
         return 0
     if not groups:
         print("no providers installed (try: pip install kiekit-flux-kontext)")
         return 0
-    for (dist, version, module), models in groups.items():
-        print(f"{dist} {version}  ({module})")
+    for (dist, version, module, blocked), models in groups.items():
+        note = "  [blocked by KIEKIT_BLOCK_PLUGINS]" if blocked else ""
+        print(f"{dist} {version}  ({module}){note}")
         for model in models:
             print(
                 f"  {model}"

@@ -85,7 +85,7 @@ def _check_text(spec: Spec, name: str, value: Any) -> None:
 def _check_choice(spec: Spec, name: str, value: Any) -> None:
     # bool is an int in Python; an enum of strings or ints never accepts True.
     if isinstance(value, bool) or value not in spec.choices:
-        allowed = ", ".join(str(c) for c in spec.choices)
+        allowed = ", ".join(repr(c) for c in spec.choices)  # '6' and 6 must look different
         raise ValidationError(name, f"must be one of {allowed}; got {value!r}")
 
 

@@ -5,11 +5,17 @@ model id it offers (``"flux-kontext-pro" = "kiekit_flux_kontext"``). Listing mod
 reads package metadata only; a plugin module is imported the first time one of its models is
 asked for, and then registered with pluggy, whose ``kiekit_register_providers`` hook hands over
 the provider objects.
+
+``KIEKIT_BLOCK_PLUGINS`` (comma-separated distribution names, as pytest's and llm's switches)
+hides installed plugins from discovery, e.g. to keep the generic ``kiekit-market`` plugin from
+serving model ids no typed plugin owns.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import re
 import threading
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
@@ -23,7 +29,9 @@ from kiekit import hookspecs
 from kiekit.errors import PluginError, UnknownModelError
 from kiekit.provider import Provider
 
-__all__ = ["Listing", "Registry", "default_registry", "installed"]
+__all__ = ["BLOCK_ENV", "Listing", "Registry", "default_registry", "installed"]
+
+BLOCK_ENV = "KIEKIT_BLOCK_PLUGINS"
 
 
 @frozen
@@ -34,14 +42,31 @@ class Listing:
     module: str
     distribution: str
     version: str
+    blocked: bool = False
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).strip().lower()
+
+
+def blocked_by_env() -> frozenset[str]:
+    """The distributions ``KIEKIT_BLOCK_PLUGINS`` names, canonicalised."""
+    raw = os.environ.get(BLOCK_ENV, "")
+    return frozenset(_canonical(name) for name in raw.split(",") if name.strip())
+
+
+def _distribution(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist else ep.value
 
 
 def _entry_points() -> Iterable[EntryPoint]:
     return entry_points(group=hookspecs.ENTRY_POINT_GROUP)
 
 
-def installed() -> list[Listing]:
-    """Every model id the installed plugins declare, from package metadata alone."""
+def installed(blocked: Iterable[str] | None = None) -> list[Listing]:
+    """Every model id the installed plugins declare, from package metadata alone; those of
+    blocked distributions (default: ``KIEKIT_BLOCK_PLUGINS``) are marked."""
+    hidden = blocked_by_env() if blocked is None else frozenset(map(_canonical, blocked))
     listings = []
     for ep in _entry_points():
         dist = ep.dist
@@ -51,6 +76,7 @@ def installed() -> list[Listing]:
                 module=ep.value,
                 distribution=dist.name if dist else "?",
                 version=dist.version if dist else "?",
+                blocked=_canonical(_distribution(ep)) in hidden,
             )
         )
     return sorted(listings, key=lambda item: (item.distribution, item.model))
@@ -59,8 +85,11 @@ def installed() -> list[Listing]:
 class Registry:
     """Model id → provider, filled lazily from installed plugins and explicitly added ones."""
 
-    def __init__(self, *, discover: bool = True) -> None:
+    def __init__(self, *, discover: bool = True, blocked: Iterable[str] | None = None) -> None:
+        """``discover``: find installed plugins through their entry points. ``blocked``:
+        distributions to ignore (default: ``KIEKIT_BLOCK_PLUGINS``, read now)."""
         self._discover = discover
+        self._blocked = blocked_by_env() if blocked is None else frozenset(map(_canonical, blocked))
         self._manager = pluggy.PluginManager(hookspecs.PROJECT)
         self._manager.add_hookspecs(hookspecs)
         self._providers: dict[str, Provider] = {}
@@ -134,7 +163,7 @@ class Registry:
             found = self._providers.get(model)
             if found is not None:
                 return found
-            points = list(_entry_points()) if self._discover else []
+            points = self._points()
             declared = [ep for ep in points if ep.name == model]
             for ep in declared:
                 self._load(ep)
@@ -162,11 +191,15 @@ class Registry:
             raise PluginError(f"plugin {dist} ({ep.value}) failed to import: {exc!r}") from exc
         self.add(module, name=ep.value)
 
+    def _points(self) -> list[EntryPoint]:
+        if not self._discover:
+            return []
+        return [ep for ep in _entry_points() if _canonical(_distribution(ep)) not in self._blocked]
+
     def models(self) -> list[str]:
         """Every model id known: declared by installed plugins or added explicitly."""
         names = set(self._providers)
-        if self._discover:
-            names.update(ep.name for ep in _entry_points())
+        names.update(ep.name for ep in self._points())
         return sorted(names)
 
 
