@@ -7,10 +7,12 @@ Each file is one solid colour derived from the task id and file index, so files 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 import zlib
 from collections.abc import Sequence
+from importlib import resources
 
 Rgb = tuple[int, int, int]
 
@@ -173,8 +175,12 @@ def _box(kind: bytes, payload: bytes) -> bytes:
 
 
 def mp4_bytes(label: str) -> bytes:
-    """A well-formed ISO-BMFF box sequence (ftyp, free, empty mdat): it is recognised as MP4
-    by its signature, but it is NOT a playable video (no moov box, no frames). Enough for a
-    client that downloads and stores video results."""
-    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2mp41")
-    return ftyp + _box(b"free", f"kiekit-mock {label}".encode()) + _box(b"mdat", b"")
+    """A real, playable MP4: one second of a 64×36 H.264 test pattern (assets/sample.mp4, made
+    with ffmpeg's testsrc2), followed by a top-level ``free`` box naming the file so that every
+    result differs; players skip ``free`` boxes (ISO/IEC 14496-12)."""
+    return _sample_mp4() + _box(b"free", f"kiekit-mock {label}".encode())
+
+
+@functools.cache
+def _sample_mp4() -> bytes:
+    return resources.files("kiekit_mock").joinpath("assets/sample.mp4").read_bytes()

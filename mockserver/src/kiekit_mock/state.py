@@ -13,6 +13,7 @@ import math
 import secrets
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Literal
 from .config import MockConfig
 from .envelope import KieError
 
-Family = Literal["market", "flux-kontext"]
+Family = Literal["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "suno"]
 State = Literal["waiting", "queuing", "generating", "success", "fail"]
 Outcome = Literal["success", "fail"]
 
@@ -52,6 +53,7 @@ class TaskSpec:
     result_count: int
     aspect_ratio: str | None
     origin: str  # scheme://host of the create request: result links point back at the mock
+    id_style: Literal["hex", "uuid"] = "hex"  # Runway's task ids are UUIDs (kie-api.md §1)
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,8 @@ class Store:
             acct.credits -= spec.cost
             if limit is not None:
                 acct.recent_creates.append(now)
-            task_id = secrets.token_hex(16)  # 32 lowercase hex chars, as in real traffic (§1)
+            # 32 lowercase hex chars as in real traffic, or a UUID where the family uses them (§1)
+            task_id = str(uuid.uuid4()) if spec.id_style == "uuid" else secrets.token_hex(16)
             task = _Task(task_id, account, spec, created=now, charged=spec.cost)
             self._tasks[task_id] = task
             return task.snapshot()

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from ..runtime import CallbackPayload, Runtime
 from ..state import Family, Transition
-from . import common, flux_kontext, market
+from . import common, flux_kontext, gpt4o_image, luma, market, runway, veo
 
-ROUTE_TABLES = (common.ROUTES, market.ROUTES, flux_kontext.ROUTES)
+ROUTE_TABLES = (
+    common.ROUTES,
+    market.ROUTES,
+    flux_kontext.ROUTES,
+    gpt4o_image.ROUTES,
+    luma.ROUTES,
+    runway.ROUTES,
+    veo.ROUTES,
+)
 
 CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
     "market": market.callback_payload,
     "flux-kontext": flux_kontext.callback_payload,
+    "gpt4o-image": gpt4o_image.callback_payload,
+    "luma": luma.callback_payload,
+    "runway": runway.callback_payload,
+    "aleph": runway.aleph_callback_payload,
+    "veo": veo.callback_payload,
 }
 
 
