@@ -560,3 +560,20 @@ def test_call_raises_the_typed_error_with_the_task_id(api: Any) -> None:
         api.run(scenario)
     assert caught.value.task_id == "t1"
     assert caught.value.kie_message == "url is wrong"
+
+
+def test_an_error_answer_keeps_kie_data(api: Any) -> None:
+    # Veo 4K answers 422 "generated successfully" with the URLs in data (kie-api.md §3.3).
+    from kiekit import Request
+    from kiekit.transport import MockTransport
+
+    body = b'{"code": 422, "msg": "done", "data": {"resultUrls": ["https://cdn/a.mp4"]}}'
+    transport = MockTransport(lambda request: HttpResponse(200, body))
+
+    async def scenario() -> Any:
+        async with api.client(transport=transport) as client:
+            return await client.call(Request("POST", "/api/v1/veo/get-4k-video", body={}))
+
+    with pytest.raises(UnprocessableError) as caught:
+        api.run(scenario)
+    assert caught.value.data == {"resultUrls": ["https://cdn/a.mp4"]}

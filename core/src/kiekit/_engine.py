@@ -125,7 +125,7 @@ class Engine:
             ) from exc
         envelope = wire.read_envelope(payload)
         if envelope.code != 200:  # HTTP 200 with an error code in the body (kie-api.md §1)
-            raise api_error(envelope.code, envelope.msg, task_id=task_id)
+            raise api_error(envelope.code, envelope.msg, task_id=task_id, data=envelope.data)
         return envelope.data
 
     # -- the task lifecycle -----------------------------------------------------------------

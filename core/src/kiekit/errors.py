@@ -154,11 +154,15 @@ class ApiError(KieError):
         *,
         task_id: str | None = None,
         http_status: int = 200,
+        data: Any = None,
     ) -> None:
         super().__init__(f"KIE error {code}: {message}", task_id=task_id)
         self.code = code
         self.kie_message = message
         self.http_status = http_status
+        # Some answers carry results with a non-200 code (Veo 4K: 422 "generated
+        # successfully" plus URLs, kie-api.md §3.3): keep the envelope's data, never drop it.
+        self.data = data
 
 
 class BadRequestError(ApiError):
@@ -261,13 +265,15 @@ _BY_CODE: dict[int, type[ApiError]] = {
 }
 
 
-def api_error(code: int, message: str | None, *, task_id: str | None = None) -> ApiError:
+def api_error(
+    code: int, message: str | None, *, task_id: str | None = None, data: Any = None
+) -> ApiError:
     """The typed error for a KIE body code; undocumented codes get the plain ``ApiError``
     (5xx ones as retryable ``ServerError``)."""
     cls = _BY_CODE.get(code)
     if cls is None:
         cls = ServerError if 500 <= code < 600 else ApiError
-    return cls(code, message or "no message", task_id=task_id)
+    return cls(code, message or "no message", task_id=task_id, data=data)
 
 
 def http_error(status: int, reason: str, *, task_id: str | None = None) -> ApiError:

@@ -1,0 +1,47 @@
+"""What Runway and Aleph results share: the expiry of their files, and the cover still."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from kiekit import MediaKind, ProtocolError, Results
+from kiekit.families.assets import asset
+
+__all__ = ["VideoExpiredError", "check_expire_flag", "with_cover"]
+
+RETENTION_DAYS = 14  # Runway videos are kept 14 days, then expireFlag turns 1 (kie-api.md §3.4, §8)
+
+
+class VideoExpiredError(ProtocolError):
+    """The task succeeded, but KIE has deleted its video: ``expireFlag`` is 1.
+
+    Raised by ``extract_results`` (and so by ``wait``) instead of handing out a dead link. The
+    task cannot be fetched again: generate it anew. A ProtocolError, so code that catches
+    kiekit's "cannot use this answer" errors catches it too.
+    """
+
+    def __init__(self, task_id: str, *, payload: Any = None) -> None:
+        super().__init__(
+            f"the video has expired (expireFlag 1): KIE keeps Runway results "
+            f"{RETENTION_DAYS} days; generate it again",
+            task_id=task_id,
+            payload=payload,
+        )
+
+
+def check_expire_flag(flag: int | None, *, task_id: str, payload: Any) -> None:
+    """0 (or absent) is fine, 1 means the files are gone; any other value is not documented."""
+    if flag == 1:
+        raise VideoExpiredError(task_id, payload=payload)
+    if flag not in (None, 0):
+        raise ProtocolError(f"undocumented expireFlag {flag!r}", task_id=task_id, payload=payload)
+
+
+def with_cover(results: Results, cover_url: Any) -> Results:
+    """``results`` plus the cover still at ``cover_url`` (an IMAGE labelled ``cover``), if KIE
+    gave one; ProtocolError if what it gave is no http(s) URL."""
+    if not cover_url:
+        return results
+    cover = asset(cover_url, MediaKind.IMAGE, task_id=results.task_id, label="cover")
+    return attrs.evolve(results, assets=(*results.assets, cover))

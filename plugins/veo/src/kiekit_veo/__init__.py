@@ -1,0 +1,30 @@
+"""kiekit-veo: Google's Veo 3.1 through KIE (kie-api.md §3.3).
+
+Models ``veo3`` (quality), ``veo3_fast`` and ``veo3_lite`` make videos from text or images;
+``veo3/extend`` continues one. The 1080P and 4K versions of a finished video are extra calls
+described by :class:`VeoProvider` and read with :mod:`kiekit_veo.upgrades`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kiekit import Provider, hookimpl
+
+from kiekit_veo.provider import EXTEND_MODEL, GENERATE_MODELS, Veo, VeoExtend, VeoProvider
+from kiekit_veo.upgrades import Upgrade
+
+__all__ = [
+    "EXTEND_MODEL",
+    "GENERATE_MODELS",
+    "Upgrade",
+    "Veo",
+    "VeoExtend",
+    "VeoProvider",
+    "kiekit_register_providers",
+]
+
+
+@hookimpl
+def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
+    register(VeoProvider())

@@ -1,0 +1,191 @@
+"""Veo 3.1 through KIE: videos from text or images, extended videos, their 1080P and 4K versions.
+
+Wire facts (kie-api.md §3.3, from KIE's generate-veo-3-video, get-veo-3-video-details,
+veo-3-extend-video, get-veo-3-1080-p-video and get-veo-3-4k-video pages; the guide's §3.1):
+
+- ``POST /api/v1/veo/generate``: a camelCase body that names KIE's model (``veo3`` quality,
+  ``veo3_fast``, ``veo3_lite``); only ``prompt`` is required.
+- ``POST /api/v1/veo/extend`` ``{taskId, prompt, seeds?, watermark?, callBackUrl?, model}``
+  continues a finished video as a new task. kiekit offers it as the model id ``veo3/extend``.
+- ``GET /api/v1/veo/record-info`` reports every Veo task — generated, extended, 1080P and 4K —
+  with ``successFlag`` 0 generating, 1 success, 2 failed, 3 generation failed, and the videos at
+  ``response.resultUrls`` (plus ``originUrls`` when the aspect ratio is not 16:9).
+- ``GET /api/v1/veo/get-1080p-video`` and ``POST /api/v1/veo/get-4k-video`` ask for a finished
+  video in higher resolution; while KIE renders it they answer non-200 codes that mean "not
+  ready yet", not failure. See :mod:`kiekit_veo.upgrades`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from attrs import frozen
+from kiekit import Asset, Input, MediaKind, Model, Request, ValidationError
+from kiekit.families.assets import asset
+from kiekit.families.success_flag import SuccessFlagProvider
+from kiekit.fields import choice, flag, integer, text, urls
+
+from kiekit_veo import upgrades
+from kiekit_veo._urls import url_list
+from kiekit_veo.upgrades import Upgrade
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "EXTEND_MODEL",
+    "GENERATE_MODELS",
+    "GENERATION_TYPES",
+    "IMAGE_COUNTS",
+    "Veo",
+    "VeoExtend",
+    "VeoProvider",
+]
+
+GENERATE_PATH = "/api/v1/veo/generate"
+EXTEND_PATH = "/api/v1/veo/extend"
+STATUS_PATH = "/api/v1/veo/record-info"
+
+GENERATE_MODELS = ("veo3", "veo3_fast", "veo3_lite")  # KIE's own `model` values (§3.3)
+EXTEND_MODEL = "veo3/extend"  # kiekit's name for POST /api/v1/veo/extend: KIE gives it none
+
+GENERATION_TYPES = ("TEXT_2_VIDEO", "FIRST_AND_LAST_FRAMES_2_VIDEO", "REFERENCE_2_VIDEO")
+ASPECT_RATIOS = ("16:9", "9:16", "Auto")
+SEED_MIN, SEED_MAX = 10000, 99999
+
+# How many imageUrls each generationType takes (§3.3; generate-veo-3-video): none for text,
+# one (the video unfolds around it) or two (first and last frame) for FIRST_AND_LAST_FRAMES,
+# one to three reference images for REFERENCE. Left unset, KIE "determines the generation mode
+# based on whether imageUrls are provided": text without images, frames with one or two.
+IMAGE_COUNTS: Mapping[str | None, tuple[int, int]] = {
+    None: (0, 2),
+    "TEXT_2_VIDEO": (0, 0),
+    "FIRST_AND_LAST_FRAMES_2_VIDEO": (1, 2),
+    "REFERENCE_2_VIDEO": (1, 3),
+}
+MAX_IMAGES = max(high for _, high in IMAGE_COUNTS.values())
+
+
+@frozen
+class Veo(Input):
+    """Input of ``veo3``, ``veo3_fast`` and ``veo3_lite``. None leaves KIE's default.
+
+    ``aspect_ratio`` goes on the wire as ``aspect_ratio``: KIE's OpenAPI and the guide spell it
+    so, its quickstart code says ``aspectRatio``, and a live probe found both accepted (§3.3).
+    kiekit sends the documented spelling. KIE's newest pages add ``resolution`` and ``duration``
+    without saying their values, so they are not offered (yet).
+    """
+
+    prompt: str = text()
+    image_urls: tuple[str, ...] | None = urls(max_items=MAX_IMAGES)
+    generation_type: str | None = choice(*GENERATION_TYPES)  # KIE: chosen from image_urls
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, wire="aspect_ratio")  # KIE's default: 16:9
+    seeds: int | None = integer(SEED_MIN, SEED_MAX)  # KIE picks one when left out
+    enable_translation: bool | None = flag()  # KIE's default: true (prompts made English)
+    watermark: str | None = text(required=False)
+
+    def check(self) -> None:
+        count = len(self.image_urls or ())
+        low, high = IMAGE_COUNTS[self.generation_type]
+        if low <= count <= high:
+            return
+        mode = self.generation_type
+        hint = ""
+        if mode == "TEXT_2_VIDEO":
+            why = "takes no images with generation_type TEXT_2_VIDEO"
+        elif mode == "FIRST_AND_LAST_FRAMES_2_VIDEO":
+            why = (
+                "needs 1 image (the video unfolds around it) or 2 (first and last frame) "
+                "with generation_type FIRST_AND_LAST_FRAMES_2_VIDEO"
+            )
+        elif mode == "REFERENCE_2_VIDEO":
+            why = "needs 1 to 3 reference images with generation_type REFERENCE_2_VIDEO"
+        else:
+            why = "takes at most 2 images (first and last frame) when generation_type is not set"
+            hint = " (for 3 reference images, set generation_type=REFERENCE_2_VIDEO)"
+        raise ValidationError("image_urls", f"{why}; got {count}{hint}")
+
+
+@frozen
+class VeoExtend(Input):
+    """Input of ``veo3/extend``: continue the video of an earlier, succeeded Veo task.
+
+    KIE refuses videos that went through 1080P (§3.3). ``quality`` is KIE's ``model`` field of
+    this call, ``fast`` (KIE's default) or ``quality``. The extended video is a new task, read
+    like any other through record-info.
+    """
+
+    prompt: str = text()
+    task_id: str = text()  # the video to continue (wire: taskId)
+    seeds: int | None = integer(SEED_MIN, SEED_MAX)
+    watermark: str | None = text(required=False)
+    quality: str | None = choice("fast", "quality", wire="model")
+
+
+class VeoProvider(SuccessFlagProvider):
+    name = "veo"
+    models = (
+        *(Model(model_id, Veo, MediaKind.VIDEO) for model_id in GENERATE_MODELS),
+        Model(EXTEND_MODEL, VeoExtend, MediaKind.VIDEO),
+    )
+    create_path = GENERATE_PATH
+    status_path = STATUS_PATH  # authoritative for generate, extend, 1080P and 4K tasks (§3.3)
+
+    def body(self, model_id: str, params: Input) -> dict[str, Any]:
+        wanted = self.model(model_id).input
+        if not isinstance(params, wanted):
+            raise ValidationError(
+                "input", f"{model_id} takes {wanted.__name__}, not {type(params).__name__}"
+            )
+        if model_id == EXTEND_MODEL:
+            return super().body(model_id, params)  # its `model` is the quality field
+        return {"model": model_id, **super().body(model_id, params)}
+
+    def build_request(
+        self, model_id: str, params: Input, *, callback_url: str | None = None
+    ) -> Request:
+        request = super().build_request(model_id, params, callback_url=callback_url)
+        if model_id == EXTEND_MODEL:
+            return attrs.evolve(request, path=EXTEND_PATH)
+        return request
+
+    def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
+        """``resultUrls`` (label ``result``), ``originUrls`` — the uncropped original, present
+        only when the aspect ratio is not 16:9 (label ``origin``) — and, on 4K tasks, the
+        ``imageUrls`` previews (label ``preview``)."""
+        found = [
+            asset(url, MediaKind.VIDEO, task_id=task_id, label="result")
+            for url in url_list(response.get("resultUrls"), task_id, required=True)
+        ]
+        for key, kind, label in (
+            ("originUrls", MediaKind.VIDEO, "origin"),
+            ("imageUrls", MediaKind.IMAGE, "preview"),
+        ):
+            found += [
+                asset(url, kind, task_id=task_id, label=label)
+                for url in url_list(response.get(key), task_id)
+            ]
+        return tuple(found)
+
+    # -- the 1080P and 4K versions of a finished video (kie-api.md §3.3) ---------------------
+
+    def request_1080p(self, task_id: str, *, index: int = 0) -> Request:
+        """``GET /api/v1/veo/get-1080p-video``; send it with ``client.call`` and read the answer
+        (or the ApiError it raised) with :meth:`read_1080p`."""
+        return upgrades.request_1080p(task_id, index=index)
+
+    def read_1080p(self, task_id: str, answer: Any) -> Upgrade:
+        """Ready (with the 1080P file) or not ready yet; raises if the answer is a failure."""
+        return upgrades.read_1080p(task_id, answer)
+
+    def request_4k(
+        self, task_id: str, *, index: int = 0, callback_url: str | None = None
+    ) -> Request:
+        """``POST /api/v1/veo/get-4k-video`` (extra credits, ~5–10 min); read the answer with
+        :meth:`read_4k`. The first answer names the 4K task, which record-info reports."""
+        return upgrades.request_4k(task_id, index=index, callback_url=callback_url)
+
+    def read_4k(self, task_id: str, answer: Any) -> Upgrade:
+        """Ready (with the 4K files when KIE's answer carries them) or not ready yet; raises if
+        the answer is a failure."""
+        return upgrades.read_4k(task_id, answer)

@@ -1,0 +1,636 @@
+"""Veo 3.1: the provider contract, plus the wire facts a user of this plugin relies on.
+
+Payloads follow D:veo3-api/get-veo-3-video-details as quoted in kie-api.md §3.3: successFlag
+0 generating, 1 success, 2 failed, 3 generation failed; string times; ``response.resultUrls``
+and, when the aspect ratio is not 16:9, ``response.originUrls``; 4K tasks add ``imageUrls`` and
+``mediaIds`` and drop the legacy ``fallbackFlag``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from kiekit import (
+    ApiError,
+    AsyncClient,
+    BadRequestError,
+    Client,
+    MediaKind,
+    ProtocolError,
+    RateLimitedError,
+    Request,
+    State,
+    Task,
+    UnprocessableError,
+    ValidationError,
+)
+from kiekit.errors import AuthenticationError, ServerError
+from kiekit.models import Model
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit_contract import ProviderContract, client_for, valid_inputs
+from kiekit_mock import MockServer
+from kiekit_veo import EXTEND_MODEL, GENERATE_MODELS, Upgrade, Veo, VeoExtend, VeoProvider
+
+TASK = "veo_task_abcdef123456"
+VIDEO = "https://tempfile.aiquickdraw.com/p/veo_task_abcdef123456.mp4"
+ORIGIN = "https://tempfile.aiquickdraw.com/p/veo_task_abcdef123456_origin.mp4"
+PREVIEW = "https://tempfile.aiquickdraw.com/v/example_task_1234567890.jpg"
+IMAGE = "https://example.com/frame.jpg"
+
+GENERATING = {
+    "taskId": TASK,
+    "paramJson": '{"prompt":"A dog playing in a park","model":"veo3_fast"}',
+    "completeTime": None,
+    "response": None,
+    "successFlag": 0,
+    "errorCode": None,
+    "errorMessage": "",
+    "createTime": "2025-06-06 10:25:00",
+    "fallbackFlag": False,
+}
+SUCCESS = GENERATING | {  # the doc example
+    "completeTime": "2025-06-06 10:30:00",
+    "response": {
+        "taskId": TASK,
+        "resultUrls": [VIDEO],
+        "originUrls": [ORIGIN],
+        "resolution": "1080p",
+    },
+    "successFlag": 1,
+}
+SUCCESS_16_9 = SUCCESS | {  # the schema's ISO times; no originUrls for 16:9
+    "createTime": "2024-03-20T10:25:00Z",
+    "completeTime": "2024-03-20T10:30:00Z",
+    "response": {"taskId": TASK, "resultUrls": [VIDEO], "originUrls": None, "resolution": "1080p"},
+}
+FAILED = GENERATING | {  # 2: "failed before completion"
+    "successFlag": 2,
+    "errorCode": 400,
+    "errorMessage": "Your prompt was flagged by Website as violating content policies.",
+}
+GENERATION_FAILED = GENERATING | {"successFlag": 3, "errorCode": 501, "errorMessage": "Failed"}
+UHD_SUCCESS = {k: v for k, v in SUCCESS.items() if k != "fallbackFlag"} | {
+    "response": {
+        "taskId": TASK,
+        "resultUrls": [VIDEO],
+        "imageUrls": [PREVIEW],
+        "mediaIds": ["CAUaJDQ5NGYwY2NhLTE1NTUtNDIzNS1iNjJiLWE0OWE4NzMxNjMzOCIDQ0FF"],
+    }
+}
+
+DOCUMENTED = (
+    (GENERATING, State.RUNNING),
+    (SUCCESS, State.SUCCEEDED),
+    (SUCCESS_16_9, State.SUCCEEDED),
+    (UHD_SUCCESS, State.SUCCEEDED),
+    (FAILED, State.FAILED),
+    (GENERATION_FAILED, State.FAILED),
+)
+
+
+class TestVeo(ProviderContract):
+    provider = VeoProvider()
+    models = GENERATE_MODELS
+    documented_statuses = DOCUMENTED
+
+
+class TestVeoExtend(ProviderContract):
+    """``veo3/extend`` continues a video the mock made before: each end-to-end test first makes
+    one, and the acceptance property below puts its id in place of the drawn ``task_id``, since
+    KIE (and the mock) refuse to extend a video that does not exist (404)."""
+
+    provider = VeoProvider()
+    models = (EXTEND_MODEL,)
+    documented_statuses = DOCUMENTED
+
+    mock: MockServer
+
+    @pytest.fixture(autouse=True)
+    def _session_mock(self, kie_mock_session: MockServer) -> None:
+        self.mock = kie_mock_session
+
+    def source_video(self) -> str:
+        with client_for(self.mock.base_url, registry=self.contract_registry()) as kie:
+            task = kie.submit("veo3_fast", prompt="a fox in the snow")
+            kie.wait(task)
+            return task.id
+
+    def example_input(self, model: Model) -> VeoExtend:
+        return VeoExtend(prompt="the fox jumps a creek", task_id=self.source_video())
+
+    def test_valid_inputs_are_accepted_by_the_mock(self, kie_mock_session: MockServer) -> None:
+        source = self.source_video()
+        model = self.provider.model(EXTEND_MODEL)
+        with client_for(kie_mock_session.base_url, registry=self.contract_registry()) as kie:
+
+            @settings(max_examples=self.max_examples, deadline=None)
+            @given(params=valid_inputs(model))
+            def creates_a_task(params: VeoExtend) -> None:
+                task = kie.submit(EXTEND_MODEL, attrs.evolve(params, task_id=source))
+                made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
+                assert (made.family, made.request_body["taskId"]) == ("veo", source)
+
+            creates_a_task()
+
+
+PROVIDER = VeoProvider()
+
+
+def _no_http(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(500, b"no request was expected")
+
+
+@pytest.fixture
+def offline() -> Iterator[tuple[Client, MockTransport]]:
+    transport = MockTransport(_no_http)
+    with client_for("http://127.0.0.1:9", transport=transport) as kie:
+        yield kie, transport
+
+
+# -- input rules -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "count"),
+    [
+        (None, 0),
+        (None, 1),
+        (None, 2),
+        ("TEXT_2_VIDEO", 0),
+        ("FIRST_AND_LAST_FRAMES_2_VIDEO", 1),
+        ("FIRST_AND_LAST_FRAMES_2_VIDEO", 2),
+        ("REFERENCE_2_VIDEO", 1),
+        ("REFERENCE_2_VIDEO", 2),
+        ("REFERENCE_2_VIDEO", 3),
+    ],
+)
+def test_image_counts_each_generation_type_takes(mode: str | None, count: int) -> None:
+    params = Veo(prompt="a fox", generation_type=mode, image_urls=[IMAGE] * count)
+    assert len(params.image_urls or ()) == count
+
+
+@pytest.mark.parametrize(
+    ("mode", "count"),
+    [
+        (None, 3),
+        ("TEXT_2_VIDEO", 1),
+        ("TEXT_2_VIDEO", 2),
+        ("FIRST_AND_LAST_FRAMES_2_VIDEO", 0),
+        ("FIRST_AND_LAST_FRAMES_2_VIDEO", 3),
+        ("REFERENCE_2_VIDEO", 0),
+        ("REFERENCE_2_VIDEO", 4),
+    ],
+)
+def test_wrong_image_counts_are_refused_naming_image_urls_before_sending(
+    offline: tuple[Client, MockTransport], mode: str | None, count: int
+) -> None:
+    kie, transport = offline
+    with pytest.raises(ValidationError) as caught:
+        kie.submit("veo3_fast", prompt="a fox", generation_type=mode, image_urls=[IMAGE] * count)
+    assert caught.value.field == "image_urls"
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize("seeds", [10000, 54321, 99999])
+def test_seeds_in_range(seeds: int) -> None:
+    assert Veo(prompt="a fox", seeds=seeds).seeds == seeds
+    assert VeoExtend(prompt="on", task_id=TASK, seeds=seeds).seeds == seeds
+
+
+@pytest.mark.parametrize("seeds", [9999, 100000, -1, "12345", 12345.0, True])
+@pytest.mark.parametrize("model", ["veo3", EXTEND_MODEL])
+def test_seeds_out_of_range_are_refused_before_sending(
+    offline: tuple[Client, MockTransport], model: str, seeds: Any
+) -> None:
+    kie, transport = offline
+    fields = {"task_id": TASK} if model == EXTEND_MODEL else {}
+    with pytest.raises(ValidationError) as caught:
+        kie.submit(model, prompt="a fox", seeds=seeds, **fields)
+    assert caught.value.field == "seeds"
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"aspect_ratio": "1:1"}, "aspect_ratio"),
+        ({"aspect_ratio": "auto"}, "aspect_ratio"),
+        ({"generation_type": "IMAGE_2_VIDEO"}, "generation_type"),
+        ({"image_urls": ["not-a-url"]}, "image_urls[0]"),
+        ({"prompt": "  "}, "prompt"),
+        ({"enable_translation": "yes"}, "enable_translation"),
+        ({"resolution": "1080p"}, "resolution"),  # not offered: KIE documents no values
+    ],
+)
+def test_other_invalid_fields_are_named(fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        PROVIDER.make_input("veo3", {"prompt": "a fox", **fields})
+    assert caught.value.field == field
+
+
+def test_extend_quality_is_fast_or_quality() -> None:
+    with pytest.raises(ValidationError) as caught:
+        PROVIDER.make_input(EXTEND_MODEL, task_id=TASK, prompt="on", quality="veo3")
+    assert caught.value.field == "quality"
+
+
+# -- the wire ----------------------------------------------------------------------------------
+
+
+def test_generate_body_names_the_model_and_spells_fields_as_kie_documents() -> None:
+    params = Veo(
+        prompt="a fox",
+        image_urls=[IMAGE, "https://example.com/last.jpg"],
+        generation_type="FIRST_AND_LAST_FRAMES_2_VIDEO",
+        aspect_ratio="9:16",
+        seeds=12345,
+        enable_translation=False,
+        watermark="MyBrand",
+    )
+    request = PROVIDER.build_request("veo3", params, callback_url="https://me.example/cb")
+    assert request == Request(
+        "POST",
+        "/api/v1/veo/generate",
+        body={
+            "model": "veo3",
+            "prompt": "a fox",
+            "imageUrls": [IMAGE, "https://example.com/last.jpg"],
+            "generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO",
+            "aspect_ratio": "9:16",  # the OpenAPI and guide spelling (§3.3)
+            "seeds": 12345,
+            "enableTranslation": False,
+            "watermark": "MyBrand",
+            "callBackUrl": "https://me.example/cb",
+        },
+    )
+
+
+@pytest.mark.parametrize("model", GENERATE_MODELS)
+def test_unset_fields_stay_off_the_wire(model: str) -> None:
+    body = PROVIDER.build_request(model, Veo(prompt="a fox")).body
+    assert body == {"model": model, "prompt": "a fox"}
+
+
+def test_inputs_read_kie_spellings_too() -> None:
+    params = PROVIDER.make_input(
+        "veo3_fast",
+        {
+            "prompt": "a fox",
+            "imageUrls": [IMAGE],
+            "generationType": "REFERENCE_2_VIDEO",
+            "enableTranslation": True,
+        },
+    )
+    assert params == Veo(
+        prompt="a fox",
+        image_urls=[IMAGE],
+        generation_type="REFERENCE_2_VIDEO",
+        enable_translation=True,
+    )
+    extend = PROVIDER.make_input(EXTEND_MODEL, {"taskId": TASK, "prompt": "on", "model": "fast"})
+    assert extend == VeoExtend(task_id=TASK, prompt="on", quality="fast")
+
+
+def test_extend_goes_to_its_own_path_with_quality_as_model() -> None:
+    params = VeoExtend(
+        task_id=TASK,
+        prompt="the dog keeps running",
+        seeds=12345,
+        watermark="kie",
+        quality="quality",
+    )
+    assert PROVIDER.build_request(
+        EXTEND_MODEL, params, callback_url="https://me.example/x"
+    ) == Request(
+        "POST",
+        "/api/v1/veo/extend",
+        body={
+            "prompt": "the dog keeps running",
+            "taskId": TASK,
+            "seeds": 12345,
+            "watermark": "kie",
+            "model": "quality",
+            "callBackUrl": "https://me.example/x",
+        },
+    )
+    assert PROVIDER.build_request(EXTEND_MODEL, VeoExtend(task_id=TASK, prompt="on")).body == {
+        "prompt": "on",
+        "taskId": TASK,
+    }
+
+
+def test_an_input_of_the_other_kind_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        PROVIDER.build_request(EXTEND_MODEL, Veo(prompt="a fox"))
+    with pytest.raises(ValidationError):
+        PROVIDER.build_request("veo3", VeoExtend(task_id=TASK, prompt="on"))
+
+
+def test_every_veo_task_is_read_at_record_info() -> None:
+    assert PROVIDER.status_request(TASK) == Request(
+        "GET", "/api/v1/veo/record-info", query={"taskId": TASK}
+    )
+
+
+# -- reading records ---------------------------------------------------------------------------
+
+
+def test_origin_videos_are_labelled() -> None:
+    results = PROVIDER.extract_results(TASK, SUCCESS)
+    assert [(a.label, a.url, a.kind) for a in results.assets] == [
+        ("result", VIDEO, MediaKind.VIDEO),
+        ("origin", ORIGIN, MediaKind.VIDEO),
+    ]
+    assert {a.media_type for a in results.assets} == {"video/mp4"}
+
+
+@pytest.mark.parametrize("origin", [None, [], ""])
+def test_no_origin_for_16_9(origin: Any) -> None:
+    payload = SUCCESS | {"response": {"resultUrls": [VIDEO], "originUrls": origin}}
+    assert [a.label for a in PROVIDER.extract_results(TASK, payload).assets] == ["result"]
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [f'["{VIDEO}"]', f"[{VIDEO}]"],  # the quickstart JSON.parses it; the callback schema's form
+    ids=["json-string", "unquoted"],
+)
+def test_result_urls_given_as_a_string_are_read(urls: str) -> None:
+    payload = SUCCESS | {"response": {"resultUrls": urls}}
+    assert [a.url for a in PROVIDER.extract_results(TASK, payload).assets] == [VIDEO]
+
+
+def test_4k_records_carry_preview_images() -> None:
+    results = PROVIDER.extract_results(TASK, UHD_SUCCESS)
+    assert [(a.label, a.kind) for a in results.assets] == [
+        ("result", MediaKind.VIDEO),
+        ("preview", MediaKind.IMAGE),
+    ]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [{}, {"resultUrls": []}, {"resultUrls": "videos"}, {"resultUrls": [5]}, {"resultUrls": "[]"}],
+)
+def test_success_without_videos_is_a_protocol_error(response: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError):
+        PROVIDER.extract_results(TASK, SUCCESS | {"response": response})
+
+
+def test_failure_keeps_error_code_and_message() -> None:
+    status = PROVIDER.parse_status(TASK, FAILED)
+    assert (status.state, status.fail_code) == (State.FAILED, "400")
+    assert status.fail_message == FAILED["errorMessage"]
+
+
+@pytest.mark.parametrize("flag", [4, -1, "SUCCESS", None])
+def test_undocumented_success_flag_is_a_protocol_error(flag: Any) -> None:
+    with pytest.raises(ProtocolError):
+        PROVIDER.parse_status(TASK, GENERATING | {"successFlag": flag})
+
+
+# -- generate and extend end to end ------------------------------------------------------------
+
+
+def test_vertical_video_downloads_result_and_origin(
+    kie_client: Client, kie_mock: MockServer, tmp_path: Path
+) -> None:
+    task = kie_client.submit("veo3", prompt="a fox", aspect_ratio="9:16")
+    files = kie_client.download(kie_client.wait(task), tmp_path)
+    assert [f.name for f in files] == [f"{task.id}-result-0.mp4", f"{task.id}-origin-1.mp4"]
+    assert all(f.read_bytes()[4:8] == b"ftyp" for f in files)
+    [sent] = [r.body for r in kie_mock.requests() if r.path == "/api/v1/veo/generate"]
+    assert sent == {"model": "veo3", "prompt": "a fox", "aspect_ratio": "9:16"}
+
+
+def test_extend_end_to_end(kie_client: Client, kie_mock: MockServer, tmp_path: Path) -> None:
+    source = kie_client.submit("veo3_fast", prompt="a fox")
+    kie_client.wait(source)
+    task = kie_client.submit(EXTEND_MODEL, task_id=source.id, prompt="the fox jumps", seeds=12345)
+    seen: list[State] = []
+    results = kie_client.wait(task, on_status=lambda s: seen.append(s.state))
+    assert seen[-1] is State.SUCCEEDED
+    assert State.RUNNING in seen
+    [path] = kie_client.download(results, tmp_path)
+    assert path.read_bytes()[4:8] == b"ftyp"
+    [sent] = [r.body for r in kie_mock.requests() if r.path == "/api/v1/veo/extend"]
+    assert sent == {"prompt": "the fox jumps", "taskId": source.id, "seeds": 12345}
+    # the extended task is an ordinary Veo task: any Veo model id reads it
+    assert kie_client.wait(Task(task.id, "veo3")).assets == results.assets
+
+
+def test_extend_of_a_missing_video_is_refused(kie_client: Client) -> None:
+    with pytest.raises(ApiError) as caught:
+        kie_client.submit(EXTEND_MODEL, task_id="no-such-task", prompt="on")
+    assert caught.value.code == 404
+
+
+# -- 1080P -------------------------------------------------------------------------------------
+
+
+def _until_ready(kie: Client, request: Request, read: Any, source: str) -> list[Upgrade]:
+    """The README's loop, without the sleeping: every answer until the upgrade is ready."""
+    answers: list[Upgrade] = []
+    for _ in range(20):
+        try:
+            answer = kie.call(request, task_id=source)
+        except ApiError as exc:
+            answer = exc
+        upgrade = read(source, answer)
+        answers.append(upgrade)
+        if upgrade.ready:
+            return answers
+    raise AssertionError(f"not ready after 20 calls: {answers}")
+
+
+def test_1080p_end_to_end_is_not_ready_then_ready(
+    kie_client: Client, kie_mock: MockServer, tmp_path: Path
+) -> None:
+    task = kie_client.submit("veo3_fast", prompt="a fox")
+    kie_client.wait(task)
+    answers = _until_ready(
+        kie_client, PROVIDER.request_1080p(task.id), PROVIDER.read_1080p, task.id
+    )
+    # the mock renders the 1080P file in two polls after the first call, like every task
+    assert [a.ready for a in answers] == [False, False, False, True]
+    assert all(a.message and "1080P is processing" in a.message for a in answers[:-1])
+    assert all(isinstance(a.raw, BadRequestError) for a in answers[:-1])
+    results = answers[-1].results
+    assert results is not None
+    [path] = kie_client.download(results, tmp_path)
+    assert path.name == f"{task.id}-1080p-0.mp4"
+    assert path.read_bytes()[4:8] == b"ftyp"
+    hd = [r for r in kie_mock.requests() if r.path == "/api/v1/veo/get-1080p-video"]
+    assert {(r.method, r.query["taskId"], r.query["index"]) for r in hd} == {("GET", task.id, "0")}
+
+
+def test_1080p_with_the_async_client(kie_async_client: Any) -> None:
+    async def main() -> list[bool]:
+        kie: AsyncClient
+        async with kie_async_client() as kie:
+            task = await kie.submit("veo3_lite", prompt="a fox")
+            await kie.wait(task)
+            ready: list[bool] = []
+            while not (ready and ready[-1]):
+                try:
+                    answer = await kie.call(PROVIDER.request_1080p(task.id), task_id=task.id)
+                except ApiError as exc:
+                    answer = exc
+                ready.append(PROVIDER.read_1080p(task.id, answer).ready)
+            return ready
+
+    assert asyncio.run(main()) == [False, False, False, True]
+
+
+def test_1080p_of_an_unfinished_task_is_an_error_not_a_wait(kie_client: Client) -> None:
+    with pytest.raises(UnprocessableError) as caught:
+        kie_client.call(PROVIDER.request_1080p("no-such-task"))
+    with pytest.raises(UnprocessableError):
+        PROVIDER.read_1080p("no-such-task", caught.value)
+
+
+def test_read_1080p() -> None:
+    ready = PROVIDER.read_1080p(TASK, {"resultUrl": VIDEO})
+    assert ready.ready
+    assert ready.results is not None
+    assert [(a.label, a.url) for a in ready.results.assets] == [("1080p", VIDEO)]
+    envelope = {"code": 200, "msg": "success", "data": {"resultUrl": VIDEO}}
+    assert PROVIDER.read_1080p(TASK, envelope).results == ready.results
+    processing = {"code": 400, "msg": "1080P is processing.", "data": None}
+    assert not PROVIDER.read_1080p(TASK, processing).ready
+    for retry in (RateLimitedError(429, "slow down"), ServerError(500, "Timeout")):
+        assert PROVIDER.read_1080p(TASK, retry) == Upgrade(TASK, False, message=retry.kie_message)
+    refusal = AuthenticationError(401, "You do not have access permissions")
+    with pytest.raises(AuthenticationError) as caught:
+        PROVIDER.read_1080p(TASK, refusal)
+    assert caught.value is refusal
+    with pytest.raises(UnprocessableError):
+        PROVIDER.read_1080p(TASK, {"code": 422, "msg": "record is null", "data": None})
+    for empty in ({}, {"resultUrl": None}, None, "https://x/y.mp4"):
+        with pytest.raises(ProtocolError):
+            PROVIDER.read_1080p(TASK, empty)
+
+
+def test_1080p_request_validation() -> None:
+    assert PROVIDER.request_1080p(TASK, index=0).query == {"taskId": TASK, "index": "0"}
+    for task_id, index, field in (("", 0, "task_id"), (TASK, -1, "index"), (TASK, True, "index")):
+        with pytest.raises(ValidationError) as caught:
+            PROVIDER.request_1080p(task_id, index=index)
+        assert caught.value.field == field
+
+
+# -- 4K ----------------------------------------------------------------------------------------
+
+
+def test_4k_end_to_end(kie_client: Client, kie_mock: MockServer, tmp_path: Path) -> None:
+    task = kie_client.submit("veo3_fast", prompt="a fox", aspect_ratio="16:9")
+    kie_client.wait(task)
+    request = PROVIDER.request_4k(task.id, callback_url="http://127.0.0.1:9/4k")
+    first = PROVIDER.read_4k(task.id, kie_client.call(request, task_id=task.id))
+    assert (first.ready, first.results) == (False, None)
+    assert first.task_id  # the 4K task: record-info reports it (§3.3)
+
+    later = _until_ready(kie_client, request, PROVIDER.read_4k, task.id)
+    assert [a.ready for a in later] == [False, False, True]
+    assert all(isinstance(a.raw, UnprocessableError) for a in later)  # 422 either way
+    assert "4k is processing" in (later[0].message or "")
+    # the ready answer is a 422 too, and the error keeps KIE's data: the 4K files come with it
+    assert later[-1].results is not None
+    assert [a.label for a in later[-1].results.assets] == ["4k", "4k-preview"]
+
+    uhd = kie_client.wait(Task(first.task_id, "veo3"))
+    assert [(a.label, a.kind) for a in uhd.assets] == [
+        ("result", MediaKind.VIDEO),
+        ("preview", MediaKind.IMAGE),
+    ]
+    video, preview = kie_client.download(uhd, tmp_path)
+    assert video.read_bytes()[4:8] == b"ftyp"
+    assert preview.read_bytes().startswith(b"\xff\xd8\xff")
+    [callback] = kie_mock.callbacks()
+    assert callback.payload["data"]["taskId"] == first.task_id
+
+
+def test_read_4k_envelopes() -> None:
+    processing = {
+        "code": 422,
+        "msg": "4k is processing. It should be ready in 5-10 minutes. Please check back shortly.",
+        "data": {"taskId": "uhd1", "resultUrls": None, "imageUrls": None},
+    }
+    waiting = PROVIDER.read_4k(TASK, processing)
+    assert (waiting.ready, waiting.task_id, waiting.results) == (False, "uhd1", None)
+    done = {
+        "code": 422,
+        "msg": "The video has been generated successfully",
+        "data": {"taskId": "uhd1", "resultUrls": [VIDEO], "imageUrls": [PREVIEW]},
+    }
+    ready = PROVIDER.read_4k(TASK, done)
+    assert ready.ready
+    assert ready.results is not None
+    assert ready.task_id == "uhd1"
+    assert [(a.label, a.kind, a.url) for a in ready.results.assets] == [
+        ("4k", MediaKind.VIDEO, VIDEO),
+        ("4k-preview", MediaKind.IMAGE, PREVIEW),
+    ]
+    first = {"taskId": "uhd1", "resultUrls": None, "imageUrls": None}  # client.call's data
+    assert not PROVIDER.read_4k(TASK, first).ready
+    assert PROVIDER.read_4k(TASK, {"code": 200, "msg": "success", "data": first}).task_id == "uhd1"
+
+
+def test_read_4k_errors() -> None:
+    said = UnprocessableError(422, "The video has been generated successfully")
+    assert PROVIDER.read_4k(TASK, said) == Upgrade(TASK, True, message=said.kie_message)
+    assert not PROVIDER.read_4k(TASK, UnprocessableError(422, "4k is processing.")).ready
+    bare = {"code": 422, "msg": "The video has been generated successfully", "data": None}
+    assert PROVIDER.read_4k(TASK, bare).ready
+    assert not PROVIDER.read_4k(TASK, RateLimitedError(429, "slow down")).ready
+    for failure in (
+        UnprocessableError(422, "record status is not success"),
+        AuthenticationError(401, "You do not have access permissions"),
+    ):
+        with pytest.raises(ApiError) as caught:
+            PROVIDER.read_4k(TASK, failure)
+        assert caught.value is failure
+    unavailable = {"code": 422, "msg": "The 4K version is unavailable.", "data": {"taskId": "u"}}
+    with pytest.raises(UnprocessableError):
+        PROVIDER.read_4k(TASK, unavailable)
+    for odd in ("uhd1", {"taskId": 5}, {"resultUrls": 5}, {"resultUrls": ["not a url"]}):
+        with pytest.raises(ProtocolError):
+            PROVIDER.read_4k(TASK, odd)
+
+
+def test_4k_request() -> None:
+    assert PROVIDER.request_4k(TASK) == Request(
+        "POST", "/api/v1/veo/get-4k-video", body={"taskId": TASK, "index": 0}
+    )
+    body = PROVIDER.request_4k(TASK, index=0, callback_url="https://me.example/4k").body
+    assert body == {"taskId": TASK, "index": 0, "callBackUrl": "https://me.example/4k"}
+    with pytest.raises(ValidationError) as caught:
+        PROVIDER.request_4k(TASK, callback_url="me.example/4k")
+    assert caught.value.field == "callback_url"
+
+
+def test_failed_4k_is_raised_not_waited_for(kie_client: Client, kie_mock: MockServer) -> None:
+    task = kie_client.submit("veo3_fast", prompt="a fox")
+    kie_client.wait(task)
+    request = PROVIDER.request_4k(task.id)
+    first = PROVIDER.read_4k(task.id, kie_client.call(request))
+    assert first.task_id is not None
+    kie_mock.set_outcome(first.task_id, "fail")
+    outcomes: list[bool | str] = []
+    for _ in range(5):  # the mock's two pending polls, then the failure
+        try:
+            outcomes.append(PROVIDER.read_4k(task.id, kie_client.call(request)).ready)
+        except ApiError as exc:
+            try:
+                outcomes.append(PROVIDER.read_4k(task.id, exc).ready)
+            except UnprocessableError as failure:
+                outcomes.append(failure.kie_message)
+                break
+    assert outcomes[:-1] == [False, False]
+    assert "unavailable" in str(outcomes[-1])
