@@ -6,9 +6,26 @@ from collections.abc import Callable
 
 from kiekit import Provider, hookimpl
 
-from kiekit_grok_imagine.provider import GrokImagineProvider, ImageToImage, TextToImage
+from kiekit_grok_imagine.provider import (
+    Extend,
+    GrokImagineProvider,
+    ImageToImage,
+    ImageToVideo,
+    TextToImage,
+    TextToVideo,
+    Upscale,
+)
 
-__all__ = ["GrokImagineProvider", "ImageToImage", "TextToImage", "kiekit_register_providers"]
+__all__ = [
+    "Extend",
+    "GrokImagineProvider",
+    "ImageToImage",
+    "ImageToVideo",
+    "TextToImage",
+    "TextToVideo",
+    "Upscale",
+    "kiekit_register_providers",
+]
 
 
 @hookimpl
