@@ -233,7 +233,15 @@ def test_a_broken_json_string_is_a_protocol_error(bad: str) -> None:
 
 def test_missing_required_keys_are_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
-        structure({"state": "waiting"}, MarketRecord)
+        structure({"taskId": "t"}, MarketRecord)
+    with pytest.raises(ProtocolError):
+        structure({"taskId": "t"}, SuccessFlagRecord)
+
+
+def test_a_record_without_its_task_id_still_reads() -> None:
+    # The guide's own 4o example omits taskId; the client knows which task it asked about.
+    assert structure({"state": "waiting"}, MarketRecord).task_id is None
+    assert structure({"successFlag": "1"}, SuccessFlagRecord).success_flag == 1
 
 
 @pytest.mark.parametrize("payload", [None, [], "x", 3])

@@ -83,8 +83,8 @@ def _check_text(spec: Spec, name: str, value: Any) -> None:
 
 
 def _check_choice(spec: Spec, name: str, value: Any) -> None:
-    # bool is an int in Python; an enum of strings or ints never accepts True.
-    if isinstance(value, bool) or value not in spec.choices:
+    # Exact types: True is an int and 2.0 == 2 in Python, but KIE's enum 1/2/4 takes neither.
+    if not any(type(value) is type(option) and value == option for option in spec.choices):
         allowed = ", ".join(repr(c) for c in spec.choices)  # '6' and 6 must look different
         raise ValidationError(name, f"must be one of {allowed}; got {value!r}")
 

@@ -36,8 +36,8 @@ STATES = {
 
 @attrs.frozen
 class MarketRecord(wire.WireRecord):
-    task_id: str
     state: str
+    task_id: str | None = None  # always sent in practice; the caller knows the id anyway
     model: str | None = None
     result_json: wire.JsonText | None = None
     fail_code: wire.Code | None = None

@@ -32,8 +32,8 @@ FLAGS: Mapping[int, State] = {
 
 @attrs.frozen
 class SuccessFlagRecord(wire.WireRecord):
-    task_id: str
     success_flag: int
+    task_id: str | None = None  # the guide's own example omits it; the caller knows the id
     response: Mapping[str, Any] | None = None
     error_code: wire.Code | None = None
     error_message: str | None = None
