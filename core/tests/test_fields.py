@@ -442,3 +442,13 @@ def test_open_input_goes_on_the_wire_as_given() -> None:
 
     values = {"prompt": "p", "image_input": ["https://a/b"], "resolution": "2K"}
     assert input_to_wire(OpenInput(values=values), camel_case=True) == values
+
+
+@pytest.mark.parametrize("value", [2.0, True, "2"])
+def test_an_integer_enum_takes_only_integers(value: Any) -> None:
+    from kiekit.fields import Spec
+
+    with pytest.raises(ValidationError) as info:
+        Spec("choice", choices=(1, 2, 4)).check("n_variants", value)
+    assert info.value.field == "n_variants"
+    assert "'2'" not in str(info.value) or value == "2"  # options print as repr: 2, never '2'
