@@ -2,7 +2,9 @@
 through ``ProviderContract`` in a pytester session, and exactly the tests that should catch the
 bug fail. A correct fake passes everything, so the failures are the bugs' doing.
 
-The fakes speak the Flux Kontext API, which the mock emulates (kie-api.md §3.2).
+The typed fakes speak the Flux Kontext API, which the mock emulates (kie-api.md §3.2); the
+pattern fakes serve any market model id with a free-form input (``Model("*", OpenInput, None)``,
+like kiekit-market) and are tested through the Grok ids the mock emulates (§2.4).
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import json
 import pytest
 
 FAKES = '''
+import json
+
+import attrs
 from attrs import frozen
 from hypothesis import Phase, settings
 from kiekit import Input, MediaKind, Model, State, ValidationError
 from kiekit.families.assets import asset
+from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import FLAGS, SuccessFlagProvider
-from kiekit.fields import choice, integer, text
+from kiekit.fields import OpenInput, camel, choice, integer, text
 from kiekit.models import Results, TaskStatus
 
 from kiekit_contract import ProviderContract
@@ -159,6 +165,92 @@ class Contract(ProviderContract):
     max_examples = 10
 
 
+class AnyMarket(MarketProvider):
+    name = "fake-any-market"
+    models = (Model("*", OpenInput, None),)
+
+
+class FlatBody(AnyMarket):
+    """Spreads the input over the body, as the legacy families do: KIE finds no `input` (422)."""
+
+    def build_request(self, model_id, params, *, callback_url=None):
+        request = super().build_request(model_id, params, callback_url=callback_url)
+        body = dict(request.body)
+        body.update(body.pop("input"))
+        return attrs.evolve(request, body=body)
+
+
+class CamelCaseInput(AnyMarket):
+    """Renames free-form fields to camelCase: KIE gets fields the user never wrote, and ignores
+    them (aspect_ratio → aspectRatio), so only the as-given check can tell."""
+
+    def build_request(self, model_id, params, *, callback_url=None):
+        request = super().build_request(model_id, params, callback_url=callback_url)
+        body = dict(request.body)
+        body["input"] = {camel(key): value for key, value in body["input"].items()}
+        return attrs.evolve(request, body=body)
+
+
+class AlwaysImage(AnyMarket):
+    """Calls every result an image, whatever the file (an mp4 of a video model included)."""
+
+    def extract_results(self, task_id, data):
+        results = super().extract_results(task_id, data)
+        images = tuple(attrs.evolve(a, kind=MediaKind.IMAGE) for a in results.assets)
+        return attrs.evolve(results, assets=images)
+
+
+class LenientOpenInput(AnyMarket):
+    """Drops a value that is not JSON instead of refusing the input."""
+
+    def make_input(self, model_id, values=None, **fields):
+        if isinstance(values, Input):
+            return super().make_input(model_id, values, **fields)
+        merged = {**(values or {}), **fields}
+        try:
+            return super().make_input(model_id, merged)
+        except ValidationError as exc:
+            merged.pop(exc.field, None)
+            return super().make_input(model_id, merged)
+
+
+MARKET_RECORD = {
+    "taskId": "t1",
+    "model": "grok-imagine/text-to-image",
+    "state": "waiting",
+    "param": json.dumps({"input": json.dumps({"prompt": "a fox"}), "model": "x"}),
+    "resultJson": "",
+    "failCode": None,
+    "failMsg": None,
+    "costTime": None,
+    "completeTime": None,
+    "createTime": 1776323915587,
+}
+MARKET_DOCUMENTED = (
+    (MARKET_RECORD, State.QUEUED),
+    (MARKET_RECORD | {"state": "generating"}, State.RUNNING),
+    (
+        MARKET_RECORD
+        | {"state": "success", "resultJson": json.dumps({"resultUrls": ["https://e.example/r.jpg"]})},
+        State.SUCCEEDED,
+    ),
+    (MARKET_RECORD | {"state": "fail", "failCode": "422", "failMsg": "flagged"}, State.FAILED),
+)
+T2I = "grok-imagine/text-to-image"
+T2V = "grok-imagine/text-to-video"
+
+
+class PatternContract(ProviderContract):
+    check_entry_points = False
+    documented_statuses = MARKET_DOCUMENTED
+    max_examples = 10
+    pattern_models = {"*": (T2I, T2V)}
+    example_inputs = {
+        T2I: {"prompt": "a fox", "aspect_ratio": "1:1"},
+        T2V: {"prompt": "a fox running", "duration": "6"},
+    }
+
+
 class TestGood(Contract):
     provider = Good()
 
@@ -213,6 +305,31 @@ class TestOnlySuccessDocumented(Contract):
 class TestNotInstalled(Contract):
     provider = Good()
     check_entry_points = True
+
+
+class TestAnyMarket(PatternContract):
+    provider = AnyMarket()
+
+
+class TestFlatBody(PatternContract):
+    provider = FlatBody()
+
+
+class TestCamelCaseInput(PatternContract):
+    provider = CamelCaseInput()
+
+
+class TestAlwaysImage(PatternContract):
+    provider = AlwaysImage()
+
+
+class TestLenientOpenInput(PatternContract):
+    provider = LenientOpenInput()
+
+
+class TestPatternUntested(PatternContract):
+    provider = AnyMarket()
+    pattern_models = {}
 '''
 
 CONTRACT_TESTS = {
@@ -258,6 +375,18 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestNothingDocumented": {"test_documented_statuses_map_to_their_states"},
     "TestOnlySuccessDocumented": {"test_documented_statuses_map_to_their_states"},
     "TestNotInstalled": {"test_entry_points_declare_the_models"},
+    "TestAnyMarket": set(),
+    "TestFlatBody": {"test_valid_inputs_are_accepted_by_the_mock"} | LIFECYCLE | FAILURE,
+    "TestCamelCaseInput": {"test_valid_inputs_are_accepted_by_the_mock"},
+    "TestAlwaysImage": LIFECYCLE,
+    "TestLenientOpenInput": {"test_invalid_field_is_rejected_before_any_request"},
+    "TestPatternUntested": {
+        "test_models_are_declared",
+        "test_valid_inputs_are_accepted_by_the_mock",
+        "test_invalid_field_is_rejected_before_any_request",
+    }
+    | LIFECYCLE
+    | FAILURE,
 }
 
 

@@ -238,3 +238,15 @@ def test_kie_mock_serve_answers_like_kie_until_stopped() -> None:
     assert body["code"] == 401
     assert f"http://127.0.0.1:{port}" in out
     assert server.returncode == 0
+
+
+def test_the_prompt_is_text_even_for_a_free_form_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--prompt 1984` must reach KIE as the string "1984", not the number (kiekit-market).
+    from kiekit.registry import default_registry
+
+    provider = default_registry().provider("some/new-model")
+    params = provider.make_input("some/new-model", {"n": "2"}, from_text=True, prompt="1984")
+    assert provider.build_request("some/new-model", params).body == {
+        "model": "some/new-model",
+        "input": {"n": 2, "prompt": "1984"},
+    }

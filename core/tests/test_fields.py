@@ -452,3 +452,39 @@ def test_an_integer_enum_takes_only_integers(value: Any) -> None:
         Spec("choice", choices=(1, 2, 4)).check("n_variants", value)
     assert info.value.field == "n_variants"
     assert "'2'" not in str(info.value) or value == "2"  # options print as repr: 2, never '2'
+
+
+def test_open_input_keeps_its_own_copy() -> None:
+    from kiekit.fields import OpenInput
+
+    given = {"prompt": "x", "tags": ["a"]}
+    made = OpenInput(values=given)
+    given["seed"] = float("nan")
+    given["tags"].append("b")
+    assert made.values == {"prompt": "x", "tags": ["a"]}
+    hash(made)  # a frozen input stays hashable
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity"])
+def test_python_only_json_constants_stay_text(text: str) -> None:
+    from kiekit.fields import read_json_text
+
+    assert read_json_text(text) == text
+
+
+def test_typed_values_are_not_read_as_text() -> None:
+    from kiekit.fields import OpenInput
+    from kiekit.fields import make_input as build
+
+    made = build(OpenInput, {"n": "2"}, from_text=True, typed={"prompt": "1984"})
+    assert isinstance(made, OpenInput)
+    assert made.values == {"n": 2, "prompt": "1984"}
+
+
+def test_input_that_is_not_a_mapping_names_input() -> None:
+    from kiekit.fields import OpenInput
+    from kiekit.fields import make_input as build
+
+    with pytest.raises(ValidationError) as info:
+        build(OpenInput, '{"prompt": "x"}')  # type: ignore[arg-type]
+    assert info.value.field == "input"

@@ -10,12 +10,16 @@
 from kiekit_contract.clients import FAST_POLL, TEST_API_KEY, async_client_for, client_for
 from kiekit_contract.contract import ProviderContract
 from kiekit_contract.strategies import (
+    EXTRA_FIELD_PREFIX,
     FAIL_MARKER,
+    BadOpenField,
     input_specs,
+    invalid_open_fields,
     invalid_values,
     json_values,
     like,
     one_field_changed,
+    open_inputs,
     prompt_text,
     smallest_input,
     valid_inputs,
@@ -24,17 +28,21 @@ from kiekit_contract.strategies import (
 )
 
 __all__ = [
+    "EXTRA_FIELD_PREFIX",
     "FAIL_MARKER",
     "FAST_POLL",
     "TEST_API_KEY",
+    "BadOpenField",
     "ProviderContract",
     "async_client_for",
     "client_for",
     "input_specs",
+    "invalid_open_fields",
     "invalid_values",
     "json_values",
     "like",
     "one_field_changed",
+    "open_inputs",
     "prompt_text",
     "smallest_input",
     "valid_inputs",

@@ -17,6 +17,12 @@ fake providers.
 The tests talk HTTP only to the mock KIE server on 127.0.0.1 (``kie_mock_session``, from this
 package's pytest plugin) and use a registry that holds just the provider under test, so a broken
 or unpublished provider is tested as it is, not as installed.
+
+A provider may serve model ids by pattern (``Model("*", OpenInput, None)``, the generic market
+provider): the suite then tests it through the concrete ids ``pattern_models`` names, and for a
+free-form :class:`~kiekit.fields.OpenInput` it replaces the per-field fuzzing (there are no field
+specs) with an example input plus extra JSON fields, which must reach KIE exactly as given, and
+with values that are not JSON, which must be refused before any request.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import asyncio
 import copy
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,6 +55,7 @@ from kiekit import (
     ValidationError,
 )
 from kiekit.errors import KieError
+from kiekit.fields import OpenInput
 from kiekit.registry import installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit_mock import MockServer
@@ -56,10 +64,12 @@ from kiekit_contract.clients import async_client_for, client_for
 from kiekit_contract.strategies import (
     FAIL_MARKER,
     input_specs,
+    invalid_open_fields,
     invalid_values,
     json_values,
     like,
     one_field_changed,
+    open_inputs,
     smallest_input,
     valid_inputs,
 )
@@ -73,6 +83,8 @@ UNKNOWN_TEXT = "kiekit-contract-undocumented"
 UNKNOWN_NUMBER = 987654321
 _PROBES: tuple[Any, ...] = (UNKNOWN_TEXT, UNKNOWN_NUMBER, None)
 TASK_ID = "kiekit-contract-task"
+# Put in place of a pattern's ``*`` to make a model id that only the pattern can serve.
+UNCLAIMED = "kiekit-contract-unclaimed"
 
 # The order a task's state may move in; it never goes back.
 _RANK = {State.QUEUED: 0, State.RUNNING: 1, State.SUCCEEDED: 2, State.FAILED: 2}
@@ -94,12 +106,16 @@ class ProviderContract:
 
     ``models``
         Model ids to test (default: all of ``provider.models``).
+    ``pattern_models``
+        ``{pattern model id: [concrete model ids]}`` for a provider that serves ids by pattern
+        (``"*"``): the ids the suite tests the pattern with, which the mock must emulate.
     ``documented_statuses``
         ``(status data payload, expected State)`` pairs copied from KIE's docs or recorded
         traffic for this family; must cover a pending, a succeeded and a failed task.
     ``example_inputs``
         ``{model id: {field: value}}`` for the end-to-end tests; by default the smallest input
-        the field specs allow.
+        the field specs allow. Required for a free-form input (``OpenInput``): a known-good
+        input of that concrete model, the base the property tests add extra fields to.
     ``supports_failure``
         False if the mock cannot fail this provider's tasks; skips the failure tests.
     ``mock_emulates``
@@ -108,26 +124,42 @@ class ProviderContract:
     ``check_entry_points``
         False for a provider that is not installed as a distribution (an application's private
         provider, a test double); skips the entry-point test.
+    ``extra_input_fields``
+        False if the models under test refuse free-form input fields they do not know: valid
+        open inputs are then the example inputs alone (typed inputs are unaffected).
     ``max_examples``
         Hypothesis examples per property test that talks to the mock (pure ones run 4×).
     """
 
     provider: ClassVar[Provider]
     models: ClassVar[Sequence[str] | None] = None
+    pattern_models: ClassVar[Mapping[str, Sequence[str]]] = {}
     documented_statuses: ClassVar[Sequence[tuple[Any, State]]] = ()
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     supports_failure: ClassVar[bool] = True
     mock_emulates: ClassVar[bool] = True
     check_entry_points: ClassVar[bool] = True
+    extra_input_fields: ClassVar[bool] = True
     max_examples: ClassVar[int] = 30
 
     # -- helpers ----------------------------------------------------------------------------
 
     def contract_models(self) -> list[Model]:
-        """The provider's models this class tests."""
-        if self.models is None:
-            return list(self.provider.models)
-        return [self.provider.model(model_id) for model_id in self.models]
+        """The provider's models this class tests; a pattern stands for its ``pattern_models``
+        (each as the provider serves it: ``Model(<concrete id>, …)``)."""
+        chosen = [m.id for m in self.provider.models] if self.models is None else list(self.models)
+        found = []
+        for model_id in chosen:
+            if "*" not in model_id:
+                found.append(self.provider.model(model_id))
+                continue
+            concrete = list(self.pattern_models.get(model_id, ()))
+            assert concrete, (
+                f"model {model_id!r} is a pattern: set pattern_models = {{{model_id!r}: [...]}}, "
+                "concrete model ids it serves that the mock emulates"
+            )
+            found += [self.provider.model(c) for c in concrete]
+        return found
 
     def contract_registry(self) -> Registry:
         """A registry holding only the provider under test (not the installed plugins)."""
@@ -140,7 +172,20 @@ class ProviderContract:
         given_fields = self.example_inputs.get(model.id)
         if given_fields is not None:
             return self.provider.make_input(model.id, dict(given_fields))
+        assert not _is_open(model), (
+            f"{model.id} takes a free-form input, which has no fields kiekit could fill in: "
+            f"set example_inputs[{model.id!r}] to an input that model accepts"
+        )
         return smallest_input(model)
+
+    def valid_inputs_of(self, model: Model) -> st.SearchStrategy[Input]:
+        """Inputs KIE accepts: drawn from the field specs, or for a free-form input the
+        example input plus (with ``extra_input_fields``) extra JSON fields."""
+        if not _is_open(model):
+            return valid_inputs(model)
+        example = self.example_input(model)
+        assert isinstance(example, OpenInput), example
+        return open_inputs(example.values, extra=self.extra_input_fields, cls=model.input)
 
     def _needs_mock(self) -> None:
         if not self.mock_emulates:
@@ -162,10 +207,25 @@ class ProviderContract:
         ids = [m.id for m in self.provider.models]
         assert len(ids) == len(set(ids)), f"model ids declared twice: {ids}"
         for model in self.provider.models:
-            assert isinstance(model.output, MediaKind), model
+            # None: the kind of each result comes from its file's media type
+            assert model.output is None or isinstance(model.output, MediaKind), model
             assert isinstance(model.input, type), model
             assert issubclass(model.input, Input), model
             input_specs(model.input)  # TypeError names a field declared without a spec
+        unknown = sorted(set(self.pattern_models) - {i for i in ids if "*" in i})
+        assert not unknown, f"pattern_models names patterns the provider lacks: {unknown}"
+        for pattern, concrete in self.pattern_models.items():
+            model = self.provider.model(pattern)
+            for model_id in concrete:
+                matches = "*" not in model_id and fnmatchcase(model_id, pattern)
+                assert matches, f"pattern_models: {pattern!r} does not match {model_id!r}"
+                assert model_id not in ids, (
+                    f"pattern_models: {model_id!r} is declared exactly, so it does not test "
+                    f"the pattern {pattern!r}"
+                )
+                served = self.provider.model(model_id)
+                assert served.id == model_id, f"{model_id!r} is served as {served.id!r}"
+                assert (served.input, served.output) == (model.input, model.output), served
         assert self.contract_models(), "the models attribute selects no model"
 
     def test_entry_points_declare_the_models(self) -> None:
@@ -201,6 +261,15 @@ class ProviderContract:
         }
         for model_id in sorted(package_models - ours):
             registry.provider(model_id)  # PluginError: declared but never registered
+        # a pattern serves, in a fresh registry, an id that nothing else declares
+        for pattern in sorted(m for m in ours if "*" in m):
+            model_id = pattern.replace("*", UNCLAIMED)
+            found = Registry().provider(model_id)
+            assert type(found) is cls, (
+                f"{model_id!r} (only the pattern {pattern!r} matches it) resolves to "
+                f"{type(found).__name__}, not {cls.__name__}"
+            )
+            assert found.model(model_id).id == model_id
 
     def test_status_request_names_the_task(self) -> None:
         request = self.provider.status_request(TASK_ID)
@@ -223,7 +292,7 @@ class ProviderContract:
             @self._settings()
             @given(model=st.sampled_from(models), data=st.data(), callback=callbacks)
             def creates_a_task(model: Model, data: st.DataObject, callback: str | None) -> None:
-                params = data.draw(valid_inputs(model), label="params")
+                params = data.draw(self.valid_inputs_of(model), label="params")
                 built = provider.build_request(model.id, params, callback_url=callback)
                 again = provider.build_request(model.id, params, callback_url=callback)
                 assert built == again, "build_request is not a pure function of its input"
@@ -233,6 +302,11 @@ class ProviderContract:
                 assert task.model == model.id
                 made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
                 assert made.model == model.id, f"the mock created a {made.model} task"
+                if isinstance(params, OpenInput):
+                    assert _sent_as_given(made.request_body, params.values), (
+                        f"the free-form input {params.values!r} did not reach KIE as given: "
+                        f"the body was {made.request_body!r}"
+                    )
 
             creates_a_task()
 
@@ -248,12 +322,21 @@ class ProviderContract:
         @self._settings(pure=True)
         @given(model=st.sampled_from(models), data=st.data())
         def names_the_field(model: Model, data: st.DataObject) -> None:
-            specs = input_specs(model.input)
-            params = data.draw(valid_inputs(model), label="valid params")
-            name = data.draw(st.sampled_from(sorted(specs)), label="field")
-            bad = data.draw(invalid_values(specs[name]), label="invalid value")
-            values = {a.name: getattr(params, a.name) for a in attrs.fields(type(params))}
-            values[name] = bad
+            values: dict[Any, Any]
+            if _is_open(model):
+                # no field specs: what kiekit refuses is what is not JSON (KIE judges the rest)
+                base = self.example_inputs.get(model.id, {})
+                given = data.draw(open_inputs(base, cls=model.input), label="valid params")
+                bad_field = data.draw(invalid_open_fields(list(given.values)), label="bad")
+                values = {**given.values, bad_field.key: bad_field.value}
+                name = bad_field.field
+            else:
+                specs = input_specs(model.input)
+                params = data.draw(valid_inputs(model), label="valid params")
+                name = data.draw(st.sampled_from(sorted(specs)), label="field")
+                bad = data.draw(invalid_values(specs[name]), label="invalid value")
+                values = {a.name: getattr(params, a.name) for a in attrs.fields(type(params))}
+                values[name] = bad
             transport = MockTransport(refuse)
             registry = self.contract_registry()
             kie = client_for("http://127.0.0.1:9", registry=registry, transport=transport)
@@ -298,7 +381,12 @@ class ProviderContract:
                 assert results.assets, f"{model.id} succeeded with no result files"
             for item in results.assets:
                 assert isinstance(item, Asset)
-                assert item.kind is model.output, f"{item} is not {model.output}"
+                if model.output is not None:
+                    assert item.kind is model.output, f"{item} is not {model.output}"
+                else:  # the kind comes from the file's media type, which must be known
+                    assert item.media_type is not None, f"{item} has no media type"
+                    kind = MediaKind.of_media_type(item.media_type)
+                    assert item.kind is kind, f"{item} is not {kind}, as its media type says"
                 assert item.url.startswith(kie_mock_session.base_url), item.url
             assert len(paths) == len(results.assets)
             for path, item in zip(paths, results.assets, strict=True):
@@ -474,10 +562,37 @@ class ProviderContract:
         only_protocol_errors()
 
 
+def _is_open(model: Model) -> bool:
+    return isinstance(model.input, type) and issubclass(model.input, OpenInput)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, allow_nan=False)
+
+
+def _sent_as_given(body: Any, values: Mapping[str, Any]) -> bool:
+    """Whether a request body carries a free-form input exactly, JSON type for JSON type: as
+    the body itself, as an object nested in it (the market ``input``), or with every field at
+    the top level (the legacy families' shape)."""
+    if not isinstance(body, Mapping):
+        return False
+    wanted = _canonical(values)
+    if _canonical(body) == wanted:
+        return True
+    if all(k in body and _canonical(body[k]) == _canonical(v) for k, v in values.items()):
+        return True
+    return any(_sent_as_given(item, values) for item in body.values())
+
+
 def _with_fail_marker(params: Input) -> tuple[Input, bool]:
     """``params`` with the mock's fail marker in its first required text field, if it has one
-    that can hold it; else unchanged (the test then asks the mock to fail the task)."""
+    that can hold it (a free-form input: its ``prompt``); else unchanged (the test then asks
+    the mock to fail the task)."""
     marked = f"please fail {FAIL_MARKER}"
+    if isinstance(params, OpenInput):
+        if isinstance(params.values.get("prompt"), str):
+            return attrs.evolve(params, values={**params.values, "prompt": marked}), True
+        return params, False
     for name, spec in input_specs(type(params)).items():
         if spec.kind == "text" and spec.required:
             if spec.max_length is not None and spec.max_length < len(marked):

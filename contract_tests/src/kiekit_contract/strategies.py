@@ -9,29 +9,39 @@ Generated text stays printable and modest (prompts up to ~100 characters) except
 ``max_length``, where both sides of the boundary are drawn. Generated URLs point at the reserved
 ``example.*`` domains; the mock never fetches them.
 
+A free-form :class:`~kiekit.fields.OpenInput` (a generic provider's input) has no field specs:
+KIE validates it. Its strategies are :func:`open_inputs` (a known-good example plus extra JSON
+fields) and :func:`invalid_open_fields` (what is not JSON, which kiekit refuses before sending).
+
 The JSON strategies (:func:`json_values`, :func:`like`) feed the fuzz tests of
 ``parse_status`` / ``extract_results``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 from hypothesis import reject
 from hypothesis import strategies as st
 from kiekit import Input, Model, ValidationError
-from kiekit.fields import Spec, make_input, spec_of
+from kiekit.fields import OpenInput, Spec, make_input, spec_of
 
 __all__ = [
+    "EXTRA_FIELD_PREFIX",
     "FAIL_MARKER",
+    "BadOpenField",
     "input_specs",
+    "invalid_open_fields",
     "invalid_values",
     "json_values",
     "like",
     "one_field_changed",
+    "open_inputs",
     "prompt_text",
     "smallest_input",
     "valid_inputs",
@@ -220,7 +230,7 @@ def _invalid_url_lists(spec: Spec) -> st.SearchStrategy[Any]:
     return st.one_of(options)
 
 
-def _insert(items: list[str], bad: str, where: int) -> list[str]:
+def _insert(items: list[Any], bad: Any, where: int) -> list[Any]:
     out = list(items)
     out.insert(where % (len(out) + 1), bad)
     return out
@@ -228,7 +238,10 @@ def _insert(items: list[str], bad: str, where: int) -> list[str]:
 
 def input_specs(cls: type[Input]) -> dict[str, Spec]:
     """Field name → Spec for an input class; TypeError for a field made without kiekit.fields,
-    since nothing could then be generated (or documented) for it."""
+    since nothing could then be generated (or documented) for it. A free-form
+    :class:`~kiekit.fields.OpenInput` declares no fields: ``{}``."""
+    if issubclass(cls, OpenInput):
+        return {}
     specs: dict[str, Spec] = {}
     for attribute in attrs.fields(cls):
         spec = spec_of(attribute)
@@ -245,9 +258,12 @@ def valid_inputs(model: Model | type[Input]) -> st.SearchStrategy[Input]:
     """Input objects of ``model`` drawn field by field from their specs.
 
     Optional fields are sometimes left out (KIE's own default applies). Draws that break the
-    class's cross-field rules (:meth:`Input.check`) are rejected, not repaired.
+    class's cross-field rules (:meth:`Input.check`) are rejected, not repaired. For a free-form
+    :class:`~kiekit.fields.OpenInput`, any JSON object: see :func:`open_inputs`.
     """
     cls: type[Input] = model.input if isinstance(model, Model) else model
+    if issubclass(cls, OpenInput):
+        return open_inputs(cls=cls)
     specs = input_specs(cls)
     required = {name: valid_values(s) for name, s in specs.items() if s.required}
     optional = {name: valid_values(s) for name, s in specs.items() if not s.required}
@@ -287,10 +303,87 @@ def smallest_input(model: Model | type[Input]) -> Input:
     """The required fields only, each with a plain value (no hypothesis run, deterministic).
 
     ValidationError if the class's cross-field rules want more: then give an example input.
+    A free-form :class:`~kiekit.fields.OpenInput` has no required fields: it is empty.
     """
     cls: type[Input] = model.input if isinstance(model, Model) else model
+    if issubclass(cls, OpenInput):
+        return make_input(cls, {})
     values = {name: smallest_value(s) for name, s in input_specs(cls).items() if s.required}
     return make_input(cls, values)
+
+
+# --- free-form input (OpenInput): no specs, so an example and JSON around it -----------------
+
+# Extra fields in generated open inputs are named with this prefix, which no KIE model reads, so
+# a model that accepts the example also accepts the example plus extras (the mock ignores fields
+# it does not know). Their values are any JSON: the input must reach KIE exactly as given.
+EXTRA_FIELD_PREFIX = "kiekit_extra_"
+
+
+def open_inputs(
+    example: Mapping[str, Any] | None = None,
+    *,
+    extra: bool = True,
+    max_extra: int = 3,
+    cls: type[OpenInput] = OpenInput,
+) -> st.SearchStrategy[OpenInput]:
+    """Free-form inputs: ``example``'s fields as given (a known-good input of one model), plus,
+    with ``extra``, up to ``max_extra`` more fields ``kiekit_extra_…`` holding any JSON value."""
+    base = dict(example or {})
+
+    def example_plus(extra_fields: dict[str, Any]) -> OpenInput:
+        return cls(values={**base, **extra_fields})
+
+    names = st.text(_LETTERS, min_size=1, max_size=8).map(EXTRA_FIELD_PREFIX.__add__)
+    extras = st.dictionaries(names, json_values(6), max_size=max_extra if extra else 0)
+    return extras.map(example_plus)
+
+
+class BadOpenField(NamedTuple):
+    """One field that makes a free-form input invalid, and the field a ValidationError names:
+    the key itself for a value that is not JSON, ``"input"`` for a key that is no field name."""
+
+    key: Any
+    value: Any
+    field: str
+
+
+# Python values json.dumps(allow_nan=False) refuses: KIE could never receive them as given.
+_NOT_JSON: st.SearchStrategy[Any] = st.one_of(
+    st.sampled_from((math.nan, math.inf, -math.inf)),
+    st.binary(max_size=4),
+    st.sets(st.integers(0, 9), max_size=2),
+    st.complex_numbers(max_magnitude=10, allow_nan=False, allow_infinity=False),
+    st.builds(object),
+)
+
+
+@functools.cache  # strategies are immutable; built once, drawn from in every example
+def _not_json() -> st.SearchStrategy[Any]:
+    """A value that is not JSON, alone or hidden inside a list or an object."""
+    return st.recursive(
+        _NOT_JSON,
+        lambda inner: st.one_of(
+            st.tuples(st.lists(json_values(3), max_size=2), inner, st.integers()).map(
+                lambda t: _insert(t[0], t[1], t[2])
+            ),
+            st.tuples(st.text(max_size=4), inner).map(lambda t: {t[0]: t[1]}),
+        ),
+        max_leaves=3,
+    )
+
+
+def invalid_open_fields(keys: Sequence[str] = ()) -> st.SearchStrategy[BadOpenField]:
+    """Fields a free-form input must refuse before sending: a value that is not JSON (NaN,
+    infinity, bytes, a set, an object; alone or nested) under one of ``keys`` or a new name, or
+    a key that is not a non-empty string (a number, None, blank text) with any JSON value."""
+    names = st.text(_LETTERS, min_size=1, max_size=8).map(EXTRA_FIELD_PREFIX.__add__)
+    if keys:
+        names = st.one_of(st.sampled_from(sorted(keys)), names)
+    bad_value = st.builds(lambda k, v: BadOpenField(k, v, k), names, _not_json())
+    not_names = st.one_of(st.integers(), st.none(), st.sampled_from(("", " ", "\t", "\u3000")))
+    bad_key = st.builds(lambda k, v: BadOpenField(k, v, "input"), not_names, json_values(3))
+    return st.one_of(bad_value, bad_key)
 
 
 # --- JSON, for fuzzing what providers read -------------------------------------------------
@@ -304,6 +397,7 @@ _SCALARS: st.SearchStrategy[Any] = st.one_of(
 )
 
 
+@functools.cache  # strategies are immutable: one per size, reused by every draw
 def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
     """Any JSON document (what ``json.loads`` can return), kept small."""
     return st.recursive(

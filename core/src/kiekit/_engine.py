@@ -24,6 +24,7 @@ from kiekit.errors import (
     KieError,
     ProtocolError,
     TaskFailedError,
+    ValidationError,
     WaitTimeoutError,
     api_error,
     http_error,
@@ -109,9 +110,16 @@ class Engine:
         url = self.base_url + request.path
         if request.query:
             url += "?" + urlencode(request.query)
-        body = None if request.body is None else json.dumps(request.body).encode()
+        try:  # strict JSON: NaN or infinity would reach KIE as invalid JSON
+            body = None if request.body is None else json.dumps(request.body, allow_nan=False)
+        except ValueError as exc:
+            raise ValidationError("input", f"holds a value JSON cannot carry: {exc}") from exc
         response: HttpResponse = yield HttpRequest(
-            request.method, url, self._headers, body, task_id=task_id
+            request.method,
+            url,
+            self._headers,
+            None if body is None else body.encode(),
+            task_id=task_id,
         )
         if response.status != 200:
             raise http_error(response.status, response.reason, task_id=task_id)

@@ -135,8 +135,9 @@ def _run(args: argparse.Namespace) -> int:
     from kiekit.registry import default_registry
 
     provider = default_registry().provider(args.model)
-    values = _input_values(args.prompt, args.input)
-    params = provider.make_input(args.model, values, from_text=True)  # validated before any I/O
+    values = _input_values(args.input)
+    prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
+    params = provider.make_input(args.model, values, from_text=True, **prompt)  # before any I/O
 
     with contextlib.ExitStack() as stack:
         if args.mock:
@@ -163,11 +164,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _input_values(prompt: str | None, pairs: list[str]) -> dict[str, str]:
-    """``--prompt`` and the ``KEY=VALUE`` pairs, as strings; the provider reads them by type."""
+def _input_values(pairs: list[str]) -> dict[str, str]:
+    """The ``KEY=VALUE`` pairs, as strings; the provider reads them by the field's type."""
     raw: dict[str, str] = {}
-    if prompt is not None:
-        raw["prompt"] = prompt
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():

@@ -15,6 +15,7 @@ Rules that tie two fields together go in :meth:`Input.check`.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -303,26 +304,27 @@ def make_input(
     *,
     from_text: bool = False,
     camel_case: bool = False,
+    typed: Mapping[str, Any] | None = None,
 ) -> Input:
     """Build ``cls`` from field values, naming the field on any problem.
 
     Keys may be the Python names (``aspect_ratio``) or the wire names KIE's docs use (with
-    ``camel_case``: ``aspectRatio``). With ``from_text`` the values are command-line strings,
-    read with :func:`coerce` (or as JSON, for an :class:`OpenInput`).
+    ``camel_case``: ``aspectRatio``). With ``from_text`` the string values are command-line
+    text, read with :func:`coerce` (or as JSON, for an :class:`OpenInput`); ``typed`` values are
+    taken as they are either way (the CLI's ``--prompt`` is text, never JSON).
     """
+    if not isinstance(values, Mapping):
+        raise ValidationError("input", f"must be an object of fields, not {type(values).__name__}")
+    items = [(key, value, from_text and isinstance(value, str)) for key, value in values.items()]
+    items += [(key, value, False) for key, value in (typed or {}).items()]
     if issubclass(cls, OpenInput):
-        return cls(
-            values={
-                key: read_json_text(value) if from_text and isinstance(value, str) else value
-                for key, value in values.items()
-            }
-        )
+        return cls(values={key: read_json_text(v) if text else v for key, v, text in items})
     aliases: dict[str, attrs.Attribute[Any]] = {}
     for attribute in attrs.fields(cls):
         for alias in (attribute.name, wire_name(attribute, camel_case=camel_case)):
             aliases.setdefault(alias, attribute)
     named: dict[str, Any] = {}
-    for key, value in values.items():
+    for key, value, text in items:
         attribute = aliases.get(key)
         if attribute is None:
             allowed = ", ".join(a.name for a in attrs.fields(cls))
@@ -330,9 +332,7 @@ def make_input(
         if attribute.name in named:
             raise ValidationError(attribute.name, "is given twice")
         spec = spec_of(attribute)
-        if from_text and spec is not None and isinstance(value, str):
-            value = coerce(spec, value)
-        named[attribute.name] = value
+        named[attribute.name] = coerce(spec, value) if text and spec is not None else value
     missing = [
         a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in named
     ]
@@ -345,9 +345,18 @@ def read_json_text(value: str) -> Any:
     """A command-line value for a free-form input: JSON when it reads as JSON (``5``, ``true``,
     ``["a"]``), else the string itself (``16:9``). Quote it (``'"6"'``) to force a string."""
     try:
-        return json.loads(value)
+        return json.loads(value, parse_constant=_not_json)
     except ValueError:
         return value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's NaN/Infinity extensions stay text
+
+
+def _own_copy(value: Any) -> Any:
+    # A deep copy: the caller's dict cannot change what was validated.
+    return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
 
 
 def _json_object(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -369,4 +378,6 @@ class OpenInput(Input):
     KIE, not kiekit, validates it — the price of reaching a model the day it appears.
     """
 
-    values: Mapping[str, Any] = attrs.field(factory=dict, validator=_json_object)
+    values: Mapping[str, Any] = attrs.field(
+        factory=dict, converter=_own_copy, validator=_json_object, hash=False
+    )

@@ -74,8 +74,14 @@ class Provider(ABC):
                     "input", f"{model_id} takes {cls.__name__}, not {type(values).__name__}"
                 )
             return values
-        merged = {**(values or {}), **fields}
-        return make_input(cls, merged, from_text=from_text, camel_case=self.camel_case)
+        if values is not None and not isinstance(values, Mapping):
+            raise ValidationError(
+                "input", f"give an input object or a mapping, not {type(values).__name__}"
+            )
+        # With from_text only the mapping is command-line text; keyword fields are typed.
+        return make_input(
+            cls, values or {}, from_text=from_text, camel_case=self.camel_case, typed=fields
+        )
 
     @abstractmethod
     def build_request(

@@ -94,6 +94,7 @@ class Registry:
         self._manager.add_hookspecs(hookspecs)
         self._providers: dict[str, Provider] = {}
         self._origin: dict[str, str] = {}
+        self._by_pattern: dict[str, Provider] = {}  # ids a pattern serves, once resolved
         self._lock = threading.RLock()
 
     def add(self, plugin: Any, *, name: str | None = None) -> None:
@@ -126,6 +127,7 @@ class Registry:
             for model_id, provider in claims.items():
                 self._providers[model_id] = provider
                 self._origin[model_id] = label
+            self._by_pattern.clear()  # a new pattern may now be the more specific one
 
     def add_provider(self, provider: Provider) -> None:
         """Register one provider object directly (handy in tests and applications)."""
@@ -134,6 +136,7 @@ class Registry:
             for model_id, checked in self._check([provider], origin).items():
                 self._providers[model_id] = checked
                 self._origin[model_id] = origin
+            self._by_pattern.clear()
 
     def _check(self, offered: list[Any], origin: str) -> dict[str, Provider]:
         """Model id → provider for everything ``origin`` offers, or PluginError."""
@@ -160,7 +163,7 @@ class Registry:
         model id holding ``*``, like the generic market plugin's) that matches serves it.
         """
         with self._lock:
-            found = self._providers.get(model)
+            found = self._providers.get(model) or self._by_pattern.get(model)
             if found is not None:
                 return found
             points = self._points()
@@ -180,7 +183,11 @@ class Registry:
                     self._load(ep)
             patterns = [p for p in self._providers if "*" in p and fnmatchcase(model, p)]
             if patterns:
-                return self._providers[max(patterns, key=_specificity)]
+                # Entry points do not change within a process: remember the answer, so polls
+                # of a pattern-served model do not read package metadata each time.
+                chosen = self._providers[max(patterns, key=_specificity)]
+                self._by_pattern[model] = chosen
+                return chosen
             raise UnknownModelError(model, self.models())
 
     def _load(self, ep: EntryPoint) -> None:

@@ -1,0 +1,394 @@
+"""The generic market provider: the contract, plus what a user of an untyped model relies on.
+
+The mock emulates the six ``grok-imagine/*`` market models and answers any other id with KIE's
+422 "model not supported" (kie-api.md §2.4), so the end-to-end tests reach the generic provider
+through a registry that holds it alone, and the Grok ids stand in for "a model kiekit has no
+typed plugin for". Status payloads are the recorded real ones of §2.2 (HAR) and the docs'
+failure example, ids shortened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from kiekit import (
+    AsyncClient,
+    MediaKind,
+    Registry,
+    Request,
+    State,
+    Task,
+    UnprocessableError,
+    ValidationError,
+)
+from kiekit.fields import OpenInput
+from kiekit.registry import default_registry, installed
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit_contract import ProviderContract, async_client_for, client_for
+from kiekit_market import GenericMarketProvider
+from kiekit_mock import MockServer
+
+T2I = "grok-imagine/text-to-image"
+I2I = "grok-imagine/image-to-image"
+T2V = "grok-imagine/text-to-video"
+NANO = "nano-banana-pro"  # §2.4 Google; not emulated by the mock
+SEEDREAM = "seedream/4.5-edit"  # §2.4 Seedream; not emulated by the mock
+CREATE = "/api/v1/jobs/createTask"
+TASK = "5f488be792eafad4b066e21e5bc472c7"
+IMAGE = "https://example.com/lighthouse.png"
+
+# §2.2 [OBS]: `param` is a JSON string whose `input` is itself a JSON string; pending records
+# carry resultJson "" and null fail/cost/complete fields, and no updateTime.
+PARAM = json.dumps({"input": json.dumps({"aspect_ratio": "1:1", "prompt": "a fox"}), "model": T2I})
+PENDING = {
+    "taskId": TASK,
+    "model": T2I,
+    "state": "waiting",
+    "param": PARAM,
+    "resultJson": "",
+    "failCode": None,
+    "failMsg": None,
+    "costTime": None,
+    "completeTime": None,
+    "createTime": 1776323915587,
+}
+RESULT_URLS = [f"https://tempfile.aiquickdraw.com/r/{TASK}-{i}.jpg" for i in range(6)]
+SUCCESS = PENDING | {
+    "state": "success",
+    "resultJson": json.dumps({"resultUrls": RESULT_URLS}),
+    "costTime": 12,
+    "completeTime": 1776323928526,
+}
+FAIL = PENDING | {"state": "fail", "failCode": "422", "failMsg": "Invalid prompt: nsfw"}
+
+
+class TestGenericMarket(ProviderContract):
+    provider = GenericMarketProvider()
+    # the generic provider tested through ids the mock emulates, as if no typed plugin existed
+    pattern_models: ClassVar[Mapping[str, Sequence[str]]] = {"*": (T2I, I2I, T2V)}
+    example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        T2I: {"prompt": "a fox", "aspect_ratio": "3:2"},
+        I2I: {"prompt": "a fox, as a sketch", "image_urls": [IMAGE]},
+        T2V: {"prompt": "a fox running", "duration": "6", "resolution": "480p"},
+    }
+    documented_statuses = (
+        (PENDING, State.QUEUED),
+        (PENDING | {"state": "queuing"}, State.QUEUED),
+        (PENDING | {"state": "generating"}, State.RUNNING),
+        (SUCCESS, State.SUCCEEDED),
+        (FAIL, State.FAILED),
+    )
+
+
+PROVIDER = GenericMarketProvider()
+needs_grok = pytest.mark.skipif(
+    {item.model: item.distribution for item in installed()}.get(T2I) != "kiekit-grok-imagine",
+    reason="the typed kiekit-grok-imagine plugin is not installed",
+)
+
+
+def generic_only() -> Registry:
+    """A registry with the generic provider alone: every id goes through it."""
+    registry = Registry(discover=False)
+    registry.add_provider(GenericMarketProvider())
+    return registry
+
+
+def _no_http(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(500, b"no request was expected")
+
+
+# -- which provider serves an id ---------------------------------------------------------------
+
+
+def test_any_model_id_is_served_under_its_own_id() -> None:
+    for model_id in (NANO, SEEDREAM, "some-vendor/model-of-tomorrow"):
+        model = PROVIDER.model(model_id)
+        assert (model.id, model.input, model.output) == (model_id, OpenInput, None)
+
+
+# the registry clients use by default, and a fresh one: both read the installed plugins
+INSTALLED = pytest.mark.parametrize(
+    "registry", [default_registry, Registry], ids=["default", "fresh"]
+)
+
+
+@INSTALLED
+@pytest.mark.parametrize("model_id", [NANO, SEEDREAM])
+def test_installed_plugins_send_untyped_ids_to_the_generic_provider(
+    registry: Callable[[], Registry], model_id: str
+) -> None:
+    assert type(registry().provider(model_id)) is GenericMarketProvider
+
+
+@INSTALLED
+@needs_grok
+def test_a_typed_plugin_keeps_its_exact_model_id(registry: Callable[[], Registry]) -> None:
+    provider = registry().provider(T2I)
+    assert not isinstance(provider, GenericMarketProvider)
+    assert type(provider).__module__.startswith("kiekit_grok_imagine")
+    assert provider.model(T2I).input is not OpenInput
+
+
+# -- the request -------------------------------------------------------------------------------
+
+
+def test_body_is_model_and_input_as_given() -> None:
+    params = PROVIDER.make_input(
+        NANO, prompt="a lighthouse", image_input=[IMAGE], resolution="2K", seed=7, hd=True
+    )
+    assert PROVIDER.build_request(NANO, params) == Request(
+        "POST",
+        CREATE,
+        body={
+            "model": NANO,
+            "input": {
+                "prompt": "a lighthouse",
+                "image_input": [IMAGE],
+                "resolution": "2K",
+                "seed": 7,
+                "hd": True,
+            },
+        },
+    )
+
+
+def test_callback_url_goes_beside_the_input() -> None:
+    params = PROVIDER.make_input(SEEDREAM, {"prompt": "night", "image_urls": [IMAGE]})
+    body = PROVIDER.build_request(SEEDREAM, params, callback_url="https://me.example/cb").body
+    assert body == {
+        "model": SEEDREAM,
+        "callBackUrl": "https://me.example/cb",
+        "input": {"prompt": "night", "image_urls": [IMAGE]},
+    }
+
+
+def test_nothing_is_renamed_coerced_or_dropped() -> None:
+    # KIE's fields are its own business here: camelCase stays camelCase, "6" stays a string,
+    # None stays null (a typed input would drop it), nested objects stay nested
+    given = {
+        "aspectRatio": "16:9",
+        "duration": "6",
+        "n": 6,
+        "negative_prompt": None,
+        "multi_prompt": [{"prompt": "a", "duration": 3}],
+    }
+    body: Any = PROVIDER.build_request(NANO, PROVIDER.make_input(NANO, given)).body
+    assert body["input"] == given
+    assert json.loads(json.dumps(body))["input"] == given
+
+
+def test_fields_as_keywords_or_as_a_mapping_are_the_same_input() -> None:
+    as_keywords = PROVIDER.make_input(NANO, prompt="a fox", resolution="2K")
+    as_mapping = PROVIDER.make_input(NANO, {"prompt": "a fox", "resolution": "2K"})
+    mixed = PROVIDER.make_input(NANO, {"prompt": "a fox"}, resolution="2K")
+    assert as_keywords == as_mapping == mixed == OpenInput({"prompt": "a fox", "resolution": "2K"})
+
+
+def test_an_open_input_object_is_taken_as_is() -> None:
+    params = OpenInput({"prompt": "a fox"})
+    assert PROVIDER.make_input(NANO, params) is params
+
+
+def test_the_client_sends_exactly_that_body() -> None:
+    def created(request: HttpRequest) -> HttpResponse:
+        answer = {"code": 200, "msg": "success", "data": {"taskId": TASK, "recordId": TASK}}
+        return HttpResponse(200, json.dumps(answer).encode())
+
+    transport = MockTransport(created)
+    with client_for("http://127.0.0.1:9", registry=generic_only(), transport=transport) as kie:
+        task = kie.submit(NANO, prompt="a fox", image_input=[IMAGE], resolution="2K")
+    assert task == Task(TASK, NANO)
+    [sent] = transport.requests
+    assert (sent.method, sent.url) == ("POST", "http://127.0.0.1:9" + CREATE)
+    assert sent.body is not None
+    assert json.loads(sent.body) == {
+        "model": NANO,
+        "input": {"prompt": "a fox", "image_input": [IMAGE], "resolution": "2K"},
+    }
+
+
+# -- what kiekit refuses before sending --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [math.nan, math.inf, -math.inf, b"bytes", {1, 2}, object(), 1j, [1, math.nan], {"a": {b"k"}}],
+    ids=["nan", "inf", "-inf", "bytes", "set", "object", "complex", "nested-nan", "nested-bytes"],
+)
+def test_a_value_that_is_not_json_is_refused_naming_its_key(value: Any) -> None:
+    transport = MockTransport(_no_http)
+    kie = client_for("http://127.0.0.1:9", registry=generic_only(), transport=transport)
+    with kie, pytest.raises(ValidationError) as caught:
+        kie.submit(NANO, prompt="a fox", seed=value)
+    assert caught.value.field == "seed"
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize("key", [1, None, "", "  "])
+def test_a_key_that_is_no_field_name_is_refused(key: Any) -> None:
+    transport = MockTransport(_no_http)
+    kie = client_for("http://127.0.0.1:9", registry=generic_only(), transport=transport)
+    with kie, pytest.raises(ValidationError) as caught:
+        kie.submit(NANO, {"prompt": "a fox", key: "x"})
+    assert caught.value.field == "input"
+    assert transport.requests == []
+
+
+def test_command_line_values_are_read_as_json_where_they_parse() -> None:
+    # kie run nano-banana-pro --prompt … --input resolution=2K --input duration='"6"' …
+    text = {
+        "prompt": "a lighthouse at dawn",
+        "resolution": "2K",
+        "aspect_ratio": "16:9",
+        "duration": '"6"',
+        "n": "2",
+        "hd": "true",
+        "image_input": f'["{IMAGE}"]',
+    }
+    params = PROVIDER.make_input(NANO, text, from_text=True)
+    assert params == OpenInput(
+        {
+            "prompt": "a lighthouse at dawn",
+            "resolution": "2K",
+            "aspect_ratio": "16:9",
+            "duration": "6",
+            "n": 2,
+            "hd": True,
+            "image_input": [IMAGE],
+        }
+    )
+
+
+def test_kie_run_sends_an_untyped_id_to_kie(capsys: pytest.CaptureFixture[str]) -> None:
+    from kiekit.cli import main
+
+    argv = ["run", NANO, "--prompt", "x", "--input", "resolution=2K", "--mock"]
+    assert main([*argv, "--mock-seconds", "0"]) == 1
+    assert "kie: error: KIE error 422: model not supported" in capsys.readouterr().err
+
+
+@needs_grok
+def test_kie_run_keeps_the_typed_plugin_for_its_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    from kiekit.cli import main
+
+    # refused by the typed input before any request (the generic provider would send it)
+    assert main(["run", T2I, "--prompt", "x", "--input", "aspect_ratio=4:3"]) == 1
+    assert "kie: error: aspect_ratio: must be one of" in capsys.readouterr().err
+
+
+# -- end to end against the mock ---------------------------------------------------------------
+
+
+def _check_images(files: list[Path], task: Task) -> None:
+    assert [f.name for f in files] == [f"{task.id}-{i}.jpg" for i in range(6)]  # §2.2: six
+    assert all(f.read_bytes().startswith(b"\xff\xd8\xff") for f in files)  # real JPEG files
+
+
+def test_untyped_model_end_to_end_with_client(kie_mock: MockServer, tmp_path: Path) -> None:
+    with client_for(kie_mock.base_url, registry=generic_only()) as kie:
+        task = kie.submit(T2I, prompt="a fox", aspect_ratio="3:2")
+        results = kie.wait(task)
+        files = kie.download(results, tmp_path)
+    assert {(a.kind, a.media_type) for a in results.assets} == {(MediaKind.IMAGE, "image/jpeg")}
+    _check_images(files, task)
+    [made] = kie_mock.tasks()
+    assert made.request_body == {"model": T2I, "input": {"prompt": "a fox", "aspect_ratio": "3:2"}}
+
+
+def test_untyped_model_end_to_end_with_async_client(kie_mock: MockServer, tmp_path: Path) -> None:
+    async def main() -> tuple[Task, list[Path]]:
+        kie: AsyncClient
+        async with async_client_for(kie_mock.base_url, registry=generic_only()) as kie:
+            task = await kie.submit(T2I, {"prompt": "a fox"})
+            return task, await kie.download(await kie.wait(task), tmp_path)
+
+    task, files = asyncio.run(main())
+    _check_images(files, task)
+
+
+def test_video_kind_comes_from_the_file(kie_mock: MockServer) -> None:
+    with client_for(kie_mock.base_url, registry=generic_only()) as kie:
+        results = kie.wait(kie.submit(T2V, prompt="a fox running", duration="6"))
+    assert [(a.kind, a.media_type) for a in results.assets] == [(MediaKind.VIDEO, "video/mp4")]
+
+
+@pytest.mark.parametrize("client", ["Client", "AsyncClient"])
+def test_unknown_model_is_kie_s_422_and_no_task(client: str, kie_mock: MockServer) -> None:
+    registry = generic_only()
+
+    def submit() -> Task:
+        if client == "Client":
+            with client_for(kie_mock.base_url, registry=registry) as kie:
+                return kie.submit(NANO, prompt="a fox", resolution="2K")
+
+        async def main() -> Task:
+            async with async_client_for(kie_mock.base_url, registry=registry) as kie:
+                return await kie.submit(NANO, prompt="a fox", resolution="2K")
+
+        return asyncio.run(main())
+
+    with pytest.raises(UnprocessableError) as caught:
+        submit()
+    error = caught.value
+    assert error.code == 422
+    assert error.kie_message == "model not supported"
+    assert "model not supported" in str(error)
+    assert error.task_id is None
+    assert kie_mock.tasks() == []
+    [sent] = kie_mock.requests()
+    assert (sent.path, sent.code) == (CREATE, 422)
+    assert sent.body == {"model": NANO, "input": {"prompt": "a fox", "resolution": "2K"}}
+
+
+def test_kie_judges_the_fields_a_bad_one_is_its_422(kie_mock: MockServer) -> None:
+    # nothing checks aspect_ratio on this side: the mock, as KIE, refuses it
+    kie = client_for(kie_mock.base_url, registry=generic_only())
+    with kie, pytest.raises(UnprocessableError) as caught:
+        kie.submit(T2I, prompt="a fox", aspect_ratio="4:3")
+    assert caught.value.kie_message == "aspect_ratio is not within the range of allowed options"
+    assert kie_mock.tasks() == []
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "media_type"),
+    [
+        ("https://cdn.example/r/a.png", MediaKind.IMAGE, "image/png"),
+        ("https://cdn.example/r/a.mp4", MediaKind.VIDEO, "video/mp4"),
+        ("https://cdn.example/r/a.mp3", MediaKind.AUDIO, "audio/mpeg"),
+        ("https://cdn.example/r/a", MediaKind.OTHER, None),
+    ],
+)
+def test_each_result_kind_comes_from_its_media_type(
+    url: str, kind: MediaKind, media_type: str | None
+) -> None:
+    payload = SUCCESS | {"model": NANO, "resultJson": json.dumps({"resultUrls": [url]})}
+    [item] = PROVIDER.extract_results(TASK, payload).assets
+    assert (item.url, item.kind, item.media_type) == (url, kind, media_type)
+
+
+def test_text_output_has_no_files_and_stays_in_raw() -> None:
+    # §2.2: text models answer {"resultObject": …} instead of resultUrls
+    text = {"resultObject": {"text": "hello"}}
+    payload = SUCCESS | {"model": "elevenlabs/speech-to-text", "resultJson": json.dumps(text)}
+    results = PROVIDER.extract_results(TASK, payload)
+    assert results.assets == ()
+    assert results.raw == payload
+
+
+def test_failure_keeps_kie_fail_code_and_message() -> None:
+    status = PROVIDER.parse_status(TASK, FAIL | {"model": NANO})
+    assert (status.state, status.fail_code, status.fail_message) == (
+        State.FAILED,
+        "422",
+        "Invalid prompt: nsfw",
+    )
