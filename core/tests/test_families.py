@@ -261,3 +261,20 @@ def test_success_flag_results() -> None:
 def test_success_flag_without_results_is_a_protocol_error(data: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError):
         Legacy().extract_results(TASK_ID, data)
+
+
+def test_a_text_result_is_the_value_not_a_file() -> None:
+    # resultJson {"resultObject": …} is a text output (kie-api.md §2.2): no file to download.
+    import json as _json
+
+    from kiekit_grok_imagine import GrokImagineProvider
+
+    data = {
+        "taskId": "t",
+        "model": "grok-imagine/text-to-image",
+        "state": "success",
+        "resultJson": _json.dumps({"resultObject": {"text": "a fox"}}),
+    }
+    results = GrokImagineProvider().extract_results("t", data)
+    assert results.assets == ()
+    assert results.value == {"text": "a fox"}

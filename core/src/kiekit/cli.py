@@ -161,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
             raise
     for path in paths:
         print(path)
+    if results.value is not None:  # a model whose output is not a file: print what KIE returned
+        print(json.dumps(results.value, ensure_ascii=False))
     return 0
 
 

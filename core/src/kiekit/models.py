@@ -127,6 +127,10 @@ class Asset:
 
 @frozen
 class Results:
+    """What a succeeded task produced: files to fetch (``assets``) and, for models whose output
+    is not a file (text, an id), the ``value`` KIE returned."""
+
     task_id: str
     assets: tuple[Asset, ...]
     raw: Any = field(default=None, eq=False, repr=False)
+    value: Any = None

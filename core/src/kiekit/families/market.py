@@ -15,7 +15,7 @@ from kiekit import wire
 from kiekit.errors import ProtocolError
 from kiekit.families.assets import assets
 from kiekit.fields import Input
-from kiekit.models import Asset, Request, Results, State, TaskStatus
+from kiekit.models import Request, Results, State, TaskStatus
 from kiekit.provider import Provider
 
 __all__ = ["MarketProvider", "MarketRecord"]
@@ -95,13 +95,9 @@ class MarketProvider(Provider):
         # means the file type decides the kind.
         served = self.find(record.model) if record.model else None
         kind = served.output if served else None
-        found: tuple[Asset, ...]
         if "resultUrls" in result:
             found = assets(result["resultUrls"], kind, task_id=task_id)
-        elif "resultObject" in result:
-            found = ()  # text output: it lives in raw, there is no file to fetch
-        else:
-            raise ProtocolError(
-                "resultJson has neither resultUrls nor resultObject", task_id=task_id
-            )
-        return Results(task_id=task_id, assets=found, raw=data)
+            return Results(task_id=task_id, assets=found, raw=data)
+        if "resultObject" in result:  # text output: no file to fetch (§2.2)
+            return Results(task_id=task_id, assets=(), raw=data, value=result["resultObject"])
+        raise ProtocolError("resultJson has neither resultUrls nor resultObject", task_id=task_id)

@@ -1,0 +1,42 @@
+"""kiekit-sora: OpenAI's Sora 2 models on KIE's market jobs API (kie-api.md §2.4).
+
+KIE paused Sora 2 upstream in 2026 (§9.7); the provider logs that once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kiekit import Provider, hookimpl
+
+from kiekit_sora.provider import (
+    Characters,
+    CharactersPro,
+    ImageToVideo,
+    ProImageToVideo,
+    ProTextToVideo,
+    Scene,
+    SoraProvider,
+    Storyboard,
+    TextToVideo,
+    WatermarkRemover,
+)
+
+__all__ = [
+    "Characters",
+    "CharactersPro",
+    "ImageToVideo",
+    "ProImageToVideo",
+    "ProTextToVideo",
+    "Scene",
+    "SoraProvider",
+    "Storyboard",
+    "TextToVideo",
+    "WatermarkRemover",
+    "kiekit_register_providers",
+]
+
+
+@hookimpl
+def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
+    register(SoraProvider())

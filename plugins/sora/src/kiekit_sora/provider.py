@@ -1,0 +1,282 @@
+"""Sora 2 (OpenAI) on the market jobs API: the shared market family plus Sora's inputs, the
+top-level ``progressCallBackUrl``, and a notice that KIE has paused the models.
+
+Sources. kie-api.md §2.4 (Sora 2) names the eight model ids and the inputs of the text- and
+image-to-video models; it is silent on the storyboard, characters and watermark-remover inputs,
+which follow public copies of KIE's Sora pages (docs.kie.ai/market/sora2/*, the smallest set
+those pages document; marked "Sora pages" below). Status and results: §2.2 — recordInfo, whose
+``progress`` (0–100) only Sora 2 reports; the core scales it to 0–1.
+
+Availability (§2.4, §9.7): KIE removed or paused Sora 2 in 2026 and OpenAI shuts the Sora 2 API
+down on 2026-09-24. The plugin still speaks the documented API, and says so once per process,
+through the ``kiekit.sora`` logger, when one of its models first builds a request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+from attrs import evolve, frozen
+from kiekit import Input, MediaKind, Model, ProtocolError, Request, Results, ValidationError
+from kiekit.families.market import MarketProvider
+from kiekit.fields import choice, flag, number, text, url, urls
+
+from kiekit_sora.items import items, to_wire
+
+__all__ = [
+    "Characters",
+    "CharactersPro",
+    "ImageToVideo",
+    "ProImageToVideo",
+    "ProTextToVideo",
+    "Scene",
+    "SoraProvider",
+    "Storyboard",
+    "TextToVideo",
+    "WatermarkRemover",
+]
+
+LOGGER = logging.getLogger("kiekit.sora")
+PAUSED_NOTICE = (
+    "Sora 2 is paused upstream: KIE removed or paused its Sora 2 models in 2026 and OpenAI "
+    "shuts the Sora 2 API down on 2026-09-24, so KIE may refuse or fail these tasks "
+    "(kie-api.md §2.4, §9.7)."
+)
+
+# §2.4 [SRC≠]: 5000 characters in FELORES' copy of the page, 10000 per neyric's SDK and KIE's
+# Sora pages; the larger limit is accepted (be liberal), KIE has the last word.
+PROMPT_MAX = 10_000
+ASPECT_RATIOS = ("portrait", "landscape")
+N_FRAMES = ("10", "15")  # seconds, a string enum (§2.4)
+STORYBOARD_FRAMES = ("10", "15", "25")  # Sora pages: the storyboard also makes 25 s
+STORYBOARD_DEFAULT_FRAMES = "15"  # Sora pages
+SHOT_SECONDS_MAX = 15.0  # Sora pages: a storyboard shot lasts 0.1–15 s
+SIZES = ("standard", "high")  # pro models only (§2.4)
+UPLOAD_METHODS = ("s3", "oss")
+CHARACTER_TEXT_MAX = 5000  # Sora pages: character_prompt, safety_instruction
+USER_NAME_MAX = 40  # Sora pages: character_user_name
+VIDEO_URL_MAX = 500  # Sora pages: the watermark remover's video_url
+PROGRESS_WIRE = "progressCallBackUrl"
+
+
+@functools.cache
+def announce_pause() -> None:
+    """Log the availability notice, the first time only (``announce_pause.cache_clear()``
+    makes it say so again). A log record, not a warning: test suites turn warnings into errors."""
+    LOGGER.warning(PAUSED_NOTICE)
+
+
+@frozen
+class _Video(Input):
+    """What the four text/image-to-video models share (§2.4).
+
+    ``character_id_list`` takes the ids of characters made with ``sora-2-characters``, as one
+    string, comma-separated (``"id1,id2"``) or a JSON array; it goes to KIE as a list.
+    ``progress_callback_url`` is KIE's top-level ``progressCallBackUrl`` (§2.1), documented on
+    these four models' pages only; it is sent next to ``callBackUrl``, never inside ``input``.
+    """
+
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
+    n_frames: str | None = choice(*N_FRAMES)
+    remove_watermark: bool | None = flag()
+    upload_method: str | None = choice(*UPLOAD_METHODS)
+    character_id_list: str | None = text(required=False)
+    progress_callback_url: str | None = url(wire=PROGRESS_WIRE)
+
+    def character_ids(self) -> list[str]:
+        return _ids(self.character_id_list)
+
+
+@frozen
+class TextToVideo(_Video):
+    """``sora-2-text-to-video``: a prompt (≤10000 characters) becomes a 10 or 15 s video."""
+
+    prompt: str = text(max_length=PROMPT_MAX)
+
+
+@frozen
+class ImageToVideo(_Video):
+    """``sora-2-image-to-video``: one image (``image_urls``) animated; the prompt may be empty
+    (a KIE example sends ``"prompt": ""``)."""
+
+    image_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
+    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
+
+
+@frozen
+class ProTextToVideo(_Video):
+    """``sora-2-pro-text-to-video``: as text-to-video, with ``size`` standard or high."""
+
+    prompt: str = text(max_length=PROMPT_MAX)
+    size: str | None = choice(*SIZES)
+
+
+@frozen
+class ProImageToVideo(_Video):
+    """``sora-2-pro-image-to-video``: as image-to-video, with ``size`` standard or high."""
+
+    image_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
+    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
+    size: str | None = choice(*SIZES)
+
+
+@frozen
+class Scene(Input):
+    """One storyboard shot: what happens (``Scene`` on the wire) and for how long (0.1–15 s)."""
+
+    scene: str = text(wire="Scene")
+    duration: float = number(0.1, SHOT_SECONDS_MAX, required=True)
+
+
+@frozen
+class Storyboard(Input):
+    """``sora-2-pro-storyboard`` (Sora pages): 1–10 ``shots`` of 0.1–15 s whose durations add
+    up to at most ``n_frames`` seconds (10, 15 or 25; KIE's default 15). The page lists one image
+    as ``image_urls``; no example omits it, but none says it is required, so it is optional here.
+
+    ``shots`` is a list of :class:`Scene` (or mappings ``{"Scene", "duration"}``, or their JSON
+    text), or plain text: one scene lasting the whole video (at most 15 s, KIE's limit for a
+    shot), sent to KIE as a one-entry list.
+    """
+
+    shots: tuple[Scene, ...] | str | None = items(Scene, max_items=10, plain_text=True)
+    n_frames: str | None = choice(*STORYBOARD_FRAMES)
+    image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=1)
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
+    upload_method: str | None = choice(*UPLOAD_METHODS)
+
+    def check(self) -> None:
+        if self.shots is None:
+            raise ValidationError("shots", "is required: 1–10 shots of {Scene, duration}")
+        frames = float(self.n_frames or STORYBOARD_DEFAULT_FRAMES)
+        if isinstance(self.shots, str) and frames > SHOT_SECONDS_MAX:
+            raise ValidationError(
+                "shots",
+                f"one scene lasts at most {SHOT_SECONDS_MAX:g} s; "
+                f"give a list of shots for n_frames={self.n_frames}",
+            )
+        total = sum(shot.duration for shot in self.scenes())
+        if total > frames:
+            raise ValidationError(
+                "shots", f"last {total:g} s in all, more than n_frames ({frames:g} s)"
+            )
+
+    def scenes(self) -> tuple[Scene, ...]:
+        """The shots as KIE takes them (plain text: one scene lasting the whole video)."""
+        if isinstance(self.shots, str):
+            frames = float(self.n_frames or STORYBOARD_DEFAULT_FRAMES)
+            return (Scene(scene=self.shots.strip(), duration=frames),)
+        return self.shots or ()
+
+
+@frozen
+class Characters(Input):
+    """``sora-2-characters`` (Sora pages): a character from one 1–4 s clip, for later videos'
+    ``character_id_list``. The result is a character id, not a file (``Results.value``)."""
+
+    character_file_url: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
+    character_prompt: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
+    safety_instruction: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
+
+
+@frozen
+class CharactersPro(Input):
+    """``sora-2-characters-pro`` (Sora pages): a character cut from an earlier Sora task's video
+    (``origin_task_id``) between ``timestamps`` ``"start,end"`` seconds, 1–4 s apart.
+
+    The timestamps' format is left to KIE: kie-api.md §2.4 does not document this model, so its
+    inputs are taken leniently (any non-blank text); a wrong format costs one refused request
+    (422), not a paid task.
+    """
+
+    origin_task_id: str = text()
+    timestamps: str = text()
+    character_prompt: str = text(max_length=CHARACTER_TEXT_MAX)
+    character_user_name: str | None = text(required=False, max_length=USER_NAME_MAX)
+    safety_instruction: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
+
+
+@frozen
+class WatermarkRemover(Input):
+    """``sora-watermark-remover`` (Sora pages): a Sora video link (KIE wants a public
+    sora.chatgpt.com link, at most 500 characters; only the length is checked here)."""
+
+    video_url: str = url(required=True)
+    upload_method: str | None = choice(*UPLOAD_METHODS)
+
+    def check(self) -> None:
+        if len(self.video_url) > VIDEO_URL_MAX:
+            raise ValidationError(
+                "video_url", f"allows at most {VIDEO_URL_MAX} characters; got {len(self.video_url)}"
+            )
+
+
+CHARACTER_MODELS = ("sora-2-characters", "sora-2-characters-pro")
+
+
+class SoraProvider(MarketProvider):
+    name = "sora"
+    models = (
+        Model("sora-2-text-to-video", TextToVideo, MediaKind.VIDEO),
+        Model("sora-2-image-to-video", ImageToVideo, MediaKind.VIDEO),
+        Model("sora-2-pro-text-to-video", ProTextToVideo, MediaKind.VIDEO),
+        Model("sora-2-pro-image-to-video", ProImageToVideo, MediaKind.VIDEO),
+        Model("sora-2-pro-storyboard", Storyboard, MediaKind.VIDEO),
+        Model("sora-2-characters", Characters, MediaKind.TEXT),
+        Model("sora-2-characters-pro", CharactersPro, MediaKind.TEXT),
+        Model("sora-watermark-remover", WatermarkRemover, MediaKind.VIDEO),
+    )
+
+    def build_request(
+        self, model_id: str, params: Input, *, callback_url: str | None = None
+    ) -> Request:
+        request = super().build_request(model_id, params, callback_url=callback_url)
+        announce_pause()
+        body: dict[str, Any] = dict(request.body or {})
+        sent: dict[str, Any] = dict(body.pop("input"))
+        # §2.1: progressCallBackUrl is a createTask field beside callBackUrl, not an input
+        progress_url = sent.pop(PROGRESS_WIRE, None)
+        if progress_url is not None:
+            body[PROGRESS_WIRE] = progress_url
+        if isinstance(params, _Video):
+            sent.pop("character_id_list", None)
+            if params.character_ids():
+                sent["character_id_list"] = params.character_ids()
+        if isinstance(params, Storyboard):
+            sent["shots"] = to_wire(params.scenes())
+        body["input"] = sent
+        return evolve(request, body=body)
+
+    def extract_results(self, task_id: str, data: Any) -> Results:
+        """As every market model; a character task's ``resultJson`` carries a character id
+        rather than files (Sora pages), in whatever member KIE puts it: no assets, all in raw."""
+        try:
+            return super().extract_results(task_id, data)
+        except ProtocolError:
+            record = self.record(task_id, data)
+            result: Any = record.result_json
+            if (
+                record.model in CHARACTER_MODELS
+                and record.state == "success"
+                and isinstance(result, dict)
+            ):
+                return Results(task_id=task_id, assets=(), raw=data, value=result)
+            raise
+
+
+def _ids(value: str | None) -> list[str]:
+    """Character ids from ``"a, b"`` or ``'["a", "b"]'``; blanks are dropped."""
+    if value is None:
+        return []
+    text_value = value.strip()
+    if text_value.startswith("["):
+        try:
+            parsed = json.loads(text_value)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return [str(item).strip() for item in parsed if str(item).strip()]
+    return [part.strip() for part in text_value.split(",") if part.strip()]
