@@ -1,0 +1,60 @@
+"""What every market model of the mock declares, and checks shared by several of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from ...envelope import KieError
+from ..validation import invalid, optional_bool, optional_number
+
+Input = dict[str, Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MarketModel:
+    name: str
+    check: Callable[[Input], Input]  # validates, returns the input as KIE stores it
+    kind: Literal["image", "video", "text"]  # text: resultObject instead of files (§2.2)
+    results: int  # result URLs on success
+    cost: float  # credits per task: mock figures, not KIE's price list
+    progress: bool = False  # recordInfo reports `progress` 0–100 (Sora 2 only, §2.2)
+
+
+def nested(where: str, check: Callable[[], T]) -> T:
+    """Run a field check on a nested object, naming the field by its place (`shots[1].duration`)."""
+    try:
+        return check()
+    except KieError as exc:
+        raise KieError(exc.code, f"{where}.{exc.msg}") from None
+
+
+def objects(inp: Input, field: str, *, max_items: int | None = None) -> list[dict[str, Any]]:
+    """A non-empty array of JSON objects."""
+    value = inp.get(field)
+    if value is None or value == []:
+        raise invalid(f"{field} cannot be empty")
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise invalid(f"{field} must be an array of objects")
+    if max_items is not None and len(value) > max_items:
+        raise invalid(f"{field} cannot contain more than {max_items} items")
+    return value
+
+
+def required_bool(inp: Input, field: str) -> bool:
+    value = optional_bool(inp, field)
+    if value is None:
+        raise invalid(f"{field} cannot be empty")
+    return value
+
+
+def seconds(data: Input, field: str, low: float, high: float) -> float:
+    """A required number of seconds in [low, high], a JSON number or a numeric string."""
+    if data.get(field) is None:
+        raise invalid(f"{field} cannot be empty")
+    value = optional_number(data, field, low)
+    if value is None or value > high:
+        raise invalid(f"{field} must be between {low:g} and {high:g}")
+    return value

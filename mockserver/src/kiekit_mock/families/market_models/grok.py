@@ -1,0 +1,92 @@
+"""Grok Imagine's six market models (kie-api.md §2.4; guide §2.3)."""
+
+from __future__ import annotations
+
+from ..validation import (
+    invalid,
+    optional_bool,
+    optional_enum,
+    optional_int,
+    optional_number,
+    optional_str,
+    required_str,
+    url_list,
+)
+from .base import Input, MarketModel
+
+PROMPT_MAX = 5000
+ASPECT_RATIOS = ("2:3", "3:2", "1:1", "16:9", "9:16")
+MODES = ("fun", "normal", "spicy")
+RESOLUTIONS = ("480p", "720p")
+
+
+def _text_to_image(inp: Input) -> Input:
+    required_str(inp, "prompt", PROMPT_MAX)
+    optional_enum(inp, "aspect_ratio", ASPECT_RATIOS)
+    optional_bool(inp, "nsfw_checker")
+    optional_bool(inp, "enable_pro")
+    return inp
+
+
+def _image_to_image(inp: Input) -> Input:
+    required_str(inp, "prompt", PROMPT_MAX)
+    url_list(inp, "image_urls", max_items=5, required=True)  # 1 in older docs, up to 5 newer
+    optional_bool(inp, "nsfw_checker")
+    return inp
+
+
+def _video_options(inp: Input) -> Input:
+    optional_enum(inp, "aspect_ratio", ASPECT_RATIOS)
+    optional_enum(inp, "mode", MODES)
+    optional_enum(inp, "resolution", RESOLUTIONS)
+    optional_bool(inp, "nsfw_checker")
+    # duration: "6"/"10" in older docs, 6–30 in newer ones; KIE stores "6" as 6 (§2.2, HAR)
+    duration = optional_int(inp, "duration", 6, 30, strings_ok=True)
+    return inp if duration is None else inp | {"duration": duration}
+
+
+def _text_to_video(inp: Input) -> Input:
+    required_str(inp, "prompt", PROMPT_MAX)
+    return _video_options(inp)
+
+
+def _image_to_video(inp: Input) -> Input:
+    # either external images, or an earlier Grok image task + the index of one of its images
+    images = url_list(inp, "image_urls", max_items=7, required=False)  # newer docs: up to 7
+    source_task = optional_str(inp, "task_id")
+    if images is None and not source_task:
+        raise invalid("image_urls cannot be empty")
+    if images is not None and source_task:
+        raise invalid("image_urls and task_id cannot be used together")
+    if images is None:
+        optional_int(inp, "index", 0, 5, strings_ok=True)
+    elif inp.get("mode") == "spicy":
+        raise invalid("mode spicy is not supported with image_urls")  # §2.4: external images
+    optional_str(inp, "prompt", PROMPT_MAX)
+    return _video_options(inp)
+
+
+def _upscale(inp: Input) -> Input:
+    required_str(inp, "task_id")
+    return inp
+
+
+def _extend(inp: Input) -> Input:
+    required_str(inp, "task_id")
+    required_str(inp, "prompt", PROMPT_MAX)
+    optional_number(inp, "extend_at", 0)
+    times = optional_int(inp, "extend_times", 6, 10, strings_ok=True)
+    if times not in (None, 6, 10):
+        raise invalid("extend_times is not within the range of allowed options")
+    return inp
+
+
+MODELS = (
+    # result counts from recorded traffic (§2.2: t2i 6, i2i 2); the others one each
+    MarketModel("grok-imagine/text-to-image", _text_to_image, "image", 6, 4.0),
+    MarketModel("grok-imagine/image-to-image", _image_to_image, "image", 2, 4.0),
+    MarketModel("grok-imagine/upscale", _upscale, "image", 1, 2.0),
+    MarketModel("grok-imagine/text-to-video", _text_to_video, "video", 1, 10.0),
+    MarketModel("grok-imagine/image-to-video", _image_to_video, "video", 1, 10.0),
+    MarketModel("grok-imagine/extend", _extend, "video", 1, 10.0),
+)
