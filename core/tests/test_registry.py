@@ -24,7 +24,7 @@ from kiekit import (
 )
 from kiekit.families.market import MarketProvider
 from kiekit.fields import text
-from kiekit.registry import default_registry, installed
+from kiekit.registry import PluginWarning, default_registry, installed
 
 PLUGINS = {
     "flux-kontext-pro": "kiekit-flux-kontext",
@@ -371,9 +371,13 @@ def test_a_plugin_that_fails_to_import_is_a_plugin_error_not_a_missing_model(
     distribution: Any,
 ) -> None:
     distribution("kiekit-broken", "kiekit_broken_plugin", ["broken/one"], "import no_such_dep_xyz")
+    registry = Registry()
 
-    with pytest.raises(PluginError, match="kiekit-broken"):
-        Registry().provider("broken/one")
+    with pytest.warns(PluginWarning, match="kiekit-broken"), pytest.raises(PluginError) as info:
+        registry.provider("broken/one")
+    assert "kiekit-broken" in str(info.value)
+    assert "no_such_dep_xyz" in registry.quarantined["kiekit-broken"]
+    assert registry.provider("grok-imagine/text-to-image").name == "grok-imagine"  # unharmed
 
 
 def test_a_plugin_that_does_not_register_its_declared_model_is_a_plugin_error(
@@ -401,9 +405,12 @@ def test_a_plugin_registering_a_non_provider_is_named(distribution: Any) -> None
             register("not a provider")
         """
     distribution("kiekit-junk", "kiekit_junk_plugin", ["junk/one"], source)
+    registry = Registry()
 
-    with pytest.raises(PluginError, match="kiekit_junk_plugin"):
-        Registry().provider("junk/one")
+    with pytest.warns(PluginWarning, match="kiekit-junk"), pytest.raises(PluginError) as info:
+        registry.provider("junk/one")
+    assert "not a Provider" in str(info.value)
+    assert "junk/one" not in registry.models()
 
 
 def test_an_installed_plugin_claiming_anothers_model_is_a_plugin_error(distribution: Any) -> None:
@@ -419,8 +426,46 @@ def test_an_installed_plugin_claiming_anothers_model_is_a_plugin_error(distribut
     distribution("kiekit-thief", "kiekit_thief_plugin", ["grok-imagine/text-to-image"], source)
     registry = Registry()
 
-    with pytest.raises(PluginError, match="grok-imagine/text-to-image"):
+    # Two plugins declare one id: kiekit will not guess; the error says how to choose.
+    with pytest.raises(PluginError, match="KIEKIT_PREFER=grok-imagine/text-to-image"):
         registry.provider("grok-imagine/text-to-image")
+    assert registry.provider("grok-imagine/image-to-image").name == "grok-imagine"
+
+
+def test_the_user_picks_the_winner_of_a_contested_model(
+    distribution: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = GOOD_PROVIDER.format(
+        name="thief", owned="grok-imagine/text-to-image"
+    ) + textwrap.dedent(
+        """
+        @hookimpl
+        def kiekit_register_providers(register):
+            register(Provider())
+        """
+    )
+    distribution("kiekit-thief", "kiekit_thief_plugin", ["grok-imagine/text-to-image"], source)
+    monkeypatch.setenv("KIEKIT_PREFER", "grok-imagine/text-to-image=kiekit-thief")
+    assert Registry().provider("grok-imagine/text-to-image").name == "thief"
+    monkeypatch.setenv("KIEKIT_PREFER", "grok-imagine/text-to-image=kiekit-grok-imagine")
+    registry = Registry()
+    assert registry.provider("grok-imagine/text-to-image").name == "grok-imagine"
+
+
+def test_a_plugin_built_for_another_kiekit_is_skipped_unimported(distribution: Any) -> None:
+    distribution(
+        "kiekit-ancient", "kiekit_ancient_plugin", ["ancient/one"], "raise RuntimeError('x')"
+    )
+    info = next(Path(p) for p in sys.path if Path(p, "kiekit_ancient-9.9.9.dist-info").is_dir())
+    metadata = info / "kiekit_ancient-9.9.9.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text() + "Requires-Dist: kiekit<0.1\n")
+    registry = Registry()
+
+    with pytest.warns(PluginWarning, match="kiekit-ancient"), pytest.raises(PluginError):
+        registry.provider("ancient/one")
+    assert "kiekit_ancient_plugin" not in sys.modules
+    assert "built for kiekit<0.1" in registry.quarantined["kiekit-ancient"]
+    assert {i.model: i.incompatible for i in installed()}["ancient/one"]
 
 
 def test_default_registry_is_shared() -> None:
@@ -545,3 +590,21 @@ def test_a_blocked_distribution_is_neither_listed_as_usable_nor_loaded(
 def test_block_names_are_matched_like_distribution_names() -> None:
     registry = Registry(blocked=["KIEKIT_Flux.Kontext", "kiekit-market"])
     assert "flux-kontext-max" not in registry.models()
+
+
+def test_a_broken_plugin_beside_the_real_ones_is_explained_and_harms_nothing(
+    distribution: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from kiekit import cli
+
+    distribution("kiekit-broken", "kiekit_broken_plugin", ["broken/one"], "import no_such_dep_xyz")
+
+    assert cli.main(["providers", "--check", "--json"]) == 0
+    rows = {row["distribution"]: row for row in json.loads(capsys.readouterr().out)["providers"]}
+    assert rows["kiekit-broken"]["status"].startswith("quarantined: failed to import")
+    assert rows["kiekit-grok-imagine"]["status"] == "ok"
+
+    out_dir = tmp_path / "out"
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "0"]
+    assert cli.main([*argv, "--out", str(out_dir)]) == 0
+    assert len(list(out_dir.iterdir())) == 2

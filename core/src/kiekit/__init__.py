@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kiekit._version import __version__
 from kiekit.errors import (
     ApiError,
     AuthenticationError,
@@ -40,8 +41,6 @@ from kiekit.models import Asset, MediaKind, Model, Request, Results, State, Task
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
 from kiekit.registry import Registry
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client

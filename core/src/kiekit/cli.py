@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiekit import __version__
+from kiekit._version import __version__
 from kiekit.errors import ConfigurationError, KieError, ValidationError
 
 if TYPE_CHECKING:
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
     providers = commands.add_parser("providers", help="list installed providers and their models")
     providers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    providers.add_argument(
+        "--check", action="store_true", help="also import each plugin and report broken ones"
+    )
     providers.set_defaults(handler=_providers)
 
     run = commands.add_parser("run", help="create a task, wait for it, download its files")
@@ -96,9 +99,25 @@ def _parser() -> argparse.ArgumentParser:
 def _providers(args: argparse.Namespace) -> int:
     from kiekit.registry import installed  # metadata only: no plugin module is imported
 
-    groups: dict[tuple[str, str, str, bool], list[str]] = {}
+    quarantined: dict[str, str] = {}
+    if args.check:  # import every plugin, to find the ones that break on loading
+        import warnings
+
+        from kiekit.registry import PluginWarning, Registry
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PluginWarning)  # reported below, not twice
+            quarantined = Registry().load_all()
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
     for item in installed():
-        key = (item.distribution, item.version, item.module, item.blocked)
+        status = "ok"
+        if item.blocked:
+            status = "blocked (KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS)"
+        elif item.incompatible:
+            status = f"incompatible: {item.incompatible}"
+        elif item.distribution in quarantined:
+            status = f"quarantined: {quarantined[item.distribution]}"
+        key = (item.distribution, item.version, item.module, status)
         groups.setdefault(key, []).append(item.model)
     if args.json:
         rows = [
@@ -107,23 +126,21 @@ def _providers(args: argparse.Namespace) -> int:
                 "version": version,
                 "module": module,
                 "models": models,
-                "blocked": blocked,
+                "status": status,
             }
-            for (dist, version, module, blocked), models in groups.items()
+            for (dist, version, module, status), models in groups.items()
         ]
         print(json.dumps({"providers": rows}, indent=2))
         return 0
     if not groups:
         print("no providers installed (try: pip install kiekit-flux-kontext)")
         return 0
-    for (dist, version, module, blocked), models in groups.items():
-        note = "  [blocked by KIEKIT_BLOCK_PLUGINS]" if blocked else ""
+    for (dist, version, module, status), models in groups.items():
+        note = "" if status == "ok" else f"  [{status}]"
         print(f"{dist} {version}  ({module}){note}")
         for model in models:
-            print(
-                f"  {model}"
-                + ("  (pattern: model ids no other plugin serves)" if "*" in model else "")
-            )
+            pattern = "  (pattern: model ids no other plugin serves)" if "*" in model else ""
+            print(f"  {model}{pattern}")
     return 0
 
 

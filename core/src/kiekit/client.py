@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from kiekit import __version__
 from kiekit._engine import Engine, StatusHook
+from kiekit._version import __version__
 from kiekit.errors import ConfigurationError
 from kiekit.fields import Input
 from kiekit.models import Request, Results, Task, TaskStatus

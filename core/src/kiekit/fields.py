@@ -11,6 +11,20 @@ Each field carries a :class:`Spec` in its metadata. The validator built from it 
 :class:`~kiekit.errors.ValidationError` naming the field, before any I/O; the wire converter reads
 the spec's wire name; the contract kit draws valid and invalid values from it for property tests.
 Rules that tie two fields together go in :meth:`Input.check`.
+
+Some KIE inputs are lists of small objects (Kling's ``multi_prompt`` shots, Sora's storyboard
+``shots``). Declare the object once as an :class:`Input` of its own and the list with
+:func:`items`: each entry is validated like a model input, and an error names its place
+(``multi_prompt[1].duration``)::
+
+    @frozen
+    class Shot(Input):
+        prompt: str = text(max_length=500)
+        duration: int = integer(1, 12, required=True)
+
+    @frozen
+    class Video(Input):
+        multi_prompt: tuple[Shot, ...] | None = items(Shot, min_items=1)
 """
 
 from __future__ import annotations
@@ -37,24 +51,32 @@ __all__ = [
     "coerce",
     "flag",
     "integer",
+    "items",
     "make_input",
     "number",
     "read_json_text",
     "spec_of",
     "text",
+    "texts",
     "url",
     "urls",
     "wire_name",
 ]
 
 SPEC_KEY = "kiekit"
-Kind = Literal["text", "choice", "int", "float", "bool", "url", "urls"]
+Kind = Literal["text", "choice", "int", "float", "bool", "url", "urls", "texts", "items"]
+LIST_KINDS = ("urls", "texts", "items")
 _MISSING: Any = attrs.NOTHING
 
 
 @frozen
 class Spec:
-    """What KIE documents for one input field."""
+    """What KIE documents for one input field.
+
+    ``min_length``/``max_length`` count characters for ``text`` and entries for the list kinds
+    (``urls``, ``texts``, ``items``). ``of`` says what one entry of a list is: the :class:`Input`
+    class of an ``items`` entry, or the Spec of one string of ``texts``.
+    """
 
     kind: Kind
     required: bool = False
@@ -64,6 +86,14 @@ class Spec:
     min_length: int | None = None
     max_length: int | None = None
     wire: str | None = None
+    of: type[Input] | Spec | None = None
+
+    def __attrs_post_init__(self) -> None:
+        # Caught when a plugin is declared, not when a user's input first reaches the field.
+        if self.kind == "items" and not _is_entry_class(self.of):
+            raise TypeError(f"an items field needs an Input class for its entries, not {self.of!r}")
+        if self.kind == "texts" and not isinstance(self.of, Spec):
+            raise TypeError(f"a texts field needs the Spec of one string, not {self.of!r}")
 
     def check(self, name: str, value: Any) -> None:
         """Raise ValidationError naming ``name`` unless ``value`` fits this spec."""
@@ -123,11 +153,36 @@ def _check_urls(spec: Spec, name: str, value: Any) -> None:
             raise ValidationError(f"{name}[{index}]", f"must be an http(s) URL; got {item!r}")
 
 
+def _check_texts(spec: Spec, name: str, value: Any) -> None:
+    if not _is_list(value):
+        raise ValidationError(name, "must be a list of strings")
+    _check_length(spec, name, len(value), "entries")
+    entry = entry_spec(spec)
+    for index, item in enumerate(value):
+        entry.check(f"{name}[{index}]", item)
+
+
+def _check_items(spec: Spec, name: str, value: Any) -> None:
+    of = entry_class(spec)
+    if not _is_list(value):
+        raise ValidationError(name, f"must be a list of objects with {_field_names(of)}")
+    _check_length(spec, name, len(value), "entries")
+    for index, item in enumerate(value):
+        # an ``of`` was validated when it was made; a mapping the converter could not read is
+        # read again here, to name the place of its first problem
+        read_entry(of, f"{name}[{index}]", item)
+
+
 def _check_length(spec: Spec, name: str, length: int, unit: str) -> None:
     if spec.min_length is not None and length < spec.min_length:
         raise ValidationError(name, f"needs at least {spec.min_length} {unit}; got {length}")
     if spec.max_length is not None and length > spec.max_length:
         raise ValidationError(name, f"allows at most {spec.max_length} {unit}; got {length}")
+
+
+def _is_list(value: Any) -> bool:
+    # A string is a sequence too, but never a list of entries: "abc" is not ["a", "b", "c"].
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
 
 
 def _is_http_url(value: str) -> bool:
@@ -147,6 +202,8 @@ _CHECKS = {
     "bool": _check_bool,
     "url": _check_url,
     "urls": _check_urls,
+    "texts": _check_texts,
+    "items": _check_items,
 }
 
 
@@ -154,13 +211,17 @@ def _field(spec: Spec, default: Any) -> Any:
     def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         spec.check(attribute.name, value)
 
-    if spec.kind == "urls" and default is not _MISSING and default is not None:
+    if spec.kind in LIST_KINDS and default is not _MISSING and default is not None:
         raise TypeError("a list field's default must be None")
-    converter = tuple if spec.kind == "urls" else None
+    converter: Any = None
+    if spec.kind in ("urls", "texts"):
+        converter = _optional(tuple)
+    elif spec.kind == "items":
+        converter = _entries(entry_class(spec))
     return attrs.field(
         default=default,
         validator=validate,
-        converter=_optional(converter) if converter else None,
+        converter=converter,
         metadata={SPEC_KEY: spec},
         kw_only=True,
     )
@@ -176,6 +237,22 @@ def _optional(convert: Any) -> Any:
             return value  # not iterable: the validator names the field
 
     return run
+
+
+def _entries(of: type[Input]) -> Any:
+    def convert(value: Any) -> Any:
+        if not _is_list(value):
+            return value  # None, or what the validator refuses naming the field
+        return tuple(_entry_or_as_given(of, item) for item in value)
+
+    return convert
+
+
+def _entry_or_as_given(of: type[Input], item: Any) -> Any:
+    try:
+        return read_entry(of, "", item)
+    except ValidationError:
+        return item  # the validator reads it again and names its place
 
 
 def text(
@@ -246,6 +323,43 @@ def urls(
     return _field(spec, _MISSING if required else None)
 
 
+def texts(
+    *,
+    min_items: int | None = None,
+    max_items: int | None = None,
+    max_length: int | None = None,
+    required: bool = False,
+    wire: str | None = None,
+) -> Any:
+    """A list of strings, none of them blank (each at most ``max_length`` characters), kept
+    as a tuple. On the command line: a JSON array or comma-separated text."""
+    entry = Spec("text", required=True, max_length=max_length)
+    spec = Spec(
+        "texts", required=required, min_length=min_items, max_length=max_items, wire=wire, of=entry
+    )
+    return _field(spec, _MISSING if required else None)
+
+
+def items(
+    of: type[Input],
+    *,
+    min_items: int | None = None,
+    max_items: int | None = None,
+    required: bool = False,
+    wire: str | None = None,
+) -> Any:
+    """A list of ``of`` entries, kept as a tuple of ``of``.
+
+    Each entry may be given as an ``of`` or as a mapping of its fields (Python names or the
+    family's wire names, as :func:`make_input` takes them); on the command line, as a JSON
+    array of objects. An entry's problem is named by its place: ``shots[1].duration``.
+    """
+    spec = Spec(
+        "items", required=required, min_length=min_items, max_length=max_items, wire=wire, of=of
+    )
+    return _field(spec, _MISSING if required else None)
+
+
 @frozen
 class Input:
     """Base of every model input. Subclasses are frozen attrs classes made of the fields above."""
@@ -262,11 +376,68 @@ def spec_of(attribute: attrs.Attribute[Any]) -> Spec | None:
     return spec if isinstance(spec, Spec) else None
 
 
+def entry_class(spec: Spec) -> type[Input]:
+    """The Input class of one entry of an ``items`` field."""
+    if not _is_entry_class(spec.of):
+        raise TypeError(f"a {spec.kind} field has no Input class for its entries")
+    return cast(type[Input], spec.of)
+
+
+def entry_spec(spec: Spec) -> Spec:
+    """The Spec of one string of a ``texts`` field."""
+    if not isinstance(spec.of, Spec):
+        raise TypeError(f"a {spec.kind} field has no Spec for its entries")
+    return spec.of
+
+
+def _is_entry_class(of: Any) -> bool:
+    # A free-form OpenInput has no fields to read an entry into, nor to draw one from.
+    return isinstance(of, type) and issubclass(of, Input) and not issubclass(of, OpenInput)
+
+
+def _field_names(of: type[Input]) -> str:
+    return ", ".join(a.name for a in attrs.fields(of))
+
+
+def read_entry(of: type[Input], where: str, item: Any, *, camel_case: bool = False) -> Input:
+    """``item`` as an ``of``: an ``of`` as it is, a mapping read with :func:`make_input`
+    (``camel_case`` as the family spells its wire names). A ValidationError names the place,
+    ``where`` then the entry's field: ``multi_prompt[1].duration``."""
+    if isinstance(item, of):
+        return item
+    if not isinstance(item, Mapping):
+        raise ValidationError(where, f"must be an object with {_field_names(of)}")
+    try:
+        return make_input(of, item, camel_case=camel_case)
+    except ValidationError as exc:
+        detail = exc.message.removeprefix(f"{exc.field}: ")
+        raise ValidationError(f"{where}.{exc.field}", detail) from None
+
+
+def _read_entries(spec: Spec, name: str, value: Any, *, camel_case: bool) -> Any:
+    """An ``items`` value with its mappings read as entries in the family's spelling; anything
+    but a list is left to the field's validator."""
+    if not _is_list(value):
+        return value
+    of = entry_class(spec)
+    return tuple(
+        read_entry(of, f"{name}[{index}]", item, camel_case=camel_case)
+        for index, item in enumerate(value)
+    )
+
+
 def coerce(spec: Spec, value: str) -> Any:
     """Read a command-line string as the field's type: ``true`` → True, ``5`` → 5,
-    ``a,b`` → a list for URL lists. A string that does not read is passed on unchanged,
-    so the validator reports it with the field's name."""
+    ``a,b`` → a list for URL lists, ``a,b`` or ``["a", "b"]`` for string lists, a JSON array
+    of objects for entry lists. A string that does not read is passed on unchanged, so the
+    validator reports it with the field's name."""
     if spec.kind == "urls":
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if spec.kind == "items":
+        return _json_list(value)
+    if spec.kind == "texts":
+        if value.lstrip().startswith("["):
+            return _json_list(value)  # a comma inside a JSON string stays in its entry
         return [part.strip() for part in value.split(",") if part.strip()]
     if spec.kind == "bool":
         return {"true": True, "false": False}.get(value.strip().lower(), value)
@@ -283,6 +454,11 @@ def coerce(spec: Spec, value: str) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _json_list(value: str) -> Any:
+    parsed = read_json_text(value)
+    return parsed if isinstance(parsed, list) else value
 
 
 def camel(name: str) -> str:
@@ -315,16 +491,16 @@ def make_input(
     """
     if not isinstance(values, Mapping):
         raise ValidationError("input", f"must be an object of fields, not {type(values).__name__}")
-    items = [(key, value, from_text and isinstance(value, str)) for key, value in values.items()]
-    items += [(key, value, False) for key, value in (typed or {}).items()]
+    given = [(key, value, from_text and isinstance(value, str)) for key, value in values.items()]
+    given += [(key, value, False) for key, value in (typed or {}).items()]
     if issubclass(cls, OpenInput):
-        return cls(values={key: read_json_text(v) if text else v for key, v, text in items})
+        return cls(values={key: read_json_text(v) if text else v for key, v, text in given})
     aliases: dict[str, attrs.Attribute[Any]] = {}
     for attribute in attrs.fields(cls):
         for alias in (attribute.name, wire_name(attribute, camel_case=camel_case)):
             aliases.setdefault(alias, attribute)
     named: dict[str, Any] = {}
-    for key, value, text in items:
+    for key, value, text in given:
         attribute = aliases.get(key)
         if attribute is None:
             allowed = ", ".join(a.name for a in attrs.fields(cls))
@@ -332,7 +508,13 @@ def make_input(
         if attribute.name in named:
             raise ValidationError(attribute.name, "is given twice")
         spec = spec_of(attribute)
-        named[attribute.name] = coerce(spec, value) if text and spec is not None else value
+        if spec is not None and text:
+            value = coerce(spec, value)
+        if spec is not None and spec.kind == "items":
+            # here the family's spelling is known; the field's own converter knows only Python
+            # names (and ``wire=`` overrides), as when the class is called directly
+            value = _read_entries(spec, attribute.name, value, camel_case=camel_case)
+        named[attribute.name] = value
     missing = [
         a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in named
     ]

@@ -1,107 +1,95 @@
-"""Finding providers: entry-point metadata to list them, pluggy to load them on first use.
+"""Model id → provider: plugins found from metadata (:mod:`kiekit.discovery`), imported on first
+use, registered through pluggy's ``kiekit_register_providers`` hook.
 
-Each plugin distribution names its module in the ``kiekit.providers`` entry-point group once per
-model id it offers (``"flux-kontext-pro" = "kiekit_flux_kontext"``). Listing models therefore
-reads package metadata only; a plugin module is imported the first time one of its models is
-asked for, and then registered with pluggy, whose ``kiekit_register_providers`` hook hands over
-the provider objects.
-
-``KIEKIT_BLOCK_PLUGINS`` (comma-separated distribution names, as pytest's and llm's switches)
-hides installed plugins from discovery, e.g. to keep the generic ``kiekit-market`` plugin from
-serving model ids no typed plugin owns.
+One broken plugin must not take the others down (simonw/llm#1280): an installed plugin that is
+built for another kiekit, fails to import, registers something that is not a provider, or claims
+a model id another plugin owns is *quarantined* — skipped with a :class:`PluginWarning` naming
+it — and every other provider keeps working. ``KIEKIT_PREFER`` settles a contested model id.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import re
 import threading
+import warnings
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
 import pluggy
-from attrs import frozen
 
-from kiekit import hookspecs
+from kiekit import discovery, hookspecs
+from kiekit.discovery import (
+    BLOCK_ENV,
+    Listing,
+    Policy,
+    canonical,
+    distribution_of,
+    incompatibility,
+    installed,
+)
 from kiekit.errors import PluginError, UnknownModelError
 from kiekit.provider import Provider
 
-__all__ = ["BLOCK_ENV", "Listing", "Registry", "default_registry", "installed"]
-
-BLOCK_ENV = "KIEKIT_BLOCK_PLUGINS"
-
-
-@frozen
-class Listing:
-    """One model id as its distribution declares it, read without importing the plugin."""
-
-    model: str
-    module: str
-    distribution: str
-    version: str
-    blocked: bool = False
+__all__ = [
+    "BLOCK_ENV",
+    "Listing",
+    "PluginWarning",
+    "Registry",
+    "default_registry",
+    "installed",
+]
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).strip().lower()
-
-
-def blocked_by_env() -> frozenset[str]:
-    """The distributions ``KIEKIT_BLOCK_PLUGINS`` names, canonicalised."""
-    raw = os.environ.get(BLOCK_ENV, "")
-    return frozenset(_canonical(name) for name in raw.split(",") if name.strip())
-
-
-def _distribution(ep: EntryPoint) -> str:
-    return ep.dist.name if ep.dist else ep.value
-
-
-def _entry_points() -> Iterable[EntryPoint]:
-    return entry_points(group=hookspecs.ENTRY_POINT_GROUP)
-
-
-def installed(blocked: Iterable[str] | None = None) -> list[Listing]:
-    """Every model id the installed plugins declare, from package metadata alone; those of
-    blocked distributions (default: ``KIEKIT_BLOCK_PLUGINS``) are marked."""
-    hidden = blocked_by_env() if blocked is None else frozenset(map(_canonical, blocked))
-    listings = []
-    for ep in _entry_points():
-        dist = ep.dist
-        listings.append(
-            Listing(
-                model=ep.name,
-                module=ep.value,
-                distribution=dist.name if dist else "?",
-                version=dist.version if dist else "?",
-                blocked=_canonical(_distribution(ep)) in hidden,
-            )
-        )
-    return sorted(listings, key=lambda item: (item.distribution, item.model))
+class PluginWarning(UserWarning):
+    """An installed plugin was quarantined; the message names it and says why."""
 
 
 class Registry:
     """Model id → provider, filled lazily from installed plugins and explicitly added ones."""
 
-    def __init__(self, *, discover: bool = True, blocked: Iterable[str] | None = None) -> None:
-        """``discover``: find installed plugins through their entry points. ``blocked``:
-        distributions to ignore (default: ``KIEKIT_BLOCK_PLUGINS``, read now)."""
+    def __init__(
+        self,
+        *,
+        discover: bool = True,
+        blocked: Iterable[str] | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        """``discover``: find installed plugins through their entry points. ``policy``: which
+        may be used (default: the environment, read now); ``blocked`` adds distributions to
+        hide."""
+        rules = Policy.from_env() if policy is None else policy
+        if blocked is not None:
+            rules = Policy(
+                blocked=rules.blocked | {canonical(name) for name in blocked},
+                allowed=rules.allowed,
+                prefer=rules.prefer,
+            )
         self._discover = discover
-        self._blocked = blocked_by_env() if blocked is None else frozenset(map(_canonical, blocked))
+        self._policy = rules
         self._manager = pluggy.PluginManager(hookspecs.PROJECT)
         self._manager.add_hookspecs(hookspecs)
         self._providers: dict[str, Provider] = {}
-        self._origin: dict[str, str] = {}
+        self._origin: dict[str, str] = {}  # model id → the plugin (distribution) that owns it
         self._by_pattern: dict[str, Provider] = {}  # ids a pattern serves, once resolved
+        self._quarantined: dict[str, str] = {}  # distribution → why
+        self._claimants: dict[str, set[str]] | None = None  # model id → declaring distributions
         self._lock = threading.RLock()
+
+    @property
+    def quarantined(self) -> dict[str, str]:
+        """Distributions skipped so far, and why."""
+        with self._lock:
+            return dict(self._quarantined)
+
+    # -- registering --------------------------------------------------------------------------
 
     def add(self, plugin: Any, *, name: str | None = None) -> None:
         """Register a plugin object or module that implements ``kiekit_register_providers``.
 
-        All or nothing: if any provider it registers breaks the contract, none is kept and
-        the plugin is unregistered again, so a fixed plugin can be added later.
+        All or nothing: if any provider it registers breaks the contract, none is kept, the
+        plugin is unregistered again and PluginError says why.
         """
         with self._lock:
             if self._manager.is_registered(plugin):
@@ -124,22 +112,22 @@ class Registry:
             except Exception:
                 self._manager.unregister(plugin)
                 raise
-            for model_id, provider in claims.items():
-                self._providers[model_id] = provider
-                self._origin[model_id] = label
-            self._by_pattern.clear()  # a new pattern may now be the more specific one
+            self._claim(claims, label)
 
     def add_provider(self, provider: Provider) -> None:
         """Register one provider object directly (handy in tests and applications)."""
         with self._lock:
             origin = type(provider).__module__
-            for model_id, checked in self._check([provider], origin).items():
-                self._providers[model_id] = checked
-                self._origin[model_id] = origin
-            self._by_pattern.clear()
+            self._claim(self._check([provider], origin), origin)
+
+    def _claim(self, claims: dict[str, Provider], origin: str) -> None:
+        for model_id, provider in claims.items():
+            self._providers[model_id] = provider
+            self._origin[model_id] = origin
+        self._by_pattern.clear()  # a new pattern may now be the more specific one
 
     def _check(self, offered: list[Any], origin: str) -> dict[str, Provider]:
-        """Model id → provider for everything ``origin`` offers, or PluginError."""
+        """Model id → provider for what ``origin`` offers and may have, or PluginError."""
         claims: dict[str, Provider] = {}
         for provider in offered:
             if not isinstance(provider, Provider):
@@ -149,12 +137,40 @@ class Registry:
             if not provider.models:
                 raise PluginError(f"plugin {origin} registered {provider.name!r} with no models")
             for model in provider.models:
+                if not self._may_claim(model.id, origin):
+                    continue  # contested in the metadata, and the user picked another (or none)
                 owner = claims.get(model.id) or self._providers.get(model.id)
-                if owner is not None and owner is not provider:
+                if owner is None or owner is provider:
+                    claims[model.id] = provider
+                    continue
+                preferred = self._policy.prefer.get(model.id)
+                if preferred == canonical(origin):
+                    claims[model.id] = provider  # the user's pick takes the id over
+                elif preferred is None:
                     first = self._origin.get(model.id, origin)
-                    raise PluginError(f"model {model.id!r} is claimed by both {first} and {origin}")
-                claims[model.id] = provider
+                    raise PluginError(
+                        f"model {model.id!r} is claimed by both {first} and {origin} "
+                        f"(choose one with KIEKIT_PREFER={model.id}=<distribution>)"
+                    )
+                # else: the user preferred another plugin; this claim is simply not taken
         return claims
+
+    def _contested(self) -> dict[str, set[str]]:
+        """Model ids that several admitted distributions declare, from metadata."""
+        if self._claimants is None:
+            claimants: dict[str, set[str]] = {}
+            for ep in self._points():
+                claimants.setdefault(ep.name, set()).add(canonical(distribution_of(ep)))
+            self._claimants = claimants
+        return {model: dists for model, dists in self._claimants.items() if len(dists) > 1}
+
+    def _may_claim(self, model_id: str, origin: str) -> bool:
+        dists = self._contested().get(model_id)
+        if dists is None or canonical(origin) not in dists:
+            return True
+        return self._policy.prefer.get(model_id) == canonical(origin)
+
+    # -- finding ------------------------------------------------------------------------------
 
     def provider(self, model: str) -> Provider:
         """The provider of ``model``, importing its plugin on first use.
@@ -167,17 +183,19 @@ class Registry:
             if found is not None:
                 return found
             points = self._points()
-            declared = [ep for ep in points if ep.name == model]
-            for ep in declared:
-                self._load(ep)
-            found = self._providers.get(model)
-            if found is not None:
-                return found
-            if declared:
-                dist = declared[0].dist.name if declared[0].dist else declared[0].value
+            contested = self._contested().get(model)
+            if contested and self._policy.prefer.get(model) not in contested:
+                names = ", ".join(sorted(contested))
                 raise PluginError(
-                    f"{dist} declares model {model!r} but registers no provider for it"
+                    f"model {model!r} is declared by several plugins ({names}); pick one with "
+                    f"KIEKIT_PREFER={model}=<distribution>"
                 )
+            declared = self._preferred_first(model, [ep for ep in points if ep.name == model])
+            for ep in declared:
+                if self._load(ep) and model in self._providers:
+                    return self._providers[model]
+            if declared:
+                raise PluginError(self._unavailable(model, declared))
             for ep in points:
                 if "*" in ep.name and fnmatchcase(model, ep.name):
                     self._load(ep)
@@ -190,24 +208,71 @@ class Registry:
                 return chosen
             raise UnknownModelError(model, self.models())
 
-    def _load(self, ep: EntryPoint) -> None:
+    def _preferred_first(self, model: str, points: list[EntryPoint]) -> list[EntryPoint]:
+        preferred = self._policy.prefer.get(model)
+        return sorted(points, key=lambda ep: canonical(distribution_of(ep)) != preferred)
+
+    def _unavailable(self, model: str, declared: list[EntryPoint]) -> str:
+        reasons = []
+        for ep in declared:
+            dist = distribution_of(ep)
+            why = self._quarantined.get(dist, "it registers no provider for this model")
+            reasons.append(f"{dist}: {why}")
+        return f"model {model!r} is unavailable: " + "; ".join(reasons)
+
+    def load_all(self) -> dict[str, str]:
+        """Import every admitted plugin now (``kie providers --check``); the quarantine after."""
+        with self._lock:
+            for ep in self._points():
+                self._load(ep)
+            return dict(self._quarantined)
+
+    def _load(self, ep: EntryPoint) -> bool:
+        """Import and register ``ep``'s plugin; False when it is (now) quarantined."""
+        dist = distribution_of(ep)
+        if dist in self._quarantined:
+            return False
+        why = incompatibility(ep.dist)
+        if why is not None:  # reported and skipped without importing it
+            self._quarantine(dist, why)
+            return False
         try:
-            module = ep.load()
-        except Exception as exc:  # a broken plugin must not look like a missing one
-            dist = ep.dist.name if ep.dist else ep.value
-            raise PluginError(f"plugin {dist} ({ep.value}) failed to import: {exc!r}") from exc
-        self.add(module, name=ep.value)
+            self.add(ep.load(), name=dist)
+        except Exception as exc:  # a broken plugin must not take the host down
+            self._quarantine(dist, _describe(exc))
+            return False
+        return True
+
+    def _quarantine(self, dist: str, why: str) -> None:
+        self._quarantined[dist] = why
+        warnings.warn(
+            f"kiekit plugin {dist} is quarantined ({why}); other providers keep working",
+            PluginWarning,
+            stacklevel=4,
+        )
 
     def _points(self) -> list[EntryPoint]:
         if not self._discover:
             return []
-        return [ep for ep in _entry_points() if _canonical(_distribution(ep)) not in self._blocked]
+        return [
+            ep
+            for ep in discovery.entry_points_of_group()
+            if self._policy.admits(distribution_of(ep))
+        ]
 
     def models(self) -> list[str]:
-        """Every model id known: declared by installed plugins or added explicitly."""
+        """Every model id known: declared by usable installed plugins or added explicitly."""
         names = set(self._providers)
-        names.update(ep.name for ep in self._points())
+        names.update(
+            ep.name for ep in self._points() if distribution_of(ep) not in self._quarantined
+        )
         return sorted(names)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, PluginError):
+        return exc.message
+    return f"failed to import: {type(exc).__name__}: {exc}"
 
 
 def _specificity(pattern: str) -> int:

@@ -1,0 +1,141 @@
+"""What is installed, read from package metadata alone: no plugin module is imported here.
+
+Each plugin distribution names its module in the ``kiekit.providers`` entry-point group once per
+model id it offers (``"flux-kontext-pro" = "kiekit_flux_kontext"``), and states the core it was
+built for in its ordinary requirement on ``kiekit`` (``kiekit>=0.1,<0.2``): the contract version
+is kiekit's minor series. Users steer discovery with three environment variables, like pytest's
+and llm's switches:
+
+- ``KIEKIT_BLOCK_PLUGINS=dist-a,dist-b`` hides those distributions;
+- ``KIEKIT_ALLOW_PLUGINS=dist-a,dist-b`` hides every other one;
+- ``KIEKIT_PREFER=model-id=dist-a,…`` picks the winner when two plugins declare one model id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from importlib.metadata import Distribution, EntryPoint, entry_points
+
+from attrs import field, frozen
+
+from kiekit import hookspecs
+from kiekit._version import __version__
+
+__all__ = [
+    "ALLOW_ENV",
+    "BLOCK_ENV",
+    "PREFER_ENV",
+    "Listing",
+    "Policy",
+    "canonical",
+    "distribution_of",
+    "incompatibility",
+    "installed",
+]
+
+BLOCK_ENV = "KIEKIT_BLOCK_PLUGINS"
+ALLOW_ENV = "KIEKIT_ALLOW_PLUGINS"
+PREFER_ENV = "KIEKIT_PREFER"
+
+
+def canonical(name: str) -> str:
+    """A distribution name as packaging compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).strip().lower()
+
+
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(canonical(name) for name in raw.split(",") if name.strip())
+
+
+@frozen
+class Policy:
+    """Which installed plugins may be used, and who wins a contested model id."""
+
+    blocked: frozenset[str] = frozenset()
+    allowed: frozenset[str] | None = None
+    prefer: Mapping[str, str] = field(factory=dict)  # model id → canonical distribution
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Policy:
+        env = os.environ if environ is None else environ
+        allowed = env.get(ALLOW_ENV)
+        prefer = {}
+        for pair in env.get(PREFER_ENV, "").split(","):
+            model, sep, dist = pair.rpartition("=")
+            if sep and model.strip() and dist.strip():
+                prefer[model.strip()] = canonical(dist)
+        return cls(
+            blocked=_names(env.get(BLOCK_ENV, "")),
+            allowed=None if allowed is None else _names(allowed),
+            prefer=prefer,
+        )
+
+    def admits(self, distribution: str) -> bool:
+        name = canonical(distribution)
+        if name in self.blocked:
+            return False
+        return self.allowed is None or name in self.allowed
+
+
+def distribution_of(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist else ep.value
+
+
+def incompatibility(dist: Distribution | None) -> str | None:
+    """Why ``dist`` cannot work with this kiekit, from its requirement on ``kiekit``; None when
+    it can (or states nothing). Read from metadata: the plugin is not imported."""
+    if dist is None:
+        return None
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for line in dist.requires or ():
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonical(requirement.name) != "kiekit" or requirement.marker is not None:
+            continue
+        if not requirement.specifier.contains(__version__, prereleases=True):
+            return f"built for kiekit{requirement.specifier}, this is kiekit {__version__}"
+    return None
+
+
+def entry_points_of_group() -> Iterable[EntryPoint]:
+    return entry_points(group=hookspecs.ENTRY_POINT_GROUP)
+
+
+@frozen
+class Listing:
+    """One model id as its distribution declares it, read without importing the plugin.
+
+    ``blocked``: hidden by the user's policy; ``incompatible``: why the plugin cannot load.
+    """
+
+    model: str
+    module: str
+    distribution: str
+    version: str
+    blocked: bool = False
+    incompatible: str | None = None
+
+
+def installed(policy: Policy | None = None) -> list[Listing]:
+    """Every model id the installed plugins declare, marked by the policy (default: the
+    environment) and by declared compatibility."""
+    rules = Policy.from_env() if policy is None else policy
+    listings = []
+    for ep in entry_points_of_group():
+        dist = ep.dist
+        listings.append(
+            Listing(
+                model=ep.name,
+                module=ep.value,
+                distribution=dist.name if dist else "?",
+                version=dist.version if dist else "?",
+                blocked=not rules.admits(distribution_of(ep)),
+                incompatible=incompatibility(dist),
+            )
+        )
+    return sorted(listings, key=lambda item: (item.distribution, item.model))
