@@ -40,10 +40,10 @@ from kiekit.hookspecs import hookimpl
 from kiekit.models import Asset, MediaKind, Model, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
-from kiekit.registry import Registry
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
+    from kiekit.registry import Registry
 
 __all__ = [
     "ApiError",
@@ -88,7 +88,9 @@ __all__ = [
     "hookimpl",
 ]
 
-_LAZY = {"Client": "kiekit.client", "AsyncClient": "kiekit.client"}
+# Imported on first use: the HTTP stacks (clients) and package metadata (registry) are the
+# costly parts of start-up, and a plugin module needs neither to declare its providers.
+_LAZY = {"Client": "kiekit.client", "AsyncClient": "kiekit.client", "Registry": "kiekit.registry"}
 
 
 def __getattr__(name: str) -> Any:
