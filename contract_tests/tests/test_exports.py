@@ -18,7 +18,14 @@ MODULES = [
     "kiekit_contract.plugin",
     "kiekit_contract.strategies",
 ]
-FIXTURES = ["kie_mock", "kie_mock_config", "kie_mock_session", "kie_client", "kie_async_client"]
+FIXTURES = [
+    "kie_mock",
+    "kie_mock_config",
+    "kie_mock_session",
+    "kie_mock_session_config",
+    "kie_client",
+    "kie_async_client",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

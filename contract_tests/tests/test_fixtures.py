@@ -91,3 +91,52 @@ def test_kie_mock_config_can_be_overridden(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_both_mock_configs_can_teach_the_mock_a_model(pytester: pytest.Pytester) -> None:
+    # what a plugin for a model the mock does not emulate puts in its conftest.py
+    pytester.makeconftest(
+        """
+        import dataclasses
+
+        import pytest
+        from kiekit_contract.plugin import SESSION_MOCK_CONFIG
+        from kiekit_mock import MockConfig
+
+        EXTRA = {"acme/banana-v1": "image"}
+
+        @pytest.fixture
+        def kie_mock_config():
+            return MockConfig(polls_to_complete=2, extra_market_models=EXTRA)
+
+        @pytest.fixture(scope="session")
+        def kie_mock_session_config():
+            return dataclasses.replace(SESSION_MOCK_CONFIG, extra_market_models=EXTRA)
+        """
+    )
+    pytester.makepyfile(
+        """
+        from kiekit import MediaKind, Model, Registry
+        from kiekit.families.market import MarketProvider
+        from kiekit.fields import OpenInput
+        from kiekit_contract import client_for
+
+        class Banana(MarketProvider):
+            name = "banana"
+            models = (Model("acme/banana-v1", OpenInput, MediaKind.IMAGE),)
+
+        def create(mock):
+            registry = Registry(discover=False)
+            registry.add_provider(Banana())
+            with client_for(mock.base_url, registry=registry) as kie:
+                return kie.wait(kie.submit("acme/banana-v1", {"prompt": "a banana"}))
+
+        def test_function_mock(kie_mock):
+            assert create(kie_mock).assets[0].kind is MediaKind.IMAGE
+
+        def test_session_mock(kie_mock_session):
+            assert create(kie_mock_session).assets
+            assert kie_mock_session.tasks()[-1].model == "acme/banana-v1"
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -7,14 +7,16 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from attrs import frozen
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from kiekit import Input, ValidationError
-from kiekit.fields import OpenInput, Spec
+from kiekit.fields import OpenInput, Spec, integer, items, make_input, text, texts, urls
 from kiekit.registry import Registry, installed
 from kiekit_contract import (
     EXTRA_FIELD_PREFIX,
     FAIL_MARKER,
+    invalid_entry_fields,
     invalid_open_fields,
     invalid_values,
     json_values,
@@ -23,14 +25,52 @@ from kiekit_contract import (
     open_inputs,
     prompt_text,
     smallest_input,
+    valid_entries,
     valid_inputs,
     valid_values,
 )
+from kiekit_contract.strategies import smallest_value
+
+
+@frozen
+class Shot(Input):
+    """An entry as Kling's multi_prompt holds: text and a bounded integer."""
+
+    prompt: str = text(max_length=30)
+    duration: int = integer(1, 12, required=True)
+
+
+@frozen
+class Element(Input):
+    """An entry with its own rule (exactly one of two lists) and a list of strings."""
+
+    name: str = text()
+    images: tuple[str, ...] | None = urls(min_items=2, max_items=4)
+    videos: tuple[str, ...] | None = urls(min_items=1, max_items=1)
+    tags: tuple[str, ...] | None = texts(max_items=2, max_length=10)
+
+    def check(self) -> None:
+        if (self.images is None) == (self.videos is None):
+            raise ValidationError("images", "give images or one video, exactly one of the two")
+
+
+@frozen
+class Scene(Input):
+    """An entry whose entries are lists of entries: the strategies recurse."""
+
+    title: str | None = text(required=False, wire="Title")
+    shots: tuple[Shot, ...] = items(Shot, min_items=1, max_items=2, required=True)
+
+
+ENTRY_CLASSES = (Shot, Element, Scene)
+LIST_KINDS = ("urls", "texts", "items")
 
 
 @st.composite
-def specs(draw: st.DrawFn) -> Spec:
-    kind = draw(st.sampled_from(("text", "choice", "int", "float", "bool", "url", "urls")))
+def specs(draw: st.DrawFn, kinds: tuple[str, ...] | None = None) -> Spec:
+    kind = draw(
+        st.sampled_from(kinds or ("text", "choice", "int", "float", "bool", "url", *LIST_KINDS))
+    )
     required = draw(st.booleans())
     if kind == "text":
         return Spec("text", required=required, max_length=draw(st.none() | st.integers(1, 300)))
@@ -42,10 +82,15 @@ def specs(draw: st.DrawFn) -> Spec:
         low = draw(st.none() | st.integers(-100, 100))
         high = draw(st.none() | st.integers(low if low is not None else -100, 200))
         return Spec(kind, required=required, minimum=low, maximum=high)
-    if kind == "urls":
+    if kind in LIST_KINDS:
         low = draw(st.none() | st.integers(0, 3))
         high = draw(st.none() | st.integers(max(1, low or 0), 7))
-        return Spec("urls", required=required, min_length=low, max_length=high)
+        of: Any = None
+        if kind == "texts":
+            of = Spec("text", required=True, max_length=draw(st.none() | st.integers(1, 300)))
+        elif kind == "items":
+            of = draw(st.sampled_from(ENTRY_CLASSES))
+        return Spec(kind, required=required, min_length=low, max_length=high, of=of)
     return Spec(kind, required=required)
 
 
@@ -62,6 +107,112 @@ def test_invalid_values_fail_the_spec_naming_the_field(spec: Spec, data: st.Data
     with pytest.raises(ValidationError) as caught:
         spec.check("field", value)
     assert caught.value.field == "field" or caught.value.field.startswith("field[")
+
+
+# -- lists of strings and of objects ------------------------------------------------------------
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=specs(("texts", "items")), data=st.data())
+def test_valid_lists_keep_within_their_counts_and_hold_valid_entries(
+    spec: Spec, data: st.DataObject
+) -> None:
+    value = data.draw(valid_values(spec))
+    assert type(value) is tuple
+    low = spec.min_length if spec.min_length is not None else int(spec.required)
+    assert low <= len(value) <= (spec.max_length if spec.max_length is not None else max(low, 3))
+    for entry in value:
+        if spec.kind == "items":
+            assert type(entry) is spec.of  # made by the class: its own check() passed
+        else:
+            assert isinstance(entry, str)
+            assert entry.strip()
+            assert isinstance(spec.of, Spec)
+            if spec.of.max_length is not None:
+                assert len(entry) <= spec.of.max_length
+
+
+@given(entry=valid_entries(Element))
+def test_valid_entries_pass_their_classs_own_rule(entry: Element) -> None:
+    assert (entry.images is None) != (entry.videos is None)
+    assert make_input(Element, {a: getattr(entry, a) for a in ("name", "images", "videos")})
+
+
+@given(entry=valid_entries(Scene))
+def test_valid_entries_recurse_into_lists_of_entries(entry: Scene) -> None:
+    assert 1 <= len(entry.shots) <= 2
+    assert all(type(shot) is Shot and 1 <= shot.duration <= 12 for shot in entry.shots)
+
+
+@settings(max_examples=100)
+@given(of=st.sampled_from(ENTRY_CLASSES), data=st.data())
+def test_invalid_entry_fields_name_the_entry_field(of: type[Input], data: st.DataObject) -> None:
+    fields = data.draw(invalid_entry_fields(of))
+    with pytest.raises(ValidationError) as caught:
+        make_input(of, fields)
+    assert caught.value.field.split("[")[0] in fields
+
+
+SHOTS = Spec("items", min_length=1, max_length=2, of=Shot)
+IDS = Spec("texts", min_length=1, max_length=3, of=Spec("text", required=True, max_length=5))
+
+
+def _refusal(spec: Spec, value: Any) -> str | None:
+    """The field spec.check names for ``value``, or None if it passes."""
+    try:
+        spec.check("field", value)
+    except ValidationError as exc:
+        return exc.field
+    return None
+
+
+def _shows(strategy: st.SearchStrategy[Any], condition: Any) -> Any:
+    """An example of ``strategy`` meeting ``condition``: proof that the strategy draws such
+    values at all (hypothesis.find searches for one)."""
+    quick = settings(max_examples=2000, database=None, phases=[Phase.generate])  # no shrinking
+    return find(strategy, condition, settings=quick)
+
+
+@pytest.mark.parametrize(
+    ("spec", "what", "condition"),
+    [
+        (SHOTS, "not a list", lambda v: not isinstance(v, (list, tuple))),
+        (SHOTS, "JSON text of a list", lambda v: isinstance(v, str) and v.startswith("[{")),
+        (SHOTS, "a lone entry", lambda v: isinstance(v, dict)),
+        (SHOTS, "too few", lambda v: isinstance(v, list) and len(v) == 0),
+        (SHOTS, "too many", lambda v: isinstance(v, list) and len(v) > 2),
+        (
+            SHOTS,
+            "one entry with one bad field",
+            lambda v: (_refusal(SHOTS, v) or "").endswith("].duration"),
+        ),
+        (SHOTS, "one entry that is no object", lambda v: _refusal(SHOTS, v) in ("field[0]",)),
+        (IDS, "a lone string", lambda v: isinstance(v, str)),
+        (IDS, "not a list", lambda v: isinstance(v, int)),
+        (IDS, "too few", lambda v: isinstance(v, list) and len(v) == 0),
+        (IDS, "too many", lambda v: isinstance(v, list) and len(v) > 3),
+        (IDS, "a blank string", lambda v: isinstance(v, list) and ("" in v or " " in v)),
+        (
+            IDS,
+            "a string too long",
+            lambda v: isinstance(v, list) and any(isinstance(s, str) and len(s) > 5 for s in v),
+        ),
+        (IDS, "not a string", lambda v: isinstance(v, list) and any(type(s) is int for s in v)),
+    ],
+    ids=lambda p: (
+        p.kind if isinstance(p, Spec) else p.replace(" ", "-") if isinstance(p, str) else ""
+    ),
+)
+def test_invalid_lists_cover_every_way_to_be_wrong(spec: Spec, what: str, condition: Any) -> None:
+    found = _shows(invalid_values(spec), condition)
+    assert _refusal(spec, found) is not None, f"{what}: {found!r} passes the spec"
+
+
+def test_the_smallest_lists_hold_the_smallest_entries() -> None:
+    assert smallest_value(SHOTS) == (Shot(prompt="a lighthouse at dawn", duration=1),)
+    assert smallest_value(IDS) == ("a lig",)
+    SHOTS.check("field", smallest_value(SHOTS))
+    IDS.check("field", smallest_value(IDS))
 
 
 @given(text=prompt_text())
@@ -85,9 +236,13 @@ def test_installed_models_get_inputs(model: Any) -> None:
         # gives the contract an example input instead
         assert model.input.check is not Input.check, "only Input.check may refuse it"
 
-    # cross-field rules reject many draws by design ("rejected, not repaired"): slow is fine
-    # here, never making an input is not (hypothesis then raises Unsatisfiable)
-    @settings(max_examples=20, suppress_health_check=[HealthCheck.filter_too_much])
+    # cross-field rules reject many draws by design ("rejected, not repaired"), and lists of
+    # objects are drawn entry by entry: slow is fine here, never making an input is not
+    # (hypothesis then raises Unsatisfiable)
+    @settings(
+        max_examples=20,
+        suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+    )
     @given(params=valid_inputs(model))
     def makes(params: Input) -> None:
         assert isinstance(params, model.input)

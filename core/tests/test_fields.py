@@ -100,6 +100,7 @@ BAD_VALUES = [
     ("images", []),
     ("images", ["https://x/1", "https://x/2", "https://x/3", "https://x/4"]),
     ("images", 7),
+    ("images", {"https://x/1": 1}),  # a mapping is not reduced to its keys
     ("note", ["a list"]),
     ("seed", 8),
     ("seed", "42"),

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kiekit import (
     Asset,
@@ -195,6 +195,9 @@ class ProviderContract:
         return settings(
             max_examples=self.max_examples * (4 if pure else 1),
             deadline=None,  # HTTP round trips to the mock vary; the poll policy has a deadline
+            # an input with lists of objects (kiekit.fields.items) is drawn entry by entry and
+            # its cross-field rules refuse many draws: slow to make, but made
+            suppress_health_check=[HealthCheck.too_slow],
         )
 
     # -- declaration ------------------------------------------------------------------------

@@ -5,7 +5,8 @@ Installed with ``kiekit-contract``, it is active in every pytest run of that env
 - ``kie_mock`` — a fresh :class:`kiekit_mock.MockServer` on a free 127.0.0.1 port for one test,
   configured by the overridable ``kie_mock_config`` fixture;
 - ``kie_mock_session`` — one server for the whole session (cheap; what property tests use,
-  since hypothesis must not share function-scoped fixtures across examples);
+  since hypothesis must not share function-scoped fixtures across examples), configured by the
+  overridable, session-scoped ``kie_mock_session_config`` fixture;
 - ``kie_client`` — a :class:`kiekit.Client` on ``kie_mock``, closed after the test;
 - ``kie_async_client`` — a factory of :class:`kiekit.AsyncClient` on ``kie_mock``
   (no pytest-asyncio needed: ``asyncio.run`` a coroutine that uses ``async with``).
@@ -32,6 +33,7 @@ __all__ = [
     "kie_mock",
     "kie_mock_config",
     "kie_mock_session",
+    "kie_mock_session_config",
 ]
 
 # Two pending polls before the final state, so waits see KIE's non-final states; credits enough
@@ -58,9 +60,16 @@ def kie_mock(kie_mock_config: MockConfig) -> Iterator[MockServer]:
 
 
 @pytest.fixture(scope="session")
-def kie_mock_session() -> Iterator[MockServer]:
-    """One mock KIE server shared by the whole session (``SESSION_MOCK_CONFIG``)."""
-    with MockServer(SESSION_MOCK_CONFIG) as server:
+def kie_mock_session_config() -> MockConfig:
+    """How ``kie_mock_session`` behaves (``SESSION_MOCK_CONFIG``); override this fixture,
+    session-scoped, in a conftest to change it, e.g. to add ``extra_market_models``."""
+    return SESSION_MOCK_CONFIG
+
+
+@pytest.fixture(scope="session")
+def kie_mock_session(kie_mock_session_config: MockConfig) -> Iterator[MockServer]:
+    """One mock KIE server shared by the whole session (``kie_mock_session_config``)."""
+    with MockServer(kie_mock_session_config) as server:
         yield server
 
 

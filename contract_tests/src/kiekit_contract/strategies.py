@@ -9,6 +9,9 @@ Generated text stays printable and modest (prompts up to ~100 characters) except
 ``max_length``, where both sides of the boundary are drawn. Generated URLs point at the reserved
 ``example.*`` domains; the mock never fetches them.
 
+A list of small objects (``kiekit.fields.items``) is drawn entry by entry from the entry class's
+own specs, recursively, and each entry must pass that class's :meth:`~kiekit.Input.check`.
+
 A free-form :class:`~kiekit.fields.OpenInput` (a generic provider's input) has no field specs:
 KIE validates it. Its strategies are :func:`open_inputs` (a known-good example plus extra JSON
 fields) and :func:`invalid_open_fields` (what is not JSON, which kiekit refuses before sending).
@@ -29,13 +32,15 @@ import attrs
 from hypothesis import reject
 from hypothesis import strategies as st
 from kiekit import Input, Model, ValidationError
-from kiekit.fields import OpenInput, Spec, make_input, spec_of
+from kiekit.fields import OpenInput, Spec, entry_class, entry_spec, make_input, spec_of
+from kiekit.wire import input_to_wire
 
 __all__ = [
     "EXTRA_FIELD_PREFIX",
     "FAIL_MARKER",
     "BadOpenField",
     "input_specs",
+    "invalid_entry_fields",
     "invalid_open_fields",
     "invalid_values",
     "json_values",
@@ -44,6 +49,7 @@ __all__ = [
     "open_inputs",
     "prompt_text",
     "smallest_input",
+    "valid_entries",
     "valid_inputs",
     "valid_values",
     "web_urls",
@@ -55,6 +61,11 @@ FAIL_MARKER = "[mock:fail]"
 
 TEXT_MAX = 100  # generated text stays this short unless a max_length boundary is being tested
 URLS_MAX = 6  # list fields with no declared maximum get at most this many URLs
+ITEMS_MAX = 3  # lists of objects or strings with no declared maximum: each entry costs a draw
+# An entry class's own rules (Input.check) refuse some draws; a list of n entries would be
+# refused n times as often, so each entry is drawn again, up to this many times, before the
+# whole example is rejected.
+ENTRY_TRIES = 8
 
 _LETTERS = st.characters(
     codec="utf-8",
@@ -120,11 +131,51 @@ def valid_values(spec: Spec) -> st.SearchStrategy[Any]:
     if spec.kind == "url":
         return web_urls()
     if spec.kind == "urls":
-        # KIE answers an empty list for a required field with "cannot be empty" (§2.4, §10).
-        low = spec.min_length if spec.min_length is not None else (1 if spec.required else 0)
-        high = spec.max_length if spec.max_length is not None else max(low, URLS_MAX)
+        low, high = _counts(spec, URLS_MAX)
         return st.lists(web_urls(), min_size=low, max_size=high).map(tuple)
+    if spec.kind == "texts":
+        low, high = _counts(spec, ITEMS_MAX)
+        return st.lists(valid_values(entry_spec(spec)), min_size=low, max_size=high).map(tuple)
+    if spec.kind == "items":
+        low, high = _counts(spec, ITEMS_MAX)
+        return st.lists(valid_entries(entry_class(spec)), min_size=low, max_size=high).map(tuple)
     raise TypeError(f"no strategy for field kind {spec.kind!r}")
+
+
+def _counts(spec: Spec, default_max: int) -> tuple[int, int]:
+    """How many entries a valid list of ``spec`` holds, at least and at most."""
+    # KIE answers an empty list for a required field with "cannot be empty" (§2.4, §10).
+    low = spec.min_length if spec.min_length is not None else (1 if spec.required else 0)
+    high = spec.max_length if spec.max_length is not None else max(low, default_max)
+    return low, high
+
+
+def valid_entries(of: type[Input]) -> st.SearchStrategy[Input]:
+    """Entries of an ``items`` list: ``of`` objects drawn from their own specs that pass
+    ``of.check()`` (drawn again a few times before the example is rejected)."""
+    return _retried_inputs(of, _field_values(input_specs(of)))
+
+
+def _field_values(specs: Mapping[str, Spec]) -> st.SearchStrategy[dict[str, Any]]:
+    required = {name: valid_values(s) for name, s in specs.items() if s.required}
+    optional = {name: valid_values(s) for name, s in specs.items() if not s.required}
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+@st.composite
+def _retried_inputs(
+    draw: st.DrawFn, cls: type[Input], fields: st.SearchStrategy[dict[str, Any]]
+) -> Input:
+    found: Input | None = None
+    for _ in range(ENTRY_TRIES):
+        try:
+            found = make_input(cls, draw(fields))
+            break
+        except ValidationError:
+            continue  # the class's own rule said no: draw the entry again
+    if found is None:
+        reject()
+    return found
 
 
 def _valid_text(spec: Spec) -> st.SearchStrategy[str]:
@@ -144,7 +195,9 @@ def _valid_text(spec: Spec) -> st.SearchStrategy[str]:
 
 def invalid_values(spec: Spec) -> st.SearchStrategy[Any]:
     """Values ``spec`` rejects: a wrong type, a value outside the enum or range, text that is
-    too long or blank, a malformed URL, too many or too few URLs; None for a required field."""
+    too long or blank, a malformed URL, too many or too few entries in a list, a list with one
+    bad entry (for a list of objects: one field of one entry, named ``field[i].name``); None
+    for a required field."""
     options: list[st.SearchStrategy[Any]] = []
     if spec.required:
         options.append(st.none())
@@ -186,6 +239,13 @@ def invalid_values(spec: Spec) -> st.SearchStrategy[Any]:
         options.append(st.one_of(st.integers(), st.lists(web_urls(), min_size=1, max_size=2)))
     elif spec.kind == "urls":
         options.append(_invalid_url_lists(spec))
+    elif spec.kind == "texts":
+        entry = entry_spec(spec)
+        # a lone string is not a list of one: only the command line splits text (coerce)
+        not_lists = st.one_of(prompt_text(max_size=20), st.integers(), st.booleans())
+        options.append(_invalid_lists(spec, valid_values(entry), invalid_values(entry), not_lists))
+    elif spec.kind == "items":
+        options.append(_invalid_item_lists(spec))
     else:
         raise TypeError(f"no strategy for field kind {spec.kind!r}")
     return st.one_of(options)
@@ -230,6 +290,74 @@ def _invalid_url_lists(spec: Spec) -> st.SearchStrategy[Any]:
     return st.one_of(options)
 
 
+def _invalid_lists(
+    spec: Spec,
+    good: st.SearchStrategy[Any],
+    bad: st.SearchStrategy[Any],
+    not_lists: st.SearchStrategy[Any],
+) -> st.SearchStrategy[Any]:
+    """For a list kind: something that is not a list, a list with one ``bad`` entry among
+    ``good`` ones, and lists of ``good`` entries one too long or too short."""
+    _, high = _counts(spec, ITEMS_MAX)
+    # enough good entries that the count is right once the bad one is in: it is what is wrong
+    fewest = max(0, (spec.min_length or 0) - 1)
+    others = st.lists(good, min_size=fewest, max_size=max(fewest, min(high, ITEMS_MAX) - 1))
+    options: list[st.SearchStrategy[Any]] = [
+        not_lists,
+        st.tuples(others, bad, st.integers()).map(lambda t: _insert(t[0], t[1], t[2])),
+    ]
+    if spec.max_length is not None:
+        over = st.integers(spec.max_length + 1, spec.max_length + 2)
+        options.append(over.flatmap(lambda n: st.lists(good, min_size=n, max_size=n)))
+    if spec.min_length:  # (a required list with no minimum takes an empty one: KIE judges it)
+        options.append(st.lists(good, max_size=spec.min_length - 1))
+    return st.one_of(options)
+
+
+def _invalid_item_lists(spec: Spec) -> st.SearchStrategy[Any]:
+    of = entry_class(spec)
+    good = valid_entries(of)
+    bad_entry = st.one_of(
+        st.integers(),
+        prompt_text(max_size=12),  # a list of words is not a list of objects
+        st.none(),
+        st.just(_WrongClass()),
+        invalid_entry_fields(of),
+    )
+    not_lists = st.one_of(
+        st.integers(),
+        st.booleans(),
+        good.map(_fields_of),  # a lone entry is not a list of one
+        # JSON text is read only from the command line (coerce); from Python it is refused
+        st.lists(good, min_size=1, max_size=2).map(
+            lambda entries: json.dumps([input_to_wire(e, camel_case=False) for e in entries])
+        ),
+    )
+    return _invalid_lists(spec, good, bad_entry, not_lists)
+
+
+def invalid_entry_fields(of: type[Input]) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid ``of`` entry as a mapping of its fields, with one field given a value its spec
+    forbids (recursively: that value may itself be a list with one bad entry)."""
+    specs = input_specs(of)
+
+    def swap_one(entry: Input, name: str) -> st.SearchStrategy[dict[str, Any]]:
+        return invalid_values(specs[name]).map(lambda bad: {**_fields_of(entry), name: bad})
+
+    return st.tuples(valid_entries(of), st.sampled_from(sorted(specs))).flatmap(
+        lambda pair: swap_one(*pair)
+    )
+
+
+def _fields_of(entry: Input) -> dict[str, Any]:
+    return {a.name: getattr(entry, a.name) for a in attrs.fields(type(entry))}
+
+
+@attrs.frozen
+class _WrongClass(Input):
+    """An entry of no list's class: an object, but not the one the list holds."""
+
+
 def _insert(items: list[Any], bad: Any, where: int) -> list[Any]:
     out = list(items)
     out.insert(where % (len(out) + 1), bad)
@@ -264,10 +392,7 @@ def valid_inputs(model: Model | type[Input]) -> st.SearchStrategy[Input]:
     cls: type[Input] = model.input if isinstance(model, Model) else model
     if issubclass(cls, OpenInput):
         return open_inputs(cls=cls)
-    specs = input_specs(cls)
-    required = {name: valid_values(s) for name, s in specs.items() if s.required}
-    optional = {name: valid_values(s) for name, s in specs.items() if not s.required}
-    return _inputs(cls, st.fixed_dictionaries(required, optional=optional))
+    return _inputs(cls, _field_values(input_specs(cls)))
 
 
 @st.composite
@@ -296,6 +421,12 @@ def smallest_value(spec: Spec) -> Any:
     if spec.kind == "urls":
         count = spec.min_length if spec.min_length is not None else 1
         return tuple(f"https://example.com/input-{i}.png" for i in range(count))
+    if spec.kind == "texts":
+        count = spec.min_length if spec.min_length is not None else 1
+        return (smallest_value(entry_spec(spec)),) * count
+    if spec.kind == "items":
+        count = spec.min_length if spec.min_length is not None else 1
+        return (smallest_input(entry_class(spec)),) * count
     raise TypeError(f"no value for field kind {spec.kind!r}")
 
 

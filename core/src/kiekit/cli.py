@@ -90,6 +90,30 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     serve.set_defaults(handler=_mock_serve, passthrough=True)  # the rest goes to the mock
+
+    plugin = commands.add_parser("plugin", help="write a kiekit plugin of your own")
+    plugin_commands = plugin.add_subparsers(metavar="ACTION")
+    new = plugin_commands.add_parser(
+        "new", help="make a plugin package for KIE market models: provider, tests, README"
+    )
+    new.add_argument("name", metavar="NAME", help="e.g. acme-banana: distribution kiekit-NAME")
+    new.add_argument(
+        "--model",
+        dest="models",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="MODEL_ID",
+        help="a KIE model id the plugin serves (repeatable; default: NAME)",
+    )
+    new.add_argument(
+        "--output",
+        choices=("image", "video", "audio", "text"),
+        default="image",
+        help="what the models produce (default: image)",
+    )
+    new.add_argument("--dir", type=Path, default=Path(), help="where to make the NAME folder")
+    new.set_defaults(handler=_plugin_new)
     return parser
 
 
@@ -247,6 +271,25 @@ def _mock_serve(args: argparse.Namespace) -> int:
             "the mock server is not installed: pip install 'kiekit[mock]'"
         ) from exc
     return mock_main(args.options)
+
+
+# -- kie plugin new ----------------------------------------------------------------------------
+
+
+def _plugin_new(args: argparse.Namespace) -> int:
+    from kiekit.scaffold import new_plugin  # the templates load only for this command
+
+    try:
+        folder = new_plugin(args.name, args.models, args.output, args.dir)
+    except FileExistsError:
+        raise ConfigurationError(
+            f"{args.dir / args.name} already exists; kie plugin new never overwrites a folder"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {args.dir / args.name}: {exc}") from exc
+    print(folder)
+    _say(f"made kiekit-{args.name}; next: cd {folder} && uv run pytest")
+    return 0
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ __all__ = [
     "camel",
     "choice",
     "coerce",
+    "entry_class",
+    "entry_spec",
     "flag",
     "integer",
     "items",
@@ -65,7 +67,7 @@ __all__ = [
 
 SPEC_KEY = "kiekit"
 Kind = Literal["text", "choice", "int", "float", "bool", "url", "urls", "texts", "items"]
-LIST_KINDS = ("urls", "texts", "items")
+_LIST_KINDS = ("urls", "texts", "items")
 _MISSING: Any = attrs.NOTHING
 
 
@@ -170,7 +172,7 @@ def _check_items(spec: Spec, name: str, value: Any) -> None:
     for index, item in enumerate(value):
         # an ``of`` was validated when it was made; a mapping the converter could not read is
         # read again here, to name the place of its first problem
-        read_entry(of, f"{name}[{index}]", item)
+        _read_entry(of, f"{name}[{index}]", item)
 
 
 def _check_length(spec: Spec, name: str, length: int, unit: str) -> None:
@@ -211,7 +213,7 @@ def _field(spec: Spec, default: Any) -> Any:
     def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         spec.check(attribute.name, value)
 
-    if spec.kind in LIST_KINDS and default is not _MISSING and default is not None:
+    if spec.kind in _LIST_KINDS and default is not _MISSING and default is not None:
         raise TypeError("a list field's default must be None")
     converter: Any = None
     if spec.kind in ("urls", "texts"):
@@ -229,8 +231,10 @@ def _field(spec: Spec, default: Any) -> Any:
 
 def _optional(convert: Any) -> Any:
     def run(value: Any) -> Any:
-        if value is None or isinstance(value, str):
-            return value  # a lone string is reported by the validator, not split into letters
+        if value is None or isinstance(value, (str, Mapping)):
+            # a lone string is reported by the validator, not split into letters; a mapping,
+            # not reduced to its keys
+            return value
         try:
             return convert(value)
         except TypeError:
@@ -250,7 +254,7 @@ def _entries(of: type[Input]) -> Any:
 
 def _entry_or_as_given(of: type[Input], item: Any) -> Any:
     try:
-        return read_entry(of, "", item)
+        return _read_entry(of, "", item)
     except ValidationError:
         return item  # the validator reads it again and names its place
 
@@ -399,7 +403,7 @@ def _field_names(of: type[Input]) -> str:
     return ", ".join(a.name for a in attrs.fields(of))
 
 
-def read_entry(of: type[Input], where: str, item: Any, *, camel_case: bool = False) -> Input:
+def _read_entry(of: type[Input], where: str, item: Any, *, camel_case: bool = False) -> Input:
     """``item`` as an ``of``: an ``of`` as it is, a mapping read with :func:`make_input`
     (``camel_case`` as the family spells its wire names). A ValidationError names the place,
     ``where`` then the entry's field: ``multi_prompt[1].duration``."""
@@ -421,7 +425,7 @@ def _read_entries(spec: Spec, name: str, value: Any, *, camel_case: bool) -> Any
         return value
     of = entry_class(spec)
     return tuple(
-        read_entry(of, f"{name}[{index}]", item, camel_case=camel_case)
+        _read_entry(of, f"{name}[{index}]", item, camel_case=camel_case)
         for index, item in enumerate(value)
     )
 

@@ -26,7 +26,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from kiekit.errors import ProtocolError
-from kiekit.fields import OpenInput, camel, wire_name
+from kiekit.fields import Input, OpenInput, camel, wire_name
 
 __all__ = [
     "Code",
@@ -189,7 +189,8 @@ def _first_cause(exc: BaseException) -> str:
 
 def input_to_wire(value: Any, *, camel_case: bool) -> dict[str, Any]:
     """An input object as the JSON object KIE expects: wire names, no None values (so KIE's
-    own defaults apply), tuples as lists. An OpenInput goes as given."""
+    own defaults apply), tuples as lists, the entries of an ``items`` list as objects of their
+    own, spelt like their parent. An OpenInput goes as given."""
     if isinstance(value, OpenInput):
         return dict(value.values)
     out: dict[str, Any] = {}
@@ -197,5 +198,14 @@ def input_to_wire(value: Any, *, camel_case: bool) -> dict[str, Any]:
         item = getattr(value, attribute.name)
         if item is not None:
             name = wire_name(attribute, camel_case=camel_case)
-            out[name] = list(item) if isinstance(item, tuple) else item
+            out[name] = _wire_value(item, camel_case=camel_case)
     return out
+
+
+def _wire_value(item: Any, *, camel_case: bool) -> Any:
+    if isinstance(item, Input):
+        # A nested object follows its family's spelling: no KIE page mixes the two cases.
+        return input_to_wire(item, camel_case=camel_case)
+    if isinstance(item, tuple):
+        return [_wire_value(entry, camel_case=camel_case) for entry in item]
+    return item

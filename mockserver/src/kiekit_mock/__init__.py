@@ -7,7 +7,7 @@ It imports nothing from kiekit: it emulates the API, not our adapters.
 
 from .app import create_app, runtime_of
 from .callbacks import CallbackRecord
-from .config import MockConfig
+from .config import MarketOutput, MockConfig
 from .journal import RequestRecord
 from .runtime import Runtime
 from .server import MockServer, serve
@@ -16,6 +16,7 @@ from .state import FAIL_MARKER, TaskSnapshot, account_id
 __all__ = [
     "FAIL_MARKER",
     "CallbackRecord",
+    "MarketOutput",
     "MockConfig",
     "MockServer",
     "RequestRecord",

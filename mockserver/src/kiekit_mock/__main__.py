@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .config import MockConfig
+from .config import MockConfig, parse_market_model
 from .server import serve
 
 
@@ -27,6 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--polls", type=int, default=0, help="status polls before a task ends")
     parser.add_argument("--seconds", type=float, default=0.0, help="seconds before a task ends")
     parser.add_argument("--credits", type=float, default=1000.0, help="credits per account")
+    parser.add_argument(
+        "--market-model",
+        action="append",
+        default=[],
+        dest="market_models",
+        metavar="ID=KIND",
+        help="accept a market model the mock does not know, KIND one of image, video, audio, "
+        "text (repeatable), e.g. --market-model acme/banana-v1=image",
+    )
     return parser
 
 
@@ -39,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             polls_to_complete=args.polls,
             seconds_to_complete=args.seconds,
             starting_credits=args.credits,
+            extra_market_models=dict(map(parse_market_model, args.market_models)),
         )
     except ValueError as exc:
         parser.error(str(exc))

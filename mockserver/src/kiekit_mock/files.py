@@ -14,7 +14,13 @@ from .wire import runtime
 
 ROUTES = web.RouteTableDef()
 
-CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "mp4": "video/mp4"}
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "mp4": "video/mp4",
+    "mp3": "audio/mpeg",
+}
 
 
 def render(task: TaskSnapshot, index: int) -> bytes:
@@ -24,6 +30,8 @@ def render(task: TaskSnapshot, index: int) -> bytes:
         return media.png_bytes(width, height, colour)
     if task.result_ext in ("jpg", "jpeg"):
         return media.jpeg_bytes(width, height, colour)
+    if task.result_ext == "mp3":
+        return media.mp3_bytes(f"{task.task_id}/{index}")
     return media.mp4_bytes(f"{task.task_id}/{index}")
 
 

@@ -1,4 +1,4 @@
-"""Tiny, real result files made in memory: PNG, baseline JPEG and an MP4 placeholder.
+"""Tiny, real result files made in memory: PNG, baseline JPEG, an MP4 and an MP3.
 
 KIE's result links point at real media on its CDN (kie-api.md §2.2, §3.2); the mock serves small
 files that image libraries really decode, so a client's download-and-save path is exercised.
@@ -184,3 +184,26 @@ def mp4_bytes(label: str) -> bytes:
 @functools.cache
 def _sample_mp4() -> bytes:
     return resources.files("kiekit_mock").joinpath("assets/sample.mp4").read_bytes()
+
+
+# --- MP3 -------------------------------------------------------------------------------------
+
+# MPEG-1 Layer III (ISO/IEC 11172-3), 32 kbit/s, 48 kHz, mono, no CRC: 144 * 32000 / 48000 = 96
+# bytes a frame. All-zero side information means no coded samples: decoders play silence.
+_MP3_FRAME_HEADER = b"\xff\xfb\x14\xc4"
+_MP3_FRAME_BYTES = 96
+_MP3_FRAMES = 42  # 1152 samples a frame: 42 frames make one second at 48 kHz
+
+
+def _syncsafe(size: int) -> bytes:
+    return bytes((size >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def mp3_bytes(label: str) -> bytes:
+    """A real, playable MP3: one second of silence, after an ID3v2.3 tag whose title names the
+    file, so that every result differs (ffprobe reads it as mp3, 48 kHz mono)."""
+    text = b"\x00" + f"kiekit-mock {label}".encode("latin-1", "replace")  # 0: ISO-8859-1
+    frame = b"TIT2" + struct.pack(">I", len(text)) + b"\x00\x00" + text
+    tag = b"ID3\x03\x00\x00" + _syncsafe(len(frame)) + frame
+    silent = _MP3_FRAME_HEADER + bytes(_MP3_FRAME_BYTES - len(_MP3_FRAME_HEADER))
+    return tag + silent * _MP3_FRAMES

@@ -424,8 +424,8 @@ def test_any_valid_multi_shot_input_is_accepted_by_the_mock(
     elements: list[dict[str, Any]],
     image: list[str],
 ) -> None:
-    # the contract suite cannot draw list-of-object fields from specs (kiekit.fields has no
-    # such kind), so this property covers multi_prompt and kling_elements instead
+    # the contract suite draws multi_prompt and kling_elements from their entries' specs, but
+    # its prompts seldom name an element: this property adds @name references to the lists
     if elements:
         shots[0] = shots[0] | {"prompt": f"{shots[0]['prompt']} @{elements[0]['name']}"}
     fields: dict[str, Any] = {"multi_shots": True, "sound": True, "multi_prompt": shots}

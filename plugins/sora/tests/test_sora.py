@@ -95,8 +95,11 @@ class TestSora(ProviderContract):
         (SUCCESS, State.SUCCEEDED),
         (FAIL, State.FAILED),
     )
-    # spec-drawn inputs cannot hold storyboard shots or "start,end" timestamps
-    example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = EXAMPLES
+    # spec-drawn inputs cannot hold "start,end" timestamps (storyboard shots they can: the kit
+    # draws them from Scene's own specs)
+    example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        CHARACTERS_PRO: EXAMPLES[CHARACTERS_PRO]
+    }
 
 
 PROVIDER = SoraProvider()
@@ -105,6 +108,13 @@ PROVIDER = SoraProvider()
 def body_of(model: str, callback_url: str | None = None, **fields: Any) -> dict[str, Any]:
     params = PROVIDER.make_input(model, fields)
     body: Any = PROVIDER.build_request(model, params, callback_url=callback_url).body
+    return dict(body)
+
+
+def body_from_text(model: str, **fields: str) -> dict[str, Any]:
+    """The body for ``fields`` given as on the command line (``--input name=value``)."""
+    params = PROVIDER.make_input(model, fields, from_text=True)
+    body: Any = PROVIDER.build_request(model, params).body
     return dict(body)
 
 
@@ -286,14 +296,38 @@ def test_image_to_video_takes_one_image_and_an_empty_prompt(model: str) -> None:
     assert refused(model, image_urls=[*image, "https://example.com/b.png"]) == "image_urls"
 
 
+def test_character_ids_go_as_a_list() -> None:
+    ids = ["char_a", "char_b"]
+    assert body_of(T2V, prompt="a", character_id_list=ids)["input"]["character_id_list"] == ids
+    assert body_of(T2V, prompt="a", character_id_list=tuple(ids))["input"] == {
+        "prompt": "a",
+        "character_id_list": ids,
+    }
+
+
 @pytest.mark.parametrize("ids", ["char_a, char_b", '["char_a", "char_b"]', " char_a ,, char_b "])
-def test_character_ids_go_as_a_list(ids: str) -> None:
-    sent = body_of(T2V, prompt="a", character_id_list=ids)["input"]
+def test_character_ids_from_the_command_line_go_as_a_list(ids: str) -> None:
+    sent = body_from_text(T2V, prompt="a", character_id_list=ids)["input"]
     assert sent["character_id_list"] == ["char_a", "char_b"]
 
 
-def test_blank_character_ids_are_left_out() -> None:
-    assert body_of(T2V, prompt="a", character_id_list=" , ")["input"] == {"prompt": "a"}
+@pytest.mark.parametrize("ids", [" , ", ""])
+def test_blank_character_ids_are_left_out(ids: str) -> None:
+    assert body_from_text(T2V, prompt="a", character_id_list=ids)["input"] == {"prompt": "a"}
+    assert body_of(T2V, prompt="a", character_id_list=[])["input"] == {"prompt": "a"}
+
+
+@pytest.mark.parametrize(
+    ("ids", "field"),
+    [
+        ("char_a,char_b", "character_id_list"),  # one string: only the command line splits it
+        (["char_a", " "], "character_id_list[1]"),
+        (["char_a", 7], "character_id_list[1]"),
+        ([f"char_{i}" for i in range(6)], "character_id_list"),  # Sora pages: at most 5
+    ],
+)
+def test_bad_character_ids_are_refused(ids: Any, field: str) -> None:
+    assert refused(T2V, prompt="a", character_id_list=ids) == field
 
 
 def test_storyboard_sends_its_shots_with_kie_spelling() -> None:
@@ -335,6 +369,10 @@ def test_storyboard_plain_text_is_one_scene_lasting_the_video(
     fields = {"shots": " a kitten plays the piano "} | ({"n_frames": frames} if frames else {})
     sent = body_of(STORYBOARD, **fields)["input"]
     assert sent["shots"] == [{"Scene": "a kitten plays the piano", "duration": seconds}]
+    assert body_from_text(STORYBOARD, **fields)["input"] == sent  # --input shots="a kitten …"
+    params = PROVIDER.make_input(STORYBOARD, fields)
+    assert isinstance(params, Storyboard)
+    assert params.shots == (Scene(scene="a kitten plays the piano", duration=seconds),)
 
 
 def test_storyboard_plain_text_cannot_last_25_seconds() -> None:
@@ -436,8 +474,8 @@ def test_any_valid_storyboard_is_accepted_by_the_mock(
     frames: str | None,
     image: list[str],
 ) -> None:
-    # the contract suite draws shots from their text spec only (one scene lasting the video):
-    # kiekit.fields has no list-of-objects kind, so this property covers the lists
+    # the contract suite draws shots from Scene's specs too; this property adds the documented
+    # spellings ({"Scene", "duration"} mappings) and many short shots within n_frames
     board: dict[str, Any] = {"shots": shots}
     if frames:
         board["n_frames"] = frames

@@ -1,5 +1,6 @@
 """The unified market jobs API: createTask + recordInfo (kie-api.md §2.1–2.4). The models it
-knows, with their input checks, live in `market_models/` (Grok Imagine, Kling 3.0, Sora 2).
+knows, with their input checks, live in `market_models/` (Grok Imagine, Kling 3.0, Sora 2), and
+`MockConfig.extra_market_models` adds more with a minimal check (`market_models/extra.py`).
 
 Shapes follow the recorded real traffic [OBS] where it differs from the docs: `param` is a JSON
 string whose `input` member is itself a JSON string and which omits callBackUrl; pending records
@@ -26,7 +27,7 @@ from ..wire import (
     runtime,
     task_id_param,
 )
-from .market_models import MODELS, Input
+from .market_models import MODELS, Input, find
 from .validation import invalid
 
 ROUTES = web.RouteTableDef()
@@ -34,6 +35,9 @@ RECORD_INFO = "/api/v1/jobs/recordInfo"
 
 FAIL_CODE = "500"  # failCode is a string (§2.2 failure example: "422")
 FAIL_MSG = "Generation failed: the mock was asked to fail this task"
+# Result links end .jpg for images and .mp4 for videos in recorded traffic (§2.2 [OBS]); audio
+# answers are .mp3 links in Suno's records (§3.6) [INF for market audio models]. Text: no files.
+RESULT_EXTS = {"image": "jpg", "video": "mp4", "audio": "mp3", "text": "json"}
 
 
 def _text_of(inp: Input) -> str:
@@ -62,6 +66,10 @@ def record(task: TaskSnapshot, progress: int | None = None) -> dict[str, Any]:
     if succeeded and model is not None and model.kind == "text":
         # a Sora character task answers with the character's id (KIE's Sora pages) [INF shape]
         result = dumps({"resultObject": {"character_id": f"char_{task.task_id[:16]}"}})
+    elif succeeded and task.result_count == 0:
+        # a text model taught by extra_market_models (only text models have no result files):
+        # a value instead of files (§2.2) [INF shape]
+        result = dumps({"resultObject": {"text": f"kiekit-mock text of task {task.task_id}"}})
     elif succeeded:
         result = dumps({"resultUrls": task.result_urls()})
     data: dict[str, Any] = {
@@ -120,7 +128,7 @@ async def create_task(request: web.Request) -> web.Response:
     name = body.get("model")
     if name is None or name == "":
         raise invalid("model cannot be empty")
-    model = MODELS.get(name) if isinstance(name, str) else None
+    model = find(runtime(request).config, name) if isinstance(name, str) else None
     if model is None:
         raise KieError(422, "model not supported")  # §2.4 (FELORES CHANGELOG 2.0.10)
     callback = optional_callback_url(body, "callBackUrl")
@@ -139,7 +147,7 @@ async def create_task(request: web.Request) -> web.Response:
         param_json=_param_json(model.name, stored),
         prompt=_text_of(stored),
         cost=model.cost,
-        result_ext="jpg" if model.kind == "image" else "mp4",  # CDN links end .jpg (§2.2 [OBS])
+        result_ext=RESULT_EXTS[model.kind],
         result_count=model.results,
         aspect_ratio=aspect if isinstance(aspect, str) else None,
         origin=origin_of(request),

@@ -18,9 +18,7 @@ from typing import Any
 from attrs import evolve, frozen
 from kiekit import Input, MediaKind, Model, Request, ValidationError
 from kiekit.families.market import MarketProvider
-from kiekit.fields import choice, flag, integer, text, urls
-
-from kiekit_kling.items import items, to_wire
+from kiekit.fields import choice, flag, integer, items, text, urls
 
 __all__ = ["Element", "KlingProvider", "MotionControl", "Shot", "Video"]
 
@@ -101,8 +99,9 @@ class Video(Input):
     aspect_ratio: str = choice(*ASPECT_RATIOS, default=DEFAULT_ASPECT_RATIO)
     mode: str = choice(*MODES, default="std")
     multi_shots: bool = flag(default=False)
-    multi_prompt: tuple[Shot, ...] | None = items(Shot)
-    kling_elements: tuple[Element, ...] | None = items(Element)
+    # an empty list is refused: leave the field out instead
+    multi_prompt: tuple[Shot, ...] | None = items(Shot, min_items=1)
+    kling_elements: tuple[Element, ...] | None = items(Element, min_items=1)
 
     def check(self) -> None:
         if self.multi_shots:
@@ -194,12 +193,8 @@ class KlingProvider(MarketProvider):
 
 
 def _video_input(params: Video, sent: dict[str, Any]) -> dict[str, Any]:
-    """The kling-3.0/video input with nested entries as JSON objects and the always-sent fields
-    filled in (a caller may have passed None explicitly)."""
-    if params.multi_prompt is not None:
-        sent["multi_prompt"] = to_wire(params.multi_prompt)
-    if params.kling_elements is not None:
-        sent["kling_elements"] = to_wire(params.kling_elements)
+    """The kling-3.0/video input with the always-sent fields filled in (a caller may have
+    passed None explicitly)."""
     if params.duration is None:
         multi = params.multi_shots and params.multi_prompt is not None
         sent["duration"] = str(params.total_seconds()) if multi else DEFAULT_DURATION

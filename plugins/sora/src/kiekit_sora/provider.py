@@ -15,16 +15,13 @@ through the ``kiekit.sora`` logger, when one of its models first builds a reques
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from typing import Any
 
 from attrs import evolve, frozen
 from kiekit import Input, MediaKind, Model, ProtocolError, Request, Results, ValidationError
 from kiekit.families.market import MarketProvider
-from kiekit.fields import choice, flag, number, text, url, urls
-
-from kiekit_sora.items import items, to_wire
+from kiekit.fields import choice, flag, items, number, text, texts, url, urls
 
 __all__ = [
     "Characters",
@@ -54,6 +51,8 @@ N_FRAMES = ("10", "15")  # seconds, a string enum (§2.4)
 STORYBOARD_FRAMES = ("10", "15", "25")  # Sora pages: the storyboard also makes 25 s
 STORYBOARD_DEFAULT_FRAMES = "15"  # Sora pages
 SHOT_SECONDS_MAX = 15.0  # Sora pages: a storyboard shot lasts 0.1–15 s
+SHOTS_MAX = 10  # Sora pages: a storyboard has 1–10 shots
+CHARACTER_IDS_MAX = 5  # Sora pages (pro image-to-video): "as an array, maximum 5"
 SIZES = ("standard", "high")  # pro models only (§2.4)
 UPLOAD_METHODS = ("s3", "oss")
 CHARACTER_TEXT_MAX = 5000  # Sora pages: character_prompt, safety_instruction
@@ -73,21 +72,19 @@ def announce_pause() -> None:
 class _Video(Input):
     """What the four text/image-to-video models share (§2.4).
 
-    ``character_id_list`` takes the ids of characters made with ``sora-2-characters``, as one
-    string, comma-separated (``"id1,id2"``) or a JSON array; it goes to KIE as a list.
-    ``progress_callback_url`` is KIE's top-level ``progressCallBackUrl`` (§2.1), documented on
-    these four models' pages only; it is sent next to ``callBackUrl``, never inside ``input``.
+    ``character_id_list`` takes up to 5 ids of characters made with ``sora-2-characters``, as a
+    list (on the command line: comma-separated, ``id1,id2``, or a JSON array); an empty list is
+    left out. ``progress_callback_url`` is KIE's top-level ``progressCallBackUrl`` (§2.1),
+    documented on these four models' pages only; it is sent next to ``callBackUrl``, never
+    inside ``input``.
     """
 
     aspect_ratio: str | None = choice(*ASPECT_RATIOS)
     n_frames: str | None = choice(*N_FRAMES)
     remove_watermark: bool | None = flag()
     upload_method: str | None = choice(*UPLOAD_METHODS)
-    character_id_list: str | None = text(required=False)
+    character_id_list: tuple[str, ...] | None = texts(max_items=CHARACTER_IDS_MAX)
     progress_callback_url: str | None = url(wire=PROGRESS_WIRE)
-
-    def character_ids(self) -> list[str]:
-        return _ids(self.character_id_list)
 
 
 @frozen
@@ -131,45 +128,54 @@ class Scene(Input):
     duration: float = number(0.1, SHOT_SECONDS_MAX, required=True)
 
 
-@frozen
+@frozen(init=False)
 class Storyboard(Input):
     """``sora-2-pro-storyboard`` (Sora pages): 1–10 ``shots`` of 0.1–15 s whose durations add
     up to at most ``n_frames`` seconds (10, 15 or 25; KIE's default 15). The page lists one image
     as ``image_urls``; no example omits it, but none says it is required, so it is optional here.
 
-    ``shots`` is a list of :class:`Scene` (or mappings ``{"Scene", "duration"}``, or their JSON
-    text), or plain text: one scene lasting the whole video (at most 15 s, KIE's limit for a
-    shot), sent to KIE as a one-entry list.
+    ``shots`` is a list of :class:`Scene` (or mappings ``{"Scene", "duration"}``; on the command
+    line, their JSON text), or plain text: one scene lasting the whole video (at most 15 s,
+    KIE's limit for a shot), kept and sent as a one-entry list.
     """
 
-    shots: tuple[Scene, ...] | str | None = items(Scene, max_items=10, plain_text=True)
+    shots: tuple[Scene, ...] = items(Scene, min_items=1, max_items=SHOTS_MAX, required=True)
     n_frames: str | None = choice(*STORYBOARD_FRAMES)
     image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=1)
     aspect_ratio: str | None = choice(*ASPECT_RATIOS)
     upload_method: str | None = choice(*UPLOAD_METHODS)
 
+    def __init__(self, **fields: Any) -> None:
+        # KIE takes only a list; the plain-text shorthand is this plugin's, and its one scene
+        # lasts n_frames, another field: so it is read here, before the fields are.
+        self.__attrs_init__(**_one_scene(fields))
+
     def check(self) -> None:
-        if self.shots is None:
-            raise ValidationError("shots", "is required: 1–10 shots of {Scene, duration}")
         frames = float(self.n_frames or STORYBOARD_DEFAULT_FRAMES)
-        if isinstance(self.shots, str) and frames > SHOT_SECONDS_MAX:
-            raise ValidationError(
-                "shots",
-                f"one scene lasts at most {SHOT_SECONDS_MAX:g} s; "
-                f"give a list of shots for n_frames={self.n_frames}",
-            )
-        total = sum(shot.duration for shot in self.scenes())
+        total = sum(shot.duration for shot in self.shots)
         if total > frames:
             raise ValidationError(
                 "shots", f"last {total:g} s in all, more than n_frames ({frames:g} s)"
             )
 
-    def scenes(self) -> tuple[Scene, ...]:
-        """The shots as KIE takes them (plain text: one scene lasting the whole video)."""
-        if isinstance(self.shots, str):
-            frames = float(self.n_frames or STORYBOARD_DEFAULT_FRAMES)
-            return (Scene(scene=self.shots.strip(), duration=frames),)
-        return self.shots or ()
+
+def _one_scene(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with plain-text ``shots`` as one scene lasting the whole video."""
+    shots = fields.get("shots")
+    if not isinstance(shots, str) or shots.lstrip().startswith(("[", "{")):
+        return fields  # a list, or JSON that did not read as one: the field's validator judges
+    if not shots.strip():
+        raise ValidationError("shots", "must not be blank")
+    frames = fields.get("n_frames")
+    # a wrong n_frames is named by its own validator; the scene meanwhile gets KIE's default
+    seconds = float(frames if frames in STORYBOARD_FRAMES else STORYBOARD_DEFAULT_FRAMES)
+    if seconds > SHOT_SECONDS_MAX:
+        raise ValidationError(
+            "shots",
+            f"one scene lasts at most {SHOT_SECONDS_MAX:g} s; give a list of shots for "
+            f"n_frames={frames}",
+        )
+    return {**fields, "shots": (Scene(scene=shots.strip(), duration=seconds),)}
 
 
 @frozen
@@ -241,12 +247,10 @@ class SoraProvider(MarketProvider):
         progress_url = sent.pop(PROGRESS_WIRE, None)
         if progress_url is not None:
             body[PROGRESS_WIRE] = progress_url
-        if isinstance(params, _Video):
+        if isinstance(params, _Video) and params.character_id_list == ():
+            # no characters (``--input character_id_list=,``): nothing to send, and KIE's
+            # pages never show an empty list
             sent.pop("character_id_list", None)
-            if params.character_ids():
-                sent["character_id_list"] = params.character_ids()
-        if isinstance(params, Storyboard):
-            sent["shots"] = to_wire(params.scenes())
         body["input"] = sent
         return evolve(request, body=body)
 
@@ -265,18 +269,3 @@ class SoraProvider(MarketProvider):
             ):
                 return Results(task_id=task_id, assets=(), raw=data, value=result)
             raise
-
-
-def _ids(value: str | None) -> list[str]:
-    """Character ids from ``"a, b"`` or ``'["a", "b"]'``; blanks are dropped."""
-    if value is None:
-        return []
-    text_value = value.strip()
-    if text_value.startswith("["):
-        try:
-            parsed = json.loads(text_value)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, list):
-            return [str(item).strip() for item in parsed if str(item).strip()]
-    return [part.strip() for part in text_value.split(",") if part.strip()]

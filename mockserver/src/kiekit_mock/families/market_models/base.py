@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
+from ...config import MarketOutput
 from ...envelope import KieError
 from ..validation import invalid, optional_bool, optional_number
 
@@ -17,8 +18,8 @@ T = TypeVar("T")
 class MarketModel:
     name: str
     check: Callable[[Input], Input]  # validates, returns the input as KIE stores it
-    kind: Literal["image", "video", "text"]  # text: resultObject instead of files (§2.2)
-    results: int  # result URLs on success
+    kind: MarketOutput  # text: resultObject instead of files (§2.2)
+    results: int  # result URLs on success (0 for text)
     cost: float  # credits per task: mock figures, not KIE's price list
     progress: bool = False  # recordInfo reports `progress` 0–100 (Sora 2 only, §2.2)
 

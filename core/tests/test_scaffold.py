@@ -1,0 +1,228 @@
+"""`kie plugin new`: the names it derives, what it refuses, and the package it writes.
+
+That the written package passes ruff, mypy --strict and its own tests outside this repository is
+proven in tools/tests/test_scaffold.py, with built wheels in a fresh virtual environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from kiekit import MediaKind, ValidationError, cli
+from kiekit.families.market import MarketProvider
+from kiekit.scaffold import kiekit_requirement, new_plugin, plan
+
+FILES = {
+    ".gitignore",
+    "README.md",
+    "pyproject.toml",
+    "src/kiekit_acme_banana/__init__.py",
+    "src/kiekit_acme_banana/provider.py",
+    "src/kiekit_acme_banana/py.typed",
+    "tests/conftest.py",
+    "tests/test_acme_banana.py",
+}
+
+
+def test_names_follow_the_plugin_name() -> None:
+    made = plan("acme-banana", ["acme/banana-v1"])
+    assert (made.name, made.dist, made.package) == (
+        "acme-banana",
+        "kiekit-acme-banana",
+        "kiekit_acme_banana",
+    )
+    assert set(made.files) == FILES
+    assert made.files["src/kiekit_acme_banana/py.typed"] == ""
+    assert (
+        "class AcmeBananaProvider(MarketProvider):"
+        in made.files["src/kiekit_acme_banana/provider.py"]
+    )
+    assert "class TestAcmeBanana(ProviderContract):" in made.files["tests/test_acme_banana.py"]
+
+
+def test_one_entry_point_per_model_and_a_kiekit_range() -> None:
+    made = plan("acme-banana", ["acme/banana-v1", "acme/banana-v2", "acme/banana-v1"])
+    assert made.models == ("acme/banana-v1", "acme/banana-v2")  # duplicates once
+    project = tomllib.loads(made.files["pyproject.toml"])["project"]
+    assert project["name"] == "kiekit-acme-banana"
+    assert project["entry-points"]["kiekit.providers"] == {
+        "acme/banana-v1": "kiekit_acme_banana",
+        "acme/banana-v2": "kiekit_acme_banana",
+    }
+    assert project["dependencies"] == ["kiekit>=0.1,<0.2"]
+    conftest = made.files["tests/conftest.py"]
+    assert '"acme/banana-v1": "image",' in conftest
+    assert '"acme/banana-v2": "image",' in conftest
+
+
+def test_the_model_id_defaults_to_the_name() -> None:
+    assert plan("acme").models == ("acme",)
+
+
+@pytest.mark.parametrize(
+    ("version", "requirement"),
+    [("0.1.0", ">=0.1,<0.2"), ("0.12.3.dev1", ">=0.12,<0.13"), ("1.4.2", ">=1.4,<2")],
+)
+def test_kiekit_requirement(version: str, requirement: str) -> None:
+    assert kiekit_requirement(version) == requirement
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Acme", "acme_banana", "acme--banana", "-acme", "acme-", "1acme", "", "a" * 33, "acme banana"],
+)
+def test_a_bad_name_is_refused(name: str, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as caught:
+        new_plugin(name, parent=tmp_path)
+    assert caught.value.field == "NAME"
+    assert "e.g. acme-banana" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["kiekit", "kiekit-acme"])
+def test_the_kiekit_prefix_is_not_part_of_the_name(name: str) -> None:
+    with pytest.raises(ValidationError, match="without kiekit-"):
+        plan(name)
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    ["", "acme banana", "acme//banana", "/acme", "acme/", "acme/*", "*", 'a"b', "a" * 81, "é"],
+)
+def test_a_bad_model_id_is_refused(model_id: str, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as caught:
+        new_plugin("acme", [model_id], parent=tmp_path)
+    assert caught.value.field == "--model"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    ["grok-imagine/text-to-image", "kling-3.0/video", "seedream/4.5-edit", "veo3_fast", "a" * 80],
+)
+def test_kie_style_model_ids_are_accepted(model_id: str) -> None:
+    assert plan("acme", [model_id]).models == (model_id,)
+
+
+def test_a_bad_output_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        plan("acme", output="gif")
+    assert caught.value.field == "--output"
+
+
+def test_an_existing_folder_is_never_touched(tmp_path: Path) -> None:
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "mine.txt").write_text("keep")
+    with pytest.raises(FileExistsError):
+        new_plugin("acme", parent=tmp_path)
+    assert [p.name for p in (tmp_path / "acme").iterdir()] == ["mine.txt"]
+
+
+def test_every_template_is_used() -> None:
+    from kiekit import scaffold
+
+    shipped = {p.name for p in resources.files(scaffold).joinpath("template").iterdir()}
+    used = {name for name in scaffold._FILES.values() if name is not None}
+    assert shipped == used
+    assert not any(name.startswith("test_") and name.endswith(".py") for name in shipped)
+
+
+@pytest.fixture
+def imported(tmp_path: Path) -> Iterator[Path]:
+    """Makes sys.path and sys.modules forget the generated package after the test."""
+    before = set(sys.modules)
+    yield tmp_path
+    sys.path[:] = [p for p in sys.path if not p.startswith(str(tmp_path))]
+    for name in set(sys.modules) - before:
+        if name.startswith("kiekit_acme"):
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize("output", ["image", "video", "audio", "text"])
+def test_the_generated_provider_declares_its_models(imported: Path, output: str) -> None:
+    folder = new_plugin("acme-banana", ["acme/banana-v1", "acme/b2"], output, parent=imported)
+    sys.path.insert(0, str(folder / "src"))
+    package = importlib.import_module("kiekit_acme_banana")
+    provider = package.AcmeBananaProvider()
+    assert isinstance(provider, MarketProvider)
+    assert [(m.id, m.output) for m in provider.models] == [
+        ("acme/banana-v1", MediaKind(output)),
+        ("acme/b2", MediaKind(output)),
+    ]
+    request = provider.build_request("acme/b2", provider.make_input("acme/b2", prompt="a fox"))
+    assert request.body == {"model": "acme/b2", "input": {"prompt": "a fox"}}
+    with pytest.raises(ValidationError) as caught:
+        provider.make_input("acme/b2", prompt="a fox", aspect_ratio="4:3")
+    assert caught.value.field == "aspect_ratio"
+    offered: list[object] = []
+    package.kiekit_register_providers(offered.append)
+    assert [type(p) for p in offered] == [package.AcmeBananaProvider]
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_kie_plugin_new_writes_the_folder_and_prints_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["plugin", "new", "acme-banana", "--model", "acme/banana-v1", "acme/banana-v2"]
+    assert cli.main([*argv, "--output", "video", "--dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    folder = tmp_path / "acme-banana"
+    assert out == f"{folder}\n"
+    assert "kiekit-acme-banana" in err
+    assert {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} == FILES
+    provider = (folder / "src" / "kiekit_acme_banana" / "provider.py").read_text()
+    assert provider.count("MediaKind.VIDEO") == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["Acme"], "kie: error: NAME: 'Acme' is not a plugin name"),
+        (["acme", "--model", "a b"], "kie: error: --model: 'a b' is not a KIE model id"),
+        (["acme", "--model", "acme/*"], "kie: error: --model: 'acme/*' is a pattern"),
+    ],
+)
+def test_kie_plugin_new_errors_are_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["plugin", "new", *argv, "--dir", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(message)
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kie_plugin_new_refuses_an_existing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "acme").mkdir()
+    assert cli.main(["plugin", "new", "acme", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    folder = tmp_path / "acme"
+    assert err == f"kie: error: {folder} already exists; kie plugin new never overwrites a folder\n"
+    assert list((tmp_path / "acme").iterdir()) == []
+
+
+def test_kie_plugin_new_rejects_an_unknown_output(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["plugin", "new", "acme", "--output", "gif"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'gif'" in capsys.readouterr().err
+
+
+def test_kie_does_not_load_the_scaffold_to_start() -> None:
+    code = "import sys, kiekit.cli; kiekit.cli._parser(); print('kiekit.scaffold' in sys.modules)"
+    shown = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == "False"

@@ -1,0 +1,255 @@
+"""Market models the mock does not know, taught through MockConfig.extra_market_models.
+
+For plugin authors: an id, what it produces, and the market family's normal lifecycle, result
+files, callbacks and `[mock:fail]`, with a minimal input check (kie-api.md §2.1–2.2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kiekit_mock import MockConfig, MockServer
+from kiekit_mock.__main__ import main
+from kiekit_mock.config import parse_market_model
+
+if TYPE_CHECKING:
+    from conftest import Kie, MakeMock
+
+CREATE = "/api/v1/jobs/createTask"
+EXTRA: dict[str, Any] = {
+    "acme/banana-v1": "image",
+    "acme/reel-v1": "video",
+    "acme/song-v1": "audio",
+    "acme/chat-v1": "text",
+}
+
+
+@pytest.fixture
+def mock() -> Iterator[MockServer]:
+    with MockServer(MockConfig(extra_market_models=EXTRA)) as server:
+        yield server
+
+
+def _files(kie: Kie, record: dict[str, Any]) -> list[tuple[str, bytes]]:
+    urls = json.loads(record["resultJson"])["resultUrls"]
+    answers = [kie.fetch(url) for url in urls]
+    assert all(a.status == 200 for a in answers), answers
+    return [(a.content_type, a.body) for a in answers]
+
+
+def test_without_the_config_an_unknown_id_is_still_not_supported(make_mock: MakeMock) -> None:
+    _, kie = make_mock()
+    answer = kie.post(CREATE, {"model": "acme/banana-v1", "input": {"prompt": "p"}}).json()
+    assert (answer["code"], answer["msg"]) == (422, "model not supported")
+
+
+def test_an_image_model_walks_the_lifecycle_and_serves_jpegs(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(polls_to_complete=2, extra_market_models=EXTRA)
+    task_id = kie.create("acme/banana-v1", prompt="a banana", style="flat")
+    states = [kie.record(task_id)["state"] for _ in range(3)]
+    assert states == ["waiting", "generating", "success"]
+    record = kie.record(task_id)
+    assert record["model"] == "acme/banana-v1"
+    # every field is kept as given: only the prompt is checked
+    assert json.loads(json.loads(record["param"])["input"]) == {
+        "prompt": "a banana",
+        "style": "flat",
+    }
+    [(content_type, body)] = _files(kie, record)
+    assert content_type == "image/jpeg"
+    assert body.startswith(b"\xff\xd8\xff")
+    [task] = mock.tasks()
+    assert (task.model, task.credits_charged) == ("acme/banana-v1", 5.0)
+
+
+def test_a_video_model_serves_an_mp4(mock: MockServer, kie: Kie) -> None:
+    record = kie.record(kie.create("acme/reel-v1", prompt="a reel"))
+    [(content_type, body)] = _files(kie, record)
+    assert (content_type, body[4:8]) == ("video/mp4", b"ftyp")
+
+
+def test_an_audio_model_serves_an_mp3(mock: MockServer, kie: Kie) -> None:
+    record = kie.record(kie.create("acme/song-v1", prompt="a song"))
+    [url] = json.loads(record["resultJson"])["resultUrls"]
+    assert url.endswith(".mp3")
+    [(content_type, body)] = _files(kie, record)
+    assert content_type == "audio/mpeg"
+    assert body.startswith(b"ID3\x03")  # an ID3v2.3 tag naming the file, then MPEG audio frames
+    tag_size = sum((body[6 + i] & 0x7F) << (7 * (3 - i)) for i in range(4))  # "syncsafe"
+    first_frame = body[10 + tag_size :]
+    assert first_frame[:2] == b"\xff\xfb"  # frame sync, MPEG-1 Layer III, no CRC
+    again = kie.record(kie.create("acme/song-v1", prompt="a song"))
+    assert _files(kie, again)[0][1] != body  # every file differs
+
+
+def test_a_text_model_answers_a_result_object_and_no_files(mock: MockServer, kie: Kie) -> None:
+    task_id = kie.create("acme/chat-v1", prompt="hello")
+    record = kie.record(task_id)
+    assert record["state"] == "success"
+    result = json.loads(record["resultJson"])
+    assert set(result) == {"resultObject"}
+    assert isinstance(result["resultObject"], dict)
+    assert kie.fetch(f"{kie.base_url}/files/{task_id}/0.json").status == 404
+
+
+def test_a_text_model_s_callback_carries_its_result_object(mock: MockServer, kie: Kie) -> None:
+    body = {
+        "model": "acme/chat-v1",
+        "callBackUrl": "https://example.com/kie-callback",  # not loopback: recorded, not sent
+        "input": {"prompt": "hello"},
+    }
+    task_id = kie.ok(kie.post(CREATE, body))["taskId"]
+    kie.record(task_id)
+    [sent] = mock.callbacks()
+    assert sent.task_id == task_id
+    assert sent.payload["code"] == 200
+    assert "resultObject" in json.loads(sent.payload["data"]["resultJson"])
+
+
+@pytest.mark.parametrize("model", sorted(EXTRA))
+def test_the_fail_marker_fails_any_extra_model(mock: MockServer, kie: Kie, model: str) -> None:
+    record = kie.record(kie.create(model, prompt="please [mock:fail]"))
+    assert (record["state"], record["failCode"], record["resultJson"]) == ("fail", "500", "")
+    assert record["failMsg"]
+
+
+def test_set_outcome_fails_a_task_without_a_prompt(mock: MockServer, kie: Kie) -> None:
+    task_id = kie.create("acme/banana-v1", image_url="https://example.com/a.png")
+    mock.set_outcome(task_id, "fail")
+    assert kie.record(task_id)["state"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("input_", "message"),
+    [
+        ({"prompt": ""}, "prompt cannot be empty"),
+        ({"prompt": "   "}, "prompt cannot be empty"),
+        ({"prompt": 5}, "prompt must be a string"),
+        ({"prompt": "x" * 10_001}, "prompt cannot exceed 10000 characters"),
+    ],
+)
+def test_a_bad_prompt_is_422_naming_it(
+    mock: MockServer, kie: Kie, input_: dict[str, Any], message: str
+) -> None:
+    answer = kie.post(CREATE, {"model": "acme/banana-v1", "input": input_}).json()
+    assert (answer["code"], answer["msg"]) == (422, message)
+    assert mock.tasks() == []
+
+
+@pytest.mark.parametrize("input_", [None, "a prompt", ["p"]])
+def test_input_must_be_an_object(mock: MockServer, kie: Kie, input_: Any) -> None:
+    answer = kie.post(CREATE, {"model": "acme/banana-v1", "input": input_}).json()
+    assert (answer["code"], answer["msg"]) == (422, "input cannot be empty")
+
+
+@pytest.mark.parametrize(
+    "input_", [{}, {"prompt": None}, {"prompt": "x" * 10_000}, {"n": 2, "seed": [1, 2]}]
+)
+def test_anything_else_is_accepted(mock: MockServer, kie: Kie, input_: dict[str, Any]) -> None:
+    assert kie.ok(kie.post(CREATE, {"model": "acme/banana-v1", "input": input_}))["taskId"]
+
+
+def test_an_emulated_model_keeps_its_own_checks(make_mock: MakeMock) -> None:
+    _, kie = make_mock(extra_market_models={"grok-imagine/text-to-image": "video"})
+    body = {"model": "grok-imagine/text-to-image", "input": {"prompt": "p", "aspect_ratio": "4:3"}}
+    assert kie.post(CREATE, body).json()["code"] == 422
+    record = kie.record(kie.create("grok-imagine/text-to-image", prompt="p"))
+    assert len(json.loads(record["resultJson"])["resultUrls"]) == 6  # still six images
+
+
+# -- MockConfig and the command line -------------------------------------------------------------
+
+
+def test_the_config_keeps_its_own_frozen_copy() -> None:
+    given = {"acme/banana-v1": "image"}
+    config = MockConfig(extra_market_models=given)  # type: ignore[arg-type]
+    given["acme/other"] = "video"
+    assert dict(config.extra_market_models) == {"acme/banana-v1": "image"}
+    with pytest.raises(TypeError):
+        config.extra_market_models["x"] = "image"  # type: ignore[index]
+    same = MockConfig(extra_market_models={"acme/banana-v1": "image"})
+    assert config == same
+    assert hash(config) == hash(same)
+    assert MockConfig() != config
+    assert MockConfig().extra_market_models == {}
+
+
+@pytest.mark.parametrize(
+    "models",
+    [
+        {"acme/x": "picture"},
+        {"acme/x": None},
+        {"": "image"},
+        {" acme/x": "image"},
+        {5: "image"},
+    ],
+)
+def test_the_config_refuses_bad_entries(models: Any) -> None:
+    with pytest.raises(ValueError, match="extra_market_models"):
+        MockConfig(extra_market_models=models)
+
+
+def test_the_config_refuses_a_non_mapping() -> None:
+    with pytest.raises(TypeError, match="extra_market_models"):
+        MockConfig(extra_market_models=[("acme/x", "image")])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("acme/banana-v1=image", ("acme/banana-v1", "image")),
+        (" acme/x = audio ", ("acme/x", "audio")),
+        ("kling-3.0/video=video", ("kling-3.0/video", "video")),
+        ("acme=text", ("acme", "text")),
+    ],
+)
+def test_market_model_options_parse(text: str, parsed: tuple[str, str]) -> None:
+    assert parse_market_model(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["acme/x", "acme/x=", "=image", "acme/x=IMAGE", "acme/x=gif"])
+def test_a_bad_market_model_option_is_a_usage_error(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", "--market-model", text])
+    assert exited.value.code == 2
+    assert "expected MODEL_ID=KIND" in capsys.readouterr().err
+
+
+def test_the_command_line_serves_extra_models(kie_at: Callable[..., Kie]) -> None:
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kiekit_mock",
+            "--port=0",
+            "--market-model=acme/song-v1=audio",
+            "--market-model=acme/x=text",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert match
+        kie = kie_at(match.group(0))
+        record = kie.record(kie.create("acme/song-v1", prompt="a song"))
+        assert json.loads(record["resultJson"])["resultUrls"][0].endswith(".mp3")
+        assert "resultObject" in kie.record(kie.create("acme/x"))["resultJson"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -1,0 +1,179 @@
+"""The plugin scaffold, proven outside this repository (issue 8).
+
+``kie plugin new`` must make a package whose tests pass as generated, with only the built
+``kiekit``, ``kiekit-mock`` and ``kiekit-contract`` distributions installed: nothing from this
+workspace on the path, no editable installs. So the test builds the three wheels, makes a fresh
+virtual environment in a temporary folder, installs them there, runs *that* environment's
+``kie plugin new`` (which proves the templates are in the wheel), installs the new plugin and
+runs its tests with that environment's pytest.
+
+Everything is installed with ``--offline``: the third-party packages at the versions ``uv.lock``
+pins, from uv's cache, which ``uv sync`` filled (the README's first step). A ``pylock.toml``
+exported from the lock names each wheel by URL and hash, so uv finds them in its cache without
+asking an index; the build backend (hatchling) is in the cache because ``uv sync`` built the
+workspace with it.
+
+The generated code must also pass ruff and ``mypy --strict`` as written, for any name and model
+id the scaffold accepts; that is checked here with the workspace's own tools.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit import ValidationError, wire
+from kiekit.scaffold import new_plugin
+from kiekit_contract import input_specs
+
+ROOT = Path(__file__).resolve().parents[2]
+WHEELS = ("kiekit", "kiekit-mock", "kiekit-contract")
+BUDGET_SECONDS = 40.0
+
+# `uv run` names its own binary in UV; a plain pytest finds uv on PATH.
+UV = os.environ.get("UV") or shutil.which("uv")
+needs_uv = pytest.mark.skipif(UV is None, reason="uv is not installed (the README installs it)")
+
+
+def _env() -> dict[str, str]:
+    """This process's environment without what ties a child to the workspace's venv."""
+    dropped = {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "KIE_API_KEY", "UV_PROJECT_ENVIRONMENT"}
+    return {k: v for k, v in os.environ.items() if k not in dropped}
+
+
+def _run(argv: Sequence[str | Path], cwd: Path) -> str:
+    done = subprocess.run(  # noqa: S603 - uv, and programs of the venv this test made
+        [str(a) for a in argv],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, argv))} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    )
+    return done.stdout
+
+
+@needs_uv
+def test_the_scaffold_passes_its_tests_outside_the_repo(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    assert UV is not None
+    started = time.monotonic()
+    work = tmp_path_factory.mktemp("out-of-tree")
+    assert ROOT not in work.parents, "the proof must run outside the repository"
+    wheels = work / "wheels"
+    for package in WHEELS:
+        _run([UV, "build", "--offline", "-q", "--wheel", "--package", package, "-o", wheels], ROOT)
+    built = sorted(wheels.glob("*.whl"))
+    assert [w.name.split("-")[0] for w in built] == ["kiekit", "kiekit_contract", "kiekit_mock"]
+    lock = work / "pylock.toml"
+    # --frozen: export uv.lock as it is (never re-lock, never write to the repository)
+    export = [UV, "export", "--offline", "--frozen", "-q", "--format", "pylock.toml", "-o", lock]
+    _run([*export, "--package", "kiekit-contract", "--no-emit-workspace", "--no-dev"], ROOT)
+
+    venv = work / "venv"
+    _run([UV, "venv", "-q", "--python", sys.executable, venv], work)
+    bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
+    python = bin_dir / ("python.exe" if sys.platform == "win32" else "python")
+    install = [UV, "pip", "install", "--offline", "-q", "--python", python]
+    _run([*install, "-r", lock], work)
+    _run([*install, *built], work)
+
+    # the installed kiekit's own command: its templates come from the wheel
+    made = _run([bin_dir / "kie", "plugin", "new", "acme-demo", "--model", "acme/demo-v1"], work)
+    plugin = work / "acme-demo"
+    assert made.strip() == "acme-demo"
+    assert (plugin / "tests" / "test_acme_demo.py").is_file()
+    _run([*install, plugin], work)
+    _run([UV, "pip", "check", "--python", python], work)
+
+    report = work / "report.xml"
+    argv = [python, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}"]
+    output = _run(argv, plugin)
+    summary = output.strip().splitlines()[-1]
+    assert re.search(r"\b\d+ passed\b", summary), output
+    assert not re.search(r"failed|error|skipped|xfail|xpass|no tests ran", summary), output
+
+    cases = ET.parse(report).getroot().iter("testcase")  # noqa: S314 - pytest's own report
+    ran = {f"{c.get('classname', '').rpartition('.')[2]}::{c.get('name')}": c for c in cases}
+    unclean = [name for name, case in ran.items() if len(case)]  # failure/error/skipped
+    assert not unclean, unclean
+    contract = {
+        "test_models_are_declared",
+        "test_entry_points_declare_the_models",
+        "test_valid_inputs_are_accepted_by_the_mock",
+        "test_invalid_field_is_rejected_before_any_request",
+        "test_task_succeeds_and_files_download[Client]",
+        "test_task_succeeds_and_files_download[AsyncClient]",
+        "test_failed_task_raises_task_failed_error[Client]",
+        "test_failed_task_raises_task_failed_error[AsyncClient]",
+        "test_documented_statuses_map_to_their_states",
+    }
+    missing = {f"TestAcmeDemo::{name}" for name in contract} - set(ran)
+    assert not missing, f"the contract suite did not run: {sorted(missing)}\n{output}"
+    elapsed = time.monotonic() - started
+    assert elapsed < BUDGET_SECONDS, f"the out-of-tree proof took {elapsed:.1f} s"
+
+
+VARIANTS = [
+    ("acme-demo", ["acme/demo-v1"], "image"),
+    # the longest name and model id the scaffold accepts, several models, each kind
+    ("abcdefghij-klmnopqrstu-vwxyz0123", ["a" * 40 + "/" + "b" * 39, "x/y"], "text"),
+    ("z", [], "audio"),
+    ("v2", ["kling-3.0/video", "seedream/4.5-edit"], "video"),
+]
+MYPY_VARIANTS = VARIANTS[:2]  # mypy takes seconds each: the plain case and the extreme one
+
+
+@pytest.mark.parametrize(("name", "models", "output"), VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_generated_code_passes_ruff_as_written(
+    tmp_path: Path, name: str, models: list[str], output: str
+) -> None:
+    folder = new_plugin(name, models, output, parent=tmp_path)
+    # ruff reads the generated pyproject.toml: the plugin's own rules and line length
+    _run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], folder)
+    _run([sys.executable, "-m", "ruff", "format", "--no-cache", "--check", "--diff", "."], folder)
+
+
+@pytest.mark.parametrize(
+    ("name", "models", "output"), VARIANTS[:2], ids=[v[0] for v in VARIANTS[:2]]
+)
+def test_generated_code_passes_mypy_strict_as_written(
+    tmp_path: Path, name: str, models: list[str], output: str
+) -> None:
+    folder = new_plugin(name, models, output, parent=tmp_path)
+    # the generated [tool.mypy]: strict, src and tests; kiekit and the kit from this workspace
+    _run([sys.executable, "-m", "mypy", "--cache-dir", tmp_path / "mypy-cache"], folder)
+
+
+def test_the_guide_s_python_compiles_and_its_input_example_works() -> None:
+    guide = (ROOT / "docs" / "plugin-authors.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", guide, re.S)
+    assert len(blocks) >= 4
+    for source in blocks:
+        compile(source, "docs/plugin-authors.md", "exec")
+    [example] = [source for source in blocks if "class BananaInput" in source]
+    namespace: dict[str, Any] = {"__name__": "guide"}
+    exec(compile(example, "docs/plugin-authors.md", "exec"), namespace)  # noqa: S102
+    banana = namespace["BananaInput"]
+    assert input_specs(banana)  # every field has a spec: the contract can draw from it
+    with pytest.raises(ValidationError) as caught:
+        banana(prompt="x", image_url="https://a.example/1.png", image_urls=["https://a.example/2"])
+    assert caught.value.field == "image_urls"
+    assert wire.input_to_wire(banana(prompt="x", style="anime"), camel_case=False) == {
+        "prompt": "x",
+        "style_preset": "anime",
+    }
