@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from .envelope import KieError
-from .runtime import RUNTIME, Runtime
-from .state import account_id
+from .runtime import RUNTIME, CallbackPayload, Runtime
+from .state import Family, Transition, account_id
 
 
 def runtime(request: web.Request) -> Runtime:
@@ -78,3 +78,21 @@ def is_http_url(value: object) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def poll_task(
+    request: web.Request,
+    family: Family,
+    payload: CallbackPayload,
+    *,
+    not_found: KieError | None = None,
+) -> Transition:
+    """A status query: the caller's task of ``family`` moves along its lifecycle, and its
+    callback is owed once it has finished. No such task (or another account's) is KIE's 404
+    "Task not found" (§7), unless the family answers otherwise (``not_found``)."""
+    rt = runtime(request)
+    transition = rt.store.poll(account_of(request), task_id_param(request), family)
+    if transition is None:
+        raise not_found or KieError(404, "Task not found")
+    rt.finish(transition, payload)
+    return transition

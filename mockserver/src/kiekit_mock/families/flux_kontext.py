@@ -12,15 +12,15 @@ from typing import Any
 
 from aiohttp import web
 
-from ..envelope import KieError, dumps, ok
+from ..envelope import dumps, ok
 from ..state import TaskSnapshot, TaskSpec, Transition
 from ..wire import (
     account_of,
     json_body,
     optional_callback_url,
     origin_of,
+    poll_task,
     runtime,
-    task_id_param,
 )
 from .validation import (
     optional_bool,
@@ -122,10 +122,5 @@ async def generate(request: web.Request) -> web.Response:
 
 @ROUTES.get("/api/v1/flux/kontext/record-info")
 async def record_info(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    task_id = task_id_param(request)
-    transition = rt.store.poll(account_of(request), task_id, "flux-kontext")
-    if transition is None:
-        raise KieError(404, "Task not found")  # §7: 404 = task not found
-    rt.finish(transition, callback_payload)
+    transition = poll_task(request, "flux-kontext", callback_payload)
     return ok(record(transition.task))

@@ -29,8 +29,8 @@ from ..wire import (
     json_body,
     optional_callback_url,
     origin_of,
+    poll_task,
     runtime,
-    task_id_param,
 )
 from .validation import (
     invalid,
@@ -175,12 +175,7 @@ async def generate(request: web.Request) -> web.Response:
 
 @ROUTES.get("/api/v1/gpt4o-image/record-info")
 async def record_info(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    task_id = task_id_param(request)
-    transition = rt.store.poll(account_of(request), task_id, FAMILY)
-    if transition is None:
-        raise KieError(404, "Task not found")  # §7: 404 = task not found
-    rt.finish(transition, callback_payload)
+    transition = poll_task(request, FAMILY, callback_payload)
     return ok(record(transition.task))
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from ..callbacks import CallbackRecord, loopback_refusal
-from ..envelope import KieError, dumps, ok
+from ..envelope import dumps, ok
 from ..runtime import Runtime
 from ..state import Family, TaskSnapshot, TaskSpec, Transition
 from ..wire import (
@@ -35,8 +35,8 @@ from ..wire import (
     json_body,
     optional_callback_url,
     origin_of,
+    poll_task,
     runtime,
-    task_id_param,
 )
 from .validation import invalid, optional_str, required_str
 
@@ -174,10 +174,5 @@ async def generate(request: web.Request) -> web.Response:
 
 @ROUTES.get("/api/v1/modify/record-info")
 async def record_info(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    task_id = task_id_param(request)
-    transition = rt.store.poll(account_of(request), task_id, FAMILY)
-    if transition is None:
-        raise KieError(404, "Task not found")  # §7: 404 = task not found
-    rt.finish(transition, callback_payload)
-    return ok(record(rt, transition.task))
+    transition = poll_task(request, FAMILY, callback_payload)
+    return ok(record(runtime(request), transition.task))

@@ -24,8 +24,8 @@ from ..wire import (
     json_body,
     optional_callback_url,
     origin_of,
+    poll_task,
     runtime,
-    task_id_param,
 )
 from .market_models import MODELS, Input, find
 from .validation import invalid
@@ -160,13 +160,7 @@ async def create_task(request: web.Request) -> web.Response:
 @ROUTES.get(RECORD_INFO)
 async def record_info(request: web.Request) -> web.Response:
     rt = runtime(request)
-    task_id = task_id_param(request)
-    transition = rt.store.poll(account_of(request), task_id, "market")
-    if transition is None:
-        # §2.2 docs: 404 "Task not found"; another account's task is not found either
-        raise KieError(404, "Task not found")
-    rt.finish(transition, callback_payload)
-    task = transition.task
+    task = poll_task(request, "market", callback_payload).task  # §2.2: 404 "Task not found"
     model = MODELS.get(task.model)
     progress = sora_progress(rt, task) if model is not None and model.progress else None
     return ok(record(task, progress))

@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import media
-from ..envelope import KieError, dumps, ok
+from ..envelope import dumps, ok
 from ..state import Family, TaskSnapshot, TaskSpec, Transition
 from ..wire import (
     account_of,
@@ -35,8 +35,8 @@ from ..wire import (
     json_body,
     optional_callback_url,
     origin_of,
+    poll_task,
     runtime,
-    task_id_param,
 )
 from .validation import (
     invalid,
@@ -308,24 +308,15 @@ def aleph_callback_payload(transition: Transition) -> dict[str, Any]:
     return {"code": FAIL_CODE, "msg": FAIL_MSG, "data": None, "taskId": task.task_id}
 
 
-def _poll(request: web.Request, family: Family) -> Transition:
-    transition = runtime(request).store.poll(account_of(request), task_id_param(request), family)
-    if transition is None:
-        raise KieError(404, "Task not found")  # §7: 404 = task not found
-    return transition
-
-
 @ROUTES.get("/api/v1/runway/record-detail")
 async def record_detail(request: web.Request) -> web.Response:
-    transition = _poll(request, RUNWAY)
-    runtime(request).finish(transition, callback_payload)
+    transition = poll_task(request, RUNWAY, callback_payload)
     return ok(record(transition.task))
 
 
 @ROUTES.get("/api/v1/aleph/record-info")
 async def aleph_record_info(request: web.Request) -> web.Response:
-    transition = _poll(request, ALEPH)
-    runtime(request).finish(transition, aleph_callback_payload)
+    transition = poll_task(request, ALEPH, aleph_callback_payload)
     return ok(aleph_record(transition.task))
 
 

@@ -36,6 +36,7 @@ from ..wire import (
     json_body,
     optional_callback_url,
     origin_of,
+    poll_task,
     runtime,
     task_id_param,
 )
@@ -363,12 +364,8 @@ async def extend(request: web.Request) -> web.Response:
 
 @ROUTES.get("/api/v1/veo/record-info")
 async def record_info(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    task_id = task_id_param(request)
-    transition = rt.store.poll(account_of(request), task_id, FAMILY)
-    if transition is None:
-        raise invalid("record is null")  # the record-info page's 422 text
-    rt.finish(transition, callback_payload)
+    # an unknown id: the record-info page's 422 text, not a 404
+    transition = poll_task(request, FAMILY, callback_payload, not_found=invalid("record is null"))
     return ok(record(transition.task))
 
 
