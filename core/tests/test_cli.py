@@ -250,3 +250,11 @@ def test_the_prompt_is_text_even_for_a_free_form_model(monkeypatch: pytest.Monke
         "model": "some/new-model",
         "input": {"n": 2, "prompt": "1984"},
     }
+
+
+def test_providers_json_carries_the_capability_manifest(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "providers", "--json")
+    assert code == 0
+    rows = {row["distribution"]: row for row in json.loads(out)["providers"]}
+    sora = rows["kiekit-sora"]["manifest"]["sora-2-text-to-video"]
+    assert sora == {"output": "video", "capabilities": ["callbacks", "progress"]}

@@ -608,3 +608,28 @@ def test_a_broken_plugin_beside_the_real_ones_is_explained_and_harms_nothing(
     argv = ["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "0"]
     assert cli.main([*argv, "--out", str(out_dir)]) == 0
     assert len(list(out_dir.iterdir())) == 2
+
+
+def test_the_capability_manifest_is_read_without_importing(distribution: Any) -> None:
+    distribution(
+        "kiekit-tagged",
+        "kiekit_tagged_plugin",
+        ["tagged/one"],
+        "raise RuntimeError('imported')",
+    )
+    info = next(Path(p) for p in sys.path if Path(p, "kiekit_tagged-9.9.9.dist-info").is_dir())
+    (info / "kiekit_tagged-9.9.9.dist-info" / "entry_points.txt").write_text(
+        "[kiekit.providers]\ntagged/one = kiekit_tagged_plugin [video, progress, callbacks]\n"
+    )
+    listing = {item.model: item for item in installed()}["tagged/one"]
+    assert (listing.output, listing.capabilities) == ("video", ("progress", "callbacks"))
+    assert listing.module == "kiekit_tagged_plugin"
+    assert "kiekit_tagged_plugin" not in sys.modules
+
+
+def test_every_installed_model_states_its_output() -> None:
+    outputs = {item.model: item.output for item in installed()}
+    assert outputs["flux-kontext-pro"] == "image"
+    assert outputs["veo3"] == "video"
+    assert outputs["*"] == "any"
+    assert None not in outputs.values()

@@ -52,9 +52,9 @@ def test_one_entry_point_per_model_and_a_kiekit_range() -> None:
     assert made.models == ("acme/banana-v1", "acme/banana-v2")  # duplicates once
     project = tomllib.loads(made.files["pyproject.toml"])["project"]
     assert project["name"] == "kiekit-acme-banana"
-    assert project["entry-points"]["kiekit.providers"] == {
-        "acme/banana-v1": "kiekit_acme_banana",
-        "acme/banana-v2": "kiekit_acme_banana",
+    assert project["entry-points"]["kiekit.providers"] == {  # tagged: the capability manifest
+        "acme/banana-v1": "kiekit_acme_banana [image, callbacks]",
+        "acme/banana-v2": "kiekit_acme_banana [image, callbacks]",
     }
     assert project["dependencies"] == ["kiekit>=0.1,<0.2"]
     conftest = made.files["tests/conftest.py"]

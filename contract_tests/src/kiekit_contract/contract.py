@@ -99,6 +99,9 @@ _SIGNATURES: dict[str, tuple[int, bytes]] = {
 Run = tuple[Task, list[TaskStatus], Results, list[Path]]
 
 
+CAPABILITIES = frozenset({"callbacks", "progress"})  # the manifest's capability tags
+
+
 class ProviderContract:
     """The tests every kiekit provider passes. Subclass as ``Test<Name>`` and set ``provider``.
 
@@ -250,6 +253,19 @@ class ProviderContract:
         )
         twice = {m: mods for m, mods in by_model.items() if m in ours and len(mods) > 1}
         assert not twice, f"models declared by more than one entry point: {twice}"
+        # the capability manifest: each entry point's tags say what its model produces
+        for listing in listings:
+            if listing.model not in ours:
+                continue
+            model = self.provider.model(listing.model)
+            expected = model.output.value if model.output is not None else "any"
+            assert listing.output == expected, (
+                f"{listing.model!r}: the entry point tags the output {listing.output!r}, the "
+                f'provider says {expected!r}; write "{listing.model}" = '
+                f'"{listing.module} [{expected}, callbacks]"'
+            )
+            unknown = set(listing.capabilities) - CAPABILITIES
+            assert not unknown, f"{listing.model!r}: unknown capability tags {sorted(unknown)}"
         registry = Registry()
         for model_id in sorted(ours):
             found = registry.provider(model_id)

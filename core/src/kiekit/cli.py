@@ -133,7 +133,9 @@ def _providers(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore", PluginWarning)  # reported below, not twice
             quarantined = Registry().load_all()
     groups: dict[tuple[str, str, str, str], list[str]] = {}
+    tags: dict[str, tuple[str | None, tuple[str, ...]]] = {}  # the capability manifest
     for item in installed():
+        tags[item.model] = (item.output, item.capabilities)
         status = "ok"
         if item.blocked:
             status = "blocked (KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS)"
@@ -150,6 +152,10 @@ def _providers(args: argparse.Namespace) -> int:
                 "version": version,
                 "module": module,
                 "models": models,
+                "manifest": {
+                    model: {"output": tags[model][0], "capabilities": list(tags[model][1])}
+                    for model in models
+                },
                 "status": status,
             }
             for (dist, version, module, status), models in groups.items()
@@ -164,7 +170,9 @@ def _providers(args: argparse.Namespace) -> int:
         print(f"{dist} {version}  ({module}){note}")
         for model in models:
             pattern = "  (pattern: model ids no other plugin serves)" if "*" in model else ""
-            print(f"  {model}{pattern}")
+            output, capabilities = tags[model]
+            shown = ", ".join([output or "?", *capabilities])
+            print(f"  {model}  [{shown}]{pattern}")
     return 0
 
 

@@ -1,10 +1,17 @@
 """What is installed, read from package metadata alone: no plugin module is imported here.
 
 Each plugin distribution names its module in the ``kiekit.providers`` entry-point group once per
-model id it offers (``"flux-kontext-pro" = "kiekit_flux_kontext"``), and states the core it was
-built for in its ordinary requirement on ``kiekit`` (``kiekit>=0.1,<0.2``): the contract version
-is kiekit's minor series. Users steer discovery with three environment variables, like pytest's
-and llm's switches:
+model id it offers, tagged with what the model produces and what it supports — its capability
+manifest, readable without importing anything::
+
+    "flux-kontext-pro" = "kiekit_flux_kontext [image, callbacks]"
+
+The first tag that names an output (image, video, audio, text, or ``any`` for a pattern whose
+files tell) is the model's output; the rest are capabilities (``callbacks``: KIE can POST the
+outcome to a callBackUrl; ``progress``: the status reports progress). A plugin states the core
+it was built for in its ordinary requirement on ``kiekit`` (``kiekit>=0.1,<0.2``): the contract
+version is kiekit's minor series. Users steer discovery with three environment variables, like
+pytest's and llm's switches:
 
 - ``KIEKIT_BLOCK_PLUGINS=dist-a,dist-b`` hides those distributions;
 - ``KIEKIT_ALLOW_PLUGINS=dist-a,dist-b`` hides every other one;
@@ -26,6 +33,7 @@ from kiekit._version import __version__
 __all__ = [
     "ALLOW_ENV",
     "BLOCK_ENV",
+    "OUTPUTS",
     "PREFER_ENV",
     "Listing",
     "Policy",
@@ -33,6 +41,7 @@ __all__ = [
     "distribution_of",
     "incompatibility",
     "installed",
+    "tags_of",
 ]
 
 BLOCK_ENV = "KIEKIT_BLOCK_PLUGINS"
@@ -80,7 +89,7 @@ class Policy:
 
 
 def distribution_of(ep: EntryPoint) -> str:
-    return ep.dist.name if ep.dist else ep.value
+    return ep.dist.name if ep.dist else ep.module
 
 
 def incompatibility(dist: Distribution | None) -> str | None:
@@ -102,6 +111,16 @@ def incompatibility(dist: Distribution | None) -> str | None:
     return None
 
 
+OUTPUTS = frozenset({"image", "video", "audio", "text", "any"})
+
+
+def tags_of(ep: EntryPoint) -> tuple[str | None, tuple[str, ...]]:
+    """(output, capabilities) from the entry point's bracketed tags."""
+    tags = [tag.strip().lower() for tag in ep.extras if tag.strip()]
+    output = next((tag for tag in tags if tag in OUTPUTS), None)
+    return output, tuple(tag for tag in tags if tag != output)
+
+
 def entry_points_of_group() -> Iterable[EntryPoint]:
     return entry_points(group=hookspecs.ENTRY_POINT_GROUP)
 
@@ -110,13 +129,16 @@ def entry_points_of_group() -> Iterable[EntryPoint]:
 class Listing:
     """One model id as its distribution declares it, read without importing the plugin.
 
-    ``blocked``: hidden by the user's policy; ``incompatible``: why the plugin cannot load.
+    ``output`` and ``capabilities``: the entry point's tags; ``blocked``: hidden by the user's
+    policy; ``incompatible``: why the plugin cannot load.
     """
 
     model: str
     module: str
     distribution: str
     version: str
+    output: str | None = None
+    capabilities: tuple[str, ...] = ()
     blocked: bool = False
     incompatible: str | None = None
 
@@ -128,12 +150,15 @@ def installed(policy: Policy | None = None) -> list[Listing]:
     listings = []
     for ep in entry_points_of_group():
         dist = ep.dist
+        output, capabilities = tags_of(ep)
         listings.append(
             Listing(
                 model=ep.name,
-                module=ep.value,
+                module=ep.module,
                 distribution=dist.name if dist else "?",
                 version=dist.version if dist else "?",
+                output=output,
+                capabilities=capabilities,
                 blocked=not rules.admits(distribution_of(ep)),
                 incompatible=incompatibility(dist),
             )

@@ -128,7 +128,7 @@ def plan(name: str, models: Iterable[str] = (), output: str = "image") -> Plugin
         "model_words": _words(chosen),
         "kiekit_requirement": f"kiekit{requirement}",
         "contract_requirement": f"kiekit-contract{requirement}",
-        "entry_points": "\n".join(f'"{m}" = "{package}"' for m in chosen),
+        "entry_points": "\n".join(f'"{m}" = "{package} [{output}, callbacks]"' for m in chosen),
         "provider_models": "\n".join(
             f'        Model(\n            "{m}",\n            {cls}Input,\n'
             f"            MediaKind.{kind},\n        ),"
