@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _providers(args: argparse.Namespace) -> int:
-    from kiekit.registry import installed  # metadata only: no plugin module is imported
+    from kiekit.discovery import installed  # metadata only: no plugin module is imported
 
     quarantined: dict[str, str] = {}
     if args.check:  # import every plugin, to find the ones that break on loading

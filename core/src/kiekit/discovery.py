@@ -97,18 +97,54 @@ def incompatibility(dist: Distribution | None) -> str | None:
     it can (or states nothing). Read from metadata: the plugin is not imported."""
     if dist is None:
         return None
-    from packaging.requirements import InvalidRequirement, Requirement
-
     for line in dist.requires or ():
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
+        found = _KIEKIT_REQUIREMENT.match(line)
+        if found is None or found["marker"]:  # not kiekit, or only under a condition
             continue
-        if canonical(requirement.name) != "kiekit" or requirement.marker is not None:
-            continue
-        if not requirement.specifier.contains(__version__, prereleases=True):
-            return f"built for kiekit{requirement.specifier}, this is kiekit {__version__}"
+        clauses = [c.strip() for c in found["spec"].split(",") if c.strip()]
+        if not all(_satisfies(__version__, clause) for clause in clauses):
+            return f"built for kiekit{','.join(clauses)}, this is kiekit {__version__}"
     return None
+
+
+# `kiekit>=0.1,<0.2`, `kiekit[mock] (>=0.1)`, `kiekit ; extra == "x"` (PEP 508). Read by hand:
+# packaging's parser costs ~50 ms of start-up, more than all of kie providers' own work.
+_KIEKIT_REQUIREMENT = re.compile(
+    r"^\s*kiekit\s*(?:\[[^\]]*\])?\s*\(?(?P<spec>[^;)]*)\)?\s*(?:;(?P<marker>.*))?$", re.I
+)
+_CLAUSE = re.compile(r"^(?P<op>~=|===|==|!=|<=|>=|<|>)\s*(?P<version>[\w.*+!-]+)$")
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The numeric release of a version (``0.1.0rc1`` → (0, 1, 0)); enough for kiekit's."""
+    numbers = re.match(r"\d+(?:\.\d+)*", version.strip())
+    return tuple(int(n) for n in numbers[0].split(".")) if numbers else (0,)
+
+
+def _satisfies(version: str, clause: str) -> bool:
+    found = _CLAUSE.match(clause)
+    if found is None:
+        return True  # a clause we cannot read does not block a plugin
+    op, wanted = found["op"], found["version"]
+    have = _release(version)
+    if wanted.endswith(".*"):  # ==0.1.* / !=0.1.*
+        prefix = _release(wanted[:-2])
+        same = have[: len(prefix)] == prefix
+        return same if op == "==" else not same
+    want = _release(wanted)
+    width = max(len(have), len(want))
+    a, b = have + (0,) * (width - len(have)), want + (0,) * (width - len(want))
+    if op == "~=":  # compatible release: >= want, same prefix but for the last part
+        return a >= b and a[: len(want) - 1] == want[:-1]
+    return {
+        "==": a == b,
+        "===": a == b,
+        "!=": a != b,
+        "<=": a <= b,
+        ">=": a >= b,
+        "<": a < b,
+        ">": a > b,
+    }[op]
 
 
 OUTPUTS = frozenset({"image", "video", "audio", "text", "any"})
@@ -147,20 +183,25 @@ def installed(policy: Policy | None = None) -> list[Listing]:
     """Every model id the installed plugins declare, marked by the policy (default: the
     environment) and by declared compatibility."""
     rules = Policy.from_env() if policy is None else policy
+    facts: dict[int, tuple[str, str, str | None]] = {}  # one METADATA parse per distribution
     listings = []
     for ep in entry_points_of_group():
         dist = ep.dist
+        if id(dist) not in facts:
+            name, version = (dist.name, dist.version) if dist else ("?", "?")
+            facts[id(dist)] = (name, version, incompatibility(dist))
+        name, version, why = facts[id(dist)]
         output, capabilities = tags_of(ep)
         listings.append(
             Listing(
                 model=ep.name,
                 module=ep.module,
-                distribution=dist.name if dist else "?",
-                version=dist.version if dist else "?",
+                distribution=name,
+                version=version,
                 output=output,
                 capabilities=capabilities,
-                blocked=not rules.admits(distribution_of(ep)),
-                incompatible=incompatibility(dist),
+                blocked=not rules.admits(name if dist else ep.module),
+                incompatible=why,
             )
         )
     return sorted(listings, key=lambda item: (item.distribution, item.model))
