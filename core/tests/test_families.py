@@ -278,3 +278,29 @@ def test_a_text_result_is_the_value_not_a_file() -> None:
     results = GrokImagineProvider().extract_results("t", data)
     assert results.assets == ()
     assert results.value == {"text": "a fox"}
+
+
+def test_a_market_top_level_field_is_lifted_out_of_input() -> None:
+    # §2.1: progressCallBackUrl sits beside callBackUrl in createTask, not inside input.
+    from attrs import frozen
+    from kiekit import Input, MediaKind, Model
+    from kiekit.families.market import MarketProvider
+    from kiekit.fields import text, url
+
+    @frozen
+    class WithProgress(Input):
+        prompt: str = text()
+        progress_callback_url: str | None = url(wire="progressCallBackUrl")
+
+    class Progressing(MarketProvider):
+        name = "progressing"
+        models = (Model("p/one", WithProgress, MediaKind.VIDEO),)
+
+    params = WithProgress(prompt="x", progress_callback_url="http://127.0.0.1:9/p")
+    body = Progressing().build_request("p/one", params, callback_url="http://127.0.0.1:9/c").body
+    assert body == {
+        "model": "p/one",
+        "callBackUrl": "http://127.0.0.1:9/c",
+        "progressCallBackUrl": "http://127.0.0.1:9/p",
+        "input": {"prompt": "x"},
+    }

@@ -21,6 +21,9 @@ from kiekit.provider import Provider
 __all__ = ["MarketProvider", "MarketRecord"]
 
 CREATE_PATH = "/api/v1/jobs/createTask"
+# createTask fields that sit beside ``input``, not in it (§2.1): an input field declared with
+# one of these wire names is lifted out of ``input`` (Sora 2's progressCallBackUrl).
+TOP_LEVEL_FIELDS = frozenset({"progressCallBackUrl"})
 STATUS_PATH = "/api/v1/jobs/recordInfo"
 
 # §2.2: waiting | queuing | generating | success | fail. Runway's "queueing"/"wait" spellings
@@ -58,7 +61,9 @@ class MarketProvider(Provider):
         body: dict[str, Any] = {"model": model_id}
         if callback_url:
             body["callBackUrl"] = callback_url
-        body["input"] = wire.input_to_wire(params, camel_case=self.camel_case)
+        sent = wire.input_to_wire(params, camel_case=self.camel_case)
+        body.update({key: sent.pop(key) for key in TOP_LEVEL_FIELDS & sent.keys()})
+        body["input"] = sent
         return Request("POST", CREATE_PATH, body=body)
 
     def status_request(self, task_id: str) -> Request:

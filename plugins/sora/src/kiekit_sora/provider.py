@@ -243,10 +243,7 @@ class SoraProvider(MarketProvider):
         announce_pause()
         body: dict[str, Any] = dict(request.body or {})
         sent: dict[str, Any] = dict(body.pop("input"))
-        # §2.1: progressCallBackUrl is a createTask field beside callBackUrl, not an input
-        progress_url = sent.pop(PROGRESS_WIRE, None)
-        if progress_url is not None:
-            body[PROGRESS_WIRE] = progress_url
+        # progressCallBackUrl is lifted beside callBackUrl by the market family (§2.1)
         if isinstance(params, _Video) and params.character_id_list == ():
             # no characters (``--input character_id_list=,``): nothing to send, and KIE's
             # pages never show an empty list
