@@ -50,6 +50,8 @@ class MockConfig:
     webhook_hmac_key: when set, callbacks carry X-Webhook-Timestamp / X-Webhook-Signature as
         KIE's opt-in signing does (kie-api.md §6.3).
     callback_timeout: seconds a callback delivery may take (KIE: 15 s, kie-api.md §6.1).
+    time_scale: mock seconds per wall-clock second (60: a 10-minute task or rate window takes
+        10 s of real time). Applies to lifecycles, rate-limit windows, link lifetimes, timestamps.
     extra_market_models: market model ids the mock does not know, each with what it produces
         ("image", "video", "audio" or "text"), for plugin authors' tests: the market family
         accepts them with a minimal input check (an object; a `prompt`, if given, a non-empty
@@ -64,6 +66,7 @@ class MockConfig:
     max_creates_per_10s: int | None = None
     webhook_hmac_key: str | None = None
     callback_timeout: float = 15.0
+    time_scale: float = 1.0
     extra_market_models: Mapping[str, MarketOutput] = field(default_factory=FrozenMapping)
 
     def __post_init__(self) -> None:
@@ -80,6 +83,8 @@ class MockConfig:
             raise ValueError("starting_credits must be >= 0")
         if self.max_creates_per_10s is not None and self.max_creates_per_10s < 1:
             raise ValueError("max_creates_per_10s must be >= 1 or None")
+        if not self.time_scale > 0:
+            raise ValueError("time_scale must be > 0")
         if self.callback_timeout <= 0:
             raise ValueError("callback_timeout must be > 0")
         object.__setattr__(self, "extra_market_models", _market_models(self.extra_market_models))

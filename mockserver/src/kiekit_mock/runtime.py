@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .callbacks import CallbackDispatcher
+from .clock import MockClock
 from .config import MockConfig
 from .journal import Journal
 from .state import Store, Transition
@@ -22,13 +23,15 @@ class Runtime:
     store: Store
     callbacks: CallbackDispatcher
     journal: Journal
+    clock: MockClock
 
     @classmethod
     def new(cls, config: MockConfig) -> Runtime:
         dispatcher = CallbackDispatcher(
             timeout=config.callback_timeout, hmac_key=config.webhook_hmac_key
         )
-        return cls(config, Store(config), dispatcher, Journal())
+        clock = MockClock(config.time_scale)
+        return cls(config, Store(config, clock.now), dispatcher, Journal(), clock)
 
     def finish(self, transition: Transition, payload: CallbackPayload) -> None:
         """Owe the task's callback if it just ended and asked for one. Needs a running loop."""

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .app import build_app, create_app
 from .callbacks import CallbackRecord, is_loopback_host
+from .clock import MockClock
 from .config import MockConfig
 from .families import notify
 from .journal import RequestRecord
@@ -149,6 +150,11 @@ class MockServer:
 
     def requests(self) -> list[RequestRecord]:
         return self._runtime.journal.records()
+
+    @property
+    def clock(self) -> MockClock:
+        """The mock's clock: `mock.clock.advance(600)` moves every task, window and link on."""
+        return self._runtime.clock
 
     # --- steering ---
 

@@ -11,7 +11,6 @@ add `progress` (0–100), which no other market model reports (§2.2).
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from aiohttp import web
@@ -104,7 +103,7 @@ def sora_progress(rt: Runtime, task: TaskSnapshot) -> int:
     if config.polls_to_complete:
         shares.append(polls / config.polls_to_complete)
     if config.seconds_to_complete:
-        elapsed = time.time() - task.created_ms / 1000  # the Store's clock is time.time
+        elapsed = rt.clock.now() - task.created_ms / 1000
         shares.append(elapsed / config.seconds_to_complete)
     return max(0, min(99, int(100 * min(shares, default=1.0))))
 
