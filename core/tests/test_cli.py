@@ -21,7 +21,7 @@ FAST = ["--mock"]
 @pytest.fixture(autouse=True)
 def instant_mock(monkeypatch: pytest.MonkeyPatch) -> None:
     # The demo's mock takes a few seconds per task to show progress; tests need none of that.
-    monkeypatch.setattr(cli, "DEMO_SECONDS", 0.0)
+    monkeypatch.setattr(cli._common, "DEMO_SECONDS", 0.0)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -1,0 +1,66 @@
+"""What several commands share: messages, the connection options and the embedded mock."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from kiekit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from kiekit.client import Client
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+DEMO_KEY = "kiekit-demo-key"  # the mock accepts any key; this one is never a real credential
+DEMO_SECONDS = 3.0  # how long a task takes on the embedded mock: long enough to show progress
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: bool = False) -> None:
+    """--mock / --base-url (and --mock-seconds for commands that create tasks)."""
+    parser.add_argument("--mock", action="store_true", help="use the embedded mock KIE server")
+    if mock_seconds:
+        parser.add_argument(
+            "--mock-seconds",
+            type=float,
+            default=None,
+            metavar="S",
+            help=f"how long a task takes on the embedded mock (default {DEMO_SECONDS:g})",
+        )
+    parser.add_argument("--base-url", default=None, help="KIE API base URL (default: api.kie.ai)")
+
+
+def open_client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
+    """A Client for the command: the embedded mock with --mock, else KIE with KIE_API_KEY."""
+    from kiekit.client import DEFAULT_BASE_URL, Client
+
+    if getattr(args, "mock", False):
+        seconds = getattr(args, "mock_seconds", None)
+        mock = stack.enter_context(embedded_mock(DEMO_SECONDS if seconds is None else seconds))
+        return stack.enter_context(Client(DEMO_KEY, base_url=mock.base_url))
+    key = os.environ.get("KIE_API_KEY", "")
+    if not key.strip():
+        raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
+    base_url = getattr(args, "base_url", None) or DEFAULT_BASE_URL
+    return stack.enter_context(Client(key, base_url=base_url))
+
+
+@contextlib.contextmanager
+def embedded_mock(seconds: float) -> Iterator[Any]:
+    try:
+        from kiekit_mock import MockConfig, MockServer
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the mock server is not installed: pip install 'kiekit[mock]'"
+        ) from exc
+    with MockServer(MockConfig(seconds_to_complete=seconds)) as mock:
+        say(f"mock KIE server on {mock.base_url}")
+        yield mock

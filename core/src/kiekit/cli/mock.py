@@ -1,0 +1,30 @@
+"""``kie mock serve``: the mock KIE server's own command line, passed through."""
+
+from __future__ import annotations
+
+import argparse
+
+from kiekit.cli._common import Commands
+from kiekit.errors import ConfigurationError
+
+
+def register(commands: Commands) -> None:
+    mock = commands.add_parser("mock", help="the mock KIE server")
+    mock_commands = mock.add_subparsers(metavar="ACTION")
+    serve = mock_commands.add_parser(
+        "serve",
+        help="serve the mock KIE API on 127.0.0.1 (options: python -m kiekit_mock --help)",
+        add_help=False,
+    )
+    serve.set_defaults(handler=_mock_serve, passthrough=True)  # the rest goes to the mock
+
+
+def _mock_serve(args: argparse.Namespace) -> int:
+    """The mock's own command line, so its options are declared in one place."""
+    try:
+        from kiekit_mock.__main__ import main as mock_main
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the mock server is not installed: pip install 'kiekit[mock]'"
+        ) from exc
+    return mock_main(args.options)

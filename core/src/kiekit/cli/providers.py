@@ -1,0 +1,73 @@
+"""``kie providers``: the installed plugins, their models and capability tags, from metadata."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from kiekit.cli._common import Commands
+
+
+def register(commands: Commands) -> None:
+    providers = commands.add_parser("providers", help="list installed providers and their models")
+    providers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    providers.add_argument(
+        "--check", action="store_true", help="also import each plugin and report broken ones"
+    )
+    providers.set_defaults(handler=_providers)
+
+
+def _providers(args: argparse.Namespace) -> int:
+    from kiekit.discovery import installed  # metadata only: no plugin module is imported
+
+    quarantined: dict[str, str] = {}
+    if args.check:  # import every plugin, to find the ones that break on loading
+        import warnings
+
+        from kiekit.registry import PluginWarning, Registry
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PluginWarning)  # reported below, not twice
+            quarantined = Registry().load_all()
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    tags: dict[str, tuple[str | None, tuple[str, ...]]] = {}  # the capability manifest
+    for item in installed():
+        tags[item.model] = (item.output, item.capabilities)
+        status = "ok"
+        if item.blocked:
+            status = "blocked (KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS)"
+        elif item.incompatible:
+            status = f"incompatible: {item.incompatible}"
+        elif item.distribution in quarantined:
+            status = f"quarantined: {quarantined[item.distribution]}"
+        key = (item.distribution, item.version, item.module, status)
+        groups.setdefault(key, []).append(item.model)
+    if args.json:
+        rows = [
+            {
+                "distribution": dist,
+                "version": version,
+                "module": module,
+                "models": models,
+                "manifest": {
+                    model: {"output": tags[model][0], "capabilities": list(tags[model][1])}
+                    for model in models
+                },
+                "status": status,
+            }
+            for (dist, version, module, status), models in groups.items()
+        ]
+        print(json.dumps({"providers": rows}, indent=2))
+        return 0
+    if not groups:
+        print("no providers installed (try: pip install kiekit-flux-kontext)")
+        return 0
+    for (dist, version, module, status), models in groups.items():
+        note = "" if status == "ok" else f"  [{status}]"
+        print(f"{dist} {version}  ({module}){note}")
+        for model in models:
+            pattern = "  (pattern: model ids no other plugin serves)" if "*" in model else ""
+            output, capabilities = tags[model]
+            shown = ", ".join([output or "?", *capabilities])
+            print(f"  {model}  [{shown}]{pattern}")
+    return 0
