@@ -13,6 +13,7 @@ from kiekit_contract import ProviderContract
 README = Path(__file__).parents[1] / "README.md"
 MODULES = [
     "kiekit_contract",
+    "kiekit_contract.chat_contract",
     "kiekit_contract.clients",
     "kiekit_contract.contract",
     "kiekit_contract.plugin",

@@ -16,6 +16,7 @@ import inspect
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -42,6 +43,16 @@ PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png"
 def _no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may read a real key from the developer's shell or CI."""
     monkeypatch.delenv("KIE_API_KEY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The task journal of every client goes to a fresh folder, never the real home folder."""
+    # A fresh path, made only if a client records a task (most tests never do).
+    folder = tmp_path_factory.getbasetemp() / "kiekit-data" / uuid.uuid4().hex
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(folder))
 
 
 # -- KIE-shaped answers ----------------------------------------------------------------------------
@@ -234,6 +245,10 @@ class Api:
         return AsyncClient if self.is_async else Client
 
     def client(self, *, api_key: str | None = CANARY, **options: Any) -> Session:
+        from kiekit.retry import RetryPolicy
+
+        # the retry schedule, not its real-time waits, is what these tests are about
+        options.setdefault("retry", RetryPolicy(base=0.001, cap=0.002))
         return Session(self.cls(api_key, **options))
 
     def run(self, scenario: Callable[[], Awaitable[T]]) -> T:

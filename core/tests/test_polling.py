@@ -37,11 +37,31 @@ def test_policy_is_immutable() -> None:
         policy.timeout = 1  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("name", ["initial", "growth", "maximum", "timeout"])
-@pytest.mark.parametrize("value", [0, -1, -0.5, math.nan])
-def test_non_positive_values_are_rejected(name: str, value: float) -> None:
+@pytest.mark.parametrize("name", ["initial", "growth", "maximum", "timeout", "first"])
+@pytest.mark.parametrize("value", [-1, -0.5, math.nan, math.inf])
+def test_negative_or_non_finite_values_are_rejected(name: str, value: float) -> None:
     with pytest.raises(ValueError, match=name):
         PollPolicy(**{name: value})
+
+
+def test_a_zero_timeout_is_rejected() -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        PollPolicy(timeout=0)
+
+
+def test_a_policy_with_no_pauses_is_allowed() -> None:
+    """Polling with no pause at all is what tests and benchmarks against a mock want."""
+    policy = PollPolicy(initial=0, growth=0, maximum=0)
+
+    assert policy.interval(100) == 0
+    assert policy.first_poll == 0
+
+
+def test_the_first_poll_waits_two_intervals_unless_told() -> None:
+    """No KIE generation is done within seconds; the polls saved pay for the finer schedule."""
+    assert PollPolicy().first_poll == 4.0
+    assert PollPolicy(initial=0.01).first_poll == pytest.approx(0.02)
+    assert PollPolicy(first=0).first_poll == 0
 
 
 def test_evolve_validates_too() -> None:

@@ -179,6 +179,49 @@ def test_the_sleeps_follow_the_poll_policy(
     assert kie.polls == len(fake.sleeps) + 1
 
 
+def test_a_task_just_created_is_first_polled_when_it_could_be_done(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    """submit stamps the task; the first poll comes `first_poll` after that, then the schedule
+    runs from the creation: 4 s, then every 2 s (tools/bench/polling_cost.py has the costs)."""
+    fake = FakeTime()
+    created = Task(id=TASK.id, model=TASK.model, created_at=fake.now)
+    kie = kit.FakeKie([kit.market("waiting"), kit.market("success", urls=URLS)])
+
+    run_flow(engine(registry).wait(created), kie.transport, fake)
+
+    assert fake.sleeps == [4.0, 2.0]
+    assert kie.polls == 2
+
+
+def test_a_wait_begun_long_after_the_creation_polls_at_once(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    """A resumed or callback-woken wait must not hold back: the task may be done already."""
+    fake = FakeTime()
+    created = Task(id=TASK.id, model=TASK.model, created_at=fake.now - 100)
+    kie = kit.FakeKie([kit.market("generating"), kit.market("success", urls=URLS)])
+
+    run_flow(engine(registry).wait(created), kie.transport, fake)
+
+    assert fake.sleeps == [10.0]  # no first pause; then 0.1 x the 100 s since creation
+
+
+def test_submit_stamps_the_task_with_the_clock(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    fake = FakeTime(now=1234.0)
+    kie = kit.FakeKie([])
+
+    kie_engine = engine(registry)
+    params = kie_engine.prepare(GROK, None, {"prompt": "a lighthouse"})
+
+    task = run_flow(kie_engine.submit(GROK, params), kie.transport, fake)
+
+    assert task.created_at == 1234.0
+    assert task == Task(task.id, GROK)  # the stamp is not part of the task's identity
+
+
 def test_time_spent_in_polls_counts_toward_the_deadline(
     kit: SimpleNamespace, registry: Registry, run_flow: Any
 ) -> None:

@@ -1,40 +1,40 @@
-"""Start-up cost of kiekit with every plugin of this repo installed, against none installed.
+"""Target 3: start-up cost — `import kiekit` against `import openai`, `kie providers`, and what
+installing every plugin of this repo adds.
 
 Plugins are found from package metadata and imported only when one of their models is used, so
-installing them all should add only a few milliseconds to ``import kiekit`` and ``kie
-providers``. This prints the figures side by side from one run (the machines are shared and
-noisy: medians of interleaved rounds, with the spread), never a pass/fail.
+installing them all should add only a few milliseconds. Import costs are "above the interpreter":
+each command's time minus `python -c pass` from the same round. Rounds are interleaved, so load
+on the machine hits every command alike; medians with the spread.
 
-    python3 tools/bench/startup.py [--rounds 15]
-
-It runs the workspace environment (``.venv``, every plugin installed: ``uv sync --all-packages``)
-and one it makes once under ``.bench/no-plugins`` with the same packages but no plugin.
+It runs the workspace environment (``.venv``, every plugin installed) and one it makes once under
+``.bench/no-plugins`` with the same packages but no plugin.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ALL = ROOT / ".venv"
+from harness import ROOT, Row, median_spread
+
 CORE_ONLY = ROOT / ".bench" / "no-plugins"
-
-
 DEV_GROUP = ["pytest>=8.3", "hypothesis>=6.100", "ruff>=0.8", "mypy>=1.13"]
+PROVIDERS_LIMIT_MS = 300
+PLUGINS_LIMIT_MS = 10
+OPENAI_SHARE = 0.30
 
 
 def core_only_env() -> Path:
+    """A venv with core, mock and contract kit (and the dev tools) but no plugin; made once."""
     python = CORE_ONLY / "bin" / "python"
     if not python.exists():
         uv = [sys.executable, "-m", "uv"]
         subprocess.run([*uv, "venv", "-q", str(CORE_ONLY)], check=True)  # noqa: S603
-        # Everything the workspace environment has except the plugins (the same distributions
-        # to scan), so the difference is the plugins' own cost.
         members = [arg for part in ("core", "mockserver", "contract_tests") for arg in ("-e", part)]
         subprocess.run(  # noqa: S603
             [*uv, "pip", "install", "-q", "--python", str(python), *members, *DEV_GROUP],
@@ -44,42 +44,82 @@ def core_only_env() -> Path:
     return CORE_ONLY
 
 
-def timed(argv: list[str]) -> float:
+def _timed_ms(argv: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
     return (time.perf_counter() - started) * 1000
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
-    if not (ALL / "bin" / "kie").exists():
-        print("run `python3 -m uv sync --all-packages` first", file=sys.stderr)
-        return 2
-    envs = {"all plugins": ALL, "no plugins": core_only_env()}
-    commands = {
-        "python -c pass": lambda env: [str(env / "bin/python"), "-c", "pass"],
-        "import kiekit": lambda env: [str(env / "bin/python"), "-c", "import kiekit"],
-        "kie providers": lambda env: [str(env / "bin/kie"), "providers"],
+def measure(rounds: int = 15) -> list[Row]:
+    here = Path(sys.executable).parent  # the environment the bench runs in: every plugin
+    bare = core_only_env() / "bin"
+    commands: dict[str, Callable[[], list[str]]] = {
+        "pass": lambda: [str(here / "python"), "-c", "pass"],
+        "kiekit": lambda: [str(here / "python"), "-c", "import kiekit"],
+        "providers": lambda: [str(here / "kie"), "providers"],
+        "pass, no plugins": lambda: [str(bare / "python"), "-c", "pass"],
+        "kiekit, no plugins": lambda: [str(bare / "python"), "-c", "import kiekit"],
     }
-    samples: dict[tuple[str, str], list[float]] = {}
-    for _ in range(args.rounds):  # interleaved, so load on the machine hits both sides alike
-        for name, make in commands.items():
-            for label, env in envs.items():
-                samples.setdefault((name, label), []).append(timed(make(env)))
-    print(f"{'command':16} {'environment':12} {'median ms':>10} {'min–max ms':>14}")
-    for (name, label), values in samples.items():
-        spread = f"{min(values):.0f}–{max(values):.0f}"
-        print(f"{name:16} {label:12} {statistics.median(values):10.1f} {spread:>14}")
-    print()
-    for name in commands:
-        extra = statistics.median(samples[(name, "all plugins")]) - statistics.median(
-            samples[(name, "no plugins")]
+    has_openai = importlib.util.find_spec("openai") is not None
+    if has_openai:
+        commands["openai"] = lambda: [str(here / "python"), "-c", "import openai"]
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            samples[name].append(_timed_ms(argv()))
+
+    def above(name: str, base: str) -> list[float]:
+        return [max(t - b, 0.01) for t, b in zip(samples[name], samples[base], strict=True)]
+
+    kiekit, kiekit_spread = median_spread(above("kiekit", "pass"))
+    bare_kiekit = statistics.median(above("kiekit, no plugins", "pass, no plugins"))
+    providers, providers_spread = median_spread(samples["providers"])
+    rows = []
+    if has_openai:
+        openai, openai_spread = median_spread(above("openai", "pass"))
+        rows.append(
+            Row(
+                "3a import kiekit vs import openai",
+                f"{kiekit:.0f} ({kiekit_spread}) vs {openai:.0f} ({openai_spread}) ms above "
+                "the interpreter",
+                f"{kiekit / openai:.2f}",
+                f"≤ {OPENAI_SHARE:.2f}",
+                kiekit / openai <= OPENAI_SHARE,
+            )
         )
-        print(f"{name:16} all plugins add {extra:+.1f} ms (median difference)")
-    return 0
+    else:
+        rows.append(
+            Row(
+                "3a import kiekit vs import openai",
+                "openai is not installed (uv sync --group bench)",
+                "",
+                f"≤ {OPENAI_SHARE:.2f}",
+                None,
+            )
+        )
+    rows.append(
+        Row(
+            "3b kie providers, every plugin installed",
+            f"{providers:.0f} ({providers_spread}) ms wall",
+            f"{providers / PROVIDERS_LIMIT_MS:.2f}",
+            f"≤ {PROVIDERS_LIMIT_MS} ms",
+            providers <= PROVIDERS_LIMIT_MS,
+        )
+    )
+    added = kiekit - bare_kiekit
+    rows.append(
+        Row(
+            "3c what every plugin adds to import kiekit",
+            f"{added:+.1f} ms ({kiekit:.0f} vs {bare_kiekit:.0f} ms without plugins)",
+            f"{kiekit / bare_kiekit:.2f}",
+            f"≤ +{PLUGINS_LIMIT_MS} ms",
+            added <= PLUGINS_LIMIT_MS,
+        )
+    )
+    return rows
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from harness import format_table
+
+    print(format_table(measure()))

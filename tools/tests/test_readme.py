@@ -21,6 +21,8 @@ def test_example_runs(source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("KIE_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
     exec(compile(source, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102
+    if "kie-output" not in source:  # an example with no files to show (chat)
+        return
     written = list((tmp_path / "kie-output").iterdir())
     assert written, "the example downloaded nothing"
     assert all(path.stat().st_size > 0 for path in written)

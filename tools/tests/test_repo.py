@@ -68,8 +68,10 @@ def test_plugin_folder_is_complete(plugin: Path) -> None:
     assert (plugin / "src" / module / "py.typed").is_file()
     assert (plugin / "README.md").is_file()
     tests = list((plugin / "tests").glob("test_*.py"))
-    assert any("ProviderContract" in t.read_text(encoding="utf-8") for t in tests), (
-        "the plugin's tests do not adopt the ProviderContract suite"
+    # a task plugin adopts ProviderContract, a chat plugin ChatProviderContract (kie-api.md §5)
+    suites = re.compile(r"\b(Chat)?ProviderContract\b")
+    assert any(suites.search(t.read_text(encoding="utf-8")) for t in tests), (
+        "the plugin's tests do not adopt the ProviderContract (or ChatProviderContract) suite"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kiekit import AsyncClient, Client, PollPolicy, Registry
 from kiekit.transport import SyncTransport
+from kiekit.uploads import DEFAULT_UPLOAD_BASE_URL
 
 __all__ = ["FAST_POLL", "TEST_API_KEY", "async_client_for", "client_for"]
 
@@ -22,6 +23,7 @@ def client_for(
     registry: Registry | None = None,
     api_key: str = TEST_API_KEY,
     transport: SyncTransport | None = None,
+    upload_base_url: str | None = None,
 ) -> Client:
     """A blocking client on ``base_url`` (the mock's), polling fast. Close it (``with``)."""
     return Client(
@@ -29,13 +31,19 @@ def client_for(
         base_url=base_url,
         registry=registry,
         transport=transport,
+        upload_base_url=upload_base_url or DEFAULT_UPLOAD_BASE_URL,
         poll=FAST_POLL,
         timeout=10.0,
+        rate_limits=None,  # the mock need not be spared KIE's limits (kiekit.ratelimit)
     )
 
 
 def async_client_for(
-    base_url: str, *, registry: Registry | None = None, api_key: str = TEST_API_KEY
+    base_url: str,
+    *,
+    registry: Registry | None = None,
+    api_key: str = TEST_API_KEY,
+    upload_base_url: str | None = None,
 ) -> AsyncClient:
     """An asyncio client on ``base_url``. Create and close it inside one event loop::
 
@@ -44,4 +52,12 @@ def async_client_for(
             ...
     asyncio.run(main())
     """
-    return AsyncClient(api_key, base_url=base_url, registry=registry, poll=FAST_POLL, timeout=10.0)
+    return AsyncClient(
+        api_key,
+        base_url=base_url,
+        registry=registry,
+        poll=FAST_POLL,
+        timeout=10.0,
+        upload_base_url=upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+        rate_limits=None,  # the mock need not be spared KIE's limits (kiekit.ratelimit)
+    )

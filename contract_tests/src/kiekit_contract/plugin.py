@@ -7,7 +7,8 @@ Installed with ``kiekit-contract``, it is active in every pytest run of that env
 - ``kie_mock_session`` — one server for the whole session (cheap; what property tests use,
   since hypothesis must not share function-scoped fixtures across examples), configured by the
   overridable, session-scoped ``kie_mock_session_config`` fixture;
-- ``kie_client`` — a :class:`kiekit.Client` on ``kie_mock``, closed after the test;
+- ``kie_client`` — a :class:`kiekit.Client` on ``kie_mock`` (its API and its upload host),
+  closed after the test;
 - ``kie_async_client`` — a factory of :class:`kiekit.AsyncClient` on ``kie_mock``
   (no pytest-asyncio needed: ``asyncio.run`` a coroutine that uses ``async with``).
 
@@ -18,6 +19,7 @@ read, and spend, a real key; every fixture client uses the fake key ``"test-key"
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -44,6 +46,16 @@ SESSION_MOCK_CONFIG = MockConfig(polls_to_complete=2, starting_credits=1e9)
 @pytest.fixture(autouse=True)
 def _kie_no_real_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KIE_API_KEY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _kie_private_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Clients journal their tasks (kiekit.journal): into a fresh folder, not the home folder."""
+    # A fresh path, made only if a client records a task (most tests never do).
+    folder = tmp_path_factory.getbasetemp() / "kiekit-data" / uuid.uuid4().hex
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(folder))
 
 
 @pytest.fixture
@@ -76,7 +88,7 @@ def kie_mock_session(kie_mock_session_config: MockConfig) -> Iterator[MockServer
 @pytest.fixture
 def kie_client(kie_mock: MockServer) -> Iterator[Client]:
     """A blocking client on ``kie_mock`` with the installed providers, polling fast."""
-    with client_for(kie_mock.base_url) as client:
+    with client_for(kie_mock.base_url, upload_base_url=kie_mock.upload_base_url) as client:
         yield client
 
 
@@ -84,4 +96,6 @@ def kie_client(kie_mock: MockServer) -> Iterator[Client]:
 def kie_async_client(kie_mock: MockServer) -> Callable[[], AsyncClient]:
     """``kie_async_client()`` makes an AsyncClient on ``kie_mock``; use it as
     ``async with kie_async_client() as kie:`` inside the coroutine you ``asyncio.run``."""
-    return functools.partial(async_client_for, kie_mock.base_url)
+    return functools.partial(
+        async_client_for, kie_mock.base_url, upload_base_url=kie_mock.upload_base_url
+    )

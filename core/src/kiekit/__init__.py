@@ -23,6 +23,7 @@ from kiekit.errors import (
     KieError,
     MaintenanceError,
     NotFoundError,
+    OutcomeUnknownError,
     PluginError,
     ProtocolError,
     QueueFullError,
@@ -40,6 +41,9 @@ from kiekit.hookspecs import hookimpl
 from kiekit.models import Asset, MediaKind, Model, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
+from kiekit.ratelimit import Rate, RateLimiter, RateLimits
+from kiekit.retry import RetryPolicy
+from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
@@ -65,15 +69,20 @@ __all__ = [
     "MediaKind",
     "Model",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PluginError",
     "PollPolicy",
     "ProtocolError",
     "Provider",
     "QueueFullError",
+    "Rate",
     "RateLimitedError",
+    "RateLimiter",
+    "RateLimits",
     "Registry",
     "Request",
     "Results",
+    "RetryPolicy",
     "ServerError",
     "State",
     "Task",
@@ -82,6 +91,7 @@ __all__ = [
     "TransportError",
     "UnknownModelError",
     "UnprocessableError",
+    "UploadedFile",
     "ValidationError",
     "WaitTimeoutError",
     "__version__",

@@ -10,18 +10,21 @@ deadlines, envelope checks and file naming exist once, and tests can drive them 
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import re
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from attrs import field, frozen
 
 from kiekit import wire
 from kiekit.errors import (
+    DownloadError,
     KieError,
+    OutcomeUnknownError,
     ProtocolError,
     TaskFailedError,
     ValidationError,
@@ -30,9 +33,14 @@ from kiekit.errors import (
     http_error,
 )
 from kiekit.fields import Input
-from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
+from kiekit.models import Asset, MediaKind, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
+from kiekit.ratelimit import RateLimiter
 from kiekit.registry import Registry
+from kiekit.retry import RetryPolicy, Verdict, may_have_reached_kie, parse_retry_after, verdict
+
+if TYPE_CHECKING:
+    import random
 
 T = TypeVar("T")
 
@@ -51,15 +59,37 @@ class HttpResponse:
     status: int
     body: bytes
     reason: str = ""
+    # Header names lower-cased; read for Retry-After (and Date, to measure it against)
+    headers: Mapping[str, str] = field(factory=dict, repr=False)
 
 
 @frozen
 class Fetch:
-    """Stream ``url`` into ``destination`` (atomically); the outcome is the final path."""
+    """Stream ``url`` into ``destination`` (atomically); the outcome is the final path.
+
+    ``kind`` / ``media_type`` say what the file should be, so that an error page served in its
+    place is refused rather than saved under a media file's name."""
 
     url: str
     destination: Path
     task_id: str | None = None
+    kind: MediaKind | None = None
+    media_type: str | None = None
+
+
+@frozen
+class StreamUpload:
+    """POST a local file as multipart/form-data, streamed: ``head``, then ``size`` bytes read
+    from ``path`` chunk by chunk (never the whole file in memory), then ``tail``. The engine
+    frames the multipart body (kiekit._files); a transport only moves its bytes. The outcome
+    is the :class:`HttpResponse`."""
+
+    url: str
+    headers: Mapping[str, str] = field(repr=False)  # carries the API key: never printed
+    head: bytes
+    path: Path
+    size: int
+    tail: bytes
 
 
 @frozen
@@ -72,7 +102,7 @@ class Now:
     """Ask the driver for its monotonic clock."""
 
 
-Op = HttpRequest | Fetch | Sleep | Now
+Op = HttpRequest | Fetch | Sleep | Now | StreamUpload
 Flow = Generator[Op, Any, T]
 
 StatusHook = Callable[[TaskStatus], None]
@@ -80,9 +110,26 @@ StatusHook = Callable[[TaskStatus], None]
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
 
+DOWNLOAD_URL_PATH = "/api/v1/common/download-url"
+# What object stores answer for a link past its lifetime (S3/R2: 403 AccessDenied "Request has
+# expired"; some CDNs: 404 or 410). Such a link is renewed once through download-url (§4, §8).
+EXPIRED_LINK_STATUSES = frozenset({403, 404, 410})
+
+# Books a slot at or after ``now`` (and, if given, no later than the deadline): the seconds to
+# wait for it, or None when the deadline comes first.
+Limit = Callable[[RateLimiter, float, float | None], float | None]
+
+
+class _NoSlot(Exception):
+    """The rate limiter has no slot before the caller's deadline (caught by ``wait``)."""
+
+
+log = logging.getLogger("kiekit")
+
 
 class Engine:
-    """The shared logic of a client session: its key, base URL, registry and poll policy."""
+    """The shared logic of a client session: its key, base URL, registry, poll and retry
+    policies, and rate limiter (None: no client-side limits)."""
 
     def __init__(
         self,
@@ -92,6 +139,8 @@ class Engine:
         registry: Registry,
         poll: PollPolicy,
         user_agent: str,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -100,13 +149,34 @@ class Engine:
             "User-Agent": user_agent,
         }
         self.base_url = base_url.rstrip("/")
+        # The same key opens KIE's other hosts (the upload host, kie-api.md §1): its bearer
+        # header and our User-Agent, without the JSON content type (an upload may be multipart)
+        self.auth_headers: Mapping[str, str] = {
+            k: v for k, v in self._headers.items() if k in ("Authorization", "User-Agent")
+        }
         self.registry = registry
         self.poll = poll
+        self.retry = retry or RetryPolicy.never()
+        self.limiter = limiter
 
     # -- one call ---------------------------------------------------------------------------
 
-    def call(self, request: Request, *, task_id: str | None = None) -> Flow[Any]:
-        """Send one KIE call; return the envelope's ``data`` or raise the body code's error."""
+    def call(
+        self, request: Request, *, task_id: str | None = None, safe: bool | None = None
+    ) -> Flow[Any]:
+        """Send one KIE call; return the envelope's ``data`` or raise the body code's error.
+
+        ``safe`` (default: GET and HEAD are) says the call changes nothing on KIE, so it may
+        be sent again after any curable failure; other calls are retried as creates are
+        (see :mod:`kiekit.retry`) and count against the rate limiter's creates (Veo's 4K
+        upgrade, for one, starts paid work).
+        """
+        if safe is None:
+            safe = request.method.upper() in ("GET", "HEAD")
+        limit = None if safe else _create_slot
+        return (yield from self._exchange(request, task_id=task_id, safe=safe, limit=limit))
+
+    def _http(self, request: Request, task_id: str | None) -> HttpRequest:
         url = self.base_url + request.path
         if request.query:
             url += "?" + urlencode(request.query)
@@ -114,27 +184,78 @@ class Engine:
             body = None if request.body is None else json.dumps(request.body, allow_nan=False)
         except ValueError as exc:
             raise ValidationError("input", f"holds a value JSON cannot carry: {exc}") from exc
-        response: HttpResponse = yield HttpRequest(
+        return HttpRequest(
             request.method,
             url,
             self._headers,
             None if body is None else body.encode(),
             task_id=task_id,
         )
-        if response.status != 200:
-            raise http_error(response.status, response.reason, task_id=task_id)
-        try:
-            payload = json.loads(response.body)
-        except ValueError as exc:
-            raise ProtocolError(
-                f"answer to {request.method} {request.path} is not JSON",
-                task_id=task_id,
-                payload=response.body[:200],
-            ) from exc
-        envelope = wire.read_envelope(payload)
-        if envelope.code != 200:  # HTTP 200 with an error code in the body (kie-api.md §1)
-            raise api_error(envelope.code, envelope.msg, task_id=task_id, data=envelope.data)
-        return envelope.data
+
+    def _exchange(
+        self,
+        request: Request,
+        *,
+        task_id: str | None = None,
+        safe: bool,
+        model: str | None = None,
+        limit: Limit | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Flow[Any]:
+        """Send ``request`` under the rate limiter and the retry policy (``deadline``: a
+        monotonic time no retry wait may pass, e.g. the end of a wait)."""
+        http = self._http(request, task_id)
+        policy = retry or self.retry
+        started: float = yield Now()
+        stop = (
+            started + policy.deadline
+            if deadline is None
+            else min(deadline, started + policy.deadline)
+        )
+        rng: random.Random | None = None
+        reached = False  # some attempt of an unsafe call may have reached KIE
+        attempt = 0
+        while True:
+            attempt += 1
+            if limit is not None and self.limiter is not None:
+                now: float = yield Now()
+                wait = limit(self.limiter, now, deadline)
+                if wait is None:
+                    raise _NoSlot
+                if wait > 0:
+                    yield Sleep(wait)
+            response: HttpResponse | None = None
+            try:
+                response = yield http
+                return read_answer(response, request, task_id)
+            except KieError as exc:
+                error = exc
+            reached = reached or (not safe and may_have_reached_kie(error))
+            decision = verdict(error, safe=safe, retry_creates=policy.retry_creates)
+            asked = None if response is None else parse_retry_after(response.headers)
+            if asked is not None:
+                error.retry_after = asked  # for callers with their own schedule (wait)
+            if decision is Verdict.RETRY and attempt < policy.attempts:
+                if rng is None:
+                    rng = policy.randomness()
+                delay = policy.backoff(attempt, rng) if asked is None else asked
+                now = yield Now()
+                if now + delay <= stop:
+                    log.debug(
+                        "retrying %s %s in %.2f s (attempt %d of %d) after: %s",
+                        request.method,
+                        request.path,
+                        delay,
+                        attempt + 1,
+                        policy.attempts,
+                        error,
+                    )
+                    yield Sleep(delay)
+                    continue
+            if reached or decision is Verdict.UNKNOWN:
+                raise OutcomeUnknownError(model=model, request=request, cause=error) from error
+            raise error
 
     # -- the task lifecycle -----------------------------------------------------------------
 
@@ -145,17 +266,54 @@ class Engine:
         return self.registry.provider(model).make_input(model, params, **fields)
 
     def submit(self, model: str, params: Input, *, callback_url: str | None = None) -> Flow[Task]:
+        """Create a task. Never sent twice when the first may have made a task, unless the
+        retry policy says ``retry_creates`` (kiekit.retry has the table)."""
         provider = self.registry.provider(model)
         request = provider.build_request(model, params, callback_url=callback_url)
-        data = yield from self.call(request)
-        return Task(id=provider.parse_created(data), model=model)
+        data = yield from self._exchange(request, safe=False, model=model, limit=_create_slot)
+        try:
+            task_id = provider.parse_created(data)
+        except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
+            raise OutcomeUnknownError(model=model, request=request, cause=exc) from exc
+        created_at: float = yield Now()
+        return Task(id=task_id, model=model, created_at=created_at)
 
-    def status(self, task: Task) -> Flow[TaskStatus]:
+    def status(
+        self, task: Task, *, deadline: float | None = None, retry: RetryPolicy | None = None
+    ) -> Flow[TaskStatus]:
         provider = self.registry.provider(task.model)
-        data = yield from self.call(provider.status_request(task.id), task_id=task.id)
+        per_task = provider.status_rate_per_task
+
+        def slot(limiter: RateLimiter, now: float, latest: float | None) -> float | None:
+            return limiter.reserve_status(now, task.id, per_task, latest=latest)
+
+        data = yield from self._exchange(
+            provider.status_request(task.id),
+            task_id=task.id,
+            safe=True,
+            limit=slot,
+            deadline=deadline,
+            retry=retry,
+        )
         if data is None:  # some record-info endpoints answer an unknown id with data null (§2.2)
             raise ProtocolError("KIE has no record of this task", task_id=task.id)
         return provider.parse_status(task.id, data)
+
+    def download_url(self, url: str, *, task_id: str | None = None) -> Flow[str]:
+        """A fresh direct link for a KIE-made file URL, valid 20 minutes
+        (``POST /api/v1/common/download-url``, kie-api.md §4). A URL KIE did not make is
+        refused with code 422 "url is wrong" (UnprocessableError). Safe to send again."""
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise ValidationError("url", f"must be an http(s) URL, got {url!r}")
+        request = Request("POST", DOWNLOAD_URL_PATH, body={"url": url})
+        data = yield from self._exchange(request, task_id=task_id, safe=True)
+        if isinstance(data, dict):  # liberal: one doc sketch wraps it as {downloadUrl} (§3.1)
+            data = data.get("downloadUrl", data.get("url"))
+        if not isinstance(data, str) or urlsplit(data).scheme not in ("http", "https"):
+            raise ProtocolError(
+                "download-url answered no http(s) URL", task_id=task_id, payload=data
+            )
+        return data
 
     def wait(
         self,
@@ -168,18 +326,36 @@ class Engine:
 
         A failed task raises TaskFailedError at once. Errors that a retry can cure (network
         faults, 429, 455, 5xx) do not end the wait: a status poll creates nothing and costs
-        nothing, so it is tried again on the same schedule until the deadline.
+        nothing, so it is tried again on the same schedule until the deadline (later, if the
+        answer's Retry-After asks for more). The wait is its own retry loop: each poll is sent
+        once, whatever the client's retry policy.
         """
         policy = policy or self.poll
         provider = self.registry.provider(task.model)
         started: float = yield Now()
+        deadline = started + policy.timeout
+        # The schedule runs from the task's creation when this client made it: the first poll
+        # waits until the task could be done, and a wait begun later polls at once.
+        origin = started if task.created_at is None else min(task.created_at, started)
+        first = origin + policy.first_poll - started if task.created_at is not None else 0.0
+        if first > 0:
+            yield Sleep(min(first, policy.timeout))
         last: TaskStatus | None = None
         while True:
+            asked: float | None = None
             try:
-                last = yield from self.status(task)
+                last = yield from self.status(task, retry=_ONCE, deadline=deadline)
+            except _NoSlot:  # the rate limiter allows no poll before the deadline
+                now = yield Now()
+                if deadline > now:
+                    yield Sleep(deadline - now)
+                raise WaitTimeoutError(
+                    task.id, deadline - started, last.state.value if last else None
+                ) from None
             except KieError as exc:
                 if not exc.retryable:
                     raise
+                asked = exc.retry_after
             else:
                 if on_status is not None:
                     on_status(last)
@@ -187,23 +363,141 @@ class Engine:
                     return provider.extract_results(task.id, last.raw)
                 if last.state is State.FAILED:
                     raise TaskFailedError(task.id, last.fail_code, last.fail_message)
-            now: float = yield Now()
+            now = yield Now()
             elapsed = now - started
             remaining = policy.timeout - elapsed
             if remaining <= 0:
                 raise WaitTimeoutError(task.id, elapsed, last.state.value if last else None)
-            yield Sleep(min(policy.interval(elapsed), remaining))
+            pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
+            if pause > 0:
+                yield Sleep(pause)
 
     def download(self, results: Results, out_dir: Path) -> Flow[list[Path]]:
         """Fetch every result file into ``out_dir``; names come from the task id, never from
-        the URL's path, so no URL can write outside the folder."""
+        the URL's path, so no URL can write outside the folder.
+
+        Each file is streamed to a temporary file beside its final name and renamed only once
+        complete and plausible (the promised size; not an HTML/XML error page where a media
+        file belongs). Curable failures are retried under the retry policy; an expired link
+        (HTTP 403/404/410) is renewed once through download-url. What still fails raises
+        DownloadError naming the task and the URL: a paid-for file is never skipped quietly.
+        """
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for index, item in enumerate(results.assets):
             destination = out_dir / file_name(results.task_id, index, item)
-            path: Path = yield Fetch(item.url, destination, task_id=results.task_id)
+            path = yield from self._fetch_asset(item, destination, results.task_id)
             paths.append(path)
         return paths
+
+    def _fetch_asset(self, item: Asset, destination: Path, task_id: str) -> Flow[Path]:
+        def fetch(url: str) -> Fetch:
+            return Fetch(url, destination, task_id, kind=item.kind, media_type=item.media_type)
+
+        try:
+            return (yield from self._fetch(fetch(item.url)))
+        except DownloadError as exc:
+            if exc.http_status not in EXPIRED_LINK_STATUSES:
+                raise
+            expired = exc
+        log.debug("result link answered HTTP %s; asking KIE for a fresh one", expired.http_status)
+        try:
+            fresh = yield from self.download_url(item.url, task_id=task_id)
+            return (yield from self._fetch(fetch(fresh)))
+        except KieError as exc:
+            raise DownloadError(
+                f"link answered HTTP {expired.http_status} (expired?) and renewing it through "
+                f"download-url failed: {exc.message}",
+                url=item.url,
+                task_id=task_id,
+                http_status=expired.http_status,
+            ) from exc
+
+    def _fetch(self, job: Fetch) -> Flow[Path]:
+        """One file, retried after network faults, 429 and 5xx from the file host."""
+        policy = self.retry
+        started: float = yield Now()
+        rng: random.Random | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                path: Path = yield job
+                return path
+            except DownloadError as exc:
+                curable = (
+                    exc.http_status is None or exc.http_status == 429 or exc.http_status >= 500
+                )
+                if not curable or attempt >= policy.attempts:
+                    raise
+                rng = rng or policy.randomness()
+                delay = policy.backoff(attempt, rng)
+                now: float = yield Now()
+                if now + delay > started + policy.deadline:
+                    raise
+                log.debug("retrying a result file in %.2f s after: %s", delay, exc)
+            yield Sleep(delay)
+
+
+_ONCE = RetryPolicy.never()
+
+
+def _create_slot(limiter: RateLimiter, now: float, _latest: float | None) -> float:
+    return limiter.reserve_create(now)  # a create has no deadline but the retry policy's
+
+
+def read_answer(response: HttpResponse, request: Request, task_id: str | None) -> Any:
+    """The envelope's ``data`` of one answer, or the typed error it stands for."""
+    if response.status != 200:
+        raise http_error(response.status, response.reason, task_id=task_id)
+    try:
+        payload = json.loads(response.body)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(
+            f"answer to {request.method} {request.path} is not JSON",
+            task_id=task_id,
+            payload=response.body[:200],
+        ) from exc
+    envelope = wire.read_envelope(payload)
+    if envelope.code != 200:  # HTTP 200 with an error code in the body (kie-api.md §1)
+        raise api_error(envelope.code, envelope.msg, task_id=task_id, data=envelope.data)
+    return envelope.data
+
+
+# Media types error pages come as; a media file never does (an SVG aside). Text types are
+# only believed when the bytes are text too: a misconfigured CDN may label an MP4 text/plain.
+_PAGE_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
+_TEXT_TYPES = ("text/plain", "application/json", "application/problem+json")
+_PAGE_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<error", b"{", b"<head", b"<body")
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+
+def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
+    """Refuse an answer that is plainly an error page where a media file belongs.
+
+    Object stores answer expired or missing links with XML (S3/R2 ``AccessDenied``) and
+    proxies with HTML, sometimes under status 200; saved as ``.mp4`` such a page would pass
+    for a result. Checked on the Content-Type and on the first bytes; files of unknown kind
+    (text, other) and SVG images (XML by nature) are not judged.
+    """
+    if job.kind not in (MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO):
+        return
+    if job.media_type and ("xml" in job.media_type or "svg" in job.media_type):
+        return
+    if urlsplit(job.url).path.lower().endswith(".svg"):
+        return
+    declared = (content_type or "").split(";")[0].strip().lower()
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:16].lower()
+    text = bool(head) and all(byte in _TEXT_BYTES for byte in head)
+    page = declared in _PAGE_TYPES or start.startswith(_PAGE_STARTS)
+    if page or (declared in _TEXT_TYPES and text):
+        what = declared or "a text page"
+        raise DownloadError(
+            f"the link answered {what} instead of the {job.kind.value} file",
+            url=job.url,
+            task_id=job.task_id,
+            http_status=200,
+        )
 
 
 def file_name(task_id: str, index: int, item: Asset) -> str:

@@ -17,12 +17,19 @@ from urllib.parse import urlsplit
 import attrs
 
 from kiekit._engine import Engine, StatusHook
+from kiekit._files import Files, Source
 from kiekit._version import __version__
+from kiekit.chat import _flows as chat_flows
+from kiekit.chat._streams import AsyncChatStream, ChatStream
+from kiekit.chat.types import ChatReply, MessagesLike
 from kiekit.errors import ConfigurationError
 from kiekit.fields import Input
+from kiekit.journal import JournalOption, Recorder, journal_of
 from kiekit.models import Request, Results, Task, TaskStatus
 from kiekit.polling import PollPolicy
+from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
+from kiekit.retry import RetryPolicy
 from kiekit.transport import (
     AiohttpTransport,
     AsyncTransport,
@@ -31,6 +38,7 @@ from kiekit.transport import (
     drive,
     drive_async,
 )
+from kiekit.uploads import DEFAULT_UPLOAD_BASE_URL, UploadedFile
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
@@ -40,8 +48,16 @@ API_KEY_ENV = "KIE_API_KEY"
 InputLike = Input | Mapping[str, Any] | None
 
 
+DOCUMENTED_LIMITS = RateLimits()
+
+
 def _engine(
-    api_key: str | None, base_url: str, registry: Registry | None, poll: PollPolicy | None
+    api_key: str | None,
+    base_url: str,
+    registry: Registry | None,
+    poll: PollPolicy | None,
+    retry: RetryPolicy | None = None,
+    rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
 ) -> Engine:
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if not key or not key.strip():
@@ -55,7 +71,34 @@ def _engine(
         registry=registry or default_registry(),
         poll=poll or PollPolicy(),
         user_agent=f"kiekit/{__version__}",
+        retry=_retry(retry),
+        limiter=_limiter(rate_limits),
     )
+
+
+def _retry(retry: RetryPolicy | None) -> RetryPolicy:
+    if retry is None:
+        return RetryPolicy()
+    if not isinstance(retry, RetryPolicy):
+        raise ConfigurationError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+    return retry
+
+
+def _limiter(rate_limits: RateLimits | RateLimiter | None) -> RateLimiter | None:
+    if rate_limits is None or isinstance(rate_limits, RateLimiter):
+        return rate_limits
+    if isinstance(rate_limits, RateLimits):
+        return RateLimiter(rate_limits)
+    raise ConfigurationError(
+        f"rate_limits must be RateLimits, a RateLimiter or None, not {type(rate_limits).__name__}"
+    )
+
+
+def _files(engine: Engine, upload_base_url: str) -> Files:
+    parts = urlsplit(upload_base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"upload_base_url must be an http(s) URL, got {upload_base_url!r}")
+    return Files(engine, upload_base_url)
 
 
 def _policy(engine: Engine, timeout: float | None) -> PollPolicy:
@@ -68,6 +111,21 @@ class Client:
     >>> with Client(base_url=mock.base_url) as kie:            # doctest: +SKIP
     ...     task = kie.submit("flux-kontext-pro", prompt="a lighthouse at dawn")
     ...     files = kie.download(kie.wait(task), "out")
+
+    Reliability options (shared by :class:`AsyncClient`):
+
+    - ``retry``: a :class:`~kiekit.retry.RetryPolicy` (default: 3 tries, jittered backoff,
+      ``Retry-After`` honoured, 60 s deadline). Creates are never sent twice when the first may
+      have made a task (:class:`~kiekit.errors.OutcomeUnknownError` instead) unless
+      ``RetryPolicy(retry_creates=True)``; ``RetryPolicy.never()`` switches retries off.
+    - ``rate_limits``: KIE's documented limits kept on the client side (20 creates per 10 s,
+      10 status polls per second, per-task limits of some families); a
+      :class:`~kiekit.ratelimit.RateLimits` for other numbers, one
+      :class:`~kiekit.ratelimit.RateLimiter` to share between clients of one account, or None
+      to switch them off. One client may be used from many threads: they share its limits.
+    - ``journal``: where every created task is recorded before ``submit`` returns (an intent
+      row before the create is sent), with its results and files; see :mod:`kiekit.journal`.
+      Default: SQLite in the user's data folder (``KIEKIT_DATA_DIR``); None switches it off.
     """
 
     def __init__(
@@ -75,13 +133,19 @@ class Client:
         api_key: str | None = None,
         *,
         base_url: str = DEFAULT_BASE_URL,
+        upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
         transport: SyncTransport | None = None,
         registry: Registry | None = None,
         poll: PollPolicy | None = None,
         timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
+        journal: JournalOption = True,
     ) -> None:
-        self._engine = _engine(api_key, base_url, registry, poll)
+        self._engine = _engine(api_key, base_url, registry, poll, retry, rate_limits)
+        self._files = _files(self._engine, upload_base_url)
         self._transport = transport or Urllib3Transport(timeout=timeout)
+        self._journal = Recorder(journal_of(journal), self._engine)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self._engine.base_url!r})"
@@ -93,13 +157,28 @@ class Client:
         /,
         *,
         callback_url: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> Task:
-        """Validate the input (before any I/O) and create the task; return its handle."""
+        """Validate the input (before any I/O) and create the task; return its handle.
+
+        With ``idempotency_key``, a key the journal has seen returns the task created then
+        instead of creating (and paying for) another; OutcomeUnknownError if that create's
+        outcome is unknown.
+        """
         checked = self._engine.prepare(model, params, fields)
-        return drive(
-            self._engine.submit(model, checked, callback_url=callback_url), self._transport
-        )
+        intent = self._journal.before_create(model, checked, callback_url, idempotency_key)
+        if isinstance(intent, Task):
+            return intent
+        try:
+            task = drive(
+                self._engine.submit(model, checked, callback_url=callback_url), self._transport
+            )
+        except BaseException as exc:
+            self._journal.create_failed(intent, exc)
+            raise
+        self._journal.created(intent, task)
+        return task
 
     def call(self, request: Request, *, task_id: str | None = None) -> Any:
         """Send one request a provider describes (an extra endpoint such as a fresh download
@@ -115,10 +194,49 @@ class Client:
         """Poll until the task succeeds (its results) or fails (TaskFailedError); give up
         with WaitTimeoutError after ``timeout`` seconds (default: the poll policy's)."""
         flow = self._engine.wait(task, policy=_policy(self._engine, timeout), on_status=on_status)
-        return drive(flow, self._transport)
+        try:
+            results = drive(flow, self._transport)
+        except BaseException as exc:
+            self._journal.wait_failed(task, exc)
+            raise
+        self._journal.finished(task, results)
+        return results
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
-        return drive(self._engine.download(results, Path(out_dir)), self._transport)
+        """Fetch the result files into ``out_dir`` (atomically, size- and type-checked; an
+        expired link is renewed once through download-url). Returns the paths written."""
+        try:
+            paths = drive(self._engine.download(results, Path(out_dir)), self._transport)
+        except BaseException as exc:
+            self._journal.download_failed(results.task_id, exc)
+            raise
+        self._journal.downloaded(results.task_id, paths, out_dir)
+        return paths
+
+    def download_url(self, url: str, *, task_id: str | None = None) -> str:
+        """A fresh direct link (valid 20 minutes) for a file URL KIE made; a URL KIE did not
+        make raises UnprocessableError ("url is wrong", kie-api.md §4)."""
+        return drive(self._engine.download_url(url, task_id=task_id), self._transport)
+
+    def credits(self) -> float:
+        """The account's credit balance (``GET /api/v1/chat/credit``)."""
+        return drive(self._files.credits(), self._transport)
+
+    def upload(
+        self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None
+    ) -> UploadedFile:
+        """Put a file on KIE's upload host, to pass its ``download_url`` as a model input.
+
+        ``source`` is a local path (streamed, never read into memory whole), an http(s) URL
+        (KIE fetches it) or bytes (sent as base64). ``upload_path`` is the folder on the host
+        (no leading or trailing slash). Without ``file_name`` the file gets a unique name, since
+        a name used again overwrites the old file and KIE's CDN may serve the stale one
+        (kie-api.md §4). KIE keeps uploads for 3 days (24 h per one of its pages).
+        """
+        return drive(
+            self._files.upload(source, upload_path=upload_path, file_name=file_name),
+            self._transport,
+        )
 
     def generate(
         self,
@@ -133,6 +251,24 @@ class Client:
         """Submit, wait and download in one call; returns the files written."""
         task = self.submit(model, params, **fields)
         return self.download(self.wait(task, timeout=timeout), out_dir)
+
+    def chat(
+        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+    ) -> ChatReply:
+        """Ask a chat model and return its whole answer. ``messages``: a prompt, or messages
+        in OpenAI's shape; ``options``: the model's (``reasoning_effort=…``), validated before
+        any I/O. Not a task (kie-api.md §5): nothing is polled, and the call is never retried,
+        for KIE charges each one."""
+        provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
+        return drive(chat_flows.chat(self._engine, provider, call), self._transport)
+
+    def chat_stream(
+        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+    ) -> ChatStream:
+        """As :meth:`chat`, streamed: iterate the :class:`~kiekit.chat.ChatDelta` s as they
+        arrive; the stream's ``reply`` holds the whole answer at the end."""
+        provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
+        return ChatStream(chat_flows.chat_stream(self._engine, provider, call), self._transport)
 
     def close(self) -> None:
         self._transport.close()
@@ -157,13 +293,19 @@ class AsyncClient:
         api_key: str | None = None,
         *,
         base_url: str = DEFAULT_BASE_URL,
+        upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
         transport: AsyncTransport | SyncTransport | None = None,
         registry: Registry | None = None,
         poll: PollPolicy | None = None,
         timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
+        journal: JournalOption = True,
     ) -> None:
-        self._engine = _engine(api_key, base_url, registry, poll)
+        self._engine = _engine(api_key, base_url, registry, poll, retry, rate_limits)
+        self._files = _files(self._engine, upload_base_url)
         self._transport = transport or AiohttpTransport(timeout=timeout)
+        self._journal = Recorder(journal_of(journal), self._engine)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self._engine.base_url!r})"
@@ -175,11 +317,21 @@ class AsyncClient:
         /,
         *,
         callback_url: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> Task:
         checked = self._engine.prepare(model, params, fields)
+        intent = self._journal.before_create(model, checked, callback_url, idempotency_key)
+        if isinstance(intent, Task):
+            return intent
         flow = self._engine.submit(model, checked, callback_url=callback_url)
-        return await drive_async(flow, self._transport)
+        try:
+            task = await drive_async(flow, self._transport)
+        except BaseException as exc:
+            self._journal.create_failed(intent, exc)
+            raise
+        self._journal.created(intent, task)
+        return task
 
     async def call(self, request: Request, *, task_id: str | None = None) -> Any:
         return await drive_async(self._engine.call(request, task_id=task_id), self._transport)
@@ -191,10 +343,36 @@ class AsyncClient:
         self, task: Task, *, timeout: float | None = None, on_status: StatusHook | None = None
     ) -> Results:
         flow = self._engine.wait(task, policy=_policy(self._engine, timeout), on_status=on_status)
-        return await drive_async(flow, self._transport)
+        try:
+            results = await drive_async(flow, self._transport)
+        except BaseException as exc:
+            self._journal.wait_failed(task, exc)
+            raise
+        self._journal.finished(task, results)
+        return results
 
     async def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
-        return await drive_async(self._engine.download(results, Path(out_dir)), self._transport)
+        flow = self._engine.download(results, Path(out_dir))
+        try:
+            paths = await drive_async(flow, self._transport)
+        except BaseException as exc:
+            self._journal.download_failed(results.task_id, exc)
+            raise
+        self._journal.downloaded(results.task_id, paths, out_dir)
+        return paths
+
+    async def download_url(self, url: str, *, task_id: str | None = None) -> str:
+        flow = self._engine.download_url(url, task_id=task_id)
+        return await drive_async(flow, self._transport)
+
+    async def credits(self) -> float:
+        return await drive_async(self._files.credits(), self._transport)
+
+    async def upload(
+        self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None
+    ) -> UploadedFile:
+        flow = self._files.upload(source, upload_path=upload_path, file_name=file_name)
+        return await drive_async(flow, self._transport)
 
     async def generate(
         self,
@@ -208,6 +386,20 @@ class AsyncClient:
     ) -> list[Path]:
         task = await self.submit(model, params, **fields)
         return await self.download(await self.wait(task, timeout=timeout), out_dir)
+
+    async def chat(
+        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+    ) -> ChatReply:
+        provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
+        return await drive_async(chat_flows.chat(self._engine, provider, call), self._transport)
+
+    def chat_stream(
+        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+    ) -> AsyncChatStream:
+        """``async for delta in kie.chat_stream(...)``; validated at once, sent on first read."""
+        provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
+        flow = chat_flows.chat_stream(self._engine, provider, call)
+        return AsyncChatStream(flow, self._transport)
 
     async def close(self) -> None:
         result = self._transport.close()

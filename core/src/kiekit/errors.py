@@ -9,6 +9,7 @@
     ├── PluginError              an installed plugin broke the contract
     ├── TransportError           the bytes did not make it (refused, reset, timed out); retryable
     │   └── DownloadError        a result file could not be fetched; carries the URL
+    ├── OutcomeUnknownError      a create may have reached KIE, but its answer was lost
     ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
     ├── ApiError                 KIE answered with a body code other than 200
     │   ├── BadRequestError          400
@@ -51,6 +52,7 @@ __all__ = [
     "KieError",
     "MaintenanceError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PluginError",
     "ProtocolError",
     "QueueFullError",
@@ -71,6 +73,8 @@ class KieError(Exception):
     """Base of every error kiekit raises."""
 
     retryable: ClassVar[bool] = False
+    # Seconds the answer's Retry-After header asked for, when it had one (kiekit.retry)
+    retry_after: float | None = None
 
     def __init__(self, message: str, *, task_id: str | None = None) -> None:
         super().__init__(message)
@@ -121,17 +125,58 @@ class PluginError(KieError):
 
 
 class TransportError(KieError):
-    """The request or its answer did not make it across the network."""
+    """The request or its answer did not make it across the network.
+
+    ``maybe_sent`` is False only when the request provably never left (connection refused,
+    DNS failure, connect timeout): then even a create may be sent again (see kiekit.retry).
+    """
 
     retryable = True
 
+    def __init__(
+        self, message: str, *, task_id: str | None = None, maybe_sent: bool = True
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.maybe_sent = maybe_sent
+
 
 class DownloadError(TransportError):
-    """A result file could not be fetched."""
+    """A result file could not be fetched, or what came is not the file (an error page, too
+    few bytes). ``http_status`` is the file host's status when it answered one."""
 
-    def __init__(self, message: str, *, url: str, task_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        task_id: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
         super().__init__(message, task_id=task_id)
         self.url = url
+        self.http_status = http_status
+
+
+class OutcomeUnknownError(KieError):
+    """A request that creates a task (and costs credits) may have reached KIE, but no
+    readable answer came back: the task may exist, or not.
+
+    kiekit does not send it again (that could pay twice) unless
+    ``RetryPolicy(retry_creates=True)``. ``model`` and ``request`` (the call as described,
+    never the API key) say what was sent; ``cause`` is the failure. Look for the task on your
+    KIE dashboard, or wait for its callback, before creating it again.
+    """
+
+    def __init__(self, *, model: str | None, request: Any, cause: KieError) -> None:
+        what = f"create of {model}" if model else "request"
+        super().__init__(
+            f"{what} may or may not have reached KIE ({cause.message}); it was not sent "
+            "again, so it is not paid twice: check your KIE dashboard or callback for the "
+            "task before retrying"
+        )
+        self.model = model
+        self.request = request
+        self.cause = cause
 
 
 class ProtocolError(KieError):

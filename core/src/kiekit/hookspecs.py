@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from kiekit.chat.provider import ChatProvider
     from kiekit.provider import Provider
 
 __all__ = ["ENTRY_POINT_GROUP", "PROJECT", "hookimpl", "hookspec", "kiekit_register_providers"]
@@ -34,5 +35,6 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
-    """Call ``register(provider)`` once for each provider this plugin offers."""
+def kiekit_register_providers(register: Callable[[Provider | ChatProvider], None]) -> None:
+    """Call ``register(provider)`` once for each provider this plugin offers: task
+    :class:`~kiekit.provider.Provider` s and chat :class:`~kiekit.chat.ChatProvider` s alike."""

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 __all__ = ["Asset", "MediaKind", "Model", "Request", "Results", "State", "Task", "TaskStatus"]
@@ -66,10 +67,15 @@ class Model:
 
 @frozen
 class Task:
-    """A created task: what you need to ask about it again, even from another process."""
+    """A created task: what you need to ask about it again, even from another process.
+
+    ``created_at`` is the client's monotonic clock when ``submit`` got the id (None for a task
+    rebuilt from its id): it lets ``wait`` hold the first poll until a task could be done.
+    """
 
     id: str
     model: str
+    created_at: float | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @frozen

@@ -20,6 +20,7 @@ from attrs import evolve
 from kiekit.errors import ProtocolError, UnknownModelError, ValidationError
 from kiekit.fields import Input, make_input
 from kiekit.models import Model, Request, Results, TaskStatus
+from kiekit.ratelimit import Rate
 
 __all__ = ["Provider"]
 
@@ -33,6 +34,9 @@ class Provider(ABC):
     name: ClassVar[str]
     models: ClassVar[tuple[Model, ...]]
     camel_case: ClassVar[bool] = False  # the family's wire spelling of input field names
+    # The family's documented limit on status polls of one task, kept by the clients' rate
+    # limiter (4o Image and Suno record-info: Rate(3, 1.0), kie-api.md §8); None: no such limit.
+    status_rate_per_task: ClassVar[Rate | None] = None
 
     def find(self, model_id: str) -> Model | None:
         """The model ``model_id`` names, if this provider serves it (patterns included)."""

@@ -1,6 +1,10 @@
 """Model id → provider: plugins found from metadata (:mod:`kiekit.discovery`), imported on first
 use, registered through pluggy's ``kiekit_register_providers`` hook.
 
+Chat providers (:class:`~kiekit.chat.ChatProvider`, kie-api.md §5) register through the same hook
+and live in the same table, so one model id has one owner whatever its kind; :meth:`provider`
+and :meth:`chat_provider` each say clearly when a model is of the other kind.
+
 One broken plugin must not take the others down (simonw/llm#1280): an installed plugin that is
 built for another kiekit, fails to import, registers something that is not a provider, or claims
 a model id another plugin owns is *quarantined* — skipped with a :class:`PluginWarning` naming
@@ -20,6 +24,7 @@ from typing import Any
 import pluggy
 
 from kiekit import discovery, hookspecs
+from kiekit.chat.provider import ChatProvider
 from kiekit.discovery import (
     BLOCK_ENV,
     Listing,
@@ -29,7 +34,7 @@ from kiekit.discovery import (
     incompatibility,
     installed,
 )
-from kiekit.errors import PluginError, UnknownModelError
+from kiekit.errors import PluginError, UnknownModelError, ValidationError
 from kiekit.provider import Provider
 
 __all__ = [
@@ -40,6 +45,9 @@ __all__ = [
     "default_registry",
     "installed",
 ]
+
+
+AnyProvider = Provider | ChatProvider
 
 
 class PluginWarning(UserWarning):
@@ -70,9 +78,9 @@ class Registry:
         self._policy = rules
         self._manager = pluggy.PluginManager(hookspecs.PROJECT)
         self._manager.add_hookspecs(hookspecs)
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[str, AnyProvider] = {}
         self._origin: dict[str, str] = {}  # model id → the plugin (distribution) that owns it
-        self._by_pattern: dict[str, Provider] = {}  # ids a pattern serves, once resolved
+        self._by_pattern: dict[str, AnyProvider] = {}  # ids a pattern serves, once resolved
         self._quarantined: dict[str, str] = {}  # distribution → why
         self._claimants: dict[str, set[str]] | None = None  # model id → declaring distributions
         self._lock = threading.RLock()
@@ -114,25 +122,26 @@ class Registry:
                 raise
             self._claim(claims, label)
 
-    def add_provider(self, provider: Provider) -> None:
+    def add_provider(self, provider: AnyProvider) -> None:
         """Register one provider object directly (handy in tests and applications)."""
         with self._lock:
             origin = type(provider).__module__
             self._claim(self._check([provider], origin), origin)
 
-    def _claim(self, claims: dict[str, Provider], origin: str) -> None:
+    def _claim(self, claims: dict[str, AnyProvider], origin: str) -> None:
         for model_id, provider in claims.items():
             self._providers[model_id] = provider
             self._origin[model_id] = origin
         self._by_pattern.clear()  # a new pattern may now be the more specific one
 
-    def _check(self, offered: list[Any], origin: str) -> dict[str, Provider]:
+    def _check(self, offered: list[Any], origin: str) -> dict[str, AnyProvider]:
         """Model id → provider for what ``origin`` offers and may have, or PluginError."""
-        claims: dict[str, Provider] = {}
+        claims: dict[str, AnyProvider] = {}
         for provider in offered:
-            if not isinstance(provider, Provider):
+            if not isinstance(provider, (Provider, ChatProvider)):
                 raise PluginError(
-                    f"plugin {origin} registered {provider!r}, which is not a Provider"
+                    f"plugin {origin} registered {provider!r}, which is not a Provider "
+                    "or a ChatProvider"
                 )
             if not provider.models:
                 raise PluginError(f"plugin {origin} registered {provider.name!r} with no models")
@@ -177,7 +186,38 @@ class Registry:
 
         An exact model id always wins; otherwise the most specific pattern (an entry point or
         model id holding ``*``, like the generic market plugin's) that matches serves it.
+        A chat model raises ValidationError: it is not a task (use ``Client.chat``).
         """
+        found = self._resolve(model)
+        if isinstance(found, ChatProvider):
+            raise ValidationError(
+                "model", f"{model!r} is a chat model, not a task: use Client.chat or kie chat"
+            )
+        return found
+
+    def chat_provider(self, model: str) -> ChatProvider:
+        """The chat provider of ``model``, importing its plugin on first use; ValidationError
+        for a task model (use ``Client.submit``)."""
+        found = self._resolve(model)
+        if not isinstance(found, ChatProvider):
+            if model not in self._providers:  # only a pattern (the generic market) serves it
+                raise UnknownModelError(model, self.chat_models())
+            raise ValidationError(
+                "model", f"{model!r} is a task model, not a chat model: use submit or kie run"
+            )
+        return found
+
+    def chat_models(self) -> list[str]:
+        """The chat model ids known: registered, or tagged ``chat`` by installed plugins."""
+        names = {m for m, p in self._providers.items() if isinstance(p, ChatProvider)}
+        names.update(
+            ep.name
+            for ep in self._points()
+            if "chat" in discovery.tags_of(ep)[1] and distribution_of(ep) not in self._quarantined
+        )
+        return sorted(names)
+
+    def _resolve(self, model: str) -> AnyProvider:
         with self._lock:
             found = self._providers.get(model) or self._by_pattern.get(model)
             if found is not None:

@@ -14,13 +14,33 @@ import asyncio
 import inspect
 import os
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+)
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from kiekit._engine import Fetch, Flow, HttpRequest, HttpResponse, Now, Sleep
+from kiekit._engine import (
+    Fetch,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Now,
+    Sleep,
+    StreamUpload,
+    check_file_start,
+)
 from kiekit.errors import DownloadError, KieError, TransportError
+
+if TYPE_CHECKING:
+    from kiekit.chat._streams import AsyncByteStream, ByteStream
 
 __all__ = [
     "AiohttpTransport",
@@ -41,12 +61,14 @@ CHUNK = 64 * 1024
 class SyncTransport(Protocol):
     def send(self, request: HttpRequest) -> HttpResponse: ...
     def fetch(self, fetch: Fetch) -> Path: ...
+    def upload(self, upload: StreamUpload) -> HttpResponse: ...
     def close(self) -> None: ...
 
 
 class AsyncTransport(Protocol):
     async def send(self, request: HttpRequest) -> HttpResponse: ...
     async def fetch(self, fetch: Fetch) -> Path: ...
+    async def upload(self, upload: StreamUpload) -> HttpResponse: ...
     async def close(self) -> None: ...
 
 
@@ -71,6 +93,8 @@ def drive(
                 outcome = transport.send(op)
             elif isinstance(op, Fetch):
                 outcome = transport.fetch(op)
+            elif isinstance(op, StreamUpload):
+                outcome = transport.upload(op)
             elif isinstance(op, Sleep):
                 sleep(op.seconds)
             elif isinstance(op, Now):
@@ -100,6 +124,8 @@ async def drive_async(
                 outcome = await _maybe_await(transport.send(op))
             elif isinstance(op, Fetch):
                 outcome = await _maybe_await(transport.fetch(op))
+            elif isinstance(op, StreamUpload):
+                outcome = await _maybe_await(transport.upload(op))
             elif isinstance(op, Sleep):
                 await sleep(op.seconds)
             elif isinstance(op, Now):
@@ -118,8 +144,92 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+def _upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
+    """The multipart body of ``upload``, read from disk one chunk at a time."""
+    yield upload.head
+    left = upload.size
+    with open(upload.path, "rb") as source:
+        while left > 0:
+            chunk = source.read(min(CHUNK, left))
+            if not chunk:  # the Content-Length already sent would be a lie: stop here
+                raise TransportError(f"{upload.path} shrank while it was being uploaded")
+            left -= len(chunk)
+            yield chunk
+    yield upload.tail
+
+
 def _part_path(destination: Path) -> Path:
-    return destination.with_name(destination.name + ".part")
+    """A temporary name beside ``destination`` (same folder, so the final rename is atomic),
+    unique so that two downloads of one file never write into each other."""
+    return destination.with_name(f"{destination.name}.{uuid.uuid4().hex[:12]}.part")
+
+
+def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers}
+
+
+class _Download:
+    """One result file on its way to disk, shared by every transport: refuse a non-200 answer
+    or an error page, stream into a temporary file, check the promised size, rename.
+    Whatever goes wrong, the temporary file is removed (use it as a context manager)."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self.fetch = fetch
+        self.part = _part_path(fetch.destination)
+        self._out: IO[bytes] | None = None
+        self._content_type: str | None = None
+        self._expected: int | None = None
+        self._head = b""
+        self._written = 0
+        self._checked = False
+
+    def __enter__(self) -> _Download:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._out is not None:
+            self._out.close()
+        if exc_type is not None:
+            self.part.unlink(missing_ok=True)
+
+    def error(self, message: str, *, http_status: int | None = None) -> DownloadError:
+        return DownloadError(
+            message, url=self.fetch.url, task_id=self.fetch.task_id, http_status=http_status
+        )
+
+    def begin(self, status: int, headers: Mapping[str, str]) -> None:
+        if status != 200:
+            raise self.error(f"download answered HTTP {status}", http_status=status)
+        self._content_type = headers.get("content-type")
+        length = headers.get("content-length", "")
+        # A compressed body is decoded on the way, so its length is not the file's.
+        encoded = headers.get("content-encoding", "identity").lower() not in ("", "identity")
+        self._expected = int(length) if length.strip().isdigit() and not encoded else None
+        self._out = open(self.part, "wb")  # noqa: SIM115 - closed in __exit__
+
+    def write(self, chunk: bytes) -> None:
+        assert self._out is not None
+        if not self._checked:
+            self._head += chunk[:64]
+            if len(self._head) >= 16:
+                self._check_start()
+        self._out.write(chunk)
+        self._written += len(chunk)
+
+    def _check_start(self) -> None:
+        self._checked = True
+        check_file_start(self.fetch, self._content_type, self._head)
+
+    def finish(self) -> Path:
+        assert self._out is not None
+        if not self._checked:
+            self._check_start()
+        self._out.close()
+        self._out = None
+        if self._expected is not None and self._written != self._expected:
+            raise self.error(f"download ended after {self._written} of {self._expected} bytes")
+        os.replace(self.part, self.fetch.destination)
+        return self.fetch.destination
 
 
 class Urllib3Transport:
@@ -152,39 +262,63 @@ class Urllib3Transport:
             raise TransportError(
                 f"{request.method} {_where(request.url)} failed: {type(exc).__name__}",
                 task_id=request.task_id,
+                # urllib3's ConnectTimeoutError covers refused connections and DNS failures
+                # too: the request never left, so even a create may be sent again
+                maybe_sent=not isinstance(exc, self._urllib3.exceptions.ConnectTimeoutError),
             ) from exc
-        return HttpResponse(response.status, response.data, response.reason or "")
+        return HttpResponse(
+            response.status,
+            response.data,
+            response.reason or "",
+            _lower(response.headers.items()),
+        )
 
     def fetch(self, fetch: Fetch) -> Path:
         # No Authorization header: result links are public CDN URLs, and the key must not
         # travel to hosts other than KIE's API.
-        part = _part_path(fetch.destination)
+        with _Download(fetch) as download:
+            try:
+                response = self._pool.request(
+                    "GET", fetch.url, preload_content=False, retries=self._follow_redirects
+                )
+                try:
+                    download.begin(response.status, _lower(response.headers.items()))
+                    for chunk in response.stream(CHUNK):
+                        download.write(chunk)
+                finally:
+                    response.release_conn()
+            except self._urllib3.exceptions.HTTPError as exc:
+                raise download.error(f"download failed: {type(exc).__name__}") from exc
+            return download.finish()
+
+    def upload(self, upload: StreamUpload) -> HttpResponse:
+        # A generator body with a Content-Length header: urllib3 sends it piece by piece as it
+        # is read, not chunked-encoded (some upload hosts refuse chunked bodies).
+        chunks = _upload_chunks(upload)
         try:
             response = self._pool.request(
-                "GET", fetch.url, preload_content=False, retries=self._follow_redirects
+                "POST",
+                upload.url,
+                body=chunks,
+                headers=dict(upload.headers),
+                redirect=False,
+                chunked=False,
             )
-            try:
-                if response.status != 200:
-                    raise DownloadError(
-                        f"download answered HTTP {response.status}",
-                        url=fetch.url,
-                        task_id=fetch.task_id,
-                    )
-                with open(part, "wb") as out:
-                    for chunk in response.stream(CHUNK):
-                        out.write(chunk)
-            finally:
-                response.release_conn()
         except self._urllib3.exceptions.HTTPError as exc:
-            part.unlink(missing_ok=True)
-            raise DownloadError(
-                f"download failed: {type(exc).__name__}", url=fetch.url, task_id=fetch.task_id
-            ) from exc
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        os.replace(part, fetch.destination)
-        return fetch.destination
+            raise TransportError(f"POST {_where(upload.url)} failed: {type(exc).__name__}") from exc
+        except OSError as exc:  # the local file could not be read
+            raise TransportError(f"reading {upload.path} failed: {exc}") from exc
+        finally:
+            chunks.close()  # the file, when the body was not read to its end
+        return HttpResponse(
+            response.status, response.data, response.reason or "", _lower(response.headers.items())
+        )
+
+    def stream(self, request: HttpRequest) -> ByteStream:
+        """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
+        from kiekit.chat._streams import urllib3_stream
+
+        return urllib3_stream(self._pool, request)
 
     def close(self) -> None:
         self._pool.clear()
@@ -204,8 +338,10 @@ class AiohttpTransport:
             import aiohttp
 
             self._session = aiohttp.ClientSession(
+                # sock_connect, not connect: aiohttp's `connect` also counts the wait for a
+                # free pooled connection, so thousands of tasks in flight would time out queued.
                 timeout=aiohttp.ClientTimeout(
-                    total=None, connect=self._connect_timeout, sock_read=self._timeout
+                    total=None, sock_connect=self._connect_timeout, sock_read=self._timeout
                 ),
                 connector=aiohttp.TCPConnector(limit=self._limit),
             )
@@ -224,39 +360,67 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return HttpResponse(response.status, body, response.reason or "")
+                return HttpResponse(
+                    response.status,
+                    body,
+                    response.reason or "",
+                    _lower(response.headers.items()),
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
                 f"{request.method} {_where(request.url)} failed: {type(exc).__name__}",
                 task_id=request.task_id,
+                # refused, DNS, TLS handshake, connect timeout: the request never left
+                maybe_sent=not isinstance(
+                    exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+                ),
             ) from exc
 
     async def fetch(self, fetch: Fetch) -> Path:
         import aiohttp
 
         session = self._open()
-        part = _part_path(fetch.destination)
-        try:
-            async with session.get(fetch.url) as response:
-                if response.status != 200:
-                    raise DownloadError(
-                        f"download answered HTTP {response.status}",
-                        url=fetch.url,
-                        task_id=fetch.task_id,
-                    )
-                with open(part, "wb") as out:  # noqa: ASYNC230 - small chunks, local disk
+        with _Download(fetch) as download:
+            try:
+                async with session.get(fetch.url) as response:
+                    download.begin(response.status, _lower(response.headers.items()))
                     async for chunk in response.content.iter_chunked(CHUNK):
-                        out.write(chunk)
+                        download.write(chunk)  # small chunks to local disk
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise download.error(f"download failed: {type(exc).__name__}") from exc
+            return download.finish()
+
+    async def upload(self, upload: StreamUpload) -> HttpResponse:
+        import aiohttp
+
+        chunks = _upload_chunks(upload)
+
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in chunks:  # small chunks from local disk
+                yield chunk
+
+        session = self._open()
+        try:
+            # With Content-Length given, aiohttp streams the generator as is, not chunked.
+            async with session.post(
+                upload.url, data=body(), headers=dict(upload.headers), allow_redirects=False
+            ) as response:
+                answer = await response.read()
+                return HttpResponse(
+                    response.status, answer, response.reason or "", _lower(response.headers.items())
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            part.unlink(missing_ok=True)
-            raise DownloadError(
-                f"download failed: {type(exc).__name__}", url=fetch.url, task_id=fetch.task_id
-            ) from exc
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        os.replace(part, fetch.destination)
-        return fetch.destination
+            raise TransportError(f"POST {_where(upload.url)} failed: {type(exc).__name__}") from exc
+        except OSError as exc:
+            raise TransportError(f"reading {upload.path} failed: {exc}") from exc
+        finally:
+            chunks.close()  # the file, when aiohttp stopped short of the body's end
+
+    async def stream(self, request: HttpRequest) -> AsyncByteStream:
+        """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
+        from kiekit.chat._streams import aiohttp_stream
+
+        return await aiohttp_stream(self._open(), request)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -282,22 +446,27 @@ class MockTransport:
         return self._handler(request)
 
     def fetch(self, fetch: Fetch) -> Path:
-        try:
-            response = self.send(HttpRequest("GET", fetch.url, {}, None, task_id=fetch.task_id))
-        except TransportError as exc:
-            if isinstance(exc, DownloadError):
-                raise
-            raise DownloadError(
-                f"download failed: {exc.message}", url=fetch.url, task_id=fetch.task_id
-            ) from exc
-        if response.status != 200:
-            raise DownloadError(
-                f"download answered HTTP {response.status}", url=fetch.url, task_id=fetch.task_id
-            )
-        part = _part_path(fetch.destination)
-        part.write_bytes(response.body)
-        os.replace(part, fetch.destination)
-        return fetch.destination
+        with _Download(fetch) as download:
+            try:
+                response = self.send(HttpRequest("GET", fetch.url, {}, None, task_id=fetch.task_id))
+            except TransportError as exc:
+                if isinstance(exc, DownloadError):
+                    raise
+                raise download.error(f"download failed: {exc.message}") from exc
+            download.begin(response.status, _lower(response.headers.items()))
+            download.write(response.body)
+            return download.finish()
+
+    def upload(self, upload: StreamUpload) -> HttpResponse:
+        """The multipart body is assembled in memory here: this transport is for small tests."""
+        body = b"".join(_upload_chunks(upload))
+        return self.send(HttpRequest("POST", upload.url, upload.headers, body))
+
+    def stream(self, request: HttpRequest) -> ByteStream:
+        """The handler's answer in small chunks, as a network would cut an event stream."""
+        from kiekit.chat._streams import BufferedStream
+
+        return BufferedStream(self.send(request), chunk=64)
 
     def close(self) -> None:
         pass

@@ -6,23 +6,39 @@ It imports nothing from kiekit: it emulates the API, not our adapters.
 """
 
 from .app import create_app, runtime_of
-from .callbacks import CallbackRecord
-from .config import MarketOutput, MockConfig
-from .journal import RequestRecord
+from .callbacks import CallbackRecord, CallbackSettings
+from .config import AccountSettings, MarketOutput, MockConfig
+from .faults import FaultRule
+from .journal import CheckResult, Journal, RequestRecord
+from .limits import LimitSettings
+from .rules import FAIL_MARKER, Lifecycle, Outcome, Rule
 from .runtime import Runtime
 from .server import MockServer, serve
-from .state import FAIL_MARKER, TaskSnapshot, account_id
+from .state import AccountSnapshot, TaskSnapshot, account_id
+from .uploads import StoredFile, build_upload_app
 
 __all__ = [
     "FAIL_MARKER",
+    "AccountSettings",
+    "AccountSnapshot",
     "CallbackRecord",
+    "CallbackSettings",
+    "CheckResult",
+    "FaultRule",
+    "Journal",
+    "Lifecycle",
+    "LimitSettings",
     "MarketOutput",
     "MockConfig",
     "MockServer",
+    "Outcome",
     "RequestRecord",
+    "Rule",
     "Runtime",
+    "StoredFile",
     "TaskSnapshot",
     "account_id",
+    "build_upload_app",
     "create_app",
     "runtime_of",
     "serve",

@@ -1,14 +1,30 @@
-"""`python -m kiekit_mock` / `kiekit-mock`: serve the mock KIE API on loopback until Ctrl-C."""
+"""`python -m kiekit_mock` / `kiekit-mock`: serve the mock KIE API on loopback until Ctrl-C.
+
+    python -m kiekit_mock [serve] [--port N] [--har FILE] …   serve (the default command)
+    python -m kiekit_mock openapi [--upload-host] [--out FILE]  the OpenAPI 3.1 document
+    python -m kiekit_mock har FILE [--out FILE]                 a HAR file as a replay scenario
+
+`kie mock serve OPTIONS` passes its options here, so serving needs no command word.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .config import MockConfig, parse_market_model
+from .config import MockConfig, account_id, parse_account, parse_market_model
+from .controlwire import ControlError
+from .har import read_scenario
+from .openapi import build_document, build_upload_document
+from .rules import Rule, rules_from_json
+from .scenario import Scenario
 from .server import serve
+
+COMMANDS = ("serve", "openapi", "har")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="kiekit-mock", description="An offline emulator of the KIE AI API (loopback only)."
     )
     parser.add_argument("--port", type=int, default=8000, help="TCP port (0: a free one)")
+    parser.add_argument(
+        "--upload-port",
+        type=int,
+        default=None,
+        help="TCP port of the upload host (default: --port + 1; 0: a free one)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument(
         "--key",
@@ -36,25 +58,140 @@ def _parser() -> argparse.ArgumentParser:
         help="accept a market model the mock does not know, KIND one of image, video, audio, "
         "text (repeatable), e.g. --market-model acme/banana-v1=image",
     )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        dest="accounts",
+        metavar="KEY[=CREDITS]",
+        help="an account with its own key and credits (repeatable); accounts, like --key, "
+        "close the mock to other keys",
+    )
+    parser.add_argument(
+        "--rules",
+        metavar="FILE",
+        help="a JSON list of outcome/lifecycle rules for new tasks (see mockserver/README.md)",
+    )
+    parser.add_argument(
+        "--documented-limits",
+        action="store_true",
+        help="enforce KIE's documented rate limits (20 creates/10 s per account, recordInfo "
+        "10/s per key, 4o/Suno record-info 3/s per task)",
+    )
+    parser.add_argument(
+        "--webhook-hmac-key", metavar="KEY", help="sign callbacks as KIE does (kie-api.md §6.3)"
+    )
+    parser.add_argument(
+        "--callback-copies", type=int, default=1, metavar="N", help="send each callback N times"
+    )
+    parser.add_argument(
+        "--allow-callback-host",
+        action="append",
+        default=[],
+        dest="callback_hosts",
+        metavar="HOST",
+        help="also POST callbacks to HOST (repeatable); by default only loopback is called",
+    )
+    parser.add_argument(
+        "--har",
+        metavar="FILE",
+        help="replay the tasks recorded in a HAR file (or a scenario from the 'har' command)",
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+def _write(text: str, out: str | None) -> None:
+    if out is None or out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+
+
+def _openapi(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="kiekit-mock openapi", description="Write the mock's OpenAPI 3.1 document."
+    )
+    parser.add_argument("--out", metavar="FILE", help="where to write it (default: stdout)")
+    parser.add_argument(
+        "--upload-host", action="store_true", help="the upload host's document instead"
+    )
+    args = parser.parse_args(argv)
+    document = build_upload_document() if args.upload_host else build_document()
+    _write(json.dumps(document, indent=2, ensure_ascii=False) + "\n", args.out)
+    return 0
+
+
+def _har(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="kiekit-mock har",
+        description="Turn a HAR recording into the scenario the mock would replay (no headers, "
+        "so no API key, are kept).",
+    )
+    parser.add_argument("file", metavar="FILE", help="a HAR file")
+    parser.add_argument("--out", metavar="FILE", help="where to write it (default: stdout)")
     args = parser.parse_args(argv)
     try:
+        scenario = read_scenario(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"kiekit-mock: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    _write(json.dumps(scenario.to_json(), indent=2, ensure_ascii=False) + "\n", args.out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else "serve"
+    rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    if command == "openapi":
+        return _openapi(rest)
+    if command == "har":
+        return _har(rest)
+    return _serve(rest)
+
+
+def _serve(argv: Sequence[str]) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    rules: tuple[Rule, ...] = ()
+    if args.rules is not None:
+        try:
+            text = Path(args.rules).read_text(encoding="utf-8")
+            rules = rules_from_json(json.loads(text), account_of_key=account_id)
+        except (OSError, ValueError) as exc:  # ControlError is a ValueError too
+            where = f"{exc.field}: {exc.message}" if isinstance(exc, ControlError) else exc
+            parser.error(f"--rules {args.rules}: {where}")
+    try:
         config = MockConfig(
+            rules=rules,
+            accounts=dict(map(parse_account, args.accounts)),
             api_keys=frozenset(args.keys) if args.keys else None,
             polls_to_complete=args.polls,
             seconds_to_complete=args.seconds,
             starting_credits=args.credits,
             extra_market_models=dict(map(parse_market_model, args.market_models)),
+            documented_limits=args.documented_limits,
+            webhook_hmac_key=args.webhook_hmac_key,
+            callback_copies=args.callback_copies,
+            allowed_callback_hosts=frozenset(args.callback_hosts),
         )
     except ValueError as exc:
         parser.error(str(exc))
+    scenario: Scenario | None = None
+    if args.har is not None:
+        try:
+            scenario = read_scenario(args.har)
+        except (OSError, ValueError) as exc:
+            parser.error(f"--har {args.har}: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        serve(port=args.port, host=args.host, config=config)
+        serve(
+            port=args.port,
+            host=args.host,
+            config=config,
+            scenario=scenario,
+            upload_port=args.upload_port,
+        )
     except ValueError as exc:
         print(f"kiekit-mock: {exc}", file=sys.stderr)
         return 2

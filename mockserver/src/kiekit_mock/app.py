@@ -7,12 +7,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import files
+from . import callbacks_http, control, faults_http, files, har, limits_http, openapi
 from .config import MockConfig
-from .envelope import KieError, error
+from .envelope import ENVELOPE, KieError, error
 from .families import ROUTE_TABLES
 from .journal import RequestRecord, mask_authorization
+from .limits import RateLimited
 from .runtime import RUNTIME, Runtime
+from .state import account_id
 from .wire import bearer_key, parse_json_object
 
 
@@ -28,11 +30,26 @@ def runtime_of(app: web.Application) -> Runtime:
 
 def build_app(rt: Runtime) -> web.Application:
     """An Application over existing state (a MockServer restarts on the same accounts/tasks)."""
-    app = web.Application(middlewares=[_journal, _kie_conventions])
+    app = web.Application(
+        middlewares=[
+            _journal,
+            faults_http.middleware,
+            files.expiry,
+            _kie_conventions,
+            limits_http.middleware,
+            har.replay,
+        ]
+    )
     app[RUNTIME] = rt
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     app.router.add_routes(files.ROUTES)
+    app.router.add_routes(control.ROUTES)  # /_mock/ tasks, rules, clock, journal, accounts
+    app.router.add_routes(har.ROUTES)
+    app.router.add_routes(openapi.ROUTES)
+    faults_http.install(app)
+    app.router.add_routes(limits_http.ROUTES)
+    app.router.add_routes(callbacks_http.ROUTES)
     app.on_cleanup.append(_stop_deliveries)
     return app
 
@@ -48,42 +65,62 @@ async def _kie_conventions(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)  # unknown route: a real HTTP 404 (§1, APIFOX)
     if request.path.startswith("/api/"):
         key = bearer_key(request)
-        if key is None or not request.app[RUNTIME].config.accepts(key):
+        if key is None or not request.app[RUNTIME].store.accepts(key):
             return error(401, "You do not have access permissions")
     try:
         return await handler(request)
     except KieError as exc:
+        if isinstance(exc, RateLimited):  # the journal tells which limit answered
+            request[faults_http.FAULT_HIT] = faults_http.FaultHit(exc.limit, "kie")
         return error(exc.code, exc.msg)
 
 
 @web.middleware
 async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Record every request (the Authorization header masked) with the answer's status/code."""
+    arrived = request.app[RUNTIME].clock.now()  # mock time, for the journal's poll checks
     raw = await request.read() if request.body_exists else b""
     status = 500
     answer: dict[str, Any] | None = None
     try:
         response = await handler(request)
         status = response.status
-        if isinstance(response, web.Response) and response.content_type == "application/json":
-            answer = parse_json_object(response.body if isinstance(response.body, bytes) else b"")
+        answer = response.get(ENVELOPE)
+        if answer is None:  # an answer not made by envelope.py: read it back
+            answer = _json_answer(response)
         return response
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
+        # a fault (faults_http.py) may have lost the answer: it knows what was really sent
+        hit = request.get(faults_http.FAULT_HIT)
         request.app[RUNTIME].journal.add(
             RequestRecord(
                 method=request.method,
                 path=request.path,
                 query=dict(request.query),
                 body=parse_json_object(raw) if raw else None,
-                task_id=_task_id(request, answer),
+                task_id=_task_id(request, answer) or (hit.task_id if hit else None),
                 authorization=mask_authorization(request.headers.get("Authorization")),
-                status=status,
+                status=hit.status if hit is not None and hit.status is not None else status,
                 code=answer.get("code") if answer is not None else None,
+                fault=None if hit is None else hit.rule_id,
+                at=arrived,
+                account_id=_account_id(request),
             )
         )
+
+
+def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:
+    if isinstance(response, web.Response) and response.content_type == "application/json":
+        return parse_json_object(response.body if isinstance(response.body, bytes) else b"")
+    return None
+
+
+def _account_id(request: web.Request) -> str | None:
+    key = bearer_key(request)
+    return None if key is None else account_id(key)
 
 
 def _task_id(request: web.Request, answer: dict[str, Any] | None) -> str | None:

@@ -1,8 +1,17 @@
 """Callbacks: every one is recorded; only those aimed at loopback are actually POSTed.
 
-KIE POSTs JSON to callBackUrl when a task ends, with a 15 s timeout, best effort (kie-api.md §6.1),
-optionally signed (§6.3). The mock must never reach a host outside this machine, so a URL whose
-host is not loopback (127.0.0.0/8, localhost, ::1) is recorded with delivered=False.
+KIE POSTs JSON to callBackUrl when a task ends, with a 15 s timeout, best effort, and the same
+task "may be delivered more than once" (kie-api.md §6.1); optionally signed (§6.3). The mock must
+never reach a host outside this machine, so a URL whose host is not loopback (127.0.0.0/8,
+localhost, ::1) is recorded with delivered=False — unless whoever started the mock named that
+host in ``MockConfig.allowed_callback_hosts`` (never settable over HTTP: a control request must
+not be able to point the mock at the network).
+
+Modes a test switches on (``CallbackSettings``: Python ``configure(...)``, HTTP
+``PUT /_mock/callbacks/settings``): HMAC signing, each callback sent ``copies`` times (each copy
+its own record, to test a receiver's idempotency), and ``tamper`` — "signature" (a wrong
+X-Webhook-Signature) or "stale" (a correctly signed timestamp ``stale_seconds`` old) — for
+callbacks a verifying receiver must reject. Timestamps are read from the mock clock.
 """
 
 from __future__ import annotations
@@ -14,13 +23,19 @@ import hmac
 import ipaddress
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from .config import CALLBACK_TAMPERS, CallbackTamper, MockConfig
 from .envelope import dumps
+
+# [INF] §6.3 names no maximum age for a timestamp; an hour is past any sane replay window
+STALE_SECONDS = 3600
+MAX_COPIES = 10
 
 
 def is_loopback_host(host: str) -> bool:
@@ -34,8 +49,9 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def loopback_refusal(url: str) -> str | None:
-    """Why a callback URL must not be called, or None when it may be."""
+def loopback_refusal(url: str, allowed_hosts: Collection[str] = ()) -> str | None:
+    """Why a callback URL must not be called, or None when it may be: loopback, or a host the
+    operator allowed (exact, case-insensitive)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -44,7 +60,7 @@ def loopback_refusal(url: str) -> str | None:
         return "malformed URL"
     if parts.scheme not in ("http", "https") or not host:
         return "not an http(s) URL"
-    if not is_loopback_host(host):
+    if not is_loopback_host(host) and host.lower() not in allowed_hosts:
         return "not loopback: the mock never calls hosts outside this machine"
     return None
 
@@ -59,6 +75,60 @@ def signature_headers(key: str, task_id: str, timestamp: int) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class CallbackSettings:
+    """How callbacks are sent. The HMAC key never shows in a repr or in the control API."""
+
+    hmac_key: str | None = field(default=None, repr=False)
+    copies: int = 1
+    tamper: CallbackTamper | None = None
+    stale_seconds: int = STALE_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.hmac_key is not None and (not isinstance(self.hmac_key, str) or not self.hmac_key):
+            raise ValueError("hmac_key must be a non-empty string or None")
+        if (
+            isinstance(self.copies, bool)
+            or not isinstance(self.copies, int)
+            or not 1 <= self.copies <= MAX_COPIES
+        ):
+            raise ValueError(f"copies must be an integer from 1 to {MAX_COPIES}")
+        if self.tamper is not None and self.tamper not in CALLBACK_TAMPERS:
+            raise ValueError(f"tamper must be null or one of {', '.join(CALLBACK_TAMPERS)}")
+        if self.tamper is not None and self.hmac_key is None:
+            raise ValueError("tamper needs signing: set an hmac_key first")
+        if (
+            isinstance(self.stale_seconds, bool)
+            or not isinstance(self.stale_seconds, int)
+            or self.stale_seconds < 1
+        ):
+            raise ValueError("stale_seconds must be an integer >= 1")
+
+    @classmethod
+    def from_config(cls, config: MockConfig) -> CallbackSettings:
+        return cls(config.webhook_hmac_key, config.callback_copies, config.callback_tamper)
+
+    def headers(self, task_id: str, now: float) -> dict[str, str]:
+        """Content-Type, and the signature headers when signing (tampered as asked)."""
+        headers = {"Content-Type": "application/json"}
+        if self.hmac_key is None:
+            return headers
+        stamp = int(now)
+        if self.tamper == "stale":
+            return headers | signature_headers(self.hmac_key, task_id, stamp - self.stale_seconds)
+        signed = signature_headers(self.hmac_key, task_id, stamp)
+        if self.tamper == "signature":
+            # what a forger without the key sends: the right shape, a signature of other bytes
+            wrong = signature_headers(self.hmac_key + "-forged", task_id, stamp)
+            signed["X-Webhook-Signature"] = wrong["X-Webhook-Signature"]
+        return headers | signed
+
+    def to_json(self) -> dict[str, Any]:
+        public = asdict(self)
+        del public["hmac_key"]
+        return {"signing": self.hmac_key is not None, **public}
+
+
+@dataclass(frozen=True)
 class CallbackRecord:
     """One callback the mock owed. `delivered` means the receiver answered with HTTP 2xx."""
 
@@ -69,38 +139,111 @@ class CallbackRecord:
     delivered: bool
     reason: str | None  # why not delivered ("pending" while in flight); None when delivered
     status: int | None  # the receiver's HTTP status, when it answered
+    copy: int = 1  # 1..copies: which delivery of the same callback this is
+    tampered: CallbackTamper | None = None  # the signature was deliberately wrong / stale
+    sent_at: float | None = None  # mock-clock seconds when it was owed
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class CallbackDispatcher:
-    """Records callbacks and delivers the loopback ones in background tasks of the server loop."""
+    """Records callbacks and delivers the allowed ones in background tasks of the server loop."""
 
-    def __init__(self, *, timeout: float, hmac_key: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        hmac_key: str | None,
+        clock: Callable[[], float] = time.time,
+        copies: int = 1,
+        tamper: CallbackTamper | None = None,
+        allowed_hosts: Collection[str] = (),
+    ) -> None:
         self._timeout = timeout
-        self._hmac_key = hmac_key
+        self._clock = clock
+        self._settings = CallbackSettings(hmac_key=hmac_key, copies=copies, tamper=tamper)
+        self._allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
         self._lock = threading.Lock()
         self._records: list[CallbackRecord] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+
+    @property
+    def settings(self) -> CallbackSettings:
+        with self._lock:
+            return self._settings
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        return self._allowed_hosts
+
+    def configure(
+        self, settings: CallbackSettings | None = None, /, **changes: Any
+    ) -> CallbackSettings:
+        """Replace the settings or change some (``configure(copies=2, tamper="stale")``);
+        ValueError naming the field for a bad value. Callbacks already owed keep theirs."""
+        with self._lock:
+            self._settings = replace(settings or self._settings, **changes)
+            return self._settings
 
     def records(self) -> list[CallbackRecord]:
         with self._lock:
             return list(self._records)
 
-    def dispatch(self, task_id: str, url: str, payload: dict[str, Any]) -> None:
-        """Record the callback; start its delivery if the URL is loopback. Needs a running loop."""
-        headers = {"Content-Type": "application/json"}
-        if self._hmac_key is not None:
-            headers |= signature_headers(self._hmac_key, task_id, int(time.time()))
-        refusal = loopback_refusal(url)
-        record = CallbackRecord(
-            task_id, url, payload, headers, False, refusal or "pending", status=None
-        )
+    def clear(self) -> None:
         with self._lock:
-            index = len(self._records)
-            self._records.append(record)
+            self._records.clear()
+
+    def dispatch(self, task_id: str, url: str, payload: dict[str, Any]) -> None:
+        """Record the callback (each copy); deliver it if the URL may be called. Needs a
+        running loop."""
+        settings, now = self.settings, self._clock()
+        refusal = loopback_refusal(url, self._allowed_hosts)
+        records = [
+            CallbackRecord(
+                task_id,
+                url,
+                payload,
+                settings.headers(task_id, now),
+                False,
+                refusal or "pending",
+                None,
+                copy=copy,
+                tampered=settings.tamper,
+                sent_at=now,
+            )
+            for copy in range(1, settings.copies + 1)
+        ]
+        with self._lock:
+            first = len(self._records)
+            self._records.extend(records)
         if refusal is None:
-            task = asyncio.get_running_loop().create_task(self._deliver(index, record))
+            indexed = list(enumerate(records, start=first))
+            task = asyncio.get_running_loop().create_task(self._deliver_all(indexed))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+
+    def record_undelivered(
+        self, task_id: str, url: str, payload: dict[str, Any], reason: str
+    ) -> None:
+        """Record a callback that is never sent: a test asked for its delivery to fail
+        (the callback_fail outcome, rules.py)."""
+        headers = {"Content-Type": "application/json"}
+        with self._lock:
+            record = CallbackRecord(
+                task_id, url, payload, headers, False, reason, None, sent_at=self._clock()
+            )
+            self._records.append(record)
+
+    async def _deliver_all(self, indexed: list[tuple[int, CallbackRecord]]) -> None:
+        """The copies one after the other, as a sender retrying a delivery would."""
+        for position, (index, record) in enumerate(indexed):
+            try:
+                await self._deliver(index, record)
+            except asyncio.CancelledError:
+                for later_index, later in indexed[position + 1 :]:
+                    self._settle(later_index, later, None, "cancelled: the mock server stopped")
+                raise
 
     async def _deliver(self, index: int, record: CallbackRecord) -> None:
         status: int | None = None
@@ -121,17 +264,20 @@ class CallbackDispatcher:
                 await response.read()
             reason = None if 200 <= status < 300 else f"receiver answered HTTP {status}"
         except asyncio.CancelledError:
-            self._settle(index, status, "cancelled: the mock server stopped")
+            self._settle(index, record, status, "cancelled: the mock server stopped")
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = f"delivery failed: {type(exc).__name__}: {exc}"
-        self._settle(index, status, reason)
+        self._settle(index, record, status, reason)
 
-    def _settle(self, index: int, status: int | None, reason: str | None) -> None:
+    def _settle(
+        self, index: int, record: CallbackRecord, status: int | None, reason: str | None
+    ) -> None:
         with self._lock:
-            old = self._records[index]
+            if index >= len(self._records) or self._records[index] is not record:
+                return  # the records were cleared meanwhile
             self._records[index] = replace(
-                old, delivered=reason is None, reason=reason, status=status
+                record, delivered=reason is None, reason=reason, status=status
             )
 
     async def wait_idle(self) -> None:

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
+
+from .rules import Rule
 
 MarketOutput = Literal["image", "video", "audio", "text"]
+CallbackTamper = Literal["signature", "stale"]
+CALLBACK_TAMPERS: tuple[CallbackTamper, ...] = get_args(CallbackTamper)
 MARKET_OUTPUTS: tuple[MarketOutput, ...] = get_args(MarketOutput)
+V = TypeVar("V")
 
 
-class FrozenMapping(Mapping[str, MarketOutput]):
+@functools.lru_cache(maxsize=4096)  # hashed at every request: the middlewares ask several times
+def account_id(api_key: str) -> str:
+    """The id the mock shows for an API key's account: derived from, never equal to, the key."""
+    return "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+class FrozenMapping(Mapping[str, V]):
     """A read-only, hashable mapping, so that a MockConfig stays a hashable value."""
 
     __slots__ = ("_items",)
 
-    def __init__(self, items: Mapping[str, MarketOutput] | None = None) -> None:
+    def __init__(self, items: Mapping[str, V] | None = None) -> None:
         self._items = dict(items or {})
 
-    def __getitem__(self, key: str) -> MarketOutput:
+    def __getitem__(self, key: str) -> V:
         return self._items[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -34,12 +47,51 @@ class FrozenMapping(Mapping[str, MarketOutput]):
         return repr(self._items)
 
 
+class KeyedAccounts(FrozenMapping["AccountSettings"]):
+    """API key -> AccountSettings; its repr shows account ids, never the keys."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr({account_id(key): settings for key, settings in self._items.items()})
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """One account of MockConfig.accounts.
+
+    credits: its starting balance (None: MockConfig.starting_credits).
+    max_creates_per_10s: its own limit on new tasks per 10 s (None: MockConfig's).
+    """
+
+    credits: float | None = None
+    max_creates_per_10s: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.credits is not None and (
+            isinstance(self.credits, bool)
+            or not isinstance(self.credits, int | float)
+            or self.credits < 0
+        ):
+            raise ValueError("AccountSettings.credits must be a number >= 0")
+        limit = self.max_creates_per_10s
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise ValueError("AccountSettings.max_creates_per_10s must be >= 1 or None")
+
+
 @dataclass(frozen=True)
 class MockConfig:
     """How the emulated KIE account(s) behave.
 
     api_keys: None accepts any non-empty Bearer key, each key being its own account; a set of
         keys accepts only those (anything else gets KIE's body code 401, kie-api.md §1).
+    rules: outcome / lifecycle rules for new tasks, first match first (rules.Rule); they are
+        there from the start and come back on reset.
+    accounts: API key -> AccountSettings (its own credits and rate limit). Giving accounts
+        closes the mock like api_keys does: the accepted keys are api_keys' and these, plus any
+        account added at runtime (POST /_mock/accounts, MockServer.put_account).
     polls_to_complete: status polls a task answers with a non-final state before its final one
         (0: final at the first poll).
     seconds_to_complete: seconds after creation before a task may be final. When both are set,
@@ -57,9 +109,18 @@ class MockConfig:
         accepts them with a minimal input check (an object; a `prompt`, if given, a non-empty
         string of at most 10000 characters) and runs the normal lifecycle. Ids the mock already
         emulates keep their own checks.
+    documented_limits: enforce KIE's documented rate limits (limits.py): 20 creates per 10 s per
+        account (max_creates_per_10s, if set, wins), jobs/recordInfo 10/s per key, 4o Image and
+        Suno record-info 3/s per task; each measured on the mock clock.
+    callback_copies: how many times each callback is sent (KIE may deliver one more than once,
+        kie-api.md §6.1); 2 tests a receiver's idempotency.
+    callback_tamper: "signature" (a wrong X-Webhook-Signature) or "stale" (a correctly signed but
+        hour-old X-Webhook-Timestamp): callbacks a receiver must reject (needs webhook_hmac_key).
+    allowed_callback_hosts: hosts besides loopback that callbacks may be POSTed to — an
+        operator's explicit choice; by default nothing leaves the machine (callbacks.py).
     """
 
-    api_keys: frozenset[str] | None = None
+    api_keys: frozenset[str] | None = field(default=None, repr=False)  # keys stay out of logs
     polls_to_complete: int = 0
     seconds_to_complete: float = 0.0
     starting_credits: float = 1000.0
@@ -68,6 +129,12 @@ class MockConfig:
     callback_timeout: float = 15.0
     time_scale: float = 1.0
     extra_market_models: Mapping[str, MarketOutput] = field(default_factory=FrozenMapping)
+    accounts: Mapping[str, AccountSettings] = field(default_factory=KeyedAccounts)
+    rules: tuple[Rule, ...] = ()
+    documented_limits: bool = False
+    callback_copies: int = 1
+    callback_tamper: CallbackTamper | None = None
+    allowed_callback_hosts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.api_keys is not None:
@@ -87,14 +154,48 @@ class MockConfig:
             raise ValueError("time_scale must be > 0")
         if self.callback_timeout <= 0:
             raise ValueError("callback_timeout must be > 0")
+        if isinstance(self.callback_copies, bool) or not 1 <= self.callback_copies <= 10:
+            raise ValueError("callback_copies must be an integer from 1 to 10")
+        if self.callback_tamper not in (None, *CALLBACK_TAMPERS):
+            raise ValueError(f"callback_tamper must be None or one of {CALLBACK_TAMPERS}")
+        if self.callback_tamper is not None and self.webhook_hmac_key is None:
+            raise ValueError("callback_tamper needs webhook_hmac_key (only signed callbacks)")
+        hosts_given: object = self.allowed_callback_hosts
+        if isinstance(hosts_given, str):
+            raise TypeError("allowed_callback_hosts must be a collection of hosts, not a string")
+        hosts = frozenset(host.lower() for host in self.allowed_callback_hosts)
+        object.__setattr__(self, "allowed_callback_hosts", hosts)
         object.__setattr__(self, "extra_market_models", _market_models(self.extra_market_models))
+        object.__setattr__(self, "accounts", _accounts(self.accounts))
+        rules = tuple(self.rules)
+        if not all(isinstance(rule, Rule) for rule in rules):
+            raise TypeError("rules must be a sequence of kiekit_mock.Rule")
+        object.__setattr__(self, "rules", rules)
+
+    @property
+    def open_to_any_key(self) -> bool:
+        return self.api_keys is None and not self.accounts
 
     def accepts(self, api_key: str) -> bool:
-        """Whether a (non-empty) Bearer key opens an account."""
-        return bool(api_key) and (self.api_keys is None or api_key in self.api_keys)
+        """Whether a (non-empty) Bearer key opens an account, by this configuration alone (the
+        running mock also accepts accounts added at runtime: Store.accepts)."""
+        if not api_key:
+            return False
+        return self.open_to_any_key or api_key in (self.api_keys or ()) or api_key in self.accounts
 
 
-def _market_models(models: object) -> FrozenMapping:
+def _accounts(accounts: object) -> KeyedAccounts:
+    if not isinstance(accounts, Mapping):
+        raise TypeError("accounts must be a mapping of API key to AccountSettings")
+    for key, settings in accounts.items():
+        if not isinstance(key, str) or not key.strip() or key != key.strip():
+            raise ValueError("accounts: every API key must be a non-empty string without spaces")
+        if not isinstance(settings, AccountSettings):
+            raise TypeError(f"accounts[{account_id(key)}] must be an AccountSettings")
+    return accounts if isinstance(accounts, KeyedAccounts) else KeyedAccounts(accounts)
+
+
+def _market_models(models: object) -> FrozenMapping[MarketOutput]:
     if not isinstance(models, Mapping):
         raise TypeError("extra_market_models must be a mapping of model id to output kind")
     for model_id, output in models.items():
@@ -104,6 +205,20 @@ def _market_models(models: object) -> FrozenMapping:
             kinds = ", ".join(MARKET_OUTPUTS)
             raise ValueError(f"extra_market_models[{model_id!r}] must be one of {kinds}")
     return models if isinstance(models, FrozenMapping) else FrozenMapping(models)
+
+
+def parse_account(text: str) -> tuple[str, AccountSettings]:
+    """``KEY`` or ``KEY=CREDITS`` as the command line gives it (``--account sk-a=50``)."""
+    key, sep, amount = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise ValueError(f"expected KEY or KEY=CREDITS: {text!r}")
+    if not sep:
+        return key, AccountSettings()
+    try:
+        return key, AccountSettings(credits=float(amount))
+    except ValueError:
+        raise ValueError(f"--account {account_id(key)}: CREDITS must be a number >= 0") from None
 
 
 def parse_market_model(text: str) -> tuple[str, MarketOutput]:

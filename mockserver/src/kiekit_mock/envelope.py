@@ -26,9 +26,20 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# The envelope an answer carries, kept on the response so the journal need not parse it back.
+ENVELOPE: web.ResponseKey[dict[str, Any]] = web.ResponseKey("kiekit_mock.envelope", dict)
+
+
+def envelope(code: int, msg: str, data: Any) -> web.Response:
+    payload = {"code": code, "msg": msg, "data": data}
+    response = web.json_response(payload, dumps=dumps)
+    response[ENVELOPE] = payload
+    return response
+
+
 def ok(data: Any) -> web.Response:
-    return web.json_response({"code": 200, "msg": "success", "data": data}, dumps=dumps)
+    return envelope(200, "success", data)
 
 
 def error(code: int, msg: str) -> web.Response:
-    return web.json_response({"code": code, "msg": msg, "data": None}, dumps=dumps)
+    return envelope(code, msg, None)

@@ -2,15 +2,40 @@
 
 No auth, as for public CDN links (kie-api.md §2.2 tempfile.aiquickdraw.com, §3.2). A file exists
 only while its task has succeeded and the index/extension match; anything else is a real 404.
+
+Links expire as KIE documents (§1, §8), measured on the mock clock (so ``clock.advance`` or
+``time_scale`` reach them in a test): every file under ``/files/`` (whatever family serves it)
+stops working ``RETENTION_SECONDS`` (14 days) after its task ended, and a link carrying a
+presigned query (``X-Amz-Date`` / ``X-Amz-Expires`` / ``X-Amz-Signature``: download-url links,
+20 minutes; Flux's ``originImageUrl``, 10 minutes) also when its own lifetime is over. An expired
+link answers as an expired object-store link does: HTTP 403, ``application/xml``,
+``<Error><Code>AccessDenied</Code><Message>Request has expired</Message>…`` (S3's and R2's
+wording); a presigned query the mock did not sign answers 403 ``SignatureDoesNotMatch``.
 """
 
 from __future__ import annotations
 
+import calendar
+import hashlib
+import hmac
+import secrets
+import time
+from urllib.parse import urlencode, urlsplit
+
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from . import media
-from .state import TaskSnapshot
+from .state import Store, TaskSnapshot
 from .wire import runtime
+
+RETENTION_SECONDS = 14 * 24 * 3600  # generated media are kept 14 days (§1 D:index §6, §8)
+DOWNLOAD_LINK_SECONDS = 20 * 60  # download-url links are valid 20 minutes (§4, §8)
+FLUX_ORIGIN_SECONDS = 10 * 60  # Flux's originImageUrl is valid 10 minutes (§8)
+# Signs the links the mock issues so a client cannot stretch a link's life by editing its query;
+# a test double needs no secret, only a check that the link is the one the mock gave out.
+_LINK_KEY = b"kiekit-mock presigned links"
+_AMZ_TIME = "%Y%m%dT%H%M%SZ"
 
 ROUTES = web.RouteTableDef()
 
@@ -45,3 +70,95 @@ async def result_file(request: web.Request) -> web.Response:
     if index >= task.result_count:
         raise web.HTTPNotFound()
     return web.Response(body=render(task, index), content_type=CONTENT_TYPES[ext])
+
+
+# --- expiring links ------------------------------------------------------------------------
+
+
+def presign(url: str, issued: float, lifetime: int, *, fresh: bool = True) -> str:
+    """``url`` (no query) as a presigned link valid ``lifetime`` seconds from ``issued``;
+    ``fresh=False`` for a link a record repeats on every poll (the same every time)."""
+    stamp = time.strftime(_AMZ_TIME, time.gmtime(issued))
+    key_id = secrets.token_hex(10) if fresh else hashlib.sha256(url.encode()).hexdigest()[:20]
+    path = urlsplit(url).path
+    query = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        # a fresh access-key-like id per link, so two links issued in one second still differ
+        "X-Amz-Credential": f"{key_id.upper()}/{stamp[:8]}/auto/s3/aws4_request",
+        "X-Amz-Date": stamp,
+        "X-Amz-Expires": str(lifetime),
+        "X-Amz-SignedHeaders": "host",
+        "X-Amz-Signature": _signature(path, stamp, str(lifetime)),
+    }
+    return f"{url}?{urlencode(query)}"
+
+
+def _signature(path: str, stamp: str, lifetime: str) -> str:
+    message = f"{path}\n{stamp}\n{lifetime}".encode()
+    return hmac.new(_LINK_KEY, message, hashlib.sha256).hexdigest()
+
+
+def task_of_file(store: Store, path: str) -> TaskSnapshot | None:
+    """The task a /files/ path belongs to: /files/{id}/… or /files/{family}/{id}/…."""
+    parts = path.split("/")  # "", "files", …
+    if len(parts) < 4 or parts[1] != "files":
+        return None
+    for candidate in parts[2:4]:
+        task = store.find(candidate)
+        if task is not None:
+            return task
+    return None
+
+
+def purged_at(task: TaskSnapshot) -> float | None:
+    """When a finished task's media stop being kept (14 days after it ended, §8)."""
+    return None if task.completed_ms is None else task.completed_ms / 1000 + RETENTION_SECONDS
+
+
+def retained(task: TaskSnapshot, now: float) -> bool:
+    gone = purged_at(task)
+    return gone is None or now < gone
+
+
+@web.middleware
+async def expiry(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse expired or forged links to files, as an object store does; others pass."""
+    if request.method not in ("GET", "HEAD") or not request.path.startswith("/files/"):
+        return await handler(request)
+    rt = runtime(request)
+    now = rt.clock.now()
+    query = request.query
+    if "X-Amz-Signature" in query or "X-Amz-Expires" in query:
+        stamp, lifetime = query.get("X-Amz-Date", ""), query.get("X-Amz-Expires", "")
+        expected = _signature(request.path, stamp, lifetime)
+        if not hmac.compare_digest(expected, query.get("X-Amz-Signature", "")):
+            return _denied("SignatureDoesNotMatch", _MISMATCH, now)
+        issued = calendar.timegm(time.strptime(stamp, _AMZ_TIME))
+        if now >= issued + int(lifetime):
+            return _denied("AccessDenied", "Request has expired", now, issued + int(lifetime))
+    task = task_of_file(rt.store, request.path)
+    gone = None if task is None else purged_at(task)
+    if gone is not None and now >= gone:
+        return _denied("AccessDenied", "Request has expired", now, gone)
+    return await handler(request)
+
+
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _denied(code: str, message: str, now: float, expired_at: float | None = None) -> web.Response:
+    when = "" if expired_at is None else f"<Expires>{_iso(expired_at)}</Expires>"
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>{when}"
+        f"<ServerTime>{_iso(now)}</ServerTime>"
+        f"<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>"
+    )
+    return web.Response(status=403, text=body, content_type="application/xml")

@@ -1,10 +1,28 @@
-"""The request journal: what clients sent, for tests to assert on. Keys are never kept."""
+"""The request journal: what clients sent, for tests to assert on. Keys are never kept.
+
+Each record carries the mock-clock time the request arrived and the caller's account id (derived
+from the key; the Authorization header itself is kept masked). The journal is indexed by task,
+path and account, so a soak test's 10,000 tasks do not turn each query into a scan, and it
+answers the questions tests ask of a client: was this task created exactly once, did the client
+resubmit a create, did it poll faster than it should. `check_*` return a CheckResult (for the
+`/_mock/journal/check` route); `assert_*` raise AssertionError listing the offending requests.
+Control requests (`/_mock/…`) are the test talking to the mock, not the client: not journaled.
+"""
 
 from __future__ import annotations
 
+import fnmatch
+import itertools
+import json
 import threading
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+CONTROL_PREFIX = "/_mock/"
+RequestKind = Literal["create", "poll", "other"]
+REQUEST_KINDS: tuple[RequestKind, ...] = ("create", "poll", "other")
+DUPLICATE_WINDOW = 60.0  # mock seconds: identical creates closer than this look like a resubmit
 
 
 def mask_authorization(value: str | None) -> str | None:
@@ -25,17 +43,274 @@ class RequestRecord:
     authorization: str | None  # masked
     status: int  # HTTP status of the answer
     code: int | None  # KIE body code of the answer, when it was an envelope
+    fault: str | None = None  # the fault rule (faults.py) or limit (limits.py) that answered
+    at: float | None = None  # mock-clock seconds when the request arrived
+    account_id: str | None = None  # the caller's account (state.account_id of the key)
+    seq: int = -1  # its place in the journal, from 0 (set when recorded)
+
+    @property
+    def kind(self) -> RequestKind:
+        """create: a POST to KIE's API that made a new task (it answered the task id, or a fault
+        lost that answer after the task was made: still paid for); poll: a GET naming a task
+        (?taskId=), whatever the answer; other: anything else."""
+        if self.method == "GET" and "taskId" in self.query:
+            return "poll"
+        made = self.task_id is not None and self.query.get("taskId") != self.task_id
+        answered = self.code == 200 or self.fault is not None
+        if self.method == "POST" and self.path.startswith("/api/") and made and answered:
+            return "create"
+        return "other"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "kind": self.kind,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "body": self.body,
+            "task_id": self.task_id,
+            "account_id": self.account_id,
+            "authorization": self.authorization,
+            "status": self.status,
+            "code": self.code,
+            "fault": self.fault,
+        }
+
+    def describe(self) -> str:
+        """One line for failure messages."""
+        query = "?" + "&".join(f"{k}={v}" for k, v in self.query.items()) if self.query else ""
+        at = "?" if self.at is None else f"{self.at:.3f}"
+        body = "" if self.body is None else " body=" + _short(json.dumps(self.body, sort_keys=True))
+        return (
+            f"#{self.seq} at={at} {self.method} {self.path}{query} task={self.task_id} "
+            f"account={self.account_id} -> HTTP {self.status} code={self.code}{body}"
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of a journal check; `offending` are the requests that broke it."""
+
+    check: str
+    passed: bool
+    message: str
+    offending: tuple[RequestRecord, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "passed": self.passed,
+            "message": self.message,
+            "offending": [record.to_json() for record in self.offending],
+        }
+
+    def verify(self) -> None:
+        if not self.passed:
+            raise AssertionError(self.message)
 
 
 class Journal:
-    def __init__(self) -> None:
+    """Every client request, in order, with indexes; thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
+        self._by_task: dict[str, list[int]] = {}
+        self._by_path: dict[str, list[int]] = {}
+        self._by_account: dict[str, list[int]] = {}
+        self._creates: list[int] = []
+        # (account, path, body) of successful creates -> their seqs: the duplicate detector
+        self._same_creates: dict[tuple[str | None, str, str], list[int]] = {}
 
-    def add(self, record: RequestRecord) -> None:
+    def add(self, record: RequestRecord) -> RequestRecord | None:
+        """Record a request (stamped with the mock clock if it has no time); None for a
+        control request, which is not recorded."""
+        if record.path.startswith(CONTROL_PREFIX):
+            return None
         with self._lock:
+            seq = len(self._records)
+            at = record.at if record.at is not None or self._clock is None else self._clock()
+            record = replace(record, seq=seq, at=at)
             self._records.append(record)
+            if record.task_id is not None:
+                self._by_task.setdefault(record.task_id, []).append(seq)
+            self._by_path.setdefault(record.path, []).append(seq)
+            if record.account_id is not None:
+                self._by_account.setdefault(record.account_id, []).append(seq)
+            if record.kind == "create":
+                self._creates.append(seq)
+                body = json.dumps(record.body, sort_keys=True)
+                self._same_creates.setdefault((record.account_id, record.path, body), []).append(
+                    seq
+                )
+            return record
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._by_task.clear()
+            self._by_path.clear()
+            self._by_account.clear()
+            self._creates.clear()
+            self._same_creates.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
 
     def records(self) -> list[RequestRecord]:
         with self._lock:
             return list(self._records)
+
+    # --- queries ---
+
+    def query(
+        self,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        task_id: str | None = None,
+        account_id: str | None = None,
+        kind: RequestKind | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[RequestRecord]:
+        """The requests that fit every given filter, in order. `path` is exact, or a glob
+        ("/api/v1/veo/*"); `since`/`until` bound the mock-clock time (inclusive)."""
+        glob = path is not None and any(c in path for c in "*?[")
+        with self._lock:
+            candidates = self._candidates(
+                task_id=task_id, path=None if glob else path, account_id=account_id, kind=kind
+            )
+            found = [self._records[seq] for seq in candidates]
+        method = method.upper() if method is not None else None
+        return [
+            record
+            for record in found
+            if (
+                path is None
+                or (fnmatch.fnmatchcase(record.path, path) if glob else record.path == path)
+            )
+            and (method is None or record.method == method)
+            and (task_id is None or record.task_id == task_id)
+            and (account_id is None or record.account_id == account_id)
+            and (kind is None or record.kind == kind)
+            and (since is None or (record.at is not None and record.at >= since))
+            and (until is None or (record.at is not None and record.at <= until))
+        ]
+
+    def _candidates(
+        self,
+        *,
+        task_id: str | None,
+        path: str | None,
+        account_id: str | None,
+        kind: RequestKind | None,
+    ) -> Iterable[int]:
+        """The smallest index that covers the filters (the caller applies all of them)."""
+        lists: list[list[int]] = []
+        if task_id is not None:
+            lists.append(self._by_task.get(task_id, []))
+        if path is not None:
+            lists.append(self._by_path.get(path, []))
+        if account_id is not None:
+            lists.append(self._by_account.get(account_id, []))
+        if kind == "create":
+            lists.append(self._creates)
+        if not lists:
+            return range(len(self._records))
+        smallest: list[int] = min(lists, key=len)
+        return list(smallest)
+
+    def creates(self, task_id: str | None = None) -> list[RequestRecord]:
+        """Successful create requests (each answered a new task id), or those of one task."""
+        if task_id is not None:
+            return self.query(task_id=task_id, kind="create")
+        with self._lock:
+            return [self._records[seq] for seq in self._creates]
+
+    def polls(self, task_id: str) -> list[RequestRecord]:
+        """Status queries naming `task_id` (GET …?taskId=), answered or not."""
+        return self.query(task_id=task_id, kind="poll")
+
+    # --- checks ---
+
+    def check_created_once(self, task_id: str) -> CheckResult:
+        creates = self.creates(task_id)
+        if len(creates) == 1:
+            return CheckResult("created_once", True, f"task {task_id} was created once")
+        message = f"task {task_id} was created by {len(creates)} requests, expected exactly 1"
+        return CheckResult("created_once", False, _listing(message, creates), tuple(creates))
+
+    def check_no_duplicate_creates(self, window: float = DUPLICATE_WINDOW) -> CheckResult:
+        """No two successful creates with the same account, path and body within `window`
+        mock seconds: a client that resubmits a create after a timeout pays twice."""
+        with self._lock:
+            groups = [
+                [self._records[seq] for seq in seqs]
+                for seqs in self._same_creates.values()
+                if len(seqs) > 1
+            ]
+        offending: list[RequestRecord] = []
+        for group in groups:
+            for before, after in itertools.pairwise(group):
+                if _gap(before, after) <= window:
+                    offending += [r for r in (before, after) if r not in offending]
+        offending.sort(key=lambda record: record.seq)
+        if not offending:
+            return CheckResult("no_duplicate_creates", True, "no duplicate creates")
+        message = f"identical creates within {window:g} s (each created and charged a task)"
+        return CheckResult(
+            "no_duplicate_creates", False, _listing(message, offending), tuple(offending)
+        )
+
+    def check_no_poll_faster_than(self, seconds: float, task_id: str | None = None) -> CheckResult:
+        """Consecutive polls of one task (of `task_id`, or of every task) at least `seconds`
+        apart in mock time."""
+        with self._lock:
+            tasks = [task_id] if task_id is not None else list(self._by_task)
+            per_task = [
+                [self._records[seq] for seq in self._by_task.get(name, [])] for name in tasks
+            ]
+        lines: list[str] = []
+        offending: list[RequestRecord] = []
+        for records in per_task:
+            polls = [record for record in records if record.kind == "poll"]
+            for before, after in itertools.pairwise(polls):
+                gap = _gap(before, after)
+                if gap < seconds:
+                    lines.append(f"{gap:.3f} s between #{before.seq} and #{after.seq}")
+                    offending += [r for r in (before, after) if r not in offending[-2:]]
+        name = "no_poll_faster_than"
+        scope = f"task {task_id}" if task_id is not None else "any task"
+        if not offending:
+            return CheckResult(name, True, f"no two polls of {scope} closer than {seconds:g} s")
+        message = f"polls of {scope} closer than {seconds:g} s: " + "; ".join(lines)
+        return CheckResult(name, False, _listing(message, offending), tuple(offending))
+
+    def assert_created_once(self, task_id: str) -> None:
+        self.check_created_once(task_id).verify()
+
+    def assert_no_duplicate_creates(self, window: float = DUPLICATE_WINDOW) -> None:
+        self.check_no_duplicate_creates(window).verify()
+
+    def assert_no_poll_faster_than(self, seconds: float, task_id: str | None = None) -> None:
+        self.check_no_poll_faster_than(seconds, task_id).verify()
+
+
+def _gap(before: RequestRecord, after: RequestRecord) -> float:
+    return (after.at or 0.0) - (before.at or 0.0)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _listing(message: str, records: list[RequestRecord], limit: int = 20) -> str:
+    shown = [f"  {record.describe()}" for record in records[:limit]]
+    if len(records) > limit:
+        shown.append(f"  … and {len(records) - limit} more")
+    return "\n".join([message + ":", *shown])

@@ -1,4 +1,4 @@
-"""Tiny, real result files made in memory: PNG, baseline JPEG, an MP4 and an MP3.
+"""Tiny, real result files made in memory: PNG, baseline JPEG, an MP4, an MP3 and a WAV.
 
 KIE's result links point at real media on its CDN (kie-api.md §2.2, §3.2); the mock serves small
 files that image libraries really decode, so a client's download-and-save path is exercised.
@@ -207,3 +207,32 @@ def mp3_bytes(label: str) -> bytes:
     tag = b"ID3\x03\x00\x00" + _syncsafe(len(frame)) + frame
     silent = _MP3_FRAME_HEADER + bytes(_MP3_FRAME_BYTES - len(_MP3_FRAME_HEADER))
     return tag + silent * _MP3_FRAMES
+
+
+# --- WAV -------------------------------------------------------------------------------------
+
+_WAV_RATE = 8000  # 8 kHz, 8-bit, mono: one second is 8000 bytes
+
+
+def wav_bytes(label: str) -> bytes:
+    """A real, playable WAV (RIFF PCM): one second of silence, then a ``LIST/INFO`` chunk whose
+    title names the file, so that every result differs (players skip unknown chunks)."""
+    samples = b"\x80" * _WAV_RATE  # unsigned 8-bit PCM: 128 is silence
+    fmt = struct.pack("<HHIIHH", 1, 1, _WAV_RATE, _WAV_RATE, 1, 8)  # PCM, mono, 1 byte/sample
+    title = f"kiekit-mock {label}".encode("latin-1", "replace") + b"\x00"
+    if len(title) % 2:
+        title += b"\x00"  # RIFF chunks are word-aligned
+    info = b"INFO" + b"INAM" + struct.pack("<I", len(title)) + title
+    chunks = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(samples))
+        + samples
+        + b"LIST"
+        + struct.pack("<I", len(info))
+        + info
+    )
+    return b"RIFF" + struct.pack("<I", len(chunks)) + chunks

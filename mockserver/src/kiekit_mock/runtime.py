@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from .callbacks import CallbackDispatcher
+from .callbacks import CallbackDispatcher, CallbackSettings
 from .clock import MockClock
 from .config import MockConfig
+from .faults import Faults
 from .journal import Journal
-from .state import Store, Transition
+from .limits import Limits, LimitSettings
+from .rules import RuleBook
+from .scenario import ScenarioPlayer
+from .state import Store, TaskSnapshot, Transition
 
 CallbackPayload = Callable[[Transition], dict[str, Any]]
 
@@ -24,20 +28,65 @@ class Runtime:
     callbacks: CallbackDispatcher
     journal: Journal
     clock: MockClock
+    scenarios: ScenarioPlayer = field(default_factory=ScenarioPlayer)  # HAR replay (har.py)
+    faults: Faults = field(default_factory=Faults)  # fault rules (faults.py)
+    rules: RuleBook = field(default_factory=RuleBook)  # outcome/lifecycle rules (rules.py)
+
+    @property
+    def limits(self) -> Limits:
+        """KIE's documented rate limits, when switched on (limits.py)."""
+        return self.store.limits
 
     @classmethod
     def new(cls, config: MockConfig) -> Runtime:
-        dispatcher = CallbackDispatcher(
-            timeout=config.callback_timeout, hmac_key=config.webhook_hmac_key
-        )
         clock = MockClock(config.time_scale)
-        return cls(config, Store(config, clock.now), dispatcher, Journal(), clock)
+        dispatcher = CallbackDispatcher(
+            timeout=config.callback_timeout,
+            hmac_key=config.webhook_hmac_key,
+            clock=clock.now,  # signature timestamps in mock time
+            copies=config.callback_copies,
+            tamper=config.callback_tamper,
+            allowed_hosts=config.allowed_callback_hosts,
+        )
+        rules = RuleBook(config.rules)
+        store = Store(config, clock.now, rules, Limits(LimitSettings.from_config(config)))
+        return cls(config, store, dispatcher, Journal(clock.now), clock, rules=rules)
 
     def finish(self, transition: Transition, payload: CallbackPayload) -> None:
         """Owe the task's callback if it just ended and asked for one. Needs a running loop."""
         task = transition.task
-        if transition.finished_now and task.callback_url is not None:
-            self.callbacks.dispatch(task.task_id, task.callback_url, payload(transition))
+        if not transition.finished_now or task.callback_url is None:
+            return
+        if task.outcome.kind == "callback_fail":
+            reason = "delivery failed: the mock was asked to fail this callback"
+            self.callbacks.record_undelivered(
+                task.task_id, task.callback_url, payload(transition), reason
+            )
+            return
+        self.callbacks.dispatch(task.task_id, task.callback_url, payload(transition))
+
+    def step(self, task_id: str, *, complete: bool = False) -> TaskSnapshot:
+        """Move a task one state on (or, `complete`, to its end) and owe its callback if it
+        ended. KeyError for an unknown task. Needs a running loop when a callback is owed."""
+        from .families import notify  # the families import this module
+
+        store = self.store
+        transition = store.complete(task_id) if complete else store.advance(task_id)
+        notify(self, transition)
+        return transition.task
+
+    def reset(self) -> None:
+        """Forget tasks, account changes, added rules and the journal: back to the configured
+        accounts and rules (the clock keeps going: it never runs backwards)."""
+        self.store.reset()
+        self.rules.reset()
+        self.journal.clear()
+        # fault rules, limits and callback modes are test state too: back to the config
+        self.faults.clear()
+        self.limits.reset()
+        self.limits.set(LimitSettings.from_config(self.config))
+        self.callbacks.clear()
+        self.callbacks.configure(CallbackSettings.from_config(self.config))
 
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("kiekit_mock.runtime", Runtime)

@@ -7,22 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import signal
 import threading
 from collections.abc import Coroutine
+from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .app import build_app, create_app
-from .callbacks import CallbackRecord, is_loopback_host
+from .app import build_app, create_app, runtime_of
+from .callbacks import CallbackRecord, CallbackSettings, is_loopback_host
 from .clock import MockClock
-from .config import MockConfig
-from .families import notify
-from .journal import RequestRecord
+from .config import AccountSettings, MockConfig, account_id
+from .faults import Faults
+from .har import read_scenario
+from .journal import Journal, RequestRecord
+from .limits import Limits
+from .rules import Lifecycle, Outcome, Rule, RuleView
 from .runtime import Runtime
-from .state import Outcome, State, TaskSnapshot
+from .scenario import Scenario
+from .state import AccountSnapshot, State, TaskSnapshot
+from .uploads import StoredFile, UploadStore, build_upload_app
 
 T = TypeVar("T")
 
@@ -51,17 +59,29 @@ class MockServer:
     """
 
     def __init__(
-        self, config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: MockConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        scenario: Scenario | None = None,
+        upload_port: int = 0,
     ) -> None:
         _refuse_non_loopback(host)
         self.config = config or MockConfig()
         self._host = host
         self._requested_port = port
         self._runtime = Runtime.new(self.config)
+        if scenario is not None:
+            self._runtime.scenarios.load(scenario)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._port: int | None = None
+        # KIE's upload host (uploads.py) on a port of its own; its files outlive a restart
+        self._uploads = UploadStore()
+        self._requested_upload_port = upload_port
+        self._upload_port: int | None = None
 
     # --- lifecycle ---
 
@@ -89,6 +109,7 @@ class MockServer:
         thread.join()
         self._thread = self._loop = self._stop_event = None
         self._port = None
+        self._upload_port = None
 
     def __enter__(self) -> MockServer:
         self.start()
@@ -112,16 +133,22 @@ class MockServer:
 
     async def _serve(self, ready: threading.Event) -> None:
         runner = web.AppRunner(build_app(self._runtime), handle_signals=False, access_log=None)
+        upload_app = build_upload_app(self._runtime, self._uploads)
+        upload_runner = web.AppRunner(upload_app, handle_signals=False, access_log=None)
         await runner.setup()
+        await upload_runner.setup()
         try:
             site = web.TCPSite(runner, self._host, self._requested_port)
             await site.start()
             self._port = runner.addresses[0][1]
+            await web.TCPSite(upload_runner, self._host, self._requested_upload_port).start()
+            self._upload_port = upload_runner.addresses[0][1]
             self._loop = asyncio.get_running_loop()
             self._stop_event = asyncio.Event()
             ready.set()
             await self._stop_event.wait()
         finally:
+            await upload_runner.cleanup()
             await runner.cleanup()
 
     # --- where it is ---
@@ -137,16 +164,34 @@ class MockServer:
         """e.g. "http://127.0.0.1:54321" (no trailing slash)."""
         return _base_url(self._host, self.port)
 
+    @property
+    def upload_base_url(self) -> str:
+        """Where KIE's upload host (kieai.redpandaai.co, kie-api.md §1) is emulated: pass it
+        as a client's ``upload_base_url``. Uploaded files are served from it too."""
+        if self._upload_port is None:
+            raise RuntimeError("the mock server is not running")
+        return _base_url(self._host, self._upload_port)
+
+    def uploads(self) -> list[StoredFile]:
+        """The files on the upload host (each with its bytes)."""
+        return self._uploads.files()
+
     # --- what happened ---
 
     def tasks(self) -> list[TaskSnapshot]:
-        return self._runtime.store.snapshots()
+        return [_detached(task) for task in self._runtime.store.snapshots()]
 
     def callbacks(self, *, wait: bool = True) -> list[CallbackRecord]:
         """Recorded callbacks; by default first waits for deliveries still in flight."""
         if wait and self._loop is not None:
             self._call(self._runtime.callbacks.wait_idle(), self.config.callback_timeout + 5)
         return self._runtime.callbacks.records()
+
+    def load_har(self, path: str | Path) -> Scenario:
+        """Replay the tasks a HAR file (or a scenario file) recorded; see har.py."""
+        scenario = read_scenario(path)
+        self._runtime.scenarios.load(scenario)
+        return scenario
 
     def requests(self) -> list[RequestRecord]:
         return self._runtime.journal.records()
@@ -156,21 +201,100 @@ class MockServer:
         """The mock's clock: `mock.clock.advance(600)` moves every task, window and link on."""
         return self._runtime.clock
 
-    # --- steering ---
+    def configure_callbacks(self, **changes: Any) -> CallbackSettings:
+        """Change how callbacks are sent: ``hmac_key``, ``copies`` (each callback sent N
+        times), ``tamper`` ("signature" | "stale" | None), ``stale_seconds`` (callbacks.py)."""
+        return self._runtime.callbacks.configure(**changes)
 
-    def set_outcome(self, task_id: str, outcome: Outcome) -> None:
-        """Force how a task ends ("success" | "fail"); KeyError for an unknown task."""
-        self._runtime.store.set_outcome(task_id, outcome)
+    @property
+    def limits(self) -> Limits:
+        """KIE's documented rate limits: ``mock.limits.set(LimitSettings.documented())``."""
+        return self._runtime.limits
+
+    @property
+    def faults(self) -> Faults:
+        """Fault rules: ``mock.faults.add(FaultRule("reset", path="/api/v1/jobs/createTask"))``."""
+        return self._runtime.faults
+
+    @property
+    def journal(self) -> Journal:
+        """Every client request, indexed, with assertions: `assert_created_once(task_id)`,
+        `assert_no_duplicate_creates()`, `assert_no_poll_faster_than(2)`; `creates()`, `polls()`."""
+        return self._runtime.journal
+
+    def task(self, task_id: str) -> TaskSnapshot:
+        """One task, as it is now; KeyError for an unknown id."""
+        task = self._runtime.store.find(task_id)
+        if task is None:
+            raise KeyError(task_id)
+        return _detached(task)
+
+    # --- steering tasks ---
+
+    def set_outcome(self, task_id: str, outcome: Outcome | str) -> TaskSnapshot:
+        """How a pending task will end: "success", "fail", "moderation", "callback_fail" or an
+        Outcome with its own code/message. KeyError for an unknown task, ValueError once ended."""
+        return self._runtime.store.set_outcome(task_id, outcome)
+
+    def set_lifecycle(self, task_id: str, lifecycle: Lifecycle) -> TaskSnapshot:
+        """When a pending task will end: Lifecycle() immediate, Lifecycle(polls=3),
+        Lifecycle(seconds=30) (mock clock), Lifecycle(manual=True) (only advance/complete)."""
+        return self._runtime.store.set_lifecycle(task_id, lifecycle)
 
     def advance(self, task_id: str) -> State:
         """Move a task to its next state (its final one if it is due); returns the new state."""
+        return self._step(task_id, complete=False).state
 
-        async def step() -> State:
-            transition = self._runtime.store.advance(task_id)
-            notify(self._runtime, transition)
-            return transition.task.state
+    def complete(self, task_id: str) -> TaskSnapshot:
+        """End a task now with its planned outcome (its callback is owed as usual)."""
+        return self._step(task_id, complete=True)
+
+    def _step(self, task_id: str, *, complete: bool) -> TaskSnapshot:
+        async def step() -> TaskSnapshot:  # on the server's loop: a callback may be owed
+            return self._runtime.step(task_id, complete=complete)
 
         return self._call(step(), START_TIMEOUT)
+
+    # --- rules ---
+
+    def add_rule(self, rule: Rule) -> RuleView:
+        """Outcome / lifecycle for new tasks that match, e.g.
+        `mock.add_rule(Rule(outcome=Outcome("moderation"), model="kling-*", times=1))`."""
+        return self._runtime.rules.add(rule)
+
+    def rules(self) -> list[RuleView]:
+        return self._runtime.rules.rules()
+
+    def remove_rule(self, rule_id: int) -> None:
+        self._runtime.rules.remove(rule_id)
+
+    def clear_rules(self) -> None:
+        """Drop every rule added (the built-in [mock:fail] rule stays)."""
+        self._runtime.rules.clear()
+
+    # --- accounts ---
+
+    def put_account(self, api_key: str, settings: AccountSettings | None = None) -> AccountSnapshot:
+        """Open an account for `api_key` (accepted from now on) or change its credits / rate
+        limit. The key itself is not kept: the account is known by account_id(api_key)."""
+        settings = settings or AccountSettings()
+        if not api_key:
+            raise ValueError("api_key must be a non-empty string")
+        return self._runtime.store.put_account(
+            account_id(api_key),
+            credits=settings.credits,
+            max_creates_per_10s=settings.max_creates_per_10s,
+        )
+
+    def accounts(self) -> list[AccountSnapshot]:
+        return self._runtime.store.accounts()
+
+    def account(self, api_key: str) -> AccountSnapshot | None:
+        return self._runtime.store.account(account_id(api_key))
+
+    def reset(self) -> None:
+        """Forget tasks, account changes, added rules and the journal (see Runtime.reset)."""
+        self._runtime.reset()
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         loop = self._loop
@@ -180,18 +304,48 @@ class MockServer:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
 
 
-def serve(port: int = 8000, host: str = "127.0.0.1", config: MockConfig | None = None) -> None:
-    """Serve the mock until SIGINT/SIGTERM; prints one line with the base URL once listening."""
+def _detached(task: TaskSnapshot) -> TaskSnapshot:
+    """A snapshot whose request body a test may modify without touching the mock's task."""
+    return replace(task, request_body=copy.deepcopy(task.request_body))
+
+
+def serve(
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    config: MockConfig | None = None,
+    *,
+    scenario: Scenario | None = None,
+    upload_port: int | None = None,
+) -> None:
+    """Serve the mock until SIGINT/SIGTERM; prints one line with the base URL once listening,
+    and one with the upload host's (``upload_port``; default: ``port`` + 1, or a free one)."""
     _refuse_non_loopback(host)
-    asyncio.run(_serve_forever(create_app(config), host, port))
+    app = create_app(config)
+    if scenario is not None:
+        runtime_of(app).scenarios.load(scenario)  # HAR replay (har.py)
+    if upload_port is None:
+        upload_port = port + 1 if port else 0
+    upload_app = build_upload_app(runtime_of(app), UploadStore())
+    asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port)))
 
 
-async def _serve_forever(app: web.Application, host: str, port: int) -> None:
+async def _serve_forever(
+    app: web.Application,
+    host: str,
+    port: int,
+    upload: tuple[web.Application, int] | None = None,
+) -> None:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
+    upload_runner = None if upload is None else web.AppRunner(upload[0], handle_signals=False)
+    upload_url = None
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
+        if upload_runner is not None and upload is not None:
+            await upload_runner.setup()
+            await web.TCPSite(upload_runner, host, upload[1]).start()
+            upload_url = _base_url(host, upload_runner.addresses[0][1])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -200,6 +354,10 @@ async def _serve_forever(app: web.Application, host: str, port: int) -> None:
                 loop.add_signal_handler(sig, stop.set)
         url = _base_url(host, runner.addresses[0][1])
         print(f"kiekit-mock: KIE API mock listening on {url} (Ctrl-C to stop)", flush=True)
+        if upload_url is not None:  # second, so the first line stays the API's
+            print(f"kiekit-mock: upload host mock listening on {upload_url}", flush=True)
         await stop.wait()
     finally:
+        if upload_runner is not None:
+            await upload_runner.cleanup()
         await runner.cleanup()

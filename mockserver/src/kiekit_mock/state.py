@@ -8,34 +8,27 @@ Nothing here renders JSON: the families turn snapshots into each API's own shape
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import secrets
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from .config import MockConfig
+from .config import AccountSettings, MockConfig
+from .config import account_id as account_id  # re-exported: wire.py, __init__.py
 from .envelope import KieError
+from .limits import Limits, LimitSettings
+from .rules import IMMEDIATE, SUCCESS, Lifecycle, Outcome, RuleBook, TaskFacts, moderation_failure
 
 Family = Literal["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "suno"]
 State = Literal["waiting", "queuing", "generating", "success", "fail"]
-Outcome = Literal["success", "fail"]
 
 # The market vocabulary (kie-api.md §2.2) is the mock's common one; Flux renders it as successFlag.
 _PENDING: tuple[State, State, State] = ("waiting", "queuing", "generating")
 _FINAL = len(_PENDING)  # stage index of the final state
-FAIL_MARKER = "[mock:fail]"
-RATE_WINDOW_SECONDS = 10.0  # kie-api.md §8: "20 new generation requests per 10 s"
-
-
-def account_id(api_key: str) -> str:
-    """The id the mock shows for an API key's account: derived from, never equal to, the key."""
-    return "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -65,7 +58,7 @@ class TaskSnapshot:
     model: str
     account_id: str
     state: State
-    request_body: dict[str, Any]
+    request_body: dict[str, Any]  # shared by every snapshot of the task: read, never modify
     callback_url: str | None
     created_ms: int
     completed_ms: int | None
@@ -76,6 +69,9 @@ class TaskSnapshot:
     result_count: int
     aspect_ratio: str | None
     origin: str
+    polls: int = 0  # status polls the task has answered
+    lifecycle: Lifecycle = IMMEDIATE
+    outcome: Outcome = SUCCESS  # how it ends (or ended): chosen by a rule or a test
 
     @property
     def final(self) -> bool:
@@ -87,6 +83,37 @@ class TaskSnapshot:
         if self.completed_ms is None:
             return None
         return round((self.completed_ms - self.created_ms) / 1000)
+
+    def failure(self, code: int, msg: str) -> tuple[int, str]:
+        """The error code and message a failed task reports: what its outcome names, else the
+        family's documented default — `code`/`msg` for a generation failure (the family passes
+        its own), the family's moderation shape (rules.MODERATION) for a flagged prompt."""
+        if self.outcome.kind == "moderation":
+            code, msg = moderation_failure(self.family)
+        return (
+            self.outcome.code if self.outcome.code is not None else code,
+            self.outcome.msg if self.outcome.msg is not None else msg,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The snapshot as the control API shows it (GET /_mock/tasks)."""
+        return {
+            "task_id": self.task_id,
+            "family": self.family,
+            "model": self.model,
+            "account_id": self.account_id,
+            "state": self.state,
+            "polls": self.polls,
+            "lifecycle": self.lifecycle.to_json(),
+            "outcome": self.outcome.to_json(),
+            "prompt": self.prompt,
+            "callback_url": self.callback_url,
+            "created_ms": self.created_ms,
+            "completed_ms": self.completed_ms,
+            "credits_charged": self.credits_charged,
+            "result_urls": self.result_urls(),
+            "request_body": self.request_body,
+        }
 
     def result_urls(self) -> list[str]:
         if self.state != "success":
@@ -104,10 +131,29 @@ class Transition:
     balance: float
 
 
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """An account as the control API shows it; the id is derived from the key, never the key."""
+
+    account_id: str
+    credits: float
+    max_creates_per_10s: int | None  # the account's own rate limit; None: the mock's default
+    tasks: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "credits": self.credits,
+            "max_creates_per_10s": self.max_creates_per_10s,
+            "tasks": self.tasks,
+        }
+
+
 @dataclass
 class _Account:
     credits: float
-    recent_creates: deque[float] = field(default_factory=deque)
+    max_creates_per_10s: int | None = None
+    tasks: int = 0
 
 
 @dataclass
@@ -116,22 +162,23 @@ class _Task:
     account_id: str
     spec: TaskSpec
     created: float
+    lifecycle: Lifecycle
+    plan: Outcome
     polls: int = 0
     stage: int = 0
-    forced: Outcome | None = None
-    outcome: Outcome | None = None
+    ended: State | None = None  # "success" | "fail" once final
     completed: float | None = None
     charged: float = 0.0
 
     def snapshot(self) -> TaskSnapshot:
-        state: State = self.outcome if self.outcome is not None else _PENDING[self.stage]
+        state: State = self.ended if self.ended is not None else _PENDING[self.stage]
         return TaskSnapshot(
             task_id=self.task_id,
             family=self.spec.family,
             model=self.spec.model,
             account_id=self.account_id,
             state=state,
-            request_body=copy.deepcopy(self.spec.request_body),
+            request_body=self.spec.request_body,  # the store's own copy (see Store.create)
             callback_url=self.spec.callback_url,
             created_ms=_ms(self.created),
             completed_ms=None if self.completed is None else _ms(self.completed),
@@ -142,6 +189,9 @@ class _Task:
             result_count=self.spec.result_count,
             aspect_ratio=self.spec.aspect_ratio,
             origin=self.spec.origin,
+            polls=self.polls,
+            lifecycle=self.lifecycle,
+            outcome=self.plan,
         )
 
 
@@ -149,14 +199,15 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def natural_stage(config: MockConfig, polls_seen: int, elapsed: float) -> int:
-    """The stage a task has reached by the configured polls and seconds (0..2 pending, 3 final).
+def natural_stage(lifecycle: Lifecycle, polls_seen: int, elapsed: float) -> int:
+    """The stage a task has reached by its lifecycle's polls and seconds (0..2 pending, 3 final).
 
-    A task is final once it has answered `polls_to_complete` polls AND `seconds_to_complete`
-    have passed. Before that, the pending stages are spread over the polls (first poll
-    "waiting", last "generating") and over the seconds; the slower of the two wins.
+    A task is final once it has answered `lifecycle.polls` polls AND `lifecycle.seconds` have
+    passed. Before that, the pending stages are spread over the polls (first poll "waiting",
+    last "generating") and over the seconds; the slower of the two wins. A manual lifecycle
+    never moves by itself (the caller checks that).
     """
-    n, s = config.polls_to_complete, config.seconds_to_complete
+    n, s = lifecycle.polls, lifecycle.seconds
     if polls_seen >= n:
         by_polls = _FINAL
     elif n == 1:
@@ -167,26 +218,104 @@ def natural_stage(config: MockConfig, polls_seen: int, elapsed: float) -> int:
     return min(by_polls, by_time)
 
 
+class _Keep:
+    """Marks an argument left out (None is a meaningful value for a rate limit)."""
+
+
+KEEP = _Keep()
+
+
 class Store:
     """Accounts and tasks, with the lifecycle rules. Thread-safe."""
 
-    def __init__(self, config: MockConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: MockConfig,
+        clock: Callable[[], float] = time.time,
+        rules: RuleBook | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._config = config
+        self.limits = limits if limits is not None else Limits(LimitSettings.from_config(config))
         self._clock = clock
+        self._rules = rules if rules is not None else RuleBook()
         self._lock = threading.Lock()
         self._accounts: dict[str, _Account] = {}
         self._tasks: dict[str, _Task] = {}
+        self._default_lifecycle = Lifecycle(config.polls_to_complete, config.seconds_to_complete)
+        self._open_accounts(config)
+
+    def _open_accounts(self, config: MockConfig) -> None:
+        for key, settings in config.accounts.items():
+            self._accounts[account_id(key)] = self._new_account(settings)
+
+    def _new_account(self, settings: AccountSettings | None = None) -> _Account:
+        if settings is None:
+            return _Account(credits=self._config.starting_credits)
+        credits = self._config.starting_credits if settings.credits is None else settings.credits
+        return _Account(credits=credits, max_creates_per_10s=settings.max_creates_per_10s)
 
     # --- accounts ---
 
     def _account(self, account: str) -> _Account:
         if account not in self._accounts:
-            self._accounts[account] = _Account(credits=self._config.starting_credits)
+            self._accounts[account] = self._new_account()
         return self._accounts[account]
+
+    def accepts(self, api_key: str) -> bool:
+        """Whether a Bearer key opens an account: any non-empty key when the mock is open (no
+        api_keys, no accounts configured), else the configured keys and those of accounts added
+        since (put_account)."""
+        if not api_key:
+            return False
+        if self._config.open_to_any_key or self._config.accepts(api_key):
+            return True
+        with self._lock:
+            return account_id(api_key) in self._accounts
 
     def balance(self, account: str) -> float:
         with self._lock:
             return self._account(account).credits
+
+    def charge(self, account: str, cost: float) -> float:
+        """Take ``cost`` credits for a call that is not a task (a chat answer, kie-api.md §5);
+        KieError 402 when the balance is too low. Returns the new balance."""
+        with self._lock:
+            acct = self._account(account)
+            if acct.credits < cost:
+                raise KieError(402, "Credits insufficient")  # kie-api.md §7
+            acct.credits -= cost
+            return acct.credits
+
+    def put_account(
+        self,
+        account: str,
+        *,
+        credits: float | None = None,
+        max_creates_per_10s: int | _Keep | None = KEEP,
+    ) -> AccountSnapshot:
+        """Create an account (by id) or change its credits / rate limit; None keeps credits."""
+        with self._lock:
+            acct = self._account(account)
+            if credits is not None:
+                acct.credits = credits
+            if not isinstance(max_creates_per_10s, _Keep):
+                acct.max_creates_per_10s = max_creates_per_10s
+            return self._account_snapshot(account, acct)
+
+    def account(self, account: str) -> AccountSnapshot | None:
+        """An account the mock knows (configured, added, or seen on a request), else None."""
+        with self._lock:
+            acct = self._accounts.get(account)
+            return None if acct is None else self._account_snapshot(account, acct)
+
+    def accounts(self) -> list[AccountSnapshot]:
+        with self._lock:
+            return [self._account_snapshot(name, acct) for name, acct in self._accounts.items()]
+
+    @staticmethod
+    def _account_snapshot(name: str, acct: _Account) -> AccountSnapshot:
+        return AccountSnapshot(name, acct.credits, acct.max_creates_per_10s, acct.tasks)
 
     # --- tasks ---
 
@@ -195,22 +324,29 @@ class Store:
         with self._lock:
             now = self._clock()
             acct = self._account(account)
-            limit = self._config.max_creates_per_10s
-            if limit is not None:
-                while acct.recent_creates and now - acct.recent_creates[0] >= RATE_WINDOW_SECONDS:
-                    acct.recent_creates.popleft()
-                if len(acct.recent_creates) >= limit:
-                    # kie-api.md §7/§8: 429, the request is rejected, not queued
-                    raise KieError(429, "Rate limit exceeded, please try again later")
+            # kie-api.md §7/§8: 429 past the window, the request rejected, not queued (limits.py)
+            self.limits.check_create(account, now, acct.max_creates_per_10s)
             if acct.credits < spec.cost:
                 raise KieError(402, "Credits insufficient")  # kie-api.md §7
             acct.credits -= spec.cost
-            if limit is not None:
-                acct.recent_creates.append(now)
+            self.limits.note_create(account, now)
+            decision = self._rules.decide(TaskFacts(spec.family, spec.model, spec.prompt, account))
             # 32 lowercase hex chars as in real traffic, or a UUID where the family uses them (§1)
             task_id = str(uuid.uuid4()) if spec.id_style == "uuid" else secrets.token_hex(16)
-            task = _Task(task_id, account, spec, created=now, charged=spec.cost)
+            # One private copy of the body, made here, so snapshots can share it instead of
+            # copying it at every poll (a deep copy per poll was a tenth of a poll's cost).
+            spec = replace(spec, request_body=copy.deepcopy(spec.request_body))
+            task = _Task(
+                task_id,
+                account,
+                spec,
+                created=now,
+                lifecycle=decision.lifecycle or self._default_lifecycle,
+                plan=decision.outcome or Outcome(),
+                charged=spec.cost,
+            )
             self._tasks[task_id] = task
+            acct.tasks += 1
             return task.snapshot()
 
     def poll(self, account: str, task_id: str, family: Family) -> Transition | None:
@@ -219,20 +355,34 @@ class Store:
             task = self._tasks.get(task_id)
             if task is None or task.account_id != account or task.spec.family != family:
                 return None
-            if task.outcome is not None:
-                return Transition(task.snapshot(), False, self._account(account).credits)
-            stage = natural_stage(self._config, task.polls, self._clock() - task.created)
+            due = self._due(task)
             task.polls += 1
-            return self._move_to(task, max(task.stage, stage))
+            if task.ended is not None:
+                return Transition(task.snapshot(), False, self._account(account).credits)
+            return self._move_to(task, max(task.stage, due))
 
     def advance(self, task_id: str) -> Transition:
-        """Move a task one state on (straight to its final state once it is due)."""
+        """Move a task one state on (straight to its final state once it is due). KeyError for
+        an unknown task; a task that has ended stays as it is."""
         with self._lock:
             task = self._tasks[task_id]
-            if task.outcome is not None:
+            if task.ended is not None:
                 return Transition(task.snapshot(), False, self._account(task.account_id).credits)
-            due = natural_stage(self._config, task.polls, self._clock() - task.created)
-            return self._move_to(task, max(due, task.stage + 1))
+            return self._move_to(task, max(self._due(task), task.stage + 1))
+
+    def complete(self, task_id: str) -> Transition:
+        """End a task now, with its planned outcome (KeyError for an unknown task)."""
+        with self._lock:
+            task = self._tasks[task_id]
+            if task.ended is not None:
+                return Transition(task.snapshot(), False, self._account(task.account_id).credits)
+            return self._move_to(task, _FINAL)
+
+    def _due(self, task: _Task) -> int:
+        """The stage the task's lifecycle has reached; a manual task stays where it is."""
+        if task.lifecycle.manual:
+            return task.stage
+        return natural_stage(task.lifecycle, task.polls, self._clock() - task.created)
 
     def _move_to(self, task: _Task, stage: int) -> Transition:
         acct = self._account(task.account_id)
@@ -241,22 +391,34 @@ class Store:
             return Transition(task.snapshot(), False, acct.credits)
         task.stage = _FINAL - 1
         task.completed = self._clock()
-        fails = FAIL_MARKER in task.spec.prompt
-        task.outcome = task.forced or ("fail" if fails else "success")
-        if task.outcome == "fail":
+        task.ended = "fail" if task.plan.fails else "success"
+        if task.ended == "fail":
             # [INF] a failed generation costs nothing (WAN30 failure callback: creditsConsumed 0)
             acct.credits += task.charged
             task.charged = 0.0
         return Transition(task.snapshot(), True, acct.credits)
 
-    def set_outcome(self, task_id: str, outcome: Outcome) -> None:
-        if outcome not in ("success", "fail"):
-            raise ValueError(f"outcome must be 'success' or 'fail', not {outcome!r}")
+    def set_outcome(self, task_id: str, outcome: Outcome | str) -> TaskSnapshot:
+        """How a pending task will end: an Outcome or a kind ("success", "fail", "moderation",
+        "callback_fail"). KeyError for an unknown task, ValueError once it has ended."""
+        plan = Outcome.parse(outcome)
         with self._lock:
-            task = self._tasks[task_id]
-            if task.outcome is not None:
-                raise ValueError(f"task {task_id} already ended ({task.outcome})")
-            task.forced = outcome
+            task = self._pending(task_id)
+            task.plan = plan
+            return task.snapshot()
+
+    def set_lifecycle(self, task_id: str, lifecycle: Lifecycle) -> TaskSnapshot:
+        """When a pending task will end (it keeps the stage it has reached)."""
+        with self._lock:
+            task = self._pending(task_id)
+            task.lifecycle = lifecycle
+            return task.snapshot()
+
+    def _pending(self, task_id: str) -> _Task:
+        task = self._tasks[task_id]
+        if task.ended is not None:
+            raise ValueError(f"task {task_id} already ended ({task.ended})")
+        return task
 
     def find(self, task_id: str) -> TaskSnapshot | None:
         """Any account's task (result files are public links)."""
@@ -264,6 +426,22 @@ class Store:
             task = self._tasks.get(task_id)
             return None if task is None else task.snapshot()
 
-    def snapshots(self) -> list[TaskSnapshot]:
+    def snapshots(
+        self, *, account: str | None = None, family: str | None = None, state: str | None = None
+    ) -> list[TaskSnapshot]:
+        """Every task in creation order, optionally only one account's / family's / state's."""
         with self._lock:
-            return [task.snapshot() for task in self._tasks.values()]
+            tasks = [
+                task.snapshot()
+                for task in self._tasks.values()
+                if (account is None or task.account_id == account)
+                and (family is None or task.spec.family == family)
+            ]
+        return [task for task in tasks if state is None or task.state == state]
+
+    def reset(self) -> None:
+        """Forget every task and every account change: back to the configured accounts."""
+        with self._lock:
+            self._tasks.clear()
+            self._accounts.clear()
+            self._open_accounts(self._config)

@@ -17,11 +17,18 @@ def runtime(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
 
 
+_BEARER: web.RequestKey[str] = web.RequestKey("kiekit_mock.bearer_key", str)
+
+
 def bearer_key(request: web.Request) -> str | None:
-    """The API key of `Authorization: Bearer <key>` (kie-api.md §1), or None."""
-    scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
-    key = key.strip()
-    return key if scheme.lower() == "bearer" and key else None
+    """The API key of `Authorization: Bearer <key>` (kie-api.md §1), or None. Read once per
+    request: the journal, faults, auth and limits each ask."""
+    key = request.get(_BEARER)
+    if key is None:
+        scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
+        key = key.strip() if scheme.lower() == "bearer" else ""
+        request[_BEARER] = key
+    return key or None
 
 
 def account_of(request: web.Request) -> str:

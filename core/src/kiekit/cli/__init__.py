@@ -16,10 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from kiekit._version import __version__
-from kiekit.cli import mock, plugin, providers, run
+from kiekit.cli import batch, chat, credits, mock, plugin, providers, resume, run, tasks, upload
 from kiekit.errors import KieError
 
-COMMANDS = (providers, run, mock, plugin)
+COMMANDS = (providers, run, mock, plugin, credits, upload, tasks, resume, batch, chat)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

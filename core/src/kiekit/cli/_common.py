@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import attrs
+
 from kiekit.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -36,21 +38,48 @@ def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: boo
             help=f"how long a task takes on the embedded mock (default {DEMO_SECONDS:g})",
         )
     parser.add_argument("--base-url", default=None, help="KIE API base URL (default: api.kie.ai)")
+    parser.add_argument(
+        "--upload-base-url",
+        default=None,
+        help="KIE's upload host (default: kieai.redpandaai.co)",
+    )
 
 
-def open_client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
-    """A Client for the command: the embedded mock with --mock, else KIE with KIE_API_KEY."""
-    from kiekit.client import DEFAULT_BASE_URL, Client
+@attrs.frozen
+class Connection:
+    """Where a command's client talks to, and how: KIE with KIE_API_KEY, or the embedded mock."""
+
+    api_key: str = attrs.field(repr=False)
+    options: dict[str, Any]  # base_url, upload_base_url and, for the mock, rate_limits=None
+
+
+def connect(
+    args: argparse.Namespace, stack: contextlib.ExitStack | contextlib.AsyncExitStack
+) -> Connection:
+    """Start the embedded mock for --mock (stopped with ``stack``), else read KIE_API_KEY."""
+    from kiekit.client import DEFAULT_BASE_URL
+    from kiekit.uploads import DEFAULT_UPLOAD_BASE_URL
 
     if getattr(args, "mock", False):
         seconds = getattr(args, "mock_seconds", None)
         mock = stack.enter_context(embedded_mock(DEMO_SECONDS if seconds is None else seconds))
-        return stack.enter_context(Client(DEMO_KEY, base_url=mock.base_url))
+        # the embedded mock enforces no rate limits, so pacing the demo to KIE's would only slow it
+        options = {"base_url": mock.base_url, "upload_base_url": mock.upload_base_url}
+        return Connection(DEMO_KEY, {**options, "rate_limits": None})
     key = os.environ.get("KIE_API_KEY", "")
     if not key.strip():
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
     base_url = getattr(args, "base_url", None) or DEFAULT_BASE_URL
-    return stack.enter_context(Client(key, base_url=base_url))
+    upload_base_url = getattr(args, "upload_base_url", None) or DEFAULT_UPLOAD_BASE_URL
+    return Connection(key, {"base_url": base_url, "upload_base_url": upload_base_url})
+
+
+def open_client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
+    """A Client for the command: the embedded mock with --mock, else KIE with KIE_API_KEY."""
+    from kiekit.client import Client
+
+    connection = connect(args, stack)
+    return stack.enter_context(Client(connection.api_key, **connection.options))
 
 
 @contextlib.contextmanager

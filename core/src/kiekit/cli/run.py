@@ -9,11 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from kiekit.cli._common import Commands, add_connection_options, open_client, say
 from kiekit.errors import ValidationError
+from kiekit.fields import spec_of, wire_name
 
 if TYPE_CHECKING:
     from kiekit.models import TaskStatus
+    from kiekit.provider import Provider
 
 
 def register(commands: Commands) -> None:
@@ -25,7 +29,15 @@ def register(commands: Commands) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="another input field (repeatable), e.g. --input aspect_ratio=16:9",
+        help="another input field (repeatable), e.g. --input aspect_ratio=16:9; "
+        "KEY=@./file uploads the file and passes its URL",
+    )
+    run.add_argument(
+        "--image",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="upload a local image and pass its URL as the model's image input",
     )
     run.add_argument("--out", default="kie-output", type=Path, help="folder for the result files")
     add_connection_options(run, mock_seconds=True)
@@ -40,10 +52,20 @@ def _run(args: argparse.Namespace) -> int:
     provider = default_registry().provider(args.model)
     values = _input_values(args.input)
     prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
-    params = provider.make_input(args.model, values, from_text=True, **prompt)  # before any I/O
+    files = local_files(provider, args.model, values, args.image)
+    stand_ins = {key: _as_field(field, PLACEHOLDER_URL) for key, (field, _) in files.items()}
+    # before any I/O, uploads included: the files' URLs are stood in for while checking
+    params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
 
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
+        if files:
+            uploaded = {}
+            for key, (field, path) in files.items():
+                url = client.upload(path).download_url
+                say(f"uploaded {path} for {key}: {url}")
+                uploaded[key] = _as_field(field, url)
+            params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         task = client.submit(args.model, params, callback_url=args.callback_url)
         say(f"created task {task.id} ({args.model})")
         try:
@@ -58,6 +80,74 @@ def _run(args: argparse.Namespace) -> int:
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json.dumps(results.value, ensure_ascii=False))
     return 0
+
+
+# A valid URL that can never be fetched (.invalid, RFC 2606), to check an input before its
+# files are uploaded; it is never sent.
+PLACEHOLDER_URL = "https://kiekit-upload.invalid/file"
+
+
+def local_files(
+    provider: Provider, model: str, values: dict[str, str], image: Path | None
+) -> dict[str, tuple[attrs.Attribute[Any] | None, Path]]:
+    """The local files to upload, by input field: ``--input KEY=@path`` entries (taken out of
+    ``values``) and ``--image``, which goes to the model's one image URL field."""
+    fields = _fields_by_name(provider, model)
+    files: dict[str, tuple[attrs.Attribute[Any] | None, Path]] = {}
+    for key in [k for k, v in values.items() if v.startswith("@")]:
+        files[key] = (fields.get(key), _existing(key, Path(values.pop(key)[1:])))
+    if image is not None:
+        field = image_field(provider, model)
+        if field.name in files or any(fields.get(key) is field for key in [*files, *values]):
+            raise ValidationError(field.name, "is given twice (--image and --input)")
+        files[field.name] = (field, _existing("--image", image))
+    return files
+
+
+def image_field(provider: Provider, model: str) -> attrs.Attribute[Any]:
+    """The model's one input field for an image URL (a url or urls field named for images)."""
+    cls = provider.model(model).input
+    found: list[attrs.Attribute[Any]] = [
+        a
+        for a in (attrs.fields(cls) if attrs.has(cls) else ())
+        if (spec := spec_of(a)) is not None
+        and spec.kind in ("url", "urls")
+        and "image" in a.name.lower()
+    ]
+    if len(found) == 1:
+        return found[0]
+    what = (
+        "no image input field"
+        if not found
+        else "several image input fields (" + ", ".join(a.name for a in found) + ")"
+    )
+    raise ValidationError(
+        "--image", f"{model} has {what}; name the field: --input FIELD=@./photo.png"
+    )
+
+
+def _fields_by_name(provider: Provider, model: str) -> dict[str, attrs.Attribute[Any]]:
+    """The model's input fields by Python name and wire name (``inputImage``)."""
+    cls = provider.model(model).input
+    if not attrs.has(cls):
+        return {}
+    named: dict[str, attrs.Attribute[Any]] = {}
+    for a in attrs.fields(cls):
+        named.setdefault(a.name, a)
+        named.setdefault(wire_name(a, camel_case=provider.camel_case), a)
+    return named
+
+
+def _existing(key: str, path: Path) -> Path:
+    if not path.is_file():
+        raise ValidationError(key, f"no such file: {path}")
+    return path
+
+
+def _as_field(field: attrs.Attribute[Any] | None, url: str) -> Any:
+    """A URL as the field takes it: a one-element list for a list of URLs."""
+    spec = spec_of(field) if field is not None else None
+    return [url] if spec is not None and spec.kind == "urls" else url
 
 
 def _input_values(pairs: list[str]) -> dict[str, str]:

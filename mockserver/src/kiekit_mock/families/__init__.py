@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..runtime import CallbackPayload, Runtime
 from ..state import Family, Transition
-from . import common, flux_kontext, gpt4o_image, luma, market, runway, veo
+from . import chat, common, flux_kontext, gpt4o_image, luma, market, runway, suno, veo
 
 ROUTE_TABLES = (
     common.ROUTES,
@@ -14,6 +14,8 @@ ROUTE_TABLES = (
     luma.ROUTES,
     runway.ROUTES,
     veo.ROUTES,
+    *suno.ROUTE_TABLES,
+    *chat.ROUTE_TABLES,
 )
 
 CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
@@ -24,6 +26,7 @@ CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
     "runway": runway.callback_payload,
     "aleph": runway.aleph_callback_payload,
     "veo": veo.callback_payload,
+    "suno": suno.callback_payload,
 }
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from urllib.parse import urlsplit
 
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from .. import files
 from ..envelope import ok
-from ..wire import account_of, runtime
+from ..wire import account_of, json_body, origin_of, runtime
+from .validation import invalid
 
 ROUTES = web.RouteTableDef()
 
@@ -14,3 +19,51 @@ ROUTES = web.RouteTableDef()
 async def credit(request: web.Request) -> web.Response:
     # a float in real traffic (5916.25), though the docs show an int (§4)
     return ok(float(runtime(request).store.balance(account_of(request))))
+
+
+@ROUTES.post("/api/v1/common/download-url")
+async def download_url(request: web.Request) -> web.Response:
+    """A fresh link to a file the mock issued, valid 20 minutes (§4, §8): `data` is the URL.
+
+    Any link the mock gave out qualifies — a result URL, a presigned one, even an expired one —
+    while its task's media are kept (14 days, files.RETENTION_SECONDS). Anything else, including
+    a URL of another host, is KIE's real answer: body code 422 "url is wrong" (§4, HAR).
+    """
+    body = await json_body(request)
+    url = body.get("url")
+    if url is None or (isinstance(url, str) and not url.strip()):
+        raise invalid("url cannot be empty")
+    if not isinstance(url, str) or not await _issued_here(request, url.strip()):
+        raise invalid("url is wrong")
+    path = urlsplit(url.strip()).path
+    now = runtime(request).clock.now()
+    return ok(files.presign(f"{origin_of(request)}{path}", now, files.DOWNLOAD_LINK_SECONDS))
+
+
+async def _issued_here(request: web.Request, url: str) -> bool:
+    """Whether ``url`` names a file this mock serves for a task whose media are still kept."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc
+    except ValueError:
+        return False
+    rt = runtime(request)
+    task = files.task_of_file(rt.store, parts.path)
+    if parts.scheme not in ("http", "https") or task is None or task.state != "success":
+        return False
+    if host not in (request.host, urlsplit(task.origin).netloc):
+        return False
+    if not files.retained(task, rt.clock.now()):
+        return False
+    # the file must really exist: ask the route that serves it, on a request of its own (this
+    # one's body is spent), without the expiry check an expired link would fail
+    probe = make_mocked_request("GET", parts.path, app=request.app)
+    match = await request.app.router.resolve(probe)
+    if match.http_exception is not None:
+        return False
+    served = make_mocked_request("GET", parts.path, app=request.app, match_info=dict(match))
+    try:
+        response = await match.handler(served)
+    except web.HTTPException:
+        return False
+    return response.status == 200

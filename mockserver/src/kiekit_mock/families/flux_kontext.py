@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import files
 from ..envelope import dumps, ok
 from ..state import TaskSnapshot, TaskSpec, Transition
 from ..wire import (
@@ -67,15 +68,18 @@ def _images(task: TaskSnapshot) -> dict[str, str] | None:
     urls = task.result_urls()
     if not urls:
         return None
-    # originImageUrl is BFL's own short-lived link (10 min), resultImageUrl KIE's copy (§3.2);
-    # in the mock both name the same file.
-    return {"originImageUrl": urls[0], "resultImageUrl": urls[0]}
+    # originImageUrl is BFL's own short-lived link (10 min, §8), resultImageUrl KIE's copy (§3.2);
+    # in the mock both name the same file, the origin one presigned to expire 10 min after the end
+    ended = (task.completed_ms or task.created_ms) / 1000
+    origin = files.presign(urls[0], ended, files.FLUX_ORIGIN_SECONDS, fresh=False)
+    return {"originImageUrl": origin, "resultImageUrl": urls[0]}
 
 
 def record(task: TaskSnapshot) -> dict[str, Any]:
     """record-info `data` (D:flux-kontext-api/get-image-details)."""
     failed = task.state == "fail"
     flag = {"success": 1, "fail": 3}.get(task.state, 0)
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
     return {
         "taskId": task.task_id,
         "paramJson": task.param_json,
@@ -83,8 +87,8 @@ def record(task: TaskSnapshot) -> dict[str, Any]:
         "createTime": _clock_text(task.created_ms),
         "response": _images(task),
         "successFlag": flag,
-        "errorCode": FAIL_CODE if failed else None,
-        "errorMessage": FAIL_MSG if failed else "",
+        "errorCode": code if failed else None,
+        "errorMessage": msg if failed else "",
     }
 
 
@@ -95,7 +99,8 @@ def callback_payload(transition: Transition) -> dict[str, Any]:
         data = {"taskId": task.task_id, "info": _images(task)}
         return {"code": 200, "msg": "BFL image generated successfully.", "data": data}
     # [INF] failure text is not documented; code 501 = generation failed (§3.2)
-    return {"code": FAIL_CODE, "msg": FAIL_MSG, "data": {"taskId": task.task_id, "info": None}}
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
+    return {"code": code, "msg": msg, "data": {"taskId": task.task_id, "info": None}}
 
 
 @ROUTES.post("/api/v1/flux/kontext/generate")

@@ -15,13 +15,12 @@ the guide's §2.1 for the two example bodies. What sets this family apart from F
 
 from __future__ import annotations
 
-import secrets
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from .. import files
 from ..envelope import KieError, dumps, ok
 from ..state import Family, TaskSnapshot, TaskSpec, Transition
 from ..wire import (
@@ -126,6 +125,7 @@ def record(task: TaskSnapshot) -> dict[str, Any]:
     """record-info ``data``, keyed and typed as the §3.1 example."""
     failed = task.state == "fail"
     urls = _urls(task)
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
     return {
         "taskId": task.task_id,
         "paramJson": task.param_json,
@@ -134,8 +134,8 @@ def record(task: TaskSnapshot) -> dict[str, Any]:
         "response": {"resultUrls": urls} if urls else None,
         "successFlag": _FLAGS.get(task.state, 0),
         "status": _WORDS.get(task.state, "GENERATING"),
-        "errorCode": FAIL_CODE if failed else None,
-        "errorMessage": FAIL_MSG if failed else "",
+        "errorCode": code if failed else None,
+        "errorMessage": msg if failed else "",
         "progress": _PROGRESS[task.state],
     }
 
@@ -146,7 +146,8 @@ def callback_payload(transition: Transition) -> dict[str, Any]:
     if task.state == "success":
         info = {"result_urls": task.result_urls()}
         return {"code": 200, "msg": SUCCESS_MSG, "data": {"taskId": task.task_id, "info": info}}
-    return {"code": FAIL_CODE, "msg": FAIL_MSG, "data": {"taskId": task.task_id, "info": None}}
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
+    return {"code": code, "msg": msg, "data": {"taskId": task.task_id, "info": None}}
 
 
 @ROUTES.post("/api/v1/gpt4o-image/generate")
@@ -219,10 +220,7 @@ async def download_url(request: web.Request) -> web.Response:
     index = _file_index(task, url, {urlsplit(task.origin).netloc, request.host})
     if index is None:
         raise invalid("url is wrong")
-    # shaped like the documented presigned link (…png?X-Amz-…&X-Amz-Expires=1200&…); the
-    # files route ignores the query, so the link serves the same image
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    query = (
-        f"X-Amz-Date={stamp}&X-Amz-Expires={LINK_SECONDS}&X-Amz-Signature={secrets.token_hex(32)}"
-    )
-    return ok(f"{origin_of(request)}/files/{task.task_id}/{index}.{task.result_ext}?{query}")
+    # shaped like the documented presigned link (…png?X-Amz-…&X-Amz-Expires=1200&…), and it
+    # expires after those 20 minutes of mock time (files.py)
+    url = f"{origin_of(request)}/files/{task.task_id}/{index}.{task.result_ext}"
+    return ok(files.presign(url, runtime(request).clock.now(), LINK_SECONDS))

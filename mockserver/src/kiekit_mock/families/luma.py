@@ -102,6 +102,8 @@ def _flag(rt: Runtime, task: TaskSnapshot) -> tuple[int, str | None]:
         return 3, None  # GENERATE_FAILED
     if task.state != "success":
         return 0, None  # GENERATING
+    if task.outcome.kind == "callback_fail":
+        return 4, "the mock was asked to fail this callback"  # an outcome rule's choice
     delivery = _delivery(rt, task)
     if delivery is None or delivery.delivered:
         return 1, None  # SUCCESS
@@ -122,8 +124,9 @@ def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
             "resultUrls": task.result_urls(),
         }
     error_message: str | None = None
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
     if flag == 3:
-        error_message = FAIL_MSG
+        error_message = msg
     elif flag == 4:
         # [INF] KIE's quickstart prints errorMessage as the "callback error" of flag 4
         error_message = f"Callback failed: {callback_error}"
@@ -133,7 +136,7 @@ def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
         "completeTime": task.completed_ms if done else None,
         "response": response,
         "successFlag": flag,
-        "errorCode": FAIL_CODE if flag == 3 else None,
+        "errorCode": code if flag == 3 else None,
         "errorMessage": error_message,
         "createTime": task.created_ms,
     }

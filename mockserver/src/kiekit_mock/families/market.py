@@ -60,6 +60,7 @@ def record(task: TaskSnapshot, progress: int | None = None) -> dict[str, Any]:
     records add `progress` (100 once succeeded; else `progress`, by default 0)."""
     failed = task.state == "fail"
     succeeded = task.state == "success"
+    fail_code, fail_msg = task.failure(int(FAIL_CODE), FAIL_MSG)
     model = MODELS.get(task.model)
     result = ""
     if succeeded and model is not None and model.kind == "text":
@@ -77,8 +78,8 @@ def record(task: TaskSnapshot, progress: int | None = None) -> dict[str, Any]:
         "state": task.state,
         "param": task.param_json,
         "resultJson": result,
-        "failCode": FAIL_CODE if failed else None,
-        "failMsg": FAIL_MSG if failed else None,
+        "failCode": str(fail_code) if failed else None,
+        "failMsg": fail_msg if failed else None,
         "costTime": task.cost_seconds,  # seconds, not ms (§2.2)
         "completeTime": task.completed_ms,
         "createTime": task.created_ms,
@@ -89,22 +90,19 @@ def record(task: TaskSnapshot, progress: int | None = None) -> dict[str, Any]:
 
 
 def sora_progress(rt: Runtime, task: TaskSnapshot) -> int:
-    """0–99 while a task is pending: how far it is towards being due, by the polls it has
-    answered (the journal holds them; this poll is not yet in it) and by the seconds since it
-    was created, whichever is behind, as the lifecycle itself decides (state.natural_stage).
+    """0–99 while a task is pending: how far it is towards being due, by the polls it had
+    answered before this one and by the seconds since it was created, whichever is behind, as
+    its lifecycle itself decides (state.natural_stage); a manual task by the stage it is at.
     So it grows with every poll of a test mock and with time under `kie run --mock`."""
-    polls = sum(
-        1
-        for seen in rt.journal.records()
-        if seen.path == RECORD_INFO and seen.task_id == task.task_id and seen.code == 200
-    )
-    config = rt.config
+    lifecycle = task.lifecycle
+    if lifecycle.manual:
+        return {"waiting": 0, "queuing": 33, "generating": 66}.get(task.state, 99)
     shares = []
-    if config.polls_to_complete:
-        shares.append(polls / config.polls_to_complete)
-    if config.seconds_to_complete:
+    if lifecycle.polls:
+        shares.append((task.polls - 1) / lifecycle.polls)  # this poll is counted already
+    if lifecycle.seconds:
         elapsed = rt.clock.now() - task.created_ms / 1000
-        shares.append(elapsed / config.seconds_to_complete)
+        shares.append(elapsed / lifecycle.seconds)
     return max(0, min(99, int(100 * min(shares, default=1.0))))
 
 

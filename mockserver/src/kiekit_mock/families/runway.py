@@ -6,7 +6,7 @@ kie-api.md §3.4 and the guide's §3.4. What sets Runway apart from every other 
   fail`` — not the market's ``waiting``/``queuing`` (§9.3); ``generateTime`` is a
   "YYYY-MM-DD HH:MM:SS" string; the video and its cover still sit under ``videoInfo``;
   ``failCode``/``failMsg`` are ``""`` until a failure (then 400, as in the doc example);
-  ``expireFlag`` is 0 (the mock's files never expire; KIE sets 1 after 14 days);
+  ``expireFlag`` turns 1 when the files expire, 14 days after the task ended (files.py);
 - an extension names an earlier task: only the caller's own succeeded Runway task qualifies;
 - Aleph has its own record-info, successFlag-shaped (D:runway-api/get-aleph-video-details:
   ``response.resultVideoUrl``/``resultImageUrl``, ISO times, ``errorCode`` 0 on success), where
@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import media
+from .. import files, media
 from ..envelope import dumps, ok
 from ..state import Family, TaskSnapshot, TaskSpec, Transition
 from ..wire import (
@@ -236,9 +236,10 @@ def _video_id(task: TaskSnapshot) -> str:
     return str(uuid.uuid5(_VIDEO_IDS, task.task_id))  # stable from poll to poll
 
 
-def record(task: TaskSnapshot) -> dict[str, Any]:
-    """record-detail ``data``, keyed as the §3.4 example."""
+def record(task: TaskSnapshot, now: float | None = None) -> dict[str, Any]:
+    """record-detail ``data``, keyed as the §3.4 example; ``now`` (mock clock) for expireFlag."""
     failed = task.state == "fail"
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
     video = None
     if task.state == "success":
         video = {
@@ -255,15 +256,17 @@ def record(task: TaskSnapshot) -> dict[str, Any]:
         "state": _WORDS[task.state],
         "generateTime": _clock_text(task.created_ms),
         "videoInfo": video,
-        "failCode": FAIL_CODE if failed else "",
-        "failMsg": FAIL_MSG if failed else "",
-        "expireFlag": 0,
+        "failCode": code if failed else "",
+        "failMsg": msg if failed else "",
+        # §3.4: 1 once the video is gone (14 days, files.RETENTION_SECONDS)
+        "expireFlag": 0 if now is None or files.retained(task, now) else 1,
     }
 
 
 def aleph_record(task: TaskSnapshot) -> dict[str, Any]:
     """Aleph record-info ``data`` (D:runway-api/get-aleph-video-details)."""
     succeeded, failed = task.state == "success", task.state == "fail"
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
     response = None
     if succeeded:
         response = {
@@ -278,8 +281,8 @@ def aleph_record(task: TaskSnapshot) -> dict[str, Any]:
         "completeTime": _iso(task.completed_ms),
         "createTime": _iso(task.created_ms),
         "successFlag": 1 if succeeded else 0,  # a failure keeps 0 and has an errorMessage
-        "errorCode": 0 if succeeded else (FAIL_CODE if failed else None),
-        "errorMessage": FAIL_MSG if failed else "",
+        "errorCode": 0 if succeeded else (code if failed else None),
+        "errorMessage": msg if failed else "",
     }
 
 
@@ -295,7 +298,8 @@ def callback_payload(transition: Transition) -> dict[str, Any]:
         }
         return {"code": 200, "msg": RUNWAY_SUCCESS_MSG, "data": data}
     # [INF] the failure body is not documented beyond its codes
-    return {"code": FAIL_CODE, "msg": FAIL_MSG, "data": {"task_id": task.task_id}}
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
+    return {"code": code, "msg": msg, "data": {"task_id": task.task_id}}
 
 
 def aleph_callback_payload(transition: Transition) -> dict[str, Any]:
@@ -305,13 +309,14 @@ def aleph_callback_payload(transition: Transition) -> dict[str, Any]:
         data = {"result_video_url": _video_url(task), "result_image_url": _cover_url(task)}
         return {"code": 200, "msg": "success", "data": data, "taskId": task.task_id}
     # [INF] the failure body is not documented
-    return {"code": FAIL_CODE, "msg": FAIL_MSG, "data": None, "taskId": task.task_id}
+    code, msg = task.failure(FAIL_CODE, FAIL_MSG)
+    return {"code": code, "msg": msg, "data": None, "taskId": task.task_id}
 
 
 @ROUTES.get("/api/v1/runway/record-detail")
 async def record_detail(request: web.Request) -> web.Response:
     transition = poll_task(request, RUNWAY, callback_payload)
-    return ok(record(transition.task))
+    return ok(record(transition.task, runtime(request).clock.now()))
 
 
 @ROUTES.get("/api/v1/aleph/record-info")

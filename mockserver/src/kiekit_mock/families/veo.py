@@ -206,12 +206,13 @@ def _info(task: TaskSnapshot) -> dict[str, Any]:
 
 
 def _failure(task: TaskSnapshot) -> tuple[int, str]:
+    """The task's errorCode/message: its outcome's, else the default of its kind."""
     kind = kind_of(task)
     if kind == "4k":
-        return UHD_FAIL_CODE, UHD_FAIL_MSG
+        return task.failure(UHD_FAIL_CODE, UHD_FAIL_MSG)
     if kind == "1080p":
-        return FAIL_CODE, HD_FAIL_MSG
-    return FAIL_CODE, FAIL_MSG
+        return task.failure(FAIL_CODE, HD_FAIL_MSG)
+    return task.failure(FAIL_CODE, FAIL_MSG)
 
 
 def record(task: TaskSnapshot) -> dict[str, Any]:
@@ -274,11 +275,8 @@ def _upgrades(rt: Runtime, account: str, model: str, source: str) -> list[TaskSn
     """The 1080P (or 4K) tasks made from ``source``, oldest first."""
     return [
         task
-        for task in rt.store.snapshots()
-        if task.family == FAMILY
-        and task.model == model
-        and task.account_id == account
-        and task.request_body.get("taskId") == source
+        for task in rt.store.snapshots(account=account, family=FAMILY)
+        if task.model == model and task.request_body.get("taskId") == source
     ]
 
 

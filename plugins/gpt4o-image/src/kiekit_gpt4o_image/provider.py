@@ -31,6 +31,7 @@ from kiekit import Asset, Input, MediaKind, Model, ProtocolError, Request, Valid
 from kiekit.families.assets import assets
 from kiekit.families.success_flag import SuccessFlagProvider, SuccessFlagRecord
 from kiekit.fields import choice, flag, text, url, urls
+from kiekit.ratelimit import Rate
 
 __all__ = [
     "DOWNLOAD_URL_PATH",
@@ -95,6 +96,7 @@ class Gpt4oImageProvider(SuccessFlagProvider):
     models = (Model(MODEL_ID, Gpt4oImage, MediaKind.IMAGE),)
     create_path = CREATE_PATH
     status_path = STATUS_PATH
+    status_rate_per_task = Rate(3, 1.0)  # "Max query rate 3/s per task" (§3.1, §8)
 
     def record(self, task_id: str, data: Any) -> SuccessFlagRecord:
         if not isinstance(data, dict):

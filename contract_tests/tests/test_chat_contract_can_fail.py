@@ -1,0 +1,330 @@
+"""Every chat contract test can fail: fake chat providers, each with one realistic bug, run
+through ``ChatProviderContract`` in a pytester session, and exactly the tests that should catch
+the bug fail; a correct fake passes them all.
+
+The fakes speak the OpenAI-compatible chat completions the mock emulates on per-model paths
+(kie-api.md §5), written here from the wire shape alone (the kit does not depend on plugins).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+FAKES = '''
+import json
+
+import attrs
+from attrs import frozen
+from hypothesis import Phase, settings
+from kiekit import ValidationError
+from kiekit.chat import (
+    ChatDelta, ChatFailure, ChatModel, ChatProvider, ChatReply, Usage, json_object, json_objects
+)
+from kiekit.errors import ProtocolError
+from kiekit.fields import Input, choice
+from kiekit.models import Request
+
+from kiekit_contract import ChatProviderContract
+
+settings.register_profile(
+    "kiekit-meta", derandomize=True, database=None, phases=(Phase.explicit, Phase.generate)
+)
+settings.load_profile("kiekit-meta")
+
+
+@frozen
+class Options(Input):
+    reasoning_effort: str | None = choice("low", "medium", "high")
+    tools: tuple | None = json_objects()
+    response_format: dict | None = json_object()
+
+    def check(self):
+        if self.tools and self.response_format is not None:
+            raise ValidationError("response_format", "not with tools")
+
+
+def obj(value):
+    if not isinstance(value, dict):
+        raise ProtocolError("not an object", payload=value)
+    return value
+
+
+def text_of(data, key):
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise ProtocolError("not text", payload=value)
+
+
+def usage_of(data):
+    raw = data.get("usage")
+    if raw is None:
+        return None
+    raw = obj(raw)
+    counts = [raw.get("prompt_tokens"), raw.get("completion_tokens")]
+    if not all(type(c) is int for c in counts):
+        raise ProtocolError("bad usage", payload=raw)
+    return Usage(*counts)
+
+
+def credits_of(data):
+    value = data.get("credits_consumed")
+    if value is None or (type(value) in (int, float) and value == value and abs(value) < 1e300):
+        return value
+    raise ProtocolError("bad credits", payload=value)
+
+
+def first_choice(data):
+    choices = data.get("choices", [])
+    if not isinstance(choices, list):
+        raise ProtocolError("bad choices", payload=choices)
+    return obj(choices[0]) if choices else None
+
+
+class Good(ChatProvider):
+    name = "fake-completions"
+    models = (ChatModel("gpt-5-2", Options),)
+
+    def build_request(self, call, *, stream):
+        body = {
+            "model": call.model,
+            "messages": [{"role": m.role, "content": m.text} for m in call.messages],
+            "stream": stream,
+        }
+        for a in attrs.fields(type(call.options)):
+            value = getattr(call.options, a.name)
+            if value is not None:
+                body[a.name] = list(value) if isinstance(value, tuple) else value
+        return Request("POST", f"/{call.model}/v1/chat/completions", body=body)
+
+    def parse_reply(self, model_id, payload):
+        data = obj(payload)
+        if data.get("error") is not None:
+            return ChatFailure(500, "error")
+        choice = first_choice(data)
+        if choice is None:
+            raise ProtocolError("no choice", payload=data)
+        message = obj(choice.get("message"))
+        return ChatReply(
+            text=text_of(message, "content"),
+            model=text_of(data, "model") or model_id,
+            usage=usage_of(data),
+            credits=credits_of(data),
+        )
+
+    def read_json(self, event):
+        try:
+            return obj(json.loads(event.data))
+        except ValueError:
+            raise ProtocolError("not JSON", payload=event.data) from None
+
+    def parse_event(self, model_id, event):
+        if event.data == "[DONE]":
+            return ChatDelta(done=True)
+        data = self.read_json(event)
+        if data.get("error") is not None:
+            return ChatFailure(500, "error event")
+        choice = first_choice(data)
+        delta = obj(choice.get("delta") or {}) if choice else {}
+        return ChatDelta(
+            text=text_of(delta, "content"), usage=usage_of(data), credits=credits_of(data)
+        )
+
+
+COMPLETION = {
+    "model": "gpt-5-2",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+}
+STREAM = (
+    b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\\n\\n'
+    b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}\\n\\n'
+    b"data: [DONE]\\n\\n"
+)
+
+
+class TestGood(ChatProviderContract):
+    provider = Good()
+    check_entry_points = False
+    max_examples = 8
+    documented_replies = [("gpt-5-2", COMPLETION)]
+    documented_streams = [("gpt-5-2", STREAM)]
+    refused_options = [({"tools": [{"type": "x"}], "response_format": {"a": 1}}, "response_format")]
+
+
+class NeverEnds(Good):
+    """[DONE] is skipped like any other event: every stream looks cut short."""
+
+    def parse_event(self, model_id, event):
+        return None if event.data == "[DONE]" else super().parse_event(model_id, event)
+
+
+class LosesFirstWord(Good):
+    """The first piece of streamed text is lost: the stream and the reply disagree."""
+
+    seen = set()
+
+    def parse_event(self, model_id, event):
+        delta = super().parse_event(model_id, event)
+        if isinstance(delta, ChatDelta) and delta.text and id(event) not in self.seen:
+            self.seen.add(id(event))
+            if "Echo" in delta.text:
+                return attrs.evolve(delta, text="")
+        return delta
+
+
+class IgnoresErrorEvents(Good):
+    """An error event mid-stream is read as an empty delta."""
+
+    def parse_event(self, model_id, event):
+        read = super().parse_event(model_id, event)
+        return ChatDelta() if isinstance(read, ChatFailure) else read
+
+
+class CrashesOnOddAnswer(Good):
+    def parse_reply(self, model_id, payload):
+        text = payload["choices"][0]["message"]["content"]
+        return ChatReply(text, model_id, usage=usage_of(payload), credits=credits_of(payload))
+
+
+class CrashesOnOddEvent(Good):
+    def read_json(self, event):
+        return json.loads(event.data)
+
+
+@frozen
+class NoRule(Options):
+    def check(self):
+        pass
+
+
+class LenientOptions(Good):
+    """response_format goes out with tools, which KIE refuses (§5)."""
+
+    models = (ChatModel("gpt-5-2", NoRule),)
+
+
+@frozen
+class Unchecked(Input):
+    reasoning_effort: str | None = attrs.field(default=None, kw_only=True)
+
+
+class UncheckedOptions(Good):
+    """An option declared without a spec: anything goes out, KIE judges it after paying."""
+
+    models = (ChatModel("gpt-5-2", Unchecked),)
+
+
+class TestNeverEnds(TestGood):
+    provider = NeverEnds()
+
+
+class TestLosesFirstWord(TestGood):
+    provider = LosesFirstWord()
+
+
+class TestIgnoresErrorEvents(TestGood):
+    provider = IgnoresErrorEvents()
+
+
+class TestCrashesOnOddAnswer(TestGood):
+    provider = CrashesOnOddAnswer()
+
+
+class TestCrashesOnOddEvent(TestGood):
+    provider = CrashesOnOddEvent()
+
+
+class TestLenientOptions(TestGood):
+    provider = LenientOptions()
+
+
+class TestUncheckedOptions(TestGood):
+    provider = UncheckedOptions()
+    refused_options = []
+
+
+class TestNothingDocumented(TestGood):
+    documented_replies = []
+    documented_streams = []
+'''
+
+BOTH = ("[Client]", "[AsyncClient]")
+AGREE = {f"test_reply_and_stream_agree{c}" for c in BOTH}
+FAILURE = {f"test_failure_raises_api_error{c}" for c in BOTH}
+CONTRACT_TESTS = {
+    "test_models_are_declared",
+    "test_entry_points_declare_the_models",
+    *AGREE,
+    *FAILURE,
+    "test_bad_options_are_refused_before_any_request",
+    "test_bad_messages_are_refused_before_any_request",
+    "test_refused_option_sets_name_the_field",
+    "test_documented_answers_read",
+    *(f"test_envelope_errors_are_typed{c}" for c in BOTH),
+    *(f"test_cut_streams_never_pass_for_whole{c}" for c in BOTH),
+    "test_fuzzed_answers_raise_only_protocol_error",
+    "test_fuzzed_events_raise_only_protocol_error",
+}
+
+# class -> the contract tests its bug must fail (every other one passes)
+EXPECTED_FAILURES: dict[str, set[str]] = {
+    "TestGood": set(),
+    "TestNeverEnds": AGREE | {"test_documented_answers_read"},
+    "TestLosesFirstWord": AGREE,
+    "TestIgnoresErrorEvents": FAILURE,
+    "TestCrashesOnOddAnswer": {"test_fuzzed_answers_raise_only_protocol_error"},
+    "TestCrashesOnOddEvent": {"test_fuzzed_events_raise_only_protocol_error"},
+    "TestLenientOptions": {"test_refused_option_sets_name_the_field"},
+    "TestUncheckedOptions": {
+        "test_models_are_declared",
+        "test_bad_options_are_refused_before_any_request",
+    },
+    "TestNothingDocumented": {
+        "test_documented_answers_read",
+        "test_fuzzed_events_raise_only_protocol_error",
+    },
+}
+
+RECORDER = """
+import json
+import pathlib
+
+OUTCOMES = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or not report.passed:
+        OUTCOMES[report.nodeid] = report.outcome
+
+
+def pytest_sessionfinish(session):
+    pathlib.Path("outcomes.json").write_text(json.dumps(OUTCOMES))
+"""
+
+
+def test_each_chat_bug_fails_exactly_the_tests_that_should_catch_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(test_chat_fakes=FAKES)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tb=no")  # tracebacks: slow
+    outcomes: dict[str, dict[str, str]] = {}
+    for nodeid, outcome in json.loads((pytester.path / "outcomes.json").read_text()).items():
+        _, cls, test = nodeid.split("::")
+        outcomes.setdefault(cls, {})[test] = outcome
+    assert set(outcomes) == set(EXPECTED_FAILURES)
+    wrong = []
+    for cls, tests in sorted(outcomes.items()):
+        assert set(tests) == CONTRACT_TESTS, f"{cls} ran {sorted(set(tests) ^ CONTRACT_TESTS)}"
+        failed = {test for test, outcome in tests.items() if outcome == "failed"}
+        if failed != EXPECTED_FAILURES[cls]:
+            missed = sorted(EXPECTED_FAILURES[cls] - failed)
+            extra = sorted(failed - EXPECTED_FAILURES[cls])
+            wrong.append(f"{cls}: did not fail {missed}; failed unexpectedly {extra}")
+        skipped = {test for test, outcome in tests.items() if outcome == "skipped"}
+        if skipped != {"test_entry_points_declare_the_models"}:
+            wrong.append(f"{cls}: skipped {sorted(skipped)}")
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,287 @@
+"""The account and its files, sans-I/O: the credit balance and the three uploads (kie-api.md §4).
+
+Uploads go to a host of their own (``kieai.redpandaai.co``, §1) with the same Bearer key and an
+envelope of its own, ``{success, code, msg, data}``: it is read here, and a failure raises the
+same typed errors as the API's body codes (400, 401, 405, 500 on that host). How a source goes:
+
+- a local file: ``file-stream-upload``, a multipart body the transport streams from disk
+  (:class:`~kiekit._engine.StreamUpload`); the file is never read into memory whole;
+- an http(s) URL: ``file-url-upload``, KIE fetches it (30 s timeout, about 100 MB);
+- bytes: ``file-base64-upload``.
+
+KIE's CDN caches a file by name, and an upload with a name already used overwrites it, served
+stale for a while (§4): so a file without an explicit ``file_name`` gets a unique one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from attrs import frozen
+
+from kiekit import wire
+from kiekit._engine import Engine, Flow, HttpRequest, HttpResponse, Now, Sleep, StreamUpload
+from kiekit.errors import KieError, ProtocolError, ValidationError, api_error, http_error
+from kiekit.models import Request
+from kiekit.retry import Verdict, parse_retry_after, verdict
+from kiekit.uploads import UploadedFile
+
+if TYPE_CHECKING:
+    import random
+
+CREDIT_PATH = "/api/v1/chat/credit"
+STREAM_PATH = "/api/file-stream-upload"
+URL_PATH = "/api/file-url-upload"
+BASE64_PATH = "/api/file-base64-upload"
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+_OUR_SUFFIX = re.compile(r"-[0-9a-f]{12}$")  # what unique_name adds
+# First bytes of the media types an input file usually is, for bytes that come without a name.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"GIF87a", "image/gif", ".gif"),
+    (b"GIF89a", "image/gif", ".gif"),
+    (b"ID3", "audio/mpeg", ".mp3"),
+)
+
+
+@frozen
+class _UploadData(wire.WireRecord):
+    """``data`` of a successful upload: ``{fileName, filePath, downloadUrl, fileSize, mimeType,
+    uploadedAt}`` (§4; DOCCOPY and recorded traffic)."""
+
+    file_name: str
+    file_path: str
+    download_url: str
+    file_size: int | None = None
+    mime_type: str | None = None
+    uploaded_at: wire.Timestamp | None = None
+
+
+class Files:
+    """Credits (on the API host) and uploads (on the upload host) for one client session."""
+
+    def __init__(self, engine: Engine, upload_base_url: str) -> None:
+        self._engine = engine
+        self.upload_base_url = upload_base_url.rstrip("/")
+
+    def credits(self) -> Flow[float]:
+        """The account's balance: ``GET /api/v1/chat/credit``, a float in real traffic (the docs
+        show an int, §4)."""
+        data = yield from self._engine.call(Request("GET", CREDIT_PATH))
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            raise ProtocolError("the credit balance is not a number", payload=data)
+        return wire.structure(data, float)
+
+    def upload(
+        self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None
+    ) -> Flow[UploadedFile]:
+        """Upload a local file (a path), a file on the web (an http(s) URL) or bytes."""
+        folder = check_upload_path(upload_path)
+        if file_name is not None:
+            check_file_name(file_name)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return (yield from self._upload_bytes(bytes(source), folder, file_name))
+        if isinstance(source, str) and urlsplit(source.strip()).scheme in ("http", "https"):
+            return (yield from self._upload_url(source.strip(), folder, file_name))
+        if isinstance(source, (str, os.PathLike)):
+            return (yield from self._upload_path(Path(source), folder, file_name))
+        raise ValidationError(
+            "source", f"must be a file path, an http(s) URL or bytes, not {type(source).__name__}"
+        )
+
+    # -- the three methods ------------------------------------------------------------------
+
+    def _upload_path(self, path: Path, folder: str, file_name: str | None) -> Flow[UploadedFile]:
+        if not path.exists():
+            raise ValidationError("source", f"no such file: {path}")
+        if not path.is_file():
+            raise ValidationError("source", f"is not a file: {path}")
+        size = path.stat().st_size
+        if size == 0:
+            raise ValidationError("source", f"is empty: {path}")
+        name = file_name or unique_name(path.name)
+        media_type = (
+            mimetypes.guess_type(name)[0]
+            or mimetypes.guess_type(path.name)[0]
+            or "application/octet-stream"
+        )
+        boundary = "kiekit-" + secrets.token_hex(16)
+        head = (
+            _form_field(boundary, "uploadPath", folder)
+            + _form_field(boundary, "fileName", name)
+            + (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="{_quoted(name)}"\r\n'
+                f"Content-Type: {media_type}\r\n\r\n"
+            ).encode()
+        )
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        headers = {
+            **self._engine.auth_headers,
+            "Accept": "application/json",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + size + len(tail)),
+        }
+        url = self.upload_base_url + STREAM_PATH
+        op = StreamUpload(url, headers, head, path, size, tail)
+        return (yield from self._send(op, STREAM_PATH))
+
+    def _upload_url(self, url: str, folder: str, file_name: str | None) -> Flow[UploadedFile]:
+        if any(c.isspace() for c in url) or not urlsplit(url).netloc:
+            raise ValidationError("source", f"is not a valid http(s) URL: {url!r}")
+        original = unquote(PurePosixPath(urlsplit(url).path).name)
+        body = {
+            "fileUrl": url,
+            "uploadPath": folder,
+            "fileName": file_name or unique_name(original),
+        }
+        return (yield from self._post_json(URL_PATH, body))
+
+    def _upload_bytes(self, data: bytes, folder: str, file_name: str | None) -> Flow[UploadedFile]:
+        if not data:
+            raise ValidationError("source", "is empty")
+        sniffed = next((found for found in _MAGIC if data.startswith(found[0])), None)
+        if file_name is not None:
+            name = file_name
+            media_type = mimetypes.guess_type(name)[0]
+        else:
+            name = unique_name("upload" + (sniffed[2] if sniffed else ".bin"))
+            media_type = None
+        media_type = media_type or (sniffed[1] if sniffed else "application/octet-stream")
+        body = {
+            "base64Data": base64.b64encode(data).decode("ascii"),
+            "uploadPath": folder,
+            "fileName": name,
+            "mimeType": media_type,
+        }
+        return (yield from self._post_json(BASE64_PATH, body))
+
+    def _post_json(self, path: str, body: Mapping[str, Any]) -> Flow[UploadedFile]:
+        headers = {
+            **self._engine.auth_headers,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        raw = json.dumps(body).encode()
+        op = HttpRequest("POST", self.upload_base_url + path, headers, raw)
+        return (yield from self._send(op, path))
+
+    def _send(self, op: HttpRequest | StreamUpload, path: str) -> Flow[UploadedFile]:
+        """One upload, sent again under the client's retry policy after a failure a retry
+        can cure (network faults, 429, 5xx). An upload costs no credits and its name is chosen
+        before the first try, so a repeat at worst writes the same file again."""
+        policy = self._engine.retry
+        started: float = yield Now()
+        rng: random.Random | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            response: HttpResponse | None = None
+            try:
+                response = yield op
+                return read_upload(response, path)
+            except KieError as exc:
+                error = exc
+            if verdict(error, safe=True) is Verdict.RETRY and attempt < policy.attempts:
+                rng = rng or policy.randomness()
+                delay = policy.backoff(attempt, rng)
+                asked = None if response is None else parse_retry_after(response.headers)
+                delay = delay if asked is None else asked
+                now: float = yield Now()
+                if now + delay <= started + policy.deadline:
+                    yield Sleep(delay)
+                    continue
+            raise error
+
+
+def read_upload(response: HttpResponse, path: str) -> UploadedFile:
+    """The uploaded file of one answer of the upload host, or the typed error it stands for."""
+    if response.status != 200:
+        raise http_error(response.status, response.reason)
+    try:
+        payload = json.loads(response.body)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(
+            f"answer to POST {path} is not JSON", payload=response.body[:200]
+        ) from exc
+    envelope = wire.read_envelope(payload)
+    if envelope.code != 200:  # the host's codes: 400, 401, 405, 500 (§4)
+        raise api_error(envelope.code, envelope.msg, data=envelope.data)
+    if payload.get("success") is False:  # liberal: an answer without the flag is read on
+        raise ProtocolError(f"POST {path} answered code 200 but success false", payload=payload)
+    data = wire.structure(envelope.data, _UploadData)
+    if urlsplit(data.download_url).scheme not in ("http", "https"):
+        raise ProtocolError(f"POST {path} answered no http(s) downloadUrl", payload=payload)
+    return UploadedFile(
+        file_name=data.file_name,
+        file_path=data.file_path,
+        download_url=data.download_url,
+        size=data.file_size,
+        mime_type=data.mime_type,
+        uploaded_at=data.uploaded_at,
+    )
+
+
+def check_upload_path(upload_path: str) -> str:
+    """KIE's rule for ``uploadPath``: required, no leading or trailing slash (§4)."""
+    if not isinstance(upload_path, str) or not upload_path.strip():
+        raise ValidationError("upload_path", "must be a non-empty folder name, e.g. 'kiekit'")
+    if upload_path != upload_path.strip():
+        raise ValidationError("upload_path", f"must not start or end with spaces: {upload_path!r}")
+    if upload_path.startswith("/") or upload_path.endswith("/"):
+        raise ValidationError(
+            "upload_path", f"must not start or end with '/' (KIE's rule): {upload_path!r}"
+        )
+    parts = upload_path.split("/")
+    if any(part in ("", ".", "..") for part in parts) or "\\" in upload_path:
+        raise ValidationError("upload_path", f"is not a clean folder path: {upload_path!r}")
+    if any(not c.isprintable() for c in upload_path):
+        raise ValidationError("upload_path", f"holds control characters: {upload_path!r}")
+    return upload_path
+
+
+def check_file_name(file_name: str) -> None:
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise ValidationError("file_name", "must be a non-empty name")
+    if "/" in file_name or "\\" in file_name or file_name in (".", ".."):
+        raise ValidationError("file_name", f"must be a name, not a path: {file_name!r}")
+    if any(not c.isprintable() for c in file_name):
+        raise ValidationError("file_name", f"holds control characters: {file_name!r}")
+
+
+def unique_name(original: str) -> str:
+    """``photo.png`` → ``photo-3f9a1c2b7d4e.png``: recognisable, but never a name used before,
+    so no upload overwrites another or is served from a stale CDN cache (§4)."""
+    pure = PurePosixPath(original.replace("\\", "/")).name
+    suffix = PurePosixPath(pure).suffix
+    stem = pure[: -len(suffix)] if suffix else pure
+    if not _EXTENSION.match(suffix):
+        suffix, stem = "", pure
+    stem = _OUR_SUFFIX.sub("", stem)  # a file uploaded again keeps one suffix, not two
+    stem = _SAFE.sub("_", stem).strip("._")[:60] or "upload"
+    return f"{stem}-{secrets.token_hex(6)}{suffix.lower()}"
+
+
+def _form_field(boundary: str, name: str, value: str) -> bytes:
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+    ).encode()
+
+
+def _quoted(name: str) -> str:
+    # RFC 7578 §4.2: the name goes as UTF-8; a double quote is escaped as browsers do.
+    return name.replace('"', "%22")

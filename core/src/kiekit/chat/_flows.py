@@ -1,0 +1,229 @@
+"""The chat calls as sans-I/O flows, as :mod:`kiekit._engine` does for tasks.
+
+A whole answer is one ordinary :class:`~kiekit._engine.HttpRequest`. A streamed answer yields
+:class:`OpenStream` (the driver answers with a :class:`StreamHead`), then :class:`ReadStream`
+for each chunk of bytes (``b""`` at the end), and :class:`Emit` for each delta the user gets;
+its return value is the assembled :class:`ChatReply`. So envelope checks, SSE decoding, error
+mapping and assembly exist once for both clients.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from attrs import define, field, frozen
+
+from kiekit import wire
+from kiekit._engine import Engine, HttpRequest, HttpResponse
+from kiekit.chat.provider import ChatProvider
+from kiekit.chat.sse import SseDecoder
+from kiekit.chat.types import ChatCall, ChatDelta, ChatFailure, ChatReply, MessagesLike, Usage
+from kiekit.errors import ApiError, ProtocolError, ValidationError, api_error, http_error
+from kiekit.models import Request
+
+__all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
+
+SSE = "text/event-stream"
+
+
+@frozen
+class OpenStream:
+    request: HttpRequest
+
+
+@frozen
+class StreamHead:
+    """The status line of a streamed answer; its body is read with :class:`ReadStream`."""
+
+    status: int
+    reason: str = ""
+    content_type: str = ""
+
+
+@frozen
+class ReadStream:
+    """Ask for the next chunk of the open stream's body: ``b""`` once it has ended."""
+
+
+@frozen
+class Emit:
+    delta: ChatDelta
+
+
+StreamOp = OpenStream | ReadStream | Emit
+StreamFlow = Generator[StreamOp, Any, ChatReply]
+
+
+def http_request(engine: Engine, request: Request, *, accept: str) -> HttpRequest:
+    try:  # strict JSON: NaN or infinity would reach KIE as invalid JSON
+        body = None if request.body is None else json.dumps(request.body, allow_nan=False)
+    except ValueError as exc:
+        raise ValidationError("options", f"hold a value JSON cannot carry: {exc}") from exc
+    headers = {**engine.auth_headers, "Content-Type": "application/json", "Accept": accept}
+    return HttpRequest(
+        request.method,
+        engine.base_url + request.path,
+        headers,
+        None if body is None else body.encode(),
+    )
+
+
+def chat(engine: Engine, provider: ChatProvider, call: ChatCall) -> Generator[Any, Any, ChatReply]:
+    """One whole answer. Sent once, never retried: a chat call is paid for, and a retry after
+    a failure that may have reached KIE could pay twice."""
+    request = provider.build_request(call, stream=False)
+    response: HttpResponse = yield http_request(engine, request, accept="application/json")
+    if response.status != 200:
+        raise http_error(response.status, response.reason)
+    payload = _json(response.body, request)
+    _raise_envelope_error(payload)
+    reply = provider.parse_reply(call.model, payload)
+    if isinstance(reply, ChatFailure):
+        raise _failure(reply, payload)
+    return reply
+
+
+def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> StreamFlow:
+    """A streamed answer: emits each delta, returns the whole reply once the last event came.
+
+    KIE refuses a call (bad key, no credits) with its JSON envelope at HTTP 200 instead of an
+    event stream (kie-api.md §1): read as the typed error, as for a whole answer. An error
+    event mid-stream raises the same way; a stream that ends before its last event is a
+    ProtocolError, and a dropped connection the transport's TransportError — so a truncated
+    answer is never taken for a whole one.
+    """
+    request = provider.build_request(call, stream=True)
+    head: StreamHead = yield OpenStream(http_request(engine, request, accept=SSE))
+    if head.status != 200:
+        raise http_error(head.status, head.reason)
+    decoder = SseDecoder()
+    assembled = _Assembly(call.model)
+    chunk: bytes = yield ReadStream()
+    content_type = head.content_type.lower()
+    # KIE's JSON envelope (an error) comes as application/json; without a content type (a
+    # proxy stripped it), a body starting with "{" cannot be an event stream either
+    if "json" in content_type or (SSE not in content_type and chunk.lstrip()[:1] == b"{"):
+        whole = chunk
+        while chunk:
+            chunk = yield ReadStream()
+            whole += chunk
+        payload = _json(whole, request)
+        _raise_envelope_error(payload)
+        reply = provider.parse_reply(call.model, payload)
+        if isinstance(reply, ChatFailure):
+            raise _failure(reply, payload)
+        raise ProtocolError("asked for an event stream, got a whole answer", payload=payload)
+    while True:
+        events = decoder.feed(chunk) if chunk else decoder.close()
+        for event in events:
+            data = _event_json(event.data)
+            if data is not None:
+                _raise_envelope_error(data)
+            parsed = provider.parse_event(call.model, event)
+            if isinstance(parsed, ChatFailure):
+                raise _failure(parsed, event.data)
+            if parsed is None:
+                continue
+            assembled.add(parsed)
+            yield Emit(parsed)
+            if parsed.done:
+                return assembled.reply()
+        if not chunk:
+            raise ProtocolError(
+                "the event stream ended before the answer did (no final event)",
+                payload=assembled.text[-200:],
+            )
+        chunk = yield ReadStream()
+
+
+def _failure(failure: ChatFailure, payload: Any) -> ApiError:
+    return api_error(failure.code, failure.message, data=payload)
+
+
+def _json(body: bytes, request: Request) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"answer to {request.method} {request.path} is not JSON", payload=body[:200]
+        ) from exc
+
+
+def _event_json(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None  # "[DONE]" and the like: the provider reads those
+
+
+def _raise_envelope_error(payload: Any) -> None:
+    """KIE's ``{"code", "msg"}`` envelope with a code other than 200 (kie-api.md §1, §7) —
+    chat answers themselves are not enveloped, so a top-level integer ``code`` with a message
+    marks KIE's own refusal."""
+    if not isinstance(payload, Mapping) or "code" not in payload:
+        return
+    if "msg" not in payload and "message" not in payload:
+        return
+    try:
+        envelope = wire.read_envelope(payload)
+    except ProtocolError:
+        return  # a code that is not an int: not KIE's envelope; the provider judges it
+    if envelope.code != 200:
+        raise api_error(envelope.code, envelope.msg, data=envelope.data)
+
+
+@define
+class _Assembly:
+    """The whole reply, gathered from the deltas as they pass."""
+
+    model: str
+    parts: list[str] = field(factory=list)
+    thoughts: list[str] = field(factory=list)
+    last: dict[str, Any] = field(factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def add(self, delta: ChatDelta) -> None:
+        self.parts.append(delta.text)
+        self.thoughts.append(delta.thinking)
+        for name in ("model", "credits", "finish_reason"):
+            value = getattr(delta, name)
+            if value is not None:
+                self.last[name] = value
+        if delta.usage is not None:
+            # usage arrives in pieces (Anthropic: input tokens first, output tokens last)
+            before: Usage = self.last.get("usage", Usage())
+            self.last["usage"] = Usage(
+                input_tokens=delta.usage.input_tokens
+                if delta.usage.input_tokens is not None
+                else before.input_tokens,
+                output_tokens=delta.usage.output_tokens
+                if delta.usage.output_tokens is not None
+                else before.output_tokens,
+            )
+
+    def reply(self) -> ChatReply:
+        return ChatReply(
+            text=self.text,
+            model=self.last.get("model", self.model),
+            usage=self.last.get("usage"),
+            credits=self.last.get("credits"),
+            finish_reason=self.last.get("finish_reason"),
+            thinking="".join(self.thoughts),
+        )
+
+
+def prepare(
+    engine: Engine,
+    model: str,
+    messages: MessagesLike,
+    system: str | None,
+    options: Mapping[str, Any],
+) -> tuple[ChatProvider, ChatCall]:
+    """The model's chat provider and the validated call: ValidationError before any I/O."""
+    provider = engine.registry.chat_provider(model)
+    return provider, provider.make_call(model, messages, system=system, options=options)

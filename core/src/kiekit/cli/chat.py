@@ -1,0 +1,122 @@
+"""``kie chat MODEL "hello"``: ask a chat model; its answer streams to standard output.
+
+Chat models answer at once, not as tasks (kie-api.md §5). Tokens go to standard output as they
+arrive (``--no-stream``: the whole answer at the end; ``--json``: one JSON object with the text,
+usage and credits); a summary line (model, tokens, credits) goes to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from kiekit.cli._common import Commands, add_connection_options, open_client, say
+from kiekit.cli.run import _input_values
+
+if TYPE_CHECKING:
+    from kiekit.chat import ChatReply
+
+
+def register(commands: Commands) -> None:
+    chat = commands.add_parser("chat", help="ask a chat model; the answer streams to stdout")
+    chat.add_argument("model", help="a chat model id, e.g. gpt-5-2 (see `kie providers`)")
+    chat.add_argument("prompt", help="what to ask")
+    chat.add_argument("--system", default=None, help="a system message to put first")
+    chat.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an image for the model to read (repeatable): http(s) or data:image/… URL",
+    )
+    chat.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model option (repeatable), e.g. --option reasoning_effort=low",
+    )
+    chat.add_argument(
+        "--no-stream", dest="stream", action="store_false", help="ask for the whole answer at once"
+    )
+    chat.add_argument(
+        "--json", action="store_true", help="print the reply as one JSON object (text, usage…)"
+    )
+    add_connection_options(chat)
+    chat.set_defaults(handler=_chat)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    import attrs
+
+    from kiekit.registry import default_registry
+
+    provider = default_registry().chat_provider(args.model)
+    prompt: Any = args.prompt
+    if args.image:  # kie-api.md §5: media as image_url parts of the message's content
+        images = [{"type": "image_url", "image_url": {"url": url}} for url in args.image]
+        prompt = [{"role": "user", "content": [{"type": "text", "text": prompt}, *images]}]
+    call = provider.make_call(  # validated before any I/O; option values read as text
+        args.model,
+        prompt,
+        system=args.system,
+        options=_input_values(args.option),
+        from_text=True,
+    )
+    options: dict[str, Any] = {
+        a.name: getattr(call.options, a.name)
+        for a in attrs.fields(type(call.options))
+        if getattr(call.options, a.name) is not None
+    }
+    with contextlib.ExitStack() as stack:
+        client = open_client(args, stack)
+        if not args.stream:
+            reply = client.chat(args.model, call.messages, **options)
+            if not args.json:
+                print(reply.text)
+        else:
+            wrote = False
+            try:
+                with client.chat_stream(args.model, call.messages, **options) as stream:
+                    for delta in stream:
+                        if delta.text and not args.json:
+                            sys.stdout.write(delta.text)
+                            sys.stdout.flush()
+                            wrote = True
+            finally:
+                if wrote and stream.reply is None:  # cut short: end the partial line
+                    print()
+            assert stream.reply is not None  # the stream was read to its end
+            reply = stream.reply
+            if not args.json:
+                print()
+    if args.json:
+        print(json.dumps(_as_json(reply), ensure_ascii=False))
+    say(_summary(reply))
+    return 0
+
+
+def _as_json(reply: ChatReply) -> dict[str, Any]:
+    usage = reply.usage
+    return {
+        "model": reply.model,
+        "text": reply.text,
+        "thinking": reply.thinking or None,
+        "finish_reason": reply.finish_reason,
+        "usage": None
+        if usage is None
+        else {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
+        "credits": reply.credits,
+    }
+
+
+def _summary(reply: ChatReply) -> str:
+    parts = [reply.model]
+    if reply.usage is not None:
+        parts.append(f"{reply.usage.input_tokens} in / {reply.usage.output_tokens} out tokens")
+    if reply.credits is not None:
+        parts.append(f"{reply.credits:g} credits")
+    return "; ".join(parts)

@@ -1,0 +1,99 @@
+"""``kie resume``: finish what a crash interrupted — wait for every unfinished task in the journal,
+download every result file not on disk yet, and report creates whose outcome is unknown.
+
+It never creates a task: a row whose create got no answer may or may not be a task at KIE, and
+KIE cannot list tasks (kie-api.md §4), so it is reported for the user to check, not sent again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiekit.cli._common import Commands, say
+
+if TYPE_CHECKING:
+    from kiekit.client import AsyncClient
+    from kiekit.journal import Entry, Journal
+
+
+def register(commands: Commands) -> None:
+    resume = commands.add_parser(
+        "resume", help="finish unfinished tasks of the journal: wait, download missing files"
+    )
+    resume.add_argument(
+        "--out",
+        default="kie-output",
+        type=Path,
+        help="folder for files of tasks that never began downloading (others keep theirs)",
+    )
+    resume.add_argument("--timeout", type=float, default=None, help="seconds to wait per task")
+    resume.add_argument("--concurrency", type=int, default=10, help="tasks waited on at once")
+    resume.add_argument(
+        "--poll-interval", type=float, default=None, metavar="S", help="seconds between polls"
+    )
+    resume.add_argument("--base-url", default=None, help="KIE API base URL (default: api.kie.ai)")
+    resume.set_defaults(handler=_resume)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from kiekit.client import DEFAULT_BASE_URL
+    from kiekit.journal import default_journal
+
+    journal = default_journal()
+    base_url = (args.base_url or DEFAULT_BASE_URL).rstrip("/")
+    rows = journal.entries()
+    for row in rows:
+        if row.state.outcome_unknown:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
+            say(
+                f"outcome unknown: a create of {row.model} at {when} got no answer; it may be "
+                "a task at KIE: check your KIE dashboard (not created again)"
+            )
+    owed = [row for row in rows if row.unfinished]
+    here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
+    if len(here) < len(owed):
+        say(f"{len(owed) - len(here)} unfinished task(s) live on another server (see --base-url)")
+    if not here:
+        say("nothing to resume")
+        return 0
+    failures = asyncio.run(_finish_all(args, journal, here))
+    return 1 if failures else 0
+
+
+async def _finish_all(args: argparse.Namespace, journal: Journal, rows: list[Entry]) -> int:
+    from kiekit.cli._async import open_async_client
+
+    async with contextlib.AsyncExitStack() as stack:
+        client = open_async_client(args, stack, journal)
+        slots = asyncio.Semaphore(max(1, args.concurrency))
+
+        async def one(row: Entry) -> bool:
+            async with slots:
+                return await _finish(client, row, args)
+
+        done = await asyncio.gather(*(one(row) for row in rows))
+    return done.count(False)
+
+
+async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> bool:
+    from kiekit.errors import KieError
+    from kiekit.models import Task
+
+    assert row.task_id is not None  # unfinished rows have a task id
+    task = Task(row.task_id, row.model)
+    out_dir = Path(row.out_dir) if row.out_dir else args.out
+    try:
+        results = await client.wait(task, timeout=args.timeout)
+        paths = await client.download(results, out_dir)
+    except KieError as exc:
+        say(f"kie: error: {exc}")
+        return False
+    for path in paths:
+        print(path)
+    say(f"resumed task {task.id} ({task.model}): {len(paths)} file(s)")
+    return True

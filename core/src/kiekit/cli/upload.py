@@ -1,0 +1,45 @@
+"""``kie upload FILE``: put a file on KIE's upload host and print its download URL."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from kiekit.cli._common import Commands, add_connection_options, open_client, say
+from kiekit.errors import ValidationError
+
+
+def register(commands: Commands) -> None:
+    upload = commands.add_parser(
+        "upload",
+        help="upload a file (kept 3 days) and print its URL, to pass as a model input",
+    )
+    upload.add_argument("file", help="a local file, or an http(s) URL for KIE to fetch")
+    upload.add_argument(
+        "--path", default="kiekit", help="folder on the upload host (default: kiekit)"
+    )
+    upload.add_argument(
+        "--name", default=None, help="file name on the host (default: a unique one)"
+    )
+    add_connection_options(upload)
+    upload.set_defaults(handler=_upload)
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from kiekit._files import check_file_name, check_upload_path
+
+    # checked before any I/O (and before --mock starts a server)
+    check_upload_path(args.path)
+    if args.name is not None:
+        check_file_name(args.name)
+    if urlsplit(args.file).scheme not in ("http", "https") and not Path(args.file).is_file():
+        raise ValidationError("FILE", f"no such file: {args.file}")
+    with contextlib.ExitStack() as stack:
+        client = open_client(args, stack)
+        uploaded = client.upload(args.file, upload_path=args.path, file_name=args.name)
+    size = "" if uploaded.size is None else f", {uploaded.size} bytes"
+    say(f"uploaded {args.file} as {uploaded.file_path}{size}")
+    print(uploaded.download_url)
+    return 0

@@ -1,0 +1,112 @@
+"""A journal row and its states; where kiekit keeps its data."""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from kiekit.errors import ApiError, ConfigurationError, KieError, TaskFailedError
+from kiekit.models import Asset
+
+DATA_DIR_ENV = "KIEKIT_DATA_DIR"
+FSYNC_ENV = "KIEKIT_JOURNAL_FSYNC"
+JOURNAL_FILE = "journal.sqlite3"
+
+
+def data_dir() -> Path:
+    """Where kiekit keeps its data: ``$KIEKIT_DATA_DIR``, else the platform's user data folder
+    (``~/.local/share/kiekit`` on Linux, ``~/Library/Application Support/kiekit`` on macOS,
+    ``%LOCALAPPDATA%\\kiekit`` on Windows — platformdirs knows each system's convention)."""
+    override = os.environ.get(DATA_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("kiekit", appauthor=False))
+
+
+class EntryState(enum.Enum):
+    """Where a journal row stands. Only ``unknown`` and ``sending`` are ambiguous."""
+
+    SENDING = "sending"  # intent written, the create is in flight (a crash leaves it so)
+    UNKNOWN = "unknown"  # the create may or may not have reached KIE (OutcomeUnknownError)
+    REJECTED = "rejected"  # KIE refused the create with a clear error: nothing was created
+    CREATED = "created"  # KIE gave a task id; not seen finished yet
+    SUCCEEDED = "succeeded"  # finished with results; ``files`` says what is on disk
+    FAILED = "failed"  # the task ran and failed (TaskFailedError)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        return self in (EntryState.SENDING, EntryState.UNKNOWN)
+
+
+@frozen
+class Entry:
+    """One journal row: a create that was attempted, and everything learned about its task."""
+
+    key: str  # the row's own id: a random one, or a batch job's key
+    model: str
+    request: Mapping[str, Any] | None  # the create request's JSON body as sent (never the key)
+    state: EntryState
+    created_at: float  # Unix seconds
+    updated_at: float
+    task_id: str | None = None
+    base_url: str | None = None  # which KIE (or mock) the task lives on
+    out_dir: str | None = None  # where its files go, when known before the download
+    assets: tuple[Asset, ...] = ()
+    files: tuple[str, ...] = ()
+    error: Mapping[str, Any] | None = field(default=None)
+
+    @property
+    def unfinished(self) -> bool:
+        """Still owed something: a task not seen finished, or result files not all on disk."""
+        if self.state is EntryState.CREATED:
+            return True
+        return self.state is EntryState.SUCCEEDED and not self.files_on_disk()
+
+    def files_on_disk(self) -> bool:
+        return len(self.files) >= len(self.assets) and all(Path(f).is_file() for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "task_id": self.task_id,
+            "model": self.model,
+            "state": self.state.value,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "base_url": self.base_url,
+            "out_dir": self.out_dir,
+            "result_urls": [asset.url for asset in self.assets],
+            "files": list(self.files),
+            "error": dict(self.error) if self.error is not None else None,
+            "request": self.request,
+        }
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """What the journal keeps of an error: its type, KIE's code and message, never a traceback."""
+    record: dict[str, Any] = {"type": type(exc).__name__}
+    if isinstance(exc, ApiError):
+        record["code"] = exc.code
+        record["message"] = exc.kie_message
+    elif isinstance(exc, TaskFailedError):
+        record["code"] = exc.fail_code
+        record["message"] = exc.fail_message
+    elif isinstance(exc, KieError):
+        record["message"] = exc.message
+    else:
+        record["message"] = str(exc) or type(exc).__name__
+    return record
+
+
+class JournalError(ConfigurationError):
+    """The journal cannot be read or written (a full disk, a read-only folder, a broken file).
+
+    Raised before a create is sent, so nothing is paid for unrecorded; after a create, a
+    failed write is logged instead (the caller still gets the task and its id)."""

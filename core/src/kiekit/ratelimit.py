@@ -1,0 +1,162 @@
+"""A client-side rate limiter that keeps a client within KIE's documented limits (kie-api.md §8).
+
+KIE rejects requests past its limits with code 429 and does not queue them, so the polite and
+the cheap thing is never to send them: every request a client makes first reserves a slot here,
+and the engine sleeps until its slot comes (a :class:`~kiekit._engine.Sleep`, so tests run on
+fake time). The documented limits:
+
+- creates: 20 per 10 s per account ("≤20 new generation requests per 10 s", D:index §8);
+- status polls: jobs/recordInfo 10 per second per API key (D:get-task-detail);
+- some families also limit polls per task (4o Image and Suno record-info: 3 per second per
+  task); a provider declares that with ``Provider.status_rate_per_task``.
+
+Windows slide: at most ``count`` requests in any interval of ``per`` seconds (plus ``margin``,
+because the server measures arrival, and arrivals bunch up when latency varies). Slots are handed
+out first come, first served, under a lock, so one limiter may be shared by the threads of a
+``Client``, the tasks of an ``AsyncClient``, and several clients that use the same key (pass the
+same :class:`RateLimiter` to each).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Hashable, Iterable
+
+import attrs
+from attrs import frozen
+
+__all__ = ["Rate", "RateLimiter", "RateLimits"]
+
+# Per-task windows are dropped once idle; this many may pile up before a sweep.
+_SWEEP_AT = 512
+
+
+def _positive_count(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"Rate.{attribute.name} must be a whole number >= 1, got {value!r}")
+
+
+def _positive_seconds(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"Rate.{attribute.name} must be a positive number, got {value!r}")
+
+
+@frozen
+class Rate:
+    """At most ``count`` requests in any ``per`` seconds."""
+
+    count: int = attrs.field(validator=_positive_count)
+    per: float = attrs.field(validator=_positive_seconds)
+
+
+def _margin(_instance: object, _attribute: attrs.Attribute[float], value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"RateLimits.margin must be >= 0 seconds, got {value!r}")
+
+
+@frozen
+class RateLimits:
+    """The limits a client keeps. ``None`` switches one off; pass ``rate_limits=None`` to a
+    client to switch all of them off (e.g. when KIE support raised your account's limits)."""
+
+    creates: Rate | None = Rate(20, 10.0)  # per account (§8)
+    status: Rate | None = Rate(10, 1.0)  # per API key (§8, jobs/recordInfo)
+    margin: float = attrs.field(default=0.1, validator=_margin)
+
+
+class _Window:
+    """The send times of the last ``count`` slots handed out under one rate."""
+
+    __slots__ = ("rate", "times")
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self.times: deque[float] = deque(maxlen=rate.count)
+
+    def earliest(self, now: float, margin: float) -> float:
+        """The first moment a new slot keeps the window: after the last slot handed out (slots
+        are first come, first served) and a whole window after the ``count``-th last one."""
+        if not self.times:
+            return now
+        earliest = max(now, self.times[-1])
+        if len(self.times) == self.rate.count:
+            earliest = max(earliest, self.times[0] + self.rate.per + margin)
+        return earliest
+
+
+class RateLimiter:
+    """Hands out send times that keep every window of :class:`RateLimits`; thread-safe.
+
+    :meth:`reserve_create` and :meth:`reserve_status` return how long to wait before sending;
+    the slot is booked at once, so callers that wait exactly that long never exceed a limit.
+    With ``latest``, a slot later than that moment is not booked and None is returned (a wait
+    whose deadline comes first does not poll at all).
+    """
+
+    def __init__(self, limits: RateLimits | None = None) -> None:
+        self.limits = limits or RateLimits()
+        self._lock = threading.Lock()
+        self._creates = _Window(self.limits.creates) if self.limits.creates else None
+        self._status = _Window(self.limits.status) if self.limits.status else None
+        self._per_task: dict[Hashable, _Window] = {}
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.limits!r})"
+
+    def reserve_create(self, now: float) -> float:
+        """Book a create; the seconds to wait before sending it."""
+        with self._lock:
+            waiting = self._book(now, [self._creates], None)
+        assert waiting is not None
+        return waiting
+
+    def reserve_status(
+        self,
+        now: float,
+        task_id: str,
+        per_task: Rate | None = None,
+        *,
+        latest: float | None = None,
+    ) -> float | None:
+        """Book a status poll of ``task_id`` (``per_task``: the family's own per-task limit)."""
+        with self._lock:
+            windows = [self._status]
+            if per_task is not None:
+                windows.append(self._task_window(now, task_id, per_task))
+            return self._book(now, windows, latest)
+
+    def _book(
+        self, now: float, windows: Iterable[_Window | None], latest: float | None
+    ) -> float | None:
+        found = [window for window in windows if window is not None]
+        if not found:
+            return 0.0
+        slot = max(window.earliest(now, self.limits.margin) for window in found)
+        if latest is not None and slot > latest:
+            return None
+        for window in found:
+            window.times.append(slot)
+        return slot - now
+
+    def _task_window(self, now: float, task_id: str, rate: Rate) -> _Window:
+        key = (task_id, rate)
+        window = self._per_task.get(key)
+        if window is None:
+            if len(self._per_task) >= _SWEEP_AT:
+                self._sweep(now)
+            window = self._per_task[key] = _Window(rate)
+        return window
+
+    def _sweep(self, now: float) -> None:
+        """Forget windows whose last slot is more than a window in the past: they allow a full
+        burst again anyway."""
+        margin = self.limits.margin
+        idle = [
+            key
+            for key, window in self._per_task.items()
+            if not window.times or window.times[-1] + window.rate.per + margin <= now
+        ]
+        for key in idle:
+            del self._per_task[key]

@@ -1,0 +1,202 @@
+"""Batches: reading job lines, running them against the mock, and running them again after an
+interruption without creating anything twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit import AsyncClient, PollPolicy
+from kiekit.batch import Job, JobResult, job_key, read_jobs, run_batch
+from kiekit.journal import Entry, EntryState, Journal, MemoryStore
+
+GROK = "grok-imagine/text-to-image"
+FAST = PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=20.0)
+
+
+def test_good_lines_become_jobs_and_bad_ones_are_reported_by_number() -> None:
+    lines = [
+        '{"id": "a", "model": "m", "input": {"prompt": "x"}}',
+        "",
+        "# a comment",
+        "not json",
+        "[1]",
+        '{"input": {}}',
+        '{"model": "m", "input": "x"}',
+        '{"model": "m", "prompt": "x"}',
+        '{"id": true, "model": "m"}',
+        '{"id": "a", "model": "m", "input": {"prompt": "again"}}',
+        '{"model": "m", "input": {"prompt": "y", "n": 1}}',
+        '{"model": "m", "input": {"n": 1, "prompt": "y"}}',
+        '{"id": 7, "model": "m"}',
+    ]
+    jobs, bad = read_jobs(lines)
+    assert [(job.line, job.id) for job in jobs if not job.id.startswith("sha256:")] == [
+        (1, "a"),
+        (13, "7"),
+    ]
+    hashed = [job for job in jobs if job.id.startswith("sha256:")]
+    assert [job.line for job in hashed] == [11]
+    assert {line.line: line.message.split(": ")[0] for line in bad} == {
+        4: "not JSON",
+        5: "a job is a JSON object {model, input, id?}",
+        6: "model",
+        7: "input",
+        8: "prompt",
+        9: "id",
+        10: "id 'a' is the job of line 1 again",
+        12: f"id '{hashed[0].id}' is the job of line 11 again",  # same content, same job
+    }
+
+
+def _jobs(count: int, *, model: str = GROK, prefix: str = "job") -> list[Job]:
+    return [
+        Job(i + 1, f"{prefix}-{i}", model, {"prompt": f"{prefix} prompt {i}"}) for i in range(count)
+    ]
+
+
+def _creates(mock: Any) -> Counter[str]:
+    """How many creates the mock received per prompt (every job's prompt is its own)."""
+    return Counter(
+        record.body["input"]["prompt"]
+        for record in mock.requests()
+        if record.path == "/api/v1/jobs/createTask" and record.body
+    )
+
+
+def _run(
+    mock: Any, journal: Journal, jobs: list[Job], out: Path, **options: Any
+) -> list[JobResult]:
+    async def scenario() -> list[JobResult]:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=journal
+        ) as client:
+            return await run_batch(client, journal, jobs, out, **options)
+
+    return asyncio.run(scenario())
+
+
+def test_a_batch_creates_each_job_once_and_downloads_its_files(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(polls_to_complete=1)
+    journal = Journal(MemoryStore())
+    jobs = _jobs(6)
+    jobs.append(Job(7, "broken", GROK, {"prompt": "x [mock:fail]"}))
+    jobs.append(Job(8, "bad-input", GROK, {"prompt": ""}))
+    jobs.append(Job(9, "no-model", "no/such-model", {"prompt": "x"}))
+    results = _run(mock, journal, jobs, tmp_path / "out", concurrency=3)
+    by_id = {result.id: result for result in results}
+    assert [r.line for r in results] == [job.line for job in jobs]  # the jobs' order
+    for job in jobs[:6]:
+        result = by_id[job.id]
+        assert result.state == "succeeded"
+        assert result.files
+        assert all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in result.files)
+    assert by_id["broken"].state == "failed"
+    assert by_id["broken"].error is not None
+    assert by_id["broken"].task_id is not None
+    assert by_id["bad-input"].state == "invalid"
+    assert by_id["bad-input"].error == {
+        "type": "ValidationError",
+        "message": "prompt: must not be empty",
+    }
+    assert (by_id["no-model"].state, by_id["no-model"].error) == (  # KIE's own refusal
+        "error",
+        {"type": "UnprocessableError", "code": 422, "message": "model not supported"},
+    )
+    assert set(_creates(mock).values()) == {1}
+    assert len(_creates(mock)) == 8  # the bad input was never sent
+
+
+def test_running_a_finished_batch_again_asks_kie_nothing(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(polls_to_complete=0)
+    journal = Journal(MemoryStore())
+    jobs = [*_jobs(3), Job(4, "broken", GROK, {"prompt": "x [mock:fail]"})]
+    first = _run(mock, journal, jobs, tmp_path)
+    seen = len(mock.requests())
+    second = _run(mock, journal, jobs, tmp_path)
+    assert [(r.state, r.task_id, r.files) for r in second] == [
+        (r.state, r.task_id, tuple(str(Path(f).resolve()) for f in r.files)) for r in first
+    ]
+    assert len(mock.requests()) == seen
+
+
+def test_an_interrupted_batch_resumes_without_creating_anything_twice(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(polls_to_complete=3)
+    journal = Journal(MemoryStore())
+    jobs = _jobs(12)
+    finished: list[JobResult] = []
+
+    async def interrupted() -> None:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=journal
+        ) as client:
+            batch = asyncio.ensure_future(
+                run_batch(client, journal, jobs, tmp_path, concurrency=4, on_result=finished.append)
+            )
+            while len(finished) < 3:  # noqa: ASYNC110 - results arrive from the batch itself
+                await asyncio.sleep(0.005)
+            batch.cancel()  # Ctrl-C mid-way: some tasks created, not waited on
+            with pytest.raises(asyncio.CancelledError):
+                await batch
+
+    asyncio.run(interrupted())
+    created_before = _creates(mock)
+    cut = [e for e in journal.entries() if e.unfinished or e.state.outcome_unknown]
+    assert cut  # really cut mid-way: tasks created and not waited on, or files not fetched
+    results = _run(mock, journal, jobs, tmp_path, concurrency=4)
+    unknown = {
+        entry.request["input"]["prompt"]
+        for entry in journal.entries()
+        if entry.state.outcome_unknown and entry.request
+    }
+    for result in results:
+        assert result.state in ("succeeded", "unknown"), result
+        assert (result.state == "unknown") == (f"job prompt {result.id.split('-')[1]}" in unknown)
+        if result.state == "succeeded":
+            assert all(Path(f).is_file() for f in result.files)
+    assert set(_creates(mock).values()) == {1}  # nothing twice
+    assert set(created_before) <= set(_creates(mock))
+
+
+def test_a_job_whose_earlier_create_got_no_answer_is_reported_not_created(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory()
+    journal = Journal(MemoryStore())
+    job, rejected = _jobs(2)
+    for one, state in ((job, EntryState.UNKNOWN), (rejected, EntryState.REJECTED)):
+        journal.store.insert(
+            Entry(
+                key=job_key(tmp_path, one),
+                model=GROK,
+                request={"input": dict(one.input)},
+                state=state,
+                created_at=1.0,
+                updated_at=1.0,
+                base_url=mock.base_url,
+            )
+        )
+    results = _run(mock, journal, [job, rejected], tmp_path)
+    assert [r.state for r in results] == ["unknown", "succeeded"]
+    assert results[0].error is not None
+    assert results[0].error["type"] == "OutcomeUnknownError"
+    assert list(_creates(mock)) == ["job prompt 1"]  # the rejected one may be tried again
+
+
+def test_concurrency_must_be_positive(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    from kiekit import ValidationError
+
+    with pytest.raises(ValidationError, match="concurrency"):
+        _run(mock_server_factory(), Journal(MemoryStore()), _jobs(1), tmp_path, concurrency=0)

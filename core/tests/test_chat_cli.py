@@ -1,0 +1,76 @@
+"""``kie chat MODEL "hello"`` on the embedded mock, with the installed kiekit-chat plugin."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kiekit import cli
+
+pytest.importorskip("kiekit_chat")  # the command is core's; the models come from the plugin
+pytest.importorskip("kiekit_mock")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_chat_streams_the_answer_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "chat", "gpt-5-2", "hello", "--mock")
+    assert code == 0
+    assert out == "Echo from gpt-5-2: hello\n"
+    assert "gpt-5-2; " in err
+    assert "credits" in err
+
+
+def test_chat_json_no_stream_with_system_and_options(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["chat", "claude-sonnet-4-6", "hi there", "--mock", "--no-stream", "--json"]
+    argv += ["--system", "be kind", "--option", "thinking=true", "--option", "max_tokens=64"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    reply = json.loads(out)
+    assert reply["text"] == "Echo from claude-sonnet-4-6: hi there"
+    assert reply["thinking"]
+    assert reply["usage"]["input_tokens"] > 0
+    assert reply["credits"] > 0
+
+
+def test_bad_options_are_one_line_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["chat", "gemini-2.5-flash", "hi", "--mock", "--option", 'response_format={"a": 1}']
+    code, out, err = run(capsys, *argv, "--option", "google_search=true")
+    assert code == 1
+    assert out == ""
+    assert err == "kie: error: response_format: cannot be combined with tools or google_search\n"
+
+
+def test_a_failing_stream_is_a_typed_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "chat", "gpt-5-4", "hi [mock:fail] you", "--mock")
+    assert code == 1
+    assert out == "Echo \n"  # what came before the error event, its line ended
+    assert err.splitlines()[-1] == (
+        "kie: error: KIE error 500: Server error: the mock was asked to fail this chat"
+    )
+
+
+def test_a_task_model_is_sent_to_kie_run(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "chat", "flux-kontext-pro", "hi", "--mock")
+    assert code == 1
+    assert "is a task model, not a chat model: use submit or kie run" in err
+
+
+def test_providers_tags_chat_models(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "providers")
+    assert code == 0
+    assert "  gpt-5-2  [text, chat, streaming]" in out.splitlines()
+
+
+def test_images_go_with_the_prompt(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["chat", "gpt-5-2", "what is it", "--mock", "--image", "https://example.com/a.png"]
+    code, out, _ = run(capsys, *argv, "--image", "https://example.com/b.png")
+    assert code == 0
+    assert out == "Echo from gpt-5-2: what is it (and 2 images)\n"
+    code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", "a.png")
+    assert code == 1
+    assert "messages[0].content[1].image_url.url" in err

@@ -1,0 +1,296 @@
+"""Client.chat / chat_stream and their async twins, on in-memory transports with a small
+fake chat API: envelope errors at HTTP 200, error events, cut streams, early closing, and
+validation before any I/O — the same for both clients (STYLE.md: parametrize across them)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import pytest
+from attrs import frozen
+from kiekit import (
+    AsyncClient,
+    AuthenticationError,
+    Client,
+    InsufficientCreditsError,
+    ProtocolError,
+    RateLimitedError,
+    Registry,
+    ServerError,
+    UnknownModelError,
+    ValidationError,
+)
+from kiekit.chat import (
+    ChatCall,
+    ChatDelta,
+    ChatFailure,
+    ChatModel,
+    ChatProvider,
+    ChatReply,
+    SseEvent,
+    Usage,
+)
+from kiekit.chat._streams import BufferedStream
+from kiekit.errors import KieError
+from kiekit.fields import Input, choice
+from kiekit.models import Request
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+
+KEY = "sk-chat-test-key"
+MODEL = "echo-1"
+
+
+@frozen
+class EchoOptions(Input):
+    tone: str | None = choice("dry", "warm")
+
+
+class EchoProvider(ChatProvider):
+    """A made-up chat API: whole answers ``{"text", "credits"}``; events ``{"t"}`` then
+    ``{"end": true}``; a failure as ``{"fail": {"code", "message"}}``."""
+
+    name = "echo"
+    models: ClassVar[tuple[ChatModel, ...]] = (ChatModel(MODEL, EchoOptions),)
+
+    def build_request(self, call: ChatCall, *, stream: bool) -> Request:
+        body = {"messages": [m.text for m in call.messages], "stream": stream}
+        return Request("POST", f"/{call.model}/chat", body=body)
+
+    def parse_reply(self, model_id: str, payload: Any) -> ChatReply | ChatFailure:
+        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+            raise ProtocolError("no text", payload=payload)
+        return ChatReply(payload["text"], model_id, credits=payload.get("credits"))
+
+    def parse_event(self, model_id: str, event: SseEvent) -> ChatDelta | ChatFailure | None:
+        data = json.loads(event.data)
+        if "fail" in data:
+            return ChatFailure(data["fail"]["code"], data["fail"]["message"])
+        if data.get("end"):
+            return ChatDelta(done=True, usage=Usage(1, 2), credits=data.get("credits"))
+        return ChatDelta(text=data["t"])
+
+
+def sse(*payloads: Any) -> bytes:
+    return b"".join(f"data: {json.dumps(p)}\n\n".encode() for p in payloads)
+
+
+STREAM = sse({"t": "Hel"}, {"t": "lo"}, {"end": True, "credits": 0.5})
+EVENTS = {"content-type": "text/event-stream"}
+JSON = {"content-type": "application/json"}
+
+
+def answering(body: bytes, headers: dict[str, str], status: int = 200) -> MockTransport:
+    return MockTransport(lambda _: HttpResponse(status, body, "Bad Gateway", headers))
+
+
+def registry() -> Registry:
+    found = Registry(discover=False)
+    found.add_provider(EchoProvider())
+    return found
+
+
+Ask = Callable[..., Any]
+
+
+def ask_with(client: str, transport: Any) -> Ask:
+    """ask(stream, messages, **options) → (reply, deltas) through ``client``."""
+
+    def ask(stream: bool, messages: Any = "hi", **options: Any) -> Any:
+        if client == "Client":
+            with Client(
+                KEY, base_url="http://127.0.0.1:9", transport=transport, registry=registry()
+            ) as kie:
+                if not stream:
+                    return kie.chat(MODEL, messages, **options), []
+                with kie.chat_stream(MODEL, messages, **options) as chat:
+                    deltas = list(chat)
+                return chat.reply, deltas
+
+        async def run() -> Any:
+            async with AsyncClient(
+                KEY, base_url="http://127.0.0.1:9", transport=transport, registry=registry()
+            ) as kie:
+                if not stream:
+                    return await kie.chat(MODEL, messages, **options), []
+                chat = kie.chat_stream(MODEL, messages, **options)
+                deltas = [d async for d in chat]
+                return chat.reply, deltas
+
+        return asyncio.run(run())
+
+    return ask
+
+
+CLIENTS = ["Client", "AsyncClient"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_whole_answer_and_request(client: str) -> None:
+    transport = answering(b'{"text": "Hello", "credits": 0.5}', JSON)
+    reply, _ = ask_with(client, transport)(False, "hi", system="be dry", tone="dry")
+    assert reply == ChatReply("Hello", MODEL, credits=0.5)
+    (sent,) = transport.requests
+    assert sent.method == "POST"
+    assert sent.url == "http://127.0.0.1:9/echo-1/chat"
+    assert json.loads(sent.body or b"") == {"messages": ["be dry", "hi"], "stream": False}
+    assert sent.headers["Authorization"] == f"Bearer {KEY}"
+    assert sent.headers["Accept"] == "application/json"
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_stream_emits_deltas_and_assembles_the_reply(client: str) -> None:
+    transport = answering(STREAM, EVENTS)
+    reply, deltas = ask_with(client, transport)(True)
+    assert [d.text for d in deltas] == ["Hel", "lo", ""]
+    assert deltas[-1].done
+    assert reply == ChatReply("Hello", MODEL, usage=Usage(1, 2), credits=0.5)
+    assert transport.requests[0].headers["Accept"] == "text/event-stream"
+    assert json.loads(transport.requests[0].body or b"")["stream"] is True
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    ("code", "error"), [(401, AuthenticationError), (402, InsufficientCreditsError)]
+)
+def test_kie_envelope_errors_at_http_200_are_typed(
+    client: str, stream: bool, code: int, error: type[KieError]
+) -> None:
+    """kie-api.md §1: a refused call is KIE's envelope at HTTP 200, even when a stream was
+    asked for."""
+    body = json.dumps({"code": code, "msg": "refused", "data": None}).encode()
+    with pytest.raises(error) as caught:
+        ask_with(client, answering(body, JSON))(stream)
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_real_http_error_is_typed(client: str, stream: bool) -> None:
+    with pytest.raises(ServerError) as caught:
+        ask_with(client, answering(b"<html>", {"content-type": "text/html"}, 502))(stream)
+    assert caught.value.http_status == 502
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_an_envelope_or_failure_event_mid_stream_raises(client: str) -> None:
+    kie_error = sse({"t": "Hel"}, {"code": 500, "msg": "internal error"})
+    with pytest.raises(ServerError, match="internal error"):
+        ask_with(client, answering(kie_error, EVENTS))(True)
+    model_error = sse({"t": "Hel"}, {"fail": {"code": 429, "message": "slow down"}})
+    with pytest.raises(RateLimitedError, match="slow down"):
+        ask_with(client, answering(model_error, EVENTS))(True)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_stream_without_its_last_event_is_a_protocol_error(client: str) -> None:
+    with pytest.raises(ProtocolError, match="ended before"):
+        ask_with(client, answering(sse({"t": "Hel"}, {"t": "lo"}), EVENTS))(True)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_an_unreadable_answer_is_a_protocol_error(client: str) -> None:
+    with pytest.raises(ProtocolError):
+        ask_with(client, answering(b"not json", JSON))(False)
+    with pytest.raises(ProtocolError, match="event stream"):  # JSON where events were asked
+        ask_with(client, answering(b'{"text": "whole"}', JSON))(True)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_invalid_input_is_refused_before_any_request(client: str) -> None:
+    transport = answering(b"{}", JSON)
+    ask = ask_with(client, transport)
+    with pytest.raises(ValidationError) as caught:
+        ask(False, "hi", tone="loud")
+    assert caught.value.field == "tone"
+    with pytest.raises(ValidationError) as caught:
+        ask(True, [{"role": "user", "content": [{"type": "image_url", "image_url": "ftp://x"}]}])
+    assert caught.value.field == "messages[0].content[0].image_url.url"
+    with pytest.raises(ValidationError) as caught:
+        ask(True, "hi", temperature=1)
+    assert caught.value.field == "temperature"
+    assert transport.requests == []
+
+
+def test_task_and_unknown_models_are_refused_clearly() -> None:
+    with Client(
+        KEY, base_url="http://127.0.0.1:9", transport=answering(b"", JSON), registry=registry()
+    ) as kie:
+        with pytest.raises(UnknownModelError):
+            kie.chat("no-such-model", "hi")
+        with pytest.raises(ValidationError, match="chat model, not a task"):
+            kie.submit(MODEL, {})
+
+
+class Recording:
+    """A transport whose streams report being closed."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        raise AssertionError("a stream was asked for")
+
+    def stream(self, request: HttpRequest) -> BufferedStream:
+        outer = self
+
+        class Closing(BufferedStream):
+            def close(self) -> None:
+                outer.closed += 1
+                super().close()
+
+        return Closing(HttpResponse(200, STREAM, "OK", EVENTS), chunk=8)
+
+    def close(self) -> None:
+        pass
+
+
+def test_leaving_a_stream_early_closes_the_connection() -> None:
+    transport = Recording()
+    with Client(
+        KEY, base_url="http://127.0.0.1:9", transport=transport, registry=registry()
+    ) as kie:
+        with kie.chat_stream(MODEL, "hi") as chat:
+            first = next(iter(chat))
+        assert first.text == "Hel"
+        assert transport.closed == 1
+        assert chat.reply is None  # not read to its end: no whole answer is claimed
+
+
+def test_a_transport_that_cannot_stream_still_serves_a_stream() -> None:
+    class SendOnly:
+        def send(self, request: HttpRequest) -> HttpResponse:
+            return HttpResponse(200, STREAM, "OK", EVENTS)
+
+        def close(self) -> None:
+            pass
+
+    kie = Client(KEY, base_url="http://127.0.0.1:9", transport=SendOnly(), registry=registry())
+    with kie, kie.chat_stream(MODEL, "hi") as chat:
+        assert "".join(d.text for d in chat) == "Hello"
+
+
+def test_the_key_never_shows_in_a_stream_or_its_errors() -> None:
+    with Client(
+        KEY, base_url="http://127.0.0.1:9", transport=answering(STREAM, EVENTS), registry=registry()
+    ) as kie:
+        chat = kie.chat_stream(MODEL, "hi")
+        deltas = list(chat)
+        shown = repr(chat) + repr(deltas) + repr(chat.reply)
+        with pytest.raises(KieError) as caught:
+            list(kie.chat_stream(MODEL, "hi", tone=5))
+    assert KEY not in shown
+    assert KEY not in str(caught.value) + repr(caught.value)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_without_a_content_type_the_body_tells_events_from_kie_json(client: str) -> None:
+    """A proxy may strip Content-Type: an envelope is still KIE's error, events still stream."""
+    envelope = json.dumps({"code": 401, "msg": "You do not have access permissions"}).encode()
+    with pytest.raises(AuthenticationError):
+        ask_with(client, answering(b"  " + envelope, {}))(True)
+    reply, _ = ask_with(client, answering(STREAM, {}))(True)
+    assert reply.text == "Hello"

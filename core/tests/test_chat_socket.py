@@ -1,0 +1,137 @@
+"""Streams over real sockets (127.0.0.1), with both transports: each event reaches the user
+when it is sent, not when the answer ends; a connection cut mid-answer is a TransportError."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+from aiohttp import web
+from attrs import frozen
+from kiekit import AsyncClient, Client, Registry, TransportError
+from kiekit.chat import (
+    ChatCall,
+    ChatDelta,
+    ChatFailure,
+    ChatModel,
+    ChatProvider,
+    ChatReply,
+    SseEvent,
+)
+from kiekit.fields import Input
+from kiekit.models import Request
+
+MODEL = "echo-1"
+WAIT = 5.0  # seconds the server waits for the client to have read the first event
+
+
+@frozen
+class NoOptions(Input):
+    pass
+
+
+class EchoProvider(ChatProvider):
+    name = "echo"
+    models: ClassVar[tuple[ChatModel, ...]] = (ChatModel(MODEL, NoOptions),)
+
+    def build_request(self, call: ChatCall, *, stream: bool) -> Request:
+        return Request("POST", f"/chat/{call.messages[-1].text}", body={"stream": stream})
+
+    def parse_reply(self, model_id: str, payload: Any) -> ChatReply | ChatFailure:
+        return ChatReply(str(payload), model_id)
+
+    def parse_event(self, model_id: str, event: SseEvent) -> ChatDelta | ChatFailure | None:
+        data = json.loads(event.data)
+        return ChatDelta(done=True) if data.get("end") else ChatDelta(text=data["t"])
+
+
+class Server:
+    """An event-stream server in a thread: ``/chat/wait`` sends one event, then waits until
+    ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection."""
+
+    def __init__(self) -> None:
+        self.first_read = threading.Event()
+        self.base_url = ""
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'data: {"t": "first"}\n\n')
+        if request.match_info["how"] == "cut":
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        seen = await asyncio.to_thread(self.first_read.wait, WAIT)
+        await response.write(b'data: {"t": " then"}\n\n' if seen else b'data: {"t": " late"}\n\n')
+        await response.write(b'data: {"end": true}\n\n')
+        await response.write_eof()
+        return response
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    found = Server()
+    app = web.Application()
+    app.router.add_post("/chat/{how}", found.chat)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    found.base_url = f"http://127.0.0.1:{port}"
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        found.first_read.set()
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def registry() -> Registry:
+    found = Registry(discover=False)
+    found.add_provider(EchoProvider())
+    return found
+
+
+def test_urllib3_hands_over_each_event_as_it_comes(server: Server) -> None:
+    texts = []
+    with Client("k", base_url=server.base_url, registry=registry()) as kie:
+        for delta in kie.chat_stream(MODEL, "wait"):
+            texts.append(delta.text)
+            server.first_read.set()  # the server sends the rest only now
+    assert texts == ["first", " then", ""]
+
+
+def test_aiohttp_hands_over_each_event_as_it_comes(server: Server) -> None:
+    async def run() -> list[str]:
+        texts = []
+        async with AsyncClient("k", base_url=server.base_url, registry=registry()) as kie:
+            async for delta in kie.chat_stream(MODEL, "wait"):
+                texts.append(delta.text)
+                server.first_read.set()
+        return texts
+
+    assert asyncio.run(run()) == ["first", " then", ""]
+
+
+def test_a_cut_connection_is_a_transport_error(server: Server) -> None:
+    kie = Client("k", base_url=server.base_url, registry=registry())
+    with kie, pytest.raises(TransportError, match="stream broke"):
+        list(kie.chat_stream(MODEL, "cut"))
+
+    async def run() -> None:
+        async with AsyncClient("k", base_url=server.base_url, registry=registry()) as kie:
+            async for _ in kie.chat_stream(MODEL, "cut"):
+                pass
+
+    with pytest.raises(TransportError, match="stream broke"):
+        asyncio.run(run())

@@ -1,0 +1,143 @@
+"""``kie batch``, ``kie tasks`` and ``kie resume`` against the mock on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit.cli import main
+
+GROK = "grok-imagine/text-to-image"
+
+
+@pytest.fixture
+def fake_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIE_API_KEY", "fake-key-for-the-mock")
+
+
+def _jobs_file(folder: Path, lines: list[str]) -> Path:
+    path = folder / "jobs.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _creates(mock: Any) -> int:
+    return len([r for r in mock.requests() if r.path == "/api/v1/jobs/createTask"])
+
+
+def _tasks(capsys: pytest.CaptureFixture[str], *options: str) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["tasks", "--json", *options]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_an_interrupted_batch_is_finished_by_kie_resume_and_nothing_is_created_twice(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    mock = mock_server_factory(polls_to_complete=10_000)  # pending until the test steps it
+    jobs = _jobs_file(
+        tmp_path,
+        [
+            json.dumps({"id": "cat", "model": GROK, "input": {"prompt": "a cat"}}),
+            json.dumps({"model": GROK, "input": {"prompt": "a dog"}}),
+            "{broken",
+        ],
+    )
+    out = tmp_path / "out"
+    batch = ["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]
+    assert main([*batch, "--timeout", "0.2"]) == 1  # the waits give up; the tasks live on
+    err = capsys.readouterr().err
+    assert "jobs.jsonl:3: not JSON" in err
+    report = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["state"]) for r in report] == [(1, "error"), (2, "error"), (3, "invalid")]
+    assert all(r["task_id"] and r["error"]["type"] == "WaitTimeoutError" for r in report[:2])
+
+    unfinished = _tasks(capsys, "--state", "unfinished")
+    assert sorted(row["task_id"] for row in unfinished) == sorted(r["task_id"] for r in report[:2])
+    assert _tasks(capsys, "--state", "succeeded") == []
+    assert len(_tasks(capsys, "--model", GROK, "--since", "1h")) == 2
+    assert _tasks(capsys, "--model", "other") == []
+
+    for row in unfinished:  # KIE finishes them while nobody is watching
+        while mock.advance(row["task_id"]) not in ("success", "fail"):
+            pass
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    shown = capsys.readouterr()
+    files = [Path(line) for line in shown.out.splitlines()]
+    assert files
+    assert all(path.is_file() and path.parent == out.resolve() for path in files)
+    assert "resumed task" in shown.err
+    assert _tasks(capsys, "--state", "unfinished") == []
+
+    created = _creates(mock)
+    assert created == 2
+    assert main(batch) == 1  # only the broken line is left
+    report = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["state"] for r in report] == ["succeeded", "succeeded", "invalid"]
+    assert _creates(mock) == created
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_kie_tasks_says_so_when_the_journal_is_empty_and_lists_rows_as_text(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    assert main(["tasks"]) == 0
+    assert capsys.readouterr().out.strip() == "no tasks in the journal"
+    mock = mock_server_factory()
+    line = json.dumps({"model": GROK, "input": {"prompt": "boom [mock:fail]"}})
+    jobs = _jobs_file(tmp_path, [line])
+    assert main(["batch", str(jobs), "--out", str(tmp_path), "--base-url", mock.base_url]) == 1
+    capsys.readouterr()
+    assert main(["tasks"]) == 0
+    text = capsys.readouterr().out
+    assert GROK in text
+    assert "failed" in text
+    assert "TaskFailedError" in text
+
+
+def test_kie_resume_reports_creates_whose_outcome_is_unknown_and_never_sends_them(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory()
+    intent = default_journal().intend(GROK, {"input": {"prompt": "x"}}, base_url=mock.base_url)
+    assert intent is not None  # a crash right after this line, before any answer
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    err = capsys.readouterr().err
+    assert "outcome unknown" in err
+    assert "not created again" in err
+    assert _creates(mock) == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--since", "yesterday"], "--since"),
+        (["--limit", "-1"], "--limit"),
+    ],
+)
+def test_kie_tasks_names_a_bad_filter(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tasks", *options]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_kie_batch_names_a_missing_jobs_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    assert main(["batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 1
+    assert "nope.jsonl" in capsys.readouterr().err

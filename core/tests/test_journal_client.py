@@ -1,0 +1,260 @@
+"""What Client and AsyncClient write to the task journal: intent, task id, results, files, errors.
+
+Every test runs once per client (the ``api`` fixture) over MockTransport.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kiekit import (
+    ConfigurationError,
+    InsufficientCreditsError,
+    OutcomeUnknownError,
+    PollPolicy,
+    TaskFailedError,
+    TransportError,
+)
+from kiekit.journal import (
+    EntryState,
+    Journal,
+    JournalError,
+    JournalStore,
+    MemoryStore,
+    SqliteStore,
+)
+from kiekit.retry import RetryPolicy
+from kiekit.transport import HttpRequest, HttpResponse
+
+FAST = PollPolicy(initial=0.001, growth=0.001, maximum=0.002, timeout=5.0)
+NO_LIMITS: dict[str, Any] = {"rate_limits": None, "retry": RetryPolicy.never()}
+
+
+def _only_row(journal: Journal) -> Any:
+    rows = journal.entries()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_the_task_id_is_in_the_journal_before_submit_returns(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> Any:
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            return await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    task = api.run(scenario)
+    row = _only_row(journal)
+    assert (row.task_id, row.model, row.state) == (task.id, kit.GROK_T2I, EntryState.CREATED)
+    assert row.request["input"]["prompt"] == "a lighthouse"
+    assert row.base_url == "https://api.kie.ai"
+
+
+def test_the_intent_row_exists_while_the_create_is_in_flight(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    seen_during_create: list[Any] = []
+
+    def create(request: HttpRequest) -> HttpResponse:
+        seen_during_create.extend(journal.entries())
+        return kit.created()
+
+    kie = kit.FakeKie(create=create)
+
+    async def scenario() -> Any:
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            return await client.submit(kit.GROK_T2I, prompt="x")
+
+    api.run(scenario)
+    assert [row.state for row in seen_during_create] == [EntryState.SENDING]
+    assert seen_during_create[0].task_id is None
+
+
+def test_a_create_kie_refused_is_rejected_and_a_lost_answer_is_unknown(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    refused = kit.FakeKie(create=kit.reply(None, code=402, msg="Credits insufficient"))
+    lost = kit.FakeKie(create=TransportError("connection reset mid-answer"))
+
+    async def scenario() -> None:
+        async with api.client(transport=refused.transport, journal=journal, **NO_LIMITS) as c:
+            with pytest.raises(InsufficientCreditsError):
+                await c.submit(kit.GROK_T2I, prompt="x")
+        async with api.client(transport=lost.transport, journal=journal, **NO_LIMITS) as c:
+            with pytest.raises(OutcomeUnknownError):
+                await c.submit(kit.GROK_T2I, prompt="y")
+
+    api.run(scenario)
+    rows = {row.request["input"]["prompt"]: row for row in journal.entries()}
+    assert rows["x"].state is EntryState.REJECTED
+    assert rows["x"].error == {
+        "type": "InsufficientCreditsError",
+        "code": 402,
+        "message": "Credits insufficient",
+    }
+    assert rows["y"].state is EntryState.UNKNOWN
+    assert rows["y"].state.outcome_unknown
+
+
+def test_wait_and_download_complete_the_row(api: Any, kit: SimpleNamespace, tmp_path: Path) -> None:
+    journal = Journal(MemoryStore())
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: kit.PNG})
+
+    async def scenario() -> list[Path]:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
+        ) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="x")
+            return list(await client.download(await client.wait(task), tmp_path))
+
+    paths = api.run(scenario)
+    row = _only_row(journal)
+    assert row.state is EntryState.SUCCEEDED
+    assert [asset.url for asset in row.assets] == [url]
+    assert row.files == tuple(str(path.resolve()) for path in paths)
+    assert row.out_dir == str(tmp_path.resolve())
+    assert not row.unfinished
+
+
+def test_a_failed_task_is_recorded_with_kies_reason(api: Any, kit: SimpleNamespace) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("fail", fail_code="500", fail_msg="internal error")])
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
+        ) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="x")
+            with pytest.raises(TaskFailedError):
+                await client.wait(task)
+
+    api.run(scenario)
+    row = _only_row(journal)
+    assert row.state is EntryState.FAILED
+    assert row.error == {"type": "TaskFailedError", "code": "500", "message": "internal error"}
+
+
+def test_an_idempotency_key_never_creates_twice(api: Any, kit: SimpleNamespace) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> tuple[Any, Any]:
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            first = await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-7")
+            again = await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-7")
+            return first, again
+
+    first, again = api.run(scenario)
+    assert first == again
+    creates = [r for r in kie.requests if r.url.endswith("/jobs/createTask")]
+    assert len(creates) == 1
+
+
+def test_an_idempotency_key_whose_create_got_no_answer_is_not_sent_again(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie(create=TransportError("reset"))
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            with pytest.raises(OutcomeUnknownError):
+                await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-8")
+            with pytest.raises(OutcomeUnknownError, match="job-8"):
+                await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-8")
+            with pytest.raises(ConfigurationError, match="job-8"):  # a key names one job
+                await client.submit(
+                    kit.GROK_I2I,
+                    prompt="x",
+                    image_urls=["https://a/b.png"],
+                    idempotency_key="job-8",
+                )
+
+    api.run(scenario)
+    assert len([r for r in kie.requests if r.url.endswith("/jobs/createTask")]) == 1
+
+
+def test_without_a_journal_nothing_is_written(
+    api: Any, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "data"))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, journal=None, **NO_LIMITS) as client:
+            await client.submit(kit.GROK_T2I, prompt="x")
+            with pytest.raises(ConfigurationError, match="journal"):
+                await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="k")
+
+    api.run(scenario)
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_default_journal_is_sqlite_in_the_data_dir_and_never_holds_the_key(
+    api: Any, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "data"))
+    kie = kit.FakeKie([kit.market("waiting")], create=TransportError("reset"))
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(OutcomeUnknownError):
+                await client.submit(kit.GROK_T2I, prompt="x")
+
+    api.run(scenario)
+    path = tmp_path / "data" / "journal.sqlite3"
+    rows = SqliteStore(path).entries()
+    assert [row.state for row in rows] == [EntryState.UNKNOWN]
+    for file in (tmp_path / "data").iterdir():  # the database, its WAL and index files
+        assert kit.CANARY.encode() not in file.read_bytes()
+
+
+def test_a_journal_that_cannot_be_written_stops_the_create_before_it_is_sent(
+    api: Any, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(blocker / "data"))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(JournalError, match="task journal"):
+                await client.submit(kit.GROK_T2I, prompt="x")
+
+    api.run(scenario)
+    assert kie.requests == []  # nothing paid for unrecorded
+
+
+class _BrokenAfterIntent(MemoryStore):
+    """A store of one's own (the JournalStore protocol) whose disk fills up after the intent."""
+
+    def update(self, key: str, changes: Any, *, only_if: Any = None) -> Any:
+        raise JournalError("task journal: database or disk is full")
+
+
+def test_a_journal_failing_after_the_create_is_logged_and_the_task_still_returned(
+    api: Any, kit: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _BrokenAfterIntent()
+    assert isinstance(store, JournalStore)
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> Any:
+        async with api.client(transport=kie.transport, journal=store, **NO_LIMITS) as client:
+            return await client.submit(kit.GROK_T2I, prompt="x")
+
+    with caplog.at_level("WARNING", logger="kiekit.journal"):
+        task = api.run(scenario)
+    assert task.id == kit.TASK_ID
+    assert f"task {kit.TASK_ID}" in caplog.text
+    assert "disk is full" in caplog.text

@@ -1,0 +1,268 @@
+"""The task journal: stores (memory, SQLite), the row lifecycle, and what the clients record."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit.errors import (
+    InsufficientCreditsError,
+    OutcomeUnknownError,
+    TaskFailedError,
+    TransportError,
+)
+from kiekit.journal import (
+    Entry,
+    EntryState,
+    Journal,
+    JournalStore,
+    MemoryStore,
+    SqliteStore,
+    data_dir,
+    default_journal,
+)
+from kiekit.models import Asset, MediaKind, Results, Task
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> JournalStore:
+    if request.param == "memory":
+        return MemoryStore()
+    return SqliteStore(tmp_path / "journal.sqlite3")
+
+
+def _entry(key: str, **changes: Any) -> Entry:
+    values: dict[str, Any] = {
+        "key": key,
+        "model": "grok-imagine/text-to-image",
+        "request": {"model": "grok-imagine/text-to-image", "input": {"prompt": "a cat"}},
+        "state": EntryState.SENDING,
+        "created_at": 1.0,
+        "updated_at": 1.0,
+    }
+    values.update(changes)
+    return Entry(**values)
+
+
+def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "here"))
+    assert data_dir() == tmp_path / "here"
+    journal = default_journal()
+    assert isinstance(journal.store, SqliteStore)
+    assert journal.store.path == tmp_path / "here" / "journal.sqlite3"
+    assert not (tmp_path / "here").exists()  # nothing is written until a row is
+
+
+def test_insert_is_a_claim_a_second_insert_of_the_key_is_refused(store: JournalStore) -> None:
+    assert store.insert(_entry("job-1"))
+    assert not store.insert(_entry("job-1", model="other"))
+    found = store.get("job-1")
+    assert found is not None
+    assert found.model == "grok-imagine/text-to-image"
+
+
+def test_update_with_only_if_is_a_compare_and_set(store: JournalStore) -> None:
+    store.insert(_entry("k"))
+    assert store.update("k", {"state": EntryState.CREATED}, only_if=[EntryState.REJECTED]) is None
+    after = store.update("k", {"state": EntryState.CREATED, "task_id": "t1"})
+    assert after is not None
+    assert after.state is EntryState.CREATED
+    assert store.update("missing", {"state": EntryState.CREATED}) is None
+
+
+def test_rows_round_trip_with_assets_files_and_errors(store: JournalStore, tmp_path: Path) -> None:
+    assets = (
+        Asset("https://cdn.example/r/a.png", MediaKind.IMAGE, "image/png", "result"),
+        Asset("https://cdn.example/r/b.mp4", MediaKind.VIDEO),
+    )
+    entry = _entry(
+        "k",
+        state=EntryState.SUCCEEDED,
+        task_id="t1",
+        base_url="http://127.0.0.1:1",
+        assets=assets,
+        files=(str(tmp_path / "t1-0.png"),),
+        error={"type": "DownloadError", "message": "HTTP 403"},
+    )
+    store.insert(entry)
+    assert store.get("k") == entry
+    assert store.by_task("t1") == entry
+    assert store.entries() == [entry]
+
+
+def test_entries_come_oldest_first(store: JournalStore) -> None:
+    store.insert(_entry("b", created_at=2.0))
+    store.insert(_entry("a", created_at=1.0))
+    assert [entry.key for entry in store.entries()] == ["a", "b"]
+
+
+def test_claims_from_many_threads_let_exactly_one_win(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "journal.sqlite3")
+    wins: list[bool] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        won = store.insert(_entry("the-job"))
+        with lock:
+            wins.append(won)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 7 + [True]
+
+
+_CLAIM = """
+import sys
+from kiekit.journal import Entry, EntryState, SqliteStore
+entry = Entry("the-job", "m", None, EntryState.SENDING, 1.0, 1.0)
+print(SqliteStore(sys.argv[1]).insert(entry))
+"""
+
+
+def test_claims_from_several_processes_let_exactly_one_win(tmp_path: Path) -> None:
+    path = str(tmp_path / "journal.sqlite3")
+    SqliteStore(path).entries()  # create the file and schema first, as a client would
+    command = [sys.executable, "-c", _CLAIM, path]
+    workers = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our code
+        for _ in range(3)
+    ]
+    answers = sorted(worker.communicate(timeout=60)[0].strip() for worker in workers)
+    assert answers == ["False", "False", "True"]
+
+
+def test_the_file_is_in_wal_mode_so_readers_never_block_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    SqliteStore(path).insert(_entry("k"))
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# -- the lifecycle ---------------------------------------------------------------------------------
+
+
+def _journal() -> Journal:
+    ticks = iter(range(1, 1000))
+    return Journal(MemoryStore(), clock=lambda: float(next(ticks)))
+
+
+def test_an_intent_is_written_before_and_completed_after_the_create() -> None:
+    journal = _journal()
+    intent = journal.intend("m", {"input": {"prompt": "x"}}, base_url="http://127.0.0.1:9")
+    assert intent is not None
+    assert journal.get(intent.key) == intent
+    assert intent.state is EntryState.SENDING
+    assert intent.state.outcome_unknown
+    journal.created(intent, Task("t1", "m"))
+    row = journal.by_task("t1")
+    assert row is not None
+    assert row.state is EntryState.CREATED
+    assert row.unfinished
+
+
+@pytest.mark.parametrize(
+    ("error", "state"),
+    [
+        (InsufficientCreditsError(402, "Credits insufficient"), EntryState.REJECTED),
+        (OutcomeUnknownError(model="m", request=None, cause=TransportError("reset")), "unknown"),
+        (KeyboardInterrupt(), EntryState.UNKNOWN),
+    ],
+)
+def test_a_failed_create_is_rejected_only_when_kie_proved_nothing_was_made(
+    error: BaseException, state: EntryState | str
+) -> None:
+    journal = _journal()
+    intent = journal.intend("m", None)
+    assert intent is not None
+    row = journal.create_failed(intent, error)
+    assert row is not None
+    assert row.state is EntryState(state)
+    assert row.error is not None
+    assert row.error["type"] == type(error).__name__
+
+
+def test_a_keyed_intent_claims_once_but_a_rejected_one_may_be_tried_again() -> None:
+    journal = _journal()
+    first = journal.intend("m", None, key="job")
+    assert first is not None
+    assert journal.intend("m", None, key="job") is None  # in flight: never twice
+    journal.create_failed(first, InsufficientCreditsError(402, "Credits insufficient"))
+    again = journal.intend("m", None, key="job")
+    assert again is not None
+    assert again.state is EntryState.SENDING
+    assert again.error is None
+
+
+def test_results_files_and_failures_are_recorded_by_task_id(tmp_path: Path) -> None:
+    journal = _journal()
+    intent = journal.intend("m", None)
+    assert intent is not None
+    journal.created(intent, Task("t1", "m"))
+    asset = Asset("https://cdn.example/a.png", MediaKind.IMAGE)
+    journal.finished(Task("t1", "m"), Results("t1", (asset,)))
+    row = journal.by_task("t1")
+    assert row is not None
+    assert row.state is EntryState.SUCCEEDED
+    assert row.unfinished  # the file is not on disk yet
+    path = tmp_path / "t1-0.png"
+    path.write_bytes(b"x")
+    journal.downloaded("t1", [path], tmp_path)
+    row = journal.by_task("t1")
+    assert row is not None
+    assert row.files == (str(path.resolve()),)
+    assert not row.unfinished
+    path.unlink()
+    assert row.unfinished  # deleted since: owed again
+
+    other = journal.intend("m", None)
+    assert other is not None
+    journal.created(other, Task("t2", "m"))
+    journal.wait_failed(Task("t2", "m"), TaskFailedError("t2", "500", "internal error"))
+    failed = journal.by_task("t2")
+    assert failed is not None
+    assert failed.state is EntryState.FAILED
+    assert failed.error == {"type": "TaskFailedError", "code": "500", "message": "internal error"}
+
+
+def test_a_task_created_by_another_process_is_found_in_the_store() -> None:
+    store = MemoryStore()
+    first = Journal(store)
+    intent = first.intend("m", None)
+    assert intent is not None
+    first.created(intent, Task("t1", "m"))
+    second = Journal(store)
+    assert second.wait_failed(Task("t1", "m"), TaskFailedError("t1", None, None)) is not None
+    assert second.wait_failed(Task("not-ours", "m"), TaskFailedError("x", None, None)) is None
+
+
+def test_entry_json_is_plain_data() -> None:
+    entry = _entry("k", task_id="t", assets=(Asset("https://a/b.png", MediaKind.IMAGE),))
+    shown = entry.to_json()
+    assert json.loads(json.dumps(shown)) == shown
+    assert shown["result_urls"] == ["https://a/b.png"]
+    assert shown["state"] == "sending"
+
+
+def test_fsync_flushes_every_commit_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def synchronous(store: SqliteStore) -> int:
+        store.entries()
+        connection = store._local.connection
+        return int(connection.execute("PRAGMA synchronous").fetchone()[0])
+
+    assert synchronous(SqliteStore(tmp_path / "a.sqlite3")) == 1  # NORMAL
+    assert synchronous(SqliteStore(tmp_path / "b.sqlite3", fsync=True)) == 2  # FULL
+    monkeypatch.setenv("KIEKIT_JOURNAL_FSYNC", "1")
+    store = default_journal().store
+    assert isinstance(store, SqliteStore)
+    assert store.fsync

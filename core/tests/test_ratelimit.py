@@ -1,0 +1,358 @@
+"""The client-side rate limiter: KIE's documented limits (kie-api.md §8) are never exceeded.
+
+A "KIE" here enforces the limits exactly as documented — 20 creates in any 10 s, 10 status
+polls in any second, 3 polls of one 4o/Suno task in any second — and answers 429 past them. The
+limiter's verdicts are checked on fake time (a batch of 1,000 creates), with many threads and
+many asyncio tasks on real time (small limits, so it stays fast), and as a property.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kiekit import Rate, RateLimiter, RateLimits, Registry, RetryPolicy, Task
+from kiekit._engine import Engine
+from kiekit.polling import PollPolicy
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport, drive
+
+GROK = "grok-imagine/text-to-image"
+GPT4O = "gpt4o-image"
+
+
+def envelope(data: Any, code: int = 200) -> HttpResponse:
+    return HttpResponse(200, json.dumps({"code": code, "msg": "m", "data": data}).encode())
+
+
+def too_many(times: list[float], now: float, rate: Rate) -> bool:
+    """Whether one more request at ``now`` would be the (count+1)-th within ``per`` seconds."""
+    return len(times) - bisect_right(times, now - rate.per) >= rate.count
+
+
+@dataclass
+class StrictKie:
+    """Answers creates and polls, and 429 for any request past a documented limit."""
+
+    clock: Callable[[], float]
+    creates: Rate = field(default_factory=lambda: Rate(20, 10.0))
+    polls: Rate = field(default_factory=lambda: Rate(10, 1.0))
+    per_task: Rate = field(default_factory=lambda: Rate(3, 1.0))
+    created: list[float] = field(default_factory=list)
+    polled: list[float] = field(default_factory=list)
+    polled_task: dict[str, list[float]] = field(default_factory=dict)
+    refused: int = 0
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.transport = MockTransport(self.handle)
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        with self.lock:
+            now = self.clock()
+            url = urlsplit(request.url)
+            if request.method == "POST":
+                times, rates = [self.created], [self.creates]
+                data: Any = {"taskId": f"t{len(self.created)}"}
+            else:
+                task_id = parse_qs(url.query)["taskId"][0]
+                task_times = self.polled_task.setdefault(task_id, [])
+                times, rates = [self.polled, task_times], [self.polls, self.per_task]
+                data = {"taskId": task_id, "successFlag": 0, "status": "GENERATING"}
+                if "jobs" in url.path:
+                    data = {"taskId": task_id, "state": "generating", "param": ""}
+            if any(too_many(t, now, r) for t, r in zip(times, rates, strict=True)):
+                self.refused += 1
+                return envelope(None, code=429)
+            for kept in times:
+                kept.append(now)
+            return envelope(data)
+
+
+@dataclass
+class FakeTime:
+    now: float = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def engine(limits: RateLimits | None = None) -> Engine:
+    return Engine(
+        api_key="sk-ratelimit-test",
+        base_url="https://api.kie.ai",
+        registry=Registry(),
+        poll=PollPolicy(),
+        user_agent="kiekit-tests",
+        limiter=RateLimiter(limits or RateLimits()),
+    )
+
+
+# -- the limiter's arithmetic --------------------------------------------------------------------
+
+
+def test_twenty_creates_go_at_once_and_the_twenty_first_waits_a_window() -> None:
+    limiter = RateLimiter(RateLimits(margin=0.25))
+
+    waits = [limiter.reserve_create(100.0) for _ in range(21)]
+
+    assert waits[:20] == [0.0] * 20
+    assert waits[20] == pytest.approx(10.25)
+
+
+def test_polls_of_one_task_keep_the_per_task_limit_and_others_only_the_key_limit() -> None:
+    limiter = RateLimiter(RateLimits(margin=0.0))
+    three = Rate(3, 1.0)
+
+    first = [limiter.reserve_status(0.0, "a", three) for _ in range(4)]
+    other = limiter.reserve_status(0.0, "b", three)
+
+    assert first == [0.0, 0.0, 0.0, 1.0]
+    assert other == 1.0  # first come, first served: it queues behind a's fourth poll
+
+
+def test_switched_off_limits_never_wait() -> None:
+    limiter = RateLimiter(RateLimits(creates=None, status=None))
+
+    assert {limiter.reserve_create(0.0) for _ in range(100)} == {0.0}
+    assert {limiter.reserve_status(0.0, "a") for _ in range(100)} == {0.0}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Rate(0, 1.0),
+        lambda: Rate(3, 0),
+        lambda: Rate(3, float("inf")),
+        lambda: Rate(True, 1),
+    ],
+)
+def test_a_nonsense_rate_is_refused(make: Callable[[], Rate]) -> None:
+    with pytest.raises(ValueError, match=r"Rate\."):
+        make()
+
+
+@given(
+    arrivals=st.lists(st.floats(min_value=0, max_value=30, allow_nan=False), max_size=120),
+    count=st.integers(1, 25),
+    per=st.floats(min_value=0.01, max_value=10),
+)
+def test_any_arrivals_get_slots_that_keep_the_window(
+    arrivals: list[float], count: int, per: float
+) -> None:
+    rate = Rate(count, per)
+    limiter = RateLimiter(RateLimits(creates=rate, margin=0.0))
+    slots: list[float] = []
+
+    for now in sorted(arrivals):
+        wait = limiter.reserve_create(now)
+        assert wait >= 0
+        slots.append(now + wait)
+
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(slots))  # first come, first served
+    for index, slot in enumerate(slots):
+        assert not too_many(slots[:index], slot + 1e-9 * per, rate)
+
+
+def test_the_per_task_windows_of_finished_tasks_are_forgotten() -> None:
+    limiter = RateLimiter(RateLimits(margin=0.0))
+    three = Rate(3, 1.0)
+
+    for index in range(2000):
+        limiter.reserve_status(index * 0.2, f"task-{index}", three)
+
+    assert len(limiter._per_task) <= 600
+
+
+# -- on fake time through the engine -------------------------------------------------------------
+
+
+def test_a_batch_of_1000_creates_never_draws_a_429() -> None:
+    fake = FakeTime()
+    kie = StrictKie(fake.clock)
+    eng = engine()
+    params = eng.prepare(GROK, None, {"prompt": "a fox"})
+
+    for _ in range(1000):
+        drive(eng.submit(GROK, params), kie.transport, sleep=fake.sleep, clock=fake.clock)
+
+    assert kie.refused == 0
+    assert len(kie.created) == 1000
+    # and not much slower than the limit allows: 50 windows of 10 s (plus the margins)
+    assert 490 <= fake.now <= 50 * 10.1
+
+
+def test_polls_keep_the_key_limit_and_the_4o_per_task_limit() -> None:
+    registry = Registry()
+    provider = registry.provider(GPT4O)
+    assert provider.status_rate_per_task == Rate(3, 1.0)  # declared by the plugin (§3.1)
+    fake = FakeTime()
+    kie = StrictKie(fake.clock)
+    eng = engine()
+
+    for index in range(60):
+        task = Task("one-4o-task", GPT4O) if index % 2 else Task(f"grok-{index}", GROK)
+        drive(eng.status(task), kie.transport, sleep=fake.sleep, clock=fake.clock)
+
+    assert kie.refused == 0
+    assert len(kie.polled) == 60
+
+
+def test_without_the_limiter_the_same_batch_is_refused() -> None:
+    """The strict KIE above is not a pushover: unlimited, a burst draws 429s."""
+    fake = FakeTime()
+    kie = StrictKie(fake.clock)
+    eng = Engine(
+        api_key="sk-ratelimit-test",
+        base_url="https://api.kie.ai",
+        registry=Registry(),
+        poll=PollPolicy(),
+        user_agent="kiekit-tests",
+    )
+    params = eng.prepare(GROK, None, {"prompt": "a fox"})
+
+    from kiekit import RateLimitedError
+
+    def burst() -> None:
+        for _ in range(21):
+            drive(eng.submit(GROK, params), kie.transport, sleep=fake.sleep, clock=fake.clock)
+
+    with pytest.raises(RateLimitedError):
+        burst()
+
+
+# -- real time, many threads and many tasks ------------------------------------------------------
+
+# Small limits keep these fast; the margin absorbs a busy machine's scheduling jitter.
+SMALL = RateLimits(creates=Rate(4, 0.1), status=Rate(4, 0.1), margin=0.1)
+
+
+def test_threads_of_one_client_share_its_limits(kit: SimpleNamespace) -> None:
+    from kiekit import Client
+
+    kie = StrictKie(time.monotonic, creates=Rate(4, 0.1))
+    errors: list[BaseException] = []
+
+    with Client("sk-ratelimit-test", transport=kie.transport, rate_limits=SMALL) as client:
+
+        def work() -> None:
+            try:
+                for _ in range(4):
+                    client.submit(GROK, prompt="a fox")
+            except BaseException as exc:  # handed to the test thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+
+    assert errors == []
+    assert kie.refused == 0
+    assert len(kie.created) == 16
+
+
+def test_tasks_of_one_async_client_share_its_limits(kit: SimpleNamespace) -> None:
+    from kiekit import AsyncClient
+
+    kie = StrictKie(time.monotonic, creates=Rate(4, 0.1), polls=Rate(4, 0.1))
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "sk-ratelimit-test", transport=kie.transport, rate_limits=SMALL
+        ) as client:
+            tasks = await asyncio.gather(*(client.submit(GROK, prompt="a fox") for _ in range(12)))
+            await asyncio.gather(*(client.status(task) for task in tasks))
+
+    asyncio.run(scenario())
+
+    assert kie.refused == 0
+    assert (len(kie.created), len(kie.polled)) == (12, 12)
+
+
+def test_two_clients_given_one_limiter_share_it() -> None:
+    from kiekit import Client
+
+    shared = RateLimiter(RateLimits(creates=Rate(3, 60.0), margin=0.0))
+    kie = StrictKie(time.monotonic, creates=Rate(3, 60.0))
+    one = Client("sk-a", transport=kie.transport, rate_limits=shared)
+    two = Client("sk-a", transport=kie.transport, rate_limits=shared)
+    for client in (one, two, one):
+        client.submit(GROK, prompt="a fox")
+
+    assert len(kie.created) == 3
+    # the account's fourth create, from either client, waits for the window
+    assert shared.reserve_create(time.monotonic()) > 59
+
+
+def test_clients_keep_the_documented_limits_unless_switched_off(api: Any) -> None:
+    from kiekit import RateLimitedError
+
+    kie = StrictKie(time.monotonic)
+
+    async def burst() -> None:
+        off = {"rate_limits": None, "retry": RetryPolicy.never()}
+        async with api.client(transport=kie.transport, **off) as client:
+            for _ in range(21):
+                await client.submit(GROK, prompt="a fox")
+
+    with pytest.raises(RateLimitedError):  # switched off: KIE's limit is hit
+        api.run(burst)
+
+    default = api.client(transport=kie.transport).client._engine.limiter
+    assert default.limits == RateLimits(creates=Rate(20, 10.0), status=Rate(10, 1.0))
+
+
+def test_a_wait_never_overruns_its_deadline_waiting_for_a_slot() -> None:
+    from kiekit import WaitTimeoutError
+
+    fake = FakeTime(now=50.0)
+    kie = StrictKie(fake.clock)
+    eng = engine(RateLimits(status=Rate(2, 60.0), margin=0.0))
+    assert eng.limiter is not None
+    for _ in range(2):  # other polls of this key used up the minute
+        eng.limiter.reserve_status(fake.now, "other-task")
+    flow = eng.wait(Task("t1", GROK), policy=PollPolicy(initial=1, timeout=5))
+
+    with pytest.raises(WaitTimeoutError) as info:
+        drive(flow, kie.transport, sleep=fake.sleep, clock=fake.clock)
+
+    assert info.value.task_id == "t1"
+    assert fake.now == pytest.approx(55.0)  # gave up at the deadline, not at the slot
+    assert kie.polled == []
+
+
+def test_posts_sent_through_call_count_as_creates_and_gets_do_not() -> None:
+    """Client.call may start paid work (Veo's 4K upgrade): it shares the creates' budget."""
+    from kiekit import Request
+
+    fake = FakeTime()
+    eng = engine(RateLimits(margin=0.0))
+    transport = MockTransport(lambda request: envelope("ok"))
+    post = Request("POST", "/api/v1/veo/get-4k-video", body={"taskId": "t"})
+    get = Request("GET", "/api/v1/veo/get-1080p-video", query={"taskId": "t"})
+
+    for _ in range(20):
+        drive(eng.call(post), transport, sleep=fake.sleep, clock=fake.clock)
+    for _ in range(30):
+        drive(eng.call(get), transport, sleep=fake.sleep, clock=fake.clock)
+    assert fake.now == 0.0
+    drive(eng.call(post), transport, sleep=fake.sleep, clock=fake.clock)
+
+    assert fake.now == pytest.approx(10.0)

@@ -1,0 +1,207 @@
+"""The API key never leaks: a canary key is driven through every path a user can see.
+
+Success and every failure (401, HTTP 5xx, resets, timeouts, validation, outcome unknown, a
+failed download, download-url), with DEBUG logging captured, then every surface is searched:
+reprs and str of clients, requests, tasks, results and errors, exception chains and formatted
+tracebacks, pickled errors, the log records, and the task journal's stored rows (its SQLite
+file, byte for byte).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import traceback
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kiekit import (
+    Asset,
+    KieError,
+    MediaKind,
+    PollPolicy,
+    Results,
+    RetryPolicy,
+    Task,
+    TransportError,
+)
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+
+GROK = "grok-imagine/text-to-image"
+TASK_ID = "5f488be792eafad4b066e21e5bc472c7"
+FILE = "https://tempfile.aiquickdraw.com/r/a.png"
+FAST = PollPolicy(initial=0.001, growth=0.001, maximum=0.002, timeout=0.1)
+QUICK = RetryPolicy(attempts=2, base=0.001, cap=0.002)
+
+
+def envelope(data: Any, code: int = 200, msg: str = "success") -> HttpResponse:
+    return HttpResponse(200, json.dumps({"code": code, "msg": msg, "data": data}).encode(), "OK")
+
+
+SUCCESS = envelope(
+    {
+        "taskId": TASK_ID,
+        "state": "success",
+        "param": "",
+        "resultJson": json.dumps({"resultUrls": [FILE]}),
+        "createTime": 1776323915587,
+    }
+)
+
+# Each story: how KIE answers a create, a status poll, a file and download-url.
+STORIES: dict[str, dict[str, Any]] = {
+    "success": {},
+    "401": {"create": envelope(None, 401, "You do not have access permissions")},
+    "http-503": {"status": HttpResponse(503, b"<html>Service Unavailable</html>", "Busy")},
+    "reset-on-status": {"status": TransportError("connection reset by peer")},
+    "timeout-on-status": {"status": TransportError("read timed out")},
+    "outcome-unknown": {"create": TransportError("connection reset by peer")},
+    "junk-create": {"create": HttpResponse(200, b"<html>captive portal</html>", "OK")},
+    "expired-link": {
+        "file": HttpResponse(403, b"<Error><Code>AccessDenied</Code></Error>", "Forbidden"),
+        "download-url": envelope(None, 422, "url is wrong"),
+    },
+    "error-page": {"file": HttpResponse(200, b"<html>oops</html>", "OK")},
+    "status-401": {"status": envelope(None, 401, "You do not have access permissions")},
+}
+
+
+def kie(story: dict[str, Any]) -> MockTransport:
+    def handle(request: HttpRequest) -> HttpResponse:
+        if request.url.endswith("/jobs/createTask"):
+            found = story.get("create", envelope({"taskId": TASK_ID}))
+        elif "/jobs/recordInfo" in request.url:
+            found = story.get("status", SUCCESS)
+        elif request.url.endswith("/common/download-url"):
+            found = story.get("download-url", envelope(FILE))
+        else:
+            found = story.get("file", HttpResponse(200, b"\x89PNG\r\n\x1a\n" + bytes(64), "OK"))
+        if isinstance(found, BaseException):
+            raise found
+        return found  # type: ignore[no-any-return]
+
+    return MockTransport(handle)
+
+
+def surfaces_of(error: BaseException) -> list[str | bytes]:
+    """Everything a user could see of an error: text, repr, fields, chain, traceback, pickle."""
+    seen: list[str | bytes] = []
+    current: BaseException | None = error
+    while current is not None:
+        seen += [str(current), repr(current), repr(vars(current)), repr(current.args)]
+        current = current.__cause__ or current.__context__
+    seen.append("".join(traceback.format_exception(error)))
+    if isinstance(error, KieError):
+        seen.append(pickle.dumps(error))
+    return seen
+
+
+@pytest.mark.parametrize("story", list(STORIES))
+def test_the_canary_key_never_shows(
+    api: Any,
+    kit: SimpleNamespace,
+    story: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kiekit.journal import Journal, SqliteStore
+
+    caplog.set_level(logging.DEBUG)
+    transport = kie(STORIES[story])
+    journal_file = tmp_path / "journal.sqlite3"
+    seen: list[str | bytes] = []
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=transport,
+            poll=FAST,
+            retry=QUICK,
+            journal=Journal(SqliteStore(journal_file)),
+        ) as client:
+            seen.extend([repr(client), str(client), repr(client.client), repr(vars(client.client))])
+            task = await client.submit(GROK, prompt="a lighthouse")
+            results = await client.wait(task)
+            seen.extend([repr(task), repr(results), str(results)])
+            await client.download(results, tmp_path / "out")
+            seen.append(await client.download_url(FILE, task_id=task.id))
+
+    try:
+        api.run(scenario)
+    except KieError as error:
+        seen += surfaces_of(error)
+    else:
+        assert story == "success"
+
+    assert transport.requests  # the story really went over the (in-memory) wire
+    keyed = [r for r in transport.requests if "Authorization" in r.headers]
+    assert keyed  # and the key really was in play ...
+    assert all(kit.CANARY in r.headers["Authorization"] for r in keyed)
+    seen += [repr(request) for request in transport.requests]  # ... but never shows
+    seen += [record.getMessage() for record in caplog.records]
+    seen += [repr(record.args) for record in caplog.records]
+    seen.append(caplog.text)
+    if journal_file.exists():
+        seen.append(journal_file.read_bytes())
+        for sibling in tmp_path.glob("journal.sqlite3*"):
+            seen.append(sibling.read_bytes())
+    for text in seen:
+        needle: str | bytes = kit.CANARY.encode() if isinstance(text, bytes) else kit.CANARY
+        assert needle not in text, text[:300]
+
+
+def test_validation_errors_and_the_client_carry_no_key(api: Any, kit: SimpleNamespace) -> None:
+    async def scenario() -> None:
+        async with api.client(transport=kie({}), journal=None) as client:
+            await client.submit(GROK, prompt="")
+
+    with pytest.raises(KieError) as info:
+        api.run(scenario)
+
+    for text in surfaces_of(info.value):
+        assert (kit.CANARY.encode() if isinstance(text, bytes) else kit.CANARY) not in text
+
+
+def test_a_real_socket_session_logs_no_key(
+    api: Any,
+    kit: SimpleNamespace,
+    mock_server: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """urllib3 and aiohttp log at DEBUG too: their records must not carry the key either."""
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        async with api.client(base_url=mock_server.base_url, poll=FAST, journal=None) as client:
+            task = await client.submit(GROK, prompt="a lighthouse")
+            await client.download(await client.wait(task), tmp_path)
+            await client.status(Task("no-such-task", GROK))
+
+    try:
+        api.run(scenario)
+    except KieError as error:
+        for text in surfaces_of(error):
+            assert (kit.CANARY.encode() if isinstance(text, bytes) else kit.CANARY) not in text
+
+    assert caplog.records
+    assert kit.CANARY not in caplog.text
+    assert all(kit.CANARY not in repr(record.args) for record in caplog.records)
+
+
+def test_download_errors_name_the_url_but_not_the_key(api: Any, kit: SimpleNamespace) -> None:
+    results = Results(TASK_ID, (Asset(FILE, MediaKind.IMAGE, "image/png"),))
+    transport = kie({"file": TransportError("reset"), "download-url": envelope(None, 500)})
+
+    async def scenario() -> None:
+        async with api.client(transport=transport, retry=QUICK, journal=None) as client:
+            await client.download(results, "unused-folder-never-written")
+
+    with pytest.raises(KieError) as info:
+        api.run(scenario)
+
+    assert FILE in str(info.value.url)  # type: ignore[attr-defined]
+    for text in surfaces_of(info.value):
+        assert (kit.CANARY.encode() if isinstance(text, bytes) else kit.CANARY) not in text

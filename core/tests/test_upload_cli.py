@@ -1,0 +1,184 @@
+"""`kie credits`, `kie upload` and `kie run --image` / `--input KEY=@file`, as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from attrs import frozen
+from kiekit import Input, ValidationError, cli
+from kiekit.cli.run import image_field
+from kiekit.fields import text, url, urls
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+FAKE_KEY = "sk-fake-upload-cli-key"
+
+
+@pytest.fixture(autouse=True)
+def instant_mock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli._common, "DEMO_SECONDS", 0.0)
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.png"
+    path.write_bytes(PNG)
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_credits_prints_the_balance(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "credits", "--mock")
+    assert code == 0
+    assert float(out) == 1000.0  # the mock's starting balance
+
+
+def test_upload_then_an_edit_task_on_its_url(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mock_server_factory: Any,
+    photo: Path,
+    tmp_path: Path,
+) -> None:
+    mock_server = mock_server_factory()  # a task is done at its first poll: no 2 s poll wait
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)  # a fake key, for the mock: never a real one
+    where = ["--base-url", mock_server.base_url, "--upload-base-url", mock_server.upload_base_url]
+
+    code, out, err = run(capsys, "upload", str(photo), "--path", "edits", *where)
+    assert code == 0, err
+    link = out.strip()
+    assert link.startswith(mock_server.upload_base_url + "/kieai/")
+    assert "/edits/photo-" in link
+    (stored,) = mock_server.uploads()
+    assert stored.body == PNG
+
+    code, out, err = run(
+        capsys,
+        "run",
+        "flux-kontext-pro",
+        "--prompt",
+        "make the sky pink",
+        "--input",
+        f"inputImage={link}",
+        "--out",
+        str(tmp_path / "out"),
+        *where,
+    )
+    assert code == 0, err
+    assert [Path(line).is_file() for line in out.split()] == [True, True]
+    (task,) = mock_server.tasks()
+    assert task.request_body["inputImage"] == link
+    assert FAKE_KEY not in out + err
+
+
+def test_run_with_image_uploads_the_file_into_the_image_field(
+    capsys: pytest.CaptureFixture[str], photo: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "run",
+        "flux-kontext-pro",
+        "--prompt",
+        "make it snow",
+        "--image",
+        str(photo),
+        "--mock",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 0, err
+    assert f"uploaded {photo} for input_image: http://127.0.0.1:" in err
+    paths = [Path(line) for line in out.split()]
+    assert paths
+    assert all(path.is_file() for path in paths)
+
+
+def test_input_at_file_uploads_it_for_any_url_field(
+    capsys: pytest.CaptureFixture[str], photo: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "run",
+        "grok-imagine/image-to-image",
+        "--prompt",
+        "pink sky",
+        "--input",
+        f"image_urls=@{photo}",  # a list of URLs: the upload becomes a one-element list
+        "--mock",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 0, err
+    assert "uploaded" in err
+    assert out.split()
+
+
+def test_a_model_without_an_image_field_is_named_with_the_way_out(
+    capsys: pytest.CaptureFixture[str], photo: Path
+) -> None:
+    code, _, err = run(
+        capsys, "run", "gpt4o-image", "--prompt", "x", "--image", str(photo), "--mock"
+    )
+    assert code == 1
+    assert "gpt4o-image has no image input field" in err
+    assert "--input FIELD=@./photo.png" in err
+    assert "mock KIE server" not in err  # refused before any server or request
+
+
+def test_missing_files_are_named_before_anything_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.png"
+    for argv in (
+        ["run", "flux-kontext-pro", "--prompt", "x", "--image", str(missing), "--mock"],
+        ["run", "flux-kontext-pro", "--prompt", "x", "--input", f"inputImage=@{missing}"],
+        ["upload", str(missing), "--mock"],
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 1
+        assert f"no such file: {missing}" in err
+        assert "mock KIE server" not in err
+
+
+def test_bad_upload_options_are_named(capsys: pytest.CaptureFixture[str], photo: Path) -> None:
+    code, _, err = run(capsys, "upload", str(photo), "--path", "/abs", "--mock")
+    assert code == 1
+    assert "upload_path" in err
+    code, _, err = run(
+        capsys, "run", "flux-kontext-pro", "--prompt", "x", "--image", str(photo),
+        "--input", f"inputImage=@{photo}", "--mock",
+    )  # fmt: skip
+    assert code == 1
+    assert "given twice" in err
+
+
+@frozen
+class TwoImages(Input):
+    prompt: str = text()
+    first_image: str | None = url()
+    style_image_urls: tuple[str, ...] | None = urls()
+    mask_url: str | None = url()
+
+
+@frozen
+class NoImage(Input):
+    prompt: str = text()
+    video_url: str | None = url()
+
+
+def fake_provider(cls: type[Input]) -> Any:
+    return SimpleNamespace(model=lambda model: SimpleNamespace(input=cls))
+
+
+def test_image_field_needs_exactly_one_url_field_named_for_images() -> None:
+    with pytest.raises(ValidationError, match=r"several image input fields \(first_image, style"):
+        image_field(fake_provider(TwoImages), "acme/two")
+    with pytest.raises(ValidationError, match="acme/none has no image input field"):
+        image_field(fake_provider(NoImage), "acme/none")

@@ -1,0 +1,355 @@
+"""Client.upload / AsyncClient.upload: the three methods of KIE's upload host (kie-api.md §4).
+
+Scenarios run with both clients (the ``api`` fixture); the envelope and input checks also run
+with no sockets (MockTransport), where a request that should never be sent fails the test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kiekit import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ProtocolError,
+    ServerError,
+    UploadedFile,
+    ValidationError,
+)
+from kiekit.retry import RetryPolicy
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit_mock import account_id
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
+UPLOAD_HOST = "https://kieai.redpandaai.co"
+NO_WAIT = RetryPolicy(attempts=3, base=0.0)  # retries, without sleeping through backoff
+
+
+def on_mock(mock: Any) -> dict[str, Any]:
+    return {"base_url": mock.base_url, "upload_base_url": mock.upload_base_url, "journal": None}
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "holiday photo.png"
+    path.write_bytes(PNG)
+    return path
+
+
+def served(url: str) -> bytes:
+    import urllib.request
+
+    assert url.startswith("http://127.0.0.1:"), url
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as response:
+        body: bytes = response.read()
+        return body
+
+
+# -- against the mock, both clients ---------------------------------------------------------
+
+
+def test_a_local_file_is_streamed_and_comes_back_at_its_url(
+    api: Any, kit: SimpleNamespace, mock_server: Any, photo: Path
+) -> None:
+    async def scenario() -> UploadedFile:
+        async with api.client(**on_mock(mock_server)) as client:
+            result: UploadedFile = await client.upload(photo, upload_path="trips/2026")
+            return result
+
+    uploaded = api.run(scenario)
+
+    # a unique name that keeps the file's own stem and extension (KIE's CDN caches by name)
+    assert re.fullmatch(r"holiday_photo-[0-9a-f]{12}\.png", uploaded.file_name)
+    assert uploaded.file_path == f"kieai/{account_id(kit.CANARY)}/trips/2026/{uploaded.file_name}"
+    assert (uploaded.size, uploaded.mime_type) == (len(PNG), "image/png")
+    assert uploaded.uploaded_at is not None
+    assert uploaded.uploaded_at.tzinfo is not None
+    assert served(uploaded.download_url) == PNG
+    (record,) = [r for r in mock_server.requests() if r.path == "/api/file-stream-upload"]
+    assert record.code == 200
+
+
+def test_bytes_go_as_base64_and_urls_are_fetched_by_kie(
+    api: Any, mock_server: Any, file_server: Any
+) -> None:
+    async def scenario() -> tuple[UploadedFile, UploadedFile]:
+        async with api.client(**on_mock(mock_server)) as client:
+            from_bytes = await client.upload(PNG)
+            from_url = await client.upload(file_server.base_url + "/file.png", upload_path="web")
+            return from_bytes, from_url
+
+    from_bytes, from_url = api.run(scenario)
+
+    assert re.fullmatch(r"upload-[0-9a-f]{12}\.png", from_bytes.file_name)  # told by its bytes
+    assert from_bytes.mime_type == "image/png"
+    assert served(from_bytes.download_url) == PNG
+    assert re.fullmatch(r"file-[0-9a-f]{12}\.png", from_url.file_name)
+    assert served(from_url.download_url) == file_server.body
+    paths = [r.path for r in mock_server.requests() if r.path.startswith("/api/file-")]
+    assert paths == ["/api/file-base64-upload", "/api/file-url-upload"]
+
+
+def test_a_chosen_name_is_kept_and_unique_names_never_repeat(
+    api: Any, mock_server: Any, photo: Path
+) -> None:
+    async def scenario() -> list[str]:
+        async with api.client(**on_mock(mock_server)) as client:
+            named = await client.upload(photo, file_name="cover.png")
+            twice = [await client.upload(photo) for _ in range(2)]
+            again = await client.upload(twice[0].download_url)  # keeps one suffix, not two
+            return [named.file_name, *(u.file_name for u in twice), again.file_name]
+
+    named, first, second, again = api.run(scenario)
+    assert named == "cover.png"
+    assert first != second
+    assert re.fullmatch(r"holiday_photo-[0-9a-f]{12}\.png", again)
+
+
+def test_a_key_the_upload_host_refuses_is_an_authentication_error(
+    api: Any, mock_server_factory: Any, photo: Path
+) -> None:
+    mock = mock_server_factory(api_keys=frozenset({"sk-the-right-one-fake"}))
+
+    async def scenario() -> None:
+        async with api.client(**on_mock(mock)) as client:
+            await client.upload(photo)
+
+    with pytest.raises(AuthenticationError) as caught:
+        api.run(scenario)
+    assert caught.value.code == 401
+
+
+# -- input checked before any request ---------------------------------------------------------
+
+
+def never_sent(request: HttpRequest) -> HttpResponse:
+    raise AssertionError(f"nothing should have been sent, got {request.method} {request.url}")
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "field", "needle"),
+    [
+        ("missing.png", {}, "source", "no such file"),
+        (".", {}, "source", "not a file"),
+        (b"", {}, "source", "empty"),
+        (12345, {}, "source", "file path, an http(s) URL or bytes"),
+        (PNG, {"upload_path": ""}, "upload_path", "non-empty"),
+        (PNG, {"upload_path": "/images"}, "upload_path", "'/'"),
+        (PNG, {"upload_path": "images/"}, "upload_path", "'/'"),
+        (PNG, {"upload_path": "a//b"}, "upload_path", "clean"),
+        (PNG, {"file_name": "a/b.png"}, "file_name", "not a path"),
+        (PNG, {"file_name": " "}, "file_name", "non-empty"),
+    ],
+)
+def test_bad_input_is_named_before_anything_is_sent(
+    api: Any, tmp_path: Path, source: Any, options: dict[str, Any], field: str, needle: str
+) -> None:
+    if source == "missing.png":
+        source = tmp_path / "missing.png"
+    if source == ".":
+        source = tmp_path
+
+    async def scenario() -> None:
+        async with api.client(transport=MockTransport(never_sent), journal=None) as client:
+            await client.upload(source, **options)
+
+    with pytest.raises(ValidationError) as caught:
+        api.run(scenario)
+    assert caught.value.field == field
+    assert needle in str(caught.value)
+
+
+def test_an_empty_file_is_refused(api: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.png"
+    empty.touch()
+
+    async def scenario() -> None:
+        async with api.client(transport=MockTransport(never_sent), journal=None) as client:
+            await client.upload(empty)
+
+    with pytest.raises(ValidationError, match="source: is empty"):
+        api.run(scenario)
+
+
+def test_the_upload_base_url_must_be_http() -> None:
+    from kiekit import Client
+
+    with pytest.raises(ConfigurationError, match="upload_base_url"):
+        Client("sk-fake", upload_base_url="kieai.redpandaai.co", journal=None)
+
+
+# -- the upload host's envelope, with no sockets ------------------------------------------------
+
+
+def host_answer(payload: Any, status: int = 200) -> MockTransport:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return MockTransport(lambda request: HttpResponse(status, body, "Bad Gateway"))
+
+
+def failure(code: int, msg: str) -> dict[str, Any]:
+    return {"success": False, "code": code, "msg": msg, "data": None}
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "code"),
+    [
+        (failure(400, "uploadPath is required"), BadRequestError, 400),
+        (failure(401, "Unauthorized"), AuthenticationError, 401),
+        (failure(405, "Method not allowed"), ApiError, 405),
+        (failure(500, "Server error"), ServerError, 500),
+    ],
+)
+def test_the_hosts_error_codes_are_typed_errors(
+    api: Any, answer: dict[str, Any], error: type[ApiError], code: int
+) -> None:
+    async def scenario() -> None:
+        transport = host_answer(answer)
+        async with api.client(transport=transport, journal=None, retry=NO_WAIT) as client:
+            try:
+                await client.upload(PNG)
+            finally:
+                sent.extend(transport.requests)
+
+    sent: list[HttpRequest] = []
+    with pytest.raises(error) as caught:
+        api.run(scenario)
+    assert caught.value.code == code
+    assert caught.value.kie_message == answer["msg"]
+    assert len(sent) == (NO_WAIT.attempts if caught.value.retryable else 1)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"success": False, "code": 200, "msg": "File uploaded successfully", "data": None},
+        {"success": True, "code": 200, "msg": "ok", "data": {"fileName": "a.png"}},
+        {"success": True, "code": 200, "msg": "ok", "data": "a.png"},
+        b"<html>502 Bad Gateway</html>",
+    ],
+)
+def test_answers_that_do_not_read_are_protocol_errors(api: Any, answer: Any) -> None:
+    async def scenario() -> None:
+        async with api.client(transport=host_answer(answer), journal=None) as client:
+            await client.upload(PNG)
+
+    with pytest.raises(ProtocolError):
+        api.run(scenario)
+
+
+def test_a_real_http_5xx_from_a_proxy_is_a_server_error(api: Any) -> None:
+    async def scenario() -> None:
+        transport = host_answer(b"", status=502)
+        async with api.client(transport=transport, journal=None, retry=NO_WAIT) as client:
+            await client.upload(PNG)
+
+    with pytest.raises(ServerError):
+        api.run(scenario)
+
+
+def test_the_multipart_body_goes_to_the_upload_host_with_the_key(
+    api: Any, kit: SimpleNamespace, photo: Path
+) -> None:
+    seen: list[HttpRequest] = []
+
+    def host(request: HttpRequest) -> HttpResponse:
+        seen.append(request)
+        data = {
+            "fileName": "x.png",
+            "filePath": "kieai/1/kiekit/x.png",
+            "downloadUrl": "https://tempfile.redpandaai.co/kieai/1/kiekit/x.png",
+            "fileSize": len(PNG),
+            "mimeType": "image/png",
+            "uploadedAt": 1776323952044,
+        }
+        body = {"success": True, "code": 200, "msg": "File uploaded successfully", "data": data}
+        return HttpResponse(200, json.dumps(body).encode())
+
+    async def scenario() -> UploadedFile:
+        async with api.client(transport=MockTransport(host), journal=None) as client:
+            result: UploadedFile = await client.upload(photo, upload_path="p")
+            return result
+
+    uploaded = api.run(scenario)
+
+    (request,) = seen
+    assert request.url == UPLOAD_HOST + "/api/file-stream-upload"
+    assert request.headers["Authorization"] == f"Bearer {kit.CANARY}"
+    assert kit.CANARY not in repr(request)
+    boundary = request.headers["Content-Type"].partition("boundary=")[2]
+    assert boundary
+    assert request.body is not None
+    assert int(request.headers["Content-Length"]) == len(request.body)
+    assert request.body.endswith(f"\r\n--{boundary}--\r\n".encode())
+    assert b'name="uploadPath"\r\n\r\np\r\n' in request.body
+    assert hashlib.sha256(PNG).hexdigest() in {
+        hashlib.sha256(part.partition(b"\r\n\r\n")[2][:-2]).hexdigest()
+        for part in request.body.split(f"--{boundary}".encode())
+    }
+    assert uploaded.uploaded_at is not None
+    assert uploaded.uploaded_at.year == 2026
+    assert kit.CANARY not in repr(uploaded)
+
+
+def test_the_contract_kits_clients_upload_to_the_mocks_upload_host(
+    kie_client: Any, kie_async_client: Any, kie_mock: Any
+) -> None:
+    import asyncio
+
+    first = kie_client.upload(PNG)
+
+    async def scenario() -> UploadedFile:
+        async with kie_async_client() as kie:
+            uploaded: UploadedFile = await kie.upload(PNG)
+            return uploaded
+
+    second = asyncio.run(scenario())
+    assert {first.download_url, second.download_url} <= {
+        f"{kie_mock.upload_base_url}/{stored.file_path}" for stored in kie_mock.uploads()
+    }
+
+
+def test_a_failure_a_retry_can_cure_is_retried_and_the_file_keeps_its_name(
+    api: Any, photo: Path
+) -> None:
+    answers = [
+        HttpResponse(200, json.dumps(failure(500, "Server error")).encode()),
+        HttpResponse(503, b"", "Service Unavailable"),
+    ]
+
+    def host(request: HttpRequest) -> HttpResponse:
+        if answers:
+            return answers.pop(0)
+        name = re.search(rb'filename="([^"]+)"', request.body or b"")
+        assert name is not None
+        data = {
+            "fileName": name.group(1).decode(),
+            "filePath": "kieai/1/kiekit/" + name.group(1).decode(),
+            "downloadUrl": "https://tempfile.redpandaai.co/kieai/1/kiekit/x.png",
+        }
+        body = {"success": True, "code": 200, "msg": "File uploaded successfully", "data": data}
+        return HttpResponse(200, json.dumps(body).encode())
+
+    transport = MockTransport(host)
+
+    async def scenario() -> UploadedFile:
+        async with api.client(transport=transport, journal=None, retry=NO_WAIT) as client:
+            result: UploadedFile = await client.upload(photo)
+            return result
+
+    uploaded = api.run(scenario)
+    assert len(transport.requests) == 3
+    names = {
+        found.group(1)
+        for r in transport.requests
+        if (found := re.search(rb'filename="([^"]+)"', r.body or b""))
+    }
+    assert names == {uploaded.file_name.encode()}  # one name for every try: no duplicates

@@ -1,0 +1,104 @@
+"""``/_mock/callbacks``: the callbacks the mock owed, and how it sends them (callbacks.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .callbacks import CallbackSettings
+from .config import CALLBACK_TAMPERS
+from .controlwire import (
+    ControlError,
+    answer,
+    one_of,
+    opt_int,
+    read_object,
+    refuse,
+    refuse_unknown,
+)
+from .runtime import RUNTIME
+
+ROUTES = web.RouteTableDef()
+_SETTABLE = frozenset({"hmac_key", "copies", "tamper", "stale_seconds"})
+
+
+@ROUTES.get("/_mock/callbacks")
+async def list_callbacks(request: web.Request) -> web.Response:
+    """?task_id= to filter; ?wait=0 not to wait for deliveries in flight first (by default it
+    waits, each delivery being bounded by the callback timeout)."""
+    dispatcher = request.app[RUNTIME].callbacks
+    if request.query.get("wait", "1") not in ("0", "false"):
+        await dispatcher.wait_idle()
+    task_id = request.query.get("task_id")
+    records = [r for r in dispatcher.records() if task_id is None or r.task_id == task_id]
+    return answer([record.to_json() for record in records])
+
+
+@ROUTES.delete("/_mock/callbacks")
+async def clear_callbacks(request: web.Request) -> web.Response:
+    request.app[RUNTIME].callbacks.clear()
+    return answer({"cleared": True})
+
+
+@ROUTES.get("/_mock/callbacks/settings")
+async def get_settings(request: web.Request) -> web.Response:
+    return answer(_settings_json(request))
+
+
+@ROUTES.put("/_mock/callbacks/settings")
+async def put_settings(request: web.Request) -> web.Response:
+    """Body: any of hmac_key (string, or null: unsigned), copies (1–10), tamper ("signature",
+    "stale" or null), stale_seconds. Fields left out keep their value. Allowed hosts are not
+    settable here: only whoever starts the mock may let callbacks leave the machine."""
+    dispatcher = request.app[RUNTIME].callbacks
+    try:
+        body = await read_object(request)
+        changes = _changes(body)
+        try:
+            dispatcher.configure(**changes)
+        except ValueError as exc:
+            raise ControlError(_field_of(str(exc), changes), str(exc)) from None
+    except ControlError as exc:
+        return refuse(exc)
+    return answer(_settings_json(request))
+
+
+def _changes(body: dict[str, Any]) -> dict[str, Any]:
+    if "allowed_hosts" in body:
+        raise ControlError("allowed_hosts", "only the operator sets it (allowed_callback_hosts)")
+    refuse_unknown(body, _SETTABLE)
+    changes: dict[str, Any] = {}
+    if "hmac_key" in body:
+        key = body["hmac_key"]
+        if key is not None and (not isinstance(key, str) or not key):
+            raise ControlError("hmac_key", "must be a non-empty string or null")
+        changes["hmac_key"] = key
+    if "copies" in body:
+        changes["copies"] = opt_int(body, "copies", minimum=1)
+        if changes["copies"] is None:
+            raise ControlError("copies", "must be an integer from 1 to 10")
+    if "tamper" in body:
+        tamper = body["tamper"]
+        changes["tamper"] = None if tamper is None else one_of(tamper, CALLBACK_TAMPERS, "tamper")
+    if "stale_seconds" in body:
+        changes["stale_seconds"] = opt_int(body, "stale_seconds", minimum=1)
+        if changes["stale_seconds"] is None:
+            raise ControlError("stale_seconds", "must be an integer >= 1")
+    return changes
+
+
+def _field_of(message: str, changes: dict[str, Any]) -> str:
+    """CallbackSettings' ValueError starts with the field it is about."""
+    for name in CallbackSettings.__dataclass_fields__:
+        if message.startswith(name):
+            return name
+    return next(iter(changes), "body")
+
+
+def _settings_json(request: web.Request) -> dict[str, Any]:
+    dispatcher = request.app[RUNTIME].callbacks
+    return dispatcher.settings.to_json() | {"allowed_hosts": sorted(dispatcher.allowed_hosts)}
+
+
+__all__ = ["ROUTES"]

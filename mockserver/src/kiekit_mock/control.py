@@ -1,0 +1,350 @@
+"""The `/_mock/` control API for tasks, rules, the clock, the journal, accounts and reset.
+
+It lets a test written in any language steer the mock over HTTP the way a Python test does
+through MockServer: JSON in, JSON out, real HTTP statuses. A bad value is HTTP 400
+`{"error": …, "field": …}` naming it; an unknown task, rule or account is 404; changing a task
+that has already ended is 409. Every route is listed in mockserver/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from functools import wraps
+from typing import Any
+
+from aiohttp import web
+
+from .config import account_id
+from .controlwire import (
+    ControlError,
+    answer,
+    one_of,
+    opt_int,
+    opt_number,
+    opt_text,
+    read_object,
+    refuse,
+    refuse_unknown,
+)
+from .journal import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal
+from .rules import Lifecycle, Outcome, Rule
+from .runtime import RUNTIME, Runtime
+from .state import TaskSnapshot
+
+ROUTES = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _controlled(handler: Handler) -> Handler:
+    """Turn a ControlError raised anywhere in a handler into its HTTP 400 answer."""
+
+    @wraps(handler)
+    async def run(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except ControlError as exc:
+            return refuse(exc)
+
+    return run
+
+
+def _missing(what: str, name: str, field: str) -> web.Response:
+    return answer({"error": f"no {what} {name!r}", "field": field}, status=404)
+
+
+def _rt(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+# --- tasks ---
+
+
+@ROUTES.get("/_mock/tasks")
+@_controlled
+async def list_tasks(request: web.Request) -> web.Response:
+    """?account_id= &api_key= &family= &state= — every task (creation order) that fits."""
+    query = request.query
+    refuse_unknown(query, {"account_id", "api_key", "family", "state"})
+    tasks = _rt(request).store.snapshots(
+        account=_account_filter(query), family=query.get("family"), state=query.get("state")
+    )
+    return answer({"tasks": [task.to_json() for task in tasks]})
+
+
+@ROUTES.get("/_mock/tasks/{task_id}")
+async def get_task(request: web.Request) -> web.Response:
+    task_id = request.match_info["task_id"]
+    task = _rt(request).store.find(task_id)
+    if task is None:
+        return _missing("task", task_id, "task_id")
+    return answer({"task": task.to_json()})
+
+
+@ROUTES.put("/_mock/tasks/{task_id}/outcome")
+@_controlled
+async def set_outcome(request: web.Request) -> web.Response:
+    """Body: {"kind": "success"|"fail"|"moderation"|"callback_fail", "code"?: int, "msg"?: str}
+    or just the kind as a JSON string ("fail")."""
+    outcome = Outcome.parse(await _object_or_word(request), where="body")
+    return _change(request, lambda rt, task_id: rt.store.set_outcome(task_id, outcome))
+
+
+@ROUTES.put("/_mock/tasks/{task_id}/lifecycle")
+@_controlled
+async def set_lifecycle(request: web.Request) -> web.Response:
+    """Body: {"polls": n} | {"seconds": s} | {"polls": n, "seconds": s} | {"mode": "manual"} |
+    {"mode": "immediate"}, or "manual" / "immediate" as a JSON string."""
+    lifecycle = Lifecycle.from_json(await _object_or_word(request), where="body")
+    return _change(request, lambda rt, task_id: rt.store.set_lifecycle(task_id, lifecycle))
+
+
+@ROUTES.post("/_mock/tasks/{task_id}/advance")
+async def advance_task(request: web.Request) -> web.Response:
+    """One state on (to the end once due); an ended task stays as it is."""
+    return _change(request, lambda rt, task_id: rt.step(task_id))
+
+
+@ROUTES.post("/_mock/tasks/{task_id}/complete")
+async def complete_task(request: web.Request) -> web.Response:
+    """To the end now, with the task's planned outcome; its callback is owed as usual."""
+    return _change(request, lambda rt, task_id: rt.step(task_id, complete=True))
+
+
+async def _object_or_word(request: web.Request) -> object:
+    """A JSON object body, or a bare JSON string (a shorthand such as "fail" or "manual")."""
+    try:
+        word = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        word = None
+    return word if isinstance(word, str) else await read_object(request)
+
+
+def _change(request: web.Request, change: Callable[[Runtime, str], TaskSnapshot]) -> web.Response:
+    task_id = request.match_info["task_id"]
+    try:
+        task = change(_rt(request), task_id)
+    except KeyError:
+        return _missing("task", task_id, "task_id")
+    except ValueError as exc:  # the task has already ended
+        return answer({"error": str(exc), "field": "task_id"}, status=409)
+    return answer({"task": task.to_json()})
+
+
+# --- rules ---
+
+
+@ROUTES.get("/_mock/rules")
+async def list_rules(request: web.Request) -> web.Response:
+    return answer({"rules": [view.to_json() for view in _rt(request).rules.rules()]})
+
+
+@ROUTES.post("/_mock/rules")
+@_controlled
+async def add_rule(request: web.Request) -> web.Response:
+    """Body: a rule (rules.Rule.from_json); answers 201 with it and its id."""
+    rule = Rule.from_json(await read_object(request), account_of_key=account_id)
+    return answer({"rule": _rt(request).rules.add(rule).to_json()}, status=201)
+
+
+@ROUTES.delete("/_mock/rules")
+async def clear_rules(request: web.Request) -> web.Response:
+    _rt(request).rules.clear()
+    return answer({"rules": [view.to_json() for view in _rt(request).rules.rules()]})
+
+
+@ROUTES.delete("/_mock/rules/{rule_id}")
+async def remove_rule(request: web.Request) -> web.Response:
+    name = request.match_info["rule_id"]
+    try:
+        _rt(request).rules.remove(int(name))
+    except (KeyError, ValueError):
+        return _missing("rule", name, "rule_id")
+    return answer({"removed": int(name)})
+
+
+# --- clock ---
+
+
+def _clock(rt: Runtime) -> dict[str, Any]:
+    now = rt.clock.now()
+    return {"now": now, "now_ms": int(now * 1000), "scale": rt.clock.scale}
+
+
+@ROUTES.get("/_mock/clock")
+async def get_clock(request: web.Request) -> web.Response:
+    return answer(_clock(_rt(request)))
+
+
+@ROUTES.post("/_mock/clock/advance")
+@_controlled
+async def advance_clock(request: web.Request) -> web.Response:
+    """Body: {"seconds": s} (s >= 0): every lifecycle, window and link moves on."""
+    body = await read_object(request)
+    refuse_unknown(body, {"seconds"})
+    seconds = opt_number(body, "seconds", minimum=0)
+    if seconds is None:
+        raise ControlError("seconds", "is required")
+    if seconds > MAX_CLOCK_ADVANCE:  # found by schemathesis: 1e308 s made every time infinite
+        raise ControlError("seconds", f"must be at most {MAX_CLOCK_ADVANCE} (100 years)")
+    _rt(request).clock.advance(seconds)
+    return answer(_clock(_rt(request)))
+
+
+MAX_CLOCK_ADVANCE = 100 * 365 * 24 * 3600  # one jump; millisecond times stay finite
+
+
+# --- journal ---
+
+_JOURNAL_FILTERS = {"path", "method", "task_id", "account_id", "api_key", "kind", "since", "until"}
+
+
+@ROUTES.get("/_mock/journal")
+@_controlled
+async def query_journal(request: web.Request) -> web.Response:
+    """?path= (exact or glob) &method= &task_id= &account_id= | &api_key= &kind= (create, poll,
+    other) &since= &until= (mock-clock seconds) &limit= (the last n)."""
+    query = request.query
+    refuse_unknown(query, _JOURNAL_FILTERS | {"limit"})
+    limit = _query_number(query, "limit", minimum=1)
+    kind = query.get("kind")
+    found = _rt(request).journal.query(
+        path=query.get("path"),
+        method=query.get("method"),
+        task_id=query.get("task_id"),
+        account_id=_account_filter(query),
+        kind=None if kind is None else one_of(kind, REQUEST_KINDS, "kind"),
+        since=_query_number(query, "since", minimum=0),
+        until=_query_number(query, "until", minimum=0),
+    )
+    if limit is not None:
+        found = found[-int(limit) :]
+    return answer({"count": len(found), "requests": [record.to_json() for record in found]})
+
+
+@ROUTES.delete("/_mock/journal")
+async def clear_journal(request: web.Request) -> web.Response:
+    _rt(request).journal.clear()
+    return answer({"count": 0, "requests": []})
+
+
+_CHECKS = ("created_once", "no_duplicate_creates", "no_poll_faster_than")
+
+
+@ROUTES.get("/_mock/journal/check")
+@_controlled
+async def check_journal(request: web.Request) -> web.Response:
+    """?check=created_once&task_id=… | ?check=no_duplicate_creates[&window=60] |
+    ?check=no_poll_faster_than&seconds=2[&task_id=…]. HTTP 200 either way: read `passed`."""
+    query = request.query
+    refuse_unknown(query, {"check", "task_id", "window", "seconds"})
+    check = one_of(query.get("check"), _CHECKS, "check")
+    return answer(_run_check(_rt(request).journal, check, query).to_json())
+
+
+def _run_check(journal: Journal, check: str, query: Mapping[str, str]) -> CheckResult:
+    task_id = query.get("task_id")
+    if check == "created_once":
+        if not task_id:
+            raise ControlError("task_id", "is required for created_once")
+        return journal.check_created_once(task_id)
+    if check == "no_duplicate_creates":
+        window = _query_number(query, "window", minimum=0)
+        return journal.check_no_duplicate_creates(DUPLICATE_WINDOW if window is None else window)
+    seconds = _query_number(query, "seconds", minimum=0)
+    if seconds is None:
+        raise ControlError("seconds", "is required for no_poll_faster_than")
+    return journal.check_no_poll_faster_than(seconds, task_id or None)
+
+
+# --- accounts ---
+
+
+@ROUTES.get("/_mock/accounts")
+async def list_accounts(request: web.Request) -> web.Response:
+    return answer({"accounts": [acct.to_json() for acct in _rt(request).store.accounts()]})
+
+
+@ROUTES.post("/_mock/accounts")
+@_controlled
+async def put_account(request: web.Request) -> web.Response:
+    """Body: {"api_key": …, "credits"?: n, "max_creates_per_10s"?: n|null}. Opens the account
+    (the key is accepted from now on) or changes it; answers with its id, never the key."""
+    body = await read_object(request)
+    refuse_unknown(body, {"api_key", "credits", "max_creates_per_10s"})
+    key = opt_text(body, "api_key")
+    if key is None:
+        raise ControlError("api_key", "is required")
+    return _update_account(request, account_id(key), body, create=True)
+
+
+@ROUTES.get("/_mock/accounts/{account_id}")
+async def get_account(request: web.Request) -> web.Response:
+    name = request.match_info["account_id"]
+    acct = _rt(request).store.account(name)
+    if acct is None:
+        return _missing("account", name, "account_id")
+    return answer({"account": acct.to_json()})
+
+
+@ROUTES.patch("/_mock/accounts/{account_id}")
+@_controlled
+async def patch_account(request: web.Request) -> web.Response:
+    """Body: {"credits"?: n, "max_creates_per_10s"?: n|null} for a known account."""
+    body = await read_object(request)
+    refuse_unknown(body, {"credits", "max_creates_per_10s"})
+    return _update_account(request, request.match_info["account_id"], body, create=False)
+
+
+def _update_account(
+    request: web.Request, name: str, body: Mapping[str, Any], *, create: bool
+) -> web.Response:
+    store = _rt(request).store
+    credits = opt_number(body, "credits", minimum=0)
+    limit = opt_int(body, "max_creates_per_10s", minimum=1)
+    known = store.account(name) is not None
+    if not known and not create:
+        return _missing("account", name, "account_id")
+    if "max_creates_per_10s" in body:
+        acct = store.put_account(name, credits=credits, max_creates_per_10s=limit)
+    else:
+        acct = store.put_account(name, credits=credits)
+    return answer({"account": acct.to_json()}, status=200 if known else 201)
+
+
+# --- everything ---
+
+
+@ROUTES.post("/_mock/reset")
+async def reset(request: web.Request) -> web.Response:
+    """Forget tasks, account changes, added rules and the journal; the clock keeps its time."""
+    _rt(request).reset()
+    return answer({"reset": True})
+
+
+def _account_filter(query: Mapping[str, str]) -> str | None:
+    """account_id, or api_key turned into its account id (the key is not kept)."""
+    key, name = query.get("api_key"), query.get("account_id")
+    if key is not None and name is not None:
+        raise ControlError("api_key", "give api_key or account_id, not both")
+    if key is not None:
+        if not key:
+            raise ControlError("api_key", "must be a non-empty string")
+        return account_id(key)
+    return name
+
+
+def _query_number(query: Mapping[str, str], name: str, *, minimum: float) -> float | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ControlError(name, f"must be a number >= {minimum:g}") from None
+    if not value >= minimum:
+        raise ControlError(name, f"must be a number >= {minimum:g}")
+    return value
+
+
+__all__ = ["ROUTES"]

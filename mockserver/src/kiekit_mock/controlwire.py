@@ -1,0 +1,93 @@
+"""Helpers for the `/_mock/` control routes of faults, limits and callbacks.
+
+Control routes are the mock's own API, not KIE's: plain JSON in and out, real HTTP statuses, and a
+bad request is HTTP 400 `{"error": …, "field": …}` naming the offending field, so a test written in
+any language can see what it got wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .envelope import dumps
+
+T = TypeVar("T")
+
+
+class ControlError(ValueError):
+    """A bad control request (or Python call): names the field and what is wrong with it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def answer(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(value, status=status, dumps=dumps)
+
+
+def refuse(exc: ControlError) -> web.Response:
+    return answer({"error": exc.message, "field": exc.field}, status=400)
+
+
+async def read_object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body (an empty body reads as {})."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ControlError("body", "must be a JSON object") from exc
+    if not isinstance(value, dict):
+        raise ControlError("body", "must be a JSON object")
+    return value
+
+
+def refuse_unknown(body: Mapping[str, Any], known: Collection[str], where: str = "") -> None:
+    """A typo in a field name must not silently become "use the default"."""
+    for name in body:
+        if name not in known:
+            raise ControlError(where + name, f"unknown field (known: {', '.join(sorted(known))})")
+
+
+def opt_int(body: Mapping[str, Any], name: str, *, minimum: int, where: str = "") -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ControlError(where + name, f"must be an integer >= {minimum} or null")
+    return value
+
+
+def opt_number(
+    body: Mapping[str, Any], name: str, *, minimum: float, where: str = ""
+) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ControlError(where + name, f"must be a number >= {minimum} or null")
+    return float(value)
+
+
+def opt_text(body: Mapping[str, Any], name: str, where: str = "") -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ControlError(where + name, "must be a non-empty string or null")
+    return value
+
+
+def one_of(value: object, choices: Collection[T], field: str) -> T:
+    for choice in choices:
+        if value == choice:
+            return choice
+    names = ", ".join(str(choice) for choice in choices)
+    raise ControlError(field, f"must be one of {names}, not {value!r}")

@@ -1,0 +1,175 @@
+"""Anthropic Messages: ``POST /claude/v1/messages`` (kie-api.md §5).
+
+The answer is Anthropic-shaped plus ``credits_consumed`` [OBS] (HAR claude-chat-hello); the
+model goes in the body (``claude-sonnet-4-6``, ``claude-haiku-4-5``), ``thinkingFlag`` asks for
+the model's reasoning, tools carry an ``input_schema``. Streams use Anthropic's event types:
+message_start, content_block_start/delta/stop, message_delta, message_stop (and ping, error).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ...wire import json_body
+from .conversation import (
+    Conversation,
+    Turn,
+    failure,
+    invalid,
+    optional_bool,
+    optional_positive_int,
+    optional_temperature,
+    pieces,
+    text_of,
+    tools_of,
+)
+from .events import answer, charge, chat_account, cut, new_id, open_stream, send
+
+ROUTES = web.RouteTableDef()
+
+MODELS = (
+    "claude-sonnet-4-6",
+    "claude-haiku-4-5",
+    "claude-opus-4-6",
+    "claude-sonnet-4-6-v1messages",
+)
+ROLES = ("user", "assistant")
+
+
+def _turn(index: int, message: object) -> Turn:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict) or message.get("role") not in ROLES:
+        raise invalid(f"{where}.role is not within the range of allowed options")
+    content = message.get("content")
+    if isinstance(content, str):
+        return Turn(str(message["role"]), text_of(content, f"{where}.content"))
+    if not isinstance(content, list) or not content:
+        raise invalid(f"{where}.content cannot be empty")
+    texts, images = [], 0
+    for number, block in enumerate(content):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(text_of(block.get("text"), f"{where}.content[{number}].text"))
+        elif kind == "image" and isinstance(block.get("source"), dict):
+            images += 1
+        else:
+            raise invalid(f"{where}.content[{number}].type must be text or image")
+    return Turn(str(message["role"]), " ".join(texts), images)
+
+
+def _system(value: object) -> tuple[Turn, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):  # Anthropic also takes system as text blocks
+        value = " ".join(b.get("text", "") for b in value if isinstance(b, dict))
+    return (Turn("system", text_of(value, "system")),)
+
+
+def read(body: dict[str, Any]) -> Conversation:
+    model = body.get("model")
+    if model is None or model == "":
+        raise invalid("model cannot be empty")
+    if model not in MODELS:
+        raise invalid("model not supported")  # KIE's own words (§7)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid("messages cannot be empty")
+    turns = _system(body.get("system")) + tuple(_turn(i, m) for i, m in enumerate(messages))
+    optional_positive_int(body, "max_tokens")
+    optional_temperature(body)
+    if tools_of(body):
+        for index, tool in enumerate(body["tools"]):
+            if not isinstance(tool.get("name"), str):
+                raise invalid(f"tools[{index}].name cannot be empty")
+    return Conversation(
+        model=str(model),
+        turns=turns,
+        stream=optional_bool(body, "stream"),
+        thinking=optional_bool(body, "thinkingFlag"),
+    )
+
+
+def _content(conv: Conversation) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if conv.thinking:
+        blocks.append({"type": "thinking", "thinking": conv.reasoning(), "signature": "mock"})
+    blocks.append({"type": "text", "text": conv.answer()})
+    return blocks
+
+
+@ROUTES.post("/claude/v1/messages")
+async def messages(request: web.Request) -> web.StreamResponse:
+    account = chat_account(request)
+    conv = read(await json_body(request))
+    if conv.fails and not conv.stream:
+        raise failure()
+    credits = charge(request, account, conv)
+    message_id = new_id("msg_")
+    if conv.stream:
+        return await _stream(request, conv, message_id, credits)
+    return answer(
+        {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": conv.model,
+            "content": _content(conv),
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": conv.input_tokens(), "output_tokens": conv.output_tokens()},
+            "credits_consumed": credits,
+        }
+    )
+
+
+async def _stream(
+    request: web.Request, conv: Conversation, message_id: str, credits: float
+) -> web.StreamResponse:
+    response = await open_stream(request)
+
+    async def event(kind: str, **data: Any) -> None:
+        await send(response, {"type": kind, **data}, event=kind)
+
+    start: dict[str, Any] = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": conv.model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": conv.input_tokens(), "output_tokens": 1},
+    }
+    await event("message_start", message=start)
+    index = 0
+    if conv.thinking:
+        await event(
+            "content_block_start", index=0, content_block={"type": "thinking", "thinking": ""}
+        )
+        delta = {"type": "thinking_delta", "thinking": conv.reasoning()}
+        await event("content_block_delta", index=0, delta=delta)
+        await event("content_block_stop", index=0)
+        index = 1
+    await event("content_block_start", index=index, content_block={"type": "text", "text": ""})
+    await event("ping")
+    for number, piece in enumerate(pieces(conv.answer())):
+        if number == 1 and conv.drops:
+            return await cut(request, response)
+        if number == 1 and conv.fails:
+            await event("error", error={"type": "api_error", "message": failure().msg})
+            await response.write_eof()
+            return response
+        delta = {"type": "text_delta", "text": piece}
+        await event("content_block_delta", index=index, delta=delta)
+    await event("content_block_stop", index=index)
+    await event(
+        "message_delta",
+        delta={"stop_reason": "end_turn", "stop_sequence": None},
+        usage={"output_tokens": conv.output_tokens()},
+        credits_consumed=credits,  # [INF] where a stream would carry the [OBS] field
+    )
+    await event("message_stop")
+    await response.write_eof()
+    return response

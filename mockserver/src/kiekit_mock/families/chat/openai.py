@@ -1,0 +1,167 @@
+"""OpenAI-compatible chat completions on a per-model path: ``POST /<model>/v1/chat/completions``
+(kie-api.md §5; there is no global ``/v1/chat/completions``).
+
+Extra body fields §5 names: ``include_thoughts``, ``reasoning_effort``, ``tools`` (Gemini's
+``googleSearch`` is a function tool) and ``response_format``, which cannot go with ``tools``.
+Media in ``messages[].content[]`` always as ``{type: "image_url", image_url: {url}}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ...wire import json_body
+from .conversation import (
+    Conversation,
+    Turn,
+    failure,
+    invalid,
+    optional_bool,
+    optional_positive_int,
+    optional_temperature,
+    pieces,
+    text_of,
+    tools_of,
+)
+from .events import answer, charge, chat_account, cut, new_id, open_stream, send
+
+ROUTES = web.RouteTableDef()
+
+MODELS = (
+    "gpt-5-2",
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-3-pro",
+    "gemini-3-flash",
+    "gemini-3.1-pro",
+    "gemini-3-5-flash-openai",
+    "claude-sonnet-4-5",
+    "claude-opus-4-5",
+)
+ROLES = ("system", "developer", "user", "assistant")
+EFFORTS = ("low", "medium", "high")
+FORMATS = ("text", "json_object", "json_schema")
+
+
+def _turn(index: int, message: object) -> Turn:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict) or message.get("role") not in ROLES:
+        raise invalid(f"{where}.role is not within the range of allowed options")
+    content = message.get("content")
+    if isinstance(content, str):
+        return Turn(str(message["role"]), text_of(content, f"{where}.content"))
+    if not isinstance(content, list) or not content:
+        raise invalid(f"{where}.content cannot be empty")
+    texts, images = [], 0
+    for number, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            texts.append(text_of(part.get("text"), f"{where}.content[{number}].text"))
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else None
+            text_of(url, f"{where}.content[{number}].image_url.url")
+            images += 1
+        else:
+            raise invalid(f"{where}.content[{number}].type must be text or image_url")
+    return Turn(str(message["role"]), " ".join(texts), images)
+
+
+def read(model: str, body: dict[str, Any]) -> Conversation:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid("messages cannot be empty")
+    turns = tuple(_turn(i, m) for i, m in enumerate(messages))
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in EFFORTS:
+        raise invalid("reasoning_effort is not within the range of allowed options")
+    optional_positive_int(body, "max_tokens")
+    optional_temperature(body)
+    has_tools = tools_of(body)
+    fmt = body.get("response_format")
+    if fmt is not None:
+        if not isinstance(fmt, dict) or fmt.get("type") not in FORMATS:
+            raise invalid("response_format.type is not within the range of allowed options")
+        if has_tools:  # §5: response_format and tools are mutually exclusive
+            raise invalid("response_format cannot be used together with tools")
+    return Conversation(
+        model=model,
+        turns=turns,
+        stream=optional_bool(body, "stream"),
+        thinking=optional_bool(body, "include_thoughts"),
+        json_answer=isinstance(fmt, dict) and fmt.get("type") != "text",
+    )
+
+
+def _usage(conv: Conversation) -> dict[str, int]:
+    prompt, completion = conv.input_tokens(), conv.output_tokens()
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+@ROUTES.post("/{model}/v1/chat/completions")
+async def completions(request: web.Request) -> web.StreamResponse:
+    model = request.match_info["model"]
+    if model not in MODELS:
+        raise web.HTTPNotFound()  # an unknown route is a real HTTP 404 (§1)
+    account = chat_account(request)
+    conv = read(model, await json_body(request))
+    if conv.fails and not conv.stream:
+        raise failure()
+    credits = charge(request, account, conv)
+    answer_id, created = new_id("chatcmpl-"), int(time.time())
+    if conv.stream:
+        return await _stream(request, conv, answer_id, created, credits)
+    message: dict[str, Any] = {"role": "assistant", "content": conv.answer()}
+    if conv.thinking:  # [INF] Gemini's OpenAI mode returns thoughts as reasoning_content
+        message["reasoning_content"] = conv.reasoning()
+    return answer(
+        {
+            "id": answer_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": _usage(conv),
+            "credits_consumed": credits,  # [INF] as the Anthropic answer carries it (§5 [OBS])
+        }
+    )
+
+
+async def _stream(
+    request: web.Request, conv: Conversation, answer_id: str, created: int, credits: float
+) -> web.StreamResponse:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": answer_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": conv.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+
+    response = await open_stream(request)
+    await send(response, chunk({"role": "assistant", "content": ""}))
+    if conv.thinking:
+        await send(response, chunk({"reasoning_content": conv.reasoning()}))
+    for number, piece in enumerate(pieces(conv.answer())):
+        if number == 1 and conv.drops:
+            return await cut(request, response)
+        if number == 1 and conv.fails:
+            error = {"message": failure().msg, "type": "server_error", "code": failure().code}
+            await send(response, {"error": error})
+            await response.write_eof()
+            return response
+        await send(response, chunk({"content": piece}))
+    # [INF] usage (and KIE's credits) in the last chunk, as OpenAI's stream_options.include_usage
+    await send(response, chunk({}, "stop", usage=_usage(conv), credits_consumed=credits))
+    await send(response, "[DONE]")
+    await response.write_eof()
+    return response

@@ -1,0 +1,178 @@
+"""OpenAI Responses: ``POST /codex/v1/responses`` (gpt-5-5, gpt-5-4), ``POST /grok/v1/responses``
+(grok-4-5, grok-4-3) and the unified ``POST /api/v1/responses`` (gpt-5-codex … gpt-5.4-codex)
+(kie-api.md §5, APICITY-GAP).
+
+``input`` is a string or a list of ``{role, content}`` items with ``input_text`` /
+``input_image`` parts; ``instructions`` is the system text. Streams send OpenAI's typed
+events: response.created, response.output_text.delta, …, response.completed (or
+response.failed).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ...wire import json_body
+from .conversation import (
+    Conversation,
+    Turn,
+    failure,
+    invalid,
+    optional_bool,
+    optional_positive_int,
+    optional_temperature,
+    pieces,
+    text_of,
+    tools_of,
+)
+from .events import answer, charge, chat_account, cut, new_id, open_stream, send
+
+ROUTES = web.RouteTableDef()
+
+# [INF] the unified endpoint's model list between gpt-5-codex and gpt-5.4-codex is inferred
+MODELS = {
+    "/codex/v1/responses": ("gpt-5-5", "gpt-5-4"),
+    "/grok/v1/responses": ("grok-4-5", "grok-4-3"),
+    "/api/v1/responses": (
+        "gpt-5-codex",
+        "gpt-5.1-codex",
+        "gpt-5.2-codex",
+        "gpt-5.3-codex",
+        "gpt-5.4-codex",
+    ),
+}
+ROLES = ("system", "developer", "user", "assistant")
+EFFORTS = ("minimal", "low", "medium", "high")
+
+
+def _turn(index: int, item: object) -> Turn:
+    where = f"input[{index}]"
+    if not isinstance(item, dict) or item.get("role") not in ROLES:
+        raise invalid(f"{where}.role is not within the range of allowed options")
+    content = item.get("content")
+    if isinstance(content, str):
+        return Turn(str(item["role"]), text_of(content, f"{where}.content"))
+    if not isinstance(content, list) or not content:
+        raise invalid(f"{where}.content cannot be empty")
+    texts, images = [], 0
+    for number, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("input_text", "output_text"):
+            texts.append(text_of(part.get("text"), f"{where}.content[{number}].text"))
+        elif kind == "input_image":
+            text_of(part.get("image_url"), f"{where}.content[{number}].image_url")
+            images += 1
+        else:
+            raise invalid(f"{where}.content[{number}].type must be input_text or input_image")
+    return Turn(str(item["role"]), " ".join(texts), images)
+
+
+def read(path: str, body: dict[str, Any]) -> Conversation:
+    model = body.get("model")
+    if model is None or model == "":
+        raise invalid("model cannot be empty")
+    if model not in MODELS[path]:
+        raise invalid("model not supported")  # KIE's own words (§7)
+    given = body.get("input")
+    if isinstance(given, str):
+        turns: tuple[Turn, ...] = (Turn("user", text_of(given, "input")),)
+    elif isinstance(given, list) and given:
+        turns = tuple(_turn(i, item) for i, item in enumerate(given))
+    else:
+        raise invalid("input cannot be empty")
+    instructions = body.get("instructions")
+    if instructions is not None:
+        turns = (Turn("system", text_of(instructions, "instructions")), *turns)
+    reasoning = body.get("reasoning")
+    if reasoning is not None:
+        effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+        if effort not in EFFORTS:
+            raise invalid("reasoning.effort is not within the range of allowed options")
+    optional_positive_int(body, "max_output_tokens")
+    optional_temperature(body)
+    tools_of(body)
+    return Conversation(model=str(model), turns=turns, stream=optional_bool(body, "stream"))
+
+
+def _response(
+    conv: Conversation, response_id: str, created: int, credits: float, *, done: bool
+) -> dict[str, Any]:
+    usage = {
+        "input_tokens": conv.input_tokens(),
+        "output_tokens": conv.output_tokens(),
+        "total_tokens": conv.input_tokens() + conv.output_tokens(),
+    }
+    message = {
+        "type": "message",
+        "id": response_id.replace("resp_", "msg_"),
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": conv.answer(), "annotations": []}],
+    }
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": created,
+        "status": "completed" if done else "in_progress",
+        "model": conv.model,
+        "output": [message] if done else [],
+        "usage": usage if done else None,
+        **({"credits_consumed": credits} if done else {}),  # [INF] as on /claude (§5 [OBS])
+    }
+
+
+async def _answer(request: web.Request) -> web.StreamResponse:
+    account = chat_account(request)
+    conv = read(request.path, await json_body(request))
+    if conv.fails and not conv.stream:
+        raise failure()
+    credits = charge(request, account, conv)
+    response_id, created = new_id("resp_"), int(time.time())
+    if not conv.stream:
+        return answer(_response(conv, response_id, created, credits, done=True))
+    response = await open_stream(request)
+
+    async def event(kind: str, **data: Any) -> None:
+        await send(response, {"type": kind, **data}, event=kind)
+
+    started = _response(conv, response_id, created, credits, done=False)
+    await event("response.created", response=started)
+    await event("response.in_progress", response=started)
+    item_id = response_id.replace("resp_", "msg_")
+    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    for number, piece in enumerate(pieces(conv.answer())):
+        if number == 1 and conv.drops:
+            return await cut(request, response)
+        if number == 1 and conv.fails:
+            failed = started | {
+                "status": "failed",
+                "error": {"code": "server_error", "message": failure().msg},
+            }
+            await event("response.failed", response=failed)
+            await response.write_eof()
+            return response
+        await event("response.output_text.delta", delta=piece, **where)
+    await event("response.output_text.done", text=conv.answer(), **where)
+    await event(
+        "response.completed", response=_response(conv, response_id, created, credits, done=True)
+    )
+    await response.write_eof()
+    return response
+
+
+@ROUTES.post("/codex/v1/responses")
+async def codex(request: web.Request) -> web.StreamResponse:
+    return await _answer(request)
+
+
+@ROUTES.post("/grok/v1/responses")
+async def grok(request: web.Request) -> web.StreamResponse:
+    return await _answer(request)
+
+
+@ROUTES.post("/api/v1/responses")
+async def unified(request: web.Request) -> web.StreamResponse:
+    return await _answer(request)

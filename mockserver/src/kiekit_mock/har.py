@@ -1,0 +1,267 @@
+"""Replaying a recorded KIE session: a HAR file becomes a scenario the mock plays back per task.
+
+HAR (HTTP Archive 1.2) is what browsers' dev tools, Polly.js, mitmproxy and Playwright record.
+`parse_har` finds every create call (a POST whose answer carried `data.taskId`), the status
+answers of that task id in recorded order (GETs with `?taskId=`), and the result links those
+answers hold that the client did not send itself. No request header is kept: the recorded
+`Authorization` never reaches the scenario.
+
+On replay (the `replay` middleware, after the Bearer check), a create with the recorded path and
+`model` answers the recorded envelope, task id included; each poll of that task on its recorded
+path answers the next recorded status answer, the last one repeating. Links to result files
+point at `/_mock/har-files/<name>`: the recorded bytes when the HAR held them, else a small real
+file of the same type. Anything the scenario does not cover is emulated as usual.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from . import media
+from .envelope import dumps
+from .runtime import RUNTIME
+from .scenario import MEDIA_TYPE, RecordedFile, RecordedTask, Scenario
+from .wire import origin_of, parse_json_object
+
+ROUTES = web.RouteTableDef()
+FILES_PREFIX = "/_mock/har-files/"
+_URL = re.compile(r"https?://[^\s\"'\\<>]+")
+_SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
+_TASK_ID_PARAMS = ("taskId", "task_id")
+
+
+# --- reading a HAR ----------------------------------------------------------------------------
+
+
+def _content_bytes(content: Mapping[str, Any]) -> bytes | None:
+    text = content.get("text")
+    if not isinstance(text, str):
+        return None
+    if content.get("encoding") == "base64":
+        return base64.b64decode(text)
+    return text.encode()
+
+
+def _envelope(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The entry's answer when it is a KIE envelope (`code` + `msg`)."""
+    raw = _content_bytes(_member(_member(entry, "response"), "content"))
+    answer = parse_json_object(raw) if raw is not None else None
+    if answer is None or not isinstance(answer.get("code"), int) or "msg" not in answer:
+        return None
+    return answer
+
+
+def _query(request: Mapping[str, Any]) -> dict[str, str]:
+    pairs = dict(parse_qsl(urlsplit(str(request.get("url", ""))).query))
+    items = request.get("queryString")
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        pairs.setdefault(str(item.get("name")), str(item.get("value")))
+    return pairs
+
+
+def _member(value: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A HAR object's object member; anything else reads as empty (HAR writers differ)."""
+    found = value.get(name)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _entries(har: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    log = har.get("log")
+    entries = log.get("entries") if isinstance(log, Mapping) else None
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise ValueError("not a HAR file: log.entries must be a list of objects")
+    # recorded order; startedDateTime sorts ISO-8601 stamps (a stable sort keeps ties in order)
+    return sorted(entries, key=lambda e: str(e.get("startedDateTime", "")))
+
+
+def _created_id(answer: dict[str, Any]) -> str | None:
+    data = answer.get("data")
+    task_id = data.get("taskId") if isinstance(data, dict) else None
+    return task_id if answer.get("code") == 200 and isinstance(task_id, str) and task_id else None
+
+
+def parse_har(har: Mapping[str, Any]) -> Scenario:
+    """The tasks a HAR recording created, their status answers in order, their result files."""
+    entries = _entries(har)
+    creates: dict[str, dict[str, Any]] = {}
+    sent: dict[str, str] = {}  # task id -> the create body's text (its URLs are inputs)
+    bodies: dict[str, tuple[str, bytes]] = {}  # URL -> (content type, bytes) of any GET
+    for entry in entries:
+        request, response = _member(entry, "request"), _member(entry, "response")
+        method = str(request.get("method", "")).upper()
+        url = str(request.get("url", ""))
+        path = urlsplit(url).path
+        answer = _envelope(entry)
+        if method == "GET" and answer is None:
+            content = _member(response, "content")
+            raw = _content_bytes(content)
+            if raw is not None and response.get("status") == 200:
+                bodies[url] = (str(content.get("mimeType") or ""), raw)
+            continue
+        if answer is None:
+            continue
+        task_id = _created_id(answer)
+        if method == "POST" and task_id is not None and task_id not in creates:
+            text = str(_member(request, "postData").get("text") or "")
+            body = parse_json_object(text.encode()) or {}
+            model = body.get("model")
+            creates[task_id] = {
+                "create_path": path,
+                "model": model if isinstance(model, str) else None,
+                "create_answer": answer,
+                "status_path": None,
+                "answers": [],
+            }
+            sent[task_id] = text
+            continue
+        named = next((v for k, v in _query(request).items() if k in _TASK_ID_PARAMS), None)
+        if method == "GET" and named in creates:
+            task = creates[named]
+            if task["status_path"] in (None, path):
+                task["status_path"] = path
+                task["answers"].append(answer)
+    tasks = tuple(
+        RecordedTask(
+            task_id=task_id,
+            create_path=t["create_path"],
+            model=t["model"],
+            create_answer=t["create_answer"],
+            status_path=t["status_path"],
+            answers=tuple(t["answers"]),
+        )
+        for task_id, t in creates.items()
+    )
+    return Scenario(tasks, _result_files(tasks, sent, bodies))
+
+
+def _result_files(
+    tasks: Iterable[RecordedTask], sent: Mapping[str, str], bodies: Mapping[str, tuple[str, bytes]]
+) -> tuple[RecordedFile, ...]:
+    """Links in the status answers that the client did not send: what the tasks produced."""
+    files: dict[str, RecordedFile] = {}
+    for task in tasks:
+        given = set(_URL.findall(sent.get(task.task_id, "")))
+        for answer in task.answers:
+            for url in _URL.findall(dumps(answer)):
+                if url in given or url in files:
+                    continue
+                ext = Path(urlsplit(url).path).suffix.lower()
+                recorded = bodies.get(url)
+                content_type = (recorded[0] if recorded else "") or (
+                    mimetypes.guess_type(f"x{ext}")[0] or "application/octet-stream"
+                )
+                suffix = ext if _SUFFIX.fullmatch(ext) else ""
+                name = f"{len(files)}{suffix}"
+                body = recorded[1] if recorded else None
+                content_type = content_type.split(";")[0].strip()
+                if not MEDIA_TYPE.fullmatch(content_type):
+                    content_type = "application/octet-stream"
+                files[url] = RecordedFile(name, url, content_type, body)
+    return tuple(files.values())
+
+
+def load_scenario(value: Mapping[str, Any]) -> Scenario:
+    """A HAR document (has `log`) or a scenario written by `python -m kiekit_mock har`."""
+    if "log" in value:
+        return parse_har(value)
+    return Scenario.from_json(value)
+
+
+def read_scenario(path: str | Path) -> Scenario:
+    value = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: not a HAR file or scenario (a JSON object)")
+    return load_scenario(value)
+
+
+# --- playing it back --------------------------------------------------------------------------
+
+
+def _local(answer: dict[str, Any], files: Iterable[RecordedFile], origin: str) -> web.Response:
+    """The recorded answer with its result links turned into the mock's own; the text is
+    rewritten, so links inside JSON-string fields (`resultJson`) follow too."""
+    text = dumps(answer)
+    for file in files:
+        text = text.replace(file.url, origin + FILES_PREFIX + file.name)
+    return web.Response(text=text, content_type="application/json")
+
+
+@web.middleware
+async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer from a loaded scenario when it covers the request (after the auth middleware)."""
+    player = request.app[RUNTIME].scenarios
+    if not player.active or not request.path.startswith("/api/"):
+        return await handler(request)
+    answer: dict[str, Any] | None = None
+    if request.method == "POST":
+        body = parse_json_object(await request.read()) or {}
+        model = body.get("model")
+        task = player.claim(request.path, model if isinstance(model, str) else None)
+        answer = None if task is None else task.create_answer
+    elif request.method == "GET":
+        task_id = next((request.query[k] for k in _TASK_ID_PARAMS if k in request.query), None)
+        answer = None if task_id is None else player.poll(request.path, task_id)
+    if answer is None:
+        return await handler(request)
+    return _local(answer, player.files(), origin_of(request))
+
+
+def _stand_in(file: RecordedFile) -> bytes:
+    """A small real file of the recorded type, when the HAR did not hold the bytes."""
+    kind = file.content_type
+    colour = media.colour_for(file.url, 0)
+    if kind == "image/png":
+        return media.png_bytes(64, 64, colour)
+    if kind.startswith("image/"):
+        return media.jpeg_bytes(64, 64, colour)
+    if kind.startswith("video/"):
+        return media.mp4_bytes(file.url)
+    if kind.startswith("audio/"):
+        return media.mp3_bytes(file.url)
+    return b""
+
+
+@ROUTES.get(FILES_PREFIX + "{name}")
+async def har_file(request: web.Request) -> web.Response:
+    file = request.app[RUNTIME].scenarios.file(request.match_info["name"])
+    if file is None:
+        raise web.HTTPNotFound()
+    body = file.body if file.body is not None else _stand_in(file)
+    return web.Response(body=body, content_type=file.content_type)
+
+
+@ROUTES.post("/_mock/scenarios")
+async def load(request: web.Request) -> web.Response:
+    """Load a HAR (or scenario) JSON posted as the body; answers what will be replayed."""
+    value = parse_json_object(await request.read())
+    try:
+        if value is None:
+            raise ValueError("the body must be a HAR file's or a scenario's JSON object")
+        scenario = load_scenario(value)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # the control routes' 400 (controlwire.py): what is wrong, and where
+        return web.json_response(
+            {"error": f"not a HAR file or scenario: {exc}", "field": "body"}, status=400
+        )
+    request.app[RUNTIME].scenarios.load(scenario)
+    return web.json_response(scenario.summary())
+
+
+@ROUTES.delete("/_mock/scenarios")
+async def clear(request: web.Request) -> web.Response:
+    return web.json_response({"cleared": request.app[RUNTIME].scenarios.clear()})
+
+
+__all__ = ["ROUTES", "load_scenario", "parse_har", "read_scenario", "replay"]

@@ -1,0 +1,110 @@
+"""KIE's chat routes (kie-api.md §5; families/chat/): synchronous, the API's own JSON (OpenAI
+chat completions, Anthropic messages, OpenAI responses) or server-sent events with
+`stream: true`; a failure is still KIE's envelope at HTTP 200, and the key is asked for on
+every call, even outside /api/ (§1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..families.chat import anthropic, openai, responses
+from .operation import kie_error
+from .schema import BEARER, STRING, Schema, boolean, enum, obj, strict
+
+NOT_FOUND = {
+    "description": "not a chat model (a real HTTP 404)",
+    "content": {"text/plain": {"schema": STRING}},
+}
+TEXT_OR_PARTS: Schema = {
+    "anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1}]
+}
+COMMON = {
+    "stream": boolean(),
+    "max_tokens": {"type": "integer", "minimum": 1},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+}
+
+
+def _messages(roles: tuple[str, ...]) -> Schema:
+    message = obj({"role": enum(roles), "content": TEXT_OR_PARTS}, ("role", "content"))
+    return {"type": "array", "minItems": 1, "items": message}
+
+
+def _answer(shape: Schema) -> dict[str, Any]:
+    return {
+        "description": "the API's own answer, KIE's envelope for a failure, or events",
+        "content": {
+            "application/json": {"schema": {"anyOf": [shape, kie_error()]}},
+            # server-sent events: each event's `data` is the API's own chunk (any JSON)
+            "text/event-stream": {"schema": {}},
+        },
+    }
+
+
+def _operation(summary: str, body: Schema, shape: Schema, **extra: Any) -> dict[str, Any]:
+    return {
+        "tags": ["chat"],
+        "summary": summary,
+        "description": "kie-api.md §5",
+        "security": BEARER,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": _answer(shape)} | extra,
+    }
+
+
+COMPLETION = {"type": "object", "required": ["id", "object", "choices"]}
+MESSAGE = {"type": "object", "required": ["id", "type", "content"]}
+RESPONSE = {"type": "object", "required": ["id", "object", "output"]}
+
+
+def paths() -> dict[str, dict[str, Any]]:
+    chat = _operation(
+        "OpenAI chat completions on a per-model path",
+        obj(
+            COMMON
+            | {
+                "messages": _messages(openai.ROLES),
+                "reasoning_effort": enum(openai.EFFORTS),
+                "include_thoughts": boolean(),
+            },
+            ("messages",),
+        ),
+        COMPLETION,
+        **{"404": NOT_FOUND},
+    )
+    chat["parameters"] = [
+        {"name": "model", "in": "path", "required": True, "schema": enum(openai.MODELS)}
+    ]
+    found: dict[str, dict[str, Any]] = {
+        "/{model}/v1/chat/completions": {"post": chat},
+        "/claude/v1/messages": {
+            "post": _operation(
+                "Anthropic messages",
+                obj(
+                    COMMON
+                    | {
+                        "model": enum(anthropic.MODELS),
+                        "messages": _messages(anthropic.ROLES),
+                        "thinkingFlag": boolean(),
+                    },
+                    ("model", "messages"),
+                ),
+                MESSAGE,
+            )
+        },
+    }
+    for path, models in responses.MODELS.items():
+        body = obj(
+            {
+                "model": enum(models),
+                "input": TEXT_OR_PARTS,
+                "instructions": {"type": "string", "minLength": 1},
+                "stream": boolean(),
+                "max_output_tokens": {"type": "integer", "minimum": 1},
+                "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                "reasoning": strict({"effort": enum(responses.EFFORTS)}),
+            },
+            ("model", "input"),
+        )
+        found[path] = {"post": _operation("OpenAI responses", body, RESPONSE)}
+    return found

@@ -1,0 +1,375 @@
+"""The mock's own routes: its OpenAPI document and the /_mock/ control routes (not KIE's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import CALLBACK_TAMPERS
+from ..control import MAX_CLOCK_ADVANCE
+from ..faults import RULE_FIELDS as FAULT_FIELDS
+from ..journal import REQUEST_KINDS
+from ..limits import SETTING_FIELDS as LIMIT_FIELDS
+from ..rules import OUTCOME_KINDS, Rule
+from ..scenario import FORMAT
+from .operation import json_response, plain
+from .schema import INT, STRING, Schema, boolean, enum, nullable, number, obj, strict
+
+SCENARIO_SUMMARY = strict(
+    {
+        "tasks": {
+            "type": "array",
+            "items": strict(
+                {
+                    "taskId": STRING,
+                    "createPath": STRING,
+                    "model": {"type": ["string", "null"]},
+                    "statusPath": {"type": ["string", "null"]},
+                    "answers": INT,
+                }
+            ),
+        },
+        "files": INT,
+    }
+)
+# controlwire.refuse: a bad value is HTTP 400 naming the field; unknown ids 404; ended task 409
+CONTROL_ERROR = strict({"error": STRING, "field": STRING})
+OBJECT: Schema = {"type": "object"}
+OBJECTS: Schema = {"type": "array", "items": OBJECT}
+HAR = obj(
+    {
+        "log": obj(
+            {
+                "entries": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "startedDateTime": STRING,
+                            "request": obj({"method": STRING, "url": STRING}, ["method", "url"]),
+                            "response": obj({"status": INT, "content": obj({})}, ["status"]),
+                        },
+                        ["request", "response"],
+                    ),
+                }
+            },
+            ["entries"],
+        )
+    },
+    ["log"],
+)
+SCENARIO = obj(
+    {
+        "format": {"const": FORMAT},
+        "tasks": {
+            "type": "array",
+            "items": obj(
+                {
+                    "taskId": STRING,
+                    "createPath": STRING,
+                    "model": nullable(STRING),
+                    "createAnswer": {"type": "object"},
+                    "statusPath": nullable(STRING),
+                    "answers": {"type": "array", "items": {"type": "object"}},
+                },
+                ["taskId", "createPath", "createAnswer"],
+            ),
+        },
+        "files": {
+            "type": "array",
+            "items": obj(
+                {
+                    "name": STRING,
+                    "url": STRING,
+                    "contentType": STRING,
+                    "base64": nullable({"type": "string", "contentEncoding": "base64"}),
+                },
+                ["name", "url", "contentType"],
+            ),
+        },
+    },
+    ["format"],
+)
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): json_response(CONTROL_ERROR, "what is wrong, and the field")
+        for status in statuses
+    }
+
+
+def ctl(
+    summary: str,
+    answer: Schema,
+    *,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    body: Schema | None = None,
+    ids: tuple[str, ...] = (),
+    query: dict[str, Schema] | None = None,
+) -> dict[str, Any]:
+    """A control route: JSON in and out, real HTTP statuses (controlwire.py)."""
+    responses = {str(status): json_response(answer)} | _errors(*errors)
+    if status == 201:  # an account answers 200 when it existed already
+        responses["200"] = json_response(answer)
+    return plain(
+        summary,
+        responses,
+        tag="mock",
+        body=body,
+        path_params=dict.fromkeys(ids, STRING) or None,
+        query=query,
+        optional_query=True,
+    )
+
+
+def closed(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
+    """A control body: unknown fields are refused (controlwire.refuse_unknown)."""
+    return obj(properties, required) | {"additionalProperties": False}
+
+
+def _any_of(names: frozenset[str] | set[str]) -> dict[str, Schema]:
+    return {name: {} for name in sorted(names)}
+
+
+TASK = strict({"task": OBJECT})
+OUTCOME = {
+    "anyOf": [
+        enum(OUTCOME_KINDS),
+        closed({"kind": enum(OUTCOME_KINDS), "code": INT, "msg": STRING}, ("kind",)),
+    ]
+}
+LIFECYCLE = {
+    "anyOf": [
+        enum(("immediate", "manual")),
+        closed(
+            {
+                "polls": {"type": "integer", "minimum": 0},
+                "seconds": {"type": "number", "minimum": 0},
+                "mode": enum(("immediate", "manual")),
+            }
+        ),
+    ]
+}
+RULE = closed(_any_of(set(Rule.__dataclass_fields__) | {"api_key"}))
+RULES = strict({"rules": OBJECTS})
+JOURNAL = strict({"count": INT, "requests": OBJECTS})
+ACCOUNT = strict({"account": OBJECT})
+CLOCK = strict({"now": {"type": "number"}, "now_ms": INT, "scale": {"type": "number"}})
+POSITIVE_INT = nullable({"type": "integer", "minimum": 1})
+
+
+def _control() -> dict[str, dict[str, Any]]:
+    """control.py (H2), faults_http.py, limits_http.py, callbacks_http.py (H3)."""
+    by_account = {"account_id": STRING, "api_key": STRING}
+    return {
+        "/_mock/tasks": {
+            "get": ctl(
+                "Tasks, in creation order",
+                strict({"tasks": OBJECTS}),
+                errors=(400,),
+                query=by_account | {"family": STRING, "state": STRING},
+            )
+        },
+        "/_mock/tasks/{task_id}": {"get": ctl("One task", TASK, errors=(404,), ids=("task_id",))},
+        "/_mock/tasks/{task_id}/outcome": {
+            "put": ctl(
+                "How a task ends", TASK, errors=(400, 404, 409), body=OUTCOME, ids=("task_id",)
+            )
+        },
+        "/_mock/tasks/{task_id}/lifecycle": {
+            "put": ctl(
+                "When a task ends", TASK, errors=(400, 404, 409), body=LIFECYCLE, ids=("task_id",)
+            )
+        },
+        "/_mock/tasks/{task_id}/advance": {
+            "post": ctl("One state on", TASK, errors=(404, 409), ids=("task_id",))
+        },
+        "/_mock/tasks/{task_id}/complete": {
+            "post": ctl("To the end now", TASK, errors=(404, 409), ids=("task_id",))
+        },
+        "/_mock/rules": {
+            "get": ctl("Outcome and lifecycle rules", RULES),
+            "post": ctl(
+                "Add a rule", strict({"rule": OBJECT}), status=201, errors=(400,), body=RULE
+            ),
+            "delete": ctl("Forget the added rules", RULES),
+        },
+        "/_mock/rules/{rule_id}": {
+            "delete": ctl(
+                "Forget one rule", strict({"removed": INT}), errors=(404,), ids=("rule_id",)
+            )
+        },
+        "/_mock/clock": {"get": ctl("The mock clock", CLOCK)},
+        "/_mock/clock/advance": {
+            "post": ctl(
+                "Move the clock on",
+                CLOCK,
+                errors=(400,),
+                body=closed(
+                    {"seconds": {"type": "number", "minimum": 0, "maximum": MAX_CLOCK_ADVANCE}},
+                    ("seconds",),
+                ),
+            )
+        },
+        "/_mock/journal": {
+            "get": ctl(
+                "Requests received",
+                JOURNAL,
+                errors=(400,),
+                query=by_account
+                | {
+                    "path": STRING,
+                    "method": STRING,
+                    "task_id": STRING,
+                    "kind": enum(REQUEST_KINDS),
+                    "since": STRING,
+                    "until": STRING,
+                    "limit": STRING,
+                },
+            ),
+            "delete": ctl("Forget the journal", JOURNAL),
+        },
+        "/_mock/journal/check": {
+            "get": ctl(
+                "A client-behaviour check over the journal (read `passed`)",
+                OBJECT,
+                errors=(400,),
+                query={
+                    "check": enum(("created_once", "no_duplicate_creates", "no_poll_faster_than")),
+                    "task_id": STRING,
+                    "window": STRING,
+                    "seconds": STRING,
+                },
+            )
+        },
+        "/_mock/accounts": {
+            "get": ctl("Accounts", strict({"accounts": OBJECTS})),
+            "post": ctl(
+                "Open or change an account (by key; answers its id, never the key)",
+                ACCOUNT,
+                status=201,
+                errors=(400,),
+                body=closed(
+                    {
+                        "api_key": {"type": "string", "minLength": 1},
+                        "credits": nullable(number(0)["anyOf"][0]),
+                        "max_creates_per_10s": POSITIVE_INT,
+                    },
+                    ("api_key",),
+                ),
+            ),
+        },
+        "/_mock/accounts/{account_id}": {
+            "get": ctl("One account", ACCOUNT, errors=(404,), ids=("account_id",)),
+            "patch": ctl(
+                "Change an account",
+                ACCOUNT,
+                errors=(400, 404),
+                ids=("account_id",),
+                body=closed(
+                    {
+                        "credits": nullable(number(0)["anyOf"][0]),
+                        "max_creates_per_10s": POSITIVE_INT,
+                    }
+                ),
+            ),
+        },
+        "/_mock/reset": {
+            "post": ctl("Forget tasks, rules, accounts' changes, the journal", OBJECT)
+        },
+        "/_mock/faults": {
+            "get": ctl("Fault rules", OBJECTS),
+            "post": ctl(
+                "Add a fault rule (HTTP- or KIE-level)",
+                OBJECT,
+                status=201,
+                errors=(400,),
+                body=closed(_any_of(FAULT_FIELDS), ("kind",)),
+            ),
+            "delete": ctl("Forget every fault rule", OBJECT),
+        },
+        "/_mock/faults/{rule_id}": {
+            "delete": ctl("Forget one fault rule", OBJECT, errors=(404,), ids=("rule_id",))
+        },
+        "/_mock/limits": {
+            "get": ctl("KIE's documented rate limits (null: off)", OBJECT),
+            "put": ctl(
+                "Turn limits on/off",
+                OBJECT,
+                errors=(400,),
+                body=closed(
+                    {"documented": boolean()} | dict.fromkeys(sorted(LIMIT_FIELDS), POSITIVE_INT)
+                ),
+            ),
+        },
+        "/_mock/limits/windows": {"delete": ctl("Empty the rate windows", OBJECT)},
+        "/_mock/callbacks": {
+            "get": ctl(
+                "Callbacks sent (or refused)",
+                OBJECTS,
+                query={"task_id": STRING, "wait": enum(("0", "1", "false", "true"))},
+            ),
+            "delete": ctl("Forget the callbacks", OBJECT),
+        },
+        "/_mock/callbacks/settings": {
+            "get": ctl("How callbacks are sent", OBJECT),
+            "put": ctl(
+                "Signing, duplicates, tampering",
+                OBJECT,
+                errors=(400,),
+                body=closed(
+                    {
+                        "hmac_key": nullable({"type": "string", "minLength": 1}),
+                        "copies": {"type": "integer", "minimum": 1, "maximum": 10},
+                        "tamper": nullable(enum(CALLBACK_TAMPERS)),
+                        "stale_seconds": {"type": "integer", "minimum": 1},
+                    }
+                ),
+            ),
+        },
+    }
+
+
+def paths() -> dict[str, dict[str, Any]]:
+    return _control() | {
+        "/openapi.json": {
+            "get": plain(
+                "This document",
+                {"200": json_response({"type": "object"}, "the OpenAPI 3.1 document")},
+                tag="mock",
+            )
+        },
+        "/_mock/scenarios": {
+            "post": plain(
+                "Load a recorded session (a HAR file's JSON, or a scenario from `har`)",
+                {
+                    "200": json_response(SCENARIO_SUMMARY, "what will be replayed"),
+                    "400": json_response(CONTROL_ERROR, "not a HAR or scenario"),
+                },
+                tag="mock",
+                body={"oneOf": [HAR, SCENARIO]},
+            ),
+            "delete": plain(
+                "Forget every loaded scenario",
+                {"200": json_response(strict({"cleared": INT}))},
+                tag="mock",
+            ),
+        },
+        "/_mock/har-files/{name}": {
+            "get": plain(
+                "A result file of a replayed session",
+                {
+                    "200": {
+                        "description": "the recorded bytes, or a stand-in of the same type",
+                        "content": {"*/*": {"schema": {"type": "string"}}},
+                    },
+                    "404": {
+                        "description": "no such file",
+                        "content": {"text/plain": {"schema": STRING}},
+                    },
+                },
+                tag="mock",
+                path_params={"name": STRING},
+            )
+        },
+    }

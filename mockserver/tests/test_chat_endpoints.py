@@ -1,0 +1,243 @@
+"""The chat endpoints (kie-api.md §5): three wire shapes, answers derived from the messages,
+event streams when asked, credits charged per call, KIE's envelope for refusals."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Kie, MakeMock
+
+CREDIT = "/api/v1/chat/credit"
+HELLO = [{"role": "user", "content": "hello   there"}]
+
+
+def events(raw: bytes) -> list[tuple[str | None, Any]]:
+    """(event name, data) of each event; data read as JSON unless it is [DONE]."""
+    found = []
+    for block in raw.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        name, data = None, []
+        for line in block.split("\n"):
+            field, _, value = line.partition(": ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+        text = "\n".join(data)
+        found.append((name, text if text == "[DONE]" else json.loads(text)))
+    return found
+
+
+# -- OpenAI-compatible chat completions on per-model paths ---------------------------------
+
+
+def test_completion_answers_from_the_messages_and_charges(kie: Kie) -> None:
+    before = kie.ok(kie.get(CREDIT))
+    answer = kie.post("/gemini-2.5-flash/v1/chat/completions", {"messages": HELLO})
+    assert answer.status == 200
+    body = answer.json()
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "gemini-2.5-flash"
+    choice = body["choices"][0]
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": "Echo from gemini-2.5-flash: hello there",
+    }
+    assert choice["finish_reason"] == "stop"
+    usage = body["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert kie.ok(kie.get(CREDIT)) == pytest.approx(before - body["credits_consumed"])
+    assert body["credits_consumed"] > 0
+
+
+def test_completion_stream_is_openai_chunks_then_done(kie: Kie) -> None:
+    whole = kie.post("/gpt-5-2/v1/chat/completions", {"messages": HELLO}).json()
+    answer = kie.post("/gpt-5-2/v1/chat/completions", {"messages": HELLO, "stream": True})
+    assert answer.content_type.startswith("text/event-stream")
+    found = events(answer.body)
+    assert found[-1] == (None, "[DONE]")
+    chunks = [data for _, data in found[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert text == whole["choices"][0]["message"]["content"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["usage"] == whole["usage"]
+
+
+def test_completion_thoughts_images_and_json_format(kie: Kie) -> None:
+    content = [
+        {"type": "text", "text": "what is it"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+    ]
+    body = {
+        "messages": [{"role": "user", "content": content}],
+        "include_thoughts": True,
+        "response_format": {"type": "json_object"},
+    }
+    message = kie.post("/gemini-3-pro/v1/chat/completions", body).json()["choices"][0]["message"]
+    assert json.loads(message["content"]) == {"answer": "what is it (and 1 image)"}
+    assert message["reasoning_content"]
+
+
+@pytest.mark.parametrize(
+    ("body", "msg"),
+    [
+        ({"messages": []}, "messages cannot be empty"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        ({"messages": HELLO, "reasoning_effort": "max"}, "reasoning_effort"),
+        (
+            {
+                "messages": HELLO,
+                "tools": [{"type": "function", "function": {"name": "googleSearch"}}],
+                "response_format": {"type": "json_object"},
+            },
+            "response_format cannot be used together with tools",
+        ),
+        ({"messages": HELLO, "stream": "yes"}, "stream must be a boolean"),
+    ],
+)
+def test_completion_validation_is_422_naming_the_field(kie: Kie, body: Any, msg: str) -> None:
+    before = kie.ok(kie.get(CREDIT))
+    answer = kie.post("/gemini-3-flash/v1/chat/completions", body)
+    assert answer.status == 200
+    assert answer.json()["code"] == 422
+    assert msg in answer.json()["msg"]
+    assert kie.ok(kie.get(CREDIT)) == before
+
+
+def test_unknown_model_path_is_a_real_404(kie: Kie) -> None:
+    assert kie.post("/gpt-0/v1/chat/completions", {"messages": HELLO}).status == 404
+
+
+# -- Anthropic messages -------------------------------------------------------------------------
+
+
+def test_claude_answer_is_anthropic_shaped_with_credits(kie: Kie) -> None:
+    body = {"model": "claude-sonnet-4-6", "system": "be kind", "messages": HELLO}
+    answer = kie.post("/claude/v1/messages", body).json()
+    assert answer["type"] == "message"
+    assert answer["content"] == [
+        {"type": "text", "text": "Echo from claude-sonnet-4-6: hello there"}
+    ]
+    assert answer["stop_reason"] == "end_turn"
+    assert set(answer["usage"]) == {"input_tokens", "output_tokens"}
+    assert answer["credits_consumed"] > 0  # §5 [OBS]
+
+
+def test_claude_stream_has_anthropic_event_types(kie: Kie) -> None:
+    body = {"model": "claude-haiku-4-5", "messages": HELLO, "stream": True, "thinkingFlag": True}
+    found = events(kie.post("/claude/v1/messages", body).body)
+    names = [name for name, _ in found]
+    assert names[0] == "message_start"
+    assert names[-2:] == ["message_delta", "message_stop"]
+    assert all(name == data["type"] for name, data in found)
+    deltas = [d["delta"] for n, d in found if n == "content_block_delta"]
+    assert deltas[0]["type"] == "thinking_delta"
+    text = "".join(d["text"] for d in deltas if d["type"] == "text_delta")
+    assert text == "Echo from claude-haiku-4-5: hello there"
+    assert found[-2][1]["usage"]["output_tokens"] > 0
+
+
+def test_claude_unknown_model_is_422(kie: Kie) -> None:
+    answer = kie.post("/claude/v1/messages", {"model": "claude-9", "messages": HELLO}).json()
+    assert answer == {"code": 422, "msg": "model not supported", "data": None}
+
+
+# -- OpenAI responses ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/codex/v1/responses", "gpt-5-5"),
+        ("/grok/v1/responses", "grok-4-3"),
+        ("/api/v1/responses", "gpt-5-codex"),
+    ],
+)
+def test_responses_whole_and_streamed_agree(kie: Kie, path: str, model: str) -> None:
+    body = {"model": model, "input": "hello there", "instructions": "be kind"}
+    whole = kie.post(path, body).json()
+    assert whole["status"] == "completed"
+    text = whole["output"][0]["content"][0]["text"]
+    assert text == f"Echo from {model}: hello there"
+    found = events(kie.post(path, body | {"stream": True}).body)
+    assert found[0][0] == "response.created"
+    assert found[-1][0] == "response.completed"
+    deltas = "".join(d["delta"] for n, d in found if n == "response.output_text.delta")
+    assert deltas == text
+    assert found[-1][1]["response"]["usage"] == whole["usage"]
+
+
+def test_responses_model_must_belong_to_the_endpoint(kie: Kie) -> None:
+    answer = kie.post("/grok/v1/responses", {"model": "gpt-5-5", "input": "hi"}).json()
+    assert answer["code"] == 422
+
+
+# -- accounts, failures ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/gpt-5-2/v1/chat/completions", {"messages": HELLO}),
+        ("/claude/v1/messages", {"model": "claude-haiku-4-5", "messages": HELLO}),
+        ("/codex/v1/responses", {"model": "gpt-5-4", "input": "hi"}),
+        ("/api/v1/responses", {"model": "gpt-5-codex", "input": "hi"}),
+    ],
+)
+def test_a_missing_key_is_401_at_http_200(kie: Kie, path: str, body: Any) -> None:
+    answer = kie.as_key(None).post(path, body | {"stream": True})
+    assert answer.status == 200
+    assert answer.json() == {"code": 401, "msg": "You do not have access permissions", "data": None}
+
+
+def test_too_few_credits_is_402_and_nothing_is_charged(make_mock: MakeMock) -> None:
+    _, kie = make_mock(starting_credits=0.001)
+    answer = kie.post("/gpt-5-2/v1/chat/completions", {"messages": HELLO, "stream": True})
+    assert answer.json() == {"code": 402, "msg": "Credits insufficient", "data": None}
+    assert kie.ok(kie.get(CREDIT)) == 0.001
+
+
+def test_fail_marker_fails_whole_answers_free_of_charge(kie: Kie) -> None:
+    before = kie.ok(kie.get(CREDIT))
+    failing = [{"role": "user", "content": "hi [mock:fail]"}]
+    answer = kie.post("/gpt-5-2/v1/chat/completions", {"messages": failing}).json()
+    assert answer["code"] == 500
+    assert kie.ok(kie.get(CREDIT)) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        ("/gpt-5-2/v1/chat/completions", {}, lambda e: e[-1][1]["error"]["code"] == 500),
+        ("/claude/v1/messages", {"model": "claude-haiku-4-5"}, lambda e: e[-1][0] == "error"),
+        ("/codex/v1/responses", {"model": "gpt-5-5"}, lambda e: e[-1][0] == "response.failed"),
+    ],
+)
+def test_fail_marker_sends_an_error_event_mid_stream(
+    kie: Kie, path: str, body: dict[str, Any], error: Any
+) -> None:
+    conversation = {"messages": [{"role": "user", "content": "hi [mock:fail] you"}]}
+    if "responses" in path:
+        conversation = {"input": "hi [mock:fail] you"}
+    found = events(kie.post(path, body | conversation | {"stream": True}).body)
+    assert error(found), found[-1]
+
+
+def test_drop_marker_cuts_the_stream(kie: Kie) -> None:
+    parts = urlsplit(kie.base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    body = {"messages": [{"role": "user", "content": "one [mock:drop] two"}], "stream": True}
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    connection.request("POST", "/gpt-5-2/v1/chat/completions", json.dumps(body), headers)
+    response = connection.getresponse()
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    connection.close()

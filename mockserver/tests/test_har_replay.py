@@ -1,0 +1,224 @@
+"""Replaying a recorded KIE session (kiekit_mock/har.py): the fixture HAR holds a Grok
+text-to-image task polled waiting → waiting → generating → success (the §2.2 recordInfo
+records) with one result file's bytes, and a Veo task polled 0 → 0 → 1 (§3.3)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import pytest
+from kiekit import Client, PollPolicy, TaskStatus
+from kiekit_mock import MockConfig, MockServer
+from kiekit_mock.__main__ import main
+from kiekit_mock.har import parse_har, read_scenario
+from kiekit_mock.scenario import Scenario
+
+if TYPE_CHECKING:
+    from conftest import Kie
+
+HAR = Path(__file__).parent / "data" / "kie_session.har"
+SECRET = "sk-live-0123456789abcdef-DO-NOT-LEAK"  # the Bearer key inside the fixture HAR
+GROK = "5f488be792eafad4b066e21e5bc472c7"
+VEO = "a1c3e5f7092b4d6f8a0c2e4f6a8b0d2e"
+GROK_BODY = {
+    "model": "grok-imagine/text-to-image",
+    "input": {"prompt": "a red fox in fresh snow, morning light", "aspect_ratio": "1:1"},
+}
+RECORD_INFO = "/api/v1/jobs/recordInfo?taskId="
+
+
+def _har() -> dict[str, Any]:
+    return dict(json.loads(HAR.read_text()))
+
+
+def test_a_har_becomes_tasks_with_their_status_answers_in_order() -> None:
+    scenario = parse_har(_har())
+    grok, veo = scenario.tasks
+    assert (grok.task_id, grok.create_path, grok.model) == (
+        GROK,
+        "/api/v1/jobs/createTask",
+        "grok-imagine/text-to-image",
+    )
+    assert grok.status_path == "/api/v1/jobs/recordInfo"
+    assert [a["data"]["state"] for a in grok.answers] == [
+        "waiting",
+        "waiting",
+        "generating",
+        "success",
+    ]
+    assert (veo.model, veo.status_path) == ("veo3_fast", "/api/v1/veo/record-info")
+    assert [a["data"]["successFlag"] for a in veo.answers] == [0, 0, 1]
+    # result files: the six Grok images and the Veo video; never an input URL the client sent
+    urls = [f.url for f in scenario.files]
+    assert len(urls) == 7
+    assert all(u.startswith("https://tempfile.aiquickdraw.com/") for u in urls)
+    assert [f.body is not None for f in scenario.files] == [True] + [False] * 6
+    assert scenario.files[0].content_type == "image/jpeg"
+    assert scenario.files[-1].content_type == "video/mp4"
+
+
+def test_no_header_and_so_no_api_key_survives_into_the_scenario() -> None:
+    assert SECRET in HAR.read_text()  # the recording does carry it
+    text = json.dumps(parse_har(_har()).to_json())
+    assert SECRET not in text
+    assert "Authorization" not in text
+
+
+def test_the_scenario_round_trips_through_json() -> None:
+    scenario = parse_har(_har())
+    assert Scenario.from_json(json.loads(json.dumps(scenario.to_json()))) == scenario
+
+
+def test_not_a_har_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"log\.entries"):
+        parse_har({"log": {}})
+    with pytest.raises(ValueError, match="format"):
+        Scenario.from_json({"tasks": []})
+    scenario = parse_har(_har()).to_json()
+    scenario["files"][0]["contentType"] = "not a type"
+    with pytest.raises(ValueError, match="contentType"):
+        Scenario.from_json(scenario)
+    scenario = parse_har(_har()).to_json()
+    scenario["tasks"][0]["statusPath"] = {}
+    with pytest.raises(ValueError, match="statusPath"):
+        Scenario.from_json(scenario)
+
+
+def _replayed_states(kie: Kie) -> tuple[list[str], dict[str, Any]]:
+    created = kie.ok(kie.post("/api/v1/jobs/createTask", GROK_BODY))
+    assert created == {"taskId": GROK, "recordId": GROK}
+    records = [kie.record(GROK) for _ in range(5)]
+    return [r["state"] for r in records], records[-1]
+
+
+def test_a_replayed_session_answers_as_recorded(kie_at: Any) -> None:
+    with MockServer(MockConfig(), scenario=read_scenario(HAR)) as mock:
+        kie = kie_at(mock.base_url)
+        states, final = _replayed_states(kie)
+        # the recorded sequence, its last answer repeating
+        assert states == ["waiting", "waiting", "generating", "success", "success"]
+        assert (final["costTime"], final["createTime"]) == (12, 1776323915587)
+        urls = json.loads(final["resultJson"])["resultUrls"]
+        assert len(urls) == 6
+        assert all(u.startswith(mock.base_url + "/_mock/har-files/") for u in urls)
+        first, other = kie.fetch(urls[0]), kie.fetch(urls[1])
+        recorded = parse_har(_har()).files[0].body
+        assert (first.status, first.content_type, first.body) == (200, "image/jpeg", recorded)
+        assert other.status == 200
+        assert other.body.startswith(b"\xff\xd8")  # a real JPEG stands in for unrecorded bytes
+
+        veo = kie.ok(kie.post("/api/v1/veo/generate", {"prompt": "x", "model": "veo3_fast"}))
+        assert veo == {"taskId": VEO}
+        flags = [
+            kie.ok(kie.get(f"/api/v1/veo/record-info?taskId={VEO}"))["successFlag"]
+            for _ in range(4)
+        ]
+        assert flags == [0, 0, 1, 1]
+        video = kie.ok(kie.get(f"/api/v1/veo/record-info?taskId={VEO}"))["response"]
+        answer = kie.fetch(video["resultUrls"][0])
+        assert (answer.status, answer.content_type) == (200, "video/mp4")
+        assert answer.body[4:8] == b"ftyp"
+
+
+def test_what_the_recording_does_not_cover_is_emulated(kie_at: Any) -> None:
+    with MockServer(MockConfig(), scenario=read_scenario(HAR)) as mock:
+        kie = kie_at(mock.base_url)
+        # another model: an emulated task
+        other = kie.create("grok-imagine/text-to-video", prompt="waves")
+        assert other != GROK
+        assert kie.record(other)["state"] == "success"
+        # a recorded task is not there before its create was replayed
+        assert kie.get(RECORD_INFO + GROK).json()["code"] == 404
+        # each recorded create is replayed once; the next identical one is emulated
+        assert kie.ok(kie.post("/api/v1/jobs/createTask", GROK_BODY))["taskId"] == GROK
+        assert kie.ok(kie.post("/api/v1/jobs/createTask", GROK_BODY))["taskId"] != GROK
+        # KIE's Bearer check still comes first
+        assert kie.as_key(None).get(RECORD_INFO + GROK).json()["code"] == 401
+        assert kie.fetch(mock.base_url + "/_mock/har-files/99.jpg").status == 404
+
+
+def test_load_har_on_a_running_mock_and_journal_sees_replays(kie_at: Any) -> None:
+    with MockServer(MockConfig()) as mock:
+        loaded = mock.load_har(HAR)
+        assert [t.task_id for t in loaded.tasks] == [GROK, VEO]
+        states, _ = _replayed_states(kie_at(mock.base_url))
+        assert states[-1] == "success"
+        replayed = [r for r in mock.requests() if r.task_id == GROK]
+        assert [r.path for r in replayed][:2] == ["/api/v1/jobs/createTask", RECORD_INFO[:-8]]
+        assert all(r.authorization == "Bearer ***" for r in replayed)
+
+
+def test_control_route_loads_and_clears_scenarios(kie_at: Any, mock: MockServer) -> None:
+    kie = kie_at(mock.base_url)
+    loaded = kie.post("/_mock/scenarios", _har())
+    assert loaded.status == 200
+    summary = loaded.json()
+    assert [(t["taskId"], t["answers"]) for t in summary["tasks"]] == [(GROK, 4), (VEO, 3)]
+    assert summary["files"] == 7
+    assert _replayed_states(kie)[0][:3] == ["waiting", "waiting", "generating"]
+    assert kie.fetch(mock.base_url + "/_mock/scenarios", method="DELETE").json() == {"cleared": 2}
+    assert kie.get(RECORD_INFO + GROK).json()["code"] == 404  # back to the emulation
+    bad = kie.post("/_mock/scenarios", {"log": {"entries": "nope"}})
+    assert bad.status == 400
+    assert "log.entries" in bad.json()["error"]
+
+
+def test_cli_har_writes_the_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scenario.json"
+    assert main(["har", str(HAR), "--out", str(out)]) == 0
+    assert Scenario.from_json(json.loads(out.read_text())) == parse_har(_har())
+    assert SECRET not in out.read_text()
+    assert main(["har", str(tmp_path / "missing.har")]) == 2
+    assert "missing.har" in capsys.readouterr().err
+
+
+def _api_url(lines: IO[str]) -> str:
+    """The API's base URL from `serve`'s start-up lines (the upload host has its own)."""
+    for _ in range(5):
+        found = re.search(r"KIE API mock listening on (http://127\.0\.0\.1:\d+)", lines.readline())
+        if found:
+            return found.group(1)
+    raise AssertionError("the mock did not say where it listens")
+
+
+def test_cli_serve_replays_a_scenario_file(tmp_path: Path, kie_at: Any) -> None:
+    scenario = tmp_path / "scenario.json"
+    assert main(["har", str(HAR), "--out", str(scenario)]) == 0
+    process = subprocess.Popen(  # noqa: S603 (our interpreter, our arguments)
+        [sys.executable, "-m", "kiekit_mock", "serve", "--port", "0", "--har", str(scenario)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        states, _ = _replayed_states(kie_at(_api_url(process.stdout)))
+        assert states == ["waiting", "waiting", "generating", "success", "success"]
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_kiekit_client_replays_the_recorded_session(tmp_path: Path, monkeypatch: Any) -> None:
+    """What a user gets: kiekit's own client, unchanged, sees the recorded task go by."""
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+    seen: list[TaskStatus] = []
+    poll = PollPolicy(initial=0.01, growth=0.01, maximum=0.05, timeout=10)
+    with MockServer(MockConfig(), scenario=read_scenario(HAR)) as mock:
+        client = Client(
+            "any-key", base_url=mock.base_url, poll=poll, journal=None, rate_limits=None
+        )
+        task = client.submit("grok-imagine/text-to-image", prompt="a red fox", aspect_ratio="1:1")
+        assert task.id == GROK
+        results = client.wait(task, on_status=seen.append)
+        files = client.download(results, tmp_path)
+    assert [s.raw["state"] for s in seen] == ["waiting", "waiting", "generating", "success"]
+    assert len(files) == 6
+    assert files[0].read_bytes() == parse_har(_har()).files[0].body

@@ -1,0 +1,78 @@
+"""`python -m kiekit_mock` with the accounts and rules options, driven over HTTP from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from conftest import Kie
+
+T2I = "grok-imagine/text-to-image"
+
+
+def test_cli_accounts_and_rules(tmp_path: Path, kie_at: Callable[..., Kie]) -> None:
+    rules = [
+        {"prompt_contains": "flag me", "outcome": "moderation"},
+        {"family": "flux-kontext", "lifecycle": "manual"},
+    ]
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps(rules), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    command = [sys.executable, "-m", "kiekit_mock", "--port", "0", "--upload-port", "0"]
+    command += ["--account", "sk-cli-a=40", "--account", "sk-cli-b", "--rules", str(rules_file)]
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        base = ""
+        while not base:
+            line = process.stdout.readline()
+            assert line, "the mock exited before listening"
+            found = re.search(r"KIE API mock listening on (http://127\.0\.0\.1:\d+)", line)
+            base = found.group(1) if found else ""
+        a, b = kie_at(base, "sk-cli-a"), kie_at(base, "sk-cli-b")
+        assert a.ok(a.get("/api/v1/chat/credit")) == 40.0
+        assert b.ok(b.get("/api/v1/chat/credit")) == 1000.0
+        assert kie_at(base, "sk-cli-c").get("/api/v1/chat/credit").json()["code"] == 401
+        flagged = a.create(T2I, prompt="please flag me")
+        assert a.record(flagged)["failCode"] == "422"
+        flux = b.flux(prompt="p")
+        assert [b.flux_record(flux)["successFlag"] for _ in range(3)] == [0, 0, 0]
+        done = _control(a, f"/_mock/tasks/{flux}/complete")
+        assert done["task"]["state"] == "success"
+        assert b.flux_record(flux)["successFlag"] == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _control(kie: Kie, path: str) -> Any:
+    answer = kie.fetch(kie.base_url + path, method="POST", data=b"")
+    assert answer.status == 200, answer.body
+    return answer.json()
+
+
+def test_a_bad_rules_file_names_the_rule_and_field(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps([{"outcome": "fail"}, {"outcome": "nope"}]), "utf-8")
+    result = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "kiekit_mock", "--rules", str(rules_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "rules[1].outcome.kind" in result.stderr

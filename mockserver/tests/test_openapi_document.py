@@ -1,0 +1,242 @@
+"""The mock's OpenAPI 3.1 document: complete (every registered route), served, written by the
+CLI, and true (real answers of every family validate against it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from jsonschema_rs import Draft202012Validator  # schemathesis's validator (dev group)
+from kiekit_mock import MockConfig, MockServer, Runtime, create_app, media
+from kiekit_mock.__main__ import main
+from kiekit_mock.openapi import build_document, build_upload_document
+from kiekit_mock.uploads import UploadStore, build_upload_app
+
+if TYPE_CHECKING:
+    from conftest import Answer, Kie
+
+JSON_200 = ("responses", "200", "content", "application/json", "schema")
+
+
+def _operations(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_registered_route_is_documented_and_nothing_else() -> None:
+    # A route added to the app without its entry in kiekit_mock/openapi/ fails here.
+    registered = {
+        (route.method, route.resource.canonical)
+        for route in create_app().router.routes()
+        if route.method != "HEAD" and route.resource is not None  # HEAD: aiohttp's GET twin
+    }
+    documented = _operations(build_document())
+    assert registered - documented == set(), "routes missing from the OpenAPI document"
+    assert documented - registered == set(), "documented operations the mock does not serve"
+
+
+def test_the_upload_host_has_its_own_complete_document() -> None:
+    app = build_upload_app(Runtime.new(MockConfig()), UploadStore())
+    registered = {
+        ("POST" if route.method == "*" else route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
+    assert registered == _operations(build_upload_document())
+
+
+def test_every_api_operation_uses_bearer_and_the_envelope() -> None:
+    document = build_document()
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            if operation["tags"] == ["chat"]:  # KIE asks for the key outside /api/ too (§5)
+                assert operation["security"] == [{"bearer": []}], path
+                continue
+            if not path.startswith("/api/"):
+                assert "security" not in operation, path
+                continue
+            assert operation["security"] == [{"bearer": []}], path
+            schema = _dig(operation, JSON_200)
+            assert next(alt.get("properties", {}).get("code") for alt in schema["oneOf"]) == {
+                "const": 200
+            }, path
+    assert document["openapi"] == "3.1.0"
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_document_is_served_without_auth_and_follows_the_config(kie_at: Any) -> None:
+    config = MockConfig(api_keys=frozenset({"only-key"}), extra_market_models={"acme/x": "image"})
+    with MockServer(config) as mock:
+        answer = kie_at(mock.base_url, key=None).get("/openapi.json")
+        assert answer.status == 200
+        document = answer.json()
+        assert document["servers"] == [{"url": mock.base_url}]
+        body = document["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]
+        models = [
+            v["properties"]["model"] for v in body["content"]["application/json"]["schema"]["anyOf"]
+        ]
+        assert {"const": "acme/x"} in models
+        assert {"const": "grok-imagine/text-to-image"} in models
+
+
+def test_cli_writes_the_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "kie-mock.openapi.json"
+    assert main(["openapi", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == build_document()
+    assert main(["openapi"]) == 0
+    assert json.loads(capsys.readouterr().out)["openapi"] == "3.1.0"
+    assert main(["openapi", "--upload-host", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == build_upload_document()
+
+
+# --- the answers of every family validate against the document --------------------------------
+
+
+def _dig(value: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = value[key]
+    return value
+
+
+class Conformance:
+    """Validates answers against the document's 200 schema of their operation."""
+
+    def __init__(self, kie: Kie) -> None:
+        self.kie = kie
+        self.document = build_document()
+        self.seen: set[tuple[str, str]] = set()
+
+    def _check(self, method: str, path: str, answer: Answer) -> Any:
+        assert answer.status == 200, (method, path, answer.body)
+        pointer = "/".join(
+            ("#", "paths", path.replace("/", "~1"), method.lower(), *JSON_200)
+        ).replace("application/json", "application~1json")
+        validator = Draft202012Validator({**self.document, "$ref": pointer})
+        payload = answer.json()
+        errors = [e.message for e in validator.iter_errors(payload)]
+        assert errors == [], (method, path, payload)
+        self.seen.add((method, path))
+        return payload
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._check("POST", path, self.kie.post(path, body))
+
+    def get(self, path: str, query: str = "") -> Any:
+        return self._check("GET", path, self.kie.get(path + query))
+
+    def poll_all(self, path: str, task_id: str, polls: int = 3) -> list[Any]:
+        return [self.get(path, f"?taskId={task_id}") for _ in range(polls)]
+
+
+@pytest.fixture
+def conformance(make_mock: Any) -> Conformance:
+    _, kie = make_mock(polls_to_complete=2)
+    return Conformance(kie)
+
+
+def _created(payload: Any) -> str:
+    assert payload["code"] == 200, payload
+    return str(payload["data"]["taskId"])
+
+
+def test_market_answers_match_the_document(conformance: Conformance) -> None:
+    c = conformance
+    create, status = "/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo"
+    grok = _created(
+        c.post(create, {"model": "grok-imagine/text-to-image", "input": {"prompt": "a fox"}})
+    )
+    states = [p["data"]["state"] for p in c.poll_all(status, grok)]
+    assert states[-1] == "success"
+    sora = _created(c.post(create, {"model": "sora-2-text-to-video", "input": {"prompt": "waves"}}))
+    assert c.poll_all(status, sora)[-1]["data"]["progress"] == 100
+    failing = {"model": "kling-3.0/video", "input": {"prompt": "x [mock:fail]"}}
+    failing["input"] |= {"multi_shots": False, "mode": "std", "sound": True}
+    assert c.poll_all(status, _created(c.post(create, failing)))[-1]["data"]["state"] == "fail"
+    assert c.post(create, {"model": "nope", "input": {}})["code"] == 422
+    assert c.get(status, "?taskId=missing")["code"] == 404
+    assert isinstance(c.get("/api/v1/chat/credit")["data"], float)
+    unauthorized = c.kie.as_key(None).get(status + "?taskId=x")
+    assert c._check("GET", status, unauthorized)["code"] == 401
+
+
+def test_legacy_family_answers_match_the_document(conformance: Conformance) -> None:
+    c = conformance
+    flux = _created(c.post("/api/v1/flux/kontext/generate", {"prompt": "a lake"}))
+    assert c.poll_all("/api/v1/flux/kontext/record-info", flux)[-1]["data"]["successFlag"] == 1
+    gpt = _created(c.post("/api/v1/gpt4o-image/generate", {"prompt": "a cat", "size": "1:1"}))
+    record = c.poll_all("/api/v1/gpt4o-image/record-info", gpt)[-1]["data"]
+    link = c.post(
+        "/api/v1/gpt4o-image/download-url",
+        {"taskId": gpt, "url": record["response"]["resultUrls"][0]},
+    )
+    assert link["code"] == 200
+    luma = _created(
+        c.post("/api/v1/modify/generate", {"prompt": "snow", "videoUrl": "https://e.com/v.mp4"})
+    )
+    assert c.poll_all("/api/v1/modify/record-info", luma)[-1]["data"]["successFlag"] == 1
+    runway = _created(
+        c.post("/api/v1/runway/generate", {"prompt": "a road", "aspectRatio": "16:9"})
+    )
+    assert c.poll_all("/api/v1/runway/record-detail", runway)[-1]["data"]["state"] == "success"
+    extended = _created(c.post("/api/v1/runway/extend", {"prompt": "on", "taskId": runway}))
+    assert (
+        c.poll_all("/api/v1/runway/record-detail", extended)[-1]["data"]["parentTaskId"] == runway
+    )
+    aleph = _created(
+        c.post("/api/v1/aleph/generate", {"prompt": "rain", "videoUrl": "https://e.com/v.mp4"})
+    )
+    assert c.poll_all("/api/v1/aleph/record-info", aleph)[-1]["data"]["successFlag"] == 1
+
+
+def test_veo_answers_match_the_document(conformance: Conformance) -> None:
+    c = conformance
+    video = _created(c.post("/api/v1/veo/generate", {"prompt": "a boat", "aspect_ratio": "9:16"}))
+    assert c.poll_all("/api/v1/veo/record-info", video)[-1]["data"]["successFlag"] == 1
+    extended = _created(c.post("/api/v1/veo/extend", {"taskId": video, "prompt": "more"}))
+    assert c.poll_all("/api/v1/veo/record-info", extended)[-1]["data"]["successFlag"] == 1
+    hd = [c.get("/api/v1/veo/get-1080p-video", f"?taskId={video}") for _ in range(4)]
+    assert hd[0]["code"] == 400
+    assert hd[-1]["code"] == 200
+    uhd = [c.post("/api/v1/veo/get-4k-video", {"taskId": extended}) for _ in range(4)]
+    assert uhd[0]["code"] == 200
+    assert uhd[-1]["code"] == 422
+    assert uhd[-1]["data"]["resultUrls"]
+    assert c.poll_all("/api/v1/veo/record-info", uhd[0]["data"]["taskId"], 1)[0]["code"] == 200
+
+
+def test_upload_host_answers_match_its_document(mock: MockServer, kie_at: Any) -> None:
+    document = build_upload_document()
+    host = kie_at(mock.upload_base_url)
+
+    def check(path: str, answer: Answer) -> Any:
+        pointer = f"#/paths/{path.replace('/', '~1')}/post/{'/'.join(JSON_200)}"
+        pointer = pointer.replace("application/json", "application~1json")
+        validator = Draft202012Validator({**document, "$ref": pointer})
+        assert answer.status == 200
+        payload = answer.json()
+        assert [e.message for e in validator.iter_errors(payload)] == [], payload
+        return payload
+
+    png = "data:image/png;base64," + base64.b64encode(media.png_bytes(2, 2, (9, 9, 9))).decode()
+    stored = check(
+        "/api/file-base64-upload",
+        host.post("/api/file-base64-upload", {"base64Data": png, "uploadPath": "tests"}),
+    )
+    assert stored["success"] is True
+    assert host.fetch(stored["data"]["downloadUrl"]).status == 200
+    missing = check("/api/file-url-upload", host.post("/api/file-url-upload", {"uploadPath": "x"}))
+    assert missing["success"] is False
+    # found by schemathesis: a multipart body without its boundary was an HTTP 500
+    broken = host.fetch(
+        mock.upload_base_url + "/api/file-stream-upload",
+        method="POST",
+        data=b"--x\r\n",
+        headers={"Authorization": "Bearer k", "Content-Type": "multipart/form-data"},
+    )
+    assert check("/api/file-stream-upload", broken)["code"] == 400

@@ -1,0 +1,121 @@
+"""schemathesis against the running mock, started as `kie mock serve` starts it.
+
+The API server is checked against `GET /openapi.json` (the upload host's answers are checked
+against its own document in test_openapi_document.py; a schemathesis run over it is in
+mockserver/README.md). Every documented operation but the one adding
+fault rules (which make the mock fail on purpose) is exercised: three fuzzed examples per
+operation, valid and invalid, and the stateful phase, which follows the document's links from
+each create to its status route. (The coverage phase's ~5600 boundary cases pass too but take
+about a minute: see mockserver/README.md.) Checks: no server error, documented status codes,
+content types and headers, response bodies valid against the document (the `{code,msg,data}`
+envelope with each route's `data` shape), and — read from the body code, since KIE answers
+HTTP 200 — invalid input rejected (kie_schemathesis_checks.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+)
+BOUNDED = (
+    "--phases",
+    "fuzzing,stateful",
+    "--max-examples",
+    "3",
+    "--seed",
+    "20261124",
+    "--workers",
+    "2",
+    "--request-timeout",
+    "10",
+    "--no-shrink",  # a failure is reported as found, with its curl line
+    "--suppress-health-check",
+    "all",
+    "--generation-database",
+    "none",
+)
+ANNOUNCED = re.compile(r"(KIE API|upload host) mock listening on (http://127\.0\.0\.1:\d+)")
+
+
+def _clean_env() -> dict[str, str]:
+    """No API key, and no proxy between the test and 127.0.0.1."""
+    return {k: v for k, v in os.environ.items() if k != "KIE_API_KEY" and "PROXY" not in k.upper()}
+
+
+@pytest.fixture
+def served_mock() -> Iterator[dict[str, str]]:
+    """`python -m kiekit_mock serve --port 0` (what `kie mock serve` runs): its two base URLs,
+    {"KIE API": …, "upload host": …}."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiekit_mock", "serve", "--port", "0", "--credits", "1e12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        assert process.stdout is not None
+        urls: dict[str, str] = {}
+        for _ in range(5):
+            found = ANNOUNCED.search(process.stdout.readline())
+            if found:
+                urls[found.group(1)] = found.group(2)
+            if len(urls) == 2:
+                break
+        assert len(urls) == 2, f"the mock did not say where it listens: {urls}"
+        yield urls
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_schemathesis_finds_the_mock_true_to_its_document(
+    served_mock: dict[str, str], tmp_path: Path
+) -> None:
+    env = _clean_env()
+    path = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH")) if p)
+    env |= {"SCHEMATHESIS_HOOKS": "kie_schemathesis_checks", "PYTHONPATH": path, "NO_COLOR": "1"}
+    run = subprocess.run(  # noqa: S603 (our interpreter, our arguments)
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{served_mock['KIE API']}/openapi.json",
+            "--header",
+            "Authorization: Bearer schemathesis",
+            "--checks",
+            ",".join((*CHECKS, "kie_negative_data_rejection")),
+            # fault rules would make the mock fail on purpose (timeouts, resets, HTTP 5xx)
+            "--exclude-operation-id",
+            "post_mock_faults",
+            *BOUNDED,
+        ],
+        cwd=tmp_path,  # hypothesis' and schemathesis' own files stay out of the repo
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report[-6000:]
+    counts = re.search(r"Operations:\s+(\d+) selected / (\d+) total", report)
+    assert counts, report[-3000:]
+    assert int(counts.group(1)) == int(counts.group(2)) - 1  # all but adding fault rules
+    assert "Stateful" in report

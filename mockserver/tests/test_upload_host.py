@@ -1,0 +1,206 @@
+"""The mock's upload host (kie-api.md §1, §4): three upload methods, their envelope, their files."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kiekit_mock import MockServer, account_id
+
+KEY = "test-key"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+STREAM = "/api/file-stream-upload"
+URL = "/api/file-url-upload"
+BASE64 = "/api/file-base64-upload"
+
+
+def multipart(
+    fields: dict[str, str], file: tuple[str, bytes, str] | None
+) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body as a browser would send it."""
+    boundary = "test-boundary-7d1f"
+    out = b""
+    for name, value in fields.items():
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        ).encode()
+    if file is not None:
+        filename, data, media_type = file
+        out += (
+            (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                f"Content-Type: {media_type}\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    out += f"--{boundary}--\r\n".encode()
+    return out, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+@pytest.fixture
+def host(mock: MockServer, kie_at: Callable[..., Any]) -> Any:
+    """A caller of the upload host of ``mock``."""
+    return kie_at(mock.upload_base_url)
+
+
+def stream(
+    host: Any,
+    fields: dict[str, str],
+    file: tuple[str, bytes, str] | None = ("photo.png", PNG, "image/png"),
+    *,
+    key: str | None = KEY,
+) -> dict[str, Any]:
+    body, headers = multipart(fields, file)
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    answer = host.fetch(host.base_url + STREAM, method="POST", data=body, headers=headers)
+    assert answer.status == 200  # failures too: the code is in the body (§1)
+    payload: dict[str, Any] = answer.json()
+    return payload
+
+
+def test_a_streamed_file_is_stored_and_served_back_at_its_download_url(host: Any) -> None:
+    payload = stream(host, {"uploadPath": "images/user-uploads", "fileName": "cat.png"})
+
+    assert payload["success"] is True
+    assert payload["code"] == 200
+    data = payload["data"]
+    assert data["fileName"] == "cat.png"
+    assert data["filePath"] == f"kieai/{account_id(KEY)}/images/user-uploads/cat.png"
+    assert data["fileSize"] == len(PNG)
+    assert data["mimeType"] == "image/png"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", data["uploadedAt"])
+    served = host.fetch(data["downloadUrl"])  # no key: file links are public
+    assert served.status == 200
+    assert served.body == PNG
+    assert served.content_type == "image/png"
+    assert data["downloadUrl"].endswith("/" + data["filePath"])
+
+
+def test_without_a_file_name_the_host_makes_one_up_like_kie(host: Any) -> None:
+    first = stream(host, {"uploadPath": "kiekit"})["data"]["fileName"]
+    second = stream(host, {"uploadPath": "kiekit"})["data"]["fileName"]
+    # 1776323952044-dtzo7rcrpdj.png in real traffic (§4)
+    assert re.fullmatch(r"\d{13}-[0-9a-z]{11}\.png", first)
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({}, "uploadPath"),
+        ({"uploadPath": ""}, "uploadPath"),
+        ({"uploadPath": "/images"}, "slash"),
+        ({"uploadPath": "images/"}, "slash"),
+        ({"uploadPath": "a/../b"}, "uploadPath"),
+        ({"uploadPath": "kiekit", "fileName": "a/b.png"}, "fileName"),
+    ],
+)
+def test_bad_fields_get_code_400_in_the_hosts_envelope(
+    host: Any, fields: dict[str, str], needle: str
+) -> None:
+    payload = stream(host, fields)
+    assert payload["success"] is False
+    assert payload["code"] == 400
+    assert needle in payload["msg"]
+    assert payload["data"] is None
+
+
+def test_a_stream_upload_without_its_file_is_refused(host: Any) -> None:
+    payload = stream(host, {"uploadPath": "kiekit"}, file=None)
+    assert (payload["success"], payload["code"]) == (False, 400)
+    assert "file" in payload["msg"]
+
+
+def test_no_key_or_a_wrong_one_is_the_hosts_401(make_mock: Any, kie_at: Callable[..., Any]) -> None:
+    server, _ = make_mock(api_keys=frozenset({"the-only-key"}))
+    host = kie_at(server.upload_base_url)
+    for key in (None, "another-key"):
+        payload = stream(host, {"uploadPath": "kiekit"}, key=key)
+        assert (payload["success"], payload["code"]) == (False, 401)
+    assert stream(host, {"uploadPath": "kiekit"}, key="the-only-key")["success"] is True
+    assert server.uploads()[0].account == account_id("the-only-key")
+
+
+def test_another_method_than_post_is_the_hosts_405(host: Any) -> None:
+    payload = host.get(STREAM).json()
+    assert (payload["success"], payload["code"]) == (False, 405)
+
+
+def test_base64_data_comes_raw_or_as_a_data_url(host: Any) -> None:
+    raw = base64.b64encode(PNG).decode()
+    for data in (raw, "data:image/png;base64," + raw):
+        payload = host.ok(host.post(BASE64, {"base64Data": data, "uploadPath": "b64"}))
+        assert payload["mimeType"] == "image/png"
+        assert payload["fileName"].endswith(".png")
+        assert host.fetch(payload["downloadUrl"]).body == PNG
+
+
+def test_invalid_base64_is_refused(host: Any) -> None:
+    payload = host.post(BASE64, {"base64Data": "not base64!!", "uploadPath": "b64"}).json()
+    assert (payload["success"], payload["code"]) == (False, 400)
+
+
+def test_a_loopback_url_is_fetched_for_real(host: Any) -> None:
+    first = stream(host, {"uploadPath": "kiekit", "fileName": "a.png"})["data"]
+    again = host.ok(host.post(URL, {"fileUrl": first["downloadUrl"], "uploadPath": "copies"}))
+    assert again["filePath"].startswith(f"kieai/{account_id(KEY)}/copies/")
+    assert again["fileName"].endswith(".png")
+    assert host.fetch(again["downloadUrl"]).body == PNG
+
+
+def test_other_urls_are_never_fetched_but_stood_in_for(host: Any) -> None:
+    picture = host.ok(host.post(URL, {"fileUrl": "https://example.com/cat.png", "uploadPath": "w"}))
+    assert host.fetch(picture["downloadUrl"]).body.startswith(b"\x89PNG")
+    unknown = host.post(URL, {"fileUrl": "https://example.com/doc", "uploadPath": "w"}).json()
+    assert (unknown["success"], unknown["code"]) == (False, 400)
+    assert "loopback" in unknown["msg"]
+
+
+def test_a_url_that_does_not_answer_a_file_is_refused(host: Any) -> None:
+    missing = host.base_url + "/kieai/nobody/nothing.png"
+    payload = host.post(URL, {"fileUrl": missing, "uploadPath": "w"}).json()
+    assert (payload["success"], payload["code"]) == (False, 400)
+    assert "404" in payload["msg"]
+
+
+def test_the_same_name_in_the_same_folder_overwrites(host: Any) -> None:
+    fields = {"uploadPath": "kiekit", "fileName": "same.png"}
+    url = stream(host, fields)["data"]["downloadUrl"]
+    stream(host, fields, ("x.png", PNG[::-1], "image/png"))
+    assert host.fetch(url).body == PNG[::-1]
+
+
+def test_files_are_gone_after_three_days(mock: MockServer, host: Any) -> None:
+    url = stream(host, {"uploadPath": "kiekit"})["data"]["downloadUrl"]
+    mock.clock.advance(3 * 24 * 3600 - 60)
+    assert host.fetch(url).status == 200
+    mock.clock.advance(120)
+    assert host.fetch(url).status == 404
+
+
+def test_uploaded_urls_are_accepted_as_inputs_of_edit_tasks(
+    mock: MockServer, kie: Any, host: Any
+) -> None:
+    url = stream(host, {"uploadPath": "kiekit"})["data"]["downloadUrl"]
+    flux = kie.flux(prompt="make the sky pink", inputImage=url, model="flux-kontext-pro")
+    assert kie.flux_record(flux)["successFlag"] == 1
+    grok = kie.create("grok-imagine/image-to-image", prompt="pink sky", image_urls=[url])
+    assert kie.record(grok)["state"] == "success"
+    bodies = {task.task_id: task.request_body for task in mock.tasks()}
+    assert bodies[flux]["inputImage"] == url
+
+
+def test_upload_requests_are_journaled_with_the_key_masked(mock: MockServer, host: Any) -> None:
+    stream(host, {"uploadPath": "kiekit"})
+    host.post(BASE64, {"base64Data": "", "uploadPath": "kiekit"})
+    records = [r for r in mock.requests() if r.path in (STREAM, BASE64)]
+    assert [(r.path, r.code) for r in records] == [(STREAM, 200), (BASE64, 400)]
+    assert all(r.authorization == "Bearer ***" for r in records)
+    assert records[0].body is None  # the file itself is not kept in the journal
+    assert records[1].body == {"base64Data": "", "uploadPath": "kiekit"}

@@ -1,0 +1,149 @@
+"""OpenAI-compatible chat completions on per-model paths: ``POST /<model>/v1/chat/completions``
+(kie-api.md §5 — there is no global ``/v1/chat/completions``).
+
+KIE's extra body fields are §5's: ``include_thoughts``, ``reasoning_effort``, ``tools`` (with
+Gemini's ``googleSearch`` as a function tool) and ``response_format``, which cannot go with
+tools. Media in ``messages[].content[]`` always as ``{type: "image_url", image_url: {url}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from attrs import frozen
+from kiekit.chat import (
+    ChatCall,
+    ChatDelta,
+    ChatFailure,
+    ChatModel,
+    ChatProvider,
+    ChatReply,
+    ImagePart,
+    Message,
+    SseEvent,
+    json_object,
+    json_objects,
+)
+from kiekit.errors import ProtocolError, ValidationError
+from kiekit.fields import Input, choice, flag, integer, number
+from kiekit.models import Request
+
+from kiekit_chat import _read as read
+
+__all__ = ["GOOGLE_SEARCH", "MODEL_IDS", "CompletionOptions", "CompletionsProvider"]
+
+GOOGLE_SEARCH = {"type": "function", "function": {"name": "googleSearch"}}  # §5
+
+MODEL_IDS = (
+    "gpt-5-2",
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-3-pro",
+    "gemini-3-flash",
+    "gemini-3.1-pro",
+    "gemini-3-5-flash-openai",
+    "claude-sonnet-4-5",
+    "claude-opus-4-5",
+)
+
+
+@frozen
+class CompletionOptions(Input):
+    max_tokens: int | None = integer(1, None)
+    temperature: float | None = number(0, 2)
+    reasoning_effort: str | None = choice("low", "medium", "high")
+    include_thoughts: bool | None = flag()
+    google_search: bool | None = flag()
+    tools: tuple[dict[str, Any], ...] | None = json_objects()
+    response_format: dict[str, Any] | None = json_object()  # noqa: RUF009 - an attrs field
+
+    def check(self) -> None:
+        if self.response_format is not None and (self.tools or self.google_search):
+            # kie-api.md §5: response_format is mutually exclusive with tools
+            raise ValidationError(
+                "response_format", "cannot be combined with tools or google_search"
+            )
+
+
+def _content(message: Message) -> Any:
+    if isinstance(message.content, str):
+        return message.content
+    return [
+        {"type": "image_url", "image_url": {"url": part.url}}
+        if isinstance(part, ImagePart)
+        else {"type": "text", "text": part.text}
+        for part in message.content
+    ]
+
+
+class CompletionsProvider(ChatProvider):
+    name = "kie-chat-completions"
+    models: ClassVar[tuple[ChatModel, ...]] = tuple(
+        ChatModel(model_id, CompletionOptions) for model_id in MODEL_IDS
+    )
+
+    def build_request(self, call: ChatCall, *, stream: bool) -> Request:
+        self.model(call.model)
+        options = read.options_of(call, CompletionOptions)
+        body: dict[str, Any] = {
+            "model": call.model,
+            "messages": [{"role": m.role, "content": _content(m)} for m in call.messages],
+            "stream": stream,
+        }
+        for name in ("max_tokens", "temperature", "reasoning_effort", "include_thoughts"):
+            value = getattr(options, name)
+            if value is not None:
+                body[name] = value
+        tools = [dict(tool) for tool in options.tools or ()]
+        if options.google_search and GOOGLE_SEARCH not in tools:
+            tools.append(GOOGLE_SEARCH)
+        if tools:
+            body["tools"] = tools
+        if options.response_format is not None:
+            body["response_format"] = dict(options.response_format)
+        return Request("POST", f"/{call.model}/v1/chat/completions", body=body)
+
+    def parse_reply(self, model_id: str, payload: Any) -> ChatReply | ChatFailure:
+        data = read.obj(payload, "answer")
+        if data.get("error") is not None:
+            return read.failure(data["error"])
+        choices = read.items(data.get("choices"), "answer.choices")
+        if not choices:
+            raise ProtocolError("the answer has no choices", payload=payload)
+        first = read.obj(choices[0], "answer.choices[0]")
+        message = read.obj(first.get("message"), "answer.choices[0].message")
+        where = "answer.choices[0].message"
+        return ChatReply(
+            text=read.opt_str(message, "content", where) or "",
+            model=read.opt_str(data, "model", "answer") or model_id,
+            usage=read.usage(data, "answer", "prompt_tokens", "completion_tokens"),
+            credits=read.credits(data, "answer"),
+            finish_reason=read.opt_str(first, "finish_reason", "answer.choices[0]"),
+            thinking=read.opt_str(message, "reasoning_content", where) or "",
+            raw=payload,
+        )
+
+    def parse_event(self, model_id: str, event: SseEvent) -> ChatDelta | ChatFailure | None:
+        if event.data.strip() == "[DONE]":
+            return ChatDelta(done=True, raw=event.data)
+        data = read.event_json(event)
+        if data.get("error") is not None:
+            return read.failure(data["error"])
+        text = thinking = ""
+        finish = None
+        choices = read.items(data.get("choices", []), "chunk.choices")
+        if choices:
+            first = read.obj(choices[0], "chunk.choices[0]")
+            delta = read.obj(first.get("delta") or {}, "chunk.choices[0].delta")
+            text = read.opt_str(delta, "content", "chunk.choices[0].delta") or ""
+            thinking = read.opt_str(delta, "reasoning_content", "chunk.choices[0].delta") or ""
+            finish = read.opt_str(first, "finish_reason", "chunk.choices[0]")
+        return ChatDelta(
+            text=text,
+            thinking=thinking,
+            model=read.opt_str(data, "model", "chunk"),
+            usage=read.usage(data, "chunk", "prompt_tokens", "completion_tokens"),
+            credits=read.credits(data, "chunk"),
+            finish_reason=finish,
+            raw=data,
+        )

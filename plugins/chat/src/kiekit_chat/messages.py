@@ -1,0 +1,169 @@
+"""Anthropic messages: ``POST /claude/v1/messages`` (kie-api.md §5).
+
+The answer is Anthropic-shaped plus KIE's ``credits_consumed`` [OBS] (HAR claude-chat-hello).
+The model goes in the body; ``thinkingFlag`` asks for the model's reasoning; a system message
+is Anthropic's top-level ``system``; images are ``image`` blocks with a URL (or base64) source.
+Streams use Anthropic's event types (message_start, content_block_delta, message_delta,
+message_stop, error; ping and block starts carry nothing for the user).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from attrs import frozen
+from kiekit.chat import (
+    ChatCall,
+    ChatDelta,
+    ChatFailure,
+    ChatModel,
+    ChatProvider,
+    ChatReply,
+    ImagePart,
+    Message,
+    SseEvent,
+    Usage,
+    json_objects,
+)
+from kiekit.errors import ValidationError
+from kiekit.fields import Input, flag, integer, number
+from kiekit.models import Request
+
+from kiekit_chat import _read as read
+
+__all__ = ["MODEL_IDS", "PATH", "MessagesOptions", "MessagesProvider"]
+
+PATH = "/claude/v1/messages"
+MODEL_IDS = ("claude-sonnet-4-6", "claude-haiku-4-5")
+
+
+@frozen
+class MessagesOptions(Input):
+    max_tokens: int | None = integer(1, None)
+    temperature: float | None = number(0, 1)
+    thinking: bool | None = flag(wire="thinkingFlag")
+    tools: tuple[dict[str, Any], ...] | None = json_objects()
+
+    def check(self) -> None:
+        for index, tool in enumerate(self.tools or ()):
+            # Anthropic tools are {name, description?, input_schema} (§5)
+            if not isinstance(tool.get("name"), str) or not tool["name"]:
+                raise ValidationError(f"tools[{index}].name", "is required")
+            if not isinstance(tool.get("input_schema", {}), dict):
+                raise ValidationError(f"tools[{index}].input_schema", "must be a JSON object")
+
+
+def _block(part: Any) -> dict[str, Any]:
+    if not isinstance(part, ImagePart):
+        return {"type": "text", "text": part.text}
+    if part.url.startswith("data:"):
+        media_type, _, data = part.url.removeprefix("data:").partition(";base64,")
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    return {"type": "image", "source": {"type": "url", "url": part.url}}
+
+
+def _content(message: Message) -> Any:
+    if isinstance(message.content, str):
+        return message.content
+    return [_block(part) for part in message.content]
+
+
+class MessagesProvider(ChatProvider):
+    name = "kie-claude-messages"
+    models: ClassVar[tuple[ChatModel, ...]] = tuple(
+        ChatModel(model_id, MessagesOptions) for model_id in MODEL_IDS
+    )
+
+    def check(self, model_id: str, messages: tuple[Message, ...]) -> None:
+        for index, message in enumerate(messages):
+            if message.role == "system" and index > 0 and messages[index - 1].role != "system":
+                raise ValidationError(
+                    f"messages[{index}].role", "system text must come before the conversation"
+                )
+            if message.role == "system" and not isinstance(message.content, str):
+                raise ValidationError(f"messages[{index}].content", "system text must be text")
+
+    def build_request(self, call: ChatCall, *, stream: bool) -> Request:
+        self.model(call.model)
+        options = read.options_of(call, MessagesOptions)
+        system = [m.text for m in call.messages if m.role == "system"]
+        body: dict[str, Any] = {
+            "model": call.model,
+            "messages": [
+                {"role": m.role, "content": _content(m)}
+                for m in call.messages
+                if m.role != "system"
+            ],
+            "stream": stream,
+        }
+        if system:
+            body["system"] = "\n\n".join(system)
+        for name in ("max_tokens", "temperature"):
+            value = getattr(options, name)
+            if value is not None:
+                body[name] = value
+        if options.thinking is not None:
+            body["thinkingFlag"] = options.thinking
+        if options.tools:
+            body["tools"] = [dict(tool) for tool in options.tools]
+        return Request("POST", PATH, body=body)
+
+    def parse_reply(self, model_id: str, payload: Any) -> ChatReply | ChatFailure:
+        data = read.obj(payload, "answer")
+        if data.get("type") == "error" or data.get("error") is not None:
+            return read.failure(data.get("error"))
+        blocks = read.items(data.get("content"), "answer.content")
+        texts, thoughts = [], []
+        for index, raw in enumerate(blocks):
+            block = read.obj(raw, f"answer.content[{index}]")
+            kind = block.get("type")
+            if kind == "text":
+                texts.append(read.opt_str(block, "text", f"answer.content[{index}]") or "")
+            elif kind == "thinking":
+                thoughts.append(read.opt_str(block, "thinking", f"answer.content[{index}]") or "")
+        return ChatReply(
+            text="".join(texts),
+            model=read.opt_str(data, "model", "answer") or model_id,
+            usage=read.usage(data, "answer", "input_tokens", "output_tokens"),
+            credits=read.credits(data, "answer"),
+            finish_reason=read.opt_str(data, "stop_reason", "answer"),
+            thinking="".join(thoughts),
+            raw=payload,
+        )
+
+    def parse_event(self, model_id: str, event: SseEvent) -> ChatDelta | ChatFailure | None:
+        data = read.event_json(event)
+        kind = data.get("type", event.event)
+        if kind == "error":
+            return read.failure(data.get("error"))
+        if kind == "message_start":
+            message = read.obj(data.get("message"), "message_start.message")
+            usage = read.usage(message, "message_start.message", "input_tokens", "output_tokens")
+            return ChatDelta(
+                model=read.opt_str(message, "model", "message_start.message"),
+                # output_tokens here is a running count; message_delta brings the final one
+                usage=None if usage is None else Usage(input_tokens=usage.input_tokens),
+                raw=data,
+            )
+        if kind == "content_block_delta":
+            delta = read.obj(data.get("delta"), "content_block_delta.delta")
+            where = "content_block_delta.delta"
+            if delta.get("type") == "thinking_delta":
+                return ChatDelta(thinking=read.opt_str(delta, "thinking", where) or "", raw=data)
+            if delta.get("type") == "text_delta":
+                return ChatDelta(text=read.opt_str(delta, "text", where) or "", raw=data)
+            return None  # tool input JSON, signatures: not text
+        if kind == "message_delta":
+            delta = read.obj(data.get("delta") or {}, "message_delta.delta")
+            return ChatDelta(
+                usage=read.usage(data, "message_delta", "input_tokens", "output_tokens"),
+                credits=read.credits(data, "message_delta"),
+                finish_reason=read.opt_str(delta, "stop_reason", "message_delta.delta"),
+                raw=data,
+            )
+        if kind == "message_stop":
+            return ChatDelta(done=True, raw=data)
+        return None  # ping, content_block_start/stop, and event types added later

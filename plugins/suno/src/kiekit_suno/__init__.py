@@ -1,0 +1,84 @@
+"""kiekit-suno: Suno music through KIE (kie-api.md §3.6).
+
+Songs (``suno/generate``, ``suno/extend``, ``suno/upload-cover``, ``suno/upload-extend``,
+``suno/add-instrumental``, ``suno/add-vocals``) and the operations on them (``suno/lyrics``,
+``suno/wav``, ``suno/vocal-removal``, ``suno/midi``, ``suno/mp4``, ``suno/cover``). One provider
+per record-info path, because a status request carries only the task id.
+
+KIE requires a ``callBackUrl`` on every Suno create call, even when you poll; without one of
+yours kiekit sends :data:`NO_CALLBACK_URL`, an address that can never be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kiekit import Provider, hookimpl
+
+from kiekit_suno.base import NO_CALLBACK_URL, SunoProvider
+from kiekit_suno.music import (
+    MUSIC_MODELS,
+    VERSIONS,
+    SunoAddInstrumental,
+    SunoAddVocals,
+    SunoExtend,
+    SunoGenerate,
+    SunoMusicProvider,
+    SunoUploadCover,
+    SunoUploadExtend,
+)
+from kiekit_suno.tools import (
+    SunoCover,
+    SunoCoverProvider,
+    SunoLyrics,
+    SunoLyricsProvider,
+    SunoMidi,
+    SunoMidiProvider,
+    SunoMp4,
+    SunoMp4Provider,
+    SunoVocalRemoval,
+    SunoVocalRemovalProvider,
+    SunoWav,
+    SunoWavProvider,
+)
+
+__all__ = [
+    "MUSIC_MODELS",
+    "NO_CALLBACK_URL",
+    "VERSIONS",
+    "SunoAddInstrumental",
+    "SunoAddVocals",
+    "SunoCover",
+    "SunoCoverProvider",
+    "SunoExtend",
+    "SunoGenerate",
+    "SunoLyrics",
+    "SunoLyricsProvider",
+    "SunoMidi",
+    "SunoMidiProvider",
+    "SunoMp4",
+    "SunoMp4Provider",
+    "SunoMusicProvider",
+    "SunoProvider",
+    "SunoUploadCover",
+    "SunoUploadExtend",
+    "SunoVocalRemoval",
+    "SunoVocalRemovalProvider",
+    "SunoWav",
+    "SunoWavProvider",
+    "kiekit_register_providers",
+]
+
+
+@hookimpl
+def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
+    for provider in (
+        SunoMusicProvider(),
+        SunoLyricsProvider(),
+        SunoWavProvider(),
+        SunoVocalRemovalProvider(),
+        SunoMidiProvider(),
+        SunoMp4Provider(),
+        SunoCoverProvider(),
+    ):
+        register(provider)

@@ -1,0 +1,371 @@
+"""Songs: generate, extend, cover or extend an uploaded song, add an instrumental or vocals.
+
+Wire facts (kie-api.md §3.6; KIE's generate-music, extend-music, upload-and-cover-audio,
+upload-and-extend-audio, add-instrumental, add-vocals and get-music-details pages):
+
+- six create paths, one record-info: ``GET /api/v1/generate/record-info`` reports them all;
+- ``status`` is a word: PENDING, TEXT_SUCCESS (lyrics written), FIRST_SUCCESS (the first track
+  is ready), SUCCESS (all tracks), and the failures CREATE_TASK_FAILED, GENERATE_AUDIO_FAILED,
+  SENSITIVE_WORD_ERROR, CALLBACK_EXCEPTION ("error during callback process");
+- the songs are ``response.sunoData[]`` — normally two per task — each with ``id`` (the audio id
+  that extend, WAV, stems and videos take), ``audioUrl``, ``streamAudioUrl``, ``imageUrl``
+  (its cover), ``title``, ``tags``, ``prompt``, ``modelName``, ``createTime``, ``duration``.
+
+CALLBACK_EXCEPTION is read like Luma's successFlag 4 (§3.5, §6.1): the failure is KIE's POST to
+the callBackUrl, not the music. A record that says CALLBACK_EXCEPTION and still lists tracks
+with audio is SUCCEEDED, with those tracks as results (they were paid for); one without any is
+FAILED, carrying KIE's errorCode and errorMessage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+from attrs import frozen
+from kiekit import (
+    Input,
+    MediaKind,
+    Model,
+    ProtocolError,
+    Results,
+    State,
+    TaskStatus,
+    ValidationError,
+    wire,
+)
+from kiekit.fields import choice, flag, number, text, url
+
+from kiekit_suno.base import SunoProvider, file_asset
+
+__all__ = [
+    "ADD_INSTRUMENTAL",
+    "ADD_VOCALS",
+    "EXTEND",
+    "GENERATE",
+    "MUSIC_MODELS",
+    "UPLOAD_COVER",
+    "UPLOAD_EXTEND",
+    "VERSIONS",
+    "SunoAddInstrumental",
+    "SunoAddVocals",
+    "SunoExtend",
+    "SunoGenerate",
+    "SunoMusicProvider",
+    "SunoUploadCover",
+    "SunoUploadExtend",
+]
+
+GENERATE = "suno/generate"
+EXTEND = "suno/extend"
+UPLOAD_COVER = "suno/upload-cover"
+UPLOAD_EXTEND = "suno/upload-extend"
+ADD_INSTRUMENTAL = "suno/add-instrumental"
+ADD_VOCALS = "suno/add-vocals"
+MUSIC_MODELS = (GENERATE, EXTEND, UPLOAD_COVER, UPLOAD_EXTEND, ADD_INSTRUMENTAL, ADD_VOCALS)
+
+CREATE_PATHS = {
+    GENERATE: "/api/v1/generate",
+    EXTEND: "/api/v1/generate/extend",
+    UPLOAD_COVER: "/api/v1/generate/upload-cover",
+    UPLOAD_EXTEND: "/api/v1/generate/upload-extend",
+    ADD_INSTRUMENTAL: "/api/v1/generate/add-instrumental",
+    ADD_VOCALS: "/api/v1/generate/add-vocals",
+}
+STATUS_PATH = "/api/v1/generate/record-info"
+
+# KIE's `model` values (§3.6). KIE requires one; kiekit sends DEFAULT_VERSION when none is given.
+VERSIONS = ("V3_5", "V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5")
+DEFAULT_VERSION = "V5"
+
+
+@frozen
+class Limits:
+    prompt: int
+    style: int
+    title: int
+
+
+# Custom-mode lengths per version (KIE's generate-music page): V4 3000/200/80; V4_5, V4_5PLUS,
+# V5, V5_5 5000/1000/100; V4_5ALL 5000/1000 with an 80-character title. V3_5 is listed with V4
+# on the older pages. Without custom mode a prompt is at most 500 characters.
+LIMITS: Mapping[str, Limits] = {
+    "V3_5": Limits(3000, 200, 80),
+    "V4": Limits(3000, 200, 80),
+    "V4_5": Limits(5000, 1000, 100),
+    "V4_5PLUS": Limits(5000, 1000, 100),
+    "V4_5ALL": Limits(5000, 1000, 80),
+    "V5": Limits(5000, 1000, 100),
+    "V5_5": Limits(5000, 1000, 100),
+}
+SIMPLE_PROMPT_MAX = 500
+PROMPT_MAX = max(limit.prompt for limit in LIMITS.values())
+STYLE_MAX = max(limit.style for limit in LIMITS.values())
+TITLE_MAX = max(limit.title for limit in LIMITS.values())
+
+# §3.6 status words of music tasks; CALLBACK_EXCEPTION is decided by the record (see above).
+STATES: Mapping[str, State] = {
+    "PENDING": State.QUEUED,
+    "TEXT_SUCCESS": State.RUNNING,
+    "FIRST_SUCCESS": State.RUNNING,
+    "SUCCESS": State.SUCCEEDED,
+    "CREATE_TASK_FAILED": State.FAILED,
+    "GENERATE_AUDIO_FAILED": State.FAILED,
+    "SENSITIVE_WORD_ERROR": State.FAILED,
+}
+CALLBACK_EXCEPTION = "CALLBACK_EXCEPTION"
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+def _need(name: str, value: str | None, why: str) -> None:
+    if _blank(value):
+        raise ValidationError(name, f"is required {why}")
+
+
+def _at_most(name: str, value: str | None, limit: int, why: str) -> None:
+    if value is not None and len(value) > limit:
+        raise ValidationError(name, f"allows at most {limit} characters {why}; got {len(value)}")
+
+
+@frozen
+class _Sound(Input):
+    """Fields every song operation takes. None leaves KIE's default."""
+
+    version: str = choice(*VERSIONS, default=DEFAULT_VERSION, wire="model")
+    negative_tags: str | None = text(required=False)  # styles to leave out
+    vocal_gender: str | None = choice("m", "f")  # a preference, not a guarantee (KIE)
+    style_weight: float | None = number(0, 1)
+    weirdness_constraint: float | None = number(0, 1)
+    audio_weight: float | None = number(0, 1)
+
+
+@frozen
+class _Described(_Sound):
+    """The custom-mode rules of generate and upload-cover (KIE's generate-music page)."""
+
+    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
+    custom_mode: bool = flag(default=False)
+    instrumental: bool = flag(default=False)
+    style: str | None = text(required=False, max_length=STYLE_MAX)
+    title: str | None = text(required=False, max_length=TITLE_MAX)
+    persona_id: str | None = text(required=False)
+
+    def check(self) -> None:
+        if not self.custom_mode:
+            # "Only prompt is required regardless of instrumental setting", ≤500 characters;
+            # style and title belong to custom mode ("other parameters should be left empty")
+            _need("prompt", self.prompt, "(without custom mode it is the song's description)")
+            _at_most("prompt", self.prompt, SIMPLE_PROMPT_MAX, "without custom mode")
+            for name in ("style", "title"):
+                if getattr(self, name) is not None:
+                    raise ValidationError(name, "is used only with custom_mode=True")
+            return
+        limits = LIMITS[self.version]
+        _need("style", self.style, "in custom mode")
+        _need("title", self.title, "in custom mode")
+        if not self.instrumental:
+            _need("prompt", self.prompt, "in custom mode with vocals (it holds the lyrics)")
+        why = f"with {self.version} in custom mode"
+        _at_most("prompt", self.prompt, limits.prompt, why)
+        _at_most("style", self.style, limits.style, why)
+        _at_most("title", self.title, limits.title, why)
+
+
+@frozen
+class SunoGenerate(_Described):
+    """Input of ``suno/generate``: two songs from a description, or in custom mode from
+    lyrics (``prompt``), ``style`` and ``title``."""
+
+
+@frozen
+class SunoUploadCover(_Described):
+    """Input of ``suno/upload-cover``: the song at ``upload_url`` sung anew in another
+    style; the same custom-mode rules as ``suno/generate``."""
+
+    upload_url: str = url(required=True)
+
+
+@frozen
+class _Continued(_Sound):
+    """The fields of extend and upload-extend: continue a song from ``continue_at`` seconds."""
+
+    default_param_flag: bool = flag(default=False)
+    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
+    style: str | None = text(required=False, max_length=STYLE_MAX)
+    title: str | None = text(required=False, max_length=TITLE_MAX)
+    continue_at: float | None = number(0)
+    persona_id: str | None = text(required=False)
+
+    def own_parameters(self, *, prompt_needed: bool) -> None:
+        """defaultParamFlag true means "use these parameters": style, title and continueAt
+        are then required (KIE's extend pages); false means "keep the source's"."""
+        limits = LIMITS[self.version]
+        _at_most("prompt", self.prompt, limits.prompt, f"with {self.version}")
+        _at_most("style", self.style, limits.style, f"with {self.version}")
+        _at_most("title", self.title, limits.title, f"with {self.version}")
+        if not self.default_param_flag:
+            return
+        why = "with default_param_flag=True (the extension's own parameters)"
+        _need("style", self.style, why)
+        _need("title", self.title, why)
+        if prompt_needed:
+            _need("prompt", self.prompt, why)
+        if self.continue_at is None:
+            raise ValidationError("continue_at", f"is required {why}")
+        if self.continue_at <= 0:
+            raise ValidationError("continue_at", f"must be more than 0; got {self.continue_at}")
+
+
+@frozen
+class SunoExtend(_Continued):
+    """Input of ``suno/extend``: continue a track KIE made (``audio_id``, a track's ``id``).
+    Give the ``version`` the track was made with."""
+
+    audio_id: str = text()
+
+    def check(self) -> None:
+        self.own_parameters(prompt_needed=True)
+
+
+@frozen
+class SunoUploadExtend(_Continued):
+    """Input of ``suno/upload-extend``: continue the song at ``upload_url``."""
+
+    upload_url: str = url(required=True)
+    instrumental: bool = flag(default=False)
+
+    def check(self) -> None:
+        self.own_parameters(prompt_needed=not self.instrumental)
+
+
+@frozen
+class SunoAddInstrumental(_Sound):
+    """Input of ``suno/add-instrumental``: an accompaniment for the vocals at ``upload_url``."""
+
+    upload_url: str = url(required=True)
+    title: str = text(max_length=TITLE_MAX)
+    tags: str = text()  # the accompaniment's style
+
+
+@frozen
+class SunoAddVocals(_Sound):
+    """Input of ``suno/add-vocals``: vocals for the instrumental at ``upload_url``; KIE
+    requires lyrics or a description (``prompt``), ``title``, ``style`` and ``negative_tags``."""
+
+    upload_url: str = url(required=True)
+    prompt: str = text(max_length=PROMPT_MAX)
+    title: str = text(max_length=TITLE_MAX)
+    style: str = text(max_length=STYLE_MAX)
+    negative_tags: str = text()  # optional elsewhere, required here (add-vocals page)
+
+
+@attrs.frozen
+class TrackRecord(wire.WireRecord):
+    """One of ``sunoData[]``. ``Results.value`` of a song task is the list of these as dicts:
+    ``id`` (the audio id that extend, WAV, stems and videos take), ``title``, ``tags``,
+    ``duration``, ``audio_url``, ``stream_audio_url`` (plays before the file is final),
+    ``image_url``, ``prompt``, ``model_name``, ``create_time``."""
+
+    id: str | None = None
+    audio_url: str | None = None
+    stream_audio_url: str | None = None
+    image_url: str | None = None
+    prompt: str | None = None
+    model_name: str | None = None
+    title: str | None = None
+    tags: str | None = None
+    create_time: Any = None  # "2025-01-01 00:00:00" in the example; kept as KIE gives it
+    duration: float | None = None
+
+
+@attrs.frozen
+class MusicResponse(wire.WireRecord):
+    task_id: str | None = None
+    suno_data: list[TrackRecord] | None = None
+    error_message: str | None = None
+
+
+@attrs.frozen
+class MusicRecord(wire.WireRecord):
+    """generate/record-info ``data`` (KIE's get-music-details page)."""
+
+    status: str
+    task_id: str | None = None
+    parent_music_id: str | None = None
+    param: wire.JsonText | None = None
+    response: MusicResponse | None = None
+    type: str | None = None
+    operation_type: str | None = None
+    error_code: wire.Code | None = None
+    error_message: str | None = None
+
+    def tracks(self) -> Sequence[TrackRecord]:
+        return (self.response.suno_data if self.response else None) or ()
+
+    def finished_tracks(self) -> list[TrackRecord]:
+        return [t for t in self.tracks() if t.audio_url]
+
+
+class SunoMusicProvider(SunoProvider):
+    """The song operations; all are read at ``/api/v1/generate/record-info``."""
+
+    name = "suno"
+    models = (
+        Model(GENERATE, SunoGenerate, None),  # audio tracks and their cover images
+        Model(EXTEND, SunoExtend, None),
+        Model(UPLOAD_COVER, SunoUploadCover, None),
+        Model(UPLOAD_EXTEND, SunoUploadExtend, None),
+        Model(ADD_INSTRUMENTAL, SunoAddInstrumental, None),
+        Model(ADD_VOCALS, SunoAddVocals, None),
+    )
+    create_paths: ClassVar[Mapping[str, str]] = CREATE_PATHS
+    status_path = STATUS_PATH
+
+    def record(self, task_id: str, data: Any) -> MusicRecord:
+        return wire.structure(data, MusicRecord, task_id=task_id)
+
+    def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        record = self.record(task_id, data)
+        states = dict(STATES)
+        # CALLBACK_EXCEPTION: the songs exist unless the record lists none (module docstring)
+        states[CALLBACK_EXCEPTION] = State.SUCCEEDED if record.finished_tracks() else State.FAILED
+        return self.status_of(
+            task_id,
+            record.status,
+            states,
+            data,
+            error_code=record.error_code,
+            error_message=record.error_message
+            or (record.response.error_message if record.response else None),
+        )
+
+    def extract_results(self, task_id: str, data: Any) -> Results:
+        record = self.record(task_id, data)
+        if record.status == "SUCCESS":
+            tracks = list(record.tracks())
+            if any(not t.audio_url for t in tracks):
+                raise ProtocolError("a SUCCESS track has no audioUrl", task_id=task_id)
+        elif record.status == CALLBACK_EXCEPTION:
+            tracks = record.finished_tracks()
+        else:
+            raise ProtocolError(f"task has no songs in status {record.status!r}", task_id=task_id)
+        if not tracks:
+            raise ProtocolError("succeeded task lists no songs", task_id=task_id, payload=data)
+        assets = []
+        for place, track in enumerate(tracks, start=1):
+            label = f"track-{place}"
+            assets.append(
+                file_asset(track.audio_url, MediaKind.AUDIO, task_id=task_id, label=label)
+            )
+            if track.image_url:
+                cover = f"{label}-cover"
+                assets.append(
+                    file_asset(track.image_url, MediaKind.IMAGE, task_id=task_id, label=cover)
+                )
+        # every field KIE gave for each song, snake_case, JSON-ready (the CLI prints it)
+        value = [attrs.asdict(track) for track in tracks]
+        return Results(task_id=task_id, assets=tuple(assets), raw=data, value=value)

@@ -1,0 +1,294 @@
+"""kiekit-suno: the wire facts and rules a user relies on, beyond the contract.
+
+KIE facts from kie-api.md §3.6 and KIE's Suno pages: callBackUrl is required even when polling;
+custom-mode rules and per-version lengths (generate-music); CALLBACK_EXCEPTION keeps its songs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit import (
+    Client,
+    MediaKind,
+    ProtocolError,
+    State,
+    TaskFailedError,
+    ValidationError,
+)
+from kiekit_mock import MockServer
+from kiekit_suno import NO_CALLBACK_URL, SunoMusicProvider
+from kiekit_suno.music import EXTEND, GENERATE
+
+MUSIC = SunoMusicProvider()
+TASK = "5c79a1b2c3d4e5f60718293a4b5c6d7e"
+SONG = "https://example.com/song.mp3"
+
+
+def _track(n: int, *, audio: bool = True) -> dict[str, Any]:
+    return {
+        "id": f"track-{n}",
+        "audioUrl": f"https://cdn.example/{n}.mp3" if audio else "",
+        "streamAudioUrl": f"https://cdn.example/stream/{n}",
+        "imageUrl": f"https://cdn.example/{n}.jpeg",
+        "prompt": "[Verse] la",
+        "modelName": "chirp-v5",
+        "title": f"Song {n}",
+        "tags": "calm",
+        "createTime": "2025-01-01 00:00:00",
+        "duration": 120.5 + n,
+    }
+
+
+def _record(status: str, tracks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "taskId": TASK,
+        "status": status,
+        "response": {"taskId": TASK, "sunoData": tracks},
+        "errorCode": None,
+        "errorMessage": None,
+    }
+
+
+# -- the callBackUrl KIE insists on ------------------------------------------------------------
+
+
+def test_a_placeholder_callback_that_can_never_be_reached_is_sent_when_none_is_given() -> None:
+    params = MUSIC.make_input(GENERATE, prompt="a calm piano piece")
+    body = MUSIC.build_request(GENERATE, params).body
+    assert body is not None
+    assert body["callBackUrl"] == NO_CALLBACK_URL
+    assert NO_CALLBACK_URL.split("/")[2].endswith(".invalid")  # RFC 2606: never resolves
+    mine = MUSIC.build_request(GENERATE, params, callback_url="https://me.example/cb").body
+    assert mine is not None
+    assert mine["callBackUrl"] == "https://me.example/cb"
+
+
+def test_polling_without_a_callback_works_and_the_placeholder_is_never_called(
+    kie_client: Client, kie_mock: MockServer
+) -> None:
+    task = kie_client.submit(GENERATE, prompt="a calm piano piece")
+    results = kie_client.wait(task)
+    assert len(results.value) == 2
+    [sent] = [r for r in kie_mock.requests() if r.path == "/api/v1/generate"]
+    assert sent.body is not None
+    assert sent.body["callBackUrl"] == NO_CALLBACK_URL
+    # the mock, like any client, cannot reach it: recorded, never delivered
+    assert {(c.url, c.delivered) for c in kie_mock.callbacks()} == {(NO_CALLBACK_URL, False)}
+
+
+# -- validation before any request -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "field"),
+    [
+        (GENERATE, {}, "prompt"),  # without custom mode the prompt is the description
+        (GENERATE, {"prompt": "x" * 501}, "prompt"),  # ≤500 without custom mode
+        (GENERATE, {"prompt": "a", "title": "T"}, "title"),  # custom mode only
+        (GENERATE, {"custom_mode": True, "title": "T", "prompt": "la"}, "style"),
+        (GENERATE, {"custom_mode": True, "style": "pop", "prompt": "la"}, "title"),
+        (GENERATE, {"custom_mode": True, "style": "pop", "title": "T"}, "prompt"),  # vocals
+        (
+            GENERATE,
+            {
+                "custom_mode": True,
+                "style": "p" * 201,
+                "title": "T",
+                "version": "V4",
+                "instrumental": True,
+            },
+            "style",
+        ),
+        (
+            GENERATE,
+            {
+                "custom_mode": True,
+                "style": "p",
+                "title": "t" * 81,
+                "version": "V4_5ALL",
+                "instrumental": True,
+            },
+            "title",
+        ),
+        (GENERATE, {"prompt": "a", "style_weight": 1.5}, "style_weight"),
+        (GENERATE, {"prompt": "a", "version": "V6"}, "version"),
+        (GENERATE, {"prompt": "a", "vocal_gender": "x"}, "vocal_gender"),
+        (
+            EXTEND,
+            {
+                "audio_id": "a1",
+                "default_param_flag": True,
+                "prompt": "la",
+                "style": "p",
+                "title": "T",
+            },
+            "continue_at",
+        ),
+        (
+            EXTEND,
+            {
+                "audio_id": "a1",
+                "default_param_flag": True,
+                "prompt": "la",
+                "style": "p",
+                "title": "T",
+                "continue_at": 0,
+            },
+            "continue_at",
+        ),
+        (
+            "suno/upload-extend",
+            {
+                "upload_url": SONG,
+                "default_param_flag": True,
+                "style": "p",
+                "title": "T",
+                "continue_at": 5,
+            },
+            "prompt",
+        ),
+        (
+            "suno/add-vocals",
+            {"upload_url": SONG, "prompt": "la", "title": "T", "style": "p"},
+            "negative_tags",
+        ),
+        (
+            "suno/add-instrumental",
+            {"upload_url": "song.mp3", "title": "T", "tags": "p"},
+            "upload_url",
+        ),
+        ("suno/lyrics", {"prompt": "x" * 201}, "prompt"),
+        ("suno/vocal-removal", {"task_id": "t", "audio_id": "a", "type": "stems"}, "type"),
+        ("suno/mp4", {"task_id": "t", "audio_id": "a", "author": "x" * 51}, "author"),
+    ],
+)
+def test_what_kie_documents_as_invalid_is_refused_naming_the_field(
+    kie_client: Client, kie_mock: MockServer, model: str, fields: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        kie_client.submit(model, **fields)
+    assert caught.value.field == field
+    assert kie_mock.requests() == []  # nothing sent, nothing paid for
+
+
+def test_custom_mode_instrumental_needs_no_lyrics_and_wire_names_are_accepted() -> None:
+    params = MUSIC.make_input(
+        GENERATE,
+        {
+            "customMode": True,
+            "instrumental": True,
+            "style": "Classical",
+            "title": "Peace",
+            "model": "V4",
+            "negativeTags": "metal",
+        },
+    )
+    assert MUSIC.build_request(GENERATE, params).body == {
+        "model": "V4",
+        "negativeTags": "metal",
+        "customMode": True,
+        "instrumental": True,
+        "style": "Classical",
+        "title": "Peace",
+        "callBackUrl": NO_CALLBACK_URL,
+    }
+
+
+# -- reading records ---------------------------------------------------------------------------
+
+
+def test_songs_become_audio_and_cover_assets_with_every_field_kept() -> None:
+    results = MUSIC.extract_results(TASK, _record("SUCCESS", [_track(1), _track(2)]))
+    assert [(a.label, a.kind, a.media_type) for a in results.assets] == [
+        ("track-1", MediaKind.AUDIO, "audio/mpeg"),
+        ("track-1-cover", MediaKind.IMAGE, "image/jpeg"),
+        ("track-2", MediaKind.AUDIO, "audio/mpeg"),
+        ("track-2-cover", MediaKind.IMAGE, "image/jpeg"),
+    ]
+    first = results.value[0]
+    assert first["id"] == "track-1"
+    assert (first["title"], first["tags"], first["duration"]) == ("Song 1", "calm", 121.5)
+    assert first["stream_audio_url"] == "https://cdn.example/stream/1"
+    assert first["image_url"] == "https://cdn.example/1.jpeg"
+
+
+def test_callback_exception_keeps_the_songs_that_were_made() -> None:
+    """CALLBACK_EXCEPTION ("error during callback process") is a failed delivery, not failed
+    music: with songs in the record the task succeeded and they are its results."""
+    made = _record("CALLBACK_EXCEPTION", [_track(1), _track(2, audio=False)])
+    assert MUSIC.parse_status(TASK, made).state is State.SUCCEEDED
+    assert [a.label for a in MUSIC.extract_results(TASK, made).assets] == [
+        "track-1",
+        "track-1-cover",
+    ]
+    nothing = _record("CALLBACK_EXCEPTION", []) | {"errorCode": 500, "errorMessage": "cb"}
+    status = MUSIC.parse_status(TASK, nothing)
+    assert (status.state, status.fail_code, status.fail_message) == (State.FAILED, "500", "cb")
+
+
+def test_a_failure_without_an_error_code_keeps_the_status_word() -> None:
+    status = MUSIC.parse_status(TASK, _record("SENSITIVE_WORD_ERROR", []))
+    assert (status.state, status.fail_code) == (State.FAILED, "SENSITIVE_WORD_ERROR")
+
+
+@pytest.mark.parametrize("status", ["DONE", "success", "", 1, None])
+def test_undocumented_status_is_a_protocol_error(status: Any) -> None:
+    with pytest.raises(ProtocolError):
+        MUSIC.parse_status(TASK, _record("SUCCESS", []) | {"status": status})
+
+
+def test_success_with_an_unfinished_song_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        MUSIC.extract_results(TASK, _record("SUCCESS", [_track(1), _track(2, audio=False)]))
+
+
+# -- end to end on the mock --------------------------------------------------------------------
+
+
+def test_a_song_and_everything_made_from_it(kie_client: Client, tmp_path: Path) -> None:
+    song = kie_client.submit(GENERATE, prompt="a calm piano piece")
+    tracks = kie_client.wait(song).value
+    audio_id = tracks[0]["id"]
+
+    def run(model: str, **fields: Any) -> Any:
+        task = kie_client.submit(model, **fields)
+        results = kie_client.wait(task)
+        return results, kie_client.download(results, tmp_path / model.replace("/", "-"))
+
+    longer, files = run(EXTEND, audio_id=audio_id, version="V5")
+    assert all(f.read_bytes().startswith(b"ID3") for f in files if f.suffix == ".mp3")
+    assert len(longer.value) == 2
+
+    _, [wav] = run("suno/wav", task_id=song.id, audio_id=audio_id)
+    assert wav.read_bytes()[:4] == b"RIFF"
+    assert wav.read_bytes()[8:12] == b"WAVE"
+
+    stems, files = run("suno/vocal-removal", task_id=song.id, audio_id=audio_id, type="split_stem")
+    assert "drums" in [a.label for a in stems.assets]
+    assert all(f.read_bytes().startswith(b"ID3") for f in files)
+
+    notes, _ = run("suno/midi", task_id=stems.task_id)
+    assert {i["name"] for i in notes.value["instruments"]} == {"Drums", "Electric Bass (finger)"}
+
+    _, [video] = run("suno/mp4", task_id=song.id, audio_id=audio_id, author="me")
+    assert video.read_bytes()[4:8] == b"ftyp"
+
+    _covers, images = run("suno/cover", task_id=song.id)
+    assert len(images) == 2
+    assert all(i.read_bytes().startswith(b"\x89PNG") for i in images)
+
+    lyrics, nothing = run("suno/lyrics", prompt="a song about the sea")
+    assert nothing == []
+    assert [bool(t["text"]) for t in lyrics.value] == [True, True]
+
+
+def test_a_failed_song_raises_with_kie_code(kie_client: Client) -> None:
+    task = kie_client.submit(
+        GENERATE, custom_mode=True, instrumental=True, style="ambient", title="[mock:fail]"
+    )
+    with pytest.raises(TaskFailedError) as caught:
+        kie_client.wait(task)
+    assert (caught.value.task_id, caught.value.fail_code) == (task.id, "501")

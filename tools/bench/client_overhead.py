@@ -1,0 +1,184 @@
+"""Target 1: kiekit's clients against hand-written loops doing the identical HTTP sequence.
+
+Each task is one createTask and status polls until success (the mock answers "success" at the
+third poll), with no sleep between polls, so any difference is the client's own work: input
+validation, building requests, envelope and status parsing, the engine's flow. The mock runs in
+its own process. Besides tasks/s (the target), each side's own CPU time per task is printed: on
+two cores the mock can be the bottleneck for both sides, and CPU per task still shows overhead.
+kiekit runs as users get it, task journal included (in a temporary folder, see run.py); only
+its rate limiter is off, as the raw loops have none and this mock enforces no limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import urllib3
+from harness import Row, median_spread, mock_server
+from kiekit import AsyncClient, Client
+from kiekit.polling import PollPolicy
+from kiekit.registry import default_registry
+from kiekit.transport import Urllib3Transport
+
+KEY = "bench-key"
+MODEL = "grok-imagine/text-to-image"
+PROMPT = "a lighthouse at dawn"
+POLLS = 2  # non-final answers before success: every task is 1 create + 3 status polls
+NO_SLEEP = PollPolicy(initial=0, growth=0, maximum=0, timeout=600)
+CONCURRENCY = 32
+
+
+def _create_body() -> tuple[str, bytes]:
+    """The path and body kiekit sends for the model, so the raw loops send the same bytes."""
+    provider = default_registry().provider(MODEL)
+    request = provider.build_request(MODEL, provider.make_input(MODEL, None, prompt=PROMPT))
+    return request.path, json.dumps(request.body).encode()
+
+
+def _state(raw: bytes) -> str:
+    answer = json.loads(raw)
+    if answer.get("code") != 200:
+        raise RuntimeError(f"KIE answered {answer.get('code')}: {answer.get('msg')}")
+    return str(answer["data"]["state"])
+
+
+# -- asyncio ---------------------------------------------------------------------------------
+
+
+async def _raw_aiohttp(base_url: str, tasks: int) -> None:
+    path, body = _create_body()
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    limit = asyncio.Semaphore(CONCURRENCY)
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def one() -> None:
+            async with limit:
+                async with session.post(base_url + path, data=body) as answer:
+                    created = json.loads(await answer.read())
+                task_id = created["data"]["taskId"]
+                while True:
+                    url = f"{base_url}/api/v1/jobs/recordInfo"
+                    async with session.get(url, params={"taskId": task_id}) as answer:
+                        state = _state(await answer.read())
+                    if state == "success":
+                        return
+                    if state == "fail":
+                        raise RuntimeError(task_id)
+
+        await asyncio.gather(*(one() for _ in range(tasks)))
+
+
+async def _kiekit_async(base_url: str, tasks: int) -> None:
+    limit = asyncio.Semaphore(CONCURRENCY)
+    async with AsyncClient(KEY, base_url=base_url, poll=NO_SLEEP, rate_limits=None) as kie:
+
+        async def one() -> None:
+            async with limit:
+                task = await kie.submit(MODEL, prompt=PROMPT)
+                await kie.wait(task)
+
+        await asyncio.gather(*(one() for _ in range(tasks)))
+
+
+# -- threads ---------------------------------------------------------------------------------
+
+
+def _raw_urllib3(base_url: str, tasks: int) -> None:
+    path, body = _create_body()
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    pool = urllib3.PoolManager(maxsize=CONCURRENCY)
+
+    def one(_: int) -> None:
+        created = json.loads(pool.request("POST", base_url + path, body=body, headers=headers).data)
+        task_id = created["data"]["taskId"]
+        while True:
+            answer = pool.request(
+                "GET",
+                f"{base_url}/api/v1/jobs/recordInfo",
+                fields={"taskId": task_id},
+                headers=headers,
+            )
+            state = _state(answer.data)
+            if state == "success":
+                return
+            if state == "fail":
+                raise RuntimeError(task_id)
+
+    with ThreadPoolExecutor(CONCURRENCY) as threads:
+        list(threads.map(one, range(tasks)))
+    pool.clear()
+
+
+def _kiekit_sync(base_url: str, tasks: int) -> None:
+    # the same connection pool size as the raw loop: one connection per thread
+    transport = Urllib3Transport(maxsize=CONCURRENCY)
+    with Client(
+        KEY, base_url=base_url, poll=NO_SLEEP, transport=transport, rate_limits=None
+    ) as kie:
+
+        def one(_: int) -> None:
+            kie.wait(kie.submit(MODEL, prompt=PROMPT))
+
+        with ThreadPoolExecutor(CONCURRENCY) as threads:
+            list(threads.map(one, range(tasks)))
+
+
+# -- the measurement -------------------------------------------------------------------------
+
+
+def _timed(run: Callable[[], None], tasks: int) -> tuple[float, float]:
+    """(tasks per second, this process's CPU milliseconds per task)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return tasks / wall, 1000 * cpu / tasks
+
+
+def measure(rounds: int = 3, tasks: int = 1000) -> list[Row]:
+    sides: dict[str, Callable[[str], None]] = {
+        "raw aiohttp": lambda url: asyncio.run(_raw_aiohttp(url, tasks)),
+        "AsyncClient": lambda url: asyncio.run(_kiekit_async(url, tasks)),
+        "raw urllib3": lambda url: _raw_urllib3(url, tasks),
+        "Client": lambda url: _kiekit_sync(url, tasks),
+    }
+    rate: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
+    with mock_server(polls_to_complete=POLLS, starting_credits=1e12) as mock:
+        for run in sides.values():  # warm-up: connections, imports, the mock's caches
+            run(mock.base_url)
+        for _ in range(rounds):
+            for name, run in sides.items():
+                per_second, cpu_ms = _timed(lambda run=run: run(mock.base_url), tasks)
+                rate[name].append(per_second)
+                cpu[name].append(cpu_ms)
+    rows = []
+    for ours, theirs, label in (
+        ("AsyncClient", "raw aiohttp", "1a AsyncClient vs raw aiohttp loop"),
+        ("Client", "raw urllib3", "1b Client (32 threads) vs raw urllib3 (32 threads)"),
+    ):
+        our_rate, our_spread = median_spread(rate[ours])
+        their_rate, their_spread = median_spread(rate[theirs])
+        ratio = our_rate / their_rate
+        rows.append(
+            Row(
+                label,
+                f"{our_rate:,.0f} ({our_spread}) vs {their_rate:,.0f} ({their_spread}) tasks/s; "
+                f"client CPU {median_spread(cpu[ours])[0]:.2f} vs "
+                f"{median_spread(cpu[theirs])[0]:.2f} ms/task",
+                f"{ratio:.2f}",
+                "≥ 0.85",
+                ratio >= 0.85,
+            )
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    from harness import format_table
+
+    print(format_table(measure()))
