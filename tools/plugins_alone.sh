@@ -11,7 +11,7 @@ for dir in plugins/*/; do
   venv=$(mktemp -d)/venv
   python3 -m uv venv -q "$venv" >/dev/null
   if ! python3 -m uv pip install -q --python "$venv/bin/python" \
-      -e core -e mockserver -e contract_tests -e "$dir" pytest hypothesis >/dev/null; then
+      -e core -e mockserver -e contract_tests -e "$dir" pytest pytest-xdist hypothesis >/dev/null; then
     echo "$name: install failed"; status=1; continue
   fi
   summary=$(cd "$dir" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \

@@ -5,8 +5,9 @@ third poll), with no sleep between polls, so any difference is the client's own 
 validation, building requests, envelope and status parsing, the engine's flow. The mock runs in
 its own process. Besides tasks/s (the target), each side's own CPU time per task is printed: on
 two cores the mock can be the bottleneck for both sides, and CPU per task still shows overhead.
-kiekit runs as users get it, task journal included (in a temporary folder, see run.py); only
-its rate limiter is off, as the raw loops have none and this mock enforces no limits.
+kiekit runs as users get it, its durable task journal included (SQLite, three commits a task, in
+a temporary folder: see harness.py), and again with ``journal=None`` to show the engine's own
+cost; its rate limiter is off, as the raw loops have none and this mock enforces no limits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import aiohttp
 import urllib3
@@ -73,9 +75,12 @@ async def _raw_aiohttp(base_url: str, tasks: int) -> None:
         await asyncio.gather(*(one() for _ in range(tasks)))
 
 
-async def _kiekit_async(base_url: str, tasks: int) -> None:
+async def _kiekit_async(base_url: str, tasks: int, journal: bool = True) -> None:
     limit = asyncio.Semaphore(CONCURRENCY)
-    async with AsyncClient(KEY, base_url=base_url, poll=NO_SLEEP, rate_limits=None) as kie:
+    options: dict[str, Any] = {} if journal else {"journal": None}
+    async with AsyncClient(
+        KEY, base_url=base_url, poll=NO_SLEEP, rate_limits=None, **options
+    ) as kie:
 
         async def one() -> None:
             async with limit:
@@ -114,11 +119,12 @@ def _raw_urllib3(base_url: str, tasks: int) -> None:
     pool.clear()
 
 
-def _kiekit_sync(base_url: str, tasks: int) -> None:
+def _kiekit_sync(base_url: str, tasks: int, journal: bool = True) -> None:
     # the same connection pool size as the raw loop: one connection per thread
     transport = Urllib3Transport(maxsize=CONCURRENCY)
+    options: dict[str, Any] = {} if journal else {"journal": None}
     with Client(
-        KEY, base_url=base_url, poll=NO_SLEEP, transport=transport, rate_limits=None
+        KEY, base_url=base_url, poll=NO_SLEEP, transport=transport, rate_limits=None, **options
     ) as kie:
 
         def one(_: int) -> None:
@@ -143,8 +149,10 @@ def measure(rounds: int = 3, tasks: int = 1000) -> list[Row]:
     sides: dict[str, Callable[[str], None]] = {
         "raw aiohttp": lambda url: asyncio.run(_raw_aiohttp(url, tasks)),
         "AsyncClient": lambda url: asyncio.run(_kiekit_async(url, tasks)),
+        "AsyncClient, no journal": lambda url: asyncio.run(_kiekit_async(url, tasks, False)),
         "raw urllib3": lambda url: _raw_urllib3(url, tasks),
         "Client": lambda url: _kiekit_sync(url, tasks),
+        "Client, no journal": lambda url: _kiekit_sync(url, tasks, False),
     }
     rate: dict[str, list[float]] = {name: [] for name in sides}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
@@ -159,7 +167,9 @@ def measure(rounds: int = 3, tasks: int = 1000) -> list[Row]:
     rows = []
     for ours, theirs, label in (
         ("AsyncClient", "raw aiohttp", "1a AsyncClient vs raw aiohttp loop"),
+        ("AsyncClient, no journal", "raw aiohttp", "1a AsyncClient (journal=None) vs raw aiohttp"),
         ("Client", "raw urllib3", "1b Client (32 threads) vs raw urllib3 (32 threads)"),
+        ("Client, no journal", "raw urllib3", "1b Client (journal=None) vs raw urllib3"),
     ):
         our_rate, our_spread = median_spread(rate[ours])
         their_rate, their_spread = median_spread(rate[theirs])

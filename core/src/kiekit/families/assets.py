@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from collections.abc import Iterable
 from typing import Any
@@ -12,7 +13,17 @@ from kiekit.models import Asset, MediaKind
 
 
 def media_type_of(url: str) -> str | None:
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    # the last path segment's extension, without urlsplit and pathlib: a task can list many files
+    name = url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    known = _media_type_of_suffix(name[dot:].lower()) if dot > 0 else None
+    return known if known is not None else mimetypes.guess_type(urlsplit(url).path)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _media_type_of_suffix(suffix: str) -> str | None:
+    # mimetypes is slow (~15 µs a call): once per extension; unusual ones (.tar.gz) go the slow way
+    guessed, _ = mimetypes.guess_type("file" + suffix)
     return guessed
 
 

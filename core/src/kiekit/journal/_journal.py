@@ -152,10 +152,15 @@ class Journal:
             self._keys[task_id] = key
 
     def _update_task(self, task_id: str, changes: Mapping[str, Any]) -> Entry | None:
-        entry = self.by_task(task_id)
-        if entry is None:  # a task created elsewhere (another tool, the dashboard): not ours
-            return None
-        return self.store.update(entry.key, changes)
+        with self._lock:
+            key = self._keys.get(task_id)
+        if key is None:
+            entry = self.store.by_task(task_id)  # a task another process created
+            if entry is None:  # created elsewhere (another tool, the dashboard): not ours
+                return None
+            key = entry.key
+            self._remember(task_id, key)
+        return self.store.update(key, changes)
 
 
 def default_journal() -> Journal:

@@ -100,7 +100,8 @@ CREATE TABLE IF NOT EXISTS entries (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_task_id ON entries (task_id);
-CREATE INDEX IF NOT EXISTS entries_state ON entries (state);
+-- no index on state: every change of state would pay for it, and lists filter few rows
+DROP INDEX IF EXISTS entries_state;
 """
 _COLUMNS = (
     "key",
@@ -185,26 +186,26 @@ class SqliteStore:
         *,
         only_if: Iterable[EntryState] | None = None,
     ) -> Entry | None:
+        # One statement, so one atomic transaction: the state test (compare-and-set) and the
+        # write cannot be split, and the row comes back without a second query (RETURNING).
+        values = _column_values(changes)
+        where, params = "key = ?", [*values.values(), key]
+        if only_if is not None:
+            states = [state.value for state in only_if]
+            where += f" AND state IN ({', '.join('?' for _ in states)})"
+            params += states
+        assignments = ", ".join(f"{name} = ?" for name in values)
         with self._guard():
-            connection = self._connection()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                current = self._get(connection, key)
-                if current is None or (only_if is not None and current.state not in set(only_if)):
-                    connection.execute("COMMIT")
-                    return None
-                after = attrs.evolve(current, **changes)
-                row = _to_row(after)
-                assignments = ", ".join(f"{name} = ?" for name in _COLUMNS[1:])
-                connection.execute(
-                    f"UPDATE entries SET {assignments} WHERE key = ?",  # noqa: S608 - fixed
-                    [*(row[name] for name in _COLUMNS[1:]), key],
+            rows = (
+                self._connection()
+                .execute(
+                    f"UPDATE entries SET {assignments} WHERE {where} "  # noqa: S608 - fixed names
+                    f"RETURNING {', '.join(_COLUMNS)}",
+                    params,
                 )
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            return after
+                .fetchall()  # all of them: the statement (and its transaction) ends here
+            )
+        return _from_row(dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
 
     def get(self, key: str) -> Entry | None:
         with self._guard():
@@ -273,6 +274,31 @@ def _to_row(entry: Entry) -> dict[str, Any]:
         "files": json.dumps(list(entry.files)),
         "error": None if entry.error is None else json.dumps(entry.error),
     }
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+_ENCODERS: dict[str, Any] = {
+    "state": lambda state: EntryState(state).value,
+    "request": _json_or_none,
+    "assets": lambda assets: json.dumps([_asset_json(asset) for asset in assets]),
+    "files": lambda files: json.dumps([str(path) for path in files]),
+    "error": _json_or_none,
+}
+
+
+def _column_values(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changed fields as column values; a field that is not a column (or the key) is a bug."""
+    unknown = set(changes) - set(_COLUMNS[1:])
+    if unknown or not changes:
+        raise ValueError(f"cannot update journal fields {sorted(unknown) or 'none'}")
+    return {name: _ENCODERS.get(name, _same)(value) for name, value in changes.items()}
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _from_row(row: Mapping[str, Any]) -> Entry:
