@@ -4,6 +4,7 @@
 
     KieError
     ├── ConfigurationError       the client cannot start (no API key, bad base URL)
+    │   └── JournalError         the task journal cannot be written (kiekit.journal)
     ├── ValidationError          input rejected before any I/O; names the field (also a ValueError)
     ├── UnknownModelError        no installed provider owns the model id (also a LookupError)
     ├── PluginError              an installed plugin broke the contract
@@ -11,6 +12,8 @@
     │   └── DownloadError        a result file could not be fetched; carries the URL
     ├── OutcomeUnknownError      a create may have reached KIE, but its answer was lost
     ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
+    │   └── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
+    │       └── SignatureError   its signature is missing, forged or stale
     ├── ApiError                 KIE answered with a body code other than 200
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
