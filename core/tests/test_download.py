@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kiekit import Asset, DownloadError, MediaKind, Results, TransportError
 from kiekit._engine import Fetch, file_name
-from kiekit.transport import AiohttpTransport, HttpResponse, Urllib3Transport
+from kiekit.transport import HttpResponse
 
 TASK_ID = "5f488be792eafad4b066e21e5bc472c7"
 HOSTILE_URLS = [
@@ -207,34 +205,10 @@ def test_a_failed_download_raises_download_error_and_leaves_nothing(
 # -- through the real transports -------------------------------------------------------------------
 
 
-@pytest.fixture(params=["urllib3", "aiohttp"])
-def fetch(request: pytest.FixtureRequest) -> Any:
-    """One fetch through a real transport, closed afterwards. The garbage collection makes a
-    socket the transport forgot to close warn here, in the test that leaked it."""
-
-    def run(url: str, destination: Path) -> Path:
-        job = Fetch(url, destination, task_id=TASK_ID)
-        if request.param == "urllib3":
-            transport = Urllib3Transport(timeout=5)
-            try:
-                return transport.fetch(job)
-            finally:
-                transport.close()
-                gc.collect()
-
-        async def go() -> Path:
-            transport = AiohttpTransport(timeout=5)
-            try:
-                return await transport.fetch(job)
-            finally:
-                await transport.close()
-
-        try:
-            return asyncio.run(go())
-        finally:
-            gc.collect()
-
-    return run
+@pytest.fixture
+def fetch(fetch: Any) -> Any:
+    """conftest's fetch through each real transport, by URL and destination."""
+    return lambda url, destination: fetch(Fetch(url, destination, task_id=TASK_ID))
 
 
 def test_real_fetch_writes_the_file(fetch: Any, file_server: Any, tmp_path: Path) -> None:

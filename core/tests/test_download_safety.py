@@ -6,8 +6,6 @@ checks that depend on how bytes arrive (a short body, an error page served with 
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import http.server
 import json
 import threading
@@ -31,10 +29,8 @@ from kiekit import (
 )
 from kiekit._engine import Fetch
 from kiekit.transport import (
-    AiohttpTransport,
     HttpRequest,
     HttpResponse,
-    Urllib3Transport,
 )
 
 TASK_ID = "5f488be792eafad4b066e21e5bc472c7"
@@ -385,32 +381,6 @@ def liar() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@pytest.fixture(params=["urllib3", "aiohttp"])
-def fetch(request: pytest.FixtureRequest) -> Callable[[Fetch], Path]:
-    def run(job: Fetch) -> Path:
-        if request.param == "urllib3":
-            transport = Urllib3Transport(timeout=5)
-            try:
-                return transport.fetch(job)
-            finally:
-                transport.close()
-                gc.collect()
-
-        async def go() -> Path:
-            async_transport = AiohttpTransport(timeout=5)
-            try:
-                return await async_transport.fetch(job)
-            finally:
-                await async_transport.close()
-
-        try:
-            return asyncio.run(go())
-        finally:
-            gc.collect()
-
-    return run
 
 
 def test_a_real_transport_refuses_an_html_page_for_a_video(

@@ -186,7 +186,7 @@ def test_a_batch_of_1000_creates_never_draws_a_429() -> None:
     fake = FakeTime()
     kie = StrictKie(fake.clock)
     eng = engine()
-    params = eng.prepare(GROK, None, {"prompt": "a fox"})
+    params = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
 
     for _ in range(1000):
         drive(eng.submit(GROK, params), kie.transport, sleep=fake.sleep, clock=fake.clock)
@@ -224,7 +224,7 @@ def test_without_the_limiter_the_same_batch_is_refused() -> None:
         poll=PollPolicy(),
         user_agent="kiekit-tests",
     )
-    params = eng.prepare(GROK, None, {"prompt": "a fox"})
+    params = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
 
     from kiekit import RateLimitedError
 

@@ -131,7 +131,7 @@ def run(request: pytest.FixtureRequest) -> Callable[[Flow[Any], Script, FakeTime
 
 
 def submit(eng: Engine) -> Flow[Task]:
-    return eng.submit(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
+    return eng.submit(GROK, eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"})))
 
 
 def status(eng: Engine) -> Flow[Any]:

@@ -216,7 +216,9 @@ def test_submit_stamps_the_task_with_the_clock(
     kie_engine = engine(registry)
     params = kie_engine.prepare(GROK, None, {"prompt": "a lighthouse"})
 
-    task = run_flow(kie_engine.submit(GROK, params), kie.transport, fake)
+    request = kie_engine.create_request(GROK, params)
+
+    task = run_flow(kie_engine.submit(GROK, request), kie.transport, fake)
 
     assert task.created_at == 1234.0
     assert task == Task(task.id, GROK)  # the stamp is not part of the task's identity

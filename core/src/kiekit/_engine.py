@@ -265,11 +265,16 @@ class Engine:
         """Validate input before any I/O: a ValidationError names the field."""
         return self.registry.provider(model).make_input(model, params, **fields)
 
-    def submit(self, model: str, params: Input, *, callback_url: str | None = None) -> Flow[Task]:
+    def create_request(
+        self, model: str, params: Input, *, callback_url: str | None = None
+    ) -> Request:
+        """The create request for checked input: built once, journaled, then sent."""
+        return self.registry.provider(model).build_request(model, params, callback_url=callback_url)
+
+    def submit(self, model: str, request: Request) -> Flow[Task]:
         """Create a task. Never sent twice when the first may have made a task, unless the
         retry policy says ``retry_creates`` (kiekit.retry has the table)."""
         provider = self.registry.provider(model)
-        request = provider.build_request(model, params, callback_url=callback_url)
         data = yield from self._exchange(request, safe=False, model=model, limit=_create_slot)
         try:
             task_id = provider.parse_created(data)

@@ -167,13 +167,12 @@ class Client:
         outcome is unknown.
         """
         checked = self._engine.prepare(model, params, fields)
-        intent = self._journal.before_create(model, checked, callback_url, idempotency_key)
+        request = self._engine.create_request(model, checked, callback_url=callback_url)
+        intent = self._journal.before_create(model, request, idempotency_key)
         if isinstance(intent, Task):
             return intent
         try:
-            task = drive(
-                self._engine.submit(model, checked, callback_url=callback_url), self._transport
-            )
+            task = drive(self._engine.submit(model, request), self._transport)
         except BaseException as exc:
             self._journal.create_failed(intent, exc)
             raise
@@ -321,10 +320,11 @@ class AsyncClient:
         **fields: Any,
     ) -> Task:
         checked = self._engine.prepare(model, params, fields)
-        intent = self._journal.before_create(model, checked, callback_url, idempotency_key)
+        request = self._engine.create_request(model, checked, callback_url=callback_url)
+        intent = self._journal.before_create(model, request, idempotency_key)
         if isinstance(intent, Task):
             return intent
-        flow = self._engine.submit(model, checked, callback_url=callback_url)
+        flow = self._engine.submit(model, request)
         try:
             task = await drive_async(flow, self._transport)
         except BaseException as exc:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiekit.errors import ConfigurationError, KieError, OutcomeUnknownError, TaskFailedError
-from kiekit.fields import Input
 from kiekit.journal._entry import (
     FSYNC_ENV,
     JOURNAL_FILE,
@@ -23,7 +22,7 @@ from kiekit.journal._entry import (
     error_record,
 )
 from kiekit.journal._stores import JournalStore, SqliteStore
-from kiekit.models import Results, Task
+from kiekit.models import Request, Results, Task
 
 if TYPE_CHECKING:
     from kiekit._engine import Engine
@@ -199,17 +198,13 @@ class Recorder:
         self.journal = journal
         self._engine = engine
 
-    def before_create(
-        self, model: str, params: Input, callback_url: str | None, key: str | None
-    ) -> Entry | Task | None:
+    def before_create(self, model: str, create: Request, key: str | None) -> Entry | Task | None:
         """The intent row (an Entry), or the Task an earlier create with ``key`` made."""
         if self.journal is None:
             if key is not None:
                 raise ConfigurationError("idempotency_key needs a journal (journal=None here)")
             return None
-        provider = self._engine.registry.provider(model)
-        body = provider.build_request(model, params, callback_url=callback_url).body
-        request = dict(body) if body is not None else None
+        request = dict(create.body) if create.body is not None else None
         entry = self.journal.intend(model, request, base_url=self._engine.base_url, key=key)
         if entry is not None:
             return entry
