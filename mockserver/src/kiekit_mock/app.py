@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import callbacks_http, control, faults_http, files, har, limits_http, openapi
+from . import (
+    callbacks_http,
+    changes_http,
+    control,
+    faults_http,
+    files,
+    har,
+    inspector,
+    limits_http,
+    openapi,
+)
+from .changes import topics_of
 from .config import MockConfig
 from .envelope import ENVELOPE, KieError, error
 from .families import ROUTE_TABLES
-from .journal import RequestRecord, mask_authorization
+from .journal import CONTROL_PREFIX, RequestRecord, SentAnswer, mask_authorization
 from .limits import RateLimited
 from .runtime import RUNTIME, Runtime
 from .state import account_id
@@ -50,6 +62,9 @@ def build_app(rt: Runtime) -> web.Application:
     faults_http.install(app)
     app.router.add_routes(limits_http.ROUTES)
     app.router.add_routes(callbacks_http.ROUTES)
+    app.router.add_routes(changes_http.ROUTES)  # the long-poll watchers use
+    app.router.add_routes(inspector.ROUTES)  # the page at /_mock/ui
+    app.on_shutdown.append(changes_http.wake_waiters)
     app.on_cleanup.append(_stop_deliveries)
     return app
 
@@ -77,39 +92,56 @@ async def _kie_conventions(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record every request (the Authorization header masked) with the answer's status/code."""
-    arrived = request.app[RUNTIME].clock.now()  # mock time, for the journal's poll checks
+    """Record every request (the Authorization header masked) with the answer as sent, and
+    tell watchers (changes.py) what it may have changed."""
+    rt = request.app[RUNTIME]
+    arrived = rt.clock.now()  # mock time, for the journal's poll checks
     raw = await request.read() if request.body_exists else b""
     status = 500
     answer: dict[str, Any] | None = None
+    sent: web.StreamResponse | None = None
     try:
-        response = await handler(request)
+        response = sent = await handler(request)
         status = response.status
         answer = response.get(ENVELOPE)
         if answer is None:  # an answer not made by envelope.py: read it back
             answer = _json_answer(response)
         return response
     except web.HTTPException as exc:
-        status = exc.status
+        status, sent = exc.status, exc
         raise
     finally:
         # a fault (faults_http.py) may have lost the answer: it knows what was really sent
         hit = request.get(faults_http.FAULT_HIT)
-        request.app[RUNTIME].journal.add(
-            RequestRecord(
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                body=parse_json_object(raw) if raw else None,
-                task_id=_task_id(request, answer) or (hit.task_id if hit else None),
-                authorization=mask_authorization(request.headers.get("Authorization")),
-                status=hit.status if hit is not None and hit.status is not None else status,
-                code=answer.get("code") if answer is not None else None,
-                fault=None if hit is None else hit.rule_id,
-                at=arrived,
-                account_id=_account_id(request),
-            )
+        record = RequestRecord(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            body=parse_json_object(raw) if raw else None,
+            task_id=_task_id(request, answer) or (hit.task_id if hit else None),
+            authorization=mask_authorization(request.headers.get("Authorization")),
+            status=hit.status if hit is not None and hit.status is not None else status,
+            code=answer.get("code") if answer is not None else None,
+            fault=None if hit is None else hit.rule_id,
+            at=arrived,
+            account_id=_account_id(request),
         )
+        if not request.path.startswith(CONTROL_PREFIX):  # control requests are not journaled
+            if record.status != 0 and sent is not None:  # status 0: a reset, nothing was sent
+                record = replace(record, answer=_sent(sent))
+            if record.kind == "create" and record.task_id is not None:
+                task = rt.store.find(record.task_id)
+                record = replace(record, rules=task.rules if task is not None else ())
+            rt.journal.add(record)
+        rt.changes.touch(topics_of(request.method, request.path))
+
+
+def _sent(response: web.StreamResponse) -> SentAnswer:
+    body = response.body if isinstance(response, web.Response) else None
+    content_type = response.headers.get("Content-Type", response.content_type)
+    return SentAnswer.of(
+        content_type, dict(response.headers), body if isinstance(body, bytes) else None
+    )
 
 
 def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:
