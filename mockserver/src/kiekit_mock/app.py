@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -111,37 +110,55 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
         status, sent = exc.status, exc
         raise
     finally:
-        # a fault (faults_http.py) may have lost the answer: it knows what was really sent
-        hit = request.get(faults_http.FAULT_HIT)
-        record = RequestRecord(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            body=parse_json_object(raw) if raw else None,
-            task_id=_task_id(request, answer) or (hit.task_id if hit else None),
-            authorization=mask_authorization(request.headers.get("Authorization")),
-            status=hit.status if hit is not None and hit.status is not None else status,
-            code=answer.get("code") if answer is not None else None,
-            fault=None if hit is None else hit.rule_id,
-            at=arrived,
-            account_id=_account_id(request),
-        )
         if not request.path.startswith(CONTROL_PREFIX):  # control requests are not journaled
-            if record.status != 0 and sent is not None:  # status 0: a reset, nothing was sent
-                record = replace(record, answer=_sent(sent))
-            if record.kind == "create" and record.task_id is not None:
-                task = rt.store.find(record.task_id)
-                record = replace(record, rules=task.rules if task is not None else ())
-            rt.journal.add(record)
+            rt.journal.add(_record(request, raw, arrived, status, answer, sent))
         rt.changes.touch(topics_of(request.method, request.path))
+
+
+def _record(
+    request: web.Request,
+    raw: bytes,
+    arrived: float,
+    status: int,
+    answer: dict[str, Any] | None,
+    sent: web.StreamResponse | None,
+) -> RequestRecord:
+    # a fault (faults_http.py) may have lost the answer: it knows what was really sent
+    hit = request.get(faults_http.FAULT_HIT)
+    if hit is not None and hit.status is not None:
+        status = hit.status
+    task_id = _task_id(request, answer) or (hit.task_id if hit else None)
+    return RequestRecord(
+        method=request.method,
+        path=request.path,
+        query=dict(request.query),
+        body=parse_json_object(raw) if raw else None,
+        task_id=task_id,
+        authorization=mask_authorization(request.headers.get("Authorization")),
+        status=status,
+        code=answer.get("code") if answer is not None else None,
+        fault=None if hit is None else hit.rule_id,
+        at=arrived,
+        account_id=_account_id(request),
+        answer=None if status == 0 or sent is None else _sent(sent),  # 0: reset, none sent
+        rules=_rules(request, task_id),
+    )
+
+
+def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
+    """The rules a task got, when this request created it (a POST answered with its id)."""
+    if request.method != "POST" or task_id is None or request.query.get("taskId") == task_id:
+        return ()
+    task = request.app[RUNTIME].store.find(task_id)
+    return () if task is None else task.rules
 
 
 def _sent(response: web.StreamResponse) -> SentAnswer:
     body = response.body if isinstance(response, web.Response) else None
-    content_type = response.headers.get("Content-Type", response.content_type)
-    return SentAnswer.of(
-        content_type, dict(response.headers), body if isinstance(body, bytes) else None
-    )
+    headers = response.headers
+    content_type = headers.get("Content-Type", response.content_type)
+    others = {k: v for k, v in headers.items() if k != "Content-Type"} if len(headers) > 1 else {}
+    return SentAnswer.of(content_type, others, body if isinstance(body, bytes) else None)
 
 
 def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:

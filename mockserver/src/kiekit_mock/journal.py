@@ -1,4 +1,5 @@
-"""The request journal: what clients sent, for tests to assert on. Keys are never kept.
+"""The request journal: what clients sent and what they got back, for tests to assert on (and
+the inspector page to show). Keys are never kept.
 
 Each record carries the mock-clock time the request arrived and the caller's account id (derived
 from the key; the Authorization header itself is kept masked). The journal is indexed by task,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
+import functools
 import itertools
 import json
 import threading
@@ -36,20 +38,21 @@ def mask_authorization(value: str | None) -> str | None:
     return f"{scheme} ***" if secret else "***"
 
 
+@functools.lru_cache(maxsize=64)  # a handful of types, asked at every request
 def is_text(content_type: str | None) -> bool:
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     return kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SentAnswer:
-    """The answer a request got, as the mock sent it: its type, size and the headers the mock
-    set; the body itself only for text (JSON, HTML, XML …), at most TEXT_ANSWER_LIMIT bytes.
+    """The answer a request got, as the mock sent it: its type, size and the other headers the
+    mock set; the body itself only for text (JSON, HTML, XML …), at most TEXT_ANSWER_LIMIT bytes.
     A streamed answer (server-sent events, a "truncated" fault) has no size or body here."""
 
     content_type: str | None
     size: int | None  # bytes; None when it was streamed
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # besides Content-Type
     body: bytes | None = None  # the text's first TEXT_ANSWER_LIMIT bytes, as sent
 
     @classmethod
@@ -68,7 +71,7 @@ class SentAnswer:
         shown: dict[str, Any] = {
             "content_type": self.content_type,
             "size": self.size,
-            "headers": self.headers,
+            "headers": dict(self.headers),
             "streamed": self.size is None,
         }
         if self.body is not None:
