@@ -100,6 +100,34 @@ def test_a_request_opens_to_what_was_sent_and_answered_with_json_strings_unfolde
         assert KEY not in page.content()
 
 
+def test_the_journal_filters_and_a_task_links_to_its_requests(
+    make_mock: MakeMock, open_page: OpenPage, client_of: ClientOf
+) -> None:
+    mock, _ = make_mock(polls_to_complete=2)
+    client = client_of(mock)
+    first, second = (client.submit(T2I, prompt=p) for p in ("one", "two"))
+    for task in (first, second):
+        client.wait(task)
+    page = open_page(mock.inspector_url)
+    expect(rows(page)).to_have_count(len(mock.requests()))
+
+    filters = page.locator("#view-requests .toolbar")
+    filters.locator("select[name=kind]").select_option("create")
+    expect(rows(page)).to_have_count(2)
+    expect(rows(page, "poll")).to_have_count(0)
+    filters.locator("select[name=kind]").select_option("")
+    filters.locator("input[name=path]").fill("/api/v1/jobs/record*")
+    filters.locator("input[name=path]").press("Enter")
+    expect(rows(page)).to_have_count(len(mock.journal.query(kind="poll")))
+
+    page.goto(f"{mock.inspector_url}#tasks/{first.id}")
+    page.locator("#task-detail a", has_text="Open them in Requests").click()
+    expect(filters.locator("input[name=task_id]")).to_have_value(first.id)
+    mine = mock.journal.query(task_id=first.id)
+    expect(rows(page)).to_have_count(len(mine))
+    expect(rows(page).first).to_have_attribute("data-seq", str(mine[-1].seq))
+
+
 def test_the_advance_clock_button_moves_the_mock_clock_and_tasks_on_it(
     make_mock: MakeMock, open_page: OpenPage, client_of: ClientOf
 ) -> None:

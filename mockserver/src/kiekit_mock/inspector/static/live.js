@@ -47,8 +47,9 @@ export function watch(onView, onStatus) {
         failures += 1;
         continue;
       }
+      // a hidden tab's timers are throttled to one a minute: only a visible leader pauses
       const spent = Date.now() - started;
-      if (spent < GAP_MS) await pause(GAP_MS - spent);
+      if (spent < GAP_MS && document.visibilityState === "visible") await pause(GAP_MS - spent);
     }
   }
 
