@@ -157,7 +157,7 @@ def _sent(response: web.StreamResponse) -> SentAnswer:
     body = response.body if isinstance(response, web.Response) else None
     headers = response.headers
     content_type = headers.get("Content-Type", response.content_type)
-    others = {k: v for k, v in headers.items() if k != "Content-Type"} if len(headers) > 1 else {}
+    others = {name: value for name, value in headers.items() if name != "Content-Type"}
     return SentAnswer.of(content_type, others, body if isinstance(body, bytes) else None)
 
 
