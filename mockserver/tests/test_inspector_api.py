@@ -48,7 +48,7 @@ def test_tasks_come_a_page_at_a_time_from_the_newest(kie: Kie) -> None:
 
 
 def test_rate_windows_show_what_they_hold_and_the_limit_in_force(make_mock: MakeMock) -> None:
-    mock, kie = make_mock(documented_limits=True)
+    mock, kie = make_mock(documented_limits=True, time_scale=1e-6)  # windows move on advance only
     first = kie.create(T2I, prompt="a")
     kie.create(T2I, prompt="b")
     kie.record(first)

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.xdist_group("browser")
 T2I = "grok-imagine/text-to-image"
 KEY = "test-key"
 MANUAL = MockConfig(rules=(Rule(lifecycle=Lifecycle(manual=True)),))
+FROZEN = 1e-6  # time_scale: the mock clock moves only when a test (or the page) moves it
 
 ClientOf = Callable[..., Client]
 
@@ -131,7 +132,7 @@ def test_the_journal_filters_and_a_task_links_to_its_requests(
 def test_the_advance_clock_button_moves_the_mock_clock_and_tasks_on_it(
     make_mock: MakeMock, open_page: OpenPage, client_of: ClientOf
 ) -> None:
-    mock, _ = make_mock(seconds_to_complete=30)
+    mock, _ = make_mock(seconds_to_complete=30, time_scale=FROZEN)
     client = client_of(mock)
     task = client.submit(T2I, prompt="slow")
     assert not client.status(task).state.finished
@@ -242,7 +243,11 @@ def test_reset_forgets_tasks_rules_and_the_journal(
 def test_accounts_show_credits_and_rate_windows_and_never_a_key(
     make_mock: MakeMock, open_page: OpenPage, client_of: ClientOf
 ) -> None:
-    mock, _ = make_mock(accounts={"sk-alice": AccountSettings(credits=50)}, documented_limits=True)
+    mock, _ = make_mock(
+        accounts={"sk-alice": AccountSettings(credits=50)},
+        documented_limits=True,
+        time_scale=FROZEN,  # the 10 s window holds the creates however slow the machine
+    )
     client = client_of(mock, api_key="sk-alice")
     for prompt in ("one", "two"):
         client.submit(T2I, prompt=prompt)  # 4 credits each (mock figures)
@@ -317,6 +322,14 @@ def test_thousands_of_entries_are_paged_and_new_ones_do_not_redraw_the_page(
     expect(table).to_have_count(100)
     # the row that was there is the same element: only the new one was drawn
     assert page.evaluate("document.querySelector(\"tr[data-seq='2999']\").kept") is True
+
+
+def test_without_chromium_the_browser_tests_fail_and_say_how_to_install_it(
+    screenshot_tool: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(screenshot_tool, "CHROMIUM", Path("/nonexistent/chromium"))
+    with pytest.raises(RuntimeError, match=r"python3 tools/services\.py install"):
+        screenshot_tool.launch(object())
 
 
 def test_the_screenshot_tool_takes_the_readme_picture(
