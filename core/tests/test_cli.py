@@ -237,6 +237,7 @@ def test_kie_mock_serve_answers_like_kie_until_stopped() -> None:
     assert status == 200
     assert body["code"] == 401
     assert f"http://127.0.0.1:{port}" in out
+    assert f"inspector: http://127.0.0.1:{port}/_mock/ui" in out  # the page, one click away
     assert server.returncode == 0
 
 

@@ -9,7 +9,7 @@ from .app import create_app, runtime_of
 from .callbacks import CallbackRecord, CallbackSettings
 from .config import AccountSettings, MarketOutput, MockConfig
 from .faults import FaultRule
-from .journal import CheckResult, Journal, RequestRecord
+from .journal import CheckResult, Journal, JournalPage, RequestRecord, SentAnswer
 from .limits import LimitSettings
 from .rules import FAIL_MARKER, Lifecycle, Outcome, Rule
 from .runtime import Runtime
@@ -26,6 +26,7 @@ __all__ = [
     "CheckResult",
     "FaultRule",
     "Journal",
+    "JournalPage",
     "Lifecycle",
     "LimitSettings",
     "MarketOutput",
@@ -35,6 +36,7 @@ __all__ = [
     "RequestRecord",
     "Rule",
     "Runtime",
+    "SentAnswer",
     "StoredFile",
     "TaskSnapshot",
     "account_id",

@@ -29,7 +29,9 @@ COMMANDS = ("serve", "openapi", "har")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kiekit-mock", description="An offline emulator of the KIE AI API (loopback only)."
+        prog="kiekit-mock",
+        description="An offline emulator of the KIE AI API (loopback only); its inspector page "
+        "is at /_mock/ui.",
     )
     parser.add_argument("--port", type=int, default=8000, help="TCP port (0: a free one)")
     parser.add_argument(

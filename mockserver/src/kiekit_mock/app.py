@@ -7,11 +7,22 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import callbacks_http, control, faults_http, files, har, limits_http, openapi
+from . import (
+    callbacks_http,
+    changes_http,
+    control,
+    faults_http,
+    files,
+    har,
+    inspector,
+    limits_http,
+    openapi,
+)
+from .changes import topics_of
 from .config import MockConfig
 from .envelope import ENVELOPE, KieError, error
 from .families import ROUTE_TABLES
-from .journal import RequestRecord, mask_authorization
+from .journal import CONTROL_PREFIX, RequestRecord, SentAnswer, mask_authorization
 from .limits import RateLimited
 from .runtime import RUNTIME, Runtime
 from .state import account_id
@@ -50,6 +61,9 @@ def build_app(rt: Runtime) -> web.Application:
     faults_http.install(app)
     app.router.add_routes(limits_http.ROUTES)
     app.router.add_routes(callbacks_http.ROUTES)
+    app.router.add_routes(changes_http.ROUTES)  # the long-poll watchers use
+    app.router.add_routes(inspector.ROUTES)  # the page at /_mock/ui
+    app.on_shutdown.append(changes_http.wake_waiters)
     app.on_cleanup.append(_stop_deliveries)
     return app
 
@@ -77,39 +91,74 @@ async def _kie_conventions(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record every request (the Authorization header masked) with the answer's status/code."""
-    arrived = request.app[RUNTIME].clock.now()  # mock time, for the journal's poll checks
+    """Record every request (the Authorization header masked) with the answer as sent, and
+    tell watchers (changes.py) what it may have changed."""
+    rt = request.app[RUNTIME]
+    arrived = rt.clock.now()  # mock time, for the journal's poll checks
     raw = await request.read() if request.body_exists else b""
     status = 500
     answer: dict[str, Any] | None = None
+    sent: web.StreamResponse | None = None
     try:
-        response = await handler(request)
+        response = sent = await handler(request)
         status = response.status
         answer = response.get(ENVELOPE)
         if answer is None:  # an answer not made by envelope.py: read it back
             answer = _json_answer(response)
         return response
     except web.HTTPException as exc:
-        status = exc.status
+        status, sent = exc.status, exc
         raise
     finally:
-        # a fault (faults_http.py) may have lost the answer: it knows what was really sent
-        hit = request.get(faults_http.FAULT_HIT)
-        request.app[RUNTIME].journal.add(
-            RequestRecord(
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                body=parse_json_object(raw) if raw else None,
-                task_id=_task_id(request, answer) or (hit.task_id if hit else None),
-                authorization=mask_authorization(request.headers.get("Authorization")),
-                status=hit.status if hit is not None and hit.status is not None else status,
-                code=answer.get("code") if answer is not None else None,
-                fault=None if hit is None else hit.rule_id,
-                at=arrived,
-                account_id=_account_id(request),
-            )
-        )
+        if not request.path.startswith(CONTROL_PREFIX):  # control requests are not journaled
+            rt.journal.add(_record(request, raw, arrived, status, answer, sent))
+        rt.changes.touch(topics_of(request.method, request.path))
+
+
+def _record(
+    request: web.Request,
+    raw: bytes,
+    arrived: float,
+    status: int,
+    answer: dict[str, Any] | None,
+    sent: web.StreamResponse | None,
+) -> RequestRecord:
+    # a fault (faults_http.py) may have lost the answer: it knows what was really sent
+    hit = request.get(faults_http.FAULT_HIT)
+    if hit is not None and hit.status is not None:
+        status = hit.status
+    task_id = _task_id(request, answer) or (hit.task_id if hit else None)
+    return RequestRecord(
+        method=request.method,
+        path=request.path,
+        query=dict(request.query),
+        body=parse_json_object(raw) if raw else None,
+        task_id=task_id,
+        authorization=mask_authorization(request.headers.get("Authorization")),
+        status=status,
+        code=answer.get("code") if answer is not None else None,
+        fault=None if hit is None else hit.rule_id,
+        at=arrived,
+        account_id=_account_id(request),
+        answer=None if status == 0 or sent is None else _sent(sent),  # 0: reset, none sent
+        rules=_rules(request, task_id),
+    )
+
+
+def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
+    """The rules a task got, when this request created it (a POST answered with its id)."""
+    if request.method != "POST" or task_id is None or request.query.get("taskId") == task_id:
+        return ()
+    task = request.app[RUNTIME].store.find(task_id)
+    return () if task is None else task.rules
+
+
+def _sent(response: web.StreamResponse) -> SentAnswer:
+    body = response.body if isinstance(response, web.Response) else None
+    headers = response.headers
+    content_type = headers.get("Content-Type", response.content_type)
+    others = {name: value for name, value in headers.items() if name != "Content-Type"}
+    return SentAnswer.of(content_type, others, body if isinstance(body, bytes) else None)
 
 
 def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ from .envelope import dumps
 # [INF] §6.3 names no maximum age for a timestamp; an hour is past any sane replay window
 STALE_SECONDS = 3600
 MAX_COPIES = 10
+ANSWER_LIMIT = 4096  # characters of a receiver's answer kept in its record
 
 
 def is_loopback_host(host: str) -> bool:
@@ -142,6 +143,7 @@ class CallbackRecord:
     copy: int = 1  # 1..copies: which delivery of the same callback this is
     tampered: CallbackTamper | None = None  # the signature was deliberately wrong / stale
     sent_at: float | None = None  # mock-clock seconds when it was owed
+    answer: str | None = None  # the receiver's answer body (its first ANSWER_LIMIT characters)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,8 +161,10 @@ class CallbackDispatcher:
         copies: int = 1,
         tamper: CallbackTamper | None = None,
         allowed_hosts: Collection[str] = (),
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._timeout = timeout
+        self._on_change = on_change  # a record was added or settled (changes.py)
         self._clock = clock
         self._settings = CallbackSettings(hmac_key=hmac_key, copies=copies, tamper=tamper)
         self._allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
@@ -193,6 +197,7 @@ class CallbackDispatcher:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+        self._on_change()
 
     def dispatch(self, task_id: str, url: str, payload: dict[str, Any]) -> None:
         """Record the callback (each copy); deliver it if the URL may be called. Needs a
@@ -217,6 +222,7 @@ class CallbackDispatcher:
         with self._lock:
             first = len(self._records)
             self._records.extend(records)
+        self._on_change()
         if refusal is None:
             indexed = list(enumerate(records, start=first))
             task = asyncio.get_running_loop().create_task(self._deliver_all(indexed))
@@ -234,6 +240,7 @@ class CallbackDispatcher:
                 task_id, url, payload, headers, False, reason, None, sent_at=self._clock()
             )
             self._records.append(record)
+        self._on_change()
 
     async def _deliver_all(self, indexed: list[tuple[int, CallbackRecord]]) -> None:
         """The copies one after the other, as a sender retrying a delivery would."""
@@ -247,6 +254,7 @@ class CallbackDispatcher:
 
     async def _deliver(self, index: int, record: CallbackRecord) -> None:
         status: int | None = None
+        answer: str | None = None
         try:
             # trust_env=False (the default): never through a proxy; no redirects, which could
             # lead a loopback receiver's answer to a host outside this machine.
@@ -261,24 +269,30 @@ class CallbackDispatcher:
                 ) as response,
             ):
                 status = response.status
-                await response.read()
+                answer = (await response.read()).decode("utf-8", "replace")[:ANSWER_LIMIT]
             reason = None if 200 <= status < 300 else f"receiver answered HTTP {status}"
         except asyncio.CancelledError:
             self._settle(index, record, status, "cancelled: the mock server stopped")
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = f"delivery failed: {type(exc).__name__}: {exc}"
-        self._settle(index, record, status, reason)
+        self._settle(index, record, status, reason, answer)
 
     def _settle(
-        self, index: int, record: CallbackRecord, status: int | None, reason: str | None
+        self,
+        index: int,
+        record: CallbackRecord,
+        status: int | None,
+        reason: str | None,
+        answer: str | None = None,
     ) -> None:
         with self._lock:
             if index >= len(self._records) or self._records[index] is not record:
                 return  # the records were cleared meanwhile
             self._records[index] = replace(
-                record, delivered=reason is None, reason=reason, status=status
+                record, delivered=reason is None, reason=reason, status=status, answer=answer
             )
+        self._on_change()
 
     async def wait_idle(self) -> None:
         """Wait for every delivery in flight (each is bounded by the timeout)."""

@@ -27,7 +27,7 @@ from .controlwire import (
     refuse,
     refuse_unknown,
 )
-from .journal import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal
+from .journal import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
 from .rules import Lifecycle, Outcome, Rule
 from .runtime import RUNTIME, Runtime
 from .state import TaskSnapshot
@@ -63,13 +63,19 @@ def _rt(request: web.Request) -> Runtime:
 @ROUTES.get("/_mock/tasks")
 @_controlled
 async def list_tasks(request: web.Request) -> web.Response:
-    """?account_id= &api_key= &family= &state= — every task (creation order) that fits."""
+    """?account_id= &api_key= &family= &state= — every task (creation order) that fits;
+    &limit=n: only the newest n, &offset=k: skipping the newest k first (pages back).
+    `total` counts every task that fits."""
     query = request.query
-    refuse_unknown(query, {"account_id", "api_key", "family", "state"})
+    refuse_unknown(query, {"account_id", "api_key", "family", "state", "limit", "offset"})
+    limit = _query_int(query, "limit", minimum=1)
+    offset = _query_int(query, "offset", minimum=0) or 0
     tasks = _rt(request).store.snapshots(
         account=_account_filter(query), family=query.get("family"), state=query.get("state")
     )
-    return answer({"tasks": [task.to_json() for task in tasks]})
+    end = len(tasks) - offset
+    shown = tasks[max(0, end - limit) if limit is not None else 0 : max(0, end)]
+    return answer({"total": len(tasks), "tasks": [task.to_json() for task in shown]})
 
 
 @ROUTES.get("/_mock/tasks/{task_id}")
@@ -197,18 +203,20 @@ MAX_CLOCK_ADVANCE = 100 * 365 * 24 * 3600  # one jump; millisecond times stay fi
 # --- journal ---
 
 _JOURNAL_FILTERS = {"path", "method", "task_id", "account_id", "api_key", "kind", "since", "until"}
+_JOURNAL_PAGING = {"after", "before", "limit"}
 
 
 @ROUTES.get("/_mock/journal")
 @_controlled
 async def query_journal(request: web.Request) -> web.Response:
     """?path= (exact or glob) &method= &task_id= &account_id= | &api_key= &kind= (create, poll,
-    other) &since= &until= (mock-clock seconds) &limit= (the last n)."""
+    other) &since= &until= (mock-clock seconds) &after= &before= (seqs, exclusive) &limit= (the
+    last n). `more`: older matches lie before these; `first_seq`/`last_seq`: the journal's
+    bounds now (seqs are never reused: `after=last_seq` asks for what is new)."""
     query = request.query
-    refuse_unknown(query, _JOURNAL_FILTERS | {"limit"})
-    limit = _query_number(query, "limit", minimum=1)
+    refuse_unknown(query, _JOURNAL_FILTERS | _JOURNAL_PAGING)
     kind = query.get("kind")
-    found = _rt(request).journal.query(
+    page = _rt(request).journal.page(
         path=query.get("path"),
         method=query.get("method"),
         task_id=query.get("task_id"),
@@ -216,16 +224,28 @@ async def query_journal(request: web.Request) -> web.Response:
         kind=None if kind is None else one_of(kind, REQUEST_KINDS, "kind"),
         since=_query_number(query, "since", minimum=0),
         until=_query_number(query, "until", minimum=0),
+        after=_query_int(query, "after", minimum=-1),
+        before=_query_int(query, "before", minimum=0),
+        limit=_query_int(query, "limit", minimum=1),
     )
-    if limit is not None:
-        found = found[-int(limit) :]
-    return answer({"count": len(found), "requests": [record.to_json() for record in found]})
+    return answer(_journal_answer(page))
+
+
+def _journal_answer(page: JournalPage) -> dict[str, Any]:
+    return {
+        "count": len(page.records),
+        "requests": [record.to_json() for record in page.records],
+        "more": page.more,
+        "first_seq": page.first_seq,
+        "last_seq": page.last_seq,
+    }
 
 
 @ROUTES.delete("/_mock/journal")
 async def clear_journal(request: web.Request) -> web.Response:
-    _rt(request).journal.clear()
-    return answer({"count": 0, "requests": []})
+    journal = _rt(request).journal
+    journal.clear()
+    return answer(_journal_answer(journal.page(limit=1)))
 
 
 _CHECKS = ("created_once", "no_duplicate_creates", "no_poll_faster_than")
@@ -332,6 +352,19 @@ def _account_filter(query: Mapping[str, str]) -> str | None:
             raise ControlError("api_key", "must be a non-empty string")
         return account_id(key)
     return name
+
+
+def _query_int(query: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ControlError(name, f"must be an integer >= {minimum}") from None
+    if value < minimum:
+        raise ControlError(name, f"must be an integer >= {minimum}")
+    return value
 
 
 def _query_number(query: Mapping[str, str], name: str, *, minimum: float) -> float | None:

@@ -1,4 +1,5 @@
-"""The request journal: what clients sent, for tests to assert on. Keys are never kept.
+"""The request journal: what clients sent and what they got back, for tests to assert on (and
+the inspector page to show). Keys are never kept.
 
 Each record carries the mock-clock time the request arrived and the caller's account id (derived
 from the key; the Authorization header itself is kept masked). The journal is indexed by task,
@@ -11,18 +12,22 @@ Control requests (`/_mock/…`) are the test talking to the mock, not the client
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import functools
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 CONTROL_PREFIX = "/_mock/"
 RequestKind = Literal["create", "poll", "other"]
 REQUEST_KINDS: tuple[RequestKind, ...] = ("create", "poll", "other")
 DUPLICATE_WINDOW = 60.0  # mock seconds: identical creates closer than this look like a resubmit
+TEXT_ANSWER_LIMIT = 64 * 1024  # bytes of a text answer kept: every KIE answer fits, a page too
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 
 
 def mask_authorization(value: str | None) -> str | None:
@@ -31,6 +36,52 @@ def mask_authorization(value: str | None) -> str | None:
         return None
     scheme, _, secret = value.strip().partition(" ")
     return f"{scheme} ***" if secret else "***"
+
+
+@functools.lru_cache(maxsize=64)  # a handful of types, asked at every request
+def is_text(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    return kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml"))
+
+
+@dataclass(frozen=True, slots=True)
+class SentAnswer:
+    """The answer a request got, as the mock sent it: its type, size and the other headers the
+    mock set; the body itself only for text (JSON, HTML, XML …), at most TEXT_ANSWER_LIMIT bytes.
+    A streamed answer (server-sent events, a "truncated" fault) has no size or body here."""
+
+    content_type: str | None
+    size: int | None  # bytes; None when it was streamed
+    headers: dict[str, str] = field(default_factory=dict)  # besides Content-Type
+    body: bytes | None = None  # the text's first TEXT_ANSWER_LIMIT bytes, as sent
+
+    @classmethod
+    def of(
+        cls, content_type: str | None, headers: dict[str, str], body: bytes | None
+    ) -> SentAnswer:
+        """`body` None: a streamed answer. Binary bodies are measured, not kept."""
+        if body is None:
+            return cls(content_type, None, headers)
+        kept = body[:TEXT_ANSWER_LIMIT] if is_text(content_type) else None
+        return cls(content_type, len(body), headers, kept)
+
+    def to_json(self) -> dict[str, Any]:
+        """`json` when the body parses as JSON, else `text`; `cut` when only its start was
+        kept; `streamed` when it went out in pieces (no body here)."""
+        shown: dict[str, Any] = {
+            "content_type": self.content_type,
+            "size": self.size,
+            "headers": dict(self.headers),
+            "streamed": self.size is None,
+        }
+        if self.body is not None:
+            text = self.body.decode("utf-8", "replace")
+            try:
+                shown["json"] = json.loads(text)
+            except ValueError:
+                shown["text"] = text
+            shown["cut"] = self.size is not None and self.size > len(self.body)
+        return shown
 
 
 @dataclass(frozen=True)
@@ -46,7 +97,9 @@ class RequestRecord:
     fault: str | None = None  # the fault rule (faults.py) or limit (limits.py) that answered
     at: float | None = None  # mock-clock seconds when the request arrived
     account_id: str | None = None  # the caller's account (state.account_id of the key)
-    seq: int = -1  # its place in the journal, from 0 (set when recorded)
+    seq: int = -1  # its place in the journal, from 0, never reused (set when recorded)
+    answer: SentAnswer | None = None  # what was sent back (None: nothing, e.g. a reset)
+    rules: tuple[int, ...] = ()  # a create: the outcome/lifecycle rules its task got (rules.py)
 
     @property
     def kind(self) -> RequestKind:
@@ -76,6 +129,8 @@ class RequestRecord:
             "status": self.status,
             "code": self.code,
             "fault": self.fault,
+            "rules": list(self.rules),
+            "answer": None if self.answer is None else self.answer.to_json(),
         }
 
     def describe(self) -> str:
@@ -111,12 +166,28 @@ class CheckResult:
             raise AssertionError(self.message)
 
 
+@dataclass(frozen=True)
+class JournalPage:
+    """Part of the journal: `records` in order; `more` when older matches lie before them;
+    `first_seq`/`last_seq` bound the journal as it is (an empty one: last = first - 1)."""
+
+    records: list[RequestRecord]
+    more: bool
+    first_seq: int
+    last_seq: int
+
+
 class Journal:
-    """Every client request, in order, with indexes; thread-safe."""
+    """Every client request, in order, with indexes; thread-safe.
+
+    A record's `seq` is its place since the mock started and is never reused, not even after
+    clear(): a watcher that remembers the last seq it saw asks for what came `after` it.
+    """
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self._clock = clock
         self._lock = threading.Lock()
+        self._first = 0  # seq of _records[0]: the records cleared so far
         self._records: list[RequestRecord] = []
         self._by_task: dict[str, list[int]] = {}
         self._by_path: dict[str, list[int]] = {}
@@ -131,7 +202,7 @@ class Journal:
         if record.path.startswith(CONTROL_PREFIX):
             return None
         with self._lock:
-            seq = len(self._records)
+            seq = self._first + len(self._records)
             at = record.at if record.at is not None or self._clock is None else self._clock()
             record = replace(record, seq=seq, at=at)
             self._records.append(record)
@@ -150,6 +221,7 @@ class Journal:
 
     def clear(self) -> None:
         with self._lock:
+            self._first += len(self._records)
             self._records.clear()
             self._by_task.clear()
             self._by_path.clear()
@@ -164,6 +236,9 @@ class Journal:
     def records(self) -> list[RequestRecord]:
         with self._lock:
             return list(self._records)
+
+    def _at(self, seq: int) -> RequestRecord:
+        return self._records[seq - self._first]
 
     # --- queries ---
 
@@ -180,27 +255,69 @@ class Journal:
     ) -> list[RequestRecord]:
         """The requests that fit every given filter, in order. `path` is exact, or a glob
         ("/api/v1/veo/*"); `since`/`until` bound the mock-clock time (inclusive)."""
+        return self.page(
+            path=path,
+            method=method,
+            task_id=task_id,
+            account_id=account_id,
+            kind=kind,
+            since=since,
+            until=until,
+        ).records
+
+    def page(
+        self,
+        *,
+        path: str | None = None,
+        method: str | None = None,
+        task_id: str | None = None,
+        account_id: str | None = None,
+        kind: RequestKind | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> JournalPage:
+        """As query(), within seqs `after` < seq < `before`, and only the last `limit` matches
+        (None: all). Reads from the newest end and stops once it has them, so the newest page
+        of a long journal costs what the page does, not what the journal does."""
         glob = path is not None and any(c in path for c in "*?[")
+        method = method.upper() if method is not None else None
+
+        def fits(record: RequestRecord) -> bool:
+            return (
+                (
+                    path is None
+                    or (fnmatch.fnmatchcase(record.path, path) if glob else record.path == path)
+                )
+                and (method is None or record.method == method)
+                and (task_id is None or record.task_id == task_id)
+                and (account_id is None or record.account_id == account_id)
+                and (kind is None or record.kind == kind)
+                and (since is None or (record.at is not None and record.at >= since))
+                and (until is None or (record.at is not None and record.at <= until))
+            )
+
+        found: list[RequestRecord] = []
+        more = False
         with self._lock:
-            candidates = self._candidates(
+            seqs = self._candidates(
                 task_id=task_id, path=None if glob else path, account_id=account_id, kind=kind
             )
-            found = [self._records[seq] for seq in candidates]
-        method = method.upper() if method is not None else None
-        return [
-            record
-            for record in found
-            if (
-                path is None
-                or (fnmatch.fnmatchcase(record.path, path) if glob else record.path == path)
-            )
-            and (method is None or record.method == method)
-            and (task_id is None or record.task_id == task_id)
-            and (account_id is None or record.account_id == account_id)
-            and (kind is None or record.kind == kind)
-            and (since is None or (record.at is not None and record.at >= since))
-            and (until is None or (record.at is not None and record.at <= until))
-        ]
+            low = 0 if after is None else bisect.bisect_right(seqs, after)
+            high = len(seqs) if before is None else bisect.bisect_left(seqs, before)
+            for index in range(high - 1, low - 1, -1):
+                record = self._at(seqs[index])
+                if not fits(record):
+                    continue
+                if limit is not None and len(found) == limit:
+                    more = True
+                    break
+                found.append(record)
+            first, last = self._first, self._first + len(self._records) - 1
+        found.reverse()
+        return JournalPage(found, more, first, last)
 
     def _candidates(
         self,
@@ -209,8 +326,9 @@ class Journal:
         path: str | None,
         account_id: str | None,
         kind: RequestKind | None,
-    ) -> Iterable[int]:
-        """The smallest index that covers the filters (the caller applies all of them)."""
+    ) -> Sequence[int]:
+        """The smallest index that covers the filters (the caller applies all of them), as
+        ascending seqs; read it under the lock."""
         lists: list[list[int]] = []
         if task_id is not None:
             lists.append(self._by_task.get(task_id, []))
@@ -221,16 +339,15 @@ class Journal:
         if kind == "create":
             lists.append(self._creates)
         if not lists:
-            return range(len(self._records))
-        smallest: list[int] = min(lists, key=len)
-        return list(smallest)
+            return range(self._first, self._first + len(self._records))
+        return min(lists, key=len)
 
     def creates(self, task_id: str | None = None) -> list[RequestRecord]:
         """Successful create requests (each answered a new task id), or those of one task."""
         if task_id is not None:
             return self.query(task_id=task_id, kind="create")
         with self._lock:
-            return [self._records[seq] for seq in self._creates]
+            return [self._at(seq) for seq in self._creates]
 
     def polls(self, task_id: str) -> list[RequestRecord]:
         """Status queries naming `task_id` (GET …?taskId=), answered or not."""
@@ -250,7 +367,7 @@ class Journal:
         mock seconds: a client that resubmits a create after a timeout pays twice."""
         with self._lock:
             groups = [
-                [self._records[seq] for seq in seqs]
+                [self._at(seq) for seq in seqs]
                 for seqs in self._same_creates.values()
                 if len(seqs) > 1
             ]
@@ -272,9 +389,7 @@ class Journal:
         apart in mock time."""
         with self._lock:
             tasks = [task_id] if task_id is not None else list(self._by_task)
-            per_task = [
-                [self._records[seq] for seq in self._by_task.get(name, [])] for name in tasks
-            ]
+            per_task = [[self._at(seq) for seq in self._by_task.get(name, [])] for name in tasks]
         lines: list[str] = []
         offending: list[RequestRecord] = []
         for records in per_task:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -84,6 +85,21 @@ class RateLimited(KieError):
         self.limit = limit
 
 
+@dataclass(frozen=True)
+class WindowView:
+    """One rate window as it stands: what it counts, how many it holds now, its limit."""
+
+    limit: str  # "creates" (per account), "record-info" (per key), "task-polls" (per task)
+    account_id: str
+    task_id: str | None
+    used: int  # requests let through in the last `seconds`
+    allowed: int | None  # the limit in force (None: off; the window still counts creates)
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class _Window:
     """A sliding log of the moments requests were let through."""
 
@@ -125,6 +141,32 @@ class Limits:
         """Forget every window (the settings stay)."""
         with self._lock:
             self._windows.clear()
+
+    def windows(
+        self, now: float, own_limits: Mapping[str, int | None] | None = None
+    ) -> list[WindowView]:
+        """The windows that hold requests now; `own_limits`: accounts' own create limits,
+        which win over the mock-wide one (as in check_create)."""
+        own_limits = own_limits or {}
+        views = []
+        with self._lock:
+            settings = self._settings
+            for key, window in self._windows.items():
+                kind, account = key[0], key[1]
+                if kind == "create":
+                    width, name = CREATE_WINDOW_SECONDS, "creates"
+                    allowed = own_limits.get(account) or settings.creates_per_10s
+                elif kind == "record-info":
+                    width, name = POLL_WINDOW_SECONDS, "record-info"
+                    allowed = settings.record_info_per_second
+                else:
+                    width, name = POLL_WINDOW_SECONDS, "task-polls"
+                    allowed = settings.task_polls_per_second
+                window.prune(now, width)
+                if window.seen:
+                    task = key[2] if kind == "task" else None
+                    views.append(WindowView(name, account, task, len(window.seen), allowed, width))
+        return views
 
     def check_create(self, account: str, now: float, account_limit: int | None = None) -> None:
         """RateLimited when ``account`` already made its quota of tasks in the last 10 s.
@@ -169,5 +211,6 @@ __all__ = [
     "LimitSettings",
     "Limits",
     "RateLimited",
+    "WindowView",
     "settings_from_json",
 ]

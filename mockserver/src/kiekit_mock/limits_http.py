@@ -61,6 +61,16 @@ async def put_limits(request: web.Request) -> web.Response:
     return answer(limits.set(settings).to_json())
 
 
+@ROUTES.get("/_mock/limits/windows")
+async def list_windows(request: web.Request) -> web.Response:
+    """The rate windows holding requests now, each with its count and the limit in force."""
+    rt = request.app[RUNTIME]
+    # read before the windows: the store's lock is never taken under the limits' one
+    own = {acct.account_id: acct.max_creates_per_10s for acct in rt.store.accounts()}
+    windows = rt.limits.windows(rt.clock.now(), own)
+    return answer({"windows": [window.to_json() for window in windows]})
+
+
 @ROUTES.delete("/_mock/limits/windows")
 async def clear_windows(request: web.Request) -> web.Response:
     """Forget every request the windows have counted (the settings stay)."""

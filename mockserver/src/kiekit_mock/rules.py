@@ -311,6 +311,7 @@ class RuleView:
 class Decision:
     outcome: Outcome | None
     lifecycle: Lifecycle | None
+    rule_ids: tuple[int, ...] = ()  # the rules that applied (the inspector shows them)
 
 
 @dataclass
@@ -393,6 +394,7 @@ class RuleBook:
         sets it. A rule that applies uses up one of its `times`; a spent rule is skipped."""
         outcome: Outcome | None = None
         lifecycle: Lifecycle | None = None
+        applied: list[int] = []
         with self._lock:
             for live in [*self._rules, *self._builtin]:
                 rule = live.rule
@@ -407,11 +409,12 @@ class RuleBook:
                 if rule.probability is not None and live.rng.random() >= rule.probability:
                     continue
                 live.applied += 1
+                applied.append(live.rule_id)
                 if gives_outcome:
                     outcome = rule.outcome
                 if gives_lifecycle:
                     lifecycle = rule.lifecycle
-        return Decision(outcome, lifecycle)
+        return Decision(outcome, lifecycle, tuple(applied))
 
     @staticmethod
     def _view(live: _LiveRule) -> RuleView:

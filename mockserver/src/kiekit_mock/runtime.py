@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .callbacks import CallbackDispatcher, CallbackSettings
+from .changes import Changes
 from .clock import MockClock
 from .config import MockConfig
 from .faults import Faults
@@ -31,6 +32,7 @@ class Runtime:
     scenarios: ScenarioPlayer = field(default_factory=ScenarioPlayer)  # HAR replay (har.py)
     faults: Faults = field(default_factory=Faults)  # fault rules (faults.py)
     rules: RuleBook = field(default_factory=RuleBook)  # outcome/lifecycle rules (rules.py)
+    changes: Changes = field(default_factory=Changes)  # what watchers long-poll (changes.py)
 
     @property
     def limits(self) -> Limits:
@@ -40,6 +42,7 @@ class Runtime:
     @classmethod
     def new(cls, config: MockConfig) -> Runtime:
         clock = MockClock(config.time_scale)
+        changes = Changes()
         dispatcher = CallbackDispatcher(
             timeout=config.callback_timeout,
             hmac_key=config.webhook_hmac_key,
@@ -47,10 +50,12 @@ class Runtime:
             copies=config.callback_copies,
             tamper=config.callback_tamper,
             allowed_hosts=config.allowed_callback_hosts,
+            on_change=lambda: changes.touch(("callbacks", "tasks")),
         )
         rules = RuleBook(config.rules)
         store = Store(config, clock.now, rules, Limits(LimitSettings.from_config(config)))
-        return cls(config, store, dispatcher, Journal(clock.now), clock, rules=rules)
+        journal = Journal(clock.now)
+        return cls(config, store, dispatcher, journal, clock, rules=rules, changes=changes)
 
     def finish(self, transition: Transition, payload: CallbackPayload) -> None:
         """Owe the task's callback if it just ended and asked for one. Needs a running loop."""

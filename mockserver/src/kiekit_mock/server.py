@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from . import inspector
 from .app import build_app, create_app, runtime_of
 from .callbacks import CallbackRecord, CallbackSettings, is_loopback_host
 from .clock import MockClock
@@ -163,6 +164,11 @@ class MockServer:
     def base_url(self) -> str:
         """e.g. "http://127.0.0.1:54321" (no trailing slash)."""
         return _base_url(self._host, self.port)
+
+    @property
+    def inspector_url(self) -> str:
+        """The inspector page (inspector/): what the client sent and the mock answered, live."""
+        return self.base_url + inspector.PAGE
 
     @property
     def upload_base_url(self) -> str:
@@ -353,7 +359,11 @@ async def _serve_forever(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
         url = _base_url(host, runner.addresses[0][1])
-        print(f"kiekit-mock: KIE API mock listening on {url} (Ctrl-C to stop)", flush=True)
+        print(
+            f"kiekit-mock: KIE API mock listening on {url} (Ctrl-C to stop); "
+            f"inspector: {url}{inspector.PAGE}",
+            flush=True,
+        )
         if upload_url is not None:  # second, so the first line stays the API's
             print(f"kiekit-mock: upload host mock listening on {upload_url}", flush=True)
         await stop.wait()

@@ -72,6 +72,7 @@ class TaskSnapshot:
     polls: int = 0  # status polls the task has answered
     lifecycle: Lifecycle = IMMEDIATE
     outcome: Outcome = SUCCESS  # how it ends (or ended): chosen by a rule or a test
+    rules: tuple[int, ...] = ()  # the ids of the rules that applied when it was created
 
     @property
     def final(self) -> bool:
@@ -106,6 +107,7 @@ class TaskSnapshot:
             "polls": self.polls,
             "lifecycle": self.lifecycle.to_json(),
             "outcome": self.outcome.to_json(),
+            "rules": list(self.rules),
             "prompt": self.prompt,
             "callback_url": self.callback_url,
             "created_ms": self.created_ms,
@@ -164,6 +166,7 @@ class _Task:
     created: float
     lifecycle: Lifecycle
     plan: Outcome
+    rules: tuple[int, ...] = ()
     polls: int = 0
     stage: int = 0
     ended: State | None = None  # "success" | "fail" once final
@@ -192,6 +195,7 @@ class _Task:
             polls=self.polls,
             lifecycle=self.lifecycle,
             outcome=self.plan,
+            rules=self.rules,
         )
 
 
@@ -343,6 +347,7 @@ class Store:
                 created=now,
                 lifecycle=decision.lifecycle or self._default_lifecycle,
                 plan=decision.outcome or Outcome(),
+                rules=decision.rule_ids,
                 charged=spec.cost,
             )
             self._tasks[task_id] = task

@@ -13,7 +13,8 @@ def register(commands: Commands) -> None:
     mock_commands = mock.add_subparsers(metavar="ACTION")
     serve = mock_commands.add_parser(
         "serve",
-        help="serve the mock KIE API on 127.0.0.1 (options: python -m kiekit_mock --help)",
+        help="serve the mock KIE API on 127.0.0.1, with its inspector page at /_mock/ui "
+        "(options: python -m kiekit_mock --help)",
         add_help=False,
     )
     serve.set_defaults(handler=_mock_serve, passthrough=True)  # the rest goes to the mock

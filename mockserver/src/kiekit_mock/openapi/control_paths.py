@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..changes import TOPICS
+from ..changes_http import MAX_WAIT
 from ..config import CALLBACK_TAMPERS
 from ..control import MAX_CLOCK_ADVANCE
 from ..faults import RULE_FIELDS as FAULT_FIELDS
+from ..inspector import PAGE
 from ..journal import REQUEST_KINDS
 from ..limits import SETTING_FIELDS as LIMIT_FIELDS
 from ..rules import OUTCOME_KINDS, Rule
@@ -152,7 +155,14 @@ LIFECYCLE = {
 }
 RULE = closed(_any_of(set(Rule.__dataclass_fields__) | {"api_key"}))
 RULES = strict({"rules": OBJECTS})
-JOURNAL = strict({"count": INT, "requests": OBJECTS})
+JOURNAL = strict(
+    {"count": INT, "requests": OBJECTS, "more": boolean(), "first_seq": INT, "last_seq": INT}
+)
+SEQ: Schema = {"type": "integer", "minimum": -1}
+COUNT: Schema = {"type": "integer", "minimum": 1}
+CHANGES = strict({"token": STRING, "topics": strict(dict.fromkeys(TOPICS, STRING))})
+TEXT_PAGE = {"description": "the inspector page", "content": {"text/html": {"schema": STRING}}}
+NO_FILE = {"description": "no such file", "content": {"text/plain": {"schema": STRING}}}
 ACCOUNT = strict({"account": OBJECT})
 CLOCK = strict({"now": {"type": "number"}, "now_ms": INT, "scale": {"type": "number"}})
 POSITIVE_INT = nullable({"type": "integer", "minimum": 1})
@@ -164,10 +174,16 @@ def _control() -> dict[str, dict[str, Any]]:
     return {
         "/_mock/tasks": {
             "get": ctl(
-                "Tasks, in creation order",
-                strict({"tasks": OBJECTS}),
+                "Tasks, in creation order (`limit`: the newest n, after skipping `offset`)",
+                strict({"total": INT, "tasks": OBJECTS}),
                 errors=(400,),
-                query=by_account | {"family": STRING, "state": STRING},
+                query=by_account
+                | {
+                    "family": STRING,
+                    "state": STRING,
+                    "limit": COUNT,
+                    "offset": {"type": "integer", "minimum": 0},
+                },
             )
         },
         "/_mock/tasks/{task_id}": {"get": ctl("One task", TASK, errors=(404,), ids=("task_id",))},
@@ -224,10 +240,23 @@ def _control() -> dict[str, dict[str, Any]]:
                     "kind": enum(REQUEST_KINDS),
                     "since": STRING,
                     "until": STRING,
-                    "limit": STRING,
+                    "after": SEQ,
+                    "before": {"type": "integer", "minimum": 0},
+                    "limit": COUNT,
                 },
             ),
-            "delete": ctl("Forget the journal", JOURNAL),
+            "delete": ctl("Forget the journal (seqs go on from where they were)", JOURNAL),
+        },
+        "/_mock/changes": {
+            "get": ctl(
+                "The change token; with `since` and `wait`, a long-poll until it moves",
+                CHANGES,
+                errors=(400,),
+                query={
+                    "since": STRING,
+                    "wait": {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+                },
+            )
         },
         "/_mock/journal/check": {
             "get": ctl(
@@ -302,7 +331,10 @@ def _control() -> dict[str, dict[str, Any]]:
                 ),
             ),
         },
-        "/_mock/limits/windows": {"delete": ctl("Empty the rate windows", OBJECT)},
+        "/_mock/limits/windows": {
+            "get": ctl("The rate windows holding requests now", strict({"windows": OBJECTS})),
+            "delete": ctl("Empty the rate windows", OBJECT),
+        },
         "/_mock/callbacks": {
             "get": ctl(
                 "Callbacks sent (or refused)",
@@ -332,6 +364,24 @@ def _control() -> dict[str, dict[str, Any]]:
 
 def paths() -> dict[str, dict[str, Any]]:
     return _control() | {
+        PAGE: {"get": plain("The inspector page", {"200": TEXT_PAGE}, tag="mock")},
+        PAGE + "/{name}": {
+            "get": plain(
+                "A file of the inspector page (its scripts, style sheet and icon)",
+                {
+                    "200": {
+                        "description": "the file",
+                        "content": {
+                            kind: {"schema": STRING}
+                            for kind in ("text/javascript", "text/css", "image/svg+xml")
+                        },
+                    },
+                    "404": NO_FILE,
+                },
+                tag="mock",
+                path_params={"name": STRING},
+            )
+        },
         "/openapi.json": {
             "get": plain(
                 "This document",

@@ -1,0 +1,166 @@
+// The inspector page: tabs over the mock's state, the mock clock, reset, and live updates.
+// The view on screen re-reads when a topic it shows has changed (GET /_mock/changes, live.js);
+// a view reads afresh whenever it is shown.
+
+import { get, post } from "./api.js";
+import { accountsView } from "./accounts.js";
+import { callbacksView } from "./callbacks.js";
+import { clockDate, clockTime, number } from "./dom.js";
+import { watch } from "./live.js";
+import { requestsView } from "./requests.js";
+import { rulesView } from "./rules.js";
+import { tasksView } from "./tasks.js";
+
+const $ = (selector) => document.querySelector(selector);
+
+let toastTimer = 0;
+function toast(message, kind = "ok") {
+  const box = $("#toast");
+  box.textContent = message;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  window.clearTimeout(toastTimer);
+  toastTimer = window.setTimeout(() => { box.hidden = true; }, kind === "error" ? 10000 : 5000);
+}
+
+// --- views and the hash route (#tasks/<id>, #requests/task_id=…) ---
+
+const views = new Map();
+let current = null;
+
+const ctx = {
+  toast,
+  go: (route) => { window.location.hash = route; },
+  refreshView: () => { if (current) schedule(current); },
+};
+
+function schedule(view, options = {}) {
+  // one read at a time per view; changes that arrive meanwhile make one more read after it
+  if (view.running) {
+    view.again = true;
+    return;
+  }
+  view.running = true;
+  view.refresh(options)
+    .catch((error) => toast(`Could not read the mock: ${error.message}`, "error"))
+    .finally(() => {
+      view.running = false;
+      if (view.again) {
+        view.again = false;
+        schedule(view);
+      }
+    });
+}
+
+function route() {
+  const [name, ...rest] = window.location.hash.replace(/^#/, "").split("/");
+  const view = views.get(name) || views.get("requests");
+  const param = rest.length ? rest.join("/") : undefined;
+  if (view !== current) {
+    if (current) current.el.hidden = true;
+    current = view;
+    view.el.hidden = false;
+    for (const tab of document.querySelectorAll("nav.tabs a")) {
+      tab.setAttribute("aria-current", tab.dataset.view === view.name ? "page" : "false");
+    }
+    if (view.route) view.route(param);
+    schedule(view);
+  } else if (view.route) {
+    view.route(param);
+  }
+}
+
+// --- the mock clock: read on a change, shown moving at its scale in between ---
+
+const clock = { now: null, scale: 1, read: 0 };
+
+async function readClock() {
+  showClock(await get("/_mock/clock"));
+}
+
+function showClock(answer) {
+  Object.assign(clock, { now: answer.now, scale: answer.scale, read: performance.now() });
+  const shown = $("#clock");
+  shown.dataset.now = String(answer.now);
+  shown.title = clockDate(answer.now);
+  $("#clock-scale").textContent = answer.scale === 1 ? "" : `×${number(answer.scale)}`;
+  tick();
+}
+
+function tick() {
+  if (clock.now === null) return;
+  const now = clock.now + ((performance.now() - clock.read) / 1000) * clock.scale;
+  $("#clock").textContent = clockTime(now).slice(0, 8);
+}
+
+// --- live: which topics moved since this tab last looked ---
+
+const seen = {};
+
+function onView(view) {
+  const changed = Object.keys(view.topics).filter((topic) => seen[topic] !== view.topics[topic]);
+  Object.assign(seen, view.topics);
+  const quiet = changed.length === 0; // a long-poll that ran out: look again all the same
+  if (quiet || changed.includes("clock")) readClock().catch(() => {});
+  // only the view on screen reads; another reads when it is shown (route)
+  if (current && (quiet || current.topics.some((topic) => changed.includes(topic)))) {
+    schedule(current, { quiet });
+  }
+}
+
+function onStatus(state) {
+  const live = $("#live");
+  live.dataset.state = state;
+  live.textContent = { live: "live", follower: "live", offline: "mock unreachable" }[state] || state;
+  live.title = state === "follower" ? "live, through another open tab of this mock" : "connection to the mock";
+}
+
+// --- header actions ---
+
+function wireHeader() {
+  $("#clock-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("#clock-seconds").value.trim();
+    const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : text; // the API judges the rest
+    try {
+      showClock(await post("/_mock/clock/advance", { seconds }));
+      toast(`Mock clock advanced by ${text} s`);
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  });
+  $("#reset").addEventListener("click", async () => {
+    if (!window.confirm("Reset the mock? Tasks, added rules and faults, account changes, callback records and the journal are forgotten.")) return;
+    try {
+      await post("/_mock/reset");
+      toast("Mock reset");
+    } catch (error) {
+      toast(error.message, "error");
+    }
+    ctx.refreshView();
+  });
+}
+
+async function start() {
+  const main = $("#views");
+  for (const make of [requestsView, tasksView, callbacksView, rulesView, accountsView]) {
+    const view = make(ctx);
+    view.el.hidden = true;
+    views.set(view.name, view);
+    main.append(view.el);
+  }
+  wireHeader();
+  try {
+    Object.assign(seen, (await get("/_mock/changes")).topics);
+    await readClock();
+  } catch {
+    onStatus("offline");
+  }
+  window.setInterval(tick, 250);
+  window.addEventListener("hashchange", route);
+  route();
+  watch(onView, onStatus);
+  document.body.dataset.ready = "true";
+}
+
+start();

@@ -1,0 +1,72 @@
+// Every callback the mock owed, newest first, with how it is set to send them (signing,
+// copies, tampering; never the HMAC key, which the control API does not show either).
+
+import { del, get } from "./api.js";
+import { clear, clockTime, emptyRow, h, reconcile, short, taskLink } from "./dom.js";
+import { callbackCard } from "./tasks.js";
+
+const PAGE = 100;
+
+export function callbacksView(ctx) {
+  let selected = null;
+  let records = [];
+  const settings = h("p", { class: "summary", id: "callback-settings" });
+  const tbody = h("tbody", { id: "callbacks-rows" });
+  const detail = h("section", { class: "detail", id: "callback-detail", "aria-label": "callback detail" },
+    h("p", { class: "muted" }, "Click a callback to see its payload, headers and the receiver's answer."));
+  const forget = h("button", { type: "button", onclick: async () => {
+    try {
+      await del("/_mock/callbacks");
+      ctx.toast("Callback records forgotten");
+    } catch (error) {
+      ctx.toast(error.message, "error");
+    }
+    ctx.refreshView();
+  } }, "Forget callback records");
+
+  const el = h("section", { class: "view split", id: "view-callbacks" },
+    h("div", { class: "pane" },
+      h("div", { class: "toolbar" }, settings, forget),
+      h("div", { class: "table-wrap" },
+        h("table", { class: "rows clickable", id: "callbacks-table" },
+          h("thead", {}, h("tr", {}, ["sent (mock)", "task", "to", "copy", "delivery", "receiver said"].map((c) => h("th", {}, c)))),
+          tbody))),
+    detail);
+
+  function row({ record, index }) {
+    const tr = h("tr", { tabindex: 0, dataset: { index } },
+      h("td", { class: "mono" }, clockTime(record.sent_at)),
+      h("td", {}, taskLink(record.task_id)),
+      h("td", { class: "mono path", title: record.url }, record.url),
+      h("td", { class: "num" }, String(record.copy)),
+      h("td", {}, record.delivered ? h("span", { class: "badge good" }, "delivered")
+        : h("span", { class: record.reason === "pending" ? "badge wait" : "badge bad", title: record.reason }, record.reason === "pending" ? "in flight" : "not delivered")),
+      h("td", {}, record.status !== null ? `HTTP ${record.status}` : "", record.answer ? h("span", { class: "muted" }, ` ${short(record.answer, 40)}`) : ""));
+    if (index === selected) tr.classList.add("selected");
+    tr.addEventListener("click", (event) => {
+      if (event.target.closest("a")) return;
+      selected = index;
+      for (const other of tbody.querySelectorAll("tr.selected")) other.classList.remove("selected");
+      tr.classList.add("selected");
+      clear(detail, h("h2", {}, "Callback for ", taskLink(record.task_id)), callbackCard(record));
+    });
+    return tr;
+  }
+
+  return {
+    name: "callbacks",
+    el,
+    topics: ["callbacks"],
+    async refresh() {
+      const [mode, found] = await Promise.all([get("/_mock/callbacks/settings"), get("/_mock/callbacks", { wait: 0 })]);
+      const signing = mode.signing ? `signed (HMAC)${mode.tamper ? `, tampered: ${mode.tamper}` : ""}` : "unsigned";
+      clear(settings, `${found.length} callbacks · ${signing} · ${mode.copies} ${mode.copies === 1 ? "copy" : "copies"} each`);
+      records = found.map((record, index) => ({ record, index })).reverse().slice(0, PAGE);
+      if (!records.length) clear(tbody, emptyRow(6, "No callbacks yet: they are sent when a task with a callBackUrl ends."));
+      else {
+        if (tbody.querySelector("tr.empty")) tbody.replaceChildren();
+        reconcile(tbody, records, { key: (r) => r.index, sign: (r) => JSON.stringify(r.record), render: row });
+      }
+    },
+  };
+}

@@ -1,0 +1,261 @@
+// Tasks, newest first (GET /_mock/tasks, a page at a time), and one task in detail: its
+// lifecycle and progress, its callbacks (owed, sent, and what the receiver answered), the
+// requests that named it, and buttons that advance, complete or fail it.
+
+import { get, part, post, put } from "./api.js";
+import { clear, clockTime, codeBadge, emptyRow, h, number, reconcile, short, stateBadge } from "./dom.js";
+import { jsonView } from "./jsonview.js";
+
+const PAGE = 100;
+const STAGES = ["waiting", "queuing", "generating"];
+const FAMILIES = ["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "suno"];
+const OUTCOMES = ["success", "fail", "moderation", "callback_fail"];
+
+export function tasksView(ctx) {
+  const filters = { state: "", family: "", account_id: "" };
+  let offset = 0;
+  let total = 0;
+  let selected = null;
+  let shownSign = "";
+
+  const summary = h("p", { class: "summary", id: "tasks-summary" });
+  const tbody = h("tbody", { id: "tasks-rows" });
+  const newer = h("button", { type: "button", onclick: () => turn(-PAGE) }, "‹ Newer");
+  const older = h("button", { type: "button", onclick: () => turn(PAGE) }, "Older ›");
+  const detail = h("section", { class: "detail", id: "task-detail", "aria-label": "task detail" },
+    h("p", { class: "muted" }, "Click a task to see its lifecycle and callbacks, and to steer it."));
+
+  const inputs = {
+    state: h("select", { name: "state", "aria-label": "state" },
+      ["", ...STAGES, "success", "fail"].map((s) => h("option", { value: s }, s || "any state"))),
+    family: h("select", { name: "family", "aria-label": "family" },
+      ["", ...FAMILIES].map((f) => h("option", { value: f }, f || "any family"))),
+    account_id: h("input", { name: "account_id", placeholder: "account id", size: 14 }),
+  };
+  for (const [name, input] of Object.entries(inputs)) {
+    input.addEventListener("change", () => {
+      filters[name] = input.value.trim();
+      offset = 0;
+      ctx.refreshView();
+    });
+  }
+
+  const el = h("section", { class: "view split", id: "view-tasks" },
+    h("div", { class: "pane" },
+      h("form", { class: "toolbar", onsubmit: (e) => e.preventDefault() }, Object.values(inputs)),
+      summary,
+      h("div", { class: "table-wrap" },
+        h("table", { class: "rows clickable", id: "tasks-table" },
+          h("thead", {}, h("tr", {}, ["task", "family", "model", "account", "state", "progress", "outcome", "callback", "created (mock)"].map((c) => h("th", {}, c)))),
+          tbody)),
+      h("div", { class: "pager" }, newer, older)),
+    detail);
+
+  function row(task) {
+    const row = h("tr", { tabindex: 0, dataset: { task: task.task_id, state: task.state } },
+      h("td", { class: "mono", title: task.task_id }, short(task.task_id, 10)),
+      h("td", {}, task.family),
+      h("td", { class: "mono" }, task.model),
+      h("td", { class: "mono", title: task.account_id }, short(task.account_id, 10)),
+      h("td", {}, stateBadge(task.state)),
+      h("td", {}, progressBar(task)),
+      h("td", {}, outcomeText(task.outcome)),
+      h("td", { title: task.callback_url || "no callBackUrl" }, task.callback_url ? (isFinal(task) ? "sent" : "owed") : h("span", { class: "muted" }, "–")),
+      h("td", { class: "mono" }, clockTime(task.created_ms / 1000)));
+    if (task.task_id === selected) row.classList.add("selected");
+    const open = () => ctx.go(`tasks/${encodeURIComponent(task.task_id)}`);
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") open();
+    });
+    return row;
+  }
+
+  async function list() {
+    const answer = await get("/_mock/tasks", { ...filters, limit: PAGE, offset });
+    total = answer.total;
+    const tasks = answer.tasks.slice().reverse();
+    if (!tasks.length) clear(tbody, emptyRow(9, total ? "No tasks on this page." : "No tasks yet."));
+    else {
+      if (tbody.querySelector("tr.empty")) tbody.replaceChildren();
+      reconcile(tbody, tasks, { key: (t) => t.task_id, sign: (t) => JSON.stringify(t) + (t.task_id === selected), render: row });
+    }
+    const first = total - offset;
+    clear(summary, total ? `${total} tasks; showing ${Math.max(1, first - PAGE + 1)}–${first}, newest first` : "");
+    summary.dataset.total = String(total);
+    newer.disabled = offset === 0;
+    older.disabled = offset + PAGE >= total;
+  }
+
+  async function showDetail() {
+    if (!selected) return;
+    const id = selected;
+    let task;
+    try {
+      task = (await get(`/_mock/tasks/${part(id)}`)).task;
+    } catch (error) {
+      if (error.status === 404) {
+        clear(detail, h("p", { class: "muted" }, `No task ${id} (the mock was reset?).`));
+        shownSign = "";
+        return;
+      }
+      throw error;
+    }
+    const [callbacks, journal] = await Promise.all([
+      get("/_mock/callbacks", { task_id: id, wait: 0 }),
+      get("/_mock/journal", { task_id: id, limit: 50 }),
+    ]);
+    const sign = JSON.stringify([task, callbacks, journal.requests.map((r) => r.seq)]);
+    if (sign === shownSign || selected !== id) return; // nothing new: the buttons stay put
+    shownSign = sign;
+    clear(detail, taskDetail(task, callbacks, journal));
+  }
+
+  function taskDetail(task, callbacks, journal) {
+    const final = isFinal(task);
+    const outcome = h("select", { name: "outcome", "aria-label": "planned outcome", disabled: final },
+      OUTCOMES.map((kind) => h("option", { value: kind, selected: task.outcome.kind === kind }, kind)));
+    outcome.addEventListener("change", () => act(`Outcome of ${short(task.task_id)} set to ${outcome.value}`,
+      () => put(`/_mock/tasks/${part(task.task_id)}/outcome`, outcome.value)));
+    const path = `/_mock/tasks/${part(task.task_id)}`;
+    return [
+      h("h2", {}, "Task ", h("span", { class: "mono", id: "task-detail-id" }, task.task_id), " ", stateBadge(task.state)),
+      h("div", { class: "actions", role: "group", "aria-label": "steer this task" },
+        h("button", { type: "button", id: "task-advance", disabled: final, title: "one state on (to the end once due)",
+          onclick: () => act(`Advanced ${short(task.task_id)}`, () => post(`${path}/advance`)) }, "Advance"),
+        h("button", { type: "button", id: "task-complete", disabled: final, title: "to the end now, with the planned outcome",
+          onclick: () => act(`Completed ${short(task.task_id)}`, () => post(`${path}/complete`)) }, "Complete"),
+        h("button", { type: "button", id: "task-fail", class: "danger", disabled: final, title: "end it now as a generation failure",
+          onclick: () => act(`Failed ${short(task.task_id)}`, async () => {
+            await put(`${path}/outcome`, "fail");
+            return post(`${path}/complete`);
+          }) }, "Fail"),
+        h("label", { class: "inline" }, "planned outcome ", outcome)),
+      stepper(task),
+      facts([
+        ["family", task.family],
+        ["model", h("span", { class: "mono" }, task.model)],
+        ["account", h("span", { class: "mono" }, task.account_id)],
+        ["lifecycle", lifecycleText(task)],
+        ["outcome", outcomeText(task.outcome)],
+        ["rules", task.rules.length ? task.rules.map((id) => `rule ${id}`).join(", ") : "none (the mock's defaults)"],
+        ["credits", number(task.credits_charged)],
+        ["created", clockTime(task.created_ms / 1000)],
+        ["ended", task.completed_ms ? clockTime(task.completed_ms / 1000) : ""],
+        ["prompt", task.prompt],
+      ]),
+      task.result_urls.length
+        ? [h("h3", {}, "Results"), h("ul", { class: "links" }, task.result_urls.map((url) => h("li", {}, h("a", { href: url, target: "_blank", rel: "noreferrer", class: "mono" }, url))))]
+        : null,
+      h("h3", {}, "Callback"),
+      callbackPart(task, callbacks),
+      h("h3", {}, `Requests naming this task (${journal.count}${journal.more ? "+" : ""})`),
+      journal.requests.length
+        ? h("table", { class: "rows small" }, h("tbody", {}, journal.requests.slice().reverse().map((r) =>
+          h("tr", {}, h("td", { class: "num" }, `#${r.seq}`), h("td", { class: "mono" }, clockTime(r.at)),
+            h("td", {}, `${r.method} ${r.kind}`), h("td", { class: "mono path" }, r.path), h("td", {}, codeBadge(r.code, r.status))))))
+        : h("p", { class: "muted" }, "none"),
+      h("p", {}, h("a", { href: `#requests/task_id=${encodeURIComponent(task.task_id)}` }, "Open them in Requests ›")),
+      h("h3", {}, "Request body"),
+      jsonView(task.request_body),
+    ];
+  }
+
+  async function act(message, change) {
+    try {
+      await change();
+      ctx.toast(message);
+    } catch (error) {
+      ctx.toast(error.message, "error");
+    }
+    ctx.refreshView();
+  }
+
+  function turn(step) {
+    offset = Math.max(0, offset + step);
+    ctx.refreshView();
+  }
+
+  return {
+    name: "tasks",
+    el,
+    topics: ["tasks", "callbacks", "journal"],
+    async refresh() {
+      await list();
+      await showDetail();
+    },
+    route(param) {
+      const wanted = param ? decodeURIComponent(param) : null;
+      if (wanted === selected) return;
+      selected = wanted;
+      shownSign = "";
+      for (const tr of tbody.rows) tr.classList.toggle("selected", tr.dataset.task === selected);
+      if (!selected) clear(detail, h("p", { class: "muted" }, "Click a task to see its lifecycle and callbacks, and to steer it."));
+      ctx.refreshView();
+    },
+  };
+}
+
+function isFinal(task) {
+  return task.state === "success" || task.state === "fail";
+}
+
+function facts(entries) {
+  return h("dl", { class: "facts" }, entries.filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+function outcomeText(outcome) {
+  const extra = [outcome.code !== null ? `code ${outcome.code}` : "", outcome.msg ? `“${outcome.msg}”` : ""].filter(Boolean);
+  return extra.length ? `${outcome.kind} (${extra.join(", ")})` : outcome.kind;
+}
+
+function lifecycleText(task) {
+  const life = task.lifecycle;
+  if (life.mode === "manual") return "manual: it moves only when advanced or completed";
+  if (life.mode === "immediate") return "immediate: final at its first poll";
+  const parts = [];
+  if (life.polls) parts.push(`after ${life.polls} polls (${task.polls} so far)`);
+  if (life.seconds) parts.push(`after ${number(life.seconds)} s of mock time`);
+  return parts.join(" and ");
+}
+
+function stageOf(task) {
+  return isFinal(task) ? 3 : STAGES.indexOf(task.state);
+}
+
+function progressBar(task) {
+  const stage = stageOf(task);
+  const bar = h("span", { class: "progress", title: `${task.state} · ${task.polls} polls`, dataset: { stage } });
+  bar.append(h("span", { class: `fill ${task.state}`, dataset: { stage } })); // width: style.css
+  return [bar, h("span", { class: "muted small" }, ` ${task.polls} polls`)];
+}
+
+function stepper(task) {
+  const stage = stageOf(task);
+  const steps = [...STAGES, isFinal(task) ? task.state : "success | fail"];
+  return h("ol", { class: "stepper", "aria-label": "lifecycle" }, steps.map((name, index) =>
+    h("li", { class: index < stage ? "done" : index === stage ? `now ${task.state}` : "" }, name)));
+}
+
+function callbackPart(task, callbacks) {
+  if (!task.callback_url) return h("p", { class: "muted" }, "No callBackUrl: nothing is owed.");
+  const owed = h("p", {}, "to ", h("span", { class: "mono" }, task.callback_url),
+    isFinal(task) ? "" : h("span", { class: "badge wait" }, "owed when the task ends"));
+  if (!callbacks.length) return [owed, isFinal(task) ? h("p", { class: "muted" }, "none recorded") : null];
+  return [owed, callbacks.map(callbackCard)];
+}
+
+export function callbackCard(record) {
+  const verdict = record.delivered
+    ? h("span", { class: "badge good" }, `delivered · HTTP ${record.status}`)
+    : h("span", { class: record.reason === "pending" ? "badge wait" : "badge bad" }, record.reason === "pending" ? "in flight" : "not delivered");
+  return h("div", { class: "card callback", dataset: { delivered: String(record.delivered) } },
+    h("p", {}, verdict, " ", record.copy > 1 ? `copy ${record.copy} ` : "", record.tampered ? h("span", { class: "badge warn" }, `tampered: ${record.tampered}`) : "",
+      h("span", { class: "muted" }, ` sent at ${clockTime(record.sent_at)}`)),
+    record.reason && record.reason !== "pending" ? h("p", { class: "muted" }, record.reason) : null,
+    h("details", {}, h("summary", {}, "payload and headers"), jsonView(record.payload), jsonView(record.headers)),
+    record.answer !== null && record.answer !== undefined
+      ? h("details", { open: true }, h("summary", {}, "the receiver's answer"), h("pre", { class: "json text" }, record.answer || "(empty)"))
+      : null);
+}

@@ -1,0 +1,164 @@
+"""What the inspector page reads besides the journal and the change token — tasks a page at a
+time, the rate windows, what callback receivers answered — and how the page itself is served:
+its files from the package, under a strict Content-Security-Policy, never journaled, and named
+on the start-up line of `python -m kiekit_mock serve` (what `kie mock serve` runs)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from kiekit_mock import MockConfig, MockServer, account_id
+
+if TYPE_CHECKING:
+    from conftest import Kie, MakeMock
+
+T2I = "grok-imagine/text-to-image"
+
+
+def control(kie: Kie, path: str, method: str = "GET", body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    answer = kie.fetch(kie.base_url + path, method=method, data=data)
+    assert answer.status in (200, 201), answer.body
+    return answer.json()
+
+
+def test_tasks_come_a_page_at_a_time_from_the_newest(kie: Kie) -> None:
+    made = [kie.create(T2I, prompt=f"p{n}") for n in range(5)]
+    newest = control(kie, "/_mock/tasks?limit=2")
+    assert newest["total"] == 5
+    assert [task["task_id"] for task in newest["tasks"]] == made[3:]
+    page = control(kie, "/_mock/tasks?limit=2&offset=2")
+    assert [task["task_id"] for task in page["tasks"]] == made[1:3]
+    assert [t["task_id"] for t in control(kie, "/_mock/tasks?limit=2&offset=4")["tasks"]] == [
+        made[0]
+    ]
+    assert control(kie, "/_mock/tasks?offset=9")["tasks"] == []
+    assert len(control(kie, "/_mock/tasks")["tasks"]) == 5
+    refused = kie.fetch(kie.base_url + "/_mock/tasks?limit=0")
+    assert (refused.status, refused.json()["field"]) == (400, "limit")
+
+
+def test_rate_windows_show_what_they_hold_and_the_limit_in_force(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(documented_limits=True, time_scale=1e-6)  # windows move on advance only
+    first = kie.create(T2I, prompt="a")
+    kie.create(T2I, prompt="b")
+    kie.record(first)
+    windows = control(kie, "/_mock/limits/windows")["windows"]
+    mine = account_id("test-key")
+    assert {(w["limit"], w["account_id"], w["used"], w["allowed"]) for w in windows} == {
+        ("creates", mine, 2, 20),
+        ("record-info", mine, 1, 10),
+    }
+    control(kie, "/_mock/accounts", "POST", {"api_key": "test-key", "max_creates_per_10s": 3})
+    (creates,) = (
+        w for w in control(kie, "/_mock/limits/windows")["windows"] if w["limit"] == "creates"
+    )
+    assert (creates["allowed"], creates["seconds"]) == (3, 10.0)
+    mock.clock.advance(10)
+    assert control(kie, "/_mock/limits/windows")["windows"] == []
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        status, body = (500, b"not today") if "refuse" in self.path else (200, b"thanks")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def receiver() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_callback_records_keep_what_the_receiver_answered(mock: MockServer, kie: Kie) -> None:
+    with receiver() as url:
+        for path in ("/ok", "/refuse"):
+            body = {"model": T2I, "input": {"prompt": "p"}, "callBackUrl": url + path}
+            kie.record(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])
+        thanked, refused = sorted(mock.callbacks(), key=lambda r: r.url)
+    assert (thanked.delivered, thanked.status, thanked.answer) == (True, 200, "thanks")
+    assert (refused.delivered, refused.status, refused.answer) == (False, 500, "not today")
+    listed = control(kie, "/_mock/callbacks")
+    assert {record["answer"] for record in listed} == {"thanks", "not today"}
+
+
+def test_the_page_and_its_files_are_served_from_the_package(mock: MockServer, kie: Kie) -> None:
+    page = kie.fetch(mock.inspector_url)
+    assert page.status == 200
+    assert page.content_type == "text/html; charset=utf-8"
+    scripts = re.findall(r'src="(/_mock/ui/[^"]+)"', page.body.decode())
+    assert "/_mock/ui/app.js" in scripts
+    for path in ["/_mock/ui/app.js", "/_mock/ui/style.css", "/_mock/ui/icon.svg"]:
+        asset = kie.fetch(kie.base_url + path)
+        assert asset.status == 200, path
+        assert asset.body
+    assert kie.fetch(kie.base_url + "/_mock/ui/app.js").content_type.startswith("text/javascript")
+    for missing in ("nope.js", "..%2Fcontrol.py", "__init__.py", "index.html"):
+        assert kie.fetch(f"{kie.base_url}/_mock/ui/{missing}").status == 404, missing
+    assert mock.requests() == []  # the page is the tester's, not the client's: not journaled
+
+
+def test_the_page_may_load_nothing_but_the_mock(kie: Kie, mock: MockServer) -> None:
+    policy = _headers(mock.inspector_url)["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["default-src"] == "'none'"
+    for kind in ("script-src", "style-src", "connect-src"):
+        assert directives[kind] == "'self'"
+    # the files themselves name no other host
+    for name in ("index.html", "app.js", "live.js", "api.js", "style.css"):
+        text = kie.fetch(f"{kie.base_url}/_mock/ui/{name}".replace("/index.html", "")).body
+        assert re.search(rb"https?://", text) is None, name
+
+
+def _headers(url: str) -> dict[str, str]:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as response:
+        return dict(response.headers)
+
+
+def test_the_start_up_line_links_the_inspector() -> None:
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    command = [sys.executable, "-m", "kiekit_mock", "serve", "--port", "0", "--upload-port", "0"]
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"inspector: (http://127\.0\.0\.1:\d+/_mock/ui)$", line.strip())
+        assert found, line
+        assert re.search(r"KIE API mock listening on (http://127\.0\.0\.1:\d+)", line)
+        assert _headers(found.group(1))["Content-Type"].startswith("text/html")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_a_mock_server_names_its_inspector() -> None:
+    with MockServer(MockConfig()) as mock:
+        assert mock.inspector_url == f"{mock.base_url}/_mock/ui"
