@@ -83,7 +83,7 @@ def _run(
 def test_a_batch_creates_each_job_once_and_downloads_its_files(
     mock_server_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
-    mock = mock_server_factory(polls_to_complete=1)
+    mock = mock_server_factory(polls_to_complete=1, strict_models=True)  # refuses no/such-model
     journal = Journal(MemoryStore())
     jobs = _jobs(6)
     jobs.append(Job(7, "broken", GROK, {"prompt": "x [mock:fail]"}))

@@ -44,10 +44,41 @@ def _files(kie: Kie, record: dict[str, Any]) -> list[tuple[str, bytes]]:
     return [(a.content_type, a.body) for a in answers]
 
 
-def test_without_the_config_an_unknown_id_is_still_not_supported(make_mock: MakeMock) -> None:
-    _, kie = make_mock()
-    answer = kie.post(CREATE, {"model": "acme/banana-v1", "input": {"prompt": "p"}}).json()
+def test_with_strict_models_an_id_outside_the_config_is_not_supported(
+    make_mock: MakeMock,
+) -> None:
+    _, kie = make_mock(strict_models=True, extra_market_models=EXTRA)
+    answer = kie.post(CREATE, {"model": "acme/other-v1", "input": {"prompt": "p"}}).json()
     assert (answer["code"], answer["msg"]) == (422, "model not supported")
+    named = kie.post(CREATE, {"model": "acme/banana-v1", "input": {"prompt": "p"}}).json()
+    assert named["code"] == 200  # a named one is still served in strict mode
+
+
+@pytest.mark.parametrize(
+    ("model", "ext", "head"),
+    [
+        ("nano-banana-pro", "jpg", b"\xff\xd8\xff"),
+        ("bytedance/seedance-2-fast", "mp4", b"ftyp"),
+        ("wan/2-7-r2v", "mp4", b"ftyp"),
+        ("happyhorse/video-edit", "mp4", b"ftyp"),
+        ("elevenlabs/text-to-speech-turbo-2-5", "mp3", b""),
+        ("gpt-image-2-image-to-image", "jpg", b"\xff\xd8\xff"),
+    ],
+)
+def test_by_default_an_unknown_id_is_served_with_its_kind_from_its_wording(
+    make_mock: MakeMock, caplog: pytest.LogCaptureFixture, model: str, ext: str, head: bytes
+) -> None:
+    _, kie = make_mock()
+    with caplog.at_level("WARNING", logger="kiekit_mock"):
+        task_id = kie.create(model, prompt="a lighthouse")
+    record = kie.record(task_id)
+    assert record["state"] == "success"
+    [url] = json.loads(record["resultJson"])["resultUrls"]
+    assert url.endswith("." + ext)
+    body = kie.fetch(url).body
+    assert head in body[:12]
+    assert body
+    assert any(model in r.getMessage() and "strict" in r.getMessage() for r in caplog.records)
 
 
 def test_an_image_model_walks_the_lifecycle_and_serves_jpegs(make_mock: MakeMock) -> None:

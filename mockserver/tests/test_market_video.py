@@ -102,9 +102,10 @@ def test_the_guide_kling_example_is_accepted_and_yields_an_mp4(mock: MockServer,
     assert callback.payload["data"]["model"] == KLING
 
 
-def test_the_docs_page_spelling_kling_3_0_is_not_a_model_id(kie: Kie) -> None:
+def test_the_docs_page_spelling_kling_3_0_is_not_a_model_id(make_mock: MakeMock) -> None:
     # §2.4 [SRC≠]: the page's examples say "kling-3.0"; the OpenAPI enum and real traffic say
-    # "kling-3.0/video". The mock answers the page's spelling as any unknown id.
+    # "kling-3.0/video". A strict mock answers the page's spelling as KIE does any unknown id.
+    _, kie = make_mock(strict_models=True)
     body = GUIDE_KLING_BODY | {"model": "kling-3.0"}
     assert answer(kie, body) == {"code": 422, "msg": "model not supported", "data": None}
 

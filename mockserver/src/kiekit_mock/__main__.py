@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         "text (repeatable), e.g. --market-model acme/banana-v1=image",
     )
     parser.add_argument(
+        "--strict-models",
+        action="store_true",
+        help="refuse market model ids the mock does not know with KIE's 422 'model not "
+        "supported' (default: accept them, output kind from the id, with a warning)",
+    )
+    parser.add_argument(
         "--account",
         action="append",
         default=[],
@@ -172,6 +178,7 @@ def _serve(argv: Sequence[str]) -> int:
             seconds_to_complete=args.seconds,
             starting_credits=args.credits,
             extra_market_models=dict(map(parse_market_model, args.market_models)),
+            strict_models=args.strict_models,
             documented_limits=args.documented_limits,
             webhook_hmac_key=args.webhook_hmac_key,
             callback_copies=args.callback_copies,

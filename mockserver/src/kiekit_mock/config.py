@@ -109,6 +109,11 @@ class MockConfig:
         accepts them with a minimal input check (an object; a `prompt`, if given, a non-empty
         string of at most 10000 characters) and runs the normal lifecycle. Ids the mock already
         emulates keep their own checks.
+    strict_models: refuse a market model id the mock neither emulates nor finds in
+        extra_market_models with KIE's own 422 "model not supported" (kie-api.md §2.4). Off by
+        default: KIE adds market models every week, and a test double must not block one added
+        yesterday — an unknown id is accepted with the minimal check above, its output kind read
+        from its wording (market_models/extra.py), and a warning in the mock's log.
     documented_limits: enforce KIE's documented rate limits (limits.py): 20 creates per 10 s per
         account (max_creates_per_10s, if set, wins), jobs/recordInfo 10/s per key, 4o Image and
         Suno record-info 3/s per task; each measured on the mock clock.
@@ -129,6 +134,7 @@ class MockConfig:
     callback_timeout: float = 15.0
     time_scale: float = 1.0
     extra_market_models: Mapping[str, MarketOutput] = field(default_factory=FrozenMapping)
+    strict_models: bool = False
     accounts: Mapping[str, AccountSettings] = field(default_factory=KeyedAccounts)
     rules: tuple[Rule, ...] = ()
     documented_limits: bool = False

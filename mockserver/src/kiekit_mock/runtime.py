@@ -33,6 +33,7 @@ class Runtime:
     faults: Faults = field(default_factory=Faults)  # fault rules (faults.py)
     rules: RuleBook = field(default_factory=RuleBook)  # outcome/lifecycle rules (rules.py)
     changes: Changes = field(default_factory=Changes)  # what watchers long-poll (changes.py)
+    guessed_models: set[str] = field(default_factory=set)  # unknown market ids warned about
 
     @property
     def limits(self) -> Limits:

@@ -1,10 +1,10 @@
 """The generic market provider: the contract, plus what a user of an untyped model relies on.
 
-The mock emulates the six ``grok-imagine/*`` market models and answers any other id with KIE's
-422 "model not supported" (kie-api.md §2.4), so the end-to-end tests reach the generic provider
-through a registry that holds it alone, and the Grok ids stand in for "a model kiekit has no
-typed plugin for". Status payloads are the recorded real ones of §2.2 (HAR) and the docs'
-failure example, ids shortened.
+The mock emulates the ``grok-imagine/*`` market models and accepts any other id by default (a
+strict mock answers it with KIE's 422 "model not supported", kie-api.md §2.4); the end-to-end
+tests reach the generic provider through a registry that holds it alone, and the Grok ids stand
+in for "a model kiekit has no typed plugin for". Status payloads are the recorded real ones of
+§2.2 (HAR) and the docs' failure example, ids shortened.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,7 +32,7 @@ from kiekit.registry import default_registry, installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit_contract import ProviderContract, async_client_for, client_for
 from kiekit_market import GenericMarketProvider
-from kiekit_mock import MockServer
+from kiekit_mock import MockConfig, MockServer
 
 T2I = "grok-imagine/text-to-image"
 I2I = "grok-imagine/image-to-image"
@@ -266,12 +266,18 @@ def test_command_line_values_are_read_as_json_where_they_parse() -> None:
     )
 
 
-def test_kie_run_sends_an_untyped_id_to_kie(capsys: pytest.CaptureFixture[str]) -> None:
+def test_kie_run_sends_an_untyped_id_to_kie(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     from kiekit.cli import main
 
-    argv = ["run", NANO, "--prompt", "x", "--input", "resolution=2K", "--mock"]
-    assert main([*argv, "--mock-seconds", "0"]) == 1
-    assert "kie: error: KIE error 422: model not supported" in capsys.readouterr().err
+    out = tmp_path / "out"
+    argv = ["run", NANO, "--prompt", "x", "--input", "resolution=2K", "--mock", "--out", str(out)]
+    assert main([*argv, "--mock-seconds", "0"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out.split()
+    assert printed
+    assert all(Path(path).parent == out for path in printed)
+    assert all(Path(path).read_bytes()[:3] == b"\xff\xd8\xff" for path in printed)
 
 
 @needs_grok
@@ -319,8 +325,15 @@ def test_video_kind_comes_from_the_file(kie_mock: MockServer) -> None:
     assert [(a.kind, a.media_type) for a in results.assets] == [(MediaKind.VIDEO, "video/mp4")]
 
 
+@pytest.fixture
+def strict_mock() -> Iterator[MockServer]:
+    with MockServer(MockConfig(strict_models=True)) as server:
+        yield server
+
+
 @pytest.mark.parametrize("client", ["Client", "AsyncClient"])
-def test_unknown_model_is_kie_s_422_and_no_task(client: str, kie_mock: MockServer) -> None:
+def test_unknown_model_is_kie_s_422_and_no_task(client: str, strict_mock: MockServer) -> None:
+    kie_mock = strict_mock
     registry = generic_only()
 
     def submit() -> Task:

@@ -26,7 +26,7 @@ from ..wire import (
     poll_task,
     runtime,
 )
-from .market_models import MODELS, Input, find
+from .market_models import MODELS, Input, find, warn_guessed
 from .validation import invalid
 
 ROUTES = web.RouteTableDef()
@@ -125,9 +125,11 @@ async def create_task(request: web.Request) -> web.Response:
     name = body.get("model")
     if name is None or name == "":
         raise invalid("model cannot be empty")
-    model = find(runtime(request).config, name) if isinstance(name, str) else None
+    rt = runtime(request)
+    model = find(rt.config, name) if isinstance(name, str) else None
     if model is None:
         raise KieError(422, "model not supported")  # §2.4 (FELORES CHANGELOG 2.0.10)
+    warn_guessed(model, rt.guessed_models)
     callback = optional_callback_url(body, "callBackUrl")
     # Sora-only progress callbacks: no payload shape is documented (§2.3), so never called
     optional_callback_url(body, "progressCallBackUrl")
@@ -149,7 +151,7 @@ async def create_task(request: web.Request) -> web.Response:
         aspect_ratio=aspect if isinstance(aspect, str) else None,
         origin=origin_of(request),
     )
-    task = runtime(request).store.create(account_of(request), spec)
+    task = rt.store.create(account_of(request), spec)
     # [OBS] §2.1: real answers carry recordId too, equal to taskId
     return ok({"taskId": task.task_id, "recordId": task.task_id})
 

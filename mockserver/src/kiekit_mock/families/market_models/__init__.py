@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...config import MockConfig
 from . import grok, kling, sora
 from .base import Input, MarketModel
-from .extra import extra_model
+from .extra import extra_model, warn_guessed
 
 MODELS: dict[str, MarketModel] = {m.name: m for m in (*grok.MODELS, *kling.MODELS, *sora.MODELS)}
 
@@ -21,4 +21,4 @@ def find(config: MockConfig, name: str) -> MarketModel | None:
     return MODELS.get(name) or extra_model(config, name)
 
 
-__all__ = ["MODELS", "Input", "MarketModel", "find"]
+__all__ = ["MODELS", "Input", "MarketModel", "find", "warn_guessed"]

@@ -22,6 +22,7 @@ class MarketModel:
     results: int  # result URLs on success (0 for text)
     cost: float  # credits per task: mock figures, not KIE's price list
     progress: bool = False  # recordInfo reports `progress` 0–100 (Sora 2 only, §2.2)
+    guessed: bool = False  # an id the mock does not know, accepted with its kind from its id
 
 
 def nested(where: str, check: Callable[[], T]) -> T:
