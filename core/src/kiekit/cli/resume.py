@@ -41,11 +41,11 @@ def register(commands: Commands) -> None:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from kiekit.client import DEFAULT_BASE_URL
     from kiekit.journal import default_journal
+    from kiekit.settings import DEFAULT_BASE_URL, endpoints
 
     journal = default_journal()
-    base_url = (args.base_url or DEFAULT_BASE_URL).rstrip("/")
+    base_url = endpoints(args.base_url).base_url
     rows = journal.entries()
     for row in rows:
         if row.state.outcome_unknown:
