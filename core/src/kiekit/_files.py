@@ -36,8 +36,9 @@ from kiekit.retry import Verdict, parse_retry_after, verdict
 from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
-    from kiekit.settings import Endpoints
     import random
+
+    from kiekit.settings import Endpoints
 
 CREDIT_PATH = "/api/v1/chat/credit"
 STREAM_PATH = "/api/file-stream-upload"

@@ -29,6 +29,7 @@ from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
 from kiekit.retry import RetryPolicy
+from kiekit.settings import DEFAULT_BASE_URL, endpoints
 from kiekit.transport import (
     AiohttpTransport,
     AsyncTransport,
@@ -37,7 +38,6 @@ from kiekit.transport import (
     drive,
     drive_async,
 )
-from kiekit.settings import DEFAULT_BASE_URL, endpoints
 from kiekit.uploads import UploadedFile
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
@@ -88,8 +88,6 @@ def _limiter(rate_limits: RateLimits | RateLimiter | None) -> RateLimiter | None
     raise ConfigurationError(
         f"rate_limits must be RateLimits, a RateLimiter or None, not {type(rate_limits).__name__}"
     )
-
-
 
 
 def _policy(engine: Engine, timeout: float | None) -> PollPolicy:

@@ -75,9 +75,7 @@ def connect(
     if not key.strip():
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
     hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
-    return Connection(
-        key, {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url}
-    )
+    return Connection(key, {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url})
 
 
 def open_client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
