@@ -132,12 +132,12 @@ def test_kie_resume_reports_creates_whose_outcome_is_unknown_and_never_sends_the
 def test_kie_tasks_names_a_bad_filter(
     options: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["tasks", *options]) == 1
+    assert main(["tasks", *options]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_kie_batch_names_a_missing_jobs_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
 ) -> None:
-    assert main(["batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 1
+    assert main(["batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 2
     assert "nope.jsonl" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,13 +44,16 @@ def register(commands: Commands) -> None:
     add_connection_options(run, mock_seconds=True)
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
+    run.add_argument(
+        "--any-model",
+        action="store_true",
+        help="send a model id no plugin lists even when it looks like a mistyped known one",
+    )
     run.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kiekit.registry import default_registry
-
-    provider = default_registry().provider(args.model)
+    provider = checked_provider(args.model, any_model=args.any_model)
     values = _input_values(args.input)
     prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
     files = local_files(provider, args.model, values, args.image)
@@ -80,6 +84,26 @@ def _run(args: argparse.Namespace) -> int:
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json.dumps(results.value, ensure_ascii=False))
     return 0
+
+
+def checked_provider(model: str, *, any_model: bool = False) -> Provider:
+    """The model's provider; a ValidationError with the closest known ids when the id is not
+    listed by any plugin but looks like one that is (a typo costs a paid 422 otherwise)."""
+    from kiekit.errors import did_you_mean
+    from kiekit.registry import UnlistedModelWarning, default_registry
+
+    registry = default_registry()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnlistedModelWarning)  # said below, as an error
+        provider = registry.provider(model)
+    close = [] if any_model else registry.suggestions(model)
+    if close:
+        raise ValidationError(
+            "model",
+            f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
+            "(--any-model sends it as is)",
+        )
+    return provider
 
 
 # A valid URL that can never be fetched (.invalid, RFC 2606), to check an input before its
