@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiekit.cli._common import Commands, add_connection_options, say
+from kiekit.cli._preflight import output_folder
 from kiekit.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -54,7 +55,10 @@ def _batch(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"cannot read {args.jobs}: {exc.strerror or exc}") from exc
     for line in bad:
         say(f"{args.jobs}:{line.line}: {line.message}")
+    output_folder("--out", args.out)  # before any job is created
     results_path = args.results or args.out / "results.jsonl"
+    if args.results is not None:
+        output_folder("--results", args.results.parent)
     results = asyncio.run(_run(args, jobs, results_path)) if jobs else []
     ordered = sorted([*results, *(line.result() for line in bad)], key=lambda r: r.line)
     _write_results(results_path, ordered)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from kiekit.cli._common import Commands, add_connection_options, open_client, say
+from kiekit.cli._preflight import image_file, output_folder
 from kiekit.errors import ValidationError
 from kiekit.fields import spec_of, wire_name
 
@@ -54,6 +55,7 @@ def register(commands: Commands) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     provider = checked_provider(args.model, any_model=args.any_model)
+    output_folder("--out", args.out)
     values = _input_values(args.input)
     prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
     files = local_files(provider, args.model, values, args.image)
@@ -119,12 +121,14 @@ def local_files(
     fields = _fields_by_name(provider, model)
     files: dict[str, tuple[attrs.Attribute[Any] | None, Path]] = {}
     for key in [k for k, v in values.items() if v.startswith("@")]:
-        files[key] = (fields.get(key), _existing(key, Path(values.pop(key)[1:])))
+        field, path = fields.get(key), Path(values.pop(key)[1:])
+        named_image = field is not None and "image" in field.name.lower()
+        files[key] = (field, image_file(key, path) if named_image else _existing(key, path))
     if image is not None:
         field = image_field(provider, model)
         if field.name in files or any(fields.get(key) is field for key in [*files, *values]):
             raise ValidationError(field.name, "is given twice (--image and --input)")
-        files[field.name] = (field, _existing("--image", image))
+        files[field.name] = (field, image_file("--image", image))
     return files
 
 
