@@ -56,11 +56,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except KieError as exc:
         print(f"kie: error: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):
+            _json_error(args, exc)
         return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_FAILED
     except KeyboardInterrupt:
         print("kie: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return code
+
+
+def _json_error(args: argparse.Namespace, exc: KieError) -> None:
+    """``{"ok": false, "command", "error": {type, code?, message, task_id}}`` on standard output."""
+    import json
+
+    from kiekit.journal import error_record
+
+    command = args.handler.__module__.rsplit(".", 1)[-1]
+    error = {**error_record(exc), "task_id": exc.task_id}
+    print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
 
 
 def _logging(verbose: int) -> None:

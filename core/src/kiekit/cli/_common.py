@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -24,6 +25,25 @@ DEMO_SECONDS = 3.0  # how long a task takes on the embedded mock: long enough to
 
 def say(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object on standard output: {"ok": true, "command": ..., ...} '
+        '(or {"ok": false, "error": {...}})',
+    )
+
+
+def emit(
+    args: argparse.Namespace, command: str, payload: dict[str, Any], *, ok: bool = True
+) -> bool:
+    """With ``--json``, print ``{"ok": ok, "command": command, **payload}`` and say so."""
+    if not getattr(args, "json", False):
+        return False
+    print(json.dumps({"ok": ok, "command": command, **payload}, ensure_ascii=False))
+    return True
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: bool = False) -> None:

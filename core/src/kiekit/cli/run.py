@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kiekit.cli._common import Commands, add_connection_options, open_client, say
+from kiekit.cli._common import (
+    Commands,
+    add_connection_options,
+    add_json_option,
+    emit,
+    open_client,
+    say,
+)
 from kiekit.cli._preflight import image_file, output_folder
 from kiekit.errors import ValidationError
 from kiekit.fields import spec_of, wire_name
@@ -45,6 +52,7 @@ def register(commands: Commands) -> None:
     add_connection_options(run, mock_seconds=True)
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
+    add_json_option(run)
     run.add_argument(
         "--any-model",
         action="store_true",
@@ -81,8 +89,12 @@ def _run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             say(f"stopped waiting; task {task.id} goes on at KIE")
             raise
-    for path in paths:
-        print(path)
+    written = [str(path) for path in paths]
+    if emit(args, "run", {"task_id": task.id, "model": args.model, "files": written,
+                          "value": results.value}):  # fmt: skip
+        return 0
+    for name in written:
+        print(name)
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json.dumps(results.value, ensure_ascii=False))
     return 0
