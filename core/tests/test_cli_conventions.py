@@ -40,9 +40,12 @@ def test_json_of_run_credits_upload_and_batch_share_one_shape(
     code, run = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
                          "--out", str(tmp_path / "run"), *where(mock))  # fmt: skip
     assert code == 0
-    assert run["ok"] is True and run["command"] == "run"
-    assert run["model"] == "flux-kontext-pro" and run["task_id"]
-    assert run["files"] and all(Path(f).is_file() for f in run["files"])
+    assert run["ok"] is True
+    assert run["command"] == "run"
+    assert run["model"] == "flux-kontext-pro"
+    assert run["task_id"]
+    assert run["files"]
+    assert all(Path(f).is_file() for f in run["files"])
 
     code, credits = kie_json(capsys, "credits", *where(mock))
     assert (code, credits["ok"], credits["command"]) == (0, True, "credits")
@@ -67,13 +70,16 @@ def test_json_errors_have_the_same_shape_and_the_exit_code_says_whose_fault(
     code, bad = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
                          "--input", "aspectRatio=7:3", *where(mock))  # fmt: skip
     assert code == 2
-    assert bad["ok"] is False and bad["command"] == "run"
-    assert bad["error"]["type"] == "ValidationError" and "aspect_ratio" in bad["error"]["message"]
+    assert bad["ok"] is False
+    assert bad["command"] == "run"
+    assert bad["error"]["type"] == "ValidationError"
+    assert "aspect_ratio" in bad["error"]["message"]
 
     code, failed = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "[mock:fail]",
                             "--out", str(tmp_path / "f"), *where(mock))  # fmt: skip
     assert code == 1
-    assert failed["ok"] is False and failed["error"]["task_id"]  # the paid task is named
+    assert failed["ok"] is False
+    assert failed["error"]["task_id"]
 
 
 def test_text_results_are_kept_in_results_jsonl(
