@@ -63,13 +63,13 @@ def register(commands: Commands) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     provider = checked_provider(args.model, any_model=args.any_model)
-    output_folder("--out", args.out)
     values = _input_values(args.input)
     prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
     files = local_files(provider, args.model, values, args.image)
     stand_ins = {key: _as_field(field, PLACEHOLDER_URL) for key, (field, _) in files.items()}
     # before any I/O, uploads included: the files' URLs are stood in for while checking
     params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
+    output_folder("--out", args.out)  # made last: a refused input leaves no folder behind
 
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
