@@ -82,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         task = client.submit(args.model, params, callback_url=args.callback_url)
         say(f"created task {task.id} ({args.model})")
+        remember_out_dir(task.id, args.out)
         try:
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
@@ -118,6 +119,21 @@ def checked_provider(model: str, *, any_model: bool = False) -> Provider:
             "(--any-model sends it as is)",
         )
     return provider
+
+
+def remember_out_dir(task_id: str, out: Path) -> None:
+    """Journal where the task's files go, so ``kie resume`` downloads them there too."""
+    import logging
+
+    from kiekit.journal import default_journal
+
+    try:
+        journal = default_journal()
+        entry = journal.by_task(task_id)
+        if entry is not None:
+            journal.store.update(entry.key, {"out_dir": str(out.resolve())})
+    except Exception as exc:
+        logging.getLogger("kiekit").warning("could not record the folder of %s: %s", task_id, exc)
 
 
 # A valid URL that can never be fetched (.invalid, RFC 2606), to check an input before its
