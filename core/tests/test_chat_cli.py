@@ -40,7 +40,7 @@ def test_chat_json_no_stream_with_system_and_options(capsys: pytest.CaptureFixtu
 def test_bad_options_are_one_line_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["chat", "gemini-2.5-flash", "hi", "--mock", "--option", 'response_format={"a": 1}']
     code, out, err = run(capsys, *argv, "--option", "google_search=true")
-    assert code == 1
+    assert code == 2
     assert out == ""
     assert err == "kie: error: response_format: cannot be combined with tools or google_search\n"
 
@@ -56,7 +56,7 @@ def test_a_failing_stream_is_a_typed_one_line_error(capsys: pytest.CaptureFixtur
 
 def test_a_task_model_is_sent_to_kie_run(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "chat", "flux-kontext-pro", "hi", "--mock")
-    assert code == 1
+    assert code == 2
     assert "is a task model, not a chat model: use submit or kie run" in err
 
 
@@ -72,5 +72,5 @@ def test_images_go_with_the_prompt(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out == "Echo from gpt-5-2: what is it (and 2 images)\n"
     code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", "a.png")
-    assert code == 1
+    assert code == 2
     assert "messages[0].content[1].image_url.url" in err

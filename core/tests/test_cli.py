@@ -107,7 +107,7 @@ def test_invalid_input_is_one_line_naming_the_field(capsys: pytest.CaptureFixtur
     code, out, err = run(
         capsys, "run", "flux-kontext-pro", "--prompt", "x", "--input", "safety_tolerance=9", *FAST
     )
-    assert code == 1
+    assert code == 2
     assert out == ""
     assert err.strip().splitlines() == [err.strip()]
     assert "safety_tolerance" in err
@@ -116,7 +116,7 @@ def test_invalid_input_is_one_line_naming_the_field(capsys: pytest.CaptureFixtur
 
 def test_unknown_input_field_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--input", "colour=red")
-    assert code == 1
+    assert code == 2
     assert "colour" in err
 
 
@@ -125,7 +125,7 @@ def test_missing_key_is_a_one_line_error(
 ) -> None:
     monkeypatch.delenv("KIE_API_KEY", raising=False)
     code, out, err = run(capsys, "run", "flux-kontext-pro", "--prompt", "x")
-    assert code == 1
+    assert code == 2
     assert out == ""
     assert err.startswith("kie: error:")
     assert "KIE_API_KEY" in err
@@ -163,7 +163,7 @@ def test_unknown_model_lists_installed_ones(
     monkeypatch.setenv(registry.BLOCK_ENV, "kiekit-market")
     monkeypatch.setattr(registry, "default_registry", registry.Registry)
     code, _, err = run(capsys, "run", "no-such-model", "--prompt", "x", *FAST)
-    assert code == 1
+    assert code == 2
     assert "flux-kontext-pro" in err
     assert "kiekit-market" not in err
 

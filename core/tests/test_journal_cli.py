@@ -132,12 +132,63 @@ def test_kie_resume_reports_creates_whose_outcome_is_unknown_and_never_sends_the
 def test_kie_tasks_names_a_bad_filter(
     options: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["tasks", *options]) == 1
+    assert main(["tasks", *options]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_kie_batch_names_a_missing_jobs_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
 ) -> None:
-    assert main(["batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 1
+    assert main(["batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 2
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_kie_resume_downloads_into_the_out_kie_run_was_given(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=10_000)  # `kie run` gives up first
+    chosen = tmp_path / "chosen"
+    monkeypatch.chdir(tmp_path)  # the default out, kie-output/, would land here
+    code = main(["run", GROK, "--prompt", "x", "--out", str(chosen), "--timeout", "0.2",
+                 "--base-url", mock.base_url])  # fmt: skip
+    assert code == 1  # the wait timed out; the task lives on
+    (row,) = [row for row in default_journal().entries() if row.task_id]
+    assert row.out_dir == str(chosen.resolve())
+    mock.complete(row.task_id)
+
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    err = capsys.readouterr().err
+    assert "resuming 1 task(s)" in err
+    assert [p.parent for p in chosen.iterdir()]
+    assert not (tmp_path / "kie-output").exists()
+
+
+def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    from kiekit.journal import EntryState, default_journal
+    from kiekit.models import Task
+
+    gone = mock_server_factory()
+    journal = default_journal()
+    intent = journal.intend(GROK, {"input": {"prompt": "x"}}, base_url=gone.base_url)
+    assert intent is not None
+    journal.created(intent, Task("t-on-a-gone-mock", GROK))
+    gone.stop()  # as an embedded `kie run --mock` server stops with its command
+    live = mock_server_factory()
+
+    assert main(["resume", "--base-url", live.base_url]) == 0
+    err = capsys.readouterr().err
+    assert "t-on-a-gone-mock" in err
+    assert "no longer running" in err
+    (row,) = [row for row in journal.entries() if row.task_id == "t-on-a-gone-mock"]
+    assert row.state is EntryState.FAILED
+    assert not row.unfinished  # never reported as unfinished again

@@ -191,13 +191,15 @@ def test_a_real_socket_session_logs_no_key(
     assert all(kit.CANARY not in repr(record.args) for record in caplog.records)
 
 
-def test_download_errors_name_the_url_but_not_the_key(api: Any, kit: SimpleNamespace) -> None:
+def test_download_errors_name_the_url_but_not_the_key(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
     results = Results(TASK_ID, (Asset(FILE, MediaKind.IMAGE, "image/png"),))
     transport = kie({"file": TransportError("reset"), "download-url": envelope(None, 500)})
 
     async def scenario() -> None:
         async with api.client(transport=transport, retry=QUICK, journal=None) as client:
-            await client.download(results, "unused-folder-never-written")
+            await client.download(results, tmp_path / "never-written")
 
     with pytest.raises(KieError) as info:
         api.run(scenario)

@@ -126,7 +126,7 @@ def test_a_model_without_an_image_field_is_named_with_the_way_out(
     code, _, err = run(
         capsys, "run", "gpt4o-image", "--prompt", "x", "--image", str(photo), "--mock"
     )
-    assert code == 1
+    assert code == 2
     assert "gpt4o-image has no image input field" in err
     assert "--input FIELD=@./photo.png" in err
     assert "mock KIE server" not in err  # refused before any server or request
@@ -142,20 +142,20 @@ def test_missing_files_are_named_before_anything_starts(
         ["upload", str(missing), "--mock"],
     ):
         code, _, err = run(capsys, *argv)
-        assert code == 1
+        assert code == 2
         assert f"no such file: {missing}" in err
         assert "mock KIE server" not in err
 
 
 def test_bad_upload_options_are_named(capsys: pytest.CaptureFixture[str], photo: Path) -> None:
     code, _, err = run(capsys, "upload", str(photo), "--path", "/abs", "--mock")
-    assert code == 1
+    assert code == 2
     assert "upload_path" in err
     code, _, err = run(
         capsys, "run", "flux-kontext-pro", "--prompt", "x", "--image", str(photo),
         "--input", f"inputImage=@{photo}", "--mock",
     )  # fmt: skip
-    assert code == 1
+    assert code == 2
     assert "given twice" in err
 
 

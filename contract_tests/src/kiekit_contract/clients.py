@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from kiekit import AsyncClient, Client, PollPolicy, Registry
 from kiekit.transport import SyncTransport
-from kiekit.uploads import DEFAULT_UPLOAD_BASE_URL
 
 __all__ = ["FAST_POLL", "TEST_API_KEY", "async_client_for", "client_for"]
 
@@ -31,7 +30,7 @@ def client_for(
         base_url=base_url,
         registry=registry,
         transport=transport,
-        upload_base_url=upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+        upload_base_url=upload_base_url,
         poll=FAST_POLL,
         timeout=10.0,
         rate_limits=None,  # the mock need not be spared KIE's limits (kiekit.ratelimit)
@@ -58,6 +57,6 @@ def async_client_for(
         registry=registry,
         poll=FAST_POLL,
         timeout=10.0,
-        upload_base_url=upload_base_url or DEFAULT_UPLOAD_BASE_URL,
+        upload_base_url=upload_base_url,
         rate_limits=None,  # the mock need not be spared KIE's limits (kiekit.ratelimit)
     )

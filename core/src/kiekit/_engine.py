@@ -226,11 +226,15 @@ class Engine:
                 if wait > 0:
                     yield Sleep(wait)
             response: HttpResponse | None = None
+            log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
             try:
                 response = yield http
-                return read_answer(response, request, task_id)
+                answer = read_answer(response, request, task_id)
+                log.debug("%s %s: HTTP %s, code 200", request.method, request.path, response.status)
+                return answer
             except KieError as exc:
                 error = exc
+                log.debug("%s %s failed: %s", request.method, request.path, exc)
             reached = reached or (not safe and may_have_reached_kie(error))
             decision = verdict(error, safe=safe, retry_creates=policy.retry_creates)
             asked = None if response is None else parse_retry_after(response.headers)
@@ -515,3 +519,7 @@ def file_name(task_id: str, index: int, item: Asset) -> str:
         guessed = mimetypes.guess_extension(item.media_type) if item.media_type else None
         suffix = guessed or ".bin"
     return f"{stem}-{index}{suffix.lower()}"
+
+
+def _for_task(task_id: str | None) -> str:
+    return "" if task_id is None else f" (task {task_id})"

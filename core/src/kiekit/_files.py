@@ -38,6 +38,8 @@ from kiekit.uploads import UploadedFile
 if TYPE_CHECKING:
     import random
 
+    from kiekit.settings import Endpoints
+
 CREDIT_PATH = "/api/v1/chat/credit"
 STREAM_PATH = "/api/file-stream-upload"
 URL_PATH = "/api/file-url-upload"
@@ -74,9 +76,14 @@ class _UploadData(wire.WireRecord):
 class Files:
     """Credits (on the API host) and uploads (on the upload host) for one client session."""
 
-    def __init__(self, engine: Engine, upload_base_url: str) -> None:
+    def __init__(self, engine: Engine, hosts: Endpoints) -> None:
         self._engine = engine
-        self.upload_base_url = upload_base_url.rstrip("/")
+        self._hosts = hosts
+
+    @property
+    def upload_base_url(self) -> str:
+        """The upload host; ConfigurationError when none may be used (kiekit.settings)."""
+        return self._hosts.require_upload_base_url()
 
     def credits(self) -> Flow[float]:
         """The account's balance: ``GET /api/v1/chat/credit``, a float in real traffic (the docs
@@ -90,6 +97,7 @@ class Files:
         self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None
     ) -> Flow[UploadedFile]:
         """Upload a local file (a path), a file on the web (an http(s) URL) or bytes."""
+        self._hosts.require_upload_base_url()  # before anything is read or sent
         folder = check_upload_path(upload_path)
         if file_name is not None:
             check_file_name(file_name)

@@ -69,6 +69,7 @@ class JobResult:
     model: str | None = None
     files: tuple[str, ...] = ()
     error: Mapping[str, Any] | None = None
+    value: Any = None  # what KIE returned besides files (lyrics, a character id), as JSON
 
     @property
     def ok(self) -> bool:
@@ -82,6 +83,7 @@ class JobResult:
             "task_id": self.task_id,
             "state": self.state,
             "files": list(self.files),
+            "value": self.value,
             "error": dict(self.error) if self.error is not None else None,
         }
 
@@ -187,7 +189,7 @@ async def _run_job(
     except KieError as exc:
         return _failure(job, task, exc)
     files = tuple(str(path) for path in paths)
-    return JobResult(job.line, job.id, "succeeded", task.id, job.model, files)
+    return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
 
 
 def _settled(entry: Entry | None, job: Job) -> JobResult | None:

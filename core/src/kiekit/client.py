@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import attrs
 
@@ -30,6 +29,7 @@ from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
 from kiekit.retry import RetryPolicy
+from kiekit.settings import DEFAULT_BASE_URL, endpoints
 from kiekit.transport import (
     AiohttpTransport,
     AsyncTransport,
@@ -38,11 +38,10 @@ from kiekit.transport import (
     drive,
     drive_async,
 )
-from kiekit.uploads import DEFAULT_UPLOAD_BASE_URL, UploadedFile
+from kiekit.uploads import UploadedFile
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
-DEFAULT_BASE_URL = "https://api.kie.ai"
 API_KEY_ENV = "KIE_API_KEY"
 
 InputLike = Input | Mapping[str, Any] | None
@@ -53,7 +52,7 @@ DOCUMENTED_LIMITS = RateLimits()
 
 def _engine(
     api_key: str | None,
-    base_url: str,
+    base_url: str,  # checked by kiekit.settings.endpoints
     registry: Registry | None,
     poll: PollPolicy | None,
     retry: RetryPolicy | None = None,
@@ -62,9 +61,6 @@ def _engine(
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if not key or not key.strip():
         raise ConfigurationError(f"no KIE API key: pass api_key=... or set {API_KEY_ENV}")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
     return Engine(
         api_key=key.strip(),
         base_url=base_url,
@@ -94,13 +90,6 @@ def _limiter(rate_limits: RateLimits | RateLimiter | None) -> RateLimiter | None
     )
 
 
-def _files(engine: Engine, upload_base_url: str) -> Files:
-    parts = urlsplit(upload_base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"upload_base_url must be an http(s) URL, got {upload_base_url!r}")
-    return Files(engine, upload_base_url)
-
-
 def _policy(engine: Engine, timeout: float | None) -> PollPolicy:
     return engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
 
@@ -111,6 +100,10 @@ class Client:
     >>> with Client(base_url=mock.base_url) as kie:            # doctest: +SKIP
     ...     task = kie.submit("flux-kontext-pro", prompt="a lighthouse at dawn")
     ...     files = kie.download(kie.wait(task), "out")
+
+    ``base_url`` / ``upload_base_url``: KIE's hosts unless given here or in ``KIE_BASE_URL`` /
+    ``KIE_UPLOAD_BASE_URL``; with an API host that is not KIE's, uploads need an upload host
+    named explicitly (see :mod:`kiekit.settings`).
 
     Reliability options (shared by :class:`AsyncClient`):
 
@@ -132,8 +125,8 @@ class Client:
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
+        base_url: str | None = None,
+        upload_base_url: str | None = None,
         transport: SyncTransport | None = None,
         registry: Registry | None = None,
         poll: PollPolicy | None = None,
@@ -142,8 +135,9 @@ class Client:
         rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
     ) -> None:
-        self._engine = _engine(api_key, base_url, registry, poll, retry, rate_limits)
-        self._files = _files(self._engine, upload_base_url)
+        hosts = endpoints(base_url, upload_base_url)
+        self._engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits)
+        self._files = Files(self._engine, hosts)
         self._transport = transport or Urllib3Transport(timeout=timeout)
         self._journal = Recorder(journal_of(journal), self._engine)
 
@@ -291,8 +285,8 @@ class AsyncClient:
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
+        base_url: str | None = None,
+        upload_base_url: str | None = None,
         transport: AsyncTransport | SyncTransport | None = None,
         registry: Registry | None = None,
         poll: PollPolicy | None = None,
@@ -301,8 +295,9 @@ class AsyncClient:
         rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
     ) -> None:
-        self._engine = _engine(api_key, base_url, registry, poll, retry, rate_limits)
-        self._files = _files(self._engine, upload_base_url)
+        hosts = endpoints(base_url, upload_base_url)
+        self._engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits)
+        self._files = Files(self._engine, hosts)
         self._transport = transport or AiohttpTransport(timeout=timeout)
         self._journal = Recorder(journal_of(journal), self._engine)
 

@@ -117,10 +117,21 @@ class ValidationError(KieError, ValueError):
 class UnknownModelError(KieError, LookupError):
     """No installed provider owns this model id."""
 
-    def __init__(self, model: str, known: list[str]) -> None:
+    def __init__(
+        self, model: str, known: list[str], *, suggestions: list[str] | None = None
+    ) -> None:
         hint = ", ".join(sorted(known)) if known else "none installed"
-        super().__init__(f"no installed provider offers model {model!r} (installed: {hint})")
+        guess = did_you_mean(suggestions or [])
+        super().__init__(f"no installed provider offers model {model!r}{guess} (installed: {hint})")
         self.model = model
+        self.suggestions = list(suggestions or [])
+
+
+def did_you_mean(suggestions: list[str]) -> str:
+    """``"; did you mean 'a' or 'b'?"`` for the closest ids, or nothing."""
+    if not suggestions:
+        return ""
+    return "; did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
 
 
 class PluginError(KieError):

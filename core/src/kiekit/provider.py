@@ -48,6 +48,11 @@ class Provider(ABC):
                 return evolve(model, id=model_id)
         return None
 
+    def known_models(self) -> tuple[str, ...]:
+        """Model ids this provider knows by name beyond ``models`` (a catalogue behind a
+        pattern), used to suggest the closest id for a mistyped one; empty: no such list."""
+        return ()
+
     def model(self, model_id: str) -> Model:
         found = self.find(model_id)
         if found is None:

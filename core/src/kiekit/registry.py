@@ -13,6 +13,7 @@ it — and every other provider keeps working. ``KIEKIT_PREFER`` settles a conte
 
 from __future__ import annotations
 
+import difflib
 import functools
 import threading
 import warnings
@@ -34,7 +35,7 @@ from kiekit.discovery import (
     incompatibility,
     installed,
 )
-from kiekit.errors import PluginError, UnknownModelError, ValidationError
+from kiekit.errors import PluginError, UnknownModelError, ValidationError, did_you_mean
 from kiekit.provider import Provider
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Listing",
     "PluginWarning",
     "Registry",
+    "UnlistedModelWarning",
     "default_registry",
     "installed",
 ]
@@ -52,6 +54,11 @@ AnyProvider = Provider | ChatProvider
 
 class PluginWarning(UserWarning):
     """An installed plugin was quarantined; the message names it and says why."""
+
+
+class UnlistedModelWarning(UserWarning):
+    """A model id no plugin lists by name is sent as is (a pattern serves it), and it looks
+    like a known one: the message says which. KIE adds models often, so it is not refused."""
 
 
 class Registry:
@@ -245,8 +252,17 @@ class Registry:
                 # of a pattern-served model do not read package metadata each time.
                 chosen = self._providers[max(patterns, key=_specificity)]
                 self._by_pattern[model] = chosen
+                if close := self.suggestions(model):
+                    warnings.warn(
+                        f"model {model!r} is not listed by any plugin and is sent as is"
+                        f"{did_you_mean(close)}",
+                        UnlistedModelWarning,
+                        stacklevel=4,
+                    )
                 return chosen
-            raise UnknownModelError(model, self.models())
+            raise UnknownModelError(
+                model, self._named_models(), suggestions=self.suggestions(model)
+            )
 
     def _preferred_first(self, model: str, points: list[EntryPoint]) -> list[EntryPoint]:
         preferred = self._policy.prefer.get(model)
@@ -299,6 +315,25 @@ class Registry:
             for ep in discovery.entry_points_of_group()
             if self._policy.admits(distribution_of(ep))
         ]
+
+    def suggestions(self, model: str) -> list[str]:
+        """The known model ids closest to ``model`` (at most three), or none when ``model`` is
+        itself known by name: a plugin's exact id or in a provider's
+        :meth:`~kiekit.provider.Provider.known_models` catalogue."""
+        with self._lock:
+            catalogues = {
+                known
+                for provider in set(self._providers.values())
+                if isinstance(provider, Provider)
+                for known in provider.known_models()
+            }
+            names = set(self._named_models()) | catalogues
+        if model in names:
+            return []
+        return difflib.get_close_matches(model, sorted(names), n=3, cutoff=0.75)
+
+    def _named_models(self) -> list[str]:
+        return [name for name in self.models() if "*" not in name]
 
     def models(self) -> list[str]:
         """Every model id known: declared by usable installed plugins or added explicitly."""

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from attrs import frozen
 
+from kiekit.settings import DEFAULT_UPLOAD_BASE_URL
+
 __all__ = ["DEFAULT_UPLOAD_BASE_URL", "UPLOAD_RETENTION_DAYS", "UploadedFile"]
 
-# Uploads go to a host of their own, not api.kie.ai (kie-api.md §1, §4).
-DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
 # Each upload page says 3 days; the upload quickstart says 24 h (kie-api.md §1, §8, §9 item 11).
 UPLOAD_RETENTION_DAYS = 3
 

@@ -4,6 +4,16 @@ Results go to standard output (one file path a line, so the command composes in 
 progress and errors go to standard error. Errors are one line, never a traceback, and always
 name the task id once a task exists, so a paid task is never lost with the error.
 
+Exit codes (``kie --help`` lists them too):
+
+- 0: done;
+- 1: KIE, the network or a task failed (the message names the task once one exists);
+- 2: bad usage or input, refused before anything was sent or paid for;
+- 130: interrupted (Ctrl-C); a task already created goes on at KIE and is in the journal.
+
+``KIEKIT_LOG=debug`` (or ``info``, ``warning``) or ``-v`` / ``-vv`` turns on kiekit's logging on
+standard error; the API key is never logged.
+
 A command module has ``register(commands)``, which adds its parser and sets ``handler``. Modules
 import their heavy dependencies inside the handler, so ``kie --help`` and ``kie providers`` stay
 fast.
@@ -17,7 +27,17 @@ from collections.abc import Sequence
 
 from kiekit._version import __version__
 from kiekit.cli import batch, chat, credits, mock, plugin, providers, resume, run, tasks, upload
-from kiekit.errors import KieError
+from kiekit.errors import (
+    ConfigurationError,
+    KieError,
+    PluginError,
+    UnknownModelError,
+    ValidationError,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Refused before anything was sent: the user's input or set-up is at fault, not KIE.
+_USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
 COMMANDS = (providers, run, mock, plugin, credits, upload, tasks, resume, batch, chat)
 
@@ -30,21 +50,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.options = extra
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
-        return 2
+        return EXIT_USAGE
+    _logging(args.verbose)
     try:
         code: int = args.handler(args)
     except KieError as exc:
         print(f"kie: error: {exc}", file=sys.stderr)
-        return 1
+        if getattr(args, "json", False):
+            _json_error(args, exc)
+        return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_FAILED
     except KeyboardInterrupt:
         print("kie: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return code
 
 
+def _json_error(args: argparse.Namespace, exc: KieError) -> None:
+    """``{"ok": false, "command", "error": {type, code?, message, task_id}}`` on standard output."""
+    import json
+
+    from kiekit.journal import error_record
+
+    command = args.handler.__module__.rsplit(".", 1)[-1]
+    error = {**error_record(exc), "task_id": exc.task_id}
+    print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
+
+
+def _logging(verbose: int) -> None:
+    """kiekit's log records on standard error, by ``-v`` count or ``KIEKIT_LOG``."""
+    import os
+
+    named = os.environ.get("KIEKIT_LOG", "").strip().upper()
+    level = {1: "INFO", 2: "DEBUG"}.get(min(verbose, 2)) or named
+    if not level:
+        return
+    import logging
+
+    if not isinstance(logging.getLevelName(level), int):
+        print(f"kie: warning: KIEKIT_LOG={named.lower()} is not a log level", file=sys.stderr)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("kiekit")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kie", description="kiekit: the KIE AI API from Python.")
+    parser = argparse.ArgumentParser(
+        prog="kie",
+        description="kiekit: the KIE AI API from Python.",
+        epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "
+        "(nothing sent); 130 interrupted. KIEKIT_LOG=debug or -v shows kiekit's log.",
+    )
     parser.add_argument("--version", action="version", version=f"kiekit {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log kiekit's work (-vv: debug)"
+    )
     commands = parser.add_subparsers(metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)

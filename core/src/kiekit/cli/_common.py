@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,25 @@ def say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object on standard output: {"ok": true, "command": ..., ...} '
+        '(or {"ok": false, "error": {...}})',
+    )
+
+
+def emit(
+    args: argparse.Namespace, command: str, payload: dict[str, Any], *, ok: bool = True
+) -> bool:
+    """With ``--json``, print ``{"ok": ok, "command": command, **payload}`` and say so."""
+    if not getattr(args, "json", False):
+        return False
+    print(json.dumps({"ok": ok, "command": command, **payload}, ensure_ascii=False))
+    return True
+
+
 def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: bool = False) -> None:
     """--mock / --base-url (and --mock-seconds for commands that create tasks)."""
     parser.add_argument("--mock", action="store_true", help="use the embedded mock KIE server")
@@ -37,11 +57,17 @@ def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: boo
             metavar="S",
             help=f"how long a task takes on the embedded mock (default {DEMO_SECONDS:g})",
         )
-    parser.add_argument("--base-url", default=None, help="KIE API base URL (default: api.kie.ai)")
+    add_base_url_options(parser)
+
+
+def add_base_url_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url", default=None, help="KIE API base URL (default: $KIE_BASE_URL or api.kie.ai)"
+    )
     parser.add_argument(
         "--upload-base-url",
         default=None,
-        help="KIE's upload host (default: kieai.redpandaai.co)",
+        help="upload host (default: $KIE_UPLOAD_BASE_URL, or KIE's while the API host is KIE's)",
     )
 
 
@@ -57,8 +83,7 @@ def connect(
     args: argparse.Namespace, stack: contextlib.ExitStack | contextlib.AsyncExitStack
 ) -> Connection:
     """Start the embedded mock for --mock (stopped with ``stack``), else read KIE_API_KEY."""
-    from kiekit.client import DEFAULT_BASE_URL
-    from kiekit.uploads import DEFAULT_UPLOAD_BASE_URL
+    from kiekit.settings import endpoints
 
     if getattr(args, "mock", False):
         seconds = getattr(args, "mock_seconds", None)
@@ -69,9 +94,8 @@ def connect(
     key = os.environ.get("KIE_API_KEY", "")
     if not key.strip():
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
-    base_url = getattr(args, "base_url", None) or DEFAULT_BASE_URL
-    upload_base_url = getattr(args, "upload_base_url", None) or DEFAULT_UPLOAD_BASE_URL
-    return Connection(key, {"base_url": base_url, "upload_base_url": upload_base_url})
+    hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
+    return Connection(key, {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url})
 
 
 def open_client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:

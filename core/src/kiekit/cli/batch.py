@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiekit.cli._common import Commands, add_connection_options, say
+from kiekit.cli._common import Commands, add_connection_options, add_json_option, emit, say
+from kiekit.cli._preflight import output_folder
 from kiekit.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def register(commands: Commands) -> None:
         help="seconds between status polls at first (default 2, growing to 30; kie-api.md §2.2)",
     )
     add_connection_options(batch, mock_seconds=True)
+    add_json_option(batch)
     batch.set_defaults(handler=_batch)
 
 
@@ -54,7 +56,10 @@ def _batch(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"cannot read {args.jobs}: {exc.strerror or exc}") from exc
     for line in bad:
         say(f"{args.jobs}:{line.line}: {line.message}")
+    output_folder("--out", args.out)  # before any job is created
     results_path = args.results or args.out / "results.jsonl"
+    if args.results is not None:
+        output_folder("--results", args.results.parent)
     results = asyncio.run(_run(args, jobs, results_path)) if jobs else []
     ordered = sorted([*results, *(line.result() for line in bad)], key=lambda r: r.line)
     _write_results(results_path, ordered)
@@ -63,7 +68,10 @@ def _batch(args: argparse.Namespace) -> int:
         counts[result.state] = counts.get(result.state, 0) + 1
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     say(f"{len(ordered)} job(s): {summary or 'none'}; results in {results_path}")
-    return 0 if all(result.ok for result in ordered) else 1
+    code = 0 if all(result.ok for result in ordered) else 1
+    summary_json = {"jobs": len(ordered), "states": counts, "results": str(results_path)}
+    emit(args, "batch", summary_json, ok=code == 0)
+    return code
 
 
 async def _run(args: argparse.Namespace, jobs: list[Job], results_path: Path) -> list[JobResult]:

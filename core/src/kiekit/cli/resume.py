@@ -14,11 +14,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Commands, say
+from kiekit.cli._common import Commands, add_base_url_options, say
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
     from kiekit.journal import Entry, Journal
+
+
+DEFAULT_TIMEOUT = 900.0  # a resumed task never hangs the command for ever (kie-api.md §8: links
+# and tasks live 14 days, so a task still unfinished after this long is worth a look by hand)
 
 
 def register(commands: Commands) -> None:
@@ -31,21 +35,26 @@ def register(commands: Commands) -> None:
         type=Path,
         help="folder for files of tasks that never began downloading (others keep theirs)",
     )
-    resume.add_argument("--timeout", type=float, default=None, help="seconds to wait per task")
+    resume.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait per task (default {DEFAULT_TIMEOUT:g})",
+    )
     resume.add_argument("--concurrency", type=int, default=10, help="tasks waited on at once")
     resume.add_argument(
         "--poll-interval", type=float, default=None, metavar="S", help="seconds between polls"
     )
-    resume.add_argument("--base-url", default=None, help="KIE API base URL (default: api.kie.ai)")
+    add_base_url_options(resume)
     resume.set_defaults(handler=_resume)
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from kiekit.client import DEFAULT_BASE_URL
     from kiekit.journal import default_journal
+    from kiekit.settings import DEFAULT_BASE_URL, endpoints
 
     journal = default_journal()
-    base_url = (args.base_url or DEFAULT_BASE_URL).rstrip("/")
+    base_url = endpoints(args.base_url).base_url
     rows = journal.entries()
     for row in rows:
         if row.state.outcome_unknown:
@@ -56,13 +65,57 @@ def _resume(args: argparse.Namespace) -> int:
             )
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
-    if len(here) < len(owed):
-        say(f"{len(owed) - len(here)} unfinished task(s) live on another server (see --base-url)")
+    elsewhere = [row for row in owed if row not in here]
+    gone = [row for row in elsewhere if _mock_gone(row.base_url)]
+    for row in gone:
+        _abandon(journal, row)
+    if len(elsewhere) > len(gone):
+        say(
+            f"{len(elsewhere) - len(gone)} unfinished task(s) live on another server "
+            "(see --base-url)"
+        )
     if not here:
         say("nothing to resume")
         return 0
+    say(f"resuming {len(here)} task(s) on {base_url} (at most {args.timeout:g} s each)")
     failures = asyncio.run(_finish_all(args, journal, here))
     return 1 if failures else 0
+
+
+def _mock_gone(base_url: str | None) -> bool:
+    """True for a server on this machine (an embedded ``--mock``) that no longer listens: its
+    tasks lived in its memory and can never finish. Only loopback addresses are tried."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url or "")
+    host, port = parts.hostname, parts.port
+    if host is None or port is None:
+        return False
+    try:
+        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+            return False
+    except ValueError:
+        return False  # a name: a real server somewhere, not a mock of ours
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return False
+    except OSError:
+        return True
+
+
+def _abandon(journal: Journal, row: Entry) -> None:
+    from kiekit.journal import EntryState
+
+    say(
+        f"task {row.task_id} ({row.model}) was created on a mock server at {row.base_url} that "
+        "is no longer running; it can never finish: marked failed"
+    )
+    gone = {"type": "MockGone", "message": f"the mock server at {row.base_url} is gone"}
+    journal.store.update(
+        row.key, {"state": EntryState.FAILED, "error": gone, "updated_at": time.time()}
+    )
 
 
 async def _finish_all(args: argparse.Namespace, journal: Journal, rows: list[Entry]) -> int:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kiekit.cli._common import Commands, add_connection_options, open_client, say
+from kiekit.cli._common import (
+    Commands,
+    add_connection_options,
+    add_json_option,
+    emit,
+    open_client,
+    say,
+)
+from kiekit.cli._preflight import image_file, output_folder
 from kiekit.errors import ValidationError
 from kiekit.fields import spec_of, wire_name
 
@@ -43,19 +52,24 @@ def register(commands: Commands) -> None:
     add_connection_options(run, mock_seconds=True)
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
+    add_json_option(run)
+    run.add_argument(
+        "--any-model",
+        action="store_true",
+        help="send a model id no plugin lists even when it looks like a mistyped known one",
+    )
     run.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kiekit.registry import default_registry
-
-    provider = default_registry().provider(args.model)
+    provider = checked_provider(args.model, any_model=args.any_model)
     values = _input_values(args.input)
     prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
     files = local_files(provider, args.model, values, args.image)
     stand_ins = {key: _as_field(field, PLACEHOLDER_URL) for key, (field, _) in files.items()}
     # before any I/O, uploads included: the files' URLs are stood in for while checking
     params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
+    output_folder("--out", args.out)  # made last: a refused input leaves no folder behind
 
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
@@ -68,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         task = client.submit(args.model, params, callback_url=args.callback_url)
         say(f"created task {task.id} ({args.model})")
+        remember_out_dir(task.id, args.out)
         try:
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
@@ -75,11 +90,50 @@ def _run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             say(f"stopped waiting; task {task.id} goes on at KIE")
             raise
-    for path in paths:
-        print(path)
+    written = [str(path) for path in paths]
+    if emit(args, "run", {"task_id": task.id, "model": args.model, "files": written,
+                          "value": results.value}):  # fmt: skip
+        return 0
+    for name in written:
+        print(name)
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json.dumps(results.value, ensure_ascii=False))
     return 0
+
+
+def checked_provider(model: str, *, any_model: bool = False) -> Provider:
+    """The model's provider; a ValidationError with the closest known ids when the id is not
+    listed by any plugin but looks like one that is (a typo costs a paid 422 otherwise)."""
+    from kiekit.errors import did_you_mean
+    from kiekit.registry import UnlistedModelWarning, default_registry
+
+    registry = default_registry()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnlistedModelWarning)  # said below, as an error
+        provider = registry.provider(model)
+    close = [] if any_model else registry.suggestions(model)
+    if close:
+        raise ValidationError(
+            "model",
+            f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
+            "(--any-model sends it as is)",
+        )
+    return provider
+
+
+def remember_out_dir(task_id: str, out: Path) -> None:
+    """Journal where the task's files go, so ``kie resume`` downloads them there too."""
+    import logging
+
+    from kiekit.journal import default_journal
+
+    try:
+        journal = default_journal()
+        entry = journal.by_task(task_id)
+        if entry is not None:
+            journal.store.update(entry.key, {"out_dir": str(out.resolve())})
+    except Exception as exc:
+        logging.getLogger("kiekit").warning("could not record the folder of %s: %s", task_id, exc)
 
 
 # A valid URL that can never be fetched (.invalid, RFC 2606), to check an input before its
@@ -95,12 +149,14 @@ def local_files(
     fields = _fields_by_name(provider, model)
     files: dict[str, tuple[attrs.Attribute[Any] | None, Path]] = {}
     for key in [k for k, v in values.items() if v.startswith("@")]:
-        files[key] = (fields.get(key), _existing(key, Path(values.pop(key)[1:])))
+        field, path = fields.get(key), Path(values.pop(key)[1:])
+        named_image = field is not None and "image" in field.name.lower()
+        files[key] = (field, image_file(key, path) if named_image else _existing(key, path))
     if image is not None:
         field = image_field(provider, model)
         if field.name in files or any(fields.get(key) is field for key in [*files, *values]):
             raise ValidationError(field.name, "is given twice (--image and --input)")
-        files[field.name] = (field, _existing("--image", image))
+        files[field.name] = (field, image_file("--image", image))
     return files
 
 

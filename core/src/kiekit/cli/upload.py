@@ -7,7 +7,14 @@ import contextlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kiekit.cli._common import Commands, add_connection_options, open_client, say
+from kiekit.cli._common import (
+    Commands,
+    add_connection_options,
+    add_json_option,
+    emit,
+    open_client,
+    say,
+)
 from kiekit.errors import ValidationError
 
 
@@ -24,6 +31,7 @@ def register(commands: Commands) -> None:
         "--name", default=None, help="file name on the host (default: a unique one)"
     )
     add_connection_options(upload)
+    add_json_option(upload)
     upload.set_defaults(handler=_upload)
 
 
@@ -39,6 +47,11 @@ def _upload(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
         uploaded = client.upload(args.file, upload_path=args.path, file_name=args.name)
+    if emit(args, "upload", {
+        "download_url": uploaded.download_url, "file_name": uploaded.file_name,
+        "file_path": uploaded.file_path, "size": uploaded.size, "mime_type": uploaded.mime_type,
+    }):  # fmt: skip
+        return 0
     size = "" if uploaded.size is None else f", {uploaded.size} bytes"
     say(f"uploaded {args.file} as {uploaded.file_path}{size}")
     print(uploaded.download_url)

@@ -1,0 +1,81 @@
+"""Where a client talks to: KIE's two hosts by default, others by argument or environment.
+
+Like ``OPENAI_BASE_URL``, ``KIE_BASE_URL`` and ``KIE_UPLOAD_BASE_URL`` point a client elsewhere
+without code. One base URL means one service: when the API host is not KIE's (a mock, a proxy),
+uploads are never sent to KIE's real upload host unless that host is asked for by name —
+a test double must not leak a file to the real service (kie-api.md §1, §4: uploads live on a
+host of their own).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from attrs import frozen
+
+from kiekit.errors import ConfigurationError
+
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_UPLOAD_BASE_URL",
+    "UPLOAD_BASE_URL_ENV",
+    "Endpoints",
+    "endpoints",
+]
+
+DEFAULT_BASE_URL = "https://api.kie.ai"
+# Uploads go to a host of their own, not api.kie.ai (kie-api.md §1, §4).
+DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
+BASE_URL_ENV = "KIE_BASE_URL"
+UPLOAD_BASE_URL_ENV = "KIE_UPLOAD_BASE_URL"
+
+_KIE_API_HOST = urlsplit(DEFAULT_BASE_URL).hostname
+
+
+@frozen
+class Endpoints:
+    """The API host and the upload host; ``upload_base_url`` is None when the API host is not
+    KIE's and no upload host was named (then an upload is refused, never sent to KIE)."""
+
+    base_url: str
+    upload_base_url: str | None
+
+    def require_upload_base_url(self) -> str:
+        """The upload host, or ConfigurationError saying how to name one."""
+        if self.upload_base_url is None:
+            raise ConfigurationError(
+                f"no upload host: base_url is {self.base_url}, not KIE's, so uploads are not "
+                f"sent to KIE's upload host; pass upload_base_url=... or set {UPLOAD_BASE_URL_ENV}"
+            )
+        return self.upload_base_url
+
+
+def endpoints(
+    base_url: str | None = None,
+    upload_base_url: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Endpoints:
+    """The hosts to use: arguments first, then ``KIE_BASE_URL`` / ``KIE_UPLOAD_BASE_URL``,
+    then KIE's own (the upload host defaults to KIE's only while the API host is KIE's)."""
+    env = os.environ if environ is None else environ
+    base = base_url if base_url is not None else env.get(BASE_URL_ENV, "").strip()
+    base = DEFAULT_BASE_URL if base_url is None and not base else base
+    _check("base_url", base)
+    upload = upload_base_url
+    if upload is None:
+        upload = env.get(UPLOAD_BASE_URL_ENV, "").strip() or None
+    if upload is None and urlsplit(base).hostname == _KIE_API_HOST:
+        upload = DEFAULT_UPLOAD_BASE_URL
+    if upload is not None:
+        _check("upload_base_url", upload)
+    return Endpoints(base.rstrip("/"), None if upload is None else upload.rstrip("/"))
+
+
+def _check(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")

@@ -1,0 +1,129 @@
+"""The command line's habits: --json with one shape, python -m kiekit, KIEKIT_LOG / -v, exit
+codes (0 done, 1 failed, 2 bad usage or input, 130 interrupted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit import cli
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+FAKE_KEY = "sk-fake-conventions-key-0123456789"
+
+
+@pytest.fixture
+def mock(mock_server_factory: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)  # a fake key, for the mock: never a real one
+    return mock_server_factory()
+
+
+def where(mock: Any) -> list[str]:
+    return ["--base-url", mock.base_url, "--upload-base-url", mock.upload_base_url]
+
+
+def kie_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code = cli.main([*argv, "--json"])
+    out = capsys.readouterr().out
+    (line,) = out.strip().splitlines()  # exactly one JSON object, nothing else on stdout
+    return code, json.loads(line)
+
+
+def test_json_of_run_credits_upload_and_batch_share_one_shape(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, run = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
+                         "--out", str(tmp_path / "run"), *where(mock))  # fmt: skip
+    assert code == 0
+    assert run["ok"] is True
+    assert run["command"] == "run"
+    assert run["model"] == "flux-kontext-pro"
+    assert run["task_id"]
+    assert run["files"]
+    assert all(Path(f).is_file() for f in run["files"])
+
+    code, credits = kie_json(capsys, "credits", *where(mock))
+    assert (code, credits["ok"], credits["command"]) == (0, True, "credits")
+    assert isinstance(credits["credits"], float)
+
+    photo = tmp_path / "p.png"
+    photo.write_bytes(PNG)
+    code, upload = kie_json(capsys, "upload", str(photo), *where(mock))
+    assert (code, upload["command"], upload["size"]) == (0, "upload", len(PNG))
+    assert upload["download_url"].startswith(mock.upload_base_url)
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"model": "flux-kontext-pro", "input": {"prompt": "y"}}) + "\n")
+    code, batch = kie_json(capsys, "batch", str(jobs), "--out", str(tmp_path / "b"), *where(mock))
+    assert (code, batch["ok"], batch["jobs"], batch["states"]) == (0, True, 1, {"succeeded": 1})
+    assert Path(batch["results"]).is_file()
+
+
+def test_json_errors_have_the_same_shape_and_the_exit_code_says_whose_fault(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, bad = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
+                         "--input", "aspectRatio=7:3", *where(mock))  # fmt: skip
+    assert code == 2
+    assert bad["ok"] is False
+    assert bad["command"] == "run"
+    assert bad["error"]["type"] == "ValidationError"
+    assert "aspect_ratio" in bad["error"]["message"]
+
+    code, failed = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "[mock:fail]",
+                            "--out", str(tmp_path / "f"), *where(mock))  # fmt: skip
+    assert code == 1
+    assert failed["ok"] is False
+    assert failed["error"]["task_id"]
+
+
+def test_text_results_are_kept_in_results_jsonl(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    lyrics = {"model": "suno/lyrics", "input": {"prompt": "a song about the sea"}}
+    jobs.write_text(json.dumps(lyrics) + "\n")
+    assert cli.main(["batch", str(jobs), "--out", str(tmp_path / "b"), *where(mock)]) == 0
+    (row,) = [
+        json.loads(line)
+        for line in (tmp_path / "b" / "results.jsonl").read_text().split("\n")
+        if line
+    ]
+    assert row["state"] == "succeeded"
+    assert row["value"], row  # the lyrics KIE returned, not only files
+
+
+def run_module(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our interpreter
+        [sys.executable, "-m", "kiekit", *argv],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+
+
+def test_python_m_kiekit_is_the_kie_command_and_kiekit_log_shows_requests_never_the_key(
+    mock: Any,
+) -> None:
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY, "KIEKIT_LOG": "debug"}
+    done = run_module("credits", *where(mock), env=env)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) == 1000.0
+    assert "GET /api/v1/chat/credit" in done.stderr
+    assert "kiekit DEBUG" in done.stderr
+    assert FAKE_KEY not in done.stderr + done.stdout
+
+    quiet = run_module("credits", *where(mock), env={**env, "KIEKIT_LOG": ""})
+    assert "GET /api/v1/chat/credit" not in quiet.stderr
+    verbose = run_module("-vv", "credits", *where(mock), env={**env, "KIEKIT_LOG": ""})
+    assert "GET /api/v1/chat/credit" in verbose.stderr
+
+
+def test_usage_errors_exit_2_and_help_lists_the_exit_codes() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KIE_API_KEY"}
+    assert run_module("no-such-command", env=env).returncode == 2
+    assert run_module("credits", env=env).returncode == 2  # no key: nothing could be sent
+    assert "exit codes" in run_module("--help", env=env).stdout

@@ -1,0 +1,99 @@
+"""A mistyped model id: the closest known ids are suggested before anything is sent, from
+plugins' exact ids and from catalogues behind patterns (``Provider.known_models``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from attrs import frozen
+from kiekit import Input, MediaKind, Model, Registry, UnknownModelError
+from kiekit.families.market import MarketProvider
+from kiekit.fields import OpenInput, text
+from kiekit.registry import UnlistedModelWarning
+
+
+@frozen
+class Prompt(Input):
+    prompt: str = text()
+
+
+class TypedProvider(MarketProvider):
+    name = "typed"
+    models = (
+        Model("seedream/5-lite-text-to-image", Prompt, MediaKind.IMAGE),
+        Model("seedream/5-lite-image-to-image", Prompt, MediaKind.IMAGE),
+    )
+
+
+class CatalogueProvider(MarketProvider):
+    """A pattern behind which a catalogue lists the ids it knows, like kiekit-market's."""
+
+    name = "catalogue"
+    models = (Model("*", OpenInput, None),)
+
+    def known_models(self) -> tuple[str, ...]:
+        return ("nano-banana-pro", "nano-banana-2", "google/nano-banana")
+
+
+def registry(*, catalogue: bool = True) -> Registry:
+    found = Registry(discover=False)
+    found.add_provider(TypedProvider())
+    if catalogue:
+        found.add_provider(CatalogueProvider())
+    return found
+
+
+def test_an_unknown_id_names_the_closest_typed_ids() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        registry(catalogue=False).provider("seedream/5-lite-text-to-imag")
+    assert info.value.suggestions[0] == "seedream/5-lite-text-to-image"
+    assert "did you mean 'seedream/5-lite-text-to-image'" in str(info.value)
+
+
+def test_an_id_far_from_every_known_one_gets_no_guess() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        registry(catalogue=False).provider("totally-different")
+    assert info.value.suggestions == []
+    assert "did you mean" not in str(info.value)
+
+
+def test_a_catalogue_typo_is_still_sent_but_warned_about_with_the_catalogue_id() -> None:
+    found = registry()
+    with pytest.warns(UnlistedModelWarning, match="did you mean 'nano-banana-pro'"):
+        provider = found.provider("nano-banana-pr")
+    assert provider.name == "catalogue"  # KIE adds models weekly: a pattern still serves it
+    assert found.suggestions("nano-banana-pr")[0] == "nano-banana-pro"
+
+
+def test_listed_ids_and_new_ids_unlike_any_known_one_pass_silently(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    found = registry()
+    for model in ("nano-banana-pro", "seedream/5-lite-text-to-image", "veo9/brand-new-model"):
+        found.provider(model)
+        assert found.suggestions(model) == []
+    assert not [w for w in recwarn if issubclass(w.category, UnlistedModelWarning)]
+
+
+def kie(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    kie_path = Path(sys.executable).with_name("kie")
+    return subprocess.run(  # noqa: S603 - our own entry point
+        [str(kie_path), *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
+
+
+def test_kie_run_refuses_a_typo_before_creating_anything_and_any_model_sends_it(
+    tmp_path: Path,
+) -> None:
+    refused = kie("run", "flux-kontext-pr", "--prompt", "x", "--mock", cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "did you mean 'flux-kontext-pro'" in refused.stderr
+    assert "--any-model" in refused.stderr
+    assert "created task" not in refused.stderr
+    assert "mock KIE server" not in refused.stderr  # refused before any server was started
+
+    sent = kie("run", "flux-kontext-pr", "--prompt", "x", "--mock", "--any-model", cwd=tmp_path)
+    assert "mock KIE server" in sent.stderr  # sent as is: the mock answers for it

@@ -1,0 +1,109 @@
+"""Nothing is paid for before the local checks pass: `kie run` and `kie batch` check the output
+folder and the image files first, and say which option is wrong in one line (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit import cli
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+FAKE_KEY = "sk-fake-preflight-key"
+
+
+@pytest.fixture
+def mock(mock_server_factory: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)  # a fake key, for the mock: never a real one
+    return mock_server_factory()
+
+
+def where(mock: Any) -> list[str]:
+    return ["--base-url", mock.base_url, "--upload-base-url", mock.upload_base_url]
+
+
+def kie(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = cli.main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def assert_nothing_sent(mock: Any, err: str) -> None:
+    assert mock.requests() == [], "a request reached the mock"
+    assert mock.uploads() == []
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_create(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    for out in (taken, taken / "below"):
+        code, err = kie(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--out", str(out),
+                        *where(mock))  # fmt: skip
+        assert code == 2
+        assert "--out" in err
+        assert_nothing_sent(mock, err)
+    assert taken.read_text() == "not a folder"
+
+
+def test_a_missing_out_folder_is_made_and_the_run_goes_on(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "new" / "deeper"
+    code, err = kie(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--out", str(out),
+                    *where(mock))  # fmt: skip
+    assert code == 0, err
+    names = [p.name for p in out.iterdir()]
+    assert names
+    assert all(name.endswith(".jpeg") for name in names), names  # no scratch file left behind
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.png", "no such file"),
+        (lambda d: d, "is not a file"),
+        (lambda d: (d / "notes.png").write_text("hello") and d / "notes.png", "is not an image"),
+        (lambda d: (d / "empty.png").write_bytes(b"") or d / "empty.png", "is not an image"),
+    ],
+)
+def test_an_image_that_is_not_one_is_refused_before_the_upload_and_the_create(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any, message: str
+) -> None:
+    image = make(tmp_path)
+    for option in (["--image", str(image)], ["--input", f"inputImage=@{image}"]):
+        code, err = kie(capsys, "run", "flux-kontext-pro", "--prompt", "x", *option,
+                        "--out", str(tmp_path / "out"), *where(mock))  # fmt: skip
+        assert code == 2
+        assert message in err
+        assert option[0] in err or "inputImage" in err
+        assert_nothing_sent(mock, err)
+
+
+@pytest.mark.parametrize("head", [PNG, b"\xff\xd8\xff\xe0" + b"0" * 32, b"RIFF\0\0\0\0WEBPVP8 "])
+def test_real_image_formats_pass(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], head: bytes
+) -> None:
+    image = tmp_path / "photo.bin"  # the content decides, not the name
+    image.write_bytes(head)
+    code, err = kie(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--image", str(image),
+                    "--out", str(tmp_path / "out"), *where(mock))  # fmt: skip
+    assert code == 0, err
+    assert len(mock.uploads()) == 1
+
+
+def test_kie_batch_checks_its_out_folder_before_any_job(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"model": "flux-kontext-pro", "input": {"prompt": "x"}}) + "\n")
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    code, err = kie(capsys, "batch", str(jobs), "--out", str(taken), *where(mock))
+    assert code == 2
+    assert "--out" in err
+    assert_nothing_sent(mock, err)

@@ -1,0 +1,67 @@
+"""Every distribution is ready to publish: a LICENSE, classifiers, project URLs, authors,
+bounded dependency ranges, and a README whose links still work on a package index."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[2]
+DISTRIBUTIONS = sorted(
+    path.parent
+    for path in [*ROOT.glob("*/pyproject.toml"), *ROOT.glob("plugins/*/pyproject.toml")]
+    if path.parent != ROOT
+)
+# A link a package index can follow: absolute, or to a heading of the same page.
+RELATIVE_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
+
+
+def project(folder: Path) -> dict[str, object]:
+    table: dict[str, object] = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    return table
+
+
+def test_every_distribution_is_found() -> None:
+    names = {project(folder)["name"] for folder in DISTRIBUTIONS}
+    assert {"kiekit", "kiekit-mock", "kiekit-contract", "kiekit-market"} <= names
+    assert len(names) == len(DISTRIBUTIONS) >= 14
+
+
+@pytest.mark.parametrize("folder", DISTRIBUTIONS, ids=lambda p: p.name)
+def test_a_distribution_has_what_an_index_page_shows(folder: Path) -> None:
+    meta = project(folder)
+    assert meta["license"] == "MIT"
+    assert meta["license-files"] == ["LICENSE"]
+    assert (folder / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+    assert meta["authors"]
+    classifiers = meta["classifiers"]
+    assert isinstance(classifiers, list)
+    assert "Programming Language :: Python :: 3.11" in classifiers
+    urls = meta["urls"]
+    assert isinstance(urls, dict)
+    assert {"Homepage", "Source", "Issues", "Changelog"} <= set(urls)
+    assert all(str(url).startswith("https://github.com/kiekit/kiekit") for url in urls.values())
+
+
+@pytest.mark.parametrize("folder", DISTRIBUTIONS, ids=lambda p: p.name)
+def test_every_dependency_has_an_upper_bound(folder: Path) -> None:
+    meta = project(folder)
+    extras = meta.get("optional-dependencies", {})
+    assert isinstance(extras, dict)
+    requirements = [*meta.get("dependencies", []), *(r for rs in extras.values() for r in rs)]  # type: ignore[misc]
+    for text in requirements:
+        specifier = Requirement(text).specifier
+        assert any(spec.operator in ("<", "<=", "~=", "==") for spec in specifier), (
+            f"{folder.name}: {text!r} has no upper bound"
+        )
+
+
+@pytest.mark.parametrize("folder", DISTRIBUTIONS, ids=lambda p: p.name)
+def test_the_readme_links_work_on_a_package_index(folder: Path) -> None:
+    readme = folder / str(project(folder)["readme"])
+    relative = RELATIVE_LINK.findall(readme.read_text())
+    assert relative == [], f"{readme}: relative links break on PyPI: {relative}"
