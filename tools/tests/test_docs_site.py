@@ -1,0 +1,45 @@
+"""The docs site builds offline with warnings as errors: a broken link, a renamed symbol in the
+API reference or a page left out of the navigation fails the suite (mkdocs.yml)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def build(site: Path, config: Path = ROOT / "mkdocs.yml") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our interpreter, our config
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+    )  # fmt: skip
+
+
+def test_the_site_builds_with_guides_and_an_api_reference_from_the_docstrings(
+    tmp_path: Path,
+) -> None:
+    done = build(tmp_path / "site")
+    assert done.returncode == 0, done.stderr
+    for page in ("reliability", "journal-batch-webhooks", "plugin-authors"):
+        assert (tmp_path / "site" / page / "index.html").is_file()
+    reference = (tmp_path / "site" / "reference" / "kiekit" / "index.html").read_text()
+    assert "A blocking KIE client" in reference  # Client's docstring, rendered
+    mock_page = (tmp_path / "site" / "reference" / "kiekit_mock" / "index.html").read_text()
+    assert "MockServer" in mock_page
+
+
+def test_a_renamed_symbol_fails_the_build(tmp_path: Path) -> None:
+    """The strict build is able to fail: a reference to a module that does not exist."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# gone\n\n::: kiekit.no_such_module\n")
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"site_name: check\ndocs_dir: {docs}\nplugins:\n  - mkdocstrings:\n"
+        f"      handlers:\n        python:\n          paths: [{ROOT / 'core' / 'src'}]\n"
+    )
+    done = build(tmp_path / "site", config)
+    assert done.returncode != 0
+    assert "no_such_module" in done.stderr
