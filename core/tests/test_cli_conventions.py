@@ -127,3 +127,13 @@ def test_usage_errors_exit_2_and_help_lists_the_exit_codes() -> None:
     assert run_module("no-such-command", env=env).returncode == 2
     assert run_module("credits", env=env).returncode == 2  # no key: nothing could be sent
     assert "exit codes" in run_module("--help", env=env).stdout
+
+
+def test_the_embedded_mock_is_polled_at_its_own_pace_not_kies() -> None:
+    from kiekit.cli._common import mock_poll
+
+    instant = mock_poll(0)
+    assert instant.first_poll == 0  # a task done at once is asked about at once
+    demo = mock_poll(3.0)
+    assert demo.first_poll <= 0.3
+    assert demo.interval(100) <= 0.3  # several progress updates within the task's 3 s

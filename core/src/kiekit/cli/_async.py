@@ -23,8 +23,10 @@ def open_async_client(
     from kiekit.client import AsyncClient
 
     connection = connect(args, stack)
-    poll = _poll_policy(getattr(args, "poll_interval", None))
-    client = AsyncClient(connection.api_key, journal=journal, poll=poll, **connection.options)
+    options = dict(connection.options)
+    poll = _poll_policy(getattr(args, "poll_interval", None)) or options.pop("poll", None)
+    options.pop("poll", None)
+    client = AsyncClient(connection.api_key, journal=journal, poll=poll, **options)
     stack.push_async_callback(client.close)
     return client
 

@@ -16,6 +16,7 @@ from kiekit.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from kiekit.client import Client
+    from kiekit.polling import PollPolicy
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -86,16 +87,31 @@ def connect(
     from kiekit.settings import endpoints
 
     if getattr(args, "mock", False):
-        seconds = getattr(args, "mock_seconds", None)
-        mock = stack.enter_context(embedded_mock(DEMO_SECONDS if seconds is None else seconds))
+        mock = stack.enter_context(embedded_mock(mock_seconds(args)))
         # the embedded mock enforces no rate limits, so pacing the demo to KIE's would only slow it
         options = {"base_url": mock.base_url, "upload_base_url": mock.upload_base_url}
-        return Connection(DEMO_KEY, {**options, "rate_limits": None})
+        return Connection(
+            DEMO_KEY, {**options, "rate_limits": None, "poll": mock_poll(mock_seconds(args))}
+        )
     key = os.environ.get("KIE_API_KEY", "")
     if not key.strip():
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
     hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
     return Connection(key, {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url})
+
+
+def mock_seconds(args: argparse.Namespace) -> float:
+    seconds = getattr(args, "mock_seconds", None)
+    return DEMO_SECONDS if seconds is None else float(seconds)
+
+
+def mock_poll(seconds: float) -> PollPolicy:
+    """Polls for the embedded mock, whose tasks take ``seconds``: KIE's 2–5 s pace (§2.2) would
+    only add waiting to a task known to be done in ``seconds``; a few polls show its progress."""
+    from kiekit.polling import PollPolicy
+
+    interval = min(2.0, max(0.02, seconds / 10))
+    return PollPolicy(initial=interval, maximum=interval, first=0.0 if seconds == 0 else interval)
 
 
 def open_client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
