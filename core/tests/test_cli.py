@@ -179,12 +179,18 @@ def test_providers_marks_blocked_plugins(
     assert status["kiekit-grok-imagine"] == "ok"
 
 
-def test_an_unknown_model_goes_to_the_generic_market_plugin_and_kie_says_no(
-    capsys: pytest.CaptureFixture[str],
+def test_an_unknown_model_goes_to_the_generic_market_plugin_and_a_strict_mock_says_no(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # With kiekit-market installed any id is tried as a market model; the mock, like KIE,
+    # With kiekit-market installed any id is tried as a market model; a strict mock, like KIE,
     # answers 422 for a model it does not know (kie-api.md §2.4), and nothing is created.
-    code, out, err = run(capsys, "run", "no-such-model", "--prompt", "x", *FAST)
+    from kiekit_mock import MockConfig, MockServer
+
+    monkeypatch.setenv("KIE_API_KEY", "sk-fake-strict-mock")
+    with MockServer(MockConfig(strict_models=True)) as strict:
+        code, out, err = run(capsys, "run", "no-such-model", "--prompt", "x",
+                             "--base-url", strict.base_url)  # fmt: skip
+        assert strict.tasks() == []
     assert code == 1
     assert out == ""
     assert "422" in err

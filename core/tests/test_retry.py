@@ -354,7 +354,7 @@ def test_a_retry_is_logged_at_debug(run: Any, caplog: pytest.LogCaptureFixture) 
 
     run(status(engine(RetryPolicy())), script, fake)
 
-    (record,) = [r for r in caplog.records if r.name == "kiekit"]
+    (record,) = [r for r in caplog.records if r.name == "kiekit" and "retrying" in r.getMessage()]
     assert "retrying GET /api/v1/jobs/recordInfo" in record.getMessage()
     assert "455" in record.getMessage()
 

@@ -194,7 +194,7 @@ def test_kie_plugin_new_writes_the_folder_and_prints_it(
 def test_kie_plugin_new_errors_are_one_line(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["plugin", "new", *argv, "--dir", str(tmp_path)]) == 1
+    assert cli.main(["plugin", "new", *argv, "--dir", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(message)
@@ -206,7 +206,7 @@ def test_kie_plugin_new_refuses_an_existing_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "acme").mkdir()
-    assert cli.main(["plugin", "new", "acme", "--dir", str(tmp_path)]) == 1
+    assert cli.main(["plugin", "new", "acme", "--dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     folder = tmp_path / "acme"
     assert err == f"kie: error: {folder} already exists; kie plugin new never overwrites a folder\n"

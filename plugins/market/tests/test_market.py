@@ -285,7 +285,7 @@ def test_kie_run_keeps_the_typed_plugin_for_its_ids(capsys: pytest.CaptureFixtur
     from kiekit.cli import main
 
     # refused by the typed input before any request (the generic provider would send it)
-    assert main(["run", T2I, "--prompt", "x", "--input", "aspect_ratio=4:3"]) == 1
+    assert main(["run", T2I, "--prompt", "x", "--input", "aspect_ratio=4:3"]) == 2
     assert "kie: error: aspect_ratio: must be one of" in capsys.readouterr().err
 
 
