@@ -66,7 +66,9 @@ def build_document(
                 "call is HTTP 200 with a body `{code, msg, data}`; `code` 200 is success, any "
                 f"other a failure (KIE's: {', '.join(map(str, ERROR_CODES))}; fault rules may "
                 "inject any 4xx/5xx). Only an unknown route is "
-                "a real HTTP 404. Control routes under /_mock/ steer the mock; they are not KIE's."
+                "a real HTTP 404. Each /api/ operation says so in `x-kie-envelope`, for tools "
+                "that judge answers by their HTTP status. Control routes under /_mock/ steer "
+                "the mock with real HTTP statuses; they are not KIE's."
             ),
         },
         "paths": dict(sorted(paths.items())),
