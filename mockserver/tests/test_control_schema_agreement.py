@@ -1,0 +1,59 @@
+"""Control-route inputs that the OpenAPI document calls valid are served, not refused (found by
+schemathesis' positive_data_acceptance), and those it calls invalid are refused."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from kiekit_mock import account_id
+
+if TYPE_CHECKING:
+    from conftest import Answer, Kie
+
+T2I = "grok-imagine/text-to-image"
+
+
+def ctl(kie: Kie, method: str, path: str, body: Any = None) -> Answer:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    return kie.fetch(kie.base_url + path, method=method, data=data, headers=headers)
+
+
+def test_api_key_and_account_id_filters_both_hold(kie: Kie) -> None:
+    kie.create(T2I, prompt="x")
+    mine, other = account_id("test-key"), account_id("someone-else")
+    same = ctl(kie, "GET", f"/_mock/tasks?api_key=test-key&account_id={mine}")
+    assert (same.status, same.json()["total"]) == (200, 1)
+    apart = ctl(kie, "GET", f"/_mock/tasks?api_key=test-key&account_id={other}")
+    assert (apart.status, apart.json()["total"]) == (200, 0)  # two filters: nothing fits both
+    journal = ctl(kie, "GET", f"/_mock/journal?api_key=test-key&account_id={other}")
+    assert (journal.status, journal.json()["count"]) == (200, 0)
+
+
+def test_a_number_written_with_a_point_zero_is_an_integer(kie: Kie) -> None:
+    """JSON Schema's "integer" includes 3.0; so do the control routes."""
+    answer = ctl(kie, "POST", "/_mock/accounts", {"api_key": "k2", "max_creates_per_10s": 3.0})
+    assert answer.status == 201
+    assert answer.json()["account"]["max_creates_per_10s"] == 3
+    refused = ctl(kie, "POST", "/_mock/accounts", {"api_key": "k2", "max_creates_per_10s": 2.5})
+    assert (refused.status, refused.json()["field"]) == (400, "max_creates_per_10s")
+
+
+def test_a_callbacks_listing_with_an_unknown_wait_word_is_refused(kie: Kie) -> None:
+    answer = ctl(kie, "GET", "/_mock/callbacks?wait=sometimes")
+    assert (answer.status, answer.json()["field"]) == (400, "wait")
+    assert ctl(kie, "GET", "/_mock/callbacks?wait=0").status == 200
+
+
+def test_a_har_entry_without_its_required_members_is_refused(kie: Kie) -> None:
+    entry = {"request": {"method": "GET", "url": 7}, "response": {"status": 200}}
+    answer = ctl(kie, "POST", "/_mock/scenarios", {"log": {"entries": [entry]}})
+    assert answer.status == 400
+    assert "log.entries[0].request.url must be a string" in answer.json()["error"]
+
+
+def test_a_scenario_is_read_as_one_whatever_other_members_it_has(kie: Kie) -> None:
+    scenario = {"format": "kiekit-mock-scenario/1", "tasks": [], "files": [], "log": []}
+    answer = ctl(kie, "POST", "/_mock/scenarios", scenario)
+    assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
