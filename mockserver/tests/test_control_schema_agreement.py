@@ -3,10 +3,12 @@ schemathesis' positive_data_acceptance), and those it calls invalid are refused.
 
 from __future__ import annotations
 
+import http.client
 import json
 from typing import TYPE_CHECKING, Any
 
-from kiekit_mock import account_id
+import pytest
+from kiekit_mock import MockServer, account_id
 
 if TYPE_CHECKING:
     from conftest import Answer, Kie
@@ -57,3 +59,46 @@ def test_a_scenario_is_read_as_one_whatever_other_members_it_has(kie: Kie) -> No
     scenario = {"format": "kiekit-mock-scenario/1", "tasks": [], "files": [], "log": []}
     answer = ctl(kie, "POST", "/_mock/scenarios", scenario)
     assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("attacker.example:{port}", 403),  # a rebound name: the page's own host
+        ("127.0.0.1.attacker.example", 403),
+        ("10.0.0.5:{port}", 403),
+        ("127.0.0.1:{port}", 200),
+        ("127.9.9.9", 200),
+        ("localhost:{port}", 200),
+        ("[::1]:{port}", 200),
+    ],
+)
+def test_the_control_api_answers_only_requests_addressed_to_loopback(
+    mock: MockServer, host: str, status: int
+) -> None:
+    """DNS rebinding: a web page whose name is re-pointed at 127.0.0.1 reaches the mock's port,
+    but its requests carry its own name in Host."""
+    for path in ("/_mock/tasks", "/_mock/ui"):
+        connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+        try:
+            connection.putrequest("GET", path, skip_host=True)
+            connection.putheader("Host", host.format(port=mock.port))
+            connection.endheaders()
+            answer = connection.getresponse()
+            body = answer.read()
+        finally:
+            connection.close()
+        assert answer.status == status, (path, body)
+        if status == 403:
+            assert json.loads(body)["field"] == "Host"
+
+
+def test_kies_own_routes_do_not_look_at_the_host(mock: MockServer) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+    try:
+        connection.putrequest("GET", "/openapi.json", skip_host=True)
+        connection.putheader("Host", "kie.example")
+        connection.endheaders()
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
