@@ -144,6 +144,16 @@ def test_only_the_loopback_addresses_of_a_name_are_used(
     assert host.fetch(data["downloadUrl"]).body == PNG
 
 
+def test_a_redirect_to_a_malformed_location_ends_with_a_400(
+    host: Any, redirects: Redirects
+) -> None:
+    assert "InvalidURL" in _refusal(host, redirects.to("/odd.png", "http://[::1/x.png"))
+
+
+def test_a_redirect_to_another_scheme_is_refused(host: Any, redirects: Redirects) -> None:
+    assert "not an http(s) URL" in _refusal(host, redirects.to("/f.png", "file:///etc/passwd"))
+
+
 def test_a_redirect_loop_ends_with_a_400(host: Any, redirects: Redirects) -> None:
     loop = redirects.to("/loop.png", redirects.base + "/loop.png")
     assert "TooManyRedirects" in _refusal(host, loop)

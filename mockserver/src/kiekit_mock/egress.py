@@ -143,7 +143,10 @@ class Egress:
                 if response.status not in _REDIRECTS or not location:
                     yield response
                     return
-                url = str(response.url.join(URL(location)))
+                try:
+                    url = str(response.url.join(URL(location)))
+                except ValueError:  # a Location no URL parser takes: a failed download
+                    raise aiohttp.InvalidURL(location) from None
         raise TooManyRedirects(f"more than {max_redirects} redirects")
 
     @asynccontextmanager
