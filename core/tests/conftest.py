@@ -340,7 +340,7 @@ def file_server() -> Iterator[FileServer]:
         def do_GET(self) -> None:
             seen.append(dict(self.headers.items()))
             if self.path.startswith("/hang"):
-                release.wait(10)
+                release.wait(120)  # set at teardown: only a client timeout ends it sooner
                 self.close_connection = True
             elif self.path.startswith("/redirect"):
                 self.send_response(302)

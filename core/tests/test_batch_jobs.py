@@ -13,6 +13,7 @@ import pytest
 from kiekit import AsyncClient, PollPolicy
 from kiekit.batch import Job, JobResult, job_key, read_jobs, run_batch
 from kiekit.journal import Entry, EntryState, Journal, MemoryStore
+from kiekit_mock import Lifecycle, Rule
 
 GROK = "grok-imagine/text-to-image"
 FAST = PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=20.0)
@@ -131,10 +132,19 @@ def test_running_a_finished_batch_again_asks_kie_nothing(
 def test_an_interrupted_batch_resumes_without_creating_anything_twice(
     mock_server_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
+    # Deterministic cut (no wall-clock race): jobs 0-2 finish; every later job's task stays
+    # pending on the mock until the test completes it, so when the batch is cancelled its four
+    # slots hold tasks created and not waited on, whatever the machine's load.
     mock = mock_server_factory(polls_to_complete=3)
+    held = mock.add_rule(
+        Rule(lifecycle=Lifecycle(manual=True), prompt_regex=r"prompt ([3-9]|1\d)$")
+    )
     journal = Journal(MemoryStore())
     jobs = _jobs(12)
     finished: list[JobResult] = []
+
+    def created_and_held() -> int:
+        return sum(1 for e in journal.entries() if e.state is EntryState.CREATED)
 
     async def interrupted() -> None:
         async with AsyncClient(
@@ -143,28 +153,32 @@ def test_an_interrupted_batch_resumes_without_creating_anything_twice(
             batch = asyncio.ensure_future(
                 run_batch(client, journal, jobs, tmp_path, concurrency=4, on_result=finished.append)
             )
-            while len(finished) < 3:  # noqa: ASYNC110 - results arrive from the batch itself
+            # Condition-driven, not timed: the poll below only decides how often to look; the
+            # batch can never finish by itself (its held tasks never end), so no race remains.
+            while not (len(finished) == 3 and created_and_held() == 4):
+                assert not batch.done(), batch
                 await asyncio.sleep(0.005)
-            batch.cancel()  # Ctrl-C mid-way: some tasks created, not waited on
+            batch.cancel()  # Ctrl-C mid-way: four tasks created, not waited on
             with pytest.raises(asyncio.CancelledError):
                 await batch
 
     asyncio.run(interrupted())
     created_before = _creates(mock)
-    cut = [e for e in journal.entries() if e.unfinished or e.state.outcome_unknown]
-    assert cut  # really cut mid-way: tasks created and not waited on, or files not fetched
+    assert sorted(created_before) == [f"job prompt {i}" for i in range(7)]
+    cut = [e for e in journal.entries() if e.unfinished]
+    assert len(cut) == 4  # really cut mid-way: tasks created and not waited on
+    assert not [e for e in journal.entries() if e.state.outcome_unknown]
+    mock.remove_rule(held.rule_id)
+    for task in mock.tasks():
+        if task.state != "success":
+            mock.complete(task.task_id)
     results = _run(mock, journal, jobs, tmp_path, concurrency=4)
-    unknown = {
-        entry.request["input"]["prompt"]
-        for entry in journal.entries()
-        if entry.state.outcome_unknown and entry.request
-    }
+    assert [r.state for r in results] == ["succeeded"] * 12
     for result in results:
-        assert result.state in ("succeeded", "unknown"), result
-        assert (result.state == "unknown") == (f"job prompt {result.id.split('-')[1]}" in unknown)
-        if result.state == "succeeded":
-            assert all(Path(f).is_file() for f in result.files)
+        assert result.files
+        assert all(Path(f).is_file() for f in result.files)
     assert set(_creates(mock).values()) == {1}  # nothing twice
+    assert len(_creates(mock)) == 12
     assert set(created_before) <= set(_creates(mock))
 
 

@@ -178,7 +178,7 @@ def test_waiting_on_a_dead_server_retries_until_the_deadline(
         api.run(scenario)
 
     assert info.value.task_id == "abc"
-    assert 0.3 <= time.monotonic() - started < 5
+    assert 0.3 <= time.monotonic() - started < 60  # at the deadline, not hung (any load)
 
 
 def test_a_hung_server_is_a_transport_error_after_the_client_timeout(
@@ -193,7 +193,7 @@ def test_a_hung_server_is_a_transport_error_after_the_client_timeout(
         api.run(scenario)
 
     assert info.value.task_id == "abc"
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # the client's 0.3 s, not the server's 120 s hang
 
 
 def test_the_key_does_not_follow_a_redirect_away_from_the_api(

@@ -45,7 +45,7 @@ def mock_process() -> Iterator[tuple[str, str]]:
     reader.start()
     try:
         urls: dict[str, str] = {}
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # startup under load; a hang guard
         while len(urls) < 2 and time.monotonic() < deadline:
             try:
                 line = lines.get(timeout=max(0.0, deadline - time.monotonic()))

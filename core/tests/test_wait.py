@@ -438,8 +438,10 @@ def test_client_wait_gives_up_at_its_deadline(api: Any, kit: SimpleNamespace) ->
 
     assert info.value.task_id == kit.TASK_ID
     assert info.value.last_state == "running"
-    assert 0.1 <= time.monotonic() - started < 2
-    assert kie.polls >= 2
+    # Bounds that no load can break: not before the deadline, and not hung (the poll schedule
+    # itself is checked on a fake clock above, test_the_deadline_raises_wait_timeout_…).
+    assert 0.1 <= time.monotonic() - started < 60
+    assert kie.polls >= 1
 
 
 def test_client_wait_timeout_argument_overrides_the_policy(api: Any, kit: SimpleNamespace) -> None:
@@ -454,7 +456,7 @@ def test_client_wait_timeout_argument_overrides_the_policy(api: Any, kit: Simple
     with pytest.raises(WaitTimeoutError):
         api.run(scenario)
 
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 60  # the argument's 0.05 s, not the policy's hour
 
 
 def test_client_wait_retries_retryable_errors(api: Any, kit: SimpleNamespace) -> None:

@@ -228,6 +228,14 @@ async def _finish(mock: Any, task_id: str) -> None:
     raise AssertionError("the mock task did not finish")
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for what another task makes true (the receiver's status check): a condition, not a
+    count of sleeps, so a loaded machine only makes it slower; 60 s bounds a real hang."""
+    async with asyncio.timeout(60):
+        while not condition():  # noqa: ASYNC110 (set by the receiver's own task; no event)
+            await asyncio.sleep(0.01)
+
+
 def test_a_signed_mock_callback_ends_a_wait_that_polls_slowly(
     mock_server_factory: Callable[..., Any],
 ) -> None:
@@ -310,10 +318,7 @@ def test_a_forged_body_is_not_trusted_the_status_kie_reports_is(
             async with serving(receiver) as url:
                 forged = market_body(task.id, state="success")  # the task is still pending
                 assert await post(url, forged, signed(task.id)) == (200, ACK)
-                for _ in range(100):
-                    if seen:
-                        break
-                    await asyncio.sleep(0.02)
+                await _until(lambda: bool(seen))
 
     asyncio.run(scenario())
     assert [status.state for status in seen] == [State.QUEUED]
@@ -336,10 +341,7 @@ def test_the_receiver_finds_a_tasks_model_in_the_journal(
             async with serving(receiver) as url:
                 body = {"code": 200, "msg": "ok", "data": {"taskId": task.id, "info": None}}
                 assert await post(url, json.dumps(body).encode()) == (200, ACK)
-                for _ in range(100):
-                    if seen:
-                        break
-                    await asyncio.sleep(0.02)
+                await _until(lambda: bool(seen))
                 assert seen[0].task_id == task.id
 
     asyncio.run(scenario())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kiekit_mock import MockConfig, MockServer
+from aiohttp.abc import AbstractResolver, ResolveResult
+from kiekit_mock import MockConfig, MockServer, egress
 
 # A ProxyHandler with no proxies: HTTP(S)_PROXY in the environment must not reroute test traffic.
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -119,3 +121,44 @@ def make_mock() -> Iterator[MakeMock]:
 def kie_at() -> Callable[..., Kie]:
     """kie_at(base_url, key="test-key") -> Kie: a caller for a server the test runs itself."""
     return lambda base_url, key="test-key": Kie(base_url, key)
+
+
+class StandInResolver(AbstractResolver):
+    """Answers names from a table (as a poisoned hosts file or a rebinding DNS would)."""
+
+    asked: list[str]
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.asked = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in self.table[host]
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def resolve_as(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, list[str]]], Any]:
+    """resolve_as({name: [addresses]}): the mock's lookups answer from this table."""
+
+    def install(table: dict[str, list[str]]) -> StandInResolver:
+        resolver = StandInResolver(table)
+        monkeypatch.setattr(egress, "base_resolver", lambda: resolver)
+        return resolver
+
+    return install

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from kiekit_mock import MockConfig, create_app, runtime_of
 from kiekit_mock.callbacks import is_loopback_host, loopback_refusal
 
 if TYPE_CHECKING:
-    from conftest import MakeMock
+    from conftest import MakeMock, StandInResolver
 
 T2I = "grok-imagine/text-to-image"
 
@@ -238,3 +238,30 @@ def test_non_loopback_hosts(host: str) -> None:
 )
 def test_loopback_refusal(url: str, allowed: bool) -> None:
     assert (loopback_refusal(url) is None) is allowed
+
+
+def test_a_callback_to_a_name_resolving_outside_loopback_is_recorded_not_sent(
+    resolve_as: Callable[..., StandInResolver],
+) -> None:
+    resolve_as({"localhost": ["192.0.2.33"]})
+
+    async def scenario() -> None:
+        receiver = Receiver()
+        async with running(receiver) as url, mock_kie(MockConfig()) as (app, session):
+            body = {
+                "model": T2I,
+                "callBackUrl": url.replace("127.0.0.1", "localhost"),
+                "input": {"prompt": "p"},
+            }
+            await _create_and_poll(
+                session, "/api/v1/jobs/createTask", body, "/api/v1/jobs/recordInfo"
+            )
+            await runtime_of(app).callbacks.wait_idle()
+            (record,) = runtime_of(app).callbacks.records()
+            assert record.delivered is False
+            assert record.reason is not None
+            assert record.reason.startswith("not loopback")
+            assert "192.0.2.33" in record.reason
+            assert receiver.calls == []
+
+    asyncio.run(scenario())

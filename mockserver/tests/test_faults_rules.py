@@ -135,7 +135,7 @@ def test_slow_answer_trips_a_client_timeout_and_does_not_hold_up_stop(
         raw(mock, "POST", CREATE, CREATE_BODY, timeout=0.3)
     started = time.monotonic()
     mock.stop()  # wakes the sleeping fault instead of waiting 30 s for it
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25  # woken, not the fault's 30 s (a hang guard)
 
 
 def test_slow_in_mock_seconds_follows_the_time_scale(make_mock: MakeMock) -> None:

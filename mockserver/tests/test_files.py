@@ -122,3 +122,45 @@ def test_links_follow_the_host_the_client_used(mock: MockServer, kie: Kie) -> No
     assert record["response"]["resultImageUrl"] == f"http://localhost:9/files/{task_id}/0.jpeg"
     (task,) = mock.tasks()
     assert task.result_urls() == [f"http://localhost:9/files/{task_id}/0.jpeg"]
+
+
+def test_a_text_result_is_served_as_text(make_mock: MakeMock) -> None:
+    """A lyrics task's ``0.txt`` was a 500 (KeyError 'txt'), found by schemathesis after
+    ``POST /_mock/tasks/{id}/complete``; every type now has a real file and a sane type."""
+    mock, kie = make_mock()
+    lyrics = kie.ok(
+        kie.post("/api/v1/lyrics", {"prompt": "sea", "callBackUrl": "http://127.0.0.1:9/cb"})
+    )["taskId"]
+    mock.complete(lyrics)
+    text = _get_file(kie, f"{kie.base_url}/files/{lyrics}/0.txt")
+    assert text.content_type.startswith("text/plain")
+    assert text.body.decode().startswith("kiekit-mock ")
+    assert kie.fetch(f"{kie.base_url}/files/{lyrics}/0.mp4").status == 404  # not its type
+
+
+@pytest.mark.parametrize(
+    ("ext", "expected"),
+    [
+        ("wav", "audio/wav"),
+        ("mid", "audio/midi"),
+        ("txt", "text/plain"),
+        ("webm", "video/webm"),
+        ("zzz", "application/octet-stream"),
+    ],
+)
+def test_an_extension_no_table_knows_still_gets_a_sane_type(ext: str, expected: str) -> None:
+    from kiekit_mock.files import content_type
+
+    assert content_type(ext) == expected
+
+
+def test_a_midi_result_is_a_standard_midi_file() -> None:
+    from kiekit_mock.media import midi_bytes
+
+    data = midi_bytes("t/0")
+    assert data[:4] == b"MThd"
+    assert struct.unpack(">IHHH", data[4:14]) == (6, 0, 1, 96)
+    assert data[14:18] == b"MTrk"
+    (length,) = struct.unpack(">I", data[18:22])
+    assert len(data) == 22 + length
+    assert data.endswith(b"\x00\xff\x2f\x00")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +12,7 @@ from kiekit_mock import MockServer
 if TYPE_CHECKING:
     from conftest import Kie, MakeMock
 
+FROZEN = 1e-6  # time_scale: the mock clock moves only when the test moves it
 T2I = "grok-imagine/text-to-image"
 RECORD_KEYS = [
     "taskId",
@@ -102,10 +102,12 @@ def test_immediate_by_default(kie: Kie) -> None:
 
 
 def test_seconds_to_complete(make_mock: MakeMock) -> None:
-    _, kie = make_mock(seconds_to_complete=0.3)
+    mock, kie = make_mock(seconds_to_complete=30, time_scale=FROZEN)
     task_id = kie.create(T2I, prompt="x")
     assert kie.record(task_id)["state"] == "waiting"
-    time.sleep(0.35)
+    mock.clock.advance(29.9)
+    assert kie.record(task_id)["state"] == "generating"  # under way, not done
+    mock.clock.advance(0.2)
     assert kie.record(task_id)["state"] == "success"
 
 
@@ -171,9 +173,9 @@ def test_set_outcome_and_advance(make_mock: MakeMock) -> None:
 
 
 def test_advance_finishes_a_task_whose_time_is_up(make_mock: MakeMock) -> None:
-    mock, kie = make_mock(seconds_to_complete=0.2)
+    mock, kie = make_mock(seconds_to_complete=20, time_scale=FROZEN)
     task_id = kie.create(T2I, prompt="x")
-    time.sleep(0.25)
+    mock.clock.advance(25)
     assert mock.advance(task_id) == "success"
     assert kie.record(task_id)["state"] == "success"
 

@@ -4,7 +4,6 @@ guide §3.2–3.3): validation answered as KIE does, video results, and Sora's `
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +12,7 @@ from kiekit_mock import MockServer
 if TYPE_CHECKING:
     from conftest import Kie, MakeMock
 
+FROZEN = 1e-6  # time_scale: the mock clock moves only when the test moves it
 CREATE = "/api/v1/jobs/createTask"
 KLING = "kling-3.0/video"
 MOTION = "kling-3.0/motion-control"
@@ -261,10 +261,10 @@ def test_sora_progress_grows_across_polls(make_mock: MakeMock) -> None:
 
 def test_sora_progress_grows_with_time(make_mock: MakeMock) -> None:
     # `kie run --mock` finishes tasks by time; progress then follows the clock
-    _, kie = make_mock(seconds_to_complete=0.6)
+    mock, kie = make_mock(seconds_to_complete=60, time_scale=FROZEN)
     task_id = kie.create(SORA, prompt="a fox")
     first = kie.record(task_id)["progress"]
-    time.sleep(0.25)
+    mock.clock.advance(25)
     later = kie.record(task_id)["progress"]
     assert 0 <= first < later < 100
 

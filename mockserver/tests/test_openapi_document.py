@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from jsonschema_rs import Draft202012Validator  # schemathesis's validator (dev group)
-from kiekit_mock import MockConfig, MockServer, Runtime, create_app, media
+from kiekit_mock import Lifecycle, MockConfig, MockServer, Runtime, create_app, media
 from kiekit_mock.__main__ import main
 from kiekit_mock.openapi import build_document, build_upload_document
 from kiekit_mock.uploads import UploadStore, build_upload_app
@@ -242,3 +242,90 @@ def test_upload_host_answers_match_its_document(mock: MockServer, kie_at: Any) -
         headers={"Authorization": "Bearer k", "Content-Type": "multipart/form-data"},
     )
     assert check("/api/file-stream-upload", broken)["code"] == 400
+
+
+def test_kie_operations_say_their_convention_and_the_mocks_own_do_not() -> None:
+    """`x-kie-envelope` marks every operation answering KIE's way (HTTP 200, outcome in the body
+    code): what our schemathesis checks read instead of the HTTP status."""
+    for path, operations in build_document()["paths"].items():
+        for operation in operations.values():
+            marked = "x-kie-envelope" in operation
+            assert marked == ("security" in operation), path
+            if marked:
+                assert operation["x-kie-envelope"]["httpStatus"] == 200
+
+
+def _control_body(path: str, method: str = "put") -> Draft202012Validator:
+    operation = build_document()["paths"][path][method]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    return Draft202012Validator(schema, validate_formats=True)  # prompt_regex: "regex"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "manual",
+        "immediate",
+        "sometimes",
+        {},
+        {"polls": 3},
+        {"polls": 3.0},
+        {"polls": None, "seconds": None},
+        {"seconds": 2.5, "polls": 2},
+        {"mode": "manual"},
+        {"mode": "manual", "manual": False},
+        {"manual": True, "polls": 4},
+        {"mode": "immediate", "polls": 0, "seconds": 0},
+        {"mode": "immediate", "polls": 2},
+        {"mode": "polls", "polls": 2, "seconds": 0},
+        {"mode": "polls"},
+        {"mode": "seconds", "seconds": 1},
+        {"mode": "polls+seconds", "polls": 1, "seconds": 1},
+        {"mode": "polls+seconds", "polls": 1},
+        {"polls": -1},
+        {"polls": True},
+        {"sometimes": 1},
+    ],
+)
+def test_the_lifecycle_schema_accepts_exactly_what_the_mock_does(
+    mock: MockServer, kie: Kie, body: Any
+) -> None:
+    task_id = kie.create("grok-imagine/text-to-image", prompt="x")
+    mock.set_lifecycle(task_id, Lifecycle(manual=True))  # not ended: its lifecycle may change
+    raw = json.dumps(body).encode()
+    answer = kie.fetch(
+        f"{kie.base_url}/_mock/tasks/{task_id}/lifecycle",
+        method="PUT",
+        data=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    valid = _control_body("/_mock/tasks/{task_id}/lifecycle").is_valid(body)
+    assert (answer.status == 200) == valid, (answer.status, answer.body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"outcome": "fail"},
+        {"lifecycle": {"polls": 2}, "prompt_contains": "x"},
+        {"prompt_contains": "x"},
+        {"outcome": None, "lifecycle": None},
+        {"outcome": "fail", "prompt_regex": "(unclosed"},
+        {"outcome": "fail", "prompt_regex": "^a+$"},
+        {"outcome": "fail", "api_key": "k", "account_id": "acct_1"},
+        {"outcome": "fail", "api_key": "k", "account_id": None},
+        {"outcome": "fail", "times": 0},
+        {"outcome": "fail", "times": 2.0, "probability": 1},
+        {"outcome": "fail", "model": ""},
+        {"outcome": "fail", "colour": "red"},
+    ],
+)
+def test_the_rule_schema_accepts_exactly_what_the_mock_does(kie: Kie, body: Any) -> None:
+    answer = kie.fetch(
+        f"{kie.base_url}/_mock/rules",
+        method="POST",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    valid = _control_body("/_mock/rules", "post").is_valid(body)
+    assert (answer.status == 201) == valid, (answer.status, answer.body)

@@ -37,7 +37,6 @@ from kiekit_contract import input_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ("kiekit", "kiekit-mock", "kiekit-contract")
-BUDGET_SECONDS = 40.0
 
 # `uv run` names its own binary in UV; a plain pytest finds uv on PATH.
 UV = os.environ.get("UV") or shutil.which("uv")
@@ -124,8 +123,9 @@ def test_the_scaffold_passes_its_tests_outside_the_repo(
     }
     missing = {f"TestAcmeDemo::{name}" for name in contract} - set(ran)
     assert not missing, f"the contract suite did not run: {sorted(missing)}\n{output}"
-    elapsed = time.monotonic() - started
-    assert elapsed < BUDGET_SECONDS, f"the out-of-tree proof took {elapsed:.1f} s"
+    # A figure, not a pass mark: a timed assertion fails on a loaded machine (speed targets
+    # live in tools/bench). Shown with `pytest -s`.
+    print(f"the out-of-tree proof took {time.monotonic() - started:.1f} s")
 
 
 VARIANTS = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -18,6 +19,7 @@ from . import (
     limits_http,
     openapi,
 )
+from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig
 from .envelope import ENVELOPE, KieError, error
@@ -43,6 +45,7 @@ def build_app(rt: Runtime) -> web.Application:
     """An Application over existing state (a MockServer restarts on the same accounts/tasks)."""
     app = web.Application(
         middlewares=[
+            _loopback_host,
             _journal,
             faults_http.middleware,
             files.expiry,
@@ -70,6 +73,27 @@ def build_app(rt: Runtime) -> web.Application:
 
 async def _stop_deliveries(app: web.Application) -> None:
     await app[RUNTIME].callbacks.close()
+
+
+@web.middleware
+async def _loopback_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The control API and the inspector answer only requests addressed to loopback by name or
+    address. A web page whose own host name an attacker re-points at 127.0.0.1 (DNS rebinding)
+    reaches the port, but its requests carry that name in Host: they are refused, so no page on
+    the web can drive or read the mock."""
+    if request.path.startswith(CONTROL_PREFIX) and not host_is_loopback(request.host):
+        body = {"error": "the mock's control API answers only loopback hosts", "field": "Host"}
+        return web.json_response(body, status=403)
+    return await handler(request)
+
+
+def host_is_loopback(host_header: str) -> bool:
+    """Whether a Host header names loopback: localhost, 127.0.0.0/8 or [::1], any port."""
+    try:
+        name = urlsplit("//" + host_header).hostname
+    except ValueError:
+        return False
+    return name is not None and is_loopback_host(name)
 
 
 @web.middleware

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .config import CALLBACK_TAMPERS, CallbackTamper, MockConfig
+from .egress import Egress, EgressRefused
 from .envelope import dumps
 
 # [INF] §6.3 names no maximum age for a timestamp; an hour is past any sane replay window
@@ -168,6 +169,7 @@ class CallbackDispatcher:
         self._clock = clock
         self._settings = CallbackSettings(hmac_key=hmac_key, copies=copies, tamper=tamper)
         self._allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
+        self._egress = Egress(self._allowed_hosts)
         self._lock = threading.Lock()
         self._records: list[CallbackRecord] = []
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -256,16 +258,17 @@ class CallbackDispatcher:
         status: int | None = None
         answer: str | None = None
         try:
-            # trust_env=False (the default): never through a proxy; no redirects, which could
-            # lead a loopback receiver's answer to a host outside this machine.
+            # no redirect is followed, and every connection goes through the egress check
+            # (loopback or an allowed host, after DNS too): see egress.py
             async with (
-                aiohttp.ClientSession() as session,
-                session.post(
+                self._egress.session() as session,
+                self._egress.request(
+                    session,
+                    "POST",
                     record.url,
                     data=dumps(record.payload).encode(),
                     headers=record.headers,
                     timeout=aiohttp.ClientTimeout(total=self._timeout),
-                    allow_redirects=False,
                 ) as response,
             ):
                 status = response.status
@@ -274,6 +277,8 @@ class CallbackDispatcher:
         except asyncio.CancelledError:
             self._settle(index, record, status, "cancelled: the mock server stopped")
             raise
+        except EgressRefused as exc:
+            reason = f"not loopback: the mock never calls hosts outside this machine ({exc})"
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = f"delivery failed: {type(exc).__name__}: {exc}"
         self._settle(index, record, status, reason, answer)

@@ -28,7 +28,11 @@ async def list_callbacks(request: web.Request) -> web.Response:
     """?task_id= to filter; ?wait=0 not to wait for deliveries in flight first (by default it
     waits, each delivery being bounded by the callback timeout)."""
     dispatcher = request.app[RUNTIME].callbacks
-    if request.query.get("wait", "1") not in ("0", "false"):
+    try:
+        wait = one_of(request.query.get("wait", "1"), ("0", "1", "false", "true"), "wait")
+    except ControlError as exc:
+        return refuse(exc)
+    if wait not in ("0", "false"):
         await dispatcher.wait_idle()
     task_id = request.query.get("task_id")
     records = [r for r in dispatcher.records() if task_id is None or r.task_id == task_id]
@@ -55,6 +59,11 @@ async def put_settings(request: web.Request) -> web.Response:
     try:
         body = await read_object(request)
         changes = _changes(body)
+        current = dispatcher.settings
+        if changes.get("tamper", current.tamper) and not changes.get("hmac_key", current.hmac_key):
+            # a well-formed request the mock's present state refuses: 409, not 400
+            conflict = {"error": "tamper needs signing: set an hmac_key first", "field": "tamper"}
+            return answer(conflict, status=409)
         try:
             dispatcher.configure(**changes)
         except ValueError as exc:
@@ -74,17 +83,14 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
         if key is not None and (not isinstance(key, str) or not key):
             raise ControlError("hmac_key", "must be a non-empty string or null")
         changes["hmac_key"] = key
-    if "copies" in body:
+    # null is "left out" (the OpenAPI document's convention): the field keeps its value
+    if body.get("copies") is not None:
         changes["copies"] = opt_int(body, "copies", minimum=1)
-        if changes["copies"] is None:
-            raise ControlError("copies", "must be an integer from 1 to 10")
     if "tamper" in body:
         tamper = body["tamper"]
         changes["tamper"] = None if tamper is None else one_of(tamper, CALLBACK_TAMPERS, "tamper")
-    if "stale_seconds" in body:
+    if body.get("stale_seconds") is not None:
         changes["stale_seconds"] = opt_int(body, "stale_seconds", minimum=1)
-        if changes["stale_seconds"] is None:
-            raise ControlError("stale_seconds", "must be an integer >= 1")
     return changes
 
 

@@ -343,15 +343,19 @@ async def reset(request: web.Request) -> web.Response:
 
 
 def _account_filter(query: Mapping[str, str]) -> str | None:
-    """account_id, or api_key turned into its account id (the key is not kept)."""
+    """account_id, or api_key turned into its account id (the key is not kept). Given both, both
+    must hold, like any two filters: they name the same account, or nothing matches."""
     key, name = query.get("api_key"), query.get("account_id")
-    if key is not None and name is not None:
-        raise ControlError("api_key", "give api_key or account_id, not both")
-    if key is not None:
-        if not key:
-            raise ControlError("api_key", "must be a non-empty string")
-        return account_id(key)
-    return name
+    if key is not None and not key:
+        raise ControlError("api_key", "must be a non-empty string")
+    if key is None:
+        return name
+    if name is not None and name != account_id(key):
+        return _NO_ACCOUNT
+    return account_id(key)
+
+
+_NO_ACCOUNT = "\x00no account"  # a filter no account id matches (ids are acct_<hex>)
 
 
 def _query_int(query: Mapping[str, str], name: str, *, minimum: int) -> int | None:

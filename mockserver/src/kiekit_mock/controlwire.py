@@ -41,12 +41,18 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_float=_number)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ControlError("body", "must be a JSON object") from exc
     if not isinstance(value, dict):
         raise ControlError("body", "must be a JSON object")
     return value
+
+
+def _number(text: str) -> int | float:
+    """A JSON number: ``3.0`` is the integer 3, as JSON Schema (the OpenAPI document) says."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def refuse_unknown(body: Mapping[str, Any], known: Collection[str], where: str = "") -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
+import mimetypes
 import secrets
 import time
 from urllib.parse import urlencode, urlsplit
@@ -26,6 +27,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import media
+from .envelope import dumps
 from .state import Store, TaskSnapshot
 from .wire import runtime
 
@@ -45,7 +47,17 @@ CONTENT_TYPES = {
     "png": "image/png",
     "mp4": "video/mp4",
     "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "mid": "audio/midi",
+    "json": "application/json",
+    "txt": "text/plain",
 }
+
+
+def content_type(ext: str) -> str:
+    """The media type of a result file; an extension no table knows is served as bytes."""
+    known = CONTENT_TYPES.get(ext.lower()) or mimetypes.guess_type(f"file.{ext}")[0]
+    return known or "application/octet-stream"
 
 
 def render(task: TaskSnapshot, index: int) -> bytes:
@@ -55,9 +67,18 @@ def render(task: TaskSnapshot, index: int) -> bytes:
         return media.png_bytes(width, height, colour)
     if task.result_ext in ("jpg", "jpeg"):
         return media.jpeg_bytes(width, height, colour)
+    label = f"{task.task_id}/{index}"
     if task.result_ext == "mp3":
-        return media.mp3_bytes(f"{task.task_id}/{index}")
-    return media.mp4_bytes(f"{task.task_id}/{index}")
+        return media.mp3_bytes(label)
+    if task.result_ext == "wav":
+        return media.wav_bytes(label)
+    if task.result_ext == "mid":
+        return media.midi_bytes(label)
+    if task.result_ext == "json":
+        return dumps({"taskId": task.task_id, "index": index, "text": "kiekit-mock"}).encode()
+    if task.result_ext == "mp4":
+        return media.mp4_bytes(label)
+    return media.text_bytes(label)  # txt, and any type the mock does not draw
 
 
 @ROUTES.get("/files/{task_id}/{name}")
@@ -69,7 +90,7 @@ async def result_file(request: web.Request) -> web.Response:
     index = int(stem)
     if index >= task.result_count:
         raise web.HTTPNotFound()
-    return web.Response(body=render(task, index), content_type=CONTENT_TYPES[ext])
+    return web.Response(body=render(task, index), content_type=content_type(ext))
 
 
 # --- expiring links ------------------------------------------------------------------------

@@ -82,8 +82,28 @@ def _entries(har: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     entries = log.get("entries") if isinstance(log, Mapping) else None
     if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
         raise ValueError("not a HAR file: log.entries must be a list of objects")
+    for index, entry in enumerate(entries):
+        _check_entry(entry, f"log.entries[{index}]")
     # recorded order; startedDateTime sorts ISO-8601 stamps (a stable sort keeps ties in order)
     return sorted(entries, key=lambda e: str(e.get("startedDateTime", "")))
+
+
+def _check_entry(entry: Mapping[str, Any], where: str) -> None:
+    """What HAR 1.2 (and the OpenAPI document) require of an entry; other members may vary."""
+    request, response = entry.get("request"), entry.get("response")
+    if not isinstance(request, Mapping) or not isinstance(response, Mapping):
+        raise ValueError(f"{where}: request and response must be objects")
+    for name in ("method", "url"):
+        if not isinstance(request.get(name), str):
+            raise ValueError(f"{where}.request.{name} must be a string")
+    status = response.get("status")
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise ValueError(f"{where}.response.status must be an integer")
+    for name, value in (("startedDateTime", entry.get("startedDateTime")),):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where}.{name} must be a string")
+    if response.get("content") is not None and not isinstance(response.get("content"), Mapping):
+        raise ValueError(f"{where}.response.content must be an object")
 
 
 def _created_id(answer: dict[str, Any]) -> str | None:
@@ -173,8 +193,9 @@ def _result_files(
 
 
 def load_scenario(value: Mapping[str, Any]) -> Scenario:
-    """A HAR document (has `log`) or a scenario written by `python -m kiekit_mock har`."""
-    if "log" in value:
+    """A scenario written by `python -m kiekit_mock har` (it names its `format`), or a HAR
+    document (it has `log`)."""
+    if "format" not in value and "log" in value:
         return parse_har(value)
     return Scenario.from_json(value)
 

@@ -236,3 +236,20 @@ def wav_bytes(label: str) -> bytes:
         + info
     )
     return b"RIFF" + struct.pack("<I", len(chunks)) + chunks
+
+
+# --- MIDI and text ---------------------------------------------------------------------------
+
+
+def midi_bytes(label: str) -> bytes:
+    """A valid Standard MIDI File (format 0, one track): a text event naming the file, then the
+    end of the track — no notes, as silent as the other stand-ins."""
+    text = f"kiekit-mock {label}".encode("latin-1", "replace")[:127]  # one-byte length
+    events = b"\x00\xff\x01" + bytes([len(text)]) + text + b"\x00\xff\x2f\x00"
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96)  # format 0, 1 track, 96 ticks/beat
+    return header + b"MTrk" + struct.pack(">I", len(events)) + events
+
+
+def text_bytes(label: str) -> bytes:
+    """A short UTF-8 text naming the file (lyrics, transcripts)."""
+    return f"kiekit-mock {label}\n".encode()

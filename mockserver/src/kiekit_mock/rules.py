@@ -46,6 +46,10 @@ MODERATION: dict[str, tuple[int, str]] = {
 DEFAULT_MODERATION = (400, "Your prompt was flagged by content moderation")  # §7
 
 
+def _or(value: object, default: object) -> Any:
+    return default if value is None else value
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -105,10 +109,10 @@ class Lifecycle:
         if mode not in (None, "immediate", "polls", "seconds", "polls+seconds", "manual"):
             raise ControlError(f"{where}.mode", "must be immediate, polls, seconds or manual")
         try:
-            made = cls(
-                polls=data.get("polls", 0),
-                seconds=data.get("seconds", 0.0),
-                manual=data.get("manual", mode == "manual"),
+            made = cls(  # null is "left out", as the OpenAPI document says
+                polls=_or(data.get("polls"), 0),
+                seconds=_or(data.get("seconds"), 0.0),
+                manual=_or(data.get("manual"), mode == "manual"),
             )
         except ControlError as exc:
             raise ControlError(f"{where}.{exc.field}", exc.message) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import logging
 import signal
 import threading
 from collections.abc import Coroutine
@@ -23,6 +24,7 @@ from .app import build_app, create_app, runtime_of
 from .callbacks import CallbackRecord, CallbackSettings, is_loopback_host
 from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id
+from .egress import Egress
 from .faults import Faults
 from .har import read_scenario
 from .journal import Journal, RequestRecord
@@ -332,6 +334,8 @@ def serve(
     if upload_port is None:
         upload_port = port + 1 if port else 0
     upload_app = build_upload_app(runtime_of(app), UploadStore())
+    allowed = runtime_of(app).config.allowed_callback_hosts
+    logging.getLogger("kiekit_mock").info("kiekit-mock: %s", Egress(allowed).describe())
     asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port)))
 
 

@@ -38,6 +38,7 @@ from aiohttp.typedefs import Handler
 
 from . import media
 from .callbacks import is_loopback_host
+from .egress import Egress, EgressRefused
 from .envelope import dumps
 from .journal import RequestRecord, mask_authorization
 from .runtime import RUNTIME, Runtime
@@ -49,6 +50,7 @@ FETCH_TIMEOUT = 30.0  # KIE gives up fetching a fileUrl after 30 s (§4)
 RETENTION_SECONDS = 3 * 24 * 3600.0  # 3 days per each upload page (§1, §8, §9 item 11)
 UPLOAD_PATHS = ("/api/file-stream-upload", "/api/file-url-upload", "/api/file-base64-upload")
 _CHUNK = 64 * 1024
+_EGRESS = Egress()  # the upload host fetches from loopback only: no host is ever allowed
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -300,15 +302,16 @@ async def _read_url_form(body: dict[str, Any]) -> _Form:
 
 
 async def _fetch(url: str) -> tuple[bytes, str | None]:
-    """The file at ``url``: fetched for real on loopback; elsewhere a generated stand-in."""
+    """The file at ``url``: fetched for real on loopback; elsewhere a generated stand-in. A
+    redirect, or a name resolving, outside loopback is refused, never followed (egress.py)."""
     host = urlsplit(url).hostname or ""
     if not is_loopback_host(host):
         return _stand_in(url)
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
     try:
         async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url) as response,
+            _EGRESS.session(timeout=timeout) as session,
+            _EGRESS.get(session, url) as response,
         ):
             if response.status != 200:
                 raise UploadError(400, f"Failed to download file from URL: HTTP {response.status}")
@@ -319,6 +322,10 @@ async def _fetch(url: str) -> tuple[bytes, str | None]:
                     raise UploadError(400, "File size exceeds the limit")
             mime = response.headers.get("Content-Type", "").split(";")[0].strip() or None
             return bytes(data), mime
+    except EgressRefused as exc:
+        raise UploadError(
+            400, f"Failed to download file from URL: the mock fetches only loopback URLs; {exc}"
+        ) from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise UploadError(400, f"Failed to download file from URL: {type(exc).__name__}") from exc
 

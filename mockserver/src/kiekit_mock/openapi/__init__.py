@@ -32,6 +32,11 @@ def _version() -> str:
 
 
 ROUTES = web.RouteTableDef()
+# app._loopback_host: the control API's DNS-rebinding defence
+HOST_REFUSED = {
+    "description": "a Host header that does not name loopback (DNS rebinding defence)",
+    "content": {"application/json": {"schema": control_paths.CONTROL_ERROR}},
+}
 DOCUMENT_PATH = "/openapi.json"
 VERSION = _version()
 
@@ -56,6 +61,10 @@ def build_document(
         for method, operation in operations.items():
             operation["operationId"] = operation_id(method, path)
     _link_creates_to_status(paths)
+    for path, operations in paths.items():
+        if path.startswith("/_mock/"):
+            for operation in operations.values():
+                operation["responses"]["403"] = HOST_REFUSED
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -66,7 +75,9 @@ def build_document(
                 "call is HTTP 200 with a body `{code, msg, data}`; `code` 200 is success, any "
                 f"other a failure (KIE's: {', '.join(map(str, ERROR_CODES))}; fault rules may "
                 "inject any 4xx/5xx). Only an unknown route is "
-                "a real HTTP 404. Control routes under /_mock/ steer the mock; they are not KIE's."
+                "a real HTTP 404. Each /api/ operation says so in `x-kie-envelope`, for tools "
+                "that judge answers by their HTTP status. Control routes under /_mock/ steer "
+                "the mock with real HTTP statuses; they are not KIE's."
             ),
         },
         "paths": dict(sorted(paths.items())),

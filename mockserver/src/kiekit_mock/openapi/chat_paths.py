@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..families.chat import anthropic, openai, responses
-from .operation import kie_error
+from .operation import KIE_ENVELOPE, kie_error
 from .schema import BEARER, STRING, Schema, boolean, enum, obj, strict
 
 NOT_FOUND = {
@@ -47,6 +47,7 @@ def _operation(summary: str, body: Schema, shape: Schema, **extra: Any) -> dict[
         "summary": summary,
         "description": "kie-api.md §5",
         "security": BEARER,
+        "x-kie-envelope": KIE_ENVELOPE,  # a failure: KIE's envelope at HTTP 200 (§1, §5)
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": {"200": _answer(shape)} | extra,
     }

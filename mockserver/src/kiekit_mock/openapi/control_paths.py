@@ -109,12 +109,14 @@ def ctl(
     body: Schema | None = None,
     ids: tuple[str, ...] = (),
     query: dict[str, Schema] | None = None,
+    required_query: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """A control route: JSON in and out, real HTTP statuses (controlwire.py)."""
+    """A control route: JSON in and out, real HTTP statuses (controlwire.py). Query parameters
+    are optional but those in ``required_query``."""
     responses = {str(status): json_response(answer)} | _errors(*errors)
     if status == 201:  # an account answers 200 when it existed already
         responses["200"] = json_response(answer)
-    return plain(
+    operation = plain(
         summary,
         responses,
         tag="mock",
@@ -123,6 +125,10 @@ def ctl(
         query=query,
         optional_query=True,
     )
+    for parameter in operation.get("parameters", ()):
+        if parameter["name"] in required_query:
+            parameter["required"] = True
+    return operation
 
 
 def closed(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
@@ -134,6 +140,20 @@ def _any_of(names: frozenset[str] | set[str]) -> dict[str, Schema]:
     return {name: {} for name in sorted(names)}
 
 
+def _mode(name: str, *, polls: Schema, seconds: Schema) -> Schema:
+    """A lifecycle object naming `mode` = name, with the fields that make that mode."""
+    needed = [field for field, rule in (("polls", polls), ("seconds", seconds)) if rule != _UNSET]
+    return {
+        "required": ["mode", *needed],
+        "properties": {
+            "mode": {"const": name},
+            "manual": _NOT_MANUAL,
+            "polls": polls,
+            "seconds": seconds,
+        },
+    }
+
+
 TASK = strict({"task": OBJECT})
 OUTCOME = {
     "anyOf": [
@@ -141,6 +161,12 @@ OUTCOME = {
         closed({"kind": enum(OUTCOME_KINDS), "code": INT, "msg": STRING}, ("kind",)),
     ]
 }
+_UNSET: Schema = {"enum": [0, None]}  # a count or a length left out: 0, null or absent
+_NOT_MANUAL: Schema = {"enum": [False, None]}
+_SOME_POLLS: Schema = {"type": "integer", "minimum": 1}
+_SOME_SECONDS: Schema = {"type": "number", "exclusiveMinimum": 0}
+# Lifecycle.from_json: the shorthand words, or {polls?, seconds?, manual?, mode?} where `mode`
+# (what GET answers) must be the one the other fields make — one branch per mode.
 LIFECYCLE = {
     "anyOf": [
         enum(("immediate", "manual")),
@@ -148,18 +174,67 @@ LIFECYCLE = {
             {
                 "polls": {"type": "integer", "minimum": 0},
                 "seconds": {"type": "number", "minimum": 0},
-                "mode": enum(("immediate", "manual")),
+                "mode": enum(("immediate", "polls", "seconds", "polls+seconds", "manual")),
+                "manual": boolean(),
             }
-        ),
+        )
+        | {
+            "anyOf": [
+                {  # manual: said by `manual: true`, by `mode: "manual"`, or by both
+                    "anyOf": [
+                        {"required": ["manual"], "properties": {"manual": {"const": True}}},
+                        {"required": ["mode"], "properties": {"mode": {"const": "manual"}}},
+                    ],
+                    "properties": {
+                        "manual": {"enum": [True, None]},
+                        "mode": {"enum": ["manual", None]},
+                    },
+                },
+                {"properties": {"mode": {"type": "null"}, "manual": _NOT_MANUAL}},
+                _mode("immediate", polls=_UNSET, seconds=_UNSET),
+                _mode("polls", polls=_SOME_POLLS, seconds=_UNSET),
+                _mode("seconds", polls=_UNSET, seconds=_SOME_SECONDS),
+                _mode("polls+seconds", polls=_SOME_POLLS, seconds=_SOME_SECONDS),
+            ]
+        },
     ]
 }
-RULE = closed(_any_of(set(Rule.__dataclass_fields__) | {"api_key"}))
+NAME: Schema = {"type": "string", "minLength": 1}
+# Rule.from_json's checks, said as a schema (null is absent): matchers are non-empty strings,
+# prompt_regex a Python regular expression, at least one of outcome/lifecycle, not both an
+# api_key and an account_id.
+RULE = closed(
+    {
+        "outcome": OUTCOME,
+        "lifecycle": LIFECYCLE,
+        "model": NAME,
+        "family": NAME,
+        "prompt_contains": NAME,
+        "prompt_regex": NAME | {"format": "regex"},
+        "account_id": NAME,
+        "api_key": NAME,
+        "probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "seed": INT,
+        "times": {"type": "integer", "minimum": 1},
+    }
+) | {
+    "anyOf": [
+        {"required": [aspect], "properties": {aspect: {"not": {"type": "null"}}}}
+        for aspect in ("outcome", "lifecycle")
+    ],
+    "not": {
+        "required": ["api_key", "account_id"],
+        "properties": {"api_key": STRING, "account_id": STRING},
+    },
+}
+assert set(RULE["properties"]) == set(Rule.__dataclass_fields__) | {"api_key"}
 RULES = strict({"rules": OBJECTS})
 JOURNAL = strict(
     {"count": INT, "requests": OBJECTS, "more": boolean(), "first_seq": INT, "last_seq": INT}
 )
 SEQ: Schema = {"type": "integer", "minimum": -1}
 COUNT: Schema = {"type": "integer", "minimum": 1}
+MOMENT: Schema = {"type": "number", "minimum": 0}  # mock-clock seconds, or a length of time
 CHANGES = strict({"token": STRING, "topics": strict(dict.fromkeys(TOPICS, STRING))})
 TEXT_PAGE = {"description": "the inspector page", "content": {"text/html": {"schema": STRING}}}
 NO_FILE = {"description": "no such file", "content": {"text/plain": {"schema": STRING}}}
@@ -170,7 +245,7 @@ POSITIVE_INT = nullable({"type": "integer", "minimum": 1})
 
 def _control() -> dict[str, dict[str, Any]]:
     """control.py (H2), faults_http.py, limits_http.py, callbacks_http.py (H3)."""
-    by_account = {"account_id": STRING, "api_key": STRING}
+    by_account = {"account_id": STRING, "api_key": NAME}
     return {
         "/_mock/tasks": {
             "get": ctl(
@@ -238,8 +313,8 @@ def _control() -> dict[str, dict[str, Any]]:
                     "method": STRING,
                     "task_id": STRING,
                     "kind": enum(REQUEST_KINDS),
-                    "since": STRING,
-                    "until": STRING,
+                    "since": MOMENT,
+                    "until": MOMENT,
                     "after": SEQ,
                     "before": {"type": "integer", "minimum": 0},
                     "limit": COUNT,
@@ -266,9 +341,10 @@ def _control() -> dict[str, dict[str, Any]]:
                 query={
                     "check": enum(("created_once", "no_duplicate_creates", "no_poll_faster_than")),
                     "task_id": STRING,
-                    "window": STRING,
-                    "seconds": STRING,
+                    "window": MOMENT,
+                    "seconds": MOMENT,
                 },
+                required_query=("check",),
             )
         },
         "/_mock/accounts": {
@@ -339,6 +415,7 @@ def _control() -> dict[str, dict[str, Any]]:
             "get": ctl(
                 "Callbacks sent (or refused)",
                 OBJECTS,
+                errors=(400,),
                 query={"task_id": STRING, "wait": enum(("0", "1", "false", "true"))},
             ),
             "delete": ctl("Forget the callbacks", OBJECT),
@@ -346,9 +423,9 @@ def _control() -> dict[str, dict[str, Any]]:
         "/_mock/callbacks/settings": {
             "get": ctl("How callbacks are sent", OBJECT),
             "put": ctl(
-                "Signing, duplicates, tampering",
+                "Signing, duplicates, tampering (409: tampering while unsigned)",
                 OBJECT,
-                errors=(400,),
+                errors=(400, 409),
                 body=closed(
                     {
                         "hmac_key": nullable({"type": "string", "minLength": 1}),

@@ -38,6 +38,22 @@ def envelope(data: Schema, *, error: Schema | None = None) -> Schema:
     return {"oneOf": [success, failure]}
 
 
+# KIE's conventions, on every /api/ operation, for tools that read HTTP statuses (kie-api.md §1,
+# §7): the answer is always HTTP 200; success and failure are told by the body's `code` — 401 a
+# missing or unknown key, 4xx (mostly 400/422) input KIE refuses, 402 no credits, 429 too many
+# requests, 5xx KIE's own trouble. Our schemathesis checks read the body code for this reason
+# (mockserver/tests/kie_schemathesis_checks.py).
+KIE_ENVELOPE: dict[str, Any] = {
+    "httpStatus": 200,
+    "outcomeIn": "body.code",
+    "success": 200,
+    "unauthorized": 401,
+    "invalidInput": "4xx",
+    "serverTrouble": "5xx",
+    "reference": "kie-api.md §1, §7",
+}
+
+
 def _json(schema: Schema) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
@@ -57,6 +73,7 @@ def kie(
         "tags": [tag],
         "summary": summary,
         "security": BEARER,
+        "x-kie-envelope": KIE_ENVELOPE,
         "responses": {
             "200": {
                 "description": "KIE's envelope; a failure is a body code, never an HTTP status",

@@ -1,0 +1,104 @@
+"""Control-route inputs that the OpenAPI document calls valid are served, not refused (found by
+schemathesis' positive_data_acceptance), and those it calls invalid are refused."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kiekit_mock import MockServer, account_id
+
+if TYPE_CHECKING:
+    from conftest import Answer, Kie
+
+T2I = "grok-imagine/text-to-image"
+
+
+def ctl(kie: Kie, method: str, path: str, body: Any = None) -> Answer:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    return kie.fetch(kie.base_url + path, method=method, data=data, headers=headers)
+
+
+def test_api_key_and_account_id_filters_both_hold(kie: Kie) -> None:
+    kie.create(T2I, prompt="x")
+    mine, other = account_id("test-key"), account_id("someone-else")
+    same = ctl(kie, "GET", f"/_mock/tasks?api_key=test-key&account_id={mine}")
+    assert (same.status, same.json()["total"]) == (200, 1)
+    apart = ctl(kie, "GET", f"/_mock/tasks?api_key=test-key&account_id={other}")
+    assert (apart.status, apart.json()["total"]) == (200, 0)  # two filters: nothing fits both
+    journal = ctl(kie, "GET", f"/_mock/journal?api_key=test-key&account_id={other}")
+    assert (journal.status, journal.json()["count"]) == (200, 0)
+
+
+def test_a_number_written_with_a_point_zero_is_an_integer(kie: Kie) -> None:
+    """JSON Schema's "integer" includes 3.0; so do the control routes."""
+    answer = ctl(kie, "POST", "/_mock/accounts", {"api_key": "k2", "max_creates_per_10s": 3.0})
+    assert answer.status == 201
+    assert answer.json()["account"]["max_creates_per_10s"] == 3
+    refused = ctl(kie, "POST", "/_mock/accounts", {"api_key": "k2", "max_creates_per_10s": 2.5})
+    assert (refused.status, refused.json()["field"]) == (400, "max_creates_per_10s")
+
+
+def test_a_callbacks_listing_with_an_unknown_wait_word_is_refused(kie: Kie) -> None:
+    answer = ctl(kie, "GET", "/_mock/callbacks?wait=sometimes")
+    assert (answer.status, answer.json()["field"]) == (400, "wait")
+    assert ctl(kie, "GET", "/_mock/callbacks?wait=0").status == 200
+
+
+def test_a_har_entry_without_its_required_members_is_refused(kie: Kie) -> None:
+    entry = {"request": {"method": "GET", "url": 7}, "response": {"status": 200}}
+    answer = ctl(kie, "POST", "/_mock/scenarios", {"log": {"entries": [entry]}})
+    assert answer.status == 400
+    assert "log.entries[0].request.url must be a string" in answer.json()["error"]
+
+
+def test_a_scenario_is_read_as_one_whatever_other_members_it_has(kie: Kie) -> None:
+    scenario = {"format": "kiekit-mock-scenario/1", "tasks": [], "files": [], "log": []}
+    answer = ctl(kie, "POST", "/_mock/scenarios", scenario)
+    assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("attacker.example:{port}", 403),  # a rebound name: the page's own host
+        ("127.0.0.1.attacker.example", 403),
+        ("10.0.0.5:{port}", 403),
+        ("127.0.0.1:{port}", 200),
+        ("127.9.9.9", 200),
+        ("localhost:{port}", 200),
+        ("[::1]:{port}", 200),
+    ],
+)
+def test_the_control_api_answers_only_requests_addressed_to_loopback(
+    mock: MockServer, host: str, status: int
+) -> None:
+    """DNS rebinding: a web page whose name is re-pointed at 127.0.0.1 reaches the mock's port,
+    but its requests carry its own name in Host."""
+    for path in ("/_mock/tasks", "/_mock/ui"):
+        connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+        try:
+            connection.putrequest("GET", path, skip_host=True)
+            connection.putheader("Host", host.format(port=mock.port))
+            connection.endheaders()
+            answer = connection.getresponse()
+            body = answer.read()
+        finally:
+            connection.close()
+        assert answer.status == status, (path, body)
+        if status == 403:
+            assert json.loads(body)["field"] == "Host"
+
+
+def test_kies_own_routes_do_not_look_at_the_host(mock: MockServer) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+    try:
+        connection.putrequest("GET", "/openapi.json", skip_host=True)
+        connection.putheader("Host", "kie.example")
+        connection.endheaders()
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
