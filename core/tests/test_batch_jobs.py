@@ -193,7 +193,7 @@ def test_a_job_whose_earlier_create_got_no_answer_is_reported_not_created(
             Entry(
                 key=job_key(tmp_path, one),
                 model=GROK,
-                request={"input": dict(one.input)},
+                request={"model": GROK, "input": dict(one.input)},  # the body as sent
                 state=state,
                 created_at=1.0,
                 updated_at=1.0,

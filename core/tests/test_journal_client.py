@@ -159,6 +159,27 @@ def test_an_idempotency_key_never_creates_twice(api: Any, kit: SimpleNamespace) 
     assert len(creates) == 1
 
 
+def test_an_idempotency_key_reused_with_another_input_is_refused_not_the_old_task(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    from kiekit import ValidationError
+
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> Any:
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            first = await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-9")
+            with pytest.raises(ValidationError, match="idempotency_key") as info:
+                await client.submit(kit.GROK_T2I, prompt="y", idempotency_key="job-9")
+            assert first.id in str(info.value)  # says which task the key already made
+            return first
+
+    api.run(scenario)
+    creates = [r for r in kie.requests if r.url.endswith("/jobs/createTask")]
+    assert len(creates) == 1  # the new input was never sent under the old key
+
+
 def test_an_idempotency_key_whose_create_got_no_answer_is_not_sent_again(
     api: Any, kit: SimpleNamespace
 ) -> None:

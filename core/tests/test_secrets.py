@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from kiekit import (
     Asset,
+    ConfigurationError,
     KieError,
     MediaKind,
     PollPolicy,
@@ -207,3 +208,31 @@ def test_download_errors_name_the_url_but_not_the_key(
     assert FILE in str(info.value.url)  # type: ignore[attr-defined]
     for text in surfaces_of(info.value):
         assert (kit.CANARY.encode() if isinstance(text, bytes) else kit.CANARY) not in text
+
+
+@pytest.mark.parametrize("broken", ["\r\nX-Injected: 1", "\n-rest", "\x00tail", "\x7f"])
+@pytest.mark.parametrize("client_name", ["Client", "AsyncClient"])
+def test_a_key_with_control_characters_is_refused_without_echoing_it(
+    broken: str, client_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kiekit
+
+    key = "sk-secret-canary-0123456789" + broken
+    with pytest.raises(ConfigurationError) as info:
+        getattr(kiekit, client_name)(key, journal=None)
+    message = str(info.value)
+    assert "control character" in message
+    assert "sk-secret" not in message
+    assert "canary" not in repr(info.value)
+    if "\x00" in key:
+        return  # an environment variable cannot hold NUL
+    monkeypatch.setenv("KIE_API_KEY", key)  # the same from the environment
+    with pytest.raises(ConfigurationError, match="control character"):
+        getattr(kiekit, client_name)(journal=None)
+
+
+def test_a_trailing_line_break_is_only_whitespace() -> None:
+    from kiekit import Client
+
+    with Client("sk-copied-with-a-newline\n", journal=None) as client:
+        assert repr(client)  # accepted: strip() removes it

@@ -11,8 +11,9 @@ import pytest
 from kiekit_mock import FaultRule, Journal, RequestRecord
 
 if TYPE_CHECKING:
-    from conftest import Kie
     from kiekit_mock import MockServer
+
+    from conftest import Kie
 
 T2I = "grok-imagine/text-to-image"
 

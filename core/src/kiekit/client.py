@@ -61,6 +61,13 @@ def _engine(
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if not key or not key.strip():
         raise ConfigurationError(f"no KIE API key: pass api_key=... or set {API_KEY_ENV}")
+    key = key.strip()
+    bad = next((i for i, c in enumerate(key) if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:  # CR/LF/NUL would reach the Authorization header (or its error message)
+        raise ConfigurationError(
+            f"the KIE API key holds a control character at position {bad + 1} (a line break "
+            "copied with it?); the key is not shown"
+        )
     return Engine(
         api_key=key.strip(),
         base_url=base_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -11,7 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiekit.errors import ConfigurationError, KieError, OutcomeUnknownError, TaskFailedError
+from kiekit.errors import (
+    ConfigurationError,
+    KieError,
+    OutcomeUnknownError,
+    TaskFailedError,
+    ValidationError,
+)
 from kiekit.journal._entry import (
     FSYNC_ENV,
     JOURNAL_FILE,
@@ -218,6 +225,12 @@ class Recorder:
             raise ConfigurationError(
                 f"idempotency key {key!r} was used for a {earlier.model} task, not {model}"
             )
+        if earlier is not None and not _same_input(earlier.request, request):
+            task = f"task {earlier.task_id}" if earlier.task_id else "a create"
+            raise ValidationError(
+                "idempotency_key",
+                f"{key!r} was used for a different input ({task}); a new input needs a new key",
+            )
         if earlier is not None and earlier.base_url != self._engine.base_url:
             raise ConfigurationError(
                 f"idempotency key {key!r} was used on {earlier.base_url}, not on "
@@ -274,3 +287,11 @@ class Recorder:
         except JournalError as exc:
             task = f" for task {task_id}" if task_id else ""
             log.warning("could not record%s in the task journal: %s", task, exc)
+
+
+def _same_input(earlier: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> bool:
+    """Whether two create bodies are the same JSON (the journal's copy went through JSON, so
+    tuples came back as lists)."""
+    if earlier is None or now is None:
+        return True  # nothing recorded to compare with: trust the key
+    return bool(json.loads(json.dumps(now, sort_keys=True)) == earlier)
