@@ -16,6 +16,7 @@ from kiekit.errors import (
     ConfigurationError,
     DownloadError,
     FeatureDisabledError,
+    FileWriteError,
     GenerationFailedError,
     InputFetchError,
     InsufficientCreditsError,
@@ -42,7 +43,7 @@ from kiekit.models import Asset, MediaKind, Model, Request, Results, State, Task
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
-from kiekit.retry import RetryPolicy
+from kiekit.retry import DownloadPolicy, RetryPolicy
 from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "DownloadError",
+    "DownloadPolicy",
     "FeatureDisabledError",
+    "FileWriteError",
     "GenerationFailedError",
     "Input",
     "InputFetchError",

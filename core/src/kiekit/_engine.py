@@ -9,6 +9,7 @@ deadlines, envelope checks and file naming exist once, and tests can drive them 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mimetypes
@@ -18,11 +19,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
+import attrs
 from attrs import field, frozen
 
 from kiekit import wire
 from kiekit.errors import (
     DownloadError,
+    FileWriteError,
     KieError,
     OutcomeUnknownError,
     ProtocolError,
@@ -37,7 +40,14 @@ from kiekit.models import Asset, MediaKind, Request, Results, State, Task, TaskS
 from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter
 from kiekit.registry import Registry
-from kiekit.retry import RetryPolicy, Verdict, may_have_reached_kie, parse_retry_after, verdict
+from kiekit.retry import (
+    DownloadPolicy,
+    RetryPolicy,
+    Verdict,
+    may_have_reached_kie,
+    parse_retry_after,
+    verdict,
+)
 
 if TYPE_CHECKING:
     import random
@@ -47,11 +57,15 @@ T = TypeVar("T")
 
 @frozen
 class HttpRequest:
+    """One API call. ``timeout``: seconds the whole exchange may take, answer read included
+    (None: the transport's own timeouts only); the engine sets it from the call's deadline."""
+
     method: str
     url: str
     headers: Mapping[str, str] = field(repr=False)  # carries the API key: never printed
     body: bytes | None = None
     task_id: str | None = None
+    timeout: float | None = None
 
 
 @frozen
@@ -75,6 +89,10 @@ class Fetch:
     task_id: str | None = None
     kind: MediaKind | None = None
     media_type: str | None = None
+    # Seconds this attempt may take in all, and the most bytes the file may have (None: no
+    # bound); set by the engine from its DownloadPolicy
+    timeout: float | None = None
+    max_bytes: int | None = None
 
 
 @frozen
@@ -103,6 +121,16 @@ class Now:
 
 
 Op = HttpRequest | Fetch | Sleep | Now | StreamUpload
+
+
+class SendState:
+    """Whether a create may have reached KIE so far: set just before each attempt is handed
+    to the network, cleared again when its failure proves KIE made nothing. A create that
+    ends otherwise (cancelled, interrupted) is journaled by it: never sent, nothing to fear."""
+
+    maybe_sent = False
+
+
 Flow = Generator[Op, Any, T]
 
 StatusHook = Callable[[TaskStatus], None]
@@ -141,6 +169,7 @@ class Engine:
         user_agent: str,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
+        downloads: DownloadPolicy | None = None,
     ) -> None:
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -158,6 +187,7 @@ class Engine:
         self.poll = poll
         self.retry = retry or RetryPolicy.never()
         self.limiter = limiter
+        self.downloads = downloads or DownloadPolicy()
 
     # -- one call ---------------------------------------------------------------------------
 
@@ -202,9 +232,13 @@ class Engine:
         limit: Limit | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | None = None,
+        sending: SendState | None = None,
+        slot_taken: bool = False,
     ) -> Flow[Any]:
-        """Send ``request`` under the rate limiter and the retry policy (``deadline``: a
-        monotonic time no retry wait may pass, e.g. the end of a wait)."""
+        """Send ``request`` under the rate limiter and the retry policy. ``deadline``: a
+        monotonic time no attempt and no retry wait may pass (e.g. the end of a wait; else
+        the retry policy's); ``sending`` follows whether a create may have reached KIE;
+        ``slot_taken``: the first attempt's rate-limit slot was booked by the caller."""
         http = self._http(request, task_id)
         policy = retry or self.retry
         started: float = yield Now()
@@ -218,7 +252,7 @@ class Engine:
         attempt = 0
         while True:
             attempt += 1
-            if limit is not None and self.limiter is not None:
+            if limit is not None and self.limiter is not None and not (slot_taken and attempt == 1):
                 now: float = yield Now()
                 wait = limit(self.limiter, now, deadline)
                 if wait is None:
@@ -227,8 +261,13 @@ class Engine:
                     yield Sleep(wait)
             response: HttpResponse | None = None
             log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
+            # Each attempt ends by the deadline, with a moment at least (a wait's last poll
+            # comes at its deadline, and a slow rate-limit slot may have used the time up)
+            left = max(stop - (yield Now()), MIN_ATTEMPT_SECONDS)
             try:
-                response = yield http
+                if sending is not None:
+                    sending.maybe_sent = True
+                response = yield attrs.evolve(http, timeout=left)
                 answer = read_answer(response, request, task_id)
                 log.debug("%s %s: HTTP %s, code 200", request.method, request.path, response.status)
                 return answer
@@ -236,6 +275,8 @@ class Engine:
                 error = exc
                 log.debug("%s %s failed: %s", request.method, request.path, exc)
             reached = reached or (not safe and may_have_reached_kie(error))
+            if sending is not None:
+                sending.maybe_sent = reached
             decision = verdict(error, safe=safe, retry_creates=policy.retry_creates)
             asked = None if response is None else parse_retry_after(response.headers)
             if asked is not None:
@@ -275,11 +316,36 @@ class Engine:
         """The create request for checked input: built once, journaled, then sent."""
         return self.registry.provider(model).build_request(model, params, callback_url=callback_url)
 
-    def submit(self, model: str, request: Request) -> Flow[Task]:
+    def create_slot(self) -> Flow[None]:
+        """Wait for a create's rate-limit slot (books it). The clients take it before the
+        journal's intent row is written, so a create cancelled while it waits for its slot is
+        never recorded as one that may have made a task."""
+        if self.limiter is not None:
+            now: float = yield Now()
+            wait = _create_slot(self.limiter, now, None)
+            if wait > 0:
+                yield Sleep(wait)
+
+    def submit(
+        self,
+        model: str,
+        request: Request,
+        *,
+        sending: SendState | None = None,
+        slot_taken: bool = False,
+    ) -> Flow[Task]:
         """Create a task. Never sent twice when the first may have made a task, unless the
-        retry policy says ``retry_creates`` (kiekit.retry has the table)."""
+        retry policy says ``retry_creates`` (kiekit.retry has the table). ``slot_taken``: the
+        caller booked the first attempt's slot with :meth:`create_slot`."""
         provider = self.registry.provider(model)
-        data = yield from self._exchange(request, safe=False, model=model, limit=_create_slot)
+        data = yield from self._exchange(
+            request,
+            safe=False,
+            model=model,
+            limit=_create_slot,
+            sending=sending,
+            slot_taken=slot_taken,
+        )
         try:
             task_id = provider.parse_created(data)
         except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
@@ -387,11 +453,16 @@ class Engine:
 
         Each file is streamed to a temporary file beside its final name and renamed only once
         complete and plausible (the promised size; not an HTML/XML error page where a media
-        file belongs). Curable failures are retried under the retry policy; an expired link
-        (HTTP 403/404/410) is renewed once through download-url. What still fails raises
-        DownloadError naming the task and the URL: a paid-for file is never skipped quietly.
+        file belongs), within the download policy's time and size bounds. Curable failures are
+        retried under the retry policy; an expired link (HTTP 403/404/410) is renewed once
+        through download-url. What still fails raises DownloadError naming the task and the
+        URL (FileWriteError, naming the path, when this machine cannot write the file): a
+        paid-for file is never skipped quietly.
         """
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FileWriteError.of(exc, out_dir, task_id=results.task_id) from exc
         paths = []
         for index, item in enumerate(results.assets):
             destination = out_dir / file_name(results.task_id, index, item)
@@ -423,32 +494,35 @@ class Engine:
             ) from exc
 
     def _fetch(self, job: Fetch) -> Flow[Path]:
-        """One file, retried after network faults, 429 and 5xx from the file host."""
-        policy = self.retry
+        """One file, retried after network faults, 429 and 5xx from the file host, all of it
+        within the download policy's ``timeout`` (and retry waits within the retry policy's)."""
+        policy, bounds = self.retry, self.downloads
         started: float = yield Now()
+        stop = started + bounds.timeout
         rng: random.Random | None = None
         attempt = 0
         while True:
             attempt += 1
+            now: float = yield Now()
             try:
-                path: Path = yield job
+                path: Path = yield attrs.evolve(
+                    job, timeout=max(stop - now, 0.0), max_bytes=bounds.max_bytes
+                )
                 return path
             except DownloadError as exc:
-                curable = (
-                    exc.http_status is None or exc.http_status == 429 or exc.http_status >= 500
-                )
-                if not curable or attempt >= policy.attempts:
+                if not exc.curable or attempt >= policy.attempts:
                     raise
                 rng = rng or policy.randomness()
                 delay = policy.backoff(attempt, rng)
-                now: float = yield Now()
-                if now + delay > started + policy.deadline:
+                now = yield Now()
+                if now + delay > min(stop, started + policy.deadline):
                     raise
                 log.debug("retrying a result file in %.2f s after: %s", delay, exc)
             yield Sleep(delay)
 
 
 _ONCE = RetryPolicy.never()
+MIN_ATTEMPT_SECONDS = 1.0
 
 
 def _create_slot(limiter: RateLimiter, now: float, _latest: float | None) -> float:
@@ -510,15 +584,29 @@ def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
 
 
 def file_name(task_id: str, index: int, item: Asset) -> str:
-    """``<task id>-<index>[-<label>]<ext>``, safe on every file system."""
-    stem = _SAFE.sub("_", task_id).strip("._") or "task"
+    """``<task id>-<index>[-<label>]<ext>``, safe on every file system: ASCII, and short
+    enough for any of them (a long id or label is cut and told apart by a hash of it)."""
+    stem = _bounded(_SAFE.sub("_", task_id).strip("._") or "task", _MAX_ID)
     if item.label:
-        stem += "-" + (_SAFE.sub("_", item.label).strip("._") or "file")
+        stem += "-" + _bounded(_SAFE.sub("_", item.label).strip("._") or "file", _MAX_LABEL)
     suffix = PurePosixPath(urlsplit(item.url).path).suffix
     if not _EXTENSION.match(suffix):
         guessed = mimetypes.guess_extension(item.media_type) if item.media_type else None
         suffix = guessed or ".bin"
     return f"{stem}-{index}{suffix.lower()}"
+
+
+# File systems allow 255 bytes a name; these leave room for the index, an extension and the
+# download's temporary suffix (``.<12 hex>.part``).
+_MAX_ID = 120
+_MAX_LABEL = 60
+
+
+def _bounded(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return f"{text[: limit - 11]}_{digest}"
 
 
 def _for_task(task_id: str | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 import attrs
 
-from kiekit._engine import Engine, StatusHook
+from kiekit._engine import Engine, SendState, StatusHook
 from kiekit._files import Files, Source
 from kiekit._version import __version__
 from kiekit.chat import _flows as chat_flows
@@ -28,7 +28,7 @@ from kiekit.models import Request, Results, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
-from kiekit.retry import RetryPolicy
+from kiekit.retry import DownloadPolicy, RetryPolicy
 from kiekit.settings import DEFAULT_BASE_URL, endpoints
 from kiekit.transport import (
     AiohttpTransport,
@@ -57,6 +57,7 @@ def _engine(
     poll: PollPolicy | None,
     retry: RetryPolicy | None = None,
     rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
+    downloads: DownloadPolicy | None = None,
 ) -> Engine:
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if not key or not key.strip():
@@ -76,6 +77,7 @@ def _engine(
         user_agent=f"kiekit/{__version__}",
         retry=_retry(retry),
         limiter=_limiter(rate_limits),
+        downloads=_downloads(downloads),
     )
 
 
@@ -85,6 +87,16 @@ def _retry(retry: RetryPolicy | None) -> RetryPolicy:
     if not isinstance(retry, RetryPolicy):
         raise ConfigurationError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
     return retry
+
+
+def _downloads(downloads: DownloadPolicy | None) -> DownloadPolicy:
+    if downloads is None:
+        return DownloadPolicy()
+    if not isinstance(downloads, DownloadPolicy):
+        raise ConfigurationError(
+            f"downloads must be a DownloadPolicy, not {type(downloads).__name__}"
+        )
+    return downloads
 
 
 def _limiter(rate_limits: RateLimits | RateLimiter | None) -> RateLimiter | None:
@@ -126,6 +138,10 @@ class Client:
     - ``journal``: where every created task is recorded before ``submit`` returns (an intent
       row before the create is sent), with its results and files; see :mod:`kiekit.journal`.
       Default: SQLite in the user's data folder (``KIEKIT_DATA_DIR``); None switches it off.
+    - ``downloads``: a :class:`~kiekit.retry.DownloadPolicy`, the time and size bounds of one
+      result file (default: 15 minutes, 8 GiB).
+    - ``timeout``: the longest wait for bytes on a connection; each call is bounded as a whole
+      by its retry policy's deadline too.
     """
 
     def __init__(
@@ -141,9 +157,12 @@ class Client:
         retry: RetryPolicy | None = None,
         rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
+        downloads: DownloadPolicy | None = None,
     ) -> None:
         hosts = endpoints(base_url, upload_base_url)
-        self._engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits)
+        self._engine = _engine(
+            api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads
+        )
         self._files = Files(self._engine, hosts)
         self._transport = transport or Urllib3Transport(timeout=timeout)
         self._journal = Recorder(journal_of(journal), self._engine)
@@ -169,13 +188,18 @@ class Client:
         """
         checked = self._engine.prepare(model, params, fields)
         request = self._engine.create_request(model, checked, callback_url=callback_url)
+        # The rate-limit slot before the intent row: a create cancelled while it waits for its
+        # slot was never sent, and must not be journaled as one that may have made a task.
+        drive(self._engine.create_slot(), self._transport)
         intent = self._journal.before_create(model, request, idempotency_key)
         if isinstance(intent, Task):
             return intent
+        sending = SendState()
         try:
-            task = drive(self._engine.submit(model, request), self._transport)
+            flow = self._engine.submit(model, request, sending=sending, slot_taken=True)
+            task = drive(flow, self._transport)
         except BaseException as exc:
-            self._journal.create_failed(intent, exc)
+            self._journal.create_failed(intent, exc, maybe_sent=sending.maybe_sent)
             raise
         self._journal.created(intent, task)
         return task
@@ -301,9 +325,12 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
+        downloads: DownloadPolicy | None = None,
     ) -> None:
         hosts = endpoints(base_url, upload_base_url)
-        self._engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits)
+        self._engine = _engine(
+            api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads
+        )
         self._files = Files(self._engine, hosts)
         self._transport = transport or AiohttpTransport(timeout=timeout)
         self._journal = Recorder(journal_of(journal), self._engine)
@@ -323,14 +350,16 @@ class AsyncClient:
     ) -> Task:
         checked = self._engine.prepare(model, params, fields)
         request = self._engine.create_request(model, checked, callback_url=callback_url)
+        await drive_async(self._engine.create_slot(), self._transport)  # as in Client.submit
         intent = self._journal.before_create(model, request, idempotency_key)
         if isinstance(intent, Task):
             return intent
-        flow = self._engine.submit(model, request)
+        sending = SendState()
+        flow = self._engine.submit(model, request, sending=sending, slot_taken=True)
         try:
             task = await drive_async(flow, self._transport)
         except BaseException as exc:
-            self._journal.create_failed(intent, exc)
+            self._journal.create_failed(intent, exc, maybe_sent=sending.maybe_sent)
             raise
         self._journal.created(intent, task)
         return task

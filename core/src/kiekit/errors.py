@@ -10,6 +10,7 @@
     ├── PluginError              an installed plugin broke the contract
     ├── TransportError           the bytes did not make it (refused, reset, timed out); retryable
     │   └── DownloadError        a result file could not be fetched; carries the URL
+    │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
     ├── OutcomeUnknownError      a create may have reached KIE, but its answer was lost
     ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
     │   └── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
@@ -39,6 +40,7 @@ and ``retryable`` says whether trying the same call again can help.
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "ConfigurationError",
     "DownloadError",
     "FeatureDisabledError",
+    "FileWriteError",
     "GenerationFailedError",
     "InputFetchError",
     "InsufficientCreditsError",
@@ -156,19 +159,63 @@ class TransportError(KieError):
 
 class DownloadError(TransportError):
     """A result file could not be fetched, or what came is not the file (an error page, too
-    few bytes). ``http_status`` is the file host's status when it answered one."""
+    few bytes, more than the download policy allows). ``http_status`` is the file host's
+    status when it answered one; ``path`` the local file when one is concerned; ``curable``
+    whether trying again may help (a network fault, 429 or 5xx from the host)."""
 
     def __init__(
         self,
         message: str,
         *,
-        url: str,
+        url: str | None,
         task_id: str | None = None,
         http_status: int | None = None,
+        path: str | os.PathLike[str] | None = None,
+        curable: bool | None = None,
     ) -> None:
         super().__init__(message, task_id=task_id)
         self.url = url
         self.http_status = http_status
+        self.path = None if path is None else str(path)
+        if curable is None:
+            curable = http_status is None or http_status == 429 or http_status >= 500
+        self.curable = curable
+
+
+class FileWriteError(DownloadError):
+    """This machine could not write a result file: disk full, a read-only folder, an output
+    folder that is a file, a name too long. The task and its results live on (``kie resume``
+    downloads them again); ``path`` says where, ``errno`` why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | os.PathLike[str],
+        url: str | None = None,
+        task_id: str | None = None,
+        errno: int | None = None,
+    ) -> None:
+        super().__init__(message, url=url, task_id=task_id, path=path, curable=False)
+        self.errno = errno
+
+    @classmethod
+    def of(
+        cls,
+        exc: OSError,
+        path: str | os.PathLike[str],
+        *,
+        task_id: str | None = None,
+        url: str | None = None,
+    ) -> FileWriteError:
+        reason = exc.strerror or type(exc).__name__
+        return cls(
+            f"cannot write {path}: {reason}",
+            path=path,
+            url=url,
+            task_id=task_id,
+            errno=exc.errno,
+        )
 
 
 class OutcomeUnknownError(KieError):

@@ -56,7 +56,7 @@ from kiekit.errors import ApiError, KieError, ProtocolError, TransportError
 if TYPE_CHECKING:
     import random
 
-__all__ = ["RetryPolicy", "Verdict", "parse_retry_after", "verdict"]
+__all__ = ["DownloadPolicy", "RetryPolicy", "Verdict", "parse_retry_after", "verdict"]
 
 
 def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -77,8 +77,8 @@ class RetryPolicy:
     - ``base`` / ``cap``: the n-th retry waits a random time in ``[0, min(cap, base·2ⁿ⁻¹)]``
       ("full jitter": clients that failed together do not come back together).
     - A ``Retry-After`` header (seconds or an HTTP date) replaces that wait.
-    - ``deadline``: seconds from the first try; no wait may end past it (the last error is
-      raised instead).
+    - ``deadline``: seconds from the first try; no attempt and no wait may end past it (an
+      attempt still running then is cut short; the last error is raised instead).
     - ``retry_creates``: send a create again even when the first one may have made a task
       (it may then be made, and paid for, twice). Off by default: see the module's table.
     - ``seed``: makes the jitter repeatable, for tests.
@@ -106,6 +106,36 @@ class RetryPolicy:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
         ceiling = min(self.cap, self.base * 2 ** min(retry - 1, 60))
         return rng.uniform(0.0, ceiling)
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"DownloadPolicy.{attribute.name} must be > 0, got {value!r}")
+
+
+def _byte_cap(_instance: object, _attribute: object, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(
+            f"DownloadPolicy.max_bytes must be a whole number >= 1 or None, got {value!r}"
+        )
+
+
+@frozen
+class DownloadPolicy:
+    """How long a result file may take and how big it may be.
+
+    - ``timeout``: seconds for one file, every attempt and retry wait included (default 15
+      minutes: a long 4K video over a slow line). A host trickling bytes cannot hold a
+      download open past it.
+    - ``max_bytes``: the largest file accepted (default 8 GiB, far above KIE's longest
+      videos); a larger one, or a body that keeps coming without a length, is refused and its
+      partial file removed. None: no cap.
+
+    API answers have a cap of their own, on the transport (``max_answer_bytes``).
+    """
+
+    timeout: float = attrs.field(default=900.0, validator=_positive)
+    max_bytes: int | None = attrs.field(default=8 * 2**30, validator=_byte_cap)
 
 
 class Verdict(enum.Enum):

@@ -11,6 +11,7 @@ Network failures are translated to :class:`~kiekit.errors.TransportError` here a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import time
@@ -21,6 +22,7 @@ from collections.abc import (
     Callable,
     Generator,
     Iterable,
+    Iterator,
     Mapping,
 )
 from pathlib import Path
@@ -37,7 +39,7 @@ from kiekit._engine import (
     StreamUpload,
     check_file_start,
 )
-from kiekit.errors import DownloadError, KieError, TransportError
+from kiekit.errors import DownloadError, FileWriteError, KieError, ProtocolError, TransportError
 
 if TYPE_CHECKING:
     from kiekit.chat._streams import AsyncByteStream, ByteStream
@@ -56,6 +58,9 @@ __all__ = [
 
 T = TypeVar("T")
 CHUNK = 64 * 1024
+# KIE's answers are a few kilobytes (a long chat answer, some hundreds); anything near this is
+# not KIE talking, and is refused rather than read into memory whole.
+MAX_ANSWER_BYTES = 32 * 2**20
 
 
 class SyncTransport(Protocol):
@@ -170,12 +175,14 @@ def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 class _Download:
     """One result file on its way to disk, shared by every transport: refuse a non-200 answer
-    or an error page, stream into a temporary file, check the promised size, rename.
-    Whatever goes wrong, the temporary file is removed (use it as a context manager)."""
+    or an error page, stream into a temporary file within the fetch's time and size bounds,
+    check the promised size, rename. Whatever goes wrong, the temporary file is removed (use it
+    as a context manager); a local file-system failure is a FileWriteError naming the path."""
 
     def __init__(self, fetch: Fetch) -> None:
         self.fetch = fetch
         self.part = _part_path(fetch.destination)
+        self.ends = None if fetch.timeout is None else time.monotonic() + fetch.timeout
         self._out: IO[bytes] | None = None
         self._content_type: str | None = None
         self._expected: int | None = None
@@ -188,13 +195,42 @@ class _Download:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if self._out is not None:
-            self._out.close()
+            with contextlib.suppress(OSError):  # the error already raised says more
+                self._out.close()
         if exc_type is not None:
-            self.part.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.part.unlink(missing_ok=True)
 
-    def error(self, message: str, *, http_status: int | None = None) -> DownloadError:
+    def error(
+        self, message: str, *, http_status: int | None = None, curable: bool | None = None
+    ) -> DownloadError:
         return DownloadError(
-            message, url=self.fetch.url, task_id=self.fetch.task_id, http_status=http_status
+            message,
+            url=self.fetch.url,
+            task_id=self.fetch.task_id,
+            http_status=http_status,
+            curable=curable,
+        )
+
+    def timed_out(self) -> DownloadError:
+        return self.error(
+            f"download took longer than its {self.fetch.timeout or 0:.0f} s "
+            f"(DownloadPolicy.timeout); {self._written} bytes had come",
+            curable=False,
+        )
+
+    def late(self) -> bool:
+        return self.ends is not None and time.monotonic() >= self.ends
+
+    def _local(self, exc: OSError, path: Path) -> FileWriteError:
+        return FileWriteError.of(exc, path, task_id=self.fetch.task_id, url=self.fetch.url)
+
+    def _too_big(self, size: int) -> DownloadError:
+        return self.error(
+            f"the file is larger than {self.fetch.max_bytes} bytes (DownloadPolicy.max_bytes): "
+            f"{size} bytes",
+            http_status=200,
+            curable=False,
         )
 
     def begin(self, status: int, headers: Mapping[str, str]) -> None:
@@ -205,7 +241,13 @@ class _Download:
         # A compressed body is decoded on the way, so its length is not the file's.
         encoded = headers.get("content-encoding", "identity").lower() not in ("", "identity")
         self._expected = int(length) if length.strip().isdigit() and not encoded else None
-        self._out = open(self.part, "wb")  # noqa: SIM115 - closed in __exit__
+        cap = self.fetch.max_bytes
+        if cap is not None and self._expected is not None and self._expected > cap:
+            raise self._too_big(self._expected)
+        try:
+            self._out = open(self.part, "wb")  # noqa: SIM115 - closed in __exit__
+        except OSError as exc:
+            raise self._local(exc, self.part) from exc
 
     def write(self, chunk: bytes) -> None:
         assert self._out is not None
@@ -213,8 +255,16 @@ class _Download:
             self._head += chunk[:64]
             if len(self._head) >= 16:
                 self._check_start()
-        self._out.write(chunk)
+        cap = self.fetch.max_bytes
+        if cap is not None and self._written + len(chunk) > cap:
+            raise self._too_big(self._written + len(chunk))
+        try:
+            self._out.write(chunk)
+        except OSError as exc:
+            raise self._local(exc, self.part) from exc
         self._written += len(chunk)
+        if self.late():  # a trickling host cannot hold the download past its deadline
+            raise self.timed_out()
 
     def _check_start(self) -> None:
         self._checked = True
@@ -224,21 +274,76 @@ class _Download:
         assert self._out is not None
         if not self._checked:
             self._check_start()
-        self._out.close()
+        try:
+            self._out.close()
+        except OSError as exc:  # a full disk may only show when the last bytes are flushed
+            raise self._local(exc, self.part) from exc
         self._out = None
         if self._expected is not None and self._written != self._expected:
             raise self.error(f"download ended after {self._written} of {self._expected} bytes")
-        os.replace(self.part, self.fetch.destination)
+        try:
+            os.replace(self.part, self.fetch.destination)
+        except OSError as exc:
+            raise self._local(exc, self.fetch.destination) from exc
         return self.fetch.destination
 
 
-class Urllib3Transport:
-    """Blocking transport on a urllib3 pool; it never retries on its own (the client decides)."""
+def _oversized(limit: int, what: str, task_id: str | None) -> ProtocolError:
+    return ProtocolError(
+        f"the answer to {what} is larger than {limit} bytes (max_answer_bytes): not KIE's",
+        task_id=task_id,
+    )
 
-    def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0, maxsize: int = 10):
+
+def _capped(chunks: Iterable[bytes], limit: int, what: str, task_id: str | None) -> bytes:
+    """A whole API answer, refused once it passes ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise _oversized(limit, what, task_id)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _until(ends: float | None, chunks: Iterator[bytes], request: HttpRequest) -> Iterator[bytes]:
+    """``chunks`` until the request's deadline: an answer dripping in cannot hold it past."""
+    for chunk in chunks:
+        yield chunk
+        if ends is not None and time.monotonic() > ends:
+            raise TransportError(
+                f"{request.method} {_where(request.url)}: the answer took longer than the "
+                f"call's {request.timeout or 0:.1f} s deadline",
+                task_id=request.task_id,
+            )
+
+
+def _declared_length(headers: Mapping[str, str]) -> int | None:
+    length = headers.get("content-length", "").strip()
+    return int(length) if length.isdigit() else None
+
+
+class Urllib3Transport:
+    """Blocking transport on a urllib3 pool; it never retries on its own (the client decides).
+
+    ``timeout`` bounds each wait for bytes; a request's own ``timeout`` (its deadline) bounds
+    the whole exchange; ``max_answer_bytes`` caps an API answer read into memory."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        maxsize: int = 10,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ):
         import urllib3
 
         self._urllib3 = urllib3
+        self._read_timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._max_answer_bytes = max_answer_bytes
         self._pool = urllib3.PoolManager(
             maxsize=maxsize,
             retries=False,
@@ -249,7 +354,18 @@ class Urllib3Transport:
             total=10, connect=0, read=0, status=0, other=0, redirect=10
         )
 
+    def _timeout(self, seconds: float | None) -> Any:
+        """urllib3's timeouts for an exchange that may take ``seconds`` in all."""
+        if seconds is None:
+            return self._urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout)
+        seconds = max(seconds, 0.001)
+        return self._urllib3.Timeout(
+            connect=min(self._connect_timeout, seconds), read=min(self._read_timeout, seconds)
+        )
+
     def send(self, request: HttpRequest) -> HttpResponse:
+        ends = None if request.timeout is None else time.monotonic() + request.timeout
+        what = f"{request.method} {_where(request.url)}"
         try:
             response = self._pool.request(
                 request.method,
@@ -257,21 +373,34 @@ class Urllib3Transport:
                 body=request.body,
                 headers=dict(request.headers),
                 redirect=False,
+                preload_content=False,
+                timeout=self._timeout(request.timeout),
             )
         except self._urllib3.exceptions.HTTPError as exc:
             raise TransportError(
-                f"{request.method} {_where(request.url)} failed: {type(exc).__name__}",
+                f"{what} failed: {type(exc).__name__}",
                 task_id=request.task_id,
                 # urllib3's ConnectTimeoutError covers refused connections and DNS failures
                 # too: the request never left, so even a create may be sent again
                 maybe_sent=not isinstance(exc, self._urllib3.exceptions.ConnectTimeoutError),
             ) from exc
-        return HttpResponse(
-            response.status,
-            response.data,
-            response.reason or "",
-            _lower(response.headers.items()),
-        )
+        headers = _lower(response.headers.items())
+        try:
+            declared = _declared_length(headers)
+            if declared is not None and declared > self._max_answer_bytes:
+                raise _oversized(self._max_answer_bytes, what, request.task_id)
+            chunks = _until(ends, iter(lambda: response.read1(CHUNK), b""), request)
+            body = _capped(chunks, self._max_answer_bytes, what, request.task_id)
+        except self._urllib3.exceptions.HTTPError as exc:
+            response.close()
+            raise TransportError(
+                f"{what}: reading the answer failed: {type(exc).__name__}", task_id=request.task_id
+            ) from exc
+        except BaseException:
+            response.close()  # not back into the pool with an answer half read
+            raise
+        response.release_conn()
+        return HttpResponse(response.status, body, response.reason or "", headers)
 
     def fetch(self, fetch: Fetch) -> Path:
         # No Authorization header: result links are public CDN URLs, and the key must not
@@ -279,15 +408,24 @@ class Urllib3Transport:
         with _Download(fetch) as download:
             try:
                 response = self._pool.request(
-                    "GET", fetch.url, preload_content=False, retries=self._follow_redirects
+                    "GET",
+                    fetch.url,
+                    preload_content=False,
+                    retries=self._follow_redirects,
+                    timeout=self._timeout(fetch.timeout),
                 )
                 try:
                     download.begin(response.status, _lower(response.headers.items()))
-                    for chunk in response.stream(CHUNK):
+                    # read1: whatever has come, so the deadline is looked at as bytes trickle
+                    while chunk := response.read1(CHUNK):
                         download.write(chunk)
-                finally:
-                    response.release_conn()
+                except BaseException:
+                    response.close()  # not back into the pool with a body half read
+                    raise
+                response.release_conn()
             except self._urllib3.exceptions.HTTPError as exc:
+                if download.late():
+                    raise download.timed_out() from exc
                 raise download.error(f"download failed: {type(exc).__name__}") from exc
             return download.finish()
 
@@ -325,12 +463,21 @@ class Urllib3Transport:
 
 
 class AiohttpTransport:
-    """Asynchronous transport on one aiohttp session, opened on first use inside the loop."""
+    """Asynchronous transport on one aiohttp session, opened on first use inside the loop.
+    Timeouts and ``max_answer_bytes`` as :class:`Urllib3Transport`'s."""
 
-    def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0, limit: int = 100):
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        limit: int = 100,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ):
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._limit = limit
+        self._max_answer_bytes = max_answer_bytes
         self._session: Any = None
 
     def _open(self) -> Any:
@@ -351,24 +498,36 @@ class AiohttpTransport:
         import aiohttp
 
         session = self._open()
+        what = f"{request.method} {_where(request.url)}"
+        limit = self._max_answer_bytes
         try:
-            async with session.request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=dict(request.headers),
-                allow_redirects=False,
-            ) as response:
-                body = await response.read()
-                return HttpResponse(
-                    response.status,
-                    body,
-                    response.reason or "",
-                    _lower(response.headers.items()),
-                )
+            async with asyncio.timeout(request.timeout):  # the whole exchange, answer included
+                async with session.request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers=dict(request.headers),
+                    allow_redirects=False,
+                ) as response:
+                    declared = response.content_length
+                    if declared is not None and declared > limit:
+                        raise _oversized(limit, what, request.task_id)
+                    parts: list[bytes] = []
+                    size = 0
+                    async for chunk in response.content.iter_chunked(CHUNK):
+                        size += len(chunk)
+                        if size > limit:
+                            raise _oversized(limit, what, request.task_id)
+                        parts.append(chunk)
+                    return HttpResponse(
+                        response.status,
+                        b"".join(parts),
+                        response.reason or "",
+                        _lower(response.headers.items()),
+                    )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                f"{request.method} {_where(request.url)} failed: {type(exc).__name__}",
+                f"{what} failed: {type(exc).__name__}",
                 task_id=request.task_id,
                 # refused, DNS, TLS handshake, connect timeout: the request never left
                 maybe_sent=not isinstance(
@@ -382,11 +541,14 @@ class AiohttpTransport:
         session = self._open()
         with _Download(fetch) as download:
             try:
-                async with session.get(fetch.url) as response:
-                    download.begin(response.status, _lower(response.headers.items()))
-                    async for chunk in response.content.iter_chunked(CHUNK):
-                        download.write(chunk)  # small chunks to local disk
+                async with asyncio.timeout(fetch.timeout):  # the whole file, however it trickles
+                    async with session.get(fetch.url) as response:
+                        download.begin(response.status, _lower(response.headers.items()))
+                        async for chunk in response.content.iter_chunked(CHUNK):
+                            download.write(chunk)  # small chunks to local disk
             except (aiohttp.ClientError, TimeoutError) as exc:
+                if download.late():
+                    raise download.timed_out() from exc
                 raise download.error(f"download failed: {type(exc).__name__}") from exc
             return download.finish()
 

@@ -95,10 +95,16 @@ class Journal:
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
         return self.store.update(entry.key, changes)
 
-    def create_failed(self, entry: Entry, exc: BaseException) -> Entry | None:
-        """A create that raised: ``rejected`` when KIE's answer proves nothing was made,
-        ``unknown`` when it may have been (OutcomeUnknownError, or an interruption mid-send)."""
-        proven = isinstance(exc, KieError) and not isinstance(exc, OutcomeUnknownError)
+    def create_failed(
+        self, entry: Entry, exc: BaseException, *, maybe_sent: bool = True
+    ) -> Entry | None:
+        """A create that raised: ``rejected`` when it was never handed to the network
+        (``maybe_sent`` False: cancelled before sending) or KIE's answer proves nothing was
+        made; ``unknown`` when it may have been (OutcomeUnknownError, or an interruption
+        mid-send). Only a request handed to the network can be "unknown"."""
+        proven = not maybe_sent or (
+            isinstance(exc, KieError) and not isinstance(exc, OutcomeUnknownError)
+        )
         state = EntryState.REJECTED if proven else EntryState.UNKNOWN
         changes = {"state": state, "error": error_record(exc), "updated_at": self._clock()}
         return self.store.update(entry.key, changes)
@@ -249,10 +255,12 @@ class Recorder:
             journal = self.journal
             self._safely(task.id, lambda: journal.created(intent, task))
 
-    def create_failed(self, intent: Entry | None, exc: BaseException) -> None:
+    def create_failed(
+        self, intent: Entry | None, exc: BaseException, *, maybe_sent: bool = True
+    ) -> None:
         if self.journal is not None and intent is not None:
             journal = self.journal
-            self._safely(None, lambda: journal.create_failed(intent, exc))
+            self._safely(None, lambda: journal.create_failed(intent, exc, maybe_sent=maybe_sent))
 
     def finished(self, task: Task, results: Results) -> None:
         if self.journal is not None:
