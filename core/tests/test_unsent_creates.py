@@ -1,0 +1,144 @@
+"""Only a create handed to the network may be journaled as "outcome unknown".
+
+A create stopped before it left — while waiting for its rate-limit slot, or in the wait before a
+retry that KIE's answer proved safe — made nothing: it must not be reported as a task to look
+for on the dashboard, and ``kie batch`` must be free to send it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kiekit import AsyncClient, OutcomeUnknownError, RetryPolicy, TransportError
+from kiekit.journal import EntryState, Journal, MemoryStore
+from kiekit.ratelimit import RateLimiter
+from kiekit.transport import HttpResponse, MockTransport
+
+BUSY = HttpResponse(200, json.dumps({"code": 429, "msg": "rate limited"}).encode(), "OK")
+
+
+class Interrupted(RateLimiter):
+    """A limiter whose ``interrupt_at``-th create booking is interrupted, as a Ctrl-C (or a
+    kill) during the wait for the slot would be."""
+
+    def __init__(self, interrupt_at: int) -> None:
+        super().__init__()
+        self.interrupt_at = interrupt_at
+        self.bookings = 0
+
+    def reserve_create(self, now: float) -> float:
+        self.bookings += 1
+        if self.bookings == self.interrupt_at:
+            raise KeyboardInterrupt
+        return super().reserve_create(now)
+
+
+def test_a_create_interrupted_while_waiting_for_its_slot_leaves_no_row(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, rate_limits=Interrupted(1)
+        ) as client:
+            await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    with pytest.raises(KeyboardInterrupt):
+        api.run(scenario)
+    assert kie.requests == []
+    assert journal.entries() == []  # the slot comes before the intent row
+
+
+def test_a_create_interrupted_before_a_safe_retry_is_rejected_not_unknown(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")], create=BUSY)  # 429 in the body: nothing made
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, rate_limits=Interrupted(2)
+        ) as client:
+            await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    with pytest.raises(KeyboardInterrupt):
+        api.run(scenario)
+    assert len(kie.requests) == 1
+    (row,) = journal.entries()
+    assert row.state is EntryState.REJECTED  # free to send again; no dashboard hunt
+    assert row.task_id is None
+
+
+def test_an_interruption_after_a_create_that_may_have_arrived_stays_unknown(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    cut = TransportError("connection reset mid-answer", maybe_sent=True)
+    kie = kit.FakeKie([kit.market("waiting")], create=cut)
+    retry = RetryPolicy(attempts=3, base=0.001, cap=0.002, retry_creates=True)
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, rate_limits=Interrupted(2), retry=retry
+        ) as client:
+            await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    with pytest.raises(KeyboardInterrupt):
+        api.run(scenario)
+    (row,) = journal.entries()
+    assert row.state is EntryState.UNKNOWN  # the first attempt may have made a task
+
+
+def test_a_create_whose_answer_was_lost_is_unknown(api: Any, kit: SimpleNamespace) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")], create=TransportError("reset", maybe_sent=True))
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, journal=journal) as client:
+            await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    with pytest.raises(OutcomeUnknownError):
+        api.run(scenario)
+    (row,) = journal.entries()
+    assert row.state is EntryState.UNKNOWN
+
+
+def test_a_create_cancelled_in_its_slot_wait_is_not_journaled(kit: SimpleNamespace) -> None:
+    """asyncio's own cancellation (a timeout, a TaskGroup failing), not a simulated one: the
+    second create of a one-per-window limit waits for its slot and is cancelled there."""
+    from kiekit.ratelimit import Rate, RateLimits
+
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+    waiting = asyncio.Event()
+
+    class Watched(RateLimiter):
+        def reserve_create(self, now: float) -> float:
+            wait = super().reserve_create(now)
+            if wait > 0:
+                waiting.set()  # the flow goes straight on to sleep for `wait`
+            return wait
+
+    limiter = Watched(RateLimits(creates=Rate(1, 3600.0), status=None))
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            kit.CANARY, transport=MockTransport(kie), journal=journal, rate_limits=limiter
+        ) as client:
+            await client.submit(kit.GROK_T2I, prompt="first")
+            second = asyncio.create_task(client.submit(kit.GROK_T2I, prompt="second"))
+            await waiting.wait()
+            second.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await second
+
+    asyncio.run(scenario())
+    rows = journal.entries()
+    assert [row.state for row in rows] == [EntryState.CREATED]
+    assert rows[0].request["input"]["prompt"] == "first"
