@@ -297,3 +297,36 @@ def test_a_very_long_task_id_still_gives_a_short_unique_file_name(
     (path,) = api.run(scenario)
     assert path.read_bytes() == PNG
     assert len(path.name) <= 200
+
+
+def test_temporary_files_a_killed_download_left_are_removed_by_the_next_one(
+    api: Any, hostile: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(gone.stdout)  # a process that has ended
+    found = results(f"{hostile}/file.png")
+    name = file_name(found.task_id, 0, found.assets[0])
+    killed = tmp_path / f"{name}.{dead_pid}-0123abcd.part"
+    ancient = tmp_path / f"{name}.{os.getpid()}-89abcdef.part"  # ours, but a day old
+    in_flight = tmp_path / f"{name}.{os.getppid()}-deadbeef.part"  # a live process's
+    other = tmp_path / "someone-else.1-0123abcd.part"  # not this download's
+    for part in (killed, ancient, in_flight, other):
+        part.write_bytes(b"partial")
+    os.utime(ancient, (0, 0))
+
+    async def scenario() -> Any:
+        async with api.client(journal=None) as client:
+            return await client.download(found, tmp_path)
+
+    (path,) = api.run(scenario)
+    assert path.read_bytes() == PNG
+    assert leftovers(tmp_path) == sorted([path.name, in_flight.name, other.name])

@@ -416,6 +416,7 @@ class Engine:
         if first > 0:
             yield Sleep(min(first, policy.timeout))
         last: TaskStatus | None = None
+        malformed = 0  # unreadable answers in a row
         while True:
             asked: float | None = None
             try:
@@ -427,11 +428,21 @@ class Engine:
                 raise WaitTimeoutError(
                     task.id, deadline - started, last.state.value if last else None
                 ) from None
+            except ProtocolError as exc:
+                # One answer cut short or garbled by a proxy is a network fault, not the end of
+                # the wait; a shape that stays unreadable is a real disagreement, and raised.
+                malformed += 1
+                if malformed >= MALFORMED_STATUS_TRIES:
+                    raise
+                log.debug(
+                    "status answer unreadable (%d in a row), polling again: %s", malformed, exc
+                )
             except KieError as exc:
                 if not exc.retryable:
                     raise
                 asked = exc.retry_after
             else:
+                malformed = 0
                 if on_status is not None:
                     on_status(last)
                 if last.state is State.SUCCEEDED:
@@ -523,6 +534,7 @@ class Engine:
 
 _ONCE = RetryPolicy.never()
 MIN_ATTEMPT_SECONDS = 1.0
+MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
 
 
 def _create_slot(limiter: RateLimiter, now: float, _latest: float | None) -> float:

@@ -165,8 +165,56 @@ def _upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
 
 def _part_path(destination: Path) -> Path:
     """A temporary name beside ``destination`` (same folder, so the final rename is atomic),
-    unique so that two downloads of one file never write into each other."""
-    return destination.with_name(f"{destination.name}.{uuid.uuid4().hex[:12]}.part")
+    unique so that two downloads of one file never write into each other, and naming the
+    process that writes it, so that one left by a killed process can be told apart."""
+    return destination.with_name(f"{destination.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+
+
+# A temporary file untouched this long belongs to no live download (DownloadPolicy.timeout is
+# far shorter), whatever process wrote it.
+STALE_PART_SECONDS = 24 * 3600.0
+
+
+def sweep_stale_parts(destination: Path) -> list[Path]:
+    """Remove the temporary files an earlier, killed download of ``destination`` left: those
+    of a process that is gone (on this machine), or untouched for a day. Returns them."""
+    removed: list[Path] = []
+    now = time.time()
+    prefix = destination.name + "."
+    try:
+        found = [p for p in destination.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed  # no folder yet, or unreadable: the download's own error will say
+    for part in found:
+        owner = part.name[len(prefix) :].removesuffix(".part")
+        if not part.name.endswith(".part") or owner.count("-") != 1:
+            continue
+        try:
+            stale = (
+                not _alive(owner.split("-")[0]) or now - part.stat().st_mtime > STALE_PART_SECONDS
+            )
+            if stale:
+                part.unlink()
+                removed.append(part)
+        except OSError:
+            continue  # gone already (another sweep), or not ours to remove
+    return removed
+
+
+def _alive(pid_text: str) -> bool:
+    """Whether the process that wrote a temporary file may still be writing it."""
+    if not pid_text.isdigit() or os.name == "nt":  # Windows: os.kill(pid, 0) is no probe there
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -181,6 +229,7 @@ class _Download:
 
     def __init__(self, fetch: Fetch) -> None:
         self.fetch = fetch
+        sweep_stale_parts(fetch.destination)  # what a killed run of this download left
         self.part = _part_path(fetch.destination)
         self.ends = None if fetch.timeout is None else time.monotonic() + fetch.timeout
         self._out: IO[bytes] | None = None

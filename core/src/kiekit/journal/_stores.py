@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -119,6 +120,26 @@ _COLUMNS = (
 )
 
 
+def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
+    """WAL mode and the schema, once per file. Several processes opening a new journal at once
+    race to switch it to WAL, and the switch answers "database is locked" at once instead of
+    waiting out busy_timeout: so it is tried again, a little later each time, until one has
+    done it (the others then find WAL already on)."""
+    ends = time.monotonic() + patience
+    pause = 0.002
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > ends:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
 class SqliteStore:
     """The journal in one SQLite file: WAL mode, so readers never block the writer and several
     processes (a batch, ``kie resume``, ``kie tasks``) share it; every change is its own
@@ -154,19 +175,54 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so a
-            # compare-and-set holds the write lock from its read to its write.
-            connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            try:
+                connection = self._open()
+            except sqlite3.OperationalError:
+                if self._writable():
+                    raise
+                connection = self._open_read_only()
+            self._local.connection = connection
+        return connection
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so a
+        # compare-and-set holds the write lock from its read to its write.
+        connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
             connection.execute("PRAGMA busy_timeout = 30000")
             connection.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
             with self._ready_lock:
                 if not self._ready:
-                    connection.execute("PRAGMA journal_mode = WAL")
-                    connection.executescript(_SCHEMA)
+                    _prepare(connection)
                     self._ready = True
-            self._local.connection = connection
+        except sqlite3.Error:
+            connection.close()
+            raise
         return connection
+
+    def _writable(self) -> bool:
+        folder = self.path.parent
+        if not folder.exists():
+            return True  # the folder could not be made: that error says why
+        return os.access(folder, os.W_OK) and (
+            not self.path.exists() or os.access(self.path, os.W_OK)
+        )
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A journal on a read-only mount (a backup, a container's image) can still be read
+        (``kie tasks``): read-only mode, or immutable when SQLite cannot even make the WAL's
+        shared-memory file beside it (nobody writes a read-only mount, so nothing changes)."""
+        uri = self.path.resolve().as_uri()
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            connection = sqlite3.connect(f"{uri}?{options}", uri=True, isolation_level=None)
+            try:
+                connection.execute("SELECT count(*) FROM entries").fetchone()
+            except sqlite3.Error:
+                connection.close()
+                continue
+            return connection
+        raise sqlite3.OperationalError("the journal is on a read-only file system and unreadable")
 
     def insert(self, entry: Entry) -> bool:
         row = _to_row(entry)
