@@ -417,6 +417,7 @@ class Engine:
             yield Sleep(min(first, policy.timeout))
         last: TaskStatus | None = None
         malformed = 0  # unreadable answers in a row
+        unreadable: ProtocolError | None = None  # the last poll's, if it was
         while True:
             asked: float | None = None
             try:
@@ -431,7 +432,7 @@ class Engine:
             except ProtocolError as exc:
                 # One answer cut short or garbled by a proxy is a network fault, not the end of
                 # the wait; a shape that stays unreadable is a real disagreement, and raised.
-                malformed += 1
+                malformed, unreadable = malformed + 1, exc
                 if malformed >= MALFORMED_STATUS_TRIES:
                     raise
                 log.debug(
@@ -442,7 +443,7 @@ class Engine:
                     raise
                 asked = exc.retry_after
             else:
-                malformed = 0
+                malformed, unreadable = 0, None
                 if on_status is not None:
                     on_status(last)
                 if last.state is State.SUCCEEDED:
@@ -453,6 +454,8 @@ class Engine:
             elapsed = now - started
             remaining = policy.timeout - elapsed
             if remaining <= 0:
+                if unreadable is not None:  # says more than "gave up waiting"
+                    raise unreadable
                 raise WaitTimeoutError(task.id, elapsed, last.state.value if last else None)
             pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
             if pause > 0:
