@@ -45,7 +45,7 @@ def test_after_n_polls_set_from_python_on_market(mock: MockServer, kie: Kie) -> 
     snapshot = mock.set_lifecycle(task_id, Lifecycle(polls=3))
     assert snapshot.lifecycle.mode == "polls"
     states = [kie.record(task_id)["state"] for _ in range(5)]
-    assert states == ["waiting", "queuing", "generating", "success", "success"]
+    assert states == ["waiting", "waiting", "generating", "success", "success"]
     assert mock.task(task_id).polls == 5
 
 
@@ -65,7 +65,9 @@ def test_after_seconds_follows_the_mock_clock(mock: MockServer, kie: Kie) -> Non
     assert kie.record(market)["state"] == "waiting"
     assert flux_state(kie, flux) == 0
     mock.clock.advance(300)
-    assert kie.record(market)["state"] == "queuing"  # halfway: the middle pending state
+    # halfway: the middle pending stage, which market records show as KIE does (§2.2)
+    assert kie.record(market)["state"] == "waiting"
+    assert mock.task(market).state == "queuing"
     advanced = ctl(kie, "POST", "/_mock/clock/advance", {"seconds": 300})
     assert advanced.status == 200
     assert advanced.json()["scale"] == 1.0
@@ -80,7 +82,9 @@ def test_manual_tasks_wait_for_python_steps(mock: MockServer, kie: Kie) -> None:
     mock.clock.advance(10_000)
     assert {kie.record(task_id)["state"] for _ in range(5)} == {"waiting"}
     assert mock.advance(task_id) == "queuing"
-    assert kie.record(task_id)["state"] == "queuing"
+    assert kie.record(task_id)["state"] == "waiting"  # the market's words for it (§2.2)
+    assert mock.advance(task_id) == "generating"
+    assert kie.record(task_id)["state"] == "generating"
     assert mock.complete(task_id).state == "success"
     assert kie.record(task_id)["state"] == "success"
 

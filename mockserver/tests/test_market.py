@@ -84,17 +84,25 @@ def test_lifecycle_with_two_polls(make_mock: MakeMock) -> None:
     ("polls", "expected"),
     [
         (1, ["waiting"]),
-        (3, ["waiting", "queuing", "generating"]),
-        (5, ["waiting", "waiting", "queuing", "queuing", "generating"]),
+        (3, ["waiting", "waiting", "generating"]),
+        (5, ["waiting", "waiting", "waiting", "waiting", "generating"]),
     ],
 )
-def test_pending_states_spread_over_polls(
+def test_pending_states_spread_over_polls_as_real_kie_walks_them(
     make_mock: MakeMock, polls: int, expected: list[str]
 ) -> None:
+    """waiting → generating → success: what recorded KIE traffic shows (kie-api.md §2.2)."""
     _, kie = make_mock(polls_to_complete=polls)
     task_id = kie.create(T2I, prompt="x")
     seen = [kie.record(task_id)["state"] for _ in range(polls + 1)]
     assert seen == [*expected, "success"]
+
+
+def test_queuing_shows_only_when_a_test_asks_for_it(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(polls_to_complete=3, market_queuing=True)
+    task_id = kie.create(T2I, prompt="x")
+    seen = [kie.record(task_id)["state"] for _ in range(4)]
+    assert seen == ["waiting", "queuing", "generating", "success"]
 
 
 def test_immediate_by_default(kie: Kie) -> None:

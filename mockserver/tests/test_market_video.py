@@ -251,7 +251,7 @@ def test_sora_progress_grows_across_polls(make_mock: MakeMock) -> None:
     assert [r["state"] for r in records] == [
         "waiting",
         "waiting",
-        "queuing",
+        "waiting",
         "generating",
         "success",
         "success",

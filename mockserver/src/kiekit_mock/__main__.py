@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         "supported' (default: accept them, output kind from the id, with a warning)",
     )
     parser.add_argument(
+        "--market-queuing",
+        action="store_true",
+        help="market records show the middle pending state as 'queuing' (documented by KIE, "
+        "never seen in its traffic; default: waiting -> generating -> success)",
+    )
+    parser.add_argument(
         "--account",
         action="append",
         default=[],
@@ -179,6 +185,7 @@ def _serve(argv: Sequence[str]) -> int:
             starting_credits=args.credits,
             extra_market_models=dict(map(parse_market_model, args.market_models)),
             strict_models=args.strict_models,
+            market_queuing=args.market_queuing,
             documented_limits=args.documented_limits,
             webhook_hmac_key=args.webhook_hmac_key,
             callback_copies=args.callback_copies,

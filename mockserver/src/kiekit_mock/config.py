@@ -114,6 +114,10 @@ class MockConfig:
         default: KIE adds market models every week, and a test double must not block one added
         yesterday — an unknown id is accepted with the minimal check above, its output kind read
         from its wording (market_models/extra.py), and a warning in the mock's log.
+    market_queuing: market records (jobs/recordInfo) show the middle pending stage as
+        `queuing`, a state KIE's docs list but recorded traffic never showed (kie-api.md §2.2:
+        waiting, generating, success). Off by default: records walk waiting → generating →
+        success, as real KIE's do; the control API keeps the mock's own three stages.
     documented_limits: enforce KIE's documented rate limits (limits.py): 20 creates per 10 s per
         account (max_creates_per_10s, if set, wins), jobs/recordInfo 10/s per key, 4o Image and
         Suno record-info 3/s per task; each measured on the mock clock.
@@ -135,6 +139,7 @@ class MockConfig:
     time_scale: float = 1.0
     extra_market_models: Mapping[str, MarketOutput] = field(default_factory=FrozenMapping)
     strict_models: bool = False
+    market_queuing: bool = False
     accounts: Mapping[str, AccountSettings] = field(default_factory=KeyedAccounts)
     rules: tuple[Rule, ...] = ()
     documented_limits: bool = False

@@ -55,7 +55,16 @@ def _param_json(model: str, stored_input: Input) -> str:
     return dumps({"input": inner, "model": model})
 
 
-def record(task: TaskSnapshot, progress: int | None = None) -> dict[str, Any]:
+def market_state(task: TaskSnapshot, *, queuing: bool = False) -> str:
+    """The state a record shows: real KIE walks waiting → generating → success (§2.2 [OBS]),
+    so the mock's middle pending stage reads `waiting` unless `queuing` (a test's choice,
+    MockConfig.market_queuing) asks for the documented-but-unseen `queuing`."""
+    return "waiting" if task.state == "queuing" and not queuing else task.state
+
+
+def record(
+    task: TaskSnapshot, progress: int | None = None, *, queuing: bool = False
+) -> dict[str, Any]:
     """recordInfo `data`, field for field as the recorded real answers (§2.2 [OBS]); Sora 2
     records add `progress` (100 once succeeded; else `progress`, by default 0)."""
     failed = task.state == "fail"
@@ -75,7 +84,7 @@ def record(task: TaskSnapshot, progress: int | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "taskId": task.task_id,
         "model": task.model,
-        "state": task.state,
+        "state": market_state(task, queuing=queuing),
         "param": task.param_json,
         "resultJson": result,
         "failCode": str(fail_code) if failed else None,
@@ -162,4 +171,4 @@ async def record_info(request: web.Request) -> web.Response:
     task = poll_task(request, "market", callback_payload).task  # §2.2: 404 "Task not found"
     model = MODELS.get(task.model)
     progress = sora_progress(rt, task) if model is not None and model.progress else None
-    return ok(record(task, progress))
+    return ok(record(task, progress, queuing=rt.config.market_queuing))
