@@ -127,6 +127,7 @@ def test_claude_answer_is_anthropic_shaped_with_credits(kie: Kie) -> None:
         {"type": "text", "text": "Echo from claude-sonnet-4-6: hello there"}
     ]
     assert answer["stop_reason"] == "end_turn"
+    assert "stop_sequence" not in answer  # as KIE's recorded answer (§5 [OBS])
     assert set(answer["usage"]) == {"input_tokens", "output_tokens"}
     assert answer["credits_consumed"] > 0  # §5 [OBS]
 

@@ -70,6 +70,7 @@ def test_a_streamed_file_is_stored_and_served_back_at_its_download_url(host: Any
     assert payload["success"] is True
     assert payload["code"] == 200
     data = payload["data"]
+    assert data["success"] is True  # inside data too, as real answers carry it (#13)
     assert data["fileName"] == "cat.png"
     assert data["filePath"] == f"kieai/{account_id(KEY)}/images/user-uploads/cat.png"
     assert data["fileSize"] == len(PNG)

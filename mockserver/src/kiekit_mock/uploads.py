@@ -212,6 +212,7 @@ async def _upload(request: web.Request) -> web.Response:
 def _file_data(stored: StoredFile, origin: str) -> dict[str, Any]:
     moment = datetime.fromtimestamp(stored.uploaded_at, tz=UTC)
     return {
+        "success": True,  # inside data too, as real upload answers carry it [OBS] (§4, #13)
         "fileName": stored.file_name,
         "filePath": stored.file_path,
         "downloadUrl": f"{origin}/{quote(stored.file_path)}",

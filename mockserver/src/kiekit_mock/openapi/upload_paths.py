@@ -12,6 +12,7 @@ from .schema import BEARER, INT, STRING, Schema, obj, required_text, strict, tex
 CODES = (400, 401, 405, 500)
 FILE = strict(
     {
+        "success": {"const": True},  # inside data too, as recorded answers carry it (#13)
         "fileName": STRING,
         "filePath": STRING,
         "downloadUrl": STRING,

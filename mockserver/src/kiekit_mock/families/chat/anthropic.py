@@ -117,7 +117,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             "model": conv.model,
             "content": _content(conv),
             "stop_reason": "end_turn",
-            "stop_sequence": None,
+            # no stop_sequence: KIE's recorded answer leaves it out (§5 [OBS] claude-chat-hello)
             "usage": {"input_tokens": conv.input_tokens(), "output_tokens": conv.output_tokens()},
             "credits_consumed": credits,
         }
