@@ -99,7 +99,7 @@ def test_pending_states_spread_over_polls_as_real_kie_walks_them(
 
 
 def test_queuing_shows_only_when_a_test_asks_for_it(make_mock: MakeMock) -> None:
-    mock, kie = make_mock(polls_to_complete=3, market_queuing=True)
+    _, kie = make_mock(polls_to_complete=3, market_queuing=True)
     task_id = kie.create(T2I, prompt="x")
     seen = [kie.record(task_id)["state"] for _ in range(4)]
     assert seen == ["waiting", "queuing", "generating", "success"]

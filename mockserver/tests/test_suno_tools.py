@@ -186,3 +186,28 @@ def test_failed_tools_report_their_own_failure(
     found = record(kie, f"{path}/record-info", task_id)
     assert (found["successFlag"], found["errorCode"], found["response"]) == (flag, 501, None)
     assert mock.callbacks()[-1].payload["code"] == 501
+
+
+def test_boost_style_is_answered_at_once_with_no_task_to_poll(mock: MockServer, kie: Kie) -> None:
+    """§3.6: POST /api/v1/style/generate is synchronous; the boosted text is in the answer."""
+    before = len(mock.tasks())
+    data = kie.ok(kie.post("/api/v1/style/generate", {"content": "Pop, Mysterious"}))
+    assert set(data) == {"taskId", "param", "result", "creditsConsumed", "creditsRemaining",
+                         "successFlag", "errorCode", "errorMessage", "createTime"}  # fmt: skip
+    assert data["param"] == "Pop, Mysterious"
+    assert data["result"].startswith("Pop, Mysterious")
+    assert len(data["result"]) > len("Pop, Mysterious")
+    assert data["creditsConsumed"] > 0
+    assert (data["errorCode"], data["errorMessage"]) == (None, None)
+    assert len(mock.tasks()) == before  # nothing to poll, nothing pending
+    assert mock.callbacks() == []
+    empty = kie.post("/api/v1/style/generate", {"content": " "}).json()
+    assert (empty["code"], empty["msg"]) == (422, "content cannot be empty")
+
+
+def test_boost_style_charges_and_refuses_without_credits(make_mock: MakeMock) -> None:
+    _, kie = make_mock(starting_credits=0.5)
+    first = kie.ok(kie.post("/api/v1/style/generate", {"content": "lofi"}))
+    assert first["creditsRemaining"] == pytest.approx(0.5 - first["creditsConsumed"])
+    second = kie.post("/api/v1/style/generate", {"content": "lofi"}).json()
+    assert second["code"] == 402

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..families.suno import music, tools
+from ..families.suno import music, style, tools
 from .operation import kie
 from .schema import (
     INT,
@@ -156,6 +156,19 @@ TOOL_BODIES: dict[str, Schema] = {
         {"callBackUrl": url(), "taskId": required_text()}, ("callBackUrl", "taskId")
     ),
 }
+BOOSTED = strict(
+    {
+        "taskId": STRING,
+        "param": STRING,
+        "result": STRING,
+        "creditsConsumed": number(0),
+        "creditsRemaining": number(0),
+        "successFlag": STRING,
+        "errorCode": nullable(INT),
+        "errorMessage": nullable(STRING),
+        "createTime": STRING,
+    }
+)
 # each tool's record has its own keys (families/suno/tools.py); the task id is in all of them
 TOOL_RECORD = nullable({"type": "object", "properties": {"taskId": STRING}, "required": ["taskId"]})
 
@@ -176,6 +189,15 @@ def paths() -> dict[str, dict[str, Any]]:
         found[path] = {
             "post": kie(f"Suno {path.rsplit('/', 1)[-1]}", CREATED, tag="suno", body=body)
         }
+    found[style.PATH] = {
+        "post": kie(
+            "Suno boost style: a richer style description, answered at once (no task)",
+            BOOSTED,
+            tag="suno",
+            body=obj({"content": required_text(style.CONTENT_MAX)}, ("content",)),
+            section="§3.6",
+        )
+    }
     for path, body in TOOL_BODIES.items():
         status = path.removesuffix("/generate") + "/record-info"
         found[path] = {"post": kie(f"Suno {path}", CREATED, tag="suno", body=body)}
