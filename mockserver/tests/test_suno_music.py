@@ -85,8 +85,8 @@ def test_callback_url_is_required_even_for_polling(kie: Kie, callback: str | Non
         (GENERATE, SIMPLE | {"styleWeight": 1.5}, "styleWeight must be between 0 and 1"),
         (GENERATE, SIMPLE | {"vocalGender": "x"},
          "vocalGender is not within the range of allowed options"),
-        ("/api/v1/generate/extend", SIMPLE | {"defaultParamFlag": False, "audioId": "nope"},
-         "Record does not exist"),
+        ("/api/v1/generate/extend", SIMPLE | {"defaultParamFlag": False},
+         "audioId cannot be empty"),
         ("/api/v1/generate/upload-cover", SIMPLE, "uploadUrl cannot be empty"),
         ("/api/v1/generate/upload-extend",
          SIMPLE | {"uploadUrl": SONG, "defaultParamFlag": True, "style": "p", "title": "T"},
@@ -185,9 +185,33 @@ def test_extend_continues_a_track_of_the_caller(mock: MockServer, kie: Kie) -> N
     longer = record(kie, create(kie, "/api/v1/generate/extend", **body))
     assert (longer["status"], longer["operationType"]) == ("SUCCESS", "extend")
     assert longer["parentMusicId"] == track["id"]
-    # another account cannot extend it: the track is not theirs
-    other = kie.as_key("other-key").post("/api/v1/generate/extend", body)
-    assert other.json()["msg"] == "Record does not exist"
+    # another account's extend of it is taken, as KIE takes it, and fails later: not theirs
+    other = kie.as_key("other-key")
+    failed = record(other, create(other, "/api/v1/generate/extend", **body))
+    assert failed["status"] != "SUCCESS"
+    assert (failed["errorCode"], failed["errorMessage"]) == (422, "Record does not exist")
+
+
+def test_an_extend_of_an_unknown_track_is_accepted_and_fails_later(kie: Kie) -> None:
+    """KIE accepts any audioId at create (#13, recorded traffic) and fails the task."""
+    body = {"defaultParamFlag": False, "audioId": "no-such-track", "model": "V5",
+            "callBackUrl": CALLBACK}  # fmt: skip
+    task_id = create(kie, "/api/v1/generate/extend", **body)
+    found = record(kie, task_id)
+    assert found["status"] not in ("SUCCESS", "PENDING")
+    assert found["errorMessage"] == "Record does not exist"
+
+
+def test_default_param_flag_true_needs_no_style_or_title(kie: Kie) -> None:
+    """Recorded traffic: defaultParamFlag true without style/title is accepted (#13)."""
+    track = song(kie)["response"]["sunoData"][0]
+    body = {"defaultParamFlag": True, "audioId": track["id"], "prompt": "on",
+            "continueAt": 12, "model": "V5", "callBackUrl": CALLBACK}  # fmt: skip
+    longer = record(kie, create(kie, "/api/v1/generate/extend", **body))
+    assert longer["status"] == "SUCCESS"
+    upload = {"defaultParamFlag": True, "uploadUrl": SONG, "instrumental": True,
+              "continueAt": 5, "model": "V5", "callBackUrl": CALLBACK}  # fmt: skip
+    assert record(kie, create(kie, "/api/v1/generate/upload-extend", **upload))["status"]
 
 
 # --- callbacks -------------------------------------------------------------------------------

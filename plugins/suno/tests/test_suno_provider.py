@@ -292,3 +292,21 @@ def test_a_failed_song_raises_with_kie_code(kie_client: Client) -> None:
     with pytest.raises(TaskFailedError) as caught:
         kie_client.wait(task)
     assert (caught.value.task_id, caught.value.fail_code) == (task.id, "501")
+
+
+def test_an_extend_with_its_own_parameters_needs_no_style_or_title_as_kie_accepts(
+    kie_client: Client, kie_mock: MockServer
+) -> None:
+    """KIE took such extends in recorded traffic (issue 13): kiekit sends them, and the mock,
+    which answers as KIE does, accepts them."""
+    params = MUSIC.make_input(
+        EXTEND, {"audio_id": "a1", "default_param_flag": True, "prompt": "la", "continue_at": 9}
+    )
+    body = MUSIC.build_request(EXTEND, params).body
+    assert body is not None
+    assert "style" not in body
+    assert "title" not in body
+    task = kie_client.submit(
+        EXTEND, audio_id="a1", default_param_flag=True, prompt="on", continue_at=12
+    )
+    assert [t.task_id for t in kie_mock.tasks()] == [task.id]

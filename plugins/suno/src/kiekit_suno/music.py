@@ -201,8 +201,10 @@ class _Continued(_Sound):
     persona_id: str | None = text(required=False)
 
     def own_parameters(self, *, prompt_needed: bool) -> None:
-        """defaultParamFlag true means "use these parameters": style, title and continueAt
-        are then required (KIE's extend pages); false means "keep the source's"."""
+        """defaultParamFlag true means "use these parameters": continueAt (and, with vocals,
+        the prompt) are then required; false means "keep the source's". KIE's pages call
+        style and title required too, but KIE accepts an extend without them (recorded
+        traffic, kiekit issue 13), so kiekit does not refuse what KIE takes."""
         limits = LIMITS[self.version]
         _at_most("prompt", self.prompt, limits.prompt, f"with {self.version}")
         _at_most("style", self.style, limits.style, f"with {self.version}")
@@ -210,8 +212,6 @@ class _Continued(_Sound):
         if not self.default_param_flag:
             return
         why = "with default_param_flag=True (the extension's own parameters)"
-        _need("style", self.style, why)
-        _need("title", self.title, why)
         if prompt_needed:
             _need("prompt", self.prompt, why)
         if self.continue_at is None:
