@@ -310,3 +310,14 @@ def test_an_extend_with_its_own_parameters_needs_no_style_or_title_as_kie_accept
         EXTEND, audio_id="a1", default_param_flag=True, prompt="on", continue_at=12
     )
     assert [t.task_id for t in kie_mock.tasks()] == [task.id]
+
+
+def test_boost_style_is_one_synchronous_call(kie_client: Client, kie_mock: MockServer) -> None:
+    from kiekit_suno import boost_style_request, boosted_style
+
+    data = kie_client.call(boost_style_request("Pop, Mysterious"))
+    assert boosted_style(data).startswith("Pop, Mysterious")
+    assert kie_mock.tasks() == []  # nothing to wait for
+    with pytest.raises(ValidationError) as caught:
+        boost_style_request("  ")
+    assert caught.value.field == "content"

@@ -3,7 +3,8 @@
 Songs (``suno/generate``, ``suno/extend``, ``suno/upload-cover``, ``suno/upload-extend``,
 ``suno/add-instrumental``, ``suno/add-vocals``) and the operations on them (``suno/lyrics``,
 ``suno/wav``, ``suno/vocal-removal``, ``suno/midi``, ``suno/mp4``, ``suno/cover``). One provider
-per record-info path, because a status request carries only the task id.
+per record-info path, because a status request carries only the task id. The synchronous
+style boost is a request to send with ``Client.call``: :func:`boost_style_request`.
 
 KIE requires a ``callBackUrl`` on every Suno create call, even when you poll; without one of
 yours kiekit sends :data:`NO_CALLBACK_URL`, an address that can never be reached.
@@ -27,6 +28,7 @@ from kiekit_suno.music import (
     SunoUploadCover,
     SunoUploadExtend,
 )
+from kiekit_suno.style import boost_style_request, boosted_style
 from kiekit_suno.tools import (
     SunoCover,
     SunoCoverProvider,
@@ -66,6 +68,8 @@ __all__ = [
     "SunoVocalRemovalProvider",
     "SunoWav",
     "SunoWavProvider",
+    "boost_style_request",
+    "boosted_style",
     "kiekit_register_providers",
 ]
 
