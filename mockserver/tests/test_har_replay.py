@@ -222,3 +222,28 @@ def test_kiekit_client_replays_the_recorded_session(tmp_path: Path, monkeypatch:
     assert [s.raw["state"] for s in seen] == ["waiting", "waiting", "generating", "success"]
     assert len(files) == 6
     assert files[0].read_bytes() == parse_har(_har()).files[0].body
+
+
+def test_a_recorded_create_never_polled_still_gets_a_task_a_client_can_finish(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A recording that stops after the create (the client crashed, the capture ended) must
+    not hand out a task id that then answers "not found" forever."""
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+    har = _har()
+    har["log"]["entries"] = [
+        entry
+        for entry in har["log"]["entries"]
+        if not entry["request"]["url"].split("?")[0].endswith("/jobs/recordInfo")
+    ]
+    (grok, _veo) = parse_har(har).tasks
+    assert grok.answers == ()  # created, never polled
+    poll = PollPolicy(initial=0.01, growth=0.01, maximum=0.05, timeout=10)
+    with MockServer(MockConfig(), scenario=parse_har(har)) as mock:
+        client = Client(
+            "any-key", base_url=mock.base_url, poll=poll, journal=None, rate_limits=None
+        )
+        task = client.submit("grok-imagine/text-to-image", prompt="a red fox", aspect_ratio="1:1")
+        files = client.download(client.wait(task), tmp_path)
+    assert files
+    assert all(f.stat().st_size > 0 for f in files)

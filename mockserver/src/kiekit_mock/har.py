@@ -8,9 +8,11 @@ answers hold that the client did not send itself. No request header is kept: the
 
 On replay (the `replay` middleware, after the Bearer check), a create with the recorded path and
 `model` answers the recorded envelope, task id included; each poll of that task on its recorded
-path answers the next recorded status answer, the last one repeating. Links to result files
-point at `/_mock/har-files/<name>`: the recorded bytes when the HAR held them, else a small real
-file of the same type. Anything the scenario does not cover is emulated as usual.
+path answers the next recorded status answer, the last one repeating. A task the recording
+created but never polled is left to the emulation (a task of its own a client can finish).
+Links to result files point at `/_mock/har-files/<name>`: the recorded bytes when the HAR held
+them, else a small real file of the same type. Anything the scenario does not cover is
+emulated as usual.
 """
 
 from __future__ import annotations
@@ -230,6 +232,11 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
         body = parse_json_object(await request.read()) or {}
         model = body.get("model")
         task = player.claim(request.path, model if isinstance(model, str) else None)
+        if task is not None and not task.answers:
+            # created but never polled in the recording: answering its recorded id would hand
+            # out a task nothing can finish, so the emulation makes it, with the family's
+            # default lifecycle (#13)
+            return await handler(request)
         answer = None if task is None else task.create_answer
     elif request.method == "GET":
         task_id = next((request.query[k] for k in _TASK_ID_PARAMS if k in request.query), None)
