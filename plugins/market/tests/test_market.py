@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import pytest
 from kiekit import (
     AsyncClient,
+    Client,
     MediaKind,
     Registry,
     Request,
@@ -37,7 +38,8 @@ from kiekit_mock import MockConfig, MockServer
 T2I = "grok-imagine/text-to-image"
 I2I = "grok-imagine/image-to-image"
 T2V = "grok-imagine/text-to-video"
-NANO = "nano-banana-pro"  # §2.4 Google; not emulated by the mock
+NANO = "nano-banana-pro"  # §2.4 Google; in the catalogue (its documented fields are checked)
+TOMORROW = "acme/model-of-tomorrow"  # in no catalogue: free-form on both sides
 SEEDREAM = "seedream/4.5-edit"  # §2.4 Seedream; not emulated by the mock
 CREATE = "/api/v1/jobs/createTask"
 TASK = "5f488be792eafad4b066e21e5bc472c7"
@@ -179,7 +181,7 @@ def test_nothing_is_renamed_coerced_or_dropped() -> None:
         "negative_prompt": None,
         "multi_prompt": [{"prompt": "a", "duration": 3}],
     }
-    body: Any = PROVIDER.build_request(NANO, PROVIDER.make_input(NANO, given)).body
+    body: Any = PROVIDER.build_request(TOMORROW, PROVIDER.make_input(TOMORROW, given)).body
     assert body["input"] == given
     assert json.loads(json.dumps(body))["input"] == given
 
@@ -277,7 +279,8 @@ def test_kie_run_sends_an_untyped_id_to_kie(
     printed = capsys.readouterr().out.split()
     assert printed
     assert all(Path(path).parent == out for path in printed)
-    assert all(Path(path).read_bytes()[:3] == b"\xff\xd8\xff" for path in printed)
+    # nano-banana-pro's results are PNG files (the catalogue's entry, as real KIE serves them)
+    assert all(Path(path).read_bytes()[:4] == b"\x89PNG" for path in printed)
 
 
 @needs_grok
@@ -339,11 +342,11 @@ def test_unknown_model_is_kie_s_422_and_no_task(client: str, strict_mock: MockSe
     def submit() -> Task:
         if client == "Client":
             with client_for(kie_mock.base_url, registry=registry) as kie:
-                return kie.submit(NANO, prompt="a fox", resolution="2K")
+                return kie.submit(TOMORROW, prompt="a fox", resolution="2K")
 
         async def main() -> Task:
             async with async_client_for(kie_mock.base_url, registry=registry) as kie:
-                return await kie.submit(NANO, prompt="a fox", resolution="2K")
+                return await kie.submit(TOMORROW, prompt="a fox", resolution="2K")
 
         return asyncio.run(main())
 
@@ -357,7 +360,7 @@ def test_unknown_model_is_kie_s_422_and_no_task(client: str, strict_mock: MockSe
     assert kie_mock.tasks() == []
     [sent] = kie_mock.requests()
     assert (sent.path, sent.code) == (CREATE, 422)
-    assert sent.body == {"model": NANO, "input": {"prompt": "a fox", "resolution": "2K"}}
+    assert sent.body == {"model": TOMORROW, "input": {"prompt": "a fox", "resolution": "2K"}}
 
 
 def test_kie_judges_the_fields_a_bad_one_is_its_422(kie_mock: MockServer) -> None:
@@ -405,3 +408,37 @@ def test_failure_keeps_kie_fail_code_and_message() -> None:
         "422",
         "Invalid prompt: nsfw",
     )
+
+
+# -- the catalogue ---------------------------------------------------------------------------------
+
+
+def test_a_catalogue_model_is_checked_before_anything_is_sent() -> None:
+    transport = MockTransport(lambda request: HttpResponse(500, b"", "never sent"))
+    kie = Client("k", base_url="http://127.0.0.1:9", transport=transport, journal=None)
+    with kie, pytest.raises(ValidationError) as caught:
+        kie.submit(NANO, prompt="a fox", resolution="8K")
+    assert caught.value.field == "resolution"
+    assert "1K, 2K, 4K" in str(caught.value)
+    with kie, pytest.raises(ValidationError) as missing:
+        kie.submit("seedream/5-lite-text-to-image", prompt="a fox")
+    assert missing.value.field == "quality"  # KIE answers "This field is required" (§2.4)
+    assert transport.requests == []
+
+
+def test_an_id_outside_the_catalogue_stays_free_form() -> None:
+    params = PROVIDER.make_input(TOMORROW, {"resolution": 8, "anything": [1, 2]})
+    assert params == OpenInput({"resolution": 8, "anything": [1, 2]})
+
+
+def test_catalogue_ids_are_known_for_did_you_mean() -> None:
+    known = PROVIDER.known_models()
+    assert {NANO, "gpt-image-2-text-to-image", "happyhorse/video-edit"} <= set(known)
+    assert generic_only().suggestions("gpt-image-2-text-to-imag")[0] == "gpt-image-2-text-to-image"
+
+
+def test_a_field_the_catalogue_calls_text_keeps_its_text_from_the_command_line() -> None:
+    params = PROVIDER.make_input(
+        "topaz/image-upscale", {"image_url": IMAGE, "upscale_factor": "2"}, from_text=True
+    )
+    assert params == OpenInput({"image_url": IMAGE, "upscale_factor": "2"})

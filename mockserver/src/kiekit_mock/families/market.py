@@ -155,7 +155,7 @@ async def create_task(request: web.Request) -> web.Response:
         param_json=_param_json(model.name, stored),
         prompt=_text_of(stored),
         cost=model.cost,
-        result_ext=RESULT_EXTS[model.kind],
+        result_ext=model.result_ext or RESULT_EXTS[model.kind],
         result_count=model.results,
         aspect_ratio=aspect if isinstance(aspect, str) else None,
         origin=origin_of(request),

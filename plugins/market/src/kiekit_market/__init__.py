@@ -4,7 +4,8 @@ KIE lists about 120 market models (§2.4) and adds new ones often; every one of 
 with ``POST /api/v1/jobs/createTask`` ``{"model", "input", "callBackUrl"?}`` and followed with
 ``GET /api/v1/jobs/recordInfo`` (§2.1–2.2). Everything but the input is therefore known already:
 this plugin adds nothing to the shared :class:`~kiekit.families.market.MarketProvider` except a
-pattern model id and a free-form input class.
+pattern model id, a free-form input class, and the catalogue of the models KIE lists
+(:mod:`kiekit_market.catalogue`), whose documented fields are checked before sending.
 
 One module on purpose: the provider is a declaration, and the package is imported only when a
 model id no other plugin serves is used.
@@ -12,11 +13,14 @@ model id no other plugin serves is used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from kiekit import Model, Provider, hookimpl
+from kiekit import Input, Model, Provider, hookimpl
 from kiekit.families.market import MarketProvider
 from kiekit.fields import OpenInput
+
+from kiekit_market import catalogue
 
 __all__ = ["GenericMarketProvider", "kiekit_register_providers"]
 
@@ -33,6 +37,31 @@ class GenericMarketProvider(MarketProvider):
 
     name = "market"
     models = (Model("*", OpenInput, None),)
+
+    def known_models(self) -> tuple[str, ...]:
+        """The catalogue's ids (kiekit_market.catalogue), for "did you mean"."""
+        return tuple(catalogue.entries())
+
+    def make_input(
+        self,
+        model_id: str,
+        values: Input | Mapping[str, Any] | None = None,
+        *,
+        from_text: bool = False,
+        **fields: Any,
+    ) -> Input:
+        """Free-form input, checked against the model's catalogue entry when it has one
+        (ValidationError naming the field, before anything is sent)."""
+        made = super().make_input(model_id, values, from_text=from_text, **fields)
+        assert isinstance(made, OpenInput)
+        if from_text and isinstance(values, Mapping):
+            # a field KIE documents as text keeps the text typed ("2" stays "2", not 2)
+            text = catalogue.text_fields(model_id)
+            kept = {k: v for k, v in values.items() if k in text and isinstance(v, str)}
+            if kept:
+                made = OpenInput(values={**made.values, **kept})
+        catalogue.check(model_id, made.values)
+        return made
 
 
 @hookimpl

@@ -23,6 +23,7 @@ class MarketModel:
     cost: float  # credits per task: mock figures, not KIE's price list
     progress: bool = False  # recordInfo reports `progress` 0–100 (Sora 2 only, §2.2)
     guessed: bool = False  # an id the mock does not know, accepted with its kind from its id
+    result_ext: str | None = None  # its result files' type (None: the kind's usual one)
 
 
 def nested(where: str, check: Callable[[], T]) -> T:

@@ -1,0 +1,106 @@
+"""The market models KIE lists, with their documented input fields (the mock's catalogue,
+copied in ``_catalogue.py``): ids for "did you mean", and the same checks the mock makes, run
+before anything is sent. An id not in the catalogue stays free-form: KIE adds models weekly.
+
+Fields an entry does not name pass unchecked, as in the mock. From the command line every
+value comes as text and is read as JSON (``5``, ``true``); a field the entry calls a string
+keeps its text (``--input upscale_factor=2`` sends ``"2"``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from kiekit import ValidationError
+
+from kiekit_market._catalogue import CATALOGUE_JSON
+
+Spec = Mapping[str, Any]
+
+
+@functools.cache
+def entries() -> dict[str, dict[str, Any]]:
+    """Catalogue entries by model id."""
+    return {entry["id"]: entry for entry in json.loads(CATALOGUE_JSON)}
+
+
+def text_fields(model_id: str) -> frozenset[str]:
+    entry = entries().get(model_id)
+    if entry is None:
+        return frozenset()
+    return frozenset(f for f, spec in entry["fields"].items() if spec["type"] == "string")
+
+
+def check(model_id: str, values: Mapping[str, Any]) -> None:
+    """ValidationError naming the first field the catalogue entry refuses (none for an id it
+    does not list)."""
+    entry = entries().get(model_id)
+    if entry is None:
+        return
+    for field, spec in entry["fields"].items():
+        problem = _problem(values.get(field), spec)
+        if problem is not None:
+            raise ValidationError(field, problem)
+
+
+def _problem(value: Any, spec: Spec) -> str | None:
+    kind = spec["type"]
+    if value is None or value == "" or value == []:
+        return "is required (KIE's page for this model)" if spec.get("required") else None
+    if kind == "string":
+        if not isinstance(value, str):
+            return "must be text"
+        if "max_length" in spec and len(value) > spec["max_length"]:
+            return f"must be at most {spec['max_length']} characters"
+        if "enum" in spec and value not in spec["enum"]:
+            return f"must be one of {', '.join(spec['enum'])}; got {value!r}"
+    elif kind == "boolean" and not isinstance(value, bool):
+        return "must be true or false"
+    elif kind in ("integer", "number"):
+        return _number_problem(value, spec)
+    elif kind == "url" and not _is_url(value):
+        return f"must be an http(s) URL; got {value!r}"
+    elif kind in ("urls", "objects"):
+        return _list_problem(value, spec)
+    return None
+
+
+def _number_problem(value: Any, spec: Spec) -> str | None:
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and spec.get("strings") and value.strip().lstrip("-").isdigit():
+        number = int(value)
+    if number is None or not math.isfinite(number):
+        return f"must be a number; got {value!r}"
+    if spec["type"] == "integer" and number != int(number):
+        return f"must be a whole number; got {value!r}"
+    if "min" in spec and number < spec["min"]:
+        return f"must be at least {spec['min']}; got {value!r}"
+    if "max" in spec and number > spec["max"]:
+        return f"must be at most {spec['max']}; got {value!r}"
+    return None
+
+
+def _list_problem(value: Any, spec: Spec) -> str | None:
+    item = "URL" if spec["type"] == "urls" else "object"
+    if not isinstance(value, list):
+        return f"must be a list of {item}s"
+    if "max_items" in spec and len(value) > spec["max_items"]:
+        return f"takes at most {spec['max_items']} {item}s; got {len(value)}"
+    fits = _is_url if spec["type"] == "urls" else (lambda v: isinstance(v, dict))
+    if not all(fits(member) for member in value):
+        return f"must be a list of {item}s"
+    return None
+
+
+def _is_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
