@@ -31,6 +31,7 @@ from kiekit import (
     ProtocolError,
     Results,
     RetryPolicy,
+    TransportError,
 )
 from kiekit._engine import Fetch, file_name
 
@@ -198,6 +199,20 @@ def test_a_create_whose_answer_drips_in_ends_by_the_retry_deadline(
             await client.submit(kit.GROK_T2I, prompt="a lighthouse")
 
     with pytest.raises(OutcomeUnknownError):
+        api.run(scenario)
+
+
+def test_an_upload_whose_answer_drips_in_ends_by_the_retry_deadline(
+    api: Any, hostile: str
+) -> None:
+    async def scenario() -> None:
+        retry = RetryPolicy(attempts=1, deadline=1.0)
+        async with api.client(
+            base_url=hostile, upload_base_url=hostile, retry=retry, journal=None, timeout=3600
+        ) as client:
+            await client.upload(PNG, file_name="a.png")
+
+    with pytest.raises(TransportError, match=r"deadline|Timeout"):
         api.run(scenario)
 
 

@@ -26,10 +26,20 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+import attrs
 from attrs import frozen
 
 from kiekit import wire
-from kiekit._engine import Engine, Flow, HttpRequest, HttpResponse, Now, Sleep, StreamUpload
+from kiekit._engine import (
+    MIN_ATTEMPT_SECONDS,
+    Engine,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Now,
+    Sleep,
+    StreamUpload,
+)
 from kiekit.errors import KieError, ProtocolError, ValidationError, api_error, http_error
 from kiekit.models import Request
 from kiekit.retry import Verdict, parse_retry_after, verdict
@@ -200,6 +210,10 @@ class Files:
             attempt += 1
             response: HttpResponse | None = None
             try:
+                if isinstance(op, HttpRequest):  # a JSON upload ends by the retry deadline,
+                    # as an API call does; a streamed file may take longer (it is not bounded)
+                    left = started + policy.deadline - (yield Now())
+                    op = attrs.evolve(op, timeout=max(left, MIN_ATTEMPT_SECONDS))
                 response = yield op
                 return read_upload(response, path)
             except KieError as exc:
