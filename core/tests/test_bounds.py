@@ -202,9 +202,7 @@ def test_a_create_whose_answer_drips_in_ends_by_the_retry_deadline(
         api.run(scenario)
 
 
-def test_an_upload_whose_answer_drips_in_ends_by_the_retry_deadline(
-    api: Any, hostile: str
-) -> None:
+def test_an_upload_whose_answer_drips_in_ends_by_the_retry_deadline(api: Any, hostile: str) -> None:
     async def scenario() -> None:
         retry = RetryPolicy(attempts=1, deadline=1.0)
         async with api.client(
