@@ -3,8 +3,9 @@
     python3 -m uv sync --all-packages --locked --group bench
     python3 -m uv run --no-sync python tools/bench/run.py [--quick] [--only 1,3] [--skip-suite]
 
-Prints one table: per target the measured figures (medians of interleaved rounds, with min–max),
-the ratio the target is stated in, the goal, and "pass" or "falls short". It never fails a
+Prints each target's rows as soon as they are measured (a crash later loses nothing), then one
+table of them all: per target the measured figures (medians of interleaved rounds, with
+min–max), the ratio the target is stated in, the goal, and "pass" or "falls short". It never fails a
 build: shared machines are too noisy for that; the figures are for people to read.
 """
 
@@ -53,9 +54,12 @@ def main() -> int:
     for key, run in chosen.items():
         started = time.perf_counter()
         print(f"target {key}…", file=sys.stderr, flush=True)
-        rows += run()
+        measured = run()
+        rows += measured
+        print(format_table(measured), flush=True)
         print(f"target {key}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    print(format_table(rows))
+    if len(chosen) > 1:
+        print("\nall targets:\n" + format_table(rows))
     return 0
 
 
