@@ -442,3 +442,49 @@ def test_a_field_the_catalogue_calls_text_keeps_its_text_from_the_command_line()
         "topaz/image-upscale", {"image_url": IMAGE, "upscale_factor": "2"}, from_text=True
     )
     assert params == OpenInput({"image_url": IMAGE, "upscale_factor": "2"})
+
+
+ISSUE_13_IDS = (
+    "nano-banana-2",
+    "nano-banana-pro",
+    "seedream/5-lite-text-to-image",
+    "bytedance/seedance-2",
+    "bytedance/seedance-2-fast",
+    "gpt-image-2-text-to-image",
+    "gpt-image-2-image-to-image",
+    "qwen2/text-to-image",
+    "qwen2/image-edit",
+    "wan/2-7-image",
+    "wan/2-7-image-pro",
+    "wan/2-7-image-to-video",
+    "wan/2-7-r2v",
+    "wan/2-7-videoedit",
+    "happyhorse/text-to-video",
+    "happyhorse/image-to-video",
+    "happyhorse/reference-to-video",
+    "happyhorse/video-edit",
+)
+MAGIC = {"png": b"\x89PNG", "jpg": b"\xff\xd8\xff", "mp4": b"ftyp", "mp3": b"ID3", "wav": b"RIFF"}
+
+
+@pytest.mark.parametrize("model", ISSUE_13_IDS)
+def test_kie_run_mock_writes_a_real_file_of_the_models_type(
+    model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What issue 13 checks: each id real KIE served, through `kie run --mock` as a user types
+    it (the required fields its catalogue entry names, as command-line text)."""
+    from kiekit.cli import main
+    from kiekit_market import catalogue
+
+    entry = catalogue.entries()[model]
+    argv = ["run", model, "--mock", "--mock-seconds", "0", "--out", str(tmp_path)]
+    for field, spec in entry["fields"].items():
+        if not spec.get("required"):
+            continue
+        value = {"urls": f'["{IMAGE}"]', "url": IMAGE}.get(spec["type"], "a lighthouse")
+        argv += ["--input", f"{field}={spec['enum'][0] if 'enum' in spec else value}"]
+    assert main(argv) == 0, capsys.readouterr().err
+    [path] = (Path(line) for line in capsys.readouterr().out.split())
+    assert path.suffix == "." + entry["file"]
+    head = path.read_bytes()[:12]
+    assert MAGIC[entry["file"]] in head
