@@ -414,3 +414,34 @@ def test_a_real_transport_writes_a_good_file_atomically(
 
     assert fetch(job).read_bytes() == MP4
     assert files_in(tmp_path) == ["a.mp4"]
+
+
+def test_a_file_hosts_retry_after_is_waited_out(tmp_path: Path) -> None:
+    """A CDN's 429 (or 503) with Retry-After: the next try comes when it asked, not sooner."""
+    from kiekit._engine import Engine
+    from kiekit.polling import PollPolicy
+    from kiekit.registry import Registry
+    from kiekit.transport import MockTransport, drive
+
+    url = f"{CDN}/a.mp4"
+    busy = HttpResponse(429, b"", "Too Many Requests", {"retry-after": "7"})
+    cdn = Cdn(files={url: [busy, ok(MP4, "video/mp4")]})
+    engine = Engine(
+        api_key="sk-fake",
+        base_url="https://api.kie.ai",
+        registry=Registry(discover=False),
+        poll=PollPolicy(),
+        user_agent="kiekit-tests",
+        retry=RetryPolicy(attempts=3, base=0.001, cap=0.002),
+    )
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    flow = engine.download(results(video(url)), tmp_path)
+    (path,) = drive(flow, MockTransport(cdn), sleep=sleep, clock=lambda: now[0])
+    assert path.read_bytes() == MP4
+    assert slept == [7.0]

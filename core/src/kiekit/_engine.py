@@ -508,7 +508,8 @@ class Engine:
             ) from exc
 
     def _fetch(self, job: Fetch) -> Flow[Path]:
-        """One file, retried after network faults, 429 and 5xx from the file host, all of it
+        """One file, retried after network faults, 429 and 5xx from the file host (after its
+        Retry-After when it gives one), all of it
         within the download policy's ``timeout`` (and retry waits within the retry policy's)."""
         policy, bounds = self.retry, self.downloads
         started: float = yield Now()
@@ -527,7 +528,8 @@ class Engine:
                 if not exc.curable or attempt >= policy.attempts:
                     raise
                 rng = rng or policy.randomness()
-                delay = policy.backoff(attempt, rng)
+                # the file host's Retry-After, when its 429 or 5xx gave one, as for API calls
+                delay = policy.backoff(attempt, rng) if exc.retry_after is None else exc.retry_after
                 now = yield Now()
                 if now + delay > min(stop, started + policy.deadline):
                     raise

@@ -40,6 +40,7 @@ from kiekit._engine import (
     check_file_start,
 )
 from kiekit.errors import DownloadError, FileWriteError, KieError, ProtocolError, TransportError
+from kiekit.retry import parse_retry_after
 
 if TYPE_CHECKING:
     from kiekit.chat._streams import AsyncByteStream, ByteStream
@@ -284,7 +285,9 @@ class _Download:
 
     def begin(self, status: int, headers: Mapping[str, str]) -> None:
         if status != 200:
-            raise self.error(f"download answered HTTP {status}", http_status=status)
+            error = self.error(f"download answered HTTP {status}", http_status=status)
+            error.retry_after = parse_retry_after(headers)  # a CDN's 429 or 503 may say when
+            raise error
         self._content_type = headers.get("content-type")
         length = headers.get("content-length", "")
         # A compressed body is decoded on the way, so its length is not the file's.
