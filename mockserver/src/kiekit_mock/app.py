@@ -23,6 +23,7 @@ from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig
 from .envelope import ENVELOPE, KieError, error
+from .extension import installed_families, register
 from .families import ROUTE_TABLES
 from .journal import CONTROL_PREFIX, RequestRecord, SentAnswer, mask_authorization
 from .limits import RateLimited
@@ -55,7 +56,9 @@ def build_app(rt: Runtime) -> web.Application:
         ]
     )
     app[RUNTIME] = rt
-    for table in ROUTE_TABLES:
+    extensions = installed_families()  # families other packages add (and Luma)
+    register(extensions)
+    for table in (*ROUTE_TABLES, *(extension.routes for extension in extensions)):
         app.router.add_routes(table)
     app.router.add_routes(files.ROUTES)
     app.router.add_routes(control.ROUTES)  # /_mock/ tasks, rules, clock, journal, accounts

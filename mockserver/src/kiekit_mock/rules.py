@@ -38,8 +38,6 @@ MODERATION: dict[str, tuple[int, str]] = {
     # §3.4: Runway's callback codes are 200/400/500 [INF: 400 for a flagged prompt]
     "runway": (400, "Your prompt was flagged by content moderation"),
     "aleph": (400, "Your prompt was flagged by content moderation"),
-    # §3.5: Luma lists no 400; 422 is its validation code [INF]
-    "luma": (422, "Your prompt was flagged by content moderation"),
     # §3.6: status SENSITIVE_WORD_ERROR; callback code 400 (copyrighted lyrics)
     "suno": (400, "SENSITIVE_WORD_ERROR: the prompt contains sensitive words"),
 }

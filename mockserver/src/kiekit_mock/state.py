@@ -23,7 +23,9 @@ from .envelope import KieError
 from .limits import Limits, LimitSettings
 from .rules import IMMEDIATE, SUCCESS, Lifecycle, Outcome, RuleBook, TaskFacts, moderation_failure
 
-Family = Literal["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "suno"]
+# "market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "suno", and the name of
+# every family an extension adds (kiekit_mock.extension): "luma", …
+Family = str
 State = Literal["waiting", "queuing", "generating", "success", "fail"]
 
 # The market vocabulary (kie-api.md §2.2) is the mock's common one; Flux renders it as successFlag.

@@ -1,28 +1,30 @@
-"""One module per KIE API family, moto-style: routes, validation and wire shapes together."""
+"""One module per KIE API family, moto-style: routes, validation and wire shapes together.
+
+The built-in families are listed here; Luma (``luma.py``) is loaded, like a family from another
+package, through the public extension API (``kiekit_mock.extension``) and its entry point."""
 
 from __future__ import annotations
 
 from ..runtime import CallbackPayload, Runtime
 from ..state import Family, Transition
-from . import chat, common, flux_kontext, gpt4o_image, luma, market, runway, suno, veo
+from . import chat, common, flux_kontext, gpt4o_image, market, runway, suno, veo
 
 ROUTE_TABLES = (
     common.ROUTES,
     market.ROUTES,
     flux_kontext.ROUTES,
     gpt4o_image.ROUTES,
-    luma.ROUTES,
     runway.ROUTES,
     veo.ROUTES,
     *suno.ROUTE_TABLES,
     *chat.ROUTE_TABLES,
 )
 
+# Extensions add theirs when a mock starts (extension.register)
 CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
     "market": market.callback_payload,
     "flux-kontext": flux_kontext.callback_payload,
     "gpt4o-image": gpt4o_image.callback_payload,
-    "luma": luma.callback_payload,
     "runway": runway.callback_payload,
     "aleph": runway.aleph_callback_payload,
     "veo": veo.callback_payload,

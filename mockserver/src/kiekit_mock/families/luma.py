@@ -25,24 +25,34 @@ from typing import Any
 
 from aiohttp import web
 
-from ..callbacks import CallbackRecord, loopback_refusal
-from ..envelope import dumps, ok
-from ..runtime import Runtime
-from ..state import Family, TaskSnapshot, TaskSpec, Transition
-from ..wire import (
+# Only the public extension API, as a family from another package would: Luma is the proof
+from kiekit_mock.extension import (
+    FamilyExtension,
+    Paths,
+    Runtime,
+    TaskSnapshot,
+    TaskSpec,
+    Transition,
     account_of,
+    dumps,
+    invalid,
     is_http_url,
     json_body,
+    kie_operation,
+    last_delivery,
+    ok,
     optional_callback_url,
+    optional_str,
     origin_of,
     poll_task,
+    required_str,
     runtime,
+    schema,
 )
-from .validation import invalid, optional_str, required_str
 
 ROUTES = web.RouteTableDef()
 
-FAMILY: Family = "luma"
+FAMILY = "luma"
 # KIE's Luma API names no model; the mock files its tasks under the product's name.
 MODEL = "luma/modify"
 COST = 30.0  # a mock figure, not KIE's price
@@ -85,17 +95,6 @@ def _check(body: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-def _delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
-    """The callback the mock attempted for ``task``, if it attempted one (loopback URL)."""
-    url = task.callback_url
-    if url is None or loopback_refusal(url) is not None:
-        return None  # none asked for, or never sent (a host outside this machine)
-    for record in reversed(rt.callbacks.records()):
-        if record.task_id == task.task_id:
-            return record
-    return None
-
-
 def _flag(rt: Runtime, task: TaskSnapshot) -> tuple[int, str | None]:
     """successFlag and, for flag 4, why the callback failed."""
     if task.state == "fail":
@@ -104,7 +103,7 @@ def _flag(rt: Runtime, task: TaskSnapshot) -> tuple[int, str | None]:
         return 0, None  # GENERATING
     if task.outcome.kind == "callback_fail":
         return 4, "the mock was asked to fail this callback"  # an outcome rule's choice
-    delivery = _delivery(rt, task)
+    delivery = last_delivery(rt, task)
     if delivery is None or delivery.delivered:
         return 1, None  # SUCCESS
     if delivery.reason == "pending":
@@ -179,3 +178,60 @@ async def generate(request: web.Request) -> web.Response:
 async def record_info(request: web.Request) -> web.Response:
     transition = poll_task(request, FAMILY, callback_payload)
     return ok(record(runtime(request), transition.task))
+
+
+# -- its place in the mock's OpenAPI document -------------------------------------------------
+
+GENERATE_PATH, RECORD_PATH = "/api/v1/modify/generate", "/api/v1/modify/record-info"
+BODY = schema.obj(
+    {
+        "prompt": schema.required_text(),
+        "videoUrl": schema.url(),
+        "watermark": schema.text(),
+        "waterMark": schema.text(),
+        "callBackUrl": {"anyOf": [schema.url(), {"const": ""}]},  # "": none (§1)
+    },
+    ["prompt", "videoUrl"],
+)
+RECORD = schema.strict(
+    {
+        "taskId": schema.STRING,
+        "paramJson": schema.STRING,
+        "completeTime": schema.nullable(schema.INT),
+        "response": schema.nullable(
+            schema.strict(
+                {
+                    "taskId": schema.STRING,
+                    "originUrls": schema.STRINGS,
+                    "resultUrls": schema.STRINGS,
+                }
+            )
+        ),
+        "successFlag": schema.enum((0, 1, 3, 4)),  # 4: CALLBACK_FAILED (§3.5)
+        "errorCode": schema.nullable(schema.INT),
+        "errorMessage": schema.nullable(schema.STRING),
+        "createTime": schema.INT,
+    }
+)
+
+
+def openapi_paths() -> Paths:
+    created = schema.strict({"taskId": schema.STRING})
+    query = {"taskId": schema.required_text()}
+    return {
+        GENERATE_PATH: {
+            "post": kie_operation("Luma Modify generate", created, tag="luma", body=BODY)
+        },
+        RECORD_PATH: {"get": kie_operation("Luma Modify record", RECORD, tag="luma", query=query)},
+    }
+
+
+EXTENSION = FamilyExtension(
+    name=FAMILY,
+    routes=ROUTES,
+    callback_payload=callback_payload,
+    openapi_paths=openapi_paths,
+    status_paths={GENERATE_PATH: RECORD_PATH},
+    # §3.5: Luma lists no 400; 422 is its validation code [INF]
+    moderation=(422, "Your prompt was flagged by content moderation"),
+)

@@ -45,14 +45,18 @@ def build_document(
     config: MockConfig | None = None, server_url: str | None = None
 ) -> dict[str, Any]:
     """The document for a mock with `config` (its extra market models are listed too)."""
+    from ..extension import installed_families
+
     config = config or MockConfig()
     paths: dict[str, dict[str, Any]] = {}
+    extensions = installed_families()
     for part in (
         market_paths.paths(config),
         kie_paths.paths(),
         kie_paths.file_paths(),
         suno_paths.paths(),
         chat_paths.paths(),
+        *(extension.openapi_paths() for extension in extensions),
         control_paths.paths(),
     ):
         for path, operations in part.items():
@@ -60,7 +64,10 @@ def build_document(
     for path, operations in paths.items():
         for method, operation in operations.items():
             operation["operationId"] = operation_id(method, path)
-    _link_creates_to_status(paths)
+    links = kie_paths.STATUS_OF | suno_paths.STATUS_OF
+    for extension in extensions:
+        links |= extension.status_paths
+    _link_creates_to_status(paths, links)
     for path, operations in paths.items():
         if path.startswith("/_mock/"):
             for operation in operations.values():
@@ -102,8 +109,8 @@ def operation_id(method: str, path: str) -> str:
     return method + "_" + re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
 
 
-def _link_creates_to_status(paths: dict[str, dict[str, Any]]) -> None:
-    for create, status in (kie_paths.STATUS_OF | suno_paths.STATUS_OF).items():
+def _link_creates_to_status(paths: dict[str, dict[str, Any]], links: dict[str, str]) -> None:
+    for create, status in links.items():
         response = paths[create]["post"]["responses"]["200"]
         response["links"] = {
             "status": {

@@ -100,31 +100,6 @@ GPT4O_RECORD = strict(
     }
 )
 
-LUMA_BODY = obj(
-    {
-        "prompt": required_text(),
-        "videoUrl": url(),
-        "watermark": text(),
-        "waterMark": text(),
-        "callBackUrl": CALLBACK,
-    },
-    ["prompt", "videoUrl"],
-)
-LUMA_RECORD = strict(
-    {
-        "taskId": STRING,
-        "paramJson": STRING,
-        "completeTime": nullable(INT),
-        "response": nullable(
-            strict({"taskId": STRING, "originUrls": STRINGS, "resultUrls": STRINGS})
-        ),
-        "successFlag": enum((0, 1, 3, 4)),  # 4: CALLBACK_FAILED (§3.5)
-        "errorCode": nullable(INT),
-        "errorMessage": nullable(STRING),
-        "createTime": INT,
-    }
-)
-
 RUNWAY_COMMON = {
     "prompt": required_text(),
     "quality": enum(runway.QUALITIES),
@@ -264,7 +239,6 @@ STATUS_OF = {
     "/api/v1/jobs/createTask": "/api/v1/jobs/recordInfo",
     "/api/v1/flux/kontext/generate": "/api/v1/flux/kontext/record-info",
     "/api/v1/gpt4o-image/generate": "/api/v1/gpt4o-image/record-info",
-    "/api/v1/modify/generate": "/api/v1/modify/record-info",
     "/api/v1/runway/generate": "/api/v1/runway/record-detail",
     "/api/v1/runway/extend": "/api/v1/runway/record-detail",
     "/api/v1/aleph/generate": "/api/v1/aleph/record-info",
@@ -295,12 +269,6 @@ def paths() -> dict[str, dict[str, Any]]:
                 tag="4o-image",
                 body=obj({"taskId": TASK_ID, "url": required_text()}, ["taskId", "url"]),
             )
-        },
-        "/api/v1/modify/generate": {
-            "post": kie("Luma Modify generate", CREATED, tag="luma", body=LUMA_BODY)
-        },
-        "/api/v1/modify/record-info": {
-            "get": kie("Luma Modify record", LUMA_RECORD, tag="luma", query=TASK_QUERY)
         },
         "/api/v1/runway/generate": {
             "post": kie("Runway generate", CREATED, tag="runway", body=RUNWAY_GENERATE)

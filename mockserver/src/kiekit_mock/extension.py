@@ -1,0 +1,191 @@
+"""Adding a KIE API family to kiekit-mock from a package of your own: the public extension API.
+
+A family is what a KIE product line with its own endpoints needs (Midjourney's
+``/api/v1/mj/generate`` and ``record-info``, say): its routes, their input checks (KIE's 422 at
+HTTP 200, :func:`invalid`), tasks on the mock's one clock (:class:`TaskSpec`, ``store.create``,
+:func:`poll_task`), its status payloads, result files (``task.result_urls()``, served by the
+mock), its callback payload, and its OpenAPI paths. Declare them in a :class:`FamilyExtension`
+and name it in your distribution's entry points::
+
+    [project.entry-points."kiekit_mock.families"]
+    midjourney = "acme_kie_mock.midjourney:EXTENSION"
+
+Every mock (``kie mock serve``, ``python -m kiekit_mock``, ``MockServer``, the contract kit's
+fixtures, ``kie run --mock``) loads the installed extensions when it starts. A family gets what
+a built-in one gets: faults, rules (by its ``name``), rate limits, the request journal, the
+control routes (advance, complete, fail its tasks), HAR replay and the inspector all work by
+path and task, not by a list of families. An extension that fails to load is reported by name in
+the mock's log and left out; the rest keep working. kiekit-mock's own Luma family is an
+extension too (``families/luma.py``), loaded through the same entry point group.
+
+Import from here only: the names below are the API, kept stable; the mock's other modules are
+not.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from aiohttp import web
+
+from .callbacks import CallbackRecord, loopback_refusal
+from .envelope import KieError, dumps, ok
+from .families.validation import (
+    invalid,
+    optional_bool,
+    optional_enum,
+    optional_int,
+    optional_number,
+    optional_str,
+    optional_url,
+    required_str,
+    url_list,
+)
+from .openapi import schema
+from .openapi.operation import kie as kie_operation
+from .runtime import Runtime
+from .state import TaskSnapshot, TaskSpec, Transition
+from .wire import (
+    account_of,
+    is_http_url,
+    json_body,
+    optional_callback_url,
+    origin_of,
+    poll_task,
+    runtime,
+)
+
+ENTRY_POINT_GROUP = "kiekit_mock.families"
+log = logging.getLogger("kiekit_mock")
+
+Paths = dict[str, dict[str, Any]]
+CallbackPayload = Callable[[Transition], dict[str, Any]]
+
+
+def _no_paths() -> Paths:
+    return {}
+
+
+@dataclass(frozen=True, eq=False)
+class FamilyExtension:
+    """One API family of the mock.
+
+    - ``name``: the family's name in the task store (``TaskSpec.family``), in rules and in the
+      control API's task filter; unique across the mock.
+    - ``routes``: its aiohttp routes (a ``web.RouteTableDef``), KIE's paths.
+    - ``callback_payload``: the body POSTed to a task's callBackUrl once it ends.
+    - ``openapi_paths``: its paths for the mock's OpenAPI document (``kie_operation`` and
+      ``schema`` build them as the built-in families do); ``status_paths``: create path →
+      status path, so that tools polling the document find a task's record.
+    - ``moderation``: the code and message a flagged prompt fails with (``[mock:moderation]``
+      markers and moderation rules); None: KIE's generic 400.
+    """
+
+    name: str
+    routes: web.RouteTableDef
+    callback_payload: CallbackPayload
+    openapi_paths: Callable[[], Paths] = _no_paths
+    status_paths: Mapping[str, str] = field(default_factory=dict)
+    moderation: tuple[int, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("FamilyExtension.name must be a non-empty string")
+        if not isinstance(self.routes, web.RouteTableDef):
+            raise TypeError(f"{self.name}: routes must be an aiohttp web.RouteTableDef")
+        if not callable(self.callback_payload):
+            raise TypeError(f"{self.name}: callback_payload must be callable")
+
+
+def installed_families() -> tuple[FamilyExtension, ...]:
+    """The extensions installed packages declare, loaded once per process; a broken one is
+    logged by name and left out."""
+    return _load(tuple(metadata.entry_points(group=ENTRY_POINT_GROUP)))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...]:
+    found: dict[str, FamilyExtension] = {}
+    for point in sorted(points, key=lambda p: p.name):
+        try:
+            extension = point.load()
+            if callable(extension) and not isinstance(extension, FamilyExtension):
+                extension = extension()  # a factory is fine too
+            if not isinstance(extension, FamilyExtension):
+                raise TypeError(
+                    f"{point.value} is a {type(extension).__name__}, not a FamilyExtension"
+                )
+            if extension.name in found:
+                raise ValueError(f"family {extension.name!r} is declared twice")
+        except Exception as exc:  # one broken extension must not stop the mock
+            where = f" ({point.dist.name})" if point.dist is not None else ""
+            log.error(
+                "mock family extension %r%s failed to load, left out: %s", point.name, where, exc
+            )
+            continue
+        found[extension.name] = extension
+    return tuple(found.values())
+
+
+def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
+    """The callback the mock attempted for ``task``, if it attempted one: None when the task
+    asked for none, or for a host the mock never calls (anything but loopback)."""
+    url = task.callback_url
+    if url is None or loopback_refusal(url) is not None:
+        return None
+    for record in reversed(rt.callbacks.records()):
+        if record.task_id == task.task_id:
+            return record
+    return None
+
+
+def register(extensions: Iterable[FamilyExtension]) -> None:
+    """Make the mock's shared tables know these families (their callbacks, for the control
+    API's manual steps, and their moderation failure)."""
+    from . import families, rules
+
+    for extension in extensions:
+        families.CALLBACK_PAYLOADS.setdefault(extension.name, extension.callback_payload)
+        if extension.moderation is not None:
+            rules.MODERATION.setdefault(extension.name, extension.moderation)
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "CallbackPayload",
+    "CallbackRecord",
+    "FamilyExtension",
+    "KieError",
+    "Paths",
+    "Runtime",
+    "TaskSnapshot",
+    "TaskSpec",
+    "Transition",
+    "account_of",
+    "dumps",
+    "installed_families",
+    "invalid",
+    "is_http_url",
+    "json_body",
+    "kie_operation",
+    "last_delivery",
+    "ok",
+    "optional_bool",
+    "optional_callback_url",
+    "optional_enum",
+    "optional_int",
+    "optional_number",
+    "optional_str",
+    "optional_url",
+    "origin_of",
+    "poll_task",
+    "required_str",
+    "runtime",
+    "schema",
+    "url_list",
+]
