@@ -17,13 +17,14 @@ from kiekit.journal import EntryState, Journal, JournalError, SqliteStore
 WORKERS = 8
 
 
-def _write_one(path: str, barrier: Any) -> str:
+def _write_one(path: str, barrier: Any, outcomes: Any) -> None:
     barrier.wait()  # every process opens the new journal at the same moment
     try:
         Journal(SqliteStore(path)).intend("grok-imagine/text-to-image", {"n": os.getpid()})
     except JournalError as exc:
-        return str(exc)
-    return "ok"
+        outcomes.put(str(exc))
+    else:
+        outcomes.put("ok")
 
 
 @pytest.mark.parametrize("start", ["no file", "0-byte file"])
@@ -37,11 +38,20 @@ def test_many_processes_opening_a_new_journal_at_once_all_succeed(
         path = tmp_path / f"journal-{trial}.sqlite3"
         if start == "0-byte file":
             path.touch()
-        with context.Manager() as manager:
-            barrier = manager.Barrier(WORKERS)
-            with context.Pool(WORKERS) as pool:
-                outcomes = pool.starmap(_write_one, [(str(path), barrier)] * WORKERS)
-        assert outcomes == ["ok"] * WORKERS
+        # One process per writer (a pool could hand two writers to one process, which would
+        # then wait at the barrier for itself forever)
+        barrier = context.Barrier(WORKERS, timeout=60)
+        outcomes = context.Queue()
+        writers = [
+            context.Process(target=_write_one, args=(str(path), barrier, outcomes))
+            for _ in range(WORKERS)
+        ]
+        for writer in writers:
+            writer.start()
+        found = sorted(outcomes.get(timeout=120) for _ in writers)
+        for writer in writers:
+            writer.join(30)
+        assert found == ["ok"] * WORKERS
         assert len(SqliteStore(path).entries()) == WORKERS
 
 
