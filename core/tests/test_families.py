@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from attrs import frozen
-from kiekit import Asset, Input, MediaKind, Model, ProtocolError, Request, State
+from kiekit import Asset, Input, MediaKind, Model, ProtocolError, Request, State, ValidationError
 from kiekit.families.assets import asset
 from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import SuccessFlagProvider
@@ -304,3 +304,37 @@ def test_a_market_top_level_field_is_lifted_out_of_input() -> None:
         "progressCallBackUrl": "http://127.0.0.1:9/p",
         "input": {"prompt": "x"},
     }
+
+
+# -- families that differ ------------------------------------------------------------------------
+
+
+class ResultInfo(Legacy):
+    """A family that keeps its results in `resultInfoJson` (Midjourney's spelling)."""
+
+    results_field = "resultInfoJson"
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_a_success_flag_family_names_where_its_results_live(as_text: bool) -> None:
+    found = {"resultUrls": ["https://cdn.example/r/a.png"]}
+    data = legacy_data(1, resultInfoJson=json.dumps(found) if as_text else found)
+    results = ResultInfo().extract_results(TASK_ID, data)
+    assert [a.url for a in results.assets] == ["https://cdn.example/r/a.png"]
+    with pytest.raises(ProtocolError, match="no resultInfoJson object"):
+        ResultInfo().extract_results(TASK_ID, legacy_data(1, response=found))
+
+
+@frozen
+class Other(Input):
+    image_url: str = text()
+
+
+@pytest.mark.parametrize(
+    ("provider", "model_id"), [(Market(), "test/video"), (Legacy(), "test-legacy")]
+)
+def test_the_family_bases_refuse_another_models_input(provider: Any, model_id: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        provider.build_request(model_id, Other(image_url="https://x.test/a.png"))
+    assert caught.value.field == "input"
+    assert "takes Prompt, not Other" in str(caught.value)

@@ -59,6 +59,17 @@ class Provider(ABC):
             raise UnknownModelError(model_id, [m.id for m in self.models])
         return found
 
+    def checked_model(self, model_id: str, params: Input) -> Model:
+        """The model, once ``params`` is proved to be its input class (a ValidationError
+        otherwise): what every ``build_request`` checks first, so no body is built from
+        another model's input."""
+        model = self.model(model_id)
+        if not isinstance(params, model.input):
+            raise ValidationError(
+                "input", f"{model_id} takes {model.input.__name__}, not {type(params).__name__}"
+            )
+        return model
+
     def make_input(
         self,
         model_id: str,

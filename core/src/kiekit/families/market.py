@@ -57,7 +57,7 @@ class MarketProvider(Provider):
     def build_request(
         self, model_id: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
-        self.model(model_id)
+        self.checked_model(model_id, params)
         body: dict[str, Any] = {"model": model_id}
         if callback_url:
             body["callBackUrl"] = callback_url

@@ -8,6 +8,7 @@ and ``errorMessage``; results sit under ``response`` in a shape of each product'
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -41,11 +42,17 @@ class SuccessFlagRecord(wire.WireRecord):
 
 
 class SuccessFlagProvider(Provider):
-    """Base for successFlag products: subclasses set the two paths, the body, and the results."""
+    """Base for successFlag products: subclasses set the two paths, the body, and the results.
+
+    ``results_field``: the record's member holding the results (``response`` for KIE's
+    successFlag products; another family may say ``resultInfoJson``); an object, or a JSON
+    string of one. :meth:`assets` reads the files from it.
+    """
 
     create_path: ClassVar[str]
     status_path: ClassVar[str]
     flags: ClassVar[Mapping[int, State]] = FLAGS
+    results_field: ClassVar[str] = "response"
     camel_case = True
 
     def body(self, model_id: str, params: Input) -> dict[str, Any]:
@@ -55,7 +62,7 @@ class SuccessFlagProvider(Provider):
     def build_request(
         self, model_id: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
-        self.model(model_id)
+        self.checked_model(model_id, params)
         body = self.body(model_id, params)
         if callback_url:
             body["callBackUrl"] = callback_url
@@ -89,10 +96,26 @@ class SuccessFlagProvider(Provider):
             raise ProtocolError(
                 f"task has no results with successFlag {record.success_flag}", task_id=task_id
             )
-        if record.response is None:
-            raise ProtocolError("succeeded task has no response", task_id=task_id, payload=data)
-        return Results(task_id=task_id, assets=self.assets(task_id, record.response), raw=data)
+        field = self.results_field
+        found = record.response if field == "response" else _member(data, field)
+        if not isinstance(found, Mapping):
+            raise ProtocolError(
+                f"succeeded task has no {field} object", task_id=task_id, payload=data
+            )
+        return Results(task_id=task_id, assets=self.assets(task_id, found), raw=data)
 
     @abstractmethod
     def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
         """The product's result files from the record's ``response`` object."""
+
+
+def _member(data: Any, name: str) -> Any:
+    """``data[name]``, a JSON string of an object read as that object (some families nest
+    their results as text, as the market's resultJson)."""
+    value = data.get(name) if isinstance(data, Mapping) else None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value

@@ -145,11 +145,7 @@ class RunwayProvider(Provider):
     def build_request(
         self, model_id: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
-        model = self.model(model_id)
-        if not isinstance(params, model.input):
-            raise ValidationError(
-                "input", f"{model_id} takes {model.input.__name__}, not {type(params).__name__}"
-            )
+        model = self.checked_model(model_id, params)
         body = wire.input_to_wire(params, camel_case=self.camel_case)
         if callback_url:
             body["callBackUrl"] = callback_url

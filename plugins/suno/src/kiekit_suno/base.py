@@ -22,7 +22,6 @@ from kiekit import (
     Request,
     State,
     TaskStatus,
-    ValidationError,
     wire,
 )
 from kiekit.families.assets import media_type_of
@@ -65,11 +64,7 @@ class SunoProvider(Provider):
     def build_request(
         self, model_id: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
-        model = self.model(model_id)
-        if not isinstance(params, model.input):
-            raise ValidationError(
-                "input", f"{model_id} takes {model.input.__name__}, not {type(params).__name__}"
-            )
+        model = self.checked_model(model_id, params)
         body = wire.input_to_wire(params, camel_case=self.camel_case)
         body["callBackUrl"] = callback_url or NO_CALLBACK_URL  # required by KIE (see above)
         return Request("POST", self.create_paths[model.id], body=body)

@@ -132,11 +132,7 @@ class VeoProvider(SuccessFlagProvider):
     status_path = STATUS_PATH  # authoritative for generate, extend, 1080P and 4K tasks (§3.3)
 
     def body(self, model_id: str, params: Input) -> dict[str, Any]:
-        wanted = self.model(model_id).input
-        if not isinstance(params, wanted):
-            raise ValidationError(
-                "input", f"{model_id} takes {wanted.__name__}, not {type(params).__name__}"
-            )
+        self.checked_model(model_id, params)  # body() is reached from build_request too
         if model_id == EXTEND_MODEL:
             return super().body(model_id, params)  # its `model` is the quality field
         return {"model": model_id, **super().body(model_id, params)}
