@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from kiekit.cli._common import Commands
 
@@ -12,7 +13,10 @@ def register(commands: Commands) -> None:
     providers = commands.add_parser("providers", help="list installed providers and their models")
     providers.add_argument("--json", action="store_true", help="print JSON instead of a table")
     providers.add_argument(
-        "--check", action="store_true", help="also import each plugin and report broken ones"
+        "--check",
+        action="store_true",
+        help="also import each plugin; exit 1 if one is quarantined, incompatible or "
+        "unimportable, or a model id is declared by two distributions",
     )
     providers.set_defaults(handler=_providers)
 
@@ -42,6 +46,7 @@ def _providers(args: argparse.Namespace) -> int:
             status = f"quarantined: {quarantined[item.distribution]}"
         key = (item.distribution, item.version, item.module, status)
         groups.setdefault(key, []).append(item.model)
+    problems = _problems(groups) if args.check else []
     if args.json:
         rows = [
             {
@@ -57,8 +62,11 @@ def _providers(args: argparse.Namespace) -> int:
             }
             for (dist, version, module, status), models in groups.items()
         ]
-        print(json.dumps({"providers": rows}, indent=2))
-        return 0
+        found: dict[str, object] = {"providers": rows}
+        if args.check:
+            found |= {"ok": not problems, "problems": problems}
+        print(json.dumps(found, indent=2))
+        return 1 if problems else 0
     if not groups:
         print("no providers installed (try: pip install kiekit-flux-kontext)")
         return 0
@@ -70,4 +78,32 @@ def _providers(args: argparse.Namespace) -> int:
             output, capabilities = tags[model]
             shown = ", ".join([output or "?", *capabilities])
             print(f"  {model}  [{shown}]{pattern}")
-    return 0
+    for problem in problems:
+        print(
+            f"kie providers --check: {problem['distribution']}: {problem['detail']}",
+            file=sys.stderr,
+        )
+    return 1 if problems else 0
+
+
+def _problems(groups: dict[tuple[str, str, str, str], list[str]]) -> list[dict[str, object]]:
+    """What ``--check`` fails on: a plugin that cannot serve (quarantined, incompatible) and a
+    model id two distributions declare (only one of them can have it). Blocked plugins are the
+    user's own choice, not a problem."""
+    found: list[dict[str, object]] = []
+    owners: dict[str, list[str]] = {}
+    for (dist, _version, _module, status), models in groups.items():
+        for kind in ("quarantined", "incompatible"):
+            if status.startswith(kind):
+                detail = status.split(": ", 1)[-1]
+                found.append({"distribution": dist, "kind": kind, "models": models,
+                              "detail": f"{kind}: {detail}"})  # fmt: skip
+        for model in models:
+            owners.setdefault(model, []).append(dist)
+    for model, dists in owners.items():
+        if len(set(dists)) > 1:
+            for dist in sorted(set(dists)):
+                others = ", ".join(sorted(set(dists) - {dist}))
+                found.append({"distribution": dist, "kind": "duplicate", "models": [model],
+                              "detail": f"declares {model!r}, as {others} does"})  # fmt: skip
+    return found

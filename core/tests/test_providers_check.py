@@ -1,0 +1,89 @@
+"""`kie providers --check` fails when something is wrong: a plugin that cannot be imported, and a
+model id two distributions declare — each named in its JSON (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROVIDER = """
+from attrs import frozen
+from kiekit import Input, MediaKind, Model, Provider, hookimpl
+from kiekit.families.market import MarketProvider
+from kiekit.fields import text
+
+
+@frozen
+class Prompt(Input):
+    prompt: str = text()
+
+
+class Dup(MarketProvider):
+    name = "{name}"
+    models = (Model("acme/dup-model", Prompt, MediaKind.IMAGE),)
+
+
+@hookimpl
+def kiekit_register_providers(register):
+    register(Dup())
+"""
+
+
+def _dist(site: Path, name: str, entry_points: str) -> None:
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[kiekit.providers]\n{entry_points}\n")
+
+
+@pytest.fixture
+def troubled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Two distributions declaring one model id, and a third whose module does not exist."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("acme_one", "acme_two"):
+        (site / f"{name}.py").write_text(PROVIDER.replace("{name}", name))
+    _dist(site, "acme-one", "acme/dup-model = acme_one")
+    _dist(site, "acme-two", "acme/dup-model = acme_two")
+    _dist(site, "acme-broken", "acme/broken-model = acme_missing_module")
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    for name in ("acme_one", "acme_two"):
+        sys.modules.pop(name, None)
+
+
+def test_check_fails_and_names_each_problem(
+    troubled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    assert main(["providers", "--check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    problems = {(p["distribution"], p["kind"]) for p in report["problems"]}
+    assert ("acme-broken", "quarantined") in problems
+    assert {("acme-one", "duplicate"), ("acme-two", "duplicate")} <= problems
+    broken = next(p for p in report["problems"] if p["distribution"] == "acme-broken")
+    assert "acme_missing_module" in broken["detail"]
+
+
+def test_check_in_plain_text_fails_too(troubled: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from kiekit.cli import main
+
+    assert main(["providers", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "acme-broken" in err
+    assert "acme/dup-model" in err
+
+
+def test_a_healthy_install_passes_the_check(capsys: pytest.CaptureFixture[str]) -> None:
+    from kiekit.cli import main
+
+    assert main(["providers", "--check", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["problems"] == []
