@@ -137,3 +137,18 @@ def test_the_embedded_mock_is_polled_at_its_own_pace_not_kies() -> None:
     demo = mock_poll(3.0)
     assert demo.first_poll <= 0.3
     assert demo.interval(100) <= 0.3  # several progress updates within the task's 3 s
+
+
+def test_a_field_given_twice_fails_loudly_instead_of_keeping_the_last(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--input image_urls=a --input image_urls=b` would have sent b alone: a lost image."""
+    from kiekit.cli import main
+
+    argv = ["run", "grok-imagine/image-to-image", "--prompt", "x", "--mock", "--out", str(tmp_path)]
+    a, b = "image_urls=https://a.test/1.png", "image_urls=https://a.test/2.png"
+    assert main([*argv, "--input", a, "--input", b]) == 2
+    err = capsys.readouterr().err
+    assert "image_urls: is given twice" in err
+    assert "--input image_urls=URL1,URL2" in err
+    assert list(tmp_path.iterdir()) == []  # nothing created, nothing written

@@ -213,7 +213,14 @@ def _input_values(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValidationError(pair, "expected KEY=VALUE")
-        raw[key.strip()] = value
+        key = key.strip()
+        if key in raw:  # the last one would win silently, and a list would lose its items
+            raise ValidationError(
+                key,
+                "is given twice; give a list once, comma-separated "
+                f"(--input {key}=URL1,URL2), or as JSON for a model kiekit has no fields for",
+            )
+        raw[key] = value
     return raw
 
 
