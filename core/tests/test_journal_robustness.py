@@ -3,28 +3,38 @@ once, a 0-byte journal file, a journal on a read-only mount."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kiekit.journal import EntryState, Journal, JournalError, SqliteStore
+from kiekit.journal import EntryState, Journal, SqliteStore
 
 WORKERS = 8
 
 
-def _write_one(path: str, barrier: Any, outcomes: Any) -> None:
-    barrier.wait()  # every process opens the new journal at the same moment
-    try:
-        Journal(SqliteStore(path)).intend("grok-imagine/text-to-image", {"n": os.getpid()})
-    except JournalError as exc:
-        outcomes.put(str(exc))
-    else:
-        outcomes.put("ok")
+# One writer process: says it is ready, waits for the "go" file, then opens the journal and
+# writes one row. A script, not a multiprocessing target: a test module is not importable by
+# name in a child process (pytest imports it by path).
+WRITER = """
+import sys, time
+from pathlib import Path
+from kiekit.journal import Journal, JournalError, SqliteStore
+journal, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+ready.touch()
+ends = time.monotonic() + 120
+while not go.exists() and time.monotonic() < ends:
+    time.sleep(0.001)
+try:
+    Journal(SqliteStore(journal)).intend("grok-imagine/text-to-image", {"n": 1})
+except JournalError as exc:
+    print(exc)
+else:
+    print("ok")
+"""
 
 
 @pytest.mark.parametrize("start", ["no file", "0-byte file"])
@@ -33,24 +43,27 @@ def test_many_processes_opening_a_new_journal_at_once_all_succeed(
 ) -> None:
     """Each process races to switch the new file to WAL mode; before the fix 1 to 19 in 20
     such starts failed with "database is locked"."""
-    context = multiprocessing.get_context("spawn")
     for trial in range(2):
         path = tmp_path / f"journal-{trial}.sqlite3"
         if start == "0-byte file":
             path.touch()
-        # One process per writer (a pool could hand two writers to one process, which would
-        # then wait at the barrier for itself forever)
-        barrier = context.Barrier(WORKERS, timeout=60)
-        outcomes = context.Queue()
+        go = tmp_path / f"go-{trial}"
+        ready = [tmp_path / f"ready-{trial}-{n}" for n in range(WORKERS)]
         writers = [
-            context.Process(target=_write_one, args=(str(path), barrier, outcomes))
-            for _ in range(WORKERS)
+            subprocess.Popen(  # noqa: S603 - our interpreter, our script
+                [sys.executable, "-c", WRITER, str(path), str(mark), str(go)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for mark in ready
         ]
-        for writer in writers:
-            writer.start()
-        found = sorted(outcomes.get(timeout=120) for _ in writers)
-        for writer in writers:
-            writer.join(30)
+        ends = time.monotonic() + 300  # a bound against a hang, not a timing the test needs
+        while not all(mark.exists() for mark in ready):  # every writer waits at the line
+            assert all(w.poll() is None for w in writers), "a writer died before the start"
+            assert time.monotonic() < ends, "the writers never got ready"
+            time.sleep(0.01)
+        go.touch()  # and all open the new journal at once
+        found = sorted(w.communicate(timeout=120)[0].strip() for w in writers)
         assert found == ["ok"] * WORKERS
         assert len(SqliteStore(path).entries()) == WORKERS
 
