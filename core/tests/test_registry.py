@@ -599,10 +599,13 @@ def test_a_broken_plugin_beside_the_real_ones_is_explained_and_harms_nothing(
 
     distribution("kiekit-broken", "kiekit_broken_plugin", ["broken/one"], "import no_such_dep_xyz")
 
-    assert cli.main(["providers", "--check", "--json"]) == 0
-    rows = {row["distribution"]: row for row in json.loads(capsys.readouterr().out)["providers"]}
+    # --check fails for it (exit 1, issue 16), naming it; every other plugin is fine
+    assert cli.main(["providers", "--check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    rows = {row["distribution"]: row for row in report["providers"]}
     assert rows["kiekit-broken"]["status"].startswith("quarantined: failed to import")
     assert rows["kiekit-grok-imagine"]["status"] == "ok"
+    assert [p["distribution"] for p in report["problems"]] == ["kiekit-broken"]
 
     out_dir = tmp_path / "out"
     argv = ["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "0"]
