@@ -129,7 +129,7 @@ def test_a_batch_killed_mid_way_and_run_again_creates_nothing_twice(
     created_at_kill = _creates(mock_process)
 
     second = subprocess.run(  # noqa: S603 - our interpreter, our CLI
-        _batch(jobs, out, mock_process), env=env, capture_output=True, text=True, timeout=120
+        _batch(jobs, out, mock_process), env=env, capture_output=True, text=True, timeout=600
     )
     report = [json.loads(line) for line in results.read_text().splitlines()]
     assert [r["id"] for r in report] == [f"j{i}" for i in range(JOBS)]

@@ -101,7 +101,7 @@ def test_text_results_are_kept_in_results_jsonl(
 def run_module(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our interpreter
         [sys.executable, "-m", "kiekit", *argv],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        capture_output=True, text=True, timeout=600, env=env, check=False,
     )  # fmt: skip
 
 

@@ -81,7 +81,7 @@ def test_listed_ids_and_new_ids_unlike_any_known_one_pass_silently(
 def kie(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     kie_path = Path(sys.executable).with_name("kie")
     return subprocess.run(  # noqa: S603 - our own entry point
-        [str(kie_path), *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+        [str(kie_path), *args], capture_output=True, text=True, timeout=600, cwd=cwd, check=False
     )
 
 

@@ -41,7 +41,7 @@ def run_python(code: str) -> Any:
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a bound against a hang, generous for a loaded machine
         check=False,
     )
     assert done.returncode == 0, done.stderr

@@ -56,7 +56,7 @@ def _run(argv: Sequence[str | Path], cwd: Path) -> str:
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a bound against a hang: wheel builds and installs on a loaded machine
         check=False,
     )
     assert done.returncode == 0, (
