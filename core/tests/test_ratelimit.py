@@ -240,15 +240,48 @@ def test_without_the_limiter_the_same_batch_is_refused() -> None:
 
 # Small limits keep these fast; the margin absorbs a busy machine's scheduling jitter.
 SMALL = RateLimits(creates=Rate(4, 0.1), status=Rate(4, 0.1), margin=0.1)
+ROOMY = Rate(10_000, 0.1)  # a KIE that never refuses: the bookings are what is checked
+
+
+class Booked(RateLimiter):
+    """A limiter that keeps every send time it hands out. Threads and tasks are checked on these,
+    not on arrival times, which a loaded machine's scheduler shifts at will."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        super().__init__(limits)
+        self.creates: list[float] = []
+        self.polls: list[float] = []
+
+    def reserve_create(self, now: float) -> float:
+        wait = super().reserve_create(now)
+        self.creates.append(now + wait)
+        return wait
+
+    def reserve_status(self, now: float, task_id: str, per_task: Rate | None = None, *,
+                       latest: float | None = None) -> float | None:  # fmt: skip
+        wait = super().reserve_status(now, task_id, per_task, latest=latest)
+        if wait is not None:
+            self.polls.append(now + wait)
+        return wait
+
+
+def kept(times: list[float], rate: Rate) -> bool:
+    """No window of ``rate.per`` seconds holds more than ``rate.count`` of ``times``."""
+    ordered = sorted(times)
+    return all(
+        later - earlier >= rate.per
+        for earlier, later in zip(ordered, ordered[rate.count :], strict=False)
+    )
 
 
 def test_threads_of_one_client_share_its_limits(kit: SimpleNamespace) -> None:
     from kiekit import Client
 
-    kie = StrictKie(time.monotonic, creates=Rate(4, 0.1))
+    kie = StrictKie(time.monotonic, creates=ROOMY)
+    limiter = Booked(SMALL)
     errors: list[BaseException] = []
 
-    with Client("sk-ratelimit-test", transport=kie.transport, rate_limits=SMALL) as client:
+    with Client("sk-ratelimit-test", transport=kie.transport, rate_limits=limiter) as client:
 
         def work() -> None:
             try:
@@ -264,26 +297,30 @@ def test_threads_of_one_client_share_its_limits(kit: SimpleNamespace) -> None:
             thread.join(20)
 
     assert errors == []
-    assert kie.refused == 0
     assert len(kie.created) == 16
+    assert len(limiter.creates) == 16  # one booking per create: every thread used the one limiter
+    assert kept(limiter.creates, Rate(4, 0.1))
 
 
 def test_tasks_of_one_async_client_share_its_limits(kit: SimpleNamespace) -> None:
     from kiekit import AsyncClient
 
-    kie = StrictKie(time.monotonic, creates=Rate(4, 0.1), polls=Rate(4, 0.1))
+    kie = StrictKie(time.monotonic, creates=ROOMY, polls=ROOMY, per_task=ROOMY)
+    limiter = Booked(SMALL)
 
     async def scenario() -> None:
         async with AsyncClient(
-            "sk-ratelimit-test", transport=kie.transport, rate_limits=SMALL
+            "sk-ratelimit-test", transport=kie.transport, rate_limits=limiter
         ) as client:
             tasks = await asyncio.gather(*(client.submit(GROK, prompt="a fox") for _ in range(12)))
             await asyncio.gather(*(client.status(task) for task in tasks))
 
     asyncio.run(scenario())
 
-    assert kie.refused == 0
     assert (len(kie.created), len(kie.polled)) == (12, 12)
+    assert (len(limiter.creates), len(limiter.polls)) == (12, 12)
+    assert kept(limiter.creates, Rate(4, 0.1))
+    assert kept(limiter.polls, Rate(4, 0.1))
 
 
 def test_two_clients_given_one_limiter_share_it() -> None:
