@@ -15,9 +15,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from aiohttp.web import RouteDef
 from kiekit import MediaKind, ValidationError, cli
 from kiekit.families.market import MarketProvider
+from kiekit.families.success_flag import SuccessFlagProvider
 from kiekit.scaffold import kiekit_requirement, new_plugin, plan
+from kiekit_mock.extension import FamilyExtension
 
 FILES = {
     ".gitignore",
@@ -128,10 +131,13 @@ def test_an_existing_folder_is_never_touched(tmp_path: Path) -> None:
 def test_every_template_is_used() -> None:
     from kiekit import scaffold
 
-    shipped = {p.name for p in resources.files(scaffold).joinpath("template").iterdir()}
-    used = {name for name in scaffold._FILES.values() if name is not None}
+    root = resources.files(scaffold).joinpath("template")
+    shipped = {p.name for p in root.iterdir() if p.is_file()}
+    shipped |= {f"family/{p.name}" for p in root.joinpath("family").iterdir()}
+    tables = (scaffold._MARKET_FILES, scaffold._FAMILY_FILES)
+    used = {name for table in tables for name in table.values() if name is not None}
     assert shipped == used
-    assert not any(name.startswith("test_") and name.endswith(".py") for name in shipped)
+    assert not any(name.endswith(".py") for name in shipped)
 
 
 @pytest.fixture
@@ -166,6 +172,46 @@ def test_the_generated_provider_declares_its_models(imported: Path, output: str)
     assert [type(p) for p in offered] == [package.AcmeBananaProvider]
 
 
+@pytest.mark.parametrize("output", ["image", "video", "audio"])
+def test_a_family_plugin_has_its_own_endpoints_and_its_mock_emulation(
+    imported: Path, output: str
+) -> None:
+    folder = new_plugin("acme-mj", ["acme/mj-v1", "acme/mj-v2"], output, imported, family=True)
+    sys.path.insert(0, str(folder / "src"))
+    package = importlib.import_module("kiekit_acme_mj")
+    provider = package.AcmeMjProvider()
+    assert isinstance(provider, SuccessFlagProvider)
+    assert [(m.id, m.output) for m in provider.models] == [
+        ("acme/mj-v1", MediaKind(output)),
+        ("acme/mj-v2", MediaKind(output)),
+    ]
+    params = provider.make_input("acme/mj-v2", prompt="a fox", aspect_ratio="16:9")
+    request = provider.build_request("acme/mj-v2", params)
+    assert (request.method, request.path) == ("POST", "/api/v1/acme-mj/generate")
+    assert request.body == {"model": "acme/mj-v2", "prompt": "a fox", "aspectRatio": "16:9"}
+    assert provider.status_request("t1").path == "/api/v1/acme-mj/record-info"
+
+    mock = importlib.import_module("kiekit_acme_mj.mock_family")
+    assert isinstance(mock.EXTENSION, FamilyExtension)
+    assert mock.EXTENSION.name == "acme-mj"
+    routes = {(r.method, r.path) for r in mock.ROUTES if isinstance(r, RouteDef)}
+    assert routes == {("POST", request.path), ("GET", "/api/v1/acme-mj/record-info")}
+    assert mock.MODELS == ("acme/mj-v1", "acme/mj-v2")
+    assert set(mock.openapi_paths()) == {request.path, "/api/v1/acme-mj/record-info"}
+    pyproject = tomllib.loads((folder / "pyproject.toml").read_text())
+    families = pyproject["project"]["entry-points"]["kiekit_mock.families"]
+    assert families == {"acme-mj": "kiekit_acme_mj.mock_family:EXTENSION"}
+    assert pyproject["project"]["optional-dependencies"]["mock"][0].startswith("kiekit-mock>=")
+    assert not (folder / "tests" / "conftest.py").exists()  # the mock knows the family itself
+
+
+def test_a_family_plugin_makes_files(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as caught:
+        new_plugin("acme-mj", [], "text", tmp_path, family=True)
+    assert caught.value.field == "--output"
+    assert not (tmp_path / "acme-mj").exists()
+
+
 # -- the command ---------------------------------------------------------------------------------
 
 
@@ -181,6 +227,21 @@ def test_kie_plugin_new_writes_the_folder_and_prints_it(
     assert {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} == FILES
     provider = (folder / "src" / "kiekit_acme_banana" / "provider.py").read_text()
     assert provider.count("MediaKind.VIDEO") == 2
+
+
+def test_kie_plugin_new_family_prints_steps_that_need_no_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["plugin", "new", "acme-mj", "--family", "--dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    folder = tmp_path / "acme-mj"
+    assert out == f"{folder}\n"
+    assert (folder / "src" / "kiekit_acme_mj" / "mock_family.py").is_file()
+    steps = [line.strip() for line in err.splitlines()[1:]]
+    # installs the plugin beside the kiekit running now, then runs its tests with it
+    assert steps[0] == f"cd {folder}"
+    assert steps[-2].endswith(" -e .")
+    assert steps[-1] == f"{sys.executable} -m pytest"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import shlex
+import shutil
+import sys
 from pathlib import Path
 
 from kiekit.cli._common import Commands, say
@@ -13,7 +17,9 @@ def register(commands: Commands) -> None:
     plugin = commands.add_parser("plugin", help="write a kiekit plugin of your own")
     plugin_commands = plugin.add_subparsers(metavar="ACTION")
     new = plugin_commands.add_parser(
-        "new", help="make a plugin package for KIE market models: provider, tests, README"
+        "new",
+        help="make a plugin package: provider, tests, README "
+        "(with --family, an API family of its own and its mock emulation)",
     )
     new.add_argument("name", metavar="NAME", help="e.g. acme-banana: distribution kiekit-NAME")
     new.add_argument(
@@ -31,6 +37,12 @@ def register(commands: Commands) -> None:
         default="image",
         help="what the models produce (default: image)",
     )
+    new.add_argument(
+        "--family",
+        action="store_true",
+        help="a KIE API family with its own endpoints, not the market jobs API: the package "
+        "also emulates it in the mock KIE server (kiekit_mock.families entry point)",
+    )
     new.add_argument("--dir", type=Path, default=Path(), help="where to make the NAME folder")
     new.set_defaults(handler=_plugin_new)
 
@@ -39,7 +51,7 @@ def _plugin_new(args: argparse.Namespace) -> int:
     from kiekit.scaffold import new_plugin  # the templates load only for this command
 
     try:
-        folder = new_plugin(args.name, args.models, args.output, args.dir)
+        folder = new_plugin(args.name, args.models, args.output, args.dir, family=args.family)
     except FileExistsError:
         raise ConfigurationError(
             f"{args.dir / args.name} already exists; kie plugin new never overwrites a folder"
@@ -47,5 +59,21 @@ def _plugin_new(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigurationError(f"cannot write {args.dir / args.name}: {exc}") from exc
     print(folder)
-    say(f"made kiekit-{args.name}; next: cd {folder} && uv run pytest")
+    say(f"made kiekit-{args.name}; next, in the environment this kie runs in:")
+    for step in next_steps(folder):
+        say(f"  {step}")
     return 0
+
+
+def next_steps(folder: Path) -> list[str]:
+    """The commands that install the new plugin beside the kiekit running now and run its
+    tests: they work before kiekit is on any index, since nothing is resolved but the plugin."""
+    python = shlex.quote(sys.executable)
+    if importlib.util.find_spec("pip") is None and shutil.which("uv") is not None:
+        install = f"uv pip install --python {python} -e ."  # a uv-made environment has no pip
+    else:
+        install = f"{python} -m pip install -e ."
+    steps = [f"cd {shlex.quote(str(folder))}"]
+    if importlib.util.find_spec("kiekit_contract") is None:
+        steps.append(f"{install.removesuffix('-e .')}kiekit-contract  # its tests need it")
+    return [*steps, install, f"{python} -m pytest"]

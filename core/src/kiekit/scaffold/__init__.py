@@ -1,4 +1,9 @@
-"""``kie plugin new``: a complete plugin package for market models, made from text templates.
+"""``kie plugin new``: a complete plugin package, made from text templates.
+
+Two kinds: models on KIE's market jobs API (the default), and with ``family=True`` a KIE API
+family with its own endpoints, whose package also carries the mock KIE server's emulation of
+that family (``mock_family.py``, found by kiekit-mock through its entry points), so that the
+whole contract suite runs against it.
 
 The templates in ``template/`` are package data, so the command works from an installed kiekit,
 outside any repository. They are plain ``string.Template`` text (``$name`` placeholders) named
@@ -28,6 +33,7 @@ from kiekit.models import MediaKind
 __all__ = ["OUTPUTS", "PluginPlan", "kiekit_requirement", "new_plugin", "plan"]
 
 OUTPUTS = ("image", "video", "audio", "text")
+LINE_LENGTH = 100  # the generated pyproject.toml's ruff line-length
 NAME_MAX = 32
 MODEL_ID_MAX = 80
 
@@ -35,8 +41,8 @@ _NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 # KIE's ids: grok-imagine/text-to-image, kling-3.0/video, sora-2-characters, seedream/4.5-edit
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 
-# output file → template file
-_FILES = {
+# output file → template file (``family/…`` for the family kind)
+_MARKET_FILES = {
     "pyproject.toml": "pyproject.toml.tmpl",
     "README.md": "README.md.tmpl",
     ".gitignore": "gitignore.tmpl",
@@ -46,6 +52,33 @@ _FILES = {
     "tests/conftest.py": "conftest.py.tmpl",
     "tests/test_{module}.py": "test_plugin.py.tmpl",
 }
+_FAMILY_FILES = {
+    "pyproject.toml": "pyproject.toml.tmpl",
+    "README.md": "family/README.md.tmpl",
+    ".gitignore": "gitignore.tmpl",
+    "src/{package}/__init__.py": "__init__.py.tmpl",
+    "src/{package}/provider.py": "family/provider.py.tmpl",
+    "src/{package}/mock_family.py": "family/mock_family.py.tmpl",
+    "src/{package}/py.typed": None,
+    "tests/test_{module}.py": "family/test_plugin.py.tmpl",
+}
+# a family's result files: their type on the mock, and how the generated test recognises them
+_FAMILY_FILE_TYPES = {
+    "image": ("png", '0, b"\\x89PNG"'),
+    "video": ("mp4", '4, b"ftyp"'),
+    "audio": ("mp3", '0, b"ID3"'),
+}
+_DEVELOP = """\
+In an environment that has kiekit and kiekit-contract (which brings kiekit-mock, pytest and
+hypothesis):
+
+```
+pip install -e .         # or: uv pip install -e .
+pytest                   # the ProviderContract suite and the plugin's own tests, offline
+```
+
+`ruff check`, `ruff format --check` and `mypy` read their settings from `pyproject.toml`; its
+`dev` group (for `uv sync`) names kiekit-contract, ruff and mypy."""
 
 # A successful recordInfo's resultJson, as the generated tests document it (kie-api.md §2.2).
 _RESULT_JSON = {
@@ -65,6 +98,7 @@ class PluginPlan:
     package: str
     models: tuple[str, ...]
     output: str
+    family: bool
     files: Mapping[str, str]
 
 
@@ -107,12 +141,18 @@ def kiekit_requirement(version: str) -> str:
     return f">={major}.{minor},<{upper}"
 
 
-def plan(name: str, models: Iterable[str] = (), output: str = "image") -> PluginPlan:
+def plan(
+    name: str, models: Iterable[str] = (), output: str = "image", *, family: bool = False
+) -> PluginPlan:
     """Check the names and render every file, without touching the disk."""
     name = check_name(name)
     chosen = tuple(dict.fromkeys(check_model_id(m) for m in models)) or (name,)
     if output not in OUTPUTS:
         raise ValidationError("--output", f"must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    if family and output not in _FAMILY_FILE_TYPES:
+        raise ValidationError(
+            "--output", f"a family plugin makes files: one of {', '.join(_FAMILY_FILE_TYPES)}"
+        )
     module = name.replace("-", "_")
     package = f"kiekit_{module}"
     cls = "".join(part[:1].upper() + part[1:] for part in name.split("-"))
@@ -129,6 +169,12 @@ def plan(name: str, models: Iterable[str] = (), output: str = "image") -> Plugin
         "kiekit_requirement": f"kiekit{requirement}",
         "contract_requirement": f"kiekit-contract{requirement}",
         "entry_points": "\n".join(f'"{m}" = "{package} [{output}, callbacks]"' for m in chosen),
+        "mock_section": _mock_section(name, package, requirement) if family else "",
+        "kind": kind,
+        "mock_models": _tuple_line("MODELS", chosen),
+        "result_ext": _FAMILY_FILE_TYPES.get(output, ("", ""))[0],
+        "magic": _FAMILY_FILE_TYPES.get(output, ("", ""))[1],
+        "develop": _DEVELOP,
         "provider_models": "\n".join(
             f'        Model(\n            "{m}",\n            {cls}Input,\n'
             f"            MediaKind.{kind},\n        ),"
@@ -147,9 +193,9 @@ def plan(name: str, models: Iterable[str] = (), output: str = "image") -> Plugin
     }
     files = {
         path.format(package=package, module=module): _render(template, values)
-        for path, template in _FILES.items()
+        for path, template in (_FAMILY_FILES if family else _MARKET_FILES).items()
     }
-    return PluginPlan(name, f"kiekit-{name}", package, chosen, output, files)
+    return PluginPlan(name, f"kiekit-{name}", package, chosen, output, family, files)
 
 
 def new_plugin(
@@ -157,13 +203,15 @@ def new_plugin(
     models: Sequence[str] = (),
     output: str = "image",
     parent: Path | str = ".",
+    *,
+    family: bool = False,
 ) -> Path:
     """Write the plugin into ``parent/name`` and return that folder.
 
     Raises ValidationError for a bad name, model id or output (nothing is written), and
     FileExistsError if the folder exists: the scaffold never overwrites anything.
     """
-    made = plan(name, models, output)
+    made = plan(name, models, output, family=family)
     folder = Path(parent) / made.name
     folder.mkdir(parents=True, exist_ok=False)  # refuses an existing folder, atomically
     for relative, content in made.files.items():
@@ -171,6 +219,26 @@ def new_plugin(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
     return folder
+
+
+def _tuple_line(name: str, items: Sequence[str]) -> str:
+    """``NAME = ("a", "b")`` as ruff formats it: on one line if it fits, else one per line."""
+    quoted = [f'"{item}"' for item in items]
+    line = f"{name} = ({', '.join(quoted)}{',' if len(quoted) == 1 else ''})"
+    if len(line) <= LINE_LENGTH:
+        return line
+    return f"{name} = (\n" + "".join(f"    {q},\n" for q in quoted) + ")"
+
+
+def _mock_section(name: str, package: str, requirement: str) -> str:
+    return (
+        "\n# kiekit-mock finds the family's emulation here; it never imports the provider.\n"
+        '[project.entry-points."kiekit_mock.families"]\n'
+        f'{name} = "{package}.mock_family:EXTENSION"\n\n'
+        "[project.optional-dependencies]\n"
+        "# the mock's emulation of the family, for the tests of code that uses it\n"
+        f'mock = ["kiekit-mock{requirement}"]\n'
+    )
 
 
 def _render(template: str | None, values: Mapping[str, str]) -> str:
