@@ -166,7 +166,7 @@ class Outcome:
         data = _object(value, where)
         _only(data, where, {"kind", "code", "msg"})
         code = data.get("code")
-        if isinstance(code, str) and code.strip().isdigit():
+        if isinstance(code, str) and code.isascii() and code.isdigit():
             code = int(code)
         try:
             return cls(kind=data.get("kind", "success"), code=code, msg=data.get("msg"))

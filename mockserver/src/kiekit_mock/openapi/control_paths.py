@@ -155,12 +155,13 @@ def _mode(name: str, *, polls: Schema, seconds: Schema) -> Schema:
 
 
 TASK = strict({"task": OBJECT})
-OUTCOME = {
-    "anyOf": [
-        enum(OUTCOME_KINDS),
-        closed({"kind": enum(OUTCOME_KINDS), "code": INT, "msg": STRING}, ("kind",)),
-    ]
-}
+# Outcome.parse: a kind, or an object whose kind defaults to "success" when left out (so `{}`
+# is a success); code (an int, or one written in ASCII digits) and msg may be null, kind not.
+_OUTCOME_OBJECT = closed(
+    {"code": {"anyOf": [INT, {"type": "string", "pattern": "^[0-9]+$"}]}, "msg": STRING}
+)
+_OUTCOME_OBJECT["properties"]["kind"] = enum(OUTCOME_KINDS)
+OUTCOME = {"anyOf": [enum(OUTCOME_KINDS), _OUTCOME_OBJECT]}
 _UNSET: Schema = {"enum": [0, None]}  # a count or a length left out: 0, null or absent
 _NOT_MANUAL: Schema = {"enum": [False, None]}
 _SOME_POLLS: Schema = {"type": "integer", "minimum": 1}
