@@ -33,16 +33,20 @@ def kiekit_register_providers(register):
 """
 
 
-def _dist(site: Path, name: str, entry_points: str) -> None:
+def _dist(site: Path, name: str, entry_points: str, requires: str = "") -> None:
     info = site / f"{name.replace('-', '_')}-1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+    if requires:
+        metadata += f"Requires-Dist: {requires}\n"
+    (info / "METADATA").write_text(metadata)
     (info / "entry_points.txt").write_text(f"[kiekit.providers]\n{entry_points}\n")
 
 
 @pytest.fixture
 def troubled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Two distributions declaring one model id, and a third whose module does not exist."""
+    """Two distributions declaring one model id, a third whose module does not exist, and a
+    fourth built for a kiekit far in the future."""
     site = tmp_path / "site"
     site.mkdir()
     for name in ("acme_one", "acme_two"):
@@ -50,6 +54,7 @@ def troubled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _dist(site, "acme-one", "acme/dup-model = acme_one")
     _dist(site, "acme-two", "acme/dup-model = acme_two")
     _dist(site, "acme-broken", "acme/broken-model = acme_missing_module")
+    _dist(site, "acme-future", "acme/future-model = acme_one", "kiekit>=9,<10")
     monkeypatch.syspath_prepend(str(site))
     yield
     for name in ("acme_one", "acme_two"):
@@ -66,6 +71,7 @@ def test_check_fails_and_names_each_problem(
     assert report["ok"] is False
     problems = {(p["distribution"], p["kind"]) for p in report["problems"]}
     assert ("acme-broken", "quarantined") in problems
+    assert ("acme-future", "incompatible") in problems
     assert {("acme-one", "duplicate"), ("acme-two", "duplicate")} <= problems
     broken = next(p for p in report["problems"] if p["distribution"] == "acme-broken")
     assert "acme_missing_module" in broken["detail"]
