@@ -49,25 +49,29 @@ INPUT_URL = "https://example.com/in.png"  # only ever a string to the mock: noth
 
 
 def minimal_input(entry: dict[str, Any]) -> dict[str, Any]:
-    """The smallest input the entry calls valid: each required field with a plain value."""
-    values: dict[str, Any] = {}
-    for field, spec in entry["fields"].items():
-        if not spec.get("required"):
-            continue
-        kind = spec["type"]
-        if kind == "string":
-            values[field] = spec["enum"][0] if "enum" in spec else "a lighthouse at dawn"
-        elif kind == "boolean":
-            values[field] = True
-        elif kind in ("integer", "number"):
-            values[field] = spec.get("min", 1)
-        elif kind == "url":
-            values[field] = INPUT_URL
-        elif kind == "urls":
-            values[field] = [INPUT_URL]
-        elif kind == "objects":
-            values[field] = [{"text": "hello", "voice": "Rachel"}]
-    return values
+    """The smallest input the entry calls valid: each required field with a plain value, and
+    the first of the fields it needs one of."""
+    fields = entry["fields"]
+    needed = [f for f, spec in fields.items() if spec.get("required")]
+    one_of = entry.get("requires_one_of", [])[:1]
+    return {field: plain_value(fields[field]) for field in needed + one_of}
+
+
+def plain_value(spec: dict[str, Any]) -> Any:
+    kind = spec["type"]
+    if "enum" in spec:
+        return spec["enum"][0]
+    return {
+        "string": "a lighthouse at dawn",
+        "boolean": True,
+        "integer": spec.get("min", 1),
+        "number": spec.get("min", 1),
+        "url": INPUT_URL,
+        "urls": [INPUT_URL],
+        "texts": ["a lighthouse"],
+        "objects": [{"text": "hello", "voice": "Rachel"}],
+        "list": [1] * spec.get("min_items", 1),
+    }[kind]
 
 
 # -- the document's form -----------------------------------------------------------------------
@@ -117,6 +121,13 @@ def test_entries_checked_by_a_module_agree_with_it() -> None:
             "nano-banana-pro.x: max_items",
         ),
         (lambda d: d["models"][0].update(id="has space"), "models[0].id"),
+        (lambda d: d["models"][0].update(count_field="prompt_x"), "nano-banana-pro.count_field"),
+        (lambda d: d["models"][0].update(requires_one_of=["prompt"]), ".requires_one_of"),
+        (lambda d: d["models"][0].update(results=0), "nano-banana-pro.results"),
+        (
+            lambda d: d["models"][0]["fields"].update(x={"type": "boolean", "min_length": 2}),
+            "nano-banana-pro.x: min_length",
+        ),
     ],
 )
 def test_a_malformed_entry_is_named(break_it: Any, expected: str) -> None:
@@ -142,13 +153,36 @@ def test_each_catalogue_model_runs_and_serves_a_real_file_of_its_type(
     if entry["kind"] == "text":
         assert result["resultObject"]
         return
-    [url] = result["resultUrls"]
-    assert url.endswith("." + entry["file"])
-    body = kie.fetch(url).body
-    if entry["file"] == "mp4":
-        assert body[4:8] == b"ftyp"
-    else:
-        assert body.startswith(MAGIC[entry["file"]])
+    urls = result["resultUrls"]
+    assert len(urls) == entry.get("results", 1)
+    for url in urls:
+        assert url.endswith("." + entry["file"])
+        body = kie.fetch(url).body
+        if entry["file"] == "mp4":
+            assert body[4:8] == b"ftyp"
+        else:
+            assert body.startswith(MAGIC[entry["file"]])
+
+
+@pytest.mark.parametrize(
+    ("model", "given", "files"),
+    [
+        ("nano-banana-2", {}, ["jpg"]),  # the page's default output_format
+        ("nano-banana-2", {"output_format": "png"}, ["png"]),
+        ("qwen2/text-to-image", {"output_format": "jpeg"}, ["jpg"]),
+        ("qwen/image-edit", {"num_images": "3"}, ["png"] * 3),
+        ("wan/2-7-image", {}, ["png"] * 4),  # n defaults to 4 (the page)
+        ("wan/2-7-image", {"n": 2}, ["png"] * 2),
+    ],
+)
+def test_the_input_chooses_the_files_type_and_number_where_the_page_says(
+    kie: Kie, model: str, given: dict[str, Any], files: list[str]
+) -> None:
+    task_id = kie.create(model, **(minimal_input(ENTRIES[model]) | given))
+    urls = json.loads(kie.record(task_id)["resultJson"])["resultUrls"]
+    assert [url.rpartition(".")[2] for url in urls] == files
+    for url in urls:
+        assert kie.fetch(url).body.startswith(MAGIC[files[0]])
 
 
 @pytest.mark.parametrize(
@@ -166,7 +200,7 @@ def test_a_required_field_left_out_is_a_422_naming_it(kie: Kie, model: str) -> N
 
 NOT_ALLOWED = "is not within the range of allowed options"
 NINE = ["https://x.test/a.png"] * 9
-SECONDS = "duration_seconds"
+REFS = "reference_image_urls"
 
 
 @pytest.mark.parametrize(
@@ -179,8 +213,12 @@ SECONDS = "duration_seconds"
         ("gpt-image-2-text-to-image", "nsfw_checker", "yes", "nsfw_checker must be a boolean"),
         ("bytedance/seedance-2", "duration", "six", "duration must be an integer"),
         ("wan/2-7-videoedit", "video_url", "not a url", "video_url must be a valid http(s) URL"),
-        ("elevenlabs/sound-effect-v2", SECONDS, 30, f"{SECONDS} must be at most 22"),
-        ("qwen2/text-to-image", "prompt", "x" * 20001, "prompt cannot exceed 20000 characters"),
+        ("qwen2/text-to-image", "prompt", "x" * 801, "prompt cannot exceed 800 characters"),
+        ("seedream/5-lite-text-to-image", "prompt", "ab", "prompt must be at least 3 characters"),
+        ("wan/2-7-image", "n", 13, "n must be between 1 and 12"),
+        ("wan/2-7-image", "color_palette", [1, 2], "color_palette must contain at least 3 items"),
+        ("bytedance/seedance-2", REFS, [1], f"{REFS} must be an array of strings"),
+        ("elevenlabs/text-to-dialogue-v3", "stability", 0.7, f"stability {NOT_ALLOWED}"),
     ],
 )  # fmt: skip
 def test_a_wrong_value_is_a_422_naming_the_field(
@@ -189,6 +227,17 @@ def test_a_wrong_value_is_a_422_naming_the_field(
     given = minimal_input(ENTRIES[model]) | {field: value}
     answer = kie.post("/api/v1/jobs/createTask", {"model": model, "input": given}).json()
     assert (answer["code"], answer["msg"]) == (422, msg)
+
+
+def test_one_of_the_alternatives_is_needed(kie: Kie) -> None:
+    entry = ENTRIES["wan/2-7-r2v"]
+    given = minimal_input(entry)
+    assert set(given) & set(entry["requires_one_of"])
+    for field in entry["requires_one_of"]:
+        given.pop(field, None)
+    answer = kie.post("/api/v1/jobs/createTask", {"model": "wan/2-7-r2v", "input": given}).json()
+    assert answer["code"] == 422
+    assert answer["msg"].startswith("reference_image cannot be empty")
 
 
 def test_fields_the_entry_does_not_name_pass_unchecked(kie: Kie) -> None:

@@ -162,13 +162,10 @@ def test_body_is_model_and_input_as_given() -> None:
 
 
 def test_callback_url_goes_beside_the_input() -> None:
-    params = PROVIDER.make_input(SEEDREAM, {"prompt": "night", "image_urls": [IMAGE]})
+    given = {"prompt": "night", "image_urls": [IMAGE], "aspect_ratio": "1:1", "quality": "high"}
+    params = PROVIDER.make_input(SEEDREAM, given)
     body = PROVIDER.build_request(SEEDREAM, params, callback_url="https://me.example/cb").body
-    assert body == {
-        "model": SEEDREAM,
-        "callBackUrl": "https://me.example/cb",
-        "input": {"prompt": "night", "image_urls": [IMAGE]},
-    }
+    assert body == {"model": SEEDREAM, "callBackUrl": "https://me.example/cb", "input": given}
 
 
 def test_nothing_is_renamed_coerced_or_dropped() -> None:
@@ -421,9 +418,41 @@ def test_a_catalogue_model_is_checked_before_anything_is_sent() -> None:
     assert caught.value.field == "resolution"
     assert "1K, 2K, 4K" in str(caught.value)
     with kie, pytest.raises(ValidationError) as missing:
-        kie.submit("seedream/5-lite-text-to-image", prompt="a fox")
+        kie.submit("seedream/5-lite-text-to-image", prompt="a fox", aspect_ratio="1:1")
     assert missing.value.field == "quality"  # KIE answers "This field is required" (§2.4)
+    with kie, pytest.raises(ValidationError) as short:
+        kie.submit("seedream/5-lite-text-to-image", prompt="ab", aspect_ratio="1:1", quality="high")
+    assert (short.value.field, "at least 3 characters" in str(short.value)) == ("prompt", True)
+    with kie, pytest.raises(ValidationError) as neither:
+        kie.submit("wan/2-7-r2v", prompt="a fox")
+    assert neither.value.field == "reference_image"
     assert transport.requests == []
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value", "says"),
+    [
+        ("wan/2-7-image", "color_palette", [1, 2], "at least 3 items"),
+        ("wan/2-7-image", "color_palette", "red", "a list of items"),
+        ("bytedance/seedance-2", "reference_image_urls", [1], "a list of strings"),
+        ("elevenlabs/text-to-dialogue-v3", "stability", 0.7, "one of 0, 0.5, 1"),
+        ("wan/2-7-image", "n", 13, "at most 12"),
+    ],
+)
+def test_the_catalogue_s_list_and_enum_rules_are_checked_too(
+    model: str, field: str, value: Any, says: str
+) -> None:
+    from kiekit_market import catalogue
+
+    entry = catalogue.entries()[model]
+    given = {f: "a fox" for f, spec in entry["fields"].items() if spec.get("required")}
+    if model == "elevenlabs/text-to-dialogue-v3":
+        given["dialogue"] = [{"text": "hi", "voice": "Rachel"}]
+    catalogue.check(model, given)  # valid as it is
+    with pytest.raises(ValidationError) as caught:
+        catalogue.check(model, given | {field: value})
+    assert caught.value.field == field
+    assert says in str(caught.value)
 
 
 def test_an_id_outside_the_catalogue_stays_free_form() -> None:
@@ -478,13 +507,14 @@ def test_kie_run_mock_writes_a_real_file_of_the_models_type(
 
     entry = catalogue.entries()[model]
     argv = ["run", model, "--mock", "--mock-seconds", "0", "--out", str(tmp_path)]
-    for field, spec in entry["fields"].items():
-        if not spec.get("required"):
-            continue
+    needed = [f for f, spec in entry["fields"].items() if spec.get("required")]
+    for field in needed + entry.get("requires_one_of", [])[:1]:
+        spec = entry["fields"][field]
         value = {"urls": f'["{IMAGE}"]', "url": IMAGE}.get(spec["type"], "a lighthouse")
         argv += ["--input", f"{field}={spec['enum'][0] if 'enum' in spec else value}"]
     assert main(argv) == 0, capsys.readouterr().err
-    [path] = (Path(line) for line in capsys.readouterr().out.split())
-    assert path.suffix == "." + entry["file"]
-    head = path.read_bytes()[:12]
-    assert MAGIC[entry["file"]] in head
+    paths = [Path(line) for line in capsys.readouterr().out.split()]
+    assert len(paths) == entry.get("results", 1)
+    for path in paths:
+        assert path.suffix == "." + entry["file"]
+        assert MAGIC[entry["file"]] in path.read_bytes()[:12]

@@ -147,6 +147,10 @@ async def create_task(request: web.Request) -> web.Response:
         raise invalid("input cannot be empty")
     stored = model.check(dict(inp))
     aspect = stored.get("aspect_ratio")
+    if model.files is not None:
+        result_ext, result_count = model.files(stored)
+    else:
+        result_ext, result_count = model.result_ext or RESULT_EXTS[model.kind], model.results
     spec = TaskSpec(
         family="market",
         model=model.name,
@@ -155,8 +159,8 @@ async def create_task(request: web.Request) -> web.Response:
         param_json=_param_json(model.name, stored),
         prompt=_text_of(stored),
         cost=model.cost,
-        result_ext=model.result_ext or RESULT_EXTS[model.kind],
-        result_count=model.results,
+        result_ext=result_ext,
+        result_count=result_count,
         aspect_ratio=aspect if isinstance(aspect, str) else None,
         origin=origin_of(request),
     )

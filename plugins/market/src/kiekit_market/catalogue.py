@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +46,9 @@ def check(model_id: str, values: Mapping[str, Any]) -> None:
         problem = _problem(values.get(field), spec)
         if problem is not None:
             raise ValidationError(field, problem)
+    one_of = entry.get("requires_one_of", ())
+    if one_of and all(values.get(f) in (None, "", []) for f in one_of):
+        raise ValidationError(one_of[0], f"give one of {', '.join(one_of)} (KIE's page)")
 
 
 def _problem(value: Any, spec: Spec) -> str | None:
@@ -57,6 +60,8 @@ def _problem(value: Any, spec: Spec) -> str | None:
             return "must be text"
         if "max_length" in spec and len(value) > spec["max_length"]:
             return f"must be at most {spec['max_length']} characters"
+        if "min_length" in spec and len(value) < spec["min_length"]:
+            return f"must be at least {spec['min_length']} characters"
         if "enum" in spec and value not in spec["enum"]:
             return f"must be one of {', '.join(spec['enum'])}; got {value!r}"
     elif kind == "boolean" and not isinstance(value, bool):
@@ -65,7 +70,7 @@ def _problem(value: Any, spec: Spec) -> str | None:
         return _number_problem(value, spec)
     elif kind == "url" and not _is_url(value):
         return f"must be an http(s) URL; got {value!r}"
-    elif kind in ("urls", "objects"):
+    elif kind in ("urls", "texts", "objects", "list"):
         return _list_problem(value, spec)
     return None
 
@@ -84,18 +89,8 @@ def _number_problem(value: Any, spec: Spec) -> str | None:
         return f"must be at least {spec['min']}; got {value!r}"
     if "max" in spec and number > spec["max"]:
         return f"must be at most {spec['max']}; got {value!r}"
-    return None
-
-
-def _list_problem(value: Any, spec: Spec) -> str | None:
-    item = "URL" if spec["type"] == "urls" else "object"
-    if not isinstance(value, list):
-        return f"must be a list of {item}s"
-    if "max_items" in spec and len(value) > spec["max_items"]:
-        return f"takes at most {spec['max_items']} {item}s; got {len(value)}"
-    fits = _is_url if spec["type"] == "urls" else (lambda v: isinstance(v, dict))
-    if not all(fits(member) for member in value):
-        return f"must be a list of {item}s"
+    if "enum" in spec and number not in spec["enum"]:
+        return f"must be one of {', '.join(map(str, spec['enum']))}; got {value!r}"
     return None
 
 
@@ -104,3 +99,25 @@ def _is_url(value: Any) -> bool:
         return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+# a list field's members: what each must be, and its name in a message
+_MEMBERS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "urls": (_is_url, "URL"),
+    "texts": (lambda v: isinstance(v, str), "string"),
+    "objects": (lambda v: isinstance(v, dict), "object"),
+    "list": (lambda v: True, "item"),
+}
+
+
+def _list_problem(value: Any, spec: Spec) -> str | None:
+    fits, item = _MEMBERS[spec["type"]]
+    if not isinstance(value, list):
+        return f"must be a list of {item}s"
+    if "max_items" in spec and len(value) > spec["max_items"]:
+        return f"takes at most {spec['max_items']} {item}s; got {len(value)}"
+    if "min_items" in spec and len(value) < spec["min_items"]:
+        return f"takes at least {spec['min_items']} {item}s; got {len(value)}"
+    if not all(fits(member) for member in value):
+        return f"must be a list of {item}s"
+    return None

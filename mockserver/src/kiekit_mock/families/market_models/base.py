@@ -24,6 +24,9 @@ class MarketModel:
     progress: bool = False  # recordInfo reports `progress` 0–100 (Sora 2 only, §2.2)
     guessed: bool = False  # an id the mock does not know, accepted with its kind from its id
     result_ext: str | None = None  # its result files' type (None: the kind's usual one)
+    # the type and number of a task's result files from its input (a catalogue entry's
+    # format_field and count_field); None: result_ext and results, whatever the input
+    files: Callable[[Input], tuple[str, int]] | None = None
 
 
 def nested(where: str, check: Callable[[], T]) -> T:

@@ -1,5 +1,6 @@
 """KIE's market catalogue as data: ``catalogue.json``, one entry per model id — what it makes,
-its result file type, its documented input fields — with where the facts come from.
+its result file type, its documented input fields — with where the facts come from (the
+model's page on docs.kie.ai, read through a crawl of KIE's docs, or kie-api.md).
 
 A catalogue model is checked as KIE checks it (a 422 naming the field: missing, wrong type, not
 one of the allowed values, too long, out of range) and runs the normal market lifecycle with a
@@ -12,7 +13,7 @@ Models with rules across fields (Grok Imagine, Kling 3.0, Sora 2) are modules of
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -34,9 +35,37 @@ FILE_TYPES: dict[str, tuple[str, ...]] = {
     "audio": ("mp3", "wav"),
     "text": ("json",),
 }
-FIELD_TYPES = ("string", "boolean", "integer", "number", "url", "urls", "objects")
-SPEC_KEYS = {"type", "required", "enum", "max_length", "min", "max", "max_items", "strings"}
-ENTRY_KEYS = {"id", "kind", "file", "source", "fields"}
+# urls / texts / objects / list: arrays of http(s) URLs, of strings, of objects, of anything
+FIELD_TYPES = ("string", "boolean", "integer", "number", "url", "urls", "texts", "objects", "list")
+LISTS = ("urls", "texts", "objects", "list")
+SPEC_KEYS = {
+    "type",
+    "required",
+    "enum",
+    "min_length",
+    "max_length",
+    "min",
+    "max",
+    "min_items",
+    "max_items",
+    "strings",
+    "default",  # KIE's default, for readers: the mock leaves a missing field missing
+}
+ENTRY_KEYS = {
+    "id",
+    "kind",
+    "file",
+    "source",
+    "note",  # what is inferred, or what the page leaves open
+    "results",  # result files on success when no count_field says (default 1; text 0)
+    "count_field",  # an input field that sets the number of result files
+    "format_field",  # an input field naming the file type ("jpeg" → jpg)
+    "requires_one_of",  # at least one of these fields must be given
+    "fields",
+}
+# a format field's value → the file type the mock makes, where the kind can have it
+FORMATS = {"png": "png", "jpg": "jpg", "jpeg": "jpg", "mp3": "mp3", "wav": "wav"}
+MAX_RESULTS = 10  # a count field's value is bounded by its spec; this bounds a spec without one
 COST = 5.0  # credits per task: a mock figure, as for every market model
 _HUGE = 2**53  # an integer field's upper bound when the entry gives none
 
@@ -83,6 +112,27 @@ def problems(document: Mapping[str, Any]) -> list[str]:
             continue
         for field, spec in fields.items():
             found += [f"{where}.{field}: {p}" for p in _spec_problems(spec)]
+        found += [f"{where}.{p}" for p in _entry_problems(entry, fields)]
+    return found
+
+
+def _entry_problems(entry: Mapping[str, Any], fields: Mapping[str, Any]) -> list[str]:
+    found = []
+    if "note" in entry and not isinstance(entry["note"], str):
+        found.append("note: must be text")
+    results = entry.get("results")
+    if results is not None and not (_count(results) and results <= MAX_RESULTS):
+        found.append(f"results: a whole number from 1 to {MAX_RESULTS}")
+    # a count may be documented as an integer or as a string enum ("1"–"4", Ideogram's pages)
+    for key, kinds in (("count_field", ("integer", "string")), ("format_field", ("string",))):
+        name = entry.get(key)
+        if name is not None and (fields.get(name) or {}).get("type") not in kinds:
+            found.append(f"{key}: names one of the entry's {' or '.join(kinds)} fields")
+    one_of = entry.get("requires_one_of")
+    if one_of is not None and (
+        not isinstance(one_of, list) or len(one_of) < 2 or not set(one_of) <= set(fields)
+    ):
+        found.append("requires_one_of: two or more of the entry's fields")
     return found
 
 
@@ -97,16 +147,25 @@ def _spec_problems(spec: object) -> list[str]:
         found.append("required must be true or false")
     enum = spec.get("enum")
     if enum is not None and (
-        kind != "string" or not isinstance(enum, list) or not enum or len(set(enum)) != len(enum)
+        kind not in ("string", "integer", "number")
+        or not isinstance(enum, list)
+        or not enum
+        or len(set(enum)) != len(enum)
+        or not all(isinstance(v, str) if kind == "string" else _number(v) for v in enum)
     ):
-        found.append("enum must be a non-empty list of distinct values, on a string")
+        found.append("enum must be a non-empty list of distinct values of the field's type")
     low, high = spec.get("min"), spec.get("max")
     for bound in (low, high):
         if bound is not None and (kind not in ("integer", "number") or not _number(bound)):
             found.append("min / max must be numbers, on an integer or a number")
     if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
         found.append(f"min {low} is above max {high}")
-    for key, types in (("max_length", ("string",)), ("max_items", ("urls", "objects"))):
+    for key, types in (
+        ("min_length", ("string",)),
+        ("max_length", ("string",)),
+        ("min_items", LISTS),
+        ("max_items", LISTS),
+    ):
         value = spec.get(key)
         if value is not None and (kind not in types or not _count(value)):
             found.append(f"{key} must be a whole number >= 1, on {' or '.join(types)}")
@@ -123,12 +182,17 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def checker(fields: Mapping[str, Mapping[str, Any]]) -> Callable[[Input], Input]:
-    """The input check of one entry: each named field as its spec says, in the entry's order."""
+def checker(
+    fields: Mapping[str, Mapping[str, Any]], one_of: Sequence[str] = ()
+) -> Callable[[Input], Input]:
+    """The input check of one entry: each named field as its spec says, in the entry's order,
+    then at least one of ``one_of`` [INF: KIE's message for that case is not documented]."""
 
     def check(inp: Input) -> Input:
         for field, spec in fields.items():
             _check_field(inp, field, spec)
+        if one_of and all(inp.get(f) in (None, "", []) for f in one_of):
+            raise invalid(f"{one_of[0]} cannot be empty: give one of {', '.join(one_of)}")
         return inp
 
     return check
@@ -148,23 +212,75 @@ def _check_field(inp: Input, field: str, spec: Mapping[str, Any]) -> None:
             raise invalid(f"{field} must be a string")
         if "max_length" in spec and len(text) > spec["max_length"]:
             raise invalid(f"{field} cannot exceed {spec['max_length']} characters")
+        if "min_length" in spec and len(text) < spec["min_length"]:
+            raise invalid(f"{field} must be at least {spec['min_length']} characters")
         if "enum" in spec and text not in spec["enum"]:
             raise invalid(f"{field} is not within the range of allowed options")
     elif kind == "boolean":
         optional_bool(inp, field)
-    elif kind == "integer":
-        low, high = spec.get("min", -_HUGE), spec.get("max", _HUGE)
-        optional_int(inp, field, low, high, strings_ok=spec.get("strings", False))
-    elif kind == "number":
-        number = optional_number(inp, field, spec.get("min", float("-inf")))
-        if number is not None and "max" in spec and number > spec["max"]:
-            raise invalid(f"{field} must be at most {spec['max']:g}")
+    elif kind in ("integer", "number"):
+        number = _checked_number(inp, field, spec)
+        if number is not None and "enum" in spec and number not in spec["enum"]:
+            raise invalid(f"{field} is not within the range of allowed options")
     elif kind == "url":
         optional_url(inp, field)
     elif kind == "urls":
         url_list(inp, field, max_items=spec.get("max_items", _HUGE), required=required)
+        _check_count(inp[field], field, spec)
     elif kind == "objects":
-        objects(inp, field, max_items=spec.get("max_items"))
+        _check_count(objects(inp, field, max_items=spec.get("max_items")), field, spec)
+    else:  # texts, list
+        _check_list(value, field, spec)
+
+
+def _checked_number(inp: Input, field: str, spec: Mapping[str, Any]) -> float | None:
+    if spec["type"] == "integer":
+        low, high = spec.get("min", -_HUGE), spec.get("max", _HUGE)
+        return optional_int(inp, field, low, high, strings_ok=spec.get("strings", False))
+    number = optional_number(inp, field, spec.get("min", float("-inf")))
+    if number is not None and "max" in spec and number > spec["max"]:
+        raise invalid(f"{field} must be at most {spec['max']:g}")
+    return number
+
+
+def _check_list(value: object, field: str, spec: Mapping[str, Any]) -> None:
+    if not isinstance(value, list):
+        raise invalid(f"{field} must be an array")
+    if spec["type"] == "texts" and not all(isinstance(item, str) for item in value):
+        raise invalid(f"{field} must be an array of strings")
+    if "max_items" in spec and len(value) > spec["max_items"]:
+        raise invalid(f"{field} cannot contain more than {spec['max_items']} items")
+    _check_count(value, field, spec)
+
+
+def _check_count(value: Sequence[Any], field: str, spec: Mapping[str, Any]) -> None:
+    if "min_items" in spec and len(value) < spec["min_items"]:
+        raise invalid(f"{field} must contain at least {spec['min_items']} items")
+
+
+def _file_rule(entry: Mapping[str, Any]) -> Callable[[Input], tuple[str, int]]:
+    """The type and number of a task's result files, from its input where the entry says so."""
+    kind, file = entry["kind"], entry["file"]
+    default = entry.get("results", 0 if kind == "text" else 1)
+    count_field, format_field = entry.get("count_field"), entry.get("format_field")
+
+    def files(stored: Input) -> tuple[str, int]:
+        named = stored.get(format_field) if format_field else None
+        # ElevenLabs' formats read "mp3_44100_128": the codec comes first
+        chosen = FORMATS.get(named.split("_")[0].lower()) if isinstance(named, str) else None
+        count = _as_count(stored.get(count_field)) if count_field else None
+        return (chosen if chosen in FILE_TYPES[kind] else file), count or default
+
+    return files
+
+
+def _as_count(value: object) -> int | None:
+    """A count field's value as given (an int or "4", already checked against its spec)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RESULTS:
+        return value
+    return None
 
 
 def load() -> dict[str, MarketModel]:
@@ -176,11 +292,12 @@ def load() -> dict[str, MarketModel]:
     return {
         entry["id"]: MarketModel(
             entry["id"],
-            checker(entry["fields"]),
+            checker(entry["fields"], entry.get("requires_one_of", ())),
             entry["kind"],
-            0 if entry["kind"] == "text" else 1,
+            entry.get("results", 0 if entry["kind"] == "text" else 1),
             COST,
             result_ext=entry["file"],
+            files=_file_rule(entry),
         )
         for entry in document["models"]
     }
