@@ -1,10 +1,11 @@
 """Everything the two clients do that is not I/O, written once as generators ("sans-I/O").
 
 Each operation is a generator that yields what it needs done — an :class:`HttpRequest`, a
-:class:`Fetch` of a result file, a :class:`Sleep`, a look at the clock (:class:`Now`) — and
-receives the outcome. ``Client`` drives the generators with urllib3 and ``time.sleep``,
-``AsyncClient`` with aiohttp and ``asyncio.sleep`` (see :mod:`kiekit.transport`). So polling,
-deadlines, envelope checks and file naming exist once, and tests can drive them with no sockets.
+:class:`Fetch` of a result file, a :class:`Sleep`, a look at the clock (:class:`Now`), a
+journal write (:class:`Record`) — and receives the outcome. ``Client`` drives the generators
+with urllib3 and ``time.sleep``, ``AsyncClient`` with aiohttp and ``asyncio.sleep`` (see
+:mod:`kiekit.transport`). So polling, deadlines, envelope checks and file naming exist once,
+and tests can drive them with no sockets.
 """
 
 from __future__ import annotations
@@ -120,7 +121,17 @@ class Now:
     """Ask the driver for its monotonic clock."""
 
 
-Op = HttpRequest | Fetch | Sleep | Now | StreamUpload
+@frozen
+class Record:
+    """A journal write: ``write()``'s return value is the outcome. The blocking driver runs it
+    in place; the asyncio driver on the journal's writer thread, never on the event loop. A
+    write is never cut short: a cancellation that arrives meanwhile reaches the flow after
+    the write's outcome has (so an intent row written is always an intent row known)."""
+
+    write: Callable[[], Any] = field(repr=False)
+
+
+Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record
 
 
 class SendState:

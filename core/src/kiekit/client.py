@@ -1,28 +1,27 @@
 """``Client`` (blocking, urllib3) and ``AsyncClient`` (asyncio, aiohttp).
 
-Both are thin: every decision lives in :mod:`kiekit._engine` and is shared; a client only picks
-the transport and how to sleep. The API key comes from the ``api_key`` argument or the
-``KIE_API_KEY`` environment variable, and is never printed, logged or put in a repr.
+Both are thin: every method hands a flow of :class:`~kiekit._session.Session` (built on
+:mod:`kiekit._engine`) to its driver, so every decision and every journal row is shared; a
+client only picks the transport and how to wait. The API key comes from the ``api_key``
+argument or the ``KIE_API_KEY`` environment variable, and is never printed, logged or put in
+a repr.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import attrs
-
-from kiekit._engine import Engine, SendState, StatusHook
+from kiekit._engine import Engine, StatusHook
 from kiekit._files import Files, Source
+from kiekit._session import InputLike, Session
 from kiekit._version import __version__
 from kiekit.chat import _flows as chat_flows
 from kiekit.chat._streams import AsyncChatStream, ChatStream
 from kiekit.chat.types import ChatReply, MessagesLike
 from kiekit.errors import ConfigurationError
-from kiekit.fields import Input
 from kiekit.journal import JournalOption, Recorder, journal_of
 from kiekit.models import Request, Results, Task, TaskStatus
 from kiekit.polling import PollPolicy
@@ -43,9 +42,6 @@ from kiekit.uploads import UploadedFile
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
 API_KEY_ENV = "KIE_API_KEY"
-
-InputLike = Input | Mapping[str, Any] | None
-
 
 DOCUMENTED_LIMITS = RateLimits()
 
@@ -109,8 +105,20 @@ def _limiter(rate_limits: RateLimits | RateLimiter | None) -> RateLimiter | None
     )
 
 
-def _policy(engine: Engine, timeout: float | None) -> PollPolicy:
-    return engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+def _session(
+    api_key: str | None,
+    base_url: str | None,
+    upload_base_url: str | None,
+    registry: Registry | None,
+    poll: PollPolicy | None,
+    retry: RetryPolicy | None,
+    rate_limits: RateLimits | RateLimiter | None,
+    journal: JournalOption,
+    downloads: DownloadPolicy | None,
+) -> Session:
+    hosts = endpoints(base_url, upload_base_url)
+    engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads)
+    return Session(engine, Files(engine, hosts), Recorder(journal_of(journal), engine))
 
 
 class Client:
@@ -159,13 +167,19 @@ class Client:
         journal: JournalOption = True,
         downloads: DownloadPolicy | None = None,
     ) -> None:
-        hosts = endpoints(base_url, upload_base_url)
-        self._engine = _engine(
-            api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads
+        self._session = _session(
+            api_key,
+            base_url,
+            upload_base_url,
+            registry,
+            poll,
+            retry,
+            rate_limits,
+            journal,
+            downloads,
         )
-        self._files = Files(self._engine, hosts)
+        self._engine = self._session.engine
         self._transport = transport or Urllib3Transport(timeout=timeout)
-        self._journal = Recorder(journal_of(journal), self._engine)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self._engine.base_url!r})"
@@ -186,65 +200,41 @@ class Client:
         instead of creating (and paying for) another; OutcomeUnknownError if that create's
         outcome is unknown.
         """
-        checked = self._engine.prepare(model, params, fields)
-        request = self._engine.create_request(model, checked, callback_url=callback_url)
-        # The rate-limit slot before the intent row: a create cancelled while it waits for its
-        # slot was never sent, and must not be journaled as one that may have made a task.
-        drive(self._engine.create_slot(), self._transport)
-        intent = self._journal.before_create(model, request, idempotency_key)
-        if isinstance(intent, Task):
-            return intent
-        sending = SendState()
-        try:
-            flow = self._engine.submit(model, request, sending=sending, slot_taken=True)
-            task = drive(flow, self._transport)
-        except BaseException as exc:
-            self._journal.create_failed(intent, exc, maybe_sent=sending.maybe_sent)
-            raise
-        self._journal.created(intent, task)
-        return task
+        flow = self._session.submit(
+            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key
+        )
+        return drive(flow, self._transport)
 
     def call(self, request: Request, *, task_id: str | None = None) -> Any:
         """Send one request a provider describes (an extra endpoint such as a fresh download
         link) and return KIE's ``data``; body codes other than 200 raise typed errors."""
-        return drive(self._engine.call(request, task_id=task_id), self._transport)
+        return drive(self._session.call(request, task_id=task_id), self._transport)
 
     def status(self, task: Task) -> TaskStatus:
-        return drive(self._engine.status(task), self._transport)
+        return drive(self._session.status(task), self._transport)
 
     def wait(
         self, task: Task, *, timeout: float | None = None, on_status: StatusHook | None = None
     ) -> Results:
         """Poll until the task succeeds (its results) or fails (TaskFailedError); give up
         with WaitTimeoutError after ``timeout`` seconds (default: the poll policy's)."""
-        flow = self._engine.wait(task, policy=_policy(self._engine, timeout), on_status=on_status)
-        try:
-            results = drive(flow, self._transport)
-        except BaseException as exc:
-            self._journal.wait_failed(task, exc)
-            raise
-        self._journal.finished(task, results)
-        return results
+        return drive(
+            self._session.wait(task, timeout=timeout, on_status=on_status), self._transport
+        )
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
         """Fetch the result files into ``out_dir`` (atomically, size- and type-checked; an
         expired link is renewed once through download-url). Returns the paths written."""
-        try:
-            paths = drive(self._engine.download(results, Path(out_dir)), self._transport)
-        except BaseException as exc:
-            self._journal.download_failed(results.task_id, exc)
-            raise
-        self._journal.downloaded(results.task_id, paths, out_dir)
-        return paths
+        return drive(self._session.download(results, out_dir), self._transport)
 
     def download_url(self, url: str, *, task_id: str | None = None) -> str:
         """A fresh direct link (valid 20 minutes) for a file URL KIE made; a URL KIE did not
         make raises UnprocessableError ("url is wrong", kie-api.md §4)."""
-        return drive(self._engine.download_url(url, task_id=task_id), self._transport)
+        return drive(self._session.download_url(url, task_id=task_id), self._transport)
 
     def credits(self) -> float:
         """The account's credit balance (``GET /api/v1/chat/credit``)."""
-        return drive(self._files.credits(), self._transport)
+        return drive(self._session.credits(), self._transport)
 
     def upload(
         self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None
@@ -257,10 +247,8 @@ class Client:
         a name used again overwrites the old file and KIE's CDN may serve the stale one
         (kie-api.md §4). KIE keeps uploads for 3 days (24 h per one of its pages).
         """
-        return drive(
-            self._files.upload(source, upload_path=upload_path, file_name=file_name),
-            self._transport,
-        )
+        flow = self._session.upload(source, upload_path=upload_path, file_name=file_name)
+        return drive(flow, self._transport)
 
     def generate(
         self,
@@ -273,8 +261,8 @@ class Client:
         **fields: Any,
     ) -> list[Path]:
         """Submit, wait and download in one call; returns the files written."""
-        task = self.submit(model, params, **fields)
-        return self.download(self.wait(task, timeout=timeout), out_dir)
+        flow = self._session.generate(model, params, fields, out_dir=out_dir, timeout=timeout)
+        return drive(flow, self._transport)
 
     def chat(
         self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
@@ -327,13 +315,19 @@ class AsyncClient:
         journal: JournalOption = True,
         downloads: DownloadPolicy | None = None,
     ) -> None:
-        hosts = endpoints(base_url, upload_base_url)
-        self._engine = _engine(
-            api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads
+        self._session = _session(
+            api_key,
+            base_url,
+            upload_base_url,
+            registry,
+            poll,
+            retry,
+            rate_limits,
+            journal,
+            downloads,
         )
-        self._files = Files(self._engine, hosts)
+        self._engine = self._session.engine
         self._transport = transport or AiohttpTransport(timeout=timeout)
-        self._journal = Recorder(journal_of(journal), self._engine)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self._engine.base_url!r})"
@@ -348,61 +342,37 @@ class AsyncClient:
         idempotency_key: str | None = None,
         **fields: Any,
     ) -> Task:
-        checked = self._engine.prepare(model, params, fields)
-        request = self._engine.create_request(model, checked, callback_url=callback_url)
-        await drive_async(self._engine.create_slot(), self._transport)  # as in Client.submit
-        intent = self._journal.before_create(model, request, idempotency_key)
-        if isinstance(intent, Task):
-            return intent
-        sending = SendState()
-        flow = self._engine.submit(model, request, sending=sending, slot_taken=True)
-        try:
-            task = await drive_async(flow, self._transport)
-        except BaseException as exc:
-            self._journal.create_failed(intent, exc, maybe_sent=sending.maybe_sent)
-            raise
-        self._journal.created(intent, task)
-        return task
+        flow = self._session.submit(
+            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key
+        )
+        return await drive_async(flow, self._transport)
 
     async def call(self, request: Request, *, task_id: str | None = None) -> Any:
-        return await drive_async(self._engine.call(request, task_id=task_id), self._transport)
+        return await drive_async(self._session.call(request, task_id=task_id), self._transport)
 
     async def status(self, task: Task) -> TaskStatus:
-        return await drive_async(self._engine.status(task), self._transport)
+        return await drive_async(self._session.status(task), self._transport)
 
     async def wait(
         self, task: Task, *, timeout: float | None = None, on_status: StatusHook | None = None
     ) -> Results:
-        flow = self._engine.wait(task, policy=_policy(self._engine, timeout), on_status=on_status)
-        try:
-            results = await drive_async(flow, self._transport)
-        except BaseException as exc:
-            self._journal.wait_failed(task, exc)
-            raise
-        self._journal.finished(task, results)
-        return results
+        flow = self._session.wait(task, timeout=timeout, on_status=on_status)
+        return await drive_async(flow, self._transport)
 
     async def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
-        flow = self._engine.download(results, Path(out_dir))
-        try:
-            paths = await drive_async(flow, self._transport)
-        except BaseException as exc:
-            self._journal.download_failed(results.task_id, exc)
-            raise
-        self._journal.downloaded(results.task_id, paths, out_dir)
-        return paths
+        return await drive_async(self._session.download(results, out_dir), self._transport)
 
     async def download_url(self, url: str, *, task_id: str | None = None) -> str:
-        flow = self._engine.download_url(url, task_id=task_id)
+        flow = self._session.download_url(url, task_id=task_id)
         return await drive_async(flow, self._transport)
 
     async def credits(self) -> float:
-        return await drive_async(self._files.credits(), self._transport)
+        return await drive_async(self._session.credits(), self._transport)
 
     async def upload(
         self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None
     ) -> UploadedFile:
-        flow = self._files.upload(source, upload_path=upload_path, file_name=file_name)
+        flow = self._session.upload(source, upload_path=upload_path, file_name=file_name)
         return await drive_async(flow, self._transport)
 
     async def generate(
@@ -415,8 +385,8 @@ class AsyncClient:
         timeout: float | None = None,
         **fields: Any,
     ) -> list[Path]:
-        task = await self.submit(model, params, **fields)
-        return await self.download(await self.wait(task, timeout=timeout), out_dir)
+        flow = self._session.generate(model, params, fields, out_dir=out_dir, timeout=timeout)
+        return await drive_async(flow, self._transport)
 
     async def chat(
         self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any

@@ -25,6 +25,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -35,11 +36,12 @@ from kiekit._engine import (
     HttpRequest,
     HttpResponse,
     Now,
+    Record,
     Sleep,
     StreamUpload,
     check_file_start,
 )
-from kiekit.errors import DownloadError, FileWriteError, KieError, ProtocolError, TransportError
+from kiekit.errors import DownloadError, FileWriteError, ProtocolError, TransportError
 from kiekit.retry import parse_retry_after
 
 if TYPE_CHECKING:
@@ -85,9 +87,13 @@ def drive(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run an engine flow to its result with blocking I/O."""
+    """Run an engine flow to its result with blocking I/O.
+
+    Whatever an op raises goes back into the flow — kiekit's errors to be retried or given
+    context, any other (Ctrl-C, a bug) so that the flow can write down what it knows before
+    it ends (the journal's "never sent" row)."""
     outcome: Any = None
-    error: KieError | None = None
+    error: BaseException | None = None
     while True:
         try:
             op = flow.throw(error) if error is not None else flow.send(outcome)
@@ -105,8 +111,10 @@ def drive(
                 sleep(op.seconds)
             elif isinstance(op, Now):
                 outcome = clock()
-        except KieError as exc:
-            error = exc  # handed back to the flow, which may retry or add context
+            elif isinstance(op, Record):
+                outcome = op.write()
+        except BaseException as exc:
+            error = exc
 
 
 async def drive_async(
@@ -116,15 +124,23 @@ async def drive_async(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run an engine flow to its result on the event loop (a sync in-memory transport works too)."""
+    """Run an engine flow to its result on the event loop (a sync in-memory transport works
+    too). Journal writes run on the journal's writer thread, never on the loop; a
+    cancellation that comes during one reaches the flow once the write is done."""
     outcome: Any = None
-    error: KieError | None = None
+    error: BaseException | None = None
+    deferred: BaseException | None = None  # a cancellation held back while a write finished
     while True:
         try:
             op = flow.throw(error) if error is not None else flow.send(outcome)
         except StopIteration as done:
+            if deferred is not None:
+                raise deferred from None
             return done.value  # type: ignore[no-any-return]
         outcome, error = None, None
+        if deferred is not None:
+            error, deferred = deferred, None
+            continue
         try:
             if isinstance(op, HttpRequest):
                 outcome = await _maybe_await(transport.send(op))
@@ -136,8 +152,39 @@ async def drive_async(
                 await sleep(op.seconds)
             elif isinstance(op, Now):
                 outcome = clock()
-        except KieError as exc:
+            elif isinstance(op, Record):
+                written, deferred = await _written(op)
+                outcome = written.result()
+        except BaseException as exc:
             error = exc
+
+
+_writer: ThreadPoolExecutor | None = None
+
+
+def journal_writer() -> ThreadPoolExecutor:
+    """The one thread on which the asyncio driver writes journals: off the event loop, and
+    one at a time (SQLite takes one writer anyway)."""
+    global _writer
+    if _writer is None:
+        _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiekit-journal")
+    return _writer
+
+
+async def _written(op: Record) -> tuple[asyncio.Future[Any], BaseException | None]:
+    """Run ``op`` on the writer thread to its end, even through cancellations; the finished
+    future, and the cancellation that came meanwhile if one did."""
+    future = asyncio.get_running_loop().run_in_executor(journal_writer(), op.write)
+    cancelled: BaseException | None = None
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError as exc:
+            if not future.done():
+                cancelled = exc
+        except BaseException:  # noqa: S110 - the write's own error: read from the future
+            pass
+    return future, cancelled
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -267,10 +267,13 @@ class Recorder:
             journal = self.journal
             self._safely(task.id, lambda: journal.finished(task, results))
 
+    def records_failure(self, exc: BaseException) -> bool:
+        """Whether a failed wait or download is written down: only kiekit's errors say
+        something about the task; a cancelled or interrupted one leaves the row as it was."""
+        return self.journal is not None and isinstance(exc, KieError)
+
     def wait_failed(self, task: Task, exc: BaseException) -> None:
-        # Only kiekit's errors say something about the task; a cancelled or interrupted wait
-        # leaves the row as it was.
-        if self.journal is not None and isinstance(exc, KieError):
+        if self.journal is not None and isinstance(exc, KieError):  # records_failure
             journal = self.journal
             self._safely(task.id, lambda: journal.wait_failed(task, exc))
 
@@ -282,7 +285,7 @@ class Recorder:
             self._safely(task_id, lambda: journal.downloaded(task_id, paths, out_dir))
 
     def download_failed(self, task_id: str, exc: BaseException) -> None:
-        if self.journal is not None and isinstance(exc, KieError):
+        if self.journal is not None and isinstance(exc, KieError):  # records_failure
             journal = self.journal
             self._safely(task_id, lambda: journal.download_failed(task_id, exc))
 

@@ -1,0 +1,139 @@
+"""What a client does, written once: every method of ``Client`` and ``AsyncClient`` as a flow.
+
+The engine (:mod:`kiekit._engine`) knows KIE's calls; a session adds what a client adds around
+them — the journal's rows before and after each step (:class:`~kiekit._engine.Record` ops) and
+the account's calls (:mod:`kiekit._files`). The two clients only pick a driver: each of their
+methods hands one of these flows to ``drive`` or ``drive_async``, so both clients keep the same
+rows, raise the same errors and return the same results by construction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from kiekit._engine import Engine, Flow, Record, SendState, StatusHook
+from kiekit._files import Files, Source
+from kiekit.fields import Input
+from kiekit.journal import Recorder
+from kiekit.models import Request, Results, Task, TaskStatus
+from kiekit.uploads import UploadedFile
+
+T = TypeVar("T")
+
+InputLike = Input | Mapping[str, Any] | None
+
+
+class Session:
+    """One client's engine, account calls and journal recorder, as flows."""
+
+    def __init__(self, engine: Engine, files: Files, recorder: Recorder) -> None:
+        self.engine = engine
+        self.files = files
+        self.recorder = recorder
+
+    def _record(self, write: Callable[[], T]) -> Flow[T]:
+        """A journal write as an engine op; with no journal there is nothing to hand over
+        (the recorder's checks still run, e.g. an idempotency key needs a journal)."""
+        if self.recorder.journal is None:
+            return write()
+        outcome: T = yield Record(write)
+        return outcome
+
+    def submit(
+        self,
+        model: str,
+        params: InputLike,
+        fields: Mapping[str, Any],
+        *,
+        callback_url: str | None,
+        idempotency_key: str | None,
+    ) -> Flow[Task]:
+        engine, recorder = self.engine, self.recorder
+        checked = engine.prepare(model, params, fields)
+        request = engine.create_request(model, checked, callback_url=callback_url)
+        # The rate-limit slot before the intent row: a create cancelled while it waits for its
+        # slot was never sent, and must not be journaled as one that may have made a task.
+        yield from engine.create_slot()
+        intent = yield from self._record(
+            partial(recorder.before_create, model, request, idempotency_key)
+        )
+        if isinstance(intent, Task):
+            return intent
+        sending = SendState()
+        try:
+            task = yield from engine.submit(model, request, sending=sending, slot_taken=True)
+        except GeneratorExit:  # the flow was dropped: nothing may be yielded any more
+            raise
+        except BaseException as exc:
+            failed = partial(recorder.create_failed, intent, exc, maybe_sent=sending.maybe_sent)
+            yield from self._record(failed)
+            raise
+        yield from self._record(partial(recorder.created, intent, task))
+        return task
+
+    def call(self, request: Request, *, task_id: str | None) -> Flow[Any]:
+        return self.engine.call(request, task_id=task_id)
+
+    def status(self, task: Task) -> Flow[TaskStatus]:
+        return self.engine.status(task)
+
+    def wait(
+        self, task: Task, *, timeout: float | None, on_status: StatusHook | None
+    ) -> Flow[Results]:
+        engine = self.engine
+        policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+        try:
+            results = yield from engine.wait(task, policy=policy, on_status=on_status)
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            if self.recorder.records_failure(exc):
+                yield from self._record(partial(self.recorder.wait_failed, task, exc))
+            raise
+        yield from self._record(partial(self.recorder.finished, task, results))
+        return results
+
+    def download(self, results: Results, out_dir: str | os.PathLike[str]) -> Flow[list[Path]]:
+        try:
+            paths = yield from self.engine.download(results, Path(out_dir))
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            if self.recorder.records_failure(exc):
+                failed = partial(self.recorder.download_failed, results.task_id, exc)
+                yield from self._record(failed)
+            raise
+        yield from self._record(partial(self.recorder.downloaded, results.task_id, paths, out_dir))
+        return paths
+
+    def generate(
+        self,
+        model: str,
+        params: InputLike,
+        fields: Mapping[str, Any],
+        *,
+        out_dir: str | os.PathLike[str],
+        timeout: float | None,
+    ) -> Flow[list[Path]]:
+        task = yield from self.submit(
+            model, params, fields, callback_url=None, idempotency_key=None
+        )
+        results = yield from self.wait(task, timeout=timeout, on_status=None)
+        return (yield from self.download(results, out_dir))
+
+    def download_url(self, url: str, *, task_id: str | None) -> Flow[str]:
+        return self.engine.download_url(url, task_id=task_id)
+
+    def credits(self) -> Flow[float]:
+        return self.files.credits()
+
+    def upload(
+        self, source: Source, *, upload_path: str, file_name: str | None
+    ) -> Flow[UploadedFile]:
+        return self.files.upload(source, upload_path=upload_path, file_name=file_name)

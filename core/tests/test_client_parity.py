@@ -1,0 +1,192 @@
+"""Client and AsyncClient are one client with two drivers (issue 14): the same methods with the
+same signatures, the same results, errors and journal rows for the same answers; and the
+asyncio driver writes the journal off its event loop, never losing a row to a cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kiekit import AsyncClient, Client, PollPolicy, TaskFailedError, ValidationError
+from kiekit.journal import Entry, EntryState, Journal, MemoryStore
+from kiekit.retry import RetryPolicy
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+
+FAST = PollPolicy(initial=0.001, growth=0.001, maximum=0.002, timeout=5.0)
+QUIET: dict[str, Any] = {"rate_limits": None, "retry": RetryPolicy.never(), "poll": FAST}
+
+
+def _public(cls: type) -> dict[str, Any]:
+    return {
+        name: member
+        for name, member in vars(cls).items()
+        if callable(member) and not name.startswith("_")
+    }
+
+
+def test_both_clients_have_the_same_methods_with_the_same_signatures() -> None:
+    sync, async_ = _public(Client), _public(AsyncClient)
+    assert set(sync) == set(async_)
+    for name, method in sync.items():
+        twin = async_[name]
+        # the same parameters; what comes back is the same thing, awaited or async-iterated
+        sync_sig, async_sig = inspect.signature(method), inspect.signature(twin)
+        assert sync_sig.parameters == async_sig.parameters, name
+        returns = (sync_sig.return_annotation, async_sig.return_annotation)
+        assert returns[0] == returns[1] or returns == ("ChatStream", "AsyncChatStream"), name
+        # every method that does I/O is a coroutine; chat_stream hands back an async iterator
+        if name != "chat_stream":
+            assert inspect.iscoroutinefunction(twin), name
+
+
+def test_each_method_is_one_delegation_to_the_session() -> None:
+    """No client decides anything: each method body names one session flow and its driver."""
+    for cls in (Client, AsyncClient):
+        for name, method in _public(cls).items():
+            source = inspect.getsource(method)
+            if name in ("close", "chat", "chat_stream"):
+                continue  # the transport's own close; chat streams have drivers of their own
+            assert f"self._session.{name}(" in source, f"{cls.__name__}.{name}"
+            assert "_journal" not in source, f"{cls.__name__}.{name}"
+            assert "try:" not in source, f"{cls.__name__}.{name}"
+
+
+def _rows(journal: Journal) -> list[tuple[Any, ...]]:
+    """The rows as a user reads them, without what differs by nature (times, temp names)."""
+    return [
+        (
+            row.model,
+            row.state,
+            row.task_id,
+            row.request,
+            row.error,
+            row.assets,
+            [Path(p).name for p in row.files],
+        )
+        for row in journal.entries()
+    ]
+
+
+def _scenario(kit: SimpleNamespace, api: Any, journal: Journal, out: Path) -> Any:
+    """Everything a user does, with every ending: done, failed, refused before sending."""
+    urls = [f"{kit.CDN}/a.png"]
+    done = kit.FakeKie(
+        [kit.market("generating", progress=30), kit.market("success", urls=urls)],
+        files={urls[0]: kit.PNG},
+    )
+    failed = kit.FakeKie([kit.market("fail", fail_code="422", fail_msg="nsfw")])
+
+    async def run() -> list[Any]:
+        seen: list[Any] = []
+        async with api.client(transport=done.transport, journal=journal, **QUIET) as kie:
+            task = await kie.submit(kit.GROK_T2I, prompt="a fox", idempotency_key="fox-1")
+            again = await kie.submit(kit.GROK_T2I, prompt="a fox", idempotency_key="fox-1")
+            results = await kie.wait(task)
+            paths = await kie.download(results, out)
+            seen += [task.id, again.id, results.assets, [p.read_bytes() for p in paths]]
+            try:
+                await kie.submit(kit.GROK_T2I, prompt="a fox", aspect_ratio="7:1")
+            except ValidationError as exc:
+                seen.append((type(exc), exc.field))
+        async with api.client(transport=failed.transport, journal=journal, **QUIET) as kie:
+            task = await kie.submit(kit.GROK_T2I, prompt="a cat")
+            try:
+                await kie.wait(task)
+            except TaskFailedError as exc:
+                seen.append((type(exc), exc.task_id, exc.fail_code, exc.fail_message))
+        return seen
+
+    return api.run(run)
+
+
+def test_the_same_answers_give_the_same_results_errors_and_journal_rows(
+    apis: list[Any], kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    outcomes = []
+    for api in apis:
+        journal = Journal(MemoryStore())
+        seen = _scenario(kit, api, journal, tmp_path / api.name)
+        outcomes.append((seen, _rows(journal)))
+    (sync_seen, sync_rows), (async_seen, async_rows) = outcomes
+    assert sync_seen == async_seen
+    assert sync_rows == async_rows
+    states = [row[1] for row in sync_rows]
+    assert states == [EntryState.SUCCEEDED, EntryState.FAILED]
+
+
+class HeldStore(MemoryStore):
+    """A journal store whose first insert waits for the test's word, noting its thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = threading.Event()
+        self.go_on = threading.Event()
+        self.threads: set[str] = set()
+
+    def insert(self, entry: Entry) -> bool:
+        self.threads.add(threading.current_thread().name)
+        self.writing.set()
+        assert self.go_on.wait(60), "the test never let the write finish"
+        return super().insert(entry)
+
+    def update(self, key: str, changes: Any, *, only_if: Any = None) -> Entry | None:
+        self.threads.add(threading.current_thread().name)
+        return super().update(key, changes, only_if=only_if)
+
+
+def _held_client(store: HeldStore, kit: SimpleNamespace, transport: MockTransport) -> AsyncClient:
+    return AsyncClient(kit.CANARY, transport=transport, journal=Journal(store), **QUIET)
+
+
+def test_the_async_client_writes_its_journal_off_the_event_loop(kit: SimpleNamespace) -> None:
+    store = HeldStore()
+    kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
+
+    async def run() -> Any:
+        async with _held_client(store, kit, kie.transport) as client:
+            submit = asyncio.create_task(client.submit(kit.GROK_T2I, prompt="a fox"))
+            # the intent row is being written and held; the loop still runs this coroutine
+            assert await asyncio.to_thread(store.writing.wait, 60)
+            loop_thread = threading.current_thread().name
+            store.go_on.set()
+            task = await submit
+            await client.wait(task)
+            return loop_thread, task
+
+    loop_thread, task = asyncio.run(run())
+    assert loop_thread not in store.threads
+    assert store.threads == {"kiekit-journal_0"}
+    assert store.by_task(task.id) is not None
+
+
+def test_a_cancellation_during_the_intent_write_leaves_a_row_that_says_never_sent(
+    kit: SimpleNamespace,
+) -> None:
+    store = HeldStore()
+    sent: list[HttpRequest] = []
+
+    def kie(request: HttpRequest) -> HttpResponse:
+        sent.append(request)
+        return kit.created()
+
+    async def run() -> None:
+        async with _held_client(store, kit, MockTransport(kie)) as client:
+            submit = asyncio.create_task(client.submit(kit.GROK_T2I, prompt="a fox"))
+            assert await asyncio.to_thread(store.writing.wait, 60)
+            submit.cancel()  # while the intent row is being written
+            # one turn of the loop: the cancelled task runs first (its wake-up was queued by
+            # cancel()), so the driver holds the cancellation before the write may finish
+            await asyncio.sleep(0)
+            store.go_on.set()
+            with pytest.raises(asyncio.CancelledError):
+                await submit
+
+    asyncio.run(run())
+    [row] = store.entries()
+    assert sent == []  # the create never left
+    assert row.state is EntryState.REJECTED, row  # known never sent: a batch may send it again
