@@ -33,11 +33,10 @@ from kiekit.chat import (
     SseEvent,
     Usage,
 )
-from kiekit.chat._streams import BufferedStream
 from kiekit.errors import KieError
 from kiekit.fields import Input, choice
 from kiekit.models import Request
-from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit.transport import BufferedStream, HttpRequest, HttpResponse, MockTransport
 
 KEY = "sk-chat-test-key"
 MODEL = "echo-1"

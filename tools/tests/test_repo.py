@@ -11,7 +11,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
-IO_MODULES = {"urllib3", "aiohttp", "requests", "httpx", "socket", "urllib.request", "http.client"}
+NETWORK = {"urllib3", "aiohttp", "requests", "httpx", "socket", "urllib.request", "http.client"}
+# what a plugin never needs: it translates values (DESIGN.md), the clients do every effect
+IO_MODULES = NETWORK | {"sqlite3", "subprocess", "shutil", "tempfile", "asyncio", "threading"}
+# calls that touch files, processes or the clock's sleep, whatever module they come through
+IO_CALLS = {"open", "sleep", "system", "popen", "remove", "unlink", "rename", "replace", "rmdir"}
+IO_METHODS = {"read_text", "write_text", "read_bytes", "write_bytes", "mkdir", "touch", "unlink"}
+# The only core modules that do I/O themselves, each for one reason
+CORE_IO = {
+    "_transports/urllib3_transport.py": {"urllib3"},  # Client's HTTP
+    "_transports/aiohttp_transport.py": {"aiohttp"},  # AsyncClient's HTTP
+    "journal/_stores.py": {"sqlite3"},  # the journal on disk
+    "webhooks.py": {"aiohttp"},  # the callback receiver is a server
+    "cli/resume.py": {"socket"},  # is an embedded mock still listening on loopback?
+}
 
 
 def imports(folder: Path) -> list[tuple[Path, str]]:
@@ -48,13 +61,53 @@ def test_mock_server_imports_no_kiekit_code() -> None:
     assert offenders == []
 
 
+def io_calls(folder: Path) -> list[str]:
+    """Calls in ``folder`` that read or write files, sleep or start processes."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else None
+            if isinstance(func, ast.Attribute):
+                name = func.attr if func.attr in IO_CALLS | IO_METHODS else None
+            if name in IO_CALLS | IO_METHODS:
+                found.append(f"{path.name}:{node.lineno}: {name}()")
+    return found
+
+
 @pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.name)
 def test_plugins_do_no_io(plugin: Path) -> None:
+    """No network, files, databases, processes, threads or sleeps: a plugin only translates."""
     offenders = [
         f"{path.relative_to(ROOT)}: {module}"
         for path, module in imports(plugin / "src")
         if module in IO_MODULES or module.split(".")[0] in IO_MODULES
     ]
+    assert offenders == []
+    assert io_calls(plugin / "src") == []
+
+
+def test_the_io_checks_can_fail(tmp_path: Path) -> None:
+    doomed = tmp_path / "doomed.py"
+    doomed.write_text("import sqlite3\nopen('x').read()\ntime.sleep(1)\nPath('y').write_text('')\n")
+    assert [module for _, module in imports(tmp_path)] == ["sqlite3"]
+    found = io_calls(tmp_path)
+    assert sorted(line.rsplit(" ", 1)[1] for line in found) == ["open()", "sleep()", "write_text()"]
+
+
+def test_only_the_transports_the_journal_and_the_receiver_do_io_in_core() -> None:
+    """kiekit's I/O sits behind seams (issue 14): HTTP in one transport per file, SQLite in
+    the journal's stores, the webhook receiver's server; everything else is sans-I/O."""
+    src = ROOT / "core" / "src" / "kiekit"
+    offenders = []
+    for path, module in imports(src):
+        top = module.split(".")[0]
+        if module in NETWORK | {"sqlite3"} or top in NETWORK | {"sqlite3"}:
+            allowed = CORE_IO.get(path.relative_to(src).as_posix(), set())
+            if module not in allowed and top not in allowed:
+                offenders.append(f"{path.relative_to(ROOT)}: {module}")
     assert offenders == []
 
 

@@ -131,7 +131,30 @@ class Record:
     write: Callable[[], Any] = field(repr=False)
 
 
-Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record
+@frozen
+class OpenStream:
+    """Send ``request`` and start reading its answer as it arrives (a chat's server-sent
+    events); the outcome is the answer's :class:`StreamHead`. The driver holds the open stream
+    until the flow ends."""
+
+    request: HttpRequest
+
+
+@frozen
+class StreamHead:
+    """The status line of a streamed answer; its body is read with :class:`ReadStream`."""
+
+    status: int
+    reason: str = ""
+    content_type: str = ""
+
+
+@frozen
+class ReadStream:
+    """The next chunk of the open stream's body: ``b""`` once it has ended."""
+
+
+Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record | OpenStream | ReadStream
 
 
 class SendState:

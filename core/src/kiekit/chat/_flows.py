@@ -1,8 +1,9 @@
 """The chat calls as sans-I/O flows, as :mod:`kiekit._engine` does for tasks.
 
 A whole answer is one ordinary :class:`~kiekit._engine.HttpRequest`. A streamed answer yields
-:class:`OpenStream` (the driver answers with a :class:`StreamHead`), then :class:`ReadStream`
-for each chunk of bytes (``b""`` at the end), and :class:`Emit` for each delta the user gets;
+the engine's :class:`~kiekit._engine.OpenStream` (the driver answers with a
+:class:`~kiekit._engine.StreamHead`), then :class:`~kiekit._engine.ReadStream` for each chunk
+of bytes (``b""`` at the end), and :class:`Emit` for each delta the user gets;
 its return value is the assembled :class:`ChatReply`. So envelope checks, SSE decoding, error
 mapping and assembly exist once for both clients.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from attrs import define, field, frozen
 
 from kiekit import wire
-from kiekit._engine import Engine, HttpRequest, HttpResponse
+from kiekit._engine import Engine, HttpRequest, HttpResponse, OpenStream, ReadStream, StreamHead
 from kiekit.chat.provider import ChatProvider
 from kiekit.chat.sse import SseDecoder
 from kiekit.chat.types import ChatCall, ChatDelta, ChatFailure, ChatReply, MessagesLike, Usage
@@ -26,25 +27,6 @@ from kiekit.models import Request
 __all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
 
 SSE = "text/event-stream"
-
-
-@frozen
-class OpenStream:
-    request: HttpRequest
-
-
-@frozen
-class StreamHead:
-    """The status line of a streamed answer; its body is read with :class:`ReadStream`."""
-
-    status: int
-    reason: str = ""
-    content_type: str = ""
-
-
-@frozen
-class ReadStream:
-    """Ask for the next chunk of the open stream's body: ``b""`` once it has ended."""
 
 
 @frozen

@@ -1,0 +1,236 @@
+"""The drivers: one per I/O flavour, each performing the engine's ops (:mod:`kiekit._engine`).
+
+``drive`` runs a flow to its end with blocking I/O (``Client``), ``drive_async`` on the event
+loop (``AsyncClient``); a chat stream (:mod:`kiekit.chat._streams`) steps its flow with the same
+drivers and hands the deltas to the user as they come. Whatever an op raises goes back into the
+flow — kiekit's errors to be retried or given context, any other (Ctrl-C, a cancellation, a
+bug) so that the flow can write down what it knows before it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from kiekit._engine import (
+    Fetch,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Now,
+    OpenStream,
+    ReadStream,
+    Record,
+    Sleep,
+    StreamUpload,
+)
+from kiekit._transports.base import (
+    AsyncByteStream,
+    AsyncTransport,
+    BufferedStream,
+    ByteStream,
+    SyncTransport,
+)
+
+T = TypeVar("T")
+
+
+class SyncDriver:
+    """Performs ops with blocking I/O; holds the stream a flow opened until :meth:`close`."""
+
+    def __init__(
+        self,
+        transport: SyncTransport,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self._sleep = sleep
+        self._clock = clock
+        self._stream: ByteStream | None = None
+
+    def perform(self, op: object) -> Any:
+        if isinstance(op, HttpRequest):
+            return self.transport.send(op)
+        if isinstance(op, Fetch):
+            return self.transport.fetch(op)
+        if isinstance(op, StreamUpload):
+            return self.transport.upload(op)
+        if isinstance(op, Sleep):
+            return self._sleep(op.seconds)
+        if isinstance(op, Now):
+            return self._clock()
+        if isinstance(op, Record):
+            return op.write()
+        if isinstance(op, OpenStream):
+            self._stream = _open_stream(self.transport, op.request)
+            return self._stream.head
+        if isinstance(op, ReadStream):
+            assert self._stream is not None, "ReadStream before OpenStream"
+            return self._stream.read()
+        raise TypeError(f"not an engine op: {op!r}")
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def run(self, flow: Flow[T]) -> T:
+        outcome: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    op = flow.throw(error) if error is not None else flow.send(outcome)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                outcome, error = None, None
+                try:
+                    outcome = self.perform(op)
+                except BaseException as exc:
+                    error = exc
+        finally:
+            self.close()
+
+
+class AsyncDriver:
+    """Performs ops on the event loop (a sync in-memory transport works too). Journal writes
+    run on the journal's writer thread, never on the loop; a cancellation that comes during
+    one reaches the flow once the write is done (:meth:`run`)."""
+
+    def __init__(
+        self,
+        transport: AsyncTransport | SyncTransport,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self._sleep = sleep
+        self._clock = clock
+        self._stream: AsyncByteStream | ByteStream | None = None
+        self.deferred: BaseException | None = None  # a cancellation held back by a write
+
+    async def perform(self, op: object) -> Any:
+        transport = self.transport
+        if isinstance(op, HttpRequest):
+            return await _maybe_await(transport.send(op))
+        if isinstance(op, Fetch):
+            return await _maybe_await(transport.fetch(op))
+        if isinstance(op, StreamUpload):
+            return await _maybe_await(transport.upload(op))
+        if isinstance(op, Sleep):
+            return await self._sleep(op.seconds)
+        if isinstance(op, Now):
+            return self._clock()
+        if isinstance(op, Record):
+            written, self.deferred = await _written(op)
+            return written.result()
+        if isinstance(op, OpenStream):
+            self._stream = await _maybe_await(_open_stream(transport, op.request))
+            return self._stream.head
+        if isinstance(op, ReadStream):
+            assert self._stream is not None, "ReadStream before OpenStream"
+            return await _maybe_await(self._stream.read())
+        raise TypeError(f"not an engine op: {op!r}")
+
+    async def close(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await _maybe_await(stream.close())
+
+    async def run(self, flow: Flow[T]) -> T:
+        outcome: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    op = flow.throw(error) if error is not None else flow.send(outcome)
+                except StopIteration as done:
+                    if self.deferred is not None:
+                        raise self.deferred from None
+                    return done.value  # type: ignore[no-any-return]
+                outcome, error = None, None
+                if self.deferred is not None:  # the flow hears of it now, the write being done
+                    error, self.deferred = self.deferred, None
+                    continue
+                try:
+                    outcome = await self.perform(op)
+                except BaseException as exc:
+                    error = exc
+        finally:
+            await self.close()
+
+
+def _open_stream(transport: Any, request: HttpRequest) -> Any:
+    """``transport.stream(request)``; a hand-written test double that only has ``send`` (as
+    transports had before streams) still serves a stream, its whole answer buffered."""
+    if hasattr(transport, "stream"):
+        return transport.stream(request)
+    answer = transport.send(request)
+    if inspect.isawaitable(answer):
+        return _buffered_later(answer)
+    return BufferedStream(answer)
+
+
+async def _buffered_later(answer: Awaitable[HttpResponse]) -> BufferedStream:
+    return BufferedStream(await answer)
+
+
+def drive(
+    flow: Flow[T],
+    transport: SyncTransport,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Run an engine flow to its result with blocking I/O."""
+    return SyncDriver(transport, sleep=sleep, clock=clock).run(flow)
+
+
+async def drive_async(
+    flow: Flow[T],
+    transport: AsyncTransport | SyncTransport,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Run an engine flow to its result on the event loop."""
+    return await AsyncDriver(transport, sleep=sleep, clock=clock).run(flow)
+
+
+_writer: ThreadPoolExecutor | None = None
+
+
+def journal_writer() -> ThreadPoolExecutor:
+    """The one thread on which the asyncio driver writes journals: off the event loop, and
+    one at a time (SQLite takes one writer anyway)."""
+    global _writer
+    if _writer is None:
+        _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiekit-journal")
+    return _writer
+
+
+async def _written(op: Record) -> tuple[asyncio.Future[Any], BaseException | None]:
+    """Run ``op`` on the writer thread to its end, even through cancellations; the finished
+    future, and the cancellation that came meanwhile if one did."""
+    future = asyncio.get_running_loop().run_in_executor(journal_writer(), op.write)
+    cancelled: BaseException | None = None
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError as exc:
+            if not future.done():
+                cancelled = exc
+        except BaseException:  # noqa: S110 - the write's own error: read from the future
+            pass
+    return future, cancelled
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value

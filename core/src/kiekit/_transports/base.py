@@ -1,0 +1,134 @@
+"""What every transport shares: the two protocols, byte streams, and the answer helpers.
+
+A transport moves bytes for the engine's ops (:mod:`kiekit._engine`): it sends one
+:class:`HttpRequest`, streams one :class:`Fetch` to disk, streams one :class:`StreamUpload`
+from disk, and opens a streamed answer. Network failures become
+:class:`~kiekit.errors.TransportError` in the transports and nowhere else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
+from kiekit.errors import ProtocolError, TransportError
+
+CHUNK = 64 * 1024
+STREAM_CHUNK = 16 * 1024  # a streamed answer's chunks, in a test double
+# KIE's answers are a few kilobytes (a long chat answer, some hundreds); anything near this is
+# not KIE talking, and is refused rather than read into memory whole.
+MAX_ANSWER_BYTES = 32 * 2**20
+
+
+class ByteStream(Protocol):
+    """An answer read as it arrives: its head, then chunks (``b""`` once it has ended)."""
+
+    head: StreamHead
+
+    def read(self) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class AsyncByteStream(Protocol):
+    head: StreamHead
+
+    async def read(self) -> bytes: ...
+    async def close(self) -> None: ...
+
+
+class SyncTransport(Protocol):
+    def send(self, request: HttpRequest) -> HttpResponse: ...
+    def fetch(self, fetch: Fetch) -> Path: ...
+    def upload(self, upload: StreamUpload) -> HttpResponse: ...
+    def stream(self, request: HttpRequest) -> ByteStream: ...
+    def close(self) -> None: ...
+
+
+class AsyncTransport(Protocol):
+    async def send(self, request: HttpRequest) -> HttpResponse: ...
+    async def fetch(self, fetch: Fetch) -> Path: ...
+    async def upload(self, upload: StreamUpload) -> HttpResponse: ...
+    async def stream(self, request: HttpRequest) -> AsyncByteStream: ...
+    async def close(self) -> None: ...
+
+
+class BufferedStream:
+    """A whole answer served as a stream, ``chunk`` bytes at a time (test doubles, and
+    transports that cannot stream)."""
+
+    def __init__(self, response: HttpResponse, *, chunk: int = STREAM_CHUNK) -> None:
+        content_type = response.headers.get("content-type", "") if response.headers else ""
+        self.head = StreamHead(response.status, response.reason, content_type)
+        self._body = response.body
+        self._chunk = chunk
+
+    def read(self) -> bytes:
+        piece, self._body = self._body[: self._chunk], self._body[self._chunk :]
+        return piece
+
+    def close(self) -> None:
+        self._body = b""
+
+
+def where(url: str) -> str:
+    """The URL without its query, for error messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
+    """The multipart body of ``upload``, read from disk one chunk at a time."""
+    yield upload.head
+    left = upload.size
+    with open(upload.path, "rb") as source:
+        while left > 0:
+            chunk = source.read(min(CHUNK, left))
+            if not chunk:  # the Content-Length already sent would be a lie: stop here
+                raise TransportError(f"{upload.path} shrank while it was being uploaded")
+            left -= len(chunk)
+            yield chunk
+    yield upload.tail
+
+
+def lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers}
+
+
+def oversized(limit: int, what: str, task_id: str | None) -> ProtocolError:
+    return ProtocolError(
+        f"the answer to {what} is larger than {limit} bytes (max_answer_bytes): not KIE's",
+        task_id=task_id,
+    )
+
+
+def capped(chunks: Iterable[bytes], limit: int, what: str, task_id: str | None) -> bytes:
+    """A whole API answer, refused once it passes ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise oversized(limit, what, task_id)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def until(ends: float | None, chunks: Iterator[bytes], request: HttpRequest) -> Iterator[bytes]:
+    """``chunks`` until the request's deadline: an answer dripping in cannot hold it past."""
+    for chunk in chunks:
+        yield chunk
+        if ends is not None and time.monotonic() > ends:
+            raise TransportError(
+                f"{request.method} {where(request.url)}: the answer took longer than the "
+                f"call's {request.timeout or 0:.1f} s deadline",
+                task_id=request.task_id,
+            )
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    length = headers.get("content-length", "").strip()
+    return int(length) if length.isdigit() else None

@@ -1,0 +1,189 @@
+"""A result file on its way to disk, the same for every transport: a temporary file beside
+its final name, the answer's checks on the way, an atomic rename at the end, and the sweep of
+temporary files a killed download left."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+from kiekit._engine import Fetch, check_file_start
+from kiekit.errors import DownloadError, FileWriteError
+from kiekit.retry import parse_retry_after
+
+
+def part_path(destination: Path) -> Path:
+    """A temporary name beside ``destination`` (same folder, so the final rename is atomic),
+    unique so that two downloads of one file never write into each other, and naming the
+    process that writes it, so that one left by a killed process can be told apart."""
+    return destination.with_name(f"{destination.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+
+
+# A temporary file untouched this long belongs to no live download (DownloadPolicy.timeout is
+# far shorter), whatever process wrote it.
+STALE_PART_SECONDS = 24 * 3600.0
+
+
+def sweep_stale_parts(destination: Path) -> list[Path]:
+    """Remove the temporary files an earlier, killed download of ``destination`` left: those
+    of a process that is gone (on this machine), or untouched for a day. Returns them."""
+    removed: list[Path] = []
+    now = time.time()
+    prefix = destination.name + "."
+    try:
+        found = [p for p in destination.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed  # no folder yet, or unreadable: the download's own error will say
+    for part in found:
+        owner = part.name[len(prefix) :].removesuffix(".part")
+        if not part.name.endswith(".part") or owner.count("-") != 1:
+            continue
+        try:
+            stale = (
+                not _alive(owner.split("-")[0]) or now - part.stat().st_mtime > STALE_PART_SECONDS
+            )
+            if stale:
+                part.unlink()
+                removed.append(part)
+        except OSError:
+            continue  # gone already (another sweep), or not ours to remove
+    return removed
+
+
+def _alive(pid_text: str) -> bool:
+    """Whether the process that wrote a temporary file may still be writing it."""
+    if not pid_text.isdigit() or os.name == "nt":  # Windows: os.kill(pid, 0) is no probe there
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+class Download:
+    """One result file on its way to disk, shared by every transport: refuse a non-200 answer
+    or an error page, stream into a temporary file within the fetch's time and size bounds,
+    check the promised size, rename. Whatever goes wrong, the temporary file is removed (use it
+    as a context manager); a local file-system failure is a FileWriteError naming the path."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self.fetch = fetch
+        sweep_stale_parts(fetch.destination)  # what a killed run of this download left
+        self.part = part_path(fetch.destination)
+        self.ends = None if fetch.timeout is None else time.monotonic() + fetch.timeout
+        self._out: IO[bytes] | None = None
+        self._content_type: str | None = None
+        self._expected: int | None = None
+        self._head = b""
+        self._written = 0
+        self._checked = False
+
+    def __enter__(self) -> Download:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._out is not None:
+            with contextlib.suppress(OSError):  # the error already raised says more
+                self._out.close()
+        if exc_type is not None:
+            with contextlib.suppress(OSError):
+                self.part.unlink(missing_ok=True)
+
+    def error(
+        self, message: str, *, http_status: int | None = None, curable: bool | None = None
+    ) -> DownloadError:
+        return DownloadError(
+            message,
+            url=self.fetch.url,
+            task_id=self.fetch.task_id,
+            http_status=http_status,
+            curable=curable,
+        )
+
+    def timed_out(self) -> DownloadError:
+        return self.error(
+            f"download took longer than its {self.fetch.timeout or 0:.0f} s "
+            f"(DownloadPolicy.timeout); {self._written} bytes had come",
+            curable=False,
+        )
+
+    def late(self) -> bool:
+        return self.ends is not None and time.monotonic() >= self.ends
+
+    def _local(self, exc: OSError, path: Path) -> FileWriteError:
+        return FileWriteError.of(exc, path, task_id=self.fetch.task_id, url=self.fetch.url)
+
+    def _too_big(self, size: int) -> DownloadError:
+        return self.error(
+            f"the file is larger than {self.fetch.max_bytes} bytes (DownloadPolicy.max_bytes): "
+            f"{size} bytes",
+            http_status=200,
+            curable=False,
+        )
+
+    def begin(self, status: int, headers: Mapping[str, str]) -> None:
+        if status != 200:
+            error = self.error(f"download answered HTTP {status}", http_status=status)
+            error.retry_after = parse_retry_after(headers)  # a CDN's 429 or 503 may say when
+            raise error
+        self._content_type = headers.get("content-type")
+        length = headers.get("content-length", "")
+        # A compressed body is decoded on the way, so its length is not the file's.
+        encoded = headers.get("content-encoding", "identity").lower() not in ("", "identity")
+        self._expected = int(length) if length.strip().isdigit() and not encoded else None
+        cap = self.fetch.max_bytes
+        if cap is not None and self._expected is not None and self._expected > cap:
+            raise self._too_big(self._expected)
+        try:
+            self._out = open(self.part, "wb")  # noqa: SIM115 - closed in __exit__
+        except OSError as exc:
+            raise self._local(exc, self.part) from exc
+
+    def write(self, chunk: bytes) -> None:
+        assert self._out is not None
+        if not self._checked:
+            self._head += chunk[:64]
+            if len(self._head) >= 16:
+                self._check_start()
+        cap = self.fetch.max_bytes
+        if cap is not None and self._written + len(chunk) > cap:
+            raise self._too_big(self._written + len(chunk))
+        try:
+            self._out.write(chunk)
+        except OSError as exc:
+            raise self._local(exc, self.part) from exc
+        self._written += len(chunk)
+        if self.late():  # a trickling host cannot hold the download past its deadline
+            raise self.timed_out()
+
+    def _check_start(self) -> None:
+        self._checked = True
+        check_file_start(self.fetch, self._content_type, self._head)
+
+    def finish(self) -> Path:
+        assert self._out is not None
+        if not self._checked:
+            self._check_start()
+        try:
+            self._out.close()
+        except OSError as exc:  # a full disk may only show when the last bytes are flushed
+            raise self._local(exc, self.part) from exc
+        self._out = None
+        if self._expected is not None and self._written != self._expected:
+            raise self.error(f"download ended after {self._written} of {self._expected} bytes")
+        try:
+            os.replace(self.part, self.fetch.destination)
+        except OSError as exc:
+            raise self._local(exc, self.fetch.destination) from exc
+        return self.fetch.destination

@@ -1,0 +1,192 @@
+"""``Urllib3Transport``: the blocking transport of ``Client``, on a urllib3 pool."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
+from kiekit._transports.base import (
+    CHUNK,
+    MAX_ANSWER_BYTES,
+    STREAM_CHUNK,
+    ByteStream,
+    capped,
+    declared_length,
+    lower,
+    oversized,
+    until,
+    upload_chunks,
+    where,
+)
+from kiekit._transports.files import Download
+from kiekit.errors import TransportError
+
+
+class Urllib3Transport:
+    """Blocking transport on a urllib3 pool; it never retries on its own (the client decides).
+
+    ``timeout`` bounds each wait for bytes; a request's own ``timeout`` (its deadline) bounds
+    the whole exchange; ``max_answer_bytes`` caps an API answer read into memory."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        maxsize: int = 10,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ):
+        import urllib3
+
+        self._urllib3 = urllib3
+        self._read_timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._max_answer_bytes = max_answer_bytes
+        self._pool = urllib3.PoolManager(
+            maxsize=maxsize,
+            retries=False,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
+        )
+        # CDNs redirect result links; API calls never follow redirects, downloads do (as aiohttp).
+        self._follow_redirects = urllib3.Retry(
+            total=10, connect=0, read=0, status=0, other=0, redirect=10
+        )
+
+    def _timeout(self, seconds: float | None) -> Any:
+        """urllib3's timeouts for an exchange that may take ``seconds`` in all."""
+        if seconds is None:
+            return self._urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout)
+        seconds = max(seconds, 0.001)
+        return self._urllib3.Timeout(
+            connect=min(self._connect_timeout, seconds), read=min(self._read_timeout, seconds)
+        )
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        ends = None if request.timeout is None else time.monotonic() + request.timeout
+        what = f"{request.method} {where(request.url)}"
+        try:
+            response = self._pool.request(
+                request.method,
+                request.url,
+                body=request.body,
+                headers=dict(request.headers),
+                redirect=False,
+                preload_content=False,
+                timeout=self._timeout(request.timeout),
+            )
+        except self._urllib3.exceptions.HTTPError as exc:
+            raise TransportError(
+                f"{what} failed: {type(exc).__name__}",
+                task_id=request.task_id,
+                # urllib3's ConnectTimeoutError covers refused connections and DNS failures
+                # too: the request never left, so even a create may be sent again
+                maybe_sent=not isinstance(exc, self._urllib3.exceptions.ConnectTimeoutError),
+            ) from exc
+        headers = lower(response.headers.items())
+        try:
+            declared = declared_length(headers)
+            if declared is not None and declared > self._max_answer_bytes:
+                raise oversized(self._max_answer_bytes, what, request.task_id)
+            chunks = until(ends, iter(lambda: response.read1(CHUNK), b""), request)
+            body = capped(chunks, self._max_answer_bytes, what, request.task_id)
+        except self._urllib3.exceptions.HTTPError as exc:
+            response.close()
+            raise TransportError(
+                f"{what}: reading the answer failed: {type(exc).__name__}", task_id=request.task_id
+            ) from exc
+        except BaseException:
+            response.close()  # not back into the pool with an answer half read
+            raise
+        response.release_conn()
+        return HttpResponse(response.status, body, response.reason or "", headers)
+
+    def fetch(self, fetch: Fetch) -> Path:
+        # No Authorization header: result links are public CDN URLs, and the key must not
+        # travel to hosts other than KIE's API.
+        with Download(fetch) as download:
+            try:
+                response = self._pool.request(
+                    "GET",
+                    fetch.url,
+                    preload_content=False,
+                    retries=self._follow_redirects,
+                    timeout=self._timeout(fetch.timeout),
+                )
+                try:
+                    download.begin(response.status, lower(response.headers.items()))
+                    # read1: whatever has come, so the deadline is looked at as bytes trickle
+                    while chunk := response.read1(CHUNK):
+                        download.write(chunk)
+                except BaseException:
+                    response.close()  # not back into the pool with a body half read
+                    raise
+                response.release_conn()
+            except self._urllib3.exceptions.HTTPError as exc:
+                if download.late():
+                    raise download.timed_out() from exc
+                raise download.error(f"download failed: {type(exc).__name__}") from exc
+            return download.finish()
+
+    def upload(self, upload: StreamUpload) -> HttpResponse:
+        # A generator body with a Content-Length header: urllib3 sends it piece by piece as it
+        # is read, not chunked-encoded (some upload hosts refuse chunked bodies).
+        chunks = upload_chunks(upload)
+        try:
+            response = self._pool.request(
+                "POST",
+                upload.url,
+                body=chunks,
+                headers=dict(upload.headers),
+                redirect=False,
+                chunked=False,
+            )
+        except self._urllib3.exceptions.HTTPError as exc:
+            raise TransportError(f"POST {where(upload.url)} failed: {type(exc).__name__}") from exc
+        except OSError as exc:  # the local file could not be read
+            raise TransportError(f"reading {upload.path} failed: {exc}") from exc
+        finally:
+            chunks.close()  # the file, when the body was not read to its end
+        return HttpResponse(
+            response.status, response.data, response.reason or "", lower(response.headers.items())
+        )
+
+    def stream(self, request: HttpRequest) -> ByteStream:
+        """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
+        what = f"{request.method} {where(request.url)}"
+        try:
+            response = self._pool.request(
+                request.method,
+                request.url,
+                body=request.body,
+                headers=dict(request.headers),
+                redirect=False,
+                preload_content=False,
+            )
+        except self._urllib3.exceptions.HTTPError as exc:
+            raise TransportError(f"{what} failed: {type(exc).__name__}") from exc
+        return _Urllib3Stream(response, what, self._urllib3.exceptions.HTTPError)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+class _Urllib3Stream:
+    def __init__(self, response: Any, what: str, errors: type[Exception]) -> None:
+        self._response = response
+        self._what = what
+        self._errors = errors
+        self.head = StreamHead(
+            response.status, response.reason or "", response.headers.get("content-type", "")
+        )
+
+    def read(self) -> bytes:
+        try:
+            # read1: whatever has arrived, so each event reaches the user as it is sent
+            return bytes(self._response.read1(STREAM_CHUNK))
+        except self._errors as exc:
+            raise TransportError(f"{self._what}: the stream broke: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        self._response.release_conn()
