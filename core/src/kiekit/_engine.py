@@ -281,60 +281,43 @@ class Engine:
             if deadline is None
             else min(deadline, started + policy.deadline)
         )
-        rng: random.Random | None = None
         reached = False  # some attempt of an unsafe call may have reached KIE
-        attempt = 0
-        while True:
-            attempt += 1
-            if limit is not None and self.limiter is not None and not (slot_taken and attempt == 1):
+
+        def attempt(number: int) -> Flow[Any]:
+            nonlocal reached
+            if limit is not None and self.limiter is not None and not (slot_taken and number == 1):
                 now: float = yield Now()
                 wait = limit(self.limiter, now, deadline)
                 if wait is None:
                     raise _NoSlot
                 if wait > 0:
                     yield Sleep(wait)
-            response: HttpResponse | None = None
             log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
             # Each attempt ends by the deadline, with a moment at least (a wait's last poll
             # comes at its deadline, and a slow rate-limit slot may have used the time up)
             left = max(stop - (yield Now()), MIN_ATTEMPT_SECONDS)
-            try:
-                if sending is not None:
-                    sending.maybe_sent = True
-                response = yield attrs.evolve(http, timeout=left)
-                answer = read_answer(response, request, task_id)
-                log.debug("%s %s: HTTP %s, code 200", request.method, request.path, response.status)
-                return answer
-            except KieError as exc:
-                error = exc
-                log.debug("%s %s failed: %s", request.method, request.path, exc)
-            reached = reached or (not safe and may_have_reached_kie(error))
             if sending is not None:
-                sending.maybe_sent = reached
-            decision = verdict(error, safe=safe, retry_creates=policy.retry_creates)
-            asked = None if response is None else parse_retry_after(response.headers)
-            if asked is not None:
-                error.retry_after = asked  # for callers with their own schedule (wait)
-            if decision is Verdict.RETRY and attempt < policy.attempts:
-                if rng is None:
-                    rng = policy.randomness()
-                delay = policy.backoff(attempt, rng) if asked is None else asked
-                now = yield Now()
-                if now + delay <= stop:
-                    log.debug(
-                        "retrying %s %s in %.2f s (attempt %d of %d) after: %s",
-                        request.method,
-                        request.path,
-                        delay,
-                        attempt + 1,
-                        policy.attempts,
-                        error,
-                    )
-                    yield Sleep(delay)
-                    continue
-            if reached or decision is Verdict.UNKNOWN:
+                sending.maybe_sent = True
+            try:
+                response = yield attrs.evolve(http, timeout=left)
+                return read_answer(response, request.method, request.path, task_id)
+            except KieError as exc:
+                log.debug("%s %s failed: %s", request.method, request.path, exc)
+                reached = reached or (not safe and may_have_reached_kie(exc))
+                if sending is not None:
+                    sending.maybe_sent = reached
+                raise
+
+        def decide(error: KieError) -> Verdict:
+            return verdict(error, safe=safe, retry_creates=policy.retry_creates)
+
+        what = f"{request.method} {request.path}"
+        try:
+            return (yield from retrying(attempt, policy, stop=stop, decide=decide, what=what))
+        except KieError as error:
+            if reached or decide(error) is Verdict.UNKNOWN:
                 raise OutcomeUnknownError(model=model, request=request, cause=error) from error
-            raise error
+            raise
 
     # -- the task lifecycle -----------------------------------------------------------------
 
@@ -543,32 +526,25 @@ class Engine:
 
     def _fetch(self, job: Fetch) -> Flow[Path]:
         """One file, retried after network faults, 429 and 5xx from the file host (after its
-        Retry-After when it gives one), all of it
-        within the download policy's ``timeout`` (and retry waits within the retry policy's)."""
+        Retry-After when it gives one), all of it within the download policy's ``timeout``
+        (and retry waits within the retry policy's deadline too)."""
         policy, bounds = self.retry, self.downloads
         started: float = yield Now()
         stop = started + bounds.timeout
-        rng: random.Random | None = None
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt(_number: int) -> Flow[Path]:
             now: float = yield Now()
-            try:
-                path: Path = yield attrs.evolve(
-                    job, timeout=max(stop - now, 0.0), max_bytes=bounds.max_bytes
-                )
-                return path
-            except DownloadError as exc:
-                if not exc.curable or attempt >= policy.attempts:
-                    raise
-                rng = rng or policy.randomness()
-                # the file host's Retry-After, when its 429 or 5xx gave one, as for API calls
-                delay = policy.backoff(attempt, rng) if exc.retry_after is None else exc.retry_after
-                now = yield Now()
-                if now + delay > min(stop, started + policy.deadline):
-                    raise
-                log.debug("retrying a result file in %.2f s after: %s", delay, exc)
-            yield Sleep(delay)
+            path: Path = yield attrs.evolve(
+                job, timeout=max(stop - now, 0.0), max_bytes=bounds.max_bytes
+            )
+            return path
+
+        def decide(error: KieError) -> Verdict:
+            curable = isinstance(error, DownloadError) and error.curable
+            return Verdict.RETRY if curable else Verdict.RAISE
+
+        waits_end = min(stop, started + policy.deadline)
+        return (yield from retrying(attempt, policy, stop=waits_end, decide=decide, what="a file"))
 
 
 _ONCE = RetryPolicy.never()
@@ -580,22 +556,77 @@ def _create_slot(limiter: RateLimiter, now: float, _latest: float | None) -> flo
     return limiter.reserve_create(now)  # a create has no deadline but the retry policy's
 
 
-def read_answer(response: HttpResponse, request: Request, task_id: str | None) -> Any:
-    """The envelope's ``data`` of one answer, or the typed error it stands for."""
-    if response.status != 200:
-        raise http_error(response.status, response.reason, task_id=task_id)
+def retrying(
+    attempt: Callable[[int], Flow[T]],
+    policy: RetryPolicy,
+    *,
+    stop: float,
+    decide: Callable[[KieError], Verdict],
+    what: str,
+) -> Flow[T]:
+    """The one retry loop, for API calls, status polls, uploads and downloads: run
+    ``attempt(n)`` until it returns; after a failure ``decide`` calls curable, wait and try
+    again — the server's Retry-After when its answer gave one, else the policy's jittered
+    backoff — unless the attempts are used up or the wait would end past ``stop``. Then the
+    failure is raised for the caller to judge (a create's may become OutcomeUnknownError)."""
+    rng: random.Random | None = None
+    number = 0
+    while True:
+        number += 1
+        try:
+            return (yield from attempt(number))
+        except KieError as exc:
+            error = exc
+        if decide(error) is not Verdict.RETRY or number >= policy.attempts:
+            raise error
+        if error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            rng = rng or policy.randomness()
+            delay = policy.backoff(number, rng)
+        now: float = yield Now()
+        if now + delay > stop:
+            raise error
+        log.debug(
+            "retrying %s in %.2f s (attempt %d of %d) after: %s",
+            what,
+            delay,
+            number + 1,
+            policy.attempts,
+            error,
+        )
+        yield Sleep(delay)
+
+
+def read_envelope(
+    response: HttpResponse, method: str, path: str, task_id: str | None = None
+) -> tuple[Any, wire.Envelope]:
+    """The one answer reader, for the API host and the upload host alike: the JSON payload
+    and its envelope, or the typed error the answer stands for — carrying the answer's
+    Retry-After, if it gave one, for the retry loop (and a wait's own schedule)."""
     try:
-        payload = json.loads(response.body)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(
-            f"answer to {request.method} {request.path} is not JSON",
-            task_id=task_id,
-            payload=response.body[:200],
-        ) from exc
-    envelope = wire.read_envelope(payload)
-    if envelope.code != 200:  # HTTP 200 with an error code in the body (kie-api.md §1)
-        raise api_error(envelope.code, envelope.msg, task_id=task_id, data=envelope.data)
-    return envelope.data
+        if response.status != 200:
+            raise http_error(response.status, response.reason, task_id=task_id)
+        try:
+            payload = json.loads(response.body)
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError(
+                f"answer to {method} {path} is not JSON",
+                task_id=task_id,
+                payload=response.body[:200],
+            ) from exc
+        envelope = wire.read_envelope(payload)
+        if envelope.code != 200:  # HTTP 200 with an error code in the body (kie-api.md §1)
+            raise api_error(envelope.code, envelope.msg, task_id=task_id, data=envelope.data)
+    except KieError as error:
+        error.retry_after = parse_retry_after(response.headers)
+        raise
+    return payload, envelope
+
+
+def read_answer(response: HttpResponse, method: str, path: str, task_id: str | None) -> Any:
+    """The envelope's ``data`` of one answer, or the typed error it stands for."""
+    return read_envelope(response, method, path, task_id)[1].data
 
 
 # Media types error pages come as; a media file never does (an SVG aside). Text types are

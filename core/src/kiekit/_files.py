@@ -37,17 +37,16 @@ from kiekit._engine import (
     HttpRequest,
     HttpResponse,
     Now,
-    Sleep,
     StreamUpload,
+    read_envelope,
+    retrying,
 )
-from kiekit.errors import KieError, ProtocolError, ValidationError, api_error, http_error
+from kiekit.errors import KieError, ProtocolError, ValidationError
 from kiekit.models import Request
-from kiekit.retry import Verdict, parse_retry_after, verdict
+from kiekit.retry import Verdict, verdict
 from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
-    import random
-
     from kiekit.settings import Endpoints
 
 CREDIT_PATH = "/api/v1/chat/credit"
@@ -204,45 +203,29 @@ class Files:
         before the first try, so a repeat at worst writes the same file again."""
         policy = self._engine.retry
         started: float = yield Now()
-        rng: random.Random | None = None
-        attempt = 0
-        while True:
-            attempt += 1
-            response: HttpResponse | None = None
-            try:
-                if isinstance(op, HttpRequest):  # a JSON upload ends by the retry deadline,
-                    # as an API call does; a streamed file may take longer (it is not bounded)
-                    left = started + policy.deadline - (yield Now())
-                    op = attrs.evolve(op, timeout=max(left, MIN_ATTEMPT_SECONDS))
-                response = yield op
-                return read_upload(response, path)
-            except KieError as exc:
-                error = exc
-            if verdict(error, safe=True) is Verdict.RETRY and attempt < policy.attempts:
-                rng = rng or policy.randomness()
-                delay = policy.backoff(attempt, rng)
-                asked = None if response is None else parse_retry_after(response.headers)
-                delay = delay if asked is None else asked
-                now: float = yield Now()
-                if now + delay <= started + policy.deadline:
-                    yield Sleep(delay)
-                    continue
-            raise error
+        stop = started + policy.deadline
+
+        def attempt(_number: int) -> Flow[UploadedFile]:
+            sent = op
+            if isinstance(sent, HttpRequest):  # a JSON upload ends by the retry deadline, as
+                # an API call does; a streamed file may take longer (it is not bounded)
+                left = stop - (yield Now())
+                sent = attrs.evolve(sent, timeout=max(left, MIN_ATTEMPT_SECONDS))
+            response: HttpResponse = yield sent
+            return read_upload(response, path)
+
+        def decide(error: KieError) -> Verdict:
+            return verdict(error, safe=True)
+
+        what = f"POST {path}"
+        return (yield from retrying(attempt, policy, stop=stop, decide=decide, what=what))
 
 
 def read_upload(response: HttpResponse, path: str) -> UploadedFile:
-    """The uploaded file of one answer of the upload host, or the typed error it stands for."""
-    if response.status != 200:
-        raise http_error(response.status, response.reason)
-    try:
-        payload = json.loads(response.body)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(
-            f"answer to POST {path} is not JSON", payload=response.body[:200]
-        ) from exc
-    envelope = wire.read_envelope(payload)
-    if envelope.code != 200:  # the host's codes: 400, 401, 405, 500 (§4)
-        raise api_error(envelope.code, envelope.msg, data=envelope.data)
+    """The uploaded file of one answer of the upload host, or the typed error it stands for:
+    the API's answer reader (the host's codes: 400, 401, 405, 500, §4), then the host's own
+    ``success`` flag and ``data``."""
+    payload, envelope = read_envelope(response, "POST", path)
     if payload.get("success") is False:  # liberal: an answer without the flag is read on
         raise ProtocolError(f"POST {path} answered code 200 but success false", payload=payload)
     data = wire.structure(envelope.data, _UploadData)
