@@ -89,6 +89,17 @@ def test_plugins_do_no_io(plugin: Path) -> None:
     assert io_calls(plugin / "src") == []
 
 
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.name)
+def test_plugins_use_kiekit_only_through_its_plugin_surface(plugin: Path) -> None:
+    """``kiekit.plugin`` is the one module a plugin imports kiekit from (issue 14)."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path, module in imports(plugin / "src")
+        if module.split(".")[0] == "kiekit" and module != "kiekit.plugin"
+    ]
+    assert offenders == []
+
+
 def test_the_io_checks_can_fail(tmp_path: Path) -> None:
     doomed = tmp_path / "doomed.py"
     doomed.write_text("import sqlite3\nopen('x').read()\ntime.sleep(1)\nPath('y').write_text('')\n")

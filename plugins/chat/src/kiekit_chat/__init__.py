@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiekit import hookimpl
-from kiekit.chat import ChatProvider
+from kiekit.plugin import ChatProvider, hookimpl
 
 from kiekit_chat.completions import GOOGLE_SEARCH, CompletionOptions, CompletionsProvider
 from kiekit_chat.messages import MessagesOptions, MessagesProvider

@@ -8,8 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from kiekit.chat import ChatCall, ChatFailure, SseEvent, Usage
-from kiekit.errors import ProtocolError, ValidationError
+from kiekit.plugin import ChatCall, ChatFailure, ProtocolError, SseEvent, Usage, ValidationError
 
 T = TypeVar("T")
 

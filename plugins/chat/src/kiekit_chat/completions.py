@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from attrs import frozen
-from kiekit.chat import (
+from kiekit.plugin import (
     ChatCall,
     ChatDelta,
     ChatFailure,
@@ -19,14 +19,19 @@ from kiekit.chat import (
     ChatProvider,
     ChatReply,
     ImagePart,
+    Input,
     Message,
+    ProtocolError,
+    Request,
     SseEvent,
+    ValidationError,
+    choice,
+    flag,
+    integer,
     json_object,
     json_objects,
+    number,
 )
-from kiekit.errors import ProtocolError, ValidationError
-from kiekit.fields import Input, choice, flag, integer, number
-from kiekit.models import Request
 
 from kiekit_chat import _read as read
 

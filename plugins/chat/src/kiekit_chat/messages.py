@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from attrs import frozen
-from kiekit.chat import (
+from kiekit.plugin import (
     ChatCall,
     ChatDelta,
     ChatFailure,
@@ -20,14 +20,17 @@ from kiekit.chat import (
     ChatProvider,
     ChatReply,
     ImagePart,
+    Input,
     Message,
+    Request,
     SseEvent,
     Usage,
+    ValidationError,
+    flag,
+    integer,
     json_objects,
+    number,
 )
-from kiekit.errors import ValidationError
-from kiekit.fields import Input, flag, integer, number
-from kiekit.models import Request
 
 from kiekit_chat import _read as read
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from attrs import frozen
-from kiekit.chat import (
+from kiekit.plugin import (
     ChatCall,
     ChatDelta,
     ChatFailure,
@@ -20,12 +20,15 @@ from kiekit.chat import (
     ChatProvider,
     ChatReply,
     ImagePart,
+    Input,
     Message,
+    Request,
     SseEvent,
+    choice,
+    integer,
     json_objects,
+    number,
 )
-from kiekit.fields import Input, choice, integer, number
-from kiekit.models import Request
 
 from kiekit_chat import _read as read
 

@@ -12,10 +12,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from attrs import frozen
-from kiekit import Asset, Input, MediaKind, Model, ValidationError
-from kiekit.families.assets import asset
-from kiekit.families.success_flag import SuccessFlagProvider
-from kiekit.fields import choice, flag, integer, text, url
+from kiekit.plugin import (
+    Asset,
+    Input,
+    MediaKind,
+    Model,
+    SuccessFlagProvider,
+    ValidationError,
+    asset,
+    choice,
+    flag,
+    integer,
+    text,
+    url,
+)
 
 ASPECT_RATIOS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "16:21")
 EDIT_SAFETY_MAX = 2  # safetyTolerance is 0–6 for generation but 0–2 for edits (§3.2)

@@ -27,11 +27,24 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from attrs import frozen
-from kiekit import Asset, Input, MediaKind, Model, ProtocolError, Request, ValidationError
-from kiekit.families.assets import assets
-from kiekit.families.success_flag import SuccessFlagProvider, SuccessFlagRecord
-from kiekit.fields import choice, flag, text, url, urls
-from kiekit.ratelimit import Rate
+from kiekit.plugin import (
+    Asset,
+    Input,
+    MediaKind,
+    Model,
+    ProtocolError,
+    Rate,
+    Request,
+    SuccessFlagProvider,
+    SuccessFlagRecord,
+    ValidationError,
+    assets,
+    choice,
+    flag,
+    text,
+    url,
+    urls,
+)
 
 __all__ = [
     "DOWNLOAD_URL_PATH",

@@ -12,9 +12,19 @@ extend (a video task). Result links of Grok tasks last 24 hours (§1 Retention, 
 from __future__ import annotations
 
 from attrs import frozen
-from kiekit import Input, MediaKind, Model, ValidationError
-from kiekit.families.market import MarketProvider
-from kiekit.fields import choice, flag, integer, number, text, urls
+from kiekit.plugin import (
+    Input,
+    MarketProvider,
+    MediaKind,
+    Model,
+    ValidationError,
+    choice,
+    flag,
+    integer,
+    number,
+    text,
+    urls,
+)
 
 ASPECT_RATIOS = ("2:3", "3:2", "1:1", "16:9", "9:16")
 PROMPT_MAX = 5000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiekit import Provider, hookimpl
+from kiekit.plugin import Provider, hookimpl
 
 from kiekit_kling.provider import Element, KlingProvider, MotionControl, Shot, Video
 

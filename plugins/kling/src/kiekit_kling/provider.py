@@ -16,9 +16,20 @@ import re
 from typing import Any
 
 from attrs import evolve, frozen
-from kiekit import Input, MediaKind, Model, Request, ValidationError
-from kiekit.families.market import MarketProvider
-from kiekit.fields import choice, flag, integer, items, text, urls
+from kiekit.plugin import (
+    Input,
+    MarketProvider,
+    MediaKind,
+    Model,
+    Request,
+    ValidationError,
+    choice,
+    flag,
+    integer,
+    items,
+    text,
+    urls,
+)
 
 __all__ = ["Element", "KlingProvider", "MotionControl", "Shot", "Video"]
 

@@ -16,10 +16,17 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from attrs import frozen
-from kiekit import Asset, Input, MediaKind, Model, State
-from kiekit.families.assets import assets
-from kiekit.families.success_flag import SuccessFlagProvider
-from kiekit.fields import text, url
+from kiekit.plugin import (
+    Asset,
+    Input,
+    MediaKind,
+    Model,
+    State,
+    SuccessFlagProvider,
+    assets,
+    text,
+    url,
+)
 
 # KIE's Luma API names no model in its body; this id names the product, so that kiekit's
 # registry, `kie run` and the README table can address it like every other model.

@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kiekit import Input, Model, Provider, hookimpl
-from kiekit.families.market import MarketProvider
-from kiekit.fields import OpenInput
+from kiekit.plugin import Input, MarketProvider, Model, OpenInput, Provider, hookimpl
 
 from kiekit_market import catalogue
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from kiekit import ValidationError
+from kiekit.plugin import ValidationError
 
 from kiekit_market._catalogue import CATALOGUE_JSON
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiekit import Provider, hookimpl
+from kiekit.plugin import Provider, hookimpl
 
 from kiekit_runway.aleph import AlephGenerate, AlephProvider, AlephRecord
 from kiekit_runway.provider import (

@@ -22,10 +22,24 @@ from typing import Any
 
 import attrs
 from attrs import frozen
-from kiekit import Asset, Input, MediaKind, Model, Results, State, TaskStatus, wire
-from kiekit.families.assets import asset
-from kiekit.families.success_flag import SuccessFlagProvider, SuccessFlagRecord
-from kiekit.fields import choice, flag, integer, text, url
+from kiekit.plugin import (
+    Asset,
+    Input,
+    MediaKind,
+    Model,
+    Results,
+    State,
+    SuccessFlagProvider,
+    SuccessFlagRecord,
+    TaskStatus,
+    asset,
+    choice,
+    flag,
+    integer,
+    text,
+    url,
+    wire,
+)
 
 from kiekit_runway.shared import check_expire_flag, with_cover
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 from attrs import frozen
-from kiekit import (
+from kiekit.plugin import (
     Input,
     MediaKind,
     Model,
@@ -30,10 +30,12 @@ from kiekit import (
     State,
     TaskStatus,
     ValidationError,
+    asset,
+    choice,
+    text,
+    url,
     wire,
 )
-from kiekit.families.assets import asset
-from kiekit.fields import choice, text, url
 
 from kiekit_runway.shared import check_expire_flag, with_cover
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from kiekit import MediaKind, ProtocolError, Results
-from kiekit.families.assets import asset
+from kiekit.plugin import MediaKind, ProtocolError, Results, asset
 
 __all__ = ["VideoExpiredError", "check_expire_flag", "with_cover"]
 

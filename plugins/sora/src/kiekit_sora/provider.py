@@ -19,9 +19,24 @@ import logging
 from typing import Any
 
 from attrs import evolve, frozen
-from kiekit import Input, MediaKind, Model, ProtocolError, Request, Results, ValidationError
-from kiekit.families.market import MarketProvider
-from kiekit.fields import choice, flag, items, number, text, texts, url, urls
+from kiekit.plugin import (
+    Input,
+    MarketProvider,
+    MediaKind,
+    Model,
+    ProtocolError,
+    Request,
+    Results,
+    ValidationError,
+    choice,
+    flag,
+    items,
+    number,
+    text,
+    texts,
+    url,
+    urls,
+)
 
 __all__ = [
     "Characters",

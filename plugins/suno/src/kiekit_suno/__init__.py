@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiekit import Provider, hookimpl
+from kiekit.plugin import Provider, hookimpl
 
 from kiekit_suno.base import NO_CALLBACK_URL, SunoProvider
 from kiekit_suno.music import (

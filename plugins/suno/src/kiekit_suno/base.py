@@ -13,19 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from kiekit import (
+from kiekit.plugin import (
     Asset,
     Input,
     MediaKind,
     ProtocolError,
     Provider,
+    Rate,
     Request,
     State,
     TaskStatus,
+    media_type_of,
     wire,
 )
-from kiekit.families.assets import media_type_of
-from kiekit.ratelimit import Rate
 
 __all__ = ["NO_CALLBACK_URL", "SunoProvider", "file_asset"]
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import attrs
 from attrs import frozen
-from kiekit import (
+from kiekit.plugin import (
     Input,
     MediaKind,
     Model,
@@ -33,9 +33,13 @@ from kiekit import (
     State,
     TaskStatus,
     ValidationError,
+    choice,
+    flag,
+    number,
+    text,
+    url,
     wire,
 )
-from kiekit.fields import choice, flag, number, text, url
 
 from kiekit_suno.base import SunoProvider, file_asset
 

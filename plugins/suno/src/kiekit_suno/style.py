@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiekit import ProtocolError, Request, ValidationError
+from kiekit.plugin import ProtocolError, Request, ValidationError
 
 PATH = "/api/v1/style/generate"
 CONTENT_MAX = 3000  # the longest style KIE takes for any Suno version (custom mode, V4_5+)

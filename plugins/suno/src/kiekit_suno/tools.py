@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import attrs
 from attrs import frozen
-from kiekit import (
+from kiekit.plugin import (
     Asset,
     Input,
     MediaKind,
@@ -34,9 +34,10 @@ from kiekit import (
     Results,
     State,
     TaskStatus,
+    choice,
+    text,
     wire,
 )
-from kiekit.fields import choice, text
 
 from kiekit_suno.base import SunoProvider, file_asset
 

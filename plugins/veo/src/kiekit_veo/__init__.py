@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiekit import Provider, hookimpl
+from kiekit.plugin import Provider, hookimpl
 
 from kiekit_veo.provider import EXTEND_MODEL, GENERATE_MODELS, Veo, VeoExtend, VeoProvider
 from kiekit_veo.upgrades import Upgrade

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kiekit import ProtocolError
+from kiekit.plugin import ProtocolError
 
 __all__ = ["url_list"]
 

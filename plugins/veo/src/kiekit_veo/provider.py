@@ -22,10 +22,21 @@ from typing import Any
 
 import attrs
 from attrs import frozen
-from kiekit import Asset, Input, MediaKind, Model, Request, ValidationError
-from kiekit.families.assets import asset
-from kiekit.families.success_flag import SuccessFlagProvider
-from kiekit.fields import choice, flag, integer, text, urls
+from kiekit.plugin import (
+    Asset,
+    Input,
+    MediaKind,
+    Model,
+    Request,
+    SuccessFlagProvider,
+    ValidationError,
+    asset,
+    choice,
+    flag,
+    integer,
+    text,
+    urls,
+)
 
 from kiekit_veo import upgrades
 from kiekit_veo._urls import url_list

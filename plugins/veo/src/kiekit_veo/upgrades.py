@@ -29,10 +29,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from attrs import field, frozen
-from kiekit import ApiError, MediaKind, ProtocolError, Request, Results, ValidationError
-from kiekit.errors import api_error
-from kiekit.families.assets import asset
-from kiekit.wire import read_envelope
+from kiekit.plugin import (
+    ApiError,
+    MediaKind,
+    ProtocolError,
+    Request,
+    Results,
+    ValidationError,
+    api_error,
+    asset,
+    read_envelope,
+)
 
 from kiekit_veo._urls import url_list
 

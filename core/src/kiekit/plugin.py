@@ -1,0 +1,113 @@
+"""What a plugin may use of kiekit: the whole surface for plugin authors, in one module.
+
+A plugin translates between typed values and one KIE API family's wire, and does no I/O
+(docs/plugin-authors.md). Everything it needs is here, and only this is kept stable for it:
+
+- the contract: :class:`Provider`, the pluggy marker :data:`hookimpl`, :class:`Model`, the
+  values it builds and reads (:class:`Request`, :class:`TaskStatus`, :class:`State`,
+  :class:`Results`, :class:`Asset`, :class:`MediaKind`) and the per-task poll limit
+  (:class:`Rate`);
+- inputs: :class:`Input`, :class:`OpenInput` and the field makers (``text``, ``texts``,
+  ``choice``, ``flag``, ``integer``, ``number``, ``url``, ``urls``, ``items``);
+- the family bases: :class:`MarketProvider` (the market jobs API) and
+  :class:`SuccessFlagProvider` (KIE's per-product APIs), with :class:`SuccessFlagRecord`;
+- result files: :func:`asset`, :func:`assets`, :func:`media_type_of`;
+- KIE's wire: the :mod:`kiekit.wire` module (records, timestamps, JSON inside strings),
+  :func:`read_envelope`, and the errors a provider raises (:class:`ValidationError` naming a
+  field, :class:`ProtocolError` for an answer it cannot read, :func:`api_error` for KIE's body
+  codes, :class:`ApiError`);
+- chat models: :class:`ChatProvider` and the values of a chat call.
+
+Names elsewhere in kiekit may change between minor releases; these follow the version range
+a plugin declares on kiekit.
+"""
+
+from __future__ import annotations
+
+from kiekit import wire
+from kiekit.chat import (
+    ChatCall,
+    ChatDelta,
+    ChatFailure,
+    ChatModel,
+    ChatProvider,
+    ChatReply,
+    ImagePart,
+    Message,
+    SseEvent,
+    TextPart,
+    Usage,
+    json_object,
+    json_objects,
+)
+from kiekit.errors import ApiError, ProtocolError, ValidationError, api_error
+from kiekit.families.assets import asset, assets, media_type_of
+from kiekit.families.market import MarketProvider
+from kiekit.families.success_flag import SuccessFlagProvider, SuccessFlagRecord
+from kiekit.fields import (
+    Input,
+    OpenInput,
+    choice,
+    flag,
+    integer,
+    items,
+    number,
+    text,
+    texts,
+    url,
+    urls,
+)
+from kiekit.hookspecs import hookimpl
+from kiekit.models import Asset, MediaKind, Model, Request, Results, State, TaskStatus
+from kiekit.provider import Provider
+from kiekit.ratelimit import Rate
+from kiekit.wire import read_envelope
+
+__all__ = [
+    "ApiError",
+    "Asset",
+    "ChatCall",
+    "ChatDelta",
+    "ChatFailure",
+    "ChatModel",
+    "ChatProvider",
+    "ChatReply",
+    "ImagePart",
+    "Input",
+    "MarketProvider",
+    "MediaKind",
+    "Message",
+    "Model",
+    "OpenInput",
+    "ProtocolError",
+    "Provider",
+    "Rate",
+    "Request",
+    "Results",
+    "SseEvent",
+    "State",
+    "SuccessFlagProvider",
+    "SuccessFlagRecord",
+    "TaskStatus",
+    "TextPart",
+    "Usage",
+    "ValidationError",
+    "api_error",
+    "asset",
+    "assets",
+    "choice",
+    "flag",
+    "hookimpl",
+    "integer",
+    "items",
+    "json_object",
+    "json_objects",
+    "media_type_of",
+    "number",
+    "read_envelope",
+    "text",
+    "texts",
+    "url",
+    "urls",
+    "wire",
+]

@@ -1,0 +1,49 @@
+"""Each public module says what it exports, and exports what it says (issue 14): ``__all__``
+lists every public name the module defines or imports on purpose, and each listed name is
+there (lazily imported ones included)."""
+
+from __future__ import annotations
+import __future__
+
+import importlib
+import types
+import typing
+
+import pytest
+
+MODULES = [
+    "kiekit",
+    "kiekit.plugin",
+    "kiekit.transport",
+    "kiekit.journal",
+    "kiekit.chat",
+    "kiekit_mock",
+    "kiekit_contract",
+]
+
+
+def public_names(module: types.ModuleType) -> set[str]:
+    """Names without an underscore, but neither submodules nor typing helpers used inside."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType | __future__._Feature)
+        and getattr(typing, name, None) is not value
+    }
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_exactly_the_public_names(name: str) -> None:
+    module = importlib.import_module(name)
+    listed = list(module.__all__)
+    assert len(listed) == len(set(listed)), "__all__ names a name twice"
+    assert public_names(module) <= set(listed), "public but not in __all__"
+    missing = [n for n in listed if not hasattr(module, n)]
+    assert missing == [], "in __all__ but not there"
+
+
+def test_the_check_sees_an_unlisted_name() -> None:
+    module = types.ModuleType("sample")
+    module.__dict__.update({"__all__": ["listed"], "listed": 1, "unlisted": 2, "_private": 3})
+    assert public_names(module) - set(module.__all__) == {"unlisted"}
