@@ -264,7 +264,7 @@ def test_an_output_folder_that_is_a_file_is_a_file_write_error(
 def test_a_full_disk_is_a_file_write_error_naming_task_and_path(
     api: Any, hostile: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kiekit._transports.files
+    import kiekit._transports.download
 
     class FullDisk:
         def __init__(self, path: str, mode: str) -> None:
@@ -277,7 +277,7 @@ def test_a_full_disk_is_a_file_write_error_naming_task_and_path(
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(kiekit._transports.files, "open", FullDisk, raising=False)
+    monkeypatch.setattr(kiekit._transports.download, "open", FullDisk, raising=False)
 
     async def scenario() -> None:
         async with api.client(journal=None) as client:

@@ -1,7 +1,7 @@
 """One retry loop (issue 14): API calls, status polls, uploads and downloads are tried again by
-the same sub-flow (``kiekit._engine.retrying``) with the same rules — the server's Retry-After
-before the policy's backoff, never a wait past the deadline, a failure the policy does not
-cure raised at once — and every answer of KIE's two hosts is read by one reader."""
+the same sub-flow (``kiekit._engine.retrying.retrying``) with the same rules — the server's
+Retry-After before the policy's backoff, never a wait past the deadline, a failure the policy
+does not cure raised at once — and every answer of KIE's two hosts is read by one reader."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import kiekit
 import pytest
 from kiekit import Task, TransportError
 from kiekit._engine import Engine, Flow
-from kiekit._files import Files
+from kiekit._engine.account import Files
 from kiekit.errors import RateLimitedError, ServerError
 from kiekit.models import Asset, MediaKind, Results
 from kiekit.polling import PollPolicy
@@ -161,7 +161,7 @@ def test_there_is_one_retry_loop_and_one_answer_reader() -> None:
                     backoffs.append(f"{path.name}:{node.name}")
                 if "read_envelope" in calls:
                     readers.append(f"{path.name}:{node.name}")
-    assert backoffs == ["_engine.py:retrying"]
+    assert backoffs == ["retrying.py:retrying"]
     # Task, account and upload answers: one reader. A chat answer is not an envelope but the
     # model's own JSON (kie-api.md §5); only an error envelope in its place is looked for.
-    assert readers == ["_engine.py:read_envelope", "_flows.py:_raise_envelope_error"]
+    assert readers == ["retrying.py:read_envelope", "_flows.py:_raise_envelope_error"]

@@ -1,6 +1,6 @@
 """``Client`` (blocking, urllib3) and ``AsyncClient`` (asyncio, aiohttp).
 
-Both are thin: every method hands a flow of :class:`~kiekit._session.Session` (built on
+Both are thin: every method hands a flow of :class:`~kiekit._engine.session.Session` (built on
 :mod:`kiekit._engine`) to its driver, so every decision and every journal row is shared; a
 client only picks the transport and how to wait. The API key comes from the ``api_key``
 argument or the ``KIE_API_KEY`` environment variable, and is never printed, logged or put in
@@ -15,8 +15,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from kiekit._engine import Engine, StatusHook
-from kiekit._files import Files, Source
-from kiekit._session import InputLike, Session
+from kiekit._engine.account import Files, Source
+from kiekit._engine.session import InputLike, Session
 from kiekit._version import __version__
 from kiekit.chat import _flows as chat_flows
 from kiekit.chat._streams import AsyncChatStream, ChatStream

@@ -14,7 +14,6 @@ nowhere else.
 
 from __future__ import annotations
 
-from kiekit._drivers import drive, drive_async
 from kiekit._engine import HttpRequest, HttpResponse
 from kiekit._transports.aiohttp_transport import AiohttpTransport
 from kiekit._transports.base import (
@@ -25,7 +24,8 @@ from kiekit._transports.base import (
     ByteStream,
     SyncTransport,
 )
-from kiekit._transports.files import sweep_stale_parts
+from kiekit._transports.download import sweep_stale_parts
+from kiekit._transports.drivers import drive, drive_async
 from kiekit._transports.mock import MockTransport
 from kiekit._transports.urllib3_transport import Urllib3Transport
 

@@ -17,7 +17,7 @@ from kiekit._transports.base import (
     upload_chunks,
     where,
 )
-from kiekit._transports.files import Download
+from kiekit._transports.download import Download
 from kiekit.errors import TransportError
 
 

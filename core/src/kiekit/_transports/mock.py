@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamUpload
 from kiekit._transports.base import BufferedStream, ByteStream, lower, upload_chunks
-from kiekit._transports.files import Download
+from kiekit._transports.download import Download
 from kiekit.errors import DownloadError, TransportError
 
 Handler = Callable[[HttpRequest], HttpResponse]

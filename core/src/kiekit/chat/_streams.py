@@ -1,7 +1,7 @@
 """Streamed chat answers as the user reads them: iterators over a stream flow.
 
 The flow (:func:`kiekit.chat._flows.chat_stream`) yields the engine's stream ops, performed by
-the client's driver (:mod:`kiekit._drivers`) on its transport, and :class:`Emit` for each
+the client's driver (:mod:`kiekit._transports.drivers`) on its transport, and :class:`Emit` for each
 delta, which the iterator hands to the user as it comes. Closing early (``close()``, leaving a
 ``with`` block, ``break``) closes the flow and the connection.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from kiekit._drivers import AsyncDriver, SyncDriver
 from kiekit._transports.base import AsyncTransport, SyncTransport
+from kiekit._transports.drivers import AsyncDriver, SyncDriver
 from kiekit.chat._flows import Emit, StreamFlow
 from kiekit.chat.types import ChatDelta, ChatReply
 

@@ -36,7 +36,7 @@ def register(commands: Commands) -> None:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from kiekit._files import check_file_name, check_upload_path
+    from kiekit._engine.account import check_file_name, check_upload_path
 
     # checked before any I/O (and before --mock starts a server)
     check_upload_path(args.path)

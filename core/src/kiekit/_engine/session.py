@@ -1,10 +1,10 @@
 """What a client does, written once: every method of ``Client`` and ``AsyncClient`` as a flow.
 
-The engine (:mod:`kiekit._engine`) knows KIE's calls; a session adds what a client adds around
-them — the journal's rows before and after each step (:class:`~kiekit._engine.Record` ops) and
-the account's calls (:mod:`kiekit._files`). The two clients only pick a driver: each of their
-methods hands one of these flows to ``drive`` or ``drive_async``, so both clients keep the same
-rows, raise the same errors and return the same results by construction.
+The engine (:mod:`kiekit._engine.engine`) knows KIE's calls; a session adds what a client adds
+around them — the journal's rows before and after each step (:class:`~kiekit._engine.ops.Record`
+ops) and the account's calls (:mod:`kiekit._engine.account`). The two clients only pick a
+driver: each of their methods hands one of these flows to ``drive`` or ``drive_async``, so both
+clients keep the same rows, raise the same errors and return the same results by construction.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from kiekit._engine import Engine, Flow, Record, SendState, StatusHook
-from kiekit._files import Files, Source
+from kiekit._engine.account import Files, Source
+from kiekit._engine.engine import Engine, SendState, StatusHook
+from kiekit._engine.ops import Flow, Record
 from kiekit.fields import Input
 from kiekit.journal import Recorder
 from kiekit.models import Request, Results, Task, TaskStatus

@@ -1,29 +1,23 @@
 """Everything the two clients do that is not I/O, written once as generators ("sans-I/O").
 
-Each operation is a generator that yields what it needs done — an :class:`HttpRequest`, a
-:class:`Fetch` of a result file, a :class:`Sleep`, a look at the clock (:class:`Now`), a
-journal write (:class:`Record`) — and receives the outcome. ``Client`` drives the generators
-with urllib3 and ``time.sleep``, ``AsyncClient`` with aiohttp and ``asyncio.sleep`` (see
-:mod:`kiekit.transport`). So polling, deadlines, envelope checks and file naming exist once,
-and tests can drive them with no sockets.
+Each of :class:`Engine`'s flows yields operations (:mod:`kiekit._engine.ops`) and receives
+their outcomes: KIE's calls under the rate limiter and the retry loop, the create, the status,
+the wait with its schedule and deadline, the download of every result file. ``Client`` drives
+the flows with urllib3 and ``time.sleep``, ``AsyncClient`` with aiohttp and ``asyncio.sleep``;
+tests drive them with no sockets.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import mimetypes
-import re
-from collections.abc import Callable, Generator, Mapping
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import attrs
-from attrs import field, frozen
 
-from kiekit import wire
 from kiekit.errors import (
     DownloadError,
     FileWriteError,
@@ -33,11 +27,9 @@ from kiekit.errors import (
     TaskFailedError,
     ValidationError,
     WaitTimeoutError,
-    api_error,
-    http_error,
 )
 from kiekit.fields import Input
-from kiekit.models import Asset, MediaKind, Request, Results, State, Task, TaskStatus
+from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter
 from kiekit.registry import Registry
@@ -46,115 +38,23 @@ from kiekit.retry import (
     RetryPolicy,
     Verdict,
     may_have_reached_kie,
-    parse_retry_after,
     verdict,
 )
 
 if TYPE_CHECKING:
-    import random
+    pass
+
+from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES, file_name
+from kiekit._engine.ops import (
+    Fetch,
+    Flow,
+    HttpRequest,
+    Now,
+    Sleep,
+)
+from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, retrying
 
 T = TypeVar("T")
-
-
-@frozen
-class HttpRequest:
-    """One API call. ``timeout``: seconds the whole exchange may take, answer read included
-    (None: the transport's own timeouts only); the engine sets it from the call's deadline."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = field(repr=False)  # carries the API key: never printed
-    body: bytes | None = None
-    task_id: str | None = None
-    timeout: float | None = None
-
-
-@frozen
-class HttpResponse:
-    status: int
-    body: bytes
-    reason: str = ""
-    # Header names lower-cased; read for Retry-After (and Date, to measure it against)
-    headers: Mapping[str, str] = field(factory=dict, repr=False)
-
-
-@frozen
-class Fetch:
-    """Stream ``url`` into ``destination`` (atomically); the outcome is the final path.
-
-    ``kind`` / ``media_type`` say what the file should be, so that an error page served in its
-    place is refused rather than saved under a media file's name."""
-
-    url: str
-    destination: Path
-    task_id: str | None = None
-    kind: MediaKind | None = None
-    media_type: str | None = None
-    # Seconds this attempt may take in all, and the most bytes the file may have (None: no
-    # bound); set by the engine from its DownloadPolicy
-    timeout: float | None = None
-    max_bytes: int | None = None
-
-
-@frozen
-class StreamUpload:
-    """POST a local file as multipart/form-data, streamed: ``head``, then ``size`` bytes read
-    from ``path`` chunk by chunk (never the whole file in memory), then ``tail``. The engine
-    frames the multipart body (kiekit._files); a transport only moves its bytes. The outcome
-    is the :class:`HttpResponse`."""
-
-    url: str
-    headers: Mapping[str, str] = field(repr=False)  # carries the API key: never printed
-    head: bytes
-    path: Path
-    size: int
-    tail: bytes
-
-
-@frozen
-class Sleep:
-    seconds: float
-
-
-@frozen
-class Now:
-    """Ask the driver for its monotonic clock."""
-
-
-@frozen
-class Record:
-    """A journal write: ``write()``'s return value is the outcome. The blocking driver runs it
-    in place; the asyncio driver on the journal's writer thread, never on the event loop. A
-    write is never cut short: a cancellation that arrives meanwhile reaches the flow after
-    the write's outcome has (so an intent row written is always an intent row known)."""
-
-    write: Callable[[], Any] = field(repr=False)
-
-
-@frozen
-class OpenStream:
-    """Send ``request`` and start reading its answer as it arrives (a chat's server-sent
-    events); the outcome is the answer's :class:`StreamHead`. The driver holds the open stream
-    until the flow ends."""
-
-    request: HttpRequest
-
-
-@frozen
-class StreamHead:
-    """The status line of a streamed answer; its body is read with :class:`ReadStream`."""
-
-    status: int
-    reason: str = ""
-    content_type: str = ""
-
-
-@frozen
-class ReadStream:
-    """The next chunk of the open stream's body: ``b""`` once it has ended."""
-
-
-Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record | OpenStream | ReadStream
 
 
 class SendState:
@@ -165,18 +65,9 @@ class SendState:
     maybe_sent = False
 
 
-Flow = Generator[Op, Any, T]
-
 StatusHook = Callable[[TaskStatus], None]
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
-
 DOWNLOAD_URL_PATH = "/api/v1/common/download-url"
-# What object stores answer for a link past its lifetime (S3/R2: 403 AccessDenied "Request has
-# expired"; some CDNs: 404 or 410). Such a link is renewed once through download-url (§4, §8).
-EXPIRED_LINK_STATUSES = frozenset({403, 404, 410})
-
 # Books a slot at or after ``now`` (and, if given, no later than the deadline): the seconds to
 # wait for it, or None when the deadline comes first.
 Limit = Callable[[RateLimiter, float, float | None], float | None]
@@ -548,147 +439,11 @@ class Engine:
 
 
 _ONCE = RetryPolicy.never()
-MIN_ATTEMPT_SECONDS = 1.0
 MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
 
 
 def _create_slot(limiter: RateLimiter, now: float, _latest: float | None) -> float:
     return limiter.reserve_create(now)  # a create has no deadline but the retry policy's
-
-
-def retrying(
-    attempt: Callable[[int], Flow[T]],
-    policy: RetryPolicy,
-    *,
-    stop: float,
-    decide: Callable[[KieError], Verdict],
-    what: str,
-) -> Flow[T]:
-    """The one retry loop, for API calls, status polls, uploads and downloads: run
-    ``attempt(n)`` until it returns; after a failure ``decide`` calls curable, wait and try
-    again — the server's Retry-After when its answer gave one, else the policy's jittered
-    backoff — unless the attempts are used up or the wait would end past ``stop``. Then the
-    failure is raised for the caller to judge (a create's may become OutcomeUnknownError)."""
-    rng: random.Random | None = None
-    number = 0
-    while True:
-        number += 1
-        try:
-            return (yield from attempt(number))
-        except KieError as exc:
-            error = exc
-        if decide(error) is not Verdict.RETRY or number >= policy.attempts:
-            raise error
-        if error.retry_after is not None:
-            delay = error.retry_after
-        else:
-            rng = rng or policy.randomness()
-            delay = policy.backoff(number, rng)
-        now: float = yield Now()
-        if now + delay > stop:
-            raise error
-        log.debug(
-            "retrying %s in %.2f s (attempt %d of %d) after: %s",
-            what,
-            delay,
-            number + 1,
-            policy.attempts,
-            error,
-        )
-        yield Sleep(delay)
-
-
-def read_envelope(
-    response: HttpResponse, method: str, path: str, task_id: str | None = None
-) -> tuple[Any, wire.Envelope]:
-    """The one answer reader, for the API host and the upload host alike: the JSON payload
-    and its envelope, or the typed error the answer stands for — carrying the answer's
-    Retry-After, if it gave one, for the retry loop (and a wait's own schedule)."""
-    try:
-        if response.status != 200:
-            raise http_error(response.status, response.reason, task_id=task_id)
-        try:
-            payload = json.loads(response.body)
-        except (ValueError, RecursionError) as exc:
-            raise ProtocolError(
-                f"answer to {method} {path} is not JSON",
-                task_id=task_id,
-                payload=response.body[:200],
-            ) from exc
-        envelope = wire.read_envelope(payload)
-        if envelope.code != 200:  # HTTP 200 with an error code in the body (kie-api.md §1)
-            raise api_error(envelope.code, envelope.msg, task_id=task_id, data=envelope.data)
-    except KieError as error:
-        error.retry_after = parse_retry_after(response.headers)
-        raise
-    return payload, envelope
-
-
-def read_answer(response: HttpResponse, method: str, path: str, task_id: str | None) -> Any:
-    """The envelope's ``data`` of one answer, or the typed error it stands for."""
-    return read_envelope(response, method, path, task_id)[1].data
-
-
-# Media types error pages come as; a media file never does (an SVG aside). Text types are
-# only believed when the bytes are text too: a misconfigured CDN may label an MP4 text/plain.
-_PAGE_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
-_TEXT_TYPES = ("text/plain", "application/json", "application/problem+json")
-_PAGE_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<error", b"{", b"<head", b"<body")
-_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
-
-
-def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
-    """Refuse an answer that is plainly an error page where a media file belongs.
-
-    Object stores answer expired or missing links with XML (S3/R2 ``AccessDenied``) and
-    proxies with HTML, sometimes under status 200; saved as ``.mp4`` such a page would pass
-    for a result. Checked on the Content-Type and on the first bytes; files of unknown kind
-    (text, other) and SVG images (XML by nature) are not judged.
-    """
-    if job.kind not in (MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO):
-        return
-    if job.media_type and ("xml" in job.media_type or "svg" in job.media_type):
-        return
-    if urlsplit(job.url).path.lower().endswith(".svg"):
-        return
-    declared = (content_type or "").split(";")[0].strip().lower()
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:16].lower()
-    text = bool(head) and all(byte in _TEXT_BYTES for byte in head)
-    page = declared in _PAGE_TYPES or start.startswith(_PAGE_STARTS)
-    if page or (declared in _TEXT_TYPES and text):
-        what = declared or "a text page"
-        raise DownloadError(
-            f"the link answered {what} instead of the {job.kind.value} file",
-            url=job.url,
-            task_id=job.task_id,
-            http_status=200,
-        )
-
-
-def file_name(task_id: str, index: int, item: Asset) -> str:
-    """``<task id>-<index>[-<label>]<ext>``, safe on every file system: ASCII, and short
-    enough for any of them (a long id or label is cut and told apart by a hash of it)."""
-    stem = _bounded(_SAFE.sub("_", task_id).strip("._") or "task", _MAX_ID)
-    if item.label:
-        stem += "-" + _bounded(_SAFE.sub("_", item.label).strip("._") or "file", _MAX_LABEL)
-    suffix = PurePosixPath(urlsplit(item.url).path).suffix
-    if not _EXTENSION.match(suffix):
-        guessed = mimetypes.guess_extension(item.media_type) if item.media_type else None
-        suffix = guessed or ".bin"
-    return f"{stem}-{index}{suffix.lower()}"
-
-
-# File systems allow 255 bytes a name; these leave room for the index, an extension and the
-# download's temporary suffix (``.<12 hex>.part``).
-_MAX_ID = 120
-_MAX_LABEL = 60
-
-
-def _bounded(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-    return f"{text[: limit - 11]}_{digest}"
 
 
 def _for_task(task_id: str | None) -> str:

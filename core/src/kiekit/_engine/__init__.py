@@ -1,0 +1,57 @@
+"""The sans-I/O engine: every side effect of kiekit as an operation, and the flows that yield them.
+
+- :mod:`~kiekit._engine.ops` — the operations (HTTP, fetch, upload, stream, sleep, clock,
+  journal write) and ``Flow``;
+- :mod:`~kiekit._engine.engine` — KIE's calls, the create, the status, the wait, the download;
+- :mod:`~kiekit._engine.retrying` — the one retry loop and the one answer reader;
+- :mod:`~kiekit._engine.file_policy` — what a result file is named, and what is refused as one;
+- :mod:`~kiekit._engine.account` — the credit balance and the three uploads;
+- :mod:`~kiekit._engine.session` — each method of the two clients as one flow, journal included.
+
+The drivers that perform the operations are in :mod:`kiekit._transports.drivers`.
+"""
+
+from __future__ import annotations
+
+from kiekit._engine.engine import MALFORMED_STATUS_TRIES, Engine, SendState, StatusHook
+from kiekit._engine.file_policy import check_file_start, file_name
+from kiekit._engine.ops import (
+    Fetch,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Now,
+    Op,
+    OpenStream,
+    ReadStream,
+    Record,
+    Sleep,
+    StreamHead,
+    StreamUpload,
+)
+from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, read_envelope, retrying
+
+__all__ = [
+    "MALFORMED_STATUS_TRIES",
+    "MIN_ATTEMPT_SECONDS",
+    "Engine",
+    "Fetch",
+    "Flow",
+    "HttpRequest",
+    "HttpResponse",
+    "Now",
+    "Op",
+    "OpenStream",
+    "ReadStream",
+    "Record",
+    "SendState",
+    "Sleep",
+    "StatusHook",
+    "StreamHead",
+    "StreamUpload",
+    "check_file_start",
+    "file_name",
+    "read_answer",
+    "read_envelope",
+    "retrying",
+]

@@ -1,0 +1,128 @@
+"""The engine's operations: what a flow yields for its driver to do, and the outcome it gets.
+
+An HTTP exchange (:class:`HttpRequest` → :class:`HttpResponse`), a result file streamed to disk
+(:class:`Fetch` → its path), a file streamed up (:class:`StreamUpload`), a streamed answer
+(:class:`OpenStream` → :class:`StreamHead`, then :class:`ReadStream` → bytes), a pause
+(:class:`Sleep`), the monotonic clock (:class:`Now`) and a journal write (:class:`Record`).
+Every side effect of kiekit is one of these; the drivers (``kiekit._transports.drivers``)
+perform them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import field, frozen
+
+from kiekit.models import MediaKind
+
+if TYPE_CHECKING:
+    pass
+
+T = TypeVar("T")
+
+
+@frozen
+class HttpRequest:
+    """One API call. ``timeout``: seconds the whole exchange may take, answer read included
+    (None: the transport's own timeouts only); the engine sets it from the call's deadline."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(repr=False)  # carries the API key: never printed
+    body: bytes | None = None
+    task_id: str | None = None
+    timeout: float | None = None
+
+
+@frozen
+class HttpResponse:
+    status: int
+    body: bytes
+    reason: str = ""
+    # Header names lower-cased; read for Retry-After (and Date, to measure it against)
+    headers: Mapping[str, str] = field(factory=dict, repr=False)
+
+
+@frozen
+class Fetch:
+    """Stream ``url`` into ``destination`` (atomically); the outcome is the final path.
+
+    ``kind`` / ``media_type`` say what the file should be, so that an error page served in its
+    place is refused rather than saved under a media file's name."""
+
+    url: str
+    destination: Path
+    task_id: str | None = None
+    kind: MediaKind | None = None
+    media_type: str | None = None
+    # Seconds this attempt may take in all, and the most bytes the file may have (None: no
+    # bound); set by the engine from its DownloadPolicy
+    timeout: float | None = None
+    max_bytes: int | None = None
+
+
+@frozen
+class StreamUpload:
+    """POST a local file as multipart/form-data, streamed: ``head``, then ``size`` bytes read
+    from ``path`` chunk by chunk (never the whole file in memory), then ``tail``. The engine
+    frames the multipart body (kiekit._engine.account); a transport only moves its bytes. The
+    outcome is the :class:`HttpResponse`."""
+
+    url: str
+    headers: Mapping[str, str] = field(repr=False)  # carries the API key: never printed
+    head: bytes
+    path: Path
+    size: int
+    tail: bytes
+
+
+@frozen
+class Sleep:
+    seconds: float
+
+
+@frozen
+class Now:
+    """Ask the driver for its monotonic clock."""
+
+
+@frozen
+class Record:
+    """A journal write: ``write()``'s return value is the outcome. The blocking driver runs it
+    in place; the asyncio driver on the journal's writer thread, never on the event loop. A
+    write is never cut short: a cancellation that arrives meanwhile reaches the flow after
+    the write's outcome has (so an intent row written is always an intent row known)."""
+
+    write: Callable[[], Any] = field(repr=False)
+
+
+@frozen
+class OpenStream:
+    """Send ``request`` and start reading its answer as it arrives (a chat's server-sent
+    events); the outcome is the answer's :class:`StreamHead`. The driver holds the open stream
+    until the flow ends."""
+
+    request: HttpRequest
+
+
+@frozen
+class StreamHead:
+    """The status line of a streamed answer; its body is read with :class:`ReadStream`."""
+
+    status: int
+    reason: str = ""
+    content_type: str = ""
+
+
+@frozen
+class ReadStream:
+    """The next chunk of the open stream's body: ``b""`` once it has ended."""
+
+
+Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record | OpenStream | ReadStream
+
+
+Flow = Generator[Op, Any, T]

@@ -1,0 +1,106 @@
+"""The one retry loop and the one answer reader, for API calls, status polls, uploads and
+downloads alike (the policy's arithmetic is pure, in :mod:`kiekit.retry`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kiekit import wire
+from kiekit.errors import (
+    KieError,
+    ProtocolError,
+    api_error,
+    http_error,
+)
+from kiekit.retry import (
+    RetryPolicy,
+    Verdict,
+    parse_retry_after,
+)
+
+if TYPE_CHECKING:
+    import random
+
+from kiekit._engine.ops import Flow, HttpResponse, Now, Sleep
+
+T = TypeVar("T")
+
+
+log = logging.getLogger("kiekit")
+MIN_ATTEMPT_SECONDS = 1.0
+
+
+def retrying(
+    attempt: Callable[[int], Flow[T]],
+    policy: RetryPolicy,
+    *,
+    stop: float,
+    decide: Callable[[KieError], Verdict],
+    what: str,
+) -> Flow[T]:
+    """The one retry loop, for API calls, status polls, uploads and downloads: run
+    ``attempt(n)`` until it returns; after a failure ``decide`` calls curable, wait and try
+    again — the server's Retry-After when its answer gave one, else the policy's jittered
+    backoff — unless the attempts are used up or the wait would end past ``stop``. Then the
+    failure is raised for the caller to judge (a create's may become OutcomeUnknownError)."""
+    rng: random.Random | None = None
+    number = 0
+    while True:
+        number += 1
+        try:
+            return (yield from attempt(number))
+        except KieError as exc:
+            error = exc
+        if decide(error) is not Verdict.RETRY or number >= policy.attempts:
+            raise error
+        if error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            rng = rng or policy.randomness()
+            delay = policy.backoff(number, rng)
+        now: float = yield Now()
+        if now + delay > stop:
+            raise error
+        log.debug(
+            "retrying %s in %.2f s (attempt %d of %d) after: %s",
+            what,
+            delay,
+            number + 1,
+            policy.attempts,
+            error,
+        )
+        yield Sleep(delay)
+
+
+def read_envelope(
+    response: HttpResponse, method: str, path: str, task_id: str | None = None
+) -> tuple[Any, wire.Envelope]:
+    """The one answer reader, for the API host and the upload host alike: the JSON payload
+    and its envelope, or the typed error the answer stands for — carrying the answer's
+    Retry-After, if it gave one, for the retry loop (and a wait's own schedule)."""
+    try:
+        if response.status != 200:
+            raise http_error(response.status, response.reason, task_id=task_id)
+        try:
+            payload = json.loads(response.body)
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError(
+                f"answer to {method} {path} is not JSON",
+                task_id=task_id,
+                payload=response.body[:200],
+            ) from exc
+        envelope = wire.read_envelope(payload)
+        if envelope.code != 200:  # HTTP 200 with an error code in the body (kie-api.md §1)
+            raise api_error(envelope.code, envelope.msg, task_id=task_id, data=envelope.data)
+    except KieError as error:
+        error.retry_after = parse_retry_after(response.headers)
+        raise
+    return payload, envelope
+
+
+def read_answer(response: HttpResponse, method: str, path: str, task_id: str | None) -> Any:
+    """The envelope's ``data`` of one answer, or the typed error it stands for."""
+    return read_envelope(response, method, path, task_id)[1].data
