@@ -97,6 +97,8 @@ class Record:
     the write's outcome has (so an intent row written is always an intent row known)."""
 
     write: Callable[[], Any] = field(repr=False)
+    # the journal store written to: writes to one store may share a commit (group commit)
+    store: object = field(default=None, repr=False)
 
 
 @frozen

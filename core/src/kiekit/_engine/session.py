@@ -43,7 +43,7 @@ class Session:
         (the recorder's checks still run, e.g. an idempotency key needs a journal)."""
         if self.recorder.journal is None:
             return write()
-        outcome: T = yield Record(write)
+        outcome: T = yield Record(write, self.recorder.journal.store)
         return outcome
 
     def submit(

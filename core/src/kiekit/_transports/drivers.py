@@ -13,7 +13,6 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from kiekit._engine import (
@@ -35,6 +34,7 @@ from kiekit._transports.base import (
     ByteStream,
     SyncTransport,
 )
+from kiekit.journal._writer import WRITER
 
 T = TypeVar("T")
 
@@ -83,15 +83,20 @@ class SyncDriver:
     def run(self, flow: Flow[T]) -> T:
         outcome: Any = None
         error: BaseException | None = None
+        clock, perform = self._clock, self.perform
         try:
             while True:
                 try:
                     op = flow.throw(error) if error is not None else flow.send(outcome)
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
-                outcome, error = None, None
+                error = None
+                if type(op) is Now:  # the commonest op, and one that cannot fail: no dispatch
+                    outcome = clock()
+                    continue
+                outcome = None
                 try:
-                    outcome = self.perform(op)
+                    outcome = perform(op)
                 except BaseException as exc:
                     error = exc
         finally:
@@ -147,6 +152,7 @@ class AsyncDriver:
     async def run(self, flow: Flow[T]) -> T:
         outcome: Any = None
         error: BaseException | None = None
+        clock, perform = self._clock, self.perform
         try:
             while True:
                 try:
@@ -159,8 +165,11 @@ class AsyncDriver:
                 if self.deferred is not None:  # the flow hears of it now, the write being done
                     error, self.deferred = self.deferred, None
                     continue
+                if type(op) is Now:  # the commonest op, and one that cannot fail: no await
+                    outcome = clock()
+                    continue
                 try:
-                    outcome = await self.perform(op)
+                    outcome = await perform(op)
                 except BaseException as exc:
                     error = exc
         finally:
@@ -204,22 +213,10 @@ async def drive_async(
     return await AsyncDriver(transport, sleep=sleep, clock=clock).run(flow)
 
 
-_writer: ThreadPoolExecutor | None = None
-
-
-def journal_writer() -> ThreadPoolExecutor:
-    """The one thread on which the asyncio driver writes journals: off the event loop, and
-    one at a time (SQLite takes one writer anyway)."""
-    global _writer
-    if _writer is None:
-        _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiekit-journal")
-    return _writer
-
-
 async def _written(op: Record) -> tuple[asyncio.Future[Any], BaseException | None]:
     """Run ``op`` on the writer thread to its end, even through cancellations; the finished
     future, and the cancellation that came meanwhile if one did."""
-    future = asyncio.get_running_loop().run_in_executor(journal_writer(), op.write)
+    future = WRITER.submit(op.write, op.store)
     cancelled: BaseException | None = None
     while not future.done():
         try:

@@ -263,6 +263,23 @@ class SqliteStore:
             )
         return _from_row(dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes this thread makes inside the block share one transaction, committed at
+        its end (the asyncio clients' group commit, kiekit.journal._writer); an error rolls
+        them all back."""
+        connection = self._connection()
+        with self._guard():
+            connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            with self._guard():
+                connection.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):  # a failed COMMIT leaves it open
+                connection.execute("ROLLBACK")
+            raise
+
     def get(self, key: str) -> Entry | None:
         with self._guard():
             return self._get(self._connection(), key)
