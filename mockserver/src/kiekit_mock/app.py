@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,17 +45,7 @@ def runtime_of(app: web.Application) -> Runtime:
 
 def build_app(rt: Runtime) -> web.Application:
     """An Application over existing state (a MockServer restarts on the same accounts/tasks)."""
-    app = web.Application(
-        middlewares=[
-            _loopback_host,
-            _journal,
-            faults_http.middleware,
-            files.expiry,
-            _kie_conventions,
-            limits_http.middleware,
-            har.replay,
-        ]
-    )
+    app = web.Application(middlewares=[_emulator])
     app[RUNTIME] = rt
     extensions = installed_families()  # families other packages add (and Luma)
     register(extensions)
@@ -76,6 +67,30 @@ def build_app(rt: Runtime) -> web.Application:
 
 async def _stop_deliveries(app: web.Application) -> None:
     await app[RUNTIME].callbacks.close()
+
+
+@web.middleware
+async def _emulator(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The emulator's middlewares, outermost first: _loopback_host, _journal, faults, file
+    expiry, _kie_conventions, limits, HAR replay. Each joins a request's chain only when it can
+    act on it now; the others would only pass it on, at a cost on every request. Faults, limits
+    and replay can be switched on at run time, so the choice is made per request."""
+    rt = request.app[RUNTIME]
+    path = request.path
+    control = path.startswith(CONTROL_PREFIX)
+    if rt.scenarios.active and path.startswith("/api/"):
+        handler = partial(har.replay, handler=handler)
+    if rt.limits.polls_limited:
+        handler = partial(limits_http.middleware, handler=handler)
+    handler = partial(_kie_conventions, handler=handler)
+    if path.startswith("/files/"):
+        handler = partial(files.expiry, handler=handler)
+    if rt.faults.armed and not control:
+        handler = partial(faults_http.middleware, handler=handler)
+    handler = partial(_journal, handler=handler)
+    if control:
+        handler = partial(_loopback_host, handler=handler)
+    return await handler(request)
 
 
 @web.middleware
