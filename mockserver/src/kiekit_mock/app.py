@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,13 @@ from .config import MockConfig
 from .envelope import ENVELOPE, KieError, error
 from .extension import installed_families, register
 from .families import ROUTE_TABLES
-from .journal import CONTROL_PREFIX, RequestRecord, SentAnswer, mask_authorization
+from .journal import (
+    CONTROL_PREFIX,
+    RequestRecord,
+    SentAnswer,
+    mask_authorization,
+    request_kind,
+)
 from .limits import RateLimited
 from .runtime import RUNTIME, Runtime
 from .state import account_id
@@ -44,17 +51,7 @@ def runtime_of(app: web.Application) -> Runtime:
 
 def build_app(rt: Runtime) -> web.Application:
     """An Application over existing state (a MockServer restarts on the same accounts/tasks)."""
-    app = web.Application(
-        middlewares=[
-            _loopback_host,
-            _journal,
-            faults_http.middleware,
-            files.expiry,
-            _kie_conventions,
-            limits_http.middleware,
-            har.replay,
-        ]
-    )
+    app = web.Application(middlewares=[_emulator])
     app[RUNTIME] = rt
     extensions = installed_families()  # families other packages add (and Luma)
     register(extensions)
@@ -76,6 +73,30 @@ def build_app(rt: Runtime) -> web.Application:
 
 async def _stop_deliveries(app: web.Application) -> None:
     await app[RUNTIME].callbacks.close()
+
+
+@web.middleware
+async def _emulator(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The emulator's middlewares, outermost first: _loopback_host, _journal, faults, file
+    expiry, _kie_conventions, limits, HAR replay. Each joins a request's chain only when it can
+    act on it now; the others would only pass it on, at a cost on every request. Faults, limits
+    and replay can be switched on at run time, so the choice is made per request."""
+    rt = request.app[RUNTIME]
+    path = request.path
+    control = path.startswith(CONTROL_PREFIX)
+    if rt.scenarios.active and path.startswith("/api/"):
+        handler = partial(har.replay, handler=handler)
+    if rt.limits.polls_limited:
+        handler = partial(limits_http.middleware, handler=handler)
+    handler = partial(_kie_conventions, handler=handler)
+    if path.startswith("/files/"):
+        handler = partial(files.expiry, handler=handler)
+    if rt.faults.armed and not control:
+        handler = partial(faults_http.middleware, handler=handler)
+    handler = partial(_journal, handler=handler)
+    if control:
+        handler = partial(_loopback_host, handler=handler)
+    return await handler(request)
 
 
 @web.middleware
@@ -138,38 +159,54 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
         raise
     finally:
         if not request.path.startswith(CONTROL_PREFIX):  # control requests are not journaled
-            rt.journal.add(_record(request, raw, arrived, status, answer, sent))
+            _note(rt, request, raw, arrived, status, answer, sent)
         rt.changes.touch(topics_of(request.method, request.path))
 
 
-def _record(
+def _note(
+    rt: Runtime,
     request: web.Request,
     raw: bytes,
     arrived: float,
     status: int,
     answer: dict[str, Any] | None,
     sent: web.StreamResponse | None,
-) -> RequestRecord:
+) -> None:
+    """Journal a request: what the record needs is taken now (the request and response do not
+    outlive it), the record itself is built when first read."""
     # a fault (faults_http.py) may have lost the answer: it knows what was really sent
     hit = request.get(faults_http.FAULT_HIT)
     if hit is not None and hit.status is not None:
         status = hit.status
     task_id = _task_id(request, answer) or (hit.task_id if hit else None)
-    return RequestRecord(
-        method=request.method,
-        path=request.path,
-        query=dict(request.query),
-        body=parse_json_object(raw) if raw else None,
-        task_id=task_id,
-        authorization=mask_authorization(request.headers.get("Authorization")),
-        status=status,
-        code=answer.get("code") if answer is not None else None,
-        fault=None if hit is None else hit.rule_id,
-        at=arrived,
-        account_id=_account_id(request),
-        answer=None if status == 0 or sent is None else _sent(sent),  # 0: reset, none sent
-        rules=_rules(request, task_id),
-    )
+    method, path, query = request.method, request.path, request.query
+    code = answer.get("code") if answer is not None else None
+    fault = None if hit is None else hit.rule_id
+    account = _account_id(request)
+    authorization = mask_authorization(request.headers.get("Authorization"))
+    answered = None if status == 0 or sent is None else _sent(sent)  # 0: reset, none sent
+    rules = _rules(request, task_id)
+
+    def build(seq: int) -> RequestRecord:
+        return RequestRecord(
+            method=method,
+            path=path,
+            query=dict(query),
+            body=parse_json_object(raw) if raw else None,
+            task_id=task_id,
+            authorization=authorization,
+            status=status,
+            code=code,
+            fault=fault,
+            at=arrived,
+            account_id=account,
+            seq=seq,
+            answer=None if answered is None else SentAnswer.of(*answered),
+            rules=rules,
+        )
+
+    kind = request_kind(method, path, query, task_id, code, fault)
+    rt.journal.add_later(build, path=path, task_id=task_id, account_id=account, kind=kind)
 
 
 def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
@@ -180,12 +217,13 @@ def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
     return () if task is None else task.rules
 
 
-def _sent(response: web.StreamResponse) -> SentAnswer:
+def _sent(response: web.StreamResponse) -> tuple[str, dict[str, str], bytes | None]:
+    """SentAnswer.of's arguments, read now: aiohttp adds its own headers as it sends."""
     body = response.body if isinstance(response, web.Response) else None
     headers = response.headers
     content_type = headers.get("Content-Type", response.content_type)
     others = {name: value for name, value in headers.items() if name != "Content-Type"}
-    return SentAnswer.of(content_type, others, body if isinstance(body, bytes) else None)
+    return content_type, others, body if isinstance(body, bytes) else None
 
 
 def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:

@@ -21,9 +21,12 @@ class KieError(Exception):
         self.msg = msg
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per call
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, as KIE sends it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 # The envelope an answer carries, kept on the response so the journal need not parse it back.
@@ -32,7 +35,9 @@ ENVELOPE: web.ResponseKey[dict[str, Any]] = web.ResponseKey("kiekit_mock.envelop
 
 def envelope(code: int, msg: str, data: Any) -> web.Response:
     payload = {"code": code, "msg": msg, "data": data}
-    response = web.json_response(payload, dumps=dumps)
+    # the same bytes and Content-Type as web.json_response, through the one shared encoder
+    body = dumps(payload).encode()
+    response = web.Response(body=body, content_type="application/json", charset="utf-8")
     response[ENVELOPE] = payload
     return response
 

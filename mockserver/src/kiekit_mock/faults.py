@@ -221,6 +221,11 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
+    @property
+    def armed(self) -> bool:
+        """Whether any rule is armed: the middleware is left out of a request's chain if not."""
+        return bool(self._rules)  # a dict's truth is read atomically
+
     def rules(self) -> list[FaultStatus]:
         with self._lock:
             return [FaultStatus(i, a.rule, a.matched, a.fired) for i, a in self._rules.items()]

@@ -18,7 +18,7 @@ import functools
 import itertools
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -42,6 +42,26 @@ def mask_authorization(value: str | None) -> str | None:
 def is_text(content_type: str | None) -> bool:
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     return kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml"))
+
+
+def request_kind(
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    task_id: str | None,
+    code: int | None,
+    fault: str | None,
+) -> RequestKind:
+    """create: a POST to KIE's API that made a new task (it answered the task id, or a fault
+    lost that answer after the task was made: still paid for); poll: a GET naming a task
+    (?taskId=), whatever the answer; other: anything else."""
+    if method == "GET" and "taskId" in query:
+        return "poll"
+    made = task_id is not None and query.get("taskId") != task_id
+    answered = code == 200 or fault is not None
+    if method == "POST" and path.startswith("/api/") and made and answered:
+        return "create"
+    return "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +123,7 @@ class RequestRecord:
 
     @property
     def kind(self) -> RequestKind:
-        """create: a POST to KIE's API that made a new task (it answered the task id, or a fault
-        lost that answer after the task was made: still paid for); poll: a GET naming a task
-        (?taskId=), whatever the answer; other: anything else."""
-        if self.method == "GET" and "taskId" in self.query:
-            return "poll"
-        made = self.task_id is not None and self.query.get("taskId") != self.task_id
-        answered = self.code == 200 or self.fault is not None
-        if self.method == "POST" and self.path.startswith("/api/") and made and answered:
-            return "create"
-        return "other"
+        return request_kind(self.method, self.path, self.query, self.task_id, self.code, self.fault)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,7 +199,9 @@ class Journal:
         self._clock = clock
         self._lock = threading.Lock()
         self._first = 0  # seq of _records[0]: the records cleared so far
-        self._records: list[RequestRecord] = []
+        # a record, or what builds it (add_later): most records are never read, and building
+        # one costs more than the request it notes
+        self._records: list[RequestRecord | Callable[[int], RequestRecord]] = []
         self._by_task: dict[str, list[int]] = {}
         self._by_path: dict[str, list[int]] = {}
         self._by_account: dict[str, list[int]] = {}
@@ -219,6 +232,32 @@ class Journal:
                 )
             return record
 
+    def add_later(
+        self,
+        build: Callable[[int], RequestRecord],
+        *,
+        path: str,
+        task_id: str | None,
+        account_id: str | None,
+        kind: RequestKind,
+    ) -> None:
+        """Record a request whose record `build(seq)` makes when it is first read (its `at`
+        set); what the indexes need is given now. A create is built at once (the duplicate
+        detector reads its body)."""
+        if kind == "create":
+            self.add(build(-1))
+            return
+        if path.startswith(CONTROL_PREFIX):
+            return
+        with self._lock:
+            seq = self._first + len(self._records)
+            self._records.append(build)
+            if task_id is not None:
+                self._by_task.setdefault(task_id, []).append(seq)
+            self._by_path.setdefault(path, []).append(seq)
+            if account_id is not None:
+                self._by_account.setdefault(account_id, []).append(seq)
+
     def clear(self) -> None:
         with self._lock:
             self._first += len(self._records)
@@ -235,10 +274,15 @@ class Journal:
 
     def records(self) -> list[RequestRecord]:
         with self._lock:
-            return list(self._records)
+            return [self._at(seq) for seq in range(self._first, self._first + len(self._records))]
 
     def _at(self, seq: int) -> RequestRecord:
-        return self._records[seq - self._first]
+        """The record at `seq`, built now if it was added later; read it under the lock."""
+        entry = self._records[seq - self._first]
+        if isinstance(entry, RequestRecord):
+            return entry
+        record = self._records[seq - self._first] = entry(seq)
+        return record
 
     # --- queries ---
 

@@ -130,6 +130,15 @@ class Limits:
         with self._lock:
             return self._settings
 
+    @property
+    def polls_limited(self) -> bool:
+        """Whether a status-query limit is on: the middleware is left out of the chain if not."""
+        settings = self._settings  # one attribute read: atomic, no lock needed
+        return (
+            settings.record_info_per_second is not None
+            or settings.task_polls_per_second is not None
+        )
+
     def set(self, settings: LimitSettings | None = None, /, **changes: int | None) -> LimitSettings:
         """Replace the settings (``set(LimitSettings.documented())``) or change some
         (``set(creates_per_10s=5)``, None switching one off); windows keep what they saw."""
