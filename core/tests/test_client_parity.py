@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,3 +250,38 @@ def test_concurrent_async_writes_share_one_commit(kit: SimpleNamespace, tmp_path
     # the intents queued behind the held one share one transaction (with it, if the writer
     # took them together)
     assert max(store.groups) >= tasks - 1, store.groups
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+# Python 3.12+ warns of fork() in a process with threads: forking such a process is the point
+@pytest.mark.filterwarnings("ignore:This process.*fork:DeprecationWarning")
+def test_a_forked_child_writes_its_journal_too(kit: SimpleNamespace, tmp_path: Path) -> None:
+    """A worker forked after its parent used an AsyncClient (a prefork pool) gets a journal
+    writer of its own, rather than waiting on the parent's thread, which it does not have."""
+    from kiekit.journal import SqliteStore
+
+    def submit_once(path: Path) -> str:
+        kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
+
+        async def run() -> str:
+            journal = Journal(SqliteStore(path))
+            async with AsyncClient(
+                kit.CANARY, transport=kie.transport, journal=journal, **QUIET
+            ) as c:
+                return (await c.submit(kit.GROK_T2I, prompt="a fox")).id
+
+        return asyncio.run(run())
+
+    submit_once(tmp_path / "parent.sqlite")  # the parent's writer thread now runs
+    child = os.fork()
+    if child == 0:  # the child: exit 0 once its own create is journaled
+        signal.alarm(300)  # a bound against a hang: a stuck child dies, and the test fails
+        try:
+            submit_once(tmp_path / "child.sqlite")
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    [row] = SqliteStore(tmp_path / "child.sqlite").entries()
+    assert row.state is EntryState.CREATED

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -104,3 +105,13 @@ def _settle(jobs: list[_Job]) -> None:
 
 
 WRITER = JournalWriter()
+
+
+def _forget_after_fork() -> None:
+    """A forked child has none of its parent's threads: it starts a writer of its own (else
+    its writes would wait forever on a thread that is not there)."""
+    WRITER.__init__()  # type: ignore[misc]
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_forget_after_fork)
