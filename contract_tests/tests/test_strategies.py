@@ -11,7 +11,7 @@ from attrs import frozen
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from kiekit import Input, ValidationError
-from kiekit.fields import OpenInput, Spec, integer, items, make_input, text, texts, urls
+from kiekit.fields import Kind, OpenInput, Spec, integer, items, make_input, text, texts, urls
 from kiekit.registry import Registry, installed
 from kiekit_contract import (
     EXTRA_FIELD_PREFIX,
@@ -63,12 +63,12 @@ class Scene(Input):
 
 
 ENTRY_CLASSES = (Shot, Element, Scene)
-LIST_KINDS = ("urls", "texts", "items")
+LIST_KINDS: tuple[Kind, ...] = ("urls", "texts", "items")
 
 
 @st.composite
-def specs(draw: st.DrawFn, kinds: tuple[str, ...] | None = None) -> Spec:
-    kind = draw(
+def specs(draw: st.DrawFn, kinds: tuple[Kind, ...] | None = None) -> Spec:
+    kind: Kind = draw(
         st.sampled_from(kinds or ("text", "choice", "int", "float", "bool", "url", *LIST_KINDS))
     )
     required = draw(st.booleans())

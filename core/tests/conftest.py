@@ -264,7 +264,7 @@ class Api:
         try:
             coroutine.send(None)  # type: ignore[attr-defined]
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
         coroutine.close()  # type: ignore[attr-defined]
         raise AssertionError("the blocking Client awaited something")
 

@@ -33,7 +33,7 @@ from kiekit.chat import (
     SseEvent,
     Usage,
 )
-from kiekit.errors import KieError
+from kiekit.errors import ApiError, KieError
 from kiekit.fields import Input, choice
 from kiekit.models import Request
 from kiekit.transport import BufferedStream, HttpRequest, HttpResponse, MockTransport
@@ -163,6 +163,7 @@ def test_kie_envelope_errors_at_http_200_are_typed(
     body = json.dumps({"code": code, "msg": "refused", "data": None}).encode()
     with pytest.raises(error) as caught:
         ask_with(client, answering(body, JSON))(stream)
+    assert isinstance(caught.value, ApiError)
     assert caught.value.code == code
 
 
@@ -250,7 +251,10 @@ class Recording:
 def test_leaving_a_stream_early_closes_the_connection() -> None:
     transport = Recording()
     with Client(
-        KEY, base_url="http://127.0.0.1:9", transport=transport, registry=registry()
+        KEY,
+        base_url="http://127.0.0.1:9",
+        transport=transport,  # type: ignore[arg-type]  # a double for streams only
+        registry=registry(),
     ) as kie:
         with kie.chat_stream(MODEL, "hi") as chat:
             first = next(iter(chat))
@@ -267,7 +271,8 @@ def test_a_transport_that_cannot_stream_still_serves_a_stream() -> None:
         def close(self) -> None:
             pass
 
-    kie = Client(KEY, base_url="http://127.0.0.1:9", transport=SendOnly(), registry=registry())
+    double = SendOnly()  # a hand-written double of before streams: no fetch, upload, stream
+    kie = Client(KEY, base_url="http://127.0.0.1:9", transport=double, registry=registry())  # type: ignore[arg-type]
     with kie, kie.chat_stream(MODEL, "hi") as chat:
         assert "".join(d.text for d in chat) == "Hello"
 

@@ -150,7 +150,7 @@ def test_clients_are_context_managers_that_close_their_transport(
 ) -> None:
     closed: list[bool] = []
     kie = kit.FakeKie()
-    kie.transport.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    kie.transport.close = lambda: closed.append(True)
 
     async def scenario() -> None:
         async with api.client(transport=kie.transport):

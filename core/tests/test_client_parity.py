@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from kiekit import AsyncClient, Client, PollPolicy, TaskFailedError, ValidationError
-from kiekit.journal import Entry, EntryState, Journal, MemoryStore
+from kiekit.journal import Entry, EntryState, Journal, JournalStore, MemoryStore
 from kiekit.retry import RetryPolicy
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 
@@ -143,7 +143,9 @@ class HeldStore(MemoryStore):
         return super().update(key, changes, only_if=only_if)
 
 
-def _held_client(store: HeldStore, kit: SimpleNamespace, transport: MockTransport) -> AsyncClient:
+def _held_client(
+    store: JournalStore, kit: SimpleNamespace, transport: MockTransport
+) -> AsyncClient:
     return AsyncClient(kit.CANARY, transport=transport, journal=Journal(store), **QUIET)
 
 

@@ -458,7 +458,7 @@ def test_an_integer_enum_takes_only_integers(value: Any) -> None:
 def test_open_input_keeps_its_own_copy() -> None:
     from kiekit.fields import OpenInput
 
-    given = {"prompt": "x", "tags": ["a"]}
+    given: dict[str, Any] = {"prompt": "x", "tags": ["a"]}
     made = OpenInput(values=given)
     given["seed"] = float("nan")
     given["tags"].append("b")

@@ -99,7 +99,7 @@ def run_both(name: str, answer_list: list[HttpResponse], action: str) -> Any:
         return answer_list[min(len(sent), len(answer_list)) - 1]
 
     transport = MockTransport(handle)
-    options = {
+    options: dict[str, Any] = {
         "transport": transport,
         "retry": RETRY,
         "poll": POLL,

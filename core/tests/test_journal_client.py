@@ -93,7 +93,7 @@ def test_a_create_kie_refused_is_rejected_and_a_lost_answer_is_unknown(
                 await c.submit(kit.GROK_T2I, prompt="y")
 
     api.run(scenario)
-    rows = {row.request["input"]["prompt"]: row for row in journal.entries()}
+    rows = {(row.request or {})["input"]["prompt"]: row for row in journal.entries()}
     assert rows["x"].state is EntryState.REJECTED
     assert rows["x"].error == {
         "type": "InsufficientCreditsError",

@@ -100,7 +100,7 @@ def _run(kind: str, answers: list[Any], policy: RetryPolicy, tmp: Path, driver: 
         found = answers[min(len(sent), len(answers)) - 1]
         if isinstance(found, BaseException):
             raise found
-        return found  # type: ignore[no-any-return]
+        return found
 
     fake, transport = FakeTime(), MockTransport(handle)
     flow = flow_of(_engine(policy), tmp)

@@ -69,7 +69,7 @@ def test_a_create_kie_refused_with_429_is_sent_again_and_makes_one_task(
 
     async def scenario() -> Task:
         async with api.client(base_url=mock_server.base_url, retry=QUICK, journal=None) as kie:
-            return await kie.submit(GROK, prompt="a lighthouse")  # type: ignore[no-any-return]
+            return await kie.submit(GROK, prompt="a lighthouse")
 
     task = api.run(scenario)
 
@@ -92,7 +92,7 @@ def test_status_polls_ride_out_proxy_5xx(api: Any, mock_server: Any, tmp_path: P
             task = await kie.submit(GROK, prompt="a lighthouse")
             status = await kie.status(task)  # two 503s, then the answer
             assert status.task_id == task.id
-            return await kie.download(await kie.wait(task), tmp_path)  # type: ignore[no-any-return]
+            return await kie.download(await kie.wait(task), tmp_path)
 
     assert api.run(scenario)
     assert [r.status for r in mock_server.requests() if r.method == "GET"][:3] == [503, 503, 200]
@@ -136,7 +136,7 @@ def test_an_expired_link_is_renewed_through_the_mocks_download_url(
             task = await kie.submit(GROK, prompt="a lighthouse")
             results = await kie.wait(task)
             link = await kie.download_url(results.assets[0].url, task_id=task.id)
-            return task, link  # type: ignore[return-value]
+            return task, link
 
     task, link = api.run(get_link)
     mock_server.clock.advance(21 * 60)
@@ -144,7 +144,7 @@ def test_an_expired_link_is_renewed_through_the_mocks_download_url(
 
     async def fetch() -> list[Path]:
         async with api.client(base_url=mock_server.base_url, journal=None) as kie:
-            return await kie.download(stale, tmp_path)  # type: ignore[no-any-return]
+            return await kie.download(stale, tmp_path)
 
     (path,) = api.run(fetch)
 
@@ -158,7 +158,7 @@ def test_a_link_past_retention_is_a_download_error_naming_task_and_url(
 ) -> None:
     async def make() -> Results:
         async with api.client(base_url=mock_server.base_url, poll=FAST, journal=None) as kie:
-            return await kie.wait(await kie.submit(GROK, prompt="a lighthouse"))  # type: ignore[no-any-return]
+            return await kie.wait(await kie.submit(GROK, prompt="a lighthouse"))
 
     results = api.run(make)
     mock_server.clock.advance(15 * 24 * 3600)  # media are kept 14 days (§8)

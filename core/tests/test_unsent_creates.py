@@ -141,4 +141,6 @@ def test_a_create_cancelled_in_its_slot_wait_is_not_journaled(kit: SimpleNamespa
     asyncio.run(scenario())
     rows = journal.entries()
     assert [row.state for row in rows] == [EntryState.CREATED]
-    assert rows[0].request["input"]["prompt"] == "first"
+    request = rows[0].request
+    assert request is not None
+    assert request["input"]["prompt"] == "first"

@@ -41,7 +41,12 @@ def mock_process() -> Iterator[tuple[str, str]]:
     )
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()])
+
+    def read_lines() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=read_lines)
     reader.start()
     try:
         urls: dict[str, str] = {}

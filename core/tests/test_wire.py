@@ -349,7 +349,7 @@ def test_camel_case_wire_names() -> None:
     value = WireInput(
         prompt="p",
         aspect_ratio="16:9",
-        image_urls=["https://x/a.png"],
+        image_urls=("https://x/a.png",),
         enable_translation=False,
         safety_tolerance=0,
     )
@@ -364,7 +364,7 @@ def test_camel_case_wire_names() -> None:
 
 
 def test_snake_case_wire_names_for_market_inputs() -> None:
-    value = WireInput(prompt="p", aspect_ratio="1:1", image_urls=["https://x/a.png"])
+    value = WireInput(prompt="p", aspect_ratio="1:1", image_urls=("https://x/a.png",))
 
     assert input_to_wire(value, camel_case=False) == {
         "prompt": "p",

@@ -225,7 +225,7 @@ def test_fail_marker_fails_whole_answers_free_of_charge(kie: Kie) -> None:
 def test_fail_marker_sends_an_error_event_mid_stream(
     kie: Kie, path: str, body: dict[str, Any], error: Any
 ) -> None:
-    conversation = {"messages": [{"role": "user", "content": "hi [mock:fail] you"}]}
+    conversation: dict[str, Any] = {"messages": [{"role": "user", "content": "hi [mock:fail] you"}]}
     if "responses" in path:
         conversation = {"input": "hi [mock:fail] you"}
     found = events(kie.post(path, body | conversation | {"stream": True}).body)

@@ -155,7 +155,7 @@ def test_market_answers_match_the_document(conformance: Conformance) -> None:
     assert states[-1] == "success"
     sora = _created(c.post(create, {"model": "sora-2-text-to-video", "input": {"prompt": "waves"}}))
     assert c.poll_all(status, sora)[-1]["data"]["progress"] == 100
-    failing = {"model": "kling-3.0/video", "input": {"prompt": "x [mock:fail]"}}
+    failing: dict[str, Any] = {"model": "kling-3.0/video", "input": {"prompt": "x [mock:fail]"}}
     failing["input"] |= {"multi_shots": False, "mode": "std", "sound": True}
     assert c.poll_all(status, _created(c.post(create, failing)))[-1]["data"]["state"] == "fail"
     guessed = _created(c.post(create, {"model": "acme/new-model", "input": {}}))  # not refused

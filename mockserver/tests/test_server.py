@@ -88,7 +88,7 @@ def test_cli_refuses_a_non_loopback_host(capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.parametrize("field", ["polls_to_complete", "seconds_to_complete", "starting_credits"])
 def test_config_rejects_negative_values(field: str) -> None:
     with pytest.raises(ValueError, match=field):
-        MockConfig(**{field: -1})
+        MockConfig(**{field: -1})  # type: ignore[arg-type]  # each field named is a number
 
 
 def test_config_takes_any_key_collection() -> None:

@@ -22,8 +22,13 @@ GENERATE = "/api/v1/generate"
 RECORD = "/api/v1/generate/record-info"
 CALLBACK = "https://example.com/suno-callback"
 SONG = "https://example.com/song.mp3"
-SIMPLE = {"prompt": "a calm piano piece", "customMode": False, "instrumental": False,
-          "model": "V5", "callBackUrl": CALLBACK}  # fmt: skip
+SIMPLE: dict[str, Any] = {
+    "prompt": "a calm piano piece",
+    "customMode": False,
+    "instrumental": False,
+    "model": "V5",
+    "callBackUrl": CALLBACK,
+}
 # get-music-details' keys, in its order
 RECORD_KEYS = [
     "taskId",

@@ -102,14 +102,24 @@ def test_the_scaffold_passes_its_tests_outside_the_repo(
     assert [w.name.split("-")[0] for w in built] == ["kiekit", "kiekit_contract", "kiekit_mock"]
     lock = work / "pylock.toml"
     # --frozen: export uv.lock as it is (never re-lock, never write to the repository)
-    export = [UV, "export", "--offline", "--frozen", "-q", "--format", "pylock.toml", "-o", lock]
+    export: list[str | Path] = [
+        UV,
+        "export",
+        "--offline",
+        "--frozen",
+        "-q",
+        "--format",
+        "pylock.toml",
+        "-o",
+        lock,
+    ]
     _run([*export, "--package", "kiekit-contract", "--no-emit-workspace", "--no-dev"], ROOT)
 
     venv = work / "venv"
     _run([UV, "venv", "-q", "--python", sys.executable, venv], work)
     bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
     python = bin_dir / ("python.exe" if sys.platform == "win32" else "python")
-    install = [UV, "pip", "install", "--offline", "-q", "--python", python]
+    install: list[str | Path] = [UV, "pip", "install", "--offline", "-q", "--python", python]
     _run([*install, "-r", lock], work)
     _run([*install, *built], work)
 

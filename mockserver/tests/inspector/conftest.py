@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -68,6 +69,8 @@ def _loopback(url: str) -> bool:
 
 
 OpenPage = Callable[[str], Page]
+# the parent folder's make_mock fixture, as the tests here see it (mypy reads this conftest)
+MakeMock = Callable[..., tuple[MockServer, Any]]
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_body_is_model_input_and_optional_callback() -> None:
 
 
 def test_image_urls_go_on_the_wire_as_a_list() -> None:
-    params = ImageToImage(prompt="sketch", image_urls=["https://example.com/a.png"])
+    params = ImageToImage(prompt="sketch", image_urls=("https://example.com/a.png",))
     body: Any = PROVIDER.build_request(I2I, params).body
     assert body["input"] == {"prompt": "sketch", "image_urls": ["https://example.com/a.png"]}
 
@@ -138,7 +138,7 @@ def test_prompt_of_5000_characters_is_accepted_by_the_mock(kie_client: Client) -
     assert kie_client.wait(task).assets
 
 
-IMAGES = {I2I: {"image_urls": ["https://example.com/a.png"]}}
+IMAGES: dict[str, dict[str, Any]] = {I2I: {"image_urls": ["https://example.com/a.png"]}}
 
 
 @pytest.mark.parametrize("model", [T2I, I2I])
@@ -150,7 +150,7 @@ def test_prompt_over_5000_characters_is_refused(model: str) -> None:
 
 @pytest.mark.parametrize("count", [0, 6])
 def test_image_to_image_takes_one_to_five_images(count: int) -> None:
-    images = [f"https://example.com/{i}.png" for i in range(count)]
+    images = tuple(f"https://example.com/{i}.png" for i in range(count))
     with pytest.raises(ValidationError) as caught:
         ImageToImage(prompt="sketch", image_urls=images)
     assert caught.value.field == "image_urls"
@@ -356,7 +356,7 @@ def test_image_to_video_takes_one_to_seven_images(count: int) -> None:
 
 @pytest.mark.parametrize("count", [0, 8])
 def test_image_to_video_refuses_other_image_counts(count: int) -> None:
-    images = [f"https://example.com/{i}.png" for i in range(count)]
+    images = tuple(f"https://example.com/{i}.png" for i in range(count))
     assert _refused(I2V, image_urls=images).field == "image_urls"
 
 

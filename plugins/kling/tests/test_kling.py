@@ -77,7 +77,7 @@ class TestKling(ProviderContract):
 
 
 PROVIDER = KlingProvider()
-DOG = {
+DOG: dict[str, Any] = {
     "name": "dog",
     "description": "a golden retriever",
     "element_input_urls": ["https://example.com/dog1.jpg", "https://example.com/dog2.jpg"],
@@ -317,7 +317,7 @@ def test_an_element_defined_twice_is_refused() -> None:
 # -- motion control ------------------------------------------------------------------------
 
 
-MOTION_FIELDS = {
+MOTION_FIELDS: dict[str, Any] = {
     "input_urls": ["https://example.com/character.png"],
     "video_urls": ["https://example.com/dance.mp4"],
 }
@@ -411,9 +411,11 @@ def _elements() -> st.SearchStrategy[list[dict[str, Any]]]:
     video = {"element_input_video_urls": st.lists(web_urls(), min_size=1, max_size=1)}
     media = st.one_of(st.fixed_dictionaries(images), st.fixed_dictionaries(video))
     names = st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), max_size=3, unique=True)
-    return names.flatmap(
-        lambda ns: st.tuples(*[media.map(lambda m, n=n: {"name": n, **m}) for n in ns]).map(list)
-    )
+
+    def named(name: str) -> st.SearchStrategy[dict[str, Any]]:
+        return media.map(lambda m: {"name": name, **m})
+
+    return names.flatmap(lambda ns: st.tuples(*[named(n) for n in ns]).map(list))
 
 
 @settings(max_examples=25, deadline=None)

@@ -445,7 +445,9 @@ def test_the_catalogue_s_list_and_enum_rules_are_checked_too(
     from kiekit_market import catalogue
 
     entry = catalogue.entries()[model]
-    given = {f: "a fox" for f, spec in entry["fields"].items() if spec.get("required")}
+    given: dict[str, Any] = {
+        f: "a fox" for f, spec in entry["fields"].items() if spec.get("required")
+    }
     if model == "elevenlabs/text-to-dialogue-v3":
         given["dialogue"] = [{"text": "hi", "voice": "Rachel"}]
     catalogue.check(model, given)  # valid as it is

@@ -10,7 +10,7 @@ one and put its ids into every input, since KIE (and the mock) refuse ids they n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import attrs
 import pytest
@@ -309,7 +309,7 @@ class _OnASong(ProviderContract):
 
     def sourced(self, params: Input) -> Input:
         task_id, audio_id = self.song()
-        return attrs.evolve(params, task_id=task_id, audio_id=audio_id)
+        return attrs.evolve(cast(Any, params), task_id=task_id, audio_id=audio_id)
 
     def example_input(self, model: Model) -> Input:
         return self.sourced(smallest_input(model))
@@ -323,7 +323,7 @@ class _OnASong(ProviderContract):
             @settings(max_examples=self.max_examples, deadline=None)
             @given(params=valid_inputs(model))
             def creates_a_task(params: Input) -> None:
-                task = kie.submit(model.id, attrs.evolve(params, **ids))
+                task = kie.submit(model.id, attrs.evolve(cast(Any, params), **ids))
                 made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
                 assert made.model == model.id
 
@@ -350,7 +350,7 @@ class TestSunoExtend(_OnASong):
     documented_statuses = MUSIC_DOCUMENTED
 
     def sourced(self, params: Input) -> Input:
-        return attrs.evolve(params, audio_id=self.song()[1])
+        return attrs.evolve(cast(Any, params), audio_id=self.song()[1])
 
     def test_valid_inputs_are_accepted_by_the_mock(self, kie_mock_session: MockServer) -> None:
         model = self.provider.model(EXTEND)
@@ -360,7 +360,7 @@ class TestSunoExtend(_OnASong):
             @settings(max_examples=self.max_examples, deadline=None)
             @given(params=valid_inputs(model))
             def creates_a_task(params: Input) -> None:
-                task = kie.submit(EXTEND, attrs.evolve(params, audio_id=audio_id))
+                task = kie.submit(EXTEND, attrs.evolve(cast(Any, params), audio_id=audio_id))
                 made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
                 assert made.request_body["audioId"] == audio_id
 
@@ -403,7 +403,7 @@ class TestSunoCover(_OnASong):
     )
 
     def sourced(self, params: Input) -> Input:
-        return attrs.evolve(params, task_id=self.song()[0])
+        return attrs.evolve(cast(Any, params), task_id=self.song()[0])
 
 
 class TestSunoMidi(_OnASong):
@@ -421,4 +421,4 @@ class TestSunoMidi(_OnASong):
         with client_for(self.mock.base_url, registry=_music_registry()) as kie:
             stems = kie.submit(VOCAL_REMOVAL, task_id=task_id, audio_id=audio_id)
             kie.wait(stems)
-        return attrs.evolve(params, task_id=stems.id)
+        return attrs.evolve(cast(Any, params), task_id=stems.id)

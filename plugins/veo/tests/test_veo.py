@@ -171,7 +171,7 @@ def offline() -> Iterator[tuple[Client, MockTransport]]:
     ],
 )
 def test_image_counts_each_generation_type_takes(mode: str | None, count: int) -> None:
-    params = Veo(prompt="a fox", generation_type=mode, image_urls=[IMAGE] * count)
+    params = Veo(prompt="a fox", generation_type=mode, image_urls=(IMAGE,) * count)
     assert len(params.image_urls or ()) == count
 
 
@@ -192,7 +192,7 @@ def test_wrong_image_counts_are_refused_naming_image_urls_before_sending(
 ) -> None:
     kie, transport = offline
     with pytest.raises(ValidationError) as caught:
-        kie.submit("veo3_fast", prompt="a fox", generation_type=mode, image_urls=[IMAGE] * count)
+        kie.submit("veo3_fast", prompt="a fox", generation_type=mode, image_urls=(IMAGE,) * count)
     assert caught.value.field == "image_urls"
     assert transport.requests == []
 
@@ -246,7 +246,7 @@ def test_extend_quality_is_fast_or_quality() -> None:
 def test_generate_body_names_the_model_and_spells_fields_as_kie_documents() -> None:
     params = Veo(
         prompt="a fox",
-        image_urls=[IMAGE, "https://example.com/last.jpg"],
+        image_urls=(IMAGE, "https://example.com/last.jpg"),
         generation_type="FIRST_AND_LAST_FRAMES_2_VIDEO",
         aspect_ratio="9:16",
         seeds=12345,
@@ -289,7 +289,7 @@ def test_inputs_read_kie_spellings_too() -> None:
     )
     assert params == Veo(
         prompt="a fox",
-        image_urls=[IMAGE],
+        image_urls=(IMAGE,),
         generation_type="REFERENCE_2_VIDEO",
         enable_translation=True,
     )
