@@ -63,19 +63,23 @@ class Urllib3Transport:
             connect=min(self._connect_timeout, seconds), read=min(self._read_timeout, seconds)
         )
 
+    def _open(self, request: HttpRequest, **options: Any) -> Any:
+        """Send ``request`` (never following a redirect); its answer's body is read later."""
+        return self._pool.request(
+            request.method,
+            request.url,
+            body=request.body,
+            headers=dict(request.headers),
+            redirect=False,
+            preload_content=False,
+            **options,
+        )
+
     def send(self, request: HttpRequest) -> HttpResponse:
         ends = None if request.timeout is None else time.monotonic() + request.timeout
         what = f"{request.method} {where(request.url)}"
         try:
-            response = self._pool.request(
-                request.method,
-                request.url,
-                body=request.body,
-                headers=dict(request.headers),
-                redirect=False,
-                preload_content=False,
-                timeout=self._timeout(request.timeout),
-            )
+            response = self._open(request, timeout=self._timeout(request.timeout))
         except self._urllib3.exceptions.HTTPError as exc:
             raise TransportError(
                 f"{what} failed: {type(exc).__name__}",
@@ -156,14 +160,7 @@ class Urllib3Transport:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
         what = f"{request.method} {where(request.url)}"
         try:
-            response = self._pool.request(
-                request.method,
-                request.url,
-                body=request.body,
-                headers=dict(request.headers),
-                redirect=False,
-                preload_content=False,
-            )
+            response = self._open(request)
         except self._urllib3.exceptions.HTTPError as exc:
             raise TransportError(f"{what} failed: {type(exc).__name__}") from exc
         return _Urllib3Stream(response, what, self._urllib3.exceptions.HTTPError)
