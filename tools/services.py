@@ -46,8 +46,18 @@ SERVICES: tuple[Service, ...] = (
         ("/usr/bin/chromium",),
         ("chromium",),
     ),
-    # e.g. Service("redis", "…", ("/usr/bin/redis-server",), ("redis-server",)),
-    #      Service("postgresql", "…", ("/usr/lib/postgresql/*/bin/postgres",), ("postgresql",)),
+    Service(
+        "redis",
+        "shared rate limits and the Celery broker (docs/teams.md)",
+        ("/usr/bin/redis-server",),
+        ("redis-server",),
+    ),
+    Service(
+        "postgresql",
+        "the shared task journal (docs/teams.md)",
+        ("/usr/lib/postgresql/*/bin/postgres", "/usr/lib/postgresql/*/bin/initdb"),
+        ("postgresql",),
+    ),
 )
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
