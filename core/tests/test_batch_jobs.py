@@ -191,7 +191,7 @@ def test_a_job_whose_earlier_create_got_no_answer_is_reported_not_created(
     for one, state in ((job, EntryState.UNKNOWN), (rejected, EntryState.REJECTED)):
         journal.store.insert(
             Entry(
-                key=job_key(tmp_path, one),
+                key=job_key(one),
                 model=GROK,
                 request={"model": GROK, "input": dict(one.input)},  # the body as sent
                 state=state,

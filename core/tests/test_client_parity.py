@@ -132,15 +132,15 @@ class HeldStore(MemoryStore):
         self.go_on = threading.Event()
         self.threads: set[str] = set()
 
-    def insert(self, entry: Entry) -> bool:
+    def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
         self.threads.add(threading.current_thread().name)
         self.writing.set()
         assert self.go_on.wait(60), "the test never let the write finish"
-        return super().insert(entry)
+        return super().insert(entry, lease=lease)
 
-    def update(self, key: str, changes: Any, *, only_if: Any = None) -> Entry | None:
+    def update(self, key: str, changes: Any, **conditions: Any) -> Entry | None:
         self.threads.add(threading.current_thread().name)
-        return super().update(key, changes, only_if=only_if)
+        return super().update(key, changes, **conditions)
 
 
 def _held_client(
@@ -211,14 +211,14 @@ def test_concurrent_async_writes_share_one_commit(kit: SimpleNamespace, tmp_path
             self._in_group: int | None = None
             self._inserts = 0
 
-        def insert(self, entry: Entry) -> bool:
+        def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
             self._inserts += 1
             if self._inserts == 1:  # the first write waits while the others queue up
                 self.writing.set()
                 assert self.go_on.wait(60), "the test never let the write finish"
             if self._in_group is not None:
                 self._in_group += 1
-            return super().insert(entry)
+            return super().insert(entry, lease=lease)
 
         @contextlib.contextmanager
         def batch(self) -> Iterator[None]:

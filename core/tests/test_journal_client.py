@@ -259,7 +259,7 @@ def test_a_journal_that_cannot_be_written_stops_the_create_before_it_is_sent(
 class _BrokenAfterIntent(MemoryStore):
     """A store of one's own (the JournalStore protocol) whose disk fills up after the intent."""
 
-    def update(self, key: str, changes: Any, *, only_if: Any = None) -> Any:
+    def update(self, key: str, changes: Any, **conditions: Any) -> Any:
         raise JournalError("task journal: database or disk is full")
 
 

@@ -1,8 +1,11 @@
 """Many jobs from a JSON Lines file: created once, waited on together, their files downloaded.
 
-Each line is a job ``{"model": …, "input": {…}, "id"?: …}``. A job's key is its ``id`` or, without
-one, a hash of its model and input; the key and the output folder name its journal row, and the
-client's ``idempotency_key`` makes the row a claim. So a batch run again after a crash or a
+Each line is a job ``{"model": …, "input": {…}, "id"?: …}``. A job's journal row is keyed on its
+``id`` and a hash of its model and input (never on the output folder): a job is one task however
+many runs or workers are given it. A worker *claims* the row before anything is sent and holds it
+with a lease it renews while it works (docs/teams.md), so with a shared journal
+(``KIEKIT_JOURNAL_URL``) workers given the same jobs create each one once, and the jobs of a
+worker that dies are taken over when its lease runs out. A batch run again after a crash or a
 Ctrl-C never creates a job's task a second time: a job created before is waited on and
 downloaded, a job already on disk is skipped, and a job whose create got no answer is reported as
 "outcome unknown" (KIE cannot list tasks, kie-api.md §4, so it cannot be found out here).
@@ -16,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import frozen
 
@@ -30,12 +35,18 @@ from kiekit.errors import (
     ValidationError,
 )
 from kiekit.journal import Entry, EntryState, Journal, error_record
+from kiekit.journal._writer import WRITER
 from kiekit.models import Task
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
 
 __all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch"]
+
+log = logging.getLogger("kiekit.batch")
+T = TypeVar("T")
+# How often a job another live worker holds is looked at again.
+_HELD_POLL = 1.0
 
 
 @frozen
@@ -127,15 +138,26 @@ def _job(number: int, text: str) -> Job:
         raise ValueError("input: must be a JSON object")
     job_id = value.get("id")
     if job_id is None:
-        canonical = json.dumps({"model": model, "input": params}, sort_keys=True)
-        job_id = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        job_id = _digest(model, params)
     elif isinstance(job_id, bool) or not isinstance(job_id, str | int) or str(job_id) == "":
         raise ValueError("id: must be a non-empty string or a number")
     return Job(number, str(job_id), model, params)
 
 
-def job_key(out_dir: Path, job: Job) -> str:
-    """The journal key of a job: the same job sent to the same folder is the same row."""
+def job_key(job: Job) -> str:
+    """The journal key of a job: its id and what it asks for, wherever its files go. Two jobs
+    with one id but different inputs (two unrelated batches) are two rows."""
+    digest = _digest(job.model, job.input)
+    return f"batch:{job.id}" if job.id == digest else f"batch:{job.id}@{digest}"
+
+
+def _digest(model: str, params: Mapping[str, Any]) -> str:
+    canonical = json.dumps({"model": model, "input": params}, sort_keys=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _folder_key(out_dir: Path, job: Job) -> str:
+    """The key kiekit 0.1 gave a job (with its folder): a run after an upgrade finds its rows."""
     return f"batch:{_absolute(out_dir)}:{job.id}"
 
 
@@ -161,45 +183,147 @@ async def run_batch(
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
     slots = asyncio.Semaphore(concurrency)
+    folder = _absolute(out_dir)
 
     async def one(job: Job) -> JobResult:
-        async with slots:
-            result = await _run_job(client, journal, job, out_dir, timeout)
+        result = await _run_job(client, journal, job, out_dir, folder, timeout, slots)
         if on_result is not None:
             on_result(result)
         return result
 
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    heartbeat = asyncio.create_task(_renew_leases(journal))
+    try:
+        return list(await asyncio.gather(*(one(job) for job in jobs)))
+    finally:
+        heartbeat.cancel()
+
+
+async def _renew_leases(journal: Journal) -> None:
+    """Keep this worker's claims held while it lives: renewed every third of the lease."""
+    while True:
+        await asyncio.sleep(journal.lease / 3)
+        try:
+            await _off_loop(journal, journal.renew)
+        except KieError as exc:  # the journal is down: the claims may lapse, nothing is lost
+            log.warning("could not renew this worker's job leases: %s", exc)
+
+
+async def _off_loop(journal: Journal, read: Callable[[], T]) -> T:
+    """A journal call on the journal's writer thread: the event loop never waits on it."""
+    return cast("T", await WRITER.submit(read, journal.store))
 
 
 async def _run_job(
-    client: AsyncClient, journal: Journal, job: Job, out_dir: Path, timeout: float | None
+    client: AsyncClient,
+    journal: Journal,
+    job: Job,
+    out_dir: Path,
+    folder: str,
+    timeout: float | None,
+    slots: asyncio.Semaphore,
 ) -> JobResult:
-    key = job_key(out_dir, job)
-    done = _settled(journal.get(key), job)
-    if done is not None:  # finished in an earlier run: nothing to ask KIE
+    """One job, in one of the batch's slots; a job another live worker holds is looked at
+    again now and then, without holding a slot meanwhile."""
+    key = job_key(job)
+    while True:
+        async with slots:
+            outcome = await _try_job(client, journal, job, key, out_dir, folder, timeout)
+        if isinstance(outcome, JobResult):
+            return outcome
+        key, wait = outcome
+        await asyncio.sleep(min(wait, _HELD_POLL))
+
+
+async def _try_job(
+    client: AsyncClient,
+    journal: Journal,
+    job: Job,
+    key: str,
+    out_dir: Path,
+    folder: str,
+    timeout: float | None,
+) -> JobResult | tuple[str, float]:
+    """The job's result, or its key and how long another worker still holds it."""
+    entry = await _off_loop(journal, partial(_row_of, journal, key, out_dir, job))
+    if entry is not None:
+        key = entry.key  # perhaps the row of an older kiekit, keyed with its folder
+    done = _settled(entry, job, folder)
+    if done is not None:  # finished in an earlier run, or by another worker
         return done
+    held = await _off_loop(journal, partial(journal.claim, job.model, key, out_dir=folder))
+    if held is None:
+        entry = await _off_loop(journal, partial(journal.get, key))
+        waiting = 0.0
+        if entry is not None:
+            waiting = await _off_loop(journal, partial(journal.held_elsewhere, entry))
+        if waiting > 0:  # another live worker is on it: its result will be in the row
+            return key, waiting
+        # its holder is gone: take it over (or else submit says what stands in the way:
+        # another model under the key, a create sent by a worker that is gone)
+        held = await _off_loop(journal, partial(journal.claim, job.model, key, out_dir=folder))
+    if held is not None and _finished_elsewhere(held, folder):  # between our look and claim
+        await _let_go(journal, key)
+        return _settled_elsewhere(held, job)
+    return await _run_claimed(client, journal, job, key, out_dir, timeout)
+
+
+async def _run_claimed(
+    client: AsyncClient,
+    journal: Journal,
+    job: Job,
+    key: str,
+    out_dir: Path,
+    timeout: float | None,
+) -> JobResult:
+    """Submit (or find the task of), wait for and download a job; ``submit`` says why when the
+    row cannot be worked on here."""
     task: Task | None = None
     try:
         task = await client.submit(job.model, job.input, idempotency_key=key)
-        # where `kie resume` puts the files if this run stops before downloading them
-        journal.store.update(key, {"out_dir": _absolute(out_dir)})
         results = await client.wait(task, timeout=timeout)
         paths = await client.download(results, out_dir)
     except KieError as exc:
+        await _let_go(journal, key)
         return _failure(job, task, exc)
+    except BaseException:
+        await asyncio.shield(_let_go(journal, key))
+        raise
     files = tuple(str(path) for path in paths)
     return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
 
 
-def _settled(entry: Entry | None, job: Job) -> JobResult | None:
+async def _let_go(journal: Journal, key: str) -> None:
+    """A job this worker stops working on is free for another at once, not after the lease."""
+    try:
+        await _off_loop(journal, partial(journal.release, key))
+    except KieError as exc:
+        log.warning("could not release job %s in the journal: %s", key, exc)
+
+
+def _row_of(journal: Journal, key: str, out_dir: Path, job: Job) -> Entry | None:
+    return journal.get(key) or journal.get(_folder_key(out_dir, job))
+
+
+def _settled(entry: Entry | None, job: Job, folder: str) -> JobResult | None:
     if entry is None or entry.model != job.model:
         return None  # a different model under the same key is refused by submit, with a reason
     if entry.state is EntryState.SUCCEEDED and entry.files_on_disk():
         return JobResult(job.line, job.id, "succeeded", entry.task_id, job.model, entry.files)
+    if _finished_elsewhere(entry, folder):
+        return _settled_elsewhere(entry, job)
     if entry.state is EntryState.FAILED:
         return JobResult(job.line, job.id, "failed", entry.task_id, job.model, error=entry.error)
     return None
+
+
+def _finished_elsewhere(entry: Entry, folder: str) -> bool:
+    """Downloaded by another worker into its own folder (maybe on another machine): done. In
+    this worker's own folder, files gone since are fetched again."""
+    return entry.state is EntryState.SUCCEEDED and bool(entry.files) and entry.out_dir != folder
+
+
+def _settled_elsewhere(entry: Entry, job: Job) -> JobResult:
+    return JobResult(job.line, job.id, "succeeded", entry.task_id, job.model, entry.files)
 
 
 def _failure(job: Job, task: Task | None, exc: KieError) -> JobResult:

@@ -19,15 +19,18 @@ import attrs
 
 from kiekit._engine.account import Files, Source
 from kiekit._engine.engine import Engine, SendState, StatusHook
-from kiekit._engine.ops import Flow, Record
+from kiekit._engine.ops import Flow, Record, Sleep
 from kiekit.fields import Input
-from kiekit.journal import Recorder
+from kiekit.journal import HeldElsewhere, Recorder
 from kiekit.models import Request, Results, Task, TaskStatus
 from kiekit.uploads import UploadedFile
 
 T = TypeVar("T")
 
 InputLike = Input | Mapping[str, Any] | None
+
+# How often a create whose idempotency key another worker holds looks at the journal again.
+_HELD_POLL = 1.0
 
 
 class Session:
@@ -61,9 +64,15 @@ class Session:
         # The rate-limit slot before the intent row: a create cancelled while it waits for its
         # slot was never sent, and must not be journaled as one that may have made a task.
         yield from engine.create_slot()
-        intent = yield from self._record(
-            partial(recorder.before_create, model, request, idempotency_key)
-        )
+        while True:
+            try:
+                intent = yield from self._record(
+                    partial(recorder.before_create, model, request, idempotency_key)
+                )
+                break
+            except HeldElsewhere as held:  # another worker sends this key's create right now
+                yield Sleep(min(held.seconds_left, _HELD_POLL))
+                yield from engine.create_slot()  # the slot taken before has gone by
         if isinstance(intent, Task):
             return intent
         sending = SendState()

@@ -61,6 +61,33 @@ def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: boo
     add_base_url_options(parser)
 
 
+class _JournalUrl(argparse.Action):
+    """--journal URL: the journal for everything this command does (as KIEKIT_JOURNAL_URL)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from kiekit.journal import JOURNAL_URL_ENV
+
+        os.environ[JOURNAL_URL_ENV] = str(values)
+        setattr(namespace, self.dest, values)
+
+
+def add_journal_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--journal",
+        action=_JournalUrl,
+        default=None,
+        metavar="URL",
+        help="the task journal: postgresql://… (shared by a team's workers), sqlite:///path or "
+        "a file (default: $KIEKIT_JOURNAL_URL, else journal.sqlite3 in kiekit's data folder)",
+    )
+
+
 def add_base_url_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url", default=None, help="KIE API base URL (default: $KIE_BASE_URL or api.kie.ai)"

@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiekit.cli._common import Commands, add_connection_options, add_json_option, emit, say
+from kiekit.cli._common import (
+    Commands,
+    add_connection_options,
+    add_journal_option,
+    add_json_option,
+    emit,
+    say,
+)
 from kiekit.cli._preflight import output_folder
 from kiekit.errors import ConfigurationError
 
@@ -42,6 +49,7 @@ def register(commands: Commands) -> None:
         help="seconds between status polls at first (default 2, growing to 30; kie-api.md §2.2)",
     )
     add_connection_options(batch, mock_seconds=True)
+    add_journal_option(batch)
     add_json_option(batch)
     batch.set_defaults(handler=_batch)
 

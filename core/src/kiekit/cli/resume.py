@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Commands, add_base_url_options, say
+from kiekit.cli._common import Commands, add_base_url_options, add_journal_option, say
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
@@ -46,6 +46,7 @@ def register(commands: Commands) -> None:
         "--poll-interval", type=float, default=None, metavar="S", help="seconds between polls"
     )
     add_base_url_options(resume)
+    add_journal_option(resume)
     resume.set_defaults(handler=_resume)
 
 
@@ -56,6 +57,10 @@ def _resume(args: argparse.Namespace) -> int:
     journal = default_journal()
     base_url = endpoints(args.base_url).base_url
     rows = journal.entries()
+    busy = _held_elsewhere(journal, rows)
+    if busy:
+        say(f"{len(busy)} task(s) are being worked on by other workers (left to them)")
+        rows = [row for row in rows if row.key not in busy]
     for row in rows:
         if row.state.outcome_unknown:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
@@ -80,6 +85,16 @@ def _resume(args: argparse.Namespace) -> int:
     say(f"resuming {len(here)} task(s) on {base_url} (at most {args.timeout:g} s each)")
     failures = asyncio.run(_finish_all(args, journal, here))
     return 1 if failures else 0
+
+
+def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
+    """Keys of rows another live worker holds (a shared journal, docs/teams.md): not ours to
+    resume, nor to call "outcome unknown" while their create is on its way."""
+    held = [row for row in rows if row.owner not in (None, journal.owner) and row.lease_until]
+    if not held:
+        return set()
+    now = journal.store.now()
+    return {row.key for row in held if row.lease_until is not None and row.lease_until > now}
 
 
 def _mock_gone(base_url: str | None) -> bool:

@@ -15,6 +15,7 @@ import attrs
 from kiekit.cli._common import (
     Commands,
     add_connection_options,
+    add_journal_option,
     add_json_option,
     emit,
     open_client,
@@ -50,6 +51,7 @@ def register(commands: Commands) -> None:
     )
     run.add_argument("--out", default="kie-output", type=Path, help="folder for the result files")
     add_connection_options(run, mock_seconds=True)
+    add_journal_option(run)
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
     add_json_option(run)

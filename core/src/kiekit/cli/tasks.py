@@ -8,13 +8,13 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Commands
+from kiekit.cli._common import Commands, add_journal_option
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
     from kiekit.journal import Entry
 
-STATES = ("sending", "unknown", "rejected", "created", "succeeded", "failed")
+STATES = ("claimed", "sending", "unknown", "rejected", "created", "succeeded", "failed")
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -33,6 +33,7 @@ def register(commands: Commands) -> None:
     tasks.add_argument("--model", help="only this model id")
     tasks.add_argument("--since", metavar="AGE", help="only rows newer than AGE, e.g. 30m, 2h, 7d")
     tasks.add_argument("--limit", type=int, default=None, metavar="N", help="the newest N rows")
+    add_journal_option(tasks)
     tasks.set_defaults(handler=_tasks)
 
 

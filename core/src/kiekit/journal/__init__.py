@@ -13,9 +13,11 @@ process is a paid result lost for good. The clients therefore write to a journal
 keys its jobs on them. The request body is kept (what was sent); the API key never is: it travels
 in a header, which the journal never sees.
 
-Storage is a :class:`JournalStore` (a Protocol: four methods). :class:`SqliteStore` is the
+Storage is a :class:`JournalStore` (a Protocol). :class:`SqliteStore` is the
 default, at ``<user data folder>/journal.sqlite3`` (``KIEKIT_DATA_DIR`` overrides the folder);
-:class:`MemoryStore` serves tests and short scripts.
+:class:`MemoryStore` serves tests and short scripts; ``KIEKIT_JOURNAL_URL=postgresql://…``
+(:func:`open_journal`) shares one journal between a team's workers, whose rows then carry an
+owner and a lease (docs/teams.md).
 """
 
 from __future__ import annotations
@@ -31,20 +33,27 @@ from kiekit.journal._entry import (
     error_record,
 )
 from kiekit.journal._journal import (
+    DEFAULT_LEASE,
+    JOURNAL_URL_ENV,
+    HeldElsewhere,
     Journal,
     JournalOption,
     Recorder,
     default_journal,
     journal_of,
+    open_journal,
 )
 from kiekit.journal._stores import JournalStore, MemoryStore, SqliteStore
 
 __all__ = [
     "DATA_DIR_ENV",
+    "DEFAULT_LEASE",
     "FSYNC_ENV",
     "JOURNAL_FILE",
+    "JOURNAL_URL_ENV",
     "Entry",
     "EntryState",
+    "HeldElsewhere",
     "Journal",
     "JournalError",
     "JournalOption",
@@ -56,4 +65,5 @@ __all__ = [
     "default_journal",
     "error_record",
     "journal_of",
+    "open_journal",
 ]

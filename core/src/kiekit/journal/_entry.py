@@ -33,6 +33,7 @@ def data_dir() -> Path:
 class EntryState(enum.Enum):
     """Where a journal row stands. Only ``unknown`` and ``sending`` are ambiguous."""
 
+    CLAIMED = "claimed"  # a worker holds the job (owner, lease) and has not sent its create
     SENDING = "sending"  # intent written, the create is in flight (a crash leaves it so)
     UNKNOWN = "unknown"  # the create may or may not have reached KIE (OutcomeUnknownError)
     REJECTED = "rejected"  # KIE refused the create with a clear error: nothing was created
@@ -58,6 +59,10 @@ class Entry:
     task_id: str | None = None
     base_url: str | None = None  # which KIE (or mock) the task lives on
     out_dir: str | None = None  # where its files go, when known before the download
+    # Who works on the row, and until when (the store's clock, Unix seconds): other workers leave
+    # a row alone while its lease runs, and take it over after (docs/teams.md). None: nobody.
+    owner: str | None = None
+    lease_until: float | None = None
     assets: tuple[Asset, ...] = ()
     files: tuple[str, ...] = ()
     error: Mapping[str, Any] | None = field(default=None)
@@ -82,6 +87,8 @@ class Entry:
             "updated_at": self.updated_at,
             "base_url": self.base_url,
             "out_dir": self.out_dir,
+            "owner": self.owner,
+            "lease_until": self.lease_until,
             "result_urls": [asset.url for asset in self.assets],
             "files": list(self.files),
             "error": dict(self.error) if self.error is not None else None,

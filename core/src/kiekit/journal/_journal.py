@@ -36,6 +36,53 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kiekit.journal")
 
+JOURNAL_URL_ENV = "KIEKIT_JOURNAL_URL"
+LEASE_ENV = "KIEKIT_JOURNAL_LEASE"
+# How long a worker holds a row it works on without renewing it (a batch renews every third of
+# it): a worker that dies is taken over this long after its last renewal (docs/teams.md).
+DEFAULT_LEASE = 60.0
+
+
+class HeldElsewhere(Exception):
+    """Another live worker holds this idempotency key's create: wait, then look again."""
+
+    def __init__(self, key: str, owner: str | None, seconds_left: float) -> None:
+        super().__init__(f"{key!r} is held by {owner} for {seconds_left:.1f} s more")
+        self.key = key
+        self.owner = owner
+        self.seconds_left = seconds_left
+
+
+def _owner_name() -> str:
+    """``host:pid:site:random``: who holds a row, readable in ``kie tasks``. ``site`` names this
+    machine's boot and process namespace (Linux), so a process here can tell that an owner
+    is a process here too, and whether it still runs."""
+    host = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    return f"{host or 'host'}:{os.getpid()}:{_site()}:{uuid.uuid4().hex[:8]}"
+
+
+def _site() -> str:
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "-"  # not Linux: no owner is known to be local, leases run out as they do
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"{boot}/{namespace}").hex[:12]
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` was a process of this machine (and pid namespace) that has ended."""
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[2] in ("-", "") or parts[2] != _site():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):  # alive but not ours to signal, or not a pid
+        return False
+    return False
+
 
 class Journal:
     """The lifecycle of journal rows, written once for every store and both clients.
@@ -45,11 +92,28 @@ class Journal:
     Rows are found by task id through a small in-process index, so a client does not scan.
     """
 
-    def __init__(self, store: JournalStore, *, clock: Any = time.time) -> None:
+    def __init__(
+        self, store: JournalStore, *, clock: Any = time.time, lease: float = DEFAULT_LEASE
+    ) -> None:
+        if not (lease > 0):
+            raise ConfigurationError(
+                f"journal lease must be a positive number of seconds, not {lease!r}"
+            )
         self.store = store
+        self.lease = lease
         self._clock = clock
         self._keys: dict[str, str] = {}  # task id -> row key, for rows this process touched
         self._lock = threading.Lock()
+        self._owner = (os.getpid(), _owner_name())
+
+    @property
+    def owner(self) -> str:
+        """This process's name on the rows it holds (host, pid and a random part; a process
+        forked from this one is another owner)."""
+        pid, name = self._owner
+        if pid != os.getpid():
+            self._owner = pid, name = os.getpid(), _owner_name()
+        return name
 
     def __repr__(self) -> str:
         return f"Journal({self.store!r})"
@@ -66,8 +130,10 @@ class Journal:
         out_dir: str | None = None,
     ) -> Entry | None:
         """Write the intent row before the create is sent. With ``key`` the row is claimed
-        atomically: None when a row with that key already exists (the job was created, or
-        tried, before) — unless it was ``rejected``, which created nothing and may be retried."""
+        atomically, and held by this process for the journal's lease: None when a row with that
+        key already exists (the job was created, or tried, before, or another worker is on it)
+        — unless it was ``rejected`` (which created nothing and may be retried) or ``claimed``
+        and not held by another live worker (see :meth:`claim`)."""
         now = self._clock()
         entry = Entry(
             key=key or uuid.uuid4().hex,
@@ -78,8 +144,12 @@ class Journal:
             updated_at=now,
             base_url=base_url,
             out_dir=out_dir,
+            owner=None if key is None else self.owner,
         )
-        if self.store.insert(entry):
+        if key is None:  # a random key: nobody else can want this row
+            self.store.insert(entry)
+            return entry
+        if self.store.insert(entry, lease=self.lease):
             return entry
         retry = {
             "state": EntryState.SENDING,
@@ -88,7 +158,63 @@ class Journal:
             "updated_at": now,
             "base_url": base_url,
         }
-        return self.store.update(entry.key, retry, only_if=[EntryState.REJECTED])
+        retryable = [EntryState.REJECTED, EntryState.CLAIMED]
+        return self.store.update(
+            entry.key, retry, only_if=retryable, holder=self.owner, lease=self.lease
+        )
+
+    def claim(self, model: str, key: str, *, out_dir: str | None = None) -> Entry | None:
+        """Take job ``key`` for this process before anything is sent (a batch's job): the row,
+        now held for the journal's lease, or None while another live worker holds it or when
+        nothing is left to do for it here (sending or sent by a worker that is gone, failed).
+
+        A new row is ``claimed``; a ``rejected`` one is claimed again; a ``claimed`` one whose
+        holder is gone is taken over (it never sent its create), and so is a ``created`` or
+        ``succeeded`` one, to wait for and download its task. :meth:`renew` keeps the rows
+        held; the last write of a job (:meth:`downloaded`, :meth:`release`) lets them go."""
+        now = self._clock()
+        owner = self.owner
+        fresh = Entry(
+            key=key,
+            model=model,
+            request=None,
+            state=EntryState.CLAIMED,
+            created_at=now,
+            updated_at=now,
+            out_dir=out_dir,
+            owner=owner,
+        )
+        if self.store.insert(fresh, lease=self.lease):
+            return fresh
+        again = {"state": EntryState.CLAIMED, "error": None, "updated_at": now, "out_dir": out_dir}
+        reopened = self.store.update(
+            key, again, only_if=[EntryState.REJECTED], holder=owner, lease=self.lease
+        )
+        if reopened is not None:
+            return reopened
+        unfinished = [EntryState.CLAIMED, EntryState.CREATED, EntryState.SUCCEEDED]
+        return self.store.update(
+            key, {"updated_at": now}, only_if=unfinished, holder=owner, lease=self.lease
+        )
+
+    def renew(self) -> int:
+        """Extend the lease of every row this process holds; how many it holds."""
+        return self.store.renew(self.owner, self.lease)
+
+    def release(self, key: str) -> Entry | None:
+        """Let go of row ``key`` (this process no longer works on it; another may take it)."""
+        return self.store.update(key, {"updated_at": self._clock()}, holder=self.owner)
+
+    def held_elsewhere(self, entry: Entry) -> float:
+        """Seconds left on another worker's lease on ``entry`` (0: nobody else holds it). An
+        owner that was a process of this machine and has ended (a ``kill -9``) holds nothing:
+        its leases are ended at once for every row it held, not waited out."""
+        if entry.owner in (None, self.owner) or entry.lease_until is None:
+            return 0.0
+        if _dead_here(entry.owner):
+            self.store.renew(entry.owner, 0.0)
+            return 0.0
+        return max(0.0, entry.lease_until - self.store.now())
 
     def created(self, entry: Entry, task: Task) -> Entry | None:
         self._remember(task.id, entry.key)
@@ -107,6 +233,8 @@ class Journal:
         )
         state = EntryState.REJECTED if proven else EntryState.UNKNOWN
         changes = {"state": state, "error": error_record(exc), "updated_at": self._clock()}
+        if proven:  # nothing was made: another worker may try it at once
+            changes["lease_until"] = None
         return self.store.update(entry.key, changes)
 
     # -- the wait and the files --------------------------------------------------------------
@@ -126,6 +254,7 @@ class Journal:
         changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
         if isinstance(exc, TaskFailedError):
             changes["state"] = EntryState.FAILED
+            changes["lease_until"] = None  # nothing left to do for it
         return self._update_task(task.id, changes)
 
     def downloaded(
@@ -135,6 +264,7 @@ class Journal:
             "files": tuple(str(Path(path).resolve()) for path in paths),
             "out_dir": str(Path(out_dir).resolve()),
             "updated_at": self._clock(),
+            "lease_until": None,  # done: nobody needs to hold it any more
         }
         return self._update_task(task_id, changes)
 
@@ -176,28 +306,73 @@ class Journal:
 
 
 def default_journal() -> Journal:
-    """The journal every client uses unless told otherwise: SQLite in :func:`data_dir`
-    (``KIEKIT_JOURNAL_FSYNC=1`` flushes every commit to the disk)."""
-    fsync = os.environ.get(FSYNC_ENV, "").strip().lower() in ("1", "true", "yes")
-    return Journal(SqliteStore(data_dir() / JOURNAL_FILE, fsync=fsync))
+    """The journal every client uses unless told otherwise: ``$KIEKIT_JOURNAL_URL`` when set
+    (see :func:`open_journal`), else SQLite in :func:`data_dir` (``KIEKIT_JOURNAL_FSYNC=1``
+    flushes every commit to the disk)."""
+    return open_journal(os.environ.get(JOURNAL_URL_ENV, "").strip() or None)
 
 
-JournalOption = Journal | JournalStore | bool | None
+def open_journal(url: str | None) -> Journal:
+    """The journal at ``url``: ``postgresql://…`` (one journal for a team's workers; the
+    ``postgresql`` extra), ``sqlite:///path/to/file`` or a plain file path; None: the default
+    SQLite file. ``KIEKIT_JOURNAL_LEASE`` sets how many seconds a worker holds a job without
+    renewing it (default 60)."""
+    lease = _lease_from_env()
+    if url is None:
+        fsync = os.environ.get(FSYNC_ENV, "").strip().lower() in ("1", "true", "yes")
+        return Journal(SqliteStore(data_dir() / JOURNAL_FILE, fsync=fsync), lease=lease)
+    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    if scheme in ("postgresql", "postgres"):
+        from kiekit.journal._postgres import PostgresStore
+
+        return Journal(PostgresStore(url), lease=lease)
+    if scheme == "sqlite":
+        path = url.split("://", 1)[1]
+        if not path.startswith("/") or path == "/":
+            raise ConfigurationError(
+                f"journal: {url!r} is not sqlite:///path/to/file (three slashes, a full path)"
+            )
+        return Journal(SqliteStore(path), lease=lease)
+    if scheme:
+        raise ConfigurationError(
+            f"journal: {scheme}:// is not a journal kiekit knows "
+            "(postgresql://…, sqlite:///path, or a file path)"
+        )
+    return Journal(SqliteStore(Path(url).expanduser()), lease=lease)
+
+
+def _lease_from_env() -> float:
+    text = os.environ.get(LEASE_ENV, "").strip()
+    if not text:
+        return DEFAULT_LEASE
+    try:
+        lease = float(text)
+    except ValueError:
+        lease = -1.0
+    if not (lease > 0 and lease < float("inf")):
+        raise ConfigurationError(f"{LEASE_ENV} must be a positive number of seconds, not {text!r}")
+    return lease
+
+
+JournalOption = Journal | JournalStore | str | bool | None
 
 
 def journal_of(option: JournalOption) -> Journal | None:
-    """A client's ``journal=`` argument: True (the default journal), a Journal or a store, or
-    False/None (no journal: nothing is recorded)."""
+    """A client's ``journal=`` argument: True (the default journal), a Journal or a store, a
+    journal URL (:func:`open_journal`), or False/None (no journal: nothing is recorded)."""
     if option is True:
         return default_journal()
     if option is None or option is False:
         return None
     if isinstance(option, Journal):
         return option
+    if isinstance(option, str):
+        return open_journal(option)
     if isinstance(option, JournalStore):
         return Journal(option)
     raise ConfigurationError(
-        f"journal must be a Journal, a JournalStore, True or None, not {type(option).__name__}"
+        "journal must be a Journal, a JournalStore, a URL, True or None, "
+        f"not {type(option).__name__}"
     )
 
 
@@ -244,6 +419,12 @@ class Recorder:
             )
         if earlier is not None and earlier.task_id is not None:
             return Task(id=earlier.task_id, model=earlier.model)
+        if earlier is not None and earlier.state in (EntryState.CLAIMED, EntryState.SENDING):
+            left = self.journal.held_elsewhere(earlier)
+            # another worker sends it now (its answer will be in the row), or holds the job
+            # and has not sent it (or is gone: then the next try takes the row over)
+            if left > 0 or earlier.state is EntryState.CLAIMED:
+                raise HeldElsewhere(key, earlier.owner, left)
         when = time.strftime(
             "%Y-%m-%d %H:%M:%S", time.localtime(earlier.created_at if earlier else 0)
         )

@@ -1,4 +1,10 @@
-"""Where journal rows live: the JournalStore protocol, in memory, and in SQLite."""
+"""Where journal rows live: the JournalStore protocol, in memory, and in SQLite.
+
+Rows may be held: a worker that works on a row writes itself as its ``owner`` with a lease that
+runs until ``lease_until`` on the store's own clock (one clock for every worker of a shared
+store, whatever their hosts' clocks say). ``update(..., holder=me)`` applies only while no one
+else's lease runs, so taking a row over is one atomic compare-and-set (docs/teams.md).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,8 +28,9 @@ from kiekit.models import Asset, MediaKind
 class JournalStore(Protocol):
     """Where journal rows live. Implementations must be safe to call from several threads."""
 
-    def insert(self, entry: Entry) -> bool:
-        """Add ``entry`` unless a row with its key exists (atomically); True when added."""
+    def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
+        """Add ``entry`` unless a row with its key exists (atomically); True when added. With
+        ``lease``, ``entry.owner`` holds it for that many seconds of the store's clock."""
 
     def update(
         self,
@@ -31,9 +38,19 @@ class JournalStore(Protocol):
         changes: Mapping[str, Any],
         *,
         only_if: Iterable[EntryState] | None = None,
+        holder: str | None = None,
+        lease: float | None = None,
     ) -> Entry | None:
         """Apply ``changes`` (Entry field names) to the row; with ``only_if``, only when its
-        state is one of those (a compare-and-set). The row after, or None when not applied."""
+        state is one of those (a compare-and-set). With ``holder``, only when no other owner's
+        lease runs; the row is then ``holder``'s, for ``lease`` seconds (None: released). The
+        row after, or None when not applied."""
+
+    def renew(self, owner: str, lease: float) -> int:
+        """Extend every running lease ``owner`` holds to ``lease`` seconds from now; how many."""
+
+    def now(self) -> float:
+        """The store's clock (Unix seconds), which leases run on."""
 
     def get(self, key: str) -> Entry | None: ...
 
@@ -47,14 +64,20 @@ class JournalStore(Protocol):
 class MemoryStore:
     """A journal that lives as long as the process: for tests and throwaway scripts."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, Entry] = {}
+        self._clock = clock
 
-    def insert(self, entry: Entry) -> bool:
+    def now(self) -> float:
+        return self._clock()
+
+    def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
         with self._lock:
             if entry.key in self._rows:
                 return False
+            if lease is not None:
+                entry = attrs.evolve(entry, lease_until=self._clock() + lease)
             self._rows[entry.key] = entry
             return True
 
@@ -64,13 +87,33 @@ class MemoryStore:
         changes: Mapping[str, Any],
         *,
         only_if: Iterable[EntryState] | None = None,
+        holder: str | None = None,
+        lease: float | None = None,
     ) -> Entry | None:
         with self._lock:
             row = self._rows.get(key)
             if row is None or (only_if is not None and row.state not in set(only_if)):
                 return None
+            now = self._clock()
+            if holder is not None:
+                if not _free_for(row, holder, now):
+                    return None
+                until = None if lease is None else now + lease
+                changes = {**changes, "owner": holder, "lease_until": until}
             row = self._rows[key] = attrs.evolve(row, **changes)
             return row
+
+    def renew(self, owner: str, lease: float) -> int:
+        with self._lock:
+            held = [
+                key
+                for key, row in self._rows.items()
+                if row.owner == owner and row.lease_until is not None
+            ]
+            until = self._clock() + lease
+            for key in held:
+                self._rows[key] = attrs.evolve(self._rows[key], lease_until=until)
+            return len(held)
 
     def get(self, key: str) -> Entry | None:
         with self._lock:
@@ -98,7 +141,9 @@ CREATE TABLE IF NOT EXISTS entries (
     request TEXT,
     assets TEXT NOT NULL DEFAULT '[]',
     files TEXT NOT NULL DEFAULT '[]',
-    error TEXT
+    error TEXT,
+    owner TEXT,
+    lease_until REAL
 );
 CREATE INDEX IF NOT EXISTS entries_task_id ON entries (task_id);
 -- no index on state: every change of state would pay for it, and lists filter few rows
@@ -117,7 +162,15 @@ _COLUMNS = (
     "assets",
     "files",
     "error",
+    "owner",
+    "lease_until",
 )
+# Columns added since the first journal files; _prepare adds them to an older file.
+_ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL"}
+
+# A row nobody else holds: unowned, ours, released, or its lease has run out. The same words
+# in SQLite and PostgreSQL, with each one's placeholders.
+FREE_FOR = "(owner IS NULL OR owner = {holder} OR lease_until IS NULL OR lease_until <= {now})"
 
 
 def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
@@ -132,12 +185,30 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(_SCHEMA)
+            _add_columns(connection)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() + pause > ends:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.25)
+
+
+def _free_for(row: Entry, holder: str, now: float) -> bool:
+    """Whether ``holder`` may take ``row``: no one else's lease runs on it."""
+    return row.owner in (None, holder) or row.lease_until is None or row.lease_until <= now
+
+
+def _add_columns(connection: sqlite3.Connection) -> None:
+    """Bring a journal file made by an older kiekit up to today's columns."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(entries)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in present:
+            try:
+                connection.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 class SqliteStore:
@@ -152,9 +223,16 @@ class SqliteStore:
     Keep the file on a local disk: SQLite's locking is unreliable on network file systems.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = Path(path)
         self.fsync = fsync
+        self._clock = clock  # one machine's clock: every process sharing the file reads it
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -224,8 +302,13 @@ class SqliteStore:
             return connection
         raise sqlite3.OperationalError("the journal is on a read-only file system and unreadable")
 
-    def insert(self, entry: Entry) -> bool:
+    def now(self) -> float:
+        return self._clock()
+
+    def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
         row = _to_row(entry)
+        if lease is not None:
+            row["lease_until"] = self._clock() + lease
         placeholders = ", ".join("?" for _ in _COLUMNS)
         with self._guard():
             cursor = self._connection().execute(
@@ -241,15 +324,24 @@ class SqliteStore:
         changes: Mapping[str, Any],
         *,
         only_if: Iterable[EntryState] | None = None,
+        holder: str | None = None,
+        lease: float | None = None,
     ) -> Entry | None:
         # One statement, so one atomic transaction: the state test (compare-and-set) and the
         # write cannot be split, and the row comes back without a second query (RETURNING).
+        if holder is not None:
+            now = self._clock()
+            until = None if lease is None else now + lease
+            changes = {**changes, "owner": holder, "lease_until": until}
         values = _column_values(changes)
         where, params = "key = ?", [*values.values(), key]
         if only_if is not None:
             states = [state.value for state in only_if]
             where += f" AND state IN ({', '.join('?' for _ in states)})"
             params += states
+        if holder is not None:
+            where += " AND " + FREE_FOR.format(holder="?", now="?")
+            params += [holder, now]
         assignments = ", ".join(f"{name} = ?" for name in values)
         with self._guard():
             rows = (
@@ -262,6 +354,14 @@ class SqliteStore:
                 .fetchall()  # all of them: the statement (and its transaction) ends here
             )
         return _from_row(dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
+
+    def renew(self, owner: str, lease: float) -> int:
+        with self._guard():
+            cursor = self._connection().execute(
+                "UPDATE entries SET lease_until = ? WHERE owner = ? AND lease_until IS NOT NULL",
+                (self._clock() + lease, owner),
+            )
+            return cursor.rowcount
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -346,6 +446,8 @@ def _to_row(entry: Entry) -> dict[str, Any]:
         "assets": json.dumps([_asset_json(asset) for asset in entry.assets]),
         "files": json.dumps(list(entry.files)),
         "error": None if entry.error is None else json.dumps(entry.error),
+        "owner": entry.owner,
+        "lease_until": entry.lease_until,
     }
 
 
@@ -388,4 +490,6 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         assets=tuple(_asset_of(item) for item in json.loads(row["assets"])),
         files=tuple(json.loads(row["files"])),
         error=None if row["error"] is None else json.loads(row["error"]),
+        owner=row["owner"],
+        lease_until=row["lease_until"],
     )

@@ -1,0 +1,227 @@
+"""The journal in PostgreSQL: one journal shared by every worker of a team (docs/teams.md).
+
+Selected by ``KIEKIT_JOURNAL_URL=postgresql://…`` (or ``--journal``, or ``journal="postgresql://…"``);
+needs the ``postgresql`` extra (psycopg 3). Rows are the SQLite store's, column for column, in one
+table, ``kiekit_journal``, made on first use. Every change is one statement in autocommit, so it is
+atomic and durable when the call returns; leases run on the server's clock, so workers on hosts
+whose clocks disagree still agree on whose lease has run out. One connection per thread (the
+asyncio clients write from the journal's writer thread, kiekit.journal._writer, never their loop);
+a process forked after using the store opens its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from kiekit.journal._entry import Entry, EntryState, JournalError
+from kiekit.journal._stores import _COLUMNS, FREE_FOR, _column_values, _from_row, _to_row
+
+if TYPE_CHECKING:
+    import psycopg
+
+TABLE = "kiekit_journal"
+_NOW = "extract(epoch from clock_timestamp())::double precision"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    key TEXT PRIMARY KEY,
+    task_id TEXT,
+    model TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    base_url TEXT,
+    out_dir TEXT,
+    request TEXT,
+    assets TEXT NOT NULL DEFAULT '[]',
+    files TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    owner TEXT,
+    lease_until DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_task_id ON {TABLE} (task_id);
+CREATE INDEX IF NOT EXISTS {TABLE}_owner ON {TABLE} (owner) WHERE lease_until IS NOT NULL;
+"""
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}"  # noqa: S608 - fixed names
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+class PostgresStore:
+    """A :class:`~kiekit.journal.JournalStore` in a PostgreSQL database."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg  # noqa: F401 - only to say clearly what is missing
+        except ImportError as exc:
+            raise JournalError(
+                "a PostgreSQL journal needs the postgresql extra: pip install 'kiekit[postgresql]'"
+            ) from exc
+        self.url = url
+        self._local = threading.local()
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        # every connection opened, so close() (or the store's end) closes all of them, not only
+        # the calling thread's: the journal's writer thread lives as long as the process
+        self._opened: list[tuple[int, psycopg.Connection[tuple[Any, ...]]]] = []
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redacted(self.url)!r})"
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """psycopg's errors, as kiekit's: which database (no password) and what went wrong."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise JournalError(f"task journal {redacted(self.url)}: {message}") from exc
+
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        held: tuple[int, psycopg.Connection[tuple[Any, ...]]] | None = getattr(
+            self._local, "held", None
+        )
+        if held is not None and held[0] == os.getpid() and not held[1].closed:
+            return held[1]
+        # none yet, or one inherited through fork(): the parent's socket is not ours to use
+        import psycopg
+
+        connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        with self._ready_lock:
+            self._opened.append((os.getpid(), connection))
+            if not self._ready:
+                _prepare(connection)
+                self._ready = True
+        self._local.held = (os.getpid(), connection)
+        return connection
+
+    def now(self) -> float:
+        with self._guard():
+            row = self._connection().execute(f"SELECT {_NOW}").fetchone()
+        assert row is not None
+        return float(row[0])
+
+    def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
+        row = _to_row(entry)
+        names = [name for name in _COLUMNS if name != "lease_until"]
+        values = ["%s"] * len(names)
+        params: list[Any] = [row[name] for name in names]
+        names.append("lease_until")
+        if lease is None:
+            values.append("%s")
+            params.append(row["lease_until"])
+        else:
+            values.append(f"{_NOW} + %s")
+            params.append(lease)
+        statement = (
+            f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join(values)}) "  # noqa: S608
+            "ON CONFLICT (key) DO NOTHING"
+        )
+        with self._guard():
+            return self._connection().execute(statement, params).rowcount == 1
+
+    def update(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        only_if: Iterable[EntryState] | None = None,
+        holder: str | None = None,
+        lease: float | None = None,
+    ) -> Entry | None:
+        values = _column_values(changes) if changes else {}
+        assignments = [f"{name} = %s" for name in values]
+        params: list[Any] = list(values.values())
+        if holder is not None:
+            assignments.append("owner = %s")
+            params.append(holder)
+            if lease is None:
+                assignments.append("lease_until = NULL")
+            else:
+                assignments.append(f"lease_until = {_NOW} + %s")
+                params.append(lease)
+        if not assignments:
+            raise ValueError("cannot update journal fields none")
+        where = "key = %s"
+        params.append(key)
+        if only_if is not None:
+            states = [state.value for state in only_if]
+            where += " AND state = ANY(%s)"
+            params.append(states)
+        if holder is not None:
+            where += " AND " + FREE_FOR.format(holder="%s", now=_NOW)
+            params.append(holder)
+        statement = (
+            f"UPDATE {TABLE} SET {', '.join(assignments)} WHERE {where} "  # noqa: S608 - fixed
+            f"RETURNING {', '.join(_COLUMNS)}"
+        )
+        with self._guard():
+            found = self._connection().execute(statement, params).fetchone()
+        return None if found is None else _from_row(dict(zip(_COLUMNS, found, strict=True)))
+
+    def renew(self, owner: str, lease: float) -> int:
+        statement = (
+            f"UPDATE {TABLE} SET lease_until = {_NOW} + %s "  # noqa: S608 - fixed names
+            "WHERE owner = %s AND lease_until IS NOT NULL"
+        )
+        with self._guard():
+            return self._connection().execute(statement, (lease, owner)).rowcount
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes this thread makes inside the block share one transaction (the asyncio
+        clients' group commit, kiekit.journal._writer); an error rolls them all back."""
+        with self._guard(), self._connection().transaction():
+            yield
+
+    def get(self, key: str) -> Entry | None:
+        return self._one(f"{_SELECT} WHERE key = %s", key)
+
+    def by_task(self, task_id: str) -> Entry | None:
+        return self._one(f"{_SELECT} WHERE task_id = %s ORDER BY created_at LIMIT 1", task_id)
+
+    def entries(self) -> list[Entry]:
+        with self._guard():
+            rows = self._connection().execute(f"{_SELECT} ORDER BY created_at, key").fetchall()
+        return [_from_row(dict(zip(_COLUMNS, values, strict=True))) for values in rows]
+
+    def _one(self, query: str, value: str) -> Entry | None:
+        with self._guard():
+            found = self._connection().execute(query, (value,)).fetchone()
+        return None if found is None else _from_row(dict(zip(_COLUMNS, found, strict=True)))
+
+    def close(self) -> None:
+        """Close every connection this process opened (a later call opens new ones)."""
+        with self._ready_lock:
+            opened, self._opened = self._opened, []
+        for pid, connection in opened:
+            if pid == os.getpid():  # a parent's connection, inherited through fork, is not ours
+                connection.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _prepare(connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """The table, once per database: workers starting together take turns (an advisory lock),
+    since concurrent CREATE TABLE IF NOT EXISTS may still collide in PostgreSQL's catalogue."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+        connection.execute(_SCHEMA)

@@ -1,0 +1,255 @@
+"""Claims, owners and leases, the same on every journal store (memory, SQLite, PostgreSQL).
+
+A worker holds a row while its lease runs; another takes it over only after (docs/teams.md).
+Memory and SQLite run on a fake clock; PostgreSQL on its own server clock, so its leases are
+made to run out by renewing them for no time at all (``renew(owner, 0)``: lapsed at once).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from kiekit.journal import (
+    Entry,
+    EntryState,
+    Journal,
+    JournalError,
+    MemoryStore,
+    SqliteStore,
+    open_journal,
+)
+from kiekit.journal._journal import _site
+from kiekit.journal._postgres import PostgresStore
+from kiekit.journal._stores import JournalStore
+
+GROK = "grok-imagine/text-to-image"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(
+    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path
+) -> Iterator[JournalStore]:
+    if request.param == "memory":
+        yield MemoryStore(clock=clock)
+    elif request.param == "sqlite":
+        sqlite = SqliteStore(tmp_path / "journal.sqlite3", clock=clock)
+        yield sqlite
+        sqlite.close()
+    else:
+        url = request.getfixturevalue("postgres_url")
+        name = "j" + uuid.uuid4().hex[:12]  # a database of its own per test
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        postgres = PostgresStore(url.rsplit("/", 1)[0] + "/" + name)
+        yield postgres
+        postgres.close()
+
+
+def lapse(store: JournalStore, clock: FakeClock, owner: str) -> None:
+    """Make ``owner``'s leases run out: the fake clock moves on; PostgreSQL's cannot."""
+    if isinstance(store, PostgresStore):
+        store.renew(owner, 0.0)
+    else:
+        clock.now += 3_600
+
+
+def row(key: str, state: EntryState = EntryState.SENDING, owner: str | None = None) -> Entry:
+    return Entry(key, GROK, {"p": 1}, state, 1.0, 1.0, owner=owner)
+
+
+def test_a_held_row_is_taken_by_no_one_else_until_its_lease_runs_out(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    assert store.insert(row("k", owner="a"), lease=60)
+    held = store.get("k")
+    assert held is not None
+    assert held.owner == "a"
+    assert held.lease_until is not None
+    assert store.update("k", {"updated_at": 2.0}, holder="b", lease=60) is None
+    assert store.update("k", {"updated_at": 2.0}, holder="a", lease=60) is not None  # its own
+    lapse(store, clock, "a")
+    taken = store.update("k", {"updated_at": 3.0}, holder="b", lease=60)
+    assert taken is not None
+    assert taken.owner == "b"
+    assert taken.updated_at == 3.0
+    assert store.update("k", {"updated_at": 4.0}, holder="a", lease=60) is None  # a lost it
+
+
+def test_a_released_row_is_free_at_once_and_an_unheld_row_is_anyones(store: JournalStore) -> None:
+    store.insert(row("k", owner="a"), lease=60)
+    released = store.update("k", {"updated_at": 2.0}, holder="a")  # no lease: let go
+    assert released is not None
+    assert released.lease_until is None
+    assert store.update("k", {"updated_at": 3.0}, holder="b", lease=60) is not None
+    store.insert(row("plain"))  # a row nobody holds (a create without a key)
+    assert store.update("plain", {"updated_at": 2.0}, holder="c", lease=60) is not None
+
+
+def test_the_state_test_and_the_lease_test_hold_together(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    store.insert(row("k", EntryState.CREATED, owner="a"), lease=60)
+    lapse(store, clock, "a")
+    retryable = [EntryState.REJECTED]
+    assert store.update("k", {"updated_at": 2.0}, only_if=retryable, holder="b", lease=1) is None
+    assert store.update(
+        "k", {"updated_at": 2.0}, only_if=[EntryState.CREATED], holder="b", lease=60
+    )
+
+
+def test_renew_extends_only_the_owners_held_rows(store: JournalStore, clock: FakeClock) -> None:
+    store.insert(row("a1", owner="a"), lease=10)
+    store.insert(row("a2", owner="a"), lease=10)
+    store.insert(row("b1", owner="b"), lease=10)
+    store.update("a2", {"updated_at": 2.0}, holder="a")  # released: not renewed
+    before = store.get("a1")
+    assert before is not None
+    assert before.lease_until is not None
+    clock.now += 5
+    assert store.renew("a", 100) == 1
+    after = store.get("a1")
+    assert after is not None
+    assert after.lease_until is not None
+    assert after.lease_until > before.lease_until
+    released = store.get("a2")
+    assert released is not None
+    assert released.lease_until is None
+
+
+def test_journal_claims_a_job_once_across_workers_and_takes_over_a_gone_workers_claim(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    first, second = Journal(store, clock=clock), Journal(store, clock=clock)
+    second._owner = (first._owner[0], "elsewhere:1:-:0000")  # another worker, another machine
+    claimed = first.claim(GROK, "job", out_dir="/out/a")
+    assert claimed is not None
+    assert claimed.state is EntryState.CLAIMED
+    assert claimed.owner == first.owner
+    assert claimed.out_dir == "/out/a"
+    assert second.claim(GROK, "job", out_dir="/out/b") is None  # held: not twice
+    assert second.held_elsewhere(store.get("job") or claimed) > 0
+    lapse(store, clock, first.owner)  # the first worker died before it sent anything
+    taken = second.claim(GROK, "job", out_dir="/out/b")
+    assert taken is not None
+    assert taken.owner == second.owner
+    # the taker's create goes out under the claim; the first worker cannot send it any more
+    sending = second.intend(GROK, {"p": 1}, key="job")
+    assert sending is not None
+    assert sending.state is EntryState.SENDING
+    assert first.intend(GROK, {"p": 1}, key="job") is None
+
+
+def test_a_create_sent_by_a_gone_worker_is_never_claimed_again(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    first, second = Journal(store, clock=clock), Journal(store, clock=clock)
+    second._owner = (first._owner[0], "elsewhere:1:-:0000")
+    assert first.intend(GROK, {"p": 1}, key="job") is not None  # sent, then the worker died
+    lapse(store, clock, first.owner)
+    assert second.claim(GROK, "job") is None  # its outcome is unknown: never sent twice
+    assert second.intend(GROK, {"p": 1}, key="job") is None
+
+
+def test_a_rejected_create_may_be_claimed_by_anyone_at_once(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    from kiekit.errors import ApiError
+
+    first, second = Journal(store, clock=clock), Journal(store, clock=clock)
+    second._owner = (first._owner[0], "elsewhere:1:-:0000")
+    intent = first.intend(GROK, {"p": 1}, key="job")
+    assert intent is not None
+    refused = ApiError(422, "prompt is required")
+    first.create_failed(intent, refused, maybe_sent=True)
+    again = second.claim(GROK, "job")
+    assert again is not None
+    assert again.state is EntryState.CLAIMED
+
+
+def test_an_ended_process_of_this_machine_holds_nothing(store: JournalStore) -> None:
+    """A worker killed with SIGKILL here is seen to be gone: its jobs are taken over at once."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                           capture_output=True, text=True)  # fmt: skip
+    dead = f"here:{int(ended.stdout)}:{_site()}:dead0000"
+    store.insert(row("job", EntryState.CLAIMED, owner=dead), lease=3_600)
+    journal = Journal(store)
+    entry = store.get("job")
+    assert entry is not None
+    assert journal.held_elsewhere(entry) == 0.0
+    assert journal.claim(GROK, "job") is not None
+    live = f"here:{1}:{_site()}:init0000"  # pid 1 lives as long as the machine does
+    store.insert(row("other", EntryState.CLAIMED, owner=live), lease=3_600)
+    other = store.get("other")
+    assert other is not None
+    assert journal.held_elsewhere(other) > 0
+
+
+def test_an_older_sqlite_journal_gains_the_owner_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:  # the schema of kiekit 0.1
+        old.execute(
+            "CREATE TABLE entries (key TEXT PRIMARY KEY, task_id TEXT, model TEXT NOT NULL, "
+            "state TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL, "
+            "base_url TEXT, out_dir TEXT, request TEXT, assets TEXT NOT NULL DEFAULT '[]', "
+            "files TEXT NOT NULL DEFAULT '[]', error TEXT)"
+        )
+        old.execute(
+            "INSERT INTO entries (key, task_id, model, state, created_at, updated_at) "
+            "VALUES ('old', 't1', ?, 'created', 1, 1)",
+            (GROK,),
+        )
+    store = SqliteStore(path)
+    kept = store.get("old")
+    assert kept is not None
+    assert kept.task_id == "t1"
+    assert kept.owner is None
+    assert store.insert(row("new", owner="a"), lease=5)
+    store.close()
+
+
+def test_journal_urls_choose_the_store(postgres_url: str, tmp_path: Path) -> None:
+    assert isinstance(open_journal(postgres_url).store, PostgresStore)
+    sqlite = open_journal(f"sqlite://{tmp_path}/j.sqlite3").store
+    assert isinstance(sqlite, SqliteStore)
+    assert sqlite.path == tmp_path / "j.sqlite3"
+    plain = open_journal(str(tmp_path / "k.sqlite3")).store
+    assert isinstance(plain, SqliteStore)
+    from kiekit.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="mysql:// is not a journal"):
+        open_journal("mysql://db/kiekit")
+    with pytest.raises(ConfigurationError, match="sqlite:///path"):
+        open_journal("sqlite://relative/file")
+
+
+def test_an_unreachable_database_is_a_journal_error_without_the_password() -> None:
+    from teams.servers import free_port
+
+    url = f"postgresql://kiekit:s3cret-pw@127.0.0.1:{free_port()}/kiekit"
+    store = PostgresStore(url)
+    with pytest.raises(JournalError) as caught:
+        store.get("anything")
+    assert "s3cret-pw" not in str(caught.value)
+    assert "kiekit:***@127.0.0.1" in str(caught.value)
+    assert "s3cret-pw" not in repr(store)
