@@ -17,10 +17,11 @@ creates keep the client's rate limits (20 per 10 s, kie-api.md §8).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -41,7 +42,7 @@ from kiekit.models import Task
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
 
-__all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch"]
+__all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch", "run_job", "settled"]
 
 log = logging.getLogger("kiekit.batch")
 T = TypeVar("T")
@@ -183,23 +184,70 @@ async def run_batch(
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
     slots = asyncio.Semaphore(concurrency)
-    folder = _absolute(out_dir)
 
     async def one(job: Job) -> JobResult:
-        result = await _run_job(client, journal, job, out_dir, folder, timeout, slots)
+        result = await run_job(client, journal, job, out_dir, timeout=timeout, slots=slots)
         if on_result is not None:
             on_result(result)
         return result
 
-    heartbeat = asyncio.create_task(_renew_leases(journal))
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+async def run_job(
+    client: AsyncClient,
+    journal: Journal,
+    job: Job,
+    out_dir: Path,
+    *,
+    timeout: float | None = None,
+    slots: asyncio.Semaphore | None = None,
+) -> JobResult:
+    """One job as a batch runs it (here, or on a Celery worker: docs/teams.md): claimed in the
+    journal, created once under its key, waited on, its files downloaded into ``out_dir``. A job
+    settled before is not sent again; one another live worker holds is left to it (looked at
+    again now and then, outside ``slots``) and taken over if that worker dies."""
+    folder = _absolute(out_dir)
+    key = job_key(job)
+    async with _leases_renewed(journal):
+        while True:
+            async with slots or contextlib.nullcontext():
+                outcome = await _try_job(client, journal, job, key, out_dir, folder, timeout)
+            if isinstance(outcome, JobResult):
+                return outcome
+            key, wait = outcome
+            await asyncio.sleep(min(wait, _HELD_POLL))
+
+
+def settled(journal: Journal, job: Job, out_dir: Path) -> JobResult | None:
+    """How ``job`` ended before (succeeded with its files on disk or another worker's, or
+    failed), or None while something is left to do for it. Reads the journal: blocking."""
+    return _settled(_row_of(journal, job_key(job), out_dir, job), job, _absolute(out_dir))
+
+
+# The lease renewers running, per journal and event loop, with how many jobs use each.
+_renewers: dict[tuple[int, int], tuple[asyncio.Task[None], int]] = {}
+
+
+@contextlib.asynccontextmanager
+async def _leases_renewed(journal: Journal) -> AsyncIterator[None]:
+    """Keep this worker's claims held while any of its jobs runs: one renewal for all of them,
+    every third of the lease (docs/teams.md)."""
+    slot = (id(journal), id(asyncio.get_running_loop()))
+    task, users = _renewers.get(slot) or (asyncio.create_task(_renew_leases(journal)), 0)
+    _renewers[slot] = (task, users + 1)
     try:
-        return list(await asyncio.gather(*(one(job) for job in jobs)))
+        yield
     finally:
-        heartbeat.cancel()
+        task, users = _renewers[slot]
+        if users == 1:
+            del _renewers[slot]
+            task.cancel()
+        else:
+            _renewers[slot] = (task, users - 1)
 
 
 async def _renew_leases(journal: Journal) -> None:
-    """Keep this worker's claims held while it lives: renewed every third of the lease."""
     while True:
         await asyncio.sleep(journal.lease / 3)
         try:
@@ -211,27 +259,6 @@ async def _renew_leases(journal: Journal) -> None:
 async def _off_loop(journal: Journal, read: Callable[[], T]) -> T:
     """A journal call on the journal's writer thread: the event loop never waits on it."""
     return cast("T", await WRITER.submit(read, journal.store))
-
-
-async def _run_job(
-    client: AsyncClient,
-    journal: Journal,
-    job: Job,
-    out_dir: Path,
-    folder: str,
-    timeout: float | None,
-    slots: asyncio.Semaphore,
-) -> JobResult:
-    """One job, in one of the batch's slots; a job another live worker holds is looked at
-    again now and then, without holding a slot meanwhile."""
-    key = job_key(job)
-    while True:
-        async with slots:
-            outcome = await _try_job(client, journal, job, key, out_dir, folder, timeout)
-        if isinstance(outcome, JobResult):
-            return outcome
-        key, wait = outcome
-        await asyncio.sleep(min(wait, _HELD_POLL))
 
 
 async def _try_job(

@@ -233,3 +233,38 @@ def test_a_create_another_worker_is_sending_is_waited_for_not_reported_unknown(
     assert not thread.is_alive()
     assert [t.id for t in got] == [task.id]
     assert sum(_creates(mock).values()) == 1
+
+
+def test_a_running_batch_keeps_its_claims_held_past_one_lease(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A job that outlasts the lease is still this worker's at its end: the batch renews its
+    leases (one renewal for all its jobs), so nobody else took it over meanwhile."""
+    import asyncio
+
+    from kiekit import batch
+
+    mock = mock_server_factory(polls_to_complete=8)
+    renewals: list[str] = []
+
+    class Watched(MemoryStore):
+        def renew(self, owner: str, lease: float) -> int:
+            renewals.append(owner)
+            return super().renew(owner, lease)
+
+    journal = Journal(Watched(), lease=0.3)
+    jobs, _ = batch.read_jobs(_jobs(tmp_path, 2, "long").read_text().splitlines())
+    poll = PollPolicy(initial=0.1, growth=1.0, maximum=0.1, timeout=60)
+
+    async def run() -> list[batch.JobResult]:
+        async with AsyncClient(
+            KEY, base_url=mock.base_url, journal=journal, poll=poll, rate_limits=None
+        ) as client:
+            return await batch.run_batch(client, journal, jobs, tmp_path / "out")
+
+    results = asyncio.run(run())
+    assert [r.state for r in results] == ["succeeded", "succeeded"]
+    assert len(renewals) >= 2  # 8 polls 0.1 s apart outlast a 0.3 s lease more than twice
+    assert set(renewals) == {journal.owner}
+    assert batch._renewers == {}  # the renewer ended with the batch
+    assert set(_creates(mock).values()) == {1}
