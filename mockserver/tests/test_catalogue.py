@@ -201,7 +201,7 @@ def test_a_required_field_left_out_is_a_422_naming_it(kie: Kie, model: str) -> N
 NOT_ALLOWED = "is not within the range of allowed options"
 NINE = ["https://x.test/a.png"] * 9
 REFS = "reference_image_urls"
-PAIR = [{}, {}]
+PAIR: list[dict[str, Any]] = [{}, {}]
 
 
 @pytest.mark.parametrize(
