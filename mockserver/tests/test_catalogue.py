@@ -79,7 +79,7 @@ def plain_value(spec: dict[str, Any]) -> Any:
 
 def test_the_catalogue_is_well_formed_and_covers_the_models_kie_served() -> None:
     assert catalogue.problems(DOCUMENT) == []
-    assert len(EVERY_ENTRY) >= 90
+    assert len(EVERY_ENTRY) >= 130
     assert set(NAMED_IN_ISSUE_13) <= set(ENTRIES)
     assert set(EVERY_ENTRY) == set(MODELS)  # every entry is served, and nothing else is
 
@@ -201,6 +201,7 @@ def test_a_required_field_left_out_is_a_422_naming_it(kie: Kie, model: str) -> N
 NOT_ALLOWED = "is not within the range of allowed options"
 NINE = ["https://x.test/a.png"] * 9
 REFS = "reference_image_urls"
+PAIR: list[dict[str, Any]] = [{}, {}]
 
 
 @pytest.mark.parametrize(
@@ -219,6 +220,11 @@ REFS = "reference_image_urls"
         ("wan/2-7-image", "color_palette", [1, 2], "color_palette must contain at least 3 items"),
         ("bytedance/seedance-2", REFS, [1], f"{REFS} must be an array of strings"),
         ("elevenlabs/text-to-dialogue-v3", "stability", 0.7, f"stability {NOT_ALLOWED}"),
+        ("kling/v2-1-pro", "duration", "7", f"duration {NOT_ALLOWED}"),
+        ("pixverse-v6/text-to-video", "duration", 16, "duration must be between 1 and 15"),
+        ("minimax-h3/text-to-video", "duration", 3, "duration must be between 4 and 15"),
+        ("google/gemini-3-1-flash-tts", "speakers", "Puck", "speakers must be an array of objects"),
+        ("gemini-omni-video", "video_list", PAIR, "video_list cannot contain more than 1 items"),
     ],
 )  # fmt: skip
 def test_a_wrong_value_is_a_422_naming_the_field(
@@ -229,15 +235,19 @@ def test_a_wrong_value_is_a_422_naming_the_field(
     assert (answer["code"], answer["msg"]) == (422, msg)
 
 
-def test_one_of_the_alternatives_is_needed(kie: Kie) -> None:
-    entry = ENTRIES["wan/2-7-r2v"]
+@pytest.mark.parametrize(
+    ("model", "first"),
+    [("wan/2-7-r2v", "reference_image"), ("minimax-h3/image-to-video", "first_frame_url")],
+)
+def test_one_of_the_alternatives_is_needed(kie: Kie, model: str, first: str) -> None:
+    entry = ENTRIES[model]
     given = minimal_input(entry)
     assert set(given) & set(entry["requires_one_of"])
     for field in entry["requires_one_of"]:
         given.pop(field, None)
-    answer = kie.post("/api/v1/jobs/createTask", {"model": "wan/2-7-r2v", "input": given}).json()
+    answer = kie.post("/api/v1/jobs/createTask", {"model": model, "input": given}).json()
     assert answer["code"] == 422
-    assert answer["msg"].startswith("reference_image cannot be empty")
+    assert answer["msg"].startswith(f"{first} cannot be empty")
 
 
 def test_fields_the_entry_does_not_name_pass_unchecked(kie: Kie) -> None:
