@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 import client_overhead
+import downloads
 import mock_throughput
 import polling_cost
 import rate_limit
@@ -36,6 +37,7 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         "5": lambda: rate_limit.measure(tasks=100 if quick else 500),
         "6": lambda: polling_cost.measure(),
         "7": suite.measure,
+        "8": lambda: downloads.measure(rounds=rounds, size_mb=100 if quick else 300),
     }
 
 
