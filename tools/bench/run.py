@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import client_overhead
 import downloads
+import growth
 import mock_throughput
 import polling_cost
 import rate_limit
@@ -38,6 +39,9 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         "6": lambda: polling_cost.measure(),
         "7": suite.measure,
         "8": lambda: downloads.measure(rounds=rounds, size_mb=100 if quick else 300),
+        "9": lambda: growth.measure(
+            rounds=rounds, levels=growth.LEVELS[:4] if quick else growth.LEVELS
+        ),
     }
 
 
