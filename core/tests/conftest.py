@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import gzip
 import http.server
 import inspect
 import json
@@ -43,6 +44,8 @@ FLUX_PRO = "flux-kontext-pro"
 FLUX_MAX = "flux-kontext-max"
 CDN = "https://tempfile.aiquickdraw.com/r"
 PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png"
+# A file larger than a download's one read (kiekit._transports.base.DOWNLOAD_READ)
+LARGE_PNG = PNG + bytes(range(256)) * (3 * 4096)
 
 
 @pytest.fixture(autouse=True)
@@ -324,11 +327,13 @@ def mock_server(mock_server_factory: Callable[..., Any]) -> Any:
 class FileServer:
     """A tiny CDN: ``/file.png`` serves bytes, ``/redirect`` sends a 302 to it, ``/truncated``
     promises more bytes than it sends, ``/missing`` is a 404, ``/hang`` never answers (until
-    the fixture ends). Request headers are kept."""
+    the fixture ends), ``/large.png`` serves ``large`` in pieces and ``/gzip.png`` serves it
+    gzip-compressed (Content-Encoding). Request headers are kept."""
 
     base_url: str
     seen: list[dict[str, str]]
     body: bytes = PNG
+    large: bytes = LARGE_PNG
 
 
 @pytest.fixture
@@ -356,6 +361,17 @@ def file_server() -> Iterator[FileServer]:
                 self.close_connection = True
             elif self.path.startswith("/missing"):
                 self.send_error(404)
+            elif self.path.startswith(("/large", "/gzip")):
+                compress = self.path.startswith("/gzip")
+                body = gzip.compress(LARGE_PNG) if compress else LARGE_PNG
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                if compress:
+                    self.send_header("Content-Encoding", "gzip")
+                self.end_headers()
+                for start in range(0, len(body), 100_000):
+                    self.wfile.write(body[start : start + 100_000])
             else:
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")

@@ -226,6 +226,24 @@ def test_real_fetch_sends_no_authorization(fetch: Any, file_server: Any, tmp_pat
     assert all("authorization" not in {k.lower() for k in h} for h in file_server.seen)
 
 
+def test_real_fetch_writes_a_file_larger_than_one_read(
+    fetch: Any, file_server: Any, tmp_path: Path
+) -> None:
+    path = fetch(file_server.base_url + "/large.png", tmp_path / "a.png")
+
+    assert path.read_bytes() == file_server.large
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_real_fetch_saves_a_compressed_body_decoded(
+    fetch: Any, file_server: Any, tmp_path: Path
+) -> None:
+    path = fetch(file_server.base_url + "/gzip.png", tmp_path / "a.png")
+
+    assert path.read_bytes() == file_server.large  # the file, not its gzip encoding
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
 def test_real_fetch_follows_a_cdn_redirect(fetch: Any, file_server: Any, tmp_path: Path) -> None:
     path = fetch(file_server.base_url + "/redirect", tmp_path / "a.png")
 

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 
 import client_overhead
+import downloads
+import growth
 import mock_throughput
 import polling_cost
 import rate_limit
@@ -36,6 +38,10 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         "5": lambda: rate_limit.measure(tasks=100 if quick else 500),
         "6": lambda: polling_cost.measure(),
         "7": suite.measure,
+        "8": lambda: downloads.measure(rounds=rounds, size_mb=100 if quick else 300),
+        "9": lambda: growth.measure(
+            rounds=rounds, levels=growth.LEVELS[:4] if quick else growth.LEVELS
+        ),
     }
 
 

@@ -19,6 +19,9 @@ from kiekit.errors import ProtocolError, TransportError
 
 CHUNK = 64 * 1024
 STREAM_CHUNK = 16 * 1024  # a streamed answer's chunks, in a test double
+# The most a download reads at once: large reads cost few calls a file (a 64 KiB read size
+# held downloads to half curl's speed), and a file's memory stays this size however big it is.
+DOWNLOAD_READ = 2**20
 # KIE's answers are a few kilobytes (a long chat answer, some hundreds); anything near this is
 # not KIE talking, and is refused rather than read into memory whole.
 MAX_ANSWER_BYTES = 32 * 2**20

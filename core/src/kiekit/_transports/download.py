@@ -84,6 +84,7 @@ class Download:
         self.ends = None if fetch.timeout is None else time.monotonic() + fetch.timeout
         self._out: IO[bytes] | None = None
         self._content_type: str | None = None
+        self.encoded = False  # the body is compressed (Content-Encoding), decoded on the way
         self._expected: int | None = None
         self._head = b""
         self._written = 0
@@ -140,8 +141,8 @@ class Download:
         self._content_type = headers.get("content-type")
         length = headers.get("content-length", "")
         # A compressed body is decoded on the way, so its length is not the file's.
-        encoded = headers.get("content-encoding", "identity").lower() not in ("", "identity")
-        self._expected = int(length) if length.strip().isdigit() and not encoded else None
+        self.encoded = headers.get("content-encoding", "identity").lower() not in ("", "identity")
+        self._expected = int(length) if length.strip().isdigit() and not self.encoded else None
         cap = self.fetch.max_bytes
         if cap is not None and self._expected is not None and self._expected > cap:
             raise self._too_big(self._expected)

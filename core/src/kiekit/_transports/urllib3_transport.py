@@ -9,6 +9,7 @@ from typing import Any
 from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
 from kiekit._transports.base import (
     CHUNK,
+    DOWNLOAD_READ,
     MAX_ANSWER_BYTES,
     STREAM_CHUNK,
     ByteStream,
@@ -120,8 +121,10 @@ class Urllib3Transport:
                 )
                 try:
                     download.begin(response.status, lower(response.headers.items()))
-                    # read1: whatever has come, so the deadline is looked at as bytes trickle
-                    while chunk := response.read1(CHUNK):
+                    # read1: whatever has come, so the deadline is looked at as bytes trickle.
+                    # A body sent as is skips urllib3's decoder and its buffer (a copy of it all).
+                    decode = download.encoded
+                    while chunk := response.read1(DOWNLOAD_READ, decode_content=decode):
                         download.write(chunk)
                 except BaseException:
                     response.close()  # not back into the pool with a body half read
