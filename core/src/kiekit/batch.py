@@ -35,7 +35,7 @@ from kiekit.models import Task
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
 
-__all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch"]
+__all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch", "run_job", "settled"]
 
 
 @frozen
@@ -86,6 +86,21 @@ class JobResult:
             "value": self.value,
             "error": dict(self.error) if self.error is not None else None,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobResult:
+        """The result :meth:`to_json` wrote (e.g. a Celery worker's answer, docs/teams.md)."""
+        error = data.get("error")
+        return cls(
+            line=int(data["line"]),
+            id=data.get("id"),
+            state=str(data["state"]),
+            task_id=data.get("task_id"),
+            model=data.get("model"),
+            files=tuple(str(path) for path in data.get("files") or ()),
+            error=dict(error) if error is not None else None,
+            value=data.get("value"),
+        )
 
 
 def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
@@ -164,7 +179,7 @@ async def run_batch(
 
     async def one(job: Job) -> JobResult:
         async with slots:
-            result = await _run_job(client, journal, job, out_dir, timeout)
+            result = await run_job(client, journal, job, out_dir, timeout)
         if on_result is not None:
             on_result(result)
         return result
@@ -172,11 +187,13 @@ async def run_batch(
     return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
-async def _run_job(
+async def run_job(
     client: AsyncClient, journal: Journal, job: Job, out_dir: Path, timeout: float | None
 ) -> JobResult:
+    """One job, as a batch runs it (here or on a Celery worker): created once under its key,
+    waited on, its files downloaded into ``out_dir``; a job settled before is not sent again."""
     key = job_key(out_dir, job)
-    done = _settled(journal.get(key), job)
+    done = settled(journal, job, out_dir)
     if done is not None:  # finished in an earlier run: nothing to ask KIE
         return done
     task: Task | None = None
@@ -190,6 +207,12 @@ async def _run_job(
         return _failure(job, task, exc)
     files = tuple(str(path) for path in paths)
     return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
+
+
+def settled(journal: Journal, job: Job, out_dir: Path) -> JobResult | None:
+    """How the job ended in an earlier run (succeeded with its files on disk, or failed), or
+    None while it still has something to do."""
+    return _settled(journal.get(job_key(out_dir, job)), job)
 
 
 def _settled(entry: Entry | None, job: Job) -> JobResult | None:
