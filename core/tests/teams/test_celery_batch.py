@@ -248,23 +248,30 @@ def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewh
         f"{mock_url}/_mock/rules", "POST", {"prompt_contains": "job", "lifecycle": "manual"}
     )
     workers.start("a", "b")
-    batch = subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
-        _batch(jobs, out), env=team_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    report = tmp_path / "batch.log"
+    with open(report, "wb") as log:
+        batch = subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+            _batch(jobs, out), env=team_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
 
-    def held() -> list[str]:
-        return [e.task_id for e in journal.entries() if e.state is EntryState.CREATED and e.task_id]
+        def held() -> list[str]:
+            entries = journal.entries()
+            return [e.task_id for e in entries if e.state is EntryState.CREATED and e.task_id]
 
-    _until("both workers holding a created job", lambda: len(held()) == 2, alive=[batch])
-    held_tasks = held()
-    _control(f"{mock_url}/_mock/rules/{hold['rule']['id']}", "DELETE")  # later tasks end at once
-    workers.processes["a"].send_signal(signal.SIGKILL)
-    workers.processes["a"].wait(10)
-    for task_id in held_tasks:
-        _control(f"{mock_url}/_mock/tasks/{task_id}/complete", "POST")
-
-    _, stderr = batch.communicate(timeout=DEADLINE)
-    assert batch.returncode == 0, stderr
+        _until("both workers holding a created job", lambda: len(held()) == 2, alive=[batch])
+        held_tasks = held()
+        _control(f"{mock_url}/_mock/rules/{hold['rule']['id']}", "DELETE")  # the rest: at once
+        workers.processes["a"].send_signal(signal.SIGKILL)
+        workers.processes["a"].wait(10)
+        for task_id in held_tasks:
+            _control(f"{mock_url}/_mock/tasks/{task_id}/complete", "POST")
+        batch.wait(DEADLINE)
+    finally:
+        if batch.poll() is None:  # the test failed: leave no batch behind
+            batch.kill()
+            batch.wait(10)
+    assert batch.returncode == 0, report.read_text(errors="replace")
     _check_report(out, count, mock_url)
     # the killed worker finished nothing; the other finished every job, the killed one's too
     assert workers.jobs_finished("a") == Counter()

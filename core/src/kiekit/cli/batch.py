@@ -146,11 +146,12 @@ def _run_on_celery(
         raise ConfigurationError(
             f"--celery needs Celery: pip install 'kiekit[celery]' ({exc})"
         ) from exc
-    from kiekit.distributed.collect import run_on_celery
+    from kiekit.distributed.collect import check_broker, run_on_celery
     from kiekit.distributed.settings import CelerySettings
     from kiekit.journal import default_journal
 
     app = make_app(CelerySettings.from_env(args.celery or None))
+    check_broker(app)  # before the results file and the progress bar
     with _reporting(results_path, len(jobs)) as done:
         return run_on_celery(
             app,

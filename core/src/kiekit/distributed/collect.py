@@ -14,6 +14,7 @@ from typing import Any
 
 from kiekit.batch import Job, JobResult, settled
 from kiekit.distributed.messages import TASK_NAME, job_message, result_from_answer
+from kiekit.errors import ConfigurationError
 from kiekit.journal import Journal
 
 
@@ -38,6 +39,7 @@ def run_on_celery(
         if on_result is not None:
             on_result(result)
 
+    check_broker(app)
     sent: dict[str, Job] = {}
     for job in jobs:
         earlier = settled(journal, job, out_dir)
@@ -60,3 +62,16 @@ def run_on_celery(
         finally:
             pending.forget()  # the journal keeps what matters; the backend needs nothing more
     return [results[job.line] for job in jobs]
+
+
+def check_broker(app: Any) -> None:
+    """Fail before the first job is sent when the broker cannot be reached (Celery would
+    retry each send, then stop with a traceback)."""
+    from kombu.exceptions import OperationalError
+
+    with app.connection_for_write() as connection:
+        try:
+            connection.ensure_connection(max_retries=1)
+        except OperationalError as exc:
+            where = connection.as_uri()  # the password masked
+            raise ConfigurationError(f"cannot reach the Celery broker at {where}: {exc}") from exc
