@@ -57,7 +57,6 @@ def make_app(settings: CelerySettings | None = None) -> Any:
         worker_prefetch_multiplier=1,
         broker_transport_options=transport,
         result_backend_transport_options=transport,
-        result_extended=True,
         broker_connection_retry_on_startup=True,
     )
     celery.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)(run_job_task)
