@@ -99,6 +99,21 @@ class JobResult:
             "error": dict(self.error) if self.error is not None else None,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobResult:
+        """The result :meth:`to_json` wrote (e.g. a Celery worker's answer, docs/teams.md)."""
+        error = data.get("error")
+        return cls(
+            line=int(data["line"]),
+            id=data.get("id"),
+            state=str(data["state"]),
+            task_id=data.get("task_id"),
+            model=data.get("model"),
+            files=tuple(str(path) for path in data.get("files") or ()),
+            error=dict(error) if error is not None else None,
+            value=data.get("value"),
+        )
+
 
 def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
     """Jobs and bad lines of a JSON Lines text; blank lines and ``#`` comments are skipped."""

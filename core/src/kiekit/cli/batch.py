@@ -4,6 +4,10 @@ Each line of the file is a job ``{"model": …, "input": {…}, "id"?: …}``. F
 line per job to DIR/results.jsonl (or --results): its id, task id, state, files or error. Run the
 same command again after an interruption: finished jobs are skipped, created ones are waited on,
 and nothing is created twice (see :mod:`kiekit.batch`).
+
+With ``--celery [BROKER_URL]`` the jobs go to Celery workers instead (docs/teams.md,
+"Distributed batch on Celery"): this command sends them, collects the answers and writes the
+same results file, with the same progress display.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from kiekit.cli._common import (
     say,
 )
 from kiekit.cli._preflight import output_folder
-from kiekit.errors import ConfigurationError
+from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.batch import Job, JobResult
@@ -39,7 +43,12 @@ def register(commands: Commands) -> None:
     batch.add_argument(
         "--results", type=Path, default=None, help="the results file (default OUT/results.jsonl)"
     )
-    batch.add_argument("--concurrency", type=int, default=10, help="jobs in flight at once")
+    batch.add_argument(
+        "--concurrency",
+        type=int,
+        default=10,
+        help="jobs in flight at once (with --celery: the workers' own concurrency)",
+    )
     batch.add_argument("--timeout", type=float, default=None, help="seconds to wait per task")
     batch.add_argument(
         "--poll-interval",
@@ -47,6 +56,16 @@ def register(commands: Commands) -> None:
         default=None,
         metavar="S",
         help="seconds between status polls at first (default 2, growing to 30; kie-api.md §2.2)",
+    )
+    batch.add_argument(
+        "--celery",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="BROKER_URL",
+        help="hand the jobs to Celery workers (docs/teams.md) through BROKER_URL "
+        "(default: $KIEKIT_BROKER_URL or redis://127.0.0.1:6379/0); the workers use their own "
+        "KIE_API_KEY and KIE_BASE_URL",
     )
     add_connection_options(batch, mock_seconds=True)
     add_journal_option(batch)
@@ -64,11 +83,18 @@ def _batch(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"cannot read {args.jobs}: {exc.strerror or exc}") from exc
     for line in bad:
         say(f"{args.jobs}:{line.line}: {line.message}")
+    if args.celery is not None:
+        _check_celery_options(args)
     output_folder("--out", args.out)  # before any job is created
     results_path = args.results or args.out / "results.jsonl"
     if args.results is not None:
         output_folder("--results", args.results.parent)
-    results = asyncio.run(_run(args, jobs, results_path)) if jobs else []
+    if not jobs:
+        results: list[JobResult] = []
+    elif args.celery is not None:
+        results = _run_on_celery(args, jobs, results_path)
+    else:
+        results = asyncio.run(_run(args, jobs, results_path))
     ordered = sorted([*results, *(line.result() for line in bad)], key=lambda r: r.line)
     _write_results(results_path, ordered)
     counts: dict[str, int] = {}
@@ -88,19 +114,9 @@ async def _run(args: argparse.Namespace, jobs: list[Job], results_path: Path) ->
     from kiekit.journal import default_journal
 
     journal = default_journal()
-    results_path.parent.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal)
-        # Each result is appended as it comes (a partial report survives a crash); the file
-        # is rewritten in the jobs' order at the end.
-        report = stack.enter_context(open(results_path, "w", encoding="utf-8"))  # noqa: ASYNC230, SIM115
-        show = stack.enter_context(_progress(len(jobs)))
-
-        def done(result: JobResult) -> None:
-            report.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-            report.flush()
-            show(result)
-
+        done = stack.enter_context(_reporting(results_path, len(jobs)))
         return await run_batch(
             client,
             journal,
@@ -110,6 +126,65 @@ async def _run(args: argparse.Namespace, jobs: list[Job], results_path: Path) ->
             timeout=args.timeout,
             on_result=done,
         )
+
+
+def _check_celery_options(args: argparse.Namespace) -> None:
+    """Workers choose their own KIE connection: options naming one here would be ignored."""
+    for option, given in (
+        ("--mock", args.mock),
+        ("--mock-seconds", args.mock_seconds is not None),
+        ("--base-url", args.base_url is not None),
+        ("--upload-base-url", args.upload_base_url is not None),
+    ):
+        if given:
+            raise ConfigurationError(
+                f"{option} does not go with --celery: the workers connect to KIE with their own "
+                "KIE_API_KEY and KIE_BASE_URL (e.g. a `kie mock serve` they all reach)"
+            )
+    if args.poll_interval is not None and not args.poll_interval > 0:
+        raise ValidationError("--poll-interval", "must be a positive number of seconds")
+
+
+def _run_on_celery(
+    args: argparse.Namespace, jobs: list[Job], results_path: Path
+) -> list[JobResult]:
+    try:
+        from kiekit.distributed.celery_app import make_app
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"--celery needs Celery: pip install 'kiekit[celery]' ({exc})"
+        ) from exc
+    from kiekit.distributed.collect import check_broker, run_on_celery
+    from kiekit.distributed.settings import CelerySettings
+    from kiekit.journal import default_journal
+
+    app = make_app(CelerySettings.from_env(args.celery or None))
+    check_broker(app)  # before the results file and the progress bar
+    with _reporting(results_path, len(jobs)) as done:
+        return run_on_celery(
+            app,
+            default_journal(),
+            jobs,
+            args.out,
+            timeout=args.timeout,
+            poll_interval=args.poll_interval,
+            on_result=done,
+        )
+
+
+@contextlib.contextmanager
+def _reporting(results_path: Path, total: int) -> Iterator[Callable[[JobResult], None]]:
+    """What to do with each result as it comes: append it to the results file (a partial
+    report survives a crash; the file is rewritten in the jobs' order at the end) and show it."""
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(results_path, "w", encoding="utf-8") as report, _progress(total) as show:
+
+        def done(result: JobResult) -> None:
+            report.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            report.flush()
+            show(result)
+
+        yield done
 
 
 def _write_results(path: Path, results: list[JobResult]) -> None:

@@ -1,0 +1,49 @@
+"""What travels through the broker: a job and where its files go, and the job's result.
+
+Plain JSON (Celery's json serializer): the job as read from the jobs file, the output folder
+as an absolute path on the workers, and the poll interval. Never the API key: each worker reads
+its own from its environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kiekit.batch import Job, JobResult
+from kiekit.errors import ValidationError
+
+TASK_NAME = "kiekit.run_job"
+
+
+def job_message(job: Job) -> dict[str, Any]:
+    return {"line": job.line, "id": job.id, "model": job.model, "input": dict(job.input)}
+
+
+def job_from_message(message: object) -> Job:
+    """The job of a message; a malformed one raises ValidationError naming the field."""
+    if not isinstance(message, Mapping):
+        raise ValidationError("job", "must be a JSON object {line, id, model, input}")
+    line, job_id, model, params = (message.get(k) for k in ("line", "id", "model", "input"))
+    if isinstance(line, bool) or not isinstance(line, int):
+        raise ValidationError("job.line", "must be a line number")
+    if not isinstance(job_id, str) or not job_id:
+        raise ValidationError("job.id", "must be a non-empty string")
+    if not isinstance(model, str) or not model:
+        raise ValidationError("job.model", "must be a model id")
+    if not isinstance(params, Mapping):
+        raise ValidationError("job.input", "must be a JSON object")
+    return Job(line, job_id, model, dict(params))
+
+
+def result_from_answer(job: Job, answer: object) -> JobResult:
+    """A worker's answer as a JobResult: its JSON result, or the exception its task raised
+    (Celery hands those back as values), reported against the job."""
+    if isinstance(answer, Mapping):
+        return JobResult.from_json(answer)
+    if isinstance(answer, BaseException):
+        message = str(answer) or type(answer).__name__
+        error = {"type": type(answer).__name__, "message": message}
+    else:
+        error = {"type": "WorkerError", "message": f"a worker answered {type(answer).__name__}"}
+    return JobResult(job.line, job.id, "error", model=job.model, error=error)

@@ -1,0 +1,290 @@
+"""Distributed batch on Celery, with real parts: a real Redis (broker and results), the mock
+KIE server in its own process, two real ``celery worker`` processes and ``kie batch --celery``.
+
+What is checked is what a team depends on: every job's result in results.jsonl, every job
+created once on the mock (its own request journal says so), every file on disk once, a batch
+run again sending nothing, and a worker killed with SIGKILL while it holds a job losing
+nothing: its job is finished by the other worker, not created again. Every wait is on
+something observable (a log line, a journal row, a process's end), with a generous deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit.journal import EntryState, SqliteStore
+
+pytestmark = pytest.mark.xdist_group("celery")  # worker processes: one test at a time
+
+GROK = "grok-imagine/text-to-image"
+DEADLINE = 120.0
+# One job at a time on a thread, in the worker's own process: its event loop runs meanwhile,
+# so a message acknowledged early (on receipt) would be acknowledged before a kill (with the
+# solo pool, the loop and so the early ack wait for the job: the kill test could not fail).
+THREAD = (
+    "--pool",
+    "threads",
+    "--concurrency",
+    "1",
+)  # seconds; generous for a loaded 2-core machine, never reached when all is well
+
+
+def _until(what: str, condition: Callable[[], bool], *, alive: list[subprocess.Popen[Any]]) -> None:
+    """Wait until ``condition()``; fail early if a process it depends on has ended."""
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        for process in alive:
+            assert process.poll() is None, f"{process.args!r} ended while waiting for {what}"
+        assert time.monotonic() < deadline, f"no {what} within {DEADLINE:g} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def mock_url() -> Iterator[str]:
+    """``python -m kiekit_mock`` on a free port, tasks done at the first poll. Yields its URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kiekit_mock", "--port", "0", "--upload-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = ""
+        while "KIE API mock listening" not in line:  # the upload host prints its line too
+            line = server.stdout.readline()
+            assert line, "the mock exited before it listened"
+        yield next(word for word in line.split() if word.startswith("http://127.0.0.1:"))
+    finally:
+        if server.stdout is not None:
+            server.stdout.close()
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+
+
+class Workers:
+    """Real ``celery -A kiekit.distributed.celery_app worker`` processes, each logging to a
+    file; the environment a team would give them (a broker, a queue, a key, a KIE URL)."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env = env
+        self.folder = folder
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, *names: str, pool: tuple[str, ...] = THREAD) -> None:
+        """Start workers; by default one job at a time, in the process a SIGKILL ends."""
+        for name in names:
+            log = open(self.log_path(name), "wb")  # noqa: SIM115 - the process writes to it
+            command = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "kiekit.distributed.celery_app",
+                "worker",
+                *pool,
+                "--hostname",
+                f"{name}@kiekit-test",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+            self.processes[name] = subprocess.Popen(  # noqa: S603 - our interpreter, Celery
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+            log.close()
+        for name in names:
+            _until(
+                f"worker {name} ready",
+                lambda name=name: " ready." in self.log(name),  # type: ignore[misc]
+                alive=[self.processes[name]],
+            )
+
+    def log_path(self, name: str) -> Path:
+        return self.folder / f"worker-{name}.log"
+
+    def log(self, name: str) -> str:
+        return self.log_path(name).read_text(encoding="utf-8", errors="replace")
+
+    def jobs_finished(self, name: str) -> Counter[str]:
+        """Job ids whose task this worker finished, from Celery's "succeeded in" log lines
+        (they show the task's return value: the job's result)."""
+        found = re.findall(
+            r"kiekit\.run_job\[[^\]]+\] succeeded in .*?'id': '([^']+)'", self.log(name)
+        )
+        return Counter(found)
+
+    def received(self, name: str) -> int:
+        return len(re.findall(r"kiekit\.run_job\[[^\]]+\] received", self.log(name)))
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)  # warm shutdown
+        for process in self.processes.values():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+@pytest.fixture
+def team_env(redis_url: str, mock_url: str) -> dict[str, str]:
+    """The environment of the workers and of ``kie batch``: a queue of this test's own, and
+    the journal folder the autouse fixture gave this test (shared by the processes)."""
+    return {
+        **os.environ,
+        "KIEKIT_BROKER_URL": redis_url,
+        "KIEKIT_CELERY_QUEUE": f"kiekit-test-{uuid.uuid4().hex[:12]}",
+        "KIE_API_KEY": "fake-key-for-the-mock",
+        "KIE_BASE_URL": mock_url,
+    }
+
+
+@pytest.fixture
+def workers(team_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    team = Workers(team_env, tmp_path)
+    try:
+        yield team
+    finally:
+        team.stop()
+
+
+def _jobs_file(folder: Path, count: int) -> Path:
+    jobs = folder / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": GROK, "input": {"prompt": f"job {i}"}} for i in range(count)]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return jobs
+
+
+def _batch(jobs: Path, out: Path) -> list[str]:
+    kie = str(Path(sys.executable).with_name("kie"))
+    return [kie, "batch", str(jobs), "--out", str(out), "--celery", "--poll-interval", "0.05"]
+
+
+def _control(url: str, method: str = "GET", body: Any = None) -> Any:
+    """A call to the mock's control API; its answer's ``data``."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"}, method=method)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        found = json.loads(answer.read())
+    return found.get("data", found)
+
+
+def _creates(mock_url: str) -> Counter[str]:
+    """Creates the mock received, per prompt (each job has its own prompt)."""
+    data = _control(f"{mock_url}/_mock/journal?path=/api/v1/jobs/createTask")
+    return Counter(record["body"]["input"]["prompt"] for record in data["requests"])
+
+
+def _check_report(out: Path, count: int, mock_url: str) -> list[dict[str, Any]]:
+    """results.jsonl lists every job, succeeded, in order; each job created once; every file
+    on disk once (the out folder holds exactly the files the report names)."""
+    report = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in report] == [f"j{i}" for i in range(count)]
+    assert {r["state"] for r in report} == {"succeeded"}, report
+    creates = _creates(mock_url)
+    assert creates == Counter({f"job {i}": 1 for i in range(count)}), "a job created twice"
+    check = _control(f"{mock_url}/_mock/journal/check?check=no_duplicate_creates")
+    assert check["passed"], check
+    named = [Path(f) for r in report for f in r["files"]]
+    assert all(r["files"] for r in report)
+    assert len(set(named)) == len(named)
+    on_disk = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "results.jsonl")
+    assert on_disk == sorted(named)
+    assert all(p.stat().st_size > 0 for p in on_disk)
+    return report
+
+
+def test_two_workers_run_a_batch_once_and_a_second_run_sends_nothing(
+    workers: Workers, team_env: dict[str, str], mock_url: str, tmp_path: Path
+) -> None:
+    count = 8
+    jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
+    workers.start("a")
+    workers.start("b", pool=("--pool", "prefork", "--concurrency", "2"))  # Celery's default pool
+
+    first = subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        _batch(jobs, out), env=team_env, capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert first.returncode == 0, first.stderr
+    assert f"{count} job(s): {count} succeeded" in first.stderr
+    _check_report(out, count, mock_url)
+    finished = workers.jobs_finished("a") + workers.jobs_finished("b")
+    assert finished == Counter({f"j{i}": 1 for i in range(count)})
+    received = workers.received("a") + workers.received("b")
+
+    again = subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        _batch(jobs, out), env=team_env, capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert again.returncode == 0, again.stderr
+    _check_report(out, count, mock_url)  # still each job created once
+    # settled in the journal: answered from there, not sent to a worker again
+    assert workers.received("a") + workers.received("b") == received
+
+
+def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewhere(
+    workers: Workers, mock_url: str, tmp_path: Path
+) -> None:
+    count = 6
+    jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
+    journal = SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3")
+    # The first tasks stay running until the test completes them: each worker is caught
+    # holding one job, created and being waited on, when one of them is killed.
+    hold = _control(
+        f"{mock_url}/_mock/rules", "POST", {"prompt_contains": "job", "lifecycle": "manual"}
+    )
+    # A lost worker's job comes back after 4 s. Only here: a job still running when it elapses
+    # goes to a second worker too, and a worker's first job can take that long on a loaded
+    # machine. Here both workers are busy holding their job until one of them is killed.
+    workers.env["KIEKIT_CELERY_VISIBILITY_TIMEOUT"] = "4"
+    workers.start("a", "b")
+    report = tmp_path / "batch.log"
+    with open(report, "wb") as log:
+        batch = subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+            _batch(jobs, out), env=workers.env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+
+        def held() -> list[str]:
+            entries = journal.entries()
+            return [e.task_id for e in entries if e.state is EntryState.CREATED and e.task_id]
+
+        _until("both workers holding a created job", lambda: len(held()) == 2, alive=[batch])
+        held_tasks = held()
+        _control(f"{mock_url}/_mock/rules/{hold['rule']['id']}", "DELETE")  # the rest: at once
+        workers.processes["a"].send_signal(signal.SIGKILL)
+        workers.processes["a"].wait(10)
+        for task_id in held_tasks:
+            _control(f"{mock_url}/_mock/tasks/{task_id}/complete", "POST")
+        batch.wait(DEADLINE)
+    finally:
+        if batch.poll() is None:  # the test failed: leave no batch behind
+            batch.kill()
+            batch.wait(10)
+    assert batch.returncode == 0, report.read_text(errors="replace")
+    _check_report(out, count, mock_url)
+    # the killed worker finished nothing; the other finished every job, the killed one's too
+    assert workers.jobs_finished("a") == Counter()
+    assert set(workers.jobs_finished("b")) == {f"j{i}" for i in range(count)}
+    assert len(_control(f"{mock_url}/_mock/tasks")["tasks"]) == count

@@ -1,0 +1,156 @@
+"""The Celery setup's parts that need no worker: its settings from the environment, the app's
+delivery guarantees, the messages, ``kie batch --celery``'s refusals, and that ``import kiekit``
+never loads Celery (the extra stays optional)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kiekit.batch import Job, JobResult
+from kiekit.cli import main
+from kiekit.distributed import CelerySettings
+from kiekit.distributed.messages import job_from_message, job_message, result_from_answer
+from kiekit.errors import ConfigurationError, ValidationError
+from teams.servers import free_port
+
+GROK = "grok-imagine/text-to-image"
+
+
+def test_import_kiekit_and_its_cli_load_no_celery() -> None:
+    code = (
+        "import json, sys, kiekit, kiekit.batch, kiekit.cli, kiekit.distributed, "
+        "kiekit.distributed.collect, kiekit.distributed.worker; kiekit.cli._parser(); "
+        "print(json.dumps(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('celery', 'kombu', 'billiard', 'redis'))))"
+    )
+    found = subprocess.run(  # noqa: S603 - our interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(found.stdout) == []
+
+
+def test_settings_default_to_a_local_redis_and_an_hour_of_visibility() -> None:
+    settings = CelerySettings.from_env(environ={})
+    assert settings.broker_url == "redis://127.0.0.1:6379/0"
+    assert settings.result_backend == settings.broker_url
+    assert settings.queue == "kiekit"
+    assert settings.visibility_timeout == 3600
+    assert settings.restore_interval == 10
+
+
+def test_settings_come_from_the_environment_and_the_option_wins() -> None:
+    env = {
+        "KIEKIT_BROKER_URL": "redis://127.0.0.1:7000/1",
+        "KIEKIT_RESULT_BACKEND": "redis://127.0.0.1:7000/2",
+        "KIEKIT_CELERY_QUEUE": "renders",
+        "KIEKIT_CELERY_VISIBILITY_TIMEOUT": "4",
+    }
+    settings = CelerySettings.from_env(environ=env)
+    assert settings == CelerySettings(
+        "redis://127.0.0.1:7000/1", "redis://127.0.0.1:7000/2", "renders", 4.0
+    )
+    assert settings.restore_interval == 1  # a lost job is looked for every second
+    assert CelerySettings.from_env("redis://127.0.0.1:7001/0", environ=env).broker_url == (
+        "redis://127.0.0.1:7001/0"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "soon"])
+def test_a_bad_visibility_timeout_is_refused_by_name(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="KIEKIT_CELERY_VISIBILITY_TIMEOUT") as caught:
+        CelerySettings.from_env(environ={"KIEKIT_CELERY_VISIBILITY_TIMEOUT": value})
+    assert repr(value) in str(caught.value)
+
+
+def test_a_bad_broker_url_is_refused_by_name_without_repeating_it() -> None:
+    with pytest.raises(ConfigurationError, match="KIEKIT_BROKER_URL") as caught:
+        CelerySettings.from_env(environ={"KIEKIT_BROKER_URL": "s3cret@127.0.0.1"})
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="--celery"):
+        CelerySettings.from_env("127.0.0.1:6379", environ={})
+
+
+def test_the_app_acknowledges_a_job_only_when_it_has_ended() -> None:
+    from kiekit.distributed.celery_app import make_app
+
+    settings = CelerySettings("redis://127.0.0.1:7000/0", "redis://127.0.0.1:7000/0", "q", 30.0)
+    app = make_app(settings)
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_default_queue == "q"
+    assert conf.accept_content == ["json"]  # never pickle from a shared broker
+    assert conf.broker_transport_options["visibility_timeout"] == 30.0
+    assert conf.broker_transport_options["unacked_restore_interval"] == 3
+    task = app.tasks["kiekit.run_job"]
+    assert task.acks_late is True
+    assert task.reject_on_worker_lost is True
+
+
+def test_a_job_travels_as_json_and_comes_back_the_same() -> None:
+    job = Job(3, "j3", GROK, {"prompt": "a cat", "n": 2})
+    message = job_message(job)
+    assert json.loads(json.dumps(message)) == message
+    assert job_from_message(message) == job
+    result = JobResult(3, "j3", "succeeded", "t1", GROK, ("/out/a.png",), value={"k": [1]})
+    assert JobResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ([], "job"),
+        ({"line": "3", "id": "j", "model": GROK, "input": {}}, "job.line"),
+        ({"line": 3, "id": "", "model": GROK, "input": {}}, "job.id"),
+        ({"line": 3, "id": "j", "model": None, "input": {}}, "job.model"),
+        ({"line": 3, "id": "j", "model": GROK, "input": "a cat"}, "job.input"),
+    ],
+)
+def test_a_malformed_message_is_refused_by_field(message: object, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        job_from_message(message)
+    assert caught.value.field == field
+
+
+def test_a_task_that_raised_is_reported_against_its_job() -> None:
+    job = Job(5, "j5", GROK, {"prompt": "x"})
+    result = result_from_answer(job, RuntimeError("disk full"))
+    assert (result.line, result.id, result.state) == (5, "j5", "error")
+    assert result.error == {"type": "RuntimeError", "message": "disk full"}
+
+
+def _jobs(folder: Path) -> Path:
+    jobs = folder / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "a", "model": GROK, "input": {"prompt": "x"}}) + "\n")
+    return jobs
+
+
+@pytest.mark.parametrize(
+    "option", [["--mock"], ["--base-url", "http://127.0.0.1:9/"], ["--mock-seconds", "1"]]
+)
+def test_batch_with_celery_refuses_a_connection_the_workers_would_not_use(
+    option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery", *option])
+    assert code == 2
+    assert f"{option[0]} does not go with --celery" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_batch_with_celery_fails_before_sending_when_the_broker_is_unreachable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    broker = f"redis://:s3cret@127.0.0.1:{free_port()}/0"  # nothing listens there
+    code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery", broker])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Celery broker" in err
+    assert "s3cret" not in err
+    assert not (out / "results.jsonl").exists()
