@@ -23,6 +23,7 @@ import rate_limit
 import scale
 import startup
 import suite
+import teams
 from harness import Row, format_table
 
 
@@ -36,6 +37,7 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         "5": lambda: rate_limit.measure(tasks=100 if quick else 500),
         "6": lambda: polling_cost.measure(),
         "7": suite.measure,
+        "8": lambda: teams.measure(jobs=20 if quick else 40),
     }
 
 
@@ -44,12 +46,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and tasks (a smoke)")
     parser.add_argument("--only", default="", help="comma-separated target numbers, e.g. 1,3")
     parser.add_argument("--skip-suite", action="store_true", help="leave out target 7")
+    parser.add_argument(
+        "--skip-teams", action="store_true", help="leave out target 8 (several minutes)"
+    )
     args = parser.parse_args()
     chosen = targets(args.quick)
     if args.only:
         chosen = {key: run for key, run in chosen.items() if key in args.only.split(",")}
     if args.skip_suite:
         chosen.pop("7", None)
+    if args.skip_teams:
+        chosen.pop("8", None)
     rows: list[Row] = []
     for key, run in chosen.items():
         started = time.perf_counter()

@@ -23,6 +23,7 @@ the server's clock, under the same windows and margin as the local limiter.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import threading
@@ -72,7 +73,42 @@ end
 return slot - now
 """
 
+# Admission of a create just before it goes (as kiekit.ratelimit._Arrivals, issue 18): KEYS[1]
+# holds answered creates scored by their answer's moment (they reached KIE no later), KEYS[2]
+# those in flight scored by when their attempt must have ended (a worker killed mid-request
+# holds its place no longer). ARGV: member, count, per (µs), timeout (µs). Returns 0 when
+# admitted (then counted in flight), else the µs to wait before asking again.
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local count, per, timeout = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - per)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local answered = redis.call('ZCARD', KEYS[1])
+local excess = answered + redis.call('ZCARD', KEYS[2]) - count + 1
+if excess <= 0 then
+  redis.call('ZADD', KEYS[2], now + timeout, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], math.ceil(timeout / 1000) + 1000)
+  return 0
+end
+if excess > answered then return math.floor(per / 50) end
+local kth = redis.call('ZRANGE', KEYS[1], excess - 1, excess - 1, 'WITHSCORES')
+return math.max(tonumber(kth[2]) + per - now, math.floor(per / 1000))
+"""
+
+# An admitted create was answered: ARGV: member, per (µs).
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000) + 1000)
+return 0
+"""
+
 _MICRO = 1_000_000
+_SCRIPTS = (_RESERVE, _ADMIT, _ANSWERED)  # "book", "admit", "answered"
+log = logging.getLogger("kiekit")
 
 
 def redacted(url: str) -> str:
@@ -132,6 +168,24 @@ class SharedRateLimiter:
 
     # -- what a reservation sends -----------------------------------------------------------
 
+    def _call(self, op: Reserve) -> tuple[int, list[str], list[Any]] | None:
+        """Which script, its keys and its arguments; None when no limit applies."""
+        if op.action == "book":
+            windows = self._windows(op)
+            if not windows:
+                return None
+            return 0, [key for key, _ in windows], self._arguments(op, windows)
+        creates = self.limits.creates
+        if creates is None:
+            return None
+        base = f"{self.prefix}:{{{op.account}}}"
+        keys = [f"{base}:answered", f"{base}:in-flight"]
+        per = round(creates.per * _MICRO)
+        if op.action == "admit":
+            timeout = max(round(op.timeout * _MICRO), 1)
+            return 1, keys, [op.member, creates.count, per, timeout]
+        return 2, keys, [op.member, per]
+
     def _windows(self, op: Reserve) -> list[tuple[str, Rate]]:
         # {account}: a Redis Cluster hash tag, so every key of one script lives on one node
         base = f"{self.prefix}:{{{op.account}}}"
@@ -162,24 +216,26 @@ class SharedRateLimiter:
     # -- the blocking client ----------------------------------------------------------------
 
     def reserve(self, op: Reserve) -> float | None:
-        """Book the slot ``op`` asks for: the seconds to wait, or None when it would come
-        later than ``op.within``. Blocking (``Client``'s driver)."""
-        windows = self._windows(op)
-        if not windows:
+        """Perform ``op`` (see :class:`~kiekit._engine.ops.Reserve`): the seconds to wait, or
+        None when a booking would come later than ``op.within``. Blocking (``Client``'s
+        driver)."""
+        call = self._call(op)
+        if call is None:
             return 0.0
+        script, keys, arguments = call
         redis = _redis()
         try:
-            script = self._sync_script(redis)
-            answer = script(keys=[key for key, _ in windows], args=self._arguments(op, windows))
+            scripts = self._sync_scripts(redis)
+            answer = scripts[script](keys=keys, args=arguments)
         except redis.RedisError as exc:
-            raise self._unavailable(exc) from exc
+            return self._failed(op, exc)
         return self._wait(answer)
 
-    def _sync_script(self, redis: Any) -> Any:
+    def _sync_scripts(self, redis: Any) -> Any:
         with self._lock:
             if self._sync is None:
                 client = redis.Redis.from_url(self.url)
-                self._sync = client.register_script(_RESERVE)
+                self._sync = [client.register_script(text) for text in _SCRIPTS]
             return self._sync
 
     # -- the asyncio client -----------------------------------------------------------------
@@ -187,20 +243,19 @@ class SharedRateLimiter:
     async def reserve_async(self, op: Reserve) -> float | None:
         """:meth:`reserve` on the running event loop (``AsyncClient``'s driver), never
         blocking it."""
-        windows = self._windows(op)
-        if not windows:
+        call = self._call(op)
+        if call is None:
             return 0.0
+        script, keys, arguments = call
         redis = _redis()
         try:
-            script = self._async_script()
-            answer = await script(
-                keys=[key for key, _ in windows], args=self._arguments(op, windows)
-            )
+            scripts = self._async_scripts()
+            answer = await scripts[script](keys=keys, args=arguments)
         except redis.RedisError as exc:
-            raise self._unavailable(exc) from exc
+            return self._failed(op, exc)
         return self._wait(answer)
 
-    def _async_script(self) -> Any:
+    def _async_scripts(self) -> Any:
         """One connection pool per event loop: redis.asyncio's connections belong to the loop
         that opened them (a process may run several loops, one after another)."""
         import asyncio
@@ -214,7 +269,8 @@ class SharedRateLimiter:
                 for key in [k for k, (old, _, _) in self._async.items() if old.is_closed()]:
                     del self._async[key]
                 client = aioredis.Redis.from_url(self.url)
-                held = self._async[id(loop)] = (loop, client, client.register_script(_RESERVE))
+                scripts = [client.register_script(text) for text in _SCRIPTS]
+                held = self._async[id(loop)] = (loop, client, scripts)
             return held[2]
 
     def close(self) -> None:
@@ -223,7 +279,7 @@ class SharedRateLimiter:
         with self._lock:
             held, self._sync = self._sync, None
         if held is not None:
-            held.registered_client.close()
+            held[0].registered_client.close()
 
     async def aclose(self) -> None:
         """Close the running event loop's connections (as :meth:`close`)."""
@@ -235,11 +291,17 @@ class SharedRateLimiter:
         if held is not None and held[0] is loop:
             await held[1].aclose()
 
-    def _unavailable(self, exc: Exception) -> RateLimitStoreError:
-        return RateLimitStoreError(
+    def _failed(self, op: Reserve, exc: Exception) -> float:
+        """A booking or an admission that Redis cannot make stops the request (nothing is
+        sent unpaced); a lost "answered" report only keeps the create counted in flight until
+        its timeout, so it is logged, not raised over the request's own outcome."""
+        if op.action == "answered":
+            log.warning("shared rate limits at %s: %s", redacted(self.url), exc)
+            return 0.0
+        raise RateLimitStoreError(
             f"the shared rate limits at {redacted(self.url)} cannot be used: {exc}",
             url=redacted(self.url),
-        )
+        ) from exc
 
 
 def _redis() -> Any:

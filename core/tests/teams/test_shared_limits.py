@@ -187,32 +187,57 @@ def engine(limiter: SharedRateLimiter | None, key: str = "sk-teams-test-key") ->
 
 
 def test_client_and_async_client_share_one_window(redis_url: str, prefix: str) -> None:
-    """The blocking driver and the asyncio driver each book through Redis: their creates on
-    one key fall into the same windows (the sleeps they were told to take show it)."""
+    """The blocking driver and the asyncio driver each book, admit and report their creates
+    through Redis: two creates on one key, one from each, fill a window of two, and both are
+    recorded answered (none left counted in flight)."""
     limiter = shared(redis_url, prefix, count=2)
     eng = engine(limiter)
     request = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
     transport = MockTransport(created_answer)
-    slept: list[float] = []
 
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    async def sleep_async(seconds: float) -> None:
-        slept.append(seconds)
-
-    async def async_creates() -> None:
-        for _ in range(3):
-            await drive_async(eng.submit(GROK, request), transport, sleep=sleep_async)
+    async def async_create() -> None:
+        await drive_async(eng.submit(GROK, request), transport)
         await limiter.aclose()
 
-    for _ in range(3):
-        drive(eng.submit(GROK, request), transport, sleep=sleep)
-    asyncio.run(async_creates())
+    drive(eng.submit(GROK, request), transport)
+    asyncio.run(async_create())
 
-    # 6 creates, 2 per window: the first two do not sleep, then two sleep each window more
-    assert len(slept) == 4
-    assert bands(slept) == {1: 2, 2: 2}
+    assert bands([create(limiter, eng._account)]) == {1: 1}  # the window is full
+    store = redis.Redis.from_url(redis_url)
+    base = f"{prefix}:{{{eng._account}}}"
+    assert store.zcard(f"{base}:answered") == 2
+    assert store.zcard(f"{base}:in-flight") == 0
+    store.close()
+
+
+def test_creates_are_admitted_by_what_may_have_arrived(redis_url: str, prefix: str) -> None:
+    """Admission (issue 18), on the server: with 2 creates a window, a third waits while two
+    are in flight, and once they are answered waits a window from their answers."""
+    limiter = shared(redis_url, prefix, count=2)
+
+    def admit(member: str, timeout: float = 60.0) -> float:
+        wait = limiter.reserve(
+            Reserve(limiter, "acct", action="admit", member=member, timeout=timeout)
+        )
+        assert wait is not None
+        return wait
+
+    assert admit("a") == 0.0
+    assert admit("b") == 0.0
+    assert 0 < admit("c") < 50  # both may arrive any moment: ask again soon
+    for member in ("a", "b"):
+        limiter.reserve(Reserve(limiter, "acct", action="answered", member=member))
+    assert bands([admit("c")]) == {1: 1}  # a window after their answers
+
+
+def test_a_dead_workers_create_holds_its_place_only_until_its_timeout(
+    redis_url: str, prefix: str
+) -> None:
+    limiter = shared(redis_url, prefix, count=1)
+    dead = Reserve(limiter, "acct", action="admit", member="killed", timeout=1e-6)
+    assert limiter.reserve(dead) == 0.0  # then its worker is killed: no answer ever comes
+    alive = Reserve(limiter, "acct", action="admit", member="next", timeout=60.0)
+    assert limiter.reserve(alive) == 0.0
 
 
 def test_the_api_key_never_reaches_redis(redis_url: str, prefix: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -200,16 +201,15 @@ class Engine:
                 if wait > 0:
                     yield Sleep(wait)
             log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
-            # A create under the in-process limiter is admitted just before it goes (nothing
-            # is yielded between its admission and its send, which reports back to the limiter)
-            local = self.limiter if isinstance(self.limiter, RateLimiter) else None
-            if local is not None and limit is _CREATE:
-                sent_at = yield from _admit_create(local)
-            else:
-                local = None
-                sent_at = yield Now()
+            # A create is admitted just before it goes (kiekit.ratelimit: KIE counts arrivals)
+            # and reported answered after; nothing is yielded between admission and send.
             # Each attempt ends by the deadline, with a moment at least (a wait's last poll
-            # comes at its deadline, and a slow rate-limit slot may have used the time up)
+            # comes at its deadline, and a slow rate-limit slot may have used the time up).
+            admission = self._admission() if limit is _CREATE else None
+            if admission is not None:
+                sent_at = yield from admission.admit(stop)
+            else:
+                sent_at = yield Now()
             left = max(stop - sent_at, MIN_ATTEMPT_SECONDS)
             if sending is not None:
                 sending.maybe_sent = True
@@ -217,15 +217,15 @@ class Engine:
                 try:
                     response = yield attrs.evolve(http, timeout=left)
                 except GeneratorExit:  # dropped: no clock to ask; count it a whole attempt long
-                    if local is not None:
-                        local.create_answered(sent_at + left)
+                    if admission is not None:
+                        admission.dropped(sent_at + left)
                     raise
                 except BaseException:
-                    if local is not None:
-                        local.create_answered((yield Now()))
+                    if admission is not None:
+                        yield from admission.answered()
                     raise
-                if local is not None:
-                    local.create_answered((yield Now()))
+                if admission is not None:
+                    yield from admission.answered()
                 return read_answer(response, request.method, request.path, task_id)
             except KieError as exc:
                 log.debug("%s %s failed: %s", request.method, request.path, exc)
@@ -286,6 +286,14 @@ class Engine:
             limiter, self._account, slot.task_id, slot.per_task, within
         )
         return waiting
+
+    def _admission(self) -> _Admission | None:
+        limiter = self.limiter
+        if limiter is None:
+            return None
+        if isinstance(limiter, RateLimiter):
+            return _Admission(limiter, None)
+        return _Admission(limiter, Reserve(limiter, self._account, member=secrets.token_hex(8)))
 
     def _window(self, slot: _Slot) -> float:
         """How long a request refused with 429 waits before it is sent again: the window of
@@ -503,16 +511,43 @@ _ONCE = RetryPolicy.never()
 MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
 
 
-def _admit_create(limiter: RateLimiter) -> Flow[float]:
-    """Wait until the limiter admits a create: fewer than its window's count may have reached
-    KIE in the last window (kiekit.ratelimit: KIE counts arrivals, not send times). Returns the
-    moment of admission."""
-    while True:
-        now: float = yield Now()
-        wait = limiter.admit_create(now)
-        if wait <= 0:
-            return now
-        yield Sleep(wait)
+class _Admission:
+    """One create attempt's admission: in place with the in-process limiter, through
+    :class:`Reserve` ops with the shared one (``shared``: the op naming this attempt)."""
+
+    def __init__(self, limiter: RateLimiter | SharedRateLimiter, shared: Reserve | None) -> None:
+        self.limiter = limiter
+        self.shared = shared
+
+    def admit(self, stop: float) -> Flow[float]:
+        """Wait until the limiter admits the create: fewer than its window's count may have
+        reached KIE in the last window. Returns the moment of admission."""
+        while True:
+            now: float = yield Now()
+            if self.shared is None:
+                assert isinstance(self.limiter, RateLimiter)
+                wait = self.limiter.admit_create(now)
+            else:  # counted in flight until the attempt must have ended
+                timeout = max(stop - now, MIN_ATTEMPT_SECONDS)
+                asked = attrs.evolve(self.shared, action="admit", timeout=timeout)
+                wait = yield asked
+            if not wait:
+                return now
+            yield Sleep(wait)
+
+    def answered(self) -> Flow[None]:
+        if self.shared is None:
+            assert isinstance(self.limiter, RateLimiter)
+            self.limiter.create_answered((yield Now()))
+        else:
+            yield attrs.evolve(self.shared, action="answered")
+
+    def dropped(self, bound: float) -> None:
+        """The flow was dropped mid-request (nothing may be yielded): the in-process limiter
+        counts it until ``bound``; the shared one until its in-flight entry expires."""
+        if self.shared is None:
+            assert isinstance(self.limiter, RateLimiter)
+            self.limiter.create_answered(bound)
 
 
 def _for_task(task_id: str | None) -> str:

@@ -105,18 +105,26 @@ class Record:
 
 @frozen
 class Reserve:
-    """Book a rate-limit slot in the shared store (:mod:`kiekit.shared_limits`): a create's
-    (``task_id`` None) or a status poll's of ``task_id`` (``per_task``: the family's own
-    per-task limit). ``account`` is a hash of the API key. The outcome is the seconds to wait
-    before sending, or None when the slot would come more than ``within`` seconds from now
-    (then nothing is booked). The blocking driver calls ``limiter.reserve``, the asyncio
-    driver awaits ``limiter.reserve_async``."""
+    """A step of the shared rate limits (:mod:`kiekit.shared_limits`); ``account`` is a hash
+    of the API key. The blocking driver calls ``limiter.reserve``, the asyncio driver awaits
+    ``limiter.reserve_async``.
+
+    - ``"book"``: a create's slot (``task_id`` None) or a status poll's of ``task_id``
+      (``per_task``: the family's own per-task limit); the outcome is the seconds to wait, or
+      None when the slot would come more than ``within`` seconds from now (nothing booked);
+    - ``"admit"``: just before create ``member`` is sent; 0.0 when it may go (it is counted in
+      flight for ``timeout`` seconds at most), else the seconds to wait before asking again;
+    - ``"answered"``: create ``member``'s answer (or failure) has come.
+    """
 
     limiter: SharedRateLimiter = field(repr=False)
     account: str
     task_id: str | None = None
     per_task: Rate | None = None
     within: float | None = None
+    action: str = "book"
+    member: str = ""
+    timeout: float = 0.0
 
 
 @frozen
