@@ -169,15 +169,16 @@ def run_once(workers: int, jobs: int, journal: str | None, *, kill: bool = False
 
 def _row(run: Run) -> Row:
     name = f"8 {run.workers} kie batch worker(s), one key" + (", one killed" if run.killed else "")
-    # a share is only a measure once the creates span windows
-    spans = run.accepted > CREATES
+    # The share is a goal where the workers have more creates ready than a window allows (the
+    # issue's 4 workers): one worker's 10 jobs in flight pace its creates by their own waits.
+    saturated = run.workers >= 4 and run.accepted > CREATES
     return Row(
         name,
         f"{run.accepted} creates accepted, {run.rejected} × 429; {run.twice} task(s) made "
         f"twice; {run.lost} job(s) lost; {run.seconds:.0f} s",
-        f"{run.share:.2f}" if spans else "—",
-        "0 × 429, ≥ 0.9 of the create budget",
-        run.rejected == 0 and (run.share >= 0.9 or not spans),
+        f"{run.share:.2f}",
+        "0 × 429, ≥ 0.9 of the create budget" if saturated else "0 × 429",
+        run.rejected == 0 and (run.share >= 0.9 or not saturated),
     )
 
 
