@@ -160,7 +160,7 @@ class SharedRateLimiter:
         self.limits = limits or RateLimits()
         self.prefix = prefix
         self._lock = threading.Lock()
-        self._sync: Any = None  # (client, script), made on first use
+        self._sync: Any = None  # the scripts on a blocking client, made on first use
         self._async: dict[int, tuple[Any, Any, Any]] = {}  # id(loop) -> (loop, client, script)
 
     def __repr__(self) -> str:
