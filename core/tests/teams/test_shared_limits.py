@@ -418,3 +418,31 @@ print(before, "redis" in sys.modules)
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_kie_batch_keeps_its_creates_in_the_shared_windows(redis_url: str, tmp_path: Any) -> None:
+    """`kie batch --limits URL` books its creates in Redis: afterwards the key's create window
+    holds them (under the key's hash), and every job succeeded against a mock that enforces
+    KIE's documented limits."""
+    from kiekit_mock import MockConfig, MockServer
+
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": GROK, "input": {"prompt": f"fox {i}"}} for i in range(3)]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    environ = {**os.environ, "KIE_API_KEY": "sk-cli-shared", "KIEKIT_DATA_DIR": str(tmp_path)}
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    before = set(store.scan_iter("kiekit:limits:*:creates"))
+    with MockServer(MockConfig(documented_limits=True)) as mock:
+        command = [sys.executable, "-m", "kiekit", "batch", str(jobs), "--out", str(tmp_path)]
+        command += ["--base-url", mock.base_url, "--limits", redis_url, "--json"]
+        done = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, env=environ, timeout=300
+        )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["states"] == {"succeeded": 3}
+    created = set(store.scan_iter("kiekit:limits:*:creates")) - before
+    assert len(created) == 1
+    (window,) = created
+    assert store.zcard(window) == 3
+    assert "sk-cli-shared" not in window
+    store.close()
