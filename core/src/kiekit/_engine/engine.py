@@ -194,8 +194,18 @@ class Engine:
 
         def attempt(number: int) -> Flow[Any]:
             nonlocal reached
-            if limit is not None and self.limiter is not None and not (slot_taken and number == 1):
-                wait = yield from self._book(limit, deadline)
+            limiter = self.limiter
+            if limit is not None and limiter is not None and not (slot_taken and number == 1):
+                if type(limiter) is RateLimiter:  # in place, the common case: no extra flow
+                    now: float = yield Now()
+                    if limit.task_id is None:
+                        wait: float | None = limiter.reserve_create(now)
+                    else:
+                        wait = limiter.reserve_status(
+                            now, limit.task_id, limit.per_task, latest=deadline
+                        )
+                else:
+                    wait = yield from self._book(limit, deadline)
                 if wait is None:
                     raise _NoSlot
                 if wait > 0:
@@ -205,9 +215,13 @@ class Engine:
             # and reported answered after; nothing is yielded between admission and send.
             # Each attempt ends by the deadline, with a moment at least (a wait's last poll
             # comes at its deadline, and a slow rate-limit slot may have used the time up).
-            admission = self._admission() if limit is _CREATE else None
-            if admission is not None:
-                sent_at = yield from admission.admit(stop)
+            local = limiter if limit is _CREATE and type(limiter) is RateLimiter else None
+            shared = self._admission() if limit is _CREATE and local is None else None
+            if local is not None:
+                while (wait := local.admit_create(sent_at := (yield Now()))) > 0:
+                    yield Sleep(wait)
+            elif shared is not None:
+                sent_at = yield from shared.admit(stop)
             else:
                 sent_at = yield Now()
             left = max(stop - sent_at, MIN_ATTEMPT_SECONDS)
@@ -217,15 +231,19 @@ class Engine:
                 try:
                     response = yield attrs.evolve(http, timeout=left)
                 except GeneratorExit:  # dropped: no clock to ask; count it a whole attempt long
-                    if admission is not None:
-                        admission.dropped(sent_at + left)
+                    if local is not None:
+                        local.create_answered(sent_at + left)
                     raise
                 except BaseException:
-                    if admission is not None:
-                        yield from admission.answered()
+                    if local is not None:
+                        local.create_answered((yield Now()))
+                    elif shared is not None:
+                        yield shared.answered
                     raise
-                if admission is not None:
-                    yield from admission.answered()
+                if local is not None:
+                    local.create_answered((yield Now()))
+                elif shared is not None:
+                    yield shared.answered
                 return read_answer(response, request.method, request.path, task_id)
             except KieError as exc:
                 log.debug("%s %s failed: %s", request.method, request.path, exc)
@@ -287,13 +305,11 @@ class Engine:
         )
         return waiting
 
-    def _admission(self) -> _Admission | None:
+    def _admission(self) -> _SharedAdmission | None:
         limiter = self.limiter
-        if limiter is None:
+        if limiter is None or isinstance(limiter, RateLimiter):
             return None
-        if isinstance(limiter, RateLimiter):
-            return _Admission(limiter, None)
-        return _Admission(limiter, Reserve(limiter, self._account, member=secrets.token_hex(8)))
+        return _SharedAdmission(Reserve(limiter, self._account, member=secrets.token_hex(8)))
 
     def _window(self, slot: _Slot) -> float:
         """How long a request refused with 429 waits before it is sent again: the window of
@@ -511,43 +527,24 @@ _ONCE = RetryPolicy.never()
 MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
 
 
-class _Admission:
-    """One create attempt's admission: in place with the in-process limiter, through
-    :class:`Reserve` ops with the shared one (``shared``: the op naming this attempt)."""
+class _SharedAdmission:
+    """One create attempt's admission by the shared limiter: the in-process limiter's, as
+    :class:`Reserve` ops (``op`` names this attempt)."""
 
-    def __init__(self, limiter: RateLimiter | SharedRateLimiter, shared: Reserve | None) -> None:
-        self.limiter = limiter
-        self.shared = shared
+    def __init__(self, op: Reserve) -> None:
+        self.op = op
+        self.answered = attrs.evolve(op, action="answered")
 
     def admit(self, stop: float) -> Flow[float]:
-        """Wait until the limiter admits the create: fewer than its window's count may have
-        reached KIE in the last window. Returns the moment of admission."""
+        """Wait until the create is admitted; the moment it was. It is counted in flight until
+        its attempt must have ended (``stop``), or until it is reported answered."""
         while True:
             now: float = yield Now()
-            if self.shared is None:
-                assert isinstance(self.limiter, RateLimiter)
-                wait = self.limiter.admit_create(now)
-            else:  # counted in flight until the attempt must have ended
-                timeout = max(stop - now, MIN_ATTEMPT_SECONDS)
-                asked = attrs.evolve(self.shared, action="admit", timeout=timeout)
-                wait = yield asked
+            timeout = max(stop - now, MIN_ATTEMPT_SECONDS)
+            wait: float = yield attrs.evolve(self.op, action="admit", timeout=timeout)
             if not wait:
                 return now
             yield Sleep(wait)
-
-    def answered(self) -> Flow[None]:
-        if self.shared is None:
-            assert isinstance(self.limiter, RateLimiter)
-            self.limiter.create_answered((yield Now()))
-        else:
-            yield attrs.evolve(self.shared, action="answered")
-
-    def dropped(self, bound: float) -> None:
-        """The flow was dropped mid-request (nothing may be yielded): the in-process limiter
-        counts it until ``bound``; the shared one until its in-flight entry expires."""
-        if self.shared is None:
-            assert isinstance(self.limiter, RateLimiter)
-            self.limiter.create_answered(bound)
 
 
 def _for_task(task_id: str | None) -> str:
