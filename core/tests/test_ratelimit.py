@@ -362,7 +362,7 @@ def test_a_wait_never_overruns_its_deadline_waiting_for_a_slot() -> None:
     fake = FakeTime(now=50.0)
     kie = StrictKie(fake.clock)
     eng = engine(RateLimits(status=Rate(2, 60.0), margin=0.0))
-    assert eng.limiter is not None
+    assert isinstance(eng.limiter, RateLimiter)
     for _ in range(2):  # other polls of this key used up the minute
         eng.limiter.reserve_status(fake.now, "other-task")
     flow = eng.wait(Task("t1", GROK), policy=PollPolicy(initial=1, timeout=5))
@@ -393,3 +393,59 @@ def test_posts_sent_through_call_count_as_creates_and_gets_do_not() -> None:
     drive(eng.call(post), transport, sleep=fake.sleep, clock=fake.clock)
 
     assert fake.now == pytest.approx(10.0)
+
+
+# -- admission: KIE counts arrivals, not send times (issue 18) -----------------------------------
+
+
+def test_a_create_is_admitted_only_while_the_window_of_arrivals_has_room() -> None:
+    limiter = RateLimiter(RateLimits(creates=Rate(2, 10.0), margin=0.0))
+    assert limiter.admit_create(0.0) == 0.0
+    assert limiter.admit_create(0.0) == 0.0
+    assert limiter.admit_create(0.0) > 0  # both may arrive any moment: ask again soon
+    limiter.create_answered(0.3)  # it reached KIE at 0.3 at the latest
+    limiter.create_answered(0.5)
+    assert limiter.admit_create(10.0) == pytest.approx(0.3)  # not 10.0: it may have come at 0.3
+    assert limiter.admit_create(10.3) == 0.0
+    assert limiter.admit_create(10.3) == pytest.approx(0.2)
+    assert limiter.admit_create(10.5) == 0.0
+
+
+@given(st.randoms(use_true_random=False))
+def test_creates_sent_in_bursts_with_any_latency_never_draw_a_429(rng: Any) -> None:
+    """A discrete-event run on fake time: 200 creates booked at once (as a gathered batch
+    books them), each sent at its slot once admitted, reaching the server after a random
+    delay and answered after another. The server counts arrivals in a sliding window, as KIE
+    does; however late or bunched the arrivals, none is the 21st in 10 s, and the batch still
+    takes little more than the windows it must."""
+    import heapq
+
+    rate = Rate(20, 10.0)
+    limiter = RateLimiter(RateLimits(creates=rate, margin=0.0))
+    events: list[tuple[float, int, str, int]] = []  # (time, order, what, create)
+    order = itertools.count()
+    for create in range(200):
+        heapq.heappush(events, (limiter.reserve_create(0.0), next(order), "wake", create))
+    arrivals: list[float] = []
+    refused = 0
+    while events:
+        now, _, what, create = heapq.heappop(events)
+        if what == "wake":
+            wait = limiter.admit_create(now)
+            if wait > 0:
+                heapq.heappush(events, (now + wait, next(order), "wake", create))
+                continue
+            there = now + rng.uniform(0.0, 0.8)
+            heapq.heappush(events, (there, next(order), "arrive", create))
+        elif what == "arrive":
+            if too_many(sorted(arrivals), now, rate):
+                refused += 1
+            arrivals.append(now)
+            heapq.heappush(events, (now + rng.uniform(0.0, 0.3), next(order), "answer", create))
+        else:
+            limiter.create_answered(now)
+
+    assert refused == 0
+    assert len(arrivals) == 200
+    # 9 windows at least after the first burst; the delays may add about one each
+    assert 90.0 <= max(arrivals) <= 9 * (10.0 + 0.8 + 0.3) + 0.8

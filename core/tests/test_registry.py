@@ -480,7 +480,7 @@ def test_import_kiekit_stays_light() -> None:
         import kiekit
         from kiekit.registry import installed
         installed()
-        heavy = ["urllib3", "aiohttp", "cattrs", "kiekit.client", "kiekit.transport"]
+        heavy = ["urllib3", "aiohttp", "cattrs", "kiekit.client", "kiekit.transport", "redis"]
         print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
         """
     )

@@ -25,6 +25,7 @@ import rate_limit
 import scale
 import startup
 import suite
+import teams
 from harness import Row, format_table
 
 
@@ -42,6 +43,7 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         "9": lambda: growth.measure(
             rounds=rounds, levels=growth.LEVELS[:4] if quick else growth.LEVELS
         ),
+        "10": lambda: teams.measure(jobs=20 if quick else 40),
     }
 
 
@@ -50,12 +52,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and tasks (a smoke)")
     parser.add_argument("--only", default="", help="comma-separated target numbers, e.g. 1,3")
     parser.add_argument("--skip-suite", action="store_true", help="leave out target 7")
+    parser.add_argument(
+        "--skip-teams", action="store_true", help="leave out target 10 (several minutes)"
+    )
     args = parser.parse_args()
     chosen = targets(args.quick)
     if args.only:
         chosen = {key: run for key, run in chosen.items() if key in args.only.split(",")}
     if args.skip_suite:
         chosen.pop("7", None)
+    if args.skip_teams:
+        chosen.pop("10", None)
     rows: list[Row] = []
     for key, run in chosen.items():
         started = time.perf_counter()

@@ -29,6 +29,7 @@ from kiekit.errors import (
     ProtocolError,
     QueueFullError,
     RateLimitedError,
+    RateLimitStoreError,
     ServerError,
     TaskFailedError,
     TransportError,
@@ -49,6 +50,7 @@ from kiekit.uploads import UploadedFile
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
     from kiekit.registry import Registry
+    from kiekit.shared_limits import SharedRateLimiter
 
 __all__ = [
     "ApiError",
@@ -79,6 +81,7 @@ __all__ = [
     "Provider",
     "QueueFullError",
     "Rate",
+    "RateLimitStoreError",
     "RateLimitedError",
     "RateLimiter",
     "RateLimits",
@@ -87,6 +90,7 @@ __all__ = [
     "Results",
     "RetryPolicy",
     "ServerError",
+    "SharedRateLimiter",
     "State",
     "Task",
     "TaskFailedError",
@@ -103,7 +107,12 @@ __all__ = [
 
 # Imported on first use: the HTTP stacks (clients) and package metadata (registry) are the
 # costly parts of start-up, and a plugin module needs neither to declare its providers.
-_LAZY = {"Client": "kiekit.client", "AsyncClient": "kiekit.client", "Registry": "kiekit.registry"}
+_LAZY = {
+    "Client": "kiekit.client",
+    "AsyncClient": "kiekit.client",
+    "Registry": "kiekit.registry",
+    "SharedRateLimiter": "kiekit.shared_limits",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -29,6 +29,7 @@ from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
 from kiekit.retry import DownloadPolicy, RetryPolicy
 from kiekit.settings import DEFAULT_BASE_URL, endpoints
+from kiekit.shared_limits import LIMITS_URL_ENV, SharedRateLimiter
 from kiekit.transport import (
     AiohttpTransport,
     AsyncTransport,
@@ -44,6 +45,8 @@ __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 API_KEY_ENV = "KIE_API_KEY"
 
 DOCUMENTED_LIMITS = RateLimits()
+# A limiter, the limits for an in-process one, a redis:// URL for a shared one, or None
+RateLimitsOption = RateLimits | RateLimiter | SharedRateLimiter | str | None
 
 
 def _engine(
@@ -52,7 +55,7 @@ def _engine(
     registry: Registry | None,
     poll: PollPolicy | None,
     retry: RetryPolicy | None = None,
-    rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
+    rate_limits: RateLimitsOption = DOCUMENTED_LIMITS,
     downloads: DownloadPolicy | None = None,
 ) -> Engine:
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
@@ -95,13 +98,20 @@ def _downloads(downloads: DownloadPolicy | None) -> DownloadPolicy:
     return downloads
 
 
-def _limiter(rate_limits: RateLimits | RateLimiter | None) -> RateLimiter | None:
-    if rate_limits is None or isinstance(rate_limits, RateLimiter):
+def _limiter(rate_limits: RateLimitsOption) -> RateLimiter | SharedRateLimiter | None:
+    if rate_limits is DOCUMENTED_LIMITS:  # not chosen: the environment may name a shared store
+        url = os.environ.get(LIMITS_URL_ENV, "").strip()
+        if url:
+            return SharedRateLimiter(url, option=LIMITS_URL_ENV)
+    if rate_limits is None or isinstance(rate_limits, (RateLimiter, SharedRateLimiter)):
         return rate_limits
     if isinstance(rate_limits, RateLimits):
         return RateLimiter(rate_limits)
+    if isinstance(rate_limits, str):
+        return SharedRateLimiter(rate_limits, option="rate_limits")
     raise ConfigurationError(
-        f"rate_limits must be RateLimits, a RateLimiter or None, not {type(rate_limits).__name__}"
+        "rate_limits must be RateLimits, a RateLimiter, a SharedRateLimiter, a redis:// URL "
+        f"or None, not {type(rate_limits).__name__}"
     )
 
 
@@ -112,7 +122,7 @@ def _session(
     registry: Registry | None,
     poll: PollPolicy | None,
     retry: RetryPolicy | None,
-    rate_limits: RateLimits | RateLimiter | None,
+    rate_limits: RateLimitsOption,
     journal: JournalOption,
     downloads: DownloadPolicy | None,
 ) -> Session:
@@ -143,6 +153,9 @@ class Client:
       :class:`~kiekit.ratelimit.RateLimits` for other numbers, one
       :class:`~kiekit.ratelimit.RateLimiter` to share between clients of one account, or None
       to switch them off. One client may be used from many threads: they share its limits.
+      A ``redis://`` URL (or ``KIEKIT_LIMITS_URL``, when ``rate_limits`` is not given) or a
+      :class:`~kiekit.shared_limits.SharedRateLimiter` shares them with every process on the
+      key, through Redis (``pip install 'kiekit[redis]'``; docs/teams.md).
     - ``journal``: where every created task is recorded before ``submit`` returns (an intent
       row before the create is sent), with its results and files; see :mod:`kiekit.journal`.
       Default: SQLite in the user's data folder (``KIEKIT_DATA_DIR``); None switches it off.
@@ -163,7 +176,7 @@ class Client:
         poll: PollPolicy | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
+        rate_limits: RateLimitsOption = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
         downloads: DownloadPolicy | None = None,
     ) -> None:
@@ -284,6 +297,8 @@ class Client:
 
     def close(self) -> None:
         self._transport.close()
+        if isinstance(self._engine.limiter, SharedRateLimiter):
+            self._engine.limiter.close()
 
     def __enter__(self) -> Self:
         return self
@@ -311,7 +326,7 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        rate_limits: RateLimits | RateLimiter | None = DOCUMENTED_LIMITS,
+        rate_limits: RateLimitsOption = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
         downloads: DownloadPolicy | None = None,
     ) -> None:
@@ -406,6 +421,8 @@ class AsyncClient:
         result = self._transport.close()
         if result is not None:
             await result
+        if isinstance(self._engine.limiter, SharedRateLimiter):
+            await self._engine.limiter.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -4,7 +4,8 @@
 
     KieError
     ├── ConfigurationError       the client cannot start (no API key, bad base URL)
-    │   └── JournalError         the task journal cannot be written (kiekit.journal)
+    │   ├── JournalError         the task journal cannot be written (kiekit.journal)
+    │   └── RateLimitStoreError  the shared rate limits' Redis cannot be used; carries its URL
     ├── ValidationError          input rejected before any I/O; names the field (also a ValueError)
     ├── UnknownModelError        no installed provider owns the model id (also a LookupError)
     ├── PluginError              an installed plugin broke the contract
@@ -62,6 +63,7 @@ __all__ = [
     "PluginError",
     "ProtocolError",
     "QueueFullError",
+    "RateLimitStoreError",
     "RateLimitedError",
     "ServerError",
     "TaskFailedError",
@@ -107,6 +109,15 @@ def _restore(cls: type[KieError], args: tuple[Any, ...], state: dict[str, Any]) 
 
 class ConfigurationError(KieError):
     """The client cannot be used as configured, e.g. no API key was given."""
+
+
+class RateLimitStoreError(ConfigurationError):
+    """The Redis that keeps the shared rate limits (kiekit.shared_limits) cannot be reached or
+    used; ``url`` is its address, without a password. Nothing was sent to KIE."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class ValidationError(KieError, ValueError):

@@ -15,10 +15,19 @@ because the server measures arrival, and arrivals bunch up when latency varies).
 out first come, first served, under a lock, so one limiter may be shared by the threads of a
 ``Client``, the tasks of an ``AsyncClient``, and several clients that use the same key (pass the
 same :class:`RateLimiter` to each).
+
+A booked slot is when a request is *sent*; KIE counts when it *arrives*, somewhere between the
+two, and a burst sent at one moment arrives spread over the time the server takes to read it.
+No margin fits every load, so creates (whose 429 costs a 10 s wait) are also *admitted* just
+before they go (:meth:`RateLimiter.admit_create`): a create goes only when fewer than ``count``
+creates may have arrived in the last ``per`` seconds, counting each answered one at its answer's
+moment (it cannot have arrived later) and each unanswered one as arriving now. Whatever the
+latency, the server never sees more than ``count`` in a window (issue 18).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections import deque
@@ -86,6 +95,38 @@ class _Window:
         return earliest
 
 
+class _Arrivals:
+    """The creates that may have reached the server within the last window: the moments of the
+    answered ones' answers (sorted) and how many are still unanswered."""
+
+    __slots__ = ("answered", "in_flight", "rate")
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self.answered: list[float] = []
+        self.in_flight = 0
+
+    def admit(self, now: float) -> float:
+        """0.0 when one more create sent now keeps the window (it is counted in flight), else
+        how long to wait before asking again."""
+        count, per = self.rate.count, self.rate.per
+        answered = self.answered
+        cut = bisect.bisect_right(answered, now - per)  # these have left the window
+        if cut:
+            del answered[:cut]
+        excess = len(answered) + self.in_flight - count + 1
+        if excess <= 0:
+            self.in_flight += 1
+            return 0.0
+        if excess > len(answered):  # only answers still to come can open the window
+            return per / 50
+        return max(answered[excess - 1] + per - now, per / 1000)
+
+    def done(self, answered_at: float) -> None:
+        self.in_flight = max(self.in_flight - 1, 0)
+        bisect.insort(self.answered, answered_at)
+
+
 class RateLimiter:
     """Hands out send times that keep every window of :class:`RateLimits`; thread-safe.
 
@@ -99,6 +140,7 @@ class RateLimiter:
         self.limits = limits or RateLimits()
         self._lock = threading.Lock()
         self._creates = _Window(self.limits.creates) if self.limits.creates else None
+        self._arrivals = _Arrivals(self.limits.creates) if self.limits.creates else None
         self._status = _Window(self.limits.status) if self.limits.status else None
         self._per_task: dict[Hashable, _Window] = {}
 
@@ -111,6 +153,22 @@ class RateLimiter:
             waiting = self._book(now, [self._creates], None)
         assert waiting is not None
         return waiting
+
+    def admit_create(self, now: float) -> float:
+        """Just before a create is sent (its slot booked and waited for): 0.0 if it may go now,
+        else the seconds to wait before asking again. A create admitted must be followed by
+        :meth:`create_answered` once its answer (or failure) comes."""
+        if self._arrivals is None:
+            return 0.0
+        with self._lock:
+            return self._arrivals.admit(now)
+
+    def create_answered(self, now: float) -> None:
+        """An admitted create's answer or failure came at ``now``: it reached the server no
+        later than that."""
+        if self._arrivals is not None:
+            with self._lock:
+                self._arrivals.done(now)
 
     def reserve_status(
         self,

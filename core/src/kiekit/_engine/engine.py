@@ -9,8 +9,10 @@ tests drive them with no sockets.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +26,7 @@ from kiekit.errors import (
     KieError,
     OutcomeUnknownError,
     ProtocolError,
+    RateLimitedError,
     TaskFailedError,
     ValidationError,
     WaitTimeoutError,
@@ -31,7 +34,7 @@ from kiekit.errors import (
 from kiekit.fields import Input
 from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
-from kiekit.ratelimit import RateLimiter
+from kiekit.ratelimit import Rate, RateLimiter
 from kiekit.registry import Registry
 from kiekit.retry import (
     DownloadPolicy,
@@ -42,7 +45,7 @@ from kiekit.retry import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from kiekit.shared_limits import SharedRateLimiter
 
 from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES, file_name
 from kiekit._engine.ops import (
@@ -50,6 +53,7 @@ from kiekit._engine.ops import (
     Flow,
     HttpRequest,
     Now,
+    Reserve,
     Sleep,
 )
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, retrying
@@ -68,9 +72,21 @@ class SendState:
 StatusHook = Callable[[TaskStatus], None]
 
 DOWNLOAD_URL_PATH = "/api/v1/common/download-url"
-# Books a slot at or after ``now`` (and, if given, no later than the deadline): the seconds to
-# wait for it, or None when the deadline comes first.
-Limit = Callable[[RateLimiter, float, float | None], float | None]
+# KIE's create window (kie-api.md §8): a create refused with 429 waits it out before it is sent
+# again (it made nothing, so it is safe to resend); the limiter's own window when it has one.
+KIE_CREATE_WINDOW = 10.0
+
+
+@attrs.frozen
+class _Slot:
+    """What a request books in the rate limiter: a create (``task_id`` None) or a status poll
+    of ``task_id`` (``per_task``: its family's own per-task limit)."""
+
+    task_id: str | None = None
+    per_task: Rate | None = None
+
+
+_CREATE = _Slot()
 
 
 class _NoSlot(Exception):
@@ -93,7 +109,7 @@ class Engine:
         poll: PollPolicy,
         user_agent: str,
         retry: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: RateLimiter | SharedRateLimiter | None = None,
         downloads: DownloadPolicy | None = None,
     ) -> None:
         self._headers = {
@@ -112,6 +128,8 @@ class Engine:
         self.poll = poll
         self.retry = retry or RetryPolicy.never()
         self.limiter = limiter
+        # The shared limiter's windows are kept under a hash of the key, never the key itself
+        self._account = hashlib.sha256(api_key.encode()).hexdigest()[:32]
         self.downloads = downloads or DownloadPolicy()
 
     # -- one call ---------------------------------------------------------------------------
@@ -128,7 +146,7 @@ class Engine:
         """
         if safe is None:
             safe = request.method.upper() in ("GET", "HEAD")
-        limit = None if safe else _create_slot
+        limit = None if safe else _CREATE
         return (yield from self._exchange(request, task_id=task_id, safe=safe, limit=limit))
 
     def _http(self, request: Request, task_id: str | None) -> HttpRequest:
@@ -154,7 +172,7 @@ class Engine:
         task_id: str | None = None,
         safe: bool,
         model: str | None = None,
-        limit: Limit | None = None,
+        limit: _Slot | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | None = None,
         sending: SendState | None = None,
@@ -176,25 +194,62 @@ class Engine:
 
         def attempt(number: int) -> Flow[Any]:
             nonlocal reached
-            if limit is not None and self.limiter is not None and not (slot_taken and number == 1):
-                now: float = yield Now()
-                wait = limit(self.limiter, now, deadline)
+            limiter = self.limiter
+            if limit is not None and limiter is not None and not (slot_taken and number == 1):
+                if type(limiter) is RateLimiter:  # in place, the common case: no extra flow
+                    now: float = yield Now()
+                    if limit.task_id is None:
+                        wait: float | None = limiter.reserve_create(now)
+                    else:
+                        wait = limiter.reserve_status(
+                            now, limit.task_id, limit.per_task, latest=deadline
+                        )
+                else:
+                    wait = yield from self._book(limit, deadline)
                 if wait is None:
                     raise _NoSlot
                 if wait > 0:
                     yield Sleep(wait)
             log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
+            # A create is admitted just before it goes (kiekit.ratelimit: KIE counts arrivals)
+            # and reported answered after; nothing is yielded between admission and send.
             # Each attempt ends by the deadline, with a moment at least (a wait's last poll
-            # comes at its deadline, and a slow rate-limit slot may have used the time up)
-            left = max(stop - (yield Now()), MIN_ATTEMPT_SECONDS)
+            # comes at its deadline, and a slow rate-limit slot may have used the time up).
+            local = limiter if limit is _CREATE and type(limiter) is RateLimiter else None
+            shared = self._admission() if limit is _CREATE and local is None else None
+            if local is not None:
+                while (wait := local.admit_create(sent_at := (yield Now()))) > 0:
+                    yield Sleep(wait)
+            elif shared is not None:
+                sent_at = yield from shared.admit(stop)
+            else:
+                sent_at = yield Now()
+            left = max(stop - sent_at, MIN_ATTEMPT_SECONDS)
             if sending is not None:
                 sending.maybe_sent = True
             try:
-                response = yield attrs.evolve(http, timeout=left)
+                try:
+                    response = yield attrs.evolve(http, timeout=left)
+                except GeneratorExit:  # dropped: no clock to ask; count it a whole attempt long
+                    if local is not None:
+                        local.create_answered(sent_at + left)
+                    raise
+                except BaseException:
+                    if local is not None:
+                        local.create_answered((yield Now()))
+                    elif shared is not None:
+                        yield shared.answered
+                    raise
+                if local is not None:
+                    local.create_answered((yield Now()))
+                elif shared is not None:
+                    yield shared.answered
                 return read_answer(response, request.method, request.path, task_id)
             except KieError as exc:
                 log.debug("%s %s failed: %s", request.method, request.path, exc)
                 reached = reached or (not safe and may_have_reached_kie(exc))
+                if limit is not None and isinstance(exc, RateLimitedError):
+                    exc.retry_after = max(exc.retry_after or 0.0, self._window(limit))
                 if sending is not None:
                     sending.maybe_sent = reached
                 raise
@@ -229,10 +284,44 @@ class Engine:
         journal's intent row is written, so a create cancelled while it waits for its slot is
         never recorded as one that may have made a task."""
         if self.limiter is not None:
-            now: float = yield Now()
-            wait = _create_slot(self.limiter, now, None)
-            if wait > 0:
+            wait = yield from self._book(_CREATE, None)
+            if wait:
                 yield Sleep(wait)
+
+    def _book(self, slot: _Slot, latest: float | None) -> Flow[float | None]:
+        """Book ``slot`` (no later than ``latest``, if given): the seconds to wait for it, or
+        None when ``latest`` comes first. The in-process limiter is asked in place; the shared
+        one is I/O, a :class:`Reserve` op for the driver."""
+        limiter = self.limiter
+        now: float = yield Now()
+        if isinstance(limiter, RateLimiter):
+            if slot.task_id is None:
+                return limiter.reserve_create(now)  # a create's deadline is the retry policy's
+            return limiter.reserve_status(now, slot.task_id, slot.per_task, latest=latest)
+        assert limiter is not None
+        within = None if latest is None or slot.task_id is None else latest - now
+        waiting: float | None = yield Reserve(
+            limiter, self._account, slot.task_id, slot.per_task, within
+        )
+        return waiting
+
+    def _admission(self) -> _SharedAdmission | None:
+        limiter = self.limiter
+        if limiter is None or isinstance(limiter, RateLimiter):
+            return None
+        return _SharedAdmission(Reserve(limiter, self._account, member=secrets.token_hex(8)))
+
+    def _window(self, slot: _Slot) -> float:
+        """How long a request refused with 429 waits before it is sent again: the window of
+        the limit it broke (kie-api.md §8), plus the limiter's margin."""
+        limits = getattr(self.limiter, "limits", None)
+        if slot.task_id is None:
+            rate = limits.creates if limits is not None else None
+            window = rate.per if rate is not None else KIE_CREATE_WINDOW
+        else:
+            rates = [limits.status if limits is not None else None, slot.per_task]
+            window = max((rate.per for rate in rates if rate is not None), default=1.0)
+        return window + (limits.margin if limits is not None else 0.0)
 
     def submit(
         self,
@@ -250,7 +339,7 @@ class Engine:
             request,
             safe=False,
             model=model,
-            limit=_create_slot,
+            limit=_CREATE,
             sending=sending,
             slot_taken=slot_taken,
         )
@@ -265,11 +354,7 @@ class Engine:
         self, task: Task, *, deadline: float | None = None, retry: RetryPolicy | None = None
     ) -> Flow[TaskStatus]:
         provider = self.registry.provider(task.model)
-        per_task = provider.status_rate_per_task
-
-        def slot(limiter: RateLimiter, now: float, latest: float | None) -> float | None:
-            return limiter.reserve_status(now, task.id, per_task, latest=latest)
-
+        slot = _Slot(task.id, provider.status_rate_per_task)
         data = yield from self._exchange(
             provider.status_request(task.id),
             task_id=task.id,
@@ -442,8 +527,24 @@ _ONCE = RetryPolicy.never()
 MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
 
 
-def _create_slot(limiter: RateLimiter, now: float, _latest: float | None) -> float:
-    return limiter.reserve_create(now)  # a create has no deadline but the retry policy's
+class _SharedAdmission:
+    """One create attempt's admission by the shared limiter: the in-process limiter's, as
+    :class:`Reserve` ops (``op`` names this attempt)."""
+
+    def __init__(self, op: Reserve) -> None:
+        self.op = op
+        self.answered = attrs.evolve(op, action="answered")
+
+    def admit(self, stop: float) -> Flow[float]:
+        """Wait until the create is admitted; the moment it was. It is counted in flight until
+        its attempt must have ended (``stop``), or until it is reported answered."""
+        while True:
+            now: float = yield Now()
+            timeout = max(stop - now, MIN_ATTEMPT_SECONDS)
+            wait: float = yield attrs.evolve(self.op, action="admit", timeout=timeout)
+            if not wait:
+                return now
+            yield Sleep(wait)
 
 
 def _for_task(task_id: str | None) -> str:

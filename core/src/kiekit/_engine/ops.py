@@ -3,7 +3,8 @@
 An HTTP exchange (:class:`HttpRequest` → :class:`HttpResponse`), a result file streamed to disk
 (:class:`Fetch` → its path), a file streamed up (:class:`StreamUpload`), a streamed answer
 (:class:`OpenStream` → :class:`StreamHead`, then :class:`ReadStream` → bytes), a pause
-(:class:`Sleep`), the monotonic clock (:class:`Now`) and a journal write (:class:`Record`).
+(:class:`Sleep`), the monotonic clock (:class:`Now`), a journal write (:class:`Record`) and a
+slot booked in the shared rate limits (:class:`Reserve`).
 Every side effect of kiekit is one of these; the drivers (``kiekit._transports.drivers``)
 perform them.
 """
@@ -19,7 +20,8 @@ from attrs import field, frozen
 from kiekit.models import MediaKind
 
 if TYPE_CHECKING:
-    pass
+    from kiekit.ratelimit import Rate
+    from kiekit.shared_limits import SharedRateLimiter
 
 T = TypeVar("T")
 
@@ -102,6 +104,30 @@ class Record:
 
 
 @frozen
+class Reserve:
+    """A step of the shared rate limits (:mod:`kiekit.shared_limits`); ``account`` is a hash
+    of the API key. The blocking driver calls ``limiter.reserve``, the asyncio driver awaits
+    ``limiter.reserve_async``.
+
+    - ``"book"``: a create's slot (``task_id`` None) or a status poll's of ``task_id``
+      (``per_task``: the family's own per-task limit); the outcome is the seconds to wait, or
+      None when the slot would come more than ``within`` seconds from now (nothing booked);
+    - ``"admit"``: just before create ``member`` is sent; 0.0 when it may go (it is counted in
+      flight for ``timeout`` seconds at most), else the seconds to wait before asking again;
+    - ``"answered"``: create ``member``'s answer (or failure) has come.
+    """
+
+    limiter: SharedRateLimiter = field(repr=False)
+    account: str
+    task_id: str | None = None
+    per_task: Rate | None = None
+    within: float | None = None
+    action: str = "book"
+    member: str = ""
+    timeout: float = 0.0
+
+
+@frozen
 class OpenStream:
     """Send ``request`` and start reading its answer as it arrives (a chat's server-sent
     events); the outcome is the answer's :class:`StreamHead`. The driver holds the open stream
@@ -124,7 +150,7 @@ class ReadStream:
     """The next chunk of the open stream's body: ``b""`` once it has ended."""
 
 
-Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record | OpenStream | ReadStream
+Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record | Reserve | OpenStream | ReadStream
 
 
 Flow = Generator[Op, Any, T]

@@ -24,6 +24,7 @@ from kiekit._engine import (
     OpenStream,
     ReadStream,
     Record,
+    Reserve,
     Sleep,
     StreamUpload,
 )
@@ -67,6 +68,8 @@ class SyncDriver:
             return self._clock()
         if isinstance(op, Record):
             return op.write()
+        if isinstance(op, Reserve):
+            return op.limiter.reserve(op)
         if isinstance(op, OpenStream):
             self._stream = _open_stream(self.transport, op.request)
             return self._stream.head
@@ -136,6 +139,8 @@ class AsyncDriver:
         if isinstance(op, Record):
             written, self.deferred = await _written(op)
             return written.result()
+        if isinstance(op, Reserve):
+            return await op.limiter.reserve_async(op)
         if isinstance(op, OpenStream):
             self._stream = await _maybe_await(_open_stream(transport, op.request))
             return self._stream.head

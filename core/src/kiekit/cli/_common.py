@@ -58,6 +58,13 @@ def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: boo
             metavar="S",
             help=f"how long a task takes on the embedded mock (default {DEMO_SECONDS:g})",
         )
+        parser.add_argument(
+            "--limits",
+            default=None,
+            metavar="URL",
+            help="keep KIE's rate limits in this Redis, shared with every worker on the key "
+            "(default: $KIEKIT_LIMITS_URL, else in this process); needs kiekit[redis]",
+        )
     add_base_url_options(parser)
 
 
@@ -124,7 +131,12 @@ def connect(
     if not key.strip():
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
     hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
-    return Connection(key, {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url})
+    chosen: dict[str, Any] = {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url}
+    if getattr(args, "limits", None) is not None:
+        from kiekit.shared_limits import SharedRateLimiter
+
+        chosen["rate_limits"] = SharedRateLimiter(args.limits, option="--limits")
+    return Connection(key, chosen)
 
 
 def mock_seconds(args: argparse.Namespace) -> float:

@@ -1,0 +1,315 @@
+"""KIE's rate limits shared by every process and thread on one key, through Redis.
+
+The in-process :class:`~kiekit.ratelimit.RateLimiter` keeps one client (or the clients of one
+process) within KIE's limits (kie-api.md §8); workers in several processes on one account each
+keep their own count, and together send 429s. :class:`SharedRateLimiter` keeps the same windows
+in Redis: each reservation is one Lua script, atomic on the server, timed by the server's own
+clock (``TIME``, so hosts whose clocks disagree still agree on the window), and hands out future
+slots first come, first served, as the local limiter does: it returns the wait, the caller
+sleeps, nothing polls. One sorted set per window holds its last ``count`` send times, under a
+key made of a hash of the API key (never the key itself), so clients of one key share windows
+and other keys do not.
+
+Redis is an extra (``pip install 'kiekit[redis]'``), imported on the first reservation, never
+by ``import kiekit``. ``Client`` reserves with the blocking client, ``AsyncClient`` with
+``redis.asyncio`` (its loop never blocks): the engine asks for a slot with a
+:class:`~kiekit._engine.ops.Reserve` op and the driver of each client performs it.
+
+Why not the ``limits`` library: its Redis moving window is acquire-or-refuse (``hit`` answers
+yes or no; a refused caller must poll for its turn, with no order among waiters) and stamps
+entries with each host's own clock; we need a booked future slot, first come first served, on
+the server's clock, under the same windows and margin as the local limiter.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from kiekit.errors import ConfigurationError, RateLimitStoreError
+from kiekit.ratelimit import Rate, RateLimits
+
+if TYPE_CHECKING:
+    from kiekit._engine.ops import Reserve
+
+__all__ = ["LIMITS_URL_ENV", "SharedRateLimiter", "redacted"]
+
+LIMITS_URL_ENV = "KIEKIT_LIMITS_URL"
+SCHEMES = ("redis", "rediss", "unix")
+
+# Books one slot in every window named in KEYS, at the first moment all of them allow (as
+# kiekit.ratelimit._Window.earliest: after the last slot handed out, and a window plus the
+# margin after the count-th last one). Times in microseconds of the server's clock.
+# ARGV: member, within (µs from now; -1: no bound), margin (µs), then count and per (µs) per key.
+# Returns the µs to wait, or -1 when the slot would come later than ``within`` (nothing booked).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local within = tonumber(ARGV[2])
+local margin = tonumber(ARGV[3])
+local slot = now
+for i, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[2 + 2 * i])
+  local per = tonumber(ARGV[3 + 2 * i])
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] then slot = math.max(slot, tonumber(last[2])) end
+  if redis.call('ZCARD', key) >= count then
+    local oldest = redis.call('ZRANGE', key, -count, -count, 'WITHSCORES')
+    slot = math.max(slot, tonumber(oldest[2]) + per + margin)
+  end
+end
+if within >= 0 and slot - now > within then return -1 end
+for i, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[2 + 2 * i])
+  local per = tonumber(ARGV[3 + 2 * i])
+  redis.call('ZADD', key, slot, ARGV[1])
+  redis.call('ZREMRANGEBYRANK', key, 0, -(count + 1))
+  redis.call('PEXPIRE', key, math.ceil((slot - now + per + margin) / 1000) + 1000)
+end
+return slot - now
+"""
+
+# Admission of a create just before it goes (as kiekit.ratelimit._Arrivals, issue 18): KEYS[1]
+# holds answered creates scored by their answer's moment (they reached KIE no later), KEYS[2]
+# those in flight scored by when their attempt must have ended (a worker killed mid-request
+# holds its place no longer). ARGV: member, count, per (µs), timeout (µs). Returns 0 when
+# admitted (then counted in flight), else the µs to wait before asking again.
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local count, per, timeout = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - per)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local answered = redis.call('ZCARD', KEYS[1])
+local excess = answered + redis.call('ZCARD', KEYS[2]) - count + 1
+if excess <= 0 then
+  redis.call('ZADD', KEYS[2], now + timeout, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], math.ceil(timeout / 1000) + 1000)
+  return 0
+end
+if excess > answered then return math.floor(per / 50) end
+local kth = redis.call('ZRANGE', KEYS[1], excess - 1, excess - 1, 'WITHSCORES')
+return math.max(tonumber(kth[2]) + per - now, math.floor(per / 1000))
+"""
+
+# An admitted create was answered: ARGV: member, per (µs).
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000) + 1000)
+return 0
+"""
+
+_MICRO = 1_000_000
+_SCRIPTS = (_RESERVE, _ADMIT, _ANSWERED)  # "book", "admit", "answered"
+log = logging.getLogger("kiekit")
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, fit for an error message or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def check_url(url: object, option: str) -> str:
+    """A Redis URL, or ConfigurationError naming ``option`` (and never the password)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(f"{option} must be a redis:// URL, got {url!r}")
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise ConfigurationError(f"{option} is not a valid URL: {redacted(url)!r}") from exc
+    if parts.scheme not in SCHEMES or (parts.scheme != "unix" and not parts.hostname):
+        raise ConfigurationError(
+            f"{option} must be a redis://host[:port][/db] URL (or rediss://, unix://), "
+            f"got {redacted(url)!r}"
+        )
+    return url
+
+
+class SharedRateLimiter:
+    """KIE's limits (:class:`~kiekit.ratelimit.RateLimits`) kept in the Redis at ``url`` for
+    every client of a key, in every process and thread that uses it.
+
+    ``Client(rate_limits="redis://…")`` makes one; pass one object to several clients of a
+    process to share its connections. ``prefix`` keeps the keys of several deployments apart
+    on one Redis.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        limits: RateLimits | None = None,
+        *,
+        prefix: str = "kiekit:limits",
+        option: str = "rate_limits",
+    ) -> None:
+        self.url = check_url(url, option)
+        self.limits = limits or RateLimits()
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._sync: Any = None  # the scripts on a blocking client, made on first use
+        self._async: dict[int, tuple[Any, Any, Any]] = {}  # id(loop) -> (loop, client, script)
+
+    def __repr__(self) -> str:
+        return f"SharedRateLimiter({redacted(self.url)!r}, {self.limits!r})"
+
+    # -- what a reservation sends -----------------------------------------------------------
+
+    def _call(self, op: Reserve) -> tuple[int, list[str], list[Any]] | None:
+        """Which script, its keys and its arguments; None when no limit applies."""
+        if op.action == "book":
+            windows = self._windows(op)
+            if not windows:
+                return None
+            return 0, [key for key, _ in windows], self._arguments(op, windows)
+        creates = self.limits.creates
+        if creates is None:
+            return None
+        base = f"{self.prefix}:{{{op.account}}}"
+        keys = [f"{base}:answered", f"{base}:in-flight"]
+        per = round(creates.per * _MICRO)
+        if op.action == "admit":
+            timeout = max(round(op.timeout * _MICRO), 1)
+            return 1, keys, [op.member, creates.count, per, timeout]
+        return 2, keys, [op.member, per]
+
+    def _windows(self, op: Reserve) -> list[tuple[str, Rate]]:
+        # {account}: a Redis Cluster hash tag, so every key of one script lives on one node
+        base = f"{self.prefix}:{{{op.account}}}"
+        if op.task_id is None:
+            creates = self.limits.creates
+            return [] if creates is None else [(f"{base}:creates", creates)]
+        found = []
+        if self.limits.status is not None:
+            found.append((f"{base}:status", self.limits.status))
+        if op.per_task is not None:
+            rate = op.per_task
+            found.append((f"{base}:task:{op.task_id}:{rate.count}/{rate.per:g}", rate))
+        return found
+
+    def _arguments(self, op: Reserve, windows: list[tuple[str, Rate]]) -> list[Any]:
+        within = -1 if op.within is None else max(0, math.floor(op.within * _MICRO))
+        margin = round(self.limits.margin * _MICRO)
+        arguments: list[Any] = [secrets.token_hex(8), within, margin]
+        for _key, rate in windows:
+            arguments += [rate.count, round(rate.per * _MICRO)]
+        return arguments
+
+    @staticmethod
+    def _wait(answer: Any) -> float | None:
+        waiting = int(answer)
+        return None if waiting < 0 else waiting / _MICRO
+
+    # -- the blocking client ----------------------------------------------------------------
+
+    def reserve(self, op: Reserve) -> float | None:
+        """Perform ``op`` (see :class:`~kiekit._engine.ops.Reserve`): the seconds to wait, or
+        None when a booking would come later than ``op.within``. Blocking (``Client``'s
+        driver)."""
+        call = self._call(op)
+        if call is None:
+            return 0.0
+        script, keys, arguments = call
+        redis = _redis()
+        try:
+            scripts = self._sync_scripts(redis)
+            answer = scripts[script](keys=keys, args=arguments)
+        except redis.RedisError as exc:
+            return self._failed(op, exc)
+        return self._wait(answer)
+
+    def _sync_scripts(self, redis: Any) -> Any:
+        with self._lock:
+            if self._sync is None:
+                client = redis.Redis.from_url(self.url)
+                self._sync = [client.register_script(text) for text in _SCRIPTS]
+            return self._sync
+
+    # -- the asyncio client -----------------------------------------------------------------
+
+    async def reserve_async(self, op: Reserve) -> float | None:
+        """:meth:`reserve` on the running event loop (``AsyncClient``'s driver), never
+        blocking it."""
+        call = self._call(op)
+        if call is None:
+            return 0.0
+        script, keys, arguments = call
+        redis = _redis()
+        try:
+            scripts = self._async_scripts()
+            answer = await scripts[script](keys=keys, args=arguments)
+        except redis.RedisError as exc:
+            return self._failed(op, exc)
+        return self._wait(answer)
+
+    def _async_scripts(self) -> Any:
+        """One connection pool per event loop: redis.asyncio's connections belong to the loop
+        that opened them (a process may run several loops, one after another)."""
+        import asyncio
+
+        from redis import asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            held = self._async.get(id(loop))
+            if held is None or held[0] is not loop:
+                for key in [k for k, (old, _, _) in self._async.items() if old.is_closed()]:
+                    del self._async[key]
+                client = aioredis.Redis.from_url(self.url)
+                scripts = [client.register_script(text) for text in _SCRIPTS]
+                held = self._async[id(loop)] = (loop, client, scripts)
+            return held[2]
+
+    def close(self) -> None:
+        """Close the blocking client's connections; a later reservation opens new ones (so a
+        limiter shared by several clients survives one of them closing)."""
+        with self._lock:
+            held, self._sync = self._sync, None
+        if held is not None:
+            held[0].registered_client.close()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's connections (as :meth:`close`)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            held = self._async.pop(id(loop), None)
+        if held is not None and held[0] is loop:
+            await held[1].aclose()
+
+    def _failed(self, op: Reserve, exc: Exception) -> float:
+        """A booking or an admission that Redis cannot make stops the request (nothing is
+        sent unpaced); a lost "answered" report only keeps the create counted in flight until
+        its timeout, so it is logged, not raised over the request's own outcome."""
+        if op.action == "answered":
+            log.warning("shared rate limits at %s: %s", redacted(self.url), exc)
+            return 0.0
+        raise RateLimitStoreError(
+            f"the shared rate limits at {redacted(self.url)} cannot be used: {exc}",
+            url=redacted(self.url),
+        ) from exc
+
+
+def _redis() -> Any:
+    """The redis package, imported on first use (an extra: ``kiekit[redis]``)."""
+    try:
+        import redis
+    except ImportError as exc:
+        raise ConfigurationError(
+            "shared rate limits need the redis package: pip install 'kiekit[redis]'"
+        ) from exc
+    return redis

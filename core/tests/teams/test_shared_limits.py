@@ -1,0 +1,448 @@
+"""KIE's rate limits shared through a real Redis (kiekit.shared_limits, docs/teams.md).
+
+Windows here are long (100 s) so that no slot slides out while a test runs: every booked slot's
+wait then falls in a known band (the k-th group of ``count`` slots waits k windows), whatever
+the machine's load — a reservation that broke the window would land in the wrong band.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+import redis
+from kiekit import (
+    ConfigurationError,
+    Rate,
+    RateLimitStoreError,
+    Registry,
+    RetryPolicy,
+    SharedRateLimiter,
+    Task,
+)
+from kiekit._engine import Engine, Reserve
+from kiekit.polling import PollPolicy
+from kiekit.ratelimit import RateLimits
+from kiekit.transport import HttpRequest, HttpResponse, MockTransport, drive, drive_async
+
+GROK = "grok-imagine/text-to-image"
+WINDOW = 100.0
+MARGIN = 0.5
+
+
+def limits(creates: int = 5, status: int = 3) -> RateLimits:
+    return RateLimits(creates=Rate(creates, WINDOW), status=Rate(status, WINDOW), margin=MARGIN)
+
+
+def shared(url: str, prefix: str, count: int = 5) -> SharedRateLimiter:
+    return SharedRateLimiter(url, limits(count), prefix=prefix)
+
+
+def bands(waits: list[float]) -> Counter[int]:
+    """How many slots fall in each window: band k holds waits in [k·(window+margin), +50 s)."""
+    found: Counter[int] = Counter()
+    for wait in waits:
+        band = round(wait / (WINDOW + MARGIN))
+        assert abs(wait - band * (WINDOW + MARGIN)) < 50, f"a wait between bands: {wait}"
+        found[band] += 1
+    return found
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+def create(limiter: SharedRateLimiter, account: str = "acct") -> float:
+    wait = limiter.reserve(Reserve(limiter, account))
+    assert wait is not None
+    return wait
+
+
+# -- the windows -----------------------------------------------------------------------------
+
+
+def test_threads_sharing_a_key_never_exceed_the_window(redis_url: str, prefix: str) -> None:
+    """8 threads, each with its own limiter object (own connections), book 40 creates on one
+    key with 5 allowed per window: exactly 5 land in each of 8 windows."""
+    waits: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        limiter = shared(redis_url, prefix)
+        start.wait()
+        mine = [create(limiter) for _ in range(5)]
+        with lock:
+            waits.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert bands(waits) == dict.fromkeys(range(8), 5)
+
+
+WORKER = """
+import json, sys
+from kiekit import Rate, SharedRateLimiter
+from kiekit._engine import Reserve
+from kiekit.ratelimit import RateLimits
+url, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+limiter = SharedRateLimiter(
+    url, RateLimits(creates=Rate(5, 100.0), status=Rate(3, 100.0), margin=0.5), prefix=prefix
+)
+sys.stdin.readline()  # every worker starts together
+print(json.dumps([limiter.reserve(Reserve(limiter, "acct")) for _ in range(n)]))
+"""
+
+
+def test_processes_sharing_a_key_never_exceed_the_window(redis_url: str, prefix: str) -> None:
+    workers = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-c", WORKER, redis_url, prefix, "5"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [worker.communicate("go\n", timeout=120)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers)
+    waits = [wait for output in outputs for wait in json.loads(output)]
+
+    assert bands(waits) == dict.fromkeys(range(4), 5)
+
+
+def test_slots_go_first_come_first_served(redis_url: str, prefix: str) -> None:
+    """One create per window: each booking, from whichever limiter object, waits one window
+    more than the one booked before it."""
+    limiters = [shared(redis_url, prefix, count=1) for _ in range(3)]
+    waits = [create(limiters[index % 3]) for index in range(9)]
+
+    assert [round(wait / (WINDOW + MARGIN)) for wait in waits] == list(range(9))
+
+
+def test_other_keys_and_prefixes_have_windows_of_their_own(redis_url: str, prefix: str) -> None:
+    limiter = shared(redis_url, prefix, count=1)
+    assert create(limiter, "a") < 50
+    assert create(limiter, "b") < 50
+    assert create(shared(redis_url, prefix + ":other", count=1), "a") < 50
+    assert create(limiter, "a") > WINDOW
+
+
+def test_a_slot_later_than_within_is_not_booked(redis_url: str, prefix: str) -> None:
+    limiter = SharedRateLimiter(redis_url, limits(status=1), prefix=prefix)
+    poll = Reserve(limiter, "acct", task_id="t1", within=10.0)
+    assert limiter.reserve(poll) is not None
+    assert limiter.reserve(poll) is None  # the next slot is a window away
+    # and nothing was booked: with room to wait, the next poll still gets the second slot
+    later = limiter.reserve(Reserve(limiter, "acct", task_id="t2", within=1000.0))
+    assert later is not None
+    assert WINDOW < later < WINDOW + 50
+
+
+def test_per_task_windows_are_kept_beside_the_key_window(redis_url: str, prefix: str) -> None:
+    limiter = SharedRateLimiter(redis_url, limits(status=10), prefix=prefix)
+    per_task = Rate(1, WINDOW)
+
+    def poll(task_id: str) -> float:
+        wait = limiter.reserve(Reserve(limiter, "acct", task_id=task_id, per_task=per_task))
+        assert wait is not None
+        return wait
+
+    assert poll("a") < 50
+    assert poll("b") < 50
+    assert poll("a") > WINDOW  # task a's own window is full, the key's is not
+
+
+# -- both clients, through their drivers ---------------------------------------------------------
+
+
+def created_answer(request: HttpRequest) -> HttpResponse:
+    body = {"code": 200, "msg": "ok", "data": {"taskId": uuid.uuid4().hex}}
+    return HttpResponse(200, json.dumps(body).encode())
+
+
+def engine(limiter: SharedRateLimiter | None, key: str = "sk-teams-test-key") -> Engine:
+    return Engine(
+        api_key=key,
+        base_url="https://api.kie.ai",
+        registry=Registry(),
+        poll=PollPolicy(),
+        user_agent="kiekit-tests",
+        limiter=limiter,
+        retry=RetryPolicy(attempts=3, seed=1),
+    )
+
+
+def test_client_and_async_client_share_one_window(redis_url: str, prefix: str) -> None:
+    """The blocking driver and the asyncio driver each book, admit and report their creates
+    through Redis: two creates on one key, one from each, fill a window of two, and both are
+    recorded answered (none left counted in flight)."""
+    limiter = shared(redis_url, prefix, count=2)
+    eng = engine(limiter)
+    request = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
+    transport = MockTransport(created_answer)
+
+    async def async_create() -> None:
+        await drive_async(eng.submit(GROK, request), transport)
+        await limiter.aclose()
+
+    drive(eng.submit(GROK, request), transport)
+    asyncio.run(async_create())
+
+    assert bands([create(limiter, eng._account)]) == {1: 1}  # the window is full
+    store = redis.Redis.from_url(redis_url)
+    base = f"{prefix}:{{{eng._account}}}"
+    assert store.zcard(f"{base}:answered") == 2
+    assert store.zcard(f"{base}:in-flight") == 0
+    store.close()
+
+
+def test_creates_are_admitted_by_what_may_have_arrived(redis_url: str, prefix: str) -> None:
+    """Admission (issue 18), on the server: with 2 creates a window, a third waits while two
+    are in flight, and once they are answered waits a window from their answers."""
+    limiter = shared(redis_url, prefix, count=2)
+
+    def admit(member: str, timeout: float = 60.0) -> float:
+        wait = limiter.reserve(
+            Reserve(limiter, "acct", action="admit", member=member, timeout=timeout)
+        )
+        assert wait is not None
+        return wait
+
+    assert admit("a") == 0.0
+    assert admit("b") == 0.0
+    assert 0 < admit("c") < 50  # both may arrive any moment: ask again soon
+    for member in ("a", "b"):
+        limiter.reserve(Reserve(limiter, "acct", action="answered", member=member))
+    assert bands([admit("c")]) == {1: 1}  # a window after their answers
+
+
+def test_a_dead_workers_create_holds_its_place_only_until_its_timeout(
+    redis_url: str, prefix: str
+) -> None:
+    limiter = shared(redis_url, prefix, count=1)
+    dead = Reserve(limiter, "acct", action="admit", member="killed", timeout=1e-6)
+    assert limiter.reserve(dead) == 0.0  # then its worker is killed: no answer ever comes
+    alive = Reserve(limiter, "acct", action="admit", member="next", timeout=60.0)
+    assert limiter.reserve(alive) == 0.0
+
+
+def test_the_api_key_never_reaches_redis(redis_url: str, prefix: str) -> None:
+    key = "sk-do-not-store-this-key"
+    eng = engine(shared(redis_url, prefix), key=key)
+    request = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
+    drive(eng.submit(GROK, request), MockTransport(created_answer))
+
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    names: list[str] = list(store.scan_iter(f"{prefix}:*"))
+    assert names  # the window is there
+    assert not any(key in name for name in names)
+    members: list[str] = store.zrange(names[0], 0, -1)  # type: ignore[assignment]
+    assert not any(key in member for member in members)
+    store.close()
+
+
+# -- a create refused with 429 waits out KIE's window ------------------------------------------
+
+
+class FullKie:
+    """A KIE whose create window another worker has filled: 429 until ``opens``."""
+
+    def __init__(self, opens: float) -> None:
+        self.now = 0.0
+        self.opens = opens
+        self.sent: list[float] = []
+        self.transport = MockTransport(self.answer)
+
+    def answer(self, request: HttpRequest) -> HttpResponse:
+        self.sent.append(self.now)
+        if self.now < self.opens:
+            return HttpResponse(200, b'{"code": 429, "msg": "Rate limit exceeded", "data": null}')
+        return created_answer(request)
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("kind", ["shared", "in-process", "none"])
+def test_a_create_refused_with_429_waits_out_the_window(
+    kind: str, redis_url: str, prefix: str
+) -> None:
+    """KIE's window is 10 s (kie-api.md §8); a retry 0.5 s later would only be refused
+    again. Fake time: KIE opens again at 9.9 s; the one retry comes after 10 s."""
+    from kiekit import RateLimiter
+
+    chosen: Any = {
+        "shared": SharedRateLimiter(redis_url, RateLimits(margin=0.1), prefix=prefix),
+        "in-process": RateLimiter(RateLimits(margin=0.1)),
+        "none": None,
+    }[kind]
+    kie = FullKie(opens=9.9)
+    eng = engine(chosen)
+    request = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
+
+    task = drive(eng.submit(GROK, request), kie.transport, sleep=kie.sleep, clock=kie.clock)
+
+    assert task.id
+    assert kie.sent[0] == 0.0
+    assert len(kie.sent) == 2
+    assert kie.sent[1] >= 10.0
+
+
+def test_a_poll_refused_with_429_waits_out_its_window() -> None:
+    """A status poll refused with 429 during a wait is sent again a poll window later, not
+    at the wait's own (here faster) pace."""
+    from kiekit import RateLimiter
+
+    now = [0.0]
+    sent: list[float] = []
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        sent.append(now[0])
+        if len(sent) == 1:
+            return HttpResponse(200, b'{"code": 429, "msg": "Rate limit exceeded", "data": null}')
+        data = {
+            "taskId": "t1",
+            "state": "success",
+            "resultJson": json.dumps({"resultUrls": ["https://x.test/a.png"]}),
+        }
+        return HttpResponse(200, json.dumps({"code": 200, "msg": "ok", "data": data}).encode())
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    eng = Engine(
+        api_key="sk-teams-test-key",
+        base_url="https://api.kie.ai",
+        registry=Registry(),
+        poll=PollPolicy(initial=0.1, maximum=0.1, first=0.0, timeout=60.0),
+        user_agent="kiekit-tests",
+        limiter=RateLimiter(RateLimits(margin=0.1)),
+    )
+    drive(eng.wait(Task("t1", GROK)), MockTransport(answer), sleep=sleep, clock=lambda: now[0])
+
+    assert len(sent) == 2
+    assert sent[1] - sent[0] >= 1.0  # jobs/recordInfo: 10 per second per key (§8)
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "redis://", "redis://h:port/0", ""])
+def test_a_bad_url_names_the_option(url: str) -> None:
+    from kiekit import Client
+
+    with pytest.raises(ConfigurationError, match="rate_limits"):
+        Client("k", base_url="http://127.0.0.1:1", rate_limits=url, journal=None)
+
+
+def test_a_bad_url_in_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kiekit import Client
+
+    monkeypatch.setenv("KIEKIT_LIMITS_URL", "postgres://127.0.0.1/x")
+    with pytest.raises(ConfigurationError, match="KIEKIT_LIMITS_URL"):
+        Client("k", base_url="http://127.0.0.1:1", journal=None)
+
+
+def test_the_environment_chooses_the_shared_limiter(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    from kiekit import Client, RateLimiter
+
+    monkeypatch.setenv("KIEKIT_LIMITS_URL", redis_url)
+    with Client("k", base_url="http://127.0.0.1:1", journal=None) as kie:
+        assert isinstance(kie._session.engine.limiter, SharedRateLimiter)
+    # an explicit choice wins over the environment
+    with Client("k", base_url="http://127.0.0.1:1", journal=None, rate_limits=limits()) as kie:
+        assert isinstance(kie._session.engine.limiter, RateLimiter)
+
+
+def test_an_unreachable_redis_is_a_typed_error_without_the_password() -> None:
+    from kiekit import Client
+
+    url = "redis://worker:hunter2@127.0.0.1:1/0"
+    kie = Client("k", base_url="http://127.0.0.1:1", rate_limits=url, journal=None)
+    with kie, pytest.raises(RateLimitStoreError) as caught:
+        kie.submit(GROK, prompt="a fox")
+    assert caught.value.url == "redis://worker:***@127.0.0.1:1/0"
+    assert "127.0.0.1:1" in str(caught.value)
+    assert "hunter2" not in str(caught.value) + repr(caught.value)
+
+
+def test_the_cli_names_limits_for_a_bad_url(tmp_path: Any) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"model": GROK, "input": {"prompt": "a fox"}}) + "\n")
+    environ = {**os.environ, "KIE_API_KEY": "sk-cli", "KIEKIT_DATA_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "kiekit", "batch", str(jobs), "--out", str(tmp_path / "out")]
+    command += ["--base-url", "http://127.0.0.1:1", "--limits", "memcached://127.0.0.1"]
+    done = subprocess.run(  # noqa: S603
+        command,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "--limits" in done.stderr
+
+
+def test_redis_is_imported_only_for_a_shared_limiter() -> None:
+    """`import kiekit` and a client with the in-process limiter never import redis (an extra);
+    a shared limiter imports it on its first reservation, not before."""
+    code = """
+import sys, kiekit
+kiekit.Client("k", base_url="http://127.0.0.1:1", journal=None).close()
+before = "redis" in sys.modules
+limiter = kiekit.SharedRateLimiter("redis://127.0.0.1:1/0")
+print(before, "redis" in sys.modules)
+"""
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_kie_batch_keeps_its_creates_in_the_shared_windows(redis_url: str, tmp_path: Any) -> None:
+    """`kie batch --limits URL` books its creates in Redis: afterwards the key's create window
+    holds them (under the key's hash), and every job succeeded against a mock that enforces
+    KIE's documented limits."""
+    from kiekit_mock import MockConfig, MockServer
+
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": GROK, "input": {"prompt": f"fox {i}"}} for i in range(3)]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    environ = {**os.environ, "KIE_API_KEY": "sk-cli-shared", "KIEKIT_DATA_DIR": str(tmp_path)}
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    before = set(store.scan_iter("kiekit:limits:*:creates"))
+    with MockServer(MockConfig(documented_limits=True)) as mock:
+        command = [sys.executable, "-m", "kiekit", "batch", str(jobs), "--out", str(tmp_path)]
+        command += ["--base-url", mock.base_url, "--limits", redis_url, "--json"]
+        done = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, env=environ, timeout=300
+        )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["states"] == {"succeeded": 3}
+    created = set(store.scan_iter("kiekit:limits:*:creates")) - before
+    assert len(created) == 1
+    (window,) = created
+    assert store.zcard(window) == 3
+    assert "sk-cli-shared" not in window
+    store.close()
