@@ -23,20 +23,20 @@ from . import (
 from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig
-from .envelope import ENVELOPE, KieError, error
+from .envelope import ENVELOPE, ErrorAnswer, error
 from .extension import installed_families, register
 from .families import ROUTE_TABLES
-from .journal import (
+from .limits import RateLimited
+from .requestlog import (
     CONTROL_PREFIX,
     RequestRecord,
     SentAnswer,
     mask_authorization,
     request_kind,
 )
-from .limits import RateLimited
+from .route_helpers import bearer_key, parse_json_object
 from .runtime import RUNTIME, Runtime
 from .state import account_id
-from .wire import bearer_key, parse_json_object
 
 
 def create_app(config: MockConfig | None = None) -> web.Application:
@@ -131,7 +131,7 @@ async def _kie_conventions(request: web.Request, handler: Handler) -> web.Stream
             return error(401, "You do not have access permissions")
     try:
         return await handler(request)
-    except KieError as exc:
+    except ErrorAnswer as exc:
         if isinstance(exc, RateLimited):  # the journal tells which limit answered
             request[faults_http.FAULT_HIT] = faults_http.FaultHit(exc.limit, "kie")
         return error(exc.code, exc.msg)

@@ -12,13 +12,20 @@ from typing import Any
 from aiohttp import web
 
 
-class KieError(Exception):
-    """A failure KIE reports in the body: raised by handlers, shaped by the app's middleware."""
+class ErrorAnswer(Exception):
+    """A failure KIE reports in the body: raised by handlers, shaped by the app's middleware into
+    the envelope ``{"code": code, "msg": msg, "data": null}``. (Not kiekit's ``KieError``, which
+    is what a client raises on reading such an answer: the mock imports nothing from kiekit.)"""
 
     def __init__(self, code: int, msg: str) -> None:
         super().__init__(f"{code} {msg}")
         self.code = code
         self.msg = msg
+
+
+# The old name, kept only while families/market_models/ (being edited elsewhere) imports it;
+# everything else raises ErrorAnswer. Third parties have extension.KieError (deprecated).
+KieError = ErrorAnswer
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per call

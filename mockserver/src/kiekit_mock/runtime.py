@@ -13,8 +13,8 @@ from .changes import Changes
 from .clock import MockClock
 from .config import MockConfig
 from .faults import Faults
-from .journal import Journal
 from .limits import Limits, LimitSettings
+from .requestlog import Journal
 from .rules import RuleBook
 from .scenario import ScenarioPlayer
 from .state import Store, TaskSnapshot, Transition
