@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,18 +18,16 @@ def runtime(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
 
 
-_BEARER: web.RequestKey[str] = web.RequestKey("kiekit_mock.bearer_key", str)
-
-
 def bearer_key(request: web.Request) -> str | None:
-    """The API key of `Authorization: Bearer <key>` (kie-api.md §1), or None. Read once per
-    request: the journal, faults, auth and limits each ask."""
-    key = request.get(_BEARER)
-    if key is None:
-        scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
-        key = key.strip() if scheme.lower() == "bearer" else ""
-        request[_BEARER] = key
-    return key or None
+    """The API key of `Authorization: Bearer <key>` (kie-api.md §1), or None. The journal,
+    faults, auth and limits each ask, so the header is parsed once per distinct value."""
+    return _key_in(request.headers.get("Authorization", ""))
+
+
+@functools.lru_cache(maxsize=256)  # a test's few keys, asked several times per request
+def _key_in(authorization: str) -> str | None:
+    scheme, _, key = authorization.strip().partition(" ")
+    return (key.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def account_of(request: web.Request) -> str:

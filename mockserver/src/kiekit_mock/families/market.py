@@ -175,4 +175,8 @@ async def record_info(request: web.Request) -> web.Response:
     task = poll_task(request, "market", callback_payload).task  # §2.2: 404 "Task not found"
     model = MODELS.get(task.model)
     progress = sora_progress(rt, task) if model is not None and model.progress else None
-    return ok(record(task, progress, queuing=rt.config.market_queuing))
+    queuing = rt.config.market_queuing
+    if task.state in ("success", "fail"):  # final: the same record on every poll from now on
+        key = (RECORD_INFO, task.task_id, progress, queuing)
+        return rt.prerendered.ok(key, lambda: record(task, progress, queuing=queuing))
+    return ok(record(task, progress, queuing=queuing))
