@@ -164,3 +164,15 @@ def test_its_paths_are_in_the_openapi_document_with_their_links(installed: Path)
     )
     assert "/api/v1/modify/generate" in document["paths"]  # Luma's, from its extension
     assert json.dumps(document)  # a JSON document still
+
+
+def test_the_old_name_of_error_answer_still_works_with_a_warning() -> None:
+    """``KieError`` was the extension API's name for ``ErrorAnswer`` (kiekit's KieError is the
+    client's exception): an extension written against it keeps loading, and is told to move."""
+    from kiekit_mock import extension
+
+    with pytest.warns(DeprecationWarning, match="raise ErrorAnswer instead"):
+        old = extension.KieError
+    assert old is extension.ErrorAnswer
+    with pytest.raises(AttributeError, match="no attribute 'KieErrors'"):
+        _ = extension.KieErrors

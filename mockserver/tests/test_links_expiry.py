@@ -151,3 +151,18 @@ def test_time_scale_brings_a_link_s_end_closer(make_mock: MakeMock) -> None:
     link = kie.ok(kie.post(DOWNLOAD_URL, {"url": url}))
     time.sleep(mock.clock.wall_seconds(20 * 60))  # 20 mock minutes: 12 ms of real time
     assert _expired(kie.fetch(link))
+
+
+def test_download_url_knows_the_files_a_family_route_serves(kie: Kie) -> None:
+    """A family's own file route (Runway's cover still) counts as issued; a name that route
+    does not serve (a second still, a task of another family) is "url is wrong"."""
+    body = {"prompt": "p", "duration": 5, "quality": "720p", "aspectRatio": "16:9"}
+    task_id = kie.ok(kie.post("/api/v1/runway/generate", body))["taskId"]
+    record = kie.ok(kie.get(f"/api/v1/runway/record-detail?taskId={task_id}"))
+    cover = record["videoInfo"]["imageUrl"]
+    assert urllib.parse.urlsplit(cover).path == f"/files/{task_id}/cover/0.png"
+    link = kie.ok(kie.post(DOWNLOAD_URL, {"url": cover}))
+    assert kie.fetch(link).body == kie.fetch(cover).body
+    other, _ = _result_url(kie)  # a Grok image: its task has no cover still
+    for wrong in (cover.replace("/0.png", "/1.png"), cover.replace(task_id, other)):
+        assert kie.post(DOWNLOAD_URL, {"url": wrong}).json()["msg"] == "url is wrong"

@@ -334,3 +334,22 @@ def test_guide_aspect_ratio_message(kie: Kie) -> None:
         "msg": "aspect_ratio is not within the range of allowed options",
         "data": None,
     }
+
+
+def test_a_finished_record_is_the_same_answer_on_every_poll_and_each_poll_is_journaled(
+    mock: MockServer, kie: Kie
+) -> None:
+    """A finished task's record never changes (the mock sends it pre-rendered): the same bytes
+    on every poll, each poll still journaled with them, and each task its own record."""
+    first = kie.create(T2I, prompt="one")
+    path = f"/api/v1/jobs/recordInfo?taskId={first}"
+    answers = [kie.get(path) for _ in range(3)]
+    assert answers[0].json()["data"]["state"] == "success"
+    assert {answer.body for answer in answers} == {answers[0].body}
+    polls = mock.journal.polls(first)
+    assert [(p.code, p.answer.body if p.answer else None) for p in polls] == [
+        (200, answers[0].body)
+    ] * 3
+    second = kie.create(T2I, prompt="two")
+    assert kie.record(second)["taskId"] == second
+    assert kie.record(first) == answers[0].json()["data"]

@@ -13,7 +13,8 @@ from jsonschema_rs import Draft202012Validator  # schemathesis's validator (dev 
 from kiekit_mock import Lifecycle, MockConfig, MockServer, Runtime, create_app, media
 from kiekit_mock.__main__ import main
 from kiekit_mock.openapi import build_document, build_upload_document
-from kiekit_mock.uploads import UploadStore, build_upload_app
+from kiekit_mock.uploads import UploadStore
+from kiekit_mock.uploads_http import build_upload_app
 
 if TYPE_CHECKING:
     from conftest import Answer, Kie

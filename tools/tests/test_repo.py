@@ -61,6 +61,55 @@ def test_mock_server_imports_no_kiekit_code() -> None:
     assert offenders == []
 
 
+def test_mock_server_fakes_no_requests() -> None:
+    """aiohttp.test_utils builds fake requests for tests; the mock's own code asks its routes'
+    lookups directly (files.find_file) instead."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path, module in imports(ROOT / "mockserver" / "src")
+        if module == "aiohttp.test_utils" or module.startswith("aiohttp.test_utils.")
+    ]
+    assert offenders == []
+
+
+def top_level_names(package: Path) -> set[str]:
+    """The modules and subpackages a reader meets as ``package.<name>``."""
+    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    return modules | {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+
+
+# Names core and mock share because they are the same thing seen from the two sides of KIE's API
+SAME_MEANING = {
+    "__main__": "each package's command line",
+    "families": "one module per KIE API family: the client's adapters, the mock's emulation",
+    "uploads": "KIE's upload host: the client of it in core, the host itself in the mock",
+}
+# Old names kept only while their last importers (being edited elsewhere) move to the new ones
+DEPRECATED_SHIMS = {"wire": "families/market_models/"}
+
+
+def test_mock_module_names_do_not_repeat_core_names_meaning_something_else() -> None:
+    """One name, one meaning (STYLE.md): core's ``wire.py`` is KIE's JSON converter and its
+    ``journal`` the client's record of tasks; the mock's request helpers and request log are
+    named for what they are (route_helpers.py, requestlog.py)."""
+    core = top_level_names(ROOT / "core" / "src" / "kiekit")
+    mock = top_level_names(ROOT / "mockserver" / "src" / "kiekit_mock")
+    assert core & mock - SAME_MEANING.keys() - DEPRECATED_SHIMS.keys() == set()
+
+
+@pytest.mark.parametrize("shim", sorted(DEPRECATED_SHIMS))
+def test_deprecated_mock_shims_serve_only_their_last_importers(shim: str) -> None:
+    src = ROOT / "mockserver" / "src"
+    importers = set()
+    for path in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == shim:
+                importers.add(path.relative_to(src / "kiekit_mock").as_posix())
+    allowed = DEPRECATED_SHIMS[shim]
+    assert importers, f"nothing imports {shim}.py any more: delete it and its entry here"
+    assert {path for path in importers if not path.startswith(allowed)} == set()
+
+
 def io_calls(folder: Path) -> list[str]:
     """Calls in ``folder`` that read or write files, sleep or start processes."""
     found = []

@@ -9,13 +9,14 @@ from .app import create_app, runtime_of
 from .callbacks import CallbackRecord, CallbackSettings
 from .config import AccountSettings, MarketOutput, MockConfig
 from .faults import FaultRule
-from .journal import CheckResult, Journal, JournalPage, RequestRecord, SentAnswer
 from .limits import LimitSettings
+from .requestlog import CheckResult, Journal, JournalPage, RequestRecord, SentAnswer
 from .rules import FAIL_MARKER, Lifecycle, Outcome, Rule
 from .runtime import Runtime
 from .server import MockServer, serve
 from .state import AccountSnapshot, TaskSnapshot, account_id
-from .uploads import StoredFile, build_upload_app
+from .uploads import StoredFile
+from .uploads_http import build_upload_app
 
 __all__ = [
     "FAIL_MARKER",

@@ -23,20 +23,20 @@ from . import (
 from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig
-from .envelope import ENVELOPE, KieError, error
+from .envelope import ENVELOPE, ErrorAnswer, error
 from .extension import installed_families, register
 from .families import ROUTE_TABLES
-from .journal import (
+from .limits import RateLimited
+from .requestlog import (
     CONTROL_PREFIX,
     RequestRecord,
     SentAnswer,
     mask_authorization,
     request_kind,
 )
-from .limits import RateLimited
+from .route_helpers import bearer_key, parse_json_object
 from .runtime import RUNTIME, Runtime
 from .state import account_id
-from .wire import bearer_key, parse_json_object
 
 
 def create_app(config: MockConfig | None = None) -> web.Application:
@@ -131,7 +131,7 @@ async def _kie_conventions(request: web.Request, handler: Handler) -> web.Stream
             return error(401, "You do not have access permissions")
     try:
         return await handler(request)
-    except KieError as exc:
+    except ErrorAnswer as exc:
         if isinstance(exc, RateLimited):  # the journal tells which limit answered
             request[faults_http.FAULT_HIT] = faults_http.FaultHit(exc.limit, "kie")
         return error(exc.code, exc.msg)
@@ -175,7 +175,8 @@ def _note(
     """Journal a request: what the record needs is taken now (the request and response do not
     outlive it), the record itself is built when first read."""
     # a fault (faults_http.py) may have lost the answer: it knows what was really sent
-    hit = request.get(faults_http.FAULT_HIT)
+    # (a request's own state is empty unless a fault or a limit answered it: skip the lookup)
+    hit = request.get(faults_http.FAULT_HIT) if len(request) else None
     if hit is not None and hit.status is not None:
         status = hit.status
     task_id = _task_id(request, answer) or (hit.task_id if hit else None)
@@ -220,10 +221,14 @@ def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
 def _sent(response: web.StreamResponse) -> tuple[str, dict[str, str], bytes | None]:
     """SentAnswer.of's arguments, read now: aiohttp adds its own headers as it sends."""
     body = response.body if isinstance(response, web.Response) else None
+    body = body if isinstance(body, bytes) else None
     headers = response.headers
-    content_type = headers.get("Content-Type", response.content_type)
+    content_type = headers.get("Content-Type")
+    if content_type is not None and len(headers) == 1:  # most answers: nothing else to copy
+        return content_type, {}, body
+    content_type = content_type or response.content_type
     others = {name: value for name, value in headers.items() if name != "Content-Type"}
-    return content_type, others, body if isinstance(body, bytes) else None
+    return content_type, others, body
 
 
 def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from .controlwire import (
     refuse,
     refuse_unknown,
 )
-from .journal import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
+from .requestlog import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
 from .rules import Lifecycle, Outcome, Rule
 from .runtime import RUNTIME, Runtime
 from .state import TaskSnapshot

@@ -7,18 +7,27 @@ the request fails". Only an unknown route answers a real HTTP 404 (§1, APIFOX).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 
-class KieError(Exception):
-    """A failure KIE reports in the body: raised by handlers, shaped by the app's middleware."""
+class ErrorAnswer(Exception):
+    """A failure KIE reports in the body: raised by handlers, shaped by the app's middleware into
+    the envelope ``{"code": code, "msg": msg, "data": null}``. (Not kiekit's ``KieError``, which
+    is what a client raises on reading such an answer: the mock imports nothing from kiekit.)"""
 
     def __init__(self, code: int, msg: str) -> None:
         super().__init__(f"{code} {msg}")
         self.code = code
         self.msg = msg
+
+
+# The old name, kept only while families/market_models/ (being edited elsewhere) imports it;
+# everything else raises ErrorAnswer. Third parties have extension.KieError (deprecated).
+KieError = ErrorAnswer
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per call
@@ -33,13 +42,47 @@ def dumps(value: Any) -> str:
 ENVELOPE: web.ResponseKey[dict[str, Any]] = web.ResponseKey("kiekit_mock.envelope", dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An envelope and its bytes, encoded once: what an answer that never changes is sent as."""
+
+    payload: dict[str, Any]
+    body: bytes
+
+    @classmethod
+    def of(cls, code: int, msg: str, data: Any) -> Rendered:
+        payload = {"code": code, "msg": msg, "data": data}
+        return cls(payload, dumps(payload).encode())
+
+    def response(self) -> web.Response:
+        # the same bytes and Content-Type as web.json_response, through the one shared encoder
+        response = web.Response(body=self.body, content_type="application/json", charset="utf-8")
+        response[ENVELOPE] = self.payload
+        return response
+
+
+class Prerendered:
+    """Answers rendered once and sent again as they are: a finished task's status record never
+    changes (its state, times and files are fixed), yet clients poll it again and again.
+    Keyed by what the answer depends on; emptied with the tasks (Runtime.reset). A plain dict:
+    one get and one set are each atomic, and a race at worst renders an answer twice."""
+
+    def __init__(self) -> None:
+        self._answers: dict[Hashable, Rendered] = {}
+
+    def ok(self, key: Hashable, data: Callable[[], Any]) -> web.Response:
+        """``ok(data())``, rendered on the first call for ``key`` only."""
+        rendered = self._answers.get(key)
+        if rendered is None:
+            rendered = self._answers[key] = Rendered.of(200, "success", data())
+        return rendered.response()
+
+    def clear(self) -> None:
+        self._answers.clear()
+
+
 def envelope(code: int, msg: str, data: Any) -> web.Response:
-    payload = {"code": code, "msg": msg, "data": data}
-    # the same bytes and Content-Type as web.json_response, through the one shared encoder
-    body = dumps(payload).encode()
-    response = web.Response(body=body, content_type="application/json", charset="utf-8")
-    response[ENVELOPE] = payload
-    return response
+    return Rendered.of(code, msg, data).response()
 
 
 def ok(data: Any) -> web.Response:

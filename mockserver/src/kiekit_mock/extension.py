@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -34,7 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from .callbacks import CallbackRecord, loopback_refusal
-from .envelope import KieError, dumps, ok
+from .envelope import ErrorAnswer, dumps, ok
 from .families.validation import (
     invalid,
     optional_bool,
@@ -48,9 +49,7 @@ from .families.validation import (
 )
 from .openapi import schema
 from .openapi.operation import kie as kie_operation
-from .runtime import Runtime
-from .state import TaskSnapshot, TaskSpec, Transition
-from .wire import (
+from .route_helpers import (
     account_of,
     is_http_url,
     json_body,
@@ -59,6 +58,8 @@ from .wire import (
     poll_task,
     runtime,
 )
+from .runtime import Runtime
+from .state import TaskSnapshot, TaskSpec, Transition
 
 ENTRY_POINT_GROUP = "kiekit_mock.families"
 log = logging.getLogger("kiekit_mock")
@@ -155,12 +156,26 @@ def register(extensions: Iterable[FamilyExtension]) -> None:
             rules.MODERATION.setdefault(extension.name, extension.moderation)
 
 
+def __getattr__(name: str) -> Any:
+    # KieError was this API's name for ErrorAnswer until it was renamed (issue 14): kiekit's own
+    # KieError is the exception a client raises, a different thing. Still importable, with a
+    # DeprecationWarning, so an extension written against the old name keeps loading.
+    if name == "KieError":
+        warnings.warn(
+            "kiekit_mock.extension.KieError is deprecated: raise ErrorAnswer instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ErrorAnswer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "CallbackPayload",
     "CallbackRecord",
+    "ErrorAnswer",
     "FamilyExtension",
-    "KieError",
     "Paths",
     "Runtime",
     "TaskSnapshot",

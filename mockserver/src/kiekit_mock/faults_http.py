@@ -22,9 +22,9 @@ from .faults import (
     FaultRule,
     rule_from_json,
 )
+from .route_helpers import bearer_key, parse_json_object
 from .runtime import RUNTIME
 from .state import account_id
-from .wire import bearer_key, parse_json_object
 
 
 @dataclass

@@ -21,15 +21,18 @@ import hmac
 import mimetypes
 import secrets
 import time
-from urllib.parse import urlencode, urlsplit
+from collections.abc import Callable, Mapping
+from functools import partial
+from urllib.parse import unquote, urlencode, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import media
 from .envelope import dumps
+from .route_helpers import runtime
+from .runtime import Runtime
 from .state import Store, TaskSnapshot
-from .wire import runtime
 
 RETENTION_SECONDS = 14 * 24 * 3600  # generated media are kept 14 days (§1 D:index §6, §8)
 DOWNLOAD_LINK_SECONDS = 20 * 60  # download-url links are valid 20 minutes (§4, §8)
@@ -81,15 +84,58 @@ def render(task: TaskSnapshot, index: int) -> bytes:
     return media.text_bytes(label)  # txt, and any type the mock does not draw
 
 
-@ROUTES.get("/files/{task_id}/{name}")
-async def result_file(request: web.Request) -> web.Response:
-    task = runtime(request).store.find(request.match_info["task_id"])
-    stem, _, ext = request.match_info["name"].partition(".")
-    if task is None or task.state != "success" or ext != task.result_ext or not stem.isdigit():
+# --- file routes ----------------------------------------------------------------------------
+
+# A file route's lookup: the file at the route's parameters (task_id, name …), or None. Pure (no
+# request), so the mock can ask whether it serves a path without faking a request to it.
+FileLookup = Callable[[Runtime, Mapping[str, str]], web.Response | None]
+
+
+async def serve_file(request: web.Request, *, lookup: FileLookup) -> web.Response:
+    found = lookup(runtime(request), request.match_info)
+    if found is None:
         raise web.HTTPNotFound()
+    return found
+
+
+def file_route(routes: web.RouteTableDef, pattern: str) -> Callable[[FileLookup], FileLookup]:
+    """Declare ``GET pattern`` as served by a lookup, which find_file can then ask directly."""
+
+    def declare(lookup: FileLookup) -> FileLookup:
+        routes.get(pattern)(partial(serve_file, lookup=lookup))
+        return lookup
+
+    return declare
+
+
+def find_file(router: web.UrlDispatcher, rt: Runtime, path: str) -> web.Response | None:
+    """The file a GET of ``path`` (undecoded, as in a URL) is answered with, if a file route
+    serves it, without the expiry check an expired link fails: the first route matching the
+    path decides, as in aiohttp's own resolution."""
+    for resource in router.resources():
+        pattern = resource.get_info().get("pattern")
+        found = pattern.fullmatch(path) if pattern is not None else None
+        if found is None:
+            continue
+        params = {key: unquote(value) for key, value in found.groupdict().items()}
+        for route in resource:
+            handler = route.handler
+            if isinstance(handler, partial) and handler.func is serve_file:
+                lookup: FileLookup = handler.keywords["lookup"]
+                return lookup(rt, params)
+        return None
+    return None
+
+
+@file_route(ROUTES, "/files/{task_id}/{name}")
+def result_file(rt: Runtime, params: Mapping[str, str]) -> web.Response | None:
+    task = rt.store.find(params["task_id"])
+    stem, _, ext = params["name"].partition(".")
+    if task is None or task.state != "success" or ext != task.result_ext or not stem.isdigit():
+        return None
     index = int(stem)
     if index >= task.result_count:
-        raise web.HTTPNotFound()
+        return None
     return web.Response(body=render(task, index), content_type=content_type(ext))
 
 

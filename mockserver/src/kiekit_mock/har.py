@@ -31,9 +31,9 @@ from aiohttp.typedefs import Handler
 
 from . import media
 from .envelope import dumps
+from .route_helpers import origin_of, parse_json_object
 from .runtime import RUNTIME
 from .scenario import MEDIA_TYPE, RecordedFile, RecordedTask, Scenario
-from .wire import origin_of, parse_json_object
 
 ROUTES = web.RouteTableDef()
 FILES_PREFIX = "/_mock/har-files/"

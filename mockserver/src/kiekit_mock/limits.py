@@ -25,7 +25,7 @@ from typing import Any
 
 from .config import MockConfig
 from .controlwire import ControlError, opt_int, refuse_unknown
-from .envelope import KieError
+from .envelope import ErrorAnswer
 
 CREATE_WINDOW_SECONDS = 10.0  # §8: "20 new generation requests per 10 s"
 POLL_WINDOW_SECONDS = 1.0  # §2.2 / §8: "per second"
@@ -77,7 +77,7 @@ def settings_from_json(current: LimitSettings, body: dict[str, Any]) -> LimitSet
     return base
 
 
-class RateLimited(KieError):
+class RateLimited(ErrorAnswer):
     """KIE's 429 from one of the documented limits; `limit` names which (for the journal)."""
 
     def __init__(self, limit: str) -> None:

@@ -8,8 +8,8 @@ from aiohttp.typedefs import Handler
 
 from .controlwire import ControlError, answer, read_object, refuse
 from .limits import settings_from_json
+from .route_helpers import account_of
 from .runtime import RUNTIME
-from .wire import account_of
 
 JOBS_RECORD_INFO = "/api/v1/jobs/recordInfo"  # ≤10 requests/s per API key (§2.2)
 # ≤3 requests/s per task (§8): 4o Image's record-info and every Suno status endpoint (§3.6)
@@ -31,7 +31,7 @@ PER_TASK_RECORD_INFO = frozenset(
 
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count status queries against their window; 429 (a KieError, shaped by the conventions
+    """Count status queries against their window; 429 (an ErrorAnswer, shaped by the conventions
     middleware outside this one) once it is full. Runs after auth, so only real callers count."""
     if request.method == "GET" and (
         request.path == JOBS_RECORD_INFO or request.path in PER_TASK_RECORD_INFO

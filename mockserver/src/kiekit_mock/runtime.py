@@ -12,9 +12,10 @@ from .callbacks import CallbackDispatcher, CallbackSettings
 from .changes import Changes
 from .clock import MockClock
 from .config import MockConfig
+from .envelope import Prerendered
 from .faults import Faults
-from .journal import Journal
 from .limits import Limits, LimitSettings
+from .requestlog import Journal
 from .rules import RuleBook
 from .scenario import ScenarioPlayer
 from .state import Store, TaskSnapshot, Transition
@@ -34,6 +35,8 @@ class Runtime:
     rules: RuleBook = field(default_factory=RuleBook)  # outcome/lifecycle rules (rules.py)
     changes: Changes = field(default_factory=Changes)  # what watchers long-poll (changes.py)
     guessed_models: set[str] = field(default_factory=set)  # unknown market ids warned about
+    # finished tasks' status answers, encoded once (envelope.Prerendered)
+    prerendered: Prerendered = field(default_factory=Prerendered)
 
     @property
     def limits(self) -> Limits:
@@ -85,6 +88,7 @@ class Runtime:
         """Forget tasks, account changes, added rules and the journal: back to the configured
         accounts and rules (the clock keeps going: it never runs backwards)."""
         self.store.reset()
+        self.prerendered.clear()
         self.rules.reset()
         self.journal.clear()
         # fault rules, limits and callback modes are test state too: back to the config

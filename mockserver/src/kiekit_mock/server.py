@@ -27,13 +27,14 @@ from .config import AccountSettings, MockConfig, account_id
 from .egress import Egress
 from .faults import Faults
 from .har import read_scenario
-from .journal import Journal, RequestRecord
 from .limits import Limits
+from .requestlog import Journal, RequestRecord
 from .rules import Lifecycle, Outcome, Rule, RuleView
 from .runtime import Runtime
 from .scenario import Scenario
 from .state import AccountSnapshot, State, TaskSnapshot
-from .uploads import StoredFile, UploadStore, build_upload_app
+from .uploads import StoredFile, UploadStore
+from .uploads_http import build_upload_app
 
 T = TypeVar("T")
 
@@ -81,7 +82,7 @@ class MockServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._port: int | None = None
-        # KIE's upload host (uploads.py) on a port of its own; its files outlive a restart
+        # KIE's upload host (uploads_http.py) on a port of its own; its files outlive a restart
         self._uploads = UploadStore()
         self._requested_upload_port = upload_port
         self._upload_port: int | None = None

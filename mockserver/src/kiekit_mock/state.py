@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .config import AccountSettings, MockConfig
-from .config import account_id as account_id  # re-exported: wire.py, __init__.py
-from .envelope import KieError
+from .config import account_id as account_id  # re-exported: route_helpers.py, __init__.py
+from .envelope import ErrorAnswer
 from .limits import Limits, LimitSettings
 from .rules import IMMEDIATE, SUCCESS, Lifecycle, Outcome, RuleBook, TaskFacts, moderation_failure
 
@@ -285,11 +285,11 @@ class Store:
 
     def charge(self, account: str, cost: float) -> float:
         """Take ``cost`` credits for a call that is not a task (a chat answer, kie-api.md §5);
-        KieError 402 when the balance is too low. Returns the new balance."""
+        ErrorAnswer 402 when the balance is too low. Returns the new balance."""
         with self._lock:
             acct = self._account(account)
             if acct.credits < cost:
-                raise KieError(402, "Credits insufficient")  # kie-api.md §7
+                raise ErrorAnswer(402, "Credits insufficient")  # kie-api.md §7
             acct.credits -= cost
             return acct.credits
 
@@ -326,14 +326,14 @@ class Store:
     # --- tasks ---
 
     def create(self, account: str, spec: TaskSpec) -> TaskSnapshot:
-        """Charge the account and start a task; KieError 402 / 429 when it cannot."""
+        """Charge the account and start a task; ErrorAnswer 402 / 429 when it cannot."""
         with self._lock:
             now = self._clock()
             acct = self._account(account)
             # kie-api.md §7/§8: 429 past the window, the request rejected, not queued (limits.py)
             self.limits.check_create(account, now, acct.max_creates_per_10s)
             if acct.credits < spec.cost:
-                raise KieError(402, "Credits insufficient")  # kie-api.md §7
+                raise ErrorAnswer(402, "Credits insufficient")  # kie-api.md §7
             acct.credits -= spec.cost
             self.limits.note_create(account, now)
             decision = self._rules.decide(TaskFacts(spec.family, spec.model, spec.prompt, account))

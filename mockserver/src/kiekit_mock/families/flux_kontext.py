@@ -14,8 +14,7 @@ from aiohttp import web
 
 from .. import files
 from ..envelope import dumps, ok
-from ..state import TaskSnapshot, TaskSpec, Transition
-from ..wire import (
+from ..route_helpers import (
     account_of,
     json_body,
     optional_callback_url,
@@ -23,6 +22,7 @@ from ..wire import (
     poll_task,
     runtime,
 )
+from ..state import TaskSnapshot, TaskSpec, Transition
 from .validation import (
     optional_bool,
     optional_enum,

@@ -21,9 +21,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from .. import files
-from ..envelope import KieError, dumps, ok
-from ..state import Family, TaskSnapshot, TaskSpec, Transition
-from ..wire import (
+from ..envelope import ErrorAnswer, dumps, ok
+from ..route_helpers import (
     account_of,
     json_body,
     optional_callback_url,
@@ -31,6 +30,7 @@ from ..wire import (
     poll_task,
     runtime,
 )
+from ..state import Family, TaskSnapshot, TaskSpec, Transition
 from .validation import (
     invalid,
     optional_bool,
@@ -156,7 +156,7 @@ async def generate(request: web.Request) -> web.Response:
     size, n_variants, prompt = _check(body)
     callback = optional_callback_url(body, "callBackUrl")
     if QUEUE_FULL_MARKER in prompt:
-        raise KieError(550, QUEUE_FULL_MSG)
+        raise ErrorAnswer(550, QUEUE_FULL_MSG)
     spec = TaskSpec(
         family=FAMILY,
         model=MODEL,

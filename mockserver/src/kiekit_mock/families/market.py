@@ -15,10 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..envelope import KieError, dumps, ok
-from ..runtime import Runtime
-from ..state import TaskSnapshot, TaskSpec, Transition
-from ..wire import (
+from ..envelope import ErrorAnswer, dumps, ok
+from ..route_helpers import (
     account_of,
     json_body,
     optional_callback_url,
@@ -26,6 +24,8 @@ from ..wire import (
     poll_task,
     runtime,
 )
+from ..runtime import Runtime
+from ..state import TaskSnapshot, TaskSpec, Transition
 from .market_models import MODELS, Input, find, warn_guessed
 from .validation import invalid
 
@@ -137,7 +137,7 @@ async def create_task(request: web.Request) -> web.Response:
     rt = runtime(request)
     model = find(rt.config, name) if isinstance(name, str) else None
     if model is None:
-        raise KieError(422, "model not supported")  # §2.4 (FELORES CHANGELOG 2.0.10)
+        raise ErrorAnswer(422, "model not supported")  # §2.4 (FELORES CHANGELOG 2.0.10)
     warn_guessed(model, rt.guessed_models)
     callback = optional_callback_url(body, "callBackUrl")
     # Sora-only progress callbacks: no payload shape is documented (§2.3), so never called
@@ -175,4 +175,8 @@ async def record_info(request: web.Request) -> web.Response:
     task = poll_task(request, "market", callback_payload).task  # §2.2: 404 "Task not found"
     model = MODELS.get(task.model)
     progress = sora_progress(rt, task) if model is not None and model.progress else None
-    return ok(record(task, progress, queuing=rt.config.market_queuing))
+    queuing = rt.config.market_queuing
+    if task.state in ("success", "fail"):  # final: the same record on every poll from now on
+        key = (RECORD_INFO, task.task_id, progress, queuing)
+        return rt.prerendered.ok(key, lambda: record(task, progress, queuing=queuing))
+    return ok(record(task, progress, queuing=queuing))

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from .. import files, media
 from ..envelope import dumps, ok
-from ..state import Family, TaskSnapshot, TaskSpec, Transition
-from ..wire import (
+from ..route_helpers import (
     account_of,
     is_http_url,
     json_body,
@@ -38,6 +38,8 @@ from ..wire import (
     poll_task,
     runtime,
 )
+from ..runtime import Runtime
+from ..state import Family, TaskSnapshot, TaskSpec, Transition
 from .validation import (
     invalid,
     optional_bool,
@@ -328,15 +330,15 @@ async def aleph_record_info(request: web.Request) -> web.Response:
 # --- the cover still -------------------------------------------------------------------------
 
 
-@ROUTES.get("/files/{task_id}/cover/{name}")
-async def cover_file(request: web.Request) -> web.Response:
+@files.file_route(ROUTES, "/files/{task_id}/cover/{name}")
+def cover_file(rt: Runtime, params: Mapping[str, str]) -> web.Response | None:
     """The PNG still ``videoInfo.imageUrl`` / ``resultImageUrl`` point at: public, like the
     video beside it under /files (files.py serves the one result file per task)."""
-    task = runtime(request).store.find(request.match_info["task_id"])
+    task = rt.store.find(params["task_id"])
     if task is None or task.family not in (RUNWAY, ALEPH) or task.state != "success":
-        raise web.HTTPNotFound()
-    if request.match_info["name"] != "0.png":
-        raise web.HTTPNotFound()
+        return None
+    if params["name"] != "0.png":
+        return None
     width, height = media.size_for(task.aspect_ratio)
     colour = media.colour_for(task.task_id + "/cover", 0)
     return web.Response(body=media.png_bytes(width, height, colour), content_type="image/png")

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..envelope import KieError
-from ..wire import is_http_url
+from ..envelope import ErrorAnswer
+from ..route_helpers import is_http_url
 
 
-def invalid(msg: str) -> KieError:
-    return KieError(422, msg)
+def invalid(msg: str) -> ErrorAnswer:
+    return ErrorAnswer(422, msg)
 
 
 def required_str(data: Mapping[str, Any], field: str, max_len: int | None = None) -> str:

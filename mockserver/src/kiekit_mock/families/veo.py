@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from aiohttp import web
 
-from .. import media
-from ..envelope import KieError, dumps, ok
-from ..runtime import Runtime
-from ..state import Family, TaskSnapshot, TaskSpec, Transition
-from ..wire import (
+from .. import files, media
+from ..envelope import ErrorAnswer, dumps, ok
+from ..route_helpers import (
     account_of,
     json_body,
     optional_callback_url,
@@ -40,6 +39,8 @@ from ..wire import (
     runtime,
     task_id_param,
 )
+from ..runtime import Runtime
+from ..state import Family, TaskSnapshot, TaskSpec, Transition
 from .validation import (
     invalid,
     optional_bool,
@@ -337,7 +338,7 @@ async def extend(request: web.Request) -> web.Response:
     source = _own_task(rt, account, source_id)
     if source is None or kind_of(source) != "video":
         # the extend page's 404: "Original video or task does not exist"
-        raise KieError(404, "Original video or task does not exist")
+        raise ErrorAnswer(404, "Original video or task does not exist")
     if source.state != "success":
         raise invalid("record status is not success")
     if _upgrades(rt, account, HD_MODEL, source_id):
@@ -397,7 +398,7 @@ async def get_1080p(request: web.Request) -> web.Response:
     hd = _upgrade(rt, account, HD_MODEL, source_id, index)
     if hd is None:
         rt.store.create(account, _upgrade_spec(request, source, HD_MODEL, index, None))
-        raise KieError(400, HD_PROCESSING)
+        raise ErrorAnswer(400, HD_PROCESSING)
     transition = rt.store.poll(account, hd.task_id, FAMILY)
     if transition is None:  # only if the store lost the task
         raise invalid("record is null")
@@ -405,8 +406,8 @@ async def get_1080p(request: web.Request) -> web.Response:
     if task.state == "success":
         return ok({"resultUrl": task.result_urls()[0]})
     if task.state == "fail":
-        raise KieError(FAIL_CODE, HD_FAIL_MSG)
-    raise KieError(400, HD_PROCESSING)
+        raise ErrorAnswer(FAIL_CODE, HD_FAIL_MSG)
+    raise ErrorAnswer(400, HD_PROCESSING)
 
 
 @ROUTES.post("/api/v1/veo/get-4k-video")
@@ -441,18 +442,18 @@ async def get_4k(request: web.Request) -> web.Response:
     )
 
 
-@ROUTES.get("/files/veo/{task_id}/{name}")
-async def uhd_preview(request: web.Request) -> web.Response:
+@files.file_route(ROUTES, "/files/veo/{task_id}/{name}")
+def uhd_preview(rt: Runtime, params: Mapping[str, str]) -> web.Response | None:
     """The preview image of a finished 4K task (its ``imageUrls``): a JPEG, like KIE's."""
-    task = runtime(request).store.find(request.match_info["task_id"])
+    task = rt.store.find(params["task_id"])
     if (
         task is None
         or kind_of(task) != "4k"
         or task.family != FAMILY
         or task.state != "success"
-        or request.match_info["name"] != "0.jpg"
+        or params["name"] != "0.jpg"
     ):
-        raise web.HTTPNotFound()
+        return None
     width, height = media.size_for(task.aspect_ratio)
     image = media.jpeg_bytes(width, height, media.colour_for(task.task_id, 1))
     return web.Response(body=image, content_type="image/jpeg")

@@ -10,8 +10,8 @@ from ..config import CALLBACK_TAMPERS
 from ..control import MAX_CLOCK_ADVANCE
 from ..faults import RULE_FIELDS as FAULT_FIELDS
 from ..inspector import PAGE
-from ..journal import REQUEST_KINDS
 from ..limits import SETTING_FIELDS as LIMIT_FIELDS
+from ..requestlog import REQUEST_KINDS
 from ..rules import OUTCOME_KINDS, Rule
 from ..scenario import FORMAT
 from .operation import json_response, plain

@@ -27,7 +27,7 @@ from .schema import (
     urls,
 )
 
-CALLBACK = {"anyOf": [url(), {"const": ""}]}  # "" means none (wire.optional_callback_url)
+CALLBACK = {"anyOf": [url(), {"const": ""}]}  # "" means none (route_helpers.optional_callback_url)
 TASK_QUERY = {"taskId": required_text()}
 
 # --- one input schema per model --------------------------------------------------

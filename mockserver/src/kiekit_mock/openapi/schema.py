@@ -37,7 +37,7 @@ def boolean() -> Schema:
 
 
 def url() -> Schema:
-    """An http(s) URL with a host (wire.is_http_url)."""
+    """An http(s) URL with a host (route_helpers.is_http_url)."""
     return {"type": "string", "pattern": r"^https?://[^/\s?#]+"}
 
 

@@ -1,4 +1,4 @@
-"""The upload host (kie-api.md §1, §4; uploads.py): a server of its own, so a document of its
+"""The upload host (kie-api.md §1, §4; uploads_http.py): a server of its own, so a document of its
 own. Its envelope adds `success`; a wrong method on an upload path is its own 405 in that
 envelope; stored files are public at their `filePath`."""
 

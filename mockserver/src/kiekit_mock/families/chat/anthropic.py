@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...wire import json_body
+from ...route_helpers import json_body
 from .conversation import (
     Conversation,
     Turn,

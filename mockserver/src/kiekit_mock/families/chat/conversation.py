@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...envelope import KieError
+from ...envelope import ErrorAnswer
 from ...rules import FAIL_MARKER
 
 DROP_MARKER = "[mock:drop]"  # a streamed answer stops mid-way: the connection is cut
@@ -84,13 +84,13 @@ def pieces(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
-def failure() -> KieError:
+def failure() -> ErrorAnswer:
     # [INF] KIE's chat failure body is undocumented; the envelope's 500 is its server error (§7)
-    return KieError(FAIL_CODE, FAIL_MSG)
+    return ErrorAnswer(FAIL_CODE, FAIL_MSG)
 
 
-def invalid(msg: str) -> KieError:
-    return KieError(422, msg)
+def invalid(msg: str) -> ErrorAnswer:
+    return ErrorAnswer(422, msg)
 
 
 def text_of(value: object, field: str) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ...envelope import KieError, dumps
-from ...wire import account_of, bearer_key, runtime
+from ...envelope import ErrorAnswer, dumps
+from ...route_helpers import account_of, bearer_key, runtime
 from .conversation import Conversation
 
 
@@ -19,7 +19,7 @@ def chat_account(request: web.Request) -> str:
     """The caller's account; KIE's body code 401 at HTTP 200 for a missing or unknown key."""
     key = bearer_key(request)
     if key is None or not runtime(request).store.accepts(key):
-        raise KieError(401, "You do not have access permissions")
+        raise ErrorAnswer(401, "You do not have access permissions")
     return account_of(request)
 
 

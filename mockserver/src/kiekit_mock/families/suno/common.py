@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from ...callbacks import CallbackRecord, loopback_refusal
+from ...route_helpers import account_of, is_http_url, runtime, task_id_param
 from ...runtime import Runtime
 from ...state import Family, TaskSnapshot, Transition
-from ...wire import account_of, is_http_url, runtime, task_id_param
 from ..validation import invalid
 
 FAMILY: Family = "suno"

@@ -9,11 +9,14 @@ else is a real 404. Every file is real: a one-second MP3, a WAV, an MP4, JPEG/PN
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from ... import media
+from ...files import file_route
+from ...runtime import Runtime
 from ...state import TaskSnapshot
-from ...wire import runtime
 from . import music, tools
 from .common import COVER, FAMILY, MP4, MUSIC, VOCAL_REMOVAL, WAV
 
@@ -68,21 +71,16 @@ def _tool_file(task: TaskSnapshot, name: str) -> web.Response | None:
     return None
 
 
-@ROUTES.get("/files/suno/{task_id}/{name}")
-async def suno_file(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    task = rt.store.find(request.match_info["task_id"])
-    name = request.match_info["name"]
-    found = None
-    if task is not None and task.family == FAMILY:
-        if task.model in MUSIC:
-            state = music.status_of(rt, task)
-            done = {"FIRST_SUCCESS": 1, "SUCCESS": task.result_count}.get(state, 0)
-            if state == "CALLBACK_EXCEPTION":
-                done = task.result_count
-            found = _song_file(task, name, done)
-        else:
-            found = _tool_file(task, name)
-    if found is None:
-        raise web.HTTPNotFound()
-    return found
+@file_route(ROUTES, "/files/suno/{task_id}/{name}")
+def suno_file(rt: Runtime, params: Mapping[str, str]) -> web.Response | None:
+    task = rt.store.find(params["task_id"])
+    name = params["name"]
+    if task is None or task.family != FAMILY:
+        return None
+    if task.model not in MUSIC:
+        return _tool_file(task, name)
+    state = music.status_of(rt, task)
+    done = {"FIRST_SUCCESS": 1, "SUCCESS": task.result_count}.get(state, 0)
+    if state == "CALLBACK_EXCEPTION":
+        done = task.result_count
+    return _song_file(task, name, done)

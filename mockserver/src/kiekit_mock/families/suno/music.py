@@ -26,11 +26,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ...envelope import KieError, dumps, ok
+from ...envelope import ErrorAnswer, dumps, ok
+from ...route_helpers import account_of, json_body, origin_of, runtime
 from ...rules import Outcome
 from ...runtime import Runtime
 from ...state import TaskSnapshot, TaskSpec, Transition
-from ...wire import account_of, json_body, origin_of, runtime
 from ..validation import (
     invalid,
     optional_bool,
@@ -185,7 +185,7 @@ def _check(rt: Runtime, account: str, model: str, body: dict[str, Any]) -> bool:
         _continued(body, prompt_needed=True)
         try:
             common.find_track(rt, account, audio_id)
-        except KieError:
+        except ErrorAnswer:
             return False
     elif model == UPLOAD_EXTEND:
         instrumental = optional_bool(body, "instrumental")

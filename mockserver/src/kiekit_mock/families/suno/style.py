@@ -13,7 +13,7 @@ import secrets
 from aiohttp import web
 
 from ...envelope import ok
-from ...wire import account_of, json_body, runtime
+from ...route_helpers import account_of, json_body, runtime
 from ..validation import required_str
 from .common import clock_text
 

@@ -25,9 +25,9 @@ from typing import Any
 from aiohttp import web
 
 from ...envelope import dumps, ok
+from ...route_helpers import account_of, json_body, origin_of, runtime
 from ...runtime import Runtime
 from ...state import TaskSnapshot, TaskSpec, Transition
-from ...wire import account_of, json_body, origin_of, runtime
 from ..validation import optional_enum, optional_str, required_str
 from . import common
 from .common import COVER, FAMILY, LYRICS, MIDI, MP4, MUSIC, VOCAL_REMOVAL, WAV

@@ -1,0 +1,104 @@
+"""Request-side helpers shared by the route handlers."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from .envelope import ErrorAnswer
+from .runtime import RUNTIME, CallbackPayload, Runtime
+from .state import Family, Transition, account_id
+
+
+def runtime(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+def bearer_key(request: web.Request) -> str | None:
+    """The API key of `Authorization: Bearer <key>` (kie-api.md §1), or None. The journal,
+    faults, auth and limits each ask, so the header is parsed once per distinct value."""
+    return _key_in(request.headers.get("Authorization", ""))
+
+
+@functools.lru_cache(maxsize=256)  # a test's few keys, asked several times per request
+def _key_in(authorization: str) -> str | None:
+    scheme, _, key = authorization.strip().partition(" ")
+    return (key.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def account_of(request: web.Request) -> str:
+    """The caller's account id; the auth middleware has already accepted the key."""
+    key = bearer_key(request)
+    if key is None:  # only reachable if a route were left outside the auth middleware
+        raise ErrorAnswer(401, "You do not have access permissions")
+    return account_id(key)
+
+
+def origin_of(request: web.Request) -> str:
+    """scheme://host[:port] as the client reached us, so result links work on any port."""
+    return f"{request.scheme}://{request.host}"
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object body; KIE answers a malformed body with body code 400 (kie-api.md §7)."""
+    body = parse_json_object(await request.read())
+    if body is None:
+        raise ErrorAnswer(400, "Request body must be a JSON object")
+    return body
+
+
+def task_id_param(request: web.Request) -> str:
+    task_id = request.query.get("taskId", "").strip()
+    if not task_id:
+        raise ErrorAnswer(422, "taskId cannot be empty")
+    return task_id
+
+
+def optional_callback_url(body: dict[str, Any], field: str) -> str | None:
+    """A callBackUrl-like field: absent/null/"" means none; otherwise an http(s) URL."""
+    value = body.get(field)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not is_http_url(value):
+        raise ErrorAnswer(422, f"{field} must be a valid http(s) URL")
+    return value
+
+
+def is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def poll_task(
+    request: web.Request,
+    family: Family,
+    payload: CallbackPayload,
+    *,
+    not_found: ErrorAnswer | None = None,
+) -> Transition:
+    """A status query: the caller's task of ``family`` moves along its lifecycle, and its
+    callback is owed once it has finished. No such task (or another account's) is KIE's 404
+    "Task not found" (§7), unless the family answers otherwise (``not_found``)."""
+    rt = runtime(request)
+    transition = rt.store.poll(account_of(request), task_id_param(request), family)
+    if transition is None:
+        raise not_found or ErrorAnswer(404, "Task not found")
+    rt.finish(transition, payload)
+    return transition

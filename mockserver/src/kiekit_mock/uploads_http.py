@@ -1,0 +1,330 @@
+"""KIE's upload host (kie-api.md §1, §4): ``kieai.redpandaai.co``, emulated as a second server;
+the HTTP side (the files it keeps and its rules for them: uploads.py).
+
+Real KIE takes uploads on a host of its own and serves them from a third one
+(``tempfile.redpandaai.co``). The mock runs the upload host as its own aiohttp Application on a
+port of its own (``MockServer.upload_base_url``), for three reasons: clients must be configured
+with two base URLs as against real KIE; the host has its own answers (a ``success`` flag in the
+envelope, its own 401 and 405); and its bodies are large multipart streams, which the API app's
+request journal (it buffers every body) and 1 MB size limit are not made for. Stored files are
+served back by the same server at their ``filePath`` (``/kieai/<userId>/<uploadPath>/<file>``),
+a path no upload route uses: one port fewer than KIE's layout, and the same link shape.
+
+The three methods (§4): ``POST /api/file-stream-upload`` (multipart: ``file``, ``uploadPath``,
+``fileName?``), ``POST /api/file-url-upload`` (``{fileUrl, uploadPath, fileName?}``) and
+``POST /api/file-base64-upload`` (``{base64Data, uploadPath, fileName?, mimeType?}``, the data
+raw or as a ``data:`` URL). Answers: ``{success, code, msg, data}`` over HTTP 200, the codes
+200/400/401/405/500. The mock never leaves the machine: a ``fileUrl`` on loopback is fetched for
+real; any other one is stood in for by a small generated file of the type its extension names
+(as result files are), and one whose type cannot be told is refused with code 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler
+
+from .callbacks import is_loopback_host
+from .egress import Egress, EgressRefused
+from .envelope import dumps
+from .requestlog import RequestRecord, mask_authorization
+from .route_helpers import bearer_key, is_http_url, parse_json_object, runtime
+from .runtime import RUNTIME, Runtime
+from .state import account_id
+from .uploads import (
+    MAX_FILE_BYTES,
+    StoredFile,
+    UploadError,
+    UploadStore,
+    auto_name,
+    extension_of,
+    file_name_of,
+    sniff,
+    stand_in,
+    upload_path,
+)
+
+FETCH_TIMEOUT = 30.0  # KIE gives up fetching a fileUrl after 30 s (§4)
+UPLOAD_PATHS = ("/api/file-stream-upload", "/api/file-url-upload", "/api/file-base64-upload")
+_CHUNK = 64 * 1024
+_EGRESS = Egress()  # the upload host fetches from loopback only: no host is ever allowed
+
+
+UPLOADS: web.AppKey[UploadStore] = web.AppKey("kiekit_mock.uploads", UploadStore)
+
+
+def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
+    """The upload host over the mock's accounts and clock, keeping files in ``store``."""
+    app = web.Application(
+        middlewares=[_journal, _host_conventions], client_max_size=MAX_FILE_BYTES + _CHUNK
+    )
+    app[RUNTIME] = rt
+    app[UPLOADS] = store
+    for path in UPLOAD_PATHS:
+        app.router.add_route("*", path, _upload)
+    app.router.add_get("/kieai/{rest:.+}", _stored_file)
+    return app
+
+
+# --- envelope, auth, journal ---
+
+
+def answer(code: int, msg: str, data: Any = None) -> web.Response:
+    """The host's envelope: KIE's plus a ``success`` flag, over HTTP 200 (§1, §4)."""
+    body = {"success": code == 200, "code": code, "msg": msg, "data": data}
+    return web.json_response(body, dumps=dumps)
+
+
+@web.middleware
+async def _host_conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in UPLOAD_PATHS:
+        key = bearer_key(request)
+        if key is None or not runtime(request).config.accepts(key):
+            return answer(401, "Unauthorized: invalid or missing API key")
+        if request.method != "POST":  # the host's own 405 (§4), in its envelope
+            return answer(405, f"Method {request.method} not allowed")
+    try:
+        return await handler(request)
+    except UploadError as exc:
+        return answer(exc.code, exc.msg)
+
+
+@web.middleware
+async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record upload requests in the mock's journal; multipart bodies (the files) are not kept."""
+    status, code = 500, None
+    try:
+        response = await handler(request)
+        status = response.status
+        if isinstance(response, web.Response) and isinstance(response.body, bytes):
+            payload = parse_json_object(response.body)
+            code = payload.get("code") if payload else None
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        body = None
+        if request.content_type == "application/json" and request.body_exists:
+            body = parse_json_object(await request.read())
+        runtime(request).journal.add(
+            RequestRecord(
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                body=body,
+                task_id=None,
+                authorization=mask_authorization(request.headers.get("Authorization")),
+                status=status,
+                code=code,
+            )
+        )
+
+
+# --- the three methods ---
+
+
+async def _upload(request: web.Request) -> web.Response:
+    if request.path.endswith("stream-upload"):
+        form = await _read_stream_form(request)
+    else:
+        body = await _json_body(request)
+        if request.path.endswith("url-upload"):
+            form = await _read_url_form(body)
+        else:
+            form = _read_base64_form(body)
+    folder = upload_path(form.upload_path)
+    sniffed = sniff(form.body)
+    extension = form.extension or mimetypes.guess_extension(sniffed or "") or ""
+    name = form.file_name or auto_name(extension)
+    mime = mimetypes.guess_type(name)[0] or form.mime_type or sniffed or "application/octet-stream"
+    rt = runtime(request)
+    key = bearer_key(request)
+    assert key is not None  # the middleware has checked it
+    account = account_id(key)
+    stored = StoredFile(
+        account=account,
+        file_path=f"kieai/{account}/{folder}/{name}",
+        file_name=name,
+        mime_type=mime,
+        body=form.body,
+        uploaded_at=rt.clock.now(),
+    )
+    request.app[UPLOADS].put(stored)
+    origin = f"{request.scheme}://{request.host}"
+    return answer(200, "File uploaded successfully", _file_data(stored, origin))
+
+
+def _file_data(stored: StoredFile, origin: str) -> dict[str, Any]:
+    moment = datetime.fromtimestamp(stored.uploaded_at, tz=UTC)
+    return {
+        "success": True,  # inside data too, as real upload answers carry it [OBS] (§4, #13)
+        "fileName": stored.file_name,
+        "filePath": stored.file_path,
+        "downloadUrl": f"{origin}/{quote(stored.file_path)}",
+        "fileSize": stored.size,
+        "mimeType": stored.mime_type,
+        # ISO 8601 with milliseconds [INF: the docs show a date-time string]
+        "uploadedAt": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+
+@dataclass(frozen=True)
+class _Form:
+    body: bytes
+    upload_path: object
+    file_name: str | None
+    extension: str  # for a name the host makes up: ".png", or ""
+    mime_type: str | None
+
+
+async def _read_stream_form(request: web.Request) -> _Form:
+    if request.content_type != "multipart/form-data":
+        raise UploadError(400, "Content-Type must be multipart/form-data")
+    try:
+        return await _parse_stream_form(request)
+    except (ValueError, HttpProcessingError) as exc:
+        # a malformed body (no boundary, broken part headers): found by schemathesis, was a 500
+        raise UploadError(400, "Malformed multipart/form-data body") from exc
+
+
+async def _parse_stream_form(request: web.Request) -> _Form:
+    fields: dict[str, str] = {}
+    body: bytes | None = None
+    original, part_type = "", None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, aiohttp.BodyPartReader):
+            continue  # a nested multipart: not a field the host knows
+        if part.name == "file":
+            original = part.filename or ""
+            part_type = part.headers.get("Content-Type")
+            body = await _read_limited(part)
+        elif part.name in ("uploadPath", "fileName"):
+            fields[part.name] = (await part.read(decode=True)).decode("utf-8", "replace")
+        else:
+            await part.release()
+    if body is None:
+        raise UploadError(400, "file is required")
+    return _Form(
+        body=body,
+        upload_path=fields.get("uploadPath"),
+        file_name=file_name_of(fields.get("fileName")),
+        extension=extension_of(original),
+        mime_type=part_type if part_type != "application/octet-stream" else None,
+    )
+
+
+async def _read_limited(part: aiohttp.BodyPartReader) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(_CHUNK):
+        data.extend(chunk)
+        if len(data) > MAX_FILE_BYTES:
+            raise UploadError(400, "File size exceeds the limit")
+    return bytes(data)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    body = parse_json_object(await request.read())
+    if body is None:
+        raise UploadError(400, "Request body must be a JSON object")
+    return body
+
+
+async def _read_url_form(body: dict[str, Any]) -> _Form:
+    file_url = body.get("fileUrl")
+    if not isinstance(file_url, str) or not file_url.strip():
+        raise UploadError(400, "fileUrl is required")
+    if not is_http_url(file_url):
+        raise UploadError(400, "fileUrl must be a valid http(s) URL")
+    path = urlsplit(file_url).path
+    content, mime = await _fetch(file_url.strip())
+    return _Form(
+        body=content,
+        upload_path=body.get("uploadPath"),
+        file_name=file_name_of(body.get("fileName")),
+        extension=extension_of(path) or (mimetypes.guess_extension(mime or "") or ""),
+        mime_type=mime,
+    )
+
+
+async def _fetch(url: str) -> tuple[bytes, str | None]:
+    """The file at ``url``: fetched for real on loopback; elsewhere a generated stand-in. A
+    redirect, or a name resolving, outside loopback is refused, never followed (egress.py)."""
+    host = urlsplit(url).hostname or ""
+    if not is_loopback_host(host):
+        return stand_in(url)
+    timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
+    try:
+        async with (
+            _EGRESS.session(timeout=timeout) as session,
+            _EGRESS.get(session, url) as response,
+        ):
+            if response.status != 200:
+                raise UploadError(400, f"Failed to download file from URL: HTTP {response.status}")
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                data.extend(chunk)
+                if len(data) > MAX_FILE_BYTES:
+                    raise UploadError(400, "File size exceeds the limit")
+            mime = response.headers.get("Content-Type", "").split(";")[0].strip() or None
+            return bytes(data), mime
+    except EgressRefused as exc:
+        raise UploadError(
+            400, f"Failed to download file from URL: the mock fetches only loopback URLs; {exc}"
+        ) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise UploadError(400, f"Failed to download file from URL: {type(exc).__name__}") from exc
+
+
+def _read_base64_form(body: dict[str, Any]) -> _Form:
+    raw = body.get("base64Data")
+    if not isinstance(raw, str) or not raw.strip():
+        raise UploadError(400, "base64Data is required")
+    mime = body.get("mimeType") if isinstance(body.get("mimeType"), str) else None
+    text = raw.strip()
+    if text.startswith("data:"):  # a data: URL is accepted as well as the raw data (§4)
+        header, sep, text = text.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise UploadError(400, "base64Data is not a base64 data URL")
+        mime = mime or header[len("data:") : -len(";base64")] or None
+    try:
+        content = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise UploadError(400, "base64Data is not valid base64") from exc
+    if not content:
+        raise UploadError(400, "base64Data is empty")
+    if len(content) > MAX_FILE_BYTES:
+        raise UploadError(400, "File size exceeds the limit")
+    return _Form(
+        body=content,
+        upload_path=body.get("uploadPath"),
+        file_name=file_name_of(body.get("fileName")),
+        extension=mimetypes.guess_extension(mime or "") or "",
+        mime_type=mime,
+    )
+
+
+# --- serving the files back ---
+
+
+async def _stored_file(request: web.Request) -> web.Response:
+    """A stored file at its downloadUrl; no auth, as KIE's file links are public (§4)."""
+    file_path = "kieai/" + request.match_info["rest"]
+    stored = request.app[UPLOADS].find(file_path, runtime(request).clock.now())
+    if stored is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=stored.body, content_type=stored.mime_type)
+
+
+__all__ = ["FETCH_TIMEOUT", "UPLOADS", "UPLOAD_PATHS", "answer", "build_upload_app"]
