@@ -84,8 +84,6 @@ SAME_MEANING = {
     "families": "one module per KIE API family: the client's adapters, the mock's emulation",
     "uploads": "KIE's upload host: the client of it in core, the host itself in the mock",
 }
-# Old names kept only while their last importers (being edited elsewhere) move to the new ones
-DEPRECATED_SHIMS = {"wire": "families/market_models/"}
 
 
 def test_mock_module_names_do_not_repeat_core_names_meaning_something_else() -> None:
@@ -94,20 +92,7 @@ def test_mock_module_names_do_not_repeat_core_names_meaning_something_else() -> 
     named for what they are (route_helpers.py, requestlog.py)."""
     core = top_level_names(ROOT / "core" / "src" / "kiekit")
     mock = top_level_names(ROOT / "mockserver" / "src" / "kiekit_mock")
-    assert core & mock - SAME_MEANING.keys() - DEPRECATED_SHIMS.keys() == set()
-
-
-@pytest.mark.parametrize("shim", sorted(DEPRECATED_SHIMS))
-def test_deprecated_mock_shims_serve_only_their_last_importers(shim: str) -> None:
-    src = ROOT / "mockserver" / "src"
-    importers = set()
-    for path in sorted(src.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == shim:
-                importers.add(path.relative_to(src / "kiekit_mock").as_posix())
-    allowed = DEPRECATED_SHIMS[shim]
-    assert importers, f"nothing imports {shim}.py any more: delete it and its entry here"
-    assert {path for path in importers if not path.startswith(allowed)} == set()
+    assert core & mock - SAME_MEANING.keys() == set()
 
 
 def io_calls(folder: Path) -> list[str]:

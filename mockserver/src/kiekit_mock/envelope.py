@@ -25,11 +25,6 @@ class ErrorAnswer(Exception):
         self.msg = msg
 
 
-# The old name, kept only while families/market_models/ (being edited elsewhere) imports it;
-# everything else raises ErrorAnswer. Third parties have extension.KieError (deprecated).
-KieError = ErrorAnswer
-
-
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per call
 
 

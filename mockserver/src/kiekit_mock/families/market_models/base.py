@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ...config import MarketOutput
-from ...envelope import KieError
+from ...envelope import ErrorAnswer
 from ..validation import invalid, optional_bool, optional_number
 
 Input = dict[str, Any]
@@ -33,8 +33,8 @@ def nested(where: str, check: Callable[[], T]) -> T:
     """Run a field check on a nested object, naming the field by its place (`shots[1].duration`)."""
     try:
         return check()
-    except KieError as exc:
-        raise KieError(exc.code, f"{where}.{exc.msg}") from None
+    except ErrorAnswer as exc:
+        raise ErrorAnswer(exc.code, f"{where}.{exc.msg}") from None
 
 
 def objects(inp: Input, field: str, *, max_items: int | None = None) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ...envelope import KieError
+from ...envelope import ErrorAnswer
 from ..validation import (
     invalid,
     optional_enum,
@@ -30,7 +30,7 @@ def _kling_video(inp: Input) -> Input:
     # no answer was recorded, so it gets the usual 422 "... cannot be empty".
     multi_shots = required_bool(inp, "multi_shots")
     if inp.get("mode") is None:
-        raise KieError(500, "This field is required")
+        raise ErrorAnswer(500, "This field is required")
     optional_enum(inp, "mode", KLING_MODES)
     sound = required_bool(inp, "sound")
     optional_enum(inp, "aspect_ratio", KLING_RATIOS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from ...wire import is_http_url
+from ...route_helpers import is_http_url
 from ..validation import (
     invalid,
     optional_bool,
