@@ -1,17 +1,19 @@
-"""Target 8: N ``kie batch`` workers on one KIE key, sharing its rate limits through Redis.
+"""Target 10: N ``kie batch`` workers on one KIE key, sharing its limits and its journal.
 
 The mock, in its own process, enforces KIE's documented limits on real time (20 creates per 10 s
 per account, 10 recordInfo per second per key; kie-api.md §8). N = 1, 2, 4, 8 worker processes
 each run ``kie batch`` over the same jobs file with the same key and ``--limits redis://…`` (a
-real Redis, from core/tests/teams/servers.py), and a journal (``--journal URL`` passed through
-when given, else one SQLite file shared through ``KIEKIT_DATA_DIR``). Per N it prints:
+real Redis, from core/tests/teams/servers.py), and one journal: a real PostgreSQL (a fresh
+database per run), or ``--journal sqlite`` for one SQLite file shared through
+``KIEKIT_DATA_DIR``, or ``--journal URL`` passed through as is. Per N it prints:
 
 - the create requests the mock answered 429 (target: none);
 - the share of the create budget used: the creates KIE accepted against the most a sliding
   window allows in the time they took (20 at once, then 20 a window; target: >= 0.9);
 - tasks created twice: tasks on the mock beyond one per distinct job (the journal's job keys
   decide that, not the limiter);
-- lost jobs: distinct jobs that no worker reports succeeded.
+- lost jobs: distinct jobs that no worker reports succeeded;
+- result files on disk more than once, across every worker's ``--out`` (target: none).
 
 Then the same with 4 workers, one of them killed with SIGKILL mid-run.
 
@@ -56,6 +58,7 @@ def _servers() -> ModuleType:
 
 
 redis_server = _servers().redis_server
+postgres_server = _servers().postgres_server
 
 KEY = "sk-bench-teams-key"
 MODEL = "grok-imagine/text-to-image"
@@ -71,6 +74,7 @@ class Run:
     share: float
     twice: int
     lost: int
+    files_twice: int
     seconds: float
 
 
@@ -130,18 +134,46 @@ def _succeeded(folder: Path, workers: int) -> set[str]:
     return done
 
 
+def _files_twice(folder: Path, workers: int) -> int:
+    """Result files on disk more than once across the workers' folders (by name: task id and
+    index, so the same result downloaded twice has the same name)."""
+    names = Counter(
+        path.name
+        for index in range(workers)
+        for path in (folder / f"w{index}").glob("*")
+        if path.is_file() and path.suffix not in (".jsonl", ".part")
+    )
+    return sum(count - 1 for count in names.values())
+
+
+@contextmanager
+def _journal_for_run(journal: str | None, folder: Path) -> Iterator[str | None]:
+    """The journal URL of one run: a fresh PostgreSQL database (default), a shared SQLite
+    file (``sqlite``), or the given URL ({run} replaced by a fresh name)."""
+    if journal == "sqlite":
+        yield None  # the workers share KIEKIT_DATA_DIR's file
+    elif journal is not None:
+        yield journal.replace("{run}", uuid.uuid4().hex[:8])
+    else:
+        import psycopg
+
+        with postgres_server() as url:
+            name = "run" + uuid.uuid4().hex[:8]
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f"CREATE DATABASE {name}")
+            yield url.rsplit("/", 1)[0] + "/" + name
+
+
 def run_once(workers: int, jobs: int, journal: str | None, *, kill: bool = False) -> Run:
     config = {"documented_limits": True, "starting_credits": 1e9}
     with (
         tempfile.TemporaryDirectory(prefix="kiekit-teams-") as scratch,
         redis_server() as redis_url,
         mock_server(**config) as mock,
+        _journal_for_run(journal, Path(scratch)) as own_journal,
     ):
         folder = Path(scratch)
         path = _jobs_file(folder, jobs)
-        own_journal = journal
-        if journal is not None and "{run}" in journal:  # a fresh table or file per run
-            own_journal = journal.replace("{run}", uuid.uuid4().hex[:8])
         begin = time.monotonic()
         with _workers(workers, path, folder, mock.base_url, redis_url, own_journal) as processes:
             if kill:
@@ -154,6 +186,7 @@ def run_once(workers: int, jobs: int, journal: str | None, *, kill: bool = False
         records = _get(f"{mock.base_url}/_mock/journal?path=/api/v1/jobs/createTask")["requests"]
         tasks = _get(f"{mock.base_url}/_mock/tasks")["tasks"]
         lost = jobs - len(_succeeded(folder, workers))
+        files_twice = _files_twice(folder, workers)
     assert isinstance(records, list)
     assert isinstance(tasks, list)
     rejected = sum(1 for record in records if record["code"] == 429)
@@ -164,21 +197,26 @@ def run_once(workers: int, jobs: int, journal: str | None, *, kill: bool = False
     share = best / took if took > 0 else 1.0
     per_job = Counter(task["prompt"] for task in tasks)
     twice = sum(count - 1 for count in per_job.values())
-    return Run(workers, kill, rejected, accepted, share, twice, lost, seconds)
+    return Run(workers, kill, rejected, accepted, share, twice, lost, files_twice, seconds)
 
 
 def _row(run: Run) -> Row:
-    name = f"8 {run.workers} kie batch worker(s), one key" + (", one killed" if run.killed else "")
+    name = f"10 {run.workers} kie batch worker(s), one key" + (", one killed" if run.killed else "")
     # The share is a goal where the workers have more creates ready than a window allows (the
     # issue's 4 workers): one worker's 10 jobs in flight pace its creates by their own waits.
     saturated = run.workers >= 4 and run.accepted > CREATES
     return Row(
         name,
         f"{run.accepted} creates accepted, {run.rejected} × 429; {run.twice} task(s) made "
-        f"twice; {run.lost} job(s) lost; {run.seconds:.0f} s",
+        f"twice; {run.lost} job(s) lost; {run.files_twice} file(s) on disk twice; "
+        f"{run.seconds:.0f} s",
         f"{run.share:.2f}",
-        "0 × 429, ≥ 0.9 of the create budget" if saturated else "0 × 429",
-        run.rejected == 0 and (run.share >= 0.9 or not saturated),
+        ("0 × 429, ≥ 0.9 of the create budget" if saturated else "0 × 429") + ", 0 twice, 0 lost",
+        run.rejected == 0
+        and (run.share >= 0.9 or not saturated)
+        and run.twice == 0
+        and run.lost == 0
+        and run.files_twice == 0,
     )
 
 
@@ -203,8 +241,9 @@ def main() -> int:
         "--journal",
         default=None,
         metavar="URL",
-        help="passed to every worker as --journal ({run} is replaced by a fresh name per run); "
-        "default: one SQLite journal shared through KIEKIT_DATA_DIR",
+        help="'sqlite' (one file shared through KIEKIT_DATA_DIR), or a URL passed to every "
+        "worker as --journal ({run} is replaced by a fresh name per run); default: a real "
+        "PostgreSQL, a fresh database per run",
     )
     args = parser.parse_args()
     counts = tuple(int(part) for part in args.workers.split(","))

@@ -46,8 +46,10 @@ __all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch", "
 
 log = logging.getLogger("kiekit.batch")
 T = TypeVar("T")
-# How often a job another live worker holds is looked at again.
+# How often a job another live worker holds is looked at again; and how soon a job whose row
+# changed between a look and a claim is looked at again.
 _HELD_POLL = 1.0
+_RELOOK = 0.05
 
 
 @frozen
@@ -293,17 +295,19 @@ async def _try_job(
     if done is not None:  # finished in an earlier run, or by another worker
         return done
     held = await _off_loop(journal, partial(journal.claim, job.model, key, out_dir=folder))
-    if held is None:
+    if held is None:  # not ours: only submit may say why, never work on it unclaimed
         entry = await _off_loop(journal, partial(journal.get, key))
-        waiting = 0.0
-        if entry is not None:
-            waiting = await _off_loop(journal, partial(journal.held_elsewhere, entry))
+        if entry is None:
+            return key, _RELOOK
+        waiting = await _off_loop(journal, partial(journal.held_elsewhere, entry))
         if waiting > 0:  # another live worker is on it: its result will be in the row
             return key, waiting
-        # its holder is gone: take it over (or else submit says what stands in the way:
-        # another model under the key, a create sent by a worker that is gone)
-        held = await _off_loop(journal, partial(journal.claim, job.model, key, out_dir=folder))
-    if held is not None and _finished_elsewhere(held, folder):  # between our look and claim
+        if entry.model != job.model or entry.state.outcome_unknown:
+            # another model under the key, or a create sent by a worker that is gone: submit
+            # refuses both with the reason, before anything is sent or downloaded
+            return await _run_claimed(client, journal, job, key, out_dir, timeout)
+        return key, _RELOOK  # it changed meanwhile (finished, let go, a gone holder's ended)
+    if _finished_elsewhere(held, folder):  # finished between our look and our claim
         await _let_go(journal, key)
         return _settled_elsewhere(held, job)
     return await _run_claimed(client, journal, job, key, out_dir, timeout)

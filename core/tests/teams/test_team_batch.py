@@ -104,7 +104,8 @@ def test_four_workers_given_the_same_jobs_create_each_once_and_download_it_once(
     assert sorted(creates) == sorted(f"same {i}" for i in range(12))
     assert set(creates.values()) == {1}, "a job was created twice"
     on_disk = Counter(path.name for out in outs for path in _files_under(out))
-    assert set(on_disk.values()) == {1}  # each result file once, in the folder of its worker
+    twice = [name for name, count in on_disk.items() if count > 1]
+    assert twice == []  # each result file once, in the folder of the worker that fetched it
     rows = open_journal(journal_url).entries()
     assert sorted(on_disk) == sorted(Path(f).name for row in rows for f in row.files)
     assert {name.split("-")[0] for name in on_disk} == {row.task_id for row in rows}
