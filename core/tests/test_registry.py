@@ -481,7 +481,26 @@ def test_import_kiekit_stays_light() -> None:
         from kiekit.registry import installed
         installed()
         heavy = ["urllib3", "aiohttp", "cattrs", "kiekit.client", "kiekit.transport", "redis"]
+        heavy += ["psycopg", "celery", "kiekit.journal._postgres", "kiekit.distributed"]
         print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
+        """
+    )
+
+    assert result == []
+
+
+def test_a_client_on_the_default_journal_loads_no_team_extras(tmp_path: Path) -> None:
+    """The teams extras (PostgreSQL, Redis, Celery) load only when a URL asks for them."""
+    result = run_python(
+        f"""
+        import json, os, sys
+        os.environ["KIEKIT_DATA_DIR"] = {str(tmp_path)!r}
+        from kiekit import Client
+        with Client("key", rate_limits=None, base_url="http://127.0.0.1:9") as client:
+            pass
+        from kiekit.journal import default_journal
+        default_journal().entries()
+        print(json.dumps(sorted(m for m in ("psycopg", "redis", "celery") if m in sys.modules)))
         """
     )
 
