@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from kiekit.journal import EntryState, SqliteStore
+from kiekit.journal import EntryState, open_journal
 
 pytestmark = pytest.mark.xdist_group("celery")  # worker processes: one test at a time
 
@@ -244,11 +245,18 @@ def test_two_workers_run_a_batch_once_and_a_second_run_sends_nothing(
 
 
 def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewhere(
-    workers: Workers, mock_url: str, tmp_path: Path
+    workers: Workers, mock_url: str, tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:
+    """The whole team setup: Celery on Redis, the journal on PostgreSQL, the limits on Redis."""
     count = 6
     jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
-    journal = SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3")
+    database = "celery" + uuid.uuid4().hex[:8]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    journal_url = postgres_url.rsplit("/", 1)[0] + "/" + database
+    workers.env["KIEKIT_JOURNAL_URL"] = journal_url
+    workers.env["KIEKIT_LIMITS_URL"] = redis_url
+    journal = open_journal(journal_url)
     # The first tasks stay running until the test completes them: each worker is caught
     # holding one job, created and being waited on, when one of them is killed.
     hold = _control(
