@@ -325,10 +325,13 @@ class Journal:
         return self._write(key, changes, read_back)
 
     def _write(self, key: str, changes: Mapping[str, Any], read_back: bool) -> Entry | None:
-        change = None if read_back else getattr(self.store, "change", None)
-        if change is None:  # read back, or a store of someone else's without change()
+        if read_back:
             return self.store.update(key, changes)
-        change(key, changes)
+        change = getattr(self.store, "change", None)
+        if change is None:  # a store of someone else's, without change()
+            self.store.update(key, changes)
+        else:
+            change(key, changes)
         return None
 
 

@@ -109,6 +109,7 @@ class MemoryStore:
             return row
 
     def change(self, key: str, changes: Mapping[str, Any]) -> bool:
+        _column_values(changes)  # the same checks as the other stores: a wrong field is named
         return self.update(key, changes) is not None
 
     def renew(self, owner: str, lease: float) -> int:
