@@ -305,10 +305,10 @@ def test_the_sync_clients_threads_share_commits_too(kit: SimpleNamespace, tmp_pa
         assert store.writing.wait(60)
         # the others' intents queue behind the held one (counted, not timed)
         for _ in range(60_000):
-            if WRITER._queue.qsize() >= tasks - 1:
+            if WRITER.queued >= tasks - 1:
                 break
             threading.Event().wait(0.001)
-        assert WRITER._queue.qsize() >= tasks - 1
+        assert WRITER.queued >= tasks - 1
         assert submitted == []  # nobody goes on before its row is committed
         store.go_on.set()
         for thread in threads:

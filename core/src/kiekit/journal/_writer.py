@@ -14,6 +14,7 @@ are done again one by one, each with its own outcome.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import os
 import queue
@@ -55,7 +56,12 @@ class JournalWriter:
     threads that asked."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: collections.deque[_Job] = collections.deque()
+        # The writer is woken only when it sleeps: waking a thread costs a system call (and a
+        # fight for the GIL), which writes queued while it writes need not pay.
+        self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._sleeping = False
+        self._waking: set[asyncio.AbstractEventLoop] = set()  # loops with a wake-up to come
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -63,9 +69,20 @@ class JournalWriter:
         """Queue ``write`` from an event loop; its future is settled after its group commits."""
         loop = asyncio.get_running_loop()
         job = _Job(write, store, loop, loop.create_future())
-        self._put(job)
+        self._put(job, wake=False)
+        # One wake-up for all the writes this turn of the loop makes (many flows resume in one
+        # turn), at its end: the write waits no longer than the loop would anyway.
+        if self._sleeping and loop not in self._waking:
+            self._waking.add(loop)
+            loop.call_soon(self._wake_up, loop)
         assert job.future is not None
         return job.future
+
+    def _wake_up(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._waking.discard(loop)
+        if self._sleeping:
+            self._sleeping = False
+            self._wake.put(None)
 
     def run(self, write: Callable[[], Any], store: object) -> Any:
         """Do ``write`` on the writer thread, blocking this thread until its group commits;
@@ -90,8 +107,16 @@ class JournalWriter:
             raise job.error
         return job.result
 
-    def _put(self, job: _Job) -> None:
-        self._queue.put(job)
+    @property
+    def queued(self) -> int:
+        """Writes waiting for the writer (not counting the group being written)."""
+        return len(self._jobs)
+
+    def _put(self, job: _Job, *, wake: bool = True) -> None:
+        self._jobs.append(job)
+        if wake and self._sleeping:  # read after the append: see _serve
+            self._sleeping = False
+            self._wake.put(None)
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -103,13 +128,20 @@ class JournalWriter:
                     self._thread.start()
 
     def _serve(self) -> None:
+        queued = self._jobs
         while True:
-            jobs = [self._queue.get()]
-            while True:
-                try:
-                    jobs.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            if not queued:
+                # Say so before looking once more: a write appended after that look finds the
+                # flag set and wakes us; one appended before it is found. (A wake-up to spare,
+                # when both happen, only costs one more look.)
+                self._sleeping = True
+                if not queued:
+                    self._wake.get()
+                self._sleeping = False
+                continue
+            jobs = []
+            while queued:
+                jobs.append(queued.popleft())
             for _, group in itertools.groupby(jobs, key=lambda job: id(job.store)):
                 _write_group(list(group))
             for loop, done in itertools.groupby(jobs, key=lambda job: job.loop):
