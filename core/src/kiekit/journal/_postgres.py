@@ -5,8 +5,8 @@ needs the ``postgresql`` extra (psycopg 3). Rows are the SQLite store's, column 
 table, ``kiekit_journal``, made on first use. Every change is one statement in autocommit, so it is
 atomic and durable when the call returns; leases run on the server's clock, so workers on hosts
 whose clocks disagree still agree on whose lease has run out. One connection per thread (the
-asyncio clients write from the journal's writer thread, kiekit.journal._writer, never their loop);
-a process forked after using the store opens its own.
+clients write from the journal's writer thread, kiekit.journal._writer: never from an event
+loop); a process forked after using the store opens its own.
 """
 
 from __future__ import annotations
