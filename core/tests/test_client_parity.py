@@ -256,6 +256,78 @@ def test_concurrent_async_writes_share_one_commit(kit: SimpleNamespace, tmp_path
     assert max(store.groups) == tasks, store.groups
 
 
+def test_the_sync_clients_threads_share_commits_too(kit: SimpleNamespace, tmp_path: Path) -> None:
+    """A Client's threads hand their writes to the same writer: writes queued while one is being
+    written share its group's commit (instead of taking turns for SQLite's write lock), and each
+    thread goes on only once its row is committed, its error raised in that thread."""
+    from kiekit import Client
+    from kiekit.journal import JournalError, SqliteStore
+    from kiekit.journal._writer import WRITER
+
+    class CountingStore(SqliteStore):
+        def __init__(self, path: Path) -> None:
+            super().__init__(path)
+            self.writing, self.go_on = threading.Event(), threading.Event()
+            self.groups: list[int] = []  # writes per shared transaction
+            self.threads: set[str] = set()
+            self._in_group: int | None = None
+            self._inserts = 0
+
+        def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
+            self.threads.add(threading.current_thread().name)
+            self._inserts += 1
+            if self._inserts == 1:  # the first write waits while the others queue up
+                self.writing.set()
+                assert self.go_on.wait(60), "the test never let the write finish"
+            if self._in_group is not None:
+                self._in_group += 1
+            return super().insert(entry, lease=lease)
+
+        @contextlib.contextmanager
+        def batch(self) -> Iterator[None]:
+            self._in_group = 0
+            with super().batch():
+                yield
+            self.groups.append(self._in_group)
+            self._in_group = None
+
+    store = CountingStore(tmp_path / "journal.sqlite")
+    tasks = 8
+    kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
+    client = Client(kit.CANARY, transport=kie.transport, journal=Journal(store), **QUIET)
+    submitted: list[str] = []
+
+    def submit(n: int) -> None:
+        submitted.append(client.submit(kit.GROK_T2I, prompt=f"fox {n}").id)
+
+    with client:
+        threads = [threading.Thread(target=submit, args=(n,)) for n in range(tasks)]
+        for thread in threads:
+            thread.start()
+        assert store.writing.wait(60)
+        # the others' intents queue behind the held one (counted, not timed)
+        for _ in range(60_000):
+            if WRITER.queued >= tasks - 1:
+                break
+            threading.Event().wait(0.001)
+        assert WRITER.queued >= tasks - 1
+        assert submitted == []  # nobody goes on before its row is committed
+        store.go_on.set()
+        for thread in threads:
+            thread.join(60)
+    assert len(submitted) == tasks
+    assert store.threads == {"kiekit-journal"}
+    rows = store.entries()
+    assert [row.state for row in rows] == [EntryState.CREATED] * tasks
+    assert max(store.groups) >= tasks - 1, store.groups
+
+    def broken() -> None:
+        raise JournalError("disk full")
+
+    with pytest.raises(JournalError, match="disk full"):  # raised in the thread that asked
+        WRITER.run(broken, store)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
 # Python 3.12+ warns of fork() in a process with threads: forking such a process is the point
 @pytest.mark.filterwarnings("ignore:This process.*fork:DeprecationWarning")

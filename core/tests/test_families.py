@@ -92,6 +92,36 @@ def test_market_states(kit: SimpleNamespace, state: str, expected: State) -> Non
     assert status.state.finished is (state in ("success", "fail"))
 
 
+@pytest.mark.parametrize("state", ["waiting", "queuing", "generating"])
+@pytest.mark.parametrize("extra", [{}, {"progress": None, "failMsg": "", "model": None}])
+def test_a_pending_poll_reads_the_same_without_the_converter(
+    kit: SimpleNamespace, state: str, extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most polls carry nothing but their state: they are read plainly, to the same status the
+    whole record gives."""
+    data = {**kit.market_data(state), **extra}
+    whole = Market().parse_status(TASK_ID, data)
+    monkeypatch.setattr(Market, "record", lambda *_: pytest.fail("read with the converter"))
+    assert Market().parse_status(TASK_ID, data) == whole
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"state": 3},  # not text
+        {"taskId": 42},  # an id that is not text
+        {"progress": "lots"},  # a field that says more, and wrongly
+        {"resultJson": "{not json"},
+    ],
+)
+def test_a_pending_poll_that_says_more_or_wrongly_is_read_in_full(
+    kit: SimpleNamespace, odd: dict[str, Any]
+) -> None:
+    with pytest.raises(ProtocolError) as info:
+        Market().parse_status(TASK_ID, {**kit.market_data("generating"), **odd})
+    assert info.value.task_id == TASK_ID
+
+
 @pytest.mark.parametrize("state", ["queueing", "wait", "Success", "FAILED", "cancelled"])
 def test_unknown_market_states_are_protocol_errors(kit: SimpleNamespace, state: str) -> None:
     with pytest.raises(ProtocolError, match=state) as info:

@@ -96,6 +96,81 @@ def test_rows_round_trip_with_assets_files_and_errors(store: JournalStore, tmp_p
     assert store.entries() == [entry]
 
 
+def test_change_writes_without_reading_back_and_names_a_wrong_field(
+    store: JournalStore, tmp_path: Path
+) -> None:
+    """The clients' writes after a create ignore the row, so kiekit's stores offer change():
+    the same row as update() would leave, read back by nobody."""
+    asset = Asset("https://cdn.example/r/a.png", MediaKind.IMAGE, "image/png")
+    store.insert(_entry("k", owner="w1", lease_until=50.0))
+    changes = {"state": EntryState.SUCCEEDED, "assets": (asset,), "error": None, "updated_at": 2.0}
+    change = getattr(store, "change")  # noqa: B009 - optional in the protocol
+    assert change("k", changes) is True
+    assert store.get("k") == _entry(
+        "k",
+        state=EntryState.SUCCEEDED,
+        assets=(asset,),
+        updated_at=2.0,
+        owner="w1",
+        lease_until=50.0,  # change() leaves the lease alone
+    )
+    assert change("nobody", {"updated_at": 3.0}) is False
+    with pytest.raises(ValueError, match="colour"):
+        change("k", {"colour": "red"})
+
+
+def test_the_clients_writes_skip_the_read_back_and_still_land(store: JournalStore) -> None:
+    journal = Journal(store)
+    intent = journal.intend("m", None)
+    assert intent is not None
+    assert journal.created(intent, Task("t1", "m"), read_back=False) is None
+    asset = Asset("https://cdn.example/a.png", MediaKind.IMAGE)
+    assert journal.finished(Task("t1", "m"), Results("t1", (asset,)), read_back=False) is None
+    row = journal.by_task("t1")
+    assert row is not None
+    assert (row.state, row.assets) == (EntryState.SUCCEEDED, (asset,))
+    # a store of someone else's, without change(): update() does it
+    plain = _UpdateOnly(MemoryStore())
+    other = Journal(plain)
+    intent = other.intend("m", None)
+    assert intent is not None
+    assert other.created(intent, Task("t2", "m"), read_back=False) is None
+    assert plain.updates == 1
+    row = other.by_task("t2")
+    assert row is not None
+    assert row.state is EntryState.CREATED
+
+
+class _UpdateOnly:
+    """A JournalStore with only the protocol's methods (no change()), counting updates."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.inner = inner
+        self.updates = 0
+
+    def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
+        return self.inner.insert(entry, lease=lease)
+
+    def update(self, key: str, changes: Any, **conditions: Any) -> Entry | None:
+        self.updates += 1
+        return self.inner.update(key, changes, **conditions)
+
+    def renew(self, owner: str, lease: float) -> int:
+        return self.inner.renew(owner, lease)
+
+    def now(self) -> float:
+        return self.inner.now()
+
+    def get(self, key: str) -> Entry | None:
+        return self.inner.get(key)
+
+    def by_task(self, task_id: str) -> Entry | None:
+        return self.inner.by_task(task_id)
+
+    def entries(self) -> list[Entry]:
+        return self.inner.entries()
+
+
 def test_entries_come_oldest_first(store: JournalStore) -> None:
     store.insert(_entry("b", created_at=2.0))
     store.insert(_entry("a", created_at=1.0))

@@ -406,3 +406,25 @@ def test_wire_override_is_used_verbatim(camel_case: bool) -> None:
 )
 def test_camel(name: str, expected: str) -> None:
     assert camel(name) == expected
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"code": 200, "msg": "success", "data": {"taskId": "t1"}},
+        {"code": 402, "message": "Credits insufficient"},  # the one page spelling it "message"
+        {"code": 500, "msg": 7, "data": None},  # a message that is not text reads as none
+        {"code": "200", "msg": "ok"},  # not the usual int: read by the converter
+        {"code": 200.0, "msg": "ok"},
+    ],
+)
+def test_an_envelope_reads_the_same_on_the_plain_path_and_the_converter(
+    payload: dict[str, Any],
+) -> None:
+    assert read_envelope(payload) == structure(payload, Envelope)
+
+
+@pytest.mark.parametrize("payload", [{"code": True, "msg": "ok"}, {"msg": "no code"}, [200]])
+def test_an_envelope_without_a_number_code_is_a_protocol_error(payload: Any) -> None:
+    with pytest.raises(ProtocolError):
+        read_envelope(payload)

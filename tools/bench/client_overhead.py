@@ -3,11 +3,14 @@
 Each task is one createTask and status polls until success (the mock answers "success" at the
 third poll), with no sleep between polls, so any difference is the client's own work: input
 validation, building requests, envelope and status parsing, the engine's flow. The mock runs in
-its own process. Besides tasks/s (the target), each side's own CPU time per task is printed: on
-two cores the mock can be the bottleneck for both sides, and CPU per task still shows overhead.
-kiekit runs as users get it, its durable task journal included (SQLite, three commits a task, in
-a temporary folder: see harness.py), and again with ``journal=None`` to show the engine's own
-cost; its rate limiter is off, as the raw loops have none and this mock enforces no limits.
+its own process. The target is stated in this process's CPU time per task (issue 18): the
+ratio is the raw loop's CPU per task over the client's, so 0.85 means the client spends at most
+1/0.85 of the raw loop's CPU on each task. Tasks/s are printed beside it: on two cores the mock
+can be the bottleneck for both sides, and CPU per task still shows the client's overhead.
+kiekit runs as users get it, its durable task journal included (SQLite, three writes a task,
+group-committed by the journal's writer thread, in a temporary folder: see harness.py), and
+again with ``journal=None`` to show the engine's own cost; its rate limiter is off, as the raw
+loops have none and this mock enforces no limits.
 """
 
 from __future__ import annotations
@@ -173,13 +176,15 @@ def measure(rounds: int = 3, tasks: int = 1000) -> list[Row]:
     ):
         our_rate, our_spread = median_spread(rate[ours])
         their_rate, their_spread = median_spread(rate[theirs])
-        ratio = our_rate / their_rate
+        our_cpu, our_cpu_spread = median_spread(cpu[ours], "{:.2f}")
+        their_cpu, their_cpu_spread = median_spread(cpu[theirs], "{:.2f}")
+        ratio = their_cpu / our_cpu  # CPU per task: the raw loop's over the client's
         rows.append(
             Row(
                 label,
-                f"{our_rate:,.0f} ({our_spread}) vs {their_rate:,.0f} ({their_spread}) tasks/s; "
-                f"client CPU {median_spread(cpu[ours])[0]:.2f} vs "
-                f"{median_spread(cpu[theirs])[0]:.2f} ms/task",
+                f"client CPU {our_cpu:.2f} ({our_cpu_spread}) vs {their_cpu:.2f} "
+                f"({their_cpu_spread}) ms/task; {our_rate:,.0f} ({our_spread}) vs "
+                f"{their_rate:,.0f} ({their_spread}) tasks/s (ratio {our_rate / their_rate:.2f})",
                 f"{ratio:.2f}",
                 "≥ 0.85",
                 ratio >= 0.85,

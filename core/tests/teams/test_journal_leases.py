@@ -27,6 +27,7 @@ from kiekit.journal import (
 from kiekit.journal._journal import _site
 from kiekit.journal._postgres import PostgresStore
 from kiekit.journal._stores import JournalStore
+from kiekit.models import Task
 
 GROK = "grok-imagine/text-to-image"
 
@@ -102,6 +103,26 @@ def test_a_released_row_is_free_at_once_and_an_unheld_row_is_anyones(store: Jour
     assert store.update("k", {"updated_at": 3.0}, holder="b", lease=60) is not None
     store.insert(row("plain"))  # a row nobody holds (a create without a key)
     assert store.update("plain", {"updated_at": 2.0}, holder="c", lease=60) is not None
+
+
+def test_the_clients_writes_without_read_back_keep_the_holders_lease(store: JournalStore) -> None:
+    """A keyed create's later writes (created, finished) skip reading the row back; they change
+    what they say and leave the lease with its holder, so no other worker takes the job."""
+    journal = Journal(store, lease=600)
+    intent = journal.intend(GROK, {"p": 1}, key="job-1")
+    assert intent is not None
+    assert journal.created(intent, Task("t1", GROK), read_back=False) is None
+    other = Journal(store, lease=600)
+    after = other.by_task("t1")
+    assert after is not None
+    assert (after.state, after.owner) == (EntryState.CREATED, journal.owner)
+    assert after.lease_until is not None
+    assert other.claim(GROK, "job-1") is None  # still held
+    assert journal.downloaded("t1", [], ".", read_back=False) is None
+    done = other.by_task("t1")
+    assert done is not None
+    assert done.lease_until is None  # let go with its last write
+    assert getattr(store, "change")("no-such-key", {"updated_at": 1.0}) is False  # noqa: B009
 
 
 def test_the_state_test_and_the_lease_test_hold_together(

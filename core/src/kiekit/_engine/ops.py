@@ -93,10 +93,12 @@ class Now:
 
 @frozen
 class Record:
-    """A journal write: ``write()``'s return value is the outcome. The blocking driver runs it
-    in place; the asyncio driver on the journal's writer thread, never on the event loop. A
-    write is never cut short: a cancellation that arrives meanwhile reaches the flow after
-    the write's outcome has (so an intent row written is always an intent row known)."""
+    """A journal write: ``write()``'s return value is the outcome. The asyncio driver runs it on
+    the journal's writer thread, never on the event loop; the blocking driver too when the store
+    commits in groups (the threads' writes then share commits), else in place. A write is
+    answered once committed, and is never cut short: a cancellation that arrives meanwhile
+    reaches the flow after the write's outcome has (so an intent row written is always an
+    intent row known)."""
 
     write: Callable[[], Any] = field(repr=False)
     # the journal store written to: writes to one store may share a commit (group commit)

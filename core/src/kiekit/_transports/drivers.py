@@ -67,7 +67,7 @@ class SyncDriver:
         if isinstance(op, Now):
             return self._clock()
         if isinstance(op, Record):
-            return op.write()
+            return _write_now(op)
         if isinstance(op, Reserve):
             return op.limiter.reserve(op)
         if isinstance(op, OpenStream):
@@ -216,6 +216,16 @@ async def drive_async(
 ) -> T:
     """Run an engine flow to its result on the event loop."""
     return await AsyncDriver(transport, sleep=sleep, clock=clock).run(flow)
+
+
+def _write_now(op: Record) -> Any:
+    """A journal write from a thread: a store that commits in groups gets it on the writer
+    thread, where it shares a commit with the other threads' writes (SQLite has one write lock:
+    threads writing on their own would take turns for it, sleeping meanwhile); any other store
+    is written in place. Either way it is committed when this returns."""
+    if getattr(op.store, "batch", None) is None:
+        return op.write()
+    return WRITER.run(op.write, op.store)
 
 
 async def _written(op: Record) -> tuple[asyncio.Future[Any], BaseException | None]:

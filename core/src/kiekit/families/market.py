@@ -48,6 +48,27 @@ class MarketRecord(wire.WireRecord):
     progress: float | None = None  # 0–100, Sora 2 only (§2.2)
 
 
+# The fields a poll of a task still on its way leaves empty; with all of them empty, a plain read
+# of ``state`` says what the whole record would (the converter is for the answers that say more).
+_EMPTY_WHILE_PENDING = ("resultJson", "failCode", "failMsg", "progress")
+
+
+def _pending_state(data: Any) -> str | None:
+    """The state of a record that holds nothing but its state (and names), else None."""
+    if not isinstance(data, dict):
+        return None
+    state = data.get("state")
+    if type(state) is not str:
+        return None
+    for name in _EMPTY_WHILE_PENDING:
+        if data.get(name) not in (None, ""):
+            return None
+    for name in ("taskId", "model"):
+        if not isinstance(data.get(name), (str, type(None))):
+            return None
+    return state
+
+
 class MarketProvider(Provider):
     """Base for market models: subclasses declare ``name`` and ``models`` only."""
 
@@ -73,6 +94,11 @@ class MarketProvider(Provider):
         return wire.structure(data, MarketRecord, task_id=task_id)
 
     def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        pending = _pending_state(data)
+        if pending is not None:  # most polls: a plain read of the one field that is set
+            state = STATES.get(pending)
+            if state is not None and state is not State.FAILED:  # a failure says more
+                return TaskStatus.of(task_id, state, raw=data)
         record = self.record(task_id, data)
         state = STATES.get(record.state)
         if state is None:

@@ -216,13 +216,21 @@ class Journal:
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
 
-    def created(self, entry: Entry, task: Task) -> Entry | None:
+    # The writes below return the row after them; with ``read_back=False`` (the clients, which
+    # ignore it) the row is written without being read back, and they return None.
+
+    def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
-        return self.store.update(entry.key, changes)
+        return self._write(entry.key, changes, read_back)
 
     def create_failed(
-        self, entry: Entry, exc: BaseException, *, maybe_sent: bool = True
+        self,
+        entry: Entry,
+        exc: BaseException,
+        *,
+        maybe_sent: bool = True,
+        read_back: bool = True,
     ) -> Entry | None:
         """A create that raised: ``rejected`` when it was never handed to the network
         (``maybe_sent`` False: cancelled before sending) or KIE's answer proves nothing was
@@ -235,30 +243,37 @@ class Journal:
         changes = {"state": state, "error": error_record(exc), "updated_at": self._clock()}
         if proven:  # nothing was made: another worker may try it at once
             changes["lease_until"] = None
-        return self.store.update(entry.key, changes)
+        return self._write(entry.key, changes, read_back)
 
     # -- the wait and the files --------------------------------------------------------------
 
-    def finished(self, task: Task, results: Results) -> Entry | None:
+    def finished(self, task: Task, results: Results, *, read_back: bool = True) -> Entry | None:
         changes = {
             "state": EntryState.SUCCEEDED,
             "assets": results.assets,
             "error": None,
             "updated_at": self._clock(),
         }
-        return self._update_task(task.id, changes)
+        return self._update_task(task.id, changes, read_back)
 
-    def wait_failed(self, task: Task, exc: BaseException) -> Entry | None:
+    def wait_failed(
+        self, task: Task, exc: BaseException, *, read_back: bool = True
+    ) -> Entry | None:
         """A wait that raised: the task failed, or the wait stopped (timeout, network) and the
         task lives on (``created`` stays, with the error, for ``kie resume``)."""
         changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
         if isinstance(exc, TaskFailedError):
             changes["state"] = EntryState.FAILED
             changes["lease_until"] = None  # nothing left to do for it
-        return self._update_task(task.id, changes)
+        return self._update_task(task.id, changes, read_back)
 
     def downloaded(
-        self, task_id: str, paths: Sequence[Path], out_dir: str | os.PathLike[str]
+        self,
+        task_id: str,
+        paths: Sequence[Path],
+        out_dir: str | os.PathLike[str],
+        *,
+        read_back: bool = True,
     ) -> Entry | None:
         changes = {
             "files": tuple(str(Path(path).resolve()) for path in paths),
@@ -266,10 +281,13 @@ class Journal:
             "updated_at": self._clock(),
             "lease_until": None,  # done: nobody needs to hold it any more
         }
-        return self._update_task(task_id, changes)
+        return self._update_task(task_id, changes, read_back)
 
-    def download_failed(self, task_id: str, exc: BaseException) -> Entry | None:
-        return self._update_task(task_id, {"error": error_record(exc), "updated_at": self._clock()})
+    def download_failed(
+        self, task_id: str, exc: BaseException, *, read_back: bool = True
+    ) -> Entry | None:
+        changes = {"error": error_record(exc), "updated_at": self._clock()}
+        return self._update_task(task_id, changes, read_back)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -293,7 +311,9 @@ class Journal:
         with self._lock:
             self._keys[task_id] = key
 
-    def _update_task(self, task_id: str, changes: Mapping[str, Any]) -> Entry | None:
+    def _update_task(
+        self, task_id: str, changes: Mapping[str, Any], read_back: bool = True
+    ) -> Entry | None:
         with self._lock:
             key = self._keys.get(task_id)
         if key is None:
@@ -302,7 +322,17 @@ class Journal:
                 return None
             key = entry.key
             self._remember(task_id, key)
-        return self.store.update(key, changes)
+        return self._write(key, changes, read_back)
+
+    def _write(self, key: str, changes: Mapping[str, Any], read_back: bool) -> Entry | None:
+        if read_back:
+            return self.store.update(key, changes)
+        change = getattr(self.store, "change", None)
+        if change is None:  # a store of someone else's, without change()
+            self.store.update(key, changes)
+        else:
+            change(key, changes)
+        return None
 
 
 def default_journal() -> Journal:
@@ -434,19 +464,22 @@ class Recorder:
     def created(self, intent: Entry | None, task: Task) -> None:
         if self.journal is not None and intent is not None:
             journal = self.journal
-            self._safely(task.id, lambda: journal.created(intent, task))
+            self._safely(task.id, lambda: journal.created(intent, task, read_back=False))
 
     def create_failed(
         self, intent: Entry | None, exc: BaseException, *, maybe_sent: bool = True
     ) -> None:
         if self.journal is not None and intent is not None:
             journal = self.journal
-            self._safely(None, lambda: journal.create_failed(intent, exc, maybe_sent=maybe_sent))
+            self._safely(
+                None,
+                lambda: journal.create_failed(intent, exc, maybe_sent=maybe_sent, read_back=False),
+            )
 
     def finished(self, task: Task, results: Results) -> None:
         if self.journal is not None:
             journal = self.journal
-            self._safely(task.id, lambda: journal.finished(task, results))
+            self._safely(task.id, lambda: journal.finished(task, results, read_back=False))
 
     def records_failure(self, exc: BaseException) -> bool:
         """Whether a failed wait or download is written down: only kiekit's errors say
@@ -456,19 +489,22 @@ class Recorder:
     def wait_failed(self, task: Task, exc: BaseException) -> None:
         if self.journal is not None and isinstance(exc, KieError):  # records_failure
             journal = self.journal
-            self._safely(task.id, lambda: journal.wait_failed(task, exc))
+            self._safely(task.id, lambda: journal.wait_failed(task, exc, read_back=False))
 
     def downloaded(
         self, task_id: str, paths: Sequence[Path], out_dir: str | os.PathLike[str]
     ) -> None:
         if self.journal is not None:
             journal = self.journal
-            self._safely(task_id, lambda: journal.downloaded(task_id, paths, out_dir))
+            self._safely(
+                task_id,
+                lambda: journal.downloaded(task_id, paths, out_dir, read_back=False),
+            )
 
     def download_failed(self, task_id: str, exc: BaseException) -> None:
         if self.journal is not None and isinstance(exc, KieError):  # records_failure
             journal = self.journal
-            self._safely(task_id, lambda: journal.download_failed(task_id, exc))
+            self._safely(task_id, lambda: journal.download_failed(task_id, exc, read_back=False))
 
     @staticmethod
     def _safely(task_id: str | None, write: Callable[[], object]) -> None:

@@ -5,8 +5,8 @@ needs the ``postgresql`` extra (psycopg 3). Rows are the SQLite store's, column 
 table, ``kiekit_journal``, made on first use. Every change is one statement in autocommit, so it is
 atomic and durable when the call returns; leases run on the server's clock, so workers on hosts
 whose clocks disagree still agree on whose lease has run out. One connection per thread (the
-asyncio clients write from the journal's writer thread, kiekit.journal._writer, never their loop);
-a process forked after using the store opens its own.
+clients write from the journal's writer thread, kiekit.journal._writer: never from an event
+loop); a process forked after using the store opens its own.
 """
 
 from __future__ import annotations
@@ -175,6 +175,14 @@ class PostgresStore:
             found = self._connection().execute(statement, params).fetchone()
         return None if found is None else _from_row(dict(zip(_COLUMNS, found, strict=True)))
 
+    def change(self, key: str, changes: Mapping[str, Any]) -> bool:
+        """``update(key, changes)`` without reading the row back; True when the row was there."""
+        values = _column_values(changes)
+        assignments = ", ".join(f"{name} = %s" for name in values)
+        statement = f"UPDATE {TABLE} SET {assignments} WHERE key = %s"  # noqa: S608 - fixed
+        with self._guard():
+            return self._connection().execute(statement, [*values.values(), key]).rowcount == 1
+
     def renew(self, owner: str, lease: float) -> int:
         statement = (
             f"UPDATE {TABLE} SET lease_until = {_NOW} + %s "  # noqa: S608 - fixed names
@@ -185,7 +193,7 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """The writes this thread makes inside the block share one transaction (the asyncio
+        """The writes this thread makes inside the block share one transaction (the
         clients' group commit, kiekit.journal._writer); an error rolls them all back."""
         with self._guard(), self._connection().transaction():
             yield

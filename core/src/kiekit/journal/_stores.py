@@ -9,6 +9,7 @@ else's lease runs, so taking a row over is one atomic compare-and-set (docs/team
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -45,6 +46,10 @@ class JournalStore(Protocol):
         state is one of those (a compare-and-set). With ``holder``, only when no other owner's
         lease runs; the row is then ``holder``'s, for ``lease`` seconds (None: released). The
         row after, or None when not applied."""
+
+    # A store may also offer ``change(key, changes) -> bool``: ``update`` without conditions
+    # and without reading the row back (the clients' writes after the create ignore the row),
+    # True when a row was changed. The journal uses it when present (kiekit's stores have it).
 
     def renew(self, owner: str, lease: float) -> int:
         """Extend every running lease ``owner`` holds to ``lease`` seconds from now; how many."""
@@ -102,6 +107,10 @@ class MemoryStore:
                 changes = {**changes, "owner": holder, "lease_until": until}
             row = self._rows[key] = attrs.evolve(row, **changes)
             return row
+
+    def change(self, key: str, changes: Mapping[str, Any]) -> bool:
+        _column_values(changes)  # the same checks as the other stores: a wrong field is named
+        return self.update(key, changes) is not None
 
     def renew(self, owner: str, lease: float) -> int:
         with self._lock:
@@ -306,17 +315,11 @@ class SqliteStore:
         return self._clock()
 
     def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
-        row = _to_row(entry)
+        values = _row_values(entry)
         if lease is not None:
-            row["lease_until"] = self._clock() + lease
-        placeholders = ", ".join("?" for _ in _COLUMNS)
+            values[-1] = self._clock() + lease  # lease_until, the last column
         with self._guard():
-            cursor = self._connection().execute(
-                f"INSERT OR IGNORE INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed
-                f"VALUES ({placeholders})",
-                [row[name] for name in _COLUMNS],
-            )
-            return cursor.rowcount == 1
+            return self._connection().execute(_INSERT, values).rowcount == 1
 
     def update(
         self,
@@ -355,6 +358,16 @@ class SqliteStore:
             )
         return _from_row(dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
 
+    def change(self, key: str, changes: Mapping[str, Any]) -> bool:
+        """``update(key, changes)`` without reading the row back: one statement (its own
+        transaction, or its part of a ``batch``); True when the row was there."""
+        values = _column_values(changes)
+        with self._guard():
+            cursor = self._connection().execute(
+                _change_statement(tuple(values)), [*values.values(), key]
+            )
+            return cursor.rowcount == 1
+
     def renew(self, owner: str, lease: float) -> int:
         with self._guard():
             cursor = self._connection().execute(
@@ -366,7 +379,7 @@ class SqliteStore:
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """The writes this thread makes inside the block share one transaction, committed at
-        its end (the asyncio clients' group commit, kiekit.journal._writer); an error rolls
+        its end (the clients' group commit, kiekit.journal._writer); an error rolls
         them all back."""
         connection = self._connection()
         with self._guard():
@@ -432,23 +445,42 @@ def _asset_of(item: Mapping[str, Any]) -> Asset:
     )
 
 
+_INSERT = (
+    f"INSERT OR IGNORE INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed names
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
+
+
+@functools.cache
+def _change_statement(names: tuple[str, ...]) -> str:
+    """The UPDATE of these columns (a handful of combinations: each is built once)."""
+    assignments = ", ".join(f"{name} = ?" for name in names)
+    return f"UPDATE entries SET {assignments} WHERE key = ?"  # noqa: S608 - fixed names
+
+
+def _row_values(entry: Entry) -> list[Any]:
+    """The entry's column values, in the order of _COLUMNS."""
+    request, error = entry.request, entry.error
+    return [
+        entry.key,
+        entry.task_id,
+        entry.model,
+        entry.state.value,
+        entry.created_at,
+        entry.updated_at,
+        entry.base_url,
+        entry.out_dir,
+        None if request is None else json.dumps(request),
+        json.dumps([_asset_json(asset) for asset in entry.assets]) if entry.assets else "[]",
+        json.dumps(list(entry.files)) if entry.files else "[]",
+        None if error is None else json.dumps(error),
+        entry.owner,
+        entry.lease_until,
+    ]
+
+
 def _to_row(entry: Entry) -> dict[str, Any]:
-    return {
-        "key": entry.key,
-        "task_id": entry.task_id,
-        "model": entry.model,
-        "state": entry.state.value,
-        "created_at": entry.created_at,
-        "updated_at": entry.updated_at,
-        "base_url": entry.base_url,
-        "out_dir": entry.out_dir,
-        "request": None if entry.request is None else json.dumps(entry.request),
-        "assets": json.dumps([_asset_json(asset) for asset in entry.assets]),
-        "files": json.dumps(list(entry.files)),
-        "error": None if entry.error is None else json.dumps(entry.error),
-        "owner": entry.owner,
-        "lease_until": entry.lease_until,
-    }
+    return dict(zip(_COLUMNS, _row_values(entry), strict=True))
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -464,9 +496,12 @@ _ENCODERS: dict[str, Any] = {
 }
 
 
+_CHANGEABLE = frozenset(_COLUMNS[1:])
+
+
 def _column_values(changes: Mapping[str, Any]) -> dict[str, Any]:
     """The changed fields as column values; a field that is not a column (or the key) is a bug."""
-    unknown = set(changes) - set(_COLUMNS[1:])
+    unknown = changes.keys() - _CHANGEABLE
     if unknown or not changes:
         raise ValueError(f"cannot update journal fields {sorted(unknown) or 'none'}")
     return {name: _ENCODERS.get(name, _same)(value) for name, value in changes.items()}

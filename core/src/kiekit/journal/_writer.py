@@ -1,17 +1,20 @@
-"""The one thread that writes journals for asyncio clients: off the event loop, in groups.
+"""The one thread that writes journals for both clients: off the event loop, in groups.
 
 An ``AsyncClient`` must never block its loop on the journal (a commit may wait for the disk),
-so its driver hands each write here. Writes queue up while one group is being written; the next
-group takes everything queued for one store and, where the store can (``SqliteStore.batch``),
-commits it in one transaction ("group commit": one commit for many concurrent tasks instead of
-one each). A write's future is settled only after its group's commit, so an intent row is on
-disk before its create is sent, as with a write of its own. If a group's commit fails, its
-writes are done again one by one, each with its own outcome.
+and a ``Client``'s threads must not fight over SQLite's write lock (each commit of its own, the
+others sleeping in SQLite's busy handler meanwhile). So both hand each write here. Writes queue
+up while one group is being written; the next group takes everything queued for one store and,
+where the store can (``SqliteStore.batch``), commits it in one transaction ("group commit": one
+commit for many concurrent tasks instead of one each). A write is answered only after its
+group's commit — its future settled, or its blocked thread woken — so an intent row is on disk
+before its create is sent, as with a write of its own. If a group's commit fails, its writes
+are done again one by one, each with its own outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import os
 import queue
@@ -19,17 +22,27 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from attrs import define
 
-
-@define
 class _Job:
-    write: Callable[[], Any]
-    store: object
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    result: Any = None
-    error: BaseException | None = None
+    """One write, and who waits for it: a future on an event loop, or a blocked thread."""
+
+    __slots__ = ("error", "future", "loop", "result", "store", "woken", "write")
+
+    def __init__(
+        self,
+        write: Callable[[], Any],
+        store: object,
+        loop: asyncio.AbstractEventLoop | None,
+        future: asyncio.Future[Any] | None,
+        woken: Any = None,
+    ) -> None:
+        self.write = write
+        self.store = store
+        self.loop = loop
+        self.future = future
+        self.woken = woken  # a held lock, released once the write is done (a thread waits)
+        self.result: Any = None
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
@@ -39,39 +52,103 @@ class _Job:
 
 
 class JournalWriter:
-    """Runs journal writes on its own thread (started on first use) and settles their futures
-    on the loops that asked."""
+    """Runs journal writes on its own thread (started on first use) and answers the loops and
+    threads that asked."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: collections.deque[_Job] = collections.deque()
+        # The writer is woken only when it sleeps: waking a thread costs a system call (and a
+        # fight for the GIL), which writes queued while it writes need not pay.
+        self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._sleeping = False
+        self._waking: set[asyncio.AbstractEventLoop] = set()  # loops with a wake-up to come
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def submit(self, write: Callable[[], Any], store: object) -> asyncio.Future[Any]:
+        """Queue ``write`` from an event loop; its future is settled after its group commits."""
         loop = asyncio.get_running_loop()
         job = _Job(write, store, loop, loop.create_future())
-        self._queue.put(job)
+        self._put(job, wake=False)
+        # One wake-up for all the writes this turn of the loop makes (many flows resume in one
+        # turn), at its end: the write waits no longer than the loop would anyway.
+        if self._sleeping and loop not in self._waking:
+            self._waking.add(loop)
+            loop.call_soon(self._wake_up, loop)
+        assert job.future is not None
+        return job.future
+
+    def _wake_up(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._waking.discard(loop)
+        if self._sleeping:
+            self._sleeping = False
+            self._wake.put(None)
+
+    def run(self, write: Callable[[], Any], store: object) -> Any:
+        """Do ``write`` on the writer thread, blocking this thread until its group commits;
+        its result, or its error raised here. Called from the writer thread itself (a write
+        that writes), it is done in place."""
+        if threading.current_thread() is self._thread:
+            return write()
+        woken = threading.Lock()
+        woken.acquire()
+        job = _Job(write, store, None, None, woken)
+        self._put(job)
+        interrupted: BaseException | None = None
+        while True:  # as on a loop: an interruption (Ctrl-C) is raised once the write is done
+            try:
+                woken.acquire()  # released by the writer once the group is committed
+                break
+            except BaseException as exc:
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    @property
+    def queued(self) -> int:
+        """Writes waiting for the writer (not counting the group being written)."""
+        return len(self._jobs)
+
+    def _put(self, job: _Job, *, wake: bool = True) -> None:
+        self._jobs.append(job)
+        if wake and self._sleeping:  # read after the append: see _serve
+            self._sleeping = False
+            self._wake.put(None)
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
-                    # daemon: a write is awaited by its flow, so none is pending at a clean exit
+                    # daemon: a write is waited for by its caller, so none is pending at a
+                    # clean exit
                     self._thread = threading.Thread(
                         target=self._serve, name="kiekit-journal", daemon=True
                     )
                     self._thread.start()
-        return job.future
 
     def _serve(self) -> None:
+        queued = self._jobs
         while True:
-            jobs = [self._queue.get()]
-            while True:
-                try:
-                    jobs.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            if not queued:
+                # Say so before looking once more: a write appended after that look finds the
+                # flag set and wakes us; one appended before it is found. (A wake-up to spare,
+                # when both happen, only costs one more look.)
+                self._sleeping = True
+                if not queued:
+                    self._wake.get()
+                self._sleeping = False
+                continue
+            jobs = []
+            while queued:
+                jobs.append(queued.popleft())
             for _, group in itertools.groupby(jobs, key=lambda job: id(job.store)):
                 _write_group(list(group))
             for loop, done in itertools.groupby(jobs, key=lambda job: job.loop):
+                if loop is None:  # threads that wait: wake each
+                    for job in done:
+                        job.woken.release()
+                    continue
                 settled = list(done)
                 try:
                     loop.call_soon_threadsafe(_settle, settled)
@@ -96,12 +173,14 @@ def _write_group(jobs: list[_Job]) -> None:
 
 def _settle(jobs: list[_Job]) -> None:
     for job in jobs:
-        if job.future.done():  # cancelled: the driver no longer waits on this future
+        future = job.future
+        assert future is not None
+        if future.done():  # cancelled: the driver no longer waits on this future
             continue
         if job.error is not None:
-            job.future.set_exception(job.error)
+            future.set_exception(job.error)
         else:
-            job.future.set_result(job.result)
+            future.set_result(job.result)
 
 
 WRITER = JournalWriter()
