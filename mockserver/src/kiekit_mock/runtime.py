@@ -58,7 +58,7 @@ class Runtime:
         )
         rules = RuleBook(config.rules)
         store = Store(config, clock.now, rules, Limits(LimitSettings.from_config(config)))
-        journal = Journal(clock.now)
+        journal = Journal(clock.now, limit=config.journal_limit)
         return cls(config, store, dispatcher, journal, clock, rules=rules, changes=changes)
 
     def finish(self, transition: Transition, payload: CallbackPayload) -> None:
