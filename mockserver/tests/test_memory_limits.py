@@ -84,3 +84,16 @@ def test_the_command_line_names_a_bad_limit(capsys: pytest.CaptureFixture[str]) 
         main(["serve", "--journal-limit", "-1"])
     assert stopped.value.code == 2
     assert "--journal-limit" in capsys.readouterr().err
+
+
+def test_finished_answers_rendered_once_are_kept_within_the_task_limit(
+    make_mock: MakeMock,
+) -> None:
+    mock, kie = make_mock(task_limit=10)
+    ids = [kie.create(T2I, prompt=f"p{n}") for n in range(30)]
+    for task_id in ids:
+        kie.record(task_id)  # finished: its answer is rendered once and kept
+        kie.record(task_id)  # polled again: the same answer, sent as it is
+    cached = len(mock._runtime.prerendered)
+    assert 0 < cached <= 10
+    assert kie.record(ids[-1])["state"] == "success"
