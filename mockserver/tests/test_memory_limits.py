@@ -42,7 +42,7 @@ def test_duplicate_creates_are_still_caught_among_the_records_kept(make_mock: Ma
     kie.create(T2I, prompt="twice")
     check = mock.journal.check_no_duplicate_creates()
     assert not check.passed
-    assert {record.body["input"]["prompt"] for record in check.offending} == {"twice"}
+    assert {(record.body or {})["input"]["prompt"] for record in check.offending} == {"twice"}
 
 
 def test_the_oldest_finished_tasks_are_forgotten_and_answer_not_found(make_mock: MakeMock) -> None:
@@ -71,11 +71,14 @@ def test_pending_tasks_are_never_forgotten(make_mock: MakeMock) -> None:
 
 @pytest.mark.parametrize("field", ["journal_limit", "task_limit"])
 def test_a_limit_must_be_a_positive_count_or_none(field: str) -> None:
+    zero: dict[str, Any] = {field: 0}
+    fraction: dict[str, Any] = {field: 2.5}
+    unlimited: dict[str, Any] = {field: None}
     with pytest.raises(ValueError, match=field):
-        MockConfig(**{field: 0})
+        MockConfig(**zero)
     with pytest.raises(TypeError, match=field):
-        MockConfig(**{field: 2.5})
-    assert getattr(MockConfig(**{field: None}), field) is None
+        MockConfig(**fraction)
+    assert getattr(MockConfig(**unlimited), field) is None
     assert getattr(MockConfig(), field) == 100_000
 
 
