@@ -192,3 +192,47 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     (row,) = [row for row in journal.entries() if row.task_id == "t-on-a-gone-mock"]
     assert row.state is EntryState.FAILED
     assert not row.unfinished  # never reported as unfinished again
+
+
+def test_kie_tasks_filters_combine_and_limit_keeps_the_newest_rows_that_pass(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from kiekit.journal import Entry, EntryState, default_journal
+    from kiekit.models import Asset, MediaKind
+
+    store = default_journal().store
+    now = time.time()
+    asset = (Asset("https://cdn.example/a.png", MediaKind.IMAGE),)
+    states = [EntryState.CREATED, EntryState.FAILED, EntryState.SUCCEEDED, EntryState.REJECTED]
+    for n in range(12):  # created, failed, succeeded (never downloaded), rejected, …
+        state = states[n % 4]
+        store.insert(
+            Entry(
+                key=f"k{n:02}",
+                model=GROK,
+                request=None,
+                state=state,
+                created_at=now - 100 + n,
+                updated_at=now,
+                task_id=f"t{n:02}",
+                assets=asset if state is EntryState.SUCCEEDED else (),
+            )
+        )
+
+    def ids(*options: str) -> list[str]:
+        return [row["task_id"] for row in _tasks(capsys, *options)]
+
+    assert ids("--state", "unfinished") == ["t00", "t02", "t04", "t06", "t08", "t10"]
+    assert ids("--state", "unfinished", "--limit", "2") == ["t08", "t10"]
+    both = ids("--state", "unfinished", "--state", "failed", "--limit", "3")
+    assert both == ["t08", "t09", "t10"]
+    created_or_rejected = ["t00", "t03", "t04", "t07", "t08", "t11"]
+    assert ids("--state", "rejected", "--state", "created") == created_or_rejected
+    assert ids("--limit", "3") == ["t09", "t10", "t11"]
+    assert ids("--limit", "0") == []
+    capsys.readouterr()
+    assert main(["tasks", "--state", "failed", "--limit", "1"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("t09 ")

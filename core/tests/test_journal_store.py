@@ -7,9 +7,11 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from kiekit.errors import (
     InsufficientCreditsError,
@@ -27,6 +29,7 @@ from kiekit.journal import (
     data_dir,
     default_journal,
 )
+from kiekit.journal._entry import RESULT_LIFETIME
 from kiekit.models import Asset, MediaKind, Results, Task
 
 
@@ -225,9 +228,9 @@ def test_the_file_is_in_wal_mode_so_readers_never_block_the_writer(tmp_path: Pat
 # -- the lifecycle ---------------------------------------------------------------------------------
 
 
-def _journal() -> Journal:
+def _journal(start: float = 0.0) -> Journal:
     ticks = iter(range(1, 1000))
-    return Journal(MemoryStore(), clock=lambda: float(next(ticks)))
+    return Journal(MemoryStore(), clock=lambda: start + float(next(ticks)))
 
 
 def test_an_intent_is_written_before_and_completed_after_the_create() -> None:
@@ -278,7 +281,7 @@ def test_a_keyed_intent_claims_once_but_a_rejected_one_may_be_tried_again() -> N
 
 
 def test_results_files_and_failures_are_recorded_by_task_id(tmp_path: Path) -> None:
-    journal = _journal()
+    journal = _journal(start=time.time())  # recent: KIE still keeps its files
     intent = journal.intend("m", None)
     assert intent is not None
     journal.created(intent, Task("t1", "m"))
@@ -297,6 +300,8 @@ def test_results_files_and_failures_are_recorded_by_task_id(tmp_path: Path) -> N
     assert not row.unfinished
     path.unlink()
     assert row.unfinished  # deleted since: owed again
+    old = attrs.evolve(row, created_at=time.time() - RESULT_LIFETIME - 60)
+    assert not old.unfinished  # KIE no longer keeps its files: nothing to fetch again
 
     other = journal.intend("m", None)
     assert other is not None

@@ -19,6 +19,8 @@ from collections.abc import Callable
 import client_overhead
 import downloads
 import growth
+import journal_growth
+import mock_growth
 import mock_throughput
 import polling_cost
 import rate_limit
@@ -44,6 +46,12 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
             rounds=rounds, levels=growth.LEVELS[:4] if quick else growth.LEVELS
         ),
         "10": lambda: teams.measure(jobs=20 if quick else 40),
+        "11": lambda: [
+            *journal_growth.measure(
+                rounds=rounds, sizes=journal_growth.SIZES[:2] if quick else journal_growth.SIZES
+            ),
+            *(mock_growth.measure(mock_growth.QUICK, 10_000) if quick else mock_growth.measure()),
+        ],
     }
 
 

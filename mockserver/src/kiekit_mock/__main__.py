@@ -99,6 +99,20 @@ def _parser() -> argparse.ArgumentParser:
         "--callback-copies", type=int, default=1, metavar="N", help="send each callback N times"
     )
     parser.add_argument(
+        "--journal-limit",
+        type=_limit,
+        default=100_000,
+        metavar="N",
+        help="request records kept; the oldest go past it (default 100000; 0: keep all)",
+    )
+    parser.add_argument(
+        "--task-limit",
+        type=_limit,
+        default=100_000,
+        metavar="N",
+        help="tasks kept; the oldest finished go past it (default 100000; 0: keep all)",
+    )
+    parser.add_argument(
         "--allow-callback-host",
         action="append",
         default=[],
@@ -153,6 +167,17 @@ def _har(argv: Sequence[str]) -> int:
     return 0
 
 
+def _limit(text: str) -> int | None:
+    """--journal-limit / --task-limit: a count, 0 for none."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError("must be 0 (keep all) or more")
+    return count or None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else "serve"
@@ -190,6 +215,8 @@ def _serve(argv: Sequence[str]) -> int:
             webhook_hmac_key=args.webhook_hmac_key,
             callback_copies=args.callback_copies,
             allowed_callback_hosts=frozenset(args.callback_hosts),
+            journal_limit=args.journal_limit,
+            task_limit=args.task_limit,
         )
     except ValueError as exc:
         parser.error(str(exc))

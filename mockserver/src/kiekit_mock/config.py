@@ -127,6 +127,10 @@ class MockConfig:
         hour-old X-Webhook-Timestamp): callbacks a receiver must reject (needs webhook_hmac_key).
     allowed_callback_hosts: hosts besides loopback that callbacks may be POSTed to — an
         operator's explicit choice; by default nothing leaves the machine (callbacks.py).
+    journal_limit: request records the journal keeps (None: all); past it the oldest are let go
+        and counted (/_mock/journal's `dropped`), so a long soak's memory stays bounded.
+    task_limit: tasks kept (None: all); past it the oldest finished ones are forgotten, and a
+        poll for one is answered as KIE answers an unknown task id. Pending tasks are kept.
     """
 
     api_keys: frozenset[str] | None = field(default=None, repr=False)  # keys stay out of logs
@@ -146,6 +150,8 @@ class MockConfig:
     callback_copies: int = 1
     callback_tamper: CallbackTamper | None = None
     allowed_callback_hosts: frozenset[str] = frozenset()
+    journal_limit: int | None = 100_000
+    task_limit: int | None = 100_000
 
     def __post_init__(self) -> None:
         if self.api_keys is not None:
@@ -165,6 +171,12 @@ class MockConfig:
             raise ValueError("time_scale must be > 0")
         if self.callback_timeout <= 0:
             raise ValueError("callback_timeout must be > 0")
+        for name in ("journal_limit", "task_limit"):
+            limit = getattr(self, name)
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+                raise TypeError(f"{name} must be an integer or None")
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be >= 1 or None (no limit)")
         if isinstance(self.callback_copies, bool) or not 1 <= self.callback_copies <= 10:
             raise ValueError("callback_copies must be an integer from 1 to 10")
         if self.callback_tamper not in (None, *CALLBACK_TAMPERS):

@@ -212,7 +212,8 @@ async def query_journal(request: web.Request) -> web.Response:
     """?path= (exact or glob) &method= &task_id= &account_id= | &api_key= &kind= (create, poll,
     other) &since= &until= (mock-clock seconds) &after= &before= (seqs, exclusive) &limit= (the
     last n). `more`: older matches lie before these; `first_seq`/`last_seq`: the journal's
-    bounds now (seqs are never reused: `after=last_seq` asks for what is new)."""
+    bounds now (seqs are never reused: `after=last_seq` asks for what is new); `dropped`: how
+    many of the oldest it let go to stay within MockConfig.journal_limit."""
     query = request.query
     refuse_unknown(query, _JOURNAL_FILTERS | _JOURNAL_PAGING)
     kind = query.get("kind")
@@ -238,6 +239,7 @@ def _journal_answer(page: JournalPage) -> dict[str, Any]:
         "more": page.more,
         "first_seq": page.first_seq,
         "last_seq": page.last_seq,
+        "dropped": page.dropped,  # the oldest, let go past MockConfig.journal_limit
     }
 
 

@@ -6,6 +6,7 @@ the request fails". Only an unknown route answers a real HTTP 404 (§1, APIFOX).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -60,17 +61,33 @@ class Prerendered:
     """Answers rendered once and sent again as they are: a finished task's status record never
     changes (its state, times and files are fixed), yet clients poll it again and again.
     Keyed by what the answer depends on; emptied with the tasks (Runtime.reset). A plain dict:
-    one get and one set are each atomic, and a race at worst renders an answer twice."""
+    one get and one set are each atomic, and a race at worst renders an answer twice. Past
+    ``limit`` answers (the task store's limit) the oldest tenth goes, so memory stays bounded."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self._answers: dict[Hashable, Rendered] = {}
+        self._limit = limit
 
     def ok(self, key: Hashable, data: Callable[[], Any]) -> web.Response:
         """``ok(data())``, rendered on the first call for ``key`` only."""
         rendered = self._answers.get(key)
         if rendered is None:
             rendered = self._answers[key] = Rendered.of(200, "success", data())
+            if self._limit is not None and len(self._answers) > self._limit:
+                self._forget_oldest(len(self._answers) - self._limit + self._limit // 10)
         return rendered.response()
+
+    def _forget_oldest(self, count: int) -> None:
+        """Let the ``count`` oldest answers go (a dict keeps insertion order); another thread's
+        concurrent change at worst makes this forget fewer, or render an answer again."""
+        try:
+            for key in list(itertools.islice(self._answers, count)):
+                self._answers.pop(key, None)
+        except RuntimeError:  # changed while being read: the next answer past the limit retries
+            pass
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
     def clear(self) -> None:
         self._answers.clear()

@@ -20,12 +20,14 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+Key = TypeVar("Key")
 CONTROL_PREFIX = "/_mock/"
 RequestKind = Literal["create", "poll", "other"]
 REQUEST_KINDS: tuple[RequestKind, ...] = ("create", "poll", "other")
 DUPLICATE_WINDOW = 60.0  # mock seconds: identical creates closer than this look like a resubmit
+DEFAULT_JOURNAL_LIMIT = 100_000  # records kept: a few hundred MiB at most, a soak test's worth
 TEXT_ANSWER_LIMIT = 64 * 1024  # bytes of a text answer kept: every KIE answer fits, a page too
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 
@@ -180,12 +182,14 @@ class CheckResult:
 @dataclass(frozen=True)
 class JournalPage:
     """Part of the journal: `records` in order; `more` when older matches lie before them;
-    `first_seq`/`last_seq` bound the journal as it is (an empty one: last = first - 1)."""
+    `first_seq`/`last_seq` bound the journal as it is (an empty one: last = first - 1);
+    `dropped`: the oldest records let go so far to keep the journal within its limit."""
 
     records: list[RequestRecord]
     more: bool
     first_seq: int
     last_seq: int
+    dropped: int = 0
 
 
 class Journal:
@@ -193,12 +197,22 @@ class Journal:
 
     A record's `seq` is its place since the mock started and is never reused, not even after
     clear(): a watcher that remembers the last seq it saw asks for what came `after` it.
+
+    It keeps at most `limit` records (None: all): past that the oldest tenth is let go at once
+    (so the cost of letting go is spread over many requests) and counted in `dropped`, so a
+    mock serving a million requests holds a bounded journal, and says what it no longer has.
     """
 
-    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], float] | None = None, *, limit: int | None = DEFAULT_JOURNAL_LIMIT
+    ) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("journal_limit must be >= 1 or None")
         self._clock = clock
+        self._limit = limit
+        self._dropped = 0
         self._lock = threading.Lock()
-        self._first = 0  # seq of _records[0]: the records cleared so far
+        self._first = 0  # seq of _records[0]: the records cleared or dropped so far
         # a record, or what builds it (add_later): most records are never read, and building
         # one costs more than the request it notes
         self._records: list[RequestRecord | Callable[[int], RequestRecord]] = []
@@ -230,6 +244,7 @@ class Journal:
                 self._same_creates.setdefault((record.account_id, record.path, body), []).append(
                     seq
                 )
+            self._rotate()
             return record
 
     def add_later(
@@ -257,6 +272,28 @@ class Journal:
             self._by_path.setdefault(path, []).append(seq)
             if account_id is not None:
                 self._by_account.setdefault(account_id, []).append(seq)
+            self._rotate()
+
+    def _rotate(self) -> None:
+        """Past the limit, let the oldest tenth go, from the records and every index; under
+        the lock. Each index entry is a list of ascending seqs: its dropped ones are a prefix."""
+        if self._limit is None or len(self._records) <= self._limit:
+            return
+        drop = len(self._records) - self._limit + self._limit // 10
+        first = self._first + drop
+        del self._records[:drop]
+        self._first = first
+        self._dropped += drop
+        _cut(self._creates, first)
+        for index in (self._by_task, self._by_path, self._by_account):
+            _prune(index, first)
+        _prune(self._same_creates, first)
+
+    @property
+    def dropped(self) -> int:
+        """Records let go to keep within the limit, since the mock started (clear() aside)."""
+        with self._lock:
+            return self._dropped
 
     def clear(self) -> None:
         with self._lock:
@@ -360,8 +397,9 @@ class Journal:
                     break
                 found.append(record)
             first, last = self._first, self._first + len(self._records) - 1
+            dropped = self._dropped
         found.reverse()
-        return JournalPage(found, more, first, last)
+        return JournalPage(found, more, first, last, dropped)
 
     def _candidates(
         self,
@@ -458,6 +496,18 @@ class Journal:
 
     def assert_no_poll_faster_than(self, seconds: float, task_id: str | None = None) -> None:
         self.check_no_poll_faster_than(seconds, task_id).verify()
+
+
+def _prune(index: dict[Key, list[int]], first: int) -> None:
+    """Drop the seqs before `first` from every entry of `index`, and the entries left empty."""
+    for key in [key for key, seqs in index.items() if _cut(seqs, first)]:
+        del index[key]
+
+
+def _cut(seqs: list[int], first: int) -> bool:
+    """Remove the seqs before `first` (a prefix: they ascend); True when none is left."""
+    del seqs[: bisect.bisect_left(seqs, first)]
+    return not seqs
 
 
 def _gap(before: RequestRecord, after: RequestRecord) -> float:

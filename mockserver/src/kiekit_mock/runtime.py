@@ -58,8 +58,18 @@ class Runtime:
         )
         rules = RuleBook(config.rules)
         store = Store(config, clock.now, rules, Limits(LimitSettings.from_config(config)))
-        journal = Journal(clock.now)
-        return cls(config, store, dispatcher, journal, clock, rules=rules, changes=changes)
+        journal = Journal(clock.now, limit=config.journal_limit)
+        prerendered = Prerendered(limit=config.task_limit)
+        return cls(
+            config,
+            store,
+            dispatcher,
+            journal,
+            clock,
+            rules=rules,
+            changes=changes,
+            prerendered=prerendered,
+        )
 
     def finish(self, transition: Transition, payload: CallbackPayload) -> None:
         """Owe the task's callback if it just ended and asked for one. Needs a running loop."""

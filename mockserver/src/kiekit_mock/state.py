@@ -247,7 +247,9 @@ class Store:
         self._rules = rules if rules is not None else RuleBook()
         self._lock = threading.Lock()
         self._accounts: dict[str, _Account] = {}
-        self._tasks: dict[str, _Task] = {}
+        self._tasks: dict[str, _Task] = {}  # in creation order: the oldest first
+        self._forgotten = 0
+        self._look_again_at = 0  # too few finished to forget: look again at this many tasks
         self._default_lifecycle = Lifecycle(config.polls_to_complete, config.seconds_to_complete)
         self._open_accounts(config)
 
@@ -354,7 +356,29 @@ class Store:
             )
             self._tasks[task_id] = task
             acct.tasks += 1
+            self._forget_old()
             return task.snapshot()
+
+    def _forget_old(self) -> None:
+        """Past MockConfig.task_limit, forget the oldest finished tasks, a tenth of the limit at
+        once (the scan is spread over many creates); under the lock. A pending task is kept:
+        its client still polls it, and may yet be charged or refunded."""
+        limit = self._config.task_limit
+        if limit is None or len(self._tasks) <= max(limit, self._look_again_at):
+            return
+        excess = len(self._tasks) - limit + limit // 10
+        ended = [task_id for task_id, task in self._tasks.items() if task.ended is not None]
+        for task_id in ended[:excess]:
+            del self._tasks[task_id]
+        self._forgotten += min(excess, len(ended))
+        # still over (most are pending): no new scan before another tenth has come
+        self._look_again_at = len(self._tasks) + limit // 10 if len(self._tasks) > limit else 0
+
+    @property
+    def forgotten(self) -> int:
+        """Finished tasks forgotten to stay within MockConfig.task_limit (reset() aside)."""
+        with self._lock:
+            return self._forgotten
 
     def poll(self, account: str, task_id: str, family: Family) -> Transition | None:
         """A status query by the task's owner; None when the task is not theirs or not there."""
@@ -450,5 +474,6 @@ class Store:
         """Forget every task and every account change: back to the configured accounts."""
         with self._lock:
             self._tasks.clear()
+            self._forgotten = 0
             self._accounts.clear()
             self._open_accounts(self._config)

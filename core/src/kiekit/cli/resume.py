@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,7 +57,7 @@ def _resume(args: argparse.Namespace) -> int:
 
     journal = default_journal()
     base_url = endpoints(args.base_url).base_url
-    rows = journal.entries()
+    rows = _open_rows(journal)
     busy = _held_elsewhere(journal, rows)
     if busy:
         say(f"{len(busy)} task(s) are being worked on by other workers (left to them)")
@@ -85,6 +86,21 @@ def _resume(args: argparse.Namespace) -> int:
     say(f"resuming {len(here)} task(s) on {base_url} (at most {args.timeout:g} s each)")
     failures = asyncio.run(_finish_all(args, journal, here))
     return 1 if failures else 0
+
+
+def _open_rows(journal: Journal) -> list[Entry]:
+    """The rows resume may act on, read without the finished rest of the journal: creates held
+    or in flight (``claimed``, ``sending``, ``unknown``) and the unfinished tasks."""
+    from kiekit.journal import EntryState, Selection
+
+    pending = frozenset({EntryState.CLAIMED, EntryState.SENDING, EntryState.UNKNOWN})
+    return list(
+        heapq.merge(
+            journal.select(Selection(states=pending)),
+            journal.unfinished(),
+            key=lambda row: row.created_at,
+        )
+    )
 
 
 def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import collections
+import heapq
 import json
 import re
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from kiekit.cli._common import Commands, add_journal_option
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
-    from kiekit.journal import Entry
+    from kiekit.journal import Entry, Journal
 
 STATES = ("claimed", "sending", "unknown", "rejected", "created", "succeeded", "failed")
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -40,35 +43,37 @@ def register(commands: Commands) -> None:
 def _tasks(args: argparse.Namespace) -> int:
     from kiekit.journal import default_journal
 
-    rows = select(default_journal().entries(), args)
-    if args.json:
-        for row in rows:
-            print(json.dumps(row.to_json(), ensure_ascii=False))
-        return 0
-    if not rows:
+    rows = select(default_journal(), args)
+    shown = False
+    for row in rows:  # streamed: a journal of a million rows is never in memory at once
+        print(json.dumps(row.to_json(), ensure_ascii=False) if args.json else _line(row))
+        shown = True
+    if not shown and not args.json:
         print("no tasks in the journal")
-        return 0
-    for row in rows:
-        print(_line(row))
     return 0
 
 
-def select(rows: list[Entry], args: argparse.Namespace) -> list[Entry]:
-    """The rows the filters let through, oldest first."""
+def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
+    """The rows the filters let through, oldest first, filtered where they are stored."""
+    from kiekit.journal import EntryState, Selection
+
+    if args.limit is not None and args.limit < 0:
+        raise ValidationError("--limit", "must be 0 or more")
     since = None if args.since is None else time.time() - _seconds(args.since)
-    states = set(args.state or ())
-    chosen = [
-        row
-        for row in rows
-        if (not states or row.state.value in states or ("unfinished" in states and row.unfinished))
-        and (args.model is None or row.model == args.model)
-        and (since is None or row.created_at >= since)
-    ]
-    if args.limit is not None:
-        if args.limit < 0:
-            raise ValidationError("--limit", "must be 0 or more")
-        chosen = chosen[len(chosen) - args.limit :] if args.limit else []
-    return chosen
+    named = {EntryState(state) for state in args.state or () if state != "unfinished"}
+    if "unfinished" not in (args.state or ()):
+        chosen = Selection(frozenset(named), model=args.model, since=since, newest=args.limit)
+        return journal.select(chosen)
+    # unfinished needs a look at the disk too: the store gives the candidates, the last N of
+    # those that pass are kept here (at most --limit rows in memory)
+    rows: Iterator[Entry] = journal.unfinished(model=args.model, since=since)
+    if named:
+        others = journal.select(Selection(frozenset(named), model=args.model, since=since))
+        unnamed = (row for row in rows if row.state not in named)
+        rows = heapq.merge(others, unnamed, key=lambda row: row.created_at)
+    if args.limit is None:
+        return rows
+    return iter(collections.deque(rows, maxlen=args.limit))
 
 
 def _seconds(age: str) -> float:

@@ -43,6 +43,7 @@ from kiekit.journal._journal import (
     journal_of,
     open_journal,
 )
+from kiekit.journal._selection import Selection
 from kiekit.journal._stores import JournalStore, MemoryStore, SqliteStore
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "JournalStore",
     "MemoryStore",
     "Recorder",
+    "Selection",
     "SqliteStore",
     "data_dir",
     "default_journal",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from kiekit.models import Asset
 DATA_DIR_ENV = "KIEKIT_DATA_DIR"
 FSYNC_ENV = "KIEKIT_JOURNAL_FSYNC"
 JOURNAL_FILE = "journal.sqlite3"
+# KIE keeps generated media 14 days (kie-api.md §1, §8): a result file deleted from disk is
+# fetched again by ``kie resume`` only while its link may still answer.
+RESULT_LIFETIME = 14 * 86400.0
 
 
 def data_dir() -> Path:
@@ -69,10 +73,13 @@ class Entry:
 
     @property
     def unfinished(self) -> bool:
-        """Still owed something: a task not seen finished, or result files not all on disk."""
+        """Still owed something: a task not seen finished, or result files not all on disk —
+        never downloaded, or deleted since while KIE still keeps them (RESULT_LIFETIME)."""
         if self.state is EntryState.CREATED:
             return True
-        return self.state is EntryState.SUCCEEDED and not self.files_on_disk()
+        if self.state is not EntryState.SUCCEEDED or len(self.files) < len(self.assets):
+            return self.state is EntryState.SUCCEEDED
+        return self.created_at >= time.time() - RESULT_LIFETIME and not self.files_on_disk()
 
     def files_on_disk(self) -> bool:
         return len(self.files) >= len(self.assets) and all(Path(f).is_file() for f in self.files)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +23,14 @@ from kiekit.errors import (
 from kiekit.journal._entry import (
     FSYNC_ENV,
     JOURNAL_FILE,
+    RESULT_LIFETIME,
     Entry,
     EntryState,
     JournalError,
     data_dir,
     error_record,
 )
+from kiekit.journal._selection import Selection, is_open
 from kiekit.journal._stores import JournalStore, SqliteStore
 from kiekit.models import Request, Results, Task
 
@@ -292,7 +295,33 @@ class Journal:
     # -- reading -----------------------------------------------------------------------------
 
     def entries(self) -> list[Entry]:
+        """Every row, all in memory: for small journals; :meth:`select` streams."""
         return self.store.entries()
+
+    def select(self, selection: Selection | None = None) -> Iterator[Entry]:
+        """The rows ``selection`` chooses (every row without one), oldest first, read a page
+        at a time: memory stays flat however long the journal grows."""
+        return self.store.select(selection or Selection())
+
+    def unfinished(
+        self, *, model: str | None = None, since: float | None = None
+    ) -> Iterator[Entry]:
+        """The rows :attr:`Entry.unfinished` holds for, oldest first, without reading the whole
+        journal: the open rows (a partial index of their own), and the successes recent enough
+        that KIE still keeps their files (RESULT_LIFETIME), whose files are looked for on disk.
+        What is read grows with the work in flight and the last two weeks, not the journal."""
+        recent = time.time() - RESULT_LIFETIME
+        owed = (row for row in self.select(Selection(open=True, model=model, since=since))
+                if row.unfinished)  # fmt: skip
+        downloaded = Selection(
+            states=frozenset({EntryState.SUCCEEDED}),
+            model=model,
+            since=recent if since is None else max(since, recent),
+        )
+        deleted = (
+            row for row in self.select(downloaded) if not is_open(row) and not row.files_on_disk()
+        )
+        return heapq.merge(owed, deleted, key=lambda row: row.created_at)
 
     def get(self, key: str) -> Entry | None:
         return self.store.get(key)

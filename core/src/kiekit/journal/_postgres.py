@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kiekit.journal._entry import Entry, EntryState, JournalError
+from kiekit.journal._selection import PAGE_ROWS, Selection, open_condition, sql_conditions
 from kiekit.journal._stores import _COLUMNS, FREE_FOR, _column_values, _from_row, _to_row
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 TABLE = "kiekit_journal"
 _NOW = "extract(epoch from clock_timestamp())::double precision"
+_LENGTH = "json_array_length({}::json)"
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     key TEXT PRIMARY KEY,
@@ -45,6 +47,10 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_task_id ON {TABLE} (task_id);
 CREATE INDEX IF NOT EXISTS {TABLE}_owner ON {TABLE} (owner) WHERE lease_until IS NOT NULL;
+-- listings read the newest rows, resume the open ones (as in SQLite: kiekit.journal._stores)
+CREATE INDEX IF NOT EXISTS {TABLE}_created_at ON {TABLE} (created_at, key);
+CREATE INDEX IF NOT EXISTS {TABLE}_open ON {TABLE} (created_at, key)
+    WHERE {open_condition(_LENGTH)};
 """
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}"  # noqa: S608 - fixed names
 
@@ -207,6 +213,29 @@ class PostgresStore:
     def entries(self) -> list[Entry]:
         with self._guard():
             rows = self._connection().execute(f"{_SELECT} ORDER BY created_at, key").fetchall()
+        return [_from_row(dict(zip(_COLUMNS, values, strict=True))) for values in rows]
+
+    def select(self, selection: Selection) -> Iterator[Entry]:
+        terms, params = sql_conditions(selection, mark="%s", length=_LENGTH)
+        if selection.newest is not None:
+            where = f" WHERE {' AND '.join(terms)}" if terms else ""
+            query = f"{_SELECT}{where} ORDER BY created_at DESC, key DESC LIMIT %s"
+            yield from reversed(self._page(query, [*params, selection.newest]))
+            return
+        after: list[Any] = []
+        while True:  # keyset pages: each starts after the last row of the one before
+            paged = [*terms, "(created_at, key) > (%s, %s)"] if after else terms
+            where = f" WHERE {' AND '.join(paged)}" if paged else ""
+            query = f"{_SELECT}{where} ORDER BY created_at, key LIMIT {PAGE_ROWS}"
+            page = self._page(query, [*params, *after])
+            yield from page
+            if len(page) < PAGE_ROWS:
+                return
+            after = [page[-1].created_at, page[-1].key]
+
+    def _page(self, query: str, params: list[Any]) -> list[Entry]:
+        with self._guard():
+            rows = self._connection().execute(query, params).fetchall()
         return [_from_row(dict(zip(_COLUMNS, values, strict=True))) for values in rows]
 
     def _one(self, query: str, value: str) -> Entry | None:

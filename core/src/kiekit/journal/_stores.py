@@ -22,6 +22,13 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from kiekit.journal._entry import Entry, EntryState, JournalError
+from kiekit.journal._selection import (
+    PAGE_ROWS,
+    Selection,
+    in_memory,
+    open_condition,
+    sql_conditions,
+)
 from kiekit.models import Asset, MediaKind
 
 
@@ -63,7 +70,13 @@ class JournalStore(Protocol):
         """The row of a created task."""
 
     def entries(self) -> list[Entry]:
-        """Every row, oldest first."""
+        """Every row, oldest first, all in memory at once (small journals, tests): a reader of
+        a journal that grows uses :meth:`select`."""
+
+    def select(self, selection: Selection) -> Iterator[Entry]:
+        """The rows ``selection`` chooses, oldest first, read a page at a time where they live
+        (filtered, ordered and cut there): memory stays flat however many rows there are. Each
+        page is its own short read, so writes may go on between pages."""
 
 
 class MemoryStore:
@@ -136,8 +149,14 @@ class MemoryStore:
         with self._lock:
             return sorted(self._rows.values(), key=lambda row: row.created_at)
 
+    def select(self, selection: Selection) -> Iterator[Entry]:
+        with self._lock:
+            rows = list(self._rows.values())
+        return in_memory(rows, selection)
 
-_SCHEMA = """
+
+_LENGTH = "json_array_length({})"  # SQLite's JSON functions are built in since 3.38
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
     task_id TEXT,
@@ -155,8 +174,13 @@ CREATE TABLE IF NOT EXISTS entries (
     lease_until REAL
 );
 CREATE INDEX IF NOT EXISTS entries_task_id ON entries (task_id);
--- no index on state: every change of state would pay for it, and lists filter few rows
+-- no index on state: every change of state would pay for it. Listings read the newest rows by
+-- created_at (never changed, so only an insert pays for it); the open rows (kie resume,
+-- kie tasks --state unfinished) have a partial index of their own, as small as the work in flight.
 DROP INDEX IF EXISTS entries_state;
+CREATE INDEX IF NOT EXISTS entries_created_at ON entries (created_at);
+CREATE INDEX IF NOT EXISTS entries_open ON entries (created_at)
+    WHERE {open_condition(_LENGTH)};
 """
 _COLUMNS = (
     "key",
@@ -411,6 +435,33 @@ class SqliteStore:
         with self._guard():
             rows = self._connection().execute(query).fetchall()
         return [_from_row(dict(zip(_COLUMNS, values, strict=True))) for values in rows]
+
+    def select(self, selection: Selection) -> Iterator[Entry]:
+        terms, params = sql_conditions(selection, mark="?", length=_LENGTH)
+        columns = f"SELECT {', '.join(_COLUMNS)}, rowid FROM entries"  # noqa: S608 - fixed names
+        if selection.newest is not None:
+            where = f" WHERE {' AND '.join(terms)}" if terms else ""
+            query = f"{columns}{where} ORDER BY created_at DESC, rowid DESC LIMIT ?"
+            yield from reversed(self._page(query, [*params, selection.newest])[0])
+            return
+        after: list[Any] = []
+        while True:  # keyset pages: each starts after the last row of the one before
+            later = "created_at >= ? AND (created_at > ? OR rowid > ?)"
+            paged = [*terms, later] if after else terms
+            where = f" WHERE {' AND '.join(paged)}" if paged else ""
+            query = f"{columns}{where} ORDER BY created_at, rowid LIMIT {PAGE_ROWS}"
+            page, last_rowid = self._page(query, [*params, *after])
+            yield from page
+            if len(page) < PAGE_ROWS:
+                return
+            after = [page[-1].created_at, page[-1].created_at, last_rowid]
+
+    def _page(self, query: str, params: list[Any]) -> tuple[list[Entry], int | None]:
+        """One page of rows (their rowid last in each), and the rowid of its last."""
+        with self._guard():
+            rows = self._connection().execute(query, params).fetchall()
+        last_rowid = rows[-1][-1] if rows else None
+        return [_from_row(dict(zip(_COLUMNS, row[:-1], strict=True))) for row in rows], last_rowid
 
     def _get(self, connection: sqlite3.Connection, key: str) -> Entry | None:
         found = connection.execute(

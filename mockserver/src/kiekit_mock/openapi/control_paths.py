@@ -231,7 +231,14 @@ RULE = closed(
 assert set(RULE["properties"]) == set(Rule.__dataclass_fields__) | {"api_key"}
 RULES = strict({"rules": OBJECTS})
 JOURNAL = strict(
-    {"count": INT, "requests": OBJECTS, "more": boolean(), "first_seq": INT, "last_seq": INT}
+    {
+        "count": INT,
+        "requests": OBJECTS,
+        "more": boolean(),
+        "first_seq": INT,
+        "last_seq": INT,
+        "dropped": INT,
+    }
 )
 SEQ: Schema = {"type": "integer", "minimum": -1}
 COUNT: Schema = {"type": "integer", "minimum": 1}

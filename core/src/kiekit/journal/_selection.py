@@ -1,0 +1,108 @@
+"""Which journal rows a reader wants (``kie tasks``' filters, ``kie resume``'s open rows), said
+once so every store answers it in its own query language: in SQL where the rows live, so a
+journal of a million rows is never read whole to list twenty of them or to find nothing owed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from attrs import frozen
+
+from kiekit.errors import ValidationError
+from kiekit.journal._entry import Entry, EntryState
+
+# Rows still open, as the journal records them: held or sent and not answered (``claimed``,
+# ``sending``, ``unknown``), a task not seen finished (``created``), or a success with fewer
+# files recorded than results (its download never finished). Finished rows, which are nearly
+# all of an old journal, are none of these: a partial index on exactly this condition stays as
+# small as the work in flight.
+OPEN_STATES = (EntryState.CLAIMED, EntryState.SENDING, EntryState.UNKNOWN, EntryState.CREATED)
+PAGE_ROWS = 1000  # rows a store reads per query while streaming: memory stays flat
+
+
+@frozen
+class Selection:
+    """Rows of the journal, oldest first. Every field narrows; the defaults select every row.
+
+    ``states``: rows in one of these states. ``open``: rows still open (:data:`OPEN_STATES`, or
+    a success with a download short of its results), besides those of ``states``. ``model``:
+    rows of this model. ``since``: rows created at or after these Unix seconds. ``newest``:
+    only the last N of the rows selected (still yielded oldest first).
+    """
+
+    states: frozenset[EntryState] = frozenset()
+    open: bool = False
+    model: str | None = None
+    since: float | None = None
+    newest: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.newest is not None and self.newest < 0:
+            raise ValidationError("newest", f"must be 0 or more, not {self.newest}")
+
+    @property
+    def by_state(self) -> bool:
+        """Whether rows are chosen by state at all (else every state passes)."""
+        return bool(self.states) or self.open
+
+    @property
+    def only_open(self) -> bool:
+        """Whether every row chosen is open: a store may then read only its open rows."""
+        return self.by_state and all(state in OPEN_STATES for state in self.states)
+
+    def matches(self, entry: Entry) -> bool:
+        """Whether ``entry`` is selected (``newest`` aside): the stores' SQL, in Python."""
+        if self.by_state and entry.state not in self.states and not (self.open and is_open(entry)):
+            return False
+        if self.model is not None and entry.model != self.model:
+            return False
+        return self.since is None or entry.created_at >= self.since
+
+
+def is_open(entry: Entry) -> bool:
+    """:data:`OPEN_CONDITION` for one row."""
+    if entry.state in OPEN_STATES:
+        return True
+    return entry.state is EntryState.SUCCEEDED and len(entry.files) < len(entry.assets)
+
+
+def open_condition(length: str) -> str:
+    """:func:`is_open` in SQL; ``length`` formats one database's JSON array length of a TEXT
+    column (``json_array_length({})``). A partial index is made on exactly this text, and a
+    query names it the same way, so the database sees the index serves it."""
+    files, assets = length.format("files"), length.format("assets")
+    return (
+        "(state IN ('claimed', 'sending', 'unknown', 'created') "
+        f"OR (state = 'succeeded' AND {files} < {assets}))"
+    )
+
+
+def sql_conditions(selection: Selection, *, mark: str, length: str) -> tuple[list[str], list[Any]]:
+    """``selection`` (``newest`` aside) as SQL terms to AND together, and their parameters;
+    ``mark`` is the database's placeholder."""
+    terms: list[str] = []
+    params: list[Any] = []
+    if selection.states:
+        states = sorted(state.value for state in selection.states)
+        chosen = f"state IN ({', '.join(mark for _ in states)})"
+        params += states
+        terms.append(f"({chosen} OR {open_condition(length)})" if selection.open else chosen)
+    if selection.only_open or (selection.open and not selection.states):
+        # implied when every state asked for is open, and said so that the partial index serves
+        terms.append(open_condition(length))
+    if selection.model is not None:
+        terms.append(f"model = {mark}")
+        params.append(selection.model)
+    if selection.since is not None:
+        terms.append(f"created_at >= {mark}")
+        params.append(selection.since)
+    return terms, params
+
+
+def in_memory(rows: Iterable[Entry], selection: Selection) -> Iterator[Entry]:
+    """``selection`` over rows already in memory, oldest first (MemoryStore)."""
+    chosen = [row for row in sorted(rows, key=lambda row: row.created_at) if selection.matches(row)]
+    if selection.newest is not None:
+        chosen = chosen[len(chosen) - selection.newest :] if selection.newest else []
+    return iter(chosen)

@@ -1,0 +1,102 @@
+"""A mock that serves a million requests keeps bounded memory: the request journal lets its oldest
+records go past `journal_limit` (and says how many), the task store forgets its oldest finished
+tasks past `task_limit` (a poll for one answers as KIE answers an unknown task id)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kiekit_mock import MockConfig
+from kiekit_mock.__main__ import main
+
+if TYPE_CHECKING:
+    from conftest import MakeMock
+
+T2I = "grok-imagine/text-to-image"
+NOT_FOUND = {"code": 404, "msg": "Task not found", "data": None}  # kie-api.md §2.2
+
+
+def test_the_journal_lets_its_oldest_records_go_and_counts_them(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(journal_limit=10)
+    for n in range(25):
+        kie.get(f"/api/v1/jobs/recordInfo?taskId=t{n}")
+    page: dict[str, Any] = kie.fetch(f"{kie.base_url}/_mock/journal").json()
+    seqs = [record["seq"] for record in page["requests"]]
+    assert 9 <= page["count"] <= 10  # a tenth goes at once when the limit is passed
+    assert seqs == list(range(25 - page["count"], 25))  # the newest, in order
+    assert page["dropped"] == 25 - page["count"] == page["first_seq"]
+    assert page["last_seq"] == 24
+    assert mock.journal.dropped == page["dropped"]
+    # the indexes let go of them too: a dropped task's requests are gone, a kept one's found
+    assert mock.journal.query(task_id="t0") == []
+    assert [record.seq for record in mock.journal.query(task_id="t24")] == [24]
+    assert [r.seq for r in mock.journal.query(path="/api/v1/jobs/recordInfo")] == seqs
+
+
+def test_duplicate_creates_are_still_caught_among_the_records_kept(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(journal_limit=4)
+    for n in range(6):
+        kie.create(T2I, prompt=f"old {n}")  # pushed out by what follows
+    kie.create(T2I, prompt="twice")
+    kie.create(T2I, prompt="twice")
+    check = mock.journal.check_no_duplicate_creates()
+    assert not check.passed
+    assert {(record.body or {})["input"]["prompt"] for record in check.offending} == {"twice"}
+
+
+def test_the_oldest_finished_tasks_are_forgotten_and_answer_not_found(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(task_limit=10)
+    ids = [kie.create(T2I, prompt=f"p{n}") for n in range(10)]
+    for task_id in ids[1:]:
+        assert kie.record(task_id)["state"] == "success"  # finished; ids[0] stays pending
+    newest = kie.create(T2I, prompt="one more")  # 11 > 10: the oldest finished go
+    kept = {task.task_id for task in mock.tasks()}
+    assert ids[0] in kept  # pending: its client still polls it
+    assert ids[1] not in kept
+    assert ids[2] not in kept
+    assert set(ids[3:]) | {newest} <= kept
+    gone = kie.get(f"/api/v1/jobs/recordInfo?taskId={ids[1]}")
+    assert gone.json() == NOT_FOUND
+    assert kie.record(ids[0])["state"] == "success"  # the pending one finishes as planned
+    assert kie.record(ids[9])["state"] == "success"  # recent ones still answer their polls
+
+
+def test_pending_tasks_are_never_forgotten(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(task_limit=3)
+    ids = [kie.create(T2I, prompt=f"p{n}") for n in range(8)]  # none polled: all pending
+    assert [task.task_id for task in mock.tasks()] == ids
+    assert all(kie.record(task_id)["state"] == "success" for task_id in ids)
+
+
+@pytest.mark.parametrize("field", ["journal_limit", "task_limit"])
+def test_a_limit_must_be_a_positive_count_or_none(field: str) -> None:
+    zero: dict[str, Any] = {field: 0}
+    fraction: dict[str, Any] = {field: 2.5}
+    unlimited: dict[str, Any] = {field: None}
+    with pytest.raises(ValueError, match=field):
+        MockConfig(**zero)
+    with pytest.raises(TypeError, match=field):
+        MockConfig(**fraction)
+    assert getattr(MockConfig(**unlimited), field) is None
+    assert getattr(MockConfig(), field) == 100_000
+
+
+def test_the_command_line_names_a_bad_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--journal-limit", "-1"])
+    assert stopped.value.code == 2
+    assert "--journal-limit" in capsys.readouterr().err
+
+
+def test_finished_answers_rendered_once_are_kept_within_the_task_limit(
+    make_mock: MakeMock,
+) -> None:
+    mock, kie = make_mock(task_limit=10)
+    ids = [kie.create(T2I, prompt=f"p{n}") for n in range(30)]
+    for task_id in ids:
+        kie.record(task_id)  # finished: its answer is rendered once and kept
+        kie.record(task_id)  # polled again: the same answer, sent as it is
+    cached = len(mock._runtime.prerendered)
+    assert 0 < cached <= 10
+    assert kie.record(ids[-1])["state"] == "success"
