@@ -25,6 +25,7 @@ from kiekit.journal import (
     Journal,
     JournalStore,
     MemoryStore,
+    Selection,
     SqliteStore,
     data_dir,
     default_journal,
@@ -142,6 +143,12 @@ def test_the_clients_writes_skip_the_read_back_and_still_land(store: JournalStor
     row = other.by_task("t2")
     assert row is not None
     assert row.state is EntryState.CREATED
+    # nor select(): the journal chooses among its entries() in memory
+    assert not hasattr(plain, "select")
+    assert [r.key for r in other.select(Selection(states=frozenset({EntryState.CREATED})))] == [
+        row.key
+    ]
+    assert [r.key for r in other.select(Selection(model="elsewhere"))] == []
 
 
 class _UpdateOnly:

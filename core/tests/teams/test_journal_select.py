@@ -17,18 +17,18 @@ from kiekit.journal import Entry, EntryState, Journal, MemoryStore, Selection, S
 from kiekit.journal._entry import RESULT_LIFETIME
 from kiekit.journal._postgres import PostgresStore
 from kiekit.journal._selection import is_open
-from kiekit.journal._stores import JournalStore
 from kiekit.models import Asset, MediaKind
 
 GROK = "grok-imagine/text-to-image"
 KLING = "kling-3.0/video"
 ASSET = Asset("https://cdn.example/a.png", MediaKind.IMAGE)
+Store = MemoryStore | SqliteStore | PostgresStore  # kiekit's stores: all have select()
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[JournalStore]:
+) -> Iterator[Store]:
     # pages of 4 rows, so a few dozen rows cross many page boundaries (ties included)
     monkeypatch.setattr("kiekit.journal._stores.PAGE_ROWS", 4)
     monkeypatch.setattr("kiekit.journal._postgres.PAGE_ROWS", 4)
@@ -92,7 +92,7 @@ SELECTIONS = [
 # ids by place: a frozenset's repr is ordered by hash, which differs between test processes
 @pytest.mark.parametrize("selection", SELECTIONS, ids=[f"s{n}" for n in range(len(SELECTIONS))])
 def test_select_chooses_the_rows_the_selection_says_oldest_first_on_every_store(
-    store: JournalStore, selection: Selection
+    store: Store, selection: Selection
 ) -> None:
     rows = _rows()
     for entry in rows:
@@ -104,7 +104,7 @@ def test_select_chooses_the_rows_the_selection_says_oldest_first_on_every_store(
     assert list(store.select(selection)) == expected  # whole rows, as written
 
 
-def test_open_rows_are_the_ones_still_owed_something(store: JournalStore) -> None:
+def test_open_rows_are_the_ones_still_owed_something(store: Store) -> None:
     for entry in _rows():
         store.insert(entry)
     chosen = list(store.select(Selection(open=True)))
@@ -118,7 +118,7 @@ def test_open_rows_are_the_ones_still_owed_something(store: JournalStore) -> Non
     assert all(row.files == () for row in succeeded)
 
 
-def test_writes_between_pages_neither_repeat_nor_skip_rows(store: JournalStore) -> None:
+def test_writes_between_pages_neither_repeat_nor_skip_rows(store: Store) -> None:
     for entry in _rows():
         store.insert(entry)
     stream = store.select(Selection())
@@ -143,7 +143,7 @@ def test_writes_between_pages_neither_repeat_nor_skip_rows(store: JournalStore) 
 
 
 def test_the_journal_finds_unfinished_tasks_without_reading_old_finished_ones(
-    store: JournalStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     now = time.time()
     on_disk = tmp_path / "kept.png"

@@ -30,7 +30,7 @@ from kiekit.journal._entry import (
     data_dir,
     error_record,
 )
-from kiekit.journal._selection import Selection, is_open
+from kiekit.journal._selection import Selection, in_memory, is_open
 from kiekit.journal._stores import JournalStore, SqliteStore
 from kiekit.models import Request, Results, Task
 
@@ -301,7 +301,12 @@ class Journal:
     def select(self, selection: Selection | None = None) -> Iterator[Entry]:
         """The rows ``selection`` chooses (every row without one), oldest first, read a page
         at a time: memory stays flat however long the journal grows."""
-        return self.store.select(selection or Selection())
+        selection = selection or Selection()
+        select = getattr(self.store, "select", None)  # optional in the protocol
+        if select is None:
+            return in_memory(self.store.entries(), selection)
+        chosen: Iterator[Entry] = select(selection)
+        return chosen
 
     def unfinished(
         self, *, model: str | None = None, since: float | None = None

@@ -71,12 +71,14 @@ class JournalStore(Protocol):
 
     def entries(self) -> list[Entry]:
         """Every row, oldest first, all in memory at once (small journals, tests): a reader of
-        a journal that grows uses :meth:`select`."""
+        a journal that grows uses ``select``."""
 
-    def select(self, selection: Selection) -> Iterator[Entry]:
-        """The rows ``selection`` chooses, oldest first, read a page at a time where they live
-        (filtered, ordered and cut there): memory stays flat however many rows there are. Each
-        page is its own short read, so writes may go on between pages."""
+    # A store may also offer ``select(selection: Selection) -> Iterator[Entry]``: the rows
+    # ``selection`` chooses, oldest first, read a page at a time where they live (filtered,
+    # ordered and cut there), so memory stays flat however many rows there are; each page is
+    # its own short read, so writes may go on between pages. kiekit's stores have it; for a
+    # store without it the journal filters ``entries()`` in memory (a store written before
+    # select() existed keeps working).
 
 
 class MemoryStore:
