@@ -302,9 +302,12 @@ def test_the_sync_clients_threads_share_commits_too(kit: SimpleNamespace, tmp_pa
 
     with client:
         threads = [threading.Thread(target=submit, args=(n,)) for n in range(tasks)]
-        for thread in threads:
-            thread.start()
+        # the first write is under way before the others ask (else the writer may take all of
+        # them in its first group, the held write among them), then the others queue behind it
+        threads[0].start()
         assert store.writing.wait(60)
+        for thread in threads[1:]:
+            thread.start()
         # the others' intents queue behind the held one (counted, not timed)
         for _ in range(60_000):
             if WRITER.queued >= tasks - 1:
