@@ -71,7 +71,7 @@ class Run:
     killed: bool
     rejected: int
     accepted: int
-    share: float
+    share: float | None  # None: every create fitted in one window, so no budget to fill
     twice: int
     lost: int
     files_twice: int
@@ -194,7 +194,7 @@ def run_once(workers: int, jobs: int, journal: str | None, *, kill: bool = False
     accepted = len(times)
     took = times[-1] - times[0] if accepted > 1 else 0.0
     best = (math.ceil(accepted / CREATES) - 1) * WINDOW
-    share = best / took if took > 0 else 1.0
+    share = (best / took if took > 0 else 1.0) if accepted > CREATES else None
     per_job = Counter(task["prompt"] for task in tasks)
     twice = sum(count - 1 for count in per_job.values())
     return Run(workers, kill, rejected, accepted, share, twice, lost, files_twice, seconds)
@@ -212,10 +212,10 @@ def _row(run: Run) -> Row:
         f"{run.accepted} creates accepted, {run.rejected} × 429; {run.twice} task(s) made "
         f"twice; {run.lost} job(s) lost; {run.files_twice} file(s) on disk twice; "
         f"{run.seconds:.0f} s",
-        f"{run.share:.2f}",
+        "— (one window)" if run.share is None else f"{run.share:.2f}",
         ("0 × 429, ≥ 0.9 of the create budget" if saturated else "0 × 429") + ", 0 twice, 0 lost",
         run.rejected == 0
-        and (run.share >= 0.9 or not saturated)
+        and (not saturated or (run.share is not None and run.share >= 0.9))
         and run.twice == 0
         and run.lost == 0
         and run.files_twice == 0,
