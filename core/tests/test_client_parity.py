@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from kiekit import AsyncClient, Client, PollPolicy, TaskFailedError, ValidationError
-from kiekit.journal import Entry, EntryState, Journal, JournalStore, MemoryStore
+from kiekit.journal import Entry, EntryState, Journal, JournalStore, MemoryStore, SqliteStore
+from kiekit.journal._writer import WRITER
 from kiekit.retry import RetryPolicy
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 
@@ -143,6 +144,38 @@ class HeldStore(MemoryStore):
         return super().update(key, changes, **conditions)
 
 
+class _GroupCountingStore(SqliteStore):
+    """A SQLite journal whose first insert waits for the test's word (the writes asked for
+    meanwhile queue up behind it), counting the writes of each shared transaction and noting
+    the threads that write."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writing, self.go_on = threading.Event(), threading.Event()
+        self.groups: list[int] = []  # writes per shared transaction
+        self.threads: set[str] = set()
+        self._in_group: int | None = None
+        self._inserts = 0
+
+    def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
+        self.threads.add(threading.current_thread().name)
+        self._inserts += 1
+        if self._inserts == 1:
+            self.writing.set()
+            assert self.go_on.wait(60), "the test never let the write finish"
+        if self._in_group is not None:
+            self._in_group += 1
+        return super().insert(entry, lease=lease)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        self._in_group = 0
+        with super().batch():
+            yield
+        self.groups.append(self._in_group)
+        self._in_group = None
+
+
 def _held_client(
     store: JournalStore, kit: SimpleNamespace, transport: MockTransport
 ) -> AsyncClient:
@@ -201,34 +234,7 @@ def test_a_cancellation_during_the_intent_write_leaves_a_row_that_says_never_sen
 def test_concurrent_async_writes_share_one_commit(kit: SimpleNamespace, tmp_path: Path) -> None:
     """Group commit: writes queued while one is being written go in one transaction, and each
     flow goes on only once its row is committed."""
-    from kiekit.journal import SqliteStore
-
-    class CountingStore(SqliteStore):
-        def __init__(self, path: Path) -> None:
-            super().__init__(path)
-            self.writing, self.go_on = threading.Event(), threading.Event()
-            self.groups: list[int] = []  # writes per shared transaction
-            self._in_group: int | None = None
-            self._inserts = 0
-
-        def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
-            self._inserts += 1
-            if self._inserts == 1:  # the first write waits while the others queue up
-                self.writing.set()
-                assert self.go_on.wait(60), "the test never let the write finish"
-            if self._in_group is not None:
-                self._in_group += 1
-            return super().insert(entry, lease=lease)
-
-        @contextlib.contextmanager
-        def batch(self) -> Iterator[None]:
-            self._in_group = 0
-            with super().batch():
-                yield
-            self.groups.append(self._in_group)
-            self._in_group = None
-
-    store = CountingStore(tmp_path / "journal.sqlite")
+    store = _GroupCountingStore(tmp_path / "journal.sqlite")
     tasks = 10
     kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
 
@@ -242,9 +248,12 @@ def test_concurrent_async_writes_share_one_commit(kit: SimpleNamespace, tmp_path
                 asyncio.create_task(client.submit(kit.GROK_T2I, prompt=f"fox {n}"))
                 for n in range(tasks)
             ]
-            # turns of the loop (not time): each submit reaches its intent write in a few
-            for _ in range(200):
+            # each submit reaches its intent write in a few turns of the loop (counted, not timed)
+            for _ in range(100_000):
+                if WRITER.queued >= tasks:
+                    break
                 await asyncio.sleep(0)
+            assert WRITER.queued >= tasks
             store.go_on.set()
             await asyncio.gather(first, *submits)
 
@@ -261,37 +270,9 @@ def test_the_sync_clients_threads_share_commits_too(kit: SimpleNamespace, tmp_pa
     written share its group's commit (instead of taking turns for SQLite's write lock), and each
     thread goes on only once its row is committed, its error raised in that thread."""
     from kiekit import Client
-    from kiekit.journal import JournalError, SqliteStore
-    from kiekit.journal._writer import WRITER
+    from kiekit.journal import JournalError
 
-    class CountingStore(SqliteStore):
-        def __init__(self, path: Path) -> None:
-            super().__init__(path)
-            self.writing, self.go_on = threading.Event(), threading.Event()
-            self.groups: list[int] = []  # writes per shared transaction
-            self.threads: set[str] = set()
-            self._in_group: int | None = None
-            self._inserts = 0
-
-        def insert(self, entry: Entry, *, lease: float | None = None) -> bool:
-            self.threads.add(threading.current_thread().name)
-            self._inserts += 1
-            if self._inserts == 1:  # the first write waits while the others queue up
-                self.writing.set()
-                assert self.go_on.wait(60), "the test never let the write finish"
-            if self._in_group is not None:
-                self._in_group += 1
-            return super().insert(entry, lease=lease)
-
-        @contextlib.contextmanager
-        def batch(self) -> Iterator[None]:
-            self._in_group = 0
-            with super().batch():
-                yield
-            self.groups.append(self._in_group)
-            self._in_group = None
-
-    store = CountingStore(tmp_path / "journal.sqlite")
+    store = _GroupCountingStore(tmp_path / "journal.sqlite")
     tasks = 8
     kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
     client = Client(kit.CANARY, transport=kie.transport, journal=Journal(store), **QUIET)
@@ -337,7 +318,6 @@ def test_the_sync_clients_threads_share_commits_too(kit: SimpleNamespace, tmp_pa
 def test_a_forked_child_writes_its_journal_too(kit: SimpleNamespace, tmp_path: Path) -> None:
     """A worker forked after its parent used an AsyncClient (a prefork pool) gets a journal
     writer of its own, rather than waiting on the parent's thread, which it does not have."""
-    from kiekit.journal import SqliteStore
 
     def submit_once(path: Path) -> str:
         kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
