@@ -20,7 +20,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kiekit.journal._entry import Entry, EntryState, JournalError
 from kiekit.journal._selection import PAGE_ROWS, Selection, open_condition, sql_conditions
-from kiekit.journal._stores import _COLUMNS, FREE_FOR, _column_values, _from_row, _to_row
+from kiekit.journal._stores import (
+    _COLUMNS,
+    FREE_FOR,
+    _column_values,
+    _from_row,
+    _to_row,
+    change_statement,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -184,8 +191,7 @@ class PostgresStore:
     def change(self, key: str, changes: Mapping[str, Any]) -> bool:
         """``update(key, changes)`` without reading the row back; True when the row was there."""
         values = _column_values(changes)
-        assignments = ", ".join(f"{name} = %s" for name in values)
-        statement = f"UPDATE {TABLE} SET {assignments} WHERE key = %s"  # noqa: S608 - fixed
+        statement = change_statement(TABLE, "%s", tuple(values))
         with self._guard():
             return self._connection().execute(statement, [*values.values(), key]).rowcount == 1
 

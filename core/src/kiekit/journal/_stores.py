@@ -390,7 +390,7 @@ class SqliteStore:
         values = _column_values(changes)
         with self._guard():
             cursor = self._connection().execute(
-                _change_statement(tuple(values)), [*values.values(), key]
+                change_statement("entries", "?", tuple(values)), [*values.values(), key]
             )
             return cursor.rowcount == 1
 
@@ -505,10 +505,11 @@ _INSERT = (
 
 
 @functools.cache
-def _change_statement(names: tuple[str, ...]) -> str:
-    """The UPDATE of these columns (a handful of combinations: each is built once)."""
-    assignments = ", ".join(f"{name} = ?" for name in names)
-    return f"UPDATE entries SET {assignments} WHERE key = ?"  # noqa: S608 - fixed names
+def change_statement(table: str, mark: str, names: tuple[str, ...]) -> str:
+    """The UPDATE of these columns by key, with the database's placeholder ``mark`` (SQLite and
+    PostgreSQL write the same words): a handful of combinations, each built once."""
+    assignments = ", ".join(f"{name} = {mark}" for name in names)
+    return f"UPDATE {table} SET {assignments} WHERE key = {mark}"  # noqa: S608 - fixed names
 
 
 def _row_values(entry: Entry) -> list[Any]:
