@@ -137,7 +137,7 @@ class AsyncDriver:
         if isinstance(op, Now):
             return self._clock()
         if isinstance(op, Record):
-            written, self.deferred = await _written(op)
+            written, self.deferred = await WRITER.written(op.write, op.store)
             return written.result()
         if isinstance(op, Reserve):
             return await op.limiter.reserve_async(op)
@@ -226,22 +226,6 @@ def _write_now(op: Record) -> Any:
     if getattr(op.store, "batch", None) is None:
         return op.write()
     return WRITER.run(op.write, op.store)
-
-
-async def _written(op: Record) -> tuple[asyncio.Future[Any], BaseException | None]:
-    """Run ``op`` on the writer thread to its end, even through cancellations; the finished
-    future, and the cancellation that came meanwhile if one did."""
-    future = WRITER.submit(op.write, op.store)
-    cancelled: BaseException | None = None
-    while not future.done():
-        try:
-            await asyncio.shield(future)
-        except asyncio.CancelledError as exc:
-            if not future.done():
-                cancelled = exc
-        except BaseException:  # noqa: S110 - the write's own error: read from the future
-            pass
-    return future, cancelled
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import heapq
 import json
 import logging
@@ -44,6 +45,9 @@ LEASE_ENV = "KIEKIT_JOURNAL_LEASE"
 # How long a worker holds a row it works on without renewing it (a batch renews every third of
 # it): a worker that dies is taken over this long after its last renewal (docs/teams.md).
 DEFAULT_LEASE = 60.0
+# How many task ids a journal maps to their rows in memory (the rest are looked up by the
+# store's index on task_id): a few times the tasks a process has in flight at once.
+REMEMBERED_TASKS = 10_000
 
 
 class HeldElsewhere(Exception):
@@ -105,7 +109,9 @@ class Journal:
         self.store = store
         self.lease = lease
         self._clock = clock
-        self._keys: dict[str, str] = {}  # task id -> row key, for rows this process touched
+        # task id -> row key, for the rows this process touched last: a worker that runs for
+        # months must not keep every task it ever made (older ones are found by task id)
+        self._keys: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._owner = (os.getpid(), _owner_name())
 
@@ -336,14 +342,17 @@ class Journal:
             key = self._keys.get(task_id)
         if key is not None:
             return self.store.get(key)
-        entry = self.store.by_task(task_id)  # a task another process created
+        entry = self.store.by_task(task_id)  # another process's task, or one forgotten
         if entry is not None:
             self._remember(task_id, entry.key)
         return entry
 
     def _remember(self, task_id: str, key: str) -> None:
         with self._lock:
-            self._keys[task_id] = key
+            keys = self._keys
+            keys[task_id] = key
+            if len(keys) > REMEMBERED_TASKS:
+                keys.popitem(last=False)  # the oldest
 
     def _update_task(
         self, task_id: str, changes: Mapping[str, Any], read_back: bool = True

@@ -246,6 +246,25 @@ def _add_columns(connection: sqlite3.Connection) -> None:
                     raise
 
 
+class _SqliteErrors:
+    """A reusable ``with`` block raising sqlite3's errors as JournalError (a class, not a
+    generator: it guards every statement of the journal's hot path, and costs less so)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        if isinstance(exc, sqlite3.Error):
+            raise JournalError(f"task journal {self.path}: {exc}") from exc
+        if isinstance(exc, OSError):  # the folder cannot be made
+            raise JournalError(f"task journal {self.path}: {exc.strerror or exc}") from exc
+
+
 class SqliteStore:
     """The journal in one SQLite file: WAL mode, so readers never block the writer and several
     processes (a batch, ``kie resume``, ``kie tasks``) share it; every change is its own
@@ -271,19 +290,14 @@ class SqliteStore:
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._errors = _SqliteErrors(self.path)
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
 
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _guard(self) -> _SqliteErrors:
         """sqlite3's errors, as kiekit's: the file and what went wrong, never a traceback."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise JournalError(f"task journal {self.path}: {exc}") from exc
-        except OSError as exc:  # the folder cannot be made
-            raise JournalError(f"task journal {self.path}: {exc.strerror or exc}") from exc
+        return self._errors
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

@@ -26,7 +26,7 @@ from typing import Any
 class _Job:
     """One write, and who waits for it: a future on an event loop, or a blocked thread."""
 
-    __slots__ = ("error", "future", "loop", "result", "store", "woken", "write")
+    __slots__ = ("error", "future", "loop", "result", "settled", "store", "woken", "write")
 
     def __init__(
         self,
@@ -43,6 +43,7 @@ class _Job:
         self.woken = woken  # a held lock, released once the write is done (a thread waits)
         self.result: Any = None
         self.error: BaseException | None = None
+        self.settled = False  # its outcome has reached its loop (set there, by _settle)
 
     def run(self) -> None:
         try:
@@ -67,6 +68,11 @@ class JournalWriter:
 
     def submit(self, write: Callable[[], Any], store: object) -> asyncio.Future[Any]:
         """Queue ``write`` from an event loop; its future is settled after its group commits."""
+        future = self._submit(write, store).future
+        assert future is not None
+        return future
+
+    def _submit(self, write: Callable[[], Any], store: object) -> _Job:
         loop = asyncio.get_running_loop()
         job = _Job(write, store, loop, loop.create_future())
         self._put(job, wake=False)
@@ -75,8 +81,37 @@ class JournalWriter:
         if self._sleeping and loop not in self._waking:
             self._waking.add(loop)
             loop.call_soon(self._wake_up, loop)
-        assert job.future is not None
-        return job.future
+        return job
+
+    async def written(
+        self, write: Callable[[], Any], store: object
+    ) -> tuple[Any, BaseException | None]:
+        """Queue ``write`` from an event loop and wait for it to its end, even through
+        cancellations: the settled future, and the cancellation that came meanwhile if one
+        did. (The job's own future is awaited: a cancellation cancels it, and a new one is
+        waited on, as ``asyncio.shield`` would, without its extra future and turn of the loop
+        on every write.)"""
+        job = self._submit(write, store)
+        future, loop = job.future, job.loop
+        assert future is not None
+        assert loop is not None
+        cancelled: BaseException | None = None
+        while True:
+            try:
+                await future
+            except asyncio.CancelledError as exc:
+                if not future.cancelled():
+                    if future.exception() is not exc:  # not the write's own: it came after
+                        cancelled = exc
+                    return future, cancelled
+                cancelled = exc  # this flow was cancelled: the write goes on, and is waited for
+                if job.settled:  # its outcome had come, a moment before the cancellation
+                    return _outcome(job, loop), cancelled
+                future = job.future = loop.create_future()
+                continue
+            except BaseException:  # noqa: S110 - the write's own error: read from the future
+                pass
+            return future, cancelled
 
     def _wake_up(self, loop: asyncio.AbstractEventLoop) -> None:
         self._waking.discard(loop)
@@ -173,14 +208,25 @@ def _write_group(jobs: list[_Job]) -> None:
 
 def _settle(jobs: list[_Job]) -> None:
     for job in jobs:
+        job.settled = True
         future = job.future
         assert future is not None
-        if future.done():  # cancelled: the driver no longer waits on this future
+        if future.done():  # cancelled: JournalWriter.written waits on a new one
             continue
         if job.error is not None:
             future.set_exception(job.error)
         else:
             future.set_result(job.result)
+
+
+def _outcome(job: _Job, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future holding a settled job's outcome."""
+    future = loop.create_future()
+    if job.error is not None:
+        future.set_exception(job.error)
+    else:
+        future.set_result(job.result)
+    return future
 
 
 WRITER = JournalWriter()
