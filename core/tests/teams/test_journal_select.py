@@ -248,3 +248,49 @@ def test_an_older_journal_file_gets_the_new_indexes_when_opened(tmp_path: Path) 
     with sqlite3.connect(path) as connection:
         names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"entries_open", "entries_created_at"} <= names
+
+
+def test_an_open_index_in_older_words_is_made_again_and_serves_the_queries(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    rows = list(itertools.islice(_rows(), 5))
+    for entry in rows:
+        store.insert(entry)
+    store.close()
+    with sqlite3.connect(path) as connection:  # as an earlier kiekit made it
+        connection.execute("DROP INDEX entries_open")
+        connection.execute(
+            "CREATE INDEX entries_open ON entries (created_at) WHERE (state IN ('claimed', "
+            "'sending', 'unknown', 'created') OR (state = 'succeeded' AND "
+            "json_array_length(files) < json_array_length(assets)))"
+        )
+    assert "USING INDEX entries_open" not in _plan(path, Selection(open=True))  # other words
+    reopened = SqliteStore(path)
+    assert len(list(reopened.select(Selection(open=True)))) == len(
+        [row for row in rows if is_open(row)]
+    )
+    reopened.close()
+    assert "USING INDEX entries_open" in _plan(path, Selection(open=True))
+
+
+def test_the_journals_writes_build_no_temporary_table(tmp_path: Path) -> None:
+    """What a write costs in SQLite: an ``IN (...)`` list in the open index's condition made
+    every insert and update build a temporary table (most of a write's work)."""
+    from kiekit.journal._stores import _INSERT, change_statement
+
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    assert store.get("nothing") is None  # the file and its schema, as kiekit makes them
+    store.close()
+    writes = [
+        (_INSERT, [None] * 14),
+        (change_statement("entries", "?", ("state", "task_id", "updated_at")), [None] * 4),
+        (change_statement("entries", "?", ("state", "assets", "error", "updated_at")), [None] * 5),
+        (change_statement("entries", "?", ("files", "out_dir", "updated_at")), [None] * 4),
+    ]
+    with sqlite3.connect(path) as connection:
+        for statement, params in writes:
+            program = [step[1] for step in connection.execute(f"EXPLAIN {statement}", params)]
+            assert "OpenEphemeral" not in program, statement

@@ -72,10 +72,11 @@ def open_condition(length: str) -> str:
     column (``json_array_length({})``). A partial index is made on exactly this text, and a
     query names it the same way, so the database sees the index serves it."""
     files, assets = length.format("files"), length.format("assets")
-    return (
-        "(state IN ('claimed', 'sending', 'unknown', 'created') "
-        f"OR (state = 'succeeded' AND {files} < {assets}))"
-    )
+    # The states one by one, not ``state IN (...)``: SQLite evaluates an IN list through a
+    # temporary table, built on every write that touches the index; that was most of what a
+    # journal write cost (3 writes a task: 328k instructions with IN, 146k without the index).
+    states = " OR ".join(f"state = '{state.value}'" for state in OPEN_STATES)
+    return f"({states} OR (state = 'succeeded' AND {files} < {assets}))"
 
 
 def sql_conditions(selection: Selection, *, mark: str, length: str) -> tuple[list[str], list[Any]]:

@@ -219,6 +219,7 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
+            _drop_stale_open_index(connection)
             connection.executescript(_SCHEMA)
             _add_columns(connection)
             return
@@ -232,6 +233,17 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
 def _free_for(row: Entry, holder: str, now: float) -> bool:
     """Whether ``holder`` may take ``row``: no one else's lease runs on it."""
     return row.owner in (None, holder) or row.lease_until is None or row.lease_until <= now
+
+
+def _drop_stale_open_index(connection: sqlite3.Connection) -> None:
+    """An ``entries_open`` made by an earlier kiekit with other words for its condition is
+    made again (by _SCHEMA) with today's: a query names the condition in today's words, and
+    SQLite uses a partial index only for the very words it was made with."""
+    found = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'entries_open'"
+    ).fetchone()
+    if found is not None and open_condition(_LENGTH) not in found[0]:
+        connection.execute("DROP INDEX IF EXISTS entries_open")
 
 
 def _add_columns(connection: sqlite3.Connection) -> None:
