@@ -548,6 +548,17 @@ def test_an_exact_model_id_wins_over_any_pattern() -> None:
     assert isinstance(registry.provider("echo/one"), EchoProvider)
 
 
+def test_a_provider_registered_later_takes_over_a_model_already_served() -> None:
+    """provider() remembers its answers: a registration must not leave a stale one behind."""
+    registry = Registry(discover=False)
+    registry.add(Plugin(AnyMarketProvider()))
+    assert isinstance(registry.provider("echo/one"), AnyMarketProvider)
+    registry.add(Plugin(AnyEchoProvider()))  # a more specific pattern
+    assert isinstance(registry.provider("echo/one"), AnyEchoProvider)
+    registry.add_provider(EchoProvider())  # the exact id
+    assert isinstance(registry.provider("echo/one"), EchoProvider)
+
+
 def test_the_most_specific_pattern_serves_an_unknown_id() -> None:
     registry = Registry(discover=False)
     registry.add(Plugin(AnyMarketProvider()))

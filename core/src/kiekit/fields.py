@@ -30,8 +30,10 @@ Some KIE inputs are lists of small objects (Kling's ``multi_prompt`` shots, Sora
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
+import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
@@ -499,10 +501,7 @@ def make_input(
     given += [(key, value, False) for key, value in (typed or {}).items()]
     if issubclass(cls, OpenInput):
         return cls(values={key: read_json_text(v) if text else v for key, v, text in given})
-    aliases: dict[str, attrs.Attribute[Any]] = {}
-    for attribute in attrs.fields(cls):
-        for alias in (attribute.name, wire_name(attribute, camel_case=camel_case)):
-            aliases.setdefault(alias, attribute)
+    aliases, required = _names(cls, camel_case)  # type: ignore[arg-type]  # a class hashes
     named: dict[str, Any] = {}
     for key, value, text in given:
         attribute = aliases.get(key)
@@ -519,12 +518,24 @@ def make_input(
             # names (and ``wire=`` overrides), as when the class is called directly
             value = _read_entries(spec, attribute.name, value, camel_case=camel_case)
         named[attribute.name] = value
-    missing = [
-        a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in named
-    ]
+    missing = [name for name in required if name not in named]
     if missing:
         raise ValidationError(missing[0], "is required")
     return cls(**named)
+
+
+@functools.lru_cache(maxsize=1024)
+def _names(
+    cls: type[Input], camel_case: bool
+) -> tuple[Mapping[str, attrs.Attribute[Any]], tuple[str, ...]]:
+    """The names each field of ``cls`` may be given by (its Python name, its wire name), and
+    the fields with no default: worked out once per class, not for every input made."""
+    aliases: dict[str, attrs.Attribute[Any]] = {}
+    for attribute in attrs.fields(cls):
+        for alias in (attribute.name, wire_name(attribute, camel_case=camel_case)):
+            aliases.setdefault(alias, attribute)
+    required = tuple(a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING)
+    return types.MappingProxyType(aliases), required
 
 
 def read_json_text(value: str) -> Any:

@@ -34,6 +34,7 @@ from kiekit.errors import (
 from kiekit.fields import Input
 from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
+from kiekit.provider import Provider
 from kiekit.ratelimit import Rate, RateLimiter
 from kiekit.registry import Registry
 from kiekit.retry import (
@@ -49,10 +50,10 @@ if TYPE_CHECKING:
 
 from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES, file_name
 from kiekit._engine.ops import (
+    NOW,
     Fetch,
     Flow,
     HttpRequest,
-    Now,
     Reserve,
     Sleep,
 )
@@ -177,14 +178,17 @@ class Engine:
         retry: RetryPolicy | None = None,
         sending: SendState | None = None,
         slot_taken: bool = False,
+        http: HttpRequest | None = None,
     ) -> Flow[Any]:
         """Send ``request`` under the rate limiter and the retry policy. ``deadline``: a
         monotonic time no attempt and no retry wait may pass (e.g. the end of a wait; else
         the retry policy's); ``sending`` follows whether a create may have reached KIE;
-        ``slot_taken``: the first attempt's rate-limit slot was booked by the caller."""
-        http = self._http(request, task_id)
+        ``slot_taken``: the first attempt's rate-limit slot was booked by the caller; ``http``:
+        ``request`` already made into its HTTP form (a wait's polls build it once)."""
+        if http is None:
+            http = self._http(request, task_id)
         policy = retry or self.retry
-        started: float = yield Now()
+        started: float = yield NOW
         stop = (
             started + policy.deadline
             if deadline is None
@@ -195,9 +199,10 @@ class Engine:
         def attempt(number: int) -> Flow[Any]:
             nonlocal reached
             limiter = self.limiter
+            fresh = number == 1  # nothing yielded since `started` was read: it is the send time
             if limit is not None and limiter is not None and not (slot_taken and number == 1):
                 if type(limiter) is RateLimiter:  # in place, the common case: no extra flow
-                    now: float = yield Now()
+                    now: float = yield NOW
                     if limit.task_id is None:
                         wait: float | None = limiter.reserve_create(now)
                     else:
@@ -210,7 +215,9 @@ class Engine:
                     raise _NoSlot
                 if wait > 0:
                     yield Sleep(wait)
-            log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
+                fresh = False
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
             # A create is admitted just before it goes (kiekit.ratelimit: KIE counts arrivals)
             # and reported answered after; nothing is yielded between admission and send.
             # Each attempt ends by the deadline, with a moment at least (a wait's last poll
@@ -218,30 +225,30 @@ class Engine:
             local = limiter if limit is _CREATE and type(limiter) is RateLimiter else None
             shared = self._admission() if limit is _CREATE and local is None else None
             if local is not None:
-                while (wait := local.admit_create(sent_at := (yield Now()))) > 0:
+                while (wait := local.admit_create(sent_at := (yield NOW))) > 0:
                     yield Sleep(wait)
             elif shared is not None:
                 sent_at = yield from shared.admit(stop)
             else:
-                sent_at = yield Now()
+                sent_at = started if fresh else (yield NOW)
             left = max(stop - sent_at, MIN_ATTEMPT_SECONDS)
             if sending is not None:
                 sending.maybe_sent = True
             try:
                 try:
-                    response = yield attrs.evolve(http, timeout=left)
+                    response = yield http.within(left)
                 except GeneratorExit:  # dropped: no clock to ask; count it a whole attempt long
                     if local is not None:
                         local.create_answered(sent_at + left)
                     raise
                 except BaseException:
                     if local is not None:
-                        local.create_answered((yield Now()))
+                        local.create_answered((yield NOW))
                     elif shared is not None:
                         yield shared.answered
                     raise
                 if local is not None:
-                    local.create_answered((yield Now()))
+                    local.create_answered((yield NOW))
                 elif shared is not None:
                     yield shared.answered
                 return read_answer(response, request.method, request.path, task_id)
@@ -257,8 +264,10 @@ class Engine:
         def decide(error: KieError) -> Verdict:
             return verdict(error, safe=safe, retry_creates=policy.retry_creates)
 
-        what = f"{request.method} {request.path}"
         try:
+            if policy.attempts == 1:  # a wait's polls: one attempt, no retry loop around it
+                return (yield from attempt(1))
+            what = f"{request.method} {request.path}"
             return (yield from retrying(attempt, policy, stop=stop, decide=decide, what=what))
         except KieError as error:
             if reached or decide(error) is Verdict.UNKNOWN:
@@ -293,7 +302,7 @@ class Engine:
         None when ``latest`` comes first. The in-process limiter is asked in place; the shared
         one is I/O, a :class:`Reserve` op for the driver."""
         limiter = self.limiter
-        now: float = yield Now()
+        now: float = yield NOW
         if isinstance(limiter, RateLimiter):
             if slot.task_id is None:
                 return limiter.reserve_create(now)  # a create's deadline is the retry policy's
@@ -347,25 +356,26 @@ class Engine:
             task_id = provider.parse_created(data)
         except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
             raise OutcomeUnknownError(model=model, request=request, cause=exc) from exc
-        created_at: float = yield Now()
+        created_at: float = yield NOW
         return Task(id=task_id, model=model, created_at=created_at)
 
     def status(
         self, task: Task, *, deadline: float | None = None, retry: RetryPolicy | None = None
     ) -> Flow[TaskStatus]:
-        provider = self.registry.provider(task.model)
-        slot = _Slot(task.id, provider.status_rate_per_task)
-        data = yield from self._exchange(
-            provider.status_request(task.id),
-            task_id=task.id,
+        poll = _Poll(self, task, self.registry.provider(task.model))
+        return poll.status((yield from self._ask(poll, deadline, retry)))
+
+    def _ask(self, poll: _Poll, deadline: float | None, retry: RetryPolicy | None) -> Flow[Any]:
+        # returns the exchange's flow itself: a poll's ops pass through no extra generator
+        return self._exchange(
+            poll.request,
+            task_id=poll.task_id,
             safe=True,
-            limit=slot,
+            limit=poll.slot,
             deadline=deadline,
             retry=retry,
+            http=poll.http,
         )
-        if data is None:  # some record-info endpoints answer an unknown id with data null (§2.2)
-            raise ProtocolError("KIE has no record of this task", task_id=task.id)
-        return provider.parse_status(task.id, data)
 
     def download_url(self, url: str, *, task_id: str | None = None) -> Flow[str]:
         """A fresh direct link for a KIE-made file URL, valid 20 minutes
@@ -400,7 +410,7 @@ class Engine:
         """
         policy = policy or self.poll
         provider = self.registry.provider(task.model)
-        started: float = yield Now()
+        started: float = yield NOW
         deadline = started + policy.timeout
         # The schedule runs from the task's creation when this client made it: the first poll
         # waits until the task could be done, and a wait begun later polls at once.
@@ -409,14 +419,17 @@ class Engine:
         if first > 0:
             yield Sleep(min(first, policy.timeout))
         last: TaskStatus | None = None
+        poll: _Poll | None = None
         malformed = 0  # unreadable answers in a row
         unreadable: ProtocolError | None = None  # the last poll's, if it was
         while True:
             asked: float | None = None
             try:
-                last = yield from self.status(task, retry=_ONCE, deadline=deadline)
+                if poll is None:  # made once, in here: a provider's error is a poll's
+                    poll = _Poll(self, task, provider)
+                last = poll.status((yield from self._ask(poll, deadline, _ONCE)))
             except _NoSlot:  # the rate limiter allows no poll before the deadline
-                now = yield Now()
+                now = yield NOW
                 if deadline > now:
                     yield Sleep(deadline - now)
                 raise WaitTimeoutError(
@@ -443,7 +456,7 @@ class Engine:
                     return provider.extract_results(task.id, last.raw)
                 if last.state is State.FAILED:
                     raise TaskFailedError(task.id, last.fail_code, last.fail_message)
-            now = yield Now()
+            now = yield NOW
             elapsed = now - started
             remaining = policy.timeout - elapsed
             if remaining <= 0:
@@ -505,11 +518,11 @@ class Engine:
         Retry-After when it gives one), all of it within the download policy's ``timeout``
         (and retry waits within the retry policy's deadline too)."""
         policy, bounds = self.retry, self.downloads
-        started: float = yield Now()
+        started: float = yield NOW
         stop = started + bounds.timeout
 
         def attempt(_number: int) -> Flow[Path]:
-            now: float = yield Now()
+            now: float = yield NOW
             path: Path = yield attrs.evolve(
                 job, timeout=max(stop - now, 0.0), max_bytes=bounds.max_bytes
             )
@@ -524,6 +537,27 @@ class Engine:
 
 
 _ONCE = RetryPolicy.never()
+
+
+class _Poll:
+    """A task's status call, made once for all the polls of a wait: the provider's request,
+    its HTTP form and its rate-limit slot, and the reading of the answer."""
+
+    __slots__ = ("http", "provider", "request", "slot", "task_id")
+
+    def __init__(self, engine: Engine, task: Task, provider: Provider) -> None:
+        self.task_id = task.id
+        self.provider = provider
+        self.request = provider.status_request(task.id)
+        self.http = engine._http(self.request, task.id)
+        self.slot = _Slot(task.id, provider.status_rate_per_task)
+
+    def status(self, data: Any) -> TaskStatus:
+        if data is None:  # some record-info endpoints answer an unknown id with data null (§2.2)
+            raise ProtocolError("KIE has no record of this task", task_id=self.task_id)
+        return self.provider.parse_status(self.task_id, data)
+
+
 MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
 
 
@@ -539,7 +573,7 @@ class _SharedAdmission:
         """Wait until the create is admitted; the moment it was. It is counted in flight until
         its attempt must have ended (``stop``), or until it is reported answered."""
         while True:
-            now: float = yield Now()
+            now: float = yield NOW
             timeout = max(stop - now, MIN_ATTEMPT_SECONDS)
             wait: float = yield attrs.evolve(self.op, action="admit", timeout=timeout)
             if not wait:

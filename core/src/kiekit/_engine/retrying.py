@@ -24,7 +24,7 @@ from kiekit.retry import (
 if TYPE_CHECKING:
     import random
 
-from kiekit._engine.ops import Flow, HttpResponse, Now, Sleep
+from kiekit._engine.ops import NOW, Flow, HttpResponse, Sleep
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def retrying(
         else:
             rng = rng or policy.randomness()
             delay = policy.backoff(number, rng)
-        now: float = yield Now()
+        now: float = yield NOW
         if now + delay > stop:
             raise error
         log.debug(

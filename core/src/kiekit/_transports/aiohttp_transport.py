@@ -16,6 +16,7 @@ from kiekit._transports.base import (
     lower,
     oversized,
     upload_chunks,
+    what,
     where,
 )
 from kiekit._transports.download import Download
@@ -58,7 +59,6 @@ class AiohttpTransport:
         import aiohttp
 
         session = self._open()
-        what = f"{request.method} {where(request.url)}"
         limit = self._max_answer_bytes
         try:
             async with asyncio.timeout(request.timeout):  # the whole exchange, answer included
@@ -66,18 +66,21 @@ class AiohttpTransport:
                     request.method,
                     request.url,
                     data=request.body,
-                    headers=dict(request.headers),
+                    headers=request.headers,  # aiohttp copies them
                     allow_redirects=False,
                 ) as response:
                     declared = response.content_length
                     if declared is not None and declared > limit:
-                        raise oversized(limit, what, request.task_id)
+                        raise oversized(limit, what(request), request.task_id)
+                    # Counted as read (a compressed answer may grow past what it declared),
+                    # in chunks of a bounded size however it was compressed
+                    read = response.content.read
                     parts: list[bytes] = []
                     size = 0
-                    async for chunk in response.content.iter_chunked(CHUNK):
+                    while chunk := await read(CHUNK):
                         size += len(chunk)
                         if size > limit:
-                            raise oversized(limit, what, request.task_id)
+                            raise oversized(limit, what(request), request.task_id)
                         parts.append(chunk)
                     return HttpResponse(
                         response.status,
@@ -87,7 +90,7 @@ class AiohttpTransport:
                     )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                f"{what} failed: {type(exc).__name__}",
+                f"{what(request)} failed: {type(exc).__name__}",
                 task_id=request.task_id,
                 # refused, DNS, TLS handshake, connect timeout: the request never left
                 maybe_sent=not isinstance(
@@ -144,7 +147,7 @@ class AiohttpTransport:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
         import aiohttp
 
-        what = f"{request.method} {where(request.url)}"
+        described = what(request)
         try:
             response = await self._open().request(
                 request.method,
@@ -154,8 +157,8 @@ class AiohttpTransport:
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{what} failed: {type(exc).__name__}") from exc
-        return _AiohttpStream(response, what)
+            raise TransportError(f"{described} failed: {type(exc).__name__}") from exc
+        return _AiohttpStream(response, described)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -8,8 +8,7 @@ from disk, and opens a streamed answer. Network failures become
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -83,6 +82,12 @@ def where(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+def what(request: HttpRequest) -> str:
+    """The request in error messages: its method and URL, without the query (made only when
+    a message needs it: urlsplit is not free, and most answers come without error)."""
+    return f"{request.method} {where(request.url)}"
+
+
 def upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
     """The multipart body of ``upload``, read from disk one chunk at a time."""
     yield upload.head
@@ -108,28 +113,13 @@ def oversized(limit: int, what: str, task_id: str | None) -> ProtocolError:
     )
 
 
-def capped(chunks: Iterable[bytes], limit: int, what: str, task_id: str | None) -> bytes:
-    """A whole API answer, refused once it passes ``limit`` bytes."""
-    parts: list[bytes] = []
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise oversized(limit, what, task_id)
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def until(ends: float | None, chunks: Iterator[bytes], request: HttpRequest) -> Iterator[bytes]:
-    """``chunks`` until the request's deadline: an answer dripping in cannot hold it past."""
-    for chunk in chunks:
-        yield chunk
-        if ends is not None and time.monotonic() > ends:
-            raise TransportError(
-                f"{request.method} {where(request.url)}: the answer took longer than the "
-                f"call's {request.timeout or 0:.1f} s deadline",
-                task_id=request.task_id,
-            )
+def late(request: HttpRequest) -> TransportError:
+    """The error of an answer still dripping in at the request's deadline."""
+    return TransportError(
+        f"{what(request)}: the answer took longer than the call's "
+        f"{request.timeout or 0:.1f} s deadline",
+        task_id=request.task_id,
+    )
 
 
 def declared_length(headers: Mapping[str, str]) -> int | None:

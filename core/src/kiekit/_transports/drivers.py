@@ -86,7 +86,7 @@ class SyncDriver:
     def run(self, flow: Flow[T]) -> T:
         outcome: Any = None
         error: BaseException | None = None
-        clock, perform = self._clock, self.perform
+        clock, perform, send = self._clock, self.perform, self.transport.send
         try:
             while True:
                 try:
@@ -99,7 +99,8 @@ class SyncDriver:
                     continue
                 outcome = None
                 try:
-                    outcome = perform(op)
+                    # the commonest I/O, straight to the transport
+                    outcome = send(op) if type(op) is HttpRequest else perform(op)
                 except BaseException as exc:
                     error = exc
         finally:
@@ -157,7 +158,9 @@ class AsyncDriver:
     async def run(self, flow: Flow[T]) -> T:
         outcome: Any = None
         error: BaseException | None = None
-        clock, perform = self._clock, self.perform
+        clock, perform, send = self._clock, self.perform, self.transport.send
+        # An aiohttp-like transport's send is a coroutine function: no need to ask each answer
+        coroutines = inspect.iscoroutinefunction(send)
         try:
             while True:
                 try:
@@ -174,7 +177,12 @@ class AsyncDriver:
                     outcome = clock()
                     continue
                 try:
-                    outcome = await perform(op)
+                    if type(op) is HttpRequest:  # the commonest I/O, straight to the transport
+                        outcome = send(op)
+                        if coroutines or inspect.isawaitable(outcome):
+                            outcome = await outcome
+                    else:
+                        outcome = await perform(op)
                 except BaseException as exc:
                     error = exc
         finally:

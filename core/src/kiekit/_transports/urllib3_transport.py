@@ -13,12 +13,12 @@ from kiekit._transports.base import (
     MAX_ANSWER_BYTES,
     STREAM_CHUNK,
     ByteStream,
-    capped,
     declared_length,
+    late,
     lower,
     oversized,
-    until,
     upload_chunks,
+    what,
     where,
 )
 from kiekit._transports.download import Download
@@ -45,6 +45,8 @@ class Urllib3Transport:
         self._read_timeout = timeout
         self._connect_timeout = connect_timeout
         self._max_answer_bytes = max_answer_bytes
+        self._full_timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
+        self._longest = max(connect_timeout, timeout)
         self._pool = urllib3.PoolManager(
             maxsize=maxsize,
             retries=False,
@@ -57,8 +59,8 @@ class Urllib3Transport:
 
     def _timeout(self, seconds: float | None) -> Any:
         """urllib3's timeouts for an exchange that may take ``seconds`` in all."""
-        if seconds is None:
-            return self._urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout)
+        if seconds is None or seconds >= self._longest:  # most calls: made once (urllib3 clones it)
+            return self._full_timeout
         seconds = max(seconds, 0.001)
         return self._urllib3.Timeout(
             connect=min(self._connect_timeout, seconds), read=min(self._read_timeout, seconds)
@@ -78,34 +80,43 @@ class Urllib3Transport:
 
     def send(self, request: HttpRequest) -> HttpResponse:
         ends = None if request.timeout is None else time.monotonic() + request.timeout
-        what = f"{request.method} {where(request.url)}"
         try:
             response = self._open(request, timeout=self._timeout(request.timeout))
         except self._urllib3.exceptions.HTTPError as exc:
             raise TransportError(
-                f"{what} failed: {type(exc).__name__}",
+                f"{what(request)} failed: {type(exc).__name__}",
                 task_id=request.task_id,
                 # urllib3's ConnectTimeoutError covers refused connections and DNS failures
                 # too: the request never left, so even a create may be sent again
                 maybe_sent=not isinstance(exc, self._urllib3.exceptions.ConnectTimeoutError),
             ) from exc
         headers = lower(response.headers.items())
+        limit = self._max_answer_bytes
         try:
             declared = declared_length(headers)
-            if declared is not None and declared > self._max_answer_bytes:
-                raise oversized(self._max_answer_bytes, what, request.task_id)
-            chunks = until(ends, iter(lambda: response.read1(CHUNK), b""), request)
-            body = capped(chunks, self._max_answer_bytes, what, request.task_id)
+            if declared is not None and declared > limit:
+                raise oversized(limit, what(request), request.task_id)
+            # read1: whatever has come, so that the deadline is looked at as the answer drips in
+            parts: list[bytes] = []
+            size = 0
+            while chunk := response.read1(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise oversized(limit, what(request), request.task_id)
+                parts.append(chunk)
+                if ends is not None and time.monotonic() > ends:
+                    raise late(request)
         except self._urllib3.exceptions.HTTPError as exc:
             response.close()
             raise TransportError(
-                f"{what}: reading the answer failed: {type(exc).__name__}", task_id=request.task_id
+                f"{what(request)}: reading the answer failed: {type(exc).__name__}",
+                task_id=request.task_id,
             ) from exc
         except BaseException:
             response.close()  # not back into the pool with an answer half read
             raise
         response.release_conn()
-        return HttpResponse(response.status, body, response.reason or "", headers)
+        return HttpResponse(response.status, b"".join(parts), response.reason or "", headers)
 
     def fetch(self, fetch: Fetch) -> Path:
         # No Authorization header: result links are public CDN URLs, and the key must not
@@ -161,12 +172,12 @@ class Urllib3Transport:
 
     def stream(self, request: HttpRequest) -> ByteStream:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
-        what = f"{request.method} {where(request.url)}"
+        described = what(request)
         try:
             response = self._open(request)
         except self._urllib3.exceptions.HTTPError as exc:
-            raise TransportError(f"{what} failed: {type(exc).__name__}") from exc
-        return _Urllib3Stream(response, what, self._urllib3.exceptions.HTTPError)
+            raise TransportError(f"{described} failed: {type(exc).__name__}") from exc
+        return _Urllib3Stream(response, described, self._urllib3.exceptions.HTTPError)
 
     def close(self) -> None:
         self._pool.clear()
