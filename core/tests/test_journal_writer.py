@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +38,32 @@ def test_a_cancellation_during_a_write_waits_for_it_and_is_handed_back() -> None
     assert isinstance(cancelled, asyncio.CancelledError)
 
 
-def test_a_cancellation_just_before_the_outcome_arrives_still_gets_it() -> None:
-    """The cancellation reaches the loop first, the write's outcome right after it: the flow
-    takes the outcome the writer left, not a future that will never be settled."""
+def _cancelled_as_written(
+    schedule: Callable[[asyncio.AbstractEventLoop, asyncio.Task[Any]], None],
+) -> tuple[asyncio.Future[Any], BaseException | None]:
+    """What ``written`` gives back when its write, on the writer thread, first runs
+    ``schedule(loop, flow)`` (which queues the flow's cancellation) and then answers "row"."""
 
     async def run() -> tuple[asyncio.Future[Any], BaseException | None]:
         loop = asyncio.get_running_loop()
         flow: asyncio.Task[Any]
 
         def write() -> str:
-            loop.call_soon_threadsafe(flow.cancel)  # queued before the writer's answer
+            schedule(loop, flow)
             return "row"
 
         flow = asyncio.create_task(WRITER.written(write, object()))
         return await flow
 
-    future, cancelled = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_a_cancellation_just_before_the_outcome_arrives_still_gets_it() -> None:
+    """The cancellation reaches the loop first, the write's outcome right after it: the flow
+    takes the outcome the writer left, not a future that will never be settled."""
+    future, cancelled = _cancelled_as_written(
+        lambda loop, flow: loop.call_soon_threadsafe(flow.cancel)  # before the writer's answer
+    )
     assert future.result() == "row"
     assert isinstance(cancelled, asyncio.CancelledError)
 
@@ -60,20 +71,10 @@ def test_a_cancellation_just_before_the_outcome_arrives_still_gets_it() -> None:
 def test_a_cancellation_just_after_the_outcome_is_not_swallowed() -> None:
     """The write is settled, then the flow is cancelled before it resumes: the outcome is
     kept, and the cancellation is handed back too."""
-
-    async def run() -> tuple[asyncio.Future[Any], BaseException | None]:
-        loop = asyncio.get_running_loop()
-        flow: asyncio.Task[Any]
-
-        def write() -> str:
-            # runs on the loop before the writer's answer, and queues the cancel after it
-            loop.call_soon_threadsafe(lambda: loop.call_soon(flow.cancel))
-            return "row"
-
-        flow = asyncio.create_task(WRITER.written(write, object()))
-        return await flow
-
-    future, cancelled = asyncio.run(run())
+    # runs on the loop before the writer's answer, and queues the cancel after it
+    future, cancelled = _cancelled_as_written(
+        lambda loop, flow: loop.call_soon_threadsafe(lambda: loop.call_soon(flow.cancel))
+    )
     assert future.result() == "row"
     assert isinstance(cancelled, asyncio.CancelledError)
 

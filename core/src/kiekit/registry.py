@@ -90,7 +90,7 @@ class Registry:
         self._by_pattern: dict[str, AnyProvider] = {}  # ids a pattern serves, once resolved
         # What provider() answered, read without the lock: a client asks for every call it
         # makes. Emptied whenever a provider is registered (_claim), under the lock.
-        self._tasks: dict[str, Provider] = {}
+        self._task_providers: dict[str, Provider] = {}
         self._quarantined: dict[str, str] = {}  # distribution → why
         self._claimants: dict[str, set[str]] | None = None  # model id → declaring distributions
         self._lock = threading.RLock()
@@ -143,7 +143,7 @@ class Registry:
             self._providers[model_id] = provider
             self._origin[model_id] = origin
         self._by_pattern.clear()  # a new pattern may now be the more specific one
-        self._tasks.clear()  # and a new exact id the owner of a model served so far
+        self._task_providers.clear()  # and a new exact id the owner of a model served so far
 
     def _check(self, offered: list[Any], origin: str) -> dict[str, AnyProvider]:
         """Model id → provider for what ``origin`` offers and may have, or PluginError."""
@@ -199,7 +199,7 @@ class Registry:
         model id holding ``*``, like the generic market plugin's) that matches serves it.
         A chat model raises ValidationError: it is not a task (use ``Client.chat``).
         """
-        known = self._tasks.get(model)
+        known = self._task_providers.get(model)
         if known is not None:
             return known
         with self._lock:  # the lookup and its memo as one step: no registration in between
@@ -208,7 +208,7 @@ class Registry:
                 raise ValidationError(
                     "model", f"{model!r} is a chat model, not a task: use Client.chat or kie chat"
                 )
-            self._tasks[model] = found
+            self._task_providers[model] = found
             return found
 
     def chat_provider(self, model: str) -> ChatProvider:
