@@ -39,7 +39,7 @@ def test_a_cancellation_during_a_write_waits_for_it_and_is_handed_back() -> None
 
 
 def _cancelled_as_written(
-    schedule: Callable[[asyncio.AbstractEventLoop, asyncio.Task[Any]], None],
+    schedule: Callable[[asyncio.AbstractEventLoop, asyncio.Task[Any]], object],
 ) -> tuple[asyncio.Future[Any], BaseException | None]:
     """What ``written`` gives back when its write, on the writer thread, first runs
     ``schedule(loop, flow)`` (which queues the flow's cancellation) and then answers "row"."""
