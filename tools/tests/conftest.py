@@ -1,0 +1,41 @@
+"""What the tools' tests share: mypy's caches, each made once per run of the suite."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+MakeCache = Callable[[Path], object]
+
+
+@pytest.fixture(scope="session")
+def warm_mypy_cache(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, MakeCache, Path], None]:
+    """``warm(name, make, into)``: a copy, at ``into``, of the mypy cache that ``make(cache)``
+    fills, made once per run of the suite.
+
+    A cold mypy reads kiekit, the mock and the libraries under them again (15-40 s each time);
+    from a warm copy each check analyses only what is its own. ``make`` must check with the
+    options its users check with, so the cached modules are read as they will be. The xdist
+    workers of one run share the cache: the first makes it, the others wait on a file lock."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's own folder, above each worker's
+
+    def warm(name: str, make: MakeCache, into: Path) -> None:
+        cache = shared / f"mypy-cache-{name}"
+        with (shared / f"mypy-cache-{name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (cache / "made").exists():
+                shutil.rmtree(cache, ignore_errors=True)  # an earlier attempt, cut short
+                make(cache)  # its findings are its test's to report, not the cache's
+                (cache / "made").touch()
+        shutil.copytree(cache, into)
+
+    return warm
