@@ -67,8 +67,14 @@ def test_a_create_kie_refused_with_429_is_sent_again_and_makes_one_task(
         )
     )
 
+    # A create refused with 429 waits out the create window before it goes again (10 s at
+    # KIE's limits); a window of 0.2 s keeps the test short and the wait measurable.
+    limits = RateLimits(creates=Rate(20, 0.2))
+
     async def scenario() -> Task:
-        async with api.client(base_url=mock_server.base_url, retry=QUICK, journal=None) as kie:
+        async with api.client(
+            base_url=mock_server.base_url, retry=QUICK, journal=None, rate_limits=limits
+        ) as kie:
             return await kie.submit(GROK, prompt="a lighthouse")
 
     task = api.run(scenario)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from kiekit import AsyncClient, OutcomeUnknownError, RetryPolicy, TransportError
 from kiekit.journal import EntryState, Journal, MemoryStore
-from kiekit.ratelimit import RateLimiter
+from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 from kiekit.transport import HttpResponse, MockTransport
 
 BUSY = HttpResponse(200, json.dumps({"code": 429, "msg": "rate limited"}).encode(), "OK")
@@ -26,7 +26,8 @@ class Interrupted(RateLimiter):
     kill) during the wait for the slot would be."""
 
     def __init__(self, interrupt_at: int) -> None:
-        super().__init__()
+        # a short create window: a create refused with 429 waits one out before it goes again
+        super().__init__(RateLimits(creates=Rate(20, 0.05)))
         self.interrupt_at = interrupt_at
         self.bookings = 0
 
