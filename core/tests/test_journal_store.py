@@ -23,6 +23,7 @@ from kiekit.journal import (
     Entry,
     EntryState,
     Journal,
+    JournalError,
     JournalStore,
     MemoryStore,
     Selection,
@@ -230,6 +231,38 @@ def test_the_file_is_in_wal_mode_so_readers_never_block_the_writer(tmp_path: Pat
     SqliteStore(path).insert(_entry("k"))
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+class _WithoutJson:
+    """A SQLite connection as a build without the JSON functions answers."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if "json_" in sql:
+            raise sqlite3.OperationalError("no such function: json_array_length")
+        return self._connection.execute(sql, *args)
+
+    def executescript(self, script: str) -> Any:
+        if "json_" in script:
+            raise sqlite3.OperationalError("no such function: json_array_length")
+        return self._connection.executescript(script)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def test_a_sqlite_without_json_functions_is_named_as_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _WithoutJson(connect(*a, **k)))
+    with pytest.raises(JournalError) as info:
+        SqliteStore(tmp_path / "journal.sqlite3").insert(_entry("k"))
+    assert "JSON functions" in str(info.value)
+    assert "3.38" in str(info.value)
+    assert sqlite3.sqlite_version in str(info.value)  # which SQLite this Python has
 
 
 # -- the lifecycle ---------------------------------------------------------------------------------

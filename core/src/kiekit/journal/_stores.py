@@ -219,6 +219,7 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
+            _require_json(connection)
             _drop_stale_open_index(connection)
             connection.executescript(_SCHEMA)
             _add_columns(connection)
@@ -233,6 +234,18 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
 def _free_for(row: Entry, holder: str, now: float) -> bool:
     """Whether ``holder`` may take ``row``: no one else's lease runs on it."""
     return row.owner in (None, holder) or row.lease_until is None or row.lease_until <= now
+
+
+def _require_json(connection: sqlite3.Connection) -> None:
+    """The schema's partial index reads JSON arrays (``json_array_length``): a SQLite built
+    without its JSON functions is named as the cause, not left to a bare "no such function"."""
+    try:
+        connection.execute("SELECT json_array_length('[]')")
+    except sqlite3.OperationalError as exc:
+        raise sqlite3.OperationalError(
+            "the journal needs SQLite's JSON functions (built in since SQLite 3.38); this "
+            f"Python's sqlite3 module has SQLite {sqlite3.sqlite_version} without them ({exc})"
+        ) from exc
 
 
 def _drop_stale_open_index(connection: sqlite3.Connection) -> None:
