@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+try:
+    import fcntl
+except ImportError:  # Windows: no file lock here, so each check makes a cache of its own
+    fcntl = None  # type: ignore[assignment]
 
 MakeCache = Callable[[Path], object]
 
@@ -23,12 +27,16 @@ def warm_mypy_cache(
     A cold mypy reads kiekit, the mock and the libraries under them again (15-40 s each time);
     from a warm copy each check analyses only what is its own. ``make`` must check with the
     options its users check with, so the cached modules are read as they will be. The xdist
-    workers of one run share the cache: the first makes it, the others wait on a file lock."""
+    workers of one run share the cache: the first makes it, the others wait on a file lock
+    (POSIX; without ``fcntl`` each check fills its own)."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the run's own folder, above each worker's
 
     def warm(name: str, make: MakeCache, into: Path) -> None:
+        if fcntl is None:
+            make(into)  # cold, as every check was before the cache was shared
+            return
         cache = shared / f"mypy-cache-{name}"
         with (shared / f"mypy-cache-{name}.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
