@@ -328,10 +328,12 @@ class FileServer:
     """A tiny CDN: ``/file.png`` serves bytes, ``/redirect`` sends a 302 to it, ``/truncated``
     promises more bytes than it sends, ``/missing`` is a 404, ``/hang`` never answers (until
     the fixture ends), ``/large.png`` serves ``large`` in pieces and ``/gzip.png`` serves it
-    gzip-compressed (Content-Encoding). Request headers are kept."""
+    gzip-compressed (Content-Encoding), ``/stall.png`` sends half of ``large`` and the rest
+    once ``resume`` is set. Request headers are kept."""
 
     base_url: str
     seen: list[dict[str, str]]
+    resume: threading.Event
     body: bytes = PNG
     large: bytes = LARGE_PNG
 
@@ -340,6 +342,7 @@ class FileServer:
 def file_server() -> Iterator[FileServer]:
     seen: list[dict[str, str]] = []
     release = threading.Event()
+    resume = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -361,6 +364,16 @@ def file_server() -> Iterator[FileServer]:
                 self.close_connection = True
             elif self.path.startswith("/missing"):
                 self.send_error(404)
+            elif self.path.startswith("/stall"):
+                half = len(LARGE_PNG) // 2
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(LARGE_PNG)))
+                self.end_headers()
+                self.wfile.write(LARGE_PNG[:half])
+                self.wfile.flush()
+                resume.wait(120)  # set by the test, or at teardown
+                self.wfile.write(LARGE_PNG[half:])
             elif self.path.startswith(("/large", "/gzip")):
                 compress = self.path.startswith("/gzip")
                 body = gzip.compress(LARGE_PNG) if compress else LARGE_PNG
@@ -387,9 +400,10 @@ def file_server() -> Iterator[FileServer]:
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
-        yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", seen)
+        yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", seen, resume)
     finally:
         release.set()
+        resume.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -273,6 +275,34 @@ def test_real_fetch_from_a_dead_host_is_a_download_error(
         fetch(url, tmp_path / "a.png")
 
     assert info.value.url == url
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cancelled_async_fetch_lets_its_file_go(file_server: Any, tmp_path: Path) -> None:
+    """AiohttpTransport reads a result file on a thread: a cancellation ends the await at
+    once, and the thread, at its next chunk, removes its temporary file and renames nothing."""
+    from kiekit.transport import AiohttpTransport
+
+    job = Fetch(file_server.base_url + "/stall.png", tmp_path / "a.png", task_id=TASK_ID)
+    before = set(threading.enumerate())
+
+    async def scenario() -> None:
+        transport = AiohttpTransport(timeout=5)
+        try:
+            fetching = asyncio.ensure_future(transport.fetch(job))
+            while not any(part.stat().st_size for part in tmp_path.glob("*.part")):
+                await asyncio.sleep(0.01)  # until the first half is on disk
+            fetching.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await fetching
+        finally:
+            await transport.close()
+
+    asyncio.run(scenario())
+    file_server.resume.set()  # the rest comes: a thread still reading finds it was cancelled
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.startswith("kiekit-file"):
+            thread.join(30)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,13 +1,16 @@
 """Docs that run: every ```python block in the READMEs and docs/ runs as written against the
 mock, in a fresh folder. Blocks written for the real service (``Client()``) reach the mock
 through ``KIE_BASE_URL`` / ``KIE_UPLOAD_BASE_URL`` and a fake ``KIE_API_KEY``, as a user would
-point them at it. A block that cannot run alone (a test class for
+point them at it. The mock finishes a task at once, so the waits written for KIE's pace are
+shortened (a client's default polls, a block's own ``time.sleep``): the blocks run their code as
+written, without minutes of sleeping through KIE's schedule. A block that cannot run alone (a test class for
 pytest, a webhook handler inside a web app) starts with ``# fragment: why`` and is only
 compiled, so it still cannot rot into a syntax error."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,4 +68,19 @@ def test_the_block_runs_as_written(
     monkeypatch.setenv("KIE_UPLOAD_BASE_URL", mock.upload_base_url)
     monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "data"))  # a journal of its own
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("kiekit.client.PollPolicy", _mock_pace)  # a client's default polls
+    monkeypatch.setattr(time, "sleep", _short_sleep)  # a block's own: "ask again in 25 s"
     exec(code, {"__name__": "docs_example"})  # noqa: S102 - our own documentation
+
+
+def _mock_pace() -> Any:
+    from kiekit.polling import PollPolicy
+
+    return PollPolicy(initial=0.02, maximum=0.02, first=0.0)
+
+
+_real_sleep = time.sleep
+
+
+def _short_sleep(seconds: float) -> None:
+    _real_sleep(min(seconds, 0.05))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,10 @@ class Urllib3Transport:
         response.release_conn()
         return HttpResponse(response.status, b"".join(parts), response.reason or "", headers)
 
-    def fetch(self, fetch: Fetch) -> Path:
+    def fetch(self, fetch: Fetch, *, stop: threading.Event | None = None) -> Path:
+        """Stream one result file to disk. ``stop``, set from another thread, abandons the
+        download at its next chunk (its temporary file removed, nothing renamed into place):
+        how ``AiohttpTransport``, which runs this on a thread, hands on a cancellation."""
         # No Authorization header: result links are public CDN URLs, and the key must not
         # travel to hosts other than KIE's API.
         with Download(fetch) as download:
@@ -136,6 +140,8 @@ class Urllib3Transport:
                     # A body sent as is skips urllib3's decoder and its buffer (a copy of it all).
                     decode = download.encoded
                     while chunk := response.read1(DOWNLOAD_READ, decode_content=decode):
+                        if stop is not None and stop.is_set():
+                            raise download.error("download abandoned: cancelled", curable=False)
                         download.write(chunk)
                 except BaseException:
                     response.close()  # not back into the pool with a body half read
@@ -145,6 +151,8 @@ class Urllib3Transport:
                 if download.late():
                     raise download.timed_out() from exc
                 raise download.error(f"download failed: {type(exc).__name__}") from exc
+            if stop is not None and stop.is_set():  # cancelled after its last chunk came
+                raise download.error("download abandoned: cancelled", curable=False)
             return download.finish()
 
     def upload(self, upload: StreamUpload) -> HttpResponse:
