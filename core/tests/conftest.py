@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import gzip
 import http.server
@@ -328,11 +329,12 @@ class FileServer:
     """A tiny CDN: ``/file.png`` serves bytes, ``/redirect`` sends a 302 to it, ``/truncated``
     promises more bytes than it sends, ``/missing`` is a 404, ``/hang`` never answers (until
     the fixture ends), ``/large.png`` serves ``large`` in pieces and ``/gzip.png`` serves it
-    gzip-compressed (Content-Encoding), ``/stall.png`` sends half of ``large`` and the rest
-    once ``resume`` is set. Request headers are kept."""
+    gzip-compressed (Content-Encoding), ``/stall.png`` sends half of ``large``, sets
+    ``stalled`` and sends the rest once ``resume`` is set. Request headers are kept."""
 
     base_url: str
     seen: list[dict[str, str]]
+    stalled: threading.Event
     resume: threading.Event
     body: bytes = PNG
     large: bytes = LARGE_PNG
@@ -342,7 +344,7 @@ class FileServer:
 def file_server() -> Iterator[FileServer]:
     seen: list[dict[str, str]] = []
     release = threading.Event()
-    resume = threading.Event()
+    stalled, resume = threading.Event(), threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -372,8 +374,10 @@ def file_server() -> Iterator[FileServer]:
                 self.end_headers()
                 self.wfile.write(LARGE_PNG[:half])
                 self.wfile.flush()
+                stalled.set()
                 resume.wait(120)  # set by the test, or at teardown
-                self.wfile.write(LARGE_PNG[half:])
+                with contextlib.suppress(OSError):  # a reader that gave up has closed
+                    self.wfile.write(LARGE_PNG[half:])
             elif self.path.startswith(("/large", "/gzip")):
                 compress = self.path.startswith("/gzip")
                 body = gzip.compress(LARGE_PNG) if compress else LARGE_PNG
@@ -400,7 +404,7 @@ def file_server() -> Iterator[FileServer]:
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
-        yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", seen, resume)
+        yield FileServer(f"http://127.0.0.1:{server.server_address[1]}", seen, stalled, resume)
     finally:
         release.set()
         resume.set()

@@ -290,8 +290,7 @@ def test_a_cancelled_async_fetch_lets_its_file_go(file_server: Any, tmp_path: Pa
         transport = AiohttpTransport(timeout=5)
         try:
             fetching = asyncio.ensure_future(transport.fetch(job))
-            while not any(part.stat().st_size for part in tmp_path.glob("*.part")):
-                await asyncio.sleep(0.01)  # until the first half is on disk
+            assert await asyncio.to_thread(file_server.stalled.wait, 60)  # half the file sent
             fetching.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await fetching

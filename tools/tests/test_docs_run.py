@@ -3,9 +3,9 @@ mock, in a fresh folder. Blocks written for the real service (``Client()``) reac
 through ``KIE_BASE_URL`` / ``KIE_UPLOAD_BASE_URL`` and a fake ``KIE_API_KEY``, as a user would
 point them at it. The mock finishes a task at once, so the waits written for KIE's pace are
 shortened (a client's default polls, a block's own ``time.sleep``): the blocks run their code as
-written, without minutes of sleeping through KIE's schedule. A block that cannot run alone (a test class for
-pytest, a webhook handler inside a web app) starts with ``# fragment: why`` and is only
-compiled, so it still cannot rot into a syntax error."""
+written, without minutes of sleeping through KIE's schedule. A block that cannot run alone (a
+test class for pytest, a webhook handler inside a web app) starts with ``# fragment: why`` and
+is only compiled, so it still cannot rot into a syntax error."""
 
 from __future__ import annotations
 
