@@ -46,6 +46,28 @@ def test_providers_table_names_distribution_and_models(capsys: pytest.CaptureFix
     assert "  flux-kontext-max" in out
 
 
+def test_providers_and_help_load_no_network_or_storage_stack() -> None:
+    """`kie providers` and `kie --help` answer at once: no event loop, HTTP client or SQLite is
+    imported for them (each command imports its own where it runs)."""
+    heavy = ("asyncio", "aiohttp", "urllib3", "sqlite3", "kiekit_mock")
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from kiekit.cli import main\n"
+        "quiet = io.StringIO()\n"
+        "with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):\n"
+        "    main(['providers'])\n"
+        "    with contextlib.suppress(SystemExit):\n"
+        "        main(['--help'])\n"
+        f"print(json.dumps(sorted(set({heavy!r}) & set(sys.modules))))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
 def test_run_on_the_mock_writes_the_images_and_prints_their_paths(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

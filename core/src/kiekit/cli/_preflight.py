@@ -3,7 +3,6 @@ precondition fails (an output folder that is a file, an ``--image`` that is not 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from kiekit.errors import ValidationError
@@ -32,6 +31,8 @@ def output_folder(option: str, folder: Path) -> Path:
     if folder.exists() and not folder.is_dir():
         raise ValidationError(option, f"is not a folder: {folder}")
     try:
+        import tempfile  # here: every command imports this module, few write files
+
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".kiekit-check-"):
             pass

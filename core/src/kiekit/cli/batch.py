@@ -13,7 +13,6 @@ same results file, with the same progress display.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -94,6 +93,8 @@ def _batch(args: argparse.Namespace) -> int:
     elif args.celery is not None:
         results = _run_on_celery(args, jobs, results_path)
     else:
+        import asyncio  # here: `kie providers` and `kie --help` need no event loop
+
         results = asyncio.run(_run(args, jobs, results_path))
     ordered = sorted([*results, *(line.result() for line in bad)], key=lambda r: r.line)
     _write_results(results_path, ordered)

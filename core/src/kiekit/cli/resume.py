@@ -8,7 +8,6 @@ KIE cannot list tasks (kie-api.md §4), so it is reported for the user to check,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import heapq
 import time
@@ -84,6 +83,8 @@ def _resume(args: argparse.Namespace) -> int:
         say("nothing to resume")
         return 0
     say(f"resuming {len(here)} task(s) on {base_url} (at most {args.timeout:g} s each)")
+    import asyncio  # here: `kie providers` and `kie --help` need no event loop
+
     failures = asyncio.run(_finish_all(args, journal, here))
     return 1 if failures else 0
 
@@ -150,6 +151,8 @@ def _abandon(journal: Journal, row: Entry) -> None:
 
 
 async def _finish_all(args: argparse.Namespace, journal: Journal, rows: list[Entry]) -> int:
+    import asyncio
+
     from kiekit.cli._async import open_async_client
 
     async with contextlib.AsyncExitStack() as stack:
