@@ -78,22 +78,23 @@ class AiohttpTransport:
                     declared = response.content_length
                     if declared is not None and declared > limit:
                         raise oversized(limit, what(request), request.task_id)
-                    # Counted as read (a compressed answer may grow past what it declared),
-                    # in chunks of a bounded size however it was compressed
-                    read = response.content.read
-                    parts: list[bytes] = []
-                    size = 0
-                    while chunk := await read(CHUNK):
-                        size += len(chunk)
-                        if size > limit:
-                            raise oversized(limit, what(request), request.task_id)
-                        parts.append(chunk)
-                    return HttpResponse(
-                        response.status,
-                        b"".join(parts),
-                        response.reason or "",
-                        lower(response.headers.items()),
-                    )
+                    if declared is not None and "Content-Encoding" not in response.headers:
+                        # as declared: the parser stops at the length the answer promised
+                        body = await response.read()
+                    else:
+                        # Counted as read (a compressed answer may grow past what it
+                        # declared), in chunks of a bounded size however it was compressed
+                        read = response.content.read
+                        parts: list[bytes] = []
+                        size = 0
+                        while chunk := await read(CHUNK):
+                            size += len(chunk)
+                            if size > limit:
+                                raise oversized(limit, what(request), request.task_id)
+                            parts.append(chunk)
+                        body = b"".join(parts)
+                    headers = lower(response.headers.items())
+                    return HttpResponse(response.status, body, response.reason or "", headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
                 f"{what(request)} failed: {type(exc).__name__}",
