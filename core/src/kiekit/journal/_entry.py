@@ -82,7 +82,10 @@ class Entry:
         return self.created_at >= time.time() - RESULT_LIFETIME and not self.files_on_disk()
 
     def files_on_disk(self) -> bool:
-        return len(self.files) >= len(self.assets) and all(Path(f).is_file() for f in self.files)
+        # os.path, not Path: `kie resume` and `kie tasks --state unfinished` ask it of every
+        # success of the last two weeks; an unreadable path counts as missing (owed again)
+        isfile = os.path.isfile
+        return len(self.files) >= len(self.assets) and all(isfile(f) for f in self.files)
 
     def to_json(self) -> dict[str, Any]:
         return {
