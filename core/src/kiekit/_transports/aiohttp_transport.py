@@ -45,6 +45,7 @@ class AiohttpTransport:
         self._max_answer_bytes = max_answer_bytes
         self._session: Any = None
         self._files: Urllib3Transport | None = None  # result files' pool (fetch)
+        self._files_made = threading.Lock()
         self._file_threads: ThreadPoolExecutor | None = None
 
     def _open(self) -> Any:
@@ -113,19 +114,26 @@ class AiohttpTransport:
         A cancellation is raised at once; the thread stops at its next chunk (a stalled host:
         by the read timeout), removes its temporary file and renames nothing into place."""
         if self._file_threads is None:
-            self._files = Urllib3Transport(
-                timeout=self._timeout, connect_timeout=self._connect_timeout, maxsize=self._limit
-            )
             # threads made as downloads need them, as many as the session has connections
             self._file_threads = ThreadPoolExecutor(self._limit, thread_name_prefix="kiekit-file")
-        assert self._files is not None
         stop = threading.Event()
-        job = self._file_threads.submit(self._files.fetch, fetch, stop=stop)
+        job = self._file_threads.submit(self._fetch_on_thread, fetch, stop)
         try:
             return await asyncio.wrap_future(job)
         except BaseException:
             stop.set()  # a cancellation (or the loop closing): the thread lets the file go
             raise
+
+    def _fetch_on_thread(self, fetch: Fetch, stop: threading.Event) -> Path:
+        with self._files_made:
+            if self._files is None:  # made here: importing urllib3 does not hold up the loop
+                self._files = Urllib3Transport(
+                    timeout=self._timeout,
+                    connect_timeout=self._connect_timeout,
+                    maxsize=self._limit,
+                )
+            files = self._files
+        return files.fetch(fetch, stop=stop)
 
     async def upload(self, upload: StreamUpload) -> HttpResponse:
         import aiohttp
@@ -175,11 +183,13 @@ class AiohttpTransport:
             await self._session.close()
             self._session = None
         if self._file_threads is not None:
-            assert self._files is not None
             # no fetch is awaited any more: a thread still running was abandoned (stop is set)
             self._file_threads.shutdown(wait=False, cancel_futures=True)
-            self._files.close()
-            self._file_threads = self._files = None
+            self._file_threads = None
+        with self._files_made:
+            files, self._files = self._files, None
+        if files is not None:
+            files.close()
 
 
 class _AiohttpStream:
