@@ -82,6 +82,21 @@ def test_run_on_the_mock_writes_the_images_and_prints_their_paths(
     assert "created task" in err
 
 
+def test_run_says_each_state_on_a_line_when_stderr_is_no_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A log or a pipe gets plain lines, one per state the task reached: no progress bar."""
+    code, _, err = run(
+        capsys, "run", "flux-kontext-pro", "--prompt", "a lighthouse", "--out", str(tmp_path), *FAST
+    )
+    assert code == 0, err
+    task_id = err.split("created task ", 1)[1].split()[0]
+    states = [line for line in err.splitlines() if line.startswith(f"task {task_id}: ")]
+    assert states[-1] == f"task {task_id}: succeeded"
+    assert len(states) == len(set(states))  # a state once, however often it was polled
+    assert "━" not in err
+
+
 def test_run_reads_wire_names_and_typed_values(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

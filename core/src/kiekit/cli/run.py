@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -228,7 +229,12 @@ def _input_values(pairs: list[str]) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _progress() -> Iterator[Any]:
-    """A live line on standard error: the task's state, and a bar where KIE reports progress."""
+    """A live line on standard error: the task's state, and a bar where KIE reports progress.
+    Standard error that is no terminal (a log, a pipe, CI) gets a plain line per state
+    instead: no bar drawn for nobody, and no rich imported for it."""
+    if not sys.stderr.isatty():
+        yield _state_lines()
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -248,3 +254,17 @@ def _progress() -> Iterator[Any]:
             )
 
         yield show
+
+
+def _state_lines() -> Any:
+    """``on_status`` that says each new state on a line of its own (a log reads better without
+    a line for every poll's progress)."""
+    last: list[str] = []
+
+    def show(status: TaskStatus) -> None:
+        state = status.state.value
+        if last != [state]:
+            last[:] = [state]
+            say(f"task {status.task_id}: {state}")
+
+    return show
