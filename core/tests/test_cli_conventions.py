@@ -152,3 +152,20 @@ def test_a_field_given_twice_fails_loudly_instead_of_keeping_the_last(
     assert "image_urls: is given twice" in err
     assert "--input image_urls=URL1,URL2" in err
     assert list(tmp_path.iterdir()) == []  # nothing created, nothing written
+
+
+def test_a_batch_logged_to_no_terminal_says_each_failed_job_and_the_summary_without_a_bar(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    good = {"id": "good", "model": "flux-kontext-pro", "input": {"prompt": "a lighthouse"}}
+    bad = {"id": "bad", "model": "flux-kontext-pro", "input": {"prompt": "a storm [mock:fail]"}}
+    jobs.write_text(f"{json.dumps(good)}\n{json.dumps(bad)}\n")
+
+    assert cli.main(["batch", str(jobs), "--out", str(tmp_path / "b"), *where(mock)]) == 1
+
+    err = capsys.readouterr().err
+    assert "job bad (line 2): failed" in err
+    assert "job good" not in err  # succeeded: nothing to say until the summary
+    assert "2 job(s): 1 failed, 1 succeeded" in err
+    assert "━" not in err

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,7 +200,21 @@ def _write_results(path: Path, results: list[JobResult]) -> None:
 
 @contextlib.contextmanager
 def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
-    """One bar on standard error: jobs done of all, with the count of those not succeeded."""
+    """One bar on standard error: jobs done of all, with the count of those not succeeded; and a
+    line for each job that did not succeed. Standard error that is no terminal (a log, CI) gets
+    those lines only, the summary coming at the end: no bar drawn for nobody."""
+    problems = 0
+
+    def tell(result: JobResult) -> None:
+        nonlocal problems
+        if not result.ok:
+            problems += 1
+            error = result.error or {}
+            say(f"job {result.id} (line {result.line}): {result.state}: {error.get('message')}")
+
+    if not sys.stderr.isatty():
+        yield tell
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -209,16 +224,11 @@ def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    problems = 0
     with Progress(*columns, console=Console(stderr=True)) as bar:
         line = bar.add_task("jobs", total=total)
 
         def show(result: JobResult) -> None:
-            nonlocal problems
-            if not result.ok:
-                problems += 1
-                error = result.error or {}
-                say(f"job {result.id} (line {result.line}): {result.state}: {error.get('message')}")
+            tell(result)
             bar.update(line, advance=1, description=f"jobs ({problems} not succeeded)")
 
         yield show
