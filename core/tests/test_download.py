@@ -275,6 +275,7 @@ def test_real_fetch_from_a_dead_host_is_a_download_error(
         fetch(url, tmp_path / "a.png")
 
     assert info.value.url == url
+    assert "NewConnectionError" in str(info.value)  # what went wrong, not the retry wrapping it
     assert list(tmp_path.iterdir()) == []
 
 

@@ -46,6 +46,8 @@ class AiohttpTransport:
         self._session: Any = None
         self._files: Urllib3Transport | None = None  # result files' pool (fetch)
         self._files_made = threading.Lock()
+        # files read at once: as many as the session's connections (aiohttp's 0, no limit: 100)
+        self._file_limit = limit if limit > 0 else 100
         self._file_threads: ThreadPoolExecutor | None = None
 
     def _open(self) -> Any:
@@ -115,7 +117,9 @@ class AiohttpTransport:
         by the read timeout), removes its temporary file and renames nothing into place."""
         if self._file_threads is None:
             # threads made as downloads need them, as many as the session has connections
-            self._file_threads = ThreadPoolExecutor(self._limit, thread_name_prefix="kiekit-file")
+            self._file_threads = ThreadPoolExecutor(
+                self._file_limit, thread_name_prefix="kiekit-file"
+            )
         stop = threading.Event()
         job = self._file_threads.submit(self._fetch_on_thread, fetch, stop)
         try:
@@ -130,7 +134,7 @@ class AiohttpTransport:
                 self._files = Urllib3Transport(
                     timeout=self._timeout,
                     connect_timeout=self._connect_timeout,
-                    maxsize=self._limit,
+                    maxsize=self._file_limit,
                 )
             files = self._files
         return files.fetch(fetch, stop=stop)

@@ -150,7 +150,9 @@ class Urllib3Transport:
             except self._urllib3.exceptions.HTTPError as exc:
                 if download.late():
                     raise download.timed_out() from exc
-                raise download.error(f"download failed: {type(exc).__name__}") from exc
+                # the redirects' Retry wraps what went wrong in a MaxRetryError: name the cause
+                cause = getattr(exc, "reason", None) or exc
+                raise download.error(f"download failed: {type(cause).__name__}") from exc
             if stop is not None and stop.is_set():  # cancelled after its last chunk came
                 raise download.error("download abandoned: cancelled", curable=False)
             return download.finish()
