@@ -413,11 +413,17 @@ def file_server() -> Iterator[FileServer]:
         thread.join(5)
 
 
-@pytest.fixture(params=["urllib3", "aiohttp"])
-def fetch(request: pytest.FixtureRequest) -> Callable[[Fetch], Path]:
-    """One fetch through each real transport, closed afterwards. The garbage collection makes a
-    socket the transport forgot to close warn here, in the test that leaked it."""
+@pytest.fixture(params=["urllib3", "aiohttp", "aiohttp, large"])
+def fetch(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Fetch], Path]:
+    """One fetch through each real transport, closed afterwards ("aiohttp, large": every file
+    counts as large, read on a thread). The garbage collection makes a socket the transport
+    forgot to close warn here, in the test that leaked it."""
     from kiekit.transport import AiohttpTransport, Urllib3Transport
+
+    if request.param == "aiohttp, large":
+        monkeypatch.setattr("kiekit._transports.aiohttp_transport.LARGE_FILE", 1)
 
     def run(job: Fetch) -> Path:
         if request.param == "urllib3":

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
 from kiekit._transports.base import (
     CHUNK,
+    DOWNLOAD_READ,
     MAX_ANSWER_BYTES,
     AsyncByteStream,
     lower,
@@ -20,15 +24,32 @@ from kiekit._transports.base import (
     what,
     where,
 )
+from kiekit._transports.download import Download
 from kiekit._transports.urllib3_transport import Urllib3Transport
 from kiekit.errors import TransportError
+
+# A result file this large or larger is read on a thread (AiohttpTransport.fetch): the
+# figures of tools/bench/downloads.py put the break-even of a thread's hand-over near 10 MB
+LARGE_FILE = 16 * 2**20
+
+
+def _large(status: int, headers: dict[str, str]) -> bool:
+    """Whether an answer is a file to read on a thread: a success declaring LARGE_FILE bytes or
+    more, sent as is (a compressed one is decoded on the way, its length not the file's)."""
+    length = headers.get("content-length", "")
+    return (
+        status == 200
+        and length.isdigit()
+        and int(length) >= LARGE_FILE
+        and headers.get("content-encoding", "identity").lower() in ("", "identity")
+    )
 
 
 class AiohttpTransport:
     """Asynchronous transport on one aiohttp session, opened on first use inside the loop.
     Timeouts and ``max_answer_bytes`` as :class:`Urllib3Transport`'s.
 
-    Result files are the exception: each is read on a thread of its own by a blocking
+    Large result files are the exception: each is read on a thread of its own by a blocking
     urllib3 pool (:meth:`fetch`), not by the session."""
 
     def __init__(
@@ -109,12 +130,45 @@ class AiohttpTransport:
             ) from exc
 
     async def fetch(self, fetch: Fetch) -> Path:
-        """Stream one result file to disk on a thread: :meth:`Urllib3Transport.fetch`, with the
-        same checks, bounds and errors. A blocking read into a large buffer moves a big file at
-        about curl's pace, where aiohttp's stream took some 1.6 times the CPU per byte
-        (tools/bench/downloads.py), and the file's writes to disk never block the event loop.
-        A cancellation is raised at once; the thread stops at its next chunk (a stalled host:
+        """Stream one result file to disk, on the event loop; a large one on a thread.
+
+        An answer that declares :data:`LARGE_FILE` bytes or more is left unread, and the file is
+        asked for again by :meth:`Urllib3Transport.fetch` on a thread of its own, with the same
+        checks, bounds and errors: a blocking read into a large buffer moves a big file at about
+        curl's pace where aiohttp's stream takes some 1.5 times the CPU per byte, and its writes
+        to disk never hold up the loop (tools/bench/downloads.py). A small file stays on the loop,
+        where handing it to a thread would cost more than reading it. A cancellation of a
+        thread's download is raised at once; the thread stops at its next chunk (a stalled host:
         by the read timeout), removes its temporary file and renames nothing into place."""
+        import aiohttp
+
+        session = self._open()
+        started = time.monotonic()
+        with Download(fetch) as download:
+            try:
+                async with asyncio.timeout(fetch.timeout):  # the whole file, however it trickles
+                    # A large read buffer: the socket is paused and resumed less often.
+                    async with session.get(fetch.url, read_bufsize=DOWNLOAD_READ) as response:
+                        headers = lower(response.headers.items())
+                        if _large(response.status, headers):
+                            response.close()  # unread: its connection is not reused
+                        else:
+                            download.begin(response.status, headers)
+                            # Each piece as it came, not cut to a size: iter_chunked copies them
+                            async for chunk in response.content.iter_any():
+                                download.write(chunk)
+                            return download.finish()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if download.late():
+                    raise download.timed_out() from exc
+                raise download.error(f"download failed: {type(exc).__name__}") from exc
+        if fetch.timeout is not None:  # the time the first answer took counts
+            fetch = attrs.evolve(
+                fetch, timeout=max(fetch.timeout - (time.monotonic() - started), 0)
+            )
+        return await self._fetch_large(fetch)
+
+    async def _fetch_large(self, fetch: Fetch) -> Path:
         if self._file_threads is None:
             # threads made as downloads need them, as many as the session has connections
             self._file_threads = ThreadPoolExecutor(
