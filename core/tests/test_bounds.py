@@ -340,8 +340,10 @@ def test_temporary_files_a_killed_download_left_are_removed_by_the_next_one(
     killed = tmp_path / f"{name}.{dead_pid}-0123abcd.part"
     ancient = tmp_path / f"{name}.{os.getpid()}-89abcdef.part"  # ours, but a day old
     in_flight = tmp_path / f"{name}.{os.getppid()}-deadbeef.part"  # a live process's
-    other = tmp_path / "someone-else.1-0123abcd.part"  # not this download's
-    for part in (killed, ancient, in_flight, other):
+    other = tmp_path / "someone-else.1-0123abcd.part"  # another download's, in a live process
+    other_killed = tmp_path / f"other.mp4.{dead_pid}-4567cdef.part"  # the folder is swept whole
+    users = tmp_path / f"draft.{dead_pid}-notours.part"  # not a name kiekit makes
+    for part in (killed, ancient, in_flight, other, other_killed, users):
         part.write_bytes(b"partial")
     os.utime(ancient, (0, 0))
 
@@ -351,4 +353,4 @@ def test_temporary_files_a_killed_download_left_are_removed_by_the_next_one(
 
     (path,) = api.run(scenario)
     assert path.read_bytes() == PNG
-    assert leftovers(tmp_path) == sorted([path.name, in_flight.name, other.name])
+    assert leftovers(tmp_path) == sorted([path.name, in_flight.name, other.name, users.name])

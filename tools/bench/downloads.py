@@ -198,9 +198,81 @@ def measure(rounds: int = 5, size_mb: int = 300) -> list[Row]:
     return rows
 
 
+MANY = (500, 5_000)  # small files downloaded into one folder
+MANY_GROWTH = 1.5  # CPU per file with the most files / with the fewest: "flat"
+
+
+def _many_child(count: int, url: str, folder: str) -> dict[str, float]:
+    """``count`` results of one small file each, downloaded by one AsyncClient, 32 at a time,
+    into one folder: CPU per file."""
+    from kiekit import AsyncClient
+    from kiekit.models import Asset, MediaKind, Results
+
+    async def run() -> float:
+        async with AsyncClient("bench-key", base_url="http://127.0.0.1:9", rate_limits=None) as kie:
+            slots = asyncio.Semaphore(32)
+
+            async def one(n: int) -> None:
+                async with slots:
+                    await kie.download(Results(f"t{n}", (Asset(url, MediaKind.VIDEO),)), folder)
+
+            await one(-1)  # warm: the session, the first connection
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = usage.ru_utime + usage.ru_stime
+            await asyncio.gather(*(one(n) for n in range(count)))
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            return usage.ru_utime + usage.ru_stime - cpu
+
+    return {"cpu_ms": 1000 * asyncio.run(run()) / count}
+
+
+def measure_many(rounds: int = 3, counts: tuple[int, ...] = MANY) -> list[Row]:
+    """CPU per file as the files downloaded into one folder grow: a cost per file that grows
+    with the folder (each download listing it, say) is a defect."""
+    cpu: dict[int, list[float]] = {count: [] for count in counts}
+    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs
+    with (
+        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-") as tmp,
+        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-", dir=memory) as into,
+    ):
+        served, received = Path(tmp, "served"), Path(into, "received")
+        served.mkdir()
+        _write_file(served / "small.mp4", 64 * 1024)
+        with serve(FILE_SERVER, str(served)) as server:
+            for _ in range(rounds):
+                for count in counts:
+                    shutil.rmtree(received, ignore_errors=True)
+                    received.mkdir()
+                    url = f"{server.base_url}/files/small.mp4"
+                    done = subprocess.run(  # noqa: S603 - our interpreter, this file
+                        [PYTHON, __file__, "--many", str(count), url, str(received)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    cpu[count].append(json.loads(done.stdout)["cpu_ms"])
+        shutil.rmtree(received, ignore_errors=True)
+    cells, medians = [], {}
+    for count in counts:
+        medians[count], spread = median_spread(cpu[count], "{:.2f}")
+        cells.append(f"{count:,} files: {medians[count]:.2f} ({spread}) ms")
+    growth = medians[counts[-1]] / medians[counts[0]]
+    return [
+        Row(
+            f"8 AsyncClient, {counts[0]:,} to {counts[-1]:,} small files into one folder",
+            f"CPU per 64 KB file, by files: {'; '.join(cells)}",
+            f"{growth:.2f}",
+            f"≤ {MANY_GROWTH}x (flat)",
+            growth <= MANY_GROWTH,
+        )
+    ]
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         print(json.dumps(_child(sys.argv[2], sys.argv[3], sys.argv[4])))
+    elif sys.argv[1:2] == ["--many"]:
+        print(json.dumps(_many_child(int(sys.argv[2]), sys.argv[3], sys.argv[4])))
     else:
         from harness import format_table
 

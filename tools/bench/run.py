@@ -41,7 +41,10 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
         "5": lambda: rate_limit.measure(tasks=100 if quick else 500),
         "6": lambda: polling_cost.measure(),
         "7": suite.measure,
-        "8": lambda: downloads.measure(rounds=rounds, size_mb=100 if quick else 300),
+        "8": lambda: [
+            *downloads.measure(rounds=rounds, size_mb=100 if quick else 300),
+            *downloads.measure_many(rounds, (200, 2_000) if quick else downloads.MANY),
+        ],
         "9": lambda: growth.measure(
             rounds=rounds, levels=growth.LEVELS[:4] if quick else growth.LEVELS
         ),

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -32,21 +34,52 @@ STALE_PART_SECONDS = 24 * 3600.0
 def sweep_stale_parts(destination: Path) -> list[Path]:
     """Remove the temporary files an earlier, killed download of ``destination`` left: those
     of a process that is gone (on this machine), or untouched for a day. Returns them."""
+    return _sweep(destination.parent, lambda stem: stem == destination.name)
+
+
+def sweep_folder(folder: Path) -> list[Path]:
+    """:func:`sweep_stale_parts` for every download into ``folder`` at once."""
+    return _sweep(folder, lambda _stem: True)
+
+
+# A download sweeps its folder when this process first downloads into it, then at most once a
+# minute: a sweep lists the whole folder, and a batch writing thousands of files into one folder
+# would list it once per file (its cost growing with the square of the files).
+SWEEP_EVERY = 60.0
+_swept: dict[Path, float] = {}  # folder -> when this process last swept it (monotonic)
+_swept_lock = threading.Lock()
+
+
+def _sweep_due(folder: Path) -> bool:
+    now = time.monotonic()
+    with _swept_lock:
+        last = _swept.get(folder)
+        if last is not None and now - last < SWEEP_EVERY:
+            return False
+        if len(_swept) >= 4096:  # many folders (one a task): forget the sweeps due again anyway
+            for old in [f for f, at in _swept.items() if now - at >= SWEEP_EVERY]:
+                del _swept[old]
+        _swept[folder] = now
+        return True
+
+
+_PART = re.compile(r"\.(\d+)-[0-9a-f]{8}\.part\Z")  # <file>.<pid>-<8 hex>.part (part_path)
+
+
+def _sweep(folder: Path, chosen: Callable[[str], bool]) -> list[Path]:
     removed: list[Path] = []
     now = time.time()
-    prefix = destination.name + "."
     try:
-        found = [p for p in destination.parent.iterdir() if p.name.startswith(prefix)]
+        with os.scandir(folder) as entries:
+            found = [(e.name, match) for e in entries if (match := _PART.search(e.name))]
     except OSError:
         return removed  # no folder yet, or unreadable: the download's own error will say
-    for part in found:
-        owner = part.name[len(prefix) :].removesuffix(".part")
-        if not part.name.endswith(".part") or owner.count("-") != 1:
+    for name, match in found:
+        if not chosen(name[: match.start()]):  # the name of the file it was to become
             continue
+        part = folder / name
         try:
-            stale = (
-                not _alive(owner.split("-")[0]) or now - part.stat().st_mtime > STALE_PART_SECONDS
-            )
+            stale = not _alive(match.group(1)) or now - part.stat().st_mtime > STALE_PART_SECONDS
             if stale:
                 part.unlink()
                 removed.append(part)
@@ -79,7 +112,9 @@ class Download:
 
     def __init__(self, fetch: Fetch) -> None:
         self.fetch = fetch
-        sweep_stale_parts(fetch.destination)  # what a killed run of this download left
+        folder = fetch.destination.parent
+        if _sweep_due(folder):  # what killed downloads into this folder left
+            sweep_folder(folder)
         self.part = part_path(fetch.destination)
         self.ends = None if fetch.timeout is None else time.monotonic() + fetch.timeout
         self._out: IO[bytes] | None = None
