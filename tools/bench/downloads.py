@@ -9,6 +9,9 @@ Memory must stay flat: the clients' peak RSS fetching the large file is compared
 fetching a file a tenth its size (import and pool memory are the same in both). Files are
 received in memory (/dev/shm, where there is one), so that the disk's write-back does not
 blur the comparison.
+
+A second row downloads many small files into one folder with ``AsyncClient`` (500, then 5,000):
+the CPU per file must stay flat, whatever the folder already holds.
 """
 
 from __future__ import annotations
