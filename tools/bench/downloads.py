@@ -17,6 +17,7 @@ the CPU per file must stay flat, whatever the folder already holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness import PYTHON, Row, median_spread, serve
@@ -61,6 +63,20 @@ def _write_file(path: Path, size: int) -> None:
         while left > 0:
             out.write(block[: min(left, len(block))])
             left -= len(block)
+
+
+@contextlib.contextmanager
+def _folders() -> Iterator[tuple[Path, Path]]:
+    """A folder the file server serves (made), and where the files are received (made by each
+    run), in memory (/dev/shm) where there is one; both removed afterwards."""
+    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs
+    with (
+        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-") as tmp,
+        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-", dir=memory) as into,
+    ):
+        served = Path(tmp, "served")
+        served.mkdir()
+        yield served, Path(into, "received")
 
 
 def _curl(curl: str, url: str, destination: Path) -> dict[str, float]:
@@ -143,13 +159,7 @@ def measure(rounds: int = 5, size_mb: int = 300) -> list[Row]:
     rss: dict[str, list[float]] = {side: [] for side in sides}
     small_rss: dict[str, list[float]] = {side: [] for side in sides}
     ratios: dict[str, list[float]] = {side: [] for side in sides[1:]}
-    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs
-    with (
-        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-") as tmp,
-        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-", dir=memory) as into,
-    ):
-        served, received = Path(tmp, "served"), Path(into, "received")
-        served.mkdir()
+    with _folders() as (served, received):
         _write_file(served / "large.mp4", size)
         _write_file(served / "small.mp4", small)
         with serve(FILE_SERVER, str(served)) as server:
@@ -233,13 +243,7 @@ def measure_many(rounds: int = 3, counts: tuple[int, ...] = MANY) -> list[Row]:
     """CPU per file as the files downloaded into one folder grow: a cost per file that grows
     with the folder (each download listing it, say) is a defect."""
     cpu: dict[int, list[float]] = {count: [] for count in counts}
-    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs
-    with (
-        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-") as tmp,
-        tempfile.TemporaryDirectory(prefix="kiekit-bench-dl-", dir=memory) as into,
-    ):
-        served, received = Path(tmp, "served"), Path(into, "received")
-        served.mkdir()
+    with _folders() as (served, received):
         _write_file(served / "small.mp4", 64 * 1024)
         with serve(FILE_SERVER, str(served)) as server:
             for _ in range(rounds):

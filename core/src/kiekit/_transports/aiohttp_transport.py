@@ -18,6 +18,7 @@ from kiekit._transports.base import (
     DOWNLOAD_READ,
     MAX_ANSWER_BYTES,
     AsyncByteStream,
+    declared_length,
     lower,
     oversized,
     upload_chunks,
@@ -36,11 +37,11 @@ LARGE_FILE = 16 * 2**20
 def _large(status: int, headers: dict[str, str]) -> bool:
     """Whether an answer is a file to read on a thread: a success declaring LARGE_FILE bytes or
     more, sent as is (a compressed one is decoded on the way, its length not the file's)."""
-    length = headers.get("content-length", "")
+    length = declared_length(headers)
     return (
         status == 200
-        and length.isdigit()
-        and int(length) >= LARGE_FILE
+        and length is not None
+        and length >= LARGE_FILE
         and headers.get("content-encoding", "identity").lower() in ("", "identity")
     )
 
