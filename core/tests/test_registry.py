@@ -489,6 +489,30 @@ def test_import_kiekit_stays_light() -> None:
     assert result == []
 
 
+def test_a_sync_client_loads_no_event_loop_even_through_a_whole_task(
+    tmp_path: Path, mock_server_factory: Callable[..., Any]
+) -> None:
+    """`from kiekit import Client` and a task created, waited for and downloaded with it never
+    import asyncio or aiohttp: they are AsyncClient's, and a tenth of a sync user's start-up."""
+    mock = mock_server_factory()  # in this process: the child imports no mock
+    result = run_python(
+        f"""
+        import json, os, sys
+        os.environ["KIEKIT_DATA_DIR"] = {str(tmp_path)!r}
+        from kiekit import Client
+        from kiekit.polling import PollPolicy
+        fast = PollPolicy(initial=0.01, maximum=0.01, first=0)
+        with Client("key", rate_limits=None, poll=fast, base_url={mock.base_url!r}) as client:
+            task = client.submit("flux-kontext-pro", {{"prompt": "a lighthouse"}})
+            files = client.download(client.wait(task), {str(tmp_path / "out")!r})
+        loaded = sorted(m for m in ("asyncio", "aiohttp") if m in sys.modules)
+        print(json.dumps({{"downloaded": bool(files), "loaded": loaded}}))
+        """
+    )
+
+    assert result == {"downloaded": True, "loaded": []}
+
+
 def test_a_client_on_the_default_journal_loads_no_team_extras(tmp_path: Path) -> None:
     """The teams extras (PostgreSQL, Redis, Celery) load only when a URL asks for them."""
     result = run_python(

@@ -31,7 +31,6 @@ from kiekit.retry import DownloadPolicy, RetryPolicy
 from kiekit.settings import DEFAULT_BASE_URL, endpoints
 from kiekit.shared_limits import LIMITS_URL_ENV, SharedRateLimiter
 from kiekit.transport import (
-    AiohttpTransport,
     AsyncTransport,
     SyncTransport,
     Urllib3Transport,
@@ -342,7 +341,11 @@ class AsyncClient:
             downloads,
         )
         self._engine = self._session.engine
-        self._transport = transport or AiohttpTransport(timeout=timeout)
+        if transport is None:
+            from kiekit._transports.aiohttp_transport import AiohttpTransport
+
+            transport = AiohttpTransport(timeout=timeout)
+        self._transport = transport
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self._engine.base_url!r})"

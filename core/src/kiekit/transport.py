@@ -14,8 +14,9 @@ nowhere else.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from kiekit._engine import HttpRequest, HttpResponse
-from kiekit._transports.aiohttp_transport import AiohttpTransport
 from kiekit._transports.base import (
     MAX_ANSWER_BYTES,
     AsyncByteStream,
@@ -28,6 +29,9 @@ from kiekit._transports.download import sweep_stale_parts
 from kiekit._transports.drivers import drive, drive_async
 from kiekit._transports.mock import MockTransport
 from kiekit._transports.urllib3_transport import Urllib3Transport
+
+if TYPE_CHECKING:
+    from kiekit._transports.aiohttp_transport import AiohttpTransport
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -45,3 +49,12 @@ __all__ = [
     "drive_async",
     "sweep_stale_parts",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # On first use: it brings asyncio, which a sync Client never needs (import time, issue 18)
+    if name == "AiohttpTransport":
+        from kiekit._transports.aiohttp_transport import AiohttpTransport
+
+        return AiohttpTransport
+    raise AttributeError(f"module 'kiekit.transport' has no attribute {name!r}")

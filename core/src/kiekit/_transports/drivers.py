@@ -9,7 +9,6 @@ bug) so that the flow can write down what it knows before it ends.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -116,9 +115,13 @@ class AsyncDriver:
         self,
         transport: AsyncTransport | SyncTransport,
         *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if sleep is None:
+            import asyncio  # here, not at the top: a sync Client never loads asyncio
+
+            sleep = asyncio.sleep
         self.transport = transport
         self._sleep = sleep
         self._clock = clock
@@ -219,10 +222,10 @@ async def drive_async(
     flow: Flow[T],
     transport: AsyncTransport | SyncTransport,
     *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run an engine flow to its result on the event loop."""
+    """Run an engine flow to its result on the event loop (``sleep``: asyncio's)."""
     return await AsyncDriver(transport, sleep=sleep, clock=clock).run(flow)
 
 

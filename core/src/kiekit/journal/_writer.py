@@ -13,14 +13,16 @@ are done again one by one, each with its own outcome.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import itertools
 import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # asyncio is imported where a loop asks: a sync Client never loads it
+    import asyncio
 
 
 class _Job:
@@ -73,6 +75,8 @@ class JournalWriter:
         return future
 
     def _submit(self, write: Callable[[], Any], store: object) -> _Job:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         job = _Job(write, store, loop, loop.create_future())
         self._put(job, wake=False)
@@ -91,6 +95,8 @@ class JournalWriter:
         did. (The job's own future is awaited: a cancellation cancels it, and a new one is
         waited on, as ``asyncio.shield`` would, without its extra future and turn of the loop
         on every write.)"""
+        import asyncio
+
         job = self._submit(write, store)
         future, loop = job.future, job.loop
         assert future is not None
