@@ -117,9 +117,13 @@ class Urllib3Transport:
             # read1: whatever has come, so that the deadline is looked at as the answer drips in
             parts: list[bytes] = []
             size = 0
-            # An answer of declared length, not compressed, ends at that length: no read past it
-            whole = declared if "content-encoding" not in headers else None
-            while (whole is None or size < whole) and (chunk := response.read1(CHUNK)):
+            # An answer not compressed skips urllib3's decoder and its buffer; of declared
+            # length, it ends at that length: no read past it
+            decode = "content-encoding" in headers
+            whole = None if decode else declared
+            while (whole is None or size < whole) and (
+                chunk := response.read1(CHUNK, decode_content=decode)
+            ):
                 size += len(chunk)
                 if size > limit:
                     raise oversized(limit, what(request), request.task_id)
