@@ -58,6 +58,8 @@ class Urllib3Transport:
         # every call the PoolManager's URL parsing and pool lookup (15 % of a call's work)
         self._origins: dict[str, Any] = {}
         self._origins_made = threading.Lock()
+        # what retries=False, redirect=False make on every call (Retry.from_int), made once
+        self._no_retry = urllib3.Retry(False, redirect=False)
         # CDNs redirect result links; API calls never follow redirects, downloads do (as aiohttp).
         self._follow_redirects = urllib3.Retry(
             total=10, connect=0, read=0, status=0, other=0, redirect=10
@@ -84,6 +86,7 @@ class Urllib3Transport:
             body=request.body,
             headers=dict(request.headers),
             redirect=False,
+            retries=self._no_retry,
             preload_content=False,
             **options,
         )
