@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +34,7 @@ from .requestlog import (
     mask_authorization,
     request_kind,
 )
-from .route_helpers import bearer_key, parse_json_object
+from .route_helpers import bearer_key, key_in, parse_json_object
 from .runtime import RUNTIME, Runtime
 from .state import account_id
 
@@ -77,13 +77,17 @@ async def _stop_deliveries(app: web.Application) -> None:
 
 @web.middleware
 async def _emulator(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The emulator's middlewares, outermost first: _loopback_host, _journal, faults, file
-    expiry, _kie_conventions, limits, HAR replay. Each joins a request's chain only when it can
-    act on it now; the others would only pass it on, at a cost on every request. Faults, limits
-    and replay can be switched on at run time, so the choice is made per request."""
+    """The emulator's middlewares, outermost first: the loopback check, the journal, faults,
+    file expiry, _kie_conventions, limits, HAR replay. The first two, which every request
+    passes, are this function's own (a layer of their own each cost every request a coroutine).
+    Each of the others joins a request's chain only when it can act on it now; they would only
+    pass it on, at a cost on every request. Faults, limits and replay can be switched on at run
+    time, so the choice is made per request."""
     rt = request.app[RUNTIME]
     path = request.path
     control = path.startswith(CONTROL_PREFIX)
+    if control and not host_is_loopback(request.host):
+        return _not_loopback()
     if rt.scenarios.active and path.startswith("/api/"):
         handler = partial(har.replay, handler=handler)
     if rt.limits.polls_limited:
@@ -93,22 +97,36 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
         handler = partial(files.expiry, handler=handler)
     if rt.faults.armed and not control:
         handler = partial(faults_http.middleware, handler=handler)
-    handler = partial(_journal, handler=handler)
-    if control:
-        handler = partial(_loopback_host, handler=handler)
-    return await handler(request)
+    # The journal: every request (the Authorization header masked) with the answer as sent;
+    # and watchers (changes.py) are told what it may have changed.
+    arrived = rt.clock.now()  # mock time, for the journal's poll checks
+    raw = await request.read() if request.body_exists else b""
+    status = 500
+    answer: dict[str, Any] | None = None
+    sent: web.StreamResponse | None = None
+    try:
+        response = sent = await handler(request)
+        status = response.status
+        answer = response.get(ENVELOPE)
+        if answer is None:  # an answer not made by envelope.py: read it back
+            answer = _json_answer(response)
+        return response
+    except web.HTTPException as exc:
+        status, sent = exc.status, exc
+        raise
+    finally:
+        if not control:  # control requests are not journaled
+            _note(rt, request, raw, arrived, status, answer, sent)
+        rt.changes.touch(topics_of(request.method, path))
 
 
-@web.middleware
-async def _loopback_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _not_loopback() -> web.Response:
     """The control API and the inspector answer only requests addressed to loopback by name or
     address. A web page whose own host name an attacker re-points at 127.0.0.1 (DNS rebinding)
     reaches the port, but its requests carry that name in Host: they are refused, so no page on
     the web can drive or read the mock."""
-    if request.path.startswith(CONTROL_PREFIX) and not host_is_loopback(request.host):
-        body = {"error": "the mock's control API answers only loopback hosts", "field": "Host"}
-        return web.json_response(body, status=403)
-    return await handler(request)
+    body = {"error": "the mock's control API answers only loopback hosts", "field": "Host"}
+    return web.json_response(body, status=403)
 
 
 def host_is_loopback(host_header: str) -> bool:
@@ -137,32 +155,6 @@ async def _kie_conventions(request: web.Request, handler: Handler) -> web.Stream
         return error(exc.code, exc.msg)
 
 
-@web.middleware
-async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record every request (the Authorization header masked) with the answer as sent, and
-    tell watchers (changes.py) what it may have changed."""
-    rt = request.app[RUNTIME]
-    arrived = rt.clock.now()  # mock time, for the journal's poll checks
-    raw = await request.read() if request.body_exists else b""
-    status = 500
-    answer: dict[str, Any] | None = None
-    sent: web.StreamResponse | None = None
-    try:
-        response = sent = await handler(request)
-        status = response.status
-        answer = response.get(ENVELOPE)
-        if answer is None:  # an answer not made by envelope.py: read it back
-            answer = _json_answer(response)
-        return response
-    except web.HTTPException as exc:
-        status, sent = exc.status, exc
-        raise
-    finally:
-        if not request.path.startswith(CONTROL_PREFIX):  # control requests are not journaled
-            _note(rt, request, raw, arrived, status, answer, sent)
-        rt.changes.touch(topics_of(request.method, request.path))
-
-
 def _note(
     rt: Runtime,
     request: web.Request,
@@ -183,8 +175,7 @@ def _note(
     method, path, query = request.method, request.path, request.query
     code = answer.get("code") if answer is not None else None
     fault = None if hit is None else hit.rule_id
-    account = _account_id(request)
-    authorization = mask_authorization(request.headers.get("Authorization"))
+    authorization, account = _caller(request.headers.get("Authorization"))
     answered = None if status == 0 or sent is None else _sent(sent)  # 0: reset, none sent
     rules = _rules(request, task_id)
 
@@ -237,9 +228,11 @@ def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:
     return None
 
 
-def _account_id(request: web.Request) -> str | None:
-    key = bearer_key(request)
-    return None if key is None else account_id(key)
+@lru_cache(maxsize=256)  # a test's few keys, at every request
+def _caller(authorization: str | None) -> tuple[str | None, str | None]:
+    """An Authorization header as the journal keeps it (masked), and the account it names."""
+    key = key_in(authorization or "")
+    return mask_authorization(authorization), None if key is None else account_id(key)
 
 
 def _task_id(request: web.Request, answer: dict[str, Any] | None) -> str | None:

@@ -21,11 +21,12 @@ def runtime(request: web.Request) -> Runtime:
 def bearer_key(request: web.Request) -> str | None:
     """The API key of `Authorization: Bearer <key>` (kie-api.md §1), or None. The journal,
     faults, auth and limits each ask, so the header is parsed once per distinct value."""
-    return _key_in(request.headers.get("Authorization", ""))
+    return key_in(request.headers.get("Authorization", ""))
 
 
 @functools.lru_cache(maxsize=256)  # a test's few keys, asked several times per request
-def _key_in(authorization: str) -> str | None:
+def key_in(authorization: str) -> str | None:
+    """The key of an Authorization header's value (see bearer_key)."""
     scheme, _, key = authorization.strip().partition(" ")
     return (key.strip() or None) if scheme.lower() == "bearer" else None
 
