@@ -219,6 +219,9 @@ class Journal:
         self._by_task: dict[str, list[int]] = {}
         self._by_path: dict[str, list[int]] = {}
         self._by_account: dict[str, list[int]] = {}
+        # (task, path, account) of the newest records, not yet in those indexes: add_later
+        # leaves indexing to the next reader, as most records are never looked for
+        self._unindexed: list[tuple[str | None, str, str | None]] = []
         self._creates: list[int] = []
         # (account, path, body) of successful creates -> their seqs: the duplicate detector
         self._same_creates: dict[tuple[str | None, str, str], list[int]] = {}
@@ -229,6 +232,7 @@ class Journal:
         if record.path.startswith(CONTROL_PREFIX):
             return None
         with self._lock:
+            self._index_pending()  # each index's seqs ascend
             seq = self._first + len(self._records)
             at = record.at if record.at is not None or self._clock is None else self._clock()
             record = replace(record, seq=seq, at=at)
@@ -265,20 +269,32 @@ class Journal:
         if path.startswith(CONTROL_PREFIX):
             return
         with self._lock:
-            seq = self._first + len(self._records)
             self._records.append(build)
+            self._unindexed.append((task_id, path, account_id))
+            if self._limit is not None and len(self._records) > self._limit:
+                self._rotate()
+
+    def _index_pending(self) -> None:
+        """Put the records add_later left unindexed into the indexes; under the lock."""
+        pending = self._unindexed
+        if not pending:
+            return
+        seq = self._first + len(self._records) - len(pending)
+        for task_id, path, account_id in pending:
             if task_id is not None:
                 self._by_task.setdefault(task_id, []).append(seq)
             self._by_path.setdefault(path, []).append(seq)
             if account_id is not None:
                 self._by_account.setdefault(account_id, []).append(seq)
-            self._rotate()
+            seq += 1
+        pending.clear()
 
     def _rotate(self) -> None:
         """Past the limit, let the oldest tenth go, from the records and every index; under
         the lock. Each index entry is a list of ascending seqs: its dropped ones are a prefix."""
         if self._limit is None or len(self._records) <= self._limit:
             return
+        self._index_pending()
         drop = len(self._records) - self._limit + self._limit // 10
         first = self._first + drop
         del self._records[:drop]
@@ -302,6 +318,7 @@ class Journal:
             self._by_task.clear()
             self._by_path.clear()
             self._by_account.clear()
+            self._unindexed.clear()
             self._creates.clear()
             self._same_creates.clear()
 
@@ -411,6 +428,7 @@ class Journal:
     ) -> Sequence[int]:
         """The smallest index that covers the filters (the caller applies all of them), as
         ascending seqs; read it under the lock."""
+        self._index_pending()
         lists: list[list[int]] = []
         if task_id is not None:
             lists.append(self._by_task.get(task_id, []))
@@ -470,6 +488,7 @@ class Journal:
         """Consecutive polls of one task (of `task_id`, or of every task) at least `seconds`
         apart in mock time."""
         with self._lock:
+            self._index_pending()
             tasks = [task_id] if task_id is not None else list(self._by_task)
             per_task = [[self._at(seq) for seq in self._by_task.get(name, [])] for name in tasks]
         lines: list[str] = []
