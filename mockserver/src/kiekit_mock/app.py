@@ -92,7 +92,7 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
         handler = partial(har.replay, handler=handler)
     if rt.limits.polls_limited:
         handler = partial(limits_http.middleware, handler=handler)
-    handler = partial(_kie_conventions, handler=handler)
+    handler = partial(_kie_conventions, handler=handler, rt=rt)
     if path.startswith("/files/"):
         handler = partial(files.expiry, handler=handler)
     if rt.faults.armed and not control:
@@ -139,13 +139,15 @@ def host_is_loopback(host_header: str) -> bool:
 
 
 @web.middleware
-async def _kie_conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _kie_conventions(
+    request: web.Request, handler: Handler, rt: Runtime
+) -> web.StreamResponse:
     """Bearer auth on /api/ (kie-api.md §1) and body-coded errors at HTTP 200 (§1, §7)."""
     if request.match_info.http_exception is not None:
         return await handler(request)  # unknown route: a real HTTP 404 (§1, APIFOX)
     if request.path.startswith("/api/"):
         key = bearer_key(request)
-        if key is None or not request.app[RUNTIME].store.accepts(key):
+        if key is None or not rt.store.accepts(key):
             return error(401, "You do not have access permissions")
     try:
         return await handler(request)
@@ -177,7 +179,7 @@ def _note(
     fault = None if hit is None else hit.rule_id
     authorization, account = _caller(request.headers.get("Authorization"))
     answered = None if status == 0 or sent is None else _sent(sent)  # 0: reset, none sent
-    rules = _rules(request, task_id)
+    rules = _rules(request, task_id) if method == "POST" else ()  # only a POST creates
 
     def build(seq: int) -> RequestRecord:
         return RequestRecord(
@@ -202,8 +204,8 @@ def _note(
 
 
 def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
-    """The rules a task got, when this request created it (a POST answered with its id)."""
-    if request.method != "POST" or task_id is None or request.query.get("taskId") == task_id:
+    """The rules a task got, when this POST created it (it was answered with the task's id)."""
+    if task_id is None or request.query.get("taskId") == task_id:
         return ()
     task = request.app[RUNTIME].store.find(task_id)
     return () if task is None else task.rules
@@ -211,8 +213,11 @@ def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
 
 def _sent(response: web.StreamResponse) -> tuple[str, dict[str, str], bytes | None]:
     """SentAnswer.of's arguments, read now: aiohttp adds its own headers as it sends."""
-    body = response.body if isinstance(response, web.Response) else None
-    body = body if isinstance(body, bytes) else None
+    body: bytes | None = None
+    # most answers are a plain Response: isinstance, through aiohttp's ABC, is a Python call
+    if type(response) is web.Response or isinstance(response, web.Response):
+        payload = response.body
+        body = payload if isinstance(payload, bytes) else None
     headers = response.headers
     content_type = headers.get("Content-Type")
     if content_type is not None and len(headers) == 1:  # most answers: nothing else to copy
