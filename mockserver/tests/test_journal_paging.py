@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock import FaultRule, Journal, RequestRecord
+from kiekit_mock.requestlog import Noted
 
 if TYPE_CHECKING:
     from kiekit_mock import MockServer
@@ -145,13 +146,23 @@ def test_records_added_later_are_found_by_every_index_among_eager_ones_and_drops
             j.add(RequestRecord("POST", "/c", {}, body, task, None, 200, 200, account_id=account))
             continue
 
-        def build(seq: int, task: str = task, account: str = account) -> RequestRecord:
-            query = {"taskId": task}
-            return RequestRecord(
-                "GET", "/p", query, None, task, None, 200, 200, account_id=account, seq=seq
-            )
-
-        j.add_later(build, path="/p", task_id=task, account_id=account, kind="poll")
+        query = {"taskId": task}
+        noted: Noted = (
+            "GET",
+            "/p",
+            query,
+            b"",
+            task,
+            None,
+            200,
+            200,
+            None,
+            None,
+            account,
+            None,
+            (),
+        )
+        j.add_later(noted, path="/p", task_id=task, account_id=account, kind="poll")
         if n % 17 == 0:  # read now and then, between additions
             j.query(task_id="t1")
     every = j.records()

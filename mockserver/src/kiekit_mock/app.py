@@ -29,8 +29,7 @@ from .families import ROUTE_TABLES
 from .limits import RateLimited
 from .requestlog import (
     CONTROL_PREFIX,
-    RequestRecord,
-    SentAnswer,
+    Noted,
     mask_authorization,
     request_kind,
 )
@@ -167,7 +166,7 @@ def _note(
     sent: web.StreamResponse | None,
 ) -> None:
     """Journal a request: what the record needs is taken now (the request and response do not
-    outlive it), the record itself is built when first read."""
+    outlive it), the record itself is made when first read."""
     # a fault (faults_http.py) may have lost the answer: it knows what was really sent
     # (a request's own state is empty unless a fault or a limit answered it: skip the lookup)
     hit = request.get(faults_http.FAULT_HIT) if len(request) else None
@@ -180,27 +179,24 @@ def _note(
     authorization, account = _caller(request.headers.get("Authorization"))
     answered = None if status == 0 or sent is None else _sent(sent)  # 0: reset, none sent
     rules = _rules(request, task_id) if method == "POST" else ()  # only a POST creates
-
-    def build(seq: int) -> RequestRecord:
-        return RequestRecord(
-            method=method,
-            path=path,
-            query=dict(query),
-            body=parse_json_object(raw) if raw else None,
-            task_id=task_id,
-            authorization=authorization,
-            status=status,
-            code=code,
-            fault=fault,
-            at=arrived,
-            account_id=account,
-            seq=seq,
-            answer=None if answered is None else SentAnswer.of(*answered),
-            rules=rules,
-        )
-
     kind = request_kind(method, path, query, task_id, code, fault)
-    rt.journal.add_later(build, path=path, task_id=task_id, account_id=account, kind=kind)
+    # plain values only (requestlog.Noted): the journal keeps them until the record is read
+    noted: Noted = (
+        method,
+        path,
+        dict(query),
+        raw,
+        task_id,
+        authorization,
+        status,
+        code,
+        fault,
+        arrived,
+        account,
+        answered,
+        rules,
+    )
+    rt.journal.add_later(noted, path=path, task_id=task_id, account_id=account, kind=kind)
 
 
 def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from .envelope import ErrorAnswer
+from .requestlog import parse_json_object as parse_json_object  # re-exported
 from .runtime import RUNTIME, CallbackPayload, Runtime
 from .state import Family, Transition, account_id
 
@@ -42,14 +42,6 @@ def account_of(request: web.Request) -> str:
 def origin_of(request: web.Request) -> str:
     """scheme://host[:port] as the client reached us, so result links work on any port."""
     return f"{request.scheme}://{request.host}"
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
