@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock import FaultRule, Journal, RequestRecord
+from kiekit_mock.requestlog import Noted
 
 if TYPE_CHECKING:
     from kiekit_mock import MockServer
@@ -130,3 +131,44 @@ def test_a_create_names_the_rules_its_task_got(kie: Kie) -> None:
     task = kie.fetch(f"{kie.base_url}/_mock/tasks/{slow}").json()["task"]
     assert task["rules"] == [rule_id, 0]
     assert kie.fetch(f"{kie.base_url}/_mock/tasks/{plain}").json()["task"]["rules"] == []
+
+
+def test_records_added_later_are_found_by_every_index_among_eager_ones_and_drops() -> None:
+    # polls are indexed when the journal is next read, creates at once: the seqs of each index
+    # must still ascend, across drops (limit) and clear()
+    j = Journal(limit=50)
+    for n in range(180):
+        if n == 120:
+            j.clear()
+        task, account = f"t{n % 5}", f"acct_{n % 3}"
+        if n % 11 == 0:  # a create, recorded at once
+            body = {"n": n}
+            j.add(RequestRecord("POST", "/c", {}, body, task, None, 200, 200, account_id=account))
+            continue
+
+        query = {"taskId": task}
+        noted: Noted = (
+            "GET",
+            "/p",
+            query,
+            b"",
+            task,
+            None,
+            200,
+            200,
+            None,
+            None,
+            account,
+            None,
+            (),
+        )
+        j.add_later(noted, path="/p", task_id=task, account_id=account, kind="poll")
+        if n % 17 == 0:  # read now and then, between additions
+            j.query(task_id="t1")
+    every = j.records()
+    assert [r.seq for r in every] == list(range(132, 180))  # 51 records: down to 45, again
+    for task in ("t0", "t3"):
+        assert j.query(task_id=task) == [r for r in every if r.task_id == task]
+    assert j.query(account_id="acct_2") == [r for r in every if r.account_id == "acct_2"]
+    assert j.query(path="/c") == [r for r in every if r.path == "/c"]
+    assert j.polls("t4") == [r for r in every if r.task_id == "t4" and r.kind == "poll"]

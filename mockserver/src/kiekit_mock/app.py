@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,12 +29,11 @@ from .families import ROUTE_TABLES
 from .limits import RateLimited
 from .requestlog import (
     CONTROL_PREFIX,
-    RequestRecord,
-    SentAnswer,
+    Noted,
     mask_authorization,
     request_kind,
 )
-from .route_helpers import bearer_key, parse_json_object
+from .route_helpers import bearer_key, key_in, parse_json_object
 from .runtime import RUNTIME, Runtime
 from .state import account_id
 
@@ -77,71 +76,28 @@ async def _stop_deliveries(app: web.Application) -> None:
 
 @web.middleware
 async def _emulator(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The emulator's middlewares, outermost first: _loopback_host, _journal, faults, file
-    expiry, _kie_conventions, limits, HAR replay. Each joins a request's chain only when it can
-    act on it now; the others would only pass it on, at a cost on every request. Faults, limits
-    and replay can be switched on at run time, so the choice is made per request."""
+    """The emulator's middlewares, outermost first: the loopback check, the journal, faults,
+    file expiry, _kie_conventions, limits, HAR replay. The first two, which every request
+    passes, are this function's own (a layer of their own each cost every request a coroutine).
+    Each of the others joins a request's chain only when it can act on it now; they would only
+    pass it on, at a cost on every request. Faults, limits and replay can be switched on at run
+    time, so the choice is made per request."""
     rt = request.app[RUNTIME]
     path = request.path
     control = path.startswith(CONTROL_PREFIX)
+    if control and not host_is_loopback(request.host):
+        return _not_loopback()
     if rt.scenarios.active and path.startswith("/api/"):
         handler = partial(har.replay, handler=handler)
     if rt.limits.polls_limited:
         handler = partial(limits_http.middleware, handler=handler)
-    handler = partial(_kie_conventions, handler=handler)
+    handler = partial(_kie_conventions, handler=handler, rt=rt)
     if path.startswith("/files/"):
         handler = partial(files.expiry, handler=handler)
     if rt.faults.armed and not control:
         handler = partial(faults_http.middleware, handler=handler)
-    handler = partial(_journal, handler=handler)
-    if control:
-        handler = partial(_loopback_host, handler=handler)
-    return await handler(request)
-
-
-@web.middleware
-async def _loopback_host(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The control API and the inspector answer only requests addressed to loopback by name or
-    address. A web page whose own host name an attacker re-points at 127.0.0.1 (DNS rebinding)
-    reaches the port, but its requests carry that name in Host: they are refused, so no page on
-    the web can drive or read the mock."""
-    if request.path.startswith(CONTROL_PREFIX) and not host_is_loopback(request.host):
-        body = {"error": "the mock's control API answers only loopback hosts", "field": "Host"}
-        return web.json_response(body, status=403)
-    return await handler(request)
-
-
-def host_is_loopback(host_header: str) -> bool:
-    """Whether a Host header names loopback: localhost, 127.0.0.0/8 or [::1], any port."""
-    try:
-        name = urlsplit("//" + host_header).hostname
-    except ValueError:
-        return False
-    return name is not None and is_loopback_host(name)
-
-
-@web.middleware
-async def _kie_conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bearer auth on /api/ (kie-api.md §1) and body-coded errors at HTTP 200 (§1, §7)."""
-    if request.match_info.http_exception is not None:
-        return await handler(request)  # unknown route: a real HTTP 404 (§1, APIFOX)
-    if request.path.startswith("/api/"):
-        key = bearer_key(request)
-        if key is None or not request.app[RUNTIME].store.accepts(key):
-            return error(401, "You do not have access permissions")
-    try:
-        return await handler(request)
-    except ErrorAnswer as exc:
-        if isinstance(exc, RateLimited):  # the journal tells which limit answered
-            request[faults_http.FAULT_HIT] = faults_http.FaultHit(exc.limit, "kie")
-        return error(exc.code, exc.msg)
-
-
-@web.middleware
-async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record every request (the Authorization header masked) with the answer as sent, and
-    tell watchers (changes.py) what it may have changed."""
-    rt = request.app[RUNTIME]
+    # The journal: every request (the Authorization header masked) with the answer as sent;
+    # and watchers (changes.py) are told what it may have changed.
     arrived = rt.clock.now()  # mock time, for the journal's poll checks
     raw = await request.read() if request.body_exists else b""
     status = 500
@@ -158,9 +114,46 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
         status, sent = exc.status, exc
         raise
     finally:
-        if not request.path.startswith(CONTROL_PREFIX):  # control requests are not journaled
+        if not control:  # control requests are not journaled
             _note(rt, request, raw, arrived, status, answer, sent)
-        rt.changes.touch(topics_of(request.method, request.path))
+        rt.changes.touch(topics_of(request.method, path))
+
+
+def _not_loopback() -> web.Response:
+    """The control API and the inspector answer only requests addressed to loopback by name or
+    address. A web page whose own host name an attacker re-points at 127.0.0.1 (DNS rebinding)
+    reaches the port, but its requests carry that name in Host: they are refused, so no page on
+    the web can drive or read the mock."""
+    body = {"error": "the mock's control API answers only loopback hosts", "field": "Host"}
+    return web.json_response(body, status=403)
+
+
+def host_is_loopback(host_header: str) -> bool:
+    """Whether a Host header names loopback: localhost, 127.0.0.0/8 or [::1], any port."""
+    try:
+        name = urlsplit("//" + host_header).hostname
+    except ValueError:
+        return False
+    return name is not None and is_loopback_host(name)
+
+
+@web.middleware
+async def _kie_conventions(
+    request: web.Request, handler: Handler, rt: Runtime
+) -> web.StreamResponse:
+    """Bearer auth on /api/ (kie-api.md §1) and body-coded errors at HTTP 200 (§1, §7)."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # unknown route: a real HTTP 404 (§1, APIFOX)
+    if request.path.startswith("/api/"):
+        key = bearer_key(request)
+        if key is None or not rt.store.accepts(key):
+            return error(401, "You do not have access permissions")
+    try:
+        return await handler(request)
+    except ErrorAnswer as exc:
+        if isinstance(exc, RateLimited):  # the journal tells which limit answered
+            request[faults_http.FAULT_HIT] = faults_http.FaultHit(exc.limit, "kie")
+        return error(exc.code, exc.msg)
 
 
 def _note(
@@ -173,7 +166,7 @@ def _note(
     sent: web.StreamResponse | None,
 ) -> None:
     """Journal a request: what the record needs is taken now (the request and response do not
-    outlive it), the record itself is built when first read."""
+    outlive it), the record itself is made when first read."""
     # a fault (faults_http.py) may have lost the answer: it knows what was really sent
     # (a request's own state is empty unless a fault or a limit answered it: skip the lookup)
     hit = request.get(faults_http.FAULT_HIT) if len(request) else None
@@ -183,36 +176,32 @@ def _note(
     method, path, query = request.method, request.path, request.query
     code = answer.get("code") if answer is not None else None
     fault = None if hit is None else hit.rule_id
-    account = _account_id(request)
-    authorization = mask_authorization(request.headers.get("Authorization"))
+    authorization, account = _caller(request.headers.get("Authorization"))
     answered = None if status == 0 or sent is None else _sent(sent)  # 0: reset, none sent
-    rules = _rules(request, task_id)
-
-    def build(seq: int) -> RequestRecord:
-        return RequestRecord(
-            method=method,
-            path=path,
-            query=dict(query),
-            body=parse_json_object(raw) if raw else None,
-            task_id=task_id,
-            authorization=authorization,
-            status=status,
-            code=code,
-            fault=fault,
-            at=arrived,
-            account_id=account,
-            seq=seq,
-            answer=None if answered is None else SentAnswer.of(*answered),
-            rules=rules,
-        )
-
+    rules = _rules(request, task_id) if method == "POST" else ()  # only a POST creates
     kind = request_kind(method, path, query, task_id, code, fault)
-    rt.journal.add_later(build, path=path, task_id=task_id, account_id=account, kind=kind)
+    # plain values only (requestlog.Noted): the journal keeps them until the record is read
+    noted: Noted = (
+        method,
+        path,
+        dict(query),
+        raw,
+        task_id,
+        authorization,
+        status,
+        code,
+        fault,
+        arrived,
+        account,
+        answered,
+        rules,
+    )
+    rt.journal.add_later(noted, path=path, task_id=task_id, account_id=account, kind=kind)
 
 
 def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
-    """The rules a task got, when this request created it (a POST answered with its id)."""
-    if request.method != "POST" or task_id is None or request.query.get("taskId") == task_id:
+    """The rules a task got, when this POST created it (it was answered with the task's id)."""
+    if task_id is None or request.query.get("taskId") == task_id:
         return ()
     task = request.app[RUNTIME].store.find(task_id)
     return () if task is None else task.rules
@@ -220,8 +209,11 @@ def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
 
 def _sent(response: web.StreamResponse) -> tuple[str, dict[str, str], bytes | None]:
     """SentAnswer.of's arguments, read now: aiohttp adds its own headers as it sends."""
-    body = response.body if isinstance(response, web.Response) else None
-    body = body if isinstance(body, bytes) else None
+    body: bytes | None = None
+    # most answers are a plain Response: isinstance, through aiohttp's ABC, is a Python call
+    if type(response) is web.Response or isinstance(response, web.Response):
+        payload = response.body
+        body = payload if isinstance(payload, bytes) else None
     headers = response.headers
     content_type = headers.get("Content-Type")
     if content_type is not None and len(headers) == 1:  # most answers: nothing else to copy
@@ -237,9 +229,11 @@ def _json_answer(response: web.StreamResponse) -> dict[str, Any] | None:
     return None
 
 
-def _account_id(request: web.Request) -> str | None:
-    key = bearer_key(request)
-    return None if key is None else account_id(key)
+@lru_cache(maxsize=256)  # a test's few keys, at every request
+def _caller(authorization: str | None) -> tuple[str | None, str | None]:
+    """An Authorization header as the journal keeps it (masked), and the account it names."""
+    key = key_in(authorization or "")
+    return mask_authorization(authorization), None if key is None else account_id(key)
 
 
 def _task_id(request: web.Request, answer: dict[str, Any] | None) -> str | None:

@@ -65,11 +65,17 @@ class Changes:
         self._lock = threading.Lock()
         self._instance = secrets.token_hex(4)
         self._count = 0
-        self._topics = dict.fromkeys(TOPICS, self._token())
+        # each topic's last change as a count; made a token only when read (every client
+        # request touches most topics, few are ever watched)
+        self._topics = dict.fromkeys(TOPICS, 0)
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
-    def _token(self) -> str:
-        return f"{self._instance}.{self._count}"
+    def _token(self, count: int | None = None) -> str:
+        return f"{self._instance}.{self._count if count is None else count}"
+
+    def _view(self) -> dict[str, Any]:
+        topics = {topic: self._token(count) for topic, count in self._topics.items()}
+        return {"token": self._token(), "topics": topics}
 
     @property
     def token(self) -> str:
@@ -88,9 +94,11 @@ class Changes:
             return
         with self._lock:
             self._count += 1
-            token = self._token()
+            count = self._count
             for topic in topics:
-                self._topics[topic] = token
+                self._topics[topic] = count
+            if not self._waiters:  # most changes: nobody is watching
+                return
             waiters, self._waiters = self._waiters, []
         _wake(waiters)
 
@@ -102,7 +110,7 @@ class Changes:
 
     def view(self) -> dict[str, Any]:
         with self._lock:
-            return {"token": self._token(), "topics": dict(self._topics)}
+            return self._view()
 
     async def wait(self, since: str | None, timeout: float) -> dict[str, Any]:
         """The view once the token differs from `since` (at once if it already does, or
@@ -110,7 +118,7 @@ class Changes:
         loop = asyncio.get_running_loop()
         with self._lock:
             if since is None or since != self._token() or timeout <= 0:
-                return {"token": self._token(), "topics": dict(self._topics)}
+                return self._view()
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append((loop, waiter))
         try:

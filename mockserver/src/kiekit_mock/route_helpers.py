@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from .envelope import ErrorAnswer
+from .requestlog import parse_json_object as parse_json_object  # re-exported
 from .runtime import RUNTIME, CallbackPayload, Runtime
 from .state import Family, Transition, account_id
 
@@ -21,11 +21,12 @@ def runtime(request: web.Request) -> Runtime:
 def bearer_key(request: web.Request) -> str | None:
     """The API key of `Authorization: Bearer <key>` (kie-api.md §1), or None. The journal,
     faults, auth and limits each ask, so the header is parsed once per distinct value."""
-    return _key_in(request.headers.get("Authorization", ""))
+    return key_in(request.headers.get("Authorization", ""))
 
 
 @functools.lru_cache(maxsize=256)  # a test's few keys, asked several times per request
-def _key_in(authorization: str) -> str | None:
+def key_in(authorization: str) -> str | None:
+    """The key of an Authorization header's value (see bearer_key)."""
     scheme, _, key = authorization.strip().partition(" ")
     return (key.strip() or None) if scheme.lower() == "bearer" else None
 
@@ -41,14 +42,6 @@ def account_of(request: web.Request) -> str:
 def origin_of(request: web.Request) -> str:
     """scheme://host[:port] as the client reached us, so result links work on any port."""
     return f"{request.scheme}://{request.host}"
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

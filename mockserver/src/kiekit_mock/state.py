@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .config import AccountSettings, MockConfig
@@ -175,30 +175,44 @@ class _Task:
     completed: float | None = None
     charged: float = 0.0
 
+    # a snapshot's fields that never change, gathered once (see snapshot)
+    fixed: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.fixed = {
+            "task_id": self.task_id,
+            "family": spec.family,
+            "model": spec.model,
+            "account_id": self.account_id,
+            "request_body": spec.request_body,  # the store's own copy (see Store.create)
+            "callback_url": spec.callback_url,
+            "created_ms": _ms(self.created),
+            "param_json": spec.param_json,
+            "prompt": spec.prompt,
+            "result_ext": spec.result_ext,
+            "result_count": spec.result_count,
+            "aspect_ratio": spec.aspect_ratio,
+            "origin": spec.origin,
+            "rules": self.rules,
+        }
+
     def snapshot(self) -> TaskSnapshot:
         state: State = self.ended if self.ended is not None else _PENDING[self.stage]
-        return TaskSnapshot(
-            task_id=self.task_id,
-            family=self.spec.family,
-            model=self.spec.model,
-            account_id=self.account_id,
+        # Every field filled in at once: a frozen dataclass's __init__ sets each one through
+        # object.__setattr__, which made a snapshot most of a poll's own cost. (TaskSnapshot
+        # has no __post_init__ to skip; test_task_snapshots checks that every field is set.)
+        snapshot = object.__new__(TaskSnapshot)
+        vars(snapshot).update(
+            self.fixed,
             state=state,
-            request_body=self.spec.request_body,  # the store's own copy (see Store.create)
-            callback_url=self.spec.callback_url,
-            created_ms=_ms(self.created),
             completed_ms=None if self.completed is None else _ms(self.completed),
-            param_json=self.spec.param_json,
-            prompt=self.spec.prompt,
             credits_charged=self.charged,
-            result_ext=self.spec.result_ext,
-            result_count=self.spec.result_count,
-            aspect_ratio=self.spec.aspect_ratio,
-            origin=self.spec.origin,
             polls=self.polls,
             lifecycle=self.lifecycle,
             outcome=self.plan,
-            rules=self.rules,
         )
+        return snapshot
 
 
 def _ms(seconds: float) -> int:
@@ -251,6 +265,7 @@ class Store:
         self._forgotten = 0
         self._look_again_at = 0  # too few finished to forget: look again at this many tasks
         self._default_lifecycle = Lifecycle(config.polls_to_complete, config.seconds_to_complete)
+        self._open_to_any_key = config.open_to_any_key  # asked at every request
         self._open_accounts(config)
 
     def _open_accounts(self, config: MockConfig) -> None:
@@ -276,7 +291,7 @@ class Store:
         since (put_account)."""
         if not api_key:
             return False
-        if self._config.open_to_any_key or self._config.accepts(api_key):
+        if self._open_to_any_key or self._config.accepts(api_key):
             return True
         with self._lock:
             return account_id(api_key) in self._accounts
@@ -386,10 +401,11 @@ class Store:
             task = self._tasks.get(task_id)
             if task is None or task.account_id != account or task.spec.family != family:
                 return None
+            if task.ended is not None:  # final: no stage to work out
+                task.polls += 1
+                return Transition(task.snapshot(), False, self._account(account).credits)
             due = self._due(task)
             task.polls += 1
-            if task.ended is not None:
-                return Transition(task.snapshot(), False, self._account(account).credits)
             return self._move_to(task, max(task.stage, due))
 
     def advance(self, task_id: str) -> Transition:

@@ -32,7 +32,7 @@ def _version() -> str:
 
 
 ROUTES = web.RouteTableDef()
-# app._loopback_host: the control API's DNS-rebinding defence
+# app._not_loopback: the control API's DNS-rebinding defence
 HOST_REFUSED = {
     "description": "a Host header that does not name loopback (DNS rebinding defence)",
     "content": {"application/json": {"schema": control_paths.CONTROL_ERROR}},
