@@ -133,3 +133,33 @@ def test_cli_serves_until_signalled(sig: signal.Signals, kie_at: Callable[..., K
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("logged", [False, True])
+def test_cli_logs_each_request_only_when_asked(logged: bool, kie_at: Callable[..., Kie]) -> None:
+    """A line a request costs a third of the server's throughput: off unless --access-log."""
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    flags = ["--access-log"] if logged else []
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-m", "kiekit_mock", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert match
+        kie = kie_at(match.group(0), "any-key")
+        assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000.0
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert ("GET /api/v1/chat/credit" in errors) is logged
+    assert "any-key" not in errors  # the key is a header, and headers are never logged

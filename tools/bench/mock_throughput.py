@@ -2,6 +2,8 @@
 
 All three serve the same recordInfo answer (the mock renders it; the others return the bytes the
 mock rendered) to the same load generator, each server in its own process, rounds interleaved.
+`kie mock serve`, the mock's command line that teams run for code in any language, is measured
+beside them (2c), as it starts by default and with ``--access-log``.
 
 On two cores the one-process load generator saturates before a fast server does, so raw
 requests/s understate the fastest side. The ratio is therefore taken on *capacity*: requests per
@@ -17,6 +19,7 @@ import urllib.request
 
 from harness import (
     BARE_AIOHTTP,
+    MOCK_CLI,
     PYTEST_HTTPSERVER,
     Row,
     cpu_seconds,
@@ -29,6 +32,7 @@ from loadgen import requests_per_second
 KEY = "bench-key"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 SERVERS = ("kiekit-mock", "bare aiohttp", "pytest-httpserver")
+CLI_SIDES = {"kie mock serve": (), "kie mock serve --access-log": ("--access-log",)}
 
 
 def _call(url: str, body: dict[str, object] | None = None) -> bytes:
@@ -41,25 +45,25 @@ def _call(url: str, body: dict[str, object] | None = None) -> bytes:
 
 def measure(rounds: int = 3, seconds: float = 2.0) -> list[Row]:
     names = [n for n in SERVERS if n != "pytest-httpserver" or _installed("pytest_httpserver")]
+    names += CLI_SIDES
     rps: dict[str, list[float]] = {name: [] for name in names}
     capacity: dict[str, list[float]] = {name: [] for name in names}
     with mock_server() as mock:
-        created = json.loads(
-            _call(
-                f"{mock.base_url}/api/v1/jobs/createTask",
-                {"model": "grok-imagine/text-to-image", "input": {"prompt": "bench"}},
-            )
-        )
-        path = f"/api/v1/jobs/recordInfo?taskId={created['data']['taskId']}"
+        path = _finished_task(mock.base_url)
         body = _call(mock.base_url + path).decode()  # the same bytes for the other servers
         for _ in range(rounds):  # interleaved: the machine's noise hits every server alike
             for name in names:
                 if name == "kiekit-mock":
                     _load(mock.base_url + path, mock.pid, seconds, rps[name], capacity[name])
-                    continue
-                script = BARE_AIOHTTP if name == "bare aiohttp" else PYTEST_HTTPSERVER
-                with serve(script, body) as other:
-                    _load(other.base_url + path, other.pid, seconds, rps[name], capacity[name])
+                elif name in CLI_SIDES:
+                    with serve(MOCK_CLI, *CLI_SIDES[name]) as cli:
+                        url = cli.base_url + _finished_task(cli.base_url)
+                        _load(url, cli.pid, seconds, rps[name], capacity[name])
+                else:
+                    script = BARE_AIOHTTP if name == "bare aiohttp" else PYTEST_HTTPSERVER
+                    with serve(script, body) as other:
+                        url = other.base_url + path
+                        _load(url, other.pid, seconds, rps[name], capacity[name])
     mock_cap, mock_spread = median_spread(capacity["kiekit-mock"])
     bare_cap, bare_spread = median_spread(capacity["bare aiohttp"])
     rows = [
@@ -73,6 +77,18 @@ def measure(rounds: int = 3, seconds: float = 2.0) -> list[Row]:
             mock_cap / bare_cap >= 0.70,
         )
     ]
+    for name, goal in (("kie mock serve", "≥ 0.70"), ("kie mock serve --access-log", "")):
+        cli_cap, cli_spread = median_spread(capacity[name])
+        rows.append(
+            Row(
+                f"2c {name} vs bare aiohttp",
+                f"{cli_cap:,.0f} ({cli_spread}) vs {bare_cap:,.0f} req per server CPU-s; raw "
+                f"{_median(rps[name])} vs {_median(rps['bare aiohttp'])} req/s",
+                f"{cli_cap / bare_cap:.2f}",
+                goal,
+                cli_cap / bare_cap >= 0.70 if goal else None,
+            )
+        )
     if "pytest-httpserver" in names:
         other_cap, other_spread = median_spread(capacity["pytest-httpserver"])
         rows.append(
@@ -90,6 +106,17 @@ def measure(rounds: int = 3, seconds: float = 2.0) -> list[Row]:
             _missing("2b mock recordInfo vs pytest-httpserver", "pytest-httpserver", "≥ 5×")
         )
     return rows
+
+
+def _finished_task(base_url: str) -> str:
+    """The recordInfo path of a task created on the mock at ``base_url``."""
+    created = json.loads(
+        _call(
+            f"{base_url}/api/v1/jobs/createTask",
+            {"model": "grok-imagine/text-to-image", "input": {"prompt": "bench"}},
+        )
+    )
+    return f"/api/v1/jobs/recordInfo?taskId={created['data']['taskId']}"
 
 
 def _load(url: str, pid: int, seconds: float, rps: list[float], capacity: list[float]) -> None:

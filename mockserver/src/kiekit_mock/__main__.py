@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also POST callbacks to HOST (repeatable); by default only loopback is called",
     )
     parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request on standard error (off by default: it costs the server about "
+        "a third of its throughput; /_mock/journal and the inspector keep every request anyway)",
+    )
+    parser.add_argument(
         "--har",
         metavar="FILE",
         help="replay the tasks recorded in a HAR file (or a scenario from the 'har' command)",
@@ -234,6 +240,7 @@ def _serve(argv: Sequence[str]) -> int:
             config=config,
             scenario=scenario,
             upload_port=args.upload_port,
+            access_log=args.access_log,
         )
     except ValueError as exc:
         print(f"kiekit-mock: {exc}", file=sys.stderr)
