@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -240,47 +239,36 @@ def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert "usage" in err
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_kie_mock_serve_answers_like_kie_until_stopped() -> None:
-    port = free_port()
     kie = Path(sys.executable).with_name("kie")
     env = {k: v for k, v in os.environ.items() if k != "KIE_API_KEY"}
+    # --port 0: a port picked beforehand could be taken, with its neighbour for the upload host,
+    # by another test before the server binds it
     server = subprocess.Popen(  # noqa: S603 - our own entry point
-        [str(kie), "mock", "serve", "--port", str(port)],
+        [str(kie), "mock", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/jobs/createTask",
-        data=b'{"model": "grok-imagine/text-to-image", "input": {"prompt": "x"}}',
-        headers={"Content-Type": "application/json"},  # no key: KIE says 401 in the body
-    )
     try:
-        deadline = time.monotonic() + 60  # startup under load; a hang guard
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    status, body = answer.status, json.loads(answer.read())
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        assert server.stdout is not None
+        first = server.stdout.readline()  # printed once listening; "" if the server died
+        url = re.search(r"http://127\.0\.0\.1:\d+", first)
+        assert url, first
+        request = urllib.request.Request(
+            f"{url.group(0)}/api/v1/jobs/createTask",
+            data=b'{"model": "grok-imagine/text-to-image", "input": {"prompt": "x"}}',
+            headers={"Content-Type": "application/json"},  # no key: KIE says 401 in the body
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, body = answer.status, json.loads(answer.read())
     finally:
         server.send_signal(signal.SIGINT)
-        out, _ = server.communicate(timeout=10)
+        server.communicate(timeout=10)
     assert status == 200
     assert body["code"] == 401
-    assert f"http://127.0.0.1:{port}" in out
-    assert f"inspector: http://127.0.0.1:{port}/_mock/ui" in out  # the page, one click away
+    assert f"inspector: {url.group(0)}/_mock/ui" in first  # the page, one click away
     assert server.returncode == 0
 
 
