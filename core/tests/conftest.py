@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import gc
 import gzip
@@ -287,11 +288,17 @@ def apis() -> list[Api]:
 # -- real sockets ----------------------------------------------------------------------------------
 
 
+_HELD_PORTS: list[socket.socket] = []
+atexit.register(lambda: [held.close() for held in _HELD_PORTS])
+
+
 def free_port() -> int:
-    """A port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port nobody listens on, nor will while the tests run: bound without listening, and
+    held, so a connection to it is refused and no other test's server can take it meanwhile."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(probe)
+    return int(probe.getsockname()[1])
 
 
 def _mock_server_class() -> tuple[Any, Any]:

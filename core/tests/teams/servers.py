@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -30,11 +30,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _ExitedWhileStarting(RuntimeError):
+    pass
+
+
+def _listening(
+    start: Callable[[int], subprocess.Popen[bytes]], what: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A server started by ``start(port)`` on a free port, listening. The port is free when
+    picked, not when the server binds it: another test may take it in between, and the server
+    then exits while starting; it is started again on another port (three tries)."""
+    for attempt in range(3):
+        port = free_port()
+        process = start(port)
+        try:
+            _wait_for_port(port, process, what)
+            return process, port
+        except _ExitedWhileStarting:
+            if attempt == 2:
+                raise
+        except BaseException:
+            _stop(process)
+            raise
+    raise AssertionError("unreachable")
+
+
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {process.returncode} while starting")
+            raise _ExitedWhileStarting(
+                f"{what} exited with status {process.returncode} while starting"
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
@@ -57,12 +84,14 @@ def redis_server() -> Iterator[str]:
     program = shutil.which("redis-server")
     if program is None:
         raise ServerMissing("redis-server is not installed: python3 tools/services.py install")
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="kiekit-redis-") as folder:
-        command = [
-            program,
-            "--port",
-            str(port),
+
+        def start(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(  # noqa: S603 (our own argv)
+                [program, "--port", str(port), *options], stdout=subprocess.DEVNULL
+            )
+
+        options = [
             "--bind",
             "127.0.0.1",
             "--save",
@@ -74,9 +103,8 @@ def redis_server() -> Iterator[str]:
             "--loglevel",
             "warning",
         ]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 (our own argv)
+        process, port = _listening(start, "redis-server")
         try:
-            _wait_for_port(port, process, "redis-server")
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             _stop(process)
@@ -120,14 +148,12 @@ def postgres_server() -> Iterator[str]:
             check=True,
             capture_output=True,
         )
-        port = free_port()
-        command = [
-            *as_postgres,
-            postgres,
-            "-D",
-            str(data),
-            "-p",
-            str(port),
+
+        def start(port: int) -> subprocess.Popen[bytes]:
+            command = [*as_postgres, postgres, "-D", str(data), "-p", str(port), *options]
+            return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+        options = [
             "-c",
             "listen_addresses=127.0.0.1",
             "-c",
@@ -141,9 +167,8 @@ def postgres_server() -> Iterator[str]:
             "-c",
             "max_connections=200",
         ]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        process, port = _listening(start, "postgres")
         try:
-            _wait_for_port(port, process, "postgres")
             _create_database(port, process)
             yield f"postgresql://kiekit@127.0.0.1:{port}/kiekit"
         finally:
