@@ -289,7 +289,12 @@ def apis() -> list[Api]:
 
 
 _HELD_PORTS: list[socket.socket] = []
-atexit.register(lambda: [held.close() for held in _HELD_PORTS])
+
+
+@atexit.register
+def _release_held_ports() -> None:
+    for held in _HELD_PORTS:
+        held.close()
 
 
 def free_port() -> int:
