@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kiekit.batch import Job, JobResult
@@ -15,7 +16,6 @@ from kiekit.cli import main
 from kiekit.distributed import CelerySettings
 from kiekit.distributed.messages import job_from_message, job_message, result_from_answer
 from kiekit.errors import ConfigurationError, ValidationError
-from teams.servers import free_port
 
 GROK = "grok-imagine/text-to-image"
 
@@ -144,10 +144,10 @@ def test_batch_with_celery_refuses_a_connection_the_workers_would_not_use(
 
 
 def test_batch_with_celery_fails_before_sending_when_the_broker_is_unreachable(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kit: SimpleNamespace
 ) -> None:
     out = tmp_path / "out"
-    broker = f"redis://:s3cret@127.0.0.1:{free_port()}/0"  # nothing listens there
+    broker = f"redis://:s3cret@127.0.0.1:{kit.free_port()}/0"  # held: nothing listens there
     code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery", broker])
     assert code == 2
     err = capsys.readouterr().err

@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -264,10 +265,10 @@ def test_journal_urls_choose_the_store(postgres_url: str, tmp_path: Path) -> Non
         open_journal("sqlite://relative/file")
 
 
-def test_an_unreachable_database_is_a_journal_error_without_the_password() -> None:
-    from teams.servers import free_port
-
-    url = f"postgresql://kiekit:s3cret-pw@127.0.0.1:{free_port()}/kiekit"
+def test_an_unreachable_database_is_a_journal_error_without_the_password(
+    kit: SimpleNamespace,
+) -> None:
+    url = f"postgresql://kiekit:s3cret-pw@127.0.0.1:{kit.free_port()}/kiekit"  # held: refused
     store = PostgresStore(url)
     with pytest.raises(JournalError) as caught:
         store.get("anything")
