@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -121,6 +125,46 @@ def make_mock() -> Iterator[MakeMock]:
 def kie_at() -> Callable[..., Kie]:
     """kie_at(base_url, key="test-key") -> Kie: a caller for a server the test runs itself."""
     return lambda base_url, key="test-key": Kie(base_url, key)
+
+
+@dataclass(frozen=True)
+class MockCli:
+    """The mock's command line, running: its process and the address it printed first."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+
+
+@pytest.fixture
+def start_mock_cli() -> Iterator[Callable[..., MockCli]]:
+    """start_mock_cli(*flags) -> ``python -m kiekit_mock --port 0 *flags`` (stdout and stderr
+    piped, no proxy), once it has printed its address; killed at teardown if still running."""
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*flags: str) -> MockCli:
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, the test's own flags
+            [sys.executable, "-m", "kiekit_mock", "--port", "0", *flags],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        started.append(process)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match, line
+        return MockCli(process, match.group(0))
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 class StandInResolver(AbstractResolver):

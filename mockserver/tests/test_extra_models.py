@@ -7,10 +7,6 @@ files, callbacks and `[mock:fail]`, with a minimal input check (kie-api.md §2.1
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +16,7 @@ from kiekit_mock.__main__ import main
 from kiekit_mock.config import parse_market_model
 
 if TYPE_CHECKING:
-    from conftest import Kie, MakeMock
+    from conftest import Kie, MakeMock, MockCli
 
 CREATE = "/api/v1/jobs/createTask"
 EXTRA: dict[str, Any] = {
@@ -256,32 +252,11 @@ def test_a_bad_market_model_option_is_a_usage_error(
     assert "expected MODEL_ID=KIND" in capsys.readouterr().err
 
 
-def test_the_command_line_serves_extra_models(kie_at: Callable[..., Kie]) -> None:
-    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kiekit_mock",
-            "--port=0",
-            "--market-model=acme/song-v1=audio",
-            "--market-model=acme/x=text",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        match = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
-        assert match
-        kie = kie_at(match.group(0))
-        record = kie.record(kie.create("acme/song-v1", prompt="a song"))
-        assert json.loads(record["resultJson"])["resultUrls"][0].endswith(".mp3")
-        assert "resultObject" in kie.record(kie.create("acme/x"))["resultJson"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+def test_the_command_line_serves_extra_models(
+    start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
+    cli = start_mock_cli("--market-model=acme/song-v1=audio", "--market-model=acme/x=text")
+    kie = kie_at(cli.base_url)
+    record = kie.record(kie.create("acme/song-v1", prompt="a song"))
+    assert json.loads(record["resultJson"])["resultUrls"][0].endswith(".mp3")
+    assert "resultObject" in kie.record(kie.create("acme/x"))["resultJson"]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -16,7 +14,7 @@ from kiekit_mock import MockConfig, MockServer, create_app, serve
 from kiekit_mock.__main__ import main
 
 if TYPE_CHECKING:
-    from conftest import Kie
+    from conftest import Kie, MockCli
 
 
 def _mock_threads() -> set[threading.Thread]:
@@ -107,59 +105,28 @@ def test_create_app_gives_independent_mocks() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_cli_serves_until_signalled(sig: signal.Signals, kie_at: Callable[..., Kie]) -> None:
-    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kiekit_mock", "--port", "0", "--key", "cli-key"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert match, line
-        kie = kie_at(match.group(0), "cli-key")
-        assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000.0
-        assert kie.as_key("other").get("/api/v1/chat/credit").json()["code"] == 401
-        process.send_signal(sig)
-        assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+def test_cli_serves_until_signalled(
+    sig: signal.Signals, start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
+    cli = start_mock_cli("--key", "cli-key")
+    kie = kie_at(cli.base_url, "cli-key")
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000.0
+    assert kie.as_key("other").get("/api/v1/chat/credit").json()["code"] == 401
+    cli.process.send_signal(sig)
+    assert cli.process.wait(timeout=10) == 0
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("logged", [False, True])
-def test_cli_logs_each_request_only_when_asked(logged: bool, kie_at: Callable[..., Kie]) -> None:
+def test_cli_logs_each_request_only_when_asked(
+    logged: bool, start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
     """A line a request costs a third of the server's throughput: off unless --access-log."""
-    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
-    flags = ["--access-log"] if logged else []
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "kiekit_mock", "--port", "0", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        match = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
-        assert match
-        kie = kie_at(match.group(0), "any-key")
-        assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000.0
-        process.send_signal(signal.SIGTERM)
-        _, errors = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0
+    cli = start_mock_cli(*(["--access-log"] if logged else []))
+    kie = kie_at(cli.base_url, "any-key")
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000.0
+    cli.process.send_signal(signal.SIGTERM)
+    _, errors = cli.process.communicate(timeout=10)
+    assert cli.process.returncode == 0
     assert ("GET /api/v1/chat/credit" in errors) is logged
     assert "any-key" not in errors  # the key is a header, and headers are never logged
