@@ -73,7 +73,9 @@ def specs(draw: st.DrawFn, kinds: tuple[Kind, ...] | None = None) -> Spec:
     )
     required = draw(st.booleans())
     if kind == "text":
-        return Spec("text", required=required, max_length=draw(st.none() | st.integers(1, 300)))
+        limit = draw(st.none() | st.integers(1, 300))
+        pattern = draw(st.none() | st.sampled_from((r"\w+", r"[a-z]{2,8}", r"v\d+(\.\d+)?")))
+        return Spec("text", required=required, max_length=limit, pattern=pattern)
     if kind == "choice":
         options = st.text(min_size=1, max_size=6) | st.integers(-5, 30)
         choices = draw(st.lists(options, min_size=1, max_size=5, unique=True))

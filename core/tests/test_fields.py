@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import attrs
@@ -199,6 +200,41 @@ def test_rules_across_fields_name_the_field() -> None:
 def test_a_default_outside_the_choices_is_a_declaration_error() -> None:
     with pytest.raises(TypeError):
         choice("a", "b", default="c")
+
+
+@frozen
+class Named(Input):
+    name: str = text(pattern=r"\w+", pattern_hint="letters, digits or _")
+    tag: str | None = text(required=False, pattern=r"v\d+")
+
+
+@pytest.mark.parametrize(
+    ("fields", "named", "says"),
+    [
+        ({"name": "big dog"}, "name", "must be letters, digits or _; got 'big dog'"),
+        ({"name": "dog", "tag": "v1x"}, "tag", "must be text matching v\\d+; got 'v1x'"),
+        ({"name": "dog", "tag": ""}, "tag", "must be text matching"),
+    ],
+)
+def test_text_that_does_not_match_its_pattern_in_full_is_refused_naming_the_field(
+    fields: dict[str, Any], named: str, says: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        make_input(Named, fields)
+    assert info.value.field == named
+    assert says in str(info.value)
+
+
+def test_text_matching_its_pattern_passes() -> None:
+    assert make_input(Named, {"name": "dog_2", "tag": "v12"}) == Named(name="dog_2", tag="v12")
+
+
+@pytest.mark.parametrize(
+    "declare", [lambda: text(pattern="(unclosed"), lambda: Spec("int", pattern="x")]
+)
+def test_a_bad_pattern_is_a_declaration_error(declare: Any) -> None:
+    with pytest.raises((TypeError, re.error)):
+        declare()
 
 
 # -- make_input ------------------------------------------------------------------------------------

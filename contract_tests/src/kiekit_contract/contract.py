@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -615,6 +616,8 @@ def _with_fail_marker(params: Input) -> tuple[Input, bool]:
     for name, spec in input_specs(type(params)).items():
         if spec.kind == "text" and spec.required:
             if spec.max_length is not None and spec.max_length < len(marked):
+                break
+            if spec.pattern is not None and not re.fullmatch(spec.pattern, marked):
                 break
             return attrs.evolve(params, **{name: marked}), True
     return params, False

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -179,6 +180,8 @@ def _retried_inputs(
 
 
 def _valid_text(spec: Spec) -> st.SearchStrategy[str]:
+    if spec.pattern is not None:
+        return _matching_text(spec, spec.pattern)
     limit = spec.max_length
     low = 1 if spec.required else 0
     if spec.required:
@@ -193,11 +196,26 @@ def _valid_text(spec: Spec) -> st.SearchStrategy[str]:
     return st.one_of(short, edge)
 
 
+def _matching_text(spec: Spec, pattern: str) -> st.SearchStrategy[str]:
+    """Text a ``pattern`` field accepts: drawn from the regular expression itself (text drawn at
+    random would rarely match it), within the field's other limits."""
+
+    def fits(value: str) -> bool:
+        return (
+            re.fullmatch(pattern, value) is not None
+            and (spec.max_length is None or len(value) <= spec.max_length)
+            and (bool(value.strip()) or not spec.required)
+            and _usable(value)
+        )
+
+    return st.from_regex(pattern, fullmatch=True).filter(fits)
+
+
 def invalid_values(spec: Spec) -> st.SearchStrategy[Any]:
     """Values ``spec`` rejects: a wrong type, a value outside the enum or range, text that is
-    too long or blank, a malformed URL, too many or too few entries in a list, a list with one
-    bad entry (for a list of objects: one field of one entry, named ``field[i].name``); None
-    for a required field."""
+    too long or blank or does not match its pattern, a malformed URL, too many or too few
+    entries in a list, a list with one bad entry (for a list of objects: one field of one
+    entry, named ``field[i].name``); None for a required field."""
     options: list[st.SearchStrategy[Any]] = []
     if spec.required:
         options.append(st.none())
@@ -208,6 +226,9 @@ def invalid_values(spec: Spec) -> st.SearchStrategy[Any]:
         if spec.max_length is not None:
             over = st.integers(spec.max_length + 1, spec.max_length + 20)
             options.append(over.flatmap(_exact_length))
+        if spec.pattern is not None:
+            pattern = spec.pattern
+            options.append(prompt_text(max_size=20).filter(lambda v: not re.fullmatch(pattern, v)))
     elif spec.kind == "choice":
         options.append(prompt_text(max_size=12).filter(lambda v: v not in spec.choices))
         options.append(st.booleans())
@@ -407,7 +428,13 @@ def _inputs(draw: st.DrawFn, cls: type[Input], fields: st.SearchStrategy[dict[st
 def smallest_value(spec: Spec) -> Any:
     """A plain value ``spec`` accepts: what a person would type for a first try."""
     if spec.kind == "text":
-        return "a lighthouse at dawn"[: spec.max_length] or "a"
+        plain = [
+            text[: spec.max_length] for text in ("a lighthouse at dawn", "lighthouse", "a", "1")
+        ]
+        if spec.pattern is None:
+            return plain[0] or "a"
+        # the first that matches; else the first (the input is refused: give an example)
+        return next((text for text in plain if re.fullmatch(spec.pattern, text)), plain[0])
     if spec.kind == "choice":
         return spec.choices[0]
     if spec.kind in ("int", "float"):

@@ -33,6 +33,7 @@ import copy
 import functools
 import json
 import math
+import re
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
@@ -79,7 +80,9 @@ class Spec:
 
     ``min_length``/``max_length`` count characters for ``text`` and entries for the list kinds
     (``urls``, ``texts``, ``items``). ``of`` says what one entry of a list is: the :class:`Input`
-    class of an ``items`` entry, or the Spec of one string of ``texts``.
+    class of an ``items`` entry, or the Spec of one string of ``texts``. ``pattern`` is a regular
+    expression a ``text`` value must match in full (``pattern_hint`` says in words what it
+    allows, for the error message).
     """
 
     kind: Kind
@@ -91,9 +94,15 @@ class Spec:
     max_length: int | None = None
     wire: str | None = None
     of: type[Input] | Spec | None = None
+    pattern: str | None = None
+    pattern_hint: str | None = None
 
     def __attrs_post_init__(self) -> None:
         # Caught when a plugin is declared, not when a user's input first reaches the field.
+        if self.pattern is not None:
+            if self.kind != "text":
+                raise TypeError(f"only a text field takes a pattern, not a {self.kind} field")
+            re.compile(self.pattern)  # re.error for a pattern that is no regular expression
         if self.kind == "items" and not _is_entry_class(self.of):
             raise TypeError(f"an items field needs an Input class for its entries, not {self.of!r}")
         if self.kind == "texts" and not isinstance(self.of, Spec):
@@ -115,6 +124,9 @@ def _check_text(spec: Spec, name: str, value: Any) -> None:
     if spec.required and not value.strip():
         raise ValidationError(name, "must not be empty")
     _check_length(spec, name, len(value), "characters")
+    if spec.pattern is not None and re.fullmatch(spec.pattern, value) is None:
+        allowed = spec.pattern_hint or f"text matching {spec.pattern}"
+        raise ValidationError(name, f"must be {allowed}; got {value!r}")
 
 
 def _check_choice(spec: Spec, name: str, value: Any) -> None:
@@ -267,9 +279,20 @@ def text(
     max_length: int | None = None,
     default: str | None = None,
     wire: str | None = None,
+    pattern: str | None = None,
+    pattern_hint: str | None = None,
 ) -> Any:
-    """A string; a required one must hold more than white space."""
-    spec = Spec("text", required=required, max_length=max_length, wire=wire)
+    """A string; a required one must hold more than white space. With ``pattern``, a regular
+    expression the whole string must match; ``pattern_hint`` says in words what it allows
+    (the error then reads "must be <hint>")."""
+    spec = Spec(
+        "text",
+        required=required,
+        max_length=max_length,
+        wire=wire,
+        pattern=pattern,
+        pattern_hint=pattern_hint,
+    )
     return _field(spec, _MISSING if required else default)
 
 

@@ -49,7 +49,7 @@ MOTION_MODES = ("720p", "1080p")
 
 # An element is referenced as "@name" in a prompt (§2.4). "@" after a word character is not a
 # reference (an e-mail address such as a@b.com), so prompts can still hold those.
-NAME = re.compile(r"\w+")
+NAME = r"\w+"
 REFERENCE = re.compile(r"(?<!\w)@(\w+)")
 
 
@@ -71,16 +71,12 @@ class Element(Input):
     ``description`` is sent in every documented example, but no source says KIE requires it.
     """
 
-    name: str = text()
+    name: str = text(pattern=NAME, pattern_hint="letters, digits or _ so a prompt can say @name")
     description: str | None = text(required=False)
     element_input_urls: tuple[str, ...] | None = urls(min_items=2, max_items=4)
     element_input_video_urls: tuple[str, ...] | None = urls(min_items=1, max_items=1)
 
     def check(self) -> None:
-        if not NAME.fullmatch(self.name):
-            raise ValidationError(
-                "name", f"must be letters, digits or _ so a prompt can say @name; got {self.name!r}"
-            )
         if (self.element_input_urls is None) == (self.element_input_video_urls is None):
             raise ValidationError(
                 "element_input_urls",
