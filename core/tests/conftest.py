@@ -46,7 +46,8 @@ FLUX_PRO = "flux-kontext-pro"
 FLUX_MAX = "flux-kontext-max"
 CDN = "https://tempfile.aiquickdraw.com/r"
 PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png"
-# A file larger than a download's one read (kiekit._transports.base.DOWNLOAD_READ)
+# A file larger than a download's one read (kiekit._transports.base.DOWNLOAD_READ, and
+# the smaller kiekit._transports.urllib3_transport.SOCKET_READ)
 LARGE_PNG = PNG + bytes(range(256)) * (3 * 4096)
 
 

@@ -18,8 +18,9 @@ from kiekit.errors import ProtocolError, TransportError
 
 CHUNK = 64 * 1024
 STREAM_CHUNK = 16 * 1024  # a streamed answer's chunks, in a test double
-# The most a download reads at once: large reads cost few calls a file (a 64 KiB read size
-# held downloads to half curl's speed), and a file's memory stays this size however big it is.
+# The most an aiohttp download reads at once: large reads cost few calls a file (a 64 KiB read
+# size held downloads to half curl's speed), and a file's memory stays this size however big it
+# is. (urllib3 reads less at a time: see SOCKET_READ there.)
 DOWNLOAD_READ = 2**20
 # KIE's answers are a few kilobytes (a long chat answer, some hundreds); anything near this is
 # not KIE talking, and is refused rather than read into memory whole.
