@@ -457,6 +457,34 @@ def test_the_catalogue_s_list_and_enum_rules_are_checked_too(
     assert says in str(caught.value)
 
 
+def test_a_field_the_catalogue_does_not_document_is_sent_and_named_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kiekit_market import catalogue
+
+    catalogue._warn_undocumented.cache_clear()  # said once per process: this test's own
+    sent: list[HttpRequest] = []
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        sent.append(request)
+        return HttpResponse(200, json.dumps({"code": 200, "data": {"taskId": TASK}}).encode())
+
+    kie = Client("k", base_url="http://127.0.0.1:9", transport=MockTransport(answer), journal=None)
+    with kie, caplog.at_level("WARNING", logger="kiekit.market"):
+        kie.submit(NANO, prompt="a fox", aspect_raito="16:9")  # misspelt
+        kie.submit(NANO, prompt="a fox", aspect_raito="16:9")
+        kie.submit(NANO, prompt="a fox", aspect_ratio="16:9")  # documented: nothing to say
+        kie.submit(TOMORROW, prompt="a fox", anything=1)  # no entry: nothing to compare with
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1, said
+    assert said[0].startswith("aspect_raito: not a field KIE documents for nano-banana-pro")
+    assert "did you mean 'aspect_ratio'?" in said[0]
+    # sent as given all the same: the catalogue may not know a field KIE added
+    assert [json.loads(r.body or b"{}")["input"] for r in sent[:2]] == [
+        {"prompt": "a fox", "aspect_raito": "16:9"}
+    ] * 2
+
+
 def test_an_id_outside_the_catalogue_stays_free_form() -> None:
     params = PROVIDER.make_input(TOMORROW, {"resolution": 8, "anything": [1, 2]})
     assert params == OpenInput({"resolution": 8, "anything": [1, 2]})

@@ -2,15 +2,20 @@
 copied in ``_catalogue.py``): ids for "did you mean", and the same checks the mock makes, run
 before anything is sent. An id not in the catalogue stays free-form: KIE adds models weekly.
 
-Fields an entry does not name pass unchecked, as in the mock. From the command line every
-value comes as text and is read as JSON (``5``, ``true``); a field the entry calls a string
-keeps its text (``--input upscale_factor=2`` sends ``"2"``).
+Fields an entry does not name are sent unchecked, as the mock takes them: KIE adds fields to
+its models, and the catalogue may not know one yet. But a misspelt field would go unnoticed
+(KIE ignores what it does not know), so each one is named once per process in a warning, with
+the documented field it is closest to. From the command line every value comes as text and is
+read as JSON (``5``, ``true``); a field the entry calls a string keeps its text (``--input
+upscale_factor=2`` sends ``"2"``).
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +26,8 @@ from kiekit.plugin import ValidationError
 from kiekit_market._catalogue import CATALOGUE_JSON
 
 Spec = Mapping[str, Any]
+
+log = logging.getLogger("kiekit.market")
 
 
 @functools.cache
@@ -49,6 +56,26 @@ def check(model_id: str, values: Mapping[str, Any]) -> None:
     one_of = entry.get("requires_one_of", ())
     if one_of and all(values.get(f) in (None, "", []) for f in one_of):
         raise ValidationError(one_of[0], f"give one of {', '.join(one_of)} (KIE's page)")
+    documented = entry["fields"]
+    if documented:  # an entry without fields is checked by the mock's own module, not here
+        for field in values.keys() - documented.keys():
+            _warn_undocumented(model_id, field)
+
+
+@functools.cache  # once per model and field: a batch of thousands says it once
+def _warn_undocumented(model_id: str, field: str) -> None:
+    """A log record, not a warning: test suites turn warnings into errors."""
+    documented = entries()[model_id]["fields"]
+    close = difflib.get_close_matches(field, list(documented), n=1, cutoff=0.6)
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    log.warning(
+        "%s: not a field KIE documents for %s%s (documented: %s); sent as given, and KIE may "
+        "ignore it",
+        field,
+        model_id,
+        guess,
+        ", ".join(documented),
+    )
 
 
 def _problem(value: Any, spec: Spec) -> str | None:
