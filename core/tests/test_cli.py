@@ -156,6 +156,32 @@ def test_unknown_input_field_is_named(capsys: pytest.CaptureFixture[str]) -> Non
     assert "colour" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--aspect_ratio", "16:9"], "(a model's input field goes as --input aspect_ratio=16:9)"),
+        (["--resolution=2K"], "(a model's input field goes as --input resolution=2K)"),
+        (["--seed"], "(a model's input field goes as --input seed=VALUE)"),
+        (["-v"], "(-v belongs before the command: kie -v COMMAND ...)"),
+    ],
+)
+def test_an_option_kie_run_does_not_have_says_what_was_meant(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["run", "nano-banana-pro", "--prompt", "x", *argv, *FAST])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert f"unrecognized arguments: {' '.join(argv)} {says}" in err
+    assert "created task" not in err
+
+
+def test_an_unknown_option_elsewhere_gets_no_input_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["tasks", "--foo"])
+    assert capsys.readouterr().err.strip().endswith("unrecognized arguments: --foo")
+
+
 def test_missing_key_is_a_one_line_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
     args.options = extra
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
@@ -63,6 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("kie: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return code
+
+
+def _hint(extra: Sequence[str], args: argparse.Namespace) -> str:
+    """What the commonest slips meant: ``-v`` after the command, a model's field as an option."""
+    if any(item in ("-v", "-vv", "--verbose") for item in extra):
+        return " (-v belongs before the command: kie -v COMMAND ...)"
+    given = next((i for i, item in enumerate(extra) if item.startswith("--")), None)
+    if given is None or not hasattr(args, "input"):  # only commands that take --input
+        return ""
+    name, _, value = extra[given][2:].partition("=")
+    if not value and given + 1 < len(extra) and not extra[given + 1].startswith("-"):
+        value = extra[given + 1]
+    return f" (a model's input field goes as --input {name}={value or 'VALUE'})"
 
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:
