@@ -329,7 +329,10 @@ async def _run_claimed(
         results = await client.wait(task, timeout=timeout)
         paths = await client.download(results, out_dir)
     except KieError as exc:
-        await _let_go(journal, key)
+        if task is None and isinstance(exc, ValidationError | UnknownModelError):
+            await _refused(journal, key, exc)  # refused here, nothing sent: the row says why
+        else:
+            await _let_go(journal, key)
         return _failure(job, task, exc)
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
@@ -344,6 +347,13 @@ async def _let_go(journal: Journal, key: str) -> None:
         await _off_loop(journal, partial(journal.release, key))
     except KieError as exc:
         log.warning("could not release job %s in the journal: %s", key, exc)
+
+
+async def _refused(journal: Journal, key: str, exc: KieError) -> None:
+    try:
+        await _off_loop(journal, partial(journal.refused, key, exc))
+    except KieError as journal_down:
+        log.warning("could not record job %s as refused in the journal: %s", key, journal_down)
 
 
 def _row_of(journal: Journal, key: str, out_dir: Path, job: Job) -> Entry | None:

@@ -210,6 +210,17 @@ class Journal:
         """Extend the lease of every row this process holds; how many it holds."""
         return self.store.renew(self.owner, self.lease)
 
+    def refused(self, key: str, exc: BaseException) -> Entry | None:
+        """Claimed job ``key`` was refused here before anything was sent (its input or model is
+        wrong): ``rejected``, with the error (``kie tasks`` says why), and let go; a later claim
+        takes it again. Only a row still ``claimed`` by this process is changed."""
+        changes = {
+            "state": EntryState.REJECTED,
+            "error": error_record(exc),
+            "updated_at": self._clock(),
+        }
+        return self.store.update(key, changes, only_if=[EntryState.CLAIMED], holder=self.owner)
+
     def release(self, key: str) -> Entry | None:
         """Let go of row ``key`` (this process no longer works on it; another may take it)."""
         return self.store.update(key, {"updated_at": self._clock()}, holder=self.owner)
