@@ -14,7 +14,7 @@ import pytest
 from kiekit.registry import default_registry
 
 PLUGIN = '''
-"""acme-mj: a Midjourney-like family, client and mock, as a third party ships it."""
+"""acme-mj: a KIE-like family, client and mock, as a third party ships it."""
 from aiohttp import web
 from attrs import frozen
 from kiekit import Input, MediaKind, Model, Provider, hookimpl
@@ -26,8 +26,8 @@ from kiekit_mock.extension import (
     origin_of, poll_task, required_str, runtime,
 )
 
-MODEL = "mj/txt2img"
-CREATE, STATUS = "/api/v1/mj/generate", "/api/v1/mj/record-info"
+MODEL = "acme-paint/v1"
+CREATE, STATUS = "/api/v1/acme-paint/generate", "/api/v1/acme-paint/record-info"
 
 
 # -- the client side: a provider ------------------------------------------------------------
@@ -39,7 +39,7 @@ class Imagine(Input):
 
 
 class MjProvider(SuccessFlagProvider):
-    name = "midjourney"
+    name = "acme-paint"
     models = (Model(MODEL, Imagine, MediaKind.IMAGE),)
     create_path, status_path = CREATE, STATUS
 
@@ -73,7 +73,7 @@ async def generate(request):
     body = await json_body(request)
     prompt = required_str(body, "prompt", 2000)
     spec = TaskSpec(
-        family="midjourney", model=MODEL, request_body=body,
+        family="acme-paint", model=MODEL, request_body=body,
         callback_url=optional_callback_url(body, "callBackUrl"), param_json=dumps(body),
         prompt=prompt, cost=8.0, result_ext="png", result_count=4, aspect_ratio=None,
         origin=origin_of(request),
@@ -83,10 +83,10 @@ async def generate(request):
 
 @ROUTES.get(STATUS)
 async def record_info(request):
-    return ok(record(poll_task(request, "midjourney", callback_payload).task))
+    return ok(record(poll_task(request, "acme-paint", callback_payload).task))
 
 
-EXTENSION = FamilyExtension(name="midjourney", routes=ROUTES, callback_payload=callback_payload)
+EXTENSION = FamilyExtension(name="acme-paint", routes=ROUTES, callback_payload=callback_payload)
 '''
 
 
@@ -100,8 +100,8 @@ def acme_mj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-mj\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        "[kiekit.providers]\nmj/txt2img = acme_mj\n\n"
-        "[kiekit_mock.families]\nmidjourney = acme_mj:EXTENSION\n"
+        "[kiekit.providers]\nacme-paint/v1 = acme_mj\n\n"
+        "[kiekit_mock.families]\nacme-paint = acme_mj:EXTENSION\n"
     )
     monkeypatch.syspath_prepend(str(site))
     default_registry.cache_clear()  # the process-wide registry is built once: see the plugin
@@ -116,7 +116,7 @@ def test_kie_run_mock_serves_a_plugins_own_family_with_no_flags(
     from kiekit.cli import main
 
     out = tmp_path / "out"
-    argv = ["run", "mj/txt2img", "--prompt", "a red fox", "--mock", "--mock-seconds", "0"]
+    argv = ["run", "acme-paint/v1", "--prompt", "a red fox", "--mock", "--mock-seconds", "0"]
     assert main([*argv, "--out", str(out)]) == 0, capsys.readouterr().err
     files = [Path(line) for line in capsys.readouterr().out.split()]
     assert len(files) == 4

@@ -1,4 +1,4 @@
-"""A family from another package, found through the entry point group: a Midjourney-like API
+"""A family from another package, found through the entry point group: a KIE-like API
 (its own create and record-info paths, its own successFlag), written against the public
 extension API only, installed as a real distribution (a ``.dist-info`` on ``sys.path``), and
 served by an unchanged mock with everything a built-in family gets."""
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from conftest import Kie
 
 FAMILY_MODULE = '''
-"""A Midjourney-like family, as a third party would add it."""
+"""A KIE-like family, as a third party would add it."""
 from aiohttp import web
 from kiekit_mock.extension import (
     FamilyExtension, TaskSpec, account_of, dumps, invalid, json_body, kie_operation, ok,
@@ -49,14 +49,14 @@ def callback_payload(transition):
     return {"code": 200, "msg": "success", "data": record(transition.task)}
 
 
-@ROUTES.post("/api/v1/mj/generate")
+@ROUTES.post("/api/v1/acme-paint/generate")
 async def generate(request):
     body = await json_body(request)
     prompt = required_str(body, "prompt", 2000)
     if body.get("taskType") not in ("mj_txt2img", "mj_img2img"):
         raise invalid("taskType is not within the range of allowed options")
     spec = TaskSpec(
-        family="midjourney", model="mj/" + body["taskType"], request_body=body,
+        family="acme-paint", model="acme-paint/" + body["taskType"], request_body=body,
         callback_url=optional_callback_url(body, "callBackUrl"), param_json=dumps(body),
         prompt=prompt, cost=8.0, result_ext="png", result_count=4, aspect_ratio=None,
         origin=origin_of(request),
@@ -65,9 +65,9 @@ async def generate(request):
     return ok({"taskId": task.task_id})
 
 
-@ROUTES.get("/api/v1/mj/record-info")
+@ROUTES.get("/api/v1/acme-paint/record-info")
 async def record_info(request):
-    return ok(record(poll_task(request, "midjourney", callback_payload).task))
+    return ok(record(poll_task(request, "acme-paint", callback_payload).task))
 
 
 def paths():
@@ -76,16 +76,18 @@ def paths():
                       ["prompt", "taskType"])
     created = schema.strict({"taskId": schema.STRING})
     return {
-        "/api/v1/mj/generate": {"post": kie_operation("MJ generate", created, tag="mj", body=body)},
-        "/api/v1/mj/record-info": {"get": kie_operation(
-            "MJ record", {"type": "object"}, tag="mj", query={"taskId": schema.required_text()})},
+        "/api/v1/acme-paint/generate": {
+            "post": kie_operation("Paint generate", created, tag="paint", body=body)},
+        "/api/v1/acme-paint/record-info": {"get": kie_operation(
+            "Paint record", {"type": "object"}, tag="paint",
+            query={"taskId": schema.required_text()})},
     }
 
 
 EXTENSION = FamilyExtension(
-    name="midjourney", routes=ROUTES, callback_payload=callback_payload, openapi_paths=paths,
-    status_paths={"/api/v1/mj/generate": "/api/v1/mj/record-info"},
-    moderation=(400, "MJ refused the prompt"),
+    name="acme-paint", routes=ROUTES, callback_payload=callback_payload, openapi_paths=paths,
+    status_paths={"/api/v1/acme-paint/generate": "/api/v1/acme-paint/record-info"},
+    moderation=(400, "Paint refused the prompt"),
 )
 '''
 
@@ -100,7 +102,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-kie-mock\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         f"[{ENTRY_POINT_GROUP}]\n"
-        "midjourney = acme_kie_mock:EXTENSION\n"
+        "acme-paint = acme_kie_mock:EXTENSION\n"
         "broken = acme_kie_mock_missing:EXTENSION\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -113,7 +115,7 @@ def test_an_installed_family_is_found_and_a_broken_one_named(
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="kiekit_mock"):
         names = [extension.name for extension in installed_families()]
-    assert "midjourney" in names
+    assert "acme-paint" in names
     assert "luma" in names  # kiekit-mock's own family, through the same door
     [error] = [r.getMessage() for r in caplog.records if "broken" in r.getMessage()]
     assert "acme-kie-mock" in error
@@ -125,16 +127,18 @@ def test_the_mock_serves_it_like_a_built_in_family(installed: Path, kie_at: Any)
         kie: Kie = kie_at(mock.base_url)
         body = {"prompt": "a red fox", "taskType": "mj_txt2img",
                 "callBackUrl": "https://your-domain.com/cb"}  # fmt: skip
-        task_id = kie.ok(kie.post("/api/v1/mj/generate", body))["taskId"]
-        first = kie.ok(kie.get(f"/api/v1/mj/record-info?taskId={task_id}"))
+        task_id = kie.ok(kie.post("/api/v1/acme-paint/generate", body))["taskId"]
+        first = kie.ok(kie.get(f"/api/v1/acme-paint/record-info?taskId={task_id}"))
         assert first["successFlag"] == 0
-        done = kie.ok(kie.get(f"/api/v1/mj/record-info?taskId={task_id}"))
+        done = kie.ok(kie.get(f"/api/v1/acme-paint/record-info?taskId={task_id}"))
         assert done["successFlag"] == 1
         urls = [item["resultUrl"] for item in done["resultInfoJson"]["resultUrls"]]
         assert len(urls) == 4
         assert all(kie.fetch(url).body.startswith(b"\x89PNG") for url in urls)  # real files
         # KIE-shaped input checks
-        bad = kie.post("/api/v1/mj/generate", {"prompt": "x", "taskType": "mj_video"}).json()
+        bad = kie.post(
+            "/api/v1/acme-paint/generate", {"prompt": "x", "taskType": "mj_video"}
+        ).json()
         assert (bad["code"], bad["msg"]) == (
             422,
             "taskType is not within the range of allowed options",
@@ -143,24 +147,24 @@ def test_the_mock_serves_it_like_a_built_in_family(installed: Path, kie_at: Any)
         [callback] = mock.callbacks()
         assert callback.payload["data"]["successFlag"] == 1
         # the journal, the task store and the control API know it
-        assert [t.family for t in mock.tasks()] == ["midjourney"]
-        assert any(r.path == "/api/v1/mj/generate" for r in mock.requests())
+        assert [t.family for t in mock.tasks()] == ["acme-paint"]
+        assert any(r.path == "/api/v1/acme-paint/generate" for r in mock.requests())
         # rules by family name, moderation in its own words
-        mock.add_rule(Rule(family="midjourney", outcome=Outcome("moderation")))
-        flagged = kie.ok(kie.post("/api/v1/mj/generate", body | {"prompt": "another fox"}))
-        again = kie.ok(kie.get(f"/api/v1/mj/record-info?taskId={flagged['taskId']}"))
+        mock.add_rule(Rule(family="acme-paint", outcome=Outcome("moderation")))
+        flagged = kie.ok(kie.post("/api/v1/acme-paint/generate", body | {"prompt": "another fox"}))
+        again = kie.ok(kie.get(f"/api/v1/acme-paint/record-info?taskId={flagged['taskId']}"))
         assert mock.task(flagged["taskId"]).outcome.kind == "moderation"
         mock.complete(flagged["taskId"])
-        final = kie.ok(kie.get(f"/api/v1/mj/record-info?taskId={flagged['taskId']}"))
+        final = kie.ok(kie.get(f"/api/v1/acme-paint/record-info?taskId={flagged['taskId']}"))
         assert (again["successFlag"], final["successFlag"]) == (0, 3)
 
 
 def test_its_paths_are_in_the_openapi_document_with_their_links(installed: Path) -> None:
     document = build_document(MockConfig())
-    create = document["paths"]["/api/v1/mj/generate"]["post"]
-    assert create["operationId"] == "post_api_v1_mj_generate"
+    create = document["paths"]["/api/v1/acme-paint/generate"]["post"]
+    assert create["operationId"] == "post_api_v1_acme_paint_generate"
     assert create["responses"]["200"]["links"]["status"]["operationId"] == (
-        "get_api_v1_mj_record_info"
+        "get_api_v1_acme_paint_record_info"
     )
     assert "/api/v1/modify/generate" in document["paths"]  # Luma's, from its extension
     assert json.dumps(document)  # a JSON document still

@@ -1,22 +1,23 @@
 """Adding a KIE API family to kiekit-mock from a package of your own: the public extension API.
 
-A family is what a KIE product line with its own endpoints needs (Midjourney's
-``/api/v1/mj/generate`` and ``record-info``, say): its routes, their input checks (KIE's 422 at
-HTTP 200, :func:`invalid`), tasks on the mock's one clock (:class:`TaskSpec`, ``store.create``,
-:func:`poll_task`), its status payloads, result files (``task.result_urls()``, served by the
-mock), its callback payload, and its OpenAPI paths. Declare them in a :class:`FamilyExtension`
-and name it in your distribution's entry points::
+A family is what a KIE product line with its own endpoints needs (a product KIE adds
+tomorrow, say Acme Paint's ``/api/v1/acme-paint/generate`` and ``record-info``): its routes,
+their input checks (KIE's 422 at HTTP 200, :func:`invalid`), tasks on the mock's one clock
+(:class:`TaskSpec`, ``store.create``, :func:`poll_task`), its status payloads, result files
+(``task.result_urls()``, served by the mock), its callback payload, and its OpenAPI paths.
+Declare them in a :class:`FamilyExtension` and name it in your distribution's entry points::
 
     [project.entry-points."kiekit_mock.families"]
-    midjourney = "acme_kie_mock.midjourney:EXTENSION"
+    acme-paint = "acme_kie_mock.paint:EXTENSION"
 
 Every mock (``kie mock serve``, ``python -m kiekit_mock``, ``MockServer``, the contract kit's
 fixtures, ``kie run --mock``) loads the installed extensions when it starts. A family gets what
 a built-in one gets: faults, rules (by its ``name``), rate limits, the request journal, the
 control routes (advance, complete, fail its tasks), HAR replay and the inspector all work by
 path and task, not by a list of families. An extension that fails to load is reported by name in
-the mock's log and left out; the rest keep working. kiekit-mock's own Luma family is an
-extension too (``families/luma.py``), loaded through the same entry point group.
+the mock's log and left out; the rest keep working. kiekit-mock's own Luma and Midjourney
+families are extensions too (``families/luma.py``, ``families/midjourney.py``), loaded through
+the same entry point group.
 
 Import from here only: the names below are the API, kept stable; the mock's other modules are
 not.
