@@ -1,7 +1,8 @@
 """One module per KIE API family, moto-style: routes, validation and wire shapes together.
 
-The built-in families are listed here; Luma (``luma.py``) is loaded, like a family from another
-package, through the public extension API (``kiekit_mock.extension``) and its entry point."""
+The built-in families are listed here; Luma (``luma.py``) and Midjourney (``midjourney.py``) are
+loaded, like a family from another package, through the public extension API
+(``kiekit_mock.extension``) and its entry point."""
 
 from __future__ import annotations
 
