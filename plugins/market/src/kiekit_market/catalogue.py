@@ -4,7 +4,7 @@ before anything is sent. An id not in the catalogue stays free-form: KIE adds mo
 
 Fields an entry does not name are sent unchecked, as the mock takes them: KIE adds fields to
 its models, and the catalogue may not know one yet. But a misspelt field would go unnoticed
-(KIE ignores what it does not know), so each one is named once per process in a warning, with
+(KIE may ignore what it does not know), so each one is named once per process in a warning, with
 the documented field it is closest to. From the command line every value comes as text and is
 read as JSON (``5``, ``true``); a field the entry calls a string keeps its text (``--input
 upscale_factor=2`` sends ``"2"``).
