@@ -180,3 +180,26 @@ def test_the_old_name_of_error_answer_still_works_with_a_warning() -> None:
     assert old is extension.ErrorAnswer
     with pytest.raises(AttributeError, match="no attribute 'KieErrors'"):
         _ = extension.KieErrors
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"name": " "}, "name must be a non-empty string"),
+        ({"routes": []}, "routes must be an aiohttp web.RouteTableDef"),
+        ({"retention_days": 0}, "retention_days must be more than 0"),
+    ],
+)
+def test_a_malformed_family_is_refused_naming_what_is_wrong(
+    fields: dict[str, Any], says: str
+) -> None:
+    from aiohttp import web
+    from kiekit_mock.extension import FamilyExtension
+
+    good: dict[str, Any] = {
+        "name": "acme-paint",
+        "routes": web.RouteTableDef(),
+        "callback_payload": lambda transition: {},
+    }
+    with pytest.raises((TypeError, ValueError), match=says):
+        FamilyExtension(**(good | fields))

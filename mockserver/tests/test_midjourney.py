@@ -194,6 +194,19 @@ def test_the_task_is_filed_under_midjourney(mock: MockServer, kie: Kie) -> None:
     )
 
 
+def test_its_files_are_kept_15_days_where_other_media_keep_14(mock: MockServer, kie: Kie) -> None:
+    """The mock's clock moves; a Flux Kontext result made at the same moment is the yardstick."""
+    day = 24 * 3600
+    found = record(kie, create(kie, {"taskType": "mj_txt2img", "speed": "fast", "prompt": "p"}))
+    link = found["resultInfoJson"]["resultUrls"][0]["resultUrl"]
+    flux = kie.ok(kie.get(f"/api/v1/flux/kontext/record-info?taskId={kie.flux(prompt='p')}"))
+    other = flux["response"]["resultImageUrl"]
+    mock.clock.advance(14 * day + 60)
+    assert (kie.fetch(other).status, kie.fetch(link).status) == (403, 200)
+    mock.clock.advance(day)
+    assert kie.fetch(link).status == 403  # as a CDN's expired link (files.py)
+
+
 def _entry(method: str, path: str, sent: Any, answer: Any) -> dict[str, Any]:
     """One HAR entry against KIE's host, as a browser or proxy records it."""
     request: dict[str, Any] = {"method": method, "url": "https://api.kie.ai" + path, "headers": []}

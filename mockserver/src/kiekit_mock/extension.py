@@ -62,6 +62,7 @@ from .route_helpers import (
 from .runtime import Runtime
 from .state import TaskSnapshot, TaskSpec, Transition
 
+DAY = 24 * 3600.0
 ENTRY_POINT_GROUP = "kiekit_mock.families"
 log = logging.getLogger("kiekit_mock")
 
@@ -86,6 +87,8 @@ class FamilyExtension:
       status path, so that tools polling the document find a task's record.
     - ``moderation``: the code and message a flagged prompt fails with (``[mock:moderation]``
       markers and moderation rules); None: KIE's generic 400.
+    - ``retention_days``: how long its result files are kept after the task ends; None: the
+      14 days of KIE's media (kie-api.md §8).
     """
 
     name: str
@@ -94,6 +97,7 @@ class FamilyExtension:
     openapi_paths: Callable[[], Paths] = _no_paths
     status_paths: Mapping[str, str] = field(default_factory=dict)
     moderation: tuple[int, str] | None = None
+    retention_days: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -102,6 +106,8 @@ class FamilyExtension:
             raise TypeError(f"{self.name}: routes must be an aiohttp web.RouteTableDef")
         if not callable(self.callback_payload):
             raise TypeError(f"{self.name}: callback_payload must be callable")
+        if self.retention_days is not None and not self.retention_days > 0:
+            raise ValueError(f"{self.name}: retention_days must be more than 0")
 
 
 def installed_families() -> tuple[FamilyExtension, ...]:
@@ -148,13 +154,15 @@ def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
 
 def register(extensions: Iterable[FamilyExtension]) -> None:
     """Make the mock's shared tables know these families (their callbacks, for the control
-    API's manual steps, and their moderation failure)."""
-    from . import families, rules
+    API's manual steps, their moderation failure and how long their files are kept)."""
+    from . import families, files, rules
 
     for extension in extensions:
         families.CALLBACK_PAYLOADS.setdefault(extension.name, extension.callback_payload)
         if extension.moderation is not None:
             rules.MODERATION.setdefault(extension.name, extension.moderation)
+        if extension.retention_days is not None:
+            files.RETENTION_BY_FAMILY.setdefault(extension.name, extension.retention_days * DAY)
 
 
 def __getattr__(name: str) -> Any:

@@ -35,6 +35,8 @@ from .runtime import Runtime
 from .state import Store, TaskSnapshot
 
 RETENTION_SECONDS = 14 * 24 * 3600  # generated media are kept 14 days (§1 D:index §6, §8)
+# families whose files are kept longer or shorter (FamilyExtension.retention_days): Midjourney 15 d
+RETENTION_BY_FAMILY: dict[str, float] = {}
 DOWNLOAD_LINK_SECONDS = 20 * 60  # download-url links are valid 20 minutes (§4, §8)
 FLUX_ORIGIN_SECONDS = 10 * 60  # Flux's originImageUrl is valid 10 minutes (§8)
 # Signs the links the mock issues so a client cannot stretch a link's life by editing its query;
@@ -178,8 +180,11 @@ def task_of_file(store: Store, path: str) -> TaskSnapshot | None:
 
 
 def purged_at(task: TaskSnapshot) -> float | None:
-    """When a finished task's media stop being kept (14 days after it ended, §8)."""
-    return None if task.completed_ms is None else task.completed_ms / 1000 + RETENTION_SECONDS
+    """When a finished task's media stop being kept (14 days after it ended, §8, unless its
+    family keeps them otherwise)."""
+    if task.completed_ms is None:
+        return None
+    return task.completed_ms / 1000 + RETENTION_BY_FAMILY.get(task.family, RETENTION_SECONDS)
 
 
 def retained(task: TaskSnapshot, now: float) -> bool:

@@ -22,7 +22,7 @@ October 2025: [OBS] below). What sets this family apart:
 - an unknown task id answers 422 "The record does not exist", as KIE's other record-info paths
   of this generation do (Flux Kontext's and 4o Image's, recorded) [INF for Midjourney].
 
-KIE keeps these files 15 days where its other media keep 14; the mock keeps every family's 14.
+KIE keeps these files 15 days where its other media keep 14 (§8), and so does the mock.
 """
 
 from __future__ import annotations
@@ -282,4 +282,5 @@ EXTENSION = FamilyExtension(
     # [INF] the generate page lists 400 "Invalid request parameters" beside 422; moderation as
     # Flux Kontext's
     moderation=(400, "Your prompt was flagged by content moderation"),
+    retention_days=15,  # the generate page and quickstart: "retained for 15 days" (§8)
 )
