@@ -189,7 +189,7 @@ def test_the_task_is_filed_under_midjourney(mock: MockServer, kie: Kie) -> None:
     (task,) = mock.tasks()
     assert (task.family, task.model, task.result_ext) == (
         "midjourney",
-        "midjourney/img2img",
+        "mj_img2img",
         "jpeg",
     )
 

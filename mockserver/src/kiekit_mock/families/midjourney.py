@@ -196,7 +196,7 @@ async def generate(request: web.Request) -> web.Response:
     video = stored["taskType"] in VIDEO_TYPES
     spec = TaskSpec(
         family=FAMILY,
-        model="midjourney/" + stored["taskType"].removeprefix("mj_"),
+        model=stored["taskType"],  # KIE names the job, not a model: its taskType is the id
         request_body=body,
         callback_url=callback,
         param_json=dumps(stored),

@@ -1,0 +1,120 @@
+"""Midjourney: images from text or images, style and omni reference, and image-to-video.
+
+Wire facts (kie-api.md §3.7; KIE's mj-api pages: generate, task details, callbacks):
+``POST /api/v1/mj/generate`` with a camelCase body whose ``taskType`` names the job, which is
+the model id here (``mj_txt2img`` …); ``GET /api/v1/mj/record-info`` reports ``successFlag``
+0 generating, 1 success, 2 failed, 3 generation failed, and on success
+``resultInfoJson: {resultUrls: [{resultUrl}]}``: four images for an image job, one video per
+``video_batch_size`` for a video job. Files are kept 15 days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+from kiekit.plugin import (
+    Asset,
+    Input,
+    MediaKind,
+    Model,
+    ProtocolError,
+    SuccessFlagProvider,
+    asset,
+    choice,
+    flag,
+    integer,
+    text,
+    urls,
+)
+
+PROMPT_MAX = 2000
+SPEEDS = ("relaxed", "fast", "turbo")
+ASPECT_RATIOS = ("1:2", "9:16", "2:3", "3:4", "5:6", "6:5", "4:3", "3:2", "1:1", "16:9", "2:1")
+VERSIONS = ("7", "6.1", "6", "5.2", "5.1", "niji6")
+
+
+@frozen
+class _Image(Input):
+    """What the image jobs share. None leaves KIE's default; the steps the page suggests
+    (variety by 5, stylization by 50, weirdness by 100) are advice, not checked."""
+
+    prompt: str = text(max_length=PROMPT_MAX)
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
+    version: str | None = choice(*VERSIONS)  # text, as KIE takes it ("7", "niji6")
+    variety: int | None = integer(0, 100)
+    stylization: int | None = integer(0, 1000)
+    weirdness: int | None = integer(0, 3000)
+    water_mark: str | None = text(required=False)
+    enable_translation: bool | None = flag()  # non-English prompts translated
+
+
+@frozen
+class TextToImage(_Image):
+    """``mj_txt2img``: a prompt becomes four images; ``speed`` is required (relaxed, fast,
+    turbo)."""
+
+    speed: str = choice(*SPEEDS, required=True)
+
+
+@frozen
+class ImageToImage(_Image):
+    """``mj_img2img`` and ``mj_style_reference``: as text-to-image, from one or more images
+    (``file_urls``)."""
+
+    file_urls: tuple[str, ...] = urls(min_items=1, required=True)
+    speed: str = choice(*SPEEDS, required=True)
+
+
+@frozen
+class OmniReference(_Image):
+    """``mj_omni_reference``: a subject from the images put into a new one; ``ow`` (1–1000)
+    says how strongly; ``speed`` is optional here."""
+
+    file_urls: tuple[str, ...] = urls(min_items=1, required=True)
+    speed: str | None = choice(*SPEEDS)
+    ow: int | None = integer(1, 1000)
+
+
+@frozen
+class ImageToVideo(Input):
+    """``mj_video`` and ``mj_video_hd``: one image (``file_urls``) animated; ``motion`` high or
+    low (KIE's default high), 1, 2 or 4 videos (``video_batch_size``, default 1)."""
+
+    prompt: str = text(max_length=PROMPT_MAX)
+    file_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
+    motion: str | None = choice("high", "low")
+    video_batch_size: int | None = choice(1, 2, 4)
+    water_mark: str | None = text(required=False)
+    enable_translation: bool | None = flag()
+
+
+class MidjourneyProvider(SuccessFlagProvider):
+    name = "midjourney"
+    models = (
+        Model("mj_txt2img", TextToImage, MediaKind.IMAGE),
+        Model("mj_img2img", ImageToImage, MediaKind.IMAGE),
+        Model("mj_style_reference", ImageToImage, MediaKind.IMAGE),
+        Model("mj_omni_reference", OmniReference, MediaKind.IMAGE),
+        Model("mj_video", ImageToVideo, MediaKind.VIDEO),
+        Model("mj_video_hd", ImageToVideo, MediaKind.VIDEO),
+    )
+    create_path = "/api/v1/mj/generate"
+    status_path = "/api/v1/mj/record-info"
+    results_field = "resultInfoJson"  # not ``response``, as the other successFlag products
+
+    def body(self, model_id: str, params: Input) -> dict[str, Any]:
+        return {"taskType": model_id, **super().body(model_id, params)}
+
+    def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
+        found = response.get("resultUrls")
+        if not isinstance(found, list) or not found:
+            raise ProtocolError("succeeded task lists no result URLs", task_id=task_id)
+        kind = None  # each file's kind from its media type: images, or videos
+        return tuple(
+            asset(
+                item.get("resultUrl") if isinstance(item, Mapping) else None, kind, task_id=task_id
+            )
+            for item in found
+        )
