@@ -329,10 +329,9 @@ async def _run_claimed(
         results = await client.wait(task, timeout=timeout)
         paths = await client.download(results, out_dir)
     except KieError as exc:
-        if task is None and isinstance(exc, ValidationError | UnknownModelError):
-            await _refused(journal, key, exc)  # refused here, nothing sent: the row says why
-        else:
-            await _let_go(journal, key)
+        refused_here = task is None and isinstance(exc, ValidationError | UnknownModelError)
+        # refused before anything was sent: the row says why as it is let go
+        await _let_go(journal, key, refused=exc if refused_here else None)
         return _failure(job, task, exc)
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
@@ -341,19 +340,16 @@ async def _run_claimed(
     return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
 
 
-async def _let_go(journal: Journal, key: str) -> None:
-    """A job this worker stops working on is free for another at once, not after the lease."""
+async def _let_go(journal: Journal, key: str, *, refused: KieError | None = None) -> None:
+    """A job this worker stops working on is free for another at once, not after the lease;
+    one ``refused`` here before anything was sent is marked so (``Journal.refused``)."""
+    let_go = (
+        partial(journal.release, key) if refused is None else partial(journal.refused, key, refused)
+    )
     try:
-        await _off_loop(journal, partial(journal.release, key))
+        await _off_loop(journal, let_go)
     except KieError as exc:
         log.warning("could not release job %s in the journal: %s", key, exc)
-
-
-async def _refused(journal: Journal, key: str, exc: KieError) -> None:
-    try:
-        await _off_loop(journal, partial(journal.refused, key, exc))
-    except KieError as journal_down:
-        log.warning("could not record job %s as refused in the journal: %s", key, journal_down)
 
 
 def _row_of(journal: Journal, key: str, out_dir: Path, job: Job) -> Entry | None:

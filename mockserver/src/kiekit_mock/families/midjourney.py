@@ -43,7 +43,6 @@ from kiekit_mock.extension import (
     account_of,
     dumps,
     invalid,
-    is_http_url,
     json_body,
     kie_operation,
     ok,
@@ -52,11 +51,13 @@ from kiekit_mock.extension import (
     optional_enum,
     optional_int,
     optional_str,
+    optional_url,
     origin_of,
     poll_task,
     required_str,
     runtime,
     schema,
+    url_list,
 )
 
 ROUTES = web.RouteTableDef()
@@ -75,6 +76,7 @@ VERSIONS = ("7", "6.1", "6", "5.2", "5.1", "niji6")
 MOTIONS = ("high", "low")
 BATCH_SIZES = (1, 2, 4)
 PROMPT_MAX = 2000
+ANY_NUMBER = 2**31  # a list the pages bound by no count
 IMAGES_PER_TASK = 4  # every image job's record and callback example, and real records [OBS]
 COSTS = {"relaxed": 3.0, "fast": 8.0, "turbo": 16.0}  # mock figures, not KIE's prices
 VIDEO_COST = 60.0
@@ -87,23 +89,16 @@ CALLBACK_FAIL_MSG = "Image generation failed"  # the callbacks page's failure ex
 
 
 def _images(body: dict[str, Any], task_type: str) -> list[str] | None:
-    """The image links, from ``fileUrls`` or the older ``fileUrl``."""
-    many = body.get("fileUrls")
-    if many not in (None, []):
-        if not isinstance(many, list) or not all(is_http_url(url) for url in many):
-            raise invalid("fileUrls must contain valid http(s) URLs")
-        links = [str(url) for url in many]
-    elif body.get("fileUrl") not in (None, ""):
-        if not is_http_url(body["fileUrl"]):
-            raise invalid("fileUrl must be a valid http(s) URL")
-        links = [str(body["fileUrl"])]
-    else:
-        links = []
-    if not links and task_type not in NO_IMAGE:
+    """The image links, from ``fileUrls`` or the older ``fileUrl`` ("" for none, as KIE's own
+    stored parameters have it)."""
+    most = 1 if task_type in VIDEO_TYPES else ANY_NUMBER  # video: one; otherwise no limit given
+    links = url_list(body, "fileUrls", max_items=most, required=False)
+    if links is None and body.get("fileUrl") != "":
+        single = optional_url(body, "fileUrl")
+        links = None if single is None else [single]
+    if links is None and task_type not in NO_IMAGE:
         raise invalid(f"fileUrls cannot be empty for {task_type}")
-    if task_type in VIDEO_TYPES and len(links) > 1:
-        raise invalid("fileUrls can only have one image link for a video")
-    return links or None
+    return links
 
 
 def _check(body: dict[str, Any]) -> dict[str, Any]:

@@ -19,9 +19,8 @@ from kiekit.plugin import (
     Input,
     MediaKind,
     Model,
-    ProtocolError,
     SuccessFlagProvider,
-    asset,
+    assets,
     choice,
     flag,
     integer,
@@ -109,12 +108,6 @@ class MidjourneyProvider(SuccessFlagProvider):
 
     def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
         found = response.get("resultUrls")
-        if not isinstance(found, list) or not found:
-            raise ProtocolError("succeeded task lists no result URLs", task_id=task_id)
-        kind = None  # each file's kind from its media type: images, or videos
-        return tuple(
-            asset(
-                item.get("resultUrl") if isinstance(item, Mapping) else None, kind, task_id=task_id
-            )
-            for item in found
-        )
+        if isinstance(found, list):  # [{resultUrl}] → the links; anything else is refused below
+            found = [i.get("resultUrl") if isinstance(i, Mapping) else None for i in found]
+        return assets(found, None, task_id=task_id)  # each kind from its media type
