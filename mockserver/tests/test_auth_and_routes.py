@@ -61,6 +61,33 @@ def test_malformed_body_is_body_400(kie: Kie, path: str, raw: bytes) -> None:
     assert answer.json()["data"] is None
 
 
+# Not JSON for a strict parser (echoed into a record, NaN would break every other client's
+# JSON.parse), and nesting deeper than Python's parser goes: both malformed, neither a crash.
+NOT_STRICT_JSON = [
+    b'{"model": "x", "input": {"prompt": "x", "n": NaN}}',
+    b'{"model": "x", "input": {"prompt": "x", "n": -Infinity}}',
+    b'{"model": "x", "input": {"d": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+]
+
+
+@pytest.mark.parametrize("raw", NOT_STRICT_JSON, ids=["nan", "infinity", "deep"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/jobs/createTask", "/api/v1/veo/generate", "/claude/v1/messages", "/_mock/rules"],
+)
+def test_json_a_strict_parser_refuses_is_refused(kie: Kie, path: str, raw: bytes) -> None:
+    answer = kie.post(path, raw)
+    if path.startswith("/_mock/"):  # the control API's own refusal, naming the field
+        assert (answer.status, answer.json()["field"]) == (400, "body")
+    else:
+        assert answer.status == 200
+        assert answer.json() == {
+            "code": 400,
+            "msg": "Request body must be a JSON object",
+            "data": None,
+        }
+
+
 @pytest.mark.parametrize(
     "path", ["/api/v1/jobs/recordInfo", "/api/v1/flux/kontext/record-info?taskId="]
 )

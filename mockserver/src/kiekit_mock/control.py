@@ -8,7 +8,6 @@ that has already ended is 409. Every route is listed in mockserver/README.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from typing import Any
@@ -27,6 +26,7 @@ from .controlwire import (
     refuse,
     refuse_unknown,
 )
+from .envelope import loads
 from .requestlog import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
 from .rules import Lifecycle, Outcome, Rule
 from .runtime import RUNTIME, Runtime
@@ -120,8 +120,8 @@ async def complete_task(request: web.Request) -> web.Response:
 async def _object_or_word(request: web.Request) -> object:
     """A JSON object body, or a bare JSON string (a shorthand such as "fail" or "manual")."""
     try:
-        word = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+        word = loads(await request.read())
+    except ValueError:  # UnicodeDecodeError included
         word = None
     return word if isinstance(word, str) else await read_object(request)
 

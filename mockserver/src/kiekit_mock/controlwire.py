@@ -7,13 +7,12 @@ any language can see what it got wrong.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .envelope import dumps
+from .envelope import dumps, loads
 
 T = TypeVar("T")
 
@@ -41,8 +40,8 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw, parse_float=_number)
-    except (ValueError, UnicodeDecodeError) as exc:
+        value = loads(raw, parse_float=_number)
+    except ValueError as exc:  # UnicodeDecodeError included
         raise ControlError("body", "must be a JSON object") from exc
     if not isinstance(value, dict):
         raise ControlError("body", "must be a JSON object")

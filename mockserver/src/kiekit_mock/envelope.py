@@ -34,6 +34,20 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def loads(raw: bytes | str, *, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """A request body's JSON, read as a strict JSON service reads it: ``NaN`` and ``Infinity``
+    are not JSON (echoed into a record they would break every other client's parser), and
+    nesting too deep for Python's parser is malformed JSON, not a crash. Raises ValueError."""
+    try:
+        return json.loads(raw, parse_constant=_not_json, parse_float=parse_float)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 # The envelope an answer carries, kept on the response so the journal need not parse it back.
 ENVELOPE: web.ResponseKey[dict[str, Any]] = web.ResponseKey("kiekit_mock.envelope", dict)
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
+from .envelope import loads
+
 Key = TypeVar("Key")
 CONTROL_PREFIX = "/_mock/"
 RequestKind = Literal["create", "poll", "other"]
@@ -99,7 +101,7 @@ class SentAnswer:
         if self.body is not None:
             text = self.body.decode("utf-8", "replace")
             try:
-                shown["json"] = json.loads(text)
+                shown["json"] = loads(text)
             except ValueError:
                 shown["text"] = text
             shown["cut"] = self.size is not None and self.size > len(self.body)
@@ -216,8 +218,8 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
 def parse_json_object(raw: bytes) -> dict[str, Any] | None:
     """The JSON object `raw` holds, or None (not JSON, or not an object)."""
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        value = loads(raw)
+    except ValueError:  # UnicodeDecodeError included
         return None
     return value if isinstance(value, dict) else None
 
