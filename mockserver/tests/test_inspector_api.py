@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from kiekit_mock import MockConfig, MockServer, account_id
 
 if TYPE_CHECKING:
@@ -45,6 +46,16 @@ def test_tasks_come_a_page_at_a_time_from_the_newest(kie: Kie) -> None:
     assert len(control(kie, "/_mock/tasks")["tasks"]) == 5
     refused = kie.fetch(kie.base_url + "/_mock/tasks?limit=0")
     assert (refused.status, refused.json()["field"]) == (400, "limit")
+
+
+@pytest.mark.parametrize("field", ["state", "family"])
+def test_a_misspelt_task_filter_is_refused_not_an_empty_list(kie: Kie, field: str) -> None:
+    kie.create(T2I, prompt="a")
+    refused = kie.fetch(kie.base_url + f"/_mock/tasks?{field}=sucess")
+    assert (refused.status, refused.json()["field"]) == (400, field)
+    assert "sucess" in refused.json()["error"]
+    known = {"state": "waiting", "family": "market"}[field]
+    assert control(kie, f"/_mock/tasks?{field}={known}")["total"] == 1
 
 
 def test_rate_windows_show_what_they_hold_and_the_limit_in_force(make_mock: MakeMock) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 
@@ -27,10 +27,11 @@ from .controlwire import (
     refuse_unknown,
 )
 from .envelope import loads
+from .families import CALLBACK_PAYLOADS
 from .requestlog import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
 from .rules import Lifecycle, Outcome, Rule
 from .runtime import RUNTIME, Runtime
-from .state import TaskSnapshot
+from .state import State, TaskSnapshot
 
 ROUTES = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -70,9 +71,13 @@ async def list_tasks(request: web.Request) -> web.Response:
     refuse_unknown(query, {"account_id", "api_key", "family", "state", "limit", "offset"})
     limit = _query_int(query, "limit", minimum=1)
     offset = _query_int(query, "offset", minimum=0) or 0
-    tasks = _rt(request).store.snapshots(
-        account=_account_filter(query), family=query.get("family"), state=query.get("state")
-    )
+    # a misspelt filter is refused: an empty list would pass a test's "nothing failed" check
+    family, state = query.get("family"), query.get("state")
+    if family is not None:
+        family = one_of(family, sorted(CALLBACK_PAYLOADS), "family")
+    if state is not None:
+        state = one_of(state, get_args(State), "state")
+    tasks = _rt(request).store.snapshots(account=_account_filter(query), family=family, state=state)
     end = len(tasks) - offset
     shown = tasks[max(0, end - limit) if limit is not None else 0 : max(0, end)]
     return answer({"total": len(tasks), "tasks": [task.to_json() for task in shown]})

@@ -5,7 +5,7 @@ import { del, get, part, post } from "./api.js";
 import { clear, emptyRow, h, reconcile } from "./dom.js";
 import { apiForm, pick } from "./forms.js";
 
-const FAMILIES = ["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "suno"];
+const FAMILIES = ["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "midjourney", "suno"];
 const FAULT_KINDS = ["kie", "http", "slow", "reset", "empty", "malformed", "truncated"];
 
 const RULE_FIELDS = [

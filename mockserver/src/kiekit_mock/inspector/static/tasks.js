@@ -8,7 +8,7 @@ import { jsonView } from "./jsonview.js";
 
 const PAGE = 100;
 const STAGES = ["waiting", "queuing", "generating"];
-const FAMILIES = ["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "suno"];
+const FAMILIES = ["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "midjourney", "suno"];
 const OUTCOMES = ["success", "fail", "moderation", "callback_fail"];
 
 export function tasksView(ctx) {
