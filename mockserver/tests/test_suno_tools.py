@@ -193,12 +193,12 @@ def test_boost_style_is_answered_at_once_with_no_task_to_poll(mock: MockServer, 
     before = len(mock.tasks())
     data = kie.ok(kie.post("/api/v1/style/generate", {"content": "Pop, Mysterious"}))
     assert set(data) == {"taskId", "param", "result", "creditsConsumed", "creditsRemaining",
-                         "successFlag", "errorCode", "errorMessage", "createTime"}  # fmt: skip
+                         "successFlag", "errorCode", "errorMsg", "createTime"}  # fmt: skip
     assert data["param"] == "Pop, Mysterious"
     assert data["result"].startswith("Pop, Mysterious")
     assert len(data["result"]) > len("Pop, Mysterious")
     assert data["creditsConsumed"] > 0
-    assert (data["errorCode"], data["errorMessage"]) == (None, None)
+    assert (data["errorCode"], data["errorMsg"]) == (None, None)  # errorMsg here: §3.6 [OBS]
     assert len(mock.tasks()) == before  # nothing to poll, nothing pending
     assert mock.callbacks() == []
     empty = kie.post("/api/v1/style/generate", {"content": " "}).json()

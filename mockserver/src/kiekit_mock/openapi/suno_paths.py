@@ -165,7 +165,7 @@ BOOSTED = strict(
         "creditsRemaining": number(0),
         "successFlag": STRING,
         "errorCode": nullable(INT),
-        "errorMessage": nullable(STRING),
+        "errorMsg": nullable(STRING),
         "createTime": STRING,
     }
 )

@@ -47,7 +47,7 @@ async def boost_style(request: web.Request) -> web.Response:
             "creditsRemaining": remaining,
             "successFlag": SUCCESS_WORD,
             "errorCode": None,
-            "errorMessage": None,
+            "errorMsg": None,  # not errorMessage, as elsewhere: KIE's own answer (kie-api.md §3.6)
             "createTime": clock_text(int(rt.clock.now() * 1000)),
         }
     )
