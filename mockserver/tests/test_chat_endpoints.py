@@ -12,6 +12,7 @@ import pytest
 
 if TYPE_CHECKING:
     from conftest import Kie, MakeMock
+    from kiekit_mock import MockServer
 
 CREDIT = "/api/v1/chat/credit"
 HELLO = [{"role": "user", "content": "hello   there"}]
@@ -242,3 +243,17 @@ def test_drop_marker_cuts_the_stream(kie: Kie) -> None:
     with pytest.raises(http.client.IncompleteRead):
         response.read()
     connection.close()
+
+
+def test_answer_times_follow_the_mocks_clock(mock: MockServer, kie: Kie) -> None:
+    """A test that moves the mock's clock (file expiry, retention) sees chat answers move with
+    the task times, not stay on the machine's clock."""
+    mock.clock.advance(30 * 86400)
+    now = mock.clock.now()
+    chat = kie.post("/gemini-2.5-flash/v1/chat/completions", {"messages": HELLO}).json()
+    streamed = events(
+        kie.post("/gemini-2.5-flash/v1/chat/completions", {"messages": HELLO, "stream": True}).body
+    )
+    answer = kie.post("/codex/v1/responses", {"model": "gpt-5-5", "input": "hi"}).json()
+    for created in (chat["created"], streamed[0][1]["created"], answer["created_at"]):
+        assert now - 1 <= created <= now + 60  # seconds; the machine's clock is 30 days behind

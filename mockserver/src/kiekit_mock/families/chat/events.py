@@ -37,6 +37,12 @@ def answer(data: dict[str, Any]) -> web.Response:
     return web.json_response(data, dumps=dumps)
 
 
+def created_at(request: web.Request) -> int:
+    """An answer's Unix time in seconds, on the mock's clock as every task time is (a test that
+    moves the clock sees chat and tasks move together)."""
+    return int(runtime(request).clock.now())
+
+
 def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(12)
 

@@ -8,7 +8,6 @@ Media in ``messages[].content[]`` always as ``{type: "image_url", image_url: {ur
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +25,16 @@ from .conversation import (
     text_of,
     tools_of,
 )
-from .events import answer, charge, chat_account, cut, new_id, open_stream, send
+from .events import (
+    answer,
+    charge,
+    chat_account,
+    created_at,
+    cut,
+    new_id,
+    open_stream,
+    send,
+)
 
 ROUTES = web.RouteTableDef()
 
@@ -115,7 +123,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if conv.fails and not conv.stream:
         raise failure()
     credits = charge(request, account, conv)
-    answer_id, created = new_id("chatcmpl-"), int(time.time())
+    answer_id, created = new_id("chatcmpl-"), created_at(request)
     if conv.stream:
         return await _stream(request, conv, answer_id, created, credits)
     message: dict[str, Any] = {"role": "assistant", "content": conv.answer()}

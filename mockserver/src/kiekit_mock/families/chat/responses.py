@@ -10,7 +10,6 @@ response.failed).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +27,16 @@ from .conversation import (
     text_of,
     tools_of,
 )
-from .events import answer, charge, chat_account, cut, new_id, open_stream, send
+from .events import (
+    answer,
+    charge,
+    chat_account,
+    created_at,
+    cut,
+    new_id,
+    open_stream,
+    send,
+)
 
 ROUTES = web.RouteTableDef()
 
@@ -130,7 +138,7 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     if conv.fails and not conv.stream:
         raise failure()
     credits = charge(request, account, conv)
-    response_id, created = new_id("resp_"), int(time.time())
+    response_id, created = new_id("resp_"), created_at(request)
     if not conv.stream:
         return answer(_response(conv, response_id, created, credits, done=True))
     response = await open_stream(request)
