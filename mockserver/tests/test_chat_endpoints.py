@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Kie, MakeMock
     from kiekit_mock import MockServer
+
+    from conftest import Kie, MakeMock
 
 CREDIT = "/api/v1/chat/credit"
 HELLO = [{"role": "user", "content": "hello   there"}]
