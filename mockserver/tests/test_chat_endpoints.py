@@ -148,6 +148,18 @@ def test_claude_stream_has_anthropic_event_types(kie: Kie) -> None:
     assert found[-2][1]["usage"]["output_tokens"] > 0
 
 
+def test_claude_tools_of_ones_own_need_an_input_schema(kie: Kie) -> None:
+    def ask(*tools: dict[str, Any]) -> Any:
+        body = {"model": "claude-sonnet-4-6", "messages": HELLO, "tools": list(tools)}
+        return kie.post("/claude/v1/messages", body).json()
+
+    weather = {"name": "weather", "input_schema": {"type": "object"}}
+    assert ask(weather)["type"] == "message"
+    assert ask({"type": "web_search_20250305", "name": "web_search"})["type"] == "message"
+    refused = ask(weather, {"name": "weather"})
+    assert refused == {"code": 422, "msg": "tools[1].input_schema cannot be empty", "data": None}
+
+
 def test_claude_unknown_model_is_422(kie: Kie) -> None:
     answer = kie.post("/claude/v1/messages", {"model": "claude-9", "messages": HELLO}).json()
     assert answer == {"code": 422, "msg": "model not supported", "data": None}

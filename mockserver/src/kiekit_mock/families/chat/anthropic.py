@@ -83,6 +83,11 @@ def read(body: dict[str, Any]) -> Conversation:
         for index, tool in enumerate(body["tools"]):
             if not isinstance(tool.get("name"), str):
                 raise invalid(f"tools[{index}].name cannot be empty")
+            # a tool of the caller's own carries its input's JSON Schema (§5); a server tool
+            # (web search: a versioned `type`) has none
+            custom = tool.get("type") in (None, "custom")
+            if custom and not isinstance(tool.get("input_schema"), dict):
+                raise invalid(f"tools[{index}].input_schema cannot be empty")
     return Conversation(
         model=str(model),
         turns=turns,
