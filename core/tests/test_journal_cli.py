@@ -236,3 +236,57 @@ def test_kie_tasks_filters_combine_and_limit_keeps_the_newest_rows_that_pass(
     assert main(["tasks", "--state", "failed", "--limit", "1"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith("t09 ")
+
+
+def test_kie_tasks_says_when_only_its_filters_matched_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kiekit.journal import default_journal
+
+    default_journal().intend(GROK, {"input": {"prompt": "x"}})
+    assert main(["tasks", "--model", "nobody/none"]) == 0
+    assert capsys.readouterr().out.strip() == "no task in the journal matches"
+
+
+def test_kie_tasks_and_resume_name_a_journal_path_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    typo = tmp_path / "jornal.sqlite3"
+    for command in (["tasks"], ["resume"]):
+        assert main([*command, "--journal", str(typo)]) == 2
+        assert f"--journal: no journal at {typo}" in capsys.readouterr().err
+    assert not typo.exists()  # a reading command makes no journal
+
+
+def test_kie_tasks_reads_a_default_journal_that_is_not_there_yet_without_making_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "fresh"))
+    assert main(["tasks"]) == 0
+    assert capsys.readouterr().out.strip() == "no tasks in the journal"
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_kie_tasks_piped_into_head_stops_quietly(tmp_path: Path) -> None:
+    """`kie tasks | head`: the reader closes the pipe early; no traceback, SIGPIPE's status."""
+    import subprocess
+    import sys
+
+    from kiekit.journal import Entry, EntryState, SqliteStore
+
+    store = SqliteStore(tmp_path / "journal.sqlite3")
+    with store.batch():  # more rows than a pipe's buffer holds
+        for n in range(3000):
+            store.insert(Entry(key=f"k{n}", model=GROK, request=None,
+                               state=EntryState.SENDING, created_at=n, updated_at=n))  # fmt: skip
+    store.close()
+    command = [sys.executable, "-m", "kiekit", "tasks", "--journal", str(store.path)]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdout=pipe, stderr=pipe) as kie:  # noqa: S603 - ours
+        assert kie.stdout is not None
+        assert kie.stderr is not None
+        assert GROK in kie.stdout.readline().decode()
+        kie.stdout.close()  # as head does after its lines
+        error = kie.stderr.read().decode()
+        assert kie.wait() == 141
+    assert error == ""

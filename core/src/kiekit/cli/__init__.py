@@ -36,6 +36,7 @@ from kiekit.errors import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `git log | head` under `set -o pipefail`
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
@@ -62,7 +63,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kie: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
+        return _reader_gone()
     return code
+
+
+def _reader_gone() -> int:
+    """Quietly, as a Unix tool killed by SIGPIPE: standard output now goes nowhere (so
+    Python's flush at exit has no pipe to break), with the status such a tool has."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
 
 
 def _hint(extra: Sequence[str], args: argparse.Namespace) -> str:

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
-from kiekit.errors import ConfigurationError
+from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.client import Client
+    from kiekit.journal import Journal
     from kiekit.polling import PollPolicy
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -93,6 +94,21 @@ def add_journal_option(parser: argparse.ArgumentParser) -> None:
         help="the task journal: postgresql://… (shared by a team's workers), sqlite:///path or "
         "a file (default: $KIEKIT_JOURNAL_URL, else journal.sqlite3 in kiekit's data folder)",
     )
+
+
+def journal_to_read(args: argparse.Namespace) -> Journal:
+    """The journal a reading command (``kie tasks``, ``kie resume``) reads. A SQLite file that
+    does not exist yet is read as an empty journal, not made; named with ``--journal``, it is a
+    ValidationError: a typo in the path must not read as "nothing was ever run"."""
+    from kiekit.journal import Journal, MemoryStore, SqliteStore, default_journal
+
+    journal = default_journal()
+    store = journal.store
+    if isinstance(store, SqliteStore) and not store.path.exists():
+        if getattr(args, "journal", None) is not None:
+            raise ValidationError("--journal", f"no journal at {store.path}")
+        return Journal(MemoryStore())
+    return journal
 
 
 def add_base_url_options(parser: argparse.ArgumentParser) -> None:

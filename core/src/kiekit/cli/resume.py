@@ -14,7 +14,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Commands, add_base_url_options, add_journal_option, say
+from kiekit.cli._common import (
+    Commands,
+    add_base_url_options,
+    add_journal_option,
+    journal_to_read,
+    say,
+)
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
@@ -51,10 +57,9 @@ def register(commands: Commands) -> None:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from kiekit.journal import default_journal
     from kiekit.settings import DEFAULT_BASE_URL, endpoints
 
-    journal = default_journal()
+    journal = journal_to_read(args)
     base_url = endpoints(args.base_url).base_url
     rows = _open_rows(journal)
     busy = _held_elsewhere(journal, rows)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Commands, add_journal_option
+from kiekit.cli._common import Commands, add_journal_option, journal_to_read
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -41,15 +41,14 @@ def register(commands: Commands) -> None:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from kiekit.journal import default_journal
-
-    rows = select(default_journal(), args)
+    rows = select(journal_to_read(args), args)
     shown = False
     for row in rows:  # streamed: a journal of a million rows is never in memory at once
         print(json.dumps(row.to_json(), ensure_ascii=False) if args.json else _line(row))
         shown = True
     if not shown and not args.json:
-        print("no tasks in the journal")
+        filtered = args.state or args.model or args.since or args.limit is not None
+        print("no task in the journal matches" if filtered else "no tasks in the journal")
     return 0
 
 
