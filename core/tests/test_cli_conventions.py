@@ -169,3 +169,25 @@ def test_a_batch_logged_to_no_terminal_says_each_failed_job_and_the_summary_with
     assert "job good" not in err  # succeeded: nothing to say until the summary
     assert "2 job(s): 1 failed, 1 succeeded" in err
     assert "━" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--timeout", "-5"],
+         "argument --timeout: must be a positive number of seconds, not '-5'"),
+        (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "-1"],
+         "argument --mock-seconds: must be 0 or more seconds, not '-1'"),
+        (["batch", "jobs.jsonl", "--out", "o", "--mock", "--timeout", "nan"],
+         "argument --timeout: must be a finite number of seconds, not 'nan'"),
+        (["resume", "--poll-interval", "0"],
+         "argument --poll-interval: must be a positive number of seconds, not '0'"),
+    ],
+)  # fmt: skip
+def test_a_number_of_seconds_out_of_range_is_a_usage_error_not_a_traceback(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err

@@ -260,6 +260,23 @@ def test_submit_market_model_sends_kies_create_call(api: Any, kit: SimpleNamespa
     }
 
 
+@pytest.mark.parametrize("url", ["notaurl", "ftp://me/cb", "https://", "/relative/cb"])
+def test_a_callback_url_that_is_not_http_is_refused_before_sending(
+    api: Any, kit: SimpleNamespace, url: str
+) -> None:
+    kie = kit.FakeKie()
+
+    async def scenario() -> Task:
+        async with api.client(transport=kie.transport) as client:
+            return await client.submit(kit.GROK_T2I, prompt="a fox", callback_url=url)
+
+    with pytest.raises(ValidationError) as info:
+        api.run(scenario)
+    assert info.value.field == "callback_url"
+    assert repr(url) in str(info.value)
+    assert kie.requests == []
+
+
 def test_submit_legacy_model_sends_a_camel_case_body(api: Any, kit: SimpleNamespace) -> None:
     kie = kit.FakeKie()
 

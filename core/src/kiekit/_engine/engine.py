@@ -286,6 +286,8 @@ class Engine:
         self, model: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
         """The create request for checked input: built once, journaled, then sent."""
+        if callback_url:
+            _check_callback_url(callback_url)
         return self.registry.provider(model).build_request(model, params, callback_url=callback_url)
 
     def create_slot(self) -> Flow[None]:
@@ -583,3 +585,14 @@ class _SharedAdmission:
 
 def _for_task(task_id: str | None) -> str:
     return "" if task_id is None else f" (task {task_id})"
+
+
+def _check_callback_url(url: str) -> None:
+    """KIE refuses a callBackUrl that is not an http(s) URL only after the create is sent
+    (a 422, the create wasted): checked here first."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("callback_url", f"must be an http(s) URL, got {url!r}")

@@ -48,13 +48,40 @@ def emit(
     return True
 
 
+def seconds(text: str) -> float:
+    """An option's positive, finite number of seconds (--timeout, --poll-interval): anything
+    else is a usage error naming the option, before anything is sent."""
+    value = _number_of_seconds(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def seconds_or_zero(text: str) -> float:
+    """As :func:`seconds`, 0 allowed (--mock-seconds 0: a task done at its first poll)."""
+    value = _number_of_seconds(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text!r}")
+    return value
+
+
+def _number_of_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, not {text!r}")
+    return value
+
+
 def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: bool = False) -> None:
     """--mock / --base-url (and --mock-seconds for commands that create tasks)."""
     parser.add_argument("--mock", action="store_true", help="use the embedded mock KIE server")
     if mock_seconds:
         parser.add_argument(
             "--mock-seconds",
-            type=float,
+            type=seconds_or_zero,
             default=None,
             metavar="S",
             help=f"how long a task takes on the embedded mock (default {DEMO_SECONDS:g})",

@@ -28,6 +28,7 @@ from kiekit.cli._common import (
     add_json_option,
     emit,
     say,
+    seconds,
 )
 from kiekit.cli._preflight import output_folder
 from kiekit.errors import ConfigurationError, ValidationError
@@ -49,10 +50,10 @@ def register(commands: Commands) -> None:
         default=10,
         help="jobs in flight at once (with --celery: the workers' own concurrency)",
     )
-    batch.add_argument("--timeout", type=float, default=None, help="seconds to wait per task")
+    batch.add_argument("--timeout", type=seconds, default=None, help="seconds to wait per task")
     batch.add_argument(
         "--poll-interval",
-        type=float,
+        type=seconds,
         default=None,
         metavar="S",
         help="seconds between status polls at first (default 2, growing to 30; kie-api.md §2.2)",

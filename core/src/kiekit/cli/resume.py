@@ -20,6 +20,7 @@ from kiekit.cli._common import (
     add_journal_option,
     journal_to_read,
     say,
+    seconds,
 )
 
 if TYPE_CHECKING:
@@ -43,13 +44,13 @@ def register(commands: Commands) -> None:
     )
     resume.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
         help=f"seconds to wait per task (default {DEFAULT_TIMEOUT:g})",
     )
     resume.add_argument("--concurrency", type=int, default=10, help="tasks waited on at once")
     resume.add_argument(
-        "--poll-interval", type=float, default=None, metavar="S", help="seconds between polls"
+        "--poll-interval", type=seconds, default=None, metavar="S", help="seconds between polls"
     )
     add_base_url_options(resume)
     add_journal_option(resume)

@@ -21,6 +21,7 @@ from kiekit.cli._common import (
     emit,
     open_client,
     say,
+    seconds,
 )
 from kiekit.cli._preflight import image_file, output_folder
 from kiekit.errors import ValidationError
@@ -53,7 +54,7 @@ def register(commands: Commands) -> None:
     run.add_argument("--out", default="kie-output", type=Path, help="folder for the result files")
     add_connection_options(run, mock_seconds=True)
     add_journal_option(run)
-    run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the task")
+    run.add_argument("--timeout", type=seconds, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
     add_json_option(run)
     run.add_argument(
