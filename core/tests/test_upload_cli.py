@@ -124,12 +124,50 @@ def test_a_model_without_an_image_field_is_named_with_the_way_out(
     capsys: pytest.CaptureFixture[str], photo: Path
 ) -> None:
     code, _, err = run(
-        capsys, "run", "gpt4o-image", "--prompt", "x", "--image", str(photo), "--mock"
-    )
+        capsys, "run", "grok-imagine/text-to-image", "--prompt", "x", "--image", str(photo),
+        "--mock",
+    )  # fmt: skip
     assert code == 2
-    assert "gpt4o-image has no image input field" in err
+    assert "grok-imagine/text-to-image has no image input field" in err
     assert "--input FIELD=@./photo.png" in err
     assert "mock KIE server" not in err  # refused before any server or request
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "options"),
+    [
+        ("mj_img2img", "file_urls", ["--input", "speed=fast"]),
+        ("gpt4o-image", "files_url", ["--input", "size=1:1"]),  # not mask_url: a mask
+        ("kling-3.0/motion-control", "input_urls", []),  # not video_urls
+    ],
+)
+def test_image_goes_to_the_url_field_not_named_for_something_else(
+    capsys: pytest.CaptureFixture[str], photo: Path, model: str, field: str, options: list[str]
+) -> None:
+    from kiekit.registry import default_registry
+
+    assert image_field(default_registry().provider(model), model).name == field
+    if model == "mj_img2img":  # and end to end, through the embedded mock
+        code, out, err = run(
+            capsys, "run", model, "--prompt", "x", "--image", str(photo), *options, "--mock",
+            "--out", str(photo.parent / "out"),
+        )  # fmt: skip
+        assert code == 0, err
+        assert f"for {field}: http://127.0.0.1:" in err
+        assert len(out.split()) == 4  # Midjourney's four images
+
+
+def test_a_file_for_an_image_field_not_named_image_must_be_an_image(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.png"
+    notes.write_text("hello")
+    code, _, err = run(
+        capsys, "run", "mj_img2img", "--prompt", "x", "--input", "speed=fast",
+        "--input", f"file_urls=@{notes}", "--mock",
+    )  # fmt: skip
+    assert code == 2
+    assert f"file_urls: is not an image (PNG, JPEG, WebP, GIF, BMP, TIFF or HEIC): {notes}" in err
 
 
 def test_missing_files_are_named_before_anything_starts(

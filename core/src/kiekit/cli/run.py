@@ -151,11 +151,12 @@ def local_files(
     """The local files to upload, by input field: ``--input KEY=@path`` entries (taken out of
     ``values``) and ``--image``, which goes to the model's one image URL field."""
     fields = _fields_by_name(provider, model)
+    images = _image_fields(provider, model)
     files: dict[str, tuple[attrs.Attribute[Any] | None, Path]] = {}
     for key in [k for k, v in values.items() if v.startswith("@")]:
         field, path = fields.get(key), Path(values.pop(key)[1:])
-        named_image = field is not None and "image" in field.name.lower()
-        files[key] = (field, image_file(key, path) if named_image else _existing(key, path))
+        takes_images = field is not None and (field in images or "mask" in field.name.lower())
+        files[key] = (field, image_file(key, path) if takes_images else _existing(key, path))
     if image is not None:
         field = image_field(provider, model)
         if field.name in files or any(fields.get(key) is field for key in [*files, *values]):
@@ -164,23 +165,32 @@ def local_files(
     return files
 
 
-def image_field(provider: Provider, model: str) -> attrs.Attribute[Any]:
-    """The model's one input field for an image URL (a url or urls field named for images)."""
+# URL fields named for these take other files (a Kling motion's video_urls, 4o Image's mask)
+_NOT_IMAGES = ("video", "audio", "music", "song", "voice", "mask")
+
+
+def _image_fields(provider: Provider, model: str) -> list[attrs.Attribute[Any]]:
+    """The model's URL fields that take images: those named for images, else the URL fields
+    not named for something else (Midjourney's ``file_urls``, 4o Image's ``files_url``)."""
     cls = provider.model(model).input
-    found: list[attrs.Attribute[Any]] = [
+    urls: list[attrs.Attribute[Any]] = [
         a
         for a in (attrs.fields(cls) if attrs.has(cls) else ())
-        if (spec := spec_of(a)) is not None
-        and spec.kind in ("url", "urls")
-        and "image" in a.name.lower()
+        if (spec := spec_of(a)) is not None and spec.kind in ("url", "urls")
     ]
+    named = [a for a in urls if "image" in a.name.lower()]
+    return named or [a for a in urls if not any(w in a.name.lower() for w in _NOT_IMAGES)]
+
+
+def image_field(provider: Provider, model: str) -> attrs.Attribute[Any]:
+    """The model's one input field for an image URL (see :func:`_image_fields`)."""
+    found = _image_fields(provider, model)
     if len(found) == 1:
         return found[0]
-    what = (
-        "no image input field"
-        if not found
-        else "several image input fields (" + ", ".join(a.name for a in found) + ")"
-    )
+    if found:
+        what = "several image input fields (" + ", ".join(a.name for a in found) + ")"
+    else:
+        what = "no image input field"
     raise ValidationError(
         "--image", f"{model} has {what}; name the field: --input FIELD=@./photo.png"
     )
