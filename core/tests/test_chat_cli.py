@@ -74,3 +74,13 @@ def test_images_go_with_the_prompt(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", "a.png")
     assert code == 2
     assert "messages[0].content[1].image_url.url" in err
+
+
+def test_a_mistyped_chat_model_is_one_error_with_the_close_ids(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["chat", "gemini-2.5-flsh", "hi", "--mock"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kie: error: no installed provider offers model 'gemini-2.5-flsh'")
+    assert "did you mean 'gemini-2.5-flash'" in err
+    assert "sent as is" not in err  # no warning contradicting the refusal

@@ -290,3 +290,25 @@ def test_kie_tasks_piped_into_head_stops_quietly(tmp_path: Path) -> None:
         error = kie.stderr.read().decode()
         assert kie.wait() == 141
     assert error == ""
+
+
+def test_kie_batch_refuses_a_mistyped_model_id_as_kie_run_does_unless_any_model(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    mock = mock_server_factory()
+    typo = json.dumps({"id": "typo", "model": "flux-kontext-pr", "input": {"prompt": "x"}})
+    jobs = _jobs_file(tmp_path, [typo])
+    where = ["--out", str(tmp_path / "out"), "--base-url", mock.base_url]
+    assert main(["batch", str(jobs), *where]) == 1
+    err = capsys.readouterr().err
+    assert "jobs.jsonl:1: model: 'flux-kontext-pr' is not a model id any plugin lists" in err
+    assert "did you mean 'flux-kontext-pro'" in err
+    (line,) = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    result = json.loads(line)
+    assert [result[k] for k in ("id", "model", "state")] == ["typo", "flux-kontext-pr", "invalid"]
+    assert _creates(mock) == 0  # nothing paid for a typo
+    assert main(["batch", str(jobs), *where, "--any-model"]) == 0  # the mock takes any id
+    assert _creates(mock) == 1

@@ -214,10 +214,15 @@ class Registry:
     def chat_provider(self, model: str) -> ChatProvider:
         """The chat provider of ``model``, importing its plugin on first use; ValidationError
         for a task model (use ``Client.submit``)."""
-        found = self._resolve(model)
+        with warnings.catch_warnings():
+            # a pattern-served id is refused below, never "sent as is": no warning saying so
+            warnings.simplefilter("ignore", UnlistedModelWarning)
+            found = self._resolve(model)
         if not isinstance(found, ChatProvider):
             if model not in self._providers:  # only a pattern (the generic market) serves it
-                raise UnknownModelError(model, self.chat_models())
+                chats = self.chat_models()
+                close = difflib.get_close_matches(model, chats, n=3, cutoff=0.75)
+                raise UnknownModelError(model, chats, suggestions=close)
             raise ValidationError(
                 "model", f"{model!r} is a task model, not a chat model: use submit or kie run"
             )

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from kiekit._version import __version__
 from kiekit.cli import batch, chat, credits, mock, plugin, providers, resume, run, tasks, upload
@@ -54,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _logging(args.verbose)
     try:
-        code: int = args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _say_warning
+            code: int = args.handler(args)
     except KieError as exc:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
@@ -66,6 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
         return _reader_gone()
     return code
+
+
+def _say_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line of the command's own, not Python's with a source line."""
+    print(f"kie: warning: {message}", file=sys.stderr)
 
 
 def _reader_gone() -> int:

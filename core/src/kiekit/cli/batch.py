@@ -69,6 +69,11 @@ def register(commands: Commands) -> None:
         "KIE_API_KEY and KIE_BASE_URL",
     )
     add_connection_options(batch, mock_seconds=True)
+    batch.add_argument(
+        "--any-model",
+        action="store_true",
+        help="send model ids no plugin lists even when they look like mistyped known ones",
+    )
     add_journal_option(batch)
     add_json_option(batch)
     batch.set_defaults(handler=_batch)
@@ -84,6 +89,9 @@ def _batch(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"cannot read {args.jobs}: {exc.strerror or exc}") from exc
     for line in bad:
         say(f"{args.jobs}:{line.line}: {line.message}")
+    jobs, unlisted = _listed_models(jobs, any_model=args.any_model)
+    for refused in unlisted:
+        say(f"{args.jobs}:{refused.line}: {(refused.error or {}).get('message')}")
     if args.celery is not None:
         _check_celery_options(args)
     output_folder("--out", args.out)  # before any job is created
@@ -98,7 +106,8 @@ def _batch(args: argparse.Namespace) -> int:
         import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
         results = asyncio.run(_run(args, jobs, results_path))
-    ordered = sorted([*results, *(line.result() for line in bad)], key=lambda r: r.line)
+    refusals = [*unlisted, *(line.result() for line in bad)]
+    ordered = sorted([*results, *refusals], key=lambda r: r.line)
     _write_results(results_path, ordered)
     counts: dict[str, int] = {}
     for result in ordered:
@@ -109,6 +118,32 @@ def _batch(args: argparse.Namespace) -> int:
     summary_json = {"jobs": len(ordered), "states": counts, "results": str(results_path)}
     emit(args, "batch", summary_json, ok=code == 0)
     return code
+
+
+def _listed_models(jobs: list[Job], *, any_model: bool) -> tuple[list[Job], list[JobResult]]:
+    """The jobs whose model id is not a mistyped known one, as ``kie run`` checks it: a typo
+    in a jobs file must not go out as a paid create (``--any-model`` sends such ids)."""
+    from kiekit.batch import JobResult
+    from kiekit.cli.run import checked_provider
+    from kiekit.errors import UnknownModelError
+
+    verdicts: dict[str, str | None] = {}
+    for model in {job.model for job in jobs}:
+        try:
+            checked_provider(model, any_model=any_model)
+            verdicts[model] = None
+        except ValidationError as exc:
+            verdicts[model] = str(exc)
+        except UnknownModelError:  # no plugin at all: refused per job, in the journal too
+            verdicts[model] = None
+    kept = [job for job in jobs if verdicts[job.model] is None]
+    refused = [
+        JobResult(line=job.line, id=job.id, state="invalid", model=job.model,
+                  error={"type": "ValidationError", "message": why})
+        for job in jobs
+        if (why := verdicts[job.model]) is not None
+    ]  # fmt: skip
+    return kept, refused
 
 
 async def _run(args: argparse.Namespace, jobs: list[Job], results_path: Path) -> list[JobResult]:
