@@ -312,3 +312,43 @@ def test_kie_batch_refuses_a_mistyped_model_id_as_kie_run_does_unless_any_model(
     assert _creates(mock) == 0  # nothing paid for a typo
     assert main(["batch", str(jobs), *where, "--any-model"]) == 0  # the mock takes any id
     assert _creates(mock) == 1
+
+
+def test_kie_batch_mock_again_makes_the_jobs_the_gone_embedded_mock_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each `--mock` run has its own embedded mock: a job whose files were lost (or whose
+    run was interrupted) is made again on the new one, not refused as living elsewhere."""
+    job = json.dumps({"id": "a", "model": GROK, "input": {"prompt": "x"}})
+    jobs = _jobs_file(tmp_path, [job])
+    argv = ["batch", str(jobs), "--out", str(tmp_path / "out"), "--mock", "--mock-seconds", "0"]
+    assert main(argv) == 0
+    images = [path for path in (tmp_path / "out").iterdir() if path.name != "results.jsonl"]
+    assert images
+    for image in images:
+        image.unlink()
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "job a (line 1): made on a mock server at http://127.0.0.1:" in capsys.readouterr().err
+    (line,) = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    files = json.loads(line)["files"]
+    assert files
+    assert all(Path(name).is_file() for name in files)
+
+
+def test_kie_batch_says_when_files_stay_in_an_earlier_runs_folder(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    mock = mock_server_factory()
+    jobs = _jobs_file(tmp_path, [json.dumps({"id": "a", "model": GROK, "input": {"prompt": "x"}})])
+    for out in ("first", "second"):
+        capsys.readouterr()
+        assert (
+            main(["batch", str(jobs), "--out", str(tmp_path / out), "--base-url", mock.base_url])
+            == 0
+        )
+    assert "1 job(s) were done by an earlier run: their files stay" in capsys.readouterr().err
+    assert _creates(mock) == 1

@@ -196,6 +196,11 @@ class Client:
     def __repr__(self) -> str:
         return f"Client(base_url={self._engine.base_url!r})"
 
+    @property
+    def base_url(self) -> str:
+        """The KIE API this client talks to (its tasks live there)."""
+        return self._engine.base_url
+
     def submit(
         self,
         model: str,
@@ -349,6 +354,11 @@ class AsyncClient:
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self._engine.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The KIE API this client talks to (its tasks live there)."""
+        return self._engine.base_url
 
     async def submit(
         self,

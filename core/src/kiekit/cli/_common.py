@@ -138,6 +138,29 @@ def journal_to_read(args: argparse.Namespace) -> Journal:
     return journal
 
 
+def mock_gone(base_url: str | None) -> bool:
+    """True for a server on this machine (an embedded ``--mock``) that no longer listens: its
+    tasks lived in its memory and can never finish. Only loopback addresses are tried."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url or "")
+    host, port = parts.hostname, parts.port
+    if host is None or port is None:
+        return False
+    try:
+        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+            return False
+    except ValueError:
+        return False  # a name: a real server somewhere, not a mock of ours
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return False
+    except OSError:
+        return True
+
+
 def add_base_url_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url", default=None, help="KIE API base URL (default: $KIE_BASE_URL or api.kie.ai)"

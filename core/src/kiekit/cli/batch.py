@@ -27,6 +27,7 @@ from kiekit.cli._common import (
     add_journal_option,
     add_json_option,
     emit,
+    mock_gone,
     say,
     seconds,
 )
@@ -35,6 +36,7 @@ from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.batch import Job, JobResult
+    from kiekit.journal import Journal
 
 
 def register(commands: Commands) -> None:
@@ -114,10 +116,50 @@ def _batch(args: argparse.Namespace) -> int:
         counts[result.state] = counts.get(result.state, 0) + 1
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     say(f"{len(ordered)} job(s): {summary or 'none'}; results in {results_path}")
+    out = args.out.resolve()
+    before = [r for r in ordered if any(not Path(f).is_relative_to(out) for f in r.files)]
+    if before:  # settled by an earlier run into another folder: not downloaded again
+        say(f"{len(before)} job(s) were done by an earlier run: their files stay where it wrote "
+            f"them (see {results_path.name})")  # fmt: skip
     code = 0 if all(result.ok for result in ordered) else 1
     summary_json = {"jobs": len(ordered), "states": counts, "results": str(results_path)}
     emit(args, "batch", summary_json, ok=code == 0)
     return code
+
+
+def _retake_from_gone_mocks(
+    journal: Journal, jobs: list[Job], out_dir: Path, base_url: str
+) -> None:
+    """Lets go of the rows of jobs made on a mock server that no longer runs (an earlier
+    ``--mock`` run's embedded mock, a ``kie mock serve`` since stopped): their tasks lived in
+    its memory, cost nothing and can never finish, so this run makes them again on
+    ``base_url``. A job that succeeded with its files on disk stays done."""
+    from kiekit.batch import job_key, settled
+    from kiekit.journal import EntryState
+
+    gone: dict[str, bool] = {}
+    for job in jobs:
+        row = journal.get(job_key(job))
+        if row is None or row.base_url in (None, base_url) or row.state is EntryState.REJECTED:
+            continue
+        if row.base_url not in gone:
+            gone[row.base_url] = mock_gone(row.base_url)
+        if not gone[row.base_url]:
+            continue
+        done = settled(journal, job, out_dir)
+        if done is not None and done.ok:
+            continue
+        why = f"made on a mock server at {row.base_url} that is gone: made again on {base_url}"
+        journal.store.update(
+            row.key,
+            {
+                "state": EntryState.REJECTED,  # nothing paid for: free to make again
+                "error": {"type": "MockGone", "message": why},
+                "lease_until": None,
+                "updated_at": journal.store.now(),
+            },
+        )
+        say(f"job {job.id} (line {job.line}): {why}")
 
 
 def _listed_models(jobs: list[Job], *, any_model: bool) -> tuple[list[Job], list[JobResult]]:
@@ -154,6 +196,7 @@ async def _run(args: argparse.Namespace, jobs: list[Job], results_path: Path) ->
     journal = default_journal()
     async with contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal)
+        _retake_from_gone_mocks(journal, jobs, args.out, client.base_url)
         done = stack.enter_context(_reporting(results_path, len(jobs)))
         return await run_batch(
             client,

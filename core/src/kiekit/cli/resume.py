@@ -19,6 +19,7 @@ from kiekit.cli._common import (
     add_base_url_options,
     add_journal_option,
     journal_to_read,
+    mock_gone,
     say,
     seconds,
 )
@@ -77,7 +78,7 @@ def _resume(args: argparse.Namespace) -> int:
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
     elsewhere = [row for row in owed if row not in here]
-    gone = [row for row in elsewhere if _mock_gone(row.base_url)]
+    gone = [row for row in elsewhere if mock_gone(row.base_url)]
     for row in gone:
         _abandon(journal, row)
     if len(elsewhere) > len(gone):
@@ -118,29 +119,6 @@ def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
         return set()
     now = journal.store.now()
     return {row.key for row in held if row.lease_until is not None and row.lease_until > now}
-
-
-def _mock_gone(base_url: str | None) -> bool:
-    """True for a server on this machine (an embedded ``--mock``) that no longer listens: its
-    tasks lived in its memory and can never finish. Only loopback addresses are tried."""
-    import ipaddress
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(base_url or "")
-    host, port = parts.hostname, parts.port
-    if host is None or port is None:
-        return False
-    try:
-        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
-            return False
-    except ValueError:
-        return False  # a name: a real server somewhere, not a mock of ours
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return False
-    except OSError:
-        return True
 
 
 def _abandon(journal: Journal, row: Entry) -> None:
