@@ -118,9 +118,15 @@ class Spec:
         check(self, name, value)
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value in an error message, cut short (a wrong value may be a whole document)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _check_text(spec: Spec, name: str, value: Any) -> None:
     if not isinstance(value, str):
-        raise ValidationError(name, f"must be a string, not {type(value).__name__}")
+        raise ValidationError(name, f"must be a string; got {_shown(value)}")
     if spec.required and not value.strip():
         raise ValidationError(name, "must not be empty")
     _check_length(spec, name, len(value), "characters")
@@ -140,7 +146,8 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
     wanted: tuple[type, ...] = (int,) if spec.kind == "int" else (int, float)
     if isinstance(value, bool) or not isinstance(value, wanted):
         noun = "an integer" if spec.kind == "int" else "a number"
-        raise ValidationError(name, f"must be {noun}, not {type(value).__name__}")
+        # the value itself: a command line's '3.5' and 3.5 need different fixes
+        raise ValidationError(name, f"must be {noun}; got {_shown(value)}")
     number = cast(float, value)
     if not math.isfinite(number):
         raise ValidationError(name, f"must be a finite number; got {value}")
