@@ -268,6 +268,8 @@ def test_an_output_folder_that_is_a_file_is_a_file_write_error(
     assert caught.value.path == str(blocker)
     assert caught.value.task_id == "5f488be792eafad4b066e21e5bc472c7"
     assert caught.value.errno == errno.EEXIST
+    assert f"{blocker} is a file, not a folder" in str(caught.value)  # not "File exists"
+    assert not caught.value.retryable  # the same write would fail the same way
 
 
 def test_a_full_disk_is_a_file_write_error_naming_task_and_path(

@@ -152,6 +152,7 @@ def test_a_link_kie_will_not_renew_is_a_download_error_naming_task_and_url(
     assert info.value.http_status == 403
     assert isinstance(info.value.__cause__, UnprocessableError)
     assert "url is wrong" in str(info.value)
+    assert str(info.value).endswith(f"; url {bad}")  # the README: naming the task and URL
     assert files_in(tmp_path) == [f"{TASK_ID}-0.mp4"]  # the good one stays; no partial file
 
 

@@ -41,8 +41,10 @@ and ``retryable`` says whether trying the same call again can help.
 
 from __future__ import annotations
 
+import errno as errno_codes
 import os
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 __all__ = [
     "ApiError",
@@ -192,6 +194,15 @@ class DownloadError(TransportError):
             curable = http_status is None or http_status == 429 or http_status >= 500
         self.curable = curable
 
+    def __str__(self) -> str:
+        """The message, the task and the file's URL without its query (a signed link's query
+        is long, and a credential while it lasts)."""
+        text = super().__str__()
+        if not self.url or self.url in text:
+            return text
+        parts = urlsplit(self.url)
+        return f"{text}; url {parts.scheme}://{parts.netloc}{parts.path}"
+
 
 class FileWriteError(DownloadError):
     """This machine could not write a result file: disk full, a read-only folder, an output
@@ -210,6 +221,11 @@ class FileWriteError(DownloadError):
         super().__init__(message, url=url, task_id=task_id, path=path, curable=False)
         self.errno = errno
 
+    retryable = False  # the same write would fail the same way (kie resume, once it is fixed)
+
+    def __str__(self) -> str:
+        return KieError.__str__(self)  # the message names the local path: that is the news
+
     @classmethod
     def of(
         cls,
@@ -220,6 +236,10 @@ class FileWriteError(DownloadError):
         url: str | None = None,
     ) -> FileWriteError:
         reason = exc.strerror or type(exc).__name__
+        if exc.errno in (errno_codes.EEXIST, errno_codes.ENOTDIR):  # "File exists" says little
+            blocker = _file_in_the_way(os.fspath(path))
+            if blocker is not None:
+                reason = f"{blocker} is a file, not a folder"
         return cls(
             f"cannot write {path}: {reason}",
             path=path,
@@ -227,6 +247,18 @@ class FileWriteError(DownloadError):
             task_id=task_id,
             errno=exc.errno,
         )
+
+
+def _file_in_the_way(path: str) -> str | None:
+    """The first of ``path`` and its parents, from the top, that is a file where a folder
+    should be. (os.path, not pathlib: ``import kiekit`` stays light.)"""
+    steps = [path]
+    while (parent := os.path.dirname(steps[-1])) and parent != steps[-1]:
+        steps.append(parent)
+    for step in reversed(steps):
+        if os.path.exists(step) and not os.path.isdir(step):
+            return step
+    return None
 
 
 class OutcomeUnknownError(KieError):
