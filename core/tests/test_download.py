@@ -275,11 +275,49 @@ def test_real_fetch_from_a_dead_host_is_a_download_error(
         fetch(url, tmp_path / "a.png")
 
     assert info.value.url == url
-    # what went wrong (urllib3's NewConnectionError, aiohttp's ClientConnectorError), not
-    # urllib3's MaxRetryError wrapped around it
-    assert "Connect" in str(info.value)
-    assert "MaxRetryError" not in str(info.value)
+    # what went wrong, in words (not urllib3's NewConnectionError, aiohttp's
+    # ClientConnectorError, or the MaxRetryError wrapped around them)
+    assert "download failed: connection refused" in str(info.value)
+    assert "Error" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("side", ["Urllib3Transport", "AiohttpTransport"])
+def test_network_failures_are_said_in_words(kit: SimpleNamespace, side: str) -> None:
+    """A refused connection and a server that never answers, as a person would say them."""
+    import asyncio
+    import inspect
+    import socket
+
+    import kiekit.transport
+    from kiekit._engine import HttpRequest
+    from kiekit.errors import TransportError
+
+    silent = socket.socket()  # listens and accepts (the kernel does), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    places = {
+        "connection refused": f"http://127.0.0.1:{kit.free_port()}/x",
+        "no answer in time": f"http://127.0.0.1:{silent.getsockname()[1]}/x",
+    }
+    try:
+        for words, url in places.items():
+
+            async def send(url: str = url) -> object:
+                transport = getattr(kiekit.transport, side)(timeout=0.2)
+                try:
+                    answer = transport.send(HttpRequest("GET", url, {}, None))
+                    return await answer if inspect.isawaitable(answer) else answer
+                finally:
+                    closed = transport.close()
+                    if inspect.isawaitable(closed):
+                        await closed
+
+            with pytest.raises(TransportError) as info:
+                asyncio.run(send())
+            assert str(info.value) == f"GET {url} failed: {words}"
+    finally:
+        silent.close()
 
 
 def test_a_cancelled_async_fetch_lets_its_file_go(file_server: Any, tmp_path: Path) -> None:

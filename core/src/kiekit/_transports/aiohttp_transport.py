@@ -19,6 +19,7 @@ from kiekit._transports.base import (
     MAX_ANSWER_BYTES,
     AsyncByteStream,
     declared_length,
+    in_words,
     lower,
     oversized,
     upload_chunks,
@@ -122,7 +123,7 @@ class AiohttpTransport:
                     return HttpResponse(response.status, body, response.reason or "", headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                f"{what(request)} failed: {type(exc).__name__}",
+                f"{what(request)} failed: {in_words(exc)}",
                 task_id=request.task_id,
                 # refused, DNS, TLS handshake, connect timeout: the request never left
                 maybe_sent=not isinstance(
@@ -162,7 +163,7 @@ class AiohttpTransport:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if download.late():
                     raise download.timed_out() from exc
-                raise download.error(f"download failed: {type(exc).__name__}") from exc
+                raise download.error(f"download failed: {in_words(exc)}") from exc
         if fetch.timeout is not None:  # the time the first answer took counts
             fetch = attrs.evolve(
                 fetch, timeout=max(fetch.timeout - (time.monotonic() - started), 0)
@@ -214,7 +215,7 @@ class AiohttpTransport:
                     response.status, answer, response.reason or "", lower(response.headers.items())
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"POST {where(upload.url)} failed: {type(exc).__name__}") from exc
+            raise TransportError(f"POST {where(upload.url)} failed: {in_words(exc)}") from exc
         except OSError as exc:
             raise TransportError(f"reading {upload.path} failed: {exc}") from exc
         finally:
@@ -234,7 +235,7 @@ class AiohttpTransport:
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{described} failed: {type(exc).__name__}") from exc
+            raise TransportError(f"{described} failed: {in_words(exc)}") from exc
         return _AiohttpStream(response, described)
 
     async def close(self) -> None:
@@ -265,7 +266,7 @@ class _AiohttpStream:
         try:
             return bytes(await self._response.content.readany())
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{self._what}: the stream broke: {type(exc).__name__}") from exc
+            raise TransportError(f"{self._what}: the stream broke: {in_words(exc)}") from exc
 
     async def close(self) -> None:
         self._response.release()

@@ -103,6 +103,42 @@ def upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
     yield upload.tail
 
 
+# What went wrong on the network, in words: the first of an exception's classes (urllib3's,
+# aiohttp's, the standard library's; by name, so that neither library is imported here)
+# that one of these names. The exception itself stays the error's __cause__.
+_IN_WORDS = {
+    "NameResolutionError": "the host name could not be resolved",
+    "ClientConnectorDNSError": "the host name could not be resolved",
+    "ConnectionRefusedError": "connection refused",
+    "ReadTimeoutError": "no answer in time",
+    "SocketTimeoutError": "no answer in time",
+    "ServerTimeoutError": "no answer in time",
+    "ConnectionTimeoutError": "no connection in time",
+    "ConnectTimeoutError": "no connection in time",
+    "SSLError": "the TLS handshake failed",
+    "ClientSSLError": "the TLS handshake failed",
+    "NewConnectionError": "could not connect",
+    "ClientConnectorError": "could not connect",
+    "ServerDisconnectedError": "the server closed the connection",
+    "ProtocolError": "the connection broke",
+    "ClientPayloadError": "the answer broke off",
+    "ClientOSError": "the connection broke",
+    "TimeoutError": "no answer in time",
+}
+
+
+def in_words(exc: BaseException) -> str:
+    """``exc``, a network failure, as a person would say it ("connection refused")."""
+    exc = getattr(exc, "reason", None) or exc  # urllib3's MaxRetryError wraps the cause
+    cause = exc.__cause__ or exc.__context__ or getattr(exc, "os_error", None)
+    if isinstance(cause, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    for kind in type(exc).__mro__:
+        if kind.__name__ in _IN_WORDS:
+            return _IN_WORDS[kind.__name__]
+    return type(exc).__name__
+
+
 def lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers}
 

@@ -14,6 +14,7 @@ from kiekit._transports.base import (
     STREAM_CHUNK,
     ByteStream,
     declared_length,
+    in_words,
     late,
     lower,
     oversized,
@@ -110,7 +111,7 @@ class Urllib3Transport:
             response = self._open(request, timeout=self._timeout(request.timeout))
         except self._urllib3.exceptions.HTTPError as exc:
             raise TransportError(
-                f"{what(request)} failed: {type(exc).__name__}",
+                f"{what(request)} failed: {in_words(exc)}",
                 task_id=request.task_id,
                 # urllib3's ConnectTimeoutError covers refused connections and DNS failures
                 # too: the request never left, so even a create may be sent again
@@ -141,7 +142,7 @@ class Urllib3Transport:
         except self._urllib3.exceptions.HTTPError as exc:
             response.close()
             raise TransportError(
-                f"{what(request)}: reading the answer failed: {type(exc).__name__}",
+                f"{what(request)}: reading the answer failed: {in_words(exc)}",
                 task_id=request.task_id,
             ) from exc
         except BaseException:
@@ -183,7 +184,7 @@ class Urllib3Transport:
                     raise download.timed_out() from exc
                 # the redirects' Retry wraps what went wrong in a MaxRetryError: name the cause
                 cause = getattr(exc, "reason", None) or exc
-                raise download.error(f"download failed: {type(cause).__name__}") from exc
+                raise download.error(f"download failed: {in_words(cause)}") from exc
             if stop is not None and stop.is_set():  # cancelled after its last chunk came
                 raise download.error("download abandoned: cancelled", curable=False)
             return download.finish()
@@ -202,7 +203,7 @@ class Urllib3Transport:
                 chunked=False,
             )
         except self._urllib3.exceptions.HTTPError as exc:
-            raise TransportError(f"POST {where(upload.url)} failed: {type(exc).__name__}") from exc
+            raise TransportError(f"POST {where(upload.url)} failed: {in_words(exc)}") from exc
         except OSError as exc:  # the local file could not be read
             raise TransportError(f"reading {upload.path} failed: {exc}") from exc
         finally:
@@ -217,7 +218,7 @@ class Urllib3Transport:
         try:
             response = self._open(request)
         except self._urllib3.exceptions.HTTPError as exc:
-            raise TransportError(f"{described} failed: {type(exc).__name__}") from exc
+            raise TransportError(f"{described} failed: {in_words(exc)}") from exc
         return _Urllib3Stream(response, described, self._urllib3.exceptions.HTTPError)
 
     def close(self) -> None:
@@ -242,7 +243,7 @@ class _Urllib3Stream:
             # read1: whatever has arrived, so each event reaches the user as it is sent
             return bytes(self._response.read1(STREAM_CHUNK))
         except self._errors as exc:
-            raise TransportError(f"{self._what}: the stream broke: {type(exc).__name__}") from exc
+            raise TransportError(f"{self._what}: the stream broke: {in_words(exc)}") from exc
 
     def close(self) -> None:
         self._response.release_conn()
