@@ -120,6 +120,21 @@ def test_python_m_kiekit_is_the_kie_command_and_kiekit_log_shows_requests_never_
     assert "GET /api/v1/chat/credit" not in quiet.stderr
     verbose = run_module("-vv", "credits", *where(mock), env={**env, "KIEKIT_LOG": ""})
     assert "GET /api/v1/chat/credit" in verbose.stderr
+    assert "GET /api/v1/chat/credit: HTTP 200, answered in" in verbose.stderr  # how it ended
+
+
+def test_kie_v_logs_what_happened_to_the_task_and_vv_each_request(tmp_path: Path) -> None:
+    """-v: the task's story (created, how it ended, each file); -vv adds every request."""
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "0"]
+    env = {**os.environ, "KIEKIT_LOG": "", "KIEKIT_DATA_DIR": str(tmp_path / "data")}
+    told = run_module("-v", *argv, "--out", str(tmp_path / "a"), env=env).stderr
+    assert "kiekit INFO created task " in told
+    assert " succeeded" in told
+    assert "kiekit INFO task " in told
+    assert ": downloaded " in told
+    assert "DEBUG" not in told
+    every = run_module("-vv", *argv, "--out", str(tmp_path / "b"), env=env).stderr
+    assert "kiekit DEBUG POST /api/v1/flux/kontext/generate: HTTP 200, answered in" in every
 
 
 def test_usage_errors_exit_2_and_help_lists_the_exit_codes() -> None:

@@ -348,8 +348,8 @@ def test_a_wait_honours_retry_after_beyond_its_poll_interval(run: Any) -> None:
     assert sum(fake.sleeps) == pytest.approx(40)  # and never past the deadline
 
 
-def test_a_retry_is_logged_at_debug(run: Any, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="kiekit")
+def test_a_retry_is_logged_at_info(run: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="kiekit")  # -v: retries, not every request
     fake, script = FakeTime(), Script([body(455, "Service under maintenance"), RUNNING])
 
     run(status(engine(RetryPolicy())), script, fake)

@@ -216,7 +216,8 @@ class Engine:
                 if wait > 0:
                     yield Sleep(wait)
                 fresh = False
-            if log.isEnabledFor(logging.DEBUG):
+            debugging = log.isEnabledFor(logging.DEBUG)
+            if debugging:
                 log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
             # A create is admitted just before it goes (kiekit.ratelimit: KIE counts arrivals)
             # and reported answered after; nothing is yielded between admission and send.
@@ -251,7 +252,12 @@ class Engine:
                     local.create_answered((yield NOW))
                 elif shared is not None:
                     yield shared.answered
-                return read_answer(response, request.method, request.path, task_id)
+                answer = read_answer(response, request.method, request.path, task_id)
+                if debugging:
+                    took = (yield NOW) - sent_at
+                    log.debug("%s %s: HTTP %d, answered in %.0f ms", request.method,
+                              request.path, response.status, 1000 * took)  # fmt: skip
+                return answer
             except KieError as exc:
                 log.debug("%s %s failed: %s", request.method, request.path, exc)
                 reached = reached or (not safe and may_have_reached_kie(exc))
@@ -359,6 +365,7 @@ class Engine:
         except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
             raise OutcomeUnknownError(model=model, request=request, cause=exc) from exc
         created_at: float = yield NOW
+        log.info("created task %s (%s)", task_id, model)
         return Task(id=task_id, model=model, created_at=created_at)
 
     def status(
@@ -455,8 +462,10 @@ class Engine:
                 if on_status is not None:
                     on_status(last)
                 if last.state is State.SUCCEEDED:
+                    log.info("task %s succeeded", task.id)
                     return provider.extract_results(task.id, last.raw)
                 if last.state is State.FAILED:
+                    log.info("task %s failed: %s", task.id, last.fail_message)
                     raise TaskFailedError(task.id, last.fail_code, last.fail_message)
             now = yield NOW
             elapsed = now - started
@@ -489,6 +498,7 @@ class Engine:
         for index, item in enumerate(results.assets):
             destination = out_dir / file_name(results.task_id, index, item)
             path = yield from self._fetch_asset(item, destination, results.task_id)
+            log.info("task %s: downloaded %s", results.task_id, path)
             paths.append(path)
         return paths
 

@@ -64,7 +64,7 @@ def retrying(
         now: float = yield NOW
         if now + delay > stop:
             raise error
-        log.debug(
+        log.info(  # -v: what a user wants to know happened (each request is -vv's)
             "retrying %s in %.2f s (attempt %d of %d) after: %s",
             what,
             delay,
