@@ -205,6 +205,18 @@ def test_a_family_plugin_has_its_own_endpoints_and_its_mock_emulation(
     assert not (folder / "tests" / "conftest.py").exists()  # the mock knows the family itself
 
 
+@pytest.mark.parametrize(("family", "said"), [(False, "market"), (True, "own endpoints")])
+def test_the_metadata_says_which_api_the_plugin_serves(family: bool, said: str) -> None:
+    """A family plugin is not on the market jobs API: its published description and its
+    package docstring must not say it is."""
+    files = plan("acme-mj", ["acme-mj/v1"], "image", family=family).files
+    description = tomllib.loads(files["pyproject.toml"])["project"]["description"]
+    summary = files["src/kiekit_acme_mj/__init__.py"].splitlines()[0]
+    assert said in description
+    assert ("market" in summary) is not family
+    assert ("market" in description) is not family
+
+
 def test_a_family_plugin_makes_files(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as caught:
         new_plugin("acme-mj", [], "text", tmp_path, family=True)

@@ -166,6 +166,11 @@ def plan(
         "cls": cls,
         "first_model": chosen[0],
         "model_words": _words(chosen),
+        # a family plugin has its own endpoints: not "on the market jobs API" in its metadata
+        "served_on": (
+            ": a KIE API family with its own endpoints" if family else " on KIE's market jobs API"
+        ),
+        "plugin_for": "a KIE API family of its own" if family else "KIE market models",
         "kiekit_requirement": f"kiekit{requirement}",
         "contract_requirement": f"kiekit-contract{requirement}",
         "entry_points": "\n".join(f'"{m}" = "{package} [{output}, callbacks]"' for m in chosen),
