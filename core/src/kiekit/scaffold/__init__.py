@@ -78,7 +78,13 @@ pytest                   # the ProviderContract suite and the plugin's own tests
 ```
 
 `ruff check`, `ruff format --check` and `mypy` read their settings from `pyproject.toml`; its
-`dev` group (for `uv sync`) names kiekit-contract, ruff and mypy."""
+`dev` group names kiekit-contract, ruff and mypy. kiekit is not on PyPI yet, so uv takes it from
+the folder of kiekit's wheels (`../kiekit-wheels` in kiekit's guide for plugin authors):
+
+```
+uv sync --find-links ../kiekit-wheels               # the plugin and its dev group, in .venv
+uv run --find-links ../kiekit-wheels pytest
+```"""
 
 # A successful recordInfo's resultJson, as the generated tests document it (kie-api.md §2.2).
 _RESULT_JSON = {
