@@ -93,3 +93,67 @@ def test_a_healthy_install_passes_the_check(capsys: pytest.CaptureFixture[str]) 
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True
     assert report["problems"] == []
+
+
+@pytest.fixture
+def duplicated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Only the two distributions declaring one model id: nothing else is wrong."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("acme_one", "acme_two"):
+        (site / f"{name}.py").write_text(PROVIDER.replace("{name}", name))
+    _dist(site, "acme-one", "acme/dup-model = acme_one")
+    _dist(site, "acme-two", "acme/dup-model = acme_two")
+    monkeypatch.syspath_prepend(str(site))
+    for name in ("KIEKIT_BLOCK_PLUGINS", "KIEKIT_ALLOW_PLUGINS", "KIEKIT_PREFER"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    for name in ("acme_one", "acme_two"):
+        sys.modules.pop(name, None)
+
+
+def test_an_unsettled_duplicate_still_fails(
+    duplicated: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    assert main(["providers", "--check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert {p["kind"] for p in report["problems"]} == {"duplicate"}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KIEKIT_BLOCK_PLUGINS", "acme-two"),  # the blocked plugin is never loaded
+        ("KIEKIT_PREFER", "acme/dup-model=acme-two"),  # the user picked the owner
+        ("KIEKIT_PREFER", "acme/dup-model=Acme_One"),  # named as pip would accept it
+    ],
+)
+def test_a_duplicate_the_user_settled_passes_the_check(
+    duplicated: None,
+    variable: str,
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kiekit.cli import main
+
+    monkeypatch.setenv(variable, value)
+    assert main(["providers", "--check", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["problems"] == []
+    assert main(["providers", "--check"]) == 0
+    assert "duplicate" not in capsys.readouterr().err
+
+
+def test_preferring_a_plugin_that_does_not_declare_the_id_settles_nothing(
+    duplicated: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIEKIT_PREFER", "acme/dup-model=acme-three")
+    assert main(["providers", "--check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False

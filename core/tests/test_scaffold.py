@@ -7,6 +7,7 @@ proven in tools/tests/test_scaffold.py, with built wheels in a fresh virtual env
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 import tomllib
@@ -203,6 +204,34 @@ def test_a_family_plugin_has_its_own_endpoints_and_its_mock_emulation(
     assert families == {"acme-mj": "kiekit_acme_mj.mock_family:EXTENSION"}
     assert pyproject["project"]["optional-dependencies"]["mock"][0].startswith("kiekit-mock>=")
     assert not (folder / "tests" / "conftest.py").exists()  # the mock knows the family itself
+
+
+@pytest.mark.parametrize(("family", "said"), [(False, "market"), (True, "own endpoints")])
+def test_the_metadata_says_which_api_the_plugin_serves(family: bool, said: str) -> None:
+    """A family plugin is not on the market jobs API: its published description and its
+    package docstring must not say it is."""
+    files = plan("acme-mj", ["acme-mj/v1"], "image", family=family).files
+    description = tomllib.loads(files["pyproject.toml"])["project"]["description"]
+    summary = files["src/kiekit_acme_mj/__init__.py"].splitlines()[0]
+    assert said in description
+    assert ("market" in summary) is not family
+    assert ("market" in description) is not family
+
+
+@pytest.mark.parametrize("family", [False, True])
+def test_install_commands_do_not_expect_kiekit_on_pypi(family: bool) -> None:
+    """kiekit is not on PyPI yet: a bare ``uv sync``, ``uv run pytest`` or ``pip install`` of the
+    plugin fails with "kiekit was not found in the package registry". Every such command the
+    generated files give takes kiekit from a folder of its wheels."""
+    files = plan("acme-mj", ["acme-mj/v1"], "image", family=family).files
+    commands = [
+        line
+        for text in files.values()
+        for line in text.splitlines()
+        if re.search(r"\buv (sync|run)\b|\bpip install\b(?! -e)", line)
+    ]
+    assert len(commands) >= 3, commands  # README (install, develop), pyproject, and more
+    assert all("--find-links" in line for line in commands), commands
 
 
 def test_a_family_plugin_makes_files(tmp_path: Path) -> None:

@@ -143,14 +143,24 @@ def test_batch_with_celery_refuses_a_connection_the_workers_would_not_use(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("credentials", "shown"), [(":s3cret@", ":***@"), ("user:s3cret@", "user:***@"), ("", "")]
+)
 def test_batch_with_celery_fails_before_sending_when_the_broker_is_unreachable(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], kit: SimpleNamespace
+    credentials: str,
+    shown: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    kit: SimpleNamespace,
 ) -> None:
+    """The broker is named with its password masked, and a password that is not there is not
+    shown masked (as the journal's and the shared limits' errors do)."""
     out = tmp_path / "out"
-    broker = f"redis://:s3cret@127.0.0.1:{kit.free_port()}/0"  # held: nothing listens there
+    where = f"127.0.0.1:{kit.free_port()}/0"  # held: nothing listens there
+    broker = f"redis://{credentials}{where}"
     code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery", broker])
     assert code == 2
     err = capsys.readouterr().err
-    assert "cannot reach the Celery broker" in err
+    assert f"cannot reach the Celery broker at redis://{shown}{where}: " in err
     assert "s3cret" not in err
     assert not (out / "results.jsonl").exists()

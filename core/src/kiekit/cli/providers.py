@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from kiekit.cli._common import Commands
+
+if TYPE_CHECKING:
+    from kiekit.discovery import Policy
 
 
 def register(commands: Commands) -> None:
@@ -22,8 +26,10 @@ def register(commands: Commands) -> None:
 
 
 def _providers(args: argparse.Namespace) -> int:
-    from kiekit.discovery import installed  # metadata only: no plugin module is imported
+    # metadata only: no plugin module is imported
+    from kiekit.discovery import Policy, installed
 
+    policy = Policy.from_env()  # read once: the listing and the check judge by the same rules
     quarantined: dict[str, str] = {}
     if args.check:  # import every plugin, to find the ones that break on loading
         import warnings
@@ -35,7 +41,7 @@ def _providers(args: argparse.Namespace) -> int:
             quarantined = Registry().load_all()
     groups: dict[tuple[str, str, str, str], list[str]] = {}
     tags: dict[str, tuple[str | None, tuple[str, ...]]] = {}  # the capability manifest
-    for item in installed():
+    for item in installed(policy):
         tags[item.model] = (item.output, item.capabilities)
         status = "ok"
         if item.blocked:
@@ -46,7 +52,7 @@ def _providers(args: argparse.Namespace) -> int:
             status = f"quarantined: {quarantined[item.distribution]}"
         key = (item.distribution, item.version, item.module, status)
         groups.setdefault(key, []).append(item.model)
-    problems = _problems(groups) if args.check else []
+    problems = _problems(groups, policy) if args.check else []
     if args.json:
         rows = [
             {
@@ -86,13 +92,21 @@ def _providers(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _problems(groups: dict[tuple[str, str, str, str], list[str]]) -> list[dict[str, object]]:
+def _problems(
+    groups: dict[tuple[str, str, str, str], list[str]], policy: Policy
+) -> list[dict[str, object]]:
     """What ``--check`` fails on: a plugin that cannot serve (quarantined, incompatible) and a
-    model id two distributions declare (only one of them can have it). Blocked plugins are the
-    user's own choice, not a problem."""
+    model id two distributions declare (only one of them can have it) unless the user settled
+    it. Blocked plugins are the user's own choice, not a problem: they are never loaded, so
+    they own nothing; and ``KIEKIT_PREFER`` naming one of the owners settles the id, as the
+    registry does when the model is used."""
+    from kiekit.discovery import canonical
+
     found: list[dict[str, object]] = []
     owners: dict[str, list[str]] = {}
     for (dist, _version, _module, status), models in groups.items():
+        if status.startswith("blocked"):
+            continue
         for kind in ("quarantined", "incompatible"):
             if status.startswith(kind):
                 detail = status.split(": ", 1)[-1]
@@ -101,7 +115,7 @@ def _problems(groups: dict[tuple[str, str, str, str], list[str]]) -> list[dict[s
         for model in models:
             owners.setdefault(model, []).append(dist)
     for model, dists in owners.items():
-        if len(set(dists)) > 1:
+        if len(set(dists)) > 1 and policy.prefer.get(model) not in {canonical(d) for d in dists}:
             for dist in sorted(set(dists)):
                 others = ", ".join(sorted(set(dists) - {dist}))
                 found.append({"distribution": dist, "kind": "duplicate", "models": [model],

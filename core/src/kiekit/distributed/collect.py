@@ -16,6 +16,7 @@ from kiekit.batch import Job, JobResult, settled
 from kiekit.distributed.messages import TASK_NAME, job_message, result_from_answer
 from kiekit.errors import ConfigurationError
 from kiekit.journal import Journal
+from kiekit.shared_limits import redacted
 
 
 def run_on_celery(
@@ -73,5 +74,6 @@ def check_broker(app: Any) -> None:
         try:
             connection.ensure_connection(max_retries=1)
         except OperationalError as exc:
-            where = connection.as_uri()  # the password masked
+            # kombu's own masking shows a password even where the URL has none
+            where = redacted(connection.as_uri(include_password=True))
             raise ConfigurationError(f"cannot reach the Celery broker at {where}: {exc}") from exc

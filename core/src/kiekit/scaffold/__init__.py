@@ -78,7 +78,13 @@ pytest                   # the ProviderContract suite and the plugin's own tests
 ```
 
 `ruff check`, `ruff format --check` and `mypy` read their settings from `pyproject.toml`; its
-`dev` group (for `uv sync`) names kiekit-contract, ruff and mypy."""
+`dev` group names kiekit-contract, ruff and mypy. kiekit is not on PyPI yet, so uv takes it from
+the folder of kiekit's wheels (`../kiekit-wheels` in kiekit's guide for plugin authors):
+
+```
+uv sync --find-links ../kiekit-wheels               # the plugin and its dev group, in .venv
+uv run --find-links ../kiekit-wheels pytest
+```"""
 
 # A successful recordInfo's resultJson, as the generated tests document it (kie-api.md §2.2).
 _RESULT_JSON = {
@@ -166,6 +172,11 @@ def plan(
         "cls": cls,
         "first_model": chosen[0],
         "model_words": _words(chosen),
+        # a family plugin has its own endpoints: not "on the market jobs API" in its metadata
+        "served_on": (
+            ": a KIE API family with its own endpoints" if family else " on KIE's market jobs API"
+        ),
+        "plugin_for": "a KIE API family of its own" if family else "KIE market models",
         "kiekit_requirement": f"kiekit{requirement}",
         "contract_requirement": f"kiekit-contract{requirement}",
         "entry_points": "\n".join(f'"{m}" = "{package} [{output}, callbacks]"' for m in chosen),
