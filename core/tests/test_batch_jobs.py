@@ -125,6 +125,29 @@ def test_a_batch_creates_each_job_once_and_downloads_its_files(
     assert all(row.state is not EntryState.CLAIMED for row in journal.entries())
 
 
+def test_jobs_that_cannot_book_a_rate_limit_slot_are_rejected_not_left_claimed(
+    mock_server_factory: Callable[..., Any], tmp_path: Path, kit: Any
+) -> None:
+    """A shared-limits Redis that cannot be reached: nothing is sent, and each row says why
+    (`kie tasks`), free for the next run, not a claim nobody works on."""
+    mock = mock_server_factory()
+    journal = Journal(MemoryStore())
+    unreachable = f"redis://127.0.0.1:{kit.free_port()}/0"
+
+    async def scenario() -> list[JobResult]:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=unreachable, journal=journal
+        ) as client:
+            return await run_batch(client, journal, _jobs(2), tmp_path / "out")
+
+    results = asyncio.run(scenario())
+    assert [r.error["type"] for r in results if r.error] == ["RateLimitStoreError"] * 2
+    assert _creates(mock) == Counter()
+    rows = journal.entries()
+    assert [(row.state, row.lease_until) for row in rows] == [(EntryState.REJECTED, None)] * 2
+    assert all(row.error and row.error["type"] == "RateLimitStoreError" for row in rows)
+
+
 def test_running_a_finished_batch_again_asks_kie_nothing(
     mock_server_factory: Callable[..., Any], tmp_path: Path
 ) -> None:

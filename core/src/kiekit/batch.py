@@ -329,9 +329,10 @@ async def _run_claimed(
         results = await client.wait(task, timeout=timeout)
         paths = await client.download(results, out_dir)
     except KieError as exc:
-        refused_here = task is None and isinstance(exc, ValidationError | UnknownModelError)
-        # refused before anything was sent: the row says why as it is let go
-        await _let_go(journal, key, refused=exc if refused_here else None)
+        # No task: a row still `claimed` (no intent written: its input, its model, an
+        # unreachable rate-limit store) says why as it is let go; one whose create was tried
+        # already says how that ended
+        await _let_go(journal, key, refused=exc if task is None else None)
         return _failure(job, task, exc)
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
@@ -343,9 +344,11 @@ async def _run_claimed(
 async def _let_go(journal: Journal, key: str, *, refused: KieError | None = None) -> None:
     """A job this worker stops working on is free for another at once, not after the lease;
     one ``refused`` here before anything was sent is marked so (``Journal.refused``)."""
-    let_go = (
-        partial(journal.release, key) if refused is None else partial(journal.refused, key, refused)
-    )
+
+    def let_go() -> None:
+        if refused is None or journal.refused(key, refused) is None:  # not refused: released
+            journal.release(key)
+
     try:
         await _off_loop(journal, let_go)
     except KieError as exc:

@@ -212,8 +212,9 @@ class Journal:
 
     def refused(self, key: str, exc: BaseException) -> Entry | None:
         """Claimed job ``key`` was refused here before anything was sent (its input or model is
-        wrong): ``rejected``, with the error (``kie tasks`` says why), and let go; a later claim
-        takes it again. Only a row still ``claimed`` by this process is changed."""
+        wrong, a rate-limit store could not be reached): ``rejected``, with the error (``kie
+        tasks`` says why), and let go; a later claim takes it again. Only a row still
+        ``claimed`` by this process is changed (None otherwise)."""
         changes = {
             "state": EntryState.REJECTED,
             "error": error_record(exc),
