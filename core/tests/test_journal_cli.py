@@ -352,3 +352,24 @@ def test_kie_batch_says_when_files_stay_in_an_earlier_runs_folder(
         )
     assert "1 job(s) were done by an earlier run: their files stay" in capsys.readouterr().err
     assert _creates(mock) == 1
+
+
+def test_kie_tasks_counts_the_files_still_on_disk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.journal import EntryState, default_journal
+    from kiekit.models import Asset, MediaKind
+
+    journal = default_journal()
+    intent = journal.intend(GROK, {"input": {"prompt": "x"}})
+    assert intent is not None
+    kept, deleted = tmp_path / "a.png", tmp_path / "b.png"
+    kept.write_bytes(b"png")
+    assets = tuple(Asset(f"https://x/{n}.png", MediaKind.IMAGE) for n in range(2))
+    journal.store.update(intent.key, {
+        "state": EntryState.SUCCEEDED, "task_id": "t1", "assets": assets,
+        "files": (str(kept), str(deleted)),
+    })  # fmt: skip
+    capsys.readouterr()
+    assert main(["tasks"]) == 0
+    assert "1/2 files" in capsys.readouterr().out  # b.png was deleted: owed, not shown as there

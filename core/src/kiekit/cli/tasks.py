@@ -6,6 +6,7 @@ import argparse
 import collections
 import heapq
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -89,7 +90,9 @@ def _line(row: Entry) -> str:
         state += " (outcome unknown: check the KIE dashboard)"
     elif row.unfinished:
         state += " (unfinished: kie resume)"
-    files = f"{len(row.files)}/{len(row.assets)} files" if row.assets else "-"
+    # the files still on disk, of those the task made (a deleted one is owed: kie resume)
+    on_disk = sum(1 for path in row.files if os.path.isfile(path))
+    files = f"{on_disk}/{len(row.assets)} files" if row.assets else "-"
     error = ""
     if row.error is not None:
         code = row.error.get("code")
