@@ -92,7 +92,8 @@ def _run(args: argparse.Namespace) -> int:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
             paths = client.download(results, args.out)
         except KeyboardInterrupt:
-            say(f"stopped waiting; task {task.id} goes on at KIE")
+            where = "the embedded mock stops with it" if args.mock else "it goes on at KIE"
+            say(f"stopped waiting for task {task.id}; {where}")
             raise
     written = [str(path) for path in paths]
     if emit(args, "run", {"task_id": task.id, "model": args.model, "files": written,
