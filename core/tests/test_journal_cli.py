@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -256,6 +257,7 @@ def test_kie_tasks_and_resume_name_a_journal_path_that_is_not_there(
         assert main([*command, "--journal", str(typo)]) == 2
         assert f"--journal: no journal at {typo}" in capsys.readouterr().err
     assert not typo.exists()  # a reading command makes no journal
+    assert "KIEKIT_JOURNAL_URL" not in os.environ  # --journal held for the command only
 
 
 def test_kie_tasks_reads_a_default_journal_that_is_not_there_yet_without_making_it(

@@ -23,7 +23,7 @@ CORE_IO = {
     "_transports/aiohttp_transport.py": {"aiohttp"},  # AsyncClient's HTTP
     "journal/_stores.py": {"sqlite3"},  # the journal on disk
     "webhooks.py": {"aiohttp"},  # the callback receiver is a server
-    "cli/resume.py": {"socket"},  # is an embedded mock still listening on loopback?
+    "cli/_common.py": {"socket"},  # is an embedded mock still listening on loopback?
 }
 
 

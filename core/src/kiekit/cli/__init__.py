@@ -22,6 +22,7 @@ fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -46,6 +47,19 @@ COMMANDS = (providers, run, mock, plugin, credits, upload, tasks, resume, batch,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # --journal reaches every journal the command opens through the environment: restored
+    # after, so that a caller running several commands in one process (tests) gets each its own
+    journal_url = os.environ.get("KIEKIT_JOURNAL_URL")
+    try:
+        return _main(argv)
+    finally:
+        if journal_url is None:
+            os.environ.pop("KIEKIT_JOURNAL_URL", None)
+        else:
+            os.environ["KIEKIT_JOURNAL_URL"] = journal_url
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
@@ -87,8 +101,6 @@ def _say_warning(
 def _reader_gone() -> int:
     """Quietly, as a Unix tool killed by SIGPIPE: standard output now goes nowhere (so
     Python's flush at exit has no pipe to break), with the status such a tool has."""
-    import os
-
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_BROKEN_PIPE
 
@@ -119,7 +131,6 @@ def _json_error(args: argparse.Namespace, exc: KieError) -> None:
 
 def _logging(verbose: int) -> None:
     """kiekit's log records on standard error, by ``-v`` count or ``KIEKIT_LOG``."""
-    import os
 
     named = os.environ.get("KIEKIT_LOG", "").strip().upper()
     level = {1: "INFO", 2: "DEBUG"}.get(min(verbose, 2)) or named
