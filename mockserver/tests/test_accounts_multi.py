@@ -44,6 +44,21 @@ def test_configured_accounts_have_their_own_credits_and_tasks(make_mock: MakeMoc
     assert "sk-alice" not in repr(mock.config)  # the config shows account ids, not keys
 
 
+def test_download_url_refuses_another_accounts_file_as_one_that_is_not_there(
+    make_mock: MakeMock,
+) -> None:
+    _, kie = make_mock(accounts=TWO)
+    alice, bob = kie.as_key("sk-alice"), kie.as_key("sk-bob")
+    task = alice.create(T2I, prompt="p")
+    url = json.loads(alice.record(task)["resultJson"])["resultUrls"][0]
+    link = "/api/v1/common/download-url"
+    assert alice.post(link, {"url": url}).json()["code"] == 200
+    missing = url.rsplit("/", 1)[0] + "/99.jpg"
+    wrong = {"code": 422, "msg": "url is wrong", "data": None}  # KIE's answer (§4, HAR)
+    assert alice.post(link, {"url": missing}).json() == wrong
+    assert bob.post(link, {"url": url}).json() == wrong
+
+
 def test_api_keys_and_accounts_together(make_mock: MakeMock) -> None:
     _, kie = make_mock(api_keys=frozenset({"sk-plain"}), accounts=TWO, starting_credits=9)
     assert credits(kie.as_key("sk-plain")) == 9.0

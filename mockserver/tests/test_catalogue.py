@@ -128,6 +128,10 @@ def test_entries_checked_by_a_module_agree_with_it() -> None:
             lambda d: d["models"][0]["fields"].update(x={"type": "boolean", "min_length": 2}),
             "nano-banana-pro.x: min_length",
         ),
+        (
+            lambda d: d["models"][0]["fields"].update(x={"type": "string", "missing": "gone"}),
+            "nano-banana-pro.x: missing",
+        ),
     ],
 )
 def test_a_malformed_entry_is_named(break_it: Any, expected: str) -> None:
@@ -196,6 +200,16 @@ def test_a_required_field_left_out_is_a_422_naming_it(kie: Kie, model: str) -> N
     del given[field]
     answer = kie.post("/api/v1/jobs/createTask", {"model": model, "input": given}).json()
     assert (answer["code"], answer["msg"]) == (422, f"{field} cannot be empty")
+
+
+@pytest.mark.parametrize(
+    "model", ["seedream/5-lite-text-to-image", "seedream/5-lite-image-to-image"]
+)
+def test_seedream_5_lite_without_quality_is_refused_in_kies_words(kie: Kie, model: str) -> None:
+    given = minimal_input(ENTRIES[model])
+    del given["quality"]
+    answer = kie.post("/api/v1/jobs/createTask", {"model": model, "input": given}).json()
+    assert answer["msg"] == "This field is required"  # kie-api.md §2.4 (APICITY)
 
 
 NOT_ALLOWED = "is not within the range of allowed options"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from kiekit_mock import MockConfig, MockServer, Rule
 from kiekit_mock.extension import ENTRY_POINT_GROUP, installed_families
+from kiekit_mock.families import luma as luma_module
 from kiekit_mock.openapi import build_document
 from kiekit_mock.rules import Outcome
 
@@ -120,6 +121,58 @@ def test_an_installed_family_is_found_and_a_broken_one_named(
     [error] = [r.getMessage() for r in caplog.records if "broken" in r.getMessage()]
     assert "acme-kie-mock" in error
     assert "left out" in error
+
+
+def _install(folder: Path, dist: str, modules: dict[str, str]) -> None:
+    """``dist`` 1.0 on sys.path (already prepended), one entry point per module."""
+    lines = []
+    for module, text in modules.items():
+        (folder / f"{module}.py").write_text(textwrap.dedent(text))
+        lines.append(f"{module.replace('_', '-')} = {module}:EXTENSION\n")
+    info = folder / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n" + "".join(lines))
+
+
+@pytest.fixture
+def clashing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """acme-clash 1.0: the paint family renamed "luma" (a built-in's name; its entry point
+    sorts before kiekit-mock's), and again with its create route on the market's createTask."""
+    as_luma = FAMILY_MODULE.replace('name="acme-paint"', 'name="luma"')
+    on_jobs = FAMILY_MODULE.replace('name="acme-paint"', 'name="acme-jobs"').replace(
+        '@ROUTES.post("/api/v1/acme-paint/generate")', '@ROUTES.post("/api/v1/jobs/createTask")'
+    )
+    assert as_luma != FAMILY_MODULE
+    assert "/api/v1/jobs/createTask" in on_jobs
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _install(tmp_path, "acme-clash", {"a_luma": as_luma, "acme_jobs": on_jobs})
+    yield
+    for module in ("a_luma", "acme_jobs"):
+        sys.modules.pop(module, None)
+
+
+def test_a_third_party_family_taking_a_built_in_name_or_route_is_left_out_by_name(
+    clashing: None, caplog: pytest.LogCaptureFixture, kie_at: Any
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="kiekit_mock"):
+        loaded = installed_families()
+    names = [extension.name for extension in loaded]
+    assert sorted(names) == ["luma", "midjourney"]
+    [luma] = [extension for extension in loaded if extension.name == "luma"]
+    assert luma.routes is luma_module.ROUTES  # the built-in, not the intruder
+    errors = [r.getMessage() for r in caplog.records]
+    [named] = [e for e in errors if "'a-luma'" in e]
+    assert "(acme-clash)" in named
+    assert "family 'luma' is already the mock's" in named
+    [route] = [e for e in errors if "'acme-jobs'" in e]
+    assert "(acme-clash)" in route
+    assert "route POST /api/v1/jobs/createTask is already the mock's" in route
+    with MockServer() as mock:
+        kie: Kie = kie_at(mock.base_url)
+        body = {"prompt": "hi", "videoUrl": "https://example.com/a.mp4"}
+        assert kie.post("/api/v1/modify/generate", body).json()["code"] == 200  # Luma serves
+        assert kie.post("/api/v1/acme-paint/generate", body).status == 404
 
 
 def test_the_mock_serves_it_like_a_built_in_family(installed: Path, kie_at: Any) -> None:

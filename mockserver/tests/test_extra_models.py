@@ -50,6 +50,16 @@ def test_with_strict_models_an_id_outside_the_config_is_not_supported(
     assert named["code"] == 200  # a named one is still served in strict mode
 
 
+@pytest.mark.parametrize("model", ["acme/ümlaut-v1", "acme/new v1", "x" * 101, "acme/\u200bv1"])
+def test_an_id_not_spelled_as_kie_spells_them_is_not_supported(
+    make_mock: MakeMock, model: str
+) -> None:
+    # printable ASCII, no spaces, ≤ 100 characters: the pattern /openapi.json gives other ids
+    _, kie = make_mock()
+    answer = kie.post(CREATE, {"model": model, "input": {"prompt": "p"}}).json()
+    assert (answer["code"], answer["msg"]) == (422, "model not supported")
+
+
 @pytest.mark.parametrize(
     ("model", "ext", "head"),
     [

@@ -116,6 +116,14 @@ def test_a_link_whose_query_was_edited_is_refused(mock: MockServer, kie: Kie) ->
     link = kie.ok(kie.post(DOWNLOAD_URL, {"url": url}))
     stretched = link.replace("X-Amz-Expires=1200", "X-Amz-Expires=999999")
     assert _expired(kie.fetch(stretched), "SignatureDoesNotMatch")
+    # the credential is signed too: another access key id is another signer
+    query = urllib.parse.urlsplit(link).query
+    credential = urllib.parse.parse_qs(query)["X-Amz-Credential"][0]
+    edited = urllib.parse.urlencode({"X-Amz-Credential": "Z" + credential[1:]})  # not hex
+    other = link.replace(urllib.parse.urlencode({"X-Amz-Credential": credential}), edited)
+    assert other != link
+    assert _expired(kie.fetch(other), "SignatureDoesNotMatch")
+    assert kie.fetch(link).status == 200  # the link as issued still works
 
 
 def test_flux_origin_image_lives_10_minutes_its_copy_14_days(mock: MockServer, kie: Kie) -> None:

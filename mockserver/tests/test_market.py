@@ -136,6 +136,10 @@ def test_guide_example_succeeds_and_its_callback_is_recorded_not_sent(
     assert data["state"] == "success"
     assert json.loads(data["resultJson"])["resultUrls"]
     assert data["creditsConsumed"] == 4.0
+    # §2.3: the full create request (recordInfo's param is not), and updateTime
+    assert json.loads(data["param"]) == GUIDE_GROK_BODY
+    assert data["updateTime"] == data["completeTime"]
+    assert isinstance(data["updateTime"], int)
     (task,) = mock.tasks()
     assert task.callback_url == "https://your-domain.com/api/callback"
     assert task.request_body == GUIDE_GROK_BODY

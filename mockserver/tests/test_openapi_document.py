@@ -12,6 +12,7 @@ import pytest
 from jsonschema_rs import Draft202012Validator  # schemathesis's validator (dev group)
 from kiekit_mock import Lifecycle, MockConfig, MockServer, Runtime, create_app, media
 from kiekit_mock.__main__ import main
+from kiekit_mock.families.market_models import catalogue
 from kiekit_mock.openapi import build_document, build_upload_document
 from kiekit_mock.uploads import UploadStore
 from kiekit_mock.uploads_http import build_upload_app
@@ -80,10 +81,56 @@ def test_document_is_served_without_auth_and_follows_the_config(kie_at: Any) -> 
         assert document["servers"] == [{"url": mock.base_url}]
         body = document["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]
         models = [
-            v["properties"]["model"] for v in body["content"]["application/json"]["schema"]["anyOf"]
+            _resolved(document, v)["properties"]["model"]
+            for v in body["content"]["application/json"]["schema"]["anyOf"]
         ]
         assert {"const": "acme/x"} in models
         assert {"const": "grok-imagine/text-to-image"} in models
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = document["components"]["schemas"][schema["$ref"].split("/")[-1]]
+    return found
+
+
+def _create_body(document: dict[str, Any]) -> Draft202012Validator:
+    pointer = "#/paths/~1api~1v1~1jobs~1createTask/post/requestBody/content/application~1json"
+    return Draft202012Validator({**document, "$ref": pointer + "/schema"})
+
+
+NANO: dict[str, Any] = {
+    "model": "nano-banana-pro",
+    "input": {"prompt": "a cat", "resolution": "2K"},
+}
+SEEDREAM: dict[str, Any] = {
+    "model": "seedream/5-lite-text-to-image",
+    "input": {"prompt": "a cat", "aspect_ratio": "1:1", "quality": "high"},
+}
+
+
+def test_create_task_describes_every_catalogue_model_from_its_fields() -> None:
+    document = build_document()
+    body = _create_body(document)
+    models = {
+        _resolved(document, v)["properties"]["model"].get("const")
+        for v in document["paths"]["/api/v1/jobs/createTask"]["post"]["requestBody"]["content"][
+            "application/json"
+        ]["schema"]["anyOf"]
+    }
+    assert {entry["id"] for entry in catalogue.read()["models"]} <= models
+    assert body.is_valid(NANO)
+    assert body.is_valid(SEEDREAM)
+    assert not body.is_valid(NANO | {"input": {"prompt": "a cat", "resolution": "8K"}})
+    assert not body.is_valid(SEEDREAM | {"input": SEEDREAM["input"] | {"quality": "ultra"}})
+    assert not body.is_valid(NANO | {"input": {"resolution": "2K"}})  # prompt is required
+
+
+def test_any_other_model_id_has_a_body_unless_models_are_strict() -> None:
+    other = {"model": "someone/new-model-v9", "input": {"prompt": "x"}}
+    assert _create_body(build_document()).is_valid(other)
+    # a known id is held to its own body, not to the open one
+    assert not _create_body(build_document()).is_valid(NANO | {"input": {"prompt": 3}})
+    assert not _create_body(build_document(MockConfig(strict_models=True))).is_valid(other)
 
 
 def test_cli_writes_the_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

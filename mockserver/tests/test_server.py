@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -76,6 +77,50 @@ def test_non_loopback_hosts_are_refused(host: str) -> None:
         serve(port=0, host=host)
     with pytest.raises(ValueError, match="loopback"):
         MockServer(MockConfig(), host=host)
+
+
+@pytest.mark.parametrize(
+    ("argv0", "usage"),
+    [
+        ("/venv/bin/kie", "usage: kie mock serve "),  # `kie mock serve --help` passes it on
+        ("/venv/lib/site-packages/kiekit_mock/__main__.py", "usage: python -m kiekit_mock "),
+        ("/venv/bin/kiekit-mock", "usage: kiekit-mock "),
+    ],
+)
+def test_cli_usage_names_the_command_as_it_was_run(
+    argv0: str, usage: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", [argv0, "--help"])
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert capsys.readouterr().out.startswith(usage)
+
+
+def _port_with_the_next_one_taken() -> tuple[int, socket.socket]:
+    """A free port whose next port is held by the returned socket (close it)."""
+    for _ in range(50):
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1] - 1
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.close()
+                continue
+        taken.listen()
+        return port, taken
+    raise AssertionError("no free pair of ports")
+
+
+def test_cli_names_the_upload_port_when_it_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
+    port, taken = _port_with_the_next_one_taken()
+    with taken:
+        assert main(["--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port + 1} for the upload host" in err
+    assert "--upload-port" in err
+    assert f":{port}:" not in err  # the API's own port was free
 
 
 def test_cli_refuses_a_non_loopback_host(capsys: pytest.CaptureFixture[str]) -> None:

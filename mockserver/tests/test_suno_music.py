@@ -207,6 +207,30 @@ def test_an_extend_of_an_unknown_track_is_accepted_and_fails_later(kie: Kie) -> 
     assert found["errorMessage"] == "Record does not exist"
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/generate/extend", {"defaultParamFlag": False, "audioId": "no-such-track"}),
+        (GENERATE, {"customMode": False, "instrumental": False, "prompt": "x [mock:fail]"}),
+    ],
+    ids=["unknown-audioId", "fail-marker"],
+)
+def test_a_task_set_to_fail_makes_no_audio_and_no_first_callback(
+    make_mock: MakeMock, path: str, body: dict[str, Any]
+) -> None:
+    mock, kie = make_mock(polls_to_complete=4)
+    task_id = create(kie, path, model="V5", callBackUrl=CALLBACK, **body)
+    seen = [record(kie, task_id) for _ in range(5)]
+    statuses = [r["status"] for r in seen]
+    assert statuses[0] == "PENDING"
+    assert statuses[-1] in ("GENERATE_AUDIO_FAILED", "SENSITIVE_WORD_ERROR")
+    assert "FIRST_SUCCESS" not in statuses
+    tracks = [t for r in seen if r["response"] for t in r["response"]["sunoData"]]
+    assert all(t["audioUrl"] == "" for t in tracks)
+    stages = [c.payload["data"]["callbackType"] for c in mock.callbacks()]
+    assert stages == ["text", "error"]
+
+
 def test_default_param_flag_true_needs_no_style_or_title(kie: Kie) -> None:
     """Recorded traffic: defaultParamFlag true without style/title is accepted (#13)."""
     track = song(kie)["response"]["sunoData"][0]

@@ -124,6 +124,7 @@ def test_no_key_or_a_wrong_one_is_the_hosts_401(make_mock: Any, kie_at: Callable
     for key in (None, "another-key"):
         payload = stream(host, {"uploadPath": "kiekit"}, key=key)
         assert (payload["success"], payload["code"]) == (False, 401)
+        assert payload["msg"] == "You do not have access permissions"  # §1
     assert stream(host, {"uploadPath": "kiekit"}, key="the-only-key")["success"] is True
     assert server.uploads()[0].account == account_id("the-only-key")
 

@@ -395,6 +395,21 @@ def test_4k_that_fails(mock: MockServer, kie: Kie) -> None:
     assert callback.payload["data"] == {"taskId": uhd_id}
 
 
+def test_records_older_than_14_days_are_refused_on_the_mock_clock(
+    mock: MockServer, kie: Kie
+) -> None:
+    source = veo(kie)
+    assert record(kie, source)["successFlag"] == 1
+    mock.clock.advance(14 * 24 * 3600 - 60)
+    assert record(kie, source)["successFlag"] == 1  # still within the window
+    mock.clock.advance(120)
+    window = "Temporarily supports records within 14 days"  # §3.3's record-query 422
+    assert refused(kie.get(RECORD + source)) == window
+    assert refused(kie.get(HD + source)) == window
+    assert refused(kie.post(UHD, {"taskId": source, "index": 0})) == window
+    assert refused(kie.get(RECORD + "nope")) == "record is null"
+
+
 def test_4k_needs_a_finished_video(kie: Kie) -> None:
     assert refused(kie.post(UHD, {"taskId": "nope"})) == "record is null"
     assert "taskId" in refused(kie.post(UHD, {"index": 0}))

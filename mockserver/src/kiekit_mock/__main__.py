@@ -22,14 +22,26 @@ from .har import read_scenario
 from .openapi import build_document, build_upload_document
 from .rules import Rule, rules_from_json
 from .scenario import Scenario
-from .server import serve
+from .server import UploadPortError, serve
 
 COMMANDS = ("serve", "openapi", "har")
 
 
+def _prog() -> str:
+    """The command as the user typed it, for usage lines and messages: ``kie mock serve``
+    passes its options to :func:`main` from kiekit's ``kie`` command; otherwise this is
+    ``python -m kiekit_mock`` or the ``kiekit-mock`` script."""
+    path = Path(sys.argv[0] if sys.argv else "")
+    if path.name in ("kie", "kie.exe"):
+        return "kie mock serve"
+    if path.name == "__main__.py" and path.parent.name == "kiekit_mock":
+        return "python -m kiekit_mock"
+    return "kiekit-mock"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kiekit-mock",
+        prog=_prog(),
         description="An offline emulator of the KIE AI API (loopback only); its inspector page "
         "is at /_mock/ui.",
     )
@@ -243,10 +255,13 @@ def _serve(argv: Sequence[str]) -> int:
             access_log=args.access_log,
         )
     except ValueError as exc:
-        print(f"kiekit-mock: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2
+    except UploadPortError as exc:
+        print(f"{parser.prog}: {exc.strerror}", file=sys.stderr)
+        return 1
     except OSError as exc:
-        print(f"kiekit-mock: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

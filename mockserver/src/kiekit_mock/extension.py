@@ -15,7 +15,9 @@ fixtures, ``kie run --mock``) loads the installed extensions when it starts. A f
 a built-in one gets: faults, rules (by its ``name``), rate limits, the request journal, the
 control routes (advance, complete, fail its tasks), HAR replay and the inspector all work by
 path and task, not by a list of families. An extension that fails to load is reported by name in
-the mock's log and left out; the rest keep working. kiekit-mock's own Luma and Midjourney
+the mock's log and left out; the rest keep working. So is one whose family name or a route of
+which is already the mock's: kiekit-mock's own extensions load first, so a third party cannot
+displace them. kiekit-mock's own Luma and Midjourney
 families are extensions too (``families/luma.py``, ``families/midjourney.py``), loaded through
 the same entry point group.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -79,7 +81,7 @@ class FamilyExtension:
     """One API family of the mock.
 
     - ``name``: the family's name in the task store (``TaskSpec.family``), in rules and in the
-      control API's task filter; unique across the mock.
+      control API's task filter; unique across the mock (a clash is refused at load).
     - ``routes``: its aiohttp routes (a ``web.RouteTableDef``), KIE's paths.
     - ``callback_payload``: the body POSTed to a task's callBackUrl once it ends.
     - ``openapi_paths``: its paths for the mock's OpenAPI document (``kie_operation`` and
@@ -116,10 +118,19 @@ def installed_families() -> tuple[FamilyExtension, ...]:
     return _load(tuple(metadata.entry_points(group=ENTRY_POINT_GROUP)))
 
 
+OWN_DIST = "kiekit-mock"  # its Luma and Midjourney come through the entry point group too
+_OWN_PREFIXES = ("/_mock/", "/files/", "/openapi.json")  # the mock's own routes, not KIE's
+
+
 @functools.lru_cache(maxsize=8)
 def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...]:
+    from .families import OWN_FAMILIES, ROUTE_TABLES
+
+    # built-ins first: a third party reusing a built-in's name or path is the one left out
+    ordered = sorted(points, key=lambda p: (_dist(p) != OWN_DIST, p.name))
     found: dict[str, FamilyExtension] = {}
-    for point in sorted(points, key=lambda p: p.name):
+    routes = {route for table in ROUTE_TABLES for route in _routes(table)}
+    for point in ordered:
         try:
             extension = point.load()
             if callable(extension) and not isinstance(extension, FamilyExtension):
@@ -128,16 +139,40 @@ def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...
                 raise TypeError(
                     f"{point.value} is a {type(extension).__name__}, not a FamilyExtension"
                 )
-            if extension.name in found:
-                raise ValueError(f"family {extension.name!r} is declared twice")
+            if extension.name in found or extension.name in OWN_FAMILIES:
+                raise ValueError(f"family {extension.name!r} is already the mock's")
+            own = set(_routes(extension.routes))
+            clash = next((r for r in sorted(own) if _clashes(r, routes)), None)
+            if clash is not None:
+                raise ValueError(f"route {' '.join(clash)} is already the mock's")
         except Exception as exc:  # one broken extension must not stop the mock
-            where = f" ({point.dist.name})" if point.dist is not None else ""
+            where = f" ({_dist(point)})" if point.dist is not None else ""
             log.error(
                 "mock family extension %r%s failed to load, left out: %s", point.name, where, exc
             )
             continue
         found[extension.name] = extension
+        routes |= own
     return tuple(found.values())
+
+
+def _dist(point: metadata.EntryPoint) -> str | None:
+    return point.dist.name if point.dist is not None else None
+
+
+def _routes(table: web.RouteTableDef) -> Iterator[tuple[str, str]]:
+    for route in table:
+        if isinstance(route, web.RouteDef):
+            yield route.method.upper(), route.path
+
+
+def _clashes(route: tuple[str, str], taken: set[tuple[str, str]]) -> bool:
+    """Whether aiohttp would send this route's requests elsewhere: the same path and method
+    (or any method, "*") as one already there, or a path of the mock's own."""
+    method, path = route
+    if path.startswith(_OWN_PREFIXES):
+        return True
+    return any(p == path and (m == method or "*" in (m, method)) for m, p in taken)
 
 
 def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:

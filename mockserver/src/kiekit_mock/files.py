@@ -150,20 +150,23 @@ def presign(url: str, issued: float, lifetime: int, *, fresh: bool = True) -> st
     stamp = time.strftime(_AMZ_TIME, time.gmtime(issued))
     key_id = secrets.token_hex(10) if fresh else hashlib.sha256(url.encode()).hexdigest()[:20]
     path = urlsplit(url).path
+    # a fresh access-key-like id per link, so two links issued in one second still differ
+    credential = f"{key_id.upper()}/{stamp[:8]}/auto/s3/aws4_request"
     query = {
         "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-        # a fresh access-key-like id per link, so two links issued in one second still differ
-        "X-Amz-Credential": f"{key_id.upper()}/{stamp[:8]}/auto/s3/aws4_request",
+        "X-Amz-Credential": credential,
         "X-Amz-Date": stamp,
         "X-Amz-Expires": str(lifetime),
         "X-Amz-SignedHeaders": "host",
-        "X-Amz-Signature": _signature(path, stamp, str(lifetime)),
+        "X-Amz-Signature": _signature(path, credential, stamp, str(lifetime)),
     }
     return f"{url}?{urlencode(query)}"
 
 
-def _signature(path: str, stamp: str, lifetime: str) -> str:
-    message = f"{path}\n{stamp}\n{lifetime}".encode()
+def _signature(path: str, credential: str, stamp: str, lifetime: str) -> str:
+    # what SigV4 signs of a presigned link (its credential, date, lifetime), so editing any of
+    # them is refused as an object store refuses it
+    message = f"{path}\n{credential}\n{stamp}\n{lifetime}".encode()
     return hmac.new(_LINK_KEY, message, hashlib.sha256).hexdigest()
 
 
@@ -202,7 +205,8 @@ async def expiry(request: web.Request, handler: Handler) -> web.StreamResponse:
     query = request.query
     if "X-Amz-Signature" in query or "X-Amz-Expires" in query:
         stamp, lifetime = query.get("X-Amz-Date", ""), query.get("X-Amz-Expires", "")
-        expected = _signature(request.path, stamp, lifetime)
+        credential = query.get("X-Amz-Credential", "")
+        expected = _signature(request.path, credential, stamp, lifetime)
         if not hmac.compare_digest(expected, query.get("X-Amz-Signature", "")):
             return _denied("SignatureDoesNotMatch", _MISMATCH, now)
         issued = calendar.timegm(time.strptime(stamp, _AMZ_TIME))

@@ -318,6 +318,20 @@ def _detached(task: TaskSnapshot) -> TaskSnapshot:
     return replace(task, request_body=copy.deepcopy(task.request_body))
 
 
+class UploadPortError(OSError):
+    """The upload host's port (``--upload-port``, default ``--port`` + 1) could not be bound:
+    a port the user did not name, so the message says which and how to choose another."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        super().__init__(
+            cause.errno,
+            f"cannot listen on {host}:{port} for the upload host (--upload-port, default "
+            f"--port + 1): {cause.strerror or cause}; choose another with --upload-port N "
+            "(0: a free one)",
+        )
+        self.port = port
+
+
 def serve(
     port: int = 8000,
     host: str = "127.0.0.1",
@@ -362,7 +376,10 @@ async def _serve_forever(
         await site.start()
         if upload_runner is not None and upload is not None:
             await upload_runner.setup()
-            await web.TCPSite(upload_runner, host, upload[1]).start()
+            try:
+                await web.TCPSite(upload_runner, host, upload[1]).start()
+            except OSError as exc:
+                raise UploadPortError(host, upload[1], exc) from exc
             upload_url = _base_url(host, upload_runner.addresses[0][1])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

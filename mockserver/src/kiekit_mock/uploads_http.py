@@ -90,7 +90,8 @@ async def _host_conventions(request: web.Request, handler: Handler) -> web.Strea
     if request.path in UPLOAD_PATHS:
         key = bearer_key(request)
         if key is None or not runtime(request).config.accepts(key):
-            return answer(401, "Unauthorized: invalid or missing API key")
+            # §1: the key is needed on every call, uploads included, with KIE's one wording
+            return answer(401, "You do not have access permissions")
         if request.method != "POST":  # the host's own 405 (§4), in its envelope
             return answer(405, f"Method {request.method} not allowed")
     try:

@@ -31,6 +31,8 @@ CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
     "veo": veo.callback_payload,
     "suno": suno.callback_payload,
 }
+# the families above, which no extension may take the name of (CALLBACK_PAYLOADS grows)
+OWN_FAMILIES = frozenset(CALLBACK_PAYLOADS)
 
 
 def notify(rt: Runtime, transition: Transition) -> None:

@@ -24,9 +24,10 @@ async def credit(request: web.Request) -> web.Response:
 async def download_url(request: web.Request) -> web.Response:
     """A fresh link to a file the mock issued, valid 20 minutes (§4, §8): `data` is the URL.
 
-    Any link the mock gave out qualifies — a result URL, a presigned one, even an expired one —
-    while its task's media are kept (14 days, files.RETENTION_SECONDS). Anything else, including
-    a URL of another host, is KIE's real answer: body code 422 "url is wrong" (§4, HAR).
+    Any link the mock gave the caller's account qualifies — a result URL, a presigned one, even
+    an expired one — while its task's media are kept (14 days, files.RETENTION_SECONDS).
+    Anything else, including a URL of another host or account, is KIE's real answer: body code
+    422 "url is wrong" (§4, HAR).
     """
     body = await json_body(request)
     url = body.get("url")
@@ -49,6 +50,8 @@ def _issued_here(request: web.Request, url: str) -> bool:
     rt = runtime(request)
     task = files.task_of_file(rt.store, parts.path)
     if parts.scheme not in ("http", "https") or task is None or task.state != "success":
+        return False
+    if task.account_id != account_of(request):  # another account's file is no file of yours
         return False
     if host not in (request.host, urlsplit(task.origin).netloc):
         return False

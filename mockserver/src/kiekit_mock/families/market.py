@@ -116,9 +116,13 @@ def sora_progress(rt: Runtime, task: TaskSnapshot) -> int:
 
 
 def callback_payload(transition: Transition) -> dict[str, Any]:
-    """§2.3: the full record, plus both credit spellings seen in KIE's pages."""
+    """§2.3: the full record, plus both credit spellings seen in KIE's pages. Unlike recordInfo
+    (§2.2 [OBS]), its `param` is the full create request as sent, callBackUrl included, and it
+    carries `updateTime` (the WAN30 success example: equal to completeTime)."""
     task = transition.task
     data = record(task) | {
+        "param": dumps(task.request_body),
+        "updateTime": task.completed_ms,
         "creditsConsumed": task.credits_charged,
         "consumeCredits": task.credits_charged,
         "remainedCredits": transition.balance,

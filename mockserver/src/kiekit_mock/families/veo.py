@@ -99,6 +99,8 @@ UHD_FAIL_CODE = 500  # the 4K callback's failure (get-veo-3-4k-video-callbacks)
 UHD_FAIL_MSG = "The 4K version of this video is unavailable. Please try a different video."
 # [INF] wording of KIE's note "Videos generated after 1080P generation cannot be extended"
 EXTEND_AFTER_HD = "Videos generated after 1080P generation cannot be extended"
+# §3.3's record-query 422: a task whose media are gone (14 days after it ended, files.retained)
+PAST_WINDOW = "Temporarily supports records within 14 days"
 
 Kind = Literal["video", "1080p", "4k"]
 
@@ -294,7 +296,13 @@ def _finished_video(rt: Runtime, account: str, task_id: str) -> TaskSnapshot:
         raise invalid("record is null")
     if task.state != "success":
         raise invalid("record status is not success")
+    _within_window(rt, task)
     return task
+
+
+def _within_window(rt: Runtime, task: TaskSnapshot) -> None:
+    if not files.retained(task, rt.clock.now()):
+        raise invalid(PAST_WINDOW)
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -363,6 +371,10 @@ async def extend(request: web.Request) -> web.Response:
 
 @ROUTES.get("/api/v1/veo/record-info")
 async def record_info(request: web.Request) -> web.Response:
+    rt, task_id = runtime(request), request.query.get("taskId", "").strip()
+    known = _own_task(rt, account_of(request), task_id) if task_id else None
+    if known is not None:
+        _within_window(rt, known)
     # an unknown id: the record-info page's 422 text, not a 404
     transition = poll_task(request, FAMILY, callback_payload, not_found=invalid("record is null"))
     return ok(record(transition.task))

@@ -96,7 +96,7 @@ def build_document(
                     "description": "any non-empty key unless the mock was given a key list",
                 }
             },
-            "schemas": {"KieError": kie_error()},
+            "schemas": {"KieError": kie_error(), **market_paths.schemas(config)},
         },
     }
     if server_url is not None:

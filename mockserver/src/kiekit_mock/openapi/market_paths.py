@@ -1,14 +1,19 @@
 """The unified market jobs API (kie-api.md §2.1–2.4): one createTask body per model, as the
-models in `families/market_models/` check their input (their enums and limits are imported),
+models in `families/market_models/` check their input (the modules' enums and limits are
+imported; catalogue models are read from catalogue.json by catalogue_inputs.py),
 and the recordInfo record as the recorded real answers show it."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Any
 
 from ..config import MockConfig
-from ..families.market_models import grok, kling, sora
+from ..families.market_models import catalogue, grok, kling, sora
+from ..families.market_models.extra import ID_PATTERN
 from ..families.market_models.extra import PROMPT_MAX as EXTRA_PROMPT_MAX
+from .catalogue_inputs import input_schema
 from .operation import kie
 from .schema import (
     INT,
@@ -191,25 +196,45 @@ MARKET_INPUTS: dict[str, Schema] = {
 _EXTRA_INPUT = obj({"prompt": required_text(EXTRA_PROMPT_MAX)})
 
 
-def _create_task_body(config: MockConfig) -> Schema:
-    inputs = dict(MARKET_INPUTS)
+def schemas(config: MockConfig) -> dict[str, Schema]:
+    """The createTask body of each model, as components: one named schema per model id."""
+    # the modules' models win over a catalogue entry of the same id, as in market_models.MODELS
+    inputs = {entry["id"]: input_schema(entry) for entry in catalogue.read()["models"]}
+    inputs |= MARKET_INPUTS
     for name in config.extra_market_models:
         inputs.setdefault(name, _EXTRA_INPUT)
-    variants = [
-        obj(
-            {
-                "model": {"const": name},
-                "callBackUrl": CALLBACK,
-                "progressCallBackUrl": CALLBACK,
-                "input": schema,
-            },
-            ["model", "input"],
-        )
-        for name, schema in inputs.items()
-    ]
-    # anyOf, not oneOf: the `model` consts already exclude each other, and generators (schemathesis)
-    # handle anyOf far faster
-    return {"anyOf": variants}
+    bodies: dict[str, Schema] = {}
+    for name, schema in inputs.items():
+        bodies[_component(name, bodies)] = _body({"const": name}, schema)
+    if not config.strict_models:  # any other id is taken, with the minimal check of extra.py
+        other = {"type": "string", "pattern": ID_PATTERN, "not": {"enum": list(inputs)}}
+        bodies["createTask.any-other-model"] = _body(other, _EXTRA_INPUT)
+    return bodies
+
+
+def _component(model: str, taken: Collection[str]) -> str:
+    # a component's name is [A-Za-z0-9._-]+ (OpenAPI 3.1 §4.8.7.1); ids also hold "/"
+    name = "createTask." + re.sub(r"[^A-Za-z0-9.-]", "_", model)
+    return name if name not in taken else f"{name}.{len(taken)}"
+
+
+def _create_task_body(config: MockConfig) -> Schema:
+    # anyOf over references, not inline bodies: schemathesis' canonicaliser gives up on an
+    # anyOf of ~75 inline objects and more, and cannot generate at all; the `model` consts
+    # already exclude each other, so anyOf says what oneOf would
+    return {"anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in schemas(config)]}
+
+
+def _body(model: Schema, schema: Schema) -> Schema:
+    return obj(
+        {
+            "model": model,
+            "callBackUrl": CALLBACK,
+            "progressCallBackUrl": CALLBACK,
+            "input": schema,
+        },
+        ["model", "input"],
+    )
 
 
 MARKET_RECORD = strict(

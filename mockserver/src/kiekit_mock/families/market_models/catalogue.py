@@ -50,6 +50,7 @@ SPEC_KEYS = {
     "max_items",
     "strings",
     "default",  # KIE's default, for readers: the mock leaves a missing field missing
+    "missing",  # the message a required field left out gets, where KIE's is not the usual one
 }
 ENTRY_KEYS = {
     "id",
@@ -169,9 +170,15 @@ def _spec_problems(spec: object) -> list[str]:
         value = spec.get(key)
         if value is not None and (kind not in types or not _count(value)):
             found.append(f"{key} must be a whole number >= 1, on {' or '.join(types)}")
+    if "missing" in spec and (spec.get("required") is not True or not _text(spec["missing"])):
+        found.append("missing (the message when left out) is text, on a required field")
     if "strings" in spec and (kind != "integer" or not isinstance(spec["strings"], bool)):
         found.append('strings (read "6" as 6) is true or false, on an integer')
     return found
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _number(value: object) -> bool:
@@ -203,7 +210,7 @@ def _check_field(inp: Input, field: str, spec: Mapping[str, Any]) -> None:
     value = inp.get(field)
     if value is None or value == "" or value == []:
         if required:
-            raise invalid(f"{field} cannot be empty")
+            raise invalid(spec.get("missing", f"{field} cannot be empty"))
         if kind != "string" or value is None:
             return
     if kind == "string":

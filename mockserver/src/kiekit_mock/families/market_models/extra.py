@@ -74,9 +74,13 @@ def extra_model(config: MockConfig, name: str) -> MarketModel | None:
     return MarketModel(name, _open_input, kind, 0 if kind == "text" else 1, COST)
 
 
+# A model id as KIE spells them (printable ASCII, no spaces, at most 100 characters): the served
+# OpenAPI document gives unknown ids this same pattern
+ID_PATTERN = r"^[!-~]{1,100}$"
+
+
 def _plausible_id(name: str) -> bool:
-    """A model id as KIE spells them: no spaces or control characters, at most 100 characters."""
-    return 0 < len(name) <= 100 and name.strip() == name and name.isprintable() and " " not in name
+    return re.fullmatch(ID_PATTERN, name) is not None
 
 
 def warn_guessed(model: MarketModel, warned: set[str]) -> None:

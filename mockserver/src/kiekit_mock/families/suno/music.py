@@ -9,7 +9,9 @@ What sets them apart:
 - two tracks a task. The record's ``status`` walks PENDING → TEXT_SUCCESS → FIRST_SUCCESS →
   SUCCESS on the store's stages (waiting → queuing → generating → success): at TEXT_SUCCESS the
   tracks have ids, titles and stream links but no ``audioUrl``; at FIRST_SUCCESS the first
-  track is done; a failed task reports GENERATE_AUDIO_FAILED, errorCode 501, ``sunoData: []``
+  track is done; a task set to fail (an extend of an audioId the caller never got, #13; a fail
+  marker) stays at TEXT_SUCCESS, with no audio and no ``first`` callback, until it fails;
+  a failed task reports GENERATE_AUDIO_FAILED, errorCode 501, ``sunoData: []``
   (the quickstart's failure example);
 - callbacks are staged, snake_case, ``data.task_id``: ``text``, ``first`` and ``complete``
   ``callbackType``s as the task reaches each stage (each stage is owed once, in order, even
@@ -210,8 +212,17 @@ def _words(body: dict[str, Any]) -> str:
     return " ".join(str(body[f]) for f in fields if isinstance(body.get(f), str))
 
 
+def _doomed(task: TaskSnapshot) -> bool:
+    """Whether a pending task is set to fail (an extend of a track the caller does not have,
+    a fail marker, a rule): it never makes audio, so it stops at TEXT_SUCCESS, without the
+    first track or its `first` callback, until it fails."""
+    return task.outcome.fails and task.state != "success"
+
+
 def _done_tracks(task: TaskSnapshot, callback_state: str) -> int:
     """How many tracks have their audio file by now."""
+    if _doomed(task):
+        return 0
     if task.state == "success":
         return task.result_count if callback_state != "pending" else 1
     return 1 if task.state == "generating" else 0
@@ -222,7 +233,7 @@ def status_of(rt: Runtime, task: TaskSnapshot) -> str:
         moderated = task.outcome.kind == "moderation"  # an outcome rule's flagged prompt
         return "SENSITIVE_WORD_ERROR" if moderated else "GENERATE_AUDIO_FAILED"
     if task.state != "success":
-        return STATUS[task.state]
+        return STATUS["queuing" if _doomed(task) and task.state == "generating" else task.state]
     if task.outcome.kind == "callback_fail":  # an outcome rule's choice (rules.py)
         return "CALLBACK_EXCEPTION"
     state = common.callback_state(rt, task, "complete")
@@ -329,7 +340,8 @@ def owe_stages(rt: Runtime, task: TaskSnapshot) -> None:
         if item.task_id == task.task_id and isinstance(data, dict):
             sent.append(data.get("callbackType"))
     latest = max((STAGES.index(s) for s in sent if s in STAGES), default=-1)
-    for stage in STAGES[latest + 1 : min(DUE[task.state], 2)]:  # text, first
+    last = 1 if _doomed(task) else 2  # a doomed task gets `text` only, then `error`
+    for stage in STAGES[latest + 1 : min(DUE[task.state], last)]:  # text, first
         rt.callbacks.dispatch(task.task_id, url, stage_payload(task, stage))
 
 
