@@ -80,19 +80,18 @@ def test_non_loopback_hosts_are_refused(host: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv0", "usage"),
+    ("prog", "usage"),
     [
-        ("/venv/bin/kie", "usage: kie mock serve "),  # `kie mock serve --help` passes it on
-        ("/venv/lib/site-packages/kiekit_mock/__main__.py", "usage: python -m kiekit_mock "),
-        ("/venv/bin/kiekit-mock", "usage: kiekit-mock "),
+        (None, "usage: kiekit-mock "),  # the kiekit-mock script
+        ("python -m kiekit_mock", "usage: python -m kiekit_mock "),
+        ("kie mock serve", "usage: kie mock serve "),  # kiekit's `kie mock serve` passes it
     ],
 )
 def test_cli_usage_names_the_command_as_it_was_run(
-    argv0: str, usage: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    prog: str | None, usage: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", [argv0, "--help"])
     with pytest.raises(SystemExit):
-        main(["--help"])
+        main(["--help"]) if prog is None else main(["--help"], prog=prog)
     assert capsys.readouterr().out.startswith(usage)
 
 

@@ -27,21 +27,9 @@ from .server import UploadPortError, serve
 COMMANDS = ("serve", "openapi", "har")
 
 
-def _prog() -> str:
-    """The command as the user typed it, for usage lines and messages: ``kie mock serve``
-    passes its options to :func:`main` from kiekit's ``kie`` command; otherwise this is
-    ``python -m kiekit_mock`` or the ``kiekit-mock`` script."""
-    path = Path(sys.argv[0] if sys.argv else "")
-    if path.name in ("kie", "kie.exe"):
-        return "kie mock serve"
-    if path.name == "__main__.py" and path.parent.name == "kiekit_mock":
-        return "python -m kiekit_mock"
-    return "kiekit-mock"
-
-
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=_prog(),
+        prog=prog,
         description="An offline emulator of the KIE AI API (loopback only); its inspector page "
         "is at /_mock/ui.",
     )
@@ -196,7 +184,9 @@ def _limit(text: str) -> int | None:
     return count or None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "kiekit-mock") -> int:
+    """The mock's command line; ``prog`` is the command as the user typed it (``kie mock
+    serve`` passes its own name), for usage lines and messages."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else "serve"
     rest = argv[1:] if argv and argv[0] in COMMANDS else argv
@@ -204,11 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _openapi(rest)
     if command == "har":
         return _har(rest)
-    return _serve(rest)
+    return _serve(rest, prog)
 
 
-def _serve(argv: Sequence[str]) -> int:
-    parser = _parser()
+def _serve(argv: Sequence[str], prog: str) -> int:
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     rules: tuple[Rule, ...] = ()
     if args.rules is not None:
@@ -269,4 +259,4 @@ def _serve(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m kiekit_mock"))

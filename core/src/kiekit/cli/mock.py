@@ -28,4 +28,4 @@ def _mock_serve(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "the mock server is not installed: pip install 'kiekit[mock]'"
         ) from exc
-    return mock_main(args.options)
+    return mock_main(args.options, prog="kie mock serve")
