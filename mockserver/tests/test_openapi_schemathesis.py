@@ -127,7 +127,7 @@ def test_only_the_checks_named_in_the_config_are_off() -> None:
     """`--checks all` in effect: the config switches off only these, each with a comment."""
     config = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
     off = {name for name, value in config["checks"].items() if not value["enabled"]}
-    assert off == {"negative_data_rejection", "ignored_auth"}
+    assert off == {"negative_data_rejection", "ignored_auth", "missing_required_header"}
     (operation,) = config["operations"]
     assert operation["checks"] == {"positive_data_acceptance": {"enabled": False}}
     lines = CONFIG.read_text(encoding="utf-8").splitlines()
