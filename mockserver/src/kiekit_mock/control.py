@@ -27,7 +27,7 @@ from .controlwire import (
     refuse_unknown,
 )
 from .envelope import loads
-from .families import CALLBACK_PAYLOADS
+from .families import task_families
 from .requestlog import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
 from .rules import Lifecycle, Outcome, Rule
 from .runtime import RUNTIME, Runtime
@@ -72,9 +72,9 @@ async def list_tasks(request: web.Request) -> web.Response:
     limit = _query_int(query, "limit", minimum=1)
     offset = _query_int(query, "offset", minimum=0) or 0
     # a misspelt filter is refused: an empty list would pass a test's "nothing failed" check
-    family, state = query.get("family"), query.get("state")
+    family, state = query.get("family") or None, query.get("state") or None  # "": any
     if family is not None:
-        family = one_of(family, sorted(CALLBACK_PAYLOADS), "family")
+        family = one_of(family, task_families(), "family")
     if state is not None:
         state = one_of(state, get_args(State), "state")
     tasks = _rt(request).store.snapshots(account=_account_filter(query), family=family, state=state)

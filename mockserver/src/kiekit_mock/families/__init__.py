@@ -35,6 +35,14 @@ CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
 OWN_FAMILIES = frozenset(CALLBACK_PAYLOADS)
 
 
+def task_families() -> tuple[str, ...]:
+    """Every family a task of this mock can belong to: the built-ins and the installed
+    extensions (kiekit-mock's own Luma and Midjourney among them)."""
+    from ..extension import installed_families
+
+    return tuple(sorted(OWN_FAMILIES | {family.name for family in installed_families()}))
+
+
 def notify(rt: Runtime, transition: Transition) -> None:
     """Owe a finished task's callback, whatever its family (used by manual steps)."""
     rt.finish(transition, CALLBACK_PAYLOADS[transition.task.family])

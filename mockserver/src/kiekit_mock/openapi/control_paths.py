@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from ..changes import TOPICS
 from ..changes_http import MAX_WAIT
 from ..config import CALLBACK_TAMPERS
 from ..control import MAX_CLOCK_ADVANCE
+from ..families import task_families
 from ..faults import RULE_FIELDS as FAULT_FIELDS
 from ..inspector import PAGE
 from ..limits import SETTING_FIELDS as LIMIT_FIELDS
 from ..requestlog import REQUEST_KINDS
 from ..rules import OUTCOME_KINDS, Rule
 from ..scenario import FORMAT
+from ..state import State
 from .operation import json_response, plain
 from .schema import INT, STRING, Schema, boolean, enum, nullable, number, obj, strict
 
@@ -262,8 +264,9 @@ def _control() -> dict[str, dict[str, Any]]:
                 errors=(400,),
                 query=by_account
                 | {
-                    "family": STRING,
-                    "state": STRING,
+                    # "" is no filter; a name the mock does not know is a 400
+                    "family": enum(["", *task_families()]),
+                    "state": enum(["", *get_args(State)]),
                     "limit": COUNT,
                     "offset": {"type": "integer", "minimum": 0},
                 },
