@@ -5,6 +5,8 @@ Every test runs once per client (the ``api`` fixture) over MockTransport.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -279,3 +281,29 @@ def test_a_journal_failing_after_the_create_is_logged_and_the_task_still_returne
     assert task.id == kit.TASK_ID
     assert f"task {kit.TASK_ID}" in caplog.text
     assert "disk is full" in caplog.text
+
+
+def test_concurrent_submits_with_one_key_all_get_the_one_task(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Submits sharing an idempotency key while the first one's create is on its way: they
+    wait for its answer and return its task (not an "outcome unknown" for a create that is
+    only in flight, in this very process)."""
+    from kiekit import AsyncClient
+    from kiekit_mock import FaultRule
+
+    mock = mock_server_factory()
+    mock.faults.add(FaultRule("slow", path="/api/v1/jobs/createTask", when="after", delay=0.3))
+    journal = Journal(SqliteStore(tmp_path / "journal.sqlite3"))
+
+    async def scenario() -> list[Any]:
+        async with AsyncClient("k", base_url=mock.base_url, journal=journal) as kie:
+            return await asyncio.gather(*(
+                kie.submit("grok-imagine/text-to-image", prompt="same", idempotency_key="k1")
+                for _ in range(4)
+            ))  # fmt: skip
+
+    tasks = asyncio.run(scenario())
+    assert len({task.id for task in tasks}) == 1
+    creates = [r for r in mock.requests() if r.path == "/api/v1/jobs/createTask"]
+    assert len(creates) == 1

@@ -64,19 +64,27 @@ class Session:
         # The rate-limit slot before the intent row: a create cancelled while it waits for its
         # slot was never sent, and must not be journaled as one that may have made a task.
         yield from engine.create_slot()
+        stale = False  # the slot was booked before a wait for a create sent here
         while True:
             try:
                 intent = yield from self._record(
                     partial(recorder.before_create, model, request, idempotency_key)
                 )
                 break
-            except HeldElsewhere as held:  # another worker sends this key's create right now
+            except HeldElsewhere as held:  # another worker, or this process, sends it now
                 yield Sleep(min(held.seconds_left, _HELD_POLL))
-                yield from engine.create_slot()  # the slot taken before has gone by
+                journal = recorder.journal
+                stale = journal is not None and held.owner == journal.owner
+                if not stale:  # the slot taken before has gone by
+                    yield from engine.create_slot()
+                # else: that create's answer comes soon, and is what this one returns; a
+                # slot is booked (below) only should this one be sent after all
         if isinstance(intent, Task):
             return intent
         sending = SendState()
         try:
+            if stale:  # in the try: cancelled while it waits, the row says nothing was sent
+                yield from engine.create_slot()
             task = yield from engine.submit(model, request, sending=sending, slot_taken=True)
         except GeneratorExit:  # the flow was dropped: nothing may be yielded any more
             raise

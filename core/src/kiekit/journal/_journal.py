@@ -50,6 +50,11 @@ DEFAULT_LEASE = 60.0
 REMEMBERED_TASKS = 10_000
 
 
+# How soon a keyed create this process is sending is looked at again: a create's answer takes
+# a fraction of a second.
+_IN_FLIGHT_HERE_POLL = 0.05
+
+
 class HeldElsewhere(Exception):
     """Another live worker holds this idempotency key's create: wait, then look again."""
 
@@ -505,7 +510,7 @@ class Recorder:
         if earlier is not None and earlier.task_id is not None:
             return Task(id=earlier.task_id, model=earlier.model)
         if earlier is not None and earlier.state in (EntryState.CLAIMED, EntryState.SENDING):
-            left = self.journal.held_elsewhere(earlier)
+            left = self.journal.held_elsewhere(earlier) or self._sending_here(earlier)
             # another worker sends it now (its answer will be in the row), or holds the job
             # and has not sent it (or is gone: then the next try takes the row over)
             if left > 0 or earlier.state is EntryState.CLAIMED:
@@ -515,6 +520,17 @@ class Recorder:
         )
         cause = KieError(f"an earlier create with idempotency key {key!r} ({when}) got no answer")
         raise OutcomeUnknownError(model=model, request=request, cause=cause)
+
+    def _sending_here(self, entry: Entry) -> float:
+        """A create with this key that this process is sending right now (two concurrent
+        submits with one key): looked at again soon, its answer will be in the row. Its lease
+        bounds the wait, should that flow have been dropped without a word."""
+        assert self.journal is not None
+        if entry.state is not EntryState.SENDING or entry.owner != self.journal.owner:
+            return 0.0
+        if entry.lease_until is None or entry.lease_until <= self.journal.store.now():
+            return 0.0
+        return _IN_FLIGHT_HERE_POLL
 
     def created(self, intent: Entry | None, task: Task) -> None:
         if self.journal is not None and intent is not None:
