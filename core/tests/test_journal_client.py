@@ -161,6 +161,35 @@ def test_an_idempotency_key_never_creates_twice(api: Any, kit: SimpleNamespace) 
     assert len(creates) == 1
 
 
+def test_an_idempotency_key_reused_under_another_api_key_is_refused_not_the_other_task(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """Another API key is another KIE account: the task the key made lives where this account
+    cannot see it, so it is not returned as this one's (nor created again under the key)."""
+    journal = Journal(SqliteStore(tmp_path / "journal.sqlite3"))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> Any:
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            first = await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-7")
+        other = api.client(api_key="sk-another-account", transport=kie.transport,
+                           journal=journal, **NO_LIMITS)  # fmt: skip
+        async with other as client:
+            with pytest.raises(ConfigurationError, match="another API key") as info:
+                await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-7")
+        return first, info.value
+
+    first, error = api.run(scenario)
+    assert "job-7" in str(error)
+    assert kit.CANARY not in str(error)
+    creates = [r for r in kie.requests if r.url.endswith("/jobs/createTask")]
+    assert len(creates) == 1
+    (row,) = journal.entries()
+    assert row.task_id == first.id
+    assert row.account is not None
+    assert kit.CANARY not in row.account  # a hash of the key, never the key
+
+
 def test_an_idempotency_key_reused_with_another_input_is_refused_not_the_old_task(
     api: Any, kit: SimpleNamespace
 ) -> None:

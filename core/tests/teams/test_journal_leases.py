@@ -246,6 +246,7 @@ def test_an_older_sqlite_journal_gains_the_owner_columns(tmp_path: Path) -> None
     assert kept is not None
     assert kept.task_id == "t1"
     assert kept.owner is None
+    assert kept.account is None  # made before accounts were kept: any key may reuse its key
     assert store.insert(row("new", owner="a"), lease=5)
     store.close()
 

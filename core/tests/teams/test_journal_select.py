@@ -285,7 +285,7 @@ def test_the_journals_writes_build_no_temporary_table(tmp_path: Path) -> None:
     assert store.get("nothing") is None  # the file and its schema, as kiekit makes them
     store.close()
     writes = [
-        (_INSERT, [None] * 14),
+        (_INSERT, [None] * 15),
         (change_statement("entries", "?", ("state", "task_id", "updated_at")), [None] * 4),
         (change_statement("entries", "?", ("state", "assets", "error", "updated_at")), [None] * 5),
         (change_statement("entries", "?", ("files", "out_dir", "updated_at")), [None] * 4),

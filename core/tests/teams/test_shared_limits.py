@@ -202,9 +202,9 @@ def test_client_and_async_client_share_one_window(redis_url: str, prefix: str) -
     drive(eng.submit(GROK, request), transport)
     asyncio.run(async_create())
 
-    assert bands([create(limiter, eng._account)]) == {1: 1}  # the window is full
+    assert bands([create(limiter, eng.account)]) == {1: 1}  # the window is full
     store = redis.Redis.from_url(redis_url)
-    base = f"{prefix}:{{{eng._account}}}"
+    base = f"{prefix}:{{{eng.account}}}"
     assert store.zcard(f"{base}:answered") == 2
     assert store.zcard(f"{base}:in-flight") == 0
     store.close()

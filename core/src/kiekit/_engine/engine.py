@@ -129,8 +129,8 @@ class Engine:
         self.poll = poll
         self.retry = retry or RetryPolicy.never()
         self.limiter = limiter
-        # The shared limiter's windows are kept under a hash of the key, never the key itself
-        self._account = hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        # The account's name in shared limits and journals: a hash of the key, never the key
+        self.account = hashlib.sha256(api_key.encode()).hexdigest()[:32]
         self.downloads = downloads or DownloadPolicy()
 
     # -- one call ---------------------------------------------------------------------------
@@ -318,7 +318,7 @@ class Engine:
         assert limiter is not None
         within = None if latest is None or slot.task_id is None else latest - now
         waiting: float | None = yield Reserve(
-            limiter, self._account, slot.task_id, slot.per_task, within
+            limiter, self.account, slot.task_id, slot.per_task, within
         )
         return waiting
 
@@ -326,7 +326,7 @@ class Engine:
         limiter = self.limiter
         if limiter is None or isinstance(limiter, RateLimiter):
             return None
-        return _SharedAdmission(Reserve(limiter, self._account, member=secrets.token_hex(8)))
+        return _SharedAdmission(Reserve(limiter, self.account, member=secrets.token_hex(8)))
 
     def _window(self, slot: _Slot) -> float:
         """How long a request refused with 429 waits before it is sent again: the window of

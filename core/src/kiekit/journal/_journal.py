@@ -142,6 +142,7 @@ class Journal:
         base_url: str | None = None,
         key: str | None = None,
         out_dir: str | None = None,
+        account: str | None = None,
     ) -> Entry | None:
         """Write the intent row before the create is sent. With ``key`` the row is claimed
         atomically, and held by this process for the journal's lease: None when a row with that
@@ -158,6 +159,7 @@ class Journal:
             updated_at=now,
             base_url=base_url,
             out_dir=out_dir,
+            account=account,
             owner=None if key is None else self.owner,
         )
         if key is None:  # a random key: nobody else can want this row
@@ -171,6 +173,7 @@ class Journal:
             "error": None,
             "updated_at": now,
             "base_url": base_url,
+            "account": account,
         }
         retryable = [EntryState.REJECTED, EntryState.CLAIMED]
         return self.store.update(
@@ -483,7 +486,9 @@ class Recorder:
                 raise ConfigurationError("idempotency_key needs a journal (journal=None here)")
             return None
         request = dict(create.body) if create.body is not None else None
-        entry = self.journal.intend(model, request, base_url=self._engine.base_url, key=key)
+        entry = self.journal.intend(
+            model, request, base_url=self._engine.base_url, key=key, account=self._engine.account
+        )
         if entry is not None:
             return entry
         assert key is not None  # only a keyed intent can find its row taken
@@ -501,6 +506,11 @@ class Recorder:
             raise ValidationError(
                 "idempotency_key",
                 f"{key!r} was used for a different input ({task}); a new input needs a new key",
+            )
+        if earlier is not None and earlier.account not in (None, self._engine.account):
+            raise ConfigurationError(
+                f"idempotency key {key!r} was used with another API key (another KIE account): "
+                "its task lives in that account; use a key of its own for this one"
             )
         if earlier is not None and earlier.base_url != self._engine.base_url:
             raise ConfigurationError(

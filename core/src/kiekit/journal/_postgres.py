@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     updated_at DOUBLE PRECISION NOT NULL,
     base_url TEXT,
     out_dir TEXT,
+    account TEXT,
     request TEXT,
     assets TEXT NOT NULL DEFAULT '[]',
     files TEXT NOT NULL DEFAULT '[]',
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     owner TEXT,
     lease_until DOUBLE PRECISION
 );
+-- columns added since the first journals (a table made by an older kiekit)
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS account TEXT;
 CREATE INDEX IF NOT EXISTS {TABLE}_task_id ON {TABLE} (task_id);
 CREATE INDEX IF NOT EXISTS {TABLE}_owner ON {TABLE} (owner) WHERE lease_until IS NOT NULL;
 -- listings read the newest rows, resume the open ones (as in SQLite: kiekit.journal._stores)

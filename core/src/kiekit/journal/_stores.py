@@ -168,6 +168,7 @@ CREATE TABLE IF NOT EXISTS entries (
     updated_at REAL NOT NULL,
     base_url TEXT,
     out_dir TEXT,
+    account TEXT,
     request TEXT,
     assets TEXT NOT NULL DEFAULT '[]',
     files TEXT NOT NULL DEFAULT '[]',
@@ -193,6 +194,7 @@ _COLUMNS = (
     "updated_at",
     "base_url",
     "out_dir",
+    "account",
     "request",
     "assets",
     "files",
@@ -201,7 +203,7 @@ _COLUMNS = (
     "lease_until",
 )
 # Columns added since the first journal files; _prepare adds them to an older file.
-_ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL"}
+_ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "account": "TEXT"}
 
 # A row nobody else holds: unowned, ours, released, or its lease has run out. The same words
 # in SQLite and PostgreSQL, with each one's placeholders.
@@ -563,6 +565,7 @@ def _row_values(entry: Entry) -> list[Any]:
         entry.updated_at,
         entry.base_url,
         entry.out_dir,
+        entry.account,
         None if request is None else json.dumps(request),
         json.dumps([_asset_json(asset) for asset in entry.assets]) if entry.assets else "[]",
         json.dumps(list(entry.files)) if entry.files else "[]",
@@ -615,6 +618,7 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         task_id=row["task_id"],
         base_url=row["base_url"],
         out_dir=row["out_dir"],
+        account=row["account"],
         assets=tuple(_asset_of(item) for item in json.loads(row["assets"])),
         files=tuple(json.loads(row["files"])),
         error=None if row["error"] is None else json.loads(row["error"]),
