@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +63,37 @@ def test_policy_from_the_environment(environ: dict[str, Any], admitted: str, ref
 def test_prefer_maps_model_ids_to_distributions() -> None:
     policy = Policy.from_env({"KIEKIT_PREFER": "a/b=Kiekit_X, c=kiekit-y"})
     assert policy.prefer == {"a/b": "kiekit-x", "c": "kiekit-y"}
+
+
+def _readme_providers() -> dict[str, str]:
+    """The README's providers table: model id -> distribution."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[1].startswith("kiekit-") and cells[0] != "*":
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_the_distribution_named_for_a_model_is_the_readmes() -> None:
+    from kiekit.discovery import distribution_for
+
+    table = _readme_providers()
+    assert len(table) > 60  # the table was read
+    assert {model: distribution_for(model) for model in table} == table
+    assert distribution_for("nano-banana-pro") == "kiekit-market"  # any other id: the market
+
+
+def test_a_model_of_a_plugin_not_installed_names_what_to_install() -> None:
+    from kiekit.errors import UnknownModelError
+    from kiekit.registry import Registry
+
+    with pytest.raises(UnknownModelError, match="kiekit-veo serves it: install kiekit-veo"):
+        Registry(discover=False).provider("veo3")
+    blocked = Registry(blocked=["kiekit-veo", "kiekit-market"])
+    with pytest.raises(UnknownModelError, match="kiekit-veo serves it, but KIEKIT_BLOCK_PLUGINS"):
+        blocked.provider("veo3")
+    with pytest.raises(UnknownModelError) as info:  # served by a plugin that is here: no hint
+        Registry(blocked=["kiekit-market"]).provider("flux-kontext-mx")
+    assert "serves it" not in str(info.value)

@@ -247,3 +247,32 @@ def installed(policy: Policy | None = None) -> list[Listing]:
             )
         )
     return sorted(listings, key=lambda item: (item.distribution, item.model))
+
+
+# Which of kiekit's own distributions serves a model id (the README's providers table), for an
+# error that can say what to install; the first pattern that matches wins. A plugin's own
+# entry points are the truth once installed: this only names what is not.
+_SERVED_BY = (
+    ("gpt4o-image", "kiekit-gpt4o-image"),
+    ("flux-kontext-*", "kiekit-flux-kontext"),
+    ("grok-imagine/*", "kiekit-grok-imagine"),
+    ("veo3*", "kiekit-veo"),
+    ("runway/*", "kiekit-runway"),
+    ("luma/*", "kiekit-luma"),
+    ("kling-3.0/*", "kiekit-kling"),
+    ("sora-*", "kiekit-sora"),
+    ("suno/*", "kiekit-suno"),
+    ("mj_*", "kiekit-midjourney"),
+    ("gpt-5*", "kiekit-chat"),
+    ("claude-*", "kiekit-chat"),
+    ("gemini-*", "kiekit-chat"),
+    ("grok-4*", "kiekit-chat"),
+    ("*", "kiekit-market"),  # any other id: KIE's market, its generic plugin
+)
+
+
+def distribution_for(model: str) -> str:
+    """The kiekit distribution that serves ``model`` (kiekit-market for any market id)."""
+    from fnmatch import fnmatchcase
+
+    return next(dist for pattern, dist in _SERVED_BY if fnmatchcase(model, pattern))

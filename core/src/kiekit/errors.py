@@ -134,11 +134,19 @@ class UnknownModelError(KieError, LookupError):
     """No installed provider owns this model id."""
 
     def __init__(
-        self, model: str, known: list[str], *, suggestions: list[str] | None = None
+        self,
+        model: str,
+        known: list[str],
+        *,
+        suggestions: list[str] | None = None,
+        served_by: str | None = None,
     ) -> None:
         hint = ", ".join(sorted(known)) if known else "none installed"
         guess = did_you_mean(suggestions or [])
-        super().__init__(f"no installed provider offers model {model!r}{guess} (installed: {hint})")
+        serve = f"; {served_by}" if served_by else ""  # which distribution would serve it
+        super().__init__(
+            f"no installed provider offers model {model!r}{guess}{serve} (installed: {hint})"
+        )
         self.model = model
         self.suggestions = list(suggestions or [])
 

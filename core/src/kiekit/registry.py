@@ -27,6 +27,7 @@ import pluggy
 from kiekit import discovery, hookspecs
 from kiekit.chat.provider import ChatProvider
 from kiekit.discovery import (
+    ALLOW_ENV,
     BLOCK_ENV,
     Listing,
     Policy,
@@ -222,7 +223,9 @@ class Registry:
             if model not in self._providers:  # only a pattern (the generic market) serves it
                 chats = self.chat_models()
                 close = difflib.get_close_matches(model, chats, n=3, cutoff=0.75)
-                raise UnknownModelError(model, chats, suggestions=close)
+                raise UnknownModelError(
+                    model, chats, suggestions=close, served_by=self._served_by(model)
+                )
             raise ValidationError(
                 "model", f"{model!r} is a task model, not a chat model: use submit or kie run"
             )
@@ -275,8 +278,21 @@ class Registry:
                     )
                 return chosen
             raise UnknownModelError(
-                model, self._named_models(), suggestions=self.suggestions(model)
+                model,
+                self._named_models(),
+                suggestions=self.suggestions(model),
+                served_by=self._served_by(model),
             )
+
+    def _served_by(self, model: str) -> str | None:
+        """Which of kiekit's distributions serves ``model``, when it is not in use here."""
+        wanted = discovery.distribution_for(model)
+        if any(canonical(distribution_of(ep)) == canonical(wanted) for ep in self._points()):
+            return None  # it is here: the id is not one it serves
+        every = discovery.entry_points_of_group() if self._discover else []
+        if any(canonical(distribution_of(ep)) == canonical(wanted) for ep in every):
+            return f"{wanted} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+        return f"{wanted} serves it: install {wanted}"
 
     def _preferred_first(self, model: str, points: list[EntryPoint]) -> list[EntryPoint]:
         preferred = self._policy.prefer.get(model)
