@@ -205,6 +205,20 @@ def test_the_receiver_acks_verifies_and_drops_repeats() -> None:
     asyncio.run(scenario())
 
 
+def test_signatures_are_judged_by_the_receivers_clock_the_mocks_when_given() -> None:
+    """The mock stamps callbacks with its own clock: a test that moved it an hour on gives the
+    receiver that clock (`clock=mock.clock.now`), else a fresh callback reads as a replay."""
+    hour_on = time.time() + 3600
+    refused, taken = WebhookReceiver(KEY), WebhookReceiver(KEY, clock=lambda: hour_on)
+    with pytest.raises(SignatureError, match="a replay"):
+        refused.accept(market_body(TASK_ID), **_headers(signed(TASK_ID, at=hour_on)))
+    assert taken.accept(market_body(TASK_ID), **_headers(signed(TASK_ID, at=hour_on)))
+
+
+def _headers(headers: dict[str, str]) -> dict[str, str | None]:
+    return {"timestamp": headers[TIMESTAMP_HEADER], "signature": headers[SIGNATURE_HEADER]}
+
+
 def test_without_a_key_the_receiver_accepts_unsigned_callbacks() -> None:
     async def scenario() -> None:
         receiver = WebhookReceiver()
@@ -263,6 +277,34 @@ def test_a_signed_mock_callback_ends_a_wait_that_polls_slowly(
     assert [(c.task_id, c.delivered) for c in delivered] == [(task.id, True)]
     polls = [r for r in mock.requests() if r.path.endswith("/recordInfo")]
     assert len(polls) == 1  # only the one the callback triggered: the schedule's first is far off
+
+
+def test_on_status_hears_of_a_callback_for_a_task_a_wait_is_on_too(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """on_status is told of every accepted callback, confirmed: a waited task's as well (the
+    wait ends with its own poll)."""
+    from kiekit.models import State
+
+    mock = _mock(mock_server_factory)
+    confirmed: list[Any] = []
+
+    async def scenario() -> Any:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=SLOW, rate_limits=None
+        ) as kie:
+            receiver = WebhookReceiver(KEY, client=kie, on_status=confirmed.append)
+            async with serving(receiver) as url:
+                task = await kie.submit(GROK, prompt="a lighthouse", callback_url=url)
+                waiting = asyncio.ensure_future(receiver.wait(kie, task))
+                await _finish(mock, task.id)
+                results = await asyncio.wait_for(waiting, 15)
+                await _until(lambda: bool(confirmed))
+        return task, results
+
+    task, results = asyncio.run(scenario())
+    assert results.task_id == task.id
+    assert [(status.task_id, status.state) for status in confirmed] == [(task.id, State.SUCCEEDED)]
 
 
 def test_a_receiver_with_another_key_refuses_the_mocks_callbacks_and_polling_still_ends_the_wait(
