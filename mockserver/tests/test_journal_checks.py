@@ -75,6 +75,9 @@ def test_created_once(mock: MockServer, kie: Kie) -> None:
     assert (ok["passed"], ok["offending"]) == (True, [])
     missing = ctl(kie, "GET", "/_mock/journal/check?check=created_once").json()
     assert missing["field"] == "task_id"
+    for name in ("seconds", "window"):  # a bad number is refused even where it does not apply
+        bad = ctl(kie, "GET", f"/_mock/journal/check?check=created_once&task_id=x&{name}=-1")
+        assert (bad.status, bad.json()["field"]) == (400, name)
 
 
 def test_duplicate_creates_are_caught_within_the_window(mock: MockServer, kie: Kie) -> None:

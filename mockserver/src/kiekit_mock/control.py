@@ -271,14 +271,15 @@ async def check_journal(request: web.Request) -> web.Response:
 
 def _run_check(journal: Journal, check: str, query: Mapping[str, str]) -> CheckResult:
     task_id = query.get("task_id")
+    # a bad number is refused whichever check it is given to, not ignored by the others
+    window = _query_number(query, "window", minimum=0)
+    seconds = _query_number(query, "seconds", minimum=0)
     if check == "created_once":
         if not task_id:
             raise ControlError("task_id", "is required for created_once")
         return journal.check_created_once(task_id)
     if check == "no_duplicate_creates":
-        window = _query_number(query, "window", minimum=0)
         return journal.check_no_duplicate_creates(DUPLICATE_WINDOW if window is None else window)
-    seconds = _query_number(query, "seconds", minimum=0)
     if seconds is None:
         raise ControlError("seconds", "is required for no_poll_faster_than")
     return journal.check_no_poll_faster_than(seconds, task_id or None)

@@ -17,7 +17,18 @@ from ..rules import OUTCOME_KINDS, Rule
 from ..scenario import FORMAT
 from ..state import State
 from .operation import json_response, plain
-from .schema import INT, STRING, Schema, boolean, enum, nullable, number, obj, strict
+from .schema import (
+    INT,
+    STRING,
+    Schema,
+    boolean,
+    enum,
+    nullable,
+    number,
+    obj,
+    required_text,
+    strict,
+)
 
 SCENARIO_SUMMARY = strict(
     {
@@ -112,9 +123,11 @@ def ctl(
     ids: tuple[str, ...] = (),
     query: dict[str, Schema] | None = None,
     required_query: tuple[str, ...] = (),
+    optional_body: bool = False,
 ) -> dict[str, Any]:
     """A control route: JSON in and out, real HTTP statuses (controlwire.py). Query parameters
-    are optional but those in ``required_query``."""
+    are optional but those in ``required_query``; ``optional_body``: no body reads as {}
+    (read_object), a change of nothing."""
     responses = {str(status): json_response(answer)} | _errors(*errors)
     if status == 201:  # an account answers 200 when it existed already
         responses["200"] = json_response(answer)
@@ -130,6 +143,8 @@ def ctl(
     for parameter in operation.get("parameters", ()):
         if parameter["name"] in required_query:
             parameter["required"] = True
+    if optional_body:
+        operation["requestBody"]["required"] = False
     return operation
 
 
@@ -160,7 +175,7 @@ TASK = strict({"task": OBJECT})
 # Outcome.parse: a kind, or an object whose kind defaults to "success" when left out (so `{}`
 # is a success); code (an int, or one written in ASCII digits) and msg may be null, kind not.
 _OUTCOME_OBJECT = closed(
-    {"code": {"anyOf": [INT, {"type": "string", "pattern": "^[0-9]+$"}]}, "msg": STRING}
+    {"code": {"anyOf": [INT, {"type": "string", "pattern": "^[0-9]+$"}]}, "msg": required_text()}
 )
 _OUTCOME_OBJECT["properties"]["kind"] = enum(OUTCOME_KINDS)
 OUTCOME = {"anyOf": [enum(OUTCOME_KINDS), _OUTCOME_OBJECT]}
@@ -413,6 +428,7 @@ def _control() -> dict[str, dict[str, Any]]:
                 "Turn limits on/off",
                 OBJECT,
                 errors=(400,),
+                optional_body=True,
                 body=closed(
                     {"documented": boolean()} | dict.fromkeys(sorted(LIMIT_FIELDS), POSITIVE_INT)
                 ),
@@ -437,6 +453,7 @@ def _control() -> dict[str, dict[str, Any]]:
                 "Signing, duplicates, tampering (409: tampering while unsigned)",
                 OBJECT,
                 errors=(400, 409),
+                optional_body=True,
                 body=closed(
                     {
                         "hmac_key": nullable({"type": "string", "minLength": 1}),
