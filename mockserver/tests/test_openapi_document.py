@@ -377,3 +377,35 @@ def test_the_rule_schema_accepts_exactly_what_the_mock_does(kie: Kie, body: Any)
     )
     valid = _control_body("/_mock/rules", "post").is_valid(body)
     assert (answer.status == 201) == valid, (answer.status, answer.body)
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ("fail", True),
+        ({}, True),  # kind left out: a success
+        ({"kind": "fail", "code": 501, "msg": "boom"}, True),
+        ({"kind": "moderation", "code": "422", "msg": None}, True),
+        ({"kind": "success", "msg": "boom"}, False),  # only a failure has a message
+        ({"code": 500}, False),  # nor a code (kind left out: a success)
+        ({"kind": "fail", "msg": "\f"}, False),  # a blank message
+        ({"kind": "fail", "msg": ""}, False),
+    ],
+)
+def test_an_outcome_body_the_document_takes_is_one_the_mock_takes(
+    kie: Kie, body: Any, valid: bool
+) -> None:
+    """PUT /_mock/tasks/{id}/outcome: the document and the mock agree (schemathesis' coverage
+    phase checks both ways)."""
+    document = build_document()
+    operation = document["paths"]["/_mock/tasks/{task_id}/outcome"]["put"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**document, **schema})  # its $refs resolve in the document
+    assert validator.is_valid(body) is valid
+    task_id = kie.create("grok-imagine/text-to-image", prompt="x")
+    answer = kie.fetch(
+        f"{kie.base_url}/_mock/tasks/{task_id}/outcome",
+        method="PUT",
+        data=json.dumps(body).encode(),
+    )
+    assert (answer.status == 200) is valid, answer.json()

@@ -143,7 +143,7 @@ class Outcome:
             if not failing:
                 raise ControlError("code", "only a fail or moderation outcome has a code")
         if self.msg is not None:
-            if not isinstance(self.msg, str) or not self.msg:
+            if not isinstance(self.msg, str) or re.search(r"\S", self.msg) is None:
                 raise ControlError("msg", "must be a non-empty string")
             if not failing:
                 raise ControlError("msg", "only a fail or moderation outcome has a message")

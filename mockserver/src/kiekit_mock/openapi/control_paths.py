@@ -173,12 +173,15 @@ def _mode(name: str, *, polls: Schema, seconds: Schema) -> Schema:
 
 TASK = strict({"task": OBJECT})
 # Outcome.parse: a kind, or an object whose kind defaults to "success" when left out (so `{}`
-# is a success); code (an int, or one written in ASCII digits) and msg may be null, kind not.
-_OUTCOME_OBJECT = closed(
-    {"code": {"anyOf": [INT, {"type": "string", "pattern": "^[0-9]+$"}]}, "msg": required_text()}
-)
-_OUTCOME_OBJECT["properties"]["kind"] = enum(OUTCOME_KINDS)
-OUTCOME = {"anyOf": [enum(OUTCOME_KINDS), _OUTCOME_OBJECT]}
+# is a success); code (an int, or one written in ASCII digits) and msg may be null, kind not;
+# only a failing kind (fail, moderation) has a code or a message.
+_FAILING = ("fail", "moderation")
+_CODE: Schema = {"anyOf": [INT, {"type": "string", "pattern": "^[0-9]+$"}]}
+_SUCCEEDING = closed({"code": {"type": "null"}, "msg": {"type": "null"}})
+_SUCCEEDING["properties"]["kind"] = enum(k for k in OUTCOME_KINDS if k not in _FAILING)
+_FAILURE = closed({"code": _CODE, "msg": required_text()}, ("kind",))
+_FAILURE["properties"]["kind"] = enum(_FAILING)
+OUTCOME = {"anyOf": [enum(OUTCOME_KINDS), _SUCCEEDING, _FAILURE]}
 _UNSET: Schema = {"enum": [0, None]}  # a count or a length left out: 0, null or absent
 _NOT_MANUAL: Schema = {"enum": [False, None]}
 _SOME_POLLS: Schema = {"type": "integer", "minimum": 1}
