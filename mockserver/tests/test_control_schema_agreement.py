@@ -59,6 +59,9 @@ def test_a_scenario_is_read_as_one_whatever_other_members_it_has(kie: Kie) -> No
     scenario = {"format": "kiekit-mock-scenario/1", "tasks": [], "files": [], "log": []}
     answer = ctl(kie, "POST", "/_mock/scenarios", scenario)
     assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
+    left_out = {"format": "kiekit-mock-scenario/1", "tasks": None, "files": None}  # null: absent
+    answer = ctl(kie, "POST", "/_mock/scenarios", left_out)
+    assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
 
 
 @pytest.mark.parametrize(

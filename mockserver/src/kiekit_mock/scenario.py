@@ -116,7 +116,8 @@ class Scenario:
     def from_json(cls, value: Mapping[str, Any]) -> Scenario:
         if value.get("format") != FORMAT:
             raise ValueError(f"not a scenario: 'format' must be {FORMAT!r}")
-        tasks, files = value.get("tasks", []), value.get("files", [])
+        # null counts as left out, as everywhere in the control API's document
+        tasks, files = value.get("tasks") or [], value.get("files") or []
         if not isinstance(tasks, list) or not all(isinstance(t, Mapping) for t in tasks):
             raise ValueError("tasks must be a list of objects")
         if not isinstance(files, list) or not all(isinstance(f, Mapping) for f in files):
