@@ -62,6 +62,10 @@ def test_a_scenario_is_read_as_one_whatever_other_members_it_has(kie: Kie) -> No
     left_out = {"format": "kiekit-mock-scenario/1", "tasks": None, "files": None}  # null: absent
     answer = ctl(kie, "POST", "/_mock/scenarios", left_out)
     assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
+    wrong = ctl(kie, "POST", "/_mock/scenarios", {**left_out, "files": {}})  # not a list
+    assert (wrong.status, wrong.json()["field"]) == (400, "body")
+    har = {"log": {"entries": []}, "format": "anything"}  # HAR allows other members
+    assert ctl(kie, "POST", "/_mock/scenarios", har).status == 200
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ from . import media
 from .envelope import dumps
 from .route_helpers import origin_of, parse_json_object
 from .runtime import RUNTIME
-from .scenario import MEDIA_TYPE, RecordedFile, RecordedTask, Scenario
+from .scenario import FORMAT, MEDIA_TYPE, RecordedFile, RecordedTask, Scenario
 
 ROUTES = web.RouteTableDef()
 FILES_PREFIX = "/_mock/har-files/"
@@ -196,8 +196,8 @@ def _result_files(
 
 def load_scenario(value: Mapping[str, Any]) -> Scenario:
     """A scenario written by `python -m kiekit_mock har` (it names its `format`), or a HAR
-    document (it has `log`)."""
-    if "format" not in value and "log" in value:
+    document (it has `log`, and whatever else, as HAR allows: a `format` member too)."""
+    if value.get("format") != FORMAT and "log" in value:
         return parse_har(value)
     return Scenario.from_json(value)
 

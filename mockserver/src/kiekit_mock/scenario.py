@@ -117,7 +117,8 @@ class Scenario:
         if value.get("format") != FORMAT:
             raise ValueError(f"not a scenario: 'format' must be {FORMAT!r}")
         # null counts as left out, as everywhere in the control API's document
-        tasks, files = value.get("tasks") or [], value.get("files") or []
+        tasks, files = value.get("tasks"), value.get("files")
+        tasks, files = [] if tasks is None else tasks, [] if files is None else files
         if not isinstance(tasks, list) or not all(isinstance(t, Mapping) for t in tasks):
             raise ValueError("tasks must be a list of objects")
         if not isinstance(files, list) or not all(isinstance(f, Mapping) for f in files):
