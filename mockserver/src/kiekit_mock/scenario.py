@@ -18,7 +18,9 @@ from typing import Any
 FORMAT = "kiekit-mock-scenario/1"
 
 
-MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+# a file's media type (ASCII, so the OpenAPI document's pattern means the same everywhere)
+MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+$"
+MEDIA_TYPE = re.compile(MEDIA_TYPE_PATTERN)
 
 
 def _text(value: Mapping[str, Any], name: str, *, optional: bool = False) -> Any:

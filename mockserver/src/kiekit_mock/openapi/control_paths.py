@@ -14,7 +14,7 @@ from ..inspector import PAGE
 from ..limits import SETTING_FIELDS as LIMIT_FIELDS
 from ..requestlog import REQUEST_KINDS
 from ..rules import OUTCOME_KINDS, Rule
-from ..scenario import FORMAT
+from ..scenario import FORMAT, MEDIA_TYPE_PATTERN
 from ..state import State
 from .operation import json_response, plain
 from .schema import (
@@ -95,7 +95,7 @@ SCENARIO = obj(
                 {
                     "name": STRING,
                     "url": STRING,
-                    "contentType": STRING,
+                    "contentType": {"type": "string", "pattern": MEDIA_TYPE_PATTERN},
                     "base64": nullable({"type": "string", "contentEncoding": "base64"}),
                 },
                 ["name", "url", "contentType"],
