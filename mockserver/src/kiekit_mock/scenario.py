@@ -59,7 +59,8 @@ class RecordedTask:
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> RecordedTask:
-        answers = value.get("answers", [])
+        answers = value.get("answers")
+        answers = [] if answers is None else answers  # null: left out, as the document says
         if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
             raise ValueError("tasks[].answers must be a list of objects")
         return cls(
