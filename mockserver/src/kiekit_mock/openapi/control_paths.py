@@ -51,6 +51,7 @@ SCENARIO_SUMMARY = strict(
 CONTROL_ERROR = strict({"error": STRING, "field": STRING})
 OBJECT: Schema = {"type": "object"}
 OBJECTS: Schema = {"type": "array", "items": OBJECT}
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 HAR = obj(
     {
         "log": obj(
@@ -96,7 +97,10 @@ SCENARIO = obj(
                     "name": STRING,
                     "url": STRING,
                     "contentType": {"type": "string", "pattern": MEDIA_TYPE_PATTERN},
-                    "base64": nullable({"type": "string", "contentEncoding": "base64"}),
+                    # what base64.b64decode(validate=True) takes (contentEncoding only annotates)
+                    "base64": nullable(
+                        {"type": "string", "contentEncoding": "base64", "pattern": BASE64}
+                    ),
                 },
                 ["name", "url", "contentType"],
             ),
