@@ -60,7 +60,7 @@ def test_a_scenario_is_read_as_one_whatever_other_members_it_has(kie: Kie) -> No
     answer = ctl(kie, "POST", "/_mock/scenarios", scenario)
     assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
     left_out = {"format": "kiekit-mock-scenario/1", "tasks": None, "files": None}  # null: absent
-    task = {"taskId": "t", "createPath": "/c", "createAnswer": {}, "answers": None}
+    task: dict[str, Any] = {"taskId": "t", "createPath": "/c", "createAnswer": {}, "answers": None}
     answer = ctl(kie, "POST", "/_mock/scenarios", {**left_out, "tasks": [task]})
     assert answer.status == 200, answer.json()
     answer = ctl(kie, "POST", "/_mock/scenarios", left_out)
