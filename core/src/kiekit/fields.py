@@ -163,7 +163,7 @@ def _check_bool(spec: Spec, name: str, value: Any) -> None:
 
 
 def _check_url(spec: Spec, name: str, value: Any) -> None:
-    if not isinstance(value, str) or not _is_http_url(value):
+    if not isinstance(value, str) or not is_http_url(value):
         raise ValidationError(name, f"must be an http(s) URL; got {value!r}")
 
 
@@ -172,7 +172,7 @@ def _check_urls(spec: Spec, name: str, value: Any) -> None:
         raise ValidationError(name, "must be a list of URLs")
     _check_length(spec, name, len(value), "URLs")
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not _is_http_url(item):
+        if not isinstance(item, str) or not is_http_url(item):
             raise ValidationError(f"{name}[{index}]", f"must be an http(s) URL; got {item!r}")
 
 
@@ -208,8 +208,15 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
 
 
-def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
+def is_http_url(value: object) -> bool:
+    """Whether ``value`` is an absolute http(s) URL with a host and no whitespace: what KIE
+    takes for a file, a callback or a link to renew."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed [IPv6 host
+        return False
     return (
         parts.scheme in ("http", "https")
         and bool(parts.netloc)

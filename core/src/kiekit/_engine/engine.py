@@ -31,7 +31,7 @@ from kiekit.errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from kiekit.fields import Input
+from kiekit.fields import Input, is_http_url
 from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
@@ -292,8 +292,10 @@ class Engine:
         self, model: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
         """The create request for checked input: built once, journaled, then sent."""
-        if callback_url:
-            _check_callback_url(callback_url)
+        # KIE refuses a callBackUrl that is not an http(s) URL only after the create is sent
+        # (a 422, the create wasted): checked here first
+        if callback_url and not is_http_url(callback_url):
+            raise ValidationError("callback_url", f"must be an http(s) URL, got {callback_url!r}")
         return self.registry.provider(model).build_request(model, params, callback_url=callback_url)
 
     def create_slot(self) -> Flow[None]:
@@ -390,7 +392,7 @@ class Engine:
         """A fresh direct link for a KIE-made file URL, valid 20 minutes
         (``POST /api/v1/common/download-url``, kie-api.md §4). A URL KIE did not make is
         refused with code 422 "url is wrong" (UnprocessableError). Safe to send again."""
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+        if not is_http_url(url):
             raise ValidationError("url", f"must be an http(s) URL, got {url!r}")
         request = Request("POST", DOWNLOAD_URL_PATH, body={"url": url})
         data = yield from self._exchange(request, task_id=task_id, safe=True)
@@ -595,14 +597,3 @@ class _SharedAdmission:
 
 def _for_task(task_id: str | None) -> str:
     return "" if task_id is None else f" (task {task_id})"
-
-
-def _check_callback_url(url: str) -> None:
-    """KIE refuses a callBackUrl that is not an http(s) URL only after the create is sent
-    (a 422, the create wasted): checked here first."""
-    try:
-        parts = urlsplit(url) if isinstance(url, str) else None
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("callback_url", f"must be an http(s) URL, got {url!r}")

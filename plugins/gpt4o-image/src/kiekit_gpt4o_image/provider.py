@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from attrs import frozen
 from kiekit.plugin import (
@@ -41,6 +40,7 @@ from kiekit.plugin import (
     assets,
     choice,
     flag,
+    is_http_url,
     text,
     url,
     urls,
@@ -148,7 +148,7 @@ class Gpt4oImageProvider(SuccessFlagProvider):
         :meth:`parse_download_url`."""
         if not isinstance(task_id, str) or not task_id.strip():
             raise ValidationError("task_id", "must be a task id")
-        if not isinstance(url, str) or not _is_http_url(url):
+        if not is_http_url(url):
             raise ValidationError("url", f"must be an http(s) URL; got {url!r}")
         return Request("POST", DOWNLOAD_URL_PATH, body={"taskId": task_id, "url": url})
 
@@ -156,16 +156,8 @@ class Gpt4oImageProvider(SuccessFlagProvider):
         """The link from download-url's ``data``: a URL string (§3.1). The quickstart page's
         sketch reads ``data.downloadUrl`` instead; that is accepted too."""
         link = data.get("downloadUrl") if isinstance(data, dict) else data
-        if not isinstance(link, str) or not _is_http_url(link):
+        if not isinstance(link, str) or not is_http_url(link):
             raise ProtocolError(
                 "download-url answered no http(s) URL", task_id=task_id, payload=data
             )
         return link
-
-
-def _is_http_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
