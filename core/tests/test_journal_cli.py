@@ -29,6 +29,11 @@ def _creates(mock: Any) -> int:
     return len([r for r in mock.requests() if r.path == "/api/v1/jobs/createTask"])
 
 
+def _results(out: Path) -> list[dict[str, Any]]:
+    """The rows of a batch's results.jsonl in ``out``."""
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
 def _tasks(capsys: pytest.CaptureFixture[str], *options: str) -> list[dict[str, Any]]:
     capsys.readouterr()
     assert main(["tasks", "--json", *options]) == 0
@@ -55,7 +60,7 @@ def test_an_interrupted_batch_is_finished_by_kie_resume_and_nothing_is_created_t
     assert main([*batch, "--timeout", "0.2"]) == 1  # the waits give up; the tasks live on
     err = capsys.readouterr().err
     assert "jobs.jsonl:3: not JSON" in err
-    report = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    report = _results(out)
     assert [(r["line"], r["state"]) for r in report] == [(1, "error"), (2, "error"), (3, "invalid")]
     assert all(r["task_id"] and r["error"]["type"] == "WaitTimeoutError" for r in report[:2])
 
@@ -79,7 +84,7 @@ def test_an_interrupted_batch_is_finished_by_kie_resume_and_nothing_is_created_t
     created = _creates(mock)
     assert created == 2
     assert main(batch) == 1  # only the broken line is left
-    report = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    report = _results(out)
     assert [r["state"] for r in report] == ["succeeded", "succeeded", "invalid"]
     assert _creates(mock) == created
     assert main(["resume", "--base-url", mock.base_url]) == 0
@@ -308,8 +313,7 @@ def test_kie_batch_refuses_a_mistyped_model_id_as_kie_run_does_unless_any_model(
     err = capsys.readouterr().err
     assert "jobs.jsonl:1: model: 'flux-kontext-pr' is not a model id any plugin lists" in err
     assert "did you mean 'flux-kontext-pro'" in err
-    (line,) = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
-    result = json.loads(line)
+    (result,) = _results(tmp_path / "out")
     assert [result[k] for k in ("id", "model", "state")] == ["typo", "flux-kontext-pr", "invalid"]
     assert _creates(mock) == 0  # nothing paid for a typo
     assert main(["batch", str(jobs), *where, "--any-model"]) == 0  # the mock takes any id
@@ -332,8 +336,8 @@ def test_kie_batch_mock_again_makes_the_jobs_the_gone_embedded_mock_held(
     capsys.readouterr()
     assert main(argv) == 0
     assert "job a (line 1): made on a mock server at http://127.0.0.1:" in capsys.readouterr().err
-    (line,) = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
-    files = json.loads(line)["files"]
+    (result,) = _results(tmp_path / "out")
+    files = result["files"]
     assert files
     assert all(Path(name).is_file() for name in files)
 

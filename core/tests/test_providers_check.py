@@ -3,6 +3,7 @@ model id two distributions declare — each named in its JSON (issue 16)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -43,22 +44,39 @@ def _dist(site: Path, name: str, entry_points: str, requires: str = "") -> None:
     (info / "entry_points.txt").write_text(f"[kiekit.providers]\n{entry_points}\n")
 
 
-@pytest.fixture
-def troubled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Two distributions declaring one model id, a third whose module does not exist, and a
-    fourth built for a kiekit far in the future."""
+@contextlib.contextmanager
+def _duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *others: tuple[str, ...]
+) -> Iterator[Path]:
+    """acme-one and acme-two both declaring acme/dup-model (and ``others``: _dist's arguments
+    after the site), importable for the test's length."""
     site = tmp_path / "site"
     site.mkdir()
     for name in ("acme_one", "acme_two"):
         (site / f"{name}.py").write_text(PROVIDER.replace("{name}", name))
     _dist(site, "acme-one", "acme/dup-model = acme_one")
     _dist(site, "acme-two", "acme/dup-model = acme_two")
-    _dist(site, "acme-broken", "acme/broken-model = acme_missing_module")
-    _dist(site, "acme-future", "acme/future-model = acme_one", "kiekit>=9,<10")
+    for other in others:
+        _dist(site, *other)
     monkeypatch.syspath_prepend(str(site))
-    yield
-    for name in ("acme_one", "acme_two"):
-        sys.modules.pop(name, None)
+    try:
+        yield site
+    finally:
+        for name in ("acme_one", "acme_two"):
+            sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def troubled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Two distributions declaring one model id, a third whose module does not exist, and a
+    fourth built for a kiekit far in the future."""
+    with _duplicates(
+        tmp_path,
+        monkeypatch,
+        ("acme-broken", "acme/broken-model = acme_missing_module"),
+        ("acme-future", "acme/future-model = acme_one", "kiekit>=9,<10"),
+    ):
+        yield
 
 
 def test_check_fails_and_names_each_problem(
@@ -98,18 +116,10 @@ def test_a_healthy_install_passes_the_check(capsys: pytest.CaptureFixture[str]) 
 @pytest.fixture
 def duplicated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Only the two distributions declaring one model id: nothing else is wrong."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for name in ("acme_one", "acme_two"):
-        (site / f"{name}.py").write_text(PROVIDER.replace("{name}", name))
-    _dist(site, "acme-one", "acme/dup-model = acme_one")
-    _dist(site, "acme-two", "acme/dup-model = acme_two")
-    monkeypatch.syspath_prepend(str(site))
     for name in ("KIEKIT_BLOCK_PLUGINS", "KIEKIT_ALLOW_PLUGINS", "KIEKIT_PREFER"):
         monkeypatch.delenv(name, raising=False)
-    yield
-    for name in ("acme_one", "acme_two"):
-        sys.modules.pop(name, None)
+    with _duplicates(tmp_path, monkeypatch):
+        yield
 
 
 def test_an_unsettled_duplicate_still_fails(
