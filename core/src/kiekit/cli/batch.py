@@ -168,22 +168,22 @@ def _listed_models(jobs: list[Job], *, any_model: bool) -> tuple[list[Job], list
     from kiekit.batch import JobResult
     from kiekit.cli.run import checked_provider
     from kiekit.errors import UnknownModelError
+    from kiekit.journal import error_record
 
-    verdicts: dict[str, str | None] = {}
+    refusals: dict[str, ValidationError] = {}
     for model in {job.model for job in jobs}:
         try:
             checked_provider(model, any_model=any_model)
-            verdicts[model] = None
         except ValidationError as exc:
-            verdicts[model] = str(exc)
+            refusals[model] = exc
         except UnknownModelError:  # no plugin at all: refused per job, in the journal too
-            verdicts[model] = None
-    kept = [job for job in jobs if verdicts[job.model] is None]
+            pass
+    kept = [job for job in jobs if job.model not in refusals]
     refused = [
-        JobResult(line=job.line, id=job.id, state="invalid", model=job.model,
-                  error={"type": "ValidationError", "message": why})
+        JobResult(job.line, job.id, "invalid", model=job.model,
+                  error=error_record(refusals[job.model]))
         for job in jobs
-        if (why := verdicts[job.model]) is not None
+        if job.model in refusals
     ]  # fmt: skip
     return kept, refused
 
