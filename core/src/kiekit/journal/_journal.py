@@ -56,7 +56,8 @@ _IN_FLIGHT_HERE_POLL = 0.05
 
 
 class HeldElsewhere(Exception):
-    """Another live worker holds this idempotency key's create: wait, then look again."""
+    """Another live worker holds this idempotency key's create, or this process is sending it
+    right now: wait, then look again."""
 
     def __init__(self, key: str, owner: str | None, seconds_left: float) -> None:
         super().__init__(f"{key!r} is held by {owner} for {seconds_left:.1f} s more")
@@ -501,16 +502,16 @@ class Recorder:
             raise ConfigurationError(
                 f"idempotency key {key!r} was used for a {earlier.model} task, not {model}"
             )
+        if earlier is not None and earlier.account not in (None, self._engine.account):
+            raise ConfigurationError(
+                f"idempotency key {key!r} was used with another API key (another KIE account): "
+                "its task lives in that account; use a key of its own for this one"
+            )
         if earlier is not None and not _same_input(earlier.request, request):
             task = f"task {earlier.task_id}" if earlier.task_id else "a create"
             raise ValidationError(
                 "idempotency_key",
                 f"{key!r} was used for a different input ({task}); a new input needs a new key",
-            )
-        if earlier is not None and earlier.account not in (None, self._engine.account):
-            raise ConfigurationError(
-                f"idempotency key {key!r} was used with another API key (another KIE account): "
-                "its task lives in that account; use a key of its own for this one"
             )
         if earlier is not None and earlier.base_url != self._engine.base_url:
             raise ConfigurationError(
