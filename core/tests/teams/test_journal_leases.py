@@ -276,3 +276,17 @@ def test_an_unreachable_database_is_a_journal_error_without_the_password(
     assert "s3cret-pw" not in str(caught.value)
     assert "kiekit:***@127.0.0.1" in str(caught.value)
     assert "s3cret-pw" not in repr(store)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # an IPv6 host keeps its brackets: "::1:5432" would read as a different address
+        ("postgresql://kiekit:pw@[::1]:5432/db", "postgresql://kiekit:***@[::1]:5432/db"),
+        # a password with no user name is still a password
+        ("postgresql://:pw@127.0.0.1/db", "postgresql://:***@127.0.0.1/db"),
+        ("postgresql://127.0.0.1/db", "postgresql://127.0.0.1/db"),
+    ],
+)
+def test_a_database_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert repr(PostgresStore(url)) == f"PostgresStore({shown!r})"

@@ -16,7 +16,6 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from kiekit.journal._entry import Entry, EntryState, JournalError
 from kiekit.journal._selection import PAGE_ROWS, Selection, open_condition, sql_conditions
@@ -28,6 +27,7 @@ from kiekit.journal._stores import (
     _to_row,
     change_statement,
 )
+from kiekit.shared_limits import redacted  # one way to hide a password in a URL
 
 if TYPE_CHECKING:
     import psycopg
@@ -63,18 +63,6 @@ CREATE INDEX IF NOT EXISTS {TABLE}_open ON {TABLE} (created_at, key)
     WHERE {open_condition(_LENGTH)};
 """
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}"  # noqa: S608 - fixed names
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=user + host))
 
 
 class PostgresStore:
