@@ -442,3 +442,116 @@ def test_every_familys_signed_mock_callback_is_verified_and_read(
     suno = [c for c in received if tasks[c.task_id] == "suno/generate"]
     assert suno
     assert all(c.stage is not None for c in suno)
+
+
+# -- confirming through an outage, and waits that start late or side by side ---------------------
+
+RECORD_INFO = "/api/v1/jobs/recordInfo"
+
+
+def _failing_status(mock: Any, times: int) -> None:
+    from kiekit_mock.faults import FaultRule
+
+    mock.faults.add(FaultRule(kind="http", status=503, method="GET", path=RECORD_INFO, times=times))
+
+
+def test_a_callback_is_confirmed_once_kies_status_call_works_again(
+    mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The receiver said 200 at once, so KIE will not send it again: a status call that fails
+    (a short outage) is tried again later, and on_status hears of the task then."""
+    from kiekit import RetryPolicy
+
+    mock = mock_server_factory(polls_to_complete=10_000)
+    seen: list[TaskStatus] = []
+    one_try = RetryPolicy(attempts=1)
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, retry=one_try
+        ) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            _failing_status(mock, times=2)  # the first two confirmations fail
+            receiver = WebhookReceiver(client=kie, on_status=seen.append, confirm_delays=(0, 0))
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await _until(lambda: bool(seen))
+
+    with caplog.at_level("WARNING", logger="kiekit.webhooks"):
+        asyncio.run(scenario())
+    assert [status.state for status in seen] == [State.QUEUED]
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        f"a callback for task {seen[0].task_id} is not confirmed yet"
+    ] * 2
+
+
+def test_a_callback_never_confirmed_is_said_so_and_its_next_delivery_is_handled(
+    mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from kiekit import RetryPolicy
+
+    mock = mock_server_factory(polls_to_complete=10_000)
+    seen: list[TaskStatus] = []
+
+    async def scenario() -> WebhookReceiver:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, retry=RetryPolicy(attempts=1)
+        ) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            _failing_status(mock, times=2)  # more failures than the receiver tries
+            receiver = WebhookReceiver(client=kie, on_status=seen.append, confirm_delays=(0,))
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await _until(lambda: "could not be confirmed" in caplog.text)
+                assert not seen
+                # KIE delivers it again: no longer a repeat, and confirmed this time
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await _until(lambda: bool(seen))
+            return receiver
+
+    with caplog.at_level("WARNING", logger="kiekit.webhooks"):
+        receiver = asyncio.run(scenario())
+    assert (receiver.accepted, receiver.repeated) == (2, 0)
+    assert [status.state for status in seen] == [State.QUEUED]
+
+
+def test_a_callback_that_came_before_the_wait_makes_its_first_poll_immediate(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """A fast failure, or work between submit and wait: the callback is already in."""
+    mock = _mock(mock_server_factory)
+
+    async def scenario() -> Any:
+        receiver = WebhookReceiver(KEY)
+        async with (
+            serving(receiver) as url,
+            AsyncClient("test-key", base_url=mock.base_url, poll=SLOW, rate_limits=None) as kie,
+        ):
+            task = await kie.submit(GROK, prompt="a lighthouse", callback_url=url)
+            await _finish(mock, task.id)
+            await _until(lambda: receiver.accepted == 1)
+            return task, await asyncio.wait_for(receiver.wait(kie, task), 15)
+
+    task, results = asyncio.run(scenario())
+    assert results.task_id == task.id  # the slow schedule's first poll is 600 s away
+
+
+def test_two_waits_on_one_task_are_both_ended_by_its_callback(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    mock = _mock(mock_server_factory)
+
+    async def scenario() -> Any:
+        receiver = WebhookReceiver(KEY)
+        async with (
+            serving(receiver) as url,
+            AsyncClient("test-key", base_url=mock.base_url, poll=SLOW, rate_limits=None) as kie,
+        ):
+            task = await kie.submit(GROK, prompt="a lighthouse", callback_url=url)
+            waits = [asyncio.ensure_future(receiver.wait(kie, task)) for _ in range(2)]
+            await asyncio.sleep(0)  # both waits have started
+            await _finish(mock, task.id)
+            return task, await asyncio.wait_for(asyncio.gather(*waits), 15)
+
+    task, results = asyncio.run(scenario())
+    assert [r.task_id for r in results] == [task.id, task.id]

@@ -30,10 +30,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -67,6 +68,11 @@ ACK = {"code": 200, "msg": "success"}  # what KIE expects back (kie-api.md §2.3
 DEFAULT_MAX_AGE = 300.0  # seconds; KIE names no window (§6.3 [INF: e.g. 5 min])
 _MAX_TASK_ID = 256
 _SEEN = 10_000  # deliveries remembered for de-duplication
+# Seconds between tries to confirm a callback whose status call failed (each try has the
+# client's own retries too): about a minute in all, as a short outage at KIE lasts
+CONFIRM_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+log = logging.getLogger("kiekit.webhooks")
 
 
 class CallbackError(ProtocolError):
@@ -188,7 +194,9 @@ class WebhookReceiver:
       woken and, with a
       ``client`` that knows the task's model (from the body, a wait, or the ``journal``), its
       status is fetched from KIE and handed to ``on_status`` — the confirmed state, not the
-      body's claim.
+      body's claim. A status call that fails is tried again after each of ``confirm_delays``
+      seconds (a warning on ``kiekit.webhooks`` each time); if it never succeeds, the
+      delivery is forgotten, so KIE's next delivery of it is handled afresh.
 
     The receiver, the client and the waits must share one event loop.
     """
@@ -204,8 +212,10 @@ class WebhookReceiver:
         path: str = "/kie/callback",
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.time,
+        confirm_delays: Sequence[float] = CONFIRM_DELAYS,
     ) -> None:
         self._key = hmac_key or None
+        self._confirm_delays = tuple(confirm_delays)
         # the time signatures are judged by: a test against the mock after moving its clock
         # passes the mock's (`clock=mock.clock.now`), as the mock stamps callbacks with it
         self._clock = clock
@@ -216,7 +226,10 @@ class WebhookReceiver:
         self.path = path
         self._max_age = max_age
         self._seen: OrderedDict[tuple[str, str | None, int | None], None] = OrderedDict()
-        self._events: dict[str, asyncio.Event] = {}
+        # the waits on each task (one event each: two waits on one task are both woken)
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        # tasks a callback was accepted for, so a wait that starts after it polls at once
+        self._called: OrderedDict[str, None] = OrderedDict()
         self._models: dict[str, str] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.accepted = 0  # callbacks handled (not counting repeats)
@@ -275,14 +288,17 @@ class WebhookReceiver:
         self._seen[seen] = None
         if len(self._seen) > _SEEN:
             self._seen.popitem(last=False)
+        self._called[callback.task_id] = None
+        self._called.move_to_end(callback.task_id)
+        if len(self._called) > _SEEN:
+            self._called.popitem(last=False)
         self.accepted += 1
         if self._on_callback is not None:
             self._on_callback(callback)  # the body's claim: log it, but trust on_status
         return callback
 
     async def _process(self, callback: Callback) -> None:
-        event = self._events.get(callback.task_id)
-        if event is not None:
+        for event in self._waiters.get(callback.task_id, ()):
             event.set()  # a wait re-polls now, and ends with what it confirms
         # on_status hears of every accepted callback, a waited task's too (with a status call
         # of its own: the wait's poll answers the wait)
@@ -291,13 +307,38 @@ class WebhookReceiver:
             return
         from kiekit.models import Task
 
-        try:
-            status = await self._client.status(Task(callback.task_id, model))
-        except KieError:
-            return  # not confirmed: the callback is not trusted (polling still finds the end)
+        status = await self._confirm(self._client, Task(callback.task_id, model))
+        if status is None:  # not confirmed: KIE's next delivery of it is handled afresh
+            self._seen.pop((callback.task_id, callback.stage, callback.code), None)
+            return
         outcome = self._on_status(status)
         if outcome is not None:
             await outcome
+
+    async def _confirm(self, client: AsyncClient, task: Task) -> TaskStatus | None:
+        """The task's status from KIE, tried again after each of ``confirm_delays`` while the
+        failure is one that can pass (None once it cannot, or the delays are used up)."""
+        delays = iter(self._confirm_delays)
+        while True:
+            try:
+                return await client.status(task)
+            except KieError as exc:
+                delay = next(delays, None) if exc.retryable else None
+                if delay is None:
+                    log.warning(
+                        "a callback for task %s could not be confirmed (%s): on_status is not "
+                        "told; a repeated delivery will be handled again",
+                        task.id,
+                        exc,
+                    )
+                    return None
+                log.warning(
+                    "a callback for task %s is not confirmed yet (%s): asking KIE again in %g s",
+                    task.id,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     def _model_of(self, callback: Callback) -> str | None:
         if self._journal is None:
@@ -312,17 +353,25 @@ class WebhookReceiver:
 
         The wait polls on the client's schedule (make it slow when callbacks are expected);
         a callback for the task restarts it, so the next poll is immediate: that poll confirms
-        the state (the signature does not cover the body). A callback that never comes costs
-        nothing but the polling. ``timeout`` bounds the whole wait (None: each round of polling
-        keeps the client's own deadline).
+        the state (the signature does not cover the body). A callback that came before the
+        wait began (between ``submit`` and ``wait``) makes its first poll immediate too. A
+        callback that never comes costs nothing but the polling. ``timeout`` bounds the whole
+        wait (None: each round of polling keeps the client's own deadline). Several waits on
+        one task are each woken.
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        self._models[task.id] = task.model
+        task_id = task.id
+        self._models[task_id] = task.model
+        event = asyncio.Event()
+        waiters = self._waiters.setdefault(task_id, set())
+        waiters.add(event)
+        if task_id in self._called:  # it came already: the task without its creation time
+            task = attrs.evolve(task, created_at=None)
         running: set[asyncio.Future[Any]] = set()
         try:
             while True:
-                event = self._events[task.id] = asyncio.Event()
+                event.clear()
                 left = None if deadline is None else max(deadline - loop.time(), 0.001)
                 polling = asyncio.ensure_future(client.wait(task, timeout=left))
                 # after a callback, the task without its creation time: poll at once
@@ -338,8 +387,10 @@ class WebhookReceiver:
             for job in running:  # also when this wait itself is cancelled
                 job.cancel()
             await asyncio.gather(*running, return_exceptions=True)
-            self._events.pop(task.id, None)
-            self._models.pop(task.id, None)
+            waiters.discard(event)
+            if not waiters:
+                self._waiters.pop(task_id, None)
+                self._models.pop(task_id, None)
 
     def _start(self, work: Awaitable[None]) -> None:
         job = asyncio.ensure_future(work)
