@@ -228,6 +228,8 @@ class Client:
         return drive(self._session.call(request, task_id=task_id), self._transport)
 
     def status(self, task: Task) -> TaskStatus:
+        """One status call: the task's state now, with its results once it has succeeded
+        (polling is :meth:`wait`'s)."""
         return drive(self._session.status(task), self._transport)
 
     def wait(
@@ -300,6 +302,8 @@ class Client:
         return ChatStream(chat_flows.chat_stream(self._engine, provider, call), self._transport)
 
     def close(self) -> None:
+        """Close the connections (and the shared rate limits' Redis client); a closed client
+        opens new ones if used again."""
         self._transport.close()
         if isinstance(self._engine.limiter, SharedRateLimiter):
             self._engine.limiter.close()
@@ -317,7 +321,12 @@ class Client:
 
 
 class AsyncClient:
-    """The asyncio twin of :class:`Client`, with the same methods as coroutines."""
+    """The asyncio twin of :class:`Client`, with the same methods as coroutines.
+
+    Many tasks of one event loop may share it. It serves one running loop at a time: after one
+    ``asyncio.run`` it serves the next (its connections closed with the loop that ended), but a
+    loop still running in another thread gets a ConfigurationError; make one client per loop.
+    """
 
     def __init__(
         self,
@@ -370,36 +379,45 @@ class AsyncClient:
         idempotency_key: str | None = None,
         **fields: Any,
     ) -> Task:
+        """As :meth:`Client.submit`: the input validated before any I/O, then the create."""
         flow = self._session.submit(
             model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key
         )
         return await drive_async(flow, self._transport)
 
     async def call(self, request: Request, *, task_id: str | None = None) -> Any:
+        """As :meth:`Client.call`: one request a provider describes; KIE's ``data``."""
         return await drive_async(self._session.call(request, task_id=task_id), self._transport)
 
     async def status(self, task: Task) -> TaskStatus:
+        """As :meth:`Client.status`: one status call."""
         return await drive_async(self._session.status(task), self._transport)
 
     async def wait(
         self, task: Task, *, timeout: float | None = None, on_status: StatusHook | None = None
     ) -> Results:
+        """As :meth:`Client.wait`: poll until the task succeeds (its results) or fails
+        (TaskFailedError); WaitTimeoutError after ``timeout`` seconds."""
         flow = self._session.wait(task, timeout=timeout, on_status=on_status)
         return await drive_async(flow, self._transport)
 
     async def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
+        """As :meth:`Client.download`: the result files written into ``out_dir``."""
         return await drive_async(self._session.download(results, out_dir), self._transport)
 
     async def download_url(self, url: str, *, task_id: str | None = None) -> str:
+        """As :meth:`Client.download_url`: a fresh direct link, valid 20 minutes."""
         flow = self._session.download_url(url, task_id=task_id)
         return await drive_async(flow, self._transport)
 
     async def credits(self) -> float:
+        """As :meth:`Client.credits`: the account's credit balance."""
         return await drive_async(self._session.credits(), self._transport)
 
     async def upload(
         self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None
     ) -> UploadedFile:
+        """As :meth:`Client.upload`: a file put on KIE's upload host."""
         flow = self._session.upload(source, upload_path=upload_path, file_name=file_name)
         return await drive_async(flow, self._transport)
 
@@ -413,12 +431,15 @@ class AsyncClient:
         timeout: float | None = None,
         **fields: Any,
     ) -> list[Path]:
+        """As :meth:`Client.generate`: submit, wait and download; the files written."""
         flow = self._session.generate(model, params, fields, out_dir=out_dir, timeout=timeout)
         return await drive_async(flow, self._transport)
 
     async def chat(
         self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
     ) -> ChatReply:
+        """As :meth:`Client.chat`: the chat model's whole answer (never retried: KIE charges
+        each call)."""
         provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
         return await drive_async(chat_flows.chat(self._engine, provider, call), self._transport)
 
@@ -431,6 +452,7 @@ class AsyncClient:
         return AsyncChatStream(flow, self._transport)
 
     async def close(self) -> None:
+        """As :meth:`Client.close`."""
         result = self._transport.close()
         if result is not None:
             await result

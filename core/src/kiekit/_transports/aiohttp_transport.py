@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from kiekit._transports.base import (
 )
 from kiekit._transports.download import Download
 from kiekit._transports.urllib3_transport import Urllib3Transport
-from kiekit.errors import TransportError
+from kiekit.errors import ConfigurationError, TransportError
 
 # A result file this large or larger is read on a thread (AiohttpTransport.fetch): the
 # figures of tools/bench/downloads.py put the break-even of a thread's hand-over near 10 MB
@@ -67,6 +68,10 @@ class AiohttpTransport:
         self._limit = limit
         self._max_answer_bytes = max_answer_bytes
         self._session: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session is on
+        # closes the session when its loop ends (_closed_with_loop); held here, as a loop
+        # keeps only a weak reference to its async generators
+        self._ending: Any = None
         self._files: Urllib3Transport | None = None  # result files' pool (fetch)
         self._files_made = threading.Lock()
         # files read at once: as many as the session's connections (aiohttp's 0, no limit: 100)
@@ -74,9 +79,23 @@ class AiohttpTransport:
         self._file_threads: ThreadPoolExecutor | None = None
 
     def _open(self) -> Any:
+        """The session of the running loop. A session serves the loop it was opened on: when
+        that loop has ended (one ``asyncio.run`` after another, a test framework's loop per
+        test), a new one is opened on this loop; while it still runs (another thread's), using
+        this transport here is an error."""
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is not loop:
+            assert self._loop is not None
+            if not self._loop.is_closed():
+                raise ConfigurationError(
+                    "this AsyncClient is in use on another event loop (another thread's): an "
+                    "AsyncClient serves one running loop at a time; make one client per loop"
+                )
+            self._session = None  # its loop closed without asyncio.run's clean-up: gone with it
         if self._session is None:
             import aiohttp
 
+            self._loop = loop
             self._session = aiohttp.ClientSession(
                 # sock_connect, not connect: aiohttp's `connect` also counts the wait for a
                 # free pooled connection, so thousands of tasks in flight would time out queued.
@@ -85,6 +104,11 @@ class AiohttpTransport:
                 ),
                 connector=aiohttp.TCPConnector(limit=self._limit),
             )
+            self._ending = _closed_with_loop(self, self._session)
+            # Started by hand to its first yield (it awaits nothing before): the loop now holds
+            # it, and asyncio.run closes it, and with it the session, before closing the loop.
+            with contextlib.suppress(StopIteration):
+                self._ending.__anext__().send(None)
         return self._session
 
     async def send(self, request: HttpRequest) -> HttpResponse:
@@ -250,6 +274,17 @@ class AiohttpTransport:
             files, self._files = self._files, None
         if files is not None:
             files.close()
+
+
+async def _closed_with_loop(transport: AiohttpTransport, session: Any) -> AsyncIterator[None]:
+    """Waits for its loop's end (``loop.shutdown_asyncgens``, which ``asyncio.run`` calls),
+    then closes ``session`` on that loop, so the connections close cleanly with it."""
+    try:
+        yield
+    finally:
+        if transport._session is session:
+            transport._session = None
+        await session.close()
 
 
 class _AiohttpStream:
