@@ -344,7 +344,8 @@ def test_download_url_refuses_a_non_http_url_before_sending(api: Any, url: Any) 
 @pytest.fixture
 def liar() -> Iterator[str]:
     """A file host that misbehaves: ``/page.mp4`` is an HTML page at 200, ``/short.mp4``
-    promises more bytes than it sends, ``/ok.mp4`` is fine."""
+    promises more bytes than it sends, ``/empty.*`` is a 200 with no body, ``/ok.mp4`` is
+    fine."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -355,6 +356,11 @@ def liar() -> Iterator[str]:
                 self.send_header("Content-Length", str(len(page)))
                 self.end_headers()
                 self.wfile.write(page)
+            elif self.path.startswith("/empty"):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             elif self.path.startswith("/short"):
                 self.send_response(200)
                 self.send_header("Content-Type", "video/mp4")
@@ -408,6 +414,30 @@ def test_a_real_transport_refuses_a_short_file(
     assert files_in(tmp_path) == []
 
 
+@pytest.mark.parametrize("kind", [MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO])
+def test_a_real_transport_refuses_an_empty_answer_for_a_media_file(
+    fetch: Callable[[Fetch], Path], liar: str, tmp_path: Path, kind: MediaKind
+) -> None:
+    """Saved, a 0-byte file would pass for the result, and `kie resume` would never fetch it
+    again: no image, video or audio file is empty."""
+    job = Fetch(f"{liar}/empty.bin", tmp_path / "a.bin", TASK_ID, kind)
+
+    with pytest.raises(DownloadError, match="empty body") as info:
+        fetch(job)
+
+    assert info.value.http_status == 200
+    assert info.value.url == job.url
+    assert files_in(tmp_path) == []
+
+
+def test_an_empty_text_file_is_a_file(
+    fetch: Callable[[Fetch], Path], liar: str, tmp_path: Path
+) -> None:
+    job = Fetch(f"{liar}/empty.txt", tmp_path / "lyrics.txt", TASK_ID, MediaKind.TEXT)
+
+    assert fetch(job).read_bytes() == b""
+
+
 def test_a_real_transport_writes_a_good_file_atomically(
     fetch: Callable[[Fetch], Path], liar: str, tmp_path: Path
 ) -> None:
@@ -446,3 +476,24 @@ def test_a_file_hosts_retry_after_is_waited_out(tmp_path: Path) -> None:
     (path,) = drive(flow, MockTransport(cdn), sleep=sleep, clock=lambda: now[0])
     assert path.read_bytes() == MP4
     assert slept == [7.0]
+
+
+def test_an_empty_answer_from_the_mock_is_asked_for_again_and_the_file_written(
+    api: Any, mock_server: Any, tmp_path: Path
+) -> None:
+    """End to end: the mock's host answers one download with an empty 200; the client asks
+    again (a passing fault) and writes the real image."""
+    from kiekit_mock.faults import FaultRule
+
+    mock_server.faults.add(FaultRule(kind="empty", path="/files/*", times=1))
+
+    async def scenario() -> list[Path]:
+        async with api.client(base_url=mock_server.base_url, journal=None) as kie:
+            task = await kie.submit("grok-imagine/text-to-image", prompt="x", aspect_ratio="1:1")
+            return await kie.download(await kie.wait(task), tmp_path)
+
+    paths = api.run(scenario)
+    assert paths
+    assert all(path.stat().st_size > 0 for path in paths)
+    fetched = [r for r in mock_server.requests() if r.path.startswith("/files/")]
+    assert len(fetched) == len(paths) + 1  # the empty answer, asked for again

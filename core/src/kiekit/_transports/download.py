@@ -16,7 +16,10 @@ from typing import IO
 
 from kiekit._engine import Fetch, check_file_start
 from kiekit.errors import DownloadError, FileWriteError
+from kiekit.models import MediaKind
 from kiekit.retry import parse_retry_after
+
+_MEDIA = (MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO)
 
 
 def part_path(destination: Path) -> Path:
@@ -218,6 +221,15 @@ class Download:
         self._out = None
         if self._expected is not None and self._written != self._expected:
             raise self.error(f"download ended after {self._written} of {self._expected} bytes")
+        if self._written == 0 and self.fetch.kind in _MEDIA:
+            # no image, video or audio file is empty: saved, it would pass for the result and
+            # `kie resume` would never fetch it again
+            raise self.error(
+                f"the link answered an empty body (0 bytes) instead of the "
+                f"{self.fetch.kind.value} file",
+                http_status=200,
+                curable=True,  # a host's passing fault, unlike an error page: ask again
+            )
         try:
             os.replace(self.part, self.fetch.destination)
         except OSError as exc:
