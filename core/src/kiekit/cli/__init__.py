@@ -29,7 +29,19 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from kiekit._version import __version__
-from kiekit.cli import batch, chat, credits, mock, plugin, providers, resume, run, tasks, upload
+from kiekit.cli import (
+    batch,
+    chat,
+    credits,
+    mock,
+    plugin,
+    providers,
+    resume,
+    run,
+    settle,
+    tasks,
+    upload,
+)
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -43,7 +55,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `git log | head` under `set -o pipef
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
-COMMANDS = (providers, run, mock, plugin, credits, upload, tasks, resume, batch, chat)
+COMMANDS = (providers, run, mock, plugin, credits, upload, tasks, resume, settle, batch, chat)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,8 +72,9 @@ def _resume(args: argparse.Namespace) -> int:
         if row.state.outcome_unknown:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
             say(
-                f"outcome unknown: a create of {row.model} at {when} got no answer; it may be "
-                "a task at KIE: check your KIE dashboard (not created again)"
+                f"outcome unknown: a create of {row.model} at {when} may be a task at KIE "
+                "(not created again): check your KIE dashboard, then "
+                f"kie settle {row.key} --task-id ID (or --not-created)"
             )
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]

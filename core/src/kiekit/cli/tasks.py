@@ -32,7 +32,8 @@ def register(commands: Commands) -> None:
         "--state",
         action="append",
         choices=(*STATES, "unfinished"),
-        help="only rows in this state (repeatable); unfinished: owed a wait or a download",
+        help="only rows in this state (repeatable); unknown: every create whose outcome is "
+        "unknown (sending included: a crash leaves it so); unfinished: owed a wait or a download",
     )
     tasks.add_argument("--model", help="only this model id")
     tasks.add_argument("--since", metavar="AGE", help="only rows newer than AGE, e.g. 30m, 2h, 7d")
@@ -61,6 +62,8 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
         raise ValidationError("--limit", "must be 0 or more")
     since = None if args.since is None else time.time() - _seconds(args.since)
     named = {EntryState(state) for state in args.state or () if state != "unfinished"}
+    if EntryState.UNKNOWN in named:  # as the listing says: a crash mid-create leaves `sending`
+        named.add(EntryState.SENDING)
     if "unfinished" not in (args.state or ()):
         chosen = Selection(frozenset(named), model=args.model, since=since, newest=args.limit)
         return journal.select(chosen)
@@ -87,7 +90,7 @@ def _line(row: Entry) -> str:
     created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
     state = row.state.value
     if row.state.outcome_unknown:
-        state += " (outcome unknown: check the KIE dashboard)"
+        state += f" (outcome unknown: check the KIE dashboard, then kie settle {row.key})"
     elif row.unfinished:
         state += " (unfinished: kie resume)"
     # the files still on disk, of those the task made (a deleted one is owed: kie resume)

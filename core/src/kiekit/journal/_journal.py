@@ -246,6 +246,43 @@ class Journal:
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
 
+    def settle(self, key: str, *, task_id: str | None) -> Entry:
+        """Settle row ``key``, a create whose outcome is unknown (``sending`` left by a crash,
+        or ``unknown``), once KIE's dashboard has told: with ``task_id``, the task it made
+        (``created``: ``kie resume`` and ``kie batch`` wait for it and fetch its files);
+        with None, nothing was made (``rejected``: free to be sent again, a batch's job or an
+        idempotency key included). ValidationError when there is no such row, its outcome is
+        known, or another live worker is sending it now. The row after."""
+        entry = self.get(key)
+        if entry is None:
+            raise ValidationError("key", f"no row {key!r} in the task journal")
+        if not entry.state.outcome_unknown:
+            raise ValidationError(
+                "key", f"row {key!r} is {entry.state.value}: its outcome is known, not to settle"
+            )
+        left = self.held_elsewhere(entry)
+        if entry.state is EntryState.SENDING and left > 0:
+            raise ValidationError(
+                "key",
+                f"row {key!r} is being sent by {entry.owner} now (its lease runs {left:.0f} s "
+                "more): its answer will settle it",
+            )
+        changes: dict[str, Any] = {"updated_at": self._clock(), "lease_until": None}
+        if task_id is None:
+            changes["state"] = EntryState.REJECTED
+            changes["error"] = {
+                "type": "Settled",
+                "message": "settled by hand: KIE made no task (free to send again)",
+            }
+        else:
+            if not task_id.strip() or not task_id.isprintable():
+                raise ValidationError("task_id", f"is not a task id: {task_id!r}")
+            changes.update(state=EntryState.CREATED, task_id=task_id.strip(), error=None)
+        settled = self.store.update(key, changes, only_if=[entry.state])
+        if settled is None:  # its state changed meanwhile (its create was answered)
+            raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
+        return settled
+
     # The writes below return the row after them; with ``read_back=False`` (the clients, which
     # ignore it) the row is written without being read back, and they return None.
 
@@ -529,7 +566,10 @@ class Recorder:
         when = time.strftime(
             "%Y-%m-%d %H:%M:%S", time.localtime(earlier.created_at if earlier else 0)
         )
-        cause = KieError(f"an earlier create with idempotency key {key!r} ({when}) got no answer")
+        cause = KieError(
+            f"an earlier create with idempotency key {key!r} ({when}) has no known outcome "
+            f"(once KIE's dashboard tells: kie settle {key!r} --task-id ID, or --not-created)"
+        )
         raise OutcomeUnknownError(model=model, request=request, cause=cause)
 
     def _sending_here(self, entry: Entry) -> float:

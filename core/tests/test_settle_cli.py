@@ -1,0 +1,136 @@
+"""``kie settle``: a create whose outcome is unknown is settled by hand once KIE's dashboard has
+told, and ``kie batch`` / ``kie resume`` / an idempotency key go on from there."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit import Client, OutcomeUnknownError
+from kiekit.cli import main
+from kiekit.journal import EntryState, default_journal
+from kiekit_mock.faults import FaultRule
+
+GROK = "grok-imagine/text-to-image"
+CREATE = "/api/v1/jobs/createTask"
+
+
+@pytest.fixture
+def fake_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIE_API_KEY", "fake-key-for-the-mock")
+
+
+def _batch(mock: Any, folder: Path) -> tuple[list[str], Path]:
+    jobs = folder / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "fox", "model": GROK, "input": {"prompt": "a fox"}}) + "\n")
+    out = folder / "out"
+    return ["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url], out
+
+
+def _results(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def _unknown_rows(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["tasks", "--json", "--state", "unknown"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_a_lost_answer_is_settled_with_the_task_kie_made_and_the_batch_fetches_it(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    mock_server.faults.add(FaultRule(kind="reset", method="POST", path=CREATE, when="after"))
+    batch, out = _batch(mock_server, tmp_path)
+    assert main(batch) == 1
+    assert [r["state"] for r in _results(out)] == ["unknown"]
+    [row] = _unknown_rows(capsys)
+    [made] = mock_server.tasks()  # what the dashboard shows: KIE made the task
+
+    mock_server.faults.clear()
+    assert main(batch) == 1  # still unknown: never sent again by itself
+    assert len(mock_server.tasks()) == 1
+    assert f"kie settle {row['key']!r}" in _results(out)[-1]["error"]["message"]
+
+    assert main(["settle", row["key"], "--task-id", made.task_id]) == 0
+    assert main(batch) == 0
+    [done] = _results(out)[-1:]
+    assert (done["state"], done["task_id"]) == ("succeeded", made.task_id)
+    assert done["files"]
+    assert all(Path(path).is_file() for path in done["files"])
+    assert len(mock_server.tasks()) == 1  # waited for and fetched, never made again
+
+
+def test_a_create_kie_never_made_is_settled_as_not_created_and_sent_again(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    # a crash right after the intent row was written: the create never left
+    journal = default_journal()
+    [key] = [r["key"] for r in _intent_of_a_crash(journal, mock_server)]
+    capsys.readouterr()
+    assert main(["tasks"]) == 0
+    assert f"kie settle {key}" in capsys.readouterr().out
+    assert [r["key"] for r in _unknown_rows(capsys)] == [key]  # `sending` counts as unknown
+
+    assert main(["settle", key, "--not-created"]) == 0
+    assert journal.get(key).state is EntryState.REJECTED  # type: ignore[union-attr]
+    with Client(base_url=mock_server.base_url) as kie:
+        task = kie.submit(GROK, prompt="a fox", idempotency_key=key)  # sent again, at last
+    assert [t.task_id for t in mock_server.tasks()] == [task.id]
+
+
+def _intent_of_a_crash(journal: Any, mock: Any) -> list[dict[str, Any]]:
+    with Client(base_url=mock.base_url) as kie:
+        account = kie._engine.account  # the row as a submit with this key would write it
+    entry = journal.intend(
+        GROK,
+        {"model": GROK, "input": {"prompt": "a fox"}},
+        base_url=mock.base_url,
+        key="order-17",
+        account=account,
+    )
+    journal.store.renew(journal.owner, 0.0)  # its process is gone: no lease holds it
+    return [{"key": entry.key}]
+
+
+def test_an_idempotency_key_with_no_known_outcome_says_how_to_settle_it(
+    mock_server: Any, fake_key: None
+) -> None:
+    mock_server.faults.add(FaultRule(kind="reset", method="POST", path=CREATE, when="after"))
+    with Client(base_url=mock_server.base_url) as kie:
+        with pytest.raises(OutcomeUnknownError):
+            kie.submit(GROK, prompt="x", idempotency_key="order-18")
+        mock_server.faults.clear()
+        with pytest.raises(OutcomeUnknownError, match="kie settle 'order-18'"):
+            kie.submit(GROK, prompt="x", idempotency_key="order-18")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["settle", "nope", "--not-created"], "no row 'nope'"),
+        (["settle", "nope"], "one of the arguments --task-id --not-created is required"),
+    ],
+)
+def test_kie_settle_names_what_is_wrong(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        status = main(argv)
+    except SystemExit as usage:  # argparse's own usage errors
+        status = usage.code  # type: ignore[assignment]
+    assert status == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_row_whose_outcome_is_known_is_not_settled(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    mock = mock_server_factory()
+    with Client(base_url=mock.base_url) as kie:
+        kie.wait(kie.submit(GROK, prompt="x", idempotency_key="order-19"))
+    assert main(["settle", "order-19", "--not-created"]) == 2
+    assert "succeeded: its outcome is known" in capsys.readouterr().err
