@@ -233,3 +233,63 @@ def test_random_sigkills_across_create_wait_and_download_lose_nothing_and_pay_no
     # only a create handed to the network and killed before its answer was written is unknown
     assert len(unknown) <= 6 * CONCURRENCY, tally
     assert sorted(p.name for p in out.rglob("*.part")) == [], "a killed download's .part stayed"
+
+
+def test_a_batch_killed_while_a_refused_create_waits_to_be_resent_sends_it_on_the_next_run(
+    mock_process: str, tmp_path: Path
+) -> None:
+    """KIE refused the create with 429 (nothing made); the batch waits out the create window
+    before sending it again and is killed meanwhile, with no chance to clean up. The next run
+    must send it, not report an "outcome unknown" that never was."""
+    _post(
+        f"{mock_process}/_mock/faults",
+        {
+            "kind": "kie",
+            "code": 429,
+            "method": "POST",
+            "path": "/api/v1/jobs/createTask",
+            "times": 1,
+            "retry_after": 30,  # within the retry deadline: it waits to resend
+        },
+    )
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "fox", "model": GROK, "input": {"prompt": "a fox"}}) + "\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "KIE_API_KEY": "fake-key-for-the-mock"}  # KIEKIT_DATA_DIR: tmp
+    first = subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+        _batch(jobs, out, mock_process),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    journal = SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3")
+    deadline = time.monotonic() + 60
+    while not any(e.state is EntryState.REJECTED for e in _rows(journal)):  # waiting to resend
+        assert first.poll() is None, "the batch ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    [row] = journal.entries()
+    assert row.error is not None
+    assert row.error["code"] == 429
+    assert _made(mock_process) == 0  # refused: KIE made nothing
+
+    second = subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        _batch(jobs, out, mock_process), env=env, capture_output=True, text=True, timeout=120
+    )
+    assert second.returncode == 0, second.stderr
+    [result] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()][-1:]
+    assert result["state"] == "succeeded"
+    assert _made(mock_process) == 1
+    assert _creates(mock_process) == Counter({"a fox": 2})  # the one refused, the one made
+
+
+def _made(url: str) -> int:
+    """Tasks the mock made (a refused create made none)."""
+    return len(_control(f"{url}/_mock/tasks")["tasks"])
+
+
+def _rows(journal: SqliteStore) -> list[Any]:
+    """The journal's rows, or none while the batch has not made its file yet."""
+    return journal.entries() if journal.path.exists() else []

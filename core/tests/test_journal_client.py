@@ -336,3 +336,59 @@ def test_concurrent_submits_with_one_key_all_get_the_one_task(
     assert len({task.id for task in tasks}) == 1
     creates = [r for r in mock.requests() if r.path == "/api/v1/jobs/createTask"]
     assert len(creates) == 1
+
+
+class _StateLog(MemoryStore):
+    """A memory store that notes every state a row is written in, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.states: list[EntryState] = []
+
+    def insert(self, entry: Any, *, lease: float | None = None) -> bool:
+        self.states.append(entry.state)
+        return super().insert(entry, lease=lease)
+
+    def update(self, key: str, changes: Any, **options: Any) -> Any:
+        row = super().update(key, changes, **options)
+        if row is not None and "state" in changes:
+            self.states.append(changes["state"])
+        return row
+
+
+def test_a_create_refused_with_429_waits_to_be_resent_in_a_row_that_says_nothing_was_made(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """A process killed during the wait before the resend (no clean-up runs) must leave a row
+    free to send again, not one of unknown outcome: KIE's 429 proved nothing was made."""
+    from kiekit import Rate, RateLimits
+
+    store = _StateLog()
+    journal = Journal(store)
+    answers = [kit.reply(None, code=429, msg="Rate limited"), kit.created()]
+    seen_at_resend: list[Any] = []
+
+    def create(request: HttpRequest) -> HttpResponse:
+        if len(answers) == 1:  # the second create: the row says it is being sent
+            seen_at_resend.extend(journal.entries())
+        return answers.pop(0)
+
+    kie = kit.FakeKie(create=create)
+    quick = RetryPolicy(attempts=3, base=0.001, cap=0.001)
+    window = RateLimits(creates=Rate(20, 0.01))  # a 429 waits out the create window
+
+    async def scenario() -> Any:
+        async with api.client(
+            transport=kie.transport, journal=journal, retry=quick, rate_limits=window
+        ) as client:
+            return await client.submit(kit.GROK_T2I, prompt="x")
+
+    task = api.run(scenario)
+    assert store.states == [
+        EntryState.SENDING,  # the intent, before the first create
+        EntryState.REJECTED,  # refused with 429: nothing made, during the wait
+        EntryState.SENDING,  # before it goes again
+        EntryState.CREATED,
+    ]
+    assert [(row.state, row.error) for row in seen_at_resend] == [(EntryState.SENDING, None)]
+    assert _only_row(journal).task_id == task.id

@@ -68,6 +68,12 @@ class SendState:
     ends otherwise (cancelled, interrupted) is journaled by it: never sent, nothing to fear."""
 
     maybe_sent = False
+    # Journal writes for a create KIE refused in words proving it made nothing, while it waits
+    # to be sent again: ``park(error)`` before the wait, ``unpark()`` before the next attempt
+    # (kiekit._engine.session sets them when there is a journal row)
+    park: Callable[[BaseException], Flow[None]] | None = None
+    unpark: Callable[[], Flow[None]] | None = None
+    parked = False
 
 
 StatusHook = Callable[[TaskStatus], None]
@@ -216,6 +222,11 @@ class Engine:
                 if wait > 0:
                     yield Sleep(wait)
                 fresh = False
+            if sending is not None and sending.parked:  # its row says nothing was sent: not so now
+                assert sending.unpark is not None
+                yield from sending.unpark()
+                sending.parked = False
+                fresh = False
             debugging = log.isEnabledFor(logging.DEBUG)
             if debugging:
                 log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
@@ -265,6 +276,11 @@ class Engine:
                     exc.retry_after = max(exc.retry_after or 0.0, self._window(limit))
                 if sending is not None:
                     sending.maybe_sent = reached
+                    if not reached and sending.park is not None and exc.retryable:
+                        # it may be sent again after a wait: a crash meanwhile must leave a row
+                        # that says nothing was made (kie-api.md §7: 429, 455, 550 make nothing)
+                        yield from sending.park(exc)
+                        sending.parked = True
                 raise
 
         def decide(error: KieError) -> Verdict:

@@ -21,7 +21,7 @@ from kiekit._engine.account import Files, Source
 from kiekit._engine.engine import Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
 from kiekit.fields import Input
-from kiekit.journal import HeldElsewhere, Recorder
+from kiekit.journal import HeldElsewhere, Recorder, TakenOver
 from kiekit.models import Request, Results, Task, TaskStatus
 from kiekit.uploads import UploadedFile
 
@@ -82,11 +82,14 @@ class Session:
         if isinstance(intent, Task):
             return intent
         sending = SendState()
+        if recorder.journal is not None and intent is not None:
+            sending.park = lambda exc: self._record(partial(recorder.parked, intent, exc))
+            sending.unpark = lambda: self._record(partial(recorder.resending, intent))
         try:
             if stale:  # in the try: cancelled while it waits, the row says nothing was sent
                 yield from engine.create_slot()
             task = yield from engine.submit(model, request, sending=sending, slot_taken=True)
-        except GeneratorExit:  # the flow was dropped: nothing may be yielded any more
+        except (GeneratorExit, TakenOver):  # dropped (nothing may be yielded); not ours now
             raise
         except BaseException as exc:
             failed = partial(recorder.create_failed, intent, exc, maybe_sent=sending.maybe_sent)

@@ -55,6 +55,18 @@ REMEMBERED_TASKS = 10_000
 _IN_FLIGHT_HERE_POLL = 0.05
 
 
+class TakenOver(ConfigurationError):
+    """A create that waited to be sent again (KIE had refused it, making nothing) found its
+    journal row taken over by another worker meanwhile: it is not sent, that worker does it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"job {key!r} was taken over by another worker while its create waited to be sent "
+            "again (nothing had been made): not sent here"
+        )
+        self.key = key
+
+
 class HeldElsewhere(Exception):
     """Another live worker holds this idempotency key's create, or this process is sending it
     right now: wait, then look again."""
@@ -245,6 +257,34 @@ class Journal:
             self.store.renew(entry.owner, 0.0)
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
+
+    def parked(self, entry: Entry, exc: BaseException) -> Entry | None:
+        """A create KIE refused in words that prove it made nothing (429, 455, 550), to be sent
+        again after a wait: ``rejected`` meanwhile, with the refusal, so a crash during the wait
+        leaves a row free to be sent again rather than one of unknown outcome. A keyed row stays
+        held by this process, so no other worker takes it meanwhile. None if the row has moved
+        on (it is only ``sending`` rows that are parked)."""
+        changes = {
+            "state": EntryState.REJECTED,
+            "error": error_record(exc),
+            "updated_at": self._clock(),
+        }
+        holder = None if entry.owner is None else self.owner
+        lease = None if holder is None else self.lease
+        return self.store.update(
+            entry.key, changes, only_if=[EntryState.SENDING], holder=holder, lease=lease
+        )
+
+    def resending(self, entry: Entry) -> Entry | None:
+        """A parked create is about to be sent again: ``sending`` once more (before it leaves,
+        as the first intent row was). None when the row is no longer this process's to send
+        (another worker took it over while the wait outlasted the lease)."""
+        changes = {"state": EntryState.SENDING, "error": None, "updated_at": self._clock()}
+        holder = None if entry.owner is None else self.owner
+        lease = None if holder is None else self.lease
+        return self.store.update(
+            entry.key, changes, only_if=[EntryState.REJECTED], holder=holder, lease=lease
+        )
 
     def settle(self, key: str, *, task_id: str | None) -> Entry:
         """Settle row ``key``, a create whose outcome is unknown (``sending`` left by a crash,
@@ -587,6 +627,18 @@ class Recorder:
         if self.journal is not None and intent is not None:
             journal = self.journal
             self._safely(task.id, lambda: journal.created(intent, task, read_back=False))
+
+    def parked(self, intent: Entry, exc: BaseException) -> None:
+        """The create was refused in words that prove KIE made nothing; it waits to be sent
+        again (Journal.parked)."""
+        assert self.journal is not None
+        self.journal.parked(intent, exc)
+
+    def resending(self, intent: Entry) -> None:
+        """The parked create goes again; TakenOver if another worker has its row now."""
+        assert self.journal is not None
+        if self.journal.resending(intent) is None:
+            raise TakenOver(intent.key)
 
     def create_failed(
         self, intent: Entry | None, exc: BaseException, *, maybe_sent: bool = True
