@@ -142,7 +142,8 @@ def test_a_failed_task_is_recorded_with_kies_reason(api: Any, kit: SimpleNamespa
     api.run(scenario)
     row = _only_row(journal)
     assert row.state is EntryState.FAILED
-    assert row.error == {"type": "TaskFailedError", "code": "500", "message": "internal error"}
+    # KIE's failCode "500" kept as the number, as a refused call's code is (one type to compare)
+    assert row.error == {"type": "TaskFailedError", "code": 500, "message": "internal error"}
 
 
 def test_an_idempotency_key_never_creates_twice(api: Any, kit: SimpleNamespace) -> None:
@@ -392,3 +393,15 @@ def test_a_create_refused_with_429_waits_to_be_resent_in_a_row_that_says_nothing
     ]
     assert [(row.state, row.error) for row in seen_at_resend] == [(EntryState.SENDING, None)]
     assert _only_row(journal).task_id == task.id
+
+
+@pytest.mark.parametrize(
+    ("fail_code", "code"), [("500", 500), ("422", 422), ("TIMEOUT", "TIMEOUT"), (None, None)]
+)
+def test_a_failed_tasks_code_is_recorded_as_the_number_it_spells(
+    fail_code: str | None, code: int | str | None
+) -> None:
+    from kiekit import TaskFailedError
+    from kiekit.journal import error_record
+
+    assert error_record(TaskFailedError("t1", fail_code, "no"))["code"] == code

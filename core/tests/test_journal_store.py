@@ -350,7 +350,7 @@ def test_results_files_and_failures_are_recorded_by_task_id(tmp_path: Path) -> N
     failed = journal.by_task("t2")
     assert failed is not None
     assert failed.state is EntryState.FAILED
-    assert failed.error == {"type": "TaskFailedError", "code": "500", "message": "internal error"}
+    assert failed.error == {"type": "TaskFailedError", "code": 500, "message": "internal error"}
 
 
 def test_a_task_created_by_another_process_is_found_in_the_store() -> None:

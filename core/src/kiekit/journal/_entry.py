@@ -116,7 +116,10 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["code"] = exc.code
         record["message"] = exc.kie_message
     elif isinstance(exc, TaskFailedError):
-        record["code"] = exc.fail_code
+        # KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
+        # `code` is one type for a refused call and a failed task alike
+        code = exc.fail_code
+        record["code"] = int(code) if code and code.isascii() and code.isdigit() else code
         record["message"] = exc.fail_message
     elif isinstance(exc, KieError):
         record["message"] = exc.message
