@@ -27,11 +27,12 @@ import logging
 import math
 import secrets
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kiekit.errors import ConfigurationError, RateLimitStoreError
-from kiekit.ratelimit import Rate, RateLimits
+from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 
 if TYPE_CHECKING:
     from kiekit._engine.ops import Reserve
@@ -162,6 +163,9 @@ class SharedRateLimiter:
         self._lock = threading.Lock()
         self._sync: Any = None  # the scripts on a blocking client, made on first use
         self._async: dict[int, tuple[Any, Any, Any]] = {}  # id(loop) -> (loop, client, script)
+        # paces this process's status polls while Redis cannot be reached (see _failed)
+        self._fallback = RateLimiter(self.limits)
+        self._unreachable = False  # said once per outage
 
     def __repr__(self) -> str:
         return f"SharedRateLimiter({redacted(self.url)!r}, {self.limits!r})"
@@ -229,7 +233,7 @@ class SharedRateLimiter:
             answer = scripts[script](keys=keys, args=arguments)
         except redis.RedisError as exc:
             return self._failed(op, exc)
-        return self._wait(answer)
+        return self._answered(answer)
 
     def _sync_scripts(self, redis: Any) -> Any:
         with self._lock:
@@ -253,7 +257,7 @@ class SharedRateLimiter:
             answer = await scripts[script](keys=keys, args=arguments)
         except redis.RedisError as exc:
             return self._failed(op, exc)
-        return self._wait(answer)
+        return self._answered(answer)
 
     def _async_scripts(self) -> Any:
         """One connection pool per event loop: redis.asyncio's connections belong to the loop
@@ -291,13 +295,34 @@ class SharedRateLimiter:
         if held is not None and held[0] is loop:
             await held[1].aclose()
 
-    def _failed(self, op: Reserve, exc: Exception) -> float:
-        """A booking or an admission that Redis cannot make stops the request (nothing is
-        sent unpaced); a lost "answered" report only keeps the create counted in flight until
-        its timeout, so it is logged, not raised over the request's own outcome."""
+    def _answered(self, answer: Any) -> float | None:
+        if self._unreachable:
+            self._unreachable = False
+            log.warning("shared rate limits at %s: reachable again", redacted(self.url))
+        return self._wait(answer)
+
+    def _failed(self, op: Reserve, exc: Exception) -> float | None:
+        """A create that Redis cannot book or admit is stopped (nothing is sent unpaced). A
+        status poll of a task that exists goes on, paced by this process alone until Redis
+        answers again: the task is paid for, and dropping its wait over a Redis restart would
+        only leave it for ``kie resume`` (a poll makes nothing; one refused with 429 is asked
+        again). A lost "answered" report only keeps the create counted in flight until its
+        timeout, so it is logged, not raised over the request's own outcome."""
         if op.action == "answered":
             log.warning("shared rate limits at %s: %s", redacted(self.url), exc)
             return 0.0
+        if op.action == "book" and op.task_id is not None:
+            if not self._unreachable:
+                self._unreachable = True
+                log.warning(
+                    "shared rate limits at %s cannot be used (%s): status polls are paced by "
+                    "this process alone until it answers; creates wait for it",
+                    redacted(self.url),
+                    exc,
+                )
+            now = time.monotonic()
+            latest = None if op.within is None else now + op.within
+            return self._fallback.reserve_status(now, op.task_id, op.per_task, latest=latest)
         raise RateLimitStoreError(
             f"the shared rate limits at {redacted(self.url)} cannot be used: {exc}",
             url=redacted(self.url),

@@ -446,3 +446,38 @@ def test_kie_batch_keeps_its_creates_in_the_shared_windows(redis_url: str, tmp_p
     assert store.zcard(window) == 3
     assert "sk-cli-shared" not in window
     store.close()
+
+
+@pytest.mark.parametrize("side", ["Client", "AsyncClient"])
+def test_a_created_tasks_wait_goes_on_while_redis_cannot_be_reached(
+    mock_server: Any, side: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The task is paid for: a Redis restart must not drop its wait. Its polls are paced by
+    this process alone meanwhile (said once); a create still waits for Redis."""
+    from kiekit import AsyncClient, Client
+
+    with Client("k", base_url=mock_server.base_url, journal=None, rate_limits=None) as kie:
+        task = kie.submit(GROK, prompt="a fox")
+    gone = "redis://127.0.0.1:1/0"  # nothing listens there
+    quick = PollPolicy(initial=0, growth=0, maximum=0, timeout=30)
+    options: dict[str, Any] = {"rate_limits": gone, "journal": None, "poll": quick}
+
+    async def in_async() -> Any:
+        async with AsyncClient("k", base_url=mock_server.base_url, **options) as kie:
+            results = await kie.wait(task)
+            with pytest.raises(RateLimitStoreError):
+                await kie.submit(GROK, prompt="another fox")
+            return results
+
+    with caplog.at_level("WARNING", logger="kiekit"):
+        if side == "Client":
+            with Client("k", base_url=mock_server.base_url, **options) as kie:
+                results = kie.wait(task)
+                with pytest.raises(RateLimitStoreError):
+                    kie.submit(GROK, prompt="another fox")
+        else:
+            results = asyncio.run(in_async())
+    assert results.assets
+    assert len(mock_server.tasks()) == 1  # the create waited for Redis: nothing sent unpaced
+    said = [r.getMessage() for r in caplog.records if "paced by this process" in r.getMessage()]
+    assert len(said) == 1
