@@ -154,7 +154,8 @@ async def list_rules(request: web.Request) -> web.Response:
 @_controlled
 async def add_rule(request: web.Request) -> web.Response:
     """Body: a rule (rules.Rule.from_json); answers 201 with it and its id."""
-    rule = Rule.from_json(await read_object(request), account_of_key=account_id)
+    body = await read_object(request)
+    rule = Rule.from_json(body, account_of_key=account_id, families=task_families())
     return answer({"rule": _rt(request).rules.add(rule).to_json()}, status=201)
 
 

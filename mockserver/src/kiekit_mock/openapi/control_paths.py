@@ -210,9 +210,11 @@ LIFECYCLE = {
                         {"required": ["manual"], "properties": {"manual": {"const": True}}},
                         {"required": ["mode"], "properties": {"mode": {"const": "manual"}}},
                     ],
-                    "properties": {
+                    "properties": {  # and no polls or seconds: it ends only when stepped
                         "manual": {"enum": [True, None]},
                         "mode": {"enum": ["manual", None]},
+                        "polls": _UNSET,
+                        "seconds": _UNSET,
                     },
                 },
                 {"properties": {"mode": {"type": "null"}, "manual": _NOT_MANUAL}},
@@ -253,6 +255,14 @@ RULE = closed(
     },
 }
 assert set(RULE["properties"]) == set(Rule.__dataclass_fields__) | {"api_key"}
+
+
+def _rule() -> Schema:
+    """RULE with the families the mock knows now (extensions are found when it starts)."""
+    families = {"family": enum(task_families())}
+    return RULE | {"properties": RULE["properties"] | families}
+
+
 RULES = strict({"rules": OBJECTS})
 JOURNAL = strict(
     {
@@ -314,7 +324,7 @@ def _control() -> dict[str, dict[str, Any]]:
         "/_mock/rules": {
             "get": ctl("Outcome and lifecycle rules", RULES),
             "post": ctl(
-                "Add a rule", strict({"rule": OBJECT}), status=201, errors=(400,), body=RULE
+                "Add a rule", strict({"rule": OBJECT}), status=201, errors=(400,), body=_rule()
             ),
             "delete": ctl("Forget the added rules", RULES),
         },
