@@ -19,6 +19,7 @@ from . import (
     inspector,
     limits_http,
     openapi,
+    settler,
 )
 from .callbacks import is_loopback_host
 from .changes import topics_of
@@ -67,6 +68,7 @@ def build_app(rt: Runtime) -> web.Application:
     app.router.add_routes(inspector.ROUTES)  # the page at /_mock/ui
     app.on_shutdown.append(changes_http.wake_waiters)
     app.on_cleanup.append(_stop_deliveries)
+    app.cleanup_ctx.append(settler.settle_in_background)  # tasks that end on time, unpolled
     return app
 
 
