@@ -285,6 +285,13 @@ CLOCK = strict({"now": {"type": "number"}, "now_ms": INT, "scale": {"type": "num
 POSITIVE_INT = nullable({"type": "integer", "minimum": 1})
 
 
+def _paged(operation: dict[str, Any]) -> dict[str, Any]:
+    """An answer that is one page of a list: X-Total-Count says how many fit, every page."""
+    total = {"description": "how many fit the filters, every page together", "schema": INT}
+    operation["responses"]["200"]["headers"] = {"X-Total-Count": total}
+    return operation
+
+
 def _control() -> dict[str, dict[str, Any]]:
     """control.py (H2), faults_http.py, limits_http.py, callbacks_http.py (H3)."""
     by_account = {"account_id": STRING, "api_key": NAME}
@@ -456,11 +463,19 @@ def _control() -> dict[str, dict[str, Any]]:
             "delete": ctl("Empty the rate windows", OBJECT),
         },
         "/_mock/callbacks": {
-            "get": ctl(
-                "Callbacks sent (or refused)",
-                OBJECTS,
-                errors=(400,),
-                query={"task_id": STRING, "wait": enum(("0", "1", "false", "true"))},
+            "get": _paged(
+                ctl(
+                    "Callbacks sent (or refused), in the order owed (`limit`: the newest n, "
+                    "after skipping `offset`)",
+                    OBJECTS,
+                    errors=(400,),
+                    query={
+                        "task_id": STRING,  # "": any task
+                        "wait": enum(("0", "1", "false", "true")),
+                        "limit": COUNT,
+                        "offset": {"type": "integer", "minimum": 0},
+                    },
+                )
             ),
             "delete": ctl("Forget the callbacks", OBJECT),
         },
