@@ -112,3 +112,63 @@ def test_kies_own_routes_do_not_look_at_the_host(mock: MockServer) -> None:
         assert connection.getresponse().status == 200
     finally:
         connection.close()
+
+
+def _post(mock: MockServer, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        answer = connection.getresponse()
+        return answer.status, json.loads(answer.read())
+    finally:
+        connection.close()
+
+
+FAULT = b'{"kind": "kie", "code": 500}'
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [
+        # what a page's fetch(…, {mode: "no-cors"}) sends: a simple request, no preflight
+        ({"Origin": "https://evil.example", "Content-Type": "text/plain"}, "Origin"),
+        ({"Origin": "http://localhost:6493"}, "Origin"),  # another port is another origin
+        ({"Origin": "null"}, "Origin"),  # a sandboxed frame or a file:// page
+        ({"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site"),
+        ({"Sec-Fetch-Site": "same-site"}, "Sec-Fetch-Site"),
+    ],
+)
+def test_a_web_page_of_another_origin_cannot_change_the_mock(
+    mock: MockServer, headers: dict[str, str], field: str
+) -> None:
+    """CSRF: a cross-origin POST reaches 127.0.0.1 with a loopback Host; its Origin or
+    Sec-Fetch-Site says where it comes from."""
+    for path in ("/_mock/faults", "/_mock/reset"):
+        status, body = _post(mock, path, FAULT, headers)
+        assert (status, body["field"]) == (403, field), path
+        assert "another origin" in body["error"]
+    assert mock.faults.rules() == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # curl, requests, any test code: no Origin
+        {"Content-Type": "application/x-www-form-urlencoded"},  # curl -d, as the README shows
+        {"Origin": "http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"},  # the inspector
+        {"Sec-Fetch-Site": "none"},  # typed into the address bar
+    ],
+)
+def test_test_code_and_the_inspector_may_change_the_mock(
+    mock: MockServer, headers: dict[str, str]
+) -> None:
+    sent = {name: value.format(port=mock.port) for name, value in headers.items()}
+    status, _ = _post(mock, "/_mock/faults", FAULT, sent)
+    assert status == 201
+    # reading is not refused to anyone the Host check lets in
+    connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+    try:
+        connection.request("GET", "/_mock/faults", headers={"Origin": "https://evil.example"})
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()

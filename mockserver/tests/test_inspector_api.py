@@ -114,6 +114,52 @@ def test_callback_records_keep_what_the_receiver_answered(mock: MockServer, kie:
     assert {record["answer"] for record in listed} == {"thanks", "not today"}
 
 
+def test_each_task_says_what_became_of_its_callback(mock: MockServer, kie: Kie) -> None:
+    """The Tasks list's callback column reads it: sent only when the receiver said 2xx."""
+    ids = {}
+    with receiver() as url:
+        for name, callback in [
+            ("thanked", url + "/ok"),
+            ("refused", url + "/refuse"),
+            ("never sent", "https://your-domain.com/cb"),  # not loopback: recorded only
+        ]:
+            body = {"model": T2I, "input": {"prompt": "p"}, "callBackUrl": callback}
+            ids[name] = kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"]
+        pending = kie.create(T2I, prompt="no callback yet")
+        for task_id in ids.values():
+            kie.record(task_id)
+        mock.callbacks()  # deliveries in flight have ended
+    listed = {task["task_id"]: task for task in control(kie, "/_mock/tasks")["tasks"]}
+    said = {name: listed[task_id]["callback"] for name, task_id in ids.items()}
+    assert said["thanked"] == {"delivered": True, "reason": None, "status": 200, "records": 1}
+    assert (said["refused"]["delivered"], said["refused"]["status"]) == (False, 500)
+    assert said["refused"]["reason"] == "receiver answered HTTP 500"
+    assert (said["never sent"]["delivered"], said["never sent"]["status"]) == (False, None)
+    assert said["never sent"]["reason"].startswith("not loopback")
+    assert listed[pending]["callback"] is None
+    one = control(kie, f"/_mock/tasks/{ids['refused']}")["task"]
+    assert one["callback"] == said["refused"]
+
+
+def test_callbacks_come_a_page_at_a_time_from_the_newest(kie: Kie) -> None:
+    made = []
+    for n in range(5):
+        body = {"model": T2I, "input": {"prompt": f"p{n}"}, "callBackUrl": "https://x.example/cb"}
+        made.append(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])
+        kie.record(made[-1])
+    answer = kie.fetch(kie.base_url + "/_mock/callbacks?limit=2&wait=0")
+    assert answer.status == 200
+    assert [record["task_id"] for record in answer.json()] == made[3:]  # in the order sent
+    page = kie.fetch(kie.base_url + "/_mock/callbacks?limit=2&offset=2&task_id=")
+    assert [record["task_id"] for record in page.json()] == made[1:3]
+    assert [r["task_id"] for r in control(kie, "/_mock/callbacks?offset=4")] == made[:1]
+    assert len(control(kie, "/_mock/callbacks")) == 5  # no paging asked: every record
+    assert control(kie, f"/_mock/callbacks?task_id={made[0]}&limit=1")[0]["task_id"] == made[0]
+    for bad in ("limit=0", "offset=-1", "limit=x", "page=2"):
+        refused = kie.fetch(kie.base_url + f"/_mock/callbacks?{bad}")
+        assert refused.status == 400, bad
+
+
 def test_the_page_and_its_files_are_served_from_the_package(mock: MockServer, kie: Kie) -> None:
     page = kie.fetch(mock.inspector_url)
     assert page.status == 200

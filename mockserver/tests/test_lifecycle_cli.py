@@ -76,3 +76,18 @@ def test_a_bad_rules_file_names_the_rule_and_field(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "rules[1].outcome.kind" in result.stderr
+
+
+def test_a_rules_file_with_an_unknown_family_names_it(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules = [{"outcome": "fail", "family": "luma"}, {"outcome": "fail", "family": "zzz"}]
+    rules_file.write_text(json.dumps(rules), "utf-8")
+    result = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "kiekit_mock", "--rules", str(rules_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,  # a bound against a hang; the command takes ~1 s
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "rules[1].family: must be one of" in result.stderr

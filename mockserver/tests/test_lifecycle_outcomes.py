@@ -101,6 +101,14 @@ def test_manual_tasks_wait_for_http_steps(kie: Kie) -> None:
     assert done["result_urls"] == [kie.flux_record(task_id)["response"]["resultImageUrl"]]
 
 
+def test_a_manual_lifecycle_with_polls_is_refused_naming_the_field(kie: Kie) -> None:
+    task_id = kie.flux(prompt="p")
+    path = f"/_mock/tasks/{task_id}/lifecycle"
+    answer = ctl(kie, "PUT", path, {"mode": "manual", "polls": 2})
+    assert (answer.status, answer.json()["field"]) == (400, "body.polls")
+    assert ctl(kie, "PUT", path, {"mode": "manual", "polls": 0}).status == 200
+
+
 def test_an_ended_task_cannot_be_changed(mock: MockServer, kie: Kie) -> None:
     task_id = kie.create(T2I, prompt="p")
     kie.record(task_id)  # immediate: ended

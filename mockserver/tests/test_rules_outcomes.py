@@ -146,6 +146,10 @@ def test_rules_listed_and_removed_over_http(kie: Kie) -> None:
         ({"outcome": "fail", "lifecycle": {"seconds": "soon"}}, "lifecycle.seconds"),
         ({"outcome": "fail", "modle": "x"}, "rule.modle"),
         ({"outcome": "fail", "api_key": "k", "account_id": "acct_1"}, "api_key"),
+        # a misspelt family would never match: refused as the tasks filter refuses it
+        ({"outcome": "fail", "family": "flux_kontext"}, "family"),
+        ({"lifecycle": {"mode": "manual", "polls": 2}}, "lifecycle.polls"),
+        ({"lifecycle": {"manual": True, "seconds": 5}}, "lifecycle.seconds"),
     ],
 )
 def test_a_bad_rule_is_400_naming_the_field(kie: Kie, rule: Any, field: str) -> None:
@@ -171,3 +175,10 @@ def test_configured_rules_come_first_and_come_back_on_reset(make_mock: Any) -> N
     ctl(kie, "POST", "/_mock/reset")
     assert [view.rule for view in mock.rules()] == [slow, mock.rules()[-1].rule]
     assert kie.flux_record(kie.flux(prompt="p"))["successFlag"] == 0
+
+
+def test_a_rule_for_an_extension_family_is_accepted(kie: Kie) -> None:
+    answer = ctl(kie, "POST", "/_mock/rules", {"outcome": "fail", "family": "luma"})
+    assert (answer.status, answer.json()["rule"]["family"]) == (201, "luma")
+    refused = ctl(kie, "POST", "/_mock/rules", {"outcome": "fail", "family": "zzz"})
+    assert "luma" in refused.json()["error"]  # the message lists the families it knows

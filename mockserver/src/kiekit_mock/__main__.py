@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import MockConfig, account_id, parse_account, parse_market_model
 from .controlwire import ControlError
+from .families import task_families
 from .har import read_scenario
 from .openapi import build_document, build_upload_document
 from .rules import Rule, rules_from_json
@@ -204,7 +205,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
     if args.rules is not None:
         try:
             text = Path(args.rules).read_text(encoding="utf-8")
-            rules = rules_from_json(json.loads(text), account_of_key=account_id)
+            rules = rules_from_json(json.loads(text), account_id, task_families())
         except (OSError, ValueError) as exc:  # ControlError is a ValueError too
             where = f"{exc.field}: {exc.message}" if isinstance(exc, ControlError) else exc
             parser.error(f"--rules {args.rules}: {where}")

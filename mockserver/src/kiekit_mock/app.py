@@ -19,6 +19,7 @@ from . import (
     inspector,
     limits_http,
     openapi,
+    settler,
 )
 from .callbacks import is_loopback_host
 from .changes import topics_of
@@ -67,6 +68,7 @@ def build_app(rt: Runtime) -> web.Application:
     app.router.add_routes(inspector.ROUTES)  # the page at /_mock/ui
     app.on_shutdown.append(changes_http.wake_waiters)
     app.on_cleanup.append(_stop_deliveries)
+    app.cleanup_ctx.append(settler.settle_in_background)  # tasks that end on time, unpolled
     return app
 
 
@@ -85,8 +87,11 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
     rt = request.app[RUNTIME]
     path = request.path
     control = path.startswith(CONTROL_PREFIX)
-    if control and not host_is_loopback(request.host):
-        return _not_loopback()
+    if control:
+        if not host_is_loopback(request.host):
+            return _not_loopback()
+        if request.method not in _SAFE_METHODS and (refusal := cross_site(request)) is not None:
+            return refusal
     if rt.scenarios.active and path.startswith("/api/"):
         handler = partial(har.replay, handler=handler)
     if rt.limits.polls_limited:
@@ -120,12 +125,53 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
 
 
 def _not_loopback() -> web.Response:
-    """The control API and the inspector answer only requests addressed to loopback by name or
-    address. A web page whose own host name an attacker re-points at 127.0.0.1 (DNS rebinding)
-    reaches the port, but its requests carry that name in Host: they are refused, so no page on
-    the web can drive or read the mock."""
+    """The control API and the inspector answer only requests whose Host header names loopback
+    (by name or address). That stops DNS rebinding: a page whose own host name an attacker
+    re-points at 127.0.0.1 reaches the port, but its requests carry that name in Host. It does
+    not stop a page of another origin that sends to 127.0.0.1 itself (its Host is loopback):
+    cross_site refuses those when they would change something."""
     body = {"error": "the mock's control API answers only loopback hosts", "field": "Host"}
     return web.json_response(body, status=403)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site(request: web.Request) -> web.Response | None:
+    """403 for a control request that a web page of another origin sent (CSRF), else None.
+
+    A browser may send a "simple" cross-origin POST (text/plain body, no preflight) to
+    127.0.0.1 from any page, and it names the page in ``Origin`` (and, in current browsers,
+    ``Sec-Fetch-Site``). Only the inspector, served by the mock itself, is same-origin; curl,
+    requests and other test code send no Origin and are let through. The content type is not
+    checked: ``curl -d`` sends form-encoded JSON, as the README's examples do."""
+    site = request.headers.get("Sec-Fetch-Site", "").lower()
+    origin = request.headers.get("Origin")
+    if site in ("cross-site", "same-site"):
+        why = f"Sec-Fetch-Site is {site}"
+        field = "Sec-Fetch-Site"
+    elif origin is not None and _origin_host(origin) != request.host.lower():
+        why = f"Origin {origin!r} is not this mock ({request.host})"
+        field = "Origin"
+    else:
+        return None
+    body = {
+        "error": f"a web page of another origin may not change the mock: {why}",
+        "field": field,
+    }
+    return web.json_response(body, status=403)
+
+
+def _origin_host(origin: str) -> str | None:
+    """An Origin header's host[:port], lowercased; None for "null" or a malformed one."""
+    try:
+        parts = urlsplit(origin.strip())
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return parts.netloc.lower()
 
 
 def host_is_loopback(host_header: str) -> bool:

@@ -13,6 +13,7 @@ from .controlwire import (
     answer,
     one_of,
     opt_int,
+    query_int,
     read_object,
     refuse,
     refuse_unknown,
@@ -26,17 +27,29 @@ _SETTABLE = frozenset({"hmac_key", "copies", "tamper", "stale_seconds"})
 @ROUTES.get("/_mock/callbacks")
 async def list_callbacks(request: web.Request) -> web.Response:
     """?task_id= to filter; ?wait=0 not to wait for deliveries in flight first (by default it
-    waits, each delivery being bounded by the callback timeout)."""
+    waits, each delivery being bounded by the callback timeout). Records come in the order they
+    were owed; &limit=n: only the newest n, &offset=k: skipping the newest k first (pages back),
+    as GET /_mock/tasks pages. X-Total-Count: how many fit the filter, every page together."""
     dispatcher = request.app[RUNTIME].callbacks
+    query = request.query
     try:
-        wait = one_of(request.query.get("wait", "1"), ("0", "1", "false", "true"), "wait")
+        refuse_unknown(query, {"task_id", "wait", "limit", "offset"})
+        wait = one_of(query.get("wait", "1"), ("0", "1", "false", "true"), "wait")
+        limit = query_int(query, "limit", minimum=1)
+        offset = query_int(query, "offset", minimum=0) or 0
     except ControlError as exc:
         return refuse(exc)
     if wait not in ("0", "false"):
         await dispatcher.wait_idle()
-    task_id = request.query.get("task_id")
-    records = [r for r in dispatcher.records() if task_id is None or r.task_id == task_id]
-    return answer([record.to_json() for record in records])
+    task_id = query.get("task_id") or None  # "": any task
+    records = dispatcher.records()
+    if task_id is not None:
+        records = [record for record in records if record.task_id == task_id]
+    end = len(records) - offset
+    shown = records[max(0, end - limit) if limit is not None else 0 : max(0, end)]
+    response = answer([record.to_json() for record in shown])
+    response.headers["X-Total-Count"] = str(len(records))
+    return response
 
 
 @ROUTES.delete("/_mock/callbacks")

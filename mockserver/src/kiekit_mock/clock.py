@@ -26,6 +26,7 @@ class MockClock:
         self._origin = wall()
         self._scale = scale
         self._offset = 0.0
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def scale(self) -> float:
@@ -42,7 +43,23 @@ class MockClock:
             raise ValueError("the mock clock only moves forward")
         with self._lock:
             self._offset += seconds
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
         return self.now()
+
+    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (on the advancing thread) after each advance(); returns the call
+        that stops it. The settler (settler.py) wakes this way to end tasks the jump made due."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
 
     def wall_seconds(self, mock_seconds: float) -> float:
         """How long ``mock_seconds`` of mock time take in real time (for sleeps and waits)."""

@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from aiohttp import web
 
+from .callbacks import CallbackRecord
 from .config import account_id
 from .controlwire import (
     ControlError,
@@ -22,6 +23,7 @@ from .controlwire import (
     opt_int,
     opt_number,
     opt_text,
+    query_int,
     read_object,
     refuse,
     refuse_unknown,
@@ -69,8 +71,8 @@ async def list_tasks(request: web.Request) -> web.Response:
     `total` counts every task that fits."""
     query = request.query
     refuse_unknown(query, {"account_id", "api_key", "family", "state", "limit", "offset"})
-    limit = _query_int(query, "limit", minimum=1)
-    offset = _query_int(query, "offset", minimum=0) or 0
+    limit = query_int(query, "limit", minimum=1)
+    offset = query_int(query, "offset", minimum=0) or 0
     # a misspelt filter is refused: an empty list would pass a test's "nothing failed" check
     family, state = query.get("family") or None, query.get("state") or None  # "": any
     if family is not None:
@@ -80,7 +82,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     tasks = _rt(request).store.snapshots(account=_account_filter(query), family=family, state=state)
     end = len(tasks) - offset
     shown = tasks[max(0, end - limit) if limit is not None else 0 : max(0, end)]
-    return answer({"total": len(tasks), "tasks": [task.to_json() for task in shown]})
+    return answer({"total": len(tasks), "tasks": _with_callbacks(_rt(request), shown)})
 
 
 @ROUTES.get("/_mock/tasks/{task_id}")
@@ -89,7 +91,33 @@ async def get_task(request: web.Request) -> web.Response:
     task = _rt(request).store.find(task_id)
     if task is None:
         return _missing("task", task_id, "task_id")
-    return answer({"task": task.to_json()})
+    return answer({"task": _with_callbacks(_rt(request), [task])[0]})
+
+
+def _with_callbacks(rt: Runtime, tasks: list[TaskSnapshot]) -> list[dict[str, Any]]:
+    """The tasks' JSON, each with `callback`: what became of its last callback record —
+    {"delivered", "reason", "status", "records"} (reason "pending": in flight), or null when
+    none was owed yet (or the records were forgotten). The inspector's list shows it."""
+    wanted = {task.task_id for task in tasks if task.callback_url is not None}
+    last: dict[str, tuple[CallbackRecord, int]] = {}
+    if wanted:
+        for record in rt.callbacks.records():
+            if record.task_id in wanted:
+                last[record.task_id] = (record, last.get(record.task_id, (record, 0))[1] + 1)
+    shown = []
+    for task in tasks:
+        found = last.get(task.task_id)
+        callback = None
+        if found is not None:
+            record, count = found
+            callback = {
+                "delivered": record.delivered,
+                "reason": record.reason,
+                "status": record.status,
+                "records": count,
+            }
+        shown.append(task.to_json() | {"callback": callback})
+    return shown
 
 
 @ROUTES.put("/_mock/tasks/{task_id}/outcome")
@@ -139,7 +167,7 @@ def _change(request: web.Request, change: Callable[[Runtime, str], TaskSnapshot]
         return _missing("task", task_id, "task_id")
     except ValueError as exc:  # the task has already ended
         return answer({"error": str(exc), "field": "task_id"}, status=409)
-    return answer({"task": task.to_json()})
+    return answer({"task": _with_callbacks(_rt(request), [task])[0]})
 
 
 # --- rules ---
@@ -154,7 +182,8 @@ async def list_rules(request: web.Request) -> web.Response:
 @_controlled
 async def add_rule(request: web.Request) -> web.Response:
     """Body: a rule (rules.Rule.from_json); answers 201 with it and its id."""
-    rule = Rule.from_json(await read_object(request), account_of_key=account_id)
+    body = await read_object(request)
+    rule = Rule.from_json(body, account_of_key=account_id, families=task_families())
     return answer({"rule": _rt(request).rules.add(rule).to_json()}, status=201)
 
 
@@ -230,9 +259,9 @@ async def query_journal(request: web.Request) -> web.Response:
         kind=None if kind is None else one_of(kind, REQUEST_KINDS, "kind"),
         since=_query_number(query, "since", minimum=0),
         until=_query_number(query, "until", minimum=0),
-        after=_query_int(query, "after", minimum=-1),
-        before=_query_int(query, "before", minimum=0),
-        limit=_query_int(query, "limit", minimum=1),
+        after=query_int(query, "after", minimum=-1),
+        before=query_int(query, "before", minimum=0),
+        limit=query_int(query, "limit", minimum=1),
     )
     return answer(_journal_answer(page))
 
@@ -364,19 +393,6 @@ def _account_filter(query: Mapping[str, str]) -> str | None:
 
 
 _NO_ACCOUNT = "\x00no account"  # a filter no account id matches (ids are acct_<hex>)
-
-
-def _query_int(query: Mapping[str, str], name: str, *, minimum: int) -> int | None:
-    text = query.get(name)
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise ControlError(name, f"must be an integer >= {minimum}") from None
-    if value < minimum:
-        raise ControlError(name, f"must be an integer >= {minimum}")
-    return value
 
 
 def _query_number(query: Mapping[str, str], name: str, *, minimum: float) -> float | None:

@@ -96,3 +96,17 @@ def one_of(value: object, choices: Collection[T], field: str) -> T:
             return choice
     names = ", ".join(str(choice) for choice in choices)
     raise ControlError(field, f"must be one of {names}, not {value!r}")
+
+
+def query_int(query: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+    """A query parameter that must be an integer >= minimum (None when left out)."""
+    text = query.get(name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ControlError(name, f"must be an integer >= {minimum}") from None
+    if value < minimum:
+        raise ControlError(name, f"must be an integer >= {minimum}")
+    return value

@@ -16,11 +16,11 @@ import fnmatch
 import random
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from .controlwire import ControlError
+from .controlwire import ControlError, one_of
 
 OutcomeKind = Literal["success", "fail", "moderation", "callback_fail"]
 OUTCOME_KINDS: tuple[OutcomeKind, ...] = get_args(OutcomeKind)
@@ -116,6 +116,12 @@ class Lifecycle:
             raise ControlError(f"{where}.{exc.field}", exc.message) from None
         if mode not in (None, made.mode):
             raise ControlError(f"{where}.mode", f"{mode!r} does not fit the given fields")
+        if made.manual:  # a manual task ends only when stepped: polls or seconds would be ignored
+            for name in ("polls", "seconds"):
+                if data.get(name):
+                    raise ControlError(
+                        f"{where}.{name}", "a manual lifecycle takes no polls or seconds"
+                    )
         return made
 
 
@@ -267,12 +273,22 @@ class Rule:
         }
 
     @classmethod
-    def from_json(cls, value: object, account_of_key: Any = None) -> Rule:
+    def from_json(
+        cls,
+        value: object,
+        account_of_key: Any = None,
+        families: Collection[str] | None = None,
+    ) -> Rule:
         """A rule from JSON (keys as in to_json; outcome/lifecycle in their JSON forms).
-        `api_key` may stand for `account_id` (the key itself is not kept)."""
+        `api_key` may stand for `account_id` (the key itself is not kept). Given `families`
+        (families.task_families()), a `family` that is none of them is refused: such a rule
+        would never match, and nothing would tell the user."""
         data = dict(_object(value, "rule"))
         allowed = set(cls.__dataclass_fields__) | {"api_key"}
         _only(data, "rule", allowed)
+        family = data.get("family")
+        if families is not None and isinstance(family, str) and family:
+            one_of(family, sorted(families), "family")
         key = data.pop("api_key", None)
         if key is not None:
             if not isinstance(key, str) or not key or account_of_key is None:
@@ -330,7 +346,9 @@ class _LiveRule:
         return None if self.rule.times is None else self.rule.times - self.applied
 
 
-def rules_from_json(value: object, account_of_key: Any = None) -> tuple[Rule, ...]:
+def rules_from_json(
+    value: object, account_of_key: Any = None, families: Collection[str] | None = None
+) -> tuple[Rule, ...]:
     """A JSON list of rules (or {"rules": [...]}), e.g. the file of `--rules FILE`."""
     if isinstance(value, Mapping) and set(value) == {"rules"}:
         value = value["rules"]
@@ -339,7 +357,7 @@ def rules_from_json(value: object, account_of_key: Any = None) -> tuple[Rule, ..
     rules = []
     for index, item in enumerate(value):
         try:
-            rules.append(Rule.from_json(item, account_of_key))
+            rules.append(Rule.from_json(item, account_of_key, families))
         except ControlError as exc:
             raise ControlError(f"rules[{index}].{exc.field}", exc.message) from None
     return tuple(rules)

@@ -8,6 +8,8 @@ Nothing here renders JSON: the families turn snapshots into each API's own shape
 from __future__ import annotations
 
 import copy
+import heapq
+import itertools
 import math
 import secrets
 import threading
@@ -265,6 +267,11 @@ class Store:
         self._forgotten = 0
         self._look_again_at = 0  # too few finished to forget: look again at this many tasks
         self._default_lifecycle = Lifecycle(config.polls_to_complete, config.seconds_to_complete)
+        # tasks that end on the clock, polled or not (settler.py): (due, seq, task id), soonest
+        # first; a task is pushed once its lifecycle's polls are met and it has seconds to wait
+        self._timed: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self.on_sooner: Callable[[], None] | None = None  # the settler's wake: a sooner due time
         self._open_to_any_key = config.open_to_any_key  # asked at every request
         self._open_accounts(config)
 
@@ -371,6 +378,8 @@ class Store:
             )
             self._tasks[task_id] = task
             acct.tasks += 1
+            if task.lifecycle.seconds:
+                self._schedule(task)
             self._forget_old()
             return task.snapshot()
 
@@ -406,7 +415,10 @@ class Store:
                 return Transition(task.snapshot(), False, self._account(account).credits)
             due = self._due(task)
             task.polls += 1
-            return self._move_to(task, max(task.stage, due))
+            transition = self._move_to(task, max(task.stage, due))
+            if task.polls == task.lifecycle.polls and task.ended is None:
+                self._schedule(task)  # its polls are met: the clock alone ends it now
+            return transition
 
     def advance(self, task_id: str) -> Transition:
         """Move a task one state on (straight to its final state once it is due). KeyError for
@@ -459,7 +471,51 @@ class Store:
         with self._lock:
             task = self._pending(task_id)
             task.lifecycle = lifecycle
+            self._schedule(task)
             return task.snapshot()
+
+    # --- tasks that end on time (settler.py) ---
+
+    def _schedule(self, task: _Task) -> None:
+        """Note when a task's lifecycle ends it by the clock alone, if it does: a seconds
+        lifecycle, not manual, whose polls are met. The instant lifecycle (no polls, no
+        seconds) is left to its first poll: a test often changes a new task's outcome or
+        lifecycle first, and an end in the background would race it. Under the lock."""
+        lifecycle = task.lifecycle
+        if lifecycle.manual or not lifecycle.seconds or task.polls < lifecycle.polls:
+            return
+        due = task.created + lifecycle.seconds
+        sooner = not self._timed or due < self._timed[0][0]
+        heapq.heappush(self._timed, (due, next(self._seq), task.task_id))
+        wake = self.on_sooner
+        if sooner and wake is not None:
+            wake()
+
+    def settle_due(self, now: float) -> list[Transition]:
+        """End every task whose lifecycle is over by ``now`` though nobody polled it, in the
+        order they fell due. A task gone, ended or made manual since is dropped; one whose
+        lifecycle was changed to end later waits again (its callbacks are the caller's)."""
+        ended: list[Transition] = []
+        with self._lock:
+            while self._timed and self._timed[0][0] <= now:
+                _, _, task_id = heapq.heappop(self._timed)
+                task = self._tasks.get(task_id)
+                if task is None or task.ended is not None:
+                    continue
+                lifecycle = task.lifecycle
+                if lifecycle.manual or not lifecycle.seconds or task.polls < lifecycle.polls:
+                    continue  # pushed again if it comes back to a timed lifecycle
+                due = task.created + lifecycle.seconds
+                if due > now:
+                    heapq.heappush(self._timed, (due, next(self._seq), task_id))
+                    continue
+                ended.append(self._move_to(task, _FINAL))
+        return ended
+
+    def next_due(self) -> float | None:
+        """The mock-clock time the next timed task may end (None: none is waiting)."""
+        with self._lock:
+            return self._timed[0][0] if self._timed else None
 
     def _pending(self, task_id: str) -> _Task:
         task = self._tasks[task_id]
@@ -490,6 +546,7 @@ class Store:
         """Forget every task and every account change: back to the configured accounts."""
         with self._lock:
             self._tasks.clear()
+            self._timed.clear()
             self._forgotten = 0
             self._accounts.clear()
             self._open_accounts(self._config)

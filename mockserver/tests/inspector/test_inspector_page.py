@@ -324,6 +324,34 @@ def test_thousands_of_entries_are_paged_and_new_ones_do_not_redraw_the_page(
     assert page.evaluate("document.querySelector(\"tr[data-seq='2999']\").kept") is True
 
 
+def test_callbacks_are_paged_and_the_task_list_says_which_were_not_delivered(
+    make_mock: MakeMock, open_page: OpenPage
+) -> None:
+    mock, kie = make_mock()
+    nowhere = "https://your-domain.com/cb"  # recorded, never sent: not loopback
+    made = []
+    for n in range(101):
+        body = {"model": T2I, "input": {"prompt": f"p{n}"}, "callBackUrl": nowhere}
+        made.append(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])
+        kie.record(made[-1])
+    page = open_page(f"{mock.inspector_url}#callbacks")
+    table = page.locator("#callbacks-rows tr[data-index]")
+    expect(table).to_have_count(100)
+    expect(page.locator("#callback-settings")).to_contain_text("101 callbacks; showing 2–101")
+    expect(table.first).to_have_attribute("data-index", "100")
+    expect(page.locator("#callbacks-newer")).to_be_disabled()
+    page.locator("#callbacks-older").click()
+    expect(table).to_have_count(1)
+    expect(table.first).to_have_attribute("data-index", "0")
+    expect(table.first).to_contain_text(made[0][:8])
+    page.locator("#callbacks-newer").click()
+    expect(table).to_have_count(100)
+
+    page.locator("nav a[data-view='tasks']").click()
+    newest = page.locator(f"#tasks-rows tr[data-task='{made[-1]}'] td.callback")
+    expect(newest).to_have_text("not delivered")  # never sent: not "sent"
+
+
 def test_without_chromium_the_browser_tests_fail_and_say_how_to_install_it(
     screenshot_tool: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:

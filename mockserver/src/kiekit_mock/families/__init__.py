@@ -6,8 +6,10 @@ loaded, like a family from another package, through the public extension API
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..runtime import CallbackPayload, Runtime
-from ..state import Family, Transition
+from ..state import Family, TaskSnapshot, Transition
 from . import chat, common, flux_kontext, gpt4o_image, market, runway, suno, veo
 
 ROUTE_TABLES = (
@@ -31,6 +33,12 @@ CALLBACK_PAYLOADS: dict[Family, CallbackPayload] = {
     "veo": veo.callback_payload,
     "suno": suno.callback_payload,
 }
+# callbacks a family sends before its final one, as a task reaches each stage (Suno's text and
+# first, kie-api.md §3.6): owed by the family's own poll, and by the settler for a task that
+# ended unpolled
+STAGED_CALLBACKS: dict[Family, Callable[[Runtime, TaskSnapshot], None]] = {
+    "suno": suno.owe_stages,
+}
 # the families above, which no extension may take the name of (CALLBACK_PAYLOADS grows)
 OWN_FAMILIES = frozenset(CALLBACK_PAYLOADS)
 
@@ -48,4 +56,13 @@ def notify(rt: Runtime, transition: Transition) -> None:
     rt.finish(transition, CALLBACK_PAYLOADS[transition.task.family])
 
 
-__all__ = ["CALLBACK_PAYLOADS", "ROUTE_TABLES", "notify"]
+def notify_unpolled(rt: Runtime, transition: Transition) -> None:
+    """Owe the callbacks of a task that ended on time with nobody polling (settler.py): its
+    staged ones first, in KIE's order, as a webhook-only client would get them, then the final."""
+    staged = STAGED_CALLBACKS.get(transition.task.family)
+    if staged is not None:
+        staged(rt, transition.task)
+    notify(rt, transition)
+
+
+__all__ = ["CALLBACK_PAYLOADS", "ROUTE_TABLES", "notify", "notify_unpolled"]

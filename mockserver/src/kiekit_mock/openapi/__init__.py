@@ -32,9 +32,10 @@ def _version() -> str:
 
 
 ROUTES = web.RouteTableDef()
-# app._not_loopback: the control API's DNS-rebinding defence
+# app._not_loopback and app.cross_site: the control API's DNS-rebinding and CSRF defences
 HOST_REFUSED = {
-    "description": "a Host header that does not name loopback (DNS rebinding defence)",
+    "description": "a Host header that does not name loopback (DNS rebinding defence), or a"
+    " change sent by a web page of another origin (Origin, Sec-Fetch-Site: CSRF defence)",
     "content": {"application/json": {"schema": control_paths.CONTROL_ERROR}},
 }
 DOCUMENT_PATH = "/openapi.json"

@@ -210,9 +210,11 @@ LIFECYCLE = {
                         {"required": ["manual"], "properties": {"manual": {"const": True}}},
                         {"required": ["mode"], "properties": {"mode": {"const": "manual"}}},
                     ],
-                    "properties": {
+                    "properties": {  # and no polls or seconds: it ends only when stepped
                         "manual": {"enum": [True, None]},
                         "mode": {"enum": ["manual", None]},
+                        "polls": _UNSET,
+                        "seconds": _UNSET,
                     },
                 },
                 {"properties": {"mode": {"type": "null"}, "manual": _NOT_MANUAL}},
@@ -253,6 +255,14 @@ RULE = closed(
     },
 }
 assert set(RULE["properties"]) == set(Rule.__dataclass_fields__) | {"api_key"}
+
+
+def _rule() -> Schema:
+    """RULE with the families the mock knows now (extensions are found when it starts)."""
+    families = {"family": enum(task_families())}
+    return RULE | {"properties": RULE["properties"] | families}
+
+
 RULES = strict({"rules": OBJECTS})
 JOURNAL = strict(
     {
@@ -273,6 +283,13 @@ NO_FILE = {"description": "no such file", "content": {"text/plain": {"schema": S
 ACCOUNT = strict({"account": OBJECT})
 CLOCK = strict({"now": {"type": "number"}, "now_ms": INT, "scale": {"type": "number"}})
 POSITIVE_INT = nullable({"type": "integer", "minimum": 1})
+
+
+def _paged(operation: dict[str, Any]) -> dict[str, Any]:
+    """An answer that is one page of a list: X-Total-Count says how many fit, every page."""
+    total = {"description": "how many fit the filters, every page together", "schema": INT}
+    operation["responses"]["200"]["headers"] = {"X-Total-Count": total}
+    return operation
 
 
 def _control() -> dict[str, dict[str, Any]]:
@@ -314,7 +331,7 @@ def _control() -> dict[str, dict[str, Any]]:
         "/_mock/rules": {
             "get": ctl("Outcome and lifecycle rules", RULES),
             "post": ctl(
-                "Add a rule", strict({"rule": OBJECT}), status=201, errors=(400,), body=RULE
+                "Add a rule", strict({"rule": OBJECT}), status=201, errors=(400,), body=_rule()
             ),
             "delete": ctl("Forget the added rules", RULES),
         },
@@ -446,11 +463,19 @@ def _control() -> dict[str, dict[str, Any]]:
             "delete": ctl("Empty the rate windows", OBJECT),
         },
         "/_mock/callbacks": {
-            "get": ctl(
-                "Callbacks sent (or refused)",
-                OBJECTS,
-                errors=(400,),
-                query={"task_id": STRING, "wait": enum(("0", "1", "false", "true"))},
+            "get": _paged(
+                ctl(
+                    "Callbacks sent (or refused), in the order owed (`limit`: the newest n, "
+                    "after skipping `offset`)",
+                    OBJECTS,
+                    errors=(400,),
+                    query={
+                        "task_id": STRING,  # "": any task
+                        "wait": enum(("0", "1", "false", "true")),
+                        "limit": COUNT,
+                        "offset": {"type": "integer", "minimum": 0},
+                    },
+                )
             ),
             "delete": ctl("Forget the callbacks", OBJECT),
         },

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...state import Transition
+from ...runtime import Runtime
+from ...state import TaskSnapshot, Transition
 from . import files, music, style, tools
 from .common import MUSIC
 
@@ -19,4 +20,11 @@ def callback_payload(transition: Transition) -> dict[str, Any]:
     return tools.callback_payload(transition)
 
 
-__all__ = ["ROUTE_TABLES", "callback_payload"]
+def owe_stages(rt: Runtime, task: TaskSnapshot) -> None:
+    """A song's staged callbacks before its final one (music.owe_stages); other operations
+    have none."""
+    if task.model in MUSIC:
+        music.owe_stages(rt, task)
+
+
+__all__ = ["ROUTE_TABLES", "callback_payload", "owe_stages"]

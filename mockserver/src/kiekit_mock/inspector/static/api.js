@@ -23,7 +23,7 @@ function url(path, query) {
   return target;
 }
 
-export async function call(method, path, { query, body } = {}) {
+export async function call(method, path, { query, body, counted } = {}) {
   const init = { method, headers: {}, cache: "no-store" };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -40,10 +40,12 @@ export async function call(method, path, { query, body } = {}) {
   if (!response.ok) {
     throw new ApiError(response.status, data);
   }
-  return data;
+  // a page of a list: its X-Total-Count says how many there are, every page together
+  return counted ? { items: data, total: Number(response.headers.get("X-Total-Count")) } : data;
 }
 
 export const get = (path, query) => call("GET", path, { query });
+export const getPage = (path, query) => call("GET", path, { query, counted: true });
 export const post = (path, body) => call("POST", path, { body });
 export const put = (path, body) => call("PUT", path, { body });
 export const del = (path) => call("DELETE", path);

@@ -1,7 +1,8 @@
-// Every callback the mock owed, newest first, with how it is set to send them (signing,
+// Every callback the mock owed, newest first, a page at a time (GET /_mock/callbacks?limit=
+// &offset=, so thousands of records stay quick), with how it is set to send them (signing,
 // copies, tampering; never the HMAC key, which the control API does not show either).
 
-import { del, get } from "./api.js";
+import { del, get, getPage } from "./api.js";
 import { clear, clockTime, emptyRow, h, reconcile, short, taskLink } from "./dom.js";
 import { callbackCard } from "./tasks.js";
 
@@ -10,7 +11,11 @@ const PAGE = 100;
 export function callbacksView(ctx) {
   let selected = null;
   let records = [];
+  let offset = 0;
+  let total = 0;
   const settings = h("p", { class: "summary", id: "callback-settings" });
+  const newer = h("button", { type: "button", id: "callbacks-newer", onclick: () => turn(-PAGE) }, "‹ Newer");
+  const older = h("button", { type: "button", id: "callbacks-older", onclick: () => turn(PAGE) }, "Older ›");
   const tbody = h("tbody", { id: "callbacks-rows" });
   const detail = h("section", { class: "detail", id: "callback-detail", "aria-label": "callback detail" },
     h("p", { class: "muted" }, "Click a callback to see its payload, headers and the receiver's answer."));
@@ -30,8 +35,14 @@ export function callbacksView(ctx) {
       h("div", { class: "table-wrap" },
         h("table", { class: "rows clickable", id: "callbacks-table" },
           h("thead", {}, h("tr", {}, ["sent (mock)", "task", "to", "copy", "delivery", "receiver said"].map((c) => h("th", {}, c)))),
-          tbody))),
+          tbody)),
+      h("div", { class: "pager" }, newer, older)),
     detail);
+
+  function turn(step) {
+    offset = Math.max(0, offset + step);
+    ctx.refreshView();
+  }
 
   function row({ record, index }) {
     const tr = h("tr", { tabindex: 0, dataset: { index } },
@@ -58,10 +69,24 @@ export function callbacksView(ctx) {
     el,
     topics: ["callbacks"],
     async refresh() {
-      const [mode, found] = await Promise.all([get("/_mock/callbacks/settings"), get("/_mock/callbacks", { wait: 0 })]);
+      const fetchPage = () => getPage("/_mock/callbacks", { wait: 0, limit: PAGE, offset });
+      const [mode, found] = await Promise.all([get("/_mock/callbacks/settings"), fetchPage()]);
+      let page = found;
+      if (offset && offset >= page.total) { // the records were forgotten: back to the newest
+        offset = 0;
+        page = await fetchPage();
+      }
+      total = page.total;
       const signing = mode.signing ? `signed (HMAC)${mode.tamper ? `, tampered: ${mode.tamper}` : ""}` : "unsigned";
-      clear(settings, `${found.length} callbacks · ${signing} · ${mode.copies} ${mode.copies === 1 ? "copy" : "copies"} each`);
-      records = found.map((record, index) => ({ record, index })).reverse().slice(0, PAGE);
+      const last = total - offset;
+      const shown = total ? `; showing ${Math.max(1, last - PAGE + 1)}–${last}, newest first` : "";
+      clear(settings, `${total} callbacks${shown} · ${signing} · ${mode.copies} ${mode.copies === 1 ? "copy" : "copies"} each`);
+      settings.dataset.total = String(total);
+      // a record's index is its place among all records, oldest 0: it names the row across pages
+      const first = last - page.items.length;
+      records = page.items.map((record, n) => ({ record, index: first + n })).reverse();
+      newer.disabled = offset === 0;
+      older.disabled = offset + PAGE >= total;
       if (!records.length) clear(tbody, emptyRow(6, "No callbacks yet: they are sent when a task with a callBackUrl ends."));
       else {
         if (tbody.querySelector("tr.empty")) tbody.replaceChildren();

@@ -60,7 +60,7 @@ export function tasksView(ctx) {
       h("td", {}, stateBadge(task.state)),
       h("td", {}, progressBar(task)),
       h("td", {}, outcomeText(task.outcome)),
-      h("td", { title: task.callback_url || "no callBackUrl" }, task.callback_url ? (isFinal(task) ? "sent" : "owed") : h("span", { class: "muted" }, "–")),
+      h("td", { class: "callback", title: task.callback_url || "no callBackUrl" }, callbackState(task)),
       h("td", { class: "mono" }, clockTime(task.created_ms / 1000)));
     if (task.task_id === selected) row.classList.add("selected");
     const open = () => ctx.go(`tasks/${encodeURIComponent(task.task_id)}`);
@@ -200,6 +200,18 @@ function isFinal(task) {
   return task.state === "success" || task.state === "fail";
 }
 
+// What became of the task's callback, from its last record (GET /_mock/tasks' `callback`):
+// a callback is "sent" only once its receiver answered 2xx.
+function callbackState(task) {
+  const cb = task.callback;
+  if (!task.callback_url) return h("span", { class: "muted" }, "–");
+  if (!cb) return isFinal(task) ? h("span", { class: "muted", title: "no record: forgotten, or the task ended by a replay" }, "none recorded") : "owed";
+  if (cb.reason === "pending") return h("span", { class: "badge wait" }, "in flight");
+  if (cb.delivered) return h("span", { class: "badge good" }, `sent · HTTP ${cb.status}`);
+  const said = cb.status !== null ? ` · HTTP ${cb.status}` : "";
+  return h("span", { class: "badge bad", title: cb.reason || "" }, `not delivered${said}`);
+}
+
 function facts(entries) {
   return h("dl", { class: "facts" }, entries.filter(([, v]) => v !== undefined && v !== null && v !== "")
     .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
@@ -216,7 +228,7 @@ function lifecycleText(task) {
   if (life.mode === "immediate") return "immediate: final at its first poll";
   const parts = [];
   if (life.polls) parts.push(`after ${life.polls} polls (${task.polls} so far)`);
-  if (life.seconds) parts.push(`after ${number(life.seconds)} s of mock time`);
+  if (life.seconds) parts.push(`after ${number(life.seconds)} s of mock time, polled or not`);
   return parts.join(" and ");
 }
 
