@@ -555,3 +555,29 @@ def test_two_waits_on_one_task_are_both_ended_by_its_callback(
 
     task, results = asyncio.run(scenario())
     assert [r.task_id for r in results] == [task.id, task.id]
+
+
+def test_a_task_that_ends_on_the_mocks_clock_ends_a_wait_nobody_polls(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """Webhooks alone: the mock ends a task when its time comes, polled or not, and its
+    callback ends the wait (the schedule's first poll is ten minutes away)."""
+    mock = mock_server_factory(seconds_to_complete=300, webhook_hmac_key=KEY)
+
+    async def scenario() -> Any:
+        receiver = WebhookReceiver(KEY, clock=mock.clock.now)
+        async with (
+            serving(receiver) as url,
+            AsyncClient("test-key", base_url=mock.base_url, poll=SLOW, rate_limits=None) as kie,
+        ):
+            task = await kie.submit(GROK, prompt="a lighthouse", callback_url=url)
+            waiting = asyncio.ensure_future(receiver.wait(kie, task))
+            await asyncio.sleep(0)  # the wait has started
+            await asyncio.to_thread(mock.clock.advance, 300)  # KIE takes its five minutes
+            return task, await asyncio.wait_for(waiting, 15)
+
+    task, results = asyncio.run(scenario())
+    assert results.task_id == task.id
+    assert [(c.task_id, c.delivered) for c in mock.callbacks()] == [(task.id, True)]
+    polls = [r for r in mock.requests() if r.path.endswith("/recordInfo")]
+    assert len(polls) == 1  # the one the callback triggered
