@@ -248,3 +248,52 @@ def test_concurrency_must_be_positive(
 
     with pytest.raises(ValidationError, match="concurrency"):
         _run(mock_server_factory(), Journal(MemoryStore()), _jobs(1), tmp_path, concurrency=0)
+
+
+class _Restarting(MemoryStore):
+    """A journal database that cannot be read for its first ``outages`` looks (a restart)."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    def get(self, key: str) -> Entry | None:
+        from kiekit.journal import JournalError
+
+        if self.outages > 0:
+            self.outages -= 1
+            raise JournalError("connection failed: the database is restarting")
+        return super().get(key)
+
+
+def test_a_journal_that_cannot_be_read_for_a_moment_delays_the_jobs_not_the_batch(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kiekit import batch
+
+    monkeypatch.setattr(batch, "JOURNAL_RETRY_DELAYS", (0.0, 0.0, 0.0))
+    mock = mock_server_factory(polls_to_complete=1)
+    journal = Journal(_Restarting(outages=3))
+    with caplog.at_level("WARNING", logger="kiekit.batch"):
+        results = _run(mock, journal, _jobs(2), tmp_path / "out")
+    assert [r.state for r in results] == ["succeeded", "succeeded"]
+    assert set(_creates(mock).values()) == {1}
+    assert "the task journal cannot be read" in caplog.text
+
+
+def test_a_journal_down_for_good_fails_each_job_in_words_and_creates_nothing(
+    mock_server_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiekit import batch
+
+    monkeypatch.setattr(batch, "JOURNAL_RETRY_DELAYS", (0.0,))
+    mock = mock_server_factory(polls_to_complete=1)
+    journal = Journal(_Restarting(outages=10_000))
+    results = _run(mock, journal, _jobs(2), tmp_path / "out")
+    assert [(r.state, r.error and r.error["type"]) for r in results] == [
+        ("error", "JournalError")
+    ] * 2
+    assert _creates(mock) == Counter()

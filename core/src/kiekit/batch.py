@@ -35,7 +35,7 @@ from kiekit.errors import (
     UnknownModelError,
     ValidationError,
 )
-from kiekit.journal import Entry, EntryState, Journal, error_record
+from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record
 from kiekit.journal._writer import WRITER
 from kiekit.models import Task
 
@@ -49,6 +49,9 @@ T = TypeVar("T")
 # How often a job another live worker holds is looked at again; and how soon a job whose row
 # changed between a look and a claim is looked at again.
 _HELD_POLL = 1.0
+# Seconds between looks at a journal that cannot be read (a database restarting): a job waits
+# about a minute for it before it is reported an error; nothing is created meanwhile
+JOURNAL_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 _RELOOK = 0.05
 
 
@@ -226,10 +229,20 @@ async def run_job(
     again now and then, outside ``slots``) and taken over if that worker dies."""
     folder = _absolute(out_dir)
     key = job_key(job)
+    delays = iter(JOURNAL_RETRY_DELAYS)
     async with _leases_renewed(journal):
         while True:
-            async with slots or contextlib.nullcontext():
-                outcome = await _try_job(client, journal, job, key, out_dir, folder, timeout)
+            try:
+                async with slots or contextlib.nullcontext():
+                    outcome = await _try_job(client, journal, job, key, out_dir, folder, timeout)
+            except JournalError as exc:  # its row could not be read: nothing was sent for it
+                delay = next(delays, None)
+                if delay is None:
+                    return _failure(job, None, exc)
+                log.warning("job %s: the task journal cannot be read (%s); again in %g s",
+                            key, exc, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                continue
             if isinstance(outcome, JobResult):
                 return outcome
             key, wait = outcome
