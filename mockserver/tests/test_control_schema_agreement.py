@@ -58,13 +58,13 @@ def test_a_har_entry_without_its_required_members_is_refused(kie: Kie) -> None:
 def test_a_scenario_is_read_as_one_whatever_other_members_it_has(kie: Kie) -> None:
     scenario = {"format": "kiekit-mock-scenario/1", "tasks": [], "files": [], "log": []}
     answer = ctl(kie, "POST", "/_mock/scenarios", scenario)
-    assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
+    assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0, "skipped": []})
     left_out = {"format": "kiekit-mock-scenario/1", "tasks": None, "files": None}  # null: absent
     task: dict[str, Any] = {"taskId": "t", "createPath": "/c", "createAnswer": {}, "answers": None}
     answer = ctl(kie, "POST", "/_mock/scenarios", {**left_out, "tasks": [task]})
     assert answer.status == 200, answer.json()
     answer = ctl(kie, "POST", "/_mock/scenarios", left_out)
-    assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0})
+    assert (answer.status, answer.json()) == (200, {"tasks": [], "files": 0, "skipped": []})
     wrong = ctl(kie, "POST", "/_mock/scenarios", {**left_out, "files": {}})  # not a list
     assert (wrong.status, wrong.json()["field"]) == (400, "body")
     har = {"log": {"entries": []}, "format": "anything"}  # HAR allows other members

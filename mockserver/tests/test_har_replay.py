@@ -247,3 +247,113 @@ def test_a_recorded_create_never_polled_still_gets_a_task_a_client_can_finish(
         files = client.download(client.wait(task), tmp_path)
     assert files
     assert all(f.stat().st_size > 0 for f in files)
+
+
+def test_reset_rewinds_a_recording_loaded_at_start_up(kie_at: Any) -> None:
+    """A suite that shares one mock and resets between tests replays the recording in each."""
+    with MockServer(MockConfig(), scenario=read_scenario(HAR)) as mock:
+        kie = kie_at(mock.base_url)
+        assert _replayed_states(kie)[0][:2] == ["waiting", "waiting"]
+        mock.reset()
+        assert _replayed_states(kie)[0][:3] == ["waiting", "waiting", "generating"]
+        assert kie.fetch(mock.base_url + "/_mock/reset", method="POST").status == 200
+        assert _replayed_states(kie)[0][0] == "waiting"
+
+
+def _veo_with_follow_ups() -> dict[str, Any]:
+    """The fixture HAR plus a recorded get-1080p-video of its Veo task, after it succeeded."""
+    har = _har()
+    entry = json.loads(json.dumps(har["log"]["entries"][-1]))  # the Veo task's last poll
+    entry["startedDateTime"] = "2026-04-16T08:00:00.000Z"
+    entry["request"]["url"] = f"https://api.kie.ai/api/v1/veo/get-1080p-video?taskId={VEO}&index=0"
+    answer = {"code": 200, "msg": "success", "data": {"resultUrl": "https://x.example/v1080.mp4"}}
+    entry["response"]["content"] = {"mimeType": "application/json", "text": json.dumps(answer)}
+    har["log"]["entries"].append(entry)
+    return har
+
+
+def test_recorded_follow_ups_of_a_replayed_task_are_replayed(kie_at: Any) -> None:
+    scenario = parse_har(_veo_with_follow_ups())
+    veo = scenario.tasks[1]
+    assert [(c.method, c.path) for c in veo.follow_ups] == [("GET", "/api/v1/veo/get-1080p-video")]
+    with MockServer(MockConfig(), scenario=scenario) as mock:
+        kie = kie_at(mock.base_url)
+        hd = f"/api/v1/veo/get-1080p-video?taskId={VEO}&index=0"
+        # not claimed yet: the emulation's "record is null"
+        assert kie.get(hd).json()["code"] == 422
+        kie.ok(kie.post("/api/v1/veo/generate", {"prompt": "x", "model": "veo3_fast"}))
+        link = kie.ok(kie.get(hd))["resultUrl"]
+        assert link.startswith(mock.base_url + "/_mock/har-files/")
+        assert kie.fetch(link).content_type == "video/mp4"
+        # a link the mock issued for a replayed file is one download-url takes (README)
+        fresh = kie.ok(kie.post("/api/v1/common/download-url", {"url": link}))
+        assert fresh.startswith(link + "?")
+        assert "X-Amz-Expires=1200" in fresh
+        assert kie.fetch(fresh).status == 200
+        unknown = link.rsplit("/", 1)[0] + "/99.mp4"
+        wrong = kie.post("/api/v1/common/download-url", {"url": unknown})
+        assert wrong.json() == {"code": 422, "msg": "url is wrong", "data": None}
+
+
+def test_entries_that_cannot_be_read_are_named_and_reported(
+    kie_at: Any, mock: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    har = _har()
+    entries = har["log"]["entries"]
+    create = entries.index(
+        next(e for e in entries if e["request"]["url"].endswith("/jobs/createTask"))
+    )
+    entries[create]["response"]["content"] = {
+        "encoding": "base64",
+        "text": "H4sIAAAAAAAAA6uuBQBDv6ajAgAAAA==",  # gzip, as some recorders keep it
+    }
+    scenario = parse_har(har)
+    assert [t.task_id for t in scenario.tasks] == [VEO]
+    (skipped,) = scenario.skipped
+    assert (skipped.index, skipped.method, skipped.path) == (
+        create,
+        "POST",
+        "/api/v1/jobs/createTask",
+    )
+    assert "gzip" in skipped.reason
+    loaded = kie_at(mock.base_url).post("/_mock/scenarios", har).json()
+    assert loaded["skipped"] == [skipped.to_json()]
+    # the CLI says so on standard error
+    path = tmp_path / "session.har"
+    path.write_text(json.dumps(har))
+    assert main(["har", str(path), "--out", str(tmp_path / "out.json")]) == 0
+    err = capsys.readouterr().err
+    assert f"log.entries[{create}] POST /api/v1/jobs/createTask" in err
+    assert "gzip" in err
+    # nothing to replay at all is said too
+    entries[:] = [entries[create]]
+    path.write_text(json.dumps(har))
+    assert main(["har", str(path), "--out", str(tmp_path / "out.json")]) == 0
+    assert "no task to replay" in capsys.readouterr().err
+
+
+def test_each_task_names_its_host_and_a_har_of_two_api_hosts_is_warned_of() -> None:
+    har = _har()
+    for entry in har["log"]["entries"]:
+        if "/veo/" in entry["request"]["url"]:
+            entry["request"]["url"] = entry["request"]["url"].replace(
+                "https://api.kie.ai", "http://127.0.0.1:8000"
+            )
+    scenario = parse_har(har)
+    assert [t.host for t in scenario.tasks] == ["api.kie.ai", "127.0.0.1"]
+    assert [t["host"] for t in scenario.summary()["tasks"]] == ["api.kie.ai", "127.0.0.1"]
+    (warning,) = scenario.warnings()
+    assert VEO in warning
+    assert "127.0.0.1" in warning
+    assert "api.kie.ai" in warning
+    assert parse_har(_har()).warnings() == []
+
+
+def test_a_bom_is_read_and_bad_base64_names_its_entry(tmp_path: Path) -> None:
+    path = tmp_path / "bom.har"
+    path.write_text(HAR.read_text(), encoding="utf-8-sig")
+    assert read_scenario(path) == parse_har(_har())
+    har = _har()
+    har["log"]["entries"][2]["response"]["content"] = {"encoding": "base64", "text": "abcde"}
+    with pytest.raises(ValueError, match=r"log\.entries\[2\]\.response\.content\.text: bad base64"):
+        parse_har(har)

@@ -170,8 +170,16 @@ def _har(argv: Sequence[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"kiekit-mock: {args.file}: {exc}", file=sys.stderr)
         return 2
+    _warn(scenario, args.file)
     _write(json.dumps(scenario.to_json(), indent=2, ensure_ascii=False) + "\n", args.out)
     return 0
+
+
+def _warn(scenario: Scenario, file: str) -> None:
+    """What a user loading a recording must know: entries skipped, mixed hosts, nothing to
+    replay (on standard error, so a scenario written to stdout stays clean)."""
+    for line in scenario.warnings():
+        print(f"kiekit-mock: warning: {file}: {line}", file=sys.stderr)
 
 
 def _limit(text: str) -> int | None:
@@ -235,6 +243,13 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             scenario = read_scenario(args.har)
         except (OSError, ValueError) as exc:
             parser.error(f"--har {args.har}: {exc}")
+        _warn(scenario, args.har)
+        count = len(scenario.tasks)
+        print(
+            f"kiekit-mock: replaying {count} recorded task{'' if count == 1 else 's'} "
+            f"from {args.har}",
+            file=sys.stderr,
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         serve(

@@ -29,37 +29,69 @@ from urllib.parse import parse_qsl, urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import media
-from .envelope import dumps
+from . import files, media
+from .envelope import ENVELOPE, ErrorAnswer, dumps, ok
 from .route_helpers import origin_of, parse_json_object
-from .runtime import RUNTIME
-from .scenario import FORMAT, MEDIA_TYPE, RecordedFile, RecordedTask, Scenario
+from .runtime import RUNTIME, Runtime
+from .scenario import (
+    FORMAT,
+    MEDIA_TYPE,
+    Handover,
+    RecordedCall,
+    RecordedFile,
+    RecordedTask,
+    Scenario,
+    Skipped,
+)
 
 ROUTES = web.RouteTableDef()
 FILES_PREFIX = "/_mock/har-files/"
 _URL = re.compile(r"https?://[^\s\"'\\<>]+")
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 _TASK_ID_PARAMS = ("taskId", "task_id")
+DOWNLOAD_URL = "/api/v1/common/download-url"  # kie-api.md §4
 
 
 # --- reading a HAR ----------------------------------------------------------------------------
 
 
-def _content_bytes(content: Mapping[str, Any]) -> bytes | None:
+class _Unreadable(Exception):
+    """Why an entry's answer cannot be read (the entry is skipped, and said so)."""
+
+
+def _content_bytes(content: Mapping[str, Any], where: str) -> bytes | None:
+    """The recorded body's bytes; None when none was recorded. ValueError naming `where` for
+    base64 that is not base64, _Unreadable for a `text` that is not a string."""
     text = content.get("text")
-    if not isinstance(text, str):
+    if text is None:
         return None
+    if not isinstance(text, str):
+        raise _Unreadable("response.content.text is not a string")
     if content.get("encoding") == "base64":
-        return base64.b64decode(text)
+        try:
+            return base64.b64decode(text)
+        except ValueError as exc:
+            raise ValueError(f"{where}.response.content.text: bad base64: {exc}") from None
     return text.encode()
 
 
-def _envelope(entry: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The entry's answer when it is a KIE envelope (`code` + `msg`)."""
-    raw = _content_bytes(_member(_member(entry, "response"), "content"))
-    answer = parse_json_object(raw) if raw is not None else None
-    if answer is None or not isinstance(answer.get("code"), int) or "msg" not in answer:
-        return None
+def _envelope(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The entry's answer when it is a KIE envelope (`code` + `msg`); _Unreadable saying why
+    not."""
+    raw = _content_bytes(_member(_member(entry, "response"), "content"), where)
+    if raw is None:
+        raise _Unreadable("no response body was recorded")
+    if raw[:2] == b"\x1f\x8b":
+        raise _Unreadable("the body is gzip-compressed (the recorder kept it undecoded)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unreadable("the body is not UTF-8 text") from None
+    answer = parse_json_object(text.encode())
+    if answer is None:
+        raise _Unreadable("the body is not a JSON object")
+    if not isinstance(answer.get("code"), int) or "msg" not in answer:
+        raise _Unreadable("the body is not a KIE answer (no code and msg)")
     return answer
 
 
@@ -79,7 +111,8 @@ def _member(value: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def _entries(har: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _entries(har: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
+    """The entries with their places in log.entries, in recorded order."""
     log = har.get("log")
     entries = log.get("entries") if isinstance(log, Mapping) else None
     if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
@@ -87,7 +120,7 @@ def _entries(har: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     for index, entry in enumerate(entries):
         _check_entry(entry, f"log.entries[{index}]")
     # recorded order; startedDateTime sorts ISO-8601 stamps (a stable sort keeps ties in order)
-    return sorted(entries, key=lambda e: str(e.get("startedDateTime", "")))
+    return sorted(enumerate(entries), key=lambda e: str(e[1].get("startedDateTime", "")))
 
 
 def _check_entry(entry: Mapping[str, Any], where: str) -> None:
@@ -108,52 +141,77 @@ def _check_entry(entry: Mapping[str, Any], where: str) -> None:
         raise ValueError(f"{where}.response.content must be an object")
 
 
-def _created_id(answer: dict[str, Any]) -> str | None:
-    data = answer.get("data")
+def _created_id(answer: Mapping[str, Any] | None) -> str | None:
+    data = None if answer is None else answer.get("data")
     task_id = data.get("taskId") if isinstance(data, dict) else None
-    return task_id if answer.get("code") == 200 and isinstance(task_id, str) and task_id else None
+    ok = answer is not None and answer.get("code") == 200
+    return task_id if ok and isinstance(task_id, str) and task_id else None
+
+
+def _named(values: Mapping[str, Any]) -> str | None:
+    """The task id a request names (`taskId`, or `task_id` as some KIE routes spell it)."""
+    found = next((values[k] for k in _TASK_ID_PARAMS if k in values), None)
+    return found if isinstance(found, str) and found else None
 
 
 def parse_har(har: Mapping[str, Any]) -> Scenario:
-    """The tasks a HAR recording created, their status answers in order, their result files."""
-    entries = _entries(har)
+    """The tasks a HAR recording created, their status answers in order, the other calls that
+    named them, their result files; and the API entries that could not be read."""
     creates: dict[str, dict[str, Any]] = {}
     sent: dict[str, str] = {}  # task id -> the create body's text (its URLs are inputs)
     bodies: dict[str, tuple[str, bytes]] = {}  # URL -> (content type, bytes) of any GET
-    for entry in entries:
+    skipped: list[Skipped] = []
+    for index, entry in _entries(har):
+        where = f"log.entries[{index}]"
         request, response = _member(entry, "request"), _member(entry, "response")
         method = str(request.get("method", "")).upper()
         url = str(request.get("url", ""))
-        path = urlsplit(url).path
-        answer = _envelope(entry)
-        if method == "GET" and answer is None:
-            content = _member(response, "content")
-            raw = _content_bytes(content)
-            if raw is not None and response.get("status") == 200:
-                bodies[url] = (str(content.get("mimeType") or ""), raw)
-            continue
+        parts = urlsplit(url)
+        path = parts.path
+        try:
+            answer: dict[str, Any] | None = _envelope(entry, where)
+            why = ""
+        except _Unreadable as exc:
+            answer, why = None, str(exc)
         if answer is None:
+            content = _member(response, "content")
+            try:
+                raw = _content_bytes(content, where)
+            except _Unreadable:  # a malformed entry, whatever its path
+                skipped.append(Skipped(index, method, path, why))
+                continue
+            if method == "GET" and raw is not None and response.get("status") == 200:
+                bodies[url] = (str(content.get("mimeType") or ""), raw)
+            # KIE's API answers every call under /api/ with an envelope (kie-api.md §1); a file
+            # or a page of another service is no entry to warn of
+            if path.startswith("/api/") and method in ("GET", "POST"):
+                skipped.append(Skipped(index, method, path, why))
             continue
+        text = str(_member(request, "postData").get("text") or "")
+        body = (parse_json_object(text.encode()) or {}) if method == "POST" else {}
         task_id = _created_id(answer)
         if method == "POST" and task_id is not None and task_id not in creates:
-            text = str(_member(request, "postData").get("text") or "")
-            body = parse_json_object(text.encode()) or {}
             model = body.get("model")
             creates[task_id] = {
                 "create_path": path,
+                "host": parts.hostname,
                 "model": model if isinstance(model, str) else None,
                 "create_answer": answer,
                 "status_path": None,
                 "answers": [],
+                "follow_ups": [],
             }
             sent[task_id] = text
             continue
-        named = next((v for k, v in _query(request).items() if k in _TASK_ID_PARAMS), None)
-        if method == "GET" and named in creates:
-            task = creates[named]
-            if task["status_path"] in (None, path):
-                task["status_path"] = path
-                task["answers"].append(answer)
+        named = _named(_query(request)) if method == "GET" else _named(body)
+        task = creates.get(named) if named is not None else None
+        if task is None:
+            continue
+        if method == "GET" and task["status_path"] in (None, path):
+            task["status_path"] = path
+            task["answers"].append(answer)
+        else:  # another call naming the task: Veo's 1080p video, 4o's download-url, …
+            task["follow_ups"].append(RecordedCall(method, path, answer))
     tasks = tuple(
         RecordedTask(
             task_id=task_id,
@@ -162,10 +220,12 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
             create_answer=t["create_answer"],
             status_path=t["status_path"],
             answers=tuple(t["answers"]),
+            follow_ups=tuple(t["follow_ups"]),
+            host=t["host"],
         )
         for task_id, t in creates.items()
     )
-    return Scenario(tasks, _result_files(tasks, sent, bodies))
+    return Scenario(tasks, _result_files(tasks, sent, bodies), tuple(skipped))
 
 
 def _result_files(
@@ -175,7 +235,7 @@ def _result_files(
     files: dict[str, RecordedFile] = {}
     for task in tasks:
         given = set(_URL.findall(sent.get(task.task_id, "")))
-        for answer in task.answers:
+        for answer in (*task.answers, *(call.answer for call in task.follow_ups)):
             for url in _URL.findall(dumps(answer)):
                 if url in given or url in files:
                     continue
@@ -203,7 +263,8 @@ def load_scenario(value: Mapping[str, Any]) -> Scenario:
 
 
 def read_scenario(path: str | Path) -> Scenario:
-    value = json.loads(Path(path).read_text(encoding="utf-8"))
+    # utf-8-sig: a BOM (some Windows tools write one) is read as the control route reads it
+    value = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     if not isinstance(value, dict):
         raise ValueError(f"{path}: not a HAR file or scenario (a JSON object)")
     return load_scenario(value)
@@ -224,7 +285,8 @@ def _local(answer: dict[str, Any], files: Iterable[RecordedFile], origin: str) -
 @web.middleware
 async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer from a loaded scenario when it covers the request (after the auth middleware)."""
-    player = request.app[RUNTIME].scenarios
+    rt = request.app[RUNTIME]
+    player = rt.scenarios
     if not player.active or not request.path.startswith("/api/"):
         return await handler(request)
     answer: dict[str, Any] | None = None
@@ -232,18 +294,89 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
         body = parse_json_object(await request.read()) or {}
         model = body.get("model")
         task = player.claim(request.path, model if isinstance(model, str) else None)
-        if task is not None and not task.answers:
-            # created but never polled in the recording: answering its recorded id would hand
-            # out a task nothing can finish, so the emulation makes it, with the family's
-            # default lifecycle (#13)
-            return await handler(request)
-        answer = None if task is None else task.create_answer
-    elif request.method == "GET":
-        task_id = next((request.query[k] for k in _TASK_ID_PARAMS if k in request.query), None)
-        answer = None if task_id is None else player.poll(request.path, task_id)
+        if task is not None and task.pending_stage is not None:
+            return await _create_emulated(request, handler, task)
+        if task is not None:
+            answer = task.create_answer
+        elif (named := _named(body)) is not None:
+            answer = player.follow_up("POST", request.path, named)
+        if answer is None and request.path == DOWNLOAD_URL:
+            link = _har_file_link(request, body.get("url"))
+            if link is not None:
+                return ok(link)
+    elif request.method == "GET" and (task_id := _named(request.query)) is not None:
+        found = rt.store.find(task_id)
+        status = player.poll(
+            request.path, task_id, moved=found is not None and found.state != "waiting"
+        )
+        if isinstance(status, Handover):
+            if status.first:
+                _catch_up(rt, task_id, status.stage)
+        elif status is not None:
+            answer = status
+        else:
+            answer = player.follow_up("GET", request.path, task_id)
     if answer is None:
         return await handler(request)
     return _local(answer, player.files(), origin_of(request))
+
+
+async def _create_emulated(
+    request: web.Request, handler: Handler, task: RecordedTask
+) -> web.StreamResponse:
+    """A recorded create whose recording ends before the task does (no status answer at all,
+    or a pending last one: the capture stopped, the client crashed). Its recorded answers alone
+    would leave the client a task nothing can finish, so the emulation makes the task too — with
+    the family's default lifecycle, charged and called back as its own are — and it takes the
+    recorded id: the recorded answers are replayed, then the emulation goes on from the stage
+    they ended on, and the control API can advance or complete it meanwhile (#13)."""
+    rt = request.app[RUNTIME]
+    try:
+        response = await handler(request)
+    except ErrorAnswer:
+        response = None
+    made = None
+    if isinstance(response, web.Response):
+        raw = response.body if isinstance(response.body, bytes) else b""
+        made = _created_id(response.get(ENVELOPE) or parse_json_object(raw))
+    if made is None:
+        # the emulation refused the recorded request (a model it does not know, no credits
+        # left…): the recording alone is replayed, its last answer repeating
+        if not task.answers and response is not None:
+            return response
+        return _local(task.create_answer, rt.scenarios.files(), origin_of(request))
+    rt.store.rename(made, task.task_id)
+    rt.scenarios.emulated(task)
+    return _local(task.create_answer, rt.scenarios.files(), origin_of(request))
+
+
+def _catch_up(rt: Runtime, task_id: str, stage: int) -> None:
+    """Move the emulated task to the stage its recording ended on (it ends, with its callback,
+    if its lifecycle is already due), so its states never go back."""
+    for _ in range(stage):
+        try:
+            if rt.step(task_id).final:
+                return
+        except KeyError:  # forgotten (task_limit) or reset meanwhile
+            return
+
+
+def _har_file_link(request: web.Request, url: Any) -> str | None:
+    """download-url of a file link this mock issued for a replayed session (README, Expiring
+    links): a fresh 20-minute link to it, as for the emulation's own files."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    name = parts.path.removeprefix(FILES_PREFIX)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    if not parts.path.startswith(FILES_PREFIX) or request.app[RUNTIME].scenarios.file(name) is None:
+        return None
+    now = request.app[RUNTIME].clock.now()
+    return files.presign(origin_of(request) + parts.path, now, files.DOWNLOAD_LINK_SECONDS)
 
 
 def _stand_in(file: RecordedFile) -> bytes:

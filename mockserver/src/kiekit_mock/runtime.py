@@ -96,7 +96,8 @@ class Runtime:
 
     def reset(self) -> None:
         """Forget tasks, account changes, added rules and the journal: back to the configured
-        accounts and rules (the clock keeps going: it never runs backwards)."""
+        accounts and rules, loaded recordings back to their start (the clock keeps going: it
+        never runs backwards)."""
         self.store.reset()
         self.prerendered.clear()
         self.rules.reset()
@@ -107,6 +108,8 @@ class Runtime:
         self.limits.set(LimitSettings.from_config(self.config))
         self.callbacks.clear()
         self.callbacks.configure(CallbackSettings.from_config(self.config))
+        # a loaded recording (--har, MockServer(scenario=…)) plays again from its start
+        self.scenarios.rewind()
 
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("kiekit_mock.runtime", Runtime)

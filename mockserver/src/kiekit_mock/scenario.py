@@ -1,9 +1,10 @@
 """A recorded KIE session to play back, and the player that hands out its answers.
 
-A scenario is what `har.parse_har` keeps of a recording: per created task, the create answer
-and the status answers in the order they were seen, and the result files the answers link to.
+A scenario is what `har.parse_har` keeps of a recording: per created task, the create answer,
+the status answers in the order they were seen, the answers to other calls that named the task
+(follow-ups: Veo's 1080p video, 4o's download-url…), and the result files the answers link to.
 It holds no request headers at all, so no API key survives into it. Pure data and a lock; the
-HTTP side (matching requests, rewriting links) is in har.py.
+HTTP side (matching requests, rewriting links, handing a task to the emulation) is in har.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +40,77 @@ def _object(value: Mapping[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
+def _objects(value: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    found = value.get(name)
+    found = [] if found is None else found  # null: left out, as the document says
+    if not isinstance(found, list) or not all(isinstance(a, dict) for a in found):
+        raise ValueError(f"{name} must be a list of objects")
+    return found
+
+
+# The pending states of every built-in family's status answer, as the stage the mock's store
+# counts (0 waiting, 1 queuing, 2 generating): market `state` (kie-api.md §2.2), Runway's own
+# words (§3.4), Suno's `status` (§3.6). Any other `state` or `status` word is final.
+_PENDING_WORDS = {
+    "waiting": 0,
+    "wait": 0,
+    "queuing": 1,
+    "queueing": 1,
+    "generating": 2,
+    "PENDING": 0,
+    "TEXT_SUCCESS": 1,
+    "FIRST_SUCCESS": 2,
+}
+
+
+def recorded_stage(answer: Mapping[str, Any]) -> int | None:
+    """The pending stage a recorded status answer shows (0..2), or None when it is final.
+
+    An answer that is no record at all (KIE's "not found" while a task is new, a rate limit,
+    Suno's `data: null`) shows no end: stage 0. `successFlag` families (Veo, Flux, 4o, Luma,
+    Midjourney, Aleph; §3.1-§3.7) are pending at flag 0 unless an error message says it failed
+    (Aleph keeps 0 on failure); 4o's `progress` ("0.00"-"1.00") tells how far. An answer in a
+    vocabulary none of these is taken as final, as before: its last answer repeats."""
+    data = answer.get("data")
+    if answer.get("code") != 200 or not isinstance(data, Mapping):
+        return 0
+    flag = data.get("successFlag")
+    if isinstance(flag, int) and not isinstance(flag, bool):
+        if flag != 0 or data.get("errorMessage"):
+            return None
+        try:
+            progress = float(data.get("progress") or 0)
+        except (TypeError, ValueError):
+            progress = 0.0
+        return max(0, min(2, int(progress * 3)))
+    for name in ("state", "status"):
+        word = data.get(name)
+        if isinstance(word, str):
+            return _PENDING_WORDS.get(word)
+    return None
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """A recorded answer to another call that named a recorded task (not its create, not its
+    status query): Veo's get-1080p-video, 4o's download-url, …"""
+
+    method: str
+    path: str
+    answer: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "answer": self.answer}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> RecordedCall:
+        return cls(
+            method=_text(value, "method").upper(),
+            path=_text(value, "path"),
+            answer=_object(value, "answer"),
+        )
+
+
 @dataclass(frozen=True)
 class RecordedTask:
     task_id: str
@@ -46,31 +119,50 @@ class RecordedTask:
     create_answer: dict[str, Any]  # the whole envelope, as recorded
     status_path: str | None  # where the task was polled (None: never polled in the recording)
     answers: tuple[dict[str, Any], ...]  # every status envelope, in recorded order
+    follow_ups: tuple[RecordedCall, ...] = ()  # other calls that named the task, in order
+    host: str | None = None  # the host its create was sent to (None: not known)
+
+    @property
+    def pending_stage(self) -> int | None:
+        """The stage the recording leaves the task in when it ends before a final state (no
+        status answer at all: 0); None when its last answer is final."""
+        return recorded_stage(self.answers[-1]) if self.answers else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "taskId": self.task_id,
             "createPath": self.create_path,
+            "host": self.host,
             "model": self.model,
             "createAnswer": self.create_answer,
             "statusPath": self.status_path,
             "answers": list(self.answers),
+            "followUps": [call.to_json() for call in self.follow_ups],
         }
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> RecordedTask:
-        answers = value.get("answers")
-        answers = [] if answers is None else answers  # null: left out, as the document says
-        if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
-            raise ValueError("tasks[].answers must be a list of objects")
+        try:
+            follow_ups = tuple(map(RecordedCall.from_json, _objects(value, "followUps")))
+        except ValueError as exc:
+            raise ValueError(f"tasks[].followUps: {exc}") from None
         return cls(
             task_id=_text(value, "taskId"),
             create_path=_text(value, "createPath"),
             model=_text(value, "model", optional=True),
             create_answer=_object(value, "createAnswer"),
             status_path=_text(value, "statusPath", optional=True),
-            answers=tuple(answers),
+            answers=tuple(_answers(value)),
+            follow_ups=follow_ups,
+            host=_text(value, "host", optional=True),
         )
+
+
+def _answers(value: Mapping[str, Any]) -> list[dict[str, Any]]:
+    try:
+        return _objects(value, "answers")
+    except ValueError:
+        raise ValueError("tasks[].answers must be a list of objects") from None
 
 
 @dataclass(frozen=True)
@@ -104,9 +196,32 @@ class RecordedFile:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A HAR entry of the API that could not be read, so nothing of it is replayed."""
+
+    index: int  # its place in log.entries
+    method: str
+    path: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "method": self.method,
+            "path": self.path,
+            "reason": self.reason,
+        }
+
+    def __str__(self) -> str:
+        return f"log.entries[{self.index}] {self.method} {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Scenario:
     tasks: tuple[RecordedTask, ...]
     files: tuple[RecordedFile, ...] = ()
+    # what parse_har could not read: told when loading, not part of a scenario file
+    skipped: tuple[Skipped, ...] = field(default=(), compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,18 +247,39 @@ class Scenario:
         )
 
     def summary(self) -> dict[str, Any]:
-        """What a load reports: the tasks that will be replayed and how many files."""
+        """What a load reports: the tasks that will be replayed, how many files, and the HAR
+        entries that could not be read."""
         tasks = [
             {
                 "taskId": t.task_id,
                 "createPath": t.create_path,
+                "host": t.host,
                 "model": t.model,
                 "statusPath": t.status_path,
                 "answers": len(t.answers),
+                "followUps": len(t.follow_ups),
             }
             for t in self.tasks
         ]
-        return {"tasks": tasks, "files": len(self.files)}
+        skipped = [entry.to_json() for entry in self.skipped]
+        return {"tasks": tasks, "files": len(self.files), "skipped": skipped}
+
+    def warnings(self) -> list[str]:
+        """What a user loading this should be told: entries skipped, tasks sent to another host
+        than most were (a HAR of several services, or of a proxy as well as KIE), and a
+        recording with nothing to replay."""
+        lines = [f"skipped {entry}" for entry in self.skipped]
+        hosts = Counter(t.host for t in self.tasks if t.host is not None)
+        if len(hosts) > 1:
+            main = hosts.most_common(1)[0][0]
+            lines += [
+                f"task {t.task_id} ({t.create_path}) was sent to {t.host}, most to {main}"
+                for t in self.tasks
+                if t.host not in (None, main)
+            ]
+        if not self.tasks:
+            lines.append("no task to replay: every request will be emulated")
+        return lines
 
 
 @dataclass
@@ -151,6 +287,17 @@ class _Playing:
     task: RecordedTask
     claimed: bool = False
     polls: int = 0
+    emulated: bool = False  # the emulation holds a task under its id, to go on past the recording
+    handed_over: bool = False  # its status queries go to the emulation now
+    follow_ups: Counter[tuple[str, str]] = field(default_factory=Counter)  # answered, per call
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A status query the recording has no more answers to: the emulation answers it."""
+
+    stage: int  # the pending stage the recording ended on (0 waiting, 1 queuing, 2 generating)
+    first: bool  # the first such query (the emulated task is moved on to `stage` now)
 
 
 @dataclass
@@ -158,8 +305,10 @@ class ScenarioPlayer:
     """The loaded scenarios of one mock. Thread-safe (tests load while the server answers).
 
     A create claims the first unclaimed recorded task with the same path and model; a status
-    query of a claimed task on its recorded path gets the next recorded answer, the last one
-    repeating. Tasks never claimed, and everything else, are left to the emulation."""
+    query of a claimed task on its recorded path gets the next recorded answer. The last one
+    repeats when it is final; when the recording ends before a final state, the task is handed
+    to the emulation (har.py made it a task of the store under the recorded id at its create).
+    Tasks never claimed, and everything else, are left to the emulation."""
 
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _tasks: list[_Playing] = field(default_factory=list)
@@ -177,6 +326,12 @@ class ScenarioPlayer:
             self._files.clear()
             return count
 
+    def rewind(self) -> None:
+        """Every loaded recording back to its start (the mock's reset): each task can be
+        claimed again and replays from its first answer."""
+        with self._lock:
+            self._tasks = [_Playing(playing.task) for playing in self._tasks]
+
     @property
     def active(self) -> bool:
         return bool(self._tasks)  # a list's truth is read atomically
@@ -190,16 +345,52 @@ class ScenarioPlayer:
                     return task
             return None
 
-    def poll(self, path: str, task_id: str) -> dict[str, Any] | None:
+    def emulated(self, task: RecordedTask) -> None:
+        """The emulation now holds a task under the claimed `task`'s id."""
+        with self._lock:
+            for playing in self._tasks:
+                if playing.task is task and playing.claimed:
+                    playing.emulated = True
+                    return
+
+    def poll(
+        self, path: str, task_id: str, *, moved: bool = False
+    ) -> dict[str, Any] | Handover | None:
+        """The next recorded status answer of a claimed task; a Handover once an emulated task's
+        recording has run out, or at once when the control API `moved` its emulated task on;
+        None when the recording does not cover this query."""
         with self._lock:
             for playing in self._tasks:
                 task = playing.task
-                if playing.claimed and task.task_id == task_id and task.status_path == path:
-                    if not task.answers:
-                        return None
-                    answer = task.answers[min(playing.polls, len(task.answers) - 1)]
-                    playing.polls += 1
-                    return answer
+                if not playing.claimed or task.task_id != task_id:
+                    continue
+                if task.status_path not in (None, path):
+                    return None
+                if playing.emulated and (
+                    playing.handed_over or moved or playing.polls >= len(task.answers)
+                ):
+                    first = not playing.handed_over and not moved
+                    playing.handed_over = True
+                    return Handover(task.pending_stage or 0, first)
+                if not task.answers:
+                    return None
+                answer = task.answers[min(playing.polls, len(task.answers) - 1)]
+                playing.polls += 1
+                return answer
+            return None
+
+    def follow_up(self, method: str, path: str, task_id: str) -> dict[str, Any] | None:
+        """The next recorded answer to another call naming a claimed task (the last repeats)."""
+        with self._lock:
+            for playing in self._tasks:
+                if not playing.claimed or playing.task.task_id != task_id:
+                    continue
+                calls = [c for c in playing.task.follow_ups if (c.method, c.path) == (method, path)]
+                if not calls:
+                    return None
+                seen = playing.follow_ups[method, path]
+                playing.follow_ups[method, path] += 1
+                return calls[min(seen, len(calls) - 1)].answer
             return None
 
     def files(self) -> list[RecordedFile]:

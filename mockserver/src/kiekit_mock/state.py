@@ -523,6 +523,15 @@ class Store:
             raise ValueError(f"task {task_id} already ended ({task.ended})")
         return task
 
+    def rename(self, task_id: str, new_id: str) -> TaskSnapshot:
+        """Give a task another id: a replayed recording's (har.py), so the task a client was
+        handed goes on here. A task already under `new_id` is replaced. KeyError if unknown."""
+        with self._lock:
+            task = self._tasks.pop(task_id)
+            task.task_id = task.fixed["task_id"] = new_id
+            self._tasks[new_id] = task
+            return task.snapshot()
+
     def find(self, task_id: str) -> TaskSnapshot | None:
         """Any account's task (result files are public links)."""
         with self._lock:

@@ -38,13 +38,20 @@ SCENARIO_SUMMARY = strict(
                 {
                     "taskId": STRING,
                     "createPath": STRING,
+                    "host": {"type": ["string", "null"]},
                     "model": {"type": ["string", "null"]},
                     "statusPath": {"type": ["string", "null"]},
                     "answers": INT,
+                    "followUps": INT,
                 }
             ),
         },
         "files": INT,
+        # HAR entries of the API whose answers could not be read: nothing of them is replayed
+        "skipped": {
+            "type": "array",
+            "items": strict({"index": INT, "method": STRING, "path": STRING, "reason": STRING}),
+        },
     }
 )
 # controlwire.refuse: a bad value is HTTP 400 naming the field; unknown ids 404; ended task 409
@@ -86,6 +93,16 @@ SCENARIO = obj(
                     "createAnswer": {"type": "object"},
                     "statusPath": nullable(STRING),
                     "answers": {"type": "array", "items": {"type": "object"}},
+                    "host": nullable(STRING),
+                    "followUps": nullable(
+                        {
+                            "type": "array",
+                            "items": obj(
+                                {"method": STRING, "path": STRING, "answer": {"type": "object"}},
+                                ["method", "path", "answer"],
+                            ),
+                        }
+                    ),
                 },
                 ["taskId", "createPath", "createAnswer"],
             ),
