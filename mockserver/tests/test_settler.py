@@ -232,3 +232,13 @@ def test_the_store_pushes_back_a_task_whose_lifecycle_got_longer_and_reset_forge
     assert store.next_due() == 1100.0
     store.reset()
     assert store.next_due() is None
+
+
+def test_a_renamed_task_still_ends_on_time_under_its_new_id() -> None:
+    """A replayed recording's task goes on under its recorded id (har.py renames it)."""
+    clock = FakeClock()
+    store = Store(MockConfig(seconds_to_complete=10), clock)
+    task_id = store.create("acct", _spec()).task_id
+    store.rename(task_id, "recorded-id")
+    clock.now += 10
+    assert [t.task.task_id for t in store.settle_due(clock.now)] == ["recorded-id"]

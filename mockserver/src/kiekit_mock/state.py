@@ -530,6 +530,7 @@ class Store:
             task = self._tasks.pop(task_id)
             task.task_id = task.fixed["task_id"] = new_id
             self._tasks[new_id] = task
+            self._schedule(task)  # a timed end noted under the old id is found under the new
             return task.snapshot()
 
     def find(self, task_id: str) -> TaskSnapshot | None:
