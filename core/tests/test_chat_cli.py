@@ -31,6 +31,7 @@ def test_chat_json_no_stream_with_system_and_options(capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, *argv)
     assert code == 0
     reply = json.loads(out)
+    assert (reply["ok"], reply["command"]) == (True, "chat")  # as every command's --json
     assert reply["text"] == "Echo from claude-sonnet-4-6: hi there"
     assert reply["thinking"]
     assert reply["usage"]["input_tokens"] > 0

@@ -51,13 +51,16 @@ class EchoProvider(ChatProvider):
 
 class Server:
     """An event-stream server in a thread: ``/chat/wait`` sends one event, then waits until
-    ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection."""
+    ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection; a call
+    that does not stream is answered "whole" at once."""
 
     def __init__(self) -> None:
         self.first_read = threading.Event()
         self.base_url = ""
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        if not (await request.json())["stream"]:
+            return web.json_response("whole")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await response.write(b'data: {"t": "first"}\n\n')
@@ -135,3 +138,25 @@ def test_a_cut_connection_is_a_transport_error(server: Server) -> None:
 
     with pytest.raises(TransportError, match="stream broke"):
         asyncio.run(run())
+
+
+def test_a_stream_stopped_early_leaves_the_blocking_client_ready_for_the_next_call(
+    server: Server,
+) -> None:
+    """The rest of a stream left unread is still coming on its connection: that connection
+    must not serve the next call (which then read the old stream's bytes, or a closed socket)."""
+    import gc
+    import warnings
+
+    with Client("k", base_url=server.base_url, registry=registry()) as kie:
+        with kie.chat_stream(MODEL, "wait") as stream:
+            for _ in stream:
+                break  # left the `with` block: the server still holds the rest
+        assert kie.chat(MODEL, "next").text == "whole"
+        dropped = kie.chat_stream(MODEL, "wait")
+        next(iter(dropped))
+        del dropped  # dropped without close(), then collected
+        with warnings.catch_warnings():  # its socket may be collected before its close() runs
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+        assert kie.chat(MODEL, "again").text == "whole"

@@ -234,6 +234,7 @@ class _Urllib3Stream:
         self._response = response
         self._what = what
         self._errors = errors
+        self._ended = False  # read to its end: its connection may serve another request
         self.head = StreamHead(
             response.status, response.reason or "", response.headers.get("content-type", "")
         )
@@ -241,9 +242,16 @@ class _Urllib3Stream:
     def read(self) -> bytes:
         try:
             # read1: whatever has arrived, so each event reaches the user as it is sent
-            return bytes(self._response.read1(STREAM_CHUNK))
+            chunk = bytes(self._response.read1(STREAM_CHUNK))
         except self._errors as exc:
             raise TransportError(f"{self._what}: the stream broke: {in_words(exc)}") from exc
+        self._ended = not chunk
+        return chunk
 
     def close(self) -> None:
+        if not self._ended:
+            # Stopped early: the rest of the stream is still coming on this connection, so it
+            # is closed, not handed back to the pool for the next call to read it (the pool
+            # opens a new one in its place)
+            self._response.close()
         self._response.release_conn()

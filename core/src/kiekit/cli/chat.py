@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from kiekit.cli._common import Commands, add_connection_options, open_client, say
+from kiekit.cli._common import Commands, add_connection_options, emit, open_client, say
 from kiekit.cli.run import _input_values
 
 if TYPE_CHECKING:
@@ -93,8 +92,7 @@ def _chat(args: argparse.Namespace) -> int:
             reply = stream.reply
             if not args.json:
                 print()
-    if args.json:
-        print(json.dumps(_as_json(reply), ensure_ascii=False))
+    emit(args, "chat", _as_json(reply))  # with --json: {"ok": true, "command": "chat", ...}
     say(_summary(reply))
     return 0
 
