@@ -180,14 +180,20 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     capsys: pytest.CaptureFixture[str],
     fake_key: None,
 ) -> None:
+    from kiekit._engine.engine import account_of
+    from kiekit.cli._common import DEMO_KEY
     from kiekit.journal import EntryState, default_journal
     from kiekit.models import Task
 
     gone = mock_server_factory()
     journal = default_journal()
-    intent = journal.intend(GROK, {"input": {"prompt": "x"}}, base_url=gone.base_url)
-    assert intent is not None
-    journal.created(intent, Task("t-on-a-gone-mock", GROK))
+    for task_id, key in (("t-on-a-gone-mock", DEMO_KEY), ("t-via-a-proxy", "a-real-key")):
+        # the demo key is what an embedded `--mock` uses; a real key on loopback may be a
+        # proxy in front of KIE, down for a moment: its paid task must be left alone
+        request = {"input": {"prompt": task_id}}
+        intent = journal.intend(GROK, request, base_url=gone.base_url, account=account_of(key))
+        assert intent is not None
+        journal.created(intent, Task(task_id, GROK))
     gone.stop()  # as an embedded `kie run --mock` server stops with its command
     live = mock_server_factory()
 
@@ -195,9 +201,12 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     err = capsys.readouterr().err
     assert "t-on-a-gone-mock" in err
     assert "no longer running" in err
-    (row,) = [row for row in journal.entries() if row.task_id == "t-on-a-gone-mock"]
-    assert row.state is EntryState.FAILED
-    assert not row.unfinished  # never reported as unfinished again
+    assert "1 unfinished task(s) live on another server" in err
+    rows = {row.task_id: row for row in journal.entries()}
+    assert rows["t-on-a-gone-mock"].state is EntryState.FAILED
+    assert not rows["t-on-a-gone-mock"].unfinished  # never reported as unfinished again
+    assert rows["t-via-a-proxy"].state is EntryState.CREATED  # left alone, still owed
+    assert rows["t-via-a-proxy"].unfinished
 
 
 def test_kie_tasks_filters_combine_and_limit_keeps_the_newest_rows_that_pass(

@@ -62,6 +62,11 @@ from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, retrying
 T = TypeVar("T")
 
 
+def account_of(api_key: str) -> str:
+    """An account's name in shared limits and journals: a hash of its key, never the key."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:32]
+
+
 class SendState:
     """Whether a create may have reached KIE so far: set just before each attempt is handed
     to the network, cleared again when its failure proves KIE made nothing. A create that
@@ -135,8 +140,7 @@ class Engine:
         self.poll = poll
         self.retry = retry or RetryPolicy.never()
         self.limiter = limiter
-        # The account's name in shared limits and journals: a hash of the key, never the key
-        self.account = hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        self.account = account_of(api_key)
         self.downloads = downloads or DownloadPolicy()
 
     # -- one call ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.client import Client
-    from kiekit.journal import Journal
+    from kiekit.journal import Entry, Journal
     from kiekit.polling import PollPolicy
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -138,9 +138,18 @@ def journal_to_read(args: argparse.Namespace) -> Journal:
     return journal
 
 
-def mock_gone(base_url: str | None) -> bool:
-    """True for a server on this machine (an embedded ``--mock``) that no longer listens: its
-    tasks lived in its memory and can never finish. Only loopback addresses are tried."""
+def on_gone_mock(row: Entry) -> bool:
+    """True for a row an embedded ``--mock`` made (with the demo key, which nothing else uses)
+    whose server no longer listens: its task lived in that mock's memory, cost nothing and can
+    never finish. A row made with a real key is never taken for one, whatever its server: a
+    loopback base URL may be a proxy in front of KIE that is down for a moment."""
+    from kiekit._engine.engine import account_of
+
+    return row.account == account_of(DEMO_KEY) and _not_listening(row.base_url)
+
+
+def _not_listening(base_url: str | None) -> bool:
+    """A loopback server that refuses connections (only loopback addresses are tried)."""
     import ipaddress
     import socket
     from urllib.parse import urlsplit

@@ -27,7 +27,7 @@ from kiekit.cli._common import (
     add_journal_option,
     add_json_option,
     emit,
-    mock_gone,
+    on_gone_mock,
     say,
     seconds,
 )
@@ -130,21 +130,22 @@ def _batch(args: argparse.Namespace) -> int:
 def _retake_from_gone_mocks(
     journal: Journal, jobs: list[Job], out_dir: Path, base_url: str
 ) -> None:
-    """Lets go of the rows of jobs made on a mock server that no longer runs (an earlier
-    ``--mock`` run's embedded mock, a ``kie mock serve`` since stopped): their tasks lived in
-    its memory, cost nothing and can never finish, so this run makes them again on
-    ``base_url``. A job that succeeded with its files on disk stays done."""
+    """Lets go of the rows of jobs an earlier ``--mock`` run made on its embedded mock, now
+    gone (cli._common.on_gone_mock): their tasks lived in its memory, cost nothing and can
+    never finish, so this run makes them again on ``base_url``. A job that succeeded with its
+    files on disk stays done."""
     from kiekit.batch import job_key, settled
     from kiekit.journal import EntryState
 
-    gone: dict[str, bool] = {}
+    gone: dict[tuple[str, str | None], bool] = {}  # (server, account): asked once each
     for job in jobs:
         row = journal.get(job_key(job))
         if row is None or row.base_url in (None, base_url) or row.state is EntryState.REJECTED:
             continue
-        if row.base_url not in gone:
-            gone[row.base_url] = mock_gone(row.base_url)
-        if not gone[row.base_url]:
+        where = (row.base_url, row.account)
+        if where not in gone:
+            gone[where] = on_gone_mock(row)
+        if not gone[where]:
             continue
         done = settled(journal, job, out_dir)
         if done is not None and done.ok:

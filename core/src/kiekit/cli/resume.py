@@ -19,7 +19,7 @@ from kiekit.cli._common import (
     add_base_url_options,
     add_journal_option,
     journal_to_read,
-    mock_gone,
+    on_gone_mock,
     say,
     seconds,
 )
@@ -79,7 +79,7 @@ def _resume(args: argparse.Namespace) -> int:
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
     elsewhere = [row for row in owed if row not in here]
-    gone = [row for row in elsewhere if mock_gone(row.base_url)]
+    gone = [row for row in elsewhere if on_gone_mock(row)]
     for row in gone:
         _abandon(journal, row)
     if len(elsewhere) > len(gone):
