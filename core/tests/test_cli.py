@@ -32,7 +32,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_providers_json_lists_both_reference_plugins(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "providers", "--json")
     assert code == 0
-    rows = {row["distribution"]: row for row in json.loads(out)["providers"]}
+    answer = json.loads(out)
+    assert (answer["ok"], answer["command"]) == (True, "providers")  # as every command's --json
+    rows = {row["distribution"]: row for row in answer["providers"]}
     assert set(rows["kiekit-flux-kontext"]["models"]) == {"flux-kontext-pro", "flux-kontext-max"}
     assert "grok-imagine/text-to-image" in rows["kiekit-grok-imagine"]["models"]
     assert rows["kiekit-flux-kontext"]["version"] == "0.1.0"

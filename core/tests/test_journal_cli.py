@@ -98,7 +98,7 @@ def test_kie_tasks_says_so_when_the_journal_is_empty_and_lists_rows_as_text(
     fake_key: None,
 ) -> None:
     assert main(["tasks"]) == 0
-    assert capsys.readouterr().out.strip() == "no tasks in the journal"
+    assert capsys.readouterr().err.strip() == "no tasks in the journal"
     mock = mock_server_factory()
     line = json.dumps({"model": GROK, "input": {"prompt": "boom [mock:fail]"}})
     jobs = _jobs_file(tmp_path, [line])
@@ -260,7 +260,7 @@ def test_kie_tasks_says_when_only_its_filters_matched_nothing(
 
     default_journal().intend(GROK, {"input": {"prompt": "x"}})
     assert main(["tasks", "--model", "nobody/none"]) == 0
-    assert capsys.readouterr().out.strip() == "no task in the journal matches"
+    assert capsys.readouterr().err.strip() == "no task in the journal matches"
 
 
 def test_kie_tasks_and_resume_name_a_journal_path_that_is_not_there(
@@ -279,7 +279,7 @@ def test_kie_tasks_reads_a_default_journal_that_is_not_there_yet_without_making_
 ) -> None:
     monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "fresh"))
     assert main(["tasks"]) == 0
-    assert capsys.readouterr().out.strip() == "no tasks in the journal"
+    assert capsys.readouterr().err.strip() == "no tasks in the journal"
     assert not (tmp_path / "fresh").exists()
 
 
@@ -356,16 +356,17 @@ def test_kie_batch_says_when_files_stay_in_an_earlier_runs_folder(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     fake_key: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     mock = mock_server_factory()
     jobs = _jobs_file(tmp_path, [json.dumps({"id": "a", "model": GROK, "input": {"prompt": "x"}})])
+    said = []
+    monkeypatch.chdir(tmp_path)  # a relative --out, as in the README's example
     for out in ("first", "second"):
         capsys.readouterr()
-        assert (
-            main(["batch", str(jobs), "--out", str(tmp_path / out), "--base-url", mock.base_url])
-            == 0
-        )
-    assert "1 job(s) were done by an earlier run: their files stay" in capsys.readouterr().err
+        assert main(["batch", str(jobs), "--out", out, "--base-url", mock.base_url]) == 0
+        said.append("were done by an earlier run" in capsys.readouterr().err)
+    assert said == [False, True]  # the first run's files are where it was asked to put them
     assert _creates(mock) == 1
 
 
@@ -388,3 +389,27 @@ def test_kie_tasks_counts_the_files_still_on_disk(
     capsys.readouterr()
     assert main(["tasks"]) == 0
     assert "1/2 files" in capsys.readouterr().out  # b.png was deleted: owed, not shown as there
+
+
+def test_kie_batch_json_says_what_failed_as_every_command_does(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    mock = mock_server_factory()
+    lines = [
+        json.dumps({"id": "ok", "model": GROK, "input": {"prompt": "fine"}}),
+        json.dumps({"id": "no", "model": GROK, "input": {"prompt": "x [mock:fail]"}}),
+    ]
+    jobs = _jobs_file(tmp_path, lines)
+    argv = ["batch", str(jobs), "--out", str(tmp_path / "out"), "--base-url", mock.base_url]
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["ok"], answer["command"], answer["error"]["type"]) == (
+        False,
+        "batch",
+        "JobsNotDone",
+    )
+    assert answer["error"]["message"] == "1 of 2 job(s) did not succeed (1 failed, 1 succeeded)"

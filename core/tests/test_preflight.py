@@ -107,3 +107,18 @@ def test_kie_batch_checks_its_out_folder_before_any_job(
     assert code == 2
     assert "--out" in err
     assert_nothing_sent(mock, err)
+
+
+def test_an_out_whose_name_is_not_utf8_is_refused_before_the_create(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Linux name is bytes: one that is not UTF-8 (Latin-1 'é') cannot be recorded in the
+    journal, and was found out only after the task was paid for and downloaded."""
+    import os
+
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xe9dir"))
+    code, err = kie(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--out", str(out),
+                    *where(mock))  # fmt: skip
+    assert code == 2
+    assert "--out: is not a valid UTF-8 path" in err
+    assert_nothing_sent(mock, err)

@@ -3,6 +3,7 @@ precondition fails (an output folder that is a file, an ``--image`` that is not 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kiekit.errors import ValidationError
@@ -28,6 +29,11 @@ _IMAGE_SIGNATURES = (
 
 def output_folder(option: str, folder: Path) -> Path:
     """``folder``, created if missing and proved writable by writing a scratch file in it."""
+    try:  # a name that is not UTF-8 (bytes on Linux) could not be recorded in the journal
+        str(folder.resolve()).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(folder).decode("utf-8", "backslashreplace")  # its bytes, escaped
+        raise ValidationError(option, f"is not a valid UTF-8 path: {shown:.200}") from None
     if folder.exists() and not folder.is_dir():
         raise ValidationError(option, f"is not a folder: {folder}")
     try:

@@ -117,12 +117,23 @@ def _batch(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     say(f"{len(ordered)} job(s): {summary or 'none'}; results in {results_path}")
     out = args.out.resolve()
-    before = [r for r in ordered if any(not Path(f).is_relative_to(out) for f in r.files)]
+    # (resolved: a relative --out gives relative paths for this run's files)
+    before = [r for r in ordered if any(not Path(f).resolve().is_relative_to(out) for f in r.files)]
     if before:  # settled by an earlier run into another folder: not downloaded again
         say(f"{len(before)} job(s) were done by an earlier run: their files stay where it wrote "
             f"them (see {results_path.name})")  # fmt: skip
     code = 0 if all(result.ok for result in ordered) else 1
-    summary_json = {"jobs": len(ordered), "states": counts, "results": str(results_path)}
+    summary_json: dict[str, object] = {
+        "jobs": len(ordered),
+        "states": counts,
+        "results": str(results_path),
+    }
+    if code:  # as every command's failure: an "error" saying what (each job's is in results)
+        failed = sum(1 for result in ordered if not result.ok)
+        summary_json["error"] = {
+            "type": "JobsNotDone",
+            "message": f"{failed} of {len(ordered)} job(s) did not succeed ({summary})",
+        }
     emit(args, "batch", summary_json, ok=code == 0)
     return code
 

@@ -68,9 +68,11 @@ def _providers(args: argparse.Namespace) -> int:
             }
             for (dist, version, module, status), models in groups.items()
         ]
-        found: dict[str, object] = {"providers": rows}
+        # as every command's --json: "ok" and "command" first (ok is False only for --check's
+        # problems)
+        found: dict[str, object] = {"ok": not problems, "command": "providers", "providers": rows}
         if args.check:
-            found |= {"ok": not problems, "problems": problems}
+            found["problems"] = problems
         print(json.dumps(found, indent=2))
         return 1 if problems else 0
     if not groups:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Commands, add_journal_option, journal_to_read
+from kiekit.cli._common import Commands, add_journal_option, journal_to_read, say
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -50,7 +50,8 @@ def _tasks(args: argparse.Namespace) -> int:
         shown = True
     if not shown and not args.json:
         filtered = args.state or args.model or args.since or args.limit is not None
-        print("no task in the journal matches" if filtered else "no tasks in the journal")
+        # a message, not a row: on standard error (`kie tasks | wc -l` counts rows)
+        say("no task in the journal matches" if filtered else "no tasks in the journal")
     return 0
 
 

@@ -21,6 +21,7 @@ from kiekit.journal._entry import Entry, EntryState, JournalError
 from kiekit.journal._selection import PAGE_ROWS, Selection, open_condition, sql_conditions
 from kiekit.journal._stores import (
     _COLUMNS,
+    _UNSTORABLE,
     FREE_FOR,
     _column_values,
     _from_row,
@@ -96,6 +97,8 @@ class PostgresStore:
         except psycopg.Error as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise JournalError(f"task journal {redacted(self.url)}: {message}") from exc
+        except UnicodeEncodeError as exc:  # a path whose name is not UTF-8 (bytes on Linux)
+            raise JournalError(f"task journal {redacted(self.url)}: {_UNSTORABLE}") from exc
 
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         held: tuple[int, psycopg.Connection[tuple[Any, ...]]] | None = getattr(

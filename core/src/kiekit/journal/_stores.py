@@ -273,6 +273,9 @@ def _add_columns(connection: sqlite3.Connection) -> None:
                     raise
 
 
+_UNSTORABLE = "a value that is not valid UTF-8 (a file or folder name?) cannot be recorded"
+
+
 class _SqliteErrors:
     """A reusable ``with`` block raising sqlite3's errors as JournalError (a class, not a
     generator: it guards every statement of the journal's hot path, and costs less so)."""
@@ -290,6 +293,8 @@ class _SqliteErrors:
             raise JournalError(f"task journal {self.path}: {exc}") from exc
         if isinstance(exc, OSError):  # the folder cannot be made
             raise JournalError(f"task journal {self.path}: {exc.strerror or exc}") from exc
+        if isinstance(exc, UnicodeEncodeError):  # a path whose name is not UTF-8 (bytes on Linux)
+            raise JournalError(f"task journal {self.path}: {_UNSTORABLE}") from exc
 
 
 class SqliteStore:
