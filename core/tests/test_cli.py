@@ -318,3 +318,29 @@ def test_providers_json_carries_the_capability_manifest(capsys: pytest.CaptureFi
     rows = {row["distribution"]: row for row in json.loads(out)["providers"]}
     sora = rows["kiekit-sora"]["manifest"]["sora-2-text-to-video"]
     assert sora == {"output": "video", "capabilities": ["callbacks", "progress"]}
+
+
+def test_sigterm_stops_kie_run_as_ctrl_c_does_naming_the_task(tmp_path: Path) -> None:
+    """`timeout` and a cancelled CI job send SIGTERM: the command says which task it stopped
+    waiting for (it stays in the journal for kie resume) and exits 143, not killed mid-word."""
+    kie = Path(sys.executable).with_name("kie")
+    env = {**os.environ, "KIEKIT_DATA_DIR": str(tmp_path)}
+    env.pop("KIE_API_KEY", None)
+    command = [str(kie), "run", "flux-kontext-pro", "--prompt", "x", "--mock"]
+    command += ["--mock-seconds", "600", "--out", str(tmp_path / "out")]
+    run = subprocess.Popen(  # noqa: S603 - our own entry point
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert run.stderr is not None
+    said = []
+    while not any(line.startswith("created task") for line in said):  # the task exists now
+        line = run.stderr.readline()
+        assert line, f"kie run ended before it created its task: {said}"
+        said.append(line)
+    run.send_signal(signal.SIGTERM)
+    _, rest = run.communicate(timeout=30)
+    task_id = said[-1].split()[2]
+    assert run.returncode == 143
+    assert f"stopped waiting for task {task_id}" in rest
+    assert rest.rstrip().endswith("kie: terminated")
+    assert "Traceback" not in rest

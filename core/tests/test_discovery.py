@@ -52,6 +52,8 @@ def test_a_plugin_that_states_nothing_is_compatible() -> None:
         ({"KIEKIT_BLOCK_PLUGINS": "kiekit-market"}, "kiekit-veo", "kiekit_market"),
         ({"KIEKIT_ALLOW_PLUGINS": "kiekit-veo"}, "kiekit-veo", "kiekit-sora"),
         ({"KIEKIT_ALLOW_PLUGINS": "a,b", "KIEKIT_BLOCK_PLUGINS": "b"}, "a", "b"),
+        # set but blank is unset (as every variable): an empty allow-list would block them all
+        ({"KIEKIT_ALLOW_PLUGINS": " ", "KIEKIT_BLOCK_PLUGINS": "b"}, "kiekit-veo", "b"),
     ],
 )
 def test_policy_from_the_environment(environ: dict[str, Any], admitted: str, refused: str) -> None:

@@ -318,7 +318,7 @@ def test_kie_batch_refuses_a_mistyped_model_id_as_kie_run_does_unless_any_model(
     typo = json.dumps({"id": "typo", "model": "flux-kontext-pr", "input": {"prompt": "x"}})
     jobs = _jobs_file(tmp_path, [typo])
     where = ["--out", str(tmp_path / "out"), "--base-url", mock.base_url]
-    assert main(["batch", str(jobs), *where]) == 1
+    assert main(["batch", str(jobs), *where]) == 2  # every job refused before anything was sent
     err = capsys.readouterr().err
     assert "jobs.jsonl:1: model: 'flux-kontext-pr' is not a model id any plugin lists" in err
     assert "did you mean 'flux-kontext-pro'" in err

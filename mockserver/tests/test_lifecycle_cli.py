@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -91,3 +93,25 @@ def test_a_rules_file_with_an_unknown_family_names_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "rules[1].family: must be one of" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--port", "99999"], "--port: must be a TCP port, 0 to 65535"),
+        (["--port", "-3"], "--port: must be a TCP port, 0 to 65535"),
+        (["--port", "8000", "--upload-port", "70000"], "--upload-port: must be a TCP port"),
+        (["--port", "65535"], "--port 65535 leaves no port for the upload host"),
+    ],
+)
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(argv: list[str], said: str) -> None:
+    result = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "kiekit_mock", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,  # a bound against a hang; the command takes ~1 s
+        check=False,
+    )
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr

@@ -69,7 +69,9 @@ class Policy:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Policy:
         env = os.environ if environ is None else environ
-        allowed = env.get(ALLOW_ENV)
+        # set but empty (`KIEKIT_ALLOW_PLUGINS=${ALLOW:-}` in a CI template) is unset, as for
+        # every other variable: an empty allow-list would silently block every plugin
+        allowed = env.get(ALLOW_ENV, "").strip() or None
         prefer = {}
         for pair in env.get(PREFER_ENV, "").split(","):
             model, sep, dist = pair.rpartition("=")

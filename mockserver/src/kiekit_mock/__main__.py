@@ -209,6 +209,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "kiekit-mock") -> int
 def _serve(argv: Sequence[str], prog: str) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
+    for option, port in (("--port", args.port), ("--upload-port", args.upload_port)):
+        if port is not None and not 0 <= port <= 65535:
+            parser.error(f"{option}: must be a TCP port, 0 to 65535 (0: a free one); got {port}")
+    if args.upload_port is None and args.port == 65535:  # its default, --port + 1, is none
+        parser.error("--port 65535 leaves no port for the upload host: give --upload-port")
     rules: tuple[Rule, ...] = ()
     if args.rules is not None:
         try:

@@ -52,6 +52,18 @@ from kiekit.errors import (
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `git log | head` under `set -o pipefail`
+EXIT_TERMINATED = 143  # 128 + SIGTERM: `timeout`, a cancelled CI job
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so it stops as after Ctrl-C: each command says
+    which task goes on at KIE (and stays in the journal), then exits 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
@@ -81,6 +93,11 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     _logging(args.verbose)
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()  # where signals go
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _say_warning
@@ -90,11 +107,20 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "json", False):
             _json_error(args, exc)
         return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_FAILED
+    except _Terminated:
+        print("kie: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("kie: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
         return _reader_gone()
+    except OSError as exc:  # standard output on a full disk, say: one line, not a traceback
+        print(f"kie: error: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return code
 
 

@@ -123,6 +123,8 @@ def _batch(args: argparse.Namespace) -> int:
         say(f"{len(before)} job(s) were done by an earlier run: their files stay where it wrote "
             f"them (see {results_path.name})")  # fmt: skip
     code = 0 if all(result.ok for result in ordered) else 1
+    if ordered and all(result.state == "invalid" for result in ordered):
+        code = 2  # bad input, every job of it: refused before anything was sent
     summary_json: dict[str, object] = {
         "jobs": len(ordered),
         "states": counts,

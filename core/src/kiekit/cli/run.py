@@ -85,9 +85,9 @@ def _run(args: argparse.Namespace) -> int:
                 uploaded[key] = _as_field(field, url)
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         task = client.submit(args.model, params, callback_url=args.callback_url)
-        say(f"created task {task.id} ({args.model})")
-        remember_out_dir(task.id, args.out)
-        try:
+        try:  # from here on, a stop says which task goes on
+            say(f"created task {task.id} ({args.model})")
+            remember_out_dir(task.id, args.out)
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
             paths = client.download(results, args.out)
