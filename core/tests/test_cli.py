@@ -332,7 +332,7 @@ def test_sigterm_stops_kie_run_as_ctrl_c_does_naming_the_task(tmp_path: Path) ->
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     assert run.stderr is not None
-    said = []
+    said: list[str] = []
     while not any(line.startswith("created task") for line in said):  # the task exists now
         line = run.stderr.readline()
         assert line, f"kie run ended before it created its task: {said}"
