@@ -270,3 +270,170 @@ def test_answer_times_follow_the_mocks_clock(mock: MockServer, kie: Kie) -> None
     answer = kie.post("/codex/v1/responses", {"model": "gpt-5-5", "input": "hi"}).json()
     for created in (chat["created"], streamed[0][1]["created"], answer["created_at"]):
         assert now - 1 <= created <= now + 60  # seconds; the machine's clock is 30 days behind
+
+
+# -- tool calls: with tools given and [mock:tool] in the last user message, each API calls its
+# first tool in its own shape, whole and streamed, and answers the result turn with text ------
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "unit": {"enum": ["C", "F"]},
+        "n": {"type": "integer"},
+    },
+    "required": ["city", "unit"],
+}
+ARGS = {"city": "mock", "unit": "C"}
+ASK = "Weather in Oslo? [mock:tool]"
+COMPLETIONS = "/gpt-5-2/v1/chat/completions"
+FUNCTION = {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
+
+
+def completion(body: dict[str, Any], kie: Kie) -> Any:
+    answer = kie.post(COMPLETIONS, {"tools": [FUNCTION], **body})
+    assert answer.status == 200
+    return answer.json() if not body.get("stream") else events(answer.body)
+
+
+def test_completion_calls_the_first_tool_with_its_required_fields(kie: Kie) -> None:
+    body = completion({"messages": [{"role": "user", "content": ASK}]}, kie)
+    choice = body["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] is None
+    (call,) = choice["message"]["tool_calls"]
+    assert call["type"] == "function"
+    assert call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == ARGS
+    again = completion({"messages": [{"role": "user", "content": ASK}]}, kie)
+    assert again["choices"][0]["message"]["tool_calls"][0]["id"] == call["id"]  # deterministic
+
+
+def test_completion_stream_sends_tool_call_pieces(kie: Kie) -> None:
+    whole = completion({"messages": [{"role": "user", "content": ASK}]}, kie)
+    found = completion({"messages": [{"role": "user", "content": ASK}], "stream": True}, kie)
+    assert found[-1] == (None, "[DONE]")
+    pieces = [p for _, c in found[:-1] for p in c["choices"][0]["delta"].get("tool_calls", [])]
+    assert pieces[0]["id"] == whole["choices"][0]["message"]["tool_calls"][0]["id"]
+    assert pieces[0]["function"]["name"] == "get_weather"
+    assert len(pieces) > 2
+    assert json.loads("".join(p["function"]["arguments"] for p in pieces)) == ARGS
+    assert found[-2][1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_completion_answers_the_tool_result_with_text(kie: Kie) -> None:
+    first = completion({"messages": [{"role": "user", "content": ASK}]}, kie)
+    message = first["choices"][0]["message"]
+    result = {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "3C"}
+    body = completion({"messages": [{"role": "user", "content": ASK}, message, result]}, kie)
+    assert body["choices"][0]["message"]["content"] == "Echo from gpt-5-2: tool result 3C"
+    assert body["choices"][0]["finish_reason"] == "stop"
+
+
+def test_without_the_marker_or_tools_the_answer_is_text(kie: Kie) -> None:
+    plain = completion({"messages": [{"role": "user", "content": "Weather?"}]}, kie)
+    assert plain["choices"][0]["finish_reason"] == "stop"
+    bare = kie.post(COMPLETIONS, {"messages": [{"role": "user", "content": ASK}]}).json()
+    assert bare["choices"][0]["message"]["content"].startswith("Echo from")
+
+
+@pytest.mark.parametrize(
+    ("messages", "field"),
+    [
+        (
+            [
+                {"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "x", "content": "1"},
+            ],
+            "messages[1].tool_call_id",
+        ),
+        (
+            [{"role": "user", "content": "hi"}, {"role": "tool", "content": "1"}],
+            "messages[1].tool_call_id",
+        ),
+        ([{"role": "user", "content": "hi", "tool_calls": []}], "messages[0].tool_calls"),
+    ],
+)
+def test_a_tool_turn_that_answers_nothing_is_refused(
+    kie: Kie, messages: list[Any], field: str
+) -> None:
+    body = kie.post(COMPLETIONS, {"messages": messages}).json()
+    assert body["code"] == 422
+    assert body["msg"].startswith(field)
+
+
+CLAUDE = {"model": "claude-sonnet-4-6", "tools": [{"name": "get_weather", "input_schema": SCHEMA}]}
+
+
+def test_claude_answers_tool_use_whole_and_streamed(kie: Kie) -> None:
+    ask = [{"role": "user", "content": ASK}]
+    whole = kie.post("/claude/v1/messages", {**CLAUDE, "messages": ask}).json()
+    assert whole["stop_reason"] == "tool_use"
+    (block,) = whole["content"]
+    assert (block["type"], block["name"], block["input"]) == ("tool_use", "get_weather", ARGS)
+    streamed = events(
+        kie.post("/claude/v1/messages", {**CLAUDE, "messages": ask, "stream": True}).body
+    )
+    starts = [d for n, d in streamed if n == "content_block_start"]
+    assert starts[0]["content_block"] == {**block, "input": {}}
+    fragments = [
+        d["delta"]["partial_json"]
+        for n, d in streamed
+        if n == "content_block_delta" and d["delta"]["type"] == "input_json_delta"
+    ]
+    assert json.loads("".join(fragments)) == ARGS
+    (delta,) = [d for n, d in streamed if n == "message_delta"]
+    assert delta["delta"]["stop_reason"] == "tool_use"
+    result = {
+        "type": "tool_result",
+        "tool_use_id": block["id"],
+        "content": [{"type": "text", "text": "3C"}],
+    }
+    turns = [*ask, {"role": "assistant", "content": [block]}, {"role": "user", "content": [result]}]
+    after = kie.post("/claude/v1/messages", {**CLAUDE, "messages": turns}).json()
+    assert after["content"] == [
+        {"type": "text", "text": "Echo from claude-sonnet-4-6: tool result 3C"}
+    ]
+    wrong = [*turns[:2], {"role": "user", "content": [{**result, "tool_use_id": "toolu_x"}]}]
+    refused = kie.post("/claude/v1/messages", {**CLAUDE, "messages": wrong}).json()
+    assert (refused["code"], refused["msg"].split()[0]) == (422, "messages[2].content")
+
+
+RESPONSES = {
+    "model": "gpt-5-5",
+    "tools": [{"type": "function", "name": "get_weather", "parameters": SCHEMA}],
+}
+
+
+def test_responses_answer_a_function_call_item_whole_and_streamed(kie: Kie) -> None:
+    whole = kie.post("/codex/v1/responses", {**RESPONSES, "input": ASK}).json()
+    (item,) = whole["output"]
+    assert (item["type"], item["name"], json.loads(item["arguments"])) == (
+        "function_call",
+        "get_weather",
+        ARGS,
+    )
+    streamed = events(
+        kie.post("/codex/v1/responses", {**RESPONSES, "input": ASK, "stream": True}).body
+    )
+    names = [n for n, _ in streamed]
+    assert names[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
+    assert names[-3:] == [
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    added = streamed[2][1]["item"]
+    assert (added["call_id"], added["arguments"]) == (item["call_id"], "")
+    pieces = [d["delta"] for n, d in streamed if n == "response.function_call_arguments.delta"]
+    assert json.loads("".join(pieces)) == ARGS
+    (done,) = streamed[-1][1]["response"]["output"]
+    assert {**done, "id": item["id"]} == item  # a new response, a new item id
+    turns = [
+        {"role": "user", "content": ASK},
+        {k: item[k] for k in ("type", "call_id", "name", "arguments")},
+        {"type": "function_call_output", "call_id": item["call_id"], "output": '{"temp": 3}'},
+    ]
+    after = kie.post("/codex/v1/responses", {**RESPONSES, "input": turns}).json()
+    text = after["output"][0]["content"][0]["text"]
+    assert text == 'Echo from gpt-5-5: tool result {"temp": 3}'

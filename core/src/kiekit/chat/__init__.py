@@ -27,6 +27,8 @@ from kiekit.chat.types import (
     MessagesLike,
     SseEvent,
     TextPart,
+    ToolCall,
+    ToolCallDelta,
     Usage,
     messages_of,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "SseDecoder",
     "SseEvent",
     "TextPart",
+    "ToolCall",
+    "ToolCallDelta",
     "Usage",
     "json_object",
     "json_objects",

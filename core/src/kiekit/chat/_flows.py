@@ -20,7 +20,15 @@ from kiekit import wire
 from kiekit._engine import Engine, HttpRequest, HttpResponse, OpenStream, ReadStream, StreamHead
 from kiekit.chat.provider import ChatProvider
 from kiekit.chat.sse import SseDecoder
-from kiekit.chat.types import ChatCall, ChatDelta, ChatFailure, ChatReply, MessagesLike, Usage
+from kiekit.chat.types import (
+    ChatCall,
+    ChatDelta,
+    ChatFailure,
+    ChatReply,
+    MessagesLike,
+    ToolCall,
+    Usage,
+)
 from kiekit.errors import ApiError, ProtocolError, ValidationError, api_error, http_error
 from kiekit.models import Request
 
@@ -164,6 +172,7 @@ class _Assembly:
     parts: list[str] = field(factory=list)
     thoughts: list[str] = field(factory=list)
     last: dict[str, Any] = field(factory=dict)
+    calls: dict[int, dict[str, Any]] = field(factory=dict)  # wire index → id, name, JSON pieces
 
     @property
     def text(self) -> str:
@@ -172,6 +181,12 @@ class _Assembly:
     def add(self, delta: ChatDelta) -> None:
         self.parts.append(delta.text)
         self.thoughts.append(delta.thinking)
+        for piece in delta.tool_calls:
+            call = self.calls.setdefault(piece.index, {"id": None, "name": None, "arguments": []})
+            for name in ("id", "name"):
+                if getattr(piece, name):
+                    call[name] = getattr(piece, name)
+            call["arguments"].append(piece.arguments)
         for name in ("model", "credits", "finish_reason"):
             value = getattr(delta, name)
             if value is not None:
@@ -196,7 +211,19 @@ class _Assembly:
             credits=self.last.get("credits"),
             finish_reason=self.last.get("finish_reason"),
             thinking="".join(self.thoughts),
+            tool_calls=tuple(self._tool_call(index) for index in sorted(self.calls)),
         )
+
+    def _tool_call(self, index: int) -> ToolCall:
+        """A call assembled from its pieces; one the stream never named, or whose arguments
+        do not add up to a JSON object, is a ProtocolError (never a call with made-up
+        arguments)."""
+        call = self.calls[index]
+        if not call["id"] or not call["name"]:
+            raise ProtocolError(
+                f"the stream's tool call {index} came without its id or name", payload=call
+            )
+        return ToolCall.of(call["id"], call["name"], "".join(call["arguments"]), "stream")
 
 
 def prepare(

@@ -3,6 +3,13 @@
 KIE's chat endpoints are not tasks (kie-api.md §5: synchronous, no taskId): a call answers at
 once, whole or as server-sent events. These types are kiekit's own, the same whichever of KIE's
 three wire shapes (OpenAI chat completions, Anthropic messages, OpenAI responses) carried them.
+
+Tool calls too: a model's call is a :class:`ToolCall` whichever wire carried it (OpenAI
+``tool_calls``, Anthropic ``tool_use`` blocks, Responses ``function_call`` items), and the
+round trip is two family-neutral messages — the assistant's, holding its calls (the previous
+:class:`ChatReply` itself may be passed back), and one ``role="tool"`` message per result
+(:meth:`ToolCall.result`). Each wire's own shapes are read into these too, so a conversation
+kept in OpenAI's or Anthropic's JSON can be sent as it is.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
-from kiekit.errors import ValidationError
+from kiekit.errors import ProtocolError, ValidationError
 from kiekit.fields import Input
 
 __all__ = [
@@ -30,12 +37,14 @@ __all__ = [
     "Part",
     "SseEvent",
     "TextPart",
+    "ToolCall",
+    "ToolCallDelta",
     "Usage",
     "messages_of",
 ]
 
-Role = Literal["system", "user", "assistant"]
-ROLES: tuple[Role, ...] = ("system", "user", "assistant")
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 
 
 @frozen
@@ -54,9 +63,65 @@ Part = TextPart | ImagePart
 
 
 @frozen
+class ToolCall:
+    """A model's call of one of the caller's tools. ``arguments``: the JSON object the model
+    wrote, parsed; ``raw_arguments``: the JSON text as it came (Anthropic sends an object:
+    its JSON text). ``id`` is what the result must name (OpenAI ``tool_call_id``, Anthropic
+    ``tool_use_id``, Responses ``call_id``)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(factory=dict, hash=False)
+    raw_arguments: str = field(default="", eq=False)
+
+    @classmethod
+    def of(cls, id: str, name: str, arguments: str | Mapping[str, Any], where: str) -> ToolCall:
+        """A call from the wire's arguments (JSON text or an object); ProtocolError naming
+        ``where`` when they are not a JSON object — the model wrote something else."""
+        if isinstance(arguments, Mapping):
+            return cls(id, name, dict(arguments), json.dumps(arguments, ensure_ascii=False))
+        try:
+            parsed = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            raise ProtocolError(
+                f"{where}: the arguments of tool call {id!r} are not JSON", payload=arguments
+            ) from exc
+        if not isinstance(parsed, dict):
+            raise ProtocolError(
+                f"{where}: the arguments of tool call {id!r} are not a JSON object",
+                payload=arguments,
+            )
+        return cls(id, name, parsed, arguments)
+
+    def result(self, content: str | Mapping[str, Any] | Sequence[Any]) -> Message:
+        """The message answering this call: ``role="tool"``, naming the call's id. A value
+        other than a string is sent as its JSON text."""
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        return Message("tool", text, tool_call_id=self.id)
+
+
+@frozen
+class ToolCallDelta:
+    """A piece of a tool call in a stream. ``index`` tells the calls of one answer apart (the
+    wire's own index: it orders them but need not start at 0); the first piece of a call
+    brings its ``id`` and ``name``, the next ones more of its ``arguments`` JSON text. The
+    stream's ``reply`` holds the calls assembled."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@frozen
 class Message:
+    """One turn. ``role="assistant"`` may carry ``tool_calls`` (its text may then be empty);
+    ``role="tool"`` answers one call: ``tool_call_id`` names it, ``content`` is the result."""
+
     role: Role
     content: str | tuple[Part, ...]
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -64,9 +129,6 @@ class Message:
         if isinstance(self.content, str):
             return self.content
         return "".join(part.text for part in self.content if isinstance(part, TextPart))
-
-
-MessagesLike = str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]
 
 
 @frozen
@@ -110,13 +172,30 @@ class ChatReply:
     credits: float | None = None
     finish_reason: str | None = None
     thinking: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
     raw: Any = field(default=None, eq=False, repr=False)
+
+    @property
+    def message(self) -> Message:
+        """This answer as the assistant's turn of the conversation (its text and tool calls),
+        to send back with the tools' results."""
+        return Message("assistant", self.text, tool_calls=self.tool_calls)
+
+
+MessagesLike = (
+    str
+    | Message
+    | ChatReply
+    | Mapping[str, Any]
+    | Sequence[str | Message | ChatReply | Mapping[str, Any]]
+)
 
 
 @frozen
 class ChatDelta:
     """One server-sent event, read: new text, and what the last events add (usage, credits,
-    the finish reason). ``done`` marks the event that ends the answer."""
+    the finish reason). ``done`` marks the event that ends the answer; ``tool_calls`` are
+    pieces of the tool calls being written."""
 
     text: str = ""
     thinking: str = ""
@@ -125,6 +204,7 @@ class ChatDelta:
     credits: float | None = None
     finish_reason: str | None = None
     done: bool = False
+    tool_calls: tuple[ToolCallDelta, ...] = ()
     raw: Any = field(default=None, eq=False, repr=False)
 
 
@@ -151,10 +231,14 @@ class SseEvent:
 
 
 def messages_of(messages: MessagesLike, *, system: str | None = None) -> tuple[Message, ...]:
-    """Messages from what a user gives: a prompt string, a :class:`Message`, a mapping in
-    OpenAI's shape (``{"role", "content"}``, content a string or ``text`` / ``image_url``
-    parts), or a list of those. ``system`` is put first. ValidationError names the place."""
-    if isinstance(messages, (str, Message, Mapping)):
+    """Messages from what a user gives: a prompt string, a :class:`Message`, a previous
+    :class:`ChatReply` (the assistant's turn, with its tool calls), a mapping in OpenAI's shape
+    (``{"role", "content"}``, content a string or ``text`` / ``image_url`` parts; ``tool_calls``
+    on an assistant message, ``{"role": "tool", "tool_call_id", "content"}``), Anthropic's
+    ``tool_use`` / ``tool_result`` blocks, Responses' ``function_call`` /
+    ``function_call_output`` items — or a list of those. ``system`` is put first.
+    ValidationError names the place, before anything is sent."""
+    if isinstance(messages, (str, Message, ChatReply, Mapping)):
         given: list[Any] = [messages]
     elif isinstance(messages, Sequence):
         given = list(messages)
@@ -162,35 +246,189 @@ def messages_of(messages: MessagesLike, *, system: str | None = None) -> tuple[M
         raise ValidationError(
             "messages", f"must be a prompt or a list, not {type(messages).__name__}"
         )
-    read = [_message(f"messages[{i}]", item) for i, item in enumerate(given)]
+    read: list[Message] = []
+    places: list[str] = []
+    for i, item in enumerate(given):
+        for message in _messages(f"messages[{i}]", item):
+            # Responses' function_call items follow one another: one assistant turn
+            last = read[-1] if read else None
+            if (
+                last is not None
+                and message.role == "assistant"
+                and last.role == "assistant"
+                and message.content == ""
+                and message.tool_calls
+                and isinstance(item, Mapping)
+                and item.get("type") == "function_call"
+            ):
+                read[-1] = Message(
+                    "assistant", last.content, (*last.tool_calls, *message.tool_calls)
+                )
+                continue
+            read.append(message)
+            places.append(f"messages[{i}]")
     if system is not None:
         if not isinstance(system, str) or not system.strip():
             raise ValidationError("system", "must be a non-empty string")
         read.insert(0, Message("system", system))
-    if not any(m.role != "system" for m in read):
+        places.insert(0, "system")
+    if not any(m.role in ("user", "assistant") for m in read):
         raise ValidationError("messages", "must hold at least one user or assistant message")
+    _check_tool_turns(read, places)
     return tuple(read)
 
 
-def _message(where: str, item: Any) -> Message:
+def _check_tool_turns(messages: list[Message], places: list[str]) -> None:
+    """Each tool result answers a call of the assistant turn just before it (every API
+    refuses a result it cannot pair with a call)."""
+    open_calls: set[str] = set()
+    for message, where in zip(messages, places, strict=True):
+        if message.role == "tool":
+            if message.tool_call_id not in open_calls:
+                raise ValidationError(
+                    f"{where}.tool_call_id",
+                    f"{message.tool_call_id!r} answers no tool call of the assistant "
+                    "message before it",
+                )
+            open_calls.discard(message.tool_call_id)
+        else:
+            open_calls = {call.id for call in message.tool_calls}
+
+
+def _messages(where: str, item: Any) -> list[Message]:
     if isinstance(item, str):
         item = {"role": "user", "content": item}
+    if isinstance(item, ChatReply):
+        item = item.message
     if isinstance(item, Message):
-        item = {"role": item.role, "content": item.content}
+        item = {
+            "role": item.role,
+            "content": item.content,
+            "tool_calls": list(item.tool_calls),
+            "tool_call_id": item.tool_call_id,
+        }
     if not isinstance(item, Mapping):
         raise ValidationError(where, "must be an object with role and content")
+    kind = item.get("type")
+    if kind == "function_call":  # a Responses item
+        return [Message("assistant", "", tool_calls=(_tool_call(where, item),))]
+    if kind == "function_call_output":
+        call_id = _name(item.get("call_id"), f"{where}.call_id")
+        return [Message("tool", _tool_text(f"{where}.output", item.get("output")), (), call_id)]
     role = item.get("role")
     if role not in ROLES:
         raise ValidationError(f"{where}.role", f"must be one of {', '.join(ROLES)}; got {role!r}")
     content = item.get("content")
+    if role == "tool":
+        call_id = _name(item.get("tool_call_id"), f"{where}.tool_call_id")
+        return [Message("tool", _tool_text(f"{where}.content", content), (), call_id)]
+    calls = list(_tool_calls(where, item.get("tool_calls"), role))
+    if isinstance(content, Sequence) and not isinstance(content, (str, bytes, bytearray)):
+        blocks = [dict(b) if isinstance(b, Mapping) else b for b in content]
+        results = [
+            Message(
+                "tool",
+                _tool_text(f"{where}.content[{i}].content", b.get("content", "")),
+                (),
+                _name(b.get("tool_use_id"), f"{where}.content[{i}].tool_use_id"),
+            )
+            for i, b in enumerate(blocks)
+            if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
+        if results and role != "user":
+            raise ValidationError(f"{where}.content", "tool_result blocks come in a user message")
+        for i, block in enumerate(blocks):
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                if role != "assistant":
+                    raise ValidationError(
+                        f"{where}.content[{i}]", "tool_use blocks come in an assistant message"
+                    )
+                calls.append(_tool_call(f"{where}.content[{i}]", block))
+        rest = [
+            (i, b)
+            for i, b in enumerate(blocks)
+            if not (isinstance(b, dict) and b.get("type") in ("tool_use", "tool_result"))
+        ]
+        if results or calls:
+            parts = tuple(_part(f"{where}.content[{i}]", b) for i, b in rest)
+            read = [*results]
+            if parts or calls:
+                read.append(Message(role, parts or "", tuple(calls)))
+            return read
+    if calls and (content is None or content == ""):
+        return [Message("assistant", "", tuple(calls))]
     if isinstance(content, str):
         if not content.strip():
             raise ValidationError(f"{where}.content", "must not be empty")
-        return Message(role, content)
+        return [Message(role, content, tuple(calls))]
     if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)) and content:
         parts = tuple(_part(f"{where}.content[{i}]", p) for i, p in enumerate(content))
-        return Message(role, parts)
+        return [Message(role, parts, tuple(calls))]
     raise ValidationError(f"{where}.content", "must be a non-empty string or list of parts")
+
+
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(where, "must be a non-empty string")
+    return value
+
+
+def _tool_text(where: str, content: Any) -> str:
+    """A tool result's content as text: a string, text parts, or any other JSON as its text."""
+    if isinstance(content, str):
+        return content
+    texts = content if isinstance(content, (list, tuple)) else None
+    if texts and all(isinstance(p, Mapping) and p.get("type") == "text" for p in texts):
+        return "".join(_part(f"{where}[{i}]", p).text for i, p in enumerate(texts))  # type: ignore[union-attr]
+    try:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ValidationError(where, "must be text or JSON") from None
+
+
+def _tool_calls(where: str, value: Any, role: str) -> list[ToolCall]:
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return []
+    if role != "assistant":
+        raise ValidationError(f"{where}.tool_calls", "only an assistant message calls tools")
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(f"{where}.tool_calls", "must be a list of tool calls")
+    return [_tool_call(f"{where}.tool_calls[{i}]", call) for i, call in enumerate(value)]
+
+
+def _tool_call(where: str, call: Any) -> ToolCall:
+    """A call in any of the wires' shapes: a ToolCall, OpenAI's ``{id, type: function,
+    function: {name, arguments}}``, Anthropic's ``{type: tool_use, id, name, input}``,
+    Responses' ``{type: function_call, call_id, name, arguments}``."""
+    if isinstance(call, ToolCall):
+        return call
+    if not isinstance(call, Mapping):
+        raise ValidationError(where, "must be a tool call object")
+    if call.get("type") == "tool_use":
+        call_id, name = _name(call.get("id"), f"{where}.id"), call.get("name")
+        arguments, arg_where = call.get("input", {}), f"{where}.input"
+        name_where = f"{where}.name"
+    elif call.get("type") == "function_call":
+        call_id, name = _name(call.get("call_id"), f"{where}.call_id"), call.get("name")
+        arguments, arg_where, name_where = (
+            call.get("arguments", ""),
+            f"{where}.arguments",
+            f"{where}.name",
+        )
+    else:
+        function = call.get("function")
+        if not isinstance(function, Mapping):
+            raise ValidationError(f"{where}.function", "must be an object with name and arguments")
+        call_id, name = _name(call.get("id"), f"{where}.id"), function.get("name")
+        arguments = function.get("arguments", "")
+        arg_where, name_where = f"{where}.function.arguments", f"{where}.function.name"
+    name = _name(name, name_where)
+    if not isinstance(arguments, (str, Mapping)):
+        raise ValidationError(arg_where, "must be a JSON object or its text")
+    try:
+        return ToolCall.of(call_id, name, arguments, arg_where)
+    except ProtocolError as exc:
+        raise ValidationError(arg_where, "must be a JSON object or its text") from exc
 
 
 def _part(where: str, part: Any) -> Part:

@@ -8,7 +8,15 @@ import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from kiekit.plugin import ChatCall, ChatFailure, ProtocolError, SseEvent, Usage, ValidationError
+from kiekit.plugin import (
+    ChatCall,
+    ChatFailure,
+    ProtocolError,
+    SseEvent,
+    ToolCall,
+    Usage,
+    ValidationError,
+)
 
 T = TypeVar("T")
 
@@ -121,3 +129,17 @@ def options_of(call: ChatCall, cls: type[T]) -> T:
         given = type(call.options).__name__
         raise ValidationError("options", f"{call.model} takes {cls.__name__}, not {given}")
     return call.options
+
+
+def req_str(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"{where}.{key} is not a non-empty string", payload=value)
+    return value
+
+
+def tool_call(call_id: str, name: str, arguments: Any, where: str) -> ToolCall:
+    """A tool call the model made; its arguments a JSON object or that object's text."""
+    if not isinstance(arguments, (str, Mapping)):
+        raise ProtocolError(f"{where} is not a JSON object or its text", payload=arguments)
+    return ToolCall.of(call_id, name, arguments, where)

@@ -1,6 +1,11 @@
 """OpenAI-compatible chat completions on per-model paths: ``POST /<model>/v1/chat/completions``
 (kie-api.md §5 — there is no global ``/v1/chat/completions``).
 
+Tool calls are OpenAI's: ``message.tool_calls`` (``{id, type: function, function: {name,
+arguments}}``, the arguments a JSON text) with ``finish_reason: tool_calls``; streamed, as
+``delta.tool_calls`` pieces keyed by ``index``. A result goes back as ``{role: tool,
+tool_call_id, content}`` after the assistant message that holds the calls.
+
 KIE's extra body fields are §5's: ``include_thoughts``, ``reasoning_effort``, ``tools`` (with
 Gemini's ``googleSearch`` as a function tool) and ``response_format``, which cannot go with
 tools. Media in ``messages[].content[]`` always as ``{type: "image_url", image_url: {url}}``.
@@ -24,6 +29,7 @@ from kiekit.plugin import (
     ProtocolError,
     Request,
     SseEvent,
+    ToolCallDelta,
     ValidationError,
     choice,
     flag,
@@ -81,6 +87,23 @@ def _content(message: Message) -> Any:
     ]
 
 
+def _message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    body: dict[str, Any] = {"role": message.role, "content": _content(message)}
+    if message.tool_calls:
+        body["content"] = body["content"] or None  # OpenAI: content null beside tool_calls
+        body["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.raw_arguments},
+            }
+            for call in message.tool_calls
+        ]
+    return body
+
+
 class CompletionsProvider(ChatProvider):
     name = "kie-chat-completions"
     models: ClassVar[tuple[ChatModel, ...]] = tuple(
@@ -92,7 +115,7 @@ class CompletionsProvider(ChatProvider):
         options = read.options_of(call, CompletionOptions)
         body: dict[str, Any] = {
             "model": call.model,
-            "messages": [{"role": m.role, "content": _content(m)} for m in call.messages],
+            "messages": [_message(m) for m in call.messages],
             "stream": stream,
         }
         for name in ("max_tokens", "temperature", "reasoning_effort", "include_thoughts"):
@@ -118,6 +141,19 @@ class CompletionsProvider(ChatProvider):
         first = read.obj(choices[0], "answer.choices[0]")
         message = read.obj(first.get("message"), "answer.choices[0].message")
         where = "answer.choices[0].message"
+        calls = read.items(message.get("tool_calls") or [], f"{where}.tool_calls")
+        tool_calls = []
+        for index, raw in enumerate(calls):
+            at = f"{where}.tool_calls[{index}]"
+            function = read.obj(read.obj(raw, at).get("function"), f"{at}.function")
+            tool_calls.append(
+                read.tool_call(
+                    read.req_str(raw, "id", at),
+                    read.req_str(function, "name", f"{at}.function"),
+                    function.get("arguments", ""),
+                    f"{at}.function.arguments",
+                )
+            )
         return ChatReply(
             text=read.opt_str(message, "content", where) or "",
             model=read.opt_str(data, "model", "answer") or model_id,
@@ -125,6 +161,7 @@ class CompletionsProvider(ChatProvider):
             credits=read.credits(data, "answer"),
             finish_reason=read.opt_str(first, "finish_reason", "answer.choices[0]"),
             thinking=read.opt_str(message, "reasoning_content", where) or "",
+            tool_calls=tuple(tool_calls),
             raw=payload,
         )
 
@@ -136,6 +173,7 @@ class CompletionsProvider(ChatProvider):
             return read.failure(data["error"])
         text = thinking = ""
         finish = None
+        pieces: list[ToolCallDelta] = []
         choices = read.items(data.get("choices", []), "chunk.choices")
         if choices:
             first = read.obj(choices[0], "chunk.choices[0]")
@@ -143,6 +181,7 @@ class CompletionsProvider(ChatProvider):
             text = read.opt_str(delta, "content", "chunk.choices[0].delta") or ""
             thinking = read.opt_str(delta, "reasoning_content", "chunk.choices[0].delta") or ""
             finish = read.opt_str(first, "finish_reason", "chunk.choices[0]")
+            pieces = _tool_pieces(delta.get("tool_calls"))
         return ChatDelta(
             text=text,
             thinking=thinking,
@@ -150,5 +189,27 @@ class CompletionsProvider(ChatProvider):
             usage=read.usage(data, "chunk", "prompt_tokens", "completion_tokens"),
             credits=read.credits(data, "chunk"),
             finish_reason=finish,
+            tool_calls=tuple(pieces),
             raw=data,
         )
+
+
+def _tool_pieces(value: Any) -> list[ToolCallDelta]:
+    """``delta.tool_calls``: each piece names its call by ``index``; the first brings the
+    call's id and function name, the next ones fragments of the arguments' JSON text."""
+    where = "chunk.choices[0].delta.tool_calls"
+    found = []
+    for position, raw in enumerate(read.items(value or [], where)):
+        piece = read.obj(raw, f"{where}[{position}]")
+        index = read.opt_int(piece, "index", f"{where}[{position}]")
+        function = read.obj(piece.get("function") or {}, f"{where}[{position}].function")
+        found.append(
+            ToolCallDelta(
+                index=position if index is None else index,
+                id=read.opt_str(piece, "id", f"{where}[{position}]"),
+                name=read.opt_str(function, "name", f"{where}[{position}].function"),
+                arguments=read.opt_str(function, "arguments", f"{where}[{position}].function")
+                or "",
+            )
+        )
+    return found

@@ -4,7 +4,12 @@ The answer is Anthropic-shaped plus KIE's ``credits_consumed`` [OBS] (HAR claude
 The model goes in the body; ``thinkingFlag`` asks for the model's reasoning; a system message
 is Anthropic's top-level ``system``; images are ``image`` blocks with a URL (or base64) source.
 Streams use Anthropic's event types (message_start, content_block_delta, message_delta,
-message_stop, error; ping and block starts carry nothing for the user).
+message_stop, error; ping and text block starts carry nothing for the user).
+
+Tool calls are ``tool_use`` blocks (``{id, name, input}``) with ``stop_reason: tool_use``;
+streamed, a ``content_block_start`` holding the block and ``input_json_delta`` fragments of its
+input's JSON text. Results go back as ``tool_result`` blocks (``tool_use_id``) of the next user
+message: kiekit's consecutive ``role="tool"`` messages become one such message.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from kiekit.plugin import (
     ImagePart,
     Input,
     Message,
+    ProtocolError,
     Request,
     SseEvent,
+    ToolCallDelta,
     Usage,
     ValidationError,
     flag,
@@ -69,9 +76,41 @@ def _block(part: Any) -> dict[str, Any]:
 
 
 def _content(message: Message) -> Any:
-    if isinstance(message.content, str):
+    if isinstance(message.content, str) and not message.tool_calls:
         return message.content
-    return [_block(part) for part in message.content]
+    if isinstance(message.content, str):
+        blocks = [{"type": "text", "text": message.content}] if message.content else []
+    else:
+        blocks = [_block(part) for part in message.content]
+    return blocks + [
+        {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+        for call in message.tool_calls
+    ]
+
+
+def _turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """The conversation without its system text; tool results as one user message of
+    ``tool_result`` blocks each time they follow one another."""
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if message.role != "tool":
+            turns.append({"role": message.role, "content": _content(message)})
+            continue
+        result = {
+            "type": "tool_result",
+            "tool_use_id": message.tool_call_id,
+            "content": message.text,
+        }
+        last = turns[-1] if turns else None
+        if last is not None and last.get("tool_results"):
+            last["content"].append(result)
+        else:
+            turns.append({"role": "user", "content": [result], "tool_results": True})
+    for turn in turns:
+        turn.pop("tool_results", None)
+    return turns
 
 
 class MessagesProvider(ChatProvider):
@@ -95,11 +134,7 @@ class MessagesProvider(ChatProvider):
         system = [m.text for m in call.messages if m.role == "system"]
         body: dict[str, Any] = {
             "model": call.model,
-            "messages": [
-                {"role": m.role, "content": _content(m)}
-                for m in call.messages
-                if m.role != "system"
-            ],
+            "messages": _turns(call.messages),
             "stream": stream,
         }
         if system:
@@ -119,14 +154,18 @@ class MessagesProvider(ChatProvider):
         if data.get("type") == "error" or data.get("error") is not None:
             return read.failure(data.get("error"))
         blocks = read.items(data.get("content"), "answer.content")
-        texts, thoughts = [], []
+        texts, thoughts, calls = [], [], []
         for index, raw in enumerate(blocks):
-            block = read.obj(raw, f"answer.content[{index}]")
+            where = f"answer.content[{index}]"
+            block = read.obj(raw, where)
             kind = block.get("type")
             if kind == "text":
-                texts.append(read.opt_str(block, "text", f"answer.content[{index}]") or "")
+                texts.append(read.opt_str(block, "text", where) or "")
             elif kind == "thinking":
-                thoughts.append(read.opt_str(block, "thinking", f"answer.content[{index}]") or "")
+                thoughts.append(read.opt_str(block, "thinking", where) or "")
+            elif kind == "tool_use":
+                call_id, name = read.req_str(block, "id", where), read.req_str(block, "name", where)
+                calls.append(read.tool_call(call_id, name, block.get("input"), f"{where}.input"))
         return ChatReply(
             text="".join(texts),
             model=read.opt_str(data, "model", "answer") or model_id,
@@ -134,6 +173,7 @@ class MessagesProvider(ChatProvider):
             credits=read.credits(data, "answer"),
             finish_reason=read.opt_str(data, "stop_reason", "answer"),
             thinking="".join(thoughts),
+            tool_calls=tuple(calls),
             raw=payload,
         )
 
@@ -158,7 +198,24 @@ class MessagesProvider(ChatProvider):
                 return ChatDelta(thinking=read.opt_str(delta, "thinking", where) or "", raw=data)
             if delta.get("type") == "text_delta":
                 return ChatDelta(text=read.opt_str(delta, "text", where) or "", raw=data)
-            return None  # tool input JSON, signatures: not text
+            if delta.get("type") == "input_json_delta":
+                index = _index(data, "content_block_delta")
+                piece = ToolCallDelta(
+                    index, arguments=read.opt_str(delta, "partial_json", where) or ""
+                )
+                return ChatDelta(tool_calls=(piece,), raw=data)
+            return None  # signatures, and delta types added later: not text
+        if kind == "content_block_start":
+            where = "content_block_start.content_block"
+            block = read.obj(data.get("content_block"), where)
+            if block.get("type") != "tool_use":
+                return None  # a text or thinking block starts: its deltas bring the text
+            piece = ToolCallDelta(
+                _index(data, "content_block_start"),
+                id=read.req_str(block, "id", where),
+                name=read.req_str(block, "name", where),
+            )
+            return ChatDelta(tool_calls=(piece,), raw=data)
         if kind == "message_delta":
             delta = read.obj(data.get("delta") or {}, "message_delta.delta")
             return ChatDelta(
@@ -169,4 +226,11 @@ class MessagesProvider(ChatProvider):
             )
         if kind == "message_stop":
             return ChatDelta(done=True, raw=data)
-        return None  # ping, content_block_start/stop, and event types added later
+        return None  # ping, content_block_stop, and event types added later
+
+
+def _index(data: Any, where: str) -> int:
+    index = read.opt_int(data, "index", where)
+    if index is None:
+        raise ProtocolError(f"{where} names no block index", payload=data)
+    return index

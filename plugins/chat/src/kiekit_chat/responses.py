@@ -5,6 +5,12 @@
 ``input`` holds the conversation (``input_text`` / ``input_image`` parts), ``instructions`` the
 system text, ``reasoning.effort`` the effort. Streams send typed events; the text comes in
 ``response.output_text.delta``, the end in ``response.completed`` (or ``response.failed``).
+
+Tool calls are ``function_call`` output items (``{call_id, name, arguments}``, the arguments a
+JSON text); streamed, ``response.output_item.added`` brings the item and
+``response.function_call_arguments.delta`` its arguments, keyed by ``output_index``. A result
+goes back as a ``function_call_output`` input item (``call_id``, ``output``) after the
+``function_call`` items of the turn before.
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from kiekit.plugin import (
     ImagePart,
     Input,
     Message,
+    ProtocolError,
     Request,
     SseEvent,
+    ToolCall,
+    ToolCallDelta,
     choice,
     integer,
     json_objects,
@@ -68,9 +77,36 @@ def _content(message: Message) -> Any:
     ]
 
 
-def _text(output: list[Any], where: str) -> tuple[str, str]:
-    """The answer's text and its reasoning summary, from the ``output`` items."""
-    texts, thoughts = [], []
+def _items(message: Message) -> list[dict[str, Any]]:
+    """One message as ``input`` items: a tool result is a ``function_call_output``; an
+    assistant's tool calls ``function_call`` items after its text."""
+    if message.role == "tool":
+        return [
+            {
+                "type": "function_call_output",
+                "call_id": message.tool_call_id,
+                "output": message.text,
+            }
+        ]
+    items = []
+    if message.content or not message.tool_calls:
+        items.append({"role": message.role, "content": _content(message)})
+    items += [
+        {
+            "type": "function_call",
+            "call_id": call.id,
+            "name": call.name,
+            "arguments": call.raw_arguments,
+        }
+        for call in message.tool_calls
+    ]
+    return items
+
+
+def _text(output: list[Any], where: str) -> tuple[str, str, tuple[ToolCall, ...]]:
+    """The answer's text, its reasoning summary and its tool calls, from the ``output``
+    items."""
+    texts, thoughts, calls = [], [], []
     for index, raw in enumerate(output):
         item = read.obj(raw, f"{where}[{index}]")
         if item.get("type") == "message":
@@ -82,7 +118,17 @@ def _text(output: list[Any], where: str) -> tuple[str, str]:
             for raw_summary in read.items(item.get("summary") or [], f"{where}.summary"):
                 summary = read.obj(raw_summary, f"{where}[{index}].summary")
                 thoughts.append(read.opt_str(summary, "text", f"{where}.summary") or "")
-    return "".join(texts), "".join(thoughts)
+        elif item.get("type") == "function_call":
+            at = f"{where}[{index}]"
+            calls.append(
+                read.tool_call(
+                    read.req_str(item, "call_id", at),
+                    read.req_str(item, "name", at),
+                    item.get("arguments", ""),
+                    f"{at}.arguments",
+                )
+            )
+    return "".join(texts), "".join(thoughts), tuple(calls)
 
 
 class ResponsesProvider(ChatProvider):
@@ -97,11 +143,7 @@ class ResponsesProvider(ChatProvider):
         system = [m.text for m in call.messages if m.role == "system"]
         body: dict[str, Any] = {
             "model": call.model,
-            "input": [
-                {"role": m.role, "content": _content(m)}
-                for m in call.messages
-                if m.role != "system"
-            ],
+            "input": [item for m in call.messages if m.role != "system" for item in _items(m)],
             "stream": stream,
         }
         if system:
@@ -122,7 +164,7 @@ class ResponsesProvider(ChatProvider):
             return read.failure(answer["error"])
         if answer.get("status") == "failed":
             return read.failure("the response failed with no error given")
-        text, thinking = _text(read.items(answer.get("output"), f"{where}.output"), where)
+        text, thinking, calls = _text(read.items(answer.get("output"), f"{where}.output"), where)
         return ChatReply(
             text=text,
             model=read.opt_str(answer, "model", where) or model_id,
@@ -130,6 +172,7 @@ class ResponsesProvider(ChatProvider):
             credits=read.credits(answer, where),
             finish_reason=read.opt_str(answer, "status", where),
             thinking=thinking,
+            tool_calls=calls,
             raw=data,
         )
 
@@ -145,6 +188,22 @@ class ResponsesProvider(ChatProvider):
             return ChatDelta(text=read.opt_str(data, "delta", kind) or "", raw=data)
         if kind == "response.reasoning_summary_text.delta":
             return ChatDelta(thinking=read.opt_str(data, "delta", kind) or "", raw=data)
+        if kind == "response.output_item.added":
+            item = read.obj(data.get("item"), f"{kind}.item")
+            if item.get("type") != "function_call":
+                return None  # a message or reasoning item starts: its deltas bring the text
+            piece = ToolCallDelta(
+                _index(data, kind),
+                id=read.req_str(item, "call_id", f"{kind}.item"),
+                name=read.req_str(item, "name", f"{kind}.item"),
+                arguments=read.opt_str(item, "arguments", f"{kind}.item") or "",
+            )
+            return ChatDelta(tool_calls=(piece,), raw=data)
+        if kind == "response.function_call_arguments.delta":
+            piece = ToolCallDelta(
+                _index(data, kind), arguments=read.opt_str(data, "delta", kind) or ""
+            )
+            return ChatDelta(tool_calls=(piece,), raw=data)
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             reply = self._reply(model_id, data.get("response"), f"{kind}.response")
             if isinstance(reply, ChatFailure):
@@ -157,4 +216,12 @@ class ResponsesProvider(ChatProvider):
                 done=True,
                 raw=data,
             )
-        return None  # created, in_progress, item/part added and done: nothing new for the user
+        # created, in_progress, part added, item and arguments done: nothing new for the user
+        return None
+
+
+def _index(data: Any, where: str) -> int:
+    index = read.opt_int(data, "output_index", where)
+    if index is None:
+        raise ProtocolError(f"{where} names no output_index", payload=data)
+    return index

@@ -4,6 +4,10 @@ The answer is Anthropic-shaped plus ``credits_consumed`` [OBS] (HAR claude-chat-
 model goes in the body (``claude-sonnet-4-6``, ``claude-haiku-4-5``), ``thinkingFlag`` asks for
 the model's reasoning, tools carry an ``input_schema``. Streams use Anthropic's event types:
 message_start, content_block_start/delta/stop, message_delta, message_stop (and ping, error).
+
+Tool calls are ``tool_use`` blocks with ``stop_reason: tool_use``, streamed as a
+``content_block_start`` holding the block and ``input_json_delta`` fragments; results come
+back as ``tool_result`` blocks of the next user message.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from ...route_helpers import json_body
 from .conversation import (
     Conversation,
     Turn,
+    call_id_of,
+    check_tool_turns,
     failure,
     invalid,
     optional_bool,
@@ -23,6 +29,8 @@ from .conversation import (
     optional_temperature,
     pieces,
     text_of,
+    tool_call,
+    tool_text,
     tools_of,
 )
 from .events import answer, charge, chat_account, cut, new_id, open_stream, send
@@ -47,16 +55,30 @@ def _turn(index: int, message: object) -> Turn:
         return Turn(str(message["role"]), text_of(content, f"{where}.content"))
     if not isinstance(content, list) or not content:
         raise invalid(f"{where}.content cannot be empty")
-    texts, images = [], 0
+    texts, images, calls, results, answers = [], 0, [], [], []
+    role = str(message["role"])
     for number, block in enumerate(content):
+        at = f"{where}.content[{number}]"
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            texts.append(text_of(block.get("text"), f"{where}.content[{number}].text"))
+            texts.append(text_of(block.get("text"), f"{at}.text"))
         elif kind == "image" and isinstance(block.get("source"), dict):
             images += 1
+        elif kind == "tool_use" and role == "assistant":
+            text_of(block.get("name"), f"{at}.name")
+            if not isinstance(block.get("input"), dict):
+                raise invalid(f"{at}.input must be an object")
+            calls.append(call_id_of(block.get("id"), f"{at}.id"))
+        elif kind == "tool_result" and role == "user":
+            answers.append(call_id_of(block.get("tool_use_id"), f"{at}.tool_use_id"))
+            results.append(tool_text(block.get("content", ""), f"{at}.content"))
         else:
-            raise invalid(f"{where}.content[{number}].type must be text or image")
-    return Turn(str(message["role"]), " ".join(texts), images)
+            allowed = "text, image or tool_" + ("use" if role == "assistant" else "result")
+            raise invalid(f"{at}.type must be {allowed}")
+    if answers:  # tool results (and any text beside them)
+        text = " ".join(results + texts)
+        return Turn("tool", text, images, answers=tuple(answers), where=f"{where}.content")
+    return Turn(role, " ".join(texts), images, calls=tuple(calls))
 
 
 def _system(value: object) -> tuple[Turn, ...]:
@@ -77,8 +99,10 @@ def read(body: dict[str, Any]) -> Conversation:
     if not isinstance(messages, list) or not messages:
         raise invalid("messages cannot be empty")
     turns = _system(body.get("system")) + tuple(_turn(i, m) for i, m in enumerate(messages))
+    check_tool_turns(turns)
     optional_positive_int(body, "max_tokens")
     optional_temperature(body)
+    custom_tools = []
     if tools_of(body):
         for index, tool in enumerate(body["tools"]):
             if not isinstance(tool.get("name"), str):
@@ -88,11 +112,14 @@ def read(body: dict[str, Any]) -> Conversation:
             custom = tool.get("type") in (None, "custom")
             if custom and not isinstance(tool.get("input_schema"), dict):
                 raise invalid(f"tools[{index}].input_schema cannot be empty")
+            if custom:
+                custom_tools.append((tool["name"], tool["input_schema"]))
     return Conversation(
         model=str(model),
         turns=turns,
         stream=optional_bool(body, "stream"),
         thinking=optional_bool(body, "thinkingFlag"),
+        tool=tool_call(turns, custom_tools, "toolu_"),
     )
 
 
@@ -100,8 +127,18 @@ def _content(conv: Conversation) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if conv.thinking:
         blocks.append({"type": "thinking", "thinking": conv.reasoning(), "signature": "mock"})
-    blocks.append({"type": "text", "text": conv.answer()})
+    if conv.tool is not None:
+        call = conv.tool
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+        )
+    else:
+        blocks.append({"type": "text", "text": conv.answer()})
     return blocks
+
+
+def _stop(conv: Conversation) -> str:
+    return "end_turn" if conv.tool is None else "tool_use"
 
 
 @ROUTES.post("/claude/v1/messages")
@@ -121,7 +158,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             "role": "assistant",
             "model": conv.model,
             "content": _content(conv),
-            "stop_reason": "end_turn",
+            "stop_reason": _stop(conv),
             # no stop_sequence: KIE's recorded answer leaves it out (§5 [OBS] claude-chat-hello)
             "usage": {"input_tokens": conv.input_tokens(), "output_tokens": conv.output_tokens()},
             "credits_consumed": credits,
@@ -157,21 +194,30 @@ async def _stream(
         await event("content_block_delta", index=0, delta=delta)
         await event("content_block_stop", index=0)
         index = 1
-    await event("content_block_start", index=index, content_block={"type": "text", "text": ""})
+    if conv.tool is None:
+        block: dict[str, Any] = {"type": "text", "text": ""}
+        text = conv.answer()
+    else:  # the block (id, name, an empty input), then the input's JSON text in fragments
+        block = {"type": "tool_use", "id": conv.tool.id, "name": conv.tool.name, "input": {}}
+        text = conv.tool.json
+    await event("content_block_start", index=index, content_block=block)
     await event("ping")
-    for number, piece in enumerate(pieces(conv.answer())):
+    for number, piece in enumerate(pieces(text)):
         if number == 1 and conv.drops:
             return await cut(request, response)
         if number == 1 and conv.fails:
             await event("error", error={"type": "api_error", "message": failure().msg})
             await response.write_eof()
             return response
-        delta = {"type": "text_delta", "text": piece}
+        if conv.tool is None:
+            delta = {"type": "text_delta", "text": piece}
+        else:
+            delta = {"type": "input_json_delta", "partial_json": piece}
         await event("content_block_delta", index=index, delta=delta)
     await event("content_block_stop", index=index)
     await event(
         "message_delta",
-        delta={"stop_reason": "end_turn", "stop_sequence": None},
+        delta={"stop_reason": _stop(conv), "stop_sequence": None},
         usage={"output_tokens": conv.output_tokens()},
         credits_consumed=credits,  # [INF] where a stream would carry the [OBS] field
     )

@@ -7,13 +7,17 @@ what it expects, and a streamed answer must assemble to exactly the whole one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ...envelope import ErrorAnswer
 from ...rules import FAIL_MARKER
 
 DROP_MARKER = "[mock:drop]"  # a streamed answer stops mid-way: the connection is cut
+TOOL_MARKER = "[mock:tool]"  # with tools given: the answer calls the first one
 FAIL_CODE = 500
 FAIL_MSG = "Server error: the mock was asked to fail this chat"
 # Mock figures, not KIE's prices: credits per 1000 input and per 1000 output tokens.
@@ -23,9 +27,28 @@ OUTPUT_PRICE = 4.0
 
 @dataclass(frozen=True)
 class Turn:
+    """One message. ``calls``: the tool call ids an assistant turn made; a ``tool`` turn
+    holds results, ``answers`` the ids they answer, ``where`` the field that named them."""
+
     role: str
     text: str
     images: int = 0
+    calls: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The call the mock answers with: the first tool, its schema's required fields filled."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def json(self) -> str:
+        return json.dumps(self.arguments)
 
 
 @dataclass(frozen=True)
@@ -37,6 +60,7 @@ class Conversation:
     stream: bool = False
     thinking: bool = False  # include_thoughts / thinkingFlag: a reasoning text comes first
     json_answer: bool = False  # response_format asks for JSON
+    tool: ToolCall | None = None  # the answer is this call instead of text
 
     @property
     def prompt(self) -> str:
@@ -52,6 +76,9 @@ class Conversation:
 
     def answer(self) -> str:
         """``Echo from <model>: <the last user text>`` (+ how many images it saw)."""
+        if self.turns[-1].role == "tool":  # the tools' results came back: echo them
+            results = [t.text for t in reversed(self.turns) if t.role == "tool"]
+            return f"Echo from {self.model}: tool result {' '.join(' '.join(results).split())}"
         last = next((t for t in reversed(self.turns) if t.role == "user"), self.turns[-1])
         text = " ".join(last.text.split()) or "(no text)"
         seen = sum(t.images for t in self.turns)
@@ -72,6 +99,8 @@ class Conversation:
         return sum(len(t.text.split()) + 1 + 85 * t.images for t in self.turns)
 
     def output_tokens(self) -> int:
+        if self.tool is not None:
+            return len(self.tool.json.split()) + 1 + len(self.reasoning().split())
         return len(self.answer().split()) + len(self.reasoning().split())
 
     def credits(self) -> float:
@@ -135,3 +164,87 @@ def tools_of(body: dict[str, object]) -> bool:
         if not isinstance(tool, dict) or not (tool.get("type") or tool.get("name")):
             raise invalid(f"tools[{index}] must be an object with a type")
     return True
+
+
+def tool_call(
+    turns: tuple[Turn, ...], tools: list[tuple[str, Any]], prefix: str
+) -> ToolCall | None:
+    """The call to answer with: when ``tools`` (name, JSON schema) were given and the last
+    message is the user's and holds ``[mock:tool]``, the first tool, each required field of its
+    schema given a value of its type (an enum's first). The id is derived from the messages,
+    so the same request always gets the same call."""
+    if not tools or turns[-1].role != "user" or TOOL_MARKER not in turns[-1].text:
+        return None
+    name, schema = tools[0]
+    digest = hashlib.sha256("\n".join(t.text for t in turns).encode()).hexdigest()
+    return ToolCall(prefix + digest[:24], name, _arguments(schema))
+
+
+def _arguments(schema: Any) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        return {}
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    required = schema.get("required")
+    names = [n for n in required if isinstance(n, str)] if isinstance(required, list) else []
+    return {name: _value(properties.get(name)) for name in names}
+
+
+_SAMPLES: dict[str, Any] = {
+    "string": "mock",
+    "integer": 1,
+    "number": 1,
+    "boolean": True,
+    "array": [],
+    "null": None,
+}
+
+
+def _value(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return "mock"
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        return _arguments(schema)
+    return _SAMPLES.get(kind, "mock") if isinstance(kind, str) else "mock"
+
+
+def check_tool_turns(turns: tuple[Turn, ...]) -> None:
+    """A tool result must answer a call of the assistant turn just before it, as every API
+    demands (an unknown id is refused naming the field)."""
+    open_calls: set[str] = set()
+    previous: Turn | None = None
+    for turn in turns:
+        if turn.role == "tool":
+            for call_id in turn.answers:
+                if call_id not in open_calls:
+                    raise invalid(f"{turn.where} {call_id!r} answers no tool call before it")
+        elif turn.calls:
+            chained = previous is not None and previous.role == "assistant" and previous.calls
+            open_calls = (open_calls | set(turn.calls)) if chained else set(turn.calls)
+        else:
+            open_calls = set()
+        previous = turn
+
+
+def tool_text(value: object, field: str) -> str:
+    """A tool result's content: a string (may be empty) or text parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(
+        isinstance(p, dict) and p.get("type") in ("text", "input_text", "output_text")
+        for p in value
+    ):
+        return " ".join(text_of(p.get("text"), f"{field}.text") for p in value)
+    raise invalid(f"{field} must be a string or text parts")
+
+
+def call_id_of(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise invalid(f"{field} cannot be empty")
+    return value

@@ -4,6 +4,9 @@
 Extra body fields §5 names: ``include_thoughts``, ``reasoning_effort``, ``tools`` (Gemini's
 ``googleSearch`` is a function tool) and ``response_format``, which cannot go with ``tools``.
 Media in ``messages[].content[]`` always as ``{type: "image_url", image_url: {url}}``.
+
+Tool calls are OpenAI's: ``message.tool_calls`` with ``finish_reason: tool_calls``, streamed
+as ``delta.tool_calls`` pieces; results come back as ``{role: tool, tool_call_id, content}``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from ...route_helpers import json_body
 from .conversation import (
     Conversation,
     Turn,
+    call_id_of,
+    check_tool_turns,
     failure,
     invalid,
     optional_bool,
@@ -23,6 +28,8 @@ from .conversation import (
     optional_temperature,
     pieces,
     text_of,
+    tool_call,
+    tool_text,
     tools_of,
 )
 from .events import (
@@ -49,7 +56,7 @@ MODELS = (
     "claude-sonnet-4-5",
     "claude-opus-4-5",
 )
-ROLES = ("system", "developer", "user", "assistant")
+ROLES = ("system", "developer", "user", "assistant", "tool")
 EFFORTS = ("low", "medium", "high")
 FORMATS = ("text", "json_object", "json_schema")
 
@@ -59,8 +66,15 @@ def _turn(index: int, message: object) -> Turn:
     if not isinstance(message, dict) or message.get("role") not in ROLES:
         raise invalid(f"{where}.role is not within the range of allowed options")
     content = message.get("content")
+    if message["role"] == "tool":
+        call_id = call_id_of(message.get("tool_call_id"), f"{where}.tool_call_id")
+        text = tool_text(content, f"{where}.content")
+        return Turn("tool", text, answers=(call_id,), where=f"{where}.tool_call_id")
+    calls = _calls(where, message)
+    if calls and content is None:
+        return Turn("assistant", "", calls=calls)
     if isinstance(content, str):
-        return Turn(str(message["role"]), text_of(content, f"{where}.content"))
+        return Turn(str(message["role"]), text_of(content, f"{where}.content"), calls=calls)
     if not isinstance(content, list) or not content:
         raise invalid(f"{where}.content cannot be empty")
     texts, images = [], 0
@@ -78,11 +92,42 @@ def _turn(index: int, message: object) -> Turn:
     return Turn(str(message["role"]), " ".join(texts), images)
 
 
+def _calls(where: str, message: dict[str, Any]) -> tuple[str, ...]:
+    calls = message.get("tool_calls")
+    if calls is None:
+        return ()
+    if message["role"] != "assistant" or not isinstance(calls, list) or not calls:
+        raise invalid(f"{where}.tool_calls must be a non-empty array on an assistant message")
+    ids = []
+    for number, call in enumerate(calls):
+        at = f"{where}.tool_calls[{number}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or call.get("type") != "function":
+            raise invalid(f"{at} must be a function call")
+        text_of(function.get("name"), f"{at}.function.name")
+        if not isinstance(function.get("arguments"), str):
+            raise invalid(f"{at}.function.arguments must be a string")
+        ids.append(call_id_of(call.get("id"), f"{at}.id"))
+    return tuple(ids)
+
+
+def _functions(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The caller's function tools (name, parameters); Gemini's googleSearch is KIE's own."""
+    found = []
+    for tool in body.get("tools") or []:
+        function = tool.get("function") if tool.get("type") == "function" else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if isinstance(name, str) and name != "googleSearch":
+            found.append((name, function.get("parameters")))  # type: ignore[union-attr]
+    return found
+
+
 def read(model: str, body: dict[str, Any]) -> Conversation:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid("messages cannot be empty")
     turns = tuple(_turn(i, m) for i, m in enumerate(messages))
+    check_tool_turns(turns)
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in EFFORTS:
         raise invalid("reasoning_effort is not within the range of allowed options")
@@ -101,6 +146,7 @@ def read(model: str, body: dict[str, Any]) -> Conversation:
         stream=optional_bool(body, "stream"),
         thinking=optional_bool(body, "include_thoughts"),
         json_answer=isinstance(fmt, dict) and fmt.get("type") != "text",
+        tool=tool_call(turns, _functions(body), "call_") if has_tools else None,
     )
 
 
@@ -127,6 +173,8 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if conv.stream:
         return await _stream(request, conv, answer_id, created, credits)
     message: dict[str, Any] = {"role": "assistant", "content": conv.answer()}
+    if conv.tool is not None:
+        message = {"role": "assistant", "content": None, "tool_calls": [_call(conv)]}
     if conv.thinking:  # [INF] Gemini's OpenAI mode returns thoughts as reasoning_content
         message["reasoning_content"] = conv.reasoning()
     return answer(
@@ -135,11 +183,21 @@ async def completions(request: web.Request) -> web.StreamResponse:
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": _finish(conv)}],
             "usage": _usage(conv),
             "credits_consumed": credits,  # [INF] as the Anthropic answer carries it (§5 [OBS])
         }
     )
+
+
+def _call(conv: Conversation) -> dict[str, Any]:
+    assert conv.tool is not None
+    function = {"name": conv.tool.name, "arguments": conv.tool.json}
+    return {"id": conv.tool.id, "type": "function", "function": function}
+
+
+def _finish(conv: Conversation) -> str:
+    return "stop" if conv.tool is None else "tool_calls"
 
 
 async def _stream(
@@ -159,7 +217,12 @@ async def _stream(
     await send(response, chunk({"role": "assistant", "content": ""}))
     if conv.thinking:
         await send(response, chunk({"reasoning_content": conv.reasoning()}))
-    for number, piece in enumerate(pieces(conv.answer())):
+    if conv.tool is not None:  # the call first (id, name), then its arguments' JSON in pieces
+        first = {**_call(conv), "index": 0}
+        first["function"] = {**first["function"], "arguments": ""}
+        await send(response, chunk({"tool_calls": [first]}))
+    text = conv.answer() if conv.tool is None else conv.tool.json
+    for number, piece in enumerate(pieces(text)):
         if number == 1 and conv.drops:
             return await cut(request, response)
         if number == 1 and conv.fails:
@@ -167,9 +230,14 @@ async def _stream(
             await send(response, {"error": error})
             await response.write_eof()
             return response
-        await send(response, chunk({"content": piece}))
+        if conv.tool is None:
+            await send(response, chunk({"content": piece}))
+        else:
+            call = {"index": 0, "function": {"arguments": piece}}
+            await send(response, chunk({"tool_calls": [call]}))
     # [INF] usage (and KIE's credits) in the last chunk, as OpenAI's stream_options.include_usage
-    await send(response, chunk({}, "stop", usage=_usage(conv), credits_consumed=credits))
+    last = chunk({}, _finish(conv), usage=_usage(conv), credits_consumed=credits)
+    await send(response, last)
     await send(response, "[DONE]")
     await response.write_eof()
     return response

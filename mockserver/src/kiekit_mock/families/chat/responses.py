@@ -6,6 +6,10 @@
 ``input_image`` parts; ``instructions`` is the system text. Streams send OpenAI's typed
 events: response.created, response.output_text.delta, …, response.completed (or
 response.failed).
+
+Tool calls are ``function_call`` output items (``call_id``, ``name``, ``arguments`` JSON text),
+streamed as response.output_item.added, response.function_call_arguments.delta…/done and
+response.output_item.done; results come back as ``function_call_output`` input items.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from ...route_helpers import json_body
 from .conversation import (
     Conversation,
     Turn,
+    call_id_of,
+    check_tool_turns,
     failure,
     invalid,
     optional_bool,
@@ -25,6 +31,8 @@ from .conversation import (
     optional_temperature,
     pieces,
     text_of,
+    tool_call,
+    tool_text,
     tools_of,
 )
 from .events import (
@@ -58,6 +66,16 @@ EFFORTS = ("minimal", "low", "medium", "high")
 
 def _turn(index: int, item: object) -> Turn:
     where = f"input[{index}]"
+    kind = item.get("type") if isinstance(item, dict) else None
+    if isinstance(item, dict) and kind == "function_call":
+        text_of(item.get("name"), f"{where}.name")
+        if not isinstance(item.get("arguments"), str):
+            raise invalid(f"{where}.arguments must be a string")
+        return Turn("assistant", "", calls=(call_id_of(item.get("call_id"), f"{where}.call_id"),))
+    if isinstance(item, dict) and kind == "function_call_output":
+        call_id = call_id_of(item.get("call_id"), f"{where}.call_id")
+        text = tool_text(item.get("output"), f"{where}.output")
+        return Turn("tool", text, answers=(call_id,), where=f"{where}.call_id")
     if not isinstance(item, dict) or item.get("role") not in ROLES:
         raise invalid(f"{where}.role is not within the range of allowed options")
     content = item.get("content")
@@ -89,6 +107,7 @@ def read(path: str, body: dict[str, Any]) -> Conversation:
         turns: tuple[Turn, ...] = (Turn("user", text_of(given, "input")),)
     elif isinstance(given, list) and given:
         turns = tuple(_turn(i, item) for i, item in enumerate(given))
+        check_tool_turns(turns)
     else:
         raise invalid("input cannot be empty")
     instructions = body.get("instructions")
@@ -101,8 +120,38 @@ def read(path: str, body: dict[str, Any]) -> Conversation:
             raise invalid("reasoning.effort is not within the range of allowed options")
     optional_positive_int(body, "max_output_tokens")
     optional_temperature(body)
-    tools_of(body)
-    return Conversation(model=str(model), turns=turns, stream=optional_bool(body, "stream"))
+    given_tools = body.get("tools") if tools_of(body) else []
+    functions = [
+        (tool["name"], tool.get("parameters"))
+        for tool in given_tools or []
+        if tool.get("type") == "function" and isinstance(tool.get("name"), str)
+    ]
+    return Conversation(
+        model=str(model),
+        turns=turns,
+        stream=optional_bool(body, "stream"),
+        tool=tool_call(turns, functions, "call_"),
+    )
+
+
+def _output(conv: Conversation, response_id: str, *, arguments: bool = True) -> dict[str, Any]:
+    """The answer's one output item: the message, or the function call."""
+    if conv.tool is not None:
+        return {
+            "type": "function_call",
+            "id": response_id.replace("resp_", "fc_"),
+            "call_id": conv.tool.id,
+            "name": conv.tool.name,
+            "arguments": conv.tool.json if arguments else "",
+            "status": "completed" if arguments else "in_progress",
+        }
+    return {
+        "type": "message",
+        "id": response_id.replace("resp_", "msg_"),
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": conv.answer(), "annotations": []}],
+    }
 
 
 def _response(
@@ -113,13 +162,7 @@ def _response(
         "output_tokens": conv.output_tokens(),
         "total_tokens": conv.input_tokens() + conv.output_tokens(),
     }
-    message = {
-        "type": "message",
-        "id": response_id.replace("resp_", "msg_"),
-        "status": "completed",
-        "role": "assistant",
-        "content": [{"type": "output_text", "text": conv.answer(), "annotations": []}],
-    }
+    message = _output(conv, response_id)
     return {
         "id": response_id,
         "object": "response",
@@ -149,9 +192,16 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     started = _response(conv, response_id, created, credits, done=False)
     await event("response.created", response=started)
     await event("response.in_progress", response=started)
-    item_id = response_id.replace("resp_", "msg_")
-    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
-    for number, piece in enumerate(pieces(conv.answer())):
+    if conv.tool is None:
+        item_id = response_id.replace("resp_", "msg_")
+        where: dict[str, Any] = {"item_id": item_id, "output_index": 0, "content_index": 0}
+        text, delta_kind = conv.answer(), "response.output_text.delta"
+    else:  # the item (call id, name, no arguments yet), then the arguments' JSON in pieces
+        item = _output(conv, response_id, arguments=False)
+        await event("response.output_item.added", output_index=0, item=item)
+        where = {"item_id": item["id"], "output_index": 0}
+        text, delta_kind = conv.tool.json, "response.function_call_arguments.delta"
+    for number, piece in enumerate(pieces(text)):
         if number == 1 and conv.drops:
             return await cut(request, response)
         if number == 1 and conv.fails:
@@ -162,8 +212,12 @@ async def _answer(request: web.Request) -> web.StreamResponse:
             await event("response.failed", response=failed)
             await response.write_eof()
             return response
-        await event("response.output_text.delta", delta=piece, **where)
-    await event("response.output_text.done", text=conv.answer(), **where)
+        await event(delta_kind, delta=piece, **where)
+    if conv.tool is None:
+        await event("response.output_text.done", text=text, **where)
+    else:
+        await event("response.function_call_arguments.done", arguments=text, **where)
+        await event("response.output_item.done", output_index=0, item=_output(conv, response_id))
     await event(
         "response.completed", response=_response(conv, response_id, created, credits, done=True)
     )
