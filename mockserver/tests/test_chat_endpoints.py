@@ -437,3 +437,23 @@ def test_responses_answer_a_function_call_item_whole_and_streamed(kie: Kie) -> N
     after = kie.post("/codex/v1/responses", {**RESPONSES, "input": turns}).json()
     text = after["output"][0]["content"][0]["text"]
     assert text == 'Echo from gpt-5-5: tool result {"temp": 3}'
+
+
+@pytest.mark.parametrize("kind", ["reset", "truncated", "malformed", "empty", "kie"])
+def test_an_after_fault_cuts_a_streamed_answer_mid_way(
+    mock: MockServer, kie: Kie, kind: str
+) -> None:
+    """A streamed answer goes out as it is made, so a fault that loses it "after" cannot
+    replace it at its end: the stream is cut mid-way, as [mock:drop] does, not sent whole."""
+    from kiekit_mock.faults import FaultRule
+
+    mock.faults.add(FaultRule(kind, path="/gpt-5-2/*", when="after", times=1))  # type: ignore[arg-type]
+    parts = urlsplit(kie.base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    body = {"messages": HELLO, "stream": True}
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    connection.request("POST", "/gpt-5-2/v1/chat/completions", json.dumps(body), headers)
+    response = connection.getresponse()
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    connection.close()

@@ -38,6 +38,10 @@ class FaultHit:
 
 
 FAULT_HIT: web.RequestKey[FaultHit] = web.RequestKey("kiekit_mock.fault", FaultHit)
+# Set for a request whose answer an "after" fault loses: a handler that streams its answer
+# (chat's server-sent events) cuts it mid-way, as [mock:drop] does, since a stream already
+# sent whole could no longer be spoilt
+CUT_STREAM: web.RequestKey[bool] = web.RequestKey("kiekit_mock.cut_stream", bool)
 _WAKE: web.AppKey[asyncio.Event] = web.AppKey("kiekit_mock.faults_wake", asyncio.Event)
 
 
@@ -77,6 +81,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         return response
     real: web.StreamResponse | None = None
     if rule.when == "after":  # the request runs (a create makes its task); its answer is lost
+        request[CUT_STREAM] = True
         try:
             real = await handler(request)
         except web.HTTPException as exc:
@@ -119,8 +124,8 @@ def _created_task(request: web.Request, response: web.StreamResponse) -> str | N
 async def _fault_answer(
     request: web.Request, rule: FaultRule, hit: FaultHit, real: web.StreamResponse | None
 ) -> web.StreamResponse:
-    if real is not None and real.prepared and rule.kind != "reset":
-        # a streamed answer (SSE) has already gone out: only a reset can still spoil it
+    if real is not None and real.prepared:
+        # a streamed answer (SSE) went out as it was made: its handler cut it (CUT_STREAM)
         return real
     retry = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
     if rule.kind == "kie":
@@ -204,4 +209,4 @@ async def remove_fault(request: web.Request) -> web.Response:
     return answer({"removed": rule_id})
 
 
-__all__ = ["FAULT_HIT", "ROUTES", "FaultHit", "install", "middleware"]
+__all__ = ["CUT_STREAM", "FAULT_HIT", "ROUTES", "FaultHit", "install", "middleware"]

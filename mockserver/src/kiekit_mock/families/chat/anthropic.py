@@ -33,7 +33,7 @@ from .conversation import (
     tool_text,
     tools_of,
 )
-from .events import answer, charge, chat_account, cut, new_id, open_stream, send
+from .events import answer, charge, chat_account, cut, drops, new_id, open_stream, send
 
 ROUTES = web.RouteTableDef()
 
@@ -203,7 +203,7 @@ async def _stream(
     await event("content_block_start", index=index, content_block=block)
     await event("ping")
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and conv.drops:
+        if number == 1 and drops(request, conv):
             return await cut(request, response)
         if number == 1 and conv.fails:
             await event("error", error={"type": "api_error", "message": failure().msg})

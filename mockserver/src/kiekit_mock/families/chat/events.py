@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ...envelope import ErrorAnswer, dumps
+from ...faults_http import CUT_STREAM
 from ...route_helpers import account_of, bearer_key, runtime
 from .conversation import Conversation
 
@@ -30,6 +31,12 @@ def charge(request: web.Request, account: str, conversation: Conversation) -> fl
     cost = conversation.credits()
     runtime(request).store.charge(account, cost)
     return cost
+
+
+def drops(request: web.Request, conversation: Conversation) -> bool:
+    """Whether a streamed answer is cut mid-way: ``[mock:drop]`` in the prompt, or an "after"
+    fault rule that loses this request's answer (faults_http.CUT_STREAM)."""
+    return conversation.drops or request.get(CUT_STREAM, False)
 
 
 def answer(data: dict[str, Any]) -> web.Response:

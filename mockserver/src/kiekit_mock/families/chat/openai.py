@@ -38,6 +38,7 @@ from .events import (
     chat_account,
     created_at,
     cut,
+    drops,
     new_id,
     open_stream,
     send,
@@ -223,7 +224,7 @@ async def _stream(
         await send(response, chunk({"tool_calls": [first]}))
     text = conv.answer() if conv.tool is None else conv.tool.json
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and conv.drops:
+        if number == 1 and drops(request, conv):
             return await cut(request, response)
         if number == 1 and conv.fails:
             error = {"message": failure().msg, "type": "server_error", "code": failure().code}

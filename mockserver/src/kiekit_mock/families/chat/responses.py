@@ -41,6 +41,7 @@ from .events import (
     chat_account,
     created_at,
     cut,
+    drops,
     new_id,
     open_stream,
     send,
@@ -202,7 +203,7 @@ async def _answer(request: web.Request) -> web.StreamResponse:
         where = {"item_id": item["id"], "output_index": 0}
         text, delta_kind = conv.tool.json, "response.function_call_arguments.delta"
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and conv.drops:
+        if number == 1 and drops(request, conv):
             return await cut(request, response)
         if number == 1 and conv.fails:
             failed = started | {
