@@ -66,7 +66,7 @@ def test_a_missing_out_folder_is_made_and_the_run_goes_on(
     ("make", "message"),
     [
         (lambda d: d / "missing.png", "no such file"),
-        (lambda d: d, "is not a file"),
+        (lambda d: d, "is a folder, not a file"),
         (lambda d: (d / "notes.png").write_text("hello") and d / "notes.png", "is not an image"),
         (lambda d: (d / "empty.png").write_bytes(b"") or d / "empty.png", "is not an image"),
     ],

@@ -185,6 +185,17 @@ def test_missing_files_are_named_before_anything_starts(
         assert "mock KIE server" not in err
 
 
+def test_a_folder_is_called_a_folder_not_a_missing_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "upload", str(tmp_path), "--mock")
+
+    assert code == 2
+    assert f"FILE: is a folder, not a file: {tmp_path}" in err
+    assert "no such file" not in err
+    assert "mock KIE server" not in err  # refused before anything starts
+
+
 def test_bad_upload_options_are_named(capsys: pytest.CaptureFixture[str], photo: Path) -> None:
     code, _, err = run(capsys, "upload", str(photo), "--path", "/abs", "--mock")
     assert code == 2

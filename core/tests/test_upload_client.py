@@ -6,8 +6,10 @@ with no sockets (MockTransport), where a request that should never be sent fails
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +21,7 @@ from kiekit import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    FileReadError,
     ProtocolError,
     ServerError,
     UploadedFile,
@@ -98,6 +101,97 @@ def test_bytes_go_as_base64_and_urls_are_fetched_by_kie(
     assert paths == ["/api/file-base64-upload", "/api/file-url-upload"]
 
 
+def test_large_bytes_are_streamed_as_a_file_and_small_ones_go_as_base64(
+    api: Any, mock_server: Any
+) -> None:
+    """KIE's base64 page: "Large files (>10MB) should use the File Stream Upload API"; base64
+    would also cost about four times the data in memory."""
+    from kiekit._engine.account import BASE64_MAX_BYTES
+
+    large = PNG + bytes(BASE64_MAX_BYTES + 1 - len(PNG))
+    largest_base64 = PNG + bytes(BASE64_MAX_BYTES - len(PNG))
+
+    async def scenario() -> tuple[UploadedFile, UploadedFile, UploadedFile]:
+        async with api.client(**on_mock(mock_server)) as client:
+            streamed = await client.upload(large)
+            named = await client.upload(bytearray(large), file_name="scan.tiff")
+            small = await client.upload(largest_base64)
+            return streamed, named, small
+
+    streamed, named, small = api.run(scenario)
+
+    assert re.fullmatch(r"upload-[0-9a-f]{12}\.png", streamed.file_name)  # told by its bytes
+    assert (streamed.size, streamed.mime_type) == (len(large), "image/png")
+    assert served(streamed.download_url) == large
+    assert (named.file_name, named.mime_type) == ("scan.tiff", "image/tiff")
+    assert small.size == BASE64_MAX_BYTES
+    paths = [r.path for r in mock_server.requests() if r.path.startswith("/api/file-")]
+    assert paths == ["/api/file-stream-upload"] * 2 + ["/api/file-base64-upload"]
+
+
+@pytest.mark.parametrize("spoil", ["truncate", "delete"])
+def test_a_file_spoiled_during_its_upload_is_a_file_read_error_and_not_sent_again(
+    api: Any,
+    mock_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spoil: str,
+) -> None:
+    """The file is cut short (or deleted) after its size was taken and sent as the body's
+    Content-Length, before the transport reads it: aiohttp wraps what the body raised in a
+    ClientConnectionError, and the client must still say it is the file, not the network.
+    Sending it again would not help, so it is sent once, though retries are allowed."""
+    from kiekit._transports import base
+
+    path = tmp_path / "scan.png"
+    path.write_bytes(PNG * 64)
+    read_file = base._file_chunks
+
+    def spoiled(source: Path, size: int) -> Any:
+        if spoil == "truncate":
+            os.truncate(source, 1000)
+        else:
+            source.unlink()
+        return read_file(source, size)
+
+    monkeypatch.setattr(base, "_file_chunks", spoiled)
+
+    async def scenario() -> None:
+        async with api.client(**on_mock(mock_server), retry=NO_WAIT) as client:
+            await client.upload(path)
+
+    with pytest.raises(FileReadError) as caught:
+        api.run(scenario)
+
+    error = caught.value
+    assert error.path == str(path)
+    assert error.retryable is False
+    if spoil == "truncate":
+        assert str(error) == (
+            f"{path} shrank while it was being uploaded: 1000 of its {len(PNG) * 64} bytes "
+            "were there"
+        )
+        assert error.errno is None
+    else:
+        assert str(error) == f"cannot read {path}: No such file or directory"
+        assert error.errno == errno.ENOENT
+    # The head went before the file was read, so the host saw one body cut short (and its
+    # handler must end before the mock is stopped, or its connection is left open)
+    assert len(journaled(mock_server, "/api/file-stream-upload")) == 1  # never a second
+
+
+def journaled(mock: Any, path: str) -> list[Any]:
+    """The mock's records of ``path``, once it has one: a record is written when its handler
+    has ended, which may come a moment after the client gave up on a body it cut short."""
+    import time
+
+    deadline = time.monotonic() + 10.0
+    while not (records := [r for r in mock.requests() if r.path == path]):
+        assert time.monotonic() < deadline, f"the mock never recorded {path}"
+        time.sleep(0.005)
+    return records
+
+
 def test_a_chosen_name_is_kept_and_unique_names_never_repeat(
     api: Any, mock_server: Any, photo: Path
 ) -> None:
@@ -139,7 +233,7 @@ def never_sent(request: HttpRequest) -> HttpResponse:
     ("source", "options", "field", "needle"),
     [
         ("missing.png", {}, "source", "no such file"),
-        (".", {}, "source", "not a file"),
+        (".", {}, "source", "is a folder, not a file"),
         (b"", {}, "source", "empty"),
         (12345, {}, "source", "file path, an http(s) URL or bytes"),
         (PNG, {"upload_path": ""}, "upload_path", "non-empty"),

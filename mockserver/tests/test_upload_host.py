@@ -206,3 +206,36 @@ def test_upload_requests_are_journaled_with_the_key_masked(mock: MockServer, hos
     assert all(r.authorization == "Bearer ***" for r in records)
     assert records[0].body is None  # the file itself is not kept in the journal
     assert records[1].body == {"base64Data": "", "uploadPath": "kiekit"}
+
+
+def test_a_body_over_the_hosts_size_limit_gets_its_envelope_not_a_bare_413(
+    monkeypatch: pytest.MonkeyPatch, make_mock: Any, kie_at: Callable[..., Any]
+) -> None:
+    """aiohttp refuses a body over ``client_max_size`` with a plain HTTP 413; the host answers
+    every size refusal as it answers a file over 100 MB: code 400 in its envelope."""
+    from kiekit_mock import uploads_http
+
+    monkeypatch.setattr(uploads_http, "MAX_JSON_BODY", 64 * 1024)  # read when the host is built
+    server, _ = make_mock()
+    host = kie_at(server.upload_base_url)
+    raw = base64.b64encode(bytes(64 * 1024)).decode()
+
+    answer = host.post(BASE64, {"base64Data": raw, "uploadPath": "b64"})
+
+    assert answer.status == 200
+    payload = answer.json()
+    assert (payload["success"], payload["code"]) == (False, 400)
+    assert payload["msg"] == "File size exceeds the limit"
+    (record,) = [r for r in server.requests() if r.path == BASE64]
+    assert (record.status, record.code, record.body) == (200, 400, None)  # not read twice
+
+
+def test_the_json_limit_admits_any_file_the_host_takes_as_base64() -> None:
+    """A file up to 100 MB is taken whichever way it comes: as base64 it is a third larger."""
+    from kiekit_mock.uploads import MAX_FILE_BYTES
+    from kiekit_mock.uploads_http import MAX_JSON_BODY
+
+    largest = len(base64.b64encode(bytes(3))) * -(-MAX_FILE_BYTES // 3)
+    assert largest + len('{"base64Data": "", "uploadPath": "a/b", "fileName": "x.png"}') < (
+        MAX_JSON_BODY
+    )

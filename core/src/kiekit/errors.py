@@ -10,6 +10,7 @@
     ├── UnknownModelError        no installed provider owns the model id (also a LookupError)
     ├── PluginError              an installed plugin broke the contract
     ├── TransportError           the bytes did not make it (refused, reset, timed out); retryable
+    │   ├── FileReadError        a file to upload could not be read here (gone, shrank); its path
     │   └── DownloadError        a result file could not be fetched; carries the URL
     │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
     ├── OutcomeUnknownError      a create may have reached KIE, but its answer was lost
@@ -53,6 +54,7 @@ __all__ = [
     "ConfigurationError",
     "DownloadError",
     "FeatureDisabledError",
+    "FileReadError",
     "FileWriteError",
     "GenerationFailedError",
     "InputFetchError",
@@ -176,6 +178,23 @@ class TransportError(KieError):
     ) -> None:
         super().__init__(message, task_id=task_id)
         self.maybe_sent = maybe_sent
+
+
+class FileReadError(TransportError):
+    """This machine could not read a local file while uploading it: the file was deleted,
+    moved or made unreadable before it was opened, or it shrank (a writer truncated it) while it
+    was sent. Sending it again does not help until the file is put right, so it is not retried;
+    ``path`` says which file, ``errno`` why (None when it shrank). Like a network failure, the
+    upload did not make it, hence a TransportError; nothing was stored on the upload host."""
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, path: str | os.PathLike[str], errno: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.path = str(path)
+        self.errno = errno
 
 
 class DownloadError(TransportError):

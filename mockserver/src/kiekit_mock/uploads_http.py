@@ -60,14 +60,19 @@ _CHUNK = 64 * 1024
 _EGRESS = Egress()  # the upload host fetches from loopback only: no host is ever allowed
 
 
+# The most a JSON body may hold: a 100 MB file as base64 (4 characters per 3 bytes) and room for
+# the other fields. A larger body is refused in the host's envelope, never aiohttp's bare 413.
+MAX_JSON_BODY = 4 * -(-MAX_FILE_BYTES // 3) + 2**20
+TOO_LARGE = "File size exceeds the limit"
+
 UPLOADS: web.AppKey[UploadStore] = web.AppKey("kiekit_mock.uploads", UploadStore)
+# Set on a request refused as too large: its body was not read whole, and is not read again
+_REFUSED_AS_TOO_LARGE: web.RequestKey[bool] = web.RequestKey("kiekit_mock.too_large", bool)
 
 
 def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
     """The upload host over the mock's accounts and clock, keeping files in ``store``."""
-    app = web.Application(
-        middlewares=[_journal, _host_conventions], client_max_size=MAX_FILE_BYTES + _CHUNK
-    )
+    app = web.Application(middlewares=[_journal, _host_conventions], client_max_size=MAX_JSON_BODY)
     app[RUNTIME] = rt
     app[UPLOADS] = store
     for path in UPLOAD_PATHS:
@@ -98,6 +103,9 @@ async def _host_conventions(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except UploadError as exc:
         return answer(exc.code, exc.msg)
+    except web.HTTPRequestEntityTooLarge:  # over client_max_size: KIE's words, in its envelope
+        request[_REFUSED_AS_TOO_LARGE] = True
+        return answer(400, TOO_LARGE)
 
 
 @web.middleware
@@ -116,7 +124,11 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
         raise
     finally:
         body = None
-        if request.content_type == "application/json" and request.body_exists:
+        if (
+            request.content_type == "application/json"
+            and request.body_exists
+            and not request.get(_REFUSED_AS_TOO_LARGE)
+        ):
             body = parse_json_object(await request.read())
         runtime(request).journal.add(
             RequestRecord(
@@ -231,7 +243,7 @@ async def _read_limited(part: aiohttp.BodyPartReader) -> bytes:
     while chunk := await part.read_chunk(_CHUNK):
         data.extend(chunk)
         if len(data) > MAX_FILE_BYTES:
-            raise UploadError(400, "File size exceeds the limit")
+            raise UploadError(400, TOO_LARGE)
     return bytes(data)
 
 
@@ -277,7 +289,7 @@ async def _fetch(url: str) -> tuple[bytes, str | None]:
             async for chunk in response.content.iter_chunked(_CHUNK):
                 data.extend(chunk)
                 if len(data) > MAX_FILE_BYTES:
-                    raise UploadError(400, "File size exceeds the limit")
+                    raise UploadError(400, TOO_LARGE)
             mime = response.headers.get("Content-Type", "").split(";")[0].strip() or None
             return bytes(data), mime
     except EgressRefused as exc:
@@ -306,7 +318,7 @@ def _read_base64_form(body: dict[str, Any]) -> _Form:
     if not content:
         raise UploadError(400, "base64Data is empty")
     if len(content) > MAX_FILE_BYTES:
-        raise UploadError(400, "File size exceeds the limit")
+        raise UploadError(400, TOO_LARGE)
     return _Form(
         body=content,
         upload_path=body.get("uploadPath"),

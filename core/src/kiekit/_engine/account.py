@@ -7,7 +7,8 @@ same typed errors as the API's body codes (400, 401, 405, 500 on that host). How
 - a local file: ``file-stream-upload``, a multipart body the transport streams from disk
   (:class:`~kiekit._engine.StreamUpload`); the file is never read into memory whole;
 - an http(s) URL: ``file-url-upload``, KIE fetches it (30 s timeout, about 100 MB);
-- bytes: ``file-base64-upload``.
+- bytes: ``file-base64-upload`` up to :data:`BASE64_MAX_BYTES` (10 MiB), larger ones
+  ``file-stream-upload`` as a file would go, sent from memory in slices (no base64 copies).
 
 KIE's CDN caches a file by name, and an upload with a name already used overwrites it, served
 stale for a while (§4): so a file without an explicit ``file_name`` gets a unique one.
@@ -45,6 +46,10 @@ CREDIT_PATH = "/api/v1/chat/credit"
 STREAM_PATH = "/api/file-stream-upload"
 URL_PATH = "/api/file-url-upload"
 BASE64_PATH = "/api/file-base64-upload"
+# Bytes up to this size go as base64; larger ones as a file stream, as KIE's base64 page advises
+# ("Large files (>10MB) should use the File Stream Upload API", D:file-upload-api). Base64 JSON
+# would also cost about four times the data in memory (the text, the JSON, its encoding).
+BASE64_MAX_BYTES = 10 * 2**20
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 
@@ -117,6 +122,8 @@ class Files:
     def _upload_path(self, path: Path, folder: str, file_name: str | None) -> Flow[UploadedFile]:
         if not path.exists():
             raise ValidationError("source", f"no such file: {path}")
+        if path.is_dir():
+            raise ValidationError("source", f"is a folder, not a file: {path}")
         if not path.is_file():
             raise ValidationError("source", f"is not a file: {path}")
         size = path.stat().st_size
@@ -128,6 +135,13 @@ class Files:
             or mimetypes.guess_type(path.name)[0]
             or "application/octet-stream"
         )
+        return (yield from self._stream(folder, name, media_type, path, size))
+
+    def _stream(
+        self, folder: str, name: str, media_type: str, source: Path | bytes, size: int
+    ) -> Flow[UploadedFile]:
+        """``file-stream-upload``: a multipart body framed here, its file part streamed by the
+        transport from ``source`` (a path or bytes), never assembled in memory."""
         boundary = "kiekit-" + secrets.token_hex(16)
         head = (
             _form_field(boundary, "uploadPath", folder)
@@ -146,7 +160,7 @@ class Files:
             "Content-Length": str(len(head) + size + len(tail)),
         }
         url = self.upload_base_url + STREAM_PATH
-        op = StreamUpload(url, headers, head, path, size, tail)
+        op = StreamUpload(url, headers, head, source, size, tail)
         return (yield from self._send(op, STREAM_PATH))
 
     def _upload_url(self, url: str, folder: str, file_name: str | None) -> Flow[UploadedFile]:
@@ -171,6 +185,8 @@ class Files:
             name = unique_name("upload" + (sniffed[2] if sniffed else ".bin"))
             media_type = None
         media_type = media_type or (sniffed[1] if sniffed else "application/octet-stream")
+        if len(data) > BASE64_MAX_BYTES:
+            return (yield from self._stream(folder, name, media_type, data, len(data)))
         body = {
             "base64Data": base64.b64encode(data).decode("ascii"),
             "uploadPath": folder,

@@ -73,17 +73,22 @@ class Fetch:
     max_bytes: int | None = None
 
 
+def _source_repr(source: Path | bytes) -> str:
+    return repr(source) if isinstance(source, Path) else f"<{len(source)} bytes>"
+
+
 @frozen
 class StreamUpload:
-    """POST a local file as multipart/form-data, streamed: ``head``, then ``size`` bytes read
-    from ``path`` chunk by chunk (never the whole file in memory), then ``tail``. The engine
-    frames the multipart body (kiekit._engine.account); a transport only moves its bytes. The
-    outcome is the :class:`HttpResponse`."""
+    """POST a file as multipart/form-data, streamed: ``head``, then the ``size`` bytes of
+    ``source`` chunk by chunk, then ``tail``. ``source`` is a local file's path (read from disk
+    as it is sent, never whole in memory) or bytes the caller already holds (sent in slices, so
+    no second copy is made). The engine frames the multipart body (kiekit._engine.account); a
+    transport only moves its bytes. The outcome is the :class:`HttpResponse`."""
 
     url: str
     headers: Mapping[str, str] = field(repr=False)  # carries the API key: never printed
     head: bytes
-    path: Path
+    source: Path | bytes = field(repr=lambda source: _source_repr(source))
     size: int
     tail: bytes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -29,7 +30,7 @@ from kiekit._transports.base import (
 )
 from kiekit._transports.download import Download
 from kiekit._transports.urllib3_transport import Urllib3Transport
-from kiekit.errors import ConfigurationError, TransportError
+from kiekit.errors import ConfigurationError, FileReadError, TransportError
 
 # A result file this large or larger is read on a thread (AiohttpTransport.fetch): the
 # figures of tools/bench/downloads.py put the break-even of a thread's hand-over near 10 MB
@@ -46,6 +47,13 @@ def _large(status: int, headers: dict[str, str]) -> bool:
         and length >= LARGE_FILE
         and headers.get("content-encoding", "identity").lower() in ("", "identity")
     )
+
+
+def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
+    """A body as aiohttp should take it: one over 1 MiB (a base64 upload of a few megabytes)
+    as a BytesIO, written in chunks, for aiohttp warns that a large ``bytes`` body "might lock
+    the event loop" (a ResourceWarning). The BytesIO shares the bytes: nothing is copied."""
+    return io.BytesIO(body) if body is not None and len(body) > 2**20 else body
 
 
 class AiohttpTransport:
@@ -121,7 +129,7 @@ class AiohttpTransport:
                 async with session.request(
                     request.method,
                     request.url,
-                    data=request.body,
+                    data=_payload(request.body),
                     headers=request.headers,  # aiohttp copies them
                     allow_redirects=False,
                 ) as response:
@@ -223,10 +231,18 @@ class AiohttpTransport:
         import aiohttp
 
         chunks = upload_chunks(upload)
+        # aiohttp turns whatever the body raises into a network error (ClientConnectionError,
+        # or ClientOSError for an OSError), so a local file that could not be read is kept
+        # here and raised as it is: it is not the connection's fault, nor cured by a retry.
+        local: list[FileReadError] = []
 
         async def body() -> AsyncIterator[bytes]:
-            for chunk in chunks:  # small chunks from local disk
-                yield chunk
+            try:
+                for chunk in chunks:  # small chunks from local disk or memory
+                    yield chunk
+            except FileReadError as exc:
+                local.append(exc)
+                raise
 
         session = self._open()
         try:
@@ -235,15 +251,17 @@ class AiohttpTransport:
                 upload.url, data=body(), headers=dict(upload.headers), allow_redirects=False
             ) as response:
                 answer = await response.read()
-                return HttpResponse(
-                    response.status, answer, response.reason or "", lower(response.headers.items())
-                )
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if local:
+                raise local[0] from local[0].__cause__
             raise TransportError(f"POST {where(upload.url)} failed: {in_words(exc)}") from exc
-        except OSError as exc:
-            raise TransportError(f"reading {upload.path} failed: {exc}") from exc
         finally:
             chunks.close()  # the file, when aiohttp stopped short of the body's end
+        if local:  # the host answered a body cut short: the local failure is the news
+            raise local[0] from local[0].__cause__
+        return HttpResponse(
+            response.status, answer, response.reason or "", lower(response.headers.items())
+        )
 
     async def stream(self, request: HttpRequest) -> AsyncByteStream:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""

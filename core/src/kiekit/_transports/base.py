@@ -2,8 +2,10 @@
 
 A transport moves bytes for the engine's ops (:mod:`kiekit._engine`): it sends one
 :class:`HttpRequest`, streams one :class:`Fetch` to disk, streams one :class:`StreamUpload`
-from disk, and opens a streamed answer. Network failures become
-:class:`~kiekit.errors.TransportError` in the transports and nowhere else.
+from disk or memory, and opens a streamed answer. Network failures become
+:class:`~kiekit.errors.TransportError` in the transports and nowhere else; a local file an upload
+cannot read is a :class:`~kiekit.errors.FileReadError` (raised by :func:`upload_chunks`, and
+kept so by each transport, whatever its HTTP library makes of it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
-from kiekit.errors import ProtocolError, TransportError
+from kiekit.errors import FileReadError, ProtocolError, TransportError
 
 CHUNK = 64 * 1024
 STREAM_CHUNK = 16 * 1024  # a streamed answer's chunks, in a test double
@@ -90,17 +92,36 @@ def what(request: HttpRequest) -> str:
 
 
 def upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
-    """The multipart body of ``upload``, read from disk one chunk at a time."""
+    """The multipart body of ``upload``, one chunk at a time: a file read from disk as it is
+    sent, or slices of bytes in memory. A file that cannot be read, or that shrank since its
+    size was taken, raises :class:`FileReadError` naming it."""
     yield upload.head
-    left = upload.size
-    with open(upload.path, "rb") as source:
-        while left > 0:
-            chunk = source.read(min(CHUNK, left))
-            if not chunk:  # the Content-Length already sent would be a lie: stop here
-                raise TransportError(f"{upload.path} shrank while it was being uploaded")
-            left -= len(chunk)
-            yield chunk
+    if isinstance(upload.source, Path):
+        yield from _file_chunks(upload.source, upload.size)
+    else:
+        data = memoryview(upload.source)
+        for at in range(0, len(data), CHUNK):
+            yield bytes(data[at : at + CHUNK])  # 64 KiB copied at a time, never the whole
     yield upload.tail
+
+
+def _file_chunks(path: Path, size: int) -> Generator[bytes, None, None]:
+    left = size
+    try:
+        with open(path, "rb") as source:
+            while left > 0:
+                chunk = source.read(min(CHUNK, left))
+                if not chunk:  # the Content-Length already sent would be a lie: stop here
+                    raise FileReadError(
+                        f"{path} shrank while it was being uploaded: {size - left} of its "
+                        f"{size} bytes were there",
+                        path=path,
+                    )
+                left -= len(chunk)
+                yield chunk
+    except OSError as exc:  # deleted or moved before it was opened, unreadable, an I/O error
+        why = exc.strerror or type(exc).__name__
+        raise FileReadError(f"cannot read {path}: {why}", path=path, errno=exc.errno) from exc
 
 
 # What went wrong on the network, in words: the first of an exception's classes (urllib3's,

@@ -202,10 +202,10 @@ class Urllib3Transport:
                 redirect=False,
                 chunked=False,
             )
-        except self._urllib3.exceptions.HTTPError as exc:
+        except (self._urllib3.exceptions.HTTPError, OSError) as exc:
+            # (a local file that cannot be read is a FileReadError from the chunks: urllib3
+            # lets it through as it is)
             raise TransportError(f"POST {where(upload.url)} failed: {in_words(exc)}") from exc
-        except OSError as exc:  # the local file could not be read
-            raise TransportError(f"reading {upload.path} failed: {exc}") from exc
         finally:
             chunks.close()  # the file, when the body was not read to its end
         return HttpResponse(

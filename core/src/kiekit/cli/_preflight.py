@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kiekit.errors import ValidationError
 
-__all__ = ["image_file", "output_folder"]
+__all__ = ["image_file", "local_file", "output_folder"]
 
 # Leading bytes of the image formats KIE's image inputs take, and a few more a camera makes.
 _IMAGE_SIGNATURES = (
@@ -48,12 +48,20 @@ def output_folder(option: str, folder: Path) -> Path:
     return folder
 
 
-def image_file(option: str, path: Path) -> Path:
-    """``path``, when it is a readable file whose content is an image."""
+def local_file(option: str, path: Path) -> Path:
+    """``path``, when it is a file: a missing one and a folder are told apart."""
     if not path.exists():
         raise ValidationError(option, f"no such file: {path}")
+    if path.is_dir():
+        raise ValidationError(option, f"is a folder, not a file: {path}")
     if not path.is_file():
         raise ValidationError(option, f"is not a file: {path}")
+    return path
+
+
+def image_file(option: str, path: Path) -> Path:
+    """``path``, when it is a readable file whose content is an image."""
+    local_file(option, path)
     try:
         with path.open("rb") as file:
             head = file.read(16)

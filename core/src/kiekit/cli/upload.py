@@ -15,7 +15,7 @@ from kiekit.cli._common import (
     open_client,
     say,
 )
-from kiekit.errors import ValidationError
+from kiekit.cli._preflight import local_file
 
 
 def register(commands: Commands) -> None:
@@ -42,8 +42,8 @@ def _upload(args: argparse.Namespace) -> int:
     check_upload_path(args.path)
     if args.name is not None:
         check_file_name(args.name)
-    if urlsplit(args.file).scheme not in ("http", "https") and not Path(args.file).is_file():
-        raise ValidationError("FILE", f"no such file: {args.file}")
+    if urlsplit(args.file).scheme not in ("http", "https"):
+        local_file("FILE", Path(args.file))
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
         uploaded = client.upload(args.file, upload_path=args.path, file_name=args.name)
