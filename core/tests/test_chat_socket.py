@@ -4,6 +4,7 @@ when it is sent, not when the answer ends; a connection cut mid-answer is a Tran
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 from aiohttp import web
 from attrs import frozen
-from kiekit import AsyncClient, Client, Registry, TransportError
+from kiekit import AsyncClient, Client, ProtocolError, Registry, TransportError
 from kiekit.chat import (
     ChatCall,
     ChatDelta,
@@ -51,7 +52,8 @@ class EchoProvider(ChatProvider):
 
 class Server:
     """An event-stream server in a thread: ``/chat/wait`` sends one event, then waits until
-    ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection; a call
+    ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection;
+    ``/chat/pings`` sends keep-alive comments and ``/chat/flood`` events, without end; a call
     that does not stream is answered "whole" at once."""
 
     def __init__(self) -> None:
@@ -64,6 +66,13 @@ class Server:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await response.write(b'data: {"t": "first"}\n\n')
+        if request.match_info["how"] in ("pings", "flood"):  # forever, until the client leaves
+            flood = request.match_info["how"] == "flood"
+            with contextlib.suppress(ConnectionError):
+                for _ in range(100_000):
+                    await response.write(b'data: {"t": "more"}\n\n' if flood else b": ping\n\n")
+                    await asyncio.sleep(0 if flood else 0.01)
+            return response
         if request.match_info["how"] == "cut":
             assert request.transport is not None
             request.transport.close()
@@ -160,3 +169,36 @@ def test_a_stream_stopped_early_leaves_the_blocking_client_ready_for_the_next_ca
             warnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
         assert kie.chat(MODEL, "again").text == "whole"
+
+
+@pytest.mark.parametrize(
+    ("how", "bound", "error", "said"),
+    [
+        ("pings", "CHAT_DEADLINE", TransportError, "took longer than 0.3 s"),
+        ("flood", "MAX_STREAM_BYTES", ProtocolError, "streamed more than 65536 bytes"),
+    ],
+)
+def test_a_stream_without_end_is_cut_at_its_bounds_on_both_clients(
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+    bound: str,
+    error: type[Exception],
+    said: str,
+) -> None:
+    """A stalled proxy's keep-alive pings, or an answer that never ends, must not hold a
+    worker (or its memory) for ever: a typed error once the call's bound is passed."""
+    from kiekit.chat import _flows
+
+    monkeypatch.setattr(_flows, bound, 0.3 if bound == "CHAT_DEADLINE" else 65536)
+    kie = Client("k", base_url=server.base_url, registry=registry())
+    with kie, pytest.raises(error, match=said):
+        list(kie.chat_stream(MODEL, how))
+
+    async def run() -> None:
+        async with AsyncClient("k", base_url=server.base_url, registry=registry()) as kie:
+            async for _ in kie.chat_stream(MODEL, how):
+                pass
+
+    with pytest.raises(error, match=said):
+        asyncio.run(run())

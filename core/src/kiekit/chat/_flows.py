@@ -18,6 +18,7 @@ from attrs import define, field, frozen
 
 from kiekit import wire
 from kiekit._engine import Engine, HttpRequest, HttpResponse, OpenStream, ReadStream, StreamHead
+from kiekit._engine.ops import NOW, Now
 from kiekit.chat.provider import ChatProvider
 from kiekit.chat.sse import SseDecoder
 from kiekit.chat.types import (
@@ -29,12 +30,24 @@ from kiekit.chat.types import (
     ToolCall,
     Usage,
 )
-from kiekit.errors import ApiError, ProtocolError, ValidationError, api_error, http_error
+from kiekit.errors import (
+    ApiError,
+    ProtocolError,
+    TransportError,
+    ValidationError,
+    api_error,
+    http_error,
+)
 from kiekit.models import Request
 
 __all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
 
 SSE = "text/event-stream"
+# Bounds on one chat call, whole or streamed, as every other call has its deadline and
+# max_answer_bytes: a reasoning model's long answer takes minutes, but a stalled proxy or an
+# endless stream must not hold a worker (or its memory) for ever
+CHAT_DEADLINE = 600.0  # seconds
+MAX_STREAM_BYTES = 32 * 2**20  # the bytes of one streamed answer, as MAX_ANSWER_BYTES
 
 
 @frozen
@@ -42,7 +55,7 @@ class Emit:
     delta: ChatDelta
 
 
-StreamOp = OpenStream | ReadStream | Emit
+StreamOp = OpenStream | ReadStream | Emit | Now  # Now: the clock, for CHAT_DEADLINE
 StreamFlow = Generator[StreamOp, Any, ChatReply]
 
 
@@ -64,7 +77,8 @@ def chat(engine: Engine, provider: ChatProvider, call: ChatCall) -> Generator[An
     """One whole answer. Sent once, never retried: a chat call is paid for, and a retry after
     a failure that may have reached KIE could pay twice."""
     request = provider.build_request(call, stream=False)
-    response: HttpResponse = yield http_request(engine, request, accept="application/json")
+    sent = http_request(engine, request, accept="application/json").within(CHAT_DEADLINE)
+    response: HttpResponse = yield sent
     if response.status != 200:
         raise http_error(response.status, response.reason)
     payload = _json(response.body, request)
@@ -85,12 +99,14 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
     answer is never taken for a whole one.
     """
     request = provider.build_request(call, stream=True)
+    started: float = yield NOW
     head: StreamHead = yield OpenStream(http_request(engine, request, accept=SSE))
     if head.status != 200:
         raise http_error(head.status, head.reason)
     decoder = SseDecoder()
     assembled = _Assembly(call.model)
     chunk: bytes = yield ReadStream()
+    size = len(chunk)
     content_type = head.content_type.lower()
     # KIE's JSON envelope (an error) comes as application/json; without a content type (a
     # proxy stripped it), a body starting with "{" cannot be an event stream either
@@ -126,6 +142,17 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
                 payload=assembled.text[-200:],
             )
         chunk = yield ReadStream()
+        size += len(chunk)
+        if size > MAX_STREAM_BYTES:
+            raise ProtocolError(
+                f"the answer to {request.method} {request.path} streamed more than "
+                f"{MAX_STREAM_BYTES} bytes (MAX_STREAM_BYTES): not a chat answer"
+            )
+        if (yield NOW) - started > CHAT_DEADLINE:
+            raise TransportError(
+                f"{request.method} {request.path}: the stream took longer than "
+                f"{CHAT_DEADLINE:g} s (CHAT_DEADLINE)"
+            )
 
 
 def _failure(failure: ChatFailure, payload: Any) -> ApiError:
