@@ -67,10 +67,25 @@ STORIES: dict[str, dict[str, Any]] = {
     },
     "error-page": {"file": HttpResponse(200, b"<html>oops</html>", "OK")},
     "status-401": {"status": envelope(None, 401, "You do not have access permissions")},
+    # a gateway or proxy that echoes the credential it refused ({KEY}: the canary, sent back)
+    "echoed-401": {"create": envelope(None, 401, "Invalid API key Bearer {KEY}")},
+    "echoed-fail": {
+        "status": envelope(
+            {
+                "taskId": TASK_ID,
+                "state": "fail",
+                "failCode": "500",
+                "param": "",
+                "failMsg": "upstream rejected key {KEY}",
+                "createTime": 1776323915587,
+            }
+        )
+    },
+    "echoed-reason": {"status": HttpResponse(503, b"bad key {KEY}", "Refused {KEY}")},
 }
 
 
-def kie(story: dict[str, Any]) -> MockTransport:
+def kie(story: dict[str, Any], canary: str = "") -> MockTransport:
     def handle(request: HttpRequest) -> HttpResponse:
         if request.url.endswith("/jobs/createTask"):
             found = story.get("create", envelope({"taskId": TASK_ID}))
@@ -82,7 +97,12 @@ def kie(story: dict[str, Any]) -> MockTransport:
             found = story.get("file", HttpResponse(200, b"\x89PNG\r\n\x1a\n" + bytes(64), "OK"))
         if isinstance(found, BaseException):
             raise found
-        return found
+        return HttpResponse(  # the key echoed where the story puts {KEY}
+            found.status,
+            found.body.replace(b"{KEY}", canary.encode()),
+            found.reason.replace("{KEY}", canary),
+            found.headers,
+        )
 
     return MockTransport(handle)
 
@@ -111,7 +131,7 @@ def test_the_canary_key_never_shows(
     from kiekit.journal import Journal, SqliteStore
 
     caplog.set_level(logging.DEBUG)
-    transport = kie(STORIES[story])
+    transport = kie(STORIES[story], kit.CANARY)
     journal_file = tmp_path / "journal.sqlite3"
     seen: list[str | bytes] = []
 

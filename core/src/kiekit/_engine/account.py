@@ -220,7 +220,7 @@ class Files:
                 left = stop - (yield Now())
                 sent = attrs.evolve(sent, timeout=max(left, MIN_ATTEMPT_SECONDS))
             response: HttpResponse = yield sent
-            return read_upload(response, path)
+            return read_upload(self._engine.scrubbed(response), path)
 
         def decide(error: KieError) -> Verdict:
             return verdict(error, safe=True)

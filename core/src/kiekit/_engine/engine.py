@@ -54,6 +54,7 @@ from kiekit._engine.ops import (
     Fetch,
     Flow,
     HttpRequest,
+    HttpResponse,
     Reserve,
     Sleep,
 )
@@ -124,6 +125,9 @@ class Engine:
         limiter: RateLimiter | SharedRateLimiter | None = None,
         downloads: DownloadPolicy | None = None,
     ) -> None:
+        # The key as it may come back in an answer (a proxy echoing the credential it refused):
+        # blanked before any answer becomes an error, a log record or a journal row
+        self._secret = api_key.strip().encode()
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
@@ -142,6 +146,26 @@ class Engine:
         self.limiter = limiter
         self.account = account_of(api_key)
         self.downloads = downloads or DownloadPolicy()
+
+    def scrubbed(self, response: HttpResponse) -> HttpResponse:
+        """``response`` with this client's API key blanked out of its body and reason, should a
+        server or proxy echo it (the key never appears in an error, log or journal row)."""
+        secret = self._secret
+        if len(secret) < 4 or (
+            secret not in response.body and secret.decode() not in response.reason
+        ):
+            return response  # the common case: one search of the body, nothing copied
+        return HttpResponse(
+            response.status,
+            response.body.replace(secret, b"***"),
+            response.reason.replace(secret.decode(), "***"),
+            response.headers,
+        )
+
+    def scrub(self, chunk: bytes) -> bytes:
+        """A streamed chunk with the API key blanked out (see :meth:`scrubbed`)."""
+        secret = self._secret
+        return chunk.replace(secret, b"***") if len(secret) >= 4 and secret in chunk else chunk
 
     # -- one call ---------------------------------------------------------------------------
 
@@ -267,7 +291,8 @@ class Engine:
                     local.create_answered((yield NOW))
                 elif shared is not None:
                     yield shared.answered
-                answer = read_answer(response, request.method, request.path, task_id)
+                answer = read_answer(self.scrubbed(response), request.method, request.path,
+                                     task_id)  # fmt: skip
                 if debugging:
                     took = (yield NOW) - sent_at
                     log.debug("%s %s: HTTP %d, answered in %.0f ms", request.method,

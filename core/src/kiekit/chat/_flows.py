@@ -78,7 +78,7 @@ def chat(engine: Engine, provider: ChatProvider, call: ChatCall) -> Generator[An
     a failure that may have reached KIE could pay twice."""
     request = provider.build_request(call, stream=False)
     sent = http_request(engine, request, accept="application/json").within(CHAT_DEADLINE)
-    response: HttpResponse = yield sent
+    response: HttpResponse = engine.scrubbed((yield sent))
     if response.status != 200:
         raise http_error(response.status, response.reason)
     payload = _json(response.body, request)
@@ -105,7 +105,7 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
         raise http_error(head.status, head.reason)
     decoder = SseDecoder()
     assembled = _Assembly(call.model)
-    chunk: bytes = yield ReadStream()
+    chunk: bytes = engine.scrub((yield ReadStream()))
     size = len(chunk)
     content_type = head.content_type.lower()
     # KIE's JSON envelope (an error) comes as application/json; without a content type (a
@@ -113,7 +113,7 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
     if "json" in content_type or (SSE not in content_type and chunk.lstrip()[:1] == b"{"):
         whole = chunk
         while chunk:
-            chunk = yield ReadStream()
+            chunk = engine.scrub((yield ReadStream()))
             whole += chunk
         payload = _json(whole, request)
         _raise_envelope_error(payload)
@@ -141,7 +141,7 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
                 "the event stream ended before the answer did (no final event)",
                 payload=assembled.text[-200:],
             )
-        chunk = yield ReadStream()
+        chunk = engine.scrub((yield ReadStream()))
         size += len(chunk)
         if size > MAX_STREAM_BYTES:
             raise ProtocolError(
