@@ -112,14 +112,26 @@ _SCRIPTS = (_RESERVE, _ADMIT, _ANSWERED)  # "book", "admit", "answered"
 log = logging.getLogger("kiekit")
 
 
+# query parameters that carry a credential: libpq's and redis-py's `?password=`, and the like
+_SECRET_PARAMETERS = frozenset({"password", "pass", "passwd", "pwd", "secret", "token"})
+
+
 def redacted(url: str) -> str:
-    """``url`` without its password, fit for an error message or a log."""
+    """``url`` without its password, fit for an error message or a log: the ``user:password@``
+    form and a ``?password=`` query parameter (which libpq and redis-py take) alike."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        parts = parts._replace(netloc=user + host)
+    if parts.query:
+        pairs = [pair.partition("=") for pair in parts.query.split("&")]
+        query = "&".join(
+            f"{name}={'***' if name.lower() in _SECRET_PARAMETERS else value}" if sep else name
+            for name, sep, value in pairs
+        )
+        parts = parts._replace(query=query)
+    return urlunsplit(parts)
 
 
 def check_url(url: object, option: str) -> str:

@@ -286,6 +286,11 @@ def test_an_unreachable_database_is_a_journal_error_without_the_password(
         # a password with no user name is still a password
         ("postgresql://:pw@127.0.0.1/db", "postgresql://:***@127.0.0.1/db"),
         ("postgresql://127.0.0.1/db", "postgresql://127.0.0.1/db"),
+        # libpq takes the password as a query parameter too
+        (
+            "postgresql://u@127.0.0.1/db?password=pw&sslmode=require",
+            "postgresql://u@127.0.0.1/db?password=***&sslmode=require",
+        ),
     ],
 )
 def test_a_database_url_is_shown_without_its_password(url: str, shown: str) -> None:

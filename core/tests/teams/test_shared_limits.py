@@ -481,3 +481,18 @@ def test_a_created_tasks_wait_goes_on_while_redis_cannot_be_reached(
     assert len(mock_server.tasks()) == 1  # the create waited for Redis: nothing sent unpaced
     said = [r.getMessage() for r in caplog.records if "paced by this process" in r.getMessage()]
     assert len(said) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:1/0?password=hunter2", "redis://127.0.0.1:1/0?password=***"),
+        ("redis://w:hunter2@127.0.0.1:1/0", "redis://w:***@127.0.0.1:1/0"),
+        ("rediss://h:6380/0?ssl_cert_reqs=none", "rediss://h:6380/0?ssl_cert_reqs=none"),
+    ],
+)
+def test_a_redis_url_is_shown_without_its_password_wherever_it_is(url: str, shown: str) -> None:
+    from kiekit.shared_limits import redacted
+
+    assert redacted(url) == shown
+    assert repr(SharedRateLimiter(url)).startswith(f"SharedRateLimiter({shown!r}")
