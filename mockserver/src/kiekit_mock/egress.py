@@ -68,7 +68,9 @@ base_resolver: Callable[[], AbstractResolver] = aiohttp.ThreadedResolver
 
 class LoopbackResolver(AbstractResolver):
     """Resolves with ``base_resolver`` and keeps only loopback addresses; a name with none is
-    refused (``EgressRefused``). Names in ``allowed_hosts`` resolve unfiltered."""
+    refused (``EgressRefused``). Names in ``allowed_hosts`` resolve unfiltered. Any other name
+    but ``localhost`` is refused without being looked up: a DNS query for it would leave the
+    machine (a redirect to an attacker's name would carry data out in the name itself)."""
 
     def __init__(self, allowed_hosts: Collection[str] = ()) -> None:
         self._base = base_resolver()
@@ -77,8 +79,14 @@ class LoopbackResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        name = host.lower().rstrip(".")
+        if name not in self._allowed and name != "localhost" and not name.endswith(".localhost"):
+            try:
+                ipaddress.ip_address(name.strip("[]"))
+            except ValueError:
+                raise EgressRefused(host, "names other than localhost are not looked up") from None
         found = await self._base.resolve(host, port, family)
-        if host.lower().rstrip(".") in self._allowed:
+        if name in self._allowed:
             return found
         kept = [result for result in found if _is_loopback_address(result["host"])]
         if not kept:
