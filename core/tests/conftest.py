@@ -339,7 +339,8 @@ def mock_server(mock_server_factory: Callable[..., Any]) -> Any:
 
 @dataclass
 class FileServer:
-    """A tiny CDN: ``/file.png`` serves bytes, ``/redirect`` sends a 302 to it, ``/truncated``
+    """A tiny CDN: ``/file.png`` serves bytes, ``/redirect`` sends a 302 to it, ``/loop`` a 302
+    to itself, ``/truncated``
     promises more bytes than it sends, ``/missing`` is a 404, ``/hang`` never answers (until
     the fixture ends), ``/large.png`` serves ``large`` in pieces and ``/gzip.png`` serves it
     gzip-compressed (Content-Encoding), ``/stall.png`` sends half of ``large``, sets
@@ -365,6 +366,11 @@ def file_server() -> Iterator[FileServer]:
             if self.path.startswith("/hang"):
                 release.wait(120)  # set at teardown: only a client timeout ends it sooner
                 self.close_connection = True
+            elif self.path.startswith("/loop"):
+                self.send_response(302)
+                self.send_header("Location", "/loop.png")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             elif self.path.startswith("/redirect"):
                 self.send_response(302)
                 self.send_header("Location", "/file.png")

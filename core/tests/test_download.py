@@ -252,6 +252,12 @@ def test_real_fetch_follows_a_cdn_redirect(fetch: Any, file_server: Any, tmp_pat
     assert path.read_bytes() == file_server.body
 
 
+def test_a_redirect_loop_is_said_in_words(fetch: Any, file_server: Any, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match=r"too many redirects \(a redirect loop\?\)"):
+        fetch(file_server.base_url + "/loop", tmp_path / "a.png")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("route", ["/truncated", "/missing"])
 def test_real_fetch_failure_leaves_no_partial_file(
     fetch: Any, file_server: Any, tmp_path: Path, route: str

@@ -145,6 +145,7 @@ _IN_WORDS = {
     "ClientPayloadError": "the answer broke off",
     "ClientOSError": "the connection broke",
     "TimeoutError": "no answer in time",
+    "TooManyRedirects": "too many redirects (a redirect loop?)",
 }
 
 
@@ -154,6 +155,8 @@ def in_words(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__ or getattr(exc, "os_error", None)
     if isinstance(cause, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
         return "connection refused"
+    if type(exc).__name__ == "ResponseError":  # urllib3's own words: "too many redirects"
+        return f"{exc} (a redirect loop?)" if "redirect" in str(exc) else str(exc)
     for kind in type(exc).__mro__:
         if kind.__name__ in _IN_WORDS:
             return _IN_WORDS[kind.__name__]
