@@ -184,6 +184,23 @@ def test_an_unknown_option_elsewhere_gets_no_input_hint(capsys: pytest.CaptureFi
     assert capsys.readouterr().err.strip().endswith("unrecognized arguments: --foo")
 
 
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["tasks", "--foo"], "usage: kie tasks "),
+        (["settle", "k", "--not-created", "--json"], "usage: kie settle "),
+        (["-v", "plugin", "new", "acme", "--bogus"], "usage: kie plugin new "),
+    ],
+)
+def test_an_unknown_option_is_told_with_its_commands_own_usage(
+    capsys: pytest.CaptureFixture[str], argv: list[str], usage: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.startswith(usage)
+
+
 def test_missing_key_is_a_one_line_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -87,7 +87,9 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
+        # said with the command's own usage line (`kie settle ...`), not kie's
+        own = _command_parser(parser, sys.argv[1:] if argv is None else argv)
+        own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
     args.options = extra
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
@@ -122,6 +124,20 @@ def _main(argv: Sequence[str] | None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> argparse.ArgumentParser:
+    """The parser of the command ``argv`` names (its first word that is one), else kie's."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        choices = getattr(action, "choices", None) or {}
+        for word in argv:
+            if word in choices:
+                found = choices[word]
+                # a command with commands of its own (`kie mock serve`): the deepest named
+                return _command_parser(found, argv[list(argv).index(word) + 1 :])
+    return parser
 
 
 def _say_warning(
