@@ -343,7 +343,7 @@ def test_sigterm_stops_kie_run_as_ctrl_c_does_naming_the_task(tmp_path: Path) ->
     kie = Path(sys.executable).with_name("kie")
     env = {**os.environ, "KIEKIT_DATA_DIR": str(tmp_path)}
     env.pop("KIE_API_KEY", None)
-    command = [str(kie), "run", "flux-kontext-pro", "--prompt", "x", "--mock"]
+    command = [str(kie), "run", "flux-kontext-pro", "--prompt", "x", "--mock", "--json"]
     command += ["--mock-seconds", "600", "--out", str(tmp_path / "out")]
     run = subprocess.Popen(  # noqa: S603 - our own entry point
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -355,9 +355,12 @@ def test_sigterm_stops_kie_run_as_ctrl_c_does_naming_the_task(tmp_path: Path) ->
         assert line, f"kie run ended before it created its task: {said}"
         said.append(line)
     run.send_signal(signal.SIGTERM)
-    _, rest = run.communicate(timeout=30)
+    out, rest = run.communicate(timeout=30)
     task_id = said[-1].split()[2]
     assert run.returncode == 143
+    answer = json.loads(out)  # --json: a pipeline still gets its one object, with the task
+    assert (answer["ok"], answer["command"]) == (False, "run")
+    assert (answer["error"]["type"], answer["error"]["task_id"]) == ("Interrupted", task_id)
     assert f"stopped waiting for task {task_id}" in rest
     assert rest.rstrip().endswith("kie: terminated")
     assert "Traceback" not in rest

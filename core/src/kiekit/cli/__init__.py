@@ -109,12 +109,13 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "json", False):
             _json_error(args, exc)
         return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_FAILED
-    except _Terminated:
-        print("kie: terminated", file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print("kie: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, _Terminated)
+        word = "terminated" if terminated else "interrupted"
+        print(f"kie: {word}", file=sys.stderr)
+        if getattr(args, "json", False):  # a pipeline still gets its one object, task id and all
+            _json_stop(args, word, getattr(stop, "task_id", None))
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
         return _reader_gone()
     except OSError as exc:  # standard output on a full disk, say: one line, not a traceback
@@ -180,6 +181,17 @@ def _json_error(args: argparse.Namespace, exc: KieError) -> None:
 
     command = args.handler.__module__.rsplit(".", 1)[-1]
     error = {**error_record(exc), "task_id": exc.task_id}
+    print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
+
+
+def _json_stop(args: argparse.Namespace, word: str, task_id: str | None) -> None:
+    """``{"ok": false, "command", "error": {"type": "Interrupted", ...}}`` for a stopped command;
+    ``task_id``: the task it had created, which goes on at KIE."""
+    import json
+
+    command = args.handler.__module__.rsplit(".", 1)[-1]
+    message = f"{word}" + (f"; task {task_id} goes on (kie resume)" if task_id else "")
+    error = {"type": "Interrupted", "message": message, "task_id": task_id}
     print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
 
 

@@ -91,9 +91,10 @@ def _run(args: argparse.Namespace) -> int:
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
             paths = client.download(results, args.out)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             where = "the embedded mock stops with it" if args.mock else "it goes on at KIE"
             say(f"stopped waiting for task {task.id}; {where}")
+            stop.task_id = task.id  # type: ignore[attr-defined]  # for kie --json's error object
             raise
     written = [str(path) for path in paths]
     if emit(args, "run", {"task_id": task.id, "model": args.model, "files": written,
