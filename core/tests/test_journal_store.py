@@ -386,6 +386,11 @@ def test_fsync_flushes_every_commit_when_asked(
     store = default_journal().store
     assert isinstance(store, SqliteStore)
     assert store.fsync
+    from kiekit.errors import ConfigurationError
+
+    monkeypatch.setenv("KIEKIT_JOURNAL_FSYNC", "banana")  # a typo: not durability silently off
+    with pytest.raises(ConfigurationError, match="KIEKIT_JOURNAL_FSYNC must be 1 or 0"):
+        default_journal()
 
 
 def test_a_value_that_is_not_utf8_is_a_journal_error_not_a_crash(tmp_path: Path) -> None:

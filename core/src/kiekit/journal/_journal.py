@@ -490,8 +490,8 @@ def open_journal(url: str | None) -> Journal:
     renewing it (default 60)."""
     lease = _lease_from_env()
     if url is None:
-        fsync = os.environ.get(FSYNC_ENV, "").strip().lower() in ("1", "true", "yes")
-        return Journal(SqliteStore(data_dir() / JOURNAL_FILE, fsync=fsync), lease=lease)
+        store = SqliteStore(data_dir() / JOURNAL_FILE, fsync=_fsync_from_env())
+        return Journal(store, lease=lease)
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
     if scheme in ("postgresql", "postgres"):
         from kiekit.journal._postgres import PostgresStore
@@ -510,6 +510,17 @@ def open_journal(url: str | None) -> Journal:
             "(postgresql://…, sqlite:///path, or a file path)"
         )
     return Journal(SqliteStore(Path(url).expanduser()), lease=lease)
+
+
+def _fsync_from_env() -> bool:
+    """``KIEKIT_JOURNAL_FSYNC``: 1/true/yes or 0/false/no (unset or empty: no); a typo is a
+    ConfigurationError, not durability silently off."""
+    text = os.environ.get(FSYNC_ENV, "").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{FSYNC_ENV} must be 1 or 0 (true/false, yes/no), not {text!r}")
 
 
 def _lease_from_env() -> float:
