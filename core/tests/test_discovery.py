@@ -67,6 +67,12 @@ def test_prefer_maps_model_ids_to_distributions() -> None:
     assert policy.prefer == {"a/b": "kiekit-x", "c": "kiekit-y"}
 
 
+def test_a_prefer_pair_without_its_equals_sign_is_said_not_silently_dropped() -> None:
+    with pytest.warns(UserWarning, match="'garbage' is not MODEL=DISTRIBUTION"):
+        policy = Policy.from_env({"KIEKIT_PREFER": "a=kiekit-x, garbage,"})
+    assert policy.prefer == {"a": "kiekit-x"}
+
+
 def _readme_providers() -> dict[str, str]:
     """The README's providers table: model id -> distribution."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")

@@ -77,6 +77,14 @@ class Policy:
             model, sep, dist = pair.rpartition("=")
             if sep and model.strip() and dist.strip():
                 prefer[model.strip()] = canonical(dist)
+            elif pair.strip():  # a typo would silently leave the duplicate unsettled
+                import warnings
+
+                warnings.warn(
+                    f"{PREFER_ENV}: {pair.strip()!r} is not MODEL=DISTRIBUTION; ignored",
+                    UserWarning,
+                    stacklevel=2,
+                )
         return cls(
             blocked=_names(env.get(BLOCK_ENV, "")),
             allowed=None if allowed is None else _names(allowed),
