@@ -134,3 +134,21 @@ def test_a_row_whose_outcome_is_known_is_not_settled(
         kie.wait(kie.submit(GROK, prompt="x", idempotency_key="order-19"))
     assert main(["settle", "order-19", "--not-created"]) == 2
     assert "succeeded: its outcome is known" in capsys.readouterr().err
+
+
+def test_a_mistyped_task_id_kie_does_not_know_may_be_settled_again(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    mock_server.faults.add(FaultRule(kind="reset", method="POST", path=CREATE, when="after"))
+    batch, out = _batch(mock_server, tmp_path)
+    assert main(batch) == 1
+    [row] = _unknown_rows(capsys)
+    [made] = mock_server.tasks()
+    mock_server.faults.clear()
+
+    assert main(["settle", row["key"], "--task-id", "not-" + made.task_id]) == 0  # a typo
+    assert main(batch) == 1  # KIE: no such task
+    assert main(["settle", row["key"], "--task-id", made.task_id]) == 0  # settled again
+    assert main(batch) == 0
+    assert (_results(out)[-1]["state"], _results(out)[-1]["task_id"]) == ("succeeded", made.task_id)
+    assert len(mock_server.tasks()) == 1

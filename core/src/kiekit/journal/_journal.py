@@ -291,12 +291,17 @@ class Journal:
         or ``unknown``), once KIE's dashboard has told: with ``task_id``, the task it made
         (``created``: ``kie resume`` and ``kie batch`` wait for it and fetch its files);
         with None, nothing was made (``rejected``: free to be sent again, a batch's job or an
-        idempotency key included). ValidationError when there is no such row, its outcome is
-        known, or another live worker is sending it now. The row after."""
+        idempotency key included). A row settled with a task id KIE then answers "not found"
+        for (a mistyped id) may be settled again. ValidationError when there is no such row,
+        its outcome is known, or another live worker is sending it now. The row after."""
         entry = self.get(key)
         if entry is None:
             raise ValidationError("key", f"no row {key!r} in the task journal")
-        if not entry.state.outcome_unknown:
+        mistyped = entry.state is EntryState.CREATED and (entry.error or {}).get("type") in (
+            "NotFoundError",
+            "UnprocessableError",  # some families answer an unknown task id with 422
+        )
+        if not (entry.state.outcome_unknown or mistyped):
             raise ValidationError(
                 "key", f"row {key!r} is {entry.state.value}: its outcome is known, not to settle"
             )
@@ -318,7 +323,7 @@ class Journal:
             if not task_id.strip() or not task_id.isprintable():
                 raise ValidationError("task_id", f"is not a task id: {task_id!r}")
             changes.update(state=EntryState.CREATED, task_id=task_id.strip(), error=None)
-        settled = self.store.update(key, changes, only_if=[entry.state])
+        settled = self.store.update(key, changes, only_if=[entry.state])  # as it was looked at
         if settled is None:  # its state changed meanwhile (its create was answered)
             raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
         return settled
