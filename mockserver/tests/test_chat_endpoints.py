@@ -246,16 +246,21 @@ def test_fail_marker_sends_an_error_event_mid_stream(
     assert error(found), found[-1]
 
 
-def test_drop_marker_cuts_the_stream(kie: Kie) -> None:
+def assert_stream_cut(kie: Kie, messages: list[dict[str, str]]) -> None:
+    """A streamed gpt-5-2 answer to ``messages`` breaks off: its body ends unfinished."""
     parts = urlsplit(kie.base_url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    body = {"messages": [{"role": "user", "content": "one [mock:drop] two"}], "stream": True}
+    body = {"messages": messages, "stream": True}
     headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
     connection.request("POST", "/gpt-5-2/v1/chat/completions", json.dumps(body), headers)
     response = connection.getresponse()
     with pytest.raises(http.client.IncompleteRead):
         response.read()
     connection.close()
+
+
+def test_drop_marker_cuts_the_stream(kie: Kie) -> None:
+    assert_stream_cut(kie, [{"role": "user", "content": "one [mock:drop] two"}])
 
 
 def test_answer_times_follow_the_mocks_clock(mock: MockServer, kie: Kie) -> None:
@@ -448,12 +453,4 @@ def test_an_after_fault_cuts_a_streamed_answer_mid_way(
     from kiekit_mock.faults import FaultRule
 
     mock.faults.add(FaultRule(kind, path="/gpt-5-2/*", when="after", times=1))  # type: ignore[arg-type]
-    parts = urlsplit(kie.base_url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    body = {"messages": HELLO, "stream": True}
-    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
-    connection.request("POST", "/gpt-5-2/v1/chat/completions", json.dumps(body), headers)
-    response = connection.getresponse()
-    with pytest.raises(http.client.IncompleteRead):
-        response.read()
-    connection.close()
+    assert_stream_cut(kie, HELLO)

@@ -66,16 +66,21 @@ def _control(kie: Kie, path: str) -> Any:
     return answer.json()
 
 
-def test_a_bad_rules_file_names_the_rule_and_field(tmp_path: Path) -> None:
-    rules_file = tmp_path / "rules.json"
-    rules_file.write_text(json.dumps([{"outcome": "fail"}, {"outcome": "nope"}]), "utf-8")
-    result = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "kiekit_mock", "--rules", str(rules_file)],
+def _start(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``python -m kiekit_mock ARGV`` run to its end (a usage error ends it at once)."""
+    return subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "kiekit_mock", *argv],
         capture_output=True,
         text=True,
         timeout=300,  # a bound against a hang; the command takes ~1 s
         check=False,
     )
+
+
+def test_a_bad_rules_file_names_the_rule_and_field(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps([{"outcome": "fail"}, {"outcome": "nope"}]), "utf-8")
+    result = _start("--rules", str(rules_file))
     assert result.returncode == 2
     assert "rules[1].outcome.kind" in result.stderr
 
@@ -84,13 +89,7 @@ def test_a_rules_file_with_an_unknown_family_names_it(tmp_path: Path) -> None:
     rules_file = tmp_path / "rules.json"
     rules = [{"outcome": "fail", "family": "luma"}, {"outcome": "fail", "family": "zzz"}]
     rules_file.write_text(json.dumps(rules), "utf-8")
-    result = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "kiekit_mock", "--rules", str(rules_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,  # a bound against a hang; the command takes ~1 s
-        check=False,
-    )
+    result = _start("--rules", str(rules_file))
     assert result.returncode == 2
     assert "rules[1].family: must be one of" in result.stderr
 
@@ -105,13 +104,7 @@ def test_a_rules_file_with_an_unknown_family_names_it(tmp_path: Path) -> None:
     ],
 )
 def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(argv: list[str], said: str) -> None:
-    result = subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "kiekit_mock", *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,  # a bound against a hang; the command takes ~1 s
-        check=False,
-    )
+    result = _start(*argv)
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
