@@ -182,3 +182,13 @@ def test_a_rule_for_an_extension_family_is_accepted(kie: Kie) -> None:
     assert (answer.status, answer.json()["rule"]["family"]) == (201, "luma")
     refused = ctl(kie, "POST", "/_mock/rules", {"outcome": "fail", "family": "zzz"})
     assert "luma" in refused.json()["error"]  # the message lists the families it knows
+
+
+def test_a_rule_made_in_python_for_an_unknown_family_is_refused(make_mock: Any) -> None:
+    mock, _ = make_mock()
+    with pytest.raises(ControlError, match="flux-kontext") as caught:  # the choices are listed
+        mock.add_rule(Rule(outcome=Outcome("fail"), family="flux_kontext"))
+    assert caught.value.field == "family"
+    assert [view.rule.family for view in mock.rules()] == [None]  # only the built-in rule
+    with pytest.raises(ControlError, match="family"):
+        make_mock(rules=(Rule(outcome=Outcome("fail"), family="lumaa"),))

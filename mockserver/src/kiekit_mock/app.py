@@ -26,7 +26,7 @@ from .changes import topics_of
 from .config import MockConfig
 from .envelope import ENVELOPE, ErrorAnswer, error
 from .extension import installed_families, register
-from .families import ROUTE_TABLES
+from .families import ROUTE_TABLES, task_families
 from .limits import RateLimited
 from .requestlog import (
     CONTROL_PREFIX,
@@ -35,6 +35,7 @@ from .requestlog import (
     request_kind,
 )
 from .route_helpers import bearer_key, key_in, parse_json_object
+from .rules import check_families
 from .runtime import RUNTIME, Runtime
 from .state import account_id
 
@@ -55,6 +56,8 @@ def build_app(rt: Runtime) -> web.Application:
     app[RUNTIME] = rt
     extensions = installed_families()  # families other packages add (and Luma)
     register(extensions)
+    # MockConfig.rules made in Python: a family none of these serve would never match
+    check_families(rt.rules.initial, task_families())
     for table in (*ROUTE_TABLES, *(extension.routes for extension in extensions)):
         app.router.add_routes(table)
     app.router.add_routes(files.ROUTES)

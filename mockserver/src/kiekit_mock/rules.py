@@ -363,6 +363,15 @@ def rules_from_json(
     return tuple(rules)
 
 
+def check_families(rules: Collection[Rule], families: Collection[str]) -> None:
+    """Refuse a rule whose `family` is none of `families` (families.task_families()): it
+    would never match, and nothing would tell the user. Rules from JSON are checked as they
+    are read (Rule.from_json); these are the ones made in Python."""
+    for rule in rules:
+        if rule.family is not None:
+            one_of(rule.family, sorted(families), "family")
+
+
 class RuleBook:
     """The live rules, in order; thread-safe. `[mock:fail]` in a prompt is a built-in rule,
     listed last and kept by clear(): a user rule added before it can still override it.
@@ -376,6 +385,11 @@ class RuleBook:
         self._initial = initial
         for rule in initial:
             self.add(rule)
+
+    @property
+    def initial(self) -> tuple[Rule, ...]:
+        """The rules it started with (MockConfig.rules), which reset() brings back."""
+        return self._initial
 
     def add(self, rule: Rule) -> RuleView:
         with self._lock:

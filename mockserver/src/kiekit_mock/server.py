@@ -25,11 +25,12 @@ from .callbacks import CallbackRecord, CallbackSettings, is_loopback_host
 from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id
 from .egress import Egress
+from .families import task_families
 from .faults import Faults
 from .har import read_scenario
 from .limits import Limits
 from .requestlog import Journal, RequestRecord
-from .rules import Lifecycle, Outcome, Rule, RuleView
+from .rules import Lifecycle, Outcome, Rule, RuleView, check_families
 from .runtime import Runtime
 from .scenario import Scenario
 from .state import AccountSnapshot, State, TaskSnapshot
@@ -268,7 +269,9 @@ class MockServer:
 
     def add_rule(self, rule: Rule) -> RuleView:
         """Outcome / lifecycle for new tasks that match, e.g.
-        `mock.add_rule(Rule(outcome=Outcome("moderation"), model="kling-*", times=1))`."""
+        `mock.add_rule(Rule(outcome=Outcome("moderation"), model="kling-*", times=1))`.
+        A ControlError for a `family` the mock does not serve."""
+        check_families([rule], task_families())
         return self._runtime.rules.add(rule)
 
     def rules(self) -> list[RuleView]:
