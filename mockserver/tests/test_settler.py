@@ -175,17 +175,44 @@ def test_reset_forgets_the_tasks_due_later(make_mock: MakeMock) -> None:
     assert {r.task_id for r in mock.callbacks(wait=False)} == {marker}
 
 
-def test_a_song_nobody_polls_sends_its_staged_callbacks_in_order(make_mock: MakeMock) -> None:
-    mock, kie = make_mock(time_scale=FROZEN, seconds_to_complete=30)
+def _song(kie: Kie) -> str:
     body = {"prompt": "a calm piano piece", "customMode": False, "instrumental": False}
     answer = kie.post("/api/v1/generate", body | {"model": "V5", "callBackUrl": NOWHERE})
-    task_id = str(kie.ok(answer)["taskId"])
-    mock.clock.advance(60)
+    return str(kie.ok(answer)["taskId"])
+
+
+def _stages_once(mock: MockServer, task_id: str, count: int) -> list[str]:
+    """The task's callbackTypes, once there are `count` of them (a bounded wait)."""
     deadline = time.monotonic() + BOUND
-    while len(owed(mock, task_id)) < 3 and time.monotonic() < deadline:
+    while len(owed(mock, task_id)) < count and time.monotonic() < deadline:
         time.sleep(0.01)
-    stages = [r.payload["data"]["callbackType"] for r in owed(mock, task_id)]
-    assert stages == ["text", "first", "complete"]
+    return [r.payload["data"]["callbackType"] for r in owed(mock, task_id)]
+
+
+def test_a_song_nobody_polls_sends_its_staged_callbacks_in_order(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(time_scale=FROZEN, seconds_to_complete=30)
+    task_id = _song(kie)
+    mock.clock.advance(60)
+    assert _stages_once(mock, task_id, 3) == ["text", "first", "complete"]
+
+
+def test_a_song_nobody_polls_sends_each_staged_callback_at_its_stage(
+    make_mock: MakeMock,
+) -> None:
+    """A webhook-only client sees the gaps between `text`, `first` and `complete` (§3.6), as
+    one that polls does: each is sent when the clock reaches its stage, not all at the end."""
+    mock, kie = make_mock(time_scale=FROZEN, seconds_to_complete=30)
+    task_id, marker = _song(kie), _song(kie)
+    mock.set_lifecycle(marker, Lifecycle(seconds=15))  # its text is due at 5 s, first at 10 s
+    mock.clock.advance(11)  # the song's text is due at 10 s, the marker's first at 10 s
+    assert _stages_once(mock, marker, 2) == ["text", "first"]  # the settler has looked
+    assert _stages_once(mock, task_id, 1) == ["text"]
+    assert mock.task(task_id).state != "success"
+    mock.clock.advance(10)  # 21 s: past the song's second stage (20 s), before its end
+    assert _stages_once(mock, task_id, 2) == ["text", "first"]
+    mock.clock.advance(10)  # 31 s: the end
+    assert _stages_once(mock, task_id, 3) == ["text", "first", "complete"]
+    assert mock.task(task_id).polls == 0
 
 
 # --- the store's schedule, without a server ---

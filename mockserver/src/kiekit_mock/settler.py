@@ -57,13 +57,13 @@ async def _settle(rt: Runtime, wake: asyncio.Event) -> None:
     store, clock = rt.store, rt.clock
     while True:
         wake.clear()  # before looking: a task added while it looks wakes it again
-        ended = store.settle_due(clock.now())
-        for transition in ended:
+        moved = store.settle_due(clock.now())
+        for transition in moved:
             try:
                 notify_unpolled(rt, transition)
             except Exception:  # a family's payload bug must not stop every later task's end
                 log.exception("kiekit-mock: the callback of task %s", transition.task.task_id)
-        if ended:
+        if moved:
             rt.changes.touch(("tasks", "callbacks", "accounts"))  # a failure refunds
         due = store.next_due()
         timeout = None if due is None else max(0.0, clock.wall_seconds(due - clock.now()))

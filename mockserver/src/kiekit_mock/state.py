@@ -267,9 +267,11 @@ class Store:
         self._forgotten = 0
         self._look_again_at = 0  # too few finished to forget: look again at this many tasks
         self._default_lifecycle = Lifecycle(config.polls_to_complete, config.seconds_to_complete)
-        # tasks that end on the clock, polled or not (settler.py): (due, seq, task id), soonest
-        # first; a task is pushed once its lifecycle's polls are met and it has seconds to wait
-        self._timed: list[tuple[float, int, str]] = []
+        # tasks that move on the clock, polled or not (settler.py): (due, seq, task id, stage),
+        # soonest first; a task is pushed once its lifecycle's polls are met and it has seconds
+        # to wait: for its end, and for each pending stage if it has a callback URL (a family
+        # with staged callbacks, Suno, sends one as each stage is reached)
+        self._timed: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self.on_sooner: Callable[[], None] | None = None  # the settler's wake: a sooner due time
         self._open_to_any_key = config.open_to_any_key  # asked at every request
@@ -478,39 +480,45 @@ class Store:
 
     def _schedule(self, task: _Task) -> None:
         """Note when a task's lifecycle ends it by the clock alone, if it does: a seconds
-        lifecycle, not manual, whose polls are met. The instant lifecycle (no polls, no
+        lifecycle, not manual, whose polls are met; and, for a task with a callback URL, when
+        it reaches each pending stage. The instant lifecycle (no polls, no
         seconds) is left to its first poll: a test often changes a new task's outcome or
         lifecycle first, and an end in the background would race it. Under the lock."""
         lifecycle = task.lifecycle
         if lifecycle.manual or not lifecycle.seconds or task.polls < lifecycle.polls:
             return
-        due = task.created + lifecycle.seconds
-        sooner = not self._timed or due < self._timed[0][0]
-        heapq.heappush(self._timed, (due, next(self._seq), task.task_id))
+        stages = range(task.stage + 1, _FINAL) if task.spec.callback_url is not None else ()
+        sooner = False
+        for stage in (*stages, _FINAL):
+            due = task.created + lifecycle.seconds * stage / _FINAL  # natural_stage's steps
+            sooner = sooner or not self._timed or due < self._timed[0][0]
+            heapq.heappush(self._timed, (due, next(self._seq), task.task_id, stage))
         wake = self.on_sooner
         if sooner and wake is not None:
             wake()
 
     def settle_due(self, now: float) -> list[Transition]:
-        """End every task whose lifecycle is over by ``now`` though nobody polled it, in the
-        order they fell due. A task gone, ended or made manual since is dropped; one whose
-        lifecycle was changed to end later waits again (its callbacks are the caller's)."""
-        ended: list[Transition] = []
+        """Move every task whose lifecycle has reached a stage by ``now`` though nobody polled
+        it, in the order the stages fell due: its end, or a pending stage (a transition not
+        ``finished_now``) for a task with a callback URL. A task gone, ended or made manual
+        since is dropped; one whose lifecycle was changed to end later waits again; a stage
+        it has already reached is skipped (the callbacks are the caller's)."""
+        moved: list[Transition] = []
         with self._lock:
             while self._timed and self._timed[0][0] <= now:
-                _, _, task_id = heapq.heappop(self._timed)
+                _, _, task_id, stage = heapq.heappop(self._timed)
                 task = self._tasks.get(task_id)
-                if task is None or task.ended is not None:
+                if task is None or task.ended is not None or task.stage >= stage:
                     continue
                 lifecycle = task.lifecycle
                 if lifecycle.manual or not lifecycle.seconds or task.polls < lifecycle.polls:
                     continue  # pushed again if it comes back to a timed lifecycle
-                due = task.created + lifecycle.seconds
-                if due > now:
-                    heapq.heappush(self._timed, (due, next(self._seq), task_id))
+                due = task.created + lifecycle.seconds * stage / _FINAL
+                if due > now:  # its lifecycle got longer
+                    heapq.heappush(self._timed, (due, next(self._seq), task_id, stage))
                     continue
-                ended.append(self._move_to(task, _FINAL))
-        return ended
+                moved.append(self._move_to(task, stage))
+        return moved
 
     def next_due(self) -> float | None:
         """The mock-clock time the next timed task may end (None: none is waiting)."""

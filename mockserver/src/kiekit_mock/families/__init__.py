@@ -57,12 +57,14 @@ def notify(rt: Runtime, transition: Transition) -> None:
 
 
 def notify_unpolled(rt: Runtime, transition: Transition) -> None:
-    """Owe the callbacks of a task that ended on time with nobody polling (settler.py): its
-    staged ones first, in KIE's order, as a webhook-only client would get them, then the final."""
+    """Owe the callbacks of a task that moved on time with nobody polling (settler.py): the
+    staged ones it has reached and not had, in KIE's order, as a webhook-only client would get
+    them, then, if it ended, the final one."""
     staged = STAGED_CALLBACKS.get(transition.task.family)
     if staged is not None:
         staged(rt, transition.task)
-    notify(rt, transition)
+    if transition.finished_now:
+        notify(rt, transition)
 
 
 __all__ = ["CALLBACK_PAYLOADS", "ROUTE_TABLES", "notify", "notify_unpolled"]
