@@ -181,10 +181,18 @@ def test_a_bad_prompt_is_422_naming_it(
     assert mock.tasks() == []
 
 
-@pytest.mark.parametrize("input_", [None, "a prompt", ["p"]])
-def test_input_must_be_an_object(mock: MockServer, kie: Kie, input_: Any) -> None:
+@pytest.mark.parametrize(
+    ("input_", "message"),
+    [
+        (None, "input cannot be empty"),
+        # input encoded twice (JSON.stringify of a string): the message says what is wrong
+        ('{"prompt": "p"}', "input must be an object"),
+        (["p"], "input must be an object"),
+    ],
+)
+def test_input_must_be_an_object(mock: MockServer, kie: Kie, input_: Any, message: str) -> None:
     answer = kie.post(CREATE, {"model": "acme/banana-v1", "input": input_}).json()
-    assert (answer["code"], answer["msg"]) == (422, "input cannot be empty")
+    assert (answer["code"], answer["msg"]) == (422, message)
 
 
 @pytest.mark.parametrize(

@@ -311,7 +311,7 @@ def test_constraint_violation_is_422_naming_the_field(
     [
         ({"input": {"prompt": "p"}}, "model cannot be empty"),
         ({"model": T2I}, "input cannot be empty"),
-        ({"model": T2I, "input": "prompt"}, "input cannot be empty"),
+        ({"model": T2I, "input": "prompt"}, "input must be an object"),
         ({"model": T2I, "input": {"prompt": "p"}, "callBackUrl": "not a url"}, "callBackUrl"),
         ({"model": T2I, "input": {"prompt": "p"}, "callBackUrl": 7}, "callBackUrl"),
     ],

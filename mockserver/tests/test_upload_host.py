@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -89,6 +90,15 @@ def test_without_a_file_name_the_host_makes_one_up_like_kie(host: Any) -> None:
     # 1776323952044-dtzo7rcrpdj.png in real traffic (§4)
     assert re.fullmatch(r"\d{13}-[0-9a-z]{11}\.png", first)
     assert first != second
+
+
+def test_a_made_up_name_is_stamped_on_the_mocks_clock_like_uploaded_at(
+    mock: MockServer, host: Any
+) -> None:
+    mock.clock.advance(86_400)  # a day on: the wall clock would say yesterday
+    data = stream(host, {"uploadPath": "kiekit"})["data"]
+    stamp = datetime.fromtimestamp(int(data["fileName"].split("-")[0]) / 1000, tz=UTC)
+    assert stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z") == data["uploadedAt"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -115,10 +114,11 @@ def sniff(body: bytes) -> str | None:
     return next((media for magic, media in _MAGIC if body.startswith(magic)), None)
 
 
-def auto_name(extension: str) -> str:
-    """Like KIE's own: ``1776323952044-dtzo7rcrpdj.png`` (ms timestamp, 11 base-36 chars; §4)."""
+def auto_name(extension: str, uploaded_at: float) -> str:
+    """Like KIE's own: ``1776323952044-dtzo7rcrpdj.png`` (the upload's ms timestamp, on the
+    mock's clock as its ``uploadedAt`` is, and 11 base-36 chars; §4)."""
     tail = "".join(secrets.choice(_BASE36) for _ in range(11))
-    return f"{int(time.time() * 1000)}-{tail}{extension}"
+    return f"{int(uploaded_at * 1000)}-{tail}{extension}"
 
 
 def stand_in(url: str) -> tuple[bytes, str | None]:

@@ -159,9 +159,10 @@ async def _upload(request: web.Request) -> web.Response:
     folder = upload_path(form.upload_path)
     sniffed = sniff(form.body)
     extension = form.extension or mimetypes.guess_extension(sniffed or "") or ""
-    name = form.file_name or auto_name(extension)
-    mime = mimetypes.guess_type(name)[0] or form.mime_type or sniffed or "application/octet-stream"
     rt = runtime(request)
+    uploaded_at = rt.clock.now()
+    name = form.file_name or auto_name(extension, uploaded_at)
+    mime = mimetypes.guess_type(name)[0] or form.mime_type or sniffed or "application/octet-stream"
     key = bearer_key(request)
     assert key is not None  # the middleware has checked it
     account = account_id(key)
@@ -171,7 +172,7 @@ async def _upload(request: web.Request) -> web.Response:
         file_name=name,
         mime_type=mime,
         body=form.body,
-        uploaded_at=rt.clock.now(),
+        uploaded_at=uploaded_at,
     )
     request.app[UPLOADS].put(stored)
     origin = f"{request.scheme}://{request.host}"

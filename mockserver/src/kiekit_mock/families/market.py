@@ -148,7 +148,8 @@ async def create_task(request: web.Request) -> web.Response:
     optional_callback_url(body, "progressCallBackUrl")
     inp = body.get("input")
     if not isinstance(inp, dict):
-        raise invalid("input cannot be empty")
+        # KIE's words for a missing input; a string or a list (input encoded twice) is [INF]
+        raise invalid("input cannot be empty" if inp in (None, "") else "input must be an object")
     stored = model.check(dict(inp))
     aspect = stored.get("aspect_ratio")
     if model.files is not None:

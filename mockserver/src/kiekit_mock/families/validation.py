@@ -7,6 +7,7 @@ range of allowed options" for enums. None counts as absent everywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -56,13 +57,18 @@ def optional_bool(data: Mapping[str, Any], field: str) -> bool | None:
     return value
 
 
+# An integer as text: what _as_int reads ("--5" and Unicode digits are not), and what the
+# OpenAPI document's string forms say (openapi.schema.int_text)
+INT_TEXT = re.compile(r"\s*-?[0-9]+\s*")
+
+
 def _as_int(value: object) -> int | None:
     """An integer given as a JSON int or as a numeric string ("6"); bools are not integers."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and INT_TEXT.fullmatch(value):
         return int(value)
     return None
 

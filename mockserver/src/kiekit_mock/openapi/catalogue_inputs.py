@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .schema import Schema, required_text, url
+from .schema import Schema, int_text, required_text, url
 
 _EMPTY: list[Any] = [None, "", []]  # what catalogue._check_field reads as "not given"
-_INT_TEXT = r"^\s*-?[0-9]+\s*$"  # validation._as_int
 
 
 def input_schema(entry: Mapping[str, Any]) -> Schema:
@@ -96,4 +95,6 @@ def _number(spec: Mapping[str, Any]) -> Schema:
         return value
     if "enum" in spec:
         return {"anyOf": [value, {"enum": [str(v) for v in spec["enum"]]}]}
-    return {"anyOf": [value, {"type": "string", "pattern": _INT_TEXT}]}
+    return {
+        "anyOf": [value, {"type": "string", "pattern": int_text(spec.get("min"), spec.get("max"))}]
+    }

@@ -53,9 +53,63 @@ def _operation(summary: str, body: Schema, shape: Schema, **extra: Any) -> dict[
     }
 
 
-COMPLETION = {"type": "object", "required": ["id", "object", "choices"]}
-MESSAGE = {"type": "object", "required": ["id", "type", "content"]}
-RESPONSE = {"type": "object", "required": ["id", "object", "output"]}
+# The answers, as far as a client reads them (their other members are the API's own)
+_ITEMS: Schema = {"type": "array", "items": {"type": "object"}}
+_USAGE: Schema = {"type": "object"}
+COMPLETION: Schema = {
+    "type": "object",
+    "properties": {
+        "id": STRING,
+        "object": {"const": "chat.completion"},
+        "created": {"type": "integer"},
+        "model": STRING,
+        "choices": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer"},
+                    "message": {
+                        "type": "object",
+                        "properties": {
+                            "role": {"const": "assistant"},
+                            "content": {"type": ["string", "null"]},
+                            "tool_calls": _ITEMS,
+                        },
+                    },
+                    "finish_reason": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "usage": _USAGE,
+    },
+    "required": ["id", "object", "choices"],
+}
+MESSAGE: Schema = {
+    "type": "object",
+    "properties": {
+        "id": STRING,
+        "type": {"const": "message"},
+        "role": {"const": "assistant"},
+        "model": STRING,
+        "content": _ITEMS,  # text, thinking and tool_use blocks
+        "stop_reason": {"type": ["string", "null"]},
+        "usage": _USAGE,
+    },
+    "required": ["id", "type", "content"],
+}
+RESPONSE: Schema = {
+    "type": "object",
+    "properties": {
+        "id": STRING,
+        "object": {"const": "response"},
+        "status": STRING,
+        "model": STRING,
+        "output": _ITEMS,  # message and function_call items
+        "usage": {"type": ["object", "null"]},
+    },
+    "required": ["id", "object", "output"],
+}
 
 
 def paths() -> dict[str, dict[str, Any]]:

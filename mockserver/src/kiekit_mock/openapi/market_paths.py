@@ -113,9 +113,8 @@ MARKET_INPUTS: dict[str, Schema] = {
             "aspect_ratio": enum(kling.KLING_RATIOS),
             "duration": integer(3, 15, strings_ok=True),
             "image_urls": urls(2),
-            "multi_prompt": {
+            "multi_prompt": {  # [] from single-shot clients (kling.py); shots when multi-shot
                 "type": "array",
-                "minItems": 1,
                 "items": obj(
                     {"prompt": required_text(500), "duration": number(1, 12)},
                     ["prompt", "duration"],

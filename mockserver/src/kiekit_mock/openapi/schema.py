@@ -50,7 +50,26 @@ def integer(low: int, high: int, *, strings_ok: bool = False) -> Schema:
     number: Schema = {"type": "integer", "minimum": low, "maximum": high}
     if not strings_ok:
         return number
-    return {"anyOf": [number, {"type": "string", "pattern": r"^\s*[0-9]+\s*$"}]}
+    return {"anyOf": [number, {"type": "string", "pattern": int_text(low, high)}]}
+
+
+ANY_INT_TEXT = r"^\s*-?[0-9]+\s*$"  # validation.INT_TEXT
+_LISTED = 200  # ranges up to this many values are spelt out in the pattern
+
+
+def int_text(low: float | None = None, high: float | None = None) -> str:
+    """A pattern for an integer written as text (validation.INT_TEXT), within [low, high] where
+    the range is small enough to list: a schema bounds only numbers, and the mock refuses "99"
+    for 3..15 as it refuses 99. (A wider range is not bounded in the document.)"""
+    if low is None or high is None or high - low > _LISTED:
+        return ANY_INT_TEXT if low is None or low < 0 else r"^\s*[0-9]+\s*$"
+    values = range(int(low), int(high) + 1)
+    spelt = []
+    if high >= 0:
+        spelt.append(f"0*(?:{'|'.join(str(v) for v in values if v >= 0)})")
+    if low <= 0:  # "-0" too, which int() reads as 0
+        spelt.append(f"-0*(?:{'|'.join(str(-v) for v in values if v <= 0)})")
+    return rf"^\s*(?:{'|'.join(spelt)})\s*$"
 
 
 def number(low: float, high: float | None = None) -> Schema:

@@ -244,6 +244,9 @@ def _checked_number(inp: Input, field: str, spec: Mapping[str, Any]) -> float | 
     if spec["type"] == "integer":
         low, high = spec.get("min", -_HUGE), spec.get("max", _HUGE)
         return optional_int(inp, field, low, high, strings_ok=spec.get("strings", False))
+    if isinstance(inp.get(field), str) and not spec.get("strings"):
+        # read from text only where the entry says KIE stores it so, as the document says
+        raise invalid(f"{field} must be a number")
     number = optional_number(inp, field, spec.get("min", float("-inf")))
     if number is not None and "max" in spec and number > spec["max"]:
         raise invalid(f"{field} must be at most {spec['max']:g}")

@@ -40,17 +40,25 @@ def _kling_video(inp: Input) -> Input:
         _kling_elements(inp)
     if not multi_shots:
         required_str(inp, "prompt")
+        # KIE's schema lists multi_prompt as required, so single-shot clients send [] (§2.4);
+        # anything given must still be shots
+        if inp.get("multi_prompt") not in (None, []):
+            _shots(inp)
         return inp
     if not sound:
         raise invalid("sound must be true when multi_shots is true")
     if images is not None and len(images) > 1:
         raise invalid("image_urls can only contain the first frame when multi_shots is true")
     optional_str(inp, "prompt")
+    _shots(inp)
+    return inp
+
+
+def _shots(inp: Input) -> None:
     for index, shot in enumerate(objects(inp, "multi_prompt")):
         where = f"multi_prompt[{index}]"
         nested(where, partial(required_str, shot, "prompt", 500))
         nested(where, partial(seconds, shot, "duration", 1, 12))
-    return inp
 
 
 def _kling_elements(inp: Input) -> None:
