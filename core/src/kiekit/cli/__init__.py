@@ -26,7 +26,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from kiekit._version import __version__
 from kiekit.cli import (
@@ -84,13 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "passthrough", False):
-        # said with the command's own usage line (`kie settle ...`), not kie's
-        own = _command_parser(parser, sys.argv[1:] if argv is None else argv)
-        own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
-    args.options = extra
+    try:
+        args = _parse(parser, given)
+    except _UsageError as usage:
+        _say_usage_error(usage, as_json="--json" in given)
+        sys.exit(EXIT_USAGE)  # as argparse does: main() raises SystemExit(2) for usage errors
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -125,6 +125,46 @@ def _main(argv: Sequence[str] | None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
+
+
+class _UsageError(Exception):
+    """argparse's usage error, raised instead of its exit so that ``--json`` answers it too."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """kie's parsers (sub-parsers take their parent's class): a usage error is raised."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(self, message)
+
+
+def _parse(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:
+    args, extra = parser.parse_known_args(given)
+    if extra and not getattr(args, "passthrough", False):
+        # said with the command's own usage line (`kie settle ...`), not kie's
+        own = _command_parser(parser, given)
+        own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
+    args.options = extra
+    return args
+
+
+def _say_usage_error(usage: _UsageError, *, as_json: bool) -> None:
+    """argparse's usage line and message on standard error; with ``--json``, also the one
+    ``{"ok": false, "command", "error"}`` object every other failure prints on standard output."""
+    usage.parser.print_usage(sys.stderr)
+    print(f"{usage.parser.prog}: error: {usage.message}", file=sys.stderr)
+    if as_json:
+        import json
+
+        words = usage.parser.prog.split()  # "kie mock serve": the command is "mock"
+        command = words[1] if len(words) > 1 else None
+        error = {"type": "UsageError", "message": usage.message, "task_id": None}
+        print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
 
 
 def _command_parser(
@@ -215,7 +255,7 @@ def _logging(verbose: int) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kie",
         description="kiekit: the KIE AI API from Python.",
         epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "
