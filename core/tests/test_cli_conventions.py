@@ -145,6 +145,23 @@ def run_module(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to fill stdout")
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_full_stdout_is_told_as_stdouts_in_one_line(mock: Any, unbuffered: str) -> None:
+    """Said to be stdout's: "No space left on device" alone reads as the disk files go to.
+    Buffered (as Python's stdout to a file is), a short answer (credits) fails only when the
+    buffer is flushed, which had been at exit: Python's "Exception ignored" and status 120."""
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY, "PYTHONUNBUFFERED": unbuffered}
+    for argv in (["credits", *where(mock)], ["providers"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(  # noqa: S603 - our interpreter
+                [sys.executable, "-m", "kiekit", *argv],
+                stdout=full, stderr=subprocess.PIPE, text=True, timeout=600, env=env, check=False,
+            )  # fmt: skip
+        assert done.stderr == "kie: cannot write to stdout: No space left on device\n"
+        assert done.returncode == 1
+
+
 def test_python_m_kiekit_is_the_kie_command_and_kiekit_log_shows_requests_never_the_key(
     mock: Any,
 ) -> None:

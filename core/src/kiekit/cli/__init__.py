@@ -22,11 +22,12 @@ fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn, TextIO
 
 from kiekit._version import __version__
 from kiekit.cli import (
@@ -101,9 +102,10 @@ def _main(argv: Sequence[str] | None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()  # where signals go
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _stdout_told_apart():
             warnings.showwarning = _say_warning
             code: int = args.handler(args)
+            sys.stdout.flush()  # here, not at exit: a full disk is then told as below
     except KieError as exc:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
@@ -118,13 +120,63 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
         return _reader_gone()
-    except OSError as exc:  # standard output on a full disk, say: one line, not a traceback
+    except _StdoutError as exc:  # a full disk, say: one line, not a traceback
+        print(f"kie: cannot write to stdout: {exc.cause.strerror or exc.cause}", file=sys.stderr)
+        _stdout_to_nowhere()  # else Python's flush at exit fails again, exit status 120
+        return EXIT_FAILED
+    except OSError as exc:  # one no typed error covers: one line, not a traceback
         print(f"kie: error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
+
+
+class _StdoutError(Exception):
+    """Standard output refused a write (``ENOSPC``, ``EIO``): said to be stdout's, since the
+    bare "No space left on device" reads as the disk the command downloads to."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _Stdout:
+    """``sys.stdout`` during a command: a failed write or flush raises :class:`_StdoutError`;
+    a broken pipe stays itself (``kie tasks | head`` ends quietly); the rest is the stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _stdout_told_apart() -> Iterator[None]:
+    stream = sys.stdout
+    sys.stdout = _Stdout(stream)  # a TextIO in all but name
+    try:
+        yield
+    finally:
+        sys.stdout = stream
 
 
 class _UsageError(Exception):
@@ -196,8 +248,13 @@ def _say_warning(
 def _reader_gone() -> int:
     """Quietly, as a Unix tool killed by SIGPIPE: standard output now goes nowhere (so
     Python's flush at exit has no pipe to break), with the status such a tool has."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _stdout_to_nowhere()
     return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_nowhere() -> None:
+    """What is left in stdout's buffer goes to the null device: stdout failed, and was told."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _hint(extra: Sequence[str], args: argparse.Namespace) -> str:
