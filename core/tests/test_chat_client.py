@@ -23,6 +23,7 @@ from kiekit import (
     UnknownModelError,
     ValidationError,
 )
+from kiekit._engine import StreamHead
 from kiekit.chat import (
     ChatCall,
     ChatDelta,
@@ -32,6 +33,7 @@ from kiekit.chat import (
     ChatReply,
     SseEvent,
     Usage,
+    _flows,
 )
 from kiekit.errors import ApiError, KieError
 from kiekit.fields import Input, choice
@@ -298,3 +300,43 @@ def test_without_a_content_type_the_body_tells_events_from_kie_json(client: str)
         ask_with(client, answering(b"  " + envelope, {}))(True)
     reply, _ = ask_with(client, answering(STREAM, {}))(True)
     assert reply.text == "Hello"
+
+
+class EndlessLine:
+    """A transport whose stream is one line that never ends: ``data: aaaa…`` in 64 KiB
+    chunks, with no line end, for twice ``MAX_STREAM_BYTES`` (then it stops, so a client
+    without the bound fails on its own instead of hanging)."""
+
+    def __init__(self, content_type: str) -> None:
+        self.head = StreamHead(200, "OK", content_type)
+        self.left = 2 * _flows.MAX_STREAM_BYTES
+        self.prefix = b"data: " if "event" in content_type else b'["'
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        raise AssertionError("a stream was asked for")
+
+    def stream(self, request: HttpRequest) -> EndlessLine:
+        return self
+
+    def read(self) -> bytes:
+        if self.left <= 0:
+            return b""
+        chunk, self.prefix = self.prefix + b"a" * 2**16, b""
+        self.left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("content_type", ["text/event-stream", "application/json"])
+def test_one_endless_line_is_cut_at_the_stream_bound_in_linear_time(
+    client: str, content_type: str
+) -> None:
+    """The real 32 MiB bound, reached promptly: the unfinished line (or JSON body) is held in
+    pieces, not re-joined on each chunk (that made a 1 MiB line take half a minute, so the
+    bound was never reached before CHAT_DEADLINE, with a core busy all along)."""
+    said = f"streamed more than {_flows.MAX_STREAM_BYTES} bytes"
+    with pytest.raises(ProtocolError, match=said):
+        ask_with(client, EndlessLine(content_type))(True)

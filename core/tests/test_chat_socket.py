@@ -52,9 +52,10 @@ class EchoProvider(ChatProvider):
 
 class Server:
     """An event-stream server in a thread: ``/chat/wait`` sends one event, then waits until
-    ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection;
-    ``/chat/pings`` sends keep-alive comments and ``/chat/flood`` events, without end; a call
-    that does not stream is answered "whole" at once."""
+        ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection;
+        ``/chat/pings`` sends keep-alive comments, ``/chat/flood`` events and ``/chat/line`` one
+    line, without end; a call
+        that does not stream is answered "whole" at once."""
 
     def __init__(self) -> None:
         self.first_read = threading.Event()
@@ -66,12 +67,19 @@ class Server:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await response.write(b'data: {"t": "first"}\n\n')
-        if request.match_info["how"] in ("pings", "flood"):  # forever, until the client leaves
-            flood = request.match_info["how"] == "flood"
+        how = request.match_info["how"]
+        if how in ("pings", "flood", "line"):  # forever, until the client leaves
+            piece = {
+                "pings": b": ping\n\n",
+                "flood": b'data: {"t": "more"}\n\n',
+                "line": b"a" * 4096,
+            }
+            if how == "line":
+                await response.write(b'data: {"t": "')  # ... and no line end ever after
             with contextlib.suppress(ConnectionError):
                 for _ in range(100_000):
-                    await response.write(b'data: {"t": "more"}\n\n' if flood else b": ping\n\n")
-                    await asyncio.sleep(0 if flood else 0.01)
+                    await response.write(piece[how])
+                    await asyncio.sleep(0.01 if how == "pings" else 0)
             return response
         if request.match_info["how"] == "cut":
             assert request.transport is not None
@@ -176,6 +184,7 @@ def test_a_stream_stopped_early_leaves_the_blocking_client_ready_for_the_next_ca
     [
         ("pings", "CHAT_DEADLINE", TransportError, "took longer than 0.3 s"),
         ("flood", "MAX_STREAM_BYTES", ProtocolError, "streamed more than 65536 bytes"),
+        ("line", "MAX_STREAM_BYTES", ProtocolError, "streamed more than 65536 bytes"),
     ],
 )
 def test_a_stream_without_end_is_cut_at_its_bounds_on_both_clients(
@@ -186,8 +195,9 @@ def test_a_stream_without_end_is_cut_at_its_bounds_on_both_clients(
     error: type[Exception],
     said: str,
 ) -> None:
-    """A stalled proxy's keep-alive pings, or an answer that never ends, must not hold a
-    worker (or its memory) for ever: a typed error once the call's bound is passed."""
+    """A stalled proxy's keep-alive pings, or an answer that never ends (in events, or in one
+    line without a line end), must not hold a worker (or its memory) for ever: a typed error
+    once the call's bound is passed."""
     from kiekit.chat import _flows
 
     monkeypatch.setattr(_flows, bound, 0.3 if bound == "CHAT_DEADLINE" else 65536)

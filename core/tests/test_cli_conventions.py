@@ -82,6 +82,46 @@ def test_json_errors_have_the_same_shape_and_the_exit_code_says_whose_fault(
     assert failed["error"]["task_id"]
 
 
+@pytest.mark.parametrize(
+    ("argv", "command", "said"),
+    [
+        (["run", "flux-kontext-pro", "--bogus"], "run", "unrecognized arguments: --bogus"),
+        (["run"], "run", "the following arguments are required: model"),
+        (["tasks", "--state", "nope"], "tasks", "argument --state: invalid choice: 'nope'"),
+        (["nosuch"], None, "argument COMMAND: invalid choice: 'nosuch'"),
+    ],
+)
+def test_a_usage_error_with_json_is_one_json_object_too(
+    capsys: pytest.CaptureFixture[str], argv: list[str], command: str | None, said: str
+) -> None:
+    """A pipeline reading --json output gets its one object for argparse's refusals as for
+    every other failure; the usage text stays on stderr, and the exit code is still 2."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([*argv, "--json"])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2
+    (line,) = out.strip().splitlines()  # exactly one JSON object, nothing else on stdout
+    answer = json.loads(line)
+    message = answer["error"].pop("message")
+    assert answer == {
+        "ok": False,
+        "command": command,
+        "error": {"type": "UsageError", "task_id": None},
+    }
+    assert said in message
+    assert err.startswith("usage: kie")
+    assert f"error: {said}" in err
+
+
+def test_a_usage_error_without_json_prints_nothing_on_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["tasks", "--state", "nope"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().out == ""
+
+
 def test_text_results_are_kept_in_results_jsonl(
     mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -103,6 +143,23 @@ def run_module(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
         [sys.executable, "-m", "kiekit", *argv],
         capture_output=True, text=True, timeout=600, env=env, check=False,
     )  # fmt: skip
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to fill stdout")
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_full_stdout_is_told_as_stdouts_in_one_line(mock: Any, unbuffered: str) -> None:
+    """Said to be stdout's: "No space left on device" alone reads as the disk files go to.
+    Buffered (as Python's stdout to a file is), a short answer (credits) fails only when the
+    buffer is flushed, which had been at exit: Python's "Exception ignored" and status 120."""
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY, "PYTHONUNBUFFERED": unbuffered}
+    for argv in (["credits", *where(mock)], ["providers"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(  # noqa: S603 - our interpreter
+                [sys.executable, "-m", "kiekit", *argv],
+                stdout=full, stderr=subprocess.PIPE, text=True, timeout=600, env=env, check=False,
+            )  # fmt: skip
+        assert done.stderr == "kie: cannot write to stdout: No space left on device\n"
+        assert done.returncode == 1
 
 
 def test_python_m_kiekit_is_the_kie_command_and_kiekit_log_shows_requests_never_the_key(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -454,3 +455,30 @@ def test_an_after_fault_cuts_a_streamed_answer_mid_way(
 
     mock.faults.add(FaultRule(kind, path="/gpt-5-2/*", when="after", times=1))  # type: ignore[arg-type]
     assert_stream_cut(kie, HELLO)
+
+
+def test_a_client_hanging_up_mid_stream_is_one_debug_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A chat stream closed early is normal (a user's `break`, Ctrl-C): aiohttp logged it as
+    "Error handling request" with a traceback, in every `kie run --mock` and test run."""
+    from kiekit_mock import MockConfig, MockServer
+
+    caplog.set_level(logging.DEBUG, logger="kiekit_mock")
+    long_prompt = "word " * 180_000  # under 1 MiB, but 20 MB of events: more than sockets hold
+    body = {"messages": [{"role": "user", "content": long_prompt}], "stream": True}
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    with MockServer(MockConfig(starting_credits=1e9)) as mock:
+        connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+        connection.request("POST", "/gpt-5-2/v1/chat/completions", json.dumps(body), headers)
+        response = connection.getresponse()
+        assert response.read(6) == b"data: "  # the stream has begun: the mock is writing it
+        response.close()
+        connection.close()
+    # stopped: the server waited for its handler to end, so whatever it logs is logged now
+
+    hung_up = [r for r in caplog.records if "hung up" in r.getMessage()]
+    assert [(r.name, r.levelno, r.exc_info) for r in hung_up] == [
+        ("kiekit_mock", logging.DEBUG, None)
+    ]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

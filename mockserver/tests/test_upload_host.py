@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from kiekit_mock import MockServer, account_id
@@ -249,3 +252,23 @@ def test_the_json_limit_admits_any_file_the_host_takes_as_base64() -> None:
     assert largest + len('{"base64Data": "", "uploadPath": "a/b", "fileName": "x.png"}') < (
         MAX_JSON_BODY
     )
+
+
+def test_a_download_dropped_mid_way_logs_no_error(
+    kie_at: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that stops downloading (Ctrl-C in `kie run --mock`) is no error of the mock's:
+    nothing at ERROR, no traceback (the answer is sent after its handler, where aiohttp ends a
+    dropped one quietly; this keeps it so)."""
+    big = b"\0" * (16 * 2**20)  # more than the sockets hold: the mock is still sending it
+    with MockServer() as mock:
+        host = kie_at(mock.upload_base_url)
+        uploaded = stream(host, {"uploadPath": "big"}, ("big.bin", big, "application/octet-stream"))
+        link = urlsplit(uploaded["data"]["downloadUrl"])
+        connection = http.client.HTTPConnection("127.0.0.1", link.port, timeout=10)
+        connection.request("GET", link.path)
+        response = connection.getresponse()
+        assert response.read(4) == b"\0" * 4
+        response.close()
+        connection.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,10 +35,12 @@ from .requestlog import (
     mask_authorization,
     request_kind,
 )
-from .route_helpers import bearer_key, key_in, parse_json_object
+from .route_helpers import STREAMED, bearer_key, key_in, parse_json_object
 from .rules import check_families
 from .runtime import RUNTIME, Runtime
 from .state import account_id
+
+log = logging.getLogger("kiekit_mock")
 
 
 def create_app(config: MockConfig | None = None) -> web.Application:
@@ -121,10 +124,24 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
     except web.HTTPException as exc:
         status, sent = exc.status, exc
         raise
+    except ConnectionResetError:
+        streamed: web.StreamResponse | None = request.get(STREAMED)
+        if streamed is None or not _client_left(request):
+            raise
+        # A client may stop reading a stream (a chat closed early): normal, not the mock's
+        # error, so one debug line instead of aiohttp's traceback; the answer ends as sent
+        log.debug("%s %s: the client hung up mid-answer", request.method, path)
+        status, sent = streamed.status, streamed
+        return streamed
     finally:
         if not control:  # control requests are not journaled
             _note(rt, request, raw, arrived, status, answer, sent)
         rt.changes.touch(topics_of(request.method, path))
+
+
+def _client_left(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _not_loopback() -> web.Response:

@@ -22,7 +22,7 @@ from .faults import (
     FaultRule,
     rule_from_json,
 )
-from .route_helpers import bearer_key, parse_json_object
+from .route_helpers import bearer_key, parse_json_object, prepare_streamed
 from .runtime import RUNTIME
 from .state import account_id
 
@@ -153,7 +153,7 @@ async def _fault_answer(
     if rule.kind == "truncated":
         response = web.StreamResponse(headers={"Content-Type": kind})
         response.content_length = len(full)
-        await response.prepare(request)
+        await prepare_streamed(request, response)
         await response.write(full[: len(full) // 2])
         if request.transport is not None:
             request.transport.close()  # a FIN after half the promised bytes

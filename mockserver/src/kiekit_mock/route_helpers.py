@@ -13,6 +13,18 @@ from .requestlog import parse_json_object as parse_json_object  # re-exported
 from .runtime import RUNTIME, CallbackPayload, Runtime
 from .state import Family, Transition, account_id
 
+# The answer a handler writes piece by piece (an event stream): kept so that the emulator
+# (app.py) can end it quietly when the client hangs up before the last piece
+STREAMED: web.RequestKey[web.StreamResponse] = web.RequestKey(
+    "kiekit_mock.streamed", web.StreamResponse
+)
+
+
+async def prepare_streamed(request: web.Request, response: web.StreamResponse) -> None:
+    """Send ``response``'s head now; its handler then writes the body as it is made."""
+    await response.prepare(request)
+    request[STREAMED] = response
+
 
 def runtime(request: web.Request) -> Runtime:
     return request.app[RUNTIME]

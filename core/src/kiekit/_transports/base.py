@@ -68,15 +68,15 @@ class BufferedStream:
     def __init__(self, response: HttpResponse, *, chunk: int = STREAM_CHUNK) -> None:
         content_type = response.headers.get("content-type", "") if response.headers else ""
         self.head = StreamHead(response.status, response.reason, content_type)
-        self._body = response.body
+        self._body = memoryview(response.body)  # read without copying the rest each time
         self._chunk = chunk
 
     def read(self) -> bytes:
         piece, self._body = self._body[: self._chunk], self._body[self._chunk :]
-        return piece
+        return bytes(piece)
 
     def close(self) -> None:
-        self._body = b""
+        self._body = memoryview(b"")
 
 
 def where(url: str) -> str:

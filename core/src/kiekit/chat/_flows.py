@@ -111,11 +111,13 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
     # KIE's JSON envelope (an error) comes as application/json; without a content type (a
     # proxy stripped it), a body starting with "{" cannot be an event stream either
     if "json" in content_type or (SSE not in content_type and chunk.lstrip()[:1] == b"{"):
-        whole = chunk
+        pieces = [chunk]  # joined once: adding each chunk to the last made it quadratic
         while chunk:
             chunk = engine.scrub((yield ReadStream()))
-            whole += chunk
-        payload = _json(whole, request)
+            size += len(chunk)
+            yield from _within_bounds(request, size, started)
+            pieces.append(chunk)
+        payload = _json(b"".join(pieces), request)
         _raise_envelope_error(payload)
         reply = provider.parse_reply(call.model, payload)
         if isinstance(reply, ChatFailure):
@@ -143,16 +145,22 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
             )
         chunk = engine.scrub((yield ReadStream()))
         size += len(chunk)
-        if size > MAX_STREAM_BYTES:
-            raise ProtocolError(
-                f"the answer to {request.method} {request.path} streamed more than "
-                f"{MAX_STREAM_BYTES} bytes (MAX_STREAM_BYTES): not a chat answer"
-            )
-        if (yield NOW) - started > CHAT_DEADLINE:
-            raise TransportError(
-                f"{request.method} {request.path}: the stream took longer than "
-                f"{CHAT_DEADLINE:g} s (CHAT_DEADLINE)"
-            )
+        yield from _within_bounds(request, size, started)
+
+
+def _within_bounds(request: Request, size: int, started: float) -> Generator[Now, float, None]:
+    """The bounds of one streamed answer, checked after each chunk: its bytes (an event, a
+    line or a JSON body that never ends) and its time."""
+    if size > MAX_STREAM_BYTES:
+        raise ProtocolError(
+            f"the answer to {request.method} {request.path} streamed more than "
+            f"{MAX_STREAM_BYTES} bytes (MAX_STREAM_BYTES): not a chat answer"
+        )
+    if (yield NOW) - started > CHAT_DEADLINE:
+        raise TransportError(
+            f"{request.method} {request.path}: the stream took longer than "
+            f"{CHAT_DEADLINE:g} s (CHAT_DEADLINE)"
+        )
 
 
 def _failure(failure: ChatFailure, payload: Any) -> ApiError:

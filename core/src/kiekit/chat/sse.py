@@ -8,10 +8,13 @@ KIE streams chat answers this way when a request says ``stream: true`` (kie-api.
 from __future__ import annotations
 
 import codecs
+import re
 
 from kiekit.chat.types import SseEvent
 
 __all__ = ["SseDecoder"]
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class SseDecoder:
@@ -24,7 +27,9 @@ class SseDecoder:
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._line = ""
+        # The unfinished line, in pieces joined once it ends: re-joining it on every chunk made
+        # an endless line cost quadratic time (a 1 MiB line took half a minute)
+        self._pieces: list[str] = []
         self._after_cr = False  # the last chunk ended with \r: a \n next is the same line end
         self._started = False
         self._data: list[str] = []
@@ -38,7 +43,7 @@ class SseDecoder:
         """The end of the stream: a last line without its line end still counts as a line; an
         event not ended by a blank line is dropped, as the format says."""
         events = self._text(self._decoder.decode(b"", final=True))
-        if self._line:
+        if self._pieces:
             events += self._take_line()
         return events
 
@@ -46,21 +51,23 @@ class SseDecoder:
         if not self._started and text:
             self._started = True
             text = text.removeprefix("\ufeff")
+        if self._after_cr and text:
+            self._after_cr = False
+            text = text.removeprefix("\n")  # the \n of a \r\n cut between two chunks
         events: list[SseEvent] = []
-        for char in text:
-            if self._after_cr:
-                self._after_cr = False
-                if char == "\n":
-                    continue
-            if char in "\r\n":
-                self._after_cr = char == "\r"
-                events += self._take_line()
-            else:
-                self._line += char
+        start = 0
+        for end in _LINE_END.finditer(text):
+            self._pieces.append(text[start : end.start()])
+            events += self._take_line()
+            start = end.end()
+        if start < len(text):
+            self._pieces.append(text[start:])
+        if text:
+            self._after_cr = text.endswith("\r")
         return events
 
     def _take_line(self) -> list[SseEvent]:
-        line, self._line = self._line, ""
+        line, self._pieces = "".join(self._pieces), []
         if not line:
             return self._dispatch()
         if line.startswith(":"):

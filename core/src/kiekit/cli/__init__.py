@@ -22,11 +22,12 @@ fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn, TextIO
 
 from kiekit._version import __version__
 from kiekit.cli import (
@@ -84,13 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "passthrough", False):
-        # said with the command's own usage line (`kie settle ...`), not kie's
-        own = _command_parser(parser, sys.argv[1:] if argv is None else argv)
-        own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
-    args.options = extra
+    try:
+        args = _parse(parser, given)
+    except _UsageError as usage:
+        _say_usage_error(usage, as_json="--json" in given)
+        sys.exit(EXIT_USAGE)  # as argparse does: main() raises SystemExit(2) for usage errors
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -101,9 +102,10 @@ def _main(argv: Sequence[str] | None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()  # where signals go
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _stdout_told_apart():
             warnings.showwarning = _say_warning
             code: int = args.handler(args)
+            sys.stdout.flush()  # here, not at exit: a full disk is then told as below
     except KieError as exc:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
@@ -118,13 +120,103 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
         return _reader_gone()
-    except OSError as exc:  # standard output on a full disk, say: one line, not a traceback
+    except _StdoutError as exc:  # a full disk, say: one line, not a traceback
+        print(f"kie: cannot write to stdout: {exc.cause.strerror or exc.cause}", file=sys.stderr)
+        _stdout_to_nowhere()  # else Python's flush at exit fails again, exit status 120
+        return EXIT_FAILED
+    except OSError as exc:  # one no typed error covers: one line, not a traceback
         print(f"kie: error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
+
+
+class _StdoutError(Exception):
+    """Standard output refused a write (``ENOSPC``, ``EIO``): said to be stdout's, since the
+    bare "No space left on device" reads as the disk the command downloads to."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _Stdout:
+    """``sys.stdout`` during a command: a failed write or flush raises :class:`_StdoutError`;
+    a broken pipe stays itself (``kie tasks | head`` ends quietly); the rest is the stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _stdout_told_apart() -> Iterator[None]:
+    stream = sys.stdout
+    sys.stdout = _Stdout(stream)  # a TextIO in all but name
+    try:
+        yield
+    finally:
+        sys.stdout = stream
+
+
+class _UsageError(Exception):
+    """argparse's usage error, raised instead of its exit so that ``--json`` answers it too."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """kie's parsers (sub-parsers take their parent's class): a usage error is raised."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(self, message)
+
+
+def _parse(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:
+    args, extra = parser.parse_known_args(given)
+    if extra and not getattr(args, "passthrough", False):
+        # said with the command's own usage line (`kie settle ...`), not kie's
+        own = _command_parser(parser, given)
+        own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
+    args.options = extra
+    return args
+
+
+def _say_usage_error(usage: _UsageError, *, as_json: bool) -> None:
+    """argparse's usage line and message on standard error; with ``--json``, also the one
+    ``{"ok": false, "command", "error"}`` object every other failure prints on standard output."""
+    usage.parser.print_usage(sys.stderr)
+    print(f"{usage.parser.prog}: error: {usage.message}", file=sys.stderr)
+    if as_json:
+        import json
+
+        words = usage.parser.prog.split()  # "kie mock serve": the command is "mock"
+        command = words[1] if len(words) > 1 else None
+        error = {"type": "UsageError", "message": usage.message, "task_id": None}
+        print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
 
 
 def _command_parser(
@@ -156,8 +248,13 @@ def _say_warning(
 def _reader_gone() -> int:
     """Quietly, as a Unix tool killed by SIGPIPE: standard output now goes nowhere (so
     Python's flush at exit has no pipe to break), with the status such a tool has."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _stdout_to_nowhere()
     return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_nowhere() -> None:
+    """What is left in stdout's buffer goes to the null device: stdout failed, and was told."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _hint(extra: Sequence[str], args: argparse.Namespace) -> str:
@@ -215,7 +312,7 @@ def _logging(verbose: int) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kie",
         description="kiekit: the KIE AI API from Python.",
         epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "

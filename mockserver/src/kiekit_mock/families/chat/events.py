@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ...envelope import ErrorAnswer, dumps
 from ...faults_http import CUT_STREAM
-from ...route_helpers import account_of, bearer_key, runtime
+from ...route_helpers import account_of, bearer_key, prepare_streamed, runtime
 from .conversation import Conversation
 
 
@@ -58,7 +58,7 @@ async def open_stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
     )
-    await response.prepare(request)
+    await prepare_streamed(request, response)
     return response
 
 
