@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kiekit.journal import Entry, Journal
 
 
+DEFAULT_OUT = Path("kie-output")  # as kie run's: for a task whose folder was never recorded
 DEFAULT_TIMEOUT = 900.0  # a resumed task never hangs the command for ever (kie-api.md §8: links
 # and tasks live 14 days, so a task still unfinished after this long is worth a look by hand)
 
@@ -39,9 +40,10 @@ def register(commands: Commands) -> None:
     )
     resume.add_argument(
         "--out",
-        default="kie-output",
+        default=None,
         type=Path,
-        help="folder for files of tasks that never began downloading (others keep theirs)",
+        help="folder for every resumed task's files (default: the folder each was run with, "
+        f"else {DEFAULT_OUT})",
     )
     resume.add_argument(
         "--timeout",
@@ -152,13 +154,21 @@ async def _finish_all(args: argparse.Namespace, journal: Journal, rows: list[Ent
     return done.count(False)
 
 
+def _folder_of(row: Entry, out: Path | None) -> Path:
+    """Where a resumed task's files go: ``--out`` when given, else the folder its run asked
+    for (a user expects the files where they first asked), else kie run's default."""
+    if out is not None:
+        return out
+    return Path(row.out_dir) if row.out_dir else DEFAULT_OUT
+
+
 async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> bool:
     from kiekit.errors import KieError
     from kiekit.models import Task
 
     assert row.task_id is not None  # unfinished rows have a task id
     task = Task(row.task_id, row.model)
-    out_dir = Path(row.out_dir) if row.out_dir else args.out
+    out_dir = _folder_of(row, args.out)
     try:
         results = await client.wait(task, timeout=args.timeout)
         paths = await client.download(results, out_dir)

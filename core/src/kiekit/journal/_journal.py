@@ -396,9 +396,18 @@ class Journal:
         return self._update_task(task_id, changes, read_back)
 
     def download_failed(
-        self, task_id: str, exc: BaseException, *, read_back: bool = True
+        self,
+        task_id: str,
+        exc: BaseException,
+        out_dir: str | os.PathLike[str] | None = None,
+        *,
+        read_back: bool = True,
     ) -> Entry | None:
-        changes = {"error": error_record(exc), "updated_at": self._clock()}
+        """A download that raised: the error, and the folder it was asked for, where ``kie
+        resume`` fetches the files again (not its own default folder)."""
+        changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
+        if out_dir is not None:
+            changes["out_dir"] = str(Path(out_dir).resolve())
         return self._update_task(task_id, changes, read_back)
 
     # -- reading -----------------------------------------------------------------------------
@@ -573,15 +582,28 @@ class Recorder:
         self.journal = journal
         self._engine = engine
 
-    def before_create(self, model: str, create: Request, key: str | None) -> Entry | Task | None:
-        """The intent row (an Entry), or the Task an earlier create with ``key`` made."""
+    def before_create(
+        self,
+        model: str,
+        create: Request,
+        key: str | None,
+        out_dir: str | os.PathLike[str] | None = None,
+    ) -> Entry | Task | None:
+        """The intent row (an Entry), or the Task an earlier create with ``key`` made.
+        ``out_dir``: where its files are to go, known before the create (``generate``)."""
         if self.journal is None:
             if key is not None:
                 raise ConfigurationError("idempotency_key needs a journal (journal=None here)")
             return None
         request = dict(create.body) if create.body is not None else None
+        folder = None if out_dir is None else str(Path(out_dir).resolve())
         entry = self.journal.intend(
-            model, request, base_url=self._engine.base_url, key=key, account=self._engine.account
+            model,
+            request,
+            base_url=self._engine.base_url,
+            key=key,
+            out_dir=folder,
+            account=self._engine.account,
         )
         if entry is not None:
             return entry
@@ -691,10 +713,15 @@ class Recorder:
                 lambda: journal.downloaded(task_id, paths, out_dir, read_back=False),
             )
 
-    def download_failed(self, task_id: str, exc: BaseException) -> None:
+    def download_failed(
+        self, task_id: str, exc: BaseException, out_dir: str | os.PathLike[str]
+    ) -> None:
         if self.journal is not None and isinstance(exc, KieError):  # records_failure
             journal = self.journal
-            self._safely(task_id, lambda: journal.download_failed(task_id, exc, read_back=False))
+            self._safely(
+                task_id,
+                lambda: journal.download_failed(task_id, exc, out_dir, read_back=False),
+            )
 
     @staticmethod
     def _safely(task_id: str | None, write: Callable[[], object]) -> None:
