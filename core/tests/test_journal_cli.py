@@ -115,12 +115,15 @@ def test_kie_resume_reports_creates_whose_outcome_is_unknown_and_never_sends_the
     mock_server_factory: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
     fake_key: None,
+    crash: Callable[[Any, str], None],
 ) -> None:
     from kiekit.journal import default_journal
 
     mock = mock_server_factory()
-    intent = default_journal().intend(GROK, {"input": {"prompt": "x"}}, base_url=mock.base_url)
-    assert intent is not None  # a crash right after this line, before any answer
+    journal = default_journal()
+    intent = journal.intend(GROK, {"input": {"prompt": "x"}}, base_url=mock.base_url)
+    assert intent is not None
+    crash(journal, intent.key)  # right after the intent, before any answer
     assert main(["resume", "--base-url", mock.base_url]) == 0
     err = capsys.readouterr().err
     assert "outcome unknown" in err

@@ -72,12 +72,7 @@ def _resume(args: argparse.Namespace) -> int:
         rows = [row for row in rows if row.key not in busy]
     for row in rows:
         if row.state.outcome_unknown:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
-            say(
-                f"outcome unknown: a create of {row.model} at {when} may be a task at KIE "
-                "(not created again): check your KIE dashboard, then "
-                f"kie settle {row.key} --task-id ID (or --not-created)"
-            )
+            _report_unknown(journal, row)
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
     elsewhere = [row for row in owed if row not in here]
@@ -122,6 +117,24 @@ def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
         return set()
     now = journal.store.now()
     return {row.key for row in held if row.lease_until is not None and row.lease_until > now}
+
+
+def _report_unknown(journal: Journal, row: Entry) -> None:
+    """A create resume will not send again: on its way from a live sender (its answer settles
+    it), or of unknown outcome, for the user to settle once the dashboard has told."""
+    from kiekit.journal import EntryState
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
+    alive = journal.sender_alive(row) if row.state is EntryState.SENDING else False
+    if alive:
+        say(f"a create of {row.model} at {when} is being sent by {row.owner} (left to it)")
+        return
+    maybe = "" if alive is False else "its worker may still be sending it, or gone: "
+    say(
+        f"outcome unknown: a create of {row.model} at {when} may be a task at KIE "
+        f"(not created again): {maybe}check your KIE dashboard, then "
+        f"kie settle {row.key} --task-id ID (or --not-created)"
+    )
 
 
 def _abandon(journal: Journal, row: Entry) -> None:

@@ -95,18 +95,24 @@ def _site() -> str:
     return uuid.uuid5(uuid.NAMESPACE_OID, f"{boot}/{namespace}").hex[:12]
 
 
-def _dead_here(owner: str) -> bool:
-    """Whether ``owner`` was a process of this machine (and pid namespace) that has ended."""
+def _alive_here(owner: str) -> bool | None:
+    """Whether ``owner``, a process of this machine (and pid namespace), still runs; None when
+    it is not one of this machine's (another host's, or named by no site)."""
     parts = owner.split(":")
     if len(parts) != 4 or parts[2] in ("-", "") or parts[2] != _site():
-        return False
+        return None
     try:
         os.kill(int(parts[1]), 0)
     except ProcessLookupError:
-        return True
-    except (OSError, ValueError):  # alive but not ours to signal, or not a pid
         return False
-    return False
+    except (OSError, ValueError):  # alive but not ours to signal, or not a pid
+        return True
+    return True
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` was a process of this machine (and pid namespace) that has ended."""
+    return _alive_here(owner) is False
 
 
 class Journal:
@@ -173,7 +179,9 @@ class Journal:
             base_url=base_url,
             out_dir=out_dir,
             account=account,
-            owner=None if key is None else self.owner,
+            # its sender, lease or not: `kie tasks` tells a create on its way from one whose
+            # sender is gone (an unkeyed row has no lease: nobody else can want it)
+            owner=self.owner,
         )
         if key is None:  # a random key: nobody else can want this row
             self.store.insert(entry)
@@ -258,6 +266,23 @@ class Journal:
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
 
+    def sender_alive(self, entry: Entry) -> bool | None:
+        """Whether the worker that wrote a ``sending`` row still runs: True (this process, a
+        live process of this machine, or a lease that runs), False (an ended process here, or
+        a lease run out), None when the journal cannot tell (a row of an older kiekit, or of
+        another host without a lease): its create may be on its way or lost with a crash."""
+        owner = entry.owner
+        if owner is None:
+            return None
+        if owner == self.owner:
+            return True
+        here = _alive_here(owner)
+        if here is not None:
+            return here
+        if entry.lease_until is None:
+            return None
+        return entry.lease_until > self.store.now()
+
     def parked(self, entry: Entry, exc: BaseException) -> Entry | None:
         """A create KIE refused in words that prove it made nothing (429, 455, 550), to be sent
         again after a wait: ``rejected`` meanwhile, with the refusal, so a crash during the wait
@@ -305,12 +330,9 @@ class Journal:
             raise ValidationError(
                 "key", f"row {key!r} is {entry.state.value}: its outcome is known, not to settle"
             )
-        left = self.held_elsewhere(entry)
-        if entry.state is EntryState.SENDING and left > 0:
+        if entry.state is EntryState.SENDING and self.sender_alive(entry):
             raise ValidationError(
-                "key",
-                f"row {key!r} is being sent by {entry.owner} now (its lease runs {left:.0f} s "
-                "more): its answer will settle it",
+                "key", f"row {key!r} is being sent by {entry.owner} now: its answer will settle it"
             )
         changes: dict[str, Any] = {"updated_at": self._clock(), "lease_until": None}
         if task_id is None:
