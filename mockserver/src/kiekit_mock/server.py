@@ -26,7 +26,7 @@ from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id
 from .egress import Egress
 from .faults import Faults
-from .har import read_scenario
+from .har import log_warnings, read_scenario
 from .limits import Limits
 from .requestlog import Journal, RequestRecord
 from .rules import Lifecycle, Outcome, Rule, RuleView
@@ -77,6 +77,7 @@ class MockServer:
         self._requested_port = port
         self._runtime = Runtime.new(self.config)
         if scenario is not None:
+            log_warnings(scenario, "MockServer(scenario=…)")
             self._runtime.scenarios.load(scenario)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -199,6 +200,7 @@ class MockServer:
     def load_har(self, path: str | Path) -> Scenario:
         """Replay the tasks a HAR file (or a scenario file) recorded; see har.py."""
         scenario = read_scenario(path)
+        log_warnings(scenario, str(path))
         self._runtime.scenarios.load(scenario)
         return scenario
 
