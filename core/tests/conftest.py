@@ -19,6 +19,8 @@ import http.server
 import inspect
 import json
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -305,6 +307,26 @@ def free_port() -> int:
     probe.bind(("127.0.0.1", 0))
     _HELD_PORTS.append(probe)
     return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def crash() -> Callable[[Any, str], None]:
+    """``crash(journal, key)``: row ``key`` as a worker that died mid-create leaves it — its
+    owner's pid is no process's any more, and no lease holds it (an intent written by the
+    test process itself would read as a create still on its way)."""
+
+    def crashed(journal: Any, key: str) -> None:
+        ended = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            check=True,
+            text=True,
+        )
+        host, _, site, rand = journal.owner.split(":")
+        journal.store.update(key, {"owner": f"{host}:{ended.stdout.strip()}:{site}:{rand}"})
+        journal.store.renew(journal.owner, 0.0)
+
+    return crashed
 
 
 def _mock_server_class() -> tuple[Any, Any]:

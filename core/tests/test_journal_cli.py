@@ -115,12 +115,15 @@ def test_kie_resume_reports_creates_whose_outcome_is_unknown_and_never_sends_the
     mock_server_factory: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
     fake_key: None,
+    crash: Callable[[Any, str], None],
 ) -> None:
     from kiekit.journal import default_journal
 
     mock = mock_server_factory()
-    intent = default_journal().intend(GROK, {"input": {"prompt": "x"}}, base_url=mock.base_url)
-    assert intent is not None  # a crash right after this line, before any answer
+    journal = default_journal()
+    intent = journal.intend(GROK, {"input": {"prompt": "x"}}, base_url=mock.base_url)
+    assert intent is not None
+    crash(journal, intent.key)  # right after the intent, before any answer
     assert main(["resume", "--base-url", mock.base_url]) == 0
     err = capsys.readouterr().err
     assert "outcome unknown" in err
@@ -173,6 +176,68 @@ def test_kie_resume_downloads_into_the_out_kie_run_was_given(
     assert "resuming 1 task(s)" in err
     assert [p.parent for p in chosen.iterdir()]
     assert not (tmp_path / "kie-output").exists()
+
+
+def _first_try_stopped(how: str, mock: Any, folder: Path) -> str:
+    """A task asked into ``folder`` from Python, whose files did not get there: the wait gave
+    up (``generate``), or the download failed (the result links answered 502). Its task id."""
+    from kiekit import Client, DownloadError, WaitTimeoutError
+    from kiekit_mock.faults import FaultRule
+
+    with Client(base_url=mock.base_url) as kie:
+        if how == "wait":
+            with pytest.raises(WaitTimeoutError) as stopped:
+                kie.generate(GROK, prompt="x", out_dir=folder, timeout=0.2)
+            return str(stopped.value.task_id)
+        task = kie.submit(GROK, prompt="x")
+        results = kie.wait(task)
+        rule = mock.faults.add(FaultRule(kind="http", path="/files/*", status=502))
+        with pytest.raises(DownloadError):
+            kie.download(results, folder)
+        mock.faults.remove(rule)
+        return task.id
+
+
+@pytest.mark.parametrize("how", ["wait", "download"])
+def test_kie_resume_downloads_into_the_folder_the_first_try_asked_for(
+    how: str,
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mock = mock_server_factory(polls_to_complete=1 if how == "download" else 10_000)
+    chosen = tmp_path / "chosen"
+    monkeypatch.chdir(tmp_path)  # the default out, kie-output/, would land here
+    task_id = _first_try_stopped(how, mock, chosen)
+    if how == "wait":
+        mock.complete(task_id)
+
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert f"resumed task {task_id}" in capsys.readouterr().err
+    assert sorted(p.name for p in chosen.iterdir())[0].startswith(task_id)
+    assert not (tmp_path / "kie-output").exists()
+
+
+def test_kie_resume_out_given_explicitly_wins_over_the_recorded_folder(
+    mock_server_factory: Callable[..., Any],
+    fake_key: None,
+    tmp_path: Path,
+) -> None:
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=10_000)  # `kie run` gives up first
+    code = main(["run", GROK, "--prompt", "x", "--out", str(tmp_path / "first"),
+                 "--timeout", "0.2", "--base-url", mock.base_url])  # fmt: skip
+    assert code == 1
+    (row,) = [row for row in default_journal().entries() if row.task_id]
+    mock.complete(row.task_id)
+
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["resume", "--base-url", mock.base_url, "--out", str(elsewhere)]) == 0
+    assert [p.name for p in elsewhere.iterdir()]
+    assert not list((tmp_path / "first").iterdir())  # made by kie run, left empty
 
 
 def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(

@@ -4,6 +4,8 @@ told, and ``kie batch`` / ``kie resume`` / an idempotency key go on from there."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,11 +67,15 @@ def test_a_lost_answer_is_settled_with_the_task_kie_made_and_the_batch_fetches_i
 
 
 def test_a_create_kie_never_made_is_settled_as_not_created_and_sent_again(
-    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+    mock_server: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    crash: Callable[[Any, str], None],
 ) -> None:
     # a crash right after the intent row was written: the create never left
     journal = default_journal()
-    [key] = [r["key"] for r in _intent_of_a_crash(journal, mock_server)]
+    [key] = [r["key"] for r in _intent_of_a_crash(journal, mock_server, crash)]
     capsys.readouterr()
     assert main(["tasks"]) == 0
     assert f"kie settle {key}" in capsys.readouterr().out
@@ -82,7 +88,7 @@ def test_a_create_kie_never_made_is_settled_as_not_created_and_sent_again(
     assert [t.task_id for t in mock_server.tasks()] == [task.id]
 
 
-def _intent_of_a_crash(journal: Any, mock: Any) -> list[dict[str, Any]]:
+def _intent_of_a_crash(journal: Any, mock: Any, crash: Any) -> list[dict[str, Any]]:
     with Client(base_url=mock.base_url) as kie:
         account = kie._engine.account  # the row as a submit with this key would write it
     entry = journal.intend(
@@ -92,8 +98,63 @@ def _intent_of_a_crash(journal: Any, mock: Any) -> list[dict[str, Any]]:
         key="order-17",
         account=account,
     )
-    journal.store.renew(journal.owner, 0.0)  # its process is gone: no lease holds it
+    crash(journal, entry.key)
     return [{"key": entry.key}]
+
+
+_SENDER = """
+import sys
+from kiekit.journal import default_journal
+entry = default_journal().intend(sys.argv[1], {"input": {"prompt": "x"}})
+print(entry.key, flush=True)
+sys.stdin.read()  # its create "in flight" until the test closes stdin
+"""
+
+
+def test_a_create_a_live_worker_is_sending_is_not_offered_to_settle_and_one_whose_worker_is_gone_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # another process of this machine writes its intent row (an unkeyed create, as `kie run`
+    # does) and is still "sending": its answer will settle it, so no settle is offered
+    sender = subprocess.Popen(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-c", _SENDER, GROK],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sender.stdout is not None
+        key = sender.stdout.readline().strip()
+        capsys.readouterr()
+        assert main(["tasks"]) == 0
+        line = capsys.readouterr().out
+        owner = default_journal().get(key).owner  # type: ignore[union-attr]
+        assert f"being sent by {owner}" in line
+        assert "kie settle" not in line
+        assert "outcome unknown" not in line
+        assert main(["settle", key, "--not-created"]) == 2
+        assert "is being sent by" in capsys.readouterr().err
+        assert main(["resume"]) == 0  # nothing to wait for, and nothing to settle either
+        assert "kie settle" not in capsys.readouterr().err
+    finally:
+        sender.communicate("")  # the worker ends, its create never answered (a crash)
+    assert main(["tasks"]) == 0
+    assert f"its worker is gone: check the KIE dashboard, then kie settle {key}" in (
+        capsys.readouterr().out
+    )
+    assert main(["settle", key, "--not-created"]) == 0
+
+
+def test_a_sending_row_whose_worker_the_journal_cannot_see_says_both_possibilities(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    journal = default_journal()
+    entry = journal.intend(GROK, {"input": {"prompt": "x"}})
+    assert entry is not None
+    journal.store.update(entry.key, {"owner": None})  # as a row of an older kiekit
+    capsys.readouterr()
+    assert main(["tasks"]) == 0
+    assert "sending, or outcome unknown if its worker is gone" in capsys.readouterr().out
 
 
 def test_an_idempotency_key_with_no_known_outcome_says_how_to_settle_it(

@@ -5,6 +5,7 @@ records) with one result file's bytes, and a Veo task polled 0 → 0 → 1 (§3.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -162,7 +163,8 @@ def test_control_route_loads_and_clears_scenarios(kie_at: Any, mock: MockServer)
     assert summary["files"] == 7
     assert _replayed_states(kie)[0][:3] == ["waiting", "waiting", "generating"]
     assert kie.fetch(mock.base_url + "/_mock/scenarios", method="DELETE").json() == {"cleared": 2}
-    assert kie.get(RECORD_INFO + GROK).json()["code"] == 404  # back to the emulation
+    # back to the emulation, which holds the task it handed out, ended as recorded
+    assert kie.record(GROK)["state"] == "success"
     bad = kie.post("/_mock/scenarios", {"log": {"entries": "nope"}})
     assert bad.status == 400
     assert "log.entries" in bad.json()["error"]
@@ -357,3 +359,86 @@ def test_a_bom_is_read_and_bad_base64_names_its_entry(tmp_path: Path) -> None:
     har["log"]["entries"][2]["response"]["content"] = {"encoding": "base64", "text": "abcde"}
     with pytest.raises(ValueError, match=r"log\.entries\[2\]\.response\.content\.text: bad base64"):
         parse_har(har)
+
+
+# --- small recordings built here ---------------------------------------------------------------
+
+BOAT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+BOAT_BODY = {"prompt": "a paper boat on a rainy street", "model": "veo3_fast"}
+VEO_RECORD = "/api/v1/veo/record-info?taskId="
+
+
+def _entry(method: str, url: str, answer: dict[str, Any], body: Any = None) -> dict[str, Any]:
+    request: dict[str, Any] = {"method": method, "url": url, "headers": []}
+    if body is not None:
+        request["postData"] = {"mimeType": "application/json", "text": json.dumps(body)}
+    content = {"mimeType": "application/json", "text": json.dumps(answer)}
+    return {"request": request, "response": {"status": 200, "content": content}}
+
+
+def _boat_har(final_flag: int, origin: str = "https://api.kie.ai") -> dict[str, Any]:
+    """A Veo generate polled successFlag 0, then ``final_flag`` (1: the video, 3: failed)
+    (kie-api.md §3.3 record-info), and nothing else: no 1080P, 4K or extend was recorded."""
+    pending = {"taskId": BOAT, "successFlag": 0, "response": None, "errorMessage": ""}
+    final = {**pending, "successFlag": final_flag}
+    if final_flag == 1:
+        final["response"] = {"resultUrls": ["https://tempfile.aiquickdraw.com/v/boat.mp4"]}
+    else:
+        final["errorMessage"] = "generation failed"
+    answer = {"code": 200, "msg": "success"}
+    create = {**answer, "data": {"taskId": BOAT}}
+    entries = [
+        _entry("POST", f"{origin}/api/v1/veo/generate", create, BOAT_BODY),
+        _entry("GET", f"{origin}{VEO_RECORD}{BOAT}", {**answer, "data": pending}),
+        _entry("GET", f"{origin}{VEO_RECORD}{BOAT}", {**answer, "data": final}),
+    ]
+    return {"log": {"version": "1.2", "entries": entries}}
+
+
+def test_a_har_whose_tasks_all_come_from_one_other_host_is_replayed_with_one_warning_naming_it(
+    kie_at: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    har = _boat_har(1, origin="https://kie-proxy.internal:8443")
+    (warning,) = parse_har(har).warnings()
+    assert "kie-proxy.internal" in warning
+    assert "api.kie.ai" in warning
+    assert parse_har(_boat_har(1)).warnings() == []  # KIE's own host: nothing to say
+    with caplog.at_level(logging.WARNING, logger="kiekit_mock"), MockServer(MockConfig()) as mock:
+        kie = kie_at(mock.base_url)
+        assert kie.post("/_mock/scenarios", har).status == 200
+        assert kie.ok(kie.post("/api/v1/veo/generate", BOAT_BODY)) == {"taskId": BOAT}
+    said = [r for r in caplog.records if "kie-proxy.internal" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    ("final_flag", "code", "msg"),
+    [(1, 200, "success"), (3, 422, "record status is not success")],
+)
+def test_calls_the_recording_never_made_for_its_task_are_answered_by_the_emulation(
+    final_flag: int, code: int, msg: str, kie_at: Any
+) -> None:
+    """A client that was handed the recorded task id can go on with it: Veo's 4K, extend and
+    1080P (kie-api.md §3.3) answer for that task as KIE would, not "record is null"."""
+    with MockServer(MockConfig(), scenario=parse_har(_boat_har(final_flag))) as mock:
+        kie = kie_at(mock.base_url)
+        assert kie.ok(kie.post("/api/v1/veo/generate", BOAT_BODY)) == {"taskId": BOAT}
+        assert kie.ok(kie.get(VEO_RECORD + BOAT))["successFlag"] == 0  # recorded
+        four_k = {"taskId": BOAT, "index": 0}
+        early = kie.post("/api/v1/veo/get-4k-video", four_k).json()
+        assert (early["code"], early["msg"]) == (422, "record status is not success")
+        ended = kie.ok(kie.get(VEO_RECORD + BOAT))
+        assert ended["successFlag"] == final_flag  # the recording's own end
+        assert ended["errorMessage"] == ("" if final_flag == 1 else "generation failed")
+
+        answer = kie.post("/api/v1/veo/get-4k-video", four_k).json()
+        assert (answer["code"], answer["msg"]) == (code, msg)
+        if final_flag == 1:
+            assert answer["data"]["taskId"] not in (None, BOAT)  # the 4K task it started
+            assert answer["data"]["resultUrls"] is None
+            extended = kie.ok(kie.post("/api/v1/veo/extend", {"taskId": BOAT, "prompt": "on"}))
+            assert extended["taskId"] != BOAT
+            hd = kie.get(f"/api/v1/veo/get-1080p-video?taskId={BOAT}&index=0").json()
+            assert hd["code"] == 400  # "1080P is processing": started for the replayed task
+        # its status queries are still the recording's, its last answer repeating
+        assert kie.ok(kie.get(VEO_RECORD + BOAT))["successFlag"] == final_flag

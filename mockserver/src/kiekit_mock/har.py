@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import mimetypes
 import re
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,7 @@ from aiohttp.typedefs import Handler
 from . import files, media
 from .envelope import ENVELOPE, ErrorAnswer, dumps, ok
 from .route_helpers import origin_of, parse_json_object
+from .rules import Lifecycle
 from .runtime import RUNTIME, Runtime
 from .scenario import (
     FORMAT,
@@ -42,7 +44,11 @@ from .scenario import (
     RecordedTask,
     Scenario,
     Skipped,
+    recorded_stage,
+    recorded_success,
 )
+
+log = logging.getLogger("kiekit_mock")
 
 ROUTES = web.RouteTableDef()
 FILES_PREFIX = "/_mock/har-files/"
@@ -262,6 +268,13 @@ def load_scenario(value: Mapping[str, Any]) -> Scenario:
     return Scenario.from_json(value)
 
 
+def log_warnings(scenario: Scenario, source: str) -> None:
+    """Say what a recording loaded from Python or the control API holds that a user must
+    know (the command line prints the same lines itself: `_warn` in __main__)."""
+    for line in scenario.warnings():
+        log.warning("kiekit-mock: warning: %s: %s", source, line)
+
+
 def read_scenario(path: str | Path) -> Scenario:
     # utf-8-sig: a BOM (some Windows tools write one) is read as the control route reads it
     value = json.loads(Path(path).read_text(encoding="utf-8-sig"))
@@ -297,6 +310,7 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
         if task is not None and task.pending_stage is not None:
             return await _create_emulated(request, handler, task)
         if task is not None:
+            await _create_shadowed(request, handler, task)
             answer = task.create_answer
         elif (named := _named(body)) is not None:
             answer = player.follow_up("POST", request.path, named)
@@ -314,11 +328,56 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
                 _catch_up(rt, task_id, status.stage)
         elif status is not None:
             answer = status
+            if recorded_stage(status) is None:  # the recording shows the task's end
+                _end_shadow(rt, task_id, status)
         else:
             answer = player.follow_up("GET", request.path, task_id)
     if answer is None:
         return await handler(request)
     return _local(answer, player.files(), origin_of(request))
+
+
+async def _emulated_create(
+    request: web.Request, handler: Handler
+) -> tuple[str | None, web.StreamResponse | None]:
+    """The emulation's own create for a replayed one: the id it made (None: it refused the
+    recorded request — a model it does not know, no credits left…), and its answer."""
+    try:
+        response = await handler(request)
+    except ErrorAnswer:
+        return None, None
+    made = None
+    if isinstance(response, web.Response):
+        raw = response.body if isinstance(response.body, bytes) else b""
+        made = _created_id(response.get(ENVELOPE) or parse_json_object(raw))
+    return made, response
+
+
+async def _create_shadowed(request: web.Request, handler: Handler, task: RecordedTask) -> None:
+    """A recorded create whose recording runs to the task's end: the recording answers its
+    create and its status queries, and the emulation holds a task under the recorded id as
+    well, so the calls the recording never made (Veo's 4K or extend, a 1080P video…) are
+    answered for the id the client was handed, not "not found". The emulated task waits
+    (manual: no end, no callback on its own time) until the replay shows the recorded end,
+    then ends as the recording did (_end_shadow)."""
+    rt = request.app[RUNTIME]
+    made, _ = await _emulated_create(request, handler)
+    if made is None:
+        return  # the emulation refused it: the recording alone is replayed, as before
+    rt.store.rename(made, task.task_id)
+    rt.store.set_lifecycle(task.task_id, Lifecycle(manual=True))
+    rt.scenarios.shadowed(task)
+
+
+def _end_shadow(rt: Runtime, task_id: str, final: Mapping[str, Any]) -> None:
+    """End the emulated task under a replayed id as its recording ended (``final``, the last
+    status answer), once the replay has shown that end; a task already ended stays as is."""
+    found = rt.store.find(task_id)
+    if found is None or found.final:
+        return
+    if not recorded_success(final):
+        rt.store.set_outcome(task_id, "fail")
+    rt.step(task_id, complete=True)
 
 
 async def _create_emulated(
@@ -331,14 +390,7 @@ async def _create_emulated(
     recorded id: the recorded answers are replayed, then the emulation goes on from the stage
     they ended on, and the control API can advance or complete it meanwhile (#13)."""
     rt = request.app[RUNTIME]
-    try:
-        response = await handler(request)
-    except ErrorAnswer:
-        response = None
-    made = None
-    if isinstance(response, web.Response):
-        raw = response.body if isinstance(response.body, bytes) else b""
-        made = _created_id(response.get(ENVELOPE) or parse_json_object(raw))
+    made, response = await _emulated_create(request, handler)
     if made is None:
         # the emulation refused the recorded request (a model it does not know, no credits
         # left…): the recording alone is replayed, its last answer repeating
@@ -416,13 +468,17 @@ async def load(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": f"not a HAR file or scenario: {exc}", "field": "body"}, status=400
         )
+    log_warnings(scenario, "POST /_mock/scenarios")
     request.app[RUNTIME].scenarios.load(scenario)
     return web.json_response(scenario.summary())
 
 
 @ROUTES.delete("/_mock/scenarios")
 async def clear(request: web.Request) -> web.Response:
-    return web.json_response({"cleared": request.app[RUNTIME].scenarios.clear()})
+    rt = request.app[RUNTIME]
+    for task in rt.scenarios.shadows():  # their polls are the emulation's now: ended, as recorded
+        _end_shadow(rt, task.task_id, task.answers[-1])
+    return web.json_response({"cleared": rt.scenarios.clear()})
 
 
-__all__ = ["ROUTES", "load_scenario", "parse_har", "read_scenario", "replay"]
+__all__ = ["ROUTES", "load_scenario", "log_warnings", "parse_har", "read_scenario", "replay"]

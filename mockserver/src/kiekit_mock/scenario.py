@@ -63,6 +63,9 @@ _PENDING_WORDS = {
 }
 
 
+KIE_API_HOST = "api.kie.ai"  # KIE's one API host (kie-api.md §1); uploads have their own
+
+
 def recorded_stage(answer: Mapping[str, Any]) -> int | None:
     """The pending stage a recorded status answer shows (0..2), or None when it is final.
 
@@ -88,6 +91,20 @@ def recorded_stage(answer: Mapping[str, Any]) -> int | None:
         if isinstance(word, str):
             return _PENDING_WORDS.get(word)
     return None
+
+
+def recorded_success(answer: Mapping[str, Any]) -> bool:
+    """Whether a final recorded status answer is a success: market and Runway ``state``
+    "success", Suno's and 4o's ``status`` "SUCCESS", ``successFlag`` 1 (or Luma's 4, a success
+    whose callback failed, §3.5); anything else final (``fail``, flags 2/3, Suno's failure
+    words, an error message) is a failure."""
+    data = answer.get("data")
+    if not isinstance(data, Mapping):
+        return False
+    flag = data.get("successFlag")
+    if isinstance(flag, int) and not isinstance(flag, bool):
+        return flag in (1, 4) and not data.get("errorMessage")
+    return data.get("state") == "success" or data.get("status") == "SUCCESS"
 
 
 @dataclass(frozen=True)
@@ -266,10 +283,16 @@ class Scenario:
 
     def warnings(self) -> list[str]:
         """What a user loading this should be told: entries skipped, tasks sent to another host
-        than most were (a HAR of several services, or of a proxy as well as KIE), and a
-        recording with nothing to replay."""
+        than most were (a HAR of several services, or of a proxy as well as KIE), every task
+        sent to one host that is not KIE's (taken for KIE's all the same), and a recording with
+        nothing to replay."""
         lines = [f"skipped {entry}" for entry in self.skipped]
         hosts = Counter(t.host for t in self.tasks if t.host is not None)
+        if len(hosts) == 1 and (only := next(iter(hosts))) != KIE_API_HOST:
+            lines.append(
+                f"every task was recorded on {only}, not on KIE's {KIE_API_HOST} (a proxy, a "
+                f"mock?): {only}'s answers are replayed as KIE's"
+            )
         if len(hosts) > 1:
             main = hosts.most_common(1)[0][0]
             lines += [
@@ -288,6 +311,7 @@ class _Playing:
     claimed: bool = False
     polls: int = 0
     emulated: bool = False  # the emulation holds a task under its id, to go on past the recording
+    shadowed: bool = False  # the emulation holds a task under its id for the calls not recorded
     handed_over: bool = False  # its status queries go to the emulation now
     follow_ups: Counter[tuple[str, str]] = field(default_factory=Counter)  # answered, per call
 
@@ -352,6 +376,20 @@ class ScenarioPlayer:
                 if playing.task is task and playing.claimed:
                     playing.emulated = True
                     return
+
+    def shadowed(self, task: RecordedTask) -> None:
+        """The emulation now holds a task under the claimed `task`'s id, which its recording
+        follows to its end (har.py `_create_shadowed`)."""
+        with self._lock:
+            for playing in self._tasks:
+                if playing.task is task and playing.claimed:
+                    playing.shadowed = True
+                    return
+
+    def shadows(self) -> list[RecordedTask]:
+        """The claimed tasks the emulation holds beside a recording that runs to their end."""
+        with self._lock:
+            return [playing.task for playing in self._tasks if playing.shadowed]
 
     def poll(
         self, path: str, task_id: str, *, moved: bool = False

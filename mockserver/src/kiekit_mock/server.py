@@ -27,7 +27,7 @@ from .config import AccountSettings, MockConfig, account_id
 from .egress import Egress
 from .families import task_families
 from .faults import Faults
-from .har import read_scenario
+from .har import log_warnings, read_scenario
 from .limits import Limits
 from .requestlog import Journal, RequestRecord
 from .rules import Lifecycle, Outcome, Rule, RuleView, check_families
@@ -78,6 +78,7 @@ class MockServer:
         self._requested_port = port
         self._runtime = Runtime.new(self.config)
         if scenario is not None:
+            log_warnings(scenario, "MockServer(scenario=…)")
             self._runtime.scenarios.load(scenario)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,6 +201,7 @@ class MockServer:
     def load_har(self, path: str | Path) -> Scenario:
         """Replay the tasks a HAR file (or a scenario file) recorded; see har.py."""
         scenario = read_scenario(path)
+        log_warnings(scenario, str(path))
         self._runtime.scenarios.load(scenario)
         return scenario
 

@@ -57,6 +57,7 @@ class Session:
         *,
         callback_url: str | None,
         idempotency_key: str | None,
+        out_dir: str | os.PathLike[str] | None = None,
     ) -> Flow[Task]:
         engine, recorder = self.engine, self.recorder
         checked = engine.prepare(model, params, fields)
@@ -68,7 +69,7 @@ class Session:
         while True:
             try:
                 intent = yield from self._record(
-                    partial(recorder.before_create, model, request, idempotency_key)
+                    partial(recorder.before_create, model, request, idempotency_key, out_dir)
                 )
                 break
             except HeldElsewhere as held:  # another worker, or this process, sends it now
@@ -127,7 +128,7 @@ class Session:
             raise
         except BaseException as exc:
             if self.recorder.records_failure(exc):
-                failed = partial(self.recorder.download_failed, results.task_id, exc)
+                failed = partial(self.recorder.download_failed, results.task_id, exc, out_dir)
                 yield from self._record(failed)
             raise
         yield from self._record(partial(self.recorder.downloaded, results.task_id, paths, out_dir))
@@ -143,7 +144,7 @@ class Session:
         timeout: float | None,
     ) -> Flow[list[Path]]:
         task = yield from self.submit(
-            model, params, fields, callback_url=None, idempotency_key=None
+            model, params, fields, callback_url=None, idempotency_key=None, out_dir=out_dir
         )
         results = yield from self.wait(task, timeout=timeout, on_status=None)
         return (yield from self.download(results, out_dir))

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kiekit.journal import Entry, Journal
 
 
+DEFAULT_OUT = Path("kie-output")  # as kie run's: for a task whose folder was never recorded
 DEFAULT_TIMEOUT = 900.0  # a resumed task never hangs the command for ever (kie-api.md §8: links
 # and tasks live 14 days, so a task still unfinished after this long is worth a look by hand)
 
@@ -39,9 +40,10 @@ def register(commands: Commands) -> None:
     )
     resume.add_argument(
         "--out",
-        default="kie-output",
+        default=None,
         type=Path,
-        help="folder for files of tasks that never began downloading (others keep theirs)",
+        help="folder for every resumed task's files (default: the folder each was run with, "
+        f"else {DEFAULT_OUT})",
     )
     resume.add_argument(
         "--timeout",
@@ -70,12 +72,7 @@ def _resume(args: argparse.Namespace) -> int:
         rows = [row for row in rows if row.key not in busy]
     for row in rows:
         if row.state.outcome_unknown:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
-            say(
-                f"outcome unknown: a create of {row.model} at {when} may be a task at KIE "
-                "(not created again): check your KIE dashboard, then "
-                f"kie settle {row.key} --task-id ID (or --not-created)"
-            )
+            _report_unknown(journal, row)
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
     elsewhere = [row for row in owed if row not in here]
@@ -122,6 +119,24 @@ def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
     return {row.key for row in held if row.lease_until is not None and row.lease_until > now}
 
 
+def _report_unknown(journal: Journal, row: Entry) -> None:
+    """A create resume will not send again: on its way from a live sender (its answer settles
+    it), or of unknown outcome, for the user to settle once the dashboard has told."""
+    from kiekit.journal import EntryState
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
+    alive = journal.sender_alive(row) if row.state is EntryState.SENDING else False
+    if alive:
+        say(f"a create of {row.model} at {when} is being sent by {row.owner} (left to it)")
+        return
+    maybe = "" if alive is False else "its worker may still be sending it, or gone: "
+    say(
+        f"outcome unknown: a create of {row.model} at {when} may be a task at KIE "
+        f"(not created again): {maybe}check your KIE dashboard, then "
+        f"kie settle {row.key} --task-id ID (or --not-created)"
+    )
+
+
 def _abandon(journal: Journal, row: Entry) -> None:
     from kiekit.journal import EntryState
 
@@ -152,13 +167,21 @@ async def _finish_all(args: argparse.Namespace, journal: Journal, rows: list[Ent
     return done.count(False)
 
 
+def _folder_of(row: Entry, out: Path | None) -> Path:
+    """Where a resumed task's files go: ``--out`` when given, else the folder its run asked
+    for (a user expects the files where they first asked), else kie run's default."""
+    if out is not None:
+        return out
+    return Path(row.out_dir) if row.out_dir else DEFAULT_OUT
+
+
 async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> bool:
     from kiekit.errors import KieError
     from kiekit.models import Task
 
     assert row.task_id is not None  # unfinished rows have a task id
     task = Task(row.task_id, row.model)
-    out_dir = Path(row.out_dir) if row.out_dir else args.out
+    out_dir = _folder_of(row, args.out)
     try:
         results = await client.wait(task, timeout=args.timeout)
         paths = await client.download(results, out_dir)

@@ -43,10 +43,11 @@ def register(commands: Commands) -> None:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    rows = select(journal_to_read(args), args)
+    journal = journal_to_read(args)
+    rows = select(journal, args)
     shown = False
     for row in rows:  # streamed: a journal of a million rows is never in memory at once
-        print(json.dumps(row.to_json(), ensure_ascii=False) if args.json else _line(row))
+        print(json.dumps(row.to_json(), ensure_ascii=False) if args.json else _line(journal, row))
         shown = True
     if not shown and not args.json:
         filtered = args.state or args.model or args.since or args.limit is not None
@@ -87,11 +88,11 @@ def _seconds(age: str) -> float:
     return float(found.group(1)) * _UNIT[found.group(2)]
 
 
-def _line(row: Entry) -> str:
+def _line(journal: Journal, row: Entry) -> str:
     created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
     state = row.state.value
     if row.state.outcome_unknown:
-        state += f" (outcome unknown: check the KIE dashboard, then kie settle {row.key})"
+        state += outcome_note(journal, row)
     elif row.unfinished:
         state += " (unfinished: kie resume)"
     # the files still on disk, of those the task made (a deleted one is owed: kie resume)
@@ -103,3 +104,19 @@ def _line(row: Entry) -> str:
         error = f"  {row.error.get('type')}{f' {code}' if code is not None else ''}: "
         error += str(row.error.get("message"))
     return f"{row.task_id or '-':34} {row.model:32} {state:10} {created}  {files}{error}"
+
+
+def outcome_note(journal: Journal, row: Entry) -> str:
+    """What a ``sending`` or ``unknown`` row waits for: its live sender's answer (settling it
+    by hand meanwhile could call "not created" a task about to be made), else the user."""
+    from kiekit.journal import EntryState
+
+    settle = f"check the KIE dashboard, then kie settle {row.key}"
+    if row.state is not EntryState.SENDING:
+        return f" (outcome unknown: {settle})"
+    alive = journal.sender_alive(row)
+    if alive:
+        return f" (being sent by {row.owner})"
+    if alive is None:  # a row of an older kiekit, or of a host this one cannot look at
+        return f" (sending, or outcome unknown if its worker is gone: {settle})"
+    return f" (outcome unknown, its worker is gone: {settle})"

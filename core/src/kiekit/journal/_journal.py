@@ -95,18 +95,24 @@ def _site() -> str:
     return uuid.uuid5(uuid.NAMESPACE_OID, f"{boot}/{namespace}").hex[:12]
 
 
-def _dead_here(owner: str) -> bool:
-    """Whether ``owner`` was a process of this machine (and pid namespace) that has ended."""
+def _alive_here(owner: str) -> bool | None:
+    """Whether ``owner``, a process of this machine (and pid namespace), still runs; None when
+    it is not one of this machine's (another host's, or named by no site)."""
     parts = owner.split(":")
     if len(parts) != 4 or parts[2] in ("-", "") or parts[2] != _site():
-        return False
+        return None
     try:
         os.kill(int(parts[1]), 0)
     except ProcessLookupError:
-        return True
-    except (OSError, ValueError):  # alive but not ours to signal, or not a pid
         return False
-    return False
+    except (OSError, ValueError):  # alive but not ours to signal, or not a pid
+        return True
+    return True
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` was a process of this machine (and pid namespace) that has ended."""
+    return _alive_here(owner) is False
 
 
 class Journal:
@@ -173,7 +179,9 @@ class Journal:
             base_url=base_url,
             out_dir=out_dir,
             account=account,
-            owner=None if key is None else self.owner,
+            # its sender, lease or not: `kie tasks` tells a create on its way from one whose
+            # sender is gone (an unkeyed row has no lease: nobody else can want it)
+            owner=self.owner,
         )
         if key is None:  # a random key: nobody else can want this row
             self.store.insert(entry)
@@ -258,6 +266,23 @@ class Journal:
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
 
+    def sender_alive(self, entry: Entry) -> bool | None:
+        """Whether the worker that wrote a ``sending`` row still runs: True (this process, a
+        live process of this machine, or a lease that runs), False (an ended process here, or
+        a lease run out), None when the journal cannot tell (a row of an older kiekit, or of
+        another host without a lease): its create may be on its way or lost with a crash."""
+        owner = entry.owner
+        if owner is None:
+            return None
+        if owner == self.owner:
+            return True
+        here = _alive_here(owner)
+        if here is not None:
+            return here
+        if entry.lease_until is None:
+            return None
+        return entry.lease_until > self.store.now()
+
     def parked(self, entry: Entry, exc: BaseException) -> Entry | None:
         """A create KIE refused in words that prove it made nothing (429, 455, 550), to be sent
         again after a wait: ``rejected`` meanwhile, with the refusal, so a crash during the wait
@@ -305,12 +330,9 @@ class Journal:
             raise ValidationError(
                 "key", f"row {key!r} is {entry.state.value}: its outcome is known, not to settle"
             )
-        left = self.held_elsewhere(entry)
-        if entry.state is EntryState.SENDING and left > 0:
+        if entry.state is EntryState.SENDING and self.sender_alive(entry):
             raise ValidationError(
-                "key",
-                f"row {key!r} is being sent by {entry.owner} now (its lease runs {left:.0f} s "
-                "more): its answer will settle it",
+                "key", f"row {key!r} is being sent by {entry.owner} now: its answer will settle it"
             )
         changes: dict[str, Any] = {"updated_at": self._clock(), "lease_until": None}
         if task_id is None:
@@ -396,9 +418,18 @@ class Journal:
         return self._update_task(task_id, changes, read_back)
 
     def download_failed(
-        self, task_id: str, exc: BaseException, *, read_back: bool = True
+        self,
+        task_id: str,
+        exc: BaseException,
+        out_dir: str | os.PathLike[str] | None = None,
+        *,
+        read_back: bool = True,
     ) -> Entry | None:
-        changes = {"error": error_record(exc), "updated_at": self._clock()}
+        """A download that raised: the error, and the folder it was asked for, where ``kie
+        resume`` fetches the files again (not its own default folder)."""
+        changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
+        if out_dir is not None:
+            changes["out_dir"] = str(Path(out_dir).resolve())
         return self._update_task(task_id, changes, read_back)
 
     # -- reading -----------------------------------------------------------------------------
@@ -573,15 +604,28 @@ class Recorder:
         self.journal = journal
         self._engine = engine
 
-    def before_create(self, model: str, create: Request, key: str | None) -> Entry | Task | None:
-        """The intent row (an Entry), or the Task an earlier create with ``key`` made."""
+    def before_create(
+        self,
+        model: str,
+        create: Request,
+        key: str | None,
+        out_dir: str | os.PathLike[str] | None = None,
+    ) -> Entry | Task | None:
+        """The intent row (an Entry), or the Task an earlier create with ``key`` made.
+        ``out_dir``: where its files are to go, known before the create (``generate``)."""
         if self.journal is None:
             if key is not None:
                 raise ConfigurationError("idempotency_key needs a journal (journal=None here)")
             return None
         request = dict(create.body) if create.body is not None else None
+        folder = None if out_dir is None else str(Path(out_dir).resolve())
         entry = self.journal.intend(
-            model, request, base_url=self._engine.base_url, key=key, account=self._engine.account
+            model,
+            request,
+            base_url=self._engine.base_url,
+            key=key,
+            out_dir=folder,
+            account=self._engine.account,
         )
         if entry is not None:
             return entry
@@ -691,10 +735,15 @@ class Recorder:
                 lambda: journal.downloaded(task_id, paths, out_dir, read_back=False),
             )
 
-    def download_failed(self, task_id: str, exc: BaseException) -> None:
+    def download_failed(
+        self, task_id: str, exc: BaseException, out_dir: str | os.PathLike[str]
+    ) -> None:
         if self.journal is not None and isinstance(exc, KieError):  # records_failure
             journal = self.journal
-            self._safely(task_id, lambda: journal.download_failed(task_id, exc, read_back=False))
+            self._safely(
+                task_id,
+                lambda: journal.download_failed(task_id, exc, out_dir, read_back=False),
+            )
 
     @staticmethod
     def _safely(task_id: str | None, write: Callable[[], object]) -> None:
