@@ -240,6 +240,45 @@ def test_kie_resume_out_given_explicitly_wins_over_the_recorded_folder(
     assert not list((tmp_path / "first").iterdir())  # made by kie run, left empty
 
 
+def test_kie_resume_takes_at_once_the_rows_a_dead_local_worker_held_not_a_live_ones(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+) -> None:
+    """docs/teams.md: a worker of this machine that has ended is noticed at once (its process
+    is gone), so `kie resume` does not wait out its lease; another host's live lease is left
+    to it (an outside tester's `kill -9` then `kie resume` said "nothing to resume")."""
+    import subprocess
+    import sys
+
+    from kiekit import Client
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory()
+    with Client(base_url=mock.base_url) as kie:
+        dead_ones, live_ones = kie.submit(GROK, prompt="a"), kie.submit(GROK, prompt="b")
+    journal = default_journal()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, check=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    host, _, site, rand = journal.owner.split(":")
+    held = {"lease_until": journal.store.now() + 600}  # ten minutes still to run
+    rows = {row.task_id: row for row in journal.entries()}
+    journal.store.update(rows[dead_ones.id].key, {**held, "owner": f"{host}:{ended}:{site}:{rand}"})
+    journal.store.update(rows[live_ones.id].key, {**held, "owner": "elsewhere:7:othersite:1"})
+
+    assert main(["resume", "--base-url", mock.base_url, "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "1 task(s) are being worked on by other workers" in err
+    assert f"resumed task {dead_ones.id}" in err
+    assert live_ones.id not in err
+    after = {row.task_id: row for row in default_journal().entries()}
+    assert after[dead_ones.id].state.value == "succeeded"
+    assert after[live_ones.id].state.value == "created"
+
+
 def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     mock_server_factory: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],

@@ -25,7 +25,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kiekit import Rate, RateLimiter, RateLimits, Registry, RetryPolicy, Task
 from kiekit._engine import Engine
+from kiekit.errors import RateLimitStoreError
 from kiekit.polling import PollPolicy
+from kiekit.shared_limits import SharedRateLimiter
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport, drive
 
 GROK = "grok-imagine/text-to-image"
@@ -83,12 +85,14 @@ class StrictKie:
 @dataclass
 class FakeTime:
     now: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
 
     def clock(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
+        self.sleeps.append(seconds)
         self.now += seconds
 
 
@@ -449,3 +453,65 @@ def test_creates_sent_in_bursts_with_any_latency_never_draw_a_429(rng: Any) -> N
     assert len(arrivals) == 200
     # 9 windows at least after the first burst; the delays may add about one each
     assert 90.0 <= max(arrivals) <= 9 * (10.0 + 0.8 + 0.3) + 0.8
+
+
+# -- the shared limits' Redis out for a while (a restart, a fail-over) ---------------------------
+
+
+class RedisOut(SharedRateLimiter):
+    """A shared limiter whose Redis fails its first ``out`` asks; ``outage``: it had answered
+    before (a restart), or never (a wrong URL). Every other ask is granted at once."""
+
+    def __init__(self, out: int, *, outage: bool = True) -> None:
+        super().__init__("redis://127.0.0.1:1/0")  # never connected: reserve is this one
+        self.out, self.outage = out, outage
+        self.asked: list[str] = []
+
+    def reserve(self, op: Any) -> float | None:
+        self.asked.append(op.action)
+        if len(self.asked) <= self.out:
+            message = f"the shared rate limits at {self.url} cannot be used: Connection refused"
+            raise RateLimitStoreError(message, url=self.url, outage=self.outage)
+        return 0.0
+
+
+def _create_through(limiter: SharedRateLimiter, fake: FakeTime) -> StrictKie:
+    kie = StrictKie(fake.clock)
+    eng = Engine(
+        api_key="sk-ratelimit-test",
+        base_url="https://api.kie.ai",
+        registry=Registry(),
+        poll=PollPolicy(),
+        user_agent="kiekit-tests",
+        limiter=limiter,
+    )
+    params = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
+    drive(eng.submit(GROK, params), kie.transport, sleep=fake.sleep, clock=fake.clock)
+    return kie
+
+
+def test_a_create_waits_out_a_redis_restart_instead_of_failing_its_job() -> None:
+    """docs/teams.md: a Redis that restarts or fails over delays creates; it does not end
+    them (an outside tester's 3 s restart ended 40 of 60 jobs of a batch)."""
+    fake, limiter = FakeTime(), RedisOut(out=3)
+    kie = _create_through(limiter, fake)
+    assert fake.sleeps == [1.0, 2.0, 4.0]  # asked again after each pause
+    assert len(kie.created) == 1  # then booked, admitted and sent once
+    assert limiter.asked == ["book"] * 4 + ["admit", "answered"]
+
+
+def test_a_create_gives_up_after_about_a_minute_of_outage_having_sent_nothing() -> None:
+    fake = FakeTime()
+    with pytest.raises(RateLimitStoreError) as caught:
+        _create_through(RedisOut(out=100), fake)
+    assert caught.value.outage
+    assert fake.sleeps == [1.0, 2.0, 4.0, 8.0, 15.0, 30.0]
+
+
+def test_a_redis_that_never_answered_is_said_at_once() -> None:
+    """A wrong URL is not an outage: nobody waits a minute to hear of a typo."""
+    fake = FakeTime()
+    with pytest.raises(RateLimitStoreError) as caught:
+        _create_through(RedisOut(out=100, outage=False), fake)
+    assert not caught.value.outage
+    assert fake.sleeps == []

@@ -117,11 +117,14 @@ class ConfigurationError(KieError):
 
 class RateLimitStoreError(ConfigurationError):
     """The Redis that keeps the shared rate limits (kiekit.shared_limits) cannot be reached or
-    used; ``url`` is its address, without a password. Nothing was sent to KIE."""
+    used; ``url`` is its address, without a password. Nothing was sent to KIE. ``outage``:
+    it had answered this process before (a restart or a fail-over, which a create waits out
+    for about a minute before this is raised), rather than never (a wrong URL, said at once)."""
 
-    def __init__(self, message: str, *, url: str) -> None:
+    def __init__(self, message: str, *, url: str, outage: bool = False) -> None:
         super().__init__(message)
         self.url = url
+        self.outage = outage
 
 
 class ValidationError(KieError, ValueError):

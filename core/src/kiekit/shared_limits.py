@@ -178,6 +178,7 @@ class SharedRateLimiter:
         # paces this process's status polls while Redis cannot be reached (see _failed)
         self._fallback = RateLimiter(self.limits)
         self._unreachable = False  # said once per outage
+        self._answered_once = False  # a later failure is an outage, not a wrong URL
 
     def __repr__(self) -> str:
         return f"SharedRateLimiter({redacted(self.url)!r}, {self.limits!r})"
@@ -308,13 +309,15 @@ class SharedRateLimiter:
             await held[1].aclose()
 
     def _answered(self, answer: Any) -> float | None:
+        self._answered_once = True
         if self._unreachable:
             self._unreachable = False
             log.warning("shared rate limits at %s: reachable again", redacted(self.url))
         return self._wait(answer)
 
     def _failed(self, op: Reserve, exc: Exception) -> float | None:
-        """A create that Redis cannot book or admit is stopped (nothing is sent unpaced). A
+        """A create that Redis cannot book or admit is stopped (nothing is sent unpaced; the
+        engine asks again for about a minute when Redis had answered before, an outage). A
         status poll of a task that exists goes on, paced by this process alone until Redis
         answers again: the task is paid for, and dropping its wait over a Redis restart would
         only leave it for ``kie resume`` (a poll makes nothing; one refused with 429 is asked
@@ -338,6 +341,7 @@ class SharedRateLimiter:
         raise RateLimitStoreError(
             f"the shared rate limits at {redacted(self.url)} cannot be used: {exc}",
             url=redacted(self.url),
+            outage=self._answered_once,
         ) from exc
 
 

@@ -27,6 +27,7 @@ from kiekit.errors import (
     OutcomeUnknownError,
     ProtocolError,
     RateLimitedError,
+    RateLimitStoreError,
     TaskFailedError,
     ValidationError,
     WaitTimeoutError,
@@ -88,6 +89,9 @@ DOWNLOAD_URL_PATH = "/api/v1/common/download-url"
 # KIE's create window (kie-api.md §8): a create refused with 429 waits it out before it is sent
 # again (it made nothing, so it is safe to resend); the limiter's own window when it has one.
 KIE_CREATE_WINDOW = 10.0
+# Pauses before a create asks the shared limits' Redis again during an outage: about a minute in
+# all, as the PostgreSQL journal's reads wait (batch.JOURNAL_RETRY_DELAYS)
+SHARED_LIMITS_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
 @attrs.frozen
@@ -364,9 +368,8 @@ class Engine:
             return limiter.reserve_status(now, slot.task_id, slot.per_task, latest=latest)
         assert limiter is not None
         within = None if latest is None or slot.task_id is None else latest - now
-        waiting: float | None = yield Reserve(
-            limiter, self.account, slot.task_id, slot.per_task, within
-        )
+        op = Reserve(limiter, self.account, slot.task_id, slot.per_task, within)
+        waiting: float | None = yield from _through_outages(op)
         return waiting
 
     def _admission(self) -> _SharedAdmission | None:
@@ -634,10 +637,29 @@ class _SharedAdmission:
         while True:
             now: float = yield NOW
             timeout = max(stop - now, MIN_ATTEMPT_SECONDS)
-            wait: float = yield attrs.evolve(self.op, action="admit", timeout=timeout)
+            wait: float = yield from _through_outages(
+                attrs.evolve(self.op, action="admit", timeout=timeout)
+            )
             if not wait:
                 return now
             yield Sleep(wait)
+
+
+def _through_outages(op: Reserve) -> Flow[Any]:
+    """``op``'s answer, asked again while the shared limits' Redis is out (a restart, a
+    fail-over: it had answered before), after each of SHARED_LIMITS_RETRY_DELAYS: creates
+    wait for it, as docs/teams.md says, rather than each ending its job at once. A Redis
+    that never answered (a wrong URL) is said at once."""
+    delays = iter(SHARED_LIMITS_RETRY_DELAYS)
+    while True:
+        try:
+            return (yield op)
+        except RateLimitStoreError as exc:
+            delay = next(delays, None)
+            if delay is None or not exc.outage:
+                raise
+            log.warning("%s: a create waits for it, asked again in %g s", exc, delay)
+            yield Sleep(delay)
 
 
 def _for_task(task_id: str | None) -> str:

@@ -111,12 +111,21 @@ def _open_rows(journal: Journal) -> list[Entry]:
 
 def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
     """Keys of rows another live worker holds (a shared journal, docs/teams.md): not ours to
-    resume, nor to call "outcome unknown" while their create is on its way."""
+    resume, nor to call "outcome unknown" while their create is on its way. A worker of this
+    machine whose process has ended (a ``kill -9``, or a run that ended with rows it could not
+    finish) holds nothing: Journal.held_elsewhere ends its leases at once, not waited out."""
     held = [row for row in rows if row.owner not in (None, journal.owner) and row.lease_until]
-    if not held:
-        return set()
     now = journal.store.now()
-    return {row.key for row in held if row.lease_until is not None and row.lease_until > now}
+    busy: set[str] = set()
+    gone: set[str | None] = set()  # owners found ended: their leases are over, every row's
+    for row in held:
+        if row.owner in gone:
+            continue
+        if journal.held_elsewhere(row) > 0:
+            busy.add(row.key)
+        elif row.lease_until is not None and row.lease_until > now:
+            gone.add(row.owner)
+    return busy
 
 
 def _report_unknown(journal: Journal, row: Entry) -> None:
