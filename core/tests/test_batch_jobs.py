@@ -297,3 +297,39 @@ def test_a_journal_down_for_good_fails_each_job_in_words_and_creates_nothing(
         ("error", "JournalError")
     ] * 2
     assert _creates(mock) == Counter()
+
+
+def test_a_job_another_worker_of_this_run_had_refused_is_reported_not_sent_again(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Workers sharing a journal: a job one of them had refused (402, no credits: nothing made)
+    since another's run began is reported by that other from its row; each worker resending it
+    only burnt the shared create budget (an outside tester's 4-worker run: 150 refused creates
+    for 50 jobs). A later run tries it again."""
+    from kiekit.batch import run_job
+
+    mock = mock_server_factory(polls_to_complete=1, starting_credits=0)
+    store = MemoryStore()
+    first, second = Journal(store), Journal(store)  # two workers
+    jobs = _jobs(2)
+    second_began = second.now()
+    refused = _run(mock, first, jobs, tmp_path / "out")
+    assert [r.error["code"] for r in refused if r.error] == [402, 402]
+    assert sum(_creates(mock).values()) == 2
+
+    async def second_worker() -> list[JobResult]:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=second
+        ) as client:
+            return [
+                await run_job(client, second, job, tmp_path / "out", refused_since=second_began)
+                for job in jobs
+            ]
+
+    reported = asyncio.run(second_worker())
+    assert sum(_creates(mock).values()) == 2  # nothing sent again
+    assert [(r.state, r.error["code"] if r.error else None) for r in reported] == [
+        ("error", 402)
+    ] * 2
+    _run(mock, second, jobs, tmp_path / "out")  # a later run: tried again
+    assert sum(_creates(mock).values()) == 4

@@ -204,9 +204,12 @@ async def run_batch(
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
     slots = asyncio.Semaphore(concurrency)
+    started = journal.now()
 
     async def one(job: Job) -> JobResult:
-        result = await run_job(client, journal, job, out_dir, timeout=timeout, slots=slots)
+        result = await run_job(
+            client, journal, job, out_dir, timeout=timeout, slots=slots, refused_since=started
+        )
         if on_result is not None:
             on_result(result)
         return result
@@ -222,11 +225,16 @@ async def run_job(
     *,
     timeout: float | None = None,
     slots: asyncio.Semaphore | None = None,
+    refused_since: float | None = None,
 ) -> JobResult:
     """One job as a batch runs it (here, or on a Celery worker: docs/teams.md): claimed in the
     journal, created once under its key, waited on, its files downloaded into ``out_dir``. A job
     settled before is not sent again; one another live worker holds is left to it (looked at
-    again now and then, outside ``slots``) and taken over if that worker dies."""
+    again now and then, outside ``slots``) and taken over if that worker dies.
+    ``refused_since`` (the journal's clock when this run began): a job another worker had
+    refused since then (402 no credits, 422 its input: nothing made) is reported from its row,
+    not sent again — each worker of one run resending it burnt the shared create budget for
+    nothing; a later run tries it again."""
     folder = _absolute(out_dir)
     key = job_key(job)
     delays = iter(JOURNAL_RETRY_DELAYS)
@@ -234,7 +242,9 @@ async def run_job(
         while True:
             try:
                 async with slots or contextlib.nullcontext():
-                    outcome = await _try_job(client, journal, job, key, out_dir, folder, timeout)
+                    outcome = await _try_job(
+                        client, journal, job, key, out_dir, folder, timeout, refused_since
+                    )
             except JournalError as exc:  # its row could not be read: nothing was sent for it
                 delay = next(delays, None)
                 if delay is None:
@@ -299,6 +309,7 @@ async def _try_job(
     out_dir: Path,
     folder: str,
     timeout: float | None,
+    refused_since: float | None = None,
 ) -> JobResult | tuple[str, float]:
     """The job's result, or its key and how long another worker still holds it."""
     entry = await _off_loop(journal, partial(_row_of, journal, key, out_dir, job))
@@ -307,6 +318,8 @@ async def _try_job(
     done = _settled(entry, job, folder)
     if done is not None:  # finished in an earlier run, or by another worker
         return done
+    if entry is not None and _refused_in_this_run(entry, journal.owner, refused_since):
+        return _refused_result(entry, job)
     held = await _off_loop(journal, partial(journal.claim, job.model, key, out_dir=folder))
     if held is None:  # not ours: only submit may say why, never work on it unclaimed
         entry = await _off_loop(journal, partial(journal.get, key))
@@ -382,6 +395,24 @@ def _settled(entry: Entry | None, job: Job, folder: str) -> JobResult | None:
     if entry.state is EntryState.FAILED:
         return JobResult(job.line, job.id, "failed", entry.task_id, job.model, error=entry.error)
     return None
+
+
+def _refused_in_this_run(entry: Entry, owner: str, since: float | None) -> bool:
+    """Refused by another worker since this run began, and let go (a create parked after a
+    429 is still held by its worker, which sends it again itself)."""
+    return (
+        since is not None
+        and entry.state is EntryState.REJECTED
+        and entry.lease_until is None
+        and entry.owner not in (None, owner)
+        and entry.updated_at >= since
+    )
+
+
+def _refused_result(entry: Entry, job: Job) -> JobResult:
+    kind = (entry.error or {}).get("type")
+    state = "invalid" if kind in ("ValidationError", "UnknownModelError") else "error"
+    return JobResult(job.line, job.id, state, None, job.model, error=entry.error)
 
 
 def _finished_elsewhere(entry: Entry, folder: str) -> bool:

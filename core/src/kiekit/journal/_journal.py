@@ -235,6 +235,12 @@ class Journal:
             key, {"updated_at": now}, only_if=unfinished, holder=owner, lease=self.lease
         )
 
+    def now(self) -> float:
+        """This journal's clock (Unix seconds), which its rows' ``created_at`` and
+        ``updated_at`` are written on."""
+        now: float = self._clock()
+        return now
+
     def renew(self) -> int:
         """Extend the lease of every row this process holds; how many it holds."""
         return self.store.renew(self.owner, self.lease)
