@@ -96,14 +96,16 @@ class FakeTime:
         self.now += seconds
 
 
-def engine(limits: RateLimits | None = None) -> Engine:
+def engine(
+    limits: RateLimits | None = None, limiter: RateLimiter | SharedRateLimiter | None = None
+) -> Engine:
     return Engine(
         api_key="sk-ratelimit-test",
         base_url="https://api.kie.ai",
         registry=Registry(),
         poll=PollPolicy(),
         user_agent="kiekit-tests",
-        limiter=RateLimiter(limits or RateLimits()),
+        limiter=limiter or RateLimiter(limits or RateLimits()),
     )
 
 
@@ -477,14 +479,7 @@ class RedisOut(SharedRateLimiter):
 
 def _create_through(limiter: SharedRateLimiter, fake: FakeTime) -> StrictKie:
     kie = StrictKie(fake.clock)
-    eng = Engine(
-        api_key="sk-ratelimit-test",
-        base_url="https://api.kie.ai",
-        registry=Registry(),
-        poll=PollPolicy(),
-        user_agent="kiekit-tests",
-        limiter=limiter,
-    )
+    eng = engine(limiter=limiter)
     params = eng.create_request(GROK, eng.prepare(GROK, None, {"prompt": "a fox"}))
     drive(eng.submit(GROK, params), kie.transport, sleep=fake.sleep, clock=fake.clock)
     return kie
