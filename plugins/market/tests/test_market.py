@@ -581,3 +581,39 @@ def test_kie_run_mock_writes_a_real_file_of_the_models_type(
     for path in paths:
         assert path.suffix == "." + entry["file"]
         assert MAGIC[entry["file"]] in path.read_bytes()[:12]
+
+
+# Values at the edges of what a field takes: text that is empty, blank or a number; integers
+# as text KIE reads ("7", " 7 ") and does not ("--5", "²", "٣"); whole and broken floats;
+# malformed and spaced URLs; lists of the wrong members. (NaN is left out: JSON cannot carry
+# it, and this side refuses it before the encoder would.)
+EDGES: list[Any] = [
+    None, "", "  ", [], "--5", "²", "٣", " 7 ", "7", "0.5", 7, 7.0, 7.5, 0, -1, True,
+    "http://[::1", "https://e.com/a b.png", "https://e.com/a.png", ["https://e.com/a.png"],
+    ["http://[::1"], {"a": 1}, [1], ["x"], [{"a": 1}], "x" * 20_000,
+]  # fmt: skip
+
+
+def test_every_catalogue_field_refuses_locally_exactly_what_the_mock_refuses() -> None:
+    """The promise of this plugin: the mock's checks of the same entry, run before anything is
+    paid for. A value the mock (KIE) refuses with 422 and this side let through was a wasted
+    round trip; one this side refuses and the mock takes, a false refusal; a value that made
+    this side raise a bare ValueError ("--5", "http://[::1"), a traceback (an outside tester's
+    differential fuzzing found all three)."""
+    from kiekit_market import catalogue
+    from kiekit_mock.envelope import ErrorAnswer
+    from kiekit_mock.families.market_models import catalogue as mocks
+
+    differ = []
+    for model, entry in catalogue.entries().items():
+        for field, spec in entry["fields"].items():
+            for value in EDGES:
+                here = catalogue._problem(value, spec)
+                try:
+                    mocks._check_field({field: value}, field, spec)
+                    there = None
+                except ErrorAnswer as refused:
+                    there = refused.msg
+                if (here is None) != (there is None):
+                    differ.append(f"{model}.{field}={value!r:.20}: here {here!r}, mock {there!r}")
+    assert differ == []

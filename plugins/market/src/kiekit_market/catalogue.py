@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,12 +80,20 @@ def _warn_undocumented(model_id: str, field: str) -> None:
 
 
 def _problem(value: Any, spec: Spec) -> str | None:
-    kind = spec["type"]
+    """What the mock's check of the same entry refuses (kiekit_mock's market_models/catalogue),
+    in words for this side: "" and [] are "not given", but an empty or blank string is still
+    text a string field must accept (KIE answers 422 for an empty enum value, §2.4)."""
+    kind, required = spec["type"], spec.get("required", False)
     if value is None or value == "" or value == []:
-        return "is required (KIE's page for this model)" if spec.get("required") else None
+        if required:
+            return "is required (KIE's page for this model)"
+        if kind != "string" or value is None:
+            return None
     if kind == "string":
         if not isinstance(value, str):
             return "must be text"
+        if required and not value.strip():
+            return "must not be blank"
         if "max_length" in spec and len(value) > spec["max_length"]:
             return f"must be at most {spec['max_length']} characters"
         if "min_length" in spec and len(value) < spec["min_length"]:
@@ -102,16 +111,16 @@ def _problem(value: Any, spec: Spec) -> str | None:
     return None
 
 
+# An integer as text, as the mock reads one (not "--5", nor "²" or "٣", which str.isdigit takes)
+_INT_TEXT = re.compile(r"\s*-?[0-9]+\s*")
+
+
 def _number_problem(value: Any, spec: Spec) -> str | None:
-    number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and spec.get("strings") and value.strip().lstrip("-").isdigit():
-        number = int(value)
+    integer = spec["type"] == "integer"
+    number = _as_number(value, integer=integer, strings=spec.get("strings", False))
     if number is None or not math.isfinite(number):
-        return f"must be a number; got {value!r}"
-    if spec["type"] == "integer" and number != int(number):
-        return f"must be a whole number; got {value!r}"
+        kind = "an integer" if integer else "a number"
+        return f"must be {kind}; got {value!r}"
     if "min" in spec and number < spec["min"]:
         return f"must be at least {spec['min']}; got {value!r}"
     if "max" in spec and number > spec["max"]:
@@ -121,10 +130,34 @@ def _number_problem(value: Any, spec: Spec) -> str | None:
     return None
 
 
+def _as_number(value: Any, *, integer: bool, strings: bool) -> float | None:
+    """The number a value is, as KIE reads one: a JSON integer (a float only where any number
+    will do: the mock refuses ``4.0`` for an integer), or a numeric string where the entry
+    says KIE takes one (``strings``, §2.2)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return None if integer else value
+    if not (isinstance(value, str) and strings):
+        return None
+    if integer:
+        return int(value) if _INT_TEXT.fullmatch(value) else None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
 def _is_url(value: Any) -> bool:
+    """An http(s) URL as the mock reads one (a malformed one, ``http://[::1``, is not one)."""
     if not isinstance(value, str):
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
