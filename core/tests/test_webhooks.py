@@ -581,3 +581,65 @@ def test_a_task_that_ends_on_the_mocks_clock_ends_a_wait_nobody_polls(
     assert [(c.task_id, c.delivered) for c in mock.callbacks()] == [(task.id, True)]
     polls = [r for r in mock.requests() if r.path.endswith("/recordInfo")]
     assert len(polls) == 1  # the one the callback triggered
+
+
+def test_an_on_callback_that_raises_loses_neither_the_wait_nor_the_next_delivery(
+    mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The application's hook failing once (a log sink down) is said on kiekit.webhooks and
+    answered 500; the wait on the task is woken all the same, and KIE's next delivery of the
+    callback is handled, not dropped as a repeat (an outside tester's service lost it so)."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    heard: list[str] = []
+
+    def on_callback(callback: Any) -> None:
+        heard.append(callback.task_id)
+        if len(heard) == 1:
+            raise RuntimeError("the log sink is down")
+
+    async def scenario() -> WebhookReceiver:
+        slow = PollPolicy(initial=3600, maximum=3600, timeout=3600)  # only a callback ends it
+        async with AsyncClient("test-key", base_url=mock.base_url, poll=slow) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            receiver = WebhookReceiver(on_callback=on_callback)
+            async with serving(receiver) as url:
+                waiting = asyncio.ensure_future(receiver.wait(kie, task))
+                await _finish(mock, task.id)  # KIE's task ends, and calls back:
+                status, answer = await post(url, market_body(task.id))
+                assert (status, answer["code"]) == (500, 500)
+                assert (await asyncio.wait_for(waiting, 60)).assets  # woken, and confirmed
+                assert await post(url, market_body(task.id)) == (200, ACK)  # handled again
+            return receiver
+
+    with caplog.at_level("ERROR", logger="kiekit.webhooks"):
+        receiver = asyncio.run(scenario())
+    assert len(heard) == 2
+    assert receiver.repeated == 0
+    assert "on_callback raised for task" in caplog.text
+
+
+def test_an_on_status_that_raises_is_logged_and_the_next_delivery_tells_it_again(
+    mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    mock = mock_server_factory(polls_to_complete=10_000)
+    told: list[TaskStatus] = []
+
+    def on_status(status: TaskStatus) -> None:
+        told.append(status)
+        if len(told) == 1:
+            raise RuntimeError("the database is down")
+
+    async def scenario() -> WebhookReceiver:
+        async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            receiver = WebhookReceiver(client=kie, on_status=on_status)
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await _until(lambda: "on_status raised for task" in caplog.text)
+                assert await post(url, market_body(task.id)) == (200, ACK)  # not a repeat
+                await _until(lambda: len(told) == 2)
+            return receiver
+
+    with caplog.at_level("ERROR", logger="kiekit.webhooks"):
+        receiver = asyncio.run(scenario())
+    assert (receiver.accepted, receiver.repeated) == (2, 0)

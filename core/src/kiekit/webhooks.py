@@ -254,7 +254,7 @@ class WebhookReceiver:
         from aiohttp import web
 
         try:
-            callback = self.accept(
+            callback = self._accept(
                 await request.read(),
                 request.headers.get(TIMESTAMP_HEADER),
                 request.headers.get(SIGNATURE_HEADER),
@@ -265,12 +265,43 @@ class WebhookReceiver:
         except CallbackError as exc:
             self.refused += 1
             return web.json_response({"code": 400, "msg": exc.message}, status=400)
-        if callback is not None:
-            self._start(self._process(callback))
+        if callback is None:
+            return web.json_response(ACK)
+        self._start(self._process(callback))  # waits are woken whatever the hook does
+        try:
+            self._tell(callback)
+        except Exception:  # logged by _tell; a 500 asks KIE for the delivery again
+            return web.json_response({"code": 500, "msg": "on_callback failed"}, status=500)
         return web.json_response(ACK)
 
     def accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
-        """Parse and verify one delivery; None when it repeats one already accepted."""
+        """Parse and verify one delivery, and tell ``on_callback``; None when it repeats one
+        already accepted. A delivery whose ``on_callback`` raises is not counted as seen (the
+        error is raised here): KIE's next delivery of it is handled afresh."""
+        callback = self._accept(body, timestamp, signature)
+        if callback is not None:
+            self._tell(callback)
+        return callback
+
+    def _tell(self, callback: Callback) -> None:
+        if self._on_callback is None:
+            return
+        try:
+            self._on_callback(callback)  # the body's claim: log it, but trust on_status
+        except Exception:
+            self._forget(callback)
+            log.exception(
+                "on_callback raised for task %s: the delivery is not counted as seen, so KIE's "
+                "next delivery of it is handled again",
+                callback.task_id,
+            )
+            raise
+
+    def _forget(self, callback: Callback) -> None:
+        """A delivery that was not handled to its end is no repeat: the next one is handled."""
+        self._seen.pop((callback.task_id, callback.stage, callback.code), None)
+
+    def _accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
         callback = parse_callback(body)
         if self._key is not None:
             verify_signature(
@@ -293,8 +324,6 @@ class WebhookReceiver:
         if len(self._called) > _SEEN:
             self._called.popitem(last=False)
         self.accepted += 1
-        if self._on_callback is not None:
-            self._on_callback(callback)  # the body's claim: log it, but trust on_status
         return callback
 
     async def _process(self, callback: Callback) -> None:
@@ -309,11 +338,20 @@ class WebhookReceiver:
 
         status = await self._confirm(self._client, Task(callback.task_id, model))
         if status is None:  # not confirmed: KIE's next delivery of it is handled afresh
-            self._seen.pop((callback.task_id, callback.stage, callback.code), None)
+            self._forget(callback)
             return
-        outcome = self._on_status(status)
-        if outcome is not None:
-            await outcome
+        try:
+            outcome = self._on_status(status)
+            if outcome is not None:
+                await outcome
+        except Exception:  # the application's own failure: said here, not lost in a task
+            self._forget(callback)
+            log.exception(
+                "on_status raised for task %s (%s): KIE's next delivery of its callback is "
+                "handled again",
+                status.task_id,
+                status.state.value,
+            )
 
     async def _confirm(self, client: AsyncClient, task: Task) -> TaskStatus | None:
         """The task's status from KIE, tried again after each of ``confirm_delays`` while the
