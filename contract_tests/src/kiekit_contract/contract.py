@@ -654,14 +654,14 @@ def _misleading_annotations(cls: type[Input]) -> list[str]:
         hints = typing.get_type_hints(cls)
     except Exception:  # a name only imported for type checking: read the annotation's text
         hints = {a.name: a.type for a in attrs.fields(cls)}
+    defaults = {a.name: a.default for a in attrs.fields(cls)}
     found = []
     for name, spec in input_specs(cls).items():
-        attribute = attrs.fields_dict(cls)[name]
         hint = hints.get(name)
         if hint is None or hint is Any:
             continue
         takes_none = _admits_none(hint)
-        if not spec.required and attribute.default is None and not takes_none:
+        if not spec.required and defaults[name] is None and not takes_none:
             found.append(
                 f"{cls.__name__}.{name} is annotated {_shown(hint)} but its spec is optional "
                 f"(None when left out): pass required=True to its field maker, or annotate "
@@ -693,10 +693,10 @@ def _ignored_fields(
     provider: Provider, model: Model, params: Input, built: Request, callback: str | None
 ) -> list[str]:
     """The optional fields ``params`` sets that ``build_request`` leaves out: the request is
-    the same with the field unset (its default). The wire name and form are the provider's to choose
-    (renamed, lifted to the top level, converted), so only the difference is asked for. Not
-    asked of a value the request holds anyway (a provider that fills KIE's default in, and
-    the input sets that default) nor of a flag set to False (KIE's default for a flag)."""
+    the same with the field unset (its default). The wire name and form are the provider's
+    to choose (renamed, lifted to the top level, converted), so only the difference is asked
+    for. Not asked of a value the request holds anyway (a provider that fills KIE's default
+    in, and the input sets that default) nor of a flag set to False (KIE's default)."""
     ignored = []
     defaults = {a.name: a.default for a in attrs.fields(type(params))}
     for name, spec in input_specs(type(params)).items():
