@@ -13,9 +13,11 @@ import json
 import pytest
 
 FAKES = '''
+import dataclasses
 import json
 
 import attrs
+import pytest
 from attrs import frozen
 from hypothesis import Phase, settings
 from kiekit import ValidationError
@@ -28,6 +30,7 @@ from kiekit.fields import Input, choice
 from kiekit.models import Request
 
 from kiekit_contract import ChatProviderContract
+from kiekit_contract.plugin import SESSION_MOCK_CONFIG
 
 settings.register_profile(
     "kiekit-meta", derandomize=True, database=None, phases=(Phase.explicit, Phase.generate)
@@ -326,6 +329,25 @@ class TestNoTools(TestGood):
     refused_options = []
 
 
+@pytest.fixture(scope="session")
+def kie_mock_session_config():
+    # a chat plugin's own model, which the mock learns as it learns market models
+    taught = {"acme-chat-1": "completions"}
+    return dataclasses.replace(SESSION_MOCK_CONFIG, extra_chat_models=taught)
+
+
+class Taught(Good):
+    """A model the mock does not know, taught through extra_chat_models."""
+
+    models = (ChatModel("acme-chat-1", Options),)
+
+
+class TestTaught(TestGood):
+    provider = Taught()
+    documented_replies = [("acme-chat-1", COMPLETION)]
+    documented_streams = [("acme-chat-1", STREAM)]
+
+
 class TestNothingDocumented(TestGood):
     documented_replies = []
     documented_streams = []
@@ -367,6 +389,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestToolBlind": TOOLS,
     "TestStreamDropsToolCalls": TOOLS,
     "TestNoTools": set(),
+    "TestTaught": set(),
     "TestNothingDocumented": {
         "test_documented_answers_read",
         "test_fuzzed_events_raise_only_protocol_error",
