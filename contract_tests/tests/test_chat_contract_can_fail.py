@@ -13,20 +13,24 @@ import json
 import pytest
 
 FAKES = '''
+import dataclasses
 import json
 
 import attrs
+import pytest
 from attrs import frozen
 from hypothesis import Phase, settings
 from kiekit import ValidationError
 from kiekit.chat import (
-    ChatDelta, ChatFailure, ChatModel, ChatProvider, ChatReply, Usage, json_object, json_objects
+    ChatDelta, ChatFailure, ChatModel, ChatProvider, ChatReply, ToolCall, ToolCallDelta, Usage,
+    json_object, json_objects,
 )
 from kiekit.errors import ProtocolError
 from kiekit.fields import Input, choice
 from kiekit.models import Request
 
 from kiekit_contract import ChatProviderContract
+from kiekit_contract.plugin import SESSION_MOCK_CONFIG
 
 settings.register_profile(
     "kiekit-meta", derandomize=True, database=None, phases=(Phase.explicit, Phase.generate)
@@ -112,7 +116,36 @@ class Good(ChatProvider):
             model=text_of(data, "model") or model_id,
             usage=usage_of(data),
             credits=credits_of(data),
+            tool_calls=self.tool_calls(message),
         )
+
+    def tool_calls(self, message):
+        calls = message.get("tool_calls") or []
+        if not isinstance(calls, list):
+            raise ProtocolError("bad tool_calls", payload=calls)
+        found = []
+        for call in map(obj, calls):
+            function = obj(call.get("function"))
+            parts = [call.get("id"), function.get("name"), function.get("arguments")]
+            if not all(isinstance(p, str) for p in parts):
+                raise ProtocolError("bad tool call", payload=call)
+            found.append(ToolCall.of(*parts, where="tool_calls"))
+        return tuple(found)
+
+    def tool_pieces(self, delta):
+        pieces = delta.get("tool_calls") or []
+        if not isinstance(pieces, list):
+            raise ProtocolError("bad tool_calls", payload=pieces)
+        found = []
+        for piece in map(obj, pieces):
+            function = obj(piece.get("function") or {})
+            index, arguments = piece.get("index"), function.get("arguments") or ""
+            if type(index) is not int or not isinstance(arguments, str):
+                raise ProtocolError("bad tool call piece", payload=piece)
+            found.append(
+                ToolCallDelta(index, piece.get("id"), function.get("name"), arguments)
+            )
+        return tuple(found)
 
     def read_json(self, event):
         try:
@@ -129,7 +162,10 @@ class Good(ChatProvider):
         choice = first_choice(data)
         delta = obj(choice.get("delta") or {}) if choice else {}
         return ChatDelta(
-            text=text_of(delta, "content"), usage=usage_of(data), credits=credits_of(data)
+            text=text_of(delta, "content"),
+            usage=usage_of(data),
+            credits=credits_of(data),
+            tool_calls=self.tool_pieces(delta),
         )
 
 
@@ -183,8 +219,14 @@ class IgnoresErrorEvents(Good):
 
 class CrashesOnOddAnswer(Good):
     def parse_reply(self, model_id, payload):
-        text = payload["choices"][0]["message"]["content"]
-        return ChatReply(text, model_id, usage=usage_of(payload), credits=credits_of(payload))
+        message = payload["choices"][0]["message"]
+        return ChatReply(
+            message["content"] or "",
+            model_id,
+            usage=usage_of(payload),
+            credits=credits_of(payload),
+            tool_calls=self.tool_calls(message),
+        )
 
 
 class CrashesOnOddEvent(Good):
@@ -215,6 +257,34 @@ class UncheckedOptions(Good):
     models = (ChatModel("gpt-5-2", Unchecked),)
 
 
+class ToolBlind(Good):
+    """Leaves the caller's tools out of the request: the model answers in text instead of
+    calling the function, and the app's agent loop never sees the call."""
+
+    def build_request(self, call, *, stream):
+        request = super().build_request(call, stream=stream)
+        body = {k: v for k, v in request.body.items() if k != "tools"}
+        return attrs.evolve(request, body=body)
+
+
+class StreamDropsToolCalls(Good):
+    """Reads tool calls from a whole answer but not from the stream's pieces."""
+
+    def tool_pieces(self, delta):
+        return ()
+
+
+@frozen
+class Plain(Input):
+    reasoning_effort: str | None = choice("low", "medium", "high")
+
+
+class NoTools(Good):
+    """A model that takes no tools, and says so (supports_tools = False)."""
+
+    models = (ChatModel("gpt-5-2", Plain),)
+
+
 class TestNeverEnds(TestGood):
     provider = NeverEnds()
 
@@ -242,6 +312,40 @@ class TestLenientOptions(TestGood):
 class TestUncheckedOptions(TestGood):
     provider = UncheckedOptions()
     refused_options = []
+    supports_tools = False  # its options have no tools
+
+
+class TestToolBlind(TestGood):
+    provider = ToolBlind()
+
+
+class TestStreamDropsToolCalls(TestGood):
+    provider = StreamDropsToolCalls()
+
+
+class TestNoTools(TestGood):
+    provider = NoTools()
+    supports_tools = False
+    refused_options = []
+
+
+@pytest.fixture(scope="session")
+def kie_mock_session_config():
+    # a chat plugin's own model, which the mock learns as it learns market models
+    taught = {"acme-chat-1": "completions"}
+    return dataclasses.replace(SESSION_MOCK_CONFIG, extra_chat_models=taught)
+
+
+class Taught(Good):
+    """A model the mock does not know, taught through extra_chat_models."""
+
+    models = (ChatModel("acme-chat-1", Options),)
+
+
+class TestTaught(TestGood):
+    provider = Taught()
+    documented_replies = [("acme-chat-1", COMPLETION)]
+    documented_streams = [("acme-chat-1", STREAM)]
 
 
 class TestNothingDocumented(TestGood):
@@ -252,11 +356,13 @@ class TestNothingDocumented(TestGood):
 BOTH = ("[Client]", "[AsyncClient]")
 AGREE = {f"test_reply_and_stream_agree{c}" for c in BOTH}
 FAILURE = {f"test_failure_raises_api_error{c}" for c in BOTH}
+TOOLS = {f"test_tool_calls_reach_the_reply_and_the_stream{c}" for c in BOTH}
 CONTRACT_TESTS = {
     "test_models_are_declared",
     "test_entry_points_declare_the_models",
     *AGREE,
     *FAILURE,
+    *TOOLS,
     "test_bad_options_are_refused_before_any_request",
     "test_bad_messages_are_refused_before_any_request",
     "test_refused_option_sets_name_the_field",
@@ -270,7 +376,7 @@ CONTRACT_TESTS = {
 # class -> the contract tests its bug must fail (every other one passes)
 EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestGood": set(),
-    "TestNeverEnds": AGREE | {"test_documented_answers_read"},
+    "TestNeverEnds": AGREE | TOOLS | {"test_documented_answers_read"},
     "TestLosesFirstWord": AGREE,
     "TestIgnoresErrorEvents": FAILURE,
     "TestCrashesOnOddAnswer": {"test_fuzzed_answers_raise_only_protocol_error"},
@@ -280,11 +386,17 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
         "test_models_are_declared",
         "test_bad_options_are_refused_before_any_request",
     },
+    "TestToolBlind": TOOLS,
+    "TestStreamDropsToolCalls": TOOLS,
+    "TestNoTools": set(),
+    "TestTaught": set(),
     "TestNothingDocumented": {
         "test_documented_answers_read",
         "test_fuzzed_events_raise_only_protocol_error",
     },
 }
+
+NO_TOOLS = {"TestNoTools", "TestUncheckedOptions"}  # supports_tools = False: skipped
 
 RECORDER = """
 import json
@@ -323,6 +435,7 @@ def test_each_chat_bug_fails_exactly_the_tests_that_should_catch_it(
             extra = sorted(failed - EXPECTED_FAILURES[cls])
             wrong.append(f"{cls}: did not fail {missed}; failed unexpectedly {extra}")
         skipped = {test for test, outcome in tests.items() if outcome == "skipped"}
-        if skipped != {"test_entry_points_declare_the_models"}:
+        skips = {"test_entry_points_declare_the_models"} | (TOOLS if cls in NO_TOOLS else set())
+        if skipped != skips:
             wrong.append(f"{cls}: skipped {sorted(skipped)}")
     assert not wrong, "\n".join(wrong)

@@ -48,6 +48,13 @@ class Wide(Input):
     safety_tolerance: int | None = integer(0, 10)
 
 
+@frozen
+class LooksRequired(Input):
+    prompt: str = text()
+    aspect_ratio: str = choice("16:9", "1:1", "9:16")  # optional all the same: None if left out
+    safety_tolerance: int | None = integer(0, 6)
+
+
 class Good(SuccessFlagProvider):
     name = "fake-flux"
     models = (Model("flux-kontext-pro", Edit, MediaKind.IMAGE),)
@@ -93,6 +100,12 @@ class WiderThanKie(Good):
     models = (Model("flux-kontext-pro", Wide, MediaKind.IMAGE),)
 
 
+class OptionalAnnotatedRequired(Good):
+    """Writes a choice() field `str`, as if that made it required: mypy stays silent."""
+
+    models = (Model("flux-kontext-pro", LooksRequired, MediaKind.IMAGE),)
+
+
 class LenientInput(Good):
     """Silently drops an invalid field instead of refusing the input."""
 
@@ -105,6 +118,22 @@ class LenientInput(Good):
         except ValidationError as exc:
             merged.pop(exc.field, None)
             return super().make_input(model_id, merged)
+
+
+class IgnoresCallback(Good):
+    """Builds every request without the caller's callback URL: their webhook never hears."""
+
+    def build_request(self, model_id, params, *, callback_url=None):
+        return super().build_request(model_id, params)
+
+
+class DropsAspectRatio(Good):
+    """Leaves the aspect ratio out of the body: KIE makes its default framing, paid for."""
+
+    def body(self, model_id, params):
+        body = super().body(model_id, params)
+        body.pop("aspectRatio", None)
+        return body
 
 
 class LosesFailCode(Good):
@@ -200,6 +229,14 @@ class AlwaysImage(AnyMarket):
         return attrs.evolve(results, assets=images)
 
 
+class FirstFileOnly(AnyMarket):
+    """Keeps the first of a task's files: the user pays for six images and gets one."""
+
+    def extract_results(self, task_id, data):
+        results = super().extract_results(task_id, data)
+        return attrs.evolve(results, assets=results.assets[:1])
+
+
 class LenientOpenInput(AnyMarket):
     """Drops a value that is not JSON instead of refusing the input."""
 
@@ -226,12 +263,13 @@ MARKET_RECORD = {
     "completeTime": None,
     "createTime": 1776323915587,
 }
+RESULT_1, RESULT_2 = "https://e.example/r1.jpg", "https://e.example/r2.jpg"
 MARKET_DOCUMENTED = (
     (MARKET_RECORD, State.QUEUED),
     (MARKET_RECORD | {"state": "generating"}, State.RUNNING),
     (
         MARKET_RECORD
-        | {"state": "success", "resultJson": json.dumps({"resultUrls": ["https://e.example/r.jpg"]})},
+        | {"state": "success", "resultJson": json.dumps({"resultUrls": [RESULT_1, RESULT_2]})},
         State.SUCCEEDED,
     ),
     (MARKET_RECORD | {"state": "fail", "failCode": "422", "failMsg": "flagged"}, State.FAILED),
@@ -272,8 +310,20 @@ class TestWiderThanKie(Contract):
     max_examples = 30
 
 
+class TestOptionalAnnotatedRequired(Contract):
+    provider = OptionalAnnotatedRequired()
+
+
 class TestLenientInput(Contract):
     provider = LenientInput()
+
+
+class TestIgnoresCallback(Contract):
+    provider = IgnoresCallback()
+
+
+class TestDropsAspectRatio(Contract):
+    provider = DropsAspectRatio()
 
 
 class TestLosesFailCode(Contract):
@@ -323,6 +373,10 @@ class TestAlwaysImage(PatternContract):
     provider = AlwaysImage()
 
 
+class TestFirstFileOnly(PatternContract):
+    provider = FirstFileOnly()
+
+
 class TestLenientOpenInput(PatternContract):
     provider = LenientOpenInput()
 
@@ -363,7 +417,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestCreateFailedIsPending": {"test_documented_statuses_map_to_their_states"},
     "TestWrongWireName": {"test_valid_inputs_are_accepted_by_the_mock"} | LIFECYCLE | FAILURE,
     "TestWiderThanKie": {"test_valid_inputs_are_accepted_by_the_mock"},
+    "TestOptionalAnnotatedRequired": {"test_models_are_declared"},
     "TestLenientInput": {"test_invalid_field_is_rejected_before_any_request"},
+    "TestIgnoresCallback": {"test_valid_inputs_are_accepted_by_the_mock"},
+    "TestDropsAspectRatio": {"test_valid_inputs_are_accepted_by_the_mock"},
     "TestLosesFailCode": FAILURE,
     "TestNoResultFiles": LIFECYCLE | {"test_documented_statuses_map_to_their_states"},
     "TestCrashesOnOddPayload": {
@@ -379,6 +436,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestFlatBody": {"test_valid_inputs_are_accepted_by_the_mock"} | LIFECYCLE | FAILURE,
     "TestCamelCaseInput": {"test_valid_inputs_are_accepted_by_the_mock"},
     "TestAlwaysImage": LIFECYCLE,
+    "TestFirstFileOnly": LIFECYCLE | {"test_documented_statuses_map_to_their_states"},
     "TestLenientOpenInput": {"test_invalid_field_is_rejected_before_any_request"},
     "TestPatternUntested": {
         "test_models_are_declared",

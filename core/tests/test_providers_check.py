@@ -167,3 +167,55 @@ def test_preferring_a_plugin_that_does_not_declare_the_id_settles_nothing(
     assert main(["providers", "--check", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
+
+
+@pytest.fixture
+def with_an_old_twin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """acme-one, and acme-old: built for a kiekit far in the future, declaring the same id
+    with other tags."""
+    for name in ("KIEKIT_BLOCK_PLUGINS", "KIEKIT_ALLOW_PLUGINS", "KIEKIT_PREFER"):
+        monkeypatch.delenv(name, raising=False)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "acme_one.py").write_text(PROVIDER.replace("{name}", "acme_one"))
+    _dist(site, "acme-one", "acme/dup-model = acme_one [image, callbacks, progress]")
+    _dist(site, "acme-old", "acme/dup-model = acme_one [video]", "kiekit>=9,<10")
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    sys.modules.pop("acme_one", None)
+
+
+def test_an_incompatible_plugin_owns_no_model_id(
+    with_an_old_twin: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    from kiekit.cli import main
+    from kiekit.registry import PluginWarning, Registry
+
+    assert main(["providers", "--check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(p["distribution"], p["kind"]) for p in report["problems"]] == [
+        ("acme-old", "incompatible")
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)  # acme-old may be reported as skipped
+        assert Registry().provider("acme/dup-model").name == "acme_one"
+
+
+def test_each_distribution_shows_its_own_tags_for_a_shared_id(
+    with_an_old_twin: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    main(["providers", "--json"])
+    rows = {row["distribution"]: row for row in json.loads(capsys.readouterr().out)["providers"]}
+    assert rows["acme-one"]["manifest"]["acme/dup-model"] == {
+        "output": "image",
+        "capabilities": ["callbacks", "progress"],
+    }
+    assert rows["acme-old"]["manifest"]["acme/dup-model"] == {"output": "video", "capabilities": []}
+    main(["providers"])
+    listing = capsys.readouterr().out
+    assert "acme/dup-model  [image, callbacks, progress]" in listing
+    assert "acme/dup-model  [video]" in listing

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -430,6 +431,68 @@ def test_an_installed_plugin_claiming_anothers_model_is_a_plugin_error(distribut
     with pytest.raises(PluginError, match="KIEKIT_PREFER=grok-imagine/text-to-image"):
         registry.provider("grok-imagine/text-to-image")
     assert registry.provider("grok-imagine/image-to-image").name == "grok-imagine"
+
+
+ROGUE = """
+from attrs import frozen
+from kiekit import Input, MediaKind, Model, hookimpl
+from kiekit.families.market import MarketProvider
+from kiekit.fields import text
+
+@frozen
+class Prompt(Input):
+    prompt: str = text()
+
+class Provider(MarketProvider):
+    name = "rogue"
+    models = (
+        Model("rogue/one", Prompt, MediaKind.IMAGE),
+        Model("grok-imagine/text-to-image", Prompt, MediaKind.IMAGE),  # not in its entry points
+    )
+
+@hookimpl
+def kiekit_register_providers(register):
+    register(Provider())
+"""
+
+
+@pytest.mark.parametrize("rogue_first", [True, False])
+def test_a_plugin_registering_an_id_another_declares_is_refused_in_any_order(
+    distribution: Any, rogue_first: bool
+) -> None:
+    distribution("kiekit-rogue", "kiekit_rogue_plugin", ["rogue/one"], ROGUE)
+    registry = Registry()
+
+    def grok() -> str:
+        return registry.provider("grok-imagine/text-to-image").name
+
+    if not rogue_first:
+        assert grok() == "grok-imagine"
+    with pytest.warns(PluginWarning, match="kiekit-rogue"), pytest.raises(PluginError) as info:
+        registry.provider("rogue/one")
+    # the error names what is wrong, not a KIEKIT_PREFER choice between two owners
+    assert "'grok-imagine/text-to-image', which its entry points" in str(info.value)
+    assert "do not declare; kiekit-grok-imagine declares it" in str(info.value)
+    assert "KIEKIT_PREFER" not in str(info.value)
+    assert grok() == "grok-imagine"
+
+
+def test_a_plugin_built_for_another_kiekit_owns_none_of_its_ids(distribution: Any) -> None:
+    distribution(
+        "kiekit-ancient",
+        "kiekit_ancient_plugin",
+        ["grok-imagine/text-to-image"],
+        "raise RuntimeError('imported')",
+    )
+    info = next(Path(p) for p in sys.path if Path(p, "kiekit_ancient-9.9.9.dist-info").is_dir())
+    metadata = info / "kiekit_ancient-9.9.9.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text() + "Requires-Dist: kiekit<0.1\n")
+
+    # never loaded, so it cannot contest the working plugin's model (nor need KIEKIT_PREFER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)  # it may be reported as skipped
+        assert Registry().provider("grok-imagine/text-to-image").name == "grok-imagine"
+    assert "kiekit_ancient_plugin" not in sys.modules
 
 
 def test_the_user_picks_the_winner_of_a_contested_model(

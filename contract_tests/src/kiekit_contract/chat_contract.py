@@ -59,12 +59,25 @@ from kiekit_contract.clients import TEST_API_KEY, async_client_for, client_for
 from kiekit_contract.strategies import FAIL_MARKER, invalid_values, json_values, like
 from kiekit_contract.strategies import one_field_changed as one_changed
 
-__all__ = ["CHAT_CAPABILITIES", "ChatProviderContract"]
+__all__ = ["CHAT_CAPABILITIES", "WEATHER_TOOL", "ChatProviderContract"]
 
 CLIENTS = ("Client", "AsyncClient")
 CHAT_CAPABILITIES = frozenset({"chat", "streaming"})  # a chat model's manifest tags
 CREDIT = Request("GET", "/api/v1/chat/credit")  # the account balance (kie-api.md §4)
 PROMPT = "Say hello to the kiekit contract"
+# The mock answers a request that carries tools, and this marker in its last user message,
+# with a call of its first function tool (mockserver/README.md, Chat).
+TOOL_MARKER = "[mock:tool]"
+TOOL_PROMPT = f"What is the weather in Oslo? {TOOL_MARKER}"
+# One function tool in OpenAI's chat completions shape, the default ``example_tools``.
+WEATHER_TOOL: Mapping[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
 ENVELOPE_401 = {"code": 401, "msg": "You do not have access permissions", "data": None}
 
 
@@ -96,6 +109,13 @@ class ChatProviderContract:
         ``{model id: options}`` sent with the end-to-end calls (default: none).
     ``supports_failure``
         False if the mock cannot fail this provider's calls (``[mock:fail]`` in a message).
+    ``supports_tools``
+        False if the provider's models take no ``tools`` option: skips the tool-call tests.
+    ``example_tools``
+        The ``tools`` option sent in the tool-call tests, in the provider's wire shape; the
+        first must be a function tool (default: ``WEATHER_TOOL``, OpenAI's chat completions
+        shape; Anthropic's is ``{name, input_schema}``, the Responses API's ``{type:
+        "function", name, parameters}``).
     ``mock_emulates``
         False if the mock does not emulate this API yet: the tests that need it are skipped.
     ``check_entry_points``
@@ -111,6 +131,8 @@ class ChatProviderContract:
     refused_options: ClassVar[Sequence[tuple[Mapping[str, Any], str]]] = ()
     example_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     supports_failure: ClassVar[bool] = True
+    supports_tools: ClassVar[bool] = True
+    example_tools: ClassVar[Sequence[Mapping[str, Any]]] = (WEATHER_TOOL,)
     mock_emulates: ClassVar[bool] = True
     check_entry_points: ClassVar[bool] = True
     max_examples: ClassVar[int] = 60
@@ -298,6 +320,41 @@ class ChatProviderContract:
             asyncio.run(run())
         assert all(isinstance(e, ApiError) and e.code >= 400 for e in errors), errors
 
+    @pytest.mark.parametrize("client", CLIENTS)
+    def test_tool_calls_reach_the_reply_and_the_stream(
+        self, client: str, kie_mock_session: MockServer
+    ) -> None:
+        """Asked with ``tools``, a model the mock makes call one (``[mock:tool]``): the whole
+        reply carries the call, the stream carries it in pieces, and the stream's ``reply``
+        holds the same call assembled. A provider that drops the tools from the request, or
+        the calls from the answer, leaves an agent loop waiting for a call that never comes."""
+        self._needs_mock()
+        if not self.supports_tools:
+            pytest.skip("the provider's models take no tools (supports_tools = False)")
+        name = _tool_name(self.example_tools[0]) if self.example_tools else None
+        assert name, f"example_tools must start with a function tool: {self.example_tools!r}"
+        for model in self.contract_models():
+            assert "tools" in attrs.fields_dict(model.options), (
+                f"{model.id} takes no tools option: set supports_tools = False"
+            )
+            options = {**self._options(model), "tools": list(self.example_tools)}
+            reply, deltas, streamed, _, _ = self._ask(
+                client, kie_mock_session.base_url, model.id, TOOL_PROMPT, options
+            )
+            calls = [call.name for call in reply.tool_calls]
+            assert calls == [name], (
+                f"{model.id}: the mock called {name!r}, the reply holds the calls {calls} "
+                f"(text {reply.text!r})"
+            )
+            assert any(delta.tool_calls for delta in deltas), (
+                f"{model.id}: the stream carried no piece of the tool call"
+            )
+            assert streamed is not None
+            assert streamed.tool_calls == reply.tool_calls, (
+                f"{model.id}: the stream assembled {streamed.tool_calls}, the whole reply "
+                f"has {reply.tool_calls}"
+            )
+
     # -- refused before any request ---------------------------------------------------------
 
     def test_bad_options_are_refused_before_any_request(self) -> None:
@@ -476,6 +533,14 @@ class ChatProviderContract:
             assert read is None or isinstance(read, (ChatDelta, ChatFailure)), read
 
         only_protocol_errors()
+
+
+def _tool_name(tool: Mapping[str, Any]) -> str | None:
+    """The name of a function tool in any of KIE's chat shapes (nested under ``function`` in
+    chat completions, at the top in Anthropic's and the Responses API's)."""
+    nested = tool.get("function")
+    found = nested.get("name") if isinstance(nested, Mapping) else tool.get("name")
+    return found if isinstance(found, str) else None
 
 
 def _bad_json(kind: str) -> st.SearchStrategy[Any]:

@@ -31,6 +31,7 @@ import asyncio
 import copy
 import json
 import re
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -48,6 +49,7 @@ from kiekit import (
     ProtocolError,
     Provider,
     Registry,
+    Request,
     Results,
     State,
     Task,
@@ -219,6 +221,8 @@ class ProviderContract:
             assert isinstance(model.input, type), model
             assert issubclass(model.input, Input), model
             input_specs(model.input)  # TypeError names a field declared without a spec
+            misleading = _misleading_annotations(model.input)
+            assert not misleading, "\n".join(misleading)
         unknown = sorted(set(self.pattern_models) - {i for i in ids if "*" in i})
         assert not unknown, f"pattern_models names patterns the provider lacks: {unknown}"
         for pattern, concrete in self.pattern_models.items():
@@ -320,13 +324,28 @@ class ProviderContract:
                 task = kie.submit(model.id, params, callback_url=callback)
                 assert task.id
                 assert task.model == model.id
-                made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
+                made = kie_mock_session.task(task.id)
                 assert made.model == model.id, f"the mock created a {made.model} task"
+                if callback is not None:
+                    assert made.callback_url == callback, (
+                        f"callback_url={callback!r} did not reach KIE: the task has "
+                        f"{made.callback_url!r}, the body was {made.request_body!r}"
+                    )
                 if isinstance(params, OpenInput):
                     assert _sent_as_given(made.request_body, params.values), (
                         f"the free-form input {params.values!r} did not reach KIE as given: "
                         f"the body was {made.request_body!r}"
                     )
+                    return
+                assert made.request_body == json.loads(json.dumps(built.body)), (
+                    f"the mock received {made.request_body!r}, not the body build_request "
+                    f"built: {built.body!r}"
+                )
+                ignored = _ignored_fields(provider, model, params, built, callback)
+                assert not ignored, (
+                    f"fields set in the input change nothing in the request: {ignored}; "
+                    f"build_request must send them (under their wire name): {built}"
+                )
 
             creates_a_task()
 
@@ -408,11 +427,30 @@ class ProviderContract:
                     kind = MediaKind.of_media_type(item.media_type)
                     assert item.kind is kind, f"{item} is not {kind}, as its media type says"
                 assert item.url.startswith(kie_mock_session.base_url), item.url
+            self._check_every_file_extracted(kie_mock_session, seen[-1], results)
             assert len(paths) == len(results.assets)
             for path, item in zip(paths, results.assets, strict=True):
                 assert path.parent == out
                 assert path.is_file()
                 _check_bytes(path.read_bytes(), item)
+
+    def _check_every_file_extracted(
+        self, mock: MockServer, final: TaskStatus, results: Results
+    ) -> None:
+        """The results are all the files the task made, not some of them: each file the mock
+        made that the final status shows is an asset, and so is every URL beside an asset in
+        the status (``_dropped_files``). Files the status does not show (a family whose mock
+        names its files itself) are not asked for."""
+        shown = {_without_query(url) for _, url in _url_slots(final.raw)}
+        taken = {_without_query(item.url) for item in results.assets}
+        made = mock.task(results.task_id).result_urls()
+        lost = [url for url in made if _without_query(url) in shown - taken]
+        assert not lost, (
+            f"the task made {len(made)} files and its status shows them, but extract_results "
+            f"left out {lost}"
+        )
+        dropped = _dropped_files(final.raw, results.assets)
+        assert not dropped, f"extract_results left out {dropped}, beside files it took"
 
     @pytest.mark.parametrize("client", CLIENTS)
     def test_failed_task_raises_task_failed_error(
@@ -511,6 +549,8 @@ class ProviderContract:
                 kinds = {m.output for m in self.provider.models}
                 if not results.assets and kinds != {MediaKind.TEXT}:
                     wrong.append(f"succeeded, but no result files extracted: {payload}")
+                elif dropped := _dropped_files(payload, results.assets):
+                    wrong.append(f"succeeded, but files left out: {dropped} of {payload}")
         assert not wrong, "\n".join(wrong)
 
     def test_undocumented_values_never_change_the_state(self) -> None:
@@ -602,6 +642,138 @@ def _sent_as_given(body: Any, values: Mapping[str, Any]) -> bool:
     if all(k in body and _canonical(body[k]) == _canonical(v) for k, v in values.items()):
         return True
     return any(_sent_as_given(item, values) for item in body.values())
+
+
+def _misleading_annotations(cls: type[Input]) -> list[str]:
+    """Fields whose annotation says the opposite of their spec: ``str`` on a field that is
+    optional (``url()``, ``urls()``, ``choice()`` … are optional unless ``required=True``,
+    while ``text()`` is required) or ``| None`` on a required one. mypy cannot tell, as the
+    field makers return Any, so a required URL written ``image_url: str = url()`` would let
+    an input without it reach KIE."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a name only imported for type checking: read the annotation's text
+        hints = {a.name: a.type for a in attrs.fields(cls)}
+    defaults = {a.name: a.default for a in attrs.fields(cls)}
+    found = []
+    for name, spec in input_specs(cls).items():
+        hint = hints.get(name)
+        if hint is None or hint is Any:
+            continue
+        takes_none = _admits_none(hint)
+        if not spec.required and defaults[name] is None and not takes_none:
+            found.append(
+                f"{cls.__name__}.{name} is annotated {_shown(hint)} but its spec is optional "
+                f"(None when left out): pass required=True to its field maker, or annotate "
+                f"it `{_shown(hint)} | None`"
+            )
+        elif spec.required and takes_none:
+            found.append(
+                f"{cls.__name__}.{name} is annotated {_shown(hint)} but its spec is "
+                "required (None is refused): drop `| None`, or pass required=False"
+            )
+    return found
+
+
+def _admits_none(hint: Any) -> bool:
+    if isinstance(hint, str):  # an annotation left as text
+        return bool(re.search(r"\bNone\b|\bOptional\[|\bAny\b", hint))
+    if hint is None or hint is type(None) or hint is Any:
+        return True
+    return any(_admits_none(arg) for arg in typing.get_args(hint))
+
+
+def _shown(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    return hint if isinstance(hint, str) else str(hint).replace("typing.", "")
+
+
+def _ignored_fields(
+    provider: Provider, model: Model, params: Input, built: Request, callback: str | None
+) -> list[str]:
+    """The optional fields ``params`` sets that ``build_request`` leaves out: the request is
+    the same with the field unset (its default). The wire name and form are the provider's
+    to choose (renamed, lifted to the top level, converted), so only the difference is asked
+    for. Not asked of a value the request holds anyway (a provider that fills KIE's default
+    in, and the input sets that default) nor of a flag set to False (KIE's default)."""
+    ignored = []
+    defaults = {a.name: a.default for a in attrs.fields(type(params))}
+    for name, spec in input_specs(type(params)).items():
+        value, default = getattr(params, name), defaults[name]
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = attrs.NOTHING  # made per object: no one value stands for "unset"
+        if spec.required or value is False or value == default or default is attrs.NOTHING:
+            continue
+        try:
+            without = attrs.evolve(params, **{name: default})  # the field left unset
+        except ValidationError:
+            continue  # a rule across fields needs it set: it cannot be left out to compare
+        if provider.build_request(model.id, without, callback_url=callback) != built:
+            continue
+        if _holds(attrs.asdict(built), value):
+            continue
+        ignored.append(f"{name}={value!r}")
+    return ignored
+
+
+def _holds(document: Any, value: Any) -> bool:
+    """Whether ``value`` (or, for a list, each of its items) is somewhere in ``document``,
+    as itself or as its text."""
+    if isinstance(value, (list, tuple)):
+        return all(_holds(document, item) for item in value)
+    if document == value or (isinstance(document, str) and document == str(value)):
+        return True
+    if isinstance(document, Mapping):
+        return any(_holds(item, value) for item in document.values())
+    if isinstance(document, (list, tuple)):
+        return any(_holds(item, value) for item in document)
+    return False
+
+
+def _url_slots(payload: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every http(s) URL in a payload, with its slot: the keys that lead to it, each list
+    position written ``*`` (so the files of one list share a slot). Text holding a JSON
+    document (the market's ``resultJson``) is read as that document."""
+    if isinstance(payload, str):
+        text = payload.strip()
+        if text.startswith(("http://", "https://")):
+            yield path, text
+        elif text.startswith(("{", "[")):
+            try:
+                inner = json.loads(text)
+            except ValueError:
+                return
+            yield from _url_slots(inner, path)
+    elif isinstance(payload, Mapping):
+        for key, value in payload.items():
+            yield from _url_slots(value, (*path, str(key)))
+    elif isinstance(payload, list):
+        for item in payload:
+            yield from _url_slots(item, (*path, "*"))
+
+
+def _dropped_files(payload: Any, assets: Sequence[Asset]) -> list[str]:
+    """URLs in a slot of ``payload`` that holds an extracted asset, which are not extracted
+    themselves: the other files of the list a provider took some files from. A slot no
+    asset comes from (a cover image, a preview, the input's URLs) asks for nothing, so a
+    payload's other URLs raise no false alarm."""
+    taken = {_without_query(item.url) for item in assets}
+    slots: dict[tuple[str, ...], list[str]] = {}
+    for slot, url in _url_slots(payload):
+        slots.setdefault(slot, []).append(url)
+    return [
+        url
+        for urls in slots.values()
+        if taken & {_without_query(u) for u in urls}
+        for url in urls
+        if _without_query(url) not in taken
+    ]
+
+
+def _without_query(url: str) -> str:
+    """A URL without its query: a fresh or signed link to a file names the same file."""
+    return url.strip().partition("?")[0]
 
 
 def _with_fail_marker(params: Input) -> tuple[Input, bool]:

@@ -110,6 +110,11 @@ class Registry:
         All or nothing: if any provider it registers breaks the contract, none is kept, the
         plugin is unregistered again and PluginError says why.
         """
+        self._add(plugin, name=name, declared=None)
+
+    def _add(self, plugin: Any, *, name: str | None, declared: frozenset[str] | None) -> None:
+        """``add``; ``declared``: the model ids an installed distribution's entry points
+        declare (None for a plugin added by the application)."""
         with self._lock:
             if self._manager.is_registered(plugin):
                 return
@@ -127,7 +132,7 @@ class Registry:
             )
             try:
                 caller(register=offered.append)
-                claims = self._check(offered, label)
+                claims = self._check(offered, label, declared)
             except Exception:
                 self._manager.unregister(plugin)
                 raise
@@ -146,7 +151,9 @@ class Registry:
         self._by_pattern.clear()  # a new pattern may now be the more specific one
         self._task_providers.clear()  # and a new exact id the owner of a model served so far
 
-    def _check(self, offered: list[Any], origin: str) -> dict[str, AnyProvider]:
+    def _check(
+        self, offered: list[Any], origin: str, declared: frozenset[str] | None = None
+    ) -> dict[str, AnyProvider]:
         """Model id → provider for what ``origin`` offers and may have, or PluginError."""
         claims: dict[str, AnyProvider] = {}
         for provider in offered:
@@ -158,6 +165,8 @@ class Registry:
             if not provider.models:
                 raise PluginError(f"plugin {origin} registered {provider.name!r} with no models")
             for model in provider.models:
+                if declared is not None and model.id not in declared:
+                    self._refuse_undeclared(model.id, origin)
                 if not self._may_claim(model.id, origin):
                     continue  # contested in the metadata, and the user picked another (or none)
                 owner = claims.get(model.id) or self._providers.get(model.id)
@@ -176,14 +185,37 @@ class Registry:
                 # else: the user preferred another plugin; this claim is simply not taken
         return claims
 
-    def _contested(self) -> dict[str, set[str]]:
-        """Model ids that several admitted distributions declare, from metadata."""
+    def _refuse_undeclared(self, model_id: str, origin: str) -> None:
+        """A plugin may register an id its entry points do not declare only while no other
+        distribution declares it: otherwise it would serve another plugin's model whenever it
+        happens to load first (and be refused when it loads second)."""
+        owners = self._declarers().get(model_id, set()) - {canonical(origin)}
+        if owners:
+            raise PluginError(
+                f"plugin {origin} registers model {model_id!r}, which its entry points "
+                f"(group 'kiekit.providers') do not declare; {', '.join(sorted(owners))} "
+                "declares it. A plugin must declare every model id it registers"
+            )
+
+    def _declarers(self) -> dict[str, set[str]]:
+        """Model id → the admitted distributions that declare it and can load, from metadata.
+        A plugin built for another kiekit is never loaded, so it owns nothing (as a blocked
+        one)."""
         if self._claimants is None:
             claimants: dict[str, set[str]] = {}
+            fits: dict[str, bool] = {}  # one METADATA read per distribution
             for ep in self._points():
-                claimants.setdefault(ep.name, set()).add(canonical(distribution_of(ep)))
+                dist = canonical(distribution_of(ep))
+                if dist not in fits:
+                    fits[dist] = incompatibility(ep.dist) is None
+                if fits[dist]:
+                    claimants.setdefault(ep.name, set()).add(dist)
             self._claimants = claimants
-        return {model: dists for model, dists in self._claimants.items() if len(dists) > 1}
+        return self._claimants
+
+    def _contested(self) -> dict[str, set[str]]:
+        """Model ids that several admitted, compatible distributions declare, from metadata."""
+        return {model: dists for model, dists in self._declarers().items() if len(dists) > 1}
 
     def _may_claim(self, model_id: str, origin: str) -> bool:
         dists = self._contested().get(model_id)
@@ -322,8 +354,11 @@ class Registry:
         if why is not None:  # reported and skipped without importing it
             self._quarantine(dist, why)
             return False
+        declared = frozenset(
+            point.name for point in self._points() if distribution_of(point) == dist
+        )
         try:
-            self.add(ep.load(), name=dist)
+            self._add(ep.load(), name=dist, declared=declared)
         except Exception as exc:  # a broken plugin must not take the host down
             self._quarantine(dist, _describe(exc))
             return False

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import MockConfig, account_id, parse_account, parse_market_model
+from .config import MockConfig, account_id, parse_account, parse_chat_model, parse_market_model
 from .controlwire import ControlError
 from .families import task_families
 from .har import read_scenario
@@ -60,6 +60,15 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         metavar="ID=KIND",
         help="accept a market model the mock does not know, KIND one of image, video, audio, "
         "text (repeatable), e.g. --market-model acme/banana-v1=image",
+    )
+    parser.add_argument(
+        "--chat-model",
+        action="append",
+        default=[],
+        dest="chat_models",
+        metavar="ID=API",
+        help="answer a chat model the mock does not know, API one of completions, messages, "
+        "responses (repeatable), e.g. --chat-model acme-chat-1=completions",
     )
     parser.add_argument(
         "--strict-models",
@@ -231,6 +240,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             seconds_to_complete=args.seconds,
             starting_credits=args.credits,
             extra_market_models=dict(map(parse_market_model, args.market_models)),
+            extra_chat_models=dict(map(parse_chat_model, args.chat_models)),
             strict_models=args.strict_models,
             market_queuing=args.market_queuing,
             documented_limits=args.documented_limits,

@@ -11,9 +11,13 @@ from typing import Literal, TypeVar, get_args
 from .rules import Rule
 
 MarketOutput = Literal["image", "video", "audio", "text"]
+# The chat APIs a chat model can speak (families/chat/): completions on /<model>/v1/chat/
+# completions, messages on /claude/v1/messages, responses on the unified /api/v1/responses.
+ChatWire = Literal["completions", "messages", "responses"]
 CallbackTamper = Literal["signature", "stale"]
 CALLBACK_TAMPERS: tuple[CallbackTamper, ...] = get_args(CallbackTamper)
 MARKET_OUTPUTS: tuple[MarketOutput, ...] = get_args(MarketOutput)
+CHAT_WIRES: tuple[ChatWire, ...] = get_args(ChatWire)
 V = TypeVar("V")
 
 
@@ -109,6 +113,10 @@ class MockConfig:
         accepts them with a minimal input check (an object; a `prompt`, if given, a non-empty
         string of at most 10000 characters) and runs the normal lifecycle. Ids the mock already
         emulates keep their own checks.
+    extra_chat_models: chat model ids the mock does not know, each with the chat API it speaks
+        ("completions", "messages" or "responses"), for chat plugin authors' tests: answered as
+        the mock's own models of that API are (the echo, streams, credits, ``[mock:fail]``,
+        ``[mock:tool]``); a "responses" model on ``/api/v1/responses``.
     strict_models: refuse a market model id the mock neither emulates nor finds in
         extra_market_models with KIE's own 422 "model not supported" (kie-api.md §2.4). Off by
         default: KIE adds market models every week, and a test double must not block one added
@@ -142,6 +150,7 @@ class MockConfig:
     callback_timeout: float = 15.0
     time_scale: float = 1.0
     extra_market_models: Mapping[str, MarketOutput] = field(default_factory=FrozenMapping)
+    extra_chat_models: Mapping[str, ChatWire] = field(default_factory=FrozenMapping)
     strict_models: bool = False
     market_queuing: bool = False
     accounts: Mapping[str, AccountSettings] = field(default_factory=KeyedAccounts)
@@ -189,6 +198,7 @@ class MockConfig:
         hosts = frozenset(host.lower() for host in self.allowed_callback_hosts)
         object.__setattr__(self, "allowed_callback_hosts", hosts)
         object.__setattr__(self, "extra_market_models", _market_models(self.extra_market_models))
+        object.__setattr__(self, "extra_chat_models", _chat_models(self.extra_chat_models))
         object.__setattr__(self, "accounts", _accounts(self.accounts))
         rules = tuple(self.rules)
         if not all(isinstance(rule, Rule) for rule in rules):
@@ -242,6 +252,34 @@ def parse_account(text: str) -> tuple[str, AccountSettings]:
         return key, AccountSettings(credits=float(amount))
     except ValueError:
         raise ValueError(f"--account {account_id(key)}: CREDITS must be a number >= 0") from None
+
+
+def _chat_models(models: object) -> FrozenMapping[ChatWire]:
+    if not isinstance(models, Mapping):
+        raise TypeError("extra_chat_models must be a mapping of model id to chat API")
+    for model_id, wire in models.items():
+        if not isinstance(model_id, str) or not _is_path_segment(model_id):
+            raise ValueError(f"extra_chat_models: {model_id!r} is not a chat model id")
+        if wire not in CHAT_WIRES:
+            raise ValueError(
+                f"extra_chat_models[{model_id!r}] must be one of {', '.join(CHAT_WIRES)}"
+            )
+    return models if isinstance(models, FrozenMapping) else FrozenMapping(models)
+
+
+def _is_path_segment(model_id: str) -> bool:
+    # a completions model is named in the URL path: /<model>/v1/chat/completions
+    return bool(model_id) and model_id == model_id.strip() and "/" not in model_id
+
+
+def parse_chat_model(text: str) -> tuple[str, ChatWire]:
+    """``ID=API`` as the command line gives it (``acme-chat-1=completions``)."""
+    model_id, sep, wire = text.rpartition("=")
+    model_id, wire = model_id.strip(), wire.strip()
+    for known in CHAT_WIRES:
+        if sep and _is_path_segment(model_id) and wire == known:
+            return model_id, known
+    raise ValueError(f"expected MODEL_ID=API with API one of {', '.join(CHAT_WIRES)}: {text!r}")
 
 
 def parse_market_model(text: str) -> tuple[str, MarketOutput]:

@@ -140,6 +140,12 @@ RESPONSE_STREAM = sse(
 )
 
 
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+# The contract's tool-call tests send one function tool in each wire's own shape.
+ANTHROPIC_TOOL = {"name": "get_weather", "description": "The weather", "input_schema": SCHEMA}
+RESPONSES_TOOL = {"type": "function", "name": "get_weather", "parameters": SCHEMA}
+
+
 class TestCompletions(ChatProviderContract):
     provider = CompletionsProvider()
     models = ("gpt-5-2", "gemini-2.5-flash", "claude-opus-4-5")  # one of each family is enough
@@ -158,6 +164,7 @@ class TestMessages(ChatProviderContract):
     refused_options: ClassVar[list[tuple[dict[str, Any], str]]] = [
         ({"tools": [{"description": "no name"}]}, "tools[0].name"),
     ]
+    example_tools = (ANTHROPIC_TOOL,)
 
 
 class TestResponses(ChatProviderContract):
@@ -165,6 +172,7 @@ class TestResponses(ChatProviderContract):
     models = ("gpt-5-5", "grok-4-3", "gpt-5-codex")  # one per endpoint
     documented_replies: ClassVar[list[tuple[str, Any]]] = [("gpt-5-5", RESPONSE)]
     documented_streams: ClassVar[list[tuple[str, bytes]]] = [("grok-4-5", RESPONSE_STREAM)]
+    example_tools = (RESPONSES_TOOL,)
 
 
 # -- requests ---------------------------------------------------------------------------------

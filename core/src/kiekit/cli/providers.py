@@ -40,9 +40,10 @@ def _providers(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore", PluginWarning)  # reported below, not twice
             quarantined = Registry().load_all()
     groups: dict[tuple[str, str, str, str], list[str]] = {}
-    tags: dict[str, tuple[str | None, tuple[str, ...]]] = {}  # the capability manifest
+    # the capability manifest, per distribution: two may declare one id with other tags
+    tags: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]] = {}
     for item in installed(policy):
-        tags[item.model] = (item.output, item.capabilities)
+        tags[item.distribution, item.model] = (item.output, item.capabilities)
         status = "ok"
         if item.blocked:
             status = "blocked (KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS)"
@@ -61,7 +62,10 @@ def _providers(args: argparse.Namespace) -> int:
                 "module": module,
                 "models": models,
                 "manifest": {
-                    model: {"output": tags[model][0], "capabilities": list(tags[model][1])}
+                    model: {
+                        "output": tags[dist, model][0],
+                        "capabilities": list(tags[dist, model][1]),
+                    }
                     for model in models
                 },
                 "status": status,
@@ -83,7 +87,7 @@ def _providers(args: argparse.Namespace) -> int:
         print(f"{dist} {version}  ({module}){note}")
         for model in models:
             pattern = "  (pattern: model ids no other plugin serves)" if "*" in model else ""
-            output, capabilities = tags[model]
+            output, capabilities = tags[dist, model]
             shown = ", ".join([output or "?", *capabilities])
             print(f"  {model}  [{shown}]{pattern}")
     for problem in problems:
@@ -100,8 +104,9 @@ def _problems(
     """What ``--check`` fails on: a plugin that cannot serve (quarantined, incompatible) and a
     model id two distributions declare (only one of them can have it) unless the user settled
     it. Blocked plugins are the user's own choice, not a problem: they are never loaded, so
-    they own nothing; and ``KIEKIT_PREFER`` naming one of the owners settles the id, as the
-    registry does when the model is used."""
+    they own nothing; nor does an incompatible plugin (reported as such, never loaded); and
+    ``KIEKIT_PREFER`` naming one of the owners settles the id, as the registry does when the
+    model is used."""
     from kiekit.discovery import canonical
 
     found: list[dict[str, object]] = []
@@ -114,6 +119,8 @@ def _problems(
                 detail = status.split(": ", 1)[-1]
                 found.append({"distribution": dist, "kind": kind, "models": models,
                               "detail": f"{kind}: {detail}"})  # fmt: skip
+        if status.startswith("incompatible"):
+            continue
         for model in models:
             owners.setdefault(model, []).append(dist)
     for model, dists in owners.items():

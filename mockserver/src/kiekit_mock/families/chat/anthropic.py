@@ -33,7 +33,17 @@ from .conversation import (
     tool_text,
     tools_of,
 )
-from .events import answer, charge, chat_account, cut, drops, new_id, open_stream, send
+from .events import (
+    answer,
+    charge,
+    chat_account,
+    cut,
+    drops,
+    new_id,
+    open_stream,
+    send,
+    taught,
+)
 
 ROUTES = web.RouteTableDef()
 
@@ -89,11 +99,12 @@ def _system(value: object) -> tuple[Turn, ...]:
     return (Turn("system", text_of(value, "system")),)
 
 
-def read(body: dict[str, Any]) -> Conversation:
+def read(body: dict[str, Any], extra: frozenset[str] = frozenset()) -> Conversation:
+    """The call; ``extra``: model ids beyond the API's own (MockConfig.extra_chat_models)."""
     model = body.get("model")
     if model is None or model == "":
         raise invalid("model cannot be empty")
-    if model not in MODELS:
+    if model not in MODELS and model not in extra:
         raise invalid("model not supported")  # KIE's own words (§7)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -144,7 +155,7 @@ def _stop(conv: Conversation) -> str:
 @ROUTES.post("/claude/v1/messages")
 async def messages(request: web.Request) -> web.StreamResponse:
     account = chat_account(request)
-    conv = read(await json_body(request))
+    conv = read(await json_body(request), taught(request, "messages"))
     if conv.fails and not conv.stream:
         raise failure()
     credits = charge(request, account, conv)

@@ -24,6 +24,13 @@ def chat_account(request: web.Request) -> str:
     return account_of(request)
 
 
+def taught(request: web.Request, wire: str) -> frozenset[str]:
+    """The chat model ids ``MockConfig.extra_chat_models`` teaches this API (``wire``): a
+    plugin's model the mock does not know, answered as the API's own models are."""
+    models = runtime(request).config.extra_chat_models
+    return frozenset(model for model, speaks in models.items() if speaks == wire)
+
+
 def charge(request: web.Request, account: str, conversation: Conversation) -> float:
     """Take the answer's price (402 when the balance is too low); a failing call is free."""
     if conversation.fails:

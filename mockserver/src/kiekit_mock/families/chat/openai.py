@@ -42,6 +42,7 @@ from .events import (
     new_id,
     open_stream,
     send,
+    taught,
 )
 
 ROUTES = web.RouteTableDef()
@@ -163,7 +164,7 @@ def _usage(conv: Conversation) -> dict[str, int]:
 @ROUTES.post("/{model}/v1/chat/completions")
 async def completions(request: web.Request) -> web.StreamResponse:
     model = request.match_info["model"]
-    if model not in MODELS:
+    if model not in MODELS and model not in taught(request, "completions"):
         raise web.HTTPNotFound()  # an unknown route is a real HTTP 404 (§1)
     account = chat_account(request)
     conv = read(model, await json_body(request))

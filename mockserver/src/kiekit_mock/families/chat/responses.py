@@ -45,10 +45,12 @@ from .events import (
     new_id,
     open_stream,
     send,
+    taught,
 )
 
 ROUTES = web.RouteTableDef()
 
+UNIFIED = "/api/v1/responses"  # where a model taught by extra_chat_models is served
 # [INF] the unified endpoint's model list between gpt-5-codex and gpt-5.4-codex is inferred
 MODELS = {
     "/codex/v1/responses": ("gpt-5-5", "gpt-5-4"),
@@ -97,11 +99,13 @@ def _turn(index: int, item: object) -> Turn:
     return Turn(str(item["role"]), " ".join(texts), images)
 
 
-def read(path: str, body: dict[str, Any]) -> Conversation:
+def read(path: str, body: dict[str, Any], extra: frozenset[str] = frozenset()) -> Conversation:
+    """The call on ``path``; ``extra``: model ids the unified endpoint serves beyond its own
+    (MockConfig.extra_chat_models)."""
     model = body.get("model")
     if model is None or model == "":
         raise invalid("model cannot be empty")
-    if model not in MODELS[path]:
+    if model not in MODELS[path] and not (path == UNIFIED and model in extra):
         raise invalid("model not supported")  # KIE's own words (§7)
     given = body.get("input")
     if isinstance(given, str):
@@ -178,7 +182,7 @@ def _response(
 
 async def _answer(request: web.Request) -> web.StreamResponse:
     account = chat_account(request)
-    conv = read(request.path, await json_body(request))
+    conv = read(request.path, await json_body(request), taught(request, "responses"))
     if conv.fails and not conv.stream:
         raise failure()
     credits = charge(request, account, conv)
