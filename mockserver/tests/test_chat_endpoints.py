@@ -405,6 +405,48 @@ def test_claude_answers_tool_use_whole_and_streamed(kie: Kie) -> None:
     assert (refused["code"], refused["msg"].split()[0]) == (422, "messages[2].content")
 
 
+def test_claude_with_thinking_wants_the_signed_thinking_back_with_the_tool_results(
+    kie: Kie,
+) -> None:
+    """With thinking on, the assistant turn of the tool calls must come back starting with its
+    thinking block, unmodified (Anthropic's rule for extended thinking with tool use,
+    platform.claude.com/docs/build-with-claude/thinking-tool-workflows)."""
+    ask = [{"role": "user", "content": ASK}]
+    thinking = {**CLAUDE, "thinkingFlag": True}
+    whole = kie.post("/claude/v1/messages", {**thinking, "messages": ask}).json()
+    thought, call = whole["content"]
+    assert thought["type"] == "thinking"
+    assert thought["signature"]
+    streamed = events(
+        kie.post("/claude/v1/messages", {**thinking, "messages": ask, "stream": True}).body
+    )
+    signatures = [
+        d["delta"]["signature"]
+        for n, d in streamed
+        if n == "content_block_delta" and d["delta"]["type"] == "signature_delta"
+    ]
+    assert signatures == [thought["signature"]]
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"]}]}
+
+    def send_back(*blocks: dict[str, Any]) -> Any:
+        turns = [*ask, {"role": "assistant", "content": list(blocks)}, result]
+        return kie.post("/claude/v1/messages", {**thinking, "messages": turns}).json()
+
+    assert send_back(thought, call)["content"][0]["type"] == "thinking"
+    redacted = {"type": "redacted_thinking", "data": "opaque"}
+    assert send_back(redacted, call)["stop_reason"] == "end_turn"
+    stripped = send_back(call)
+    assert stripped["code"] == 422
+    assert stripped["msg"].startswith("messages[1].content[0].type: expected thinking")
+    edited = send_back({**thought, "thinking": "something else"}, call)
+    assert (edited["code"], edited["msg"].split(":")[0]) == (422, "messages[1].content[0]")
+    without_thinking = kie.post(
+        "/claude/v1/messages",
+        {**CLAUDE, "messages": [*ask, {"role": "assistant", "content": [call]}, result]},
+    ).json()
+    assert without_thinking["stop_reason"] == "end_turn"  # the rule holds with thinking on only
+
+
 RESPONSES = {
     "model": "gpt-5-5",
     "tools": [{"type": "function", "name": "get_weather", "parameters": SCHEMA}],

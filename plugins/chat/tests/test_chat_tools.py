@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 from kiekit import Client, ProtocolError, Registry, ValidationError
-from kiekit.chat import ChatProvider, ChatReply, Message, ToolCall, ToolCallDelta
+from kiekit.chat import (
+    ChatProvider,
+    ChatReply,
+    Message,
+    ThinkingBlock,
+    ToolCall,
+    ToolCallDelta,
+)
 from kiekit.transport import HttpResponse, MockTransport
 from kiekit_chat import CompletionsProvider, MessagesProvider, ResponsesProvider
 
@@ -479,3 +486,111 @@ def test_consecutive_function_call_items_are_one_assistant_turn() -> None:
     call = ResponsesProvider().make_call("gpt-5-5", given)
     assert [m.role for m in call.messages] == ["user", "assistant"]
     assert [c.id for c in call.messages[1].tool_calls] == ["call_1", "call_2"]
+
+
+# -- Claude's thinking, kept and sent back --------------------------------------------------------
+# With extended thinking and tools, Anthropic refuses the tool results unless the assistant turn
+# of the calls starts with its thinking blocks, complete and unmodified (signature included):
+# platform.claude.com/docs/build-with-claude/thinking-tool-workflows
+
+THOUGHT = {"type": "thinking", "thinking": "Oslo: look it up.", "signature": "sig-1"}
+REDACTED = {"type": "redacted_thinking", "data": "opaque-1"}
+TOOL_USE = {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Oslo"}}
+
+
+def block_events(index: int, start: dict[str, Any], *deltas: dict[str, Any]) -> list[Any]:
+    """One content block of an Anthropic stream: its start, its deltas, its stop."""
+    return [
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        ),
+        *[
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            for d in deltas
+        ],
+        ("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]
+
+
+THINKING_STREAM = sse(
+    ("message_start", {"type": "message_start", "message": {"model": "claude-sonnet-4-6"}}),
+    *block_events(
+        0,
+        {"type": "thinking", "thinking": ""},
+        {"type": "thinking_delta", "thinking": "Oslo: "},
+        {"type": "thinking_delta", "thinking": "look it up."},
+        {"type": "signature_delta", "signature": "sig-1"},
+    ),
+    *block_events(1, REDACTED),
+    *block_events(
+        2,
+        TOOL_USE | {"input": {}},
+        {"type": "input_json_delta", "partial_json": '{"city": "Oslo"}'},
+    ),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}}),
+    ("message_stop", {"type": "message_stop"}),
+)
+
+
+def sent_back(reply: ChatReply | dict[str, Any]) -> list[Any]:
+    """The messages a Claude call sends after ``reply``'s tool call and its result."""
+    provider = MessagesProvider()
+    call = provider.make_call(
+        "claude-sonnet-4-6", ["Weather in Oslo?", reply, CALL.result("3C")], options={}
+    )
+    body = provider.build_request(call, stream=False).body
+    assert body is not None
+    return list(body["messages"][1:])
+
+
+def test_a_replys_thinking_blocks_go_back_first_with_their_signatures() -> None:
+    payload = MESSAGE | {"content": [THOUGHT, REDACTED, TOOL_USE]}
+    reply = MessagesProvider().parse_reply("claude-sonnet-4-6", payload)
+    assert isinstance(reply, ChatReply)
+    assert reply.thinking == "Oslo: look it up."
+    assert reply.thinking_blocks == (
+        ThinkingBlock("Oslo: look it up.", "sig-1"),
+        ThinkingBlock(redacted="opaque-1"),
+    )
+    assert sent_back(reply)[0] == {"role": "assistant", "content": [THOUGHT, REDACTED, TOOL_USE]}
+
+
+def test_a_streamed_replys_thinking_keeps_its_signature_delta() -> None:
+    reply, deltas = streamed(MessagesProvider(), "claude-sonnet-4-6", THINKING_STREAM)
+    assert "".join(delta.thinking for delta in deltas) == "Oslo: look it up."
+    assert reply.tool_calls == (CALL,)
+    assert reply.thinking_blocks == (
+        ThinkingBlock("Oslo: look it up.", "sig-1"),
+        ThinkingBlock(redacted="opaque-1"),
+    )
+    assert sent_back(reply)[0] == {"role": "assistant", "content": [THOUGHT, REDACTED, TOOL_USE]}
+
+
+def test_anthropics_own_assistant_json_is_taken_and_sent_back_as_it_came() -> None:
+    """The plugin README: "Each API's own JSON for these turns is accepted too"."""
+    turn = {"role": "assistant", "content": [THOUGHT, REDACTED, TOOL_USE]}
+    assert sent_back(turn)[0] == turn
+
+
+def test_thinking_blocks_belong_to_an_assistant_turn() -> None:
+    with pytest.raises(ValidationError) as caught:
+        MessagesProvider().make_call(
+            "claude-sonnet-4-6", [{"role": "user", "content": [THOUGHT, TOOL_USE]}]
+        )
+    assert caught.value.field == "messages[0].content[0]"
+    with pytest.raises(ValidationError) as caught:
+        MessagesProvider().make_call(
+            "claude-sonnet-4-6",
+            ["hi", {"role": "assistant", "content": [{"type": "redacted_thinking"}, TOOL_USE]}],
+        )
+    assert caught.value.field == "messages[1].content[0].data"
+
+
+def test_the_other_wires_leave_claudes_thinking_blocks_out() -> None:
+    """Anthropic's signed blocks mean nothing to OpenAI's wires: not sent there."""
+    reply = ChatReply("", "m", tool_calls=(CALL,), thinking_blocks=(ThinkingBlock("x", "s"),))
+    for provider, model in ((CompletionsProvider(), "gpt-5-2"), (ResponsesProvider(), "gpt-5-5")):
+        call = provider.make_call(model, ["Weather in Oslo?", reply, CALL.result("3C")])
+        assert "sig" not in json.dumps(provider.build_request(call, stream=False).body)
+        assert '"s"' not in json.dumps(provider.build_request(call, stream=False).body)

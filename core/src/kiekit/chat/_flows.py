@@ -27,6 +27,8 @@ from kiekit.chat.types import (
     ChatFailure,
     ChatReply,
     MessagesLike,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolCall,
     Usage,
 )
@@ -232,6 +234,8 @@ class _Assembly:
     thoughts: list[str] = field(factory=list)
     last: dict[str, Any] = field(factory=dict)
     calls: dict[int, dict[str, Any]] = field(factory=dict)  # wire index → id, name, JSON pieces
+    # wire index → a reasoning block's text pieces, signature pieces and redacted data
+    blocks: dict[int, dict[str, Any]] = field(factory=dict)
 
     @property
     def text(self) -> str:
@@ -246,6 +250,8 @@ class _Assembly:
                 if getattr(piece, name):
                     call[name] = getattr(piece, name)
             call["arguments"].append(piece.arguments)
+        if delta.thinking_block is not None:
+            self._add_thinking(delta.thinking, delta.thinking_block)
         for name in ("model", "credits", "finish_reason"):
             value = getattr(delta, name)
             if value is not None:
@@ -262,6 +268,19 @@ class _Assembly:
                 else before.output_tokens,
             )
 
+    def _add_thinking(self, text: str, piece: ThinkingDelta) -> None:
+        block = self.blocks.setdefault(piece.index, {"text": [], "signature": [], "redacted": None})
+        block["text"].append(text)
+        block["signature"].append(piece.signature)
+        if piece.redacted is not None:
+            block["redacted"] = piece.redacted
+
+    def _thinking_blocks(self) -> tuple[ThinkingBlock, ...]:
+        return tuple(
+            ThinkingBlock("".join(block["text"]), "".join(block["signature"]), block["redacted"])
+            for block in (self.blocks[index] for index in sorted(self.blocks))
+        )
+
     def reply(self) -> ChatReply:
         return ChatReply(
             text=self.text,
@@ -271,6 +290,7 @@ class _Assembly:
             finish_reason=self.last.get("finish_reason"),
             thinking="".join(self.thoughts),
             tool_calls=tuple(self._tool_call(index) for index in sorted(self.calls)),
+            thinking_blocks=self._thinking_blocks(),
         )
 
     def _tool_call(self, index: int) -> ToolCall:
