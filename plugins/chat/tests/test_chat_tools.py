@@ -594,3 +594,65 @@ def test_the_other_wires_leave_claudes_thinking_blocks_out() -> None:
         call = provider.make_call(model, ["Weather in Oslo?", reply, CALL.result("3C")])
         assert "sig" not in json.dumps(provider.build_request(call, stream=False).body)
         assert '"s"' not in json.dumps(provider.build_request(call, stream=False).body)
+
+
+# -- each API's own tool shape -----------------------------------------------------------------
+# A tool in another API's shape is never called (OpenAI refuses a Responses tool without
+# `function`, Responses one without a top-level `name`, Anthropic a `type` it lacks): refused
+# before a paid call, naming the tool and the shape the model's API wants.
+
+PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}}
+SHAPES = {
+    "completions": WEATHER,
+    "responses": {"type": "function", "name": "get_weather", "parameters": PARAMETERS},
+    "messages": {"name": "get_weather", "input_schema": PARAMETERS},
+}
+MODELS = {"completions": "gpt-5-2", "responses": "gpt-5-5", "messages": "claude-sonnet-4-6"}
+PROVIDERS = {
+    "completions": CompletionsProvider(),
+    "responses": ResponsesProvider(),
+    "messages": MessagesProvider(),
+}
+SAID = {
+    "completions": "a chat-completions tool",
+    "responses": "a Responses tool",
+    "messages": "an Anthropic tool",
+}
+
+
+@pytest.mark.parametrize("wire", list(MODELS))
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_tool_in_another_apis_shape_is_refused_naming_it(wire: str, shape: str) -> None:
+    provider, model = PROVIDERS[wire], MODELS[wire]
+    tools = [SHAPES[wire], SHAPES[shape]]
+    if shape == wire:
+        provider.make_call(model, "hi", options={"tools": tools})
+        return
+    with pytest.raises(ValidationError) as caught:
+        provider.make_call(model, "hi", options={"tools": tools})
+    assert caught.value.field == "tools[1]"
+    assert SAID[shape] in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("wire", "tool", "field"),
+    [
+        ("completions", {"type": "function", "function": {"name": " "}}, "tools[0].function.name"),
+        ("responses", {"name": "get_weather"}, "tools[0]"),  # no type
+        ("messages", {"name": "get_weather"}, "tools[0].input_schema"),
+        ("messages", {"input_schema": PARAMETERS}, "tools[0].name"),
+    ],
+)
+def test_a_tool_missing_what_its_api_needs_is_refused(
+    wire: str, tool: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        PROVIDERS[wire].make_call(MODELS[wire], "hi", options={"tools": [tool]})
+    assert caught.value.field == field
+
+
+def test_the_apis_own_tools_pass_as_given() -> None:
+    """Responses' built-in tools and Anthropic's dated server tools are not the caller's."""
+    ResponsesProvider().make_call("gpt-5-5", "hi", options={"tools": [{"type": "web_search"}]})
+    server = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    MessagesProvider().make_call("claude-sonnet-4-6", "hi", options={"tools": [server]})

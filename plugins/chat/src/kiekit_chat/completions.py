@@ -40,6 +40,7 @@ from kiekit.plugin import (
 )
 
 from kiekit_chat import _read as read
+from kiekit_chat import _tools as tool_shapes
 
 __all__ = ["GOOGLE_SEARCH", "MODEL_IDS", "CompletionOptions", "CompletionsProvider"]
 
@@ -69,6 +70,7 @@ class CompletionOptions(Input):
     response_format: dict[str, Any] | None = json_object()  # noqa: RUF009 - an attrs field
 
     def check(self) -> None:
+        tool_shapes.check_completions(self.tools or ())
         if self.response_format is not None and (self.tools or self.google_search):
             # kie-api.md §5: response_format is mutually exclusive with tools
             raise ValidationError(

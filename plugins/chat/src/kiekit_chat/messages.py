@@ -49,6 +49,7 @@ from kiekit.plugin import (
 )
 
 from kiekit_chat import _read as read
+from kiekit_chat import _tools as tool_shapes
 
 __all__ = ["MODEL_IDS", "PATH", "MessagesOptions", "MessagesProvider"]
 
@@ -64,12 +65,8 @@ class MessagesOptions(Input):
     tools: tuple[dict[str, Any], ...] | None = json_objects()
 
     def check(self) -> None:
-        for index, tool in enumerate(self.tools or ()):
-            # Anthropic tools are {name, description?, input_schema} (§5)
-            if not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise ValidationError(f"tools[{index}].name", "is required")
-            if not isinstance(tool.get("input_schema", {}), dict):
-                raise ValidationError(f"tools[{index}].input_schema", "must be a JSON object")
+        # Anthropic tools are {name, description?, input_schema} (§5), or its own (dated type)
+        tool_shapes.check_messages(self.tools or ())
 
 
 def _block(part: Any) -> dict[str, Any]:

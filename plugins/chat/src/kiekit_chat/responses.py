@@ -40,6 +40,7 @@ from kiekit.plugin import (
 )
 
 from kiekit_chat import _read as read
+from kiekit_chat import _tools as tool_shapes
 
 __all__ = ["PATHS", "ResponsesOptions", "ResponsesProvider"]
 
@@ -63,6 +64,9 @@ class ResponsesOptions(Input):
     temperature: float | None = number(0, 2)
     reasoning_effort: str | None = choice("minimal", "low", "medium", "high")
     tools: tuple[dict[str, Any], ...] | None = json_objects()
+
+    def check(self) -> None:
+        tool_shapes.check_responses(self.tools or ())
 
 
 def _content(message: Message) -> Any:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 from aiohttp import web
@@ -55,6 +56,7 @@ MODELS = (
 )
 ROLES = ("user", "assistant")
 THINKING = ("thinking", "redacted_thinking")
+SERVER_TOOL = re.compile(r"[a-z][a-z0-9_]*_[0-9]{8}")  # Anthropic's tools: a dated type
 
 
 def signature_of(thinking: str) -> str:
@@ -160,17 +162,19 @@ def read(body: dict[str, Any]) -> Conversation:
     optional_positive_int(body, "max_tokens")
     optional_temperature(body)
     custom_tools = []
-    if tools_of(body):
-        for index, tool in enumerate(body["tools"]):
-            if not isinstance(tool.get("name"), str):
-                raise invalid(f"tools[{index}].name cannot be empty")
-            # a tool of the caller's own carries its input's JSON Schema (§5); a server tool
-            # (web search: a versioned `type`) has none
-            custom = tool.get("type") in (None, "custom")
-            if custom and not isinstance(tool.get("input_schema"), dict):
-                raise invalid(f"tools[{index}].input_schema cannot be empty")
-            if custom:
-                custom_tools.append((tool["name"], tool["input_schema"]))
+    for index, tool in enumerate(tools_of(body)):
+        name = text_of(tool.get("name"), f"tools[{index}].name")
+        # a tool of the caller's own carries its input's JSON Schema (§5); a server tool
+        # (web search: a versioned `type`, web_search_20250305) has none. OpenAI's
+        # {"type": "function"} is neither: Anthropic refuses it
+        kind = tool.get("type")
+        custom = kind in (None, "custom")
+        if not custom and not (isinstance(kind, str) and SERVER_TOOL.fullmatch(kind)):
+            raise invalid(f"tools[{index}].type is not within the range of allowed options")
+        if custom and not isinstance(tool.get("input_schema"), dict):
+            raise invalid(f"tools[{index}].input_schema cannot be empty")
+        if custom:
+            custom_tools.append((name, tool["input_schema"]))
     return Conversation(
         model=str(model),
         turns=turns,

@@ -153,17 +153,19 @@ def optional_temperature(body: dict[str, object]) -> None:
         raise invalid("temperature must be a number between 0 and 2")
 
 
-def tools_of(body: dict[str, object]) -> bool:
-    """Whether the request names tools; each must be an object with a ``type``."""
+def tools_of(body: dict[str, object]) -> list[dict[str, Any]]:
+    """The request's tools (none: an empty list); each must be an object, in the shape of
+    its API, which each API's module checks (a tool of another API's shape is refused, not
+    ignored: the API itself refuses it, and a test would never see its call made)."""
     tools = body.get("tools")
     if tools is None:
-        return False
+        return []
     if not isinstance(tools, list) or not tools:
         raise invalid("tools must be a non-empty array")
     for index, tool in enumerate(tools):
-        if not isinstance(tool, dict) or not (tool.get("type") or tool.get("name")):
-            raise invalid(f"tools[{index}] must be an object with a type")
-    return True
+        if not isinstance(tool, dict):
+            raise invalid(f"tools[{index}] must be an object")
+    return tools
 
 
 def tool_call(

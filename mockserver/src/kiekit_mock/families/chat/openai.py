@@ -112,14 +112,21 @@ def _calls(where: str, message: dict[str, Any]) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def _functions(body: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The caller's function tools (name, parameters); Gemini's googleSearch is KIE's own."""
+def _functions(tools: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The caller's function tools (name, parameters); Gemini's googleSearch is KIE's own.
+    Each tool is ``{type: function, function: {name, …}}`` (§5), as OpenAI's chat completions
+    demand: another API's shape (Responses' top-level ``name``, Anthropic's ``input_schema``)
+    is refused naming the field."""
     found = []
-    for tool in body.get("tools") or []:
-        function = tool.get("function") if tool.get("type") == "function" else None
-        name = function.get("name") if isinstance(function, dict) else None
-        if isinstance(name, str) and name != "googleSearch":
-            found.append((name, function.get("parameters")))  # type: ignore[union-attr]
+    for index, tool in enumerate(tools):
+        if tool.get("type") != "function":
+            raise invalid(f"tools[{index}].type is not within the range of allowed options")
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            raise invalid(f"tools[{index}].function cannot be empty")
+        name = text_of(function.get("name"), f"tools[{index}].function.name")
+        if name != "googleSearch":
+            found.append((name, function.get("parameters")))
     return found
 
 
@@ -134,7 +141,9 @@ def read(model: str, body: dict[str, Any]) -> Conversation:
         raise invalid("reasoning_effort is not within the range of allowed options")
     optional_positive_int(body, "max_tokens")
     optional_temperature(body)
-    has_tools = tools_of(body)
+    tools = tools_of(body)
+    functions = _functions(tools)
+    has_tools = bool(tools)
     fmt = body.get("response_format")
     if fmt is not None:
         if not isinstance(fmt, dict) or fmt.get("type") not in FORMATS:
@@ -147,7 +156,7 @@ def read(model: str, body: dict[str, Any]) -> Conversation:
         stream=optional_bool(body, "stream"),
         thinking=optional_bool(body, "include_thoughts"),
         json_answer=isinstance(fmt, dict) and fmt.get("type") != "text",
-        tool=tool_call(turns, _functions(body), "call_") if has_tools else None,
+        tool=tool_call(turns, functions, "call_") if has_tools else None,
     )
 
 
