@@ -400,6 +400,15 @@ def test_claude_answers_tool_use_whole_and_streamed(kie: Kie) -> None:
     assert after["content"] == [
         {"type": "text", "text": "Echo from claude-sonnet-4-6: tool result 3C"}
     ]
+    failed = [*turns[:2], {"role": "user", "content": [{**result, "is_error": True}]}]
+    assert kie.post("/claude/v1/messages", {**CLAUDE, "messages": failed}).json()["content"]
+    odd = [*turns[:2], {"role": "user", "content": [{**result, "is_error": "yes"}]}]
+    refused = kie.post("/claude/v1/messages", {**CLAUDE, "messages": odd}).json()
+    assert refused == {
+        "code": 422,
+        "msg": "messages[2].content[0].is_error must be a boolean",
+        "data": None,
+    }
     wrong = [*turns[:2], {"role": "user", "content": [{**result, "tool_use_id": "toolu_x"}]}]
     refused = kie.post("/claude/v1/messages", {**CLAUDE, "messages": wrong}).json()
     assert (refused["code"], refused["msg"].split()[0]) == (422, "messages[2].content")

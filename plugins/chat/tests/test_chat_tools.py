@@ -656,3 +656,54 @@ def test_the_apis_own_tools_pass_as_given() -> None:
     ResponsesProvider().make_call("gpt-5-5", "hi", options={"tools": [{"type": "web_search"}]})
     server = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
     MessagesProvider().make_call("claude-sonnet-4-6", "hi", options={"tools": [server]})
+
+
+# -- a failed call's result --------------------------------------------------------------------
+
+
+def failed_round_trip(provider: ChatProvider, model: str) -> Any:
+    call = provider.make_call(model, ["Weather?", REPLY, CALL.result("no such city", error=True)])
+    body = provider.build_request(call, stream=False).body
+    assert body is not None
+    return body
+
+
+def test_a_failed_calls_result_is_flagged_on_each_wire() -> None:
+    """Anthropic has ``is_error``; OpenAI's two wires have no flag: the text says it."""
+    claude = failed_round_trip(MessagesProvider(), "claude-sonnet-4-6")
+    assert claude["messages"][-1]["content"] == [
+        {
+            "type": "tool_result",
+            "tool_use_id": "call_1",
+            "content": "no such city",
+            "is_error": True,
+        }
+    ]
+    completion = failed_round_trip(CompletionsProvider(), "gpt-5-2")
+    assert completion["messages"][-1]["content"] == "Error: no such city"
+    response = failed_round_trip(ResponsesProvider(), "gpt-5-5")
+    assert response["input"][-1]["output"] == "Error: no such city"
+    fine = MessagesProvider().make_call("claude-sonnet-4-6", ROUND_TRIP)
+    sent = MessagesProvider().build_request(fine, stream=False).body
+    assert sent is not None
+    assert "is_error" not in sent["messages"][-1]["content"][0]  # only when it failed
+
+
+def test_anthropics_own_is_error_is_kept() -> None:
+    result: dict[str, Any] = {
+        "type": "tool_result",
+        "tool_use_id": "call_1",
+        "content": "boom",
+        "is_error": True,
+    }
+    messages: list[Any] = ["Weather?", REPLY, {"role": "user", "content": [result]}]
+    provider = MessagesProvider()
+    body = provider.build_request(provider.make_call("claude-sonnet-4-6", messages), stream=False)
+    assert body.body is not None
+    assert body.body["messages"][-1]["content"] == [result]
+    with pytest.raises(ValidationError) as caught:
+        provider.make_call(
+            "claude-sonnet-4-6",
+            ["Weather?", REPLY, {"role": "user", "content": [result | {"is_error": "yes"}]}],
+        )
+    assert caught.value.field == "messages[2].content[0].is_error"

@@ -99,11 +99,17 @@ class ToolCall:
             )
         return cls(id, name, parsed, arguments)
 
-    def result(self, content: str | Mapping[str, Any] | Sequence[Any]) -> Message:
+    def result(
+        self, content: str | Mapping[str, Any] | Sequence[Any], *, error: bool = False
+    ) -> Message:
         """The message answering this call: ``role="tool"``, naming the call's id. A value
-        other than a string is sent as its JSON text."""
+        other than a string is sent as its JSON text.
+
+        ``error=True`` tells the model the call failed (``content`` says how): Anthropic's
+        ``tool_result`` carries ``is_error: true``. OpenAI's chat completions and Responses
+        have no such flag, so there the result's text is sent as ``Error: <content>``."""
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        return Message("tool", text, tool_call_id=self.id)
+        return Message("tool", text, tool_call_id=self.id, is_error=error)
 
 
 @frozen
@@ -149,13 +155,15 @@ class ToolCallDelta:
 class Message:
     """One turn. ``role="assistant"`` may carry ``tool_calls`` (its text may then be empty)
     and the ``thinking_blocks`` its answer came with (sent back first, as they came);
-    ``role="tool"`` answers one call: ``tool_call_id`` names it, ``content`` is the result."""
+    ``role="tool"`` answers one call: ``tool_call_id`` names it, ``content`` is the result,
+    ``is_error`` marks a call that failed (see :meth:`ToolCall.result`)."""
 
     role: Role
     content: str | tuple[Part, ...]
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     thinking_blocks: tuple[ThinkingBlock, ...] = ()
+    is_error: bool = False
 
     @property
     def text(self) -> str:
@@ -355,6 +363,7 @@ def _messages(where: str, item: Any) -> list[Message]:
             "tool_calls": list(item.tool_calls),
             "tool_call_id": item.tool_call_id,
             "thinking_blocks": list(item.thinking_blocks),
+            "is_error": item.is_error,
         }
     if not isinstance(item, Mapping):
         raise ValidationError(where, "must be an object with role and content")
@@ -364,13 +373,15 @@ def _messages(where: str, item: Any) -> list[Message]:
     if kind == "function_call_output":
         call_id = _name(item.get("call_id"), f"{where}.call_id")
         return [Message("tool", _tool_text(f"{where}.output", item.get("output")), (), call_id)]
+    failed = _flag(item.get("is_error"), f"{where}.is_error")
     role = item.get("role")
     if role not in ROLES:
         raise ValidationError(f"{where}.role", f"must be one of {', '.join(ROLES)}; got {role!r}")
     content = item.get("content")
     if role == "tool":
         call_id = _name(item.get("tool_call_id"), f"{where}.tool_call_id")
-        return [Message("tool", _tool_text(f"{where}.content", content), (), call_id)]
+        text = _tool_text(f"{where}.content", content)
+        return [Message("tool", text, (), call_id, is_error=failed)]
     calls = list(_tool_calls(where, item.get("tool_calls"), role))
     thoughts = list(_thinking_blocks(where, item.get("thinking_blocks"), role))
     if isinstance(content, Sequence) and not isinstance(content, (str, bytes, bytearray)):
@@ -384,6 +395,8 @@ def _messages(where: str, item: Any) -> list[Message]:
                 _tool_text(f"{where}.content[{i}].content", b.get("content", "")),
                 (),
                 _name(b.get("tool_use_id"), f"{where}.content[{i}].tool_use_id"),
+                # Anthropic's flag of a failed call, kept (each wire says it its way)
+                is_error=_flag(b.get("is_error"), f"{where}.content[{i}].is_error"),
             )
             for i, b in enumerate(blocks)
             if isinstance(b, dict) and b.get("type") == "tool_result"
@@ -453,6 +466,14 @@ def _thinking_block(where: str, block: Any, role: str) -> ThinkingBlock:
     if not isinstance(signature, str):
         raise ValidationError(f"{where}.signature", "must be a string")
     return ThinkingBlock(text, signature)
+
+
+def _flag(value: Any, where: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError(where, "must be true or false")
+    return value
 
 
 def _name(value: Any, where: str) -> str:

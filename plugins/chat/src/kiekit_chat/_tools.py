@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kiekit.plugin import ValidationError
+from kiekit.plugin import Message, ValidationError
 
 COMPLETIONS_SHAPE = '{"type": "function", "function": {"name", "parameters"}}'
 RESPONSES_SHAPE = '{"type": "function", "name", "parameters"}'
@@ -74,3 +74,9 @@ def check_messages(tools: Iterable[Mapping[str, Any]]) -> None:
             raise ValidationError(
                 f"tools[{index}].input_schema", "is required: the JSON Schema of its input"
             )
+
+
+def result_text(message: Message) -> str:
+    """A tool result's text for an API without an error flag (OpenAI's two): a failed call's
+    (``is_error``) says so first, as ``ToolCall.result(error=True)`` promises."""
+    return f"Error: {message.text}" if message.is_error else message.text

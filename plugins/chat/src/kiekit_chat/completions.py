@@ -91,7 +91,8 @@ def _content(message: Message) -> Any:
 
 def _message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+        content = tool_shapes.result_text(message)
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": content}
     body: dict[str, Any] = {"role": message.role, "content": _content(message)}
     if message.tool_calls:
         body["content"] = body["content"] or None  # OpenAI: content null beside tool_calls

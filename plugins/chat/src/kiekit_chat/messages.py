@@ -119,11 +119,13 @@ def _turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
         if message.role != "tool":
             turns.append({"role": message.role, "content": _content(message)})
             continue
-        result = {
+        result: dict[str, Any] = {
             "type": "tool_result",
             "tool_use_id": message.tool_call_id,
             "content": message.text,
         }
+        if message.is_error:
+            result["is_error"] = True
         last = turns[-1] if turns else None
         if last is not None and last.get("tool_results"):
             last["content"].append(result)

@@ -89,7 +89,7 @@ def _items(message: Message) -> list[dict[str, Any]]:
             {
                 "type": "function_call_output",
                 "call_id": message.tool_call_id,
-                "output": message.text,
+                "output": tool_shapes.result_text(message),
             }
         ]
     items = []

@@ -102,6 +102,8 @@ def _turn(index: int, message: object) -> Turn:
             calls.append(call_id_of(block.get("id"), f"{at}.id"))
         elif kind == "tool_result" and role == "user":
             answers.append(call_id_of(block.get("tool_use_id"), f"{at}.tool_use_id"))
+            if not isinstance(block.get("is_error", False), bool):  # a failed call's flag
+                raise invalid(f"{at}.is_error must be a boolean")
             results.append(tool_text(block.get("content", ""), f"{at}.content"))
         else:
             allowed = (
