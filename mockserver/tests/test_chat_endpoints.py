@@ -533,3 +533,55 @@ def test_a_client_hanging_up_mid_stream_is_one_debug_line_not_a_traceback(
         ("kiekit_mock", logging.DEBUG, None)
     ]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+NO_ARGUMENTS = {"type": "object", "properties": {}}  # get_time(): its call's arguments are {}
+ONE_PIECE: dict[str, dict[str, Any]] = {
+    "/gpt-5-2/v1/chat/completions": {
+        "tools": [{"type": "function", "function": {"name": "now", "parameters": NO_ARGUMENTS}}]
+    },
+    "/claude/v1/messages": {
+        "model": "claude-haiku-4-5",
+        "tools": [{"name": "now", "input_schema": NO_ARGUMENTS}],
+    },
+    "/codex/v1/responses": {
+        "model": "gpt-5-5",
+        "tools": [{"type": "function", "name": "now", "parameters": NO_ARGUMENTS}],
+    },
+}
+ENDS = {  # the last event of a stream that failed
+    "/gpt-5-2/v1/chat/completions": lambda e: e[-1][1].get("error", {}).get("code") == 500,
+    "/claude/v1/messages": lambda e: e[-1][0] == "error",
+    "/codex/v1/responses": lambda e: e[-1][0] == "response.failed",
+}
+
+
+def one_piece_call(path: str, marker: str) -> dict[str, Any]:
+    ask = f"What time is it? [mock:tool] {marker}"
+    conversation: dict[str, Any] = {"messages": [{"role": "user", "content": ask}]}
+    if "responses" in path:
+        conversation = {"input": ask}
+    return ONE_PIECE[path] | conversation | {"stream": True}
+
+
+@pytest.mark.parametrize("path", list(ONE_PIECE))
+def test_fail_marker_fails_a_stream_of_one_piece(kie: Kie, path: str) -> None:
+    """A call with `{}` arguments streams in one piece: [mock:fail] still fails it, free,
+    instead of a whole call charged nothing."""
+    before = kie.ok(kie.get(CREDIT))
+    found = events(kie.post(path, one_piece_call(path, "[mock:fail]")).body)
+    assert ENDS[path](found), found[-1]
+    assert kie.ok(kie.get(CREDIT)) == before
+
+
+@pytest.mark.parametrize("path", list(ONE_PIECE))
+def test_drop_marker_cuts_a_stream_of_one_piece(kie: Kie, path: str) -> None:
+    parts = urlsplit(kie.base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    try:
+        connection.request("POST", path, json.dumps(one_piece_call(path, "[mock:drop]")), headers)
+        with pytest.raises(http.client.IncompleteRead):
+            connection.getresponse().read()
+    finally:
+        connection.close()

@@ -269,17 +269,17 @@ async def _stream(
     await event("content_block_start", index=index, content_block=block)
     await event("ping")
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and drops(request, conv):
-            return await cut(request, response)
-        if number == 1 and conv.fails:
-            await event("error", error={"type": "api_error", "message": failure().msg})
-            await response.write_eof()
-            return response
         if conv.tool is None:
             delta = {"type": "text_delta", "text": piece}
         else:
             delta = {"type": "input_json_delta", "partial_json": piece}
         await event("content_block_delta", index=index, delta=delta)
+        if number == 0 and drops(request, conv):  # after the first piece, however few
+            return await cut(request, response)
+        if number == 0 and conv.fails:
+            await event("error", error={"type": "api_error", "message": failure().msg})
+            await response.write_eof()
+            return response
     await event("content_block_stop", index=index)
     await event(
         "message_delta",

@@ -109,8 +109,9 @@ class Conversation:
 
 
 def pieces(text: str) -> list[str]:
-    """The text cut as a model streams it: a word and the space after it, each."""
-    return re.findall(r"\S+\s*|\s+", text)
+    """The text cut as a model streams it: a word and the space after it, each (at least one
+    piece, so a fault meant to come after the first piece always has one to follow)."""
+    return re.findall(r"\S+\s*|\s+", text) or [text]
 
 
 def failure() -> ErrorAnswer:

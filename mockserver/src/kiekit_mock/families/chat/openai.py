@@ -233,18 +233,18 @@ async def _stream(
         await send(response, chunk({"tool_calls": [first]}))
     text = conv.answer() if conv.tool is None else conv.tool.json
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and drops(request, conv):
-            return await cut(request, response)
-        if number == 1 and conv.fails:
-            error = {"message": failure().msg, "type": "server_error", "code": failure().code}
-            await send(response, {"error": error})
-            await response.write_eof()
-            return response
         if conv.tool is None:
             await send(response, chunk({"content": piece}))
         else:
             call = {"index": 0, "function": {"arguments": piece}}
             await send(response, chunk({"tool_calls": [call]}))
+        if number == 0 and drops(request, conv):  # after the first piece, however few
+            return await cut(request, response)
+        if number == 0 and conv.fails:
+            error = {"message": failure().msg, "type": "server_error", "code": failure().code}
+            await send(response, {"error": error})
+            await response.write_eof()
+            return response
     # [INF] usage (and KIE's credits) in the last chunk, as OpenAI's stream_options.include_usage
     last = chunk({}, _finish(conv), usage=_usage(conv), credits_consumed=credits)
     await send(response, last)

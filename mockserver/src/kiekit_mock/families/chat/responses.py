@@ -214,9 +214,10 @@ async def _answer(request: web.Request) -> web.StreamResponse:
         where = {"item_id": item["id"], "output_index": 0}
         text, delta_kind = conv.tool.json, "response.function_call_arguments.delta"
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and drops(request, conv):
+        await event(delta_kind, delta=piece, **where)
+        if number == 0 and drops(request, conv):  # after the first piece, however few
             return await cut(request, response)
-        if number == 1 and conv.fails:
+        if number == 0 and conv.fails:
             failed = started | {
                 "status": "failed",
                 "error": {"code": "server_error", "message": failure().msg},
@@ -224,7 +225,6 @@ async def _answer(request: web.Request) -> web.StreamResponse:
             await event("response.failed", response=failed)
             await response.write_eof()
             return response
-        await event(delta_kind, delta=piece, **where)
     if conv.tool is None:
         await event("response.output_text.done", text=text, **where)
     else:
