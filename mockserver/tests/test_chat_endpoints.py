@@ -585,3 +585,22 @@ def test_drop_marker_cuts_a_stream_of_one_piece(kie: Kie, path: str) -> None:
             connection.getresponse().read()
     finally:
         connection.close()
+
+
+def test_the_answer_to_a_second_tool_round_echoes_that_rounds_results_only(kie: Kie) -> None:
+    """As the README says ("tool result <the results>"): an agent test asserting the last
+    round's result need not account for every earlier round."""
+    ask = [{"role": "user", "content": ASK}]
+    first = completion({"messages": ask}, kie)["choices"][0]["message"]
+    call_id = first["tool_calls"][0]["id"]
+    again = [{**first["tool_calls"][0], "id": call} for call in ("c2", "c3")]
+    rounds = [
+        *ask,
+        first,
+        {"role": "tool", "tool_call_id": call_id, "content": "rain"},
+        {"role": "assistant", "content": None, "tool_calls": again},
+        {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "c3", "content": "warm"},
+    ]
+    body = completion({"messages": rounds}, kie)
+    assert body["choices"][0]["message"]["content"] == "Echo from gpt-5-2: tool result sunny warm"

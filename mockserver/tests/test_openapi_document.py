@@ -520,3 +520,25 @@ def test_a_chat_tool_the_document_takes_is_one_the_mock_takes(
     assert ("code" not in answer) is valid, answer
     if not valid:
         assert (answer["code"], answer["msg"].startswith("tools[0]")) == (422, True), answer
+
+
+@pytest.mark.parametrize(
+    ("route", "temperature", "valid"),
+    [
+        ("/claude/v1/messages", 1, True),
+        ("/claude/v1/messages", 1.5, False),  # Anthropic's temperature is 0-1
+        ("/{model}/v1/chat/completions", 1.5, True),  # OpenAI's 0-2
+        ("/codex/v1/responses", 2, True),
+        ("/codex/v1/responses", 2.5, False),
+    ],
+)
+def test_a_chat_temperature_the_document_takes_is_one_the_mock_takes(
+    kie: Kie, route: str, temperature: float, valid: bool
+) -> None:
+    path, body = CHAT_ROUTES[route]
+    body = body | {"temperature": temperature}
+    document = build_document()
+    schema = document["paths"][route]["post"]["requestBody"]["content"]["application/json"]
+    assert Draft202012Validator({**document, **schema["schema"]}).is_valid(body) is valid
+    answer = kie.post(path, body).json()
+    assert ("code" not in answer) is valid, answer

@@ -187,6 +187,11 @@ def paths() -> dict[str, dict[str, Any]]:
                 obj(
                     COMMON
                     | {
+                        "temperature": {
+                            "type": "number",
+                            "minimum": 0,
+                            "maximum": anthropic.ANTHROPIC_TEMPERATURE,
+                        },
                         "model": enum(anthropic.MODELS),
                         "messages": _messages(anthropic.ROLES),
                         "thinkingFlag": boolean(),

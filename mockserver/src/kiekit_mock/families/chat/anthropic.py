@@ -56,6 +56,7 @@ MODELS = (
 )
 ROLES = ("user", "assistant")
 THINKING = ("thinking", "redacted_thinking")
+ANTHROPIC_TEMPERATURE = 1  # Anthropic's temperature is 0–1, OpenAI's 0–2
 SERVER_TOOL = re.compile(r"[a-z][a-z0-9_]*_[0-9]{8}")  # Anthropic's tools: a dated type
 
 
@@ -162,7 +163,7 @@ def read(body: dict[str, Any]) -> Conversation:
     if thinking:
         _check_thinking_kept(messages)
     optional_positive_int(body, "max_tokens")
-    optional_temperature(body)
+    optional_temperature(body, highest=ANTHROPIC_TEMPERATURE)
     custom_tools = []
     for index, tool in enumerate(tools_of(body)):
         name = text_of(tool.get("name"), f"tools[{index}].name")

@@ -77,8 +77,7 @@ class Conversation:
     def answer(self) -> str:
         """``Echo from <model>: <the last user text>`` (+ how many images it saw)."""
         if self.turns[-1].role == "tool":  # the tools' results came back: echo them
-            results = [t.text for t in reversed(self.turns) if t.role == "tool"]
-            return f"Echo from {self.model}: tool result {' '.join(' '.join(results).split())}"
+            return f"Echo from {self.model}: tool result {' '.join(self.latest_results().split())}"
         last = next((t for t in reversed(self.turns) if t.role == "user"), self.turns[-1])
         text = " ".join(last.text.split()) or "(no text)"
         seen = sum(t.images for t in self.turns)
@@ -87,6 +86,16 @@ class Conversation:
         if self.json_answer:
             return '{"answer": "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"}'
         return f"Echo from {self.model}: {text}"
+
+    def latest_results(self) -> str:
+        """The results of the latest tool round (the tool turns at the end, in the order they
+        came), not every earlier round's too."""
+        latest: list[str] = []
+        for turn in reversed(self.turns):
+            if turn.role != "tool":
+                break
+            latest.insert(0, turn.text)
+        return " ".join(latest)
 
     def reasoning(self) -> str:
         return (
@@ -146,12 +155,13 @@ def optional_positive_int(body: dict[str, object], field: str) -> None:
         raise invalid(f"{field} must be a positive integer")
 
 
-def optional_temperature(body: dict[str, object]) -> None:
+def optional_temperature(body: dict[str, object], highest: float = 2) -> None:
+    """OpenAI's temperature is 0–2, Anthropic's 0–1 (each API's reference)."""
     value = body.get("temperature")
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
-        raise invalid("temperature must be a number between 0 and 2")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= highest:
+        raise invalid(f"temperature must be a number between 0 and {highest:g}")
 
 
 def tools_of(body: dict[str, object]) -> list[dict[str, Any]]:
