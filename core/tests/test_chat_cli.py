@@ -85,3 +85,43 @@ def test_a_mistyped_chat_model_is_one_error_with_the_close_ids(
     assert err.startswith("kie: error: no installed provider offers model 'gemini-2.5-flsh'")
     assert "did you mean 'gemini-2.5-flash'" in err
     assert "sent as is" not in err  # no warning contradicting the refusal
+
+
+WEATHER = json.dumps(
+    [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+)
+
+
+@pytest.mark.parametrize("stream", [[], ["--no-stream"]], ids=["stream", "whole"])
+def test_a_tool_call_is_printed_one_line_each_and_in_json(
+    capsys: pytest.CaptureFixture[str], stream: list[str]
+) -> None:
+    """The answer KIE charged for is the call: printed where a script reads it, not an empty
+    line (found by an outside tester driving an agent through the CLI)."""
+    argv = ["chat", "gpt-5-2", "weather? [mock:tool]", "--mock", "--option", f"tools={WEATHER}"]
+    code, out, _ = run(capsys, *argv, *stream)
+    assert code == 0
+    assert out == 'tool_call get_weather {"city": "mock"}\n'
+    name, arguments = out.split(" ", 2)[1:]
+    assert (name, json.loads(arguments)) == ("get_weather", {"city": "mock"})
+    code, out, _ = run(capsys, *argv, *stream, "--json")
+    (call,) = json.loads(out)["tool_calls"]
+    assert call["id"].startswith("call_")
+    assert (call["name"], call["arguments"]) == ("get_weather", {"city": "mock"})
+
+
+def test_json_says_no_tool_calls_as_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "hello", "--mock", "--json")
+    assert (code, json.loads(out)["tool_calls"]) == (0, [])

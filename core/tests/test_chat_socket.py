@@ -1,5 +1,6 @@
-"""Streams over real sockets (127.0.0.1), with both transports: each event reaches the user
-when it is sent, not when the answer ends; a connection cut mid-answer is a TransportError."""
+"""Chat over real sockets (127.0.0.1), with both transports: each event reaches the user
+when it is sent, not when the answer ends; a connection cut mid-answer is a TransportError;
+an answer silent longer than the read timeout is awaited up to CHAT_DEADLINE, and no longer."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ from kiekit.chat import (
 )
 from kiekit.fields import Input
 from kiekit.models import Request
+from kiekit_mock import FaultRule, MockServer
 
 MODEL = "echo-1"
 WAIT = 5.0  # seconds the server waits for the client to have read the first event
+SILENCE = 0.5  # seconds /chat/think is silent: ten times the read timeout of the tests below
+READ_TIMEOUT = 0.05
 
 
 @frozen
@@ -53,12 +57,15 @@ class EchoProvider(ChatProvider):
 class Server:
     """An event-stream server in a thread: ``/chat/wait`` sends one event, then waits until
         ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection;
+        ``/chat/think`` is silent SILENCE seconds after its first event, ``/chat/stall`` until
+        the test ends;
         ``/chat/pings`` sends keep-alive comments, ``/chat/flood`` events and ``/chat/line`` one
     line, without end; a call
         that does not stream is answered "whole" at once."""
 
     def __init__(self) -> None:
         self.first_read = threading.Event()
+        self.released = threading.Event()
         self.base_url = ""
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
@@ -85,6 +92,15 @@ class Server:
             assert request.transport is not None
             request.transport.close()
             return response
+        if request.match_info["how"] == "stall":  # silent until the test ends
+            await asyncio.to_thread(self.released.wait, 60)
+            return response
+        if request.match_info["how"] == "think":  # silent a while, as a model that thinks
+            await asyncio.sleep(SILENCE)
+            await response.write(b'data: {"t": " thought"}\n\n')
+            await response.write(b'data: {"end": true}\n\n')
+            await response.write_eof()
+            return response
         seen = await asyncio.to_thread(self.first_read.wait, WAIT)
         await response.write(b'data: {"t": " then"}\n\n' if seen else b'data: {"t": " late"}\n\n')
         await response.write(b'data: {"end": true}\n\n')
@@ -110,6 +126,7 @@ def server() -> Iterator[Server]:
         yield found
     finally:
         found.first_read.set()
+        found.released.set()
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
@@ -211,4 +228,72 @@ def test_a_stream_without_end_is_cut_at_its_bounds_on_both_clients(
                 pass
 
     with pytest.raises(error, match=said):
+        asyncio.run(run())
+
+
+def test_a_stream_silent_longer_than_the_read_timeout_goes_on_to_its_end(server: Server) -> None:
+    """A reasoning model streams nothing while it thinks: the stream is bounded by its
+    CHAT_DEADLINE, not cut by the read timeout meant for KIE's other calls."""
+    with Client("k", base_url=server.base_url, registry=registry(), timeout=READ_TIMEOUT) as kie:
+        texts = [delta.text for delta in kie.chat_stream(MODEL, "think")]
+    assert texts == ["first", " thought", ""]
+
+    async def run() -> list[str]:
+        async with AsyncClient(
+            "k", base_url=server.base_url, registry=registry(), timeout=READ_TIMEOUT
+        ) as kie:
+            return [delta.text async for delta in kie.chat_stream(MODEL, "think")]
+
+    assert asyncio.run(run()) == ["first", " thought", ""]
+
+
+def test_a_silent_stream_ends_at_its_chat_deadline_on_both_clients(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stalled stream (one event, then nothing) is still bounded: by what is left of its
+    CHAT_DEADLINE, however long the read timeout."""
+    from kiekit.chat import _flows
+
+    monkeypatch.setattr(_flows, "CHAT_DEADLINE", 0.3)
+    said = r"took longer than 0.3 s \(CHAT_DEADLINE\)"
+    kie = Client("k", base_url=server.base_url, registry=registry(), timeout=WAIT * 2)
+    with kie, pytest.raises(TransportError, match=said):
+        list(kie.chat_stream(MODEL, "stall"))
+
+    async def run() -> None:
+        async with AsyncClient(
+            "k", base_url=server.base_url, registry=registry(), timeout=WAIT * 2
+        ) as kie:
+            async for _ in kie.chat_stream(MODEL, "stall"):
+                pass
+
+    with pytest.raises(TransportError, match=said):
+        asyncio.run(run())
+
+
+@pytest.mark.parametrize("client", ["Client", "AsyncClient"])
+def test_a_whole_answer_slower_than_the_read_timeout_is_not_lost(client: str) -> None:
+    """A whole answer sends no byte until it is done (a reasoning model: minutes). KIE has
+    charged for it by then, and a chat call is never sent again: the read timeout meant for
+    KIE's other calls must not lose it. Other calls keep that read timeout."""
+    with MockServer() as mock:
+        mock.faults.add(
+            FaultRule("slow", path="/gpt-5-2/v1/chat/completions", when="after", delay=SILENCE)
+        )
+        mock.faults.add(FaultRule("slow", path="/api/v1/chat/credit", delay=SILENCE))
+        if client == "Client":
+            with Client("test-key", base_url=mock.base_url, timeout=READ_TIMEOUT) as kie:
+                assert kie.chat("gpt-5-2", "think hard").text == "Echo from gpt-5-2: think hard"
+                with pytest.raises(TransportError, match="no answer in time"):
+                    kie.credits()
+            return
+
+        async def run() -> None:
+            async with AsyncClient("test-key", base_url=mock.base_url, timeout=READ_TIMEOUT) as a:
+                assert (await a.chat("gpt-5-2", "think hard")).text == (
+                    "Echo from gpt-5-2: think hard"
+                )
+                with pytest.raises(TransportError, match="no answer in time"):
+                    await a.credits()
+
         asyncio.run(run())

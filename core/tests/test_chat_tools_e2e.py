@@ -33,9 +33,11 @@ def mock() -> Iterator[MockServer]:
         yield server
 
 
-def converse(client: str, base_url: str, model: str, stream: bool) -> tuple[ChatReply, ChatReply]:
+def converse(
+    client: str, base_url: str, model: str, stream: bool, **options: Any
+) -> tuple[ChatReply, ChatReply]:
     """(the answer calling the tool, the answer to its result)."""
-    tools = TOOLS[model]
+    options = {"tools": TOOLS[model], **options}
 
     def second_turn(first: ChatReply) -> list[Any]:
         (call,) = first.tool_calls
@@ -46,8 +48,8 @@ def converse(client: str, base_url: str, model: str, stream: bool) -> tuple[Chat
 
             def ask(messages: Any) -> ChatReply:
                 if not stream:
-                    return kie.chat(model, messages, tools=tools)
-                with kie.chat_stream(model, messages, tools=tools) as chat:
+                    return kie.chat(model, messages, **options)
+                with kie.chat_stream(model, messages, **options) as chat:
                     list(chat)
                 assert chat.reply is not None
                 return chat.reply
@@ -60,8 +62,8 @@ def converse(client: str, base_url: str, model: str, stream: bool) -> tuple[Chat
 
             async def ask(messages: Any) -> ChatReply:
                 if not stream:
-                    return await kie.chat(model, messages, tools=tools)
-                chat = kie.chat_stream(model, messages, tools=tools)
+                    return await kie.chat(model, messages, **options)
+                chat = kie.chat_stream(model, messages, **options)
                 _ = [delta async for delta in chat]
                 assert chat.reply is not None
                 return chat.reply
@@ -92,3 +94,17 @@ def test_whole_and_streamed_calls_agree(mock: MockServer, model: str) -> None:
     streamed, _ = converse("AsyncClient", mock.base_url, model, stream=True)
     assert streamed.tool_calls == whole.tool_calls
     assert streamed.tool_calls[0].raw_arguments == whole.tool_calls[0].raw_arguments
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("client", ["Client", "AsyncClient"])
+def test_claude_thinking_goes_back_with_the_tool_result(
+    mock: MockServer, client: str, stream: bool
+) -> None:
+    """With thinking on, Anthropic (and the mock) refuse a tool result whose assistant turn lost
+    its signed thinking block: the reply keeps it, and sends it back first."""
+    first, final = converse(client, mock.base_url, "claude-sonnet-4-6", stream, thinking=True)
+    (block,) = first.thinking_blocks
+    assert block.text == first.thinking != ""
+    assert block.signature
+    assert final.text == 'Echo from claude-sonnet-4-6: tool result {"city": "mock", "temp": 3}'

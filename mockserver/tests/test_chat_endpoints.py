@@ -400,9 +400,60 @@ def test_claude_answers_tool_use_whole_and_streamed(kie: Kie) -> None:
     assert after["content"] == [
         {"type": "text", "text": "Echo from claude-sonnet-4-6: tool result 3C"}
     ]
+    failed = [*turns[:2], {"role": "user", "content": [{**result, "is_error": True}]}]
+    assert kie.post("/claude/v1/messages", {**CLAUDE, "messages": failed}).json()["content"]
+    odd = [*turns[:2], {"role": "user", "content": [{**result, "is_error": "yes"}]}]
+    refused = kie.post("/claude/v1/messages", {**CLAUDE, "messages": odd}).json()
+    assert refused == {
+        "code": 422,
+        "msg": "messages[2].content[0].is_error must be a boolean",
+        "data": None,
+    }
     wrong = [*turns[:2], {"role": "user", "content": [{**result, "tool_use_id": "toolu_x"}]}]
     refused = kie.post("/claude/v1/messages", {**CLAUDE, "messages": wrong}).json()
     assert (refused["code"], refused["msg"].split()[0]) == (422, "messages[2].content")
+
+
+def test_claude_with_thinking_wants_the_signed_thinking_back_with_the_tool_results(
+    kie: Kie,
+) -> None:
+    """With thinking on, the assistant turn of the tool calls must come back starting with its
+    thinking block, unmodified (Anthropic's rule for extended thinking with tool use,
+    platform.claude.com/docs/build-with-claude/thinking-tool-workflows)."""
+    ask = [{"role": "user", "content": ASK}]
+    thinking = {**CLAUDE, "thinkingFlag": True}
+    whole = kie.post("/claude/v1/messages", {**thinking, "messages": ask}).json()
+    thought, call = whole["content"]
+    assert thought["type"] == "thinking"
+    assert thought["signature"]
+    streamed = events(
+        kie.post("/claude/v1/messages", {**thinking, "messages": ask, "stream": True}).body
+    )
+    signatures = [
+        d["delta"]["signature"]
+        for n, d in streamed
+        if n == "content_block_delta" and d["delta"]["type"] == "signature_delta"
+    ]
+    assert signatures == [thought["signature"]]
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"]}]}
+
+    def send_back(*blocks: dict[str, Any]) -> Any:
+        turns = [*ask, {"role": "assistant", "content": list(blocks)}, result]
+        return kie.post("/claude/v1/messages", {**thinking, "messages": turns}).json()
+
+    assert send_back(thought, call)["content"][0]["type"] == "thinking"
+    redacted = {"type": "redacted_thinking", "data": "opaque"}
+    assert send_back(redacted, call)["stop_reason"] == "end_turn"
+    stripped = send_back(call)
+    assert stripped["code"] == 422
+    assert stripped["msg"].startswith("messages[1].content[0].type: expected thinking")
+    edited = send_back({**thought, "thinking": "something else"}, call)
+    assert (edited["code"], edited["msg"].split(":")[0]) == (422, "messages[1].content[0]")
+    without_thinking = kie.post(
+        "/claude/v1/messages",
+        {**CLAUDE, "messages": [*ask, {"role": "assistant", "content": [call]}, result]},
+    ).json()
+    assert without_thinking["stop_reason"] == "end_turn"  # the rule holds with thinking on only
 
 
 RESPONSES = {
@@ -482,3 +533,74 @@ def test_a_client_hanging_up_mid_stream_is_one_debug_line_not_a_traceback(
         ("kiekit_mock", logging.DEBUG, None)
     ]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+NO_ARGUMENTS = {"type": "object", "properties": {}}  # get_time(): its call's arguments are {}
+ONE_PIECE: dict[str, dict[str, Any]] = {
+    "/gpt-5-2/v1/chat/completions": {
+        "tools": [{"type": "function", "function": {"name": "now", "parameters": NO_ARGUMENTS}}]
+    },
+    "/claude/v1/messages": {
+        "model": "claude-haiku-4-5",
+        "tools": [{"name": "now", "input_schema": NO_ARGUMENTS}],
+    },
+    "/codex/v1/responses": {
+        "model": "gpt-5-5",
+        "tools": [{"type": "function", "name": "now", "parameters": NO_ARGUMENTS}],
+    },
+}
+ENDS = {  # the last event of a stream that failed
+    "/gpt-5-2/v1/chat/completions": lambda e: e[-1][1].get("error", {}).get("code") == 500,
+    "/claude/v1/messages": lambda e: e[-1][0] == "error",
+    "/codex/v1/responses": lambda e: e[-1][0] == "response.failed",
+}
+
+
+def one_piece_call(path: str, marker: str) -> dict[str, Any]:
+    ask = f"What time is it? [mock:tool] {marker}"
+    conversation: dict[str, Any] = {"messages": [{"role": "user", "content": ask}]}
+    if "responses" in path:
+        conversation = {"input": ask}
+    return ONE_PIECE[path] | conversation | {"stream": True}
+
+
+@pytest.mark.parametrize("path", list(ONE_PIECE))
+def test_fail_marker_fails_a_stream_of_one_piece(kie: Kie, path: str) -> None:
+    """A call with `{}` arguments streams in one piece: [mock:fail] still fails it, free,
+    instead of a whole call charged nothing."""
+    before = kie.ok(kie.get(CREDIT))
+    found = events(kie.post(path, one_piece_call(path, "[mock:fail]")).body)
+    assert ENDS[path](found), found[-1]
+    assert kie.ok(kie.get(CREDIT)) == before
+
+
+@pytest.mark.parametrize("path", list(ONE_PIECE))
+def test_drop_marker_cuts_a_stream_of_one_piece(kie: Kie, path: str) -> None:
+    parts = urlsplit(kie.base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    try:
+        connection.request("POST", path, json.dumps(one_piece_call(path, "[mock:drop]")), headers)
+        with pytest.raises(http.client.IncompleteRead):
+            connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def test_the_answer_to_a_second_tool_round_echoes_that_rounds_results_only(kie: Kie) -> None:
+    """As the README says ("tool result <the results>"): an agent test asserting the last
+    round's result need not account for every earlier round."""
+    ask = [{"role": "user", "content": ASK}]
+    first = completion({"messages": ask}, kie)["choices"][0]["message"]
+    call_id = first["tool_calls"][0]["id"]
+    again = [{**first["tool_calls"][0], "id": call} for call in ("c2", "c3")]
+    rounds = [
+        *ask,
+        first,
+        {"role": "tool", "tool_call_id": call_id, "content": "rain"},
+        {"role": "assistant", "content": None, "tool_calls": again},
+        {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "c3", "content": "warm"},
+    ]
+    body = completion({"messages": rounds}, kie)
+    assert body["choices"][0]["message"]["content"] == "Echo from gpt-5-2: tool result sunny warm"

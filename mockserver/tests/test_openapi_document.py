@@ -20,6 +20,7 @@ from kiekit_mock.uploads_http import build_upload_app
 if TYPE_CHECKING:
     from conftest import Answer, Kie
 
+HELLO_CHAT = [{"role": "user", "content": "hi"}]
 JSON_200 = ("responses", "200", "content", "application/json", "schema")
 
 
@@ -469,3 +470,75 @@ def test_a_create_body_the_document_takes_is_one_the_mock_takes(
     assert Draft202012Validator({**document, **schema}).is_valid(body) is valid
     answer = kie.post("/api/v1/jobs/createTask", body).json()
     assert (answer["code"] == 200) is valid, answer
+
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+COMPLETION_TOOL = {"type": "function", "function": {"name": "weather", "parameters": SCHEMA}}
+RESPONSES_TOOL = {"type": "function", "name": "weather", "parameters": SCHEMA}
+MESSAGES_TOOL = {"name": "weather", "input_schema": SCHEMA}
+CHAT_ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
+    "/{model}/v1/chat/completions": ("/gpt-5-2/v1/chat/completions", {"messages": HELLO_CHAT}),
+    "/claude/v1/messages": (
+        "/claude/v1/messages",
+        {"model": "claude-sonnet-4-6", "messages": HELLO_CHAT},
+    ),
+    "/codex/v1/responses": ("/codex/v1/responses", {"model": "gpt-5-5", "input": "hi"}),
+}
+
+
+@pytest.mark.parametrize(
+    ("route", "tool", "valid"),
+    [
+        ("/{model}/v1/chat/completions", COMPLETION_TOOL, True),
+        ("/{model}/v1/chat/completions", RESPONSES_TOOL, False),  # no `function`
+        ("/{model}/v1/chat/completions", MESSAGES_TOOL, False),
+        ("/{model}/v1/chat/completions", {"type": "function", "function": {"name": " "}}, False),
+        ("/claude/v1/messages", MESSAGES_TOOL, True),
+        ("/claude/v1/messages", MESSAGES_TOOL | {"type": "custom"}, True),
+        ("/claude/v1/messages", {"type": "web_search_20250305", "name": "web_search"}, True),
+        ("/claude/v1/messages", RESPONSES_TOOL, False),  # `function` is no Anthropic type
+        ("/claude/v1/messages", COMPLETION_TOOL, False),
+        ("/claude/v1/messages", {"name": "weather"}, False),  # no input_schema
+        ("/codex/v1/responses", RESPONSES_TOOL, True),
+        ("/codex/v1/responses", {"type": "web_search"}, True),  # the API's own tool
+        ("/codex/v1/responses", COMPLETION_TOOL, False),  # no top-level name
+        ("/codex/v1/responses", MESSAGES_TOOL, False),  # no type
+    ],
+)
+def test_a_chat_tool_the_document_takes_is_one_the_mock_takes(
+    kie: Kie, route: str, tool: dict[str, Any], valid: bool
+) -> None:
+    """Each chat API's own tool shape, and another API's refused (422 naming the field) by
+    the document and the mock alike: an outside tester's tools in OpenAI's shape, sent to a
+    Responses model, were taken and never called."""
+    path, body = CHAT_ROUTES[route]
+    body = body | {"tools": [tool]}
+    document = build_document()
+    schema = document["paths"][route]["post"]["requestBody"]["content"]["application/json"]
+    assert Draft202012Validator({**document, **schema["schema"]}).is_valid(body) is valid
+    answer = kie.post(path, body).json()
+    assert ("code" not in answer) is valid, answer
+    if not valid:
+        assert (answer["code"], answer["msg"].startswith("tools[0]")) == (422, True), answer
+
+
+@pytest.mark.parametrize(
+    ("route", "temperature", "valid"),
+    [
+        ("/claude/v1/messages", 1, True),
+        ("/claude/v1/messages", 1.5, False),  # Anthropic's temperature is 0-1
+        ("/{model}/v1/chat/completions", 1.5, True),  # OpenAI's 0-2
+        ("/codex/v1/responses", 2, True),
+        ("/codex/v1/responses", 2.5, False),
+    ],
+)
+def test_a_chat_temperature_the_document_takes_is_one_the_mock_takes(
+    kie: Kie, route: str, temperature: float, valid: bool
+) -> None:
+    path, body = CHAT_ROUTES[route]
+    body = body | {"temperature": temperature}
+    document = build_document()
+    schema = document["paths"][route]["post"]["requestBody"]["content"]["application/json"]
+    assert Draft202012Validator({**document, **schema["schema"]}).is_valid(body) is valid
+    answer = kie.post(path, body).json()
+    assert ("code" not in answer) is valid, answer

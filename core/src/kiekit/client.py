@@ -161,7 +161,8 @@ class Client:
     - ``downloads``: a :class:`~kiekit.retry.DownloadPolicy`, the time and size bounds of one
       result file (default: 15 minutes, 8 GiB).
     - ``timeout``: the longest wait for bytes on a connection; each call is bounded as a whole
-      by its retry policy's deadline too.
+      by its retry policy's deadline too. A chat answer, silent until it is done (a stream:
+      while the model thinks), is awaited up to its own deadline instead (``CHAT_DEADLINE``).
     """
 
     def __init__(

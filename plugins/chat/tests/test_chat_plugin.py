@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 from kiekit import ValidationError
-from kiekit.chat import ChatDelta, ChatFailure, ChatReply, SseEvent, Usage
+from kiekit.chat import ChatDelta, ChatFailure, ChatReply, SseEvent, ThinkingBlock, Usage
 from kiekit_chat import (
     GOOGLE_SEARCH,
     CompletionsProvider,
@@ -326,6 +326,7 @@ def test_anthropic_answer_keeps_kie_credits_and_thinking() -> None:
         credits=0.35,  # §5 [OBS]: KIE adds credits_consumed to Anthropic's answer
         finish_reason="end_turn",
         thinking="Let me think.",
+        thinking_blocks=(ThinkingBlock("Let me think.", "x"),),  # sent back with the reply
     )
 
 

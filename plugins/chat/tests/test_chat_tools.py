@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 from kiekit import Client, ProtocolError, Registry, ValidationError
-from kiekit.chat import ChatProvider, ChatReply, Message, ToolCall, ToolCallDelta
+from kiekit.chat import (
+    ChatProvider,
+    ChatReply,
+    Message,
+    ThinkingBlock,
+    ToolCall,
+    ToolCallDelta,
+)
 from kiekit.transport import HttpResponse, MockTransport
 from kiekit_chat import CompletionsProvider, MessagesProvider, ResponsesProvider
 
@@ -479,3 +486,224 @@ def test_consecutive_function_call_items_are_one_assistant_turn() -> None:
     call = ResponsesProvider().make_call("gpt-5-5", given)
     assert [m.role for m in call.messages] == ["user", "assistant"]
     assert [c.id for c in call.messages[1].tool_calls] == ["call_1", "call_2"]
+
+
+# -- Claude's thinking, kept and sent back --------------------------------------------------------
+# With extended thinking and tools, Anthropic refuses the tool results unless the assistant turn
+# of the calls starts with its thinking blocks, complete and unmodified (signature included):
+# platform.claude.com/docs/build-with-claude/thinking-tool-workflows
+
+THOUGHT = {"type": "thinking", "thinking": "Oslo: look it up.", "signature": "sig-1"}
+REDACTED = {"type": "redacted_thinking", "data": "opaque-1"}
+TOOL_USE = {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Oslo"}}
+
+
+def block_events(index: int, start: dict[str, Any], *deltas: dict[str, Any]) -> list[Any]:
+    """One content block of an Anthropic stream: its start, its deltas, its stop."""
+    return [
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        ),
+        *[
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            for d in deltas
+        ],
+        ("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]
+
+
+THINKING_STREAM = sse(
+    ("message_start", {"type": "message_start", "message": {"model": "claude-sonnet-4-6"}}),
+    *block_events(
+        0,
+        {"type": "thinking", "thinking": ""},
+        {"type": "thinking_delta", "thinking": "Oslo: "},
+        {"type": "thinking_delta", "thinking": "look it up."},
+        {"type": "signature_delta", "signature": "sig-1"},
+    ),
+    *block_events(1, REDACTED),
+    *block_events(
+        2,
+        TOOL_USE | {"input": {}},
+        {"type": "input_json_delta", "partial_json": '{"city": "Oslo"}'},
+    ),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}}),
+    ("message_stop", {"type": "message_stop"}),
+)
+
+
+def sent_back(reply: ChatReply | dict[str, Any]) -> list[Any]:
+    """The messages a Claude call sends after ``reply``'s tool call and its result."""
+    provider = MessagesProvider()
+    call = provider.make_call(
+        "claude-sonnet-4-6", ["Weather in Oslo?", reply, CALL.result("3C")], options={}
+    )
+    body = provider.build_request(call, stream=False).body
+    assert body is not None
+    return list(body["messages"][1:])
+
+
+def test_a_replys_thinking_blocks_go_back_first_with_their_signatures() -> None:
+    payload = MESSAGE | {"content": [THOUGHT, REDACTED, TOOL_USE]}
+    reply = MessagesProvider().parse_reply("claude-sonnet-4-6", payload)
+    assert isinstance(reply, ChatReply)
+    assert reply.thinking == "Oslo: look it up."
+    assert reply.thinking_blocks == (
+        ThinkingBlock("Oslo: look it up.", "sig-1"),
+        ThinkingBlock(redacted="opaque-1"),
+    )
+    assert sent_back(reply)[0] == {"role": "assistant", "content": [THOUGHT, REDACTED, TOOL_USE]}
+
+
+def test_a_streamed_replys_thinking_keeps_its_signature_delta() -> None:
+    reply, deltas = streamed(MessagesProvider(), "claude-sonnet-4-6", THINKING_STREAM)
+    assert "".join(delta.thinking for delta in deltas) == "Oslo: look it up."
+    assert reply.tool_calls == (CALL,)
+    assert reply.thinking_blocks == (
+        ThinkingBlock("Oslo: look it up.", "sig-1"),
+        ThinkingBlock(redacted="opaque-1"),
+    )
+    assert sent_back(reply)[0] == {"role": "assistant", "content": [THOUGHT, REDACTED, TOOL_USE]}
+
+
+def test_anthropics_own_assistant_json_is_taken_and_sent_back_as_it_came() -> None:
+    """The plugin README: "Each API's own JSON for these turns is accepted too"."""
+    turn = {"role": "assistant", "content": [THOUGHT, REDACTED, TOOL_USE]}
+    assert sent_back(turn)[0] == turn
+
+
+def test_thinking_blocks_belong_to_an_assistant_turn() -> None:
+    with pytest.raises(ValidationError) as caught:
+        MessagesProvider().make_call(
+            "claude-sonnet-4-6", [{"role": "user", "content": [THOUGHT, TOOL_USE]}]
+        )
+    assert caught.value.field == "messages[0].content[0]"
+    with pytest.raises(ValidationError) as caught:
+        MessagesProvider().make_call(
+            "claude-sonnet-4-6",
+            ["hi", {"role": "assistant", "content": [{"type": "redacted_thinking"}, TOOL_USE]}],
+        )
+    assert caught.value.field == "messages[1].content[0].data"
+
+
+def test_the_other_wires_leave_claudes_thinking_blocks_out() -> None:
+    """Anthropic's signed blocks mean nothing to OpenAI's wires: not sent there."""
+    reply = ChatReply("", "m", tool_calls=(CALL,), thinking_blocks=(ThinkingBlock("x", "s"),))
+    for provider, model in ((CompletionsProvider(), "gpt-5-2"), (ResponsesProvider(), "gpt-5-5")):
+        call = provider.make_call(model, ["Weather in Oslo?", reply, CALL.result("3C")])
+        assert "sig" not in json.dumps(provider.build_request(call, stream=False).body)
+        assert '"s"' not in json.dumps(provider.build_request(call, stream=False).body)
+
+
+# -- each API's own tool shape -----------------------------------------------------------------
+# A tool in another API's shape is never called (OpenAI refuses a Responses tool without
+# `function`, Responses one without a top-level `name`, Anthropic a `type` it lacks): refused
+# before a paid call, naming the tool and the shape the model's API wants.
+
+PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}}
+SHAPES = {
+    "completions": WEATHER,
+    "responses": {"type": "function", "name": "get_weather", "parameters": PARAMETERS},
+    "messages": {"name": "get_weather", "input_schema": PARAMETERS},
+}
+MODELS = {"completions": "gpt-5-2", "responses": "gpt-5-5", "messages": "claude-sonnet-4-6"}
+PROVIDERS = {
+    "completions": CompletionsProvider(),
+    "responses": ResponsesProvider(),
+    "messages": MessagesProvider(),
+}
+SAID = {
+    "completions": "a chat-completions tool",
+    "responses": "a Responses tool",
+    "messages": "an Anthropic tool",
+}
+
+
+@pytest.mark.parametrize("wire", list(MODELS))
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_tool_in_another_apis_shape_is_refused_naming_it(wire: str, shape: str) -> None:
+    provider, model = PROVIDERS[wire], MODELS[wire]
+    tools = [SHAPES[wire], SHAPES[shape]]
+    if shape == wire:
+        provider.make_call(model, "hi", options={"tools": tools})
+        return
+    with pytest.raises(ValidationError) as caught:
+        provider.make_call(model, "hi", options={"tools": tools})
+    assert caught.value.field == "tools[1]"
+    assert SAID[shape] in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("wire", "tool", "field"),
+    [
+        ("completions", {"type": "function", "function": {"name": " "}}, "tools[0].function.name"),
+        ("responses", {"name": "get_weather"}, "tools[0]"),  # no type
+        ("messages", {"name": "get_weather"}, "tools[0].input_schema"),
+        ("messages", {"input_schema": PARAMETERS}, "tools[0].name"),
+    ],
+)
+def test_a_tool_missing_what_its_api_needs_is_refused(
+    wire: str, tool: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        PROVIDERS[wire].make_call(MODELS[wire], "hi", options={"tools": [tool]})
+    assert caught.value.field == field
+
+
+def test_the_apis_own_tools_pass_as_given() -> None:
+    """Responses' built-in tools and Anthropic's dated server tools are not the caller's."""
+    ResponsesProvider().make_call("gpt-5-5", "hi", options={"tools": [{"type": "web_search"}]})
+    server = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    MessagesProvider().make_call("claude-sonnet-4-6", "hi", options={"tools": [server]})
+
+
+# -- a failed call's result --------------------------------------------------------------------
+
+
+def failed_round_trip(provider: ChatProvider, model: str) -> Any:
+    call = provider.make_call(model, ["Weather?", REPLY, CALL.result("no such city", error=True)])
+    body = provider.build_request(call, stream=False).body
+    assert body is not None
+    return body
+
+
+def test_a_failed_calls_result_is_flagged_on_each_wire() -> None:
+    """Anthropic has ``is_error``; OpenAI's two wires have no flag: the text says it."""
+    claude = failed_round_trip(MessagesProvider(), "claude-sonnet-4-6")
+    assert claude["messages"][-1]["content"] == [
+        {
+            "type": "tool_result",
+            "tool_use_id": "call_1",
+            "content": "no such city",
+            "is_error": True,
+        }
+    ]
+    completion = failed_round_trip(CompletionsProvider(), "gpt-5-2")
+    assert completion["messages"][-1]["content"] == "Error: no such city"
+    response = failed_round_trip(ResponsesProvider(), "gpt-5-5")
+    assert response["input"][-1]["output"] == "Error: no such city"
+    fine = MessagesProvider().make_call("claude-sonnet-4-6", ROUND_TRIP)
+    sent = MessagesProvider().build_request(fine, stream=False).body
+    assert sent is not None
+    assert "is_error" not in sent["messages"][-1]["content"][0]  # only when it failed
+
+
+def test_anthropics_own_is_error_is_kept() -> None:
+    result: dict[str, Any] = {
+        "type": "tool_result",
+        "tool_use_id": "call_1",
+        "content": "boom",
+        "is_error": True,
+    }
+    messages: list[Any] = ["Weather?", REPLY, {"role": "user", "content": [result]}]
+    provider = MessagesProvider()
+    body = provider.build_request(provider.make_call("claude-sonnet-4-6", messages), stream=False)
+    assert body.body is not None
+    assert body.body["messages"][-1]["content"] == [result]
+    with pytest.raises(ValidationError) as caught:
+        provider.make_call(
+            "claude-sonnet-4-6",
+            ["Weather?", REPLY, {"role": "user", "content": [result | {"is_error": "yes"}]}],
+        )
+    assert caught.value.field == "messages[2].content[0].is_error"

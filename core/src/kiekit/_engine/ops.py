@@ -29,7 +29,13 @@ T = TypeVar("T")
 @frozen
 class HttpRequest:
     """One API call. ``timeout``: seconds the whole exchange may take, answer read included
-    (None: the transport's own timeouts only); the engine sets it from the call's deadline."""
+    (None: the transport's own timeouts only); the engine sets it from the call's deadline.
+
+    ``long_silence``: the answer may send no byte for minutes (a chat model sends a whole
+    answer only once it is done, and a stream nothing while it thinks), so its bytes are
+    awaited until ``timeout``, not only for the transport's read timeout, which would cut
+    short an answer already paid for. Other calls keep that read timeout: KIE answers them at
+    once, and a silence there is a stalled connection."""
 
     method: str
     url: str
@@ -37,13 +43,26 @@ class HttpRequest:
     body: bytes | None = None
     task_id: str | None = None
     timeout: float | None = None
+    long_silence: bool = False
 
     def within(self, seconds: float) -> HttpRequest:
         """This request, bounded by ``seconds`` (as ``attrs.evolve`` would, at half the
         cost: one is made for every attempt of every call)."""
         return HttpRequest(
-            self.method, self.url, self.headers, self.body, task_id=self.task_id, timeout=seconds
+            self.method,
+            self.url,
+            self.headers,
+            self.body,
+            task_id=self.task_id,
+            timeout=seconds,
+            long_silence=self.long_silence,
         )
+
+    def silence_allowed(self, read_timeout: float) -> float:
+        """The longest wait for the answer's next bytes, given the transport's read timeout."""
+        if self.long_silence and self.timeout is not None:
+            return self.timeout
+        return read_timeout
 
 
 @frozen

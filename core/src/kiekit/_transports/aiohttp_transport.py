@@ -22,6 +22,7 @@ from kiekit._transports.base import (
     AsyncByteStream,
     declared_length,
     in_words,
+    late,
     lower,
     oversized,
     upload_chunks,
@@ -132,6 +133,7 @@ class AiohttpTransport:
                     data=_payload(request.body),
                     headers=request.headers,  # aiohttp copies them
                     allow_redirects=False,
+                    **self._silence(request),
                 ) as response:
                     declared = response.content_length
                     if declared is not None and declared > limit:
@@ -267,18 +269,40 @@ class AiohttpTransport:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
         import aiohttp
 
-        described = what(request)
+        session = self._open()
+        # A stream that may be silent long waits for its bytes up to its deadline, not past it
+        ends = None
+        if request.long_silence and request.timeout is not None:
+            ends = asyncio.get_running_loop().time() + request.timeout
         try:
-            response = await self._open().request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=dict(request.headers),
-                allow_redirects=False,
-            )
+            async with asyncio.timeout_at(ends):
+                response = await session.request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers=dict(request.headers),
+                    allow_redirects=False,
+                    **self._silence(request),
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{described} failed: {in_words(exc)}") from exc
-        return _AiohttpStream(response, described)
+            if ends is not None and isinstance(exc, TimeoutError):
+                raise late(request) from exc
+            raise TransportError(f"{what(request)} failed: {in_words(exc)}") from exc
+        return _AiohttpStream(response, request, ends)
+
+    def _silence(self, request: HttpRequest) -> dict[str, Any]:
+        """The options of a request whose answer may be silent long: the session's read
+        timeout lifted (its deadline, an ``asyncio.timeout``, bounds the wait); none for
+        any other request, which keeps the session's."""
+        if not request.long_silence or request.timeout is None:
+            return {}
+        import aiohttp
+
+        return {
+            "timeout": aiohttp.ClientTimeout(
+                total=None, sock_connect=self._connect_timeout, sock_read=None
+            )
+        }
 
     async def close(self) -> None:
         if self._session is not None:
@@ -306,9 +330,13 @@ async def _closed_with_loop(transport: AiohttpTransport, session: Any) -> AsyncI
 
 
 class _AiohttpStream:
-    def __init__(self, response: Any, what: str) -> None:
+    """A streamed answer; with ``ends`` (the loop's time), each wait for bytes lasts until
+    then at most, so a silent stream ends at its deadline, as one that trickles does."""
+
+    def __init__(self, response: Any, request: HttpRequest, ends: float | None) -> None:
         self._response = response
-        self._what = what
+        self._request = request
+        self._ends = ends
         self.head = StreamHead(
             response.status, response.reason or "", response.headers.get("Content-Type", "")
         )
@@ -317,9 +345,14 @@ class _AiohttpStream:
         import aiohttp
 
         try:
-            return bytes(await self._response.content.readany())
+            async with asyncio.timeout_at(self._ends):
+                return bytes(await self._response.content.readany())
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{self._what}: the stream broke: {in_words(exc)}") from exc
+            if self._ends is not None and isinstance(exc, TimeoutError):
+                raise late(self._request) from exc
+            raise TransportError(
+                f"{what(self._request)}: the stream broke: {in_words(exc)}"
+            ) from exc
 
     async def close(self) -> None:
         self._response.release()

@@ -71,13 +71,15 @@ class Urllib3Transport:
             total=10, connect=0, read=0, status=0, other=0, redirect=10
         )
 
-    def _timeout(self, seconds: float | None) -> Any:
-        """urllib3's timeouts for an exchange that may take ``seconds`` in all."""
-        if seconds is None or seconds >= self._longest:  # most calls: made once (urllib3 clones it)
-            return self._full_timeout
+    def _timeout(self, seconds: float | None, read: float | None = None) -> Any:
+        """urllib3's timeouts for an exchange that may take ``seconds`` in all, waiting up to
+        ``read`` for bytes (None: the read timeout; without ``seconds``, always it)."""
+        read = self._read_timeout if read is None else read
+        if seconds is None or (seconds >= self._longest and read == self._read_timeout):
+            return self._full_timeout  # most calls: made once (urllib3 clones it)
         seconds = max(seconds, 0.001)
         return self._urllib3.Timeout(
-            connect=min(self._connect_timeout, seconds), read=min(self._read_timeout, seconds)
+            connect=min(self._connect_timeout, seconds), read=min(read, seconds)
         )
 
     def _open(self, request: HttpRequest, **options: Any) -> Any:
@@ -108,7 +110,10 @@ class Urllib3Transport:
     def send(self, request: HttpRequest) -> HttpResponse:
         ends = None if request.timeout is None else time.monotonic() + request.timeout
         try:
-            response = self._open(request, timeout=self._timeout(request.timeout))
+            response = self._open(
+                request,
+                timeout=self._timeout(request.timeout, request.silence_allowed(self._read_timeout)),
+            )
         except self._urllib3.exceptions.HTTPError as exc:
             raise TransportError(
                 f"{what(request)} failed: {in_words(exc)}",
@@ -215,11 +220,17 @@ class Urllib3Transport:
     def stream(self, request: HttpRequest) -> ByteStream:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
         described = what(request)
+        ends = None if request.timeout is None else time.monotonic() + request.timeout
         try:
-            response = self._open(request)
+            response = self._open(
+                request,
+                timeout=self._timeout(request.timeout, request.silence_allowed(self._read_timeout)),
+            )
         except self._urllib3.exceptions.HTTPError as exc:
             raise TransportError(f"{described} failed: {in_words(exc)}") from exc
-        return _Urllib3Stream(response, described, self._urllib3.exceptions.HTTPError)
+        # A stream that may be silent long waits for its bytes up to its deadline, not past it
+        ends = ends if request.long_silence else None
+        return _Urllib3Stream(response, request, self._urllib3.exceptions.HTTPError, ends)
 
     def close(self) -> None:
         self._pool.clear()
@@ -230,23 +241,43 @@ class Urllib3Transport:
 
 
 class _Urllib3Stream:
-    def __init__(self, response: Any, what: str, errors: type[Exception]) -> None:
+    """A streamed answer; with ``ends`` (a monotonic time), each wait for bytes lasts until
+    then at most, so a silent stream ends at its deadline, as one that trickles does."""
+
+    def __init__(
+        self, response: Any, request: HttpRequest, errors: type[Exception], ends: float | None
+    ) -> None:
         self._response = response
-        self._what = what
+        self._request = request
         self._errors = errors
+        self._ends = ends
         self._ended = False  # read to its end: its connection may serve another request
         self.head = StreamHead(
             response.status, response.reason or "", response.headers.get("content-type", "")
         )
 
     def read(self) -> bytes:
+        if self._ends is not None:
+            self._wait_until(self._ends)
         try:
             # read1: whatever has arrived, so each event reaches the user as it is sent
             chunk = bytes(self._response.read1(STREAM_CHUNK))
         except self._errors as exc:
-            raise TransportError(f"{self._what}: the stream broke: {in_words(exc)}") from exc
+            if self._ends is not None and time.monotonic() >= self._ends:
+                raise late(self._request) from exc
+            raise TransportError(
+                f"{what(self._request)}: the stream broke: {in_words(exc)}"
+            ) from exc
         self._ended = not chunk
         return chunk
+
+    def _wait_until(self, ends: float) -> None:
+        """The socket's wait for bytes, cut to the time left (urllib3 set it once, when the
+        request was sent)."""
+        connection = self._response.connection
+        sock = None if connection is None else getattr(connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(max(ends - time.monotonic(), 0.001))
 
     def close(self) -> None:
         if not self._ended:

@@ -27,6 +27,8 @@ from kiekit.chat.types import (
     ChatFailure,
     ChatReply,
     MessagesLike,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolCall,
     Usage,
 )
@@ -43,6 +45,7 @@ from kiekit.models import Request
 __all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
 
 SSE = "text/event-stream"
+READ = ReadStream()
 # Bounds on one chat call, whole or streamed, as every other call has its deadline and
 # max_answer_bytes: a reasoning model's long answer takes minutes, but a stalled proxy or an
 # endless stream must not hold a worker (or its memory) for ever
@@ -60,6 +63,10 @@ StreamFlow = Generator[StreamOp, Any, ChatReply]
 
 
 def http_request(engine: Engine, request: Request, *, accept: str) -> HttpRequest:
+    """The exchange of one chat call, bounded by CHAT_DEADLINE alone: a whole answer sends
+    no byte until it is done, and a stream none while the model thinks, so the transport's
+    read timeout (30 s: a stalled connection, for KIE's other calls) would lose an answer
+    already paid for (``long_silence``)."""
     try:  # strict JSON: NaN or infinity would reach KIE as invalid JSON
         body = None if request.body is None else json.dumps(request.body, allow_nan=False)
     except ValueError as exc:
@@ -70,6 +77,8 @@ def http_request(engine: Engine, request: Request, *, accept: str) -> HttpReques
         engine.base_url + request.path,
         headers,
         None if body is None else body.encode(),
+        timeout=CHAT_DEADLINE,
+        long_silence=True,
     )
 
 
@@ -77,8 +86,9 @@ def chat(engine: Engine, provider: ChatProvider, call: ChatCall) -> Generator[An
     """One whole answer. Sent once, never retried: a chat call is paid for, and a retry after
     a failure that may have reached KIE could pay twice."""
     request = provider.build_request(call, stream=False)
-    sent = http_request(engine, request, accept="application/json").within(CHAT_DEADLINE)
-    response: HttpResponse = engine.scrubbed((yield sent))
+    started: float = yield NOW
+    sent = http_request(engine, request, accept="application/json")
+    response: HttpResponse = engine.scrubbed((yield from _bounded(sent, request, started)))
     if response.status != 200:
         raise http_error(response.status, response.reason)
     payload = _json(response.body, request)
@@ -100,12 +110,13 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
     """
     request = provider.build_request(call, stream=True)
     started: float = yield NOW
-    head: StreamHead = yield OpenStream(http_request(engine, request, accept=SSE))
+    opened = OpenStream(http_request(engine, request, accept=SSE))
+    head: StreamHead = yield from _bounded(opened, request, started)
     if head.status != 200:
         raise http_error(head.status, head.reason)
     decoder = SseDecoder()
     assembled = _Assembly(call.model)
-    chunk: bytes = engine.scrub((yield ReadStream()))
+    chunk: bytes = engine.scrub((yield from _bounded(READ, request, started)))
     size = len(chunk)
     content_type = head.content_type.lower()
     # KIE's JSON envelope (an error) comes as application/json; without a content type (a
@@ -113,7 +124,7 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
     if "json" in content_type or (SSE not in content_type and chunk.lstrip()[:1] == b"{"):
         pieces = [chunk]  # joined once: adding each chunk to the last made it quadratic
         while chunk:
-            chunk = engine.scrub((yield ReadStream()))
+            chunk = engine.scrub((yield from _bounded(READ, request, started)))
             size += len(chunk)
             yield from _within_bounds(request, size, started)
             pieces.append(chunk)
@@ -143,9 +154,27 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
                 "the event stream ended before the answer did (no final event)",
                 payload=assembled.text[-200:],
             )
-        chunk = engine.scrub((yield ReadStream()))
+        chunk = engine.scrub((yield from _bounded(READ, request, started)))
         size += len(chunk)
         yield from _within_bounds(request, size, started)
+
+
+def _bounded(op: Any, request: Request, started: float) -> Generator[Any, Any, Any]:
+    """``op``'s outcome; the transport's failure to wait past the call's deadline (a silent
+    answer or stream) said as CHAT_DEADLINE's, as a stream that trickles too long is."""
+    try:
+        return (yield op)
+    except TransportError as exc:
+        if (yield NOW) - started >= CHAT_DEADLINE:
+            raise _too_long(request) from exc
+        raise
+
+
+def _too_long(request: Request) -> TransportError:
+    return TransportError(
+        f"{request.method} {request.path}: the answer took longer than "
+        f"{CHAT_DEADLINE:g} s (CHAT_DEADLINE)"
+    )
 
 
 def _within_bounds(request: Request, size: int, started: float) -> Generator[Now, float, None]:
@@ -157,10 +186,7 @@ def _within_bounds(request: Request, size: int, started: float) -> Generator[Now
             f"{MAX_STREAM_BYTES} bytes (MAX_STREAM_BYTES): not a chat answer"
         )
     if (yield NOW) - started > CHAT_DEADLINE:
-        raise TransportError(
-            f"{request.method} {request.path}: the stream took longer than "
-            f"{CHAT_DEADLINE:g} s (CHAT_DEADLINE)"
-        )
+        raise _too_long(request)
 
 
 def _failure(failure: ChatFailure, payload: Any) -> ApiError:
@@ -208,6 +234,8 @@ class _Assembly:
     thoughts: list[str] = field(factory=list)
     last: dict[str, Any] = field(factory=dict)
     calls: dict[int, dict[str, Any]] = field(factory=dict)  # wire index → id, name, JSON pieces
+    # wire index → a reasoning block's text pieces, signature pieces and redacted data
+    blocks: dict[int, dict[str, Any]] = field(factory=dict)
 
     @property
     def text(self) -> str:
@@ -222,6 +250,8 @@ class _Assembly:
                 if getattr(piece, name):
                     call[name] = getattr(piece, name)
             call["arguments"].append(piece.arguments)
+        if delta.thinking_block is not None:
+            self._add_thinking(delta.thinking, delta.thinking_block)
         for name in ("model", "credits", "finish_reason"):
             value = getattr(delta, name)
             if value is not None:
@@ -238,6 +268,19 @@ class _Assembly:
                 else before.output_tokens,
             )
 
+    def _add_thinking(self, text: str, piece: ThinkingDelta) -> None:
+        block = self.blocks.setdefault(piece.index, {"text": [], "signature": [], "redacted": None})
+        block["text"].append(text)
+        block["signature"].append(piece.signature)
+        if piece.redacted is not None:
+            block["redacted"] = piece.redacted
+
+    def _thinking_blocks(self) -> tuple[ThinkingBlock, ...]:
+        return tuple(
+            ThinkingBlock("".join(block["text"]), "".join(block["signature"]), block["redacted"])
+            for block in (self.blocks[index] for index in sorted(self.blocks))
+        )
+
     def reply(self) -> ChatReply:
         return ChatReply(
             text=self.text,
@@ -247,6 +290,7 @@ class _Assembly:
             finish_reason=self.last.get("finish_reason"),
             thinking="".join(self.thoughts),
             tool_calls=tuple(self._tool_call(index) for index in sorted(self.calls)),
+            thinking_blocks=self._thinking_blocks(),
         )
 
     def _tool_call(self, index: int) -> ToolCall:

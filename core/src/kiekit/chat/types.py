@@ -10,6 +10,10 @@ round trip is two family-neutral messages — the assistant's, holding its calls
 :class:`ChatReply` itself may be passed back), and one ``role="tool"`` message per result
 (:meth:`ToolCall.result`). Each wire's own shapes are read into these too, so a conversation
 kept in OpenAI's or Anthropic's JSON can be sent as it is.
+
+A reply's reasoning blocks (Anthropic's ``thinking`` with its ``signature``, and
+``redacted_thinking``) travel on with its assistant turn as :class:`ThinkingBlock` values:
+with extended thinking, Anthropic refuses a tool result whose assistant turn lost them.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ __all__ = [
     "Part",
     "SseEvent",
     "TextPart",
+    "ThinkingBlock",
+    "ThinkingDelta",
     "ToolCall",
     "ToolCallDelta",
     "Usage",
@@ -93,11 +99,43 @@ class ToolCall:
             )
         return cls(id, name, parsed, arguments)
 
-    def result(self, content: str | Mapping[str, Any] | Sequence[Any]) -> Message:
+    def result(
+        self, content: str | Mapping[str, Any] | Sequence[Any], *, error: bool = False
+    ) -> Message:
         """The message answering this call: ``role="tool"``, naming the call's id. A value
-        other than a string is sent as its JSON text."""
+        other than a string is sent as its JSON text.
+
+        ``error=True`` tells the model the call failed (``content`` says how): Anthropic's
+        ``tool_result`` carries ``is_error: true``. OpenAI's chat completions and Responses
+        have no such flag, so there the result's text is sent as ``Error: <content>``."""
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        return Message("tool", text, tool_call_id=self.id)
+        return Message("tool", text, tool_call_id=self.id, is_error=error)
+
+
+@frozen
+class ThinkingBlock:
+    """A block of the model's reasoning as its API returned it, kept to be sent back unchanged
+    with the assistant's turn: Anthropic's ``thinking`` block (its ``text`` and the
+    ``signature`` that vouches for it), or, with ``redacted`` set, a ``redacted_thinking``
+    block (its encrypted ``data``; no text). With extended thinking and tools, Anthropic
+    refuses the next call unless the assistant turn of the calls starts with them, complete
+    and unmodified (platform.claude.com/docs/build-with-claude/thinking-tool-workflows)."""
+
+    text: str = ""
+    signature: str = field(default="", repr=False)
+    redacted: str | None = field(default=None, repr=False)
+
+
+@frozen
+class ThinkingDelta:
+    """Which reasoning block a stream's piece belongs to (``index``: the wire's block
+    index), and what of it is not text: its ``signature`` (Anthropic sends it last, whole)
+    or a redacted block's data. The piece's text is its delta's ``thinking``; the stream's
+    ``reply`` holds the blocks assembled."""
+
+    index: int
+    signature: str = ""
+    redacted: str | None = None
 
 
 @frozen
@@ -115,13 +153,17 @@ class ToolCallDelta:
 
 @frozen
 class Message:
-    """One turn. ``role="assistant"`` may carry ``tool_calls`` (its text may then be empty);
-    ``role="tool"`` answers one call: ``tool_call_id`` names it, ``content`` is the result."""
+    """One turn. ``role="assistant"`` may carry ``tool_calls`` (its text may then be empty)
+    and the ``thinking_blocks`` its answer came with (sent back first, as they came);
+    ``role="tool"`` answers one call: ``tool_call_id`` names it, ``content`` is the result,
+    ``is_error`` marks a call that failed (see :meth:`ToolCall.result`)."""
 
     role: Role
     content: str | tuple[Part, ...]
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
+    is_error: bool = False
 
     @property
     def text(self) -> str:
@@ -164,7 +206,9 @@ class Usage:
 @frozen
 class ChatReply:
     """A whole answer. ``credits``: what KIE charged, where it says (``credits_consumed``);
-    ``thinking``: the reasoning text a model streamed or returned beside its answer."""
+    ``thinking``: the reasoning text a model streamed or returned beside its answer;
+    ``thinking_blocks``: that reasoning as the API's blocks, signatures included, which
+    :attr:`message` sends back."""
 
     text: str
     model: str
@@ -174,12 +218,18 @@ class ChatReply:
     thinking: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     raw: Any = field(default=None, eq=False, repr=False)
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
 
     @property
     def message(self) -> Message:
-        """This answer as the assistant's turn of the conversation (its text and tool calls),
-        to send back with the tools' results."""
-        return Message("assistant", self.text, tool_calls=self.tool_calls)
+        """This answer as the assistant's turn of the conversation (its text, tool calls and
+        reasoning blocks), to send back with the tools' results."""
+        return Message(
+            "assistant",
+            self.text,
+            tool_calls=self.tool_calls,
+            thinking_blocks=self.thinking_blocks,
+        )
 
 
 MessagesLike = (
@@ -195,7 +245,8 @@ MessagesLike = (
 class ChatDelta:
     """One server-sent event, read: new text, and what the last events add (usage, credits,
     the finish reason). ``done`` marks the event that ends the answer; ``tool_calls`` are
-    pieces of the tool calls being written."""
+    pieces of the tool calls being written; ``thinking_block`` names the reasoning block a
+    piece of ``thinking`` (or a signature) belongs to."""
 
     text: str = ""
     thinking: str = ""
@@ -206,6 +257,7 @@ class ChatDelta:
     done: bool = False
     tool_calls: tuple[ToolCallDelta, ...] = ()
     raw: Any = field(default=None, eq=False, repr=False)
+    thinking_block: ThinkingDelta | None = None
 
 
 @frozen
@@ -235,7 +287,8 @@ def messages_of(messages: MessagesLike, *, system: str | None = None) -> tuple[M
     :class:`ChatReply` (the assistant's turn, with its tool calls), a mapping in OpenAI's shape
     (``{"role", "content"}``, content a string or ``text`` / ``image_url`` parts; ``tool_calls``
     on an assistant message, ``{"role": "tool", "tool_call_id", "content"}``), Anthropic's
-    ``tool_use`` / ``tool_result`` blocks, Responses' ``function_call`` /
+    ``thinking`` / ``redacted_thinking`` / ``tool_use`` / ``tool_result`` blocks (kept in
+    :attr:`Message.thinking_blocks`), Responses' ``function_call`` /
     ``function_call_output`` items — or a list of those. ``system`` is put first.
     ValidationError names the place, before anything is sent."""
     if isinstance(messages, (str, Message, ChatReply, Mapping)):
@@ -262,7 +315,10 @@ def messages_of(messages: MessagesLike, *, system: str | None = None) -> tuple[M
                 and item.get("type") == "function_call"
             ):
                 read[-1] = Message(
-                    "assistant", last.content, (*last.tool_calls, *message.tool_calls)
+                    "assistant",
+                    last.content,
+                    (*last.tool_calls, *message.tool_calls),
+                    thinking_blocks=last.thinking_blocks,
                 )
                 continue
             read.append(message)
@@ -306,6 +362,8 @@ def _messages(where: str, item: Any) -> list[Message]:
             "content": item.content,
             "tool_calls": list(item.tool_calls),
             "tool_call_id": item.tool_call_id,
+            "thinking_blocks": list(item.thinking_blocks),
+            "is_error": item.is_error,
         }
     if not isinstance(item, Mapping):
         raise ValidationError(where, "must be an object with role and content")
@@ -315,22 +373,30 @@ def _messages(where: str, item: Any) -> list[Message]:
     if kind == "function_call_output":
         call_id = _name(item.get("call_id"), f"{where}.call_id")
         return [Message("tool", _tool_text(f"{where}.output", item.get("output")), (), call_id)]
+    failed = _flag(item.get("is_error"), f"{where}.is_error")
     role = item.get("role")
     if role not in ROLES:
         raise ValidationError(f"{where}.role", f"must be one of {', '.join(ROLES)}; got {role!r}")
     content = item.get("content")
     if role == "tool":
         call_id = _name(item.get("tool_call_id"), f"{where}.tool_call_id")
-        return [Message("tool", _tool_text(f"{where}.content", content), (), call_id)]
+        text = _tool_text(f"{where}.content", content)
+        return [Message("tool", text, (), call_id, is_error=failed)]
     calls = list(_tool_calls(where, item.get("tool_calls"), role))
+    thoughts = list(_thinking_blocks(where, item.get("thinking_blocks"), role))
     if isinstance(content, Sequence) and not isinstance(content, (str, bytes, bytearray)):
         blocks = [dict(b) if isinstance(b, Mapping) else b for b in content]
+        for i, block in enumerate(blocks):
+            if isinstance(block, dict) and block.get("type") in THINKING_TYPES:
+                thoughts.append(_thinking_block(f"{where}.content[{i}]", block, role))
         results = [
             Message(
                 "tool",
                 _tool_text(f"{where}.content[{i}].content", b.get("content", "")),
                 (),
                 _name(b.get("tool_use_id"), f"{where}.content[{i}].tool_use_id"),
+                # Anthropic's flag of a failed call, kept (each wire says it its way)
+                is_error=_flag(b.get("is_error"), f"{where}.content[{i}].is_error"),
             )
             for i, b in enumerate(blocks)
             if isinstance(b, dict) and b.get("type") == "tool_result"
@@ -348,23 +414,66 @@ def _messages(where: str, item: Any) -> list[Message]:
             (i, b)
             for i, b in enumerate(blocks)
             if not (isinstance(b, dict) and b.get("type") in ("tool_use", "tool_result"))
+            and not (isinstance(b, dict) and b.get("type") in THINKING_TYPES)
         ]
-        if results or calls:
+        if results or calls or thoughts:
             parts = tuple(_part(f"{where}.content[{i}]", b) for i, b in rest)
             read = [*results]
-            if parts or calls:
-                read.append(Message(role, parts or "", tuple(calls)))
+            if parts or calls or thoughts:
+                read.append(Message(role, parts or "", tuple(calls), None, tuple(thoughts)))
             return read
-    if calls and (content is None or content == ""):
-        return [Message("assistant", "", tuple(calls))]
+    if (calls or thoughts) and (content is None or content == ""):
+        return [Message("assistant", "", tuple(calls), None, tuple(thoughts))]
     if isinstance(content, str):
         if not content.strip():
             raise ValidationError(f"{where}.content", "must not be empty")
-        return [Message(role, content, tuple(calls))]
+        return [Message(role, content, tuple(calls), None, tuple(thoughts))]
     if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)) and content:
         parts = tuple(_part(f"{where}.content[{i}]", p) for i, p in enumerate(content))
-        return [Message(role, parts, tuple(calls))]
+        return [Message(role, parts, tuple(calls), None, tuple(thoughts))]
     raise ValidationError(f"{where}.content", "must be a non-empty string or list of parts")
+
+
+THINKING_TYPES = ("thinking", "redacted_thinking")
+
+
+def _thinking_blocks(where: str, value: Any, role: str) -> list[ThinkingBlock]:
+    """A Message's own ``thinking_blocks`` (ThinkingBlock values, as a reply made them)."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(f"{where}.thinking_blocks", "must be a list of thinking blocks")
+    return [
+        _thinking_block(f"{where}.thinking_blocks[{i}]", block, role)
+        for i, block in enumerate(value)
+    ]
+
+
+def _thinking_block(where: str, block: Any, role: str) -> ThinkingBlock:
+    """A reasoning block: a ThinkingBlock, or Anthropic's ``{type: thinking, thinking,
+    signature}`` / ``{type: redacted_thinking, data}``, which only an assistant turn holds."""
+    if role != "assistant":
+        raise ValidationError(where, "thinking blocks come in an assistant message")
+    if isinstance(block, ThinkingBlock):
+        return block
+    if not isinstance(block, Mapping):
+        raise ValidationError(where, "must be a thinking block")
+    if block.get("type") == "redacted_thinking":
+        return ThinkingBlock(redacted=_name(block.get("data"), f"{where}.data"))
+    text, signature = block.get("thinking", ""), block.get("signature", "")
+    if not isinstance(text, str):
+        raise ValidationError(f"{where}.thinking", "must be a string")
+    if not isinstance(signature, str):
+        raise ValidationError(f"{where}.signature", "must be a string")
+    return ThinkingBlock(text, signature)
+
+
+def _flag(value: Any, where: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError(where, "must be true or false")
+    return value
 
 
 def _name(value: Any, where: str) -> str:

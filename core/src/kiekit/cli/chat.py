@@ -2,13 +2,16 @@
 
 Chat models answer at once, not as tasks (kie-api.md §5). Tokens go to standard output as they
 arrive (``--no-stream``: the whole answer at the end; ``--json``: one JSON object with the text,
-usage and credits); a summary line (model, tokens, credits) goes to standard error.
+tool calls, usage and credits); a summary line (model, tokens, credits) goes to standard error.
+A tool call the model made (``--option tools=[…]``) follows the text on standard output, one
+line each: ``tool_call NAME ARGUMENTS`` (the arguments as one line of JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +19,7 @@ from kiekit.cli._common import Commands, add_connection_options, emit, open_clie
 from kiekit.cli.run import _input_values
 
 if TYPE_CHECKING:
-    from kiekit.chat import ChatReply
+    from kiekit.chat import ChatReply, ToolCall
 
 
 def register(commands: Commands) -> None:
@@ -74,7 +77,7 @@ def _chat(args: argparse.Namespace) -> int:
         client = open_client(args, stack)
         if not args.stream:
             reply = client.chat(args.model, call.messages, **options)
-            if not args.json:
+            if not args.json and (reply.text or not reply.tool_calls):
                 print(reply.text)
         else:
             wrote = False
@@ -90,8 +93,11 @@ def _chat(args: argparse.Namespace) -> int:
                     print()
             assert stream.reply is not None  # the stream was read to its end
             reply = stream.reply
-            if not args.json:
+            if not args.json and (wrote or not reply.tool_calls):
                 print()
+        if not args.json:
+            for tool_call in reply.tool_calls:
+                print(_tool_call_line(tool_call))
     emit(args, "chat", _as_json(reply))  # with --json: {"ok": true, "command": "chat", ...}
     say(_summary(reply))
     return 0
@@ -108,7 +114,17 @@ def _as_json(reply: ChatReply) -> dict[str, Any]:
         if usage is None
         else {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
         "credits": reply.credits,
+        "tool_calls": [
+            {"id": call.id, "name": call.name, "arguments": call.arguments}
+            for call in reply.tool_calls
+        ],
     }
+
+
+def _tool_call_line(call: ToolCall) -> str:
+    """A call as a script reads it: a word, the tool's name, its arguments as one JSON line
+    (the model's own text may span lines; the parsed object is written again)."""
+    return f"tool_call {call.name} {json.dumps(call.arguments, ensure_ascii=False)}"
 
 
 def _summary(reply: ChatReply) -> str:

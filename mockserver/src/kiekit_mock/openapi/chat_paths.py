@@ -9,7 +9,7 @@ from typing import Any
 
 from ..families.chat import anthropic, openai, responses
 from .operation import KIE_ENVELOPE, kie_error
-from .schema import BEARER, STRING, Schema, boolean, enum, obj, strict
+from .schema import BEARER, STRING, Schema, boolean, enum, obj, required_text, strict
 
 NOT_FOUND = {
     "description": "not a chat model (a real HTTP 404)",
@@ -22,6 +22,54 @@ COMMON = {
     "stream": boolean(),
     "max_tokens": {"type": "integer", "minimum": 1},
     "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+}
+
+
+def _tools(tool: Schema) -> Schema:
+    return {"type": "array", "minItems": 1, "items": tool}
+
+
+# Each API's own tool shape: another API's is refused naming the field (families/chat/)
+COMPLETION_TOOL: Schema = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "function"},
+        "function": {
+            "type": "object",
+            "properties": {"name": required_text()},
+            "required": ["name"],
+        },
+    },
+    "required": ["type", "function"],
+}
+MESSAGES_TOOL: Schema = {
+    "anyOf": [
+        {  # the caller's own: its input's JSON Schema
+            "type": "object",
+            "properties": {
+                "type": {"enum": ["custom", None]},
+                "name": required_text(),
+                "input_schema": {"type": "object"},
+            },
+            "required": ["name", "input_schema"],
+        },
+        {  # one of Anthropic's, by its dated type (web_search_20250305)
+            "type": "object",
+            "properties": {
+                "type": {"type": "string", "pattern": f"^{anthropic.SERVER_TOOL.pattern}$"},
+                "name": required_text(),
+            },
+            "required": ["type", "name"],
+        },
+    ]
+}
+RESPONSES_TOOL: Schema = {
+    "type": "object",
+    "properties": {"type": required_text()},
+    "required": ["type"],
+    # a function tool names itself at the top: {type: function, name, parameters}
+    "if": {"properties": {"type": {"const": "function"}}},
+    "then": {"properties": {"name": required_text()}, "required": ["name"]},
 }
 
 
@@ -121,6 +169,7 @@ def paths() -> dict[str, dict[str, Any]]:
                 "messages": _messages(openai.ROLES),
                 "reasoning_effort": enum(openai.EFFORTS),
                 "include_thoughts": boolean(),
+                "tools": _tools(COMPLETION_TOOL),
             },
             ("messages",),
         ),
@@ -138,9 +187,15 @@ def paths() -> dict[str, dict[str, Any]]:
                 obj(
                     COMMON
                     | {
+                        "temperature": {
+                            "type": "number",
+                            "minimum": 0,
+                            "maximum": anthropic.ANTHROPIC_TEMPERATURE,
+                        },
                         "model": enum(anthropic.MODELS),
                         "messages": _messages(anthropic.ROLES),
                         "thinkingFlag": boolean(),
+                        "tools": _tools(MESSAGES_TOOL),
                     },
                     ("model", "messages"),
                 ),
@@ -158,6 +213,7 @@ def paths() -> dict[str, dict[str, Any]]:
                 "max_output_tokens": {"type": "integer", "minimum": 1},
                 "temperature": {"type": "number", "minimum": 0, "maximum": 2},
                 "reasoning": strict({"effort": enum(responses.EFFORTS)}),
+                "tools": _tools(RESPONSES_TOOL),
             },
             ("model", "input"),
         )

@@ -40,6 +40,7 @@ from kiekit.plugin import (
 )
 
 from kiekit_chat import _read as read
+from kiekit_chat import _tools as tool_shapes
 
 __all__ = ["GOOGLE_SEARCH", "MODEL_IDS", "CompletionOptions", "CompletionsProvider"]
 
@@ -69,6 +70,7 @@ class CompletionOptions(Input):
     response_format: dict[str, Any] | None = json_object()  # noqa: RUF009 - an attrs field
 
     def check(self) -> None:
+        tool_shapes.check_completions(self.tools or ())
         if self.response_format is not None and (self.tools or self.google_search):
             # kie-api.md §5: response_format is mutually exclusive with tools
             raise ValidationError(
@@ -89,7 +91,8 @@ def _content(message: Message) -> Any:
 
 def _message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+        content = tool_shapes.result_text(message)
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": content}
     body: dict[str, Any] = {"role": message.role, "content": _content(message)}
     if message.tool_calls:
         body["content"] = body["content"] or None  # OpenAI: content null beside tool_calls

@@ -10,6 +10,13 @@ Tool calls are ``tool_use`` blocks (``{id, name, input}``) with ``stop_reason: t
 streamed, a ``content_block_start`` holding the block and ``input_json_delta`` fragments of its
 input's JSON text. Results go back as ``tool_result`` blocks (``tool_use_id``) of the next user
 message: kiekit's consecutive ``role="tool"`` messages become one such message.
+
+With ``thinkingFlag``, the answer's ``thinking`` blocks (text, then a ``signature``; streamed as
+``thinking_delta`` and one ``signature_delta``) and ``redacted_thinking`` blocks are kept on the
+reply and sent back first in its assistant turn, unchanged: with extended thinking and tools,
+Anthropic refuses the tool results otherwise (platform.claude.com/docs/build-with-claude/
+thinking-tool-workflows). [INF] KIE passes ``thinkingFlag`` on as Anthropic's extended thinking
+and the blocks back and forth as they are (§5 names the flag; the answer is Anthropic-shaped).
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from kiekit.plugin import (
     ProtocolError,
     Request,
     SseEvent,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolCallDelta,
     Usage,
     ValidationError,
@@ -40,6 +49,7 @@ from kiekit.plugin import (
 )
 
 from kiekit_chat import _read as read
+from kiekit_chat import _tools as tool_shapes
 
 __all__ = ["MODEL_IDS", "PATH", "MessagesOptions", "MessagesProvider"]
 
@@ -55,12 +65,8 @@ class MessagesOptions(Input):
     tools: tuple[dict[str, Any], ...] | None = json_objects()
 
     def check(self) -> None:
-        for index, tool in enumerate(self.tools or ()):
-            # Anthropic tools are {name, description?, input_schema} (§5)
-            if not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise ValidationError(f"tools[{index}].name", "is required")
-            if not isinstance(tool.get("input_schema", {}), dict):
-                raise ValidationError(f"tools[{index}].input_schema", "must be a JSON object")
+        # Anthropic tools are {name, description?, input_schema} (§5), or its own (dated type)
+        tool_shapes.check_messages(self.tools or ())
 
 
 def _block(part: Any) -> dict[str, Any]:
@@ -75,17 +81,32 @@ def _block(part: Any) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "url", "url": part.url}}
 
 
+def _thinking(block: ThinkingBlock) -> dict[str, Any]:
+    """A reasoning block as Anthropic returned it: it checks the signature against the text."""
+    if block.redacted is not None:
+        return {"type": "redacted_thinking", "data": block.redacted}
+    sent: dict[str, Any] = {"type": "thinking", "thinking": block.text}
+    if block.signature:
+        sent["signature"] = block.signature
+    return sent
+
+
 def _content(message: Message) -> Any:
-    if isinstance(message.content, str) and not message.tool_calls:
+    if isinstance(message.content, str) and not (message.tool_calls or message.thinking_blocks):
         return message.content
     if isinstance(message.content, str):
         blocks = [{"type": "text", "text": message.content}] if message.content else []
     else:
         blocks = [_block(part) for part in message.content]
-    return blocks + [
-        {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
-        for call in message.tool_calls
-    ]
+    # the reasoning first, as the answer held it (Anthropic wants the turn to start with it)
+    return (
+        [_thinking(block) for block in message.thinking_blocks]
+        + blocks
+        + [
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+            for call in message.tool_calls
+        ]
+    )
 
 
 def _turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -98,11 +119,13 @@ def _turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
         if message.role != "tool":
             turns.append({"role": message.role, "content": _content(message)})
             continue
-        result = {
+        result: dict[str, Any] = {
             "type": "tool_result",
             "tool_use_id": message.tool_call_id,
             "content": message.text,
         }
+        if message.is_error:
+            result["is_error"] = True
         last = turns[-1] if turns else None
         if last is not None and last.get("tool_results"):
             last["content"].append(result)
@@ -162,7 +185,14 @@ class MessagesProvider(ChatProvider):
             if kind == "text":
                 texts.append(read.opt_str(block, "text", where) or "")
             elif kind == "thinking":
-                thoughts.append(read.opt_str(block, "thinking", where) or "")
+                thoughts.append(
+                    ThinkingBlock(
+                        read.opt_str(block, "thinking", where) or "",
+                        read.opt_str(block, "signature", where) or "",
+                    )
+                )
+            elif kind == "redacted_thinking":
+                thoughts.append(ThinkingBlock(redacted=read.req_str(block, "data", where)))
             elif kind == "tool_use":
                 call_id, name = read.req_str(block, "id", where), read.req_str(block, "name", where)
                 calls.append(read.tool_call(call_id, name, block.get("input"), f"{where}.input"))
@@ -172,9 +202,10 @@ class MessagesProvider(ChatProvider):
             usage=read.usage(data, "answer", "input_tokens", "output_tokens"),
             credits=read.credits(data, "answer"),
             finish_reason=read.opt_str(data, "stop_reason", "answer"),
-            thinking="".join(thoughts),
+            thinking="".join(thought.text for thought in thoughts),
             tool_calls=tuple(calls),
             raw=payload,
+            thinking_blocks=tuple(thoughts),
         )
 
     def parse_event(self, model_id: str, event: SseEvent) -> ChatDelta | ChatFailure | None:
@@ -195,7 +226,17 @@ class MessagesProvider(ChatProvider):
             delta = read.obj(data.get("delta"), "content_block_delta.delta")
             where = "content_block_delta.delta"
             if delta.get("type") == "thinking_delta":
-                return ChatDelta(thinking=read.opt_str(delta, "thinking", where) or "", raw=data)
+                return ChatDelta(
+                    thinking=read.opt_str(delta, "thinking", where) or "",
+                    thinking_block=ThinkingDelta(_index(data, "content_block_delta")),
+                    raw=data,
+                )
+            if delta.get("type") == "signature_delta":  # the thinking block's, at its end
+                signed = ThinkingDelta(
+                    _index(data, "content_block_delta"),
+                    signature=read.opt_str(delta, "signature", where) or "",
+                )
+                return ChatDelta(thinking_block=signed, raw=data)
             if delta.get("type") == "text_delta":
                 return ChatDelta(text=read.opt_str(delta, "text", where) or "", raw=data)
             if delta.get("type") == "input_json_delta":
@@ -204,10 +245,15 @@ class MessagesProvider(ChatProvider):
                     index, arguments=read.opt_str(delta, "partial_json", where) or ""
                 )
                 return ChatDelta(tool_calls=(piece,), raw=data)
-            return None  # signatures, and delta types added later: not text
+            return None  # delta types added later: not text
         if kind == "content_block_start":
             where = "content_block_start.content_block"
             block = read.obj(data.get("content_block"), where)
+            if block.get("type") == "redacted_thinking":  # whole at its start: no deltas
+                redacted = ThinkingDelta(
+                    _index(data, "content_block_start"), redacted=read.req_str(block, "data", where)
+                )
+                return ChatDelta(thinking_block=redacted, raw=data)
             if block.get("type") != "tool_use":
                 return None  # a text or thinking block starts: its deltas bring the text
             piece = ToolCallDelta(

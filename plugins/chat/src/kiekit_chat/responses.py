@@ -40,6 +40,7 @@ from kiekit.plugin import (
 )
 
 from kiekit_chat import _read as read
+from kiekit_chat import _tools as tool_shapes
 
 __all__ = ["PATHS", "ResponsesOptions", "ResponsesProvider"]
 
@@ -64,6 +65,9 @@ class ResponsesOptions(Input):
     reasoning_effort: str | None = choice("minimal", "low", "medium", "high")
     tools: tuple[dict[str, Any], ...] | None = json_objects()
 
+    def check(self) -> None:
+        tool_shapes.check_responses(self.tools or ())
+
 
 def _content(message: Message) -> Any:
     if isinstance(message.content, str):
@@ -85,7 +89,7 @@ def _items(message: Message) -> list[dict[str, Any]]:
             {
                 "type": "function_call_output",
                 "call_id": message.tool_call_id,
-                "output": message.text,
+                "output": tool_shapes.result_text(message),
             }
         ]
     items = []

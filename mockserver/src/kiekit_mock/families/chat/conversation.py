@@ -77,8 +77,7 @@ class Conversation:
     def answer(self) -> str:
         """``Echo from <model>: <the last user text>`` (+ how many images it saw)."""
         if self.turns[-1].role == "tool":  # the tools' results came back: echo them
-            results = [t.text for t in reversed(self.turns) if t.role == "tool"]
-            return f"Echo from {self.model}: tool result {' '.join(' '.join(results).split())}"
+            return f"Echo from {self.model}: tool result {' '.join(self.latest_results().split())}"
         last = next((t for t in reversed(self.turns) if t.role == "user"), self.turns[-1])
         text = " ".join(last.text.split()) or "(no text)"
         seen = sum(t.images for t in self.turns)
@@ -87,6 +86,16 @@ class Conversation:
         if self.json_answer:
             return '{"answer": "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"}'
         return f"Echo from {self.model}: {text}"
+
+    def latest_results(self) -> str:
+        """The results of the latest tool round (the tool turns at the end, in the order they
+        came), not every earlier round's too."""
+        latest: list[str] = []
+        for turn in reversed(self.turns):
+            if turn.role != "tool":
+                break
+            latest.insert(0, turn.text)
+        return " ".join(latest)
 
     def reasoning(self) -> str:
         return (
@@ -109,8 +118,9 @@ class Conversation:
 
 
 def pieces(text: str) -> list[str]:
-    """The text cut as a model streams it: a word and the space after it, each."""
-    return re.findall(r"\S+\s*|\s+", text)
+    """The text cut as a model streams it: a word and the space after it, each (at least one
+    piece, so a fault meant to come after the first piece always has one to follow)."""
+    return re.findall(r"\S+\s*|\s+", text) or [text]
 
 
 def failure() -> ErrorAnswer:
@@ -145,25 +155,28 @@ def optional_positive_int(body: dict[str, object], field: str) -> None:
         raise invalid(f"{field} must be a positive integer")
 
 
-def optional_temperature(body: dict[str, object]) -> None:
+def optional_temperature(body: dict[str, object], highest: float = 2) -> None:
+    """OpenAI's temperature is 0–2, Anthropic's 0–1 (each API's reference)."""
     value = body.get("temperature")
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
-        raise invalid("temperature must be a number between 0 and 2")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= highest:
+        raise invalid(f"temperature must be a number between 0 and {highest:g}")
 
 
-def tools_of(body: dict[str, object]) -> bool:
-    """Whether the request names tools; each must be an object with a ``type``."""
+def tools_of(body: dict[str, object]) -> list[dict[str, Any]]:
+    """The request's tools (none: an empty list); each must be an object, in the shape of
+    its API, which each API's module checks (a tool of another API's shape is refused, not
+    ignored: the API itself refuses it, and a test would never see its call made)."""
     tools = body.get("tools")
     if tools is None:
-        return False
+        return []
     if not isinstance(tools, list) or not tools:
         raise invalid("tools must be a non-empty array")
     for index, tool in enumerate(tools):
-        if not isinstance(tool, dict) or not (tool.get("type") or tool.get("name")):
-            raise invalid(f"tools[{index}] must be an object with a type")
-    return True
+        if not isinstance(tool, dict):
+            raise invalid(f"tools[{index}] must be an object")
+    return tools
 
 
 def tool_call(

@@ -113,14 +113,21 @@ def _calls(where: str, message: dict[str, Any]) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def _functions(body: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The caller's function tools (name, parameters); Gemini's googleSearch is KIE's own."""
+def _functions(tools: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The caller's function tools (name, parameters); Gemini's googleSearch is KIE's own.
+    Each tool is ``{type: function, function: {name, …}}`` (§5), as OpenAI's chat completions
+    demand: another API's shape (Responses' top-level ``name``, Anthropic's ``input_schema``)
+    is refused naming the field."""
     found = []
-    for tool in body.get("tools") or []:
-        function = tool.get("function") if tool.get("type") == "function" else None
-        name = function.get("name") if isinstance(function, dict) else None
-        if isinstance(name, str) and name != "googleSearch":
-            found.append((name, function.get("parameters")))  # type: ignore[union-attr]
+    for index, tool in enumerate(tools):
+        if tool.get("type") != "function":
+            raise invalid(f"tools[{index}].type is not within the range of allowed options")
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            raise invalid(f"tools[{index}].function cannot be empty")
+        name = text_of(function.get("name"), f"tools[{index}].function.name")
+        if name != "googleSearch":
+            found.append((name, function.get("parameters")))
     return found
 
 
@@ -135,7 +142,9 @@ def read(model: str, body: dict[str, Any]) -> Conversation:
         raise invalid("reasoning_effort is not within the range of allowed options")
     optional_positive_int(body, "max_tokens")
     optional_temperature(body)
-    has_tools = tools_of(body)
+    tools = tools_of(body)
+    functions = _functions(tools)
+    has_tools = bool(tools)
     fmt = body.get("response_format")
     if fmt is not None:
         if not isinstance(fmt, dict) or fmt.get("type") not in FORMATS:
@@ -148,7 +157,7 @@ def read(model: str, body: dict[str, Any]) -> Conversation:
         stream=optional_bool(body, "stream"),
         thinking=optional_bool(body, "include_thoughts"),
         json_answer=isinstance(fmt, dict) and fmt.get("type") != "text",
-        tool=tool_call(turns, _functions(body), "call_") if has_tools else None,
+        tool=tool_call(turns, functions, "call_") if has_tools else None,
     )
 
 
@@ -225,18 +234,18 @@ async def _stream(
         await send(response, chunk({"tool_calls": [first]}))
     text = conv.answer() if conv.tool is None else conv.tool.json
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and drops(request, conv):
-            return await cut(request, response)
-        if number == 1 and conv.fails:
-            error = {"message": failure().msg, "type": "server_error", "code": failure().code}
-            await send(response, {"error": error})
-            await response.write_eof()
-            return response
         if conv.tool is None:
             await send(response, chunk({"content": piece}))
         else:
             call = {"index": 0, "function": {"arguments": piece}}
             await send(response, chunk({"tool_calls": [call]}))
+        if number == 0 and drops(request, conv):  # after the first piece, however few
+            return await cut(request, response)
+        if number == 0 and conv.fails:
+            error = {"message": failure().msg, "type": "server_error", "code": failure().code}
+            await send(response, {"error": error})
+            await response.write_eof()
+            return response
     # [INF] usage (and KIE's credits) in the last chunk, as OpenAI's stream_options.include_usage
     last = chunk({}, _finish(conv), usage=_usage(conv), credits_consumed=credits)
     await send(response, last)

@@ -125,18 +125,29 @@ def read(path: str, body: dict[str, Any], extra: frozenset[str] = frozenset()) -
             raise invalid("reasoning.effort is not within the range of allowed options")
     optional_positive_int(body, "max_output_tokens")
     optional_temperature(body)
-    given_tools = body.get("tools") if tools_of(body) else []
-    functions = [
-        (tool["name"], tool.get("parameters"))
-        for tool in given_tools or []
-        if tool.get("type") == "function" and isinstance(tool.get("name"), str)
-    ]
+    functions = _functions(tools_of(body))
     return Conversation(
         model=str(model),
         turns=turns,
         stream=optional_bool(body, "stream"),
         tool=tool_call(turns, functions, "call_"),
     )
+
+
+def _functions(tools: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The caller's function tools (name, parameters). A Responses tool has a ``type``; a
+    function tool its ``name`` at the top (``{type: function, name, parameters}``): OpenAI
+    refuses a chat-completions tool (``function: {name}``) with "Missing required parameter:
+    'tools[0].name'", and so does the mock, naming the field. Other types (``web_search``…)
+    are the API's own tools, taken as given."""
+    found = []
+    for index, tool in enumerate(tools):
+        kind = text_of(tool.get("type"), f"tools[{index}].type")
+        if kind == "function":
+            found.append(
+                (text_of(tool.get("name"), f"tools[{index}].name"), tool.get("parameters"))
+            )
+    return found
 
 
 def _output(conv: Conversation, response_id: str, *, arguments: bool = True) -> dict[str, Any]:
@@ -207,9 +218,10 @@ async def _answer(request: web.Request) -> web.StreamResponse:
         where = {"item_id": item["id"], "output_index": 0}
         text, delta_kind = conv.tool.json, "response.function_call_arguments.delta"
     for number, piece in enumerate(pieces(text)):
-        if number == 1 and drops(request, conv):
+        await event(delta_kind, delta=piece, **where)
+        if number == 0 and drops(request, conv):  # after the first piece, however few
             return await cut(request, response)
-        if number == 1 and conv.fails:
+        if number == 0 and conv.fails:
             failed = started | {
                 "status": "failed",
                 "error": {"code": "server_error", "message": failure().msg},
@@ -217,7 +229,6 @@ async def _answer(request: web.Request) -> web.StreamResponse:
             await event("response.failed", response=failed)
             await response.write_eof()
             return response
-        await event(delta_kind, delta=piece, **where)
     if conv.tool is None:
         await event("response.output_text.done", text=text, **where)
     else:
