@@ -9,6 +9,8 @@ import logging
 import re
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -442,3 +444,39 @@ def test_calls_the_recording_never_made_for_its_task_are_answered_by_the_emulati
             assert hd["code"] == 400  # "1080P is processing": started for the replayed task
         # its status queries are still the recording's, its last answer repeating
         assert kie.ok(kie.get(VEO_RECORD + BOAT))["successFlag"] == final_flag
+
+
+def _restamped(write: Callable[[datetime], str]) -> dict[str, Any]:
+    """The fixture HAR with every startedDateTime written another way, the same moments."""
+    har = _har()
+    for entry in har["log"]["entries"]:
+        moment = datetime.fromisoformat(entry["startedDateTime"])
+        entry["startedDateTime"] = write(moment)
+    return har
+
+
+def _go_style(moment: datetime) -> str:  # RFC 3339 with trailing zeros trimmed, as Go writes
+    fraction = f"{moment.microsecond:06d}".rstrip("0")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
+def _plus_two(moment: datetime) -> str:
+    return moment.astimezone(timezone(timedelta(hours=2))).isoformat(timespec="milliseconds")
+
+
+@pytest.mark.parametrize("write", [_go_style, _plus_two])
+def test_entries_are_ordered_by_the_moment_they_began_however_it_is_written(
+    write: Callable[[datetime], str],
+) -> None:
+    """HAR 1.2's startedDateTime is ISO 8601 with any offset or fraction: ordered as text,
+    "…:09.5Z" came before "…:09Z" and a task replayed success, then generating."""
+    assert parse_har(_restamped(write)) == parse_har(_har())
+
+
+def test_an_entry_without_a_start_time_keeps_the_files_order_and_says_so() -> None:
+    har = _har()
+    del har["log"]["entries"][3]["startedDateTime"]
+    scenario = parse_har(har)
+    assert scenario == parse_har(_har())  # the fixture is written in recorded order
+    (note,) = [line for line in scenario.warnings() if "startedDateTime" in line]
+    assert note.startswith("log.entries[3]: no readable startedDateTime")

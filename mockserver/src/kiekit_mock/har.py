@@ -23,6 +23,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -117,16 +118,42 @@ def _member(value: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def _entries(har: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
-    """The entries with their places in log.entries, in recorded order."""
+def _entries(har: Mapping[str, Any]) -> tuple[list[tuple[int, Mapping[str, Any]]], str | None]:
+    """The entries with their places in log.entries, in recorded order; and a note when that
+    order is the file's because some entries' startedDateTime is missing or unreadable (none
+    having one, the file's order is meant: nothing to say)."""
     log = har.get("log")
     entries = log.get("entries") if isinstance(log, Mapping) else None
     if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
         raise ValueError("not a HAR file: log.entries must be a list of objects")
     for index, entry in enumerate(entries):
         _check_entry(entry, f"log.entries[{index}]")
-    # recorded order; startedDateTime sorts ISO-8601 stamps (a stable sort keeps ties in order)
-    return sorted(enumerate(entries), key=lambda e: str(e[1].get("startedDateTime", "")))
+    numbered = list(enumerate(entries))
+    started = [_started(entry.get("startedDateTime")) for entry in entries]
+    unread = [index for index, moment in enumerate(started) if moment is None]
+    if len(unread) == len(entries):  # none has one (a HAR written by hand): the file's order
+        return numbered, None
+    if unread:
+        first = ", ".join(f"log.entries[{index}]" for index in unread[:3])
+        more = f" and {len(unread) - 3} more" if len(unread) > 3 else ""
+        return numbered, (
+            f"{first}{more}: no readable startedDateTime; every entry is replayed in the "
+            "file's order"
+        )
+    # by the moment each began (HAR 1.2: ISO 8601 with any offset and fraction; text order
+    # would put "…:09.5Z" before "…:09Z"), ties in the file's order
+    return sorted(numbered, key=lambda e: (started[e[0]], e[0])), None
+
+
+def _started(value: object) -> datetime | None:
+    """A startedDateTime as a moment (no offset read as UTC), None when there is none."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _check_entry(entry: Mapping[str, Any], where: str) -> None:
@@ -167,7 +194,8 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
     sent: dict[str, str] = {}  # task id -> the create body's text (its URLs are inputs)
     bodies: dict[str, tuple[str, bytes]] = {}  # URL -> (content type, bytes) of any GET
     skipped: list[Skipped] = []
-    for index, entry in _entries(har):
+    ordered, order_note = _entries(har)
+    for index, entry in ordered:
         where = f"log.entries[{index}]"
         request, response = _member(entry, "request"), _member(entry, "response")
         method = str(request.get("method", "")).upper()
@@ -231,7 +259,8 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
         )
         for task_id, t in creates.items()
     )
-    return Scenario(tasks, _result_files(tasks, sent, bodies), tuple(skipped))
+    notes = () if order_note is None else (order_note,)
+    return Scenario(tasks, _result_files(tasks, sent, bodies), tuple(skipped), notes)
 
 
 def _result_files(

@@ -239,6 +239,8 @@ class Scenario:
     files: tuple[RecordedFile, ...] = ()
     # what parse_har could not read: told when loading, not part of a scenario file
     skipped: tuple[Skipped, ...] = field(default=(), compare=False)
+    # other things parse_har tells of when loading (entries replayed in the file's order)
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -286,7 +288,7 @@ class Scenario:
         than most were (a HAR of several services, or of a proxy as well as KIE), every task
         sent to one host that is not KIE's (taken for KIE's all the same), and a recording with
         nothing to replay."""
-        lines = [f"skipped {entry}" for entry in self.skipped]
+        lines = [*self.notes, *(f"skipped {entry}" for entry in self.skipped)]
         hosts = Counter(t.host for t in self.tasks if t.host is not None)
         if len(hosts) == 1 and (only := next(iter(hosts))) != KIE_API_HOST:
             lines.append(
