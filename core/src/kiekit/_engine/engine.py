@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import attrs
 
 from kiekit.errors import (
+    ConfigurationError,
     DownloadError,
     FileWriteError,
     KieError,
@@ -285,11 +286,13 @@ class Engine:
                     if local is not None:
                         local.create_answered(sent_at + left)
                     raise
-                except BaseException:
+                except BaseException as exc:
                     if local is not None:
                         local.create_answered((yield NOW))
                     elif shared is not None:
                         yield shared.answered
+                    if isinstance(exc, UnicodeEncodeError):
+                        raise _unsendable(request) from None  # its text would hold the header
                     raise
                 if local is not None:
                     local.create_answered((yield NOW))
@@ -660,6 +663,15 @@ def _through_outages(op: Reserve) -> Flow[Any]:
                 raise
             log.warning("%s: a create waits for it, asked again in %g s", exc, delay)
             yield Sleep(delay)
+
+
+def _unsendable(request: Request) -> ConfigurationError:
+    """A request the transport could not encode (a header HTTP cannot carry): it failed
+    while being put together, before any byte left, so it made nothing on KIE."""
+    return ConfigurationError(
+        f"{request.method} {request.path} cannot be sent: a header holds a character HTTP "
+        "cannot carry (nothing was sent)"
+    )
 
 
 def _for_task(task_id: str | None) -> str:
