@@ -47,11 +47,13 @@ from kiekit.errors import ValidationError
 __all__ = [
     "SPEC_KEY",
     "Input",
+    "InputField",
     "OpenInput",
     "Spec",
     "camel",
     "choice",
     "coerce",
+    "describe",
     "entry_class",
     "entry_spec",
     "flag",
@@ -169,7 +171,11 @@ def _check_url(spec: Spec, name: str, value: Any) -> None:
 
 def _check_urls(spec: Spec, name: str, value: Any) -> None:
     if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValidationError(name, "must be a list of URLs")
+        raise ValidationError(
+            name,
+            'must be a list of URLs: ["https://…/a.png"] (on the command line also '
+            "comma-separated: URL1,URL2)",
+        )
     _check_length(spec, name, len(value), "URLs")
     for index, item in enumerate(value):
         if not isinstance(item, str) or not is_http_url(item):
@@ -615,3 +621,89 @@ class OpenInput(Input):
     values: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_own_copy, validator=_json_object, hash=False
     )
+
+
+@frozen
+class InputField:
+    """One input field of a model as a user gives it (``kie models MODEL``): what a provider's
+    :meth:`~kiekit.provider.Provider.input_fields` returns, whatever declares the field (an
+    attrs input class, a catalogue).
+
+    ``kind`` is the value's type in JSON's words: ``string``, ``integer``, ``number``,
+    ``boolean``, ``url``, ``urls`` (a list of URLs), ``strings``, ``objects`` or ``list``.
+    ``choices`` are the allowed values (none: any of the kind); ``minimum``/``maximum`` bound a
+    number; ``min_length``/``max_length`` count characters of a string or entries of a list.
+    ``wire`` is the name KIE's docs use when it differs from ``name``; ``default`` is the value
+    sent when the field is not given (None: KIE's own, or none).
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    wire: str | None = None
+    default: Any = None
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in ("urls", "strings", "objects", "list")
+
+
+_KIND_WORDS = {
+    "text": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "url": "url",
+    "urls": "urls",
+    "texts": "strings",
+    "items": "objects",
+}
+
+
+def _choice_kind(choices: tuple[Any, ...]) -> str:
+    if all(isinstance(c, bool) for c in choices):
+        return "boolean"
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
+        return "integer"
+    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+        return "number"
+    return "string"
+
+
+def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField, ...]:
+    """The fields of an input class as :class:`InputField` s, in declaration order (none for
+    an :class:`OpenInput`, whose fields kiekit does not know)."""
+    if issubclass(cls, OpenInput) or not attrs.has(cls):
+        return ()
+    found = []
+    for attribute in attrs.fields(cls):
+        spec = spec_of(attribute)
+        if spec is None:
+            continue
+        kind = _choice_kind(spec.choices) if spec.kind == "choice" else _KIND_WORDS[spec.kind]
+        default = attribute.default
+        wire = wire_name(attribute, camel_case=camel_case)
+        found.append(
+            InputField(
+                attribute.name,
+                kind,
+                required=default is attrs.NOTHING,
+                choices=spec.choices,
+                minimum=spec.minimum,
+                maximum=spec.maximum,
+                min_length=spec.min_length,
+                max_length=spec.max_length,
+                wire=None if wire == attribute.name else wire,
+                default=None if default is attrs.NOTHING or _is_factory(default) else default,
+            )
+        )
+    return tuple(found)
+
+
+def _is_factory(default: Any) -> bool:
+    return isinstance(default, attrs.Factory)  # type: ignore[arg-type]
