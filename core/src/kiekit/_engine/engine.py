@@ -484,6 +484,8 @@ class Engine:
         poll: _Poll | None = None
         malformed = 0  # unreadable answers in a row
         unreadable: ProtocolError | None = None  # the last poll's, if it was
+        failing: KieError | None = None  # the last poll's curable error, until one answers
+        failures = 0  # curable poll failures in a row
         while True:
             asked: float | None = None
             try:
@@ -495,7 +497,10 @@ class Engine:
                 if deadline > now:
                     yield Sleep(deadline - now)
                 raise WaitTimeoutError(
-                    task.id, deadline - started, last.state.value if last else None
+                    task.id,
+                    deadline - started,
+                    last.state.value if last else None,
+                    last_error=failing,
                 ) from None
             except ProtocolError as exc:
                 # One answer cut short or garbled by a proxy is a network fault, not the end of
@@ -510,8 +515,18 @@ class Engine:
                 if not exc.retryable:
                     raise
                 asked = exc.retry_after
+                failing, failures = exc, failures + 1
+                if failures == 2:  # an outage, not a blip: said once, not at every poll
+                    log.warning(
+                        "task %s: status polls keep failing, still trying until the wait's "
+                        "deadline: %s",
+                        task.id,
+                        exc,
+                    )
             else:
-                malformed, unreadable = 0, None
+                if failures >= 2:
+                    log.warning("task %s: status polls answer again", task.id)
+                malformed, unreadable, failing, failures = 0, None, None, 0
                 if on_status is not None:
                     on_status(last)
                 if last.state is State.SUCCEEDED:
@@ -526,7 +541,9 @@ class Engine:
             if remaining <= 0:
                 if unreadable is not None:  # says more than "gave up waiting"
                     raise unreadable
-                raise WaitTimeoutError(task.id, elapsed, last.state.value if last else None)
+                raise WaitTimeoutError(
+                    task.id, elapsed, last.state.value if last else None, last_error=failing
+                )
             pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
             if pause > 0:
                 yield Sleep(pause)
