@@ -1,6 +1,6 @@
 """kiekit-market: any KIE market model by its id, the day it appears (kie-api.md §2).
 
-KIE lists about 120 market models (§2.4) and adds new ones often; every one of them is created
+KIE lists 165 market models in its catalogue (§2.4) and adds new ones often; every one is created
 with ``POST /api/v1/jobs/createTask`` ``{"model", "input", "callBackUrl"?}`` and followed with
 ``GET /api/v1/jobs/recordInfo`` (§2.1–2.2). Everything but the input is therefore known already:
 this plugin adds nothing to the shared :class:`~kiekit.families.market.MarketProvider` except a
