@@ -35,6 +35,7 @@ from kiekit.cli import (
     chat,
     credits,
     mock,
+    models,
     plugin,
     providers,
     resume,
@@ -68,7 +69,8 @@ def _terminate(signum: int, frame: object) -> None:
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
-COMMANDS = (providers, run, mock, plugin, credits, upload, tasks, resume, settle, batch, chat)
+COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume, settle, batch,
+            chat)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
