@@ -139,9 +139,40 @@ def _check_text(spec: Spec, name: str, value: Any) -> None:
 
 def _check_choice(spec: Spec, name: str, value: Any) -> None:
     # Exact types: True is an int and 2.0 == 2 in Python, but KIE's enum 1/2/4 takes neither.
-    if not any(type(value) is type(option) and value == option for option in spec.choices):
-        allowed = ", ".join(repr(c) for c in spec.choices)  # '6' and 6 must look different
-        raise ValidationError(name, f"must be one of {allowed}; got {value!r}")
+    if any(type(value) is type(option) and value == option for option in spec.choices):
+        return
+    allowed = ", ".join(repr(c) for c in spec.choices)  # '6' and 6 must look different
+    first = spec.choices[0]
+    if all(type(value) is not type(option) for option in spec.choices):
+        # the type is the problem ("got 6" against '6' reads as if 6 were allowed)
+        raise ValidationError(
+            name,
+            f"must be {_noun(first)} such as {first!r} (got {_described(value)}); one of {allowed}",
+        )
+    raise ValidationError(name, f"must be one of {allowed}; got {value!r}")
+
+
+def _noun(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+
+
+def _described(value: Any) -> str:
+    """A value with its type in words: the string '6', the number 6, the boolean true."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {_shown(value)}"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}: {_shown(value)}"
 
 
 def _check_number(spec: Spec, name: str, value: Any) -> None:
@@ -161,7 +192,7 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
 
 def _check_bool(spec: Spec, name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ValidationError(name, f"must be true or false, not {value!r}")
+        raise ValidationError(name, f"must be true or false (a boolean), not {_described(value)}")
 
 
 def _check_url(spec: Spec, name: str, value: Any) -> None:
@@ -254,6 +285,7 @@ def _field(spec: Spec, default: Any) -> Any:
         converter = _optional(tuple)
     elif spec.kind == "items":
         converter = _entries(entry_class(spec))
+
     return attrs.field(
         default=default,
         validator=validate,
