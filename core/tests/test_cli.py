@@ -178,6 +178,38 @@ def test_an_option_kie_run_does_not_have_says_what_was_meant(
     assert "created task" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--promt", "a fox"], "(did you mean --prompt?)"),
+        (["--output", "o1"], "(did you mean --out?)"),
+        (["--jsn"], "(did you mean --json?)"),
+        (["--mok"], "(did you mean --mock?)"),
+        (["--aspect-ratio", "16:9"], "(a model's input field goes as --input aspect_ratio=16:9)"),
+        (["--safety-tolerance=2"], "(a model's input field goes as --input safety_tolerance=2)"),
+        (["--aspect-raito", "1:1"], "(a model's input field goes as --input aspect_ratio=1:1)"),
+    ],
+)
+def test_a_slip_gets_the_commands_own_option_then_the_models_field(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    """Following the hint works the first time: no "--input output=o1" that fails again."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["run", "flux-kontext-pro", "--prompt", "x", *argv, *FAST])
+    assert stopped.value.code == 2
+    assert f"unrecognized arguments: {' '.join(argv)} {says}" in capsys.readouterr().err
+
+
+def test_a_prompt_given_without_its_option_says_to_use_prompt(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["run", "flux-kontext-pro", "a lighthouse at dawn", *FAST])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert 'a lighthouse at dawn (the prompt goes as --prompt "a lighthouse at dawn")' in err
+
+
 def test_an_unknown_option_elsewhere_gets_no_input_hint(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.main(["tasks", "--foo"])

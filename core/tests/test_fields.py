@@ -541,3 +541,29 @@ def test_input_that_is_not_a_mapping_names_input() -> None:
     with pytest.raises(ValidationError) as info:
         build(OpenInput, '{"prompt": "x"}')  # type: ignore[arg-type]
     assert info.value.field == "input"
+
+
+@frozen
+class Typed(Input):
+    duration: str | None = choice("6", "10")
+    batch: int | None = choice(1, 2, 4)
+    upsample: bool | None = flag()
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"duration": 6}, "duration: must be a string such as '6' (got the number 6); one of"),
+        ({"batch": "2"}, "batch: must be an integer such as 1 (got the string '2'); one of"),
+        ({"batch": 2.0}, "batch: must be an integer such as 1 (got the number 2.0)"),
+        ({"upsample": "true"}, "upsample: must be true or false (a boolean), not the string"),
+        ({"duration": "7"}, "duration: must be one of '6', '10'; got '7'"),  # the right type
+    ],
+)
+def test_a_value_of_the_wrong_type_says_which_type_is_wanted(
+    fields: dict[str, Any], says: str
+) -> None:
+    """ "got 6" against '6' read as if 6 were allowed; "not 'true'" as if true were refused."""
+    with pytest.raises(ValidationError) as info:
+        Typed(**fields)
+    assert str(info.value).startswith(says)

@@ -253,6 +253,25 @@ def test_a_key_with_control_characters_is_refused_without_echoing_it(
         getattr(kiekit, client_name)(journal=None)
 
 
+@pytest.mark.parametrize("pasted", ["\u200b", "\u00a0", "\u00e9", "\ufeff"])
+@pytest.mark.parametrize("client_name", ["Client", "AsyncClient"])
+def test_a_key_with_a_non_ascii_character_is_refused_without_echoing_it(
+    pasted: str, client_name: str
+) -> None:
+    """A zero-width or no-break space copied from a web page: refused in one line, before
+    anything is sent, instead of a traceback from the header's Latin-1 encoding."""
+    import kiekit
+
+    key = "sk-secret-canary-0123" + pasted + "456789"
+    with pytest.raises(ConfigurationError) as info:
+        getattr(kiekit, client_name)(key, journal=None)
+    message = str(info.value)
+    assert "non-ASCII character" in message
+    assert "position 22" in message
+    assert "sk-secret" not in message
+    assert "canary" not in repr(info.value)
+
+
 def test_a_trailing_line_break_is_only_whitespace() -> None:
     from kiekit import Client
 

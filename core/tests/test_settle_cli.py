@@ -213,3 +213,28 @@ def test_a_mistyped_task_id_kie_does_not_know_may_be_settled_again(
     assert main(batch) == 0
     assert (_results(out)[-1]["state"], _results(out)[-1]["task_id"]) == ("succeeded", made.task_id)
     assert len(mock_server.tasks()) == 1
+
+
+def test_a_mistyped_task_id_settled_as_not_created_is_cleared_and_sent_again(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    mock_server.faults.add(FaultRule(kind="reset", method="POST", path=CREATE, when="after"))
+    batch, out = _batch(mock_server, tmp_path)
+    assert main(batch) == 1
+    [row] = _unknown_rows(capsys)
+    mock_server.faults.clear()
+    assert main(["settle", row["key"], "--task-id", "typo123"]) == 0
+    assert main(["settle", row["key"], "--task-id", "typo456"]) == 2  # not before KIE has told
+    assert "may be settled again once KIE has answered" in capsys.readouterr().err
+    assert main(batch) == 1  # KIE: no such task
+
+    assert main(["settle", row["key"], "--not-created"]) == 0
+    said = capsys.readouterr().err
+    assert "no task was made" in said
+    assert "may be sent again" in said
+    assert "kie resume waits" not in said
+    settled = default_journal().get(row["key"])
+    assert settled is not None
+    assert (settled.state, settled.task_id) == (EntryState.REJECTED, None)
+    assert main(batch) == 0  # sent again: a new task, its files fetched
+    assert _results(out)[-1]["state"] == "succeeded"

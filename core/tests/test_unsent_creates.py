@@ -13,7 +13,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kiekit import AsyncClient, OutcomeUnknownError, RetryPolicy, TransportError
+from kiekit import (
+    AsyncClient,
+    ConfigurationError,
+    OutcomeUnknownError,
+    RetryPolicy,
+    TransportError,
+)
 from kiekit.journal import EntryState, Journal, MemoryStore
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 from kiekit.transport import HttpResponse, MockTransport
@@ -145,3 +151,31 @@ def test_a_create_cancelled_in_its_slot_wait_is_not_journaled(kit: SimpleNamespa
     request = rows[0].request
     assert request is not None
     assert request["input"]["prompt"] == "first"
+
+
+def test_a_create_the_transport_could_not_encode_was_never_sent(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """http.client encodes each header as Latin-1 while it puts the request together, before
+    any byte leaves: a UnicodeEncodeError there made nothing on KIE (a create free to resend),
+    and its text, which holds the header, is not passed on."""
+    journal = Journal(MemoryStore())
+
+    def encode_headers(request: Any) -> Any:
+        for value in request.headers.values():
+            (value + "\u200b").encode("latin-1")  # as putheader fails on a pasted character
+        raise AssertionError("unreachable")
+
+    kie = kit.FakeKie([kit.market("waiting")], create=encode_headers)
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, journal=journal) as client:
+            await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    with pytest.raises(ConfigurationError, match="nothing was sent") as info:
+        api.run(scenario)
+    assert kit.CANARY not in str(info.value)
+    assert info.value.__cause__ is None
+    (row,) = journal.entries()
+    assert row.state is EntryState.REJECTED  # no dashboard hunt, no kie settle
+    assert row.task_id is None

@@ -10,7 +10,7 @@ import pytest
 from attrs import frozen
 from kiekit import Input, ValidationError, cli
 from kiekit.cli.run import image_field
-from kiekit.fields import text, url, urls
+from kiekit.fields import describe, text, url, urls
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 FAKE_KEY = "sk-fake-upload-cli-key"
@@ -223,7 +223,7 @@ class NoImage(Input):
 
 
 def fake_provider(cls: type[Input]) -> Any:
-    return SimpleNamespace(model=lambda model: SimpleNamespace(input=cls))
+    return SimpleNamespace(input_fields=lambda model: describe(cls))
 
 
 def test_image_field_needs_exactly_one_url_field_named_for_images() -> None:
@@ -231,3 +231,52 @@ def test_image_field_needs_exactly_one_url_field_named_for_images() -> None:
         image_field(fake_provider(TwoImages), "acme/two")
     with pytest.raises(ValidationError, match="acme/none has no image input field"):
         image_field(fake_provider(NoImage), "acme/none")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["--image", "{photo}"],
+        ["--input", "image_input=@{photo}"],
+        ["--input", "image_input=https://example.com/a.png"],  # a lone URL: a list of one
+    ],
+)
+def test_a_catalogue_model_whose_image_field_is_a_list_takes_a_file_or_a_lone_url(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mock_server_factory: Any,
+    photo: Path,
+    tmp_path: Path,
+    given: list[str],
+) -> None:
+    """README's own market example: nano-banana-pro's ``image_input`` is a list of URLs in
+    kiekit-market's catalogue; the upload (or the one URL) is sent as a list of one."""
+    mock_server = mock_server_factory()
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    where = ["--base-url", mock_server.base_url, "--upload-base-url", mock_server.upload_base_url]
+    options = [part.format(photo=photo) for part in given]
+    code, out, err = run(
+        capsys, "run", "nano-banana-pro", "--prompt", "as a watercolour", *options,
+        "--out", str(tmp_path / "out"), *where,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.split()
+    (task,) = mock_server.tasks()
+    (sent,) = task.request_body["input"]["image_input"]
+    if "https://example.com/a.png" in given[1]:
+        assert sent == "https://example.com/a.png"
+    else:
+        assert sent.startswith(mock_server.upload_base_url)
+        assert f"uploaded {photo} for image_input" in err
+
+
+def test_a_list_field_refused_says_how_to_write_a_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(
+        capsys, "run", "nano-banana-pro", "--prompt", "x", "--input", 'image_input={"a": 1}',
+        "--mock",
+    )  # fmt: skip
+    assert code == 2
+    assert 'image_input: must be a list of URLs: ["https://' in err
+    assert "comma-separated: URL1,URL2" in err

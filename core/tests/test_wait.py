@@ -284,6 +284,53 @@ def test_retryable_errors_until_the_deadline_end_in_wait_timeout(
     assert sum(fake.sleeps) == pytest.approx(60)
 
 
+def test_a_wait_whose_polls_all_failed_names_the_last_failure_and_warns_once(
+    kit: SimpleNamespace,
+    registry: Registry,
+    run_flow: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The network or the host went away after the create: the timeout says so instead of
+    reading like "KIE is slow", and the outage is logged once as a warning (seen without -v),
+    not at every poll."""
+    fake = FakeTime()
+    policy = PollPolicy(initial=5, timeout=60)
+    refused = TransportError("GET /api/v1/jobs/recordInfo failed: connection refused")
+    kie = kit.FakeKie([kit.market("waiting"), refused])
+
+    with caplog.at_level("WARNING", logger="kiekit"), pytest.raises(WaitTimeoutError) as info:
+        run_flow(engine(registry, policy).wait(TASK), kie.transport, fake)
+
+    assert info.value.last_error is refused
+    assert str(info.value).endswith(
+        "last state queued; last poll: GET /api/v1/jobs/recordInfo failed: connection refused"
+        f" (task {TASK.id})"
+    )
+    assert kie.polls > 3
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    assert "status polls keep failing" in warned[0]
+    assert "connection refused" in warned[0]
+
+
+def test_a_poll_answered_after_failures_clears_the_last_failure(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeTime()
+    policy = PollPolicy(initial=5, timeout=60)
+    kie = kit.FakeKie([TransportError("reset"), TransportError("reset"), kit.market("generating")])
+
+    with caplog.at_level("WARNING", logger="kiekit"), pytest.raises(WaitTimeoutError) as info:
+        run_flow(engine(registry, policy).wait(TASK), kie.transport, fake)
+
+    assert info.value.last_error is None
+    assert "last poll" not in str(info.value)
+    assert [r.getMessage().split(": ")[1] for r in caplog.records] == [
+        "status polls keep failing, still trying until the wait's deadline",
+        "status polls answer again",
+    ]
+
+
 @pytest.mark.parametrize(
     ("code", "error"), [(401, AuthenticationError), (402, InsufficientCreditsError)]
 )

@@ -27,6 +27,33 @@ def test_not_a_bearer_header_is_401(kie: Kie) -> None:
     assert answer.json() == UNAUTHORIZED
 
 
+# the bytes as a client sends them (urllib sends a str header as Latin-1): http.client's
+# Latin-1 'é', aiohttp's UTF-8 zero-width space, and bytes that are no UTF-8 at all
+NON_ASCII_KEYS = ["t\xe9st", "test-key\u200b".encode().decode("latin-1"), "t\xff\xfest"]
+
+
+@pytest.mark.parametrize("key", NON_ASCII_KEYS, ids=["latin-1", "utf-8-zwsp", "not-utf-8"])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/v1/chat/credit"), ("POST", "/api/v1/jobs/createTask")]
+)
+def test_a_key_with_non_ascii_bytes_is_body_401_not_http_500(
+    mock: MockServer, kie: Kie, key: str, method: str, path: str
+) -> None:
+    """KIE's keys are hex: any other byte is a key KIE refuses (401 at HTTP 200, §7), never
+    the mock's own crash, which a client would read as "outcome unknown" for a create."""
+    create = b'{"model": "grok-imagine/text-to-image", "input": {"prompt": "x"}}'
+    answer = kie.fetch(
+        kie.base_url + path,
+        method=method,
+        data=create if method == "POST" else None,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    assert answer.status == 200
+    assert answer.json() == UNAUTHORIZED
+    assert [r.path for r in mock.requests()] == [path]  # and the journal keeps it
+    assert mock.tasks() == []
+
+
 def test_configured_keys_admit_only_those(make_mock: MakeMock) -> None:
     mock, kie = make_mock(api_keys=frozenset({"good"}))
     create = {"model": T2I, "input": {"prompt": "x"}}

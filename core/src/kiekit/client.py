@@ -61,14 +61,9 @@ def _engine(
     if not key or not key.strip():
         raise ConfigurationError(f"no KIE API key: pass api_key=... or set {API_KEY_ENV}")
     key = key.strip()
-    bad = next((i for i, c in enumerate(key) if ord(c) < 32 or ord(c) == 127), None)
-    if bad is not None:  # CR/LF/NUL would reach the Authorization header (or its error message)
-        raise ConfigurationError(
-            f"the KIE API key holds a control character at position {bad + 1} (a line break "
-            "copied with it?); the key is not shown"
-        )
+    _check_key_characters(key)
     return Engine(
-        api_key=key.strip(),
+        api_key=key,
         base_url=base_url,
         registry=registry or default_registry(),
         poll=poll or PollPolicy(),
@@ -77,6 +72,25 @@ def _engine(
         limiter=_limiter(rate_limits),
         downloads=_downloads(downloads),
     )
+
+
+def _check_key_characters(key: str) -> None:
+    """Refuse a key the Authorization header cannot carry as it is, before anything is sent;
+    the message says where the character is, never the key."""
+    bad = next((i for i, c in enumerate(key) if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:  # CR/LF/NUL would reach the Authorization header (or its error message)
+        raise ConfigurationError(
+            f"the KIE API key holds a control character at position {bad + 1} (a line break "
+            "copied with it?); the key is not shown"
+        )
+    # KIE's keys are hex: anything past ASCII is an invisible passenger of a copy from a web
+    # page (a zero-width space, a no-break space), which HTTP headers cannot carry (Latin-1)
+    bad = next((i for i, c in enumerate(key) if ord(c) > 127), None)
+    if bad is not None:
+        raise ConfigurationError(
+            f"the KIE API key holds a non-ASCII character (U+{ord(key[bad]):04X}) at position "
+            f"{bad + 1} (copied from a web page?); the key is not shown"
+        )
 
 
 def _retry(retry: RetryPolicy | None) -> RetryPolicy:

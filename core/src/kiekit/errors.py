@@ -416,15 +416,28 @@ class TaskFailedError(KieError):
 
 
 class WaitTimeoutError(KieError):
-    """The wait ran out of time. The task was not cancelled: poll it again with its id."""
+    """The wait ran out of time. The task was not cancelled: poll it again with its id.
+
+    ``last_error`` is the curable error the last poll ended with (a network that went away,
+    a host that is down), None when the last poll was answered: a wait whose polls all failed
+    says why, not only that it gave up."""
 
     retryable = True
 
-    def __init__(self, task_id: str, waited: float, last_state: str | None) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        waited: float,
+        last_state: str | None,
+        *,
+        last_error: KieError | None = None,
+    ) -> None:
         state = f", last state {last_state}" if last_state else ""
-        super().__init__(f"gave up waiting after {waited:.0f} s{state}", task_id=task_id)
+        failed = f"; last poll: {last_error.message}" if last_error is not None else ""
+        super().__init__(f"gave up waiting after {waited:.0f} s{state}{failed}", task_id=task_id)
         self.waited = waited
         self.last_state = last_state
+        self.last_error = last_error
 
 
 _BY_CODE: dict[int, type[ApiError]] = {

@@ -47,11 +47,13 @@ from kiekit.errors import ValidationError
 __all__ = [
     "SPEC_KEY",
     "Input",
+    "InputField",
     "OpenInput",
     "Spec",
     "camel",
     "choice",
     "coerce",
+    "describe",
     "entry_class",
     "entry_spec",
     "flag",
@@ -137,9 +139,40 @@ def _check_text(spec: Spec, name: str, value: Any) -> None:
 
 def _check_choice(spec: Spec, name: str, value: Any) -> None:
     # Exact types: True is an int and 2.0 == 2 in Python, but KIE's enum 1/2/4 takes neither.
-    if not any(type(value) is type(option) and value == option for option in spec.choices):
-        allowed = ", ".join(repr(c) for c in spec.choices)  # '6' and 6 must look different
-        raise ValidationError(name, f"must be one of {allowed}; got {value!r}")
+    if any(type(value) is type(option) and value == option for option in spec.choices):
+        return
+    allowed = ", ".join(repr(c) for c in spec.choices)  # '6' and 6 must look different
+    first = spec.choices[0]
+    if all(type(value) is not type(option) for option in spec.choices):
+        # the type is the problem ("got 6" against '6' reads as if 6 were allowed)
+        raise ValidationError(
+            name,
+            f"must be {_noun(first)} such as {first!r} (got {_described(value)}); one of {allowed}",
+        )
+    raise ValidationError(name, f"must be one of {allowed}; got {value!r}")
+
+
+def _noun(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+
+
+def _described(value: Any) -> str:
+    """A value with its type in words: the string '6', the number 6, the boolean true."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {_shown(value)}"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}: {_shown(value)}"
 
 
 def _check_number(spec: Spec, name: str, value: Any) -> None:
@@ -159,7 +192,7 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
 
 def _check_bool(spec: Spec, name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ValidationError(name, f"must be true or false, not {value!r}")
+        raise ValidationError(name, f"must be true or false (a boolean), not {_described(value)}")
 
 
 def _check_url(spec: Spec, name: str, value: Any) -> None:
@@ -169,7 +202,11 @@ def _check_url(spec: Spec, name: str, value: Any) -> None:
 
 def _check_urls(spec: Spec, name: str, value: Any) -> None:
     if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValidationError(name, "must be a list of URLs")
+        raise ValidationError(
+            name,
+            'must be a list of URLs: ["https://…/a.png"] (on the command line also '
+            "comma-separated: URL1,URL2)",
+        )
     _check_length(spec, name, len(value), "URLs")
     for index, item in enumerate(value):
         if not isinstance(item, str) or not is_http_url(item):
@@ -248,6 +285,7 @@ def _field(spec: Spec, default: Any) -> Any:
         converter = _optional(tuple)
     elif spec.kind == "items":
         converter = _entries(entry_class(spec))
+
     return attrs.field(
         default=default,
         validator=validate,
@@ -615,3 +653,89 @@ class OpenInput(Input):
     values: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_own_copy, validator=_json_object, hash=False
     )
+
+
+@frozen
+class InputField:
+    """One input field of a model as a user gives it (``kie models MODEL``): what a provider's
+    :meth:`~kiekit.provider.Provider.input_fields` returns, whatever declares the field (an
+    attrs input class, a catalogue).
+
+    ``kind`` is the value's type in JSON's words: ``string``, ``integer``, ``number``,
+    ``boolean``, ``url``, ``urls`` (a list of URLs), ``strings``, ``objects`` or ``list``.
+    ``choices`` are the allowed values (none: any of the kind); ``minimum``/``maximum`` bound a
+    number; ``min_length``/``max_length`` count characters of a string or entries of a list.
+    ``wire`` is the name KIE's docs use when it differs from ``name``; ``default`` is the value
+    sent when the field is not given (None: KIE's own, or none).
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    wire: str | None = None
+    default: Any = None
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in ("urls", "strings", "objects", "list")
+
+
+_KIND_WORDS = {
+    "text": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "url": "url",
+    "urls": "urls",
+    "texts": "strings",
+    "items": "objects",
+}
+
+
+def _choice_kind(choices: tuple[Any, ...]) -> str:
+    if all(isinstance(c, bool) for c in choices):
+        return "boolean"
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
+        return "integer"
+    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+        return "number"
+    return "string"
+
+
+def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField, ...]:
+    """The fields of an input class as :class:`InputField` s, in declaration order (none for
+    an :class:`OpenInput`, whose fields kiekit does not know)."""
+    if issubclass(cls, OpenInput) or not attrs.has(cls):
+        return ()
+    found = []
+    for attribute in attrs.fields(cls):
+        spec = spec_of(attribute)
+        if spec is None:
+            continue
+        kind = _choice_kind(spec.choices) if spec.kind == "choice" else _KIND_WORDS[spec.kind]
+        default = attribute.default
+        wire = wire_name(attribute, camel_case=camel_case)
+        found.append(
+            InputField(
+                attribute.name,
+                kind,
+                required=default is attrs.NOTHING,
+                choices=spec.choices,
+                minimum=spec.minimum,
+                maximum=spec.maximum,
+                min_length=spec.min_length,
+                max_length=spec.max_length,
+                wire=None if wire == attribute.name else wire,
+                default=None if default is attrs.NOTHING or _is_factory(default) else default,
+            )
+        )
+    return tuple(found)
+
+
+def _is_factory(default: Any) -> bool:
+    return isinstance(default, attrs.Factory)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ A plugin translates between typed values and one KIE API family's wire, and does
   (:class:`Rate`);
 - inputs: :class:`Input`, :class:`OpenInput` and the field makers (``text``, ``texts``,
   ``choice``, ``flag``, ``integer``, ``number``, ``url``, ``urls``, ``items``);
+  :class:`InputField`, a field as ``Provider.input_fields`` describes it;
 - the family bases: :class:`MarketProvider` (the market jobs API) and
   :class:`SuccessFlagProvider` (KIE's per-product APIs), with :class:`SuccessFlagRecord`;
 - result files: :func:`asset`, :func:`assets`, :func:`media_type_of`;
@@ -50,6 +51,7 @@ from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import SuccessFlagProvider, SuccessFlagRecord
 from kiekit.fields import (
     Input,
+    InputField,
     OpenInput,
     choice,
     flag,
@@ -79,6 +81,7 @@ __all__ = [
     "ChatReply",
     "ImagePart",
     "Input",
+    "InputField",
     "MarketProvider",
     "MediaKind",
     "Message",

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from attrs import evolve
 
 from kiekit.errors import ProtocolError, UnknownModelError, ValidationError
-from kiekit.fields import Input, make_input
+from kiekit.fields import Input, InputField, describe, make_input
 from kiekit.models import Model, Request, Results, TaskStatus
 from kiekit.ratelimit import Rate
 
@@ -52,6 +52,13 @@ class Provider(ABC):
         """Model ids this provider knows by name beyond ``models`` (a catalogue behind a
         pattern), used to suggest the closest id for a mistyped one; empty: no such list."""
         return ()
+
+    def input_fields(self, model_id: str) -> tuple[InputField, ...]:
+        """The model's input fields as KIE documents them (``kie models MODEL``, and which
+        fields ``kie run --image`` may fill). By default read from the model's input class;
+        a provider whose input is free-form (an :class:`~kiekit.fields.OpenInput`) but that
+        knows the fields another way (a catalogue) says so here; empty: not known."""
+        return describe(self.model(model_id).input, camel_case=self.camel_case)
 
     def model(self, model_id: str) -> Model:
         found = self.find(model_id)

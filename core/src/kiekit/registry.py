@@ -397,6 +397,33 @@ class Registry:
             return []
         return difflib.get_close_matches(model, sorted(names), n=3, cutoff=0.75)
 
+    def served_models(self) -> dict[str, str]:
+        """Every model id known by name, sorted, each with the plugin (distribution) that
+        serves it: the ids installed plugins declare, and those their pattern providers know
+        by name (kiekit-market's catalogue, :meth:`~kiekit.provider.Provider.known_models`),
+        for which the pattern plugins are imported. An id a plugin declares is its own, as
+        :meth:`provider` decides; a catalogue id goes to the most specific pattern."""
+        with self._lock:
+            for ep in self._points():
+                if "*" in ep.name:
+                    self._load(ep)
+            patterns = sorted(
+                (p for p in self._providers if "*" in p), key=_specificity, reverse=True
+            )
+            served: dict[str, str] = {}
+            for pattern in patterns:
+                provider = self._providers[pattern]
+                if isinstance(provider, Provider):
+                    for known in provider.known_models():
+                        if "*" not in known and fnmatchcase(known, pattern):
+                            served.setdefault(known, self._origin[pattern])
+            for ep in self._points():
+                dist = distribution_of(ep)
+                if "*" not in ep.name and dist not in self._quarantined:
+                    served[ep.name] = dist
+            served.update({m: o for m, o in self._origin.items() if "*" not in m})
+            return dict(sorted(served.items()))
+
     def _named_models(self) -> list[str]:
         return [name for name in self.models() if "*" not in name]
 

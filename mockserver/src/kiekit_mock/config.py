@@ -23,8 +23,10 @@ V = TypeVar("V")
 
 @functools.lru_cache(maxsize=4096)  # hashed at every request: the middlewares ask several times
 def account_id(api_key: str) -> str:
-    """The id the mock shows for an API key's account: derived from, never equal to, the key."""
-    return "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    """The id the mock shows for an API key's account: derived from, never equal to, the key.
+    Any key has one, even a header's bytes that were not UTF-8 (aiohttp hands them on as
+    surrogate escapes): a bad key is KIE's 401, never the mock's own HTTP 500."""
+    return "acct_" + hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class FrozenMapping(Mapping[str, V]):

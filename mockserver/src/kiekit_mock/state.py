@@ -297,8 +297,9 @@ class Store:
     def accepts(self, api_key: str) -> bool:
         """Whether a Bearer key opens an account: any non-empty key when the mock is open (no
         api_keys, no accounts configured), else the configured keys and those of accounts added
-        since (put_account)."""
-        if not api_key:
+        since (put_account). A key holding a character outside printable ASCII opens none:
+        KIE's keys are hex, so KIE answers such a key 401 (§7) even when the mock is open."""
+        if not api_key or not (api_key.isascii() and api_key.isprintable()):
             return False
         if self._open_to_any_key or self._config.accepts(api_key):
             return True

@@ -467,3 +467,15 @@ def test_readme_examples_run_against_the_mock(
     exec(compile(source, str(README), "exec"), {"__name__": "readme"})  # noqa: S102
     written = list((tmp_path / "out").iterdir())
     assert [path.suffix for path in written] == [".mp4"]
+
+
+def test_an_empty_multi_prompt_with_a_single_shot_is_sent_as_given() -> None:
+    """KIE's schema lists multi_prompt as required, so single-shot clients send [] (kie-api.md
+    §2.4): a user who does the same is not refused; a multi-shot still needs a shot."""
+    provider = KlingProvider()
+    single = provider.make_input(VIDEO, {"prompt": "a fox", "multi_prompt": []})
+    body = provider.build_request(VIDEO, single).body
+    assert body is not None
+    assert body["input"]["multi_prompt"] == []
+    with pytest.raises(ValidationError, match="multi_prompt: needs at least 1 shot"):
+        provider.make_input(VIDEO, {"multi_shots": True, "sound": True, "multi_prompt": []})

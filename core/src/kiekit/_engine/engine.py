@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import attrs
 
 from kiekit.errors import (
+    ConfigurationError,
     DownloadError,
     FileWriteError,
     KieError,
@@ -285,11 +286,13 @@ class Engine:
                     if local is not None:
                         local.create_answered(sent_at + left)
                     raise
-                except BaseException:
+                except BaseException as exc:
                     if local is not None:
                         local.create_answered((yield NOW))
                     elif shared is not None:
                         yield shared.answered
+                    if isinstance(exc, UnicodeEncodeError):
+                        raise _unsendable(request) from None  # its text would hold the header
                     raise
                 if local is not None:
                     local.create_answered((yield NOW))
@@ -481,6 +484,8 @@ class Engine:
         poll: _Poll | None = None
         malformed = 0  # unreadable answers in a row
         unreadable: ProtocolError | None = None  # the last poll's, if it was
+        failing: KieError | None = None  # the last poll's curable error, until one answers
+        failures = 0  # curable poll failures in a row
         while True:
             asked: float | None = None
             try:
@@ -492,7 +497,10 @@ class Engine:
                 if deadline > now:
                     yield Sleep(deadline - now)
                 raise WaitTimeoutError(
-                    task.id, deadline - started, last.state.value if last else None
+                    task.id,
+                    deadline - started,
+                    last.state.value if last else None,
+                    last_error=failing,
                 ) from None
             except ProtocolError as exc:
                 # One answer cut short or garbled by a proxy is a network fault, not the end of
@@ -507,8 +515,18 @@ class Engine:
                 if not exc.retryable:
                     raise
                 asked = exc.retry_after
+                failing, failures = exc, failures + 1
+                if failures == 2:  # an outage, not a blip: said once, not at every poll
+                    log.warning(
+                        "task %s: status polls keep failing, still trying until the wait's "
+                        "deadline: %s",
+                        task.id,
+                        exc,
+                    )
             else:
-                malformed, unreadable = 0, None
+                if failures >= 2:
+                    log.warning("task %s: status polls answer again", task.id)
+                malformed, unreadable, failing, failures = 0, None, None, 0
                 if on_status is not None:
                     on_status(last)
                 if last.state is State.SUCCEEDED:
@@ -523,7 +541,9 @@ class Engine:
             if remaining <= 0:
                 if unreadable is not None:  # says more than "gave up waiting"
                     raise unreadable
-                raise WaitTimeoutError(task.id, elapsed, last.state.value if last else None)
+                raise WaitTimeoutError(
+                    task.id, elapsed, last.state.value if last else None, last_error=failing
+                )
             pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
             if pause > 0:
                 yield Sleep(pause)
@@ -660,6 +680,15 @@ def _through_outages(op: Reserve) -> Flow[Any]:
                 raise
             log.warning("%s: a create waits for it, asked again in %g s", exc, delay)
             yield Sleep(delay)
+
+
+def _unsendable(request: Request) -> ConfigurationError:
+    """A request the transport could not encode (a header HTTP cannot carry): it failed
+    while being put together, before any byte left, so it made nothing on KIE."""
+    return ConfigurationError(
+        f"{request.method} {request.path} cannot be sent: a header holds a character HTTP "
+        "cannot carry (nothing was sent)"
+    )
 
 
 def _for_task(task_id: str | None) -> str:

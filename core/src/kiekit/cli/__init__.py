@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import sys
 import warnings
@@ -35,6 +36,7 @@ from kiekit.cli import (
     chat,
     credits,
     mock,
+    models,
     plugin,
     providers,
     resume,
@@ -68,7 +70,8 @@ def _terminate(signum: int, frame: object) -> None:
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
-COMMANDS = (providers, run, mock, plugin, credits, upload, tasks, resume, settle, batch, chat)
+COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume, settle, batch,
+            chat)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,7 +203,7 @@ def _parse(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namesp
     if extra and not getattr(args, "passthrough", False):
         # said with the command's own usage line (`kie settle ...`), not kie's
         own = _command_parser(parser, given)
-        own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args)}")
+        own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args, own)}")
     args.options = extra
     return args
 
@@ -257,17 +260,56 @@ def _stdout_to_nowhere() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _hint(extra: Sequence[str], args: argparse.Namespace) -> str:
-    """What the commonest slips meant: ``-v`` after the command, a model's field as an option."""
+def _hint(extra: Sequence[str], args: argparse.Namespace, own: argparse.ArgumentParser) -> str:
+    """What the commonest slips meant: ``-v`` after the command; on a command that takes
+    ``--input``, a prompt given without ``--prompt``, a mistyped option of the command's own
+    (``--promt``, ``--output``), or a model's field given as an option (``--aspect-ratio``)."""
     if any(item in ("-v", "-vv", "--verbose") for item in extra):
         return " (-v belongs before the command: kie -v COMMAND ...)"
+    if not hasattr(args, "input"):  # only commands that take --input
+        return ""
     given = next((i for i, item in enumerate(extra) if item.startswith("--")), None)
-    if given is None or not hasattr(args, "input"):  # only commands that take --input
+    if given is None:
+        if hasattr(args, "prompt") and args.prompt is None and not extra[0].startswith("-"):
+            return f' (the prompt goes as --prompt "{extra[0]}")'
         return ""
     name, _, value = extra[given][2:].partition("=")
     if not value and given + 1 < len(extra) and not extra[given + 1].startswith("-"):
         value = extra[given + 1]
-    return f" (a model's input field goes as --input {name}={value or 'VALUE'})"
+    field = name.replace("-", "_")
+    fields = _model_fields(args)
+    if field not in fields:
+        option = _close_option("--" + name, own)
+        if option is not None:
+            return f" (did you mean {option}?)"
+        field = next(iter(difflib.get_close_matches(field, fields, n=1, cutoff=0.75)), field)
+    return f" (a model's input field goes as --input {field}={value or 'VALUE'})"
+
+
+def _close_option(given: str, own: argparse.ArgumentParser) -> str | None:
+    """The command's own long option ``given`` is a slip of: close in spelling, or a longer
+    spelling of it (``--output`` for ``--out``)."""
+    options = [o for o in own._option_string_actions if o.startswith("--") and o != "--help"]
+    longer = [o for o in options if given.startswith(o) and len(o) >= 5]
+    close = difflib.get_close_matches(given, options, n=1, cutoff=0.75)
+    found = close or longer
+    return found[0] if found else None
+
+
+def _model_fields(args: argparse.Namespace) -> list[str]:
+    """The names the model's provider describes (none when the model is not known here)."""
+    model = getattr(args, "model", None)
+    if not isinstance(model, str):
+        return []
+    from kiekit.registry import default_registry
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an unlisted id is said by the command, not here
+            described = default_registry().provider(model).input_fields(model)
+    except KieError:
+        return []
+    return [f.name for f in described]
 
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from kiekit.cli._common import (
     Commands,
     add_connection_options,
@@ -25,7 +23,7 @@ from kiekit.cli._common import (
 )
 from kiekit.cli._preflight import image_file, output_folder
 from kiekit.errors import ValidationError
-from kiekit.fields import spec_of, wire_name
+from kiekit.fields import InputField
 
 if TYPE_CHECKING:
     from kiekit.models import TaskStatus
@@ -149,18 +147,20 @@ PLACEHOLDER_URL = "https://kiekit-upload.invalid/file"
 
 def local_files(
     provider: Provider, model: str, values: dict[str, str], image: Path | None
-) -> dict[str, tuple[attrs.Attribute[Any] | None, Path]]:
+) -> dict[str, tuple[InputField | None, Path]]:
     """The local files to upload, by input field: ``--input KEY=@path`` entries (taken out of
-    ``values``) and ``--image``, which goes to the model's one image URL field."""
-    fields = _fields_by_name(provider, model)
-    images = _image_fields(provider, model)
-    files: dict[str, tuple[attrs.Attribute[Any] | None, Path]] = {}
+    ``values``) and ``--image``, which goes to the model's one image URL field. The fields are
+    those the provider describes (a typed input class, or kiekit-market's catalogue)."""
+    described = provider.input_fields(model)
+    fields = _fields_by_name(described)
+    images = _image_fields(described)
+    files: dict[str, tuple[InputField | None, Path]] = {}
     for key in [k for k, v in values.items() if v.startswith("@")]:
         field, path = fields.get(key), Path(values.pop(key)[1:])
         takes_images = field is not None and (field in images or "mask" in field.name.lower())
         files[key] = (field, image_file(key, path) if takes_images else _existing(key, path))
     if image is not None:
-        field = image_field(provider, model)
+        field = _one_image_field(model, images)
         if field.name in files or any(fields.get(key) is field for key in [*files, *values]):
             raise ValidationError(field.name, "is given twice (--image and --input)")
         files[field.name] = (field, image_file("--image", image))
@@ -171,42 +171,40 @@ def local_files(
 _NOT_IMAGES = ("video", "audio", "music", "song", "voice", "mask")
 
 
-def _image_fields(provider: Provider, model: str) -> list[attrs.Attribute[Any]]:
+def _image_fields(described: tuple[InputField, ...]) -> list[InputField]:
     """The model's URL fields that take images: those named for images, else the URL fields
     not named for something else (Midjourney's ``file_urls``, 4o Image's ``files_url``)."""
-    cls = provider.model(model).input
-    urls: list[attrs.Attribute[Any]] = [
-        a
-        for a in (attrs.fields(cls) if attrs.has(cls) else ())
-        if (spec := spec_of(a)) is not None and spec.kind in ("url", "urls")
-    ]
-    named = [a for a in urls if "image" in a.name.lower()]
-    return named or [a for a in urls if not any(w in a.name.lower() for w in _NOT_IMAGES)]
+    found = [f for f in described if f.kind in ("url", "urls")]
+    named = [f for f in found if "image" in f.name.lower()]
+    return named or [f for f in found if not any(w in f.name.lower() for w in _NOT_IMAGES)]
 
 
-def image_field(provider: Provider, model: str) -> attrs.Attribute[Any]:
+def image_field(provider: Provider, model: str) -> InputField:
     """The model's one input field for an image URL (see :func:`_image_fields`)."""
-    found = _image_fields(provider, model)
+    return _one_image_field(model, _image_fields(provider.input_fields(model)))
+
+
+def _one_image_field(model: str, found: list[InputField]) -> InputField:
     if len(found) == 1:
         return found[0]
     if found:
-        what = "several image input fields (" + ", ".join(a.name for a in found) + ")"
+        what = "several image input fields (" + ", ".join(f.name for f in found) + ")"
+        example = found[0].name
     else:
-        what = "no image input field"
+        what = "no image input field kiekit knows of"
+        example = "FIELD"
     raise ValidationError(
-        "--image", f"{model} has {what}; name the field: --input FIELD=@./photo.png"
+        "--image", f"{model} has {what}; name the field: --input {example}=@./photo.png"
     )
 
 
-def _fields_by_name(provider: Provider, model: str) -> dict[str, attrs.Attribute[Any]]:
-    """The model's input fields by Python name and wire name (``inputImage``)."""
-    cls = provider.model(model).input
-    if not attrs.has(cls):
-        return {}
-    named: dict[str, attrs.Attribute[Any]] = {}
-    for a in attrs.fields(cls):
-        named.setdefault(a.name, a)
-        named.setdefault(wire_name(a, camel_case=provider.camel_case), a)
+def _fields_by_name(described: tuple[InputField, ...]) -> dict[str, InputField]:
+    """The model's input fields by name and wire name (``inputImage``)."""
+    named: dict[str, InputField] = {}
+    for field in described:
+        named.setdefault(field.name, field)
+        if field.wire is not None:
+            named.setdefault(field.wire, field)
     return named
 
 
@@ -216,10 +214,9 @@ def _existing(key: str, path: Path) -> Path:
     return path
 
 
-def _as_field(field: attrs.Attribute[Any] | None, url: str) -> Any:
+def _as_field(field: InputField | None, url: str) -> Any:
     """A URL as the field takes it: a one-element list for a list of URLs."""
-    spec = spec_of(field) if field is not None else None
-    return [url] if spec is not None and spec.kind == "urls" else url
+    return [url] if field is not None and field.kind == "urls" else url
 
 
 def _input_values(pairs: list[str]) -> dict[str, str]:

@@ -5,6 +5,10 @@ task at KIE, which cannot list tasks (kie-api.md §4), so kiekit never sends it 
 and ``kie batch`` / an idempotency key stay blocked on it. The user looks it up and settles it:
 the task it made (``--task-id``: then ``kie resume`` or ``kie batch`` waits for it and fetches
 its files), or nothing made (``--not-created``: free to be sent again).
+
+A row settled with a task id is settled for good, unless KIE then answers "not found" for
+that id (a typo: ``kie resume`` or the batch polls it first); then it may be settled again,
+with the right id or as not created.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ def register(commands: Commands) -> None:
         "settle",
         help="settle a create whose outcome is unknown (see kie tasks --state unknown)",
         description="Settle a journal row whose create's outcome is unknown, after checking "
-        "the KIE dashboard: the task it made, or that it made none.",
+        "the KIE dashboard: the task it made, or that it made none. A row settled with a task "
+        'id may be settled again only once KIE has answered "not found" for that id (a '
+        "typo: run kie resume or the batch first).",
     )
     settle.add_argument("key", help='the row\'s key (kie tasks shows it; --json: "key")')
     outcome = settle.add_mutually_exclusive_group(required=True)
@@ -37,7 +43,7 @@ def register(commands: Commands) -> None:
 
 def _settle(args: argparse.Namespace) -> int:
     row = journal_to_read(args).settle(args.key, task_id=args.task_id)
-    if row.task_id is not None:
+    if args.task_id is not None:
         say(f"{args.key}: task {row.task_id} ({row.model}); kie resume waits for it")
     else:
         say(f"{args.key}: no task was made ({row.model}); it may be sent again")

@@ -333,8 +333,15 @@ class Journal:
             "UnprocessableError",  # some families answer an unknown task id with 422
         )
         if not (entry.state.outcome_unknown or mistyped):
+            again = (
+                " (a task id settled by hand may be settled again once KIE has answered "
+                '"not found" for it: run kie resume or the batch first)'
+                if entry.state is EntryState.CREATED
+                else ""
+            )
             raise ValidationError(
-                "key", f"row {key!r} is {entry.state.value}: its outcome is known, not to settle"
+                "key",
+                f"row {key!r} is {entry.state.value}: its outcome is known, not to settle{again}",
             )
         if entry.state is EntryState.SENDING and self.sender_alive(entry):
             raise ValidationError(
@@ -343,6 +350,7 @@ class Journal:
         changes: dict[str, Any] = {"updated_at": self._clock(), "lease_until": None}
         if task_id is None:
             changes["state"] = EntryState.REJECTED
+            changes["task_id"] = None  # a mistyped id settled before: no task of this row
             changes["error"] = {
                 "type": "Settled",
                 "message": "settled by hand: KIE made no task (free to send again)",

@@ -106,8 +106,9 @@ class Video(Input):
     aspect_ratio: str = choice(*ASPECT_RATIOS, default=DEFAULT_ASPECT_RATIO)
     mode: str = choice(*MODES, default="std")
     multi_shots: bool = flag(default=False)
-    # an empty list is refused: leave the field out instead
-    multi_prompt: tuple[Shot, ...] | None = items(Shot, min_items=1)
+    # [] with a single shot is what KIE's schema, which lists multi_prompt as required, makes
+    # single-shot clients send (kie-api.md §2.4): taken, and sent as given
+    multi_prompt: tuple[Shot, ...] | None = items(Shot)
     kling_elements: tuple[Element, ...] | None = items(Element, min_items=1)
 
     def check(self) -> None:
@@ -118,13 +119,15 @@ class Video(Input):
                 raise ValidationError(
                     "prompt", "is required for a single shot (or set multi_shots with multi_prompt)"
                 )
-            if self.multi_prompt is not None:
+            if self.multi_prompt:
                 raise ValidationError("multi_prompt", "is only used with multi_shots=True")
         self._check_elements()
 
     def _check_multi_shot(self) -> None:
         if self.multi_prompt is None:
             raise ValidationError("multi_prompt", "is required with multi_shots=True")
+        if not self.multi_prompt:
+            raise ValidationError("multi_prompt", "needs at least 1 shot with multi_shots=True")
         if self.sound is not True:
             raise ValidationError(
                 "sound", "must be True with multi_shots (KIE refuses it otherwise)"
@@ -203,7 +206,7 @@ def _video_input(params: Video, sent: dict[str, Any]) -> dict[str, Any]:
     """The kling-3.0/video input with the always-sent fields filled in (a caller may have
     passed None explicitly)."""
     if params.duration is None:
-        multi = params.multi_shots and params.multi_prompt is not None
+        multi = params.multi_shots and bool(params.multi_prompt)
         sent["duration"] = str(params.total_seconds()) if multi else DEFAULT_DURATION
     sent.setdefault("sound", False)
     sent.setdefault("mode", "std")

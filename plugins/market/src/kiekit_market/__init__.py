@@ -1,6 +1,6 @@
 """kiekit-market: any KIE market model by its id, the day it appears (kie-api.md §2).
 
-KIE lists about 120 market models (§2.4) and adds new ones often; every one of them is created
+KIE lists 165 market models in its catalogue (§2.4) and adds new ones often; every one is created
 with ``POST /api/v1/jobs/createTask`` ``{"model", "input", "callBackUrl"?}`` and followed with
 ``GET /api/v1/jobs/recordInfo`` (§2.1–2.2). Everything but the input is therefore known already:
 this plugin adds nothing to the shared :class:`~kiekit.families.market.MarketProvider` except a
@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kiekit.plugin import Input, MarketProvider, Model, OpenInput, Provider, hookimpl
+from kiekit.plugin import (
+    Input,
+    InputField,
+    MarketProvider,
+    Model,
+    OpenInput,
+    Provider,
+    hookimpl,
+)
 
 from kiekit_market import catalogue
 
@@ -40,6 +48,10 @@ class GenericMarketProvider(MarketProvider):
         """The catalogue's ids (kiekit_market.catalogue), for "did you mean"."""
         return tuple(catalogue.entries())
 
+    def input_fields(self, model_id: str) -> tuple[InputField, ...]:
+        """The catalogue entry's documented fields (none for an id it does not list)."""
+        return catalogue.fields(model_id)
+
     def make_input(
         self,
         model_id: str,
@@ -55,7 +67,17 @@ class GenericMarketProvider(MarketProvider):
         if from_text and isinstance(values, Mapping):
             # a field KIE documents as text keeps the text typed ("2" stays "2", not 2)
             text = catalogue.text_fields(model_id)
-            kept = {k: v for k, v in values.items() if k in text and isinstance(v, str)}
+            kept: dict[str, Any] = {
+                k: v for k, v in values.items() if k in text and isinstance(v, str)
+            }
+            # a URL list given as text that is no JSON list: comma-separated URLs, as the
+            # typed plugins read one (--input image_input=https://…/a.png is a list of one)
+            lists = catalogue.list_fields(model_id)
+            kept |= {
+                k: [part.strip() for part in made.values[k].split(",") if part.strip()]
+                for k in values.keys() & lists
+                if isinstance(made.values.get(k), str)
+            }
             if kept:
                 made = OpenInput(values={**made.values, **kept})
         catalogue.check(model_id, made.values)

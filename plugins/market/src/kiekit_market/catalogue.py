@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from kiekit.plugin import ValidationError
+from kiekit.plugin import InputField, ValidationError
 
 from kiekit_market._catalogue import CATALOGUE_JSON
 
@@ -42,6 +42,43 @@ def text_fields(model_id: str) -> frozenset[str]:
     if entry is None:
         return frozenset()
     return frozenset(f for f, spec in entry["fields"].items() if spec["type"] == "string")
+
+
+# the catalogue's field types in InputField's words
+_KINDS: dict[str, str] = {"texts": "strings", "objects": "objects", "list": "list"}
+
+
+def fields(model_id: str) -> tuple[InputField, ...]:
+    """The entry's documented fields, as ``kie models MODEL`` shows them (none for an id the
+    catalogue does not list, or whose entry leaves its fields to the mock's own module)."""
+    entry = entries().get(model_id)
+    if entry is None:
+        return ()
+    return tuple(_field(name, spec) for name, spec in entry["fields"].items())
+
+
+def _field(name: str, spec: Spec) -> InputField:
+    kind: str = spec["type"]
+    is_list = kind in ("urls", "texts", "objects", "list")
+    return InputField(
+        name,
+        _KINDS.get(kind) or kind,
+        required=spec.get("required", False),
+        choices=tuple(spec.get("enum", ())),
+        minimum=spec.get("min"),
+        maximum=spec.get("max"),
+        min_length=spec.get("min_items" if is_list else "min_length"),
+        max_length=spec.get("max_items" if is_list else "max_length"),
+        default=spec.get("default"),
+    )
+
+
+def list_fields(model_id: str) -> frozenset[str]:
+    """The entry's fields that take a list of URLs (a lone URL on the command line is one)."""
+    entry = entries().get(model_id)
+    if entry is None:
+        return frozenset()
+    return frozenset(f for f, spec in entry["fields"].items() if spec["type"] == "urls")
 
 
 def check(model_id: str, values: Mapping[str, Any]) -> None:
@@ -161,19 +198,23 @@ def _is_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-# a list field's members: what each must be, and its name in a message
-_MEMBERS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "urls": (_is_url, "URL"),
-    "texts": (lambda v: isinstance(v, str), "string"),
-    "objects": (lambda v: isinstance(v, dict), "object"),
-    "list": (lambda v: True, "item"),
+# a list field's members: what each must be, its name in a message, and how a list is written
+_MEMBERS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "urls": (
+        _is_url,
+        "URL",
+        ': ["https://…/a.png"] (on the command line also comma-separated: URL1,URL2)',
+    ),
+    "texts": (lambda v: isinstance(v, str), "string", ': ["first", "second"] (JSON)'),
+    "objects": (lambda v: isinstance(v, dict), "object", ": [{…}, {…}] (JSON)"),
+    "list": (lambda v: True, "item", ": [… , …] (JSON)"),
 }
 
 
 def _list_problem(value: Any, spec: Spec) -> str | None:
-    fits, item = _MEMBERS[spec["type"]]
+    fits, item, written = _MEMBERS[spec["type"]]
     if not isinstance(value, list):
-        return f"must be a list of {item}s"
+        return f"must be a list of {item}s{written}"
     if "max_items" in spec and len(value) > spec["max_items"]:
         return f"takes at most {spec['max_items']} {item}s; got {len(value)}"
     if "min_items" in spec and len(value) < spec["min_items"]:

@@ -1,0 +1,154 @@
+"""``kie models [PATTERN | MODEL]``: the model ids installed plugins serve, or one model's fields.
+
+The ids are those plugins declare and those a pattern plugin knows by name (kiekit-market's
+catalogue); a model's fields are what its provider describes
+(:meth:`~kiekit.provider.Provider.input_fields`): a typed plugin's input class, or the
+catalogue's entry. Nothing is sent: this reads what is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from kiekit.cli._common import Commands, add_json_option, emit
+from kiekit.errors import ValidationError
+
+if TYPE_CHECKING:
+    from kiekit.fields import InputField
+    from kiekit.registry import Registry
+
+
+def register(commands: Commands) -> None:
+    models = commands.add_parser(
+        "models",
+        help="list the model ids installed plugins serve, or show one model's input fields",
+        description="Without an argument, every model id the installed plugins serve (the "
+        "market catalogue's included); with a PATTERN (a glob such as 'kling*', or any part of "
+        "an id), those that match; with a MODEL id, its input fields: name, type, required, "
+        "allowed values or range, default.",
+    )
+    models.add_argument("what", nargs="?", metavar="PATTERN|MODEL", help="a glob, text or id")
+    add_json_option(models)
+    models.set_defaults(handler=_models)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from kiekit.registry import default_registry
+
+    registry = default_registry()
+    served = registry.served_models()
+    what = args.what
+    found = served if what is None else _matching(served, what)
+    if what is not None and not _is_pattern(what) and (what in served or not found):
+        # an id (or one no plugin lists: a pattern may serve it, or "did you mean")
+        return _fields(args, registry, what, served.get(what))
+    if not found:
+        raise ValidationError("PATTERN", f"no model id matches {what!r}")
+    if emit(args, "models", {"models": [{"model": m, "served_by": d} for m, d in found.items()]}):
+        return 0
+    width = max(len(model) for model in found)
+    for model, dist in found.items():
+        print(f"{model:<{width}}  {dist}")
+    return 0
+
+
+def _is_pattern(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _matching(served: dict[str, str], what: str) -> dict[str, str]:
+    if _is_pattern(what):
+        return {m: d for m, d in served.items() if fnmatchcase(m, what)}
+    return {m: d for m, d in served.items() if what.lower() in m.lower()}
+
+
+def _fields(args: argparse.Namespace, registry: Registry, model: str, dist: str | None) -> int:
+    """One model's fields; a chat model says how it is used instead (it has no input class)."""
+    if model in registry.chat_models():
+        chat = f'{model} is a chat model: kie chat {model} "PROMPT" (messages, not fields)'
+        if not emit(args, "models", {"model": model, "served_by": dist, "chat": True,
+                                     "fields": [], "note": chat}):  # fmt: skip
+            print(chat)
+        return 0
+    from kiekit.cli.run import checked_provider
+
+    provider = checked_provider(model)  # a near miss of a known id: "did you mean"
+    fields = provider.input_fields(model)
+    note: str | None = None
+    if dist is None:
+        note = (
+            "no plugin lists this id: it would be sent as is (a pattern serves it), and KIE "
+            "checks its input"
+        )
+    elif not fields:
+        note = "kiekit knows no fields for it: its input is sent as given, and KIE checks it"
+    payload: dict[str, Any] = {"model": model, "served_by": dist or provider.name,
+                               "fields": [_as_json(f) for f in fields]}  # fmt: skip
+    if note:
+        payload["note"] = note
+    if emit(args, "models", payload):
+        return 0
+    print(f"{model}  ({payload['served_by']})")
+    width = max((len(f.name) for f in fields), default=0)
+    kinds = max((len(f.kind) for f in fields), default=0)
+    for field in fields:
+        need = "required" if field.required else "optional"
+        limits = "; ".join(_limits(field))
+        print(f"  {field.name:<{width}}  {field.kind:<{kinds}}  {need}  {limits}".rstrip())
+    if note:
+        print(f"  ({note})")
+    return 0
+
+
+def _as_json(field: InputField) -> dict[str, Any]:
+    return {
+        "name": field.name,
+        "type": field.kind,
+        "required": field.required,
+        "wire": field.wire,
+        "choices": list(field.choices),
+        "minimum": field.minimum,
+        "maximum": field.maximum,
+        "min_length": field.min_length,
+        "max_length": field.max_length,
+        "default": field.default,
+    }
+
+
+def _limits(field: InputField) -> list[str]:
+    """What a field allows, in words: its values or range, its sizes, default, wire name."""
+    said = []
+    if field.choices:
+        said.append("one of " + ", ".join(_shown(c) for c in field.choices))
+    if field.minimum is not None and field.maximum is not None:
+        said.append(f"{field.minimum:g} to {field.maximum:g}")
+    elif field.minimum is not None:
+        said.append(f"at least {field.minimum:g}")
+    elif field.maximum is not None:
+        said.append(f"at most {field.maximum:g}")
+    unit = "entries" if field.is_list else "characters"
+    if field.min_length is not None:
+        said.append(f"at least {field.min_length} {unit}")
+    if field.max_length is not None:
+        said.append(f"at most {field.max_length} {unit}")
+    if field.default is not None:
+        said.append(f"default {_shown(field.default)}")
+    if field.wire is not None:
+        said.append(f"KIE's name {field.wire}")
+    return said
+
+
+def _shown(value: Any) -> str:
+    """A value as the command line writes it; a string that reads as a number keeps quotes
+    ('6' is text there, 6 a number)."""
+    import json
+
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+        return json.dumps(value)
+    return json.dumps(value)

@@ -1,0 +1,127 @@
+"""``kie models``: the model ids installed plugins serve (the market catalogue's included), and
+one model's input fields, as ``Provider.input_fields`` describes them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from attrs import frozen
+from kiekit import Input
+from kiekit.cli import main
+from kiekit.fields import InputField, choice, describe, integer, text, urls
+from kiekit.plugin import MarketProvider, MediaKind, Model
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_list_holds_typed_ids_and_the_market_catalogue(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "models", "--json")
+    assert code == 0
+    served = {row["model"]: row["served_by"] for row in json.loads(out)["models"]}
+    assert served["flux-kontext-pro"] == "kiekit-flux-kontext"
+    assert served["nano-banana-pro"] == "kiekit-market"  # a catalogue id, behind "*"
+    assert served["kling-3.0/video"] == "kiekit-kling"  # declared exactly: the typed plugin's
+    assert sum(d == "kiekit-market" for d in served.values()) > 100
+    assert not any("*" in model for model in served)
+
+
+def test_a_pattern_or_a_part_of_an_id_filters_the_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "models", "veo3*")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == [
+        "veo3", "veo3/extend", "veo3_fast", "veo3_lite",
+    ]  # fmt: skip
+    code, out, _ = run(capsys, "models", "banana")
+    assert "nano-banana-pro" in out.split()
+    code, _, err = run(capsys, "models", "zz*qq")
+    assert code == 2
+    assert "no model id matches 'zz*qq'" in err
+
+
+def test_a_catalogue_models_fields_with_types_limits_and_defaults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "models", "nano-banana-pro")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "nano-banana-pro  (kiekit-market)"
+    assert lines[1].split() == ["prompt", "string", "required", "at", "most", "10000", "characters"]
+    assert "image_input    urls" in lines[2]
+    assert "one of 1K, 2K, 4K; default 1K" in out
+
+    code, out, _ = run(capsys, "models", "nano-banana-pro", "--json")
+    fields = {f["name"]: f for f in json.loads(out)["fields"]}
+    assert fields["image_input"]["type"] == "urls"
+    assert fields["image_input"]["max_length"] == 8
+    assert fields["resolution"]["choices"] == ["1K", "2K", "4K"]
+
+
+def test_a_typed_models_fields_come_from_its_input_class(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "models", "flux-kontext-pro", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["served_by"] == "kiekit-flux-kontext"
+    fields = {f["name"]: f for f in answer["fields"]}
+    assert fields["prompt"]["required"] is True
+    tolerance = fields["safety_tolerance"]
+    assert (tolerance["type"], tolerance["minimum"], tolerance["maximum"]) == ("integer", 0, 6)
+    assert fields["input_image"]["wire"] == "inputImage"
+    code, out, _ = run(capsys, "models", "grok-imagine/text-to-video")
+    assert 'one of "6", "7"' in out  # strings, as the field takes them
+
+
+def test_a_chat_model_and_an_unlisted_id_say_what_they_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "models", "gpt-5-2")
+    assert code == 0
+    assert 'kie chat gpt-5-2 "PROMPT"' in out
+    code, out, _ = run(capsys, "models", "acme/brand-new-model")
+    assert code == 0
+    assert "no plugin lists this id" in out
+    code, _, err = run(capsys, "models", "flux-kontext-pr0")  # a near miss: did you mean
+    assert code == 2
+    assert "did you mean 'flux-kontext-pro'" in err
+
+
+@frozen
+class Sample(Input):
+    prompt: str = text(max_length=100)
+    count: int | None = integer(1, 4, default=2)
+    size: str | None = choice("S", "M", default="M", wire="sizeName")
+    refs: tuple[str, ...] | None = urls(max_items=3)
+
+
+class SampleProvider(MarketProvider):
+    name = "sample"
+    models = (Model("acme/sample", Sample, MediaKind.IMAGE),)
+
+
+def test_any_provider_describes_its_attrs_input_by_default() -> None:
+    assert (
+        SampleProvider().input_fields("acme/sample")
+        == describe(Sample)
+        == (
+            InputField("prompt", "string", required=True, max_length=100),
+            InputField("count", "integer", minimum=1, maximum=4, default=2),
+            InputField("size", "string", choices=("S", "M"), wire="sizeName", default="M"),
+            InputField("refs", "urls", max_length=3),
+        )
+    )
+
+
+def test_models_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "models" in capsys.readouterr().out
