@@ -333,3 +333,25 @@ def test_a_job_another_worker_of_this_run_had_refused_is_reported_not_sent_again
     ] * 2
     _run(mock, second, jobs, tmp_path / "out")  # a later run: tried again
     assert sum(_creates(mock).values()) == 4
+
+
+def test_a_job_that_fails_unexpectedly_is_that_jobs_error_and_the_run_goes_on(
+    mock_server_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one job's path (a plugin's input check raising KeyError, found by an outside
+    tester) ended the whole batch with a traceback, its other creates left "unknown"."""
+    mock = mock_server_factory(polls_to_complete=1)
+    journal = Journal(MemoryStore())
+    submit = AsyncClient.submit
+
+    async def buggy(self: AsyncClient, model: str, params: Any = None, **fields: Any) -> Any:
+        if params and params.get("prompt") == "job prompt 1":
+            raise KeyError(None)  # as Suno's version=None did
+        return await submit(self, model, params, **fields)
+
+    monkeypatch.setattr(AsyncClient, "submit", buggy)
+    results = _run(mock, journal, _jobs(3), tmp_path / "out")
+    assert [r.state for r in results] == ["succeeded", "error", "succeeded"]
+    assert results[1].error == {"type": "KeyError", "message": "None"}
+    assert sum(_creates(mock).values()) == 2
+    assert all(row.lease_until is None for row in journal.entries())  # let go, not held

@@ -207,9 +207,13 @@ async def run_batch(
     started = journal.now()
 
     async def one(job: Job) -> JobResult:
-        result = await run_job(
-            client, journal, job, out_dir, timeout=timeout, slots=slots, refused_since=started
-        )
+        try:
+            result = await run_job(
+                client, journal, job, out_dir, timeout=timeout, slots=slots, refused_since=started
+            )
+        except Exception as exc:  # a bug (a plugin's check, say): this job's, not the run's
+            log.exception("job %s (line %d) failed unexpectedly", job.id or "", job.line)
+            result = JobResult(job.line, job.id, "error", None, job.model, error=error_record(exc))
         if on_result is not None:
             on_result(result)
         return result

@@ -285,6 +285,8 @@ def _field(spec: Spec, default: Any) -> Any:
         converter = _optional(tuple)
     elif spec.kind == "items":
         converter = _entries(entry_class(spec))
+    elif default is not _MISSING and default is not None:
+        converter = _or_default(default)
 
     return attrs.field(
         default=default,
@@ -293,6 +295,16 @@ def _field(spec: Spec, default: Any) -> Any:
         metadata={SPEC_KEY: spec},
         kw_only=True,
     )
+
+
+def _or_default(default: Any) -> Any:
+    """None given for a field with a default (JSON's null in a batch line: "not given") is the
+    default, not a hole in a field its own checks rely on (Suno's version picks its limits)."""
+
+    def run(value: Any) -> Any:
+        return default if value is None else value
+
+    return run
 
 
 def _optional(convert: Any) -> Any:

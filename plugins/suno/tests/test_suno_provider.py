@@ -20,7 +20,7 @@ from kiekit import (
 )
 from kiekit_mock import MockServer
 from kiekit_suno import NO_CALLBACK_URL, SunoMusicProvider
-from kiekit_suno.music import EXTEND, GENERATE
+from kiekit_suno.music import DEFAULT_VERSION, EXTEND, GENERATE
 
 MUSIC = SunoMusicProvider()
 TASK = "5c79a1b2c3d4e5f60718293a4b5c6d7e"
@@ -172,6 +172,18 @@ def test_what_kie_documents_as_invalid_is_refused_naming_the_field(
         kie_client.submit(model, **fields)
     assert caught.value.field == field
     assert kie_mock.requests() == []  # nothing sent, nothing paid for
+
+
+@pytest.mark.parametrize("model", [GENERATE, "suno/extend", "suno/upload-extend"])
+def test_a_version_given_as_none_is_the_default_version(model: str) -> None:
+    """null in a batch line means "not given": the default version, whose limits apply (it
+    was a bare KeyError that ended a whole `kie batch`, found by an outside tester)."""
+    fields = {"prompt": "la", "version": None, "audio_id": "a", "upload_url": SONG}
+    fields = {k: v for k, v in fields.items() if k != "audio_id" or model == "suno/extend"}
+    fields = {k: v for k, v in fields.items() if k != "upload_url" or "upload" in model}
+    body = MUSIC.build_request(model, MUSIC.make_input(model, fields)).body
+    assert body is not None
+    assert body["model"] == DEFAULT_VERSION
 
 
 def test_custom_mode_instrumental_needs_no_lyrics_and_wire_names_are_accepted() -> None:
