@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import ClassVar, get_type_hints
 
@@ -46,3 +48,35 @@ def test_readme_documents_fixtures_and_attributes() -> None:
     assert "provider" in attributes
     undocumented = [name for name in FIXTURES + attributes if not re.search(rf"`{name}`", text)]
     assert not undocumented, f"README.md does not mention {undocumented}"
+
+
+def test_loading_the_plugin_imports_neither_hypothesis_nor_the_mock_nor_the_core() -> None:
+    """pytest loads the plugin in every process of the environment, for any suite: the heavy
+    modules (about a second) wait for a fixture or an export that needs them."""
+    heavy = ("hypothesis", "kiekit", "kiekit_mock", "aiohttp", "kiekit_contract.contract")
+    code = (
+        "import sys, kiekit_contract.plugin\n"
+        f"print(sorted(name for name in {heavy!r} if name in sys.modules))"
+    )
+    found = subprocess.run(  # noqa: S603 (our interpreter, our code)
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert found.stdout.strip() == "[]"
+
+
+def test_the_lazy_exports_are_the_modules_own() -> None:
+    import kiekit_contract
+    from kiekit_contract import plugin
+    from kiekit_contract.contract import ProviderContract as Home
+    from kiekit_contract.strategies import valid_inputs
+    from kiekit_mock import MockConfig
+
+    assert kiekit_contract.ProviderContract is Home
+    assert kiekit_contract.valid_inputs is valid_inputs
+    assert set(kiekit_contract.__all__) <= set(dir(kiekit_contract))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = kiekit_contract.no_such_name  # type: ignore[attr-defined]
+    config = plugin.SESSION_MOCK_CONFIG
+    assert isinstance(config, MockConfig)
+    assert config is plugin.SESSION_MOCK_CONFIG  # one value, as a constant
+    assert (config.polls_to_complete, config.starting_credits) == (2, 1e9)

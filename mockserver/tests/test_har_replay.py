@@ -92,6 +92,46 @@ def test_not_a_har_is_refused_by_name() -> None:
         Scenario.from_json(scenario)
 
 
+def _broken(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    scenario = parse_har(_har()).to_json()
+    change(scenario)
+    return scenario
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda s: s["tasks"][1]["answers"].__setitem__(1, "oops"), "tasks[1].answers[1]: "),
+        (lambda s: s["tasks"][1].__setitem__("answers", {}), "tasks[1].answers: "),
+        (lambda s: s["tasks"][0].pop("createPath"), "tasks[0].createPath: must be a string"),
+        (lambda s: s["tasks"][0].__setitem__("taskId", 5), "tasks[0].taskId: must be a string"),
+        (lambda s: s["tasks"][1].__setitem__("createAnswer", []), "tasks[1].createAnswer: "),
+        (lambda s: s["tasks"].__setitem__(1, "oops"), "tasks[1]: must be an object"),
+        (
+            lambda s: s["tasks"][0].__setitem__("followUps", [{"method": "GET", "path": "/p"}]),
+            "tasks[0].followUps[0].answer: must be an object",
+        ),
+        (lambda s: s["files"][3].__setitem__("contentType", "x"), "files[3].contentType: "),
+        (lambda s: s["files"][0].__setitem__("base64", "abcde"), "files[0].base64: bad base64"),
+    ],
+)
+def test_a_scenario_file_error_names_the_task_and_member(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], named: str
+) -> None:
+    """A committed scenario is edited by hand: its load error says where, as --rules does."""
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(_broken(change)))
+    with pytest.raises(ValueError, match="^" + re.escape(named)):
+        read_scenario(path)
+
+
+def test_a_har_entry_that_is_no_object_is_named() -> None:
+    har = _har()
+    har["log"]["entries"][7] = "oops"
+    with pytest.raises(ValueError, match=r"^log\.entries\[7\]: must be an object$"):
+        parse_har(har)
+
+
 def _replayed_states(kie: Kie) -> tuple[list[str], dict[str, Any]]:
     created = kie.ok(kie.post("/api/v1/jobs/createTask", GROK_BODY))
     assert created == {"taskId": GROK, "recordId": GROK}

@@ -21,12 +21,17 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from kiekit import AsyncClient, Client
-from kiekit_mock import MockConfig, MockServer
 
-from kiekit_contract.clients import async_client_for, client_for
+if TYPE_CHECKING:
+    from kiekit import AsyncClient, Client
+    from kiekit_mock import MockConfig, MockServer
+
+# pytest imports this module in every process of an environment that has kiekit-contract, for
+# every test suite, kiekit's or not: the mock (aiohttp) and the core are imported by the
+# fixtures that use them, not here (they cost each pytest process about a second).
 
 __all__ = [
     "SESSION_MOCK_CONFIG",
@@ -38,9 +43,24 @@ __all__ = [
     "kie_mock_session_config",
 ]
 
-# Two pending polls before the final state, so waits see KIE's non-final states; credits enough
-# for every task a long session creates on the one account of "test-key".
-SESSION_MOCK_CONFIG = MockConfig(polls_to_complete=2, starting_credits=1e9)
+SESSION_MOCK_CONFIG: MockConfig  # made when first asked for (__getattr__)
+
+
+if not TYPE_CHECKING:  # a type checker sees the declaration above, and no other name
+
+    def __getattr__(name: str) -> Any:
+        if name == "SESSION_MOCK_CONFIG":
+            return _session_mock_config()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _session_mock_config() -> MockConfig:
+    """Two pending polls before the final state, so waits see KIE's non-final states; credits
+    enough for every task a long session creates on the one account of "test-key"."""
+    from kiekit_mock import MockConfig
+
+    return MockConfig(polls_to_complete=2, starting_credits=1e9)
 
 
 @pytest.fixture(autouse=True)
@@ -61,12 +81,16 @@ def _kie_private_data_dir(
 @pytest.fixture
 def kie_mock_config() -> MockConfig:
     """How ``kie_mock`` behaves; override this fixture in a conftest or module to change it."""
+    from kiekit_mock import MockConfig
+
     return MockConfig(polls_to_complete=2)
 
 
 @pytest.fixture
 def kie_mock(kie_mock_config: MockConfig) -> Iterator[MockServer]:
     """A mock KIE server of this test alone, on 127.0.0.1; stopped after the test."""
+    from kiekit_mock import MockServer
+
     with MockServer(kie_mock_config) as server:
         yield server
 
@@ -75,12 +99,14 @@ def kie_mock(kie_mock_config: MockConfig) -> Iterator[MockServer]:
 def kie_mock_session_config() -> MockConfig:
     """How ``kie_mock_session`` behaves (``SESSION_MOCK_CONFIG``); override this fixture,
     session-scoped, in a conftest to change it, e.g. to add ``extra_market_models``."""
-    return SESSION_MOCK_CONFIG
+    return _session_mock_config()
 
 
 @pytest.fixture(scope="session")
 def kie_mock_session(kie_mock_session_config: MockConfig) -> Iterator[MockServer]:
     """One mock KIE server shared by the whole session (``kie_mock_session_config``)."""
+    from kiekit_mock import MockServer
+
     with MockServer(kie_mock_session_config) as server:
         yield server
 
@@ -88,6 +114,8 @@ def kie_mock_session(kie_mock_session_config: MockConfig) -> Iterator[MockServer
 @pytest.fixture
 def kie_client(kie_mock: MockServer) -> Iterator[Client]:
     """A blocking client on ``kie_mock`` with the installed providers, polling fast."""
+    from kiekit_contract.clients import client_for
+
     with client_for(kie_mock.base_url, upload_base_url=kie_mock.upload_base_url) as client:
         yield client
 
@@ -96,6 +124,8 @@ def kie_client(kie_mock: MockServer) -> Iterator[Client]:
 def kie_async_client(kie_mock: MockServer) -> Callable[[], AsyncClient]:
     """``kie_async_client()`` makes an AsyncClient on ``kie_mock``; use it as
     ``async with kie_async_client() as kie:`` inside the coroutine you ``asyncio.run``."""
+    from kiekit_contract.clients import async_client_for
+
     return functools.partial(
         async_client_for, kie_mock.base_url, upload_base_url=kie_mock.upload_base_url
     )

@@ -145,6 +145,7 @@ class CallbackRecord:
     tampered: CallbackTamper | None = None  # the signature was deliberately wrong / stale
     sent_at: float | None = None  # mock-clock seconds when it was owed
     answer: str | None = None  # the receiver's answer body (its first ANSWER_LIMIT characters)
+    account_id: str | None = None  # the task's owner: what a per-account reset forgets
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,7 +202,20 @@ class CallbackDispatcher:
             self._records.clear()
         self._on_change()
 
-    def dispatch(self, task_id: str, url: str, payload: dict[str, Any]) -> None:
+    def forget_account(self, account: str) -> int:
+        """Forget one account's records (a per-account reset); returns how many. Deliveries in
+        flight for it still go out, but settle nowhere."""
+        with self._lock:
+            kept = [record for record in self._records if record.account_id != account]
+            forgotten = len(self._records) - len(kept)
+            self._records[:] = kept
+        if forgotten:
+            self._on_change()
+        return forgotten
+
+    def dispatch(
+        self, task_id: str, url: str, payload: dict[str, Any], *, account_id: str | None = None
+    ) -> None:
         """Record the callback (each copy); deliver it if the URL may be called. Needs a
         running loop."""
         settings, now = self.settings, self._clock()
@@ -218,6 +232,7 @@ class CallbackDispatcher:
                 copy=copy,
                 tampered=settings.tamper,
                 sent_at=now,
+                account_id=account_id,
             )
             for copy in range(1, settings.copies + 1)
         ]
@@ -232,14 +247,28 @@ class CallbackDispatcher:
             task.add_done_callback(self._in_flight.discard)
 
     def record_undelivered(
-        self, task_id: str, url: str, payload: dict[str, Any], reason: str
+        self,
+        task_id: str,
+        url: str,
+        payload: dict[str, Any],
+        reason: str,
+        *,
+        account_id: str | None = None,
     ) -> None:
         """Record a callback that is never sent: a test asked for its delivery to fail
         (the callback_fail outcome, rules.py)."""
         headers = {"Content-Type": "application/json"}
         with self._lock:
             record = CallbackRecord(
-                task_id, url, payload, headers, False, reason, None, sent_at=self._clock()
+                task_id,
+                url,
+                payload,
+                headers,
+                False,
+                reason,
+                None,
+                sent_at=self._clock(),
+                account_id=account_id,
             )
             self._records.append(record)
         self._on_change()
@@ -292,9 +321,10 @@ class CallbackDispatcher:
         answer: str | None = None,
     ) -> None:
         with self._lock:
-            if index >= len(self._records) or self._records[index] is not record:
+            position = _position(self._records, record, index)
+            if position is None:
                 return  # the records were cleared meanwhile
-            self._records[index] = replace(
+            self._records[position] = replace(
                 record, delivered=reason is None, reason=reason, status=status, answer=answer
             )
         self._on_change()
@@ -309,3 +339,12 @@ class CallbackDispatcher:
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+
+def _position(records: list[CallbackRecord], record: CallbackRecord, index: int) -> int | None:
+    """Where `record` is now: at `index`, or before it once another account's records were
+    forgotten (records are only appended or removed, so one never moves later); None: gone."""
+    for position in range(min(index, len(records) - 1), -1, -1):
+        if records[position] is record:
+            return position
+    return None

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .callbacks import CallbackSettings
 from .config import CALLBACK_TAMPERS
+from .control import account_filter
 from .controlwire import (
     ControlError,
     answer,
@@ -26,14 +27,16 @@ _SETTABLE = frozenset({"hmac_key", "copies", "tamper", "stale_seconds"})
 
 @ROUTES.get("/_mock/callbacks")
 async def list_callbacks(request: web.Request) -> web.Response:
-    """?task_id= to filter; ?wait=0 not to wait for deliveries in flight first (by default it
-    waits, each delivery being bounded by the callback timeout). Records come in the order they
-    were owed; &limit=n: only the newest n, &offset=k: skipping the newest k first (pages back),
-    as GET /_mock/tasks pages. X-Total-Count: how many fit the filter, every page together."""
+    """?task_id= &account_id= | &api_key= (the task owner's) to filter; ?wait=0 not to wait
+    for deliveries in flight first (by default it waits, each delivery being bounded by the
+    callback timeout). Records come in the order they were owed; &limit=n: only the newest n,
+    &offset=k: skipping the newest k first (pages back), as GET /_mock/tasks pages.
+    X-Total-Count: how many fit the filter, every page together."""
     dispatcher = request.app[RUNTIME].callbacks
     query = request.query
     try:
-        refuse_unknown(query, {"task_id", "wait", "limit", "offset"})
+        refuse_unknown(query, {"task_id", "account_id", "api_key", "wait", "limit", "offset"})
+        account = account_filter(query)
         wait = one_of(query.get("wait", "1"), ("0", "1", "false", "true"), "wait")
         limit = query_int(query, "limit", minimum=1)
         offset = query_int(query, "offset", minimum=0) or 0
@@ -45,6 +48,8 @@ async def list_callbacks(request: web.Request) -> web.Response:
     records = dispatcher.records()
     if task_id is not None:
         records = [record for record in records if record.task_id == task_id]
+    if account is not None:
+        records = [record for record in records if record.account_id == account]
     end = len(records) - offset
     shown = records[max(0, end - limit) if limit is not None else 0 : max(0, end)]
     response = answer([record.to_json() for record in shown])

@@ -79,7 +79,7 @@ async def list_tasks(request: web.Request) -> web.Response:
         family = one_of(family, task_families(), "family")
     if state is not None:
         state = one_of(state, get_args(State), "state")
-    tasks = _rt(request).store.snapshots(account=_account_filter(query), family=family, state=state)
+    tasks = _rt(request).store.snapshots(account=account_filter(query), family=family, state=state)
     end = len(tasks) - offset
     shown = tasks[max(0, end - limit) if limit is not None else 0 : max(0, end)]
     return answer({"total": len(tasks), "tasks": _with_callbacks(_rt(request), shown)})
@@ -255,7 +255,7 @@ async def query_journal(request: web.Request) -> web.Response:
         path=query.get("path"),
         method=query.get("method"),
         task_id=query.get("task_id"),
-        account_id=_account_filter(query),
+        account_id=account_filter(query),
         kind=None if kind is None else one_of(kind, REQUEST_KINDS, "kind"),
         since=_query_number(query, "since", minimum=0),
         until=_query_number(query, "until", minimum=0),
@@ -373,13 +373,29 @@ def _update_account(
 
 
 @ROUTES.post("/_mock/reset")
+@_controlled
 async def reset(request: web.Request) -> web.Response:
-    """Forget tasks, account changes, added rules and the journal; the clock keeps its time."""
-    _rt(request).reset()
-    return answer({"reset": True})
+    """Forget tasks, account changes, added rules and the journal; the clock keeps its time.
+    Body {"api_key": …} or {"account_id": …}: only that account's (Runtime.forget_account),
+    so one job of many sharing a mock resets without touching the others'."""
+    body = await read_object(request)
+    refuse_unknown(body, {"api_key", "account_id"})
+    account = _account_named(body)
+    if account is None:
+        _rt(request).reset()
+        return answer({"reset": True})
+    return answer({"reset": True, "account": _rt(request).forget_account(account).to_json()})
 
 
-def _account_filter(query: Mapping[str, str]) -> str | None:
+def _account_named(body: Mapping[str, Any]) -> str | None:
+    """The account a body names by api_key or account_id (not both), or None."""
+    key, name = opt_text(body, "api_key"), opt_text(body, "account_id")
+    if key is not None and name is not None:
+        raise ControlError("api_key", "give api_key or account_id, not both")
+    return account_id(key) if key is not None else name
+
+
+def account_filter(query: Mapping[str, str]) -> str | None:
     """account_id, or api_key turned into its account id (the key is not kept). Given both, both
     must hold, like any two filters: they name the same account, or nothing matches."""
     key, name = query.get("api_key"), query.get("account_id")
@@ -408,4 +424,4 @@ def _query_number(query: Mapping[str, str], name: str, *, minimum: float) -> flo
     return value
 
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "account_filter"]

@@ -221,6 +221,14 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
+    def forget_account(self, account: str) -> int:
+        """Drop the rules scoped to one account (a per-account reset); returns how many."""
+        with self._lock:
+            mine = [rule_id for rule_id, a in self._rules.items() if a.rule.account == account]
+            for rule_id in mine:
+                del self._rules[rule_id]
+            return len(mine)
+
     @property
     def armed(self) -> bool:
         """Whether any rule is armed: the middleware is left out of a request's chain if not."""

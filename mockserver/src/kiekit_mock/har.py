@@ -124,9 +124,11 @@ def _entries(har: Mapping[str, Any]) -> tuple[list[tuple[int, Mapping[str, Any]]
     having one, the file's order is meant: nothing to say)."""
     log = har.get("log")
     entries = log.get("entries") if isinstance(log, Mapping) else None
-    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+    if not isinstance(entries, list):
         raise ValueError("not a HAR file: log.entries must be a list of objects")
     for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"log.entries[{index}]: must be an object")
         _check_entry(entry, f"log.entries[{index}]")
     numbered = list(enumerate(entries))
     started = [_started(entry.get("startedDateTime")) for entry in entries]

@@ -151,6 +151,12 @@ class Limits:
         with self._lock:
             self._windows.clear()
 
+    def forget_account(self, account: str) -> None:
+        """Forget one account's windows (a per-account reset)."""
+        with self._lock:
+            for key in [key for key in self._windows if key[1] == account]:
+                del self._windows[key]
+
     def windows(
         self, now: float, own_limits: Mapping[str, int | None] | None = None
     ) -> list[WindowView]:

@@ -281,8 +281,9 @@ class Journal:
         self._lock = threading.Lock()
         self._first = 0  # seq of _records[0]: the records cleared or dropped so far
         # a record, or what it is made of (add_later): most records are never read, and
-        # making one costs more than the request it notes
-        self._records: list[RequestRecord | Noted] = []
+        # making one costs more than the request it notes; None: forgotten (forget_account)
+        self._records: list[RequestRecord | Noted | None] = []
+        self._gaps = 0  # the Nones in _records
         self._by_task: dict[str, list[int]] = {}
         self._by_path: dict[str, list[int]] = {}
         self._by_account: dict[str, list[int]] = {}
@@ -364,9 +365,11 @@ class Journal:
         self._index_pending()
         drop = len(self._records) - self._limit + self._limit // 10
         first = self._first + drop
+        gaps = sum(1 for entry in self._records[:drop] if entry is None)
         del self._records[:drop]
         self._first = first
-        self._dropped += drop
+        self._gaps -= gaps
+        self._dropped += drop - gaps
         _cut(self._creates, first)
         for index in (self._by_task, self._by_path, self._by_account):
             _prune(index, first)
@@ -382,6 +385,7 @@ class Journal:
         with self._lock:
             self._first += len(self._records)
             self._records.clear()
+            self._gaps = 0
             self._by_task.clear()
             self._by_path.clear()
             self._by_account.clear()
@@ -389,20 +393,47 @@ class Journal:
             self._creates.clear()
             self._same_creates.clear()
 
+    def forget_account(self, account: str) -> int:
+        """Forget one account's records (a per-account reset); returns how many. Seqs are
+        never reused: the others keep theirs, and the forgotten ones leave gaps."""
+        with self._lock:
+            self._index_pending()
+            seqs = self._by_account.pop(account, [])
+            for seq in seqs:
+                self._records[seq - self._first] = None
+            self._gaps += len(seqs)
+            gone = set(seqs)
+            _drop_seqs(self._by_task, gone)
+            _drop_seqs(self._by_path, gone)
+            _drop_seqs(self._same_creates, gone)
+            self._creates[:] = [seq for seq in self._creates if seq not in gone]
+            return len(seqs)
+
     def __len__(self) -> int:
         with self._lock:
-            return len(self._records)
+            return len(self._records) - self._gaps
 
     def records(self) -> list[RequestRecord]:
         with self._lock:
-            return [self._at(seq) for seq in range(self._first, self._first + len(self._records))]
+            every = (
+                self._read(seq) for seq in range(self._first, self._first + len(self._records))
+            )
+            return [record for record in every if record is not None]
 
-    def _at(self, seq: int) -> RequestRecord:
-        """The record at `seq`, made now if it was added later; read it under the lock."""
+    def _read(self, seq: int) -> RequestRecord | None:
+        """The record at `seq`, made now if it was added later, None if it was forgotten;
+        read it under the lock."""
         entry = self._records[seq - self._first]
-        if isinstance(entry, RequestRecord):
+        if entry is None or isinstance(entry, RequestRecord):
             return entry
         record = self._records[seq - self._first] = _record_of(entry, seq)
+        return record
+
+    def _at(self, seq: int) -> RequestRecord:
+        """The record at an indexed `seq` (the indexes hold no forgotten one)."""
+        record = self._read(seq)
+        if record is None:
+            raise KeyError(seq)
         return record
 
     # --- queries ---
@@ -473,8 +504,8 @@ class Journal:
             low = 0 if after is None else bisect.bisect_right(seqs, after)
             high = len(seqs) if before is None else bisect.bisect_left(seqs, before)
             for index in range(high - 1, low - 1, -1):
-                record = self._at(seqs[index])
-                if not fits(record):
+                record = self._read(seqs[index])
+                if record is None or not fits(record):
                     continue
                 if limit is not None and len(found) == limit:
                     more = True
@@ -588,6 +619,16 @@ def _prune(index: dict[Key, list[int]], first: int) -> None:
     """Drop the seqs before `first` from every entry of `index`, and the entries left empty."""
     for key in [key for key, seqs in index.items() if _cut(seqs, first)]:
         del index[key]
+
+
+def _drop_seqs(index: dict[Key, list[int]], gone: set[int]) -> None:
+    """Drop the seqs in `gone` from every entry of `index`, and the entries left empty."""
+    for key in list(index):
+        kept = [seq for seq in index[key] if seq not in gone]
+        if kept:
+            index[key] = kept
+        else:
+            del index[key]
 
 
 def _cut(seqs: list[int], first: int) -> bool:

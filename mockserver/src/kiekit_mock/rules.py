@@ -338,6 +338,7 @@ class _LiveRule:
     rule: Rule
     builtin: bool = False
     applied: int = 0
+    initial: int | None = None  # its place in RuleBook.initial, for one it started with
     # reproducible draws for tests, not cryptography
     rng: random.Random = field(default_factory=random.Random)
 
@@ -383,8 +384,7 @@ class RuleBook:
         self._rules: list[_LiveRule] = []
         self._builtin = [_LiveRule(0, BUILTIN_FAIL_RULE, builtin=True)]
         self._initial = initial
-        for rule in initial:
-            self.add(rule)
+        self._add_initial(initial)
 
     @property
     def initial(self) -> tuple[Rule, ...]:
@@ -393,10 +393,19 @@ class RuleBook:
 
     def add(self, rule: Rule) -> RuleView:
         with self._lock:
-            live = _LiveRule(self._next_id, rule, rng=random.Random(rule.seed))  # noqa: S311
-            self._next_id += 1
+            live = self._live(rule)
             self._rules.append(live)
             return self._view(live)
+
+    def _live(self, rule: Rule, initial: int | None = None) -> _LiveRule:
+        """A new live rule with the next id; under the lock."""
+        live = _LiveRule(self._next_id, rule, initial=initial, rng=random.Random(rule.seed))  # noqa: S311
+        self._next_id += 1
+        return live
+
+    def _add_initial(self, rules: tuple[Rule, ...]) -> None:
+        with self._lock:
+            self._rules += [self._live(rule, place) for place, rule in enumerate(rules)]
 
     def remove(self, rule_id: int) -> None:
         """KeyError when there is no such user rule."""
@@ -416,8 +425,23 @@ class RuleBook:
     def reset(self) -> None:
         """Back to the initial rules (their counts from zero)."""
         self.clear()
-        for rule in self._initial:
-            self.add(rule)
+        self._add_initial(self._initial)
+
+    def forget_account(self, account: str) -> int:
+        """Drop the rules scoped to one account (a per-account reset); the initial ones scoped
+        to it come back in their place, their counts from zero. Returns how many were dropped."""
+        with self._lock:
+            dropped = sum(1 for live in self._rules if live.rule.account_id == account)
+            others = [live for live in self._rules if live.rule.account_id != account]
+            # the initial rules lead the list (add appends): rebuild that head in its order
+            kept = {live.initial: live for live in others if live.initial is not None}
+            head = [
+                self._live(rule, place) if rule.account_id == account else kept[place]
+                for place, rule in enumerate(self._initial)
+                if rule.account_id == account or place in kept
+            ]
+            self._rules = head + [live for live in others if live.initial is None]
+            return dropped
 
     def rules(self) -> list[RuleView]:
         with self._lock:

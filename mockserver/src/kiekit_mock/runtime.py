@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -79,10 +79,16 @@ class Runtime:
         if task.outcome.kind == "callback_fail":
             reason = "delivery failed: the mock was asked to fail this callback"
             self.callbacks.record_undelivered(
-                task.task_id, task.callback_url, payload(transition), reason
+                task.task_id,
+                task.callback_url,
+                payload(transition),
+                reason,
+                account_id=task.account_id,
             )
             return
-        self.callbacks.dispatch(task.task_id, task.callback_url, payload(transition))
+        self.callbacks.dispatch(
+            task.task_id, task.callback_url, payload(transition), account_id=task.account_id
+        )
 
     def step(self, task_id: str, *, complete: bool = False) -> TaskSnapshot:
         """Move a task one state on (or, `complete`, to its end) and owe its callback if it
@@ -110,6 +116,39 @@ class Runtime:
         self.callbacks.configure(CallbackSettings.from_config(self.config))
         # a loaded recording (--har, MockServer(scenario=…)) plays again from its start
         self.scenarios.rewind()
+
+    def forget_account(self, account: str) -> AccountReset:
+        """Reset one account and leave the others be (mocks shared by parallel jobs): forget
+        its tasks, callbacks, journal records, rate windows and the rules and fault rules
+        scoped to it; it is back to its configured settings (or closed, if opened since).
+        The clock, the settings and rules of the whole mock and a loaded recording are shared,
+        and stay as they are."""
+        forgotten = AccountReset(
+            account_id=account,
+            tasks=self.store.forget_account(account),
+            callbacks=self.callbacks.forget_account(account),
+            requests=self.journal.forget_account(account),
+            rules=self.rules.forget_account(account),
+            faults=self.faults.forget_account(account),
+        )
+        self.limits.forget_account(account)
+        self.prerendered.clear()  # a cache: answers are rendered again when asked
+        return forgotten
+
+
+@dataclass(frozen=True)
+class AccountReset:
+    """What a per-account reset forgot (Runtime.forget_account)."""
+
+    account_id: str
+    tasks: int
+    callbacks: int
+    requests: int
+    rules: int
+    faults: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("kiekit_mock.runtime", Runtime)

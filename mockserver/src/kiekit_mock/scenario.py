@@ -25,26 +25,34 @@ MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+$"
 MEDIA_TYPE = re.compile(MEDIA_TYPE_PATTERN)
 
 
-def _text(value: Mapping[str, Any], name: str, *, optional: bool = False) -> Any:
+# Every ValueError below names the member from the file's top, as `--rules` does
+# (`tasks[1].answers[1]: must be an object`): a committed scenario is edited by hand.
+
+
+def _text(value: Mapping[str, Any], name: str, where: str, *, optional: bool = False) -> Any:
     """A string member of a scenario's JSON (None allowed when optional); ValueError naming it."""
     found = value.get(name)
     if (found is None and optional) or isinstance(found, str):
         return found
-    raise ValueError(f"{name} must be a string{' or null' if optional else ''}")
+    raise ValueError(f"{where}.{name}: must be a string{' or null' if optional else ''}")
 
 
-def _object(value: Mapping[str, Any], name: str) -> dict[str, Any]:
+def _object(value: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
     found = value.get(name)
     if not isinstance(found, dict):
-        raise ValueError(f"{name} must be an object")
+        raise ValueError(f"{where}.{name}: must be an object")
     return found
 
 
-def _objects(value: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
-    found = value.get(name)
-    found = [] if found is None else found  # null: left out, as the document says
-    if not isinstance(found, list) or not all(isinstance(a, dict) for a in found):
-        raise ValueError(f"{name} must be a list of objects")
+def _objects(found: object, where: str) -> list[dict[str, Any]]:
+    """A list of objects (null: left out, as the document says); ValueError naming the member,
+    or the first item that is no object."""
+    found = [] if found is None else found
+    if not isinstance(found, list):
+        raise ValueError(f"{where}: must be a list of objects")
+    for index, item in enumerate(found):
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}[{index}]: must be an object")
     return found
 
 
@@ -120,11 +128,11 @@ class RecordedCall:
         return {"method": self.method, "path": self.path, "answer": self.answer}
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> RecordedCall:
+    def from_json(cls, value: Mapping[str, Any], where: str = "call") -> RecordedCall:
         return cls(
-            method=_text(value, "method").upper(),
-            path=_text(value, "path"),
-            answer=_object(value, "answer"),
+            method=_text(value, "method", where).upper(),
+            path=_text(value, "path", where),
+            answer=_object(value, "answer", where),
         )
 
 
@@ -158,28 +166,21 @@ class RecordedTask:
         }
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> RecordedTask:
-        try:
-            follow_ups = tuple(map(RecordedCall.from_json, _objects(value, "followUps")))
-        except ValueError as exc:
-            raise ValueError(f"tasks[].followUps: {exc}") from None
+    def from_json(cls, value: Mapping[str, Any], where: str = "task") -> RecordedTask:
+        calls = _objects(value.get("followUps"), f"{where}.followUps")
         return cls(
-            task_id=_text(value, "taskId"),
-            create_path=_text(value, "createPath"),
-            model=_text(value, "model", optional=True),
-            create_answer=_object(value, "createAnswer"),
-            status_path=_text(value, "statusPath", optional=True),
-            answers=tuple(_answers(value)),
-            follow_ups=follow_ups,
-            host=_text(value, "host", optional=True),
+            task_id=_text(value, "taskId", where),
+            create_path=_text(value, "createPath", where),
+            model=_text(value, "model", where, optional=True),
+            create_answer=_object(value, "createAnswer", where),
+            status_path=_text(value, "statusPath", where, optional=True),
+            answers=tuple(_objects(value.get("answers"), f"{where}.answers")),
+            follow_ups=tuple(
+                RecordedCall.from_json(call, f"{where}.followUps[{index}]")
+                for index, call in enumerate(calls)
+            ),
+            host=_text(value, "host", where, optional=True),
         )
-
-
-def _answers(value: Mapping[str, Any]) -> list[dict[str, Any]]:
-    try:
-        return _objects(value, "answers")
-    except ValueError:
-        raise ValueError("tasks[].answers must be a list of objects") from None
 
 
 @dataclass(frozen=True)
@@ -199,16 +200,20 @@ class RecordedFile:
         }
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> RecordedFile:
-        raw = _text(value, "base64", optional=True)
-        content_type = _text(value, "contentType")
+    def from_json(cls, value: Mapping[str, Any], where: str = "file") -> RecordedFile:
+        raw = _text(value, "base64", where, optional=True)
+        content_type = _text(value, "contentType", where)
         if not MEDIA_TYPE.fullmatch(content_type):
-            raise ValueError(f"files[].contentType is not a media type: {content_type!r}")
+            raise ValueError(f"{where}.contentType: not a media type: {content_type!r}")
+        try:
+            body = None if raw is None else base64.b64decode(raw, validate=True)
+        except ValueError as exc:  # binascii.Error
+            raise ValueError(f"{where}.base64: bad base64 ({exc})") from None
         return cls(
-            name=_text(value, "name"),
-            url=_text(value, "url"),
+            name=_text(value, "name", where),
+            url=_text(value, "url", where),
             content_type=content_type,
-            body=None if raw is None else base64.b64decode(raw, validate=True),
+            body=body,
         )
 
 
@@ -254,15 +259,10 @@ class Scenario:
         if value.get("format") != FORMAT:
             raise ValueError(f"not a scenario: 'format' must be {FORMAT!r}")
         # null counts as left out, as everywhere in the control API's document
-        tasks, files = value.get("tasks"), value.get("files")
-        tasks, files = [] if tasks is None else tasks, [] if files is None else files
-        if not isinstance(tasks, list) or not all(isinstance(t, Mapping) for t in tasks):
-            raise ValueError("tasks must be a list of objects")
-        if not isinstance(files, list) or not all(isinstance(f, Mapping) for f in files):
-            raise ValueError("files must be a list of objects")
+        tasks, files = _objects(value.get("tasks"), "tasks"), _objects(value.get("files"), "files")
         return cls(
-            tasks=tuple(RecordedTask.from_json(t) for t in tasks),
-            files=tuple(RecordedFile.from_json(f) for f in files),
+            tasks=tuple(RecordedTask.from_json(t, f"tasks[{i}]") for i, t in enumerate(tasks)),
+            files=tuple(RecordedFile.from_json(f, f"files[{i}]") for i, f in enumerate(files)),
         )
 
     def summary(self) -> dict[str, Any]:

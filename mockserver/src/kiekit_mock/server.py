@@ -189,14 +189,32 @@ class MockServer:
 
     # --- what happened ---
 
-    def tasks(self) -> list[TaskSnapshot]:
-        return [_detached(task) for task in self._runtime.store.snapshots()]
+    def tasks(
+        self, *, api_key: str | None = None, account_id: str | None = None
+    ) -> list[TaskSnapshot]:
+        """Every task in creation order; or one account's, named by its key or its id."""
+        account = _account_named(api_key, account_id)
+        return [_detached(task) for task in self._runtime.store.snapshots(account=account)]
 
-    def callbacks(self, *, wait: bool = True) -> list[CallbackRecord]:
-        """Recorded callbacks; by default first waits for deliveries still in flight."""
+    def callbacks(
+        self,
+        *,
+        wait: bool = True,
+        task_id: str | None = None,
+        api_key: str | None = None,
+        account_id: str | None = None,
+    ) -> list[CallbackRecord]:
+        """Recorded callbacks, in the order owed: every one, or one task's, or those of one
+        account's tasks. By default first waits for deliveries still in flight."""
+        account = _account_named(api_key, account_id)
         if wait and self._loop is not None:
             self._call(self._runtime.callbacks.wait_idle(), self.config.callback_timeout + 5)
-        return self._runtime.callbacks.records()
+        return [
+            record
+            for record in self._runtime.callbacks.records()
+            if (task_id is None or record.task_id == task_id)
+            and (account is None or record.account_id == account)
+        ]
 
     def load_har(self, path: str | Path) -> Scenario:
         """Replay the tasks a HAR file (or a scenario file) recorded; see har.py."""
@@ -306,9 +324,16 @@ class MockServer:
     def account(self, api_key: str) -> AccountSnapshot | None:
         return self._runtime.store.account(account_id(api_key))
 
-    def reset(self) -> None:
-        """Forget tasks, account changes, added rules and the journal (see Runtime.reset)."""
-        self._runtime.reset()
+    def reset(self, *, api_key: str | None = None, account_id: str | None = None) -> None:
+        """Forget tasks, account changes, added rules and the journal (see Runtime.reset).
+        Given an account (its key or its id), only that account's tasks, callbacks, journal
+        records and the rules and faults scoped to it (Runtime.forget_account): for a mock
+        that parallel jobs share. The clock is shared by all, and is never reset."""
+        account = _account_named(api_key, account_id)
+        if account is None:
+            self._runtime.reset()
+        else:
+            self._runtime.forget_account(account)
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         loop = self._loop
@@ -316,6 +341,17 @@ class MockServer:
             coro.close()
             raise RuntimeError("the mock server is not running")
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+
+def _account_named(api_key: str | None, account: str | None) -> str | None:
+    """The account named by its key or its id (not both); None: every account."""
+    if api_key is not None and account is not None:
+        raise ValueError("give api_key or account_id, not both")
+    if api_key is not None:
+        if not api_key:
+            raise ValueError("api_key must be a non-empty string")
+        return account_id(api_key)
+    return account
 
 
 def _detached(task: TaskSnapshot) -> TaskSnapshot:

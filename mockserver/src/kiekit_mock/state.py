@@ -561,6 +561,21 @@ class Store:
             ]
         return [task for task in tasks if state is None or task.state == state]
 
+    def forget_account(self, account: str) -> int:
+        """Forget one account's tasks and changes (a per-account reset): a configured account
+        is back to its settings, one opened since is closed again. Returns the tasks forgotten;
+        other accounts and their tasks are left as they are."""
+        with self._lock:
+            mine = [task_id for task_id, task in self._tasks.items() if task.account_id == account]
+            for task_id in mine:
+                del self._tasks[task_id]  # its timed entries are dropped as they fall due
+            configured = [s for k, s in self._config.accounts.items() if account_id(k) == account]
+            if configured:
+                self._accounts[account] = self._new_account(configured[0])
+            else:
+                self._accounts.pop(account, None)
+            return len(mine)
+
     def reset(self) -> None:
         """Forget every task and every account change: back to the configured accounts."""
         with self._lock:

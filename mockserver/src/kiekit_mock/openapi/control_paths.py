@@ -300,6 +300,18 @@ NO_FILE = {"description": "no such file", "content": {"text/plain": {"schema": S
 ACCOUNT = strict({"account": OBJECT})
 CLOCK = strict({"now": {"type": "number"}, "now_ms": INT, "scale": {"type": "number"}})
 POSITIVE_INT = nullable({"type": "integer", "minimum": 1})
+# POST /_mock/reset: no body (or {}) resets the whole mock; an account, only that account
+ONE_ACCOUNT = closed({"api_key": NAME, "account_id": NAME}) | {
+    "not": {
+        "required": ["api_key", "account_id"],
+        "properties": {"api_key": STRING, "account_id": STRING},
+    }
+}
+FORGOTTEN = dict.fromkeys(("tasks", "callbacks", "requests", "rules", "faults"), INT)
+RESET = strict(
+    {"reset": {"const": True}, "account": strict({"account_id": STRING} | FORGOTTEN)},
+    required=("reset",),
+)
 
 
 def _paged(operation: dict[str, Any]) -> dict[str, Any]:
@@ -447,7 +459,14 @@ def _control() -> dict[str, dict[str, Any]]:
             ),
         },
         "/_mock/reset": {
-            "post": ctl("Forget tasks, rules, accounts' changes, the journal", OBJECT)
+            "post": ctl(
+                "Forget tasks, rules, accounts' changes, the journal; given an account (its "
+                "api_key or account_id), only that account's",
+                RESET,
+                errors=(400,),
+                optional_body=True,
+                body=ONE_ACCOUNT,
+            )
         },
         "/_mock/faults": {
             "get": ctl("Fault rules", OBJECTS),
@@ -486,7 +505,8 @@ def _control() -> dict[str, dict[str, Any]]:
                     "after skipping `offset`)",
                     OBJECTS,
                     errors=(400,),
-                    query={
+                    query=by_account
+                    | {
                         "task_id": STRING,  # "": any task
                         "wait": enum(("0", "1", "false", "true")),
                         "limit": COUNT,

@@ -342,7 +342,9 @@ def owe_stages(rt: Runtime, task: TaskSnapshot) -> None:
     latest = max((STAGES.index(s) for s in sent if s in STAGES), default=-1)
     last = 1 if _doomed(task) else 2  # a doomed task gets `text` only, then `error`
     for stage in STAGES[latest + 1 : min(DUE[task.state], last)]:  # text, first
-        rt.callbacks.dispatch(task.task_id, url, stage_payload(task, stage))
+        rt.callbacks.dispatch(
+            task.task_id, url, stage_payload(task, stage), account_id=task.account_id
+        )
 
 
 # --- routes ----------------------------------------------------------------------------------
