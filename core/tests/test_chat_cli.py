@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from kiekit import cli
@@ -74,7 +75,25 @@ def test_images_go_with_the_prompt(capsys: pytest.CaptureFixture[str]) -> None:
     assert out == "Echo from gpt-5-2: what is it (and 2 images)\n"
     code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", "a.png")
     assert code == 2
-    assert "messages[0].content[1].image_url.url" in err
+    assert err == (  # said as the option's, not as an internal path of the message
+        "kie: error: --image: a.png: no such file (give an image file, an http(s) or "
+        "data:image URL)\n"
+    )
+
+
+def test_a_local_image_file_goes_inline_as_kie_run_takes_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`kie run --image ./photo.png` takes a local file, so a newcomer tries the same here."""
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", str(photo))
+    assert (code, out) == (0, "Echo from gpt-5-2: what is it (and 1 image)\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", str(notes))
+    assert code == 2
+    assert "not an image by its name" in err
 
 
 def test_a_mistyped_chat_model_is_one_error_with_the_close_ids(

@@ -31,8 +31,9 @@ def register(commands: Commands) -> None:
         "--image",
         action="append",
         default=[],
-        metavar="URL",
-        help="an image for the model to read (repeatable): http(s) or data:image/… URL",
+        metavar="FILE|URL",
+        help="an image for the model to read (repeatable): a local image file (sent inline), "
+        "an http(s) or a data:image/… URL",
     )
     chat.add_argument(
         "--option",
@@ -51,6 +52,43 @@ def register(commands: Commands) -> None:
     chat.set_defaults(handler=_chat)
 
 
+# The largest local image sent inline: the three chat APIs' own per-image limits are 5–20 MB
+MAX_INLINE_IMAGE = 20 * 2**20
+
+
+def _image_url(given: str) -> str:
+    """An ``--image`` as the URL a message carries: a URL as given; a local image file (as
+    ``kie run --image`` takes one) inline, as a ``data:image/…;base64,`` URL, so nothing is
+    uploaded for it."""
+    if given.startswith(("http://", "https://", "data:")):
+        return given
+    import base64
+    import mimetypes
+    from pathlib import Path
+
+    from kiekit.errors import FileReadError, ValidationError
+
+    path = Path(given).expanduser()
+    media_type = mimetypes.guess_type(path.name)[0] or ""
+    if not path.is_file():
+        raise ValidationError(
+            "--image", f"{given}: no such file (give an image file, an http(s) or data:image URL)"
+        )
+    if not media_type.startswith("image/"):
+        raise ValidationError("--image", f"{given}: not an image by its name ({media_type or '?'})")
+    try:
+        size = path.stat().st_size
+        if size > MAX_INLINE_IMAGE:
+            raise ValidationError(
+                "--image", f"{given}: {size:,} bytes, more than a chat API takes inline; "
+                "upload it (`kie upload`) and give its URL"
+            )  # fmt: skip
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileReadError(f"--image {given}: {exc.strerror or exc}", path=path) from exc
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 def _chat(args: argparse.Namespace) -> int:
     import attrs
 
@@ -59,7 +97,7 @@ def _chat(args: argparse.Namespace) -> int:
     provider = default_registry().chat_provider(args.model)
     prompt: Any = args.prompt
     if args.image:  # kie-api.md §5: media as image_url parts of the message's content
-        images = [{"type": "image_url", "image_url": {"url": url}} for url in args.image]
+        images = [{"type": "image_url", "image_url": {"url": _image_url(i)}} for i in args.image]
         prompt = [{"role": "user", "content": [{"type": "text", "text": prompt}, *images]}]
     call = provider.make_call(  # validated before any I/O; option values read as text
         args.model,
