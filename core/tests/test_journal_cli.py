@@ -290,6 +290,7 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     from kiekit.models import Task
 
     gone = mock_server_factory()
+    gone_url = gone.base_url
     journal = default_journal()
     for task_id, key in (("t-on-a-gone-mock", DEMO_KEY), ("t-via-a-proxy", "a-real-key")):
         # the demo key is what an embedded `--mock` uses; a real key on loopback may be a
@@ -305,7 +306,9 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     err = capsys.readouterr().err
     assert "t-on-a-gone-mock" in err
     assert "no longer running" in err
-    assert "1 unfinished task(s) live on another server" in err
+    assert "1 unfinished task(s) live on another server:" in err
+    # named with its server and the command that resumes it
+    assert f"  {gone_url}: t-via-a-proxy (kie resume --base-url {gone_url})" in err
     rows = {row.task_id: row for row in journal.entries()}
     assert rows["t-on-a-gone-mock"].state is EntryState.FAILED
     assert not rows["t-on-a-gone-mock"].unfinished  # never reported as unfinished again

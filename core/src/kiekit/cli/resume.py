@@ -80,10 +80,7 @@ def _resume(args: argparse.Namespace) -> int:
     for row in gone:
         _abandon(journal, row)
     if len(elsewhere) > len(gone):
-        say(
-            f"{len(elsewhere) - len(gone)} unfinished task(s) live on another server "
-            "(see --base-url)"
-        )
+        _say_elsewhere([row for row in elsewhere if row not in gone], DEFAULT_BASE_URL)
     if not here:
         say("nothing to resume")
         return 0
@@ -92,6 +89,18 @@ def _resume(args: argparse.Namespace) -> int:
 
     failures = asyncio.run(_finish_all(args, journal, here))
     return 1 if failures else 0
+
+
+def _say_elsewhere(rows: list[Entry], default: str) -> None:
+    """Which servers the unfinished tasks of other servers are on, each with its tasks (a few
+    named) and the command that resumes them."""
+    by_server: dict[str, list[str]] = {}
+    for row in rows:
+        by_server.setdefault((row.base_url or default).rstrip("/"), []).append(str(row.task_id))
+    say(f"{len(rows)} unfinished task(s) live on another server:")
+    for server, tasks in by_server.items():
+        named = ", ".join(tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
+        say(f"  {server}: {named} (kie resume --base-url {server})")
 
 
 def _open_rows(journal: Journal) -> list[Entry]:
