@@ -340,10 +340,10 @@ def test_coerce_leaves_junk_as_a_string_for_the_validator(name: str, raw: str) -
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"count": "3.5"}, "count: must be an integer; got '3.5'"),
-        ({"strength": "x"}, "strength: must be a number; got 'x'"),
+        ({"count": "3.5"}, "count: must be an integer; got the string '3.5'"),
+        ({"strength": "x"}, "strength: must be a number; got the string 'x'"),
         ({"prompt": 5}, "prompt: must be a string; got 5"),
-        ({"count": "9" * 100}, "count: must be an integer; got '" + "9" * 58 + "…"),
+        ({"count": "9" * 100}, "count: must be an integer; got the string '" + "9" * 58 + "…"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_shown_cut_short(fields: dict[str, Any], message: str) -> None:

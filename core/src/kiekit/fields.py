@@ -179,8 +179,8 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
     wanted: tuple[type, ...] = (int,) if spec.kind == "int" else (int, float)
     if isinstance(value, bool) or not isinstance(value, wanted):
         noun = "an integer" if spec.kind == "int" else "a number"
-        # the value itself: a command line's '3.5' and 3.5 need different fixes
-        raise ValidationError(name, f"must be {noun}; got {_shown(value)}")
+        # the value with its type: a command line's '3.5' and 3.5 need different fixes
+        raise ValidationError(name, f"must be {noun}; got {_described(value)}")
     number = cast(float, value)
     if not math.isfinite(number):
         raise ValidationError(name, f"must be a finite number; got {value}")
