@@ -567,3 +567,18 @@ def test_a_value_of_the_wrong_type_says_which_type_is_wanted(
     with pytest.raises(ValidationError) as info:
         Typed(**fields)
     assert str(info.value).startswith(says)
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("strenght", "; did you mean 'strength'?"),  # a slip
+        ("no-te", "; did you mean 'note'?"),
+        ("colour", ""),  # nothing close: no guess
+    ],
+)
+def test_a_field_the_model_does_not_take_is_named_with_the_closest_one(key: str, says: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        make_input(Everything, {"prompt": "a cat", key: "x"})
+    assert info.value.field == key
+    assert str(info.value).startswith(f"{key}: is not an input of this model{says} (inputs: ")

@@ -488,6 +488,16 @@ def _is_entry_class(of: Any) -> bool:
     return isinstance(of, type) and issubclass(of, Input) and not issubclass(of, OpenInput)
 
 
+def _closest(key: str, names: list[str]) -> str:
+    """The "did you mean 'aspect_ratio'?" for a slip ('aspect-ratio', 'aspect_raito'), or ""."""
+    import difflib  # only on this error's path
+
+    if (snake := key.replace("-", "_")) in names:
+        return f"; did you mean {snake!r}?"
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _field_names(of: type[Input]) -> str:
     return ", ".join(a.name for a in attrs.fields(of))
 
@@ -593,8 +603,12 @@ def make_input(
     for key, value, text in given:
         attribute = aliases.get(key)
         if attribute is None:
-            allowed = ", ".join(a.name for a in attrs.fields(cls))
-            raise ValidationError(key, f"is not an input of this model (inputs: {allowed})")
+            names = [a.name for a in attrs.fields(cls)]
+            raise ValidationError(
+                key,
+                f"is not an input of this model{_closest(str(key), names)} "
+                f"(inputs: {', '.join(names)})",
+            )
         if attribute.name in named:
             raise ValidationError(attribute.name, "is given twice")
         spec = spec_of(attribute)
