@@ -125,3 +125,17 @@ def test_models_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "models" in capsys.readouterr().out
+
+
+def test_a_word_no_id_holds_is_no_match_and_limits_print_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found by an outside tester: `kie models midjourney` said "sent as is" with exit 0; a
+    2147483647 limit printed as 2.14748e+09."""
+    code, _, err = run(capsys, "models", "zzqq")
+    assert code == 2
+    assert "no model id matches 'zzqq'" in err
+    assert "--any-model" not in err  # not an option of this command
+    code, out, _ = run(capsys, "models", "wan/2-7-image")
+    assert code == 0
+    assert "0 to 2147483647" in out

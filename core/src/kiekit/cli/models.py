@@ -41,9 +41,12 @@ def _models(args: argparse.Namespace) -> int:
     served = registry.served_models()
     what = args.what
     found = served if what is None else _matching(served, what)
-    if what is not None and not _is_pattern(what) and (what in served or not found):
-        # an id (or one no plugin lists: a pattern may serve it, or "did you mean")
-        return _fields(args, registry, what, served.get(what))
+    if what is not None and not _is_pattern(what):
+        if what in served:
+            return _fields(args, registry, what, served[what])
+        if not found:
+            _unlisted(what, served)  # "did you mean", or no match, unless it reads as an id
+            return _fields(args, registry, what, None)  # one a pattern may serve
     if not found:
         raise ValidationError("PATTERN", f"no model id matches {what!r}")
     if emit(args, "models", {"models": [{"model": m, "served_by": d} for m, d in found.items()]}):
@@ -52,6 +55,19 @@ def _models(args: argparse.Namespace) -> int:
     for model, dist in found.items():
         print(f"{model:<{width}}  {dist}")
     return 0
+
+
+def _unlisted(what: str, served: dict[str, str]) -> None:
+    """Refuse a word no listed id holds: a near miss with the ids it is close to; any other
+    word but an id's shape (``vendor/model``: KIE adds market models weekly) as no match."""
+    import difflib
+
+    close = difflib.get_close_matches(what, list(served), n=3, cutoff=0.75)
+    if close:
+        guesses = ", ".join(repr(model) for model in close)
+        raise ValidationError("MODEL", f"no plugin lists {what!r}; did you mean {guesses}?")
+    if "/" not in what:
+        raise ValidationError("PATTERN", f"no model id matches {what!r}")
 
 
 def _is_pattern(text: str) -> bool:
@@ -122,12 +138,13 @@ def _limits(field: InputField) -> list[str]:
     said = []
     if field.choices:
         said.append("one of " + ", ".join(_shown(c) for c in field.choices))
-    if field.minimum is not None and field.maximum is not None:
-        said.append(f"{field.minimum:g} to {field.maximum:g}")
-    elif field.minimum is not None:
-        said.append(f"at least {field.minimum:g}")
-    elif field.maximum is not None:
-        said.append(f"at most {field.maximum:g}")
+    low, high = field.minimum, field.maximum
+    if low is not None and high is not None:
+        said.append(f"{_number(low)} to {_number(high)}")
+    elif low is not None:
+        said.append(f"at least {_number(low)}")
+    elif high is not None:
+        said.append(f"at most {_number(high)}")
     unit = "entries" if field.is_list else "characters"
     if field.min_length is not None:
         said.append(f"at least {field.min_length} {unit}")
@@ -140,12 +157,21 @@ def _limits(field: InputField) -> list[str]:
     return said
 
 
+def _number(value: float) -> str:
+    """A limit as written: 2147483647 whole (``:g`` would say 2.14748e+09), 0.5 as 0.5."""
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
 def _shown(value: Any) -> str:
     """A value as the command line writes it; a string that reads as a number keeps quotes
     ('6' is text there, 6 a number)."""
     import json
 
     if isinstance(value, str):
+        if not value.strip():  # an empty default would read as a line cut short
+            return json.dumps(value)
         try:
             json.loads(value)
         except ValueError:
