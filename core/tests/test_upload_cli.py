@@ -133,6 +133,20 @@ def test_a_model_without_an_image_field_is_named_with_the_way_out(
     assert "mock KIE server" not in err  # refused before any server or request
 
 
+def test_a_second_image_is_refused_before_anything_is_paid_for(
+    capsys: pytest.CaptureFixture[str], photo: Path
+) -> None:
+    """Argparse kept the last `--image`: a task was paid for with one image of two, silently
+    (found by an outside tester)."""
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--image", str(photo)]
+    with pytest.raises(SystemExit) as usage:  # a usage error, as argparse's own
+        cli.main([*argv, "--image", str(photo), "--mock"])
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert "--image is given more than once" in err
+    assert "mock KIE server" not in err  # refused before any server or request
+
+
 @pytest.mark.parametrize(
     ("model", "field", "options"),
     [

@@ -47,7 +47,8 @@ def register(commands: Commands) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="upload a local image and pass its URL as the model's image input",
+        action=_Once,
+        help="upload a local image and pass its URL as the model's image input (once a run)",
     )
     run.add_argument("--out", default="kie-output", type=Path, help="folder for the result files")
     add_connection_options(run, mock_seconds=True)
@@ -123,6 +124,26 @@ def checked_provider(model: str, *, any_model: bool = False) -> Provider:
             "(--any-model sends it as is)",
         )
     return provider
+
+
+class _Once(argparse.Action):
+    """An option given at most once: a second ``--image`` would silently replace the first, and
+    the task be paid for with one image of two."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(
+                f"{option_string} is given more than once: it takes one file; for several, "
+                "upload them (kie upload FILE) and give their URLs as a list: "
+                """--input FIELD='["URL1", "URL2"]'"""
+            )
+        setattr(namespace, self.dest, values)
 
 
 def remember_out_dir(task_id: str, out: Path) -> None:
