@@ -353,5 +353,23 @@ def test_a_job_that_fails_unexpectedly_is_that_jobs_error_and_the_run_goes_on(
     results = _run(mock, journal, _jobs(3), tmp_path / "out")
     assert [r.state for r in results] == ["succeeded", "error", "succeeded"]
     assert results[1].error == {"type": "KeyError", "message": "None"}
+    assert results[1].task_id is None  # nothing was made for it
     assert sum(_creates(mock).values()) == 2
     assert all(row.lease_until is None for row in journal.entries())  # let go, not held
+
+
+def test_a_job_that_fails_unexpectedly_after_its_create_names_its_task(
+    mock_server_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task is paid for: results.jsonl says so (kie resume fetches it), not task_id null."""
+    mock = mock_server_factory(polls_to_complete=1)
+    journal = Journal(MemoryStore())
+
+    async def buggy_wait(self: AsyncClient, task: Any, **options: Any) -> Any:
+        raise RuntimeError("a bug after the create")
+
+    monkeypatch.setattr(AsyncClient, "wait", buggy_wait)
+    (result,) = _run(mock, journal, _jobs(1), tmp_path / "out")
+    (row,) = journal.entries()
+    assert (result.state, result.task_id) == ("error", row.task_id)
+    assert row.task_id is not None

@@ -213,7 +213,10 @@ async def run_batch(
             )
         except Exception as exc:  # a bug (a plugin's check, say): this job's, not the run's
             log.exception("job %s (line %d) failed unexpectedly", job.id or "", job.line)
-            result = JobResult(job.line, job.id, "error", None, job.model, error=error_record(exc))
+            task_id = await _task_of(journal, job)  # a task made before it: said, not hidden
+            result = JobResult(
+                job.line, job.id, "error", task_id, job.model, error=error_record(exc)
+            )
         if on_result is not None:
             on_result(result)
         return result
@@ -261,6 +264,15 @@ async def run_job(
                 return outcome
             key, wait = outcome
             await asyncio.sleep(min(wait, _HELD_POLL))
+
+
+async def _task_of(journal: Journal, job: Job) -> str | None:
+    """The task the job's row holds, if the journal can say (None otherwise)."""
+    try:
+        entry = await _off_loop(journal, partial(journal.get, job_key(job)))
+    except KieError:
+        return None
+    return None if entry is None else entry.task_id
 
 
 def settled(journal: Journal, job: Job, out_dir: Path) -> JobResult | None:
