@@ -284,6 +284,31 @@ def test_a_catalogue_model_whose_image_field_is_a_list_takes_a_file_or_a_lone_ur
         assert f"uploaded {photo} for image_input" in err
 
 
+def test_several_local_files_go_into_a_list_field(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mock_server_factory: Any,
+    photo: Path,
+    tmp_path: Path,
+) -> None:
+    """`--input image_input=@a.png,@b.png`: each file uploaded, the list sent (it was read as
+    one file named "a.png,@b.png", found by an outside tester)."""
+    mock_server = mock_server_factory()
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    second = tmp_path / "second.png"
+    second.write_bytes(PNG)
+    where = ["--base-url", mock_server.base_url, "--upload-base-url", mock_server.upload_base_url]
+    code, _, err = run(
+        capsys, "run", "nano-banana-pro", "--prompt", "both", "--input",
+        f"image_input=@{photo},@{second}", "--out", str(tmp_path / "out"), *where,
+    )  # fmt: skip
+    assert code == 0, err
+    (task,) = mock_server.tasks()
+    sent = task.request_body["input"]["image_input"]
+    assert len(sent) == 2
+    assert all(url.startswith(mock_server.upload_base_url) for url in sent)
+
+
 def test_a_list_field_refused_says_how_to_write_a_list(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -69,7 +69,10 @@ def _run(args: argparse.Namespace) -> int:
     values = _input_values(args.input)
     prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
     files = local_files(provider, args.model, values, args.image)
-    stand_ins = {key: _as_field(field, PLACEHOLDER_URL) for key, (field, _) in files.items()}
+    stand_ins = {
+        key: _as_field(field, [PLACEHOLDER_URL] * len(paths))
+        for key, (field, paths) in files.items()
+    }
     # before any I/O, uploads included: the files' URLs are stood in for while checking
     params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
     output_folder("--out", args.out)  # made last: a refused input leaves no folder behind
@@ -78,10 +81,12 @@ def _run(args: argparse.Namespace) -> int:
         client = open_client(args, stack)
         if files:
             uploaded = {}
-            for key, (field, path) in files.items():
-                url = client.upload(path).download_url
-                say(f"uploaded {path} for {key}: {url}")
-                uploaded[key] = _as_field(field, url)
+            for key, (field, paths) in files.items():
+                urls = []
+                for path in paths:
+                    urls.append(client.upload(path).download_url)
+                    say(f"uploaded {path} for {key}: {urls[-1]}")
+                uploaded[key] = _as_field(field, urls)
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         task = client.submit(args.model, params, callback_url=args.callback_url)
         try:  # from here on, a stop says which task goes on
@@ -168,24 +173,36 @@ PLACEHOLDER_URL = "https://kiekit-upload.invalid/file"
 
 def local_files(
     provider: Provider, model: str, values: dict[str, str], image: Path | None
-) -> dict[str, tuple[InputField | None, Path]]:
+) -> dict[str, tuple[InputField | None, list[Path]]]:
     """The local files to upload, by input field: ``--input KEY=@path`` entries (taken out of
-    ``values``) and ``--image``, which goes to the model's one image URL field. The fields are
-    those the provider describes (a typed input class, or kiekit-market's catalogue)."""
+    ``values``; ``@a.png,@b.png`` for a list of URLs) and ``--image``, which goes to the model's
+    one image URL field. The fields are those the provider describes (a typed input class, or
+    kiekit-market's catalogue)."""
     described = provider.input_fields(model)
     fields = _fields_by_name(described)
     images = _image_fields(described)
-    files: dict[str, tuple[InputField | None, Path]] = {}
+    files: dict[str, tuple[InputField | None, list[Path]]] = {}
     for key in [k for k, v in values.items() if v.startswith("@")]:
-        field, path = fields.get(key), Path(values.pop(key)[1:])
+        field, given = fields.get(key), values.pop(key)
         takes_images = field is not None and (field in images or "mask" in field.name.lower())
-        files[key] = (field, image_file(key, path) if takes_images else _existing(key, path))
+        check = image_file if takes_images else _existing
+        files[key] = (field, [check(key, path) for path in _paths(key, field, given)])
     if image is not None:
         field = _one_image_field(model, images)
         if field.name in files or any(fields.get(key) is field for key in [*files, *values]):
             raise ValidationError(field.name, "is given twice (--image and --input)")
-        files[field.name] = (field, image_file("--image", image))
+        files[field.name] = (field, [image_file("--image", image)])
     return files
+
+
+def _paths(key: str, field: InputField | None, given: str) -> list[Path]:
+    """The files of ``@a.png`` (or, for a list of URLs, ``@a.png,@b.png``)."""
+    if field is None or field.kind != "urls" or ",@" not in given:
+        return [Path(given[1:])]
+    parts = given.split(",")
+    if not all(part.startswith("@") for part in parts):
+        raise ValidationError(key, "mixes files and other values: give @a.png,@b.png")
+    return [Path(part[1:]) for part in parts]
 
 
 # URL fields named for these take other files (a Kling motion's video_urls, 4o Image's mask)
@@ -235,9 +252,12 @@ def _existing(key: str, path: Path) -> Path:
     return path
 
 
-def _as_field(field: InputField | None, url: str) -> Any:
-    """A URL as the field takes it: a one-element list for a list of URLs."""
-    return [url] if field is not None and field.kind == "urls" else url
+def _as_field(field: InputField | None, urls: list[str]) -> Any:
+    """Uploaded files' URLs as the field takes them: a list for a list of URLs, else the one."""
+    if field is not None and field.kind == "urls":
+        return urls
+    (url,) = urls  # one file: only a list field is given several (_paths)
+    return url
 
 
 def _input_values(pairs: list[str]) -> dict[str, str]:
