@@ -147,7 +147,7 @@ def _check_choice(spec: Spec, name: str, value: Any) -> None:
         # the type is the problem ("got 6" against '6' reads as if 6 were allowed)
         raise ValidationError(
             name,
-            f"must be {_noun(first)} such as {first!r} (got {_described(value)}); one of {allowed}",
+            f"must be {_noun(first)} such as {first!r} (got {described(value)}); one of {allowed}",
         )
     raise ValidationError(name, f"must be one of {allowed}; got {value!r}")
 
@@ -162,8 +162,9 @@ def _noun(value: Any) -> str:
     return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
 
 
-def _described(value: Any) -> str:
-    """A value with its type in words: the string '6', the number 6, the boolean true."""
+def described(value: Any) -> str:
+    """A value with its type in words, for an error message: the string '6', the number 6,
+    the boolean true (a plugin's own checks say values the same way)."""
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
@@ -180,7 +181,7 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, wanted):
         noun = "an integer" if spec.kind == "int" else "a number"
         # the value with its type: a command line's '3.5' and 3.5 need different fixes
-        raise ValidationError(name, f"must be {noun}; got {_described(value)}")
+        raise ValidationError(name, f"must be {noun}; got {described(value)}")
     number = cast(float, value)
     if not math.isfinite(number):
         raise ValidationError(name, f"must be a finite number; got {value}")
@@ -192,7 +193,7 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
 
 def _check_bool(spec: Spec, name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ValidationError(name, f"must be true or false (a boolean), not {_described(value)}")
+        raise ValidationError(name, f"must be true or false (a boolean), not {described(value)}")
 
 
 def _check_url(spec: Spec, name: str, value: Any) -> None:

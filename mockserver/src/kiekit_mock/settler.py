@@ -48,7 +48,9 @@ async def settle_in_background(app: web.Application) -> AsyncIterator[None]:
         if _running_loop() is loop:  # the control route, or a test on the server's loop
             _settle_due(rt)
         else:
-            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to end
+            # RuntimeError: the loop has closed, nothing to end; TimeoutError: it stopped (a
+            # server shutting down) without running this, and the next start settles it
+            with contextlib.suppress(RuntimeError, TimeoutError):
                 done = asyncio.run_coroutine_threadsafe(_settled_now(rt), loop)
                 done.result(timeout=_SETTLE_TIMEOUT)
         wake_threadsafe()  # and the settler looks again at what is due next

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from kiekit.plugin import InputField, ValidationError
+from kiekit.plugin import InputField, ValidationError, described
 
 from kiekit_market._catalogue import CATALOGUE_JSON
 
@@ -129,7 +129,7 @@ def _problem(value: Any, spec: Spec) -> str | None:
     if kind == "string":
         if not isinstance(value, str):
             allowed = f", one of {', '.join(spec['enum'])}" if "enum" in spec else ""
-            return f"must be a string{allowed} (got {_described(value)})"
+            return f"must be a string{allowed} (got {described(value)})"
         if required and not value.strip():
             return "must not be blank"
         if "max_length" in spec and len(value) > spec["max_length"]:
@@ -158,7 +158,7 @@ def _number_problem(value: Any, spec: Spec) -> str | None:
     number = _as_number(value, integer=integer, strings=spec.get("strings", False))
     if number is None or not math.isfinite(number):
         kind = "an integer" if integer else "a number"
-        return f"must be {kind} (got {_described(value)})"
+        return f"must be {kind} (got {described(value)})"
     if "min" in spec and number < spec["min"]:
         return f"must be at least {spec['min']}; got {value!r}"
     if "max" in spec and number > spec["max"]:
@@ -166,17 +166,6 @@ def _number_problem(value: Any, spec: Spec) -> str | None:
     if "enum" in spec and number not in spec["enum"]:
         return f"must be one of {', '.join(map(str, spec['enum']))}; got {value!r}"
     return None
-
-
-def _described(value: Any) -> str:
-    """A value with its type in words: the string '2', the number 2, a list."""
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    return f"a {'list' if isinstance(value, list) else type(value).__name__}"
 
 
 def _as_number(value: Any, *, integer: bool, strings: bool) -> float | None:
