@@ -8,6 +8,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -125,6 +126,36 @@ def test_cli_names_the_upload_port_when_it_is_taken(capsys: pytest.CaptureFixtur
 def test_cli_refuses_a_non_loopback_host(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--host", "0.0.0.0", "--port", "0"])  # noqa: S104 == 2
     assert "loopback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("file", "argv", "says"),
+    [
+        ('{"log": {"entries": [7]}}', ["--har"], "log.entries[0]: must be an object"),
+        ("not json", ["--har"], "Expecting value"),
+        ('[{"outcome": "nope"}]', ["--rules"], "[0].outcome"),
+        ("", ["--port", "70000", "--har"], "--port: must be a TCP port"),
+    ],
+)
+def test_cli_says_a_bad_file_or_value_in_one_line_without_the_usage_banner(
+    file: str,
+    argv: list[str],
+    says: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Options written right but wrong in content: the one line that says what is wrong, with
+    the option and the file, not twelve lines of usage above it; exit 2 as for usage."""
+    path = tmp_path / "given.json"
+    path.write_text(file, encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, str(path)], prog="kie mock serve")
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    (line,) = err.splitlines()
+    assert line.startswith("kie mock serve: error: ")
+    assert says in line
+    assert "usage:" not in err
 
 
 @pytest.mark.parametrize("field", ["polls_to_complete", "seconds_to_complete", "starting_credits"])

@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .config import MockConfig, account_id, parse_account, parse_chat_model, parse_market_model
 from .controlwire import ControlError
@@ -215,14 +216,21 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "kiekit-mock") -> int
     return _serve(rest, prog)
 
 
+def _refuse(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """An option found wrong after parsing (a file's content, a value out of range): one line
+    and exit 2, as argparse's own refusals exit. No usage banner: the options were written
+    right, and twelve lines of usage would bury the one that says what is wrong."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
 def _serve(argv: Sequence[str], prog: str) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
     for option, port in (("--port", args.port), ("--upload-port", args.upload_port)):
         if port is not None and not 0 <= port <= 65535:
-            parser.error(f"{option}: must be a TCP port, 0 to 65535 (0: a free one); got {port}")
+            _refuse(parser, f"{option}: must be a TCP port, 0 to 65535 (0: a free one); got {port}")
     if args.upload_port is None and args.port == 65535:  # its default, --port + 1, is none
-        parser.error("--port 65535 leaves no port for the upload host: give --upload-port")
+        _refuse(parser, "--port 65535 leaves no port for the upload host: give --upload-port")
     rules: tuple[Rule, ...] = ()
     if args.rules is not None:
         try:
@@ -230,7 +238,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             rules = rules_from_json(json.loads(text), account_id, task_families())
         except (OSError, ValueError) as exc:  # ControlError is a ValueError too
             where = f"{exc.field}: {exc.message}" if isinstance(exc, ControlError) else exc
-            parser.error(f"--rules {args.rules}: {where}")
+            _refuse(parser, f"--rules {args.rules}: {where}")
     try:
         config = MockConfig(
             rules=rules,
@@ -251,13 +259,13 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             task_limit=args.task_limit,
         )
     except ValueError as exc:
-        parser.error(str(exc))
+        _refuse(parser, str(exc))
     scenario: Scenario | None = None
     if args.har is not None:
         try:
             scenario = read_scenario(args.har)
         except (OSError, ValueError) as exc:
-            parser.error(f"--har {args.har}: {exc}")
+            _refuse(parser, f"--har {args.har}: {exc}")
         _warn(scenario, args.har)
         count = len(scenario.tasks)
         print(
