@@ -168,6 +168,39 @@ def test_a_replayed_session_answers_as_recorded(kie_at: Any) -> None:
         assert answer.body[4:8] == b"ftyp"
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        lambda: str(HAR),
+        lambda: HAR,
+        _har,  # the HAR file's JSON, as json.load gives it
+        lambda: read_scenario(HAR).to_json(),  # a scenario file's JSON
+    ],
+    ids=["path-text", "path", "har-dict", "scenario-dict"],
+)
+def test_a_recording_is_taken_in_the_forms_a_user_has_it(
+    given: Callable[[], Any], kie_at: Any
+) -> None:
+    """MockServer(scenario=…) and load_har take a path or the JSON as well as a Scenario; a
+    dict ended in "AttributeError: 'dict' object has no attribute 'warnings'"."""
+    with MockServer(MockConfig(), scenario=given()) as mock:
+        states, _ = _replayed_states(kie_at(mock.base_url))
+        assert states == ["waiting", "waiting", "generating", "success", "success"]
+    with MockServer(MockConfig()) as mock:
+        mock.load_har(given())
+        states, _ = _replayed_states(kie_at(mock.base_url))
+        assert states == ["waiting", "waiting", "generating", "success", "success"]
+
+
+def test_what_is_no_recording_is_refused_at_once_naming_scenario() -> None:
+    with pytest.raises(TypeError, match=r"^scenario must be a Scenario, .* not list$"):
+        MockServer(MockConfig(), scenario=[_har()])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^scenario: not a scenario: 'format' must be"):
+        MockServer(MockConfig(), scenario={"tasks": []})
+    with pytest.raises(ValueError, match=r"^scenario: tasks\[1\]: must be an object$"):
+        MockServer(MockConfig(), scenario=_broken(lambda s: s["tasks"].__setitem__(1, "oops")))
+
+
 def test_what_the_recording_does_not_cover_is_emulated(kie_at: Any) -> None:
     with MockServer(MockConfig(), scenario=read_scenario(HAR)) as mock:
         kie = kie_at(mock.base_url)

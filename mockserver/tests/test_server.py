@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock import MockConfig, MockServer, create_app, serve
@@ -162,6 +162,58 @@ def test_cli_says_a_bad_file_or_value_in_one_line_without_the_usage_banner(
 def test_config_rejects_negative_values(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         MockConfig(**{field: -1})  # type: ignore[arg-type]  # each field named is a number
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "says"),
+    [
+        ({"config": {"polls_to_complete": 2}}, TypeError, "config must be a MockConfig, not dict"),
+        ({"port": "8080"}, TypeError, "port must be an integer, 0 to 65535"),
+        ({"port": 70000}, ValueError, "port must be 0 to 65535"),
+        ({"upload_port": -1}, ValueError, "upload_port must be 0 to 65535"),
+        ({"host": None}, TypeError, "host must be a loopback address"),
+    ],
+)
+def test_mock_server_refuses_a_wrong_argument_at_once_naming_it(
+    given: dict[str, Any], error: type[Exception], says: str
+) -> None:
+    """Refused in the caller's thread when the server is made, not an AttributeError (a dict
+    for a config) or an OverflowError from the server's thread at start."""
+    with pytest.raises(error, match=re.escape(says)):
+        MockServer(**given)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("polls_to_complete", "3", "polls_to_complete must be an integer, not '3'"),
+        ("seconds_to_complete", "1", "seconds_to_complete must be a number, not '1'"),
+        ("starting_credits", None, "starting_credits must be a number, not None"),
+        ("time_scale", "60", "time_scale must be a number, not '60'"),
+        ("callback_timeout", None, "callback_timeout must be a number"),
+        ("max_creates_per_10s", "20", "max_creates_per_10s must be an integer or None"),
+        ("callback_copies", "2", "callback_copies must be an integer"),
+        ("strict_models", "no", "strict_models must be True or False, not 'no'"),
+        ("documented_limits", 1, "documented_limits must be True or False"),
+        ("webhook_hmac_key", 123, "webhook_hmac_key must be a string or None, not int"),
+        ("api_keys", [1, 2], "api_keys must hold non-empty strings"),
+        ("allowed_callback_hosts", [1], "allowed_callback_hosts must hold host names"),
+        ("rules", None, "rules must be a sequence of kiekit_mock.Rule"),
+    ],
+)
+def test_config_names_a_field_of_the_wrong_type(field: str, value: Any, says: str) -> None:
+    """A TypeError naming the field, not "'<' not supported between instances of 'str' and
+    'int'", and never a truthy "no" taken for True."""
+    with pytest.raises(TypeError, match=re.escape(says)):
+        MockConfig(**{field: value})
+
+
+def test_config_refuses_an_empty_hmac_key_without_saying_any_key() -> None:
+    with pytest.raises(ValueError, match="webhook_hmac_key must not be empty"):
+        MockConfig(webhook_hmac_key="")
+    with pytest.raises(TypeError) as refused:
+        MockConfig(webhook_hmac_key=b"secret-bytes")  # type: ignore[arg-type]
+    assert "secret" not in str(refused.value)
 
 
 def test_config_takes_any_key_collection() -> None:

@@ -24,7 +24,7 @@ from . import (
 )
 from .callbacks import is_loopback_host
 from .changes import topics_of
-from .config import MockConfig
+from .config import MockConfig, as_config
 from .envelope import ENVELOPE, ErrorAnswer, error
 from .extension import installed_families, register
 from .families import ROUTE_TABLES, task_families
@@ -45,7 +45,7 @@ log = logging.getLogger("kiekit_mock")
 
 def create_app(config: MockConfig | None = None) -> web.Application:
     """A fresh mock KIE (its own accounts and tasks) as a plain aiohttp Application."""
-    return build_app(Runtime.new(config or MockConfig()))
+    return build_app(Runtime.new(as_config(config)))
 
 
 def runtime_of(app: web.Application) -> Runtime:

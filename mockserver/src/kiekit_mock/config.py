@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, get_args
@@ -165,11 +166,15 @@ class MockConfig:
     task_limit: int | None = 100_000
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.api_keys is not None:
             keys: Iterable[str] = self.api_keys
             if isinstance(keys, str):
                 raise TypeError("api_keys must be a collection of keys, not one string")
-            object.__setattr__(self, "api_keys", frozenset(keys))
+            keys = frozenset(keys)
+            if not all(isinstance(key, str) and key.strip() for key in keys):
+                raise TypeError("api_keys must hold non-empty strings (the accepted keys)")
+            object.__setattr__(self, "api_keys", keys)
         if self.polls_to_complete < 0:
             raise ValueError("polls_to_complete must be >= 0")
         if self.seconds_to_complete < 0:
@@ -197,11 +202,16 @@ class MockConfig:
         hosts_given: object = self.allowed_callback_hosts
         if isinstance(hosts_given, str):
             raise TypeError("allowed_callback_hosts must be a collection of hosts, not a string")
+        if not all(isinstance(host, str) for host in self.allowed_callback_hosts):
+            raise TypeError("allowed_callback_hosts must hold host names (strings)")
         hosts = frozenset(host.lower() for host in self.allowed_callback_hosts)
         object.__setattr__(self, "allowed_callback_hosts", hosts)
         object.__setattr__(self, "extra_market_models", _market_models(self.extra_market_models))
         object.__setattr__(self, "extra_chat_models", _chat_models(self.extra_chat_models))
         object.__setattr__(self, "accounts", _accounts(self.accounts))
+        given_rules: object = self.rules
+        if given_rules is None or isinstance(given_rules, Rule):
+            raise TypeError("rules must be a sequence of kiekit_mock.Rule (() for none)")
         rules = tuple(self.rules)
         if not all(isinstance(rule, Rule) for rule in rules):
             raise TypeError("rules must be a sequence of kiekit_mock.Rule")
@@ -217,6 +227,53 @@ class MockConfig:
         if not api_key:
             return False
         return self.open_to_any_key or api_key in (self.api_keys or ()) or api_key in self.accounts
+
+
+# MockConfig's plain fields and what each takes: checked before any comparison, so a wrong
+# type is a TypeError naming the field ("time_scale must be a number, not '2'"), never Python's
+# "'<' not supported between instances of 'str' and 'int'", nor a truthy "no" switching strict
+# model checks on.
+_INTEGERS = ("polls_to_complete", "callback_copies")
+_OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # journal_limit, task_limit: checked below
+_NUMBERS = ("seconds_to_complete", "starting_credits", "callback_timeout", "time_scale")
+_SWITCHES = ("strict_models", "market_queuing", "documented_limits")
+
+
+def _check_types(config: MockConfig) -> None:
+    for name in _INTEGERS + _OPTIONAL_INTEGERS:
+        value = getattr(config, name)
+        if value is None and name in _OPTIONAL_INTEGERS:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            none = " or None" if name in _OPTIONAL_INTEGERS else ""
+            raise TypeError(f"{name} must be an integer{none}, not {value!r}")
+    for name in _NUMBERS:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{name} must be a number, not {value!r}")
+        if math.isnan(value):
+            raise ValueError(f"{name} must be a number, not NaN")
+    for name in _SWITCHES:
+        value = getattr(config, name)
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, not {value!r}")
+    key = config.webhook_hmac_key
+    if key is not None and not isinstance(key, str):
+        raise TypeError(f"webhook_hmac_key must be a string or None, not {type(key).__name__}")
+    if key == "":  # an unset variable, say: signing with no key at all is no signing
+        raise ValueError("webhook_hmac_key must not be empty (None: callbacks are not signed)")
+
+
+def as_config(config: object) -> MockConfig:
+    """The MockConfig a MockServer, serve or create_app was given (None: the defaults); anything
+    else is refused at once with a TypeError naming ``config``, not an AttributeError from the
+    server's start."""
+    if config is None:
+        return MockConfig()
+    if isinstance(config, MockConfig):
+        return config
+    hint = " (MockConfig(**settings) makes one from a dict)" if isinstance(config, Mapping) else ""
+    raise TypeError(f"config must be a MockConfig, not {type(config).__name__}{hint}")
 
 
 def _accounts(accounts: object) -> KeyedAccounts:

@@ -21,6 +21,7 @@ import base64
 import json
 import logging
 import mimetypes
+import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -306,7 +307,7 @@ def log_warnings(scenario: Scenario, source: str) -> None:
         log.warning("kiekit-mock: warning: %s: %s", source, line)
 
 
-def read_scenario(path: str | Path) -> Scenario:
+def read_scenario(path: str | os.PathLike[str]) -> Scenario:
     # utf-8-sig: a BOM (some Windows tools write one) is read as the control route reads it
     value = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     if not isinstance(value, dict):

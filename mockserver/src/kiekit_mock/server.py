@@ -9,11 +9,11 @@ import asyncio
 import contextlib
 import copy
 import logging
+import os
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import replace
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -23,11 +23,11 @@ from . import inspector
 from .app import build_app, create_app, runtime_of
 from .callbacks import CallbackRecord, CallbackSettings, is_loopback_host
 from .clock import MockClock
-from .config import AccountSettings, MockConfig, account_id
+from .config import AccountSettings, MockConfig, account_id, as_config
 from .egress import Egress
 from .families import task_families
 from .faults import Faults
-from .har import log_warnings, read_scenario
+from .har import load_scenario, log_warnings, read_scenario
 from .limits import Limits
 from .requestlog import Journal, RequestRecord
 from .rules import Lifecycle, Outcome, Rule, RuleView, check_families
@@ -42,11 +42,48 @@ T = TypeVar("T")
 START_TIMEOUT = 10.0
 
 
-def _refuse_non_loopback(host: str) -> None:
+def _refuse_non_loopback(host: object) -> None:
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a loopback address such as '127.0.0.1', not {host!r}")
     if not is_loopback_host(host):
         raise ValueError(
             f"the mock binds only to loopback (127.0.0.1, ::1, localhost), not {host!r}"
         )
+
+
+def _checked_port(name: str, port: object) -> int:
+    """A TCP port argument, refused at once (not when the server starts, in its thread)."""
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"{name} must be an integer, 0 to 65535 (0: a free one), not {port!r}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{name} must be 0 to 65535 (0: a free one), not {port}")
+    return port
+
+
+ScenarioSource = Scenario | Mapping[str, Any] | str | os.PathLike[str]
+
+
+def scenario_of(scenario: object, where: str = "scenario") -> Scenario:
+    """A recording to replay, as a user has one at hand: a :class:`Scenario`, the JSON of a
+    scenario file or a HAR file as a dict (what ``json.load`` gives), or the path of such a
+    file. Anything else is a TypeError naming ``where``; a file or dict that is no recording,
+    a ValueError naming ``where`` and the member at fault (``tasks[1].answers[1]: …``)."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, Mapping):
+        try:
+            return load_scenario(scenario)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    if isinstance(scenario, str | os.PathLike):
+        try:
+            return read_scenario(scenario)
+        except ValueError as exc:
+            raise ValueError(f"{where} {os.fspath(scenario)}: {exc}") from None
+    raise TypeError(
+        f"{where} must be a Scenario, a HAR file's or a scenario file's JSON (a dict) or the "
+        f"path of such a file, not {type(scenario).__name__}"
+    )
 
 
 def _base_url(host: str, port: int) -> str:
@@ -69,24 +106,29 @@ class MockServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        scenario: Scenario | None = None,
+        scenario: ScenarioSource | None = None,
         upload_port: int = 0,
     ) -> None:
+        """``scenario``: a recording to replay (:func:`scenario_of` says the forms it takes).
+        Every argument is checked here, in the caller's thread: a wrong one is a TypeError or
+        ValueError naming it, not an error deep in the server's start."""
         _refuse_non_loopback(host)
-        self.config = config or MockConfig()
+        self.config = as_config(config)
         self._host = host
-        self._requested_port = port
+        self._requested_port = _checked_port("port", port)
+        replayed = None if scenario is None else scenario_of(scenario)
+        requested_upload_port = _checked_port("upload_port", upload_port)
         self._runtime = Runtime.new(self.config)
-        if scenario is not None:
-            log_warnings(scenario, "MockServer(scenario=…)")
-            self._runtime.scenarios.load(scenario)
+        if replayed is not None:
+            log_warnings(replayed, "MockServer(scenario=…)")
+            self._runtime.scenarios.load(replayed)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._port: int | None = None
         # KIE's upload host (uploads_http.py) on a port of its own; its files outlive a restart
         self._uploads = UploadStore()
-        self._requested_upload_port = upload_port
+        self._requested_upload_port = requested_upload_port
         self._upload_port: int | None = None
 
     # --- lifecycle ---
@@ -216,10 +258,11 @@ class MockServer:
             and (account is None or record.account_id == account)
         ]
 
-    def load_har(self, path: str | Path) -> Scenario:
-        """Replay the tasks a HAR file (or a scenario file) recorded; see har.py."""
-        scenario = read_scenario(path)
-        log_warnings(scenario, str(path))
+    def load_har(self, path: ScenarioSource) -> Scenario:
+        """Replay the tasks a HAR file (or a scenario file) recorded; see har.py. ``path`` may
+        also be the file's JSON as a dict, or a Scenario (:func:`scenario_of`)."""
+        scenario = scenario_of(path, "load_har")
+        log_warnings(scenario, str(path) if isinstance(path, str | os.PathLike) else "load_har")
         self._runtime.scenarios.load(scenario)
         return scenario
 
@@ -378,17 +421,21 @@ def serve(
     host: str = "127.0.0.1",
     config: MockConfig | None = None,
     *,
-    scenario: Scenario | None = None,
+    scenario: ScenarioSource | None = None,
     upload_port: int | None = None,
     access_log: bool = False,
 ) -> None:
     """Serve the mock until SIGINT/SIGTERM; prints one line with the base URL once listening,
     and one with the upload host's (``upload_port``; default: ``port`` + 1, or a free one).
-    ``access_log`` logs every request through aiohttp's ``aiohttp.access`` logger."""
+    ``access_log`` logs every request through aiohttp's ``aiohttp.access`` logger.
+    ``scenario``: a recording to replay, in any form :func:`scenario_of` takes."""
     _refuse_non_loopback(host)
+    _checked_port("port", port)
+    if upload_port is not None:
+        _checked_port("upload_port", upload_port)
     app = create_app(config)
     if scenario is not None:
-        runtime_of(app).scenarios.load(scenario)  # HAR replay (har.py)
+        runtime_of(app).scenarios.load(scenario_of(scenario))  # HAR replay (har.py)
     if upload_port is None:
         upload_port = port + 1 if port else 0
     upload_app = build_upload_app(runtime_of(app), UploadStore())
