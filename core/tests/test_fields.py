@@ -315,6 +315,10 @@ def test_make_input_from_text_junk_is_reported_naming_the_field(name: str, junk:
         ("images", "a,b", ["a", "b"]),
         ("images", " https://x/1 , ,https://x/2 ", ["https://x/1", "https://x/2"]),
         ("images", "https://x/1", ["https://x/1"]),
+        # the JSON array kie's own messages suggest (--input FIELD='["URL1", "URL2"]'): it was
+        # cut at its commas, and its first entry refused as '["URL1"'
+        ("images", '["https://x/1", "https://x/a,b.png"]', ["https://x/1", "https://x/a,b.png"]),
+        ("images", ' ["https://x/1"]', ["https://x/1"]),
         ("mode", "fast", "fast"),
         ("seed", "7", 7),
         ("prompt", "5", "5"),

@@ -309,6 +309,28 @@ def test_several_local_files_go_into_a_list_field(
     assert all(url.startswith(mock_server.upload_base_url) for url in sent)
 
 
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("@{photo},notaurl", "image_urls[1]: 'notaurl' is no @file"),
+        ("@{photo},@{photo},https://e.com/c.png", "image_urls[2]: 'https://e.com/c.png' is no"),
+    ],
+)
+def test_a_list_of_files_names_the_entry_that_is_no_file(
+    value: str, named: str, capsys: pytest.CaptureFixture[str], photo: Path
+) -> None:
+    """`@a.png,notaurl` was taken for one file named "a.png,notaurl" ("no such file"); the
+    entry at fault is named by its place, and nothing is uploaded or sent."""
+    code, _, err = run(
+        capsys, "run", "grok-imagine/image-to-image", "--prompt", "x", "--input",
+        "image_urls=" + value.format(photo=photo), "--mock",
+    )  # fmt: skip
+    assert code == 2
+    assert named in err
+    assert "uploaded" not in err
+    assert "created task" not in err
+
+
 def test_a_list_field_refused_says_how_to_write_a_list(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

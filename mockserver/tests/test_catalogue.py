@@ -216,6 +216,14 @@ NOT_ALLOWED = "is not within the range of allowed options"
 NINE = ["https://x.test/a.png"] * 9
 REFS = "reference_image_urls"
 PAIR: list[dict[str, Any]] = [{}, {}]
+URLS = "image_input must contain valid http(s) URLs"
+OBJECTS = "video_list must be an array of objects"
+STRINGS = f"{REFS} must be an array of strings"
+
+
+def _at(field: str, index: int) -> str:
+    """A list's entry at fault, named by its place (its index)."""
+    return f": {field}[{index}] is not one"
 
 
 @pytest.mark.parametrize(
@@ -232,7 +240,9 @@ PAIR: list[dict[str, Any]] = [{}, {}]
         ("seedream/5-lite-text-to-image", "prompt", "ab", "prompt must be at least 3 characters"),
         ("wan/2-7-image", "n", 13, "n must be between 1 and 12"),
         ("wan/2-7-image", "color_palette", [1, 2], "color_palette must contain at least 3 items"),
-        ("bytedance/seedance-2", REFS, [1], f"{REFS} must be an array of strings"),
+        ("bytedance/seedance-2", REFS, ["a", 1], f"{STRINGS}{_at(REFS, 1)}"),
+        ("nano-banana-pro", "image_input", [NINE[0], "a.png"], f"{URLS}{_at('image_input', 1)}"),
+        ("gemini-omni-video", "video_list", ["clip"], f"{OBJECTS}{_at('video_list', 0)}"),
         ("elevenlabs/text-to-dialogue-v3", "stability", 0.7, f"stability {NOT_ALLOWED}"),
         ("kling/v2-1-pro", "duration", "7", f"duration {NOT_ALLOWED}"),
         ("pixverse-v6/text-to-video", "duration", 16, "duration must be between 1 and 15"),

@@ -532,14 +532,12 @@ def _read_entries(spec: Spec, name: str, value: Any, *, camel_case: bool) -> Any
 
 def coerce(spec: Spec, value: str) -> Any:
     """Read a command-line string as the field's type: ``true`` → True, ``5`` → 5,
-    ``a,b`` → a list for URL lists, ``a,b`` or ``["a", "b"]`` for string lists, a JSON array
-    of objects for entry lists. A string that does not read is passed on unchanged, so the
-    validator reports it with the field's name."""
-    if spec.kind == "urls":
-        return [part.strip() for part in value.split(",") if part.strip()]
+    ``a,b`` or ``["a", "b"]`` for URL and string lists, a JSON array of objects for entry
+    lists. A string that does not read is passed on unchanged, so the validator reports it
+    with the field's name."""
     if spec.kind == "items":
         return _json_list(value)
-    if spec.kind == "texts":
+    if spec.kind in ("urls", "texts"):
         if value.lstrip().startswith("["):
             return _json_list(value)  # a comma inside a JSON string stays in its entry
         return [part.strip() for part in value.split(",") if part.strip()]

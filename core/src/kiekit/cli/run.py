@@ -196,13 +196,21 @@ def local_files(
 
 
 def _paths(key: str, field: InputField | None, given: str) -> list[Path]:
-    """The files of ``@a.png`` (or, for a list of URLs, ``@a.png,@b.png``)."""
-    if field is None or field.kind != "urls" or ",@" not in given:
-        return [Path(given[1:])]
+    """The files of ``@a.png`` (or, for a list of URLs, ``@a.png,@b.png``). A list with an
+    entry that is no ``@file`` is refused naming the entry (``image_urls[1]``): a file whose
+    own name holds a comma is still one file."""
+    whole = Path(given[1:])
+    if field is None or field.kind != "urls" or "," not in given or whole.is_file():
+        return [whole]
     parts = given.split(",")
-    if not all(part.startswith("@") for part in parts):
-        raise ValidationError(key, "mixes files and other values: give @a.png,@b.png")
-    return [Path(part[1:]) for part in parts]
+    for index, part in enumerate(parts):
+        if not part.strip().startswith("@"):
+            raise ValidationError(
+                f"{key}[{index}]",
+                f"{part.strip()!r} is no @file: give every file as @path (@a.png,@b.png); "
+                "files and URLs do not mix in one value (kie upload FILE gives a file's URL)",
+            )
+    return [Path(part.strip()[1:]) for part in parts]
 
 
 # URL fields named for these take other files (a Kling motion's video_urls, 4o Image's mask)

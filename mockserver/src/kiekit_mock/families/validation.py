@@ -126,6 +126,15 @@ def url_list(
         raise invalid(f"{field} must be an array of URLs")
     if len(value) > max_items:
         raise invalid(f"{field} cannot contain more than {max_items} items")
-    if not all(is_http_url(item) for item in value):
-        raise invalid(f"{field} must contain valid http(s) URLs")
+    for index, item in enumerate(value):
+        if not is_http_url(item):
+            raise invalid(not_one_of(field, index, "must contain valid http(s) URLs"))
     return [str(item) for item in value]
+
+
+def not_one_of(field: str, index: int, rule: str) -> str:
+    """A list's rule with the entry that breaks it, so a long list's bad entry need not be
+    searched for: "image_urls must contain valid http(s) URLs: image_urls[1] is not one". The
+    rule's words are the mock's own, as KIE's for a list's entry are not recorded (kie-api.md
+    records no such message)."""
+    return f"{field} {rule}: {field}[{index}] is not one"

@@ -89,6 +89,9 @@ def check(model_id: str, values: Mapping[str, Any]) -> None:
         return
     for field, spec in entry["fields"].items():
         problem = _problem(values.get(field), spec)
+        if isinstance(problem, tuple):  # a list's entry: named by its place, image_urls[1]
+            index, problem = problem
+            raise ValidationError(f"{field}[{index}]", problem)
         if problem is not None:
             raise ValidationError(field, problem)
     one_of = entry.get("requires_one_of", ())
@@ -116,10 +119,11 @@ def _warn_undocumented(model_id: str, field: str) -> None:
     )
 
 
-def _problem(value: Any, spec: Spec) -> str | None:
+def _problem(value: Any, spec: Spec) -> str | tuple[int, str] | None:
     """What the mock's check of the same entry refuses (kiekit_mock's market_models/catalogue),
     in words for this side: "" and [] are "not given", but an empty or blank string is still
-    text a string field must accept (KIE answers 422 for an empty enum value, §2.4)."""
+    text a string field must accept (KIE answers 422 for an empty enum value, §2.4). A list's
+    entry at fault comes with its index."""
     kind, required = spec["type"], spec.get("required", False)
     if value is None or value == "" or value == []:
         if required:
@@ -199,27 +203,30 @@ def _is_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-# a list field's members: what each must be, its name in a message, and how a list is written
-_MEMBERS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+# a list field's members: what each must be, its name in a message (with its article), and
+# how a list is written
+_MEMBERS: dict[str, tuple[Callable[[Any], bool], str, str, str]] = {
     "urls": (
         _is_url,
         "URL",
+        "an http(s) URL",
         ': ["https://…/a.png"] (on the command line also comma-separated: URL1,URL2)',
     ),
-    "texts": (lambda v: isinstance(v, str), "string", ': ["first", "second"] (JSON)'),
-    "objects": (lambda v: isinstance(v, dict), "object", ": [{…}, {…}] (JSON)"),
-    "list": (lambda v: True, "item", ": [… , …] (JSON)"),
+    "texts": (lambda v: isinstance(v, str), "string", "a string", ': ["first", "second"] (JSON)'),
+    "objects": (lambda v: isinstance(v, dict), "object", "an object", ": [{…}, {…}] (JSON)"),
+    "list": (lambda v: True, "item", "an item", ": [… , …] (JSON)"),
 }
 
 
-def _list_problem(value: Any, spec: Spec) -> str | None:
-    fits, item, written = _MEMBERS[spec["type"]]
+def _list_problem(value: Any, spec: Spec) -> str | tuple[int, str] | None:
+    fits, item, one, written = _MEMBERS[spec["type"]]
     if not isinstance(value, list):
         return f"must be a list of {item}s{written}"
     if "max_items" in spec and len(value) > spec["max_items"]:
         return f"takes at most {spec['max_items']} {item}s; got {len(value)}"
     if "min_items" in spec and len(value) < spec["min_items"]:
         return f"takes at least {spec['min_items']} {item}s; got {len(value)}"
-    if not all(fits(member) for member in value):
-        return f"must be a list of {item}s"
+    for index, member in enumerate(value):
+        if not fits(member):
+            return index, f"must be {one} (got {described(member)})"
     return None

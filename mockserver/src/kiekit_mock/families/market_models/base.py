@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from ...config import MarketOutput
 from ...envelope import ErrorAnswer
-from ..validation import invalid, optional_bool, optional_number
+from ..validation import invalid, not_one_of, optional_bool, optional_number
 
 Input = dict[str, Any]
 T = TypeVar("T")
@@ -42,8 +42,11 @@ def objects(inp: Input, field: str, *, max_items: int | None = None) -> list[dic
     value = inp.get(field)
     if value is None or value == []:
         raise invalid(f"{field} cannot be empty")
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+    if not isinstance(value, list):
         raise invalid(f"{field} must be an array of objects")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise invalid(not_one_of(field, index, "must be an array of objects"))
     if max_items is not None and len(value) > max_items:
         raise invalid(f"{field} cannot contain more than {max_items} items")
     return value

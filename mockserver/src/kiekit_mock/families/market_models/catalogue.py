@@ -19,6 +19,7 @@ from typing import Any
 
 from ..validation import (
     invalid,
+    not_one_of,
     optional_bool,
     optional_int,
     optional_number,
@@ -256,8 +257,10 @@ def _checked_number(inp: Input, field: str, spec: Mapping[str, Any]) -> float | 
 def _check_list(value: object, field: str, spec: Mapping[str, Any]) -> None:
     if not isinstance(value, list):
         raise invalid(f"{field} must be an array")
-    if spec["type"] == "texts" and not all(isinstance(item, str) for item in value):
-        raise invalid(f"{field} must be an array of strings")
+    if spec["type"] == "texts":
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise invalid(not_one_of(field, index, "must be an array of strings"))
     if "max_items" in spec and len(value) > spec["max_items"]:
         raise invalid(f"{field} cannot contain more than {spec['max_items']} items")
     _check_count(value, field, spec)
