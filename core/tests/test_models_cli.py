@@ -9,7 +9,8 @@ import pytest
 from attrs import frozen
 from kiekit import Input
 from kiekit.cli import main
-from kiekit.fields import InputField, choice, describe, integer, text, urls
+from kiekit.errors import ValidationError
+from kiekit.fields import InputField, choice, describe, integer, items, text, urls
 from kiekit.plugin import MarketProvider, MediaKind, Model
 
 
@@ -119,6 +120,106 @@ def test_any_provider_describes_its_attrs_input_by_default() -> None:
             InputField("refs", "urls", max_length=3),
         )
     )
+
+
+@frozen
+class Shot(Input):
+    prompt: str = text(max_length=50)
+    seconds: int = integer(1, 9, required=True)
+
+
+@frozen
+class Either(Input):
+    required_one_of = (("image_urls", "task_id"),)
+
+    image_urls: tuple[str, ...] | None = urls(max_items=2)
+    task_id: str | None = text(required=False)
+    shots: tuple[Shot, ...] | None = items(Shot, max_items=3)
+
+
+def test_a_one_of_group_and_an_entry_s_fields_are_described() -> None:
+    image_urls, task_id, shots = describe(Either)
+    assert (image_urls.required, image_urls.one_of) == (False, ("image_urls", "task_id"))
+    assert task_id.one_of == ("image_urls", "task_id")
+    assert shots.one_of == ()
+    assert shots.entry == (
+        InputField("prompt", "string", required=True, max_length=50),
+        InputField("seconds", "integer", required=True, minimum=1, maximum=9),
+    )
+
+
+def test_a_one_of_group_is_enforced_naming_its_first_field() -> None:
+    with pytest.raises(ValidationError) as neither:
+        Either()
+    assert (neither.value.field, str(neither.value)) == (
+        "image_urls",
+        "image_urls: give one of image_urls or task_id",
+    )
+    with pytest.raises(ValidationError, match="give one of"):
+        Either(image_urls=(), task_id="")  # empty is not given
+    assert Either(task_id="t1").task_id == "t1"
+
+
+def test_a_one_of_group_naming_no_field_is_a_declaration_error() -> None:
+    @frozen
+    class Wrong(Input):
+        required_one_of = (("image_urls", "nope"),)
+
+        image_urls: tuple[str, ...] | None = urls()
+
+    with pytest.raises(TypeError, match="must name two or more of its fields"):
+        Wrong(image_urls=("https://e.com/a.png",))
+
+
+@pytest.mark.parametrize(
+    ("model", "rows"),
+    [
+        (
+            "grok-imagine/image-to-video",  # a typed plugin's pair
+            [
+                ["image_urls", "urls", "one", "of", "give", "image_urls", "or", "task_id;"],
+                ["task_id", "string", "one", "of", "give", "image_urls", "or", "task_id"],
+            ],
+        ),
+        (
+            "pixverse-v6/extend",  # a catalogue entry's requires_one_of
+            [
+                ["taskId", "string", "one", "of", "give", "video_url", "or", "taskId"],
+                ["video_url", "url", "one", "of", "give", "video_url", "or", "taskId"],
+            ],
+        ),
+    ],
+)
+def test_a_field_of_a_one_of_pair_is_not_shown_as_plain_optional(
+    model: str, rows: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "models", model)
+    assert code == 0
+    shown = [line.split() for line in out.splitlines()[1:]]
+    for row in rows:
+        assert any(line[: len(row)] == row for line in shown), (row, out)
+    code, out, _ = run(capsys, "models", model, "--json")
+    fields = {f["name"]: f for f in json.loads(out)["fields"]}
+    group = fields[rows[0][0]]["one_of"]
+    assert sorted(group) == sorted([rows[0][0], rows[1][0]])
+    assert fields[rows[0][0]]["required"] is False
+
+
+def test_a_list_of_objects_shows_what_one_entry_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models", "kling-3.0/video")  # a typed plugin's entry class
+    assert code == 0
+    shown = [line.split() for line in out.splitlines()]
+    assert "multi_prompt[].prompt string required at most 500 characters" in " ".join(out.split())
+    assert ["multi_prompt[].duration", "integer", "required", "1", "to", "12"] in shown
+    assert ["kling_elements", "objects", "optional", "at", "least", "1", "entry"] in shown
+
+    code, out, _ = run(capsys, "models", "gemini-omni-video", "--json")  # the catalogue's items
+    fields = {f["name"]: f for f in json.loads(out)["fields"]}
+    entry = {member["name"]: member["type"] for member in fields["video_list"]["entry"]}
+    assert entry == {"url": "url", "start": "number", "ends": "number"}
+
+    code, out, _ = run(capsys, "models", "elevenlabs/text-to-dialogue-v3")  # nothing known
+    assert "an entry's fields are not known to kiekit" in out
 
 
 def test_models_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:

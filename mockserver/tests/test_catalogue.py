@@ -132,6 +132,22 @@ def test_entries_checked_by_a_module_agree_with_it() -> None:
             lambda d: d["models"][0]["fields"].update(x={"type": "string", "missing": "gone"}),
             "nano-banana-pro.x: missing",
         ),
+        (
+            lambda d: d["models"][0]["fields"].update(x={"type": "objects", "items": {}}),
+            "nano-banana-pro.x: items must be an object",
+        ),
+        (
+            lambda d: d["models"][0]["fields"].update(
+                x={"type": "objects", "items": {"url": {"type": "link"}}}
+            ),
+            "nano-banana-pro.x: items.url: type",
+        ),
+        (
+            lambda d: d["models"][0]["fields"].update(
+                x={"type": "urls", "items": {"url": {"type": "url"}}}
+            ),
+            "nano-banana-pro.x: items (an entry's members) is on an objects field",
+        ),
     ],
 )
 def test_a_malformed_entry_is_named(break_it: Any, expected: str) -> None:

@@ -36,7 +36,7 @@ import math
 import re
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -456,13 +456,48 @@ def items(
 
 @frozen
 class Input:
-    """Base of every model input. Subclasses are frozen attrs classes made of the fields above."""
+    """Base of every model input. Subclasses are frozen attrs classes made of the fields above.
+
+    ``required_one_of`` declares groups of optional fields at least one of each must be given
+    (Grok's image-to-video takes ``image_urls`` or ``task_id``): checked after :meth:`check`
+    (whose own message, if it says more, comes first), and shown by ``kie models`` — a field
+    of such a pair is not "optional" to a user."""
+
+    required_one_of: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def __attrs_post_init__(self) -> None:
         self.check()
+        if not self.required_one_of:
+            return
+        for group in one_of_groups(type(self)):  # type: ignore[arg-type]  # a class hashes
+            if all(_not_given(getattr(self, name)) for name in group):
+                raise ValidationError(group[0], f"give one of {_or(group)}")
 
     def check(self) -> None:
         """Rules across fields (e.g. a range that depends on the mode); raise ValidationError."""
+
+
+def _not_given(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, tuple, list)) and not value)
+
+
+def _or(names: Sequence[str]) -> str:
+    """``a or b``, ``a, b or c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+@functools.cache
+def one_of_groups(cls: type[Input]) -> tuple[tuple[str, ...], ...]:
+    """``cls.required_one_of``, proved to name two or more of its fields each (a TypeError, a
+    plugin's declaration error, the first time the class is used otherwise)."""
+    groups = cls.required_one_of
+    names = {a.name for a in attrs.fields(cls)} if attrs.has(cls) else set()
+    for group in groups:
+        if len(group) < 2 or not set(group) <= names:
+            raise TypeError(
+                f"{cls.__name__}.required_one_of: {group!r} must name two or more of its fields"
+            )
+    return groups
 
 
 def spec_of(attribute: attrs.Attribute[Any]) -> Spec | None:
@@ -691,7 +726,9 @@ class InputField:
     ``choices`` are the allowed values (none: any of the kind); ``minimum``/``maximum`` bound a
     number; ``min_length``/``max_length`` count characters of a string or entries of a list.
     ``wire`` is the name KIE's docs use when it differs from ``name``; ``default`` is the value
-    sent when the field is not given (None: KIE's own, or none).
+    sent when the field is not given (None: KIE's own, or none). ``one_of`` is the group of
+    optional fields (this one among them) at least one of which must be given; ``entry`` the
+    fields of one entry of an ``objects`` list, as far as they are known (none: not known).
     """
 
     name: str
@@ -704,6 +741,8 @@ class InputField:
     max_length: int | None = None
     wire: str | None = None
     default: Any = None
+    one_of: tuple[str, ...] = ()
+    entry: tuple[InputField, ...] = ()
 
     @property
     def is_list(self) -> bool:
@@ -737,6 +776,7 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
     an :class:`OpenInput`, whose fields kiekit does not know)."""
     if issubclass(cls, OpenInput) or not attrs.has(cls):
         return ()
+    groups = {name: group for group in one_of_groups(cls) for name in group}
     found = []
     for attribute in attrs.fields(cls):
         spec = spec_of(attribute)
@@ -757,6 +797,11 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
                 max_length=spec.max_length,
                 wire=None if wire == attribute.name else wire,
                 default=None if default is attrs.NOTHING or _is_factory(default) else default,
+                one_of=groups.get(attribute.name, ()),
+                # an entry's names as the entry class is read: Python's, or the family's
+                entry=describe(entry_class(spec), camel_case=camel_case)
+                if spec.kind == "items"
+                else (),
             )
         )
     return tuple(found)

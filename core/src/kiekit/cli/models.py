@@ -9,6 +9,7 @@ catalogue's entry. Nothing is sent: this reads what is installed.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
@@ -107,15 +108,32 @@ def _fields(args: argparse.Namespace, registry: Registry, model: str, dist: str 
     if emit(args, "models", payload):
         return 0
     print(f"{model}  ({payload['served_by']})")
-    width = max((len(f.name) for f in fields), default=0)
-    kinds = max((len(f.kind) for f in fields), default=0)
-    for field in fields:
-        need = "required" if field.required else "optional"
+    rows = list(_rows(fields))
+    width = max((len(name) for name, _ in rows), default=0)
+    kinds = max((len(f.kind) for _, f in rows), default=0)
+    for name, field in rows:
         limits = "; ".join(_limits(field))
-        print(f"  {field.name:<{width}}  {field.kind:<{kinds}}  {need}  {limits}".rstrip())
+        print(f"  {name:<{width}}  {field.kind:<{kinds}}  {_need(field)}  {limits}".rstrip())
     if note:
         print(f"  ({note})")
     return 0
+
+
+def _rows(fields: tuple[InputField, ...], within: str = "") -> Iterator[tuple[str, InputField]]:
+    """Each field with the name it is shown by; an entry's fields follow their list, named
+    ``multi_prompt[].duration`` (what one entry of the list holds)."""
+    for field in fields:
+        name = f"{within}{field.name}"
+        yield name, field
+        yield from _rows(field.entry, f"{name}[].")
+
+
+def _need(field: InputField) -> str:
+    """required / optional, or "one of" for a field of a group one of which must be given:
+    neither required alone nor optional (its limits say which group)."""
+    if field.required:
+        return "required"
+    return "one of  " if field.one_of else "optional"
 
 
 def _as_json(field: InputField) -> dict[str, Any]:
@@ -123,6 +141,7 @@ def _as_json(field: InputField) -> dict[str, Any]:
         "name": field.name,
         "type": field.kind,
         "required": field.required,
+        "one_of": list(field.one_of),
         "wire": field.wire,
         "choices": list(field.choices),
         "minimum": field.minimum,
@@ -130,12 +149,17 @@ def _as_json(field: InputField) -> dict[str, Any]:
         "min_length": field.min_length,
         "max_length": field.max_length,
         "default": field.default,
+        # the fields of one entry of a list of objects, as far as they are known
+        "entry": [_as_json(member) for member in field.entry],
     }
 
 
 def _limits(field: InputField) -> list[str]:
-    """What a field allows, in words: its values or range, its sizes, default, wire name."""
+    """What a field allows, in words: the group it is one of, its values or range, its sizes,
+    what an entry of a list of objects holds, default, wire name."""
     said = []
+    if field.one_of:
+        said.append(f"give {_or(field.one_of)}")
     if field.choices:
         said.append("one of " + ", ".join(_shown(c) for c in field.choices))
     low, high = field.minimum, field.maximum
@@ -145,16 +169,22 @@ def _limits(field: InputField) -> list[str]:
         said.append(f"at least {_number(low)}")
     elif high is not None:
         said.append(f"at most {_number(high)}")
-    unit = "entries" if field.is_list else "characters"
+    unit = ("entry", "entries") if field.is_list else ("character", "characters")
     if field.min_length is not None:
-        said.append(f"at least {field.min_length} {unit}")
+        said.append(f"at least {field.min_length} {unit[field.min_length != 1]}")
     if field.max_length is not None:
-        said.append(f"at most {field.max_length} {unit}")
+        said.append(f"at most {field.max_length} {unit[field.max_length != 1]}")
+    if field.kind == "objects" and not field.entry:  # else its entry's rows follow
+        said.append("an entry's fields are not known to kiekit (KIE's page says)")
     if field.default is not None:
         said.append(f"default {_shown(field.default)}")
     if field.wire is not None:
         said.append(f"KIE's name {field.wire}")
     return said
+
+
+def _or(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _number(value: float) -> str:

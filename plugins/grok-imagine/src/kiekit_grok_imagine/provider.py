@@ -80,6 +80,8 @@ class ImageToVideo(Input):
     KIE ignores ``index`` next to ``image_urls``, which here is an error rather than a surprise.
     """
 
+    required_one_of = (("image_urls", "task_id"),)  # `kie models` says so; check() says more
+
     image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=7)
     task_id: str | None = text(required=False)
     index: int | None = integer(0, IMAGES_PER_TASK - 1)

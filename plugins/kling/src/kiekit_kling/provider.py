@@ -71,6 +71,8 @@ class Element(Input):
     ``description`` is sent in every documented example, but no source says KIE requires it.
     """
 
+    required_one_of = (("element_input_urls", "element_input_video_urls"),)
+
     name: str = text(pattern=NAME, pattern_hint="letters, digits or _ so a prompt can say @name")
     description: str | None = text(required=False)
     element_input_urls: tuple[str, ...] | None = urls(min_items=2, max_items=4)

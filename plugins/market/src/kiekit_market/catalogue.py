@@ -54,10 +54,16 @@ def fields(model_id: str) -> tuple[InputField, ...]:
     entry = entries().get(model_id)
     if entry is None:
         return ()
-    return tuple(_field(name, spec) for name, spec in entry["fields"].items())
+    one_of = tuple(entry.get("requires_one_of", ()))
+    return tuple(
+        _field(name, spec, one_of if name in one_of else ())
+        for name, spec in entry["fields"].items()
+    )
 
 
-def _field(name: str, spec: Spec) -> InputField:
+def _field(name: str, spec: Spec, one_of: tuple[str, ...] = ()) -> InputField:
+    """A catalogue field as InputField: ``one_of``, the entry's group it belongs to
+    (``requires_one_of``); an ``objects`` field's ``items``, what one entry holds."""
     kind: str = spec["type"]
     is_list = kind in ("urls", "texts", "objects", "list")
     return InputField(
@@ -70,6 +76,8 @@ def _field(name: str, spec: Spec) -> InputField:
         min_length=spec.get("min_items" if is_list else "min_length"),
         max_length=spec.get("max_items" if is_list else "max_length"),
         default=spec.get("default"),
+        one_of=one_of,
+        entry=tuple(_field(member, item) for member, item in spec.get("items", {}).items()),
     )
 
 

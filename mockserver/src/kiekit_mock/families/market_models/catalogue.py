@@ -52,6 +52,9 @@ SPEC_KEYS = {
     "strings",
     "default",  # KIE's default, for readers: the mock leaves a missing field missing
     "missing",  # the message a required field left out gets, where KIE's is not the usual one
+    # an objects field's entry: member name -> spec, for readers (kiekit's `kie models`); the
+    # mock does not check entries one by one (a refusal KIE may not make would fail good code)
+    "items",
 }
 ENTRY_KEYS = {
     "id",
@@ -138,13 +141,15 @@ def _entry_problems(entry: Mapping[str, Any], fields: Mapping[str, Any]) -> list
     return found
 
 
-def _spec_problems(spec: object) -> list[str]:
+def _spec_problems(spec: object, *, member: bool = False) -> list[str]:
     if not isinstance(spec, dict):
         return ["must be an object"]
     found = [f"unknown key {key!r}" for key in sorted(set(spec) - SPEC_KEYS)]
     kind = spec.get("type")
     if kind not in FIELD_TYPES:
         return [*found, f"type must be one of {', '.join(FIELD_TYPES)}"]
+    if "items" in spec:
+        found += _items_problems(spec["items"], kind, member)
     if "required" in spec and not isinstance(spec["required"], bool):
         found.append("required must be true or false")
     enum = spec.get("enum")
@@ -176,6 +181,20 @@ def _spec_problems(spec: object) -> list[str]:
     if "strings" in spec and (kind != "integer" or not isinstance(spec["strings"], bool)):
         found.append('strings (read "6" as 6) is true or false, on an integer')
     return found
+
+
+def _items_problems(items: object, kind: object, member: bool) -> list[str]:
+    """An ``objects`` field's ``items``: its entry's members, each a spec of its own (one level:
+    a member holds no ``items`` of its own)."""
+    if kind != "objects" or member:
+        return ["items (an entry's members) is on an objects field, one level deep"]
+    if not isinstance(items, dict) or not items:
+        return ["items must be an object: member name -> spec"]
+    return [
+        f"items.{name}: {problem}"
+        for name, spec in items.items()
+        for problem in _spec_problems(spec, member=True)
+    ]
 
 
 def _text(value: object) -> bool:
