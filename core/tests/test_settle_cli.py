@@ -173,7 +173,9 @@ def test_an_idempotency_key_with_no_known_outcome_says_how_to_settle_it(
     ("argv", "message"),
     [
         (["settle", "nope", "--not-created"], "no row 'nope'"),
-        (["settle", "nope"], "one of the arguments --task-id --not-created is required"),
+        (["settle", "nope"], "one of the arguments --task-id --not-created --abandon is required"),
+        (["settle", "nope", "--abandon"], "no row 'nope'"),
+        (["settle", "nope", "--not-created", "--reason", "x"], "--reason: goes with --abandon"),
     ],
 )
 def test_kie_settle_names_what_is_wrong(
@@ -238,3 +240,94 @@ def test_a_mistyped_task_id_settled_as_not_created_is_cleared_and_sent_again(
     assert (settled.state, settled.task_id) == (EntryState.REJECTED, None)
     assert main(batch) == 0  # sent again: a new task, its files fetched
     assert _results(out)[-1]["state"] == "succeeded"
+
+
+def test_a_task_on_a_mock_server_since_stopped_is_abandoned_by_hand_and_kept_in_history(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """A Python MockServer's task (made with the test's own key, so kie resume cannot know it
+    for a mock) stays unfinished for ever once the mock is stopped; kie resume names it and now
+    says how to close it, and kie settle ID --abandon closes it: failed, with the reason, still
+    listed by kie tasks, and no longer owed."""
+    mock = mock_server_factory(polls_to_complete=5)
+    with Client(base_url=mock.base_url) as kie:
+        task = kie.submit(GROK, prompt="a fox")
+    server = mock.base_url
+    mock.stop()
+
+    capsys.readouterr()
+    assert main(["resume"]) == 0
+    said = capsys.readouterr().err
+    assert f"{server}: {task.id}" in said
+    assert f"kie settle {task.id} --abandon" in said
+
+    assert main(["settle", task.id, "--abandon", "--reason", "the test's mock is stopped"]) == 0
+    assert "closed as failed" in capsys.readouterr().err
+    row = default_journal().by_task(task.id)
+    assert row is not None
+    assert row.state is EntryState.FAILED
+    assert row.error == {
+        "type": "Abandoned",
+        "message": "abandoned by hand (was created): the test's mock is stopped",
+    }
+    assert main(["tasks"]) == 0  # kept in the history, with why
+    assert "Abandoned: abandoned by hand (was created): the test's mock is stopped" in (
+        capsys.readouterr().out
+    )
+    assert main(["resume"]) == 0
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["tasks", "--state", "unfinished"]) == 0
+    assert capsys.readouterr().out == ""
+
+    assert main(["settle", task.id, "--abandon"]) == 2  # closed already: said, not done twice
+    assert "is failed: nothing is owed for it" in capsys.readouterr().err
+
+
+def test_an_abandoned_batch_job_is_reported_failed_and_never_sent_again(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    mock_server.faults.add(FaultRule(kind="reset", method="POST", path=CREATE, when="after"))
+    batch, out = _batch(mock_server, tmp_path)
+    assert main(batch) == 1
+    [row] = _unknown_rows(capsys)  # of unknown outcome: the user gives up looking it up
+    mock_server.faults.clear()
+
+    assert main(["settle", row["key"], "--abandon"]) == 0
+    assert main(batch) == 1
+    [done] = _results(out)[-1:]
+    assert done["state"] == "failed"
+    assert done["error"]["type"] == "Abandoned"
+    assert "given up by hand" in done["error"]["message"]
+    assert len(mock_server.tasks()) == 1  # the one the lost answer made: nothing paid twice
+
+
+def test_a_finished_task_is_not_abandoned(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+) -> None:
+    mock = mock_server_factory()
+    with Client(base_url=mock.base_url) as kie:
+        kie.download(kie.wait(kie.submit(GROK, prompt="x")), tmp_path)
+    [row] = default_journal().entries()
+    assert main(["settle", str(row.task_id), "--abandon"]) == 2
+    assert "is succeeded: nothing is owed for it" in capsys.readouterr().err
+    row = default_journal().get(row.key)
+    assert row is not None
+    assert row.state is EntryState.SUCCEEDED
+
+
+def test_a_task_a_live_worker_holds_is_not_abandoned_under_it(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    mock = mock_server_factory(polls_to_complete=5)
+    with Client(base_url=mock.base_url) as kie:
+        kie.submit(GROK, prompt="x", idempotency_key="order-21")  # held by this worker
+        assert main(["settle", "order-21", "--abandon"]) == 2
+    assert "a live worker: leave it to it" in capsys.readouterr().err
+    row = default_journal().get("order-21")
+    assert row is not None
+    assert row.state is EntryState.CREATED

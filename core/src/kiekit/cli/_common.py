@@ -145,10 +145,10 @@ def on_gone_mock(row: Entry) -> bool:
     loopback base URL may be a proxy in front of KIE that is down for a moment."""
     from kiekit._engine.engine import account_of
 
-    return row.account == account_of(DEMO_KEY) and _not_listening(row.base_url)
+    return row.account == account_of(DEMO_KEY) and not_listening(row.base_url)
 
 
-def _not_listening(base_url: str | None) -> bool:
+def not_listening(base_url: str | None) -> bool:
     """A loopback server that refuses connections (only loopback addresses are tried)."""
     import ipaddress
     import socket

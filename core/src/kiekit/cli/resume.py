@@ -19,6 +19,7 @@ from kiekit.cli._common import (
     add_base_url_options,
     add_journal_option,
     journal_to_read,
+    not_listening,
     on_gone_mock,
     say,
     seconds,
@@ -101,6 +102,11 @@ def _say_elsewhere(rows: list[Entry], default: str) -> None:
     for server, tasks in by_server.items():
         named = ", ".join(tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
         say(f"  {server}: {named} (kie resume --base-url {server})")
+        if not_listening(server):  # a loopback server that is down: a mock since stopped?
+            say(
+                f"  {server} is not listening: if it is gone for good (a mock server since "
+                f"stopped), kie settle {tasks[0]} --abandon closes a task (kept in kie tasks)"
+            )
 
 
 def _open_rows(journal: Journal) -> list[Entry]:

@@ -1,10 +1,17 @@
-"""``kie settle``: close a create whose outcome is unknown, once KIE's dashboard has told.
+"""``kie settle``: close a journal row by hand — a create whose outcome is unknown, once KIE's
+dashboard has told, or a task given up for good.
 
 A crash (or a lost answer) leaves a create ``sending`` or ``unknown``: it may or may not be a
 task at KIE, which cannot list tasks (kie-api.md §4), so kiekit never sends it again by itself
 and ``kie batch`` / an idempotency key stay blocked on it. The user looks it up and settles it:
 the task it made (``--task-id``: then ``kie resume`` or ``kie batch`` waits for it and fetches
 its files), or nothing made (``--not-created``: free to be sent again).
+
+A task that can never be finished or fetched — made on a mock server since stopped (a Python
+``MockServer``; ``kie resume`` closes ``--mock``'s own by itself), or on a server that is gone —
+stays unfinished and is named by every ``kie resume``. ``--abandon`` gives it up: the row is
+closed as ``failed`` with an ``Abandoned`` error and the ``--reason``, kept in ``kie tasks``,
+never waited for or sent again. Nothing is ever deleted.
 
 A row settled with a task id is settled for good, unless KIE then answers "not found" for
 that id (a typo: ``kie resume`` or the batch polls it first); then it may be settled again,
@@ -16,18 +23,25 @@ from __future__ import annotations
 import argparse
 
 from kiekit.cli._common import Commands, add_journal_option, journal_to_read, say
+from kiekit.errors import ValidationError
 
 
 def register(commands: Commands) -> None:
     settle = commands.add_parser(
         "settle",
-        help="settle a create whose outcome is unknown (see kie tasks --state unknown)",
+        help="settle a create whose outcome is unknown (see kie tasks --state unknown), or "
+        "abandon a task that can never finish",
         description="Settle a journal row whose create's outcome is unknown, after checking "
         "the KIE dashboard: the task it made, or that it made none. A row settled with a task "
         'id may be settled again only once KIE has answered "not found" for that id (a '
-        "typo: run kie resume or the batch first).",
+        "typo: run kie resume or the batch first). Or abandon an unfinished row for good "
+        "(its task was made on a mock server since stopped, or a server that is gone): it is "
+        "marked failed with the reason, kept in kie tasks, never waited for or sent again.",
     )
-    settle.add_argument("key", help='the row\'s key (kie tasks shows it; --json: "key")')
+    settle.add_argument(
+        "key",
+        help='the row\'s key (kie tasks --json: "key") or its task id (kie tasks, kie resume)',
+    )
     outcome = settle.add_mutually_exclusive_group(required=True)
     outcome.add_argument(
         "--task-id", metavar="ID", help="the task KIE made for it (kie resume then finishes it)"
@@ -37,14 +51,34 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="KIE made no task for it: free to be sent again (kie batch, the idempotency key)",
     )
+    outcome.add_argument(
+        "--abandon",
+        action="store_true",
+        help="give it up for good (a task on a mock server since stopped, a server that is "
+        "gone): marked failed, kept in kie tasks, never waited for, fetched or sent again",
+    )
+    settle.add_argument(
+        "--reason", metavar="TEXT", help="why it is abandoned (with --abandon; kept in the row)"
+    )
     add_journal_option(settle)
     settle.set_defaults(handler=_settle)
 
 
 def _settle(args: argparse.Namespace) -> int:
-    row = journal_to_read(args).settle(args.key, task_id=args.task_id)
+    if args.reason is not None and not args.abandon:
+        raise ValidationError("--reason", "goes with --abandon (it says why a row is given up)")
+    journal = journal_to_read(args)
+    found = journal.find(args.key)
+    key = args.key if found is None else found.key  # no such row: named as given
+    if args.abandon:
+        row = journal.abandon(key, reason=args.reason)
+        task = f"task {row.task_id}" if row.task_id else "no task"
+        message = (row.error or {}).get("message")
+        say(f"{key}: {task} ({row.model}) closed as failed, kept in kie tasks: {message}")
+        return 0
+    row = journal.settle(key, task_id=args.task_id)
     if args.task_id is not None:
-        say(f"{args.key}: task {row.task_id} ({row.model}); kie resume waits for it")
+        say(f"{key}: task {row.task_id} ({row.model}); kie resume waits for it")
     else:
-        say(f"{args.key}: no task was made ({row.model}); it may be sent again")
+        say(f"{key}: no task was made ({row.model}); it may be sent again")
     return 0

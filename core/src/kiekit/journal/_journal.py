@@ -364,6 +364,53 @@ class Journal:
             raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
         return settled
 
+    def abandon(self, key: str, *, reason: str | None = None) -> Entry:
+        """Give row ``key`` up for good, by hand: a task that can never be finished or fetched
+        here (made on a mock server since stopped, or on a server that is gone), or a create
+        whose outcome will not be looked up. The row is closed as ``failed``, with an
+        ``Abandoned`` error saying why and what it was before; it stays in ``kie tasks``, and
+        ``kie resume``, ``kie batch`` and an idempotency key never wait for it, fetch it or send
+        it again. Nothing is deleted. ValidationError when there is no such row, nothing is
+        owed for it (finished, or refused), or a live worker works on it now. The row after."""
+        entry = self.get(key)
+        if entry is None:
+            raise ValidationError("key", f"no row {key!r} in the task journal")
+        words = " ".join((reason or "").split()) or "given up by hand"
+        if not words.isprintable():
+            raise ValidationError("reason", f"must be printable text, not {reason!r}")
+        held = entry.state in (EntryState.CLAIMED, EntryState.SENDING, EntryState.UNKNOWN)
+        if not (held or entry.state is EntryState.CREATED or entry.unfinished):
+            raise ValidationError(
+                "key",
+                f"row {key!r} is {entry.state.value}: nothing is owed for it, nothing to abandon",
+            )
+        if entry.state is EntryState.SENDING and self.sender_alive(entry):
+            raise ValidationError(
+                "key", f"row {key!r} is being sent by {entry.owner} now: its answer will settle it"
+            )
+        if self.held_elsewhere(entry) > 0:
+            raise ValidationError(
+                "key", f"row {key!r} is held by {entry.owner}, a live worker: leave it to it"
+            )
+        was = entry.state.value
+        if entry.state is EntryState.SUCCEEDED:
+            was += ", its files not all downloaded"
+        changes: dict[str, Any] = {
+            "state": EntryState.FAILED,
+            "error": {"type": "Abandoned", "message": f"abandoned by hand (was {was}): {words}"},
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        abandoned = self.store.update(key, changes, only_if=[entry.state])  # as it was looked at
+        if abandoned is None:  # its state changed meanwhile (its task was answered)
+            raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
+        return abandoned
+
+    def find(self, name: str) -> Entry | None:
+        """The row named ``name``: its key, else its task id (``kie tasks`` and ``kie resume``
+        show task ids; a batch row's key is its job's)."""
+        return self.get(name) or self.by_task(name)
+
     # The writes below return the row after them; with ``read_back=False`` (the clients, which
     # ignore it) the row is written without being read back, and they return None.
 
