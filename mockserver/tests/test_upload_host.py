@@ -6,6 +6,8 @@ import base64
 import http.client
 import logging
 import re
+import socket
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -272,3 +274,65 @@ def test_a_download_dropped_mid_way_logs_no_error(
         response.close()
         connection.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+class _Told(logging.Handler):
+    """Records every log record; ``said`` is set by the first that tells of the cut-short
+    request: the mock's line, or (before the fix) aiohttp's error with its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.said = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if record.levelno >= logging.ERROR or "hung up" in record.getMessage():
+            self.said.set()
+
+
+@pytest.mark.parametrize(
+    ("server", "path", "content_type", "partial"),
+    [
+        ("upload", STREAM, multipart({}, None)[1]["Content-Type"], multipart(
+            {"uploadPath": "cut"}, ("photo.png", PNG, "image/png"))[0][:300]),
+        ("upload", BASE64, "application/json", b'{"base64Data": "iVBORw0KGgo'),
+        ("api", "/api/v1/jobs/createTask", "application/json", b'{"model": "nano-banana-pro"'),
+    ],
+    ids=["multipart", "base64", "api-host"],
+)  # fmt: skip
+def test_a_body_the_client_cuts_short_is_one_line_not_a_500_with_a_traceback(
+    server: str, path: str, content_type: str, partial: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that hangs up mid-upload (Ctrl-C, a dropped network) made aiohttp log an
+    ERROR with a traceback and the journal an HTTP 500; it is one INFO line, the journal's
+    status 0 (nothing sent: nobody to send it to), and nothing stored."""
+    caplog.set_level(logging.INFO, logger="kiekit_mock")
+    told = _Told()
+    logging.getLogger().addHandler(told)
+    try:
+        with MockServer() as mock:
+            base = mock.upload_base_url if server == "upload" else mock.base_url
+            port = urlsplit(base).port
+            assert port is not None
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
+                    f"Content-Type: {content_type}\r\nContent-Length: {100 * len(partial)}\r\n"
+                    "Expect: 100-continue\r\n\r\n".encode()
+                )
+                # "100 Continue": the server's handler has the request and will read its body
+                assert sock.recv(64).startswith(b"HTTP/1.1 100")
+                sock.sendall(partial)
+            assert told.said.wait(10)  # the server has seen the connection go, and said so
+            (record,) = [r for r in mock.requests() if r.path == path]
+            uploads = mock.uploads()
+    finally:
+        logging.getLogger().removeHandler(told)
+    assert [r.getMessage() for r in told.records if r.levelno >= logging.WARNING] == []
+    lines = [r.getMessage() for r in told.records if "hung up" in r.getMessage()]
+    assert lines == [f"kiekit-mock: POST {path}: the client hung up before its body arrived "
+                     "whole; nothing done"]  # fmt: skip
+    assert not any(r.exc_info for r in told.records)
+    assert record.status == 0
+    assert uploads == []

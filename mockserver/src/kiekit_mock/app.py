@@ -35,7 +35,7 @@ from .requestlog import (
     mask_authorization,
     request_kind,
 )
-from .route_helpers import STREAMED, bearer_key, key_in, parse_json_object
+from .route_helpers import STREAMED, bearer_key, key_in, parse_json_object, said_cut_short
 from .rules import check_families
 from .runtime import RUNTIME, Runtime
 from .state import account_id
@@ -110,7 +110,15 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
     # The journal: every request (the Authorization header masked) with the answer as sent;
     # and watchers (changes.py) are told what it may have changed.
     arrived = rt.clock.now()  # mock time, for the journal's poll checks
-    raw = await request.read() if request.body_exists else b""
+    try:
+        raw = await request.read() if request.body_exists else b""
+    except ConnectionResetError:
+        # the client hung up before its body arrived whole: nothing to do, nobody to answer
+        # (it was aiohttp's traceback and an HTTP 500); journaled as answered with nothing (0)
+        if not control:
+            _note(rt, request, b"", arrived, 0, None, None)
+        said_cut_short(request)
+        return web.Response(status=400)  # dropped quietly with the connection
     status = 500
     answer: dict[str, Any] | None = None
     sent: web.StreamResponse | None = None

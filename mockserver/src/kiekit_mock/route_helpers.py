@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -107,3 +108,13 @@ def poll_task(
         raise not_found or ErrorAnswer(404, "Task not found")
     rt.finish(transition, payload)
     return transition
+
+
+def said_cut_short(request: web.Request) -> None:
+    """One line (at INFO) for a request whose client hung up before its body arrived whole: the
+    client's doing, not the mock's error, so no traceback and no ERROR."""
+    logging.getLogger("kiekit_mock").info(
+        "kiekit-mock: %s %s: the client hung up before its body arrived whole; nothing done",
+        request.method,
+        request.path,
+    )

@@ -38,7 +38,7 @@ from .callbacks import is_loopback_host
 from .egress import Egress, EgressRefused
 from .envelope import dumps
 from .requestlog import RequestRecord, mask_authorization
-from .route_helpers import bearer_key, is_http_url, parse_json_object, runtime
+from .route_helpers import bearer_key, is_http_url, parse_json_object, runtime, said_cut_short
 from .runtime import RUNTIME, Runtime
 from .state import account_id
 from .uploads import (
@@ -112,6 +112,7 @@ async def _host_conventions(request: web.Request, handler: Handler) -> web.Strea
 async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Record upload requests in the mock's journal; multipart bodies (the files) are not kept."""
     status, code = 500, None
+    cut_short = False
     try:
         response = await handler(request)
         status = response.status
@@ -122,12 +123,21 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         status = exc.status
         raise
+    except ConnectionResetError:
+        # The client hung up before its body arrived whole (aiohttp: "Connection lost"): an
+        # upload cut short is the client's doing, not the mock's error (it was aiohttp's
+        # traceback and an HTTP 500). Nothing is stored, and there is nobody to answer: the
+        # journal says 0 (no answer sent), one line says what happened, and the response
+        # returned here is dropped by aiohttp quietly with the connection.
+        status, cut_short = 0, True
+        return web.Response(status=400)
     finally:
         body = None
         if (
             request.content_type == "application/json"
             and request.body_exists
             and not request.get(_REFUSED_AS_TOO_LARGE)
+            and not cut_short  # its body is not there to read
         ):
             body = parse_json_object(await request.read())
         runtime(request).journal.add(
@@ -142,6 +152,8 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
                 code=code,
             )
         )
+        if cut_short:
+            said_cut_short(request)
 
 
 # --- the three methods ---
