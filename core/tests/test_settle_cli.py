@@ -315,9 +315,9 @@ def test_a_finished_task_is_not_abandoned(
     [row] = default_journal().entries()
     assert main(["settle", str(row.task_id), "--abandon"]) == 2
     assert "is succeeded: nothing is owed for it" in capsys.readouterr().err
-    row = default_journal().get(row.key)
-    assert row is not None
-    assert row.state is EntryState.SUCCEEDED
+    after = default_journal().get(row.key)
+    assert after is not None
+    assert after.state is EntryState.SUCCEEDED
 
 
 def test_a_task_a_live_worker_holds_is_not_abandoned_under_it(
