@@ -272,3 +272,18 @@ def test_a_download_dropped_mid_way_logs_no_error(
         response.close()
         connection.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_the_readme_names_every_field_an_upload_answer_carries(host: Any) -> None:
+    # `data.success` is in real upload answers though kie-api.md §4 leaves it out (#13): the
+    # README says so, so a reader comparing the mock with §4 knows it is deliberate
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r'Success: `\{success: true, code: 200, msg: "File uploaded successfully", '
+                      r"data: \{(.*?)\}\}`", readme, re.S)  # fmt: skip
+    assert shown is not None
+    documented = [name.split(":")[0].strip() for name in shown.group(1).split(",")]
+    data = stream(host, {"uploadPath": "images/x"})["data"]
+    assert documented == list(data)
+    assert "deliberate" in readme[shown.end() : shown.end() + 200]
