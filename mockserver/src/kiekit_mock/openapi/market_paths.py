@@ -127,7 +127,7 @@ MARKET_INPUTS: dict[str, Schema] = {
                     {
                         "name": required_text(),
                         "description": text(),
-                        "element_input_urls": urls(4),
+                        "element_input_urls": urls(4, min_items=2),  # 2–4 images (§2.4)
                         "element_input_video_urls": urls(1),
                     },
                     ["name"],
