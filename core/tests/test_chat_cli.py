@@ -96,6 +96,19 @@ def test_a_local_image_file_goes_inline_as_kie_run_takes_one(
     assert "not an image by its name" in err
 
 
+@pytest.mark.parametrize("model", ["gpt-5-2", "claude-sonnet-4-6", "gpt-5-4"])
+def test_a_two_megabyte_photo_goes_inline_to_the_embedded_mock(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str
+) -> None:
+    """An ordinary phone photo (~2 MB) inline is ~2.7 MB of JSON: more than the mock's 1 MiB
+    for task routes, well within what a chat route takes (the three chat wire shapes)."""
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(2 * 2**20))
+    code, out, err = run(capsys, "chat", model, "what is it", "--mock", "--image", str(photo))
+    assert code == 0, err
+    assert out.endswith("what is it (and 1 image)\n")
+
+
 def test_a_mistyped_chat_model_is_one_error_with_the_close_ids(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -179,3 +179,20 @@ def test_account_settings_are_checked() -> None:
         MockConfig(accounts={"sk": 5})  # type: ignore[dict-item]
     with pytest.raises(ValueError, match="API key"):
         MockConfig(accounts={" sk": AccountSettings()})
+
+
+def test_balances_carry_no_float_noise(mock: MockServer, kie: Kie) -> None:
+    # §4: a real balance reads like 5916.25; 1000 less three 0.4 style boosts (§3.6) is 998.8,
+    # never 998.8000000000001, in every place a balance shows
+    for _ in range(3):
+        boosted = kie.ok(kie.post("/api/v1/style/generate", {"content": "lofi"}))
+    assert boosted["creditsRemaining"] == 998.8
+    assert credits(kie) == 998.8
+    body = {"model": T2I, "callBackUrl": "https://your-domain.com/cb", "input": {"prompt": "p"}}
+    kie.record(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])  # 4 credits
+    (callback,) = mock.callbacks()
+    assert callback.payload["data"]["remainedCredits"] == 994.8
+    chat = {"messages": [{"role": "user", "content": "hello there"}]}
+    answer = kie.post("/gemini-2.5-flash/v1/chat/completions", chat).json()
+    assert credits(kie) == round(994.8 - answer["credits_consumed"], 6)
+    assert credits(kie) == float(f"{credits(kie):.6f}")  # whole to the sixth place, no noise

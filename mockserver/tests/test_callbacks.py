@@ -265,3 +265,57 @@ def test_a_callback_to_a_name_resolving_outside_loopback_is_recorded_not_sent(
             assert receiver.calls == []
 
     asyncio.run(scenario())
+
+
+def test_a_tasks_staged_callbacks_reach_the_receiver_in_order_one_at_a_time() -> None:
+    """Suno's text → first → complete (§3.6, §11), owed all at once by one move of the clock
+    for several songs: each song's callbacks arrive in that order, each once the one before it
+    was answered (the receiver holds `text` until the later ones are queued behind it, or, were
+    they sent at once, until `complete` has come), while the songs go concurrently."""
+    SONGS = 4
+
+    async def scenario() -> None:
+        answered: dict[str, list[str]] = {}
+        arrived: dict[str, list[str]] = {}
+        changed = asyncio.Condition()
+
+        async def handle(request: web.Request) -> web.Response:
+            data = (await request.json())["data"]
+            task_id, stage = data["task_id"], data["callbackType"]
+            async with changed:
+                arrived.setdefault(task_id, []).append(stage)
+                changed.notify_all()
+                if stage == "text":
+                    await changed.wait_for(
+                        lambda: "complete" in arrived[task_id] or dispatcher.queued(task_id) == 2
+                    )
+                answered.setdefault(task_id, []).append(stage)
+            return web.json_response({"code": 200, "msg": "success"})
+
+        receiver = web.Application()
+        receiver.router.add_post("/order", handle)
+        async with (
+            TestServer(receiver, host="127.0.0.1") as hooks,
+            mock_kie(MockConfig(seconds_to_complete=600)) as (app, session),
+        ):
+            dispatcher = runtime_of(app).callbacks
+            body = {
+                "prompt": "p",
+                "customMode": False,
+                "instrumental": True,
+                "model": "V4_5",
+                "callBackUrl": str(hooks.make_url("/order")),
+            }
+            songs = []
+            for _ in range(SONGS):
+                async with session.post("/api/v1/generate", json=body) as response:
+                    songs.append((await response.json())["data"]["taskId"])
+            runtime_of(app).clock.advance(600)  # every song ends at once, owing every stage
+            await dispatcher.wait_idle()
+
+        assert sorted(answered) == sorted(songs)
+        for song in songs:
+            assert arrived[song] == answered[song] == ["text", "first", "complete"], song
+        assert all(record.delivered for record in dispatcher.records())
+
+    asyncio.run(scenario())

@@ -148,6 +148,11 @@ def test_entries_checked_by_a_module_agree_with_it() -> None:
             ),
             "nano-banana-pro.x: items (an entry's members) is on an objects field",
         ),
+        # a refused id is no served one, names one KIE serves, and says where it comes from
+        (lambda d: d["refused"][0].update(id="nano-banana-pro"), "refused[0].id"),
+        (lambda d: d["refused"][0].update(use="nano-banana-9"), "refused[0].use"),
+        (lambda d: d["refused"][0].update(source=""), "refused[0].source"),
+        (lambda d: d["refused"].append({"id": "x"}), "refused[2]: must be an object"),
     ],
 )
 def test_a_malformed_entry_is_named(break_it: Any, expected: str) -> None:

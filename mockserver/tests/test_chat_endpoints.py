@@ -604,3 +604,41 @@ def test_the_answer_to_a_second_tool_round_echoes_that_rounds_results_only(kie: 
     ]
     body = completion({"messages": rounds}, kie)
     assert body["choices"][0]["message"]["content"] == "Echo from gpt-5-2: tool result sunny warm"
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/gemini-2.5-flash/v1/chat/completions", None),
+        ("/claude/v1/messages", "claude-sonnet-4-6"),
+        ("/codex/v1/responses", "gpt-5-4"),
+    ],
+)
+def test_a_chat_with_a_photo_inline_is_answered(kie: Kie, path: str, model: str | None) -> None:
+    # §5: media go in the message; `kie chat --image` sends a local photo as a data: URL, so a
+    # few megabytes of JSON are an ordinary chat, not aiohttp's 1 MiB default
+    photo = "data:image/jpeg;base64," + "A" * (3 * 2**20)
+    if path.startswith("/claude"):
+        source = {"type": "base64", "media_type": "image/jpeg", "data": photo.split(",")[1]}
+        parts: list[Any] = [{"type": "text", "text": "what is it"},
+                            {"type": "image", "source": source}]  # fmt: skip
+        body: dict[str, Any] = {"model": model, "max_tokens": 100,
+                                "messages": [{"role": "user", "content": parts}]}  # fmt: skip
+    elif path.endswith("/responses"):
+        parts = [{"type": "input_text", "text": "what is it"},
+                 {"type": "input_image", "image_url": photo}]  # fmt: skip
+        body = {"model": model, "input": [{"role": "user", "content": parts}]}
+    else:
+        parts = [{"type": "text", "text": "what is it"},
+                 {"type": "image_url", "image_url": {"url": photo}}]  # fmt: skip
+        body = {"messages": [{"role": "user", "content": parts}]}
+    answer = kie.post(path, body)
+    assert answer.status == 200, answer.body[:200]
+    assert "credits_consumed" in answer.json()
+
+
+def test_a_task_route_keeps_its_one_megabyte_limit(kie: Kie) -> None:
+    # KIE's task inputs name files by URL (§2.4); its answer to a huge body is not recorded,
+    # so it stays aiohttp's real 413 (README, Limits)
+    body = {"model": "grok-imagine/text-to-image", "input": {"prompt": "x" * (2 * 2**20)}}
+    assert kie.post("/api/v1/jobs/createTask", body).status == 413

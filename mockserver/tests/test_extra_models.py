@@ -60,6 +60,54 @@ def test_an_id_not_spelled_as_kie_spells_them_is_not_supported(
     assert (answer["code"], answer["msg"]) == (422, "model not supported")
 
 
+WARNING = "X-Kiekit-Mock-Warning"
+
+
+@pytest.mark.parametrize(
+    ("model", "served"),
+    [("google/nano-banana-pro", "nano-banana-pro"), ("kling-3.0", "kling-3.0/video")],
+)
+def test_an_id_kie_is_recorded_refusing_gets_its_422_by_default(
+    mock: MockServer, kie: Kie, model: str, served: str
+) -> None:
+    # §2.4: FELORES CHANGELOG 2.0.10 (google/nano-banana-pro), the Kling page's examples
+    # (kling-3.0): what a port of a docs example sends, and KIE refuses
+    sent = kie.post(CREATE, {"model": model, "input": {"prompt": "a cat"}})
+    assert sent.json() == {"code": 422, "msg": "model not supported", "data": None}
+    assert mock.tasks() == []
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000  # nothing was charged
+    record = mock.requests()[0]  # the journal (and the inspector) say why, and what KIE serves
+    assert record.answer is not None
+    assert f"'{served}'" in record.answer.headers[WARNING]
+
+
+def test_an_id_kie_refuses_is_served_when_the_config_names_it(make_mock: MakeMock) -> None:
+    _, kie = make_mock(extra_market_models={"kling-3.0": "video"})
+    assert kie.record(kie.create("kling-3.0", prompt="a fox"))["state"] == "success"
+
+
+def test_a_near_miss_is_served_with_a_warning_naming_the_nearest_known_id(
+    mock: MockServer, kie: Kie, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="kiekit_mock"):
+        sent = kie.post(CREATE, {"model": "grok-imagine/text-to-imag", "input": {"prompt": "p"}})
+    assert sent.status == 200
+    assert list(kie.ok(sent)) == ["taskId", "recordId"]  # KIE's answer, unchanged
+    (logged,) = [r.getMessage() for r in caplog.records if "text-to-imag'" in r.getMessage()]
+    assert "'grok-imagine/text-to-image'" in logged
+    (record,) = mock.requests()
+    assert record.answer is not None
+    assert record.answer.headers[WARNING] == logged  # seen on the client's side too
+
+
+def test_an_unknown_id_with_no_near_one_names_none(mock: MockServer, kie: Kie) -> None:
+    kie.create("acme/banana-v2", prompt="p")
+    (record,) = mock.requests()
+    assert record.answer is not None
+    assert "nearest" not in record.answer.headers[WARNING]
+    assert "'acme/banana-v2' is not one the mock knows" in record.answer.headers[WARNING]
+
+
 @pytest.mark.parametrize(
     ("model", "ext", "head"),
     [

@@ -15,7 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conftest import Kie
+    from conftest import Kie, MockCli
 
 T2I = "grok-imagine/text-to-image"
 
@@ -108,3 +108,40 @@ def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(argv: list[str], s
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (
+            (),
+            "kiekit-mock: tasks end when polled, and only then call back: for a client that only "
+            "waits for callbacks, give --seconds S (tasks end S s after they were made, polled or "
+            "not) or end one with POST /_mock/tasks/{task_id}/complete\n",
+        ),
+        (
+            ("--seconds", "30"),
+            "kiekit-mock: tasks end 30 s after they were made, polled or not (mock clock: POST "
+            "/_mock/clock/advance moves it), and call back then\n",
+        ),
+        (
+            ("--polls", "2", "--seconds", "1.5"),
+            "kiekit-mock: tasks end after 2 status polls and 1.5 s after they were made, the "
+            "later (mock clock: POST /_mock/clock/advance moves it), and call back then\n",
+        ),
+    ],
+)
+def test_the_start_up_says_when_tasks_end_and_call_back(
+    start_mock_cli: Callable[..., MockCli], flags: tuple[str, ...], said: str
+) -> None:
+    # a client that only waits for webhooks must learn at once that polling ends tasks (§6.1)
+    cli = start_mock_cli("--upload-port", "0", *flags)
+    assert cli.process.stdout is not None
+    assert "upload host mock listening" in cli.process.stdout.readline()
+    assert cli.process.stdout.readline() == said
+
+
+def test_the_help_says_tasks_end_only_when_polled_unless_seconds() -> None:
+    shown = " ".join(_start("--help").stdout.split())
+    assert "Without --seconds a task ends only when polled, and only then calls back" in shown
+    assert "seconds (mock clock) after which a task ends, polled or not, and calls back" in shown

@@ -192,6 +192,24 @@ def test_advance_finishes_a_task_whose_time_is_up(make_mock: MakeMock) -> None:
     assert kie.record(task_id)["state"] == "success"
 
 
+# stand-ins for the id of an earlier task the test makes first (upscale and extend need one)
+IMAGE_TASK, VIDEO_TASK = "<a Grok image task>", "<a Grok video task>"
+EARLIER = {
+    IMAGE_TASK: ("grok-imagine/text-to-image", {"prompt": "p"}),
+    VIDEO_TASK: ("grok-imagine/text-to-video", {"prompt": "p"}),
+}
+
+
+def _made(kie: Kie, value: Any) -> Any:
+    """`value`, or for a stand-in the id of a finished task of that kind, made now."""
+    if not isinstance(value, str) or value not in EARLIER:
+        return value
+    model, input_ = EARLIER[value]
+    task_id = kie.create(model, **input_)
+    assert kie.record(task_id)["state"] == "success"
+    return task_id
+
+
 @pytest.mark.parametrize(
     ("model", "input_", "count", "ext"),
     [
@@ -202,13 +220,13 @@ def test_advance_finishes_a_task_whose_time_is_up(make_mock: MakeMock) -> None:
             2,
             "jpg",
         ),
-        ("grok-imagine/upscale", {"task_id": "task_grok_12345678"}, 1, "jpg"),
+        ("grok-imagine/upscale", {"task_id": IMAGE_TASK}, 1, "jpg"),
         ("grok-imagine/text-to-video", {"prompt": "p", "duration": "6", "mode": "fun"}, 1, "mp4"),
         ("grok-imagine/image-to-video", {"image_urls": ["https://a.example/x.png"]}, 1, "mp4"),
         ("grok-imagine/image-to-video", {"task_id": "abc", "index": 5, "mode": "spicy"}, 1, "mp4"),
         (
             "grok-imagine/extend",
-            {"task_id": "abc", "prompt": "p", "extend_at": 3, "extend_times": "10"},
+            {"task_id": VIDEO_TASK, "prompt": "p", "extend_at": 3, "extend_times": "10"},
             1,
             "mp4",
         ),
@@ -217,11 +235,57 @@ def test_advance_finishes_a_task_whose_time_is_up(make_mock: MakeMock) -> None:
 def test_each_model_answers_its_results(
     kie: Kie, model: str, input_: dict[str, Any], count: int, ext: str
 ) -> None:
+    input_ = {name: _made(kie, value) for name, value in input_.items()}
     record = kie.record(kie.create(model, **input_))
     assert record["model"] == model
     urls = json.loads(record["resultJson"])["resultUrls"]
     assert len(urls) == count
     assert all(u.endswith(f".{ext}") for u in urls)
+
+
+@pytest.mark.parametrize(
+    ("model", "input_", "why"),
+    [
+        ("grok-imagine/upscale", {"task_id": "nonexistent"}, "task_id nonexistent: no such task"),
+        (
+            "grok-imagine/extend",
+            {"task_id": "nonexistent", "prompt": "p"},
+            "task_id nonexistent: no such task",
+        ),
+        (
+            "grok-imagine/extend",
+            {"task_id": IMAGE_TASK, "prompt": "p"},
+            "is a grok-imagine/text-to-image task, not a Grok Imagine video task",
+        ),
+        (
+            "grok-imagine/upscale",
+            {"task_id": "<a Kling task>"},
+            "is a kling-3.0/video task, not a Grok Imagine task",
+        ),
+    ],
+)
+def test_grok_follow_ups_of_a_task_they_cannot_use_fail_at_their_end_naming_it(
+    kie: Kie, model: str, input_: dict[str, Any], why: str
+) -> None:
+    # [INF] §2.4 names task_id only: taken, then failed with a failMsg naming it; refunded
+    if input_["task_id"] == "<a Kling task>":
+        kling = {"prompt": "p", "sound": False, "duration": "5", "mode": "std"}
+        input_ = {"task_id": kie.create("kling-3.0/video", multi_shots=False, **kling)}
+    input_ = {name: _made(kie, value) for name, value in input_.items()}
+    before = kie.ok(kie.get("/api/v1/chat/credit"))
+    record = kie.record(kie.create(model, **input_))
+    assert (record["state"], record["resultJson"], record["failCode"]) == ("fail", "", "422")
+    assert why in record["failMsg"]
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == before  # a failed task costs nothing
+
+
+def test_grok_follow_ups_take_only_the_callers_own_tasks(kie: Kie) -> None:
+    video = _made(kie, VIDEO_TASK)
+    other = kie.as_key("another-key")
+    record = other.record(other.create("grok-imagine/extend", task_id=video, prompt="p"))
+    assert (record["state"], record["failMsg"]) == ("fail", f"task_id {video}: no such task")
+    # the upscale page speaks of images and of video tasks: a Grok video is taken
+    assert kie.record(kie.create("grok-imagine/upscale", task_id=video))["state"] == "success"
 
 
 def test_duration_is_stored_as_a_number(kie: Kie) -> None:

@@ -89,25 +89,53 @@ def answer(kie: Kie, body: dict[str, Any]) -> dict[str, Any]:
 # -- Kling ---------------------------------------------------------------------------------
 
 
-def test_the_guide_kling_example_is_accepted_and_yields_an_mp4(mock: MockServer, kie: Kie) -> None:
-    task_id = kie.ok(kie.post(CREATE, GUIDE_KLING_BODY))["taskId"]
+def _with_element_images(body: dict[str, Any], *urls: str) -> dict[str, Any]:
+    [element] = body["input"]["kling_elements"]
+    elements = [element | {"element_input_urls": list(urls)}]
+    return body | {"input": body["input"] | {"kling_elements": elements}}
+
+
+def test_the_guide_kling_example_with_two_element_images_yields_an_mp4(
+    mock: MockServer, kie: Kie
+) -> None:
+    dogs = ("https://example.com/dog1.jpeg", "https://example.com/dog2.jpeg")
+    body = _with_element_images(GUIDE_KLING_BODY, *dogs)
+    task_id = kie.ok(kie.post(CREATE, body))["taskId"]
     record = kie.record(task_id)
     assert record["state"] == "success"
     assert "progress" not in record  # Sora 2 only (§2.2)
     [url] = json.loads(record["resultJson"])["resultUrls"]
     assert url.endswith(".mp4")
     assert kie.fetch(url).body[4:8] == b"ftyp"
-    assert json.loads(json.loads(record["param"])["input"]) == GUIDE_KLING_BODY["input"]
+    assert json.loads(json.loads(record["param"])["input"]) == body["input"]
     (callback,) = mock.callbacks()
     assert callback.payload["data"]["model"] == KLING
 
 
-def test_the_docs_page_spelling_kling_3_0_is_not_a_model_id(make_mock: MakeMock) -> None:
+def test_the_guide_kling_example_with_one_element_image_is_refused_before_it_is_paid_for(
+    mock: MockServer, kie: Kie
+) -> None:
+    # §2.4: an element is shown by 2–4 images; the guide's example (§3.2) gives one
+    reply = answer(kie, GUIDE_KLING_BODY)
+    assert reply == {
+        "code": 422,
+        "msg": "kling_elements[0].element_input_urls must contain at least 2 items",
+        "data": None,
+    }
+    assert mock.tasks() == []
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == 1000  # nothing was charged
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_the_docs_page_spelling_kling_3_0_is_refused_as_kie_refuses_it(
+    make_mock: MakeMock, strict: bool
+) -> None:
     # §2.4 [SRC≠]: the page's examples say "kling-3.0"; the OpenAPI enum and real traffic say
-    # "kling-3.0/video". A strict mock answers the page's spelling as KIE does any unknown id.
-    _, kie = make_mock(strict_models=True)
-    body = GUIDE_KLING_BODY | {"model": "kling-3.0"}
-    assert answer(kie, body) == {"code": 422, "msg": "model not supported", "data": None}
+    # "kling-3.0/video". Refused even by a mock that takes ids it does not know (the default).
+    _, kie = make_mock(strict_models=strict)
+    body = _with_element_images(GUIDE_KLING_BODY, "https://e.com/a.png", "https://e.com/b.png")
+    sent = kie.post(CREATE, body | {"model": "kling-3.0"})
+    assert sent.json() == {"code": 422, "msg": "model not supported", "data": None}
 
 
 def test_left_out_multi_shots_and_mode_get_the_recorded_answers(kie: Kie) -> None:

@@ -133,7 +133,8 @@ def test_fail_marker_gives_the_fail_shape(kie: Kie) -> None:
     record = _detail(kie, _generated(kie, prompt="a cat [mock:fail]"))
     assert record["state"] == "fail"
     assert record["videoInfo"] is None
-    assert record["failCode"] == 400  # an int, as in the doc example that shows one
+    # a string, as "" is while pending: one type in every state (§3.4's current page)
+    assert record["failCode"] == "400"
     assert record["failMsg"]
 
 

@@ -3,6 +3,8 @@ music video and cover art — each with its create path, record shape, files and
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -211,3 +213,47 @@ def test_boost_style_charges_and_refuses_without_credits(make_mock: MakeMock) ->
     assert first["creditsRemaining"] == pytest.approx(0.5 - first["creditsConsumed"])
     second = kie.post("/api/v1/style/generate", {"content": "lofi"}).json()
     assert second["code"] == 402
+
+
+class _HeldReceiver(BaseHTTPRequestHandler):
+    """Answers a callback only once the test lets it (``release``)."""
+
+    release: threading.Event
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.release.wait(timeout=30)  # a bound against a hung test; released long before
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_lyrics_say_pending_with_no_lyrics_while_their_callback_is_in_flight(
+    mock: MockServer, kie: Kie
+) -> None:
+    # the lyrics page's words have nothing between PENDING and SUCCESS: a record holding the
+    # finished lyrics must not say PENDING, so it holds none until the callback was answered
+    release = threading.Event()
+    handler = type("Held", (_HeldReceiver,), {"release": release})
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/lyrics"
+        task_id = create(kie, "/api/v1/lyrics", prompt="the sea", callBackUrl=url)
+        for _ in range(2):  # the poll that ends it, and one while its callback is held
+            found = record(kie, "/api/v1/lyrics/record-info", task_id)
+            assert (found["status"], found["response"]["data"]) == ("PENDING", [])
+        release.set()
+        (delivered,) = mock.callbacks()  # waits for the delivery to settle
+        assert delivered.delivered
+        found = record(kie, "/api/v1/lyrics/record-info", task_id)
+        assert found["status"] == "SUCCESS"
+        assert [t["status"] for t in found["response"]["data"]] == ["complete"] * 2
+    finally:
+        release.set()
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join()

@@ -336,3 +336,18 @@ def test_a_body_the_client_cuts_short_is_one_line_not_a_500_with_a_traceback(
     assert not any(r.exc_info for r in told.records)
     assert record.status == 0
     assert uploads == []
+
+
+def test_the_readme_names_every_field_an_upload_answer_carries(host: Any) -> None:
+    # `data.success` is in real upload answers though kie-api.md §4 leaves it out (#13): the
+    # README says so, so a reader comparing the mock with §4 knows it is deliberate
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r'Success: `\{success: true, code: 200, msg: "File uploaded successfully", '
+                      r"data: \{(.*?)\}\}`", readme, re.S)  # fmt: skip
+    assert shown is not None
+    documented = [name.split(":")[0].strip() for name in shown.group(1).split(",")]
+    data = stream(host, {"uploadPath": "images/x"})["data"]
+    assert documented == list(data)
+    assert "deliberate" in readme[shown.end() : shown.end() + 200]

@@ -50,8 +50,21 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept only this API key (repeatable); default: any non-empty key",
     )
-    parser.add_argument("--polls", type=int, default=0, help="status polls before a task ends")
-    parser.add_argument("--seconds", type=float, default=0.0, help="seconds before a task ends")
+    parser.add_argument(
+        "--polls",
+        type=int,
+        default=0,
+        help="status polls a task answers before it ends (default 0: it ends at its first "
+        "poll). Without --seconds a task ends only when polled, and only then calls back",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="seconds (mock clock) after which a task ends, polled or not, and calls back: "
+        "what a client that only waits for callbacks needs (default 0: tasks end only when "
+        "polled)",
+    )
     parser.add_argument("--credits", type=float, default=1000.0, help="credits per account")
     parser.add_argument(
         "--market-model",
@@ -75,7 +88,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "--strict-models",
         action="store_true",
         help="refuse market model ids the mock does not know with KIE's 422 'model not "
-        "supported' (default: accept them, output kind from the id, with a warning)",
+        "supported' (default: accept them, output kind from the id, with a warning; ids KIE "
+        "is recorded refusing, such as kling-3.0, get the 422 either way)",
     )
     parser.add_argument(
         "--market-queuing",

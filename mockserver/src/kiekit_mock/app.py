@@ -42,6 +42,14 @@ from .state import account_id
 
 log = logging.getLogger("kiekit_mock")
 
+# Request bodies: aiohttp's 1 MiB everywhere (KIE's task inputs name files by URL, kie-api.md
+# §2.4; files go to the upload host, §4), but on the chat routes, whose messages carry media
+# (§5): `kie chat --image` sends a local image inline as a data: URL, up to 20 MiB (~28 MB of
+# base64), so they take two such images and the text. KIE's answer to an oversized body is not
+# recorded: past the limit it is aiohttp's real HTTP 413, as before (README, Limits).
+CHAT_BODY_LIMIT = 64 * 2**20
+CHAT_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/responses")
+
 
 def create_app(config: MockConfig | None = None) -> web.Application:
     """A fresh mock KIE (its own accounts and tasks) as a plain aiohttp Application."""
@@ -92,6 +100,8 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
     time, so the choice is made per request."""
     rt = request.app[RUNTIME]
     path = request.path
+    if path.endswith(CHAT_PATHS) and request.method == "POST":
+        request = request.clone(client_max_size=CHAT_BODY_LIMIT)  # a message with images
     control = path.startswith(CONTROL_PREFIX)
     if control:
         if not host_is_loopback(request.host):

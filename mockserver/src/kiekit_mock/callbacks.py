@@ -12,6 +12,12 @@ Modes a test switches on (``CallbackSettings``: Python ``configure(...)``, HTTP
 its own record, to test a receiver's idempotency), and ``tamper`` — "signature" (a wrong
 X-Webhook-Signature) or "stale" (a correctly signed timestamp ``stale_seconds`` old) — for
 callbacks a verifying receiver must reject. Timestamps are read from the mock clock.
+
+The callbacks of one task to one URL go out one after the other, in the order they were owed,
+each once the one before it was answered (or failed, or timed out): a task that owes several at
+once — Suno's staged ``text``, ``first`` and ``complete`` (§3.6, §11) when one poll crosses
+every stage — reaches its receiver in KIE's order, as real KIE, which sends them minutes apart,
+does. Different tasks, and one task's callbacks to different URLs, are delivered concurrently.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hmac
 import ipaddress
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -174,6 +181,9 @@ class CallbackDispatcher:
         self._lock = threading.Lock()
         self._records: list[CallbackRecord] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+        # (task id, url) -> the batches (a callback's copies) owed and not yet started, while
+        # a delivery to that pair is in flight: the pair's deliveries go one after the other
+        self._queues: dict[tuple[str, str], deque[list[tuple[int, CallbackRecord]]]] = {}
 
     @property
     def settings(self) -> CallbackSettings:
@@ -242,9 +252,24 @@ class CallbackDispatcher:
         self._on_change()
         if refusal is None:
             indexed = list(enumerate(records, start=first))
-            task = asyncio.get_running_loop().create_task(self._deliver_all(indexed))
+            queue = self._queues.get((task_id, url))
+            if queue is not None:  # a delivery to this task and URL is in flight: wait for it
+                queue.append(indexed)
+                return
+            self._queues[(task_id, url)] = deque([indexed])
+            task = asyncio.get_running_loop().create_task(self._deliver_in_turn(task_id, url))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+
+    def queued(self, task_id: str | None = None) -> int:
+        """Callbacks (copies counted) owed and waiting for an earlier one of the same task to
+        the same URL to be answered (of ``task_id``, or of every task); loop thread only."""
+        return sum(
+            len(batch)
+            for (task, _), queue in self._queues.items()
+            if task_id is None or task == task_id
+            for batch in list(queue)[1:]  # the first is the one in flight
+        )
 
     def record_undelivered(
         self,
@@ -272,6 +297,22 @@ class CallbackDispatcher:
             )
             self._records.append(record)
         self._on_change()
+
+    async def _deliver_in_turn(self, task_id: str, url: str) -> None:
+        """Every callback owed to this task and URL, oldest first, until none is left; those
+        owed meanwhile join the queue (dispatch)."""
+        queue = self._queues[(task_id, url)]
+        try:
+            while queue:
+                await self._deliver_all(queue[0])
+                queue.popleft()
+        except asyncio.CancelledError:
+            for indexed in list(queue)[1:]:  # the first settled its own
+                for index, record in indexed:
+                    self._settle(index, record, None, "cancelled: the mock server stopped")
+            raise
+        finally:
+            del self._queues[(task_id, url)]
 
     async def _deliver_all(self, indexed: list[tuple[int, CallbackRecord]]) -> None:
         """The copies one after the other, as a sender retrying a delivery would."""

@@ -240,6 +240,19 @@ def natural_stage(lifecycle: Lifecycle, polls_seen: int, elapsed: float) -> int:
     return min(by_polls, by_time)
 
 
+# Balances are kept to this many decimal places, so sums of charges never show binary float
+# noise (1000 - 0.018 - 0.4 read 999.5819999999999). KIE shows balances such as 5916.25
+# (kie-api.md §4) and charges such as 0.4 (§3.6); its precision is not documented [INF]. The
+# mock's finest charge is a chat answer's, rounded to 6 places (chat/conversation.py): 6 keeps
+# every charge whole.
+CREDIT_PLACES = 6
+
+
+def credits_sum(balance: float, change: float) -> float:
+    """``balance + change``, at the balances' precision."""
+    return round(balance + change, CREDIT_PLACES)
+
+
 class _Keep:
     """Marks an argument left out (None is a meaningful value for a rate limit)."""
 
@@ -317,7 +330,7 @@ class Store:
             acct = self._account(account)
             if acct.credits < cost:
                 raise ErrorAnswer(402, "Credits insufficient")  # kie-api.md §7
-            acct.credits -= cost
+            acct.credits = credits_sum(acct.credits, -cost)
             return acct.credits
 
     def put_account(
@@ -361,7 +374,7 @@ class Store:
             self.limits.check_create(account, now, acct.max_creates_per_10s)
             if acct.credits < spec.cost:
                 raise ErrorAnswer(402, "Credits insufficient")  # kie-api.md §7
-            acct.credits -= spec.cost
+            acct.credits = credits_sum(acct.credits, -spec.cost)
             self.limits.note_create(account, now)
             decision = self._rules.decide(TaskFacts(spec.family, spec.model, spec.prompt, account))
             # 32 lowercase hex chars as in real traffic, or a UUID where the family uses them (§1)
@@ -456,7 +469,7 @@ class Store:
         task.ended = "fail" if task.plan.fails else "success"
         if task.ended == "fail":
             # [INF] a failed generation costs nothing (WAN30 failure callback: creditsConsumed 0)
-            acct.credits += task.charged
+            acct.credits = credits_sum(acct.credits, task.charged)
             task.charged = 0.0
         return Transition(task.snapshot(), True, acct.credits)
 

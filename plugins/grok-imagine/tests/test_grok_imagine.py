@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import kiekit
 import pytest
-from kiekit import Client, MediaKind, Request, State, ValidationError
+from kiekit import Client, Input, MediaKind, Model, Request, State, ValidationError
 from kiekit.cli import main as kie_main
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit_contract import ProviderContract, async_client_for, client_for
@@ -67,6 +67,9 @@ FAIL = PENDING | {"state": "fail", "failCode": "422", "failMsg": "Invalid prompt
 
 
 class TestGrokImagine(ProviderContract):
+    """Upscale and extend work on an earlier Grok task, which the mock checks when the task
+    ends (a task that names none fails): each end-to-end test of theirs first makes one."""
+
     provider = GrokImagineProvider()
     # the smallest inputs need an earlier task's id (the specs alone would make a prompt of it)
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
@@ -74,6 +77,27 @@ class TestGrokImagine(ProviderContract):
         UPSCALE: {"task_id": EARLIER},
         EXTEND: {"task_id": EARLIER, "prompt": "the fox jumps a creek"},
     }
+    # what each follow-up works on: an earlier task of this model, made on the mock
+    sources: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {
+        UPSCALE: (T2I, {"prompt": "a fox in the snow"}),
+        EXTEND: (T2V, {"prompt": "a fox in the snow"}),
+    }
+    mock: MockServer
+
+    @pytest.fixture(autouse=True)
+    def _session_mock(self, kie_mock_session: MockServer) -> None:
+        self.mock = kie_mock_session
+
+    def example_input(self, model: Model) -> Input:
+        if model.id not in self.sources:
+            return super().example_input(model)
+        source_model, source_input = self.sources[model.id]
+        with client_for(self.mock.base_url, registry=self.contract_registry()) as kie:
+            source = kie.submit(source_model, dict(source_input))
+            kie.wait(source)
+        given = dict(self.example_inputs[model.id]) | {"task_id": source.id}
+        return self.provider.make_input(model.id, given)
+
     documented_statuses = (
         (PENDING, State.QUEUED),
         (PENDING | {"state": "queuing"}, State.QUEUED),

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..envelope import ErrorAnswer, dumps, ok
+from ..envelope import dumps, error, ok
 from ..route_helpers import (
     account_of,
     json_body,
@@ -24,15 +24,18 @@ from ..route_helpers import (
     poll_task,
     runtime,
 )
+from ..rules import Outcome
 from ..runtime import Runtime
 from ..state import TaskSnapshot, TaskSpec, Transition
-from .market_models import MODELS, Input, find, warn_guessed
+from .market_models import MODELS, REFUSED, Input, MarketModel, closest, find, warn_guessed
+from .market_models.extra import WARNING_HEADER, header_safe, refused_warning
 from .validation import invalid
 
 ROUTES = web.RouteTableDef()
 RECORD_INFO = "/api/v1/jobs/recordInfo"
 
 FAIL_CODE = "500"  # failCode is a string (§2.2 failure example: "422")
+BAD_SOURCE_CODE = 422  # an input KIE took but cannot work on: §2.2's failure example's code [INF]
 FAIL_MSG = "Generation failed: the mock was asked to fail this task"
 # Result links end .jpg for images and .mp4 for videos in recorded traffic (§2.2 [OBS]); audio
 # answers are .mp3 links in Suno's records (§3.6) [INF for market audio models]. Text: no files.
@@ -141,8 +144,12 @@ async def create_task(request: web.Request) -> web.Response:
     rt = runtime(request)
     model = find(rt.config, name) if isinstance(name, str) else None
     if model is None:
-        raise ErrorAnswer(422, "model not supported")  # §2.4 (FELORES CHANGELOG 2.0.10)
-    warn_guessed(model, rt.guessed_models)
+        refused = error(422, "model not supported")  # §2.4 (FELORES CHANGELOG 2.0.10)
+        if isinstance(name, str) and header_safe(name):
+            why = refused_warning(name, closest(name), recorded=name in REFUSED)
+            refused.headers[WARNING_HEADER] = why
+        return refused
+    warning = warn_guessed(model, rt.guessed_models, closest(model.name))
     callback = optional_callback_url(body, "callBackUrl")
     # Sora-only progress callbacks: no payload shape is documented (§2.3), so never called
     optional_callback_url(body, "progressCallBackUrl")
@@ -169,9 +176,33 @@ async def create_task(request: web.Request) -> web.Response:
         aspect_ratio=aspect if isinstance(aspect, str) else None,
         origin=origin_of(request),
     )
-    task = rt.store.create(account_of(request), spec)
+    account = account_of(request)
+    task = rt.store.create(account, spec)
+    unusable = _source_problem(rt, account, model, stored)
+    if unusable is not None:  # taken and charged, and fails at its end (grok.py says why)
+        rt.store.set_outcome(task.task_id, Outcome("fail", BAD_SOURCE_CODE, unusable))
     # [OBS] §2.1: real answers carry recordId too, equal to taskId
-    return ok({"taskId": task.task_id, "recordId": task.task_id})
+    answer = ok({"taskId": task.task_id, "recordId": task.task_id})
+    if warning is not None and header_safe(warning):
+        answer.headers[WARNING_HEADER] = warning  # the body stays KIE's; the journal keeps it
+    return answer
+
+
+def _source_problem(rt: Runtime, account: str, model: MarketModel, inp: Input) -> str | None:
+    """Why the earlier task a model works on (``model.source``) cannot be used, or None: it is
+    no task of the caller's, it is of another kind, or it failed (a pending one may yet end)."""
+    source = model.source
+    named = inp.get(source.field) if source is not None else None
+    if source is None or not isinstance(named, str):
+        return None
+    found = rt.store.find(named)
+    if found is None or found.account_id != account:
+        return f"{source.field} {named}: no such task"
+    if found.model not in source.models:
+        return f"{source.field} {named} is a {found.model} task, not {source.what}"
+    if found.state == "fail":
+        return f"{source.field} {named}: that task failed, there is nothing to work on"
+    return None
 
 
 @ROUTES.get(RECORD_INFO)

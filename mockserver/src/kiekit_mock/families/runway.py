@@ -5,7 +5,8 @@ kie-api.md §3.4 and the guide's §3.4. What sets Runway apart from every other 
 - record-detail speaks Runway's own state words, ``wait → queueing → generating → success |
   fail`` — not the market's ``waiting``/``queuing`` (§9.3); ``generateTime`` is a
   "YYYY-MM-DD HH:MM:SS" string; the video and its cover still sit under ``videoInfo``;
-  ``failCode``/``failMsg`` are ``""`` until a failure (then 400, as in the doc example);
+  ``failCode``/``failMsg`` are ``""`` until a failure, then ``"400"`` and its message —
+  a string in every state, as the current record-detail page gives it (§3.4);
   ``expireFlag`` turns 1 when the files expire, 14 days after the task ended (files.py);
 - an extension names an earlier task: only the caller's own succeeded Runway task qualifies;
 - Aleph has its own record-info, successFlag-shaped (D:runway-api/get-aleph-video-details:
@@ -74,7 +75,10 @@ _WORDS = {  # the store's market vocabulary → Runway's (§3.4, §9.3)
     "success": "success",
     "fail": "fail",
 }
-FAIL_CODE = 400  # the record-detail example's failCode (an int in that doc version, §3.4)
+# §3.4 [SRC≠]: one version of the record-detail page shows failCode as the int 400 (with ids
+# named id/parentId), the current one — the taskId/parentTaskId shape the mock follows — as a
+# string, "" until a failure. One type in every state: "400" once failed.
+FAIL_CODE = 400
 FAIL_MSG = "Generation failed, please try again later"  # ibid.
 RUNWAY_SUCCESS_MSG = "All generated successfully."  # §3.4 callback
 COST_SHORT_720P = 12.0  # mock figures, not KIE's prices
@@ -258,7 +262,7 @@ def record(task: TaskSnapshot, now: float | None = None) -> dict[str, Any]:
         "state": _WORDS[task.state],
         "generateTime": _clock_text(task.created_ms),
         "videoInfo": video,
-        "failCode": code if failed else "",
+        "failCode": str(code) if failed else "",
         "failMsg": msg if failed else "",
         # §3.4: 1 once the video is gone (14 days, files.RETENTION_SECONDS)
         "expireFlag": 0 if now is None or files.retained(task, now) else 1,

@@ -139,7 +139,7 @@ RUNWAY_RECORD = strict(
         "videoInfo": nullable(
             strict({"videoId": STRING, "taskId": STRING, "videoUrl": STRING, "imageUrl": STRING})
         ),
-        "failCode": {"anyOf": [INT, {"const": ""}]},
+        "failCode": STRING,  # "" until a failure, then e.g. "400" (§3.4's current page)
         "failMsg": STRING,
         "expireFlag": enum((0, 1)),
     }

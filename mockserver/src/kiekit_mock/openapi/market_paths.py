@@ -127,7 +127,7 @@ MARKET_INPUTS: dict[str, Schema] = {
                     {
                         "name": required_text(),
                         "description": text(),
-                        "element_input_urls": urls(4),
+                        "element_input_urls": urls(4, min_items=2),  # 2–4 images (§2.4)
                         "element_input_video_urls": urls(1),
                     },
                     ["name"],
@@ -206,7 +206,9 @@ def schemas(config: MockConfig) -> dict[str, Schema]:
     for name, schema in inputs.items():
         bodies[_component(name, bodies)] = _body({"const": name}, schema)
     if not config.strict_models:  # any other id is taken, with the minimal check of extra.py
-        other = {"type": "string", "pattern": ID_PATTERN, "not": {"enum": list(inputs)}}
+        # but those KIE is recorded refusing (catalogue.json's `refused`, §2.4)
+        refused = [name for name in catalogue.refused() if name not in inputs]
+        other = {"type": "string", "pattern": ID_PATTERN, "not": {"enum": list(inputs) + refused}}
         bodies["createTask.any-other-model"] = _body(other, _EXTRA_INPUT)
     return bodies
 

@@ -9,6 +9,9 @@ tests of models the mock does not emulate.
 
 from __future__ import annotations
 
+import difflib
+import functools
+
 from ...config import MockConfig
 from . import catalogue, grok, kling, sora
 from .base import Input, MarketModel
@@ -18,11 +21,32 @@ from .extra import extra_model, warn_guessed
 MODELS: dict[str, MarketModel] = catalogue.load() | {
     m.name: m for m in (*grok.MODELS, *kling.MODELS, *sora.MODELS)
 }
+# Ids KIE is recorded refusing (kie-api.md §2.4), each with the id KIE serves instead
+REFUSED: dict[str, str] = catalogue.refused()
+# How alike an unknown id and a known one must be (difflib's ratio) to name the known one as
+# what was likely meant: a letter or two left out, doubled or swapped in a typical id
+NEAR = 0.85
 
 
 def find(config: MockConfig, name: str) -> MarketModel | None:
-    """The model `name`: one the mock emulates, else one `config.extra_market_models` names."""
-    return MODELS.get(name) or extra_model(config, name)
+    """The model `name`: one the mock emulates, else one `config.extra_market_models` names,
+    else (unless `config.strict_models`) any id but one KIE is recorded refusing."""
+    model = MODELS.get(name)
+    if model is not None:
+        return model
+    if name in REFUSED and name not in config.extra_market_models:
+        return None
+    return extra_model(config, name)
 
 
-__all__ = ["MODELS", "Input", "MarketModel", "find", "warn_guessed"]
+@functools.lru_cache(maxsize=256)  # asked at each create with an id the mock does not know
+def closest(name: str) -> str | None:
+    """The known id `name` most likely stands for: for an id KIE refuses, the one it serves;
+    else the nearest known id, if one is near (a likely typo); else None."""
+    if name in REFUSED:
+        return REFUSED[name]
+    near = difflib.get_close_matches(name, MODELS, n=1, cutoff=NEAR)
+    return near[0] if near else None
+
+
+__all__ = ["MODELS", "REFUSED", "Input", "MarketModel", "closest", "find", "warn_guessed"]

@@ -15,6 +15,15 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class Source:
+    """An earlier task of the caller's that a model works on, named by an input field."""
+
+    field: str  # the input field that names it ("task_id")
+    models: frozenset[str]  # the models whose tasks it takes
+    what: str  # those, in words, for the failure message ("a Grok Imagine video task")
+
+
+@dataclass(frozen=True)
 class MarketModel:
     name: str
     check: Callable[[Input], Input]  # validates, returns the input as KIE stores it
@@ -27,6 +36,7 @@ class MarketModel:
     # the type and number of a task's result files from its input (a catalogue entry's
     # format_field and count_field); None: result_ext and results, whatever the input
     files: Callable[[Input], tuple[str, int]] | None = None
+    source: Source | None = None  # the earlier task it works on (Grok's upscale and extend)
 
 
 def nested(where: str, check: Callable[[], T]) -> T:

@@ -8,6 +8,11 @@ result file of its own type. Fields the entry does not name pass unchecked: the 
 KIE documents, and a mock that refused a field KIE takes would fail code that works. Teaching the
 mock a model is one entry; :func:`problems` (run by the tests) says what is wrong with an entry.
 Models with rules across fields (Grok Imagine, Kling 3.0, Sora 2) are modules of their own.
+
+The document's ``refused`` list holds ids KIE is recorded refusing (kie-api.md §2.4: 422 "model
+not supported"), each with the id KIE serves instead: the mock refuses them even when it takes
+ids it does not know (``MockConfig.strict_models`` off), so code ported from a docs example
+with a wrong id fails against the mock as it would against KIE.
 """
 
 from __future__ import annotations
@@ -82,12 +87,19 @@ def read() -> dict[str, Any]:
     return found
 
 
+def refused(document: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The ids KIE is recorded refusing, each with the id it serves instead."""
+    entries = (document if document is not None else read()).get("refused", [])
+    return {entry["id"]: entry["use"] for entry in entries}
+
+
 def problems(document: Mapping[str, Any]) -> list[str]:
     """Everything wrong with the catalogue's form, each naming the model and the field."""
     found: list[str] = []
     models = document.get("models")
     if not isinstance(models, list) or not models:
         return ["models: must be a non-empty list"]
+    found += _refused_problems(document.get("refused", []), models)
     seen: set[str] = set()
     for index, entry in enumerate(models):
         where = f"models[{index}]"
@@ -118,6 +130,26 @@ def problems(document: Mapping[str, Any]) -> list[str]:
         for field, spec in fields.items():
             found += [f"{where}.{field}: {p}" for p in _spec_problems(spec)]
         found += [f"{where}.{p}" for p in _entry_problems(entry, fields)]
+    return found
+
+
+def _refused_problems(entries: object, models: Sequence[Any]) -> list[str]:
+    """A refused id is no catalogue id, names the catalogue id KIE serves, and its source."""
+    if not isinstance(entries, list):
+        return ["refused: must be a list"]
+    known = {entry.get("id") for entry in models if isinstance(entry, dict)}
+    found = []
+    for index, entry in enumerate(entries):
+        where = f"refused[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"id", "use", "source"}:
+            found.append(f"{where}: must be an object of id, use and source")
+            continue
+        if not isinstance(entry["id"], str) or entry["id"] in known:
+            found.append(f"{where}.id: must be an id the catalogue does not serve")
+        if entry["use"] not in known:
+            found.append(f"{where}.use: must name a catalogue id")
+        if not isinstance(entry["source"], str) or len(entry["source"].strip()) < 10:
+            found.append(f"{where}.source: say where the facts come from")
     return found
 
 

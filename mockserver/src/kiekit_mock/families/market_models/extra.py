@@ -5,7 +5,10 @@ Every market model shares one create call and one status call (kie-api.md §2.1�
 id and what it produces are enough to run the whole lifecycle. KIE adds market models every
 week, so by default an id the mock has never heard of is accepted like one named in
 `extra_market_models`, with its output kind read from the id's wording (`kind_from_id`) and a
-warning in the mock's log; `strict_models` refuses it with KIE's 422 "model not supported".
+warning — in the mock's log, and in the answer's ``X-Kiekit-Mock-Warning`` header (KIE's body
+unchanged), naming the known id it most likely mistypes; `strict_models` refuses it with KIE's
+422 "model not supported". Ids KIE is recorded refusing (catalogue.json's ``refused``) get that
+422 either way.
 The input check is minimal on purpose — an object and, if given, a usable `prompt` — because it
 is the client's own field specs that its tests exercise, not the mock's idea of the model.
 """
@@ -83,16 +86,46 @@ def _plausible_id(name: str) -> bool:
     return re.fullmatch(ID_PATTERN, name) is not None
 
 
-def warn_guessed(model: MarketModel, warned: set[str]) -> None:
-    """Say once per mock (``warned``) that an unknown id was accepted, and as what."""
-    if not model.guessed or model.name in warned:
-        return
-    warned.add(model.name)
+WARNING_HEADER = "X-Kiekit-Mock-Warning"  # what the mock says of a request KIE would take ill
+
+
+def guessed_warning(model: MarketModel, closest: str | None) -> str:
+    """What the mock says of an unknown id it accepted (``model.guessed``): as what, and the
+    known id it most likely mistypes (``closest``), if one is near."""
     what = "text" if model.kind == "text" else f"{model.kind} files"
-    log.warning(
-        "market model %r is not one the mock knows: accepted as a model that makes %s (from its "
-        "id; name it in extra_market_models / --market-model to choose, or refuse unknown ids "
-        "with strict_models / --strict-models)",
-        model.name,
-        what,
+    near = "" if closest is None else f" (the nearest it knows: {closest!r}; a typo?)"
+    return (
+        f"market model {model.name!r} is not one the mock knows{near}: accepted as a model that "
+        f"makes {what} (from its id; name it in extra_market_models / --market-model to choose, "
+        "or refuse unknown ids with strict_models / --strict-models)"
     )
+
+
+def refused_warning(name: str, closest: str | None, *, recorded: bool) -> str:
+    """Why an id got 422 "model not supported": KIE is recorded refusing it (``recorded``,
+    kie-api.md §2.4), or the mock refuses ids it does not know (strict_models)."""
+    if recorded:
+        return (
+            f"KIE refuses market model {name!r} (kie-api.md section 2.4); "
+            f"the id it serves is {closest!r}"
+        )
+    near = "" if closest is None else f"; the nearest it knows: {closest!r}"
+    return f"market model {name!r} is not one the mock knows (strict_models){near}"
+
+
+def header_safe(text: str) -> str | None:
+    """``text`` as a header value (printable ASCII), or None when it cannot be one: a model id
+    given with other characters is left out of the header rather than mangled."""
+    return text if re.fullmatch(r"[ -~]+", text) else None
+
+
+def warn_guessed(model: MarketModel, warned: set[str], closest: str | None) -> str | None:
+    """Say once per mock (``warned``), in its log, that an unknown id was accepted, and as what;
+    returns the warning (None for a model the mock knows), for the answer's header."""
+    if not model.guessed:
+        return None
+    warning = guessed_warning(model, closest)
+    if model.name not in warned:
+        warned.add(model.name)
+        log.warning("%s", warning)
+    return warning

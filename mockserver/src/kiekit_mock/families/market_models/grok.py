@@ -12,7 +12,7 @@ from ..validation import (
     required_str,
     url_list,
 )
-from .base import Input, MarketModel
+from .base import Input, MarketModel, Source
 
 PROMPT_MAX = 5000
 ASPECT_RATIOS = ("2:3", "3:2", "1:1", "16:9", "9:16")
@@ -81,12 +81,23 @@ def _extend(inp: Input) -> Input:
     return inp
 
 
+IMAGES = ("grok-imagine/text-to-image", "grok-imagine/image-to-image", "grok-imagine/upscale")
+VIDEOS = ("grok-imagine/text-to-video", "grok-imagine/image-to-video", "grok-imagine/extend")
+# [INF] §2.4 names only the `task_id` field of upscale and extend, not what KIE does with one
+# that is no task of the caller's, or of another kind: such a task is taken (and charged) and
+# fails at its end, failCode "422" with a failMsg naming the field (market.py), where Veo's
+# extend, whose pages document it, refuses at once (veo.py). Extend continues a video; the
+# upscale page speaks of images and of a video task (catalogue.json's note), so any Grok
+# Imagine task is taken.
+UPSCALE_SOURCE = Source("task_id", frozenset(IMAGES + VIDEOS), "a Grok Imagine task")
+EXTEND_SOURCE = Source("task_id", frozenset(VIDEOS), "a Grok Imagine video task")
+
 MODELS = (
     # result counts from recorded traffic (§2.2: t2i 6, i2i 2); the others one each
     MarketModel("grok-imagine/text-to-image", _text_to_image, "image", 6, 4.0),
     MarketModel("grok-imagine/image-to-image", _image_to_image, "image", 2, 4.0),
-    MarketModel("grok-imagine/upscale", _upscale, "image", 1, 2.0),
+    MarketModel("grok-imagine/upscale", _upscale, "image", 1, 2.0, source=UPSCALE_SOURCE),
     MarketModel("grok-imagine/text-to-video", _text_to_video, "video", 1, 10.0),
     MarketModel("grok-imagine/image-to-video", _image_to_video, "video", 1, 10.0),
-    MarketModel("grok-imagine/extend", _extend, "video", 1, 10.0),
+    MarketModel("grok-imagine/extend", _extend, "video", 1, 10.0, source=EXTEND_SOURCE),
 )

@@ -17,8 +17,9 @@ from .base import Input, MarketModel, nested, objects, required_bool, seconds
 
 # --- Kling 3.0 (§2.4; guide §3.2) --------------------------------------------------------------
 # The id is "kling-3.0/video": KIE's OpenAPI enum and recorded traffic use it, and so does the
-# guide. The docs page's own usage examples say "kling-3.0"; that gets what any unknown id gets,
-# 422 "model not supported" (§2.4 [SRC≠], FELORES CHANGELOG 2.0.10).
+# guide. The docs page's own usage examples say "kling-3.0" (§2.4 [SRC≠]); catalogue.json lists
+# it under `refused`, so it gets KIE's 422 "model not supported" even where the mock takes ids it
+# does not know (strict_models off), as KIE answers a wrong id (§2.4, FELORES CHANGELOG 2.0.10).
 
 KLING_RATIOS = ("16:9", "9:16", "1:1")
 KLING_MODES = ("std", "pro", "4K")  # std/pro documented; recorded traffic also sent 4K (§2.4)
@@ -62,8 +63,9 @@ def _shots(inp: Input) -> None:
 
 
 def _kling_elements(inp: Input) -> None:
-    """[{name, description, element_input_urls | element_input_video_urls}] (§2.4). The docs
-    say 2–4 images; the guide's own example (§3.2) sends one, so 1–4 are accepted here."""
+    """[{name, description, element_input_urls | element_input_video_urls}] (§2.4): 2–4 images
+    or one video. The Russian guide's example (§3.2) sends one image; kie-api.md's field
+    reference wins over the guide (DESIGN.md), so that gets a 422 naming the field."""
     for index, element in enumerate(objects(inp, "kling_elements")):
         where = f"kling_elements[{index}]"
         nested(where, partial(required_str, element, "name"))
@@ -78,6 +80,9 @@ def _kling_elements(inp: Input) -> None:
             )
         check_urls = partial(url_list, element, required=False)
         nested(where, partial(check_urls, "element_input_urls", max_items=4))
+        if images is not None and isinstance(images, list) and len(images) < 2:
+            # KIE's message for it is not recorded: the catalogue's words for a list too short
+            raise invalid(f"{where}.element_input_urls must contain at least 2 items")
         nested(where, partial(check_urls, "element_input_video_urls", max_items=1))
 
 

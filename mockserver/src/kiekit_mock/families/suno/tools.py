@@ -232,7 +232,11 @@ def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
     body = task.request_body
     if task.model == LYRICS:
         word = _word(rt, task)
-        response = {"taskId": task.task_id, "data": lyrics_texts(task) if done else []}
+        # The lyrics page's words have none between PENDING and SUCCESS: while the callback is
+        # in flight the record says PENDING, so it holds no lyrics yet (as the other tools hold
+        # their files), and it never turns from SUCCESS to CALLBACK_EXCEPTION later
+        shown = word in ("SUCCESS", "CALLBACK_EXCEPTION")
+        response = {"taskId": task.task_id, "data": lyrics_texts(task) if shown else []}
         return {
             "taskId": task.task_id,
             "param": task.param_json,
