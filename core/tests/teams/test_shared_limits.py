@@ -431,7 +431,14 @@ def test_kie_batch_keeps_its_creates_in_the_shared_windows(redis_url: str, tmp_p
     jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
     environ = {**os.environ, "KIE_API_KEY": "sk-cli-shared", "KIEKIT_DATA_DIR": str(tmp_path)}
     store = redis.Redis.from_url(redis_url, decode_responses=True)
-    before = set(store.scan_iter("kiekit:limits:*:creates"))
+    # Watch the bookings as they happen: a window's key expires a window after its last slot,
+    # so reading it after the run would depend on how long the run took (keyspace events, K z).
+    store.config_set("notify-keyspace-events", "Kz")
+    watch = store.pubsub()
+    watch.psubscribe("__keyspace@0__:kiekit:limits:*:creates")
+    confirmed = watch.get_message(timeout=60)  # subscribed before the run starts
+    assert confirmed is not None
+    assert confirmed["type"] == "psubscribe"
     with MockServer(MockConfig(documented_limits=True)) as mock:
         command = [sys.executable, "-m", "kiekit", "batch", str(jobs), "--out", str(tmp_path)]
         command += ["--base-url", mock.base_url, "--limits", redis_url, "--json"]
@@ -440,11 +447,14 @@ def test_kie_batch_keeps_its_creates_in_the_shared_windows(redis_url: str, tmp_p
         )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["states"] == {"succeeded": 3}
-    created = set(store.scan_iter("kiekit:limits:*:creates")) - before
-    assert len(created) == 1
-    (window,) = created
-    assert store.zcard(window) == 3
-    assert "sk-cli-shared" not in window
+    booked: list[str] = []
+    while (event := watch.get_message(timeout=5)) is not None:
+        if event["type"] == "pmessage" and event["data"] == "zadd":
+            booked.append(event["channel"].removeprefix("__keyspace@0__:"))
+    assert len(booked) == 3
+    assert len(set(booked)) == 1  # one window for the key, under its hash
+    assert "sk-cli-shared" not in booked[0]
+    watch.close()
     store.close()
 
 
