@@ -45,6 +45,8 @@ def origins() -> Iterator[list[Origin]]:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("Retry-After", "1")
+                self.send_header("RETRY-AFTER", "7")  # said twice: the last one counts
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -87,3 +89,18 @@ def test_a_url_with_no_path_is_asked_for_at_the_root(origins: list[Origin]) -> N
         transport.close()
 
     assert origins[0].paths == ["/"]
+
+
+def test_answer_headers_come_by_lower_cased_name_the_last_of_a_repeated_one(
+    origins: list[Origin],
+) -> None:
+    # read from urllib3's own table of them (Urllib3Transport._lowered): a change of its
+    # layout must fail here, not hand the engine a Retry-After that is a header's name
+    transport = Urllib3Transport()
+    try:
+        answer = transport.send(HttpRequest("GET", origins[0].base_url + "/x", {}))
+    finally:
+        transport.close()
+    assert answer.headers["retry-after"] == "7"
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["content-length"] == str(len(answer.body))

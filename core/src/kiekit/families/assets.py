@@ -13,10 +13,11 @@ from kiekit.models import Asset, MediaKind
 
 
 def media_type_of(url: str) -> str | None:
-    # the last path segment's extension, without urlsplit and pathlib: a task can list many files
-    name = url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1]
-    dot = name.rfind(".")
-    known = _media_type_of_suffix(name[dot:].lower()) if dot > 0 else None
+    # the last path segment's extension, without urlsplit and pathlib: a task can list many
+    # files, and the wait that ends reads them all
+    path = url.split("?", 1)[0].split("#", 1)[0] if "?" in url or "#" in url else url
+    dot = path.rfind(".", path.rfind("/") + 2)  # past the name's first character: ".jpg" has none
+    known = _media_type_of_suffix(path[dot:].lower()) if dot > 0 else None
     return known if known is not None else mimetypes.guess_type(urlsplit(url).path)[0]
 
 

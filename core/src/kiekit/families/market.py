@@ -7,6 +7,7 @@ document inside a string: ``{"resultUrls": [...]}`` for media, ``{"resultObject"
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import attrs
@@ -51,22 +52,44 @@ class MarketRecord(wire.WireRecord):
 # The fields a poll of a task still on its way leaves empty; with all of them empty, a plain read
 # of ``state`` says what the whole record would (the converter is for the answers that say more).
 _EMPTY_WHILE_PENDING = ("resultJson", "failCode", "failMsg", "progress")
+# The same, for a success: its resultJson says the rest (read by json, not the converter)
+_EMPTY_ONCE_DONE = ("failCode", "failMsg", "progress")
 
 
-def _pending_state(data: Any) -> str | None:
-    """The state of a record that holds nothing but its state (and names), else None."""
+def _plain(data: Any, empty: tuple[str, ...]) -> str | None:
+    """The state of a record whose ``empty`` fields are, and whose names are strings (or
+    absent), else None: a record a plain read takes in full."""
     if not isinstance(data, dict):
         return None
     state = data.get("state")
     if type(state) is not str:
         return None
-    for name in _EMPTY_WHILE_PENDING:
+    for name in empty:
         if data.get(name) not in (None, ""):
             return None
     for name in ("taskId", "model"):
         if not isinstance(data.get(name), (str, type(None))):
             return None
     return state
+
+
+def _pending_state(data: Any) -> str | None:
+    """The state of a record that holds nothing but its state (and names), else None."""
+    return _plain(data, _EMPTY_WHILE_PENDING)
+
+
+def _plain_success(data: Any) -> Any:
+    """A success's resultJson, read (a record that says nothing else, with resultJson a JSON
+    text); None for any other record, which the converter reads (and words its faults)."""
+    if _plain(data, _EMPTY_ONCE_DONE) != "success":
+        return None
+    text = data.get("resultJson")
+    if type(text) is not str or not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 class MarketProvider(Provider):
@@ -93,12 +116,18 @@ class MarketProvider(Provider):
     def record(self, task_id: str, data: Any) -> MarketRecord:
         return wire.structure(data, MarketRecord, task_id=task_id)
 
+    def _plain_reads(self) -> bool:
+        """Whether a success may be read plainly: not when a subclass reads its own record."""
+        return type(self).record is MarketProvider.record
+
     def parse_status(self, task_id: str, data: Any) -> TaskStatus:
         pending = _pending_state(data)
         if pending is not None:  # most polls: a plain read of the one field that is set
             state = STATES.get(pending)
             if state is not None and state is not State.FAILED:  # a failure says more
                 return TaskStatus.of(task_id, state, raw=data)
+        elif self._plain_reads() and _plain_success(data) is not None:
+            return TaskStatus.of(task_id, State.SUCCEEDED, raw=data)  # its results come next
         record = self.record(task_id, data)
         state = STATES.get(record.state)
         if state is None:
@@ -116,15 +145,21 @@ class MarketProvider(Provider):
         )
 
     def extract_results(self, task_id: str, data: Any) -> Results:
-        record = self.record(task_id, data)
-        if record.state != "success":
-            raise ProtocolError(f"task has no results in state {record.state!r}", task_id=task_id)
-        result: Any = record.result_json
+        result: Any = _plain_success(data) if self._plain_reads() else None
+        if result is not None:  # the usual success: read plainly, as the converter would
+            model = data.get("model")
+        else:
+            record = self.record(task_id, data)
+            if record.state != "success":
+                raise ProtocolError(
+                    f"task has no results in state {record.state!r}", task_id=task_id
+                )
+            result, model = record.result_json, record.model
         if not isinstance(result, dict):
             raise ProtocolError("resultJson is not an object", task_id=task_id, payload=data)
         # The record names its model; KIE's spellings vary (§2.4), so an unfamiliar name only
         # means the file type decides the kind.
-        served = self.find(record.model) if record.model else None
+        served = self.find(model) if model else None
         kind = served.output if served else None
         if "resultUrls" in result:
             found = assets(result["resultUrls"], kind, task_id=task_id)
