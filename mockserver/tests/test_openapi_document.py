@@ -438,13 +438,15 @@ def test_an_outcome_body_the_document_takes_is_one_the_mock_takes(
 
 KLING = {"prompt": "a", "sound": False, "duration": "5", "mode": "std", "multi_shots": False}
 SHOT = {"prompt": "a wave", "duration": 3}
+MULTI = {"multi_shots": True, "sound": True, "multi_prompt": [SHOT]}
 
 
 @pytest.mark.parametrize(
     ("model", "inputs", "valid"),
     [
         ("kling-3.0/video", KLING | {"multi_prompt": []}, True),  # single-shot clients send []
-        ("kling-3.0/video", KLING | {"multi_prompt": [SHOT]}, True),
+        ("kling-3.0/video", KLING | {"multi_prompt": [SHOT]}, False),  # shots need multi_shots
+        ("kling-3.0/video", KLING | MULTI, True),
         ("kling-3.0/video", KLING | {"multi_prompt": "garbage"}, False),
         ("kling-3.0/video", KLING | {"multi_prompt": [{"prompt": "no duration"}]}, False),
         ("kling-3.0/video", KLING | {"duration": "15"}, True),

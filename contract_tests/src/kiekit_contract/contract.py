@@ -35,7 +35,7 @@ import typing
 from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import attrs
 import pytest
@@ -57,15 +57,17 @@ from kiekit import (
     TaskStatus,
     ValidationError,
 )
-from kiekit.errors import KieError
-from kiekit.fields import OpenInput
+from kiekit.errors import ApiError, KieError
+from kiekit.fields import OpenInput, Spec, wire_name
 from kiekit.registry import installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit.wire import input_to_wire
 from kiekit_mock import MockServer
 
 from kiekit_contract.clients import async_client_for, client_for
 from kiekit_contract.strategies import (
     FAIL_MARKER,
+    edge_values,
     input_specs,
     invalid_open_fields,
     invalid_values,
@@ -74,6 +76,7 @@ from kiekit_contract.strategies import (
     one_field_changed,
     open_inputs,
     smallest_input,
+    smallest_value,
     valid_inputs,
 )
 
@@ -390,6 +393,114 @@ class ProviderContract:
                 provider.make_input(model.id, values)
 
         names_the_field()
+
+    def test_field_checks_agree_with_the_mock(self, kie_mock_session: MockServer) -> None:
+        """Each field of the example input, set to each of its edge values (``edge_values``:
+        numbers as text and as floats, whole floats, booleans, blanks, out of range, wrong
+        types, lists), is refused here (ValidationError naming the field, nothing sent) exactly
+        when the mock refuses the same request (KIE's 422 naming the field). A value refused
+        here that KIE takes is a false refusal; one taken here that KIE refuses, a wasted round
+        trip, unless it is a shorthand the provider expands into KIE's shape (a list or an
+        object that holds the value) and KIE takes that. A refusal that names no field (the
+        record an id names does not exist) says nothing of the value's form and is passed
+        over. A value taken here is sent as KIE documents it: the mock takes
+        the request the provider builds, whatever form the value was given in.
+
+        The mock's request is the example's body with the field's wire value replaced by the
+        edge value as given (None: left out, or the field's default where it has one). Models
+        the mock does not emulate (``MockConfig.extra_market_models``) are passed over."""
+        self._needs_mock()
+        differ: list[str] = []
+        with client_for(kie_mock_session.base_url, registry=self.contract_registry()) as kie:
+            unchecked = kie_mock_session.config.extra_market_models
+            for model in self.contract_models():
+                if _is_open(model) or model.id in unchecked:
+                    # no field specs (KIE judges a free-form input), or a model the mock does
+                    # not emulate (taken with a minimal check): nothing to compare
+                    continue
+                base = self.example_input(model)
+                built = self.provider.build_request(model.id, base)
+                kie.call(built)  # the example itself is taken (else the test cannot tell)
+                for name, spec in input_specs(type(base)).items():
+                    differ += self._compare_field(kie, model, base, name, spec)
+        assert not differ, "the provider and the mock (KIE) disagree:\n" + "\n".join(differ)
+
+    def _compare_field(
+        self, kie: Any, model: Model, base: Input, name: str, spec: Spec
+    ) -> list[str]:
+        provider = self.provider
+        slot = self._wire_slot(model, base, name, spec)
+        if slot is None:
+            return [f"{model.id}.{name}: no valid value of it reaches the request body"]
+        built = provider.build_request(model.id, base)
+        fields = attrs.fields_dict(type(base))
+        wires = {n: wire_name(a, camel_case=provider.camel_case) for n, a in fields.items()}
+        default = fields[name].default
+        given = {n: getattr(base, n) for n in fields}
+        differ = []
+        for value in edge_values(spec):
+            here = ours = None
+            try:
+                params = provider.make_input(model.id, {**given, name: value})
+                ours = provider.build_request(model.id, params)
+            except ValidationError as exc:
+                here = exc.field
+            raw = copy.deepcopy(built.body)
+            if value is None and default not in (None, attrs.NOTHING):
+                value_on_wire: Any = _lookup(raw, slot)  # "not given" is the default sent
+            else:
+                value_on_wire = _as_wire(value, provider.camel_case)
+            _put(raw, slot, value_on_wire)
+            there = _refusal(kie, attrs.evolve(built, body=raw))
+            named = [n for n, wire in wires.items() if there is not None and _says(there, wire)]
+            shown = f"{model.id}.{name}={value!r:.40}"
+            if here is not None:
+                culprit = re.split(r"[\[.]", here)[0]
+                if there is None:
+                    differ.append(f"{shown}: refused here, but KIE (the mock) takes it")
+                elif culprit != name and culprit not in named:
+                    differ.append(f"{shown}: refused here naming {here!r}; the mock: {there!r}")
+                continue
+            if there is None or not named:
+                # taken by both, or refused for what no field's form says (the record an id
+                # names does not exist): no verdict on the value
+                if ours is not None and ours.body != raw and (sent := _refusal(kie, ours)):
+                    differ.append(f"{shown}: taken here, but the mock refuses it: {sent!r}")
+                continue
+            assert ours is not None
+            sent_value = _lookup(ours.body, slot)
+            stripped = value.strip() if isinstance(value, str) else value
+            # a shorthand (a scene's text for a list of scenes) is expanded into KIE's shape
+            expanded = isinstance(sent_value, (list, Mapping)) and _holds(sent_value, stripped)
+            if sent_value == value or not expanded:
+                differ.append(f"{shown}: taken here, but the mock refuses it: {there!r}")
+            elif sent := _refusal(kie, ours):
+                differ.append(f"{shown}: taken here, sent as {sent_value!r:.40}: {sent!r}")
+        return differ
+
+    def _wire_slot(
+        self, model: Model, base: Input, name: str, spec: Spec
+    ) -> tuple[str, ...] | None:
+        """Where the field's value sits in the request body: the path of keys to it."""
+        params = base
+        if getattr(base, name) is None:
+            try:
+                params = attrs.evolve(cast(Any, base), **{name: smallest_value(spec)})
+            except ValidationError:
+                params = base  # a rule across fields refuses it here: look for the name
+        body = self.provider.build_request(model.id, params).body
+        fields = attrs.fields_dict(type(base))
+        wire = wire_name(fields[name], camel_case=self.provider.camel_case)
+        found = _find_key(body, wire)
+        if found is not None:
+            return found
+        # no value of it alone passes the rules across fields (it needs another field set):
+        # it goes beside the fields that are sent (the market's `input`, a legacy body's top)
+        for other, attribute in fields.items():
+            beside = _find_key(body, wire_name(attribute, camel_case=self.provider.camel_case))
+            if other != name and getattr(params, other) is not None and beside is not None:
+                return (*beside[:-1], wire)
+        return None
 
     # -- the task lifecycle on the mock -----------------------------------------------------
 
@@ -824,3 +935,59 @@ def _replace(payload: Any, path: tuple[str, ...], value: Any) -> Any:
         target = target[key]
     target[path[-1]] = value
     return copied
+
+
+def _says(message: str, wire: str) -> bool:
+    """Whether KIE's message names the field ``wire`` (a word of it, not part of a longer one)."""
+    return re.search(rf"(?<![\w]){re.escape(wire)}(?![\w])", message) is not None
+
+
+def _find_key(body: Any, key: str, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The path to ``key`` in a request body (at the top, or in an object such as the
+    market's ``input``); where it is absent, the object that holds the other input fields."""
+    if not isinstance(body, Mapping):
+        return None
+    if key in body:
+        return (*path, key)
+    for inner, value in body.items():
+        found = _find_key(value, key, (*path, str(inner)))
+        if found is not None:
+            return found
+    return None
+
+
+def _lookup(body: Any, slot: tuple[str, ...]) -> Any:
+    for key in slot:
+        body = body.get(key) if isinstance(body, Mapping) else None
+    return body
+
+
+def _put(body: Any, slot: tuple[str, ...], value: Any) -> None:
+    for key in slot[:-1]:
+        body = body[key]
+    if value is None:
+        body.pop(slot[-1], None)
+    else:
+        body[slot[-1]] = value
+
+
+def _as_wire(value: Any, camel_case: bool) -> Any:
+    """An edge value as JSON: an entry of a list of objects in the family's spelling."""
+    if isinstance(value, Input):
+        return input_to_wire(value, camel_case=camel_case)
+    if isinstance(value, (list, tuple)):
+        return [_as_wire(item, camel_case) for item in value]
+    return value
+
+
+def _refusal(kie: Any, request: Request) -> str | None:
+    """The mock's 422 (or 404: what an id names is not there) message for ``request``, or
+    None if it created the task. Any other answer is no verdict on the input, and fails the
+    test as it is."""
+    try:
+        kie.call(request)
+    except ApiError as exc:
+        if exc.code not in (404, 422):
+            raise
+        return exc.message
+    return None

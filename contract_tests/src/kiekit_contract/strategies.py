@@ -40,6 +40,7 @@ __all__ = [
     "EXTRA_FIELD_PREFIX",
     "FAIL_MARKER",
     "BadOpenField",
+    "edge_values",
     "input_specs",
     "invalid_entry_fields",
     "invalid_open_fields",
@@ -269,7 +270,17 @@ def invalid_values(spec: Spec) -> st.SearchStrategy[Any]:
         options.append(_invalid_item_lists(spec))
     else:
         raise TypeError(f"no strategy for field kind {spec.kind!r}")
-    return st.one_of(options)
+    # a value in another form KIE takes (numerals, whole_floats, empty_is_none) is not wrong
+    return st.one_of(options).filter(lambda value: _refused(spec, value))
+
+
+def _refused(spec: Spec, value: Any) -> bool:
+    """Whether the field refuses ``value`` once read in its documented form (Spec.read)."""
+    try:
+        spec.check("field", spec.read(value))
+    except ValidationError:
+        return True
+    return False
 
 
 def _bad_urls() -> st.SearchStrategy[str]:
@@ -306,8 +317,10 @@ def _invalid_url_lists(spec: Spec) -> st.SearchStrategy[Any]:
                 lambda n: st.lists(web_urls(), min_size=n, max_size=n)
             )
         )
-    if spec.min_length is not None and spec.min_length > 0:
-        options.append(st.lists(web_urls(), max_size=spec.min_length - 1))
+    # too few: an optional list given empty is not given (Spec.read), so at least one there
+    fewest = 0 if spec.required else 1
+    if spec.min_length is not None and spec.min_length - 1 >= fewest:
+        options.append(st.lists(web_urls(), min_size=fewest, max_size=spec.min_length - 1))
     return st.one_of(options)
 
 
@@ -423,6 +436,82 @@ def _inputs(draw: st.DrawFn, cls: type[Input], fields: st.SearchStrategy[dict[st
         return make_input(cls, values)
     except ValidationError:
         reject()  # a cross-field rule (Input.check) said no: not a valid input after all
+
+
+# Values at the edges of what any field takes, tried on every field whatever its kind: text that
+# is empty, blank or a number; integers as text KIE reads ("7", " 7 ") and does not ("--5", "²",
+# "٣"); whole and broken floats; text that is no finite number; booleans; URLs malformed, spaced or
+# of another scheme; lists and objects of the wrong members. (NaN and infinity as numbers are left
+# out: JSON cannot carry them.)
+EDGES: tuple[Any, ...] = (
+    None, "", "  ", "\u3000", [], {}, True, False, 0, -1, 7, 7.0, 7.5, "7", " 7 ", "7.0", "0.5",
+    "--5", "²", "٣", "nan", "inf", "1e1", "true", "x" * 20_000,
+    "https://example.com/a.png", "https://example.com/a b.png", " https://example.com/a.png",
+    "http://[::1", "ftp://example.com/a.png", ["https://example.com/a.png"], ["http://[::1"],
+    ["https://example.com/a b.png"],
+    {"a": 1}, [1], ["x"], [""], [{"a": 1}],
+)  # fmt: skip
+
+
+def edge_values(spec: Spec) -> tuple[Any, ...]:
+    """Values at the edges of what ``spec`` accepts, deterministic and without repeats: the
+    field-independent :data:`EDGES`, and from the spec itself each choice in its other JSON
+    types (``"6"`` as 6, 6.0 and " 6 "; 2 as 2.0 and "2"), each bound of a range and the numbers
+    just past it (as numbers and as text), text at and past its length limit, and lists at
+    and past their counts. A differential test runs each through the provider and the mock."""
+    found: list[Any] = list(EDGES)
+    if spec.kind == "choice":
+        for option in spec.choices:
+            found += [option, *_other_types(option)]
+    elif spec.kind in ("int", "float"):
+        for bound, step in ((spec.minimum, -1), (spec.maximum, 1)):
+            if bound is not None:
+                for number in (bound, bound + step, bound + step / 2):
+                    found += [number, int(number), *_other_types(number)]
+    elif spec.kind == "text" and spec.max_length is not None:
+        found += ["x" * spec.max_length, "x" * (spec.max_length + 1)]
+    elif spec.kind in ("urls", "texts", "items"):
+        try:
+            member = smallest_value(spec)[0]
+        except ValidationError:  # an entry class whose rules want more than its required fields
+            return tuple(found)
+        low = spec.min_length or 0
+        high = spec.max_length if spec.max_length is not None else low + 2
+        for count in {max(low - 1, 0), low, high, high + 1}:
+            found.append([member] * count)
+    unique: list[Any] = []
+    for value in found:
+        if not any(_same(value, seen) for seen in unique):
+            unique.append(value)
+    return tuple(unique)
+
+
+def _other_types(value: Any) -> list[Any]:
+    """``value`` as KIE might be sent it in another JSON type: a number as text (and a whole
+    one as a float), text that holds a number as that number."""
+    if isinstance(value, bool):
+        return [str(value).lower()]
+    if isinstance(value, (int, float)):
+        others: list[Any] = [str(value), f" {value} "]
+        if float(value).is_integer():
+            others += [float(value), str(int(value))]
+        return others
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return [f" {value} "]
+        if not math.isfinite(number):
+            return []
+        return [number, int(number), f" {value} "] if number.is_integer() else [number]
+    return []
+
+
+def _same(one: Any, other: Any) -> bool:
+    """Equal and of the same JSON types all through (6 is not "6", nor 6.0, nor True)."""
+    return json.dumps(one, sort_keys=True, default=repr) == json.dumps(
+        other, sort_keys=True, default=repr
+    ) and type(one) is type(other)
 
 
 def smallest_value(spec: Spec) -> Any:

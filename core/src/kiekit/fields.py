@@ -12,6 +12,14 @@ Each field carries a :class:`Spec` in its metadata. The validator built from it 
 the spec's wire name; the contract kit draws valid and invalid values from it for property tests.
 Rules that tie two fields together go in :meth:`Input.check`.
 
+Where KIE takes a value in more than one JSON form, a field says so and takes each form, sending
+the one KIE documents: ``numerals=True`` (the number 6 and the text "6" are one value to KIE,
+kie-api.md §2.2 "Input numeric coercion"), ``whole_floats=True`` (2.0 is the integer 2) and, for
+a URL KIE calls back, ``empty_is_none=True`` ("" is no URL, as for ``callBackUrl``). An optional
+list of URLs given empty is not given (KIE's schema-driven clients send ``[]``, §2.4)::
+
+    duration: str | None = choice("6", "10", numerals=True)  # 6, "6" and " 6 " are sent as "6"
+
 Some KIE inputs are lists of small objects (Kling's ``multi_prompt`` shots, Sora's storyboard
 ``shots``). Declare the object once as an :class:`Input` of its own and the list with
 :func:`items`: each entry is validated like a model input, and an error names its place
@@ -62,6 +70,7 @@ __all__ = [
     "make_input",
     "number",
     "read_json_text",
+    "read_numeral",
     "spec_of",
     "text",
     "texts",
@@ -85,6 +94,11 @@ class Spec:
     class of an ``items`` entry, or the Spec of one string of ``texts``. ``pattern`` is a regular
     expression a ``text`` value must match in full (``pattern_hint`` says in words what it
     allows, for the error message).
+
+    The other forms of a value KIE takes (:meth:`read` turns each into the documented one):
+    ``numerals`` — a number given as its text (``"6"``, ``" 6 "``; ASCII digits only) or, for a
+    choice of numerals, as the number; ``whole_floats`` — a float with no fraction (``2.0``) for
+    an integer; ``empty_is_none`` — ``""`` for "not given" (a callback URL).
     """
 
     kind: Kind
@@ -98,6 +112,9 @@ class Spec:
     of: type[Input] | Spec | None = None
     pattern: str | None = None
     pattern_hint: str | None = None
+    numerals: bool = False
+    whole_floats: bool = False
+    empty_is_none: bool = False
 
     def __attrs_post_init__(self) -> None:
         # Caught when a plugin is declared, not when a user's input first reaches the field.
@@ -110,6 +127,19 @@ class Spec:
         if self.kind == "texts" and not isinstance(self.of, Spec):
             raise TypeError(f"a texts field needs the Spec of one string, not {self.of!r}")
 
+    def read(self, value: Any) -> Any:
+        """``value`` in the form KIE documents for this field, if it is another form of a value
+        the field takes (see the class docstring); else unchanged, for :meth:`check` to judge."""
+        if self.empty_is_none and value == "":
+            return None
+        if self.kind == "urls" and not self.required and _is_list(value) and not value:
+            return None  # an empty list of an optional list of URLs is not given (§2.4)
+        if self.whole_floats and type(value) is float and value.is_integer():
+            value = int(value)
+        if self.numerals:
+            return _read_numeral(self, value)
+        return value
+
     def check(self, name: str, value: Any) -> None:
         """Raise ValidationError naming ``name`` unless ``value`` fits this spec."""
         if value is None:
@@ -118,6 +148,52 @@ class Spec:
             return
         check = _CHECKS[self.kind]
         check(self, name, value)
+
+
+# Numbers as text KIE reads (§2.2: "6" was stored as 6): ASCII digits, a sign and a fraction,
+# white space around. Not "--5", nor "²" or "٣" (which Python's int() and float() take), nor
+# "nan", "inf" or "1e1". The mock reads the same (kiekit_mock.families.validation, and its
+# OpenAPI document's patterns).
+INT_NUMERAL = re.compile(r"\s*-?[0-9]+\s*")
+NUMERAL = re.compile(r"\s*-?[0-9]+(?:\.[0-9]+)?\s*")
+
+
+def read_numeral(value: Any, *, integer: bool) -> int | float | None:
+    """The number ``value`` is, given as a JSON number or as its text; None if it is neither
+    (a bool is no number, and a float no integer)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return None if integer or not math.isfinite(value) else value
+    if not isinstance(value, str):
+        return None
+    if integer:
+        return int(value) if INT_NUMERAL.fullmatch(value) else None
+    if not NUMERAL.fullmatch(value):
+        return None
+    return float(value)
+
+
+def _read_numeral(spec: Spec, value: Any) -> Any:
+    if spec.kind in ("int", "float"):
+        if not isinstance(value, str):
+            return value  # a number is judged as it is (7.5 for an integer is refused)
+        number = read_numeral(value, integer=spec.kind == "int")
+        return value if number is None else number
+    if spec.kind != "choice" or isinstance(value, bool):
+        return value
+    for option in spec.choices:
+        if isinstance(option, bool) or not isinstance(option, (str, int)):
+            continue
+        if isinstance(option, str):  # a numeral choice: its number, or its text spaced
+            number = read_numeral(value, integer=True)
+            if number is not None and not isinstance(value, float) and str(number) == option:
+                return option
+        elif isinstance(value, str) and read_numeral(value, integer=True) == option:
+            return option  # a number choice, given as its text
+    return value
 
 
 def _shown(value: Any, limit: int = 60) -> str:
@@ -288,6 +364,8 @@ def _field(spec: Spec, default: Any) -> Any:
         converter = _entries(entry_class(spec))
     elif default is not _MISSING and default is not None:
         converter = _or_default(default)
+    if spec.numerals or spec.whole_floats or spec.empty_is_none or spec.kind == "urls":
+        converter = _reading(spec, converter)
 
     return attrs.field(
         default=default,
@@ -296,6 +374,17 @@ def _field(spec: Spec, default: Any) -> Any:
         metadata={SPEC_KEY: spec},
         kw_only=True,
     )
+
+
+def _reading(spec: Spec, then: Any) -> Any:
+    """The converter of a field that takes other forms of its values: each read into the
+    documented form (:meth:`Spec.read`), then converted as the field's kind converts."""
+
+    def run(value: Any) -> Any:
+        value = spec.read(value)
+        return value if then is None else then(value)
+
+    return run
 
 
 def _or_default(default: Any) -> Any:
@@ -362,12 +451,27 @@ def text(
 
 
 def choice(
-    *values: Any, default: Any = None, required: bool = False, wire: str | None = None
+    *values: Any,
+    default: Any = None,
+    required: bool = False,
+    wire: str | None = None,
+    numerals: bool = False,
+    whole_floats: bool = False,
 ) -> Any:
-    """One of ``values`` (KIE's documented enum)."""
+    """One of ``values`` (KIE's documented enum). With ``numerals``, a choice of numerals
+    (``"6"``) is also given as its number (6) and either as spaced text (``" 6 "``), a choice of
+    numbers (5) as its text (``"5"``); with ``whole_floats``, a choice of integers as a float
+    with no fraction (``2.0``). Each is sent as the choice itself."""
     if default is not None and default not in values:
         raise TypeError(f"default {default!r} is not one of the choices")
-    spec = Spec("choice", required=required, choices=tuple(values), wire=wire)
+    spec = Spec(
+        "choice",
+        required=required,
+        choices=tuple(values),
+        wire=wire,
+        numerals=numerals,
+        whole_floats=whole_floats,
+    )
     return _field(spec, _MISSING if required else default)
 
 
@@ -378,8 +482,17 @@ def integer(
     default: int | None = None,
     required: bool = False,
     wire: str | None = None,
+    numerals: bool = False,
 ) -> Any:
-    spec = Spec("int", required=required, minimum=minimum, maximum=maximum, wire=wire)
+    """An integer in [minimum, maximum]; with ``numerals`` also given as its text ("5")."""
+    spec = Spec(
+        "int",
+        required=required,
+        minimum=minimum,
+        maximum=maximum,
+        wire=wire,
+        numerals=numerals,
+    )
     return _field(spec, _MISSING if required else default)
 
 
@@ -390,8 +503,18 @@ def number(
     default: float | None = None,
     required: bool = False,
     wire: str | None = None,
+    numerals: bool = False,
 ) -> Any:
-    spec = Spec("float", required=required, minimum=minimum, maximum=maximum, wire=wire)
+    """A finite number in [minimum, maximum]; with ``numerals`` also given as its text
+    ("2.5")."""
+    spec = Spec(
+        "float",
+        required=required,
+        minimum=minimum,
+        maximum=maximum,
+        wire=wire,
+        numerals=numerals,
+    )
     return _field(spec, _MISSING if required else default)
 
 
@@ -400,9 +523,11 @@ def flag(*, default: bool | None = None, wire: str | None = None) -> Any:
     return _field(Spec("bool", wire=wire), default)
 
 
-def url(*, required: bool = False, wire: str | None = None) -> Any:
-    """An http(s) URL KIE fetches an input file from."""
-    return _field(Spec("url", required=required, wire=wire), _MISSING if required else None)
+def url(*, required: bool = False, wire: str | None = None, empty_is_none: bool = False) -> Any:
+    """An http(s) URL KIE fetches an input file from; with ``empty_is_none``, one KIE calls
+    back, for which ``""`` means none (as KIE reads ``callBackUrl``)."""
+    spec = Spec("url", required=required, wire=wire, empty_is_none=empty_is_none)
+    return _field(spec, _MISSING if required else None)
 
 
 def urls(
@@ -412,7 +537,7 @@ def urls(
     required: bool = False,
     wire: str | None = None,
 ) -> Any:
-    """A list of http(s) URLs, kept as a tuple."""
+    """A list of http(s) URLs, kept as a tuple; an optional one given empty is not given."""
     spec = Spec("urls", required=required, min_length=min_items, max_length=max_items, wire=wire)
     return _field(spec, _MISSING if required else None)
 

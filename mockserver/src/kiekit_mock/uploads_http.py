@@ -271,7 +271,7 @@ async def _read_url_form(body: dict[str, Any]) -> _Form:
     file_url = body.get("fileUrl")
     if not isinstance(file_url, str) or not file_url.strip():
         raise UploadError(400, "fileUrl is required")
-    if not is_http_url(file_url):
+    if not is_http_url(file_url.strip()):
         raise UploadError(400, "fileUrl must be a valid http(s) URL")
     path = urlsplit(file_url).path
     content, mime = await _fetch(file_url.strip())

@@ -341,9 +341,10 @@ def test_image_to_video_needs_image_urls_or_task_id() -> None:
     assert "task_id" in str(error)
 
 
-@pytest.mark.parametrize("others", [{}, {"image_urls": [IMAGE]}], ids=["alone", "with-images"])
-def test_index_needs_task_id(others: dict[str, Any]) -> None:
-    assert _refused(I2V, index=0, **others).field == "index"
+def test_index_needs_task_id() -> None:
+    assert _refused(I2V, index=0, image_urls=[IMAGE]).field == "index"
+    # with neither source, the missing source is named first, as KIE (the mock) names it
+    assert _refused(I2V, index=0).field == "image_urls"
 
 
 def test_spicy_mode_is_refused_with_external_images() -> None:
@@ -367,9 +368,17 @@ def test_index_picks_one_of_six_images(index: int) -> None:
     assert ImageToVideo(task_id=EARLIER, index=index).index == index
 
 
-@pytest.mark.parametrize("index", [-1, 6, "0", 1.0, True])
+@pytest.mark.parametrize("index", [-1, 6, "6", "0.0", "--1", 1.0, True])
 def test_index_outside_0_to_5_is_refused(index: Any) -> None:
     assert _refused(I2V, task_id=EARLIER, index=index).field == "index"
+
+
+@pytest.mark.parametrize("index", ["0", " 5 "])
+def test_index_as_text_is_sent_as_the_number(index: str) -> None:
+    # KIE reads a number's text as the number (kie-api.md §2.2), so does the mock
+    params = PROVIDER.make_input(I2V, task_id=EARLIER, index=index)
+    body: Any = PROVIDER.build_request(I2V, params).body
+    assert body["input"]["index"] == int(index)
 
 
 @pytest.mark.parametrize("count", [1, 7])
@@ -397,10 +406,19 @@ def test_documented_durations_are_accepted(model: str, duration: str) -> None:
 
 
 @pytest.mark.parametrize("model", [T2V, I2V])
-@pytest.mark.parametrize("duration", ["5", "31", "6s", "6.0", 6, 10])
+@pytest.mark.parametrize("duration", ["5", "31", "6s", "6.0", 5, 31, 6.0, True])
 def test_other_durations_are_refused(model: str, duration: Any) -> None:
-    # KIE documents duration as a string enum: 6 (an int) is not silently turned into "6"
     assert _refused(model, **VIDEO_INPUTS[model], duration=duration).field == "duration"
+
+
+@pytest.mark.parametrize("model", [T2V, I2V])
+@pytest.mark.parametrize("duration", [6, 10, 30, " 6 "])
+def test_a_duration_as_a_number_is_sent_as_kie_documents_it(model: str, duration: Any) -> None:
+    # KIE took "duration":"6" and stored 6 (kie-api.md §2.2): the number and its text are one
+    # value to it; what is sent is the documented string
+    params = PROVIDER.make_input(model, VIDEO_INPUTS[model], duration=duration)
+    body: Any = PROVIDER.build_request(model, params).body
+    assert body["input"]["duration"] == str(duration).strip()
 
 
 @pytest.mark.parametrize("model", [T2V, I2V])
@@ -459,10 +477,17 @@ def test_extend_times_six_or_ten_are_accepted(times: str) -> None:
     assert Extend(task_id=EARLIER, prompt="on", extend_times=times).extend_times == times
 
 
-@pytest.mark.parametrize("times", ["8", "15", "30", 6, 10, ""])
+@pytest.mark.parametrize("times", ["8", "15", "30", 8, 6.0, ""])
 def test_other_extend_times_are_refused(times: Any) -> None:
     error = _refused(EXTEND, task_id=EARLIER, prompt="on", extend_times=times)
     assert error.field == "extend_times"
+
+
+@pytest.mark.parametrize("times", [6, 10])
+def test_extend_times_as_a_number_is_sent_as_its_string(times: int) -> None:
+    params = PROVIDER.make_input(EXTEND, task_id=EARLIER, prompt="on", extend_times=times)
+    body: Any = PROVIDER.build_request(EXTEND, params).body
+    assert body["input"]["extend_times"] == str(times)
 
 
 @pytest.mark.parametrize(
@@ -471,7 +496,10 @@ def test_other_extend_times_are_refused(times: Any) -> None:
         ({"prompt": "on"}, "task_id"),
         ({"task_id": EARLIER}, "prompt"),
         ({"task_id": EARLIER, "prompt": "on", "extend_at": -1}, "extend_at"),
-        ({"task_id": EARLIER, "prompt": "on", "extend_at": "3"}, "extend_at"),
+        ({"task_id": EARLIER, "prompt": "on", "extend_at": "-3"}, "extend_at"),
+        ({"task_id": EARLIER, "prompt": "on", "extend_at": "nan"}, "extend_at"),
+        ({"task_id": EARLIER, "prompt": "on", "extend_at": "٣"}, "extend_at"),
+        ({"task_id": EARLIER, "prompt": "on", "extend_at": "1e1"}, "extend_at"),
     ],
 )
 def test_extend_needs_task_id_and_prompt(fields: dict[str, Any], field: str) -> None:
@@ -480,6 +508,14 @@ def test_extend_needs_task_id_and_prompt(fields: dict[str, Any], field: str) -> 
 
 def test_extend_at_may_be_a_fraction_of_a_second() -> None:
     assert Extend(task_id=EARLIER, prompt="on", extend_at=3.5).extend_at == 3.5
+
+
+@pytest.mark.parametrize(("given", "sent"), [("5", 5.0), (" 2.5 ", 2.5), ("0", 0.0)])
+def test_extend_at_as_text_is_sent_as_the_number(given: str, sent: float) -> None:
+    params = PROVIDER.make_input(EXTEND, task_id=EARLIER, prompt="on", extend_at=given)
+    body: Any = PROVIDER.build_request(EXTEND, params).body
+    assert body["input"]["extend_at"] == sent
+    assert isinstance(body["input"]["extend_at"], float)
 
 
 # -- reading results and command-line text -------------------------------------------------------

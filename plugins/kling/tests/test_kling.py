@@ -131,9 +131,15 @@ def test_every_duration_from_3_to_15_seconds_is_a_string(duration: str) -> None:
     assert video_input(prompt="a fox", duration=duration)["duration"] == duration
 
 
-@pytest.mark.parametrize("duration", ["2", "16", 5, "5s", ""])
+@pytest.mark.parametrize("duration", ["2", "16", 2, 16, 5.0, "5s", ""])
 def test_other_durations_are_refused(duration: Any) -> None:
     assert refused(prompt="a fox", duration=duration) == "duration"
+
+
+@pytest.mark.parametrize("duration", [5, 15, " 5 "])
+def test_a_duration_as_a_number_is_sent_as_its_string(duration: Any) -> None:
+    # KIE reads the number and its text as one (kie-api.md §2.2); "5" is the documented form
+    assert video_input(prompt="a fox", duration=duration)["duration"] == str(duration).strip()
 
 
 def test_duration_from_the_command_line_is_read_as_its_string() -> None:

@@ -83,6 +83,16 @@ def test_the_body_names_the_task_type_in_camel_case() -> None:
     }
 
 
+@pytest.mark.parametrize("size", [1.0, 2.0, 4.0])
+def test_a_whole_float_batch_size_is_sent_as_the_integer(size: float) -> None:
+    # [INF] the pages give 1, 2 or 4 with no JSON type; the mock takes 2.0 as 2, and so does
+    # the plugin, which sends the integer
+    params = PROVIDER.make_input("mj_video", prompt="p", file_urls=[IMAGE], video_batch_size=size)
+    body: Any = PROVIDER.build_request("mj_video", params).body
+    assert body["videoBatchSize"] == int(size)
+    assert type(body["videoBatchSize"]) is int
+
+
 def test_status_is_polled_at_record_info() -> None:
     assert PROVIDER.status_request(TASK) == Request(
         "GET", "/api/v1/mj/record-info", query={"taskId": TASK}
@@ -126,6 +136,16 @@ def test_a_failure_keeps_its_code_and_message() -> None:
         (
             "mj_video",
             {"prompt": "p", "file_urls": [IMAGE], "video_batch_size": 3},
+            "video_batch_size",
+        ),
+        (
+            "mj_video",
+            {"prompt": "p", "file_urls": [IMAGE], "video_batch_size": "2"},
+            "video_batch_size",
+        ),
+        (
+            "mj_video",
+            {"prompt": "p", "file_urls": [IMAGE], "video_batch_size": 2.5},
             "video_batch_size",
         ),
         ("mj_video_hd", {"prompt": "p", "file_urls": [IMAGE], "motion": "fast"}, "motion"),

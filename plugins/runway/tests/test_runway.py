@@ -197,7 +197,7 @@ def test_8_seconds_of_an_older_page_is_accepted() -> None:
     assert RunwayGenerate(prompt="a cat", aspect_ratio="9:16", duration=8).duration == 8
 
 
-@pytest.mark.parametrize("duration", [4, 6, 15, "5"])
+@pytest.mark.parametrize("duration", [4, 6, 15, "4", 5.0, "5s"])
 def test_undocumented_duration_is_refused(duration: Any) -> None:
     assert _refused({"prompt": "a", "aspect_ratio": "16:9", "duration": duration}).field == (
         "duration"

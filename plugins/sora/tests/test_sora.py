@@ -219,6 +219,14 @@ def test_the_mock_accepts_progress_callback_url_top_level(
 
 def test_a_bad_progress_callback_url_is_refused() -> None:
     assert refused(T2V, prompt="a", progress_callback_url="not a url") == "progress_callback_url"
+    assert refused(T2V, prompt="a", progress_callback_url=" https://me/p") == (
+        "progress_callback_url"
+    )
+
+
+def test_an_empty_progress_callback_url_is_none() -> None:
+    # "" is no callback, as KIE (and the mock) read "" for callBackUrl (kie-api.md §2.1)
+    assert body_of(T2V, prompt="a fox", progress_callback_url="") == body_of(T2V, prompt="a fox")
 
 
 # -- the availability notice ---------------------------------------------------------------

@@ -114,6 +114,9 @@ def test_polling_without_a_callback_works_and_the_placeholder_is_never_called(
             "title",
         ),
         (GENERATE, {"prompt": "a", "style_weight": 1.5}, "style_weight"),
+        (GENERATE, {"prompt": "a", "style_weight": "1.5"}, "style_weight"),
+        (GENERATE, {"prompt": "a", "audio_weight": "nan"}, "audio_weight"),
+        (GENERATE, {"prompt": "a", "style": "pop"}, "style"),
         (GENERATE, {"prompt": "a", "version": "V6"}, "version"),
         (GENERATE, {"prompt": "a", "vocal_gender": "x"}, "vocal_gender"),
         (
@@ -172,6 +175,22 @@ def test_what_kie_documents_as_invalid_is_refused_naming_the_field(
         kie_client.submit(model, **fields)
     assert caught.value.field == field
     assert kie_mock.requests() == []  # nothing sent, nothing paid for
+
+
+def test_numbers_given_as_text_are_sent_as_numbers() -> None:
+    # [INF] the weights and continueAt have no documented JSON type; KIE reads a number's text
+    # as the number elsewhere (kie-api.md §2.2), so do the mock and the plugin, which sends it
+    fields = {"audio_id": "a1", "default_param_flag": True, "prompt": "la"}
+    params = MUSIC.make_input(EXTEND, fields, style_weight="0.5", continue_at=" 30.5 ")
+    body: Any = MUSIC.build_request(EXTEND, params).body
+    assert (body["styleWeight"], body["continueAt"]) == (0.5, 30.5)
+
+
+def test_an_empty_style_without_custom_mode_is_left_empty() -> None:
+    # the page: without custom mode "other parameters should be left empty"; "" is that
+    params = MUSIC.make_input(GENERATE, prompt="a calm piano piece", style="", title="")
+    body: Any = MUSIC.build_request(GENERATE, params).body
+    assert (body["style"], body["title"]) == ("", "")
 
 
 @pytest.mark.parametrize("model", [GENERATE, "suno/extend", "suno/upload-extend"])

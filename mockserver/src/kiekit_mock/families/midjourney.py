@@ -144,6 +144,8 @@ def _check(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _batch_size(body: dict[str, Any]) -> int:
+    # [INF] the pages give 1, 2 or 4 and no JSON type: a whole float (2.0) is the number 2, as
+    # JSON has one number type; text ("2") is refused. kiekit-midjourney reads it the same way.
     value = body.get("videoBatchSize", 1)
     if isinstance(value, bool) or value not in BATCH_SIZES:
         raise invalid("videoBatchSize is not within the range of allowed options")

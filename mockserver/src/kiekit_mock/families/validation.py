@@ -7,6 +7,7 @@ range of allowed options" for enums. None counts as absent everywhere.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -88,17 +89,32 @@ def optional_int(
     return number
 
 
+# A number as text: ASCII digits, a sign and a fraction, white space around. [INF] KIE stores
+# "6" as 6 (§2.2) and documents no grammar; Python's float() would also take "nan", "inf",
+# "1e1" and other scripts' digits ("٣"), so they are refused here (kiekit reads the same, and
+# the OpenAPI document's pattern is this one's non-negative part).
+NUMBER_TEXT = re.compile(r"\s*-?[0-9]+(?:\.[0-9]+)?\s*")
+
+
+def _as_number(value: object) -> float | None:
+    """A finite number given as a JSON number or as its text ("2.5"); bools are not numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and NUMBER_TEXT.fullmatch(value)):
+        number = float(value)
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def optional_number(data: Mapping[str, Any], field: str, low: float) -> float | None:
     """A number >= low, given as a JSON number or a numeric string."""
     value = data.get(field)
     if value is None:
         return None
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value)
-    except (TypeError, ValueError):
-        raise invalid(f"{field} must be a number") from None
+    number = _as_number(value)
+    if number is None:
+        raise invalid(f"{field} must be a number")
     if number < low:
         raise invalid(f"{field} must be at least {low:g}")
     return number

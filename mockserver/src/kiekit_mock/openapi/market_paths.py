@@ -135,7 +135,12 @@ MARKET_INPUTS: dict[str, Schema] = {
             },
         },
         ["multi_shots", "mode", "sound"],
-    ),
+    )
+    # shots only with multi_shots (kling.py [INF]); [] from single-shot clients
+    | {
+        "if": {"properties": {"multi_shots": {"const": False}}},
+        "then": {"properties": {"multi_prompt": {"anyOf": [{"maxItems": 0}, {"type": "null"}]}}},
+    },
     "kling-3.0/motion-control": obj(
         {
             "input_urls": urls(1),

@@ -37,8 +37,8 @@ def boolean() -> Schema:
 
 
 def url() -> Schema:
-    """An http(s) URL with a host (route_helpers.is_http_url)."""
-    return {"type": "string", "pattern": r"^https?://[^/\s?#]+"}
+    """An http(s) URL with a host and no white space (route_helpers.is_http_url)."""
+    return {"type": "string", "pattern": r"^https?://[^/\s?#]+\S*$"}
 
 
 def urls(max_items: int, *, min_items: int = 1) -> Schema:

@@ -32,9 +32,10 @@ MODES = ("fun", "normal", "spicy")
 RESOLUTIONS = ("480p", "720p")
 # §2.4 [SRC≠]: older pages document `duration` as the string enum "6"/"10", newer ones 6–30 s.
 # Strings "6".."30" cover both; strings because the older pages say so and recorded traffic sent
-# "duration":"6", which KIE accepted and stored as 6 (§2.2 "Input numeric coercion").
+# "duration":"6", which KIE accepted and stored as 6 (§2.2 "Input numeric coercion"). KIE reads
+# the number and its text as one, so the number 6 is taken too (numerals=True), and sent as "6".
 DURATIONS = tuple(str(seconds) for seconds in range(6, 31))
-EXTEND_TIMES = ("6", "10")  # §2.4: a string enum on every page that documents it
+EXTEND_TIMES = ("6", "10")  # §2.4: a string enum on every page that documents it (6 sent as "6")
 IMAGES_PER_TASK = 6  # a text-to-image task yields six images (§2.2 [OBS]); `index` picks one
 
 
@@ -65,7 +66,7 @@ class TextToVideo(Input):
     prompt: str = text(max_length=PROMPT_MAX)
     aspect_ratio: str | None = choice(*ASPECT_RATIOS)
     mode: str | None = choice(*MODES)
-    duration: str | None = choice(*DURATIONS)
+    duration: str | None = choice(*DURATIONS, numerals=True)
     resolution: str | None = choice(*RESOLUTIONS)
     nsfw_checker: bool | None = flag()
 
@@ -84,10 +85,10 @@ class ImageToVideo(Input):
 
     image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=7)
     task_id: str | None = text(required=False)
-    index: int | None = integer(0, IMAGES_PER_TASK - 1)
+    index: int | None = integer(0, IMAGES_PER_TASK - 1, numerals=True)  # "0" read as 0 (§2.2)
     prompt: str | None = text(required=False, max_length=PROMPT_MAX)
     mode: str | None = choice(*MODES)
-    duration: str | None = choice(*DURATIONS)
+    duration: str | None = choice(*DURATIONS, numerals=True)
     resolution: str | None = choice(*RESOLUTIONS)
     aspect_ratio: str | None = choice(*ASPECT_RATIOS)
     nsfw_checker: bool | None = flag()
@@ -97,13 +98,13 @@ class ImageToVideo(Input):
             raise ValidationError("task_id", "must not be empty")
         if self.image_urls is not None and self.task_id is not None:
             raise ValidationError("image_urls", "give image_urls or task_id (+ index), not both")
-        if self.index is not None and self.task_id is None:
-            raise ValidationError("index", "picks an image of task_id; give task_id with it")
         if self.image_urls is None and self.task_id is None:
             raise ValidationError(
                 "image_urls",
                 "is required unless task_id (+ index) names an earlier Grok image task",
             )
+        if self.index is not None and self.task_id is None:
+            raise ValidationError("index", "picks an image of task_id; give task_id with it")
         if self.mode == "spicy" and self.image_urls is not None:
             raise ValidationError(
                 "mode", "spicy is not available with image_urls; use task_id + index"
@@ -127,13 +128,14 @@ class Extend(Input):
     """``grok-imagine/extend``: continue an earlier Grok video task by 6 or 10 seconds.
 
     ``extend_at`` is the second of the source video to continue from (a number; KIE's example
-    sends 0). ``prompt`` is required as in APICITY's schema, although one KIE example sends "".
+    sends 0; its text, "2.5", is read as the number, §2.2). ``prompt`` is required as in
+    APICITY's schema, although one KIE example sends "".
     """
 
     task_id: str = text()
     prompt: str = text(max_length=PROMPT_MAX)
-    extend_at: float | None = number(0)
-    extend_times: str | None = choice(*EXTEND_TIMES)
+    extend_at: float | None = number(0, numerals=True)
+    extend_times: str | None = choice(*EXTEND_TIMES, numerals=True)
 
 
 class GrokImagineProvider(MarketProvider):

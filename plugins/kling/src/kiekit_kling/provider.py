@@ -36,7 +36,8 @@ __all__ = ["Element", "KlingProvider", "MotionControl", "Shot", "Video"]
 VIDEO = "kling-3.0/video"
 MOTION_CONTROL = "kling-3.0/motion-control"
 
-# "3".."15": a string enum on the wire (§2.4).
+# "3".."15": a string enum on the wire (§2.4); KIE reads the number 5 as "5" (§2.2 "Input numeric
+# coercion"), so a number is taken too and sent as its text.
 DURATIONS = tuple(str(seconds) for seconds in range(3, 16))
 DEFAULT_DURATION = "5"  # the guide's default (§3.2, kling_generate); KIE's pages give none
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -104,7 +105,7 @@ class Video(Input):
     prompt: str | None = text(required=False)
     image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=2)
     sound: bool = flag(default=False)
-    duration: str | None = choice(*DURATIONS)
+    duration: str | None = choice(*DURATIONS, numerals=True)
     aspect_ratio: str = choice(*ASPECT_RATIOS, default=DEFAULT_ASPECT_RATIO)
     mode: str = choice(*MODES, default="std")
     multi_shots: bool = flag(default=False)
@@ -126,14 +127,15 @@ class Video(Input):
         self._check_elements()
 
     def _check_multi_shot(self) -> None:
-        if self.multi_prompt is None:
-            raise ValidationError("multi_prompt", "is required with multi_shots=True")
-        if not self.multi_prompt:
-            raise ValidationError("multi_prompt", "needs at least 1 shot with multi_shots=True")
+        # sound first: KIE's (the mock's) first complaint about a multi-shot input
         if self.sound is not True:
             raise ValidationError(
                 "sound", "must be True with multi_shots (KIE refuses it otherwise)"
             )
+        if self.multi_prompt is None:
+            raise ValidationError("multi_prompt", "is required with multi_shots=True")
+        if not self.multi_prompt:
+            raise ValidationError("multi_prompt", "needs at least 1 shot with multi_shots=True")
         if self.image_urls is not None and len(self.image_urls) > 1:
             raise ValidationError(
                 "image_urls", "a multi-shot video takes only a first frame (one image)"

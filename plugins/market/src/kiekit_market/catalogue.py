@@ -17,12 +17,10 @@ import functools
 import json
 import logging
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from kiekit.plugin import InputField, ValidationError, described
+from kiekit.plugin import InputField, ValidationError, described, is_http_url, read_numeral
 
 from kiekit_market._catalogue import CATALOGUE_JSON
 
@@ -161,10 +159,6 @@ def _problem(value: Any, spec: Spec) -> str | tuple[int, str] | None:
     return None
 
 
-# An integer as text, as the mock reads one (not "--5", nor "²" or "٣", which str.isdigit takes)
-_INT_TEXT = re.compile(r"\s*-?[0-9]+\s*")
-
-
 def _number_problem(value: Any, spec: Spec) -> str | None:
     integer = spec["type"] == "integer"
     number = _as_number(value, integer=integer, strings=spec.get("strings", False))
@@ -183,32 +177,16 @@ def _number_problem(value: Any, spec: Spec) -> str | None:
 def _as_number(value: Any, *, integer: bool, strings: bool) -> float | None:
     """The number a value is, as KIE reads one: a JSON integer (a float only where any number
     will do: the mock refuses ``4.0`` for an integer), or a numeric string where the entry
-    says KIE takes one (``strings``, §2.2)."""
-    if isinstance(value, bool):
+    says KIE takes one (``strings``, §2.2; ASCII digits, as kiekit.plugin.read_numeral reads)."""
+    if isinstance(value, str) and not strings:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return None if integer else value
-    if not (isinstance(value, str) and strings):
-        return None
-    if integer:
-        return int(value) if _INT_TEXT.fullmatch(value) else None
-    try:
-        return float(value)
-    except ValueError:
-        return None
+    return read_numeral(value, integer=integer)
 
 
 def _is_url(value: Any) -> bool:
-    """An http(s) URL as the mock reads one (a malformed one, ``http://[::1``, is not one)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    """An http(s) URL as the mock reads one: with a host, no white space in or around it, not
+    malformed (``http://[::1``)."""
+    return is_http_url(value)
 
 
 # a list field's members: what each must be, its name in a message (with its article), and

@@ -84,7 +84,9 @@ class ImageToVideo(Input):
     prompt: str = text(max_length=PROMPT_MAX)
     file_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
     motion: str | None = choice("high", "low")
-    video_batch_size: int | None = choice(1, 2, 4)
+    # [INF] the pages give 1, 2 or 4 and no JSON type: 2.0 is the number 2 (JSON has one number
+    # type), sent as 2; "2" is refused, as the mock refuses it
+    video_batch_size: int | None = choice(1, 2, 4, whole_floats=True)
     water_mark: str | None = text(required=False)
     enable_translation: bool | None = flag()
 

@@ -74,7 +74,8 @@ class RunwayGenerate(Input):
 
     prompt: str = text()
     image_url: str | None = url()
-    duration: int | None = choice(*DURATIONS, default=SHORT_DURATION)
+    # [INF] §3.4 gives no JSON type: KIE reads "5" as 5 (as market inputs, §2.2); sent as 5
+    duration: int | None = choice(*DURATIONS, default=SHORT_DURATION, numerals=True)
     quality: str | None = choice(*QUALITIES, default="720p")
     aspect_ratio: str | None = choice(*ASPECT_RATIOS)
     water_mark: str | None = text(required=False)  # "" = no watermark

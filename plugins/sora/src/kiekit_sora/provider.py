@@ -99,7 +99,8 @@ class _Video(Input):
     remove_watermark: bool | None = flag()
     upload_method: str | None = choice(*UPLOAD_METHODS)
     character_id_list: tuple[str, ...] | None = texts(max_items=CHARACTER_IDS_MAX)
-    progress_callback_url: str | None = url(wire=PROGRESS_WIRE)
+    # "" is no progress callback, as "" is no callBackUrl (§2.1; the mock reads both so)
+    progress_callback_url: str | None = url(wire=PROGRESS_WIRE, empty_is_none=True)
 
 
 @frozen

@@ -142,9 +142,11 @@ class _Sound(Input):
     version: str = choice(*VERSIONS, default=DEFAULT_VERSION, wire="model")
     negative_tags: str | None = text(required=False)  # styles to leave out
     vocal_gender: str | None = choice("m", "f")  # a preference, not a guarantee (KIE)
-    style_weight: float | None = number(0, 1)
-    weirdness_constraint: float | None = number(0, 1)
-    audio_weight: float | None = number(0, 1)
+    # [INF] §3.6 names the weights without a type; KIE reads a number's text as the number
+    # elsewhere (§2.2), and so do the mock and this plugin ("0.5" is sent as 0.5)
+    style_weight: float | None = number(0, 1, numerals=True)
+    weirdness_constraint: float | None = number(0, 1, numerals=True)
+    audio_weight: float | None = number(0, 1, numerals=True)
 
 
 @frozen
@@ -164,8 +166,8 @@ class _Described(_Sound):
             # style and title belong to custom mode ("other parameters should be left empty")
             _need("prompt", self.prompt, "(without custom mode it is the song's description)")
             _at_most("prompt", self.prompt, SIMPLE_PROMPT_MAX, "without custom mode")
-            for name in ("style", "title"):
-                if getattr(self, name) is not None:
+            for name in ("style", "title"):  # "" is left empty, as the page asks
+                if getattr(self, name) not in (None, ""):
                     raise ValidationError(name, "is used only with custom_mode=True")
             return
         limits = LIMITS[self.version]
@@ -201,7 +203,7 @@ class _Continued(_Sound):
     prompt: str | None = text(required=False, max_length=PROMPT_MAX)
     style: str | None = text(required=False, max_length=STYLE_MAX)
     title: str | None = text(required=False, max_length=TITLE_MAX)
-    continue_at: float | None = number(0)
+    continue_at: float | None = number(0, numerals=True)  # "30.5" read as 30.5, as the weights
     persona_id: str | None = text(required=False)
 
     def own_parameters(self, *, prompt_needed: bool) -> None:

@@ -54,6 +54,8 @@ def _image_to_video(inp: Input) -> Input:
     # either external images, or an earlier Grok image task + the index of one of its images
     images = url_list(inp, "image_urls", max_items=7, required=False)  # newer docs: up to 7
     source_task = optional_str(inp, "task_id")
+    if source_task is not None and not source_task.strip():
+        raise invalid("task_id cannot be empty")  # [INF] blank names no task, as "" does not
     if images is None and not source_task:
         raise invalid("image_urls cannot be empty")
     if images is not None and source_task:

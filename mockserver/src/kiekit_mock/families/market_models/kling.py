@@ -41,10 +41,13 @@ def _kling_video(inp: Input) -> Input:
         _kling_elements(inp)
     if not multi_shots:
         required_str(inp, "prompt")
-        # KIE's schema lists multi_prompt as required, so single-shot clients send [] (§2.4);
-        # anything given must still be shots
+        # KIE's schema lists multi_prompt as required, so single-shot clients send [] (§2.4).
+        # [INF] Shots in a single-shot input are refused: no source says what KIE does with
+        # them, and a video made without them would be paid for all the same (kiekit-kling
+        # refuses them too)
         if inp.get("multi_prompt") not in (None, []):
             _shots(inp)
+            raise invalid("multi_prompt is only used when multi_shots is true")
         return inp
     if not sound:
         raise invalid("sound must be true when multi_shots is true")

@@ -19,6 +19,9 @@ from .base import Input, MarketModel, nested, objects, seconds
 SORA_PROMPT_MAX = 10_000  # 5000 in one copy, 10000 in others (§2.4 [SRC≠]): the larger
 SORA_RATIOS = ("portrait", "landscape")
 SORA_UPLOADS = ("s3", "oss")
+# The four video models' character_id_list: "as an array, maximum 5" (KIE's Sora pages, which
+# §2.4 does not detail [INF]; kiekit-sora takes the same)
+CHARACTER_IDS_MAX = 5
 
 
 def _sora_options(inp: Input) -> None:
@@ -31,6 +34,8 @@ def _sora_options(inp: Input) -> None:
         not isinstance(ids, list) or not all(isinstance(i, str) and i.strip() for i in ids)
     ):
         raise invalid("character_id_list must be an array of character ids")
+    if ids is not None and len(ids) > CHARACTER_IDS_MAX:
+        raise invalid(f"character_id_list cannot contain more than {CHARACTER_IDS_MAX} items")
 
 
 def _sora_text_to_video(inp: Input) -> Input:

@@ -69,6 +69,9 @@ LIMITS = {
     "V5_5": (5000, 1000, 100),
 }
 SIMPLE_PROMPT_MAX = 500
+# [INF] The add-instrumental and add-vocals pages give no lengths: their text fields are held to
+# the longest any version takes in custom mode (as kiekit-suno holds them)
+WIDEST = tuple(max(limits[i] for limits in LIMITS.values()) for i in range(3))
 COST = 12.0  # a mock figure, not KIE's price
 OPERATIONS = {  # the record's operationType (APICITY suno.ts; the last two [INF])
     GENERATE: "generate",
@@ -133,6 +136,11 @@ def _described(body: dict[str, Any]) -> None:
     instrumental = _required_bool(body, "instrumental")
     if not custom:
         required_str(body, "prompt", max_len=SIMPLE_PROMPT_MAX)
+        for field in ("style", "title"):
+            # [INF] the page: without custom mode "other parameters should be left empty"; what
+            # KIE answers otherwise is not recorded, so the usual 422 (as kiekit-suno refuses it)
+            if body.get(field) not in (None, ""):
+                raise invalid(f"{field} must be empty when customMode is false")
         return
     prompt_max, style_max, title_max = LIMITS[version]
     required_str(body, "style", max_len=style_max)
@@ -194,12 +202,14 @@ def _check(rt: Runtime, account: str, model: str, body: dict[str, Any]) -> bool:
         _continued(body, prompt_needed=not instrumental)
     elif model == ADD_INSTRUMENTAL:
         _sound(body)
-        required_str(body, "title")
+        required_str(body, "title", max_len=WIDEST[2])
         required_str(body, "tags")
     elif model == ADD_VOCALS:
         _sound(body)
-        for field in ("prompt", "title", "style", "negativeTags"):
-            required_str(body, field)
+        prompt_max, style_max, title_max = WIDEST
+        for field, limit in (("prompt", prompt_max), ("title", title_max), ("style", style_max)):
+            required_str(body, field, max_len=limit)
+        required_str(body, "negativeTags")
     return True
 
 
