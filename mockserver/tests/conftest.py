@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ class Answer:
     status: int
     content_type: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # names lowercased
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -41,11 +42,15 @@ def fetch(
     try:
         with OPENER.open(request, timeout=10) as response:
             return Answer(
-                response.status, response.headers.get("Content-Type", ""), response.read()
+                response.status,
+                response.headers.get("Content-Type", ""),
+                response.read(),
+                {name.lower(): value for name, value in response.headers.items()},
             )
     except urllib.error.HTTPError as exc:
         with exc:
-            return Answer(exc.code, exc.headers.get("Content-Type", ""), exc.read())
+            headers = {name.lower(): value for name, value in exc.headers.items()}
+            return Answer(exc.code, exc.headers.get("Content-Type", ""), exc.read(), headers)
 
 
 @dataclass(frozen=True)

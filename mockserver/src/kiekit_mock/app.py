@@ -32,6 +32,7 @@ from .limits import RateLimited
 from .requestlog import (
     CONTROL_PREFIX,
     Noted,
+    kept_body,
     mask_authorization,
     request_kind,
 )
@@ -269,7 +270,7 @@ def _note(
         method,
         path,
         dict(query),
-        raw,
+        kept_body(raw),  # a large body only as a preview (a base64 upload, an inline image)
         task_id,
         authorization,
         status,
@@ -281,6 +282,24 @@ def _note(
         rules,
     )
     rt.journal.add_later(noted, path=path, task_id=task_id, account_id=account, kind=kind)
+
+
+def journal_request(
+    request: web.Request,
+    raw: bytes,
+    arrived: float,
+    status: int,
+    sent: web.StreamResponse | None,
+) -> None:
+    """Journal a request that _emulator did not see (the upload host's, uploads_http.py) as it
+    journals its own — the answer as sent, the caller's account, a large body as a preview —
+    and tell watchers (the inspector) the journal moved."""
+    rt = request.app[RUNTIME]
+    _note(rt, request, raw, arrived, status, None if sent is None else _json_answer(sent), sent)
+    rt.changes.touch(_JOURNAL_ONLY)
+
+
+_JOURNAL_ONLY = frozenset({"journal"})
 
 
 def _rules(request: web.Request, task_id: str | None) -> tuple[int, ...]:
@@ -329,4 +348,4 @@ def _task_id(request: web.Request, answer: dict[str, Any] | None) -> str | None:
     return created if isinstance(created, str) else None
 
 
-__all__ = ["build_app", "create_app", "runtime_of"]
+__all__ = ["build_app", "create_app", "journal_request", "runtime_of"]

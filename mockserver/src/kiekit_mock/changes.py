@@ -8,7 +8,10 @@ sends back the token it last saw and is answered as soon as it differs (or after
 seconds), with the token and each topic's last change, so it re-reads only what moved.
 
 The token is opaque (``<instance>.<counter>``): a watcher of a mock that restarted, or one that
-sends a made-up token, simply gets the current one at once. What moves it: every client request
+sends a made-up token, simply gets the current one at once. The view names the ``instance`` too
+(a new one each time a mock starts afresh; GET /_mock/journal answers it as well): a watcher that
+sees it change knows that the mock it knew is gone — its journal's seqs start again from 0 —
+and reads everything anew instead of mixing the two. What moves it: every client request
 (journal, tasks, accounts, rules, faults, limits, callbacks), every control request other than a
 GET (the topic named by its path: ``POST /_mock/rules`` → rules; reset and scenarios → all), and
 a callback delivery settling. Changes made through MockServer's Python API bypass HTTP and do
@@ -75,7 +78,12 @@ class Changes:
 
     def _view(self) -> dict[str, Any]:
         topics = {topic: self._token(count) for topic, count in self._topics.items()}
-        return {"token": self._token(), "topics": topics}
+        return {"token": self._token(), "instance": self._instance, "topics": topics}
+
+    @property
+    def instance(self) -> str:
+        """This mock's instance id: a new one for each Runtime (a mock started afresh)."""
+        return self._instance
 
     @property
     def token(self) -> str:

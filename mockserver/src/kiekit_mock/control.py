@@ -30,6 +30,7 @@ from .controlwire import (
 )
 from .envelope import loads
 from .families import task_families
+from .har import replay_view
 from .requestlog import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
 from .rules import Lifecycle, Outcome, Rule
 from .runtime import RUNTIME, Runtime
@@ -97,7 +98,9 @@ async def get_task(request: web.Request) -> web.Response:
 def _with_callbacks(rt: Runtime, tasks: list[TaskSnapshot]) -> list[dict[str, Any]]:
     """The tasks' JSON, each with `callback`: what became of its last callback record —
     {"delivered", "reason", "status", "records"} (reason "pending": in flight), or null when
-    none was owed yet (or the records were forgotten). The inspector's list shows it."""
+    none was owed yet (or the records were forgotten); and `replay`: for a task a loaded
+    recording answers, what its client was answered (har.replay_view), else null. The
+    inspector's list shows them."""
     wanted = {task.task_id for task in tasks if task.callback_url is not None}
     last: dict[str, tuple[CallbackRecord, int]] = {}
     if wanted:
@@ -116,7 +119,8 @@ def _with_callbacks(rt: Runtime, tasks: list[TaskSnapshot]) -> list[dict[str, An
                 "status": record.status,
                 "records": count,
             }
-        shown.append(task.to_json() | {"callback": callback})
+        replay = replay_view(rt, task.task_id, task.origin) if rt.scenarios.active else None
+        shown.append(task.to_json() | {"callback": callback, "replay": replay})
     return shown
 
 
@@ -168,6 +172,13 @@ def _change(request: web.Request, change: Callable[[Runtime, str], TaskSnapshot]
     except ValueError as exc:  # the task has already ended
         return answer({"error": str(exc), "field": "task_id"}, status=409)
     return answer({"task": _with_callbacks(_rt(request), [task])[0]})
+
+
+@ROUTES.get("/_mock/families")
+async def list_families(request: web.Request) -> web.Response:
+    """The task families this mock serves, built-in and added by extensions: what the tasks'
+    `family` filter and a rule's `family` take (the inspector's lists read it)."""
+    return answer({"families": list(task_families())})
 
 
 # --- rules ---
@@ -237,7 +248,8 @@ MAX_CLOCK_ADVANCE = 100 * 365 * 24 * 3600  # one jump; millisecond times stay fi
 # --- journal ---
 
 _JOURNAL_FILTERS = {"path", "method", "task_id", "account_id", "api_key", "kind", "since", "until"}
-_JOURNAL_PAGING = {"after", "before", "limit"}
+_JOURNAL_PAGING = {"after", "before", "limit", "count", "bodies"}
+_FLAGS = ("0", "1", "false", "true")  # a yes/no query parameter, as `wait` of /_mock/callbacks
 
 
 @ROUTES.get("/_mock/journal")
@@ -247,7 +259,12 @@ async def query_journal(request: web.Request) -> web.Response:
     other) &since= &until= (mock-clock seconds) &after= &before= (seqs, exclusive) &limit= (the
     last n). `more`: older matches lie before these; `first_seq`/`last_seq`: the journal's
     bounds now (seqs are never reused: `after=last_seq` asks for what is new); `dropped`: how
-    many of the oldest it let go to stay within MockConfig.journal_limit."""
+    many of the oldest it let go to stay within MockConfig.journal_limit; `held`: how many it
+    holds; `forgotten`: how many per-account resets forgot (gaps between the bounds);
+    `instance`: the mock's (changes.py): when it changes, the mock restarted and its seqs
+    began again. &count=1: `matched` counts every match between `after` and `before` (else
+    null). &bodies=0: the records without the bodies sent and answered (a list's rows; one
+    record in full: GET /_mock/journal/{seq})."""
     query = request.query
     refuse_unknown(query, _JOURNAL_FILTERS | _JOURNAL_PAGING)
     kind = query.get("kind")
@@ -262,18 +279,28 @@ async def query_journal(request: web.Request) -> web.Response:
         after=query_int(query, "after", minimum=-1),
         before=query_int(query, "before", minimum=0),
         limit=query_int(query, "limit", minimum=1),
+        count=_flag(query, "count", default=False),
     )
-    return answer(_journal_answer(page))
+    return answer(_journal_answer(_rt(request), page, bodies=_flag(query, "bodies", default=True)))
 
 
-def _journal_answer(page: JournalPage) -> dict[str, Any]:
+def _flag(query: Mapping[str, str], name: str, *, default: bool) -> bool:
+    text = query.get(name)
+    return default if text is None else one_of(text, _FLAGS, name) in ("1", "true")
+
+
+def _journal_answer(rt: Runtime, page: JournalPage, *, bodies: bool = True) -> dict[str, Any]:
     return {
         "count": len(page.records),
-        "requests": [record.to_json() for record in page.records],
+        "requests": [record.to_json(bodies=bodies) for record in page.records],
         "more": page.more,
         "first_seq": page.first_seq,
         "last_seq": page.last_seq,
         "dropped": page.dropped,  # the oldest, let go past MockConfig.journal_limit
+        "held": page.held,
+        "forgotten": page.forgotten,
+        "matched": page.matched,
+        "instance": rt.changes.instance,
     }
 
 
@@ -281,7 +308,7 @@ def _journal_answer(page: JournalPage) -> dict[str, Any]:
 async def clear_journal(request: web.Request) -> web.Response:
     journal = _rt(request).journal
     journal.clear()
-    return answer(_journal_answer(journal.page(limit=1)))
+    return answer(_journal_answer(_rt(request), journal.page(limit=1)))
 
 
 _CHECKS = ("created_once", "no_duplicate_creates", "no_poll_faster_than")
@@ -312,6 +339,17 @@ def _run_check(journal: Journal, check: str, query: Mapping[str, str]) -> CheckR
     if seconds is None:
         raise ControlError("seconds", "is required for no_poll_faster_than")
     return journal.check_no_poll_faster_than(seconds, task_id or None)
+
+
+@ROUTES.get("/_mock/journal/{seq}")  # after /_mock/journal/check, which it would shadow
+async def journal_record(request: web.Request) -> web.Response:
+    """One record in full, by its seq (the inspector's detail view reads it so)."""
+    name = request.match_info["seq"]
+    seq = int(name) if len(name) <= 18 and name.isascii() and name.isdigit() else None
+    record = None if seq is None else _rt(request).journal.get(seq)
+    if record is None:
+        return _missing("request", name, "seq")
+    return answer({"request": record.to_json(), "instance": _rt(request).changes.instance})
 
 
 # --- accounts ---

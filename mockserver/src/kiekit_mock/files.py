@@ -46,6 +46,17 @@ _AMZ_TIME = "%Y%m%dT%H%M%SZ"
 
 ROUTES = web.RouteTableDef()
 
+# Every file the mock serves (its own results, a replayed recording's, the upload host's) is
+# served as untrusted: its bytes may come from a HAR or a client, and it is served on the origin
+# of the inspector and the control API (or beside it). Under a sandbox CSP the document has an
+# opaque origin and runs no script (an SVG's onload, an HTML page), and nosniff stops a browser
+# from taking bytes for a more active type than the one named; images, audio and video still
+# show as they are.
+FILE_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+
 CONTENT_TYPES = {
     "jpg": "image/jpeg",
     "jpeg": "image/jpeg",
@@ -97,6 +108,7 @@ async def serve_file(request: web.Request, *, lookup: FileLookup) -> web.Respons
     found = lookup(runtime(request), request.match_info)
     if found is None:
         raise web.HTTPNotFound()
+    found.headers.update(FILE_HEADERS)
     return found
 
 

@@ -463,6 +463,37 @@ def _har_file_link(request: web.Request, url: Any) -> str | None:
     return files.presign(origin_of(request) + parts.path, now, files.DOWNLOAD_LINK_SECONDS)
 
 
+def replay_view(rt: Runtime, task_id: str, origin: str) -> dict[str, Any] | None:
+    """What the client of a replayed task was answered, for the control API's task snapshot
+    (`replay`; None: not a replayed task). The emulation's twin of such a task (manual, polled
+    by nobody) is not what the client saw: its status queries were answered by the recording,
+    with links to the recording's files (`result_urls`, those given so far)."""
+    replaying = rt.scenarios.replaying(task_id)
+    if replaying is None:
+        return None
+    text = dumps(replaying.served)
+    links = [origin + FILES_PREFIX + file.name for file in rt.scenarios.files() if file.url in text]
+    told = None  # the state its client was last told, in the market's words
+    if replaying.served:
+        last = replaying.served[-1]
+        stage = recorded_stage(last)
+        told = (
+            ("waiting", "queuing", "generating")[stage]
+            if stage is not None
+            else ("success" if recorded_success(last) else "fail")
+        )
+    return {
+        "state": told,
+        "recorded_answers": len(replaying.task.answers),
+        "polls_answered": replaying.polls,
+        # after the recording's last answer: the emulation goes on (the capture stopped before
+        # the task's end), or that last answer repeats
+        "then": "emulation" if replaying.emulated else "recording",
+        "handed_over": replaying.handed_over,
+        "result_urls": links,
+    }
+
+
 def _stand_in(file: RecordedFile) -> bytes:
     """A small real file of the recorded type, when the HAR did not hold the bytes."""
     kind = file.content_type
@@ -484,7 +515,9 @@ async def har_file(request: web.Request) -> web.Response:
     if file is None:
         raise web.HTTPNotFound()
     body = file.body if file.body is not None else _stand_in(file)
-    return web.Response(body=body, content_type=file.content_type)
+    # the recorded type as recorded (an SVG, an HTML page…), on the inspector's own origin:
+    # served so that it runs nothing there (files.FILE_HEADERS)
+    return web.Response(body=body, content_type=file.content_type, headers=files.FILE_HEADERS)
 
 
 @ROUTES.post("/_mock/scenarios")
@@ -513,4 +546,12 @@ async def clear(request: web.Request) -> web.Response:
     return web.json_response({"cleared": rt.scenarios.clear()})
 
 
-__all__ = ["ROUTES", "load_scenario", "log_warnings", "parse_har", "read_scenario", "replay"]
+__all__ = [
+    "ROUTES",
+    "load_scenario",
+    "log_warnings",
+    "parse_har",
+    "read_scenario",
+    "replay",
+    "replay_view",
+]

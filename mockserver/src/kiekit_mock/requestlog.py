@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import functools
+import hashlib
 import itertools
 import json
 import threading
@@ -31,6 +32,13 @@ REQUEST_KINDS: tuple[RequestKind, ...] = ("create", "poll", "other")
 DUPLICATE_WINDOW = 60.0  # mock seconds: identical creates closer than this look like a resubmit
 DEFAULT_JOURNAL_LIMIT = 100_000  # records kept: a few hundred MiB at most, a soak test's worth
 TEXT_ANSWER_LIMIT = 64 * 1024  # bytes of a text answer kept: every KIE answer fits, a page too
+# A request body up to this size is kept as received; a larger one (a base64 upload, a chat
+# with an inline image) only as a preview: kept whole, one such body filled the journal's memory
+# and froze the inspector page for seconds.
+BODY_LIMIT = 64 * 1024
+PREVIEW_CHARACTERS = 16 * 1024  # about as much text as a preview holds, strings and keys
+LONG_STRING = 2048  # a string longer than this is cut in a preview…
+STRING_START = 512  # …to its first characters (a data: URL to its header)
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 
 
@@ -69,6 +77,70 @@ def request_kind(
 
 
 @dataclass(frozen=True, slots=True)
+class BodyPreview:
+    """A request body over BODY_LIMIT bytes, as the journal keeps it: its size and, when it was
+    a JSON object, a preview of it (preview_json)."""
+
+    value: dict[str, Any] | None
+    size: int
+
+
+def kept_body(raw: bytes) -> bytes | BodyPreview:
+    """A request body as the journal keeps it: as received up to BODY_LIMIT bytes (parsed
+    when first read), else a BodyPreview made now, so the body itself is not kept."""
+    if len(raw) <= BODY_LIMIT:
+        return raw
+    value = parse_json_object(raw)
+    return BodyPreview(None if value is None else preview_json(value), len(raw))
+
+
+def preview_json(value: dict[str, Any]) -> dict[str, Any]:
+    """A JSON object cut to about PREVIEW_CHARACTERS of text: a string over LONG_STRING
+    characters keeps its start (a data: URL its header only) and says how long it was, with a
+    digest (two bodies that differ get different previews: the duplicate-create check compares
+    them); past the budget, the remaining fields and items are counted, not kept."""
+    budget = [PREVIEW_CHARACTERS]
+    shown = _preview(value, budget)
+    assert isinstance(shown, dict)
+    return shown
+
+
+def _preview(value: Any, budget: list[int]) -> Any:
+    if isinstance(value, str):
+        return _preview_string(value, budget)
+    if isinstance(value, dict):
+        fields: dict[str, Any] = {}
+        for index, (name, item) in enumerate(value.items()):
+            if budget[0] <= 0:
+                fields["…"] = f"truncated: {len(value) - index} more fields not kept"
+                break
+            budget[0] -= len(name) + 4
+            fields[name] = _preview(item, budget)
+        return fields
+    if isinstance(value, list):
+        items: list[Any] = []
+        for index, item in enumerate(value):
+            if budget[0] <= 0:
+                items.append(f"… truncated: {len(value) - index} more items not kept")
+                break
+            items.append(_preview(item, budget))
+        return items
+    budget[0] -= 8
+    return value
+
+
+def _preview_string(text: str, budget: list[int]) -> str:
+    if len(text) <= LONG_STRING and len(text) <= max(budget[0], 64):
+        budget[0] -= len(text) + 2
+        return text
+    comma = text.find(",", 0, 256) if text.startswith("data:") else -1
+    start = text[: comma + 1] if comma >= 0 else text[: min(STRING_START, max(budget[0], 64))]
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    budget[0] -= len(start) + 80
+    return f"{start}… [truncated: {len(text):,} characters, sha256 {digest}…]"
+
+
+@dataclass(frozen=True, slots=True)
 class SentAnswer:
     """The answer a request got, as the mock sent it: its type, size and the other headers the
     mock set; the body itself only for text (JSON, HTML, XML …), at most TEXT_ANSWER_LIMIT bytes.
@@ -89,16 +161,17 @@ class SentAnswer:
         kept = body[:TEXT_ANSWER_LIMIT] if is_text(content_type) else None
         return cls(content_type, len(body), headers, kept)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, bodies: bool = True) -> dict[str, Any]:
         """`json` when the body parses as JSON, else `text`; `cut` when only its start was
-        kept; `streamed` when it went out in pieces (no body here)."""
+        kept; `streamed` when it went out in pieces (no body here). `bodies=False`: neither
+        `json` nor `text` (a list that shows no bodies need not carry them)."""
         shown: dict[str, Any] = {
             "content_type": self.content_type,
             "size": self.size,
             "headers": dict(self.headers),
             "streamed": self.size is None,
         }
-        if self.body is not None:
+        if self.body is not None and bodies:
             text = self.body.decode("utf-8", "replace")
             try:
                 shown["json"] = loads(text)
@@ -113,7 +186,7 @@ class RequestRecord:
     method: str
     path: str
     query: dict[str, str]
-    body: dict[str, Any] | None  # the JSON body when it was an object
+    body: dict[str, Any] | None  # the JSON body when it was an object (a preview: truncated)
     task_id: str | None  # the task the request created or named
     authorization: str | None  # masked
     status: int  # HTTP status of the answer
@@ -124,13 +197,18 @@ class RequestRecord:
     seq: int = -1  # its place in the journal, from 0, never reused (set when recorded)
     answer: SentAnswer | None = None  # what was sent back (None: nothing, e.g. a reset)
     rules: tuple[int, ...] = ()  # a create: the outcome/lifecycle rules its task got (rules.py)
+    body_size: int | None = None  # bytes of the body received (None: not known)
+    # the body was over BODY_LIMIT: `body` is a preview of it (preview_json), or None
+    body_truncated: bool = False
 
     @property
     def kind(self) -> RequestKind:
         return request_kind(self.method, self.path, self.query, self.task_id, self.code, self.fault)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, bodies: bool = True) -> dict[str, Any]:
+        """`bodies=False`: without `body` and the answer's body (GET /_mock/journal?bodies=0,
+        for a list; one record in full: GET /_mock/journal/{seq})."""
+        shown = {
             "seq": self.seq,
             "at": self.at,
             "kind": self.kind,
@@ -138,6 +216,8 @@ class RequestRecord:
             "path": self.path,
             "query": self.query,
             "body": self.body,
+            "body_size": self.body_size,
+            "body_truncated": self.body_truncated,
             "task_id": self.task_id,
             "account_id": self.account_id,
             "authorization": self.authorization,
@@ -145,8 +225,11 @@ class RequestRecord:
             "code": self.code,
             "fault": self.fault,
             "rules": list(self.rules),
-            "answer": None if self.answer is None else self.answer.to_json(),
+            "answer": None if self.answer is None else self.answer.to_json(bodies=bodies),
         }
+        if not bodies:
+            del shown["body"]
+        return shown
 
     def describe(self) -> str:
         """One line for failure messages."""
@@ -160,7 +243,8 @@ class RequestRecord:
 
 
 # What a record is made of until it is first read (Journal.add_later): RequestRecord's fields
-# but seq, in order, with the body as received and the answer as SentAnswer.of's arguments. One
+# but seq, in order, with the body as kept_body keeps it and the answer as SentAnswer.of's
+# arguments. One
 # tuple of plain values, which the garbage collector stops tracking; a closure per request (a
 # function and a cell per value), kept by the tens of thousands, made every collection slower
 # (7 % of a polling mock's CPU went to the collector, under 2 % now).
@@ -168,7 +252,7 @@ Noted = tuple[
     str,  # method
     str,  # path
     dict[str, str],  # query
-    bytes,  # body, as received
+    bytes | BodyPreview,  # body: as received, or a preview of a large one (kept_body)
     str | None,  # task_id
     str | None,  # authorization, masked
     int,  # status
@@ -197,11 +281,15 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         answer,
         rules,
     ) = noted
+    if isinstance(body, BodyPreview):
+        parsed, size, truncated = body.value, body.size, True
+    else:
+        parsed, size, truncated = parse_json_object(body) if body else None, len(body), False
     return RequestRecord(
         method,
         path,
         query,
-        parse_json_object(body) if body else None,
+        parsed,
         task_id,
         authorization,
         status,
@@ -212,6 +300,8 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         seq,
         None if answer is None else SentAnswer.of(*answer),
         rules,
+        size,
+        truncated,
     )
 
 
@@ -250,13 +340,19 @@ class CheckResult:
 class JournalPage:
     """Part of the journal: `records` in order; `more` when older matches lie before them;
     `first_seq`/`last_seq` bound the journal as it is (an empty one: last = first - 1);
-    `dropped`: the oldest records let go so far to keep the journal within its limit."""
+    `dropped`: the oldest records let go so far to keep the journal within its limit;
+    `held`: the records it holds now (the seqs between the bounds but those forgotten);
+    `forgotten`: the records per-account resets have forgotten so far (they leave gaps);
+    `matched`: when counted, how many records fit the filters between `after` and `before`."""
 
     records: list[RequestRecord]
     more: bool
     first_seq: int
     last_seq: int
     dropped: int = 0
+    held: int = 0
+    forgotten: int = 0
+    matched: int | None = None
 
 
 class Journal:
@@ -284,6 +380,7 @@ class Journal:
         # making one costs more than the request it notes; None: forgotten (forget_account)
         self._records: list[RequestRecord | Noted | None] = []
         self._gaps = 0  # the Nones in _records
+        self._forgotten = 0  # records forget_account has forgotten, since the mock started
         self._by_task: dict[str, list[int]] = {}
         self._by_path: dict[str, list[int]] = {}
         self._by_account: dict[str, list[int]] = {}
@@ -402,6 +499,7 @@ class Journal:
             for seq in seqs:
                 self._records[seq - self._first] = None
             self._gaps += len(seqs)
+            self._forgotten += len(seqs)
             gone = set(seqs)
             _drop_seqs(self._by_task, gone)
             _drop_seqs(self._by_path, gone)
@@ -474,47 +572,79 @@ class Journal:
         after: int | None = None,
         before: int | None = None,
         limit: int | None = None,
+        count: bool = False,
     ) -> JournalPage:
         """As query(), within seqs `after` < seq < `before`, and only the last `limit` matches
         (None: all). Reads from the newest end and stops once it has them, so the newest page
-        of a long journal costs what the page does, not what the journal does."""
+        of a long journal costs what the page does, not what the journal does. `count`: also
+        count every match between `after` and `before` (`matched`), a look at each record
+        there (not made into a RequestRecord: about a microsecond each)."""
         glob = path is not None and any(c in path for c in "*?[")
         method = method.upper() if method is not None else None
 
-        def fits(record: RequestRecord) -> bool:
-            return (
+        def fits(entry: RequestRecord | Noted | None) -> bool:
+            # judged on what a record is made of: a record not yet made (add_later) is made
+            # only when it is one of the page's, not to be looked at and thrown away
+            if entry is None:
+                return False
+            if isinstance(entry, RequestRecord):
+                facts = (entry.method, entry.path, entry.task_id, entry.account_id, entry.at)
+            else:
+                facts = (entry[0], entry[1], entry[4], entry[10], entry[9])
+            its_method, its_path, its_task, its_account, at = facts
+            if not (
                 (
                     path is None
-                    or (fnmatch.fnmatchcase(record.path, path) if glob else record.path == path)
+                    or (fnmatch.fnmatchcase(its_path, path) if glob else its_path == path)
                 )
-                and (method is None or record.method == method)
-                and (task_id is None or record.task_id == task_id)
-                and (account_id is None or record.account_id == account_id)
-                and (kind is None or record.kind == kind)
-                and (since is None or (record.at is not None and record.at >= since))
-                and (until is None or (record.at is not None and record.at <= until))
-            )
+                and (method is None or its_method == method)
+                and (task_id is None or its_task == task_id)
+                and (account_id is None or its_account == account_id)
+                and (since is None or (at is not None and at >= since))
+                and (until is None or (at is not None and at <= until))
+            ):
+                return False
+            if kind is None:
+                return True
+            if isinstance(entry, RequestRecord):
+                return entry.kind == kind
+            return request_kind(entry[0], entry[1], entry[2], entry[4], entry[7], entry[8]) == kind
 
         found: list[RequestRecord] = []
         more = False
+        matched: int | None = None
         with self._lock:
             seqs = self._candidates(
                 task_id=task_id, path=None if glob else path, account_id=account_id, kind=kind
             )
             low = 0 if after is None else bisect.bisect_right(seqs, after)
             high = len(seqs) if before is None else bisect.bisect_left(seqs, before)
+            first = self._first
+            entries = self._records
             for index in range(high - 1, low - 1, -1):
-                record = self._read(seqs[index])
-                if record is None or not fits(record):
+                seq = seqs[index]
+                if not fits(entries[seq - first]):
                     continue
                 if limit is not None and len(found) == limit:
                     more = True
                     break
+                record = self._read(seq)
+                assert record is not None  # it fits: not forgotten
                 found.append(record)
-            first, last = self._first, self._first + len(self._records) - 1
-            dropped = self._dropped
+            if count:
+                matched = sum(1 for i in range(low, high) if fits(entries[seqs[i] - first]))
+            last = first + len(entries) - 1
+            held = len(entries) - self._gaps
+            dropped, forgotten = self._dropped, self._forgotten
         found.reverse()
-        return JournalPage(found, more, first, last, dropped)
+        return JournalPage(found, more, first, last, dropped, held, forgotten, matched)
+
+    def get(self, seq: int) -> RequestRecord | None:
+        """The record at `seq`; None when there is none (forgotten, let go, or not made yet)."""
+        with self._lock:
+            if not self._first <= seq < self._first + len(self._records):
+                return None
+            return self._read(seq)
 
     def _candidates(
         self,

@@ -98,14 +98,26 @@ class Lifecycle:
     @classmethod
     def from_json(cls, value: object, where: str = "lifecycle") -> Lifecycle:
         """{"polls": 3} | {"seconds": 30} | {"polls": 2, "seconds": 5} | {"mode": "manual"} |
-        {} or {"mode": "immediate"}; the shorthand strings "immediate" and "manual" too."""
+        {} or {"mode": "immediate"}; the shorthand strings "immediate" and "manual" too.
+        {"mode": "timed", "polls"?, "seconds"?}: polls or seconds, at least one (a form's
+        "after polls / seconds" left empty is refused, not taken for immediate)."""
         if value in ("immediate", "manual"):
             value = {"mode": value}
         data = _object(value, where)
         _only(data, where, {"mode", "polls", "seconds", "manual"})
         mode = data.get("mode")
-        if mode not in (None, "immediate", "polls", "seconds", "polls+seconds", "manual"):
-            raise ControlError(f"{where}.mode", "must be immediate, polls, seconds or manual")
+        if mode not in (None, "immediate", "polls", "seconds", "polls+seconds", "manual", "timed"):
+            raise ControlError(
+                f"{where}.mode", "must be immediate, polls, seconds, timed or manual"
+            )
+        if mode == "timed":
+            if data.get("manual"):
+                raise ControlError(f"{where}.manual", "a timed lifecycle is not manual")
+            if not data.get("polls") and not data.get("seconds"):
+                raise ControlError(
+                    f"{where}.polls", "a timed lifecycle needs polls or seconds (more than 0)"
+                )
+            mode = None  # the fields say which
         try:
             made = cls(  # null is "left out", as the OpenAPI document says
                 polls=_or(data.get("polls"), 0),

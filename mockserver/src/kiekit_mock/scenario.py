@@ -326,6 +326,17 @@ class Handover:
     first: bool  # the first such query (the emulated task is moved on to `stage` now)
 
 
+@dataclass(frozen=True)
+class Replaying:
+    """A claimed task's replay so far (the inspector shows what its client was answered)."""
+
+    task: RecordedTask
+    polls: int  # status queries the recording answered
+    emulated: bool  # the recording ends before the task: the emulation goes on after it
+    handed_over: bool  # the emulation answers its status queries now
+    served: tuple[dict[str, Any], ...]  # the recorded status answers given so far
+
+
 @dataclass
 class ScenarioPlayer:
     """The loaded scenarios of one mock. Thread-safe (tests load while the server answers).
@@ -392,6 +403,18 @@ class ScenarioPlayer:
         """The claimed tasks the emulation holds beside a recording that runs to their end."""
         with self._lock:
             return [playing.task for playing in self._tasks if playing.shadowed]
+
+    def replaying(self, task_id: str) -> Replaying | None:
+        """How far the replay of a claimed task has gone (None: no claimed task has that id)."""
+        with self._lock:
+            for playing in self._tasks:
+                task = playing.task
+                if playing.claimed and task.task_id == task_id:
+                    served = task.answers[: min(playing.polls, len(task.answers))]
+                    return Replaying(
+                        task, playing.polls, playing.emulated, playing.handed_over, served
+                    )
+            return None
 
     def poll(
         self, path: str, task_id: str, *, moved: bool = False

@@ -34,10 +34,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
+from .app import journal_request
 from .callbacks import is_loopback_host
 from .egress import Egress, EgressRefused
 from .envelope import dumps
-from .requestlog import RequestRecord, mask_authorization
+from .files import FILE_HEADERS
 from .route_helpers import bearer_key, is_http_url, parse_json_object, runtime, said_cut_short
 from .runtime import RUNTIME, Runtime
 from .state import account_id
@@ -110,18 +111,17 @@ async def _host_conventions(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record upload requests in the mock's journal; multipart bodies (the files) are not kept."""
-    status, code = 500, None
+    """Record upload requests in the mock's journal as the API's are (app.journal_request);
+    multipart bodies (the files) are not kept, a large JSON body only as a preview."""
+    arrived = runtime(request).clock.now()
+    status, sent = 500, None
     cut_short = False
     try:
-        response = await handler(request)
+        response = sent = await handler(request)
         status = response.status
-        if isinstance(response, web.Response) and isinstance(response.body, bytes):
-            payload = parse_json_object(response.body)
-            code = payload.get("code") if payload else None
         return response
     except web.HTTPException as exc:
-        status = exc.status
+        status, sent = exc.status, exc
         raise
     except ConnectionResetError:
         # The client hung up before its body arrived whole (aiohttp: "Connection lost"): an
@@ -132,26 +132,15 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
         status, cut_short = 0, True
         return web.Response(status=400)
     finally:
-        body = None
+        raw = b""
         if (
             request.content_type == "application/json"
             and request.body_exists
             and not request.get(_REFUSED_AS_TOO_LARGE)
             and not cut_short  # its body is not there to read
         ):
-            body = parse_json_object(await request.read())
-        runtime(request).journal.add(
-            RequestRecord(
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                body=body,
-                task_id=None,
-                authorization=mask_authorization(request.headers.get("Authorization")),
-                status=status,
-                code=code,
-            )
-        )
+            raw = await request.read()
+        journal_request(request, raw, arrived, status, sent)
         if cut_short:
             said_cut_short(request)
 
@@ -350,7 +339,7 @@ async def _stored_file(request: web.Request) -> web.Response:
     stored = request.app[UPLOADS].find(file_path, runtime(request).clock.now())
     if stored is None:
         raise web.HTTPNotFound()
-    return web.Response(body=stored.body, content_type=stored.mime_type)
+    return web.Response(body=stored.body, content_type=stored.mime_type, headers=FILE_HEADERS)
 
 
 __all__ = ["FETCH_TIMEOUT", "UPLOADS", "UPLOAD_PATHS", "answer", "build_upload_app"]

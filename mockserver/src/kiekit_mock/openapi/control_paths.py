@@ -216,7 +216,7 @@ LIFECYCLE = {
             {
                 "polls": {"type": "integer", "minimum": 0},
                 "seconds": {"type": "number", "minimum": 0},
-                "mode": enum(("immediate", "polls", "seconds", "polls+seconds", "manual")),
+                "mode": enum(("immediate", "polls", "seconds", "polls+seconds", "manual", "timed")),
                 "manual": boolean(),
             }
         )
@@ -239,6 +239,14 @@ LIFECYCLE = {
                 _mode("polls", polls=_SOME_POLLS, seconds=_UNSET),
                 _mode("seconds", polls=_UNSET, seconds=_SOME_SECONDS),
                 _mode("polls+seconds", polls=_SOME_POLLS, seconds=_SOME_SECONDS),
+                {  # timed: polls or seconds, at least one of them
+                    "required": ["mode"],
+                    "properties": {"mode": {"const": "timed"}, "manual": _NOT_MANUAL},
+                    "anyOf": [
+                        {"required": ["polls"], "properties": {"polls": _SOME_POLLS}},
+                        {"required": ["seconds"], "properties": {"seconds": _SOME_SECONDS}},
+                    ],
+                },
             ]
         },
     ]
@@ -289,12 +297,19 @@ JOURNAL = strict(
         "first_seq": INT,
         "last_seq": INT,
         "dropped": INT,
+        "held": INT,
+        "forgotten": INT,
+        "matched": nullable(INT),  # counted only when asked (count=1)
+        "instance": STRING,
     }
 )
+FLAG = enum(("0", "1", "false", "true"))
 SEQ: Schema = {"type": "integer", "minimum": -1}
 COUNT: Schema = {"type": "integer", "minimum": 1}
 MOMENT: Schema = {"type": "number", "minimum": 0}  # mock-clock seconds, or a length of time
-CHANGES = strict({"token": STRING, "topics": strict(dict.fromkeys(TOPICS, STRING))})
+CHANGES = strict(
+    {"token": STRING, "instance": STRING, "topics": strict(dict.fromkeys(TOPICS, STRING))}
+)
 TEXT_PAGE = {"description": "the inspector page", "content": {"text/html": {"schema": STRING}}}
 NO_FILE = {"description": "no such file", "content": {"text/plain": {"schema": STRING}}}
 ACCOUNT = strict({"account": OBJECT})
@@ -357,6 +372,12 @@ def _control() -> dict[str, dict[str, Any]]:
         "/_mock/tasks/{task_id}/complete": {
             "post": ctl("To the end now", TASK, errors=(404, 409), ids=("task_id",))
         },
+        "/_mock/families": {
+            "get": ctl(
+                "The task families this mock serves (extensions' too)",
+                strict({"families": {"type": "array", "items": STRING}}),
+            )
+        },
         "/_mock/rules": {
             "get": ctl("Outcome and lifecycle rules", RULES),
             "post": ctl(
@@ -397,9 +418,19 @@ def _control() -> dict[str, dict[str, Any]]:
                     "after": SEQ,
                     "before": {"type": "integer", "minimum": 0},
                     "limit": COUNT,
+                    "count": FLAG,
+                    "bodies": FLAG,
                 },
             ),
             "delete": ctl("Forget the journal (seqs go on from where they were)", JOURNAL),
+        },
+        "/_mock/journal/{seq}": {
+            "get": ctl(
+                "One request in full, by its seq",
+                strict({"request": OBJECT, "instance": STRING}),
+                errors=(404,),
+                ids=("seq",),
+            )
         },
         "/_mock/changes": {
             "get": ctl(

@@ -1,6 +1,8 @@
 // The inspector page: tabs over the mock's state, the mock clock, reset, and live updates.
 // The view on screen re-reads when a topic it shows has changed (GET /_mock/changes, live.js);
-// a view reads afresh whenever it is shown.
+// a view reads afresh whenever it is shown. When another mock answers (a restart on the same
+// port: the changes' `instance` is new), every view starts afresh: nothing of the old mock's
+// stays on screen beside the new one's.
 
 import { get, post } from "./api.js";
 import { accountsView } from "./accounts.js";
@@ -16,6 +18,11 @@ const $ = (selector) => document.querySelector(selector);
 let toastTimer = 0;
 function toast(message, kind = "ok") {
   const box = $("#toast");
+  if (!box.dataset.wired) { // a click puts it away
+    box.dataset.wired = "true";
+    box.addEventListener("click", () => { box.hidden = true; });
+    box.title = "click to dismiss";
+  }
   box.textContent = message;
   box.dataset.kind = kind;
   box.hidden = false;
@@ -96,8 +103,16 @@ function tick() {
 // --- live: which topics moved since this tab last looked ---
 
 const seen = {};
+let instance = null; // the mock's instance (changes.py): a new one is a restarted mock
 
 function onView(view) {
+  if (view.instance !== instance) {
+    if (instance !== null) {
+      for (const each of views.values()) if (each.restart) each.restart();
+      toast("The mock restarted: the page shows the new one's state.");
+    }
+    instance = view.instance;
+  }
   const changed = Object.keys(view.topics).filter((topic) => seen[topic] !== view.topics[topic]);
   Object.assign(seen, view.topics);
   const quiet = changed.length === 0; // a long-poll that ran out: look again all the same
@@ -151,7 +166,9 @@ async function start() {
   }
   wireHeader();
   try {
-    Object.assign(seen, (await get("/_mock/changes")).topics);
+    const first = await get("/_mock/changes");
+    Object.assign(seen, first.topics);
+    instance = first.instance;
     await readClock();
   } catch {
     onStatus("offline");

@@ -8,8 +8,13 @@ import { callbackCard } from "./tasks.js";
 
 const PAGE = 100;
 
+const HINT = "Click a callback to see its payload, headers and the receiver's answer.";
+
+// a record's identity across reads (its index alone is reused once the records are forgotten)
+const identity = (record) => JSON.stringify([record.task_id, record.url, record.copy, record.sent_at]);
+
 export function callbacksView(ctx) {
-  let selected = null;
+  let selected = null; // {index, identity, sign} of the record open in the detail
   let records = [];
   let offset = 0;
   let total = 0;
@@ -18,7 +23,7 @@ export function callbacksView(ctx) {
   const older = h("button", { type: "button", id: "callbacks-older", onclick: () => turn(PAGE) }, "Older ›");
   const tbody = h("tbody", { id: "callbacks-rows" });
   const detail = h("section", { class: "detail", id: "callback-detail", "aria-label": "callback detail" },
-    h("p", { class: "muted" }, "Click a callback to see its payload, headers and the receiver's answer."));
+    h("p", { class: "muted" }, HINT));
   const forget = h("button", { type: "button", onclick: async () => {
     try {
       await del("/_mock/callbacks");
@@ -53,15 +58,37 @@ export function callbacksView(ctx) {
       h("td", {}, record.delivered ? h("span", { class: "badge good" }, "delivered")
         : h("span", { class: record.reason === "pending" ? "badge wait" : "badge bad", title: record.reason }, record.reason === "pending" ? "in flight" : "not delivered")),
       h("td", {}, record.status !== null ? `HTTP ${record.status}` : "", record.answer ? h("span", { class: "muted" }, ` ${short(record.answer, 40)}`) : ""));
-    if (index === selected) tr.classList.add("selected");
-    tr.addEventListener("click", (event) => {
-      if (event.target.closest("a")) return;
-      selected = index;
+    if (selected && index === selected.index) tr.classList.add("selected");
+    const open = () => {
       for (const other of tbody.querySelectorAll("tr.selected")) other.classList.remove("selected");
       tr.classList.add("selected");
-      clear(detail, h("h2", {}, "Callback for ", taskLink(record.task_id)), callbackCard(record));
+      show(record, index);
+    };
+    tr.addEventListener("click", (event) => {
+      if (!event.target.closest("a")) open();
+    });
+    tr.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") open();
     });
     return tr;
+  }
+
+  function show(record, index) {
+    selected = { index, identity: identity(record), sign: JSON.stringify(record) };
+    clear(detail, h("h2", {}, "Callback for ", taskLink(record.task_id, { whole: true })), callbackCard(record));
+  }
+
+  // the open detail follows its record as the row does (an "in flight" one gets delivered)
+  function follow() {
+    if (!selected) return;
+    const found = records.find((r) => r.index === selected.index);
+    if (!found) return; // on another page
+    if (identity(found.record) !== selected.identity) {
+      selected = null;
+      clear(detail, h("p", { class: "muted" }, "The callback shown is no longer recorded (the records were forgotten). " + HINT));
+    } else if (JSON.stringify(found.record) !== selected.sign) {
+      show(found.record, found.index);
+    }
   }
 
   return {
@@ -92,6 +119,13 @@ export function callbacksView(ctx) {
         if (tbody.querySelector("tr.empty")) tbody.replaceChildren();
         reconcile(tbody, records, { key: (r) => r.index, sign: (r) => JSON.stringify(r.record), render: row });
       }
+      follow();
+    },
+    restart() {
+      selected = null;
+      offset = 0;
+      tbody.replaceChildren();
+      clear(detail, h("p", { class: "muted" }, "The mock restarted: the callbacks shown are the new one's. " + HINT));
     },
   };
 }

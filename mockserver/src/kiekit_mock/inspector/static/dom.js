@@ -78,9 +78,15 @@ export function codeBadge(code, status) {
   return parts;
 }
 
-export function taskLink(taskId) {
+// An id in a table cell: the whole id is the text (copying it copies the id, which a filter
+// takes), cut to its start on screen only (style.css .id).
+export function idText(id) {
+  return id ? h("span", { class: "mono id", title: id }, id) : "";
+}
+
+export function taskLink(taskId, { whole = false } = {}) {
   if (!taskId) return "";
-  return h("a", { href: `#tasks/${encodeURIComponent(taskId)}`, class: "mono", title: taskId }, short(taskId, 10));
+  return h("a", { href: `#tasks/${encodeURIComponent(taskId)}`, class: whole ? "mono" : "mono id", title: taskId }, taskId);
 }
 
 // --- keyed tables: rows are kept, changed in place or moved, never all rebuilt ---

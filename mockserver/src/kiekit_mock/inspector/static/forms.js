@@ -85,10 +85,13 @@ export function apiForm({ id, title, fields, submit, build, send, done, reset = 
       alert.hidden = true;
       mark(null);
       if (reset) {
+        // every field back to its default, selects too: a choice left standing (an outcome
+        // "fail") would go into the next add with whatever else is typed, or nothing
         for (const spec of fields) {
           const input = inputs.get(spec.name);
           if (spec.kind === "check") input.checked = false;
-          else if (spec.kind !== "select") input.value = "";
+          else if (spec.kind === "select") input.selectedIndex = 0;
+          else input.value = "";
         }
         refreshShown();
       } else {

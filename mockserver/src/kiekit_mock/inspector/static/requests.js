@@ -1,14 +1,19 @@
-// The request journal, newest first: pages of PAGE records read from GET /_mock/journal.
-// While the newest page is shown, new records are asked for `after` the last seq seen and put
-// on top; the rows already there stay as they are, and the page keeps PAGE rows. Older pages
-// are read with `before` and stay still while new requests arrive (a banner says so).
+// The request journal, newest first: pages of PAGE records read from GET /_mock/journal, without
+// their bodies (bodies=0: a list reload never carries megabytes); a click reads that one record
+// in full (GET /_mock/journal/{seq}). While the newest page is shown, new records are asked for
+// `after` the last seq seen and put on top; the rows already there stay as they are, and the
+// page keeps PAGE rows. Older pages are read with `before` and stay still while new requests
+// arrive (a banner says so). The page reads the journal anew when what it shows may be stale:
+// another mock answers (its `instance` changed: a restart, its seqs began again), records it
+// shows were forgotten (a per-account reset: `forgotten` moved) or let go (`first_seq` moved).
 
-import { get } from "./api.js";
-import { bytes, clear, clockDate, clockTime, codeBadge, emptyRow, h, short, taskLink } from "./dom.js";
+import { get, part } from "./api.js";
+import { bytes, clear, clockDate, clockTime, codeBadge, emptyRow, h, idText, taskLink } from "./dom.js";
 import { jsonView, textView } from "./jsonview.js";
 
 const PAGE = 100;
 const FILTERS = ["kind", "method", "path", "task_id", "account_id"];
+const HINT = "Click a request to see what was sent and what the mock answered.";
 
 export function requestsView(ctx) {
   const filters = Object.fromEntries(FILTERS.map((name) => [name, ""]));
@@ -17,8 +22,12 @@ export function requestsView(ctx) {
   let cursor = null; // the journal's last_seq when page 0 was last brought up to date
   let loaded = false; // the page `page` is on screen
   let more = false;
-  const shown = new Map(); // seq -> record on this page
+  const shown = new Map(); // seq -> record (without bodies) on this page
   let selected = null;
+  // what the journal was when last read: another instance, forgotten or dropped records
+  // make what is on screen stale
+  let seen = null; // {instance, forgotten, first_seq}
+  let matched = null; // with filters: how many records match, all pages together (null: unknown)
 
   const summary = h("p", { class: "summary", id: "requests-summary" }, "");
   const banner = h("p", { class: "banner", hidden: true }, "Newer requests arrived. ",
@@ -27,20 +36,21 @@ export function requestsView(ctx) {
   const older = h("button", { type: "button", id: "requests-older", onclick: () => turn(page + 1) }, "Older ›");
   const newer = h("button", { type: "button", id: "requests-newer", onclick: () => turn(page - 1) }, "‹ Newer");
   const detail = h("section", { class: "detail", id: "request-detail", "aria-label": "request detail" },
-    h("p", { class: "muted" }, "Click a request to see what was sent and what the mock answered."));
+    h("p", { class: "muted" }, HINT));
 
   const inputs = {
     kind: h("select", { name: "kind", "aria-label": "kind" },
       ["", "create", "poll", "other"].map((k) => h("option", { value: k }, k || "any kind"))),
     method: h("select", { name: "method", "aria-label": "method" },
       ["", "GET", "POST", "PUT", "DELETE"].map((m) => h("option", { value: m }, m || "any method"))),
-    path: h("input", { name: "path", placeholder: "path or glob: /api/v1/jobs/*", size: 24 }),
-    task_id: h("input", { name: "task_id", placeholder: "task id", size: 16 }),
-    account_id: h("input", { name: "account_id", placeholder: "account id", size: 14 }),
+    path: h("input", { name: "path", "aria-label": "path or glob", placeholder: "path or glob: /api/v1/jobs/*", size: 24 }),
+    task_id: h("input", { name: "task_id", "aria-label": "task id", placeholder: "task id", size: 16 }),
+    account_id: h("input", { name: "account_id", "aria-label": "account id", placeholder: "account id", size: 14 }),
   };
   for (const [name, input] of Object.entries(inputs)) {
     input.addEventListener("change", () => {
       filters[name] = input.value.trim();
+      matched = null;
       newest();
     });
   }
@@ -56,8 +66,10 @@ export function requestsView(ctx) {
       h("div", { class: "pager" }, newer, older)),
     detail);
 
+  const filtered = () => FILTERS.some((name) => filters[name]);
+
   function query(extra) {
-    const wanted = {};
+    const wanted = { bodies: 0 };
     for (const name of FILTERS) wanted[name] = filters[name];
     return { ...wanted, ...extra };
   }
@@ -74,9 +86,9 @@ export function requestsView(ctx) {
       h("td", {}, codeBadge(record.code, record.status)),
       h("td", {}, applied(record)),
       h("td", {}, taskLink(record.task_id)),
-      h("td", { class: "mono", title: record.account_id || "" }, short(record.account_id, 10)));
+      h("td", {}, idText(record.account_id)));
     if (record.seq === selected) row.classList.add("selected");
-    const open = () => select(record.seq);
+    const open = () => select(record.seq).catch((error) => ctx.toast(`Could not read the mock: ${error.message}`, "error"));
     row.addEventListener("click", (event) => {
       if (!event.target.closest("a")) open();
     });
@@ -94,27 +106,58 @@ export function requestsView(ctx) {
   }
 
   function describe(answer) {
-    const range = answer.last_seq >= answer.first_seq
-      ? `the journal holds ${answer.last_seq - answer.first_seq + 1} requests (#${answer.first_seq}–#${answer.last_seq})`
-      : "the journal is empty";
     const first = tbody.rows[tbody.rows.length - 1];
     const top = tbody.rows[0];
     const showing = shown.size ? `; showing #${top.dataset.seq}–#${first.dataset.seq}` : "";
-    clear(summary, range + showing + (FILTERS.some((n) => filters[n]) ? " (filtered)" : ""));
-    summary.dataset.total = String(Math.max(0, answer.last_seq - answer.first_seq + 1));
+    let said;
+    if (filtered()) {
+      said = `${matched ?? "?"} of the journal's ${answer.held} requests match the filters`;
+    } else {
+      said = answer.held ? `the journal holds ${answer.held} requests (#${answer.first_seq}–#${answer.last_seq})` : "the journal is empty";
+    }
+    clear(summary, said + showing);
+    summary.dataset.total = String(filtered() ? matched ?? "" : answer.held);
   }
 
-  function pager() {
-    newer.disabled = page === 0;
-    older.disabled = !more;
+  function nothing(answer) {
+    if (filtered()) {
+      const cut = ["task_id", "account_id"].some((name) => filters[name].includes("…"));
+      return `No request matches these filters (the journal holds ${answer.held}).` +
+        (cut ? " An id with “…” is cut short: copy the whole id (the table's ids copy whole)." : "");
+    }
+    return answer.held ? "No requests on this page." : "No requests yet: point a client at this mock.";
+  }
+
+  function stale(answer) {
+    return seen === null || answer.instance !== seen.instance || answer.forgotten !== seen.forgotten ||
+      answer.first_seq !== seen.first_seq;
+  }
+
+  function restarted(answer) {
+    return seen !== null && answer.instance !== seen.instance;
+  }
+
+  function remember(answer) {
+    seen = { instance: answer.instance, forgotten: answer.forgotten, first_seq: answer.first_seq };
   }
 
   async function load() {
-    const answer = await get("/_mock/journal", query({ limit: PAGE, before: befores[page] }));
+    // with filters, the matches are counted once (the newest page's read counts them all),
+    // then kept up to date by catchUp
+    const counting = () => (filtered() && matched === null && page === 0 ? 1 : undefined);
+    let answer = await get("/_mock/journal", query({ limit: PAGE, before: befores[page], count: counting() }));
+    if (restarted(answer)) {
+      forgetAll();
+      answer = await get("/_mock/journal", query({ limit: PAGE, count: counting() }));
+    }
+    if (filtered() && matched === null) {
+      matched = answer.matched ?? (await get("/_mock/journal", query({ limit: 1, count: 1 }))).matched;
+    }
+    remember(answer);
     shown.clear();
     const rows = answer.requests.slice().reverse();
     for (const record of rows) shown.set(record.seq, record);
-    clear(tbody, rows.length ? rows.map(row) : emptyRow(8, "No requests yet: point a client at this mock."));
+    clear(tbody, rows.length ? rows.map(row) : emptyRow(8, nothing(answer)));
     more = answer.more;
     if (rows.length) befores[page + 1] = rows[rows.length - 1].seq;
     if (page === 0) cursor = answer.last_seq;
@@ -125,10 +168,21 @@ export function requestsView(ctx) {
   }
 
   async function catchUp() {
-    const answer = await get("/_mock/journal", query({ after: cursor, limit: PAGE }));
-    const oldest = Math.min(...shown.keys());
-    if (answer.more || (shown.size && oldest < answer.first_seq) || answer.last_seq < cursor) {
-      await load(); // more than a page arrived, or the journal was cleared: read it anew
+    const answer = await get("/_mock/journal", query({ after: cursor, limit: PAGE, count: filtered() ? 1 : undefined }));
+    if (restarted(answer)) {
+      forgetAll();
+      await load();
+      return;
+    }
+    if (stale(answer) || answer.last_seq < cursor) {
+      // records on screen were forgotten or let go, or the journal was cleared: read it anew
+      matched = null;
+      await load();
+      return;
+    }
+    if (matched !== null && answer.matched !== null) matched += answer.matched;
+    if (answer.more) {
+      await load(); // more than a page arrived
       return;
     }
     cursor = answer.last_seq;
@@ -148,13 +202,45 @@ export function requestsView(ctx) {
     describe(answer);
   }
 
-  function select(seq) {
+  function pager() {
+    newer.disabled = page === 0;
+    older.disabled = !more;
+  }
+
+  async function select(seq) {
     selected = seq;
     for (const row of tbody.querySelectorAll("tr.selected")) row.classList.remove("selected");
     const row = tbody.querySelector(`tr[data-seq="${seq}"]`);
     if (row) row.classList.add("selected");
-    const record = shown.get(seq);
-    if (record) clear(detail, recordDetail(record));
+    clear(detail, h("p", { class: "muted" }, `Reading request #${seq}…`));
+    let found;
+    try {
+      found = await get(`/_mock/journal/${part(String(seq))}`);
+    } catch (error) {
+      if (selected !== seq) return;
+      if (error.status !== 404) throw error;
+      clear(detail, h("p", { class: "muted" }, `Request #${seq} is no longer in the journal: it was forgotten (a reset) or let go (--journal-limit).`));
+      return;
+    }
+    if (selected !== seq) return; // another row was clicked meanwhile
+    if (seen !== null && found.instance !== seen.instance) {
+      ctx.refreshView(); // another mock answers now: the list is read anew first
+      return;
+    }
+    clear(detail, recordDetail(found.request));
+  }
+
+  // another mock answers (a restart): nothing of the old one's stays on screen
+  function forgetAll() {
+    seen = null;
+    matched = null;
+    selected = null;
+    page = 0;
+    befores = [null];
+    cursor = null;
+    shown.clear();
+    tbody.replaceChildren();
+    clear(detail, h("p", { class: "muted" }, "The mock restarted: the requests shown are the new one's. " + HINT));
   }
 
   function newest() {
@@ -179,6 +265,10 @@ export function requestsView(ctx) {
       else if (page === 0) await catchUp();
       else if (!quiet) banner.hidden = false; // an older page stays still
     },
+    restart() {
+      forgetAll();
+      loaded = false;
+    },
     route(param) {
       // #requests/task_id=… (a task's requests), or #requests alone
       const wanted = new URLSearchParams(param || "");
@@ -191,7 +281,10 @@ export function requestsView(ctx) {
           changed = true;
         }
       }
-      if (changed) newest();
+      if (changed) {
+        matched = null;
+        newest();
+      }
     },
   };
 }
@@ -199,6 +292,16 @@ export function requestsView(ctx) {
 function table(entries) {
   return h("dl", { class: "facts" }, entries.filter(([, v]) => v !== undefined && v !== null && v !== "")
     .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+function requestBody(record) {
+  if (record.body_truncated) {
+    const note = h("p", { class: "muted", id: "request-body-note" },
+      `A large body (${bytes(record.body_size)}): only a preview is kept — long strings cut to their start, data: URLs to their header.`);
+    return record.body === null ? [note, h("p", { class: "muted" }, "It was not a JSON object: nothing of it is kept.")] : [note, jsonView(record.body)];
+  }
+  if (record.body === null) return h("p", { class: "muted" }, record.body_size ? `A body of ${bytes(record.body_size)}, not a JSON object: not kept.` : "no JSON body");
+  return jsonView(record.body);
 }
 
 export function recordDetail(record) {
@@ -210,7 +313,7 @@ export function recordDetail(record) {
       ["kind", record.kind],
       ["arrived", clockDate(record.at) + " · " + clockTime(record.at)],
       ["account", record.account_id && h("span", { class: "mono" }, record.account_id)],
-      ["task", taskLink(record.task_id)],
+      ["task", taskLink(record.task_id, { whole: true })],
       ["fault", record.fault],
       ["rules", (record.rules || []).length ? record.rules.map((id) => `rule ${id}`).join(", ") : ""],
     ]),
@@ -218,8 +321,9 @@ export function recordDetail(record) {
     table([
       ["query", query && h("span", { class: "mono" }, query)],
       ["Authorization", record.authorization || "(none)"],
+      ["body size", record.body_size ? bytes(record.body_size) : ""],
     ]),
-    record.body === null ? h("p", { class: "muted" }, "no JSON body") : jsonView(record.body),
+    requestBody(record),
     h("h3", {}, "Answer"),
     table([
       ["HTTP status", record.status === 0 ? "none: the connection was reset" : String(record.status)],

@@ -5,7 +5,6 @@ import { del, get, part, post } from "./api.js";
 import { clear, emptyRow, h, reconcile } from "./dom.js";
 import { apiForm, pick } from "./forms.js";
 
-const FAMILIES = ["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "midjourney", "suno"];
 const FAULT_KINDS = ["kie", "http", "slow", "reset", "empty", "malformed", "truncated"];
 
 const RULE_FIELDS = [
@@ -18,7 +17,8 @@ const RULE_FIELDS = [
   { name: "polls", label: "polls", kind: "number", field: "lifecycle.polls", shown: (v) => v.lifecycle === "timed" },
   { name: "seconds", label: "seconds (mock)", kind: "number", field: "lifecycle.seconds", shown: (v) => v.lifecycle === "timed" },
   { name: "model", label: "model (id or glob)", kind: "text", placeholder: "kling-*" },
-  { name: "family", label: "family", kind: "select", options: [["", "any"], ...FAMILIES] },
+  // its options: the families this mock serves, extensions' too (GET /_mock/families)
+  { name: "family", label: "family", kind: "select", options: [["", "any"]] },
   { name: "prompt_contains", label: "prompt contains", kind: "text" },
   { name: "prompt_regex", label: "prompt regex", kind: "text" },
   { name: "api_key", label: "API key (not kept)", kind: "secret" },
@@ -35,7 +35,8 @@ function ruleBody(values) {
     for (const name of ["kind", "code", "msg"]) if (body.outcome[name] === undefined) delete body.outcome[name];
   }
   if (values.lifecycle === "immediate" || values.lifecycle === "manual") body.lifecycle = values.lifecycle;
-  else if (values.lifecycle === "timed") body.lifecycle = pick(values, ["polls", "seconds"]);
+  // "timed": the API refuses it without polls or seconds ({} alone would mean immediate)
+  else if (values.lifecycle === "timed") body.lifecycle = { mode: "timed", ...pick(values, ["polls", "seconds"]) };
   return body;
 }
 
@@ -179,11 +180,26 @@ export function rulesView(ctx) {
         h("thead", {}, h("tr", {}, ["id", "answers", "requests", "when", "fires", "fired / matched", ""].map((c) => h("th", {}, c)))), faultRows),
       faultForm.form));
 
+  let families = null;
+
+  async function readFamilies() {
+    if (families !== null) return;
+    families = (await get("/_mock/families")).families;
+    const select = ruleForm.inputs.get("family");
+    const chosen = select.value;
+    clear(select, [["", "any"], ...families.map((f) => [f, f])].map(([value, label]) =>
+      h("option", { value, selected: value === chosen }, label)));
+  }
+
   return {
     name: "rules",
     el,
     topics: ["rules", "faults"],
+    restart() {
+      families = null; // another mock: its extensions may differ
+    },
     async refresh() {
+      await readFamilies();
       const [rules, faults] = await Promise.all([get("/_mock/rules"), get("/_mock/faults")]);
       if (tbodyEmpty(ruleRows)) ruleRows.replaceChildren();
       reconcile(ruleRows, rules.rules, { key: (r) => r.id, sign: (r) => JSON.stringify(r), render: ruleRow });

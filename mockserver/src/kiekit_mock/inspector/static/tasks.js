@@ -3,12 +3,11 @@
 // requests that named it, and buttons that advance, complete or fail it.
 
 import { get, part, post, put } from "./api.js";
-import { clear, clockTime, codeBadge, emptyRow, h, number, reconcile, short, stateBadge } from "./dom.js";
+import { clear, clockTime, codeBadge, emptyRow, h, idText, number, reconcile, short, stateBadge } from "./dom.js";
 import { jsonView } from "./jsonview.js";
 
 const PAGE = 100;
 const STAGES = ["waiting", "queuing", "generating"];
-const FAMILIES = ["market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "luma", "midjourney", "suno"];
 const OUTCOMES = ["success", "fail", "moderation", "callback_fail"];
 
 export function tasksView(ctx) {
@@ -25,12 +24,12 @@ export function tasksView(ctx) {
   const detail = h("section", { class: "detail", id: "task-detail", "aria-label": "task detail" },
     h("p", { class: "muted" }, "Click a task to see its lifecycle and callbacks, and to steer it."));
 
+  let families = null; // the families this mock serves (GET /_mock/families), read once
   const inputs = {
     state: h("select", { name: "state", "aria-label": "state" },
       ["", ...STAGES, "success", "fail"].map((s) => h("option", { value: s }, s || "any state"))),
-    family: h("select", { name: "family", "aria-label": "family" },
-      ["", ...FAMILIES].map((f) => h("option", { value: f }, f || "any family"))),
-    account_id: h("input", { name: "account_id", placeholder: "account id", size: 14 }),
+    family: h("select", { name: "family", "aria-label": "family" }, h("option", { value: "" }, "any family")),
+    account_id: h("input", { name: "account_id", "aria-label": "account id", placeholder: "account id", size: 14 }),
   };
   for (const [name, input] of Object.entries(inputs)) {
     input.addEventListener("change", () => {
@@ -52,12 +51,12 @@ export function tasksView(ctx) {
     detail);
 
   function row(task) {
-    const row = h("tr", { tabindex: 0, dataset: { task: task.task_id, state: task.state } },
-      h("td", { class: "mono", title: task.task_id }, short(task.task_id, 10)),
-      h("td", {}, task.family),
+    const row = h("tr", { tabindex: 0, dataset: { task: task.task_id, state: shownState(task) } },
+      h("td", {}, idText(task.task_id)),
+      h("td", {}, task.family, task.replay ? [" ", h("span", { class: "badge plain", title: "its client is answered from a loaded recording (HAR)" }, "replay")] : ""),
       h("td", { class: "mono" }, task.model),
-      h("td", { class: "mono", title: task.account_id }, short(task.account_id, 10)),
-      h("td", {}, stateBadge(task.state)),
+      h("td", {}, idText(task.account_id)),
+      h("td", {}, stateBadge(shownState(task))),
       h("td", {}, progressBar(task)),
       h("td", {}, outcomeText(task.outcome)),
       h("td", { class: "callback", title: task.callback_url || "no callBackUrl" }, callbackState(task)),
@@ -71,7 +70,15 @@ export function tasksView(ctx) {
     return row;
   }
 
+  async function readFamilies() {
+    if (families !== null) return;
+    families = (await get("/_mock/families")).families;
+    const chosen = inputs.family.value;
+    clear(inputs.family, ["", ...families].map((f) => h("option", { value: f, selected: f === chosen }, f || "any family")));
+  }
+
   async function list() {
+    await readFamilies();
     const answer = await get("/_mock/tasks", { ...filters, limit: PAGE, offset });
     total = answer.total;
     const tasks = answer.tasks.slice().reverse();
@@ -95,7 +102,8 @@ export function tasksView(ctx) {
       task = (await get(`/_mock/tasks/${part(id)}`)).task;
     } catch (error) {
       if (error.status === 404) {
-        clear(detail, h("p", { class: "muted" }, `No task ${id} (the mock was reset?).`));
+        const why = await missing(id);
+        if (selected === id) clear(detail, h("p", { class: "muted", id: "task-missing" }, why));
         shownSign = "";
         return;
       }
@@ -103,12 +111,23 @@ export function tasksView(ctx) {
     }
     const [callbacks, journal] = await Promise.all([
       get("/_mock/callbacks", { task_id: id, wait: 0 }),
-      get("/_mock/journal", { task_id: id, limit: 50 }),
+      get("/_mock/journal", { task_id: id, limit: 50, bodies: 0 }),
     ]);
     const sign = JSON.stringify([task, callbacks, journal.requests.map((r) => r.seq)]);
     if (sign === shownSign || selected !== id) return; // nothing new: the buttons stay put
     shownSign = sign;
     clear(detail, taskDetail(task, callbacks, journal));
+  }
+
+  // why the mock has no such task: the journal tells whether this mock ever created it
+  async function missing(id) {
+    const creates = await get("/_mock/journal", { task_id: id, kind: "create", limit: 1, bodies: 0 });
+    if (creates.requests.length) {
+      return `The mock no longer holds task ${id}, created by request #${creates.requests[0].seq}: ` +
+        "a reset forgot it, or it was let go (finished tasks past --task-limit are).";
+    }
+    return `This mock has no task ${id}, and its journal holds no create of it: ` +
+      "requests named an id it never made (KIE answers those “not found”), or the mock restarted or was reset since.";
   }
 
   function taskDetail(task, callbacks, journal) {
@@ -119,7 +138,7 @@ export function tasksView(ctx) {
       () => put(`/_mock/tasks/${part(task.task_id)}/outcome`, outcome.value)));
     const path = `/_mock/tasks/${part(task.task_id)}`;
     return [
-      h("h2", {}, "Task ", h("span", { class: "mono", id: "task-detail-id" }, task.task_id), " ", stateBadge(task.state)),
+      h("h2", {}, "Task ", h("span", { class: "mono", id: "task-detail-id" }, task.task_id), " ", stateBadge(shownState(task))),
       h("div", { class: "actions", role: "group", "aria-label": "steer this task" },
         h("button", { type: "button", id: "task-advance", disabled: final, title: "one state on (to the end once due)",
           onclick: () => act(`Advanced ${short(task.task_id)}`, () => post(`${path}/advance`)) }, "Advance"),
@@ -131,12 +150,16 @@ export function tasksView(ctx) {
             return post(`${path}/complete`);
           }) }, "Fail"),
         h("label", { class: "inline" }, "planned outcome ", outcome)),
-      stepper(task),
+      stepper({ ...task, state: shownState(task) }),
       facts([
         ["family", task.family],
         ["model", h("span", { class: "mono" }, task.model)],
         ["account", h("span", { class: "mono" }, task.account_id)],
-        ["lifecycle", lifecycleText(task)],
+        ["replay", replayText(task)],
+        ["lifecycle", task.replay && task.replay.then === "recording"
+          ? "the recording's: the mock's twin of it (manual) ends when the recording shows the end"
+          : lifecycleText(task)],
+        ["polls", String(pollsOf(task)) + (task.replay ? " (status queries of its client)" : "")],
         ["outcome", outcomeText(task.outcome)],
         ["rules", task.rules.length ? task.rules.map((id) => `rule ${id}`).join(", ") : "none (the mock's defaults)"],
         ["credits", number(task.credits_charged)],
@@ -144,8 +167,9 @@ export function tasksView(ctx) {
         ["ended", task.completed_ms ? clockTime(task.completed_ms / 1000) : ""],
         ["prompt", task.prompt],
       ]),
-      task.result_urls.length
-        ? [h("h3", {}, "Results"), h("ul", { class: "links" }, task.result_urls.map((url) => h("li", {}, h("a", { href: url, target: "_blank", rel: "noreferrer", class: "mono" }, url))))]
+      resultLinks(task).length
+        ? [h("h3", {}, task.replay ? "Results (as the recording gave them to the client)" : "Results"),
+          h("ul", { class: "links", id: "task-results" }, resultLinks(task).map((url) => h("li", {}, h("a", { href: url, target: "_blank", rel: "noreferrer", class: "mono" }, url))))]
         : null,
       h("h3", {}, "Callback"),
       callbackPart(task, callbacks),
@@ -183,6 +207,10 @@ export function tasksView(ctx) {
     async refresh() {
       await list();
       await showDetail();
+    },
+    restart() {
+      families = null; // another mock: its extensions may differ
+      shownSign = "";
     },
     route(param) {
       const wanted = param ? decodeURIComponent(param) : null;
@@ -222,6 +250,36 @@ function outcomeText(outcome) {
   return extra.length ? `${outcome.kind} (${extra.join(", ")})` : outcome.kind;
 }
 
+// A replayed task: its client's status queries were answered by a recording (har.py), not by
+// the emulated twin the mock keeps under the same id; the page shows what the client saw.
+function replayText(task) {
+  const replay = task.replay;
+  if (!replay) return "";
+  const then = replay.then === "emulation"
+    ? (replay.handed_over ? "then the emulation, which answers it now" : "then the emulation (the recording stops before the task's end)")
+    : "its last answer repeating";
+  return `answered from a loaded recording (HAR): ${replay.polls_answered} status ${replay.polls_answered === 1 ? "query" : "queries"} ` +
+    `from its ${replay.recorded_answers} recorded ${replay.recorded_answers === 1 ? "answer" : "answers"}, ${then}`;
+}
+
+// the state its client was last told: a replayed task's twin waits (manual) while the
+// recording tells the client it is generating
+function shownState(task) {
+  const replay = task.replay;
+  if (!replay || replay.state === null || (replay.then === "emulation" && replay.handed_over)) return task.state;
+  return replay.state;
+}
+
+function pollsOf(task) {
+  if (!task.replay) return task.polls;
+  return task.replay.polls_answered + (task.replay.handed_over ? task.polls : 0);
+}
+
+function resultLinks(task) {
+  if (!task.replay || (task.replay.then === "emulation" && task.replay.handed_over)) return task.result_urls;
+  return task.replay.result_urls;
+}
+
 function lifecycleText(task) {
   const life = task.lifecycle;
   if (life.mode === "manual") return "manual: it moves only when advanced or completed";
@@ -238,9 +296,10 @@ function stageOf(task) {
 
 function progressBar(task) {
   const stage = stageOf(task);
-  const bar = h("span", { class: "progress", title: `${task.state} · ${task.polls} polls`, dataset: { stage } });
+  const polls = pollsOf(task);
+  const bar = h("span", { class: "progress", title: `${task.state} · ${polls} polls`, dataset: { stage } });
   bar.append(h("span", { class: `fill ${task.state}`, dataset: { stage } })); // width: style.css
-  return [bar, h("span", { class: "muted small" }, ` ${task.polls} polls`)];
+  return [bar, h("span", { class: "muted small" }, ` ${polls} polls`)];
 }
 
 function stepper(task) {
