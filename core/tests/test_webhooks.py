@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from kiekit import AsyncClient, PollPolicy, State, TaskStatus, WaitTimeoutError
+from kiekit.errors import ConfigurationError
 from kiekit.journal import Journal, MemoryStore
 from kiekit.webhooks import (
     ACK,
@@ -139,6 +141,8 @@ def test_every_familys_callback_shape_is_read(
         (b'{"data": {"taskId": ""}}', "no task id"),
         (b'{"data": {"taskId": 42}}', "no task id"),
         (json.dumps({"taskId": "x" * 300}).encode(), "not a task id"),
+        (json.dumps({"data": {"taskId": "a"}, "taskId": "b"}).encode(), "two task ids"),
+        (json.dumps({"data": {"taskId": "a", "task_id": "b"}}).encode(), "two task ids"),
         (b"[" * 100_000, "not JSON"),
     ],
 )
@@ -185,13 +189,16 @@ def market_body(task_id: str, state: str = "success") -> bytes:
     return json.dumps({"code": 200, "msg": "ok", "data": data}).encode()
 
 
-def test_the_receiver_acks_verifies_and_drops_repeats() -> None:
+def test_the_receiver_acks_and_verifies() -> None:
+    """Without a client nothing is confirmed with KIE, so nothing counts as seen: a second
+    delivery is handled again (KIE asks for idempotent handling, §6.1), never dropped."""
+
     async def scenario() -> None:
         receiver = WebhookReceiver(KEY)
         async with serving(receiver) as url:
             body = market_body(TASK_ID)
             assert await post(url, body, signed(TASK_ID)) == (200, ACK)
-            assert await post(url, body, signed(TASK_ID)) == (200, ACK)  # a repeat: still 200
+            assert await post(url, body, signed(TASK_ID)) == (200, ACK)
             status, answer = await post(url, body)  # unsigned
             assert (status, answer["code"]) == (401, 401)
             status, _ = await post(url, body, signed(TASK_ID, key="wrong"))
@@ -200,7 +207,7 @@ def test_the_receiver_acks_verifies_and_drops_repeats() -> None:
             assert status == 401
             status, answer = await post(url, b"<html>", signed(TASK_ID))
             assert (status, answer["code"]) == (400, 400)
-        assert (receiver.accepted, receiver.repeated, receiver.refused) == (1, 1, 4)
+        assert (receiver.accepted, receiver.repeated, receiver.refused) == (2, 0, 4)
 
     asyncio.run(scenario())
 
@@ -276,7 +283,8 @@ def test_a_signed_mock_callback_ends_a_wait_that_polls_slowly(
     delivered = mock.callbacks()
     assert [(c.task_id, c.delivered) for c in delivered] == [(task.id, True)]
     polls = [r for r in mock.requests() if r.path.endswith("/recordInfo")]
-    assert len(polls) == 1  # only the one the callback triggered: the schedule's first is far off
+    # the receiver's confirmation, then the wait's own poll: the schedule's first is far off
+    assert len(polls) == 2
 
 
 def test_on_status_hears_of_a_callback_for_a_task_a_wait_is_on_too(
@@ -349,27 +357,34 @@ def test_a_forged_body_is_not_trusted_the_status_kie_reports_is(
     mock_server_factory: Callable[..., Any],
 ) -> None:
     """The signature covers only ``taskId.timestamp``: a captured signature can carry any body.
-    The receiver hands on the state KIE reports, not the body's claim."""
+    The receiver hands on the state KIE reports, not the body's claim: asked again after each
+    of ``confirm_delays`` (the body announces the end), KIE still says queued, and so is
+    on_status told, once."""
     mock = _mock(mock_server_factory)
     seen: list[TaskStatus] = []
 
     async def scenario() -> None:
         async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
             task = await kie.submit(GROK, prompt="x")
-            receiver = WebhookReceiver(KEY, client=kie, on_status=seen.append)
+            receiver = WebhookReceiver(
+                KEY, client=kie, on_status=seen.append, confirm_delays=(0, 0)
+            )
             async with serving(receiver) as url:
                 forged = market_body(task.id, state="success")  # the task is still pending
                 assert await post(url, forged, signed(task.id)) == (200, ACK)
-                await _until(lambda: bool(seen))
+                await receiver.drain()
 
     asyncio.run(scenario())
     assert [status.state for status in seen] == [State.QUEUED]
+    assert len([r for r in mock.requests() if r.path == RECORD_INFO]) == 3  # a try, two again
 
 
+@pytest.mark.parametrize("given", [True, False], ids=["journal given", "the clients journal"])
 def test_the_receiver_finds_a_tasks_model_in_the_journal(
-    mock_server_factory: Callable[..., Any],
+    mock_server_factory: Callable[..., Any], given: bool
 ) -> None:
-    """Legacy families' callbacks do not name the model: the journal does."""
+    """Legacy families' callbacks do not name the model: the journal does (by default the
+    client's own, where it recorded the tasks it created)."""
     mock = mock_server_factory(polls_to_complete=10_000)
     seen: list[TaskStatus] = []
     journal = Journal(MemoryStore())
@@ -379,15 +394,18 @@ def test_the_receiver_finds_a_tasks_model_in_the_journal(
             "test-key", base_url=mock.base_url, rate_limits=None, journal=journal
         ) as kie:
             task = await kie.submit("flux-kontext-pro", prompt="x")
-            receiver = WebhookReceiver(client=kie, journal=journal, on_status=seen.append)
+            receiver = WebhookReceiver(
+                client=kie, journal=journal if given else None, on_status=seen.append
+            )
             async with serving(receiver) as url:
+                await _finish(mock, task.id)  # KIE calls back when the task has ended
                 body = {"code": 200, "msg": "ok", "data": {"taskId": task.id, "info": None}}
                 assert await post(url, json.dumps(body).encode()) == (200, ACK)
-                await _until(lambda: bool(seen))
+                await receiver.drain()
                 assert seen[0].task_id == task.id
 
     asyncio.run(scenario())
-    assert seen[0].state in (State.QUEUED, State.RUNNING)
+    assert [status.state for status in seen] == [State.SUCCEEDED]
 
 
 def test_task_ids_the_receiver_never_heard_of_are_acknowledged_and_left_alone() -> None:
@@ -471,16 +489,18 @@ def test_a_callback_is_confirmed_once_kies_status_call_works_again(
             "test-key", base_url=mock.base_url, rate_limits=None, retry=one_try
         ) as kie:
             task = await kie.submit(GROK, prompt="x")
+            await _finish(mock, task.id)
             _failing_status(mock, times=2)  # the first two confirmations fail
             receiver = WebhookReceiver(client=kie, on_status=seen.append, confirm_delays=(0, 0))
             async with serving(receiver) as url:
                 assert await post(url, market_body(task.id)) == (200, ACK)
-                await _until(lambda: bool(seen))
+                await receiver.drain()
 
     with caplog.at_level("WARNING", logger="kiekit.webhooks"):
         asyncio.run(scenario())
-    assert [status.state for status in seen] == [State.QUEUED]
-    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+    assert [status.state for status in seen] == [State.SUCCEEDED]
+    messages = [r.getMessage().split(" (")[0] for r in caplog.records]
+    assert [m for m in messages if m.startswith("a callback")] == [
         f"a callback for task {seen[0].task_id} is not confirmed yet"
     ] * 2
 
@@ -580,7 +600,7 @@ def test_a_task_that_ends_on_the_mocks_clock_ends_a_wait_nobody_polls(
     assert results.task_id == task.id
     assert [(c.task_id, c.delivered) for c in mock.callbacks()] == [(task.id, True)]
     polls = [r for r in mock.requests() if r.path.endswith("/recordInfo")]
-    assert len(polls) == 1  # the one the callback triggered
+    assert len(polls) == 2  # the receiver's confirmation, then the wait's poll
 
 
 def test_an_on_callback_that_raises_loses_neither_the_wait_nor_the_next_delivery(
@@ -632,6 +652,7 @@ def test_an_on_status_that_raises_is_logged_and_the_next_delivery_tells_it_again
     async def scenario() -> WebhookReceiver:
         async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
             task = await kie.submit(GROK, prompt="x")
+            await _finish(mock, task.id)
             receiver = WebhookReceiver(client=kie, on_status=on_status)
             async with serving(receiver) as url:
                 assert await post(url, market_body(task.id)) == (200, ACK)
@@ -643,3 +664,377 @@ def test_an_on_status_that_raises_is_logged_and_the_next_delivery_tells_it_again
     with caplog.at_level("ERROR", logger="kiekit.webhooks"):
         receiver = asyncio.run(scenario())
     assert (receiver.accepted, receiver.repeated) == (2, 0)
+
+
+# -- a callback that announces the end is confirmed as the end (embedder finding 1) ---------------
+
+SUNO = "suno/generate"
+
+
+def suno_body(task_id: str, stage: str = "complete", code: int = 200) -> bytes:
+    data = {"callbackType": stage, "task_id": task_id, "data": []}  # §3.6, snake_case
+    return json.dumps({"code": code, "msg": "All generated successfully.", "data": data}).encode()
+
+
+async def _advance_to(mock: Any, task_id: str, state: str) -> None:
+    """Step a manual mock task to ``state``, its callbacks delivered."""
+    for _ in range(5):
+        if await asyncio.to_thread(mock.advance, task_id) == state:
+            await asyncio.to_thread(mock.callbacks)  # every delivery done
+            return
+    raise AssertionError(f"the mock task did not reach {state}")
+
+
+def test_a_final_callback_is_confirmed_again_until_kies_status_is_final(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """Suno's record says FIRST_SUCCESS until its "complete" callback is through (§3.6), so a
+    status call made on that callback may still say running. The receiver asks again after a
+    delay, and on_status hears "succeeded" (an outside tester's app heard "running" for 4 of 6
+    tasks, and nothing after). KIE's own "complete", arriving meanwhile, joins the check."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    told: list[TaskStatus] = []
+    slept: list[float] = []
+
+    async def scenario() -> tuple[str, WebhookReceiver]:
+        journal = Journal(MemoryStore())
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, journal=journal
+        ) as kie:
+            task_id = ""
+
+            async def sleep(delay: float) -> None:  # meanwhile KIE's record catches up
+                slept.append(delay)
+                await _advance_to(mock, task_id, "success")
+
+            receiver = WebhookReceiver(client=kie, on_status=told.append, sleep=sleep)
+            async with receiver.serve() as url:
+                task = await kie.submit(SUNO, prompt="a calm song", callback_url=url)
+                task_id = task.id
+                await _advance_to(mock, task.id, "generating")  # the record: FIRST_SUCCESS
+                # the "complete" callback, answered before KIE's record says SUCCESS
+                assert await post(url, suno_body(task.id)) == (200, ACK)
+                await receiver.drain()
+            return task.id, receiver
+
+    task_id, receiver = asyncio.run(scenario())
+    assert [(status.task_id, status.state) for status in told] == [(task_id, State.SUCCEEDED)]
+    assert slept == [1.0]  # the first of CONFIRM_DELAYS
+    assert receiver.repeated == 1  # KIE's own "complete": the delivery being confirmed
+    assert all(record.delivered for record in mock.callbacks())
+
+
+def test_every_task_of_an_app_of_callbacks_only_is_told_it_succeeded(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """The outside tester's app: Suno and Veo tasks, the mock's own (staged) callbacks, and
+    on_status as the only way to learn of the end. Every task's last status is "succeeded",
+    told once."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    told: dict[str, list[State]] = {}
+
+    async def settled(_delay: float) -> None:  # a pause: the mock's deliveries end meanwhile
+        await asyncio.to_thread(mock.callbacks)
+
+    async def scenario() -> list[str]:
+        async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
+            receiver = WebhookReceiver(
+                client=kie,
+                on_status=lambda s: told.setdefault(s.task_id, []).append(s.state),
+                sleep=settled,
+            )
+            async with receiver.serve() as url:
+                tasks = [
+                    await kie.submit(model, prompt=f"song {n}", callback_url=url)
+                    for n, model in enumerate([SUNO, SUNO, SUNO, "veo3_fast", "veo3_fast"])
+                ]
+                for task in tasks:
+                    await asyncio.to_thread(mock.complete, task.id)
+                await asyncio.to_thread(mock.callbacks)
+                await receiver.drain()
+            return [task.id for task in tasks]
+
+    task_ids = asyncio.run(scenario())
+    assert set(told) == set(task_ids)
+    for task_id in task_ids:
+        assert told[task_id][-1] is State.SUCCEEDED, told[task_id]
+        assert told[task_id].count(State.SUCCEEDED) == 1
+
+
+def test_a_wait_on_a_suno_task_ends_with_its_complete_callback(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """The wait is woken once the end is confirmed, not by the first poll's "running"."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+
+    async def settled(_delay: float) -> None:
+        await asyncio.to_thread(mock.callbacks)
+
+    async def scenario() -> Any:
+        receiver = WebhookReceiver(sleep=settled)
+        async with (
+            receiver.serve() as url,
+            AsyncClient("test-key", base_url=mock.base_url, poll=SLOW, rate_limits=None) as kie,
+        ):
+            task = await kie.submit(SUNO, prompt="a calm song", callback_url=url)
+            waiting = asyncio.ensure_future(receiver.wait(kie, task))
+            await asyncio.sleep(0)  # the wait has started
+            await asyncio.to_thread(mock.complete, task.id)
+            return task, await asyncio.wait_for(waiting, 30)
+
+    task, results = asyncio.run(scenario())
+    assert results.task_id == task.id
+    assert len(results.assets) >= 2  # both tracks: the wait ended on the finished record
+
+
+# -- forged callbacks cost little and hide nothing (security finding 2) --------------------------
+
+
+def test_a_forged_callback_does_not_make_kies_real_one_a_repeat(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """Without a key anyone can POST a callback. A forged one is confirmed with KIE (still
+    queued) and is not counted as seen, so KIE's real callback of the same shape is handled
+    and on_status learns the task succeeded (it was dropped as a repeat before)."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    told: list[State] = []
+
+    async def scenario() -> WebhookReceiver:
+        async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
+            receiver = WebhookReceiver(
+                client=kie, on_status=lambda s: told.append(s.state), confirm_delays=()
+            )
+            async with receiver.serve() as url:
+                task = await kie.submit(GROK, prompt="x", callback_url=url)
+                assert await post(url, market_body(task.id)) == (200, ACK)  # forged
+                await receiver.drain()
+                assert told == [State.QUEUED]
+                await _finish(mock, task.id)  # KIE's real callback
+                await asyncio.to_thread(mock.callbacks)
+                await receiver.drain()
+            return receiver
+
+    receiver = asyncio.run(scenario())
+    assert told == [State.QUEUED, State.SUCCEEDED]
+    assert (receiver.accepted, receiver.repeated) == (2, 0)
+
+
+def test_a_burst_of_callbacks_for_one_task_makes_one_status_call_at_a_time(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """Deliveries of one task join the confirmation under way: fifty forged callbacks while
+    it waits to ask again cost no status call of their own, and on_status is told once."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    told: list[State] = []
+    parked, release = asyncio.Event(), asyncio.Event()
+
+    async def sleep(_delay: float) -> None:
+        parked.set()
+        await release.wait()
+
+    def polls() -> int:
+        return len([r for r in mock.requests() if r.path == RECORD_INFO])
+
+    async def scenario() -> None:
+        async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
+            task = await kie.submit(GROK, prompt="x")  # journalled: a task of this process
+            receiver = WebhookReceiver(
+                client=kie,
+                on_status=lambda s: told.append(s.state),
+                confirm_delays=(1.0, 2.0),
+                sleep=sleep,
+            )
+            async with receiver.serve() as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await parked.wait()  # asked once: queued; waiting to ask again
+                assert polls() == 1
+                for code in range(50):
+                    body = json.dumps({"code": 500 + code, "data": {"taskId": task.id}})
+                    assert await post(url, body.encode()) == (200, ACK)
+                assert polls() == 1
+                release.set()
+                await receiver.drain()
+
+    asyncio.run(scenario())
+    assert told == [State.QUEUED]
+    assert polls() == 3  # once, and once after each of the two delays
+
+
+def test_callbacks_for_unknown_tasks_are_confirmed_at_a_bounded_rate(
+    mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every forged task id would cost a status call on the user's key (100 forgeries held a
+    real status call back 7.8 s behind the client's limiter). Tasks this process neither
+    journalled nor waits on are confirmed ten at once, then one a second (the receiver's
+    clock); the rest are acknowledged, with one warning. The process's own tasks still are."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    now = [float(NOW)]
+    told: list[str] = []
+
+    def polls() -> int:
+        return len([r for r in mock.requests() if r.path == RECORD_INFO])
+
+    async def scenario() -> tuple[str, WebhookReceiver]:
+        async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            receiver = WebhookReceiver(
+                client=kie, on_status=lambda s: told.append(s.task_id), clock=lambda: now[0]
+            )
+            async with receiver.serve() as url:
+                for n in range(30):
+                    assert await post(url, market_body(f"forged-{n:02d}")) == (200, ACK)
+                await receiver.drain()
+                assert polls() == 10
+                await _finish(mock, task.id)
+                assert await post(url, market_body(task.id)) == (200, ACK)  # its own task
+                await receiver.drain()
+                assert polls() == 11
+                now[0] += 1.0  # a second later: one more unknown task may be asked about
+                for n in range(30, 33):
+                    assert await post(url, market_body(f"forged-{n:02d}")) == (200, ACK)
+                await receiver.drain()
+                assert polls() == 12
+            return task.id, receiver
+
+    with caplog.at_level("WARNING", logger="kiekit.webhooks"):
+        task_id, receiver = asyncio.run(scenario())
+    assert told == [task_id]  # KIE knows no forged task: nothing about them is confirmed
+    assert receiver.unconfirmed == 22
+    shed = [r for r in caplog.records if "beyond unknown_rate" in r.getMessage()]
+    assert len(shed) == 1  # said once a minute, not once a callback
+
+
+def test_a_receiver_without_a_key_says_so_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="kiekit.webhooks"):
+        WebhookReceiver(KEY)
+        assert not caplog.records
+        WebhookReceiver()
+    (record,) = caplog.records
+    assert "no hmac_key" in record.getMessage()
+    assert "kie.ai/settings" in record.getMessage()
+
+
+# -- what a signature can bind (security finding, kie-api.md §6.3) -------------------------------
+
+
+def test_a_signature_replayed_with_another_body_is_refused() -> None:
+    """The signature covers ``taskId.timestamp`` only. The first body it came with is bound
+    to it, per stage and code: the same stage with another body is a replay (401). KIE may
+    sign several Suno stages in one second, so another stage passes (the residual risk,
+    which only on_callback sees: on_status hears KIE's status)."""
+    receiver = WebhookReceiver(KEY, clock=lambda: NOW)
+    headers = _headers(signed(TASK_ID, at=NOW))
+    assert receiver.accept(suno_body(TASK_ID, "text"), **headers) is not None
+    assert receiver.accept(suno_body(TASK_ID, "text"), **headers) is not None  # the same body
+    tampered = json.loads(suno_body(TASK_ID, "text"))
+    tampered["data"]["data"] = [{"audio_url": "https://evil.example/x.mp3"}]
+    with pytest.raises(SignatureError, match="a replay") as caught:
+        receiver.accept(json.dumps(tampered).encode(), **headers)
+    assert caught.value.task_id == TASK_ID
+    assert receiver.accept(suno_body(TASK_ID, "first"), **headers) is not None
+    # a body with its keys in another order is the same body
+    same = json.dumps(json.loads(suno_body(TASK_ID, "first")), sort_keys=True, indent=1)
+    assert receiver.accept(same.encode(), **headers) is not None
+
+
+# -- a public URL: deadlines and bounds (security finding 9) --------------------------------------
+
+
+async def _closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes the connection (60 s bound a real hang)."""
+    async with asyncio.timeout(60):
+        return await reader.read()
+
+
+def test_serve_closes_connections_that_bring_no_request() -> None:
+    """Silent connections, and heads sent a little at a time, are closed after idle_timeout:
+    aiohttp alone keeps them open (an outside tester held them 90 s and more)."""
+
+    async def scenario() -> None:
+        receiver = WebhookReceiver(KEY)
+        async with receiver.serve(idle_timeout=0.2) as url:
+            port = int(url.split(":")[2].split("/")[0])
+            silent = await asyncio.open_connection("127.0.0.1", port)
+            slow = await asyncio.open_connection("127.0.0.1", port)
+            slow[1].write(b"POST /kie/callback HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no end
+            await slow[1].drain()
+            assert await _closed(silent[0]) == b""
+            assert await _closed(slow[0]) == b""
+            # a whole request is answered, and its connection closed once idle afterwards
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            body = market_body(TASK_ID)
+            head = f"POST /kie/callback HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            writer.write(head.encode() + f"{TIMESTAMP_HEADER}: 1\r\n\r\n".encode() + body)
+            answer = await _closed(reader)
+            assert answer.startswith(b"HTTP/1.1 401")  # answered (the signature is wrong)
+            for stream in (silent[1], slow[1], writer):
+                stream.close()
+            assert len(receiver._connections) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_body_slower_than_body_timeout_is_answered_408() -> None:
+    async def scenario() -> tuple[bytes, bytes, bytes]:
+        receiver = WebhookReceiver(KEY, body_timeout=0.2)
+        async with receiver.serve() as url:
+            port = int(url.split(":")[2].split("/")[0])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /kie/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            answer = await _closed(reader)  # answered, and closed: the rest is not awaited
+            writer.close()
+            return answer.partition(b"\r\n\r\n")
+
+    head, _, body = asyncio.run(scenario())
+    assert head.startswith(b"HTTP/1.1 408")
+    assert json.loads(body) == {"code": 408, "msg": "callback body not received within 0.2 s"}
+
+
+def test_a_body_over_max_body_is_answered_413_unread() -> None:
+    async def scenario() -> tuple[tuple[int, Any], tuple[int, Any]]:
+        receiver = WebhookReceiver(KEY, max_body=1000)
+        async with receiver.serve() as url:
+            declared = await post(url, b"{" + b" " * 1000 + b"}")
+            import aiohttp
+
+            async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+                for _ in range(20):
+                    yield b" " * 100
+
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, data=chunks()) as answer,
+            ):
+                streamed = answer.status, await answer.json(content_type=None)
+        return declared, streamed
+
+    declared, streamed = asyncio.run(scenario())
+    for status, answer in (declared, streamed):
+        assert (status, answer["code"]) == (413, 413)
+        assert "1000 bytes" in answer["msg"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("max_body", 0),
+        ("max_body", 1.5),
+        ("body_timeout", 0),
+        ("unknown_rate", -1),
+        ("unknown_rate", math.inf),
+        ("max_age", math.nan),
+        ("confirm_delays", (1.0, -2.0)),
+    ],
+)
+def test_bad_receiver_options_are_refused_naming_them(option: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=f"WebhookReceiver {option} must be"):
+        WebhookReceiver(KEY, **{option: value})
+
+
+def test_serve_refuses_a_bad_idle_timeout() -> None:
+    async def scenario() -> None:
+        async with WebhookReceiver(KEY).serve(idle_timeout=-1):
+            raise AssertionError("served")
+
+    with pytest.raises(ConfigurationError, match="WebhookReceiver idle_timeout must be"):
+        asyncio.run(scenario())

@@ -22,7 +22,7 @@ CORE_IO = {
     "_transports/urllib3_transport.py": {"urllib3"},  # Client's HTTP
     "_transports/aiohttp_transport.py": {"aiohttp"},  # AsyncClient's HTTP
     "journal/_stores.py": {"sqlite3"},  # the journal on disk
-    "webhooks.py": {"aiohttp"},  # the callback receiver is a server
+    "webhooks/_receiver.py": {"aiohttp"},  # the callback receiver is a server
     "cli/_common.py": {"socket"},  # is an embedded mock still listening on loopback?
 }
 

@@ -1,0 +1,631 @@
+"""The receiver: an aiohttp application that verifies, acknowledges and confirms KIE's
+callbacks with KIE's status (the package's docstring, :mod:`kiekit.webhooks`, says why)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from kiekit.errors import ConfigurationError, KieError
+from kiekit.webhooks._callbacks import (
+    ACK,
+    DEFAULT_MAX_AGE,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Callback,
+    CallbackError,
+    SignatureError,
+    digest,
+    parse_callback,
+    verify_signature,
+)
+from kiekit.webhooks._serving import Connections
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from aiohttp import web
+
+    from kiekit.client import AsyncClient
+    from kiekit.journal import Journal
+    from kiekit.models import Results, Task, TaskStatus
+
+__all__ = [
+    "BODY_TIMEOUT",
+    "CONFIRM_DELAYS",
+    "IDLE_TIMEOUT",
+    "MAX_BODY",
+    "UNKNOWN_RATE",
+    "WebhookReceiver",
+]
+
+_SEEN = 10_000  # confirmed deliveries (and signatures) remembered
+# Seconds between tries to confirm a callback: after a status call that failed (each try has
+# the client's own retries too), or that still reports the task running after a callback that
+# announced its end: about a minute in all, as a short outage at KIE lasts
+CONFIRM_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+# Status calls a second (and at once) for callbacks of tasks this process neither journalled nor
+# waits on: a flood of forged task ids must not spend the key's 10 polls a second (§8)
+UNKNOWN_RATE = 1.0
+_UNKNOWN_BURST = 10
+MAX_BODY = 1024 * 1024  # bytes; a market callback carries the whole create request (§2.3)
+BODY_TIMEOUT = 10.0  # seconds for a body, once its head is in (KIE gives up after 15, §6.1)
+IDLE_TIMEOUT = 15.0  # seconds a connection of serve() may stay without bringing a request
+_SHED_WARNING_EVERY = 60.0  # seconds between warnings about callbacks left unconfirmed
+
+log = logging.getLogger("kiekit.webhooks")
+
+
+StatusHandler = Callable[["TaskStatus"], Awaitable[None] | None]
+_Key = tuple[str, str | None, int | None]  # a delivery: task id, Suno stage, code
+
+
+def _key(callback: Callback) -> _Key:
+    return (callback.task_id, callback.stage, callback.code)
+
+
+@attrs.define(eq=False)
+class _Check:
+    """The confirmation of one task's deliveries with KIE: one at a time per task, however
+    many deliveries (or forgeries) come meanwhile."""
+
+    keys: set[_Key] = attrs.Factory(set)  # deliveries it confirms; seen once it has
+    final: bool = False  # one of them announced the end: only a finished status agrees
+    fresh: bool = False  # one came since the last status call began: ask once more at least
+
+
+@attrs.define
+class _Budget:
+    """A token bucket: ``rate`` a second, ``burst`` at once, by the receiver's clock."""
+
+    rate: float
+    burst: float
+    tokens: float
+    at: float | None = None
+
+    def take(self, now: float) -> bool:
+        if self.at is not None and now > self.at:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now if self.at is None else max(self.at, now)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class WebhookReceiver:
+    """An aiohttp receiver for KIE's callbacks at ``path`` (POST).
+
+    - with ``hmac_key``, unsigned, badly signed or replayed callbacks get HTTP 401 and are
+      dropped (without it, a warning says so once: KIE signs callbacks on request, §6.3);
+    - unreadable bodies get HTTP 400, bodies over ``max_body`` bytes 413, bodies slower than
+      ``body_timeout`` seconds 408;
+    - accepted callbacks get 200 at once and go to ``on_callback`` (unconfirmed: for logs and
+      for payloads the status endpoint lacks, e.g. Suno's stages). Then, when someone is to be
+      told (``on_status``, or a :meth:`wait` on the task) and the task's model is known (from
+      a wait, the ``journal`` — by default ``client``'s —, or the body), its status is fetched
+      from KIE with ``client`` (or the waiting one) and handed to ``on_status``: the confirmed
+      state, not the body's claim. A callback that announces the task's end is confirmed
+      again after each of ``confirm_delays`` seconds until KIE's status is final too (KIE's
+      record may lag its callback); a status call that fails is tried again on the same
+      schedule (a warning on ``kiekit.webhooks`` each time). Waits on the task are woken once
+      its end is confirmed.
+    - A delivery counts as seen, and its repeats get 200 without being handled again, only
+      once KIE's status has confirmed it; one never confirmed is forgotten, so KIE's next
+      delivery of it is handled afresh. Deliveries of one task are confirmed together, with
+      one status call at a time; those of tasks this process neither journalled nor waits on
+      are confirmed at most ``unknown_rate`` a second (after a burst of ten), the rest
+      acknowledged and left unconfirmed with a warning.
+
+    The receiver, the client and the waits must share one event loop.
+    """
+
+    def __init__(
+        self,
+        hmac_key: str | None = None,
+        *,
+        client: AsyncClient | None = None,
+        journal: Journal | None = None,
+        on_status: StatusHandler | None = None,
+        on_callback: Callable[[Callback], None] | None = None,
+        path: str = "/kie/callback",
+        max_age: float = DEFAULT_MAX_AGE,
+        clock: Callable[[], float] = time.time,
+        confirm_delays: Sequence[float] = CONFIRM_DELAYS,
+        unknown_rate: float = UNKNOWN_RATE,
+        max_body: int = MAX_BODY,
+        body_timeout: float = BODY_TIMEOUT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._key = hmac_key or None
+        self._confirm_delays = tuple(confirm_delays)
+        for delay in self._confirm_delays:
+            _check_number("confirm_delays", delay, minimum=0.0)
+        _check_number("max_age", max_age, minimum=0.0, strict=True)
+        _check_number("unknown_rate", unknown_rate, minimum=0.0)
+        _check_number("body_timeout", body_timeout, minimum=0.0, strict=True)
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise ConfigurationError(
+                f"WebhookReceiver max_body must be a positive number of bytes, got {max_body!r}"
+            )
+        # the time signatures (and the budget for unknown tasks) are judged by: a test against
+        # the mock after moving its clock passes the mock's (`clock=mock.clock.now`), as the
+        # mock stamps callbacks with it
+        self._clock = clock
+        self._sleep = sleep  # between confirmations; a test passes its own to step them
+        self._client = client
+        self._journal = journal
+        self._on_status = on_status
+        self._on_callback = on_callback
+        self.path = path
+        self._max_age = max_age
+        self._max_body = max_body
+        self._body_timeout = body_timeout
+        self._seen: OrderedDict[_Key, None] = OrderedDict()  # confirmed deliveries
+        self._checks: dict[str, _Check] = {}  # confirmations under way, by task id
+        # the bodies each signature came with, by stage and code: another is a replay (§6.3)
+        self._signed: OrderedDict[tuple[str, str], dict[tuple[str | None, int | None], bytes]]
+        self._signed = OrderedDict()
+        burst = _UNKNOWN_BURST if unknown_rate > 0 else 0
+        self._unknown = _Budget(rate=unknown_rate, burst=burst, tokens=burst)
+        self._unknown_rate = unknown_rate
+        self._shed_since_warning = 0
+        self._shed_warned_at: float | None = None
+        # the waits on each task (one event each: two waits on one task are both woken)
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._wait_clients: dict[str, AsyncClient] = {}
+        # tasks a callback was accepted for, so a wait that starts after it polls at once
+        self._called: OrderedDict[str, None] = OrderedDict()
+        self._models: dict[str, str] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._connections = Connections()
+        self.accepted = 0  # callbacks handled (not counting repeats)
+        self.repeated = 0
+        self.refused = 0
+        self.unconfirmed = 0  # accepted, but left unconfirmed: unknown tasks beyond the rate
+        if self._key is None:
+            log.warning(
+                "WebhookReceiver at %s has no hmac_key: anyone who can reach it can send "
+                "callbacks. KIE signs them once a webhook HMAC key is set at "
+                "https://kie.ai/settings (kie-api.md §6.3): pass it as hmac_key. Until then "
+                "on_status hears only what KIE's status confirms, but on_callback hears every "
+                "body as sent.",
+                path,
+            )
+
+    def __repr__(self) -> str:  # the key is never shown
+        signed = "signed" if self._key else "unsigned"
+        return f"WebhookReceiver(path={self.path!r}, {signed})"
+
+    @property
+    def app(self) -> web.Application:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=self._max_body)
+        app.router.add_post(self.path, self.handle)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    @asynccontextmanager
+    async def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        ssl_context: SSLContext | None = None,
+    ) -> AsyncIterator[str]:
+        """Run the receiver on ``host``:``port`` (0: a free port) until the block ends; yields
+        its callback URL. Every connection must bring a request within ``idle_timeout`` seconds
+        of opening or of its last answer, or it is closed (slow or silent clients cannot hold
+        sockets: the URL is public). ``host="0.0.0.0"`` listens on every interface."""
+        from aiohttp import web
+        from yarl import URL
+
+        _check_number("idle_timeout", idle_timeout, minimum=0.0, strict=True)
+        runner = web.AppRunner(self.app, handle_signals=False)
+        await runner.setup()
+        try:
+            server = runner.server
+            assert server is not None  # set up above
+            listener = await asyncio.get_running_loop().create_server(
+                lambda: self._connections.protocol(server(), idle_timeout),
+                host,
+                port,
+                ssl=ssl_context,
+            )
+            try:
+                bound = listener.sockets[0].getsockname()
+                scheme = "https" if ssl_context is not None else "http"
+                yield str(URL.build(scheme=scheme, host=bound[0], port=bound[1], path=self.path))
+            finally:
+                listener.close()
+        finally:
+            await runner.cleanup()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """The aiohttp handler (mount it in an app of your own if you prefer)."""
+        from aiohttp import web
+
+        with self._connections.serving(request.protocol):
+            body = await self._read(request)
+            if isinstance(body, tuple):  # the rest of the body is not read: close after it
+                self.refused += 1
+                code, message = body
+                answer = web.json_response({"code": code, "msg": message}, status=code)
+                answer.force_close()
+                await answer.prepare(request)
+                await answer.write_eof()
+                request.protocol.force_close()  # no lingering over the rest (aiohttp: 10 s)
+                return answer
+            try:
+                callback = self._accept(
+                    body,
+                    request.headers.get(TIMESTAMP_HEADER),
+                    request.headers.get(SIGNATURE_HEADER),
+                )
+            except SignatureError as exc:
+                self.refused += 1
+                return web.json_response({"code": 401, "msg": exc.message}, status=401)
+            except CallbackError as exc:
+                self.refused += 1
+                return web.json_response({"code": 400, "msg": exc.message}, status=400)
+            if callback is None:
+                return web.json_response(ACK)
+            self._register(callback)  # confirmed (and waits woken) whatever the hook does
+            try:
+                self._tell(callback)
+            except Exception:  # logged by _tell; a 500 asks KIE for the delivery again
+                return web.json_response({"code": 500, "msg": "on_callback failed"}, status=500)
+            return web.json_response(ACK)
+
+    async def _read(self, request: web.Request) -> bytes | tuple[int, str]:
+        """The body, within ``max_body`` bytes and ``body_timeout`` seconds; else the HTTP
+        status and message to refuse it with."""
+        too_large = (413, f"callback body is larger than {self._max_body} bytes")
+        if request.content_length is not None and request.content_length > self._max_body:
+            return too_large
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                while chunk := await request.content.read(65536):
+                    size += len(chunk)
+                    if size > self._max_body:
+                        return too_large
+                    chunks.append(chunk)
+        except TimeoutError:
+            return 408, f"callback body not received within {self._body_timeout:g} s"
+        return b"".join(chunks)
+
+    def accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
+        """Parse and verify one delivery, and tell ``on_callback``; None when it repeats one
+        already confirmed (or being confirmed). A delivery whose ``on_callback`` raises is not
+        counted (the error is raised here). Framework-free, and it confirms nothing with KIE:
+        :meth:`handle` does."""
+        callback = self._accept(body, timestamp, signature)
+        if callback is not None:
+            self._tell(callback)
+        return callback
+
+    def _tell(self, callback: Callback) -> None:
+        if self._on_callback is None:
+            return
+        try:
+            self._on_callback(callback)  # the body's claim: log it, but trust on_status
+        except Exception:
+            self._forget(callback)
+            log.exception(
+                "on_callback raised for task %s: the delivery is not counted as seen, so KIE's "
+                "next delivery of it is handled again",
+                callback.task_id,
+            )
+            raise
+
+    def _forget(self, callback: Callback) -> None:
+        """A delivery that was not handled to its end is no repeat: the next one is handled."""
+        key = _key(callback)
+        self._seen.pop(key, None)
+        check = self._checks.get(callback.task_id)
+        if check is not None:
+            check.keys.discard(key)
+
+    def _accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
+        callback = parse_callback(body)
+        if self._key is not None:
+            verify_signature(
+                self._key,
+                callback.task_id,
+                timestamp,
+                signature,
+                now=self._clock(),
+                max_age=self._max_age,
+            )
+            assert timestamp is not None  # verified
+            self._bind(callback, timestamp.strip(), body)
+        key = _key(callback)
+        check = self._checks.get(callback.task_id)
+        if key in self._seen or (check is not None and key in check.keys):
+            self.repeated += 1
+            if check is not None:
+                check.fresh = True  # it may have come after KIE's record changed: ask again
+            return None
+        self._called[callback.task_id] = None
+        self._called.move_to_end(callback.task_id)
+        if len(self._called) > _SEEN:
+            self._called.popitem(last=False)
+        self.accepted += 1
+        return callback
+
+    def _bind(self, callback: Callback, stamp: str, body: bytes) -> None:
+        """One signature, one body per stage and code: the signature does not cover the body
+        (§6.3), so a signature seen with one body and replayed with another is refused. KIE
+        may sign several stages of a task in one second (Suno), so other stages pass."""
+        signed = (callback.task_id, stamp)
+        bodies = self._signed.get(signed)
+        if bodies is None:
+            bodies = self._signed[signed] = {}
+            if len(self._signed) > _SEEN:
+                self._signed.popitem(last=False)
+        this = digest(callback, body)
+        earlier = bodies.setdefault((callback.stage, callback.code), this)
+        if earlier != this:
+            raise SignatureError(
+                "this signature came with another body of the same callback before (a replay?)",
+                task_id=callback.task_id,
+            )
+
+    # -- confirming with KIE ---------------------------------------------------------------------
+
+    def _register(self, callback: Callback) -> None:
+        """Join the task's confirmation under way, or start one."""
+        task_id = callback.task_id
+        check = self._checks.get(task_id)
+        if check is None:
+            check = self._checks[task_id] = _Check()
+            self._start(self._confirm(task_id, check, callback.model))
+        check.keys.add(_key(callback))
+        check.final = check.final or callback.announces_end
+        check.fresh = True
+
+    async def _confirm(self, task_id: str, check: _Check, body_model: str | None) -> None:
+        try:
+            await self._confirm_check(task_id, check, body_model)
+        finally:
+            if self._checks.get(task_id) is check:
+                del self._checks[task_id]
+
+    async def _confirm_check(self, task_id: str, check: _Check, body_model: str | None) -> None:
+        if self._on_status is None and not self._waiters.get(task_id):
+            return  # nobody to tell: nothing is confirmed, and nothing counts as seen
+        client = self._client or self._wait_clients.get(task_id)
+        if client is None:
+            return
+        model, known = self._model_of(task_id, client, body_model)
+        if model is None:  # the status call needs it; legacy bodies do not name it
+            return
+        if not known and not self._unknown.take(self._clock()):
+            self._shed(task_id)
+            return
+        from kiekit.models import Task
+
+        task = Task(task_id, model)
+        while True:
+            status = await self._settle(client, task, check)
+            if status is None:  # not confirmed: KIE's next delivery of it is handled afresh
+                return
+            covered = set(check.keys)
+            await self._confirmed(status, check.final, covered)
+            if not check.keys - covered:
+                return
+            # deliveries that came while on_status ran: a status call of their own
+
+    async def _confirmed(self, status: TaskStatus, final: bool, keys: set[_Key]) -> None:
+        """KIE's status for deliveries of its task: seen when it agrees with them (final, or
+        none announced the end), waits woken when final, and on_status told."""
+        if status.state.finished or not final:
+            for key in keys:
+                self._seen[key] = None
+                if len(self._seen) > _SEEN:
+                    self._seen.popitem(last=False)
+        if status.state.finished:
+            for event in self._waiters.get(status.task_id, ()):
+                event.set()  # a wait polls now, and ends with what it gets
+        if self._on_status is None:
+            return
+        try:
+            outcome = self._on_status(status)
+            if outcome is not None:
+                await outcome
+        except Exception:  # the application's own failure: said here, not lost in a task
+            for key in keys:
+                self._seen.pop(key, None)
+            log.exception(
+                "on_status raised for task %s (%s): KIE's next delivery of its callback is "
+                "handled again",
+                status.task_id,
+                status.state.value,
+            )
+
+    async def _settle(self, client: AsyncClient, task: Task, check: _Check) -> TaskStatus | None:
+        """The task's status from KIE, asked again after each of ``confirm_delays`` while a
+        failure can pass or while it is not final after a callback that announced the end.
+        None when no call succeeded; the last status when the delays are used up."""
+        delays = iter(self._confirm_delays)
+        last = self._confirm_delays[-1] if self._confirm_delays else 0.0
+        while True:
+            check.fresh = False
+            try:
+                status = await client.status(task)
+            except KieError as exc:
+                delay = next(delays, None) if exc.retryable else None
+                if delay is None:
+                    log.warning(
+                        "a callback for task %s could not be confirmed (%s): on_status is not "
+                        "told; a repeated delivery will be handled again",
+                        task.id,
+                        exc,
+                    )
+                    return None
+                log.warning(
+                    "a callback for task %s is not confirmed yet (%s): asking KIE again in %g s",
+                    task.id,
+                    exc,
+                    delay,
+                )
+                await self._sleep(delay)
+                continue
+            if status.state.finished or not check.final:
+                return status
+            delay = next(delays, None)
+            if delay is None and check.fresh:  # a delivery came while asking: once more
+                delay = last
+            if delay is None:
+                log.warning(
+                    "task %s was called back as ended, but KIE still reports it %s after %d "
+                    "tries: on_status is told so; a repeated delivery will be handled again",
+                    task.id,
+                    status.state.value,
+                    len(self._confirm_delays) + 1,
+                )
+                return status
+            log.info(
+                "task %s was called back as ended but KIE reports it %s: asking again in %g s",
+                task.id,
+                status.state.value,
+                delay,
+            )
+            await self._sleep(delay)
+
+    def _model_of(
+        self, task_id: str, client: AsyncClient, body_model: str | None
+    ) -> tuple[str | None, bool]:
+        """The task's model, and whether this process knows the task (waits on it, or has it
+        in the journal); else the model the body names, if any."""
+        model = self._models.get(task_id)
+        if model is not None:
+            return model, True
+        journal = self._journal if self._journal is not None else _journal_of(client)
+        if journal is not None:
+            try:
+                entry = journal.by_task(task_id)
+            except KieError as exc:  # a journal that cannot be read: the task is not known
+                log.warning("the journal could not be read for task %s: %s", task_id, exc)
+                entry = None
+            if entry is not None and entry.model:
+                return entry.model, True
+        return body_model, False
+
+    def _shed(self, task_id: str) -> None:
+        self.unconfirmed += 1
+        self._shed_since_warning += 1
+        now = self._clock()
+        last = self._shed_warned_at
+        if last is not None and 0 <= now - last < _SHED_WARNING_EVERY:
+            return
+        log.warning(
+            "%d callback(s) for tasks this process neither journalled nor waits on (task %s "
+            "the last) came beyond unknown_rate=%g a second: acknowledged, not confirmed with "
+            "KIE (forged ones?). Keep the journal on, or wait on the tasks, to have them "
+            "confirmed",
+            self._shed_since_warning,
+            task_id,
+            self._unknown_rate,
+        )
+        self._shed_since_warning = 0
+        self._shed_warned_at = now
+
+    async def drain(self) -> None:
+        """Wait until every confirmation under way has ended (``on_status`` told or not)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def wait(
+        self, client: AsyncClient, task: Task, *, timeout: float | None = None
+    ) -> Results:
+        """``client.wait(task)``, ended early by a callback for the task.
+
+        The wait polls on the client's schedule (make it slow when callbacks are expected);
+        once a callback for the task is confirmed with KIE as its end (the signature does not
+        cover the body), the wait restarts, so its next poll is immediate and ends it. A
+        callback that came before the wait began (between ``submit`` and ``wait``) makes its
+        first poll immediate too. A callback that never comes costs nothing but the polling.
+        ``timeout`` bounds the whole wait (None: each round of polling keeps the client's own
+        deadline). Several waits on one task are each woken.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        task_id = task.id
+        self._models[task_id] = task.model
+        self._wait_clients[task_id] = client
+        event = asyncio.Event()
+        waiters = self._waiters.setdefault(task_id, set())
+        waiters.add(event)
+        if task_id in self._called:  # it came already: the task without its creation time
+            task = attrs.evolve(task, created_at=None)
+        running: set[asyncio.Future[Any]] = set()
+        try:
+            while True:
+                event.clear()
+                left = None if deadline is None else max(deadline - loop.time(), 0.001)
+                polling = asyncio.ensure_future(client.wait(task, timeout=left))
+                # after a callback, the task without its creation time: poll at once
+                task = attrs.evolve(task, created_at=None)
+                woken = asyncio.ensure_future(event.wait())
+                running = {polling, woken}
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                if polling.done():
+                    return polling.result()
+                polling.cancel()  # woken: poll again now (a status poll is free, §2.2)
+                await asyncio.gather(polling, return_exceptions=True)
+        finally:
+            for job in running:  # also when this wait itself is cancelled
+                job.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            waiters.discard(event)
+            if not waiters:
+                self._waiters.pop(task_id, None)
+                self._models.pop(task_id, None)
+                self._wait_clients.pop(task_id, None)
+
+    def _start(self, work: Awaitable[None]) -> None:
+        job = asyncio.ensure_future(work)
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    async def _cleanup(self, _app: web.Application) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop background work still running (status checks)."""
+        for job in list(self._background):
+            job.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _journal_of(client: AsyncClient) -> Journal | None:
+    """The journal the client records its tasks in (the tasks this process created)."""
+    session = getattr(client, "_session", None)
+    recorder = getattr(session, "recorder", None)
+    journal: Journal | None = getattr(recorder, "journal", None)
+    return journal
+
+
+def _check_number(name: str, value: float, *, minimum: float, strict: bool = False) -> None:
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > minimum if strict else value >= minimum)
+    )
+    if not ok:
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise ConfigurationError(f"WebhookReceiver {name} must be a number {bound}, got {value!r}")
