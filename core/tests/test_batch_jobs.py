@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiekit import AsyncClient, PollPolicy
+from kiekit import AsyncClient, ConfigurationError, PollPolicy
 from kiekit.batch import Job, JobResult, job_key, read_jobs, run_batch
 from kiekit.journal import Entry, EntryState, Journal, MemoryStore
 from kiekit_mock import Lifecycle, Rule
@@ -373,3 +373,50 @@ def test_a_job_that_fails_unexpectedly_after_its_create_names_its_task(
     (row,) = journal.entries()
     assert (result.state, result.task_id) == ("error", row.task_id)
     assert row.task_id is not None
+
+
+def test_the_documented_call_with_the_default_journal_runs_every_job(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """`run_batch(client, default_journal(), …)` with a client on the default journal: two
+    handles on one SQLite file are one journal (every job failed with "idempotency key … was
+    used on None")."""
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=1)
+    jobs = _jobs(3)
+
+    async def scenario() -> list[JobResult]:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None
+        ) as client:
+            return await run_batch(client, default_journal(), jobs, tmp_path / "out")
+
+    results = asyncio.run(scenario())
+    assert [(r.state, r.error) for r in results] == [("succeeded", None)] * 3
+    assert set(_creates(mock).values()) == {1}
+    again = asyncio.run(scenario())  # a second run finds them done: nothing sent again
+    assert [r.state for r in again] == ["succeeded"] * 3
+    assert sum(_creates(mock).values()) == 3
+    rows = default_journal().entries()
+    assert sorted(row.key for row in rows) == sorted(job_key(job) for job in jobs)
+    assert {row.state for row in rows} == {EntryState.SUCCEEDED}
+
+
+@pytest.mark.parametrize("client_journal", [None, "another"])
+def test_a_client_recording_into_another_journal_is_refused_before_any_job(
+    mock_server_factory: Callable[..., Any], tmp_path: Path, client_journal: str | None
+) -> None:
+    mock = mock_server_factory(polls_to_complete=1)
+    own = None if client_journal is None else Journal(MemoryStore())
+
+    async def scenario() -> list[JobResult]:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=own
+        ) as client:
+            return await run_batch(client, Journal(MemoryStore()), _jobs(2), tmp_path / "out")
+
+    with pytest.raises(ConfigurationError, match=r"AsyncClient\(journal=j\)") as raised:
+        asyncio.run(scenario())
+    assert "records into " + ("none" if own is None else repr(own)) in str(raised.value)
+    assert _creates(mock) == Counter()

@@ -103,6 +103,57 @@ def test_file_names_of_one_task_are_distinct(paths: list[str]) -> None:
     assert len(set(names)) == len(names)
 
 
+@pytest.mark.parametrize(
+    ("asset", "ext"),
+    [
+        (image("https://cdn/r/a.exe"), ".bin"),
+        (image("https://cdn/r/a.png%00.sh"), ".bin"),
+        (image("https://cdn/r/a.html"), ".bin"),
+        (image("https://cdn/r/a.html", media_type="image/png"), ".png"),
+        (image("https://cdn/r/a.mp4"), ".bin"),  # a video's extension on an image
+        (image("https://cdn/r/a.heic"), ".heic"),
+        (Asset(url="https://cdn/r/a.sh", kind=MediaKind.TEXT), ".bin"),
+        (Asset(url="https://cdn/r/a.txt", kind=MediaKind.TEXT), ".txt"),
+        (Asset(url="https://cdn/r/a.mp4", kind=MediaKind.VIDEO), ".mp4"),
+        (Asset(url="https://cdn/r/a.bat", kind=MediaKind.OTHER), ".bin"),
+        (Asset(url="https://cdn/r/a.zip", kind=MediaKind.OTHER), ".zip"),
+    ],
+)
+def test_the_extension_is_the_urls_only_when_it_fits_the_kind_of_file(
+    asset: Asset, ext: str
+) -> None:
+    """A hostile or broken host's "image" link ending .exe, .sh or .html is not saved as a
+    program or a page a double-click would run or open in a browser."""
+    assert file_name(TASK_ID, 0, asset) == f"{TASK_ID}-0{ext}"
+
+
+def test_task_ids_that_were_the_same_name_once_are_told_apart() -> None:
+    """`a/b`, `a\x00b` and `a_b` all made `a_b-0.png`, so one task's download replaced
+    another's; `ABC` and `abc` share a file on case-blind file systems (macOS, Windows)."""
+    ids = ["a/b", "a\x00b", "a_b", "a_b~", "ABC", "abc", "Abc", "", "task", "..."]
+    names = [file_name(task_id, 0, image("https://x/a.png")) for task_id in ids]
+    assert len({name.lower() for name in names}) == len(ids)
+    assert names[2] == "a_b-0.png"  # a plain id is kept as it is (KIE's are hex)
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_two_task_ids_never_share_a_file_name(first: str, second: str) -> None:
+    if first == second:
+        return
+    asset = image("https://x/a.png")
+    assert file_name(first, 0, asset).lower() != file_name(second, 0, asset).lower()
+
+
+@pytest.mark.parametrize(
+    "task_id", ["aux.txt", "CON.x", "nul.tar.gz", "com1.x", "LPT9.a.b", "prn.txt"]
+)
+def test_no_file_is_named_as_a_windows_device(task_id: str) -> None:
+    name = file_name(task_id, 0, image("https://x/a.png"))
+    head = name.split(".", 1)[0].lower()
+    assert head not in {"con", "prn", "aux", "nul", "com1", "lpt9"}
+    assert not head.startswith(("aux.", "con.", "nul.", "com1.", "lpt9.", "prn."))
+
+
 # -- through the clients, in memory ----------------------------------------------------------------
 
 
@@ -159,6 +210,27 @@ def test_hostile_url_paths_stay_inside_out_dir(
         assert_inside(out_dir, path)
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert written == sorted(p.relative_to(tmp_path) for p in paths)
+
+
+def test_tasks_whose_ids_once_made_one_name_keep_both_files(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """Nothing paid for is silently dropped: two tasks downloaded into one folder keep their
+    own files whatever their ids."""
+    urls = {"a/b": "https://cdn/r/one.png", "a_b": "https://cdn/r/two.png"}
+    kie = kit.FakeKie(files={urls["a/b"]: b"one", urls["a_b"]: b"two"})
+
+    async def scenario() -> list[Path]:
+        async with api.client(transport=kie.transport) as client:
+            paths = []
+            for task_id, url in urls.items():
+                paths += await client.download(Results(task_id, (image(url),)), tmp_path)
+            return paths
+
+    first, second = api.run(scenario)
+
+    assert first != second
+    assert (first.read_bytes(), second.read_bytes()) == (b"one", b"two")
 
 
 def test_fetch_sends_no_authorization(api: Any, kit: SimpleNamespace, tmp_path: Path) -> None:

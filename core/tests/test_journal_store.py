@@ -406,3 +406,41 @@ def test_a_value_that_is_not_utf8_is_a_journal_error_not_a_crash(tmp_path: Path)
     store.insert(Entry("k", "m", None, EntryState.CREATED, 1.0, 1.0, task_id="t"))
     with pytest.raises(JournalError, match="not valid UTF-8"):
         store.change("k", {"out_dir": os.fsdecode(b"/tmp/bad\xe9dir")})
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_the_journal_and_the_folder_kiekit_makes_for_it_are_private(tmp_path: Path) -> None:
+    """The journal holds prompts, create bodies, result links and a hash of the key: on a
+    shared machine other users must not read it, whatever the umask lets new files be."""
+    import os
+    import stat
+
+    folder = tmp_path / "data" / "kiekit"
+    old = os.umask(0o022)
+    try:
+        store = SqliteStore(folder / "journal.sqlite3")
+        store.insert(_entry("k1"))
+    finally:
+        os.umask(old)
+    made = sorted(folder.iterdir())
+    assert {p.name for p in made} >= {"journal.sqlite3", "journal.sqlite3-wal"}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in made} == {p.name: 0o600 for p in made}
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o755  # not ours alone
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_a_folder_or_journal_the_user_made_keeps_its_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o750)
+    os.chmod(folder, 0o750)  # noqa: S103 (a folder the user shares on purpose)
+    (folder / "old.sqlite3").touch(mode=0o640)
+    os.chmod(folder / "old.sqlite3", 0o640)
+    SqliteStore(folder / "journal.sqlite3").insert(_entry("k1"))
+    SqliteStore(folder / "old.sqlite3").insert(_entry("k1"))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    assert stat.S_IMODE((folder / "journal.sqlite3").stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "old.sqlite3").stat().st_mode) == 0o640

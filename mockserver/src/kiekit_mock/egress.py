@@ -8,8 +8,11 @@ connection is made, on every hop:
 - each URL (the first and every redirect's ``Location``) is checked before it is requested: an
   http(s) URL whose host is an IP literal must be a loopback address (aiohttp connects to IP
   literals without asking the resolver);
-- every name is resolved by ``LoopbackResolver``, which hands aiohttp only loopback addresses and
-  refuses a name that has none — the check happens after DNS, on the addresses actually used;
+- names are answered by ``LoopbackResolver``, which never asks DNS about a name: ``localhost``
+  and ``*.localhost`` are loopback by definition (RFC 6761 §6.3) and answered here, 127.0.0.1
+  and ::1, whatever a hosts file or resolver would say; any other name is refused unasked (a
+  query would carry the name, and what an attacker put in it, off the machine). Only a host
+  the operator allowed at startup is looked up;
 - redirects are followed here, hop by hop (aiohttp's own following is off), never through a proxy
   (``trust_env=False``).
 
@@ -61,16 +64,19 @@ def _ip_literal(host: str) -> bool:
     return True
 
 
-# The resolver that looks names up before LoopbackResolver filters them. A seam for tests, which
-# stand in a resolver that answers a non-loopback address (no real DNS is ever needed).
+# The resolver LoopbackResolver asks about the hosts the operator allowed, and about IP literals
+# (which send no query). A seam for tests, which stand in a resolver that answers from a table
+# (no real DNS is ever needed).
 base_resolver: Callable[[], AbstractResolver] = aiohttp.ThreadedResolver
 
 
 class LoopbackResolver(AbstractResolver):
-    """Resolves with ``base_resolver`` and keeps only loopback addresses; a name with none is
-    refused (``EgressRefused``). Names in ``allowed_hosts`` resolve unfiltered. Any other name
-    but ``localhost`` is refused without being looked up: a DNS query for it would leave the
-    machine (a redirect to an attacker's name would carry data out in the name itself)."""
+    """Hands aiohttp only loopback addresses, and asks no resolver about a name but the
+    ``allowed_hosts`` (resolved with ``base_resolver``, unfiltered). ``localhost`` and any
+    ``*.localhost`` are answered here with 127.0.0.1 and ::1 (RFC 6761 §6.3: loopback by
+    definition, resolved without DNS), so a redirect to ``<data>.attacker.localhost`` sends no
+    query off the machine; an IP literal is kept when it is loopback; any other name is refused
+    (``EgressRefused``) without being looked up."""
 
     def __init__(self, allowed_hosts: Collection[str] = ()) -> None:
         self._base = base_resolver()
@@ -80,14 +86,13 @@ class LoopbackResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         name = host.lower().rstrip(".")
-        if name not in self._allowed and name != "localhost" and not name.endswith(".localhost"):
-            try:
-                ipaddress.ip_address(name.strip("[]"))
-            except ValueError:
-                raise EgressRefused(host, "names other than localhost are not looked up") from None
-        found = await self._base.resolve(host, port, family)
         if name in self._allowed:
-            return found
+            return await self._base.resolve(host, port, family)
+        if name == "localhost" or name.endswith(".localhost"):
+            return _loopback(host, port, family)
+        if not _ip_literal(name):
+            raise EgressRefused(host, "names other than localhost are not looked up")
+        found = await self._base.resolve(host, port, family)  # a literal: no query is sent
         kept = [result for result in found if _is_loopback_address(result["host"])]
         if not kept:
             addresses = ", ".join(sorted({result["host"] for result in found})) or "nothing"
@@ -96,6 +101,23 @@ class LoopbackResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._base.close()
+
+
+def _loopback(host: str, port: int, family: socket.AddressFamily) -> list[ResolveResult]:
+    """``localhost``'s addresses, IPv4 first, of the family asked for (both for AF_UNSPEC)."""
+    addresses = [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]
+    return [
+        ResolveResult(
+            hostname=host,
+            host=address,
+            port=port,
+            family=kind,
+            proto=0,
+            flags=socket.AI_NUMERICHOST,
+        )
+        for kind, address in addresses
+        if family in (socket.AF_UNSPEC, kind)
+    ]
 
 
 class Egress:

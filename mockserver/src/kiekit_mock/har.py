@@ -34,6 +34,7 @@ from aiohttp.typedefs import Handler
 
 from . import files, media
 from .envelope import ENVELOPE, ErrorAnswer, dumps, ok
+from .replay_links import is_loopback_link, links_in, rewrite_links, stand_in_name
 from .route_helpers import origin_of, parse_json_object
 from .rules import Lifecycle
 from .runtime import RUNTIME, Runtime
@@ -54,7 +55,6 @@ log = logging.getLogger("kiekit_mock")
 
 ROUTES = web.RouteTableDef()
 FILES_PREFIX = "/_mock/har-files/"
-_URL = re.compile(r"https?://[^\s\"'\\<>]+")
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 _TASK_ID_PARAMS = ("taskId", "task_id")
 DOWNLOAD_URL = "/api/v1/common/download-url"  # kie-api.md §4
@@ -194,7 +194,7 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
     """The tasks a HAR recording created, their status answers in order, the other calls that
     named them, their result files; and the API entries that could not be read."""
     creates: dict[str, dict[str, Any]] = {}
-    sent: dict[str, str] = {}  # task id -> the create body's text (its URLs are inputs)
+    sent: dict[str, dict[str, Any]] = {}  # task id -> the create body (its URLs are inputs)
     bodies: dict[str, tuple[str, bytes]] = {}  # URL -> (content type, bytes) of any GET
     skipped: list[Skipped] = []
     ordered, order_note = _entries(har)
@@ -238,7 +238,7 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
                 "answers": [],
                 "follow_ups": [],
             }
-            sent[task_id] = text
+            sent[task_id] = body
             continue
         named = _named(_query(request)) if method == "GET" else _named(body)
         task = creates.get(named) if named is not None else None
@@ -267,28 +267,36 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
 
 
 def _result_files(
-    tasks: Iterable[RecordedTask], sent: Mapping[str, str], bodies: Mapping[str, tuple[str, bytes]]
+    tasks: Iterable[RecordedTask],
+    sent: Mapping[str, Mapping[str, Any]],
+    bodies: Mapping[str, tuple[str, bytes]],
 ) -> tuple[RecordedFile, ...]:
-    """Links in the status answers that the client did not send: what the tasks produced."""
+    """Links in the answers: what the tasks produced, served from the mock on replay. A link
+    the client sent itself (an input echoed in `param`) is left as it is only when it is a
+    loopback URL: any other is served from the mock too (replay_links.py), for a result that
+    repeats a link of the create body would otherwise send the client to that host."""
     files: dict[str, RecordedFile] = {}
     for task in tasks:
-        given = set(_URL.findall(sent.get(task.task_id, "")))
-        for answer in (*task.answers, *(call.answer for call in task.follow_ups)):
-            for url in _URL.findall(dumps(answer)):
-                if url in given or url in files:
-                    continue
+        given = set(links_in(sent.get(task.task_id, {})))
+        answers = (task.create_answer, *task.answers, *(call.answer for call in task.follow_ups))
+        for url in links_in(list(answers)):
+            if (url in given and is_loopback_link(url)) or url in files:
+                continue
+            try:
                 ext = Path(urlsplit(url).path).suffix.lower()
-                recorded = bodies.get(url)
-                content_type = (recorded[0] if recorded else "") or (
-                    mimetypes.guess_type(f"x{ext}")[0] or "application/octet-stream"
-                )
-                suffix = ext if _SUFFIX.fullmatch(ext) else ""
-                name = f"{len(files)}{suffix}"
-                body = recorded[1] if recorded else None
-                content_type = content_type.split(";")[0].strip()
-                if not MEDIA_TYPE.fullmatch(content_type):
-                    content_type = "application/octet-stream"
-                files[url] = RecordedFile(name, url, content_type, body)
+            except ValueError:
+                ext = ""
+            recorded = bodies.get(url)
+            content_type = (recorded[0] if recorded else "") or (
+                mimetypes.guess_type(f"x{ext}")[0] or "application/octet-stream"
+            )
+            suffix = ext if _SUFFIX.fullmatch(ext) else ""
+            name = f"{len(files)}{suffix}"
+            body = recorded[1] if recorded else None
+            content_type = content_type.split(";")[0].strip()
+            if not MEDIA_TYPE.fullmatch(content_type):
+                content_type = "application/octet-stream"
+            files[url] = RecordedFile(name, url, content_type, body)
     return tuple(files.values())
 
 
@@ -319,12 +327,19 @@ def read_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 
 def _local(answer: dict[str, Any], files: Iterable[RecordedFile], origin: str) -> web.Response:
-    """The recorded answer with its result links turned into the mock's own; the text is
-    rewritten, so links inside JSON-string fields (`resultJson`) follow too."""
-    text = dumps(answer)
-    for file in files:
-        text = text.replace(file.url, origin + FILES_PREFIX + file.name)
-    return web.Response(text=text, content_type="application/json")
+    """The recorded answer with its links turned into the mock's own: the recording's files,
+    and any other link not plainly loopback (the player serves a stand-in for each, under
+    the name `stand_in_name` gives it: scenario.py), in JSON-string fields (`resultJson`)
+    too. The client is never handed a link to another host."""
+    served = {file.url: file.name for file in files}
+
+    def local(url: str) -> str | None:
+        name = served.get(url)
+        if name is None and not is_loopback_link(url):
+            name = stand_in_name(url)
+        return None if name is None else origin + FILES_PREFIX + name
+
+    return web.Response(text=dumps(rewrite_links(answer, local)), content_type="application/json")
 
 
 @web.middleware

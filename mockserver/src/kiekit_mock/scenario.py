@@ -5,6 +5,9 @@ the status answers in the order they were seen, the answers to other calls that 
 (follow-ups: Veo's 1080p video, 4o's download-url…), and the result files the answers link to.
 It holds no request headers at all, so no API key survives into it. Pure data and a lock; the
 HTTP side (matching requests, rewriting links, handing a task to the emulation) is in har.py.
+A link in the answers that is neither among the files nor plainly loopback (a scenario written
+by hand) gets a stand-in file when loaded, so the replay never sends a client to another host
+(replay_links.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .replay_links import is_loopback_link, links_in, stand_in_name, stand_in_type
 
 FORMAT = "kiekit-mock-scenario/1"
 
@@ -260,9 +265,45 @@ class Scenario:
             raise ValueError(f"not a scenario: 'format' must be {FORMAT!r}")
         # null counts as left out, as everywhere in the control API's document
         tasks, files = _objects(value.get("tasks"), "tasks"), _objects(value.get("files"), "files")
-        return cls(
+        scenario = cls(
             tasks=tuple(RecordedTask.from_json(t, f"tasks[{i}]") for i, t in enumerate(tasks)),
             files=tuple(RecordedFile.from_json(f, f"files[{i}]") for i, f in enumerate(files)),
+        )
+        scenario.unlisted()  # a ValueError naming the answer nested too deep to be read
+        return scenario
+
+    def unlisted(self) -> list[tuple[str, str]]:
+        """``(where, link)`` for every link in the answers that is neither among ``files`` nor
+        plainly loopback, first place first: each is served from a stand-in file. ValueError
+        naming the answer whose JSON is nested too deep to be read."""
+        listed = {file.url for file in self.files}
+        found: dict[str, str] = {}
+        for index, task in enumerate(self.tasks):
+            where = f"tasks[{index}]"
+            answers = [
+                (f"{where}.createAnswer", task.create_answer),
+                *((f"{where}.answers[{i}]", a) for i, a in enumerate(task.answers)),
+                *(
+                    (f"{where}.followUps[{i}].answer", c.answer)
+                    for i, c in enumerate(task.follow_ups)
+                ),
+            ]
+            for place, answer in answers:
+                try:
+                    links = list(links_in(answer))
+                except ValueError as exc:
+                    raise ValueError(f"{place}: {exc}") from None
+                for url in links:
+                    if url not in listed and not is_loopback_link(url):
+                        found.setdefault(url, place)
+        return [(place, url) for url, place in found.items()]
+
+    def stand_ins(self) -> tuple[RecordedFile, ...]:
+        """A file for each link :meth:`unlisted` finds (a small real file of its type, har.py
+        ``_stand_in``), named by ``stand_in_name``: what the replay serves in its place."""
+        return tuple(
+            RecordedFile(stand_in_name(url), url, stand_in_type(url), None)
+            for _, url in self.unlisted()
         )
 
     def summary(self) -> dict[str, Any]:
@@ -304,6 +345,14 @@ class Scenario:
             ]
         if not self.tasks:
             lines.append("no task to replay: every request will be emulated")
+        unlisted = self.unlisted()
+        if unlisted:
+            place, url = unlisted[0]
+            more = f" and {len(unlisted) - 1} more" if len(unlisted) > 1 else ""
+            lines.append(
+                f"{place}: {url} is not among the files{more}: served from the mock instead "
+                "(a replay never sends a client to another host)"
+            )
         return lines
 
 
@@ -352,9 +401,10 @@ class ScenarioPlayer:
     _files: dict[str, RecordedFile] = field(default_factory=dict)
 
     def load(self, scenario: Scenario) -> None:
+        stand_ins = scenario.stand_ins()  # outside the lock: it reads every answer
         with self._lock:
             self._tasks += [_Playing(task) for task in scenario.tasks]
-            self._files |= {f.name: f for f in scenario.files}
+            self._files |= {f.name: f for f in (*scenario.files, *stand_ins)}
 
     def clear(self) -> int:
         with self._lock:

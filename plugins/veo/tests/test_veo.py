@@ -34,8 +34,18 @@ from kiekit.errors import AuthenticationError, ServerError
 from kiekit.models import Model
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit_contract import ProviderContract, client_for, valid_inputs
+from kiekit_contract.clients import FAST_POLL
 from kiekit_mock import MockServer
-from kiekit_veo import EXTEND_MODEL, GENERATE_MODELS, Upgrade, Veo, VeoExtend, VeoProvider
+from kiekit_veo import (
+    EXTEND_MODEL,
+    GENERATE_MODELS,
+    UHD_MODEL,
+    Upgrade,
+    Veo,
+    Veo4k,
+    VeoExtend,
+    VeoProvider,
+)
 
 TASK = "veo_task_abcdef123456"
 VIDEO = "https://tempfile.aiquickdraw.com/p/veo_task_abcdef123456.mp4"
@@ -133,6 +143,46 @@ class TestVeoExtend(ProviderContract):
             @given(params=valid_inputs(model))
             def creates_a_task(params: VeoExtend) -> None:
                 task = kie.submit(EXTEND_MODEL, attrs.evolve(params, task_id=source))
+                made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
+                assert (made.family, made.request_body["taskId"]) == ("veo", source)
+
+            creates_a_task()
+
+
+class TestVeo4k(ProviderContract):
+    """``veo3/4k`` renders a video the mock made before in 4K: each end-to-end test first makes
+    one (a video's 4K is made once: asking again is answered 422, §3.3), and the acceptance
+    property below puts a fresh video's id in place of each drawn ``task_id``."""
+
+    provider = VeoProvider()
+    models = (UHD_MODEL,)
+    documented_statuses = DOCUMENTED
+    max_examples = 5  # each example makes and waits for a video first
+
+    mock: MockServer
+
+    @pytest.fixture(autouse=True)
+    def _session_mock(self, kie_mock_session: MockServer) -> None:
+        self.mock = kie_mock_session
+
+    def source_video(self) -> str:
+        with client_for(self.mock.base_url, registry=self.contract_registry()) as kie:
+            task = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+            kie.wait(task)
+            return task.id
+
+    def example_input(self, model: Model) -> Veo4k:
+        return Veo4k(task_id=self.source_video())
+
+    def test_valid_inputs_are_accepted_by_the_mock(self, kie_mock_session: MockServer) -> None:
+        model = self.provider.model(UHD_MODEL)
+        with client_for(kie_mock_session.base_url, registry=self.contract_registry()) as kie:
+
+            @settings(max_examples=self.max_examples, deadline=None)
+            @given(params=valid_inputs(model))
+            def creates_a_task(params: Veo4k) -> None:
+                source = self.source_video()
+                task = kie.submit(UHD_MODEL, attrs.evolve(params, task_id=source, index=None))
                 made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
                 assert (made.family, made.request_body["taskId"]) == ("veo", source)
 
@@ -554,6 +604,54 @@ def test_4k_end_to_end(kie_client: Client, kie_mock: MockServer, tmp_path: Path)
     assert preview.read_bytes().startswith(b"\xff\xd8\xff")
     [callback] = kie_mock.callbacks()
     assert callback.payload["data"]["taskId"] == first.task_id
+
+
+def test_4k_is_a_paid_task_journaled_like_any_create_and_resume_finishes_it(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 4K version costs credits (about two Fast videos): its create is journaled — intent
+    before sending, the task id before ``submit`` returns — so after a crash ``kie tasks`` lists
+    it and ``kie resume`` waits for it and fetches its files (it was sent through
+    ``client.call`` and known to no journal)."""
+    from kiekit.cli import main
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    poll = attrs.evolve(FAST_POLL, timeout=60.0)
+    with Client(
+        "test-key", base_url=kie_mock.base_url, journal=url, poll=poll, rate_limits=None
+    ) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.wait(video)
+        uhd = kie.submit(UHD_MODEL, task_id=video.id, callback_url="http://127.0.0.1:9/4k")
+    # …and the process dies before it waits
+    row = open_journal(url).by_task(uhd.id)
+    assert row is not None
+    assert (row.model, row.state) == (UHD_MODEL, EntryState.CREATED)
+    assert row.request == {"taskId": video.id, "callBackUrl": "http://127.0.0.1:9/4k"}
+    made = {t.task_id: t for t in kie_mock.tasks()}[uhd.id]
+    assert made.request_body["taskId"] == video.id  # the mock's 4K task of that video
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    out = tmp_path / "out"
+    resume = ["resume", "--base-url", kie_mock.base_url, "--journal", url, "--out", str(out)]
+    assert main([*resume, "--poll-interval", "0.01"]) == 0
+    row = open_journal(url).by_task(uhd.id)
+    assert row is not None
+    assert row.state is EntryState.SUCCEEDED
+    assert sorted(Path(f).name for f in row.files) == [
+        f"{uhd.id}-preview-1.jpg",
+        f"{uhd.id}-result-0.mp4",
+    ]
+    assert all(Path(f).parent == out.resolve() and Path(f).is_file() for f in row.files)
+
+
+def test_4k_input_goes_to_its_path_without_a_model() -> None:
+    request = PROVIDER.build_request(UHD_MODEL, Veo4k(task_id=TASK, index=1))
+    assert request == Request("POST", "/api/v1/veo/get-4k-video", body={"taskId": TASK, "index": 1})
+    with pytest.raises(ValidationError) as caught:
+        PROVIDER.make_input(UHD_MODEL, {"task_id": TASK, "index": -1})
+    assert caught.value.field == "index"
 
 
 def test_read_4k_envelopes() -> None:

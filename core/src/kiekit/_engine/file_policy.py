@@ -67,22 +67,78 @@ def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
 
 
 def file_name(task_id: str, index: int, item: Asset) -> str:
-    """``<task id>-<index>[-<label>]<ext>``, safe on every file system: ASCII, and short
-    enough for any of them (a long id or label is cut and told apart by a hash of it)."""
-    stem = _bounded(_SAFE.sub("_", task_id).strip("._") or "task", _MAX_ID)
+    """``<task id>-<index>[-<label>]<ext>``, safe on every file system: ASCII, short enough
+    for any of them, never a name Windows reserves, and one name for one task id.
+
+    A task id is kept as it is when it is plain (letters, digits, ``_.-``; KIE's are hex).
+    Any other (one that had to be changed to be safe, cut for length, holding capitals, which
+    case-blind file systems fold, or starting with a device name such as ``aux``) is followed
+    by ``~`` and a hash of it, which no plain id holds: two tasks never share a file, so one
+    download never silently replaces another's. The extension is the URL's only when it
+    names a file of the asset's kind and nothing a system would run or a browser render
+    (an "image" link ending ``.exe``, ``.sh`` or ``.html`` is not saved so); else the media
+    type's, else ``.bin``.
+    """
+    stem = _id_stem(task_id)
     if item.label:
         stem += "-" + _bounded(_SAFE.sub("_", item.label).strip("._") or "file", _MAX_LABEL)
-    suffix = PurePosixPath(urlsplit(item.url).path).suffix
-    if not _EXTENSION.match(suffix):
-        guessed = mimetypes.guess_extension(item.media_type) if item.media_type else None
-        suffix = guessed or ".bin"
-    return f"{stem}-{index}{suffix.lower()}"
+    return f"{stem}-{index}{_suffix(item)}"
 
 
 # File systems allow 255 bytes a name; these leave room for the index, an extension and the
 # download's temporary suffix (``.<12 hex>.part``).
 _MAX_ID = 120
 _MAX_LABEL = 60
+_ID_HASH = 16  # hex digits of SHA-256 that tell apart ids whose safe forms agree
+
+# Names Windows keeps for devices, whatever follows the first dot (``aux.txt`` is AUX).
+_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul", "conin$", "conout$"}
+    | {f"{name}{n}" for name in ("com", "lpt") for n in (*"123456789", "¹", "²", "³")}
+)
+
+# Extensions a system runs or a browser renders as a page, of any media kind (``.sh`` is
+# text/x-sh, so a TEXT asset could otherwise keep it)
+_ACTIVE = frozenset(
+    {
+        *(".app", ".appimage", ".apk", ".bash", ".bat", ".cmd", ".com", ".command", ".cpl"),
+        *(".csh", ".deb", ".desktop", ".dll", ".dmg", ".exe", ".hta", ".htm", ".html", ".jar"),
+        *(".js", ".jse", ".ksh", ".lnk", ".mjs", ".msc", ".msi", ".msp", ".php", ".pif"),
+        *(".pkg", ".pl", ".ps1", ".psm1", ".py", ".pyc", ".pyw", ".rb", ".reg", ".rpm", ".run"),
+        *(".scf", ".scr", ".sh", ".shtml", ".url", ".vb", ".vbe", ".vbs", ".ws"),
+        *(".wsf", ".wsh", ".xht", ".xhtml", ".zsh"),
+    }
+)
+
+
+def _id_stem(task_id: str) -> str:
+    clean = _SAFE.sub("_", task_id).strip("._")
+    reserved = clean.split(".", 1)[0].lower() in _RESERVED
+    plain = clean == task_id and len(clean) <= _MAX_ID and clean == clean.lower()
+    if plain and clean and not reserved:
+        return clean
+    digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:_ID_HASH]
+    head = ("_" if reserved else "") + clean[: _MAX_ID - _ID_HASH - 2]
+    return f"{head or 'task'}~{digest}"
+
+
+def _suffix(item: Asset) -> str:
+    suffix = PurePosixPath(urlsplit(item.url).path).suffix.lower()
+    if _EXTENSION.match(suffix) and _fits(suffix, item.kind):
+        return suffix
+    guessed = mimetypes.guess_extension(item.media_type) if item.media_type else None
+    if guessed is not None and _fits(guessed.lower(), item.kind):
+        return guessed.lower()
+    return ".bin"
+
+
+def _fits(suffix: str, kind: MediaKind) -> bool:
+    """Whether ``suffix`` may end the name of a file of ``kind``: not one a system runs or a
+    browser renders, and, when the suffix names a media type, one of that kind."""
+    if suffix in _ACTIVE:
+        return False
+    named = mimetypes.guess_type("file" + suffix)[0]
+    return named is None or MediaKind.of_media_type(named) is kind
 
 
 def _bounded(text: str, limit: int) -> str:

@@ -151,6 +151,15 @@ class Journal:
     def __repr__(self) -> str:
         return f"Journal({self.store!r})"
 
+    def same_store_as(self, other: Journal) -> bool:
+        """Whether ``other`` reads and writes the rows this journal does: the same store, or
+        another handle on the same SQLite file or PostgreSQL database (``default_journal()``
+        called twice gives two such handles)."""
+        if other.store is self.store:
+            return True
+        where = _where(self.store)
+        return where is not None and where == _where(other.store)
+
     # -- the create ------------------------------------------------------------------------
 
     def intend(
@@ -573,6 +582,17 @@ class Journal:
         return None
 
 
+def _where(store: JournalStore) -> tuple[str, str] | None:
+    """Where a store keeps its rows, for telling two handles on one journal; None for a store
+    that is only itself (in memory, or another's kind)."""
+    if isinstance(store, SqliteStore):
+        return "sqlite", os.path.normcase(os.path.realpath(store.path))
+    url = getattr(store, "url", None)
+    if type(store).__name__ == "PostgresStore" and isinstance(url, str):
+        return "postgresql", url
+    return None
+
+
 def default_journal() -> Journal:
     """The journal every client uses unless told otherwise: ``$KIEKIT_JOURNAL_URL`` when set
     (see :func:`open_journal`), else SQLite in :func:`data_dir` (``KIEKIT_JOURNAL_FSYNC=1``
@@ -711,7 +731,9 @@ class Recorder:
                 "idempotency_key",
                 f"{key!r} was used for a different input ({task}); a new input needs a new key",
             )
-        if earlier is not None and earlier.base_url != self._engine.base_url:
+        # a row claimed for a batch's job, not sent yet, names no API: who holds it is below
+        claimed = earlier is not None and earlier.state is EntryState.CLAIMED
+        if earlier is not None and earlier.base_url != self._engine.base_url and not claimed:
             raise ConfigurationError(
                 f"idempotency key {key!r} was used on {earlier.base_url}, not on "
                 f"{self._engine.base_url}: its task lives there"

@@ -297,6 +297,27 @@ class _SqliteErrors:
             raise JournalError(f"task journal {self.path}: {_UNSTORABLE}") from exc
 
 
+def _private_folder(folder: Path) -> None:
+    """Make the journal's folder readable by this user alone (0700), when kiekit makes it; a
+    folder that exists (one the user made, or their home) keeps its mode. The journal holds
+    every prompt and create body, result links that work without credentials for 14 days, and
+    a hash of the API key: not for the other users of a shared machine or CI runner."""
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)  # ~/.local/share and the like: as usual
+    folder.mkdir(mode=0o700, exist_ok=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create the journal file readable and writable by this user alone (0600) before SQLite
+    opens it (SQLite gives its -wal and -shm files the database file's mode). An existing file
+    keeps its mode: kiekit does not change the modes of files it did not just make."""
+    # an existing file is left as it is; in a read-only folder SQLite's own open says why (or
+    # reads the journal read-only)
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 class SqliteStore:
     """The journal in one SQLite file: WAL mode, so readers never block the writer and several
     processes (a batch, ``kie resume``, ``kie tasks``) share it; every change is its own
@@ -344,7 +365,8 @@ class SqliteStore:
         return connection
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(self.path.parent)
+        _private_file(self.path)
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so a
         # compare-and-set holds the write lock from its read to its write.
         connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)

@@ -1,8 +1,9 @@
 """kiekit-veo: Google's Veo 3.1 through KIE (kie-api.md §3.3).
 
 Models ``veo3`` (quality), ``veo3_fast`` and ``veo3_lite`` make videos from text or images;
-``veo3/extend`` continues one. The 1080P and 4K versions of a finished video are extra calls
-described by :class:`VeoProvider` and read with :mod:`kiekit_veo.upgrades`.
+``veo3/extend`` continues one, and ``veo3/4k`` makes its 4K version (a paid task of its own,
+journaled like every create). The 1080P version, and the 4K one asked for by hand, are extra
+calls described by :class:`VeoProvider` and read with :mod:`kiekit_veo.upgrades`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,24 @@ from collections.abc import Callable
 
 from kiekit.plugin import Provider, hookimpl
 
-from kiekit_veo.provider import EXTEND_MODEL, GENERATE_MODELS, Veo, VeoExtend, VeoProvider
+from kiekit_veo.provider import (
+    EXTEND_MODEL,
+    GENERATE_MODELS,
+    UHD_MODEL,
+    Veo,
+    Veo4k,
+    VeoExtend,
+    VeoProvider,
+)
 from kiekit_veo.upgrades import Upgrade
 
 __all__ = [
     "EXTEND_MODEL",
     "GENERATE_MODELS",
+    "UHD_MODEL",
     "Upgrade",
     "Veo",
+    "Veo4k",
     "VeoExtend",
     "VeoProvider",
     "kiekit_register_providers",

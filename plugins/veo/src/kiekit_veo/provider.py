@@ -13,6 +13,10 @@ veo-3-extend-video, get-veo-3-1080-p-video and get-veo-3-4k-video pages; the gui
 - ``GET /api/v1/veo/get-1080p-video`` and ``POST /api/v1/veo/get-4k-video`` ask for a finished
   video in higher resolution; while KIE renders it they answer non-200 codes that mean "not
   ready yet", not failure. See :mod:`kiekit_veo.upgrades`.
+- The 4K version costs credits and is a task of its own: the first get-4k-video answer names it
+  (``data.taskId``), and record-info reports it like any other. kiekit offers it as the model
+  id ``veo3/4k`` too, so it is created like every paid task — journaled before it is sent, its
+  task id recorded before ``submit`` returns, finished by ``kie resume`` after a crash.
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ __all__ = [
     "GENERATE_MODELS",
     "GENERATION_TYPES",
     "IMAGE_COUNTS",
+    "UHD_MODEL",
     "Veo",
+    "Veo4k",
     "VeoExtend",
     "VeoProvider",
 ]
@@ -59,6 +65,7 @@ STATUS_PATH = "/api/v1/veo/record-info"
 
 GENERATE_MODELS = ("veo3", "veo3_fast", "veo3_lite")  # KIE's own `model` values (§3.3)
 EXTEND_MODEL = "veo3/extend"  # kiekit's name for POST /api/v1/veo/extend: KIE gives it none
+UHD_MODEL = "veo3/4k"  # kiekit's name for POST /api/v1/veo/get-4k-video (a paid task, §3.3)
 
 GENERATION_TYPES = ("TEXT_2_VIDEO", "FIRST_AND_LAST_FRAMES_2_VIDEO", "REFERENCE_2_VIDEO")
 ASPECT_RATIOS = ("16:9", "9:16", "Auto")
@@ -133,19 +140,35 @@ class VeoExtend(Input):
     quality: str | None = choice("fast", "quality", wire="model")
 
 
+@frozen
+class Veo4k(Input):
+    """Input of ``veo3/4k``: the 4K version of video ``index`` of an earlier, succeeded Veo task.
+
+    It costs extra credits (about two Fast videos) and takes ~5–10 minutes; KIE makes it a task
+    of its own, reported by record-info with the 4K video (label ``result``) and its preview
+    image (``preview``): two kinds of file, each told by its media type. Asking again for a
+    video whose 4K exists or is on its way is answered 422 (§3.3), which ``submit`` raises;
+    :func:`kiekit_veo.upgrades.read_4k` reads that answer.
+    """
+
+    task_id: str = text(pattern=r"\S+", pattern_hint="a task id")  # the video (wire: taskId)
+    index: int | None = integer(0)  # which of its videos (KIE's default: 0)
+
+
 class VeoProvider(SuccessFlagProvider):
     name = "veo"
     models = (
         *(Model(model_id, Veo, MediaKind.VIDEO) for model_id in GENERATE_MODELS),
         Model(EXTEND_MODEL, VeoExtend, MediaKind.VIDEO),
+        Model(UHD_MODEL, Veo4k, None),  # the 4K video and its preview image
     )
     create_path = GENERATE_PATH
     status_path = STATUS_PATH  # authoritative for generate, extend, 1080P and 4K tasks (§3.3)
 
     def body(self, model_id: str, params: Input) -> dict[str, Any]:
         self.checked_model(model_id, params)  # body() is reached from build_request too
-        if model_id == EXTEND_MODEL:
-            return super().body(model_id, params)  # its `model` is the quality field
+        if model_id in (EXTEND_MODEL, UHD_MODEL):
+            return super().body(model_id, params)  # extend's `model` is the quality field
         return {"model": model_id, **super().body(model_id, params)}
 
     def build_request(
@@ -154,6 +177,8 @@ class VeoProvider(SuccessFlagProvider):
         request = super().build_request(model_id, params, callback_url=callback_url)
         if model_id == EXTEND_MODEL:
             return attrs.evolve(request, path=EXTEND_PATH)
+        if model_id == UHD_MODEL:
+            return attrs.evolve(request, path=upgrades.UHD_PATH)
         return request
 
     def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
@@ -189,7 +214,10 @@ class VeoProvider(SuccessFlagProvider):
         self, task_id: str, *, index: int = 0, callback_url: str | None = None
     ) -> Request:
         """``POST /api/v1/veo/get-4k-video`` (extra credits, ~5–10 min); read the answer with
-        :meth:`read_4k`. The first answer names the 4K task, which record-info reports."""
+        :meth:`read_4k`. The first answer names the 4K task, which record-info reports.
+
+        Sent with ``client.call`` it is not journaled: prefer ``client.submit("veo3/4k",
+        task_id=…)``, which records the paid task as every create is (``kie resume``)."""
         return upgrades.request_4k(task_id, index=index, callback_url=callback_url)
 
     def read_4k(self, task_id: str, answer: Any) -> Upgrade:
