@@ -72,6 +72,10 @@ __all__ = [
 
 SPEC_KEY = "kiekit"
 Kind = Literal["text", "choice", "int", "float", "bool", "url", "urls", "texts", "items"]
+# What kind of file KIE fetches from a URL field (``kie run --image`` and ``@file`` check a
+# local file against it before uploading anything)
+Media = Literal["image", "video", "audio"]
+MEDIA: tuple[Media, ...] = ("image", "video", "audio")
 _LIST_KINDS = ("urls", "texts", "items")
 _MISSING: Any = attrs.NOTHING
 
@@ -84,7 +88,8 @@ class Spec:
     (``urls``, ``texts``, ``items``). ``of`` says what one entry of a list is: the :class:`Input`
     class of an ``items`` entry, or the Spec of one string of ``texts``. ``pattern`` is a regular
     expression a ``text`` value must match in full (``pattern_hint`` says in words what it
-    allows, for the error message).
+    allows, for the error message). ``media``: the kind of file a ``url``/``urls`` field's
+    links point to, when the field's name does not say it (Suno's ``upload_url`` is a song).
     """
 
     kind: Kind
@@ -98,6 +103,7 @@ class Spec:
     of: type[Input] | Spec | None = None
     pattern: str | None = None
     pattern_hint: str | None = None
+    media: Media | None = None
 
     def __attrs_post_init__(self) -> None:
         # Caught when a plugin is declared, not when a user's input first reaches the field.
@@ -109,6 +115,11 @@ class Spec:
             raise TypeError(f"an items field needs an Input class for its entries, not {self.of!r}")
         if self.kind == "texts" and not isinstance(self.of, Spec):
             raise TypeError(f"a texts field needs the Spec of one string, not {self.of!r}")
+        if self.media is not None:
+            if self.kind not in ("url", "urls"):
+                raise TypeError(f"only a url or urls field takes a media, not a {self.kind} field")
+            if self.media not in MEDIA:
+                raise TypeError(f"media must be one of {', '.join(MEDIA)}, not {self.media!r}")
 
     def check(self, name: str, value: Any) -> None:
         """Raise ValidationError naming ``name`` unless ``value`` fits this spec."""
@@ -400,9 +411,11 @@ def flag(*, default: bool | None = None, wire: str | None = None) -> Any:
     return _field(Spec("bool", wire=wire), default)
 
 
-def url(*, required: bool = False, wire: str | None = None) -> Any:
-    """An http(s) URL KIE fetches an input file from."""
-    return _field(Spec("url", required=required, wire=wire), _MISSING if required else None)
+def url(*, required: bool = False, wire: str | None = None, media: Media | None = None) -> Any:
+    """An http(s) URL KIE fetches an input file from; ``media``: the kind of file, when the
+    field's name does not say it (``image_url`` does)."""
+    spec = Spec("url", required=required, wire=wire, media=media)
+    return _field(spec, _MISSING if required else None)
 
 
 def urls(
@@ -411,9 +424,13 @@ def urls(
     max_items: int | None = None,
     required: bool = False,
     wire: str | None = None,
+    media: Media | None = None,
 ) -> Any:
-    """A list of http(s) URLs, kept as a tuple."""
-    spec = Spec("urls", required=required, min_length=min_items, max_length=max_items, wire=wire)
+    """A list of http(s) URLs, kept as a tuple; ``media`` as for :func:`url`."""
+    spec = Spec(
+        "urls", required=required, min_length=min_items, max_length=max_items, wire=wire,
+        media=media,
+    )  # fmt: skip
     return _field(spec, _MISSING if required else None)
 
 
@@ -693,7 +710,9 @@ class InputField:
     ``choices`` are the allowed values (none: any of the kind); ``minimum``/``maximum`` bound a
     number; ``min_length``/``max_length`` count characters of a string or entries of a list.
     ``wire`` is the name KIE's docs use when it differs from ``name``; ``default`` is the value
-    sent when the field is not given (None: KIE's own, or none).
+    sent when the field is not given (None: KIE's own, or none). ``media``: the kind of file a
+    URL field's links point to (``image``, ``video``, ``audio``) when its declaration says it;
+    None leaves it to the field's name.
     """
 
     name: str
@@ -706,6 +725,7 @@ class InputField:
     max_length: int | None = None
     wire: str | None = None
     default: Any = None
+    media: str | None = None
 
     @property
     def is_list(self) -> bool:
@@ -759,6 +779,7 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
                 max_length=spec.max_length,
                 wire=None if wire == attribute.name else wire,
                 default=None if default is attrs.NOTHING or _is_factory(default) else default,
+                media=spec.media,
             )
         )
     return tuple(found)
