@@ -396,3 +396,108 @@ def test_sigterm_stops_kie_run_as_ctrl_c_does_naming_the_task(tmp_path: Path) ->
     assert f"stopped waiting for task {task_id}" in rest
     assert rest.rstrip().endswith("kie: terminated")
     assert "Traceback" not in rest
+
+
+def test_help_lists_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for code in ("0 done", "1 KIE", "2 bad usage", "130 interrupted", "143 terminated"):
+        assert code in text
+
+
+def test_a_misspelt_plugin_in_block_plugins_is_said_with_the_close_ones(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`KIEKIT_BLOCK_PLUGINS=kiekit-sunoo` blocked nothing, silently (found by an outside
+    tester)."""
+    import warnings
+
+    from kiekit import discovery, registry
+
+    monkeypatch.setenv("KIEKIT_BLOCK_PLUGINS", "kiekit-sunoo,kiekit-veo")
+    monkeypatch.setattr(registry, "default_registry", registry.Registry)
+    for argv in (["providers"], ["models", "veo3"]):
+        discovery._warn_unknown.cache_clear()  # said once a process: each command here says it
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            _, _, err = run(capsys, *argv)
+        assert (
+            "kie: warning: KIEKIT_BLOCK_PLUGINS: no installed plugin is named 'kiekit-sunoo'; "
+            "did you mean 'kiekit-suno'?"
+        ) in err
+        assert "kiekit-veo'" not in err.split("installed:")[0]  # a real name is not said
+    discovery._warn_unknown.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--base-url", "https://api.kie.ai"),
+        ("--upload-base-url", "https://kieai.redpandaai.co"),
+        ("--limits", "redis://127.0.0.1:9/0"),
+    ],
+)
+def test_mock_refuses_options_it_would_leave_unused(
+    capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    """`--mock --base-url https://api.kie.ai` ran on the mock without a word about the base URL
+    (found by an outside tester); refused as `--mock --celery` is."""
+    code, _, err = run(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--mock", option, value)
+    assert code == 2
+    assert f"{option} does not go with --mock" in err
+    assert "mock KIE server" not in err  # refused before the mock starts
+
+
+def test_mock_says_which_variables_it_leaves_unused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KIE_BASE_URL", "https://proxy.example/kie")
+    monkeypatch.setenv("KIEKIT_LIMITS_URL", "redis://127.0.0.1:9/0")
+    code, _, err = run(
+        capsys, "run", "flux-kontext-pro", "--prompt", "x", "--mock", "--out", str(tmp_path)
+    )
+    assert code == 0, err
+    assert "--mock: KIE_BASE_URL, KIEKIT_LIMITS_URL left unused" in err
+
+
+def test_mock_seconds_without_mock_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIE_API_KEY", "fake-key")
+    code, _, err = run(
+        capsys, "run", "flux-kontext-pro", "--prompt", "x", "--mock-seconds", "0",
+        "--base-url", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert code == 2
+    assert "--mock-seconds is for the embedded mock: it needs --mock" in err
+
+
+def test_a_missing_upload_host_is_told_in_the_commands_words(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The error told CLI users to pass `upload_base_url=...`, a Python argument."""
+    monkeypatch.setenv("KIE_API_KEY", "fake-key")
+    monkeypatch.delenv("KIE_UPLOAD_BASE_URL", raising=False)
+    photo = tmp_path / "a.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    code, _, err = run(capsys, "upload", str(photo), "--base-url", "http://127.0.0.1:9")
+    assert code == 2
+    assert "--upload-base-url" in err
+
+
+def test_without_rich_a_terminal_gets_plain_state_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """rich is the kiekit[cli] extra: a library install has no terminal stack, and `kie run` on
+    a terminal then says each state on a line of its own instead of drawing a bar."""
+    for name in ("rich", "rich.console", "rich.progress"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import rich` raises ImportError
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(
+        capsys, "run", "flux-kontext-pro", "--prompt", "x", "--mock", "--out", str(tmp_path)
+    )
+    assert code == 0, err
+    assert re.search(r"^task \w+: succeeded$", err, re.M)
+    assert out.split()

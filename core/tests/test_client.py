@@ -126,12 +126,12 @@ def test_base_url_may_carry_a_path_prefix(api: Any, kit: SimpleNamespace) -> Non
     kie = kit.FakeKie([kit.market("waiting")])
 
     async def scenario() -> None:
-        async with api.client(base_url="http://proxy.local/kie/", transport=kie.transport) as c:
+        async with api.client(base_url="https://proxy.local/kie/", transport=kie.transport) as c:
             await c.status(Task("t1", kit.GROK_T2I))
 
     api.run(scenario)
 
-    assert kie.requests[0].url == "http://proxy.local/kie/api/v1/jobs/recordInfo?taskId=t1"
+    assert kie.requests[0].url == "https://proxy.local/kie/api/v1/jobs/recordInfo?taskId=t1"
 
 
 def test_the_task_id_is_url_encoded_in_the_status_call(api: Any, kit: SimpleNamespace) -> None:

@@ -652,3 +652,23 @@ def test_a_field_the_model_does_not_take_is_named_with_the_closest_one(key: str,
         make_input(Everything, {"prompt": "a cat", key: "x"})
     assert info.value.field == key
     assert str(info.value).startswith(f"{key}: is not an input of this model{says} (inputs: ")
+
+
+def test_a_url_field_says_what_kind_of_file_it_takes() -> None:
+    """`kie run` checks a local file against it before uploading (Suno's song is audio)."""
+    from kiekit.fields import InputField, Spec, describe, text, url, urls
+
+    @frozen
+    class Cover(Input):
+        prompt: str = text()
+        upload_url: str = url(required=True, media="audio")
+        refs: tuple[str, ...] | None = urls(media="image")
+        video_url: str | None = url()
+
+    media = {field.name: field.media for field in describe(Cover)}
+    assert media == {"prompt": None, "upload_url": "audio", "refs": "image", "video_url": None}
+    assert InputField("x", "url").media is None
+    with pytest.raises(TypeError, match="only a url or urls field takes a media"):
+        Spec("text", media="image")
+    with pytest.raises(TypeError, match="media must be one of image, video, audio"):
+        Spec("url", media="song")  # type: ignore[arg-type]

@@ -178,6 +178,39 @@ def test_kie_resume_downloads_into_the_out_kie_run_was_given(
     assert not (tmp_path / "kie-output").exists()
 
 
+def test_a_run_whose_create_answer_is_lost_still_resumes_into_its_out(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--out` was journalled only once the create had answered: a run killed (or cut off)
+    while its create was in flight left `kie resume`, after `kie settle`, to download into
+    ./kie-output/ (found by an outside tester). It goes with the intent now."""
+    from kiekit.journal import default_journal
+    from kiekit_mock.faults import FaultRule
+
+    mock = mock_server_factory()
+    mock.faults.add(FaultRule(kind="reset", path="/api/v1/jobs/createTask", when="after"))
+    chosen = tmp_path / "chosen"
+    monkeypatch.chdir(tmp_path)  # the default out, kie-output/, would land here
+    code = main(["run", GROK, "--prompt", "x", "--out", str(chosen), "--base-url", mock.base_url])
+    assert code == 1  # the answer was lost: the outcome is unknown, and it is not sent again
+    assert "may or may not have reached KIE" in capsys.readouterr().err
+    (row,) = default_journal().entries()
+    assert row.task_id is None
+    assert row.out_dir == str(chosen.resolve())
+
+    (made,) = mock.tasks()  # what KIE's dashboard would show
+    assert main(["settle", row.key, "--task-id", made.task_id]) == 0
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    files = [path.name for path in chosen.iterdir() if not path.name.startswith(".")]
+    assert files
+    assert all(name.startswith(made.task_id) for name in files)
+    assert not (tmp_path / "kie-output").exists()
+
+
 def _first_try_stopped(how: str, mock: Any, folder: Path) -> str:
     """A task asked into ``folder`` from Python, whose files did not get there: the wait gave
     up (``generate``), or the download failed (the result links answered 502). Its task id."""

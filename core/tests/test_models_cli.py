@@ -240,3 +240,25 @@ def test_a_word_no_id_holds_is_no_match_and_limits_print_whole(
     code, out, _ = run(capsys, "models", "wan/2-7-image")
     assert code == 0
     assert "0 to 2147483647" in out
+
+
+def test_a_model_of_a_plugin_not_installed_names_the_distribution_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kie models flux-kontext-pro` without kiekit-flux-kontext said "PATTERN: no model id
+    matches", where `kie run` names the distribution (found by an outside tester)."""
+    from kiekit import discovery, registry
+
+    every = discovery.entry_points_of_group
+    monkeypatch.setattr(
+        discovery,
+        "entry_points_of_group",
+        lambda: [ep for ep in every() if ep.dist is None or ep.dist.name != "kiekit-flux-kontext"],
+    )
+    monkeypatch.setattr(registry, "default_registry", registry.Registry)
+    code, _, err = run(capsys, "models", "flux-kontext-pro")
+    assert code == 2
+    assert "MODEL: no installed plugin lists 'flux-kontext-pro'" in err
+    assert "kiekit-flux-kontext serves it: install kiekit-flux-kontext" in err
+    assert "pip install ./plugins/flux-kontext" in err  # not a PyPI name: a true way
+    assert "PATTERN" not in err

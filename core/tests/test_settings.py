@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from kiekit import Client, ConfigurationError
+from kiekit import Client, ConfigurationError, PlainHttpWarning
 from kiekit.settings import DEFAULT_BASE_URL, DEFAULT_UPLOAD_BASE_URL, endpoints
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 
@@ -66,3 +67,49 @@ def test_an_upload_on_another_api_host_is_refused_before_anything_is_sent(tmp_pa
         for source in (photo, b"bytes", "https://example.com/p.png"):
             with pytest.raises(ConfigurationError, match="no upload host"):
                 kie.upload(source)
+
+
+CANARY_KEY = "sk-canary-plain-http-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "said"),
+    [
+        ({"base_url": "http://api.kie.ai"}, "base_url is http://api.kie.ai"),
+        (
+            {"base_url": "http://user:pw@proxy.corp:8080/kie"},
+            "base_url is http://proxy.corp:8080",
+        ),
+        (
+            {"base_url": "http://127.0.0.1:9", "upload_base_url": "http://files.example"},
+            "upload_base_url is http://files.example",
+        ),
+    ],
+)
+def test_the_key_over_plain_http_to_another_machine_is_warned_of(
+    hosts: dict[str, Any], said: str
+) -> None:
+    """`--base-url http://api.kie.ai` (a typo) sent `Authorization: Bearer <key>` in clear
+    without a word (found by an outside tester). Nothing is sent here: the warning comes when
+    the client is made, naming the host, never the key."""
+    with pytest.warns(PlainHttpWarning) as caught:
+        Client(CANARY_KEY, **hosts).close()
+    (warning,) = caught
+    message = str(warning.message)
+    assert said in message
+    assert CANARY_KEY not in message
+    assert "pw" not in message
+    assert warning.filename == __file__  # said where the client is made
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://api.kie.ai", "http://127.0.0.1:9", "http://127.8.0.1:9", "http://[::1]:9",
+     "http://localhost:9", "http://mock.localhost:9"],
+)  # fmt: skip
+def test_https_and_loopback_need_no_warning(base_url: str) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Client(CANARY_KEY, base_url=base_url, upload_base_url=base_url).close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from attrs import frozen
 from kiekit import Input, ValidationError, cli
-from kiekit.cli.run import image_field
+from kiekit.cli._files import image_field
 from kiekit.fields import describe, text, url, urls
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -341,3 +341,117 @@ def test_a_list_field_refused_says_how_to_write_a_list(
     assert code == 2
     assert 'image_input: must be a list of URLs: ["https://' in err
     assert "comma-separated: URL1,URL2" in err
+
+
+MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256))  # an ID3 tag, then frames
+
+
+@pytest.mark.parametrize(
+    "model", ["suno/upload-cover", "suno/upload-extend", "suno/add-instrumental", "suno/add-vocals"]
+)
+def test_image_never_goes_into_a_field_for_a_song(
+    capsys: pytest.CaptureFixture[str], photo: Path, model: str
+) -> None:
+    """`--image photo.png` was uploaded as Suno's song (`upload_url`, its one URL field) and the
+    task paid for (found by an outside tester): these models take no image."""
+    from kiekit.registry import default_registry
+
+    with pytest.raises(ValidationError, match=f"{model} has no image input field"):
+        image_field(default_registry().provider(model), model)
+    code, _, err = run(capsys, "run", model, "--prompt", "x", "--image", str(photo), "--mock")
+    assert code == 2
+    assert f"--image: {model} has no image input field" in err
+    assert "mock KIE server" not in err  # refused before any server, upload or create
+
+
+def test_a_file_of_the_wrong_kind_for_a_url_field_is_refused_naming_the_field(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mock_server_factory: Any,
+    photo: Path,
+    tmp_path: Path,
+) -> None:
+    """An image for Suno's song (declared audio) or Sora's character clip (a video), text for
+    a song: refused before anything is uploaded; a song goes through."""
+    notes = tmp_path / "song.mp3"
+    notes.write_text("la la la\n")
+    for model, field, given, says in [
+        ("suno/upload-cover", "upload_url", photo, "takes an audio file, and {} is an image"),
+        ("suno/upload-cover", "upload_url", notes, "takes an audio file, and {} is text"),
+        ("sora-2-characters", "character_file_url", photo, "takes a video, and {} is an image"),
+    ]:
+        code, _, err = run(
+            capsys, "run", model, "--prompt", "x", "--input", f"{field}=@{given}", "--mock"
+        )
+        assert code == 2
+        assert f"{field}: {says.format(given)}" in err
+        assert "mock KIE server" not in err
+
+    mock_server = mock_server_factory()
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    song = tmp_path / "song-2.mp3"
+    song.write_bytes(MP3)
+    where = ["--base-url", mock_server.base_url, "--upload-base-url", mock_server.upload_base_url]
+    code, out, err = run(
+        capsys, "run", "suno/upload-cover", "--prompt", "x", "--input", f"upload_url=@{song}",
+        "--out", str(tmp_path / "out"), *where,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.split()  # the songs, downloaded
+    (task,) = mock_server.tasks()
+    assert task.request_body["uploadUrl"].startswith(mock_server.upload_base_url)
+    assert [stored.body for stored in mock_server.uploads()] == [MP3]
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "says"),
+    [
+        ("flux-kontext-pro", "prompt", "prompt: takes text, not a file"),
+        ("flux-kontext-pro", "aspectRatio", "aspectRatio: takes text, not a file"),
+        ("acme/brand-new", "prompt", "prompt: is not an input field kiekit knows to take a URL"),
+        ("sora-2-text-to-video", "progress_callback_url", "is an address KIE calls, not a file"),
+    ],
+)
+def test_at_file_is_never_uploaded_for_a_field_that_takes_no_file(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    model: str,
+    field: str,
+    says: str,
+) -> None:
+    """`--input prompt=@everyone` uploaded the file `everyone` to KIE's public upload host and
+    sent its link as the prompt (found by an outside tester): @ in a text field is refused,
+    with the way to send a literal @."""
+    monkeypatch.chdir(tmp_path)
+    Path("everyone").write_text("TOP SECRET notes")
+    options = [] if field == "prompt" else ["--prompt", "x"]
+    code, _, err = run(
+        capsys, "run", model, *options, "--input", f"{field}=@everyone", "--mock", "--any-model"
+    )
+    assert code == 2
+    assert says in err
+    if "text" in says:
+        assert f"--input {field}=@@everyone" in err  # the way out
+    assert "mock KIE server" not in err  # nothing started, nothing uploaded
+
+
+def test_a_doubled_at_sends_a_literal_at(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mock_server_factory: Any,
+    tmp_path: Path,
+) -> None:
+    mock_server = mock_server_factory()
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    monkeypatch.chdir(tmp_path)
+    Path("everyone").write_text("TOP SECRET notes")  # there, and never read
+    code, _, err = run(
+        capsys, "run", "flux-kontext-pro", "--input", "prompt=@@everyone, look up",
+        "--out", "out", "--base-url", mock_server.base_url,
+        "--upload-base-url", mock_server.upload_base_url,
+    )  # fmt: skip
+    assert code == 0, err
+    (task,) = mock_server.tasks()
+    assert task.request_body["prompt"] == "@everyone, look up"
+    assert mock_server.uploads() == []

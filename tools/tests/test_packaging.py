@@ -65,3 +65,19 @@ def test_the_readme_links_work_on_a_package_index(folder: Path) -> None:
     readme = folder / str(project(folder)["readme"])
     relative = RELATIVE_LINK.findall(readme.read_text())
     assert relative == [], f"{readme}: relative links break on PyPI: {relative}"
+
+
+def test_a_library_install_brings_no_terminal_stack() -> None:
+    """rich (and pygments and markdown-it with it, ~13 MB) draws the CLI's progress bars only,
+    and the CLI prints plain lines without it: the ``kiekit[cli]`` extra, which the README's
+    install and the workspace's own environment (its Quickstart) bring."""
+    meta = project(ROOT / "core")
+    dependencies = meta["dependencies"]
+    extras = meta["optional-dependencies"]
+    assert isinstance(dependencies, list)
+    assert isinstance(extras, dict)
+    assert "rich" not in {Requirement(text).name for text in dependencies}
+    assert [Requirement(text).name for text in extras["cli"]] == ["rich"]
+    workspace = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "kiekit[cli]" in workspace["dependency-groups"]["dev"]
+    assert '"./core[cli]"' in (ROOT / "README.md").read_text()

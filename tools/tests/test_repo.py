@@ -173,6 +173,17 @@ def test_plugin_folder_is_complete(plugin: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("folder", [*PLUGINS, ROOT / "mockserver"], ids=lambda p: p.name)
+def test_each_distribution_says_its_version(folder: Path) -> None:
+    """``kiekit_veo.__version__`` as ``kiekit.__version__``: the installed metadata's."""
+    import importlib
+    import importlib.metadata
+
+    name = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    module = importlib.import_module(name.replace("-", "_"))
+    assert module.__version__ == importlib.metadata.version(name)
+
+
 def declared_models() -> dict[str, str]:
     models = {}
     for plugin in PLUGINS:

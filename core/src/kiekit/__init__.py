@@ -46,6 +46,7 @@ from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 from kiekit.retry import DownloadPolicy, RetryPolicy
+from kiekit.settings import PlainHttpWarning
 from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ __all__ = [
     "Model",
     "NotFoundError",
     "OutcomeUnknownError",
+    "PlainHttpWarning",
     "PluginError",
     "PollPolicy",
     "ProtocolError",

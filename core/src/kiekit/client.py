@@ -28,7 +28,7 @@ from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
 from kiekit.retry import DownloadPolicy, RetryPolicy
-from kiekit.settings import DEFAULT_BASE_URL, endpoints
+from kiekit.settings import DEFAULT_BASE_URL, endpoints, warn_plain_http
 from kiekit.shared_limits import LIMITS_URL_ENV, SharedRateLimiter
 from kiekit.transport import (
     AsyncTransport,
@@ -141,6 +141,7 @@ def _session(
 ) -> Session:
     hosts = endpoints(base_url, upload_base_url)
     engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads)
+    warn_plain_http(hosts)  # with a key in hand: it is what would travel in clear
     return Session(engine, Files(engine, hosts), Recorder(journal_of(journal), engine))
 
 
@@ -224,17 +225,21 @@ class Client:
         *,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
         **fields: Any,
     ) -> Task:
         """Validate the input (before any I/O) and create the task; return its handle.
 
         With ``idempotency_key``, a key the journal has seen returns the task created then
         instead of creating (and paying for) another; OutcomeUnknownError if that create's
-        outcome is unknown.
+        outcome is unknown. ``out_dir``: the folder its files are meant for, journalled with
+        the intent before the create leaves, so ``kie resume`` downloads there even after a
+        crash mid-create (nothing is downloaded by ``submit``).
         """
         flow = self._session.submit(
-            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key
-        )
+            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
+            out_dir=out_dir,
+        )  # fmt: skip
         return drive(flow, self._transport)
 
     def call(self, request: Request, *, task_id: str | None = None) -> Any:
@@ -392,12 +397,14 @@ class AsyncClient:
         *,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
         **fields: Any,
     ) -> Task:
         """As :meth:`Client.submit`: the input validated before any I/O, then the create."""
         flow = self._session.submit(
-            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key
-        )
+            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
+            out_dir=out_dir,
+        )  # fmt: skip
         return await drive_async(flow, self._transport)
 
     async def call(self, request: Request, *, task_id: str | None = None) -> Any:

@@ -20,8 +20,10 @@ pytest's and llm's switches:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from importlib.metadata import Distribution, EntryPoint, entry_points
 
@@ -40,8 +42,10 @@ __all__ = [
     "canonical",
     "distribution_of",
     "incompatibility",
+    "install_hint",
     "installed",
     "tags_of",
+    "warn_unknown_names",
 ]
 
 BLOCK_ENV = "KIEKIT_BLOCK_PLUGINS"
@@ -78,8 +82,6 @@ class Policy:
             if sep and model.strip() and dist.strip():
                 prefer[model.strip()] = canonical(dist)
             elif pair.strip():  # a typo would silently leave the duplicate unsettled
-                import warnings
-
                 warnings.warn(
                     f"{PREFER_ENV}: {pair.strip()!r} is not MODEL=DISTRIBUTION; ignored",
                     UserWarning,
@@ -96,6 +98,31 @@ class Policy:
         if name in self.blocked:
             return False
         return self.allowed is None or name in self.allowed
+
+
+def warn_unknown_names(policy: Policy, distributions: Iterable[str]) -> None:
+    """A warning for each name in ``KIEKIT_BLOCK_PLUGINS`` / ``KIEKIT_ALLOW_PLUGINS`` that no
+    installed plugin (``distributions``) has, with the close ones that are: a typo there would
+    block (or admit) nothing, silently. Said once a process per name."""
+    present = tuple(sorted({canonical(name) for name in distributions}))
+    for variable, names in ((BLOCK_ENV, policy.blocked), (ALLOW_ENV, policy.allowed or ())):
+        for name in sorted(set(names) - set(present)):
+            _warn_unknown(variable, name, present)
+
+
+@functools.cache
+def _warn_unknown(variable: str, name: str, present: tuple[str, ...]) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(name, present, n=3, cutoff=0.85)  # all share kiekit-
+    guess = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+    does = "blocks" if variable == BLOCK_ENV else "admits"
+    warnings.warn(
+        f"{variable}: no installed plugin is named {name!r}{guess} (it {does} nothing; "
+        "installed: " + (", ".join(present) or "none") + ")",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def distribution_of(ep: EntryPoint) -> str:
@@ -256,6 +283,8 @@ def installed(policy: Policy | None = None) -> list[Listing]:
                 incompatible=why,
             )
         )
+    if policy is None:  # the user's own names, from the environment
+        warn_unknown_names(rules, (listing.distribution for listing in listings))
     return sorted(listings, key=lambda item: (item.distribution, item.model))
 
 
@@ -286,3 +315,18 @@ def distribution_for(model: str) -> str:
     from fnmatch import fnmatchcase
 
     return next(dist for pattern, dist in _SERVED_BY if fnmatchcase(model, pattern))
+
+
+# Where each of kiekit's distributions lives in its repository, for an install hint
+_FOLDERS = {"kiekit": "core", "kiekit-mock": "mockserver", "kiekit-contract": "contract_tests"}
+
+
+def install_hint(distribution: str) -> str:
+    """How to install one of kiekit's own distributions, in words that are true: they are not
+    on PyPI (and a name there could one day be someone else's package), so from a clone of
+    kiekit's repository, by folder (README, "Install")."""
+    folder = _FOLDERS.get(distribution) or "plugins/" + distribution.removeprefix("kiekit-")
+    return (
+        f"install {distribution} (not on PyPI: from a clone of kiekit, "
+        f"pip install ./{folder}; README, Install)"
+    )

@@ -81,6 +81,10 @@ __all__ = [
 
 SPEC_KEY = "kiekit"
 Kind = Literal["text", "choice", "int", "float", "bool", "url", "urls", "texts", "items"]
+# What kind of file KIE fetches from a URL field (``kie run --image`` and ``@file`` check a
+# local file against it before uploading anything)
+Media = Literal["image", "video", "audio"]
+MEDIA: tuple[Media, ...] = ("image", "video", "audio")
 _LIST_KINDS = ("urls", "texts", "items")
 _MISSING: Any = attrs.NOTHING
 
@@ -93,7 +97,8 @@ class Spec:
     (``urls``, ``texts``, ``items``). ``of`` says what one entry of a list is: the :class:`Input`
     class of an ``items`` entry, or the Spec of one string of ``texts``. ``pattern`` is a regular
     expression a ``text`` value must match in full (``pattern_hint`` says in words what it
-    allows, for the error message).
+    allows, for the error message). ``media``: the kind of file a ``url``/``urls`` field's
+    links point to, when the field's name does not say it (Suno's ``upload_url`` is a song).
 
     The other forms of a value KIE takes (:meth:`read` turns each into the documented one):
     ``numerals`` — a number given as its text (``"6"``, ``" 6 "``; ASCII digits only) or, for a
@@ -115,6 +120,7 @@ class Spec:
     numerals: bool = False
     whole_floats: bool = False
     empty_is_none: bool = False
+    media: Media | None = None
 
     def __attrs_post_init__(self) -> None:
         # Caught when a plugin is declared, not when a user's input first reaches the field.
@@ -126,6 +132,11 @@ class Spec:
             raise TypeError(f"an items field needs an Input class for its entries, not {self.of!r}")
         if self.kind == "texts" and not isinstance(self.of, Spec):
             raise TypeError(f"a texts field needs the Spec of one string, not {self.of!r}")
+        if self.media is not None:
+            if self.kind not in ("url", "urls"):
+                raise TypeError(f"only a url or urls field takes a media, not a {self.kind} field")
+            if self.media not in MEDIA:
+                raise TypeError(f"media must be one of {', '.join(MEDIA)}, not {self.media!r}")
 
     def read(self, value: Any) -> Any:
         """``value`` in the form KIE documents for this field, if it is another form of a value
@@ -523,10 +534,17 @@ def flag(*, default: bool | None = None, wire: str | None = None) -> Any:
     return _field(Spec("bool", wire=wire), default)
 
 
-def url(*, required: bool = False, wire: str | None = None, empty_is_none: bool = False) -> Any:
+def url(
+    *,
+    required: bool = False,
+    wire: str | None = None,
+    empty_is_none: bool = False,
+    media: Media | None = None,
+) -> Any:
     """An http(s) URL KIE fetches an input file from; with ``empty_is_none``, one KIE calls
-    back, for which ``""`` means none (as KIE reads ``callBackUrl``)."""
-    spec = Spec("url", required=required, wire=wire, empty_is_none=empty_is_none)
+    back, for which ``""`` means none (as KIE reads ``callBackUrl``); ``media``: the kind of
+    file, when the field's name does not say it (``image_url`` does)."""
+    spec = Spec("url", required=required, wire=wire, empty_is_none=empty_is_none, media=media)
     return _field(spec, _MISSING if required else None)
 
 
@@ -536,9 +554,14 @@ def urls(
     max_items: int | None = None,
     required: bool = False,
     wire: str | None = None,
+    media: Media | None = None,
 ) -> Any:
-    """A list of http(s) URLs, kept as a tuple; an optional one given empty is not given."""
-    spec = Spec("urls", required=required, min_length=min_items, max_length=max_items, wire=wire)
+    """A list of http(s) URLs, kept as a tuple; an optional one given empty is not given;
+    ``media`` as for :func:`url`."""
+    spec = Spec(
+        "urls", required=required, min_length=min_items, max_length=max_items, wire=wire,
+        media=media,
+    )  # fmt: skip
     return _field(spec, _MISSING if required else None)
 
 
@@ -854,6 +877,8 @@ class InputField:
     sent when the field is not given (None: KIE's own, or none). ``one_of`` is the group of
     optional fields (this one among them) at least one of which must be given; ``entry`` the
     fields of one entry of an ``objects`` list, as far as they are known (none: not known).
+    ``media``: the kind of file a URL field's links point to (``image``, ``video``,
+    ``audio``) when its declaration says it; None leaves it to the field's name.
     """
 
     name: str
@@ -868,6 +893,7 @@ class InputField:
     default: Any = None
     one_of: tuple[str, ...] = ()
     entry: tuple[InputField, ...] = ()
+    media: str | None = None
 
     @property
     def is_list(self) -> bool:
@@ -927,6 +953,7 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
                 entry=describe(entry_class(spec), camel_case=camel_case)
                 if spec.kind == "items"
                 else (),
+                media=spec.media,
             )
         )
     return tuple(found)

@@ -76,6 +76,8 @@ class Registry:
         may be used (default: the environment, read now); ``blocked`` adds distributions to
         hide."""
         rules = Policy.from_env() if policy is None else policy
+        # the environment's names are checked against what is installed when first read
+        self._unchecked_names = rules if policy is None else None
         if blocked is not None:
             rules = Policy(
                 blocked=rules.blocked | {canonical(name) for name in blocked},
@@ -256,7 +258,7 @@ class Registry:
                 chats = self.chat_models()
                 close = difflib.get_close_matches(model, chats, n=3, cutoff=0.75)
                 raise UnknownModelError(
-                    model, chats, suggestions=close, served_by=self._served_by(model)
+                    model, chats, suggestions=close, served_by=self.served_by(model)
                 )
             raise ValidationError(
                 "model", f"{model!r} is a task model, not a chat model: use submit or kie run"
@@ -313,18 +315,19 @@ class Registry:
                 model,
                 self._named_models(),
                 suggestions=self.suggestions(model),
-                served_by=self._served_by(model),
+                served_by=self.served_by(model),
             )
 
-    def _served_by(self, model: str) -> str | None:
-        """Which of kiekit's distributions serves ``model``, when it is not in use here."""
+    def served_by(self, model: str) -> str | None:
+        """Which of kiekit's distributions serves ``model`` and how to install it, when it is
+        not in use here (None when it is: then ``model`` is not one it serves)."""
         wanted = discovery.distribution_for(model)
         if any(canonical(distribution_of(ep)) == canonical(wanted) for ep in self._points()):
             return None  # it is here: the id is not one it serves
         every = discovery.entry_points_of_group() if self._discover else []
         if any(canonical(distribution_of(ep)) == canonical(wanted) for ep in every):
             return f"{wanted} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
-        return f"{wanted} serves it: install {wanted}"
+        return f"{wanted} serves it: {discovery.install_hint(wanted)}"
 
     def _preferred_first(self, model: str, points: list[EntryPoint]) -> list[EntryPoint]:
         preferred = self._policy.prefer.get(model)
@@ -375,11 +378,12 @@ class Registry:
     def _points(self) -> list[EntryPoint]:
         if not self._discover:
             return []
-        return [
-            ep
-            for ep in discovery.entry_points_of_group()
-            if self._policy.admits(distribution_of(ep))
-        ]
+        every = discovery.entry_points_of_group()
+        if self._unchecked_names is not None:
+            every = list(every)
+            named, self._unchecked_names = self._unchecked_names, None
+            discovery.warn_unknown_names(named, (distribution_of(ep) for ep in every))
+        return [ep for ep in every if self._policy.admits(distribution_of(ep))]
 
     def suggestions(self, model: str) -> list[str]:
         """The known model ids closest to ``model`` (at most three), or none when ``model`` is

@@ -5,11 +5,19 @@ without code. One base URL means one service: when the API host is not KIE's (a 
 uploads are never sent to KIE's real upload host unless that host is asked for by name —
 a test double must not leak a file to the real service (kie-api.md §1, §4: uploads live on a
 host of their own).
+
+The API key goes with every call to either host, uploads included (kie-api.md §1: "Bearer
+<API_KEY> on every call incl. uploads"). Over plain ``http://`` to a host that is not this
+machine's loopback it travels readable by anyone on the way (``http://api.kie.ai``, a typo;
+a proxy on the LAN): a client warns once with :class:`PlainHttpWarning`, naming the host, never
+the key. It is a warning, not a refusal: an HTTP proxy on a trusted network is a choice, and
+``warnings.filterwarnings("ignore", category=PlainHttpWarning)`` makes it quietly.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -23,7 +31,9 @@ __all__ = [
     "DEFAULT_UPLOAD_BASE_URL",
     "UPLOAD_BASE_URL_ENV",
     "Endpoints",
+    "PlainHttpWarning",
     "endpoints",
+    "warn_plain_http",
 ]
 
 DEFAULT_BASE_URL = "https://api.kie.ai"
@@ -33,6 +43,11 @@ BASE_URL_ENV = "KIE_BASE_URL"
 UPLOAD_BASE_URL_ENV = "KIE_UPLOAD_BASE_URL"
 
 _KIE_API_HOST = urlsplit(DEFAULT_BASE_URL).hostname
+
+
+class PlainHttpWarning(UserWarning):
+    """The API key would travel unencrypted: an ``http://`` base or upload URL whose host is not
+    loopback. The message names the host, never the key."""
 
 
 @frozen
@@ -48,7 +63,8 @@ class Endpoints:
         if self.upload_base_url is None:
             raise ConfigurationError(
                 f"no upload host: base_url is {self.base_url}, not KIE's, so uploads are not "
-                f"sent to KIE's upload host; pass upload_base_url=... or set {UPLOAD_BASE_URL_ENV}"
+                "sent to KIE's upload host; name one: upload_base_url=... in Python, "
+                f"--upload-base-url for kie, or {UPLOAD_BASE_URL_ENV}"
             )
         return self.upload_base_url
 
@@ -79,3 +95,30 @@ def _check(name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
+
+
+def warn_plain_http(hosts: Endpoints) -> None:
+    """A :class:`PlainHttpWarning` for each host the key would reach over plain http that is
+    not loopback (``127.0.0.0/8``, ``::1``, ``localhost``); each said once a process."""
+    for name, url in (("base_url", hosts.base_url), ("upload_base_url", hosts.upload_base_url)):
+        parts = urlsplit(url or "")
+        if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
+            continue
+        where = f"http://{parts.netloc.rpartition('@')[2]}"  # no user:password of the URL
+        warnings.warn(
+            f"{name} is {where}: plain http to a host that is not this machine, so the API key "
+            "goes unencrypted with every call (https:// keeps it private)",
+            PlainHttpWarning,
+            stacklevel=4,
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
+        return True
+    import ipaddress  # here: only a plain-http URL gets this far
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: wherever it resolves, not known to be this machine

@@ -5,6 +5,8 @@ vocabularies), serves real little result files, records callbacks and calls only
 It imports nothing from kiekit: it emulates the API, not our adapters.
 """
 
+from typing import TYPE_CHECKING
+
 from .app import create_app, runtime_of
 from .callbacks import CallbackRecord, CallbackSettings
 from .config import AccountSettings, MarketOutput, MockConfig
@@ -46,3 +48,17 @@ __all__ = [
     "runtime_of",
     "serve",
 ]
+
+
+if TYPE_CHECKING:
+    __version__: str  # the installed distribution's version
+else:
+
+    def __getattr__(name: str) -> str:
+        """``__version__``, read from the installed distribution's metadata when first asked
+        for: importing the mock reads nothing."""
+        if name == "__version__":
+            from importlib.metadata import version
+
+            return version("kiekit-mock")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

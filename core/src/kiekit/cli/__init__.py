@@ -9,7 +9,8 @@ Exit codes (``kie --help`` lists them too):
 - 0: done;
 - 1: KIE, the network or a task failed (the message names the task once one exists);
 - 2: bad usage or input, refused before anything was sent or paid for;
-- 130: interrupted (Ctrl-C); a task already created goes on at KIE and is in the journal.
+- 130: interrupted (Ctrl-C); a task already created goes on at KIE and is in the journal;
+- 143: terminated (SIGTERM: ``timeout``, a cancelled CI job), as after Ctrl-C.
 
 ``KIEKIT_LOG=debug`` (or ``info``, ``warning``) or ``-v`` / ``-vv`` turns on kiekit's logging on
 standard error; the API key is never logged.
@@ -358,7 +359,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="kie",
         description="kiekit: the KIE AI API from Python.",
         epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "
-        "(nothing sent); 130 interrupted. KIEKIT_LOG=debug or -v shows kiekit's log.",
+        "(nothing sent); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); a task already "
+        "created goes on at KIE, in the journal. KIEKIT_LOG=debug or -v shows kiekit's log.",
     )
     parser.add_argument("--version", action="version", version=f"kiekit {__version__}")
     parser.add_argument(

@@ -29,6 +29,20 @@ def say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def progress_bars() -> Any:
+    """The ``rich`` package, to draw progress bars on standard error, or None for plain lines:
+    standard error is no terminal (a log, a pipe, CI: no bar drawn for nobody, and no rich
+    imported for it), or rich is not installed (it comes with ``kiekit[cli]``)."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        import rich.console
+        import rich.progress
+    except ImportError:
+        return None
+    return rich
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
@@ -196,12 +210,15 @@ def connect(
     from kiekit.settings import endpoints
 
     if getattr(args, "mock", False):
+        _mock_alone(args)
         mock = stack.enter_context(embedded_mock(mock_seconds(args)))
         # the embedded mock enforces no rate limits, so pacing the demo to KIE's would only slow it
         options = {"base_url": mock.base_url, "upload_base_url": mock.upload_base_url}
         return Connection(
             DEMO_KEY, {**options, "rate_limits": None, "poll": mock_poll(mock_seconds(args))}
         )
+    if getattr(args, "mock_seconds", None) is not None:
+        raise ConfigurationError("--mock-seconds is for the embedded mock: it needs --mock")
     key = os.environ.get("KIE_API_KEY", "")
     if not key.strip():
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
@@ -212,6 +229,26 @@ def connect(
 
         chosen["rate_limits"] = SharedRateLimiter(args.limits, option="--limits")
     return Connection(key, chosen)
+
+
+def _mock_alone(args: argparse.Namespace) -> None:
+    """The embedded mock is the server, on its own hosts and without rate limits: an option
+    naming another is refused (as ``--mock --celery`` is) rather than silently left unused;
+    the variables that would name one are said to be left aside."""
+    from kiekit.settings import BASE_URL_ENV, UPLOAD_BASE_URL_ENV
+    from kiekit.shared_limits import LIMITS_URL_ENV
+
+    for option in ("--base-url", "--upload-base-url", "--limits"):
+        if getattr(args, option[2:].replace("-", "_"), None) is not None:
+            raise ConfigurationError(
+                f"{option} does not go with --mock: the embedded mock is the server (its own "
+                "hosts, no rate limits); drop one of the two"
+            )
+    unused = [name for name in (BASE_URL_ENV, UPLOAD_BASE_URL_ENV, LIMITS_URL_ENV)
+              if os.environ.get(name, "").strip()]  # fmt: skip
+    if unused:
+        left = ", ".join(unused)
+        say(f"kie: warning: --mock: {left} left unused (the embedded mock is the server)")
 
 
 def mock_seconds(args: argparse.Namespace) -> float:
@@ -241,9 +278,10 @@ def embedded_mock(seconds: float) -> Iterator[Any]:
     try:
         from kiekit_mock import MockConfig, MockServer
     except ImportError as exc:
-        raise ConfigurationError(
-            "the mock server is not installed: pip install 'kiekit[mock]'"
-        ) from exc
+        from kiekit.discovery import install_hint
+
+        missing = f"the mock server is not installed: {install_hint('kiekit-mock')}"
+        raise ConfigurationError(missing) from exc
     with MockServer(MockConfig(seconds_to_complete=seconds)) as mock:
         say(f"mock KIE server on {mock.base_url}")
         yield mock

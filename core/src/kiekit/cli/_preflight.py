@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kiekit.errors import ValidationError
 
-__all__ = ["image_file", "local_file", "output_folder"]
+__all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder"]
 
 # Leading bytes of the image formats KIE's image inputs take, and a few more a camera makes.
 _IMAGE_SIGNATURES = (
@@ -25,6 +25,52 @@ _IMAGE_SIGNATURES = (
     (4, b"ftypmif1"),
     (4, b"ftypavif"),
 )
+
+# Leading bytes of sound and video files: (offset, bytes, kind). "audio/video" is a container
+# that holds either (MP4, Matroska/WebM, ASF), so it fits a field of both kinds.
+_AV_SIGNATURES = (
+    (0, b"ID3", "audio"),  # MP3 with an ID3 tag
+    (0, b"fLaC", "audio"),
+    (0, b"OggS", "audio"),
+    (0, b"#!AMR", "audio"),
+    (0, b"MThd", "audio"),  # MIDI
+    (8, b"WAVE", "audio"),  # after RIFF and a length
+    (8, b"AIFF", "audio"),  # after FORM and a length
+    (8, b"AIFC", "audio"),
+    (4, b"ftypM4A", "audio"),
+    (4, b"ftypM4B", "audio"),
+    (8, b"AVI ", "video"),
+    (0, b"FLV", "video"),
+    (0, b"\x00\x00\x01\xba", "video"),  # MPEG program stream
+    (0, b"\x00\x00\x01\xb3", "video"),  # MPEG-1/2 video
+    (4, b"ftypqt", "video"),  # QuickTime
+    (4, b"ftyp", "audio/video"),  # any other ISO media file: MP4, 3GP, M4V
+    (0, b"\x1a\x45\xdf\xa3", "audio/video"),  # Matroska, WebM
+    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "audio/video"),  # ASF: WMA, WMV
+)
+
+
+def file_kind(head: bytes) -> str | None:
+    """What a file's first bytes say it is: ``image``, ``audio``, ``video``, ``audio/video``
+    (a container of either), ``text``, or None (unknown: no verdict)."""
+    if any(head[at : at + len(sign)] == sign for at, sign in _IMAGE_SIGNATURES):
+        return "image"
+    for at, sign, kind in _AV_SIGNATURES:
+        if head[at : at + len(sign)] == sign:
+            return kind
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "audio"  # an MPEG audio frame (MP3 without a tag) or AAC's ADTS
+    if head and _is_text(head):
+        return "text"
+    return None
+
+
+def _is_text(head: bytes) -> bool:
+    """UTF-8 without control characters but whitespace (a cut-off last character allowed)."""
+    text = head.decode("utf-8", "ignore")
+    return len(text.encode("utf-8")) >= len(head) - 3 and all(
+        c.isprintable() or c in "\t\n\r\f" for c in text
+    )
 
 
 def output_folder(option: str, folder: Path) -> Path:
@@ -72,3 +118,25 @@ def image_file(option: str, path: Path) -> Path:
             option, f"is not an image (PNG, JPEG, WebP, GIF, BMP, TIFF or HEIC): {path}"
         )
     return path
+
+
+def media_file(option: str, path: Path, media: str) -> Path:
+    """``path``, when it is a readable file that can be a ``media`` (``image``, ``audio`` or
+    ``video``) file: an image must be one of the formats KIE takes; a sound or video file is
+    refused only when its content is recognisably something else (an image, a text, a video
+    for a sound), since those formats are many and KIE judges the rest."""
+    if media == "image":
+        return image_file(option, path)
+    local_file(option, path)
+    try:
+        with path.open("rb") as file:
+            head = file.read(512)
+    except OSError as exc:
+        raise ValidationError(option, f"cannot read {path}: {exc.strerror}") from exc
+    kind = file_kind(head)
+    if kind is None or media in kind.split("/"):
+        return path
+    raise ValidationError(option, f"takes {_NOUNS[media]}, and {path} is {_NOUNS[kind]}")
+
+
+_NOUNS = {"image": "an image", "audio": "an audio file", "video": "a video", "text": "text"}

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from kiekit.cli._common import (
     add_json_option,
     emit,
     on_gone_mock,
+    progress_bars,
     say,
     seconds,
 )
@@ -295,7 +295,8 @@ def _write_results(path: Path, results: list[JobResult]) -> None:
 def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
     """One bar on standard error: jobs done of all, with the count of those not succeeded; and a
     line for each job that did not succeed. Standard error that is no terminal (a log, CI) gets
-    those lines only, the summary coming at the end: no bar drawn for nobody."""
+    those lines only, the summary coming at the end: no bar drawn for nobody (so does one
+    without rich installed)."""
     problems = 0
 
     def tell(result: JobResult) -> None:
@@ -305,19 +306,18 @@ def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
             error = result.error or {}
             say(f"job {result.id} (line {result.line}): {result.state}: {error.get('message')}")
 
-    if not sys.stderr.isatty():
+    rich = progress_bars()  # None: no terminal, or no rich (kiekit[cli])
+    if rich is None:
         yield tell
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    shown = rich.progress
     columns: tuple[Any, ...] = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+        shown.TextColumn("{task.description}"),
+        shown.BarColumn(),
+        shown.MofNCompleteColumn(),
+        shown.TimeElapsedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
+    with shown.Progress(*columns, console=rich.console.Console(stderr=True)) as bar:
         line = bar.add_task("jobs", total=total)
 
         def show(result: JobResult) -> None:

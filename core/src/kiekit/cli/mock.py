@@ -25,7 +25,8 @@ def _mock_serve(args: argparse.Namespace) -> int:
     try:
         from kiekit_mock.__main__ import main as mock_main
     except ImportError as exc:
-        raise ConfigurationError(
-            "the mock server is not installed: pip install 'kiekit[mock]'"
-        ) from exc
+        from kiekit.discovery import install_hint
+
+        missing = f"the mock server is not installed: {install_hint('kiekit-mock')}"
+        raise ConfigurationError(missing) from exc
     return mock_main(args.options, prog="kie mock serve")

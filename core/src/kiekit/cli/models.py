@@ -46,7 +46,7 @@ def _models(args: argparse.Namespace) -> int:
         if what in served:
             return _fields(args, registry, what, served[what])
         if not found:
-            _unlisted(what, served)  # "did you mean", or no match, unless it reads as an id
+            _unlisted(what, served, registry)  # "did you mean", or no match, unless an id
             return _fields(args, registry, what, None)  # one a pattern may serve
     if not found:
         raise ValidationError("PATTERN", f"no model id matches {what!r}")
@@ -58,15 +58,22 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unlisted(what: str, served: dict[str, str]) -> None:
-    """Refuse a word no listed id holds: a near miss with the ids it is close to; any other
-    word but an id's shape (``vendor/model``: KIE adds market models weekly) as no match."""
+def _unlisted(what: str, served: dict[str, str], registry: Registry) -> None:
+    """Refuse a word no listed id holds: a near miss with the ids it is close to; an id of a
+    typed plugin that is not installed with the distribution to install, as ``kie run`` does;
+    any other word but an id's shape (``vendor/model``: KIE adds market models weekly) as no
+    match."""
     import difflib
+
+    from kiekit.discovery import distribution_for
 
     close = difflib.get_close_matches(what, list(served), n=3, cutoff=0.75)
     if close:
         guesses = ", ".join(repr(model) for model in close)
         raise ValidationError("MODEL", f"no plugin lists {what!r}; did you mean {guesses}?")
+    hint = registry.served_by(what)
+    if hint is not None and distribution_for(what) != "kiekit-market":  # any word is "market's"
+        raise ValidationError("MODEL", f"no installed plugin lists {what!r}; {hint}")
     if "/" not in what:
         raise ValidationError("PATTERN", f"no model id matches {what!r}")
 

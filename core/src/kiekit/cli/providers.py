@@ -27,7 +27,7 @@ def register(commands: Commands) -> None:
 
 def _providers(args: argparse.Namespace) -> int:
     # metadata only: no plugin module is imported
-    from kiekit.discovery import Policy, installed
+    from kiekit.discovery import Policy, installed, warn_unknown_names
 
     policy = Policy.from_env()  # read once: the listing and the check judge by the same rules
     quarantined: dict[str, str] = {}
@@ -42,7 +42,9 @@ def _providers(args: argparse.Namespace) -> int:
     groups: dict[tuple[str, str, str, str], list[str]] = {}
     # the capability manifest, per distribution: two may declare one id with other tags
     tags: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]] = {}
-    for item in installed(policy):
+    listing = installed(policy)
+    warn_unknown_names(policy, (item.distribution for item in listing))  # a typo blocks nothing
+    for item in listing:
         tags[item.distribution, item.model] = (item.output, item.capabilities)
         status = "ok"
         if item.blocked:
@@ -80,7 +82,9 @@ def _providers(args: argparse.Namespace) -> int:
         print(json.dumps(found, indent=2))
         return 1 if problems else 0
     if not groups:
-        print("no providers installed (try: pip install kiekit-flux-kontext)")
+        from kiekit.discovery import install_hint
+
+        print(f"no providers installed (try: {install_hint('kiekit-flux-kontext')})")
         return 0
     for (dist, version, module, status), models in groups.items():
         note = "" if status == "ok" else f"  [{status}]"

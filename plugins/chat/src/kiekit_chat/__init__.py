@@ -4,6 +4,7 @@ Anthropic messages, OpenAI responses (kie-api.md §5)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kiekit.plugin import ChatProvider, hookimpl
 
@@ -28,3 +29,17 @@ def kiekit_register_providers(register: Callable[[ChatProvider], None]) -> None:
     register(CompletionsProvider())
     register(MessagesProvider())
     register(ResponsesProvider())
+
+
+if TYPE_CHECKING:
+    __version__: str  # the installed distribution's version
+else:
+
+    def __getattr__(name: str) -> str:
+        """``__version__``, read from the installed distribution's metadata when first asked
+        for: importing the plugin reads nothing."""
+        if name == "__version__":
+            from importlib.metadata import version
+
+            return version("kiekit-chat")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -80,7 +80,7 @@ class Gpt4oImage(Input):
 
     prompt: str | None = text(required=False)
     size: str = choice(*SIZES, required=True)
-    files_url: tuple[str, ...] | None = urls(max_items=MAX_FILES)
+    files_url: tuple[str, ...] | None = urls(max_items=MAX_FILES, media="image")
     mask_url: str | None = url()
     n_variants: int | None = choice(1, 2, 4)  # KIE's default: 1
     is_enhance: bool | None = flag()  # KIE's default: false

@@ -180,7 +180,7 @@ class MotionControl(Input):
     omitted mode KIE refuses (§2.4).
     """
 
-    input_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
+    input_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True, media="image")
     video_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
     prompt: str | None = text(required=False)
     mode: str = choice(*MOTION_MODES, default="720p")

@@ -14,7 +14,7 @@ model id no other plugin serves is used.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiekit.plugin import (
     Input,
@@ -87,3 +87,17 @@ class GenericMarketProvider(MarketProvider):
 @hookimpl
 def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
     register(GenericMarketProvider())
+
+
+if TYPE_CHECKING:
+    __version__: str  # the installed distribution's version
+else:
+
+    def __getattr__(name: str) -> str:
+        """``__version__``, read from the installed distribution's metadata when first asked
+        for: importing the plugin reads nothing."""
+        if name == "__version__":
+            from importlib.metadata import version
+
+            return version("kiekit-market")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -62,7 +62,7 @@ class ImageToImage(_Image):
     """``mj_img2img`` and ``mj_style_reference``: as text-to-image, from one or more images
     (``file_urls``)."""
 
-    file_urls: tuple[str, ...] = urls(min_items=1, required=True)
+    file_urls: tuple[str, ...] = urls(min_items=1, required=True, media="image")
     speed: str = choice(*SPEEDS, required=True)
 
 
@@ -71,7 +71,7 @@ class OmniReference(_Image):
     """``mj_omni_reference``: a subject from the images put into a new one; ``ow`` (1–1000)
     says how strongly; ``speed`` is optional here."""
 
-    file_urls: tuple[str, ...] = urls(min_items=1, required=True)
+    file_urls: tuple[str, ...] = urls(min_items=1, required=True, media="image")
     speed: str | None = choice(*SPEEDS)
     ow: int | None = integer(1, 1000)
 
@@ -82,7 +82,7 @@ class ImageToVideo(Input):
     low (KIE's default high), 1, 2 or 4 videos (``video_batch_size``, default 1)."""
 
     prompt: str = text(max_length=PROMPT_MAX)
-    file_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
+    file_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True, media="image")
     motion: str | None = choice("high", "low")
     # [INF] the pages give 1, 2 or 4 and no JSON type: 2.0 is the number 2 (JSON has one number
     # type), sent as 2; "2" is refused, as the mock refuses it

@@ -8,6 +8,7 @@ task id: :class:`RunwayProvider` (``runway/generate``, ``runway/extend``: record
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kiekit.plugin import Provider, hookimpl
 
@@ -39,3 +40,17 @@ __all__ = [
 def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
     register(RunwayProvider())
     register(AlephProvider())
+
+
+if TYPE_CHECKING:
+    __version__: str  # the installed distribution's version
+else:
+
+    def __getattr__(name: str) -> str:
+        """``__version__``, read from the installed distribution's metadata when first asked
+        for: importing the plugin reads nothing."""
+        if name == "__version__":
+            from importlib.metadata import version
+
+            return version("kiekit-runway")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -199,7 +199,12 @@ class Characters(Input):
     """``sora-2-characters`` (Sora pages): a character from one 1–4 s clip, for later videos'
     ``character_id_list``. The result is a character id, not a file (``Results.value``)."""
 
-    character_file_url: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
+    character_file_url: tuple[str, ...] = urls(
+        min_items=1,
+        max_items=1,
+        required=True,
+        media="video",  # the 1–4 s clip
+    )
     character_prompt: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
     safety_instruction: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
 

@@ -192,7 +192,7 @@ class SunoUploadCover(_Described):
     """Input of ``suno/upload-cover``: the song at ``upload_url`` sung anew in another
     style; the same custom-mode rules as ``suno/generate``."""
 
-    upload_url: str = url(required=True)
+    upload_url: str = url(required=True, media="audio")  # the song (kie-api.md §3.6: uploadUrl)
 
 
 @frozen
@@ -241,7 +241,7 @@ class SunoExtend(_Continued):
 class SunoUploadExtend(_Continued):
     """Input of ``suno/upload-extend``: continue the song at ``upload_url``."""
 
-    upload_url: str = url(required=True)
+    upload_url: str = url(required=True, media="audio")  # the song (kie-api.md §3.6: uploadUrl)
     instrumental: bool = flag(default=False)
 
     def check(self) -> None:
@@ -252,7 +252,7 @@ class SunoUploadExtend(_Continued):
 class SunoAddInstrumental(_Sound):
     """Input of ``suno/add-instrumental``: an accompaniment for the vocals at ``upload_url``."""
 
-    upload_url: str = url(required=True)
+    upload_url: str = url(required=True, media="audio")  # the song (kie-api.md §3.6: uploadUrl)
     title: str = text(max_length=TITLE_MAX)
     tags: str = text()  # the accompaniment's style
 
@@ -262,7 +262,7 @@ class SunoAddVocals(_Sound):
     """Input of ``suno/add-vocals``: vocals for the instrumental at ``upload_url``; KIE
     requires lyrics or a description (``prompt``), ``title``, ``style`` and ``negative_tags``."""
 
-    upload_url: str = url(required=True)
+    upload_url: str = url(required=True, media="audio")  # the song (kie-api.md §3.6: uploadUrl)
     prompt: str = text(max_length=PROMPT_MAX)
     title: str = text(max_length=TITLE_MAX)
     style: str = text(max_length=STYLE_MAX)
