@@ -647,11 +647,12 @@ def test_4k_is_a_paid_task_journaled_like_any_create_and_resume_finishes_it(
 
 
 def test_4k_input_goes_to_its_path_without_a_model() -> None:
-    request = PROVIDER.build_request(UHD_MODEL, Veo4k(task_id=TASK, index=1))
-    assert request == Request("POST", "/api/v1/veo/get-4k-video", body={"taskId": TASK, "index": 1})
-    with pytest.raises(ValidationError) as caught:
-        PROVIDER.make_input(UHD_MODEL, {"task_id": TASK, "index": -1})
-    assert caught.value.field == "index"
+    request = PROVIDER.build_request(UHD_MODEL, Veo4k(task_id=TASK, index=0))
+    assert request == Request("POST", "/api/v1/veo/get-4k-video", body={"taskId": TASK, "index": 0})
+    for index in (-1, 1):  # a Veo task has one video, index 0
+        with pytest.raises(ValidationError) as caught:
+            PROVIDER.make_input(UHD_MODEL, {"task_id": TASK, "index": index})
+        assert caught.value.field == "index"
 
 
 def test_read_4k_envelopes() -> None:

@@ -154,8 +154,8 @@ def _index(value: Any) -> int:
     """A video index from a JSON body (int) or a query string ("0"); 0 when absent."""
     if value is None or value == "":
         return 0
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)  # ASCII digits only: "²" is a digit to str.isdigit, not to int()
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid("index must be an integer")
     if not 0 <= value < VIDEOS_PER_TASK:

@@ -152,7 +152,9 @@ class Veo4k(Input):
     """
 
     task_id: str = text(pattern=r"\S+", pattern_hint="a task id")  # the video (wire: taskId)
-    index: int | None = integer(0)  # which of its videos (KIE's default: 0)
+    # which of its videos (KIE's default: 0, §3.3). Veo makes one video a task, so 0 is the only
+    # one there is: the mock refuses others as out of range [INF], and so does this
+    index: int | None = integer(0, 0)
 
 
 class VeoProvider(SuccessFlagProvider):
