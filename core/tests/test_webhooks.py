@@ -946,18 +946,39 @@ async def _closed(reader: asyncio.StreamReader) -> bytes:
         return await reader.read()
 
 
+class _MovedClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock the test moves on: the receiver's deadlines (loop timers) come
+    due when the test says, not after real seconds a loaded machine may stretch."""
+
+    moved = 0.0
+
+    def time(self) -> float:
+        return super().time() + self.moved
+
+
+IDLE = 30.0  # far longer than any scheduling stall: only the test's clock moves reach it
+
+
 def test_serve_closes_connections_that_bring_no_request() -> None:
     """Silent connections, and heads sent a little at a time, are closed after idle_timeout:
     aiohttp alone keeps them open (an outside tester held them 90 s and more)."""
+    loop = _MovedClockLoop()
+
+    async def until(condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(60):  # a real hang's bound
+            while not condition():  # noqa: ASYNC110 - the server's accept has no event to await
+                await asyncio.sleep(0)  # one turn of the loop: no wall-clock time is waited
 
     async def scenario() -> None:
         receiver = WebhookReceiver(KEY)
-        async with receiver.serve(idle_timeout=0.2) as url:
+        async with receiver.serve(idle_timeout=IDLE) as url:
             port = int(url.split(":")[2].split("/")[0])
             silent = await asyncio.open_connection("127.0.0.1", port)
             slow = await asyncio.open_connection("127.0.0.1", port)
             slow[1].write(b"POST /kie/callback HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no end
             await slow[1].drain()
+            await until(lambda: len(receiver._connections) == 2)  # both accepted, deadlines set
+            loop.moved += IDLE + 1
             assert await _closed(silent[0]) == b""
             assert await _closed(slow[0]) == b""
             # a whole request is answered, and its connection closed once idle afterwards
@@ -965,13 +986,20 @@ def test_serve_closes_connections_that_bring_no_request() -> None:
             body = market_body(TASK_ID)
             head = f"POST /kie/callback HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
             writer.write(head.encode() + f"{TIMESTAMP_HEADER}: 1\r\n\r\n".encode() + body)
-            answer = await _closed(reader)
+            async with asyncio.timeout(60):
+                answer = await reader.readuntil(b"\r\n\r\n")
             assert answer.startswith(b"HTTP/1.1 401")  # answered (the signature is wrong)
+            assert len(receiver._connections) == 1  # kept open (keep-alive) until idle
+            loop.moved += IDLE + 1
+            await _closed(reader)
             for stream in (silent[1], slow[1], writer):
                 stream.close()
             assert len(receiver._connections) == 0
 
-    asyncio.run(scenario())
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
 
 
 def test_a_body_slower_than_body_timeout_is_answered_408() -> None:

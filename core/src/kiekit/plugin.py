@@ -17,13 +17,16 @@ A plugin translates between typed values and one KIE API family's wire, and does
   :func:`read_envelope`, and the errors a provider raises (:class:`ValidationError` naming a
   field, :class:`ProtocolError` for an answer it cannot read, :func:`api_error` for KIE's body
   codes, :class:`ApiError`);
-- chat models: :class:`ChatProvider` and the values of a chat call.
+- chat models: :class:`ChatProvider` and the values of a chat call;
+- the package's ``__version__``: :func:`version_attribute`.
 
 Names elsewhere in kiekit may change between minor releases; these follow the version range
 a plugin declares on kiekit.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable as _Callable
 
 from kiekit import wire
 from kiekit.chat import (
@@ -126,5 +129,26 @@ __all__ = [
     "texts",
     "url",
     "urls",
+    "version_attribute",
     "wire",
 ]
+
+
+def version_attribute(module: str, distribution: str) -> _Callable[[str], str]:
+    """A module ``__getattr__`` that gives ``__version__``, read from ``distribution``'s
+    installed metadata when first asked for (importing the plugin reads nothing)::
+
+        if TYPE_CHECKING:
+            __version__: str
+        else:
+            __getattr__ = version_attribute(__name__, "kiekit-veo")
+    """
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":
+            from importlib.metadata import version
+
+            return version(distribution)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

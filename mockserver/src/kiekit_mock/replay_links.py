@@ -17,7 +17,6 @@ where slashes may be escaped (``https:\\/\\/``) and only decoding shows the URL.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import mimetypes
 import re
@@ -25,6 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
+
+from .callbacks import is_loopback_host
 
 __all__ = ["is_loopback_link", "links_in", "rewrite_links", "stand_in_name", "stand_in_type"]
 
@@ -56,12 +57,7 @@ def is_loopback_link(url: str) -> bool:
     host = parts.hostname or ""
     if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc or not host:
         return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 def _nested(text: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kiekit.plugin import Provider, hookimpl
+from kiekit.plugin import Provider, hookimpl, version_attribute
 
 from kiekit_grok_imagine.provider import (
     Extend,
@@ -37,12 +37,4 @@ def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
 if TYPE_CHECKING:
     __version__: str  # the installed distribution's version
 else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata when first asked
-        for: importing the plugin reads nothing."""
-        if name == "__version__":
-            from importlib.metadata import version
-
-            return version("kiekit-grok-imagine")
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    __getattr__ = version_attribute(__name__, "kiekit-grok-imagine")

@@ -24,6 +24,7 @@ from kiekit.plugin import (
     OpenInput,
     Provider,
     hookimpl,
+    version_attribute,
 )
 
 from kiekit_market import catalogue
@@ -92,12 +93,4 @@ def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
 if TYPE_CHECKING:
     __version__: str  # the installed distribution's version
 else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata when first asked
-        for: importing the plugin reads nothing."""
-        if name == "__version__":
-            from importlib.metadata import version
-
-            return version("kiekit-market")
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    __getattr__ = version_attribute(__name__, "kiekit-market")
