@@ -105,14 +105,19 @@ def local_file(option: str, path: Path) -> Path:
     return path
 
 
-def image_file(option: str, path: Path) -> Path:
-    """``path``, when it is a readable file whose content is an image."""
+def _head(option: str, path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of the local file ``path`` (checked as :func:`local_file`)."""
     local_file(option, path)
     try:
         with path.open("rb") as file:
-            head = file.read(16)
+            return file.read(size)
     except OSError as exc:
         raise ValidationError(option, f"cannot read {path}: {exc.strerror}") from exc
+
+
+def image_file(option: str, path: Path) -> Path:
+    """``path``, when it is a readable file whose content is an image."""
+    head = _head(option, path, 16)
     if not any(head[at : at + len(sign)] == sign for at, sign in _IMAGE_SIGNATURES):
         raise ValidationError(
             option, f"is not an image (PNG, JPEG, WebP, GIF, BMP, TIFF or HEIC): {path}"
@@ -127,13 +132,7 @@ def media_file(option: str, path: Path, media: str) -> Path:
     for a sound), since those formats are many and KIE judges the rest."""
     if media == "image":
         return image_file(option, path)
-    local_file(option, path)
-    try:
-        with path.open("rb") as file:
-            head = file.read(512)
-    except OSError as exc:
-        raise ValidationError(option, f"cannot read {path}: {exc.strerror}") from exc
-    kind = file_kind(head)
+    kind = file_kind(_head(option, path, 512))
     if kind is None or media in kind.split("/"):
         return path
     raise ValidationError(option, f"takes {_NOUNS[media]}, and {path} is {_NOUNS[kind]}")
