@@ -276,7 +276,7 @@ def _shared_journal(client: AsyncClient, journal: Journal) -> Journal:
     recorded in, so that the claim and the create are one row of one holder. ``journal`` may
     be another handle on the same store (``default_journal()`` beside a client's default
     journal); anything else cannot work, and is said before any job starts."""
-    own = client._session.recorder.journal
+    own = client.journal
     if own is journal:
         return journal
     usage = "make the client with it (AsyncClient(journal=j)) and pass it: run_batch(client, j, …)"

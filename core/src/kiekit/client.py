@@ -22,7 +22,7 @@ from kiekit.chat import _flows as chat_flows
 from kiekit.chat._streams import AsyncChatStream, ChatStream
 from kiekit.chat.types import ChatReply, MessagesLike
 from kiekit.errors import ConfigurationError
-from kiekit.journal import JournalOption, Recorder, journal_of
+from kiekit.journal import Journal, JournalOption, Recorder, journal_of
 from kiekit.models import Request, Results, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter, RateLimits
@@ -217,6 +217,11 @@ class Client:
         """The KIE API this client talks to (its tasks live there)."""
         return self._engine.base_url
 
+    @property
+    def journal(self) -> Journal | None:
+        """The task journal this client records its creates in (None with ``journal=None``)."""
+        return self._session.recorder.journal
+
     def submit(
         self,
         model: str,
@@ -388,6 +393,11 @@ class AsyncClient:
     def base_url(self) -> str:
         """The KIE API this client talks to (its tasks live there)."""
         return self._engine.base_url
+
+    @property
+    def journal(self) -> Journal | None:
+        """The task journal this client records its creates in (None with ``journal=None``)."""
+        return self._session.recorder.journal
 
     async def submit(
         self,

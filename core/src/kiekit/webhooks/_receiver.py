@@ -612,10 +612,9 @@ class WebhookReceiver:
 
 
 def _journal_of(client: AsyncClient) -> Journal | None:
-    """The journal the client records its tasks in (the tasks this process created)."""
-    session = getattr(client, "_session", None)
-    recorder = getattr(session, "recorder", None)
-    journal: Journal | None = getattr(recorder, "journal", None)
+    """The journal the client records its tasks in (the tasks this process created); a
+    stand-in client without one has none."""
+    journal: Journal | None = getattr(client, "journal", None)
     return journal
 
 
