@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -211,3 +212,50 @@ def resolve_as(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, list[str]
         return resolver
 
     return install
+
+
+RecordedTask = Callable[[str, str, str, bytes], dict[str, Any]]
+_RECORDED_MODEL = "grok-imagine/text-to-image"
+
+
+@pytest.fixture
+def recorded_task() -> RecordedTask:
+    """A scenario of one recorded market task (grok-imagine/text-to-image): generating, then a
+    success whose result is ``file_url``, served with ``content_type`` and ``body``."""
+
+    def recorded(task_id: str, file_url: str, content_type: str, body: bytes) -> dict[str, Any]:
+        def record(state: str, result: str | None) -> dict[str, Any]:
+            data = {
+                "taskId": task_id,
+                "model": _RECORDED_MODEL,
+                "state": state,
+                "resultJson": result,
+            }
+            return {"code": 200, "msg": "success", "data": data}
+
+        return {
+            "format": "kiekit-mock-scenario/1",
+            "tasks": [
+                {
+                    "taskId": task_id,
+                    "createPath": "/api/v1/jobs/createTask",
+                    "model": _RECORDED_MODEL,
+                    "createAnswer": {"code": 200, "msg": "success", "data": {"taskId": task_id}},
+                    "statusPath": "/api/v1/jobs/recordInfo",
+                    "answers": [
+                        record("generating", None),
+                        record("success", json.dumps({"resultUrls": [file_url]})),
+                    ],
+                }
+            ],
+            "files": [
+                {
+                    "name": "0" + file_url[file_url.rindex(".") :],
+                    "url": file_url,
+                    "contentType": content_type,
+                    "base64": base64.b64encode(body).decode(),
+                }
+            ],
+        }
+
+    return recorded

@@ -195,43 +195,14 @@ def test_a_timed_lifecycle_without_polls_or_seconds_is_refused_not_taken_for_imm
     assert added["lifecycle"] == {"mode": "seconds", "polls": 0, "seconds": 5}
 
 
-def _scenario(task_id: str, file_url: str, content_type: str, body: bytes) -> dict[str, Any]:
-    """A recorded market task: generating, then a success whose result is `file_url`."""
-
-    def record(state: str, result: str | None) -> dict[str, Any]:
-        data = {"taskId": task_id, "model": T2I, "state": state, "resultJson": result}
-        return {"code": 200, "msg": "success", "data": data}
-
-    return {
-        "format": "kiekit-mock-scenario/1",
-        "tasks": [
-            {
-                "taskId": task_id,
-                "createPath": "/api/v1/jobs/createTask",
-                "model": T2I,
-                "createAnswer": {"code": 200, "msg": "success", "data": {"taskId": task_id}},
-                "statusPath": "/api/v1/jobs/recordInfo",
-                "answers": [
-                    record("generating", None),
-                    record("success", json.dumps({"resultUrls": [file_url]})),
-                ],
-            }
-        ],
-        "files": [
-            {
-                "name": "0" + file_url[file_url.rindex(".") :],
-                "url": file_url,
-                "contentType": content_type,
-                "base64": base64.b64encode(body).decode(),
-            }
-        ],
-    }
-
-
-def test_a_replayed_task_says_what_its_client_was_answered(mock: MockServer, kie: Kie) -> None:
+def test_a_replayed_task_says_what_its_client_was_answered(
+    mock: MockServer, kie: Kie, recorded_task: Callable[..., dict[str, Any]]
+) -> None:
     task_id = "f" * 32
     url = "https://tempfile.aiquickdraw.com/r/result.png"
-    loaded = control(kie, "/_mock/scenarios", "POST", _scenario(task_id, url, "image/png", b"x"))
+    loaded = control(
+        kie, "/_mock/scenarios", "POST", recorded_task(task_id, url, "image/png", b"x")
+    )
     assert loaded.status == 200, loaded.body
     assert kie.create(T2I, prompt="replayed") == task_id
     polled = [kie.record(task_id)["state"] for _ in range(3)]
@@ -253,13 +224,17 @@ def test_a_replayed_task_says_what_its_client_was_answered(mock: MockServer, kie
 
 @pytest.mark.parametrize("where", ["har", "result", "upload"])
 def test_a_served_file_cannot_run_script_on_the_mocks_origin(
-    mock: MockServer, kie: Kie, kie_at: Callable[..., Kie], where: str
+    mock: MockServer,
+    kie: Kie,
+    kie_at: Callable[..., Kie],
+    where: str,
+    recorded_task: Callable[..., dict[str, Any]],
 ) -> None:
     """A HAR's result recorded as an SVG with an onload script ran on the inspector's origin,
     where it could read the journal and steer the mock: every file is served sandboxed."""
     if where == "har":
         url = "https://tempfile.aiquickdraw.com/r/result.svg"
-        control(kie, "/_mock/scenarios", "POST", _scenario("e" * 32, url, "image/svg+xml", SVG))
+        control(kie, "/_mock/scenarios", "POST", recorded_task("e" * 32, url, "image/svg+xml", SVG))
         served = kie.fetch(mock.base_url + "/_mock/har-files/0.svg")
         assert served.body == SVG  # the recorded bytes, as recorded…
     elif where == "result":

@@ -18,7 +18,7 @@ import re
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -301,45 +301,12 @@ def test_the_rule_form_refuses_a_timed_lifecycle_without_a_time_and_starts_afres
     expect(page.locator("#rules-rows tr[data-rule='2']")).to_contain_text("lifecycle 30 s")
 
 
-def _scenario(task_id: str, file_url: str, content_type: str, body: bytes) -> dict[str, Any]:
-    """A recorded market task: generating, then a success whose result is `file_url`."""
-
-    def record(state: str, result: str | None) -> dict[str, Any]:
-        data = {"taskId": task_id, "model": T2I, "state": state, "resultJson": result}
-        return {"code": 200, "msg": "success", "data": data}
-
-    return {
-        "format": "kiekit-mock-scenario/1",
-        "tasks": [
-            {
-                "taskId": task_id,
-                "createPath": "/api/v1/jobs/createTask",
-                "model": T2I,
-                "createAnswer": {"code": 200, "msg": "success", "data": {"taskId": task_id}},
-                "statusPath": "/api/v1/jobs/recordInfo",
-                "answers": [
-                    record("generating", None),
-                    record("success", json.dumps({"resultUrls": [file_url]})),
-                ],
-            }
-        ],
-        "files": [
-            {
-                "name": "0" + file_url[file_url.rindex(".") :],
-                "url": file_url,
-                "contentType": content_type,
-                "base64": base64.b64encode(body).decode(),
-            }
-        ],
-    }
-
-
 def test_a_replayed_task_shows_what_its_client_was_answered(
-    make_mock: MakeMock, open_page: OpenPage
+    make_mock: MakeMock, open_page: OpenPage, recorded_task: Callable[..., dict[str, Any]]
 ) -> None:
     mock, kie = make_mock()
     task_id = "f" * 32
-    recorded = _scenario(task_id, "https://tempfile.aiquickdraw.com/r/a.png", "image/png", b"x")
+    recorded = recorded_task(task_id, "https://tempfile.aiquickdraw.com/r/a.png", "image/png", b"x")
     assert kie.post("/_mock/scenarios", recorded).status == 200
     assert kie.create(T2I, prompt="replayed") == task_id
     seen = [kie.record(task_id)["state"] for _ in range(3)]
@@ -359,11 +326,13 @@ def test_a_replayed_task_shows_what_its_client_was_answered(
 
 
 def test_a_recorded_svg_runs_no_script_on_the_mocks_origin(
-    make_mock: MakeMock, browser: Browser
+    make_mock: MakeMock, browser: Browser, recorded_task: Callable[..., dict[str, Any]]
 ) -> None:
     mock, kie = make_mock()
     task_id = "e" * 32
-    recorded = _scenario(task_id, "https://tempfile.aiquickdraw.com/r/a.svg", "image/svg+xml", SVG)
+    recorded = recorded_task(
+        task_id, "https://tempfile.aiquickdraw.com/r/a.svg", "image/svg+xml", SVG
+    )
     assert kie.post("/_mock/scenarios", recorded).status == 200
     kie.create(T2I, prompt="svg")
     kie.record(task_id)
