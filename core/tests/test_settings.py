@@ -112,9 +112,14 @@ def test_a_bad_port_is_refused_naming_the_setting_before_anything_is_sent(
 ) -> None:
     """It was urllib3's "LocationParseError" (a TransportError, retried) at the first call."""
     sent: list[HttpRequest] = []
-    transport = MockTransport(lambda request: sent.append(request) or HttpResponse(200, b"{}"))
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        sent.append(request)
+        return HttpResponse(200, b"{}")
+
+    hosts: dict[str, Any] = {"base_url": "http://127.0.0.1:9", name: url}
     with pytest.raises(ConfigurationError, match=f"^{name} has a bad port"):
-        Client(CANARY_KEY, transport=transport, **{"base_url": "http://127.0.0.1:9", name: url})
+        Client(CANARY_KEY, transport=MockTransport(answer), **hosts)
     assert sent == []
 
 
