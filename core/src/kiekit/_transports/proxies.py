@@ -5,7 +5,9 @@
   the environment is then not read (httpx's rule).
 - ``trust_env=True`` (the default): ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and
   ``NO_PROXY``, upper or lower case, read as the standard library reads them
-  (``urllib.request.getproxies`` and ``proxy_bypass``), once, when the transport is made.
+  (``urllib.request.getproxies`` and ``proxy_bypass``), once, at the transport's first request
+  to a host that is not loopback (a program that only talks to the mock never loads
+  ``urllib.request``: ``from kiekit import Client`` stays light).
   ``trust_env=False`` leaves them out.
 - Loopback (``127.0.0.0/8``, ``::1``, ``localhost``, ``*.localhost``) is never proxied, whatever
   is set: a proxy could not reach this machine's mock, so the embedded mock keeps working on a
@@ -20,7 +22,6 @@ and aiohttp need extra packages for it (a transport of your own can use them).
 from __future__ import annotations
 
 import threading
-import urllib.request
 from urllib.parse import unquote, urlsplit
 
 from kiekit.errors import ConfigurationError
@@ -36,13 +37,15 @@ class Proxies:
         if not isinstance(trust_env, bool):
             raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
         self.explicit = None if proxy is None else checked_proxy(proxy, "proxy")
-        # the environment's, read once (getproxies: upper and lower case, ALL_PROXY as "all")
-        self._table = {} if proxy is not None or not trust_env else urllib.request.getproxies()
+        # the environment's, read once, when first needed (getproxies: upper and lower case,
+        # ALL_PROXY as "all"); None: not read yet
+        self._table: dict[str, str] | None = {} if proxy is not None or not trust_env else None
         self._chosen: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # a proxy URL may carry a password
-        return f"Proxies(explicit={self.explicit is not None}, env={sorted(self._table)})"
+        env = "unread" if self._table is None else sorted(self._table)
+        return f"Proxies(explicit={self.explicit is not None}, env={env})"
 
     def for_url(self, url: str) -> str | None:
         """The proxy URL to send a request for ``url`` through, or None to go straight."""
@@ -66,13 +69,18 @@ class Proxies:
             return None
         if self.explicit is not None:
             return self.explicit
-        key = parts.scheme if parts.scheme in self._table else "all"
-        raw = self._table.get(key)
+        import urllib.request  # here: ~10 ms of imports a loopback-only program never needs
+
+        table = self._table
+        if table is None:
+            table = self._table = urllib.request.getproxies()
+        key = parts.scheme if parts.scheme in table else "all"
+        raw = table.get(key)
         if not raw:
             return None
         where = f"{host}:{parts.port}" if parts.port else host
-        if "no" in self._table:
-            if urllib.request.proxy_bypass_environment(where, self._table):  # type: ignore[attr-defined]
+        if "no" in table:
+            if urllib.request.proxy_bypass_environment(where, table):  # type: ignore[attr-defined]
                 return None
         elif urllib.request.proxy_bypass(where):  # macOS / Windows: the system's exceptions
             return None
