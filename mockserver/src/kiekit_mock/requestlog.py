@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
-from .envelope import loads
+from .envelope import dumps, loads
 
 Key = TypeVar("Key")
 CONTROL_PREFIX = "/_mock/"
@@ -92,6 +92,15 @@ def kept_body(raw: bytes) -> bytes | BodyPreview:
         return raw
     value = parse_json_object(raw)
     return BodyPreview(None if value is None else preview_json(value), len(raw))
+
+
+def listed_preview(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A body kept whole elsewhere (a task's request body), as a list shows it: None when its
+    JSON is within BODY_LIMIT bytes (listed whole, as the journal keeps such a body), else its
+    preview (preview_json). Measured once, when the task is made."""
+    if len(dumps(body).encode()) <= BODY_LIMIT:
+        return None
+    return preview_json(body)
 
 
 def preview_json(value: dict[str, Any]) -> dict[str, Any]:
