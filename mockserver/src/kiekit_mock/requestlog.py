@@ -78,11 +78,12 @@ def request_kind(
 
 @dataclass(frozen=True, slots=True)
 class BodyPreview:
-    """A request body over BODY_LIMIT bytes, as the journal keeps it: its size and, when it was
-    a JSON object, a preview of it (preview_json)."""
+    """A request body the journal does not keep as received: its size and, when it was a JSON
+    object over BODY_LIMIT bytes, a preview of it (preview_json); a multipart upload's, its
+    size alone (the files are not kept)."""
 
     value: dict[str, Any] | None
-    size: int
+    size: int | None  # None: not known (a body neither read whole nor given a Content-Length)
 
 
 def kept_body(raw: bytes) -> bytes | BodyPreview:
@@ -291,7 +292,7 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         rules,
     ) = noted
     if isinstance(body, BodyPreview):
-        parsed, size, truncated = body.value, body.size, True
+        parsed, size, truncated = body.value, body.size, (body.size or 0) > BODY_LIMIT
     else:
         parsed, size, truncated = parse_json_object(body) if body else None, len(body), False
     return RequestRecord(
