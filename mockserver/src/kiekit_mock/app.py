@@ -115,7 +115,7 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
     if rt.limits.polls_limited:
         handler = partial(limits_http.middleware, handler=handler)
     handler = partial(_kie_conventions, handler=handler, rt=rt)
-    if path.startswith("/files/"):
+    if path.startswith(files.LINKED_PATHS):
         handler = partial(files.expiry, handler=handler)
     if rt.faults.armed and not control:
         handler = partial(faults_http.middleware, handler=handler)
