@@ -113,8 +113,15 @@ class Session:
     ) -> Flow[Results]:
         engine = self.engine
         policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+        return self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
+
+    def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
+        return self._ending(task, self.engine.finish(task, status))
+
+    def _ending(self, task: Task, end: Flow[Results]) -> Flow[Results]:
+        """A wait's end (polled, or from a status in hand), written in the journal."""
         try:
-            results = yield from engine.wait(task, policy=policy, on_status=on_status)
+            results = yield from end
         except GeneratorExit:
             raise
         except BaseException as exc:
