@@ -225,7 +225,7 @@ def test_config_names_a_field_of_the_wrong_type(field: str, value: Any, says: st
     ],
 )
 def test_config_refuses_endless_or_absurd_numbers_naming_the_field(
-    field: str, value: float, says: str
+    field: str, value: Any, says: str
 ) -> None:
     """seconds_to_complete=inf made tasks that never end (shown as `Infinity`, no JSON)."""
     with pytest.raises(ValueError, match=re.escape(says)):
