@@ -345,6 +345,14 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     rows = {row.task_id: row for row in journal.entries()}
     assert rows["t-on-a-gone-mock"].state is EntryState.FAILED
     assert not rows["t-on-a-gone-mock"].unfinished  # never reported as unfinished again
+    # closed through the journal, as `kie settle --abandon` closes a row: the same history
+    assert rows["t-on-a-gone-mock"].error == {
+        "type": "Abandoned",
+        "message": f"abandoned by hand (was created): the mock server at {gone_url} that made "
+        "it is no longer running (kie resume)",
+    }
+    assert main(["settle", "t-on-a-gone-mock", "--abandon"]) == 2  # closed once, not twice
+    assert "is failed: nothing is owed for it" in capsys.readouterr().err
     assert rows["t-via-a-proxy"].state is EntryState.CREATED  # left alone, still owed
     assert rows["t-via-a-proxy"].unfinished
 

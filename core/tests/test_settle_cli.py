@@ -66,6 +66,32 @@ def test_a_lost_answer_is_settled_with_the_task_kie_made_and_the_batch_fetches_i
     assert len(mock_server.tasks()) == 1  # waited for and fetched, never made again
 
 
+def test_kie_run_whose_answer_is_lost_says_which_row_to_settle_and_how(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    """It said only "check your KIE dashboard": not which row `kie tasks` shows, nor the
+    command that settles it. The command it names works as said."""
+    mock_server.faults.add(FaultRule(kind="reset", method="POST", path=CREATE, when="after"))
+    out = tmp_path / "out"
+    run = ["run", GROK, "--prompt", "a fox", "--base-url", mock_server.base_url, "--out", str(out)]
+    assert main(run) == 1
+    said = capsys.readouterr().err
+    [row] = _unknown_rows(capsys)
+    key = row["key"]
+    assert f"kie tasks lists it as {key}" in said
+    assert (
+        f"kie settle {key} --task-id ID (kie resume then fetches its files), or --not-created"
+        in said
+    )
+
+    [made] = mock_server.tasks()  # what the dashboard shows: KIE made the task
+    mock_server.faults.clear()
+    assert main(["settle", key, "--task-id", made.task_id]) == 0
+    assert main(["resume", "--base-url", mock_server.base_url]) == 0
+    assert list(out.iterdir())  # its files, where the run asked for them
+    assert len(mock_server.tasks()) == 1  # never made twice
+
+
 def test_a_create_kie_never_made_is_settled_as_not_created_and_sent_again(
     mock_server: Any,
     tmp_path: Path,

@@ -29,6 +29,7 @@ from kiekit import (
     TaskFailedError,
     TaskStatus,
     TransportError,
+    ValidationError,
     WaitTimeoutError,
 )
 from kiekit._engine import MALFORMED_STATUS_TRIES, Engine, Flow
@@ -492,6 +493,37 @@ def test_client_wait_raises_task_failed_at_once(api: Any, kit: SimpleNamespace) 
     assert info.value.task_id == kit.TASK_ID
     assert (info.value.fail_code, info.value.fail_message) == ("400", "flagged")
     assert kie.polls == 1
+
+
+def test_client_finish_ends_a_wait_from_a_status_in_hand_without_a_request(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """A status polled once (or confirmed by a webhook receiver) ends the task's wait: its
+    results or its failure, with no second status call; a status not final is refused."""
+    kie = kit.FakeKie([kit.market("success", urls=URLS)])
+    task = Task(kit.TASK_ID, GROK)
+
+    async def scenario() -> tuple[Results, ValidationError, ValidationError]:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            status = await client.status(task)
+            results = await client.finish(task, status)
+            running = TaskStatus.of(task.id, State.RUNNING)
+            with pytest.raises(ValidationError) as unfinished:
+                await client.finish(task, running)
+            other = TaskStatus.of("another-task", State.SUCCEEDED)
+            with pytest.raises(ValidationError) as elsewhere:
+                await client.finish(task, other)
+            failed = TaskStatus.of(task.id, State.FAILED, fail_code="501", fail_message="no")
+            with pytest.raises(TaskFailedError):
+                await client.finish(task, failed)
+            return results, unfinished.value, elsewhere.value
+
+    results, unfinished, elsewhere = api.run(scenario)
+
+    assert [a.url for a in results.assets] == URLS
+    assert kie.polls == 1  # the status call alone
+    assert (unfinished.field, elsewhere.field) == ("status", "status")
+    assert "wait() polls until it ends" in str(unfinished)
 
 
 def test_client_wait_gives_up_at_its_deadline(api: Any, kit: SimpleNamespace) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from kiekit import AsyncClient, PollPolicy, State, TaskStatus, WaitTimeoutError
 from kiekit.errors import ConfigurationError
-from kiekit.journal import Journal, MemoryStore
+from kiekit.journal import EntryState, Journal, MemoryStore, default_journal
 from kiekit.webhooks import (
     ACK,
     SIGNATURE_HEADER,
@@ -283,15 +283,16 @@ def test_a_signed_mock_callback_ends_a_wait_that_polls_slowly(
     delivered = mock.callbacks()
     assert [(c.task_id, c.delivered) for c in delivered] == [(task.id, True)]
     polls = [r for r in mock.requests() if r.path.endswith("/recordInfo")]
-    # the receiver's confirmation, then the wait's own poll: the schedule's first is far off
-    assert len(polls) == 2
+    # the receiver's confirmation alone: the wait ends with the status it confirmed (it polled
+    # again, a second call for one task); the schedule's own first poll is far off
+    assert len(polls) == 1
 
 
 def test_on_status_hears_of_a_callback_for_a_task_a_wait_is_on_too(
     mock_server_factory: Callable[..., Any],
 ) -> None:
     """on_status is told of every accepted callback, confirmed: a waited task's as well (the
-    wait ends with its own poll)."""
+    wait ends with the same confirmed status)."""
     from kiekit.models import State
 
     mock = _mock(mock_server_factory)
@@ -598,9 +599,13 @@ def test_a_task_that_ends_on_the_mocks_clock_ends_a_wait_nobody_polls(
 
     task, results = asyncio.run(scenario())
     assert results.task_id == task.id
+    assert results.assets
     assert [(c.task_id, c.delivered) for c in mock.callbacks()] == [(task.id, True)]
-    polls = [r for r in mock.requests() if r.path.endswith("/recordInfo")]
-    assert len(polls) == 2  # the receiver's confirmation, then the wait's poll
+    polls = mock.journal.query(path="/api/v1/jobs/recordInfo", task_id=task.id)
+    assert len(polls) == 1  # the receiver's confirmation, whose status ends the wait
+    row = default_journal().by_task(task.id)  # journalled as a polled wait's end is
+    assert row is not None
+    assert (row.state, row.assets) == (EntryState.SUCCEEDED, results.assets)
 
 
 def test_an_on_callback_that_raises_loses_neither_the_wait_nor_the_next_delivery(

@@ -466,6 +466,13 @@ def test_recorded_follow_ups_of_a_replayed_task_are_replayed(kie_at: Any) -> Non
         assert fresh.startswith(link + "?")
         assert "X-Amz-Expires=1200" in fresh
         assert kie.fetch(fresh).status == 200
+        forged = fresh.replace("X-Amz-Expires=1200", "X-Amz-Expires=99999")
+        assert b"<Code>SignatureDoesNotMatch</Code>" in kie.fetch(forged).body
+        mock.clock.advance(20 * 60)  # the fresh link's 20 minutes, as the emulation's (§4)
+        expired = kie.fetch(fresh)
+        assert expired.status == 403
+        assert b"<Message>Request has expired</Message>" in expired.body
+        assert kie.fetch(link).status == 200  # the file itself is kept (README says why)
         unknown = link.rsplit("/", 1)[0] + "/99.mp4"
         wrong = kie.post("/api/v1/common/download-url", {"url": unknown})
         assert wrong.json() == {"code": 422, "msg": "url is wrong", "data": None}

@@ -119,6 +119,28 @@ def test_a_large_api_request_body_is_a_preview_too(mock: MockServer, kie: Kie) -
     assert record.body["model"] == T2I
 
 
+def test_the_task_list_shows_a_large_request_body_as_a_preview_and_one_task_whole(
+    kie: Kie,
+) -> None:
+    """GET /_mock/tasks sent each task's whole body back at every listing (the inspector
+    refreshes it): a 20 MB inline image is bounded there as in the journal; the one-task view
+    keeps it whole, for a test that checks what its client sent."""
+    image = "data:image/png;base64," + "A" * (4 * BODY_LIMIT)
+    body = {"model": T2I, "input": {"prompt": "p", "image": image}}
+    assert kie.post("/api/v1/jobs/createTask", body).json()["code"] == 200
+    kie.create(T2I, prompt="small")
+    listing = control(kie, "/_mock/tasks")
+    assert len(listing.body) < BODY_LIMIT  # not the image again in every listing
+    large, small = listing.json()["tasks"]
+    assert large["request_body_truncated"] is True
+    assert large["request_body"]["model"] == T2I
+    assert large["request_body"]["input"]["image"].startswith("data:image/png;base64,… [trunc")
+    assert small["request_body_truncated"] is False
+    assert small["request_body"] == {"model": T2I, "input": {"prompt": "small"}}
+    whole = control(kie, f"/_mock/tasks/{large['task_id']}").json()["task"]
+    assert (whole["request_body"], whole["request_body_truncated"]) == (body, False)
+
+
 def test_a_list_can_leave_the_bodies_out_and_one_record_is_read_in_full(kie: Kie) -> None:
     kie.create(T2I, prompt="a lighthouse")
     brief = journal(kie, "?bodies=0")

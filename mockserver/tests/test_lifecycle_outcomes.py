@@ -119,6 +119,25 @@ def test_an_ended_task_cannot_be_changed(mock: MockServer, kie: Kie) -> None:
     assert answer.json()["field"] == "task_id"
 
 
+@pytest.mark.parametrize("seconds", [b"1e400", b"4e9", b"-1"])
+def test_a_lifecycle_of_endless_or_absurd_seconds_is_refused_naming_them(
+    kie: Kie, seconds: bytes
+) -> None:
+    """JSON's 1e400 reads as inf: a task that never ends by itself was accepted (and shown as
+    `Infinity`, which is no JSON); past a hundred years it is a typo (a manual task is the way
+    to never end)."""
+    task_id = kie.create(T2I, prompt="p")
+    headers = {"Content-Type": "application/json"}
+    lifecycle = b'{"seconds": ' + seconds + b"}"
+    path = kie.base_url + f"/_mock/tasks/{task_id}/lifecycle"
+    answer = kie.fetch(path, method="PUT", data=lifecycle, headers=headers)
+    assert (answer.status, answer.json()["field"]) == (400, "body.seconds")
+    assert "from 0 to 3153600000 (100 years)" in answer.json()["error"]
+    rule = b'{"outcome": "fail", "lifecycle": ' + lifecycle + b"}"
+    answer = kie.fetch(kie.base_url + "/_mock/rules", method="POST", data=rule, headers=headers)
+    assert (answer.status, answer.json()["field"]) == (400, "lifecycle.seconds")
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

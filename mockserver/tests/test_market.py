@@ -223,7 +223,12 @@ def _made(kie: Kie, value: Any) -> Any:
         ("grok-imagine/upscale", {"task_id": IMAGE_TASK}, 1, "jpg"),
         ("grok-imagine/text-to-video", {"prompt": "p", "duration": "6", "mode": "fun"}, 1, "mp4"),
         ("grok-imagine/image-to-video", {"image_urls": ["https://a.example/x.png"]}, 1, "mp4"),
-        ("grok-imagine/image-to-video", {"task_id": "abc", "index": 5, "mode": "spicy"}, 1, "mp4"),
+        (
+            "grok-imagine/image-to-video",
+            {"task_id": IMAGE_TASK, "index": 5, "mode": "spicy"},
+            1,
+            "mp4",
+        ),
         (
             "grok-imagine/extend",
             {"task_id": VIDEO_TASK, "prompt": "p", "extend_at": 3, "extend_times": "10"},
@@ -262,6 +267,16 @@ def test_each_model_answers_its_results(
             {"task_id": "<a Kling task>"},
             "is a kling-3.0/video task, not a Grok Imagine task",
         ),
+        (
+            "grok-imagine/image-to-video",
+            {"task_id": "nonexistent", "index": 0},
+            "task_id nonexistent: no such task",
+        ),
+        (
+            "grok-imagine/image-to-video",
+            {"task_id": VIDEO_TASK, "index": 0},
+            "is a grok-imagine/text-to-video task, not a Grok Imagine image task",
+        ),
     ],
 )
 def test_grok_follow_ups_of_a_task_they_cannot_use_fail_at_their_end_naming_it(
@@ -286,6 +301,9 @@ def test_grok_follow_ups_take_only_the_callers_own_tasks(kie: Kie) -> None:
     assert (record["state"], record["failMsg"]) == ("fail", f"task_id {video}: no such task")
     # the upscale page speaks of images and of video tasks: a Grok video is taken
     assert kie.record(kie.create("grok-imagine/upscale", task_id=video))["state"] == "success"
+    image = _made(kie, IMAGE_TASK)
+    record = other.record(other.create("grok-imagine/image-to-video", task_id=image, index=0))
+    assert (record["state"], record["failMsg"]) == ("fail", f"task_id {image}: no such task")
 
 
 def test_duration_is_stored_as_a_number(kie: Kie) -> None:

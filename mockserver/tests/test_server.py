@@ -134,6 +134,11 @@ def test_cli_refuses_a_non_loopback_host(capsys: pytest.CaptureFixture[str]) -> 
         ('{"log": {"entries": [7]}}', ["--har"], "log.entries[0]: must be an object"),
         ("not json", ["--har"], "Expecting value"),
         ('[{"outcome": "nope"}]', ["--rules"], "[0].outcome"),
+        (
+            '[{"outcome": "fail", "lifecycle": {"seconds": Infinity}}]',
+            ["--rules"],
+            "rules[0].lifecycle.seconds: must be a number of seconds from 0",
+        ),
         ("", ["--port", "70000", "--har"], "--port: must be a TCP port"),
     ],
 )
@@ -206,6 +211,46 @@ def test_config_names_a_field_of_the_wrong_type(field: str, value: Any, says: st
     'int'", and never a truthy "no" taken for True."""
     with pytest.raises(TypeError, match=re.escape(says)):
         MockConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("seconds_to_complete", float("inf"), "seconds_to_complete must be a finite number"),
+        ("seconds_to_complete", float("nan"), "seconds_to_complete must be a finite number"),
+        ("seconds_to_complete", 1e300, "seconds_to_complete must be a number of seconds from 0"),
+        ("seconds_to_complete", -1, "seconds_to_complete must be a number of seconds from 0"),
+        ("starting_credits", float("inf"), "starting_credits must be a finite number"),
+        ("time_scale", float("inf"), "time_scale must be a finite number"),
+    ],
+)
+def test_config_refuses_endless_or_absurd_numbers_naming_the_field(
+    field: str, value: Any, says: str
+) -> None:
+    """seconds_to_complete=inf made tasks that never end (shown as `Infinity`, no JSON)."""
+    with pytest.raises(ValueError, match=re.escape(says)):
+        MockConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--seconds", "inf"], "--seconds: must be a number of seconds from 0 to 3153600000"),
+        (["--seconds", "nan"], "--seconds: must be a number of seconds from 0"),
+        (["--seconds", "1e300"], "--seconds: must be a number of seconds from 0"),
+        (["--seconds", "-1"], "--seconds: must be a number of seconds from 0"),
+        (["--polls", "-1"], "--polls: must be 0 or more; got -1"),
+        (["--credits", "inf"], "--credits: must be a finite number >= 0; got inf"),
+    ],
+)
+def test_cli_names_a_lifecycle_or_credit_option_out_of_range(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv, prog="kie mock serve")
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"kie mock serve: error: {says}")
 
 
 def test_config_refuses_an_empty_hmac_key_without_saying_any_key() -> None:

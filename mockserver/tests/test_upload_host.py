@@ -223,6 +223,18 @@ def test_upload_requests_are_journaled_with_the_key_masked(mock: MockServer, hos
     assert records[1].body == {"base64Data": "", "uploadPath": "kiekit"}
 
 
+def test_a_multipart_upload_is_journaled_with_its_real_size(mock: MockServer, host: Any) -> None:
+    """Its files are not kept, but its size is: it was journaled as 0 bytes, which told a test
+    (or the inspector) nothing of a 300 KB upload."""
+    big = ("big.png", PNG + bytes(300_000), "image/png")
+    sizes = [len(multipart({"uploadPath": "kiekit"}, file)[0]) for file in (big, None)]
+    stream(host, {"uploadPath": "kiekit"}, big)
+    stream(host, {"uploadPath": "kiekit"}, None)  # refused (no file): its size all the same
+    records = [r for r in mock.requests() if r.path == STREAM]
+    assert [r.body_size for r in records] == sizes
+    assert [(r.body, r.body_truncated) for r in records] == [(None, True), (None, False)]
+
+
 def test_a_body_over_the_hosts_size_limit_gets_its_envelope_not_a_bare_413(
     monkeypatch: pytest.MonkeyPatch, make_mock: Any, kie_at: Callable[..., Any]
 ) -> None:

@@ -303,6 +303,13 @@ class Client:
             self._session.wait(task, timeout=timeout, on_status=on_status), self._transport
         )
 
+    def finish(self, task: Task, status: TaskStatus) -> Results:
+        """End the task's wait with a final status already in hand (one :meth:`status` gave,
+        or a webhook receiver confirmed): its results, or TaskFailedError, journalled as
+        :meth:`wait` ends; nothing is sent. ValidationError naming ``status`` when it is not
+        final, or another task's."""
+        return drive(self._session.finish(task, status), self._transport)
+
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
         """Fetch the result files into ``out_dir`` (atomically, size- and type-checked; an
         expired link is renewed once through download-url). Returns the paths written."""
@@ -473,6 +480,10 @@ class AsyncClient:
         (TaskFailedError); WaitTimeoutError after ``timeout`` seconds."""
         flow = self._session.wait(task, timeout=timeout, on_status=on_status)
         return await drive_async(flow, self._transport)
+
+    async def finish(self, task: Task, status: TaskStatus) -> Results:
+        """As :meth:`Client.finish`: a wait's end from a final status in hand, nothing sent."""
+        return await drive_async(self._session.finish(task, status), self._transport)
 
     async def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
         """As :meth:`Client.download`: the result files written into ``out_dir``."""

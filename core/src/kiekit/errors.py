@@ -297,11 +297,14 @@ class OutcomeUnknownError(KieError):
 
     kiekit does not send it again (that could pay twice) unless
     ``RetryPolicy(retry_creates=True)``. ``model`` and ``request`` (the call as described,
-    never the API key) say what was sent; ``cause`` is the failure. Look for the task on your
-    KIE dashboard, or wait for its callback, before creating it again.
+    never the API key) say what was sent; ``cause`` is the failure; ``key`` the task journal's
+    row of it, when a journal holds one (``kie settle KEY`` settles it). Look for the task on
+    your KIE dashboard, or wait for its callback, before creating it again.
     """
 
-    def __init__(self, *, model: str | None, request: Any, cause: KieError) -> None:
+    def __init__(
+        self, *, model: str | None, request: Any, cause: KieError, key: str | None = None
+    ) -> None:
         what = f"create of {model}" if model else "request"
         super().__init__(
             f"{what} may or may not have reached KIE ({cause.message}); it was not sent "
@@ -311,6 +314,7 @@ class OutcomeUnknownError(KieError):
         self.model = model
         self.request = request
         self.cause = cause
+        self.key = key
 
 
 class ProtocolError(KieError):

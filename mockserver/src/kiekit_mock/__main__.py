@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from .controlwire import ControlError
 from .families import task_families
 from .har import read_scenario
 from .openapi import build_document, build_upload_document
-from .rules import Rule, rules_from_json
+from .rules import SECONDS_RULE, Rule, rules_from_json, seconds_ok
 from .scenario import Scenario
 from .server import UploadPortError, serve
 
@@ -237,6 +238,17 @@ def _refuse(parser: argparse.ArgumentParser, message: str) -> NoReturn:
     parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
+def _check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The lifecycle and credit options, named as typed (MockConfig names its fields): argparse
+    reads "inf" and "nan" as floats, and a task that takes for ever is no lifecycle."""
+    if args.polls < 0:
+        _refuse(parser, f"--polls: must be 0 or more; got {args.polls}")
+    if not seconds_ok(args.seconds):
+        _refuse(parser, f"--seconds: {SECONDS_RULE}; got {args.seconds:g}")
+    if not 0 <= args.credits < math.inf:
+        _refuse(parser, f"--credits: must be a finite number >= 0; got {args.credits:g}")
+
+
 def _serve(argv: Sequence[str], prog: str) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
@@ -245,6 +257,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             _refuse(parser, f"{option}: must be a TCP port, 0 to 65535 (0: a free one); got {port}")
     if args.upload_port is None and args.port == 65535:  # its default, --port + 1, is none
         _refuse(parser, "--port 65535 leaves no port for the upload host: give --upload-port")
+    _check_numbers(parser, args)
     rules: tuple[Rule, ...] = ()
     if args.rules is not None:
         try:

@@ -31,6 +31,7 @@ from .families import ROUTE_TABLES, task_families
 from .limits import RateLimited
 from .requestlog import (
     CONTROL_PREFIX,
+    BodyPreview,
     Noted,
     kept_body,
     mask_authorization,
@@ -114,7 +115,7 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
     if rt.limits.polls_limited:
         handler = partial(limits_http.middleware, handler=handler)
     handler = partial(_kie_conventions, handler=handler, rt=rt)
-    if path.startswith("/files/"):
+    if path.startswith(files.LINKED_PATHS):
         handler = partial(files.expiry, handler=handler)
     if rt.faults.armed and not control:
         handler = partial(faults_http.middleware, handler=handler)
@@ -244,7 +245,7 @@ async def _kie_conventions(
 def _note(
     rt: Runtime,
     request: web.Request,
-    raw: bytes,
+    raw: bytes | BodyPreview,  # a body not kept: its size (an upload's files)
     arrived: float,
     status: int,
     answer: dict[str, Any] | None,
@@ -270,7 +271,8 @@ def _note(
         method,
         path,
         dict(query),
-        kept_body(raw),  # a large body only as a preview (a base64 upload, an inline image)
+        # a large body only as a preview (a base64 upload, an inline image)
+        kept_body(raw) if isinstance(raw, bytes) else raw,
         task_id,
         authorization,
         status,
@@ -286,14 +288,15 @@ def _note(
 
 def journal_request(
     request: web.Request,
-    raw: bytes,
+    raw: bytes | BodyPreview,
     arrived: float,
     status: int,
     sent: web.StreamResponse | None,
 ) -> None:
     """Journal a request that _emulator did not see (the upload host's, uploads_http.py) as it
-    journals its own — the answer as sent, the caller's account, a large body as a preview —
-    and tell watchers (the inspector) the journal moved."""
+    journals its own — the answer as sent, the caller's account, a large body as a preview, a
+    body it does not keep (a multipart upload) as a BodyPreview of its size alone — and tell
+    watchers (the inspector) the journal moved."""
     rt = request.app[RUNTIME]
     _note(rt, request, raw, arrived, status, None if sent is None else _json_answer(sent), sent)
     rt.changes.touch(_JOURNAL_ONLY)

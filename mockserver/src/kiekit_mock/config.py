@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, get_args
 
-from .rules import Rule
+from .rules import SECONDS_RULE, Rule, seconds_ok
 
 MarketOutput = Literal["image", "video", "audio", "text"]
 # The chat APIs a chat model can speak (families/chat/): completions on /<model>/v1/chat/
@@ -78,9 +78,9 @@ class AccountSettings:
         if self.credits is not None and (
             isinstance(self.credits, bool)
             or not isinstance(self.credits, int | float)
-            or self.credits < 0
+            or not 0 <= self.credits < math.inf
         ):
-            raise ValueError("AccountSettings.credits must be a number >= 0")
+            raise ValueError("AccountSettings.credits must be a finite number >= 0")
         limit = self.max_creates_per_10s
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
@@ -177,8 +177,8 @@ class MockConfig:
             object.__setattr__(self, "api_keys", keys)
         if self.polls_to_complete < 0:
             raise ValueError("polls_to_complete must be >= 0")
-        if self.seconds_to_complete < 0:
-            raise ValueError("seconds_to_complete must be >= 0")
+        if not seconds_ok(self.seconds_to_complete):  # as a rule's lifecycle seconds
+            raise ValueError(f"seconds_to_complete {SECONDS_RULE}, not {self.seconds_to_complete}")
         if self.starting_credits < 0:
             raise ValueError("starting_credits must be >= 0")
         if self.max_creates_per_10s is not None and self.max_creates_per_10s < 1:
@@ -251,8 +251,8 @@ def _check_types(config: MockConfig) -> None:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"{name} must be a number, not {value!r}")
-        if math.isnan(value):
-            raise ValueError(f"{name} must be a number, not NaN")
+        if not math.isfinite(value):  # inf would pass a ">= 0", and is no JSON to show
+            raise ValueError(f"{name} must be a finite number, not {value}")
     for name in _SWITCHES:
         value = getattr(config, name)
         if not isinstance(value, bool):

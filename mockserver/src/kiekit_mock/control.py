@@ -32,7 +32,7 @@ from .envelope import loads
 from .families import task_families
 from .har import replay_view
 from .requestlog import DUPLICATE_WINDOW, REQUEST_KINDS, CheckResult, Journal, JournalPage
-from .rules import Lifecycle, Outcome, Rule
+from .rules import MAX_SECONDS, Lifecycle, Outcome, Rule
 from .runtime import RUNTIME, Runtime
 from .state import State, TaskSnapshot
 
@@ -83,7 +83,9 @@ async def list_tasks(request: web.Request) -> web.Response:
     tasks = _rt(request).store.snapshots(account=account_filter(query), family=family, state=state)
     end = len(tasks) - offset
     shown = tasks[max(0, end - limit) if limit is not None else 0 : max(0, end)]
-    return answer({"total": len(tasks), "tasks": _with_callbacks(_rt(request), shown)})
+    # a large request body as a preview (GET /_mock/tasks/{id} has it whole)
+    listed = _with_callbacks(_rt(request), shown, preview=True)
+    return answer({"total": len(tasks), "tasks": listed})
 
 
 @ROUTES.get("/_mock/tasks/{task_id}")
@@ -95,12 +97,15 @@ async def get_task(request: web.Request) -> web.Response:
     return answer({"task": _with_callbacks(_rt(request), [task])[0]})
 
 
-def _with_callbacks(rt: Runtime, tasks: list[TaskSnapshot]) -> list[dict[str, Any]]:
+def _with_callbacks(
+    rt: Runtime, tasks: list[TaskSnapshot], *, preview: bool = False
+) -> list[dict[str, Any]]:
     """The tasks' JSON, each with `callback`: what became of its last callback record —
     {"delivered", "reason", "status", "records"} (reason "pending": in flight), or null when
     none was owed yet (or the records were forgotten); and `replay`: for a task a loaded
     recording answers, what its client was answered (har.replay_view), else null. The
-    inspector's list shows them."""
+    inspector's list shows them. ``preview``: a large request body as its preview
+    (TaskSnapshot.to_json)."""
     wanted = {task.task_id for task in tasks if task.callback_url is not None}
     last: dict[str, tuple[CallbackRecord, int]] = {}
     if wanted:
@@ -120,7 +125,7 @@ def _with_callbacks(rt: Runtime, tasks: list[TaskSnapshot]) -> list[dict[str, An
                 "records": count,
             }
         replay = replay_view(rt, task.task_id, task.origin) if rt.scenarios.active else None
-        shown.append(task.to_json() | {"callback": callback, "replay": replay})
+        shown.append(task.to_json(preview=preview) | {"callback": callback, "replay": replay})
     return shown
 
 
@@ -242,7 +247,7 @@ async def advance_clock(request: web.Request) -> web.Response:
     return answer(_clock(_rt(request)))
 
 
-MAX_CLOCK_ADVANCE = 100 * 365 * 24 * 3600  # one jump; millisecond times stay finite
+MAX_CLOCK_ADVANCE = MAX_SECONDS  # one jump; millisecond times stay finite
 
 
 # --- journal ---

@@ -8,6 +8,7 @@ any language can see what it got wrong.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from math import inf
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -76,7 +77,8 @@ def opt_number(
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+    # not `value < minimum`: NaN and inf (1e400 reads as inf) are no number of anything
+    if isinstance(value, bool) or not isinstance(value, int | float) or not minimum <= value < inf:
         raise ControlError(where + name, f"must be a number >= {minimum} or null")
     return float(value)
 

@@ -38,6 +38,9 @@ RETENTION_SECONDS = 14 * 24 * 3600  # generated media are kept 14 days (§1 D:in
 # families whose files are kept longer or shorter (FamilyExtension.retention_days): Midjourney 15 d
 RETENTION_BY_FAMILY: dict[str, float] = {}
 DOWNLOAD_LINK_SECONDS = 20 * 60  # download-url links are valid 20 minutes (§4, §8)
+# a replayed recording's files (har.py): download-url gives 20-minute links to them too
+HAR_FILES_PREFIX = "/_mock/har-files/"
+LINKED_PATHS = ("/files/", HAR_FILES_PREFIX)  # where the expiry middleware looks
 FLUX_ORIGIN_SECONDS = 10 * 60  # Flux's originImageUrl is valid 10 minutes (§8)
 # Signs the links the mock issues so a client cannot stretch a link's life by editing its query;
 # a test double needs no secret, only a check that the link is the one the mock gave out.
@@ -209,8 +212,10 @@ def retained(task: TaskSnapshot, now: float) -> bool:
 
 @web.middleware
 async def expiry(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse expired or forged links to files, as an object store does; others pass."""
-    if request.method not in ("GET", "HEAD") or not request.path.startswith("/files/"):
+    """Refuse expired or forged links to files, as an object store does; others pass. A
+    replayed recording's file is kept as long as the mock runs (har.py says why), but a
+    presigned link to one expires as any download-url link does."""
+    if request.method not in ("GET", "HEAD") or not request.path.startswith(LINKED_PATHS):
         return await handler(request)
     rt = runtime(request)
     now = rt.clock.now()

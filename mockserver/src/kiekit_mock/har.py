@@ -54,7 +54,7 @@ from .scenario import (
 log = logging.getLogger("kiekit_mock")
 
 ROUTES = web.RouteTableDef()
-FILES_PREFIX = "/_mock/har-files/"
+FILES_PREFIX = files.HAR_FILES_PREFIX
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 _TASK_ID_PARAMS = ("taskId", "task_id")
 DOWNLOAD_URL = "/api/v1/common/download-url"  # kie-api.md §4
@@ -462,7 +462,11 @@ def _catch_up(rt: Runtime, task_id: str, stage: int) -> None:
 
 def _har_file_link(request: web.Request, url: Any) -> str | None:
     """download-url of a file link this mock issued for a replayed session (README, Expiring
-    links): a fresh 20-minute link to it, as for the emulation's own files."""
+    links): a fresh 20-minute link to it, as for the emulation's own files (files.expiry ends
+    it). The file itself is kept while the recording is loaded: the emulation's rule, 14 days
+    after its task ended (§8), read from the recorded answers' own times would expire every
+    link of a recording once it is 14 days old (its tests failing as the file ages), and
+    read from the replay's moment would contradict the times those answers show."""
     if not isinstance(url, str):
         return None
     try:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
-from .envelope import loads
+from .envelope import dumps, loads
 
 Key = TypeVar("Key")
 CONTROL_PREFIX = "/_mock/"
@@ -78,11 +78,12 @@ def request_kind(
 
 @dataclass(frozen=True, slots=True)
 class BodyPreview:
-    """A request body over BODY_LIMIT bytes, as the journal keeps it: its size and, when it was
-    a JSON object, a preview of it (preview_json)."""
+    """A request body the journal does not keep as received: its size and, when it was a JSON
+    object over BODY_LIMIT bytes, a preview of it (preview_json); a multipart upload's, its
+    size alone (the files are not kept)."""
 
     value: dict[str, Any] | None
-    size: int
+    size: int | None  # None: not known (a body neither read whole nor given a Content-Length)
 
 
 def kept_body(raw: bytes) -> bytes | BodyPreview:
@@ -92,6 +93,15 @@ def kept_body(raw: bytes) -> bytes | BodyPreview:
         return raw
     value = parse_json_object(raw)
     return BodyPreview(None if value is None else preview_json(value), len(raw))
+
+
+def listed_preview(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A body kept whole elsewhere (a task's request body), as a list shows it: None when its
+    JSON is within BODY_LIMIT bytes (listed whole, as the journal keeps such a body), else its
+    preview (preview_json). Measured once, when the task is made."""
+    if len(dumps(body).encode()) <= BODY_LIMIT:
+        return None
+    return preview_json(body)
 
 
 def preview_json(value: dict[str, Any]) -> dict[str, Any]:
@@ -282,7 +292,7 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         rules,
     ) = noted
     if isinstance(body, BodyPreview):
-        parsed, size, truncated = body.value, body.size, True
+        parsed, size, truncated = body.value, body.size, (body.size or 0) > BODY_LIMIT
     else:
         parsed, size, truncated = parse_json_object(body) if body else None, len(body), False
     return RequestRecord(

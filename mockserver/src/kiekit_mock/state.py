@@ -23,6 +23,7 @@ from .config import AccountSettings, MockConfig
 from .config import account_id as account_id  # re-exported: route_helpers.py, __init__.py
 from .envelope import ErrorAnswer
 from .limits import Limits, LimitSettings
+from .requestlog import listed_preview
 from .rules import IMMEDIATE, SUCCESS, Lifecycle, Outcome, RuleBook, TaskFacts, moderation_failure
 
 # "market", "flux-kontext", "gpt4o-image", "veo", "runway", "aleph", "suno", and the name of
@@ -77,6 +78,9 @@ class TaskSnapshot:
     lifecycle: Lifecycle = IMMEDIATE
     outcome: Outcome = SUCCESS  # how it ends (or ended): chosen by a rule or a test
     rules: tuple[int, ...] = ()  # the ids of the rules that applied when it was created
+    # GET /_mock/tasks lists a body over requestlog.BODY_LIMIT bytes as this preview (a 20 MB
+    # base64 image is not sent back whole in every listing); None: listed whole
+    request_body_preview: dict[str, Any] | None = None
 
     @property
     def final(self) -> bool:
@@ -100,8 +104,11 @@ class TaskSnapshot:
             self.outcome.msg if self.outcome.msg is not None else msg,
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """The snapshot as the control API shows it (GET /_mock/tasks)."""
+    def to_json(self, *, preview: bool = False) -> dict[str, Any]:
+        """The snapshot as the control API shows it: GET /_mock/tasks/{id} with the whole
+        request body, a list (``preview``) with a large one as its preview
+        (``request_body_truncated``)."""
+        cut = preview and self.request_body_preview is not None
         return {
             "task_id": self.task_id,
             "family": self.family,
@@ -118,7 +125,8 @@ class TaskSnapshot:
             "completed_ms": self.completed_ms,
             "credits_charged": self.credits_charged,
             "result_urls": self.result_urls(),
-            "request_body": self.request_body,
+            "request_body": self.request_body_preview if cut else self.request_body,
+            "request_body_truncated": cut,
         }
 
     def result_urls(self) -> list[str]:
@@ -197,6 +205,7 @@ class _Task:
             "aspect_ratio": spec.aspect_ratio,
             "origin": spec.origin,
             "rules": self.rules,
+            "request_body_preview": listed_preview(spec.request_body),
         }
 
     def snapshot(self) -> TaskSnapshot:

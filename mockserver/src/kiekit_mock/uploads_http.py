@@ -39,6 +39,7 @@ from .callbacks import is_loopback_host
 from .egress import Egress, EgressRefused
 from .envelope import dumps
 from .files import FILE_HEADERS
+from .requestlog import BodyPreview
 from .route_helpers import (
     bearer_key,
     is_http_url,
@@ -139,7 +140,7 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
         status, cut_short = 0, True
         return web.Response(status=400)
     finally:
-        raw = b""
+        raw: bytes | BodyPreview = BodyPreview(None, _size(request, cut_short))
         if (
             request.content_type == "application/json"
             and request.body_exists
@@ -150,6 +151,14 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
         journal_request(request, raw, arrived, status, sent)
         if cut_short:
             said_cut_short(request)
+
+
+def _size(request: web.Request, cut_short: bool) -> int | None:
+    """Bytes of a body the journal does not keep (a multipart upload's): as received when it
+    was read to its end, or cut short; else as its Content-Length says (None: not said)."""
+    if request.content.at_eof() or cut_short:
+        return request.content.total_bytes
+    return request.content_length
 
 
 # --- the three methods ---

@@ -67,8 +67,9 @@ FAIL = PENDING | {"state": "fail", "failCode": "422", "failMsg": "Invalid prompt
 
 
 class TestGrokImagine(ProviderContract):
-    """Upscale and extend work on an earlier Grok task, which the mock checks when the task
-    ends (a task that names none fails): each end-to-end test of theirs first makes one."""
+    """Upscale, extend and image-to-video from a task_id work on an earlier Grok task, which
+    the mock checks when the task ends (a task that names none fails): each end-to-end test of
+    theirs first makes one."""
 
     provider = GrokImagineProvider()
     # the smallest inputs need an earlier task's id (the specs alone would make a prompt of it)
@@ -79,6 +80,7 @@ class TestGrokImagine(ProviderContract):
     }
     # what each follow-up works on: an earlier task of this model, made on the mock
     sources: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {
+        I2V: (T2I, {"prompt": "a fox in the snow"}),
         UPSCALE: (T2I, {"prompt": "a fox in the snow"}),
         EXTEND: (T2V, {"prompt": "a fox in the snow"}),
     }

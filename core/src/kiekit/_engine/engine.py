@@ -529,12 +529,8 @@ class Engine:
                 malformed, unreadable, failing, failures = 0, None, None, 0
                 if on_status is not None:
                     on_status(last)
-                if last.state is State.SUCCEEDED:
-                    log.info("task %s succeeded", task.id)
-                    return provider.extract_results(task.id, last.raw)
-                if last.state is State.FAILED:
-                    log.info("task %s failed: %s", task.id, last.fail_message)
-                    raise TaskFailedError(task.id, last.fail_code, last.fail_message)
+                if last.state.finished:
+                    return _ended(task, provider, last)
             now = yield NOW
             elapsed = now - started
             remaining = policy.timeout - elapsed
@@ -547,6 +543,18 @@ class Engine:
             pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
             if pause > 0:
                 yield Sleep(pause)
+
+    def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
+        """A wait's end from a final status already in hand (a webhook receiver's confirmed
+        one): the results, or TaskFailedError, as :meth:`wait` ends; nothing is sent."""
+        if status.task_id != task.id:
+            raise ValidationError("status", f"is task {status.task_id}'s, not {task.id}'s")
+        if not status.state.finished:
+            raise ValidationError(
+                "status", f"task {task.id} is {status.state.value}: wait() polls until it ends"
+            )
+        yield from ()  # a flow with no I/O: the drivers run it as any other
+        return _ended(task, self.registry.provider(task.model), status)
 
     def download(self, results: Results, out_dir: Path) -> Flow[list[Path]]:
         """Fetch every result file into ``out_dir``; names come from the task id, never from
@@ -619,6 +627,15 @@ class Engine:
 
 
 _ONCE = RetryPolicy.never()
+
+
+def _ended(task: Task, provider: Provider, status: TaskStatus) -> Results:
+    """What a final status means for a wait: a succeeded task's results, or TaskFailedError."""
+    if status.state is State.SUCCEEDED:
+        log.info("task %s succeeded", task.id)
+        return provider.extract_results(task.id, status.raw)
+    log.info("task %s failed: %s", task.id, status.fail_message)
+    raise TaskFailedError(task.id, status.fail_code, status.fail_message)
 
 
 class _Poll:

@@ -20,6 +20,7 @@ import attrs
 from kiekit._engine.account import Files, Source
 from kiekit._engine.engine import Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
+from kiekit.errors import OutcomeUnknownError
 from kiekit.fields import Input
 from kiekit.journal import HeldElsewhere, Recorder, TakenOver
 from kiekit.models import Request, Results, Task, TaskStatus
@@ -93,6 +94,8 @@ class Session:
         except (GeneratorExit, TakenOver):  # dropped (nothing may be yielded); not ours now
             raise
         except BaseException as exc:
+            if isinstance(exc, OutcomeUnknownError) and intent is not None:
+                exc.key = intent.key  # the row its user settles once the dashboard has told
             failed = partial(recorder.create_failed, intent, exc, maybe_sent=sending.maybe_sent)
             yield from self._record(failed)
             raise
@@ -110,8 +113,15 @@ class Session:
     ) -> Flow[Results]:
         engine = self.engine
         policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+        return self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
+
+    def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
+        return self._ending(task, self.engine.finish(task, status))
+
+    def _ending(self, task: Task, end: Flow[Results]) -> Flow[Results]:
+        """A wait's end (polled, or from a status in hand), written in the journal."""
         try:
-            results = yield from engine.wait(task, policy=policy, on_status=on_status)
+            results = yield from end
         except GeneratorExit:
             raise
         except BaseException as exc:

@@ -162,15 +162,19 @@ def _report_unknown(journal: Journal, row: Entry) -> None:
 
 
 def _abandon(journal: Journal, row: Entry) -> None:
-    from kiekit.journal import EntryState
+    """Close a task of an embedded mock since stopped as ``kie settle --abandon`` does (the
+    journal's own write: the same ``Abandoned`` history, its lease let go)."""
+    from kiekit.errors import ValidationError
 
+    why = f"the mock server at {row.base_url} that made it is no longer running (kie resume)"
+    try:
+        journal.abandon(row.key, reason=why)
+    except ValidationError as exc:  # changed meanwhile (another resume closed it): as it is
+        say(f"task {row.task_id}: {exc.message}")
+        return
     say(
         f"task {row.task_id} ({row.model}) was created on a mock server at {row.base_url} that "
-        "is no longer running; it can never finish: marked failed"
-    )
-    gone = {"type": "MockGone", "message": f"the mock server at {row.base_url} is gone"}
-    journal.store.update(
-        row.key, {"state": EntryState.FAILED, "error": gone, "updated_at": time.time()}
+        "is no longer running; it can never finish: marked failed (abandoned, kept in kie tasks)"
     )
 
 

@@ -23,7 +23,7 @@ from kiekit.cli._common import (
 )
 from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files
 from kiekit.cli._preflight import output_folder
-from kiekit.errors import ValidationError
+from kiekit.errors import OutcomeUnknownError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.models import TaskStatus
@@ -90,7 +90,14 @@ def _run(args: argparse.Namespace) -> int:
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         # --out goes into the journal with the intent, before the create leaves: a run killed
         # while it is in flight leaves `kie resume` (after `kie settle`) the folder to fill
-        task = client.submit(args.model, params, callback_url=args.callback_url, out_dir=args.out)
+        try:
+            task = client.submit(
+                args.model, params, callback_url=args.callback_url, out_dir=args.out
+            )
+        except OutcomeUnknownError as lost:
+            if lost.key is not None:
+                lost.message += _settle_hint(lost.key)
+            raise
         try:  # from here on, a stop says which task goes on
             say(f"created task {task.id} ({args.model})")
             with _progress() as show:
@@ -110,6 +117,15 @@ def _run(args: argparse.Namespace) -> int:
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json.dumps(results.value, ensure_ascii=False))
     return 0
+
+
+def _settle_hint(key: str) -> str:
+    """What to do about a create whose answer was lost, in the journal's words (Journal's
+    idempotency refusal, kie resume): the row to settle once the dashboard has told."""
+    return (
+        f"; kie tasks lists it as {key}: once KIE's dashboard tells, kie settle {key} "
+        "--task-id ID (kie resume then fetches its files), or --not-created"
+    )
 
 
 def checked_provider(model: str, *, any_model: bool = False) -> Provider:

@@ -753,7 +753,7 @@ class Recorder:
             f"an earlier create with idempotency key {key!r} ({when}) has no known outcome "
             f"(once KIE's dashboard tells: kie settle {key!r} --task-id ID, or --not-created)"
         )
-        raise OutcomeUnknownError(model=model, request=request, cause=cause)
+        raise OutcomeUnknownError(model=model, request=request, cause=cause, key=key)
 
     def _sending_here(self, entry: Entry) -> float:
         """A create with this key that this process is sending right now (two concurrent

@@ -182,6 +182,8 @@ class WebhookReceiver:
         # the waits on each task (one event each: two waits on one task are both woken)
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._wait_clients: dict[str, AsyncClient] = {}
+        # a waited task's final status, once confirmed: its waits end with it, not a poll more
+        self._finals: dict[str, TaskStatus] = {}
         # tasks a callback was accepted for, so a wait that starts after it polls at once
         self._called: OrderedDict[str, None] = OrderedDict()
         self._models: dict[str, str] = {}
@@ -436,9 +438,10 @@ class WebhookReceiver:
                 self._seen[key] = None
                 if len(self._seen) > _SEEN:
                     self._seen.popitem(last=False)
-        if status.state.finished:
-            for event in self._waiters.get(status.task_id, ()):
-                event.set()  # a wait polls now, and ends with what it gets
+        if status.state.finished and self._waiters.get(status.task_id):
+            self._finals[status.task_id] = status
+            for event in self._waiters[status.task_id]:
+                event.set()  # a wait ends with this status (Client.finish), no poll more
         if self._on_status is None:
             return
         try:
@@ -555,11 +558,12 @@ class WebhookReceiver:
 
         The wait polls on the client's schedule (make it slow when callbacks are expected);
         once a callback for the task is confirmed with KIE as its end (the signature does not
-        cover the body), the wait restarts, so its next poll is immediate and ends it. A
-        callback that came before the wait began (between ``submit`` and ``wait``) makes its
-        first poll immediate too. A callback that never comes costs nothing but the polling.
-        ``timeout`` bounds the whole wait (None: each round of polling keeps the client's own
-        deadline). Several waits on one task are each woken.
+        cover the body), the wait ends with that confirmed status (``client.finish``): the
+        confirmation was the task's one status call. A callback that came before the wait
+        began (between ``submit`` and ``wait``) makes its first poll immediate. A callback
+        that never comes costs nothing but the polling. ``timeout`` bounds the whole wait
+        (None: each round of polling keeps the client's own deadline). Several waits on one
+        task are each woken.
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -584,8 +588,12 @@ class WebhookReceiver:
                 await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 if polling.done():
                     return polling.result()
-                polling.cancel()  # woken: poll again now (a status poll is free, §2.2)
+                polling.cancel()
                 await asyncio.gather(polling, return_exceptions=True)
+                final = self._finals.get(task_id)
+                if final is not None:  # confirmed with KIE already: no second status call
+                    return await client.finish(task, final)
+                # woken otherwise: poll again now (a status poll is free, §2.2)
         finally:
             for job in running:  # also when this wait itself is cancelled
                 job.cancel()
@@ -595,6 +603,7 @@ class WebhookReceiver:
                 self._waiters.pop(task_id, None)
                 self._models.pop(task_id, None)
                 self._wait_clients.pop(task_id, None)
+                self._finals.pop(task_id, None)
 
     def _start(self, work: Awaitable[None]) -> None:
         job = asyncio.ensure_future(work)

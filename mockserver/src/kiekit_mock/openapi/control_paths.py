@@ -13,7 +13,7 @@ from ..faults import RULE_FIELDS as FAULT_FIELDS
 from ..inspector import PAGE
 from ..limits import SETTING_FIELDS as LIMIT_FIELDS
 from ..requestlog import REQUEST_KINDS
-from ..rules import OUTCOME_KINDS, Rule
+from ..rules import MAX_SECONDS, OUTCOME_KINDS, Rule
 from ..scenario import FORMAT, MEDIA_TYPE_PATTERN
 from ..state import State
 from .operation import json_response, plain
@@ -215,7 +215,7 @@ LIFECYCLE = {
         closed(
             {
                 "polls": {"type": "integer", "minimum": 0},
-                "seconds": {"type": "number", "minimum": 0},
+                "seconds": {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
                 "mode": enum(("immediate", "polls", "seconds", "polls+seconds", "manual", "timed")),
                 "manual": boolean(),
             }

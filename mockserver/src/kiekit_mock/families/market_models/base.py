@@ -36,7 +36,7 @@ class MarketModel:
     # the type and number of a task's result files from its input (a catalogue entry's
     # format_field and count_field); None: result_ext and results, whatever the input
     files: Callable[[Input], tuple[str, int]] | None = None
-    source: Source | None = None  # the earlier task it works on (Grok's upscale and extend)
+    source: Source | None = None  # the earlier task it works on (grok.py's follow-ups)
 
 
 def nested(where: str, check: Callable[[], T]) -> T:

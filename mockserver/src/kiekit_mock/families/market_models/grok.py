@@ -85,14 +85,16 @@ def _extend(inp: Input) -> Input:
 
 IMAGES = ("grok-imagine/text-to-image", "grok-imagine/image-to-image", "grok-imagine/upscale")
 VIDEOS = ("grok-imagine/text-to-video", "grok-imagine/image-to-video", "grok-imagine/extend")
-# [INF] §2.4 names only the `task_id` field of upscale and extend, not what KIE does with one
-# that is no task of the caller's, or of another kind: such a task is taken (and charged) and
-# fails at its end, failCode "422" with a failMsg naming the field (market.py), where Veo's
-# extend, whose pages document it, refuses at once (veo.py). Extend continues a video; the
-# upscale page speaks of images and of a video task (catalogue.json's note), so any Grok
-# Imagine task is taken.
+# [INF] §2.4 names only the `task_id` field of upscale, extend and image-to-video, not what
+# KIE does with one that is no task of the caller's, or of another kind: such a task is taken
+# (and charged) and fails at its end, failCode "422" with a failMsg naming the field
+# (market.py), where Veo's extend, whose pages document it, refuses at once (veo.py). Extend
+# continues a video; image-to-video animates one image of a Grok image task (§2.4: "reuse a
+# Grok image task"); the upscale page speaks of images and of a video task (catalogue.json's
+# note), so any Grok Imagine task is taken.
 UPSCALE_SOURCE = Source("task_id", frozenset(IMAGES + VIDEOS), "a Grok Imagine task")
 EXTEND_SOURCE = Source("task_id", frozenset(VIDEOS), "a Grok Imagine video task")
+ANIMATE_SOURCE = Source("task_id", frozenset(IMAGES), "a Grok Imagine image task")
 
 MODELS = (
     # result counts from recorded traffic (§2.2: t2i 6, i2i 2); the others one each
@@ -100,6 +102,8 @@ MODELS = (
     MarketModel("grok-imagine/image-to-image", _image_to_image, "image", 2, 4.0),
     MarketModel("grok-imagine/upscale", _upscale, "image", 1, 2.0, source=UPSCALE_SOURCE),
     MarketModel("grok-imagine/text-to-video", _text_to_video, "video", 1, 10.0),
-    MarketModel("grok-imagine/image-to-video", _image_to_video, "video", 1, 10.0),
+    MarketModel(
+        "grok-imagine/image-to-video", _image_to_video, "video", 1, 10.0, source=ANIMATE_SOURCE
+    ),
     MarketModel("grok-imagine/extend", _extend, "video", 1, 10.0, source=EXTEND_SOURCE),
 )
