@@ -288,15 +288,23 @@ def test_an_intent_is_written_before_and_completed_after_the_create() -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "state"),
+    ("error", "state", "kind"),
     [
-        (InsufficientCreditsError(402, "Credits insufficient"), EntryState.REJECTED),
-        (OutcomeUnknownError(model="m", request=None, cause=TransportError("reset")), "unknown"),
-        (KeyboardInterrupt(), EntryState.UNKNOWN),
+        (
+            InsufficientCreditsError(402, "Credits insufficient"),
+            EntryState.REJECTED,
+            "InsufficientCreditsError",
+        ),
+        (
+            OutcomeUnknownError(model="m", request=None, cause=TransportError("reset")),
+            "unknown",
+            "OutcomeUnknownError",
+        ),
+        (KeyboardInterrupt(), EntryState.UNKNOWN, "Interrupted"),  # a stop, said as one
     ],
 )
 def test_a_failed_create_is_rejected_only_when_kie_proved_nothing_was_made(
-    error: BaseException, state: EntryState | str
+    error: BaseException, state: EntryState | str, kind: str
 ) -> None:
     journal = _journal()
     intent = journal.intend("m", None)
@@ -305,7 +313,7 @@ def test_a_failed_create_is_rejected_only_when_kie_proved_nothing_was_made(
     assert row is not None
     assert row.state is EntryState(state)
     assert row.error is not None
-    assert row.error["type"] == type(error).__name__
+    assert row.error["type"] == kind
 
 
 def test_a_keyed_intent_claims_once_but_a_rejected_one_may_be_tried_again() -> None:

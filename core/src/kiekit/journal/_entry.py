@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 import time
@@ -123,6 +124,12 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["message"] = exc.fail_message
     elif isinstance(exc, KieError):
         record["message"] = exc.message
+    elif isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+        # a stop, in words: `kie` raises SIGTERM as a KeyboardInterrupt of its own (a private
+        # class name in `kie tasks` said nothing), and its batch cancels with the signal's words
+        ctrl_c = isinstance(exc, KeyboardInterrupt)
+        record["type"] = "Interrupted" if ctrl_c else "Cancelled"
+        record["message"] = str(exc) or ("interrupted (SIGINT)" if ctrl_c else "cancelled")
     else:
         record["message"] = str(exc) or type(exc).__name__
     return record
