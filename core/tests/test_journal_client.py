@@ -288,6 +288,43 @@ def test_a_journal_that_cannot_be_written_stops_the_create_before_it_is_sent(
     assert kie.requests == []  # nothing paid for unrecorded
 
 
+@pytest.mark.parametrize(
+    ("variable", "where", "why"),
+    [
+        ("KIEKIT_DATA_DIR", "a-file/data", "its folder cannot be made: {tmp}/a-file is a file"),
+        ("KIEKIT_JOURNAL_URL", "a-folder", "it is a folder, not a file"),
+    ],
+)
+def test_a_journal_that_cannot_be_opened_is_said_with_how_to_fix_it(
+    api: Any,
+    kit: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: str,
+    where: str,
+    why: str,
+) -> None:
+    """An outside tester's container: a journal URL naming a folder said `disk I/O error`, an
+    unusable data folder `File exists` or `unable to open database file`, and neither how to
+    get past it."""
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
+    monkeypatch.setenv(variable, str(tmp_path / where))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(JournalError) as refused:
+                await client.submit(kit.GROK_T2I, prompt="x")
+        said = str(refused.value)
+        assert why.format(tmp=tmp_path) in said
+        for way_out in ("KIEKIT_DATA_DIR", "KIEKIT_JOURNAL_URL", "kie --journal", "journal=None"):
+            assert way_out in said
+
+    api.run(scenario)
+    assert kie.requests == []  # nothing paid for unrecorded
+
+
 class _BrokenAfterIntent(MemoryStore):
     """A store of one's own (the JournalStore protocol) whose disk fills up after the intent."""
 

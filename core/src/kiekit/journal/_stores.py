@@ -297,6 +297,27 @@ class _SqliteErrors:
             raise JournalError(f"task journal {self.path}: {_UNSTORABLE}") from exc
 
 
+def _cannot_open(path: Path, exc: sqlite3.Error | OSError) -> str:
+    """Why the journal file cannot be opened, and the three ways out: the user meets this in a
+    container or CI job whose home or data folder cannot be written."""
+    if path.is_dir():
+        why = "it is a folder, not a file (name a file in it, e.g. journal.sqlite3)"
+    elif path.parent.is_dir() and not os.access(path.parent, os.W_OK) and not path.exists():
+        why = f"its folder {path.parent} is not writable"
+    elif isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
+        why = f"its folder cannot be made: {exc.filename} is a file"
+    elif isinstance(exc, OSError):
+        why = exc.strerror or str(exc)
+    else:
+        why = str(exc)
+    return (
+        f"task journal {path}: {why}. kiekit records each task there before it is sent: set "
+        "KIEKIT_DATA_DIR to a folder you can write, or name another journal with "
+        "KIEKIT_JOURNAL_URL (kie --journal: a file path, sqlite:///path or postgresql://…); "
+        "in Python, journal=None records nothing"
+    )
+
+
 def _private_folder(folder: Path) -> None:
     """Make the journal's folder readable by this user alone (0700), when kiekit makes it; a
     folder that exists (one the user made, or their home) keeps its mode. The journal holds
@@ -356,11 +377,16 @@ class SqliteStore:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             try:
-                connection = self._open()
-            except sqlite3.OperationalError:
-                if self._writable():
+                try:
+                    connection = self._open()
+                except sqlite3.OperationalError:
+                    if self._writable():
+                        raise
+                    connection = self._open_read_only()
+            except (sqlite3.Error, OSError) as exc:
+                if "locked" in str(exc):  # another process holds it: no set-up to fix
                     raise
-                connection = self._open_read_only()
+                raise JournalError(_cannot_open(self.path, exc)) from exc
             self._local.connection = connection
         return connection
 
