@@ -558,3 +558,25 @@ def test_kie_batch_json_says_what_failed_as_every_command_does(
         "JobsNotDone",
     )
     assert answer["error"]["message"] == "1 of 2 job(s) did not succeed (1 failed, 1 succeeded)"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX names are bytes")
+def test_kie_tasks_json_prints_a_path_whose_name_is_not_utf8_escaped(tmp_path: Path) -> None:
+    """On a standard output that refuses what is not UTF-8 (PYTHONIOENCODING=utf-8:strict, a
+    UTF-8 locale), such a path was a UnicodeEncodeError and a traceback."""
+    import subprocess
+    import sys
+
+    from kiekit.journal import Entry, EntryState, default_journal
+
+    path = os.fsdecode(bytes(tmp_path) + b"/out-\xff/a.png")
+    done = Entry("k", GROK, None, EntryState.SUCCEEDED, 1.0, 1.0, task_id="t", files=(path,))
+    default_journal().store.insert(done)
+    shown = subprocess.run(
+        [sys.executable, "-m", "kiekit", "tasks", "--json"],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"},
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["files"] == [path]

@@ -6,6 +6,8 @@ Every test runs once per client (the ``api`` fixture) over MockTransport.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,6 +127,30 @@ def test_wait_and_download_complete_the_row(api: Any, kit: SimpleNamespace, tmp_
     assert row.files == tuple(str(path.resolve()) for path in paths)
     assert row.out_dir == str(tmp_path.resolve())
     assert not row.unfinished
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX names are bytes")
+def test_files_downloaded_under_a_folder_whose_name_is_not_utf8_complete_the_row(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """An outside tester's download into such a folder (`submit()` and `download()`, the
+    default SQLite journal): the files were written, the journal warned "could not record"
+    and kept the row `succeeded (unfinished: kie resume) 0/1 files` for ever."""
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/out-\xff\xfe"))
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: kit.PNG})
+
+    async def scenario() -> list[Path]:
+        async with api.client(transport=kie.transport, poll=FAST, **NO_LIMITS) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="x")
+            return list(await client.download(await client.wait(task), folder))
+
+    paths = api.run(scenario)
+    [row] = SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3").entries()
+    assert row.files == tuple(str(path.resolve()) for path in paths)
+    assert all(Path(path).is_file() for path in row.files)
+    assert row.out_dir == str(folder.resolve())
+    assert not row.unfinished  # nothing owed: kie resume leaves it be
 
 
 def test_a_failed_task_is_recorded_with_kies_reason(api: Any, kit: SimpleNamespace) -> None:

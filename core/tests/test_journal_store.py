@@ -402,18 +402,15 @@ def test_fsync_flushes_every_commit_when_asked(
 
 
 def test_a_value_that_is_not_utf8_is_a_journal_error_not_a_crash(tmp_path: Path) -> None:
-    """A folder whose name is bytes that are not UTF-8 reaches the journal as a str with
-    surrogates, which SQLite cannot store: a JournalError (the clients log it after a create),
-    never a UnicodeEncodeError out of a download."""
-    import os
-
+    """A text that is not UTF-8 (a model id holding a lone surrogate) cannot be stored: a
+    JournalError (the clients log it after a create), never a UnicodeEncodeError. (A path
+    whose name is not UTF-8 is kept: teams/test_journal_select.py.)"""
     from kiekit.journal import EntryState, JournalError, SqliteStore
     from kiekit.journal._entry import Entry
 
     store = SqliteStore(tmp_path / "journal.sqlite3")
-    store.insert(Entry("k", "m", None, EntryState.CREATED, 1.0, 1.0, task_id="t"))
     with pytest.raises(JournalError, match="not valid UTF-8"):
-        store.change("k", {"out_dir": os.fsdecode(b"/tmp/bad\xe9dir")})
+        store.insert(Entry("k", "m\udcff", None, EntryState.CREATED, 1.0, 1.0, task_id="t"))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")

@@ -8,6 +8,7 @@ else's lease runs, so taking a row over is one atomic compare-and-set (docs/team
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
@@ -606,6 +607,32 @@ def change_statement(table: str, mark: str, names: tuple[str, ...]) -> str:
     return f"UPDATE {table} SET {assignments} WHERE key = {mark}"  # noqa: S608 - fixed names
 
 
+# A path whose name is not UTF-8 (bytes on Linux, held in a str by surrogateescape) is kept as
+# its bytes in base64 behind this mark: SQLite's and PostgreSQL's text refuse the lone surrogates
+# such a str holds, and a download whose files could not be recorded left its row owed for ever
+# with the files on disk. The journal's paths are absolute, so no real one starts so.
+_BYTES_MARK = "base64:"
+
+
+def _path_text(path: str | os.PathLike[str]) -> str:
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _BYTES_MARK + base64.b64encode(os.fsencode(text)).decode("ascii")
+    return text
+
+
+def _path_of(text: str) -> str:
+    if text.startswith(_BYTES_MARK):
+        return os.fsdecode(base64.b64decode(text[len(_BYTES_MARK) :]))
+    return text
+
+
+def _files_json(files: Iterable[str | os.PathLike[str]]) -> str:
+    return json.dumps([_path_text(path) for path in files])
+
+
 def _row_values(entry: Entry) -> list[Any]:
     """The entry's column values, in the order of _COLUMNS."""
     request, error = entry.request, entry.error
@@ -617,11 +644,11 @@ def _row_values(entry: Entry) -> list[Any]:
         entry.created_at,
         entry.updated_at,
         entry.base_url,
-        entry.out_dir,
+        None if entry.out_dir is None else _path_text(entry.out_dir),
         entry.account,
         None if request is None else json.dumps(request),
         json.dumps([_asset_json(asset) for asset in entry.assets]) if entry.assets else "[]",
-        json.dumps(list(entry.files)) if entry.files else "[]",
+        _files_json(entry.files) if entry.files else "[]",
         None if error is None else json.dumps(error),
         entry.owner,
         entry.lease_until,
@@ -640,7 +667,8 @@ _ENCODERS: dict[str, Any] = {
     "state": lambda state: EntryState(state).value,
     "request": _json_or_none,
     "assets": lambda assets: json.dumps([_asset_json(asset) for asset in assets]),
-    "files": lambda files: json.dumps([str(path) for path in files]),
+    "files": _files_json,
+    "out_dir": lambda out_dir: None if out_dir is None else _path_text(out_dir),
     "error": _json_or_none,
 }
 
@@ -670,10 +698,10 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         updated_at=row["updated_at"],
         task_id=row["task_id"],
         base_url=row["base_url"],
-        out_dir=row["out_dir"],
+        out_dir=None if row["out_dir"] is None else _path_of(row["out_dir"]),
         account=row["account"],
         assets=tuple(_asset_of(item) for item in json.loads(row["assets"])),
-        files=tuple(json.loads(row["files"])),
+        files=tuple(_path_of(path) for path in json.loads(row["files"])),
         error=None if row["error"] is None else json.loads(row["error"]),
         owner=row["owner"],
         lease_until=row["lease_until"],
