@@ -167,7 +167,7 @@ def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results(
     states = {r["task_id"]: r["state"] for r in results}
     assert states == {None: "unknown", **{row.task_id: "stopped" for row in made}}
     for result in results:
-        assert result["error"]["message"].startswith("terminated (SIGTERM) ")
+        assert result["error"]["message"].startswith("terminated (SIGTERM): the job did not finish")
     said = " ".join(err.split())
     for row in made:
         assert f"(task {row.task_id})" in said

@@ -366,8 +366,8 @@ def _left_off(job: Job, row: Entry | None, words: str, *, mock: bool) -> JobResu
     from kiekit.batch import JobResult
     from kiekit.journal import EntryState
 
-    def result(state: str, message: str, **more: Any) -> JobResult:
-        error = {"type": "Interrupted", "message": f"{words} {message}"}
+    def result(state: str, detail: str, **more: Any) -> JobResult:
+        error = {"type": "Interrupted", "message": f"{words}: the job did not finish; {detail}"}
         return JobResult(job.line, job.id, state, model=job.model, error=error, **more)
 
     if row is not None and row.state is EntryState.FAILED:  # ended before the stop
@@ -377,17 +377,18 @@ def _left_off(job: Job, row: Entry | None, words: str, *, mock: bool) -> JobResu
     again = "run the batch again" + ("" if mock else " (or kie resume)")
     if row is not None and row.task_id is not None:
         if row.state is EntryState.SUCCEEDED:
-            told = f"while its files downloaded: task {row.task_id} succeeded; {again}"
+            told = f"task {row.task_id} succeeded, its files not all downloaded: {again}"
         else:
-            told = f"before task {row.task_id} ended: it goes on; {again} to fetch its files"
-        return result("stopped", f"did not finish: {told}", task_id=row.task_id)
+            where = "on the embedded mock, which stops with it" if mock else "at KIE"
+            told = f"task {row.task_id} goes on {where}: {again} to fetch its files"
+        return result("stopped", told, task_id=row.task_id)
     if row is not None and row.state.outcome_unknown:
         return result(
             "unknown",
-            "while its create was in flight: its outcome is unknown; once your KIE dashboard "
-            f"tells: kie settle {row.key} --task-id ID (or --not-created)",
+            "its create was in flight: its outcome is unknown (once your KIE dashboard tells: "
+            f"kie settle {row.key} --task-id ID, or --not-created)",
         )
-    return result("stopped", "before its create was sent: no task made; run the batch again")
+    return result("stopped", "its create was not sent, no task made: run the batch again")
 
 
 def _named(results: list[JobResult]) -> str:

@@ -126,7 +126,7 @@ def _stop_note(task: Task, results: Results | None, *, mock: bool) -> str:
         where = "the embedded mock stops with it" if mock else "it goes on at KIE"
         return f"stopped waiting for task {task.id}; {where}"
     if mock:
-        return f"task {task.id} succeeded; stopped downloading its files (the embedded mock stops)"
+        return f"task {task.id} succeeded; stopped downloading its files (the mock stops with it)"
     return (
         f"task {task.id} succeeded; stopped downloading its files: kie resume fetches them "
         "(the task is not made again)"
@@ -144,14 +144,7 @@ def _create_told(client: Client, args: argparse.Namespace) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt as stop:
-        if journal is None:
-            tell_stop(
-                stop,
-                f"a create of {args.model} may have been on its way; with no journal, whether "
-                "it made a task is unknown: check your KIE dashboard before running it again",
-            )
-            raise
-        row = _own_create(journal, args.model, since)
+        row = None if journal is None else _own_create(journal, args.model, since)
         if row is not None:
             _tell_create(stop, row, mock=args.mock)
         raise
