@@ -488,3 +488,159 @@ def fetch(
             gc.collect()
 
     return run
+
+
+# -- a network of proxies and TLS on loopback --------------------------------------------------
+
+
+# The suite's stand-in for a host out there: ".test" is reserved and never resolves (RFC 6761
+# §6.2), and is not loopback by name, so the proxy rules treat it as a remote host. The
+# `network` fixture resolves it to 127.0.0.1 in this process, without DNS: a request that
+# skipped the proxy still stays on this machine (and reaches the server unseen by the proxy).
+REMOTE = "kie.test"
+
+
+@dataclass
+class Network:
+    """A forward proxy and TLS fronts on 127.0.0.1, on a loop of their own (a thread).
+
+    ``proxy_url``: an HTTP proxy that forwards absolute-URI requests (GET, POST …) and opens
+    CONNECT tunnels, each one request per connection; ``seen`` lists what it was asked
+    (``"GET http://kie.test:1234/x"``, ``"CONNECT kie.test:1234"``). With ``refuse_connect``
+    set it answers CONNECT with 403. ``tls_front(port)`` listens with a certificate of
+    ``ca`` (a trustme CA) for kie.test, localhost and 127.0.0.1, and pipes to ``port``;
+    ``ssl_context`` trusts that CA only."""
+
+    loop: asyncio.AbstractEventLoop
+    ca: Any
+    proxy_url: str = ""
+    seen: list[str] = field(default_factory=list)
+    refuse_connect: bool = False
+    servers: list[asyncio.Server] = field(default_factory=list)
+
+    @property
+    def ssl_context(self) -> Any:
+        import ssl
+
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
+
+    def tls_front(self, port: int) -> int:
+        """A TLS server in front of 127.0.0.1:``port``; its port."""
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert(REMOTE, "localhost", "127.0.0.1").configure_cert(context)
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+            await _splice(reader, writer, up_reader, up_writer)
+
+        return self._listen(accept, ssl=context)
+
+    def _listen(self, accept: Any, **options: Any) -> int:
+        async def start() -> int:
+            server = await asyncio.start_server(accept, "127.0.0.1", 0, **options)
+            self.servers.append(server)
+            return int(server.sockets[0].getsockname()[1])
+
+        return asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+
+    async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        line, _, rest = head.partition(b"\r\n")
+        method, target, version = line.decode("latin-1").split(" ")
+        self.seen.append(f"{method} {target}")
+        if method == "CONNECT":
+            if self.refuse_connect:
+                writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                writer.close()
+                return
+            host, _, port = target.rpartition(":")
+            up_reader, up_writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await _splice(reader, writer, up_reader, up_writer)
+            return
+        parts = urlsplit(target)  # absolute-URI form: the proxy asks for the path only
+        up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        kept = [h for h in rest.split(b"\r\n") if h and not h.lower().startswith(b"connection:")]
+        kept = [h for h in kept if not h.lower().startswith(b"proxy-")]
+        up_writer.write(
+            f"{method} {path} {version}\r\n".encode("latin-1")
+            + b"\r\n".join([*kept, b"Connection: close"])
+            + b"\r\n\r\n"
+        )
+        await _splice(reader, writer, up_reader, up_writer)
+
+
+async def _splice(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+) -> None:
+    """Bytes both ways until either side ends; then both are closed."""
+
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while chunk := await source.read(65536):
+                sink.write(chunk)
+                await sink.drain()
+
+    ends = [
+        asyncio.ensure_future(pipe(reader, up_writer)),
+        asyncio.ensure_future(pipe(up_reader, writer)),
+    ]
+    await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+    for end in ends:
+        end.cancel()
+    for side in (writer, up_writer):
+        side.close()
+
+
+@pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch) -> Iterator[Network]:
+    """A forward proxy (and TLS fronts on demand) on 127.0.0.1, and ``kie.test`` resolved to
+    127.0.0.1 without DNS; the environment's proxy variables cleared for the test."""
+    import trustme
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if isinstance(name, str) and name.rstrip(".").lower().endswith(".test"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="test-network", daemon=True)
+    thread.start()
+    net = Network(loop, trustme.CA())
+    net.proxy_url = f"http://127.0.0.1:{net._listen(net._proxy)}"
+    try:
+        yield net
+    finally:
+
+        async def stop() -> None:
+            for server in net.servers:
+                server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

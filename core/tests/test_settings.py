@@ -103,6 +103,27 @@ def test_the_key_over_plain_http_to_another_machine_is_warned_of(
 
 
 @pytest.mark.parametrize(
+    ("name", "url"),
+    [("base_url", "http://127.0.0.1:99999"), ("base_url", "http://127.0.0.1:0"),
+     ("base_url", "https://api.kie.ai:https"), ("upload_base_url", "http://127.0.0.1:70000")],
+)  # fmt: skip
+def test_a_bad_port_is_refused_naming_the_setting_before_anything_is_sent(
+    name: str, url: str
+) -> None:
+    """It was urllib3's "LocationParseError" (a TransportError, retried) at the first call."""
+    sent: list[HttpRequest] = []
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        sent.append(request)
+        return HttpResponse(200, b"{}")
+
+    hosts: dict[str, Any] = {"base_url": "http://127.0.0.1:9", name: url}
+    with pytest.raises(ConfigurationError, match=f"^{name} has a bad port"):
+        Client(CANARY_KEY, transport=MockTransport(answer), **hosts)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
     "base_url",
     ["https://api.kie.ai", "http://127.0.0.1:9", "http://127.8.0.1:9", "http://[::1]:9",
      "http://localhost:9", "http://mock.localhost:9"],

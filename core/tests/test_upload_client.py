@@ -101,6 +101,24 @@ def test_bytes_go_as_base64_and_urls_are_fetched_by_kie(
     assert paths == ["/api/file-base64-upload", "/api/file-url-upload"]
 
 
+def test_each_upload_request_is_logged_at_debug_as_every_api_call_is(
+    api: Any, mock_server: Any, photo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README: -vv "adds each request kiekit sends and how it ended"; uploads were missing."""
+
+    async def scenario() -> None:
+        async with api.client(**on_mock(mock_server)) as client:
+            await client.upload(PNG)
+            await client.upload(photo)
+
+    with caplog.at_level("DEBUG", logger="kiekit"):
+        api.run(scenario)
+    said = [r.getMessage() for r in caplog.records if r.name == "kiekit"]
+    for path in ("/api/file-base64-upload", "/api/file-stream-upload"):
+        assert f"POST {path}" in said
+        assert any(m.startswith(f"POST {path}: HTTP 200, answered in ") for m in said), said
+
+
 def test_large_bytes_are_streamed_as_a_file_and_small_ones_go_as_base64(
     api: Any, mock_server: Any
 ) -> None:

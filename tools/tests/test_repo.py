@@ -21,6 +21,7 @@ IO_METHODS = {"read_text", "write_text", "read_bytes", "write_bytes", "mkdir", "
 CORE_IO = {
     "_transports/urllib3_transport.py": {"urllib3"},  # Client's HTTP
     "_transports/aiohttp_transport.py": {"aiohttp"},  # AsyncClient's HTTP
+    "_transports/proxies.py": {"urllib.request"},  # getproxies(): reads settings, sends nothing
     "journal/_stores.py": {"sqlite3"},  # the journal on disk
     "webhooks/_receiver.py": {"aiohttp"},  # the callback receiver is a server
     "cli/_common.py": {"socket"},  # is an embedded mock still listening on loopback?

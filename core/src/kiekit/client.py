@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from kiekit._engine import Engine, StatusHook
 from kiekit._engine.account import Files, Source
 from kiekit._engine.session import InputLike, Session
+from kiekit._transports.base import check_seconds
 from kiekit._version import __version__
 from kiekit.chat import _flows as chat_flows
 from kiekit.chat._streams import AsyncChatStream, ChatStream
@@ -38,6 +39,9 @@ from kiekit.transport import (
     drive_async,
 )
 from kiekit.uploads import UploadedFile
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
@@ -145,6 +149,24 @@ def _session(
     return Session(engine, Files(engine, hosts), Recorder(journal_of(journal), engine))
 
 
+def _network(
+    transport: object,
+    timeout: float,
+    proxy: str | None,
+    trust_env: bool,
+    ssl_context: ssl.SSLContext | None,
+) -> dict[str, Any]:
+    """The client's own transport's options, checked before anything else is done; with a
+    ``transport`` of the caller's, those are its business (given here, they would be lost)."""
+    timeout = check_seconds("timeout", timeout)
+    if transport is not None and (proxy is not None or ssl_context is not None or not trust_env):
+        raise ConfigurationError(
+            "proxy=, trust_env= and ssl_context= set up the client's own transport: with "
+            "transport=..., give them to that transport instead"
+        )
+    return {"timeout": timeout, "proxy": proxy, "trust_env": trust_env, "ssl_context": ssl_context}
+
+
 class Client:
     """A blocking KIE client. Use it as a context manager, or call :meth:`close`.
 
@@ -175,9 +197,20 @@ class Client:
       Default: SQLite in the user's data folder (``KIEKIT_DATA_DIR``); None switches it off.
     - ``downloads``: a :class:`~kiekit.retry.DownloadPolicy`, the time and size bounds of one
       result file (default: 15 minutes, 8 GiB).
-    - ``timeout``: the longest wait for bytes on a connection; each call is bounded as a whole
-      by its retry policy's deadline too. A chat answer, silent until it is done (a stream:
-      while the model thinks), is awaited up to its own deadline instead (``CHAT_DEADLINE``).
+    - ``timeout``: the longest wait for bytes on a connection (a number of seconds > 0); each
+      call is bounded as a whole by its retry policy's deadline too. A chat answer, silent
+      until it is done (a stream: while the model thinks), is awaited up to its own deadline
+      instead (``CHAT_DEADLINE``).
+
+    Network options (shared by :class:`AsyncClient`; README, "Proxies and TLS"):
+
+    - ``proxy``: a proxy URL (``http://user:pass@proxy:3128``) for every call, upload and
+      download to a host that is not loopback. Default: the environment's ``HTTPS_PROXY`` /
+      ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``, as ``urllib.request`` reads them;
+      ``trust_env=False`` leaves those out. Loopback hosts (the mock) are never proxied.
+    - ``ssl_context``: the TLS settings of every https connection, e.g.
+      ``ssl.create_default_context(cafile="corp-ca.pem")`` for a private CA or a TLS-inspecting
+      proxy. Default: the system's CAs, or OpenSSL's ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``.
     """
 
     def __init__(
@@ -194,7 +227,11 @@ class Client:
         rate_limits: RateLimitsOption = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
         downloads: DownloadPolicy | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        network = _network(transport, timeout, proxy, trust_env, ssl_context)
         self._session = _session(
             api_key,
             base_url,
@@ -207,7 +244,7 @@ class Client:
             downloads,
         )
         self._engine = self._session.engine
-        self._transport = transport or Urllib3Transport(timeout=timeout)
+        self._transport = transport or Urllib3Transport(**network)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self._engine.base_url!r})"
@@ -367,7 +404,11 @@ class AsyncClient:
         rate_limits: RateLimitsOption = DOCUMENTED_LIMITS,
         journal: JournalOption = True,
         downloads: DownloadPolicy | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        network = _network(transport, timeout, proxy, trust_env, ssl_context)
         self._session = _session(
             api_key,
             base_url,
@@ -383,7 +424,7 @@ class AsyncClient:
         if transport is None:
             from kiekit._transports.aiohttp_transport import AiohttpTransport
 
-            transport = AiohttpTransport(timeout=timeout)
+            transport = AiohttpTransport(**network)
         self._transport = transport
 
     def __repr__(self) -> str:

@@ -95,6 +95,12 @@ def _check(name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
+    try:
+        port = parts.port
+    except ValueError:  # out of 0-65535, or not a number: urllib3 would say LocationParseError
+        port = 0
+    if port == 0:
+        raise ConfigurationError(f"{name} has a bad port (1 to 65535), got {url!r}")
 
 
 def warn_plain_http(hosts: Endpoints) -> None:
@@ -102,7 +108,7 @@ def warn_plain_http(hosts: Endpoints) -> None:
     not loopback (``127.0.0.0/8``, ``::1``, ``localhost``); each said once a process."""
     for name, url in (("base_url", hosts.base_url), ("upload_base_url", hosts.upload_base_url)):
         parts = urlsplit(url or "")
-        if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
+        if parts.scheme != "http" or is_loopback_host(parts.hostname or ""):
             continue
         where = f"http://{parts.netloc.rpartition('@')[2]}"  # no user:password of the URL
         warnings.warn(
@@ -113,7 +119,10 @@ def warn_plain_http(hosts: Endpoints) -> None:
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is this machine by definition (no DNS asked): ``localhost``,
+    ``*.localhost`` (RFC 6761), 127.0.0.0/8, ``::1``. Such hosts get no plain-http warning and
+    go through no proxy."""
     if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
         return True
     import ipaddress  # here: only a plain-http URL gets this far

@@ -470,7 +470,8 @@ def _har_file_link(request: web.Request, url: Any) -> str | None:
     except ValueError:
         return None
     name = parts.path.removeprefix(FILES_PREFIX)
-    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+    mine = (request.host, urlsplit(origin_of(request)).netloc)  # behind a front: its host too
+    if parts.scheme not in ("http", "https") or parts.netloc not in mine:
         return None
     if not parts.path.startswith(FILES_PREFIX) or request.app[RUNTIME].scenarios.file(name) is None:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,8 +54,35 @@ def account_of(request: web.Request) -> str:
 
 
 def origin_of(request: web.Request) -> str:
-    """scheme://host[:port] as the client reached us, so result links work on any port."""
-    return f"{request.scheme}://{request.host}"
+    """scheme://host[:port] as the client reached us, so result links work on any port.
+
+    Behind a reverse proxy or a TLS-terminating front, the client reached the front: its
+    ``Forwarded: proto=https;host=kie.example`` (RFC 7239, the first element), else
+    ``X-Forwarded-Proto`` / ``X-Forwarded-Host``, name it. They only shape the links the mock
+    hands out (result files, uploads' downloadUrl); the mock never connects anywhere by them.
+    A value that is not a plain scheme or host[:port] is ignored."""
+    headers = request.headers
+    proto = host = None
+    forwarded = headers.get("Forwarded")
+    if forwarded:
+        first = forwarded.split(",", 1)[0]
+        pairs = (pair.strip().partition("=") for pair in first.split(";"))
+        found = {name.strip().lower(): value.strip().strip('"') for name, _, value in pairs}
+        proto, host = found.get("proto"), found.get("host")
+    proto = proto or _first(headers.get("X-Forwarded-Proto"))
+    host = host or _first(headers.get("X-Forwarded-Host"))
+    scheme = proto.lower() if proto and proto.lower() in ("http", "https") else request.scheme
+    netloc = host if host and _HOST.fullmatch(host) else request.host
+    return f"{scheme}://{netloc}"
+
+
+# host[:port] as a link may carry it: a name, an IPv4 address or a bracketed IPv6 one
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def _first(value: str | None) -> str | None:
+    """The first of a header's comma-separated values (the client's side of a proxy chain)."""
+    return value.split(",", 1)[0].strip() or None if value else None
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

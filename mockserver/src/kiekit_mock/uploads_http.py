@@ -39,7 +39,14 @@ from .callbacks import is_loopback_host
 from .egress import Egress, EgressRefused
 from .envelope import dumps
 from .files import FILE_HEADERS
-from .route_helpers import bearer_key, is_http_url, parse_json_object, runtime, said_cut_short
+from .route_helpers import (
+    bearer_key,
+    is_http_url,
+    origin_of,
+    parse_json_object,
+    runtime,
+    said_cut_short,
+)
 from .runtime import RUNTIME, Runtime
 from .state import account_id
 from .uploads import (
@@ -176,7 +183,7 @@ async def _upload(request: web.Request) -> web.Response:
         uploaded_at=uploaded_at,
     )
     request.app[UPLOADS].put(stored)
-    origin = f"{request.scheme}://{request.host}"
+    origin = origin_of(request)
     return answer(200, "File uploaded successfully", _file_data(stored, origin))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import mimetypes
 import os
 import re
@@ -41,6 +42,8 @@ from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
     from kiekit.settings import Endpoints
+
+log = logging.getLogger("kiekit")
 
 CREDIT_PATH = "/api/v1/chat/credit"
 STREAM_PATH = "/api/file-stream-upload"
@@ -215,12 +218,21 @@ class Files:
 
         def attempt(_number: int) -> Flow[UploadedFile]:
             sent = op
+            sent_at: float = yield Now()
             if isinstance(sent, HttpRequest):  # a JSON upload ends by the retry deadline, as
                 # an API call does; a streamed file may take longer (it is not bounded)
-                left = stop - (yield Now())
-                sent = attrs.evolve(sent, timeout=max(left, MIN_ATTEMPT_SECONDS))
-            response: HttpResponse = yield sent
-            return read_upload(self._engine.scrubbed(response), path, self.upload_base_url)
+                sent = attrs.evolve(sent, timeout=max(stop - sent_at, MIN_ATTEMPT_SECONDS))
+            # -vv, as every API call (Engine.send): the request, then how it ended
+            log.debug("POST %s", path)
+            try:
+                response: HttpResponse = yield sent
+                uploaded = read_upload(self._engine.scrubbed(response), path, self.upload_base_url)
+            except KieError as exc:
+                log.debug("POST %s failed: %s", path, exc)
+                raise
+            took = (yield Now()) - sent_at
+            log.debug("POST %s: HTTP %d, answered in %.0f ms", path, response.status, 1000 * took)
+            return uploaded
 
         def decide(error: KieError) -> Verdict:
             return verdict(error, safe=True)

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -20,6 +20,7 @@ from kiekit._transports.base import (
     DOWNLOAD_READ,
     MAX_ANSWER_BYTES,
     AsyncByteStream,
+    check_seconds,
     declared_length,
     in_words,
     late,
@@ -30,8 +31,12 @@ from kiekit._transports.base import (
     where,
 )
 from kiekit._transports.download import Download
-from kiekit._transports.urllib3_transport import Urllib3Transport
+from kiekit._transports.proxies import Proxies
+from kiekit._transports.urllib3_transport import Urllib3Transport, checked_context
 from kiekit.errors import ConfigurationError, FileReadError, TransportError
+
+if TYPE_CHECKING:
+    import ssl
 
 # A result file this large or larger is read on a thread (AiohttpTransport.fetch): the
 # figures of tools/bench/downloads.py put the break-even of a thread's hand-over near 10 MB
@@ -59,7 +64,9 @@ def _payload(body: bytes | None) -> bytes | io.BytesIO | None:
 
 class AiohttpTransport:
     """Asynchronous transport on one aiohttp session, opened on first use inside the loop.
-    Timeouts and ``max_answer_bytes`` as :class:`Urllib3Transport`'s.
+    Timeouts, ``max_answer_bytes``, ``proxy``, ``trust_env`` and ``ssl_context`` as
+    :class:`Urllib3Transport`'s (the proxy chosen per request by kiekit's rules, not
+    aiohttp's: loopback is never proxied, the environment is read by default).
 
     Large result files are the exception: each is read on a thread of its own by a blocking
     urllib3 pool (:meth:`fetch`), not by the session."""
@@ -71,9 +78,16 @@ class AiohttpTransport:
         connect_timeout: float = 10.0,
         limit: int = 100,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ):
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
+        self._timeout = check_seconds("timeout", timeout)
+        self._connect_timeout = check_seconds("connect_timeout", connect_timeout)
+        self._ssl_context = checked_context(ssl_context)
+        self._proxy = proxy
+        self._trust_env = trust_env
+        self._proxies = Proxies(proxy, trust_env=trust_env)
         self._limit = limit
         self._max_answer_bytes = max_answer_bytes
         self._session: Any = None
@@ -111,7 +125,10 @@ class AiohttpTransport:
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=self._connect_timeout, sock_read=self._timeout
                 ),
-                connector=aiohttp.TCPConnector(limit=self._limit),
+                connector=aiohttp.TCPConnector(
+                    limit=self._limit,
+                    ssl=True if self._ssl_context is None else self._ssl_context,
+                ),
             )
             self._ending = _closed_with_loop(self, self._session)
             # Started by hand to its first yield (it awaits nothing before): the loop now holds
@@ -133,6 +150,7 @@ class AiohttpTransport:
                     data=_payload(request.body),
                     headers=request.headers,  # aiohttp copies them
                     allow_redirects=False,
+                    proxy=self._proxies.for_url(request.url),
                     **self._silence(request),
                 ) as response:
                     declared = response.content_length
@@ -159,9 +177,15 @@ class AiohttpTransport:
             raise TransportError(
                 f"{what(request)} failed: {in_words(exc)}",
                 task_id=request.task_id,
-                # refused, DNS, TLS handshake, connect timeout: the request never left
+                # refused, DNS, TLS handshake, connect timeout, the proxy unreachable or
+                # refusing to CONNECT: raised while connecting, the request never left
                 maybe_sent=not isinstance(
-                    exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+                    exc,
+                    (
+                        aiohttp.ClientConnectorError,
+                        aiohttp.ConnectionTimeoutError,
+                        aiohttp.ClientHttpProxyError,
+                    ),
                 ),
             ) from exc
 
@@ -184,7 +208,11 @@ class AiohttpTransport:
             try:
                 async with asyncio.timeout(fetch.timeout):  # the whole file, however it trickles
                     # A large read buffer: the socket is paused and resumed less often.
-                    async with session.get(fetch.url, read_bufsize=DOWNLOAD_READ) as response:
+                    async with session.get(
+                        fetch.url,
+                        read_bufsize=DOWNLOAD_READ,
+                        proxy=self._proxies.for_url(fetch.url),
+                    ) as response:
                         headers = lower(response.headers.items())
                         if _large(response.status, headers):
                             response.close()  # unread: its connection is not reused
@@ -225,6 +253,9 @@ class AiohttpTransport:
                     timeout=self._timeout,
                     connect_timeout=self._connect_timeout,
                     maxsize=self._file_limit,
+                    proxy=self._proxy,
+                    trust_env=self._trust_env,
+                    ssl_context=self._ssl_context,
                 )
             files = self._files
         return files.fetch(fetch, stop=stop)
@@ -250,7 +281,11 @@ class AiohttpTransport:
         try:
             # With Content-Length given, aiohttp streams the generator as is, not chunked.
             async with session.post(
-                upload.url, data=body(), headers=dict(upload.headers), allow_redirects=False
+                upload.url,
+                data=body(),
+                headers=dict(upload.headers),
+                allow_redirects=False,
+                proxy=self._proxies.for_url(upload.url),
             ) as response:
                 answer = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -282,6 +317,7 @@ class AiohttpTransport:
                     data=request.body,
                     headers=dict(request.headers),
                     allow_redirects=False,
+                    proxy=self._proxies.for_url(request.url),
                     **self._silence(request),
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -10,13 +10,14 @@ kept so by each transport, whatever its HTTP library makes of it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
-from kiekit.errors import FileReadError, ProtocolError, TransportError
+from kiekit.errors import ConfigurationError, FileReadError, ProtocolError, TransportError
 
 CHUNK = 64 * 1024
 STREAM_CHUNK = 16 * 1024  # a streamed answer's chunks, in a test double
@@ -124,6 +125,13 @@ def _file_chunks(path: Path, size: int) -> Generator[bytes, None, None]:
         raise FileReadError(f"cannot read {path}: {why}", path=path, errno=exc.errno) from exc
 
 
+class NotConnected(Exception):
+    """A connection that failed after its socket opened: the TLS handshake, or a proxy that
+    would not open a tunnel. Raised while connecting, so no byte of the request was written
+    (``Urllib3Transport``'s connections raise it; urllib3 lets it through as it is). Its text
+    is the failure in words."""
+
+
 # What went wrong on the network, in words: the first of an exception's classes (urllib3's,
 # aiohttp's, the standard library's; by name, so that neither library is imported here)
 # that one of these names. The exception itself stays the error's __cause__.
@@ -138,6 +146,8 @@ _IN_WORDS = {
     "ConnectTimeoutError": "no connection in time",
     "SSLError": "the TLS handshake failed",
     "ClientSSLError": "the TLS handshake failed",
+    "ProxyError": "could not connect to the proxy",
+    "ClientProxyConnectionError": "could not connect to the proxy",
     "NewConnectionError": "could not connect",
     "ClientConnectorError": "could not connect",
     "ServerDisconnectedError": "the server closed the connection",
@@ -150,17 +160,73 @@ _IN_WORDS = {
 
 
 def in_words(exc: BaseException) -> str:
-    """``exc``, a network failure, as a person would say it ("connection refused")."""
-    exc = getattr(exc, "reason", None) or exc  # urllib3's MaxRetryError wraps the cause
+    """``exc``, a network failure, as a person would say it ("connection refused"); a TLS
+    failure with OpenSSL's reason ("the TLS handshake failed: certificate verify failed:
+    self-signed certificate"), so that a missing CA tells itself apart from a wrong port."""
+    reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError wraps the cause
+    exc = reason if isinstance(reason, BaseException) else exc  # (an SSLError's is a str)
+    if isinstance(exc, NotConnected):
+        return str(exc)
     cause = exc.__cause__ or exc.__context__ or getattr(exc, "os_error", None)
     if isinstance(cause, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if type(exc).__name__ == "ResponseError":  # urllib3's own words: "too many redirects"
         return f"{exc} (a redirect loop?)" if "redirect" in str(exc) else str(exc)
+    if type(exc).__name__ == "ClientHttpProxyError":  # aiohttp: the proxy's answer to CONNECT
+        return f"the proxy would not open a tunnel: HTTP {exc.status} {exc.message}"  # type: ignore[attr-defined]
+    tls = _tls_failure(exc)
+    if tls is not None:
+        return f"the TLS handshake failed: {tls_reason(tls)}"
     for kind in type(exc).__mro__:
         if kind.__name__ in _IN_WORDS:
             return _IN_WORDS[kind.__name__]
     return type(exc).__name__
+
+
+def _tls_failure(exc: BaseException) -> BaseException | None:
+    """The TLS error behind ``exc``, the innermost of those urllib3 or aiohttp wrapped (the
+    standard library's, whose fields say why), or None."""
+    import ssl  # loaded already by whichever HTTP library raised exc
+
+    seen: list[BaseException] = []
+    found: BaseException | None = exc
+    while found is not None and not any(found is s for s in seen):
+        seen.append(found)
+        inner = [a for a in found.args if isinstance(a, BaseException)]
+        found = (
+            getattr(found, "certificate_error", None)  # aiohttp's certificate errors
+            or found.__cause__
+            or found.__context__
+            or (inner[0] if inner else None)  # urllib3's SSLError(ssl_error)
+        )
+    tls = [e for e in seen if isinstance(e, ssl.SSLError) or type(e).__name__ == "CertificateError"]
+    return tls[-1] if tls else None
+
+
+def tls_reason(exc: BaseException) -> str:
+    """Why OpenSSL refused, from the error's fields (not its text, which names a C file):
+    ``certificate verify failed: self-signed certificate in certificate chain``,
+    ``wrong version number`` (plain http on the port), ``tlsv1 alert protocol version``."""
+    verify = getattr(exc, "verify_message", None)
+    if verify:
+        return f"certificate verify failed: {verify}"
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason.lower().replace("_", " ")
+    return str(exc) or type(exc).__name__  # urllib3 CertificateError: its hostname
+
+
+def check_seconds(name: str, value: object) -> float:
+    """``value`` as a timeout: a finite number of seconds > 0, else ConfigurationError naming
+    ``name``, worded as the policy classes' checks (0 would mean "never" to aiohttp, and a
+    negative one time every call out at once)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(
+            f"{name} must be a number of seconds > 0, got {value!r} ({type(value).__name__})"
+        )
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{name} must be > 0, got {value!r}")
+    return float(value)
 
 
 def lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

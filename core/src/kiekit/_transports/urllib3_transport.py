@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
 from kiekit._transports.base import (
@@ -13,6 +14,8 @@ from kiekit._transports.base import (
     MAX_ANSWER_BYTES,
     STREAM_CHUNK,
     ByteStream,
+    NotConnected,
+    check_seconds,
     declared_length,
     in_words,
     late,
@@ -23,7 +26,11 @@ from kiekit._transports.base import (
     where,
 )
 from kiekit._transports.download import Download
-from kiekit.errors import TransportError
+from kiekit._transports.proxies import Proxies, proxy_credentials, without_credentials
+from kiekit.errors import ConfigurationError, TransportError
+
+if TYPE_CHECKING:
+    import ssl
 
 # A download's read size here. Each read1() allocates a new bytes object of this size, and
 # glibc serves one of 1 MiB with a fresh mmap whenever the reads before it came back smaller
@@ -36,7 +43,12 @@ class Urllib3Transport:
     """Blocking transport on a urllib3 pool; it never retries on its own (the client decides).
 
     ``timeout`` bounds each wait for bytes; a request's own ``timeout`` (its deadline) bounds
-    the whole exchange; ``max_answer_bytes`` caps an API answer read into memory."""
+    the whole exchange; ``max_answer_bytes`` caps an API answer read into memory.
+
+    ``proxy`` / ``trust_env``: the proxy of every call (:mod:`kiekit._transports.proxies`: the
+    environment's ``HTTPS_PROXY`` … by default, never for loopback). ``ssl_context``: the TLS
+    settings of every https connection, e.g. ``ssl.create_default_context(cafile=...)`` for a
+    private CA (default: urllib3's, which trusts the system's CAs, or ``SSL_CERT_FILE``)."""
 
     def __init__(
         self,
@@ -45,21 +57,34 @@ class Urllib3Transport:
         connect_timeout: float = 10.0,
         maxsize: int = 10,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ):
         import urllib3
 
+        timeout = check_seconds("timeout", timeout)
+        connect_timeout = check_seconds("connect_timeout", connect_timeout)
+        self._ssl_context = checked_context(ssl_context)
+        self._proxies = Proxies(proxy, trust_env=trust_env)
         self._urllib3 = urllib3
+        self._errors = (urllib3.exceptions.HTTPError, NotConnected)
+        # raised only while connecting (a refused socket, DNS, the TLS handshake, the proxy):
+        # the request never left
+        self._unsent = (
+            urllib3.exceptions.ConnectTimeoutError,
+            urllib3.exceptions.ProxyError,
+            NotConnected,
+        )
         self._read_timeout = timeout
         self._connect_timeout = connect_timeout
         self._max_answer_bytes = max_answer_bytes
         self._full_timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
         self._longest = max(connect_timeout, timeout)
-        self._pool = urllib3.PoolManager(
-            maxsize=maxsize,
-            retries=False,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
-        )
         self._maxsize = maxsize
+        # a PoolManager per proxy (None: straight), made as URLs need them
+        self._managers: dict[str | None, Any] = {None: self._manager(None)}
+        self._managers_made = threading.Lock()
         # API calls go to one or two hosts: a pool of each, found by the URL's origin, spares
         # every call the PoolManager's URL parsing and pool lookup (15 % of a call's work)
         self._origins: dict[str, Any] = {}
@@ -82,12 +107,52 @@ class Urllib3Transport:
             connect=min(self._connect_timeout, seconds), read=min(read, seconds)
         )
 
+    def _manager(self, proxy: str | None) -> Any:
+        """A PoolManager whose connections go straight (``proxy`` None) or through ``proxy``,
+        each connection telling a failed handshake apart (:func:`_pool_classes`)."""
+        urllib3 = self._urllib3
+        options: dict[str, Any] = {
+            "maxsize": self._maxsize,
+            "retries": False,
+            "timeout": self._full_timeout,
+        }
+        if self._ssl_context is not None:
+            options["ssl_context"] = self._ssl_context
+        if proxy is None:
+            manager = urllib3.PoolManager(**options)
+        else:
+            credentials = proxy_credentials(proxy)
+            headers = None
+            if credentials is not None:
+                headers = urllib3.make_headers(proxy_basic_auth=credentials)
+            manager = urllib3.ProxyManager(
+                without_credentials(proxy),
+                proxy_headers=headers,
+                proxy_ssl_context=self._ssl_context,  # a private CA signs the proxy's too
+                **options,
+            )
+        manager.pool_classes_by_scheme = _pool_classes()
+        return manager
+
+    def _manager_for(self, url: str) -> Any:
+        """The PoolManager for ``url``: straight, or through its proxy."""
+        proxy = self._proxies.for_url(url)
+        manager = self._managers.get(proxy)
+        if manager is None:
+            with self._managers_made:
+                if proxy not in self._managers:
+                    self._managers[proxy] = self._manager(proxy)
+                manager = self._managers[proxy]
+        return manager
+
     def _open(self, request: HttpRequest, **options: Any) -> Any:
         """Send ``request`` (never following a redirect); its answer's body is read later."""
         url = request.url
         start = url.find("/", url.find("//") + 2)
         origin, target = (url, "/") if start < 0 else (url[:start], url[start:])
         pool = self._origins.get(origin) or self._origin_pool(origin)
+        if pool is _PROXIED:  # the ProxyManager sends it (the whole URL, the proxy's headers)
+            pool, target = self._manager_for(url), url
         return pool.urlopen(
             request.method,
             target,
@@ -102,10 +167,26 @@ class Urllib3Transport:
     def _origin_pool(self, origin: str) -> Any:
         with self._origins_made:
             if origin not in self._origins:
-                self._origins[origin] = self._urllib3.connection_from_url(
-                    origin, maxsize=self._maxsize, retries=False, timeout=self._full_timeout
-                )
+                if self._proxies.for_url(origin) is not None:
+                    self._origins[origin] = _PROXIED
+                else:
+                    self._origins[origin] = self._direct_pool(origin)
             return self._origins[origin]
+
+    def _direct_pool(self, origin: str) -> Any:
+        """A pool of its own for one origin (urllib3.connection_from_url, with this
+        transport's connections and TLS settings)."""
+        scheme, _, host, port, *_ = self._urllib3.util.parse_url(origin)
+        scheme = scheme or "http"
+        options: dict[str, Any] = {
+            "maxsize": self._maxsize,
+            "retries": False,
+            "timeout": self._full_timeout,
+        }
+        if scheme == "https" and self._ssl_context is not None:
+            options["ssl_context"] = self._ssl_context
+        pool_class = _pool_classes()[scheme]
+        return pool_class(host, port=port or (443 if scheme == "https" else 80), **options)
 
     def send(self, request: HttpRequest) -> HttpResponse:
         ends = None if request.timeout is None else time.monotonic() + request.timeout
@@ -114,13 +195,15 @@ class Urllib3Transport:
                 request,
                 timeout=self._timeout(request.timeout, request.silence_allowed(self._read_timeout)),
             )
-        except self._urllib3.exceptions.HTTPError as exc:
+        except self._errors as exc:
             raise TransportError(
                 f"{what(request)} failed: {in_words(exc)}",
                 task_id=request.task_id,
                 # urllib3's ConnectTimeoutError covers refused connections and DNS failures
-                # too: the request never left, so even a create may be sent again
-                maybe_sent=not isinstance(exc, self._urllib3.exceptions.ConnectTimeoutError),
+                # too; a ProxyError is raised only before the proxy was reached, NotConnected
+                # by a failed handshake or tunnel: the request never left, so even a create
+                # may be sent again (docs/reliability.md)
+                maybe_sent=not isinstance(exc, self._unsent),
             ) from exc
         headers = _lowered(response.headers)
         limit = self._max_answer_bytes
@@ -164,7 +247,7 @@ class Urllib3Transport:
         # travel to hosts other than KIE's API.
         with Download(fetch) as download:
             try:
-                response = self._pool.request(
+                response = self._manager_for(fetch.url).request(
                     "GET",
                     fetch.url,
                     preload_content=False,
@@ -184,7 +267,7 @@ class Urllib3Transport:
                     response.close()  # not back into the pool with a body half read
                     raise
                 response.release_conn()
-            except self._urllib3.exceptions.HTTPError as exc:
+            except self._errors as exc:
                 if download.late():
                     raise download.timed_out() from exc
                 # the redirects' Retry wraps what went wrong in a MaxRetryError: name the cause
@@ -199,7 +282,7 @@ class Urllib3Transport:
         # is read, not chunked-encoded (some upload hosts refuse chunked bodies).
         chunks = upload_chunks(upload)
         try:
-            response = self._pool.request(
+            response = self._manager_for(upload.url).request(
                 "POST",
                 upload.url,
                 body=chunks,
@@ -207,7 +290,7 @@ class Urllib3Transport:
                 redirect=False,
                 chunked=False,
             )
-        except (self._urllib3.exceptions.HTTPError, OSError) as exc:
+        except (*self._errors, OSError) as exc:
             # (a local file that cannot be read is a FileReadError from the chunks: urllib3
             # lets it through as it is)
             raise TransportError(f"POST {where(upload.url)} failed: {in_words(exc)}") from exc
@@ -226,18 +309,22 @@ class Urllib3Transport:
                 request,
                 timeout=self._timeout(request.timeout, request.silence_allowed(self._read_timeout)),
             )
-        except self._urllib3.exceptions.HTTPError as exc:
+        except self._errors as exc:
             raise TransportError(f"{described} failed: {in_words(exc)}") from exc
         # A stream that may be silent long waits for its bytes up to its deadline, not past it
         ends = ends if request.long_silence else None
         return _Urllib3Stream(response, request, self._urllib3.exceptions.HTTPError, ends)
 
     def close(self) -> None:
-        self._pool.clear()
+        with self._managers_made:
+            managers = list(self._managers.values())
+        for manager in managers:
+            manager.clear()
         with self._origins_made:
             pools, self._origins = list(self._origins.values()), {}
         for pool in pools:
-            pool.close()
+            if pool is not _PROXIED:
+                pool.close()
 
 
 class _Urllib3Stream:
@@ -297,3 +384,71 @@ def _lowered(headers: Any) -> dict[str, str]:
     if type(table) is dict:
         return {name: values[-1] for name, values in table.items()}
     return lower(headers.items())
+
+
+# An origin whose calls go through a proxy: its ProxyManager sends them (_open)
+_PROXIED: Any = object()
+
+
+def checked_context(context: object) -> ssl.SSLContext | None:
+    """``ssl_context`` as given, or ConfigurationError for anything but an SSLContext (a CA
+    file's path is ``ssl.create_default_context(cafile=path)``)."""
+    import ssl
+
+    if context is not None and not isinstance(context, ssl.SSLContext):
+        raise ConfigurationError(
+            "ssl_context must be an ssl.SSLContext, e.g. "
+            f"ssl.create_default_context(cafile=...), not {type(context).__name__}"
+        )
+    return context
+
+
+@functools.cache
+def _pool_classes() -> dict[str, Any]:
+    """urllib3's pool classes, whose connections raise :class:`NotConnected` for a failure
+    past the socket: the TLS handshake (with the server, or an https proxy) or a proxy's
+    refusal to open a tunnel. urllib3 would wrap those in an SSLError or a ProtocolError that
+    are raised as well when a request failed after it was written; raised from connect(),
+    before anything of the request, NotConnected tells that nothing was sent."""
+    import urllib3
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.exceptions import HTTPError
+
+    class Connecting:
+        def connect(self) -> None:
+            # (read now: a refused tunnel closes the connection, which forgets it)
+            tunnel = getattr(self, "_tunnel_host", None) is not None
+            try:
+                super().connect()  # type: ignore[misc]
+            except HTTPError:  # urllib3's own (refused, DNS, connect timeout): it says so
+                raise
+            except Exception as exc:  # an ssl error, the tunnel's OSError, a handshake timeout
+                raise NotConnected(_connect_words(exc, tunnel=tunnel)) from exc
+
+    class Connection(Connecting, HTTPConnection):
+        pass
+
+    class TlsConnection(Connecting, HTTPSConnection):
+        pass
+
+    class Pool(urllib3.HTTPConnectionPool):
+        ConnectionCls = Connection
+
+    class TlsPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = TlsConnection
+
+    return {"http": Pool, "https": TlsPool}
+
+
+def _connect_words(exc: BaseException, *, tunnel: bool) -> str:
+    import ssl
+
+    if isinstance(exc, TimeoutError):
+        return "no connection in time (the TLS handshake or the proxy did not answer)"
+    if type(exc) is OSError and tunnel:
+        # http.client's words for the proxy's answer to CONNECT ("Tunnel connection failed:
+        # 407 Proxy Authentication Required"): no other field holds the status
+        return f"the proxy would not open a tunnel: {exc}"
+    if isinstance(exc, ssl.SSLError) or type(exc).__name__ == "CertificateError":
+        return in_words(exc)
+    return f"could not connect: {in_words(exc)}"

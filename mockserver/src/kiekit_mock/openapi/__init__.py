@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ..config import MockConfig
+from ..route_helpers import origin_of
 from ..runtime import RUNTIME
 from . import chat_paths, control_paths, kie_paths, market_paths, suno_paths, upload_paths
 from .operation import kie_error
@@ -156,8 +157,7 @@ def build_upload_document(server_url: str | None = None) -> dict[str, Any]:
 @ROUTES.get(DOCUMENT_PATH)
 async def document(request: web.Request) -> web.Response:
     config = request.app[RUNTIME].config
-    origin = f"{request.scheme}://{request.host}"
-    return web.json_response(build_document(config, origin))
+    return web.json_response(build_document(config, origin_of(request)))
 
 
 __all__ = ["DOCUMENT_PATH", "ROUTES", "build_document", "build_upload_document"]

@@ -1,0 +1,127 @@
+"""Which proxy a request goes through, the same for every transport and every kind of call
+(API calls, uploads, downloads).
+
+- ``proxy="http://proxy:3128"``: every request to a host that is not loopback goes through it;
+  the environment is then not read (httpx's rule).
+- ``trust_env=True`` (the default): ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and
+  ``NO_PROXY``, upper or lower case, read as the standard library reads them
+  (``urllib.request.getproxies`` and ``proxy_bypass``), once, at the transport's first request
+  to a host that is not loopback (a program that only talks to the mock never loads
+  ``urllib.request``: ``from kiekit import Client`` stays light).
+  ``trust_env=False`` leaves them out.
+- Loopback (``127.0.0.0/8``, ``::1``, ``localhost``, ``*.localhost``) is never proxied, whatever
+  is set: a proxy could not reach this machine's mock, so the embedded mock keeps working on a
+  machine (a CI runner, a corporate laptop) whose environment names a proxy.
+
+A proxy is http:// or https:// (a URL without a scheme is http://, as requests and urllib read
+``HTTP_PROXY=proxy:3128``); its ``user:password@`` is sent as ``Proxy-Authorization`` and shown
+nowhere. A SOCKS proxy is refused with a ConfigurationError naming where it came from: urllib3
+and aiohttp need extra packages for it (a transport of your own can use them).
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import unquote, urlsplit
+
+from kiekit.errors import ConfigurationError
+from kiekit.settings import is_loopback_host
+
+_ENV_NAMES = {"https": "HTTPS_PROXY", "http": "HTTP_PROXY", "all": "ALL_PROXY"}
+
+
+class Proxies:
+    """The proxy of each origin, decided once per origin (a dict lookup per call after that)."""
+
+    def __init__(self, proxy: str | None = None, *, trust_env: bool = True) -> None:
+        if not isinstance(trust_env, bool):
+            raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
+        self.explicit = None if proxy is None else checked_proxy(proxy, "proxy")
+        # the environment's, read once, when first needed (getproxies: upper and lower case,
+        # ALL_PROXY as "all"); None: not read yet
+        self._table: dict[str, str] | None = {} if proxy is not None or not trust_env else None
+        self._chosen: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # a proxy URL may carry a password
+        env = "unread" if self._table is None else sorted(self._table)
+        return f"Proxies(explicit={self.explicit is not None}, env={env})"
+
+    def for_url(self, url: str) -> str | None:
+        """The proxy URL to send a request for ``url`` through, or None to go straight."""
+        start = url.find("/", url.find("//") + 2)
+        origin = url if start < 0 else url[:start]
+        try:
+            return self._chosen[origin]
+        except KeyError:
+            pass
+        chosen = self._choose(origin)
+        with self._lock:
+            if len(self._chosen) >= 4096:  # a batch's thousands of CDN hosts: start again
+                self._chosen.clear()
+            self._chosen[origin] = chosen
+        return chosen
+
+    def _choose(self, origin: str) -> str | None:
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        if is_loopback_host(host):
+            return None
+        if self.explicit is not None:
+            return self.explicit
+        import urllib.request  # here: ~10 ms of imports a loopback-only program never needs
+
+        table = self._table
+        if table is None:
+            table = self._table = urllib.request.getproxies()
+        key = parts.scheme if parts.scheme in table else "all"
+        raw = table.get(key)
+        if not raw:
+            return None
+        where = f"{host}:{parts.port}" if parts.port else host
+        if "no" in table:
+            if urllib.request.proxy_bypass_environment(where, table):  # type: ignore[attr-defined]
+                return None
+        elif urllib.request.proxy_bypass(where):  # macOS / Windows: the system's exceptions
+            return None
+        name = _ENV_NAMES.get(key, f"{key}_proxy")
+        return checked_proxy(raw, f"{name} (or {name.lower()}, from the environment)")
+
+
+def checked_proxy(url: str, name: str) -> str:
+    """``url`` as a proxy URL kiekit's transports can use (a bare ``host:port`` made
+    ``http://host:port``), or ConfigurationError naming ``name``; the error never shows the
+    URL's password."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(f"{name} must be a proxy URL such as http://proxy:3128")
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError(
+            f"{name} is {shown}: kiekit's clients use http:// and https:// proxies only "
+            "(SOCKS needs a transport of your own); trust_env=False leaves the environment's out"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a bad one
+    except ValueError:
+        raise ConfigurationError(f"{name} has a bad port: {shown}") from None
+    if not parts.hostname:
+        raise ConfigurationError(f"{name} names no host: {shown}")
+    return url
+
+
+def proxy_credentials(url: str) -> str | None:
+    """``user:password`` of a proxy URL (percent-decoded), for ``Proxy-Authorization``."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    return f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+
+
+def without_credentials(url: str) -> str:
+    """A proxy URL without its ``user:password@`` (sent in a header instead)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
