@@ -6,6 +6,8 @@ Every test runs once per client (the ``api`` fixture) over MockTransport.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,6 +127,30 @@ def test_wait_and_download_complete_the_row(api: Any, kit: SimpleNamespace, tmp_
     assert row.files == tuple(str(path.resolve()) for path in paths)
     assert row.out_dir == str(tmp_path.resolve())
     assert not row.unfinished
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX names are bytes")
+def test_files_downloaded_under_a_folder_whose_name_is_not_utf8_complete_the_row(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """An outside tester's download into such a folder (`submit()` and `download()`, the
+    default SQLite journal): the files were written, the journal warned "could not record"
+    and kept the row `succeeded (unfinished: kie resume) 0/1 files` for ever."""
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/out-\xff\xfe"))
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: kit.PNG})
+
+    async def scenario() -> list[Path]:
+        async with api.client(transport=kie.transport, poll=FAST, **NO_LIMITS) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="x")
+            return list(await client.download(await client.wait(task), folder))
+
+    paths = api.run(scenario)
+    [row] = SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3").entries()
+    assert row.files == tuple(str(path.resolve()) for path in paths)
+    assert all(Path(path).is_file() for path in row.files)
+    assert row.out_dir == str(folder.resolve())
+    assert not row.unfinished  # nothing owed: kie resume leaves it be
 
 
 def test_a_failed_task_is_recorded_with_kies_reason(api: Any, kit: SimpleNamespace) -> None:
@@ -283,6 +309,43 @@ def test_a_journal_that_cannot_be_written_stops_the_create_before_it_is_sent(
         async with api.client(transport=kie.transport, **NO_LIMITS) as client:
             with pytest.raises(JournalError, match="task journal"):
                 await client.submit(kit.GROK_T2I, prompt="x")
+
+    api.run(scenario)
+    assert kie.requests == []  # nothing paid for unrecorded
+
+
+@pytest.mark.parametrize(
+    ("variable", "where", "why"),
+    [
+        ("KIEKIT_DATA_DIR", "a-file/data", "its folder cannot be made: {tmp}/a-file is a file"),
+        ("KIEKIT_JOURNAL_URL", "a-folder", "it is a folder, not a file"),
+    ],
+)
+def test_a_journal_that_cannot_be_opened_is_said_with_how_to_fix_it(
+    api: Any,
+    kit: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: str,
+    where: str,
+    why: str,
+) -> None:
+    """An outside tester's container: a journal URL naming a folder said `disk I/O error`, an
+    unusable data folder `File exists` or `unable to open database file`, and neither how to
+    get past it."""
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
+    monkeypatch.setenv(variable, str(tmp_path / where))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(JournalError) as refused:
+                await client.submit(kit.GROK_T2I, prompt="x")
+        said = str(refused.value)
+        assert why.format(tmp=tmp_path) in said
+        for way_out in ("KIEKIT_DATA_DIR", "KIEKIT_JOURNAL_URL", "kie --journal", "journal=None"):
+            assert way_out in said
 
     api.run(scenario)
     assert kie.requests == []  # nothing paid for unrecorded

@@ -136,6 +136,26 @@ def test_an_unknown_route_is_a_real_http_404(
     assert info.value.task_id == "abc"
 
 
+def test_a_base_url_with_a_path_is_said_so_when_kie_answers_404(
+    api: Any, kit: SimpleNamespace, mock_server: Any
+) -> None:
+    """`KIE_BASE_URL=…/api/v1` (the path copied from the docs) made every call
+    `KIE error 404: HTTP 404 Not Found`: the message now names the URL and the fix."""
+    base_url = mock_server.base_url + "/api/v1"
+
+    async def scenario() -> None:
+        async with api.client(base_url=base_url) as client:
+            await client.credits()
+
+    with pytest.raises(NotFoundError) as info:
+        api.run(scenario)
+
+    said = str(info.value)
+    assert f"GET {base_url}/api/v1/chat/credit: no such route" in said
+    assert f"the base URL {base_url} has a path, /api/v1; give the host alone: " in said
+    assert said.endswith(f"{mock_server.base_url})")
+
+
 def test_an_answer_that_is_not_json_is_a_protocol_error(
     api: Any, kit: SimpleNamespace, file_server: Any
 ) -> None:

@@ -78,7 +78,9 @@ class BadLine:
 class JobResult:
     """How one job ended: ``succeeded`` (files on disk), ``failed`` (the task failed),
     ``error`` (a typed error, e.g. a refused create or a wait that timed out), ``unknown``
-    (the create's outcome is unknown), or ``invalid`` (the line or its input is bad)."""
+    (the create's outcome is unknown), or ``invalid`` (the line or its input is bad); or, for
+    a ``kie batch`` stopped by a signal, ``stopped`` (it did not finish: its task, if made,
+    goes on; an ``Interrupted`` error says so)."""
 
     line: int
     id: str | None

@@ -4,13 +4,16 @@ on every store (memory, SQLite, PostgreSQL), a page at a time; SQLite's plans us
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import psycopg
 import pytest
 from kiekit.journal import Entry, EntryState, Journal, MemoryStore, Selection, SqliteStore
@@ -102,6 +105,25 @@ def test_select_chooses_the_rows_the_selection_says_oldest_first_on_every_store(
         expected = expected[len(expected) - selection.newest :] if selection.newest else []
     assert [row.key for row in store.select(selection)] == [row.key for row in expected]
     assert list(store.select(selection)) == expected  # whole rows, as written
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX names are bytes")
+def test_a_download_under_a_folder_whose_name_is_not_utf8_is_kept_on_every_store(
+    store: Store,
+) -> None:
+    """Such a name reaches the journal as a str with lone surrogates, which SQLite's and
+    PostgreSQL's text refuse: the files went unrecorded, and the row stayed owed for ever with
+    them on disk. It is kept (as its bytes) and read back as the same str."""
+    folder = os.fsdecode(b"/tmp/out-\xff\xfe")
+    files = (folder + "/t-0.png", folder + "/t-1.png")
+    created = Entry("k", GROK, None, EntryState.CREATED, 1_000.0, 1_000.0, task_id="t")
+    assert store.insert(attrs.evolve(created, out_dir=folder))  # with the intent
+    done = {"state": EntryState.SUCCEEDED, "assets": (ASSET, ASSET), "files": files}
+    assert store.update("k", {**done, "out_dir": folder}) is not None  # as downloaded() does
+    row = store.get("k")
+    assert row is not None
+    assert (row.out_dir, row.files) == (folder, files)
+    assert list(store.select(Selection(open=True))) == []  # its files are all recorded
 
 
 def test_open_rows_are_the_ones_still_owed_something(store: Store) -> None:

@@ -226,7 +226,7 @@ class Files:
             log.debug("POST %s", path)
             try:
                 response: HttpResponse = yield sent
-                uploaded = read_upload(self._engine.scrubbed(response), path)
+                uploaded = read_upload(self._engine.scrubbed(response), path, self.upload_base_url)
             except KieError as exc:
                 log.debug("POST %s failed: %s", path, exc)
                 raise
@@ -241,11 +241,11 @@ class Files:
         return (yield from retrying(attempt, policy, stop=stop, decide=decide, what=what))
 
 
-def read_upload(response: HttpResponse, path: str) -> UploadedFile:
+def read_upload(response: HttpResponse, path: str, base_url: str | None = None) -> UploadedFile:
     """The uploaded file of one answer of the upload host, or the typed error it stands for:
     the API's answer reader (the host's codes: 400, 401, 405, 500, §4), then the host's own
     ``success`` flag and ``data``."""
-    payload, envelope = read_envelope(response, "POST", path)
+    payload, envelope = read_envelope(response, "POST", path, base_url=base_url)
     if payload.get("success") is False:  # liberal: an answer without the flag is read on
         raise ProtocolError(f"POST {path} answered code 200 but success false", payload=payload)
     data = wire.structure(envelope.data, _UploadData)

@@ -299,7 +299,7 @@ class Engine:
                 elif shared is not None:
                     yield shared.answered
                 answer = read_answer(self.scrubbed(response), request.method, request.path,
-                                     task_id)  # fmt: skip
+                                     task_id, base_url=self.base_url)  # fmt: skip
                 if debugging:
                     took = (yield NOW) - sent_at
                     log.debug("%s %s: HTTP %d, answered in %.0f ms", request.method,

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from kiekit import wire
 from kiekit.errors import (
@@ -76,12 +77,22 @@ def retrying(
 
 
 def read_envelope(
-    response: HttpResponse, method: str, path: str, task_id: str | None = None
+    response: HttpResponse,
+    method: str,
+    path: str,
+    task_id: str | None = None,
+    *,
+    base_url: str | None = None,
 ) -> tuple[Any, wire.Envelope]:
     """The one answer reader, for the API host and the upload host alike: the JSON payload
     and its envelope, or the typed error the answer stands for — carrying the answer's
-    Retry-After, if it gave one, for the retry loop (and a wait's own schedule)."""
+    Retry-After, if it gave one, for the retry loop (and a wait's own schedule). ``base_url``:
+    the host's, named in a real HTTP 404's message."""
     try:
+        if response.status == 404 and base_url is not None:
+            raise http_error(
+                404, _no_route(response.reason, method, path, base_url), task_id=task_id
+            )
         if response.status != 200:
             raise http_error(response.status, response.reason, task_id=task_id)
         try:
@@ -101,6 +112,25 @@ def read_envelope(
     return payload, envelope
 
 
-def read_answer(response: HttpResponse, method: str, path: str, task_id: str | None) -> Any:
+def read_answer(
+    response: HttpResponse,
+    method: str,
+    path: str,
+    task_id: str | None,
+    *,
+    base_url: str | None = None,
+) -> Any:
     """The envelope's ``data`` of one answer, or the typed error it stands for."""
-    return read_envelope(response, method, path, task_id)[1].data
+    return read_envelope(response, method, path, task_id, base_url=base_url)[1].data
+
+
+def _no_route(reason: str, method: str, path: str, base_url: str) -> str:
+    """A real HTTP 404, in words: KIE answers its own errors with HTTP 200 and a body code
+    (kie-api.md §1), so a 404 is a URL it has no route for — most often a base URL given with
+    a path (``…/api/v1``), which the path of every call is then added to."""
+    said = f"{reason} for {method} {base_url}{path}: no such route"
+    extra = urlsplit(base_url).path.rstrip("/")
+    if extra:
+        host = base_url.rstrip("/")[: -len(extra)]
+        said += f" (the base URL {base_url} has a path, {extra}; give the host alone: {host})"
+    return said

@@ -46,6 +46,7 @@ from kiekit.cli import (
     tasks,
     upload,
 )
+from kiekit.cli._common import Terminated
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -59,13 +60,8 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `git log | head` under `set -o pipef
 EXIT_TERMINATED = 143  # 128 + SIGTERM: `timeout`, a cancelled CI job
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the command is, so it stops as after Ctrl-C: each command says
-    which task goes on at KIE (and stays in the journal), then exits 143."""
-
-
 def _terminate(signum: int, frame: object) -> None:
-    raise _Terminated
+    raise Terminated
 
 
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
@@ -116,11 +112,11 @@ def _main(argv: Sequence[str] | None) -> int:
             _json_error(args, exc)
         return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_FAILED
     except KeyboardInterrupt as stop:
-        terminated = isinstance(stop, _Terminated)
+        terminated = isinstance(stop, Terminated)
         word = "terminated" if terminated else "interrupted"
         print(f"kie: {word}", file=sys.stderr)
         if getattr(args, "json", False):  # a pipeline still gets its one object, task id and all
-            _json_stop(args, word, getattr(stop, "task_id", None))
+            _json_stop(args, word, stop)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
         return _reader_gone()
@@ -324,14 +320,24 @@ def _json_error(args: argparse.Namespace, exc: KieError) -> None:
     print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
 
 
-def _json_stop(args: argparse.Namespace, word: str, task_id: str | None) -> None:
-    """``{"ok": false, "command", "error": {"type": "Interrupted", ...}}`` for a stopped command;
-    ``task_id``: the task it had created, which goes on at KIE."""
+def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> None:
+    """``{"ok": false, "command", "error": {"type": "Interrupted", ...}}`` for a stopped command.
+    What the command said of its work goes with it (``stop_note``, and its ``stop_fields``
+    such as a create's journal key); ``task_id``: the task it had created."""
     import json
 
     command = args.handler.__module__.rsplit(".", 1)[-1]
-    message = f"{word}" + (f"; task {task_id} goes on (kie resume)" if task_id else "")
-    error = {"type": "Interrupted", "message": message, "task_id": task_id}
+    task_id = getattr(stop, "task_id", None)
+    note = getattr(stop, "stop_note", None)
+    if note is None and task_id:
+        note = f"task {task_id} goes on (kie resume)"
+    message = f"{word}; {note}" if note else word
+    error = {
+        "type": "Interrupted",
+        "message": message,
+        "task_id": task_id,
+        **getattr(stop, "stop_fields", {}),
+    }
     print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
 
 

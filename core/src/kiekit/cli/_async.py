@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import connect
+from kiekit.cli._common import Terminated, connect, stopped_by
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -40,3 +43,44 @@ def _poll_policy(interval: float | None) -> PollPolicy | None:
     if not interval > 0:
         raise ValidationError("--poll-interval", "must be a positive number of seconds")
     return PollPolicy(initial=interval, maximum=max(interval, PollPolicy().maximum))
+
+
+@contextlib.asynccontextmanager
+async def stops_cancel() -> AsyncIterator[None]:
+    """Ctrl-C and SIGTERM cancel the running task with the stop's words ("terminated
+    (SIGTERM)"), so every job winds down in order — a create cut short is journaled with those
+    words, a held row let go — and then the stop is raised, as the command's handler expects.
+    (Raised from a signal handler, it would land in whichever callback the loop ran.)"""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stops: list[KeyboardInterrupt] = []
+
+    def stop(make: Callable[[], KeyboardInterrupt]) -> None:
+        if not stops:
+            stops.append(make())
+        task.cancel(stopped_by(stops[0]))
+
+    kinds: dict[int, Callable[[], KeyboardInterrupt]] = {
+        signal.SIGINT: KeyboardInterrupt,
+        signal.SIGTERM: Terminated,
+    }
+    before = {signum: signal.getsignal(signum) for signum in kinds}
+    installed = []
+    for signum, make in kinds.items():
+        try:
+            loop.add_signal_handler(signum, stop, make)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not main thread
+            continue
+        installed.append(signum)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not stops:
+            raise
+        raise stops[0] from None
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+            if before[signum] is not None:  # kie's own SIGTERM handler, asyncio's for Ctrl-C
+                signal.signal(signum, before[signum])

@@ -29,6 +29,40 @@ def say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so it stops as after Ctrl-C: each command says
+    what its work left behind (a task that goes on at KIE, a create of unknown outcome), then
+    exits 143. Its words are what the journal keeps of a create it cut short."""
+
+    def __init__(self) -> None:
+        super().__init__("terminated (SIGTERM)")
+
+
+def stopped_by(stop: KeyboardInterrupt) -> str:
+    """The stop in words, as the journal keeps it: "interrupted (SIGINT)" or "terminated
+    (SIGTERM)"."""
+    return str(stop) or "interrupted (SIGINT)"
+
+
+def tell_stop(
+    stop: KeyboardInterrupt, note: str, *, task_id: str | None = None, **fields: Any
+) -> None:
+    """Say what a stop left behind, and hand it to ``kie --json``'s error object."""
+    say(note)
+    hand_stop(stop, note, task_id=task_id, **fields)
+
+
+def hand_stop(
+    stop: KeyboardInterrupt, note: str, *, task_id: str | None = None, **fields: Any
+) -> None:
+    """What a stop left behind, for ``kie --json``'s error object (its message, ``task_id``
+    and ``fields``): a pipeline learns it as a terminal does."""
+    stop.stop_note = note  # type: ignore[attr-defined]
+    stop.stop_fields = fields  # type: ignore[attr-defined]
+    if task_id is not None:
+        stop.task_id = task_id  # type: ignore[attr-defined]
+
+
 def progress_bars() -> Any:
     """The ``rich`` package, to draw progress bars on standard error, or None for plain lines:
     standard error is no terminal (a log, a pipe, CI: no bar drawn for nobody, and no rich

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,17 +27,21 @@ from kiekit.cli._common import (
     add_journal_option,
     add_json_option,
     emit,
+    hand_stop,
     on_gone_mock,
     progress_bars,
     say,
     seconds,
+    stopped_by,
 )
 from kiekit.cli._preflight import output_folder
 from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.batch import Job, JobResult
-    from kiekit.journal import Journal
+    from kiekit.journal import Entry, Journal
+
+_NAMED = 5  # jobs a stop names one by one (every one is in the results file)
 
 
 def register(commands: Commands) -> None:
@@ -100,15 +105,20 @@ def _batch(args: argparse.Namespace) -> int:
     results_path = args.results or args.out / "results.jsonl"
     if args.results is not None:
         output_folder("--results", args.results.parent)
-    if not jobs:
-        results: list[JobResult] = []
-    elif args.celery is not None:
-        results = _run_on_celery(args, jobs, results_path)
-    else:
-        import asyncio  # here: `kie providers` and `kie --help` need no event loop
-
-        results = asyncio.run(_run(args, jobs, results_path))
     refusals = [*unlisted, *(line.result() for line in bad)]
+    finished: list[JobResult] = []  # as they come: what a stop still knows
+    try:
+        if not jobs:
+            results: list[JobResult] = []
+        elif args.celery is not None:
+            results = _run_on_celery(args, jobs, results_path, finished)
+        else:
+            import asyncio  # here: `kie providers` and `kie --help` need no event loop
+
+            results = asyncio.run(_run(args, jobs, results_path, finished))
+    except KeyboardInterrupt as stop:
+        _stopped(args, stop, jobs, [*finished, *refusals], results_path)
+        raise
     ordered = sorted([*results, *refusals], key=lambda r: r.line)
     _write_results(results_path, ordered)
     counts: dict[str, int] = {}
@@ -202,16 +212,18 @@ def _listed_models(jobs: list[Job], *, any_model: bool) -> tuple[list[Job], list
     return kept, refused
 
 
-async def _run(args: argparse.Namespace, jobs: list[Job], results_path: Path) -> list[JobResult]:
+async def _run(
+    args: argparse.Namespace, jobs: list[Job], results_path: Path, finished: list[JobResult]
+) -> list[JobResult]:
     from kiekit.batch import run_batch
-    from kiekit.cli._async import open_async_client
+    from kiekit.cli._async import open_async_client, stops_cancel
     from kiekit.journal import default_journal
 
     journal = default_journal()
-    async with contextlib.AsyncExitStack() as stack:
+    async with stops_cancel(), contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal)
         _retake_from_gone_mocks(journal, jobs, args.out, client.base_url)
-        done = stack.enter_context(_reporting(results_path, len(jobs)))
+        done = stack.enter_context(_reporting(results_path, len(jobs), finished))
         return await run_batch(
             client,
             journal,
@@ -241,7 +253,7 @@ def _check_celery_options(args: argparse.Namespace) -> None:
 
 
 def _run_on_celery(
-    args: argparse.Namespace, jobs: list[Job], results_path: Path
+    args: argparse.Namespace, jobs: list[Job], results_path: Path, finished: list[JobResult]
 ) -> list[JobResult]:
     try:
         from kiekit.distributed.celery_app import make_app
@@ -255,7 +267,7 @@ def _run_on_celery(
 
     app = make_app(CelerySettings.from_env(args.celery or None))
     check_broker(app)  # before the results file and the progress bar
-    with _reporting(results_path, len(jobs)) as done:
+    with _reporting(results_path, len(jobs), finished) as done:
         return run_on_celery(
             app,
             default_journal(),
@@ -268,18 +280,122 @@ def _run_on_celery(
 
 
 @contextlib.contextmanager
-def _reporting(results_path: Path, total: int) -> Iterator[Callable[[JobResult], None]]:
-    """What to do with each result as it comes: append it to the results file (a partial
-    report survives a crash; the file is rewritten in the jobs' order at the end) and show it."""
+def _reporting(
+    results_path: Path, total: int, finished: list[JobResult]
+) -> Iterator[Callable[[JobResult], None]]:
+    """What to do with each result as it comes: keep it in ``finished``, append it to the
+    results file (a partial report survives a crash; the file is rewritten in the jobs' order
+    at the end) and show it."""
     results_path.parent.mkdir(parents=True, exist_ok=True)
     with open(results_path, "w", encoding="utf-8") as report, _progress(total) as show:
 
         def done(result: JobResult) -> None:
+            finished.append(result)
             report.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
             report.flush()
             show(result)
 
         yield done
+
+
+def _stopped(
+    args: argparse.Namespace,
+    stop: KeyboardInterrupt,
+    jobs: list[Job],
+    known: list[JobResult],
+    results_path: Path,
+) -> None:
+    """A batch stopped by Ctrl-C or SIGTERM: each job's line in the results file, the jobs not
+    finished read from their journal rows (a line that says it did not finish), and what they
+    left said: the tasks that go on at KIE, the creates of unknown outcome, how to go on."""
+    from kiekit.batch import job_key
+    from kiekit.errors import KieError
+    from kiekit.journal import default_journal
+
+    done = {result.line for result in known}
+    open_jobs = [job for job in jobs if job.line not in done]
+    try:
+        journal = default_journal()
+        rows = {job.line: journal.get(job_key(job)) for job in open_jobs}
+    except KieError as exc:  # said, and each open job's line says it did not finish
+        say(f"kie batch: the task journal cannot be read ({exc}): see kie tasks")
+        rows = {}
+    words = stopped_by(stop)
+    left = [_left_off(job, rows.get(job.line), words, mock=args.mock) for job in open_jobs]
+    ordered = sorted([*known, *left], key=lambda r: r.line)
+    _write_results(results_path, ordered)
+    going = [r for r in left if r.state == "stopped" and r.task_id is not None]
+    unknown = [r for r in left if r.state == "unknown"]
+    unsent = [r for r in left if r.state == "stopped" and r.task_id is None]
+    ended = len(ordered) - len(going) - len(unknown) - len(unsent)
+    note = (
+        f"{ended} of {len(ordered)} job(s) ended, {len(going)} with a task that goes on, "
+        f"{len(unknown)} create(s) of unknown outcome, {len(unsent)} not sent; "
+        f"results in {results_path}"
+    )
+    say(f"kie batch {words}: {note}")
+    if going:
+        where = "on the embedded mock, which stops with it" if args.mock else "at KIE"
+        say(f"{len(going)} job(s) have a task that goes on {where}: {_named(going)}")
+    if unknown:
+        say(
+            f"{len(unknown)} create(s) have an unknown outcome (KIE may have made, and charged "
+            "for, the task; a run again does not send them): kie tasks --state unknown, then, "
+            "once your KIE dashboard tells:"
+        )
+        for result in unknown[:_NAMED]:
+            row = rows[result.line]
+            assert row is not None  # an unknown outcome is a row's
+            settle = f"kie settle {shlex.quote(row.key)} --task-id ID (or --not-created)"
+            say(f"  job {result.id}: {settle}")
+        if len(unknown) > _NAMED:
+            say(f"  and {len(unknown) - _NAMED} more (in {results_path.name})")
+    if going or unsent:
+        say(
+            "to go on: run the same kie batch command again (jobs done are skipped, nothing "
+            "is created twice)" + ("" if args.mock else ", or kie resume for the tasks made")
+        )
+    counts: dict[str, int] = {}
+    for result in ordered:
+        counts[result.state] = counts.get(result.state, 0) + 1
+    hand_stop(stop, note, results=str(results_path), states=counts)
+
+
+def _left_off(job: Job, row: Entry | None, words: str, *, mock: bool) -> JobResult:
+    """The result line of a job a stop cut short, from its journal row."""
+    from kiekit.batch import JobResult
+    from kiekit.journal import EntryState
+
+    def result(state: str, detail: str, **more: Any) -> JobResult:
+        error = {"type": "Interrupted", "message": f"{words}: the job did not finish; {detail}"}
+        return JobResult(job.line, job.id, state, model=job.model, error=error, **more)
+
+    if row is not None and row.state is EntryState.FAILED:  # ended before the stop
+        return JobResult(job.line, job.id, "failed", row.task_id, job.model, error=row.error)
+    if row is not None and row.state is EntryState.SUCCEEDED and row.files_on_disk():
+        return JobResult(job.line, job.id, "succeeded", row.task_id, job.model, row.files)
+    again = "run the batch again" + ("" if mock else " (or kie resume)")
+    if row is not None and row.task_id is not None:
+        if row.state is EntryState.SUCCEEDED:
+            told = f"task {row.task_id} succeeded, its files not all downloaded: {again}"
+        else:
+            where = "on the embedded mock, which stops with it" if mock else "at KIE"
+            told = f"task {row.task_id} goes on {where}: {again} to fetch its files"
+        return result("stopped", told, task_id=row.task_id)
+    if row is not None and row.state.outcome_unknown:
+        return result(
+            "unknown",
+            "its create was in flight: its outcome is unknown (once your KIE dashboard tells: "
+            f"kie settle {row.key} --task-id ID, or --not-created)",
+        )
+    return result("stopped", "its create was not sent, no task made: run the batch again")
+
+
+def _named(results: list[JobResult]) -> str:
+    """A few jobs by id, with their task, and how many more."""
+    named = [f"{result.id} (task {result.task_id})" for result in results[:_NAMED]]
+    more = f" and {len(results) - _NAMED} more" if len(results) > _NAMED else ""
+    return ", ".join(named) + more
 
 
 def _write_results(path: Path, results: list[JobResult]) -> None:

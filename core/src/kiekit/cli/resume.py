@@ -3,6 +3,10 @@ download every result file not on disk yet, and report creates whose outcome is 
 
 It never creates a task: a row whose create got no answer may or may not be a task at KIE, and
 KIE cannot list tasks (kie-api.md §4), so it is reported for the user to check, not sent again.
+
+Exit code 0 only when nothing is left owed; 1 while a task of this server did not finish, a task
+lives on another server, or a create's outcome is unknown (a CI step that finishes what a crash
+left must not pass over them). Rows another live worker holds are its own, not owed here.
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ DEFAULT_TIMEOUT = 900.0  # a resumed task never hangs the command for ever (kie-
 
 def register(commands: Commands) -> None:
     resume = commands.add_parser(
-        "resume", help="finish unfinished tasks of the journal: wait, download missing files"
+        "resume",
+        help="finish unfinished tasks of the journal: wait, download missing files",
+        epilog="exit code: 0 when nothing is left owed; 1 while a task did not finish, lives on "
+        "another server (--base-url), or a create's outcome is unknown (kie settle)",
     )
     resume.add_argument(
         "--out",
@@ -71,25 +78,40 @@ def _resume(args: argparse.Namespace) -> int:
     if busy:
         say(f"{len(busy)} task(s) are being worked on by other workers (left to them)")
         rows = [row for row in rows if row.key not in busy]
-    for row in rows:
-        if row.state.outcome_unknown:
-            _report_unknown(journal, row)
+    unknown = sum(_report_unknown(journal, row) for row in rows if row.state.outcome_unknown)
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
     elsewhere = [row for row in owed if row not in here]
     gone = [row for row in elsewhere if on_gone_mock(row)]
     for row in gone:
         _abandon(journal, row)
-    if len(elsewhere) > len(gone):
-        _say_elsewhere([row for row in elsewhere if row not in gone], DEFAULT_BASE_URL)
-    if not here:
-        say("nothing to resume")
-        return 0
-    say(f"resuming {len(here)} task(s) on {base_url} (at most {args.timeout:g} s each)")
-    import asyncio  # here: `kie providers` and `kie --help` need no event loop
+    left = [row for row in elsewhere if row not in gone]
+    if left:
+        _say_elsewhere(left, DEFAULT_BASE_URL)
+    failures = 0
+    if here:
+        say(f"resuming {len(here)} task(s) on {base_url} (at most {args.timeout:g} s each)")
+        import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
-    failures = asyncio.run(_finish_all(args, journal, here))
-    return 1 if failures else 0
+        failures = asyncio.run(_finish_all(args, journal, here))
+    return _still_owed(len(left), unknown, failures, resumed=len(here), base_url=base_url)
+
+
+def _still_owed(elsewhere: int, unknown: int, failures: int, *, resumed: int, base_url: str) -> int:
+    """The exit code: 0 only when nothing this journal knows of is left owed (a task of this
+    server not finished, one on another server, a create of unknown outcome), else 1 with what
+    is left in one line — a CI step "finish what the crash left" must not pass over them."""
+    owed = [
+        f"{failures} task(s) not finished here" if failures else "",
+        f"{elsewhere} task(s) on another server" if elsewhere else "",
+        f"{unknown} create(s) of unknown outcome" if unknown else "",
+    ]
+    said = ", ".join(part for part in owed if part)
+    if said:
+        say(f"kie resume: still owed: {said} (see above)")
+        return 1
+    say("nothing to resume" if not resumed else f"resumed every task on {base_url}")
+    return 0
 
 
 def _say_elsewhere(rows: list[Entry], default: str) -> None:
@@ -143,22 +165,23 @@ def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
     return busy
 
 
-def _report_unknown(journal: Journal, row: Entry) -> None:
+def _report_unknown(journal: Journal, row: Entry) -> bool:
     """A create resume will not send again: on its way from a live sender (its answer settles
-    it), or of unknown outcome, for the user to settle once the dashboard has told."""
+    it), or of unknown outcome, for the user to settle once the dashboard has told (True)."""
     from kiekit.journal import EntryState
 
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
     alive = journal.sender_alive(row) if row.state is EntryState.SENDING else False
     if alive:
         say(f"a create of {row.model} at {when} is being sent by {row.owner} (left to it)")
-        return
+        return False
     maybe = "" if alive is False else "its worker may still be sending it, or gone: "
     say(
         f"outcome unknown: a create of {row.model} at {when} may be a task at KIE "
         f"(not created again): {maybe}check your KIE dashboard, then "
         f"kie settle {row.key} --task-id ID (or --not-created)"
     )
+    return True
 
 
 def _abandon(journal: Journal, row: Entry) -> None:

@@ -20,13 +20,16 @@ from kiekit.cli._common import (
     progress_bars,
     say,
     seconds,
+    tell_stop,
 )
 from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files
 from kiekit.cli._preflight import output_folder
 from kiekit.errors import OutcomeUnknownError, ValidationError
 
 if TYPE_CHECKING:
-    from kiekit.models import TaskStatus
+    from kiekit.client import Client
+    from kiekit.journal import Entry, Journal
+    from kiekit.models import Results, Task, TaskStatus
     from kiekit.provider import Provider
 
 
@@ -90,23 +93,25 @@ def _run(args: argparse.Namespace) -> int:
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         # --out goes into the journal with the intent, before the create leaves: a run killed
         # while it is in flight leaves `kie resume` (after `kie settle`) the folder to fill
-        try:
-            task = client.submit(
-                args.model, params, callback_url=args.callback_url, out_dir=args.out
-            )
-        except OutcomeUnknownError as lost:
-            if lost.key is not None:
-                lost.message += _settle_hint(lost.key)
-            raise
+        with _create_told(client, args):
+            try:
+                task = client.submit(
+                    args.model, params, callback_url=args.callback_url, out_dir=args.out
+                )
+            except OutcomeUnknownError as lost:
+                if lost.key is not None:
+                    lost.message += _settle_hint(lost.key)
+                raise
+        results: Results | None = None
         try:  # from here on, a stop says which task goes on
             say(f"created task {task.id} ({args.model})")
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
+            if results.assets:
+                say(f"downloading {len(results.assets)} file(s) of task {task.id} to {args.out}")
             paths = client.download(results, args.out)
         except KeyboardInterrupt as stop:
-            where = "the embedded mock stops with it" if args.mock else "it goes on at KIE"
-            say(f"stopped waiting for task {task.id}; {where}")
-            stop.task_id = task.id  # type: ignore[attr-defined]  # for kie --json's error object
+            tell_stop(stop, _stop_note(task, results, mock=args.mock), task_id=task.id)
             raise
     written = [str(path) for path in paths]
     if emit(args, "run", {"task_id": task.id, "model": args.model, "files": written,
@@ -126,6 +131,75 @@ def _settle_hint(key: str) -> str:
         f"; kie tasks lists it as {key}: once KIE's dashboard tells, kie settle {key} "
         "--task-id ID (kie resume then fetches its files), or --not-created"
     )
+
+
+def _stop_note(task: Task, results: Results | None, *, mock: bool) -> str:
+    """What a stop after the create leaves: a task that goes on at KIE, or one that succeeded
+    whose files ``kie resume`` fetches (the journal row says which are owed)."""
+    if results is None:
+        where = "the embedded mock stops with it" if mock else "it goes on at KIE"
+        return f"stopped waiting for task {task.id}; {where}"
+    if mock:
+        return f"task {task.id} succeeded; stopped downloading its files (the mock stops with it)"
+    return (
+        f"task {task.id} succeeded; stopped downloading its files: kie resume fetches them "
+        "(the task is not made again)"
+    )
+
+
+@contextlib.contextmanager
+def _create_told(client: Client, args: argparse.Namespace) -> Iterator[None]:
+    """A stop while the create is on its way: its answer never came, so whether KIE made (and
+    charged) a task is unknown, and running the command again would pay for another. Said
+    from this process's journal row, with how to find out (KIE cannot list tasks, kie-api.md
+    §4: only its dashboard can tell)."""
+    journal = client.journal
+    since = None if journal is None else journal.now()
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        row = None if journal is None else _own_create(journal, args.model, since)
+        if row is not None:
+            _tell_create(stop, row, mock=args.mock)
+        raise
+
+
+def _own_create(journal: Journal, model: str, since: float | None) -> Entry | None:
+    """This process's create of ``model`` since ``since`` (one ``kie run`` makes one), or None
+    when the stop came before its row was written (nothing was sent) or the row is unreadable."""
+    from kiekit.errors import KieError
+    from kiekit.journal import Selection
+
+    try:
+        rows = journal.select(Selection(model=model, since=since))
+        own = [row for row in rows if row.owner == journal.owner]
+    except KieError:
+        return None
+    return own[-1] if own else None
+
+
+def _tell_create(stop: KeyboardInterrupt, row: Entry, *, mock: bool) -> None:
+    if row.task_id is not None:  # its answer came just before the stop
+        where = "the embedded mock stops with it" if mock else "it goes on at KIE"
+        tell_stop(stop, f"created task {row.task_id} ({row.model}); {where}", task_id=row.task_id)
+    elif not row.state.outcome_unknown:  # let go before it was sent: nothing was made
+        tell_stop(stop, f"the create of {row.model} was stopped before it was sent: no task made")
+    elif mock:
+        tell_stop(
+            stop,
+            f"a create of {row.model} was in flight on the embedded mock, which stops with it: "
+            f"nothing was paid for (kie settle {row.key} --abandon closes its row)",
+            key=row.key,
+        )
+    else:
+        tell_stop(
+            stop,
+            f"a create of {row.model} was in flight: its outcome is unknown (KIE may have made "
+            "the task, and charged for it; running this again would pay for another). Look it "
+            "up: kie tasks --state unknown, then, once your KIE dashboard tells, "
+            f"kie settle {row.key} --task-id ID (or --not-created)",
+            key=row.key,
+        )
 
 
 def checked_provider(model: str, *, any_model: bool = False) -> Provider:

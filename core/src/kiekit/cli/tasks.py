@@ -47,13 +47,24 @@ def _tasks(args: argparse.Namespace) -> int:
     rows = select(journal, args)
     shown = False
     for row in rows:  # streamed: a journal of a million rows is never in memory at once
-        print(json.dumps(row.to_json(), ensure_ascii=False) if args.json else _line(journal, row))
+        print(_json_line(row) if args.json else _line(journal, row))
         shown = True
     if not shown and not args.json:
         filtered = args.state or args.model or args.since or args.limit is not None
         # a message, not a row: on standard error (`kie tasks | wc -l` counts rows)
         say("no task in the journal matches" if filtered else "no tasks in the journal")
     return 0
+
+
+def _json_line(row: Entry) -> str:
+    """A row as one JSON line; a path whose name is not UTF-8 (bytes on Linux) escaped as
+    ``\\udcff``, which JSON allows and a UTF-8 standard output can carry."""
+    text = json.dumps(row.to_json(), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(row.to_json())
+    return text
 
 
 def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:

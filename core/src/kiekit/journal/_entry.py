@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -123,9 +124,22 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["message"] = exc.fail_message
     elif isinstance(exc, KieError):
         record["message"] = exc.message
+    elif isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
+        # a stop, in words: `kie` raises SIGTERM as a KeyboardInterrupt of its own (a private
+        # class name in `kie tasks` said nothing), and its batch cancels with the signal's words
+        ctrl_c = isinstance(exc, KeyboardInterrupt)
+        record["type"] = "Interrupted" if ctrl_c else "Cancelled"
+        record["message"] = str(exc) or ("interrupted (SIGINT)" if ctrl_c else "cancelled")
     else:
         record["message"] = str(exc) or type(exc).__name__
     return record
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """An asyncio task's cancellation, told without importing asyncio (a sync client loads no
+    event loop): one was raised, so asyncio is loaded."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 class JournalError(ConfigurationError):

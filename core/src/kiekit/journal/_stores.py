@@ -8,6 +8,7 @@ else's lease runs, so taking a row over is one atomic compare-and-set (docs/team
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
@@ -297,6 +298,27 @@ class _SqliteErrors:
             raise JournalError(f"task journal {self.path}: {_UNSTORABLE}") from exc
 
 
+def _cannot_open(path: Path, exc: sqlite3.Error | OSError) -> str:
+    """Why the journal file cannot be opened, and the three ways out: the user meets this in a
+    container or CI job whose home or data folder cannot be written."""
+    if path.is_dir():
+        why = "it is a folder, not a file (name a file in it, e.g. journal.sqlite3)"
+    elif path.parent.is_dir() and not os.access(path.parent, os.W_OK) and not path.exists():
+        why = f"its folder {path.parent} is not writable"
+    elif isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
+        why = f"its folder cannot be made: {exc.filename} is a file"
+    elif isinstance(exc, OSError):
+        why = exc.strerror or str(exc)
+    else:
+        why = str(exc)
+    return (
+        f"task journal {path}: {why}. kiekit records each task there before it is sent: set "
+        "KIEKIT_DATA_DIR to a folder you can write, or name another journal with "
+        "KIEKIT_JOURNAL_URL (kie --journal: a file path, sqlite:///path or postgresql://…); "
+        "in Python, journal=None records nothing"
+    )
+
+
 def _private_folder(folder: Path) -> None:
     """Make the journal's folder readable by this user alone (0700), when kiekit makes it; a
     folder that exists (one the user made, or their home) keeps its mode. The journal holds
@@ -356,11 +378,16 @@ class SqliteStore:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             try:
-                connection = self._open()
-            except sqlite3.OperationalError:
-                if self._writable():
+                try:
+                    connection = self._open()
+                except sqlite3.OperationalError:
+                    if self._writable():
+                        raise
+                    connection = self._open_read_only()
+            except (sqlite3.Error, OSError) as exc:
+                if "locked" in str(exc):  # another process holds it: no set-up to fix
                     raise
-                connection = self._open_read_only()
+                raise JournalError(_cannot_open(self.path, exc)) from exc
             self._local.connection = connection
         return connection
 
@@ -580,6 +607,32 @@ def change_statement(table: str, mark: str, names: tuple[str, ...]) -> str:
     return f"UPDATE {table} SET {assignments} WHERE key = {mark}"  # noqa: S608 - fixed names
 
 
+# A path whose name is not UTF-8 (bytes on Linux, held in a str by surrogateescape) is kept as
+# its bytes in base64 behind this mark: SQLite's and PostgreSQL's text refuse the lone surrogates
+# such a str holds, and a download whose files could not be recorded left its row owed for ever
+# with the files on disk. The journal's paths are absolute, so no real one starts so.
+_BYTES_MARK = "base64:"
+
+
+def _path_text(path: str | os.PathLike[str]) -> str:
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _BYTES_MARK + base64.b64encode(os.fsencode(text)).decode("ascii")
+    return text
+
+
+def _path_of(text: str) -> str:
+    if text.startswith(_BYTES_MARK):
+        return os.fsdecode(base64.b64decode(text[len(_BYTES_MARK) :]))
+    return text
+
+
+def _files_json(files: Iterable[str | os.PathLike[str]]) -> str:
+    return json.dumps([_path_text(path) for path in files])
+
+
 def _row_values(entry: Entry) -> list[Any]:
     """The entry's column values, in the order of _COLUMNS."""
     request, error = entry.request, entry.error
@@ -591,11 +644,11 @@ def _row_values(entry: Entry) -> list[Any]:
         entry.created_at,
         entry.updated_at,
         entry.base_url,
-        entry.out_dir,
+        None if entry.out_dir is None else _path_text(entry.out_dir),
         entry.account,
         None if request is None else json.dumps(request),
         json.dumps([_asset_json(asset) for asset in entry.assets]) if entry.assets else "[]",
-        json.dumps(list(entry.files)) if entry.files else "[]",
+        _files_json(entry.files) if entry.files else "[]",
         None if error is None else json.dumps(error),
         entry.owner,
         entry.lease_until,
@@ -614,7 +667,8 @@ _ENCODERS: dict[str, Any] = {
     "state": lambda state: EntryState(state).value,
     "request": _json_or_none,
     "assets": lambda assets: json.dumps([_asset_json(asset) for asset in assets]),
-    "files": lambda files: json.dumps([str(path) for path in files]),
+    "files": _files_json,
+    "out_dir": lambda out_dir: None if out_dir is None else _path_text(out_dir),
     "error": _json_or_none,
 }
 
@@ -644,10 +698,10 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         updated_at=row["updated_at"],
         task_id=row["task_id"],
         base_url=row["base_url"],
-        out_dir=row["out_dir"],
+        out_dir=None if row["out_dir"] is None else _path_of(row["out_dir"]),
         account=row["account"],
         assets=tuple(_asset_of(item) for item in json.loads(row["assets"])),
-        files=tuple(json.loads(row["files"])),
+        files=tuple(_path_of(path) for path in json.loads(row["files"])),
         error=None if row["error"] is None else json.loads(row["error"]),
         owner=row["owner"],
         lease_until=row["lease_until"],

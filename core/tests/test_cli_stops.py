@@ -1,0 +1,181 @@
+"""`kie` stopped by a real signal (Ctrl-C, SIGTERM from `timeout` or a cancelled CI job) while a
+real subprocess talks to the mock: what it says it left behind — a create of unknown outcome, a
+task that goes on, a success whose files are owed — in words, in `--json` and in the journal.
+
+Each test waits on an event the mock or the command causes (a callback, a line of output),
+never on time: the signal lands where the test says."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiekit.journal import Entry, EntryState, SqliteStore
+from kiekit_mock import FaultRule
+
+FLUX = "flux-kontext-pro"
+CREATE = "/api/v1/flux/kontext/generate"
+HELD = 600.0  # seconds the mock holds an answer back: longer than any test runs
+STOPS = [
+    pytest.param(signal.SIGINT, 130, "interrupted (SIGINT)", id="ctrl-c"),
+    pytest.param(signal.SIGTERM, 143, "terminated (SIGTERM)", id="sigterm"),
+]
+
+
+@pytest.fixture
+def callbacks() -> Iterator[tuple[str, threading.Event]]:
+    """A callBackUrl on 127.0.0.1, and an event set when the mock POSTs to it."""
+    called = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            called.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/done", called
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _kie(mock: Any, *argv: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "KIE_API_KEY": "fake-key-for-the-mock"}  # KIEKIT_DATA_DIR: tmp
+    connection = ["--base-url", mock.base_url, "--upload-base-url", mock.upload_base_url]
+    command = [str(Path(sys.executable).with_name("kie")), *argv, *connection]
+    return subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def _until_said(process: subprocess.Popen[str], said: Callable[[list[str]], bool]) -> list[str]:
+    """Standard error's lines, read until ``said`` holds of them."""
+    assert process.stderr is not None
+    lines: list[str] = []
+    while not said(lines):
+        line = process.stderr.readline()
+        assert line, f"kie ended first: {lines}"
+        lines.append(line)
+    return lines
+
+
+def _journal() -> list[Entry]:
+    return SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3").entries()
+
+
+@pytest.mark.parametrize(("stop", "code", "words"), STOPS)
+def test_a_run_stopped_mid_create_says_its_outcome_is_unknown_and_how_to_settle_it(
+    mock_server_factory: Callable[..., Any],
+    callbacks: tuple[str, threading.Event],
+    tmp_path: Path,
+    stop: signal.Signals,
+    code: int,
+    words: str,
+) -> None:
+    # KIE makes (and charges) the task, its answer never comes: the mock ends the task at once
+    # and calls back, which says the task exists while the create's answer is still held
+    mock = mock_server_factory(seconds_to_complete=0.01)
+    mock.faults.add(FaultRule("slow", path=CREATE, when="after", delay=HELD))
+    url, called = callbacks
+    run = _kie(mock, "run", FLUX, "--prompt", "x", "--json", "--callback-url", url,
+               "--out", str(tmp_path / "out"))  # fmt: skip
+    assert called.wait(60), "the mock never made the task"
+    run.send_signal(stop)
+    out, err = run.communicate(timeout=60)
+
+    assert run.returncode == code
+    [row] = _journal()
+    assert row.state is EntryState.UNKNOWN
+    assert row.error == {"type": "Interrupted", "message": words}  # words, not a class name
+    settle = f"kie settle {row.key} --task-id ID (or --not-created)"
+    said = " ".join(err.split())
+    assert f"a create of {FLUX} was in flight: its outcome is unknown" in said
+    assert "kie tasks --state unknown" in said
+    assert settle in said
+    error = json.loads(out)["error"]
+    assert (error["type"], error["task_id"], error["key"]) == ("Interrupted", None, row.key)
+    assert "its outcome is unknown" in error["message"]
+    assert settle in error["message"]
+    assert len(mock.tasks()) == 1  # the task it warns of is real
+
+
+def test_a_run_stopped_while_downloading_says_the_task_succeeded_and_kie_resume_fetches(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(polls_to_complete=0)
+    mock.faults.add(FaultRule("slow", path="/files/*", delay=60))  # old kie: ends after it
+    run = _kie(mock, "run", FLUX, "--prompt", "x", "--json", "--out", str(tmp_path / "out"))
+    _until_said(run, lambda lines: bool(lines) and lines[-1].startswith("downloading"))
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=60)
+
+    assert run.returncode == 143
+    [row] = _journal()
+    assert row.state is EntryState.SUCCEEDED
+    assert row.unfinished  # its files are owed: kie resume fetches them
+    told = f"task {row.task_id} succeeded; stopped downloading its files: kie resume fetches them"
+    assert told in err
+    assert "goes on at KIE" not in err
+    error = json.loads(out)["error"]
+    assert error["task_id"] == row.task_id
+    assert told in error["message"]
+    assert "goes on" not in error["message"]
+
+
+def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(seconds_to_complete=3600)  # the tasks go on
+    mock.faults.add(FaultRule("slow", path=CREATE, when="after", delay=HELD, times=1))
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": FLUX, "input": {"prompt": f"job {i}"}} for i in range(3)]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    out = tmp_path / "out"
+    batch = _kie(mock, "-v", "batch", str(jobs), "--out", str(out), "--json")
+    # two creates answered: the third, the one the mock holds, reached it before them
+    _until_said(batch, lambda lines: sum("created task" in line for line in lines) == 2)
+    batch.send_signal(signal.SIGTERM)
+    answer, err = batch.communicate(timeout=60)
+
+    assert batch.returncode == 143
+    rows = {row.key.split("@")[0]: row for row in _journal()}
+    [unknown] = [row for row in rows.values() if row.state is EntryState.UNKNOWN]
+    assert unknown.error == {"type": "Cancelled", "message": "terminated (SIGTERM)"}
+    made = [row for row in rows.values() if row.state is EntryState.CREATED]
+    assert len(made) == 2
+    # every job has its line, and one that did not finish says so
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in results] == ["j0", "j1", "j2"]
+    states = {r["task_id"]: r["state"] for r in results}
+    assert states == {None: "unknown", **{row.task_id: "stopped" for row in made}}
+    for result in results:
+        assert result["error"]["message"].startswith("terminated (SIGTERM): the job did not finish")
+    said = " ".join(err.split())
+    for row in made:
+        assert f"(task {row.task_id})" in said
+    assert "2 job(s) have a task that goes on at KIE" in said
+    assert f"kie settle {unknown.key} --task-id ID (or --not-created)" in said
+    assert "run the same kie batch command again" in said
+    assert "kie resume" in said
+    error = json.loads(answer)["error"]
+    assert error["type"] == "Interrupted"
+    assert error["results"] == str(out / "results.jsonl")
+    assert error["states"] == {"stopped": 2, "unknown": 1}
