@@ -203,6 +203,13 @@ async def run_batch(
     one did. A client with the default journal and ``default_journal()`` do (two handles on one
     SQLite file are one journal); a client recording elsewhere, or nowhere, is a
     ConfigurationError before any job starts.
+
+    ``on_result`` is called with each job's result as it ends. Should it raise (a bug in the
+    display code of a notebook, say), the jobs still running are cancelled and the exception
+    is raised once they have stopped: no job goes on creating tasks unseen after ``run_batch``
+    has returned control. Each stopped job lets its claim go; a create already sent stays in
+    the journal (its task, or "outcome unknown"), so running the batch again, or ``kie
+    resume``, finishes it without creating anything twice.
     """
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
@@ -225,7 +232,20 @@ async def run_batch(
             on_result(result)
         return result
 
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    running = [asyncio.ensure_future(one(job)) for job in jobs]
+    try:
+        return list(await asyncio.gather(*running))
+    except BaseException:  # on_result raised, or the run was cancelled: the others stop too
+        await _stopped(running)
+        raise
+
+
+async def _stopped(running: Sequence[asyncio.Future[JobResult]]) -> None:
+    """Cancel the jobs still running and wait until they have stopped (each lets its claim go
+    and writes down what it had sent): gather alone leaves them running on the loop."""
+    for job in running:
+        job.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
 
 
 async def run_job(
