@@ -253,6 +253,57 @@ def test_kie_resume_downloads_into_the_folder_the_first_try_asked_for(
     assert not (tmp_path / "kie-output").exists()
 
 
+def test_an_interrupted_download_keeps_its_folder_and_files_and_resume_fetches_only_the_rest(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C in a notebook's download(results, "mine") journalled neither the folder nor the
+    files already written: kie resume fetched them all again, into kie-output/."""
+    from kiekit import Client
+    from kiekit._transports.urllib3_transport import Urllib3Transport
+    from kiekit.journal import default_journal
+
+    class CtrlCOnTheFourthFile(Urllib3Transport):
+        fetched = 0
+
+        def fetch(self, fetch: Any, **options: Any) -> Path:
+            self.fetched += 1
+            if self.fetched == 4:
+                raise KeyboardInterrupt
+            return super().fetch(fetch, **options)
+
+    mock = mock_server_factory(polls_to_complete=1)
+    mine = tmp_path / "mine"
+    monkeypatch.chdir(tmp_path)  # the default out, kie-output/, would land here
+    with Client(base_url=mock.base_url, transport=CtrlCOnTheFourthFile()) as kie:
+        results = kie.wait(kie.submit(GROK, prompt="x"))
+        with pytest.raises(KeyboardInterrupt):
+            kie.download(results, mine)
+    assert len(results.assets) > 4
+    (row,) = default_journal().entries()
+    written = sorted(str(path.resolve()) for path in mine.iterdir())
+    assert (row.out_dir, sorted(row.files)) == (str(mine.resolve()), written)
+    assert len(written) == 3
+    assert row.error is None  # an interruption says nothing about the task
+    assert row.unfinished
+
+    def fetches() -> int:
+        return len([r for r in mock.requests() if r.path.startswith("/files/")])
+
+    before = fetches()
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert f"resumed task {row.task_id}" in capsys.readouterr().err
+    assert fetches() - before == len(results.assets) - 3  # only the missing ones
+    assert len(list(mine.iterdir())) == len(results.assets)
+    assert not (tmp_path / "kie-output").exists()
+    (row,) = default_journal().entries()
+    assert len(row.files) == len(results.assets)
+    assert not row.unfinished
+
+
 def test_kie_resume_out_given_explicitly_wins_over_the_recorded_folder(
     mock_server_factory: Callable[..., Any],
     fake_key: None,

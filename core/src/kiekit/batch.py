@@ -481,7 +481,8 @@ def _refused_result(entry: Entry, job: Job) -> JobResult:
 def _finished_elsewhere(entry: Entry, folder: str) -> bool:
     """Downloaded by another worker into its own folder (maybe on another machine): done. In
     this worker's own folder, files gone since are fetched again."""
-    return entry.state is EntryState.SUCCEEDED and bool(entry.files) and entry.out_dir != folder
+    whole = bool(entry.files) and len(entry.files) >= len(entry.assets)  # not cut short
+    return entry.state is EntryState.SUCCEEDED and whole and entry.out_dir != folder
 
 
 def _settled_elsewhere(entry: Entry, job: Job) -> JobResult:

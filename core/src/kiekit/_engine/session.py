@@ -122,14 +122,18 @@ class Session:
         return results
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> Flow[list[Path]]:
+        recorder = self.recorder
+        kept = yield from self._record(partial(recorder.files_written, results.task_id))
+        landed: list[Path] = []
         try:
-            paths = yield from self.engine.download(results, Path(out_dir))
+            paths = yield from self.engine.download(
+                results, Path(out_dir), landed=landed, kept=kept
+            )
         except GeneratorExit:
             raise
-        except BaseException as exc:
-            if self.recorder.records_failure(exc):
-                failed = partial(self.recorder.download_failed, results.task_id, exc, out_dir)
-                yield from self._record(failed)
+        except BaseException as exc:  # failed, or interrupted (Ctrl-C): what landed is kept
+            stopped = partial(recorder.download_failed, results.task_id, exc, out_dir, landed)
+            yield from self._record(stopped)
             raise
         yield from self._record(partial(self.recorder.downloaded, results.task_id, paths, out_dir))
         return paths

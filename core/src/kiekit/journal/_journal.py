@@ -492,14 +492,21 @@ class Journal:
         task_id: str,
         exc: BaseException,
         out_dir: str | os.PathLike[str] | None = None,
+        files: Sequence[Path] | None = None,
         *,
         read_back: bool = True,
     ) -> Entry | None:
-        """A download that raised: the error, and the folder it was asked for, where ``kie
-        resume`` fetches the files again (not its own default folder)."""
-        changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
+        """A download that raised: the error, the folder it was asked for and the ``files``
+        written there before it stopped, so ``kie resume`` fetches only the others, there (not
+        into its own default folder). An interruption (Ctrl-C, a cancellation) keeps its
+        folder and files but writes no error: it says nothing about the task."""
+        changes: dict[str, Any] = {"updated_at": self._clock()}
+        if isinstance(exc, KieError):
+            changes["error"] = error_record(exc)
         if out_dir is not None:
             changes["out_dir"] = str(Path(out_dir).resolve())
+        if files is not None:
+            changes["files"] = tuple(str(Path(path).resolve()) for path in files)
         return self._update_task(task_id, changes, read_back)
 
     # -- reading -----------------------------------------------------------------------------
@@ -799,8 +806,8 @@ class Recorder:
             self._safely(task.id, lambda: journal.finished(task, results, read_back=False))
 
     def records_failure(self, exc: BaseException) -> bool:
-        """Whether a failed wait or download is written down: only kiekit's errors say
-        something about the task; a cancelled or interrupted one leaves the row as it was."""
+        """Whether a failed wait is written down: only kiekit's errors say something about
+        the task; a cancelled or interrupted one leaves the row as it was."""
         return self.journal is not None and isinstance(exc, KieError)
 
     def wait_failed(self, task: Task, exc: BaseException) -> None:
@@ -818,14 +825,31 @@ class Recorder:
                 lambda: journal.downloaded(task_id, paths, out_dir, read_back=False),
             )
 
+    def files_written(self, task_id: str) -> frozenset[str]:
+        """The files of ``task_id`` the journal says were written (a download that stopped
+        part-way, or an earlier one): still on disk, they are not fetched again."""
+        if self.journal is None:
+            return frozenset()
+        try:
+            entry = self.journal.by_task(task_id)
+        except JournalError as exc:  # fetched again, then: nothing is lost
+            log.warning("could not read task %s in the task journal: %s", task_id, exc)
+            return frozenset()
+        return frozenset(entry.files) if entry is not None else frozenset()
+
     def download_failed(
-        self, task_id: str, exc: BaseException, out_dir: str | os.PathLike[str]
+        self,
+        task_id: str,
+        exc: BaseException,
+        out_dir: str | os.PathLike[str],
+        files: Sequence[Path],
     ) -> None:
-        if self.journal is not None and isinstance(exc, KieError):  # records_failure
+        """A download that failed or was interrupted (Journal.download_failed)."""
+        if self.journal is not None:
             journal = self.journal
             self._safely(
                 task_id,
-                lambda: journal.download_failed(task_id, exc, out_dir, read_back=False),
+                lambda: journal.download_failed(task_id, exc, out_dir, files, read_back=False),
             )
 
     @staticmethod
