@@ -338,7 +338,7 @@ class Engine:
         self, model: str, params: Input | Mapping[str, Any] | None, fields: Mapping[str, Any]
     ) -> Input:
         """Validate input before any I/O: a ValidationError names the field."""
-        return self.registry.provider(model).make_input(model, params, **fields)
+        return self.registry.provider(model, creating=True).make_input(model, params, **fields)
 
     def create_request(
         self, model: str, params: Input, *, callback_url: str | None = None
