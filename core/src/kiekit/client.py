@@ -302,10 +302,20 @@ class Client:
         *,
         out_dir: str | os.PathLike[str],
         timeout: float | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> list[Path]:
-        """Submit, wait and download in one call; returns the files written."""
-        flow = self._session.generate(model, params, fields, out_dir=out_dir, timeout=timeout)
+        """Submit, wait and download in one call; returns the files written.
+
+        ``callback_url`` and ``idempotency_key`` as :meth:`submit`'s: with a key, a call run
+        again (a notebook cell) waits for the task created the first time, and fetches only
+        the files not in ``out_dir`` yet, instead of paying for another.
+        """
+        flow = self._session.generate(
+            model, params, fields, out_dir=out_dir, timeout=timeout, callback_url=callback_url,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
         return drive(flow, self._transport)
 
     def chat(
@@ -461,10 +471,15 @@ class AsyncClient:
         *,
         out_dir: str | os.PathLike[str],
         timeout: float | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> list[Path]:
         """As :meth:`Client.generate`: submit, wait and download; the files written."""
-        flow = self._session.generate(model, params, fields, out_dir=out_dir, timeout=timeout)
+        flow = self._session.generate(
+            model, params, fields, out_dir=out_dir, timeout=timeout, callback_url=callback_url,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
         return await drive_async(flow, self._transport)
 
     async def chat(

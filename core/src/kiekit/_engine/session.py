@@ -146,10 +146,13 @@ class Session:
         *,
         out_dir: str | os.PathLike[str],
         timeout: float | None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Flow[list[Path]]:
         task = yield from self.submit(
-            model, params, fields, callback_url=None, idempotency_key=None, out_dir=out_dir
-        )
+            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
+            out_dir=out_dir,
+        )  # fmt: skip
         results = yield from self.wait(task, timeout=timeout, on_status=None)
         return (yield from self.download(results, out_dir))
 
