@@ -86,6 +86,13 @@ def scenario_of(scenario: object, where: str = "scenario") -> Scenario:
     )
 
 
+async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
+    """Serve ``runner`` on ``host:port`` (0: a free port); the port it listens on."""
+    await web.TCPSite(runner, host, port).start()
+    bound: int = runner.addresses[-1][1]
+    return bound
+
+
 def _base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -97,7 +104,10 @@ class MockServer:
     ...     client = MyClient(base_url=mock.base_url, api_key="test")
 
     Reads (tasks, callbacks, requests) are copies made under a lock, safe from any thread.
-    The server can be stopped and started again; it keeps its accounts and tasks.
+    The server can be stopped and started again; it keeps its accounts, tasks and uploads, and
+    its ports: started again, it listens where it did (``port=0`` picks a free port on the
+    first start only), so the links in its tasks' results and a client's ``base_url`` still
+    reach it. An OSError says so should another program have taken the port meanwhile.
     """
 
     def __init__(
@@ -186,11 +196,12 @@ class MockServer:
         await runner.setup()
         await upload_runner.setup()
         try:
-            site = web.TCPSite(runner, self._host, self._requested_port)
-            await site.start()
-            self._port = runner.addresses[0][1]
-            await web.TCPSite(upload_runner, self._host, self._requested_upload_port).start()
-            self._upload_port = upload_runner.addresses[0][1]
+            # the ports of a first start, again: its tasks' links and its clients point there
+            self._port = await _listen(runner, self._host, self._requested_port)
+            self._requested_port = self._port
+            upload_port = self._requested_upload_port
+            self._upload_port = await _listen(upload_runner, self._host, upload_port)
+            self._requested_upload_port = self._upload_port
             self._loop = asyncio.get_running_loop()
             self._stop_event = asyncio.Event()
             ready.set()
