@@ -76,6 +76,26 @@ def test_a_restarted_mock_listens_where_it_did_so_its_kept_tasks_links_still_wor
         assert kie.record(task_id)["state"] == "success"
 
 
+def test_a_mock_nobody_can_reach_any_more_is_stopped() -> None:
+    """`mock = MockServer(); mock.start()` in a notebook cell run three times left three
+    servers listening, with no handle left to stop the first two."""
+    import gc
+
+    before = _mock_threads()
+    mock = MockServer(MockConfig())
+    mock.start()
+    first = (mock.port, int(mock.upload_base_url.rpartition(":")[2]))
+    mock = MockServer(MockConfig())  # the cell run again: the first one is unreachable now
+    mock.start()
+    gc.collect()
+    assert len(_mock_threads() - before) == 1
+    for port in first:  # nothing listens there any more
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+    mock.stop()
+    assert _mock_threads() - before == set()
+
+
 def test_fixed_port_and_double_start() -> None:
     with MockServer(MockConfig()) as first:
         port = first.port
