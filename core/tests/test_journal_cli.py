@@ -304,6 +304,86 @@ def test_an_interrupted_download_keeps_its_folder_and_files_and_resume_fetches_o
     assert not row.unfinished
 
 
+def test_an_interrupted_wait_or_create_lets_go_of_its_lease_so_kie_resume_takes_it_at_once(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A keyed task whose wait (or create) a notebook interrupted stayed held by the live
+    kernel for the lease's 60 s: `!kie resume` said "being worked on by other workers"."""
+    from kiekit import Client
+    from kiekit._transports.urllib3_transport import Urllib3Transport
+    from kiekit.journal import default_journal
+
+    class CtrlC(Urllib3Transport):
+        at = "/api/v1/jobs/createTask"
+
+        def send(self, request: Any) -> Any:
+            if self.at in request.url:
+                raise KeyboardInterrupt
+            return super().send(request)
+
+    mock = mock_server_factory(polls_to_complete=10_000)
+    monkeypatch.chdir(tmp_path)
+    transport = CtrlC()
+    with Client(base_url=mock.base_url, transport=transport) as kie:
+        with pytest.raises(KeyboardInterrupt):  # mid-create: its outcome is unknown
+            kie.submit(GROK, prompt="one", idempotency_key="fox-0")
+        transport.at = "/api/v1/jobs/recordInfo"
+        task = kie.submit(GROK, prompt="two", idempotency_key="fox-1")
+        with pytest.raises(KeyboardInterrupt):
+            kie.wait(task)
+    rows = {row.key: row for row in default_journal().entries()}
+    assert [(rows[key].state.value, rows[key].lease_until) for key in ("fox-0", "fox-1")] == [
+        ("unknown", None),
+        ("created", None),
+    ]
+    mock.complete(task.id)
+    main(["resume", "--base-url", mock.base_url])  # its exit code: the unknown create's
+    err = capsys.readouterr().err
+    assert "other workers" not in err
+    assert f"resumed task {task.id}" in err
+    assert "outcome unknown: a create of" in err  # said, not hidden behind "other workers"
+
+
+def test_a_wait_interrupted_while_another_of_this_process_waits_on_the_task_keeps_the_lease(
+    mock_server_factory: Callable[..., Any], fake_key: None
+) -> None:
+    """Leases are per process, not per wait: one cancelled wait must not let go of a task
+    another wait of this process (a batch's job, another cell's task) still works on."""
+    import asyncio
+
+    from kiekit import AsyncClient, PollPolicy
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=10_000)
+    poll = PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=60.0)
+
+    def lease() -> float | None:
+        (row,) = default_journal().entries()
+        return row.lease_until
+
+    async def scenario() -> tuple[float | None, float | None]:
+        async with AsyncClient(base_url=mock.base_url, poll=poll) as kie:
+            task = await kie.submit(GROK, prompt="x", idempotency_key="fox")
+            waits = [asyncio.ensure_future(kie.wait(task)) for _ in range(2)]
+            await asyncio.sleep(0)  # both have begun: each is at its first poll
+            waits[0].cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waits[0]
+            one_left = lease()
+            waits[1].cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waits[1]
+            return one_left, lease()
+
+    one_left, none_left = asyncio.run(scenario())
+    assert one_left is not None  # the other wait still works on it
+    assert none_left is None
+
+
 def test_kie_resume_out_given_explicitly_wins_over_the_recorded_folder(
     mock_server_factory: Callable[..., Any],
     fake_key: None,

@@ -108,33 +108,38 @@ class Session:
     def wait(
         self, task: Task, *, timeout: float | None, on_status: StatusHook | None
     ) -> Flow[Results]:
-        engine = self.engine
+        engine, recorder = self.engine, self.recorder
         policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
-        try:
-            results = yield from engine.wait(task, policy=policy, on_status=on_status)
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            if self.recorder.records_failure(exc):
-                yield from self._record(partial(self.recorder.wait_failed, task, exc))
-            raise
-        yield from self._record(partial(self.recorder.finished, task, results))
+        with recorder.at_work(task.id):
+            try:
+                results = yield from engine.wait(task, policy=policy, on_status=on_status)
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                if recorder.records_failure(exc):
+                    yield from self._record(partial(recorder.wait_failed, task, exc))
+                # nothing here works on it now: `kie resume` elsewhere may, at once
+                yield from self._record(partial(recorder.stopped_working, task.id))
+                raise
+        yield from self._record(partial(recorder.finished, task, results))
         return results
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> Flow[list[Path]]:
-        recorder = self.recorder
-        kept = yield from self._record(partial(recorder.files_written, results.task_id))
-        landed: list[Path] = []
-        try:
-            paths = yield from self.engine.download(
-                results, Path(out_dir), landed=landed, kept=kept
-            )
-        except GeneratorExit:
-            raise
-        except BaseException as exc:  # failed, or interrupted (Ctrl-C): what landed is kept
-            stopped = partial(recorder.download_failed, results.task_id, exc, out_dir, landed)
-            yield from self._record(stopped)
-            raise
+        recorder, task_id = self.recorder, results.task_id
+        with recorder.at_work(task_id):
+            kept = yield from self._record(partial(recorder.files_written, task_id))
+            landed: list[Path] = []
+            try:
+                paths = yield from self.engine.download(
+                    results, Path(out_dir), landed=landed, kept=kept
+                )
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # failed, or interrupted (Ctrl-C): what landed is kept
+                stopped = partial(recorder.download_failed, task_id, exc, out_dir, landed)
+                yield from self._record(stopped)
+                yield from self._record(partial(recorder.stopped_working, task_id))
+                raise
         yield from self._record(partial(self.recorder.downloaded, results.task_id, paths, out_dir))
         return paths
 
