@@ -268,7 +268,12 @@ class Client:
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
         """Fetch the result files into ``out_dir`` (atomically, size- and type-checked; an
-        expired link is renewed once through download-url). Returns the paths written."""
+        expired link is renewed once through download-url). Returns the paths written.
+
+        The journal keeps the folder and each file written, even when the download is
+        interrupted (Ctrl-C, a cancelled task): a file it says an earlier download of this
+        task wrote, still on disk, is not fetched again, so ``kie resume`` (or this call run
+        again) fetches only the rest."""
         return drive(self._session.download(results, out_dir), self._transport)
 
     def download_url(self, url: str, *, task_id: str | None = None) -> str:
