@@ -358,6 +358,36 @@ def test_a_job_that_fails_unexpectedly_is_that_jobs_error_and_the_run_goes_on(
     assert all(row.lease_until is None for row in journal.entries())  # let go, not held
 
 
+def test_an_on_result_that_raises_stops_every_job_before_the_error_reaches_the_caller(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A bug in on_result (a notebook's display code) raised out of run_batch while the other
+    jobs went on creating paid tasks on the still-running loop, their results lost."""
+    mock = mock_server_factory(polls_to_complete=1)
+    journal = Journal(MemoryStore())
+    jobs = _jobs(8)
+
+    def on_result(result: JobResult) -> None:
+        raise ValueError(f"bug in my display code ({result.id})")
+
+    async def scenario() -> tuple[int, list[asyncio.Task[Any]]]:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=journal
+        ) as client:
+            with pytest.raises(ValueError, match="bug in my display code"):
+                await run_batch(client, journal, jobs, tmp_path, concurrency=2, on_result=on_result)
+            left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            return sum(_creates(mock).values()), left
+
+    created, left = asyncio.run(scenario())
+    assert left == []  # nothing of the batch runs on once the caller has the error
+    assert created < len(jobs)
+    assert all(row.lease_until is None for row in journal.entries())  # claims let go
+    again = _run(mock, journal, jobs, tmp_path)  # the cell run again: each job created once
+    assert [r.state for r in again] == ["succeeded"] * len(jobs)
+    assert set(_creates(mock).values()) == {1}
+
+
 def test_a_job_that_fails_unexpectedly_after_its_create_names_its_task(
     mock_server_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

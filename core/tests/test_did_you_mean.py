@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from attrs import frozen
@@ -97,3 +98,42 @@ def test_kie_run_refuses_a_typo_before_creating_anything_and_any_model_sends_it(
 
     sent = kie("run", "flux-kontext-pr", "--prompt", "x", "--mock", "--any-model", cwd=tmp_path)
     assert "mock KIE server" in sent.stderr  # sent as is: the mock answers for it
+
+
+@pytest.mark.parametrize("flavour", ["Client", "AsyncClient"])
+def test_a_typo_is_warned_of_at_the_callers_line_on_every_create_as_a_rerun_cell_makes_it(
+    flavour: str, mock_server_factory: Any
+) -> None:
+    """A notebook cell run again sent its typo silently: the warning was said once a process,
+    at kiekit's own line, which Python's default filter shows once. Each run of a cell is
+    code of its own (IPython: a new file name), as each ``compile`` here is."""
+    import ast
+    import asyncio
+    import warnings
+
+    from kiekit import AsyncClient, Client
+
+    mock = mock_server_factory()
+    options: dict[str, Any] = {"base_url": mock.base_url, "journal": None, "rate_limits": None}
+    cell = "await kie.submit('flux-kontext-pr', prompt='x')"
+    if flavour == "Client":
+        cell = cell.removeprefix("await ")
+
+    async def run_cells() -> list[warnings.WarningMessage]:
+        kie = Client("k", **options) if flavour == "Client" else AsyncClient("k", **options)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("default")  # Python's own filter: once per line
+            for run in range(3):
+                code = compile(cell, f"<cell {run}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+                pending = eval(code, {"kie": kie})  # noqa: S307 - a notebook cell's run
+                if pending is not None:
+                    await pending
+        if isinstance(kie, AsyncClient):
+            await kie.close()
+        else:
+            kie.close()
+        return said
+
+    said = [w for w in asyncio.run(run_cells()) if issubclass(w.category, UnlistedModelWarning)]
+    assert [w.filename for w in said] == ["<cell 0>", "<cell 1>", "<cell 2>"]
+    assert "did you mean 'flux-kontext-pro'" in str(said[0].message)

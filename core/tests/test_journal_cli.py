@@ -256,6 +256,137 @@ def test_kie_resume_downloads_into_the_folder_the_first_try_asked_for(
     assert not (tmp_path / "kie-output").exists()
 
 
+def test_an_interrupted_download_keeps_its_folder_and_files_and_resume_fetches_only_the_rest(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C in a notebook's download(results, "mine") journalled neither the folder nor the
+    files already written: kie resume fetched them all again, into kie-output/."""
+    from kiekit import Client
+    from kiekit._transports.urllib3_transport import Urllib3Transport
+    from kiekit.journal import default_journal
+
+    class CtrlCOnTheFourthFile(Urllib3Transport):
+        fetched = 0
+
+        def fetch(self, fetch: Any, **options: Any) -> Path:
+            self.fetched += 1
+            if self.fetched == 4:
+                raise KeyboardInterrupt
+            return super().fetch(fetch, **options)
+
+    mock = mock_server_factory(polls_to_complete=1)
+    mine = tmp_path / "mine"
+    monkeypatch.chdir(tmp_path)  # the default out, kie-output/, would land here
+    with Client(base_url=mock.base_url, transport=CtrlCOnTheFourthFile()) as kie:
+        results = kie.wait(kie.submit(GROK, prompt="x"))
+        with pytest.raises(KeyboardInterrupt):
+            kie.download(results, mine)
+    assert len(results.assets) > 4
+    (row,) = default_journal().entries()
+    written = sorted(str(path.resolve()) for path in mine.iterdir())
+    assert (row.out_dir, sorted(row.files)) == (str(mine.resolve()), written)
+    assert len(written) == 3
+    assert row.error is None  # an interruption says nothing about the task
+    assert row.unfinished
+
+    def fetches() -> int:
+        return len([r for r in mock.requests() if r.path.startswith("/files/")])
+
+    before = fetches()
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert f"resumed task {row.task_id}" in capsys.readouterr().err
+    assert fetches() - before == len(results.assets) - 3  # only the missing ones
+    assert len(list(mine.iterdir())) == len(results.assets)
+    assert not (tmp_path / "kie-output").exists()
+    (row,) = default_journal().entries()
+    assert len(row.files) == len(results.assets)
+    assert not row.unfinished
+
+
+def test_an_interrupted_wait_or_create_lets_go_of_its_lease_so_kie_resume_takes_it_at_once(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A keyed task whose wait (or create) a notebook interrupted stayed held by the live
+    kernel for the lease's 60 s: `!kie resume` said "being worked on by other workers"."""
+    from kiekit import Client
+    from kiekit._transports.urllib3_transport import Urllib3Transport
+    from kiekit.journal import default_journal
+
+    class CtrlC(Urllib3Transport):
+        at = "/api/v1/jobs/createTask"
+
+        def send(self, request: Any) -> Any:
+            if self.at in request.url:
+                raise KeyboardInterrupt
+            return super().send(request)
+
+    mock = mock_server_factory(polls_to_complete=10_000)
+    monkeypatch.chdir(tmp_path)
+    transport = CtrlC()
+    with Client(base_url=mock.base_url, transport=transport) as kie:
+        with pytest.raises(KeyboardInterrupt):  # mid-create: its outcome is unknown
+            kie.submit(GROK, prompt="one", idempotency_key="fox-0")
+        transport.at = "/api/v1/jobs/recordInfo"
+        task = kie.submit(GROK, prompt="two", idempotency_key="fox-1")
+        with pytest.raises(KeyboardInterrupt):
+            kie.wait(task)
+    rows = {row.key: row for row in default_journal().entries()}
+    assert [(rows[key].state.value, rows[key].lease_until) for key in ("fox-0", "fox-1")] == [
+        ("unknown", None),
+        ("created", None),
+    ]
+    mock.complete(task.id)
+    main(["resume", "--base-url", mock.base_url])  # its exit code: the unknown create's
+    err = capsys.readouterr().err
+    assert "other workers" not in err
+    assert f"resumed task {task.id}" in err
+    assert "outcome unknown: a create of" in err  # said, not hidden behind "other workers"
+
+
+def test_a_wait_interrupted_while_another_of_this_process_waits_on_the_task_keeps_the_lease(
+    mock_server_factory: Callable[..., Any], fake_key: None
+) -> None:
+    """Leases are per process, not per wait: one cancelled wait must not let go of a task
+    another wait of this process (a batch's job, another cell's task) still works on."""
+    import asyncio
+
+    from kiekit import AsyncClient, PollPolicy
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=10_000)
+    poll = PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=60.0)
+
+    def lease() -> float | None:
+        (row,) = default_journal().entries()
+        return row.lease_until
+
+    async def scenario() -> tuple[float | None, float | None]:
+        async with AsyncClient(base_url=mock.base_url, poll=poll) as kie:
+            task = await kie.submit(GROK, prompt="x", idempotency_key="fox")
+            waits = [asyncio.ensure_future(kie.wait(task)) for _ in range(2)]
+            await asyncio.sleep(0)  # both have begun: each is at its first poll
+            waits[0].cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waits[0]
+            one_left = lease()
+            waits[1].cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waits[1]
+            return one_left, lease()
+
+    one_left, none_left = asyncio.run(scenario())
+    assert one_left is not None  # the other wait still works on it
+    assert none_left is None
+
+
 def test_kie_resume_out_given_explicitly_wins_over_the_recorded_folder(
     mock_server_factory: Callable[..., Any],
     fake_key: None,

@@ -188,6 +188,41 @@ def test_an_idempotency_key_never_creates_twice(api: Any, kit: SimpleNamespace) 
     assert len(creates) == 1
 
 
+def test_generate_run_again_with_its_idempotency_key_creates_and_fetches_nothing_twice(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """A re-run notebook cell's generate paid again each time: it took no idempotency_key,
+    and refused one as "not an input of this model"."""
+    journal = Journal(MemoryStore())
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: kit.PNG})
+    hook = "https://example.com/hook"
+
+    async def scenario() -> list[list[Path]]:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
+        ) as client:
+            return [
+                await client.generate(
+                    kit.GROK_T2I,
+                    prompt="x",
+                    out_dir=tmp_path,
+                    idempotency_key="fox-1",
+                    callback_url=hook,
+                )
+                for _ in range(2)
+            ]
+
+    first, again = api.run(scenario)
+    assert first == again
+    assert [path.read_bytes() for path in first] == [kit.PNG]
+    creates = [r for r in kie.requests if r.url.endswith("/jobs/createTask")]
+    assert len(creates) == 1
+    assert b'"callBackUrl": "https://example.com/hook"' in (creates[0].body or b"")
+    assert len([r for r in kie.requests if r.url == url]) == 1  # on disk: not fetched again
+    assert _only_row(journal).key == "fox-1"
+
+
 def test_an_idempotency_key_reused_under_another_api_key_is_refused_not_the_other_task(
     api: Any, kit: SimpleNamespace, tmp_path: Path
 ) -> None:

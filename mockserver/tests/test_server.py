@@ -56,6 +56,46 @@ def test_restart_keeps_state(kie_at: Callable[..., Kie]) -> None:
     assert _mock_threads() - before == set()
 
 
+def test_a_restarted_mock_listens_where_it_did_so_its_kept_tasks_links_still_work(
+    kie_at: Callable[..., Kie],
+) -> None:
+    """MockServer() (port 0) stopped and started again (a notebook) kept its tasks, but came
+    back on a new port: their result links, and the client's base_url, led nowhere."""
+    import json
+
+    server = MockServer(MockConfig())
+    with server:
+        before = (server.base_url, server.upload_base_url)
+        kie = kie_at(server.base_url)
+        task_id = kie.create("grok-imagine/text-to-image", prompt="fox")
+        server.complete(task_id)
+        (link, *_) = json.loads(kie.record(task_id)["resultJson"])["resultUrls"]
+    with server:
+        assert (server.base_url, server.upload_base_url) == before
+        assert kie.fetch(link).status == 200  # the kept task's file, at the link given then
+        assert kie.record(task_id)["state"] == "success"
+
+
+def test_a_mock_nobody_can_reach_any_more_is_stopped() -> None:
+    """`mock = MockServer(); mock.start()` in a notebook cell run three times left three
+    servers listening, with no handle left to stop the first two."""
+    import gc
+
+    before = _mock_threads()
+    mock = MockServer(MockConfig())
+    mock.start()
+    first = (mock.port, int(mock.upload_base_url.rpartition(":")[2]))
+    mock = MockServer(MockConfig())  # the cell run again: the first one is unreachable now
+    mock.start()
+    gc.collect()
+    assert len(_mock_threads() - before) == 1
+    for port in first:  # nothing listens there any more
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+    mock.stop()
+    assert _mock_threads() - before == set()
+
+
 def test_fixed_port_and_double_start() -> None:
     with MockServer(MockConfig()) as first:
         port = first.port

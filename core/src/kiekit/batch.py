@@ -205,6 +205,13 @@ async def run_batch(
     one did. A client with the default journal and ``default_journal()`` do (two handles on one
     SQLite file are one journal); a client recording elsewhere, or nowhere, is a
     ConfigurationError before any job starts.
+
+    ``on_result`` is called with each job's result as it ends. Should it raise (a bug in the
+    display code of a notebook, say), the jobs still running are cancelled and the exception
+    is raised once they have stopped: no job goes on creating tasks unseen after ``run_batch``
+    has returned control. Each stopped job lets its claim go; a create already sent stays in
+    the journal (its task, or "outcome unknown"), so running the batch again, or ``kie
+    resume``, finishes it without creating anything twice.
     """
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
@@ -227,7 +234,20 @@ async def run_batch(
             on_result(result)
         return result
 
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    running = [asyncio.ensure_future(one(job)) for job in jobs]
+    try:
+        return list(await asyncio.gather(*running))
+    except BaseException:  # on_result raised, or the run was cancelled: the others stop too
+        await _stopped(running)
+        raise
+
+
+async def _stopped(running: Sequence[asyncio.Future[JobResult]]) -> None:
+    """Cancel the jobs still running and wait until they have stopped (each lets its claim go
+    and writes down what it had sent): gather alone leaves them running on the loop."""
+    for job in running:
+        job.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
 
 
 async def run_job(
@@ -463,7 +483,8 @@ def _refused_result(entry: Entry, job: Job) -> JobResult:
 def _finished_elsewhere(entry: Entry, folder: str) -> bool:
     """Downloaded by another worker into its own folder (maybe on another machine): done. In
     this worker's own folder, files gone since are fetched again."""
-    return entry.state is EntryState.SUCCEEDED and bool(entry.files) and entry.out_dir != folder
+    whole = bool(entry.files) and len(entry.files) >= len(entry.assets)  # not cut short
+    return entry.state is EntryState.SUCCEEDED and whole and entry.out_dir != folder
 
 
 def _settled_elsewhere(entry: Entry, job: Job) -> JobResult:

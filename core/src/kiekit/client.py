@@ -312,7 +312,12 @@ class Client:
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
         """Fetch the result files into ``out_dir`` (atomically, size- and type-checked; an
-        expired link is renewed once through download-url). Returns the paths written."""
+        expired link is renewed once through download-url). Returns the paths written.
+
+        The journal keeps the folder and each file written, even when the download is
+        interrupted (Ctrl-C, a cancelled task): a file it says an earlier download of this
+        task wrote, still on disk, is not fetched again, so ``kie resume`` (or this call run
+        again) fetches only the rest."""
         return drive(self._session.download(results, out_dir), self._transport)
 
     def download_url(self, url: str, *, task_id: str | None = None) -> str:
@@ -346,10 +351,20 @@ class Client:
         *,
         out_dir: str | os.PathLike[str],
         timeout: float | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> list[Path]:
-        """Submit, wait and download in one call; returns the files written."""
-        flow = self._session.generate(model, params, fields, out_dir=out_dir, timeout=timeout)
+        """Submit, wait and download in one call; returns the files written.
+
+        ``callback_url`` and ``idempotency_key`` as :meth:`submit`'s: with a key, a call run
+        again (a notebook cell) waits for the task created the first time, and fetches only
+        the files not in ``out_dir`` yet, instead of paying for another.
+        """
+        flow = self._session.generate(
+            model, params, fields, out_dir=out_dir, timeout=timeout, callback_url=callback_url,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
         return drive(flow, self._transport)
 
     def chat(
@@ -513,10 +528,15 @@ class AsyncClient:
         *,
         out_dir: str | os.PathLike[str],
         timeout: float | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> list[Path]:
         """As :meth:`Client.generate`: submit, wait and download; the files written."""
-        flow = self._session.generate(model, params, fields, out_dir=out_dir, timeout=timeout)
+        flow = self._session.generate(
+            model, params, fields, out_dir=out_dir, timeout=timeout, callback_url=callback_url,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
         return await drive_async(flow, self._transport)
 
     async def chat(

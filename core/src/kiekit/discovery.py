@@ -30,6 +30,7 @@ from importlib.metadata import Distribution, EntryPoint, entry_points
 from attrs import field, frozen
 
 from kiekit import hookspecs
+from kiekit._caller import caller_stacklevel
 from kiekit._version import __version__
 
 __all__ = [
@@ -121,7 +122,7 @@ def _warn_unknown(variable: str, name: str, present: tuple[str, ...]) -> None:
         f"{variable}: no installed plugin is named {name!r}{guess} (it {does} nothing; "
         "installed: " + (", ".join(present) or "none") + ")",
         UserWarning,
-        stacklevel=4,
+        stacklevel=caller_stacklevel(),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import pluggy
 
 from kiekit import discovery, hookspecs
+from kiekit._caller import caller_stacklevel
 from kiekit.chat.provider import ChatProvider
 from kiekit.discovery import (
     ALLOW_ENV,
@@ -91,6 +92,7 @@ class Registry:
         self._providers: dict[str, AnyProvider] = {}
         self._origin: dict[str, str] = {}  # model id → the plugin (distribution) that owns it
         self._by_pattern: dict[str, AnyProvider] = {}  # ids a pattern serves, once resolved
+        self._unlisted: dict[str, list[str]] = {}  # such ids close to listed ones: the close ones
         # What provider() answered, read without the lock: a client asks for every call it
         # makes. Emptied whenever a provider is registered (_claim), under the lock.
         self._task_providers: dict[str, Provider] = {}
@@ -151,6 +153,7 @@ class Registry:
             self._providers[model_id] = provider
             self._origin[model_id] = origin
         self._by_pattern.clear()  # a new pattern may now be the more specific one
+        self._unlisted.clear()
         self._task_providers.clear()  # and a new exact id the owner of a model served so far
 
     def _check(
@@ -227,32 +230,42 @@ class Registry:
 
     # -- finding ------------------------------------------------------------------------------
 
-    def provider(self, model: str) -> Provider:
+    def provider(self, model: str, *, creating: bool = False) -> Provider:
         """The provider of ``model``, importing its plugin on first use.
 
         An exact model id always wins; otherwise the most specific pattern (an entry point or
         model id holding ``*``, like the generic market plugin's) that matches serves it.
         A chat model raises ValidationError: it is not a task (use ``Client.chat``).
+
+        An id no plugin lists that is close to one that is (a typo?) is sent as is, with an
+        UnlistedModelWarning at the caller's line: on its first use, and on every create
+        (``creating``), so that a notebook cell run again does not pay for the typo unsaid.
         """
-        known = self._task_providers.get(model)
-        if known is not None:
-            return known
-        with self._lock:  # the lookup and its memo as one step: no registration in between
-            found = self._resolve(model)
-            if isinstance(found, ChatProvider):
-                raise ValidationError(
-                    "model", f"{model!r} is a chat model, not a task: use Client.chat or kie chat"
-                )
-            self._task_providers[model] = found
-            return found
+        found = self._task_providers.get(model)
+        first = found is None
+        if found is None:
+            with self._lock:  # the lookup and its memo as one step: no registration in between
+                resolved = self._resolve(model)
+                if isinstance(resolved, ChatProvider):
+                    raise ValidationError(
+                        "model",
+                        f"{model!r} is a chat model, not a task: use Client.chat or kie chat",
+                    )
+                self._task_providers[model] = found = resolved
+        close = self._unlisted.get(model)
+        if close and (first or creating):
+            warnings.warn(
+                f"model {model!r} is not listed by any plugin and is sent as is"
+                f"{did_you_mean(close)}",
+                UnlistedModelWarning,
+                stacklevel=caller_stacklevel(),
+            )
+        return found
 
     def chat_provider(self, model: str) -> ChatProvider:
         """The chat provider of ``model``, importing its plugin on first use; ValidationError
         for a task model (use ``Client.submit``)."""
-        with warnings.catch_warnings():
-            # a pattern-served id is refused below, never "sent as is": no warning saying so
-            warnings.simplefilter("ignore", UnlistedModelWarning)
-            found = self._resolve(model)
+        found = self._resolve(model)  # a pattern-served id is refused below, not "sent as is"
         if not isinstance(found, ChatProvider):
             if model not in self._providers:  # only a pattern (the generic market) serves it
                 chats = self.chat_models()
@@ -304,12 +317,7 @@ class Registry:
                 chosen = self._providers[max(patterns, key=_specificity)]
                 self._by_pattern[model] = chosen
                 if close := self.suggestions(model):
-                    warnings.warn(
-                        f"model {model!r} is not listed by any plugin and is sent as is"
-                        f"{did_you_mean(close)}",
-                        UnlistedModelWarning,
-                        stacklevel=4,
-                    )
+                    self._unlisted[model] = close  # warned of by provider()
                 return chosen
             raise UnknownModelError(
                 model,
@@ -372,7 +380,7 @@ class Registry:
         warnings.warn(
             f"kiekit plugin {dist} is quarantined ({why}); other providers keep working",
             PluginWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
 
     def _points(self) -> list[EntryPoint]:

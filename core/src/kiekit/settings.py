@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
+from kiekit._caller import caller_stacklevel
 from kiekit.errors import ConfigurationError
 
 __all__ = [
@@ -105,7 +106,7 @@ def _check(name: str, url: str) -> None:
 
 def warn_plain_http(hosts: Endpoints) -> None:
     """A :class:`PlainHttpWarning` for each host the key would reach over plain http that is
-    not loopback (``127.0.0.0/8``, ``::1``, ``localhost``); each said once a process."""
+    not loopback (``127.0.0.0/8``, ``::1``, ``localhost``), at the line that made the client."""
     for name, url in (("base_url", hosts.base_url), ("upload_base_url", hosts.upload_base_url)):
         parts = urlsplit(url or "")
         if parts.scheme != "http" or is_loopback_host(parts.hostname or ""):
@@ -115,7 +116,7 @@ def warn_plain_http(hosts: Endpoints) -> None:
             f"{name} is {where}: plain http to a host that is not this machine, so the API key "
             "goes unencrypted with every call (https:// keeps it private)",
             PlainHttpWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
 
 

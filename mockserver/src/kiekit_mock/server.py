@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -86,6 +87,13 @@ def scenario_of(scenario: object, where: str = "scenario") -> Scenario:
     )
 
 
+async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
+    """Serve ``runner`` on ``host:port`` (0: a free port); the port it listens on."""
+    await web.TCPSite(runner, host, port).start()
+    bound: int = runner.addresses[-1][1]
+    return bound
+
+
 def _base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -97,7 +105,12 @@ class MockServer:
     ...     client = MyClient(base_url=mock.base_url, api_key="test")
 
     Reads (tasks, callbacks, requests) are copies made under a lock, safe from any thread.
-    The server can be stopped and started again; it keeps its accounts and tasks.
+    The server can be stopped and started again; it keeps its accounts, tasks and uploads, and
+    its ports: started again, it listens where it did (``port=0`` picks a free port on the
+    first start only), so the links in its tasks' results and a client's ``base_url`` still
+    reach it. An OSError says so should another program have taken the port meanwhile.
+    A started MockServer nothing refers to any more (a notebook cell that makes and starts
+    one, run again) is stopped when Python collects it; ``with`` or :meth:`stop` say when.
     """
 
     def __init__(
@@ -122,42 +135,33 @@ class MockServer:
         if replayed is not None:
             log_warnings(replayed, "MockServer(scenario=…)")
             self._runtime.scenarios.load(replayed)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._port: int | None = None
+        self._serving: _Serving | None = None
+        self._finalizer: weakref.finalize[[], MockServer] | None = None
         # KIE's upload host (uploads_http.py) on a port of its own; its files outlive a restart
         self._uploads = UploadStore()
         self._requested_upload_port = requested_upload_port
-        self._upload_port: int | None = None
 
     # --- lifecycle ---
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._serving is not None:
             raise RuntimeError("the mock server is already running")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        thread = threading.Thread(
-            target=self._run, args=(ready, failure), name="kiekit-mock", daemon=True
-        )
-        thread.start()
-        if not ready.wait(START_TIMEOUT):
-            raise RuntimeError("the mock server did not start in time")
-        if failure:
-            thread.join()
-            raise failure[0]
-        self._thread = thread
+        ports = (self._requested_port, self._requested_upload_port)
+        serving = _Serving(self._runtime, self._uploads, self._host, ports)
+        serving.start()
+        # the ports of a first start, again: its tasks' links and its clients point there
+        self._requested_port, self._requested_upload_port = serving.ports
+        self._serving = serving
+        # a server nobody can reach any more (a notebook cell run again rebinds `mock`) is
+        # stopped when its MockServer is collected, not left listening with no handle
+        self._finalizer = weakref.finalize(self, serving.stop)
 
     def stop(self) -> None:
-        thread, loop, stop_event = self._thread, self._loop, self._stop_event
-        if thread is None or loop is None or stop_event is None:
-            return
-        loop.call_soon_threadsafe(stop_event.set)
-        thread.join()
-        self._thread = self._loop = self._stop_event = None
-        self._port = None
-        self._upload_port = None
+        serving, self._serving = self._serving, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        if serving is not None:
+            serving.stop()
 
     def __enter__(self) -> MockServer:
         self.start()
@@ -171,41 +175,17 @@ class MockServer:
     ) -> None:
         self.stop()
 
-    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        try:
-            asyncio.run(self._serve(ready))
-        except BaseException as exc:  # handed to start(), which re-raises it in the caller
-            failure.append(exc)
-        finally:
-            ready.set()
-
-    async def _serve(self, ready: threading.Event) -> None:
-        runner = web.AppRunner(build_app(self._runtime), handle_signals=False, access_log=None)
-        upload_app = build_upload_app(self._runtime, self._uploads)
-        upload_runner = web.AppRunner(upload_app, handle_signals=False, access_log=None)
-        await runner.setup()
-        await upload_runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._requested_port)
-            await site.start()
-            self._port = runner.addresses[0][1]
-            await web.TCPSite(upload_runner, self._host, self._requested_upload_port).start()
-            self._upload_port = upload_runner.addresses[0][1]
-            self._loop = asyncio.get_running_loop()
-            self._stop_event = asyncio.Event()
-            ready.set()
-            await self._stop_event.wait()
-        finally:
-            await upload_runner.cleanup()
-            await runner.cleanup()
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        return None if self._serving is None else self._serving.loop
 
     # --- where it is ---
 
     @property
     def port(self) -> int:
-        if self._port is None:
+        if self._serving is None:
             raise RuntimeError("the mock server is not running")
-        return self._port
+        return self._serving.ports[0]
 
     @property
     def base_url(self) -> str:
@@ -221,9 +201,9 @@ class MockServer:
     def upload_base_url(self) -> str:
         """Where KIE's upload host (kieai.redpandaai.co, kie-api.md §1) is emulated: pass it
         as a client's ``upload_base_url``. Uploaded files are served from it too."""
-        if self._upload_port is None:
+        if self._serving is None:
             raise RuntimeError("the mock server is not running")
-        return _base_url(self._host, self._upload_port)
+        return _base_url(self._host, self._serving.ports[1])
 
     def uploads(self) -> list[StoredFile]:
         """The files on the upload host (each with its bytes)."""
@@ -384,6 +364,70 @@ class MockServer:
             coro.close()
             raise RuntimeError("the mock server is not running")
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+
+class _Serving:
+    """One start of a MockServer: its thread, loop and ports. The thread holds this, never
+    the MockServer, so a MockServer nobody can reach is collected (and its server stopped)."""
+
+    def __init__(
+        self, runtime: Runtime, uploads: UploadStore, host: str, ports: tuple[int, int]
+    ) -> None:
+        self._runtime = runtime
+        self._uploads = uploads
+        self._host = host
+        self.ports = ports  # those asked for (0: a free one), then those listened on
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        thread = threading.Thread(
+            target=self._run, args=(ready, failure), name="kiekit-mock", daemon=True
+        )
+        thread.start()
+        if not ready.wait(START_TIMEOUT):
+            raise RuntimeError("the mock server did not start in time")
+        if failure:
+            thread.join()
+            raise failure[0]
+        self._thread = thread
+
+    def stop(self) -> None:
+        thread, loop, stop_event = self._thread, self.loop, self._stop_event
+        if thread is None or loop is None or stop_event is None:
+            return
+        self._thread = self.loop = self._stop_event = None
+        loop.call_soon_threadsafe(stop_event.set)
+        if thread is not threading.current_thread():  # a collection may run on any thread
+            thread.join()
+
+    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        try:
+            asyncio.run(self._serve(ready))
+        except BaseException as exc:  # handed to start(), which re-raises it in the caller
+            failure.append(exc)
+        finally:
+            ready.set()
+
+    async def _serve(self, ready: threading.Event) -> None:
+        runner = web.AppRunner(build_app(self._runtime), handle_signals=False, access_log=None)
+        upload_app = build_upload_app(self._runtime, self._uploads)
+        upload_runner = web.AppRunner(upload_app, handle_signals=False, access_log=None)
+        await runner.setup()
+        await upload_runner.setup()
+        try:
+            port = await _listen(runner, self._host, self.ports[0])
+            self.ports = (port, await _listen(upload_runner, self._host, self.ports[1]))
+            self.loop = asyncio.get_running_loop()
+            self._stop_event = asyncio.Event()
+            ready.set()
+            await self._stop_event.wait()
+        finally:
+            await upload_runner.cleanup()
+            await runner.cleanup()
 
 
 def _account_named(api_key: str | None, account: str | None) -> str | None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -338,7 +338,7 @@ class Engine:
         self, model: str, params: Input | Mapping[str, Any] | None, fields: Mapping[str, Any]
     ) -> Input:
         """Validate input before any I/O: a ValidationError names the field."""
-        return self.registry.provider(model).make_input(model, params, **fields)
+        return self.registry.provider(model, creating=True).make_input(model, params, **fields)
 
     def create_request(
         self, model: str, params: Input, *, callback_url: str | None = None
@@ -553,10 +553,20 @@ class Engine:
             raise ValidationError(
                 "status", f"task {task.id} is {status.state.value}: wait() polls until it ends"
             )
+        return self._ended(task, status)  # checked above, before the flow (and its journal) starts
+
+    def _ended(self, task: Task, status: TaskStatus) -> Flow[Results]:
         yield from ()  # a flow with no I/O: the drivers run it as any other
         return _ended(task, self.registry.provider(task.model), status)
 
-    def download(self, results: Results, out_dir: Path) -> Flow[list[Path]]:
+    def download(
+        self,
+        results: Results,
+        out_dir: Path,
+        *,
+        landed: list[Path] | None = None,
+        kept: Collection[str] = (),
+    ) -> Flow[list[Path]]:
         """Fetch every result file into ``out_dir``; names come from the task id, never from
         the URL's path, so no URL can write outside the folder.
 
@@ -567,18 +577,25 @@ class Engine:
         through download-url. What still fails raises DownloadError naming the task and the
         URL (FileWriteError, naming the path, when this machine cannot write the file): a
         paid-for file is never skipped quietly.
+
+        ``landed`` gets each path as its file lands (what an interrupted download had
+        written); a file named in ``kept`` (an earlier download of this task into this folder,
+        as the journal recorded it) and still on disk is not fetched again.
         """
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FileWriteError.of(exc, out_dir, task_id=results.task_id) from exc
-        paths = []
+        paths = [] if landed is None else landed
         for index, item in enumerate(results.assets):
             destination = out_dir / file_name(results.task_id, index, item)
+            if kept and str(destination.resolve()) in kept and destination.is_file():
+                paths.append(destination)  # written whole before (files land atomically)
+                continue
             path = yield from self._fetch_asset(item, destination, results.task_id)
             log.info("task %s: downloaded %s", results.task_id, path)
             paths.append(path)
-        return paths
+        return list(paths)
 
     def _fetch_asset(self, item: Asset, destination: Path, task_id: str) -> Flow[Path]:
         def fetch(url: str) -> Fetch:

@@ -120,27 +120,37 @@ class Session:
 
     def _ending(self, task: Task, end: Flow[Results]) -> Flow[Results]:
         """A wait's end (polled, or from a status in hand), written in the journal."""
-        try:
-            results = yield from end
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            if self.recorder.records_failure(exc):
-                yield from self._record(partial(self.recorder.wait_failed, task, exc))
-            raise
-        yield from self._record(partial(self.recorder.finished, task, results))
+        recorder = self.recorder
+        with recorder.at_work(task.id):
+            try:
+                results = yield from end
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                if recorder.records_failure(exc):
+                    yield from self._record(partial(recorder.wait_failed, task, exc))
+                # nothing here works on it now: `kie resume` elsewhere may, at once
+                yield from self._record(partial(recorder.stopped_working, task.id))
+                raise
+        yield from self._record(partial(recorder.finished, task, results))
         return results
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> Flow[list[Path]]:
-        try:
-            paths = yield from self.engine.download(results, Path(out_dir))
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            if self.recorder.records_failure(exc):
-                failed = partial(self.recorder.download_failed, results.task_id, exc, out_dir)
-                yield from self._record(failed)
-            raise
+        recorder, task_id = self.recorder, results.task_id
+        with recorder.at_work(task_id):
+            kept = yield from self._record(partial(recorder.files_written, task_id))
+            landed: list[Path] = []
+            try:
+                paths = yield from self.engine.download(
+                    results, Path(out_dir), landed=landed, kept=kept
+                )
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # failed, or interrupted (Ctrl-C): what landed is kept
+                stopped = partial(recorder.download_failed, task_id, exc, out_dir, landed)
+                yield from self._record(stopped)
+                yield from self._record(partial(recorder.stopped_working, task_id))
+                raise
         yield from self._record(partial(self.recorder.downloaded, results.task_id, paths, out_dir))
         return paths
 
@@ -152,10 +162,13 @@ class Session:
         *,
         out_dir: str | os.PathLike[str],
         timeout: float | None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Flow[list[Path]]:
         task = yield from self.submit(
-            model, params, fields, callback_url=None, idempotency_key=None, out_dir=out_dir
-        )
+            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
+            out_dir=out_dir,
+        )  # fmt: skip
         results = yield from self.wait(task, timeout=timeout, on_status=None)
         return (yield from self.download(results, out_dir))
 

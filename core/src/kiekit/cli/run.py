@@ -204,11 +204,15 @@ def _tell_create(stop: KeyboardInterrupt, row: Entry, *, mock: bool) -> None:
 
 def checked_provider(model: str, *, any_model: bool = False) -> Provider:
     """The model's provider; a ValidationError with the closest known ids when the id is not
-    listed by any plugin but looks like one that is (a typo costs a paid 422 otherwise)."""
+    listed by any plugin but looks like one that is (a typo costs a paid 422 otherwise).
+    ``any_model``: the user chose to send such an id as is, so the command's creates do not
+    warn of it (an UnlistedModelWarning each; kiekit.cli.main scopes the filter)."""
     from kiekit.errors import did_you_mean
     from kiekit.registry import UnlistedModelWarning, default_registry
 
     registry = default_registry()
+    if any_model:
+        warnings.filterwarnings("ignore", category=UnlistedModelWarning)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnlistedModelWarning)  # said below, as an error
         provider = registry.provider(model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import heapq
 import json
 import logging
@@ -138,6 +139,8 @@ class Journal:
         self._keys: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._owner = (os.getpid(), _owner_name())
+        # task id -> this process's waits and downloads of it running now (at_work)
+        self._at_work: collections.Counter[str] = collections.Counter()
 
     @property
     def owner(self) -> str:
@@ -269,6 +272,37 @@ class Journal:
     def release(self, key: str) -> Entry | None:
         """Let go of row ``key`` (this process no longer works on it; another may take it)."""
         return self.store.update(key, {"updated_at": self._clock()}, holder=self.owner)
+
+    @contextlib.contextmanager
+    def at_work(self, task_id: str) -> Iterator[None]:
+        """A wait or download of ``task_id`` runs in this process meanwhile (see
+        :meth:`let_go_of`); in memory only."""
+        with self._lock:
+            self._at_work[task_id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._at_work[task_id] -= 1
+                if not self._at_work[task_id]:
+                    del self._at_work[task_id]
+
+    def alone_at(self, task_id: str) -> bool:
+        """Whether one wait or download of ``task_id`` at most runs in this process now."""
+        with self._lock:
+            return self._at_work.get(task_id, 0) <= 1
+
+    def let_go_of(self, task_id: str) -> Entry | None:
+        """This process stopped working on task ``task_id`` before it finished (a wait or a
+        download interrupted, or given up): the lease this process holds on its row, if any,
+        is let go, so ``kie resume`` in another process takes it at once, not once the lease
+        has run out. The caller makes sure no other flow of this process works on it
+        (:meth:`alone_at`; a batch's job lets go of its claim itself). The row after, or None
+        when this process held no lease on it."""
+        entry = self.by_task(task_id)
+        if entry is None or entry.owner != self.owner or entry.lease_until is None:
+            return None
+        return self.release(entry.key)
 
     def held_elsewhere(self, entry: Entry) -> float:
         """Seconds left on another worker's lease on ``entry`` (0: nobody else holds it). An
@@ -439,14 +473,20 @@ class Journal:
         """A create that raised: ``rejected`` when it was never handed to the network
         (``maybe_sent`` False: cancelled before sending) or KIE's answer proves nothing was
         made; ``unknown`` when it may have been (OutcomeUnknownError, or an interruption
-        mid-send). Only a request handed to the network can be "unknown"."""
+        mid-send). Only a request handed to the network can be "unknown". Either way the
+        row's lease is let go: nothing was made, and another worker may try it at once; or
+        its outcome is for a person to settle, and nobody works on it (``kie resume`` in
+        another process reports it at once, not as held by this one)."""
         proven = not maybe_sent or (
             isinstance(exc, KieError) and not isinstance(exc, OutcomeUnknownError)
         )
         state = EntryState.REJECTED if proven else EntryState.UNKNOWN
-        changes = {"state": state, "error": error_record(exc), "updated_at": self._clock()}
-        if proven:  # nothing was made: another worker may try it at once
-            changes["lease_until"] = None
+        changes = {
+            "state": state,
+            "error": error_record(exc),
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
         return self._write(entry.key, changes, read_back)
 
     # -- the wait and the files --------------------------------------------------------------
@@ -492,14 +532,21 @@ class Journal:
         task_id: str,
         exc: BaseException,
         out_dir: str | os.PathLike[str] | None = None,
+        files: Sequence[Path] | None = None,
         *,
         read_back: bool = True,
     ) -> Entry | None:
-        """A download that raised: the error, and the folder it was asked for, where ``kie
-        resume`` fetches the files again (not its own default folder)."""
-        changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
+        """A download that raised: the error, the folder it was asked for and the ``files``
+        written there before it stopped, so ``kie resume`` fetches only the others, there (not
+        into its own default folder). An interruption (Ctrl-C, a cancellation) keeps its
+        folder and files but writes no error: it says nothing about the task."""
+        changes: dict[str, Any] = {"updated_at": self._clock()}
+        if isinstance(exc, KieError):
+            changes["error"] = error_record(exc)
         if out_dir is not None:
             changes["out_dir"] = str(Path(out_dir).resolve())
+        if files is not None:
+            changes["files"] = tuple(str(Path(path).resolve()) for path in files)
         return self._update_task(task_id, changes, read_back)
 
     # -- reading -----------------------------------------------------------------------------
@@ -798,9 +845,20 @@ class Recorder:
             journal = self.journal
             self._safely(task.id, lambda: journal.finished(task, results, read_back=False))
 
+    def at_work(self, task_id: str) -> contextlib.AbstractContextManager[None]:
+        """Counts this process's waits and downloads of ``task_id`` (Journal.at_work)."""
+        return contextlib.nullcontext() if self.journal is None else self.journal.at_work(task_id)
+
+    def stopped_working(self, task_id: str) -> None:
+        """A wait or download of ``task_id`` ended unfinished: the row's lease is let go when
+        it was the only one of this process on the task (Journal.let_go_of)."""
+        journal = self.journal
+        if journal is not None and journal.alone_at(task_id):
+            self._safely(task_id, lambda: journal.let_go_of(task_id))
+
     def records_failure(self, exc: BaseException) -> bool:
-        """Whether a failed wait or download is written down: only kiekit's errors say
-        something about the task; a cancelled or interrupted one leaves the row as it was."""
+        """Whether a failed wait is written down: only kiekit's errors say something about
+        the task; a cancelled or interrupted one leaves the row as it was."""
         return self.journal is not None and isinstance(exc, KieError)
 
     def wait_failed(self, task: Task, exc: BaseException) -> None:
@@ -818,14 +876,31 @@ class Recorder:
                 lambda: journal.downloaded(task_id, paths, out_dir, read_back=False),
             )
 
+    def files_written(self, task_id: str) -> frozenset[str]:
+        """The files of ``task_id`` the journal says were written (a download that stopped
+        part-way, or an earlier one): still on disk, they are not fetched again."""
+        if self.journal is None:
+            return frozenset()
+        try:
+            entry = self.journal.by_task(task_id)
+        except JournalError as exc:  # fetched again, then: nothing is lost
+            log.warning("could not read task %s in the task journal: %s", task_id, exc)
+            return frozenset()
+        return frozenset(entry.files) if entry is not None else frozenset()
+
     def download_failed(
-        self, task_id: str, exc: BaseException, out_dir: str | os.PathLike[str]
+        self,
+        task_id: str,
+        exc: BaseException,
+        out_dir: str | os.PathLike[str],
+        files: Sequence[Path],
     ) -> None:
-        if self.journal is not None and isinstance(exc, KieError):  # records_failure
+        """A download that failed or was interrupted (Journal.download_failed)."""
+        if self.journal is not None:
             journal = self.journal
             self._safely(
                 task_id,
-                lambda: journal.download_failed(task_id, exc, out_dir, read_back=False),
+                lambda: journal.download_failed(task_id, exc, out_dir, files, read_back=False),
             )
 
     @staticmethod
