@@ -363,7 +363,10 @@ async def _try_job(
         return done
     if entry is not None and _refused_in_this_run(entry, journal.owner, refused_since):
         return _refused_result(entry, job)
-    held = await _off_loop(journal, partial(journal.claim, job.model, key, out_dir=folder))
+    # the claim itself spares a job another worker refused since this run began: a refusal
+    # landing after the look above is not reopened (an outside tester saw two such resends)
+    claim = partial(journal.claim, job.model, key, out_dir=folder, refused_since=refused_since)
+    held = await _off_loop(journal, claim)
     if held is None:  # not ours: only submit may say why, never work on it unclaimed
         entry = await _off_loop(journal, partial(journal.get, key))
         if entry is None:

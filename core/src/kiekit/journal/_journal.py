@@ -210,12 +210,23 @@ class Journal:
             entry.key, retry, only_if=retryable, holder=self.owner, lease=self.lease
         )
 
-    def claim(self, model: str, key: str, *, out_dir: str | None = None) -> Entry | None:
+    def claim(
+        self,
+        model: str,
+        key: str,
+        *,
+        out_dir: str | None = None,
+        refused_since: float | None = None,
+    ) -> Entry | None:
         """Take job ``key`` for this process before anything is sent (a batch's job): the row,
         now held for the journal's lease, or None while another live worker holds it or when
         nothing is left to do for it here (sending or sent by a worker that is gone, failed).
 
-        A new row is ``claimed``; a ``rejected`` one is claimed again; a ``claimed`` one whose
+        A new row is ``claimed``; a ``rejected`` one is claimed again, unless another worker
+        refused it and let it go at ``refused_since`` (this journal's clock) or later: a job
+        another worker of this run was refused (402, 422: nothing made) is not sent again by
+        this one. That test and the claim are one compare-and-set, so a refusal landing
+        between a look at the row and the claim cannot be reopened. A ``claimed`` row whose
         holder is gone is taken over (it never sent its create), and so is a ``created`` or
         ``succeeded`` one, to wait for and download its task. :meth:`renew` keeps the rows
         held; the last write of a job (:meth:`downloaded`, :meth:`release`) lets them go."""
@@ -234,8 +245,10 @@ class Journal:
         if self.store.insert(fresh, lease=self.lease):
             return fresh
         again = {"state": EntryState.CLAIMED, "error": None, "updated_at": now, "out_dir": out_dir}
+        # only given when asked: a store of someone else's may predate the argument
+        spared = {} if refused_since is None else {"let_go_before": refused_since}
         reopened = self.store.update(
-            key, again, only_if=[EntryState.REJECTED], holder=owner, lease=self.lease
+            key, again, only_if=[EntryState.REJECTED], holder=owner, lease=self.lease, **spared
         )
         if reopened is not None:
             return reopened
