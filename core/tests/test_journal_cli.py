@@ -553,3 +553,47 @@ def test_kie_batch_json_says_what_failed_as_every_command_does(
         "JobsNotDone",
     )
     assert answer["error"]["message"] == "1 of 2 job(s) did not succeed (1 failed, 1 succeeded)"
+
+
+def test_kie_tasks_names_a_live_workers_rows_and_files_written_on_another_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An outside tester's team run: `kie tasks` sent the operator to `kie resume` for rows
+    that live workers held (resume then left them alone), and counted a row finished on
+    another host as "0/6 files" owed here."""
+    from kiekit.journal import EntryState, default_journal
+    from kiekit.models import Asset, MediaKind
+
+    journal = default_journal()
+    host, _, site, rand = journal.owner.split(":")
+    assets = tuple(Asset(f"https://x/{n}.png", MediaKind.IMAGE) for n in range(2))
+    rows = {}
+    for name in ("held", "far", "mine"):
+        intent = journal.intend(GROK, {"input": {"prompt": name}})
+        assert intent is not None
+        rows[name] = intent.key
+    live = "worker-2:7:othersite:1"
+    journal.store.update(rows["held"], {  # a live worker elsewhere waits on its task
+        "state": EntryState.CREATED, "task_id": "t-held", "owner": live,
+        "lease_until": journal.store.now() + 600,
+    })  # fmt: skip
+    far_files = ("/srv/renders/t-far_0.png", "/srv/renders/t-far_1.png")  # on worker-3's disk
+    journal.store.update(rows["far"], {
+        "state": EntryState.SUCCEEDED, "task_id": "t-far", "assets": assets, "files": far_files,
+        "owner": "worker-3:9:thirdsite:2", "lease_until": None,
+    })  # fmt: skip
+    journal.store.update(rows["mine"], {  # this machine's, its files deleted since: owed here
+        "state": EntryState.SUCCEEDED, "task_id": "t-mine", "assets": assets,
+        "files": (str(tmp_path / "gone_0.png"), str(tmp_path / "gone_1.png")),
+        "owner": f"{host}:1:{site}:{rand}", "lease_until": None,
+    })  # fmt: skip
+
+    capsys.readouterr()
+    assert main(["tasks"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"created (being worked on by {live})" in lines["t-held"]
+    assert "kie resume" not in lines["t-held"]
+    assert "2/2 files on worker-3 (0 here)" in lines["t-far"]
+    assert "kie resume" not in lines["t-far"]
+    assert "(unfinished: kie resume)" in lines["t-mine"]
+    assert "0/2 files" in lines["t-mine"]

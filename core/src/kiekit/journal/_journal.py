@@ -110,6 +110,18 @@ def _alive_here(owner: str) -> bool | None:
     return True
 
 
+def host_elsewhere(owner: str | None) -> str | None:
+    """The host name of ``owner`` when it is a process of another machine (or another pid
+    namespace: a container), as far as its name tells; None for this machine's or an unknown."""
+    parts = (owner or "").split(":")
+    if len(parts) != 4 or _alive_here(owner or "") is not None:
+        return None
+    here = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    if parts[2] in ("-", "") and parts[0] == (here or "host"):
+        return None  # no site to compare (not Linux): its host name is ours
+    return parts[0]
+
+
 def _dead_here(owner: str) -> bool:
     """Whether ``owner`` was a process of this machine (and pid namespace) that has ended."""
     return _alive_here(owner) is False
@@ -293,6 +305,15 @@ class Journal:
             self.store.renew(entry.owner, 0.0)
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
+
+    def holder(self, entry: Entry, now: float | None = None) -> str | None:
+        """The live worker other than this process that holds ``entry`` (its lease runs on
+        the store's clock, ``now`` if read already), or None. Only reads: unlike
+        :meth:`held_elsewhere`, a gone owner's leases are left as they are (``kie tasks``)."""
+        owner, until = entry.owner, entry.lease_until
+        if owner in (None, self.owner) or until is None or _dead_here(owner or ""):
+            return None
+        return owner if until > (self.store.now() if now is None else now) else None
 
     def sender_alive(self, entry: Entry) -> bool | None:
         """Whether the worker that wrote a ``sending`` row still runs: True (this process, a
