@@ -43,7 +43,17 @@ from kiekit.models import Task
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
 
-__all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch", "run_job", "settled"]
+__all__ = [
+    "BadLine",
+    "Job",
+    "JobResult",
+    "finished_since",
+    "job_key",
+    "read_jobs",
+    "run_batch",
+    "run_job",
+    "settled",
+]
 
 log = logging.getLogger("kiekit.batch")
 T = TypeVar("T")
@@ -306,6 +316,13 @@ def settled(journal: Journal, job: Job, out_dir: Path) -> JobResult | None:
     """How ``job`` ended before (succeeded with its files on disk or another worker's, or
     failed), or None while something is left to do for it. Reads the journal: blocking."""
     return _settled(_row_of(journal, job_key(job), out_dir, job), job, _absolute(out_dir))
+
+
+def finished_since(journal: Journal, job: Job, out_dir: Path, since: float) -> bool:
+    """Whether ``job``'s row was last written at ``since`` (the journal's clock) or later: a
+    job another worker finished while this run ran, not one an earlier run left done."""
+    entry = _row_of(journal, job_key(job), out_dir, job)
+    return entry is not None and entry.updated_at >= since
 
 
 # The lease renewers running, per journal and event loop, with how many jobs use each.
