@@ -99,6 +99,8 @@ def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
     # the files still on disk, of those the task made (a deleted one is owed: kie resume)
     on_disk = sum(1 for path in row.files if os.path.isfile(path))
     files = f"{on_disk}/{len(row.assets)} files" if row.assets else "-"
+    if row.handed_off and not on_disk:
+        files = f"{len(row.assets)} links handed off"
     # files written by a worker of another machine are on its disk, not missing from ours
     writer = host_elsewhere(row.owner) if on_disk < len(row.files) else None
     if writer is not None:

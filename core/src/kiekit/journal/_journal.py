@@ -23,6 +23,7 @@ from kiekit.errors import (
 )
 from kiekit.journal._entry import (
     FSYNC_ENV,
+    HANDED_OFF,
     JOURNAL_FILE,
     RESULT_LIFETIME,
     Entry,
@@ -449,6 +450,47 @@ class Journal:
             raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
         return abandoned
 
+    def hand_off(self, name: str, *, reason: str | None = None) -> Entry:
+        """Close a succeeded task's row without downloading: its result links were handed on
+        (a webhook's consumer, a queue, a user) and nobody here needs its files. The row keeps
+        its results' URLs and is marked so (``Entry.handed_off``, ``kie tasks``); ``kie
+        resume`` no longer downloads it. ``name``: the row's key or its task id. ValidationError
+        when there is no such row, it has not succeeded (yet), all its files are on disk, or a
+        live worker works on it now. The row after."""
+        entry = self.find(name)
+        if entry is None:
+            raise ValidationError("key", f"no row {name!r} in the task journal")
+        words = " ".join((reason or "").split())
+        if not words.isprintable():
+            raise ValidationError("reason", f"must be printable text, not {reason!r}")
+        if entry.state is not EntryState.SUCCEEDED or not entry.assets:
+            raise ValidationError(
+                "key",
+                f"row {entry.key!r} is {entry.state.value}: only a succeeded task's "
+                "result links can be handed off",
+            )
+        if entry.files_on_disk():
+            raise ValidationError("key", f"row {entry.key!r}: its files are on disk already")
+        holder = self.holder(entry)
+        if holder is not None:
+            raise ValidationError(
+                "key", f"row {entry.key!r} is held by {holder}, a live worker: leave it to it"
+            )
+        links = len(entry.assets)
+        changes: dict[str, Any] = {
+            "error": {
+                "type": HANDED_OFF,
+                "message": f"{links} result link(s) handed off, not downloaded"
+                + (f": {words}" if words else ""),
+            },
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        handed = self.store.update(entry.key, changes, only_if=[EntryState.SUCCEEDED])
+        if handed is None:  # its state changed meanwhile
+            raise ValidationError("key", f"row {entry.key!r} changed meanwhile: look again")
+        return handed
+
     def find(self, name: str) -> Entry | None:
         """The row named ``name``: its key, else its task id (``kie tasks`` and ``kie resume``
         show task ids; a batch row's key is its job's)."""
@@ -568,7 +610,9 @@ class Journal:
             since=recent if since is None else max(since, recent),
         )
         deleted = (
-            row for row in self.select(downloaded) if not is_open(row) and not row.files_on_disk()
+            row
+            for row in self.select(downloaded)
+            if not is_open(row) and not row.files_on_disk() and not row.handed_off
         )
         return heapq.merge(owed, deleted, key=lambda row: row.created_at)
 
