@@ -719,3 +719,94 @@ def test_kie_tasks_json_prints_a_path_whose_name_is_not_utf8_escaped(tmp_path: P
     )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["files"] == [path]
+
+
+def test_kie_tasks_names_a_live_workers_rows_and_files_written_on_another_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An outside tester's team run: `kie tasks` sent the operator to `kie resume` for rows
+    that live workers held (resume then left them alone), and counted a row finished on
+    another host as "0/6 files" owed here."""
+    from kiekit.journal import EntryState, default_journal
+    from kiekit.models import Asset, MediaKind
+
+    journal = default_journal()
+    host, _, site, rand = journal.owner.split(":")
+    assets = tuple(Asset(f"https://x/{n}.png", MediaKind.IMAGE) for n in range(2))
+    rows = {}
+    for name in ("held", "far", "mine"):
+        intent = journal.intend(GROK, {"input": {"prompt": name}})
+        assert intent is not None
+        rows[name] = intent.key
+    live = "worker-2:7:othersite:1"
+    journal.store.update(rows["held"], {  # a live worker elsewhere waits on its task
+        "state": EntryState.CREATED, "task_id": "t-held", "owner": live,
+        "lease_until": journal.store.now() + 600,
+    })  # fmt: skip
+    far_files = ("/srv/renders/t-far_0.png", "/srv/renders/t-far_1.png")  # on worker-3's disk
+    journal.store.update(rows["far"], {
+        "state": EntryState.SUCCEEDED, "task_id": "t-far", "assets": assets, "files": far_files,
+        "owner": "worker-3:9:thirdsite:2", "lease_until": None,
+    })  # fmt: skip
+    journal.store.update(rows["mine"], {  # this machine's, its files deleted since: owed here
+        "state": EntryState.SUCCEEDED, "task_id": "t-mine", "assets": assets,
+        "files": (str(tmp_path / "gone_0.png"), str(tmp_path / "gone_1.png")),
+        "owner": f"{host}:1:{site}:{rand}", "lease_until": None,
+    })  # fmt: skip
+
+    capsys.readouterr()
+    assert main(["tasks"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"created (being worked on by {live})" in lines["t-held"]
+    assert "kie resume" not in lines["t-held"]
+    assert "2/2 files on worker-3 (0 here)" in lines["t-far"]
+    assert "kie resume" not in lines["t-far"]
+    assert "(unfinished: kie resume)" in lines["t-mine"]
+    assert "0/2 files" in lines["t-mine"]
+
+
+def test_kie_batch_tells_jobs_other_workers_did_during_the_run_from_an_earlier_runs(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An outside tester's 4 workers, started together on a fresh journal, each printed
+    "N job(s) were done by an earlier run": there was none, the other workers did them."""
+    import time
+
+    from kiekit import batch
+    from kiekit.journal import Entry, EntryState, default_journal
+    from kiekit.models import Asset, MediaKind
+
+    mock = mock_server_factory()
+    lines = [{"id": name, "model": GROK, "input": {"prompt": name}} for name in ("old", "now")]
+    jobs_path = _jobs_file(tmp_path, [json.dumps(line) for line in lines])
+    jobs, _ = batch.read_jobs(jobs_path.read_text().splitlines())
+    journal = default_journal()
+
+    def done_elsewhere(job: batch.Job, at: float) -> None:  # another worker's row, its folder
+        files = (str(tmp_path / "theirs" / f"{job.id}.png"),)
+        asset = Asset(f"https://x/{job.id}.png", MediaKind.IMAGE)
+        journal.store.insert(Entry(batch.job_key(job), GROK, None, EntryState.SUCCEEDED, at, at,
+                                   task_id=f"t-{job.id}", out_dir=str(tmp_path / "theirs"),
+                                   owner="worker-2:7:othersite:1", assets=(asset,),
+                                   files=files))  # fmt: skip
+
+    done_elsewhere(jobs[0], time.time() - 3600)  # an hour before this run
+    row_of = batch._row_of
+
+    def looked_at(journal: Any, key: str, out_dir: Path, job: batch.Job) -> Any:
+        if job.id == "now" and journal.get(key) is None:  # finished as this run looks at it
+            done_elsewhere(job, journal.now())
+        return row_of(journal, key, out_dir, job)
+
+    monkeypatch.setattr(batch, "_row_of", looked_at)
+    capsys.readouterr()
+    assert main(["batch", str(jobs_path), "--out", str(tmp_path / "out"),
+                 "--base-url", mock.base_url]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "1 job(s) were done by other workers while this run ran" in err
+    assert "1 job(s) were done by an earlier run (or a worker started before this one)" in err
+    assert _creates(mock) == 0

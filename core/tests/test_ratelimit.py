@@ -457,6 +457,55 @@ def test_creates_sent_in_bursts_with_any_latency_never_draw_a_429(rng: Any) -> N
     assert 90.0 <= max(arrivals) <= 9 * (10.0 + 0.8 + 0.3) + 0.8
 
 
+class SharedOnFakeTime(SharedRateLimiter):
+    """The shared limiter's ops (book, admit, answered) kept by an in-process limiter on fake
+    time, as Redis keeps them on its own clock: the engine's shared path, without Redis."""
+
+    def __init__(self, fake: FakeTime, limits: RateLimits) -> None:
+        super().__init__("redis://127.0.0.1:1/0", limits)  # never connected: reserve is this one
+        self.fake, self.kept = fake, RateLimiter(limits)
+
+    def reserve(self, op: Any) -> float | None:
+        now, kept, poll = self.fake.now, self.kept, op.task_id is not None
+        if op.action == "book" and poll:
+            latest = None if op.within is None else now + op.within
+            return kept.reserve_status(now, op.task_id, op.per_task, latest=latest)
+        if op.action == "book":
+            return kept.reserve_create(now)
+        if op.action == "admit":
+            return kept.admit_status(now) if poll else kept.admit_create(now)
+        (kept.status_answered if poll else kept.create_answered)(now)
+        return 0.0
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "shared"])
+def test_a_poll_sent_late_after_its_slot_does_not_make_a_later_one_draw_a_429(
+    shared: bool,
+) -> None:
+    """An outside tester's four webhook workers on one Redis drew a poll 429 with no outage: a
+    poll sent 0.3 s after its slot (a busy event loop; Redis's answer read late, while the slot
+    is on Redis's clock) came within a second of the poll booked a window after it, which went
+    on time. The 0.1 s margin cannot cover lateness of any size; admission by what may have
+    arrived does, as it does for creates."""
+    fake = FakeTime()
+    kie = StrictKie(fake.clock)
+    limits = RateLimits(margin=0.1)  # 10 polls a second per key (§8)
+    eng = engine(limiter=SharedOnFakeTime(fake, limits) if shared else RateLimiter(limits))
+    late = [0.3]  # the first poll reaches KIE this long after its slot, the others at once
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        fake.now += late.pop() if late else 0.0
+        return kie.handle(request)
+
+    for index in range(11):  # ten polls fill the second; the eleventh is booked a window on
+        drive(eng.status(Task(f"grok-{index}", GROK)), MockTransport(answer),
+              sleep=fake.sleep, clock=fake.clock)  # fmt: skip
+
+    assert kie.refused == 0
+    assert len(kie.polled) == 11
+    assert kie.polled[10] - kie.polled[0] >= 1.0  # a second after the late one's arrival
+
+
 # -- the shared limits' Redis out for a while (a restart, a fail-over) ---------------------------
 
 

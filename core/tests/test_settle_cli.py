@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiekit import Client, OutcomeUnknownError
+from kiekit import Client, ConfigurationError, OutcomeUnknownError
 from kiekit.cli import main
 from kiekit.journal import EntryState, default_journal
 from kiekit_mock.faults import FaultRule
@@ -199,7 +199,10 @@ def test_an_idempotency_key_with_no_known_outcome_says_how_to_settle_it(
     ("argv", "message"),
     [
         (["settle", "nope", "--not-created"], "no row 'nope'"),
-        (["settle", "nope"], "one of the arguments --task-id --not-created --abandon is required"),
+        (
+            ["settle", "nope"],
+            "one of the arguments --task-id --not-created --abandon --handed-off is required",
+        ),
         (["settle", "nope", "--abandon"], "no row 'nope'"),
         (["settle", "nope", "--not-created", "--reason", "x"], "--reason: goes with --abandon"),
     ],
@@ -357,3 +360,65 @@ def test_a_task_a_live_worker_holds_is_not_abandoned_under_it(
     row = default_journal().get("order-21")
     assert row is not None
     assert row.state is EntryState.CREATED
+
+
+def test_result_links_handed_off_instead_of_downloaded_are_done_not_owed_to_kie_resume(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """An outside tester's webhook program took each task's result links and never downloaded
+    them: every row stayed "succeeded (unfinished: kie resume) 0/N files", and a teammate's
+    `kie resume` downloaded all 293 tasks' files. Handing the links off closes such a row."""
+    import asyncio
+
+    from kiekit import AsyncClient
+
+    mock = mock_server_factory(polls_to_complete=1)
+    with Client(base_url=mock.base_url) as kie:
+        tasks = [kie.submit(GROK, prompt=f"fox {n}") for n in range(3)]
+        for task in tasks:
+            assert kie.wait(task).assets  # the links go on elsewhere; nothing downloaded
+        kie.hand_off(tasks[0], reason="sent to the render queue")
+
+    async def hand_off_async() -> None:
+        async with AsyncClient(base_url=mock.base_url) as kie:
+            await kie.hand_off(tasks[1].id)
+
+    asyncio.run(hand_off_async())
+    capsys.readouterr()
+    assert main(["settle", tasks[2].id, "--handed-off"]) == 0
+    assert "handed off" in capsys.readouterr().err
+
+    capsys.readouterr()
+    assert main(["tasks", "--state", "unfinished"]) == 0
+    assert capsys.readouterr().out == ""  # nothing owed
+    assert main(["resume", "--base-url", mock.base_url, "--out", str(tmp_path / "o")]) == 0
+    assert "nothing to resume" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # no file downloaded
+    assert main(["tasks"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("6 links handed off") == 3  # the mock's grok makes six images
+    assert "sent to the render queue" in listing
+    rows = {row.task_id: row for row in default_journal().entries()}
+    assert all(rows[task.id].assets for task in tasks)  # the links stay in the row
+    assert all(rows[task.id].state is EntryState.SUCCEEDED for task in tasks)
+
+
+def test_only_a_succeeded_tasks_links_are_handed_off(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    mock = mock_server_factory(polls_to_complete=5)
+    with Client(base_url=mock.base_url) as kie:
+        running = kie.submit(GROK, prompt="a fox")
+    capsys.readouterr()
+    assert main(["settle", running.id, "--handed-off"]) == 2
+    assert "is created: only a succeeded task's result links can be handed off" in (
+        capsys.readouterr().err
+    )
+    with (
+        Client(base_url=mock.base_url, journal=None) as kie,
+        pytest.raises(ConfigurationError, match="needs a journal"),
+    ):
+        kie.hand_off(running)

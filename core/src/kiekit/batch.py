@@ -43,7 +43,17 @@ from kiekit.models import Task
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
 
-__all__ = ["BadLine", "Job", "JobResult", "job_key", "read_jobs", "run_batch", "run_job", "settled"]
+__all__ = [
+    "BadLine",
+    "Job",
+    "JobResult",
+    "finished_since",
+    "job_key",
+    "read_jobs",
+    "run_batch",
+    "run_job",
+    "settled",
+]
 
 log = logging.getLogger("kiekit.batch")
 T = TypeVar("T")
@@ -330,6 +340,13 @@ def settled(journal: Journal, job: Job, out_dir: Path) -> JobResult | None:
     return _settled(_row_of(journal, job_key(job), out_dir, job), job, _absolute(out_dir))
 
 
+def finished_since(journal: Journal, job: Job, out_dir: Path, since: float) -> bool:
+    """Whether ``job``'s row was last written at ``since`` (the journal's clock) or later: a
+    job another worker finished while this run ran, not one an earlier run left done."""
+    entry = _row_of(journal, job_key(job), out_dir, job)
+    return entry is not None and entry.updated_at >= since
+
+
 # The lease renewers running, per journal and event loop, with how many jobs use each.
 _renewers: dict[tuple[int, int], tuple[asyncio.Task[None], int]] = {}
 
@@ -385,7 +402,10 @@ async def _try_job(
         return done
     if entry is not None and _refused_in_this_run(entry, journal.owner, refused_since):
         return _refused_result(entry, job)
-    held = await _off_loop(journal, partial(journal.claim, job.model, key, out_dir=folder))
+    # the claim itself spares a job another worker refused since this run began: a refusal
+    # landing after the look above is not reopened (an outside tester saw two such resends)
+    claim = partial(journal.claim, job.model, key, out_dir=folder, refused_since=refused_since)
+    held = await _off_loop(journal, claim)
     if held is None:  # not ours: only submit may say why, never work on it unclaimed
         entry = await _off_loop(journal, partial(journal.get, key))
         if entry is None:

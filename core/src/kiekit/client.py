@@ -259,6 +259,13 @@ class Client:
         """The task journal this client records its creates in (None with ``journal=None``)."""
         return self._session.recorder.journal
 
+    def hand_off(self, task: Task | str, *, reason: str | None = None) -> None:
+        """Say that a succeeded task's result links were handed on (to a webhook's consumer, a
+        queue) and its files will not be downloaded here: its journal row is done, and ``kie
+        resume`` (a teammate's too, on a shared journal) no longer downloads them
+        (:meth:`Journal.hand_off <kiekit.journal.Journal.hand_off>`)."""
+        drive(self._session.hand_off(task, reason=reason), self._transport)
+
     def submit(
         self,
         model: str,
@@ -461,6 +468,10 @@ class AsyncClient:
     def journal(self) -> Journal | None:
         """The task journal this client records its creates in (None with ``journal=None``)."""
         return self._session.recorder.journal
+
+    async def hand_off(self, task: Task | str, *, reason: str | None = None) -> None:
+        """As :meth:`Client.hand_off` (the journal written off the event loop)."""
+        await drive_async(self._session.hand_off(task, reason=reason), self._transport)
 
     async def submit(
         self,

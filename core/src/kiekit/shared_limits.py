@@ -74,7 +74,8 @@ end
 return slot - now
 """
 
-# Admission of a create just before it goes (as kiekit.ratelimit._Arrivals, issue 18): KEYS[1]
+# Admission of a create (or a status poll, with its own keys) just before it goes (as
+# kiekit.ratelimit._Arrivals, issue 18): KEYS[1]
 # holds answered creates scored by their answer's moment (they reached KIE no later), KEYS[2]
 # those in flight scored by when their attempt must have ended (a worker killed mid-request
 # holds its place no longer). ARGV: member, count, per (µs), timeout (µs). Returns 0 when
@@ -97,7 +98,7 @@ local kth = redis.call('ZRANGE', KEYS[1], excess - 1, excess - 1, 'WITHSCORES')
 return math.max(tonumber(kth[2]) + per - now, math.floor(per / 1000))
 """
 
-# An admitted create was answered: ARGV: member, per (µs).
+# An admitted create (or poll) was answered: ARGV: member, per (µs).
 _ANSWERED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -192,15 +193,17 @@ class SharedRateLimiter:
             if not windows:
                 return None
             return 0, [key for key, _ in windows], self._arguments(op, windows)
-        creates = self.limits.creates
-        if creates is None:
+        # a create's admission (task_id None) or a status poll's, each against its own window
+        rate = self.limits.creates if op.task_id is None else self.limits.status
+        if rate is None:
             return None
         base = f"{self.prefix}:{{{op.account}}}"
-        keys = [f"{base}:answered", f"{base}:in-flight"]
-        per = round(creates.per * _MICRO)
+        kind = "" if op.task_id is None else "status-"
+        keys = [f"{base}:{kind}answered", f"{base}:{kind}in-flight"]
+        per = round(rate.per * _MICRO)
         if op.action == "admit":
             timeout = max(round(op.timeout * _MICRO), 1)
-            return 1, keys, [op.member, creates.count, per, timeout]
+            return 1, keys, [op.member, rate.count, per, timeout]
         return 2, keys, [op.member, per]
 
     def _windows(self, op: Reserve) -> list[tuple[str, Rate]]:
@@ -326,6 +329,8 @@ class SharedRateLimiter:
         if op.action == "answered":
             log.warning("shared rate limits at %s: %s", redacted(self.url), exc)
             return 0.0
+        if op.action == "admit" and op.task_id is not None:
+            return 0.0  # a poll whose slot this process booked (alone, in an outage): it goes
         if op.action == "book" and op.task_id is not None:
             if not self._unreachable:
                 self._unreachable = True

@@ -230,6 +230,32 @@ def test_creates_are_admitted_by_what_may_have_arrived(redis_url: str, prefix: s
     assert bands([admit("c")]) == {1: 1}  # a window after their answers
 
 
+def test_polls_are_admitted_by_what_may_have_arrived_in_a_window_of_their_own(
+    redis_url: str, prefix: str
+) -> None:
+    """Admission of status polls, on the server: the key's poll window (3 here), kept apart
+    from the creates' (which stay open)."""
+    limiter = SharedRateLimiter(redis_url, limits(creates=5, status=3), prefix=prefix)
+
+    def admit(member: str, task_id: str | None = "t1") -> float:
+        op = Reserve(limiter, "acct", task_id, action="admit", member=member, timeout=60.0)
+        wait = limiter.reserve(op)
+        assert wait is not None
+        return wait
+
+    assert [admit(m) for m in ("a", "b", "c")] == [0.0, 0.0, 0.0]
+    assert 0 < admit("d") < 50  # all three may arrive any moment: ask again soon
+    assert admit("create", task_id=None) == 0.0  # creates have a window of their own
+    for member in ("a", "b", "c"):
+        limiter.reserve(Reserve(limiter, "acct", "t1", action="answered", member=member))
+    assert bands([admit("d")]) == {1: 1}  # a window after their answers
+    store = redis.Redis.from_url(redis_url)
+    base = f"{prefix}:{{acct}}"
+    assert store.zcard(f"{base}:status-answered") == 3
+    assert store.zcard(f"{base}:in-flight") == 1  # the create's, not the polls'
+    store.close()
+
+
 def test_a_dead_workers_create_holds_its_place_only_until_its_timeout(
     redis_url: str, prefix: str
 ) -> None:

@@ -263,14 +263,15 @@ class Engine:
             debugging = log.isEnabledFor(logging.DEBUG)
             if debugging:
                 log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
-            # A create is admitted just before it goes (kiekit.ratelimit: KIE counts arrivals)
-            # and reported answered after; nothing is yielded between admission and send.
-            # Each attempt ends by the deadline, with a moment at least (a wait's last poll
-            # comes at its deadline, and a slow rate-limit slot may have used the time up).
-            local = limiter if limit is _CREATE and type(limiter) is RateLimiter else None
-            shared = self._admission() if limit is _CREATE and local is None else None
+            # A create or a status poll is admitted just before it goes (kiekit.ratelimit: KIE
+            # counts arrivals, and a send later than its slot shrinks the gap to the next
+            # window's) and reported answered after; nothing is yielded between admission and
+            # send. Each attempt ends by the deadline, with a moment at least (a wait's last
+            # poll comes at its deadline, and a slow rate-limit slot may have used the time up).
+            local = _Admission.of(limiter, limit) if type(limiter) is RateLimiter else None
+            shared = self._admission(limit) if local is None else None
             if local is not None:
-                while (wait := local.admit_create(sent_at := (yield NOW))) > 0:
+                while (wait := local.admit(sent_at := (yield NOW))) > 0:
                     yield Sleep(wait)
             elif shared is not None:
                 sent_at = yield from shared.admit(stop)
@@ -284,18 +285,18 @@ class Engine:
                     response = yield http.within(left)
                 except GeneratorExit:  # dropped: no clock to ask; count it a whole attempt long
                     if local is not None:
-                        local.create_answered(sent_at + left)
+                        local.answered(sent_at + left)
                     raise
                 except BaseException as exc:
                     if local is not None:
-                        local.create_answered((yield NOW))
+                        local.answered((yield NOW))
                     elif shared is not None:
                         yield shared.answered
                     if isinstance(exc, UnicodeEncodeError):
                         raise _unsendable(request) from None  # its text would hold the header
                     raise
                 if local is not None:
-                    local.create_answered((yield NOW))
+                    local.answered((yield NOW))
                 elif shared is not None:
                     yield shared.answered
                 answer = read_answer(self.scrubbed(response), request.method, request.path,
@@ -375,11 +376,12 @@ class Engine:
         waiting: float | None = yield from _through_outages(op)
         return waiting
 
-    def _admission(self) -> _SharedAdmission | None:
+    def _admission(self, limit: _Slot | None) -> _SharedAdmission | None:
         limiter = self.limiter
-        if limiter is None or isinstance(limiter, RateLimiter):
+        if limit is None or limiter is None or isinstance(limiter, RateLimiter):
             return None
-        return _SharedAdmission(Reserve(limiter, self.account, member=secrets.token_hex(8)))
+        op = Reserve(limiter, self.account, limit.task_id, member=secrets.token_hex(8))
+        return _SharedAdmission(op)
 
     def _window(self, slot: _Slot) -> float:
         """How long a request refused with 429 waits before it is sent again: the window of
@@ -677,8 +679,24 @@ class _Poll:
 MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
 
 
+@attrs.frozen
+class _Admission:
+    """The in-process limiter's admission of one request: a create's, or a status poll's."""
+
+    admit: Callable[[float], float]
+    answered: Callable[[float], None]
+
+    @classmethod
+    def of(cls, limiter: RateLimiter, limit: _Slot | None) -> _Admission | None:
+        if limit is None:
+            return None
+        if limit.task_id is None:
+            return cls(limiter.admit_create, limiter.create_answered)
+        return cls(limiter.admit_status, limiter.status_answered)
+
+
 class _SharedAdmission:
-    """One create attempt's admission by the shared limiter: the in-process limiter's, as
+    """One create's or poll's admission by the shared limiter: the in-process limiter's, as
     :class:`Reserve` ops (``op`` names this attempt)."""
 
     def __init__(self, op: Reserve) -> None:
@@ -686,7 +704,7 @@ class _SharedAdmission:
         self.answered = attrs.evolve(op, action="answered")
 
     def admit(self, stop: float) -> Flow[float]:
-        """Wait until the create is admitted; the moment it was. It is counted in flight until
+        """Wait until the request is admitted; the moment it was. It is counted in flight until
         its attempt must have ended (``stop``), or until it is reported answered."""
         while True:
             now: float = yield NOW

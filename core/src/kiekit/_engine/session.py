@@ -20,7 +20,7 @@ import attrs
 from kiekit._engine.account import Files, Source
 from kiekit._engine.engine import Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
-from kiekit.errors import OutcomeUnknownError
+from kiekit.errors import ConfigurationError, OutcomeUnknownError
 from kiekit.fields import Input
 from kiekit.journal import HeldElsewhere, Recorder, TakenOver
 from kiekit.models import Request, Results, Task, TaskStatus
@@ -177,6 +177,15 @@ class Session:
 
     def credits(self) -> Flow[float]:
         return self.files.credits()
+
+    def hand_off(self, task: Task | str, *, reason: str | None) -> Flow[None]:
+        """A succeeded task's links were handed on, not downloaded: its row is done
+        (:meth:`Journal.hand_off <kiekit.journal.Journal.hand_off>`)."""
+        journal = self.recorder.journal
+        if journal is None:
+            raise ConfigurationError("hand_off needs a journal (this client has journal=None)")
+        task_id = task.id if isinstance(task, Task) else task
+        yield from self._record(lambda: journal.hand_off(task_id, reason=reason))
 
     def upload(
         self, source: Source, *, upload_path: str, file_name: str | None

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shlex
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,7 @@ def _batch(args: argparse.Namespace) -> int:
         _check_celery_options(args)
     output_folder("--out", args.out)  # before any job is created
     results_path = args.results or args.out / "results.jsonl"
+    started = time.time()  # the journal's clock: rows written since were written during this run
     if args.results is not None:
         output_folder("--results", args.results.parent)
     refusals = [*unlisted, *(line.result() for line in bad)]
@@ -129,9 +131,8 @@ def _batch(args: argparse.Namespace) -> int:
     out = args.out.resolve()
     # (resolved: a relative --out gives relative paths for this run's files)
     before = [r for r in ordered if any(not Path(f).resolve().is_relative_to(out) for f in r.files)]
-    if before:  # settled by an earlier run into another folder: not downloaded again
-        say(f"{len(before)} job(s) were done by an earlier run: their files stay where it wrote "
-            f"them (see {results_path.name})")  # fmt: skip
+    if before:  # settled by another worker or an earlier run: not downloaded again
+        _say_done_elsewhere(before, jobs, args.out, started, results_path.name)
     code = 0 if all(result.ok for result in ordered) else 1
     if ordered and all(result.state == "invalid" for result in ordered):
         code = 2  # bad input, every job of it: refused before anything was sent
@@ -148,6 +149,32 @@ def _batch(args: argparse.Namespace) -> int:
         }
     emit(args, "batch", summary_json, ok=code == 0)
     return code
+
+
+def _say_done_elsewhere(
+    done: list[JobResult], jobs: list[Job], out: Path, started: float, results: str
+) -> None:
+    """Jobs whose files another folder holds: done by other workers while this run ran (their
+    rows were written since it began), or before it began. Both, when the journal is not
+    there to tell."""
+    from kiekit.batch import finished_since
+    from kiekit.errors import KieError
+    from kiekit.journal import default_journal
+
+    by_line = {job.line: job for job in jobs}
+    try:
+        journal = default_journal()
+        during = [r for r in done if finished_since(journal, by_line[r.line], out, started)]
+    except KieError:  # the journal cannot be read now: say what covers both
+        say(f"{len(done)} job(s) were done by other workers or an earlier run: their files "
+            f"stay where those wrote them (see {results})")  # fmt: skip
+        return
+    if during:
+        say(f"{len(during)} job(s) were done by other workers while this run ran: their files "
+            f"stay where those wrote them (see {results})")  # fmt: skip
+    if len(done) > len(during):
+        say(f"{len(done) - len(during)} job(s) were done by an earlier run (or a worker started "
+            f"before this one): their files stay where it wrote them (see {results})")  # fmt: skip
 
 
 def _retake_from_gone_mocks(

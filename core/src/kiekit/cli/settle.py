@@ -13,6 +13,10 @@ stays unfinished and is named by every ``kie resume``. ``--abandon`` gives it up
 closed as ``failed`` with an ``Abandoned`` error and the ``--reason``, kept in ``kie tasks``,
 never waited for or sent again. Nothing is ever deleted.
 
+A succeeded task whose result links a program handed on instead of downloading them (a webhook
+consumer) stays "unfinished, 0/N files", and a teammate's ``kie resume`` downloads them all.
+``--handed-off`` closes it as done, its links kept (``Client.hand_off`` from Python).
+
 A row settled with a task id is settled for good, unless KIE then answers "not found" for
 that id (a typo: ``kie resume`` or the batch polls it first); then it may be settled again,
 with the right id or as not created.
@@ -57,17 +61,32 @@ def register(commands: Commands) -> None:
         help="give it up for good (a task on a mock server since stopped, a server that is "
         "gone): marked failed, kept in kie tasks, never waited for, fetched or sent again",
     )
+    outcome.add_argument(
+        "--handed-off",
+        action="store_true",
+        help="a succeeded task whose result links were handed on (webhooks, a queue) instead "
+        "of downloaded: done, its links kept in the row; kie resume no longer downloads it",
+    )
     settle.add_argument(
-        "--reason", metavar="TEXT", help="why it is abandoned (with --abandon; kept in the row)"
+        "--reason",
+        metavar="TEXT",
+        help="why it is abandoned or handed off (with --abandon or --handed-off; kept in the row)",
     )
     add_journal_option(settle)
     settle.set_defaults(handler=_settle)
 
 
 def _settle(args: argparse.Namespace) -> int:
-    if args.reason is not None and not args.abandon:
-        raise ValidationError("--reason", "goes with --abandon (it says why a row is given up)")
+    if args.reason is not None and not (args.abandon or args.handed_off):
+        raise ValidationError(
+            "--reason", "goes with --abandon or --handed-off (it says why a row is closed)"
+        )
     journal = journal_to_read(args)
+    if args.handed_off:
+        row = journal.hand_off(args.key, reason=args.reason)
+        say(f"{row.key}: task {row.task_id} ({row.model}) done, {len(row.assets)} result "
+            "link(s) handed off, kept in kie tasks; kie resume does not download them")  # fmt: skip
+        return 0
     found = journal.find(args.key)
     key = args.key if found is None else found.key  # no such row: named as given
     if args.abandon:

@@ -46,8 +46,9 @@ def _tasks(args: argparse.Namespace) -> int:
     journal = journal_to_read(args)
     rows = select(journal, args)
     shown = False
+    now = None if args.json else journal.store.now()  # whose leases run: read once
     for row in rows:  # streamed: a journal of a million rows is never in memory at once
-        print(_json_line(row) if args.json else _line(journal, row))
+        print(_json_line(row) if args.json else _line(journal, row, now))
         shown = True
     if not shown and not args.json:
         filtered = args.state or args.model or args.since or args.limit is not None
@@ -99,16 +100,27 @@ def _seconds(age: str) -> float:
     return float(found.group(1)) * _UNIT[found.group(2)]
 
 
-def _line(journal: Journal, row: Entry) -> str:
+def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
+    from kiekit.journal._journal import host_elsewhere
+
     created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
     state = row.state.value
-    if row.state.outcome_unknown:
-        state += outcome_note(journal, row)
-    elif row.unfinished:
-        state += " (unfinished: kie resume)"
     # the files still on disk, of those the task made (a deleted one is owed: kie resume)
     on_disk = sum(1 for path in row.files if os.path.isfile(path))
     files = f"{on_disk}/{len(row.assets)} files" if row.assets else "-"
+    if row.handed_off and not on_disk:
+        files = f"{len(row.assets)} links handed off"
+    # files written by a worker of another machine are on its disk, not missing from ours
+    writer = host_elsewhere(row.owner) if on_disk < len(row.files) else None
+    if writer is not None:
+        files = f"{len(row.files)}/{len(row.assets)} files on {writer} ({on_disk} here)"
+    holder = None if row.state.outcome_unknown else journal.holder(row, now)
+    if row.state.outcome_unknown:
+        state += outcome_note(journal, row)
+    elif holder is not None:  # kie resume leaves it to that worker: not offered here
+        state += f" (being worked on by {holder})"
+    elif row.unfinished and (writer is None or len(row.files) < len(row.assets)):
+        state += " (unfinished: kie resume)"
     error = ""
     if row.error is not None:
         code = row.error.get("code")

@@ -21,6 +21,8 @@ JOURNAL_FILE = "journal.sqlite3"
 # KIE keeps generated media 14 days (kie-api.md §1, §8): a result file deleted from disk is
 # fetched again by ``kie resume`` only while its link may still answer.
 RESULT_LIFETIME = 14 * 86400.0
+# The error type marking a success whose links were handed on, not downloaded (Entry.handed_off)
+HANDED_OFF = "HandedOff"
 
 
 def data_dir() -> Path:
@@ -76,11 +78,20 @@ class Entry:
     error: Mapping[str, Any] | None = field(default=None)
 
     @property
+    def handed_off(self) -> bool:
+        """A success whose result links were handed on (to a webhook's consumer, a queue, a
+        user) instead of downloaded: done, no file owed (``Journal.hand_off``)."""
+        return self.state is EntryState.SUCCEEDED and (self.error or {}).get("type") == HANDED_OFF
+
+    @property
     def unfinished(self) -> bool:
         """Still owed something: a task not seen finished, or result files not all on disk —
-        never downloaded, or deleted since while KIE still keeps them (RESULT_LIFETIME)."""
+        never downloaded, or deleted since while KIE still keeps them (RESULT_LIFETIME) —
+        unless its links were handed off instead."""
         if self.state is EntryState.CREATED:
             return True
+        if self.handed_off:
+            return False
         if self.state is not EntryState.SUCCEEDED or len(self.files) < len(self.assets):
             return self.state is EntryState.SUCCEEDED
         return self.created_at >= time.time() - RESULT_LIFETIME and not self.files_on_disk()

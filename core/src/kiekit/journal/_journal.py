@@ -24,6 +24,7 @@ from kiekit.errors import (
 )
 from kiekit.journal._entry import (
     FSYNC_ENV,
+    HANDED_OFF,
     JOURNAL_FILE,
     RESULT_LIFETIME,
     Entry,
@@ -109,6 +110,18 @@ def _alive_here(owner: str) -> bool | None:
     except (OSError, ValueError):  # alive but not ours to signal, or not a pid
         return True
     return True
+
+
+def host_elsewhere(owner: str | None) -> str | None:
+    """The host name of ``owner`` when it is a process of another machine (or another pid
+    namespace: a container), as far as its name tells; None for this machine's or an unknown."""
+    parts = (owner or "").split(":")
+    if len(parts) != 4 or _alive_here(owner or "") is not None:
+        return None
+    here = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    if parts[2] in ("-", "") and parts[0] == (here or "host"):
+        return None  # no site to compare (not Linux): its host name is ours
+    return parts[0]
 
 
 def _dead_here(owner: str) -> bool:
@@ -213,12 +226,23 @@ class Journal:
             entry.key, retry, only_if=retryable, holder=self.owner, lease=self.lease
         )
 
-    def claim(self, model: str, key: str, *, out_dir: str | None = None) -> Entry | None:
+    def claim(
+        self,
+        model: str,
+        key: str,
+        *,
+        out_dir: str | None = None,
+        refused_since: float | None = None,
+    ) -> Entry | None:
         """Take job ``key`` for this process before anything is sent (a batch's job): the row,
         now held for the journal's lease, or None while another live worker holds it or when
         nothing is left to do for it here (sending or sent by a worker that is gone, failed).
 
-        A new row is ``claimed``; a ``rejected`` one is claimed again; a ``claimed`` one whose
+        A new row is ``claimed``; a ``rejected`` one is claimed again, unless another worker
+        refused it and let it go at ``refused_since`` (this journal's clock) or later: a job
+        another worker of this run was refused (402, 422: nothing made) is not sent again by
+        this one. That test and the claim are one compare-and-set, so a refusal landing
+        between a look at the row and the claim cannot be reopened. A ``claimed`` row whose
         holder is gone is taken over (it never sent its create), and so is a ``created`` or
         ``succeeded`` one, to wait for and download its task. :meth:`renew` keeps the rows
         held; the last write of a job (:meth:`downloaded`, :meth:`release`) lets them go."""
@@ -237,8 +261,10 @@ class Journal:
         if self.store.insert(fresh, lease=self.lease):
             return fresh
         again = {"state": EntryState.CLAIMED, "error": None, "updated_at": now, "out_dir": out_dir}
+        # only given when asked: a store of someone else's may predate the argument
+        spared = {} if refused_since is None else {"let_go_before": refused_since}
         reopened = self.store.update(
-            key, again, only_if=[EntryState.REJECTED], holder=owner, lease=self.lease
+            key, again, only_if=[EntryState.REJECTED], holder=owner, lease=self.lease, **spared
         )
         if reopened is not None:
             return reopened
@@ -314,6 +340,15 @@ class Journal:
             self.store.renew(entry.owner, 0.0)
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
+
+    def holder(self, entry: Entry, now: float | None = None) -> str | None:
+        """The live worker other than this process that holds ``entry`` (its lease runs on
+        the store's clock, ``now`` if read already), or None. Only reads: unlike
+        :meth:`held_elsewhere`, a gone owner's leases are left as they are (``kie tasks``)."""
+        owner, until = entry.owner, entry.lease_until
+        if owner in (None, self.owner) or until is None or _dead_here(owner or ""):
+            return None
+        return owner if until > (self.store.now() if now is None else now) else None
 
     def sender_alive(self, entry: Entry) -> bool | None:
         """Whether the worker that wrote a ``sending`` row still runs: True (this process, a
@@ -449,6 +484,47 @@ class Journal:
             raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
         return abandoned
 
+    def hand_off(self, name: str, *, reason: str | None = None) -> Entry:
+        """Close a succeeded task's row without downloading: its result links were handed on
+        (a webhook's consumer, a queue, a user) and nobody here needs its files. The row keeps
+        its results' URLs and is marked so (``Entry.handed_off``, ``kie tasks``); ``kie
+        resume`` no longer downloads it. ``name``: the row's key or its task id. ValidationError
+        when there is no such row, it has not succeeded (yet), all its files are on disk, or a
+        live worker works on it now. The row after."""
+        entry = self.find(name)
+        if entry is None:
+            raise ValidationError("key", f"no row {name!r} in the task journal")
+        words = " ".join((reason or "").split())
+        if not words.isprintable():
+            raise ValidationError("reason", f"must be printable text, not {reason!r}")
+        if entry.state is not EntryState.SUCCEEDED or not entry.assets:
+            raise ValidationError(
+                "key",
+                f"row {entry.key!r} is {entry.state.value}: only a succeeded task's "
+                "result links can be handed off",
+            )
+        if entry.files_on_disk():
+            raise ValidationError("key", f"row {entry.key!r}: its files are on disk already")
+        holder = self.holder(entry)
+        if holder is not None:
+            raise ValidationError(
+                "key", f"row {entry.key!r} is held by {holder}, a live worker: leave it to it"
+            )
+        links = len(entry.assets)
+        changes: dict[str, Any] = {
+            "error": {
+                "type": HANDED_OFF,
+                "message": f"{links} result link(s) handed off, not downloaded"
+                + (f": {words}" if words else ""),
+            },
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        handed = self.store.update(entry.key, changes, only_if=[EntryState.SUCCEEDED])
+        if handed is None:  # its state changed meanwhile
+            raise ValidationError("key", f"row {entry.key!r} changed meanwhile: look again")
+        return handed
+
     def find(self, name: str) -> Entry | None:
         """The row named ``name``: its key, else its task id (``kie tasks`` and ``kie resume``
         show task ids; a batch row's key is its job's)."""
@@ -581,7 +657,9 @@ class Journal:
             since=recent if since is None else max(since, recent),
         )
         deleted = (
-            row for row in self.select(downloaded) if not is_open(row) and not row.files_on_disk()
+            row
+            for row in self.select(downloaded)
+            if not is_open(row) and not row.files_on_disk() and not row.handed_off
         )
         return heapq.merge(owed, deleted, key=lambda row: row.created_at)
 

@@ -23,6 +23,7 @@ from kiekit.journal._stores import (
     _COLUMNS,
     _UNSTORABLE,
     FREE_FOR,
+    LET_GO_BEFORE,
     _column_values,
     _from_row,
     _to_row,
@@ -151,6 +152,7 @@ class PostgresStore:
         only_if: Iterable[EntryState] | None = None,
         holder: str | None = None,
         lease: float | None = None,
+        let_go_before: float | None = None,
     ) -> Entry | None:
         values = _column_values(changes) if changes else {}
         assignments = [f"{name} = %s" for name in values]
@@ -174,6 +176,9 @@ class PostgresStore:
         if holder is not None:
             where += " AND " + FREE_FOR.format(holder="%s", now=_NOW)
             params.append(holder)
+            if let_go_before is not None:
+                where += " AND " + LET_GO_BEFORE.format(holder="%s", since="%s")
+                params += [holder, let_go_before]
         statement = (
             f"UPDATE {TABLE} SET {', '.join(assignments)} WHERE {where} "  # noqa: S608 - fixed
             f"RETURNING {', '.join(_COLUMNS)}"

@@ -49,11 +49,14 @@ class JournalStore(Protocol):
         only_if: Iterable[EntryState] | None = None,
         holder: str | None = None,
         lease: float | None = None,
+        let_go_before: float | None = None,
     ) -> Entry | None:
         """Apply ``changes`` (Entry field names) to the row; with ``only_if``, only when its
         state is one of those (a compare-and-set). With ``holder``, only when no other owner's
-        lease runs; the row is then ``holder``'s, for ``lease`` seconds (None: released). The
-        row after, or None when not applied."""
+        lease runs; the row is then ``holder``'s, for ``lease`` seconds (None: released). With
+        ``let_go_before`` too, not a row another owner let go (no lease) at or after that
+        moment (its ``updated_at``): what another worker of this run gave up stays given up.
+        The row after, or None when not applied."""
 
     # A store may also offer ``change(key, changes) -> bool``: ``update`` without conditions
     # and without reading the row back (the clients' writes after the create ignore the row),
@@ -110,6 +113,7 @@ class MemoryStore:
         only_if: Iterable[EntryState] | None = None,
         holder: str | None = None,
         lease: float | None = None,
+        let_go_before: float | None = None,
     ) -> Entry | None:
         with self._lock:
             row = self._rows.get(key)
@@ -118,6 +122,8 @@ class MemoryStore:
             now = self._clock()
             if holder is not None:
                 if not _free_for(row, holder, now):
+                    return None
+                if let_go_before is not None and _let_go_since(row, holder, let_go_before):
                     return None
                 until = None if lease is None else now + lease
                 changes = {**changes, "owner": holder, "lease_until": until}
@@ -209,6 +215,10 @@ _ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "account": "TEXT"}
 # A row nobody else holds: unowned, ours, released, or its lease has run out. The same words
 # in SQLite and PostgreSQL, with each one's placeholders.
 FREE_FOR = "(owner IS NULL OR owner = {holder} OR lease_until IS NULL OR lease_until <= {now})"
+# Not a row another owner let go at or after {since}: update(let_go_before=…), in both stores.
+LET_GO_BEFORE = (
+    "(owner IS NULL OR owner = {holder} OR lease_until IS NOT NULL OR updated_at < {since})"
+)
 
 
 def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
@@ -237,6 +247,11 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
 def _free_for(row: Entry, holder: str, now: float) -> bool:
     """Whether ``holder`` may take ``row``: no one else's lease runs on it."""
     return row.owner in (None, holder) or row.lease_until is None or row.lease_until <= now
+
+
+def _let_go_since(row: Entry, holder: str, since: float) -> bool:
+    """Whether another owner than ``holder`` let ``row`` go (no lease) at ``since`` or later."""
+    return row.owner not in (None, holder) and row.lease_until is None and row.updated_at >= since
 
 
 def _require_json(connection: sqlite3.Connection) -> None:
@@ -450,6 +465,7 @@ class SqliteStore:
         only_if: Iterable[EntryState] | None = None,
         holder: str | None = None,
         lease: float | None = None,
+        let_go_before: float | None = None,
     ) -> Entry | None:
         # One statement, so one atomic transaction: the state test (compare-and-set) and the
         # write cannot be split, and the row comes back without a second query (RETURNING).
@@ -466,6 +482,9 @@ class SqliteStore:
         if holder is not None:
             where += " AND " + FREE_FOR.format(holder="?", now="?")
             params += [holder, now]
+            if let_go_before is not None:
+                where += " AND " + LET_GO_BEFORE.format(holder="?", since="?")
+                params += [holder, let_go_before]
         assignments = ", ".join(f"{name} = ?" for name in values)
         with self._guard():
             rows = (
