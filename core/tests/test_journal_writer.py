@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-from kiekit.journal import Journal, SqliteStore, _journal
+from kiekit.journal import Journal, SqliteStore, _journal, _writer
 from kiekit.journal._writer import WRITER
 from kiekit.models import Asset, MediaKind, Results, Task
 
@@ -90,6 +91,52 @@ def test_a_writes_own_error_is_its_outcome_not_a_cancellation() -> None:
     assert cancelled is None
     with pytest.raises(ValueError, match="the disk is full"):
         future.result()
+
+
+class _AcquiredThenInterrupted:
+    """The lock a thread waits on for its write, whose wait gets the lock and is then
+    interrupted: a signal's handler (Ctrl-C, kie's SIGTERM) runs just after acquire() returned,
+    as CPython runs it after a call. A further wait would never end: here it is noted (in
+    ``made``) and returns at once, so the test fails instead of hanging."""
+
+    made: ClassVar[list[_AcquiredThenInterrupted]] = []
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waits = 0
+        self.made.append(self)
+
+    def acquire(self) -> bool:
+        self.waits += 1
+        if self.waits > 2:  # the lock is this thread's already: a real wait would never end
+            return True
+        self._lock.acquire()
+        if self.waits == 2:  # the first is run()'s own, before the write is queued
+            raise KeyboardInterrupt
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_a_thread_interrupted_as_its_write_ends_gets_the_interruption_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A `kie run` stopped by SIGTERM mid-download hung for good (1 in 5 under load): its
+    journal write had ended as the signal came, and it waited for it a second time."""
+    written: list[str] = []
+    _AcquiredThenInterrupted.made.clear()
+    seen = types.SimpleNamespace(
+        Lock=_AcquiredThenInterrupted,
+        current_thread=threading.current_thread,
+        Thread=threading.Thread,
+    )
+    monkeypatch.setattr(_writer, "threading", seen)
+    with pytest.raises(KeyboardInterrupt):
+        WRITER.run(lambda: written.append("row"), object())
+    assert written == ["row"]  # done once, and the interruption handed back after it
+    [lock] = _AcquiredThenInterrupted.made
+    assert lock.waits == 2, "waited again for a write already done: a hang"
 
 
 def test_a_journal_remembers_a_bounded_number_of_tasks_and_still_finds_the_rest(

@@ -45,7 +45,8 @@ class _Job:
         self.woken = woken  # a held lock, released once the write is done (a thread waits)
         self.result: Any = None
         self.error: BaseException | None = None
-        self.settled = False  # its outcome has reached its loop (set there, by _settle)
+        # its outcome has reached its loop (set there, by _settle), or its thread may go on
+        self.settled = False
 
     def run(self) -> None:
         try:
@@ -142,6 +143,11 @@ class JournalWriter:
                 break
             except BaseException as exc:
                 interrupted = exc
+                # A signal's handler may raise just after acquire() returned with the lock
+                # (CPython runs it after the call): the write is done, and acquiring again
+                # would wait for ever (a `kie run` stopped mid-download hung so).
+                if job.settled:
+                    break
         if interrupted is not None:
             raise interrupted
         if job.error is not None:
@@ -188,6 +194,7 @@ class JournalWriter:
             for loop, done in itertools.groupby(jobs, key=lambda job: job.loop):
                 if loop is None:  # threads that wait: wake each
                     for job in done:
+                        job.settled = True  # before the release: see run()
                         job.woken.release()
                     continue
                 settled = list(done)
