@@ -28,6 +28,10 @@ export function requestsView(ctx) {
   // make what is on screen stale
   let seen = null; // {instance, forgotten, first_seq}
   let matched = null; // with filters: how many records match, all pages together (null: unknown)
+  // what is asked for changes (filters, page, a restart) while a read is on its way: the
+  // answer is for what was asked before and is dropped, and `loaded` stays false, so the read
+  // that follows (app.js runs one after) reads anew. Else the old filter's rows stayed on screen.
+  let asked = 0;
 
   const summary = h("p", { class: "summary", id: "requests-summary" }, "");
   const banner = h("p", { class: "banner", hidden: true }, "Newer requests arrived. ",
@@ -144,14 +148,19 @@ export function requestsView(ctx) {
   async function load() {
     // with filters, the matches are counted once (the newest page's read counts them all),
     // then kept up to date by catchUp
+    const mine = asked;
     const counting = () => (filtered() && matched === null && page === 0 ? 1 : undefined);
     let answer = await get("/_mock/journal", query({ limit: PAGE, before: befores[page], count: counting() }));
+    if (mine !== asked) return;
     if (restarted(answer)) {
       forgetAll();
       answer = await get("/_mock/journal", query({ limit: PAGE, count: counting() }));
+      if (mine !== asked) return;
     }
     if (filtered() && matched === null) {
-      matched = answer.matched ?? (await get("/_mock/journal", query({ limit: 1, count: 1 }))).matched;
+      const count = answer.matched ?? (await get("/_mock/journal", query({ limit: 1, count: 1 }))).matched;
+      if (mine !== asked) return;
+      matched = count;
     }
     remember(answer);
     shown.clear();
@@ -168,7 +177,9 @@ export function requestsView(ctx) {
   }
 
   async function catchUp() {
+    const mine = asked;
     const answer = await get("/_mock/journal", query({ after: cursor, limit: PAGE, count: filtered() ? 1 : undefined }));
+    if (mine !== asked) return;
     if (restarted(answer)) {
       forgetAll();
       await load();
@@ -247,12 +258,14 @@ export function requestsView(ctx) {
     page = 0;
     befores = [null];
     loaded = false;
+    asked += 1;
     ctx.refreshView();
   }
 
   function turn(to) {
     page = Math.max(0, to);
     loaded = false;
+    asked += 1;
     ctx.refreshView();
   }
 
@@ -268,6 +281,7 @@ export function requestsView(ctx) {
     restart() {
       forgetAll();
       loaded = false;
+      asked += 1;
     },
     route(param) {
       // #requests/task_id=… (a task's requests), or #requests alone
