@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import psycopg
 import pytest
 from kiekit.journal import (
     Entry,
     EntryState,
     Journal,
     JournalError,
-    MemoryStore,
     SqliteStore,
     open_journal,
 )
@@ -46,24 +42,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(
-    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path
-) -> Iterator[JournalStore]:
-    if request.param == "memory":
-        yield MemoryStore(clock=clock)
-    elif request.param == "sqlite":
-        sqlite = SqliteStore(tmp_path / "journal.sqlite3", clock=clock)
-        yield sqlite
-        sqlite.close()
-    else:
-        url = request.getfixturevalue("postgres_url")
-        name = "j" + uuid.uuid4().hex[:12]  # a database of its own per test
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        postgres = PostgresStore(url.rsplit("/", 1)[0] + "/" + name)
-        yield postgres
-        postgres.close()
+@pytest.fixture
+def store_clock(clock: FakeClock) -> FakeClock:
+    return clock  # the memory and SQLite stores' leases run on the fake clock
 
 
 def lapse(store: JournalStore, clock: FakeClock, owner: str) -> None:

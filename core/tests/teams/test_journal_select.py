@@ -9,12 +9,9 @@ import re
 import sqlite3
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
-import psycopg
 import pytest
 from kiekit.journal import Entry, EntryState, Journal, MemoryStore, Selection, SqliteStore
 from kiekit.journal._entry import RESULT_LIFETIME
@@ -28,27 +25,13 @@ ASSET = Asset("https://cdn.example/a.png", MediaKind.IMAGE)
 Store = MemoryStore | SqliteStore | PostgresStore  # kiekit's stores: all have select()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Store]:
-    # pages of 4 rows, so a few dozen rows cross many page boundaries (ties included)
+@pytest.fixture
+def store(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """conftest's store of each kind, read in pages of 4 rows, so a few dozen rows cross many
+    page boundaries (ties included)."""
     monkeypatch.setattr("kiekit.journal._stores.PAGE_ROWS", 4)
     monkeypatch.setattr("kiekit.journal._postgres.PAGE_ROWS", 4)
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        sqlite = SqliteStore(tmp_path / "journal.sqlite3")
-        yield sqlite
-        sqlite.close()
-    else:
-        url = request.getfixturevalue("postgres_url")
-        name = "j" + uuid.uuid4().hex[:12]  # a database of its own per test
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        postgres = PostgresStore(url.rsplit("/", 1)[0] + "/" + name)
-        yield postgres
-        postgres.close()
+    return store
 
 
 def _rows() -> list[Entry]:

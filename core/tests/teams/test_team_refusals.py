@@ -10,42 +10,20 @@ outside tester's 4-worker run hit (two jobs sent twice, 10 s apart).
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import pytest
 from kiekit import AsyncClient, PollPolicy
 from kiekit.batch import Job, JobResult, job_key, run_job
 from kiekit.errors import InsufficientCreditsError
-from kiekit.journal import EntryState, Journal, MemoryStore, SqliteStore
-from kiekit.journal._postgres import PostgresStore
+from kiekit.journal import EntryState, Journal
 from kiekit.journal._stores import JournalStore
 
 GROK = "grok-imagine/text-to-image"
 FAST = PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=20.0)
 JOB = Job(1, "fox", GROK, {"prompt": "a fox"})
 NO_CREDITS = InsufficientCreditsError(402, "The current credits are insufficient")
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JournalStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        sqlite = SqliteStore(tmp_path / "journal.sqlite3")
-        yield sqlite
-        sqlite.close()
-    else:
-        url = request.getfixturevalue("postgres_url")
-        name = "r" + uuid.uuid4().hex[:12]  # a database of its own per test
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        postgres = PostgresStore(url.rsplit("/", 1)[0] + "/" + name)
-        yield postgres
-        postgres.close()
 
 
 class RefusedBetweenLookAndClaim(Journal):
