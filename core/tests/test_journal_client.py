@@ -379,7 +379,13 @@ def test_a_journal_that_cannot_be_opened_is_said_with_how_to_fix_it(
                 await client.submit(kit.GROK_T2I, prompt="x")
         said = str(refused.value)
         assert why.format(tmp=tmp_path) in said
-        for way_out in ("KIEKIT_DATA_DIR", "KIEKIT_JOURNAL_URL", "kie --journal", "journal=None"):
+        ways_out = (
+            "KIEKIT_DATA_DIR",
+            "KIEKIT_JOURNAL_URL",
+            "kie COMMAND --journal",
+            "journal=None",
+        )
+        for way_out in ways_out:
             assert way_out in said
 
     api.run(scenario)

@@ -3,6 +3,7 @@ API reference or a page left out of the navigation fails the suite (mkdocs.yml).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,10 @@ def test_the_site_builds_with_guides_and_an_api_reference_from_the_docstrings(
     assert "A blocking KIE client" in reference  # Client's docstring, rendered
     mock_page = (tmp_path / "site" / "reference" / "kiekit_mock" / "index.html").read_text()
     assert "MockServer" in mock_page
+    # Sphinx roles and doctests, written for help(), render as code (tools/docs_roles.py)
+    for page in (reference, mock_page):
+        assert not re.search(r":(class|meth|func|mod|attr|data):<code>", page)
+    assert '<code class="language-pycon">&gt;&gt;&gt; with Client(' in reference
 
 
 def test_a_renamed_symbol_fails_the_build(tmp_path: Path) -> None:

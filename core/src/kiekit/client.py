@@ -178,6 +178,9 @@ class Client:
     ``KIE_UPLOAD_BASE_URL``; with an API host that is not KIE's, uploads need an upload host
     named explicitly (see :mod:`kiekit.settings`).
 
+    ``registry``: the providers this client knows, a :class:`~kiekit.registry.Registry`
+    (default: every installed plugin, :func:`~kiekit.registry.default_registry`).
+
     Reliability options (shared by :class:`AsyncClient`):
 
     - ``retry``: a :class:`~kiekit.retry.RetryPolicy` (default: 3 tries, jittered backoff,
@@ -194,7 +197,11 @@ class Client:
       key, through Redis (``pip install 'kiekit[redis]'``; docs/teams.md).
     - ``journal``: where every created task is recorded before ``submit`` returns (an intent
       row before the create is sent), with its results and files; see :mod:`kiekit.journal`.
-      Default: SQLite in the user's data folder (``KIEKIT_DATA_DIR``); None switches it off.
+      Default: SQLite in the user's data folder (``KIEKIT_DATA_DIR``). Also: a path or
+      ``sqlite:///path``, a ``postgresql://`` URL shared by a team (docs/teams.md), a
+      :class:`~kiekit.journal.Journal` or a store such as ``MemoryStore()``; None switches it off.
+    - ``poll``: a :class:`~kiekit.polling.PollPolicy`, the schedule of status polls and the
+      deadline of a whole wait (default: first poll after 4 s, then every 2–30 s, 15 minutes).
     - ``downloads``: a :class:`~kiekit.retry.DownloadPolicy`, the time and size bounds of one
       result file (default: 15 minutes, 8 GiB).
     - ``timeout``: the longest wait for bytes on a connection (a number of seconds > 0); each
@@ -203,6 +210,10 @@ class Client:
       instead (``CHAT_DEADLINE``).
 
     Network options (shared by :class:`AsyncClient`; README, "Proxies and TLS"):
+
+    - ``transport``: the transport every request goes through (default: urllib3 here, aiohttp
+      for :class:`AsyncClient`); a test may give one of its own, e.g. one bound to the mock.
+      The options below set up the client's own transport, so they go with it, not beside it.
 
     - ``proxy``: a proxy URL (``http://user:pass@proxy:3128``) for every call, upload and
       download to a host that is not loopback. Default: the environment's ``HTTPS_PROXY`` /

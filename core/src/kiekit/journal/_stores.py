@@ -329,7 +329,8 @@ def _cannot_open(path: Path, exc: sqlite3.Error | OSError) -> str:
     return (
         f"task journal {path}: {why}. kiekit records each task there before it is sent: set "
         "KIEKIT_DATA_DIR to a folder you can write, or name another journal with "
-        "KIEKIT_JOURNAL_URL (kie --journal: a file path, sqlite:///path or postgresql://…); "
+        "KIEKIT_JOURNAL_URL (or `kie COMMAND --journal`: a file path, sqlite:///path or "
+        "postgresql://…); "
         "in Python, journal=None records nothing"
     )
 
