@@ -269,11 +269,15 @@ def _check_celery_options(args: argparse.Namespace) -> None:
         ("--mock-seconds", args.mock_seconds is not None),
         ("--base-url", args.base_url is not None),
         ("--upload-base-url", args.upload_base_url is not None),
+        ("--proxy", args.proxy is not None),
+        ("--no-proxy", args.no_proxy),
+        ("--ca-file", args.ca_file is not None),
     ):
         if given:
             raise ConfigurationError(
                 f"{option} does not go with --celery: the workers connect to KIE with their own "
-                "KIE_API_KEY and KIE_BASE_URL (e.g. a `kie mock serve` they all reach)"
+                "KIE_API_KEY and KIE_BASE_URL (e.g. a `kie mock serve` they all reach), through "
+                "their own HTTPS_PROXY and SSL_CERT_FILE"
             )
     if args.poll_interval is not None and not args.poll_interval > 0:
         raise ValidationError("--poll-interval", "must be a positive number of seconds")
