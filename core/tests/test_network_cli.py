@@ -5,9 +5,10 @@ anything is sent, and a proxy's password is never shown."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import trustme
@@ -186,7 +187,9 @@ def test_network_options_that_would_be_left_unused_are_refused(
 
 def test_every_command_that_takes_a_base_url_takes_the_network_options() -> None:
     """A command that talks to KIE must reach it through a corporate proxy too."""
-    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    subparsers = _parser()._subparsers
+    assert subparsers is not None
+    commands = cast("dict[str, argparse.ArgumentParser]", subparsers._group_actions[0].choices)
     talking = {name: parser for name, parser in commands.items()
                if "--base-url" in parser._option_string_actions}  # fmt: skip
     assert {"run", "batch", "resume", "credits", "upload", "chat"} <= set(talking)

@@ -15,7 +15,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -289,8 +289,13 @@ sys.stdin.readline()  # killed meanwhile
 
 def _clock(store: redis.Redis) -> float:
     """The shared store's clock, in the µs the scripts score places with."""
-    seconds, micros = store.time()
+    seconds, micros = cast("tuple[int, int]", store.time())
     return seconds * 1_000_000 + micros
+
+
+def _ends(store: redis.Redis, key: str, member: str) -> float:
+    """When ``member``'s place in flight ends, on the store's clock (0: it holds none)."""
+    return float(cast("float | None", store.zscore(key, member)) or 0)
 
 
 def _until(what: str, condition: Any) -> Any:
@@ -319,8 +324,7 @@ def test_a_killed_workers_place_lapses_a_lease_after_its_last_renewal_not_at_its
         holder.kill()
         holder.wait(30)
     store = redis.Redis.from_url(redis_url)
-    ends = store.zscore(f"{prefix}:{{acct}}:in-flight", "killed")
-    assert ends is not None
+    ends = _ends(store, f"{prefix}:{{acct}}:in-flight", "killed")
     assert 0 < ends - _clock(store) <= PLACE_LEASE * 1_000_000
     store.close()
 
@@ -341,21 +345,18 @@ def test_a_place_is_renewed_while_its_request_runs_and_lapses_once_its_holder_st
 
     admit("long", timeout=60.0)
     admit("short", timeout=0.2)
-    first = store.zscore(key, "long")
-    assert first is not None
-    assert first - _clock(store) <= 1.5 * 1_000_000  # a lease, not the minute of its attempt
-    short = store.zscore(key, "short")
-    assert short is not None
-    assert short - _clock(store) <= 0.2 * 1_000_000  # its attempt ends first
-    renewed = _until("renewal", lambda: (store.zscore(key, "long") or 0) > first)
-    assert renewed
-    assert store.zscore(key, "short") <= short + 100_000  # type: ignore[operator]  # never past its attempt
-    assert store.zscore(key, "long") - _clock(store) <= 1.5 * 1_000_000  # type: ignore[operator]
+    first = _ends(store, key, "long")
+    assert 0 < first - _clock(store) <= 1.5 * 1_000_000  # a lease, not the minute of its attempt
+    short = _ends(store, key, "short")
+    assert 0 < short - _clock(store) <= 0.2 * 1_000_000  # its attempt ends first
+    assert _until("renewal", lambda: _ends(store, key, "long") > first)
+    assert _ends(store, key, "short") <= short + 100_000  # never renewed past its attempt
+    assert _ends(store, key, "long") - _clock(store) <= 1.5 * 1_000_000
 
     renewer = limiter._places._thread  # this limiter's (other tests' may run in this process)
     assert renewer is not None
     limiter.reserve(Reserve(limiter, "acct", action="answered", member="long"))
-    assert store.zscore(key, "long") is None
+    assert _ends(store, key, "long") == 0
     renewer.join(30)  # nothing held: it ends at its next turn
     assert not renewer.is_alive()
     store.close()
