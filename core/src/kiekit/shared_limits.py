@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import secrets
 import threading
 import time
@@ -77,20 +78,30 @@ return slot - now
 # Admission of a create (or a status poll, with its own keys) just before it goes (as
 # kiekit.ratelimit._Arrivals, issue 18): KEYS[1]
 # holds answered creates scored by their answer's moment (they reached KIE no later), KEYS[2]
-# those in flight scored by when their attempt must have ended (a worker killed mid-request
-# holds its place no longer). ARGV: member, count, per (µs), timeout (µs). Returns 0 when
-# admitted (then counted in flight), else the µs to wait before asking again.
+# those in flight scored by the end of their place's lease, which their process renews while
+# the request runs (never past its attempt's end). A place whose lease ran out (its worker
+# killed mid-request, or its attempt over unanswered) may have reached KIE until then: it is
+# counted from then on as answered at that moment. ARGV: member, count, per (µs), lease (µs).
+# Returns 0 when admitted (then counted in flight), else the µs to wait before asking again.
+# The in-flight key outlives its last lease by a window (its lapsed places still count); a
+# key's expiry is only ever lengthened, as other processes' places in it may run longer.
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local count, per, timeout = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES')
+if #lapsed > 0 then
+  for i = 1, #lapsed, 2 do redis.call('ZADD', KEYS[1], lapsed[i + 1], lapsed[i]) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(per / 1000) + 1000)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - per)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local answered = redis.call('ZCARD', KEYS[1])
 local excess = answered + redis.call('ZCARD', KEYS[2]) - count + 1
 if excess <= 0 then
   redis.call('ZADD', KEYS[2], now + timeout, ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], math.ceil(timeout / 1000) + 1000)
+  local ttl = math.ceil((timeout + per) / 1000) + 1000
+  if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
   return 0
 end
 if excess > answered then return math.floor(per / 50) end
@@ -108,8 +119,28 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000) + 1000)
 return 0
 """
 
+# Places in flight this process still holds, in KEYS[1]: ARGV: lease and per (µs), then the
+# member and the µs left to its attempt of each place. A place gone (answered, or lapsed and
+# counted answered by an admission) stays gone.
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local lease = tonumber(ARGV[1])
+for i = 3, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], 'XX', now + math.min(lease, tonumber(ARGV[i + 1])), ARGV[i])
+end
+local ttl = math.ceil((lease + tonumber(ARGV[2])) / 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 0
+"""
+
 _MICRO = 1_000_000
 _SCRIPTS = (_RESERVE, _ADMIT, _ANSWERED)  # "book", "admit", "answered"
+# How long a place in flight is held without word from its process, which renews the places
+# it holds every third of this while their requests run: a worker killed mid-request (kill -9,
+# a lost machine) holds its place this long at most, then a window as an arrival (10 s for
+# creates, kie-api.md §8), not until its attempt's deadline (60 s by default).
+PLACE_LEASE = 6.0
 log = logging.getLogger("kiekit")
 
 
@@ -159,7 +190,8 @@ class SharedRateLimiter:
 
     ``Client(rate_limits="redis://…")`` makes one; pass one object to several clients of a
     process to share its connections. ``prefix`` keeps the keys of several deployments apart
-    on one Redis.
+    on one Redis. ``place_lease``: how long a request's place in flight outlives its process
+    (:data:`PLACE_LEASE`).
     """
 
     def __init__(
@@ -169,10 +201,17 @@ class SharedRateLimiter:
         *,
         prefix: str = "kiekit:limits",
         option: str = "rate_limits",
+        place_lease: float = PLACE_LEASE,
     ) -> None:
         self.url = check_url(url, option)
         self.limits = limits or RateLimits()
         self.prefix = prefix
+        number = isinstance(place_lease, int | float) and not isinstance(place_lease, bool)
+        if not (number and 0 < place_lease < math.inf):
+            raise ConfigurationError(
+                f"place_lease must be a number of seconds > 0, got {place_lease!r}"
+            )
+        self._places = _Places(self.url, place_lease)
         self._lock = threading.Lock()
         self._sync: Any = None  # the scripts on a blocking client, made on first use
         self._async: dict[int, tuple[Any, Any, Any]] = {}  # id(loop) -> (loop, client, script)
@@ -202,8 +241,8 @@ class SharedRateLimiter:
         keys = [f"{base}:{kind}answered", f"{base}:{kind}in-flight"]
         per = round(rate.per * _MICRO)
         if op.action == "admit":
-            timeout = max(round(op.timeout * _MICRO), 1)
-            return 1, keys, [op.member, rate.count, per, timeout]
+            lease = max(round(min(op.timeout, self._places.lease) * _MICRO), 1)
+            return 1, keys, [op.member, rate.count, per, lease]
         return 2, keys, [op.member, per]
 
     def _windows(self, op: Reserve) -> list[tuple[str, Rate]]:
@@ -244,11 +283,13 @@ class SharedRateLimiter:
             return 0.0
         script, keys, arguments = call
         redis = _redis()
+        self._places.leaving(op)
         try:
             scripts = self._sync_scripts(redis)
             answer = scripts[script](keys=keys, args=arguments)
         except redis.RedisError as exc:
             return self._failed(op, exc)
+        self._places.admitted(op, keys, arguments, answer)
         return self._answered(answer)
 
     def _sync_scripts(self, redis: Any) -> Any:
@@ -268,11 +309,13 @@ class SharedRateLimiter:
             return 0.0
         script, keys, arguments = call
         redis = _redis()
+        self._places.leaving(op)
         try:
             scripts = self._async_scripts()
             answer = await scripts[script](keys=keys, args=arguments)
         except redis.RedisError as exc:
             return self._failed(op, exc)
+        self._places.admitted(op, keys, arguments, answer)
         return self._answered(answer)
 
     def _async_scripts(self) -> Any:
@@ -348,6 +391,81 @@ class SharedRateLimiter:
             url=redacted(self.url),
             outage=self._answered_once,
         ) from exc
+
+
+class _Places:
+    """The places in flight this process holds (its requests on their way), kept in Redis by
+    one thread of its own: every third of the lease it renews them all, one script call per
+    window; a place whose attempt is over is let lapse. The thread ends when no place is held
+    (the next admission starts another) and belongs to its process: a forked child starts
+    its own, holding none of its parent's places. Requests answered within a third of the
+    lease, the common case, cost no renewal at all."""
+
+    def __init__(self, url: str, lease: float) -> None:
+        self.url = url
+        self.lease = lease
+        # member -> its in-flight key, its window (µs) and its attempt's end (monotonic)
+        self._held: dict[str, tuple[str, int, float]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def admitted(self, op: Reserve, keys: list[str], arguments: list[Any], answer: Any) -> None:
+        """Hold the place ``op`` was just given, if it was (an "admit" answered 0)."""
+        if op.action != "admit" or int(answer) != 0:
+            return
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's places and thread are not ours
+                self._held.clear()
+                self._thread, self._pid = None, os.getpid()
+            self._held[op.member] = (keys[1], arguments[2], time.monotonic() + op.timeout)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._renew, name="kiekit-limits-places", daemon=True
+                )
+                self._thread.start()
+
+    def leaving(self, op: Reserve) -> None:
+        """``op`` reports its request answered: its place is no longer renewed (gone from
+        Redis with the report, or a lease later if the report is lost)."""
+        if op.action == "answered":
+            with self._lock:
+                self._held.pop(op.member, None)
+
+    def _due(self) -> dict[str, list[Any]] | None:
+        """Each window's renewal arguments (members and µs left), or None when nothing is
+        held: then this thread is done."""
+        with self._lock:
+            now = time.monotonic()
+            for member in [m for m, (_, _, end) in self._held.items() if end <= now]:
+                del self._held[member]  # its attempt is over: its place ends with it
+            if not self._held:
+                self._thread = None  # under the lock: the next admission starts another
+                return None
+            due: dict[str, list[Any]] = {}
+            for member, (key, per, end) in self._held.items():
+                due.setdefault(key, [round(self.lease * _MICRO), per]).extend(
+                    [member, round((end - now) * _MICRO)]
+                )
+            return due
+
+    def _renew(self) -> None:
+        redis = _redis()
+        client = redis.Redis.from_url(self.url)
+        try:
+            renew = client.register_script(_RENEW)
+            while True:
+                time.sleep(self.lease / 3)
+                due = self._due()
+                if due is None:
+                    return
+                for key, arguments in due.items():
+                    try:
+                        renew(keys=[key], args=arguments)
+                    except redis.RedisError as exc:  # they lapse a lease on: the requests go on
+                        log.warning("shared rate limits at %s: %s", redacted(self.url), exc)
+        finally:
+            client.close()
 
 
 def _redis() -> Any:

@@ -296,3 +296,83 @@ def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewh
     assert workers.jobs_finished("a") == Counter()
     assert set(workers.jobs_finished("b")) == {f"j{i}" for i in range(count)}
     assert len(_control(f"{mock_url}/_mock/tasks")["tasks"]) == count
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "words"),
+    [
+        pytest.param(signal.SIGINT, 130, "interrupted (SIGINT)", id="ctrl-c"),
+        pytest.param(signal.SIGTERM, 143, "terminated (SIGTERM)", id="sigterm"),
+    ],
+)
+def test_a_celery_batch_stopped_by_a_signal_creates_nothing_more_and_says_how_to_go_on(
+    workers: Workers,
+    mock_url: str,
+    tmp_path: Path,
+    stop: signal.Signals,
+    code: int,
+    words: str,
+) -> None:
+    """As a local batch: results.jsonl names every job, the job a worker holds goes on there,
+    and the jobs still queued are held back — the worker that gets them later creates
+    nothing (they went on being created, and paid for, after the stop). Run again, the batch
+    finishes every job, each created once."""
+    count = 3
+    jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
+    journal = open_journal(str(Path(workers.env["KIEKIT_DATA_DIR"]) / "journal.sqlite3"))
+    hold = _control(
+        f"{mock_url}/_mock/rules", "POST", {"prompt_contains": "job", "lifecycle": "manual"}
+    )
+    workers.start("a")  # one job at a time: the first held, the others queued behind it
+    batch = subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+        [*_batch(jobs, out), "--json"],
+        env=workers.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def made() -> list[str]:
+        return [e.key for e in journal.entries() if e.state is EntryState.CREATED]
+
+    _until("a created job", lambda: len(made()) == 1, alive=[batch])
+    batch.send_signal(stop)
+    answer, err = batch.communicate(timeout=DEADLINE)
+
+    assert batch.returncode == code, err
+    rows = {row.key: row for row in journal.entries()}
+    [held] = [row for row in rows.values() if row.state is EntryState.CREATED]
+    held_back = [row for row in rows.values() if row.state is EntryState.REJECTED]
+    assert len(held_back) == count - 1
+    for row in held_back:
+        assert row.error is not None
+        assert row.error["type"] == "Interrupted"
+        assert row.error["message"].startswith(f"{words}: the batch stopped before a worker")
+    report = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in report] == [f"j{i}" for i in range(count)]
+    assert {r["state"] for r in report} == {"stopped"}
+    [going] = [r for r in report if r["task_id"] is not None]
+    assert going["task_id"] == held.task_id
+    assert "a Celery worker goes on with it" in going["error"]["message"]
+    for result in report:
+        assert result["error"]["message"].startswith(f"{words}: the job did not finish")
+    said = " ".join(err.split())
+    assert "1 going on on Celery workers" in said
+    assert f"({'task ' + str(held.task_id)})" in said
+    assert f"{count - 1} job(s) no worker had taken are held back: none will create them" in said
+    assert "run the same kie batch command again" in said
+    error = json.loads(answer)["error"]
+    assert (error["type"], error["states"]) == ("Interrupted", {"stopped": count})
+
+    # the worker finishes the job it holds, then answers the held-back ones from the journal
+    _control(f"{mock_url}/_mock/rules/{hold['rule']['id']}", "DELETE")
+    _control(f"{mock_url}/_mock/tasks/{held.task_id}/complete", "POST")
+    _until("the worker done with every message", lambda: sum(workers.jobs_finished("a").values())
+           == count, alive=[workers.processes["a"]])  # fmt: skip
+    assert sum(_creates(mock_url).values()) == 1  # nothing created after the stop
+
+    again = subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        _batch(jobs, out), env=workers.env, capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert again.returncode == 0, again.stderr
+    _check_report(out, count, mock_url)

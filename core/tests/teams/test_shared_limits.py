@@ -15,7 +15,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -31,6 +31,7 @@ from kiekit import (
 from kiekit._engine import Engine, Reserve
 from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimits
+from kiekit.shared_limits import PLACE_LEASE
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport, drive, drive_async
 
 GROK = "grok-imagine/text-to-image"
@@ -256,14 +257,109 @@ def test_polls_are_admitted_by_what_may_have_arrived_in_a_window_of_their_own(
     store.close()
 
 
-def test_a_dead_workers_create_holds_its_place_only_until_its_timeout(
+def test_a_dead_workers_create_holds_its_place_until_its_timeout_then_counts_as_arrived(
     redis_url: str, prefix: str
 ) -> None:
+    """Its place ends with its attempt; it may have reached KIE until then, so it is counted
+    a window from that moment, as an answered create is (not forgotten: KIE counts it)."""
     limiter = shared(redis_url, prefix, count=1)
     dead = Reserve(limiter, "acct", action="admit", member="killed", timeout=1e-6)
     assert limiter.reserve(dead) == 0.0  # then its worker is killed: no answer ever comes
     alive = Reserve(limiter, "acct", action="admit", member="next", timeout=60.0)
-    assert limiter.reserve(alive) == 0.0
+    assert bands([limiter.reserve(alive) or 0.0]) == {1: 1}  # a window after its end
+    store = redis.Redis.from_url(redis_url)
+    assert store.zrange(f"{prefix}:{{acct}}:answered", 0, -1) == [b"killed"]
+    assert store.zcard(f"{prefix}:{{acct}}:in-flight") == 0
+    store.close()
+
+
+HOLDER = """
+import sys
+from kiekit import Rate, SharedRateLimiter
+from kiekit._engine import Reserve
+from kiekit.ratelimit import RateLimits
+url, prefix = sys.argv[1], sys.argv[2]
+limiter = SharedRateLimiter(url, RateLimits(creates=Rate(1, 100.0)), prefix=prefix)
+# a create on its way: its attempt may last a minute
+print(limiter.reserve(Reserve(limiter, "acct", action="admit", member="killed", timeout=60.0)))
+sys.stdout.flush()
+sys.stdin.readline()  # killed meanwhile
+"""
+
+
+def _clock(store: redis.Redis) -> float:
+    """The shared store's clock, in the µs the scripts score places with."""
+    seconds, micros = cast("tuple[int, int]", store.time())
+    return seconds * 1_000_000 + micros
+
+
+def _ends(store: redis.Redis, key: str, member: str) -> float:
+    """When ``member``'s place in flight ends, on the store's clock (0: it holds none)."""
+    return float(cast("float | None", store.zscore(key, member)) or 0)
+
+
+def _until(what: str, condition: Any) -> Any:
+    """``condition()``'s first true value; each look is a Redis call, bounded in count."""
+    for _ in range(100_000):
+        found = condition()
+        if found:
+            return found
+    raise AssertionError(f"no {what}")
+
+
+def test_a_killed_workers_place_lapses_a_lease_after_its_last_renewal_not_at_its_deadline(
+    redis_url: str, prefix: str
+) -> None:
+    """A worker killed (SIGKILL) while its create is in flight: its place in the window ends
+    within the lease (6 s) on the store's clock, not at its attempt's deadline a minute on
+    (the other workers ran short of a place each for that minute)."""
+    with subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", HOLDER, redis_url, prefix],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "0.0"  # admitted: in flight
+        holder.kill()
+        holder.wait(30)
+    store = redis.Redis.from_url(redis_url)
+    ends = _ends(store, f"{prefix}:{{acct}}:in-flight", "killed")
+    assert 0 < ends - _clock(store) <= PLACE_LEASE * 1_000_000
+    store.close()
+
+
+def test_a_place_is_renewed_while_its_request_runs_and_lapses_once_its_holder_stops(
+    redis_url: str, prefix: str
+) -> None:
+    """The process renews the places it holds (on the store's clock, a lease ahead), never
+    past their attempt's end; an answered request's place is gone and no longer renewed, and
+    the renewing thread ends with the last place."""
+    limiter = SharedRateLimiter(redis_url, limits(creates=2), prefix=prefix, place_lease=1.5)
+    store = redis.Redis.from_url(redis_url)
+    key = f"{prefix}:{{acct}}:in-flight"
+
+    def admit(member: str, timeout: float) -> None:
+        op = Reserve(limiter, "acct", action="admit", member=member, timeout=timeout)
+        assert limiter.reserve(op) == 0.0
+
+    admit("long", timeout=60.0)
+    admit("short", timeout=0.2)
+    first = _ends(store, key, "long")
+    assert 0 < first - _clock(store) <= 1.5 * 1_000_000  # a lease, not the minute of its attempt
+    short = _ends(store, key, "short")
+    assert 0 < short - _clock(store) <= 0.2 * 1_000_000  # its attempt ends first
+    assert _until("renewal", lambda: _ends(store, key, "long") > first)
+    assert _ends(store, key, "short") <= short + 100_000  # never renewed past its attempt
+    assert _ends(store, key, "long") - _clock(store) <= 1.5 * 1_000_000
+
+    renewer = limiter._places._thread  # this limiter's (other tests' may run in this process)
+    assert renewer is not None
+    limiter.reserve(Reserve(limiter, "acct", action="answered", member="long"))
+    assert _ends(store, key, "long") == 0
+    renewer.join(30)  # nothing held: it ends at its next turn
+    assert not renewer.is_alive()
+    store.close()
 
 
 def test_the_api_key_never_reaches_redis(redis_url: str, prefix: str) -> None:

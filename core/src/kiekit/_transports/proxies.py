@@ -85,13 +85,18 @@ class Proxies:
         elif urllib.request.proxy_bypass(where):  # macOS / Windows: the system's exceptions
             return None
         name = _ENV_NAMES.get(key, f"{key}_proxy")
-        return checked_proxy(raw, f"{name} (or {name.lower()}, from the environment)")
+        where = f"{name} (or {name.lower()}, from the environment)"
+        return checked_proxy(raw, where, way_out=_LEAVE_ENV_OUT)
 
 
-def checked_proxy(url: str, name: str) -> str:
+# how to get past a proxy variable kiekit cannot use, in Python and with `kie`
+_LEAVE_ENV_OUT = "; trust_env=False (kie: --no-proxy) leaves the environment's out"
+
+
+def checked_proxy(url: str, name: str, *, way_out: str = "") -> str:
     """``url`` as a proxy URL kiekit's transports can use (a bare ``host:port`` made
-    ``http://host:port``), or ConfigurationError naming ``name``; the error never shows the
-    URL's password."""
+    ``http://host:port``), or ConfigurationError naming ``name`` (then ``way_out``, when
+    refused for its scheme); the error never shows the URL's password."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(f"{name} must be a proxy URL such as http://proxy:3128")
     url = url.strip()
@@ -102,7 +107,7 @@ def checked_proxy(url: str, name: str) -> str:
     if parts.scheme not in ("http", "https"):
         raise ConfigurationError(
             f"{name} is {shown}: kiekit's clients use http:// and https:// proxies only "
-            "(SOCKS needs a transport of your own); trust_env=False leaves the environment's out"
+            f"(SOCKS needs a transport of your own){way_out}"
         )
     try:
         parts.port  # noqa: B018 - raises on a bad one

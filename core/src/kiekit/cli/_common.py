@@ -142,6 +142,7 @@ def add_connection_options(parser: argparse.ArgumentParser, *, mock_seconds: boo
             "(default: $KIEKIT_LIMITS_URL, else in this process); needs kiekit[redis]",
         )
     add_base_url_options(parser)
+    add_network_options(parser)
 
 
 class _JournalUrl(argparse.Action):
@@ -229,6 +230,76 @@ def add_base_url_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    """--proxy / --no-proxy / --ca-file: how the command's requests reach KIE (the clients'
+    ``proxy=``, ``trust_env=False`` and ``ssl_context=``; README, "Proxies and TLS"). Checked
+    as they are read, so a bad one is a usage error before anything is sent."""
+    way = parser.add_mutually_exclusive_group()
+    way.add_argument(
+        "--proxy",
+        type=proxy_url,
+        default=None,
+        metavar="URL",
+        help="send every request through this http:// or https:// proxy (user:password@ "
+        "allowed, never shown); loopback hosts go straight (default: $HTTPS_PROXY, "
+        "$HTTP_PROXY or $ALL_PROXY, but not for $NO_PROXY's hosts)",
+    )
+    way.add_argument(
+        "--no-proxy",
+        action="store_true",
+        help="go straight, whatever proxy the environment names (as wget's --no-proxy)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        type=ca_file,
+        default=None,
+        metavar="PATH",
+        help="trust the CA certificates of this PEM file instead of the system's (a private "
+        "CA, a TLS-inspecting proxy's), as curl's --cacert (default: the system's CAs, or "
+        "$SSL_CERT_FILE)",
+    )
+
+
+def proxy_url(text: str) -> str:
+    """--proxy's URL, checked as the clients check ``proxy=`` (no SOCKS, a host, a port that
+    is one); the message never repeats its password (argparse's own would show the value)."""
+    from kiekit._transports.proxies import checked_proxy
+
+    try:
+        return checked_proxy(text, "the proxy")
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def ca_file(text: str) -> Any:
+    """--ca-file's TLS settings: an ``ssl.SSLContext`` trusting the file's CAs only (as
+    ``SSL_CERT_FILE`` does), or a usage error saying what is wrong with the file."""
+    import ssl
+
+    try:
+        return ssl.create_default_context(cafile=text)
+    except ssl.SSLError as exc:  # read, but no certificate in it (OpenSSL: X509 ... NO_CERT...)
+        why = f"{text} holds no PEM certificate ({exc.reason or exc})"
+    except FileNotFoundError:
+        why = f"no such file: {text}"
+    except OSError as exc:  # a folder, a file this user may not read
+        why = f"cannot read {text}: {exc.strerror or exc}"
+    raise argparse.ArgumentTypeError(why)
+
+
+def network_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The client options --proxy, --no-proxy and --ca-file set (none: the clients' own
+    defaults, which read the environment)."""
+    chosen: dict[str, Any] = {}
+    if getattr(args, "proxy", None) is not None:
+        chosen["proxy"] = args.proxy
+    if getattr(args, "no_proxy", False):
+        chosen["trust_env"] = False
+    if getattr(args, "ca_file", None) is not None:
+        chosen["ssl_context"] = args.ca_file
+    return chosen
+
+
 @attrs.frozen
 class Connection:
     """Where a command's client talks to, and how: KIE with KIE_API_KEY, or the embedded mock."""
@@ -258,6 +329,7 @@ def connect(
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
     hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
     chosen: dict[str, Any] = {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url}
+    chosen.update(network_options(args))
     if getattr(args, "limits", None) is not None:
         from kiekit.shared_limits import SharedRateLimiter
 
@@ -272,11 +344,12 @@ def _mock_alone(args: argparse.Namespace) -> None:
     from kiekit.settings import BASE_URL_ENV, UPLOAD_BASE_URL_ENV
     from kiekit.shared_limits import LIMITS_URL_ENV
 
-    for option in ("--base-url", "--upload-base-url", "--limits"):
+    for option in ("--base-url", "--upload-base-url", "--limits", "--proxy", "--ca-file"):
         if getattr(args, option[2:].replace("-", "_"), None) is not None:
             raise ConfigurationError(
                 f"{option} does not go with --mock: the embedded mock is the server (its own "
-                "hosts, no rate limits); drop one of the two"
+                "hosts on this machine, reached straight over http, no rate limits); drop one "
+                "of the two"
             )
     unused = [name for name in (BASE_URL_ENV, UPLOAD_BASE_URL_ENV, LIMITS_URL_ENV)
               if os.environ.get(name, "").strip()]  # fmt: skip

@@ -269,11 +269,15 @@ def _check_celery_options(args: argparse.Namespace) -> None:
         ("--mock-seconds", args.mock_seconds is not None),
         ("--base-url", args.base_url is not None),
         ("--upload-base-url", args.upload_base_url is not None),
+        ("--proxy", args.proxy is not None),
+        ("--no-proxy", args.no_proxy),
+        ("--ca-file", args.ca_file is not None),
     ):
         if given:
             raise ConfigurationError(
                 f"{option} does not go with --celery: the workers connect to KIE with their own "
-                "KIE_API_KEY and KIE_BASE_URL (e.g. a `kie mock serve` they all reach)"
+                "KIE_API_KEY and KIE_BASE_URL (e.g. a `kie mock serve` they all reach), through "
+                "their own HTTPS_PROXY and SSL_CERT_FILE"
             )
     if args.poll_interval is not None and not args.poll_interval > 0:
         raise ValidationError("--poll-interval", "must be a positive number of seconds")
@@ -334,33 +338,54 @@ def _stopped(
 ) -> None:
     """A batch stopped by Ctrl-C or SIGTERM: each job's line in the results file, the jobs not
     finished read from their journal rows (a line that says it did not finish), and what they
-    left said: the tasks that go on at KIE, the creates of unknown outcome, how to go on."""
+    left said: the tasks that go on at KIE, the creates of unknown outcome, how to go on. With
+    ``--celery``, the jobs Celery workers hold go on there (the others were held back from
+    them: kiekit.distributed.collect.hold_back)."""
     from kiekit.batch import job_key
     from kiekit.errors import KieError
     from kiekit.journal import default_journal
 
     done = {result.line for result in known}
     open_jobs = [job for job in jobs if job.line not in done]
+    working: set[int] = set()  # lines of jobs a Celery worker holds: it finishes them
     try:
         journal = default_journal()
         rows = {job.line: journal.get(job_key(job)) for job in open_jobs}
+        if args.celery is not None:
+            working = {line for line, row in rows.items() if row and journal.holder(row)}
     except KieError as exc:  # said, and each open job's line says it did not finish
         say(f"kie batch: the task journal cannot be read ({exc}): see kie tasks")
         rows = {}
     words = stopped_by(stop)
-    left = [_left_off(job, rows.get(job.line), words, mock=args.mock) for job in open_jobs]
+    left = [
+        _left_to_worker(job, rows[job.line], words)
+        if job.line in working
+        else _left_off(job, rows.get(job.line), words, mock=args.mock)
+        for job in open_jobs
+    ]
     ordered = sorted([*known, *left], key=lambda r: r.line)
     _write_results(results_path, ordered)
+    on_workers = [r for r in left if r.line in working]
+    left = [r for r in left if r.line not in working]
     going = [r for r in left if r.state == "stopped" and r.task_id is not None]
     unknown = [r for r in left if r.state == "unknown"]
     unsent = [r for r in left if r.state == "stopped" and r.task_id is None]
-    ended = len(ordered) - len(going) - len(unknown) - len(unsent)
+    ended = len(ordered) - len(on_workers) - len(going) - len(unknown) - len(unsent)
+    celery = args.celery is not None
+    by_workers = f"{len(on_workers)} going on on Celery workers, " if celery else ""
     note = (
-        f"{ended} of {len(ordered)} job(s) ended, {len(going)} with a task that goes on, "
-        f"{len(unknown)} create(s) of unknown outcome, {len(unsent)} not sent; "
+        f"{ended} of {len(ordered)} job(s) ended, {by_workers}{len(going)} with a task that "
+        f"goes on, {len(unknown)} create(s) of unknown outcome, {len(unsent)} not sent; "
         f"results in {results_path}"
     )
     say(f"kie batch {words}: {note}")
+    if on_workers:
+        say(
+            f"{len(on_workers)} job(s) go on on the Celery workers that hold them, which "
+            f"finish them (their results land in the journal): {_named(on_workers)}"
+        )
+    if celery and unsent:
+        say(f"{len(unsent)} job(s) no worker had taken are held back: none will create them")
     if going:
         where = "on the embedded mock, which stops with it" if args.mock else "at KIE"
         say(f"{len(going)} job(s) have a task that goes on {where}: {_named(going)}")
@@ -377,10 +402,12 @@ def _stopped(
             say(f"  job {result.id}: {settle}")
         if len(unknown) > _NAMED:
             say(f"  and {len(unknown) - _NAMED} more (in {results_path.name})")
-    if going or unsent:
+    if going or unsent or on_workers:
+        waits = "; it waits for the jobs workers still hold" if on_workers else ""
         say(
             "to go on: run the same kie batch command again (jobs done are skipped, nothing "
-            "is created twice)" + ("" if args.mock else ", or kie resume for the tasks made")
+            f"is created twice{waits})"
+            + ("" if args.mock else ", or kie resume for the tasks made")
         )
     counts: dict[str, int] = {}
     for result in ordered:
@@ -418,9 +445,23 @@ def _left_off(job: Job, row: Entry | None, words: str, *, mock: bool) -> JobResu
     return result("stopped", "its create was not sent, no task made: run the batch again")
 
 
+def _left_to_worker(job: Job, row: Entry | None, words: str) -> JobResult:
+    """The result line of a job a live Celery worker holds: that worker finishes it."""
+    from kiekit.batch import JobResult
+
+    assert row is not None  # held: a row
+    what = f"task {row.task_id}" if row.task_id else "its create"
+    detail = f"a Celery worker goes on with it ({what}): run the batch again to collect its result"
+    error = {"type": "Interrupted", "message": f"{words}: the job did not finish here; {detail}"}
+    return JobResult(job.line, job.id, "stopped", row.task_id, job.model, error=error)
+
+
 def _named(results: list[JobResult]) -> str:
     """A few jobs by id, with their task, and how many more."""
-    named = [f"{result.id} (task {result.task_id})" for result in results[:_NAMED]]
+    named = [
+        f"{result.id} (task {result.task_id})" if result.task_id else str(result.id)
+        for result in results[:_NAMED]
+    ]
     more = f" and {len(results) - _NAMED} more" if len(results) > _NAMED else ""
     return ", ".join(named) + more
 

@@ -22,6 +22,7 @@ from kiekit.cli._common import (
     Commands,
     add_base_url_options,
     add_journal_option,
+    add_network_options,
     journal_to_read,
     not_listening,
     on_gone_mock,
@@ -64,6 +65,7 @@ def register(commands: Commands) -> None:
         "--poll-interval", type=seconds, default=None, metavar="S", help="seconds between polls"
     )
     add_base_url_options(resume)
+    add_network_options(resume)
     add_journal_option(resume)
     resume.set_defaults(handler=_resume)
 

@@ -64,10 +64,19 @@ def make_app(settings: CelerySettings | None = None) -> Any:
 
 
 def run_job_task(
-    job: dict[str, Any], out_dir: str, timeout: float | None, poll_interval: float | None
+    job: dict[str, Any],
+    out_dir: str,
+    timeout: float | None,
+    poll_interval: float | None,
+    refused_since: float | None = None,
 ) -> dict[str, Any]:
-    """One job (a message of :mod:`kiekit.distributed.messages`), its JobResult as JSON."""
-    result = worker.runtime().run(job_from_message(job), Path(out_dir), timeout, poll_interval)
+    """One job (a message of :mod:`kiekit.distributed.messages`), its JobResult as JSON.
+    ``refused_since``: when the batch began (its journal's clock), so that a job it held back
+    when it was stopped, or another worker refused in this run, is answered from its row, not
+    created (a message from a kiekit before it has none)."""
+    result = worker.runtime().run(
+        job_from_message(job), Path(out_dir), timeout, poll_interval, refused_since
+    )
     return result.to_json()
 
 

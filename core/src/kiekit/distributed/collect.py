@@ -4,19 +4,28 @@ answers in the order they come (for the progress display) until every job has on
 A job settled in the journal (succeeded with its files on disk, or failed) is reported from
 there and not sent again, as a local batch run again skips it. Answers come back through the
 result backend; a worker's answer is the job's JobResult, the same as a local run's.
+
+A run stopped before every answer came (Ctrl-C, SIGTERM, an ``on_result`` that raised) stops
+its jobs as a local batch does: no task is created for it afterwards. The messages already
+sent cannot be taken back from the broker, so each job no worker has taken yet is held back in
+the journal (:func:`hold_back`) and the worker that gets its message answers from the row; a
+job a worker holds is left to that worker, which finishes it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kiekit.batch import Job, JobResult, settled
+from kiekit.batch import Job, JobResult, job_key, settled
 from kiekit.distributed.messages import TASK_NAME, job_message, result_from_answer
-from kiekit.errors import ConfigurationError
+from kiekit.errors import ConfigurationError, KieError
 from kiekit.journal import Journal
 from kiekit.shared_limits import redacted
+
+log = logging.getLogger(__name__)
 
 
 def run_on_celery(
@@ -41,28 +50,60 @@ def run_on_celery(
             on_result(result)
 
     check_broker(app)
+    since = journal.now()  # a job this run holds back from then on is not created by a worker
     sent: dict[str, Job] = {}
-    for job in jobs:
-        earlier = settled(journal, job, out_dir)
-        if earlier is not None:
-            done(job, earlier)
-            continue
-        message = job_message(job)
-        answer = app.send_task(TASK_NAME, args=[message, folder, timeout, poll_interval])
-        sent[answer.id] = job
 
     def collected(task_id: str, answer: object) -> None:
         job = sent[task_id]
         if job.line not in results:  # a job run twice (redelivered) answers once
             done(job, result_from_answer(job, answer))
 
-    if sent:
-        pending = ResultSet([app.AsyncResult(task_id) for task_id in sent], app=app)
-        try:
-            pending.join_native(callback=collected, propagate=False)
-        finally:
-            pending.forget()  # the journal keeps what matters; the backend needs nothing more
+    try:
+        for job in jobs:
+            earlier = settled(journal, job, out_dir)
+            if earlier is not None:
+                done(job, earlier)
+                continue
+            message = job_message(job)
+            answer = app.send_task(TASK_NAME, args=[message, folder, timeout, poll_interval, since])
+            sent[answer.id] = job
+        if sent:
+            pending = ResultSet([app.AsyncResult(task_id) for task_id in sent], app=app)
+            try:
+                pending.join_native(callback=collected, propagate=False)
+            finally:
+                pending.forget()  # the journal keeps what matters; the backend needs no more
+    except BaseException as stop:  # a stop, or on_result raised: no job is started after it
+        unanswered = [job for job in sent.values() if job.line not in results]
+        hold_back(journal, unanswered, folder, since, stop)
+        raise
     return [results[job.line] for job in jobs]
+
+
+def hold_back(
+    journal: Journal, jobs: Sequence[Job], folder: str, since: float, stop: BaseException
+) -> None:
+    """Jobs sent to the workers whose run stopped before they answered: each one no worker
+    holds is claimed here and marked refused at once (``rejected``, nothing sent, the stop
+    its error), so the worker that gets its message later answers from the row instead of
+    creating a task (``run_job``'s ``refused_since`` is ``since``, the run's start); a later
+    run takes it again. The claim is the journal's compare-and-set: a worker taking the job
+    at the same moment either holds it first, and finishes it, or finds it held back. A job
+    a live worker holds is left to it; a task a gone worker made is let go, for a later run
+    or ``kie resume`` to finish."""
+    words = str(stop) if isinstance(stop, KeyboardInterrupt) else type(stop).__name__
+    why = KeyboardInterrupt(  # kept as an "Interrupted" error, in words (journal.error_record)
+        f"{words or 'interrupted (SIGINT)'}: the batch stopped before a worker took this job, "
+        "so none will; nothing was sent for it (run the batch again)"
+    )
+    for job in jobs:
+        key = job_key(job)
+        try:
+            held = journal.claim(job.model, key, out_dir=folder, refused_since=since)
+            if held is not None and journal.refused(key, why) is None:  # a task: not ours
+                journal.release(key)
+        except KieError as exc:  # the journal is down: a worker may still create it
+            log.warning("could not hold job %s back from the Celery workers: %s", key, exc)
 
 
 def check_broker(app: Any) -> None:

@@ -42,22 +42,35 @@ class WorkerRuntime:
         self._clients: dict[float | None, AsyncClient] = {}
 
     def run(
-        self, job: Job, out_dir: Path, timeout: float | None, poll_interval: float | None
+        self,
+        job: Job,
+        out_dir: Path,
+        timeout: float | None,
+        poll_interval: float | None,
+        refused_since: float | None = None,
     ) -> JobResult:
-        """Run one job to its end, as :func:`kiekit.batch.run_batch` would."""
+        """Run one job to its end, as :func:`kiekit.batch.run_batch` would (``refused_since``:
+        when its batch began, on the journal's clock)."""
         future: Future[JobResult] = asyncio.run_coroutine_threadsafe(
-            self._run(job, out_dir, timeout, poll_interval), self._loop
+            self._run(job, out_dir, timeout, poll_interval, refused_since), self._loop
         )
         return future.result()
 
     async def _run(
-        self, job: Job, out_dir: Path, timeout: float | None, poll_interval: float | None
+        self,
+        job: Job,
+        out_dir: Path,
+        timeout: float | None,
+        poll_interval: float | None,
+        refused_since: float | None,
     ) -> JobResult:
         try:
             client, journal = self._client(poll_interval)
         except KieError as exc:  # no key, a bad URL: nothing was sent
             return JobResult(job.line, job.id, "error", model=job.model, error=error_record(exc))
-        return await run_job(client, journal, job, out_dir, timeout=timeout)
+        return await run_job(
+            client, journal, job, out_dir, timeout=timeout, refused_since=refused_since
+        )
 
     def _client(self, poll_interval: float | None) -> tuple[AsyncClient, Journal]:
         from kiekit.client import AsyncClient
