@@ -8,7 +8,10 @@ for on the dashboard, and ``kie batch`` must be free to send it again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import threading
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +20,7 @@ from kiekit import (
     AsyncClient,
     ConfigurationError,
     OutcomeUnknownError,
+    PollPolicy,
     RetryPolicy,
     TransportError,
 )
@@ -24,6 +28,8 @@ from kiekit.journal import EntryState, Journal, MemoryStore
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 from kiekit.transport import HttpResponse, MockTransport
 
+GROK = "grok-imagine/text-to-image"
+CREATE = "/api/v1/jobs/createTask"
 BUSY = HttpResponse(200, json.dumps({"code": 429, "msg": "rate limited"}).encode(), "OK")
 
 
@@ -179,3 +185,104 @@ def test_a_create_the_transport_could_not_encode_was_never_sent(
     (row,) = journal.entries()
     assert row.state is EntryState.REJECTED  # no dashboard hunt, no kie settle
     assert row.task_id is None
+
+
+def _holding(mock: Any, rule: Any, count: int) -> threading.Event:
+    """An event set once ``count`` requests are held by the fault ``rule`` (added here): the
+    mock picks a request's fault as it arrives, before the fault's wait."""
+    from kiekit_mock import FaultRule
+
+    assert isinstance(rule, FaultRule)
+    held = threading.Event()
+    rule_id = mock.faults.add(rule)
+    pick = mock.faults.pick
+    seen = itertools.count(1)
+
+    def counted(*args: Any) -> Any:
+        picked = pick(*args)
+        if picked is not None and picked[0] == rule_id and next(seen) == count:
+            held.set()
+        return picked
+
+    mock.faults.pick = counted
+    return held
+
+
+def test_a_create_queued_for_a_busy_connection_pool_was_never_sent(
+    mock_server_factory: Any, tmp_path: Path
+) -> None:
+    """AsyncClient's connections all held by a slow file host: a create whose deadline comes
+    while it waits for one of them never left the process. It is a failure like a refused
+    connection (retried until its deadline, journaled ``rejected``), not "outcome unknown",
+    which would leave a row for a person to settle after a look at the dashboard."""
+    from kiekit.transport import AiohttpTransport
+    from kiekit_mock import FaultRule
+
+    mock = mock_server_factory(polls_to_complete=0)
+    journal = Journal(MemoryStore())
+    quick = RetryPolicy(deadline=0.3, base=0.01, cap=0.02)
+    failure: list[BaseException] = []
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "k",
+            base_url=mock.base_url,
+            transport=AiohttpTransport(limit=2),
+            journal=journal,
+            rate_limits=None,
+            retry=quick,
+            poll=PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=10.0),
+        ) as kie:
+            task = await kie.submit(GROK, prompt="a lighthouse")
+            results = await kie.wait(task)
+            held = _holding(mock, FaultRule("slow", method="GET", path="/files/*", delay=60), 2)
+            busy = [asyncio.create_task(kie.download(results, tmp_path / str(i))) for i in range(2)]
+            assert await asyncio.to_thread(held.wait, 60)  # both connections are taken
+            try:
+                await kie.submit(GROK, prompt="a fox", idempotency_key="queued")
+            except Exception as exc:  # looked at below, once the client is closed
+                failure.append(exc)
+            finally:
+                for download in busy:
+                    download.cancel()
+                await asyncio.gather(*busy, return_exceptions=True)
+
+    asyncio.run(scenario())
+    (exc,) = failure
+    assert isinstance(exc, TransportError)
+    assert not isinstance(exc, OutcomeUnknownError)
+    assert not exc.maybe_sent
+    assert "no connection in time" in str(exc)
+    creates = [r for r in mock.requests() if r.method == "POST"]
+    assert len(creates) == 1  # the first create only: the queued one never reached KIE
+    row = journal.get("queued")
+    assert row is not None
+    assert row.state is EntryState.REJECTED  # free to send again; no dashboard hunt
+
+
+def test_a_create_written_but_not_answered_in_time_is_still_unknown(
+    mock_server_factory: Any,
+) -> None:
+    """The other side of the line: once the create went out on a connection, a deadline that
+    comes before its answer leaves the outcome unknown (KIE may have made the task)."""
+    from kiekit_mock import FaultRule
+
+    mock = mock_server_factory()
+    mock.faults.add(FaultRule("slow", method="POST", path=CREATE, when="after", delay=60))
+    journal = Journal(MemoryStore())
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "k",
+            base_url=mock.base_url,
+            journal=journal,
+            rate_limits=None,
+            retry=RetryPolicy(deadline=0.3),
+        ) as kie:
+            await kie.submit(GROK, prompt="a fox", idempotency_key="sent")
+
+    with pytest.raises(OutcomeUnknownError):
+        asyncio.run(scenario())
+    row = journal.get("sent")
+    assert row is not None
+    assert row.state is EntryState.UNKNOWN

@@ -506,6 +506,42 @@ def test_a_callback_is_confirmed_once_kies_status_call_works_again(
     ] * 2
 
 
+@pytest.mark.parametrize("unreadable", [1, 2, 3])
+def test_an_unreadable_status_answer_is_asked_again_as_a_wait_polls_again(
+    mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture, unreadable: int
+) -> None:
+    """An empty status answer (cut short by a proxy): KIE made its one delivery and had 200,
+    so giving up at once would lose the news. It is asked again on the schedule, as a wait
+    polls again; as many in a row as end a wait (three) end the confirmation too."""
+    from kiekit import RetryPolicy
+    from kiekit_mock.faults import FaultRule
+
+    mock = mock_server_factory(polls_to_complete=10_000)
+    seen: list[TaskStatus] = []
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, retry=RetryPolicy(attempts=1)
+        ) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            await _finish(mock, task.id)
+            mock.faults.add(FaultRule("empty", method="GET", path=RECORD_INFO, times=unreadable))
+            receiver = WebhookReceiver(client=kie, on_status=seen.append, confirm_delays=(0,) * 5)
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await receiver.drain()
+
+    with caplog.at_level("WARNING", logger="kiekit.webhooks"):
+        asyncio.run(scenario())
+    given_up = "could not be confirmed" in caplog.text
+    if unreadable < 3:
+        assert [status.state for status in seen] == [State.SUCCEEDED]
+        assert not given_up
+    else:
+        assert seen == []
+        assert given_up
+
+
 def test_a_callback_never_confirmed_is_said_so_and_its_next_delivery_is_handled(
     mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -120,6 +120,7 @@ class AiohttpTransport:
 
             self._loop = loop
             self._session = aiohttp.ClientSession(
+                trace_configs=[_tracing()],
                 # sock_connect, not connect: aiohttp's `connect` also counts the wait for a
                 # free pooled connection, so thousands of tasks in flight would time out queued.
                 timeout=aiohttp.ClientTimeout(
@@ -142,6 +143,7 @@ class AiohttpTransport:
 
         session = self._open()
         limit = self._max_answer_bytes
+        progress = _Progress()
         try:
             async with asyncio.timeout(request.timeout):  # the whole exchange, answer included
                 async with session.request(
@@ -151,6 +153,7 @@ class AiohttpTransport:
                     headers=request.headers,  # aiohttp copies them
                     allow_redirects=False,
                     proxy=self._proxies.for_url(request.url),
+                    trace_request_ctx=progress,
                     **self._silence(request),
                 ) as response:
                     declared = response.content_length
@@ -174,19 +177,16 @@ class AiohttpTransport:
                     headers = lower(response.headers.items())
                     return HttpResponse(response.status, body, response.reason or "", headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            words = in_words(exc)
+            if type(exc) is TimeoutError and not progress.connected:
+                words = "no connection in time"  # the deadline came in the pool's queue
             raise TransportError(
-                f"{what(request)} failed: {in_words(exc)}",
+                f"{what(request)} failed: {words}",
                 task_id=request.task_id,
-                # refused, DNS, TLS handshake, connect timeout, the proxy unreachable or
-                # refusing to CONNECT: raised while connecting, the request never left
-                maybe_sent=not isinstance(
-                    exc,
-                    (
-                        aiohttp.ClientConnectorError,
-                        aiohttp.ConnectionTimeoutError,
-                        aiohttp.ClientHttpProxyError,
-                    ),
-                ),
+                # Whatever failed before a connection was in hand (the wait for a free pooled
+                # one, DNS, connect, the proxy's tunnel, the TLS handshake, a timeout in any of
+                # them) failed before a byte of the request was written: it never left
+                maybe_sent=progress.connected,
             ) from exc
 
     async def fetch(self, fetch: Fetch) -> Path:
@@ -352,6 +352,33 @@ class AiohttpTransport:
             files, self._files = self._files, None
         if files is not None:
             files.close()
+
+
+class _Progress:
+    """How far one request got: ``connected`` once aiohttp handed it a connection (pooled or
+    new), just before it writes the request on it; set by the signals of :func:`_tracing`."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+
+async def _connected(session: Any, context: Any, params: Any) -> None:
+    progress = context.trace_request_ctx
+    if progress is not None:  # a request sent without one (a file, an upload)
+        progress.connected = True
+
+
+def _tracing() -> Any:
+    """aiohttp's signals that a request has its connection: the line between "never left"
+    and "may have been sent" (AiohttpTransport.send)."""
+    import aiohttp
+
+    config = aiohttp.TraceConfig()
+    config.on_connection_create_end.append(_connected)
+    config.on_connection_reuseconn.append(_connected)
+    return config
 
 
 async def _closed_with_loop(transport: AiohttpTransport, session: Any) -> AsyncIterator[None]:

@@ -40,6 +40,7 @@ from kiekit.cli import (
     models,
     plugin,
     providers,
+    prune,
     resume,
     run,
     settle,
@@ -67,8 +68,8 @@ def _terminate(signum: int, frame: object) -> None:
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
-COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume, settle, batch,
-            chat)  # fmt: skip
+COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume, settle, prune,
+            batch, chat)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

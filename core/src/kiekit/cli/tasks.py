@@ -74,7 +74,7 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
 
     if args.limit is not None and args.limit < 0:
         raise ValidationError("--limit", "must be 0 or more")
-    since = None if args.since is None else time.time() - _seconds(args.since)
+    since = None if args.since is None else time.time() - seconds(args.since)
     named = {EntryState(state) for state in args.state or () if state != "unfinished"}
     if EntryState.UNKNOWN in named:  # as the listing says: a crash mid-create leaves `sending`
         named.add(EntryState.SENDING)
@@ -93,10 +93,11 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
     return iter(collections.deque(rows, maxlen=args.limit))
 
 
-def _seconds(age: str) -> float:
+def seconds(age: str, option: str = "--since") -> float:
+    """An age given as 30m, 2h or 7d, in seconds; ValidationError naming ``option``."""
     found = _AGE.match(age.strip())
     if found is None:
-        raise ValidationError("--since", f"expected an age like 30m, 2h or 7d, got {age!r}")
+        raise ValidationError(option, f"expected an age like 30m, 2h or 7d, got {age!r}")
     return float(found.group(1)) * _UNIT[found.group(2)]
 
 

@@ -7,6 +7,7 @@ import contextlib
 import heapq
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -524,6 +525,27 @@ class Journal:
         if handed is None:  # its state changed meanwhile
             raise ValidationError("key", f"row {entry.key!r} changed meanwhile: look again")
         return handed
+
+    def prune(self, older_than: float, *, dry_run: bool = False) -> int:
+        """Delete the rows nothing is owed for any more, last changed more than ``older_than``
+        seconds ago: refused (``rejected``), ``failed`` (abandoned ones too), and successes
+        downloaded (every file recorded) or handed off. Rows still owed are never deleted,
+        however old: a create being sent or whose outcome is unknown, a task not seen finished,
+        a download short of its files; nor a row a live worker holds. An idempotency key or a
+        batch job whose row is gone is free to be sent again. Files on disk are not touched.
+        How many rows were deleted (``dry_run``: would be, and none is). A long-lived service
+        keeps its journal bounded so (``kie prune``); a store without ``prune`` cannot."""
+        if (
+            isinstance(older_than, bool)
+            or not isinstance(older_than, int | float)
+            or not 0 <= older_than < math.inf
+        ):
+            raise ValidationError("older_than", f"must be seconds, 0 or more, not {older_than!r}")
+        prune = getattr(self.store, "prune", None)  # optional in the protocol, as select
+        if prune is None:
+            raise ConfigurationError(f"{self.store!r} cannot prune rows (it has no prune method)")
+        pruned: int = prune(self._clock() - older_than, dry_run=dry_run)
+        return pruned
 
     def find(self, name: str) -> Entry | None:
         """The row named ``name``: its key, else its task id (``kie tasks`` and ``kie resume``

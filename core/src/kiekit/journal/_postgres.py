@@ -18,12 +18,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kiekit.journal._entry import Entry, EntryState, JournalError
-from kiekit.journal._selection import PAGE_ROWS, Selection, open_condition, sql_conditions
+from kiekit.journal._selection import (
+    PAGE_ROWS,
+    Selection,
+    done_condition,
+    open_condition,
+    sql_conditions,
+)
 from kiekit.journal._stores import (
     _COLUMNS,
     _UNSTORABLE,
     FREE_FOR,
     LET_GO_BEFORE,
+    PRUNABLE,
     _column_values,
     _from_row,
     _to_row,
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 TABLE = "kiekit_journal"
 _NOW = "extract(epoch from clock_timestamp())::double precision"
 _LENGTH = "json_array_length({}::json)"
+_KIND = "({}::json ->> 'type')"
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     key TEXT PRIMARY KEY,
@@ -237,6 +245,39 @@ class PostgresStore:
             if len(page) < PAGE_ROWS:
                 return
             after = [page[-1].created_at, page[-1].key]
+
+    def prune(self, before: float, *, dry_run: bool = False) -> int:
+        """Delete the rows ``Journal.prune`` names, a page at a time (a statement each, so
+        the workers' writes go on between them); how many."""
+        where = PRUNABLE.format(before="%s", now=_NOW, done=done_condition(_LENGTH, _KIND))
+        params = [before, before]
+        connection = self._connection()
+        if dry_run:
+            query = f"SELECT count(*) FROM {TABLE} WHERE {where}"  # noqa: S608 - fixed names
+            with self._guard():
+                found = connection.execute(query, params).fetchone()
+            assert found is not None
+            return int(found[0])
+        pruned = 0
+        after: list[Any] = []
+        while True:  # keyset pages over created_at, as select's: what is kept is read once
+            later = " AND (created_at, key) > (%s, %s)" if after else ""
+            query = (
+                f"SELECT created_at, key FROM {TABLE} WHERE {where}{later} "  # noqa: S608
+                f"ORDER BY created_at, key LIMIT {PAGE_ROWS}"
+            )
+            with self._guard():
+                page = connection.execute(query, [*params, *after]).fetchall()
+                if not page:
+                    return pruned
+                # the condition again: a row that changed since it was read is kept
+                pruned += connection.execute(
+                    f"DELETE FROM {TABLE} WHERE key = ANY(%s) AND {where}",  # noqa: S608
+                    [[key for _, key in page], *params],
+                ).rowcount
+            if len(page) < PAGE_ROWS:
+                return pruned
+            after = [page[-1][0], page[-1][1]]
 
     def _page(self, query: str, params: list[Any]) -> list[Entry]:
         with self._guard():

@@ -10,7 +10,7 @@ from typing import Any
 from attrs import frozen
 
 from kiekit.errors import ValidationError
-from kiekit.journal._entry import Entry, EntryState
+from kiekit.journal._entry import HANDED_OFF, Entry, EntryState
 
 # Rows still open, as the journal records them: held or sent and not answered (``claimed``,
 # ``sending``, ``unknown``), a task not seen finished (``created``), or a success with fewer
@@ -77,6 +77,29 @@ def open_condition(length: str) -> str:
     # journal write cost (3 writes a task: 328k instructions with IN, 146k without the index).
     states = " OR ".join(f"state = '{state.value}'" for state in OPEN_STATES)
     return f"({states} OR (state = 'succeeded' AND {files} < {assets}))"
+
+
+def is_done(entry: Entry) -> bool:
+    """:func:`done_condition` for one row: nothing is owed for it any more, and nobody will
+    look for it again — refused (``rejected``), ``failed`` (abandoned ones too), or a success
+    with all its files recorded or its links handed off. Never a create whose outcome is
+    unknown or a task not seen finished or not downloaded: ``Journal.prune`` keeps those."""
+    if entry.state in (EntryState.REJECTED, EntryState.FAILED):
+        return True
+    return entry.state is EntryState.SUCCEEDED and (
+        len(entry.files) >= len(entry.assets) or entry.handed_off
+    )
+
+
+def done_condition(length: str, kind: str) -> str:
+    """:func:`is_done` in SQL; ``length`` as :func:`open_condition`'s, ``kind`` formats one
+    database's reading of a JSON object's ``type`` from a TEXT column (the ``error``)."""
+    files, assets, error = length.format("files"), length.format("assets"), kind.format("error")
+    handed_off = f"{error} = '{HANDED_OFF}'"
+    return (
+        f"(state = 'rejected' OR state = 'failed' OR (state = 'succeeded' AND "
+        f"({files} >= {assets} OR {handed_off})))"
+    )
 
 
 def sql_conditions(selection: Selection, *, mark: str, length: str) -> tuple[list[str], list[Any]]:

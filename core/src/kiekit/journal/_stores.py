@@ -26,7 +26,9 @@ from kiekit.journal._entry import Entry, EntryState, JournalError
 from kiekit.journal._selection import (
     PAGE_ROWS,
     Selection,
+    done_condition,
     in_memory,
+    is_done,
     open_condition,
     sql_conditions,
 )
@@ -163,8 +165,31 @@ class MemoryStore:
             rows = list(self._rows.values())
         return in_memory(rows, selection)
 
+    def prune(self, before: float, *, dry_run: bool = False) -> int:
+        with self._lock:
+            now = self._clock()
+            gone = [key for key, row in self._rows.items() if _prunable(row, before, now)]
+            if not dry_run:
+                for key in gone:
+                    del self._rows[key]
+            return len(gone)
+
+
+def _prunable(row: Entry, before: float, now: float) -> bool:
+    """PRUNABLE for one row: done, last changed before ``before``, held by no running lease."""
+    held = row.lease_until is not None and row.lease_until > now
+    return row.updated_at < before and not held and is_done(row)
+
 
 _LENGTH = "json_array_length({})"  # SQLite's JSON functions are built in since 3.38
+_KIND = "json_extract({}, '$.type')"
+# The rows Journal.prune deletes, in SQLite and PostgreSQL alike: done (is_done), last changed
+# before {before} and held by no running lease. created_at is never later than updated_at: said
+# too, so the created_at index finds them, oldest first.
+PRUNABLE = (
+    "created_at < {before} AND updated_at < {before} AND (lease_until IS NULL OR "
+    "lease_until <= {now}) AND {done}"
+)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
@@ -572,6 +597,38 @@ class SqliteStore:
             if len(page) < PAGE_ROWS:
                 return
             after = [page[-1].created_at, page[-1].created_at, last_rowid]
+
+    def prune(self, before: float, *, dry_run: bool = False) -> int:
+        """Delete the rows ``Journal.prune`` names, a page at a time (each page its own short
+        transaction, so the service writing to the file waits at most for one); how many."""
+        where = PRUNABLE.format(before="?", now="?", done=done_condition(_LENGTH, _KIND))
+        params = [before, before, self._clock()]
+        connection = self._connection()
+        with self._guard():
+            if dry_run:
+                query = f"SELECT count(*) FROM entries WHERE {where}"  # noqa: S608 - fixed names
+                return int(connection.execute(query, params).fetchone()[0])
+        pruned = 0
+        after: list[Any] = []
+        while True:  # keyset pages over created_at, as select's: what is kept is read once
+            later = " AND created_at >= ? AND (created_at > ? OR rowid > ?)" if after else ""
+            query = (
+                f"SELECT created_at, rowid FROM entries WHERE {where}{later} "  # noqa: S608
+                f"ORDER BY created_at, rowid LIMIT {PAGE_ROWS}"
+            )
+            with self._guard():
+                page = connection.execute(query, [*params, *after]).fetchall()
+                if not page:
+                    return pruned
+                marks = ", ".join("?" for _ in page)
+                # the condition again: a row that changed since it was read is kept
+                pruned += connection.execute(
+                    f"DELETE FROM entries WHERE rowid IN ({marks}) AND {where}",  # noqa: S608
+                    [*(rowid for _, rowid in page), *params],
+                ).rowcount
+            if len(page) < PAGE_ROWS:
+                return pruned
+            after = [page[-1][0], page[-1][0], page[-1][1]]
 
     def _page(self, query: str, params: list[Any]) -> tuple[list[Entry], int | None]:
         """One page of rows (their rowid last in each), and the rowid of its last."""

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kiekit.errors import ConfigurationError, KieError
+from kiekit._engine import MALFORMED_STATUS_TRIES
+from kiekit.errors import ConfigurationError, KieError, ProtocolError
 from kiekit.webhooks._callbacks import (
     ACK,
     DEFAULT_MAX_AGE,
@@ -116,7 +117,8 @@ class WebhookReceiver:
       state, not the body's claim. A callback that announces the task's end is confirmed
       again after each of ``confirm_delays`` seconds until KIE's status is final too (KIE's
       record may lag its callback); a status call that fails is tried again on the same
-      schedule (a warning on ``kiekit.webhooks`` each time). Waits on the task are woken once
+      schedule (a warning on ``kiekit.webhooks`` each time), an unreadable answer too, up to
+      three in a row, as :meth:`AsyncClient.wait` polls again. Waits on the task are woken once
       its end is confirmed.
     - A delivery counts as seen, and its repeats get 200 without being handled again, only
       once KIE's status has confirmed it; one never confirmed is forgotten, so KIE's next
@@ -464,12 +466,17 @@ class WebhookReceiver:
         None when no call succeeded; the last status when the delays are used up."""
         delays = iter(self._confirm_delays)
         last = self._confirm_delays[-1] if self._confirm_delays else 0.0
+        malformed = 0  # unreadable answers in a row
         while True:
             check.fresh = False
             try:
                 status = await client.status(task)
             except KieError as exc:
-                delay = next(delays, None) if exc.retryable else None
+                # One answer cut short or garbled by a proxy is asked again, as a wait polls
+                # again; as many in a row as end a wait end this too (Engine.wait)
+                malformed = malformed + 1 if isinstance(exc, ProtocolError) else 0
+                curable = exc.retryable or 0 < malformed < MALFORMED_STATUS_TRIES
+                delay = next(delays, None) if curable else None
                 if delay is None:
                     log.warning(
                         "a callback for task %s could not be confirmed (%s): on_status is not "
@@ -488,6 +495,7 @@ class WebhookReceiver:
                 continue
             if status.state.finished or not check.final:
                 return status
+            malformed = 0
             delay = next(delays, None)
             if delay is None and check.fresh:  # a delivery came while asking: once more
                 delay = last
