@@ -26,7 +26,7 @@ from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig, as_config
 from .envelope import ENVELOPE, ErrorAnswer, error
-from .extension import installed_families, register
+from .extension import installed_families, register, state_readers
 from .families import ROUTE_TABLES, task_families
 from .limits import RateLimited
 from .requestlog import (
@@ -69,6 +69,7 @@ def build_app(rt: Runtime) -> web.Application:
     app[RUNTIME] = rt
     extensions = installed_families()  # families other packages add (and Luma)
     register(extensions)
+    rt.scenarios.read_families(state_readers(extensions))  # HAR replay reads their words
     # MockConfig.rules made in Python: a family none of these serve would never match
     check_families(rt.rules.initial, task_families())
     for table in (*ROUTE_TABLES, *(extension.routes for extension in extensions)):

@@ -62,6 +62,7 @@ from .route_helpers import (
     runtime,
 )
 from .runtime import Runtime
+from .scenario import StateReader
 from .state import TaskSnapshot, TaskSpec, Transition
 
 DAY = 24 * 3600.0
@@ -91,6 +92,11 @@ class FamilyExtension:
       markers and moderation rules); None: KIE's generic 400.
     - ``retention_days``: how long its result files are kept after the task ends; None: the
       14 days of KIE's media (kie-api.md §8).
+    - ``read_state``: how HAR replay reads its recorded status answers: their ``data`` → the
+      mock's state word (``"waiting"``, ``"queuing"``, ``"generating"``, ``"success"``,
+      ``"fail"``; None: a word it does not know, taken as a failure). :func:`status_words`
+      makes one from the family's words. None: the built-in families' words are tried (market
+      ``state``, ``successFlag``…), and any other word is final and no success.
     """
 
     name: str
@@ -100,6 +106,7 @@ class FamilyExtension:
     status_paths: Mapping[str, str] = field(default_factory=dict)
     moderation: tuple[int, str] | None = None
     retention_days: float | None = None
+    read_state: StateReader | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -110,6 +117,31 @@ class FamilyExtension:
             raise TypeError(f"{self.name}: callback_payload must be callable")
         if self.retention_days is not None and not self.retention_days > 0:
             raise ValueError(f"{self.name}: retention_days must be more than 0")
+        if self.read_state is not None and not callable(self.read_state):
+            raise TypeError(f"{self.name}: read_state must be callable or None")
+
+
+STATES = ("waiting", "queuing", "generating", "success", "fail")  # the mock's, in order
+
+
+def status_words(member: str, words: Mapping[Any, str]) -> StateReader:
+    """A ``read_state`` for a family whose record names its state in ``data[member]``:
+    ``words`` maps each of its words to the mock's state, e.g. ``status_words("status",
+    {"QUEUED": "queuing", "MODELING": "generating", "COMPLETED": "success", "FAILED":
+    "fail"})``. A word not among them reads as unknown (final, no success)."""
+    wrong = sorted(repr(word) for word, state in words.items() if state not in STATES)
+    if wrong:
+        raise ValueError(f"status_words: {', '.join(wrong)} must map to one of {STATES}")
+    table = dict(words)
+
+    def read(data: Mapping[str, Any]) -> str | None:
+        word = data.get(member)
+        try:
+            return table.get(word)
+        except TypeError:  # a list or object where the word should be
+            return None
+
+    return read
 
 
 def installed_families() -> tuple[FamilyExtension, ...]:
@@ -154,6 +186,17 @@ def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...
         found[extension.name] = extension
         routes |= own
     return tuple(found.values())
+
+
+def state_readers(extensions: Iterable[FamilyExtension]) -> dict[str, StateReader]:
+    """Each extension's ``read_state`` by every path of its routes (create and status), for
+    HAR replay to read a recorded task's answers as its family does."""
+    return {
+        path: extension.read_state
+        for extension in extensions
+        if extension.read_state is not None
+        for _, path in _routes(extension.routes)
+    }
 
 
 def _dist(point: metadata.EntryPoint) -> str | None:
@@ -216,12 +259,14 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "STATES",
     "CallbackPayload",
     "CallbackRecord",
     "ErrorAnswer",
     "FamilyExtension",
     "Paths",
     "Runtime",
+    "StateReader",
     "TaskSnapshot",
     "TaskSpec",
     "Transition",
@@ -246,5 +291,6 @@ __all__ = [
     "required_str",
     "runtime",
     "schema",
+    "status_words",
     "url_list",
 ]
