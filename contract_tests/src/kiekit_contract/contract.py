@@ -267,10 +267,12 @@ class ProviderContract:
                 continue
             model = self.provider.model(listing.model)
             expected = model.output.value if model.output is not None else "any"
+            # the advice keeps the entry point's known capabilities: following it passes
+            tags = ", ".join([expected, *(t for t in listing.capabilities if t in CAPABILITIES)])
             assert listing.output == expected, (
                 f"{listing.model!r}: the entry point tags the output {listing.output!r}, the "
                 f'provider says {expected!r}; write "{listing.model}" = '
-                f'"{listing.module} [{expected}, callbacks]"'
+                f'"{listing.module} [{tags}]"'
             )
             unknown = set(listing.capabilities) - CAPABILITIES
             assert not unknown, f"{listing.model!r}: unknown capability tags {sorted(unknown)}"
