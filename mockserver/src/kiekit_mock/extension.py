@@ -38,7 +38,7 @@ from typing import Any
 from aiohttp import web
 
 from .callbacks import CallbackRecord, loopback_refusal
-from .envelope import ErrorAnswer, dumps, ok
+from .envelope import ErrorAnswer, dumps, error, ok
 from .families.validation import (
     invalid,
     optional_bool,
@@ -50,6 +50,8 @@ from .families.validation import (
     required_str,
     url_list,
 )
+from .faults import KIE_MESSAGES
+from .faults_http import FAULT_HIT, FaultHit
 from .openapi import schema
 from .openapi.operation import kie as kie_operation
 from .route_helpers import (
@@ -63,7 +65,7 @@ from .route_helpers import (
 )
 from .runtime import Runtime
 from .scenario import StateReader
-from .state import TaskSnapshot, TaskSpec, Transition
+from .state import CREATED, TaskSnapshot, TaskSpec, Transition
 
 DAY = 24 * 3600.0
 ENTRY_POINT_GROUP = "kiekit_mock.families"
@@ -151,6 +153,8 @@ def installed_families() -> tuple[FamilyExtension, ...]:
 
 
 OWN_DIST = "kiekit-mock"  # its Luma and Midjourney come through the entry point group too
+# family name → the distribution its extension came from, as loaded (for the mock's log)
+_OWNERS: dict[str, str] = {}
 _OWN_PREFIXES = ("/_mock/", "/files/", "/openapi.json")  # the mock's own routes, not KIE's
 
 
@@ -185,7 +189,58 @@ def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...
             continue
         found[extension.name] = extension
         routes |= own
+        if point.dist is not None:
+            _OWNERS[extension.name] = point.dist.name
     return tuple(found.values())
+
+
+def described(family: str) -> str:
+    """A family as the mock's log names it: an extension's with its distribution."""
+    owner = _OWNERS.get(family)
+    return f"family {family!r}" if owner is None else f"mock family extension {family!r} ({owner})"
+
+
+def guarded_routes(extension: FamilyExtension) -> list[web.AbstractRouteDef]:
+    """The extension's routes, each answering an exception it raises (its bug, not the
+    caller's) as KIE answers a server error — HTTP 200, body code 500 (kie-api.md §7) —
+    with one log line naming the extension. The journal tells it as a fault answer (its
+    ``fault``: ``extension-error:<family>``), and a task its create made before it raised
+    as that create, paid for, as a fault that lost a create's answer is."""
+    return [
+        web.RouteDef(r.method, r.path, _guarded(r.handler, extension.name), r.kwargs)
+        if isinstance(r, web.RouteDef) and not isinstance(r.handler, type)  # a View: as is
+        else r
+        for r in extension.routes
+    ]
+
+
+def _guarded(handler: Any, family: str) -> Any:
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        made: list[str] = []
+        token = CREATED.set(made)
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except (web.HTTPException, ErrorAnswer, ConnectionResetError):
+            raise  # answers and hang-ups, not bugs
+        except Exception as exc:
+            log.error(
+                "kiekit-mock: %s: %s %s raised %s: %s; answered with KIE's code 500",
+                described(family),
+                request.method,
+                request.path,
+                type(exc).__name__,
+                exc,
+            )
+            log.debug("kiekit-mock: the route's traceback", exc_info=True)
+            made_id = made[-1] if made else None
+            request[FAULT_HIT] = FaultHit(f"extension-error:{family}", "kie", task_id=made_id)
+            return error(500, KIE_MESSAGES[500])
+        finally:
+            CREATED.reset(token)
+
+    return guarded
 
 
 def state_readers(extensions: Iterable[FamilyExtension]) -> dict[str, StateReader]:

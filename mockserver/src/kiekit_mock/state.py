@@ -7,6 +7,7 @@ Nothing here renders JSON: the families turn snapshots into each API's own shape
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import heapq
 import itertools
@@ -34,6 +35,12 @@ State = Literal["waiting", "queuing", "generating", "success", "fail"]
 # The market vocabulary (kie-api.md §2.2) is the mock's common one; Flux renders it as successFlag.
 _PENDING: tuple[State, State, State] = ("waiting", "queuing", "generating")
 _FINAL = len(_PENDING)  # stage index of the final state
+
+# The ids of the tasks made while one request is answered, when its route asks (a mock
+# extension's, extension.py): a create whose route then raised still journals its task
+CREATED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "kiekit_mock_created", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -403,6 +410,8 @@ class Store:
             )
             self._tasks[task_id] = task
             acct.tasks += 1
+            if (made := CREATED.get()) is not None:
+                made.append(task_id)
             if task.lifecycle.seconds:
                 self._schedule(task)
             self._forget_old()
