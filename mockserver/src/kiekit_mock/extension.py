@@ -16,10 +16,11 @@ a built-in one gets: faults, rules (by its ``name``), rate limits, the request j
 control routes (advance, complete, fail its tasks), HAR replay and the inspector all work by
 path and task, not by a list of families. An extension that fails to load is reported by name in
 the mock's log and left out; the rest keep working. So is one whose family name or a route of
-which is already the mock's: kiekit-mock's own extensions load first, so a third party cannot
-displace them. kiekit-mock's own Luma and Midjourney
-families are extensions too (``families/luma.py``, ``families/midjourney.py``), loaded through
-the same entry point group.
+which is already taken: kiekit-mock's own extensions load first, so a third party cannot
+displace them, then the others by entry point name; the log names who holds what, and
+``KIEKIT_MOCK_BLOCK_EXTENSIONS`` (entry point or distribution names) leaves extensions out.
+kiekit-mock's own Luma and Midjourney families are extensions too (``families/luma.py``,
+``families/midjourney.py``), loaded through the same entry point group.
 
 Import from here only: the names below are the API, kept stable; the mock's other modules are
 not.
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -147,26 +150,45 @@ def status_words(member: str, words: Mapping[Any, str]) -> StateReader:
 
 
 def installed_families() -> tuple[FamilyExtension, ...]:
-    """The extensions installed packages declare, loaded once per process; a broken one is
-    logged by name and left out."""
-    return _load(tuple(metadata.entry_points(group=ENTRY_POINT_GROUP)))
+    """The extensions installed packages declare, loaded once per process (and value of
+    KIEKIT_MOCK_BLOCK_EXTENSIONS); a broken one is logged by name and left out."""
+    names = os.environ.get(BLOCK_ENV, "").split(",")
+    blocked = frozenset(_canonical(name) for name in names if name.strip())
+    return _load(tuple(metadata.entry_points(group=ENTRY_POINT_GROUP)), blocked)
 
 
 OWN_DIST = "kiekit-mock"  # its Luma and Midjourney come through the entry point group too
+# Extensions the mock leaves out, by distribution or entry point name (as KIEKIT_BLOCK_PLUGINS
+# leaves out kiekit's plugins): how a user settles two extensions that clash
+BLOCK_ENV = "KIEKIT_MOCK_BLOCK_EXTENSIONS"
 # family name → the distribution its extension came from, as loaded (for the mock's log)
 _OWNERS: dict[str, str] = {}
 _OWN_PREFIXES = ("/_mock/", "/files/", "/openapi.json")  # the mock's own routes, not KIE's
+# who holds a family name or a route: a third party's entry point, or None for kiekit-mock
+Holder = metadata.EntryPoint | None
 
 
 @functools.lru_cache(maxsize=8)
-def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...]:
+def _load(
+    points: tuple[metadata.EntryPoint, ...], blocked: frozenset[str] = frozenset()
+) -> tuple[FamilyExtension, ...]:
+    """Load in a fixed order — kiekit-mock's own first, then by entry point name — so that of
+    two clashing extensions the later is always the one left out, with a log line naming the
+    one it clashes with and how to serve it instead (BLOCK_ENV)."""
     from .families import OWN_FAMILIES, ROUTE_TABLES
 
-    # built-ins first: a third party reusing a built-in's name or path is the one left out
     ordered = sorted(points, key=lambda p: (_dist(p) != OWN_DIST, p.name))
     found: dict[str, FamilyExtension] = {}
-    routes = {route for table in ROUTE_TABLES for route in _routes(table)}
+    families: dict[str, Holder] = dict.fromkeys(OWN_FAMILIES)
+    routes: dict[tuple[str, str], Holder] = {
+        route: None for table in ROUTE_TABLES for route in _routes(table)
+    }
     for point in ordered:
+        where = f" ({_dist(point)})" if point.dist is not None else ""
+        if blocked & {_canonical(point.name), _canonical(_dist(point) or "")}:
+            log.info("mock family extension %r%s left out: %s", point.name, where, BLOCK_ENV)
+            continue
+        holder = None if _dist(point) == OWN_DIST else point
         try:
             extension = point.load()
             if callable(extension) and not isinstance(extension, FamilyExtension):
@@ -175,23 +197,44 @@ def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...
                 raise TypeError(
                     f"{point.value} is a {type(extension).__name__}, not a FamilyExtension"
                 )
-            if extension.name in found or extension.name in OWN_FAMILIES:
-                raise ValueError(f"family {extension.name!r} is already the mock's")
+            if extension.name in families:
+                taken = _held(families[extension.name])
+                raise ValueError(f"family {extension.name!r} is already {taken}")
             own = set(_routes(extension.routes))
-            clash = next((r for r in sorted(own) if _clashes(r, routes)), None)
-            if clash is not None:
-                raise ValueError(f"route {' '.join(clash)} is already the mock's")
+            for route in sorted(own):
+                if (clash := _clashing(route, routes)) is not None:
+                    taken = _held(routes.get(clash))  # a path of the mock's own: None
+                    raise ValueError(f"route {' '.join(route)} is already {taken}")
         except Exception as exc:  # one broken extension must not stop the mock
-            where = f" ({_dist(point)})" if point.dist is not None else ""
             log.error(
                 "mock family extension %r%s failed to load, left out: %s", point.name, where, exc
             )
             continue
         found[extension.name] = extension
-        routes |= own
+        families[extension.name] = holder
+        routes |= dict.fromkeys(own, holder)
         if point.dist is not None:
             _OWNERS[extension.name] = point.dist.name
+    listed = {_canonical(name) for p in points for name in (p.name, _dist(p) or "")}
+    for name in sorted(blocked - listed):  # a typo leaves nothing out: said
+        log.warning("kiekit-mock: %s names %r, no installed mock extension", BLOCK_ENV, name)
     return tuple(found.values())
+
+
+def _held(holder: Holder) -> str:
+    """Whose a taken name or route is, and how a user serves the one left out instead."""
+    if holder is None:
+        return "the mock's"
+    where = f" ({_dist(holder)})" if holder.dist is not None else ""
+    return (
+        f"extension {holder.name!r}{where}'s, loaded first; to serve this one instead, "
+        f"set {BLOCK_ENV}={holder.name}"
+    )
+
+
+def _canonical(name: str) -> str:
+    """A distribution or entry point name as pip compares them (case, -_. alike)."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def described(family: str) -> str:
@@ -264,13 +307,18 @@ def _routes(table: web.RouteTableDef) -> Iterator[tuple[str, str]]:
             yield route.method.upper(), route.path
 
 
-def _clashes(route: tuple[str, str], taken: set[tuple[str, str]]) -> bool:
-    """Whether aiohttp would send this route's requests elsewhere: the same path and method
-    (or any method, "*") as one already there, or a path of the mock's own."""
+def _clashing(
+    route: tuple[str, str], taken: Mapping[tuple[str, str], Holder]
+) -> tuple[str, str] | None:
+    """The route already there that aiohttp would send this one's requests to — the same path
+    and method (or any method, "*"), or itself for a path of the mock's own, which no table
+    holds — or None."""
     method, path = route
     if path.startswith(_OWN_PREFIXES):
-        return True
-    return any(p == path and (m == method or "*" in (m, method)) for m, p in taken)
+        return route
+    return next(
+        (r for r in taken if r[1] == path and (r[0] == method or "*" in (r[0], method))), None
+    )
 
 
 def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
