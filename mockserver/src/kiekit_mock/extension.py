@@ -102,6 +102,11 @@ class FamilyExtension:
       ``"fail"``; None: a word it does not know, taken as a failure). :func:`status_words`
       makes one from the family's words. None: the built-in families' words are tried (market
       ``state``, ``successFlag``…), and any other word is final and no success.
+    - ``result_file``: the bytes of a task's result file ``index`` (``result_file(task,
+      index)``), for types the mock does not draw (a ``.glb`` model): None for the mock's own
+      (a real PNG, JPEG, MP4, MP3, WAV, MIDI; a line of text for any other type). The file is
+      served as its name's extension says (``TaskSpec.result_ext``, or per index
+      ``TaskSpec.result_exts``: ``("glb", "glb", "png")`` for two models and a preview).
     """
 
     name: str
@@ -112,6 +117,7 @@ class FamilyExtension:
     moderation: tuple[int, str] | None = None
     retention_days: float | None = None
     read_state: StateReader | None = None
+    result_file: Callable[[TaskSnapshot, int], bytes | None] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -122,8 +128,9 @@ class FamilyExtension:
             raise TypeError(f"{self.name}: callback_payload must be callable")
         if self.retention_days is not None and not self.retention_days > 0:
             raise ValueError(f"{self.name}: retention_days must be more than 0")
-        if self.read_state is not None and not callable(self.read_state):
-            raise TypeError(f"{self.name}: read_state must be callable or None")
+        for hook in ("read_state", "result_file"):
+            if getattr(self, hook) is not None and not callable(getattr(self, hook)):
+                raise TypeError(f"{self.name}: {hook} must be callable or None")
 
 
 STATES = ("waiting", "queuing", "generating", "success", "fail")  # the mock's, in order
@@ -335,7 +342,8 @@ def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
 
 def register(extensions: Iterable[FamilyExtension]) -> None:
     """Make the mock's shared tables know these families (their callbacks, for the control
-    API's manual steps, their moderation failure and how long their files are kept)."""
+    API's manual steps, their moderation failure, how long their files are kept and who
+    makes their bytes)."""
     from . import families, files, rules
 
     for extension in extensions:
@@ -344,6 +352,10 @@ def register(extensions: Iterable[FamilyExtension]) -> None:
             rules.MODERATION.setdefault(extension.name, extension.moderation)
         if extension.retention_days is not None:
             files.RETENTION_BY_FAMILY.setdefault(extension.name, extension.retention_days * DAY)
+        if extension.result_file is not None:  # no built-in family has one: the last loaded
+            files.RESULT_FILES[extension.name] = extension.result_file
+        else:
+            files.RESULT_FILES.pop(extension.name, None)
 
 
 def __getattr__(name: str) -> Any:

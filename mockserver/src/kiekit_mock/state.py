@@ -59,6 +59,9 @@ class TaskSpec:
     aspect_ratio: str | None
     origin: str  # scheme://host of the create request: result links point back at the mock
     id_style: Literal["hex", "uuid"] = "hex"  # Runway's task ids are UUIDs (kie-api.md §1)
+    # per result file, its extension where they differ (3D models and a PNG preview); an index
+    # past the end of this has `result_ext`
+    result_exts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class TaskSnapshot:
     # GET /_mock/tasks lists a body over requestlog.BODY_LIMIT bytes as this preview (a 20 MB
     # base64 image is not sent back whole in every listing); None: listed whole
     request_body_preview: dict[str, Any] | None = None
+    result_exts: tuple[str, ...] = ()  # TaskSpec.result_exts
 
     @property
     def final(self) -> bool:
@@ -140,7 +144,12 @@ class TaskSnapshot:
         if self.state != "success":
             return []
         base = f"{self.origin}/files/{self.task_id}"
-        return [f"{base}/{i}.{self.result_ext}" for i in range(self.result_count)]
+        return [f"{base}/{i}.{self.result_ext_at(i)}" for i in range(self.result_count)]
+
+    def result_ext_at(self, index: int) -> str:
+        """The extension of result file ``index`` (TaskSpec.result_exts, else result_ext)."""
+        exts = self.result_exts
+        return exts[index] if index < len(exts) else self.result_ext
 
 
 @dataclass(frozen=True)
@@ -209,6 +218,7 @@ class _Task:
             "prompt": spec.prompt,
             "result_ext": spec.result_ext,
             "result_count": spec.result_count,
+            "result_exts": spec.result_exts,
             "aspect_ratio": spec.aspect_ratio,
             "origin": spec.origin,
             "rules": self.rules,
