@@ -101,6 +101,17 @@ class WrongWireName(Good):
         return body
 
 
+class AspectRatioElsewhere(Good):
+    """Sends the aspect ratio as "aspect_ratio" where KIE reads "aspectRatio": KIE ignores the
+    key and makes its default framing, paid for, as if the field were dropped."""
+
+    def body(self, model_id, params):
+        body = super().body(model_id, params)
+        if "aspectRatio" in body:
+            body["aspect_ratio"] = body.pop("aspectRatio")
+        return body
+
+
 class WiderThanKie(Good):
     """Declares safety_tolerance 0–10 where KIE allows 0–6: the mock refuses 7–10."""
 
@@ -318,6 +329,10 @@ class TestWrongWireName(Contract):
     provider = WrongWireName()
 
 
+class TestAspectRatioElsewhere(Contract):
+    provider = AspectRatioElsewhere()
+
+
 class TestWiderThanKie(Contract):
     provider = WiderThanKie()
     max_examples = 30
@@ -437,6 +452,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestWrongWireName": {"test_valid_inputs_are_accepted_by_the_mock", AGREE}
     | LIFECYCLE
     | FAILURE,
+    "TestAspectRatioElsewhere": {AGREE},
     "TestWiderThanKie": {"test_valid_inputs_are_accepted_by_the_mock", AGREE},
     "TestNarrowerThanKie": {AGREE},
     "TestOptionalAnnotatedRequired": {"test_models_are_declared"},

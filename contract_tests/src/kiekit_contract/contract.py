@@ -406,7 +406,10 @@ class ProviderContract:
         object that holds the value) and KIE takes that. A refusal that names no field (the
         record an id names does not exist) says nothing of the value's form and is passed
         over. A value taken here is sent as KIE documents it: the mock takes
-        the request the provider builds, whatever form the value was given in.
+        the request the provider builds, whatever form the value was given in. A field set
+        reaches the body under its wire name (``wire_name``: the field's ``wire=…``, else its
+        name, camelCased for a camelCase family): under another key KIE ignores it and makes
+        its default, as if it were dropped.
 
         The mock's request is the example's body with the field's wire value replaced by the
         edge value as given (None: left out, or the field's default where it has one). Models
@@ -431,6 +434,9 @@ class ProviderContract:
         self, kie: Any, model: Model, base: Input, name: str, spec: Spec
     ) -> list[str]:
         provider = self.provider
+        moved = self._sent_elsewhere(model, base, name, spec)
+        if moved is not None:
+            return [moved]
         slot = self._wire_slot(model, base, name, spec)
         if slot is None:
             return [f"{model.id}.{name}: no valid value of it reaches the request body"]
@@ -480,16 +486,48 @@ class ProviderContract:
                 differ.append(f"{shown}: taken here, sent as {sent_value!r:.40}: {sent!r}")
         return differ
 
+    def _with_field(self, base: Input, name: str, spec: Spec) -> Input:
+        """``base`` with the field set (its smallest value) when it is not; as it is when a
+        rule across fields refuses that."""
+        if getattr(base, name) is not None:
+            return base
+        try:
+            return cast(Input, attrs.evolve(cast(Any, base), **{name: smallest_value(spec)}))
+        except ValidationError:
+            return base
+
+    def _sent_elsewhere(self, model: Model, base: Input, name: str, spec: Spec) -> str | None:
+        """What is wrong when the field, set, reaches the body under another key than its
+        wire name (``image_url`` for ``imageUrl``): KIE ignores a key it does not know and
+        makes its default, paid for, as if the field were dropped. None when it is under its
+        wire name, or not sent at all (what the other checks tell)."""
+        params = self._with_field(base, name, spec)
+        attribute = attrs.fields_dict(type(base))[name]
+        wire = wire_name(attribute, camel_case=self.provider.camel_case)
+        body = self.provider.build_request(model.id, params).body
+        unset = attribute.default
+        if getattr(params, name) is None or _find_key(body, wire) is not None:
+            return None
+        if unset is attrs.NOTHING or isinstance(unset, attrs.Factory):  # type: ignore[arg-type]
+            return None  # required, or made per object: it cannot be left out to compare
+        try:
+            without = attrs.evolve(cast(Any, params), **{name: unset})
+        except ValidationError:
+            return None  # a rule across fields needs it set
+        added = _added_keys(self.provider.build_request(model.id, without).body, body)
+        if not added:
+            return None
+        return (
+            f"{model.id}.{name}: sent as {'.'.join(added[0])!r}, not under its wire name "
+            f"{wire!r}: KIE ignores a key it does not know (declare the key KIE documents "
+            "with the field's wire=…, or send it under its wire name)"
+        )
+
     def _wire_slot(
         self, model: Model, base: Input, name: str, spec: Spec
     ) -> tuple[str, ...] | None:
         """Where the field's value sits in the request body: the path of keys to it."""
-        params = base
-        if getattr(base, name) is None:
-            try:
-                params = attrs.evolve(cast(Any, base), **{name: smallest_value(spec)})
-            except ValidationError:
-                params = base  # a rule across fields refuses it here: look for the name
+        params = self._with_field(base, name, spec)
         body = self.provider.build_request(model.id, params).body
         fields = attrs.fields_dict(type(base))
         wire = wire_name(fields[name], camel_case=self.provider.camel_case)
@@ -956,6 +994,20 @@ def _find_key(body: Any, key: str, path: tuple[str, ...] = ()) -> tuple[str, ...
         if found is not None:
             return found
     return None
+
+
+def _added_keys(before: Any, after: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The paths of the keys ``after`` has and ``before`` has not (objects within objects
+    followed), in ``after``'s order."""
+    if not isinstance(after, Mapping):
+        return []
+    added: list[tuple[str, ...]] = []
+    for key, value in after.items():
+        if not isinstance(before, Mapping) or key not in before:
+            added.append((*path, str(key)))
+        else:
+            added += _added_keys(before[key], value, (*path, str(key)))
+    return added
 
 
 def _lookup(body: Any, slot: tuple[str, ...]) -> Any:
