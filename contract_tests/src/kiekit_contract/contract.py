@@ -106,6 +106,7 @@ Run = tuple[Task, list[TaskStatus], Results, list[Path]]
 
 
 CAPABILITIES = frozenset({"callbacks", "progress"})  # the manifest's capability tags
+PROGRESS_TOLERANCE = 0.005  # "0.45" and 45 of 100 read as 0.45, give or take rounding
 
 
 class ProviderContract:
@@ -120,7 +121,10 @@ class ProviderContract:
         (``"*"``): the ids the suite tests the pattern with, which the mock must emulate.
     ``documented_statuses``
         ``(status data payload, expected State)`` pairs copied from KIE's docs or recorded
-        traffic for this family; must cover a pending, a succeeded and a failed task.
+        traffic for this family; must cover a pending, a succeeded and a failed task. A
+        triple ``(payload, State, progress)`` also gives the progress (0.0–1.0) the payload
+        means (KIE's ``45`` of 0–100: 0.45); required of one pending status when the entry
+        points declare the ``progress`` capability.
     ``example_inputs``
         ``{model id: {field: value}}`` for the end-to-end tests; by default the smallest input
         the field specs allow. Required for a free-form input (``OpenInput``): a known-good
@@ -143,7 +147,7 @@ class ProviderContract:
     provider: ClassVar[Provider]
     models: ClassVar[Sequence[str] | None] = None
     pattern_models: ClassVar[Mapping[str, Sequence[str]]] = {}
-    documented_statuses: ClassVar[Sequence[tuple[Any, State]]] = ()
+    documented_statuses: ClassVar[Sequence[tuple[Any, State] | tuple[Any, State, float]]] = ()
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     supports_failure: ClassVar[bool] = True
     mock_emulates: ClassVar[bool] = True
@@ -673,7 +677,7 @@ class ProviderContract:
     def test_documented_statuses_map_to_their_states(self) -> None:
         """Each payload from KIE's docs maps to the state the docs give it; a succeeded one
         yields result files."""
-        documented = list(self.documented_statuses)
+        documented = [(entry[0], entry[1]) for entry in self.documented_statuses]
         assert documented, (
             "set documented_statuses: (status payload, State) pairs from KIE's docs for this "
             "family, covering a pending, a succeeded and a failed task"
@@ -704,12 +708,40 @@ class ProviderContract:
                     wrong.append(f"succeeded, but files left out: {dropped} of {payload}")
         assert not wrong, "\n".join(wrong)
 
+    def test_documented_progress_is_read_on_its_scale(self) -> None:
+        """A documented status given with the progress it means, ``(payload, State, 0.45)``,
+        reads as that fraction: KIE's 45 of 0–100 read as 0–1 would show a task all but done.
+        When the entry points declare the ``progress`` capability, one pending status must be
+        documented so, strictly between 0 and 1, which pins the family's scale."""
+        given = [entry for entry in self.documented_statuses if len(entry) > 2]
+        pending = [e for e in given if e[1] not in (State.SUCCEEDED, State.FAILED)]
+        if self._declares_progress():
+            assert any(0 < e[2] < 1 for e in pending), (
+                "the entry points declare the progress capability: give a pending documented "
+                "status the progress it means, (payload, State.RUNNING, 0.45) for KIE's 45 of "
+                "0-100, so that the scale it is read on can be checked"
+            )
+        wrong = []
+        for payload, _, meant in given:
+            read = self.provider.parse_status(TASK_ID, copy.deepcopy(payload)).progress
+            if read is None or abs(read - meant) > PROGRESS_TOLERANCE:
+                wrong.append(f"progress {meant} expected, read {read}: {payload}")
+        assert not wrong, "progress read on another scale:\n" + "\n".join(wrong)
+
+    def _declares_progress(self) -> bool:
+        """Whether this provider's entry points tag one of its models ``progress`` (only
+        read when installed: ``check_entry_points``)."""
+        if not self.check_entry_points:
+            return False
+        ours = {model.id for model in self.provider.models}
+        return any("progress" in i.capabilities for i in installed() if i.model in ours)
+
     def test_undocumented_values_never_change_the_state(self) -> None:
         """An unknown value in any one field of a documented payload raises ProtocolError or
         leaves the state as it was: it is never read as some other state, such as a silent
         "still running" (the bug that once polled a moderated KIE task forever)."""
         wrong = []
-        for payload, _ in self.documented_statuses:
+        for payload, *_ in self.documented_statuses:
             before = self.provider.parse_status(TASK_ID, copy.deepcopy(payload)).state
             for path, probe in _probes(payload):
                 try:
@@ -725,7 +757,7 @@ class ProviderContract:
         """An unknown value in any one field of a documented payload makes ``parse_status`` and
         ``extract_results`` return or raise ProtocolError, nothing else (swept, not sampled)."""
         wrong = []
-        for payload, _ in self.documented_statuses:
+        for payload, *_ in self.documented_statuses:
             for path, probe in _probes(payload):
                 changed = _replace(payload, path, probe)
                 for read in (self.provider.parse_status, self.provider.extract_results):
@@ -745,7 +777,7 @@ class ProviderContract:
         on documented payloads with fuzzed values, return a value or raise ProtocolError;
         nothing else escapes (no KeyError, TypeError, or another kiekit error)."""
         provider = self.provider
-        documented = [payload for payload, _ in self.documented_statuses]
+        documented = [entry[0] for entry in self.documented_statuses]
         shaped = [like(p) for p in documented] + [one_field_changed(p) for p in documented]
         payloads = st.one_of(json_values(), *shaped)
 

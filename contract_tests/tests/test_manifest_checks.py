@@ -1,6 +1,8 @@
-"""The contract's advice on a wrong output tag can be followed: a model of ``MediaKind.OTHER``
-(3D models, archives) is tagged ``other`` in its entry point, and the advice keeps the entry
-point's capabilities, so writing what it says passes."""
+"""What the contract asks of an installed provider's capability manifest (its entry point
+tags). Its advice on a wrong output tag can be followed: a model of ``MediaKind.OTHER`` (3D
+models, archives) is tagged ``other``, and the advice keeps the entry point's capabilities, so
+writing what it says passes. A ``progress`` capability asks for a documented status with the
+progress it means, so that the scale progress is read on is checked."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from kiekit import State
 from kiekit_contract import ProviderContract
 
 PLUGIN = """
@@ -70,3 +73,38 @@ def test_the_advice_for_an_other_model_is_a_tag_that_passes(
     assert advice.group(1) == "acme_mesh_kind [other, progress]"
     points.write_text(f"[kiekit.providers]\nacme/mesh-v1 = {advice.group(1)}\n")
     Check().test_entry_points_declare_the_models()  # as advised: passes
+
+
+# a market record, generating, at 45 of the 0-100 progress KIE gives (kie-api.md §2.2)
+GENERATING = {
+    "taskId": "t1",
+    "model": "acme/mesh-v1",
+    "state": "generating",
+    "param": "{}",
+    "resultJson": "",
+    "failCode": None,
+    "failMsg": None,
+    "progress": 45,
+    "costTime": None,
+    "completeTime": None,
+    "createTime": 1776323915587,
+}
+
+
+def test_a_progress_capability_asks_for_a_documented_progress(
+    plugin: tuple[ModuleType, Path],
+) -> None:
+    module, points = plugin
+    points.write_text("[kiekit.providers]\nacme/mesh-v1 = acme_mesh_kind [other, progress]\n")
+
+    class Pairs(ProviderContract):
+        provider = module.Mesh()
+        documented_statuses = ((GENERATING, State.RUNNING),)
+
+    with pytest.raises(AssertionError, match=r"State.RUNNING, 0.45\) for KIE's 45 of 0-100"):
+        Pairs().test_documented_progress_is_read_on_its_scale()
+
+    class WithProgress(Pairs):
+        documented_statuses = ((GENERATING, State.RUNNING, 0.45),)
+
+    WithProgress().test_documented_progress_is_read_on_its_scale()  # the market's 45 / 100
