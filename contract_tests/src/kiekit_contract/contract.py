@@ -61,6 +61,7 @@ from kiekit.errors import ApiError, KieError
 from kiekit.fields import OpenInput, Spec, wire_name
 from kiekit.registry import installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit.webhooks import CallbackError, parse_callback
 from kiekit.wire import input_to_wire
 from kiekit_mock import MockServer
 
@@ -91,6 +92,9 @@ _PROBES: tuple[Any, ...] = (UNKNOWN_TEXT, UNKNOWN_NUMBER, None)
 TASK_ID = "kiekit-contract-task"
 # Put in place of a pattern's ``*`` to make a model id that only the pattern can serve.
 UNCLAIMED = "kiekit-contract-unclaimed"
+# The callBackUrl of the lifecycle tests' tasks: the mock records the callback KIE would POST
+# there (never sent: not loopback), and kiekit must be able to read it
+CALLBACK_URL = "https://kiekit-contract.invalid/callback"
 
 # The order a task's state may move in; it never goes back.
 _RANK = {State.QUEUED: 0, State.RUNNING: 1, State.SUCCEEDED: 2, State.FAILED: 2}
@@ -553,7 +557,8 @@ class ProviderContract:
         self, client: str, kie_mock_session: MockServer, tmp_path: Path
     ) -> None:
         """A task walks through non-final states to SUCCEEDED; its results are assets of the
-        model's kind whose files download, with the bytes their media type promises."""
+        model's kind whose files download, with the bytes their media type promises; the
+        callback the mock owed it is one kiekit's webhooks read (``_check_callbacks``)."""
         self._needs_mock()
         for model in self.contract_models():
             params = self.example_input(model)
@@ -583,11 +588,37 @@ class ProviderContract:
                     assert item.kind is kind, f"{item} is not {kind}, as its media type says"
                 assert item.url.startswith(kie_mock_session.base_url), item.url
             self._check_every_file_extracted(kie_mock_session, seen[-1], results)
+            self._check_callbacks(kie_mock_session, task.id)
             assert len(paths) == len(results.assets)
             for path, item in zip(paths, results.assets, strict=True):
                 assert path.parent == out
                 assert path.is_file()
                 _check_bytes(path.read_bytes(), item)
+
+    def _check_callbacks(self, mock: MockServer, task_id: str) -> None:
+        """The callbacks the mock owed the task — its family's shape, as KIE POSTs it — are
+        ones kiekit reads: ``parse_callback``, given this provider, finds the task's id in
+        each, and the last one announces the end. A family whose callbacks carry the id where
+        kiekit does not look says where (``Provider.callback_task_id``). A family the mock
+        calls back for none, or a provider that sends no callBackUrl (which the valid-inputs
+        test fails), asks for nothing here."""
+        records = mock.callbacks(task_id=task_id)
+        for record in records:
+            try:
+                callback = parse_callback(record.payload, providers=[self.provider])
+            except CallbackError as exc:
+                raise AssertionError(
+                    f"the callback KIE (the mock) sends for task {task_id} is one kiekit cannot "
+                    f"read: {exc}: {record.payload!r:.300}. Say where its task id is: "
+                    f"{type(self.provider).__name__}.callback_task_id"
+                ) from None
+            assert callback.task_id == task_id, (
+                f"the callback for task {task_id} reads as task {callback.task_id!r}: "
+                f"{record.payload!r:.300}"
+            )
+        if records:
+            last = parse_callback(records[-1].payload, providers=[self.provider])
+            assert last.announces_end, f"the last callback does not end the task: {last}"
 
     def _check_every_file_extracted(
         self, mock: MockServer, final: TaskStatus, results: Results
@@ -612,7 +643,8 @@ class ProviderContract:
         self, client: str, kie_mock_session: MockServer
     ) -> None:
         """A task that fails on the mock ends the wait with TaskFailedError carrying the task
-        id and KIE's fail code, after reporting the FAILED state."""
+        id and KIE's fail code, after reporting the FAILED state; its callback, too, is one
+        kiekit reads."""
         self._needs_mock()
         if not self.supports_failure:
             pytest.skip("the mock cannot fail this provider's tasks (supports_failure = False)")
@@ -627,19 +659,20 @@ class ProviderContract:
         assert error.task_id == seen[-1].task_id
         assert isinstance(error.fail_code, str), f"fail code {error.fail_code!r} is no string"
         assert error.fail_code, "TaskFailedError lost KIE's fail code"
+        self._check_callbacks(kie_mock_session, seen[-1].task_id)
 
     def _run(self, client: str, mock: MockServer, model: Model, params: Input, out: Path) -> Run:
         registry = self.contract_registry()
         seen: list[TaskStatus] = []
         if client == "Client":
             with client_for(mock.base_url, registry=registry) as kie:
-                task = kie.submit(model.id, params)
+                task = kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 results = kie.wait(task, on_status=seen.append)
                 return task, seen, results, kie.download(results, out)
 
         async def run() -> Run:
             async with async_client_for(mock.base_url, registry=registry) as kie:
-                task = await kie.submit(model.id, params)
+                task = await kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 results = await kie.wait(task, on_status=seen.append)
                 return task, seen, results, await kie.download(results, out)
 
@@ -657,7 +690,7 @@ class ProviderContract:
         registry = self.contract_registry()
         if client == "Client":
             with client_for(mock.base_url, registry=registry) as kie:
-                task = kie.submit(model.id, params)
+                task = kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 if not marked:
                     mock.set_outcome(task.id, "fail")
                 kie.wait(task, on_status=seen.append)
@@ -665,7 +698,7 @@ class ProviderContract:
 
         async def run() -> None:
             async with async_client_for(mock.base_url, registry=registry) as kie:
-                task = await kie.submit(model.id, params)
+                task = await kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 if not marked:
                     mock.set_outcome(task.id, "fail")
                 await kie.wait(task, on_status=seen.append)
