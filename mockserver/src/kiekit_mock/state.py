@@ -45,7 +45,18 @@ CREATED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a family decided about a new task when it accepted the create request."""
+    """What a family decided about a new task when it accepted the create request.
+
+    ``family`` names the family (rules and the control API filter by it); ``model`` the model
+    id; ``request_body`` the create body, kept for the control API and the inspector;
+    ``callback_url`` where its callback goes (None: none); ``param_json`` the body as the
+    family's records echo it; ``prompt`` what moderation markers and rules read; ``cost`` the
+    credits it is charged; ``result_ext`` and ``result_count`` its result files' extension (the
+    media type they are served as) and number, ``result_exts`` the extension per index where
+    they differ; ``aspect_ratio`` the size its images are drawn at (None: square);
+    ``origin`` the scheme and host its result links point at (``origin_of(request)``);
+    ``id_style`` its task id's form.
+    """
 
     family: Family
     model: str
