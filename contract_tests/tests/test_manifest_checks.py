@@ -104,7 +104,8 @@ def test_a_progress_capability_asks_for_a_documented_progress(
     with pytest.raises(AssertionError, match=r"State.RUNNING, 0.45\) for KIE's 45 of 0-100"):
         Pairs().test_documented_progress_is_read_on_its_scale()
 
-    class WithProgress(Pairs):
+    class WithProgress(ProviderContract):
+        provider = module.Mesh()
         documented_statuses = ((GENERATING, State.RUNNING, 0.45),)
 
     WithProgress().test_documented_progress_is_read_on_its_scale()  # the market's 45 / 100
