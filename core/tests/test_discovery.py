@@ -105,3 +105,16 @@ def test_a_model_of_a_plugin_not_installed_names_what_to_install() -> None:
     with pytest.raises(UnknownModelError) as info:  # served by a plugin that is here: no hint
         Registry(blocked=["kiekit-market"]).provider("flux-kontext-mx")
     assert "serves it" not in str(info.value)
+
+
+def test_every_media_kind_is_an_output_tag() -> None:
+    """A model of MediaKind.OTHER (3D models…) is tagged ``other``, as the contract advises:
+    read as its output, not as a capability."""
+    from importlib.metadata import EntryPoint
+
+    from kiekit import MediaKind
+    from kiekit.discovery import OUTPUTS, tags_of
+
+    assert {kind.value for kind in MediaKind} | {"any"} == OUTPUTS
+    point = EntryPoint("acme/mesh-v1", "acme_mesh [other, callbacks]", "kiekit.providers")
+    assert tags_of(point) == ("other", ("callbacks",))

@@ -219,3 +219,90 @@ def test_each_distribution_shows_its_own_tags_for_a_shared_id(
     listing = capsys.readouterr().out
     assert "acme/dup-model  [image, callbacks, progress]" in listing
     assert "acme/dup-model  [video]" in listing
+
+
+PARTIAL = """
+from attrs import frozen
+from kiekit import Input, MediaKind, Model, Provider, hookimpl
+from kiekit.families.market import MarketProvider
+from kiekit.fields import text
+
+
+@frozen
+class Prompt(Input):
+    prompt: str = text()
+
+
+class Some(MarketProvider):
+    name = "acme-some"
+    models = (Model("acme/some-a", Prompt, MediaKind.IMAGE),)
+
+
+@hookimpl
+def kiekit_register_providers(register):
+    register(Some())
+"""
+HOOK_RAISES = """
+from kiekit import hookimpl
+
+
+@hookimpl
+def kiekit_register_providers(register):
+    raise RuntimeError("boom: config file missing")
+"""
+
+
+@pytest.fixture
+def unregistering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """acme-nohook: a module with no hook at all, declaring one id; acme-some: a hook that
+    registers one of the two ids it declares; acme-boom: a hook that raises."""
+    site = tmp_path / "site"
+    site.mkdir()
+    modules = {"acme_nohook": '"""No kiekit_register_providers here."""\n'}
+    modules |= {"acme_some": PARTIAL, "acme_boom": HOOK_RAISES}
+    for name, text in modules.items():
+        (site / f"{name}.py").write_text(text)
+    _dist(site, "acme-nohook", "acme/nohook-model = acme_nohook [image]")
+    _dist(site, "acme-some", "acme/some-a = acme_some [image]\nacme/some-b = acme_some [image]")
+    _dist(site, "acme-boom", "acme/boom-model = acme_boom [image]")
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    for name in modules:
+        sys.modules.pop(name, None)
+
+
+def test_ids_a_plugin_declares_but_never_registers_fail_the_check_by_name(
+    unregistering: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every use of such an id fails (`model 'acme/nohook-model' is unavailable`): the
+    pre-deploy check says so first, naming the distribution and the ids."""
+    from kiekit.cli import main
+
+    assert main(["providers", "--check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    found = {(p["distribution"], p["kind"]): p for p in report["problems"]}
+    nohook = found["acme-nohook", "unregistered"]
+    assert nohook["models"] == ["acme/nohook-model"]
+    assert "'acme/nohook-model'" in nohook["detail"]
+    assert found["acme-some", "unregistered"]["models"] == ["acme/some-b"]  # some-a is fine
+    rows = {(r["distribution"], r["status"]): r["models"] for r in report["providers"]}
+    assert rows["acme-some", "ok"] == ["acme/some-a"]
+    assert main(["providers", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "acme-nohook: declares 'acme/nohook-model'" in err
+    assert "acme-some: declares 'acme/some-b'" in err
+
+
+def test_a_hook_that_raises_is_told_from_a_module_that_does_not_import(
+    unregistering: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    assert main(["providers", "--check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    [boom] = [p for p in report["problems"] if p["distribution"] == "acme-boom"]
+    assert boom["kind"] == "quarantined"
+    assert boom["detail"] == (
+        "quarantined: its kiekit_register_providers hook raised RuntimeError: "
+        "boom: config file missing"
+    )

@@ -1107,3 +1107,26 @@ def test_serve_refuses_a_bad_idle_timeout() -> None:
 
     with pytest.raises(ConfigurationError, match="WebhookReceiver idle_timeout must be"):
         asyncio.run(scenario())
+
+
+def test_a_family_that_puts_its_task_id_elsewhere_is_read_through_its_provider() -> None:
+    """A provider says where its family's callbacks carry the task id
+    (``Provider.callback_task_id``); given it, the receiver reads, and verifies the signature
+    of, a callback it would otherwise refuse for naming no task."""
+    from kiekit_grok_imagine import GrokImagineProvider
+
+    class JobIdCallbacks(GrokImagineProvider):
+        def callback_task_id(self, payload: Any) -> str | None:
+            job = (payload.get("data") or {}).get("job")
+            return job.get("id") if isinstance(job, dict) else None
+
+    body = json.dumps({"code": 200, "msg": "ok", "data": {"job": {"id": TASK_ID}}}).encode()
+    headers = _headers(signed(TASK_ID))
+    with pytest.raises(CallbackError, match="carries no task id"):
+        WebhookReceiver(KEY).accept(body, **headers)
+    receiver = WebhookReceiver(KEY, providers=[JobIdCallbacks()])
+    callback = receiver.accept(body, **headers)
+    assert callback is not None
+    assert callback.task_id == TASK_ID
+    with pytest.raises(SignatureError):  # the id read is the one the signature must cover
+        receiver.accept(body, **_headers(signed("another-task")))

@@ -14,11 +14,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from kiekit_mock import MockConfig, MockServer, egress
+from kiekit_mock.extension import ENTRY_POINT_GROUP
 
 # A ProxyHandler with no proxies: HTTP(S)_PROXY in the environment must not reroute test traffic.
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -88,8 +90,9 @@ class Kie:
         data = self.ok(self.post("/api/v1/jobs/createTask", {"model": model, "input": input_}))
         return str(data["taskId"])
 
-    def record(self, task_id: str) -> dict[str, Any]:
-        return dict(self.ok(self.get(f"/api/v1/jobs/recordInfo?taskId={task_id}")))
+    def record(self, task_id: str, path: str = "/api/v1/jobs/recordInfo") -> dict[str, Any]:
+        """The task's status record (the market's, or the family's at ``path``)."""
+        return dict(self.ok(self.get(f"{path}?taskId={task_id}")))
 
     def flux(self, **body: Any) -> str:
         return str(self.ok(self.post("/api/v1/flux/kontext/generate", body))["taskId"])
@@ -259,3 +262,93 @@ def recorded_task() -> RecordedTask:
         }
 
     return recorded
+
+
+# A KIE-like family of a third party's own words (invented: "mesh" 3D models), written against
+# the public extension API only. NAME stands for its family name, in its paths too, so that
+# each test installs one of its own (extensions are loaded once per set of entry points).
+MESH_FAMILY = '''
+"""A 3D-model family, as a third party adds it: status words of its own, snake_case callbacks."""
+from aiohttp import web
+from kiekit_mock.extension import (
+    FamilyExtension, TaskSpec, account_of, dumps, json_body, ok, optional_callback_url,
+    origin_of, poll_task, required_str, runtime, status_words,
+)
+
+FAMILY = "NAME"
+CREATE, STATUS = "/api/v1/NAME/generate", "/api/v1/NAME/record-info"
+ROUTES = web.RouteTableDef()
+WORDS = {"waiting": "QUEUED", "queuing": "QUEUED", "generating": "MODELING",
+         "success": "COMPLETED", "fail": "FAILED"}
+
+
+def record(task):
+    status = WORDS[task.state]
+    done = status == "COMPLETED"
+    return {"taskId": task.task_id, "status": status,
+            "result": {"modelUrls": task.result_urls()} if done else None,
+            "failMsg": "mesh generation failed" if status == "FAILED" else None}
+
+
+def callback_payload(transition):
+    data = record(transition.task)
+    body = {"task_id": data["taskId"], "status": data["status"],
+            "model_urls": (data["result"] or {}).get("modelUrls", [])}
+    return {"code": 200 if data["status"] == "COMPLETED" else 501, "msg": "done", "data": body}
+
+
+@ROUTES.post(CREATE)
+async def generate(request):
+    body = await json_body(request)
+    prompt = required_str(body, "prompt", 2000)
+    spec = TaskSpec(
+        family=FAMILY, model=body.get("model") or "NAME/v1", request_body=body,
+        callback_url=optional_callback_url(body, "callBackUrl"), param_json=dumps(body),
+        prompt=prompt, cost=12.0, result_ext="glb", result_count=2, aspect_ratio=None,
+        origin=origin_of(request),
+    )
+    task = runtime(request).store.create(account_of(request), spec)
+    return ok({"taskId": task.task_id})
+
+
+@ROUTES.get(STATUS)
+async def record_info(request):
+    return ok(record(poll_task(request, FAMILY, callback_payload).task))
+
+
+READ_STATE = status_words("status", {
+    "QUEUED": "queuing", "MODELING": "generating", "TEXTURING": "generating",
+    "COMPLETED": "success", "FAILED": "fail", "SENSITIVE_CONTENT": "fail",
+})
+EXTENSION = FamilyExtension(
+    name=FAMILY, routes=ROUTES, callback_payload=callback_payload,
+    status_paths={CREATE: STATUS}, read_state=READ_STATE,
+)
+'''
+
+InstallFamily = Callable[..., None]
+
+
+@pytest.fixture
+def install_family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InstallFamily]:
+    """install_family(name, dist="acme-mesh", edit=lambda source: source): the mesh family
+    (MESH_FAMILY) named ``name``, as module ``acme_<name>`` and entry point ``name`` of the
+    distribution ``dist`` 1.0 on sys.path (a ``.dist-info``: what pip install leaves); ``edit``
+    changes its source first. Several calls, one distribution each."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    modules: list[str] = []
+
+    def install(name: str, dist: str = "acme-mesh", edit: Callable[[str], str] = str) -> None:
+        module = "acme_" + name.replace("-", "_")
+        (tmp_path / f"{module}.py").write_text(edit(MESH_FAMILY.replace("NAME", name)))
+        info = tmp_path / f"{dist.replace('-', '_')}-1.0.dist-info"
+        info.mkdir(exist_ok=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        points = info / "entry_points.txt"
+        old = points.read_text() if points.exists() else f"[{ENTRY_POINT_GROUP}]\n"
+        points.write_text(old + f"{name} = {module}:EXTENSION\n")
+        modules.append(module)
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)

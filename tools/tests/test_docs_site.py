@@ -33,6 +33,15 @@ def test_the_site_builds_with_guides_and_an_api_reference_from_the_docstrings(
     for page in (reference, mock_page):
         assert not re.search(r":(class|meth|func|mod|attr|data):<code>", page)
     assert '<code class="language-pycon">&gt;&gt;&gt; with Client(' in reference
+    # what a plugin author writes against: kiekit.plugin, kiekit.wire, the family bases, the
+    # mock's extension API (TaskSpec's fields among it) and its schema builders
+    for name in ("kiekit.plugin.Provider.callback_task_id", "kiekit.wire.input_to_wire",
+                 "kiekit.families.success_flag.SuccessFlagProvider"):  # fmt: skip
+        assert f'id="{name}"' in reference, name
+    for name in ("kiekit_mock.extension.FamilyExtension", "kiekit_mock.extension.status_words",
+                 "kiekit_mock.extension.TaskSpec.result_exts",
+                 "kiekit_mock.openapi.schema.boolean"):  # fmt: skip
+        assert f'id="{name}"' in mock_page, name
 
 
 def test_a_renamed_symbol_fails_the_build(tmp_path: Path) -> None:

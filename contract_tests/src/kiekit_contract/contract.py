@@ -61,6 +61,7 @@ from kiekit.errors import ApiError, KieError
 from kiekit.fields import OpenInput, Spec, wire_name
 from kiekit.registry import installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
+from kiekit.webhooks import CallbackError, parse_callback
 from kiekit.wire import input_to_wire
 from kiekit_mock import MockServer
 
@@ -91,6 +92,9 @@ _PROBES: tuple[Any, ...] = (UNKNOWN_TEXT, UNKNOWN_NUMBER, None)
 TASK_ID = "kiekit-contract-task"
 # Put in place of a pattern's ``*`` to make a model id that only the pattern can serve.
 UNCLAIMED = "kiekit-contract-unclaimed"
+# The callBackUrl of the lifecycle tests' tasks: the mock records the callback KIE would POST
+# there (never sent: not loopback), and kiekit must be able to read it
+CALLBACK_URL = "https://kiekit-contract.invalid/callback"
 
 # The order a task's state may move in; it never goes back.
 _RANK = {State.QUEUED: 0, State.RUNNING: 1, State.SUCCEEDED: 2, State.FAILED: 2}
@@ -106,6 +110,7 @@ Run = tuple[Task, list[TaskStatus], Results, list[Path]]
 
 
 CAPABILITIES = frozenset({"callbacks", "progress"})  # the manifest's capability tags
+PROGRESS_TOLERANCE = 0.005  # "0.45" and 45 of 100 read as 0.45, give or take rounding
 
 
 class ProviderContract:
@@ -120,7 +125,10 @@ class ProviderContract:
         (``"*"``): the ids the suite tests the pattern with, which the mock must emulate.
     ``documented_statuses``
         ``(status data payload, expected State)`` pairs copied from KIE's docs or recorded
-        traffic for this family; must cover a pending, a succeeded and a failed task.
+        traffic for this family; must cover a pending, a succeeded and a failed task. A
+        triple ``(payload, State, progress)`` also gives the progress (0.0–1.0) the payload
+        means (KIE's ``45`` of 0–100: 0.45); required of one pending status when the entry
+        points declare the ``progress`` capability.
     ``example_inputs``
         ``{model id: {field: value}}`` for the end-to-end tests; by default the smallest input
         the field specs allow. Required for a free-form input (``OpenInput``): a known-good
@@ -143,7 +151,7 @@ class ProviderContract:
     provider: ClassVar[Provider]
     models: ClassVar[Sequence[str] | None] = None
     pattern_models: ClassVar[Mapping[str, Sequence[str]]] = {}
-    documented_statuses: ClassVar[Sequence[tuple[Any, State]]] = ()
+    documented_statuses: ClassVar[Sequence[tuple[Any, State] | tuple[Any, State, float]]] = ()
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     supports_failure: ClassVar[bool] = True
     mock_emulates: ClassVar[bool] = True
@@ -267,10 +275,12 @@ class ProviderContract:
                 continue
             model = self.provider.model(listing.model)
             expected = model.output.value if model.output is not None else "any"
+            # the advice keeps the entry point's known capabilities: following it passes
+            tags = ", ".join([expected, *(t for t in listing.capabilities if t in CAPABILITIES)])
             assert listing.output == expected, (
                 f"{listing.model!r}: the entry point tags the output {listing.output!r}, the "
                 f'provider says {expected!r}; write "{listing.model}" = '
-                f'"{listing.module} [{expected}, callbacks]"'
+                f'"{listing.module} [{tags}]"'
             )
             unknown = set(listing.capabilities) - CAPABILITIES
             assert not unknown, f"{listing.model!r}: unknown capability tags {sorted(unknown)}"
@@ -404,7 +414,10 @@ class ProviderContract:
         object that holds the value) and KIE takes that. A refusal that names no field (the
         record an id names does not exist) says nothing of the value's form and is passed
         over. A value taken here is sent as KIE documents it: the mock takes
-        the request the provider builds, whatever form the value was given in.
+        the request the provider builds, whatever form the value was given in. A field set
+        reaches the body under its wire name (``wire_name``: the field's ``wire=…``, else its
+        name, camelCased for a camelCase family): under another key KIE ignores it and makes
+        its default, as if it were dropped.
 
         The mock's request is the example's body with the field's wire value replaced by the
         edge value as given (None: left out, or the field's default where it has one). Models
@@ -429,6 +442,9 @@ class ProviderContract:
         self, kie: Any, model: Model, base: Input, name: str, spec: Spec
     ) -> list[str]:
         provider = self.provider
+        moved = self._sent_elsewhere(model, base, name, spec)
+        if moved is not None:
+            return [moved]
         slot = self._wire_slot(model, base, name, spec)
         if slot is None:
             return [f"{model.id}.{name}: no valid value of it reaches the request body"]
@@ -478,16 +494,48 @@ class ProviderContract:
                 differ.append(f"{shown}: taken here, sent as {sent_value!r:.40}: {sent!r}")
         return differ
 
+    def _with_field(self, base: Input, name: str, spec: Spec) -> Input:
+        """``base`` with the field set (its smallest value) when it is not; as it is when a
+        rule across fields refuses that."""
+        if getattr(base, name) is not None:
+            return base
+        try:
+            return cast(Input, attrs.evolve(cast(Any, base), **{name: smallest_value(spec)}))
+        except ValidationError:
+            return base
+
+    def _sent_elsewhere(self, model: Model, base: Input, name: str, spec: Spec) -> str | None:
+        """What is wrong when the field, set, reaches the body under another key than its
+        wire name (``image_url`` for ``imageUrl``): KIE ignores a key it does not know and
+        makes its default, paid for, as if the field were dropped. None when it is under its
+        wire name, or not sent at all (what the other checks tell)."""
+        params = self._with_field(base, name, spec)
+        attribute = attrs.fields_dict(type(base))[name]
+        wire = wire_name(attribute, camel_case=self.provider.camel_case)
+        body = self.provider.build_request(model.id, params).body
+        unset = attribute.default
+        if getattr(params, name) is None or _find_key(body, wire) is not None:
+            return None
+        if unset is attrs.NOTHING or isinstance(unset, attrs.Factory):  # type: ignore[arg-type]
+            return None  # required, or made per object: it cannot be left out to compare
+        try:
+            without = attrs.evolve(cast(Any, params), **{name: unset})
+        except ValidationError:
+            return None  # a rule across fields needs it set
+        added = _added_keys(self.provider.build_request(model.id, without).body, body)
+        if not added:
+            return None
+        return (
+            f"{model.id}.{name}: sent as {'.'.join(added[0])!r}, not under its wire name "
+            f"{wire!r}: KIE ignores a key it does not know (declare the key KIE documents "
+            "with the field's wire=…, or send it under its wire name)"
+        )
+
     def _wire_slot(
         self, model: Model, base: Input, name: str, spec: Spec
     ) -> tuple[str, ...] | None:
         """Where the field's value sits in the request body: the path of keys to it."""
-        params = base
-        if getattr(base, name) is None:
-            try:
-                params = attrs.evolve(cast(Any, base), **{name: smallest_value(spec)})
-            except ValidationError:
-                params = base  # a rule across fields refuses it here: look for the name
+        params = self._with_field(base, name, spec)
         body = self.provider.build_request(model.id, params).body
         fields = attrs.fields_dict(type(base))
         wire = wire_name(fields[name], camel_case=self.provider.camel_case)
@@ -509,7 +557,8 @@ class ProviderContract:
         self, client: str, kie_mock_session: MockServer, tmp_path: Path
     ) -> None:
         """A task walks through non-final states to SUCCEEDED; its results are assets of the
-        model's kind whose files download, with the bytes their media type promises."""
+        model's kind whose files download, with the bytes their media type promises; the
+        callback the mock owed it is one kiekit's webhooks read (``_check_callbacks``)."""
         self._needs_mock()
         for model in self.contract_models():
             params = self.example_input(model)
@@ -539,11 +588,37 @@ class ProviderContract:
                     assert item.kind is kind, f"{item} is not {kind}, as its media type says"
                 assert item.url.startswith(kie_mock_session.base_url), item.url
             self._check_every_file_extracted(kie_mock_session, seen[-1], results)
+            self._check_callbacks(kie_mock_session, task.id)
             assert len(paths) == len(results.assets)
             for path, item in zip(paths, results.assets, strict=True):
                 assert path.parent == out
                 assert path.is_file()
                 _check_bytes(path.read_bytes(), item)
+
+    def _check_callbacks(self, mock: MockServer, task_id: str) -> None:
+        """The callbacks the mock owed the task — its family's shape, as KIE POSTs it — are
+        ones kiekit reads: ``parse_callback``, given this provider, finds the task's id in
+        each, and the last one announces the end. A family whose callbacks carry the id where
+        kiekit does not look says where (``Provider.callback_task_id``). A family the mock
+        calls back for none, or a provider that sends no callBackUrl (which the valid-inputs
+        test fails), asks for nothing here."""
+        records = mock.callbacks(task_id=task_id)
+        for record in records:
+            try:
+                callback = parse_callback(record.payload, providers=[self.provider])
+            except CallbackError as exc:
+                raise AssertionError(
+                    f"the callback KIE (the mock) sends for task {task_id} is one kiekit cannot "
+                    f"read: {exc}: {record.payload!r:.300}. Say where its task id is: "
+                    f"{type(self.provider).__name__}.callback_task_id"
+                ) from None
+            assert callback.task_id == task_id, (
+                f"the callback for task {task_id} reads as task {callback.task_id!r}: "
+                f"{record.payload!r:.300}"
+            )
+        if records:
+            last = parse_callback(records[-1].payload, providers=[self.provider])
+            assert last.announces_end, f"the last callback does not end the task: {last}"
 
     def _check_every_file_extracted(
         self, mock: MockServer, final: TaskStatus, results: Results
@@ -568,7 +643,8 @@ class ProviderContract:
         self, client: str, kie_mock_session: MockServer
     ) -> None:
         """A task that fails on the mock ends the wait with TaskFailedError carrying the task
-        id and KIE's fail code, after reporting the FAILED state."""
+        id and KIE's fail code, after reporting the FAILED state; its callback, too, is one
+        kiekit reads."""
         self._needs_mock()
         if not self.supports_failure:
             pytest.skip("the mock cannot fail this provider's tasks (supports_failure = False)")
@@ -583,19 +659,20 @@ class ProviderContract:
         assert error.task_id == seen[-1].task_id
         assert isinstance(error.fail_code, str), f"fail code {error.fail_code!r} is no string"
         assert error.fail_code, "TaskFailedError lost KIE's fail code"
+        self._check_callbacks(kie_mock_session, seen[-1].task_id)
 
     def _run(self, client: str, mock: MockServer, model: Model, params: Input, out: Path) -> Run:
         registry = self.contract_registry()
         seen: list[TaskStatus] = []
         if client == "Client":
             with client_for(mock.base_url, registry=registry) as kie:
-                task = kie.submit(model.id, params)
+                task = kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 results = kie.wait(task, on_status=seen.append)
                 return task, seen, results, kie.download(results, out)
 
         async def run() -> Run:
             async with async_client_for(mock.base_url, registry=registry) as kie:
-                task = await kie.submit(model.id, params)
+                task = await kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 results = await kie.wait(task, on_status=seen.append)
                 return task, seen, results, await kie.download(results, out)
 
@@ -613,7 +690,7 @@ class ProviderContract:
         registry = self.contract_registry()
         if client == "Client":
             with client_for(mock.base_url, registry=registry) as kie:
-                task = kie.submit(model.id, params)
+                task = kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 if not marked:
                     mock.set_outcome(task.id, "fail")
                 kie.wait(task, on_status=seen.append)
@@ -621,7 +698,7 @@ class ProviderContract:
 
         async def run() -> None:
             async with async_client_for(mock.base_url, registry=registry) as kie:
-                task = await kie.submit(model.id, params)
+                task = await kie.submit(model.id, params, callback_url=CALLBACK_URL)
                 if not marked:
                     mock.set_outcome(task.id, "fail")
                 await kie.wait(task, on_status=seen.append)
@@ -633,7 +710,7 @@ class ProviderContract:
     def test_documented_statuses_map_to_their_states(self) -> None:
         """Each payload from KIE's docs maps to the state the docs give it; a succeeded one
         yields result files."""
-        documented = list(self.documented_statuses)
+        documented = [(entry[0], entry[1]) for entry in self.documented_statuses]
         assert documented, (
             "set documented_statuses: (status payload, State) pairs from KIE's docs for this "
             "family, covering a pending, a succeeded and a failed task"
@@ -664,12 +741,40 @@ class ProviderContract:
                     wrong.append(f"succeeded, but files left out: {dropped} of {payload}")
         assert not wrong, "\n".join(wrong)
 
+    def test_documented_progress_is_read_on_its_scale(self) -> None:
+        """A documented status given with the progress it means, ``(payload, State, 0.45)``,
+        reads as that fraction: KIE's 45 of 0–100 read as 0–1 would show a task all but done.
+        When the entry points declare the ``progress`` capability, one pending status must be
+        documented so, strictly between 0 and 1, which pins the family's scale."""
+        given = [entry for entry in self.documented_statuses if len(entry) > 2]
+        pending = [e for e in given if e[1] not in (State.SUCCEEDED, State.FAILED)]
+        if self._declares_progress():
+            assert any(0 < e[2] < 1 for e in pending), (
+                "the entry points declare the progress capability: give a pending documented "
+                "status the progress it means, (payload, State.RUNNING, 0.45) for KIE's 45 of "
+                "0-100, so that the scale it is read on can be checked"
+            )
+        wrong = []
+        for payload, _, meant in given:
+            read = self.provider.parse_status(TASK_ID, copy.deepcopy(payload)).progress
+            if read is None or abs(read - meant) > PROGRESS_TOLERANCE:
+                wrong.append(f"progress {meant} expected, read {read}: {payload}")
+        assert not wrong, "progress read on another scale:\n" + "\n".join(wrong)
+
+    def _declares_progress(self) -> bool:
+        """Whether this provider's entry points tag one of its models ``progress`` (only
+        read when installed: ``check_entry_points``)."""
+        if not self.check_entry_points:
+            return False
+        ours = {model.id for model in self.provider.models}
+        return any("progress" in i.capabilities for i in installed() if i.model in ours)
+
     def test_undocumented_values_never_change_the_state(self) -> None:
         """An unknown value in any one field of a documented payload raises ProtocolError or
         leaves the state as it was: it is never read as some other state, such as a silent
         "still running" (the bug that once polled a moderated KIE task forever)."""
         wrong = []
-        for payload, _ in self.documented_statuses:
+        for payload, *_ in self.documented_statuses:
             before = self.provider.parse_status(TASK_ID, copy.deepcopy(payload)).state
             for path, probe in _probes(payload):
                 try:
@@ -685,7 +790,7 @@ class ProviderContract:
         """An unknown value in any one field of a documented payload makes ``parse_status`` and
         ``extract_results`` return or raise ProtocolError, nothing else (swept, not sampled)."""
         wrong = []
-        for payload, _ in self.documented_statuses:
+        for payload, *_ in self.documented_statuses:
             for path, probe in _probes(payload):
                 changed = _replace(payload, path, probe)
                 for read in (self.provider.parse_status, self.provider.extract_results):
@@ -705,7 +810,7 @@ class ProviderContract:
         on documented payloads with fuzzed values, return a value or raise ProtocolError;
         nothing else escapes (no KeyError, TypeError, or another kiekit error)."""
         provider = self.provider
-        documented = [payload for payload, _ in self.documented_statuses]
+        documented = [entry[0] for entry in self.documented_statuses]
         shaped = [like(p) for p in documented] + [one_field_changed(p) for p in documented]
         payloads = st.one_of(json_values(), *shaped)
 
@@ -954,6 +1059,20 @@ def _find_key(body: Any, key: str, path: tuple[str, ...] = ()) -> tuple[str, ...
         if found is not None:
             return found
     return None
+
+
+def _added_keys(before: Any, after: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The paths of the keys ``after`` has and ``before`` has not (objects within objects
+    followed), in ``after``'s order."""
+    if not isinstance(after, Mapping):
+        return []
+    added: list[tuple[str, ...]] = []
+    for key, value in after.items():
+        if not isinstance(before, Mapping) or key not in before:
+            added.append((*path, str(key)))
+        else:
+            added += _added_keys(before[key], value, (*path, str(key)))
+    return added
 
 
 def _lookup(body: Any, slot: tuple[str, ...]) -> Any:

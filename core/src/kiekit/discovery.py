@@ -6,8 +6,9 @@ manifest, readable without importing anything::
 
     "flux-kontext-pro" = "kiekit_flux_kontext [image, callbacks]"
 
-The first tag that names an output (image, video, audio, text, or ``any`` for a pattern whose
-files tell) is the model's output; the rest are capabilities (``callbacks``: KIE can POST the
+The first tag that names an output (image, video, audio, text, ``other`` for files of no such
+kind — 3D models, archives: ``MediaKind.OTHER`` — or ``any`` for a pattern whose files tell) is
+the model's output; the rest are capabilities (``callbacks``: KIE can POST the
 outcome to a callBackUrl; ``progress``: the status reports progress). A plugin states the core
 it was built for in its ordinary requirement on ``kiekit`` (``kiekit>=0.1,<0.2``): the contract
 version is kiekit's minor series. Users steer discovery with three environment variables, like
@@ -224,7 +225,8 @@ def _satisfies(version: str, clause: str) -> bool:
     }[op]
 
 
-OUTPUTS = frozenset({"image", "video", "audio", "text", "any"})
+# every MediaKind's value, and "any" for a model whose files tell (Model.output None)
+OUTPUTS = frozenset({"image", "video", "audio", "text", "other", "any"})
 
 
 def tags_of(ep: EntryPoint) -> tuple[str | None, tuple[str, ...]]:

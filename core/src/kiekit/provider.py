@@ -137,3 +137,11 @@ class Provider(ABC):
     @abstractmethod
     def extract_results(self, task_id: str, data: Any) -> Results:
         """Typed assets from a succeeded task's status ``data``."""
+
+    def callback_task_id(self, payload: Mapping[str, Any]) -> str | None:
+        """The task id in a callback body (the whole JSON object KIE POSTs) of this family,
+        when it is none of the places kiekit reads (``data.taskId``, ``data.task_id``,
+        top-level ``taskId``: kie-api.md §6.2) — say ``data.job.id``; None when it is not
+        there. :func:`~kiekit.webhooks.parse_callback` and the ``WebhookReceiver`` ask the
+        providers they are given. Pure, like the rest: no I/O."""
+        return None

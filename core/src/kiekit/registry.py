@@ -368,12 +368,37 @@ class Registry:
         declared = frozenset(
             point.name for point in self._points() if distribution_of(point) == dist
         )
+        # a broken plugin must not take the host down: its import, or its hook, failing
         try:
-            self._add(ep.load(), name=dist, declared=declared)
-        except Exception as exc:  # a broken plugin must not take the host down
-            self._quarantine(dist, _describe(exc))
+            plugin = ep.load()
+        except Exception as exc:
+            self._quarantine(dist, f"failed to import: {type(exc).__name__}: {exc}")
+            return False
+        try:
+            self._add(plugin, name=dist, declared=declared)
+        except PluginError as exc:
+            self._quarantine(dist, exc.message)
+            return False
+        except Exception as exc:  # the module imported: its hook raised
+            hook = "kiekit_register_providers"
+            self._quarantine(dist, f"its {hook} hook raised {type(exc).__name__}: {exc}")
             return False
         return True
+
+    def unregistered(self) -> dict[str, list[str]]:
+        """Distribution → the model ids its entry points declare that its plugin, imported,
+        registers no provider for (``kie providers --check``, after :meth:`load_all`): every
+        use of them fails. An id several distributions declare is KIEKIT_PREFER's to settle
+        (only the preferred one registers it), and a quarantined plugin is reported as such."""
+        with self._lock:
+            contested = self._contested()
+            missing: dict[str, list[str]] = {}
+            for ep in self._points():
+                dist = distribution_of(ep)
+                loaded = self._manager.has_plugin(dist) and dist not in self._quarantined
+                if loaded and ep.name not in contested and self._origin.get(ep.name) != dist:
+                    missing.setdefault(dist, []).append(ep.name)
+            return missing
 
     def _quarantine(self, dist: str, why: str) -> None:
         self._quarantined[dist] = why
@@ -446,12 +471,6 @@ class Registry:
             ep.name for ep in self._points() if distribution_of(ep) not in self._quarantined
         )
         return sorted(names)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, PluginError):
-        return exc.message
-    return f"failed to import: {type(exc).__name__}: {exc}"
 
 
 def _specificity(pattern: str) -> int:

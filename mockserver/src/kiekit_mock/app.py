@@ -26,7 +26,7 @@ from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig, as_config
 from .envelope import ENVELOPE, ErrorAnswer, error
-from .extension import installed_families, register
+from .extension import guarded_routes, installed_families, register, state_readers
 from .families import ROUTE_TABLES, task_families
 from .limits import RateLimited
 from .requestlog import (
@@ -69,10 +69,13 @@ def build_app(rt: Runtime) -> web.Application:
     app[RUNTIME] = rt
     extensions = installed_families()  # families other packages add (and Luma)
     register(extensions)
+    rt.scenarios.read_families(state_readers(extensions))  # HAR replay reads their words
     # MockConfig.rules made in Python: a family none of these serve would never match
     check_families(rt.rules.initial, task_families())
-    for table in (*ROUTE_TABLES, *(extension.routes for extension in extensions)):
+    for table in ROUTE_TABLES:
         app.router.add_routes(table)
+    for extension in extensions:  # a route's bug is answered as KIE would, and named (500)
+        app.router.add_routes(guarded_routes(extension))
     app.router.add_routes(files.ROUTES)
     app.router.add_routes(control.ROUTES)  # /_mock/ tasks, rules, clock, journal, accounts
     app.router.add_routes(har.ROUTES)

@@ -16,10 +16,11 @@ a built-in one gets: faults, rules (by its ``name``), rate limits, the request j
 control routes (advance, complete, fail its tasks), HAR replay and the inspector all work by
 path and task, not by a list of families. An extension that fails to load is reported by name in
 the mock's log and left out; the rest keep working. So is one whose family name or a route of
-which is already the mock's: kiekit-mock's own extensions load first, so a third party cannot
-displace them. kiekit-mock's own Luma and Midjourney
-families are extensions too (``families/luma.py``, ``families/midjourney.py``), loaded through
-the same entry point group.
+which is already taken: kiekit-mock's own extensions load first, so a third party cannot
+displace them, then the others by entry point name; the log names who holds what, and
+``KIEKIT_MOCK_BLOCK_EXTENSIONS`` (entry point or distribution names) leaves extensions out.
+kiekit-mock's own Luma and Midjourney families are extensions too (``families/luma.py``,
+``families/midjourney.py``), loaded through the same entry point group.
 
 Import from here only: the names below are the API, kept stable; the mock's other modules are
 not.
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from .callbacks import CallbackRecord, loopback_refusal
-from .envelope import ErrorAnswer, dumps, ok
+from .envelope import ErrorAnswer, dumps, error, ok
 from .families.validation import (
     invalid,
     optional_bool,
@@ -50,6 +53,8 @@ from .families.validation import (
     required_str,
     url_list,
 )
+from .faults import KIE_MESSAGES
+from .faults_http import FAULT_HIT, FaultHit
 from .openapi import schema
 from .openapi.operation import kie as kie_operation
 from .route_helpers import (
@@ -62,7 +67,8 @@ from .route_helpers import (
     runtime,
 )
 from .runtime import Runtime
-from .state import TaskSnapshot, TaskSpec, Transition
+from .scenario import StateReader
+from .state import CREATED, TaskSnapshot, TaskSpec, Transition
 
 DAY = 24 * 3600.0
 ENTRY_POINT_GROUP = "kiekit_mock.families"
@@ -91,6 +97,16 @@ class FamilyExtension:
       markers and moderation rules); None: KIE's generic 400.
     - ``retention_days``: how long its result files are kept after the task ends; None: the
       14 days of KIE's media (kie-api.md §8).
+    - ``read_state``: how HAR replay reads its recorded status answers: their ``data`` → the
+      mock's state word (``"waiting"``, ``"queuing"``, ``"generating"``, ``"success"``,
+      ``"fail"``; None: a word it does not know, taken as a failure). :func:`status_words`
+      makes one from the family's words. None: the built-in families' words are tried (market
+      ``state``, ``successFlag``…), and any other word is final and no success.
+    - ``result_file``: the bytes of a task's result file ``index`` (``result_file(task,
+      index)``), for types the mock does not draw (a ``.glb`` model): None for the mock's own
+      (a real PNG, JPEG, MP4, MP3, WAV, MIDI; a line of text for any other type). The file is
+      served as its name's extension says (``TaskSpec.result_ext``, or per index
+      ``TaskSpec.result_exts``: ``("glb", "glb", "png")`` for two models and a preview).
     """
 
     name: str
@@ -100,6 +116,8 @@ class FamilyExtension:
     status_paths: Mapping[str, str] = field(default_factory=dict)
     moderation: tuple[int, str] | None = None
     retention_days: float | None = None
+    read_state: StateReader | None = None
+    result_file: Callable[[TaskSnapshot, int], bytes | None] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -110,27 +128,74 @@ class FamilyExtension:
             raise TypeError(f"{self.name}: callback_payload must be callable")
         if self.retention_days is not None and not self.retention_days > 0:
             raise ValueError(f"{self.name}: retention_days must be more than 0")
+        for hook in ("read_state", "result_file"):
+            if getattr(self, hook) is not None and not callable(getattr(self, hook)):
+                raise TypeError(f"{self.name}: {hook} must be callable or None")
+
+
+STATES = ("waiting", "queuing", "generating", "success", "fail")  # the mock's, in order
+
+
+def status_words(member: str, words: Mapping[Any, str]) -> StateReader:
+    """A ``read_state`` for a family whose record names its state in ``data[member]``:
+    ``words`` maps each of its words to the mock's state, e.g. ``status_words("status",
+    {"QUEUED": "queuing", "MODELING": "generating", "COMPLETED": "success", "FAILED":
+    "fail"})``. A word not among them reads as unknown (final, no success)."""
+    wrong = sorted(repr(word) for word, state in words.items() if state not in STATES)
+    if wrong:
+        raise ValueError(f"status_words: {', '.join(wrong)} must map to one of {STATES}")
+    table = dict(words)
+
+    def read(data: Mapping[str, Any]) -> str | None:
+        word = data.get(member)
+        try:
+            return table.get(word)
+        except TypeError:  # a list or object where the word should be
+            return None
+
+    return read
 
 
 def installed_families() -> tuple[FamilyExtension, ...]:
-    """The extensions installed packages declare, loaded once per process; a broken one is
-    logged by name and left out."""
-    return _load(tuple(metadata.entry_points(group=ENTRY_POINT_GROUP)))
+    """The extensions installed packages declare, loaded once per process (and value of
+    KIEKIT_MOCK_BLOCK_EXTENSIONS); a broken one is logged by name and left out."""
+    names = os.environ.get(BLOCK_ENV, "").split(",")
+    blocked = frozenset(_canonical(name) for name in names if name.strip())
+    return _load(tuple(metadata.entry_points(group=ENTRY_POINT_GROUP)), blocked)
 
 
 OWN_DIST = "kiekit-mock"  # its Luma and Midjourney come through the entry point group too
+# Extensions the mock leaves out, by distribution or entry point name (as KIEKIT_BLOCK_PLUGINS
+# leaves out kiekit's plugins): how a user settles two extensions that clash
+BLOCK_ENV = "KIEKIT_MOCK_BLOCK_EXTENSIONS"
+# family name → the distribution its extension came from, as loaded (for the mock's log)
+_OWNERS: dict[str, str] = {}
 _OWN_PREFIXES = ("/_mock/", "/files/", "/openapi.json")  # the mock's own routes, not KIE's
+# who holds a family name or a route: a third party's entry point, or None for kiekit-mock
+Holder = metadata.EntryPoint | None
 
 
 @functools.lru_cache(maxsize=8)
-def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...]:
+def _load(
+    points: tuple[metadata.EntryPoint, ...], blocked: frozenset[str] = frozenset()
+) -> tuple[FamilyExtension, ...]:
+    """Load in a fixed order — kiekit-mock's own first, then by entry point name — so that of
+    two clashing extensions the later is always the one left out, with a log line naming the
+    one it clashes with and how to serve it instead (BLOCK_ENV)."""
     from .families import OWN_FAMILIES, ROUTE_TABLES
 
-    # built-ins first: a third party reusing a built-in's name or path is the one left out
     ordered = sorted(points, key=lambda p: (_dist(p) != OWN_DIST, p.name))
     found: dict[str, FamilyExtension] = {}
-    routes = {route for table in ROUTE_TABLES for route in _routes(table)}
+    families: dict[str, Holder] = dict.fromkeys(OWN_FAMILIES)
+    routes: dict[tuple[str, str], Holder] = {
+        route: None for table in ROUTE_TABLES for route in _routes(table)
+    }
     for point in ordered:
+        where = f" ({_dist(point)})" if point.dist is not None else ""
+        if blocked & {_canonical(point.name), _canonical(_dist(point) or "")}:
+            log.info("mock family extension %r%s left out: %s", point.name, where, BLOCK_ENV)
+            continue
+        holder = None if _dist(point) == OWN_DIST else point
         try:
             extension = point.load()
             if callable(extension) and not isinstance(extension, FamilyExtension):
@@ -139,21 +204,104 @@ def _load(points: tuple[metadata.EntryPoint, ...]) -> tuple[FamilyExtension, ...
                 raise TypeError(
                     f"{point.value} is a {type(extension).__name__}, not a FamilyExtension"
                 )
-            if extension.name in found or extension.name in OWN_FAMILIES:
-                raise ValueError(f"family {extension.name!r} is already the mock's")
+            if extension.name in families:
+                taken = _held(families[extension.name])
+                raise ValueError(f"family {extension.name!r} is already {taken}")
             own = set(_routes(extension.routes))
-            clash = next((r for r in sorted(own) if _clashes(r, routes)), None)
-            if clash is not None:
-                raise ValueError(f"route {' '.join(clash)} is already the mock's")
+            for route in sorted(own):
+                if (clash := _clashing(route, routes)) is not None:
+                    taken = _held(routes.get(clash))  # a path of the mock's own: None
+                    raise ValueError(f"route {' '.join(route)} is already {taken}")
         except Exception as exc:  # one broken extension must not stop the mock
-            where = f" ({_dist(point)})" if point.dist is not None else ""
             log.error(
                 "mock family extension %r%s failed to load, left out: %s", point.name, where, exc
             )
             continue
         found[extension.name] = extension
-        routes |= own
+        families[extension.name] = holder
+        routes |= dict.fromkeys(own, holder)
+        if point.dist is not None:
+            _OWNERS[extension.name] = point.dist.name
+    listed = {_canonical(name) for p in points for name in (p.name, _dist(p) or "")}
+    for name in sorted(blocked - listed):  # a typo leaves nothing out: said
+        log.warning("kiekit-mock: %s names %r, no installed mock extension", BLOCK_ENV, name)
     return tuple(found.values())
+
+
+def _held(holder: Holder) -> str:
+    """Whose a taken name or route is, and how a user serves the one left out instead."""
+    if holder is None:
+        return "the mock's"
+    where = f" ({_dist(holder)})" if holder.dist is not None else ""
+    return (
+        f"extension {holder.name!r}{where}'s, loaded first; to serve this one instead, "
+        f"set {BLOCK_ENV}={holder.name}"
+    )
+
+
+def _canonical(name: str) -> str:
+    """A distribution or entry point name as pip compares them (case, -_. alike)."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
+def described(family: str) -> str:
+    """A family as the mock's log names it: an extension's with its distribution."""
+    owner = _OWNERS.get(family)
+    return f"family {family!r}" if owner is None else f"mock family extension {family!r} ({owner})"
+
+
+def guarded_routes(extension: FamilyExtension) -> list[web.AbstractRouteDef]:
+    """The extension's routes, each answering an exception it raises (its bug, not the
+    caller's) as KIE answers a server error — HTTP 200, body code 500 (kie-api.md §7) —
+    with one log line naming the extension. The journal tells it as a fault answer (its
+    ``fault``: ``extension-error:<family>``), and a task its create made before it raised
+    as that create, paid for, as a fault that lost a create's answer is."""
+    return [
+        web.RouteDef(r.method, r.path, _guarded(r.handler, extension.name), r.kwargs)
+        if isinstance(r, web.RouteDef) and not isinstance(r.handler, type)  # a View: as is
+        else r
+        for r in extension.routes
+    ]
+
+
+def _guarded(handler: Any, family: str) -> Any:
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        made: list[str] = []
+        token = CREATED.set(made)
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except (web.HTTPException, ErrorAnswer, ConnectionResetError):
+            raise  # answers and hang-ups, not bugs
+        except Exception as exc:
+            log.error(
+                "kiekit-mock: %s: %s %s raised %s: %s; answered with KIE's code 500",
+                described(family),
+                request.method,
+                request.path,
+                type(exc).__name__,
+                exc,
+            )
+            log.debug("kiekit-mock: the route's traceback", exc_info=True)
+            made_id = made[-1] if made else None
+            request[FAULT_HIT] = FaultHit(f"extension-error:{family}", "kie", task_id=made_id)
+            return error(500, KIE_MESSAGES[500])
+        finally:
+            CREATED.reset(token)
+
+    return guarded
+
+
+def state_readers(extensions: Iterable[FamilyExtension]) -> dict[str, StateReader]:
+    """Each extension's ``read_state`` by every path of its routes (create and status), for
+    HAR replay to read a recorded task's answers as its family does."""
+    return {
+        path: extension.read_state
+        for extension in extensions
+        if extension.read_state is not None
+        for _, path in _routes(extension.routes)
+    }
 
 
 def _dist(point: metadata.EntryPoint) -> str | None:
@@ -166,13 +314,18 @@ def _routes(table: web.RouteTableDef) -> Iterator[tuple[str, str]]:
             yield route.method.upper(), route.path
 
 
-def _clashes(route: tuple[str, str], taken: set[tuple[str, str]]) -> bool:
-    """Whether aiohttp would send this route's requests elsewhere: the same path and method
-    (or any method, "*") as one already there, or a path of the mock's own."""
+def _clashing(
+    route: tuple[str, str], taken: Mapping[tuple[str, str], Holder]
+) -> tuple[str, str] | None:
+    """The route already there that aiohttp would send this one's requests to — the same path
+    and method (or any method, "*"), or itself for a path of the mock's own, which no table
+    holds — or None."""
     method, path = route
     if path.startswith(_OWN_PREFIXES):
-        return True
-    return any(p == path and (m == method or "*" in (m, method)) for m, p in taken)
+        return route
+    return next(
+        (r for r in taken if r[1] == path and (r[0] == method or "*" in (r[0], method))), None
+    )
 
 
 def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
@@ -189,7 +342,8 @@ def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
 
 def register(extensions: Iterable[FamilyExtension]) -> None:
     """Make the mock's shared tables know these families (their callbacks, for the control
-    API's manual steps, their moderation failure and how long their files are kept)."""
+    API's manual steps, their moderation failure, how long their files are kept and who
+    makes their bytes)."""
     from . import families, files, rules
 
     for extension in extensions:
@@ -198,6 +352,10 @@ def register(extensions: Iterable[FamilyExtension]) -> None:
             rules.MODERATION.setdefault(extension.name, extension.moderation)
         if extension.retention_days is not None:
             files.RETENTION_BY_FAMILY.setdefault(extension.name, extension.retention_days * DAY)
+        if extension.result_file is not None:  # no built-in family has one: the last loaded
+            files.RESULT_FILES[extension.name] = extension.result_file
+        else:
+            files.RESULT_FILES.pop(extension.name, None)
 
 
 def __getattr__(name: str) -> Any:
@@ -216,12 +374,14 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "STATES",
     "CallbackPayload",
     "CallbackRecord",
     "ErrorAnswer",
     "FamilyExtension",
     "Paths",
     "Runtime",
+    "StateReader",
     "TaskSnapshot",
     "TaskSpec",
     "Transition",
@@ -246,5 +406,6 @@ __all__ = [
     "required_str",
     "runtime",
     "schema",
+    "status_words",
     "url_list",
 ]

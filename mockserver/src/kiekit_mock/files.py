@@ -18,6 +18,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
+import logging
 import mimetypes
 import secrets
 import time
@@ -38,6 +39,10 @@ RETENTION_SECONDS = 14 * 24 * 3600  # generated media are kept 14 days (§1 D:in
 # families whose files are kept longer or shorter (FamilyExtension.retention_days): Midjourney 15 d
 RETENTION_BY_FAMILY: dict[str, float] = {}
 DOWNLOAD_LINK_SECONDS = 20 * 60  # download-url links are valid 20 minutes (§4, §8)
+# families that make their result files' bytes themselves (FamilyExtension.result_file): the
+# bytes of file `index` of a task, or None for the mock's own of its type
+ResultFile = Callable[[TaskSnapshot, int], bytes | None]
+RESULT_FILES: dict[str, ResultFile] = {}
 # a replayed recording's files (har.py): download-url gives 20-minute links to them too
 HAR_FILES_PREFIX = "/_mock/har-files/"
 LINKED_PATHS = ("/files/", HAR_FILES_PREFIX)  # where the expiry middleware looks
@@ -48,6 +53,7 @@ _LINK_KEY = b"kiekit-mock presigned links"
 _AMZ_TIME = "%Y%m%dT%H%M%SZ"
 
 ROUTES = web.RouteTableDef()
+log = logging.getLogger("kiekit_mock")
 
 # Every file the mock serves (its own results, a replayed recording's, the upload host's) is
 # served as untrusted: its bytes may come from a HAR or a client, and it is served on the origin
@@ -82,22 +88,49 @@ def content_type(ext: str) -> str:
 def render(task: TaskSnapshot, index: int) -> bytes:
     colour = media.colour_for(task.task_id, index)
     width, height = media.size_for(task.aspect_ratio)
-    if task.result_ext == "png":
+    ext = task.result_ext_at(index)
+    if ext == "png":
         return media.png_bytes(width, height, colour)
-    if task.result_ext in ("jpg", "jpeg"):
+    if ext in ("jpg", "jpeg"):
         return media.jpeg_bytes(width, height, colour)
     label = f"{task.task_id}/{index}"
-    if task.result_ext == "mp3":
+    if ext == "mp3":
         return media.mp3_bytes(label)
-    if task.result_ext == "wav":
+    if ext == "wav":
         return media.wav_bytes(label)
-    if task.result_ext == "mid":
+    if ext == "mid":
         return media.midi_bytes(label)
-    if task.result_ext == "json":
+    if ext == "json":
         return dumps({"taskId": task.task_id, "index": index, "text": "kiekit-mock"}).encode()
-    if task.result_ext == "mp4":
+    if ext == "mp4":
         return media.mp4_bytes(label)
     return media.text_bytes(label)  # txt, and any type the mock does not draw
+
+
+def _bytes_of(task: TaskSnapshot, index: int) -> bytes | None:
+    """File ``index``'s bytes: its family's own (RESULT_FILES), else the mock's of its type.
+    None when the family's hook failed (its bug, logged naming it: the file answers 500)."""
+    made = RESULT_FILES.get(task.family)
+    if made is None:
+        return render(task, index)
+    try:
+        body = made(task, index)
+        if body is not None and not isinstance(body, bytes):
+            raise TypeError(f"it gave a {type(body).__name__}, not bytes or None")
+    except Exception as exc:
+        from .extension import described  # the extension API imports this module
+
+        log.error(
+            "kiekit-mock: %s: its result_file failed for file %d of task %s: %s: %s",
+            described(task.family),
+            index,
+            task.task_id,
+            type(exc).__name__,
+            exc,
+        )
+        log.debug("kiekit-mock: the result_file's traceback", exc_info=True)
+        return None
+    return render(task, index) if body is None else body
 
 
 # --- file routes ----------------------------------------------------------------------------
@@ -148,12 +181,15 @@ def find_file(router: web.UrlDispatcher, rt: Runtime, path: str) -> web.Response
 def result_file(rt: Runtime, params: Mapping[str, str]) -> web.Response | None:
     task = rt.store.find(params["task_id"])
     stem, _, ext = params["name"].partition(".")
-    if task is None or task.state != "success" or ext != task.result_ext or not stem.isdigit():
+    if task is None or task.state != "success" or not stem.isdigit():
         return None
     index = int(stem)
-    if index >= task.result_count:
+    if index >= task.result_count or ext != task.result_ext_at(index):
         return None
-    return web.Response(body=render(task, index), content_type=content_type(ext))
+    body = _bytes_of(task, index)
+    if body is None:
+        return web.Response(status=500, text="the mock's family failed to make this file")
+    return web.Response(body=body, content_type=content_type(ext))
 
 
 # --- expiring links ------------------------------------------------------------------------

@@ -47,8 +47,6 @@ from .scenario import (
     RecordedTask,
     Scenario,
     Skipped,
-    recorded_stage,
-    recorded_success,
 )
 
 log = logging.getLogger("kiekit_mock")
@@ -354,7 +352,7 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
         body = parse_json_object(await request.read()) or {}
         model = body.get("model")
         task = player.claim(request.path, model if isinstance(model, str) else None)
-        if task is not None and task.pending_stage is not None:
+        if task is not None and player.pending_stage(task) is not None:
             return await _create_emulated(request, handler, task)
         if task is not None:
             await _create_shadowed(request, handler, task)
@@ -375,8 +373,8 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
                 _catch_up(rt, task_id, status.stage)
         elif status is not None:
             answer = status
-            if recorded_stage(status) is None:  # the recording shows the task's end
-                _end_shadow(rt, task_id, status)
+            if player.stage(status, request.path) is None:  # the recording shows its end
+                _end_shadow(rt, task_id, status, request.path)
         else:
             answer = player.follow_up("GET", request.path, task_id)
     if answer is None:
@@ -416,13 +414,14 @@ async def _create_shadowed(request: web.Request, handler: Handler, task: Recorde
     rt.scenarios.shadowed(task)
 
 
-def _end_shadow(rt: Runtime, task_id: str, final: Mapping[str, Any]) -> None:
+def _end_shadow(rt: Runtime, task_id: str, final: Mapping[str, Any], path: str | None) -> None:
     """End the emulated task under a replayed id as its recording ended (``final``, the last
-    status answer), once the replay has shown that end; a task already ended stays as is."""
+    status answer, recorded on ``path``), once the replay has shown that end; a task already
+    ended stays as is."""
     found = rt.store.find(task_id)
     if found is None or found.final:
         return
-    if not recorded_success(final):
+    if not rt.scenarios.succeeded(final, path):
         rt.store.set_outcome(task_id, "fail")
     rt.step(task_id, complete=True)
 
@@ -495,12 +494,12 @@ def replay_view(rt: Runtime, task_id: str, origin: str) -> dict[str, Any] | None
     links = [origin + FILES_PREFIX + file.name for file in rt.scenarios.files() if file.url in text]
     told = None  # the state its client was last told, in the market's words
     if replaying.served:
-        last = replaying.served[-1]
-        stage = recorded_stage(last)
+        last, path = replaying.served[-1], replaying.task.status_path
+        stage = rt.scenarios.stage(last, path)
         told = (
             ("waiting", "queuing", "generating")[stage]
             if stage is not None
-            else ("success" if recorded_success(last) else "fail")
+            else ("success" if rt.scenarios.succeeded(last, path) else "fail")
         )
     return {
         "state": told,
@@ -562,7 +561,7 @@ async def load(request: web.Request) -> web.Response:
 async def clear(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     for task in rt.scenarios.shadows():  # their polls are the emulation's now: ended, as recorded
-        _end_shadow(rt, task.task_id, task.answers[-1])
+        _end_shadow(rt, task.task_id, task.answers[-1], task.status_path)
     return web.json_response({"cleared": rt.scenarios.clear()})
 
 

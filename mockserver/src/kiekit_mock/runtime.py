@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from .scenario import ScenarioPlayer
 from .state import Store, TaskSnapshot, Transition
 
 CallbackPayload = Callable[[Transition], dict[str, Any]]
+log = logging.getLogger("kiekit_mock")
 
 
 @dataclass(frozen=True)
@@ -72,23 +74,36 @@ class Runtime:
         )
 
     def finish(self, transition: Transition, payload: CallbackPayload) -> None:
-        """Owe the task's callback if it just ended and asked for one. Needs a running loop."""
+        """Owe the task's callback if it just ended and asked for one. Needs a running loop.
+        A family whose payload raises (a mock extension's bug) has its callback recorded as
+        not delivered, saying why, and named in the log: the task's end stands."""
         task = transition.task
         if not transition.finished_now or task.callback_url is None:
+            return
+        try:
+            body = payload(transition)
+        except Exception as exc:
+            from .extension import described  # the extension API imports this module
+
+            reason = f"not sent: its callback_payload raised {type(exc).__name__}: {exc}"
+            log.error(
+                "kiekit-mock: %s: the callback of task %s is %s",
+                described(task.family),
+                task.task_id,
+                reason,
+            )
+            log.debug("kiekit-mock: the callback_payload's traceback", exc_info=True)
+            self.callbacks.record_undelivered(
+                task.task_id, task.callback_url, {}, reason, account_id=task.account_id
+            )
             return
         if task.outcome.kind == "callback_fail":
             reason = "delivery failed: the mock was asked to fail this callback"
             self.callbacks.record_undelivered(
-                task.task_id,
-                task.callback_url,
-                payload(transition),
-                reason,
-                account_id=task.account_id,
+                task.task_id, task.callback_url, body, reason, account_id=task.account_id
             )
             return
-        self.callbacks.dispatch(
-            task.task_id, task.callback_url, payload(transition), account_id=task.account_id
-        )
+        self.callbacks.dispatch(task.task_id, task.callback_url, body, account_id=task.account_id)
 
     def step(self, task_id: str, *, complete: bool = False) -> TaskSnapshot:
         """Move a task one state on (or, `complete`, to its end) and owe its callback if it

@@ -16,7 +16,7 @@ import base64
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,12 @@ def _objects(found: object, where: str) -> list[dict[str, Any]]:
     return found
 
 
+# How an extension family's recorded status record (an answer's `data`) reads: the mock's
+# state word for it ("waiting", "queuing", "generating", "success", "fail"), None for a word
+# the family does not know, taken as final and no success (FamilyExtension.read_state)
+StateReader = Callable[[Mapping[str, Any]], str | None]
+_STAGES = ("waiting", "queuing", "generating")  # the stage the mock's store counts, in order
+
 # The pending states of every built-in family's status answer, as the stage the mock's store
 # counts (0 waiting, 1 queuing, 2 generating): market `state` (kie-api.md §2.2), Runway's own
 # words (§3.4), Suno's `status` (§3.6). Any other `state` or `status` word is final.
@@ -79,17 +85,21 @@ _PENDING_WORDS = {
 KIE_API_HOST = "api.kie.ai"  # KIE's one API host (kie-api.md §1); uploads have their own
 
 
-def recorded_stage(answer: Mapping[str, Any]) -> int | None:
+def recorded_stage(answer: Mapping[str, Any], read: StateReader | None = None) -> int | None:
     """The pending stage a recorded status answer shows (0..2), or None when it is final.
 
     An answer that is no record at all (KIE's "not found" while a task is new, a rate limit,
-    Suno's `data: null`) shows no end: stage 0. `successFlag` families (Veo, Flux, 4o, Luma,
-    Midjourney, Aleph; §3.1-§3.7) are pending at flag 0 unless an error message says it failed
-    (Aleph keeps 0 on failure); 4o's `progress` ("0.00"-"1.00") tells how far. An answer in a
-    vocabulary none of these is taken as final, as before: its last answer repeats."""
+    Suno's `data: null`) shows no end: stage 0. An extension family's record is read by its
+    own ``read``. `successFlag` families (Veo, Flux, 4o, Luma, Midjourney, Aleph; §3.1-§3.7)
+    are pending at flag 0 unless an error message says it failed (Aleph keeps 0 on failure);
+    4o's `progress` ("0.00"-"1.00") tells how far. An answer in a vocabulary none of these is
+    taken as final, as before: its last answer repeats."""
     data = answer.get("data")
     if answer.get("code") != 200 or not isinstance(data, Mapping):
         return 0
+    if read is not None:
+        state = read(data)
+        return _STAGES.index(state) if state in _STAGES else None
     flag = data.get("successFlag")
     if isinstance(flag, int) and not isinstance(flag, bool):
         if flag != 0 or data.get("errorMessage"):
@@ -106,14 +116,17 @@ def recorded_stage(answer: Mapping[str, Any]) -> int | None:
     return None
 
 
-def recorded_success(answer: Mapping[str, Any]) -> bool:
-    """Whether a final recorded status answer is a success: market and Runway ``state``
-    "success", Suno's and 4o's ``status`` "SUCCESS", ``successFlag`` 1 (or Luma's 4, a success
-    whose callback failed, §3.5); anything else final (``fail``, flags 2/3, Suno's failure
-    words, an error message) is a failure."""
+def recorded_success(answer: Mapping[str, Any], read: StateReader | None = None) -> bool:
+    """Whether a final recorded status answer is a success: what an extension family's own
+    ``read`` says; market and Runway ``state`` "success", Suno's and 4o's ``status``
+    "SUCCESS", ``successFlag`` 1 (or Luma's 4, a success whose callback failed, §3.5);
+    anything else final (``fail``, flags 2/3, Suno's failure words, an error message) is a
+    failure."""
     data = answer.get("data")
     if not isinstance(data, Mapping):
         return False
+    if read is not None:
+        return read(data) == "success"
     flag = data.get("successFlag")
     if isinstance(flag, int) and not isinstance(flag, bool):
         return flag in (1, 4) and not data.get("errorMessage")
@@ -152,11 +165,11 @@ class RecordedTask:
     follow_ups: tuple[RecordedCall, ...] = ()  # other calls that named the task, in order
     host: str | None = None  # the host its create was sent to (None: not known)
 
-    @property
-    def pending_stage(self) -> int | None:
+    def pending_stage(self, read: StateReader | None = None) -> int | None:
         """The stage the recording leaves the task in when it ends before a final state (no
-        status answer at all: 0); None when its last answer is final."""
-        return recorded_stage(self.answers[-1]) if self.answers else 0
+        status answer at all: 0); None when its last answer is final (``read``: how its
+        family's answers read, when it is an extension's)."""
+        return recorded_stage(self.answers[-1], read) if self.answers else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -399,6 +412,29 @@ class ScenarioPlayer:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _tasks: list[_Playing] = field(default_factory=list)
     _files: dict[str, RecordedFile] = field(default_factory=dict)
+    _readers: dict[str, StateReader] = field(default_factory=dict)  # by path (read_families)
+
+    def read_families(self, readers: Mapping[str, StateReader]) -> None:
+        """How extension families' status answers read, by each path of theirs (the mock sets
+        them as it starts); the built-in families' words are known without."""
+        self._readers = dict(readers)  # replaced whole: readers see the old or the new
+
+    def reader(self, path: str | None) -> StateReader | None:
+        """How a recorded answer on ``path`` (a task's create or status path) reads: an
+        extension family's own reader, or None for the built-in words."""
+        return None if path is None else self._readers.get(path)
+
+    def stage(self, answer: Mapping[str, Any], path: str | None) -> int | None:
+        """:func:`recorded_stage` of an answer recorded on ``path``."""
+        return recorded_stage(answer, self.reader(path))
+
+    def succeeded(self, answer: Mapping[str, Any], path: str | None) -> bool:
+        """:func:`recorded_success` of a final answer recorded on ``path``."""
+        return recorded_success(answer, self.reader(path))
+
+    def pending_stage(self, task: RecordedTask) -> int | None:
+        """:meth:`RecordedTask.pending_stage`, read as the task's family reads."""
+        return task.pending_stage(self.reader(task.create_path))
 
     def load(self, scenario: Scenario) -> None:
         stand_ins = scenario.stand_ins()  # outside the lock: it reads every answer
@@ -484,7 +520,7 @@ class ScenarioPlayer:
                 ):
                     first = not playing.handed_over and not moved
                     playing.handed_over = True
-                    return Handover(task.pending_stage or 0, first)
+                    return Handover(self.pending_stage(task) or 0, first)
                 if not task.answers:
                     return None
                 answer = task.answers[min(playing.polls, len(task.answers) - 1)]

@@ -7,6 +7,7 @@ Nothing here renders JSON: the families turn snapshots into each API's own shape
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import heapq
 import itertools
@@ -35,10 +36,27 @@ State = Literal["waiting", "queuing", "generating", "success", "fail"]
 _PENDING: tuple[State, State, State] = ("waiting", "queuing", "generating")
 _FINAL = len(_PENDING)  # stage index of the final state
 
+# The ids of the tasks made while one request is answered, when its route asks (a mock
+# extension's, extension.py): a create whose route then raised still journals its task
+CREATED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "kiekit_mock_created", default=None
+)
+
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a family decided about a new task when it accepted the create request."""
+    """What a family decided about a new task when it accepted the create request.
+
+    ``family`` names the family (rules and the control API filter by it); ``model`` the model
+    id; ``request_body`` the create body, kept for the control API and the inspector;
+    ``callback_url`` where its callback goes (None: none); ``param_json`` the body as the
+    family's records echo it; ``prompt`` what moderation markers and rules read; ``cost`` the
+    credits it is charged; ``result_ext`` and ``result_count`` its result files' extension (the
+    media type they are served as) and number, ``result_exts`` the extension per index where
+    they differ; ``aspect_ratio`` the size its images are drawn at (None: square);
+    ``origin`` the scheme and host its result links point at (``origin_of(request)``);
+    ``id_style`` its task id's form.
+    """
 
     family: Family
     model: str
@@ -52,6 +70,9 @@ class TaskSpec:
     aspect_ratio: str | None
     origin: str  # scheme://host of the create request: result links point back at the mock
     id_style: Literal["hex", "uuid"] = "hex"  # Runway's task ids are UUIDs (kie-api.md §1)
+    # per result file, its extension where they differ (3D models and a PNG preview); an index
+    # past the end of this has `result_ext`
+    result_exts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,7 @@ class TaskSnapshot:
     # GET /_mock/tasks lists a body over requestlog.BODY_LIMIT bytes as this preview (a 20 MB
     # base64 image is not sent back whole in every listing); None: listed whole
     request_body_preview: dict[str, Any] | None = None
+    result_exts: tuple[str, ...] = ()  # TaskSpec.result_exts
 
     @property
     def final(self) -> bool:
@@ -133,7 +155,12 @@ class TaskSnapshot:
         if self.state != "success":
             return []
         base = f"{self.origin}/files/{self.task_id}"
-        return [f"{base}/{i}.{self.result_ext}" for i in range(self.result_count)]
+        return [f"{base}/{i}.{self.result_ext_at(i)}" for i in range(self.result_count)]
+
+    def result_ext_at(self, index: int) -> str:
+        """The extension of result file ``index`` (TaskSpec.result_exts, else result_ext)."""
+        exts = self.result_exts
+        return exts[index] if index < len(exts) else self.result_ext
 
 
 @dataclass(frozen=True)
@@ -202,6 +229,7 @@ class _Task:
             "prompt": spec.prompt,
             "result_ext": spec.result_ext,
             "result_count": spec.result_count,
+            "result_exts": spec.result_exts,
             "aspect_ratio": spec.aspect_ratio,
             "origin": spec.origin,
             "rules": self.rules,
@@ -403,6 +431,8 @@ class Store:
             )
             self._tasks[task_id] = task
             acct.tasks += 1
+            if (made := CREATED.get()) is not None:
+                made.append(task_id)
             if task.lifecycle.seconds:
                 self._schedule(task)
             self._forget_old()

@@ -87,7 +87,7 @@ QUICKSTART_SUCCESS = {
 class TestGpt4oImage(ProviderContract):
     provider = Gpt4oImageProvider()
     documented_statuses = (
-        (GENERATING, State.RUNNING),
+        (GENERATING, State.RUNNING, 0.45),  # progress "0.45" (§3.1)
         (SUCCESS, State.SUCCEEDED),
         (CREATE_FAILED, State.FAILED),
         (GENERATE_FAILED, State.FAILED),

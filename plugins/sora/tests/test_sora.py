@@ -91,7 +91,7 @@ class TestSora(ProviderContract):
     documented_statuses = (
         (PENDING, State.QUEUED),
         (PENDING | {"state": "queuing", "progress": 5}, State.QUEUED),
-        (GENERATING, State.RUNNING),
+        (GENERATING, State.RUNNING, 0.45),  # progress 45 of 0-100 (§2.2)
         (SUCCESS, State.SUCCEEDED),
         (FAIL, State.FAILED),
     )

@@ -20,7 +20,8 @@ def register(commands: Commands) -> None:
         "--check",
         action="store_true",
         help="also import each plugin; exit 1 if one is quarantined, incompatible or "
-        "unimportable, or a model id is declared by two distributions",
+        "unimportable, registers no provider for a model id it declares, or a model id is "
+        "declared by two distributions",
     )
     providers.set_defaults(handler=_providers)
 
@@ -31,14 +32,17 @@ def _providers(args: argparse.Namespace) -> int:
 
     policy = Policy.from_env()  # read once: the listing and the check judge by the same rules
     quarantined: dict[str, str] = {}
+    unregistered: dict[str, list[str]] = {}  # ids a plugin declares and registers no provider for
     if args.check:  # import every plugin, to find the ones that break on loading
         import warnings
 
         from kiekit.registry import PluginWarning, Registry
 
+        registry = Registry()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PluginWarning)  # reported below, not twice
-            quarantined = Registry().load_all()
+            quarantined = registry.load_all()
+        unregistered = registry.unregistered()
     groups: dict[tuple[str, str, str, str], list[str]] = {}
     # the capability manifest, per distribution: two may declare one id with other tags
     tags: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]] = {}
@@ -53,6 +57,8 @@ def _providers(args: argparse.Namespace) -> int:
             status = f"incompatible: {item.incompatible}"
         elif item.distribution in quarantined:
             status = f"quarantined: {quarantined[item.distribution]}"
+        elif item.model in unregistered.get(item.distribution, ()):
+            status = f"{UNREGISTERED}: its plugin registers no provider for it"
         key = (item.distribution, item.version, item.module, status)
         groups.setdefault(key, []).append(item.model)
     problems = _problems(groups, policy) if args.check else []
@@ -102,11 +108,15 @@ def _providers(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+UNREGISTERED = "unregistered"
+
+
 def _problems(
     groups: dict[tuple[str, str, str, str], list[str]], policy: Policy
 ) -> list[dict[str, object]]:
-    """What ``--check`` fails on: a plugin that cannot serve (quarantined, incompatible) and a
-    model id two distributions declare (only one of them can have it) unless the user settled
+    """What ``--check`` fails on: a plugin that cannot serve (quarantined, incompatible), model
+    ids a plugin declares and registers no provider for (every use fails), and a model id two
+    distributions declare (only one of them can have it) unless the user settled
     it. Blocked plugins are the user's own choice, not a problem: they are never loaded, so
     they own nothing; nor does an incompatible plugin (reported as such, never loaded); and
     ``KIEKIT_PREFER`` naming one of the owners settles the id, as the registry does when the
@@ -123,6 +133,15 @@ def _problems(
                 detail = status.split(": ", 1)[-1]
                 found.append({"distribution": dist, "kind": kind, "models": models,
                               "detail": f"{kind}: {detail}"})  # fmt: skip
+        if status.startswith(UNREGISTERED):
+            ids = ", ".join(repr(model) for model in models)
+            detail = (
+                f"declares {ids} in its entry points, but its plugin registers no provider "
+                "for them (its kiekit_register_providers hook)"
+            )
+            found.append(
+                {"distribution": dist, "kind": UNREGISTERED, "models": models, "detail": detail}
+            )
         if status.startswith("incompatible"):
             continue
         for model in models:

@@ -10,12 +10,15 @@ import hmac
 import json
 import math
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
 from kiekit.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from kiekit.provider import Provider
 
 __all__ = [
     "ACK",
@@ -111,17 +114,30 @@ def verify_signature(
         raise SignatureError("the callback's signature does not match", task_id=task_id)
 
 
-def parse_callback(body: bytes | str) -> Callback:
-    """Read a callback body of any family (§6.2); CallbackError when it is not one."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        raise CallbackError("callback body is not JSON") from None
+def parse_callback(
+    body: bytes | str | Mapping[str, Any], *, providers: Iterable[Provider] = ()
+) -> Callback:
+    """Read a callback body of any family (§6.2): the bytes or text KIE POSTed, or that JSON
+    already parsed into a dict; CallbackError when it is not one. A family whose callbacks
+    carry the task id elsewhere than kiekit looks is read by its provider, given in
+    ``providers`` (:meth:`~kiekit.provider.Provider.callback_task_id`)."""
+    if isinstance(body, Mapping):
+        payload: Any = dict(body)
+    elif isinstance(body, (bytes, bytearray, str)):
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise CallbackError("callback body is not JSON") from None
+    else:
+        raise TypeError(
+            "parse_callback takes the body as bytes or str (as received), or a dict of its "
+            f"JSON, not {type(body).__name__}"
+        )
     if not isinstance(payload, dict):
         raise CallbackError("callback body is not a JSON object", payload=_clip(payload))
     data = payload.get("data")
     inner = data if isinstance(data, dict) else {}
-    task_id = _task_id(payload, inner)
+    task_id = _task_id(payload, inner, tuple(providers))
     code = payload.get("code")
     message = payload.get("msg", payload.get("message"))
     stage = inner.get("callbackType")
@@ -138,7 +154,9 @@ def parse_callback(body: bytes | str) -> Callback:
     )
 
 
-def _task_id(payload: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+def _task_id(
+    payload: Mapping[str, Any], data: Mapping[str, Any], providers: tuple[Provider, ...] = ()
+) -> str:
     # Every documented location, most common first (§6.2, §6.3; APICITY webhook.ts). KIE signs
     # one id (§6.3): a body naming two different ones is refused, so that the id verified, the
     # id confirmed with KIE and the id the application reads are one.
@@ -148,8 +166,16 @@ def _task_id(payload: Mapping[str, Any], data: Mapping[str, Any]) -> str:
             value = where.get(name)
             if isinstance(value, str) and value.strip():
                 found[prefix + name] = value
+    for provider in providers if not found else ():  # a family's own place (§6.2 lists ours)
+        value = provider.callback_task_id(payload)
+        if isinstance(value, str) and value.strip():
+            found[f"{provider.name}.callback_task_id"] = value
+            break
     if not found:
-        raise CallbackError("callback carries no task id (data.taskId, data.task_id, taskId)")
+        raise CallbackError(
+            "callback carries no task id (data.taskId, data.task_id, taskId"
+            + (", nor where its providers look)" if providers else ")")
+        )
     task_id = next(iter(found.values()))
     if len(task_id) > _MAX_TASK_ID or not task_id.isprintable():
         raise CallbackError("callback task id is not a task id")

@@ -8,7 +8,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from kiekit.client import AsyncClient
     from kiekit.journal import Journal
     from kiekit.models import Results, Task, TaskStatus
+    from kiekit.provider import Provider
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -126,6 +127,9 @@ class WebhookReceiver:
       one status call at a time; those of tasks this process neither journalled nor waits on
       are confirmed at most ``unknown_rate`` a second (after a burst of ten), the rest
       acknowledged and left unconfirmed with a warning.
+    - ``providers``: families whose callbacks carry the task id where kiekit does not look
+      (:meth:`~kiekit.provider.Provider.callback_task_id`); without one such a callback is
+      refused (HTTP 400).
 
     The receiver, the client and the waits must share one event loop.
     """
@@ -146,8 +150,11 @@ class WebhookReceiver:
         max_body: int = MAX_BODY,
         body_timeout: float = BODY_TIMEOUT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        providers: Iterable[Provider] = (),
     ) -> None:
         self._key = hmac_key or None
+        # families whose callbacks carry the task id elsewhere (Provider.callback_task_id)
+        self._providers = tuple(providers)
         self._confirm_delays = tuple(confirm_delays)
         for delay in self._confirm_delays:
             _check_number("confirm_delays", delay, minimum=0.0)
@@ -343,7 +350,7 @@ class WebhookReceiver:
             check.keys.discard(key)
 
     def _accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
-        callback = parse_callback(body)
+        callback = parse_callback(body, providers=self._providers)
         if self._key is not None:
             verify_signature(
                 self._key,
