@@ -386,6 +386,94 @@ def test_a_journal_that_cannot_be_opened_is_said_with_how_to_fix_it(
     assert kie.requests == []  # nothing paid for unrecorded
 
 
+def test_a_journal_with_a_column_this_kiekit_does_not_fill_stops_the_create(
+    api: Any, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An outside tester's journal from a newer kiekit (a NOT NULL column without default):
+    SQLite's INSERT OR IGNORE dropped the intent row without a word, the create was sent all
+    the same, and the task was in no journal."""
+    import sqlite3
+
+    path = tmp_path / "journal.sqlite3"
+    with sqlite3.connect(path) as newer:
+        newer.execute(
+            "CREATE TABLE entries (key TEXT PRIMARY KEY, task_id TEXT, model TEXT NOT NULL, "
+            "state TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL, "
+            "base_url TEXT, out_dir TEXT, account TEXT, request TEXT, "
+            "assets TEXT NOT NULL DEFAULT '[]', files TEXT NOT NULL DEFAULT '[]', error TEXT, "
+            "owner TEXT, lease_until REAL, schema_v INTEGER NOT NULL)"
+        )
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(JournalError) as refused:
+                await client.submit(kit.GROK_T2I, prompt="x")
+        said = str(refused.value)
+        assert str(path) in said
+        assert "entries.schema_v" in said
+        assert "newer kiekit" in said
+
+    api.run(scenario)
+    assert kie.requests == []  # nothing paid for unrecorded
+
+
+class _Forgetful(MemoryStore):
+    """A store of one's own that answers every write and keeps nothing (a constraint it
+    does not report, a full disk it does not notice)."""
+
+    def insert(self, entry: Any, *, lease: float | None = None) -> bool:
+        return False
+
+    def change(self, key: str, changes: Any) -> bool:
+        return False
+
+
+def test_an_intent_row_the_store_did_not_keep_stops_the_create(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, journal=_Forgetful(), **NO_LIMITS) as client:
+            for key in (None, "job-1"):  # a random key, and an idempotency key
+                with pytest.raises(JournalError, match="is not there; the intent row was not"):
+                    await client.submit(kit.GROK_T2I, prompt="x", idempotency_key=key)
+
+    api.run(scenario)
+    assert kie.requests == []
+
+
+def test_a_batch_claim_the_store_did_not_keep_is_an_error_not_held_elsewhere() -> None:
+    with pytest.raises(JournalError, match="the job's claim was not stored"):
+        Journal(_Forgetful()).claim("grok-imagine/text-to-image", "batch:job")
+
+
+class _Vanishing(MemoryStore):
+    """Its rows are gone once written (deleted by hand, or a store that drops them)."""
+
+    def change(self, key: str, changes: Any) -> bool:
+        self._rows.clear()
+        return super().change(key, changes)
+
+
+def test_a_row_gone_after_the_create_is_logged_not_passed_over(
+    api: Any, kit: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> Any:
+        async with api.client(transport=kie.transport, journal=_Vanishing(), **NO_LIMITS) as client:
+            return await client.submit(kit.GROK_T2I, prompt="x")
+
+    with caplog.at_level("WARNING", logger="kiekit.journal"):
+        task = api.run(scenario)
+    assert task.id == kit.TASK_ID  # the caller still holds the task
+    assert f"could not record for task {kit.TASK_ID}" in caplog.text
+    assert "is not there; this change was not recorded" in caplog.text
+
+
 class _BrokenAfterIntent(MemoryStore):
     """A store of one's own (the JournalStore protocol) whose disk fills up after the intent."""
 

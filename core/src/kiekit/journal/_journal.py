@@ -209,7 +209,8 @@ class Journal:
             owner=self.owner,
         )
         if key is None:  # a random key: nobody else can want this row
-            self.store.insert(entry)
+            if not self.store.insert(entry):
+                raise self._missing(entry.key, "the intent row was not stored: not sent")
             return entry
         if self.store.insert(entry, lease=self.lease):
             return entry
@@ -222,9 +223,12 @@ class Journal:
             "account": account,
         }
         retryable = [EntryState.REJECTED, EntryState.CLAIMED]
-        return self.store.update(
+        retried = self.store.update(
             entry.key, retry, only_if=retryable, holder=self.owner, lease=self.lease
         )
+        if retried is None and self.store.get(entry.key) is None:  # not stored, nor there before
+            raise self._missing(entry.key, "the intent row was not stored: not sent")
+        return retried
 
     def claim(
         self,
@@ -269,9 +273,12 @@ class Journal:
         if reopened is not None:
             return reopened
         unfinished = [EntryState.CLAIMED, EntryState.CREATED, EntryState.SUCCEEDED]
-        return self.store.update(
+        held = self.store.update(
             key, {"updated_at": now}, only_if=unfinished, holder=owner, lease=self.lease
         )
+        if held is None and self.store.get(key) is None:  # not stored, nor there before
+            raise self._missing(key, "the job's claim was not stored: not sent")
+        return held
 
     def now(self) -> float:
         """This journal's clock (Unix seconds), which its rows' ``created_at`` and
@@ -697,14 +704,28 @@ class Journal:
         return self._write(key, changes, read_back)
 
     def _write(self, key: str, changes: Mapping[str, Any], read_back: bool) -> Entry | None:
-        if read_back:
-            return self.store.update(key, changes)
+        """Change row ``key``, which must be there: a write that finds no row has lost what it
+        records (a task id, its results), so it is an error, not a quiet no-op. Told by the
+        statement's own count of rows: no read more."""
         change = getattr(self.store, "change", None)
-        if change is None:  # a store of someone else's, without change()
-            self.store.update(key, changes)
-        else:
-            change(key, changes)
+        if read_back or change is None:  # change() is optional in the protocol
+            row = self.store.update(key, changes)
+            if row is None:
+                raise self._missing(key, "this change was not recorded")
+            return row if read_back else None
+        if not change(key, changes):
+            raise self._missing(key, "this change was not recorded")
         return None
+
+    def _missing(self, key: str, what: str) -> JournalError:
+        """A row the journal wrote and did not find: the store did not keep it (a column or
+        rule it does not fill, in a store of one's own), or it was deleted by hand."""
+        return JournalError(f"task journal {_named(self.store)}: row {key!r} is not there; {what}")
+
+
+def _named(store: JournalStore) -> str:
+    """A store as a message names it: a SQLite journal by its file."""
+    return str(store.path) if isinstance(store, SqliteStore) else repr(store)
 
 
 def _where(store: JournalStore) -> tuple[str, str] | None:

@@ -24,6 +24,7 @@ from kiekit.journal._stores import (
     _UNSTORABLE,
     FREE_FOR,
     LET_GO_BEFORE,
+    NOT_OURS,
     _column_values,
     _from_row,
     _to_row,
@@ -97,6 +98,8 @@ class PostgresStore:
             yield
         except psycopg.Error as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, psycopg.errors.IntegrityError):  # no rule of kiekit's own
+                message += f"; {NOT_OURS}"
             raise JournalError(f"task journal {redacted(self.url)}: {message}") from exc
         except UnicodeEncodeError as exc:  # a path whose name is not UTF-8 (bytes on Linux)
             raise JournalError(f"task journal {redacted(self.url)}: {_UNSTORABLE}") from exc

@@ -290,6 +290,11 @@ def _add_columns(connection: sqlite3.Connection) -> None:
 
 
 _UNSTORABLE = "a value that is not valid UTF-8 (a file or folder name?) cannot be recorded"
+# A row refused by a rule kiekit did not make: a column or constraint a newer kiekit added.
+NOT_OURS = (
+    "the journal has a column or rule this kiekit does not know (made by a newer kiekit?): "
+    "upgrade kiekit, or point KIEKIT_DATA_DIR (or KIEKIT_JOURNAL_URL) elsewhere"
+)
 
 
 class _SqliteErrors:
@@ -305,6 +310,8 @@ class _SqliteErrors:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        if isinstance(exc, sqlite3.IntegrityError):  # no rule of kiekit's own can be broken
+            raise JournalError(f"task journal {self.path}: {exc}; {NOT_OURS}") from exc
         if isinstance(exc, sqlite3.Error):
             raise JournalError(f"task journal {self.path}: {exc}") from exc
         if isinstance(exc, OSError):  # the folder cannot be made
@@ -612,9 +619,12 @@ def _asset_of(item: Mapping[str, Any]) -> Asset:
     )
 
 
+# ON CONFLICT (key), not INSERT OR IGNORE: IGNORE also skips a row that breaks a NOT NULL or
+# CHECK constraint (a newer kiekit's column this one does not fill), without a word; the intent
+# row was then lost and its create sent all the same. Only an existing key is passed over here.
 _INSERT = (
-    f"INSERT OR IGNORE INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed names
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed names
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (key) DO NOTHING"
 )
 
 
