@@ -419,6 +419,29 @@ def test_a_journal_with_a_column_this_kiekit_does_not_fill_stops_the_create(
     assert kie.requests == []  # nothing paid for unrecorded
 
 
+def test_a_journal_of_a_newer_kiekit_stops_the_create_before_it_is_sent(
+    api: Any, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from kiekit.journal._stores import SCHEMA_VERSION
+
+    path = tmp_path / "journal.sqlite3"
+    SqliteStore(path).entries()  # made by this kiekit, then opened by a newer one
+    with sqlite3.connect(path) as newer:
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(JournalError, match="written by a newer kiekit"):
+                await client.submit(kit.GROK_T2I, prompt="x")
+
+    api.run(scenario)
+    assert kie.requests == []
+
+
 class _Forgetful(MemoryStore):
     """A store of one's own that answers every write and keeps nothing (a constraint it
     does not report, a full disk it does not notice)."""

@@ -165,8 +165,17 @@ class MemoryStore:
 
 
 _LENGTH = "json_array_length({})"  # SQLite's JSON functions are built in since 3.38
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS entries (
+
+# The journal's schema version, kept in the file (SQLite's ``PRAGMA user_version``; a comment
+# on PostgreSQL's table). It goes up with a change an older kiekit could not write correctly (a
+# column it would leave empty that must not be, a state it does not know): an older kiekit then
+# refuses the journal, and a newer one brings an older journal up to date when it opens it.
+# 0: a journal of a kiekit before versions were kept (brought up to date like any older one).
+SCHEMA_VERSION = 1
+
+# One statement each: the schema is brought up to date in one transaction (see _prepare).
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
     task_id TEXT,
     model TEXT NOT NULL,
@@ -182,16 +191,17 @@ CREATE TABLE IF NOT EXISTS entries (
     error TEXT,
     owner TEXT,
     lease_until REAL
-);
-CREATE INDEX IF NOT EXISTS entries_task_id ON entries (task_id);
--- no index on state: every change of state would pay for it. Listings read the newest rows by
--- created_at (never changed, so only an insert pays for it); the open rows (kie resume,
--- kie tasks --state unfinished) have a partial index of their own, as small as the work in flight.
-DROP INDEX IF EXISTS entries_state;
-CREATE INDEX IF NOT EXISTS entries_created_at ON entries (created_at);
-CREATE INDEX IF NOT EXISTS entries_open ON entries (created_at)
-    WHERE {open_condition(_LENGTH)};
-"""
+)""",
+    "CREATE INDEX IF NOT EXISTS entries_task_id ON entries (task_id)",
+    # no index on state: every change of state would pay for it. Listings read the newest rows
+    # by created_at (never changed, so only an insert pays for it); the open rows (kie resume,
+    # kie tasks --state unfinished) have a partial index of their own, as small as the work in
+    # flight.
+    "DROP INDEX IF EXISTS entries_state",
+    "CREATE INDEX IF NOT EXISTS entries_created_at ON entries (created_at)",
+    f"CREATE INDEX IF NOT EXISTS entries_open ON entries (created_at) "
+    f"WHERE {open_condition(_LENGTH)}",
+)
 _COLUMNS = (
     "key",
     "task_id",
@@ -221,7 +231,7 @@ LET_GO_BEFORE = (
 )
 
 
-def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
+def _prepare(connection: sqlite3.Connection, path: Path, *, patience: float = 30.0) -> None:
     """WAL mode and the schema, once per file. Several processes opening a new journal at once
     race to switch it to WAL, and the switch answers "database is locked" at once instead of
     waiting out busy_timeout: so it is tried again, a little later each time, until one has
@@ -233,15 +243,51 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
             _require_json(connection)
-            _drop_stale_open_index(connection)
-            connection.executescript(_SCHEMA)
-            _add_columns(connection)
+            _bring_up_to_date(connection, path)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() + pause > ends:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.25)
+
+
+def _bring_up_to_date(connection: sqlite3.Connection, path: Path) -> None:
+    """The schema of SCHEMA_VERSION, in one transaction holding the write lock from the look
+    at the file's version to the new version: a newer kiekit opening the file at the same time
+    cannot have its version written over with this one's (a journal it then could not trust)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        found = _version(connection, path)
+        _drop_stale_open_index(connection)
+        for statement in _SCHEMA:
+            connection.execute(statement)
+        _add_columns(connection)
+        if found < SCHEMA_VERSION:
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _version(connection: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version; JournalError when a newer kiekit wrote it."""
+    found: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise newer_schema(str(path), found, "KIEKIT_DATA_DIR")
+    return found
+
+
+def newer_schema(where: str, found: int, setting: str) -> JournalError:
+    """A journal whose schema is newer than this kiekit's: its rows may hold what this one
+    cannot read or would write wrong, so nothing is read or written (SCHEMA_VERSION)."""
+    return JournalError(
+        f"task journal {where}: written by a newer kiekit (schema {found}); upgrade kiekit or "
+        f"point {setting} elsewhere (this kiekit knows the journal up to schema "
+        f"{SCHEMA_VERSION})"
+    )
 
 
 def _free_for(row: Entry, holder: str, now: float) -> bool:
@@ -424,9 +470,9 @@ class SqliteStore:
             connection.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
             with self._ready_lock:
                 if not self._ready:
-                    _prepare(connection)
+                    _prepare(connection, self.path)
                     self._ready = True
-        except sqlite3.Error:
+        except BaseException:  # sqlite3's errors, a journal of a newer kiekit
             connection.close()
             raise
         return connection
@@ -448,9 +494,13 @@ class SqliteStore:
             connection = sqlite3.connect(f"{uri}?{options}", uri=True, isolation_level=None)
             try:
                 connection.execute("SELECT count(*) FROM entries").fetchone()
+                _version(connection, self.path)  # read-only, it is still no file to misread
             except sqlite3.Error:
                 connection.close()
                 continue
+            except JournalError:
+                connection.close()
+                raise
             return connection
         raise sqlite3.OperationalError("the journal is on a read-only file system and unreadable")
 
