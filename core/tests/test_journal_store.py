@@ -413,6 +413,32 @@ def test_a_value_that_is_not_utf8_is_a_journal_error_not_a_crash(tmp_path: Path)
         store.insert(Entry("k", "m\udcff", None, EntryState.CREATED, 1.0, 1.0, task_id="t"))
 
 
+def test_a_row_in_a_state_or_with_a_time_this_kiekit_cannot_read_is_read_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """A newer kiekit's state (or a row edited by hand) raised ValueError in every listing
+    it was in, and hid the other rows with it."""
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    for key in ("newer", "edited", "plain"):
+        store.insert(_entry(key, state=EntryState.CREATED, task_id=f"t-{key}"))
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE entries SET state = 'archived' WHERE key = 'newer'")
+        connection.execute("UPDATE entries SET created_at = 'yesterday' WHERE key = 'edited'")
+    rows = {row.key: row for row in store.entries()}
+    assert rows.keys() == {"newer", "edited", "plain"}
+    newer = rows["newer"]
+    assert (newer.state.value, newer.state.known) == ("archived", False)
+    assert newer.state is EntryState.read("archived")  # one object: rows compare equal
+    assert newer.state not in set(EntryState)
+    assert not newer.unfinished
+    assert newer.to_json()["state"] == "archived"
+    with pytest.raises(ValueError, match="archived"):
+        EntryState("archived")  # the closed set is as it was: only rows read so
+    assert rows["edited"].created_at == 0.0  # not known
+    assert {row.key for row in store.select(Selection(open=True))} >= {"newer", "plain"}
+
+
 def _schema_version(path: Path) -> int:
     with sqlite3.connect(path) as connection:
         version: int = connection.execute("PRAGMA user_version").fetchone()[0]

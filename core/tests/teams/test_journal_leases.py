@@ -263,11 +263,30 @@ def test_a_postgresql_journal_records_its_schema_version_and_refuses_a_newer_one
         store.close()
         return store
 
+    def open_index() -> str:
+        with psycopg.connect(url, autocommit=True) as connection:
+            found = connection.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'kiekit_journal_open'"
+            ).fetchone()
+        assert found is not None
+        return str(found[0])
+
     opened()
     assert version_note() == f"kiekit journal, schema {SCHEMA_VERSION}"
-    version_note("NULL")  # as a kiekit before schema versions left it
+    ours = open_index()
+    with psycopg.connect(url, autocommit=True) as connection:  # as a kiekit before versions
+        connection.execute("DROP INDEX kiekit_journal_open")
+        connection.execute(
+            "CREATE INDEX kiekit_journal_open ON kiekit_journal (created_at, key) WHERE "
+            "(state = 'claimed' OR state = 'sending' OR state = 'unknown' OR "
+            "state = 'created' OR (state = 'succeeded' AND "
+            "json_array_length(files::json) < json_array_length(assets::json)))"
+        )
+    version_note("NULL")
+    assert open_index() != ours
     opened()
     assert version_note() == f"kiekit journal, schema {SCHEMA_VERSION}"
+    assert open_index() == ours  # in today's words, which its queries name (or it is unused)
     newer = SCHEMA_VERSION + 1
     version_note(f"'kiekit journal, schema {newer}'")
     with pytest.raises(JournalError) as refused:

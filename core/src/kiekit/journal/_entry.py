@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import sys
 import time
@@ -51,6 +52,44 @@ class EntryState(enum.Enum):
     @property
     def outcome_unknown(self) -> bool:
         return self in (EntryState.SENDING, EntryState.UNKNOWN)
+
+    @property
+    def known(self) -> bool:
+        """False for a state this kiekit does not know (:meth:`read`)."""
+        return self._name_ != _NOT_KNOWN
+
+    @classmethod
+    def read(cls, value: str) -> EntryState:
+        """The state a stored row names. One this kiekit does not know (a newer kiekit's, or a
+        row edited by hand) is kept as written, its ``value``, ``known`` False and none of the
+        states above: its row is listed and left alone, rather than making every listing it is
+        in a traceback. ``EntryState(value)`` still refuses it."""
+        try:
+            return cls(value)
+        except ValueError:
+            return _not_known_state(value)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return EntryState.read, (self._value_,)  # an unknown state too (Enum's way is by value)
+
+
+_NOT_KNOWN = "NOT_KNOWN"
+
+
+@functools.lru_cache(maxsize=64)
+def _not_known_state(value: str) -> EntryState:
+    """One object per state not known (states compare by identity, rows by their states)."""
+    state = object.__new__(EntryState)  # not a member: EntryState(value) still refuses it
+    state._name_, state._value_ = _NOT_KNOWN, value
+    return state
+
+
+def not_known(entry: Entry) -> str:
+    """What is said of a row in a state this kiekit does not know: left alone, and why."""
+    return (
+        f"row {entry.key!r} is {entry.state.value!r}, a state this kiekit does not know (written "
+        "by a newer kiekit, or by hand): left alone; upgrade kiekit to act on it"
+    )
 
 
 @frozen

@@ -32,6 +32,7 @@ from kiekit.journal._entry import (
     JournalError,
     data_dir,
     error_record,
+    not_known,
 )
 from kiekit.journal._selection import Selection, in_memory, is_open
 from kiekit.journal._stores import JournalStore, SqliteStore
@@ -410,9 +411,7 @@ class Journal:
         idempotency key included). A row settled with a task id KIE then answers "not found"
         for (a mistyped id) may be settled again. ValidationError when there is no such row,
         its outcome is known, or another live worker is sending it now. The row after."""
-        entry = self.get(key)
-        if entry is None:
-            raise ValidationError("key", f"no row {key!r} in the task journal")
+        entry = _known(self.get(key), key)
         mistyped = entry.state is EntryState.CREATED and (entry.error or {}).get("type") in (
             "NotFoundError",
             "UnprocessableError",  # some families answer an unknown task id with 422
@@ -457,9 +456,7 @@ class Journal:
         ``kie resume``, ``kie batch`` and an idempotency key never wait for it, fetch it or send
         it again. Nothing is deleted. ValidationError when there is no such row, nothing is
         owed for it (finished, or refused), or a live worker works on it now. The row after."""
-        entry = self.get(key)
-        if entry is None:
-            raise ValidationError("key", f"no row {key!r} in the task journal")
+        entry = _known(self.get(key), key)
         words = " ".join((reason or "").split()) or "given up by hand"
         if not words.isprintable():
             raise ValidationError("reason", f"must be printable text, not {reason!r}")
@@ -498,9 +495,7 @@ class Journal:
         resume`` no longer downloads it. ``name``: the row's key or its task id. ValidationError
         when there is no such row, it has not succeeded (yet), all its files are on disk, or a
         live worker works on it now. The row after."""
-        entry = self.find(name)
-        if entry is None:
-            raise ValidationError("key", f"no row {name!r} in the task journal")
+        entry = _known(self.find(name), name)
         words = " ".join((reason or "").split())
         if not words.isprintable():
             raise ValidationError("reason", f"must be printable text, not {reason!r}")
@@ -723,6 +718,16 @@ class Journal:
         return JournalError(f"task journal {_named(self.store)}: row {key!r} is not there; {what}")
 
 
+def _known(entry: Entry | None, name: str) -> Entry:
+    """The row a settle, an abandon or a hand-off acts on: there, and in a state this kiekit
+    knows (a newer kiekit's row is left to it)."""
+    if entry is None:
+        raise ValidationError("key", f"no row {name!r} in the task journal")
+    if not entry.state.known:
+        raise ValidationError("key", not_known(entry))
+    return entry
+
+
 def _named(store: JournalStore) -> str:
     """A store as a message names it: a SQLite journal by its file."""
     return str(store.path) if isinstance(store, SqliteStore) else repr(store)
@@ -862,6 +867,8 @@ class Recorder:
     def _earlier(self, model: str, request: Mapping[str, Any] | None, key: str) -> Task:
         assert self.journal is not None
         earlier = self.journal.get(key)
+        if earlier is not None and not earlier.state.known:  # neither sent again nor waited for
+            raise JournalError(f"idempotency key {key!r}: {not_known(earlier)}")
         if earlier is not None and earlier.model != model:
             raise ConfigurationError(
                 f"idempotency key {key!r} was used for a {earlier.model} task, not {model}"

@@ -287,6 +287,8 @@ def _prepare(connection: psycopg.Connection[tuple[Any, ...]], where: str) -> Non
         found = _version(connection)
         if found > SCHEMA_VERSION:
             raise newer_schema(where, found, "KIEKIT_JOURNAL_URL")
+        if found < 1:  # its open rows' index, in a kiekit's words before versions: made anew
+            connection.execute(f"DROP INDEX IF EXISTS {TABLE}_open")  # (the planner needs ours)
         connection.execute(_SCHEMA)
         if found < SCHEMA_VERSION:
             note = _VERSION_NOTE.format(SCHEMA_VERSION)

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import functools
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -767,14 +768,25 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _time(value: Any) -> float:
+    """A row's time. SQLite keeps any text in a REAL column: a time that is not a number (a
+    row edited by hand) reads as 0, not known, rather than breaking every listing it is in."""
+    if type(value) is not float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return 0.0
+    return value if math.isfinite(value) else 0.0
+
+
 def _from_row(row: Mapping[str, Any]) -> Entry:
     return Entry(
         key=row["key"],
         model=row["model"],
         request=None if row["request"] is None else json.loads(row["request"]),
-        state=EntryState(row["state"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        state=EntryState.read(row["state"]),  # a newer kiekit's state is listed, not a crash
+        created_at=_time(row["created_at"]),
+        updated_at=_time(row["updated_at"]),
         task_id=row["task_id"],
         base_url=row["base_url"],
         out_dir=None if row["out_dir"] is None else _path_of(row["out_dir"]),
