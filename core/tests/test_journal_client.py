@@ -442,6 +442,60 @@ def test_a_journal_of_a_newer_kiekit_stops_the_create_before_it_is_sent(
     assert kie.requests == []
 
 
+@pytest.fixture(params=["HOME unset", "KIEKIT_DATA_DIR=~/kiekit"])
+def no_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No home directory: HOME unset and no passwd entry for this user (a container run with
+    ``--user 12345``), the default data folder or one named under ``~``."""
+    pwd = pytest.importorskip("pwd")
+    for name in ("HOME", "XDG_DATA_HOME", "KIEKIT_DATA_DIR", "KIEKIT_JOURNAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if request.param != "HOME unset":
+        monkeypatch.setenv("KIEKIT_DATA_DIR", "~/kiekit")
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+
+
+def test_without_a_home_directory_a_create_is_refused_in_words_not_a_runtime_error(
+    api: Any, kit: SimpleNamespace, no_home: None
+) -> None:
+    """An outside tester's container user: platformdirs' RuntimeError, a traceback from
+    every command and from Client(...) itself."""
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:  # made
+            with pytest.raises(JournalError) as refused:
+                await client.submit(kit.GROK_T2I, prompt="x")
+        said = str(refused.value)
+        assert said.startswith("task journal")
+        assert "home directory" in said
+        assert "set KIEKIT_DATA_DIR to a folder you can write" in said
+
+    api.run(scenario)
+    assert kie.requests == []
+
+
+def test_without_a_home_directory_only_the_commands_that_need_the_journal_say_so(
+    no_home: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from kiekit.cli import main
+
+    assert main(["tasks"]) == 2  # one line, as for a home that cannot be written
+    [said] = capsys.readouterr().err.splitlines()
+    assert said.startswith("kie: error: task journal")
+    assert "KIEKIT_DATA_DIR" in said
+    out = ["--out", str(tmp_path / "out"), "--mock"]
+    assert main(["run", "flux-kontext-pro", "--prompt", "x", *out]) == 2
+    assert "kie: error: task journal" in capsys.readouterr().err
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    for command in (["credits"], ["chat", "gpt-5-2", "hello"], ["upload", str(photo)]):
+        assert main([*command, "--mock"]) == 0, command  # nothing to record: as they did
+
+
 class _Forgetful(MemoryStore):
     """A store of one's own that answers every write and keeps nothing (a constraint it
     does not report, a full disk it does not notice)."""

@@ -26,16 +26,37 @@ RESULT_LIFETIME = 14 * 86400.0
 HANDED_OFF = "HandedOff"
 
 
+# How to get past a journal that cannot be opened, said with why it cannot be.
+WAYS_OUT = (
+    "kiekit records each task there before it is sent: set KIEKIT_DATA_DIR to a folder you can "
+    "write, or name another journal with KIEKIT_JOURNAL_URL (kie --journal: a file path, "
+    "sqlite:///path or postgresql://…); in Python, journal=None records nothing"
+)
+
+
 def data_dir() -> Path:
     """Where kiekit keeps its data: ``$KIEKIT_DATA_DIR``, else the platform's user data folder
     (``~/.local/share/kiekit`` on Linux, ``~/Library/Application Support/kiekit`` on macOS,
-    ``%LOCALAPPDATA%\\kiekit`` on Windows — platformdirs knows each system's convention)."""
+    ``%LOCALAPPDATA%\\kiekit`` on Windows — platformdirs knows each system's convention).
+    JournalError when there is no home directory to find it under."""
     override = os.environ.get(DATA_DIR_ENV, "").strip()
     if override:
-        return Path(override).expanduser()
+        return expanded(Path(override))
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("kiekit", appauthor=False))
+    try:
+        return Path(platformdirs.user_data_dir("kiekit", appauthor=False))
+    except RuntimeError as exc:  # no HOME, and no passwd entry for this user (a container's)
+        raise JournalError(f"task journal: no folder to keep it in ({exc}). {WAYS_OUT}") from exc
+
+
+def expanded(path: Path) -> Path:
+    """``path`` with ``~`` expanded; JournalError when there is no home directory to expand it
+    to (pathlib's RuntimeError said nothing of the journal, nor of the way out)."""
+    try:
+        return path.expanduser()
+    except RuntimeError as exc:
+        raise JournalError(f"task journal {path}: {exc} ({path} names it). {WAYS_OUT}") from exc
 
 
 class EntryState(enum.Enum):

@@ -32,10 +32,11 @@ from kiekit.journal._entry import (
     JournalError,
     data_dir,
     error_record,
+    expanded,
     not_known,
 )
 from kiekit.journal._selection import Selection, in_memory, is_open
-from kiekit.journal._stores import JournalStore, SqliteStore
+from kiekit.journal._stores import JournalStore, SqliteStore, Unopenable
 from kiekit.models import Request, Results, Task
 
 if TYPE_CHECKING:
@@ -758,8 +759,8 @@ def open_journal(url: str | None) -> Journal:
     renewing it (default 60)."""
     lease = _lease_from_env()
     if url is None:
-        store = SqliteStore(data_dir() / JOURNAL_FILE, fsync=_fsync_from_env())
-        return Journal(store, lease=lease)
+        fsync = _fsync_from_env()
+        return _sqlite_journal(lambda: data_dir() / JOURNAL_FILE, lease, fsync=fsync)
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
     if scheme in ("postgresql", "postgres"):
         from kiekit.journal._postgres import PostgresStore
@@ -777,7 +778,17 @@ def open_journal(url: str | None) -> Journal:
             f"journal: {scheme}:// is not a journal kiekit knows "
             "(postgresql://…, sqlite:///path, or a file path)"
         )
-    return Journal(SqliteStore(Path(url).expanduser()), lease=lease)
+    return _sqlite_journal(lambda: expanded(Path(url)), lease)
+
+
+def _sqlite_journal(where: Callable[[], Path], lease: float, *, fsync: bool = False) -> Journal:
+    """A SQLite journal at ``where()``; where there is no home directory to find it under, a
+    journal that says so at its first use, as one that cannot be opened does (Unopenable)."""
+    try:
+        path = where()
+    except JournalError as exc:
+        return Journal(Unopenable(str(exc)), lease=lease)
+    return Journal(SqliteStore(path, fsync=fsync), lease=lease)
 
 
 def _fsync_from_env() -> bool:

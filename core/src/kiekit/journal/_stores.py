@@ -19,11 +19,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import attrs
 
-from kiekit.journal._entry import Entry, EntryState, JournalError
+from kiekit.journal._entry import WAYS_OUT, Entry, EntryState, JournalError
 from kiekit.journal._selection import (
     PAGE_ROWS,
     Selection,
@@ -163,6 +163,25 @@ class MemoryStore:
         with self._lock:
             rows = list(self._rows.values())
         return in_memory(rows, selection)
+
+
+class Unopenable:
+    """A journal with nowhere to be: the default one when there is no home directory to keep
+    it under (a container's user without an entry in /etc/passwd, HOME unset). Every use
+    raises why, as a journal file that cannot be opened does at its first use: so a client is
+    made, a command that records nothing (credits, chat, upload) works, and a create is
+    refused before it is sent."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"Unopenable({self.why!r})"
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise JournalError(self.why)
+
+    insert = update = change = renew = now = get = by_task = entries = select = _refuse
 
 
 _LENGTH = "json_array_length({})"  # SQLite's JSON functions are built in since 3.38
@@ -380,12 +399,7 @@ def _cannot_open(path: Path, exc: sqlite3.Error | OSError) -> str:
         why = exc.strerror or str(exc)
     else:
         why = str(exc)
-    return (
-        f"task journal {path}: {why}. kiekit records each task there before it is sent: set "
-        "KIEKIT_DATA_DIR to a folder you can write, or name another journal with "
-        "KIEKIT_JOURNAL_URL (kie --journal: a file path, sqlite:///path or postgresql://…); "
-        "in Python, journal=None records nothing"
-    )
+    return f"task journal {path}: {why}. {WAYS_OUT}"
 
 
 def _private_folder(folder: Path) -> None:
