@@ -134,6 +134,53 @@ def test_kie_resume_reports_creates_whose_outcome_is_unknown_and_never_sends_the
     assert _creates(mock) == 0
 
 
+def test_a_row_a_newer_kiekit_wrote_is_listed_and_left_alone_by_every_command(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """An outside tester's journal with one row in a newer kiekit's state ("archived"): kie
+    tasks and kie settle died of a ValueError traceback (hiding every other row), and kie
+    resume passed over it without a word."""
+    import sqlite3
+
+    mock = mock_server_factory()
+    lines = [
+        json.dumps({"id": job, "model": GROK, "input": {"prompt": f"{job} [mock:fail]"}})
+        for job in ("newer", "plain")
+    ]
+    jobs = _jobs_file(tmp_path, lines)
+    batch = ["batch", str(jobs), "--out", str(tmp_path / "out"), "--base-url", mock.base_url]
+    assert main(batch) == 1  # both tasks failed at KIE
+    path = Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE entries SET state = 'archived' WHERE key LIKE '%newer%'")
+        connection.execute("UPDATE entries SET created_at = 'then' WHERE key LIKE '%plain%'")
+    capsys.readouterr()
+
+    assert [row["state"] for row in _tasks(capsys)] == ["archived", "failed"]
+    assert main(["tasks"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2
+    assert "archived (a state this kiekit does not know: upgrade kiekit" in listed[0]
+    assert " failed     ?  " in listed[1]  # a time that is not a number: not known
+    [newer] = [row for row in _tasks(capsys) if row["state"] == "archived"]
+    assert main(["settle", newer["task_id"], "--abandon"]) == 2
+    [said] = capsys.readouterr().err.splitlines()
+    assert said.startswith(f"kie: error: key: row {newer['key']!r} is 'archived', a state ")
+    assert main(["resume", "--base-url", mock.base_url]) == 1  # not passed over
+    err = capsys.readouterr().err
+    assert f"task {newer['task_id']} ({GROK}): row {newer['key']!r} is 'archived'" in err
+    assert "still owed: 1 row(s) in a state this kiekit does not know" in err
+    creates = _creates(mock)
+    assert main(batch) == 1  # the job is reported, neither sent again nor waited for
+    assert _creates(mock) == creates
+    report = {row["id"]: row for row in _results(tmp_path / "out")}
+    assert report["newer"]["state"] == "error"
+    assert "a state this kiekit does not know" in report["newer"]["error"]["message"]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -392,6 +392,171 @@ def test_a_journal_that_cannot_be_opened_is_said_with_how_to_fix_it(
     assert kie.requests == []  # nothing paid for unrecorded
 
 
+def test_a_journal_with_a_column_this_kiekit_does_not_fill_stops_the_create(
+    api: Any, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An outside tester's journal from a newer kiekit (a NOT NULL column without default):
+    SQLite's INSERT OR IGNORE dropped the intent row without a word, the create was sent all
+    the same, and the task was in no journal."""
+    import sqlite3
+
+    path = tmp_path / "journal.sqlite3"
+    with sqlite3.connect(path) as newer:
+        newer.execute(
+            "CREATE TABLE entries (key TEXT PRIMARY KEY, task_id TEXT, model TEXT NOT NULL, "
+            "state TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL, "
+            "base_url TEXT, out_dir TEXT, account TEXT, request TEXT, "
+            "assets TEXT NOT NULL DEFAULT '[]', files TEXT NOT NULL DEFAULT '[]', error TEXT, "
+            "owner TEXT, lease_until REAL, schema_v INTEGER NOT NULL)"
+        )
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(JournalError) as refused:
+                await client.submit(kit.GROK_T2I, prompt="x")
+        said = str(refused.value)
+        assert str(path) in said
+        assert "entries.schema_v" in said
+        assert "newer kiekit" in said
+
+    api.run(scenario)
+    assert kie.requests == []  # nothing paid for unrecorded
+
+
+def test_a_journal_of_a_newer_kiekit_stops_the_create_before_it_is_sent(
+    api: Any, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from kiekit.journal._stores import SCHEMA_VERSION
+
+    path = tmp_path / "journal.sqlite3"
+    SqliteStore(path).entries()  # made by this kiekit, then opened by a newer one
+    with sqlite3.connect(path) as newer:
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path))
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:
+            with pytest.raises(JournalError, match="written by a newer kiekit"):
+                await client.submit(kit.GROK_T2I, prompt="x")
+
+    api.run(scenario)
+    assert kie.requests == []
+
+
+@pytest.fixture(params=["HOME unset", "KIEKIT_DATA_DIR=~/kiekit"])
+def no_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No home directory: HOME unset and no passwd entry for this user (a container run with
+    ``--user 12345``), the default data folder or one named under ``~``."""
+    pwd = pytest.importorskip("pwd")
+    for name in ("HOME", "XDG_DATA_HOME", "KIEKIT_DATA_DIR", "KIEKIT_JOURNAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if request.param != "HOME unset":
+        monkeypatch.setenv("KIEKIT_DATA_DIR", "~/kiekit")
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+
+
+def test_without_a_home_directory_a_create_is_refused_in_words_not_a_runtime_error(
+    api: Any, kit: SimpleNamespace, no_home: None
+) -> None:
+    """An outside tester's container user: platformdirs' RuntimeError, a traceback from
+    every command and from Client(...) itself."""
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, **NO_LIMITS) as client:  # made
+            with pytest.raises(JournalError) as refused:
+                await client.submit(kit.GROK_T2I, prompt="x")
+        said = str(refused.value)
+        assert said.startswith("task journal")
+        assert "home directory" in said
+        assert "set KIEKIT_DATA_DIR to a folder you can write" in said
+
+    api.run(scenario)
+    assert kie.requests == []
+
+
+def test_without_a_home_directory_only_the_commands_that_need_the_journal_say_so(
+    no_home: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from kiekit.cli import main
+
+    assert main(["tasks"]) == 2  # one line, as for a home that cannot be written
+    [said] = capsys.readouterr().err.splitlines()
+    assert said.startswith("kie: error: task journal")
+    assert "KIEKIT_DATA_DIR" in said
+    out = ["--out", str(tmp_path / "out"), "--mock"]
+    assert main(["run", "flux-kontext-pro", "--prompt", "x", *out]) == 2
+    assert "kie: error: task journal" in capsys.readouterr().err
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    for command in (["credits"], ["chat", "gpt-5-2", "hello"], ["upload", str(photo)]):
+        assert main([*command, "--mock"]) == 0, command  # nothing to record: as they did
+
+
+class _Forgetful(MemoryStore):
+    """A store of one's own that answers every write and keeps nothing (a constraint it
+    does not report, a full disk it does not notice)."""
+
+    def insert(self, entry: Any, *, lease: float | None = None) -> bool:
+        return False
+
+    def change(self, key: str, changes: Any) -> bool:
+        return False
+
+
+def test_an_intent_row_the_store_did_not_keep_stops_the_create(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, journal=_Forgetful(), **NO_LIMITS) as client:
+            for key in (None, "job-1"):  # a random key, and an idempotency key
+                with pytest.raises(JournalError, match="is not there; the intent row was not"):
+                    await client.submit(kit.GROK_T2I, prompt="x", idempotency_key=key)
+
+    api.run(scenario)
+    assert kie.requests == []
+
+
+def test_a_batch_claim_the_store_did_not_keep_is_an_error_not_held_elsewhere() -> None:
+    with pytest.raises(JournalError, match="the job's claim was not stored"):
+        Journal(_Forgetful()).claim("grok-imagine/text-to-image", "batch:job")
+
+
+class _Vanishing(MemoryStore):
+    """Its rows are gone once written (deleted by hand, or a store that drops them)."""
+
+    def change(self, key: str, changes: Any) -> bool:
+        self._rows.clear()
+        return super().change(key, changes)
+
+
+def test_a_row_gone_after_the_create_is_logged_not_passed_over(
+    api: Any, kit: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> Any:
+        async with api.client(transport=kie.transport, journal=_Vanishing(), **NO_LIMITS) as client:
+            return await client.submit(kit.GROK_T2I, prompt="x")
+
+    with caplog.at_level("WARNING", logger="kiekit.journal"):
+        task = api.run(scenario)
+    assert task.id == kit.TASK_ID  # the caller still holds the task
+    assert f"could not record for task {kit.TASK_ID}" in caplog.text
+    assert "is not there; this change was not recorded" in caplog.text
+
+
 class _BrokenAfterIntent(MemoryStore):
     """A store of one's own (the JournalStore protocol) whose disk fills up after the intent."""
 

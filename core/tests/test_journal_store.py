@@ -413,6 +413,78 @@ def test_a_value_that_is_not_utf8_is_a_journal_error_not_a_crash(tmp_path: Path)
         store.insert(Entry("k", "m\udcff", None, EntryState.CREATED, 1.0, 1.0, task_id="t"))
 
 
+def test_a_row_in_a_state_or_with_a_time_this_kiekit_cannot_read_is_read_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """A newer kiekit's state (or a row edited by hand) raised ValueError in every listing
+    it was in, and hid the other rows with it."""
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    for key in ("newer", "edited", "plain"):
+        store.insert(_entry(key, state=EntryState.CREATED, task_id=f"t-{key}"))
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE entries SET state = 'archived' WHERE key = 'newer'")
+        connection.execute("UPDATE entries SET created_at = 'yesterday' WHERE key = 'edited'")
+    rows = {row.key: row for row in store.entries()}
+    assert rows.keys() == {"newer", "edited", "plain"}
+    newer = rows["newer"]
+    assert (newer.state.value, newer.state.known) == ("archived", False)
+    assert newer.state is EntryState.read("archived")  # one object: rows compare equal
+    assert newer.state not in set(EntryState)
+    assert not newer.unfinished
+    assert newer.to_json()["state"] == "archived"
+    with pytest.raises(ValueError, match="archived"):
+        EntryState("archived")  # the closed set is as it was: only rows read so
+    assert rows["edited"].created_at == 0.0  # not known
+    assert {row.key for row in store.select(Selection(open=True))} >= {"newer", "plain"}
+
+
+def _schema_version(path: Path) -> int:
+    with sqlite3.connect(path) as connection:
+        version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def test_the_journal_file_records_its_schema_version(tmp_path: Path) -> None:
+    from kiekit.journal._stores import SCHEMA_VERSION
+
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    assert store.get("nothing") is None
+    store.close()
+    assert _schema_version(path) == SCHEMA_VERSION >= 1
+
+
+def test_a_journal_file_of_a_newer_kiekit_is_refused_in_words_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its rows may hold a column or a state this kiekit cannot fill or read (an outside
+    tester's journal lost every intent row so): neither read nor written, and the user told."""
+    from kiekit.cli import main
+    from kiekit.journal._stores import SCHEMA_VERSION
+
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    store.insert(_entry("old", task_id="t1"))
+    store.close()
+    newer = SCHEMA_VERSION + 1
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version = {newer}")
+    said = (
+        f"task journal {path}: written by a newer kiekit (schema {newer}); upgrade kiekit "
+        "or point KIEKIT_DATA_DIR elsewhere"
+    )
+    for use in (lambda s: s.get("old"), lambda s: s.insert(_entry("new"))):
+        with pytest.raises(JournalError) as refused:
+            use(SqliteStore(path))
+        assert said in str(refused.value)
+    assert _schema_version(path) == newer  # not written over with this kiekit's
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path))
+    assert main(["tasks"]) == 2  # one line, refused as a set-up error
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"kie: error: {said}")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
 def test_the_journal_and_the_folder_kiekit_makes_for_it_are_private(tmp_path: Path) -> None:
     """The journal holds prompts, create bodies, result links and a hash of the key: on a

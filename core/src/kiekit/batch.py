@@ -37,6 +37,7 @@ from kiekit.errors import (
     ValidationError,
 )
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record
+from kiekit.journal._entry import not_known
 from kiekit.journal._writer import WRITER
 from kiekit.models import Task
 
@@ -473,6 +474,9 @@ def _row_of(journal: Journal, key: str, out_dir: Path, job: Job) -> Entry | None
 def _settled(entry: Entry | None, job: Job, folder: str) -> JobResult | None:
     if entry is None or entry.model != job.model:
         return None  # a different model under the same key is refused by submit, with a reason
+    if not entry.state.known:  # a newer kiekit's row: neither sent again nor waited for here
+        error = {"type": "JournalError", "message": not_known(entry)}
+        return JobResult(job.line, job.id, "error", entry.task_id, job.model, error=error)
     if entry.state is EntryState.SUCCEEDED and entry.files_on_disk():
         return JobResult(job.line, job.id, "succeeded", entry.task_id, job.model, entry.files)
     if _finished_elsewhere(entry, folder):

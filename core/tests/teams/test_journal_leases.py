@@ -23,7 +23,7 @@ from kiekit.journal import (
 )
 from kiekit.journal._journal import _site
 from kiekit.journal._postgres import PostgresStore
-from kiekit.journal._stores import JournalStore
+from kiekit.journal._stores import SCHEMA_VERSION, JournalStore
 from kiekit.models import Task
 
 GROK = "grok-imagine/text-to-image"
@@ -230,6 +230,72 @@ def test_an_older_sqlite_journal_gains_the_owner_columns(tmp_path: Path) -> None
     assert kept.account is None  # made before accounts were kept: any key may reuse its key
     assert store.insert(row("new", owner="a"), lease=5)
     store.close()
+    with sqlite3.connect(path) as opened:  # brought up to this kiekit's schema, and says so
+        assert opened.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_postgresql_journal_records_its_schema_version_and_refuses_a_newer_ones(
+    postgres_url: str,
+) -> None:
+    """As a SQLite file does (PRAGMA user_version), in the table's comment: a table of an
+    older kiekit is brought up to date, one of a newer kiekit is neither read nor written."""
+    import uuid
+
+    import psycopg
+
+    name = "v" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+
+    def version_note(note: str | None = None) -> str | None:
+        with psycopg.connect(url, autocommit=True) as connection:
+            if note is not None:
+                connection.execute(f"COMMENT ON TABLE kiekit_journal IS {note}")
+            found = connection.execute(
+                "SELECT obj_description('kiekit_journal'::regclass, 'pg_class')"
+            ).fetchone()
+        return None if found is None else found[0]
+
+    def opened() -> PostgresStore:
+        store = PostgresStore(url)
+        store.get("anything")  # the first use opens (and prepares) the table
+        store.close()
+        return store
+
+    def open_index() -> str:
+        with psycopg.connect(url, autocommit=True) as connection:
+            found = connection.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'kiekit_journal_open'"
+            ).fetchone()
+        assert found is not None
+        return str(found[0])
+
+    opened()
+    assert version_note() == f"kiekit journal, schema {SCHEMA_VERSION}"
+    ours = open_index()
+    with psycopg.connect(url, autocommit=True) as connection:  # as a kiekit before versions
+        connection.execute("DROP INDEX kiekit_journal_open")
+        connection.execute(
+            "CREATE INDEX kiekit_journal_open ON kiekit_journal (created_at, key) WHERE "
+            "(state = 'claimed' OR state = 'sending' OR state = 'unknown' OR "
+            "state = 'created' OR (state = 'succeeded' AND "
+            "json_array_length(files::json) < json_array_length(assets::json)))"
+        )
+    version_note("NULL")
+    assert open_index() != ours
+    opened()
+    assert version_note() == f"kiekit journal, schema {SCHEMA_VERSION}"
+    assert open_index() == ours  # in today's words, which its queries name (or it is unused)
+    newer = SCHEMA_VERSION + 1
+    version_note(f"'kiekit journal, schema {newer}'")
+    with pytest.raises(JournalError) as refused:
+        opened()
+    assert (
+        f"written by a newer kiekit (schema {newer}); upgrade kiekit or point "
+        "KIEKIT_JOURNAL_URL elsewhere" in str(refused.value)
+    )
+    assert version_note() == f"kiekit journal, schema {newer}"  # left as it was
 
 
 def test_journal_urls_choose_the_store(postgres_url: str, tmp_path: Path) -> None:

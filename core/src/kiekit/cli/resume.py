@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import heapq
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +70,7 @@ def register(commands: Commands) -> None:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from kiekit.journal._entry import not_known
     from kiekit.settings import DEFAULT_BASE_URL, endpoints
 
     journal = journal_to_read(args)
@@ -81,6 +81,9 @@ def _resume(args: argparse.Namespace) -> int:
         say(f"{len(busy)} task(s) are being worked on by other workers (left to them)")
         rows = [row for row in rows if row.key not in busy]
     unknown = sum(_report_unknown(journal, row) for row in rows if row.state.outcome_unknown)
+    foreign = [row for row in rows if not row.state.known]
+    for row in foreign:  # a newer kiekit's row: not known to be finished, nor acted on here
+        say(f"task {row.task_id or '-'} ({row.model}): {not_known(row)}")
     owed = [row for row in rows if row.unfinished]
     here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
     elsewhere = [row for row in owed if row not in here]
@@ -96,17 +99,23 @@ def _resume(args: argparse.Namespace) -> int:
         import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
         failures = asyncio.run(_finish_all(args, journal, here))
-    return _still_owed(len(left), unknown, failures, resumed=len(here), base_url=base_url)
+    return _still_owed(
+        len(left), unknown, failures, len(foreign), resumed=len(here), base_url=base_url
+    )
 
 
-def _still_owed(elsewhere: int, unknown: int, failures: int, *, resumed: int, base_url: str) -> int:
+def _still_owed(
+    elsewhere: int, unknown: int, failures: int, foreign: int, *, resumed: int, base_url: str
+) -> int:
     """The exit code: 0 only when nothing this journal knows of is left owed (a task of this
-    server not finished, one on another server, a create of unknown outcome), else 1 with what
-    is left in one line — a CI step "finish what the crash left" must not pass over them."""
+    server not finished, one on another server, a create of unknown outcome, a row in a state
+    this kiekit does not know), else 1 with what is left in one line — a CI step "finish what
+    the crash left" must not pass over them."""
     owed = [
         f"{failures} task(s) not finished here" if failures else "",
         f"{elsewhere} task(s) on another server" if elsewhere else "",
         f"{unknown} create(s) of unknown outcome" if unknown else "",
+        f"{foreign} row(s) in a state this kiekit does not know" if foreign else "",
     ]
     said = ", ".join(part for part in owed if part)
     if said:
@@ -135,17 +144,17 @@ def _say_elsewhere(rows: list[Entry], default: str) -> None:
 
 def _open_rows(journal: Journal) -> list[Entry]:
     """The rows resume may act on, read without the finished rest of the journal: creates held
-    or in flight (``claimed``, ``sending``, ``unknown``) and the unfinished tasks."""
+    or in flight (``claimed``, ``sending``, ``unknown``), rows in a state this kiekit does not
+    know (said, not passed over), and the unfinished tasks."""
     from kiekit.journal import EntryState, Selection
 
-    pending = frozenset({EntryState.CLAIMED, EntryState.SENDING, EntryState.UNKNOWN})
-    return list(
-        heapq.merge(
-            journal.select(Selection(states=pending)),
-            journal.unfinished(),
-            key=lambda row: row.created_at,
-        )
+    pending = (EntryState.CLAIMED, EntryState.SENDING, EntryState.UNKNOWN)
+    held = (
+        row
+        for row in journal.select(Selection(open=True))  # the open rows' index, as unfinished()
+        if row.state in pending or not row.state.known
     )
+    return list(heapq.merge(held, journal.unfinished(), key=lambda row: row.created_at))
 
 
 def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
@@ -170,9 +179,10 @@ def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
 def _report_unknown(journal: Journal, row: Entry) -> bool:
     """A create resume will not send again: on its way from a live sender (its answer settles
     it), or of unknown outcome, for the user to settle once the dashboard has told (True)."""
+    from kiekit.cli.tasks import when as shown
     from kiekit.journal import EntryState
 
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
+    when = shown(row.created_at)
     alive = journal.sender_alive(row) if row.state is EntryState.SENDING else False
     if alive:
         say(f"a create of {row.model} at {when} is being sent by {row.owner} (left to it)")

@@ -104,7 +104,7 @@ def seconds(age: str, option: str = "--since") -> float:
 def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
     from kiekit.journal._journal import host_elsewhere
 
-    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at))
+    created = when(row.created_at)
     state = row.state.value
     # the files still on disk, of those the task made (a deleted one is owed: kie resume)
     on_disk = sum(1 for path in row.files if os.path.isfile(path))
@@ -116,7 +116,9 @@ def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
     if writer is not None:
         files = f"{len(row.files)}/{len(row.assets)} files on {writer} ({on_disk} here)"
     holder = None if row.state.outcome_unknown else journal.holder(row, now)
-    if row.state.outcome_unknown:
+    if not row.state.known:  # a newer kiekit's row: listed, left alone (EntryState.read)
+        state += " (a state this kiekit does not know: upgrade kiekit to act on it)"
+    elif row.state.outcome_unknown:
         state += outcome_note(journal, row)
     elif holder is not None:  # kie resume leaves it to that worker: not offered here
         state += f" (being worked on by {holder})"
@@ -127,7 +129,16 @@ def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
         code = row.error.get("code")
         error = f"  {row.error.get('type')}{f' {code}' if code is not None else ''}: "
         error += str(row.error.get("message"))
-    return f"{row.task_id or '-':34} {row.model:32} {state:10} {created}  {files}{error}"
+    return f"{row.task_id or '-':34} {row.model:32} {state:10} {created:19}  {files}{error}"
+
+
+def when(seconds: float) -> str:
+    """A row's time as ``kie tasks`` shows it; ``?`` for one not known (a row edited by hand
+    reads as 0: kiekit.journal._stores._time) or out of the platform's range."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else "?"
+    except (OverflowError, OSError, ValueError):
+        return "?"
 
 
 def outcome_note(journal: Journal, row: Entry) -> str:

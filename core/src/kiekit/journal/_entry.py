@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import sys
 import time
@@ -25,16 +26,37 @@ RESULT_LIFETIME = 14 * 86400.0
 HANDED_OFF = "HandedOff"
 
 
+# How to get past a journal that cannot be opened, said with why it cannot be.
+WAYS_OUT = (
+    "kiekit records each task there before it is sent: set KIEKIT_DATA_DIR to a folder you can "
+    "write, or name another journal with KIEKIT_JOURNAL_URL (or `kie COMMAND --journal`: "
+    "a file path, sqlite:///path or postgresql://…); in Python, journal=None records nothing"
+)
+
+
 def data_dir() -> Path:
     """Where kiekit keeps its data: ``$KIEKIT_DATA_DIR``, else the platform's user data folder
     (``~/.local/share/kiekit`` on Linux, ``~/Library/Application Support/kiekit`` on macOS,
-    ``%LOCALAPPDATA%\\kiekit`` on Windows — platformdirs knows each system's convention)."""
+    ``%LOCALAPPDATA%\\kiekit`` on Windows — platformdirs knows each system's convention).
+    JournalError when there is no home directory to find it under."""
     override = os.environ.get(DATA_DIR_ENV, "").strip()
     if override:
-        return Path(override).expanduser()
+        return expanded(Path(override))
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("kiekit", appauthor=False))
+    try:
+        return Path(platformdirs.user_data_dir("kiekit", appauthor=False))
+    except RuntimeError as exc:  # no HOME, and no passwd entry for this user (a container's)
+        raise JournalError(f"task journal: no folder to keep it in ({exc}). {WAYS_OUT}") from exc
+
+
+def expanded(path: Path) -> Path:
+    """``path`` with ``~`` expanded; JournalError when there is no home directory to expand it
+    to (pathlib's RuntimeError said nothing of the journal, nor of the way out)."""
+    try:
+        return path.expanduser()
+    except RuntimeError as exc:
+        raise JournalError(f"task journal {path}: {exc} ({path} names it). {WAYS_OUT}") from exc
 
 
 class EntryState(enum.Enum):
@@ -51,6 +73,44 @@ class EntryState(enum.Enum):
     @property
     def outcome_unknown(self) -> bool:
         return self in (EntryState.SENDING, EntryState.UNKNOWN)
+
+    @property
+    def known(self) -> bool:
+        """False for a state this kiekit does not know (:meth:`read`)."""
+        return self._name_ != _NOT_KNOWN
+
+    @classmethod
+    def read(cls, value: str) -> EntryState:
+        """The state a stored row names. One this kiekit does not know (a newer kiekit's, or a
+        row edited by hand) is kept as written, its ``value``, ``known`` False and none of the
+        states above: its row is listed and left alone, rather than making every listing it is
+        in a traceback. ``EntryState(value)`` still refuses it."""
+        try:
+            return cls(value)
+        except ValueError:
+            return _not_known_state(value)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return EntryState.read, (self._value_,)  # an unknown state too (Enum's way is by value)
+
+
+_NOT_KNOWN = "NOT_KNOWN"
+
+
+@functools.lru_cache(maxsize=64)
+def _not_known_state(value: str) -> EntryState:
+    """One object per state not known (states compare by identity, rows by their states)."""
+    state = object.__new__(EntryState)  # not a member: EntryState(value) still refuses it
+    state._name_, state._value_ = _NOT_KNOWN, value
+    return state
+
+
+def not_known(entry: Entry) -> str:
+    """What is said of a row in a state this kiekit does not know: left alone, and why."""
+    return (
+        f"row {entry.key!r} is {entry.state.value!r}, a state this kiekit does not know (written "
+        "by a newer kiekit, or by hand): left alone; upgrade kiekit to act on it"
+    )
 
 
 @frozen

@@ -33,9 +33,11 @@ from kiekit.journal._entry import (
     JournalError,
     data_dir,
     error_record,
+    expanded,
+    not_known,
 )
 from kiekit.journal._selection import Selection, in_memory, is_open
-from kiekit.journal._stores import JournalStore, SqliteStore
+from kiekit.journal._stores import JournalStore, SqliteStore, Unopenable
 from kiekit.models import Request, Results, Task
 
 if TYPE_CHECKING:
@@ -210,7 +212,8 @@ class Journal:
             owner=self.owner,
         )
         if key is None:  # a random key: nobody else can want this row
-            self.store.insert(entry)
+            if not self.store.insert(entry):
+                raise self._missing(entry.key, "the intent row was not stored: not sent")
             return entry
         if self.store.insert(entry, lease=self.lease):
             return entry
@@ -223,9 +226,12 @@ class Journal:
             "account": account,
         }
         retryable = [EntryState.REJECTED, EntryState.CLAIMED]
-        return self.store.update(
+        retried = self.store.update(
             entry.key, retry, only_if=retryable, holder=self.owner, lease=self.lease
         )
+        if retried is None and self.store.get(entry.key) is None:  # not stored, nor there before
+            raise self._missing(entry.key, "the intent row was not stored: not sent")
+        return retried
 
     def claim(
         self,
@@ -270,9 +276,12 @@ class Journal:
         if reopened is not None:
             return reopened
         unfinished = [EntryState.CLAIMED, EntryState.CREATED, EntryState.SUCCEEDED]
-        return self.store.update(
+        held = self.store.update(
             key, {"updated_at": now}, only_if=unfinished, holder=owner, lease=self.lease
         )
+        if held is None and self.store.get(key) is None:  # not stored, nor there before
+            raise self._missing(key, "the job's claim was not stored: not sent")
+        return held
 
     def now(self) -> float:
         """This journal's clock (Unix seconds), which its rows' ``created_at`` and
@@ -404,9 +413,7 @@ class Journal:
         idempotency key included). A row settled with a task id KIE then answers "not found"
         for (a mistyped id) may be settled again. ValidationError when there is no such row,
         its outcome is known, or another live worker is sending it now. The row after."""
-        entry = self.get(key)
-        if entry is None:
-            raise ValidationError("key", f"no row {key!r} in the task journal")
+        entry = _known(self.get(key), key)
         mistyped = entry.state is EntryState.CREATED and (entry.error or {}).get("type") in (
             "NotFoundError",
             "UnprocessableError",  # some families answer an unknown task id with 422
@@ -451,9 +458,7 @@ class Journal:
         ``kie resume``, ``kie batch`` and an idempotency key never wait for it, fetch it or send
         it again. Nothing is deleted. ValidationError when there is no such row, nothing is
         owed for it (finished, or refused), or a live worker works on it now. The row after."""
-        entry = self.get(key)
-        if entry is None:
-            raise ValidationError("key", f"no row {key!r} in the task journal")
+        entry = _known(self.get(key), key)
         words = " ".join((reason or "").split()) or "given up by hand"
         if not words.isprintable():
             raise ValidationError("reason", f"must be printable text, not {reason!r}")
@@ -492,9 +497,7 @@ class Journal:
         resume`` no longer downloads it. ``name``: the row's key or its task id. ValidationError
         when there is no such row, it has not succeeded (yet), all its files are on disk, or a
         live worker works on it now. The row after."""
-        entry = self.find(name)
-        if entry is None:
-            raise ValidationError("key", f"no row {name!r} in the task journal")
+        entry = _known(self.find(name), name)
         words = " ".join((reason or "").split())
         if not words.isprintable():
             raise ValidationError("reason", f"must be printable text, not {reason!r}")
@@ -719,14 +722,38 @@ class Journal:
         return self._write(key, changes, read_back)
 
     def _write(self, key: str, changes: Mapping[str, Any], read_back: bool) -> Entry | None:
-        if read_back:
-            return self.store.update(key, changes)
+        """Change row ``key``, which must be there: a write that finds no row has lost what it
+        records (a task id, its results), so it is an error, not a quiet no-op. Told by the
+        statement's own count of rows: no read more."""
         change = getattr(self.store, "change", None)
-        if change is None:  # a store of someone else's, without change()
-            self.store.update(key, changes)
-        else:
-            change(key, changes)
+        if read_back or change is None:  # change() is optional in the protocol
+            row = self.store.update(key, changes)
+            if row is None:
+                raise self._missing(key, "this change was not recorded")
+            return row if read_back else None
+        if not change(key, changes):
+            raise self._missing(key, "this change was not recorded")
         return None
+
+    def _missing(self, key: str, what: str) -> JournalError:
+        """A row the journal wrote and did not find: the store did not keep it (a column or
+        rule it does not fill, in a store of one's own), or it was deleted by hand."""
+        return JournalError(f"task journal {_named(self.store)}: row {key!r} is not there; {what}")
+
+
+def _known(entry: Entry | None, name: str) -> Entry:
+    """The row a settle, an abandon or a hand-off acts on: there, and in a state this kiekit
+    knows (a newer kiekit's row is left to it)."""
+    if entry is None:
+        raise ValidationError("key", f"no row {name!r} in the task journal")
+    if not entry.state.known:
+        raise ValidationError("key", not_known(entry))
+    return entry
+
+
+def _named(store: JournalStore) -> str:
+    """A store as a message names it: a SQLite journal by its file."""
+    return str(store.path) if isinstance(store, SqliteStore) else repr(store)
 
 
 def _where(store: JournalStore) -> tuple[str, str] | None:
@@ -754,8 +781,8 @@ def open_journal(url: str | None) -> Journal:
     renewing it (default 60)."""
     lease = _lease_from_env()
     if url is None:
-        store = SqliteStore(data_dir() / JOURNAL_FILE, fsync=_fsync_from_env())
-        return Journal(store, lease=lease)
+        fsync = _fsync_from_env()
+        return _sqlite_journal(lambda: data_dir() / JOURNAL_FILE, lease, fsync=fsync)
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
     if scheme in ("postgresql", "postgres"):
         from kiekit.journal._postgres import PostgresStore
@@ -773,7 +800,17 @@ def open_journal(url: str | None) -> Journal:
             f"journal: {scheme}:// is not a journal kiekit knows "
             "(postgresql://…, sqlite:///path, or a file path)"
         )
-    return Journal(SqliteStore(Path(url).expanduser()), lease=lease)
+    return _sqlite_journal(lambda: expanded(Path(url)), lease)
+
+
+def _sqlite_journal(where: Callable[[], Path], lease: float, *, fsync: bool = False) -> Journal:
+    """A SQLite journal at ``where()``; where there is no home directory to find it under, a
+    journal that says so at its first use, as one that cannot be opened does (Unopenable)."""
+    try:
+        path = where()
+    except JournalError as exc:
+        return Journal(Unopenable(str(exc)), lease=lease)
+    return Journal(SqliteStore(path, fsync=fsync), lease=lease)
 
 
 def _fsync_from_env() -> bool:
@@ -863,6 +900,8 @@ class Recorder:
     def _earlier(self, model: str, request: Mapping[str, Any] | None, key: str) -> Task:
         assert self.journal is not None
         earlier = self.journal.get(key)
+        if earlier is not None and not earlier.state.known:  # neither sent again nor waited for
+            raise JournalError(f"idempotency key {key!r}: {not_known(earlier)}")
         if earlier is not None and earlier.model != model:
             raise ConfigurationError(
                 f"idempotency key {key!r} was used for a {earlier.model} task, not {model}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,13 @@ from kiekit.journal._stores import (
     FREE_FOR,
     LET_GO_BEFORE,
     PRUNABLE,
+    NOT_OURS,
+    SCHEMA_VERSION,
     _column_values,
     _from_row,
     _to_row,
     change_statement,
+    newer_schema,
 )
 from kiekit.shared_limits import redacted  # one way to hide a password in a URL
 
@@ -105,6 +109,8 @@ class PostgresStore:
             yield
         except psycopg.Error as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, psycopg.errors.IntegrityError):  # no rule of kiekit's own
+                message += f"; {NOT_OURS}"
             raise JournalError(f"task journal {redacted(self.url)}: {message}") from exc
         except UnicodeEncodeError as exc:  # a path whose name is not UTF-8 (bytes on Linux)
             raise JournalError(f"task journal {redacted(self.url)}: {_UNSTORABLE}") from exc
@@ -120,10 +126,14 @@ class PostgresStore:
 
         connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         with self._ready_lock:
-            self._opened.append((os.getpid(), connection))
             if not self._ready:
-                _prepare(connection)
+                try:
+                    _prepare(connection, redacted(self.url))
+                except BaseException:  # psycopg's errors, a journal of a newer kiekit
+                    connection.close()
+                    raise
                 self._ready = True
+            self._opened.append((os.getpid(), connection))
         self._local.held = (os.getpid(), connection)
         return connection
 
@@ -302,9 +312,34 @@ class PostgresStore:
             self.close()
 
 
-def _prepare(connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+# The schema version (kiekit.journal._stores.SCHEMA_VERSION) as the table's comment: PostgreSQL
+# has no user_version, and a comment lives and dies with its table, as SQLite's does with its file.
+_VERSION_NOTE = "kiekit journal, schema {}"
+_VERSION_READ = re.compile(r"kiekit journal, schema (\d+)")
+
+
+def _prepare(connection: psycopg.Connection[tuple[Any, ...]], where: str) -> None:
     """The table, once per database: workers starting together take turns (an advisory lock),
-    since concurrent CREATE TABLE IF NOT EXISTS may still collide in PostgreSQL's catalogue."""
+    since concurrent CREATE TABLE IF NOT EXISTS may still collide in PostgreSQL's catalogue;
+    the lock also keeps a newer kiekit's version from being written over with this one's. A
+    table of a newer kiekit is refused (JournalError), an older one brought up to date."""
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+        found = _version(connection)
+        if found > SCHEMA_VERSION:
+            raise newer_schema(where, found, "KIEKIT_JOURNAL_URL")
+        if found < 1:  # its open rows' index, in a kiekit's words before versions: made anew
+            connection.execute(f"DROP INDEX IF EXISTS {TABLE}_open")  # (the planner needs ours)
         connection.execute(_SCHEMA)
+        if found < SCHEMA_VERSION:
+            note = _VERSION_NOTE.format(SCHEMA_VERSION)
+            connection.execute(f"COMMENT ON TABLE {TABLE} IS '{note}'")
+
+
+def _version(connection: psycopg.Connection[tuple[Any, ...]]) -> int:
+    """The table's schema version: 0 for none yet, or a table of a kiekit before versions."""
+    row = connection.execute(
+        "SELECT obj_description(to_regclass(%s), 'pg_class')", (TABLE,)
+    ).fetchone()
+    found = _VERSION_READ.fullmatch((row[0] if row else None) or "")
+    return int(found.group(1)) if found else 0

@@ -12,17 +12,18 @@ import base64
 import contextlib
 import functools
 import json
+import math
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import attrs
 
-from kiekit.journal._entry import Entry, EntryState, JournalError
+from kiekit.journal._entry import WAYS_OUT, Entry, EntryState, JournalError
 from kiekit.journal._selection import (
     PAGE_ROWS,
     Selection,
@@ -181,6 +182,25 @@ def _prunable(row: Entry, before: float, now: float) -> bool:
     return row.updated_at < before and not held and is_done(row)
 
 
+class Unopenable:
+    """A journal with nowhere to be: the default one when there is no home directory to keep
+    it under (a container's user without an entry in /etc/passwd, HOME unset). Every use
+    raises why, as a journal file that cannot be opened does at its first use: so a client is
+    made, a command that records nothing (credits, chat, upload) works, and a create is
+    refused before it is sent."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"Unopenable({self.why!r})"
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise JournalError(self.why)
+
+    insert = update = change = renew = now = get = by_task = entries = select = prune = _refuse
+
+
 _LENGTH = "json_array_length({})"  # SQLite's JSON functions are built in since 3.38
 _KIND = "json_extract({}, '$.type')"
 # The rows Journal.prune deletes, in SQLite and PostgreSQL alike: done (is_done), last changed
@@ -190,8 +210,17 @@ PRUNABLE = (
     "created_at < {before} AND updated_at < {before} AND (lease_until IS NULL OR "
     "lease_until <= {now}) AND {done}"
 )
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS entries (
+
+# The journal's schema version, kept in the file (SQLite's ``PRAGMA user_version``; a comment
+# on PostgreSQL's table). It goes up with a change an older kiekit could not write correctly (a
+# column it would leave empty that must not be, a state it does not know): an older kiekit then
+# refuses the journal, and a newer one brings an older journal up to date when it opens it.
+# 0: a journal of a kiekit before versions were kept (brought up to date like any older one).
+SCHEMA_VERSION = 1
+
+# One statement each: the schema is brought up to date in one transaction (see _prepare).
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
     task_id TEXT,
     model TEXT NOT NULL,
@@ -207,16 +236,17 @@ CREATE TABLE IF NOT EXISTS entries (
     error TEXT,
     owner TEXT,
     lease_until REAL
-);
-CREATE INDEX IF NOT EXISTS entries_task_id ON entries (task_id);
--- no index on state: every change of state would pay for it. Listings read the newest rows by
--- created_at (never changed, so only an insert pays for it); the open rows (kie resume,
--- kie tasks --state unfinished) have a partial index of their own, as small as the work in flight.
-DROP INDEX IF EXISTS entries_state;
-CREATE INDEX IF NOT EXISTS entries_created_at ON entries (created_at);
-CREATE INDEX IF NOT EXISTS entries_open ON entries (created_at)
-    WHERE {open_condition(_LENGTH)};
-"""
+)""",
+    "CREATE INDEX IF NOT EXISTS entries_task_id ON entries (task_id)",
+    # no index on state: every change of state would pay for it. Listings read the newest rows
+    # by created_at (never changed, so only an insert pays for it); the open rows (kie resume,
+    # kie tasks --state unfinished) have a partial index of their own, as small as the work in
+    # flight.
+    "DROP INDEX IF EXISTS entries_state",
+    "CREATE INDEX IF NOT EXISTS entries_created_at ON entries (created_at)",
+    f"CREATE INDEX IF NOT EXISTS entries_open ON entries (created_at) "
+    f"WHERE {open_condition(_LENGTH)}",
+)
 _COLUMNS = (
     "key",
     "task_id",
@@ -246,7 +276,7 @@ LET_GO_BEFORE = (
 )
 
 
-def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
+def _prepare(connection: sqlite3.Connection, path: Path, *, patience: float = 30.0) -> None:
     """WAL mode and the schema, once per file. Several processes opening a new journal at once
     race to switch it to WAL, and the switch answers "database is locked" at once instead of
     waiting out busy_timeout: so it is tried again, a little later each time, until one has
@@ -258,15 +288,51 @@ def _prepare(connection: sqlite3.Connection, *, patience: float = 30.0) -> None:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
             _require_json(connection)
-            _drop_stale_open_index(connection)
-            connection.executescript(_SCHEMA)
-            _add_columns(connection)
+            _bring_up_to_date(connection, path)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() + pause > ends:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.25)
+
+
+def _bring_up_to_date(connection: sqlite3.Connection, path: Path) -> None:
+    """The schema of SCHEMA_VERSION, in one transaction holding the write lock from the look
+    at the file's version to the new version: a newer kiekit opening the file at the same time
+    cannot have its version written over with this one's (a journal it then could not trust)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        found = _version(connection, path)
+        _drop_stale_open_index(connection)
+        for statement in _SCHEMA:
+            connection.execute(statement)
+        _add_columns(connection)
+        if found < SCHEMA_VERSION:
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _version(connection: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version; JournalError when a newer kiekit wrote it."""
+    found: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise newer_schema(str(path), found, "KIEKIT_DATA_DIR")
+    return found
+
+
+def newer_schema(where: str, found: int, setting: str) -> JournalError:
+    """A journal whose schema is newer than this kiekit's: its rows may hold what this one
+    cannot read or would write wrong, so nothing is read or written (SCHEMA_VERSION)."""
+    return JournalError(
+        f"task journal {where}: written by a newer kiekit (schema {found}); upgrade kiekit or "
+        f"point {setting} elsewhere (this kiekit knows the journal up to schema "
+        f"{SCHEMA_VERSION})"
+    )
 
 
 def _free_for(row: Entry, holder: str, now: float) -> bool:
@@ -315,6 +381,11 @@ def _add_columns(connection: sqlite3.Connection) -> None:
 
 
 _UNSTORABLE = "a value that is not valid UTF-8 (a file or folder name?) cannot be recorded"
+# A row refused by a rule kiekit did not make: a column or constraint a newer kiekit added.
+NOT_OURS = (
+    "the journal has a column or rule this kiekit does not know (made by a newer kiekit?): "
+    "upgrade kiekit, or point KIEKIT_DATA_DIR (or KIEKIT_JOURNAL_URL) elsewhere"
+)
 
 
 class _SqliteErrors:
@@ -330,6 +401,8 @@ class _SqliteErrors:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        if isinstance(exc, sqlite3.IntegrityError):  # no rule of kiekit's own can be broken
+            raise JournalError(f"task journal {self.path}: {exc}; {NOT_OURS}") from exc
         if isinstance(exc, sqlite3.Error):
             raise JournalError(f"task journal {self.path}: {exc}") from exc
         if isinstance(exc, OSError):  # the folder cannot be made
@@ -351,13 +424,7 @@ def _cannot_open(path: Path, exc: sqlite3.Error | OSError) -> str:
         why = exc.strerror or str(exc)
     else:
         why = str(exc)
-    return (
-        f"task journal {path}: {why}. kiekit records each task there before it is sent: set "
-        "KIEKIT_DATA_DIR to a folder you can write, or name another journal with "
-        "KIEKIT_JOURNAL_URL (or `kie COMMAND --journal`: a file path, sqlite:///path or "
-        "postgresql://…); "
-        "in Python, journal=None records nothing"
-    )
+    return f"task journal {path}: {why}. {WAYS_OUT}"
 
 
 def _private_folder(folder: Path) -> None:
@@ -443,9 +510,9 @@ class SqliteStore:
             connection.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
             with self._ready_lock:
                 if not self._ready:
-                    _prepare(connection)
+                    _prepare(connection, self.path)
                     self._ready = True
-        except sqlite3.Error:
+        except BaseException:  # sqlite3's errors, a journal of a newer kiekit
             connection.close()
             raise
         return connection
@@ -467,9 +534,13 @@ class SqliteStore:
             connection = sqlite3.connect(f"{uri}?{options}", uri=True, isolation_level=None)
             try:
                 connection.execute("SELECT count(*) FROM entries").fetchone()
+                _version(connection, self.path)  # read-only, it is still no file to misread
             except sqlite3.Error:
                 connection.close()
                 continue
+            except JournalError:
+                connection.close()
+                raise
             return connection
         raise sqlite3.OperationalError("the journal is on a read-only file system and unreadable")
 
@@ -670,9 +741,12 @@ def _asset_of(item: Mapping[str, Any]) -> Asset:
     )
 
 
+# ON CONFLICT (key), not INSERT OR IGNORE: IGNORE also skips a row that breaks a NOT NULL or
+# CHECK constraint (a newer kiekit's column this one does not fill), without a word; the intent
+# row was then lost and its create sent all the same. Only an existing key is passed over here.
 _INSERT = (
-    f"INSERT OR IGNORE INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed names
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO entries ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed names
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (key) DO NOTHING"
 )
 
 
@@ -765,14 +839,25 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _time(value: Any) -> float:
+    """A row's time. SQLite keeps any text in a REAL column: a time that is not a number (a
+    row edited by hand) reads as 0, not known, rather than breaking every listing it is in."""
+    if type(value) is not float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return 0.0
+    return value if math.isfinite(value) else 0.0
+
+
 def _from_row(row: Mapping[str, Any]) -> Entry:
     return Entry(
         key=row["key"],
         model=row["model"],
         request=None if row["request"] is None else json.loads(row["request"]),
-        state=EntryState(row["state"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        state=EntryState.read(row["state"]),  # a newer kiekit's state is listed, not a crash
+        created_at=_time(row["created_at"]),
+        updated_at=_time(row["updated_at"]),
         task_id=row["task_id"],
         base_url=row["base_url"],
         out_dir=None if row["out_dir"] is None else _path_of(row["out_dir"]),
