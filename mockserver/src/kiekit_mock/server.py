@@ -231,12 +231,9 @@ class MockServer:
         account = _account_named(api_key, account_id)
         if wait and self._loop is not None:
             self._call(self._runtime.callbacks.wait_idle(), self.config.callback_timeout + 5)
-        return [
-            record
-            for record in self._runtime.callbacks.records()
-            if (task_id is None or record.task_id == task_id)
-            and (account is None or record.account_id == account)
-        ]
+        dispatcher = self._runtime.callbacks
+        records = dispatcher.records() if task_id is None else dispatcher.records_of(task_id)
+        return [record for record in records if account is None or record.account_id == account]
 
     def load_har(self, path: ScenarioSource) -> Scenario:
         """Replay the tasks a HAR file (or a scenario file) recorded; see har.py. ``path`` may
