@@ -503,6 +503,12 @@ def serve(
     asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port), access_log))
 
 
+# At SIGTERM, requests in flight get this long to finish, then as long again to end once
+# cancelled: aiohttp's own 60 s kept a saturated soak mock (a backlog of slow answers) alive
+# for 30-55 s after it
+SHUTDOWN_SECONDS = 5.0
+
+
 async def _serve_forever(
     app: web.Application,
     host: str,
@@ -512,6 +518,7 @@ async def _serve_forever(
 ) -> None:
     # A line a request costs the server about a third of its throughput (tools/bench, 2c)
     options: dict[str, Any] = {} if access_log else {"access_log": None}
+    options["shutdown_timeout"] = SHUTDOWN_SECONDS
     runner = web.AppRunner(app, handle_signals=False, **options)
     await runner.setup()
     upload_runner = (
