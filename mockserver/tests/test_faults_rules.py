@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import logging
 import os
 import re
 import signal
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
-from kiekit_mock import MockServer, account_id, create_app, runtime_of
+from kiekit_mock import MockServer, account_id, create_app, faults_http, runtime_of
 from kiekit_mock.faults import KIE_MESSAGES, FaultRule
 
 if TYPE_CHECKING:
@@ -106,6 +108,29 @@ def test_truncated_answer_closes_before_its_content_length(mock: MockServer) -> 
         raw(mock, "POST", CREATE, CREATE_BODY)
     assert caught.value.partial.startswith(b'{"code":200')
     assert len(mock.tasks()) == 1  # created, answer cut
+
+
+def test_a_truncated_answer_for_a_client_already_gone_logs_no_traceback(
+    mock: MockServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A soak's client timed out while an "after" fault's request ran: writing the cut answer
+    to its closed connection logged aiohttp's full traceback for a fault working as meant."""
+    prepare = faults_http.prepare_streamed
+
+    async def client_left_first(request: web.Request, response: web.StreamResponse) -> None:
+        assert request.transport is not None
+        request.transport.close()  # as the client's hang-up, seen while the create ran
+        await prepare(request, response)
+
+    monkeypatch.setattr(faults_http, "prepare_streamed", client_left_first)
+    mock.faults.add(FaultRule("truncated", path=CREATE, when="after"))
+    with caplog.at_level(logging.DEBUG, logger="kiekit_mock"):
+        with pytest.raises(http.client.RemoteDisconnected):
+            raw(mock, "POST", CREATE, CREATE_BODY)
+        assert raw(mock, "GET", "/_mock/clock")[0] == 200  # the loop has moved on since
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("left before its truncated answer" in r.getMessage() for r in caplog.records)
+    assert len(mock.tasks()) == 1  # the create ran, as an "after" fault's does
 
 
 def test_a_result_file_download_can_be_cut_short(kie: Kie, mock: MockServer) -> None:

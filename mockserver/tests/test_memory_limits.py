@@ -1,6 +1,7 @@
 """A mock that serves a million requests keeps bounded memory: the request journal lets its oldest
 records go past `journal_limit` (and says how many), the task store forgets its oldest finished
-tasks past `task_limit` (a poll for one answers as KIE answers an unknown task id)."""
+tasks past `task_limit` (a poll for one answers as KIE answers an unknown task id), and their
+callback records with them; past `callback_limit` the oldest callback records go too."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from kiekit_mock import MockConfig
 from kiekit_mock.__main__ import main
 
 if TYPE_CHECKING:
-    from conftest import MakeMock
+    from conftest import Kie, MakeMock
 
 T2I = "grok-imagine/text-to-image"
+# not loopback: recorded, never sent (callbacks.py), so no delivery races the counts below
+CALLBACK = "https://example.com/cb"
 NOT_FOUND = {"code": 404, "msg": "Task not found", "data": None}  # kie-api.md §2.2
 
 
@@ -69,7 +72,58 @@ def test_pending_tasks_are_never_forgotten(make_mock: MakeMock) -> None:
     assert all(kie.record(task_id)["state"] == "success" for task_id in ids)
 
 
-@pytest.mark.parametrize("field", ["journal_limit", "task_limit"])
+def called_back(kie: Kie, prompt: str) -> str:
+    """A finished task that owed its callback (the default mock ends it at its first poll)."""
+    body = {"model": T2I, "callBackUrl": CALLBACK, "input": {"prompt": prompt}}
+    task_id = str(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])
+    assert kie.record(task_id)["state"] == "success"
+    return task_id
+
+
+def test_forgotten_tasks_take_their_callback_records_with_them(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(task_limit=10, callback_copies=2)
+    ids = [called_back(kie, f"p{n}") for n in range(30)]
+    kept = {task.task_id for task in mock.tasks()}
+    records = mock.callbacks(wait=False)
+    assert {record.task_id for record in records} == kept
+    assert len(records) == 2 * len(kept) <= 20  # two copies of each kept task's callback
+    assert mock.callbacks(task_id=ids[0], wait=False) == []
+    assert [record.copy for record in mock.callbacks(task_id=ids[-1], wait=False)] == [1, 2]
+
+
+def test_callback_records_past_the_limit_let_the_oldest_go(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(callback_limit=10)
+    ids = [called_back(kie, f"p{n}") for n in range(25)]
+    records = mock.callbacks(wait=False)
+    assert 9 <= len(records) <= 10  # a tenth goes at once when the limit is passed
+    assert [record.task_id for record in records] == ids[-len(records) :]  # the newest, in order
+    assert mock._runtime.callbacks.dropped == 25 - len(records)
+    assert len(mock.tasks()) == 25  # the tasks themselves are kept (task_limit)
+
+
+def test_a_status_answer_reads_only_its_own_tasks_callbacks(
+    make_mock: MakeMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Suno's and Luma's answers say how their callback went: reading every record kept made
+    each poll slower the longer a mock ran (a soak went from 5 to 29 ms of CPU a request)."""
+    mock, kie = make_mock()
+    suno = {"prompt": "a tune", "customMode": False, "instrumental": True, "model": "V4"}
+    suno_id = kie.ok(kie.post("/api/v1/generate", suno | {"callBackUrl": CALLBACK}))["taskId"]
+    luma = {"prompt": "waves", "videoUrl": "https://example.com/in.mp4", "callBackUrl": CALLBACK}
+    luma_id = kie.ok(kie.post("/api/v1/modify/generate", luma))["taskId"]
+
+    def everyone(_: object) -> None:
+        raise AssertionError("a status answer read every callback record")
+
+    monkeypatch.setattr(type(mock._runtime.callbacks), "records", everyone)
+    for _ in range(2):
+        kie.ok(kie.get(f"/api/v1/generate/record-info?taskId={suno_id}"))
+        kie.ok(kie.get(f"/api/v1/modify/record-info?taskId={luma_id}"))
+    assert len(mock.callbacks(task_id=suno_id, wait=False)) == 3  # text, first, complete
+    assert len(mock.callbacks(task_id=luma_id, wait=False)) == 1
+
+
+@pytest.mark.parametrize("field", ["journal_limit", "task_limit", "callback_limit"])
 def test_a_limit_must_be_a_positive_count_or_none(field: str) -> None:
     zero: dict[str, Any] = {field: 0}
     fraction: dict[str, Any] = {field: 2.5}
@@ -82,11 +136,12 @@ def test_a_limit_must_be_a_positive_count_or_none(field: str) -> None:
     assert getattr(MockConfig(), field) == 100_000
 
 
-def test_the_command_line_names_a_bad_limit(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", ["--journal-limit", "--task-limit", "--callback-limit"])
+def test_the_command_line_names_a_bad_limit(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
-        main(["serve", "--journal-limit", "-1"])
+        main(["serve", flag, "-1"])
     assert stopped.value.code == 2
-    assert "--journal-limit" in capsys.readouterr().err
+    assert flag in capsys.readouterr().err
 
 
 def test_finished_answers_rendered_once_are_kept_within_the_task_limit(

@@ -139,6 +139,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="tasks kept; the oldest finished go past it (default 100000; 0: keep all)",
     )
     parser.add_argument(
+        "--callback-limit",
+        type=_limit,
+        default=100_000,
+        metavar="N",
+        help="callback records kept; the oldest go past it (default 100000; 0: keep all)",
+    )
+    parser.add_argument(
         "--allow-callback-host",
         action="append",
         default=[],
@@ -208,7 +215,7 @@ def _warn(scenario: Scenario, file: str) -> None:
 
 
 def _limit(text: str) -> int | None:
-    """--journal-limit / --task-limit: a count, 0 for none."""
+    """--journal-limit / --task-limit / --callback-limit: a count, 0 for none."""
     try:
         count = int(text)
     except ValueError:
@@ -284,6 +291,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             allowed_callback_hosts=frozenset(args.callback_hosts),
             journal_limit=args.journal_limit,
             task_limit=args.task_limit,
+            callback_limit=args.callback_limit,
         )
     except ValueError as exc:
         _refuse(parser, str(exc))

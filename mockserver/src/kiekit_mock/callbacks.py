@@ -18,6 +18,11 @@ each once the one before it was answered (or failed, or timed out): a task that 
 once — Suno's staged ``text``, ``first`` and ``complete`` (§3.6, §11) when one poll crosses
 every stage — reaches its receiver in KIE's order, as real KIE, which sends them minutes apart,
 does. Different tasks, and one task's callbacks to different URLs, are delivered concurrently.
+
+Memory stays bounded on a long-lived mock: a task's records go when the task store forgets the
+task (``forget_tasks``, past ``MockConfig.task_limit``), and past ``callback_limit`` records the
+oldest tenth goes at once (counted in ``dropped``). The records are indexed by task, so what a
+status answer reads (Suno's stages, Luma's delivery flag) costs the same however many are kept.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import itertools
 import threading
 import time
 from collections import deque
@@ -171,6 +177,7 @@ class CallbackDispatcher:
         tamper: CallbackTamper | None = None,
         allowed_hosts: Collection[str] = (),
         on_change: Callable[[], None] = lambda: None,
+        limit: int | None = None,
     ) -> None:
         self._timeout = timeout
         self._on_change = on_change  # a record was added or settled (changes.py)
@@ -179,7 +186,13 @@ class CallbackDispatcher:
         self._allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
         self._egress = Egress(self._allowed_hosts)
         self._lock = threading.Lock()
-        self._records: list[CallbackRecord] = []
+        # every record by its number (oldest first), and each task's numbers: a task's own
+        # records are read at its status answers, which must not scan everyone's
+        self._records: dict[int, CallbackRecord] = {}
+        self._by_task: dict[str, list[int]] = {}
+        self._numbers = itertools.count()
+        self._limit = limit
+        self._dropped = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         # (task id, url) -> the batches (a callback's copies) owed and not yet started, while
         # a delivery to that pair is in flight: the pair's deliveries go one after the other
@@ -205,23 +218,70 @@ class CallbackDispatcher:
 
     def records(self) -> list[CallbackRecord]:
         with self._lock:
-            return list(self._records)
+            return list(self._records.values())
+
+    def records_of(self, task_id: str) -> list[CallbackRecord]:
+        """One task's records, in the order owed (as cheap with 100,000 others kept)."""
+        with self._lock:
+            return [self._records[number] for number in self._by_task.get(task_id, ())]
+
+    @property
+    def dropped(self) -> int:
+        """Records let go past the callback limit (not those of forgotten tasks or accounts)."""
+        with self._lock:
+            return self._dropped
 
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._by_task.clear()
+            self._dropped = 0
         self._on_change()
 
     def forget_account(self, account: str) -> int:
         """Forget one account's records (a per-account reset); returns how many. Deliveries in
         flight for it still go out, but settle nowhere."""
         with self._lock:
-            kept = [record for record in self._records if record.account_id != account]
-            forgotten = len(self._records) - len(kept)
-            self._records[:] = kept
-        if forgotten:
+            mine = [n for n, record in self._records.items() if record.account_id == account]
+            for number in mine:
+                self._forget(number)
+        if mine:
             self._on_change()
-        return forgotten
+        return len(mine)
+
+    def forget_tasks(self, task_ids: Collection[str]) -> int:
+        """Forget these tasks' records (the store forgot the tasks); returns how many.
+        Deliveries in flight for them still go out, but settle nowhere."""
+        with self._lock:
+            numbers = [n for task_id in task_ids for n in self._by_task.pop(task_id, ())]
+            for number in numbers:
+                del self._records[number]
+        return len(numbers)
+
+    def _add(self, records: list[CallbackRecord]) -> list[int]:
+        """Keep the records (under the lock); their numbers. Past the limit the oldest tenth
+        goes at once, as the journal's (requestlog.py), so the trim is rare."""
+        numbers = []
+        for record in records:
+            number = next(self._numbers)
+            self._records[number] = record
+            self._by_task.setdefault(record.task_id, []).append(number)
+            numbers.append(number)
+        limit = self._limit
+        if limit is not None and len(self._records) > limit:
+            excess = len(self._records) - limit + limit // 10
+            for number in list(itertools.islice(self._records, excess)):
+                self._forget(number)
+            self._dropped += excess
+        return numbers
+
+    def _forget(self, number: int) -> None:
+        """Drop one record and its place in its task's list; under the lock."""
+        record = self._records.pop(number)
+        numbers = self._by_task[record.task_id]
+        numbers.remove(number)  # the oldest of its task when trimming: at the front
+        if not numbers:
+            del self._by_task[record.task_id]
 
     def dispatch(
         self, task_id: str, url: str, payload: dict[str, Any], *, account_id: str | None = None
@@ -247,11 +307,10 @@ class CallbackDispatcher:
             for copy in range(1, settings.copies + 1)
         ]
         with self._lock:
-            first = len(self._records)
-            self._records.extend(records)
+            numbers = self._add(records)
         self._on_change()
         if refusal is None:
-            indexed = list(enumerate(records, start=first))
+            indexed = list(zip(numbers, records, strict=True))
             queue = self._queues.get((task_id, url))
             if queue is not None:  # a delivery to this task and URL is in flight: wait for it
                 queue.append(indexed)
@@ -295,7 +354,7 @@ class CallbackDispatcher:
                 sent_at=self._clock(),
                 account_id=account_id,
             )
-            self._records.append(record)
+            self._add([record])
         self._on_change()
 
     async def _deliver_in_turn(self, task_id: str, url: str) -> None:
@@ -362,10 +421,9 @@ class CallbackDispatcher:
         answer: str | None = None,
     ) -> None:
         with self._lock:
-            position = _position(self._records, record, index)
-            if position is None:
-                return  # the records were cleared meanwhile
-            self._records[position] = replace(
+            if self._records.get(index) is not record:
+                return  # the records were cleared, or this one forgotten, meanwhile
+            self._records[index] = replace(
                 record, delivered=reason is None, reason=reason, status=status, answer=answer
             )
         self._on_change()
@@ -380,12 +438,3 @@ class CallbackDispatcher:
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*list(self._in_flight), return_exceptions=True)
-
-
-def _position(records: list[CallbackRecord], record: CallbackRecord, index: int) -> int | None:
-    """Where `record` is now: at `index`, or before it once another account's records were
-    forgotten (records are only appended or removed, so one never moves later); None: gone."""
-    for position in range(min(index, len(records) - 1), -1, -1):
-        if records[position] is record:
-            return position
-    return None

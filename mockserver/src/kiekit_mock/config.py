@@ -142,6 +142,8 @@ class MockConfig:
         and counted (/_mock/journal's `dropped`), so a long soak's memory stays bounded.
     task_limit: tasks kept (None: all); past it the oldest finished ones are forgotten, and a
         poll for one is answered as KIE answers an unknown task id. Pending tasks are kept.
+    callback_limit: callback records kept (None: all); a forgotten task's records go with it,
+        and past the limit the oldest records are let go (each copy and stage is a record).
     """
 
     api_keys: frozenset[str] | None = field(default=None, repr=False)  # keys stay out of logs
@@ -164,6 +166,7 @@ class MockConfig:
     allowed_callback_hosts: frozenset[str] = frozenset()
     journal_limit: int | None = 100_000
     task_limit: int | None = 100_000
+    callback_limit: int | None = 100_000
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -187,7 +190,7 @@ class MockConfig:
             raise ValueError("time_scale must be > 0")
         if self.callback_timeout <= 0:
             raise ValueError("callback_timeout must be > 0")
-        for name in ("journal_limit", "task_limit"):
+        for name in ("journal_limit", "task_limit", "callback_limit"):
             limit = getattr(self, name)
             if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
                 raise TypeError(f"{name} must be an integer or None")
@@ -234,7 +237,7 @@ class MockConfig:
 # "'<' not supported between instances of 'str' and 'int'", nor a truthy "no" switching strict
 # model checks on.
 _INTEGERS = ("polls_to_complete", "callback_copies")
-_OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # journal_limit, task_limit: checked below
+_OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # the three limits: checked below
 _NUMBERS = ("seconds_to_complete", "starting_credits", "callback_timeout", "time_scale")
 _SWITCHES = ("strict_models", "market_queuing", "documented_limits")
 

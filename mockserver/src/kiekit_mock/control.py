@@ -108,10 +108,10 @@ def _with_callbacks(
     (TaskSnapshot.to_json)."""
     wanted = {task.task_id for task in tasks if task.callback_url is not None}
     last: dict[str, tuple[CallbackRecord, int]] = {}
-    if wanted:
-        for record in rt.callbacks.records():
-            if record.task_id in wanted:
-                last[record.task_id] = (record, last.get(record.task_id, (record, 0))[1] + 1)
+    for task_id in wanted:
+        records = rt.callbacks.records_of(task_id)
+        if records:
+            last[task_id] = (records[-1], len(records))
     shown = []
     for task in tasks:
         found = last.get(task.task_id)

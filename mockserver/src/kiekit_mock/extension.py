@@ -334,10 +334,8 @@ def last_delivery(rt: Runtime, task: TaskSnapshot) -> CallbackRecord | None:
     url = task.callback_url
     if url is None or loopback_refusal(url) is not None:
         return None
-    for record in reversed(rt.callbacks.records()):
-        if record.task_id == task.task_id:
-            return record
-    return None
+    records = rt.callbacks.records_of(task.task_id)
+    return records[-1] if records else None
 
 
 def register(extensions: Iterable[FamilyExtension]) -> None:

@@ -57,9 +57,11 @@ class Runtime:
             tamper=config.callback_tamper,
             allowed_hosts=config.allowed_callback_hosts,
             on_change=lambda: changes.touch(("callbacks", "tasks")),
+            limit=config.callback_limit,
         )
         rules = RuleBook(config.rules)
         store = Store(config, clock.now, rules, Limits(LimitSettings.from_config(config)))
+        store.on_forget = dispatcher.forget_tasks  # a forgotten task's callbacks go with it
         journal = Journal(clock.now, limit=config.journal_limit)
         prerendered = Prerendered(limit=config.task_limit)
         return cls(

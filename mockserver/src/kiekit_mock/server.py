@@ -231,12 +231,9 @@ class MockServer:
         account = _account_named(api_key, account_id)
         if wait and self._loop is not None:
             self._call(self._runtime.callbacks.wait_idle(), self.config.callback_timeout + 5)
-        return [
-            record
-            for record in self._runtime.callbacks.records()
-            if (task_id is None or record.task_id == task_id)
-            and (account is None or record.account_id == account)
-        ]
+        dispatcher = self._runtime.callbacks
+        records = dispatcher.records() if task_id is None else dispatcher.records_of(task_id)
+        return [record for record in records if account is None or record.account_id == account]
 
     def load_har(self, path: ScenarioSource) -> Scenario:
         """Replay the tasks a HAR file (or a scenario file) recorded; see har.py. ``path`` may
@@ -506,6 +503,12 @@ def serve(
     asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port), access_log))
 
 
+# At SIGTERM, requests in flight get this long to finish, then as long again to end once
+# cancelled: aiohttp's own 60 s kept a saturated soak mock (a backlog of slow answers) alive
+# for 30-55 s after it
+SHUTDOWN_SECONDS = 5.0
+
+
 async def _serve_forever(
     app: web.Application,
     host: str,
@@ -515,6 +518,7 @@ async def _serve_forever(
 ) -> None:
     # A line a request costs the server about a third of its throughput (tools/bench, 2c)
     options: dict[str, Any] = {} if access_log else {"access_log": None}
+    options["shutdown_timeout"] = SHUTDOWN_SECONDS
     runner = web.AppRunner(app, handle_signals=False, **options)
     await runner.setup()
     upload_runner = (

@@ -324,6 +324,8 @@ class Store:
         self._timed: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self.on_sooner: Callable[[], None] | None = None  # the settler's wake: a sooner due time
+        # told the ids of tasks forgotten past task_limit: their callback records go too
+        self.on_forget: Callable[[list[str]], object] | None = None
         self._open_to_any_key = config.open_to_any_key  # asked at every request
         self._open_accounts(config)
 
@@ -435,23 +437,28 @@ class Store:
                 made.append(task_id)
             if task.lifecycle.seconds:
                 self._schedule(task)
-            self._forget_old()
-            return task.snapshot()
+            forgotten = self._forget_old()
+            snapshot = task.snapshot()
+        if forgotten and self.on_forget is not None:
+            self.on_forget(forgotten)  # outside the lock: it takes the callbacks' own
+        return snapshot
 
-    def _forget_old(self) -> None:
+    def _forget_old(self) -> list[str]:
         """Past MockConfig.task_limit, forget the oldest finished tasks, a tenth of the limit at
         once (the scan is spread over many creates); under the lock. A pending task is kept:
-        its client still polls it, and may yet be charged or refunded."""
+        its client still polls it, and may yet be charged or refunded. Returns their ids."""
         limit = self._config.task_limit
         if limit is None or len(self._tasks) <= max(limit, self._look_again_at):
-            return
+            return []
         excess = len(self._tasks) - limit + limit // 10
         ended = [task_id for task_id, task in self._tasks.items() if task.ended is not None]
-        for task_id in ended[:excess]:
+        forgotten = ended[:excess]
+        for task_id in forgotten:
             del self._tasks[task_id]
-        self._forgotten += min(excess, len(ended))
+        self._forgotten += len(forgotten)
         # still over (most are pending): no new scan before another tenth has come
         self._look_again_at = len(self._tasks) + limit // 10 if len(self._tasks) > limit else 0
+        return forgotten
 
     @property
     def forgotten(self) -> int:

@@ -134,9 +134,7 @@ def delivery(rt: Runtime, task: TaskSnapshot, kind: str | None = None) -> Callba
     url = task.callback_url
     if url is None or loopback_refusal(url) is not None:
         return None
-    for record in reversed(rt.callbacks.records()):
-        if record.task_id != task.task_id:
-            continue
+    for record in reversed(rt.callbacks.records_of(task.task_id)):
         data = record.payload.get("data")
         if kind is None or (isinstance(data, dict) and data.get("callbackType") == kind):
             return record

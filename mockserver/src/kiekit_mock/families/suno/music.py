@@ -345,9 +345,9 @@ def owe_stages(rt: Runtime, task: TaskSnapshot) -> None:
     if url is None or task.state in ("waiting", "fail"):
         return
     sent = []
-    for item in rt.callbacks.records():
+    for item in rt.callbacks.records_of(task.task_id):
         data = item.payload.get("data")
-        if item.task_id == task.task_id and isinstance(data, dict):
+        if isinstance(data, dict):
             sent.append(data.get("callbackType"))
     latest = max((STAGES.index(s) for s in sent if s in STAGES), default=-1)
     last = 1 if _doomed(task) else 2  # a doomed task gets `text` only, then `error`
