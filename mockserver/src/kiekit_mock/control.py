@@ -24,6 +24,7 @@ from .controlwire import (
     opt_number,
     opt_text,
     query_int,
+    query_number,
     read_object,
     refuse,
     refuse_unknown,
@@ -279,8 +280,8 @@ async def query_journal(request: web.Request) -> web.Response:
         task_id=query.get("task_id"),
         account_id=account_filter(query),
         kind=None if kind is None else one_of(kind, REQUEST_KINDS, "kind"),
-        since=_query_number(query, "since", minimum=0),
-        until=_query_number(query, "until", minimum=0),
+        since=query_number(query, "since", minimum=0),
+        until=query_number(query, "until", minimum=0),
         after=query_int(query, "after", minimum=-1),
         before=query_int(query, "before", minimum=0),
         limit=query_int(query, "limit", minimum=1),
@@ -333,8 +334,8 @@ async def check_journal(request: web.Request) -> web.Response:
 def _run_check(journal: Journal, check: str, query: Mapping[str, str]) -> CheckResult:
     task_id = query.get("task_id")
     # a bad number is refused whichever check it is given to, not ignored by the others
-    window = _query_number(query, "window", minimum=0)
-    seconds = _query_number(query, "seconds", minimum=0)
+    window = query_number(query, "window", minimum=0)
+    seconds = query_number(query, "seconds", minimum=0)
     if check == "created_once":
         if not task_id:
             raise ControlError("task_id", "is required for created_once")
@@ -452,19 +453,5 @@ def account_filter(query: Mapping[str, str]) -> str | None:
 
 
 _NO_ACCOUNT = "\x00no account"  # a filter no account id matches (ids are acct_<hex>)
-
-
-def _query_number(query: Mapping[str, str], name: str, *, minimum: float) -> float | None:
-    text = query.get(name)
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ControlError(name, f"must be a number >= {minimum:g}") from None
-    if not value >= minimum:
-        raise ControlError(name, f"must be a number >= {minimum:g}")
-    return value
-
 
 __all__ = ["ROUTES", "account_filter"]

@@ -112,3 +112,20 @@ def query_int(query: Mapping[str, str], name: str, *, minimum: int) -> int | Non
     if value < minimum:
         raise ControlError(name, f"must be an integer >= {minimum}")
     return value
+
+
+def query_number(
+    query: Mapping[str, str], name: str, *, minimum: float = 0, maximum: float = inf
+) -> float | None:
+    """A query parameter that must be a number from minimum to maximum (None when left out)."""
+    text = query.get(name)
+    if text is None:
+        return None
+    bounds = f">= {minimum:g}" if maximum == inf else f"from {minimum:g} to {maximum:g}"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ControlError(name, f"must be a number {bounds}") from None
+    if not minimum <= value <= maximum:  # NaN too
+        raise ControlError(name, f"must be a number {bounds}")
+    return value

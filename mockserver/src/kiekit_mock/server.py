@@ -22,7 +22,7 @@ from aiohttp import web
 
 from . import inspector
 from .app import build_app, create_app, runtime_of
-from .callbacks import CallbackRecord, CallbackSettings, is_loopback_host
+from .callbacks import MAX_WAIT, CallbackRecord, CallbackSettings, is_loopback_host
 from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id, as_config
 from .egress import Egress
@@ -50,6 +50,15 @@ def _refuse_non_loopback(host: object) -> None:
         raise ValueError(
             f"the mock binds only to loopback (127.0.0.1, ::1, localhost), not {host!r}"
         )
+
+
+def _checked_wait(timeout: object) -> float:
+    """``callbacks(timeout=…)``: seconds to wait, as ``GET /_mock/callbacks?timeout=`` takes."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+    if not 0 <= timeout <= MAX_WAIT:
+        raise ValueError(f"timeout must be from 0 to {MAX_WAIT:g} seconds, not {timeout}")
+    return float(timeout)
 
 
 def _checked_port(name: str, port: object) -> int:
@@ -225,12 +234,18 @@ class MockServer:
         task_id: str | None = None,
         api_key: str | None = None,
         account_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[CallbackRecord]:
         """Recorded callbacks, in the order owed: every one, or one task's, or those of one
-        account's tasks. By default first waits for deliveries still in flight."""
+        account's tasks. By default first waits for the deliveries in flight that these select
+        (only those: another job's receiver never holds it), at most ``timeout`` seconds
+        (default: ``callback_timeout``); records still in flight then say "pending"."""
         account = _account_named(api_key, account_id)
+        bound = self.config.callback_timeout if timeout is None else _checked_wait(timeout)
         if wait and self._loop is not None:
-            self._call(self._runtime.callbacks.wait_idle(), self.config.callback_timeout + 5)
+            dispatcher = self._runtime.callbacks
+            idle = dispatcher.wait_idle(task_id=task_id, account=account, timeout=bound)
+            self._call(idle, bound + START_TIMEOUT)
         return [
             record
             for record in self._runtime.callbacks.records()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from ..callbacks import MAX_WAIT as CALLBACK_WAIT
 from ..changes import TOPICS
 from ..changes_http import MAX_WAIT
 from ..config import CALLBACK_TAMPERS
@@ -533,13 +534,16 @@ def _control() -> dict[str, dict[str, Any]]:
             "get": _paged(
                 ctl(
                     "Callbacks sent (or refused), in the order owed (`limit`: the newest n, "
-                    "after skipping `offset`)",
+                    "after skipping `offset`), once the deliveries in flight that the filters "
+                    "select have ended, or `timeout` seconds passed (default: the callback "
+                    "timeout, 15 s); `wait=0`: at once",
                     OBJECTS,
                     errors=(400,),
                     query=by_account
                     | {
                         "task_id": STRING,  # "": any task
                         "wait": enum(("0", "1", "false", "true")),
+                        "timeout": {"type": "number", "minimum": 0, "maximum": CALLBACK_WAIT},
                         "limit": COUNT,
                         "offset": {"type": "integer", "minimum": 0},
                     },
