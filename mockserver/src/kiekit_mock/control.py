@@ -324,9 +324,11 @@ _CHECKS = ("created_once", "no_duplicate_creates", "no_poll_faster_than")
 @_controlled
 async def check_journal(request: web.Request) -> web.Response:
     """?check=created_once&task_id=… | ?check=no_duplicate_creates[&window=60] |
-    ?check=no_poll_faster_than&seconds=2[&task_id=…]. HTTP 200 either way: read `passed`."""
+    ?check=no_poll_faster_than&seconds=2[&task_id=…]; each also &account_id= | &api_key=: only
+    that account's requests are judged (parallel jobs sharing a mock, one key each). HTTP 200
+    either way: read `passed`."""
     query = request.query
-    refuse_unknown(query, {"check", "task_id", "window", "seconds"})
+    refuse_unknown(query, {"check", "task_id", "window", "seconds", "account_id", "api_key"})
     check = one_of(query.get("check"), _CHECKS, "check")
     return answer(_run_check(_rt(request).journal, check, query).to_json())
 
@@ -336,15 +338,17 @@ def _run_check(journal: Journal, check: str, query: Mapping[str, str]) -> CheckR
     # a bad number is refused whichever check it is given to, not ignored by the others
     window = query_number(query, "window", minimum=0)
     seconds = query_number(query, "seconds", minimum=0)
+    account = account_filter(query)
     if check == "created_once":
         if not task_id:
             raise ControlError("task_id", "is required for created_once")
-        return journal.check_created_once(task_id)
+        return journal.check_created_once(task_id, account_id=account)
     if check == "no_duplicate_creates":
-        return journal.check_no_duplicate_creates(DUPLICATE_WINDOW if window is None else window)
+        window = DUPLICATE_WINDOW if window is None else window
+        return journal.check_no_duplicate_creates(window, account_id=account)
     if seconds is None:
         raise ControlError("seconds", "is required for no_poll_faster_than")
-    return journal.check_no_poll_faster_than(seconds, task_id or None)
+    return journal.check_no_poll_faster_than(seconds, task_id or None, account_id=account)
 
 
 @ROUTES.get("/_mock/journal/{seq}")  # after /_mock/journal/check, which it would shadow

@@ -446,10 +446,12 @@ def _control() -> dict[str, dict[str, Any]]:
         },
         "/_mock/journal/check": {
             "get": ctl(
-                "A client-behaviour check over the journal (read `passed`)",
+                "A client-behaviour check over the journal (read `passed`); `api_key` or "
+                "`account_id`: over that account's requests only",
                 OBJECT,
                 errors=(400,),
-                query={
+                query=by_account
+                | {
                     "check": enum(("created_once", "no_duplicate_creates", "no_poll_faster_than")),
                     "task_id": STRING,
                     "window": MOMENT,
