@@ -2,7 +2,8 @@
 
 A test adds rules (Python: ``mock.faults.add(FaultRule(...))``; HTTP: ``POST /_mock/faults``);
 the middleware (faults_http.py) checks every non-control request against them in the order they
-were added, and the first rule that matches and fires answers.
+were added, and the first rule that matches and fires answers. The upload host (uploads_http.py)
+runs the same middleware: its paths are matched as the API's are.
 
 HTTP-level faults, as a client meets them on the wire:
   reset      the connection is aborted with a TCP RST, no answer at all;

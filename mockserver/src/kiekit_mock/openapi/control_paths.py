@@ -505,7 +505,7 @@ def _control() -> dict[str, dict[str, Any]]:
         "/_mock/faults": {
             "get": ctl("Fault rules", OBJECTS),
             "post": ctl(
-                "Add a fault rule (HTTP- or KIE-level)",
+                "Add a fault rule (HTTP- or KIE-level; it answers the upload host's requests too)",
                 OBJECT,
                 status=201,
                 errors=(400,),
