@@ -92,6 +92,16 @@ def opt_text(body: Mapping[str, Any], name: str, where: str = "") -> str | None:
     return value
 
 
+def kie_error_code(value: object, field: str = "code") -> int:
+    """A failure's body code, as KIE's are (kie-api.md §7): 4xx or 5xx. 200 means success (§1):
+    a receiver that branches on it would take the failure for one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ControlError(field, "must be an integer (a KIE error code such as 501)")
+    if not 400 <= value <= 599:
+        raise ControlError(field, f"must be a KIE error code (400-599), not {value}")
+    return value
+
+
 def one_of(value: object, choices: Collection[T], field: str) -> T:
     for choice in choices:
         if value == choice:

@@ -198,7 +198,13 @@ TASK = strict({"task": OBJECT})
 # is a success); code (an int, or one written in ASCII digits) and msg may be null, kind not;
 # only a failing kind (fail, moderation) has a code or a message.
 _FAILING = ("fail", "moderation")
-_CODE: Schema = {"anyOf": [INT, {"type": "string", "pattern": "^[0-9]+$"}]}
+# a KIE error code (controlwire.kie_error_code, kie-api.md §7): 200 would read as a success
+_CODE: Schema = {
+    "anyOf": [
+        {"type": "integer", "minimum": 400, "maximum": 599},
+        {"type": "string", "pattern": "^0*[45][0-9][0-9]$"},
+    ]
+}
 _SUCCEEDING = closed({"code": {"type": "null"}, "msg": {"type": "null"}})
 _SUCCEEDING["properties"]["kind"] = enum(k for k in OUTCOME_KINDS if k not in _FAILING)
 _FAILURE = closed({"code": _CODE, "msg": required_text()}, ("kind",))
