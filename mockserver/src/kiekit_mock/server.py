@@ -34,6 +34,7 @@ from .requestlog import Journal, RequestRecord
 from .rules import Lifecycle, Outcome, Rule, RuleView, check_families
 from .runtime import Runtime
 from .scenario import Scenario
+from .startup import accepted_keys, in_force, when_tasks_end
 from .state import AccountSnapshot, State, TaskSnapshot
 from .uploads import StoredFile, UploadStore
 from .uploads_http import build_upload_app
@@ -475,24 +476,6 @@ class UploadPortError(OSError):
         self.port = port
 
 
-def when_tasks_end(config: MockConfig) -> str:
-    """One line on when tasks end, for ``serve``'s start-up: a client that only waits for
-    callbacks must know that by default nothing ends (nor calls back) until it is polled."""
-    polls, seconds = config.polls_to_complete, config.seconds_to_complete
-    after_polls = f"after {polls} status poll{'' if polls == 1 else 's'}"
-    if seconds:
-        made = f"{seconds:g} s after they were made"
-        when = f"{after_polls} and {made}, the later" if polls else f"{made}, polled or not"
-        return (
-            f"tasks end {when} (mock clock: POST /_mock/clock/advance moves it), and call back then"
-        )
-    return (
-        f"tasks end {after_polls if polls else 'when polled'}, and only then call back: for a "
-        "client that only waits for callbacks, give --seconds S (tasks end S s after they were "
-        "made, polled or not) or end one with POST /_mock/tasks/{task_id}/complete"
-    )
-
-
 def serve(
     port: int = 8000,
     host: str = "127.0.0.1",
@@ -560,7 +543,9 @@ async def _serve_forever(
         )
         if upload_url is not None:  # second, so the first line stays the API's
             print(f"kiekit-mock: upload host mock listening on {upload_url}", flush=True)
-        print(f"kiekit-mock: {when_tasks_end(runtime_of(app).config)}", flush=True)
+        config = runtime_of(app).config
+        for line in (when_tasks_end(config), accepted_keys(config), in_force(config)):
+            print(f"kiekit-mock: {line}", flush=True)
         await stop.wait()
     finally:
         if upload_runner is not None:
