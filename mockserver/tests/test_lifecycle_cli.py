@@ -186,6 +186,25 @@ def test_the_start_up_counts_the_keys_taken_never_shows_them_and_says_what_is_in
         assert secret not in said
 
 
+def test_the_clock_is_sped_up_from_the_command_line(
+    start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
+    """time_scale was Python-only: --time-scale X, shown at start-up and on GET /_mock/clock."""
+    cli = start_mock_cli("--upload-port", "0", "--time-scale", "60")
+    clock = kie_at(cli.base_url).get("/_mock/clock").json()
+    *_, in_force = _start_up(cli)
+    assert clock["scale"] == 60
+    assert "; the mock clock runs 60 times as fast as real time" in in_force
+
+
+@pytest.mark.parametrize("scale", ["0", "-1", "1001", "nan", "inf", "fast"])
+def test_a_time_scale_out_of_range_is_a_usage_error(scale: str) -> None:
+    result = _start("--time-scale", scale)
+    assert result.returncode == 2
+    assert "--time-scale" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_the_help_says_tasks_end_only_when_polled_unless_seconds() -> None:
     shown = " ".join(_start("--help").stdout.split())
     assert "Without --seconds a task ends only when polled, and only then calls back" in shown

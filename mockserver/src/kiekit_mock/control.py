@@ -15,6 +15,7 @@ from typing import Any, get_args
 from aiohttp import web
 
 from .callbacks import CallbackRecord
+from .clock import SCALE_RULE, scale_ok
 from .config import account_id
 from .controlwire import (
     ControlError,
@@ -230,6 +231,22 @@ def _clock(rt: Runtime) -> dict[str, Any]:
 
 @ROUTES.get("/_mock/clock")
 async def get_clock(request: web.Request) -> web.Response:
+    return answer(_clock(_rt(request)))
+
+
+@ROUTES.put("/_mock/clock")
+@_controlled
+async def set_clock(request: web.Request) -> web.Response:
+    """Body: {"scale": x} (0.001 to 1000): mock seconds per wall second from now on, what
+    MockConfig.time_scale and --time-scale set at the start; the time passed stays."""
+    body = await read_object(request)
+    refuse_unknown(body, {"scale"})
+    scale = body.get("scale")
+    if scale is None:
+        raise ControlError("scale", "is required")
+    if not scale_ok(scale):
+        raise ControlError("scale", SCALE_RULE)
+    _rt(request).clock.set_scale(scale)
     return answer(_clock(_rt(request)))
 
 

@@ -7,6 +7,7 @@ from typing import Any, get_args
 from ..callbacks import MAX_WAIT as CALLBACK_WAIT
 from ..changes import TOPICS
 from ..changes_http import MAX_WAIT
+from ..clock import MAX_SCALE, MIN_SCALE
 from ..config import CALLBACK_TAMPERS
 from ..control import MAX_CLOCK_ADVANCE
 from ..families import task_families
@@ -397,7 +398,19 @@ def _control() -> dict[str, dict[str, Any]]:
                 "Forget one rule", strict({"removed": INT}), errors=(404,), ids=("rule_id",)
             )
         },
-        "/_mock/clock": {"get": ctl("The mock clock", CLOCK)},
+        "/_mock/clock": {
+            "get": ctl("The mock clock", CLOCK),
+            "put": ctl(
+                "Set the clock's speed: `scale` mock seconds per real second from now on (the "
+                "time passed stays; the whole mock's clock, every job's on a shared mock)",
+                CLOCK,
+                errors=(400,),
+                body=closed(
+                    {"scale": {"type": "number", "minimum": MIN_SCALE, "maximum": MAX_SCALE}},
+                    ("scale",),
+                ),
+            ),
+        },
         "/_mock/clock/advance": {
             "post": ctl(
                 "Move the clock on",
