@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from kiekit_mock import MockConfig, create_app, runtime_of
-from kiekit_mock.callbacks import is_loopback_host, loopback_refusal
+from kiekit_mock.callbacks import CallbackDispatcher, is_loopback_host, loopback_refusal
 
 if TYPE_CHECKING:
     from conftest import MakeMock, StandInResolver
@@ -163,6 +163,37 @@ def test_unreachable_loopback_receiver_is_recorded(make_mock: MakeMock) -> None:
     assert record.delivered is False
     assert record.reason is not None
     assert record.reason.startswith("delivery failed")
+
+
+def test_waiting_for_deliveries_ignores_those_owed_after_it_began() -> None:
+    """A steady stream of new deliveries cannot starve a wait: it waits for those in flight
+    when it began (it used to wait until none at all was in flight)."""
+
+    async def scenario() -> None:
+        first, second = asyncio.Event(), asyncio.Event()
+
+        async def handle(request: web.Request) -> web.Response:
+            # bounded holds, so that the old behaviour fails the test instead of hanging it
+            release = first if request.path == "/first" else second
+            await asyncio.wait_for(release.wait(), 5)
+            return web.json_response({})
+
+        receiver = web.Application()
+        receiver.router.add_post("/{name}", handle)
+        dispatcher = CallbackDispatcher(timeout=15, hmac_key=None)
+        async with TestServer(receiver, host="127.0.0.1") as hooks:
+            dispatcher.dispatch("t1", str(hooks.make_url("/first")), {})
+            waiting = asyncio.create_task(dispatcher.wait_idle())
+            await asyncio.sleep(0)  # the wait starts and sees what is in flight
+            dispatcher.dispatch("t2", str(hooks.make_url("/second")), {})
+            first.set()
+            assert await waiting is True
+            assert [r.reason for r in dispatcher.records()] == [None, "pending"]
+            second.set()
+            await dispatcher.wait_idle()
+        assert [r.delivered for r in dispatcher.records()] == [True, True]
+
+    asyncio.run(scenario())
 
 
 class _Sink(BaseHTTPRequestHandler):

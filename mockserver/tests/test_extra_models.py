@@ -64,6 +64,45 @@ WARNING = "X-Kiekit-Mock-Warning"
 
 
 @pytest.mark.parametrize(
+    ("model", "why"),
+    [
+        ("bad model id", "'bad model id' is not spelt as KIE's ids are (it contains a space;"),
+        (
+            "x" * 101,
+            "market model id is not spelt as KIE's ids are (101 characters, more than 100;",
+        ),
+        ("acme/\tv1", "(it contains characters other than printable ASCII;"),
+        ("acme/ümlaut-v1", "market model id is not spelt as KIE's ids are (it contains characters"),
+    ],
+    ids=["space", "long", "tab", "not-ascii"],
+)
+@pytest.mark.parametrize("strict", [False, True])
+def test_an_id_refused_for_its_form_is_said_so_not_blamed_on_strict_models(
+    make_mock: MakeMock, model: str, why: str, strict: bool
+) -> None:
+    """The header named strict_models, on a mock where it was off."""
+    mock, kie = make_mock(strict_models=strict)
+    kie.post(CREATE, {"model": model, "input": {"prompt": "p"}})
+    (record,) = mock.requests()
+    assert record.answer is not None
+    warning = record.answer.headers[WARNING]
+    assert why in warning
+    assert "strict_models" not in warning
+    assert "printable ASCII, no spaces, at most 100 characters" in warning
+
+
+def test_with_strict_models_an_unknown_id_is_blamed_on_strict_models(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(strict_models=True)
+    kie.post(CREATE, {"model": "acme/other-v1", "input": {"prompt": "p"}})
+    (record,) = mock.requests()
+    assert record.answer is not None
+    assert (
+        "'acme/other-v1' is not one the mock knows (strict_models)"
+        in (record.answer.headers[WARNING])
+    )
+
+
+@pytest.mark.parametrize(
     ("model", "served"),
     [("google/nano-banana-pro", "nano-banana-pro"), ("kling-3.0", "kling-3.0/video")],
 )

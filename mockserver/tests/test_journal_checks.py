@@ -126,6 +126,46 @@ def test_polls_faster_than_allowed(mock: MockServer, kie: Kie) -> None:
     assert bad["field"] == "seconds"
 
 
+def test_checks_judge_one_account_when_asked(mock: MockServer, kie: Kie) -> None:
+    """Parallel jobs on one mock, each on its own key: job A resubmits and polls too fast,
+    careful job B's checks pass when scoped to B (over HTTP by key or id, and in Python)."""
+    careless, careful = kie.as_key("job-a"), kie.as_key("job-b")
+    body = {"model": T2I, "input": {"prompt": "same"}}
+    careless.post(CREATE, body)
+    task_a = str(careless.ok(careless.post(CREATE, body))["taskId"])  # a resubmit
+    careless.record(task_a)
+    careless.record(task_a)  # no time passed since the previous poll
+    task_b = str(careful.ok(careful.post(CREATE, body))["taskId"])  # the same body, its own key
+    careful.record(task_b)
+    mock.clock.advance(3)
+    careful.record(task_b)
+    b, a = account_id("job-b"), account_id("job-a")
+    check = "/_mock/journal/check?check="
+    for scope in ("api_key=job-b", f"account_id={b}"):
+        for name in ("no_duplicate_creates", "no_poll_faster_than&seconds=2"):
+            answer = ctl(kie, "GET", f"{check}{name}&{scope}")
+            assert (answer.status, answer.json()["passed"]) == (200, True), (name, scope)
+        once = ctl(kie, "GET", f"{check}created_once&task_id={task_b}&{scope}").json()
+        assert once["passed"] is True
+    for name in ("no_duplicate_creates", "no_poll_faster_than&seconds=2"):
+        for scope in ("", f"&account_id={a}"):
+            failed = ctl(kie, "GET", f"{check}{name}{scope}").json()
+            assert failed["passed"] is False
+            assert {r["account_id"] for r in failed["offending"]} == {a}
+    mock.journal.assert_no_duplicate_creates(account_id=b)
+    mock.journal.assert_no_poll_faster_than(2, account_id=b)
+    mock.journal.assert_created_once(task_b, account_id=b)
+    with pytest.raises(AssertionError, match="created by 0 requests"):
+        mock.journal.assert_created_once(task_b, account_id=a)
+    with pytest.raises(AssertionError, match="identical creates"):
+        mock.journal.assert_no_duplicate_creates(account_id=a)
+
+
+def test_a_check_scoped_by_an_empty_key_is_refused(kie: Kie) -> None:
+    answer = ctl(kie, "GET", "/_mock/journal/check?check=no_duplicate_creates&api_key=")
+    assert (answer.status, answer.json()["field"]) == (400, "api_key")
+
+
 def test_journal_cleared_over_http(mock: MockServer, kie: Kie) -> None:
     kie.create(T2I, prompt="p")
     assert ctl(kie, "DELETE", "/_mock/journal").status == 200

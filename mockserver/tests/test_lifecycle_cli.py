@@ -141,6 +141,70 @@ def test_the_start_up_says_when_tasks_end_and_call_back(
     assert cli.process.stdout.readline() == said
 
 
+def _start_up(cli: MockCli) -> list[str]:
+    """The lines after the first (the URL's), up to the mock's stop: it prints them all before
+    it waits for a signal, so a SIGTERM sent once the first is read comes after the last."""
+    assert cli.process.stdout is not None
+    cli.process.terminate()
+    # read() and not communicate(): the first readline may have buffered the lines after it
+    out = cli.process.stdout.read()  # to its end: the mock has stopped
+    assert cli.process.wait(30) == 0
+    return out.splitlines(keepends=True)
+
+
+def test_the_start_up_says_any_key_is_taken_and_nothing_else_is_in_force(
+    start_mock_cli: Callable[..., MockCli],
+) -> None:
+    *_, key, in_force = _start_up(start_mock_cli("--upload-port", "0"))
+    assert key == (
+        "kiekit-mock: API key: any non-empty one, as 'Authorization: Bearer KEY' (each key is "
+        "an account of its own)\n"
+    )
+    assert in_force == (
+        "kiekit-mock: in force: no rate limits (--documented-limits: KIE's); no rules\n"
+    )
+
+
+def test_the_start_up_counts_the_keys_taken_never_shows_them_and_says_what_is_in_force(
+    start_mock_cli: Callable[..., MockCli], tmp_path: Path
+) -> None:
+    """A Node user read the same four lines whatever --key, --rules or limits were given."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"prompt_contains": "x", "outcome": "fail"}] * 3))
+    flags = ["--key", "sk-team-only", "--account", "sk-other=5", "--documented-limits"]
+    flags += ["--rules", str(rules), "--strict-models", "--webhook-hmac-key", "hmac-secret"]
+    lines = _start_up(start_mock_cli("--upload-port", "0", *flags))
+    *_, key, in_force = lines
+    assert key.startswith("kiekit-mock: API key: only the 2 keys given (--key / --account; ")
+    assert in_force == (
+        "kiekit-mock: in force: rate limits: 20 creates per 10 s per account, recordInfo 10/s "
+        "per key, 4o/Suno record-info 3/s per task; 3 outcome/lifecycle rules; unknown market "
+        "models refused (--strict-models); callbacks signed (HMAC)\n"
+    )
+    said = "".join(lines)
+    for secret in ("sk-team-only", "sk-other", "hmac-secret"):
+        assert secret not in said
+
+
+def test_the_clock_is_sped_up_from_the_command_line(
+    start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
+    """time_scale was Python-only: --time-scale X, shown at start-up and on GET /_mock/clock."""
+    cli = start_mock_cli("--upload-port", "0", "--time-scale", "60")
+    clock = kie_at(cli.base_url).get("/_mock/clock").json()
+    *_, in_force = _start_up(cli)
+    assert clock["scale"] == 60
+    assert "; the mock clock runs 60 times as fast as real time" in in_force
+
+
+@pytest.mark.parametrize("scale", ["0", "-1", "1001", "nan", "inf", "fast"])
+def test_a_time_scale_out_of_range_is_a_usage_error(scale: str) -> None:
+    result = _start("--time-scale", scale)
+    assert result.returncode == 2
+    assert "--time-scale" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_the_help_says_tasks_end_only_when_polled_unless_seconds() -> None:
     shown = " ".join(_start("--help").stdout.split())
     assert "Without --seconds a task ends only when polled, and only then calls back" in shown

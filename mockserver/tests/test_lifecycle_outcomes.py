@@ -252,6 +252,12 @@ def test_callback_failure_elsewhere_succeeds_and_records_an_undelivered_callback
         ({"kind": "maybe"}, "body.kind"),
         ({"kind": "success", "code": 500}, "body.code"),
         ({"kind": "fail", "code": "abc"}, "body.code"),
+        # a failure calling back with code 200 reads as a success (kie-api.md §7)
+        ({"kind": "fail", "code": 200}, "body.code"),
+        ({"kind": "fail", "code": "200"}, "body.code"),
+        ({"kind": "moderation", "code": 0}, "body.code"),
+        ({"kind": "fail", "code": -1}, "body.code"),
+        ({"kind": "fail", "code": 99999}, "body.code"),
         ({"kind": "fail", "msg": ""}, "body.msg"),
         ({"kind": "fail", "reason": "x"}, "body.reason"),
         ([1, 2], "body"),

@@ -148,6 +148,7 @@ def test_rules_listed_and_removed_over_http(kie: Kie) -> None:
         ({"outcome": "fail", "api_key": "k", "account_id": "acct_1"}, "api_key"),
         # a misspelt family would never match: refused as the tasks filter refuses it
         ({"outcome": "fail", "family": "flux_kontext"}, "family"),
+        ({"outcome": {"kind": "fail", "code": 200}}, "outcome.code"),
         ({"lifecycle": {"mode": "manual", "polls": 2}}, "lifecycle.polls"),
         ({"lifecycle": {"manual": True, "seconds": 5}}, "lifecycle.seconds"),
     ],
@@ -163,6 +164,9 @@ def test_a_bad_rule_from_python_names_the_field() -> None:
     assert caught.value.field == "probability"
     with pytest.raises(ControlError, match="code"):
         Outcome("success", code=500)
+    for code in (200, 0, 600):  # as a "kie" fault's code: a KIE error code
+        with pytest.raises(ControlError, match=r"KIE error code \(400-599\)"):
+            Outcome("fail", code=code)
 
 
 def test_configured_rules_come_first_and_come_back_on_reset(make_mock: Any) -> None:

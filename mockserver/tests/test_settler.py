@@ -109,6 +109,23 @@ def test_advancing_the_clock_ends_overdue_tasks_and_calls_back(make_mock: MakeMo
     assert mock.task(later).polls == 0
 
 
+def test_speeding_the_clock_up_over_http_ends_a_waiting_task_at_the_new_speed(
+    make_mock: MakeMock,
+) -> None:
+    """The settler slept until the task was due at the old scale (for ever, frozen); set at
+    1000 mock seconds a second, its 600 s take 0.6 s (time_scale was Python-only)."""
+    mock, kie = make_mock(time_scale=FROZEN, seconds_to_complete=600)
+    with receiver() as (url, arrived, bodies):
+        task_id = create(kie, url)
+        data = json.dumps({"scale": 1000}).encode()
+        answer = kie.fetch(kie.base_url + "/_mock/clock", method="PUT", data=data)
+        assert (answer.status, answer.json()["scale"]) == (200, 1000)
+        assert arrived.wait(BOUND)
+    assert bodies[0]["data"]["taskId"] == task_id
+    assert mock.clock.scale == 1000
+    assert mock.task(task_id).polls == 0  # it ended on time, unpolled
+
+
 def test_a_polls_lifecycle_still_needs_its_polls(make_mock: MakeMock) -> None:
     mock, kie = make_mock(time_scale=FROZEN)
     two_polls, one_poll, marker = create(kie), create(kie), create(kie)

@@ -173,6 +173,54 @@ def test_a_delivery_in_flight_settles_after_another_account_is_reset(
     assert (record.task_id, record.delivered, record.status) == (task_b, True, 200)
 
 
+def test_a_callback_listing_waits_only_for_the_deliveries_it_selects(
+    make_mock: MakeMock,
+) -> None:
+    """Job A's receiver hangs; job B lists its own callbacks at once, by key or by task, over
+    HTTP and in Python (it used to wait for every job's deliveries in flight)."""
+    mock, admin, job_a, job_b = two_jobs(make_mock)
+    with held_receiver() as (hung, arrived, release_a), held_receiver() as (url, _, release_b):
+        release_b.set()  # B's receiver answers at once
+        create(job_a, callback=hung)
+        assert arrived.wait(10)
+        task_b = create(job_b, callback=url)
+
+        by_key = ctl(admin, "GET", "/_mock/callbacks?api_key=job-b").json()
+        by_task = ctl(admin, "GET", f"/_mock/callbacks?task_id={task_b}").json()
+        in_python = mock.callbacks(api_key="job-b") + mock.callbacks(task_id=task_b)
+
+        (held,) = mock.callbacks(wait=False, api_key="job-a")
+        assert (held.reason, release_a.is_set()) == ("pending", False)  # A still hangs
+    for record in (*by_key, *by_task):
+        assert (record["task_id"], record["delivered"], record["status"]) == (task_b, True, 200)
+    assert [(r.task_id, r.delivered) for r in in_python] == [(task_b, True)] * 2
+
+
+def test_a_callback_listing_waits_at_most_its_timeout(make_mock: MakeMock) -> None:
+    mock, kie = make_mock()
+    with held_receiver() as (hung, arrived, release):
+        create(kie, callback=hung)
+        assert arrived.wait(10)
+        listed = ctl(kie, "GET", "/_mock/callbacks?timeout=0.01")
+        (in_python,) = mock.callbacks(timeout=0)
+        assert not release.is_set()
+    assert (listed.status, [r["reason"] for r in listed.json()]) == (200, ["pending"])
+    assert in_python.reason == "pending"
+
+
+@pytest.mark.parametrize("value", ["-1", "601", "soon", "nan"])
+def test_a_bad_callback_wait_timeout_is_refused(kie: Kie, value: str) -> None:
+    answer = ctl(kie, "GET", f"/_mock/callbacks?timeout={value}")
+    assert (answer.status, answer.json()["field"]) == (400, "timeout")
+
+
+def test_python_refuses_a_bad_callback_wait_timeout(mock: MockServer) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        mock.callbacks(timeout=-1)
+    with pytest.raises(TypeError, match="timeout"):
+        mock.callbacks(timeout="5")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -4,6 +4,8 @@ music video and cover art — each with its create path, record shape, files and
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -230,18 +232,29 @@ class _HeldReceiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_lyrics_say_pending_with_no_lyrics_while_their_callback_is_in_flight(
-    mock: MockServer, kie: Kie
-) -> None:
-    # the lyrics page's words have nothing between PENDING and SUCCESS: a record holding the
-    # finished lyrics must not say PENDING, so it holds none until the callback was answered
+@contextmanager
+def held_receiver() -> Iterator[tuple[str, threading.Event]]:
+    """A loopback callback receiver that answers only once ``release`` is set."""
     release = threading.Event()
     handler = type("Held", (_HeldReceiver,), {"release": release})
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=receiver.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/lyrics"
+        yield f"http://127.0.0.1:{receiver.server_address[1]}/hook", release
+    finally:
+        release.set()
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join()
+
+
+def test_lyrics_say_pending_with_no_lyrics_while_their_callback_is_in_flight(
+    mock: MockServer, kie: Kie
+) -> None:
+    # the lyrics page's words have nothing between PENDING and SUCCESS: a record holding the
+    # finished lyrics must not say PENDING, so it holds none until the callback was answered
+    with held_receiver() as (url, release):
         task_id = create(kie, "/api/v1/lyrics", prompt="the sea", callBackUrl=url)
         for _ in range(2):  # the poll that ends it, and one while its callback is held
             found = record(kie, "/api/v1/lyrics/record-info", task_id)
@@ -252,8 +265,27 @@ def test_lyrics_say_pending_with_no_lyrics_while_their_callback_is_in_flight(
         found = record(kie, "/api/v1/lyrics/record-info", task_id)
         assert found["status"] == "SUCCESS"
         assert [t["status"] for t in found["response"]["data"]] == ["complete"] * 2
-    finally:
+
+
+@pytest.mark.parametrize("tool", ["wav", "mp4", "vocal-removal"])
+def test_a_tool_record_says_pending_with_no_complete_time_while_its_callback_is_in_flight(
+    mock: MockServer, kie: Kie, tool: str
+) -> None:
+    """PENDING with a completeTime read as "finished" to a client, and its response was null."""
+    source, tracks = song(kie)
+    path = f"/api/v1/{tool}"
+    extra = {"author": "me"} if tool == "mp4" else {}
+    with held_receiver() as (url, release):
+        task_id = create(
+            kie, f"{path}/generate", taskId=source, audioId=tracks[0], callBackUrl=url, **extra
+        )
+        for _ in range(2):  # the poll that ends it, and one while its callback is held
+            found = record(kie, f"{path}/record-info", task_id)
+            shown = (found["successFlag"], found["completeTime"], found["response"])
+            assert shown == ("PENDING", None, None)
         release.set()
-        receiver.shutdown()
-        receiver.server_close()
-        thread.join()
+        mock.callbacks(task_id=task_id)  # waits for the delivery to settle
+        found = record(kie, f"{path}/record-info", task_id)
+    assert found["successFlag"] == "SUCCESS"
+    assert found["completeTime"] is not None
+    assert found["response"] is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import logging
 import re
 import socket
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from kiekit_mock import MockServer, account_id
+from kiekit_mock.faults import FaultRule
 
 KEY = "test-key"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -221,6 +223,61 @@ def test_upload_requests_are_journaled_with_the_key_masked(mock: MockServer, hos
     assert all(r.authorization == "Bearer ***" for r in records)
     assert records[0].body is None  # the file itself is not kept in the journal
     assert records[1].body == {"base64Data": "", "uploadPath": "kiekit"}
+
+
+def ctl(kie: Any, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    return kie.fetch(kie.base_url + path, method=method, data=data)
+
+
+def test_fault_rules_answer_the_upload_host_as_they_answer_the_api(
+    mock: MockServer, kie: Any, host: Any
+) -> None:
+    """They were accepted (201) but never fired: upload retries could not be tested."""
+    rule = {"kind": "http", "status": 503, "path": BASE64, "times": 1}
+    added = ctl(kie, "POST", "/_mock/faults", rule).json()["id"]
+    mine = {"kind": "kie", "code": 500, "path": "/api/file-*-upload", "api_key": "someone"}
+    assert ctl(kie, "POST", "/_mock/faults", mine).status == 201
+    body = {"base64Data": base64.b64encode(PNG).decode(), "uploadPath": "f", "fileName": "a.png"}
+
+    proxy = host.post(BASE64, body)
+    retried = host.post(BASE64, body)
+    scoped = host.as_key("someone").post(BASE64, body).json()
+
+    assert (proxy.status, proxy.content_type.split(";")[0]) == (503, "text/html")
+    assert "503 Service Temporarily Unavailable" in proxy.body.decode()
+    assert retried.json()["success"] is True  # a one-shot rule: the retry goes through
+    # a KIE-level fault comes in this host's envelope, `success` flag included; only for its key
+    assert scoped == {"success": False, "code": 500, "msg": scoped["msg"], "data": None}
+    listed = {r["id"]: (r["matched"], r["fired"]) for r in ctl(kie, "GET", "/_mock/faults").json()}
+    assert listed[added] == (1, 1)
+    assert [r.fault for r in mock.requests() if r.path == BASE64] == [added, None, "fault-2"]
+
+
+def reset_upload(mock: MockServer, path: str, body: bytes, headers: dict[str, str]) -> None:
+    """Send an upload that a "reset" fault answers: the connection drops, no answer at all."""
+    connection = http.client.HTTPConnection("127.0.0.1", urlsplit(mock.upload_base_url).port)
+    try:
+        connection.request("POST", path, body=body, headers=headers | {"Authorization": "Bearer k"})
+        with pytest.raises((ConnectionResetError, http.client.RemoteDisconnected)):
+            connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_upload_whose_answer_is_lost_is_stored_only_after(mock: MockServer, when: str) -> None:
+    """ "after": stored, its answer lost (the "outcome unknown" a client's retry must cope
+    with); "before": never read, never stored. Both journaled as answered with nothing (0)."""
+    mock.faults.add(FaultRule("reset", path="/api/*", when=when))  # type: ignore[arg-type]
+    file = ("a.png", PNG, "image/png")
+    reset_upload(mock, STREAM, *multipart({"uploadPath": "lost", "fileName": "a.png"}, file))
+    as_json = {"base64Data": base64.b64encode(PNG).decode(), "uploadPath": "lost"}
+    reset_upload(mock, BASE64, json.dumps(as_json).encode(), {"Content-Type": "application/json"})
+    stored = sorted(f.file_name.endswith(".png") for f in mock.uploads())
+    assert stored == ([True, True] if when == "after" else [])
+    records = [r for r in mock.requests() if r.path in (STREAM, BASE64)]
+    assert [(r.status, r.fault) for r in records] == [(0, "fault-1")] * 2
 
 
 def test_a_multipart_upload_is_journaled_with_its_real_size(mock: MockServer, host: Any) -> None:

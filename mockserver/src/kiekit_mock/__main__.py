@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .clock import SCALE_RULE, scale_ok
 from .config import MockConfig, account_id, parse_account, parse_chat_model, parse_market_model
 from .controlwire import ControlError
 from .families import task_families
@@ -65,6 +66,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="seconds (mock clock) after which a task ends, polled or not, and calls back: "
         "what a client that only waits for callbacks needs (default 0: tasks end only when "
         "polled)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="mock seconds per real second, 0.001 to 1000 (default 1; 60: a 10-minute task or "
+        'rate window takes 10 s); changed while it runs with PUT /_mock/clock {"scale": X}',
     )
     parser.add_argument("--credits", type=float, default=1000.0, help="credits per account")
     parser.add_argument(
@@ -252,6 +261,8 @@ def _check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         _refuse(parser, f"--polls: must be 0 or more; got {args.polls}")
     if not seconds_ok(args.seconds):
         _refuse(parser, f"--seconds: {SECONDS_RULE}; got {args.seconds:g}")
+    if not scale_ok(args.time_scale):
+        _refuse(parser, f"--time-scale: {SCALE_RULE}; got {args.time_scale:g}")
     if not 0 <= args.credits < math.inf:
         _refuse(parser, f"--credits: must be a finite number >= 0; got {args.credits:g}")
 
@@ -281,6 +292,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             polls_to_complete=args.polls,
             seconds_to_complete=args.seconds,
             starting_credits=args.credits,
+            time_scale=args.time_scale,
             extra_market_models=dict(map(parse_market_model, args.market_models)),
             extra_chat_models=dict(map(parse_chat_model, args.chat_models)),
             strict_models=args.strict_models,

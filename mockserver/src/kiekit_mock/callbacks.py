@@ -51,6 +51,7 @@ from .envelope import dumps
 STALE_SECONDS = 3600
 MAX_COPIES = 10
 ANSWER_LIMIT = 4096  # characters of a receiver's answer kept in its record
+MAX_WAIT = 600.0  # seconds a listing may wait for deliveries: 10 copies of 3 Suno stages, 15 s
 
 
 def is_loopback_host(host: str) -> bool:
@@ -193,7 +194,8 @@ class CallbackDispatcher:
         self._numbers = itertools.count()
         self._limit = limit
         self._dropped = 0
-        self._in_flight: set[asyncio.Task[None]] = set()
+        # each delivery in flight -> the task and account it delivers for (what wait_idle selects)
+        self._in_flight: dict[asyncio.Task[None], tuple[str, str | None]] = {}
         # (task id, url) -> the batches (a callback's copies) owed and not yet started, while
         # a delivery to that pair is in flight: the pair's deliveries go one after the other
         self._queues: dict[tuple[str, str], deque[list[tuple[int, CallbackRecord]]]] = {}
@@ -317,8 +319,8 @@ class CallbackDispatcher:
                 return
             self._queues[(task_id, url)] = deque([indexed])
             task = asyncio.get_running_loop().create_task(self._deliver_in_turn(task_id, url))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._in_flight[task] = (task_id, account_id)
+            task.add_done_callback(self._landed)
 
     def queued(self, task_id: str | None = None) -> int:
         """Callbacks (copies counted) owed and waiting for an earlier one of the same task to
@@ -428,13 +430,35 @@ class CallbackDispatcher:
             )
         self._on_change()
 
-    async def wait_idle(self) -> None:
-        """Wait for every delivery in flight (each is bounded by the timeout)."""
-        while self._in_flight:
-            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+
+    async def wait_idle(
+        self,
+        *,
+        task_id: str | None = None,
+        account: str | None = None,
+        timeout: float | None = None,
+    ) -> bool:
+        """Wait for the deliveries in flight now of ``task_id`` / ``account`` (None: any), at
+        most ``timeout`` seconds (None: the callback timeout, one delivery's longest; a task's
+        queued copies or stages may take longer). Only those in flight when it is called: a
+        steady stream of other deliveries, or of later ones, cannot keep it waiting. True when
+        they all ended; False when the bound came first (their records still say "pending")."""
+        selected = [
+            delivery
+            for delivery, (task, owner) in self._in_flight.items()
+            if (task_id is None or task == task_id) and (account is None or owner == account)
+        ]
+        if not selected:
+            return True
+        bound = self._timeout if timeout is None else timeout
+        _, pending = await asyncio.wait(selected, timeout=bound)
+        return not pending
 
     async def close(self) -> None:
         """Cancel deliveries still in flight (server shutdown)."""
-        for task in list(self._in_flight):
+        deliveries = list(self._in_flight)
+        for task in deliveries:
             task.cancel()
-        await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+        await asyncio.gather(*deliveries, return_exceptions=True)

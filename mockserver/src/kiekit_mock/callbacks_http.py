@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .callbacks import CallbackSettings
+from .callbacks import MAX_WAIT, CallbackSettings
 from .config import CALLBACK_TAMPERS
 from .control import account_filter
 from .controlwire import (
@@ -15,6 +15,7 @@ from .controlwire import (
     one_of,
     opt_int,
     query_int,
+    query_number,
     read_object,
     refuse,
     refuse_unknown,
@@ -27,24 +28,27 @@ _SETTABLE = frozenset({"hmac_key", "copies", "tamper", "stale_seconds"})
 
 @ROUTES.get("/_mock/callbacks")
 async def list_callbacks(request: web.Request) -> web.Response:
-    """?task_id= &account_id= | &api_key= (the task owner's) to filter; ?wait=0 not to wait
-    for deliveries in flight first (by default it waits, each delivery being bounded by the
-    callback timeout). Records come in the order they were owed; &limit=n: only the newest n,
-    &offset=k: skipping the newest k first (pages back), as GET /_mock/tasks pages.
+    """?task_id= &account_id= | &api_key= (the task owner's) to filter; first waits for the
+    deliveries in flight that the filter selects — only those, and only those in flight
+    already, so other jobs' traffic never holds it — at most &timeout= seconds (default: the
+    callback timeout, 15 s; then the records still in flight say "pending"); ?wait=0 not to
+    wait. Records come in the order they were owed; &limit=n: only the newest n, &offset=k:
+    skipping the newest k first (pages back), as GET /_mock/tasks pages.
     X-Total-Count: how many fit the filter, every page together."""
     dispatcher = request.app[RUNTIME].callbacks
     query = request.query
     try:
-        refuse_unknown(query, {"task_id", "account_id", "api_key", "wait", "limit", "offset"})
+        refuse_unknown(query, _LIST_QUERY)
         account = account_filter(query)
         wait = one_of(query.get("wait", "1"), ("0", "1", "false", "true"), "wait")
+        timeout = query_number(query, "timeout", maximum=MAX_WAIT)
         limit = query_int(query, "limit", minimum=1)
         offset = query_int(query, "offset", minimum=0) or 0
     except ControlError as exc:
         return refuse(exc)
-    if wait not in ("0", "false"):
-        await dispatcher.wait_idle()
     task_id = query.get("task_id") or None  # "": any task
+    if wait not in ("0", "false"):
+        await dispatcher.wait_idle(task_id=task_id, account=account, timeout=timeout)
     records = dispatcher.records()
     if task_id is not None:
         records = [record for record in records if record.task_id == task_id]
@@ -55,6 +59,9 @@ async def list_callbacks(request: web.Request) -> web.Response:
     response = answer([record.to_json() for record in shown])
     response.headers["X-Total-Count"] = str(len(records))
     return response
+
+
+_LIST_QUERY = {"task_id", "account_id", "api_key", "wait", "timeout", "limit", "offset"}
 
 
 @ROUTES.delete("/_mock/callbacks")

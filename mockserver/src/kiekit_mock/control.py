@@ -15,6 +15,7 @@ from typing import Any, get_args
 from aiohttp import web
 
 from .callbacks import CallbackRecord
+from .clock import SCALE_RULE, scale_ok
 from .config import account_id
 from .controlwire import (
     ControlError,
@@ -24,6 +25,7 @@ from .controlwire import (
     opt_number,
     opt_text,
     query_int,
+    query_number,
     read_object,
     refuse,
     refuse_unknown,
@@ -232,6 +234,22 @@ async def get_clock(request: web.Request) -> web.Response:
     return answer(_clock(_rt(request)))
 
 
+@ROUTES.put("/_mock/clock")
+@_controlled
+async def set_clock(request: web.Request) -> web.Response:
+    """Body: {"scale": x} (0.001 to 1000): mock seconds per wall second from now on, what
+    MockConfig.time_scale and --time-scale set at the start; the time passed stays."""
+    body = await read_object(request)
+    refuse_unknown(body, {"scale"})
+    scale = body.get("scale")
+    if scale is None:
+        raise ControlError("scale", "is required")
+    if not scale_ok(scale):
+        raise ControlError("scale", SCALE_RULE)
+    _rt(request).clock.set_scale(scale)
+    return answer(_clock(_rt(request)))
+
+
 @ROUTES.post("/_mock/clock/advance")
 @_controlled
 async def advance_clock(request: web.Request) -> web.Response:
@@ -279,8 +297,8 @@ async def query_journal(request: web.Request) -> web.Response:
         task_id=query.get("task_id"),
         account_id=account_filter(query),
         kind=None if kind is None else one_of(kind, REQUEST_KINDS, "kind"),
-        since=_query_number(query, "since", minimum=0),
-        until=_query_number(query, "until", minimum=0),
+        since=query_number(query, "since", minimum=0),
+        until=query_number(query, "until", minimum=0),
         after=query_int(query, "after", minimum=-1),
         before=query_int(query, "before", minimum=0),
         limit=query_int(query, "limit", minimum=1),
@@ -323,9 +341,11 @@ _CHECKS = ("created_once", "no_duplicate_creates", "no_poll_faster_than")
 @_controlled
 async def check_journal(request: web.Request) -> web.Response:
     """?check=created_once&task_id=… | ?check=no_duplicate_creates[&window=60] |
-    ?check=no_poll_faster_than&seconds=2[&task_id=…]. HTTP 200 either way: read `passed`."""
+    ?check=no_poll_faster_than&seconds=2[&task_id=…]; each also &account_id= | &api_key=: only
+    that account's requests are judged (parallel jobs sharing a mock, one key each). HTTP 200
+    either way: read `passed`."""
     query = request.query
-    refuse_unknown(query, {"check", "task_id", "window", "seconds"})
+    refuse_unknown(query, {"check", "task_id", "window", "seconds", "account_id", "api_key"})
     check = one_of(query.get("check"), _CHECKS, "check")
     return answer(_run_check(_rt(request).journal, check, query).to_json())
 
@@ -333,17 +353,19 @@ async def check_journal(request: web.Request) -> web.Response:
 def _run_check(journal: Journal, check: str, query: Mapping[str, str]) -> CheckResult:
     task_id = query.get("task_id")
     # a bad number is refused whichever check it is given to, not ignored by the others
-    window = _query_number(query, "window", minimum=0)
-    seconds = _query_number(query, "seconds", minimum=0)
+    window = query_number(query, "window", minimum=0)
+    seconds = query_number(query, "seconds", minimum=0)
+    account = account_filter(query)
     if check == "created_once":
         if not task_id:
             raise ControlError("task_id", "is required for created_once")
-        return journal.check_created_once(task_id)
+        return journal.check_created_once(task_id, account_id=account)
     if check == "no_duplicate_creates":
-        return journal.check_no_duplicate_creates(DUPLICATE_WINDOW if window is None else window)
+        window = DUPLICATE_WINDOW if window is None else window
+        return journal.check_no_duplicate_creates(window, account_id=account)
     if seconds is None:
         raise ControlError("seconds", "is required for no_poll_faster_than")
-    return journal.check_no_poll_faster_than(seconds, task_id or None)
+    return journal.check_no_poll_faster_than(seconds, task_id or None, account_id=account)
 
 
 @ROUTES.get("/_mock/journal/{seq}")  # after /_mock/journal/check, which it would shadow
@@ -452,19 +474,5 @@ def account_filter(query: Mapping[str, str]) -> str | None:
 
 
 _NO_ACCOUNT = "\x00no account"  # a filter no account id matches (ids are acct_<hex>)
-
-
-def _query_number(query: Mapping[str, str], name: str, *, minimum: float) -> float | None:
-    text = query.get(name)
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ControlError(name, f"must be a number >= {minimum:g}") from None
-    if not value >= minimum:
-        raise ControlError(name, f"must be a number >= {minimum:g}")
-    return value
-
 
 __all__ = ["ROUTES", "account_filter"]

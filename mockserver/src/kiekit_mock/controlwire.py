@@ -92,6 +92,16 @@ def opt_text(body: Mapping[str, Any], name: str, where: str = "") -> str | None:
     return value
 
 
+def kie_error_code(value: object, field: str = "code") -> int:
+    """A failure's body code, as KIE's are (kie-api.md §7): 4xx or 5xx. 200 means success (§1):
+    a receiver that branches on it would take the failure for one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ControlError(field, "must be an integer (a KIE error code such as 501)")
+    if not 400 <= value <= 599:
+        raise ControlError(field, f"must be a KIE error code (400-599), not {value}")
+    return value
+
+
 def one_of(value: object, choices: Collection[T], field: str) -> T:
     for choice in choices:
         if value == choice:
@@ -111,4 +121,21 @@ def query_int(query: Mapping[str, str], name: str, *, minimum: int) -> int | Non
         raise ControlError(name, f"must be an integer >= {minimum}") from None
     if value < minimum:
         raise ControlError(name, f"must be an integer >= {minimum}")
+    return value
+
+
+def query_number(
+    query: Mapping[str, str], name: str, *, minimum: float = 0, maximum: float = inf
+) -> float | None:
+    """A query parameter that must be a number from minimum to maximum (None when left out)."""
+    text = query.get(name)
+    if text is None:
+        return None
+    bounds = f">= {minimum:g}" if maximum == inf else f"from {minimum:g} to {maximum:g}"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ControlError(name, f"must be a number {bounds}") from None
+    if not minimum <= value <= maximum:  # NaN too
+        raise ControlError(name, f"must be a number {bounds}")
     return value

@@ -2,7 +2,8 @@
 
 A test adds rules (Python: ``mock.faults.add(FaultRule(...))``; HTTP: ``POST /_mock/faults``);
 the middleware (faults_http.py) checks every non-control request against them in the order they
-were added, and the first rule that matches and fires answers.
+were added, and the first rule that matches and fires answers. The upload host (uploads_http.py)
+runs the same middleware: its paths are matched as the API's are.
 
 HTTP-level faults, as a client meets them on the wire:
   reset      the connection is aborted with a TCP RST, no answer at all;
@@ -33,7 +34,15 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
-from .controlwire import ControlError, one_of, opt_int, opt_number, opt_text, refuse_unknown
+from .controlwire import (
+    ControlError,
+    kie_error_code,
+    one_of,
+    opt_int,
+    opt_number,
+    opt_text,
+    refuse_unknown,
+)
 from .state import account_id
 
 FaultKind = Literal["reset", "empty", "malformed", "truncated", "slow", "http", "kie"]
@@ -118,10 +127,7 @@ class FaultRule:
             raise ControlError("probability", "give either every or probability, not both")
         if self.status not in PROXY_REASONS:
             raise ControlError("status", f"must be one of {', '.join(map(str, PROXY_REASONS))}")
-        if isinstance(self.code, bool) or not isinstance(self.code, int):
-            raise ControlError("code", "must be an integer")
-        if self.code == 200 or not 400 <= self.code <= 599:
-            raise ControlError("code", "must be a KIE error code (400-599)")
+        kie_error_code(self.code)
         if self.msg is None and self.code not in KIE_MESSAGES:
             raise ControlError("msg", f"code {self.code} is not documented: give its msg")
         opt_text({"msg": self.msg}, "msg")

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -48,10 +49,22 @@ CUT_STREAM: web.RequestKey[bool] = web.RequestKey("kiekit_mock.cut_stream", bool
 _WAKE: web.AppKey[asyncio.Event] = web.AppKey("kiekit_mock.faults_wake", asyncio.Event)
 
 
+# How a "kie" fault's envelope reads on an app: KIE's, or the upload host's (with `success`)
+KIE_ENVELOPE: web.AppKey[Callable[[int, str], web.Response]] = web.AppKey(
+    "kiekit_mock.kie_envelope"
+)
+
+
 def install(app: web.Application) -> None:
-    """The control routes, and a shutdown hook that cuts slow answers short."""
-    app[_WAKE] = asyncio.Event()
+    """The control routes, and the faults' shutdown hook (arm)."""
+    arm(app)
     app.router.add_routes(ROUTES)
+
+
+def arm(app: web.Application) -> None:
+    """Make ``app`` ready to run the middleware: a shutdown hook that cuts slow answers short.
+    The upload host (uploads_http.py) is armed too, without the control routes."""
+    app[_WAKE] = asyncio.Event()
     app.on_shutdown.append(_wake_sleepers)
 
 
@@ -132,8 +145,9 @@ async def _fault_answer(
         return real
     retry = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
     if rule.kind == "kie":
-        payload = {"code": rule.code, "msg": rule.message, "data": None}
-        return web.json_response(payload, dumps=dumps, headers=retry)
+        envelope = request.app.get(KIE_ENVELOPE, _kie_envelope)(rule.code, rule.message)
+        envelope.headers.update(retry)
+        return envelope
     if rule.kind == "http":
         reason = PROXY_REASONS[rule.status]
         page = (
@@ -183,6 +197,10 @@ async def _fault_answer(
     return web.Response()  # never written: aiohttp drops it on the closed transport
 
 
+def _kie_envelope(code: int, msg: str) -> web.Response:
+    return web.json_response({"code": code, "msg": msg, "data": None}, dumps=dumps)
+
+
 # --- control routes ---
 
 ROUTES = web.RouteTableDef()
@@ -221,4 +239,13 @@ async def remove_fault(request: web.Request) -> web.Response:
     return answer({"removed": rule_id})
 
 
-__all__ = ["CUT_STREAM", "FAULT_HIT", "ROUTES", "FaultHit", "install", "middleware"]
+__all__ = [
+    "CUT_STREAM",
+    "FAULT_HIT",
+    "KIE_ENVELOPE",
+    "ROUTES",
+    "FaultHit",
+    "arm",
+    "install",
+    "middleware",
+]

@@ -693,21 +693,26 @@ class Journal:
 
     # --- checks ---
 
-    def check_created_once(self, task_id: str) -> CheckResult:
-        creates = self.creates(task_id)
+    def check_created_once(self, task_id: str, *, account_id: str | None = None) -> CheckResult:
+        """Exactly one create answered `task_id` (of those `account_id` sent, when given)."""
+        creates = self.query(task_id=task_id, kind="create", account_id=account_id)
         if len(creates) == 1:
             return CheckResult("created_once", True, f"task {task_id} was created once")
         message = f"task {task_id} was created by {len(creates)} requests, expected exactly 1"
         return CheckResult("created_once", False, _listing(message, creates), tuple(creates))
 
-    def check_no_duplicate_creates(self, window: float = DUPLICATE_WINDOW) -> CheckResult:
+    def check_no_duplicate_creates(
+        self, window: float = DUPLICATE_WINDOW, *, account_id: str | None = None
+    ) -> CheckResult:
         """No two successful creates with the same account, path and body within `window`
-        mock seconds: a client that resubmits a create after a timeout pays twice."""
+        mock seconds: a client that resubmits a create after a timeout pays twice. Given
+        `account_id`, only that account's creates are judged: parallel jobs sharing a mock,
+        each on its own key, are not failed by one another's."""
         with self._lock:
             groups = [
                 [self._at(seq) for seq in seqs]
-                for seqs in self._same_creates.values()
-                if len(seqs) > 1
+                for (account, _, _), seqs in self._same_creates.items()
+                if len(seqs) > 1 and (account_id is None or account == account_id)
             ]
         offending: list[RequestRecord] = []
         for group in groups:
@@ -722,17 +727,29 @@ class Journal:
             "no_duplicate_creates", False, _listing(message, offending), tuple(offending)
         )
 
-    def check_no_poll_faster_than(self, seconds: float, task_id: str | None = None) -> CheckResult:
+    def check_no_poll_faster_than(
+        self, seconds: float, task_id: str | None = None, *, account_id: str | None = None
+    ) -> CheckResult:
         """Consecutive polls of one task (of `task_id`, or of every task) at least `seconds`
-        apart in mock time."""
+        apart in mock time; given `account_id`, only the polls that account sent."""
         with self._lock:
             self._index_pending()
-            tasks = [task_id] if task_id is not None else list(self._by_task)
+            if task_id is not None:
+                tasks = [task_id]
+            elif account_id is not None:  # the tasks it polled, not a scan of every task
+                named = (self._at(seq).task_id for seq in self._by_account.get(account_id, []))
+                tasks = list(dict.fromkeys(name for name in named if name is not None))
+            else:
+                tasks = list(self._by_task)
             per_task = [[self._at(seq) for seq in self._by_task.get(name, [])] for name in tasks]
         lines: list[str] = []
         offending: list[RequestRecord] = []
         for records in per_task:
-            polls = [record for record in records if record.kind == "poll"]
+            polls = [
+                record
+                for record in records
+                if record.kind == "poll" and (account_id is None or record.account_id == account_id)
+            ]
             for before, after in itertools.pairwise(polls):
                 gap = _gap(before, after)
                 if gap < seconds:
@@ -745,14 +762,18 @@ class Journal:
         message = f"polls of {scope} closer than {seconds:g} s: " + "; ".join(lines)
         return CheckResult(name, False, _listing(message, offending), tuple(offending))
 
-    def assert_created_once(self, task_id: str) -> None:
-        self.check_created_once(task_id).verify()
+    def assert_created_once(self, task_id: str, *, account_id: str | None = None) -> None:
+        self.check_created_once(task_id, account_id=account_id).verify()
 
-    def assert_no_duplicate_creates(self, window: float = DUPLICATE_WINDOW) -> None:
-        self.check_no_duplicate_creates(window).verify()
+    def assert_no_duplicate_creates(
+        self, window: float = DUPLICATE_WINDOW, *, account_id: str | None = None
+    ) -> None:
+        self.check_no_duplicate_creates(window, account_id=account_id).verify()
 
-    def assert_no_poll_faster_than(self, seconds: float, task_id: str | None = None) -> None:
-        self.check_no_poll_faster_than(seconds, task_id).verify()
+    def assert_no_poll_faster_than(
+        self, seconds: float, task_id: str | None = None, *, account_id: str | None = None
+    ) -> None:
+        self.check_no_poll_faster_than(seconds, task_id, account_id=account_id).verify()
 
 
 def _prune(index: dict[Key, list[int]], first: int) -> None:

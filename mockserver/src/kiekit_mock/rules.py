@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from .controlwire import ControlError, one_of
+from .controlwire import ControlError, kie_error_code, one_of
 
 OutcomeKind = Literal["success", "fail", "moderation", "callback_fail"]
 OUTCOME_KINDS: tuple[OutcomeKind, ...] = get_args(OutcomeKind)
@@ -170,8 +170,9 @@ class Outcome:
             raise ControlError("kind", f"must be one of {', '.join(OUTCOME_KINDS)}")
         failing = self.kind in ("fail", "moderation")
         if self.code is not None:
-            if isinstance(self.code, bool) or not isinstance(self.code, int):
-                raise ControlError("code", "must be an integer (a KIE code such as 501)")
+            # a failure's code, as for a "kie" fault (faults.py): a failed task that calls back
+            # with code 200 reads as a success with no results to a receiver
+            kie_error_code(self.code)
             if not failing:
                 raise ControlError("code", "only a fail or moderation outcome has a code")
         if self.msg is not None:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from . import inspector
 from .app import build_app, create_app, runtime_of
-from .callbacks import CallbackRecord, CallbackSettings, is_loopback_host
+from .callbacks import MAX_WAIT, CallbackRecord, CallbackSettings, is_loopback_host
 from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id, as_config
 from .egress import Egress
@@ -34,6 +34,7 @@ from .requestlog import Journal, RequestRecord
 from .rules import Lifecycle, Outcome, Rule, RuleView, check_families
 from .runtime import Runtime
 from .scenario import Scenario
+from .startup import accepted_keys, in_force, when_tasks_end
 from .state import AccountSnapshot, State, TaskSnapshot
 from .uploads import StoredFile, UploadStore
 from .uploads_http import build_upload_app
@@ -50,6 +51,15 @@ def _refuse_non_loopback(host: object) -> None:
         raise ValueError(
             f"the mock binds only to loopback (127.0.0.1, ::1, localhost), not {host!r}"
         )
+
+
+def _checked_wait(timeout: object) -> float:
+    """``callbacks(timeout=…)``: seconds to wait, as ``GET /_mock/callbacks?timeout=`` takes."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+    if not 0 <= timeout <= MAX_WAIT:
+        raise ValueError(f"timeout must be from 0 to {MAX_WAIT:g} seconds, not {timeout}")
+    return float(timeout)
 
 
 def _checked_port(name: str, port: object) -> int:
@@ -225,12 +235,18 @@ class MockServer:
         task_id: str | None = None,
         api_key: str | None = None,
         account_id: str | None = None,
+        timeout: float | None = None,
     ) -> list[CallbackRecord]:
         """Recorded callbacks, in the order owed: every one, or one task's, or those of one
-        account's tasks. By default first waits for deliveries still in flight."""
+        account's tasks. By default first waits for the deliveries in flight that these select
+        (only those: another job's receiver never holds it), at most ``timeout`` seconds
+        (default: ``callback_timeout``); records still in flight then say "pending"."""
         account = _account_named(api_key, account_id)
+        bound = self.config.callback_timeout if timeout is None else _checked_wait(timeout)
         if wait and self._loop is not None:
-            self._call(self._runtime.callbacks.wait_idle(), self.config.callback_timeout + 5)
+            dispatcher = self._runtime.callbacks
+            idle = dispatcher.wait_idle(task_id=task_id, account=account, timeout=bound)
+            self._call(idle, bound + START_TIMEOUT)
         dispatcher = self._runtime.callbacks
         records = dispatcher.records() if task_id is None else dispatcher.records_of(task_id)
         return [record for record in records if account is None or record.account_id == account]
@@ -457,24 +473,6 @@ class UploadPortError(OSError):
         self.port = port
 
 
-def when_tasks_end(config: MockConfig) -> str:
-    """One line on when tasks end, for ``serve``'s start-up: a client that only waits for
-    callbacks must know that by default nothing ends (nor calls back) until it is polled."""
-    polls, seconds = config.polls_to_complete, config.seconds_to_complete
-    after_polls = f"after {polls} status poll{'' if polls == 1 else 's'}"
-    if seconds:
-        made = f"{seconds:g} s after they were made"
-        when = f"{after_polls} and {made}, the later" if polls else f"{made}, polled or not"
-        return (
-            f"tasks end {when} (mock clock: POST /_mock/clock/advance moves it), and call back then"
-        )
-    return (
-        f"tasks end {after_polls if polls else 'when polled'}, and only then call back: for a "
-        "client that only waits for callbacks, give --seconds S (tasks end S s after they were "
-        "made, polled or not) or end one with POST /_mock/tasks/{task_id}/complete"
-    )
-
-
 def serve(
     port: int = 8000,
     host: str = "127.0.0.1",
@@ -549,7 +547,9 @@ async def _serve_forever(
         )
         if upload_url is not None:  # second, so the first line stays the API's
             print(f"kiekit-mock: upload host mock listening on {upload_url}", flush=True)
-        print(f"kiekit-mock: {when_tasks_end(runtime_of(app).config)}", flush=True)
+        config = runtime_of(app).config
+        for line in (when_tasks_end(config), accepted_keys(config), in_force(config)):
+            print(f"kiekit-mock: {line}", flush=True)
         await stop.wait()
     finally:
         if upload_runner is not None:

@@ -34,6 +34,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
+from . import faults_http
 from .app import journal_request
 from .callbacks import is_loopback_host
 from .egress import Egress, EgressRefused
@@ -80,10 +81,15 @@ _REFUSED_AS_TOO_LARGE: web.RequestKey[bool] = web.RequestKey("kiekit_mock.too_la
 
 
 def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
-    """The upload host over the mock's accounts and clock, keeping files in ``store``."""
-    app = web.Application(middlewares=[_journal, _host_conventions], client_max_size=MAX_JSON_BODY)
+    """The upload host over the mock's accounts and clock, keeping files in ``store``. The
+    mock's fault rules (faults.py) answer its requests as they answer the API's: a client's
+    upload retries and lost answers are tested the same way."""
+    middlewares = [_journal, _faults, _host_conventions]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_JSON_BODY)
     app[RUNTIME] = rt
     app[UPLOADS] = store
+    faults_http.arm(app)
+    app[faults_http.KIE_ENVELOPE] = answer  # a "kie" fault in the host's envelope (`success`)
     for path in UPLOAD_PATHS:
         app.router.add_route("*", path, _upload)
     app.router.add_get("/kieai/{rest:.+}", _stored_file)
@@ -118,6 +124,16 @@ async def _host_conventions(request: web.Request, handler: Handler) -> web.Strea
 
 
 @web.middleware
+async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The fault rules, matched on this host's paths (/api/file-*-upload, /kieai/…) and the
+    caller's account like the API's; inside the journal, which records the rule that answered
+    (outside the host's conventions: a fault stands for the network or a proxy in front)."""
+    if not runtime(request).faults.armed:
+        return await handler(request)
+    return await faults_http.middleware(request, handler)
+
+
+@web.middleware
 async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Record upload requests in the mock's journal as the API's are (app.journal_request);
     multipart bodies (the files) are not kept, a large JSON body only as a preview."""
@@ -147,7 +163,10 @@ async def _journal(request: web.Request, handler: Handler) -> web.StreamResponse
             and not request.get(_REFUSED_AS_TOO_LARGE)
             and not cut_short  # its body is not there to read
         ):
-            raw = await request.read()
+            try:
+                raw = await request.read()
+            except ConnectionResetError:  # a fault (reset, truncated) closed it before
+                raw = BodyPreview(None, _size(request, False))
         journal_request(request, raw, arrived, status, sent)
         if cut_short:
             said_cut_short(request)

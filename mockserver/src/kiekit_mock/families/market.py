@@ -28,7 +28,7 @@ from ..rules import Outcome
 from ..runtime import Runtime
 from ..state import TaskSnapshot, TaskSpec, Transition
 from .market_models import MODELS, REFUSED, Input, MarketModel, closest, find, warn_guessed
-from .market_models.extra import WARNING_HEADER, header_safe, refused_warning
+from .market_models.extra import WARNING_HEADER, header_safe, id_problem, refused_warning
 from .validation import invalid
 
 ROUTES = web.RouteTableDef()
@@ -145,9 +145,11 @@ async def create_task(request: web.Request) -> web.Response:
     model = find(rt.config, name) if isinstance(name, str) else None
     if model is None:
         refused = error(422, "model not supported")  # §2.4 (FELORES CHANGELOG 2.0.10)
-        if isinstance(name, str) and header_safe(name):
-            why = refused_warning(name, closest(name), recorded=name in REFUSED)
-            refused.headers[WARNING_HEADER] = why
+        if isinstance(name, str):
+            near = None if id_problem(name) else closest(name)  # no search over a 1 MB "id"
+            why = refused_warning(name, near, recorded=name in REFUSED)
+            if header_safe(why):  # an id a header cannot carry is left out of it
+                refused.headers[WARNING_HEADER] = why
         return refused
     warning = warn_guessed(model, rt.guessed_models, closest(model.name))
     callback = optional_callback_url(body, "callBackUrl")

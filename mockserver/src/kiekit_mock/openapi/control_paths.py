@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from ..callbacks import MAX_WAIT as CALLBACK_WAIT
 from ..changes import TOPICS
 from ..changes_http import MAX_WAIT
+from ..clock import MAX_SCALE, MIN_SCALE
 from ..config import CALLBACK_TAMPERS
 from ..control import MAX_CLOCK_ADVANCE
 from ..families import task_families
@@ -197,7 +199,13 @@ TASK = strict({"task": OBJECT})
 # is a success); code (an int, or one written in ASCII digits) and msg may be null, kind not;
 # only a failing kind (fail, moderation) has a code or a message.
 _FAILING = ("fail", "moderation")
-_CODE: Schema = {"anyOf": [INT, {"type": "string", "pattern": "^[0-9]+$"}]}
+# a KIE error code (controlwire.kie_error_code, kie-api.md §7): 200 would read as a success
+_CODE: Schema = {
+    "anyOf": [
+        {"type": "integer", "minimum": 400, "maximum": 599},
+        {"type": "string", "pattern": "^0*[45][0-9][0-9]$"},
+    ]
+}
 _SUCCEEDING = closed({"code": {"type": "null"}, "msg": {"type": "null"}})
 _SUCCEEDING["properties"]["kind"] = enum(k for k in OUTCOME_KINDS if k not in _FAILING)
 _FAILURE = closed({"code": _CODE, "msg": required_text()}, ("kind",))
@@ -390,7 +398,19 @@ def _control() -> dict[str, dict[str, Any]]:
                 "Forget one rule", strict({"removed": INT}), errors=(404,), ids=("rule_id",)
             )
         },
-        "/_mock/clock": {"get": ctl("The mock clock", CLOCK)},
+        "/_mock/clock": {
+            "get": ctl("The mock clock", CLOCK),
+            "put": ctl(
+                "Set the clock's speed: `scale` mock seconds per real second from now on (the "
+                "time passed stays; the whole mock's clock, every job's on a shared mock)",
+                CLOCK,
+                errors=(400,),
+                body=closed(
+                    {"scale": {"type": "number", "minimum": MIN_SCALE, "maximum": MAX_SCALE}},
+                    ("scale",),
+                ),
+            ),
+        },
         "/_mock/clock/advance": {
             "post": ctl(
                 "Move the clock on",
@@ -445,10 +465,12 @@ def _control() -> dict[str, dict[str, Any]]:
         },
         "/_mock/journal/check": {
             "get": ctl(
-                "A client-behaviour check over the journal (read `passed`)",
+                "A client-behaviour check over the journal (read `passed`); `api_key` or "
+                "`account_id`: over that account's requests only",
                 OBJECT,
                 errors=(400,),
-                query={
+                query=by_account
+                | {
                     "check": enum(("created_once", "no_duplicate_creates", "no_poll_faster_than")),
                     "task_id": STRING,
                     "window": MOMENT,
@@ -502,7 +524,7 @@ def _control() -> dict[str, dict[str, Any]]:
         "/_mock/faults": {
             "get": ctl("Fault rules", OBJECTS),
             "post": ctl(
-                "Add a fault rule (HTTP- or KIE-level)",
+                "Add a fault rule (HTTP- or KIE-level; it answers the upload host's requests too)",
                 OBJECT,
                 status=201,
                 errors=(400,),
@@ -533,13 +555,16 @@ def _control() -> dict[str, dict[str, Any]]:
             "get": _paged(
                 ctl(
                     "Callbacks sent (or refused), in the order owed (`limit`: the newest n, "
-                    "after skipping `offset`)",
+                    "after skipping `offset`), once the deliveries in flight that the filters "
+                    "select have ended, or `timeout` seconds passed (default: the callback "
+                    "timeout, 15 s); `wait=0`: at once",
                     OBJECTS,
                     errors=(400,),
                     query=by_account
                     | {
                         "task_id": STRING,  # "": any task
                         "wait": enum(("0", "1", "false", "true")),
+                        "timeout": {"type": "number", "minimum": 0, "maximum": CALLBACK_WAIT},
                         "limit": COUNT,
                         "offset": {"type": "integer", "minimum": 0},
                     },

@@ -79,11 +79,23 @@ def extra_model(config: MockConfig, name: str) -> MarketModel | None:
 
 # A model id as KIE spells them (printable ASCII, no spaces, at most 100 characters): the served
 # OpenAPI document gives unknown ids this same pattern
-ID_PATTERN = r"^[!-~]{1,100}$"
+ID_LIMIT = 100
+ID_PATTERN = rf"^[!-~]{{1,{ID_LIMIT}}}$"
 
 
 def _plausible_id(name: str) -> bool:
     return re.fullmatch(ID_PATTERN, name) is not None
+
+
+def id_problem(name: str) -> str | None:
+    """Why ``name`` is no model id as KIE spells them (ID_PATTERN), in words; None if it is."""
+    if len(name) > ID_LIMIT:
+        return f"{len(name)} characters, more than {ID_LIMIT}"
+    if " " in name:
+        return "it contains a space"
+    if re.fullmatch(r"[!-~]+", name) is None:
+        return "it contains characters other than printable ASCII"
+    return None
 
 
 WARNING_HEADER = "X-Kiekit-Mock-Warning"  # what the mock says of a request KIE would take ill
@@ -103,11 +115,20 @@ def guessed_warning(model: MarketModel, closest: str | None) -> str:
 
 def refused_warning(name: str, closest: str | None, *, recorded: bool) -> str:
     """Why an id got 422 "model not supported": KIE is recorded refusing it (``recorded``,
-    kie-api.md §2.4), or the mock refuses ids it does not know (strict_models)."""
+    kie-api.md §2.4), it is not spelt as KIE's ids are (id_problem: refused whatever the mode),
+    or the mock refuses ids it does not know (strict_models)."""
     if recorded:
         return (
             f"KIE refuses market model {name!r} (kie-api.md section 2.4); "
             f"the id it serves is {closest!r}"
+        )
+    problem = id_problem(name)
+    if problem is not None:
+        # the id itself only where a header can carry it and it is short enough to read
+        shown = f" {name!r}" if header_safe(name) and len(name) <= ID_LIMIT else ""
+        return (
+            f"market model id{shown} is not spelt as KIE's ids are ({problem}; they are "
+            f"printable ASCII, no spaces, at most {ID_LIMIT} characters)"
         )
     near = "" if closest is None else f"; the nearest it knows: {closest!r}"
     return f"market model {name!r} is not one the mock knows (strict_models){near}"

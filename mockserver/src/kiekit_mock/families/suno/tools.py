@@ -284,12 +284,15 @@ def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
         if done:
             result = {"originUrl": None}
             result.update(stems(task))
+    # ended, but PENDING while its callback is in flight (_word): no completeTime then either,
+    # as a truly pending task's record has none; a client reads either field as "finished"
+    completed = None if word == "PENDING" else task.completed_ms
     return {
         "taskId": task.task_id,
         "musicId": body.get("audioId"),
         "callbackUrl": task.callback_url,
         "musicIndex": _music_index(task),
-        "completeTime": stamp(task.completed_ms),
+        "completeTime": stamp(completed),
         "response": result if word in ("SUCCESS", "CALLBACK_EXCEPTION") else None,
         "successFlag": word,
         "createTime": stamp(task.created_ms),
