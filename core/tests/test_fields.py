@@ -191,6 +191,25 @@ def test_a_bad_list_item_is_named_with_its_index() -> None:
     assert "images" in str(info.value)
 
 
+# 'café' from a latin-1 file on a UTF-8 system: Python reads the byte as a lone surrogate,
+# which JSON escapes and KIE's end cannot read back as a character
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"prompt": "caf\udce9"}, "prompt"),
+        ({"note": "\ud800"}, "note"),
+        ({"image": "https://x/caf\udce9.png"}, "image"),
+        ({"images": ["https://x/ok.png", "https://x/\udcff.png"]}, "images[1]"),
+    ],
+)
+def test_text_that_is_not_utf8_is_refused_naming_the_field(
+    values: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValidationError, match="is not valid UTF-8 text") as info:
+        make(**values)
+    assert info.value.field == named
+
+
 def test_optional_fields_accept_none_and_keep_kies_defaults() -> None:
     value = make()
 
@@ -549,7 +568,13 @@ def test_open_input_reads_command_line_values_as_json() -> None:
 
 @pytest.mark.parametrize(
     ("values", "named"),
-    [({"x": float("nan")}, "x"), ({"y": object()}, "y"), ({"": 1}, "input")],
+    [
+        ({"x": float("nan")}, "x"),
+        ({"y": object()}, "y"),
+        ({"": 1}, "input"),
+        ({"prompt": "caf\udce9"}, "prompt"),  # not UTF-8 text: a lone surrogate
+        ({"shots": [{"text": "ok"}, {"text": "\udcff"}]}, "shots[1].text"),
+    ],
 )
 def test_open_input_rejects_what_is_not_json(values: dict[Any, Any], named: str) -> None:
     from kiekit.fields import OpenInput
