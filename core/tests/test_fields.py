@@ -91,6 +91,9 @@ BAD_VALUES = [
     ("strength", 1.5),
     ("strength", "0.5"),
     ("strength", math.nan),
+    ("count", 10**400),  # ints too large for a float: OverflowError, naming no field
+    ("strength", 10**400),
+    ("strength", -(10**400)),
     ("loud", "yes"),
     ("loud", 1),
     ("image", "ftp://x/a.png"),
@@ -163,6 +166,7 @@ def test_another_form_kie_takes_is_kept_in_the_documented_one(
         ("count", "--2"),
         ("count", "٣"),  # other scripts' digits, which int() takes
         ("count", 2.0),  # not whole_floats
+        ("count", "9" * 5000),  # past Python's 4300 digits: int() raised ValueError
         ("strength", "nan"),
         ("strength", "inf"),
         ("strength", "1e-1"),

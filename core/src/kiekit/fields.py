@@ -183,7 +183,12 @@ def read_numeral(value: Any, *, integer: bool) -> int | float | None:
     if not isinstance(value, str):
         return None
     if integer:
-        return int(value) if INT_NUMERAL.fullmatch(value) else None
+        if not INT_NUMERAL.fullmatch(value):
+            return None
+        try:
+            return int(value)
+        except ValueError:  # past Python's 4300 digits: no number any field takes
+            return None
     if not NUMERAL.fullmatch(value):
         return None
     return float(value)
@@ -315,12 +320,14 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
         # the value with its type: a command line's '3.5' and 3.5 need different fixes
         raise ValidationError(name, f"must be {noun}; got {described(value)}")
     number = cast(float, value)
-    if not math.isfinite(number):
+    # an int is finite however large (math.isfinite(10**400) is an OverflowError); Python
+    # compares it with a float bound exactly
+    if isinstance(value, float) and not math.isfinite(number):
         raise ValidationError(name, f"must be a finite number; got {value}")
     if spec.minimum is not None and number < spec.minimum:
-        raise ValidationError(name, f"must be at least {spec.minimum:g}; got {value}")
+        raise ValidationError(name, f"must be at least {spec.minimum:g}; got {_shown(value)}")
     if spec.maximum is not None and number > spec.maximum:
-        raise ValidationError(name, f"must be at most {spec.maximum:g}; got {value}")
+        raise ValidationError(name, f"must be at most {spec.maximum:g}; got {_shown(value)}")
 
 
 def _check_bool(spec: Spec, name: str, value: Any) -> None:

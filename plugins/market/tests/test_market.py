@@ -439,6 +439,8 @@ def test_a_catalogue_model_is_checked_before_anything_is_sent() -> None:
         ("kling-3.0-omni/text-to-video", "multi_prompt[0]", ["a shot"], "an object (got the"),
         ("elevenlabs/text-to-dialogue-v3", "stability", 0.7, "one of 0, 0.5, 1"),
         ("wan/2-7-image", "n", 13, "at most 12"),
+        # too large for a float: it was an OverflowError
+        pytest.param("wan/2-7-image", "n", 10**400, "at most 12", id="an int past floats"),
     ],
 )
 def test_the_catalogue_s_list_and_enum_rules_are_checked_too(
