@@ -129,7 +129,8 @@ class Files:
             raise ValidationError("source", f"is a folder, not a file: {path}")
         if not path.is_file():
             raise ValidationError("source", f"is not a file: {path}")
-        size = path.stat().st_size
+        stat = path.stat()
+        size = stat.st_size
         if size == 0:
             raise ValidationError("source", f"is empty: {path}")
         name = file_name or unique_name(path.name)
@@ -138,10 +139,16 @@ class Files:
             or mimetypes.guess_type(path.name)[0]
             or "application/octet-stream"
         )
-        return (yield from self._stream(folder, name, media_type, path, size))
+        return (yield from self._stream(folder, name, media_type, path, size, stat.st_mtime_ns))
 
     def _stream(
-        self, folder: str, name: str, media_type: str, source: Path | bytes, size: int
+        self,
+        folder: str,
+        name: str,
+        media_type: str,
+        source: Path | bytes,
+        size: int,
+        mtime_ns: int | None = None,
     ) -> Flow[UploadedFile]:
         """``file-stream-upload``: a multipart body framed here, its file part streamed by the
         transport from ``source`` (a path or bytes), never assembled in memory."""
@@ -163,7 +170,7 @@ class Files:
             "Content-Length": str(len(head) + size + len(tail)),
         }
         url = self.upload_base_url + STREAM_PATH
-        op = StreamUpload(url, headers, head, source, size, tail)
+        op = StreamUpload(url, headers, head, source, size, tail, mtime_ns)
         return (yield from self._send(op, STREAM_PATH))
 
     def _upload_url(self, url: str, folder: str, file_name: str | None) -> Flow[UploadedFile]:
