@@ -243,6 +243,62 @@ def test_a_batch_logged_to_no_terminal_says_each_failed_job_and_the_summary_with
     assert "━" not in err
 
 
+def test_a_file_error_no_typed_error_covers_names_the_file_and_answers_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from kiekit.cli import credits
+
+    def full(args: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out/x.part")
+
+    monkeypatch.setattr(credits, "_credits", full)
+    assert cli.main(["credits", "--json"]) == 1
+    out, err = capsys.readouterr()
+    said = "/data/out/x.part: No space left on device"  # was the bare strerror, no object
+    assert err == f"kie: error: {said}\n"
+    answer = json.loads(out)
+    assert answer["ok"] is False
+    assert answer["error"] == {"type": "OSError", "message": said, "task_id": None}
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to fill a file")
+def test_a_batch_whose_results_file_fills_the_disk_names_it_and_keeps_every_jobs_line(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk under the results file: a bare "No space left on device", no line for any
+    job (their tasks made and paid for), and no --json object; it stopped the jobs too."""
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": "flux-kontext-pro", "input": {"prompt": f"p{i}"}}
+             for i in range(2)]  # fmt: skip
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "b"
+    out.mkdir()
+    results = out / "results.jsonl"
+    for name in ("results.jsonl", "results.jsonl.part"):  # each write of it: ENOSPC
+        (out / name).symlink_to("/dev/full")
+
+    code = cli.main(["batch", str(jobs), "--out", str(out), "--json", *where(mock)])
+    stdout, err = capsys.readouterr()
+
+    assert code == 1
+    (answer,) = map(json.loads, stdout.splitlines())
+    assert answer["ok"] is False
+    assert answer["error"] == {
+        "type": "FileWriteError",
+        "message": f"cannot write {results}: No space left on device",
+        "path": str(results),
+    }
+    done = answer["job_results"]
+    assert [(r["id"], r["state"]) for r in done] == [("j0", "succeeded"), ("j1", "succeeded")]
+    assert f"kie batch: cannot write {results}: No space left on device" in err
+    for result in done:  # each job's line, task id and all, where it can still be read
+        assert json.dumps(result) in err.splitlines()
+        assert all(Path(f).is_file() for f in result["files"])
+    assert not (out / "results.jsonl.part").exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -125,7 +125,12 @@ def _main(argv: Sequence[str] | None) -> int:
         _stdout_to_nowhere()  # else Python's flush at exit fails again, exit status 120
         return EXIT_FAILED
     except OSError as exc:  # one no typed error covers: one line, not a traceback
-        print(f"kie: error: {exc.strerror or exc}", file=sys.stderr)
+        said = exc.strerror or str(exc)
+        if exc.filename is not None:  # which file: "No space left on device" alone says none
+            said = f"{os.fsdecode(exc.filename)}: {said}"
+        print(f"kie: error: {said}", file=sys.stderr)
+        if getattr(args, "json", False):
+            _json_failure(args, {"type": type(exc).__name__, "message": said, "task_id": None})
         return EXIT_FAILED
     finally:
         if previous is not None:
@@ -311,12 +316,16 @@ def _model_fields(args: argparse.Namespace) -> list[str]:
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:
     """``{"ok": false, "command", "error": {type, code?, message, task_id}}`` on standard output."""
-    import json
-
     from kiekit.journal import error_record
 
+    _json_failure(args, {**error_record(exc), "task_id": exc.task_id})
+
+
+def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:
+    """``{"ok": false, "command", "error"}`` on standard output: every failure's one object."""
+    import json
+
     command = args.handler.__module__.rsplit(".", 1)[-1]
-    error = {**error_record(exc), "task_id": exc.task_id}
     print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
 
 
