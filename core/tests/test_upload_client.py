@@ -268,6 +268,8 @@ def never_sent(request: HttpRequest) -> HttpResponse:
     [
         ("missing.png", {}, "source", "no such file"),
         (".", {}, "source", "is a folder, not a file"),
+        ("a" * 300 + ".png", {}, "source", ": File name too long"),  # was a bare OSError
+        ("", {}, "source", "is empty"),  # was "is a folder, not a file: ." (Path("") is ".")
         (b"", {}, "source", "empty"),
         (12345, {}, "source", "file path, an http(s) URL or bytes"),
         (PNG, {"upload_path": ""}, "upload_path", "non-empty"),

@@ -35,7 +35,7 @@ from kiekit.cli._common import (
     seconds,
     stopped_by,
 )
-from kiekit.cli._preflight import output_folder
+from kiekit.cli._preflight import output_folder, shown
 from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
@@ -361,7 +361,7 @@ def _closed(report: TextIO) -> None:
 
 
 def _cannot_write(path: Path, exc: OSError) -> str:
-    return f"cannot write {path}: {exc.strerror or exc}"
+    return f"cannot write {shown(path)}: {exc.strerror or exc}"
 
 
 def _save_results(path: Path, results: list[JobResult]) -> OSError | None:
@@ -512,14 +512,14 @@ def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
     if rich is None:
         yield tell
         return
-    shown = rich.progress
+    bars = rich.progress
     columns: tuple[Any, ...] = (
-        shown.TextColumn("{task.description}"),
-        shown.BarColumn(),
-        shown.MofNCompleteColumn(),
-        shown.TimeElapsedColumn(),
+        bars.TextColumn("{task.description}"),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TimeElapsedColumn(),
     )
-    with shown.Progress(*columns, console=rich.console.Console(stderr=True)) as bar:
+    with bars.Progress(*columns, console=rich.console.Console(stderr=True)) as bar:
         line = bar.add_task("jobs", total=total)
 
         def show(result: JobResult) -> None:

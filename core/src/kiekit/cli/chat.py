@@ -66,11 +66,16 @@ def _image_url(given: str) -> str:
     import mimetypes
     from pathlib import Path
 
+    from kiekit.cli._preflight import shown
     from kiekit.errors import FileReadError, ValidationError
 
     path = Path(given).expanduser()
     media_type = mimetypes.guess_type(path.name)[0] or ""
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # a name too long: ENAMETOOLONG, which is_file() lets through
+        raise ValidationError("--image", f"{shown(path)}: {exc.strerror or exc}") from exc
+    if not is_file:
         raise ValidationError(
             "--image", f"{given}: no such file (give an image file, an http(s) or data:image URL)"
         )
