@@ -336,7 +336,8 @@ def _check_bool(spec: Spec, name: str, value: Any) -> None:
 
 
 def _check_url(spec: Spec, name: str, value: Any) -> None:
-    check_utf8(name, value)
+    if isinstance(value, str):
+        check_utf8(name, value)
     if not isinstance(value, str) or not is_http_url(value):
         raise ValidationError(name, f"must be an http(s) URL; got {value!r}")
 
@@ -350,7 +351,8 @@ def _check_urls(spec: Spec, name: str, value: Any) -> None:
         )
     _check_length(spec, name, len(value), "URLs")
     for index, item in enumerate(value):
-        check_utf8(f"{name}[{index}]", item)
+        if isinstance(item, str):
+            check_utf8(f"{name}[{index}]", item)
         if not isinstance(item, str) or not is_http_url(item):
             raise ValidationError(f"{name}[{index}]", f"must be an http(s) URL; got {item!r}")
 

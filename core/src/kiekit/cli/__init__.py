@@ -97,7 +97,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _parse(parser, given)
     except _UsageError as usage:
-        with contextlib.suppress(StdoutError, OSError):  # a closed stdout: stderr said it
+        with contextlib.suppress(OSError):  # a closed stdout: stderr said it
             _say_usage_error(usage, as_json="--json" in given)
         sys.exit(EXIT_USAGE)  # as argparse does: main() raises SystemExit(2) for usage errors
     if not hasattr(args, "handler"):
