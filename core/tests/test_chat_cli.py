@@ -79,6 +79,11 @@ def test_images_go_with_the_prompt(capsys: pytest.CaptureFixture[str]) -> None:
         "kie: error: --image: a.png: no such file (give an image file, an http(s) or "
         "data:image URL)\n"
     )
+    long = "a" * 300 + ".png"  # a name no file system takes: is_file() raised ENAMETOOLONG
+    code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", long)
+    assert code == 2
+    assert err.startswith("kie: error: --image: aaa")
+    assert err.endswith("… (304 characters): File name too long\n")
 
 
 def test_a_local_image_file_goes_inline_as_kie_run_takes_one(

@@ -217,6 +217,27 @@ def test_invalid_input_is_refused_before_any_request(client: str) -> None:
     assert transport.requests == []
 
 
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize(
+    ("messages", "options", "named"),
+    [
+        ("caf\udce9", {}, "messages[0].content"),  # 'café' from a latin-1 file, read as UTF-8
+        ([{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}], {},
+         "messages[0].content[0].text"),
+        ("hi", {"system": "be \udcff"}, "system"),
+    ],
+)  # fmt: skip
+def test_text_that_is_not_utf8_is_refused_naming_its_place_before_any_request(
+    client: str, messages: Any, options: dict[str, Any], named: str
+) -> None:
+    """A lone surrogate was sent (JSON escapes it); KIE's end finds no character there."""
+    transport = answering(b"{}", JSON)
+    with pytest.raises(ValidationError, match="not valid UTF-8") as caught:
+        ask_with(client, transport)(False, messages, **options)
+    assert caught.value.field == named
+    assert transport.requests == []
+
+
 def test_task_and_unknown_models_are_refused_clearly() -> None:
     with Client(
         KEY, base_url="http://127.0.0.1:9", transport=answering(b"", JSON), registry=registry()

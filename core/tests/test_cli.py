@@ -152,6 +152,21 @@ def test_invalid_input_is_one_line_naming_the_field(capsys: pytest.CaptureFixtur
     assert "created task" not in err  # rejected before anything was sent
 
 
+@pytest.mark.parametrize("model", ["flux-kontext-pro", "nano-banana-pro"])
+def test_a_prompt_that_is_not_utf8_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str
+) -> None:
+    """`--prompt "$(cat old-latin1.txt)"` on a UTF-8 system: Python reads the byte as a lone
+    surrogate. It was sent, the create ended "outcome unknown" and its row waited for kie
+    settle; it is bad input, refused before anything is sent."""
+    argv = ["run", model, "--prompt", "caf\udce9 at dawn", "--out", str(tmp_path), *FAST]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("kie: error: prompt: is not valid UTF-8 text")
+    assert err.count("\n") == 1  # one line, and no task: nothing was sent
+
+
 def test_unknown_input_field_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--input", "colour=red")
     assert code == 2

@@ -162,6 +162,69 @@ def test_a_full_stdout_is_told_as_stdouts_in_one_line(mock: Any, unbuffered: str
         assert done.returncode == 1
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_stdout_that_cannot_encode_the_answer_gets_it_escaped_never_a_traceback(
+    mock: Any, tmp_path: Path, encoding: str
+) -> None:
+    """A Windows console or pipe (cp1252), a latin-1 locale: a chat answer with an emoji was a
+    UnicodeEncodeError traceback, and the answer, charged, never retried, was lost."""
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY, "PYTHONIOENCODING": encoding}
+    ask = ["chat", "gemini-2.5-flash", "hi 🌍", *where(mock)]
+    text = run_module(*ask, env=env)
+    assert (text.returncode, text.stdout) == (0, "Echo from gemini-2.5-flash: hi \\U0001f30d\n")
+    as_json = run_module(*ask, "--json", env=env)  # ASCII: JSON's own escapes
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["text"] == "Echo from gemini-2.5-flash: hi 🌍"
+    lyrics = run_module("run", "suno/lyrics", "--prompt", "a song 🌍", "--out", str(tmp_path),
+                        *where(mock), env=env)  # fmt: skip
+    assert lyrics.returncode == 0, lyrics.stderr
+    assert "a song 🌍" in json.loads(lyrics.stdout)[0]["text"]  # a text result: still JSON
+
+
+def run_closed(redirect: str, *argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``kie ARGV`` with a standard stream closed before it starts (``>&-``, ``2>&-``), as a
+    daemon or a cron line leaves it: Python makes it None."""
+    return subprocess.run(  # noqa: S603 - our interpreter, through sh for the redirection
+        ["/bin/sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-m", "kiekit", *argv],
+        capture_output=True, text=True, timeout=600, env=env, check=False,
+    )  # fmt: skip
+
+
+def test_a_closed_stdout_is_told_in_one_line_and_a_chat_is_not_sent_for_nowhere(
+    mock: Any,
+) -> None:
+    """It was an AttributeError traceback ('NoneType' object has no attribute 'write'); a
+    chat's answer, paid for and kept nowhere else, was lost."""
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY}
+    for argv in (["providers"], ["chat", "gemini-2.5-flash", "hi", *where(mock)]):
+        done = run_closed(">&-", *argv, env=env)
+        assert (done.returncode, done.stderr) == (1, "kie: cannot write to stdout: it is closed\n")
+    assert mock.requests() == []  # the chat was refused before it was sent
+
+
+@pytest.mark.parametrize(
+    "redirect",
+    [
+        "2>&-",
+        pytest.param("2>/dev/full", marks=pytest.mark.skipif(
+            not Path("/dev/full").exists(), reason="no /dev/full to fill stderr")),
+    ],
+)  # fmt: skip
+def test_a_closed_stderr_neither_stops_a_paid_run_nor_sends_messages_to_stdout(
+    mock: Any, tmp_path: Path, redirect: str
+) -> None:
+    """print(file=None) writes to stdout: "created task ..." went among the results, then the
+    progress display's stderr.isatty() on None stopped the run right after its create. A
+    standard error that refuses writes (a full disk) must not stop it either."""
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY}
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--out", str(tmp_path), *where(mock)]
+    done = run_closed(redirect, *argv, env=env)
+    assert done.returncode == 0
+    files = done.stdout.splitlines()
+    assert len(files) == 2  # the result files' paths, and nothing else
+    assert all(Path(name).is_file() for name in files)
+
+
 def test_python_m_kiekit_is_the_kie_command_and_kiekit_log_shows_requests_never_the_key(
     mock: Any,
 ) -> None:
@@ -241,6 +304,62 @@ def test_a_batch_logged_to_no_terminal_says_each_failed_job_and_the_summary_with
     assert "job good" not in err  # succeeded: nothing to say until the summary
     assert "2 job(s): 1 failed, 1 succeeded" in err
     assert "━" not in err
+
+
+def test_a_file_error_no_typed_error_covers_names_the_file_and_answers_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from kiekit.cli import credits
+
+    def full(args: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out/x.part")
+
+    monkeypatch.setattr(credits, "_credits", full)
+    assert cli.main(["credits", "--json"]) == 1
+    out, err = capsys.readouterr()
+    said = "/data/out/x.part: No space left on device"  # was the bare strerror, no object
+    assert err == f"kie: error: {said}\n"
+    answer = json.loads(out)
+    assert answer["ok"] is False
+    assert answer["error"] == {"type": "OSError", "message": said, "task_id": None}
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to fill a file")
+def test_a_batch_whose_results_file_fills_the_disk_names_it_and_keeps_every_jobs_line(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk under the results file: a bare "No space left on device", no line for any
+    job (their tasks made and paid for), and no --json object; it stopped the jobs too."""
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": "flux-kontext-pro", "input": {"prompt": f"p{i}"}}
+             for i in range(2)]  # fmt: skip
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "b"
+    out.mkdir()
+    results = out / "results.jsonl"
+    for name in ("results.jsonl", "results.jsonl.part"):  # each write of it: ENOSPC
+        (out / name).symlink_to("/dev/full")
+
+    code = cli.main(["batch", str(jobs), "--out", str(out), "--json", *where(mock)])
+    stdout, err = capsys.readouterr()
+
+    assert code == 1
+    (answer,) = map(json.loads, stdout.splitlines())
+    assert answer["ok"] is False
+    assert answer["error"] == {
+        "type": "FileWriteError",
+        "message": f"cannot write {results}: No space left on device",
+        "path": str(results),
+    }
+    done = answer["job_results"]
+    assert [(r["id"], r["state"]) for r in done] == [("j0", "succeeded"), ("j1", "succeeded")]
+    assert f"kie batch: cannot write {results}: No space left on device" in err
+    for result in done:  # each job's line, task id and all, where it can still be read
+        assert json.dumps(result) in err.splitlines()
+        assert all(Path(f).is_file() for f in result["files"])
+    assert not (out / "results.jsonl.part").exists()
 
 
 @pytest.mark.parametrize(

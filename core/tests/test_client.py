@@ -331,6 +331,7 @@ def test_submit_takes_an_input_object_a_mapping_or_keywords(api: Any, kit: Simpl
         ({"prompt": "p", "nsfw_checker": "yes"}, "nsfw_checker"),
         ({"prompt": "p" * 5001}, "prompt"),
         ({"prompt": "p", "aspectRatio": "1:1"}, "aspectRatio"),
+        ({"prompt": "caf\udce9"}, "prompt"),  # not UTF-8: a latin-1 byte read as UTF-8
     ],
 )
 def test_invalid_input_names_the_field_and_sends_nothing(

@@ -69,6 +69,26 @@ def test_a_catalogue_typo_is_still_sent_but_warned_about_with_the_catalogue_id()
     assert found.suggestions("nano-banana-pr")[0] == "nano-banana-pro"
 
 
+@pytest.mark.parametrize(
+    ("given", "known"),
+    [("NANO-BANANA-PRO", "nano-banana-pro"), ("SEEDREAM/5-Lite-Text-To-Image",
+                                               "seedream/5-lite-text-to-image")],
+)  # fmt: skip
+def test_a_known_id_in_another_case_is_a_near_miss_too(given: str, known: str) -> None:
+    """difflib compares case: an id in capitals scored far below its cutoff and was sent as an
+    unknown market model with no word (KIE answers 422 "model not supported", §2.4)."""
+    found = registry()
+    with pytest.warns(UnlistedModelWarning, match=f"did you mean '{known}'\\?$"):
+        found.provider(given)
+    assert found.suggestions(given) == [known]
+
+
+def test_a_typed_id_in_capitals_with_no_pattern_names_the_id() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        registry(catalogue=False).provider("SEEDREAM/5-LITE-IMAGE-TO-IMAGE")
+    assert info.value.suggestions == ["seedream/5-lite-image-to-image"]
+
+
 def test_listed_ids_and_new_ids_unlike_any_known_one_pass_silently(
     recwarn: pytest.WarningsRecorder,
 ) -> None:
@@ -84,6 +104,27 @@ def kie(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own entry point
         [str(kie_path), *args], capture_output=True, text=True, timeout=600, cwd=cwd, check=False
     )
+
+
+@pytest.mark.parametrize("model", ["FLUX-KONTEXT-PRO", "VEO3"])
+def test_kie_run_and_batch_refuse_a_known_id_in_capitals(
+    model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from kiekit import cli
+
+    argv = ["run", model, "--prompt", "x", "--mock", "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    said = capsys.readouterr().err
+    assert f"did you mean '{model.lower()}'?" in said
+    assert "mock KIE server" not in said  # refused before any server was started
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "a", "model": model, "input": {"prompt": "x"}}) + "\n")
+    cli.main(["batch", str(jobs), "--mock", "--out", str(tmp_path / "batch")])
+    (row,) = map(json.loads, (tmp_path / "batch" / "results.jsonl").read_text().splitlines())
+    assert row["state"] == "invalid"
+    assert f"did you mean '{model.lower()}'?" in row["error"]["message"]
 
 
 def test_kie_run_refuses_a_typo_before_creating_anything_and_any_model_sends_it(

@@ -91,6 +91,9 @@ BAD_VALUES = [
     ("strength", 1.5),
     ("strength", "0.5"),
     ("strength", math.nan),
+    ("count", 10**400),  # ints too large for a float: OverflowError, naming no field
+    ("strength", 10**400),
+    ("strength", -(10**400)),
     ("loud", "yes"),
     ("loud", 1),
     ("image", "ftp://x/a.png"),
@@ -163,6 +166,7 @@ def test_another_form_kie_takes_is_kept_in_the_documented_one(
         ("count", "--2"),
         ("count", "٣"),  # other scripts' digits, which int() takes
         ("count", 2.0),  # not whole_floats
+        ("count", "9" * 5000),  # past Python's 4300 digits: int() raised ValueError
         ("strength", "nan"),
         ("strength", "inf"),
         ("strength", "1e-1"),
@@ -189,6 +193,25 @@ def test_a_bad_list_item_is_named_with_its_index() -> None:
 
     assert info.value.field == "images[1]"
     assert "images" in str(info.value)
+
+
+# 'café' from a latin-1 file on a UTF-8 system: Python reads the byte as a lone surrogate,
+# which JSON escapes and KIE's end cannot read back as a character
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"prompt": "caf\udce9"}, "prompt"),
+        ({"note": "\ud800"}, "note"),
+        ({"image": "https://x/caf\udce9.png"}, "image"),
+        ({"images": ["https://x/ok.png", "https://x/\udcff.png"]}, "images[1]"),
+    ],
+)
+def test_text_that_is_not_utf8_is_refused_naming_the_field(
+    values: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValidationError, match="is not valid UTF-8 text") as info:
+        make(**values)
+    assert info.value.field == named
 
 
 def test_optional_fields_accept_none_and_keep_kies_defaults() -> None:
@@ -549,7 +572,13 @@ def test_open_input_reads_command_line_values_as_json() -> None:
 
 @pytest.mark.parametrize(
     ("values", "named"),
-    [({"x": float("nan")}, "x"), ({"y": object()}, "y"), ({"": 1}, "input")],
+    [
+        ({"x": float("nan")}, "x"),
+        ({"y": object()}, "y"),
+        ({"": 1}, "input"),
+        ({"prompt": "caf\udce9"}, "prompt"),  # not UTF-8 text: a lone surrogate
+        ({"shots": [{"text": "ok"}, {"text": "\udcff"}]}, "shots[1].text"),
+    ],
 )
 def test_open_input_rejects_what_is_not_json(values: dict[Any, Any], named: str) -> None:
     from kiekit.fields import OpenInput

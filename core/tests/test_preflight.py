@@ -4,6 +4,7 @@ folder and the image files first, and say which option is wrong in one line (exi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -121,4 +122,47 @@ def test_an_out_whose_name_is_not_utf8_is_refused_before_the_create(
                     *where(mock))  # fmt: skip
     assert code == 2
     assert "--out: is not a valid UTF-8 path" in err
+    assert_nothing_sent(mock, err)
+
+
+LONG = "a" * 300  # a name no file system takes (ENAMETOOLONG): Path.exists() raises it
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--out", LONG], "--out: cannot write files in aaa"),
+        (["--image", f"{LONG}.png"], "--image: cannot read aaa"),
+        (["--input", f"inputImage=@{LONG}.png"], "inputImage: cannot read aaa"),
+    ],
+)
+def test_a_path_too_long_is_named_with_its_option_before_the_create(
+    mock: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    option: list[str],
+    said: str,
+) -> None:
+    """It was "kie: error: File name too long", naming neither, with exit 1 (KIE's fault)."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--out", "o", *option, *where(mock)]
+    code, err = kie(capsys, *argv)
+    assert code == 2
+    assert said in err
+    assert re.search(r"… \((300|304) characters\): File name too long$", err.strip())  # cut
+    assert_nothing_sent(mock, err)
+
+
+def test_kie_batch_names_a_results_file_no_system_takes_before_any_job(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"model": "flux-kontext-pro", "input": {"prompt": "x"}}) + "\n")
+    results = tmp_path / f"{LONG}.jsonl"
+    code, err = kie(capsys, "batch", str(jobs), "--out", str(tmp_path / "o"),
+                    "--results", str(results), *where(mock))  # fmt: skip
+    assert code == 2  # was 1, as if KIE had failed, with the bare "File name too long"
+    assert f"--results: cannot write {str(results)[:50]}" in err
+    assert err.strip().endswith(": File name too long")
     assert_nothing_sent(mock, err)

@@ -34,6 +34,22 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.parametrize(
+    ("file", "said"),
+    [
+        ("a" * 300 + ".png", "kie: error: FILE: cannot read aaa"),  # was "File name too long"
+        ("", "kie: error: FILE: is empty: give a file's path or an http(s) URL"),  # "is a folder"
+    ],
+)
+def test_kie_upload_names_a_file_no_system_takes_before_anything_is_sent(
+    capsys: pytest.CaptureFixture[str], file: str, said: str
+) -> None:
+    code, out, err = run(capsys, "upload", file, "--mock")
+    assert (code, out) == (2, "")
+    assert err.startswith(said)
+    assert "mock KIE server" not in err  # refused before any server was started
+
+
 def test_credits_prints_the_balance(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "credits", "--mock")
     assert code == 0

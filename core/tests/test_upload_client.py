@@ -147,7 +147,7 @@ def test_large_bytes_are_streamed_as_a_file_and_small_ones_go_as_base64(
     assert paths == ["/api/file-stream-upload"] * 2 + ["/api/file-base64-upload"]
 
 
-@pytest.mark.parametrize("spoil", ["truncate", "delete"])
+@pytest.mark.parametrize("spoil", ["truncate", "delete", "grow", "rewrite"])
 def test_a_file_spoiled_during_its_upload_is_a_file_read_error_and_not_sent_again(
     api: Any,
     mock_server: Any,
@@ -158,19 +158,28 @@ def test_a_file_spoiled_during_its_upload_is_a_file_read_error_and_not_sent_agai
     """The file is cut short (or deleted) after its size was taken and sent as the body's
     Content-Length, before the transport reads it: aiohttp wraps what the body raised in a
     ClientConnectionError, and the client must still say it is the file, not the network.
-    Sending it again would not help, so it is sent once, though retries are allowed."""
+    Sending it again would not help, so it is sent once, though retries are allowed. A file
+    that grew (an export still being written) was sent cut to its first size, and one
+    written over in place as a mix of two versions, with no word: each is refused too."""
     from kiekit._transports import base
 
     path = tmp_path / "scan.png"
     path.write_bytes(PNG * 64)
     read_file = base._file_chunks
 
-    def spoiled(source: Path, size: int) -> Any:
+    def spoiled(source: Path, size: int, mtime_ns: int | None) -> Any:
         if spoil == "truncate":
             os.truncate(source, 1000)
-        else:
+        elif spoil == "delete":
             source.unlink()
-        return read_file(source, size)
+        elif spoil == "grow":
+            with source.open("ab") as more:
+                more.write(b"appended")
+        else:  # the same size, other bytes, a later modification time
+            source.write_bytes(bytes(reversed(PNG * 64)))
+            assert mtime_ns is not None
+            os.utime(source, ns=(mtime_ns + 10**9, mtime_ns + 10**9))
+        return read_file(source, size, mtime_ns)
 
     monkeypatch.setattr(base, "_file_chunks", spoiled)
 
@@ -190,6 +199,13 @@ def test_a_file_spoiled_during_its_upload_is_a_file_read_error_and_not_sent_agai
             "were there"
         )
         assert error.errno is None
+    elif spoil == "grow":
+        assert str(error) == (
+            f"{path} grew while it was being uploaded: {len(PNG) * 64 + 8} bytes now, "
+            f"{len(PNG) * 64} when its upload began (is it still being written?)"
+        )
+    elif spoil == "rewrite":
+        assert str(error).startswith(f"{path} was written to while it was being uploaded")
     else:
         assert str(error) == f"cannot read {path}: No such file or directory"
         assert error.errno == errno.ENOENT
@@ -252,6 +268,8 @@ def never_sent(request: HttpRequest) -> HttpResponse:
     [
         ("missing.png", {}, "source", "no such file"),
         (".", {}, "source", "is a folder, not a file"),
+        ("a" * 300 + ".png", {}, "source", ": File name too long"),  # was a bare OSError
+        ("", {}, "source", "is empty"),  # was "is a folder, not a file: ." (Path("") is ".")
         (b"", {}, "source", "empty"),
         (12345, {}, "source", "file path, an http(s) URL or bytes"),
         (PNG, {"upload_path": ""}, "upload_path", "non-empty"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock import MockServer
@@ -113,6 +114,32 @@ def test_json_a_strict_parser_refuses_is_refused(kie: Kie, path: str, raw: bytes
             "msg": "Request body must be a JSON object",
             "data": None,
         }
+
+
+# An escaped lone surrogate is valid JSON yet no text: what a client sends for a prompt read
+# from a latin-1 file on a UTF-8 system ("caf\xe9" decoded with surrogateescape).
+@pytest.mark.parametrize(
+    ("path", "body", "record"),
+    [
+        ("/api/v1/flux/kontext/generate", {"prompt": "caf\udce9 at dawn"}, "flux_record"),
+        ("/api/v1/jobs/createTask", {"model": T2I, "input": {"prompt": "x\udcff"}}, "record"),
+    ],
+)
+def test_a_lone_surrogate_is_kept_as_a_replacement_character_not_an_http_500(
+    mock: MockServer, kie: Kie, path: str, body: dict[str, Any], record: str
+) -> None:
+    data = kie.ok(kie.post(path, body))  # was HTTP 500: the task's record could not encode it
+    task = getattr(kie, record)(data["taskId"])
+    assert "\ufffd" in json.dumps(task, ensure_ascii=False)
+    (create,) = mock.journal.creates()
+    assert "\ufffd" in json.dumps(create.body, ensure_ascii=False)
+
+
+def test_a_chat_message_with_a_lone_surrogate_is_answered(kie: Kie) -> None:
+    body = {"messages": [{"role": "user", "content": "hi \ud800"}]}
+    answer = kie.post("/gemini-2.5-flash/v1/chat/completions", body)
+    assert answer.status == 200  # was HTTP 500: the echo could not encode it
+    assert answer.json()["choices"][0]["message"]["content"].endswith("hi \ufffd")
 
 
 @pytest.mark.parametrize(

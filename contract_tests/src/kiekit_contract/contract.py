@@ -849,7 +849,13 @@ def _canonical(value: Any) -> str:
 def _sent_as_given(body: Any, values: Mapping[str, Any]) -> bool:
     """Whether a request body carries a free-form input exactly, JSON type for JSON type: as
     the body itself, as an object nested in it (the market ``input``), or with every field at
-    the top level (the legacy families' shape)."""
+    the top level (the legacy families' shape). A field given None may be left out: None is
+    "not given" (kiekit-market drops it, as typed inputs do), or sent as null."""
+    given = {key: value for key, value in values.items() if value is not None}
+    return _carries(body, values) or (given != values and _carries(body, given))
+
+
+def _carries(body: Any, values: Mapping[str, Any]) -> bool:
     if not isinstance(body, Mapping):
         return False
     wanted = _canonical(values)
@@ -857,7 +863,7 @@ def _sent_as_given(body: Any, values: Mapping[str, Any]) -> bool:
         return True
     if all(k in body and _canonical(body[k]) == _canonical(v) for k, v in values.items()):
         return True
-    return any(_sent_as_given(item, values) for item in body.values())
+    return any(_carries(item, values) for item in body.values())
 
 
 def _misleading_annotations(cls: type[Input]) -> list[str]:

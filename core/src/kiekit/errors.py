@@ -185,9 +185,10 @@ class TransportError(KieError):
 
 class FileReadError(TransportError):
     """This machine could not read a local file while uploading it: the file was deleted,
-    moved or made unreadable before it was opened, or it shrank (a writer truncated it) while it
-    was sent. Sending it again does not help until the file is put right, so it is not retried;
-    ``path`` says which file, ``errno`` why (None when it shrank). Like a network failure, the
+    moved or made unreadable before it was opened, or it shrank, grew or was written to (a
+    writer at work) while it was sent. Sending it again does not help until the file is put
+    right, so it is not retried; ``path`` says which file, ``errno`` why (None when it
+    changed). Like a network failure, the
     upload did not make it, hence a TransportError; nothing was stored on the upload host."""
 
     retryable = False

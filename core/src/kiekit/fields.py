@@ -59,6 +59,7 @@ __all__ = [
     "OpenInput",
     "Spec",
     "camel",
+    "check_utf8",
     "choice",
     "coerce",
     "describe",
@@ -68,6 +69,7 @@ __all__ = [
     "integer",
     "items",
     "make_input",
+    "not_utf8",
     "number",
     "read_json_text",
     "read_numeral",
@@ -181,7 +183,12 @@ def read_numeral(value: Any, *, integer: bool) -> int | float | None:
     if not isinstance(value, str):
         return None
     if integer:
-        return int(value) if INT_NUMERAL.fullmatch(value) else None
+        if not INT_NUMERAL.fullmatch(value):
+            return None
+        try:
+            return int(value)
+        except ValueError:  # past Python's 4300 digits: no number any field takes
+            return None
     if not NUMERAL.fullmatch(value):
         return None
     return float(value)
@@ -213,9 +220,52 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def not_utf8(value: Any, where: str) -> str | None:
+    """The place (``where``, then ``.key`` / ``[index]``) of the first string of a JSON-like
+    ``value``, a key included, that is no valid Unicode text, else None: see
+    :func:`check_utf8`."""
+    if isinstance(value, str):
+        return None if _is_text(value) else where
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            place = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and not _is_text(key):
+                return place
+            found = not_utf8(item, place)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = not_utf8(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def check_utf8(name: str, value: Any) -> None:
+    """Raise ValidationError naming ``name`` unless every string in ``value`` is text UTF-8
+    can carry. A lone surrogate is not: Python reads bytes that are not UTF-8 (a latin-1
+    file, a command-line argument) as such (``'caf\\udce9'``); JSON escapes it, and the
+    other end finds no character there."""
+    place = not_utf8(value, name)
+    if place is not None:
+        raise ValidationError(
+            place, "is not valid UTF-8 text: bytes of another encoding (latin-1?) read as UTF-8"
+        )
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_text(spec: Spec, name: str, value: Any) -> None:
     if not isinstance(value, str):
         raise ValidationError(name, f"must be a string; got {_shown(value)}")
+    check_utf8(name, value)
     if spec.required and not value.strip():
         raise ValidationError(name, "must not be empty")
     _check_length(spec, name, len(value), "characters")
@@ -270,12 +320,14 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
         # the value with its type: a command line's '3.5' and 3.5 need different fixes
         raise ValidationError(name, f"must be {noun}; got {described(value)}")
     number = cast(float, value)
-    if not math.isfinite(number):
+    # an int is finite however large (math.isfinite(10**400) is an OverflowError); Python
+    # compares it with a float bound exactly
+    if isinstance(value, float) and not math.isfinite(number):
         raise ValidationError(name, f"must be a finite number; got {value}")
     if spec.minimum is not None and number < spec.minimum:
-        raise ValidationError(name, f"must be at least {spec.minimum:g}; got {value}")
+        raise ValidationError(name, f"must be at least {spec.minimum:g}; got {_shown(value)}")
     if spec.maximum is not None and number > spec.maximum:
-        raise ValidationError(name, f"must be at most {spec.maximum:g}; got {value}")
+        raise ValidationError(name, f"must be at most {spec.maximum:g}; got {_shown(value)}")
 
 
 def _check_bool(spec: Spec, name: str, value: Any) -> None:
@@ -284,6 +336,8 @@ def _check_bool(spec: Spec, name: str, value: Any) -> None:
 
 
 def _check_url(spec: Spec, name: str, value: Any) -> None:
+    if isinstance(value, str):
+        check_utf8(name, value)
     if not isinstance(value, str) or not is_http_url(value):
         raise ValidationError(name, f"must be an http(s) URL; got {value!r}")
 
@@ -297,6 +351,8 @@ def _check_urls(spec: Spec, name: str, value: Any) -> None:
         )
     _check_length(spec, name, len(value), "URLs")
     for index, item in enumerate(value):
+        if isinstance(item, str):
+            check_utf8(f"{name}[{index}]", item)
         if not isinstance(item, str) or not is_http_url(item):
             raise ValidationError(f"{name}[{index}]", f"must be an http(s) URL; got {item!r}")
 
@@ -346,6 +402,7 @@ def is_http_url(value: object) -> bool:
         parts.scheme in ("http", "https")
         and bool(parts.netloc)
         and not any(c.isspace() for c in value)
+        and _is_text(value)
     )
 
 
@@ -849,6 +906,7 @@ def _json_object(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -
             json.dumps(item, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValidationError(key, f"is not a JSON value: {exc}") from None
+    check_utf8("", value)  # "" names a field by its key: ``prompt``, ``image_urls[0]``
 
 
 @frozen

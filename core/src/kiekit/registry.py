@@ -269,7 +269,7 @@ class Registry:
         if not isinstance(found, ChatProvider):
             if model not in self._providers:  # only a pattern (the generic market) serves it
                 chats = self.chat_models()
-                close = difflib.get_close_matches(model, chats, n=3, cutoff=0.75)
+                close = near_misses(model, chats)
                 raise UnknownModelError(
                     model, chats, suggestions=close, served_by=self.served_by(model)
                 )
@@ -432,7 +432,7 @@ class Registry:
             names = set(self._named_models()) | catalogues
         if model in names:
             return []
-        return difflib.get_close_matches(model, sorted(names), n=3, cutoff=0.75)
+        return near_misses(model, names)
 
     def served_models(self) -> dict[str, str]:
         """Every model id known by name, sorted, each with the plugin (distribution) that
@@ -471,6 +471,20 @@ class Registry:
             ep.name for ep in self._points() if distribution_of(ep) not in self._quarantined
         )
         return sorted(names)
+
+
+def near_misses(model: str, names: Iterable[str]) -> list[str]:
+    """The ids of ``names`` that ``model`` is likely a slip of, closest first (at most three):
+    compared without case, so an id in capitals (``FLUX-KONTEXT-PRO``, ``VEO3``) finds its
+    own, which difflib, comparing case, put far below its cutoff."""
+    by_folded: dict[str, str] = {}
+    for name in sorted(names):
+        by_folded.setdefault(name.casefold(), name)
+    folded = model.casefold()
+    if folded in by_folded and by_folded[folded] != model:
+        return [by_folded[folded]]  # the same id in another case: no other is as close
+    close = difflib.get_close_matches(folded, list(by_folded), n=3, cutoff=0.75)
+    return [by_folded[found] for found in close]
 
 
 def _specificity(pattern: str) -> int:

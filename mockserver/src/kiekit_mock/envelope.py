@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -37,11 +38,36 @@ def dumps(value: Any) -> str:
 def loads(raw: bytes | str, *, parse_float: Callable[[str], Any] | None = None) -> Any:
     """A request body's JSON, read as a strict JSON service reads it: ``NaN`` and ``Infinity``
     are not JSON (echoed into a record they would break every other client's parser), and
-    nesting too deep for Python's parser is malformed JSON, not a crash. Raises ValueError."""
+    nesting too deep for Python's parser is malformed JSON, not a crash. An escaped lone
+    surrogate (``"\\udce9"``: valid JSON, yet no character) is read as U+FFFD, as a service
+    that keeps text in UTF-8 stores it: kept as it was, it broke each later encoding of the
+    request (the task's record, a chat answer's echo: HTTP 500). Raises ValueError."""
     try:
-        return json.loads(raw, parse_constant=_not_json, parse_float=parse_float)
+        value = json.loads(raw, parse_constant=_not_json, parse_float=parse_float)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    if isinstance(raw, str):
+        escaped = _SURROGATE.search(raw) is not None
+    else:
+        escaped = _SURROGATE_BYTES.search(raw) is not None
+    return _text_only(value) if escaped else value
+
+
+# The escape of a surrogate, \uD800–\uDFFF, paired or not (a pair is one character once read:
+# a body holding one is walked for nothing, rarely)
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _text_only(value: Any) -> Any:
+    """``value`` with each lone surrogate of its strings (keys too) made U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_text_only(key): _text_only(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_text_only(item) for item in value]
+    return value
 
 
 def _not_json(constant: str) -> Any:

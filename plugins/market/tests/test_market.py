@@ -168,19 +168,26 @@ def test_callback_url_goes_beside_the_input() -> None:
     assert body == {"model": SEEDREAM, "callBackUrl": "https://me.example/cb", "input": given}
 
 
-def test_nothing_is_renamed_coerced_or_dropped() -> None:
+def test_nothing_is_renamed_or_coerced() -> None:
     # KIE's fields are its own business here: camelCase stays camelCase, "6" stays a string,
-    # None stays null (a typed input would drop it), nested objects stay nested
+    # nested objects stay nested (a null in one too)
     given = {
         "aspectRatio": "16:9",
         "duration": "6",
         "n": 6,
-        "negative_prompt": None,
-        "multi_prompt": [{"prompt": "a", "duration": 3}],
+        "multi_prompt": [{"prompt": "a", "duration": 3, "camera": None}],
     }
     body: Any = PROVIDER.build_request(TOMORROW, PROVIDER.make_input(TOMORROW, given)).body
     assert body["input"] == given
     assert json.loads(json.dumps(body))["input"] == given
+
+
+@pytest.mark.parametrize("model", [NANO, TOMORROW])
+def test_a_field_given_none_is_not_given_as_for_a_typed_plugin(model: str) -> None:
+    """None means "not given" (the catalogue's check reads it so); it was sent as null, an
+    empty enum value KIE answers with 422 (kie-api.md §2.4)."""
+    params = PROVIDER.make_input(model, {"prompt": "x", "aspect_ratio": None}, resolution=None)
+    assert PROVIDER.build_request(model, params).body == {"model": model, "input": {"prompt": "x"}}
 
 
 def test_fields_as_keywords_or_as_a_mapping_are_the_same_input() -> None:
@@ -439,6 +446,8 @@ def test_a_catalogue_model_is_checked_before_anything_is_sent() -> None:
         ("kling-3.0-omni/text-to-video", "multi_prompt[0]", ["a shot"], "an object (got the"),
         ("elevenlabs/text-to-dialogue-v3", "stability", 0.7, "one of 0, 0.5, 1"),
         ("wan/2-7-image", "n", 13, "at most 12"),
+        # too large for a float: it was an OverflowError
+        pytest.param("wan/2-7-image", "n", 10**400, "at most 12", id="an int past floats"),
     ],
 )
 def test_the_catalogue_s_list_and_enum_rules_are_checked_too(

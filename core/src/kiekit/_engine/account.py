@@ -17,12 +17,14 @@ stale for a while (§4): so a file without an explicit ``file_name`` gets a uniq
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import logging
 import mimetypes
 import os
 import re
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -35,7 +37,7 @@ from kiekit import wire
 from kiekit._engine.engine import Engine
 from kiekit._engine.ops import Flow, HttpRequest, HttpResponse, Now, StreamUpload
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_envelope, retrying
-from kiekit.errors import KieError, ProtocolError, ValidationError
+from kiekit.errors import FileReadError, KieError, ProtocolError, ValidationError
 from kiekit.models import Request
 from kiekit.retry import Verdict, verdict
 from kiekit.uploads import UploadedFile
@@ -114,6 +116,8 @@ class Files:
             return (yield from self._upload_bytes(bytes(source), folder, file_name))
         if isinstance(source, str) and urlsplit(source.strip()).scheme in ("http", "https"):
             return (yield from self._upload_url(source.strip(), folder, file_name))
+        if isinstance(source, str) and not source.strip():  # Path("") is ".", a folder
+            raise ValidationError("source", "is empty: give a file path, an http(s) URL or bytes")
         if isinstance(source, (str, os.PathLike)):
             return (yield from self._upload_path(Path(source), folder, file_name))
         raise ValidationError(
@@ -123,13 +127,8 @@ class Files:
     # -- the three methods ------------------------------------------------------------------
 
     def _upload_path(self, path: Path, folder: str, file_name: str | None) -> Flow[UploadedFile]:
-        if not path.exists():
-            raise ValidationError("source", f"no such file: {path}")
-        if path.is_dir():
-            raise ValidationError("source", f"is a folder, not a file: {path}")
-        if not path.is_file():
-            raise ValidationError("source", f"is not a file: {path}")
-        size = path.stat().st_size
+        info = _local_file(path)
+        size = info.st_size
         if size == 0:
             raise ValidationError("source", f"is empty: {path}")
         name = file_name or unique_name(path.name)
@@ -138,10 +137,16 @@ class Files:
             or mimetypes.guess_type(path.name)[0]
             or "application/octet-stream"
         )
-        return (yield from self._stream(folder, name, media_type, path, size))
+        return (yield from self._stream(folder, name, media_type, path, size, info.st_mtime_ns))
 
     def _stream(
-        self, folder: str, name: str, media_type: str, source: Path | bytes, size: int
+        self,
+        folder: str,
+        name: str,
+        media_type: str,
+        source: Path | bytes,
+        size: int,
+        mtime_ns: int | None = None,
     ) -> Flow[UploadedFile]:
         """``file-stream-upload``: a multipart body framed here, its file part streamed by the
         transport from ``source`` (a path or bytes), never assembled in memory."""
@@ -163,7 +168,7 @@ class Files:
             "Content-Length": str(len(head) + size + len(tail)),
         }
         url = self.upload_base_url + STREAM_PATH
-        op = StreamUpload(url, headers, head, source, size, tail)
+        op = StreamUpload(url, headers, head, source, size, tail, mtime_ns)
         return (yield from self._send(op, STREAM_PATH))
 
     def _upload_url(self, url: str, folder: str, file_name: str | None) -> Flow[UploadedFile]:
@@ -299,6 +304,28 @@ def unique_name(original: str) -> str:
     stem = _OUR_SUFFIX.sub("", stem)  # a file uploaded again keeps one suffix, not two
     stem = _SAFE.sub("_", stem).strip("._")[:60] or "upload"
     return f"{stem}-{secrets.token_hex(6)}{suffix.lower()}"
+
+
+def _local_file(path: Path) -> os.stat_result:
+    """The file ``path``'s stat; a ValidationError naming ``source`` for a path that is no
+    file (missing, a folder, a name too long for the OS: Path.exists() raises ENAMETOOLONG on
+    Python 3.11), a FileReadError for one that cannot be looked at (EACCES on a folder)."""
+    text = str(path)  # cut short: a path too long for the OS may run to thousands
+    shown = text if len(text) <= 200 else f"{text[:199]}… ({len(text)} characters)"
+    try:
+        found = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValidationError("source", f"no such file: {shown}") from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        if exc.errno == errno.ENAMETOOLONG:  # no file can have that name: the input is wrong
+            raise ValidationError("source", f"cannot read {shown}: {why}") from exc
+        raise FileReadError(f"cannot read {shown}: {why}", path=path, errno=exc.errno) from exc
+    if stat.S_ISDIR(found.st_mode):
+        raise ValidationError("source", f"is a folder, not a file: {shown}")
+    if not stat.S_ISREG(found.st_mode):
+        raise ValidationError("source", f"is not a file: {shown}")
+    return found
 
 
 def _form_field(boundary: str, name: str, value: str) -> bytes:

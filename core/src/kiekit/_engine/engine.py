@@ -33,7 +33,7 @@ from kiekit.errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from kiekit.fields import Input, is_http_url
+from kiekit.fields import Input, check_utf8, is_http_url
 from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
@@ -349,7 +349,11 @@ class Engine:
         # (a 422, the create wasted): checked here first
         if callback_url and not is_http_url(callback_url):
             raise ValidationError("callback_url", f"must be an http(s) URL, got {callback_url!r}")
-        return self.registry.provider(model).build_request(model, params, callback_url=callback_url)
+        request = self.registry.provider(model).build_request(
+            model, params, callback_url=callback_url
+        )
+        check_utf8("", request.body)  # a plugin's own field, named by its wire place
+        return request
 
     def create_slot(self) -> Flow[None]:
         """Wait for a create's rate-limit slot (books it). The clients take it before the

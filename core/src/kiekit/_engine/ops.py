@@ -110,6 +110,9 @@ class StreamUpload:
     source: Path | bytes = field(repr=lambda source: _source_repr(source))
     size: int
     tail: bytes
+    # the file's modification time when ``size`` was taken: a file written to while it is
+    # sent is refused after its last chunk, as one that shrank is (kiekit._transports.base)
+    mtime_ns: int | None = None
 
 
 @frozen

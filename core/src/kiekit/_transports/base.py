@@ -11,6 +11,7 @@ kept so by each transport, whatever its HTTP library makes of it).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -94,11 +95,12 @@ def what(request: HttpRequest) -> str:
 
 def upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
     """The multipart body of ``upload``, one chunk at a time: a file read from disk as it is
-    sent, or slices of bytes in memory. A file that cannot be read, or that shrank since its
-    size was taken, raises :class:`FileReadError` naming it."""
+    sent, or slices of bytes in memory. A file that cannot be read, or that shrank, grew or
+    changed since its size was taken, raises :class:`FileReadError` naming it (before the
+    body's tail: the host never takes the upload as whole)."""
     yield upload.head
     if isinstance(upload.source, Path):
-        yield from _file_chunks(upload.source, upload.size)
+        yield from _file_chunks(upload.source, upload.size, upload.mtime_ns)
     else:
         data = memoryview(upload.source)
         for at in range(0, len(data), CHUNK):
@@ -106,7 +108,9 @@ def upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
     yield upload.tail
 
 
-def _file_chunks(path: Path, size: int) -> Generator[bytes, None, None]:
+def _file_chunks(
+    path: Path, size: int, mtime_ns: int | None = None
+) -> Generator[bytes, None, None]:
     left = size
     try:
         with open(path, "rb") as source:
@@ -120,9 +124,28 @@ def _file_chunks(path: Path, size: int) -> Generator[bytes, None, None]:
                     )
                 left -= len(chunk)
                 yield chunk
+            _check_unchanged(path, os.fstat(source.fileno()), size, mtime_ns)
     except OSError as exc:  # deleted or moved before it was opened, unreadable, an I/O error
         why = exc.strerror or type(exc).__name__
         raise FileReadError(f"cannot read {path}: {why}", path=path, errno=exc.errno) from exc
+
+
+def _check_unchanged(path: Path, now: os.stat_result, size: int, mtime_ns: int | None) -> None:
+    """A file that grew (an export still being written) was sent cut to the size it had at
+    first, with no word; one written over in place, a mix of two versions. Either would be
+    the input of a paid generation: said as a shrunk file is."""
+    if now.st_size > size:
+        raise FileReadError(
+            f"{path} grew while it was being uploaded: {now.st_size} bytes now, {size} when "
+            "its upload began (is it still being written?)",
+            path=path,
+        )
+    if mtime_ns is not None and now.st_mtime_ns != mtime_ns:
+        raise FileReadError(
+            f"{path} was written to while it was being uploaded (its modification time "
+            "changed): what was read may mix two versions",
+            path=path,
+        )
 
 
 class NotConnected(Exception):

@@ -40,6 +40,7 @@ from kiekit.errors import (
     api_error,
     http_error,
 )
+from kiekit.fields import check_utf8
 from kiekit.models import Request
 
 __all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
@@ -71,6 +72,7 @@ def http_request(engine: Engine, request: Request, *, accept: str) -> HttpReques
         body = None if request.body is None else json.dumps(request.body, allow_nan=False)
     except ValueError as exc:
         raise ValidationError("options", f"hold a value JSON cannot carry: {exc}") from exc
+    check_utf8("", request.body)  # the calls' own checks name the field; this, its wire place
     headers = {**engine.auth_headers, "Content-Type": "application/json", "Accept": accept}
     return HttpRequest(
         request.method,

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from kiekit.errors import ValidationError
+from kiekit.fields import check_utf8
 
 __all__ = ["JSON_KEY", "json_object", "json_objects", "read_json"]
 
@@ -38,6 +39,7 @@ def _check_json(name: str, value: Any) -> None:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(name, f"is not JSON: {exc}") from None
+    check_utf8(name, value)
 
 
 def _object(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -23,10 +23,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import attrs
 from attrs import field, frozen
 
 from kiekit.errors import ProtocolError, ValidationError
-from kiekit.fields import Input
+from kiekit.fields import Input, check_utf8
 
 __all__ = [
     "ROLES",
@@ -331,6 +332,9 @@ def messages_of(messages: MessagesLike, *, system: str | None = None) -> tuple[M
     if not any(m.role in ("user", "assistant") for m in read):
         raise ValidationError("messages", "must hold at least one user or assistant message")
     _check_tool_turns(read, places)
+    for message, where in zip(read, places, strict=True):
+        # a lone surrogate (not UTF-8) is named as the message's field holding it
+        check_utf8(where, message.content if where == "system" else attrs.asdict(message))
     return tuple(read)
 
 

@@ -28,7 +28,7 @@ import difflib
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from kiekit._version import __version__
@@ -48,6 +48,12 @@ from kiekit.cli import (
     upload,
 )
 from kiekit.cli._common import Terminated
+from kiekit.cli._streams import (
+    StdoutError,
+    standard_streams,
+    stdout_to_nowhere,
+    stdout_told_apart,
+)
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -77,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # after, so that a caller running several commands in one process (tests) gets each its own
     journal_url = os.environ.get("KIEKIT_JOURNAL_URL")
     try:
-        return _main(argv)
+        with standard_streams():  # before anything is said: a usage error too
+            return _main(argv)
     finally:
         if journal_url is None:
             os.environ.pop("KIEKIT_JOURNAL_URL", None)
@@ -91,7 +98,8 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _parse(parser, given)
     except _UsageError as usage:
-        _say_usage_error(usage, as_json="--json" in given)
+        with contextlib.suppress(OSError):  # a closed stdout: stderr said it
+            _say_usage_error(usage, as_json="--json" in given)
         sys.exit(EXIT_USAGE)  # as argparse does: main() raises SystemExit(2) for usage errors
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
@@ -103,7 +111,7 @@ def _main(argv: Sequence[str] | None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()  # where signals go
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        with warnings.catch_warnings(), _stdout_told_apart():
+        with warnings.catch_warnings(), stdout_told_apart():
             warnings.showwarning = _say_warning
             code: int = args.handler(args)
             sys.stdout.flush()  # here, not at exit: a full disk is then told as below
@@ -121,63 +129,22 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
         return _reader_gone()
-    except _StdoutError as exc:  # a full disk, say: one line, not a traceback
+    except StdoutError as exc:  # a full disk, say: one line, not a traceback
         print(f"kie: cannot write to stdout: {exc.cause.strerror or exc.cause}", file=sys.stderr)
-        _stdout_to_nowhere()  # else Python's flush at exit fails again, exit status 120
+        stdout_to_nowhere()
         return EXIT_FAILED
     except OSError as exc:  # one no typed error covers: one line, not a traceback
-        print(f"kie: error: {exc.strerror or exc}", file=sys.stderr)
+        said = exc.strerror or str(exc)
+        if exc.filename is not None:  # which file: "No space left on device" alone says none
+            said = f"{os.fsdecode(exc.filename)}: {said}"
+        print(f"kie: error: {said}", file=sys.stderr)
+        if getattr(args, "json", False):
+            _json_failure(args, {"type": type(exc).__name__, "message": said, "task_id": None})
         return EXIT_FAILED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
-
-
-class _StdoutError(Exception):
-    """Standard output refused a write (``ENOSPC``, ``EIO``): said to be stdout's, since the
-    bare "No space left on device" reads as the disk the command downloads to."""
-
-    def __init__(self, cause: OSError) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-class _Stdout:
-    """``sys.stdout`` during a command: a failed write or flush raises :class:`_StdoutError`;
-    a broken pipe stays itself (``kie tasks | head`` ends quietly); the rest is the stream's."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise _StdoutError(exc) from exc
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise _StdoutError(exc) from exc
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-@contextlib.contextmanager
-def _stdout_told_apart() -> Iterator[None]:
-    stream = sys.stdout
-    sys.stdout = _Stdout(stream)  # a TextIO in all but name
-    try:
-        yield
-    finally:
-        sys.stdout = stream
 
 
 class _UsageError(Exception):
@@ -217,7 +184,7 @@ def _say_usage_error(usage: _UsageError, *, as_json: bool) -> None:
         words = usage.parser.prog.split()  # "kie mock serve": the command is "mock"
         command = words[1] if len(words) > 1 else None
         error = {"type": "UsageError", "message": usage.message, "task_id": None}
-        print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
+        print(json.dumps({"ok": False, "command": command, "error": error}))
 
 
 def _command_parser(
@@ -249,13 +216,8 @@ def _say_warning(
 def _reader_gone() -> int:
     """Quietly, as a Unix tool killed by SIGPIPE: standard output now goes nowhere (so
     Python's flush at exit has no pipe to break), with the status such a tool has."""
-    _stdout_to_nowhere()
+    stdout_to_nowhere()
     return EXIT_BROKEN_PIPE
-
-
-def _stdout_to_nowhere() -> None:
-    """What is left in stdout's buffer goes to the null device: stdout failed, and was told."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _hint(extra: Sequence[str], args: argparse.Namespace, own: argparse.ArgumentParser) -> str:
@@ -312,13 +274,17 @@ def _model_fields(args: argparse.Namespace) -> list[str]:
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:
     """``{"ok": false, "command", "error": {type, code?, message, task_id}}`` on standard output."""
-    import json
-
     from kiekit.journal import error_record
 
+    _json_failure(args, {**error_record(exc), "task_id": exc.task_id})
+
+
+def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:
+    """``{"ok": false, "command", "error"}`` on standard output: every failure's one object."""
+    import json
+
     command = args.handler.__module__.rsplit(".", 1)[-1]
-    error = {**error_record(exc), "task_id": exc.task_id}
-    print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
+    print(json.dumps({"ok": False, "command": command, "error": error}))
 
 
 def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> None:
@@ -339,7 +305,7 @@ def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> 
         "task_id": task_id,
         **getattr(stop, "stop_fields", {}),
     }
-    print(json.dumps({"ok": False, "command": command, "error": error}, ensure_ascii=False))
+    print(json.dumps({"ok": False, "command": command, "error": error}))
 
 
 def _logging(verbose: int) -> None:

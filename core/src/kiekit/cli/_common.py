@@ -89,10 +89,11 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 def emit(
     args: argparse.Namespace, command: str, payload: dict[str, Any], *, ok: bool = True
 ) -> bool:
-    """With ``--json``, print ``{"ok": ok, "command": command, **payload}`` and say so."""
+    """With ``--json``, print ``{"ok": ok, "command": command, **payload}`` and say so. In
+    ASCII (JSON's ``\\u`` escapes): a standard output in latin-1 or cp1252 takes it whole."""
     if not getattr(args, "json", False):
         return False
-    print(json.dumps({"ok": ok, "command": command, **payload}, ensure_ascii=False))
+    print(json.dumps({"ok": ok, "command": command, **payload}))
     return True
 
 

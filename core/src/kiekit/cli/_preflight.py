@@ -4,11 +4,12 @@ precondition fails (an output folder that is a file, an ``--image`` that is not 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from kiekit.errors import ValidationError
 
-__all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder"]
+__all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder", "shown"]
 
 # Leading bytes of the image formats KIE's image inputs take, and a few more a camera makes.
 _IMAGE_SIGNATURES = (
@@ -78,11 +79,11 @@ def output_folder(option: str, folder: Path) -> Path:
     try:  # a name that is not UTF-8 (bytes on Linux) could not be recorded in the journal
         str(folder.resolve()).encode("utf-8")
     except UnicodeEncodeError:
-        shown = os.fsencode(folder).decode("utf-8", "backslashreplace")  # its bytes, escaped
-        raise ValidationError(option, f"is not a valid UTF-8 path: {shown:.200}") from None
-    if folder.exists() and not folder.is_dir():
-        raise ValidationError(option, f"is not a folder: {folder}")
-    try:
+        escaped = os.fsencode(folder).decode("utf-8", "backslashreplace")  # its bytes
+        raise ValidationError(option, f"is not a valid UTF-8 path: {escaped:.200}") from None
+    try:  # exists() raises for a name too long (ENAMETOOLONG) on Python 3.11
+        if folder.exists() and not folder.is_dir():
+            raise ValidationError(option, f"is not a folder: {shown(folder)}")
         import tempfile  # here: every command imports this module, few write files
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -90,19 +91,31 @@ def output_folder(option: str, folder: Path) -> Path:
             pass
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
-        raise ValidationError(option, f"cannot write files in {folder}: {why}") from exc
+        raise ValidationError(option, f"cannot write files in {shown(folder)}: {why}") from exc
     return folder
 
 
 def local_file(option: str, path: Path) -> Path:
-    """``path``, when it is a file: a missing one and a folder are told apart."""
-    if not path.exists():
-        raise ValidationError(option, f"no such file: {path}")
-    if path.is_dir():
-        raise ValidationError(option, f"is a folder, not a file: {path}")
-    if not path.is_file():
-        raise ValidationError(option, f"is not a file: {path}")
+    """``path``, when it is a file: a missing one and a folder are told apart; a path no file
+    can have (a name too long) or that cannot be looked at is said with the OS's reason."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValidationError(option, f"no such file: {shown(path)}") from None
+    except OSError as exc:  # ENAMETOOLONG, ELOOP, EACCES on a folder on the way
+        why = exc.strerror or type(exc).__name__
+        raise ValidationError(option, f"cannot read {shown(path)}: {why}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise ValidationError(option, f"is a folder, not a file: {shown(path)}")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValidationError(option, f"is not a file: {shown(path)}")
     return path
+
+
+def shown(path: Path, limit: int = 200) -> str:
+    """A path in an error message, cut short: one too long for the OS may run to thousands."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
 
 
 def _head(option: str, path: Path, size: int) -> bytes:

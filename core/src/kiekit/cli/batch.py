@@ -20,7 +20,7 @@ import shlex
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kiekit.cli._common import (
     Commands,
@@ -35,7 +35,7 @@ from kiekit.cli._common import (
     seconds,
     stopped_by,
 )
-from kiekit.cli._preflight import output_folder
+from kiekit.cli._preflight import output_folder, shown
 from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
@@ -122,12 +122,13 @@ def _batch(args: argparse.Namespace) -> int:
         _stopped(args, stop, jobs, [*finished, *refusals], results_path)
         raise
     ordered = sorted([*results, *refusals], key=lambda r: r.line)
-    _write_results(results_path, ordered)
+    unwritten = _save_results(results_path, ordered)
     counts: dict[str, int] = {}
     for result in ordered:
         counts[result.state] = counts.get(result.state, 0) + 1
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
-    say(f"{len(ordered)} job(s): {summary or 'none'}; results in {results_path}")
+    kept = f"results in {results_path}" if unwritten is None else "no results file (see above)"
+    say(f"{len(ordered)} job(s): {summary or 'none'}; {kept}")
     out = args.out.resolve()
     # (resolved: a relative --out gives relative paths for this run's files)
     before = [r for r in ordered if any(not Path(f).resolve().is_relative_to(out) for f in r.files)]
@@ -146,6 +147,14 @@ def _batch(args: argparse.Namespace) -> int:
         summary_json["error"] = {
             "type": "JobsNotDone",
             "message": f"{failed} of {len(ordered)} job(s) did not succeed ({summary})",
+        }
+    if unwritten is not None:  # the lines the file could not keep go with the object
+        code = 1
+        summary_json |= {"results": None, "job_results": [r.to_json() for r in ordered]}
+        summary_json["error"] = {
+            "type": "FileWriteError",
+            "message": _cannot_write(results_path, unwritten),
+            "path": str(results_path),
         }
     emit(args, "batch", summary_json, ok=code == 0)
     return code
@@ -250,7 +259,7 @@ async def _run(
     async with stops_cancel(), contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal)
         _retake_from_gone_mocks(journal, jobs, args.out, client.base_url)
-        done = stack.enter_context(_reporting(results_path, len(jobs), finished))
+        done = stack.enter_context(_reporting(args, results_path, len(jobs), finished))
         return await run_batch(
             client,
             journal,
@@ -298,7 +307,7 @@ def _run_on_celery(
 
     app = make_app(CelerySettings.from_env(args.celery or None))
     check_broker(app)  # before the results file and the progress bar
-    with _reporting(results_path, len(jobs), finished) as done:
+    with _reporting(args, results_path, len(jobs), finished) as done:
         return run_on_celery(
             app,
             default_journal(),
@@ -312,21 +321,66 @@ def _run_on_celery(
 
 @contextlib.contextmanager
 def _reporting(
-    results_path: Path, total: int, finished: list[JobResult]
+    args: argparse.Namespace, results_path: Path, total: int, finished: list[JobResult]
 ) -> Iterator[Callable[[JobResult], None]]:
-    """What to do with each result as it comes: keep it in ``finished``, append it to the
-    results file (a partial report survives a crash; the file is rewritten in the jobs' order
-    at the end) and show it."""
-    results_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(results_path, "w", encoding="utf-8") as report, _progress(total) as show:
+    """What to do with each result as it comes: keep it in ``finished``, show it, and append
+    it to the results file (a partial report survives a crash; the file is rewritten in the
+    jobs' order at the end). A results file that cannot be opened is refused before any job
+    runs; one that fails later (a full disk) is said once and left, and the jobs go on: each
+    is paid for, in the journal, and told again at the end (:func:`_save_results`)."""
+    try:
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        report: TextIO | None = open(results_path, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        option = "--out" if args.results is None else "--results"
+        raise ValidationError(option, _cannot_write(results_path, exc)) from exc
 
-        def done(result: JobResult) -> None:
-            finished.append(result)
+    def done(result: JobResult) -> None:
+        nonlocal report
+        finished.append(result)
+        show(result)  # first: the results file may be what cannot be written
+        if report is None:
+            return
+        try:
             report.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
             report.flush()
-            show(result)
+        except OSError as exc:
+            say(f"kie batch: {_cannot_write(results_path, exc)}; the jobs go on (each is in "
+                "the journal: kie tasks)")  # fmt: skip
+            _closed(report)
+            report = None
 
-        yield done
+    try:
+        with _progress(total) as show:
+            yield done
+    finally:
+        if report is not None:
+            _closed(report)
+
+
+def _closed(report: TextIO) -> None:
+    """Close ``report``; what its buffer held and a full disk refused was said already."""
+    with contextlib.suppress(OSError):
+        report.close()
+
+
+def _cannot_write(path: Path, exc: OSError) -> str:
+    return f"cannot write {shown(path)}: {exc.strerror or exc}"
+
+
+def _save_results(path: Path, results: list[JobResult]) -> OSError | None:
+    """Write the results file, in the jobs' order. When it cannot be written (a full disk),
+    say so naming it, then each job's line on standard error, task id and all: the file was
+    to keep them. The error, or None."""
+    try:
+        _write_results(path, results)
+    except OSError as exc:
+        say(f"kie batch: {_cannot_write(path, exc)}; each job's line follows (and its row is "
+            "in the journal: kie tasks)")  # fmt: skip
+        for result in results:
+            say(json.dumps(result.to_json(), ensure_ascii=False))
+        return exc
+    return None
 
 
 def _stopped(
@@ -364,7 +418,7 @@ def _stopped(
         for job in open_jobs
     ]
     ordered = sorted([*known, *left], key=lambda r: r.line)
-    _write_results(results_path, ordered)
+    saved = _save_results(results_path, ordered) is None
     on_workers = [r for r in left if r.line in working]
     left = [r for r in left if r.line not in working]
     going = [r for r in left if r.state == "stopped" and r.task_id is not None]
@@ -376,7 +430,7 @@ def _stopped(
     note = (
         f"{ended} of {len(ordered)} job(s) ended, {by_workers}{len(going)} with a task that "
         f"goes on, {len(unknown)} create(s) of unknown outcome, {len(unsent)} not sent; "
-        f"results in {results_path}"
+        + (f"results in {results_path}" if saved else "no results file (see above)")
     )
     say(f"kie batch {words}: {note}")
     if on_workers:
@@ -412,7 +466,7 @@ def _stopped(
     counts: dict[str, int] = {}
     for result in ordered:
         counts[result.state] = counts.get(result.state, 0) + 1
-    hand_stop(stop, note, results=str(results_path), states=counts)
+    hand_stop(stop, note, results=str(results_path) if saved else None, states=counts)
 
 
 def _left_off(job: Job, row: Entry | None, words: str, *, mock: bool) -> JobResult:
@@ -469,10 +523,15 @@ def _named(results: list[JobResult]) -> str:
 def _write_results(path: Path, results: list[JobResult]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
-    with open(part, "w", encoding="utf-8") as out:
-        for result in results:
-            out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-    os.replace(part, path)
+    try:
+        with open(part, "w", encoding="utf-8") as out:
+            for result in results:
+                out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        os.replace(part, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            part.unlink()  # not left half written beside the results file
+        raise
 
 
 @contextlib.contextmanager
@@ -494,14 +553,14 @@ def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
     if rich is None:
         yield tell
         return
-    shown = rich.progress
+    bars = rich.progress
     columns: tuple[Any, ...] = (
-        shown.TextColumn("{task.description}"),
-        shown.BarColumn(),
-        shown.MofNCompleteColumn(),
-        shown.TimeElapsedColumn(),
+        bars.TextColumn("{task.description}"),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TimeElapsedColumn(),
     )
-    with shown.Progress(*columns, console=rich.console.Console(stderr=True)) as bar:
+    with bars.Progress(*columns, console=rich.console.Console(stderr=True)) as bar:
         line = bar.add_task("jobs", total=total)
 
         def show(result: JobResult) -> None:

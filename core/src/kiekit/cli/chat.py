@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 from kiekit.cli._common import Commands, add_connection_options, emit, open_client, say
+from kiekit.cli._streams import json_text, require_stdout
 from kiekit.cli.run import _input_values
 
 if TYPE_CHECKING:
@@ -66,11 +66,16 @@ def _image_url(given: str) -> str:
     import mimetypes
     from pathlib import Path
 
+    from kiekit.cli._preflight import shown
     from kiekit.errors import FileReadError, ValidationError
 
     path = Path(given).expanduser()
     media_type = mimetypes.guess_type(path.name)[0] or ""
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # a name too long: ENAMETOOLONG, which is_file() lets through
+        raise ValidationError("--image", f"{shown(path)}: {exc.strerror or exc}") from exc
+    if not is_file:
         raise ValidationError(
             "--image", f"{given}: no such file (give an image file, an http(s) or data:image URL)"
         )
@@ -111,6 +116,7 @@ def _chat(args: argparse.Namespace) -> int:
         for a in attrs.fields(type(call.options))
         if getattr(call.options, a.name) is not None
     }
+    require_stdout()  # closed: the answer, paid for, would be lost
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
         if not args.stream:
@@ -162,7 +168,7 @@ def _as_json(reply: ChatReply) -> dict[str, Any]:
 def _tool_call_line(call: ToolCall) -> str:
     """A call as a script reads it: a word, the tool's name, its arguments as one JSON line
     (the model's own text may span lines; the parsed object is written again)."""
-    return f"tool_call {call.name} {json.dumps(call.arguments, ensure_ascii=False)}"
+    return f"tool_call {call.name} {json_text(call.arguments)}"
 
 
 def _summary(reply: ChatReply) -> str:

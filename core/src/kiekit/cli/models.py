@@ -63,11 +63,10 @@ def _unlisted(what: str, served: dict[str, str], registry: Registry) -> None:
     typed plugin that is not installed with the distribution to install, as ``kie run`` does;
     any other word but an id's shape (``vendor/model``: KIE adds market models weekly) as no
     match."""
-    import difflib
-
     from kiekit.discovery import distribution_for
+    from kiekit.registry import near_misses
 
-    close = difflib.get_close_matches(what, list(served), n=3, cutoff=0.75)
+    close = near_misses(what, served)
     if close:
         guesses = ", ".join(repr(model) for model in close)
         raise ValidationError("MODEL", f"no plugin lists {what!r}; did you mean {guesses}?")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from kiekit.cli._common import (
 )
 from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files
 from kiekit.cli._preflight import output_folder
+from kiekit.cli._streams import json_text
 from kiekit.errors import OutcomeUnknownError, ValidationError
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in written:
         print(name)
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
-        print(json.dumps(results.value, ensure_ascii=False))
+        print(json_text(results.value))
     return 0
 
 

@@ -58,14 +58,9 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _json_line(row: Entry) -> str:
-    """A row as one JSON line; a path whose name is not UTF-8 (bytes on Linux) escaped as
-    ``\\udcff``, which JSON allows and a UTF-8 standard output can carry."""
-    text = json.dumps(row.to_json(), ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(row.to_json())
-    return text
+    """A row as one JSON line, in ASCII (JSON's ``\\u`` escapes): any standard output takes
+    it, and a path whose name is not UTF-8 (bytes on Linux) reads ``\\udcff``."""
+    return json.dumps(row.to_json())
 
 
 def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:

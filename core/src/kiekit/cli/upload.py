@@ -16,6 +16,7 @@ from kiekit.cli._common import (
     say,
 )
 from kiekit.cli._preflight import local_file
+from kiekit.errors import ValidationError
 
 
 def register(commands: Commands) -> None:
@@ -42,6 +43,8 @@ def _upload(args: argparse.Namespace) -> int:
     check_upload_path(args.path)
     if args.name is not None:
         check_file_name(args.name)
+    if not args.file.strip():  # Path("") is ".": "FILE: is a folder, not a file: ." puzzled
+        raise ValidationError("FILE", "is empty: give a file's path or an http(s) URL")
     if urlsplit(args.file).scheme not in ("http", "https"):
         local_file("FILE", Path(args.file))
     with contextlib.ExitStack() as stack:

@@ -62,9 +62,13 @@ class GenericMarketProvider(MarketProvider):
         **fields: Any,
     ) -> Input:
         """Free-form input, checked against the model's catalogue entry when it has one
-        (ValidationError naming the field, before anything is sent)."""
+        (ValidationError naming the field, before anything is sent). A field given None is
+        not given, as for a typed plugin: left out, not sent as null (an enum KIE may refuse,
+        kie-api.md §2.4)."""
         made = super().make_input(model_id, values, from_text=from_text, **fields)
         assert isinstance(made, OpenInput)
+        if None in made.values.values():
+            made = OpenInput(values={k: v for k, v in made.values.items() if v is not None})
         if from_text and isinstance(values, Mapping):
             # a field KIE documents as text keeps the text typed ("2" stays "2", not 2)
             text = catalogue.text_fields(model_id)

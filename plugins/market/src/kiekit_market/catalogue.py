@@ -162,7 +162,8 @@ def _problem(value: Any, spec: Spec) -> str | tuple[int, str] | None:
 def _number_problem(value: Any, spec: Spec) -> str | None:
     integer = spec["type"] == "integer"
     number = _as_number(value, integer=integer, strings=spec.get("strings", False))
-    if number is None or not math.isfinite(number):
+    # an int is finite however large (math.isfinite(10**400) is an OverflowError)
+    if number is None or (isinstance(number, float) and not math.isfinite(number)):
         kind = "an integer" if integer else "a number"
         return f"must be {kind} (got {described(value)})"
     if "min" in spec and number < spec["min"]:
