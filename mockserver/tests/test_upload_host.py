@@ -254,6 +254,13 @@ def test_fault_rules_answer_the_upload_host_as_they_answer_the_api(
     assert [r.fault for r in mock.requests() if r.path == BASE64] == [added, None, "fault-2"]
 
 
+def send_and_read(
+    connection: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]
+) -> None:
+    connection.request("POST", path, body=body, headers=headers)
+    connection.getresponse().read()
+
+
 def reset_upload(mock: MockServer, path: str, body: bytes, headers: dict[str, str]) -> None:
     """Send an upload that a "reset" fault answers: the connection drops, no answer at all.
     A reset "before" the body is read may come while the body is still being sent."""
@@ -261,10 +268,7 @@ def reset_upload(mock: MockServer, path: str, body: bytes, headers: dict[str, st
     dropped = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
     try:
         with pytest.raises(dropped):
-            connection.request(
-                "POST", path, body=body, headers=headers | {"Authorization": "Bearer k"}
-            )
-            connection.getresponse().read()
+            send_and_read(connection, path, body, headers | {"Authorization": "Bearer k"})
     finally:
         connection.close()
 
