@@ -217,6 +217,9 @@ def test_config_rejects_negative_values(field: str) -> None:
         ({"port": 70000}, ValueError, "port must be 0 to 65535"),
         ({"upload_port": -1}, ValueError, "upload_port must be 0 to 65535"),
         ({"host": None}, TypeError, "host must be a loopback address"),
+        ({"shutdown_grace": "5"}, TypeError, "shutdown_grace must be a number of seconds"),
+        ({"shutdown_grace": -1}, ValueError, "shutdown_grace must be a finite number"),
+        ({"shutdown_grace": float("inf")}, ValueError, "shutdown_grace must be a finite number"),
     ],
 )
 def test_mock_server_refuses_a_wrong_argument_at_once_naming_it(
@@ -281,6 +284,8 @@ def test_config_refuses_endless_or_absurd_numbers_naming_the_field(
         (["--seconds", "-1"], "--seconds: must be a number of seconds from 0"),
         (["--polls", "-1"], "--polls: must be 0 or more; got -1"),
         (["--credits", "inf"], "--credits: must be a finite number >= 0; got inf"),
+        (["--shutdown-grace", "-1"], "--shutdown-grace: must be a finite number >= 0; got -1"),
+        (["--shutdown-grace", "nan"], "--shutdown-grace: must be a finite number >= 0; got nan"),
     ],
 )
 def test_cli_names_a_lifecycle_or_credit_option_out_of_range(
@@ -328,23 +333,42 @@ def test_cli_serves_until_signalled(
     assert cli.process.wait(timeout=10) == 0
 
 
+def _hold_a_request(port: int) -> socket.socket:
+    """A create whose body never comes: its handler runs, waiting in read(), until the server
+    cuts it off (a client that hung up mid-request, as a stopped test's client may)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        b"POST /api/v1/jobs/createTask HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n"
+        b"Expect: 100-continue\r\n\r\n"
+    )
+    assert sock.recv(1024).startswith(b"HTTP/1.1 100")  # the handler is running
+    return sock
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_a_request_in_flight_holds_up_sigterm_for_seconds_not_a_minute(
+def test_a_request_in_flight_holds_up_sigterm_only_for_the_grace_asked(
     start_mock_cli: Callable[..., MockCli],
 ) -> None:
     """A soak's mock, stopped under load, took 30-55 s to exit: aiohttp waits 60 s for the
-    requests in flight. Here one waits for a body that never comes."""
-    cli = start_mock_cli()
-    port = int(cli.base_url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            b"POST /api/v1/jobs/createTask HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 100\r\n"
-            b"Expect: 100-continue\r\n\r\n"
-        )
-        assert sock.recv(1024).startswith(b"HTTP/1.1 100")  # its handler runs: read() waits
+    requests in flight. --shutdown-grace 0 cuts them off at once (the bound below only keeps a
+    hang from stalling the suite: the stop itself takes milliseconds)."""
+    cli = start_mock_cli("--shutdown-grace", "0")
+    with _hold_a_request(int(cli.base_url.rsplit(":", 1)[1])):
         cli.process.send_signal(signal.SIGTERM)
-        assert cli.process.wait(timeout=30) == 0  # SHUTDOWN_SECONDS, not aiohttp's 60 s
+        assert cli.process.wait(timeout=50) == 0
+
+
+def test_mock_server_stop_cuts_off_a_request_in_flight_after_its_grace() -> None:
+    """MockServer.stop() waited aiohttp's 60 s for a request whose client had gone quiet, so a
+    test's teardown hung for a minute."""
+    server = MockServer(shutdown_grace=0)
+    server.start()
+    with _hold_a_request(server.port):
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        stopping.join(timeout=50)  # a hang guard: with grace 0 the stop takes milliseconds
+        assert not stopping.is_alive()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -26,7 +26,7 @@ from .har import read_scenario
 from .openapi import build_document, build_upload_document
 from .rules import SECONDS_RULE, Rule, rules_from_json, seconds_ok
 from .scenario import Scenario
-from .server import UploadPortError, serve
+from .server import SHUTDOWN_SECONDS, UploadPortError, serve
 
 COMMANDS = ("serve", "openapi", "har")
 
@@ -169,6 +169,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "a third of its throughput; /_mock/journal and the inspector keep every request anyway)",
     )
     parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=SHUTDOWN_SECONDS,
+        metavar="S",
+        help="at SIGTERM/SIGINT, seconds requests still in flight get to finish, then as long "
+        f"again once cut off (default {SHUTDOWN_SECONDS:g}; 0: stop at once)",
+    )
+    parser.add_argument(
         "--har",
         metavar="FILE",
         help="replay the tasks recorded in a HAR file (or a scenario from the 'har' command)",
@@ -265,6 +273,10 @@ def _check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         _refuse(parser, f"--time-scale: {SCALE_RULE}; got {args.time_scale:g}")
     if not 0 <= args.credits < math.inf:
         _refuse(parser, f"--credits: must be a finite number >= 0; got {args.credits:g}")
+    if not 0 <= args.shutdown_grace < math.inf:
+        _refuse(
+            parser, f"--shutdown-grace: must be a finite number >= 0; got {args.shutdown_grace:g}"
+        )
 
 
 def _serve(argv: Sequence[str], prog: str) -> int:
@@ -329,6 +341,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             scenario=scenario,
             upload_port=args.upload_port,
             access_log=args.access_log,
+            shutdown_grace=args.shutdown_grace,
         )
     except ValueError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import math
 import os
 import signal
 import threading
@@ -60,6 +61,31 @@ def _checked_wait(timeout: object) -> float:
     if not 0 <= timeout <= MAX_WAIT:
         raise ValueError(f"timeout must be from 0 to {MAX_WAIT:g} seconds, not {timeout}")
     return float(timeout)
+
+
+# At a stop, requests in flight get this long to finish, then as long again to end once
+# cancelled: aiohttp's own 60 s kept a saturated soak mock (a backlog of slow answers) alive
+# for 30-55 s after SIGTERM, and a test's MockServer.stop() 60 s after a client hung up
+SHUTDOWN_SECONDS = 5.0
+
+
+def _checked_grace(seconds: object) -> float:
+    """``shutdown_grace``: seconds, finite and not negative, refused at once."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"shutdown_grace must be a number of seconds, not {seconds!r}")
+    if not 0 <= seconds < math.inf:
+        raise ValueError(f"shutdown_grace must be a finite number of seconds >= 0, not {seconds}")
+    return float(seconds)
+
+
+def _runner_options(shutdown_grace: float, access_log: bool) -> dict[str, Any]:
+    """AppRunner's options: aiohttp reads a shutdown timeout of 0 as "wait for ever"
+    (helpers.ceil_timeout), so 0 becomes a millisecond. A line a request costs the server
+    about a third of its throughput (tools/bench, 2c): no access log unless asked."""
+    options: dict[str, Any] = {"shutdown_timeout": max(shutdown_grace, 0.001)}
+    if not access_log:
+        options["access_log"] = None
+    return options
 
 
 def _checked_port(name: str, port: object) -> int:
@@ -131,10 +157,14 @@ class MockServer:
         port: int = 0,
         scenario: ScenarioSource | None = None,
         upload_port: int = 0,
+        shutdown_grace: float = SHUTDOWN_SECONDS,
     ) -> None:
         """``scenario``: a recording to replay (:func:`scenario_of` says the forms it takes).
-        Every argument is checked here, in the caller's thread: a wrong one is a TypeError or
-        ValueError naming it, not an error deep in the server's start."""
+        ``shutdown_grace``: how long :meth:`stop` lets requests still in flight finish (a
+        client that hung up mid-request, a download), then as long again once they are
+        cancelled; 0 cuts them off at once. Every argument is checked here, in the caller's
+        thread: a wrong one is a TypeError or ValueError naming it, not an error deep in the
+        server's start."""
         _refuse_non_loopback(host)
         self.config = as_config(config)
         self._host = host
@@ -150,6 +180,7 @@ class MockServer:
         # KIE's upload host (uploads_http.py) on a port of its own; its files outlive a restart
         self._uploads = UploadStore()
         self._requested_upload_port = requested_upload_port
+        self._shutdown_grace = _checked_grace(shutdown_grace)
 
     # --- lifecycle ---
 
@@ -157,7 +188,7 @@ class MockServer:
         if self._serving is not None:
             raise RuntimeError("the mock server is already running")
         ports = (self._requested_port, self._requested_upload_port)
-        serving = _Serving(self._runtime, self._uploads, self._host, ports)
+        serving = _Serving(self._runtime, self._uploads, self._host, ports, self._shutdown_grace)
         serving.start()
         # the ports of a first start, again: its tasks' links and its clients point there
         self._requested_port, self._requested_upload_port = serving.ports
@@ -384,9 +415,15 @@ class _Serving:
     the MockServer, so a MockServer nobody can reach is collected (and its server stopped)."""
 
     def __init__(
-        self, runtime: Runtime, uploads: UploadStore, host: str, ports: tuple[int, int]
+        self,
+        runtime: Runtime,
+        uploads: UploadStore,
+        host: str,
+        ports: tuple[int, int],
+        shutdown_grace: float,
     ) -> None:
         self._runtime = runtime
+        self._shutdown_grace = shutdown_grace
         self._uploads = uploads
         self._host = host
         self.ports = ports  # those asked for (0: a free one), then those listened on
@@ -426,9 +463,10 @@ class _Serving:
             ready.set()
 
     async def _serve(self, ready: threading.Event) -> None:
-        runner = web.AppRunner(build_app(self._runtime), handle_signals=False, access_log=None)
+        options = _runner_options(self._shutdown_grace, access_log=False)
+        runner = web.AppRunner(build_app(self._runtime), handle_signals=False, **options)
         upload_app = build_upload_app(self._runtime, self._uploads)
-        upload_runner = web.AppRunner(upload_app, handle_signals=False, access_log=None)
+        upload_runner = web.AppRunner(upload_app, handle_signals=False, **options)
         await runner.setup()
         await upload_runner.setup()
         try:
@@ -481,13 +519,17 @@ def serve(
     scenario: ScenarioSource | None = None,
     upload_port: int | None = None,
     access_log: bool = False,
+    shutdown_grace: float = SHUTDOWN_SECONDS,
 ) -> None:
     """Serve the mock until SIGINT/SIGTERM; prints one line with the base URL once listening,
     and one with the upload host's (``upload_port``; default: ``port`` + 1, or a free one).
     ``access_log`` logs every request through aiohttp's ``aiohttp.access`` logger.
+    ``shutdown_grace``: seconds requests in flight get to finish at a stop, as for
+    :class:`MockServer`.
     ``scenario``: a recording to replay, in any form :func:`scenario_of` takes."""
     _refuse_non_loopback(host)
     _checked_port("port", port)
+    grace = _checked_grace(shutdown_grace)
     if upload_port is not None:
         _checked_port("upload_port", upload_port)
     app = create_app(config)
@@ -498,13 +540,7 @@ def serve(
     upload_app = build_upload_app(runtime_of(app), UploadStore())
     allowed = runtime_of(app).config.allowed_callback_hosts
     logging.getLogger("kiekit_mock").info("kiekit-mock: %s", Egress(allowed).describe())
-    asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port), access_log))
-
-
-# At SIGTERM, requests in flight get this long to finish, then as long again to end once
-# cancelled: aiohttp's own 60 s kept a saturated soak mock (a backlog of slow answers) alive
-# for 30-55 s after it
-SHUTDOWN_SECONDS = 5.0
+    asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port), access_log, grace))
 
 
 async def _serve_forever(
@@ -513,10 +549,9 @@ async def _serve_forever(
     port: int,
     upload: tuple[web.Application, int] | None = None,
     access_log: bool = False,
+    shutdown_grace: float = SHUTDOWN_SECONDS,
 ) -> None:
-    # A line a request costs the server about a third of its throughput (tools/bench, 2c)
-    options: dict[str, Any] = {} if access_log else {"access_log": None}
-    options["shutdown_timeout"] = SHUTDOWN_SECONDS
+    options = _runner_options(shutdown_grace, access_log)
     runner = web.AppRunner(app, handle_signals=False, **options)
     await runner.setup()
     upload_runner = (
