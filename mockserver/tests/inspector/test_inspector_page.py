@@ -184,6 +184,26 @@ def test_the_advance_clock_button_moves_the_mock_clock_and_tasks_on_it(
     assert client.status(task).state is State.SUCCEEDED
 
 
+def test_the_speed_form_sets_the_mock_clocks_scale_and_shows_the_apis_refusal(
+    make_mock: MakeMock, open_page: OpenPage
+) -> None:
+    mock, _ = make_mock(time_scale=FROZEN)
+    page = open_page(mock.inspector_url)
+    speed = page.locator("#clock-speed")
+    expect(speed).to_have_value("0.000001")  # the scale the mock runs at
+
+    speed.fill("fast")
+    page.locator("#clock-set-speed").click()
+    expect(page.locator("#toast")).to_contain_text("scale: must be")
+    assert mock.clock.scale == FROZEN
+
+    speed.fill("60")
+    page.locator("#clock-set-speed").click()
+    expect(page.locator("#toast")).to_have_text("Mock clock runs at ×60")
+    assert mock.clock.scale == 60
+    expect(page.locator("#clock-scale")).to_have_text("×60")
+
+
 def test_a_rule_added_through_the_form_applies_and_bad_input_shows_the_apis_message(
     make_mock: MakeMock, open_page: OpenPage, client_of: ClientOf
 ) -> None:

@@ -4,7 +4,7 @@
 // port: the changes' `instance` is new), every view starts afresh: nothing of the old mock's
 // stays on screen beside the new one's.
 
-import { get, post } from "./api.js";
+import { get, post, put } from "./api.js";
 import { accountsView } from "./accounts.js";
 import { callbacksView } from "./callbacks.js";
 import { clockDate, clockTime, number } from "./dom.js";
@@ -91,6 +91,8 @@ function showClock(answer) {
   shown.dataset.now = String(answer.now);
   shown.title = clockDate(answer.now);
   $("#clock-scale").textContent = answer.scale === 1 ? "" : `×${number(answer.scale)}`;
+  const speed = $("#clock-speed");
+  if (document.activeElement !== speed) speed.value = String(answer.scale); // not while typed in
   tick();
 }
 
@@ -140,6 +142,17 @@ function wireHeader() {
     try {
       showClock(await post("/_mock/clock/advance", { seconds }));
       toast(`Mock clock advanced by ${text} s`);
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  });
+  $("#speed-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("#clock-speed").value.trim();
+    const scale = /^\d+(\.\d+)?(e-?\d+)?$/i.test(text) ? Number(text) : text; // the API judges the rest
+    try {
+      showClock(await put("/_mock/clock", { scale }));
+      toast(`Mock clock runs at ×${text}`);
     } catch (error) {
       toast(error.message, "error");
     }
