@@ -475,3 +475,26 @@ def test_a_create_stopped_once_written_is_still_unknown(how: str, mock_server_fa
     row = journal.get("sent")
     assert row is not None
     assert row.state is EntryState.UNKNOWN  # KIE may have made it: a person settles it
+
+
+def test_a_sync_create_interrupted_while_connecting_was_never_sent(
+    mock_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Client's pool never queues a request (urllib3 opens another connection instead), but
+    a Ctrl-C can come while its connection is being opened (DNS, connect): nothing of the
+    create was written, so ``kie run`` can say "no task made" and the row is ``rejected``."""
+    import urllib3.util.connection
+    from kiekit import Client
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    journal = Journal(MemoryStore())
+    with Client("k", base_url=mock_server.base_url, journal=journal, rate_limits=None) as kie:
+        monkeypatch.setattr(urllib3.util.connection, "create_connection", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            kie.submit(GROK, prompt="a fox", idempotency_key="connecting")
+    assert [r for r in mock_server.requests() if r.method == "POST"] == []
+    row = journal.get("connecting")
+    assert row is not None
+    assert row.state is EntryState.REJECTED
