@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -120,6 +121,51 @@ def test_a_create_whose_answer_was_lost_is_unknown(api: Any, kit: SimpleNamespac
         api.run(scenario)
     (row,) = journal.entries()
     assert row.state is EntryState.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("first", "row_after"),
+    [
+        (BUSY, EntryState.REJECTED),  # refused with 429: KIE made nothing
+        (TransportError("reset mid-answer", maybe_sent=True), EntryState.UNKNOWN),
+    ],
+    ids=["first-refused", "first-maybe-sent"],
+)
+def test_a_resend_stopped_before_it_was_written_keeps_what_the_first_attempt_may_have_done(
+    api: Any, kit: SimpleNamespace, first: Any, row_after: EntryState
+) -> None:
+    """A transport marks a stop that came before a byte of the second attempt was written: the
+    row is then what the first attempt left, ``unknown`` if that one may have made a task."""
+    from kiekit._engine import mark_unsent
+
+    journal = Journal(MemoryStore())
+    answers = iter([first])
+
+    def create(request: Any) -> Any:
+        answer = next(answers, None)
+        if answer is None:  # the resend, stopped while its connection was being opened
+            stop = KeyboardInterrupt()
+            mark_unsent(stop)
+            raise stop
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    kie = kit.FakeKie([kit.market("waiting")], create=create)
+    retry = RetryPolicy(attempts=2, base=0.001, cap=0.002, retry_creates=True)
+    limits = RateLimiter(RateLimits(creates=Rate(20, 0.05)))  # a short wait after the 429
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, rate_limits=limits, retry=retry
+        ) as client:
+            await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    with pytest.raises(KeyboardInterrupt):
+        api.run(scenario)
+    assert len(kie.requests) == 2
+    (row,) = journal.entries()
+    assert row.state is row_after
 
 
 def test_a_create_cancelled_in_its_slot_wait_is_not_journaled(kit: SimpleNamespace) -> None:
@@ -286,3 +332,170 @@ def test_a_create_written_but_not_answered_in_time_is_still_unknown(
     row = journal.get("sent")
     assert row is not None
     assert row.state is EntryState.UNKNOWN
+
+
+# How a caller stops a create it awaits: the task cancelled (a web handler whose client went
+# away), its own asyncio.timeout, a TaskGroup sibling failing
+STOPS = ("cancel", "timeout", "taskgroup")
+
+
+class _SiblingFailed(Exception):
+    pass
+
+
+async def _stopped(how: str, create: Coroutine[Any, Any, Any], ready: asyncio.Event) -> None:
+    """Run ``create`` and stop it ``how`` once ``ready`` is set (the create then sits at a
+    known point: queued for a connection, or sent and awaiting its answer)."""
+    if how == "cancel":
+        task = asyncio.create_task(create)
+        await ready.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    elif how == "timeout":
+        scopes: list[asyncio.Timeout] = []
+
+        async def bounded() -> None:
+            async with asyncio.timeout(None) as scope:
+                scopes.append(scope)
+                await create
+
+        task = asyncio.create_task(bounded())
+        await ready.wait()
+        scopes[0].reschedule(asyncio.get_running_loop().time())  # its deadline is now
+        with pytest.raises(TimeoutError):
+            await task
+    else:
+
+        async def failing() -> None:
+            await ready.wait()
+            raise _SiblingFailed
+
+        async def together() -> None:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(create)
+                tasks.create_task(failing())
+
+        with pytest.raises(ExceptionGroup) as group:
+            await together()
+        assert [type(exc) for exc in group.value.exceptions] == [_SiblingFailed]
+
+
+def _queue_watched(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """An event set once a request of an AiohttpTransport made from now on waits in its
+    connection pool's queue (aiohttp's own signal, sent as it parks the request there)."""
+    from kiekit._transports import aiohttp_transport
+
+    queued = asyncio.Event()
+    tracing = aiohttp_transport._tracing
+
+    async def on_queued(*_: Any) -> None:
+        queued.set()
+
+    def watched() -> Any:
+        config = tracing()
+        config.on_connection_queued_start.append(on_queued)
+        return config
+
+    monkeypatch.setattr(aiohttp_transport, "_tracing", watched)
+    return queued
+
+
+@pytest.mark.parametrize("how", STOPS)
+def test_a_create_stopped_while_queued_for_a_connection_was_never_sent(
+    how: str, mock_server_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AsyncClient's connections all held by a slow file host: a create stopped by its caller
+    while it waits for one never left the process. Its row says so (``rejected``, free to send
+    again), not "outcome unknown", which asks a person to search the dashboard and settle it."""
+    from kiekit.transport import AiohttpTransport
+    from kiekit_mock import FaultRule
+
+    mock = mock_server_factory(polls_to_complete=0)
+    journal = Journal(MemoryStore())
+    queued = _queue_watched(monkeypatch)
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "k",
+            base_url=mock.base_url,
+            transport=AiohttpTransport(limit=2),
+            journal=journal,
+            rate_limits=None,
+            poll=PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=10.0),
+        ) as kie:
+            results = await kie.wait(await kie.submit(GROK, prompt="a lighthouse"))
+            held = _holding(mock, FaultRule("slow", method="GET", path="/files/*", delay=60), 2)
+            busy = [asyncio.create_task(kie.download(results, tmp_path / str(i))) for i in range(2)]
+            assert await asyncio.to_thread(held.wait, 60)  # both connections are taken
+            queued.clear()  # from here on, only the create can wait for a connection
+            try:
+                create = kie.submit(GROK, prompt="a fox", idempotency_key="queued")
+                await _stopped(how, create, queued)
+            finally:
+                for download in busy:
+                    download.cancel()
+                await asyncio.gather(*busy, return_exceptions=True)
+
+    asyncio.run(scenario())
+    creates = [r for r in mock.requests() if r.method == "POST"]
+    assert len(creates) == 1  # the first create only: the stopped one never reached KIE
+    row = journal.get("queued")
+    assert row is not None
+    assert row.state is EntryState.REJECTED  # free to send again; no dashboard hunt
+    assert row.error is not None
+    assert row.error["type"] == "Cancelled"
+
+
+@pytest.mark.parametrize("how", STOPS)
+def test_a_create_stopped_once_written_is_still_unknown(how: str, mock_server_factory: Any) -> None:
+    """The other side of the line: a create stopped after it went out on a connection may
+    have made a task (here the mock made one, and charged it): its row stays ``unknown``."""
+    from kiekit_mock import FaultRule
+
+    mock = mock_server_factory()
+    rule = FaultRule("slow", method="POST", path=CREATE, when="after", delay=60)
+    arrived = _holding(mock, rule, 1)
+    journal = Journal(MemoryStore())
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "k", base_url=mock.base_url, journal=journal, rate_limits=None
+        ) as kie:
+            sent = asyncio.Event()
+
+            async def on_arrival() -> None:
+                assert await asyncio.to_thread(arrived.wait, 60)  # the mock holds the create
+                sent.set()
+
+            watching = asyncio.create_task(on_arrival())
+            await _stopped(how, kie.submit(GROK, prompt="a fox", idempotency_key="sent"), sent)
+            await watching
+
+    asyncio.run(scenario())
+    row = journal.get("sent")
+    assert row is not None
+    assert row.state is EntryState.UNKNOWN  # KIE may have made it: a person settles it
+
+
+def test_a_sync_create_interrupted_while_connecting_was_never_sent(
+    mock_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Client's pool never queues a request (urllib3 opens another connection instead), but
+    a Ctrl-C can come while its connection is being opened (DNS, connect): nothing of the
+    create was written, so ``kie run`` can say "no task made" and the row is ``rejected``."""
+    import urllib3.util.connection
+    from kiekit import Client
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    journal = Journal(MemoryStore())
+    with Client("k", base_url=mock_server.base_url, journal=journal, rate_limits=None) as kie:
+        monkeypatch.setattr(urllib3.util.connection, "create_connection", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            kie.submit(GROK, prompt="a fox", idempotency_key="connecting")
+    assert [r for r in mock_server.requests() if r.method == "POST"] == []
+    row = journal.get("connecting")
+    assert row is not None
+    assert row.state is EntryState.REJECTED

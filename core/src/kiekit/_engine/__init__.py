@@ -29,6 +29,8 @@ from kiekit._engine.ops import (
     Sleep,
     StreamHead,
     StreamUpload,
+    mark_unsent,
+    unsent,
 )
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, read_envelope, retrying
 
@@ -53,7 +55,9 @@ __all__ = [
     "StreamUpload",
     "check_file_start",
     "file_name",
+    "mark_unsent",
     "read_answer",
     "read_envelope",
     "retrying",
+    "unsent",
 ]

@@ -59,6 +59,7 @@ from kiekit._engine.ops import (
     HttpResponse,
     Reserve,
     Sleep,
+    unsent,
 )
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, retrying
 
@@ -72,8 +73,10 @@ def account_of(api_key: str) -> str:
 
 class SendState:
     """Whether a create may have reached KIE so far: set just before each attempt is handed
-    to the network, cleared again when its failure proves KIE made nothing. A create that
-    ends otherwise (cancelled, interrupted) is journaled by it: never sent, nothing to fear."""
+    to the network, cleared again when its failure proves KIE made nothing, or when the
+    cancellation (or Ctrl-C) that stopped it came before a byte was written (the transport
+    says so: :func:`~kiekit._engine.ops.mark_unsent`). A create that ends otherwise
+    (cancelled, interrupted) is journaled by it: never sent, nothing to fear."""
 
     maybe_sent = False
     # Journal writes for a create KIE refused in words proving it made nothing, while it waits
@@ -288,6 +291,8 @@ class Engine:
                         local.answered(sent_at + left)
                     raise
                 except BaseException as exc:
+                    if sending is not None and unsent(exc):  # stopped before a byte was written
+                        sending.maybe_sent = reached
                     if local is not None:
                         local.answered((yield NOW))
                     elif shared is not None:

@@ -74,6 +74,20 @@ class HttpResponse:
     headers: Mapping[str, str] = field(factory=dict, repr=False)
 
 
+def mark_unsent(exc: BaseException) -> None:
+    """Note on ``exc``, a cancellation or a Ctrl-C that a transport lets through as it sends an
+    :class:`HttpRequest`, that it came before a byte of the request was written (while the
+    request waited for a pooled connection, or one was being opened): a create it stopped
+    made nothing on KIE. The exception goes on as it is (a cancellation must stay one); a
+    transport that cannot tell marks nothing, and the request may then have been sent."""
+    exc.kiekit_unsent = True  # type: ignore[attr-defined]
+
+
+def unsent(exc: BaseException) -> bool:
+    """Whether ``exc`` was marked by :func:`mark_unsent`."""
+    return getattr(exc, "kiekit_unsent", False) is True
+
+
 @frozen
 class Fetch:
     """Stream ``url`` into ``destination`` (atomically); the outcome is the final path.

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
+from kiekit._engine import (
+    Fetch,
+    HttpRequest,
+    HttpResponse,
+    StreamHead,
+    StreamUpload,
+    mark_unsent,
+)
 from kiekit._transports.base import (
     CHUNK,
     DOWNLOAD_READ,
@@ -188,6 +195,10 @@ class AiohttpTransport:
                 # them) failed before a byte of the request was written: it never left
                 maybe_sent=progress.connected,
             ) from exc
+        except BaseException as exc:  # the caller's cancellation (its timeout, a TaskGroup)
+            if not progress.connected:  # in the pool's queue, or connecting: nothing written
+                mark_unsent(exc)
+            raise
 
     async def fetch(self, fetch: Fetch) -> Path:
         """Stream one result file to disk, on the event loop; a large one on a thread.

@@ -8,7 +8,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
+from kiekit._engine import (
+    Fetch,
+    HttpRequest,
+    HttpResponse,
+    StreamHead,
+    StreamUpload,
+    mark_unsent,
+)
 from kiekit._transports.base import (
     CHUNK,
     MAX_ANSWER_BYTES,
@@ -424,6 +431,9 @@ def _pool_classes() -> dict[str, Any]:
                 raise
             except Exception as exc:  # an ssl error, the tunnel's OSError, a handshake timeout
                 raise NotConnected(_connect_words(exc, tunnel=tunnel)) from exc
+            except BaseException as exc:  # a Ctrl-C while connecting: nothing was written yet
+                mark_unsent(exc)
+                raise
 
     class Connection(Connecting, HTTPConnection):
         pass
