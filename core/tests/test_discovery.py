@@ -107,6 +107,26 @@ def test_a_model_of_a_plugin_not_installed_names_what_to_install() -> None:
     assert "serves it" not in str(info.value)
 
 
+def test_the_market_does_not_take_the_id_of_a_typed_plugin_that_is_not_installed() -> None:
+    """README, Install: with only kiekit-market installed, 4o Image or Runway are not sent as
+    market jobs (the wrong path, kie-api.md §3) but name the plugin to install."""
+    import kiekit_market
+    from kiekit.errors import UnknownModelError
+    from kiekit.registry import Registry
+
+    market_only = Registry(discover=False)
+    market_only.add(kiekit_market)
+    for model, dist in [("gpt4o-image", "gpt4o-image"), ("runway/generate", "runway")]:
+        with pytest.raises(UnknownModelError, match=f"install kiekit-{dist} .*plugins/{dist};"):
+            market_only.provider(model)
+    with pytest.raises(UnknownModelError, match="kiekit-veo serves it, but KIEKIT_BLOCK_PLUGINS"):
+        Registry(blocked=["kiekit-veo"]).provider("veo3")
+    # the market's own: a catalogue id of a typed plugin's family (Kling is market jobs) and
+    # any other id
+    for model in ["kling-3.0/video", "nano-banana-pro", "acme/new-model"]:
+        assert market_only.provider(model).name == "market"
+
+
 def test_every_media_kind_is_an_output_tag() -> None:
     """A model of MediaKind.OTHER (3D models…) is tagged ``other``, as the contract advises:
     read as its output, not as a capability."""
