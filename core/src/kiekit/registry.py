@@ -334,8 +334,9 @@ class Registry:
         """How to install the typed plugin of ``model`` (the README's table) when it is not in
         use here and ``pattern`` (kiekit-market's ``*``) does not list the id by name: a pattern
         would send 4o Image, Veo or Runway as a market job, to the wrong path (kie-api.md §3:
-        each legacy product has its own). None when the pattern may serve it."""
-        if discovery.distribution_for(model) == "kiekit-market":
+        each legacy product has its own). None when the pattern may serve it, and in a
+        registry of explicitly added providers (``discover=False``): they serve what they match."""
+        if not self._discover or discovery.distribution_for(model) == "kiekit-market":
             return None  # any other word is the market's: KIE adds market models weekly
         if isinstance(pattern, Provider) and model in pattern.known_models():
             return None  # a market model of the catalogue (Kling, Sora…): the right path
