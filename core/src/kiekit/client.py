@@ -316,7 +316,9 @@ class Client:
         self, task: Task, *, timeout: float | None = None, on_status: StatusHook | None = None
     ) -> Results:
         """Poll until the task succeeds (its results) or fails (TaskFailedError); give up
-        with WaitTimeoutError after ``timeout`` seconds (default: the poll policy's)."""
+        with WaitTimeoutError after ``timeout`` seconds (default: the poll policy's).
+        ``on_status`` is called with each status a poll reads, in order, the last one too: a
+        plain function, for :class:`AsyncClient` as well (an ``async def`` is a TypeError)."""
         return drive(
             self._session.wait(task, timeout=timeout, on_status=on_status), self._transport
         )
