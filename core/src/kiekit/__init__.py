@@ -51,8 +51,10 @@ from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
+    from kiekit.journal import JournalError
     from kiekit.registry import Registry
     from kiekit.shared_limits import SharedRateLimiter
+    from kiekit.webhooks import CallbackError, SignatureError
 
 __all__ = [
     "ApiError",
@@ -60,6 +62,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "CallbackError",
     "Client",
     "ConfigurationError",
     "DownloadError",
@@ -71,6 +74,7 @@ __all__ = [
     "Input",
     "InputFetchError",
     "InsufficientCreditsError",
+    "JournalError",
     "KeyQuotaExceededError",
     "KieError",
     "MaintenanceError",
@@ -95,6 +99,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "SharedRateLimiter",
+    "SignatureError",
     "State",
     "Task",
     "TaskFailedError",
@@ -116,6 +121,10 @@ _LAZY = {
     "AsyncClient": "kiekit.client",
     "Registry": "kiekit.registry",
     "SharedRateLimiter": "kiekit.shared_limits",
+    # the errors of the tree (kiekit.errors) that live with the parts that raise them
+    "JournalError": "kiekit.journal",
+    "CallbackError": "kiekit.webhooks",
+    "SignatureError": "kiekit.webhooks",
 }
 
 
