@@ -57,6 +57,20 @@ def test_every_error_of_the_documented_tree_is_exported_by_kiekit() -> None:
         assert issubclass(getattr(kiekit, name), kiekit.KieError), name
 
 
+def test_runtime_tools_read_the_annotations_of_the_main_calls() -> None:
+    """typing.get_type_hints (sphinx-autodoc-typehints, typeguard, IDE plug-ins) resolves a
+    Client's TLS option, a shared limiter's reservations and a parsed callback's provider."""
+    import inspect
+
+    from kiekit import Client, SharedRateLimiter
+    from kiekit.webhooks import parse_callback
+
+    assert "SSLContext" in str(typing.get_type_hints(Client.__init__)["ssl_context"])
+    assert "Reserve" in str(typing.get_type_hints(SharedRateLimiter.reserve))
+    assert "Provider" in str(typing.get_type_hints(parse_callback))
+    inspect.signature(Client, eval_str=True)
+
+
 def test_the_check_sees_an_unlisted_name() -> None:
     module = types.ModuleType("sample")
     module.__dict__.update({"__all__": ["listed"], "listed": 1, "unlisted": 2, "_private": 3})

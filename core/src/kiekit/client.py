@@ -10,9 +10,10 @@ a repr.
 from __future__ import annotations
 
 import os
+import ssl  # for the annotations: urllib3 imports it anyway
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from kiekit._engine import Engine, StatusHook
 from kiekit._engine.account import Files, Source
@@ -39,9 +40,6 @@ from kiekit.transport import (
     drive_async,
 )
 from kiekit.uploads import UploadedFile
-
-if TYPE_CHECKING:
-    import ssl
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
