@@ -40,7 +40,7 @@ settings.load_profile("kiekit-meta")
 
 @frozen
 class Options(Input):
-    reasoning_effort: str | None = choice("low", "medium", "high")
+    reasoning_effort: str | None = choice("low", "medium", "high", default=None)
     tools: tuple | None = json_objects()
     response_format: dict | None = json_object()
 
@@ -276,7 +276,7 @@ class StreamDropsToolCalls(Good):
 
 @frozen
 class Plain(Input):
-    reasoning_effort: str | None = choice("low", "medium", "high")
+    reasoning_effort: str | None = choice("low", "medium", "high", default=None)
 
 
 class NoTools(Good):

@@ -38,28 +38,35 @@ settings.load_profile("kiekit-meta")
 @frozen
 class Edit(Input):
     prompt: str = text()
-    aspect_ratio: str | None = choice("16:9", "1:1", "9:16")
-    safety_tolerance: int | None = integer(0, 6)
+    aspect_ratio: str | None = choice("16:9", "1:1", "9:16", default=None)
+    safety_tolerance: int | None = integer(0, 6, default=None)
 
 
 @frozen
 class Wide(Input):
     prompt: str = text()
-    safety_tolerance: int | None = integer(0, 10)
+    safety_tolerance: int | None = integer(0, 10, default=None)
 
 
 @frozen
 class Narrow(Input):
     prompt: str = text()
-    aspect_ratio: str | None = choice("16:9", "1:1", "9:16")
-    safety_tolerance: int | None = integer(0, 5)
+    aspect_ratio: str | None = choice("16:9", "1:1", "9:16", default=None)
+    safety_tolerance: int | None = integer(0, 5, default=None)
 
 
 @frozen
 class LooksRequired(Input):
     prompt: str = text()
     aspect_ratio: str = choice("16:9", "1:1", "9:16")  # optional all the same: None if left out
-    safety_tolerance: int | None = integer(0, 6)
+    safety_tolerance: int | None = integer(0, 6, default=None)
+
+
+@frozen
+class DefaultUnsaid(Input):
+    prompt: str = text()
+    aspect_ratio: str | None = choice("16:9", "1:1", "9:16")  # type checkers: required
+    safety_tolerance: int | None = integer(0, 6, default=None)
 
 
 class Good(SuccessFlagProvider):
@@ -154,6 +161,13 @@ class OptionalAnnotatedRequired(Good):
     """Writes a choice() field `str`, as if that made it required: mypy stays silent."""
 
     models = (Model("flux-kontext-pro", LooksRequired, MediaKind.IMAGE),)
+
+
+class OptionalWithoutDefault(Good):
+    """An optional choice() field that says no default=: mypy and pyright take it for
+    required, and refuse an input without it that KIE takes."""
+
+    models = (Model("flux-kontext-pro", DefaultUnsaid, MediaKind.IMAGE),)
 
 
 class LenientInput(Good):
@@ -386,6 +400,10 @@ class TestOptionalAnnotatedRequired(Contract):
     provider = OptionalAnnotatedRequired()
 
 
+class TestOptionalWithoutDefault(Contract):
+    provider = OptionalWithoutDefault()
+
+
 class TestLenientInput(Contract):
     provider = LenientInput()
 
@@ -499,6 +517,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestWiderThanKie": {"test_valid_inputs_are_accepted_by_the_mock", AGREE},
     "TestNarrowerThanKie": {AGREE},
     "TestOptionalAnnotatedRequired": {"test_models_are_declared"},
+    "TestOptionalWithoutDefault": {"test_models_are_declared"},
     "TestLenientInput": {"test_invalid_field_is_rejected_before_any_request", AGREE},
     "TestIgnoresCallback": {"test_valid_inputs_are_accepted_by_the_mock"},
     "TestDropsAspectRatio": {"test_valid_inputs_are_accepted_by_the_mock"},

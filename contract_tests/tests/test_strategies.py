@@ -45,9 +45,9 @@ class Element(Input):
     """An entry with its own rule (exactly one of two lists) and a list of strings."""
 
     name: str = text()
-    images: tuple[str, ...] | None = urls(min_items=2, max_items=4)
-    videos: tuple[str, ...] | None = urls(min_items=1, max_items=1)
-    tags: tuple[str, ...] | None = texts(max_items=2, max_length=10)
+    images: tuple[str, ...] | None = urls(default=None, min_items=2, max_items=4)
+    videos: tuple[str, ...] | None = urls(default=None, min_items=1, max_items=1)
+    tags: tuple[str, ...] | None = texts(default=None, max_items=2, max_length=10)
 
     def check(self) -> None:
         if (self.images is None) == (self.videos is None):
@@ -58,7 +58,7 @@ class Element(Input):
 class Scene(Input):
     """An entry whose entries are lists of entries: the strategies recurse."""
 
-    title: str | None = text(required=False, wire="Title")
+    title: str | None = text(default=None, required=False, wire="Title")
     shots: tuple[Shot, ...] = items(Shot, min_items=1, max_items=2, required=True)
 
 

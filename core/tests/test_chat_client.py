@@ -46,7 +46,7 @@ MODEL = "echo-1"
 
 @frozen
 class EchoOptions(Input):
-    tone: str | None = choice("dry", "warm")
+    tone: str | None = choice("dry", "warm", default=None)
 
 
 class EchoProvider(ChatProvider):

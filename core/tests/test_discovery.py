@@ -107,6 +107,33 @@ def test_a_model_of_a_plugin_not_installed_names_what_to_install() -> None:
     assert "serves it" not in str(info.value)
 
 
+def test_the_market_does_not_take_the_id_of_a_typed_plugin_that_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README, Install: with kiekit-market installed but not kiekit-gpt4o-image or
+    kiekit-runway, their ids are not sent as market jobs (the wrong path, kie-api.md §3) but
+    name the plugin to install."""
+    from kiekit import discovery
+    from kiekit.errors import UnknownModelError
+    from kiekit.registry import Registry
+
+    every = list(discovery.entry_points_of_group())
+    missing = {"kiekit-gpt4o-image", "kiekit-runway"}
+    here = [ep for ep in every if discovery.distribution_of(ep) not in missing]
+    monkeypatch.setattr(discovery, "entry_points_of_group", lambda: here)
+    registry = Registry()
+    for model, folder in [("gpt4o-image", "gpt4o-image"), ("runway/generate", "runway")]:
+        with pytest.raises(UnknownModelError, match=f"install kiekit-{folder} .*plugins/{folder};"):
+            registry.provider(model)
+    with pytest.raises(UnknownModelError, match="kiekit-veo serves it, but KIEKIT_BLOCK_PLUGINS"):
+        Registry(blocked=["kiekit-veo"]).provider("veo3")
+    # the market's own: a catalogue id of a typed plugin's family (Kling is market jobs) and
+    # any other id
+    market_only = Registry(blocked=["kiekit-kling"])
+    for model in ["kling-3.0/video", "nano-banana-pro", "acme/new-model"]:
+        assert market_only.provider(model).name == "market"
+
+
 def test_every_media_kind_is_an_output_tag() -> None:
     """A model of MediaKind.OTHER (3D models…) is tagged ``other``, as the contract advises:
     read as its output, not as a capability."""

@@ -21,7 +21,7 @@ TASK_ID = "5f488be792eafad4b066e21e5bc472c7"
 @frozen
 class Prompt(Input):
     prompt: str = text()
-    style_name: str | None = text(required=False)
+    style_name: str | None = text(default=None, required=False)
 
 
 class Market(MarketProvider):
@@ -320,7 +320,7 @@ def test_a_market_top_level_field_is_lifted_out_of_input() -> None:
     @frozen
     class WithProgress(Input):
         prompt: str = text()
-        progress_callback_url: str | None = url(wire="progressCallBackUrl")
+        progress_callback_url: str | None = url(default=None, wire="progressCallBackUrl")
 
     class Progressing(MarketProvider):
         name = "progressing"

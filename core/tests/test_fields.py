@@ -32,14 +32,14 @@ class Everything(Input):
     """One field of every kind, as a plugin would declare them."""
 
     prompt: str = text(max_length=20)
-    mode: str | None = choice("fast", "slow")
-    count: int | None = integer(1, 4)
-    strength: float | None = number(0.0, 1.0)
-    loud: bool | None = flag()
-    image: str | None = url()
-    images: tuple[str, ...] | None = urls(min_items=1, max_items=3)
-    note: str | None = text(required=False)
-    seed: int | None = choice(7, 42)
+    mode: str | None = choice("fast", "slow", default=None)
+    count: int | None = integer(1, 4, default=None)
+    strength: float | None = number(0.0, 1.0, default=None)
+    loud: bool | None = flag(default=None)
+    image: str | None = url(default=None)
+    images: tuple[str, ...] | None = urls(default=None, min_items=1, max_items=3)
+    note: str | None = text(default=None, required=False)
+    seed: int | None = choice(7, 42, default=None)
 
 
 @frozen
@@ -57,8 +57,8 @@ class Ranged(Input):
     """A rule across two fields lives in check()."""
 
     prompt: str = text()
-    low: int | None = integer()
-    high: int | None = integer()
+    low: int | None = integer(default=None)
+    high: int | None = integer(default=None)
 
     def check(self) -> None:
         if self.low is not None and self.high is not None and self.low > self.high:
@@ -123,12 +123,12 @@ def test_validator_names_the_field(name: str, value: Any) -> None:
 class Lenient(Input):
     """Fields that take the other forms of their values KIE takes (kie-api.md §2.2)."""
 
-    seconds: str | None = choice("6", "10", numerals=True)
-    count: int | None = integer(1, 4, numerals=True)
-    strength: float | None = number(0.0, 1.0, numerals=True)
-    batch: int | None = choice(1, 2, 4, whole_floats=True)
+    seconds: str | None = choice("6", "10", default=None, numerals=True)
+    count: int | None = integer(1, 4, default=None, numerals=True)
+    strength: float | None = number(0.0, 1.0, default=None, numerals=True)
+    batch: int | None = choice(1, 2, 4, default=None, whole_floats=True)
     length: int | None = choice(5, 10, numerals=True, default=5)
-    hook: str | None = url(empty_is_none=True)
+    hook: str | None = url(default=None, empty_is_none=True)
 
 
 @pytest.mark.parametrize(
@@ -294,7 +294,7 @@ def test_a_default_outside_the_choices_is_a_declaration_error() -> None:
 @frozen
 class Named(Input):
     name: str = text(pattern=r"\w+", pattern_hint="letters, digits or _")
-    tag: str | None = text(required=False, pattern=r"v\d+")
+    tag: str | None = text(default=None, required=False, pattern=r"v\d+")
 
 
 @pytest.mark.parametrize(
@@ -540,7 +540,7 @@ def test_wire_names_are_accepted_only_in_the_family_spelling() -> None:
 
     @frozen
     class Legacy(Input):
-        aspect_ratio: str | None = choice("1:1", "16:9")
+        aspect_ratio: str | None = choice("1:1", "16:9", default=None)
 
     assert build(Legacy, {"aspectRatio": "1:1"}, camel_case=True) == Legacy(aspect_ratio="1:1")
     with pytest.raises(ValidationError) as info:
@@ -644,9 +644,9 @@ def test_input_that_is_not_a_mapping_names_input() -> None:
 
 @frozen
 class Typed(Input):
-    duration: str | None = choice("6", "10")
-    batch: int | None = choice(1, 2, 4)
-    upsample: bool | None = flag()
+    duration: str | None = choice("6", "10", default=None)
+    batch: int | None = choice(1, 2, 4, default=None)
+    upsample: bool | None = flag(default=None)
 
 
 @pytest.mark.parametrize(
@@ -691,8 +691,8 @@ def test_a_url_field_says_what_kind_of_file_it_takes() -> None:
     class Cover(Input):
         prompt: str = text()
         upload_url: str = url(required=True, media="audio")
-        refs: tuple[str, ...] | None = urls(media="image")
-        video_url: str | None = url()
+        refs: tuple[str, ...] | None = urls(default=None, media="image")
+        video_url: str | None = url(default=None)
 
     media = {field.name: field.media for field in describe(Cover)}
     assert media == {"prompt": None, "upload_url": "audio", "refs": "image", "video_url": None}

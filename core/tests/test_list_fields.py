@@ -35,7 +35,7 @@ from kiekit.wire import input_to_wire
 class Shot(Input):
     prompt: str = text(max_length=10)
     duration: int = integer(1, 12, required=True)
-    camera_move: str | None = choice("pan", "zoom")
+    camera_move: str | None = choice("pan", "zoom", default=None)
 
 
 @frozen
@@ -43,8 +43,8 @@ class Named(Input):
     """An entry with its own cross-field rule and an explicit wire name."""
 
     scene: str = text(wire="Scene")
-    image_urls: tuple[str, ...] | None = urls(max_items=1)
-    silent: bool | None = flag()
+    image_urls: tuple[str, ...] | None = urls(default=None, max_items=1)
+    silent: bool | None = flag(default=None)
 
     def check(self) -> None:
         if self.scene == "forbidden":
@@ -54,10 +54,10 @@ class Named(Input):
 @frozen
 class Board(Input):
     prompt: str = text()
-    shots: tuple[Shot, ...] | None = items(Shot, min_items=1, max_items=3)
-    scenes: tuple[Named, ...] | None = items(Named)
-    ids: tuple[str, ...] | None = texts(max_items=3, max_length=8)
-    tags: tuple[str, ...] | None = texts(min_items=1)
+    shots: tuple[Shot, ...] | None = items(Shot, default=None, min_items=1, max_items=3)
+    scenes: tuple[Named, ...] | None = items(Named, default=None)
+    ids: tuple[str, ...] | None = texts(default=None, max_items=3, max_length=8)
+    tags: tuple[str, ...] | None = texts(default=None, min_items=1)
 
 
 @frozen
@@ -182,8 +182,8 @@ def test_a_list_fields_default_must_be_none() -> None:
 @frozen
 class Frame(Input):
     image_url: str = text()
-    hold_seconds: int | None = integer(0, 5)
-    url_override: str | None = text(required=False, wire="frame_URL")
+    hold_seconds: int | None = integer(0, 5, default=None)
+    url_override: str | None = text(default=None, required=False, wire="frame_URL")
 
 
 @frozen
@@ -191,7 +191,7 @@ class Camel(Input):
     """A camelCase family's input with a nested list (the legacy families spell keys so)."""
 
     prompt: str = text()
-    key_frames: tuple[Frame, ...] | None = items(Frame)
+    key_frames: tuple[Frame, ...] | None = items(Frame, default=None)
 
 
 def test_nested_mappings_take_the_familys_spelling() -> None:

@@ -101,7 +101,7 @@ class Sample(Input):
     prompt: str = text(max_length=100)
     count: int | None = integer(1, 4, default=2)
     size: str | None = choice("S", "M", default="M", wire="sizeName")
-    refs: tuple[str, ...] | None = urls(max_items=3)
+    refs: tuple[str, ...] | None = urls(default=None, max_items=3)
 
 
 class SampleProvider(MarketProvider):
@@ -132,9 +132,9 @@ class Shot(Input):
 class Either(Input):
     required_one_of = (("image_urls", "task_id"),)
 
-    image_urls: tuple[str, ...] | None = urls(max_items=2)
-    task_id: str | None = text(required=False)
-    shots: tuple[Shot, ...] | None = items(Shot, max_items=3)
+    image_urls: tuple[str, ...] | None = urls(default=None, max_items=2)
+    task_id: str | None = text(default=None, required=False)
+    shots: tuple[Shot, ...] | None = items(Shot, default=None, max_items=3)
 
 
 def test_a_one_of_group_and_an_entry_s_fields_are_described() -> None:
@@ -165,7 +165,7 @@ def test_a_one_of_group_naming_no_field_is_a_declaration_error() -> None:
     class Wrong(Input):
         required_one_of = (("image_urls", "nope"),)
 
-        image_urls: tuple[str, ...] | None = urls()
+        image_urls: tuple[str, ...] | None = urls(default=None)
 
     with pytest.raises(TypeError, match="must name two or more of its fields"):
         Wrong(image_urls=("https://e.com/a.png",))

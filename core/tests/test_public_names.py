@@ -6,6 +6,7 @@ from __future__ import annotations
 import __future__
 
 import importlib
+import re
 import types
 import typing
 
@@ -41,6 +42,33 @@ def test_all_is_exactly_the_public_names(name: str) -> None:
     assert public_names(module) <= set(listed), "public but not in __all__"
     missing = [n for n in listed if not hasattr(module, n)]
     assert missing == [], "in __all__ but not there"
+
+
+def test_every_error_of_the_documented_tree_is_exported_by_kiekit() -> None:
+    """``from kiekit import JournalError`` works for every error help(kiekit.errors) draws,
+    those defined beside what raises them included."""
+    import kiekit
+    import kiekit.errors
+
+    drawn = re.findall(r"[└├]── (\w+)", kiekit.errors.__doc__ or "")
+    assert len(drawn) >= 30  # the tree was read
+    assert [n for n in ["KieError", *drawn] if n not in kiekit.__all__] == []
+    for name in drawn:
+        assert issubclass(getattr(kiekit, name), kiekit.KieError), name
+
+
+def test_runtime_tools_read_the_annotations_of_the_main_calls() -> None:
+    """typing.get_type_hints (sphinx-autodoc-typehints, typeguard, IDE plug-ins) resolves a
+    Client's TLS option, a shared limiter's reservations and a parsed callback's provider."""
+    import inspect
+
+    from kiekit import Client, SharedRateLimiter
+    from kiekit.webhooks import parse_callback
+
+    assert "SSLContext" in str(typing.get_type_hints(Client.__init__)["ssl_context"])
+    assert "Reserve" in str(typing.get_type_hints(SharedRateLimiter.reserve))
+    assert "Provider" in str(typing.get_type_hints(parse_callback))
+    inspect.signature(Client, eval_str=True)
 
 
 def test_the_check_sees_an_unlisted_name() -> None:

@@ -241,15 +241,15 @@ def test_bad_upload_options_are_named(capsys: pytest.CaptureFixture[str], photo:
 @frozen
 class TwoImages(Input):
     prompt: str = text()
-    first_image: str | None = url()
-    style_image_urls: tuple[str, ...] | None = urls()
-    mask_url: str | None = url()
+    first_image: str | None = url(default=None)
+    style_image_urls: tuple[str, ...] | None = urls(default=None)
+    mask_url: str | None = url(default=None)
 
 
 @frozen
 class NoImage(Input):
     prompt: str = text()
-    video_url: str | None = url()
+    video_url: str | None = url(default=None)
 
 
 def fake_provider(cls: type[Input]) -> Any:

@@ -608,6 +608,27 @@ def test_client_wait_reports_every_status(api: Any, kit: SimpleNamespace) -> Non
     assert seen == [State.QUEUED, State.RUNNING, State.SUCCEEDED]
 
 
+def test_an_async_on_status_is_refused_not_silently_dropped(api: Any, kit: SimpleNamespace) -> None:
+    """The wait awaits no hook: a coroutine's body would never run (a progress display that
+    never moves), so an ``async def`` is refused before the first poll, and a hook that
+    returns an awaitable when it is called."""
+    kie = kit.FakeKie([kit.market("generating"), kit.market("success", urls=URLS)])
+
+    async def shown(status: TaskStatus) -> None:
+        raise AssertionError("never run")
+
+    async def scenario(hook: Any) -> None:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            await client.wait(Task(kit.TASK_ID, GROK), on_status=hook)
+
+    with pytest.raises(TypeError, match="on_status must be a plain function"):
+        api.run(lambda: scenario(shown))
+    assert kie.polls == 0
+    with pytest.raises(TypeError, match="on_status must be a plain function"):
+        api.run(lambda: scenario(lambda status: shown(status)))
+    assert kie.polls == 1  # and no "coroutine was never awaited" warning (an error here)
+
+
 def test_client_status_reads_one_status(api: Any, kit: SimpleNamespace) -> None:
     kie = kit.FakeKie([kit.market("generating", progress=45)])
 

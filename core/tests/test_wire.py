@@ -337,12 +337,12 @@ def test_arbitrary_json_reads_or_raises_protocol_error(cls: type[Any], payload: 
 @frozen
 class WireInput(Input):
     prompt: str = text()
-    aspect_ratio: str | None = choice("1:1", "16:9")
-    image_urls: tuple[str, ...] | None = urls()
-    enable_translation: bool | None = flag()
-    safety_tolerance: int | None = integer(0, 6)
-    n_variants: int | None = integer(wire="nVariants_exact")
-    call_back_hint: str | None = text(required=False, wire="callback_hint")
+    aspect_ratio: str | None = choice("1:1", "16:9", default=None)
+    image_urls: tuple[str, ...] | None = urls(default=None)
+    enable_translation: bool | None = flag(default=None)
+    safety_tolerance: int | None = integer(0, 6, default=None)
+    n_variants: int | None = integer(default=None, wire="nVariants_exact")
+    call_back_hint: str | None = text(default=None, required=False, wire="callback_hint")
 
 
 def test_camel_case_wire_names() -> None:

@@ -58,7 +58,7 @@ from kiekit import (
     ValidationError,
 )
 from kiekit.errors import ApiError, KieError
-from kiekit.fields import OpenInput, Spec, wire_name
+from kiekit.fields import OpenInput, Spec, default_written, entry_class, spec_of, wire_name
 from kiekit.registry import installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit.webhooks import CallbackError, parse_callback
@@ -233,6 +233,7 @@ class ProviderContract:
             assert issubclass(model.input, Input), model
             input_specs(model.input)  # TypeError names a field declared without a spec
             misleading = _misleading_annotations(model.input)
+            misleading += _defaults_unsaid(model.input)
             assert not misleading, "\n".join(misleading)
         unknown = sorted(set(self.pattern_models) - {i for i in ids if "*" in i})
         assert not unknown, f"pattern_models names patterns the provider lacks: {unknown}"
@@ -866,12 +867,37 @@ def _carries(body: Any, values: Mapping[str, Any]) -> bool:
     return any(_carries(item, values) for item in body.values())
 
 
+def _defaults_unsaid(cls: type[Input]) -> list[str]:
+    """Fields whose ``default=`` (what mypy and pyright read, kiekit.fields.Input) says the
+    opposite of their spec: an optional field that does not write one looks required to them,
+    a required one that does looks optional, and an input without it type-checks."""
+    found = []
+    for attribute in attrs.fields(cls):
+        spec = spec_of(attribute)
+        if spec is None:
+            continue
+        optional = attribute.default is not attrs.NOTHING
+        if optional and not default_written(attribute):
+            found.append(
+                f"{cls.__name__}.{attribute.name} is optional but its field maker says no "
+                f"default=, so type checkers take it for required: write default=None"
+            )
+        elif not optional and default_written(attribute):
+            found.append(
+                f"{cls.__name__}.{attribute.name} is required but its field maker says a "
+                f"default=, so type checkers take it for optional: drop the default"
+            )
+        if spec.kind == "items":
+            found += _defaults_unsaid(entry_class(spec))
+    return found
+
+
 def _misleading_annotations(cls: type[Input]) -> list[str]:
     """Fields whose annotation says the opposite of their spec: ``str`` on a field that is
     optional (``url()``, ``urls()``, ``choice()`` … are optional unless ``required=True``,
     while ``text()`` is required) or ``| None`` on a required one. mypy cannot tell, as the
-    field makers return Any, so a required URL written ``image_url: str = url()`` would let
-    an input without it reach KIE."""
+    field makers return Any, so a required URL written ``image_url: str = url(default=None)``
+    would let an input without it reach KIE."""
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # a name only imported for type checking: read the annotation's text

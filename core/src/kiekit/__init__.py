@@ -51,8 +51,10 @@ from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
+    from kiekit.journal import JournalError
     from kiekit.registry import Registry
     from kiekit.shared_limits import SharedRateLimiter
+    from kiekit.webhooks import CallbackError, SignatureError
 
 __all__ = [
     "ApiError",
@@ -60,6 +62,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "CallbackError",
     "Client",
     "ConfigurationError",
     "DownloadError",
@@ -71,6 +74,7 @@ __all__ = [
     "Input",
     "InputFetchError",
     "InsufficientCreditsError",
+    "JournalError",
     "KeyQuotaExceededError",
     "KieError",
     "MaintenanceError",
@@ -95,6 +99,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "SharedRateLimiter",
+    "SignatureError",
     "State",
     "Task",
     "TaskFailedError",
@@ -116,12 +121,23 @@ _LAZY = {
     "AsyncClient": "kiekit.client",
     "Registry": "kiekit.registry",
     "SharedRateLimiter": "kiekit.shared_limits",
+    # the errors of the tree (kiekit.errors) that live with the parts that raise them
+    "JournalError": "kiekit.journal",
+    "CallbackError": "kiekit.webhooks",
+    "SignatureError": "kiekit.webhooks",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+# Hidden from type checkers: they would take a module ``__getattr__`` for "any name exists",
+# and a misspelled import would be Any instead of an error (the names are imported above).
+if not TYPE_CHECKING:
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'kiekit' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            import importlib
+
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module 'kiekit' has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))  # the lazy names too (tab completion)

@@ -10,9 +10,10 @@ a repr.
 from __future__ import annotations
 
 import os
+import ssl  # for the annotations: urllib3 imports it anyway
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from kiekit._engine import Engine, StatusHook
 from kiekit._engine.account import Files, Source
@@ -39,9 +40,6 @@ from kiekit.transport import (
     drive_async,
 )
 from kiekit.uploads import UploadedFile
-
-if TYPE_CHECKING:
-    import ssl
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
@@ -316,7 +314,9 @@ class Client:
         self, task: Task, *, timeout: float | None = None, on_status: StatusHook | None = None
     ) -> Results:
         """Poll until the task succeeds (its results) or fails (TaskFailedError); give up
-        with WaitTimeoutError after ``timeout`` seconds (default: the poll policy's)."""
+        with WaitTimeoutError after ``timeout`` seconds (default: the poll policy's).
+        ``on_status`` is called with each status a poll reads, in order, the last one too: a
+        plain function, for :class:`AsyncClient` as well (an ``async def`` is a TypeError)."""
         return drive(
             self._session.wait(task, timeout=timeout, on_status=on_status), self._transport
         )

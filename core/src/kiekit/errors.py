@@ -44,8 +44,11 @@ from __future__ import annotations
 
 import errno as errno_codes
 import os
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+from kiekit.models import Request  # a leaf module: it imports nothing of kiekit
 
 __all__ = [
     "ApiError",
@@ -298,13 +301,20 @@ class OutcomeUnknownError(KieError):
 
     kiekit does not send it again (that could pay twice) unless
     ``RetryPolicy(retry_creates=True)``. ``model`` and ``request`` (the call as described,
-    never the API key) say what was sent; ``cause`` is the failure; ``key`` the task journal's
-    row of it, when a journal holds one (``kie settle KEY`` settles it). Look for the task on
-    your KIE dashboard, or wait for its callback, before creating it again.
+    never the API key: a :class:`~kiekit.models.Request`, or the body an earlier create with
+    the same idempotency key left in the journal) say what was sent; ``cause`` is the
+    failure; ``key`` the task journal's row of it, when a journal holds one (``kie settle KEY``
+    settles it). Look for the task on your KIE dashboard, or wait for its callback, before
+    creating it again.
     """
 
     def __init__(
-        self, *, model: str | None, request: Any, cause: KieError, key: str | None = None
+        self,
+        *,
+        model: str | None,
+        request: Request | Mapping[str, Any] | None,
+        cause: KieError,
+        key: str | None = None,
     ) -> None:
         what = f"create of {model}" if model else "request"
         super().__init__(
@@ -412,6 +422,8 @@ class QueueFullError(ApiError):
 class TaskFailedError(KieError):
     """The task ran and ended in the failed state; KIE's fail code and message are kept."""
 
+    task_id: str  # always known here (KieError's may be None)
+
     def __init__(self, task_id: str, fail_code: str | None, fail_message: str | None) -> None:
         detail = fail_message or "no reason given"
         code = f" [{fail_code}]" if fail_code else ""
@@ -427,6 +439,7 @@ class WaitTimeoutError(KieError):
     a host that is down), None when the last poll was answered: a wait whose polls all failed
     says why, not only that it gave up."""
 
+    task_id: str  # always known here: poll it again with Task(error.task_id, model)
     retryable = True
 
     def __init__(

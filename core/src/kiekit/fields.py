@@ -7,6 +7,10 @@ A provider's input is an attrs class whose fields are made with the functions be
         prompt: str = text(max_length=5000)
         aspect_ratio: str | None = choice("1:1", "16:9", default=None)
 
+An optional field says ``default=`` (None: not sent, KIE's own default applies). A required one
+does not, and is a ``text()`` or says ``required=True``: type checkers read only ``default=``
+(see :class:`Input`), the spec only ``required``, and the contract kit checks they agree.
+
 Each field carries a :class:`Spec` in its metadata. The validator built from it raises
 :class:`~kiekit.errors.ValidationError` naming the field, before any I/O; the wire converter reads
 the spec's wire name; the contract kit draws valid and invalid values from it for property tests.
@@ -18,7 +22,8 @@ kie-api.md §2.2 "Input numeric coercion"), ``whole_floats=True`` (2.0 is the in
 a URL KIE calls back, ``empty_is_none=True`` ("" is no URL, as for ``callBackUrl``). An optional
 list of URLs given empty is not given (KIE's schema-driven clients send ``[]``, §2.4)::
 
-    duration: str | None = choice("6", "10", numerals=True)  # 6, "6" and " 6 " are sent as "6"
+    # 6, "6" and " 6 " are sent as "6"
+    duration: str | None = choice("6", "10", numerals=True, default=None)
 
 Some KIE inputs are lists of small objects (Kling's ``multi_prompt`` shots, Sora's storyboard
 ``shots``). Declare the object once as an :class:`Input` of its own and the list with
@@ -32,7 +37,7 @@ Some KIE inputs are lists of small objects (Kling's ``multi_prompt`` shots, Sora
 
     @frozen
     class Video(Input):
-        multi_prompt: tuple[Shot, ...] | None = items(Shot, min_items=1)
+        multi_prompt: tuple[Shot, ...] | None = items(Shot, min_items=1, default=None)
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import math
 import re
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, cast, dataclass_transform
 from urllib.parse import urlsplit
 
 import attrs
@@ -62,6 +67,7 @@ __all__ = [
     "check_utf8",
     "choice",
     "coerce",
+    "default_written",
     "describe",
     "entry_class",
     "entry_spec",
@@ -89,6 +95,11 @@ Media = Literal["image", "video", "audio"]
 MEDIA: tuple[Media, ...] = ("image", "video", "audio")
 _LIST_KINDS = ("urls", "texts", "items")
 _MISSING: Any = attrs.NOTHING
+# ``default=`` not written at the field's declaration: None, for a field that is optional. Type
+# checkers read the declaration, not the spec (see :class:`Input`), so whether it was written is
+# kept for the contract kit to compare (:func:`default_written`).
+_UNSAID: Any = type("_Unsaid", (), {"__repr__": lambda self: "None"})()
+_SAID_KEY = "kiekit.default"
 
 
 @frozen
@@ -420,9 +431,13 @@ _CHECKS = {
 
 
 def _field(spec: Spec, default: Any) -> Any:
+    """An attrs field of ``spec``: required, or with ``default`` (None when not written)."""
+
     def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         spec.check(attribute.name, value)
 
+    said = default is not _UNSAID
+    default = _MISSING if spec.required else None if not said else default
     if spec.kind in _LIST_KINDS and default is not _MISSING and default is not None:
         raise TypeError("a list field's default must be None")
     converter: Any = None
@@ -439,7 +454,7 @@ def _field(spec: Spec, default: Any) -> Any:
         default=default,
         validator=validate,
         converter=converter,
-        metadata={SPEC_KEY: spec},
+        metadata={SPEC_KEY: spec, _SAID_KEY: said},
         kw_only=True,
     )
 
@@ -499,7 +514,7 @@ def text(
     *,
     required: bool = True,
     max_length: int | None = None,
-    default: str | None = None,
+    default: str | None = _UNSAID,
     wire: str | None = None,
     pattern: str | None = None,
     pattern_hint: str | None = None,
@@ -515,12 +530,12 @@ def text(
         pattern=pattern,
         pattern_hint=pattern_hint,
     )
-    return _field(spec, _MISSING if required else default)
+    return _field(spec, default)
 
 
 def choice(
     *values: Any,
-    default: Any = None,
+    default: Any = _UNSAID,
     required: bool = False,
     wire: str | None = None,
     numerals: bool = False,
@@ -530,7 +545,7 @@ def choice(
     (``"6"``) is also given as its number (6) and either as spaced text (``" 6 "``), a choice of
     numbers (5) as its text (``"5"``); with ``whole_floats``, a choice of integers as a float
     with no fraction (``2.0``). Each is sent as the choice itself."""
-    if default is not None and default not in values:
+    if default not in (None, _UNSAID) and default not in values:
         raise TypeError(f"default {default!r} is not one of the choices")
     spec = Spec(
         "choice",
@@ -540,14 +555,14 @@ def choice(
         numerals=numerals,
         whole_floats=whole_floats,
     )
-    return _field(spec, _MISSING if required else default)
+    return _field(spec, default)
 
 
 def integer(
     minimum: int | None = None,
     maximum: int | None = None,
     *,
-    default: int | None = None,
+    default: int | None = _UNSAID,
     required: bool = False,
     wire: str | None = None,
     numerals: bool = False,
@@ -561,14 +576,14 @@ def integer(
         wire=wire,
         numerals=numerals,
     )
-    return _field(spec, _MISSING if required else default)
+    return _field(spec, default)
 
 
 def number(
     minimum: float | None = None,
     maximum: float | None = None,
     *,
-    default: float | None = None,
+    default: float | None = _UNSAID,
     required: bool = False,
     wire: str | None = None,
     numerals: bool = False,
@@ -583,16 +598,17 @@ def number(
         wire=wire,
         numerals=numerals,
     )
-    return _field(spec, _MISSING if required else default)
+    return _field(spec, default)
 
 
-def flag(*, default: bool | None = None, wire: str | None = None) -> Any:
+def flag(*, default: bool | None = _UNSAID, wire: str | None = None) -> Any:
     """A boolean; None leaves KIE's own default in force."""
     return _field(Spec("bool", wire=wire), default)
 
 
 def url(
     *,
+    default: None = _UNSAID,
     required: bool = False,
     wire: str | None = None,
     empty_is_none: bool = False,
@@ -602,11 +618,12 @@ def url(
     back, for which ``""`` means none (as KIE reads ``callBackUrl``); ``media``: the kind of
     file, when the field's name does not say it (``image_url`` does)."""
     spec = Spec("url", required=required, wire=wire, empty_is_none=empty_is_none, media=media)
-    return _field(spec, _MISSING if required else None)
+    return _field(spec, default)
 
 
 def urls(
     *,
+    default: None = _UNSAID,
     min_items: int | None = None,
     max_items: int | None = None,
     required: bool = False,
@@ -619,11 +636,12 @@ def urls(
         "urls", required=required, min_length=min_items, max_length=max_items, wire=wire,
         media=media,
     )  # fmt: skip
-    return _field(spec, _MISSING if required else None)
+    return _field(spec, default)
 
 
 def texts(
     *,
+    default: None = _UNSAID,
     min_items: int | None = None,
     max_items: int | None = None,
     max_length: int | None = None,
@@ -636,12 +654,13 @@ def texts(
     spec = Spec(
         "texts", required=required, min_length=min_items, max_length=max_items, wire=wire, of=entry
     )
-    return _field(spec, _MISSING if required else None)
+    return _field(spec, default)
 
 
 def items(
     of: type[Input],
     *,
+    default: None = _UNSAID,
     min_items: int | None = None,
     max_items: int | None = None,
     required: bool = False,
@@ -656,12 +675,22 @@ def items(
     spec = Spec(
         "items", required=required, min_length=min_items, max_length=max_items, wire=wire, of=of
     )
-    return _field(spec, _MISSING if required else None)
+    return _field(spec, default)
 
 
+@dataclass_transform(
+    kw_only_default=True,
+    frozen_default=True,
+    field_specifiers=(text, choice, integer, number, flag, url, urls, texts, items, attrs.field),
+)
 @frozen
 class Input:
     """Base of every model input. Subclasses are frozen attrs classes made of the fields above.
+
+    Type checkers (mypy, pyright) read a subclass's ``__init__`` from its declarations, through
+    the ``dataclass_transform`` above: every field keyword-only, and required unless its maker
+    says ``default=`` (``url(default=None)``), as for attrs' own ``field()``; they cannot read
+    ``required=``. The contract kit checks the two agree (:func:`default_written`).
 
     ``required_one_of`` declares groups of optional fields at least one of each must be given
     (Grok's image-to-video takes ``image_urls`` or ``task_id``): checked after :meth:`check`
@@ -703,6 +732,12 @@ def one_of_groups(cls: type[Input]) -> tuple[tuple[str, ...], ...]:
                 f"{cls.__name__}.required_one_of: {group!r} must name two or more of its fields"
             )
     return groups
+
+
+def default_written(attribute: attrs.Attribute[Any]) -> bool:
+    """Whether the field's declaration says ``default=``: what a type checker takes for
+    optional (see :class:`Input`)."""
+    return bool(attribute.metadata.get(_SAID_KEY))
 
 
 def spec_of(attribute: attrs.Attribute[Any]) -> Spec | None:
@@ -916,8 +951,9 @@ class OpenInput(Input):
     KIE, not kiekit, validates it — the price of reaching a model the day it appears.
     """
 
+    # positional too (``OpenInput({...})``), unlike the fields of the makers above
     values: Mapping[str, Any] = attrs.field(
-        factory=dict, converter=_own_copy, validator=_json_object, hash=False
+        factory=dict, converter=_own_copy, validator=_json_object, hash=False, kw_only=False
     )
 
 

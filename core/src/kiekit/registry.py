@@ -234,7 +234,9 @@ class Registry:
         """The provider of ``model``, importing its plugin on first use.
 
         An exact model id always wins; otherwise the most specific pattern (an entry point or
-        model id holding ``*``, like the generic market plugin's) that matches serves it.
+        model id holding ``*``, like the generic market plugin's) that matches serves it, but
+        not an id of one of kiekit's typed plugins that is not installed (UnknownModelError
+        naming the plugin to install; README, Install).
         A chat model raises ValidationError: it is not a task (use ``Client.chat``).
 
         An id no plugin lists that is close to one that is (a typo?) is sent as is, with an
@@ -315,6 +317,8 @@ class Registry:
                 # Entry points do not change within a process: remember the answer, so polls
                 # of a pattern-served model do not read package metadata each time.
                 chosen = self._providers[max(patterns, key=_specificity)]
+                if hint := self._owner_missing(model, chosen):
+                    raise UnknownModelError(model, self._named_models(), served_by=hint)
                 self._by_pattern[model] = chosen
                 if close := self.suggestions(model):
                     self._unlisted[model] = close  # warned of by provider()
@@ -325,6 +329,18 @@ class Registry:
                 suggestions=self.suggestions(model),
                 served_by=self.served_by(model),
             )
+
+    def _owner_missing(self, model: str, pattern: AnyProvider) -> str | None:
+        """How to install the typed plugin of ``model`` (the README's table) when it is not in
+        use here and ``pattern`` (kiekit-market's ``*``) does not list the id by name: a pattern
+        would send 4o Image, Veo or Runway as a market job, to the wrong path (kie-api.md §3:
+        each legacy product has its own). None when the pattern may serve it, and in a
+        registry of explicitly added providers (``discover=False``): they serve what they match."""
+        if not self._discover or discovery.distribution_for(model) == "kiekit-market":
+            return None  # any other word is the market's: KIE adds market models weekly
+        if isinstance(pattern, Provider) and model in pattern.known_models():
+            return None  # a market model of the catalogue (Kling, Sora…): the right path
+        return self.served_by(model)
 
     def served_by(self, model: str) -> str | None:
         """Which of kiekit's distributions serves ``model`` and how to install it, when it is

@@ -29,14 +29,12 @@ import os
 import secrets
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from kiekit._engine.ops import Reserve  # at run time too: typing.get_type_hints reads it
 from kiekit.errors import ConfigurationError, RateLimitStoreError
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
-
-if TYPE_CHECKING:
-    from kiekit._engine.ops import Reserve
 
 __all__ = ["LIMITS_URL_ENV", "SharedRateLimiter", "redacted"]
 

@@ -51,10 +51,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # On first use: it brings asyncio, which a sync Client never needs (import time, issue 18)
-    if name == "AiohttpTransport":
-        from kiekit._transports.aiohttp_transport import AiohttpTransport
+# Hidden from type checkers, for which it would make every name exist (as Any).
+if not TYPE_CHECKING:
 
-        return AiohttpTransport
-    raise AttributeError(f"module 'kiekit.transport' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        # On first use: it brings asyncio, which a sync Client never needs (import time, issue 18)
+        if name == "AiohttpTransport":
+            from kiekit._transports.aiohttp_transport import AiohttpTransport
+
+            return AiohttpTransport
+        raise AttributeError(f"module 'kiekit.transport' has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))

@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -356,18 +356,23 @@ def register(extensions: Iterable[FamilyExtension]) -> None:
             files.RESULT_FILES.pop(extension.name, None)
 
 
-def __getattr__(name: str) -> Any:
-    # KieError was this API's name for ErrorAnswer until it was renamed (issue 14): kiekit's own
-    # KieError is the exception a client raises, a different thing. Still importable, with a
-    # DeprecationWarning, so an extension written against the old name keeps loading.
-    if name == "KieError":
-        warnings.warn(
-            "kiekit_mock.extension.KieError is deprecated: raise ErrorAnswer instead",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return ErrorAnswer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# KieError was this API's name for ErrorAnswer until it was renamed (issue 14): kiekit's own
+# KieError is the exception a client raises, a different thing. Still importable, with a
+# DeprecationWarning, so an extension written against the old name keeps loading. The module
+# __getattr__ is hidden from type checkers, for which it would make every name exist (as Any).
+if TYPE_CHECKING:
+    KieError = ErrorAnswer
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "KieError":
+            warnings.warn(
+                "kiekit_mock.extension.KieError is deprecated: raise ErrorAnswer instead",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return ErrorAnswer
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

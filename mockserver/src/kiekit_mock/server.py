@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
@@ -204,7 +204,7 @@ class MockServer:
         if serving is not None:
             serving.stop()
 
-    def __enter__(self) -> MockServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

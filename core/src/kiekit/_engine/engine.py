@@ -10,6 +10,7 @@ tests drive them with no sockets.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import secrets
@@ -88,6 +89,26 @@ class SendState:
 
 
 StatusHook = Callable[[TaskStatus], None]
+_NOT_PLAIN = (
+    "on_status must be a plain function: the wait calls it between polls and awaits nothing, "
+    "so a coroutine's body would never run"
+)
+
+
+def _plain_hook(hook: StatusHook | None) -> None:
+    """TypeError for an ``async def`` hook, before the first poll (it would be called, and
+    its coroutine dropped: a progress display that silently never moves)."""
+    if hook is not None and inspect.iscoroutinefunction(hook):
+        raise TypeError(_NOT_PLAIN)
+
+
+def _heard(answer: object) -> None:
+    """TypeError for a hook that returned an awaitable (a lambda around an async function)."""
+    if inspect.isawaitable(answer):
+        if inspect.iscoroutine(answer):
+            answer.close()  # no "never awaited" warning besides the error
+        raise TypeError(_NOT_PLAIN)
+
 
 DOWNLOAD_URL_PATH = "/api/v1/common/download-url"
 # KIE's create window (kie-api.md §8): a create refused with 429 waits it out before it is sent
@@ -481,6 +502,7 @@ class Engine:
         answer's Retry-After asks for more). The wait is its own retry loop: each poll is sent
         once, whatever the client's retry policy.
         """
+        _plain_hook(on_status)
         policy = policy or self.poll
         provider = self.registry.provider(task.model)
         started: float = yield NOW
@@ -539,7 +561,7 @@ class Engine:
                     log.warning("task %s: status polls answer again", task.id)
                 malformed, unreadable, failing, failures = 0, None, None, 0
                 if on_status is not None:
-                    on_status(last)
+                    _heard(on_status(last))
                 if last.state.finished:
                     return _ended(task, provider, last)
             now = yield NOW

@@ -69,9 +69,15 @@ if TYPE_CHECKING:
 _LAZY = {"ChatStream", "AsyncChatStream"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from kiekit.chat import _streams
+# Hidden from type checkers, for which it would make every name exist (as Any).
+if not TYPE_CHECKING:
 
-        return getattr(_streams, name)
-    raise AttributeError(f"module 'kiekit.chat' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            from kiekit.chat import _streams
+
+            return getattr(_streams, name)
+        raise AttributeError(f"module 'kiekit.chat' has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))

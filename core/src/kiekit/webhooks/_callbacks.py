@@ -11,14 +11,12 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from attrs import field, frozen
 
 from kiekit.errors import ProtocolError
-
-if TYPE_CHECKING:
-    from kiekit.provider import Provider
+from kiekit.provider import Provider  # at run time too: typing.get_type_hints reads it
 
 __all__ = [
     "ACK",

@@ -61,11 +61,11 @@ MODEL_IDS = (
 
 @frozen
 class CompletionOptions(Input):
-    max_tokens: int | None = integer(1, None)
-    temperature: float | None = number(0, 2)
-    reasoning_effort: str | None = choice("low", "medium", "high")
-    include_thoughts: bool | None = flag()
-    google_search: bool | None = flag()
+    max_tokens: int | None = integer(1, None, default=None)
+    temperature: float | None = number(0, 2, default=None)
+    reasoning_effort: str | None = choice("low", "medium", "high", default=None)
+    include_thoughts: bool | None = flag(default=None)
+    google_search: bool | None = flag(default=None)
     tools: tuple[dict[str, Any], ...] | None = json_objects()
     response_format: dict[str, Any] | None = json_object()  # noqa: RUF009 - an attrs field
 

@@ -59,9 +59,9 @@ MODEL_IDS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 
 @frozen
 class MessagesOptions(Input):
-    max_tokens: int | None = integer(1, None)
-    temperature: float | None = number(0, 1)
-    thinking: bool | None = flag(wire="thinkingFlag")
+    max_tokens: int | None = integer(1, None, default=None)
+    temperature: float | None = number(0, 1, default=None)
+    thinking: bool | None = flag(default=None, wire="thinkingFlag")
     tools: tuple[dict[str, Any], ...] | None = json_objects()
 
     def check(self) -> None:

@@ -60,9 +60,9 @@ PATHS = {
 
 @frozen
 class ResponsesOptions(Input):
-    max_output_tokens: int | None = integer(1, None)
-    temperature: float | None = number(0, 2)
-    reasoning_effort: str | None = choice("minimal", "low", "medium", "high")
+    max_output_tokens: int | None = integer(1, None, default=None)
+    temperature: float | None = number(0, 2, default=None)
+    reasoning_effort: str | None = choice("minimal", "low", "medium", "high", default=None)
     tools: tuple[dict[str, Any], ...] | None = json_objects()
 
     def check(self) -> None:

@@ -36,14 +36,14 @@ class FluxKontext(Input):
     """Input of ``flux-kontext-pro`` and ``flux-kontext-max``. None leaves KIE's default."""
 
     prompt: str = text()
-    input_image: str | None = url()
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)  # KIE's default: 16:9
-    output_format: str | None = choice("jpeg", "png")  # KIE's default: jpeg
-    enable_translation: bool | None = flag()  # KIE's default: true
-    prompt_upsampling: bool | None = flag()
-    safety_tolerance: int | None = integer(0, 6)  # KIE's default: 2
-    upload_cn: bool | None = flag()
-    watermark: str | None = text(required=False)
+    input_image: str | None = url(default=None)
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)  # KIE's default: 16:9
+    output_format: str | None = choice("jpeg", "png", default=None)  # KIE's default: jpeg
+    enable_translation: bool | None = flag(default=None)  # KIE's default: true
+    prompt_upsampling: bool | None = flag(default=None)
+    safety_tolerance: int | None = integer(0, 6, default=None)  # KIE's default: 2
+    upload_cn: bool | None = flag(default=None)
+    watermark: str | None = text(default=None, required=False)
 
     def check(self) -> None:
         if (

@@ -78,16 +78,16 @@ class Gpt4oImage(Input):
     The deprecated single-image ``fileUrl`` is left out on purpose: ``files_url`` replaces it.
     """
 
-    prompt: str | None = text(required=False)
+    prompt: str | None = text(default=None, required=False)
     size: str = choice(*SIZES, required=True)
-    files_url: tuple[str, ...] | None = urls(max_items=MAX_FILES, media="image")
-    mask_url: str | None = url()
-    n_variants: int | None = choice(1, 2, 4)  # KIE's default: 1
-    is_enhance: bool | None = flag()  # KIE's default: false
-    upload_cn: bool | None = flag()
-    enable_fallback: bool | None = flag()  # KIE's default: false
+    files_url: tuple[str, ...] | None = urls(default=None, max_items=MAX_FILES, media="image")
+    mask_url: str | None = url(default=None)
+    n_variants: int | None = choice(1, 2, 4, default=None)  # KIE's default: 1
+    is_enhance: bool | None = flag(default=None)  # KIE's default: false
+    upload_cn: bool | None = flag(default=None)
+    enable_fallback: bool | None = flag(default=None)  # KIE's default: false
     # "takes effect when enableFallback is true" (KIE's default: FLUX_MAX); accepted alone too
-    fallback_model: str | None = choice("GPT_IMAGE_1", "FLUX_MAX")
+    fallback_model: str | None = choice("GPT_IMAGE_1", "FLUX_MAX", default=None)
 
     def check(self) -> None:
         if self.n_variants is not None and type(self.n_variants) is not int:

@@ -44,9 +44,9 @@ class TextToImage(Input):
     """``grok-imagine/text-to-image``: several images per task (6 in recorded traffic, §2.2)."""
 
     prompt: str = text(max_length=PROMPT_MAX)
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    nsfw_checker: bool | None = flag()
-    enable_pro: bool | None = flag()
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    nsfw_checker: bool | None = flag(default=None)
+    enable_pro: bool | None = flag(default=None)
 
 
 @frozen
@@ -55,7 +55,7 @@ class ImageToImage(Input):
 
     prompt: str = text(max_length=PROMPT_MAX)
     image_urls: tuple[str, ...] = urls(min_items=1, max_items=5, required=True)
-    nsfw_checker: bool | None = flag()
+    nsfw_checker: bool | None = flag(default=None)
 
 
 @frozen
@@ -64,11 +64,11 @@ class TextToVideo(Input):
     APICITY's schema lists for the Grok video models (§2.4 "Many market inputs share …")."""
 
     prompt: str = text(max_length=PROMPT_MAX)
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    mode: str | None = choice(*MODES)
-    duration: str | None = choice(*DURATIONS, numerals=True)
-    resolution: str | None = choice(*RESOLUTIONS)
-    nsfw_checker: bool | None = flag()
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    mode: str | None = choice(*MODES, default=None)
+    duration: str | None = choice(*DURATIONS, default=None, numerals=True)
+    resolution: str | None = choice(*RESOLUTIONS, default=None)
+    nsfw_checker: bool | None = flag(default=None)
 
 
 @frozen
@@ -83,15 +83,16 @@ class ImageToVideo(Input):
 
     required_one_of = (("image_urls", "task_id"),)  # `kie models` says so; check() says more
 
-    image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=7)
-    task_id: str | None = text(required=False)
-    index: int | None = integer(0, IMAGES_PER_TASK - 1, numerals=True)  # "0" read as 0 (§2.2)
-    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
-    mode: str | None = choice(*MODES)
-    duration: str | None = choice(*DURATIONS, numerals=True)
-    resolution: str | None = choice(*RESOLUTIONS)
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    nsfw_checker: bool | None = flag()
+    image_urls: tuple[str, ...] | None = urls(default=None, min_items=1, max_items=7)
+    task_id: str | None = text(default=None, required=False)
+    # "0" read as 0 (§2.2)
+    index: int | None = integer(0, IMAGES_PER_TASK - 1, default=None, numerals=True)
+    prompt: str | None = text(default=None, required=False, max_length=PROMPT_MAX)
+    mode: str | None = choice(*MODES, default=None)
+    duration: str | None = choice(*DURATIONS, default=None, numerals=True)
+    resolution: str | None = choice(*RESOLUTIONS, default=None)
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    nsfw_checker: bool | None = flag(default=None)
 
     def check(self) -> None:
         if self.task_id is not None and not self.task_id.strip():
@@ -134,8 +135,8 @@ class Extend(Input):
 
     task_id: str = text()
     prompt: str = text(max_length=PROMPT_MAX)
-    extend_at: float | None = number(0, numerals=True)
-    extend_times: str | None = choice(*EXTEND_TIMES, numerals=True)
+    extend_at: float | None = number(0, default=None, numerals=True)
+    extend_times: str | None = choice(*EXTEND_TIMES, default=None, numerals=True)
 
 
 class GrokImagineProvider(MarketProvider):

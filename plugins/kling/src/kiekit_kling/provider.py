@@ -75,9 +75,9 @@ class Element(Input):
     required_one_of = (("element_input_urls", "element_input_video_urls"),)
 
     name: str = text(pattern=NAME, pattern_hint="letters, digits or _ so a prompt can say @name")
-    description: str | None = text(required=False)
-    element_input_urls: tuple[str, ...] | None = urls(min_items=2, max_items=4)
-    element_input_video_urls: tuple[str, ...] | None = urls(min_items=1, max_items=1)
+    description: str | None = text(default=None, required=False)
+    element_input_urls: tuple[str, ...] | None = urls(default=None, min_items=2, max_items=4)
+    element_input_video_urls: tuple[str, ...] | None = urls(default=None, min_items=1, max_items=1)
 
     def check(self) -> None:
         if (self.element_input_urls is None) == (self.element_input_video_urls is None):
@@ -102,17 +102,17 @@ class Video(Input):
     shots' total when that lies within 3–15 s).
     """
 
-    prompt: str | None = text(required=False)
-    image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=2)
+    prompt: str | None = text(default=None, required=False)
+    image_urls: tuple[str, ...] | None = urls(default=None, min_items=1, max_items=2)
     sound: bool = flag(default=False)
-    duration: str | None = choice(*DURATIONS, numerals=True)
+    duration: str | None = choice(*DURATIONS, default=None, numerals=True)
     aspect_ratio: str = choice(*ASPECT_RATIOS, default=DEFAULT_ASPECT_RATIO)
     mode: str = choice(*MODES, default="std")
     multi_shots: bool = flag(default=False)
     # [] with a single shot is what KIE's schema, which lists multi_prompt as required, makes
     # single-shot clients send (kie-api.md §2.4): taken, and sent as given
-    multi_prompt: tuple[Shot, ...] | None = items(Shot)
-    kling_elements: tuple[Element, ...] | None = items(Element, min_items=1)
+    multi_prompt: tuple[Shot, ...] | None = items(Shot, default=None)
+    kling_elements: tuple[Element, ...] | None = items(Element, default=None, min_items=1)
 
     def check(self) -> None:
         if self.multi_shots:
@@ -182,10 +182,10 @@ class MotionControl(Input):
 
     input_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True, media="image")
     video_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
-    prompt: str | None = text(required=False)
+    prompt: str | None = text(default=None, required=False)
     mode: str = choice(*MOTION_MODES, default="720p")
-    character_orientation: str | None = choice("video", "image")
-    background_source: str | None = choice("input_video", "input_image")
+    character_orientation: str | None = choice("video", "image", default=None)
+    background_source: str | None = choice("input_video", "input_image", default=None)
 
 
 class KlingProvider(MarketProvider):

@@ -55,7 +55,8 @@ class LumaModify(Input):
 
     prompt: str = text()
     video_url: str = url(required=True)  # wire: videoUrl
-    watermark: str | None = text(required=False)  # a watermark identifier; None: no watermark
+    # a watermark identifier; None: no watermark
+    watermark: str | None = text(default=None, required=False)
 
 
 class LumaProvider(SuccessFlagProvider):

@@ -40,13 +40,13 @@ class _Image(Input):
     (variety by 5, stylization by 50, weirdness by 100) are advice, not checked."""
 
     prompt: str = text(max_length=PROMPT_MAX)
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    version: str | None = choice(*VERSIONS)  # text, as KIE takes it ("7", "niji6")
-    variety: int | None = integer(0, 100)
-    stylization: int | None = integer(0, 1000)
-    weirdness: int | None = integer(0, 3000)
-    water_mark: str | None = text(required=False)
-    enable_translation: bool | None = flag()  # non-English prompts translated
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    version: str | None = choice(*VERSIONS, default=None)  # text, as KIE takes it ("7", "niji6")
+    variety: int | None = integer(0, 100, default=None)
+    stylization: int | None = integer(0, 1000, default=None)
+    weirdness: int | None = integer(0, 3000, default=None)
+    water_mark: str | None = text(default=None, required=False)
+    enable_translation: bool | None = flag(default=None)  # non-English prompts translated
 
 
 @frozen
@@ -72,8 +72,8 @@ class OmniReference(_Image):
     says how strongly; ``speed`` is optional here."""
 
     file_urls: tuple[str, ...] = urls(min_items=1, required=True, media="image")
-    speed: str | None = choice(*SPEEDS)
-    ow: int | None = integer(1, 1000)
+    speed: str | None = choice(*SPEEDS, default=None)
+    ow: int | None = integer(1, 1000, default=None)
 
 
 @frozen
@@ -83,12 +83,12 @@ class ImageToVideo(Input):
 
     prompt: str = text(max_length=PROMPT_MAX)
     file_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True, media="image")
-    motion: str | None = choice("high", "low")
+    motion: str | None = choice("high", "low", default=None)
     # [INF] the pages give 1, 2 or 4 and no JSON type: 2.0 is the number 2 (JSON has one number
     # type), sent as 2; "2" is refused, as the mock refuses it
-    video_batch_size: int | None = choice(1, 2, 4, whole_floats=True)
-    water_mark: str | None = text(required=False)
-    enable_translation: bool | None = flag()
+    video_batch_size: int | None = choice(1, 2, 4, default=None, whole_floats=True)
+    water_mark: str | None = text(default=None, required=False)
+    enable_translation: bool | None = flag(default=None)
 
 
 class MidjourneyProvider(SuccessFlagProvider):

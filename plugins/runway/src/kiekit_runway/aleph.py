@@ -59,11 +59,11 @@ class AlephGenerate(Input):
 
     prompt: str = text()
     video_url: str = url(required=True)
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    seed: int | None = integer(0, SEED_MAX)
-    reference_image: str | None = url()
-    water_mark: str | None = text(required=False)  # "" = no watermark
-    upload_cn: bool | None = flag()
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    seed: int | None = integer(0, SEED_MAX, default=None)
+    reference_image: str | None = url(default=None)
+    water_mark: str | None = text(default=None, required=False)  # "" = no watermark
+    upload_cn: bool | None = flag(default=None)
 
 
 @attrs.frozen

@@ -73,12 +73,12 @@ class RunwayGenerate(Input):
     client does (5 s, 720p); ``aspect_ratio`` is required when no ``image_url`` is given."""
 
     prompt: str = text()
-    image_url: str | None = url()
+    image_url: str | None = url(default=None)
     # [INF] §3.4 gives no JSON type: KIE reads "5" as 5 (as market inputs, §2.2); sent as 5
     duration: int | None = choice(*DURATIONS, default=SHORT_DURATION, numerals=True)
     quality: str | None = choice(*QUALITIES, default="720p")
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    water_mark: str | None = text(required=False)  # "" = no watermark
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    water_mark: str | None = text(default=None, required=False)  # "" = no watermark
 
     def check(self) -> None:
         if (
@@ -105,7 +105,7 @@ class RunwayExtend(Input):
     task_id: str = text()
     prompt: str = text()
     quality: str | None = choice(*QUALITIES, default="720p")
-    water_mark: str | None = text(required=False)
+    water_mark: str | None = text(default=None, required=False)
 
 
 @attrs.frozen

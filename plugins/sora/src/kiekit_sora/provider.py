@@ -94,13 +94,13 @@ class _Video(Input):
     inside ``input``.
     """
 
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    n_frames: str | None = choice(*N_FRAMES)
-    remove_watermark: bool | None = flag()
-    upload_method: str | None = choice(*UPLOAD_METHODS)
-    character_id_list: tuple[str, ...] | None = texts(max_items=CHARACTER_IDS_MAX)
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    n_frames: str | None = choice(*N_FRAMES, default=None)
+    remove_watermark: bool | None = flag(default=None)
+    upload_method: str | None = choice(*UPLOAD_METHODS, default=None)
+    character_id_list: tuple[str, ...] | None = texts(default=None, max_items=CHARACTER_IDS_MAX)
     # "" is no progress callback, as "" is no callBackUrl (§2.1; the mock reads both so)
-    progress_callback_url: str | None = url(wire=PROGRESS_WIRE, empty_is_none=True)
+    progress_callback_url: str | None = url(default=None, wire=PROGRESS_WIRE, empty_is_none=True)
 
 
 @frozen
@@ -116,7 +116,7 @@ class ImageToVideo(_Video):
     (a KIE example sends ``"prompt": ""``)."""
 
     image_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
-    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
+    prompt: str | None = text(default=None, required=False, max_length=PROMPT_MAX)
 
 
 @frozen
@@ -124,7 +124,7 @@ class ProTextToVideo(_Video):
     """``sora-2-pro-text-to-video``: as text-to-video, with ``size`` standard or high."""
 
     prompt: str = text(max_length=PROMPT_MAX)
-    size: str | None = choice(*SIZES)
+    size: str | None = choice(*SIZES, default=None)
 
 
 @frozen
@@ -132,8 +132,8 @@ class ProImageToVideo(_Video):
     """``sora-2-pro-image-to-video``: as image-to-video, with ``size`` standard or high."""
 
     image_urls: tuple[str, ...] = urls(min_items=1, max_items=1, required=True)
-    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
-    size: str | None = choice(*SIZES)
+    prompt: str | None = text(default=None, required=False, max_length=PROMPT_MAX)
+    size: str | None = choice(*SIZES, default=None)
 
 
 @frozen
@@ -156,10 +156,10 @@ class Storyboard(Input):
     """
 
     shots: tuple[Scene, ...] = items(Scene, min_items=1, max_items=SHOTS_MAX, required=True)
-    n_frames: str | None = choice(*STORYBOARD_FRAMES)
-    image_urls: tuple[str, ...] | None = urls(min_items=1, max_items=1)
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS)
-    upload_method: str | None = choice(*UPLOAD_METHODS)
+    n_frames: str | None = choice(*STORYBOARD_FRAMES, default=None)
+    image_urls: tuple[str, ...] | None = urls(default=None, min_items=1, max_items=1)
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None)
+    upload_method: str | None = choice(*UPLOAD_METHODS, default=None)
 
     def __init__(self, **fields: Any) -> None:
         # KIE takes only a list; the plain-text shorthand is this plugin's, and its one scene
@@ -205,8 +205,10 @@ class Characters(Input):
         required=True,
         media="video",  # the 1–4 s clip
     )
-    character_prompt: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
-    safety_instruction: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
+    character_prompt: str | None = text(default=None, required=False, max_length=CHARACTER_TEXT_MAX)
+    safety_instruction: str | None = text(
+        default=None, required=False, max_length=CHARACTER_TEXT_MAX
+    )
 
 
 @frozen
@@ -222,8 +224,10 @@ class CharactersPro(Input):
     origin_task_id: str = text()
     timestamps: str = text()
     character_prompt: str = text(max_length=CHARACTER_TEXT_MAX)
-    character_user_name: str | None = text(required=False, max_length=USER_NAME_MAX)
-    safety_instruction: str | None = text(required=False, max_length=CHARACTER_TEXT_MAX)
+    character_user_name: str | None = text(default=None, required=False, max_length=USER_NAME_MAX)
+    safety_instruction: str | None = text(
+        default=None, required=False, max_length=CHARACTER_TEXT_MAX
+    )
 
 
 @frozen
@@ -232,7 +236,7 @@ class WatermarkRemover(Input):
     sora.chatgpt.com link, at most 500 characters; only the length is checked here)."""
 
     video_url: str = url(required=True)
-    upload_method: str | None = choice(*UPLOAD_METHODS)
+    upload_method: str | None = choice(*UPLOAD_METHODS, default=None)
 
     def check(self) -> None:
         if len(self.video_url) > VIDEO_URL_MAX:

@@ -140,25 +140,25 @@ class _Sound(Input):
     """Fields every song operation takes. None leaves KIE's default."""
 
     version: str = choice(*VERSIONS, default=DEFAULT_VERSION, wire="model")
-    negative_tags: str | None = text(required=False)  # styles to leave out
-    vocal_gender: str | None = choice("m", "f")  # a preference, not a guarantee (KIE)
+    negative_tags: str | None = text(default=None, required=False)  # styles to leave out
+    vocal_gender: str | None = choice("m", "f", default=None)  # a preference, not a guarantee (KIE)
     # [INF] §3.6 names the weights without a type; KIE reads a number's text as the number
     # elsewhere (§2.2), and so do the mock and this plugin ("0.5" is sent as 0.5)
-    style_weight: float | None = number(0, 1, numerals=True)
-    weirdness_constraint: float | None = number(0, 1, numerals=True)
-    audio_weight: float | None = number(0, 1, numerals=True)
+    style_weight: float | None = number(0, 1, default=None, numerals=True)
+    weirdness_constraint: float | None = number(0, 1, default=None, numerals=True)
+    audio_weight: float | None = number(0, 1, default=None, numerals=True)
 
 
 @frozen
 class _Described(_Sound):
     """The custom-mode rules of generate and upload-cover (KIE's generate-music page)."""
 
-    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
+    prompt: str | None = text(default=None, required=False, max_length=PROMPT_MAX)
     custom_mode: bool = flag(default=False)
     instrumental: bool = flag(default=False)
-    style: str | None = text(required=False, max_length=STYLE_MAX)
-    title: str | None = text(required=False, max_length=TITLE_MAX)
-    persona_id: str | None = text(required=False)
+    style: str | None = text(default=None, required=False, max_length=STYLE_MAX)
+    title: str | None = text(default=None, required=False, max_length=TITLE_MAX)
+    persona_id: str | None = text(default=None, required=False)
 
     def check(self) -> None:
         if not self.custom_mode:
@@ -200,11 +200,12 @@ class _Continued(_Sound):
     """The fields of extend and upload-extend: continue a song from ``continue_at`` seconds."""
 
     default_param_flag: bool = flag(default=False)
-    prompt: str | None = text(required=False, max_length=PROMPT_MAX)
-    style: str | None = text(required=False, max_length=STYLE_MAX)
-    title: str | None = text(required=False, max_length=TITLE_MAX)
-    continue_at: float | None = number(0, numerals=True)  # "30.5" read as 30.5, as the weights
-    persona_id: str | None = text(required=False)
+    prompt: str | None = text(default=None, required=False, max_length=PROMPT_MAX)
+    style: str | None = text(default=None, required=False, max_length=STYLE_MAX)
+    title: str | None = text(default=None, required=False, max_length=TITLE_MAX)
+    # "30.5" read as 30.5, as the weights
+    continue_at: float | None = number(0, default=None, numerals=True)
+    persona_id: str | None = text(default=None, required=False)
 
     def own_parameters(self, *, prompt_needed: bool) -> None:
         """defaultParamFlag true means "use these parameters": continueAt (and, with vocals,

@@ -134,7 +134,7 @@ class SunoMidi(Input):
     (``task_id``); ``audio_id`` picks one of its stems."""
 
     task_id: str = text()
-    audio_id: str | None = text(required=False)
+    audio_id: str | None = text(default=None, required=False)
 
 
 @frozen
@@ -144,8 +144,8 @@ class SunoMp4(Input):
 
     task_id: str = text()
     audio_id: str = text()
-    author: str | None = text(required=False, max_length=50)
-    domain_name: str | None = text(required=False, max_length=50)
+    author: str | None = text(default=None, required=False, max_length=50)
+    domain_name: str | None = text(default=None, required=False, max_length=50)
 
 
 @frozen

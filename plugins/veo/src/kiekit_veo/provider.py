@@ -95,12 +95,15 @@ class Veo(Input):
     """
 
     prompt: str = text()
-    image_urls: tuple[str, ...] | None = urls(max_items=MAX_IMAGES)
-    generation_type: str | None = choice(*GENERATION_TYPES)  # KIE: chosen from image_urls
-    aspect_ratio: str | None = choice(*ASPECT_RATIOS, wire="aspect_ratio")  # KIE's default: 16:9
-    seeds: int | None = integer(SEED_MIN, SEED_MAX)  # KIE picks one when left out
-    enable_translation: bool | None = flag()  # KIE's default: true (prompts made English)
-    watermark: str | None = text(required=False)
+    image_urls: tuple[str, ...] | None = urls(default=None, max_items=MAX_IMAGES)
+    # KIE: chosen from image_urls
+    generation_type: str | None = choice(*GENERATION_TYPES, default=None)
+    # KIE's default: 16:9
+    aspect_ratio: str | None = choice(*ASPECT_RATIOS, default=None, wire="aspect_ratio")
+    seeds: int | None = integer(SEED_MIN, SEED_MAX, default=None)  # KIE picks one when left out
+    # KIE's default: true (prompts made English)
+    enable_translation: bool | None = flag(default=None)
+    watermark: str | None = text(default=None, required=False)
 
     def check(self) -> None:
         count = len(self.image_urls or ())
@@ -135,9 +138,9 @@ class VeoExtend(Input):
 
     prompt: str = text()
     task_id: str = text()  # the video to continue (wire: taskId)
-    seeds: int | None = integer(SEED_MIN, SEED_MAX)
-    watermark: str | None = text(required=False)
-    quality: str | None = choice("fast", "quality", wire="model")
+    seeds: int | None = integer(SEED_MIN, SEED_MAX, default=None)
+    watermark: str | None = text(default=None, required=False)
+    quality: str | None = choice("fast", "quality", default=None, wire="model")
 
 
 @frozen
@@ -154,7 +157,7 @@ class Veo4k(Input):
     task_id: str = text(pattern=r"\S+", pattern_hint="a task id")  # the video (wire: taskId)
     # which of its videos (KIE's default: 0, §3.3). Veo makes one video a task, so 0 is the only
     # one there is: the mock refuses others as out of range [INF], and so does this
-    index: int | None = integer(0, 0)
+    index: int | None = integer(0, 0, default=None)
 
 
 class VeoProvider(SuccessFlagProvider):
