@@ -179,7 +179,9 @@ def test_a_create_recorded_without_a_body_takes_its_model_from_its_status_answer
 
 def test_a_create_recorded_without_a_body_nor_a_named_model_is_warned_of() -> None:
     har = _har()
-    del har["log"]["entries"][8]["request"]["postData"]  # Veo's records name no model (§3.3)
+    del har["log"]["entries"][8]["request"]["postData"]
+    assert parse_har(har).tasks[1].model == "veo3_fast"  # from the paramJson it echoes (§3.3)
+    del har["log"]["entries"][9:]  # never polled: nothing names its model
     scenario = parse_har(har)
     assert scenario.tasks[1].model is None
     (warning,) = scenario.warnings()

@@ -283,14 +283,20 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
 
 
 def _answered_model(path: str, answers: Iterable[Mapping[str, Any]]) -> str | None:
-    """The model a task's status answers name (market `data.model` §2.2, Midjourney
-    `data.taskType` §3.7): what a create whose body was not recorded (Charles and Firefox drop
-    a large one) asked for."""
+    """The model a task's status answers name — market `data.model` (§2.2), Midjourney
+    `data.taskType` (§3.7), else the request they echo (`param`, `paramJson`: Veo's names its
+    `model`, §3.3): what a create whose body was not recorded (Charles and Firefox drop a large
+    one) asked for."""
     for answer in answers:
         data = answer.get("data")
-        found = model_word(path, data) if isinstance(data, Mapping) else None
-        if found is not None:
-            return found
+        if not isinstance(data, Mapping):
+            continue
+        echoed = [data.get(name) for name in ("param", "paramJson")]
+        requests = [parse_json_object(e.encode()) for e in echoed if isinstance(e, str)]
+        for record in (data, *requests):
+            found = None if record is None else model_word(path, record)
+            if found is not None:
+                return found
     return None
 
 
