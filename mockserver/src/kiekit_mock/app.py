@@ -51,6 +51,10 @@ log = logging.getLogger("kiekit_mock")
 # recorded: past the limit it is aiohttp's real HTTP 413, as before (README, Limits).
 CHAT_BODY_LIMIT = 64 * 2**20
 CHAT_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/responses")
+# A HAR posted to the control API: recordings hold result bytes (base64 images, MP4s), so it
+# takes what `serve --har` reads from a file, up to this (README, Replaying a recorded session)
+SCENARIO_BODY_LIMIT = 256 * 2**20
+SCENARIOS_PATH = "/_mock/scenarios"
 
 
 def create_app(config: MockConfig | None = None) -> web.Application:
@@ -110,6 +114,8 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
     path = request.path
     if path.endswith(CHAT_PATHS) and request.method == "POST":
         request = request.clone(client_max_size=CHAT_BODY_LIMIT)  # a message with images
+    elif path == SCENARIOS_PATH and request.method == "POST":
+        request = request.clone(client_max_size=SCENARIO_BODY_LIMIT)  # a HAR with its files
     control = path.startswith(CONTROL_PREFIX)
     if control:
         if not host_is_loopback(request.host):
@@ -137,6 +143,10 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
             _note(rt, request, b"", arrived, 0, None, None)
         said_cut_short(request)
         return web.Response(status=400)  # dropped quietly with the connection
+    except web.HTTPRequestEntityTooLarge as exc:
+        if not control:
+            raise  # the API host's: aiohttp's own 413, as KIE's is not recorded (README, Limits)
+        return _too_large(exc)
     status = 500
     answer: dict[str, Any] | None = None
     sent: web.StreamResponse | None = None
@@ -163,6 +173,12 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
         if not control:  # control requests are not journaled
             _note(rt, request, raw, arrived, status, answer, sent)
         rt.changes.touch(topics_of(request.method, path))
+
+
+def _too_large(exc: web.HTTPRequestEntityTooLarge) -> web.Response:
+    """A control request's body over its limit: the control routes' JSON error, naming it."""
+    body = {"error": f"the body is too large: {exc.text}", "field": "body"}
+    return web.json_response(body, status=413)
 
 
 def _client_left(request: web.Request) -> bool:

@@ -7,9 +7,11 @@ answers hold that the client did not send itself. No request header is kept: the
 `Authorization` never reaches the scenario.
 
 On replay (the `replay` middleware, after the Bearer check), a create with the recorded path and
-`model` answers the recorded envelope, task id included; each poll of that task on its recorded
-path answers the next recorded status answer, the last one repeating. A task the recording
-created but never polled is left to the emulation (a task of its own a client can finish).
+model (`scenario.model_word`: MJ's `taskType`) answers the recorded envelope, task id included,
+unless the emulation refuses it, whose answer it then is (_twin); each poll of that task on its
+recorded path answers the next recorded status answer, the last one repeating. The emulation
+holds a twin of every replayed task under its id, to go on past a recording cut short and to
+answer the calls the recording never made.
 Links to result files point at `/_mock/har-files/<name>`: the recorded bytes when the HAR held
 them, else a small real file of the same type. Anything the scenario does not cover is
 emulated as usual.
@@ -33,11 +35,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import files, media
-from .envelope import ENVELOPE, ErrorAnswer, dumps, ok
+from .envelope import ENVELOPE, dumps, ok
+from .families import CALLBACK_PAYLOADS
 from .replay_links import is_loopback_link, links_in, rewrite_links, stand_in_name
 from .route_helpers import origin_of, parse_json_object
 from .rules import Lifecycle
-from .runtime import RUNTIME, Runtime
+from .runtime import RUNTIME, CallbackPayload, Runtime
 from .scenario import (
     FORMAT,
     MEDIA_TYPE,
@@ -47,7 +50,9 @@ from .scenario import (
     RecordedTask,
     Scenario,
     Skipped,
+    model_word,
 )
+from .state import Transition
 
 log = logging.getLogger("kiekit_mock")
 
@@ -165,6 +170,10 @@ def _check_entry(entry: Mapping[str, Any], where: str) -> None:
     for name in ("method", "url"):
         if not isinstance(request.get(name), str):
             raise ValueError(f"{where}.request.{name} must be a string")
+    try:
+        urlsplit(request["url"])
+    except ValueError as exc:  # "http://[::1": a truncated export
+        raise ValueError(f"{where}.request.url: {exc}") from None
     status = response.get("status")
     if isinstance(status, bool) or not isinstance(status, int):
         raise ValueError(f"{where}.response.status must be an integer")
@@ -213,24 +222,25 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
             try:
                 raw = _content_bytes(content, where)
             except _Unreadable:  # a malformed entry, whatever its path
-                skipped.append(Skipped(index, method, path, why))
+                skipped.append(Skipped(index, method, path, why, parts.hostname))
                 continue
             if method == "GET" and raw is not None and response.get("status") == 200:
                 bodies[url] = (str(content.get("mimeType") or ""), raw)
             # KIE's API answers every call under /api/ with an envelope (kie-api.md §1); a file
             # or a page of another service is no entry to warn of
             if path.startswith("/api/") and method in ("GET", "POST"):
-                skipped.append(Skipped(index, method, path, why))
+                skipped.append(Skipped(index, method, path, why, parts.hostname))
             continue
         text = str(_member(request, "postData").get("text") or "")
-        body = (parse_json_object(text.encode()) or {}) if method == "POST" else {}
+        parsed = parse_json_object(text.encode()) if method == "POST" else None
+        body = parsed or {}
         task_id = _created_id(answer)
         if method == "POST" and task_id is not None and task_id not in creates:
-            model = body.get("model")
             creates[task_id] = {
                 "create_path": path,
                 "host": parts.hostname,
-                "model": model if isinstance(model, str) else None,
+                "model": model_word(path, body),
+                "unsent": None if parsed is not None else where,  # no body was recorded
                 "create_answer": answer,
                 "status_path": None,
                 "answers": [],
@@ -247,6 +257,15 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
             task["answers"].append(answer)
         else:  # another call naming the task: Veo's 1080p video, 4o's download-url, …
             task["follow_ups"].append(RecordedCall(method, path, answer))
+    notes = [] if order_note is None else [order_note]
+    for t in creates.values():
+        if t["model"] is None:
+            t["model"] = _answered_model(t["create_path"], t["answers"])
+        if t["model"] is None and t["unsent"] is not None:
+            notes.append(
+                f"{t['unsent']} POST {t['create_path']}: no request body was recorded and no "
+                "status answer names its model: only a create naming no model replays it"
+            )
     tasks = tuple(
         RecordedTask(
             task_id=task_id,
@@ -260,8 +279,25 @@ def parse_har(har: Mapping[str, Any]) -> Scenario:
         )
         for task_id, t in creates.items()
     )
-    notes = () if order_note is None else (order_note,)
-    return Scenario(tasks, _result_files(tasks, sent, bodies), tuple(skipped), notes)
+    return Scenario(tasks, _result_files(tasks, sent, bodies), tuple(skipped), tuple(notes))
+
+
+def _answered_model(path: str, answers: Iterable[Mapping[str, Any]]) -> str | None:
+    """The model a task's status answers name — market `data.model` (§2.2), Midjourney
+    `data.taskType` (§3.7), else the request they echo (`param`, `paramJson`: Veo's names its
+    `model`, §3.3): what a create whose body was not recorded (Charles and Firefox drop a large
+    one) asked for."""
+    for answer in answers:
+        data = answer.get("data")
+        if not isinstance(data, Mapping):
+            continue
+        echoed = [data.get(name) for name in ("param", "paramJson")]
+        requests = [parse_json_object(e.encode()) for e in echoed if isinstance(e, str)]
+        for record in (data, *requests):
+            found = None if record is None else model_word(path, record)
+            if found is not None:
+                return found
+    return None
 
 
 def _result_files(
@@ -324,8 +360,8 @@ def read_scenario(path: str | os.PathLike[str]) -> Scenario:
 # --- playing it back --------------------------------------------------------------------------
 
 
-def _local(answer: dict[str, Any], files: Iterable[RecordedFile], origin: str) -> web.Response:
-    """The recorded answer with its links turned into the mock's own: the recording's files,
+def _localised(answer: Any, files: Iterable[RecordedFile], origin: str) -> Any:
+    """A recorded answer with its links turned into the mock's own: the recording's files,
     and any other link not plainly loopback (the player serves a stand-in for each, under
     the name `stand_in_name` gives it: scenario.py), in JSON-string fields (`resultJson`)
     too. The client is never handed a link to another host."""
@@ -337,7 +373,13 @@ def _local(answer: dict[str, Any], files: Iterable[RecordedFile], origin: str) -
             name = stand_in_name(url)
         return None if name is None else origin + FILES_PREFIX + name
 
-    return web.Response(text=dumps(rewrite_links(answer, local)), content_type="application/json")
+    return rewrite_links(answer, local)
+
+
+def _local(answer: dict[str, Any], files: Iterable[RecordedFile], origin: str) -> web.Response:
+    """The recorded answer, its links the mock's own (_localised), as the client's answer."""
+    text = dumps(_localised(answer, files, origin))
+    return web.Response(text=text, content_type="application/json")
 
 
 @web.middleware
@@ -350,12 +392,14 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
     answer: dict[str, Any] | None = None
     if request.method == "POST":
         body = parse_json_object(await request.read()) or {}
-        model = body.get("model")
-        task = player.claim(request.path, model if isinstance(model, str) else None)
+        task = player.claim(request.path, model_word(request.path, body))
+        if task is not None and (refused := await _twin(request, handler, task)) is not None:
+            return refused
         if task is not None and player.pending_stage(task) is not None:
-            return await _create_emulated(request, handler, task)
+            player.emulated(task)  # its twin goes on once the recording runs out
+            return _local(task.create_answer, player.files(), origin_of(request))
         if task is not None:
-            await _create_shadowed(request, handler, task)
+            _shadow(rt, task)
             answer = task.create_answer
         elif (named := _named(body)) is not None:
             answer = player.follow_up("POST", request.path, named)
@@ -382,34 +426,40 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
     return _local(answer, player.files(), origin_of(request))
 
 
-async def _emulated_create(
-    request: web.Request, handler: Handler
-) -> tuple[str | None, web.StreamResponse | None]:
-    """The emulation's own create for a replayed one: the id it made (None: it refused the
-    recorded request — a model it does not know, no credits left…), and its answer."""
+async def _twin(
+    request: web.Request, handler: Handler, task: RecordedTask
+) -> web.StreamResponse | None:
+    """Make the emulation's twin of a claimed recorded task, under the recorded id; None once
+    made. A recording that ends before its task does (no status answer at all, or a pending
+    last one: the capture stopped) would leave the client a task nothing can finish, and one
+    that runs to the end, "not found" for the calls it never recorded (Veo's 4K or extend):
+    the twin goes on, or answers those. So a create the emulation refuses (no credits left, a
+    model unknown under strict_models, a rule's refusal…) is refused as the emulation refuses
+    it, and the recorded task is given back for the next create: a replayed create never
+    hands out an id the mock cannot finish or find."""
+    player = request.app[RUNTIME].scenarios
     try:
         response = await handler(request)
-    except ErrorAnswer:
-        return None, None
+    except BaseException:  # ErrorAnswer: the refusal _kie_conventions answers
+        player.unclaim(task)
+        raise
     made = None
     if isinstance(response, web.Response):
         raw = response.body if isinstance(response.body, bytes) else b""
         made = _created_id(response.get(ENVELOPE) or parse_json_object(raw))
-    return made, response
+    if made is None:
+        player.unclaim(task)
+        return response
+    request.app[RUNTIME].store.rename(made, task.task_id)
+    return None
 
 
-async def _create_shadowed(request: web.Request, handler: Handler, task: RecordedTask) -> None:
+def _shadow(rt: Runtime, task: RecordedTask) -> None:
     """A recorded create whose recording runs to the task's end: the recording answers its
-    create and its status queries, and the emulation holds a task under the recorded id as
-    well, so the calls the recording never made (Veo's 4K or extend, a 1080P video…) are
-    answered for the id the client was handed, not "not found". The emulated task waits
+    create and its status queries, and the twin answers the calls the recording never made
+    (Veo's 4K or extend, a 1080P video…) for the id the client was handed. The twin waits
     (manual: no end, no callback on its own time) until the replay shows the recorded end,
     then ends as the recording did (_end_shadow)."""
-    rt = request.app[RUNTIME]
-    made, _ = await _emulated_create(request, handler)
-    if made is None:
-        return  # the emulation refused it: the recording alone is replayed, as before
-    rt.store.rename(made, task.task_id)
     rt.store.set_lifecycle(task.task_id, Lifecycle(manual=True))
     rt.scenarios.shadowed(task)
 
@@ -423,29 +473,69 @@ def _end_shadow(rt: Runtime, task_id: str, final: Mapping[str, Any], path: str |
         return
     if not rt.scenarios.succeeded(final, path):
         rt.store.set_outcome(task_id, "fail")
-    rt.step(task_id, complete=True)
+    transition = rt.store.complete(task_id)
+    rt.finish(transition, _recorded_callback(rt, final))
 
 
-async def _create_emulated(
-    request: web.Request, handler: Handler, task: RecordedTask
-) -> web.StreamResponse:
-    """A recorded create whose recording ends before the task does (no status answer at all,
-    or a pending last one: the capture stopped, the client crashed). Its recorded answers alone
-    would leave the client a task nothing can finish, so the emulation makes the task too — with
-    the family's default lifecycle, charged and called back as its own are — and it takes the
-    recorded id: the recorded answers are replayed, then the emulation goes on from the stage
-    they ended on, and the control API can advance or complete it meanwhile (#13)."""
-    rt = request.app[RUNTIME]
-    made, response = await _emulated_create(request, handler)
-    if made is None:
-        # the emulation refused the recorded request (a model it does not know, no credits
-        # left…): the recording alone is replayed, its last answer repeating
-        if not task.answers and response is not None:
-            return response
-        return _local(task.create_answer, rt.scenarios.files(), origin_of(request))
-    rt.store.rename(made, task.task_id)
-    rt.scenarios.emulated(task)
-    return _local(task.create_answer, rt.scenarios.files(), origin_of(request))
+# The members of a status record that echo the request (market `param` §2.2, `paramJson` §3.1-
+# §3.7, Runway `generateParam` §3.4) or name an input (Veo `originUrls`, Flux `originImageUrl`):
+# their links are no results
+_ECHOES = frozenset({"param", "paramJson", "generateParam", "promptJson"})
+
+
+def _result_links(value: Any) -> list[str]:
+    """The result links of a recorded status record, in order (JSON in strings too)."""
+    if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return list(links_in(value))
+    if isinstance(value, Mapping):
+        items = [v for k, v in value.items() if k not in _ECHOES and not k.startswith("origin")]
+        return [url for item in items for url in _result_links(item)]
+    if isinstance(value, list):
+        return [url for item in value for url in _result_links(item)]
+    return list(links_in(value))
+
+
+def _swap(value: Any, emulated: list[str], recorded: list[str]) -> Any:
+    """``value`` with the emulation's result links replaced by the recording's: a list of them
+    whole (the recording may have made more files), one link by its place."""
+    if isinstance(value, dict):
+        return {key: _swap(item, emulated, recorded) for key, item in value.items()}
+    if isinstance(value, list):
+        if value and value == emulated:
+            return list(recorded)
+        return [_swap(item, emulated, recorded) for item in value]
+    if isinstance(value, str) and emulated:
+        places = {url: recorded[i] for i, url in enumerate(emulated) if i < len(recorded)}
+        return rewrite_links(value, places.get)
+    return value
+
+
+def _recorded_callback(rt: Runtime, final: Mapping[str, Any]) -> CallbackPayload:
+    """The callback of a replayed task, built from its recorded end (``final``, the last status
+    answer), so that it tells what the replayed polls told: the family's own callback (its
+    shape, kie-api.md §6.2), with the members it shares with the recorded record taken from that
+    record (market's whole record, §2.3: `resultJson`, `completeTime`, `costTime`…; its
+    `updateTime` is `completeTime`) and the emulation's result links swapped for the recorded
+    ones, served by the mock as the polls' are."""
+    data = final.get("data")
+    record: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+
+    def payload(transition: Transition) -> dict[str, Any]:
+        body = CALLBACK_PAYLOADS[transition.task.family](transition)
+        sent = body.get("data")
+        if isinstance(sent, dict):
+            kept = {"param", "taskId"}  # the request as sent (§2.3), the id the client has
+            sent |= {k: v for k, v in record.items() if k in sent and k not in kept}
+            if "updateTime" in sent and "updateTime" not in record and "completeTime" in record:
+                sent["updateTime"] = record["completeTime"]
+        body = _swap(body, transition.task.result_urls(), _result_links(record))
+        localised: dict[str, Any] = _localised(body, rt.scenarios.files(), transition.task.origin)
+        return localised
+
+    return payload
 
 
 def _catch_up(rt: Runtime, task_id: str, stage: int) -> None:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import mimetypes
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,7 +102,7 @@ def links_in(value: Any, depth: int = 0) -> Iterator[str]:
 
 def rewrite_links(value: Any, change: Callable[[str], str | None]) -> Any:
     """``value`` with every link ``change`` gives a new one for replaced by it (None: kept).
-    JSON carried in a string is written back compactly, and only when a link in it changed."""
+    JSON carried in a string keeps its text but for the links (_respelled)."""
     if isinstance(value, dict):
         return {key: rewrite_links(item, change) for key, item in value.items()}
     if isinstance(value, list):
@@ -114,12 +114,53 @@ def rewrite_links(value: Any, change: Callable[[str], str | None]) -> Any:
         rewritten = rewrite_links(nested, change)
         if rewritten == nested:
             return value
-        return json.dumps(rewritten, ensure_ascii=False, separators=(",", ":"))
+        return _respelled(value, _changed(nested, rewritten), rewritten)
     whole = _whole(value)
     if whole is not None:
         new = change(whole)
         return value if new is None else new
     return _IN_TEXT.sub(lambda found: change(found.group()) or found.group(), value)
+
+
+def _changed(old: Any, new: Any) -> Iterator[tuple[str, str]]:
+    """The strings of ``old`` that ``new`` (the same value, links rewritten) has changed."""
+    if isinstance(old, dict):
+        for key, item in old.items():
+            yield from _changed(item, new[key])
+    elif isinstance(old, list):
+        for item, other in zip(old, new, strict=True):
+            yield from _changed(item, other)
+    elif isinstance(old, str) and old != new:
+        yield old, new
+
+
+# how a JSON writer may spell a string: (ASCII only, slashes escaped)
+_SPELLINGS = ((False, False), (False, True), (True, False), (True, True))
+
+
+def _spelt(text: str, ascii_only: bool, slashes: bool) -> str:
+    quoted = json.dumps(text, ensure_ascii=ascii_only)
+    return quoted.replace("/", "\\/") if slashes else quoted
+
+
+def _respelled(text: str, changes: Iterable[tuple[str, str]], rewritten: Any) -> str:
+    """``text``, the JSON of a string field (`resultJson`), with only its changed strings
+    written anew, each as the text spelt it (escaped slashes and all): a recording compared
+    byte for byte differs only in its links. Compact JSON when the text spells a string some
+    other way (a `\\u` escape of a plain letter)."""
+    out = text
+    for old, new in sorted(dict(changes).items(), key=lambda change: -len(change[0])):
+        for ascii_only, slashes in _SPELLINGS:
+            spelt = _spelt(old, ascii_only, slashes)
+            if spelt in out:
+                out = out.replace(spelt, _spelt(new, ascii_only, slashes))
+                break
+    try:
+        if json.loads(out) == rewritten:
+            return out
+    except ValueError:
+        pass
+    return json.dumps(rewritten, ensure_ascii=False, separators=(",", ":"))
 
 
 def stand_in_name(url: str) -> str:

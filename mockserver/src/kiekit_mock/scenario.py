@@ -84,6 +84,18 @@ _PENDING_WORDS = {
 
 KIE_API_HOST = "api.kie.ai"  # KIE's one API host (kie-api.md §1); uploads have their own
 
+# The create body's member naming what a create makes, where it is not `model`: Midjourney's
+# `taskType` (kie-api.md §3.7). Runway, Luma and 4o name none (§3.1, §3.4, §3.5): the path is
+# the job, and their recordings are matched by path alone.
+_MODEL_FIELDS = {"/api/v1/mj/generate": "taskType"}
+
+
+def model_word(path: str, record: Mapping[str, Any]) -> str | None:
+    """The model a create on ``path`` names in ``record`` (its body, or a status answer's
+    `data`, which repeats it: market `model` §2.2, Midjourney `taskType` §3.7); None if none."""
+    value = record.get(_MODEL_FIELDS.get(path, "model"))
+    return value if isinstance(value, str) and value else None
+
 
 def recorded_stage(answer: Mapping[str, Any], read: StateReader | None = None) -> int | None:
     """The pending stage a recorded status answer shows (0..2), or None when it is final.
@@ -158,7 +170,7 @@ class RecordedCall:
 class RecordedTask:
     task_id: str
     create_path: str  # e.g. /api/v1/jobs/createTask
-    model: str | None  # the create body's `model`; None when it had none
+    model: str | None  # the create's model word (model_word: MJ's taskType); None: it named none
     create_answer: dict[str, Any]  # the whole envelope, as recorded
     status_path: str | None  # where the task was polled (None: never polled in the recording)
     answers: tuple[dict[str, Any], ...]  # every status envelope, in recorded order
@@ -243,17 +255,20 @@ class Skipped:
     method: str
     path: str
     reason: str
+    host: str | None = None  # the host it was sent to: another service's entry reads as one
 
     def to_json(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "method": self.method,
+            "host": self.host,
             "path": self.path,
             "reason": self.reason,
         }
 
     def __str__(self) -> str:
-        return f"log.entries[{self.index}] {self.method} {self.path}: {self.reason}"
+        where = self.path if self.host is None else f"{self.host}{self.path}"
+        return f"log.entries[{self.index}] {self.method} {where}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -337,6 +352,14 @@ class Scenario:
         skipped = [entry.to_json() for entry in self.skipped]
         return {"tasks": tasks, "files": len(self.files), "skipped": skipped}
 
+    def main_host(self) -> str | None:
+        """The host most tasks were sent to (KIE's on a tie); None when none is known."""
+        hosts = Counter(t.host for t in self.tasks if t.host is not None)
+        if not hosts:
+            return None
+        most = max(hosts.values())
+        return KIE_API_HOST if hosts.get(KIE_API_HOST) == most else hosts.most_common(1)[0][0]
+
     def warnings(self) -> list[str]:
         """What a user loading this should be told: entries skipped, tasks sent to another host
         than most were (a HAR of several services, or of a proxy as well as KIE), every task
@@ -350,9 +373,10 @@ class Scenario:
                 f"mock?): {only}'s answers are replayed as KIE's"
             )
         if len(hosts) > 1:
-            main = hosts.most_common(1)[0][0]
+            main = self.main_host()
             lines += [
-                f"task {t.task_id} ({t.create_path}) was sent to {t.host}, most to {main}"
+                f"task {t.task_id} ({t.create_path}) was sent to {t.host}, most to {main}: "
+                f"replayed only once {main}'s recordings of its path and model are used"
                 for t in self.tasks
                 if t.host not in (None, main)
             ]
@@ -378,6 +402,9 @@ class _Playing:
     shadowed: bool = False  # the emulation holds a task under its id for the calls not recorded
     handed_over: bool = False  # its status queries go to the emulation now
     follow_ups: Counter[tuple[str, str]] = field(default_factory=Counter)  # answered, per call
+    # sent to another host than most of its recording's (another service's API mixed into
+    # the HAR): claimed only after the main host's tasks of the same path and model
+    aside: bool = False
 
 
 @dataclass(frozen=True)
@@ -403,7 +430,8 @@ class Replaying:
 class ScenarioPlayer:
     """The loaded scenarios of one mock. Thread-safe (tests load while the server answers).
 
-    A create claims the first unclaimed recorded task with the same path and model; a status
+    A create claims the first unclaimed recorded task with the same path and model (one sent
+    to its recording's main host first); a status
     query of a claimed task on its recorded path gets the next recorded answer. The last one
     repeats when it is final; when the recording ends before a final state, the task is handed
     to the emulation (har.py made it a task of the store under the recorded id at its create).
@@ -438,8 +466,10 @@ class ScenarioPlayer:
 
     def load(self, scenario: Scenario) -> None:
         stand_ins = scenario.stand_ins()  # outside the lock: it reads every answer
+        main = scenario.main_host()
+        playing = [_Playing(t, aside=t.host not in (None, main)) for t in scenario.tasks]
         with self._lock:
-            self._tasks += [_Playing(task) for task in scenario.tasks]
+            self._tasks += playing
             self._files |= {f.name: f for f in (*scenario.files, *stand_ins)}
 
     def clear(self) -> int:
@@ -453,20 +483,35 @@ class ScenarioPlayer:
         """Every loaded recording back to its start (the mock's reset): each task can be
         claimed again and replays from its first answer."""
         with self._lock:
-            self._tasks = [_Playing(playing.task) for playing in self._tasks]
+            self._tasks = [_Playing(p.task, aside=p.aside) for p in self._tasks]
 
     @property
     def active(self) -> bool:
         return bool(self._tasks)  # a list's truth is read atomically
 
     def claim(self, path: str, model: str | None) -> RecordedTask | None:
+        """The first unclaimed task recorded with this path and model, a task of its
+        recording's main host first (_Playing.aside), now claimed; None when none is left."""
+        with self._lock:
+            found = [
+                p
+                for p in self._tasks
+                if not p.claimed and p.task.create_path == path and p.task.model == model
+            ]
+            if not found:
+                return None
+            playing = min(found, key=lambda p: p.aside)  # min keeps the first of equals
+            playing.claimed = True
+            return playing.task
+
+    def unclaim(self, task: RecordedTask) -> None:
+        """Give a claimed task back: the emulation refused its create (har.py), so the next
+        create of its path and model claims it."""
         with self._lock:
             for playing in self._tasks:
-                task = playing.task
-                if not playing.claimed and task.create_path == path and task.model == model:
-                    playing.claimed = True
-                    return task
-            return None
+                if playing.task is task:
+                    playing.claimed = False
+                    return
 
     def emulated(self, task: RecordedTask) -> None:
         """The emulation now holds a task under the claimed `task`'s id."""
@@ -478,7 +523,7 @@ class ScenarioPlayer:
 
     def shadowed(self, task: RecordedTask) -> None:
         """The emulation now holds a task under the claimed `task`'s id, which its recording
-        follows to its end (har.py `_create_shadowed`)."""
+        follows to its end (har.py `_shadow`)."""
         with self._lock:
             for playing in self._tasks:
                 if playing.task is task and playing.claimed:

@@ -20,6 +20,16 @@ async def credit(request: web.Request) -> web.Response:
     return ok(float(runtime(request).store.balance(account_of(request))))
 
 
+@ROUTES.post("/api/v1/common/pageApiAnnouncementList")
+async def announcements(request: web.Request) -> web.Response:
+    """KIE's API announcements, a page of them: undocumented, but clients call it (an audit
+    script reads each record's `publishDate`; kie-api.md §4, "Undocumented but used"). Its body
+    (`language`, `projectSource`, `pageNum`, `pageSize`) is taken as given: the mock has no
+    announcement, so every page is empty, in KIE's shape `data: {pages, records}`."""
+    await json_body(request)
+    return ok({"pages": 0, "records": []})
+
+
 @ROUTES.post("/api/v1/common/download-url")
 async def download_url(request: web.Request) -> web.Response:
     """A fresh link to a file the mock issued, valid 20 minutes (§4, §8): `data` is the URL.

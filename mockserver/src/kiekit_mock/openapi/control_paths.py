@@ -52,7 +52,15 @@ SCENARIO_SUMMARY = strict(
         # HAR entries of the API whose answers could not be read: nothing of them is replayed
         "skipped": {
             "type": "array",
-            "items": strict({"index": INT, "method": STRING, "path": STRING, "reason": STRING}),
+            "items": strict(
+                {
+                    "index": INT,
+                    "method": STRING,
+                    "host": {"type": ["string", "null"]},
+                    "path": STRING,
+                    "reason": STRING,
+                }
+            ),
         },
     }
 )
@@ -625,6 +633,7 @@ def paths() -> dict[str, dict[str, Any]]:
                 {
                     "200": json_response(SCENARIO_SUMMARY, "what will be replayed"),
                     "400": json_response(CONTROL_ERROR, "not a HAR or scenario"),
+                    "413": json_response(CONTROL_ERROR, "a body over 256 MiB"),
                 },
                 tag="mock",
                 body={"oneOf": [HAR, SCENARIO]},

@@ -318,6 +318,22 @@ def paths() -> dict[str, dict[str, Any]]:
                 section="§4",
             )
         },
+        "/api/v1/common/pageApiAnnouncementList": {
+            "post": kie(
+                "KIE's API announcements, a page (undocumented; the mock has none)",
+                strict({"pages": INT, "records": {"type": "array", "items": obj({})}}),
+                tag="account",
+                body=obj(
+                    {
+                        "language": STRING,
+                        "projectSource": STRING,
+                        "pageNum": INT,
+                        "pageSize": INT,
+                    }
+                ),
+                section="§4",
+            )
+        },
         "/api/v1/chat/credit": {
             "get": kie("The account's credits (a float)", {"type": "number"}, tag="account")
         },
