@@ -66,7 +66,7 @@ def test_close_with_calls_in_flight_says_so_and_a_closed_client_stays_closed(
     from kiekit import OutcomeUnknownError
     from kiekit.journal import EntryState, Journal, SqliteStore
 
-    async def scenario() -> tuple[BaseException, BaseException]:
+    async def scenario() -> tuple[object, object]:
         arrived, never = asyncio.Event(), asyncio.Event()
 
         async def hold(request: web.Request) -> web.Response:

@@ -685,4 +685,4 @@ def test_a_create_whose_slot_comes_after_its_deadline_is_refused_at_once(
     with pytest.raises(RateLimitedError, match=r"no create slot within .*deadline \(60 s\)"):
         api.run(scenario)
     assert len(kie.created) == 1
-    assert [row.request["input"]["prompt"] for row in journal.entries()] == ["sent"]
+    assert [(row.request or {})["input"]["prompt"] for row in journal.entries()] == ["sent"]
