@@ -54,3 +54,86 @@ def test_a_loop_still_running_in_another_thread_is_refused_in_words(mock_server:
         holder.join(30)
     assert asyncio.run(kie.credits()) > 0  # that loop has ended: this one gets a session
     asyncio.run(kie.close())
+
+
+def test_close_with_calls_in_flight_says_so_and_a_closed_client_stays_closed(
+    tmp_path: Any,
+) -> None:
+    """An aiohttp service's on_cleanup closed its AsyncClient while handlers still ran: the
+    creates in flight failed as "ClientConnectionError" (as if the server had hung up), and a
+    call after close() opened a new session, one nobody would close."""
+    from aiohttp import web
+    from kiekit import OutcomeUnknownError
+    from kiekit.journal import EntryState, Journal, SqliteStore
+
+    async def scenario() -> tuple[object, object]:
+        arrived, never = asyncio.Event(), asyncio.Event()
+
+        async def hold(request: web.Request) -> web.Response:
+            arrived.set()
+            await never.wait()  # answered never: the client closes first
+            return web.json_response({})
+
+        app = web.Application()
+        app.router.add_post("/api/v1/jobs/createTask", hold)
+        runner = web.AppRunner(app, shutdown_timeout=0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        journal = Journal(SqliteStore(tmp_path / "journal.sqlite3"))
+        kie = AsyncClient("test-key", base_url=f"http://127.0.0.1:{port}", journal=journal)
+        try:
+            create = asyncio.create_task(kie.submit(GROK, prompt="in flight"))
+            await arrived.wait()
+            await kie.close()
+            in_flight = await asyncio.gather(create, return_exceptions=True)
+            after = await asyncio.gather(kie.credits(), return_exceptions=True)
+        finally:
+            never.set()
+            await runner.cleanup()
+        return in_flight[0], after[0]
+
+    in_flight, after = asyncio.run(scenario())
+
+    assert isinstance(in_flight, OutcomeUnknownError)
+    assert "the AsyncClient was closed while the call was in flight" in str(in_flight)
+    assert isinstance(after, ConfigurationError)
+    assert "this AsyncClient is closed" in str(after)
+    journal = Journal(SqliteStore(tmp_path / "journal.sqlite3"))
+    assert [row.state for row in journal.entries()] == [EntryState.UNKNOWN]  # it was sent
+
+
+def test_the_first_call_imports_aiohttp_off_the_event_loop() -> None:
+    """Importing aiohttp builds its TLS contexts (some 250 ms): done on the loop, the first
+    call of a web service held up every other request."""
+    import subprocess
+    import sys
+
+    probe = """
+import asyncio, sys, threading
+from kiekit import AsyncClient, ConfigurationError
+loop_thread = threading.get_ident()
+seen = []
+class Finder:
+    def find_spec(self, name, path=None, target=None):
+        if name == "aiohttp":
+            seen.append(threading.get_ident() == loop_thread)
+        return None
+sys.meta_path.insert(0, Finder())
+async def main():
+    kie = AsyncClient("test-key", base_url="http://127.0.0.1:9", journal=None)
+    await kie.close()
+    kie = AsyncClient("test-key", base_url="http://127.0.0.1:9", journal=None)
+    try:
+        await kie.credits()
+    except Exception:
+        pass
+    await kie.close()
+asyncio.run(main())
+print(seen)
+"""
+    out = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[False]"  # imported once, on another thread than the loop's

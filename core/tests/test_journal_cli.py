@@ -857,3 +857,38 @@ def test_kie_batch_tells_jobs_other_workers_did_during_the_run_from_an_earlier_r
     assert "1 job(s) were done by other workers while this run ran" in err
     assert "1 job(s) were done by an earlier run (or a worker started before this one)" in err
     assert _creates(mock) == 0
+
+
+def test_kie_resume_leaves_the_tasks_of_another_api_key_alone_and_says_why(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A service with a key per tenant: `kie resume` under one key reported each task of the
+    other keys as "KIE error 404: Task not found" and wrote that error into its row. KIE shows
+    a task only to its own key; the journal keeps a hash of each row's key."""
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=10_000)  # `kie run` gives up first
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KIE_API_KEY", "key-of-tenant-a")
+    assert main(["run", GROK, "--prompt", "x", "--timeout", "0.2",
+                 "--base-url", mock.base_url]) == 1  # fmt: skip
+    (row,) = [row for row in default_journal().entries() if row.task_id]
+    mock.complete(row.task_id)
+    capsys.readouterr()
+    monkeypatch.setenv("KIE_API_KEY", "key-of-tenant-b")
+
+    assert main(["resume", "--base-url", mock.base_url]) == 1  # still owed, to tenant a
+    err = capsys.readouterr().err
+    assert "404" not in err
+    assert f"created with another API key than this one ({row.task_id})" in err
+    assert "still owed: 1 task(s) of another API key" in err
+    (after,) = [r for r in default_journal().entries() if r.task_id]
+    assert (after.state, after.error) == (row.state, row.error)  # left alone
+    statuses = [r for r in mock.requests() if r.path.endswith("recordInfo")]
+    monkeypatch.setenv("KIE_API_KEY", "key-of-tenant-a")
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert len([r for r in mock.requests() if r.path.endswith("recordInfo")]) > len(statuses)

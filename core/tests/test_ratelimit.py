@@ -258,17 +258,18 @@ class Booked(RateLimiter):
         self.creates: list[float] = []
         self.polls: list[float] = []
 
-    def reserve_create(self, now: float) -> float:
-        wait = super().reserve_create(now)
-        self.creates.append(now + wait)
-        return wait
+    def book_create(self, now: float, *, latest: float | None = None) -> float | None:
+        slot = super().book_create(now, latest=latest)
+        if slot is not None:
+            self.creates.append(slot)
+        return slot
 
-    def reserve_status(self, now: float, task_id: str, per_task: Rate | None = None, *,
-                       latest: float | None = None) -> float | None:  # fmt: skip
-        wait = super().reserve_status(now, task_id, per_task, latest=latest)
-        if wait is not None:
-            self.polls.append(now + wait)
-        return wait
+    def book_status(self, now: float, task_id: str, per_task: Rate | None = None, *,
+                    latest: float | None = None) -> float | None:  # fmt: skip
+        slot = super().book_status(now, task_id, per_task, latest=latest)
+        if slot is not None:
+            self.polls.append(slot)
+        return slot
 
 
 def kept(times: list[float], rate: Rate) -> bool:
@@ -464,14 +465,26 @@ class SharedOnFakeTime(SharedRateLimiter):
     def __init__(self, fake: FakeTime, limits: RateLimits) -> None:
         super().__init__("redis://127.0.0.1:1/0", limits)  # never connected: reserve is this one
         self.fake, self.kept = fake, RateLimiter(limits)
+        self.slots: dict[str, float] = {}  # each booking's member -> its slot
 
     def reserve(self, op: Any) -> float | None:
         now, kept, poll = self.fake.now, self.kept, op.task_id is not None
-        if op.action == "book" and poll:
-            latest = None if op.within is None else now + op.within
-            return kept.reserve_status(now, op.task_id, op.per_task, latest=latest)
+        latest = None if op.within is None else now + op.within
         if op.action == "book":
-            return kept.reserve_create(now)
+            if poll:
+                slot = kept.book_status(now, op.task_id, op.per_task, latest=latest)
+            else:
+                slot = kept.book_create(now, latest=latest)
+            if slot is not None:
+                self.slots[op.member] = slot
+            return None if slot is None else slot - now
+        if op.action == "release":
+            slot = self.slots.pop(op.member)
+            if poll:
+                kept.give_back_status(slot, op.task_id, op.per_task)
+            else:
+                kept.give_back_create(slot)
+            return 0.0
         if op.action == "admit":
             return kept.admit_status(now) if poll else kept.admit_create(now)
         (kept.status_answered if poll else kept.create_answered)(now)
@@ -559,3 +572,117 @@ def test_a_redis_that_never_answered_is_said_at_once() -> None:
         _create_through(RedisOut(out=100, outage=False), fake)
     assert not caught.value.outage
     assert fake.sleeps == []
+
+
+# -- slots of requests never sent are given back (an outside tester's web service) ---------------
+
+
+def test_slots_given_back_leave_the_window_to_later_creates_at_once() -> None:
+    """200 users of one client gave up while their creates waited for slots; 12 s later a
+    lone create waited 87 s behind their ghosts. Given back, they hold up nobody."""
+    limiter = RateLimiter(RateLimits(margin=0.1))  # KIE's 20 creates per 10 s (§8)
+    sent = [limiter.book_create(0.0) for _ in range(20)]
+    ghosts = [limiter.book_create(0.0, latest=1000.0) for _ in range(180)]
+    assert sent == [0.0] * 20
+    for slot in ghosts:
+        assert slot is not None
+        limiter.give_back_create(slot)
+
+    assert limiter.reserve_create(12.0) == 0.0
+
+
+def test_a_slot_given_back_leaves_the_older_ones_in_force() -> None:
+    limiter = RateLimiter(RateLimits(creates=Rate(2, 10.0), margin=0.0))
+    limiter.book_create(0.0)
+    limiter.book_create(0.0)
+    ghost = limiter.book_create(1.0)
+    assert ghost == 10.0
+    limiter.give_back_create(ghost)
+
+    assert limiter.reserve_create(5.0) == 5.0  # the two sent at 0 still fill the window
+
+
+def test_a_poll_slot_given_back_frees_the_key_and_the_task_window() -> None:
+    limiter = RateLimiter(RateLimits(status=Rate(1, 1.0), margin=0.0))
+    three = Rate(1, 1.0)
+    assert limiter.book_status(0.0, "a", three) == 0.0
+    ghost = limiter.book_status(0.0, "a", three)
+    assert ghost == 1.0
+    limiter.give_back_status(ghost, "a", three)
+
+    assert limiter.book_status(1.0, "a", three) == 1.0
+    assert limiter.book_status(1.0, "b") == 2.0  # the key's window: the one just booked holds
+
+
+class Watched(RateLimiter):
+    """Keeps each create booking's (now, slot) and says when ``expected`` have been made."""
+
+    def __init__(self, limits: RateLimits, expected: int) -> None:
+        super().__init__(limits)
+        self.bookings: list[tuple[float, float | None]] = []
+        self.expected = expected
+        self.reached = asyncio.Event()
+
+    def book_create(self, now: float, *, latest: float | None = None) -> float | None:
+        slot = super().book_create(now, latest=latest)
+        self.bookings.append((now, slot))
+        if len(self.bookings) >= self.expected:
+            self.reached.set()
+        return slot
+
+
+def test_creates_cancelled_while_they_wait_for_their_slot_give_it_back() -> None:
+    """asyncio's own cancellation (asyncio.timeout, a client that hung up): the next create
+    is booked in the first free window, not behind the cancelled ones."""
+    from kiekit import AsyncClient
+
+    kie = StrictKie(time.monotonic, creates=ROOMY)
+    limiter = Watched(RateLimits(creates=Rate(2, 20.0), status=None, margin=0.0), expected=6)
+
+    async def scenario() -> tuple[float, float | None]:
+        async with AsyncClient(
+            "sk-ratelimit-test", transport=kie.transport, rate_limits=limiter
+        ) as client:
+            for _ in range(2):
+                await client.submit(GROK, prompt="sent")
+            ghosts = [asyncio.create_task(client.submit(GROK, prompt="gave up")) for _ in range(4)]
+            await limiter.reached.wait()  # all four booked (windows 1 and 2), and sleeping
+            for ghost in ghosts:
+                ghost.cancel()
+            await asyncio.gather(*ghosts, return_exceptions=True)
+            limiter.expected, limiter.reached = 7, asyncio.Event()
+            late = asyncio.create_task(client.submit(GROK, prompt="later"))
+            await limiter.reached.wait()
+            late.cancel()  # its slot is what this test checks; its 20 s wait is not
+            await asyncio.gather(late, return_exceptions=True)
+            return limiter.bookings[0][1] or 0.0, limiter.bookings[-1][1]
+
+    first, late = asyncio.run(scenario())
+
+    assert len(kie.created) == 2
+    assert late == first + 20.0  # the first window after the two sent, not the third
+
+
+def test_a_create_whose_slot_comes_after_its_deadline_is_refused_at_once(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """A create's deadline is the retry policy's (60 s): a slot later than that is not waited
+    for (an outside tester's lone create waited 87 s for one, and raised nothing)."""
+    from kiekit import RateLimitedError
+    from kiekit.journal import Journal, MemoryStore
+
+    kie = StrictKie(time.monotonic, creates=ROOMY)
+    journal = Journal(MemoryStore())
+    limiter = RateLimiter(RateLimits(creates=Rate(1, 100.0), status=None))
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, rate_limits=limiter
+        ) as client:
+            await client.submit(GROK, prompt="sent")
+            await client.submit(GROK, prompt="too late")
+
+    with pytest.raises(RateLimitedError, match=r"no create slot within .*deadline \(60 s\)"):
+        api.run(scenario)
+    assert len(kie.created) == 1
+    assert [(row.request or {})["input"]["prompt"] for row in journal.entries()] == ["sent"]

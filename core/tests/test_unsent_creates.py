@@ -44,11 +44,11 @@ class Interrupted(RateLimiter):
         self.interrupt_at = interrupt_at
         self.bookings = 0
 
-    def reserve_create(self, now: float) -> float:
+    def book_create(self, now: float, *, latest: float | None = None) -> float | None:
         self.bookings += 1
         if self.bookings == self.interrupt_at:
             raise KeyboardInterrupt
-        return super().reserve_create(now)
+        return super().book_create(now, latest=latest)
 
 
 def test_a_create_interrupted_while_waiting_for_its_slot_leaves_no_row(
@@ -178,13 +178,14 @@ def test_a_create_cancelled_in_its_slot_wait_is_not_journaled(kit: SimpleNamespa
     waiting = asyncio.Event()
 
     class Watched(RateLimiter):
-        def reserve_create(self, now: float) -> float:
-            wait = super().reserve_create(now)
-            if wait > 0:
-                waiting.set()  # the flow goes straight on to sleep for `wait`
-            return wait
+        def book_create(self, now: float, *, latest: float | None = None) -> float | None:
+            slot = super().book_create(now, latest=latest)
+            if slot is not None and slot > now:
+                waiting.set()  # the flow goes straight on to sleep until `slot`
+            return slot
 
-    limiter = Watched(RateLimits(creates=Rate(1, 3600.0), status=None))
+    # a window within the create's deadline (the retry policy's 60 s): a later slot is refused
+    limiter = Watched(RateLimits(creates=Rate(1, 50.0), status=None))
 
     async def scenario() -> None:
         async with AsyncClient(

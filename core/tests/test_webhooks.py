@@ -1130,3 +1130,39 @@ def test_a_family_that_puts_its_task_id_elsewhere_is_read_through_its_provider()
     assert callback.task_id == TASK_ID
     with pytest.raises(SignatureError):  # the id read is the one the signature must cover
         receiver.accept(body, **_headers(signed("another-task")))
+
+
+def test_a_task_confirmed_final_is_told_once_whatever_a_later_delivery_claims(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """A signature seen once may come again within max_age with another stage or code (the
+    residual risk of §6.3): for a task already confirmed succeeded, it made on_status hear
+    SUCCEEDED a second time, and a service ran its completion work twice. A final state
+    never changes: later deliveries of the task (heard by on_callback, as every one is) make
+    no status call and tell on_status nothing."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    told: list[State] = []
+
+    async def scenario() -> tuple[WebhookReceiver, int]:
+        async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            await _finish(mock, task.id)
+            receiver = WebhookReceiver(
+                client=kie, on_status=lambda s: told.append(s.state), confirm_delays=()
+            )
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await receiver.drain()
+                polls = len(mock.requests())
+                assert await post(url, market_body(task.id, state="fail")) == (200, ACK)
+                relabelled = json.loads(market_body(task.id))
+                relabelled["code"] = 501
+                assert await post(url, json.dumps(relabelled).encode()) == (200, ACK)
+                await receiver.drain()
+            return receiver, len(mock.requests()) - polls
+
+    receiver, calls = asyncio.run(scenario())
+    assert told == [State.SUCCEEDED]
+    assert calls == 0  # no status call for a task known to have ended
+    # the "fail" body has the first one's stage and code: a repeat; the code 501 one is new
+    assert (receiver.accepted, receiver.repeated) == (2, 1)

@@ -578,7 +578,12 @@ class AsyncClient:
         return AsyncChatStream(flow, self._transport)
 
     async def close(self) -> None:
-        """As :meth:`Client.close`."""
+        """Close the connections (and the shared rate limits' Redis client). Unlike a closed
+        :class:`Client`, a closed AsyncClient is not opened again: a call still in flight
+        fails with an error saying the client was closed (a create's outcome is then unknown
+        if it may have been sent, and journaled so), and a later call raises
+        ConfigurationError, having sent nothing. (A client whose event loop ended without
+        ``close()`` serves the next loop.)"""
         result = self._transport.close()
         if result is not None:
             await result

@@ -37,6 +37,7 @@ booked, so lateness of any size costs a wait, never a 429.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import threading
 from collections import deque
@@ -85,23 +86,34 @@ class RateLimits:
 
 
 class _Window:
-    """The send times of the last ``count`` slots handed out under one rate."""
+    """The send times of the slots handed out under one rate that still count: those less than
+    a window old, and every one to come. Not only the last ``count``: a slot given back (its
+    request was never sent) must leave the older ones in force."""
 
     __slots__ = ("rate", "times")
 
     def __init__(self, rate: Rate) -> None:
         self.rate = rate
-        self.times: deque[float] = deque(maxlen=rate.count)
+        self.times: deque[float] = deque()
 
     def earliest(self, now: float, margin: float) -> float:
         """The first moment a new slot keeps the window: after the last slot handed out (slots
         are first come, first served) and a whole window after the ``count``-th last one."""
-        if not self.times:
+        times, per = self.times, self.rate.per + margin
+        while times and times[0] + per <= now:  # gone by a window: no say in a slot from now
+            times.popleft()
+        if not times:
             return now
-        earliest = max(now, self.times[-1])
-        if len(self.times) == self.rate.count:
-            earliest = max(earliest, self.times[0] + self.rate.per + margin)
+        earliest = max(now, times[-1])
+        if len(times) >= self.rate.count:
+            earliest = max(earliest, times[-self.rate.count] + per)
         return earliest
+
+    def give_back(self, slot: float) -> None:
+        """Forget ``slot``: its request was never sent (cancelled, or given up before its
+        turn). The slots booked after it keep their times (first come, first served)."""
+        with contextlib.suppress(ValueError):  # gone by a window already: it counts no more
+            self.times.remove(slot)
 
 
 class _Arrivals:
@@ -142,7 +154,10 @@ class RateLimiter:
     :meth:`reserve_create` and :meth:`reserve_status` return how long to wait before sending;
     the slot is booked at once, so callers that wait exactly that long never exceed a limit.
     With ``latest``, a slot later than that moment is not booked and None is returned (a wait
-    whose deadline comes first does not poll at all).
+    whose deadline comes first does not poll at all). :meth:`book_create` and
+    :meth:`book_status` return the slot's moment instead, which :meth:`give_back_create` and
+    :meth:`give_back_status` take back when its request is not sent after all: a caller
+    cancelled while it waits must not hold up everyone booked after it.
     """
 
     def __init__(self, limits: RateLimits | None = None) -> None:
@@ -159,10 +174,20 @@ class RateLimiter:
 
     def reserve_create(self, now: float) -> float:
         """Book a create; the seconds to wait before sending it."""
+        slot = self.book_create(now)
+        assert slot is not None
+        return slot - now
+
+    def book_create(self, now: float, *, latest: float | None = None) -> float | None:
+        """Book a create: the moment it may be sent (None: later than ``latest``, not booked)."""
         with self._lock:
-            waiting = self._book(now, [self._creates], None)
-        assert waiting is not None
-        return waiting
+            return self._book(now, [self._creates], latest)
+
+    def give_back_create(self, slot: float) -> None:
+        """A create booked for ``slot`` will not be sent: its place goes to those after it."""
+        if self._creates is not None:
+            with self._lock:
+                self._creates.give_back(slot)
 
     def admit_create(self, now: float) -> float:
         """Just before a create is sent (its slot booked and waited for): 0.0 if it may go now,
@@ -202,25 +227,48 @@ class RateLimiter:
         *,
         latest: float | None = None,
     ) -> float | None:
-        """Book a status poll of ``task_id`` (``per_task``: the family's own per-task limit)."""
+        """Book a status poll of ``task_id`` (``per_task``: the family's own per-task limit);
+        the seconds to wait before sending it."""
+        slot = self.book_status(now, task_id, per_task, latest=latest)
+        return None if slot is None else slot - now
+
+    def book_status(
+        self,
+        now: float,
+        task_id: str,
+        per_task: Rate | None = None,
+        *,
+        latest: float | None = None,
+    ) -> float | None:
+        """:meth:`reserve_status`, answered with the slot's moment."""
         with self._lock:
             windows = [self._status]
             if per_task is not None:
                 windows.append(self._task_window(now, task_id, per_task))
             return self._book(now, windows, latest)
 
+    def give_back_status(self, slot: float, task_id: str, per_task: Rate | None = None) -> None:
+        """A poll booked for ``slot`` will not be sent."""
+        with self._lock:
+            windows = [self._status]
+            if per_task is not None:
+                windows.append(self._per_task.get((task_id, per_task)))
+            for window in windows:
+                if window is not None:
+                    window.give_back(slot)
+
     def _book(
         self, now: float, windows: Iterable[_Window | None], latest: float | None
     ) -> float | None:
         found = [window for window in windows if window is not None]
         if not found:
-            return 0.0
+            return now
         slot = max(window.earliest(now, self.limits.margin) for window in found)
         if latest is not None and slot > latest:
             return None
         for window in found:
             window.times.append(slot)
-        return slot - now
+        return slot
 
     def _task_window(self, now: float, task_id: str, rate: Rate) -> _Window:
         key = (task_id, rate)

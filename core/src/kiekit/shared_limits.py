@@ -43,7 +43,9 @@ SCHEMES = ("redis", "rediss", "unix")
 
 # Books one slot in every window named in KEYS, at the first moment all of them allow (as
 # kiekit.ratelimit._Window.earliest: after the last slot handed out, and a window plus the
-# margin after the count-th last one). Times in microseconds of the server's clock.
+# margin after the count-th last one). Times in microseconds of the server's clock. A window
+# keeps every slot less than a window old, not only the last ``count``: one given back
+# (_RELEASE) must leave the older ones in force.
 # ARGV: member, within (µs from now; -1: no bound), margin (µs), then count and per (µs) per key.
 # Returns the µs to wait, or -1 when the slot would come later than ``within`` (nothing booked).
 _RESERVE = """
@@ -67,7 +69,7 @@ for i, key in ipairs(KEYS) do
   local count = tonumber(ARGV[2 + 2 * i])
   local per = tonumber(ARGV[3 + 2 * i])
   redis.call('ZADD', key, slot, ARGV[1])
-  redis.call('ZREMRANGEBYRANK', key, 0, -(count + 1))
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - per - margin)
   redis.call('PEXPIRE', key, math.ceil((slot - now + per + margin) / 1000) + 1000)
 end
 return slot - now
@@ -132,8 +134,15 @@ if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) en
 return 0
 """
 
+# A booked slot whose request will not be sent (cancelled while it waited, or given up): its
+# member leaves every window in KEYS, so the slots booked after it are not held up by it.
+_RELEASE = """
+for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
+return 0
+"""
+
 _MICRO = 1_000_000
-_SCRIPTS = (_RESERVE, _ADMIT, _ANSWERED)  # "book", "admit", "answered"
+_SCRIPTS = (_RESERVE, _ADMIT, _ANSWERED, _RELEASE)  # "book", "admit", "answered", "release"
 # How long a place in flight is held without word from its process, which renews the places
 # it holds every third of this while their requests run: a worker killed mid-request (kill -9,
 # a lost machine) holds its place this long at most, then a window as an arrival (10 s for
@@ -225,11 +234,14 @@ class SharedRateLimiter:
 
     def _call(self, op: Reserve) -> tuple[int, list[str], list[Any]] | None:
         """Which script, its keys and its arguments; None when no limit applies."""
-        if op.action == "book":
+        if op.action in ("book", "release"):
             windows = self._windows(op)
             if not windows:
                 return None
-            return 0, [key for key, _ in windows], self._arguments(op, windows)
+            keys = [key for key, _ in windows]
+            if op.action == "release":
+                return 3, keys, [op.member]
+            return 0, keys, self._arguments(op, windows)
         # a create's admission (task_id None) or a status poll's, each against its own window
         rate = self.limits.creates if op.task_id is None else self.limits.status
         if rate is None:
@@ -260,7 +272,7 @@ class SharedRateLimiter:
     def _arguments(self, op: Reserve, windows: list[tuple[str, Rate]]) -> list[Any]:
         within = -1 if op.within is None else max(0, math.floor(op.within * _MICRO))
         margin = round(self.limits.margin * _MICRO)
-        arguments: list[Any] = [secrets.token_hex(8), within, margin]
+        arguments: list[Any] = [op.member or secrets.token_hex(8), within, margin]
         for _key, rate in windows:
             arguments += [rate.count, round(rate.per * _MICRO)]
         return arguments
@@ -367,7 +379,7 @@ class SharedRateLimiter:
         only leave it for ``kie resume`` (a poll makes nothing; one refused with 429 is asked
         again). A lost "answered" report only keeps the create counted in flight until its
         timeout, so it is logged, not raised over the request's own outcome."""
-        if op.action == "answered":
+        if op.action in ("answered", "release"):  # its slot or place lapses by itself
             log.warning("shared rate limits at %s: %s", redacted(self.url), exc)
             return 0.0
         if op.action == "admit" and op.task_id is not None:

@@ -628,3 +628,67 @@ def test_a_redis_url_is_shown_without_its_password_wherever_it_is(url: str, show
 
     assert redacted(url) == shown
     assert repr(SharedRateLimiter(url)).startswith(f"SharedRateLimiter({shown!r}")
+
+
+class Watched(SharedRateLimiter):
+    """Says when ``expected`` bookings have been answered."""
+
+    expected = 0
+    reached: asyncio.Event
+
+    async def reserve_async(self, op: Reserve) -> float | None:
+        answer = await super().reserve_async(op)
+        if op.action == "book":
+            self.expected -= 1
+            if self.expected == 0:
+                self.reached.set()
+        return answer
+
+
+def test_creates_cancelled_while_they_wait_give_their_shared_slots_back(
+    redis_url: str, prefix: str
+) -> None:
+    """An outside tester's web service on shared limits: 5 users 12 s after a burst of
+    cancelled creates still waited after 60 s. A slot booked and never used leaves Redis: the
+    next create is booked in the first window after the creates sent, not behind the ghosts."""
+    from kiekit import AsyncClient
+    from kiekit._engine.engine import account_of
+
+    key = "sk-teams-test-key"
+    limiter = Watched(redis_url, limits(creates=2), prefix=prefix)
+
+    async def scenario() -> None:
+        limiter.expected, limiter.reached = 6, asyncio.Event()
+        async with AsyncClient(
+            key,
+            transport=MockTransport(created_answer),
+            rate_limits=limiter,
+            retry=RetryPolicy(deadline=1000.0),  # the windows here are 100 s
+        ) as client:
+            for _ in range(2):
+                await client.submit(GROK, prompt="sent")
+            ghosts = [asyncio.create_task(client.submit(GROK, prompt="gave up")) for _ in range(4)]
+            await limiter.reached.wait()  # all four booked (windows 1 and 2), and sleeping
+            for ghost in ghosts:
+                ghost.cancel()
+            await asyncio.gather(*ghosts, return_exceptions=True)
+        await limiter.aclose()
+
+    asyncio.run(scenario())
+
+    assert bands([create(limiter, account_of(key))]) == {1: 1}  # not {3: 1}, behind the ghosts
+    store = redis.Redis.from_url(redis_url)
+    assert store.zcard(f"{prefix}:{{{account_of(key)}}}:creates") == 3  # 2 sent, 1 booked
+    store.close()
+
+
+def test_a_slot_given_back_leaves_the_older_ones_in_force(redis_url: str, prefix: str) -> None:
+    """The window keeps every slot of the last window, not only the last ``count``: a slot
+    given back must not let a third create into a window two were sent in."""
+    limiter = shared(redis_url, prefix, count=2)
+    assert create(limiter) < 50
+    assert create(limiter) < 50
+    limiter.reserve(Reserve(limiter, "acct", member="ghost"))
+    limiter.reserve(Reserve(limiter, "acct", action="release", member="ghost"))
+
+    assert bands([create(limiter)]) == {1: 1}

@@ -135,6 +135,21 @@ class _NoSlot(Exception):
     """The rate limiter has no slot before the caller's deadline (caught by ``wait``)."""
 
 
+@attrs.define
+class Booking:
+    """A rate-limit slot booked and not yet used: ``wait`` seconds from when it was booked,
+    ``at`` on the in-process limiter's clock, ``member`` its name in the shared limits. Its
+    request marks it ``used`` as it is handed to the network; one that never goes (cancelled
+    while it waits, or given up) is given back (:meth:`Engine.give_back`), so that the
+    requests booked after it are not held up by a slot nobody uses."""
+
+    slot: _Slot
+    wait: float
+    at: float = 0.0
+    member: str = ""
+    used: bool = False
+
+
 log = logging.getLogger("kiekit")
 
 
@@ -240,13 +255,13 @@ class Engine:
         deadline: float | None = None,
         retry: RetryPolicy | None = None,
         sending: SendState | None = None,
-        slot_taken: bool = False,
+        booked: Booking | None = None,
         http: HttpRequest | None = None,
     ) -> Flow[Any]:
         """Send ``request`` under the rate limiter and the retry policy. ``deadline``: a
         monotonic time no attempt and no retry wait may pass (e.g. the end of a wait; else
         the retry policy's); ``sending`` follows whether a create may have reached KIE;
-        ``slot_taken``: the first attempt's rate-limit slot was booked by the caller; ``http``:
+        ``booked``: the first attempt's rate-limit slot, booked by the caller; ``http``:
         ``request`` already made into its HTTP form (a wait's polls build it once)."""
         if http is None:
             http = self._http(request, task_id)
@@ -260,30 +275,35 @@ class Engine:
         reached = False  # some attempt of an unsafe call may have reached KIE
 
         def attempt(number: int) -> Flow[Any]:
-            nonlocal reached
             limiter = self.limiter
             fresh = number == 1  # nothing yielded since `started` was read: it is the send time
-            if limit is not None and limiter is not None and not (slot_taken and number == 1):
+            booking = booked if number == 1 else None
+            own = limit is not None and limiter is not None and booking is None
+            if limit is not None and limiter is not None and own:
+                # a create's slot no later than its deadline; a poll's than its wait's, if any
+                latest = stop if limit.task_id is None else deadline
                 if type(limiter) is RateLimiter:  # in place, the common case: no extra flow
-                    now: float = yield NOW
-                    if limit.task_id is None:
-                        wait: float | None = limiter.reserve_create(now)
-                    else:
-                        wait = limiter.reserve_status(
-                            now, limit.task_id, limit.per_task, latest=deadline
-                        )
+                    booking = self._book_here(limiter, limit, (yield NOW), latest)
                 else:
-                    wait = yield from self._book(limit, deadline)
-                if wait is None:
-                    raise _NoSlot
-                if wait > 0:
-                    yield Sleep(wait)
+                    booking = yield from self._book(limit, latest)
                 fresh = False
-            if sending is not None and sending.parked:  # its row says nothing was sent: not so now
-                assert sending.unpark is not None
-                yield from sending.unpark()
-                sending.parked = False
-                fresh = False
+            try:
+                if own and booking is not None and booking.wait > 0:
+                    yield Sleep(booking.wait)
+                if sending is not None and sending.parked:  # its row said nothing sent: not so now
+                    assert sending.unpark is not None
+                    yield from sending.unpark()
+                    sending.parked = False
+                    fresh = False
+                return (yield from send(booking, fresh))
+            except BaseException as exc:
+                if booking is not None and not booking.used:  # it never went: its slot is free
+                    yield from self.give_back(booking, exc)
+                raise
+
+        def send(booking: Booking | None, fresh: bool) -> Flow[Any]:
+            nonlocal reached
+            limiter = self.limiter
             debugging = log.isEnabledFor(logging.DEBUG)
             if debugging:
                 log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
@@ -304,6 +324,8 @@ class Engine:
             left = max(stop - sent_at, MIN_ATTEMPT_SECONDS)
             if sending is not None:
                 sending.maybe_sent = True
+            if booking is not None:
+                booking.used = True
             try:
                 try:
                     response = yield http.within(left)
@@ -381,30 +403,67 @@ class Engine:
         check_utf8("", request.body)  # a plugin's own field, named by its wire place
         return request
 
-    def create_slot(self) -> Flow[None]:
-        """Wait for a create's rate-limit slot (books it). The clients take it before the
-        journal's intent row is written, so a create cancelled while it waits for its slot is
-        never recorded as one that may have made a task."""
-        if self.limiter is not None:
-            wait = yield from self._book(_CREATE, None)
-            if wait:
-                yield Sleep(wait)
+    def create_slot(self) -> Flow[Booking | None]:
+        """Wait for a create's rate-limit slot (books it; None: no limiter). The clients take
+        it before the journal's intent row is written, so a create cancelled while it waits
+        for its slot is never recorded as one that may have made a task; the caller gives it
+        back (:meth:`give_back`) unless it hands it to :meth:`submit`, which uses it. A slot
+        later than the retry policy's deadline is not waited for: RateLimitedError."""
+        if self.limiter is None:
+            return None
+        now: float = yield NOW
+        booking = yield from self._book(_CREATE, now + self.retry.deadline)
+        try:
+            if booking.wait > 0:
+                yield Sleep(booking.wait)
+        except BaseException as exc:
+            yield from self.give_back(booking, exc)
+            raise
+        return booking
 
-    def _book(self, slot: _Slot, latest: float | None) -> Flow[float | None]:
-        """Book ``slot`` (no later than ``latest``, if given): the seconds to wait for it, or
-        None when ``latest`` comes first. The in-process limiter is asked in place; the shared
-        one is I/O, a :class:`Reserve` op for the driver."""
+    def _book(self, slot: _Slot, latest: float | None) -> Flow[Booking]:
+        """Book ``slot`` no later than ``latest``, if given: _NoSlot for a poll when
+        ``latest`` comes first, RateLimitedError for a create. The in-process limiter is
+        asked in place; the shared one is I/O, a :class:`Reserve` op for the driver."""
         limiter = self.limiter
         now: float = yield NOW
         if isinstance(limiter, RateLimiter):
-            if slot.task_id is None:
-                return limiter.reserve_create(now)  # a create's deadline is the retry policy's
-            return limiter.reserve_status(now, slot.task_id, slot.per_task, latest=latest)
+            return self._book_here(limiter, slot, now, latest)
         assert limiter is not None
-        within = None if latest is None or slot.task_id is None else latest - now
-        op = Reserve(limiter, self.account, slot.task_id, slot.per_task, within)
+        within = None if latest is None else latest - now
+        member = secrets.token_hex(8)
+        op = Reserve(limiter, self.account, slot.task_id, slot.per_task, within, member=member)
         waiting: float | None = yield from _through_outages(op)
-        return waiting
+        if waiting is None:
+            raise _no_slot(slot, latest, now)
+        return Booking(slot, waiting, member=member)
+
+    @staticmethod
+    def _book_here(limiter: RateLimiter, slot: _Slot, now: float, latest: float | None) -> Booking:
+        if slot.task_id is None:
+            at = limiter.book_create(now, latest=latest)
+        else:
+            at = limiter.book_status(now, slot.task_id, slot.per_task, latest=latest)
+        if at is None:
+            raise _no_slot(slot, latest, now)
+        return Booking(slot, at - now, at=at)
+
+    def give_back(self, booking: Booking | None, cause: BaseException | None = None) -> Flow[None]:
+        """Give a slot that was never used back to the limiter (once), so the requests booked
+        after it do not wait for it. ``cause``: why; a flow being closed (GeneratorExit) may
+        yield nothing, so a shared slot then lapses by itself (a window after its moment)."""
+        if booking is None or booking.used:
+            return
+        booking.used = True  # given back: not twice
+        limiter, slot = self.limiter, booking.slot
+        if isinstance(limiter, RateLimiter):
+            if slot.task_id is None:
+                limiter.give_back_create(booking.at)
+            else:
+                limiter.give_back_status(booking.at, slot.task_id, slot.per_task)
+        elif limiter is not None and not isinstance(cause, GeneratorExit):
+            yield Reserve(limiter, self.account, slot.task_id, slot.per_task,
+                          action="release", member=booking.member)  # fmt: skip
 
     def _admission(self, limit: _Slot | None) -> _SharedAdmission | None:
         limiter = self.limiter
@@ -431,11 +490,11 @@ class Engine:
         request: Request,
         *,
         sending: SendState | None = None,
-        slot_taken: bool = False,
+        booked: Booking | None = None,
     ) -> Flow[Task]:
         """Create a task. Never sent twice when the first may have made a task, unless the
-        retry policy says ``retry_creates`` (kiekit.retry has the table). ``slot_taken``: the
-        caller booked the first attempt's slot with :meth:`create_slot`."""
+        retry policy says ``retry_creates`` (kiekit.retry has the table). ``booked``: the
+        first attempt's slot, booked (and waited for) with :meth:`create_slot`."""
         provider = self.registry.provider(model)
         data = yield from self._exchange(
             request,
@@ -443,7 +502,7 @@ class Engine:
             model=model,
             limit=_CREATE,
             sending=sending,
-            slot_taken=slot_taken,
+            booked=booked,
         )
         try:
             task_id = provider.parse_created(data)
@@ -763,6 +822,20 @@ def _through_outages(op: Reserve) -> Flow[Any]:
                 raise
             log.warning("%s: a create waits for it, asked again in %g s", exc, delay)
             yield Sleep(delay)
+
+
+def _no_slot(slot: _Slot, latest: float | None, now: float) -> Exception:
+    """No slot before ``latest``: a wait's poll ends the wait (_NoSlot); a create is refused
+    here, as KIE would refuse it past its window (kie-api.md §8), having sent nothing."""
+    if slot.task_id is not None:
+        return _NoSlot()
+    within = 0.0 if latest is None else max(latest - now, 0.0)
+    error = RateLimitedError(429, "no create slot in time", http_status=0)
+    error.message = (
+        f"no create slot within the retry policy's deadline ({within:g} s): the creates booked "
+        "ahead in this client's rate limiter fill KIE's windows until later (nothing was sent)"
+    )
+    return error
 
 
 def _unsendable(request: Request) -> ConfigurationError:

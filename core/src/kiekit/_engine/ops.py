@@ -167,7 +167,11 @@ class Reserve:
       None when the slot would come more than ``within`` seconds from now (nothing booked);
     - ``"admit"``: just before create ``member`` is sent; 0.0 when it may go (it is counted in
       flight for ``timeout`` seconds at most), else the seconds to wait before asking again;
-    - ``"answered"``: create ``member``'s answer (or failure) has come.
+    - ``"answered"``: create ``member``'s answer (or failure) has come;
+    - ``"release"``: the slot booked as ``member`` will not be used (its request was not
+      sent): it is given back, so the slots booked after it are not held up.
+
+    A ``"book"`` names its slot ``member`` (a random one when empty).
     """
 
     limiter: SharedRateLimiter = field(repr=False)

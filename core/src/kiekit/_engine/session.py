@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from kiekit._engine.account import Files, Source
-from kiekit._engine.engine import Engine, SendState, StatusHook
+from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
 from kiekit.errors import ConfigurationError, OutcomeUnknownError
 from kiekit.fields import Input
@@ -60,12 +60,31 @@ class Session:
         idempotency_key: str | None,
         out_dir: str | os.PathLike[str] | None = None,
     ) -> Flow[Task]:
-        engine, recorder = self.engine, self.recorder
+        engine = self.engine
         checked = engine.prepare(model, params, fields)
         request = engine.create_request(model, checked, callback_url=callback_url)
         # The rate-limit slot before the intent row: a create cancelled while it waits for its
         # slot was never sent, and must not be journaled as one that may have made a task.
-        yield from engine.create_slot()
+        # A slot this create does not use (cancelled, or answered by another create of its
+        # key) is given back: the creates booked after it must not wait for a ghost.
+        booked = [(yield from engine.create_slot())]  # the slot held now (a later one, if)
+        try:
+            task = yield from self._sending(model, request, idempotency_key, out_dir, booked)
+        except BaseException as exc:
+            yield from engine.give_back(booked[0], exc)
+            raise
+        yield from engine.give_back(booked[0])
+        return task
+
+    def _sending(
+        self,
+        model: str,
+        request: Request,
+        idempotency_key: str | None,
+        out_dir: str | os.PathLike[str] | None,
+        booked: list[Booking | None],
+    ) -> Flow[Task]:
+        engine, recorder = self.engine, self.recorder
         stale = False  # the slot was booked before a wait for a create sent here
         while True:
             try:
@@ -77,8 +96,9 @@ class Session:
                 yield Sleep(min(held.seconds_left, _HELD_POLL))
                 journal = recorder.journal
                 stale = journal is not None and held.owner == journal.owner
-                if not stale:  # the slot taken before has gone by
-                    yield from engine.create_slot()
+                if not stale:  # the slot taken before has gone by unused
+                    yield from engine.give_back(booked[0])
+                    booked[0] = yield from engine.create_slot()
                 # else: that create's answer comes soon, and is what this one returns; a
                 # slot is booked (below) only should this one be sent after all
         if isinstance(intent, Task):
@@ -89,8 +109,9 @@ class Session:
             sending.unpark = lambda: self._record(partial(recorder.resending, intent))
         try:
             if stale:  # in the try: cancelled while it waits, the row says nothing was sent
-                yield from engine.create_slot()
-            task = yield from engine.submit(model, request, sending=sending, slot_taken=True)
+                yield from engine.give_back(booked[0])
+                booked[0] = yield from engine.create_slot()
+            task = yield from engine.submit(model, request, sending=sending, booked=booked[0])
         except (GeneratorExit, TakenOver):  # dropped (nothing may be yielded); not ours now
             raise
         except BaseException as exc:

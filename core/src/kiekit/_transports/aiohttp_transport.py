@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -107,12 +108,29 @@ class AiohttpTransport:
         # files read at once: as many as the session's connections (aiohttp's 0, no limit: 100)
         self._file_limit = limit if limit > 0 else 100
         self._file_threads: ThreadPoolExecutor | None = None
+        # close() was called: a call in flight then fails in those words, and a later one is
+        # refused (a session opened after close() would be one nobody closes)
+        self._closed = False
+
+    async def _opened(self) -> Any:
+        """:meth:`_open`, with aiohttp imported on a thread the first time: importing it
+        builds its TLS contexts (reading the system's CA store), some 250 ms that would hold
+        up every other task of the loop (an outside tester's web service: its first request
+        stalled all others), as importing urllib3 does not (:meth:`_fetch_on_thread`)."""
+        if "aiohttp" not in sys.modules and not self._closed:
+            await asyncio.to_thread(_import_aiohttp)
+        return self._open()
 
     def _open(self) -> Any:
         """The session of the running loop. A session serves the loop it was opened on: when
         that loop has ended (one ``asyncio.run`` after another, a test framework's loop per
         test), a new one is opened on this loop; while it still runs (another thread's), using
         this transport here is an error."""
+        if self._closed:
+            raise ConfigurationError(
+                "this AsyncClient is closed (its close() was called, or its `async with` "
+                "ended): nothing was sent; make a new AsyncClient"
+            )
         loop = asyncio.get_running_loop()
         if self._session is not None and self._loop is not loop:
             assert self._loop is not None
@@ -146,9 +164,9 @@ class AiohttpTransport:
         return self._session
 
     async def send(self, request: HttpRequest) -> HttpResponse:
+        session = await self._opened()
         import aiohttp
 
-        session = self._open()
         limit = self._max_answer_bytes
         progress = _Progress()
         try:
@@ -187,6 +205,8 @@ class AiohttpTransport:
             words = in_words(exc)
             if type(exc) is TimeoutError and not progress.connected:
                 words = "no connection in time"  # the deadline came in the pool's queue
+            if self._closed:  # its connection was closed by us, not by the server
+                words = "the AsyncClient was closed while the call was in flight"
             raise TransportError(
                 f"{what(request)} failed: {words}",
                 task_id=request.task_id,
@@ -211,9 +231,9 @@ class AiohttpTransport:
         where handing it to a thread would cost more than reading it. A cancellation of a
         thread's download is raised at once; the thread stops at its next chunk (a stalled host:
         by the read timeout), removes its temporary file and renames nothing into place."""
+        session = await self._opened()
         import aiohttp
 
-        session = self._open()
         started = time.monotonic()
         with Download(fetch) as download:
             try:
@@ -272,8 +292,6 @@ class AiohttpTransport:
         return files.fetch(fetch, stop=stop)
 
     async def upload(self, upload: StreamUpload) -> HttpResponse:
-        import aiohttp
-
         chunks = upload_chunks(upload)
         # aiohttp turns whatever the body raises into a network error (ClientConnectionError,
         # or ClientOSError for an OSError), so a local file that could not be read is kept
@@ -288,7 +306,9 @@ class AiohttpTransport:
                 local.append(exc)
                 raise
 
-        session = self._open()
+        session = await self._opened()
+        import aiohttp
+
         try:
             # With Content-Length given, aiohttp streams the generator as is, not chunked.
             async with session.post(
@@ -313,9 +333,9 @@ class AiohttpTransport:
 
     async def stream(self, request: HttpRequest) -> AsyncByteStream:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
+        session = await self._opened()
         import aiohttp
 
-        session = self._open()
         # A stream that may be silent long waits for its bytes up to its deadline, not past it
         ends = None
         if request.long_silence and request.timeout is not None:
@@ -334,7 +354,10 @@ class AiohttpTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             if ends is not None and isinstance(exc, TimeoutError):
                 raise late(request) from exc
-            raise TransportError(f"{what(request)} failed: {in_words(exc)}") from exc
+            words = in_words(exc)
+            if self._closed:
+                words = "the AsyncClient was closed while the call was in flight"
+            raise TransportError(f"{what(request)} failed: {words}") from exc
         return _AiohttpStream(response, request, ends)
 
     def _silence(self, request: HttpRequest) -> dict[str, Any]:
@@ -352,6 +375,9 @@ class AiohttpTransport:
         }
 
     async def close(self) -> None:
+        """Close the session and the file threads' pool; calls in flight fail in those words,
+        later ones are refused (ConfigurationError)."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -363,6 +389,10 @@ class AiohttpTransport:
             files, self._files = self._files, None
         if files is not None:
             files.close()
+
+
+def _import_aiohttp() -> None:
+    import aiohttp  # noqa: F401 - imported for its side effect: loaded, off the loop
 
 
 class _Progress:

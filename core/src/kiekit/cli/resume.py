@@ -93,19 +93,26 @@ def _resume(args: argparse.Namespace) -> int:
     left = [row for row in elsewhere if row not in gone]
     if left:
         _say_elsewhere(left, DEFAULT_BASE_URL)
-    failures = 0
+    failures = others = 0
     if here:
-        say(f"resuming {len(here)} task(s) on {base_url} (at most {args.timeout:g} s each)")
         import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
-        failures = asyncio.run(_finish_all(args, journal, here))
+        failures, others = asyncio.run(_finish_all(args, journal, here, base_url))
     return _still_owed(
-        len(left), unknown, failures, len(foreign), resumed=len(here), base_url=base_url
-    )
+        len(left), unknown, failures, len(foreign), resumed=len(here), base_url=base_url,
+        others=others,
+    )  # fmt: skip
 
 
 def _still_owed(
-    elsewhere: int, unknown: int, failures: int, foreign: int, *, resumed: int, base_url: str
+    elsewhere: int,
+    unknown: int,
+    failures: int,
+    foreign: int,
+    *,
+    resumed: int,
+    base_url: str,
+    others: int = 0,
 ) -> int:
     """The exit code: 0 only when nothing this journal knows of is left owed (a task of this
     server not finished, one on another server, a create of unknown outcome, a row in a state
@@ -113,6 +120,7 @@ def _still_owed(
     the crash left" must not pass over them."""
     owed = [
         f"{failures} task(s) not finished here" if failures else "",
+        f"{others} task(s) of another API key" if others else "",
         f"{elsewhere} task(s) on another server" if elsewhere else "",
         f"{unknown} create(s) of unknown outcome" if unknown else "",
         f"{foreign} row(s) in a state this kiekit does not know" if foreign else "",
@@ -213,21 +221,43 @@ def _abandon(journal: Journal, row: Entry) -> None:
     )
 
 
-async def _finish_all(args: argparse.Namespace, journal: Journal, rows: list[Entry]) -> int:
+async def _finish_all(
+    args: argparse.Namespace, journal: Journal, rows: list[Entry], base_url: str
+) -> tuple[int, int]:
+    """Wait for and download this key's tasks; the tasks not finished, and those left alone
+    because another API key made them (KIE shows a task only to its own key: asked with this
+    one, it answers 404 "Task not found")."""
     import asyncio
 
     from kiekit.cli._async import open_async_client
 
     async with contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal)
+        account = client._engine.account  # the journal keeps the same hash of each row's key
+        others = [row for row in rows if row.account not in (None, account)]
+        mine = [row for row in rows if row not in others]
+        if others:
+            _say_other_key(others)
+        if mine:
+            say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
         slots = asyncio.Semaphore(max(1, args.concurrency))
 
         async def one(row: Entry) -> bool:
             async with slots:
                 return await _finish(client, row, args)
 
-        done = await asyncio.gather(*(one(row) for row in rows))
-    return done.count(False)
+        done = await asyncio.gather(*(one(row) for row in mine))
+    return done.count(False), len(others)
+
+
+def _say_other_key(rows: list[Entry]) -> None:
+    named = ", ".join(str(row.task_id) for row in rows[:3])
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    say(
+        f"{len(rows)} unfinished task(s) were created with another API key than this one "
+        f"({named}{more}): KIE shows a task only to the key that made it, so they are left "
+        "alone; run kie resume with that key (KIE_API_KEY) to finish them"
+    )
 
 
 def _folder_of(row: Entry, out: Path | None) -> Path:

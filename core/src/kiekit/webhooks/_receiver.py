@@ -193,6 +193,10 @@ class WebhookReceiver:
         self._wait_clients: dict[str, AsyncClient] = {}
         # a waited task's final status, once confirmed: its waits end with it, not a poll more
         self._finals: dict[str, TaskStatus] = {}
+        # tasks whose final status everyone was told (on_status, waits): a final state never
+        # changes, so a later delivery, whatever stage or code it claims (a signature seen once
+        # may come again relabelled within max_age, §6.3), is neither confirmed nor told again
+        self._ended: OrderedDict[str, None] = OrderedDict()
         # tasks a callback was accepted for, so a wait that starts after it polls at once
         self._called: OrderedDict[str, None] = OrderedDict()
         self._models: dict[str, str] = {}
@@ -399,6 +403,11 @@ class WebhookReceiver:
     def _register(self, callback: Callback) -> None:
         """Join the task's confirmation under way, or start one."""
         task_id = callback.task_id
+        if task_id in self._ended:  # its end was confirmed and told: nothing can follow it
+            self._seen[_key(callback)] = None
+            if len(self._seen) > _SEEN:
+                self._seen.popitem(last=False)
+            return
         check = self._checks.get(task_id)
         if check is None:
             check = self._checks[task_id] = _Check()
@@ -435,7 +444,7 @@ class WebhookReceiver:
                 return
             covered = set(check.keys)
             await self._confirmed(status, check.final, covered)
-            if not check.keys - covered:
+            if not check.keys - covered or task_id in self._ended:  # an end is told once
                 return
             # deliveries that came while on_status ran: a status call of their own
 
@@ -451,21 +460,25 @@ class WebhookReceiver:
             self._finals[status.task_id] = status
             for event in self._waiters[status.task_id]:
                 event.set()  # a wait ends with this status (Client.finish), no poll more
-        if self._on_status is None:
-            return
-        try:
-            outcome = self._on_status(status)
-            if outcome is not None:
-                await outcome
-        except Exception:  # the application's own failure: said here, not lost in a task
-            for key in keys:
-                self._seen.pop(key, None)
-            log.exception(
-                "on_status raised for task %s (%s): KIE's next delivery of its callback is "
-                "handled again",
-                status.task_id,
-                status.state.value,
-            )
+        if self._on_status is not None:
+            try:
+                outcome = self._on_status(status)
+                if outcome is not None:
+                    await outcome
+            except Exception:  # the application's own failure: said here, not lost in a task
+                for key in keys:
+                    self._seen.pop(key, None)
+                log.exception(
+                    "on_status raised for task %s (%s): KIE's next delivery of its callback is "
+                    "handled again",
+                    status.task_id,
+                    status.state.value,
+                )
+                return
+        if status.state.finished:
+            self._ended[status.task_id] = None
+            if len(self._ended) > _SEEN:
+                self._ended.popitem(last=False)
 
     async def _settle(self, client: AsyncClient, task: Task, check: _Check) -> TaskStatus | None:
         """The task's status from KIE, asked again after each of ``confirm_delays`` while a
