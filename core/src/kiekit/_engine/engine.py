@@ -280,8 +280,10 @@ class Engine:
             booking = booked if number == 1 else None
             own = limit is not None and limiter is not None and booking is None
             if limit is not None and limiter is not None and own:
-                # a create's slot no later than its deadline; a poll's than its wait's, if any
-                latest = stop if limit.task_id is None else deadline
+                # a poll's slot no later than its wait's deadline, if any. A create waits for
+                # its slot, however late: a burst is paced, not refused (the caller's own
+                # timeout bounds it, and a create cancelled gives its slot back)
+                latest = None if limit.task_id is None else deadline
                 if type(limiter) is RateLimiter:  # in place, the common case: no extra flow
                     booking = self._book_here(limiter, limit, (yield NOW), latest)
                 else:
@@ -407,12 +409,11 @@ class Engine:
         """Wait for a create's rate-limit slot (books it; None: no limiter). The clients take
         it before the journal's intent row is written, so a create cancelled while it waits
         for its slot is never recorded as one that may have made a task; the caller gives it
-        back (:meth:`give_back`) unless it hands it to :meth:`submit`, which uses it. A slot
-        later than the retry policy's deadline is not waited for: RateLimitedError."""
+        back (:meth:`give_back`) unless it hands it to :meth:`submit`, which uses it. However
+        late the slot, it is waited for: a burst of creates is paced, not refused."""
         if self.limiter is None:
             return None
-        now: float = yield NOW
-        booking = yield from self._book(_CREATE, now + self.retry.deadline)
+        booking = yield from self._book(_CREATE, None)
         try:
             if booking.wait > 0:
                 yield Sleep(booking.wait)
@@ -422,9 +423,9 @@ class Engine:
         return booking
 
     def _book(self, slot: _Slot, latest: float | None) -> Flow[Booking]:
-        """Book ``slot`` no later than ``latest``, if given: _NoSlot for a poll when
-        ``latest`` comes first, RateLimitedError for a create. The in-process limiter is
-        asked in place; the shared one is I/O, a :class:`Reserve` op for the driver."""
+        """Book ``slot`` no later than ``latest``, if given (a poll's: _NoSlot when ``latest``
+        comes first; a create's has none). The in-process limiter is asked in place; the
+        shared one is I/O, a :class:`Reserve` op for the driver."""
         limiter = self.limiter
         now: float = yield NOW
         if isinstance(limiter, RateLimiter):
@@ -435,7 +436,7 @@ class Engine:
         op = Reserve(limiter, self.account, slot.task_id, slot.per_task, within, member=member)
         waiting: float | None = yield from _through_outages(op)
         if waiting is None:
-            raise _no_slot(slot, latest, now)
+            raise _NoSlot  # only a poll's booking has a latest
         return Booking(slot, waiting, member=member)
 
     @staticmethod
@@ -445,7 +446,7 @@ class Engine:
         else:
             at = limiter.book_status(now, slot.task_id, slot.per_task, latest=latest)
         if at is None:
-            raise _no_slot(slot, latest, now)
+            raise _NoSlot  # only a poll's booking has a latest
         return Booking(slot, at - now, at=at)
 
     def give_back(self, booking: Booking | None, cause: BaseException | None = None) -> Flow[None]:
@@ -822,20 +823,6 @@ def _through_outages(op: Reserve) -> Flow[Any]:
                 raise
             log.warning("%s: a create waits for it, asked again in %g s", exc, delay)
             yield Sleep(delay)
-
-
-def _no_slot(slot: _Slot, latest: float | None, now: float) -> Exception:
-    """No slot before ``latest``: a wait's poll ends the wait (_NoSlot); a create is refused
-    here, as KIE would refuse it past its window (kie-api.md §8), having sent nothing."""
-    if slot.task_id is not None:
-        return _NoSlot()
-    within = 0.0 if latest is None else max(latest - now, 0.0)
-    error = RateLimitedError(429, "no create slot in time", http_status=0)
-    error.message = (
-        f"no create slot within the retry policy's deadline ({within:g} s): the creates booked "
-        "ahead in this client's rate limiter fill KIE's windows until later (nothing was sent)"
-    )
-    return error
 
 
 def _unsendable(request: Request) -> ConfigurationError:
