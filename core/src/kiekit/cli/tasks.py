@@ -33,7 +33,8 @@ def register(commands: Commands) -> None:
         action="append",
         choices=(*STATES, "unfinished"),
         help="only rows in this state (repeatable); unknown: every create whose outcome is "
-        "unknown (sending included: a crash leaves it so); unfinished: owed a wait or a download",
+        "unknown (sending included: a crash leaves it so); unfinished: owed a wait or a download "
+        "(or in a state a newer kiekit wrote: maybe owed)",
     )
     tasks.add_argument("--model", help="only this model id")
     tasks.add_argument("--since", metavar="AGE", help="only rows newer than AGE, e.g. 30m, 2h, 7d")
@@ -78,7 +79,7 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
         return journal.select(chosen)
     # unfinished needs a look at the disk too: the store gives the candidates, the last N of
     # those that pass are kept here (at most --limit rows in memory)
-    rows: Iterator[Entry] = journal.unfinished(model=args.model, since=since)
+    rows = _unfinished(journal, model=args.model, since=since)
     if named:
         others = journal.select(Selection(frozenset(named), model=args.model, since=since))
         unnamed = (row for row in rows if row.state not in named)
@@ -86,6 +87,21 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
     if args.limit is None:
         return rows
     return iter(collections.deque(rows, maxlen=args.limit))
+
+
+def _unfinished(journal: Journal, *, model: str | None, since: float | None) -> Iterator[Entry]:
+    """The unfinished rows, and those in a state this kiekit does not know (a newer kiekit's):
+    they may be owed, as kie resume counts them, so they are listed (their state shown) rather
+    than passed over."""
+    from kiekit.journal import Selection
+
+    foreign = (
+        row
+        for row in journal.select(Selection(open=True, model=model, since=since))
+        if not row.state.known
+    )
+    owed = journal.unfinished(model=model, since=since)
+    return heapq.merge(owed, foreign, key=lambda row: row.created_at)
 
 
 def seconds(age: str, option: str = "--since") -> float:
