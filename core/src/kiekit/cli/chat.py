@@ -69,7 +69,12 @@ def _image_url(given: str) -> str:
     from kiekit.cli._preflight import shown
     from kiekit.errors import FileReadError, ValidationError
 
-    path = Path(given).expanduser()
+    try:
+        path = Path(given).expanduser()
+    except RuntimeError as exc:  # no HOME, and no passwd entry for this user (a container's)
+        raise ValidationError(
+            "--image", f"{given}: no home directory to expand ~ to; give the full path"
+        ) from exc
     media_type = mimetypes.guess_type(path.name)[0] or ""
     try:
         is_file = path.is_file()
