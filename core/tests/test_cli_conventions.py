@@ -382,3 +382,15 @@ def test_a_number_of_seconds_out_of_range_is_a_usage_error_not_a_traceback(
         cli.main(argv)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_mock_seconds_past_what_the_mock_takes_is_a_usage_error_naming_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """1e308 is a finite number of seconds: the mock's own ValueError was a traceback."""
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "1e308"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kie: error: --mock-seconds: ")
+    assert "(100 years)" in err
+    assert "mock KIE server on" not in err  # refused before it started

@@ -32,6 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from kiekit._numbers import finite, shown
 from kiekit.errors import ConfigurationError, RateLimitStoreError
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 
@@ -206,12 +207,12 @@ class SharedRateLimiter:
         self.url = check_url(url, option)
         self.limits = limits or RateLimits()
         self.prefix = prefix
-        number = isinstance(place_lease, int | float) and not isinstance(place_lease, bool)
-        if not (number and 0 < place_lease < math.inf):
+        lease = finite(place_lease)
+        if lease is None or not lease > 0:
             raise ConfigurationError(
-                f"place_lease must be a number of seconds > 0, got {place_lease!r}"
+                f"place_lease must be a number of seconds > 0, got {shown(place_lease)}"
             )
-        self._places = _Places(self.url, place_lease)
+        self._places = _Places(self.url, lease)
         self._lock = threading.Lock()
         self._sync: Any = None  # the scripts on a blocking client, made on first use
         self._async: dict[int, tuple[Any, Any, Any]] = {}  # id(loop) -> (loop, client, script)

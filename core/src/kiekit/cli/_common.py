@@ -390,6 +390,10 @@ def embedded_mock(seconds: float) -> Iterator[Any]:
 
         missing = f"the mock server is not installed: {install_hint('kiekit-mock')}"
         raise ConfigurationError(missing) from exc
-    with MockServer(MockConfig(seconds_to_complete=seconds)) as mock:
+    try:
+        config = MockConfig(seconds_to_complete=seconds)
+    except ValueError as exc:  # past the mock's bound (100 years): said as the option's
+        raise ValidationError("--mock-seconds", str(exc)) from exc
+    with MockServer(config) as mock:
         say(f"mock KIE server on {mock.base_url}")
         yield mock

@@ -6,8 +6,10 @@ import argparse
 import collections
 import heapq
 import json
+import math
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -70,12 +72,14 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
 
     if args.limit is not None and args.limit < 0:
         raise ValidationError("--limit", "must be 0 or more")
+    # a limit past any journal's length is every row (SQLite and a deque take no more)
+    limit = None if args.limit is None else min(args.limit, sys.maxsize)
     since = None if args.since is None else time.time() - seconds(args.since)
     named = {EntryState(state) for state in args.state or () if state != "unfinished"}
     if EntryState.UNKNOWN in named:  # as the listing says: a crash mid-create leaves `sending`
         named.add(EntryState.SENDING)
     if "unfinished" not in (args.state or ()):
-        chosen = Selection(frozenset(named), model=args.model, since=since, newest=args.limit)
+        chosen = Selection(frozenset(named), model=args.model, since=since, newest=limit)
         return journal.select(chosen)
     # unfinished needs a look at the disk too: the store gives the candidates, the last N of
     # those that pass are kept here (at most --limit rows in memory)
@@ -84,9 +88,9 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
         others = journal.select(Selection(frozenset(named), model=args.model, since=since))
         unnamed = (row for row in rows if row.state not in named)
         rows = heapq.merge(others, unnamed, key=lambda row: row.created_at)
-    if args.limit is None:
+    if limit is None:
         return rows
-    return iter(collections.deque(rows, maxlen=args.limit))
+    return iter(collections.deque(rows, maxlen=limit))
 
 
 def _unfinished(journal: Journal, *, model: str | None, since: float | None) -> Iterator[Entry]:
@@ -107,9 +111,10 @@ def _unfinished(journal: Journal, *, model: str | None, since: float | None) -> 
 def seconds(age: str, option: str = "--since") -> float:
     """An age given as 30m, 2h or 7d, in seconds; ValidationError naming ``option``."""
     found = _AGE.match(age.strip())
-    if found is None:
+    value = float(found.group(1)) * _UNIT[found.group(2)] if found else math.inf
+    if not math.isfinite(value):  # 400 nines: a float's infinity, not an age
         raise ValidationError(option, f"expected an age like 30m, 2h or 7d, got {age!r}")
-    return float(found.group(1)) * _UNIT[found.group(2)]
+    return value
 
 
 def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
