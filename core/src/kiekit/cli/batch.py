@@ -30,6 +30,7 @@ from kiekit.cli._common import (
     emit,
     hand_stop,
     on_gone_mock,
+    path_option,
     progress_bars,
     say,
     seconds,
@@ -47,10 +48,15 @@ _NAMED = 5  # jobs a stop names one by one (every one is in the results file)
 
 def register(commands: Commands) -> None:
     batch = commands.add_parser("batch", help="run the jobs of a JSON Lines file, resumably")
-    batch.add_argument("jobs", type=Path, help='a .jsonl file: {"model": …, "input": {…}, "id"?}')
-    batch.add_argument("--out", required=True, type=Path, help="folder for the result files")
     batch.add_argument(
-        "--results", type=Path, default=None, help="the results file (default OUT/results.jsonl)"
+        "jobs", type=path_option, help='a .jsonl file: {"model": …, "input": {…}, "id"?}'
+    )
+    batch.add_argument("--out", required=True, type=path_option, help="folder for the result files")
+    batch.add_argument(
+        "--results",
+        type=path_option,
+        default=None,
+        help="the results file (default OUT/results.jsonl)",
     )
     batch.add_argument(
         "--concurrency",

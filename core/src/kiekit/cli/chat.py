@@ -60,14 +60,19 @@ def _image_url(given: str) -> str:
     """An ``--image`` as the URL a message carries: a URL as given; a local image file (as
     ``kie run --image`` takes one) inline, as a ``data:image/…;base64,`` URL, so nothing is
     uploaded for it."""
+    from kiekit.errors import FileReadError, ValidationError
+
     if given.startswith(("http://", "https://", "data:")):
         return given
+    if not given:  # Path("") is ".", the current folder
+        raise ValidationError(
+            "--image", "is empty: give an image file, an http(s) or data:image URL"
+        )
     import base64
     import mimetypes
     from pathlib import Path
 
     from kiekit.cli._preflight import shown
-    from kiekit.errors import FileReadError, ValidationError
 
     try:
         path = Path(given).expanduser()
