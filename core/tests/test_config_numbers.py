@@ -15,11 +15,15 @@ from kiekit.retry import DownloadPolicy
 from kiekit.webhooks import WebhookReceiver
 
 HUGE = 10**400  # an int Python holds, a float does not
-NOWHERE = {"base_url": "http://127.0.0.1:9", "journal": None}
+NOWHERE: dict[str, Any] = {"base_url": "http://127.0.0.1:9", "journal": None}
 
 
 def _journal(**options: Any) -> Journal:
     return Journal(MemoryStore(), **options)
+
+
+def _made(make: Callable[..., object], *args: Any, **options: Any) -> Callable[[], object]:
+    return lambda: make(*args, **options)
 
 
 def _shared(**options: Any) -> Any:
@@ -32,11 +36,11 @@ CASES: list[tuple[str, type[Exception], Callable[[], object]]] = [
     ("timeout", ConfigurationError, lambda: Client("k", timeout=HUGE, **NOWHERE)),
     ("timeout", ConfigurationError, lambda: AsyncClient("k", timeout=HUGE, **NOWHERE)),
     *[
-        (f"RetryPolicy.{name}", ValidationError, lambda name=name: RetryPolicy(**{name: HUGE}))
+        (f"RetryPolicy.{name}", ValidationError, _made(RetryPolicy, **{name: HUGE}))
         for name in ("base", "cap", "deadline")
     ],
     *[
-        (f"PollPolicy.{name}", ValidationError, lambda name=name: PollPolicy(**{name: HUGE}))
+        (f"PollPolicy.{name}", ValidationError, _made(PollPolicy, **{name: HUGE}))
         for name in ("initial", "growth", "maximum", "timeout", "first")
     ],
     ("DownloadPolicy.timeout", ValidationError, lambda: DownloadPolicy(timeout=HUGE)),
@@ -44,7 +48,7 @@ CASES: list[tuple[str, type[Exception], Callable[[], object]]] = [
     ("RateLimits.margin", ValidationError, lambda: RateLimits(margin=HUGE)),
     *[
         (f"WebhookReceiver {name}", ConfigurationError,
-         lambda name=name: WebhookReceiver("k", **{name: HUGE}))
+         _made(WebhookReceiver, "k", **{name: HUGE}))
         for name in ("body_timeout", "unknown_rate", "max_age")
     ],
     ("WebhookReceiver confirm_delays", ConfigurationError,
