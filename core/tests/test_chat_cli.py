@@ -101,6 +101,24 @@ def test_a_local_image_file_goes_inline_as_kie_run_takes_one(
     assert "not an image by its name" in err
 
 
+def test_an_image_under_home_without_a_home_directory_is_one_error_naming_the_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container user (HOME unset, no passwd entry) quoting ``~``: pathlib's RuntimeError
+    was a traceback."""
+    pwd = pytest.importorskip("pwd")
+    monkeypatch.delenv("HOME", raising=False)
+
+    def no_entry(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    code, out, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", "~/x.png")
+    assert (code, out) == (2, "")
+    said = "kie: error: --image: ~/x.png: no home directory to expand ~ to; give the full path"
+    assert err == said + "\n"
+
+
 @pytest.mark.parametrize("model", ["gpt-5-2", "claude-sonnet-4-6", "gpt-5-4"])
 def test_a_two_megabyte_photo_goes_inline_to_the_embedded_mock(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str

@@ -3,6 +3,7 @@ codes (0 done, 1 failed, 2 bad usage or input, 130 interrupted)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -382,3 +383,86 @@ def test_a_number_of_seconds_out_of_range_is_a_usage_error_not_a_traceback(
         cli.main(argv)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_mock_seconds_past_what_the_mock_takes_is_a_usage_error_naming_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """1e308 is a finite number of seconds: the mock's own ValueError was a traceback."""
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "1e308"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kie: error: --mock-seconds: ")
+    assert "(100 years)" in err
+    assert "mock KIE server on" not in err  # refused before it started
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--image", ""],
+         "argument --image: is empty: give a path"),
+        (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--out", ""],
+         "argument --out: is empty: give a path"),
+        (["batch", "", "--out", "o", "--mock"], "argument jobs: is empty: give a path"),
+        (["batch", "j.jsonl", "--out", "", "--mock"], "argument --out: is empty: give a path"),
+        (["batch", "j.jsonl", "--out", "o", "--results", "", "--mock"],
+         "argument --results: is empty: give a path"),
+        (["resume", "--out", ""], "argument --out: is empty: give a path"),
+        (["plugin", "new", "acme-x", "--dir", ""], "argument --dir: is empty: give a path"),
+        (["credits", "--base-url", "http://127.0.0.1:9", "--ca-file", ""],
+         "argument --ca-file: is empty: give a path"),
+        (["tasks", "--journal", ""], "argument --journal: is empty: give a URL or a path"),
+    ],
+)  # fmt: skip
+def test_an_empty_path_is_a_usage_error_naming_the_option_not_the_current_folder(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """argparse's Path("") is ".": `kie run --image ""` read the current folder as the image,
+    `--out ""` wrote results into it, `--ca-file ""` trusted the system's CAs, `--journal ""`
+    used the default journal."""
+    monkeypatch.chdir(tmp_path)  # the current folder is what an empty path wrote into
+    (tmp_path / "j.jsonl").write_text('{"model": "flux-kontext-pro", "input": {"prompt": "x"}}\n')
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+    assert [path.name for path in tmp_path.iterdir()] == ["j.jsonl"]  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["chat", "gpt-5-2", "hi", "--mock", "--image", ""],
+         "kie: error: --image: is empty: give an image file, an http(s) or data:image URL\n"),
+        (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--input", "input_image=@"],
+         "kie: error: input_image: @ names no file: give @path\n"),
+    ],
+)  # fmt: skip
+def test_an_empty_file_in_a_value_is_refused_naming_it(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == message
+
+
+def test_no_option_of_kie_takes_a_bare_path() -> None:
+    """Every path option goes through the check above (a new one with type=Path would not)."""
+    from kiekit.cli import _parser
+
+    subparsers = _parser()._subparsers
+    assert subparsers is not None
+    parsers = list(subparsers._group_actions[0].choices.values())  # type: ignore[union-attr]
+    bare = []
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if action.type is Path:
+                bare.append(f"{parser.prog} {action.dest}")
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    assert bare == []

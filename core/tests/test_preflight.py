@@ -166,3 +166,20 @@ def test_kie_batch_names_a_results_file_no_system_takes_before_any_job(
     assert f"--results: cannot write {str(results)[:50]}" in err
     assert err.strip().endswith(": File name too long")
     assert_nothing_sent(mock, err)
+
+
+@pytest.mark.parametrize("results", [None, "r.jsonl"])
+def test_kie_batch_refuses_a_results_file_it_cannot_open_before_the_mock_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], results: str | None
+) -> None:
+    """It was refused only once --mock had started its server (said on the terminal)."""
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"model": "flux-kontext-pro", "input": {"prompt": "x"}}) + "\n")
+    path = tmp_path / "o" / (results or "results.jsonl")
+    path.mkdir(parents=True)  # a folder where the results file goes
+    argv = ["batch", str(jobs), "--out", str(tmp_path / "o"), "--mock"]
+    argv += ["--results", str(path)] if results else []
+    code, err = kie(capsys, *argv)
+    assert code == 2
+    option = "--results" if results else "--out"
+    assert err == f"kie: error: {option}: cannot write {path}: Is a directory\n"  # no server

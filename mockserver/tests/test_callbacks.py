@@ -350,3 +350,41 @@ def test_a_tasks_staged_callbacks_reach_the_receiver_in_order_one_at_a_time() ->
         assert all(record.delivered for record in dispatcher.records())
 
     asyncio.run(scenario())
+
+
+def test_a_servers_deliveries_share_one_session_closed_when_it_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each delivery made its own ClientSession, connector, resolver and TCP connection:
+    ~1 ms of the mock's CPU each (tools/bench/mock_callback_cpu.py). One is opened when the
+    server starts and closed when it stops; the egress rules are the session's, unchanged."""
+    from kiekit_mock.egress import Egress
+
+    sessions: list[aiohttp.ClientSession] = []
+    made = Egress.session
+
+    @asynccontextmanager
+    async def counted(self: Egress, **options: Any) -> AsyncIterator[aiohttp.ClientSession]:
+        async with made(self, **options) as session:
+            sessions.append(session)
+            yield session
+
+    monkeypatch.setattr(Egress, "session", counted)
+
+    async def scenario() -> None:
+        receiver = Receiver()
+        async with running(receiver) as url, mock_kie(MockConfig()) as (app, session):
+            for prompt in ("one", "two", "three"):
+                body = {"model": T2I, "callBackUrl": url, "input": {"prompt": prompt}}
+                await _create_and_poll(
+                    session, "/api/v1/jobs/createTask", body, "/api/v1/jobs/recordInfo"
+                )
+                await runtime_of(app).callbacks.wait_idle()
+            records = runtime_of(app).callbacks.records()
+            assert [record.delivered for record in records] == [True, True, True]
+            assert len(receiver.calls) == 3
+            assert len(sessions) == 1
+            assert not sessions[0].closed
+        assert sessions[0].closed  # the server stopped
+
+    asyncio.run(scenario())

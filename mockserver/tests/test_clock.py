@@ -54,6 +54,16 @@ def test_a_scale_out_of_range_is_refused_and_changes_nothing(scale: Any) -> None
     assert clock.scale == 1
 
 
+def test_restore_scale_goes_back_to_the_starting_speed_and_keeps_the_time() -> None:
+    wall = Wall()
+    clock = MockClock(2, wall=wall)
+    clock.set_scale(600)
+    wall.now += 1
+    assert clock.restore_scale() == 1_000_600  # no jump back
+    wall.now += 1
+    assert (clock.scale, clock.now()) == (2, 1_000_602)
+
+
 def put_clock(kie: Kie, body: bytes) -> Any:
     return kie.fetch(kie.base_url + "/_mock/clock", method="PUT", data=body)
 
@@ -82,3 +92,22 @@ def test_a_bad_scale_over_http_is_400_naming_the_field(kie: Kie, body: Any, fiel
     answer = put_clock(kie, json.dumps(body).encode())
     assert (answer.status, answer.json()["field"]) == (400, field)
     assert kie.fetch(kie.base_url + "/_mock/clock").json()["scale"] == 1
+
+
+def test_a_reset_brings_the_clock_back_to_the_speed_the_mock_started_with(
+    make_mock: Any,
+) -> None:
+    """A test that sped the clock up (PUT /_mock/clock) left every later test of a shared
+    mock on fast time: a reset undid every other setting but that one. The time stays."""
+    _, kie = make_mock(time_scale=2)
+    assert put_clock(kie, b'{"scale": 600}').json()["scale"] == 600
+    before = kie.fetch(kie.base_url + "/_mock/clock").json()["now"]
+    reset = kie.fetch(kie.base_url + "/_mock/reset", method="POST", data=b"")
+    assert (reset.status, reset.json()) == (200, {"reset": True})
+    after = kie.fetch(kie.base_url + "/_mock/clock").json()
+    assert after["scale"] == 2
+    assert after["now"] >= before  # never back
+    put_clock(kie, b'{"scale": 600}')
+    account = b'{"api_key": "test-key"}'  # one account's reset: the clock is every job's
+    kie.fetch(kie.base_url + "/_mock/reset", method="POST", data=account)
+    assert kie.fetch(kie.base_url + "/_mock/clock").json()["scale"] == 600

@@ -209,3 +209,11 @@ def test_the_help_says_tasks_end_only_when_polled_unless_seconds() -> None:
     shown = " ".join(_start("--help").stdout.split())
     assert "Without --seconds a task ends only when polled, and only then calls back" in shown
     assert "seconds (mock clock) after which a task ends, polled or not, and calls back" in shown
+
+
+@pytest.mark.parametrize("option", ["--rules", "--har"])
+def test_an_empty_file_option_is_a_usage_error_naming_it(option: str) -> None:
+    """argparse gives "" as is, and Path("") is "." (read as "Is a directory: '.'")."""
+    result = _start(option, "")
+    assert result.returncode == 2
+    assert f"argument {option}: is empty: give a path" in result.stderr

@@ -11,23 +11,30 @@ a 300 s one 38, against 5, 21 and 101 for the guide's fixed 3 s loop (tools/benc
 
 from __future__ import annotations
 
-import math
-
 import attrs
 from attrs import frozen
+
+from kiekit._numbers import finite, shown
+from kiekit.errors import ValidationError
 
 __all__ = ["PollPolicy"]
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"PollPolicy.{attribute.name} must be positive, got {value!r}")
+    number = finite(value)
+    if number is None or not number > 0:
+        raise ValidationError(
+            f"PollPolicy.{attribute.name}", f"must be a finite number > 0, got {shown(value)}"
+        )
 
 
 def _not_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     # 0 is allowed: polling with no pause is what tests and benchmarks against a mock want
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"PollPolicy.{attribute.name} must be >= 0, got {value!r}")
+    number = finite(value)
+    if number is None or number < 0:
+        raise ValidationError(
+            f"PollPolicy.{attribute.name}", f"must be a finite number >= 0, got {shown(value)}"
+        )
 
 
 @frozen
@@ -47,8 +54,8 @@ class PollPolicy:
 
     def __attrs_post_init__(self) -> None:
         if self.initial > self.maximum:
-            raise ValueError(
-                f"PollPolicy.initial ({self.initial}) must not exceed maximum ({self.maximum})"
+            raise ValidationError(
+                "PollPolicy.initial", f"({self.initial}) must not exceed maximum ({self.maximum})"
             )
 
     @property

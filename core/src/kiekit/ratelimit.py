@@ -38,13 +38,15 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import math
 import threading
 from collections import deque
 from collections.abc import Hashable, Iterable
 
 import attrs
 from attrs import frozen
+
+from kiekit._numbers import finite, shown
+from kiekit.errors import ValidationError
 
 __all__ = ["Rate", "RateLimiter", "RateLimits"]
 
@@ -54,12 +56,17 @@ _SWEEP_AT = 512
 
 def _positive_count(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Rate.{attribute.name} must be a whole number >= 1, got {value!r}")
+        raise ValidationError(
+            f"Rate.{attribute.name}", f"must be a whole number >= 1, got {shown(value)}"
+        )
 
 
 def _positive_seconds(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"Rate.{attribute.name} must be a positive number, got {value!r}")
+    number = finite(value)
+    if number is None or not number > 0:
+        raise ValidationError(
+            f"Rate.{attribute.name}", f"must be a finite number > 0, got {shown(value)}"
+        )
 
 
 @frozen
@@ -71,8 +78,10 @@ class Rate:
 
 
 def _margin(_instance: object, _attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"RateLimits.margin must be >= 0 seconds, got {value!r}")
+    number = finite(value)
+    if number is None or number < 0:
+        said = f"must be a finite number >= 0 (seconds), got {shown(value)}"
+        raise ValidationError("RateLimits.margin", said)
 
 
 @frozen

@@ -51,7 +51,8 @@ from typing import TYPE_CHECKING
 import attrs
 from attrs import frozen
 
-from kiekit.errors import ApiError, KieError, ProtocolError, TransportError
+from kiekit._numbers import finite, shown
+from kiekit.errors import ApiError, KieError, ProtocolError, TransportError, ValidationError
 
 if TYPE_CHECKING:
     import random
@@ -60,13 +61,18 @@ __all__ = ["DownloadPolicy", "RetryPolicy", "Verdict", "parse_retry_after", "ver
 
 
 def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"RetryPolicy.{attribute.name} must be >= 0, got {value!r}")
+    number = finite(value)
+    if number is None or number < 0:
+        raise ValidationError(
+            f"RetryPolicy.{attribute.name}", f"must be a finite number >= 0, got {shown(value)}"
+        )
 
 
 def _attempts(_instance: object, _attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"RetryPolicy.attempts must be a whole number >= 1, got {value!r}")
+        raise ValidationError(
+            "RetryPolicy.attempts", f"must be a whole number >= 1, got {shown(value)}"
+        )
 
 
 @frozen
@@ -109,14 +115,17 @@ class RetryPolicy:
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"DownloadPolicy.{attribute.name} must be > 0, got {value!r}")
+    number = finite(value)
+    if number is None or not number > 0:
+        raise ValidationError(
+            f"DownloadPolicy.{attribute.name}", f"must be a finite number > 0, got {shown(value)}"
+        )
 
 
 def _byte_cap(_instance: object, _attribute: object, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(
-            f"DownloadPolicy.max_bytes must be a whole number >= 1 or None, got {value!r}"
+        raise ValidationError(
+            "DownloadPolicy.max_bytes", f"must be a whole number >= 1 or None, got {value!r}"
         )
 
 

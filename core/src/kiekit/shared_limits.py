@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kiekit._engine.ops import Reserve  # at run time too: typing.get_type_hints reads it
+from kiekit._numbers import finite, shown
 from kiekit.errors import ConfigurationError, RateLimitStoreError
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 
@@ -213,12 +214,12 @@ class SharedRateLimiter:
         self.url = check_url(url, option)
         self.limits = limits or RateLimits()
         self.prefix = prefix
-        number = isinstance(place_lease, int | float) and not isinstance(place_lease, bool)
-        if not (number and 0 < place_lease < math.inf):
+        lease = finite(place_lease)
+        if lease is None or not lease > 0:
             raise ConfigurationError(
-                f"place_lease must be a number of seconds > 0, got {place_lease!r}"
+                f"place_lease must be a number of seconds > 0, got {shown(place_lease)}"
             )
-        self._places = _Places(self.url, place_lease)
+        self._places = _Places(self.url, lease)
         self._lock = threading.Lock()
         self._sync: Any = None  # the scripts on a blocking client, made on first use
         self._async: dict[int, tuple[Any, Any, Any]] = {}  # id(loop) -> (loop, client, script)
@@ -347,8 +348,10 @@ class SharedRateLimiter:
             return held[2]
 
     def close(self) -> None:
-        """Close the blocking client's connections; a later reservation opens new ones (so a
-        limiter shared by several clients survives one of them closing)."""
+        """Close the blocking client's connections and stop renewing places; a later
+        reservation opens new ones (so a limiter shared by several clients survives one of
+        them closing: a place it no longer renews lapses a lease on, counted as an arrival)."""
+        self._places.stop()
         with self._lock:
             held, self._sync = self._sync, None
         if held is not None:
@@ -358,6 +361,7 @@ class SharedRateLimiter:
         """Close the running event loop's connections (as :meth:`close`)."""
         import asyncio
 
+        self._places.stop()
         loop = asyncio.get_running_loop()
         with self._lock:
             held = self._async.pop(id(loop), None)
@@ -409,7 +413,8 @@ class _Places:
     window; a place whose attempt is over is let lapse. The thread ends when no place is held
     (the next admission starts another) and belongs to its process: a forked child starts
     its own, holding none of its parent's places. Requests answered within a third of the
-    lease, the common case, cost no renewal at all."""
+    lease, the common case, cost no renewal at all. Closing the limiter stops the thread at once
+    (its places lapse a lease on); a Redis lost meanwhile is said once, not at every turn."""
 
     def __init__(self, url: str, lease: float) -> None:
         self.url = url
@@ -418,7 +423,9 @@ class _Places:
         self._held: dict[str, tuple[str, int, float]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()  # the running thread's: set, it ends at once
         self._pid = os.getpid()
+        self._lost = False  # a renewal failed and was said; said again only once it answers
 
     def admitted(self, op: Reserve, keys: list[str], arguments: list[Any], answer: Any) -> None:
         """Hold the place ``op`` was just given, if it was (an "admit" answered 0)."""
@@ -430,10 +437,23 @@ class _Places:
                 self._thread, self._pid = None, os.getpid()
             self._held[op.member] = (keys[1], arguments[2], time.monotonic() + op.timeout)
             if self._thread is None:
+                self._stopping = threading.Event()  # its own: a stopped one's stays set
                 self._thread = threading.Thread(
-                    target=self._renew, name="kiekit-limits-places", daemon=True
+                    target=self._renew,
+                    args=(self._stopping,),
+                    name="kiekit-limits-places",
+                    daemon=True,
                 )
                 self._thread.start()
+
+    def stop(self) -> None:
+        """Renew nothing more (the limiter is closed): the thread ends now, not once the last
+        attempt it holds a place for is over; the places lapse a lease on. A later admission
+        starts again."""
+        with self._lock:
+            self._held.clear()
+            self._thread = None
+            self._stopping.set()
 
     def leaving(self, op: Reserve) -> None:
         """``op`` reports its request answered: its place is no longer renewed (gone from
@@ -442,10 +462,12 @@ class _Places:
             with self._lock:
                 self._held.pop(op.member, None)
 
-    def _due(self) -> dict[str, list[Any]] | None:
+    def _due(self, stopping: threading.Event) -> dict[str, list[Any]] | None:
         """Each window's renewal arguments (members and µs left), or None when nothing is
-        held: then this thread is done."""
+        held or the thread was stopped: then this thread is done."""
         with self._lock:
+            if stopping.is_set():  # stopped: a later admission's places are its thread's
+                return None
             now = time.monotonic()
             for member in [m for m, (_, _, end) in self._held.items() if end <= now]:
                 del self._held[member]  # its attempt is over: its place ends with it
@@ -459,23 +481,42 @@ class _Places:
                 )
             return due
 
-    def _renew(self) -> None:
+    def _renew(self, stopping: threading.Event) -> None:
         redis = _redis()
         client = redis.Redis.from_url(self.url)
         try:
             renew = client.register_script(_RENEW)
-            while True:
-                time.sleep(self.lease / 3)
-                due = self._due()
+            while not stopping.wait(self.lease / 3):
+                due = self._due(stopping)
                 if due is None:
                     return
                 for key, arguments in due.items():
                     try:
                         renew(keys=[key], args=arguments)
                     except redis.RedisError as exc:  # they lapse a lease on: the requests go on
-                        log.warning("shared rate limits at %s: %s", redacted(self.url), exc)
+                        if stopping.is_set():  # closed meanwhile (and Redis perhaps stopped)
+                            return
+                        self._said_lost(exc)
+                    else:
+                        self._said_back()
         finally:
             client.close()
+
+    def _said_lost(self, exc: Exception) -> None:
+        """A failed renewal, said once per outage: every turn of every window said it again."""
+        if not self._lost:
+            self._lost = True
+            log.warning(
+                "shared rate limits at %s: cannot renew the places of the requests in flight "
+                "(%s): they lapse a lease on, and count as arrivals (said once until it answers)",
+                redacted(self.url),
+                exc,
+            )
+
+    def _said_back(self) -> None:
+        if self._lost:
+            self._lost = False
+            log.warning("shared rate limits at %s: renewing places again", redacted(self.url))
 
 
 def _redis() -> Any:

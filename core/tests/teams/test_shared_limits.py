@@ -362,6 +362,60 @@ def test_a_place_is_renewed_while_its_request_runs_and_lapses_once_its_holder_st
     store.close()
 
 
+@pytest.mark.parametrize("closing", ["close", "aclose"])
+def test_closing_the_limiter_stops_renewing_its_places_at_once(
+    redis_url: str, prefix: str, closing: str
+) -> None:
+    """The renewing thread ran on until the last attempt it held a place for was over (a
+    minute by default), after its client was closed: at a test's teardown it logged
+    "Connection refused" at every turn once the test's Redis had stopped first."""
+    limiter = SharedRateLimiter(redis_url, limits(creates=2), prefix=prefix, place_lease=1.5)
+    op = Reserve(limiter, "acct", action="admit", member="running", timeout=60.0)
+    assert limiter.reserve(op) == 0.0
+    renewer = limiter._places._thread
+    assert renewer is not None
+    if closing == "close":
+        limiter.close()
+    else:
+        asyncio.run(limiter.aclose())
+    renewer.join(10)  # it ends at once; before, it ran the minute of its attempt
+    assert not renewer.is_alive()
+    assert limiter.reserve(Reserve(limiter, "acct", action="admit", member="again")) == 0.0
+    assert limiter._places._thread is not None  # a later admission renews again
+    limiter.close()
+
+
+def test_a_redis_lost_while_renewing_places_is_said_once_not_at_every_turn(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kiekit.shared_limits import _Places
+
+    turns = Counter[str]()
+    fifth = threading.Event()
+    due = _Places._due
+
+    def counted(self: _Places, *args: Any) -> Any:
+        turns["due"] += 1
+        if turns["due"] == 5:  # four renewals have failed by now
+            fifth.set()
+        return due(self, *args)
+
+    monkeypatch.setattr(_Places, "_due", counted)
+    nowhere = "redis://127.0.0.1:1"  # nothing listens: "Connection refused" at every turn
+    limiter = SharedRateLimiter(nowhere, limits(), place_lease=0.03)
+    places = limiter._places
+    op = Reserve(limiter, "acct", action="admit", member="m", timeout=60.0)
+    places.admitted(op, ["answered", "in-flight"], ["m", 5, 100_000_000, 30_000], 0)
+    renewer = places._thread
+    assert renewer is not None
+    assert fifth.wait(30)
+    limiter.close()
+    renewer.join(10)
+    said = [r.getMessage() for r in caplog.records if nowhere in r.getMessage()]
+    assert len(said) == 1, said  # was one at every turn
+    assert said[0].startswith(f"shared rate limits at {nowhere}: cannot renew the places")
+
+
 def test_the_api_key_never_reaches_redis(redis_url: str, prefix: str) -> None:
     key = "sk-do-not-store-this-key"
     eng = engine(shared(redis_url, prefix), key=key)

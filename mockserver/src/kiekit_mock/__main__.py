@@ -119,6 +119,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--rules",
         metavar="FILE",
+        type=_file,
         help="a JSON list of outcome/lifecycle rules for new tasks (see mockserver/README.md)",
     )
     parser.add_argument(
@@ -179,6 +180,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--har",
         metavar="FILE",
+        type=_file,
         help="replay the tasks recorded in a HAR file (or a scenario from the 'har' command)",
     )
     return parser
@@ -195,7 +197,9 @@ def _openapi(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="kiekit-mock openapi", description="Write the mock's OpenAPI 3.1 document."
     )
-    parser.add_argument("--out", metavar="FILE", help="where to write it (default: stdout)")
+    parser.add_argument(
+        "--out", metavar="FILE", type=_file, help="where to write it (default: stdout)"
+    )
     parser.add_argument(
         "--upload-host", action="store_true", help="the upload host's document instead"
     )
@@ -211,8 +215,10 @@ def _har(argv: Sequence[str]) -> int:
         description="Turn a HAR recording into the scenario the mock would replay (no headers, "
         "so no API key, are kept).",
     )
-    parser.add_argument("file", metavar="FILE", help="a HAR file")
-    parser.add_argument("--out", metavar="FILE", help="where to write it (default: stdout)")
+    parser.add_argument("file", metavar="FILE", type=_file, help="a HAR file")
+    parser.add_argument(
+        "--out", metavar="FILE", type=_file, help="where to write it (default: stdout)"
+    )
     args = parser.parse_args(argv)
     try:
         scenario = read_scenario(args.file)
@@ -229,6 +235,13 @@ def _warn(scenario: Scenario, file: str) -> None:
     replay (on standard error, so a scenario written to stdout stays clean)."""
     for line in scenario.warnings():
         print(f"kiekit-mock: warning: {file}: {line}", file=sys.stderr)
+
+
+def _file(text: str) -> str:
+    """A file option's value: an empty one is refused (``Path("")`` is ``.``, this folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("is empty: give a path")
+    return text
 
 
 def _limit(text: str) -> int | None:

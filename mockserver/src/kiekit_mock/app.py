@@ -89,6 +89,7 @@ def build_app(rt: Runtime) -> web.Application:
     app.router.add_routes(callbacks_http.ROUTES)
     app.router.add_routes(changes_http.ROUTES)  # the long-poll watchers use
     app.router.add_routes(inspector.ROUTES)  # the page at /_mock/ui
+    app.on_startup.append(_open_deliveries)  # one session for every callback delivery
     app.on_shutdown.append(changes_http.wake_waiters)
     # at shutdown, so deliveries do not compete with the requests still being answered; again
     # at cleanup, for those the last requests owed meanwhile
@@ -96,6 +97,10 @@ def build_app(rt: Runtime) -> web.Application:
     app.on_cleanup.append(_stop_deliveries)
     app.cleanup_ctx.append(settler.settle_in_background)  # tasks that end on time, unpolled
     return app
+
+
+async def _open_deliveries(app: web.Application) -> None:
+    await app[RUNTIME].callbacks.open()
 
 
 async def _stop_deliveries(app: web.Application) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -36,7 +37,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -186,6 +187,10 @@ class CallbackDispatcher:
         self._settings = CallbackSettings(hmac_key=hmac_key, copies=copies, tamper=tamper)
         self._allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
         self._egress = Egress(self._allowed_hosts)
+        # one session (and its connections) for every delivery while the server runs: open()
+        # at its startup, close() at its shutdown. A new one per delivery cost a connector, a
+        # resolver and a TCP connection each (tools/bench/mock_callback_cpu.py)
+        self._shared: tuple[contextlib.AsyncExitStack, aiohttp.ClientSession] | None = None
         self._lock = threading.Lock()
         # every record by its number (oldest first), and each task's numbers: a task's own
         # records are read at its status answers, which must not scan everyone's
@@ -385,6 +390,23 @@ class CallbackDispatcher:
                     self._settle(later_index, later, None, "cancelled: the mock server stopped")
                 raise
 
+    async def open(self) -> None:
+        """Open the session every delivery shares (the server's startup, on its loop)."""
+        if self._shared is None:
+            stack = contextlib.AsyncExitStack()
+            session = await stack.enter_async_context(self._egress.session())
+            self._shared = (stack, session)
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The shared session; one of the delivery's own when there is none (a dispatcher
+        used without a server, or a callback owed once its shutdown began)."""
+        if self._shared is not None:
+            yield self._shared[1]
+            return
+        async with self._egress.session() as session:
+            yield session
+
     async def _deliver(self, index: int, record: CallbackRecord) -> None:
         status: int | None = None
         answer: str | None = None
@@ -392,7 +414,7 @@ class CallbackDispatcher:
             # no redirect is followed, and every connection goes through the egress check
             # (loopback or an allowed host, after DNS too): see egress.py
             async with (
-                self._egress.session() as session,
+                self._session() as session,
                 self._egress.request(
                     session,
                     "POST",
@@ -457,8 +479,11 @@ class CallbackDispatcher:
         return not pending
 
     async def close(self) -> None:
-        """Cancel deliveries still in flight (server shutdown)."""
+        """Cancel deliveries still in flight (server shutdown), then close the shared session."""
         deliveries = list(self._in_flight)
         for task in deliveries:
             task.cancel()
         await asyncio.gather(*deliveries, return_exceptions=True)
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            await shared[0].aclose()

@@ -42,6 +42,7 @@ class MockClock:
         # (wall time, mock time then, scale): one tuple, swapped whole, so now() reads it
         # without the lock and never mixes an old scale with a new base
         self._base = (start, start, float(scale))
+        self._start_scale = float(scale)  # what a reset brings back (restore_scale)
         self._listeners: list[Callable[[], None]] = []
 
     @property
@@ -67,6 +68,14 @@ class MockClock:
         the time already passed stays as it was. Returns now()."""
         if not scale_ok(scale):
             raise ValueError(f"time_scale {SCALE_RULE}, not {scale!r}")
+        return self._rescale(scale)
+
+    def restore_scale(self) -> float:
+        """Back to the scale it was made with (``time_scale``, ``--time-scale``), as a reset
+        brings every setting back to the config; the time passed stays. Returns now()."""
+        return self._rescale(self._start_scale)
+
+    def _rescale(self, scale: float) -> float:
         with self._lock:
             wall = self._wall()
             before, mock, old = self._base

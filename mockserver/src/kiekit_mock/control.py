@@ -440,7 +440,8 @@ def _update_account(
 @ROUTES.post("/_mock/reset")
 @_controlled
 async def reset(request: web.Request) -> web.Response:
-    """Forget tasks, account changes, added rules and the journal; the clock keeps its time.
+    """Forget tasks, account changes, added rules and the journal; the clock keeps its time
+    and goes back to the speed the mock started with.
     Body {"api_key": …} or {"account_id": …}: only that account's (Runtime.forget_account),
     so one job of many sharing a mock resets without touching the others'."""
     body = await read_object(request)

@@ -33,6 +33,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 MAX_REDIRECTS = 10
+# How long an idle connection is kept for the next request to that host: short, below the
+# keep-alive time of the usual receivers (gunicorn's 2 s, uvicorn's and Node's 5 s), so a
+# callback is rarely sent on a connection its receiver is closing (a POST is not sent again)
+KEEPALIVE = 1.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -150,9 +154,13 @@ class Egress:
 
     @asynccontextmanager
     async def session(self, **options: Any) -> AsyncIterator[aiohttp.ClientSession]:
-        """A ClientSession whose connector resolves through LoopbackResolver, no proxy."""
+        """A ClientSession whose connector resolves through LoopbackResolver, no proxy. Its
+        pool has no cap: a request's timeout must not be spent waiting for another's
+        connection (a server's shared session carries every delivery in flight)."""
         resolver = LoopbackResolver(self.allowed_hosts)
-        connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
+        connector = aiohttp.TCPConnector(
+            resolver=resolver, use_dns_cache=False, limit=0, keepalive_timeout=KEEPALIVE
+        )
         try:
             async with aiohttp.ClientSession(
                 connector=connector, trust_env=False, **options

@@ -119,8 +119,8 @@ class Runtime:
 
     def reset(self) -> None:
         """Forget tasks, account changes, added rules and the journal: back to the configured
-        accounts and rules, loaded recordings back to their start (the clock keeps going: it
-        never runs backwards)."""
+        accounts and rules, loaded recordings back to their start, the clock back to its
+        configured speed (its time keeps going: it never runs backwards)."""
         self.store.reset()
         self.prerendered.clear()
         self.rules.reset()
@@ -133,6 +133,9 @@ class Runtime:
         self.callbacks.configure(CallbackSettings.from_config(self.config))
         # a loaded recording (--har, MockServer(scenario=…)) plays again from its start
         self.scenarios.rewind()
+        # a speed set since (PUT /_mock/clock) is test state too: a test that sped the clock up
+        # left every later test of the run on fast time
+        self.clock.restore_scale()
 
     def forget_account(self, account: str) -> AccountReset:
         """Reset one account and leave the others be (mocks shared by parallel jobs): forget

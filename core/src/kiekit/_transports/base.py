@@ -10,7 +10,6 @@ kept so by each transport, whatever its HTTP library makes of it).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
+from kiekit._numbers import finite, shown
 from kiekit.errors import ConfigurationError, FileReadError, ProtocolError, TransportError
 
 CHUNK = 64 * 1024
@@ -247,9 +247,10 @@ def check_seconds(name: str, value: object) -> float:
         raise ConfigurationError(
             f"{name} must be a number of seconds > 0, got {value!r} ({type(value).__name__})"
         )
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{name} must be > 0, got {value!r}")
-    return float(value)
+    number = finite(value)
+    if number is None or not number > 0:
+        raise ConfigurationError(f"{name} must be a finite number > 0, got {shown(value)}")
+    return number
 
 
 def lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
@@ -97,6 +98,15 @@ def emit(
     return True
 
 
+def path_option(text: str) -> Path:
+    """A path option's value: an empty one is a usage error naming the option (``Path("")`` is
+    ``.``, the current folder, which no one meant: results written there, a folder read as the
+    file asked for)."""
+    if not text:
+        raise argparse.ArgumentTypeError("is empty: give a path")
+    return Path(text)
+
+
 def seconds(text: str) -> float:
     """An option's positive, finite number of seconds (--timeout, --poll-interval): anything
     else is a usage error naming the option, before anything is sent."""
@@ -158,6 +168,8 @@ class _JournalUrl(argparse.Action):
     ) -> None:
         from kiekit.journal import JOURNAL_URL_ENV
 
+        if not values:  # "" is no journal named: the default one, silently
+            raise argparse.ArgumentError(self, "is empty: give a URL or a path")
         os.environ[JOURNAL_URL_ENV] = str(values)
         setattr(namespace, self.dest, values)
 
@@ -277,6 +289,8 @@ def ca_file(text: str) -> Any:
     ``SSL_CERT_FILE`` does), or a usage error saying what is wrong with the file."""
     import ssl
 
+    if not text:  # ssl takes cafile="" as none given: the system's CAs, silently
+        raise argparse.ArgumentTypeError("is empty: give a path")
     try:
         return ssl.create_default_context(cafile=text)
     except ssl.SSLError as exc:  # read, but no certificate in it (OpenSSL: X509 ... NO_CERT...)
@@ -390,6 +404,10 @@ def embedded_mock(seconds: float) -> Iterator[Any]:
 
         missing = f"the mock server is not installed: {install_hint('kiekit-mock')}"
         raise ConfigurationError(missing) from exc
-    with MockServer(MockConfig(seconds_to_complete=seconds)) as mock:
+    try:
+        config = MockConfig(seconds_to_complete=seconds)
+    except ValueError as exc:  # past the mock's bound (100 years): said as the option's
+        raise ValidationError("--mock-seconds", str(exc)) from exc
+    with MockServer(config) as mock:
         say(f"mock KIE server on {mock.base_url}")
         yield mock

@@ -122,7 +122,7 @@ def _paths(key: str, field: InputField | None, given: str) -> list[Path]:
     own name holds a comma is still one file."""
     whole = Path(given[1:])
     if field is None or field.kind != "urls" or "," not in given or whole.is_file():
-        return [whole]
+        return [_named(key, given)]
     parts = given.split(",")
     for index, part in enumerate(parts):
         if not part.strip().startswith("@"):
@@ -131,7 +131,14 @@ def _paths(key: str, field: InputField | None, given: str) -> list[Path]:
                 f"{part.strip()!r} is no @file: give every file as @path (@a.png,@b.png); "
                 "files and URLs do not mix in one value (kie upload FILE gives a file's URL)",
             )
-    return [Path(part.strip()[1:]) for part in parts]
+    return [_named(key, part.strip()) for part in parts]
+
+
+def _named(key: str, given: str) -> Path:
+    """The file of one ``@path``; a bare ``@`` is refused (``Path("")`` is ``.``, this folder)."""
+    if given == "@":
+        raise ValidationError(key, "@ names no file: give @path")
+    return Path(given[1:])
 
 
 def _image_fields(described: tuple[InputField, ...]) -> list[InputField]:

@@ -30,6 +30,7 @@ from kiekit.cli._common import (
     emit,
     hand_stop,
     on_gone_mock,
+    path_option,
     progress_bars,
     say,
     seconds,
@@ -47,10 +48,15 @@ _NAMED = 5  # jobs a stop names one by one (every one is in the results file)
 
 def register(commands: Commands) -> None:
     batch = commands.add_parser("batch", help="run the jobs of a JSON Lines file, resumably")
-    batch.add_argument("jobs", type=Path, help='a .jsonl file: {"model": …, "input": {…}, "id"?}')
-    batch.add_argument("--out", required=True, type=Path, help="folder for the result files")
     batch.add_argument(
-        "--results", type=Path, default=None, help="the results file (default OUT/results.jsonl)"
+        "jobs", type=path_option, help='a .jsonl file: {"model": …, "input": {…}, "id"?}'
+    )
+    batch.add_argument("--out", required=True, type=path_option, help="folder for the result files")
+    batch.add_argument(
+        "--results",
+        type=path_option,
+        default=None,
+        help="the results file (default OUT/results.jsonl)",
     )
     batch.add_argument(
         "--concurrency",
@@ -107,6 +113,7 @@ def _batch(args: argparse.Namespace) -> int:
     started = time.time()  # the journal's clock: rows written since were written during this run
     if args.results is not None:
         output_folder("--results", args.results.parent)
+    _check_results_file(args, results_path)  # before --mock starts its server, or a broker
     refusals = [*unlisted, *(line.result() for line in bad)]
     finished: list[JobResult] = []  # as they come: what a stop still knows
     try:
@@ -317,6 +324,22 @@ def _run_on_celery(
             poll_interval=args.poll_interval,
             on_result=done,
         )
+
+
+def _check_results_file(args: argparse.Namespace, results_path: Path) -> None:
+    """Refuse a results file that cannot be opened (a folder of that name, no permission)
+    before anything starts, naming its option. Opened to append, so a previous run's results
+    stay whole if this run stops before its first job; a file made here is removed."""
+    existed = os.path.lexists(results_path)
+    try:
+        with open(results_path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        option = "--out" if args.results is None else "--results"
+        raise ValidationError(option, _cannot_write(results_path, exc)) from exc
+    if not existed:
+        with contextlib.suppress(OSError):
+            os.unlink(results_path)
 
 
 @contextlib.contextmanager

@@ -60,16 +60,26 @@ def _image_url(given: str) -> str:
     """An ``--image`` as the URL a message carries: a URL as given; a local image file (as
     ``kie run --image`` takes one) inline, as a ``data:image/…;base64,`` URL, so nothing is
     uploaded for it."""
+    from kiekit.errors import FileReadError, ValidationError
+
     if given.startswith(("http://", "https://", "data:")):
         return given
+    if not given:  # Path("") is ".", the current folder
+        raise ValidationError(
+            "--image", "is empty: give an image file, an http(s) or data:image URL"
+        )
     import base64
     import mimetypes
     from pathlib import Path
 
     from kiekit.cli._preflight import shown
-    from kiekit.errors import FileReadError, ValidationError
 
-    path = Path(given).expanduser()
+    try:
+        path = Path(given).expanduser()
+    except RuntimeError as exc:  # no HOME, and no passwd entry for this user (a container's)
+        raise ValidationError(
+            "--image", f"{given}: no home directory to expand ~ to; give the full path"
+        ) from exc
     media_type = mimetypes.guess_type(path.name)[0] or ""
     try:
         is_file = path.is_file()

@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from kiekit.cli._common import Commands, say
+from kiekit.cli._common import Commands, path_option, say
 from kiekit.errors import ConfigurationError
 
 
@@ -43,7 +43,9 @@ def register(commands: Commands) -> None:
         help="a KIE API family with its own endpoints, not the market jobs API: the package "
         "also emulates it in the mock KIE server (kiekit_mock.families entry point)",
     )
-    new.add_argument("--dir", type=Path, default=Path(), help="where to make the NAME folder")
+    new.add_argument(
+        "--dir", type=path_option, default=Path(), help="where to make the NAME folder"
+    )
     new.set_defaults(handler=_plugin_new)
 
 

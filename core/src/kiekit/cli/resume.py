@@ -25,6 +25,7 @@ from kiekit.cli._common import (
     journal_to_read,
     not_listening,
     on_gone_mock,
+    path_option,
     say,
     seconds,
 )
@@ -49,7 +50,7 @@ def register(commands: Commands) -> None:
     resume.add_argument(
         "--out",
         default=None,
-        type=Path,
+        type=path_option,
         help="folder for every resumed task's files (default: the folder each was run with, "
         f"else {DEFAULT_OUT})",
     )

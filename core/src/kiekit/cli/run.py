@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiekit.cli._common import (
@@ -16,6 +15,7 @@ from kiekit.cli._common import (
     add_json_option,
     emit,
     open_client,
+    path_option,
     progress_bars,
     say,
     seconds,
@@ -47,13 +47,15 @@ def register(commands: Commands) -> None:
     )
     run.add_argument(
         "--image",
-        type=Path,
+        type=path_option,
         default=None,
         metavar="FILE",
         action=_Once,
         help="upload a local image and pass its URL as the model's image input (once a run)",
     )
-    run.add_argument("--out", default="kie-output", type=Path, help="folder for the result files")
+    run.add_argument(
+        "--out", default="kie-output", type=path_option, help="folder for the result files"
+    )
     add_connection_options(run, mock_seconds=True)
     add_journal_option(run)
     run.add_argument("--timeout", type=seconds, default=None, help="seconds to wait for the task")

@@ -6,8 +6,10 @@ import argparse
 import collections
 import heapq
 import json
+import math
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -33,7 +35,8 @@ def register(commands: Commands) -> None:
         action="append",
         choices=(*STATES, "unfinished"),
         help="only rows in this state (repeatable); unknown: every create whose outcome is "
-        "unknown (sending included: a crash leaves it so); unfinished: owed a wait or a download",
+        "unknown (sending included: a crash leaves it so); unfinished: owed a wait or a download "
+        "(or in a state a newer kiekit wrote: maybe owed)",
     )
     tasks.add_argument("--model", help="only this model id")
     tasks.add_argument("--since", metavar="AGE", help="only rows newer than AGE, e.g. 30m, 2h, 7d")
@@ -69,31 +72,49 @@ def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:
 
     if args.limit is not None and args.limit < 0:
         raise ValidationError("--limit", "must be 0 or more")
+    # a limit past any journal's length is every row (SQLite and a deque take no more)
+    limit = None if args.limit is None else min(args.limit, sys.maxsize)
     since = None if args.since is None else time.time() - seconds(args.since)
     named = {EntryState(state) for state in args.state or () if state != "unfinished"}
     if EntryState.UNKNOWN in named:  # as the listing says: a crash mid-create leaves `sending`
         named.add(EntryState.SENDING)
     if "unfinished" not in (args.state or ()):
-        chosen = Selection(frozenset(named), model=args.model, since=since, newest=args.limit)
+        chosen = Selection(frozenset(named), model=args.model, since=since, newest=limit)
         return journal.select(chosen)
     # unfinished needs a look at the disk too: the store gives the candidates, the last N of
     # those that pass are kept here (at most --limit rows in memory)
-    rows: Iterator[Entry] = journal.unfinished(model=args.model, since=since)
+    rows = _unfinished(journal, model=args.model, since=since)
     if named:
         others = journal.select(Selection(frozenset(named), model=args.model, since=since))
         unnamed = (row for row in rows if row.state not in named)
         rows = heapq.merge(others, unnamed, key=lambda row: row.created_at)
-    if args.limit is None:
+    if limit is None:
         return rows
-    return iter(collections.deque(rows, maxlen=args.limit))
+    return iter(collections.deque(rows, maxlen=limit))
+
+
+def _unfinished(journal: Journal, *, model: str | None, since: float | None) -> Iterator[Entry]:
+    """The unfinished rows, and those in a state this kiekit does not know (a newer kiekit's):
+    they may be owed, as kie resume counts them, so they are listed (their state shown) rather
+    than passed over."""
+    from kiekit.journal import Selection
+
+    foreign = (
+        row
+        for row in journal.select(Selection(open=True, model=model, since=since))
+        if not row.state.known
+    )
+    owed = journal.unfinished(model=model, since=since)
+    return heapq.merge(owed, foreign, key=lambda row: row.created_at)
 
 
 def seconds(age: str, option: str = "--since") -> float:
     """An age given as 30m, 2h or 7d, in seconds; ValidationError naming ``option``."""
     found = _AGE.match(age.strip())
-    if found is None:
+    value = float(found.group(1)) * _UNIT[found.group(2)] if found else math.inf
+    if not math.isfinite(value):  # 400 nines: a float's infinity, not an age
         raise ValidationError(option, f"expected an age like 30m, 2h or 7d, got {age!r}")
-    return float(found.group(1)) * _UNIT[found.group(2)]
+    return value
 
 
 def _line(journal: Journal, row: Entry, now: float | None = None) -> str:

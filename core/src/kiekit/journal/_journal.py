@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kiekit._numbers import finite, shown
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -143,9 +144,10 @@ class Journal:
     def __init__(
         self, store: JournalStore, *, clock: Any = time.time, lease: float = DEFAULT_LEASE
     ) -> None:
-        if not (lease > 0):
+        seconds = finite(lease)
+        if seconds is None or not seconds > 0:
             raise ConfigurationError(
-                f"journal lease must be a positive number of seconds, not {lease!r}"
+                f"journal lease must be a positive number of seconds, not {shown(lease)}"
             )
         self.store = store
         self.lease = lease

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from kiekit._engine import MALFORMED_STATUS_TRIES
+from kiekit._numbers import finite, shown
 from kiekit.errors import ConfigurationError, KieError, ProtocolError
 from kiekit.webhooks._callbacks import (
     ACK,
@@ -656,12 +656,9 @@ def _journal_of(client: AsyncClient) -> Journal | None:
 
 
 def _check_number(name: str, value: float, *, minimum: float, strict: bool = False) -> None:
-    ok = (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (value > minimum if strict else value >= minimum)
-    )
-    if not ok:
+    number = finite(value)
+    if number is None or not (number > minimum if strict else number >= minimum):
         bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise ConfigurationError(f"WebhookReceiver {name} must be a number {bound}, got {value!r}")
+        raise ConfigurationError(
+            f"WebhookReceiver {name} must be a number {bound}, got {shown(value)}"
+        )

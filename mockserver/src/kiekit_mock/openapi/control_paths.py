@@ -521,8 +521,9 @@ def _control() -> dict[str, dict[str, Any]]:
         },
         "/_mock/reset": {
             "post": ctl(
-                "Forget tasks, rules, accounts' changes, the journal; given an account (its "
-                "api_key or account_id), only that account's",
+                "Forget tasks, rules, accounts' changes, the journal; the clock back to its "
+                "starting speed; given an account (its api_key or account_id), only that "
+                "account's (the clock is left as it is)",
                 RESET,
                 errors=(400,),
                 optional_body=True,
