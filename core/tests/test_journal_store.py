@@ -34,6 +34,8 @@ from kiekit.journal import (
 from kiekit.journal._entry import RESULT_LIFETIME
 from kiekit.models import Asset, MediaKind, Results, Task
 
+GROK = "grok-imagine/text-to-image"
+
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> JournalStore:
@@ -53,6 +55,19 @@ def _entry(key: str, **changes: Any) -> Entry:
     }
     values.update(changes)
     return Entry(**values)
+
+
+def test_an_entry_built_by_position_as_before_keeps_its_owner_and_lease() -> None:
+    """A store of one's own (JournalStore is public) that builds rows by position, in the
+    order of kiekit before the account column: its owner and lease stay where they were.
+    With ``account`` among them the owner became the account and the lease the owner, and
+    every row looked free to every worker."""
+    row = Entry("k1", GROK, None, EntryState.CREATED, 1.0, 2.0, "t1", "http://kie", "/out",
+                "worker-a", 99.0, (), ("/out/a.png",), {"type": "X"})  # fmt: skip
+    assert (row.owner, row.lease_until, row.account) == ("worker-a", 99.0, None)
+    assert (row.task_id, row.base_url, row.out_dir) == ("t1", "http://kie", "/out")
+    assert (row.files, row.error) == (("/out/a.png",), {"type": "X"})
+    assert Entry("k1", GROK, None, EntryState.CREATED, 1.0, 2.0, account="h").account == "h"
 
 
 def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

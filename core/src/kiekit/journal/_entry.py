@@ -126,9 +126,6 @@ class Entry:
     task_id: str | None = None
     base_url: str | None = None  # which KIE (or mock) the task lives on
     out_dir: str | None = None  # where its files go, when known before the download
-    # which KIE account made it: a hash of the API key (never the key), so an idempotency key
-    # reused under another key is refused, not answered with a task that account cannot see
-    account: str | None = None
     # Who works on the row, and until when (the store's clock, Unix seconds): other workers leave
     # a row alone while its lease runs, and take it over after (docs/teams.md). None: nobody.
     owner: str | None = None
@@ -136,6 +133,11 @@ class Entry:
     assets: tuple[Asset, ...] = ()
     files: tuple[str, ...] = ()
     error: Mapping[str, Any] | None = field(default=None)
+    # Fields added since are keyword-only (attrs puts them last): a store of one's own that
+    # builds rows by position keeps each value in its field.
+    # Which KIE account made it: a hash of the API key (never the key), so an idempotency key
+    # reused under another key is refused, not answered with a task that account cannot see.
+    account: str | None = field(default=None, kw_only=True)
 
     @property
     def handed_off(self) -> bool:
