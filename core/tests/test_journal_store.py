@@ -376,6 +376,35 @@ def test_results_files_and_failures_are_recorded_by_task_id(tmp_path: Path) -> N
     assert failed.error == {"type": "TaskFailedError", "code": 500, "message": "internal error"}
 
 
+def test_a_failed_row_of_an_older_kiekit_reads_its_code_as_the_number_it_spells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kiekit before 3b0c397 kept KIE's failCode as the string it came as ("500"): after the
+    upgrade such rows read as this kiekit writes them (500), so ``code == 500`` finds the old
+    failures too, in ``kie tasks --json`` and in a batch run again; a code in words stays."""
+    from kiekit.cli import main
+
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    for key, code in (("old", "500"), ("words", "TIMEOUT"), ("new", 500)):
+        error = {"type": "TaskFailedError", "code": code, "message": "internal error"}
+        store.insert(_entry(key, task_id=f"t-{key}", state=EntryState.FAILED, error=error))
+    store.close()
+    with sqlite3.connect(path) as connection:  # as the older kiekit left it on disk
+        stored = dict(connection.execute("SELECT key, error FROM entries").fetchall())
+    assert json.loads(stored["old"])["code"] == "500"
+
+    store = SqliteStore(path)
+    codes = {row.key: row.error["code"] for row in store.entries() if row.error is not None}
+    assert codes == {"old": 500, "words": "TIMEOUT", "new": 500}
+    store.close()
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path))
+    assert main(["tasks", "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(str(row["error"]["code"]) for row in listed) == ["500", "500", "TIMEOUT"]
+    assert all(row["error"]["code"] == 500 for row in listed if row["task_id"] != "t-words")
+
+
 def test_a_task_created_by_another_process_is_found_in_the_store() -> None:
     store = MemoryStore()
     first = Journal(store)

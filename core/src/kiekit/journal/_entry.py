@@ -190,10 +190,7 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["code"] = exc.code
         record["message"] = exc.kie_message
     elif isinstance(exc, TaskFailedError):
-        # KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
-        # `code` is one type for a refused call and a failed task alike
-        code = exc.fail_code
-        record["code"] = int(code) if code and code.isascii() and code.isdigit() else code
+        record["code"] = code_number(exc.fail_code)
         record["message"] = exc.fail_message
     elif isinstance(exc, KieError):
         record["message"] = exc.message
@@ -206,6 +203,15 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     else:
         record["message"] = str(exc) or type(exc).__name__
     return record
+
+
+def code_number(code: object) -> object:
+    """KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
+    an error's ``code`` is one type for a refused call and a failed task alike; one in words
+    stays as it came. Rows of a kiekit before this are read so too (``"500"`` on disk)."""
+    if isinstance(code, str) and code.isascii() and code.isdigit():
+        return int(code)
+    return code
 
 
 def _cancelled(exc: BaseException) -> bool:

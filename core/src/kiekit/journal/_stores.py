@@ -23,7 +23,7 @@ from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import attrs
 
-from kiekit.journal._entry import WAYS_OUT, Entry, EntryState, JournalError
+from kiekit.journal._entry import WAYS_OUT, Entry, EntryState, JournalError, code_number
 from kiekit.journal._selection import (
     PAGE_ROWS,
     Selection,
@@ -850,6 +850,17 @@ def _time(value: Any) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+def _error_of(text: str | None) -> Any:
+    """A row's error; a failCode an older kiekit kept as a string (``"500"``) reads as the
+    number it spells, as this kiekit writes it (code_number), so ``code == 500`` finds both."""
+    if text is None:
+        return None
+    error = json.loads(text)
+    if isinstance(error, dict) and "code" in error:
+        error["code"] = code_number(error["code"])
+    return error
+
+
 def _from_row(row: Mapping[str, Any]) -> Entry:
     return Entry(
         key=row["key"],
@@ -864,7 +875,7 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         account=row["account"],
         assets=tuple(_asset_of(item) for item in json.loads(row["assets"])),
         files=tuple(_path_of(path) for path in json.loads(row["files"])),
-        error=None if row["error"] is None else json.loads(row["error"]),
+        error=_error_of(row["error"]),
         owner=row["owner"],
         lease_until=row["lease_until"],
     )
