@@ -516,7 +516,8 @@ def test_a_journal_file_of_a_newer_kiekit_is_refused_in_words_before_anything_is
         connection.execute(f"PRAGMA user_version = {newer}")
     said = (
         f"task journal {path}: written by a newer kiekit (schema {newer}); upgrade kiekit "
-        "or point KIEKIT_DATA_DIR elsewhere"
+        f"(this one knows the journal up to schema {SCHEMA_VERSION}), or use another journal: "
+        "the one `kie COMMAND --journal` names, else KIEKIT_JOURNAL_URL's"
     )
     for use in (lambda s: s.get("old"), lambda s: s.insert(_entry("new"))):
         with pytest.raises(JournalError) as refused:
@@ -527,6 +528,42 @@ def test_a_journal_file_of_a_newer_kiekit_is_refused_in_words_before_anything_is
     assert main(["tasks"]) == 2  # one line, refused as a set-up error
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"kie: error: {said}")
+
+
+@pytest.mark.parametrize("chosen", ["--journal", "KIEKIT_JOURNAL_URL", "journal="])
+def test_a_newer_journal_named_otherwise_than_by_the_data_folder_is_refused_with_that_way_out(
+    chosen: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The refusal said to point KIEKIT_DATA_DIR elsewhere whatever named the journal: moved
+    as told, it was refused the same (a --journal, a URL or journal= wins over the folder).
+    It names each way, in the order they win."""
+    from kiekit import Client
+    from kiekit.cli import main
+    from kiekit.journal._stores import SCHEMA_VERSION
+
+    path = tmp_path / "newer.sqlite3"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "moved-as-told"))
+    if chosen == "journal=":
+        # refused before the create: nothing listens on the discard port all the same
+        client = Client(api_key="sk-test", base_url="http://127.0.0.1:9", journal=str(path))
+        with pytest.raises(JournalError) as refused:
+            client.submit("grok-imagine/text-to-image", {"prompt": "a cat"})
+        client.close()
+        said = str(refused.value)
+    else:
+        if chosen == "KIEKIT_JOURNAL_URL":
+            monkeypatch.setenv("KIEKIT_JOURNAL_URL", f"sqlite://{path}")
+        assert main(["tasks", *(["--journal", str(path)] if chosen == "--journal" else [])]) == 2
+        said = capsys.readouterr().err
+    assert f"task journal {path}: written by a newer kiekit" in said
+    ways = ["`kie COMMAND --journal`", "KIEKIT_JOURNAL_URL", "KIEKIT_DATA_DIR", "Client(journal="]
+    assert all(way in said for way in ways), said
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")

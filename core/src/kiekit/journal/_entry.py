@@ -34,6 +34,15 @@ WAYS_OUT = (
 )
 
 
+# Which journal is used, the first given winning: advice to use another must name the way
+# that chose it (KIEKIT_DATA_DIR moves nothing a --journal names).
+CHOSEN_BY = (
+    "the one `kie COMMAND --journal` names, else KIEKIT_JOURNAL_URL's (a file path, "
+    "sqlite:///path or postgresql://…), else journal.sqlite3 in KIEKIT_DATA_DIR (in Python, "
+    "Client(journal=…) comes first)"
+)
+
+
 def data_dir() -> Path:
     """Where kiekit keeps its data: ``$KIEKIT_DATA_DIR``, else the platform's user data folder
     (``~/.local/share/kiekit`` on Linux, ``~/Library/Application Support/kiekit`` on macOS,
