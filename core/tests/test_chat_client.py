@@ -361,3 +361,19 @@ def test_one_endless_line_is_cut_at_the_stream_bound_in_linear_time(
     said = f"streamed more than {_flows.MAX_STREAM_BYTES} bytes"
     with pytest.raises(ProtocolError, match=said):
         ask_with(client, EndlessLine(content_type))(True)
+
+
+def test_chat_records_built_by_position_as_before_keep_each_value_in_its_field() -> None:
+    """A plugin or a test double written before tool calls came gives ``raw`` by position:
+    it stays ``raw`` (with ``tool_calls`` among the fields before it, it became the tool
+    calls, and ``raw`` None)."""
+    raw = {"choices": [{"delta": {"content": "hi"}}]}
+    usage = Usage(1, 2)
+    delta = ChatDelta("hi", "", "gpt-x", usage, 0.5, "stop", True, raw)
+    assert (delta.text, delta.model, delta.usage, delta.credits) == ("hi", "gpt-x", usage, 0.5)
+    assert (delta.finish_reason, delta.done, delta.raw) == ("stop", True, raw)
+    assert (delta.tool_calls, delta.thinking_block) == ((), None)
+    reply = ChatReply("hello", "gpt-x", usage, 0.5, "stop", "hmm", raw)
+    assert (reply.text, reply.model, reply.usage, reply.credits) == ("hello", "gpt-x", usage, 0.5)
+    assert (reply.finish_reason, reply.thinking, reply.raw) == ("stop", "hmm", raw)
+    assert (reply.tool_calls, reply.thinking_blocks) == ((), ())

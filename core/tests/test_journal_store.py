@@ -34,6 +34,8 @@ from kiekit.journal import (
 from kiekit.journal._entry import RESULT_LIFETIME
 from kiekit.models import Asset, MediaKind, Results, Task
 
+GROK = "grok-imagine/text-to-image"
+
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> JournalStore:
@@ -53,6 +55,19 @@ def _entry(key: str, **changes: Any) -> Entry:
     }
     values.update(changes)
     return Entry(**values)
+
+
+def test_an_entry_built_by_position_as_before_keeps_its_owner_and_lease() -> None:
+    """A store of one's own (JournalStore is public) that builds rows by position, in the
+    order of kiekit before the account column: its owner and lease stay where they were.
+    With ``account`` among them the owner became the account and the lease the owner, and
+    every row looked free to every worker."""
+    row = Entry("k1", GROK, None, EntryState.CREATED, 1.0, 2.0, "t1", "http://kie", "/out",
+                "worker-a", 99.0, (), ("/out/a.png",), {"type": "X"})  # fmt: skip
+    assert (row.owner, row.lease_until, row.account) == ("worker-a", 99.0, None)
+    assert (row.task_id, row.base_url, row.out_dir) == ("t1", "http://kie", "/out")
+    assert (row.files, row.error) == (("/out/a.png",), {"type": "X"})
+    assert Entry("k1", GROK, None, EntryState.CREATED, 1.0, 2.0, account="h").account == "h"
 
 
 def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -361,6 +376,35 @@ def test_results_files_and_failures_are_recorded_by_task_id(tmp_path: Path) -> N
     assert failed.error == {"type": "TaskFailedError", "code": 500, "message": "internal error"}
 
 
+def test_a_failed_row_of_an_older_kiekit_reads_its_code_as_the_number_it_spells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kiekit before 3b0c397 kept KIE's failCode as the string it came as ("500"): after the
+    upgrade such rows read as this kiekit writes them (500), so ``code == 500`` finds the old
+    failures too, in ``kie tasks --json`` and in a batch run again; a code in words stays."""
+    from kiekit.cli import main
+
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    for key, code in (("old", "500"), ("words", "TIMEOUT"), ("new", 500)):
+        error = {"type": "TaskFailedError", "code": code, "message": "internal error"}
+        store.insert(_entry(key, task_id=f"t-{key}", state=EntryState.FAILED, error=error))
+    store.close()
+    with sqlite3.connect(path) as connection:  # as the older kiekit left it on disk
+        stored = dict(connection.execute("SELECT key, error FROM entries").fetchall())
+    assert json.loads(stored["old"])["code"] == "500"
+
+    store = SqliteStore(path)
+    codes = {row.key: row.error["code"] for row in store.entries() if row.error is not None}
+    assert codes == {"old": 500, "words": "TIMEOUT", "new": 500}
+    store.close()
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path))
+    assert main(["tasks", "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(str(row["error"]["code"]) for row in listed) == ["500", "500", "TIMEOUT"]
+    assert all(row["error"]["code"] == 500 for row in listed if row["task_id"] != "t-words")
+
+
 def test_a_task_created_by_another_process_is_found_in_the_store() -> None:
     store = MemoryStore()
     first = Journal(store)
@@ -472,7 +516,8 @@ def test_a_journal_file_of_a_newer_kiekit_is_refused_in_words_before_anything_is
         connection.execute(f"PRAGMA user_version = {newer}")
     said = (
         f"task journal {path}: written by a newer kiekit (schema {newer}); upgrade kiekit "
-        "or point KIEKIT_DATA_DIR elsewhere"
+        f"(this one knows the journal up to schema {SCHEMA_VERSION}), or use another journal: "
+        "the one `kie COMMAND --journal` names, else KIEKIT_JOURNAL_URL's"
     )
     for use in (lambda s: s.get("old"), lambda s: s.insert(_entry("new"))):
         with pytest.raises(JournalError) as refused:
@@ -483,6 +528,42 @@ def test_a_journal_file_of_a_newer_kiekit_is_refused_in_words_before_anything_is
     assert main(["tasks"]) == 2  # one line, refused as a set-up error
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"kie: error: {said}")
+
+
+@pytest.mark.parametrize("chosen", ["--journal", "KIEKIT_JOURNAL_URL", "journal="])
+def test_a_newer_journal_named_otherwise_than_by_the_data_folder_is_refused_with_that_way_out(
+    chosen: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The refusal said to point KIEKIT_DATA_DIR elsewhere whatever named the journal: moved
+    as told, it was refused the same (a --journal, a URL or journal= wins over the folder).
+    It names each way, in the order they win."""
+    from kiekit import Client
+    from kiekit.cli import main
+    from kiekit.journal._stores import SCHEMA_VERSION
+
+    path = tmp_path / "newer.sqlite3"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "moved-as-told"))
+    if chosen == "journal=":
+        # refused before the create: nothing listens on the discard port all the same
+        client = Client(api_key="sk-test", base_url="http://127.0.0.1:9", journal=str(path))
+        with pytest.raises(JournalError) as refused:
+            client.submit("grok-imagine/text-to-image", {"prompt": "a cat"})
+        client.close()
+        said = str(refused.value)
+    else:
+        if chosen == "KIEKIT_JOURNAL_URL":
+            monkeypatch.setenv("KIEKIT_JOURNAL_URL", f"sqlite://{path}")
+        assert main(["tasks", *(["--journal", str(path)] if chosen == "--journal" else [])]) == 2
+        said = capsys.readouterr().err
+    assert f"task journal {path}: written by a newer kiekit" in said
+    ways = ["`kie COMMAND --journal`", "KIEKIT_JOURNAL_URL", "KIEKIT_DATA_DIR", "Client(journal="]
+    assert all(way in said for way in ways), said
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")

@@ -106,3 +106,15 @@ def test_the_command_line_serves_taught_chat_models(
     kie = kie_at(cli.base_url)
     answer = kie.post("/acme-chat-1/v1/chat/completions", {"messages": HELLO})
     assert json.loads(answer.body)["model"] == "acme-chat-1"
+
+
+def test_a_config_built_by_position_as_before_keeps_each_value_in_its_field() -> None:
+    """Code written before extra_chat_models gives strict_models (and what follows) by
+    position: each value stays in its field (with the new field among them, a bool landed in
+    extra_chat_models and was refused as not a mapping)."""
+    config = MockConfig(None, 2, 0.0, 50.0, None, None, 15.0, 1.0, {}, True, True)
+    assert (config.polls_to_complete, config.starting_credits) == (2, 50.0)
+    assert (config.strict_models, config.market_queuing) == (True, True)
+    assert dict(config.extra_chat_models) == {}
+    taught = MockConfig(extra_chat_models={"acme-chat-1": "completions"}).extra_chat_models
+    assert dict(taught) == {"acme-chat-1": "completions"}

@@ -31,6 +31,8 @@ from kiekit.journal import EntryState, open_journal
 pytestmark = pytest.mark.xdist_group("celery")  # worker processes: one test at a time
 
 GROK = "grok-imagine/text-to-image"
+APP = "kiekit.distributed.celery_app"
+HERE = Path(__file__).parent
 DEADLINE = 120.0
 # One job at a time on a thread, in the worker's own process: its event loop runs meanwhile,
 # so a message acknowledged early (on receipt) would be acknowledged before a kill (with the
@@ -89,8 +91,11 @@ class Workers:
         self.folder = folder
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, *names: str, pool: tuple[str, ...] = THREAD) -> None:
+    def start(self, *names: str, pool: tuple[str, ...] = THREAD, app: str = APP) -> None:
         """Start workers; by default one job at a time, in the process a SIGKILL ends."""
+        env = self.env
+        if app != APP:  # a Celery app of this folder's (older_celery_app)
+            env = {**env, "PYTHONPATH": os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])}
         for name in names:
             log = open(self.log_path(name), "wb")  # noqa: SIM115 - the process writes to it
             command = [
@@ -98,7 +103,7 @@ class Workers:
                 "-m",
                 "celery",
                 "-A",
-                "kiekit.distributed.celery_app",
+                app,
                 "worker",
                 *pool,
                 "--hostname",
@@ -110,7 +115,7 @@ class Workers:
                 "--without-heartbeat",
             ]
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our interpreter, Celery
-                command, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                command, env=env, stdout=log, stderr=subprocess.STDOUT
             )
             log.close()
         for name in names:
@@ -376,3 +381,45 @@ def test_a_celery_batch_stopped_by_a_signal_creates_nothing_more_and_says_how_to
     )
     assert again.returncode == 0, again.stderr
     _check_report(out, count, mock_url)
+
+
+def test_a_batch_sent_during_a_rolling_upgrade_runs_on_workers_not_upgraded_yet(
+    workers: Workers, team_env: dict[str, str], mock_url: str, tmp_path: Path
+) -> None:
+    """Machines upgraded before the workers: every job runs on a worker whose task takes the
+    four arguments kiekit's took before (older_celery_app), each created once. A fifth
+    argument failed every job there with a TypeError (an outside tester's rolling upgrade)."""
+    count = 3
+    jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
+    workers.start("older", app="older_celery_app")
+    batch = subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        _batch(jobs, out), env=team_env, capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert batch.returncode == 0, batch.stderr + workers.log("older")
+    _check_report(out, count, mock_url)
+    assert workers.jobs_finished("older") == Counter({f"j{i}": 1 for i in range(count)})
+
+
+def test_a_message_of_an_older_kie_batch_runs_on_a_worker_of_this_kiekit(
+    workers: Workers, team_env: dict[str, str], mock_url: str, tmp_path: Path
+) -> None:
+    """Workers upgraded first: a message as an older ``kie batch`` sends it (four arguments,
+    no header) is run as before."""
+    from kiekit.batch import Job, JobResult
+    from kiekit.distributed import CelerySettings
+    from kiekit.distributed.celery_app import make_app
+    from kiekit.distributed.messages import TASK_NAME, job_message
+
+    workers.start("a")
+    app = make_app(CelerySettings.from_env(environ=team_env))
+    job = Job(1, "j0", GROK, {"prompt": "job 0"})
+    out = tmp_path / "out"
+    sent = app.send_task(TASK_NAME, args=[job_message(job), str(out), None, 0.05])
+    try:
+        answer = JobResult.from_json(sent.get(timeout=DEADLINE))
+    finally:
+        sent.forget()
+    assert (answer.id, answer.state) == ("j0", "succeeded"), answer
+    assert answer.files
+    assert {Path(f).parent for f in answer.files} == {out}
+    assert _creates(mock_url) == Counter({"job 0": 1})

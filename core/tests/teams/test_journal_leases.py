@@ -292,8 +292,9 @@ def test_a_postgresql_journal_records_its_schema_version_and_refuses_a_newer_one
     with pytest.raises(JournalError) as refused:
         opened()
     assert (
-        f"written by a newer kiekit (schema {newer}); upgrade kiekit or point "
-        "KIEKIT_JOURNAL_URL elsewhere" in str(refused.value)
+        f"written by a newer kiekit (schema {newer}); upgrade kiekit (this one knows the "
+        f"journal up to schema {SCHEMA_VERSION}), or use another journal: the one `kie COMMAND "
+        "--journal` names, else KIEKIT_JOURNAL_URL's" in str(refused.value)
     )
     assert version_note() == f"kiekit journal, schema {newer}"  # left as it was
 

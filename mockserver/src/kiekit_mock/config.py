@@ -116,10 +116,10 @@ class MockConfig:
         accepts them with a minimal input check (an object; a `prompt`, if given, a non-empty
         string of at most 10000 characters) and runs the normal lifecycle. Ids the mock already
         emulates keep their own checks.
-    extra_chat_models: chat model ids the mock does not know, each with the chat API it speaks
-        ("completions", "messages" or "responses"), for chat plugin authors' tests: answered as
-        the mock's own models of that API are (the echo, streams, credits, ``[mock:fail]``,
-        ``[mock:tool]``); a "responses" model on ``/api/v1/responses``.
+    extra_chat_models (keyword-only): chat model ids the mock does not know, each with the chat
+        API it speaks ("completions", "messages" or "responses"), for chat plugin authors'
+        tests: answered as the mock's own models of that API are (the echo, streams, credits,
+        ``[mock:fail]``, ``[mock:tool]``); a "responses" model on ``/api/v1/responses``.
     strict_models: refuse a market model id the mock neither emulates nor finds in
         extra_market_models with KIE's own 422 "model not supported" (kie-api.md §2.4). Off by
         default: KIE adds market models every week, and a test double must not block one added
@@ -155,7 +155,6 @@ class MockConfig:
     callback_timeout: float = 15.0
     time_scale: float = 1.0
     extra_market_models: Mapping[str, MarketOutput] = field(default_factory=FrozenMapping)
-    extra_chat_models: Mapping[str, ChatWire] = field(default_factory=FrozenMapping)
     strict_models: bool = False
     market_queuing: bool = False
     accounts: Mapping[str, AccountSettings] = field(default_factory=KeyedAccounts)
@@ -167,6 +166,9 @@ class MockConfig:
     journal_limit: int | None = 100_000
     task_limit: int | None = 100_000
     callback_limit: int | None = 100_000
+    # added later, keyword-only (a dataclass puts it last): code that gives the fields above
+    # by position keeps each value in its field
+    extra_chat_models: Mapping[str, ChatWire] = field(default_factory=FrozenMapping, kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)

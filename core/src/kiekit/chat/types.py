@@ -217,9 +217,11 @@ class ChatReply:
     credits: float | None = None
     finish_reason: str | None = None
     thinking: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
     raw: Any = field(default=None, eq=False, repr=False)
-    thinking_blocks: tuple[ThinkingBlock, ...] = ()
+    # added later, keyword-only (attrs puts them last): code that gives the fields above by
+    # position keeps each value in its field
+    tool_calls: tuple[ToolCall, ...] = field(default=(), kw_only=True)
+    thinking_blocks: tuple[ThinkingBlock, ...] = field(default=(), kw_only=True)
 
     @property
     def message(self) -> Message:
@@ -256,9 +258,11 @@ class ChatDelta:
     credits: float | None = None
     finish_reason: str | None = None
     done: bool = False
-    tool_calls: tuple[ToolCallDelta, ...] = ()
     raw: Any = field(default=None, eq=False, repr=False)
-    thinking_block: ThinkingDelta | None = None
+    # added later, keyword-only (attrs puts them last): code that gives the fields above by
+    # position keeps each value in its field
+    tool_calls: tuple[ToolCallDelta, ...] = field(default=(), kw_only=True)
+    thinking_block: ThinkingDelta | None = field(default=None, kw_only=True)
 
 
 @frozen

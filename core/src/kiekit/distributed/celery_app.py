@@ -26,7 +26,12 @@ from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from kiekit.distributed import worker
-from kiekit.distributed.messages import TASK_NAME, job_from_message
+from kiekit.distributed.messages import (
+    REFUSED_SINCE_HEADER,
+    TASK_NAME,
+    job_from_message,
+    refused_since_of,
+)
 from kiekit.distributed.settings import CelerySettings
 
 __all__ = ["app", "make_app"]
@@ -59,11 +64,13 @@ def make_app(settings: CelerySettings | None = None) -> Any:
         result_backend_transport_options=transport,
         broker_connection_retry_on_startup=True,
     )
-    celery.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)(run_job_task)
+    task = celery.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
+    task(run_job_task)
     return celery
 
 
 def run_job_task(
+    task: Any,
     job: dict[str, Any],
     out_dir: str,
     timeout: float | None,
@@ -71,13 +78,25 @@ def run_job_task(
     refused_since: float | None = None,
 ) -> dict[str, Any]:
     """One job (a message of :mod:`kiekit.distributed.messages`), its JobResult as JSON.
-    ``refused_since``: when the batch began (its journal's clock), so that a job it held back
-    when it was stopped, or another worker refused in this run, is answered from its row, not
-    created (a message from a kiekit before it has none)."""
+
+    The batch's start comes in the message's ``kiekit_refused_since`` header (its journal's
+    clock), so that a job it held back when it was stopped, or another worker refused in this
+    run, is answered from its row, not created. A message of an older ``kie batch`` has none
+    and runs as before; ``refused_since``, a fifth argument, is what kiekit sent for a while
+    (a worker of an older kiekit failed on it)."""
+    if refused_since is None:
+        refused_since = refused_since_of(_header(task.request, REFUSED_SINCE_HEADER))
     result = worker.runtime().run(
         job_from_message(job), Path(out_dir), timeout, poll_interval, refused_since
     )
     return result.to_json()
+
+
+def _header(request: Any, name: str) -> object:
+    """A header of the message being run: a worker makes each one an attribute of the
+    request; ``Task.apply`` (run in this process) keeps them in ``request.headers``."""
+    found = request.get(name)
+    return found if found is not None else (request.headers or {}).get(name)
 
 
 def _shutdown(**_: Any) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kiekit.batch import Job, JobResult, job_key, settled
-from kiekit.distributed.messages import TASK_NAME, job_message, result_from_answer
+from kiekit.distributed.messages import TASK_NAME, result_from_answer, task_options
 from kiekit.errors import ConfigurationError, KieError
 from kiekit.journal import Journal
 from kiekit.shared_limits import redacted
@@ -64,8 +64,8 @@ def run_on_celery(
             if earlier is not None:
                 done(job, earlier)
                 continue
-            message = job_message(job)
-            answer = app.send_task(TASK_NAME, args=[message, folder, timeout, poll_interval, since])
+            options = task_options(job, folder, timeout, poll_interval, since)
+            answer = app.send_task(TASK_NAME, **options)
             sent[answer.id] = job
         if sent:
             pending = ResultSet([app.AsyncResult(task_id) for task_id in sent], app=app)

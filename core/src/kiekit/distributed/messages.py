@@ -1,12 +1,17 @@
 """What travels through the broker: a job and where its files go, and the job's result.
 
 Plain JSON (Celery's json serializer): the job as read from the jobs file, the output folder
-as an absolute path on the workers, and the poll interval. Never the API key: each worker reads
-its own from its environment.
+as an absolute path on the workers, the timeout and the poll interval. Never the API key: each
+worker reads its own from its environment.
+
+The task's four arguments are those of every kiekit since the Celery batch came; what came
+later travels as a message header, which a worker of an older kiekit ignores (a fifth argument
+made its task raise TypeError, failing every job of a batch sent during a rolling upgrade).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +19,20 @@ from kiekit.batch import Job, JobResult
 from kiekit.errors import ValidationError
 
 TASK_NAME = "kiekit.run_job"
+# When the batch began (its journal's clock): a job it held back is answered from its row
+# (celery_app.run_job_task). A header, so that an older worker runs the job all the same.
+REFUSED_SINCE_HEADER = "kiekit_refused_since"
+
+
+def task_options(
+    job: Job, out_dir: str, timeout: float | None, poll_interval: float | None, since: float
+) -> dict[str, Any]:
+    """``send_task``'s arguments for one job: the four arguments every worker's task takes,
+    and the batch's start in a header."""
+    return {
+        "args": [job_message(job), out_dir, timeout, poll_interval],
+        "headers": {REFUSED_SINCE_HEADER: since},
+    }
 
 
 def job_message(job: Job) -> dict[str, Any]:
@@ -34,6 +53,16 @@ def job_from_message(message: object) -> Job:
     if not isinstance(params, Mapping):
         raise ValidationError("job.input", "must be a JSON object")
     return Job(line, job_id, model, dict(params))
+
+
+def refused_since_of(value: object) -> float | None:
+    """The batch's start a message carries; None from a kiekit that sends none. ValidationError
+    naming the header when it is not a number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(REFUSED_SINCE_HEADER, "must be a number (the batch's start)")
+    return float(value)
 
 
 def result_from_answer(job: Job, answer: object) -> JobResult:

@@ -34,6 +34,15 @@ WAYS_OUT = (
 )
 
 
+# Which journal is used, the first given winning: advice to use another must name the way
+# that chose it (KIEKIT_DATA_DIR moves nothing a --journal names).
+CHOSEN_BY = (
+    "the one `kie COMMAND --journal` names, else KIEKIT_JOURNAL_URL's (a file path, "
+    "sqlite:///path or postgresql://…), else journal.sqlite3 in KIEKIT_DATA_DIR (in Python, "
+    "Client(journal=…) comes first)"
+)
+
+
 def data_dir() -> Path:
     """Where kiekit keeps its data: ``$KIEKIT_DATA_DIR``, else the platform's user data folder
     (``~/.local/share/kiekit`` on Linux, ``~/Library/Application Support/kiekit`` on macOS,
@@ -126,9 +135,6 @@ class Entry:
     task_id: str | None = None
     base_url: str | None = None  # which KIE (or mock) the task lives on
     out_dir: str | None = None  # where its files go, when known before the download
-    # which KIE account made it: a hash of the API key (never the key), so an idempotency key
-    # reused under another key is refused, not answered with a task that account cannot see
-    account: str | None = None
     # Who works on the row, and until when (the store's clock, Unix seconds): other workers leave
     # a row alone while its lease runs, and take it over after (docs/teams.md). None: nobody.
     owner: str | None = None
@@ -136,6 +142,11 @@ class Entry:
     assets: tuple[Asset, ...] = ()
     files: tuple[str, ...] = ()
     error: Mapping[str, Any] | None = field(default=None)
+    # Fields added since are keyword-only (attrs puts them last): a store of one's own that
+    # builds rows by position keeps each value in its field.
+    # Which KIE account made it: a hash of the API key (never the key), so an idempotency key
+    # reused under another key is refused, not answered with a task that account cannot see.
+    account: str | None = field(default=None, kw_only=True)
 
     @property
     def handed_off(self) -> bool:
@@ -188,10 +199,7 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["code"] = exc.code
         record["message"] = exc.kie_message
     elif isinstance(exc, TaskFailedError):
-        # KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
-        # `code` is one type for a refused call and a failed task alike
-        code = exc.fail_code
-        record["code"] = int(code) if code and code.isascii() and code.isdigit() else code
+        record["code"] = code_number(exc.fail_code)
         record["message"] = exc.fail_message
     elif isinstance(exc, KieError):
         record["message"] = exc.message
@@ -204,6 +212,15 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     else:
         record["message"] = str(exc) or type(exc).__name__
     return record
+
+
+def code_number(code: object) -> object:
+    """KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
+    an error's ``code`` is one type for a refused call and a failed task alike; one in words
+    stays as it came. Rows of a kiekit before this are read so too (``"500"`` on disk)."""
+    if isinstance(code, str) and code.isascii() and code.isdigit():
+        return int(code)
+    return code
 
 
 def _cancelled(exc: BaseException) -> bool:

@@ -327,7 +327,7 @@ def _prepare(connection: psycopg.Connection[tuple[Any, ...]], where: str) -> Non
         connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
         found = _version(connection)
         if found > SCHEMA_VERSION:
-            raise newer_schema(where, found, "KIEKIT_JOURNAL_URL")
+            raise newer_schema(where, found)
         if found < 1:  # its open rows' index, in a kiekit's words before versions: made anew
             connection.execute(f"DROP INDEX IF EXISTS {TABLE}_open")  # (the planner needs ours)
         connection.execute(_SCHEMA)

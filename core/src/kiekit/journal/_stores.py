@@ -23,7 +23,14 @@ from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import attrs
 
-from kiekit.journal._entry import WAYS_OUT, Entry, EntryState, JournalError
+from kiekit.journal._entry import (
+    CHOSEN_BY,
+    WAYS_OUT,
+    Entry,
+    EntryState,
+    JournalError,
+    code_number,
+)
 from kiekit.journal._selection import (
     PAGE_ROWS,
     Selection,
@@ -321,17 +328,19 @@ def _version(connection: sqlite3.Connection, path: Path) -> int:
     """The file's schema version; JournalError when a newer kiekit wrote it."""
     found: int = connection.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
-        raise newer_schema(str(path), found, "KIEKIT_DATA_DIR")
+        raise newer_schema(str(path), found)
     return found
 
 
-def newer_schema(where: str, found: int, setting: str) -> JournalError:
+def newer_schema(where: str, found: int) -> JournalError:
     """A journal whose schema is newer than this kiekit's: its rows may hold what this one
-    cannot read or would write wrong, so nothing is read or written (SCHEMA_VERSION)."""
+    cannot read or would write wrong, so nothing is read or written (SCHEMA_VERSION). The
+    store does not know what named it, so the message names every way, first the one that
+    wins: moving KIEKIT_DATA_DIR does nothing to a journal ``--journal`` names."""
     return JournalError(
-        f"task journal {where}: written by a newer kiekit (schema {found}); upgrade kiekit or "
-        f"point {setting} elsewhere (this kiekit knows the journal up to schema "
-        f"{SCHEMA_VERSION})"
+        f"task journal {where}: written by a newer kiekit (schema {found}); upgrade kiekit "
+        f"(this one knows the journal up to schema {SCHEMA_VERSION}), or use another journal: "
+        f"{CHOSEN_BY}"
     )
 
 
@@ -384,7 +393,7 @@ _UNSTORABLE = "a value that is not valid UTF-8 (a file or folder name?) cannot b
 # A row refused by a rule kiekit did not make: a column or constraint a newer kiekit added.
 NOT_OURS = (
     "the journal has a column or rule this kiekit does not know (made by a newer kiekit?): "
-    "upgrade kiekit, or point KIEKIT_DATA_DIR (or KIEKIT_JOURNAL_URL) elsewhere"
+    f"upgrade kiekit, or use another journal: {CHOSEN_BY}"
 )
 
 
@@ -850,6 +859,17 @@ def _time(value: Any) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+def _error_of(text: str | None) -> Any:
+    """A row's error; a failCode an older kiekit kept as a string (``"500"``) reads as the
+    number it spells, as this kiekit writes it (code_number), so ``code == 500`` finds both."""
+    if text is None:
+        return None
+    error = json.loads(text)
+    if isinstance(error, dict) and "code" in error:
+        error["code"] = code_number(error["code"])
+    return error
+
+
 def _from_row(row: Mapping[str, Any]) -> Entry:
     return Entry(
         key=row["key"],
@@ -864,7 +884,7 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         account=row["account"],
         assets=tuple(_asset_of(item) for item in json.loads(row["assets"])),
         files=tuple(_path_of(path) for path in json.loads(row["files"])),
-        error=None if row["error"] is None else json.loads(row["error"]),
+        error=_error_of(row["error"]),
         owner=row["owner"],
         lease_until=row["lease_until"],
     )
