@@ -277,9 +277,9 @@ class Engine:
         def attempt(number: int) -> Flow[Any]:
             limiter = self.limiter
             fresh = number == 1  # nothing yielded since `started` was read: it is the send time
-            booking = booked if number == 1 else None
-            own = limit is not None and limiter is not None and booking is None
-            if limit is not None and limiter is not None and own:
+            booking = booked if number == 1 else None  # the caller's is waited for already
+            wait = 0.0
+            if booking is None and limit is not None and limiter is not None:
                 # a poll's slot no later than its wait's deadline, if any. A create waits for
                 # its slot, however late: a burst is paced, not refused (the caller's own
                 # timeout bounds it, and a create cancelled gives its slot back)
@@ -288,10 +288,10 @@ class Engine:
                     booking = self._book_here(limiter, limit, (yield NOW), latest)
                 else:
                     booking = yield from self._book(limit, latest)
-                fresh = False
+                wait, fresh = booking.wait, False
             try:
-                if own and booking is not None and booking.wait > 0:
-                    yield Sleep(booking.wait)
+                if wait > 0:
+                    yield Sleep(wait)
                 if sending is not None and sending.parked:  # its row said nothing sent: not so now
                     assert sending.unpark is not None
                     yield from sending.unpark()

@@ -206,7 +206,7 @@ class AiohttpTransport:
             if type(exc) is TimeoutError and not progress.connected:
                 words = "no connection in time"  # the deadline came in the pool's queue
             if self._closed:  # its connection was closed by us, not by the server
-                words = "the AsyncClient was closed while the call was in flight"
+                words = _CLOSED_IN_FLIGHT
             raise TransportError(
                 f"{what(request)} failed: {words}",
                 task_id=request.task_id,
@@ -356,7 +356,7 @@ class AiohttpTransport:
                 raise late(request) from exc
             words = in_words(exc)
             if self._closed:
-                words = "the AsyncClient was closed while the call was in flight"
+                words = _CLOSED_IN_FLIGHT
             raise TransportError(f"{what(request)} failed: {words}") from exc
         return _AiohttpStream(response, request, ends)
 
@@ -389,6 +389,9 @@ class AiohttpTransport:
             files, self._files = self._files, None
         if files is not None:
             files.close()
+
+
+_CLOSED_IN_FLIGHT = "the AsyncClient was closed while the call was in flight"
 
 
 def _import_aiohttp() -> None:

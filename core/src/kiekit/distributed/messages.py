@@ -11,10 +11,10 @@ made its task raise TypeError, failing every job of a batch sent during a rollin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from kiekit._numbers import finite
 from kiekit.batch import Job, JobResult
 from kiekit.errors import ValidationError
 
@@ -60,9 +60,10 @@ def refused_since_of(value: object) -> float | None:
     naming the header when it is not a number."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = finite(value)
+    if number is None:
         raise ValidationError(REFUSED_SINCE_HEADER, "must be a number (the batch's start)")
-    return float(value)
+    return number
 
 
 def result_from_answer(job: Job, answer: object) -> JobResult:

@@ -50,6 +50,16 @@ __all__ = [
 ]
 
 _SEEN = 10_000  # confirmed deliveries (and signatures) remembered
+
+
+def _remember(recent: OrderedDict[Any, None], key: Any) -> None:
+    """Keep ``key`` as the newest of ``recent``, which holds the last _SEEN."""
+    recent[key] = None
+    recent.move_to_end(key)
+    if len(recent) > _SEEN:
+        recent.popitem(last=False)
+
+
 # Seconds between tries to confirm a callback: after a status call that failed (each try has
 # the client's own retries too), or that still reports the task running after a callback that
 # announced its end: about a minute in all, as a short outage at KIE lasts
@@ -373,10 +383,7 @@ class WebhookReceiver:
             if check is not None:
                 check.fresh = True  # it may have come after KIE's record changed: ask again
             return None
-        self._called[callback.task_id] = None
-        self._called.move_to_end(callback.task_id)
-        if len(self._called) > _SEEN:
-            self._called.popitem(last=False)
+        _remember(self._called, callback.task_id)
         self.accepted += 1
         return callback
 
@@ -404,9 +411,7 @@ class WebhookReceiver:
         """Join the task's confirmation under way, or start one."""
         task_id = callback.task_id
         if task_id in self._ended:  # its end was confirmed and told: nothing can follow it
-            self._seen[_key(callback)] = None
-            if len(self._seen) > _SEEN:
-                self._seen.popitem(last=False)
+            _remember(self._seen, _key(callback))
             return
         check = self._checks.get(task_id)
         if check is None:
@@ -453,9 +458,7 @@ class WebhookReceiver:
         none announced the end), waits woken when final, and on_status told."""
         if status.state.finished or not final:
             for key in keys:
-                self._seen[key] = None
-                if len(self._seen) > _SEEN:
-                    self._seen.popitem(last=False)
+                _remember(self._seen, key)
         if status.state.finished and self._waiters.get(status.task_id):
             self._finals[status.task_id] = status
             for event in self._waiters[status.task_id]:
@@ -476,9 +479,7 @@ class WebhookReceiver:
                 )
                 return
         if status.state.finished:
-            self._ended[status.task_id] = None
-            if len(self._ended) > _SEEN:
-                self._ended.popitem(last=False)
+            _remember(self._ended, status.task_id)
 
     async def _settle(self, client: AsyncClient, task: Task, check: _Check) -> TaskStatus | None:
         """The task's status from KIE, asked again after each of ``confirm_delays`` while a
