@@ -517,6 +517,10 @@ class Network:
     seen: list[str] = field(default_factory=list)
     refuse_connect: bool = False
     servers: list[asyncio.Server] = field(default_factory=list)
+    # every connection's writer, both sides: closed at teardown, while the loop still runs (a
+    # handler cancelled mid-way leaves its own open, and one collected after the loop closed
+    # is an "unclosed transport" warning that fails whichever test runs next)
+    streams: list[asyncio.StreamWriter] = field(default_factory=list)
 
     @property
     def ssl_context(self) -> Any:
@@ -534,7 +538,9 @@ class Network:
         self.ca.issue_cert(REMOTE, "localhost", "127.0.0.1").configure_cert(context)
 
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.streams.append(writer)
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+            self.streams.append(up_writer)
             await _splice(reader, writer, up_reader, up_writer)
 
         return self._listen(accept, ssl=context)
@@ -548,6 +554,7 @@ class Network:
         return asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
 
     async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.streams.append(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -564,11 +571,13 @@ class Network:
                 return
             host, _, port = target.rpartition(":")
             up_reader, up_writer = await asyncio.open_connection(host, int(port))
+            self.streams.append(up_writer)
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await _splice(reader, writer, up_reader, up_writer)
             return
         parts = urlsplit(target)  # absolute-URI form: the proxy asks for the path only
         up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+        self.streams.append(up_writer)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         kept = [h for h in rest.split(b"\r\n") if h and not h.lower().startswith(b"connection:")]
         kept = [h for h in kept if not h.lower().startswith(b"proxy-")]
@@ -639,6 +648,11 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Iterator[Network]:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for stream in net.streams:
+                stream.close()
+            closing = [stream.wait_closed() for stream in net.streams]
+            with contextlib.suppress(Exception):  # a TLS peer gone quiet: closed all the same
+                await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 5)
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
