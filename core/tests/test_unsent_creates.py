@@ -385,20 +385,20 @@ async def _stopped(how: str, create: Coroutine[Any, Any, Any], ready: asyncio.Ev
 def _queue_watched(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     """An event set once a request of an AiohttpTransport made from now on waits in its
     connection pool's queue (aiohttp's own signal, sent as it parks the request there)."""
+    import aiohttp
     from kiekit._transports import aiohttp_transport
 
     queued = asyncio.Event()
-    tracing = aiohttp_transport._tracing
 
     async def on_queued(*_: Any) -> None:
         queued.set()
 
-    def watched() -> Any:
-        config = tracing()
+    def watched() -> list[Any]:
+        config = aiohttp.TraceConfig()
         config.on_connection_queued_start.append(on_queued)
-        return config
+        return [config]
 
-    monkeypatch.setattr(aiohttp_transport, "_tracing", watched)
+    monkeypatch.setattr(aiohttp_transport, "_trace_configs", watched)
     return queued
 
 
