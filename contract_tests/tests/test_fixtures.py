@@ -74,6 +74,48 @@ def test_a_key_set_before_the_run_is_removed_inside(
     assert os.environ["KIE_API_KEY"] == "a-real-key-that-must-not-be-read"
 
 
+def test_session_and_module_fixtures_see_neither_the_key_nor_the_users_data_folder(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An application's client usually lives in a session- or module-scoped fixture, set up
+    before any test's own guard: it must not get the real key, nor journal its tasks into the
+    user's data folder (where `kie resume` would then owe them for ever)."""
+    users_folder = tmp_path / "users-data"
+    monkeypatch.setenv("KIE_API_KEY", "a-real-key-that-must-not-be-read")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(users_folder))
+    pytester.makeconftest(
+        """
+        import os
+
+        import pytest
+        from kiekit import Client, ConfigurationError
+
+        @pytest.fixture(scope="session")
+        def app_client(kie_mock_session):
+            assert "KIE_API_KEY" not in os.environ
+            with pytest.raises(ConfigurationError):
+                Client()  # no key to find: refused, nothing sent anywhere
+            with Client("test-key", base_url=kie_mock_session.base_url) as client:
+                yield client
+
+        @pytest.fixture(scope="module")
+        def module_data_dir():
+            return os.environ["KIEKIT_DATA_DIR"]
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        def test_submits(app_client, module_data_dir):
+            assert not module_data_dir.startswith({str(users_folder)!r})
+            app_client.submit("grok-imagine/text-to-image", prompt="a lighthouse")
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert not users_folder.exists()  # the session's journal went to a temporary folder
+    assert os.environ["KIE_API_KEY"] == "a-real-key-that-must-not-be-read"
+    assert os.environ["KIEKIT_DATA_DIR"] == str(users_folder)
+
+
 def test_kie_mock_config_can_be_overridden(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -12,8 +12,10 @@ Installed with ``kiekit-contract``, it is active in every pytest run of that env
 - ``kie_async_client`` — a factory of :class:`kiekit.AsyncClient` on ``kie_mock``
   (no pytest-asyncio needed: ``asyncio.run`` a coroutine that uses ``async with``).
 
-An autouse fixture removes ``KIE_API_KEY`` from the environment for every test, so no test can
-read, and spend, a real key; every fixture client uses the fake key ``"test-key"``.
+Autouse fixtures remove ``KIE_API_KEY`` from the environment and point ``KIEKIT_DATA_DIR`` at
+a temporary folder, for the whole session (its session- and module-scoped fixtures included)
+and again for every test, so no test can read, and spend, a real key or write the user's task
+journal; every fixture client uses the fake key ``"test-key"``.
 """
 
 from __future__ import annotations
@@ -63,8 +65,22 @@ def _session_mock_config() -> MockConfig:
     return MockConfig(polls_to_complete=2, starting_credits=1e9)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kie_session_guard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The two guards below, for the whole session: session-, module- and class-scoped
+    fixtures (where an application's client often lives) are set up before any test's own
+    guard runs. pytest sets up autouse fixtures before the others of their scope, and a
+    plugin's before a conftest's, so no fixture of the suite sees the real key or the user's
+    data folder. Under xdist, each worker has its own base temporary folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("KIE_API_KEY", raising=False)
+        patch.setenv("KIEKIT_DATA_DIR", str(tmp_path_factory.getbasetemp() / "kiekit-data"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _kie_no_real_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Again for each test: a fixture or an earlier test may have set one."""
     monkeypatch.delenv("KIE_API_KEY", raising=False)
 
 
