@@ -49,7 +49,7 @@ import math
 import re
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, cast, dataclass_transform
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, dataclass_transform, get_type_hints
 from urllib.parse import urlsplit
 
 import attrs
@@ -100,6 +100,12 @@ _MISSING: Any = attrs.NOTHING
 # kept for the contract kit to compare (:func:`default_written`).
 _UNSAID: Any = type("_Unsaid", (), {"__repr__": lambda self: "None"})()
 _SAID_KEY = "kiekit.default"
+# attrs' stubs make Attribute generic, the runtime class is not: one name for both, which
+# typing.get_type_hints can read on the functions that take an attribute
+if TYPE_CHECKING:
+    _Attribute = attrs.Attribute[Any]
+else:
+    _Attribute = attrs.Attribute
 
 
 @frozen
@@ -433,7 +439,7 @@ _CHECKS = {
 def _field(spec: Spec, default: Any) -> Any:
     """An attrs field of ``spec``: required, or with ``default`` (None when not written)."""
 
-    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(_instance: Any, attribute: _Attribute, value: Any) -> None:
         spec.check(attribute.name, value)
 
     said = default is not _UNSAID
@@ -734,13 +740,13 @@ def one_of_groups(cls: type[Input]) -> tuple[tuple[str, ...], ...]:
     return groups
 
 
-def default_written(attribute: attrs.Attribute[Any]) -> bool:
+def default_written(attribute: _Attribute) -> bool:
     """Whether the field's declaration says ``default=``: what a type checker takes for
     optional (see :class:`Input`)."""
     return bool(attribute.metadata.get(_SAID_KEY))
 
 
-def spec_of(attribute: attrs.Attribute[Any]) -> Spec | None:
+def spec_of(attribute: _Attribute) -> Spec | None:
     spec = attribute.metadata.get(SPEC_KEY)
     return spec if isinstance(spec, Spec) else None
 
@@ -844,7 +850,7 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def wire_name(attribute: attrs.Attribute[Any], *, camel_case: bool) -> str:
+def wire_name(attribute: _Attribute, *, camel_case: bool) -> str:
     spec = spec_of(attribute)
     if spec is not None and spec.wire:
         return spec.wire
@@ -900,12 +906,10 @@ def make_input(
 
 
 @functools.lru_cache(maxsize=1024)
-def _names(
-    cls: type[Input], camel_case: bool
-) -> tuple[Mapping[str, attrs.Attribute[Any]], tuple[str, ...]]:
+def _names(cls: type[Input], camel_case: bool) -> tuple[Mapping[str, _Attribute], tuple[str, ...]]:
     """The names each field of ``cls`` may be given by (its Python name, its wire name), and
     the fields with no default: worked out once per class, not for every input made."""
-    aliases: dict[str, attrs.Attribute[Any]] = {}
+    aliases: dict[str, _Attribute] = {}
     for attribute in attrs.fields(cls):
         for alias in (attribute.name, wire_name(attribute, camel_case=camel_case)):
             aliases.setdefault(alias, attribute)
@@ -931,7 +935,7 @@ def _own_copy(value: Any) -> Any:
     return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
 
 
-def _json_object(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
+def _json_object(_instance: Any, _attribute: _Attribute, value: Any) -> None:
     if not isinstance(value, Mapping):
         raise ValidationError("input", "must be an object of input fields")
     for key, item in value.items():
@@ -1055,3 +1059,10 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
 
 def _is_factory(default: Any) -> bool:
     return isinstance(default, attrs.Factory)  # type: ignore[arg-type]
+
+
+# attrs compiles an __init__ with the module's names as they stood at its class statement:
+# those declared later (Input, InputField itself) are resolved here, once all exist, for
+# typing.get_type_hints and inspect.signature(eval_str=True) on these classes.
+for _declared_early in (Spec, InputField):
+    _declared_early.__init__.__annotations__ = get_type_hints(_declared_early.__init__, globals())
