@@ -168,3 +168,20 @@ def test_the_check_sees_an_unlisted_name() -> None:
     module = types.ModuleType("sample")
     module.__dict__.update({"__all__": ["listed"], "listed": 1, "unlisted": 2, "_private": 3})
     assert public_names(module) - set(module.__all__) == {"unlisted"}
+
+
+def test_the_mock_exports_what_its_server_returns_and_raises() -> None:
+    """A test suite annotates its helpers and catches the mock's errors from kiekit_mock."""
+    import kiekit_mock
+    from kiekit_mock import MockServer
+
+    hints = {
+        name: typing.get_type_hints(getattr(value, "fget", value))["return"]
+        for name, value in vars(MockServer).items()
+        if name in ("clock", "faults", "limits", "add_rule", "configure_callbacks")
+    }
+    assert [kiekit_mock.__all__.count(t.__name__) for t in hints.values()] == [1] * len(hints)
+    assert kiekit_mock.__all__.count("Scenario") == 1
+    assert issubclass(kiekit_mock.ControlError, ValueError)
+    with pytest.raises(kiekit_mock.ControlError):
+        kiekit_mock.Rule(prompt_regex="(")  # not a regular expression

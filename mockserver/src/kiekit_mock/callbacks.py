@@ -39,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -89,6 +89,16 @@ def signature_headers(key: str, task_id: str, timestamp: int) -> dict[str, str]:
         "X-Webhook-Timestamp": str(timestamp),
         "X-Webhook-Signature": base64.b64encode(mac).decode(),
     }
+
+
+class CallbackChanges(TypedDict, total=False):
+    """The fields of :class:`CallbackSettings` ``configure_callbacks(...)`` changes, for type
+    checkers (a misspelt one is their error; a bad value, a ValueError naming it)."""
+
+    hmac_key: str | None
+    copies: int
+    tamper: CallbackTamper | None
+    stale_seconds: int
 
 
 @dataclass(frozen=True)
@@ -215,7 +225,7 @@ class CallbackDispatcher:
         return self._allowed_hosts
 
     def configure(
-        self, settings: CallbackSettings | None = None, /, **changes: Any
+        self, settings: CallbackSettings | None = None, /, **changes: Unpack[CallbackChanges]
     ) -> CallbackSettings:
         """Replace the settings or change some (``configure(copies=2, tamper="stale")``);
         ValueError naming the field for a bad value. Callbacks already owed keep theirs."""

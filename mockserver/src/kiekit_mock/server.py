@@ -17,13 +17,19 @@ import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
 from aiohttp import web
 
 from . import inspector
 from .app import build_app, create_app, runtime_of
-from .callbacks import MAX_WAIT, CallbackRecord, CallbackSettings, is_loopback_host
+from .callbacks import (
+    MAX_WAIT,
+    CallbackChanges,
+    CallbackRecord,
+    CallbackSettings,
+    is_loopback_host,
+)
 from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id, as_config
 from .egress import Egress
@@ -298,7 +304,7 @@ class MockServer:
         """The mock's clock: `mock.clock.advance(600)` moves every task, window and link on."""
         return self._runtime.clock
 
-    def configure_callbacks(self, **changes: Any) -> CallbackSettings:
+    def configure_callbacks(self, **changes: Unpack[CallbackChanges]) -> CallbackSettings:
         """Change how callbacks are sent: ``hmac_key``, ``copies`` (each callback sent N
         times), ``tamper`` ("signature" | "stale" | None), ``stale_seconds`` (callbacks.py)."""
         return self._runtime.callbacks.configure(**changes)
