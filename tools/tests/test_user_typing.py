@@ -48,6 +48,30 @@ SNIPPETS = {
         OpenInput({"prompt": "x"})
         OpenInput(values={"prompt": "x"})
     """,
+    # a field's maker says the value it holds: an annotation that disagrees is an error
+    "field_makers": """
+        from attrs import frozen
+        from kiekit.fields import Input, choice, flag, integer, items, text, url, urls
+
+        @frozen
+        class Shot(Input):
+            prompt: str = text(max_length=500)
+
+        @frozen
+        class Mine(Input):
+            prompt: str = text()
+            ratio: str | None = choice("1:1", "16:9", default=None)
+            steps: int = integer(1, 50, required=True)
+            shots: tuple[Shot, ...] | None = items(Shot, default=None)
+            images: tuple[str, ...] = urls(required=True)
+            seed: str | None = integer(0, 9, default=None)  # error: assignment
+            image: str = url(default=None)  # error: assignment
+            loud: bool = flag(default=None)  # error: assignment
+            scenes: tuple[str, ...] | None = items(Shot, default=None)  # error: assignment
+
+        Mine(prompt="x", steps=2, images=("https://a.example/b.png",))
+        Mine(prompt="x", images=())  # error: call-arg
+    """,
     # README: a WaitTimeoutError keeps the task id, to poll it again
     "error_fields": """
         from kiekit import (

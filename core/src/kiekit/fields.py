@@ -49,7 +49,17 @@ import math
 import re
 import types
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, dataclass_transform, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    TypeVar,
+    cast,
+    dataclass_transform,
+    get_type_hints,
+    overload,
+)
 from urllib.parse import urlsplit
 
 import attrs
@@ -100,6 +110,8 @@ _MISSING: Any = attrs.NOTHING
 # kept for the contract kit to compare (:func:`default_written`).
 _UNSAID: Any = type("_Unsaid", (), {"__repr__": lambda self: "None"})()
 _SAID_KEY = "kiekit.default"
+_V = TypeVar("_V")  # a choice's values
+_I = TypeVar("_I", bound="Input")  # an items field's entries
 # attrs' stubs make Attribute generic, the runtime class is not: one name for both, which
 # typing.get_type_hints can read on the functions that take an attribute
 if TYPE_CHECKING:
@@ -516,6 +528,30 @@ def _entry_or_as_given(of: type[Input], item: Any) -> Any:
         return item  # the validator reads it again and names its place
 
 
+# Each maker is typed as the value its field holds, None too when it says ``default=None``:
+# a type checker then compares it with the field's annotation (``prompt: int = text()`` is its
+# error), and reads the field's default and keyword-only-ness from the Input's
+# dataclass_transform, as before.
+@overload
+def text(
+    *,
+    required: bool = ...,
+    max_length: int | None = ...,
+    default: None,
+    wire: str | None = ...,
+    pattern: str | None = ...,
+    pattern_hint: str | None = ...,
+) -> str | None: ...
+@overload
+def text(
+    *,
+    required: bool = ...,
+    max_length: int | None = ...,
+    default: str = ...,
+    wire: str | None = ...,
+    pattern: str | None = ...,
+    pattern_hint: str | None = ...,
+) -> str: ...
 def text(
     *,
     required: bool = True,
@@ -539,6 +575,24 @@ def text(
     return _field(spec, default)
 
 
+@overload
+def choice(
+    *values: _V,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+    whole_floats: bool = ...,
+) -> _V | None: ...
+@overload
+def choice(
+    *values: _V,
+    default: _V = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+    whole_floats: bool = ...,
+) -> _V: ...
 def choice(
     *values: Any,
     default: Any = _UNSAID,
@@ -564,6 +618,26 @@ def choice(
     return _field(spec, default)
 
 
+@overload
+def integer(
+    minimum: int | None = ...,
+    maximum: int | None = ...,
+    *,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> int | None: ...
+@overload
+def integer(
+    minimum: int | None = ...,
+    maximum: int | None = ...,
+    *,
+    default: int = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> int: ...
 def integer(
     minimum: int | None = None,
     maximum: int | None = None,
@@ -585,6 +659,26 @@ def integer(
     return _field(spec, default)
 
 
+@overload
+def number(
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    *,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> float | None: ...
+@overload
+def number(
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    *,
+    default: float = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> float: ...
 def number(
     minimum: float | None = None,
     maximum: float | None = None,
@@ -607,11 +701,32 @@ def number(
     return _field(spec, default)
 
 
+@overload
+def flag(*, default: None, wire: str | None = ...) -> bool | None: ...
+@overload
+def flag(*, default: bool = ..., wire: str | None = ...) -> bool: ...
 def flag(*, default: bool | None = _UNSAID, wire: str | None = None) -> Any:
     """A boolean; None leaves KIE's own default in force."""
     return _field(Spec("bool", wire=wire), default)
 
 
+@overload
+def url(
+    *,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    empty_is_none: bool = ...,
+    media: Media | None = ...,
+) -> str | None: ...
+@overload
+def url(
+    *,
+    required: bool = ...,
+    wire: str | None = ...,
+    empty_is_none: bool = ...,
+    media: Media | None = ...,
+) -> str: ...
 def url(
     *,
     default: None = _UNSAID,
@@ -627,6 +742,25 @@ def url(
     return _field(spec, default)
 
 
+@overload
+def urls(
+    *,
+    default: None,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    media: Media | None = ...,
+) -> tuple[str, ...] | None: ...
+@overload
+def urls(
+    *,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    media: Media | None = ...,
+) -> tuple[str, ...]: ...
 def urls(
     *,
     default: None = _UNSAID,
@@ -645,6 +779,25 @@ def urls(
     return _field(spec, default)
 
 
+@overload
+def texts(
+    *,
+    default: None,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    max_length: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[str, ...] | None: ...
+@overload
+def texts(
+    *,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    max_length: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[str, ...]: ...
 def texts(
     *,
     default: None = _UNSAID,
@@ -663,6 +816,25 @@ def texts(
     return _field(spec, default)
 
 
+@overload
+def items(
+    of: type[_I],
+    *,
+    default: None,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[_I, ...] | None: ...
+@overload
+def items(
+    of: type[_I],
+    *,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[_I, ...]: ...
 def items(
     of: type[Input],
     *,
