@@ -185,3 +185,16 @@ def test_the_mock_exports_what_its_server_returns_and_raises() -> None:
     assert issubclass(kiekit_mock.ControlError, ValueError)
     with pytest.raises(kiekit_mock.ControlError):
         kiekit_mock.Rule(prompt_regex="(")  # not a regular expression
+
+
+@pytest.mark.parametrize("name", ["kiekit_mock", "kiekit_mock.extension"])
+def test_every_public_callable_of_the_mock_says_what_it_does(name: str) -> None:
+    """What help() and an IDE's hover show a test author (and plugin authors, the extension
+    helpers docs/plugin-authors.md names)."""
+    silent = [
+        label
+        for label, value in annotated_callables(importlib.import_module(name))
+        if not (inspect.getdoc(value) or "").strip()
+        or (inspect.isclass(value) and (value.__doc__ or "").startswith(f"{value.__name__}("))
+    ]
+    assert silent == []

@@ -132,6 +132,7 @@ class CallbackSettings:
 
     @classmethod
     def from_config(cls, config: MockConfig) -> CallbackSettings:
+        """The settings a mock of ``config`` starts with."""
         return cls(config.webhook_hmac_key, config.callback_copies, config.callback_tamper)
 
     def headers(self, task_id: str, now: float) -> dict[str, str]:
@@ -150,6 +151,7 @@ class CallbackSettings:
         return headers | signed
 
     def to_json(self) -> dict[str, Any]:
+        """The settings as the control API shows them: whether they are signed, never the key."""
         public = asdict(self)
         del public["hmac_key"]
         return {"signing": self.hmac_key is not None, **public}
@@ -173,6 +175,7 @@ class CallbackRecord:
     account_id: str | None = None  # the task's owner: what a per-account reset forgets
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the control API shows it (``GET /_mock/callbacks``)."""
         return asdict(self)
 
 

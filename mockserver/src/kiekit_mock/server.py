@@ -191,6 +191,7 @@ class MockServer:
     # --- lifecycle ---
 
     def start(self) -> None:
+        """Start serving on a background thread; RuntimeError if already running."""
         if self._serving is not None:
             raise RuntimeError("the mock server is already running")
         ports = (self._requested_port, self._requested_upload_port)
@@ -204,6 +205,7 @@ class MockServer:
         self._finalizer = weakref.finalize(self, serving.stop)
 
     def stop(self) -> None:
+        """Stop serving (a stopped mock may be started again, on the same ports)."""
         serving, self._serving = self._serving, None
         if self._finalizer is not None:
             self._finalizer.detach()
@@ -230,6 +232,7 @@ class MockServer:
 
     @property
     def port(self) -> int:
+        """The port the KIE API is served on; RuntimeError while not running."""
         if self._serving is None:
             raise RuntimeError("the mock server is not running")
         return self._serving.ports[0]
@@ -297,6 +300,7 @@ class MockServer:
         return scenario
 
     def requests(self) -> list[RequestRecord]:
+        """Every request the mock has recorded, oldest first (``journal.records()``)."""
         return self._runtime.journal.records()
 
     @property
@@ -368,9 +372,11 @@ class MockServer:
         return self._runtime.rules.add(rule)
 
     def rules(self) -> list[RuleView]:
+        """The rules in force, each with its id and how often it applied."""
         return self._runtime.rules.rules()
 
     def remove_rule(self, rule_id: int) -> None:
+        """Remove the rule ``add_rule`` returned the id of."""
         self._runtime.rules.remove(rule_id)
 
     def clear_rules(self) -> None:
@@ -392,9 +398,11 @@ class MockServer:
         )
 
     def accounts(self) -> list[AccountSnapshot]:
+        """Every account the mock knows, with its credits and tasks."""
         return self._runtime.store.accounts()
 
     def account(self, api_key: str) -> AccountSnapshot | None:
+        """The account of ``api_key`` (configured, added or seen on a request), else None."""
         return self._runtime.store.account(account_id(api_key))
 
     def reset(self, *, api_key: str | None = None, account_id: str | None = None) -> None:
