@@ -48,6 +48,30 @@ SNIPPETS = {
         OpenInput({"prompt": "x"})
         OpenInput(values={"prompt": "x"})
     """,
+    # a field's maker says the value it holds: an annotation that disagrees is an error
+    "field_makers": """
+        from attrs import frozen
+        from kiekit.fields import Input, choice, flag, integer, items, text, url, urls
+
+        @frozen
+        class Shot(Input):
+            prompt: str = text(max_length=500)
+
+        @frozen
+        class Mine(Input):
+            prompt: str = text()
+            ratio: str | None = choice("1:1", "16:9", default=None)
+            steps: int = integer(1, 50, required=True)
+            shots: tuple[Shot, ...] | None = items(Shot, default=None)
+            images: tuple[str, ...] = urls(required=True)
+            seed: str | None = integer(0, 9, default=None)  # error: assignment
+            image: str = url(default=None)  # error: assignment
+            loud: bool = flag(default=None)  # error: assignment
+            scenes: tuple[str, ...] | None = items(Shot, default=None)  # error: assignment
+
+        Mine(prompt="x", steps=2, images=("https://a.example/b.png",))
+        Mine(prompt="x", images=())  # error: call-arg
+    """,
     # README: a WaitTimeoutError keeps the task id, to poll it again
     "error_fields": """
         from kiekit import (
@@ -65,6 +89,25 @@ SNIPPETS = {
             if isinstance(error.request, Request):
                 return error.request.path
             return str(error.request.get("model"))  # error: union-attr
+    """,
+    # options are keywords type checkers know: a misspelt one or a wrong type is their error
+    "typed_options": """
+        from kiekit import AsyncClient, Client
+        from kiekit.chat import ChatOptions
+        from kiekit_mock import MockServer
+
+        def ask(kie: Client, slow: AsyncClient, mock: MockServer) -> None:
+            kie.chat("gpt-5-2", "hi", max_tokens=50, reasoning_effort="low")
+            kie.chat("gpt-5-2", "hi", max_token=50)  # error: call-arg
+            kie.chat("gpt-5-2", "hi", max_tokens="fifty")  # error: arg-type
+            kie.chat_stream("claude-sonnet-4-5", "hi", thinking=True, tools=[{"name": "f"}])
+            slow.chat_stream("gpt-5-2", "hi", temprature=0.5)  # error: call-arg
+            options: ChatOptions = {"temperature": 0.2, "google_search": True}
+            kie.chat("gemini-2.5-flash", "hi", **options)
+            mock.configure_callbacks(copies=3, tamper="stale", hmac_key="k", stale_seconds=600)
+            mock.configure_callbacks(copise=3)  # error: call-arg
+            mock.configure_callbacks(copies="3")  # error: arg-type
+            mock.configure_callbacks(tamper="sig")  # error: arg-type
     """,
     # a test suite's own mock, with helpers, keeps its type inside ``with``
     "mock_subclass": """

@@ -24,10 +24,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from attrs import frozen
 
+import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -40,9 +41,6 @@ from kiekit.journal import Entry, EntryState, Journal, JournalError, error_recor
 from kiekit.journal._entry import not_known
 from kiekit.journal._writer import WRITER
 from kiekit.models import Task
-
-if TYPE_CHECKING:
-    from kiekit.client import AsyncClient
 
 __all__ = [
     "BadLine",
@@ -201,7 +199,7 @@ def _absolute(folder: Path) -> str:
 
 
 async def run_batch(
-    client: AsyncClient,
+    client: kiekit.AsyncClient,
     journal: Journal,
     jobs: Sequence[Job],
     out_dir: Path,
@@ -262,7 +260,7 @@ async def _stopped(running: Sequence[asyncio.Future[JobResult]]) -> None:
 
 
 async def run_job(
-    client: AsyncClient,
+    client: kiekit.AsyncClient,
     journal: Journal,
     job: Job,
     out_dir: Path,
@@ -304,7 +302,7 @@ async def run_job(
             await asyncio.sleep(min(wait, _HELD_POLL))
 
 
-def _shared_journal(client: AsyncClient, journal: Journal) -> Journal:
+def _shared_journal(client: kiekit.AsyncClient, journal: Journal) -> Journal:
     """The journal a batch claims its jobs in: the client's own, the one its creates are
     recorded in, so that the claim and the create are one row of one holder. ``journal`` may
     be another handle on the same store (``default_journal()`` beside a client's default
@@ -385,7 +383,7 @@ async def _off_loop(journal: Journal, read: Callable[[], T]) -> T:
 
 
 async def _try_job(
-    client: AsyncClient,
+    client: kiekit.AsyncClient,
     journal: Journal,
     job: Job,
     key: str,
@@ -426,7 +424,7 @@ async def _try_job(
 
 
 async def _run_claimed(
-    client: AsyncClient,
+    client: kiekit.AsyncClient,
     journal: Journal,
     job: Job,
     key: str,

@@ -13,7 +13,7 @@ import os
 import ssl  # for the annotations: urllib3 imports it anyway
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 from kiekit._engine import Engine, StatusHook
 from kiekit._engine.account import Files, Source
@@ -22,7 +22,7 @@ from kiekit._transports.base import check_seconds
 from kiekit._version import __version__
 from kiekit.chat import _flows as chat_flows
 from kiekit.chat._streams import AsyncChatStream, ChatStream
-from kiekit.chat.types import ChatReply, MessagesLike
+from kiekit.chat.types import ChatOptions, ChatReply, MessagesLike
 from kiekit.errors import ConfigurationError
 from kiekit.journal import Journal, JournalOption, Recorder, journal_of
 from kiekit.models import Request, Results, Task, TaskStatus
@@ -386,7 +386,13 @@ class Client:
         return drive(flow, self._transport)
 
     def chat(
-        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+        self,
+        model: str,
+        messages: MessagesLike,
+        /,
+        *,
+        system: str | None = None,
+        **options: Unpack[ChatOptions],
     ) -> ChatReply:
         """Ask a chat model and return its whole answer. ``messages``: a prompt, or messages
         in OpenAI's shape; ``options``: the model's (``reasoning_effort=…``), validated before
@@ -396,7 +402,13 @@ class Client:
         return drive(chat_flows.chat(self._engine, provider, call), self._transport)
 
     def chat_stream(
-        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+        self,
+        model: str,
+        messages: MessagesLike,
+        /,
+        *,
+        system: str | None = None,
+        **options: Unpack[ChatOptions],
     ) -> ChatStream:
         """As :meth:`chat`, streamed: iterate the :class:`~kiekit.chat.ChatDelta` s as they
         arrive; the stream's ``reply`` holds the whole answer at the end."""
@@ -562,7 +574,13 @@ class AsyncClient:
         return await drive_async(flow, self._transport)
 
     async def chat(
-        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+        self,
+        model: str,
+        messages: MessagesLike,
+        /,
+        *,
+        system: str | None = None,
+        **options: Unpack[ChatOptions],
     ) -> ChatReply:
         """As :meth:`Client.chat`: the chat model's whole answer (never retried: KIE charges
         each call)."""
@@ -570,7 +588,13 @@ class AsyncClient:
         return await drive_async(chat_flows.chat(self._engine, provider, call), self._transport)
 
     def chat_stream(
-        self, model: str, messages: MessagesLike, /, *, system: str | None = None, **options: Any
+        self,
+        model: str,
+        messages: MessagesLike,
+        /,
+        *,
+        system: str | None = None,
+        **options: Unpack[ChatOptions],
     ) -> AsyncChatStream:
         """``async for delta in kie.chat_stream(...)``; validated at once, sent on first read."""
         provider, call = chat_flows.prepare(self._engine, model, messages, system, options)

@@ -49,7 +49,17 @@ import math
 import re
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, cast, dataclass_transform
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    TypeVar,
+    cast,
+    dataclass_transform,
+    get_type_hints,
+    overload,
+)
 from urllib.parse import urlsplit
 
 import attrs
@@ -100,6 +110,14 @@ _MISSING: Any = attrs.NOTHING
 # kept for the contract kit to compare (:func:`default_written`).
 _UNSAID: Any = type("_Unsaid", (), {"__repr__": lambda self: "None"})()
 _SAID_KEY = "kiekit.default"
+_V = TypeVar("_V")  # a choice's values
+_I = TypeVar("_I", bound="Input")  # an items field's entries
+# attrs' stubs make Attribute generic, the runtime class is not: one name for both, which
+# typing.get_type_hints can read on the functions that take an attribute
+if TYPE_CHECKING:
+    _Attribute = attrs.Attribute[Any]
+else:
+    _Attribute = attrs.Attribute
 
 
 @frozen
@@ -433,7 +451,7 @@ _CHECKS = {
 def _field(spec: Spec, default: Any) -> Any:
     """An attrs field of ``spec``: required, or with ``default`` (None when not written)."""
 
-    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(_instance: Any, attribute: _Attribute, value: Any) -> None:
         spec.check(attribute.name, value)
 
     said = default is not _UNSAID
@@ -510,6 +528,30 @@ def _entry_or_as_given(of: type[Input], item: Any) -> Any:
         return item  # the validator reads it again and names its place
 
 
+# Each maker is typed as the value its field holds, None too when it says ``default=None``:
+# a type checker then compares it with the field's annotation (``prompt: int = text()`` is its
+# error), and reads the field's default and keyword-only-ness from the Input's
+# dataclass_transform, as before.
+@overload
+def text(
+    *,
+    required: bool = ...,
+    max_length: int | None = ...,
+    default: None,
+    wire: str | None = ...,
+    pattern: str | None = ...,
+    pattern_hint: str | None = ...,
+) -> str | None: ...
+@overload
+def text(
+    *,
+    required: bool = ...,
+    max_length: int | None = ...,
+    default: str = ...,
+    wire: str | None = ...,
+    pattern: str | None = ...,
+    pattern_hint: str | None = ...,
+) -> str: ...
 def text(
     *,
     required: bool = True,
@@ -533,6 +575,24 @@ def text(
     return _field(spec, default)
 
 
+@overload
+def choice(
+    *values: _V,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+    whole_floats: bool = ...,
+) -> _V | None: ...
+@overload
+def choice(
+    *values: _V,
+    default: _V = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+    whole_floats: bool = ...,
+) -> _V: ...
 def choice(
     *values: Any,
     default: Any = _UNSAID,
@@ -558,6 +618,26 @@ def choice(
     return _field(spec, default)
 
 
+@overload
+def integer(
+    minimum: int | None = ...,
+    maximum: int | None = ...,
+    *,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> int | None: ...
+@overload
+def integer(
+    minimum: int | None = ...,
+    maximum: int | None = ...,
+    *,
+    default: int = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> int: ...
 def integer(
     minimum: int | None = None,
     maximum: int | None = None,
@@ -579,6 +659,26 @@ def integer(
     return _field(spec, default)
 
 
+@overload
+def number(
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    *,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> float | None: ...
+@overload
+def number(
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    *,
+    default: float = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    numerals: bool = ...,
+) -> float: ...
 def number(
     minimum: float | None = None,
     maximum: float | None = None,
@@ -601,11 +701,32 @@ def number(
     return _field(spec, default)
 
 
+@overload
+def flag(*, default: None, wire: str | None = ...) -> bool | None: ...
+@overload
+def flag(*, default: bool = ..., wire: str | None = ...) -> bool: ...
 def flag(*, default: bool | None = _UNSAID, wire: str | None = None) -> Any:
     """A boolean; None leaves KIE's own default in force."""
     return _field(Spec("bool", wire=wire), default)
 
 
+@overload
+def url(
+    *,
+    default: None,
+    required: bool = ...,
+    wire: str | None = ...,
+    empty_is_none: bool = ...,
+    media: Media | None = ...,
+) -> str | None: ...
+@overload
+def url(
+    *,
+    required: bool = ...,
+    wire: str | None = ...,
+    empty_is_none: bool = ...,
+    media: Media | None = ...,
+) -> str: ...
 def url(
     *,
     default: None = _UNSAID,
@@ -621,6 +742,25 @@ def url(
     return _field(spec, default)
 
 
+@overload
+def urls(
+    *,
+    default: None,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    media: Media | None = ...,
+) -> tuple[str, ...] | None: ...
+@overload
+def urls(
+    *,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+    media: Media | None = ...,
+) -> tuple[str, ...]: ...
 def urls(
     *,
     default: None = _UNSAID,
@@ -639,6 +779,25 @@ def urls(
     return _field(spec, default)
 
 
+@overload
+def texts(
+    *,
+    default: None,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    max_length: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[str, ...] | None: ...
+@overload
+def texts(
+    *,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    max_length: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[str, ...]: ...
 def texts(
     *,
     default: None = _UNSAID,
@@ -657,6 +816,25 @@ def texts(
     return _field(spec, default)
 
 
+@overload
+def items(
+    of: type[_I],
+    *,
+    default: None,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[_I, ...] | None: ...
+@overload
+def items(
+    of: type[_I],
+    *,
+    min_items: int | None = ...,
+    max_items: int | None = ...,
+    required: bool = ...,
+    wire: str | None = ...,
+) -> tuple[_I, ...]: ...
 def items(
     of: type[Input],
     *,
@@ -734,13 +912,13 @@ def one_of_groups(cls: type[Input]) -> tuple[tuple[str, ...], ...]:
     return groups
 
 
-def default_written(attribute: attrs.Attribute[Any]) -> bool:
+def default_written(attribute: _Attribute) -> bool:
     """Whether the field's declaration says ``default=``: what a type checker takes for
     optional (see :class:`Input`)."""
     return bool(attribute.metadata.get(_SAID_KEY))
 
 
-def spec_of(attribute: attrs.Attribute[Any]) -> Spec | None:
+def spec_of(attribute: _Attribute) -> Spec | None:
     spec = attribute.metadata.get(SPEC_KEY)
     return spec if isinstance(spec, Spec) else None
 
@@ -844,7 +1022,7 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def wire_name(attribute: attrs.Attribute[Any], *, camel_case: bool) -> str:
+def wire_name(attribute: _Attribute, *, camel_case: bool) -> str:
     spec = spec_of(attribute)
     if spec is not None and spec.wire:
         return spec.wire
@@ -900,12 +1078,10 @@ def make_input(
 
 
 @functools.lru_cache(maxsize=1024)
-def _names(
-    cls: type[Input], camel_case: bool
-) -> tuple[Mapping[str, attrs.Attribute[Any]], tuple[str, ...]]:
+def _names(cls: type[Input], camel_case: bool) -> tuple[Mapping[str, _Attribute], tuple[str, ...]]:
     """The names each field of ``cls`` may be given by (its Python name, its wire name), and
     the fields with no default: worked out once per class, not for every input made."""
-    aliases: dict[str, attrs.Attribute[Any]] = {}
+    aliases: dict[str, _Attribute] = {}
     for attribute in attrs.fields(cls):
         for alias in (attribute.name, wire_name(attribute, camel_case=camel_case)):
             aliases.setdefault(alias, attribute)
@@ -931,7 +1107,7 @@ def _own_copy(value: Any) -> Any:
     return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
 
 
-def _json_object(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
+def _json_object(_instance: Any, _attribute: _Attribute, value: Any) -> None:
     if not isinstance(value, Mapping):
         raise ValidationError("input", "must be an object of input fields")
     for key, item in value.items():
@@ -1055,3 +1231,10 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
 
 def _is_factory(default: Any) -> bool:
     return isinstance(default, attrs.Factory)  # type: ignore[arg-type]
+
+
+# attrs compiles an __init__ with the module's names as they stood at its class statement:
+# those declared later (Input, InputField itself) are resolved here, once all exist, for
+# typing.get_type_hints and inspect.signature(eval_str=True) on these classes.
+for _declared_early in (Spec, InputField):
+    _declared_early.__init__.__annotations__ = get_type_hints(_declared_early.__init__, globals())

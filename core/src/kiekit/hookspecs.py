@@ -21,9 +21,13 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from kiekit._lazy import LazyModule
+from kiekit.provider import Provider
+
 if TYPE_CHECKING:
-    from kiekit.chat.provider import ChatProvider
-    from kiekit.provider import Provider
+    from kiekit import chat as kiekit_chat
+else:  # chat's HTTP parts load when typing.get_type_hints reads kiekit_chat.ChatProvider
+    kiekit_chat = LazyModule("kiekit.chat")
 
 __all__ = ["ENTRY_POINT_GROUP", "PROJECT", "hookimpl", "hookspec", "kiekit_register_providers"]
 
@@ -35,6 +39,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def kiekit_register_providers(register: Callable[[Provider | ChatProvider], None]) -> None:
+def kiekit_register_providers(
+    register: Callable[[Provider | kiekit_chat.ChatProvider], None],
+) -> None:
     """Call ``register(provider)`` once for each provider this plugin offers: task
     :class:`~kiekit.provider.Provider` s and chat :class:`~kiekit.chat.ChatProvider` s alike."""

@@ -51,11 +51,14 @@ from typing import TYPE_CHECKING
 import attrs
 from attrs import frozen
 
+from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
 from kiekit.errors import ApiError, KieError, ProtocolError, TransportError, ValidationError
 
 if TYPE_CHECKING:
     import random
+else:  # on first retry, or when get_type_hints reads random.Random: `import kiekit` stays light
+    random = LazyModule("random")
 
 __all__ = ["DownloadPolicy", "RetryPolicy", "Verdict", "parse_retry_after", "verdict"]
 

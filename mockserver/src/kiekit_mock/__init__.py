@@ -8,13 +8,16 @@ It imports nothing from kiekit: it emulates the API, not our adapters.
 from typing import TYPE_CHECKING
 
 from .app import create_app, runtime_of
-from .callbacks import CallbackRecord, CallbackSettings
+from .callbacks import CallbackChanges, CallbackRecord, CallbackSettings
+from .clock import MockClock
 from .config import AccountSettings, MarketOutput, MockConfig
-from .faults import FaultRule
-from .limits import LimitSettings
+from .controlwire import ControlError
+from .faults import FaultRule, Faults
+from .limits import Limits, LimitSettings
 from .requestlog import CheckResult, Journal, JournalPage, RequestRecord, SentAnswer
-from .rules import FAIL_MARKER, Lifecycle, Outcome, Rule
+from .rules import FAIL_MARKER, Lifecycle, Outcome, Rule, RuleView
 from .runtime import Runtime
+from .scenario import Scenario
 from .server import MockServer, serve
 from .state import AccountSnapshot, TaskSnapshot, account_id
 from .uploads import StoredFile
@@ -24,21 +27,28 @@ __all__ = [
     "FAIL_MARKER",
     "AccountSettings",
     "AccountSnapshot",
+    "CallbackChanges",
     "CallbackRecord",
     "CallbackSettings",
     "CheckResult",
+    "ControlError",
     "FaultRule",
+    "Faults",
     "Journal",
     "JournalPage",
     "Lifecycle",
     "LimitSettings",
+    "Limits",
     "MarketOutput",
+    "MockClock",
     "MockConfig",
     "MockServer",
     "Outcome",
     "RequestRecord",
     "Rule",
+    "RuleView",
     "Runtime",
+    "Scenario",
     "SentAnswer",
     "StoredFile",
     "TaskSnapshot",

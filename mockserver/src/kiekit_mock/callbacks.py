@@ -39,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -91,6 +91,16 @@ def signature_headers(key: str, task_id: str, timestamp: int) -> dict[str, str]:
     }
 
 
+class CallbackChanges(TypedDict, total=False):
+    """The fields of :class:`CallbackSettings` ``configure_callbacks(...)`` changes, for type
+    checkers (a misspelt one is their error; a bad value, a ValueError naming it)."""
+
+    hmac_key: str | None
+    copies: int
+    tamper: CallbackTamper | None
+    stale_seconds: int
+
+
 @dataclass(frozen=True)
 class CallbackSettings:
     """How callbacks are sent. The HMAC key never shows in a repr or in the control API."""
@@ -122,6 +132,7 @@ class CallbackSettings:
 
     @classmethod
     def from_config(cls, config: MockConfig) -> CallbackSettings:
+        """The settings a mock of ``config`` starts with."""
         return cls(config.webhook_hmac_key, config.callback_copies, config.callback_tamper)
 
     def headers(self, task_id: str, now: float) -> dict[str, str]:
@@ -140,6 +151,7 @@ class CallbackSettings:
         return headers | signed
 
     def to_json(self) -> dict[str, Any]:
+        """The settings as the control API shows them: whether they are signed, never the key."""
         public = asdict(self)
         del public["hmac_key"]
         return {"signing": self.hmac_key is not None, **public}
@@ -163,6 +175,7 @@ class CallbackRecord:
     account_id: str | None = None  # the task's owner: what a per-account reset forgets
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the control API shows it (``GET /_mock/callbacks``)."""
         return asdict(self)
 
 
@@ -215,7 +228,7 @@ class CallbackDispatcher:
         return self._allowed_hosts
 
     def configure(
-        self, settings: CallbackSettings | None = None, /, **changes: Any
+        self, settings: CallbackSettings | None = None, /, **changes: Unpack[CallbackChanges]
     ) -> CallbackSettings:
         """Replace the settings or change some (``configure(copies=2, tamper="stale")``);
         ValueError naming the field for a bad value. Callbacks already owed keep theirs."""

@@ -47,9 +47,11 @@ class MockClock:
 
     @property
     def scale(self) -> float:
+        """How many mock seconds pass per wall-clock second."""
         return self._base[2]
 
     def now(self) -> float:
+        """The mock's time, in seconds."""
         wall, mock, scale = self._base
         return mock + (self._wall() - wall) * scale
 

@@ -224,6 +224,7 @@ class MockConfig:
 
     @property
     def open_to_any_key(self) -> bool:
+        """Whether any API key is accepted (no ``api_keys`` and no accounts configured)."""
         return self.api_keys is None and not self.accounts
 
     def accepts(self, api_key: str) -> bool:

@@ -138,6 +138,7 @@ def envelope(code: int, msg: str, data: Any) -> web.Response:
 
 
 def ok(data: Any) -> web.Response:
+    """KIE's envelope of a success: code 200, msg "success", ``data``."""
     return envelope(200, "success", data)
 
 

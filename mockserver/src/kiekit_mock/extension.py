@@ -79,6 +79,7 @@ CallbackPayload = Callable[[Transition], dict[str, Any]]
 
 
 def _no_paths() -> Paths:
+    """No OpenAPI paths: the default of a family that documents none."""
     return {}
 
 

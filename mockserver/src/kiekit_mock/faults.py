@@ -139,9 +139,11 @@ class FaultRule:
 
     @property
     def message(self) -> str:
+        """The ``msg`` the fault answers with: the one given, else KIE's for its code."""
         return self.msg if self.msg is not None else KIE_MESSAGES[self.code]
 
     def matches(self, method: str, path: str, account: str | None) -> bool:
+        """Whether a request (method, path, account id) is one this rule applies to."""
         return (
             self.method in ("*", method)
             and fnmatch.fnmatchcase(path, self.path)
@@ -224,6 +226,7 @@ class Faults:
             del self._rules[rule_id]
 
     def clear(self) -> None:
+        """Remove every fault rule."""
         with self._lock:
             self._rules.clear()
 
@@ -241,6 +244,7 @@ class Faults:
         return bool(self._rules)  # a dict's truth is read atomically
 
     def rules(self) -> list[FaultStatus]:
+        """The fault rules in force, each with its id and how often it matched and fired."""
         with self._lock:
             return [FaultStatus(i, a.rule, a.matched, a.fired) for i, a in self._rules.items()]
 

@@ -46,16 +46,19 @@ class LimitSettings:
 
     @classmethod
     def documented(cls) -> LimitSettings:
+        """KIE's documented limits (20 creates per 10 s, polls per second)."""
         return cls(creates_per_10s=20, record_info_per_second=10, task_polls_per_second=3)
 
     @classmethod
     def from_config(cls, config: MockConfig) -> LimitSettings:
+        """The limits a mock of ``config`` starts with."""
         base = cls.documented() if config.documented_limits else cls()
         if config.max_creates_per_10s is not None:
             base = replace(base, creates_per_10s=config.max_creates_per_10s)
         return base
 
     def to_json(self) -> dict[str, Any]:
+        """The limits as the control API shows them."""
         return asdict(self)
 
 
@@ -127,6 +130,7 @@ class Limits:
 
     @property
     def settings(self) -> LimitSettings:
+        """The limits in force."""
         with self._lock:
             return self._settings
 
@@ -197,6 +201,7 @@ class Limits:
                 raise RateLimited("limit:creates")
 
     def note_create(self, account: str, now: float) -> None:
+        """Count a create of ``account`` at mock time ``now`` towards its 10-second window."""
         with self._lock:
             window = self._windows.setdefault(("create", account), _Window())
             window.prune(now, CREATE_WINDOW_SECONDS)  # bounded even while no limit is on

@@ -193,6 +193,8 @@ class SentAnswer:
 
 @dataclass(frozen=True)
 class RequestRecord:
+    """One request the mock received, and how it answered."""
+
     method: str
     path: str
     query: dict[str, str]
@@ -213,6 +215,7 @@ class RequestRecord:
 
     @property
     def kind(self) -> RequestKind:
+        """What the request was: a create, a poll, or another."""
         return request_kind(self.method, self.path, self.query, self.task_id, self.code, self.fault)
 
     def to_json(self, *, bodies: bool = True) -> dict[str, Any]:
@@ -334,6 +337,7 @@ class CheckResult:
     offending: tuple[RequestRecord, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The check's outcome as the control API shows it, with the records that failed it."""
         return {
             "check": self.check,
             "passed": self.passed,
@@ -342,6 +346,7 @@ class CheckResult:
         }
 
     def verify(self) -> None:
+        """Raise AssertionError with the check's message unless it passed."""
         if not self.passed:
             raise AssertionError(self.message)
 
@@ -489,6 +494,7 @@ class Journal:
             return self._dropped
 
     def clear(self) -> None:
+        """Forget every request recorded so far (a test's fresh start)."""
         with self._lock:
             self._first += len(self._records)
             self._records.clear()
@@ -522,6 +528,7 @@ class Journal:
             return len(self._records) - self._gaps
 
     def records(self) -> list[RequestRecord]:
+        """Every request recorded (and not yet dropped for memory), oldest first."""
         with self._lock:
             every = (
                 self._read(seq) for seq in range(self._first, self._first + len(self._records))
@@ -763,16 +770,19 @@ class Journal:
         return CheckResult(name, False, _listing(message, offending), tuple(offending))
 
     def assert_created_once(self, task_id: str, *, account_id: str | None = None) -> None:
+        """AssertionError unless exactly one create answered ``task_id``."""
         self.check_created_once(task_id, account_id=account_id).verify()
 
     def assert_no_duplicate_creates(
         self, window: float = DUPLICATE_WINDOW, *, account_id: str | None = None
     ) -> None:
+        """AssertionError if two creates of one account with one body came within ``window``."""
         self.check_no_duplicate_creates(window, account_id=account_id).verify()
 
     def assert_no_poll_faster_than(
         self, seconds: float, task_id: str | None = None, *, account_id: str | None = None
     ) -> None:
+        """AssertionError if a task (or ``task_id``) was polled again sooner than ``seconds``."""
         self.check_no_poll_faster_than(seconds, task_id, account_id=account_id).verify()
 
 

@@ -29,6 +29,7 @@ async def prepare_streamed(request: web.Request, response: web.StreamResponse) -
 
 
 def runtime(request: web.Request) -> Runtime:
+    """The mock's :class:`Runtime` a request is served by."""
     return request.app[RUNTIME]
 
 

@@ -99,6 +99,7 @@ class Lifecycle:
 
     @property
     def mode(self) -> str:
+        """How the task moves: ``manual``, ``immediate``, or by ``polls`` and/or ``seconds``."""
         if self.manual:
             return "manual"
         kinds = [
@@ -107,6 +108,7 @@ class Lifecycle:
         return "+".join(kinds) or "immediate"
 
     def to_json(self) -> dict[str, Any]:
+        """The lifecycle as the control API shows it."""
         return {"mode": self.mode, "polls": self.polls, "seconds": self.seconds}
 
     @classmethod
@@ -183,9 +185,11 @@ class Outcome:
 
     @property
     def fails(self) -> bool:
+        """Whether the task ends failed (a failure or a moderation refusal)."""
         return self.kind in ("fail", "moderation")
 
     def to_json(self) -> dict[str, Any]:
+        """The outcome as the control API shows it."""
         return {"kind": self.kind, "code": self.code, "msg": self.msg}
 
     @classmethod
@@ -286,6 +290,7 @@ class Rule:
         return self.account_id is None or facts.account_id == self.account_id
 
     def to_json(self) -> dict[str, Any]:
+        """The rule as the control API shows it."""
         return {
             "outcome": None if self.outcome is None else self.outcome.to_json(),
             "lifecycle": None if self.lifecycle is None else self.lifecycle.to_json(),
@@ -344,6 +349,7 @@ class RuleView:
     builtin: bool
 
     def to_json(self) -> dict[str, Any]:
+        """The rule and its counts, as the control API shows them."""
         return {
             "id": self.rule_id,
             "applied": self.applied,

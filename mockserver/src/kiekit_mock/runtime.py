@@ -27,6 +27,8 @@ log = logging.getLogger("kiekit_mock")
 
 @dataclass(frozen=True)
 class Runtime:
+    """The mock's state and services, shared by its HTTP routes and its Python API."""
+
     config: MockConfig
     store: Store
     callbacks: CallbackDispatcher
@@ -47,6 +49,7 @@ class Runtime:
 
     @classmethod
     def new(cls, config: MockConfig) -> Runtime:
+        """A fresh runtime for ``config``: its clock, task store, callbacks, journal and limits."""
         clock = MockClock(config.time_scale)
         changes = Changes()
         dispatcher = CallbackDispatcher(

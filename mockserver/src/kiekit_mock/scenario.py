@@ -273,6 +273,8 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Scenario:
+    """Tasks and files recorded from KIE (a HAR file or a scenario file), for replay."""
+
     tasks: tuple[RecordedTask, ...]
     files: tuple[RecordedFile, ...] = ()
     # what parse_har could not read: told when loading, not part of a scenario file
@@ -281,6 +283,7 @@ class Scenario:
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def to_json(self) -> dict[str, Any]:
+        """The scenario as a scenario file holds it."""
         return {
             "format": FORMAT,
             "tasks": [t.to_json() for t in self.tasks],
@@ -289,6 +292,7 @@ class Scenario:
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Scenario:
+        """The scenario a scenario file holds; ValueError naming what is wrong."""
         if value.get("format") != FORMAT:
             raise ValueError(f"not a scenario: 'format' must be {FORMAT!r}")
         # null counts as left out, as everywhere in the control API's document

@@ -17,13 +17,19 @@ import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
 from aiohttp import web
 
 from . import inspector
 from .app import build_app, create_app, runtime_of
-from .callbacks import MAX_WAIT, CallbackRecord, CallbackSettings, is_loopback_host
+from .callbacks import (
+    MAX_WAIT,
+    CallbackChanges,
+    CallbackRecord,
+    CallbackSettings,
+    is_loopback_host,
+)
 from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id, as_config
 from .egress import Egress
@@ -185,6 +191,7 @@ class MockServer:
     # --- lifecycle ---
 
     def start(self) -> None:
+        """Start serving on a background thread; RuntimeError if already running."""
         if self._serving is not None:
             raise RuntimeError("the mock server is already running")
         ports = (self._requested_port, self._requested_upload_port)
@@ -198,6 +205,7 @@ class MockServer:
         self._finalizer = weakref.finalize(self, serving.stop)
 
     def stop(self) -> None:
+        """Stop serving (a stopped mock may be started again, on the same ports)."""
         serving, self._serving = self._serving, None
         if self._finalizer is not None:
             self._finalizer.detach()
@@ -224,6 +232,7 @@ class MockServer:
 
     @property
     def port(self) -> int:
+        """The port the KIE API is served on; RuntimeError while not running."""
         if self._serving is None:
             raise RuntimeError("the mock server is not running")
         return self._serving.ports[0]
@@ -291,6 +300,7 @@ class MockServer:
         return scenario
 
     def requests(self) -> list[RequestRecord]:
+        """Every request the mock has recorded, oldest first (``journal.records()``)."""
         return self._runtime.journal.records()
 
     @property
@@ -298,7 +308,7 @@ class MockServer:
         """The mock's clock: `mock.clock.advance(600)` moves every task, window and link on."""
         return self._runtime.clock
 
-    def configure_callbacks(self, **changes: Any) -> CallbackSettings:
+    def configure_callbacks(self, **changes: Unpack[CallbackChanges]) -> CallbackSettings:
         """Change how callbacks are sent: ``hmac_key``, ``copies`` (each callback sent N
         times), ``tamper`` ("signature" | "stale" | None), ``stale_seconds`` (callbacks.py)."""
         return self._runtime.callbacks.configure(**changes)
@@ -362,9 +372,11 @@ class MockServer:
         return self._runtime.rules.add(rule)
 
     def rules(self) -> list[RuleView]:
+        """The rules in force, each with its id and how often it applied."""
         return self._runtime.rules.rules()
 
     def remove_rule(self, rule_id: int) -> None:
+        """Remove the rule ``add_rule`` returned the id of."""
         self._runtime.rules.remove(rule_id)
 
     def clear_rules(self) -> None:
@@ -386,9 +398,11 @@ class MockServer:
         )
 
     def accounts(self) -> list[AccountSnapshot]:
+        """Every account the mock knows, with its credits and tasks."""
         return self._runtime.store.accounts()
 
     def account(self, api_key: str) -> AccountSnapshot | None:
+        """The account of ``api_key`` (configured, added or seen on a request), else None."""
         return self._runtime.store.account(account_id(api_key))
 
     def reset(self, *, api_key: str | None = None, account_id: str | None = None) -> None:

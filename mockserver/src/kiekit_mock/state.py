@@ -106,11 +106,13 @@ class TaskSnapshot:
 
     @property
     def final(self) -> bool:
+        """Whether the task has ended (succeeded or failed)."""
         return self.state in ("success", "fail")
 
     @property
     def cost_seconds(self) -> int | None:
         # costTime is in seconds (kie-api.md §2.2: HAR 12 for a 13 s task)
+        """KIE's ``costTime``: the task's run time in whole seconds, None until it ends."""
         if self.completed_ms is None:
             return None
         return round((self.completed_ms - self.created_ms) / 1000)
@@ -152,6 +154,7 @@ class TaskSnapshot:
         }
 
     def result_urls(self) -> list[str]:
+        """The links of the task's result files (none unless it succeeded)."""
         if self.state != "success":
             return []
         base = f"{self.origin}/files/{self.task_id}"
@@ -182,6 +185,7 @@ class AccountSnapshot:
     tasks: int
 
     def to_json(self) -> dict[str, Any]:
+        """The account as the control API shows it (``GET /_mock/accounts``)."""
         return {
             "account_id": self.account_id,
             "credits": self.credits,

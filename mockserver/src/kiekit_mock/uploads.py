@@ -43,6 +43,7 @@ class StoredFile:
 
     @property
     def size(self) -> int:
+        """The file's length in bytes."""
         return len(self.body)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import io
+import ssl  # for the annotations: urllib3 (imported below) imports it anyway
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -44,9 +45,6 @@ from kiekit._transports.download import Download
 from kiekit._transports.proxies import Proxies
 from kiekit._transports.urllib3_transport import Urllib3Transport, checked_context
 from kiekit.errors import ConfigurationError, FileReadError, TransportError
-
-if TYPE_CHECKING:
-    import ssl
 
 # A result file this large or larger is read on a thread (AiohttpTransport.fetch): the
 # figures of tools/bench/downloads.py put the break-even of a thread's hand-over near 10 MB

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import ssl  # for the annotations: urllib3 imports it anyway
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiekit._engine import (
     Fetch,
@@ -35,9 +36,6 @@ from kiekit._transports.base import (
 from kiekit._transports.download import Download
 from kiekit._transports.proxies import Proxies, proxy_credentials, without_credentials
 from kiekit.errors import ConfigurationError, TransportError
-
-if TYPE_CHECKING:
-    import ssl
 
 # A download's read size here. Each read1() allocates a new bytes object of this size, and
 # glibc serves one of 1 MiB with a fresh mmap whenever the reads before it came back smaller

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from urllib.parse import urlsplit
 
 import attrs
@@ -35,6 +35,7 @@ __all__ = [
     "ChatDelta",
     "ChatFailure",
     "ChatModel",
+    "ChatOptions",
     "ChatReply",
     "ImagePart",
     "Message",
@@ -242,6 +243,23 @@ MessagesLike = (
     | Mapping[str, Any]
     | Sequence[str | Message | ChatReply | Mapping[str, Any]]
 )
+
+
+class ChatOptions(TypedDict, total=False):
+    """The options ``Client.chat`` and ``chat_stream`` take, as type checkers read them: those
+    of kiekit-chat's models (each model takes its family's: ``kie models CHAT_MODEL``). Only a
+    type checker reads this (a misspelt option is its error); the model's provider validates
+    the values, before any I/O, and names the options the model does not take."""
+
+    max_tokens: int | None
+    max_output_tokens: int | None  # the Responses family's (GPT-5 and Codex)
+    temperature: float | None
+    reasoning_effort: str | None
+    include_thoughts: bool | None
+    google_search: bool | None
+    thinking: bool | None  # the Messages family's (Claude)
+    tools: Sequence[Mapping[str, Any]] | str | None  # a str: the JSON text of the list
+    response_format: Mapping[str, Any] | str | None
 
 
 @frozen

@@ -15,16 +15,11 @@ import os
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from kiekit.batch import JobResult, run_job
+import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
+from kiekit.batch import Job, JobResult, run_job
 from kiekit.errors import KieError, ValidationError
-from kiekit.journal import error_record
-
-if TYPE_CHECKING:
-    from kiekit.batch import Job
-    from kiekit.client import AsyncClient
-    from kiekit.journal import Journal
+from kiekit.journal import Journal, error_record
 
 
 class WorkerRuntime:
@@ -39,7 +34,7 @@ class WorkerRuntime:
         )
         self._thread.start()
         self._journal: Journal | None = None
-        self._clients: dict[float | None, AsyncClient] = {}
+        self._clients: dict[float | None, kiekit.AsyncClient] = {}
 
     def run(
         self,
@@ -72,7 +67,7 @@ class WorkerRuntime:
             client, journal, job, out_dir, timeout=timeout, refused_since=refused_since
         )
 
-    def _client(self, poll_interval: float | None) -> tuple[AsyncClient, Journal]:
+    def _client(self, poll_interval: float | None) -> tuple[kiekit.AsyncClient, Journal]:
         from kiekit.client import AsyncClient
         from kiekit.journal import default_journal
         from kiekit.polling import PollPolicy

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
 from kiekit.errors import (
     ConfigurationError,
@@ -42,7 +43,9 @@ from kiekit.journal._stores import JournalStore, SqliteStore, Unopenable
 from kiekit.models import Request, Results, Task
 
 if TYPE_CHECKING:
-    from kiekit._engine import Engine
+    from kiekit import _engine
+else:  # imported when typing.get_type_hints reads _engine.Engine: a journal alone needs no engine
+    _engine = LazyModule("kiekit._engine")
 
 log = logging.getLogger("kiekit.journal")
 
@@ -867,7 +870,7 @@ class Recorder:
     The two clients call the same methods around their I/O, so the rules live here once.
     """
 
-    def __init__(self, journal: Journal | None, engine: Engine) -> None:
+    def __init__(self, journal: Journal | None, engine: _engine.Engine) -> None:
         self.journal = journal
         self._engine = engine
 

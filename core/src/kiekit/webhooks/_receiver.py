@@ -9,13 +9,18 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from ssl import SSLContext  # for the annotations: asyncio imports ssl anyway
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+import kiekit
 from kiekit._engine import MALFORMED_STATUS_TRIES
+from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
 from kiekit.errors import ConfigurationError, KieError, ProtocolError
+from kiekit.models import Results, Task, TaskStatus
+from kiekit.provider import Provider
 from kiekit.webhooks._callbacks import (
     ACK,
     DEFAULT_MAX_AGE,
@@ -30,15 +35,15 @@ from kiekit.webhooks._callbacks import (
 )
 from kiekit.webhooks._serving import Connections
 
+# Annotations name what signing a callback never needs through modules imported when first
+# read (typing.get_type_hints): kiekit.AsyncClient (kiekit's lazy name), web, kiekit_journal.
 if TYPE_CHECKING:
-    from ssl import SSLContext
-
     from aiohttp import web
 
-    from kiekit.client import AsyncClient
-    from kiekit.journal import Journal
-    from kiekit.models import Results, Task, TaskStatus
-    from kiekit.provider import Provider
+    from kiekit import journal as kiekit_journal
+else:
+    web = LazyModule("aiohttp.web")
+    kiekit_journal = LazyModule("kiekit.journal")
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -148,8 +153,8 @@ class WebhookReceiver:
         self,
         hmac_key: str | None = None,
         *,
-        client: AsyncClient | None = None,
-        journal: Journal | None = None,
+        client: kiekit.AsyncClient | None = None,
+        journal: kiekit_journal.Journal | None = None,
         on_status: StatusHandler | None = None,
         on_callback: Callable[[Callback], None] | None = None,
         path: str = "/kie/callback",
@@ -200,7 +205,7 @@ class WebhookReceiver:
         self._shed_warned_at: float | None = None
         # the waits on each task (one event each: two waits on one task are both woken)
         self._waiters: dict[str, set[asyncio.Event]] = {}
-        self._wait_clients: dict[str, AsyncClient] = {}
+        self._wait_clients: dict[str, kiekit.AsyncClient] = {}
         # a waited task's final status, once confirmed: its waits end with it, not a poll more
         self._finals: dict[str, TaskStatus] = {}
         # tasks whose final status everyone was told (on_status, waits): a final state never
@@ -481,7 +486,9 @@ class WebhookReceiver:
         if status.state.finished:
             _remember(self._ended, status.task_id)
 
-    async def _settle(self, client: AsyncClient, task: Task, check: _Check) -> TaskStatus | None:
+    async def _settle(
+        self, client: kiekit.AsyncClient, task: Task, check: _Check
+    ) -> TaskStatus | None:
         """The task's status from KIE, asked again after each of ``confirm_delays`` while a
         failure can pass or while it is not final after a callback that announced the end.
         None when no call succeeded; the last status when the delays are used up."""
@@ -538,7 +545,7 @@ class WebhookReceiver:
             await self._sleep(delay)
 
     def _model_of(
-        self, task_id: str, client: AsyncClient, body_model: str | None
+        self, task_id: str, client: kiekit.AsyncClient, body_model: str | None
     ) -> tuple[str | None, bool]:
         """The task's model, and whether this process knows the task (waits on it, or has it
         in the journal); else the model the body names, if any."""
@@ -581,7 +588,7 @@ class WebhookReceiver:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def wait(
-        self, client: AsyncClient, task: Task, *, timeout: float | None = None
+        self, client: kiekit.AsyncClient, task: Task, *, timeout: float | None = None
     ) -> Results:
         """``client.wait(task)``, ended early by a callback for the task.
 
@@ -649,10 +656,10 @@ class WebhookReceiver:
         await asyncio.gather(*self._background, return_exceptions=True)
 
 
-def _journal_of(client: AsyncClient) -> Journal | None:
+def _journal_of(client: kiekit.AsyncClient) -> kiekit_journal.Journal | None:
     """The journal the client records its tasks in (the tasks this process created); a
     stand-in client without one has none."""
-    journal: Journal | None = getattr(client, "journal", None)
+    journal: kiekit_journal.Journal | None = getattr(client, "journal", None)
     return journal
 
 

@@ -17,10 +17,12 @@ from ..route_helpers import is_http_url
 
 
 def invalid(msg: str) -> ErrorAnswer:
+    """KIE's 422 answer with ``msg``, to raise from a family's validation."""
     return ErrorAnswer(422, msg)
 
 
 def required_str(data: Mapping[str, Any], field: str, max_len: int | None = None) -> str:
+    """The string ``field`` of the body; a 422 if absent, blank, not a string or too long."""
     value = data.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise invalid(f"{field} cannot be empty")
@@ -28,6 +30,7 @@ def required_str(data: Mapping[str, Any], field: str, max_len: int | None = None
 
 
 def optional_str(data: Mapping[str, Any], field: str, max_len: int | None = None) -> str | None:
+    """The string ``field`` of the body, None if absent; a 422 if not a string or too long."""
     value = data.get(field)
     return None if value is None else _check_str(field, value, max_len)
 
@@ -41,6 +44,7 @@ def _check_str(field: str, value: object, max_len: int | None) -> str:
 
 
 def optional_enum(data: Mapping[str, Any], field: str, allowed: Collection[str]) -> str | None:
+    """The ``field`` of the body, None if absent; a 422 unless it is one of ``allowed``."""
     value = data.get(field)
     if value is None:
         return None
@@ -50,6 +54,7 @@ def optional_enum(data: Mapping[str, Any], field: str, allowed: Collection[str])
 
 
 def optional_bool(data: Mapping[str, Any], field: str) -> bool | None:
+    """The boolean ``field`` of the body, None if absent; a 422 for another type."""
     value = data.get(field)
     if value is None:
         return None
@@ -121,6 +126,7 @@ def optional_number(data: Mapping[str, Any], field: str, low: float) -> float | 
 
 
 def optional_url(data: Mapping[str, Any], field: str) -> str | None:
+    """The http(s) URL ``field`` of the body, None if absent; a 422 for anything else."""
     value = data.get(field)
     if value is None:
         return None
