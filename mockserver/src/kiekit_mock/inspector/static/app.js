@@ -8,6 +8,7 @@ import { get, post, put } from "./api.js";
 import { accountsView } from "./accounts.js";
 import { callbacksView } from "./callbacks.js";
 import { clockDate, clockTime, number } from "./dom.js";
+import { readNumber } from "./forms.js";
 import { watch } from "./live.js";
 import { requestsView } from "./requests.js";
 import { rulesView } from "./rules.js";
@@ -138,7 +139,7 @@ function wireHeader() {
   $("#clock-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("#clock-seconds").value.trim();
-    const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : text; // the API judges the rest
+    const seconds = readNumber(text); // the API judges the rest, as the speed form's
     try {
       showClock(await post("/_mock/clock/advance", { seconds }));
       toast(`Mock clock advanced by ${text} s`);
@@ -149,7 +150,7 @@ function wireHeader() {
   $("#speed-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("#clock-speed").value.trim();
-    const scale = /^\d+(\.\d+)?(e-?\d+)?$/i.test(text) ? Number(text) : text; // the API judges the rest
+    const scale = readNumber(text); // the API judges the rest
     try {
       showClock(await put("/_mock/clock", { scale }));
       toast(`Mock clock runs at ×${text}`);

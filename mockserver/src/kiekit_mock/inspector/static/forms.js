@@ -7,11 +7,17 @@ import { h } from "./dom.js";
 
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
+// a JSON number when the text spells one (1e3, -5, .5 too), else the text as typed: the
+// control API takes any JSON number and names the field when it refuses one
+export function readNumber(text) {
+  return NUMBER.test(text) ? Number(text) : text;
+}
+
 function read(input, kind) {
   if (kind === "check") return input.checked || undefined;
   const text = input.value.trim();
   if (text === "") return undefined;
-  if (kind === "number") return NUMBER.test(text) ? Number(text) : text;
+  if (kind === "number") return readNumber(text);
   return text;
 }
 
