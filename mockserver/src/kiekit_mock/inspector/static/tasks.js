@@ -225,6 +225,7 @@ export function tasksView(ctx) {
     restart() {
       families = null; // another mock: its extensions may differ
       shownSign = "";
+      pending = null;
     },
     route(param) {
       const wanted = param ? decodeURIComponent(param) : null;
