@@ -83,6 +83,8 @@ def test_a_restarted_mock_is_read_afresh_not_mixed_with_the_old_ones_journal(
     finally:
         old.stop()
     expect(page.locator("#live")).to_have_attribute("data-state", "offline")
+    # said once to a screen reader (#live is rewritten at every answer: no live region)
+    expect(page.locator("#announce")).to_have_text("The mock is unreachable.")
 
     # a new mock on the same port, holding more requests than the old one did before the
     # page gets through to it: its seqs 0-39 run past the old page's last seq (29)
@@ -92,6 +94,7 @@ def test_a_restarted_mock_is_read_afresh_not_mixed_with_the_old_ones_journal(
     new.start()
     try:
         expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        expect(page.locator("#announce")).to_have_text("The mock answers again.")
         expect(page.locator("#requests-summary")).to_contain_text("holds 40 requests")
         expect(rows(page)).to_have_count(40)
         expect(page.locator("#requests-rows")).not_to_contain_text("old-")

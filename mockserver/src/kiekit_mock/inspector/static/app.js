@@ -7,7 +7,8 @@
 import { get, post, put } from "./api.js";
 import { accountsView } from "./accounts.js";
 import { callbacksView } from "./callbacks.js";
-import { clockDate, clockTime, number } from "./dom.js";
+import { clockDate, clockTime, focusPlace, number, restoreFocus } from "./dom.js";
+import { readNumber } from "./forms.js";
 import { watch } from "./live.js";
 import { requestsView } from "./requests.js";
 import { rulesView } from "./rules.js";
@@ -30,6 +31,15 @@ function toast(message, kind = "ok") {
   toastTimer = window.setTimeout(() => { box.hidden = true; }, kind === "error" ? 10000 : 5000);
 }
 
+// Status news for screen readers, in one polite live region: said once when it changes (a
+// long-poll's every answer repeats "live"), never a stream.
+let announced = "";
+function announce(message) {
+  if (message === announced) return;
+  announced = message;
+  $("#announce").textContent = message;
+}
+
 // --- views and the hash route (#tasks/<id>, #requests/task_id=…) ---
 
 const views = new Map();
@@ -37,6 +47,7 @@ let current = null;
 
 const ctx = {
   toast,
+  announce,
   go: (route) => { window.location.hash = route; },
   refreshView: () => { if (current) schedule(current); },
 };
@@ -48,7 +59,11 @@ function schedule(view, options = {}) {
     return;
   }
   view.running = true;
+  // a view's own updates must not drop the keyboard focus to <body>: back to the same
+  // control, or to the view's list when that control is gone
+  const place = focusPlace(view.el);
   view.refresh(options)
+    .then(() => restoreFocus(view.el, place, () => view.el.querySelector(".table-wrap, h2")))
     .catch((error) => toast(`Could not read the mock: ${error.message}`, "error"))
     .finally(() => {
       view.running = false;
@@ -127,6 +142,10 @@ function onView(view) {
 
 function onStatus(state) {
   const live = $("#live");
+  if (live.dataset.state !== state) {
+    if (state === "offline") announce("The mock is unreachable.");
+    else if (live.dataset.state === "offline") announce("The mock answers again.");
+  }
   live.dataset.state = state;
   live.textContent = { live: "live", follower: "live", offline: "mock unreachable" }[state] || state;
   live.title = state === "follower" ? "live, through another open tab of this mock" : "connection to the mock";
@@ -138,7 +157,7 @@ function wireHeader() {
   $("#clock-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("#clock-seconds").value.trim();
-    const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : text; // the API judges the rest
+    const seconds = readNumber(text); // the API judges the rest, as the speed form's
     try {
       showClock(await post("/_mock/clock/advance", { seconds }));
       toast(`Mock clock advanced by ${text} s`);
@@ -149,7 +168,7 @@ function wireHeader() {
   $("#speed-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("#clock-speed").value.trim();
-    const scale = /^\d+(\.\d+)?(e-?\d+)?$/i.test(text) ? Number(text) : text; // the API judges the rest
+    const scale = readNumber(text); // the API judges the rest
     try {
       showClock(await put("/_mock/clock", { scale }));
       toast(`Mock clock runs at ×${text}`);

@@ -3,7 +3,7 @@
 // copies, tampering; never the HMAC key, which the control API does not show either).
 
 import { del, get, getPage } from "./api.js";
-import { clear, clockTime, emptyRow, h, reconcile, short, taskLink } from "./dom.js";
+import { clear, clockTime, disable, emptyRow, h, listParts, markOpen, reconcile, replaceKeepingFocus, short, taskLink } from "./dom.js";
 import { callbackCard } from "./tasks.js";
 
 const PAGE = 100;
@@ -34,14 +34,17 @@ export function callbacksView(ctx) {
     ctx.refreshView();
   } }, "Forget callback records");
 
+  const listing = listParts(
+    h("table", { class: "rows clickable", id: "callbacks-table" },
+      h("thead", {}, h("tr", {}, ["sent (mock)", "task", "to", "copy", "delivery", "receiver said"].map((c) => h("th", {}, c)))),
+      tbody),
+    "callback list");
+  listing.pager.id = "callbacks-pager";
+  listing.pager.append(newer, older);
   const el = h("section", { class: "view split", id: "view-callbacks" },
     h("div", { class: "pane" },
       h("div", { class: "toolbar" }, settings, forget),
-      h("div", { class: "table-wrap" },
-        h("table", { class: "rows clickable", id: "callbacks-table" },
-          h("thead", {}, h("tr", {}, ["sent (mock)", "task", "to", "copy", "delivery", "receiver said"].map((c) => h("th", {}, c)))),
-          tbody)),
-      h("div", { class: "pager" }, newer, older)),
+      listing.skip, listing.wrap, listing.pager),
     detail);
 
   function turn(step) {
@@ -58,11 +61,12 @@ export function callbacksView(ctx) {
       h("td", {}, record.delivered ? h("span", { class: "badge good" }, "delivered")
         : h("span", { class: record.reason === "pending" ? "badge wait" : "badge bad", title: record.reason }, record.reason === "pending" ? "in flight" : "not delivered")),
       h("td", {}, record.status !== null ? `HTTP ${record.status}` : "", record.answer ? h("span", { class: "muted" }, ` ${short(record.answer, 40)}`) : ""));
-    if (selected && index === selected.index) tr.classList.add("selected");
+    if (selected && index === selected.index) markOpen(tr, true);
     const open = () => {
-      for (const other of tbody.querySelectorAll("tr.selected")) other.classList.remove("selected");
-      tr.classList.add("selected");
+      for (const other of tbody.querySelectorAll("tr.selected")) markOpen(other, false);
+      markOpen(tr, true);
       show(record, index);
+      ctx.announce("Callback in the detail");
     };
     tr.addEventListener("click", (event) => {
       if (!event.target.closest("a")) open();
@@ -75,7 +79,8 @@ export function callbacksView(ctx) {
 
   function show(record, index) {
     selected = { index, identity: identity(record), sign: JSON.stringify(record) };
-    clear(detail, h("h2", {}, "Callback for ", taskLink(record.task_id, { whole: true })), callbackCard(record));
+    replaceKeepingFocus(detail, () => detail.querySelector("h2"),
+      h("h2", { tabindex: -1 }, "Callback for ", taskLink(record.task_id, { whole: true })), callbackCard(record));
   }
 
   // the open detail follows its record as the row does (an "in flight" one gets delivered)
@@ -112,8 +117,8 @@ export function callbacksView(ctx) {
       // a record's index is its place among all records, oldest 0: it names the row across pages
       const first = last - page.items.length;
       records = page.items.map((record, n) => ({ record, index: first + n })).reverse();
-      newer.disabled = offset === 0;
-      older.disabled = offset + PAGE >= total;
+      disable(newer, offset === 0, older);
+      disable(older, offset + PAGE >= total, newer);
       if (!records.length) clear(tbody, emptyRow(6, "No callbacks yet: they are sent when a task with a callBackUrl ends."));
       else {
         if (tbody.querySelector("tr.empty")) tbody.replaceChildren();

@@ -7,11 +7,17 @@ import { h } from "./dom.js";
 
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
+// a JSON number when the text spells one (1e3, -5, .5 too), else the text as typed: the
+// control API takes any JSON number and names the field when it refuses one
+export function readNumber(text) {
+  return NUMBER.test(text) ? Number(text) : text;
+}
+
 function read(input, kind) {
   if (kind === "check") return input.checked || undefined;
   const text = input.value.trim();
   if (text === "") return undefined;
-  if (kind === "number") return NUMBER.test(text) ? Number(text) : text;
+  if (kind === "number") return readNumber(text);
   return text;
 }
 
@@ -21,7 +27,7 @@ function read(input, kind) {
 export function apiForm({ id, title, fields, submit, build, send, done, reset = true }) {
   const inputs = new Map();
   const boxes = new Map();
-  const alert = h("p", { class: "form-error", role: "alert", hidden: true });
+  const alert = h("p", { class: "form-error", id: `${id}-error`, role: "alert", hidden: true });
   const grid = h("div", { class: "fields" });
   for (const spec of fields) {
     let input;
@@ -70,16 +76,33 @@ export function apiForm({ id, title, fields, submit, build, send, done, reset = 
     }
   }
 
+  // the field the API named: marked for the eye and for assistive tech (aria-invalid, and
+  // the message as its description); returns it
   function mark(field) {
+    let bad = null;
     for (const input of inputs.values()) {
-      input.classList.toggle("invalid", field !== null && input.dataset.field === field);
+      const invalid = field !== null && input.dataset.field === field;
+      input.classList.toggle("invalid", invalid);
+      if (invalid) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", alert.id);
+        bad = bad || input;
+      } else {
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+      }
     }
+    return bad;
   }
 
+  // busy, not disabled: a focused button that is disabled drops the focus to <body>
+  let busy = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (busy) return;
     const visible = Object.fromEntries(Object.entries(values()).filter(([name]) => !boxes.get(name).hidden));
-    button.disabled = true;
+    busy = true;
+    button.setAttribute("aria-disabled", "true");
     try {
       const answer = await send(build(visible));
       alert.hidden = true;
@@ -101,9 +124,11 @@ export function apiForm({ id, title, fields, submit, build, send, done, reset = 
     } catch (error) {
       alert.textContent = error instanceof ApiError ? `${error.message}` : `The mock did not answer: ${error.message}`;
       alert.hidden = false;
-      mark(error instanceof ApiError ? error.field : null);
+      const bad = mark(error instanceof ApiError ? error.field : null);
+      if (bad && !boxes.get(bad.name).hidden) bad.focus(); // to fix it; its description says why
     } finally {
-      button.disabled = false;
+      busy = false;
+      button.removeAttribute("aria-disabled");
     }
   });
   refreshShown();

@@ -59,9 +59,9 @@ function write(out, value, depth) {
 export function jsonView(value) {
   const out = [];
   write(out, value, 0);
-  return h("pre", { class: "json" }, out);
+  return h("pre", { class: "json", tabindex: 0 }, out); // a scroller: reachable by keyboard in every browser
 }
 
 export function textView(text) {
-  return h("pre", { class: "json text" }, text);
+  return h("pre", { class: "json text", tabindex: 0 }, text);
 }

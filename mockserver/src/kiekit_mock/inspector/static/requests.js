@@ -8,7 +8,7 @@
 // shows were forgotten (a per-account reset: `forgotten` moved) or let go (`first_seq` moved).
 
 import { get, part } from "./api.js";
-import { bytes, clear, clockDate, clockTime, codeBadge, emptyRow, h, idText, taskLink } from "./dom.js";
+import { bytes, clear, clockDate, clockTime, codeBadge, disable, emptyRow, focusPlace, h, idText, listParts, markOpen, replaceKeepingFocus, restoreFocus, taskLink } from "./dom.js";
 import { jsonView, textView } from "./jsonview.js";
 
 const PAGE = 100;
@@ -34,7 +34,7 @@ export function requestsView(ctx) {
   let asked = 0;
 
   const summary = h("p", { class: "summary", id: "requests-summary" }, "");
-  const banner = h("p", { class: "banner", hidden: true }, "Newer requests arrived. ",
+  const banner = h("p", { class: "banner", id: "requests-banner", hidden: true }, "Newer requests arrived. ",
     h("button", { type: "button", onclick: () => newest() }, "Show the newest"));
   const tbody = h("tbody", { id: "requests-rows" });
   const older = h("button", { type: "button", id: "requests-older", onclick: () => turn(page + 1) }, "Older ›");
@@ -59,15 +59,17 @@ export function requestsView(ctx) {
     });
   }
 
+  const listing = listParts(
+    h("table", { class: "rows clickable", id: "requests-table" },
+      h("thead", {}, h("tr", {}, ["#", "time (mock)", "request", "kind", "answer", "fault / rule", "task", "account"].map((c) => h("th", {}, c)))),
+      tbody),
+    "request list");
+  listing.pager.id = "requests-pager";
+  listing.pager.append(newer, older);
   const el = h("section", { class: "view split", id: "view-requests" },
     h("div", { class: "pane" },
       h("form", { class: "toolbar", onsubmit: (e) => e.preventDefault() }, Object.values(inputs)),
-      summary, banner,
-      h("div", { class: "table-wrap" },
-        h("table", { class: "rows clickable", id: "requests-table" },
-          h("thead", {}, h("tr", {}, ["#", "time (mock)", "request", "kind", "answer", "fault / rule", "task", "account"].map((c) => h("th", {}, c)))),
-          tbody)),
-      h("div", { class: "pager" }, newer, older)),
+      summary, banner, listing.skip, listing.wrap, listing.pager),
     detail);
 
   const filtered = () => FILTERS.some((name) => filters[name]);
@@ -80,7 +82,7 @@ export function requestsView(ctx) {
 
   function row(record) {
     const query = Object.keys(record.query).length ? "?" + new URLSearchParams(record.query) : "";
-    const row = h("tr", { tabindex: 0, dataset: { seq: record.seq, kind: record.kind } },
+    const row = h("tr", { tabindex: 0, dataset: { seq: record.seq, kind: record.kind, key: record.seq } },
       h("td", { class: "num" }, `#${record.seq}`),
       h("td", { class: "mono" }, clockTime(record.at)),
       h("td", { class: "path", title: record.path + query },
@@ -91,7 +93,7 @@ export function requestsView(ctx) {
       h("td", {}, applied(record)),
       h("td", {}, taskLink(record.task_id)),
       h("td", {}, idText(record.account_id)));
-    if (record.seq === selected) row.classList.add("selected");
+    if (record.seq === selected) markOpen(row, true);
     const open = () => select(record.seq).catch((error) => ctx.toast(`Could not read the mock: ${error.message}`, "error"));
     row.addEventListener("click", (event) => {
       if (!event.target.closest("a")) open();
@@ -166,7 +168,7 @@ export function requestsView(ctx) {
     shown.clear();
     const rows = answer.requests.slice().reverse();
     for (const record of rows) shown.set(record.seq, record);
-    clear(tbody, rows.length ? rows.map(row) : emptyRow(8, nothing(answer)));
+    replaceKeepingFocus(tbody, null, rows.length ? rows.map(row) : emptyRow(8, nothing(answer)));
     more = answer.more;
     if (rows.length) befores[page + 1] = rows[rows.length - 1].seq;
     if (page === 0) cursor = answer.last_seq;
@@ -198,31 +200,36 @@ export function requestsView(ctx) {
     }
     cursor = answer.last_seq;
     if (answer.requests.length) {
+      const place = focusPlace(tbody);
       if (!shown.size) tbody.replaceChildren();
       const fresh = answer.requests.slice().reverse();
       tbody.prepend(...fresh.map(row));
       for (const record of fresh) shown.set(record.seq, record);
+      let focused = false; // a row pushed off the page under the focus: to the page's last row
       while (tbody.rows.length > PAGE) {
         const last = tbody.rows[tbody.rows.length - 1];
         shown.delete(Number(last.dataset.seq));
+        focused = focused || last.contains(document.activeElement);
         last.remove();
         more = true;
       }
+      const bottom = tbody.rows[tbody.rows.length - 1];
+      restoreFocus(tbody, focused ? { key: bottom.dataset.key, index: place.index } : place);
       pager();
     }
     describe(answer);
   }
 
   function pager() {
-    newer.disabled = page === 0;
-    older.disabled = !more;
+    disable(newer, page === 0, older);
+    disable(older, !more, newer);
   }
 
   async function select(seq) {
     selected = seq;
-    for (const row of tbody.querySelectorAll("tr.selected")) row.classList.remove("selected");
+    for (const row of tbody.querySelectorAll("tr.selected")) markOpen(row, false);
     const row = tbody.querySelector(`tr[data-seq="${seq}"]`);
-    if (row) row.classList.add("selected");
+    if (row) markOpen(row, true);
     clear(detail, h("p", { class: "muted" }, `Reading request #${seq}…`));
     let found;
     try {
@@ -238,7 +245,8 @@ export function requestsView(ctx) {
       ctx.refreshView(); // another mock answers now: the list is read anew first
       return;
     }
-    clear(detail, recordDetail(found.request));
+    replaceKeepingFocus(detail, () => detail.querySelector("h2"), recordDetail(found.request));
+    ctx.announce(`Request #${seq} in the detail`);
   }
 
   // another mock answers (a restart): nothing of the old one's stays on screen
@@ -276,7 +284,10 @@ export function requestsView(ctx) {
     async refresh({ quiet } = {}) {
       if (!loaded) await load();
       else if (page === 0) await catchUp();
-      else if (!quiet) banner.hidden = false; // an older page stays still
+      else if (!quiet && banner.hidden) { // an older page stays still
+        banner.hidden = false;
+        ctx.announce("Newer requests arrived.");
+      }
     },
     restart() {
       forgetAll();
@@ -322,7 +333,7 @@ export function recordDetail(record) {
   const answer = record.answer;
   const query = Object.keys(record.query).length ? "?" + new URLSearchParams(record.query) : "";
   const parts = [
-    h("h2", {}, `#${record.seq} `, h("span", { class: "method" }, record.method), " ", h("span", { class: "mono" }, record.path)),
+    h("h2", { tabindex: -1 }, `#${record.seq} `, h("span", { class: "method" }, record.method), " ", h("span", { class: "mono" }, record.path)),
     table([
       ["kind", record.kind],
       ["arrived", clockDate(record.at) + " · " + clockTime(record.at)],

@@ -2,7 +2,7 @@
 // the control API (POST /_mock/rules, POST /_mock/faults), which alone decides what is valid.
 
 import { del, get, part, post } from "./api.js";
-import { clear, emptyRow, h, reconcile } from "./dom.js";
+import { actionsHeader, clear, emptyRow, h, reconcile } from "./dom.js";
 import { apiForm, pick } from "./forms.js";
 
 const FAULT_KINDS = ["kie", "http", "slow", "reset", "empty", "malformed", "truncated"];
@@ -166,18 +166,18 @@ export function rulesView(ctx) {
 
   const el = h("section", { class: "view stack", id: "view-rules" },
     h("div", { class: "card" },
-      h("div", { class: "card-head" }, h("h2", {}, "Outcome and lifecycle rules"),
+      h("div", { class: "card-head" }, h("h2", { tabindex: -1 }, "Outcome and lifecycle rules"),
         h("button", { type: "button", onclick: () => act("Added rules cleared", () => del("/_mock/rules")) }, "Clear added rules")),
       h("p", { class: "muted" }, "A new task gets its outcome, and its lifecycle, from the first matching rule that sets it."),
       h("table", { class: "rows", id: "rules-table" },
-        h("thead", {}, h("tr", {}, ["id", "matches", "gives", "applied", ""].map((c) => h("th", {}, c)))), ruleRows),
+        h("thead", {}, h("tr", {}, ["id", "matches", "gives", "applied"].map((c) => h("th", {}, c)), actionsHeader())), ruleRows),
       ruleForm.form),
     h("div", { class: "card" },
-      h("div", { class: "card-head" }, h("h2", {}, "Faults"),
+      h("div", { class: "card-head" }, h("h2", { tabindex: -1 }, "Faults"),
         h("button", { type: "button", onclick: () => act("Fault rules cleared", () => del("/_mock/faults")) }, "Clear faults")),
       h("p", { class: "muted" }, "Rules that make the mock, or the network in front of it, misbehave on chosen requests."),
       h("table", { class: "rows", id: "faults-table" },
-        h("thead", {}, h("tr", {}, ["id", "answers", "requests", "when", "fires", "fired / matched", ""].map((c) => h("th", {}, c)))), faultRows),
+        h("thead", {}, h("tr", {}, ["id", "answers", "requests", "when", "fires", "fired / matched"].map((c) => h("th", {}, c)), actionsHeader())), faultRows),
       faultForm.form));
 
   let families = null;

@@ -3,7 +3,7 @@
 // requests that named it, and buttons that advance, complete or fail it.
 
 import { get, part, post, put } from "./api.js";
-import { clear, clockTime, codeBadge, emptyRow, h, idText, number, reconcile, short, stateBadge } from "./dom.js";
+import { clear, clockTime, codeBadge, disable, emptyRow, h, idText, listParts, markOpen, number, reconcile, replaceKeepingFocus, short, stateBadge } from "./dom.js";
 import { jsonView } from "./jsonview.js";
 
 const PAGE = 100;
@@ -16,6 +16,7 @@ export function tasksView(ctx) {
   let total = 0;
   let selected = null;
   let shownSign = "";
+  let pending = null; // {task, kind}: an outcome chosen in the detail, not yet set
 
   const summary = h("p", { class: "summary", id: "tasks-summary" });
   const tbody = h("tbody", { id: "tasks-rows" });
@@ -39,15 +40,17 @@ export function tasksView(ctx) {
     });
   }
 
+  const listing = listParts(
+    h("table", { class: "rows clickable", id: "tasks-table" },
+      h("thead", {}, h("tr", {}, ["task", "family", "model", "account", "state", "progress", "outcome", "callback", "created (mock)"].map((c) => h("th", {}, c)))),
+      tbody),
+    "task list");
+  listing.pager.id = "tasks-pager";
+  listing.pager.append(newer, older);
   const el = h("section", { class: "view split", id: "view-tasks" },
     h("div", { class: "pane" },
       h("form", { class: "toolbar", onsubmit: (e) => e.preventDefault() }, Object.values(inputs)),
-      summary,
-      h("div", { class: "table-wrap" },
-        h("table", { class: "rows clickable", id: "tasks-table" },
-          h("thead", {}, h("tr", {}, ["task", "family", "model", "account", "state", "progress", "outcome", "callback", "created (mock)"].map((c) => h("th", {}, c)))),
-          tbody)),
-      h("div", { class: "pager" }, newer, older)),
+      summary, listing.skip, listing.wrap, listing.pager),
     detail);
 
   function row(task) {
@@ -61,7 +64,7 @@ export function tasksView(ctx) {
       h("td", {}, outcomeText(task.outcome)),
       h("td", { class: "callback", title: task.callback_url || "no callBackUrl" }, callbackState(task)),
       h("td", { class: "mono" }, clockTime(task.created_ms / 1000)));
-    if (task.task_id === selected) row.classList.add("selected");
+    if (task.task_id === selected) markOpen(row, true);
     const open = () => ctx.go(`tasks/${encodeURIComponent(task.task_id)}`);
     row.addEventListener("click", open);
     row.addEventListener("keydown", (event) => {
@@ -90,8 +93,8 @@ export function tasksView(ctx) {
     const first = total - offset;
     clear(summary, total ? `${total} tasks; showing ${Math.max(1, first - PAGE + 1)}–${first}, newest first` : "");
     summary.dataset.total = String(total);
-    newer.disabled = offset === 0;
-    older.disabled = offset + PAGE >= total;
+    disable(newer, offset === 0, older);
+    disable(older, offset + PAGE >= total, newer);
   }
 
   async function showDetail() {
@@ -103,7 +106,7 @@ export function tasksView(ctx) {
     } catch (error) {
       if (error.status === 404) {
         const why = await missing(id);
-        if (selected === id) clear(detail, h("p", { class: "muted", id: "task-missing" }, why));
+        if (selected === id) replaceKeepingFocus(detail, null, h("p", { class: "muted", id: "task-missing", tabindex: -1 }, why));
         shownSign = "";
         return;
       }
@@ -115,8 +118,12 @@ export function tasksView(ctx) {
     ]);
     const sign = JSON.stringify([task, callbacks, journal.requests.map((r) => r.seq)]);
     if (sign === shownSign || selected !== id) return; // nothing new: the buttons stay put
+    const opened = !shownSign;
     shownSign = sign;
-    clear(detail, taskDetail(task, callbacks, journal));
+    // rebuilt under the focus: it stays on the same button (by id), or goes to the heading
+    // when that button is gone or disabled (the task ended)
+    replaceKeepingFocus(detail, () => detail.querySelector("h2"), taskDetail(task, callbacks, journal));
+    if (opened) ctx.announce(`Task ${short(id)} in the detail, ${shownState(task)}`);
   }
 
   // why the mock has no such task: the journal tells whether this mock ever created it
@@ -132,13 +139,19 @@ export function tasksView(ctx) {
 
   function taskDetail(task, callbacks, journal) {
     const final = isFinal(task);
-    const outcome = h("select", { name: "outcome", "aria-label": "planned outcome", disabled: final },
-      OUTCOMES.map((kind) => h("option", { value: kind, selected: task.outcome.kind === kind }, kind)));
-    outcome.addEventListener("change", () => act(`Outcome of ${short(task.task_id)} set to ${outcome.value}`,
-      () => put(`/_mock/tasks/${part(task.task_id)}/outcome`, outcome.value)));
+    // chosen with arrow keys, set by its button: Chromium fires `change` at every arrow key
+    // on a closed select, and each would have been a real change to the mock
+    const chosen = pending && pending.task === task.task_id ? pending.kind : task.outcome.kind;
+    const outcome = h("select", { name: "outcome", id: "task-outcome", "aria-label": "planned outcome", disabled: final },
+      OUTCOMES.map((kind) => h("option", { value: kind, selected: chosen === kind }, kind)));
+    outcome.addEventListener("change", () => { pending = { task: task.task_id, kind: outcome.value }; });
     const path = `/_mock/tasks/${part(task.task_id)}`;
+    const setOutcome = () => act(`Outcome of ${short(task.task_id)} set to ${outcome.value}`, async () => {
+      await put(`${path}/outcome`, outcome.value);
+      pending = null;
+    });
     return [
-      h("h2", {}, "Task ", h("span", { class: "mono", id: "task-detail-id" }, task.task_id), " ", stateBadge(shownState(task))),
+      h("h2", { tabindex: -1 }, "Task ", h("span", { class: "mono", id: "task-detail-id" }, task.task_id), " ", stateBadge(shownState(task))),
       h("div", { class: "actions", role: "group", "aria-label": "steer this task" },
         h("button", { type: "button", id: "task-advance", disabled: final, title: "one state on (to the end once due)",
           onclick: () => act(`Advanced ${short(task.task_id)}`, () => post(`${path}/advance`)) }, "Advance"),
@@ -149,7 +162,8 @@ export function tasksView(ctx) {
             await put(`${path}/outcome`, "fail");
             return post(`${path}/complete`);
           }) }, "Fail"),
-        h("label", { class: "inline" }, "planned outcome ", outcome)),
+        h("label", { class: "inline" }, "planned outcome ", outcome),
+        h("button", { type: "button", id: "task-outcome-set", disabled: final, onclick: setOutcome }, "Set outcome")),
       stepper({ ...task, state: shownState(task) }),
       facts([
         ["family", task.family],
@@ -211,13 +225,15 @@ export function tasksView(ctx) {
     restart() {
       families = null; // another mock: its extensions may differ
       shownSign = "";
+      pending = null;
     },
     route(param) {
       const wanted = param ? decodeURIComponent(param) : null;
       if (wanted === selected) return;
       selected = wanted;
       shownSign = "";
-      for (const tr of tbody.rows) tr.classList.toggle("selected", tr.dataset.task === selected);
+      pending = null;
+      for (const tr of tbody.rows) markOpen(tr, tr.dataset.task === selected);
       if (!selected) clear(detail, h("p", { class: "muted" }, "Click a task to see its lifecycle and callbacks, and to steer it."));
       ctx.refreshView();
     },
@@ -306,7 +322,7 @@ function stepper(task) {
   const stage = stageOf(task);
   const steps = [...STAGES, isFinal(task) ? task.state : "success | fail"];
   return h("ol", { class: "stepper", "aria-label": "lifecycle" }, steps.map((name, index) =>
-    h("li", { class: index < stage ? "done" : index === stage ? `now ${task.state}` : "" }, name)));
+    h("li", { class: index < stage ? "done" : index === stage ? `now ${task.state}` : "", "aria-current": index === stage ? "step" : false }, name)));
 }
 
 function callbackPart(task, callbacks) {
