@@ -466,3 +466,19 @@ def test_no_option_of_kie_takes_a_bare_path() -> None:
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
     assert bare == []
+
+
+@pytest.mark.parametrize("balance", [123456.75, 1234567.25, 0.000125, 5916.0])
+def test_credits_prints_every_digit_of_the_balance(
+    balance: float,
+    mock_server_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An auditor read 123457 for 123456.75 and 1.23457e+06 for 1234567.25: ``:g`` kept six
+    digits. The text says the balance as --json does, without an exponent."""
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    mock = mock_server_factory(starting_credits=balance)
+    assert cli.main(["credits", *where(mock)]) == 0
+    out = capsys.readouterr().out
+    assert out == {5916.0: "5916", 0.000125: "0.000125"}.get(balance, repr(balance)) + "\n"
