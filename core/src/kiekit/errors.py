@@ -489,7 +489,13 @@ def api_error(
     code: int, message: str | None, *, task_id: str | None = None, data: Any = None
 ) -> ApiError:
     """The typed error for a KIE body code; undocumented codes get the plain ``ApiError``
-    (5xx ones as retryable ``ServerError``)."""
+    (5xx ones as retryable ``ServerError``). A refusal whose ``data`` names a task carries its
+    id: a second Veo 4K request for a video answers 422 with the 4K task made (and paid for)
+    by the first in ``data.taskId`` (kie-api.md §3.3), which must not be lost with the error."""
+    if task_id is None and isinstance(data, Mapping):
+        named = data.get("taskId")
+        if isinstance(named, str) and named.strip() and named.isprintable():
+            task_id = named
     cls = _BY_CODE.get(code)
     if cls is None:
         cls = ServerError if 500 <= code < 600 else ApiError
