@@ -35,10 +35,10 @@ import attrs
 from attrs import frozen
 
 from kiekit import wire
-from kiekit._numbers import finite, shown
 from kiekit._engine.engine import Engine
 from kiekit._engine.ops import Flow, HttpRequest, HttpResponse, Now, StreamUpload
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_envelope, retrying
+from kiekit._numbers import finite, shown
 from kiekit.errors import FileReadError, KieError, ProtocolError, ValidationError
 from kiekit.models import Request
 from kiekit.retry import Verdict, verdict
