@@ -107,7 +107,7 @@ def test_a_batch_creates_each_job_once_and_downloads_its_files(
         "message": "prompt: must not be empty",
     }
     assert (by_id["no-model"].state, by_id["no-model"].error) == (  # KIE's own refusal
-        "error",
+        "refused",
         {"type": "UnprocessableError", "code": 422, "message": "model not supported"},
     )
     assert set(_creates(mock).values()) == {1}
@@ -313,9 +313,12 @@ def test_a_job_another_worker_of_this_run_had_refused_is_reported_not_sent_again
     first, second = Journal(store), Journal(store)  # two workers
     jobs = _jobs(2)
     second_began = second.now()
-    refused = _run(mock, first, jobs, tmp_path / "out")
-    assert [r.error["code"] for r in refused if r.error] == [402, 402]
-    assert sum(_creates(mock).values()) == 2
+    refused = _run(mock, first, jobs, tmp_path / "out", concurrency=1)
+    assert [(r.state, r.error and r.error.get("code")) for r in refused] == [
+        ("refused", 402),
+        ("not_sent", None),  # after a 402 no other job is sent
+    ]
+    assert sum(_creates(mock).values()) == 1
 
     async def second_worker() -> list[JobResult]:
         async with AsyncClient(
@@ -327,12 +330,40 @@ def test_a_job_another_worker_of_this_run_had_refused_is_reported_not_sent_again
             ]
 
     reported = asyncio.run(second_worker())
-    assert sum(_creates(mock).values()) == 2  # nothing sent again
-    assert [(r.state, r.error["code"] if r.error else None) for r in reported] == [
-        ("error", 402)
-    ] * 2
-    _run(mock, second, jobs, tmp_path / "out")  # a later run: tried again
-    assert sum(_creates(mock).values()) == 4
+    assert sum(_creates(mock).values()) == 1  # nothing sent again
+    assert [(r.state, r.error and r.error.get("code")) for r in reported] == [
+        ("refused", 402),
+        ("not_sent", None),
+    ]
+    _run(mock, second, jobs, tmp_path / "out", concurrency=1)  # a later run: tried again
+    assert sum(_creates(mock).values()) == 2
+
+
+def test_after_a_402_no_job_is_sent_and_the_tasks_made_are_still_finished(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """An auditor's 40 jobs on 10 credits: after the first 402 the other 37 were each sent and
+    refused, using the create budget. Now the jobs not sent yet are ``not_sent`` (nothing
+    paid, and said apart from ``refused`` by KIE), the tasks made finish, and a run after a
+    top-up sends only the jobs not done."""
+    from kiekit_mock import AccountSettings
+
+    mock = mock_server_factory(polls_to_complete=1, starting_credits=8)  # two Grok images
+    journal = Journal(MemoryStore())
+    jobs = _jobs(6)
+    results = _run(mock, journal, jobs, tmp_path / "out", concurrency=1)
+    assert [r.state for r in results] == ["succeeded"] * 2 + ["refused"] + ["not_sent"] * 3
+    assert sum(_creates(mock).values()) == 3  # none after the 402
+    assert (results[2].error or {}).get("code") == 402
+    assert all(r.task_id is None and r.error for r in results[2:])
+    assert all(Path(f).is_file() for r in results[:2] for f in r.files)
+    not_sent = [row for row in journal.entries() if (row.error or {}).get("type") == "NotSent"]
+    assert [(row.state, row.task_id) for row in not_sent] == [(EntryState.REJECTED, None)] * 3
+
+    mock.put_account("test-key", AccountSettings(credits=100))
+    again = _run(mock, journal, jobs, tmp_path / "out", concurrency=1)
+    assert [r.state for r in again] == ["succeeded"] * 6
+    assert sum(_creates(mock).values()) == 7  # the four jobs not done, once each
 
 
 def test_a_job_that_fails_unexpectedly_is_that_jobs_error_and_the_run_goes_on(

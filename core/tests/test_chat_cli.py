@@ -180,3 +180,12 @@ def test_a_tool_call_is_printed_one_line_each_and_in_json(
 def test_json_says_no_tool_calls_as_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "chat", "gpt-5-2", "hello", "--mock", "--json")
     assert (code, json.loads(out)["tool_calls"]) == (0, [])
+
+
+@pytest.mark.parametrize(("credits", "said"), [(0.000015, "0.000015"), (1234567.25, "1234567.25")])
+def test_the_summary_line_says_the_credits_charged_as_kie_said(credits: float, said: str) -> None:
+    """``:g`` wrote 1.5e-05 and 1.23457e+06: an exponent, or six digits of the sum."""
+    from kiekit.chat import ChatReply
+    from kiekit.cli.chat import _summary
+
+    assert _summary(ChatReply("hi", "gpt-5-2", credits=credits)) == f"gpt-5-2; {said} credits"

@@ -20,6 +20,7 @@ from kiekit import (
     RateLimitedError,
     Registry,
     ServerError,
+    TransportError,
     UnknownModelError,
     ValidationError,
 )
@@ -377,3 +378,45 @@ def test_chat_records_built_by_position_as_before_keep_each_value_in_its_field()
     assert (reply.text, reply.model, reply.usage, reply.credits) == ("hello", "gpt-x", usage, 0.5)
     assert (reply.finish_reason, reply.thinking, reply.raw) == ("stop", "hmm", raw)
     assert (reply.tool_calls, reply.thinking_blocks) == ((), ())
+
+
+class Breaking:
+    """A transport whose event stream breaks after ``chunks`` chunks of STREAM (0: before
+    its first byte), as a dropped connection does."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        raise AssertionError("a stream was asked for")
+
+    def stream(self, request: HttpRequest) -> BufferedStream:
+        left = self.chunks
+
+        class Broken(BufferedStream):
+            def read(self) -> bytes:
+                nonlocal left
+                if left == 0:
+                    raise TransportError("POST /echo-1/chat: the stream broke: reset")
+                left -= 1
+                return super().read()
+
+        return Broken(HttpResponse(200, STREAM, "OK", EVENTS), chunk=16)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_stream_cut_off_once_kie_began_answering_is_not_retryable(client: str) -> None:
+    """The call was received and charged: a caller following ``retryable`` paid twice (an
+    outside auditor's finding). Cut before the first byte, it may still be sent again."""
+    with pytest.raises(TransportError) as cut:
+        ask_with(client, Breaking(1))(True)
+    assert cut.value.retryable is False
+    assert "the stream broke" in str(cut.value)
+    assert "received and charged" in str(cut.value)
+    with pytest.raises(TransportError) as early:
+        ask_with(client, Breaking(0))(True)
+    assert early.value.retryable is True
+    assert "charged" not in str(early.value)

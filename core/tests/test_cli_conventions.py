@@ -466,3 +466,46 @@ def test_no_option_of_kie_takes_a_bare_path() -> None:
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
     assert bare == []
+
+
+@pytest.mark.parametrize("balance", [123456.75, 1234567.25, 0.000125, 5916.0])
+def test_credits_prints_every_digit_of_the_balance(
+    balance: float,
+    mock_server_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An auditor read 123457 for 123456.75 and 1.23457e+06 for 1234567.25: ``:g`` kept six
+    digits. The text says the balance as --json does, without an exponent."""
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    mock = mock_server_factory(starting_credits=balance)
+    assert cli.main(["credits", *where(mock)]) == 0
+    out = capsys.readouterr().out
+    assert out == {5916.0: "5916", 0.000125: "0.000125"}.get(balance, repr(balance)) + "\n"
+
+
+def test_a_batch_summary_tells_jobs_that_paid_for_nothing_from_tasks_made(
+    mock_server_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 402 and a wait that timed out were both "error": only task_id told an auditor what
+    was paid for. After the 402 nothing more is sent, and the summary says what was paid."""
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    mock = mock_server_factory(starting_credits=10)  # two flux-kontext-pro images
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": "flux-kontext-pro", "input": {"prompt": f"p{i}"}}
+             for i in range(4)]  # fmt: skip
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    argv = ["batch", str(jobs), "--out", str(tmp_path / "b"), "--concurrency", "1", *where(mock)]
+
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert (
+        "4 job(s): 1 not sent (credits ran out), 1 refused (nothing paid), 2 succeeded; "
+        "2 made a task (paid for)"
+    ) in err
+    assert "top up the account (kie credits) and run the batch again" in err
+    sent = [r for r in mock.requests() if r.path == "/api/v1/flux/kontext/generate"]
+    assert len(sent) == 3

@@ -79,3 +79,36 @@ def test_a_refused_key_is_an_authentication_error(api: Any) -> None:
 
     with pytest.raises(AuthenticationError):
         api.run(scenario)
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["NaN", "inf", "-Infinity", "1e999", float("nan"), pytest.param(10**400, id="huge-int"), ""],
+)
+def test_a_balance_that_is_not_finite_is_a_protocol_error_naming_the_field(
+    api: Any, kit: SimpleNamespace, data: Any
+) -> None:
+    """``float("NaN")`` took "NaN" and "1e999" as balances: `kie credits` printed nan, inf."""
+
+    async def scenario() -> None:
+        transport = MockTransport(lambda request: kit.reply(data))
+        async with api.client(transport=transport, **FAST) as client:
+            await client.credits()
+
+    with pytest.raises(ProtocolError, match=r"credit balance \(data\) is not a finite number"):
+        api.run(scenario)
+
+
+@pytest.mark.parametrize(("data", "balance"), [(-5, -5.0), ("-2.5", -2.5)])
+def test_a_negative_balance_is_read_as_sent(
+    api: Any, kit: SimpleNamespace, data: Any, balance: float
+) -> None:
+    """No source says KIE never shows one: a debt is shown, not hidden behind an error."""
+
+    async def scenario() -> float:
+        transport = MockTransport(lambda request: kit.reply(data))
+        async with api.client(transport=transport, **FAST) as client:
+            result: float = await client.credits()
+            return result
+
+    assert api.run(scenario) == balance

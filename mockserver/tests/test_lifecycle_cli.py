@@ -217,3 +217,12 @@ def test_an_empty_file_option_is_a_usage_error_naming_it(option: str) -> None:
     result = _start(option, "")
     assert result.returncode == 2
     assert f"argument {option}: is empty: give a path" in result.stderr
+
+
+@pytest.mark.parametrize(("credits", "said"), [(1234567.5, "1234567.5"), (0.000125, "0.000125")])
+def test_the_start_up_says_the_credits_per_account_as_given(credits: float, said: str) -> None:
+    """An auditor read `--credits 1234567.5` back as `1.23457e+06` (six digits, an exponent)."""
+    from kiekit_mock import MockConfig
+    from kiekit_mock.startup import in_force
+
+    assert f"; {said} credits per new account" in in_force(MockConfig(starting_credits=credits))

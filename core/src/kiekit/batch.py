@@ -12,6 +12,11 @@ downloaded, a job already on disk is skipped, and a job whose create got no answ
 
 Bad lines are reported with their number and never stop the others. Concurrency is bounded, and
 creates keep the client's rate limits (20 per 10 s, kie-api.md §8).
+
+Once KIE refuses a create of the run for want of credits (402, kie-api.md §7), no job not yet
+sent is sent: each would be refused the same way and use the create budget for nothing. Those
+jobs end ``not_sent``; jobs whose tasks were made are still waited on and downloaded. A job's
+state says whether it was paid for: ``refused`` and ``not_sent`` made nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from attrs import frozen
 
 import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
 from kiekit.errors import (
+    ApiError,
     ConfigurationError,
+    InsufficientCreditsError,
     KieError,
     OutcomeUnknownError,
     TaskFailedError,
@@ -65,6 +72,20 @@ JOURNAL_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 _RELOOK = 0.05
 
 
+NOT_SENT = "not_sent"
+
+
+class NotSent(KieError):
+    """A job not sent: KIE had refused a create of this run for want of credits (402). Its
+    journal row says so (``rejected``, nothing made); a later run sends it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "not sent: KIE refused a create of this batch for want of credits (402), so "
+            "nothing more was sent; top up the account and run the batch again"
+        )
+
+
 @frozen
 class Job:
     line: int
@@ -86,10 +107,13 @@ class BadLine:
 @frozen
 class JobResult:
     """How one job ended: ``succeeded`` (files on disk), ``failed`` (the task failed),
-    ``error`` (a typed error, e.g. a refused create or a wait that timed out), ``unknown``
-    (the create's outcome is unknown), or ``invalid`` (the line or its input is bad); or, for
-    a ``kie batch`` stopped by a signal, ``stopped`` (it did not finish: its task, if made,
-    goes on; an ``Interrupted`` error says so)."""
+    ``refused`` (KIE refused its create: nothing was made or paid for; ``task_id`` is set only
+    when KIE's refusal named a task made before, a second Veo 4K), ``not_sent`` (an earlier
+    create of the run was refused for want of credits, so it was not sent), ``error`` (a typed
+    error, e.g. a wait that timed out: its task, when ``task_id`` says one was made, goes on),
+    ``unknown`` (the create's outcome is unknown), or ``invalid`` (the line or its input is
+    bad); or, for a ``kie batch`` stopped by a signal, ``stopped`` (it did not finish: its
+    task, if made, goes on; an ``Interrupted`` error says so)."""
 
     line: int
     id: str | None
@@ -227,11 +251,19 @@ async def run_batch(
     journal = _shared_journal(client, journal)
     slots = asyncio.Semaphore(concurrency)
     started = journal.now()
+    broke = asyncio.Event()  # a create was refused for want of credits: send no more
 
     async def one(job: Job) -> JobResult:
         try:
             result = await run_job(
-                client, journal, job, out_dir, timeout=timeout, slots=slots, refused_since=started
+                client,
+                journal,
+                job,
+                out_dir,
+                timeout=timeout,
+                slots=slots,
+                refused_since=started,
+                out_of_credits=broke,
             )
         except Exception as exc:  # a bug (a plugin's check, say): this job's, not the run's
             log.exception("job %s (line %d) failed unexpectedly", job.id or "", job.line)
@@ -268,6 +300,7 @@ async def run_job(
     timeout: float | None = None,
     slots: asyncio.Semaphore | None = None,
     refused_since: float | None = None,
+    out_of_credits: asyncio.Event | None = None,
 ) -> JobResult:
     """One job as a batch runs it (here, or on a Celery worker: docs/teams.md): claimed in the
     journal, created once under its key, waited on, its files downloaded into ``out_dir``. A job
@@ -276,7 +309,8 @@ async def run_job(
     ``refused_since`` (the journal's clock when this run began): a job another worker had
     refused since then (402 no credits, 422 its input: nothing made) is reported from its row,
     not sent again — each worker of one run resending it burnt the shared create budget for
-    nothing; a later run tries it again."""
+    nothing; a later run tries it again. ``out_of_credits``: set by a create refused with
+    402; once set, a job not sent yet is not sent (``not_sent``)."""
     journal = _shared_journal(client, journal)
     folder = _absolute(out_dir)
     key = job_key(job)
@@ -286,7 +320,15 @@ async def run_job(
             try:
                 async with slots or contextlib.nullcontext():
                     outcome = await _try_job(
-                        client, journal, job, key, out_dir, folder, timeout, refused_since
+                        client,
+                        journal,
+                        job,
+                        key,
+                        out_dir,
+                        folder,
+                        timeout,
+                        refused_since,
+                        out_of_credits,
                     )
             except JournalError as exc:  # its row could not be read: nothing was sent for it
                 delay = next(delays, None)
@@ -391,6 +433,7 @@ async def _try_job(
     folder: str,
     timeout: float | None,
     refused_since: float | None = None,
+    out_of_credits: asyncio.Event | None = None,
 ) -> JobResult | tuple[str, float]:
     """The job's result, or its key and how long another worker still holds it."""
     entry = await _off_loop(journal, partial(_row_of, journal, key, out_dir, job))
@@ -415,12 +458,17 @@ async def _try_job(
         if entry.model != job.model or entry.state.outcome_unknown:
             # another model under the key, or a create sent by a worker that is gone: submit
             # refuses both with the reason, before anything is sent or downloaded
-            return await _run_claimed(client, journal, job, key, out_dir, timeout)
+            return await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits)
         return key, _RELOOK  # it changed meanwhile (finished, let go, a gone holder's ended)
     if _finished_elsewhere(held, folder):  # finished between our look and our claim
         await _let_go(journal, key)
         return _settled_elsewhere(held, job)
-    return await _run_claimed(client, journal, job, key, out_dir, timeout)
+    if held.state is EntryState.CLAIMED and out_of_credits is not None and out_of_credits.is_set():
+        # its create would be refused as the last was: not sent (a task made is still waited on)
+        why = NotSent()
+        await _let_go(journal, key, refused=why)
+        return JobResult(job.line, job.id, NOT_SENT, None, job.model, error=error_record(why))
+    return await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits)
 
 
 async def _run_claimed(
@@ -430,9 +478,10 @@ async def _run_claimed(
     key: str,
     out_dir: Path,
     timeout: float | None,
+    out_of_credits: asyncio.Event | None = None,
 ) -> JobResult:
     """Submit (or find the task of), wait for and download a job; ``submit`` says why when the
-    row cannot be worked on here."""
+    row cannot be worked on here. A create refused for want of credits sets ``out_of_credits``."""
     task: Task | None = None
     try:
         task = await client.submit(job.model, job.input, idempotency_key=key)
@@ -443,6 +492,8 @@ async def _run_claimed(
         # unreachable rate-limit store) says why as it is let go; one whose create was tried
         # already says how that ended
         await _let_go(journal, key, refused=exc if task is None else None)
+        if task is None and isinstance(exc, InsufficientCreditsError) and out_of_credits:
+            out_of_credits.set()
         return _failure(job, task, exc)
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
@@ -497,9 +548,13 @@ def _refused_in_this_run(entry: Entry, owner: str, since: float | None) -> bool:
 
 
 def _refused_result(entry: Entry, job: Job) -> JobResult:
+    """A job refused by another worker of this run (its row ``rejected``: nothing made)."""
     kind = (entry.error or {}).get("type")
-    state = "invalid" if kind in ("ValidationError", "UnknownModelError") else "error"
-    return JobResult(job.line, job.id, state, None, job.model, error=entry.error)
+    if kind in ("ValidationError", "UnknownModelError"):
+        state = "invalid"
+    else:
+        state = NOT_SENT if kind == NotSent.__name__ else "refused"
+    return JobResult(job.line, job.id, state, entry.task_id, job.model, error=entry.error)
 
 
 def _finished_elsewhere(entry: Entry, folder: str) -> bool:
@@ -520,6 +575,8 @@ def _failure(job: Job, task: Task | None, exc: KieError) -> JobResult:
         state = "unknown"
     elif isinstance(exc, ValidationError | UnknownModelError):
         state = "invalid"  # named field or model, before anything was sent
+    elif task is None and isinstance(exc, ApiError):
+        state = "refused"  # KIE's answer to the create: nothing made, nothing paid
     else:
         state = "error"
     task_id = task.id if task is not None else exc.task_id

@@ -10,6 +10,7 @@
     ├── UnknownModelError        no installed provider owns the model id (also a LookupError)
     ├── PluginError              an installed plugin broke the contract
     ├── TransportError           the bytes did not make it (refused, reset, timed out); retryable
+    │                            (not a chat stream cut off once KIE began answering: charged)
     │   ├── FileReadError        a file to upload could not be read here (gone, shrank); its path
     │   └── DownloadError        a result file could not be fetched; carries the URL
     │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
@@ -45,7 +46,7 @@ from __future__ import annotations
 import errno as errno_codes
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from kiekit.models import Request  # a leaf module: it imports nothing of kiekit
@@ -87,7 +88,7 @@ __all__ = [
 class KieError(Exception):
     """Base of every error kiekit raises."""
 
-    retryable: ClassVar[bool] = False
+    retryable: bool = False  # a class's answer; a TransportError may say otherwise for itself
     # Seconds the answer's Retry-After header asked for, when it had one (kiekit.retry)
     retry_after: float | None = None
 
@@ -175,15 +176,24 @@ class TransportError(KieError):
 
     ``maybe_sent`` is False only when the request provably never left (connection refused,
     DNS failure, connect timeout): then even a create may be sent again (see kiekit.retry).
+    ``retryable`` is False for a call known to be received and paid for (a chat stream cut
+    off after KIE began answering): sending it again would pay again.
     """
 
     retryable = True
 
     def __init__(
-        self, message: str, *, task_id: str | None = None, maybe_sent: bool = True
+        self,
+        message: str,
+        *,
+        task_id: str | None = None,
+        maybe_sent: bool = True,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message, task_id=task_id)
         self.maybe_sent = maybe_sent
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class FileReadError(TransportError):
@@ -479,7 +489,13 @@ def api_error(
     code: int, message: str | None, *, task_id: str | None = None, data: Any = None
 ) -> ApiError:
     """The typed error for a KIE body code; undocumented codes get the plain ``ApiError``
-    (5xx ones as retryable ``ServerError``)."""
+    (5xx ones as retryable ``ServerError``). A refusal whose ``data`` names a task carries its
+    id: a second Veo 4K request for a video answers 422 with the 4K task made (and paid for)
+    by the first in ``data.taskId`` (kie-api.md §3.3), which must not be lost with the error."""
+    if task_id is None and isinstance(data, Mapping):
+        named = data.get("taskId")
+        if isinstance(named, str) and named.strip() and named.isprintable():
+            task_id = named
     cls = _BY_CODE.get(code)
     if cls is None:
         cls = ServerError if 500 <= code < 600 else ApiError

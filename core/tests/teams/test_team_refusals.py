@@ -68,7 +68,7 @@ def test_a_job_refused_between_another_workers_look_and_claim_is_not_sent_again(
     result = asyncio.run(worker())
 
     assert _creates(mock) == 0  # the refused job was not sent again by this worker
-    assert (result.state, (result.error or {}).get("code")) == ("error", 402)
+    assert (result.state, (result.error or {}).get("code")) == ("refused", 402)
     row = store.get(job_key(JOB))
     assert row is not None
     assert (row.state, row.owner) == (EntryState.REJECTED, other.owner)  # as the refusal left it
@@ -93,3 +93,31 @@ def test_a_claim_reopens_a_job_refused_before_this_run_or_by_this_worker(
     reopened = this.claim(GROK, "job", refused_since=later.updated_at + 1)  # a later run
     assert reopened is not None
     assert (reopened.state, reopened.owner) == (EntryState.CLAIMED, this.owner)
+
+
+def test_a_job_held_back_after_a_402_is_answered_not_sent_by_the_worker_that_gets_it(
+    store: JournalStore, mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """``kie batch --celery``: once a worker answers a 402, the collector holds back the jobs
+    no worker took yet; the worker that gets one later answers ``not_sent`` from its row and
+    sends nothing, as a local batch sends nothing more after a 402."""
+    from kiekit.batch import NotSent
+    from kiekit.distributed.collect import _out_of_credits, hold_back
+
+    mock = mock_server_factory(polls_to_complete=1)
+    refused = JobResult(2, "other", "refused", None, GROK, error={"type": "X", "code": 402})
+    assert _out_of_credits(refused)
+    assert not _out_of_credits(JobResult(2, "other", "error", "t", GROK, error={"code": 402}))
+    collector, worker_journal = Journal(store), Journal(store)
+    since = collector.now()
+    hold_back(collector, [JOB], str((tmp_path / "out").resolve()), since, NotSent())
+
+    async def worker() -> JobResult:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=worker_journal
+        ) as client:
+            return await run_job(client, worker_journal, JOB, tmp_path / "out", refused_since=since)
+
+    result = asyncio.run(worker())
+    assert _creates(mock) == 0
+    assert (result.state, (result.error or {}).get("type")) == ("not_sent", "NotSent")

@@ -285,7 +285,7 @@ def _check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     if not scale_ok(args.time_scale):
         _refuse(parser, f"--time-scale: {SCALE_RULE}; got {args.time_scale:g}")
     if not 0 <= args.credits < math.inf:
-        _refuse(parser, f"--credits: must be a finite number >= 0; got {args.credits:g}")
+        _refuse(parser, f"--credits: must be a finite number >= 0; got {args.credits!r}")
     if not 0 <= args.shutdown_grace < math.inf:
         _refuse(
             parser, f"--shutdown-grace: must be a finite number >= 0; got {args.shutdown_grace:g}"

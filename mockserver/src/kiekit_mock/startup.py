@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .config import MockConfig
 from .limits import LimitSettings
+from .state import credits_text
 
 
 def when_tasks_end(config: MockConfig) -> str:
@@ -81,7 +82,7 @@ def _options(config: MockConfig) -> list[str]:
         if count:
             options.append(f"{count} {_plural(count, what)}")
     if config.starting_credits != MockConfig.starting_credits:
-        options.append(f"{config.starting_credits:g} credits per new account")
+        options.append(f"{credits_text(config.starting_credits)} credits per new account")
     if config.webhook_hmac_key is not None:
         options.append("callbacks signed (HMAC)")
     if config.callback_copies > 1:

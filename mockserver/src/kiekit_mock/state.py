@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import decimal
 import heapq
 import itertools
 import math
@@ -292,6 +293,13 @@ CREDIT_PLACES = 6
 def credits_sum(balance: float, change: float) -> float:
     """``balance + change``, at the balances' precision."""
     return round(balance + change, CREDIT_PLACES)
+
+
+def credits_text(balance: float) -> str:
+    """A balance as a person reads it: every digit the mock keeps (``1234567.25``; ``:g``
+    said ``1.23457e+06``), no exponent, no trailing zeros."""
+    text = format(decimal.Decimal(repr(float(balance))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class _Keep:

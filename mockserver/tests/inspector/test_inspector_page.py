@@ -326,6 +326,17 @@ def test_accounts_show_credits_and_rate_windows_and_never_a_key(
     assert "sk-bob" not in content
 
 
+@pytest.mark.parametrize("credits", ["999.9996", "0.0004", "1234567.25"])
+def test_accounts_show_the_credits_the_mock_holds_unrounded(
+    credits: str, make_mock: MakeMock, open_page: OpenPage
+) -> None:
+    """The page rounded to 3 places (999.9996 read 1000, 0.0004 read 0); the mock keeps 6."""
+    mock, _ = make_mock(accounts={"sk-carol": AccountSettings(credits=float(credits))})
+    page = open_page(f"{mock.inspector_url}#accounts")
+    carol = page.locator(f"#accounts-rows tr[data-account='{account_id('sk-carol')}']")
+    expect(carol.locator(".credits")).to_have_text(credits)
+
+
 def test_two_tabs_stay_in_step(
     make_mock: MakeMock, open_page: OpenPage, client_of: ClientOf
 ) -> None:

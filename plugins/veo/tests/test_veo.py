@@ -646,6 +646,33 @@ def test_4k_is_a_paid_task_journaled_like_any_create_and_resume_finishes_it(
     assert all(Path(f).parent == out.resolve() and Path(f).is_file() for f in row.files)
 
 
+def test_4k_asked_again_names_the_4k_task_paid_for_in_the_error_and_the_journal(
+    kie_mock: MockServer, tmp_path: Path
+) -> None:
+    """KIE's 422 to a second 4K request names the first 4K task in ``data.taskId`` (§3.3): the
+    error's ``task_id`` and the refused row keep it (both said None: an auditor reading
+    ``task_id`` or ``kie tasks`` saw no link to the task paid for); the first row stays the
+    task's own."""
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.wait(video)
+        uhd = kie.submit(UHD_MODEL, task_id=video.id)
+        with pytest.raises(UnprocessableError) as again:
+            kie.submit(UHD_MODEL, task_id=video.id)
+    assert again.value.task_id == uhd.id
+    assert uhd.id in str(again.value)
+    journal = open_journal(url)
+    rows = [row for row in journal.entries() if row.model == UHD_MODEL]
+    assert [(row.state, row.task_id) for row in rows] == [
+        (EntryState.CREATED, uhd.id),
+        (EntryState.REJECTED, uhd.id),
+    ]
+    assert journal.by_task(uhd.id) == rows[0]  # the task's own row, for its wait and files
+
+
 def test_4k_input_goes_to_its_path_without_a_model() -> None:
     request = PROVIDER.build_request(UHD_MODEL, Veo4k(task_id=TASK, index=0))
     assert request == Request("POST", "/api/v1/veo/get-4k-video", body={"taskId": TASK, "index": 0})

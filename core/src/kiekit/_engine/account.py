@@ -17,6 +17,7 @@ stale for a while (§4): so a file without an explicit ``file_name`` gets a uniq
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import json
 import logging
@@ -37,6 +38,7 @@ from kiekit import wire
 from kiekit._engine.engine import Engine
 from kiekit._engine.ops import Flow, HttpRequest, HttpResponse, Now, StreamUpload
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_envelope, retrying
+from kiekit._numbers import finite, shown
 from kiekit.errors import FileReadError, KieError, ProtocolError, ValidationError
 from kiekit.models import Request
 from kiekit.retry import Verdict, verdict
@@ -98,11 +100,23 @@ class Files:
 
     def credits(self) -> Flow[float]:
         """The account's balance: ``GET /api/v1/chat/credit``, a float in real traffic (the docs
-        show an int, §4)."""
+        show an int, §4). It must be finite: ``NaN`` or ``1e999`` would be printed as a
+        balance. A negative one is read as sent: no source says KIE never shows one (a chat is
+        charged once answered, §5), and hiding a debt would be worse than showing it."""
         data = yield from self._engine.call(Request("GET", CREDIT_PATH))
-        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
-            raise ProtocolError("the credit balance is not a number", payload=data)
-        return wire.structure(data, float)
+        balance = None
+        if isinstance(data, str):
+            with contextlib.suppress(ProtocolError):
+                balance = finite(wire.structure(data, float))
+        else:
+            balance = finite(data)  # an int past a float's range too
+        if balance is None:
+            said = shown(data)
+            said = said if len(said) <= 80 else said[:79] + "…"
+            raise ProtocolError(
+                f"the credit balance (data) is not a finite number: {said}", payload=data
+            )
+        return balance
 
     def upload(
         self, source: Source, *, upload_path: str = "kiekit", file_name: str | None = None

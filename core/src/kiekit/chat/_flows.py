@@ -116,8 +116,6 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
     head: StreamHead = yield from _bounded(opened, request, started)
     if head.status != 200:
         raise http_error(head.status, head.reason)
-    decoder = SseDecoder()
-    assembled = _Assembly(call.model)
     chunk: bytes = engine.scrub((yield from _bounded(READ, request, started)))
     size = len(chunk)
     content_type = head.content_type.lower()
@@ -136,6 +134,24 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
         if isinstance(reply, ChatFailure):
             raise _failure(reply, payload)
         raise ProtocolError("asked for an event stream, got a whole answer", payload=payload)
+    try:
+        return (yield from _events(engine, provider, call, request, started, chunk, size))
+    except TransportError as exc:  # not before the first byte: that one may be sent again
+        raise _charged(exc) from exc
+
+
+def _events(
+    engine: Engine,
+    provider: ChatProvider,
+    call: ChatCall,
+    request: Request,
+    started: float,
+    chunk: bytes,
+    size: int,
+) -> StreamFlow:
+    """The event stream from its first chunk on: each delta emitted, the reply returned."""
+    decoder = SseDecoder()
+    assembled = _Assembly(call.model)
     while True:
         events = decoder.feed(chunk) if chunk else decoder.close()
         for event in events:
@@ -170,6 +186,17 @@ def _bounded(op: Any, request: Request, started: float) -> Generator[Any, Any, A
         if (yield NOW) - started >= CHAT_DEADLINE:
             raise _too_long(request) from exc
         raise
+
+
+def _charged(exc: TransportError) -> TransportError:
+    """A stream cut off once KIE had begun answering: the call was received and is charged
+    (a chat is charged per call, kie-api.md §5; plugins/chat/README.md): not retryable, since
+    the same call sent again is paid for again."""
+    return TransportError(
+        f"{exc.message}; KIE had begun answering, so the call was received and charged: "
+        "sending it again pays again",
+        retryable=False,
+    )
 
 
 def _too_long(request: Request) -> TransportError:

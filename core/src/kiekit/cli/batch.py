@@ -133,9 +133,16 @@ def _batch(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for result in ordered:
         counts[result.state] = counts.get(result.state, 0) + 1
-    summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+    summary = ", ".join(
+        f"{count} {_STATE_WORDS.get(state, state)}" for state, count in sorted(counts.items())
+    )
+    made = _tasks_made(ordered)
     kept = f"results in {results_path}" if unwritten is None else "no results file (see above)"
-    say(f"{len(ordered)} job(s): {summary or 'none'}; {kept}")
+    say(f"{len(ordered)} job(s): {summary or 'none'}; {made} made a task (paid for); {kept}")
+    if counts.get("not_sent"):
+        say("kie batch: KIE refused a create for want of credits (402), so the jobs not sent "
+            "yet were not sent; top up the account (kie credits) and run the batch again: "
+            "only the jobs not done are sent")  # fmt: skip
     out = args.out.resolve()
     # (resolved: a relative --out gives relative paths for this run's files)
     before = [r for r in ordered if any(not Path(f).resolve().is_relative_to(out) for f in r.files)]
@@ -147,6 +154,7 @@ def _batch(args: argparse.Namespace) -> int:
     summary_json: dict[str, object] = {
         "jobs": len(ordered),
         "states": counts,
+        "tasks_made": made,
         "results": str(results_path),
     }
     if code:  # as every command's failure: an "error" saying what (each job's is in results)
@@ -165,6 +173,19 @@ def _batch(args: argparse.Namespace) -> int:
         }
     emit(args, "batch", summary_json, ok=code == 0)
     return code
+
+
+# How the summary says the states of jobs that made nothing (kiekit.batch.JobResult)
+_STATE_WORDS = {
+    "refused": "refused (nothing paid)",
+    "not_sent": "not sent (credits ran out)",
+}
+
+
+def _tasks_made(results: list[JobResult]) -> int:
+    """The jobs that made a task, paid for: a refusal that names a task made before (a second
+    Veo 4K) made none."""
+    return sum(1 for result in results if result.task_id and result.state != "refused")
 
 
 def _say_done_elsewhere(

@@ -14,6 +14,7 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from kiekit._numbers import plain
 from kiekit.cli._common import Commands, add_connection_options, emit, open_client, say
 from kiekit.cli._streams import json_text, require_stdout
 from kiekit.cli.run import _input_values
@@ -186,5 +187,5 @@ def _summary(reply: ChatReply) -> str:
     if reply.usage is not None:
         parts.append(f"{reply.usage.input_tokens} in / {reply.usage.output_tokens} out tokens")
     if reply.credits is not None:
-        parts.append(f"{reply.credits:g} credits")
+        parts.append(f"{plain(reply.credits)} credits")
     return "; ".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 
+from kiekit._numbers import plain
 from kiekit.cli._common import (
     Commands,
     add_connection_options,
@@ -26,5 +27,6 @@ def _credits(args: argparse.Namespace) -> int:
         balance = open_client(args, stack).credits()
     if emit(args, "credits", {"credits": balance}):
         return 0
-    print(f"{balance:g}")  # KIE counts in fractions of a credit (5916.25, kie-api.md §4)
+    # KIE counts in fractions of a credit (5916.25, kie-api.md §4): every digit, as sent
+    print(plain(balance))
     return 0

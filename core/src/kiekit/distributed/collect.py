@@ -10,6 +10,10 @@ its jobs as a local batch does: no task is created for it afterwards. The messag
 sent cannot be taken back from the broker, so each job no worker has taken yet is held back in
 the journal (:func:`hold_back`) and the worker that gets its message answers from the row; a
 job a worker holds is left to that worker, which finishes it.
+
+Once a worker's answer says KIE refused a create for want of credits (402), the jobs no worker
+has taken yet are held back the same way, as a local batch sends nothing more after a 402:
+their workers answer ``not_sent`` from the row (kiekit.batch).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kiekit.batch import Job, JobResult, job_key, settled
+from kiekit.batch import Job, JobResult, NotSent, job_key, settled
 from kiekit.distributed.messages import TASK_NAME, result_from_answer, task_options
 from kiekit.errors import ConfigurationError, KieError
 from kiekit.journal import Journal
@@ -53,10 +57,17 @@ def run_on_celery(
     since = journal.now()  # a job this run holds back from then on is not created by a worker
     sent: dict[str, Job] = {}
 
+    broke: list[bool] = []  # the jobs were held back after a 402: once
+
     def collected(task_id: str, answer: object) -> None:
         job = sent[task_id]
         if job.line not in results:  # a job run twice (redelivered) answers once
-            done(job, result_from_answer(job, answer))
+            result = result_from_answer(job, answer)
+            if not broke and _out_of_credits(result):
+                broke.append(True)
+                unanswered = [j for j in sent.values() if j.line not in results and j is not job]
+                hold_back(journal, unanswered, folder, since, NotSent())
+            done(job, result)
 
     try:
         for job in jobs:
@@ -80,6 +91,11 @@ def run_on_celery(
     return [results[job.line] for job in jobs]
 
 
+def _out_of_credits(result: JobResult) -> bool:
+    """A worker's answer of a create KIE refused for want of credits (402)."""
+    return result.state == "refused" and (result.error or {}).get("code") == 402
+
+
 def hold_back(
     journal: Journal, jobs: Sequence[Job], folder: str, since: float, stop: BaseException
 ) -> None:
@@ -91,11 +107,13 @@ def hold_back(
     at the same moment either holds it first, and finishes it, or finds it held back. A job
     a live worker holds is left to it; a task a gone worker made is let go, for a later run
     or ``kie resume`` to finish."""
-    words = str(stop) if isinstance(stop, KeyboardInterrupt) else type(stop).__name__
-    why = KeyboardInterrupt(  # kept as an "Interrupted" error, in words (journal.error_record)
-        f"{words or 'interrupted (SIGINT)'}: the batch stopped before a worker took this job, "
-        "so none will; nothing was sent for it (run the batch again)"
-    )
+    why: BaseException = stop  # NotSent: the account ran out of credits, said as such
+    if not isinstance(stop, NotSent):
+        words = str(stop) if isinstance(stop, KeyboardInterrupt) else type(stop).__name__
+        why = KeyboardInterrupt(  # kept as an "Interrupted" error, in words (error_record)
+            f"{words or 'interrupted (SIGINT)'}: the batch stopped before a worker took this "
+            "job, so none will; nothing was sent for it (run the batch again)"
+        )
     for job in jobs:
         key = job_key(job)
         try:

@@ -226,6 +226,7 @@ class Journal:
             "state": EntryState.SENDING,
             "request": request,
             "error": None,
+            "task_id": None,  # a refusal's named task (create_failed) is not this send's
             "updated_at": now,
             "base_url": base_url,
             "account": account,
@@ -272,7 +273,13 @@ class Journal:
         )
         if self.store.insert(fresh, lease=self.lease):
             return fresh
-        again = {"state": EntryState.CLAIMED, "error": None, "updated_at": now, "out_dir": out_dir}
+        again = {
+            "state": EntryState.CLAIMED,
+            "error": None,
+            "task_id": None,  # a refusal's named task (create_failed) is not this claim's
+            "updated_at": now,
+            "out_dir": out_dir,
+        }
         # only given when asked: a store of someone else's may predate the argument
         spared = {} if refused_since is None else {"let_go_before": refused_since}
         reopened = self.store.update(
@@ -582,7 +589,9 @@ class Journal:
         mid-send). Only a request handed to the network can be "unknown". Either way the
         row's lease is let go: nothing was made, and another worker may try it at once; or
         its outcome is for a person to settle, and nobody works on it (``kie resume`` in
-        another process reports it at once, not as held by this one)."""
+        another process reports it at once, not as held by this one). A refusal that names
+        a task made before (a second Veo 4K request: kie-api.md §3.3) keeps its id, so ``kie
+        tasks`` says where the task paid for is."""
         proven = not maybe_sent or (
             isinstance(exc, KieError) and not isinstance(exc, OutcomeUnknownError)
         )
@@ -593,6 +602,8 @@ class Journal:
             "updated_at": self._clock(),
             "lease_until": None,
         }
+        if proven and isinstance(exc, KieError) and exc.task_id:
+            changes["task_id"] = exc.task_id
         return self._write(entry.key, changes, read_back)
 
     # -- the wait and the files --------------------------------------------------------------

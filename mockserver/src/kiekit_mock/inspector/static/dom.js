@@ -46,9 +46,10 @@ export function clockDate(seconds) {
 
 export const short = (id, length = 8) => (id && id.length > length + 1 ? `${id.slice(0, length)}…` : id || "");
 
+// To the 6 places the mock keeps credits to (state.py CREDIT_PLACES): 0.0004 showed as 0
 export function number(value) {
   if (value === null || value === undefined) return "–";
-  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
+  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1e6) / 1e6);
 }
 
 export function bytes(size) {
