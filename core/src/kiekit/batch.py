@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import frozen
 
+from kiekit._paths import recorded
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -197,7 +198,7 @@ def _folder_key(out_dir: Path, job: Job) -> str:
 
 
 def _absolute(folder: Path) -> str:
-    return str(folder.resolve())
+    return recorded(folder)  # as the journal records a folder (the keys' and out_dir's text)
 
 
 async def run_batch(

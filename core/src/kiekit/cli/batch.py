@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from kiekit._paths import native
 from kiekit.cli._common import (
     Commands,
     add_connection_options,
@@ -138,7 +139,7 @@ def _batch(args: argparse.Namespace) -> int:
     say(f"{len(ordered)} job(s): {summary or 'none'}; {kept}")
     out = args.out.resolve()
     # (resolved: a relative --out gives relative paths for this run's files)
-    before = [r for r in ordered if any(not Path(f).resolve().is_relative_to(out) for f in r.files)]
+    before = [r for r in ordered if any(_elsewhere(f, out) for f in r.files)]
     if before:  # settled by another worker or an earlier run: not downloaded again
         _say_done_elsewhere(before, jobs, args.out, started, results_path.name)
     code = 0 if all(result.ok for result in ordered) else 1
@@ -165,6 +166,11 @@ def _batch(args: argparse.Namespace) -> int:
         }
     emit(args, "batch", summary_json, ok=code == 0)
     return code
+
+
+def _elsewhere(path: str, out: Path) -> bool:
+    """Whether the journal's file ``path`` lies outside the folder ``out`` (of this run)."""
+    return not Path(native(path)).resolve().is_relative_to(out)
 
 
 def _say_done_elsewhere(
