@@ -143,3 +143,35 @@ def test_client_download_writes_a_text_folder_a_c_locale_cannot_encode_by_its_ut
     assert done.stdout.split() == ["2"]
     assert len(list(folder.iterdir())) == 2
     assert _row().out_dir == str(folder)  # the journal keeps the text
+
+
+def test_utf8_arguments_in_a_c_locale_are_taken_as_the_text_typed(
+    tmp_path: Path, data: Path
+) -> None:
+    out = tmp_path / "папка"
+    ran = c_locale(
+        "run", FLUX, "--prompt", "маяк", "--mock", "--out", str(out), "--json", data=data
+    )
+    assert ran.returncode == 0, ran.stderr
+    files = json.loads(ran.stdout)["files"]
+    assert sorted(files) == sorted(str(f) for f in out.iterdir())  # text, the folder's name
+    row = _row()
+    assert row.request["prompt"] == "маяк"  # as KIE got it, not its bytes as surrogates
+    assert row.out_dir == str(out)
+
+    jobs = tmp_path / "задания.jsonl"
+    jobs.write_text(json.dumps({"id": "a", "model": FLUX, "input": {"prompt": "x"}}) + "\n")
+    batch = tmp_path / "вых"
+    done = c_locale("batch", str(jobs), "--mock", "--out", str(batch), data=data)
+    assert done.returncode == 0, done.stderr
+    (result,) = map(json.loads, (batch / "results.jsonl").read_text("utf-8").splitlines())
+    assert sorted(result["files"]) == sorted(
+        str(f) for f in batch.iterdir() if f.suffix != ".jsonl"
+    )
+
+
+def test_bytes_of_another_encoding_are_still_refused_naming_the_field(data: Path) -> None:
+    latin1 = "caf\udce9"  # 'café' typed in a latin-1 terminal: no UTF-8
+    said = c_locale("run", FLUX, "--prompt", latin1, "--mock", "--out", "x", data=data)
+    assert said.returncode == 2
+    assert "prompt: is not valid UTF-8 text" in said.stderr

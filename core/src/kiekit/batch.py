@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import frozen
 
-from kiekit._paths import recorded
+from kiekit import _paths
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -198,7 +198,7 @@ def _folder_key(out_dir: Path, job: Job) -> str:
 
 
 def _absolute(folder: Path) -> str:
-    return recorded(folder)  # as the journal records a folder (the keys' and out_dir's text)
+    return _paths.recorded(folder)  # as the journal records a folder (the keys' and out_dir's text)
 
 
 async def run_batch(
@@ -450,7 +450,7 @@ async def _run_claimed(
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
         raise
-    files = tuple(str(path) for path in paths)
+    files = tuple(map(_paths.text, paths))  # for results.jsonl: text, as the journal's
     return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
 
 

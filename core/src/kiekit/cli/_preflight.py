@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from kiekit._paths import recorded
 from kiekit.errors import ValidationError
 
 __all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder", "shown"]
@@ -77,7 +78,7 @@ def _is_text(head: bytes) -> bool:
 def output_folder(option: str, folder: Path) -> Path:
     """``folder``, created if missing and proved writable by writing a scratch file in it."""
     try:  # a name that is not UTF-8 (bytes on Linux) could not be recorded in the journal
-        str(folder.resolve()).encode("utf-8")
+        recorded(folder).encode("utf-8")  # as text: a C locale's surrogates spell UTF-8 too
     except UnicodeEncodeError:
         escaped = os.fsencode(folder).decode("utf-8", "backslashreplace")  # its bytes
         raise ValidationError(option, f"is not a valid UTF-8 path: {escaped:.200}") from None
