@@ -466,3 +466,18 @@ def test_no_option_of_kie_takes_a_bare_path() -> None:
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
     assert bare == []
+
+
+@pytest.mark.parametrize("command", ["run", "batch", "chat", "tasks", "settle"])
+def test_help_reaches_an_ascii_stdout_escaped(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    raw = io.BytesIO()  # an ASCII standard output, as under LC_ALL=C PYTHONUTF8=0
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii"))
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--help"])
+    sys.stdout.flush()
+    assert exited.value.code == 0
+    assert b"\\u2026" in raw.getvalue()  # argparse's text, '…' escaped
