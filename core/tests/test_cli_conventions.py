@@ -509,3 +509,18 @@ def test_a_batch_summary_tells_jobs_that_paid_for_nothing_from_tasks_made(
     assert "top up the account (kie credits) and run the batch again" in err
     sent = [r for r in mock.requests() if r.path == "/api/v1/flux/kontext/generate"]
     assert len(sent) == 3
+
+
+@pytest.mark.parametrize("command", ["run", "batch", "chat", "tasks", "settle"])
+def test_help_reaches_an_ascii_stdout_escaped(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    raw = io.BytesIO()  # an ASCII standard output, as under LC_ALL=C PYTHONUTF8=0
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii"))
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--help"])
+    sys.stdout.flush()
+    assert exited.value.code == 0
+    assert b"\\u2026" in raw.getvalue()  # argparse's text, '…' escaped

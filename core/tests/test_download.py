@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kiekit import Asset, DownloadError, MediaKind, Results, TransportError
+from kiekit import Asset, DownloadError, FileWriteError, MediaKind, Results, TransportError
 from kiekit._engine import Fetch, file_name
 from kiekit.transport import HttpResponse
 
@@ -190,6 +190,24 @@ def test_download_accepts_a_string_folder_and_overwrites(
     (path,) = api.run(scenario)
 
     assert path.read_bytes() == b"fresh"
+
+
+def test_a_folder_name_no_file_can_have_is_a_file_write_error_naming_it_and_the_task(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    url = "https://cdn/r/one.jpg"
+    kie = kit.FakeKie(files={url: b"one"})
+    out_dir = str(tmp_path / "a\0b")  # as a name this locale cannot encode: a ValueError
+
+    async def scenario() -> list[Path]:
+        async with api.client(transport=kie.transport) as client:
+            return await client.download(Results(TASK_ID, (image(url),)), out_dir)
+
+    with pytest.raises(FileWriteError) as caught:
+        api.run(scenario)
+
+    assert caught.value.task_id == TASK_ID
+    assert caught.value.path == out_dir
 
 
 def test_hostile_url_paths_stay_inside_out_dir(

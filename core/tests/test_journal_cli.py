@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Callable
@@ -908,3 +909,45 @@ def test_kie_resume_leaves_the_tasks_of_another_api_key_alone_and_says_why(
     monkeypatch.setenv("KIE_API_KEY", "key-of-tenant-a")
     assert main(["resume", "--base-url", mock.base_url]) == 0
     assert len([r for r in mock.requests() if r.path.endswith("recordInfo")]) > len(statuses)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "said"),
+    [
+        ("cp1251", ":2: is not UTF-8 text (its byte 52 is 0xec"),
+        ("shift_jis", ":2: is not UTF-8 text (its byte 52 is 0x93"),
+        ("utf-16", ": is UTF-16 (its byte order mark), not UTF-8"),
+        ("utf-16-le", ":1: is not UTF-8 text (its byte 2 is 0x00"),
+    ],
+)
+def test_a_jobs_file_in_another_encoding_is_refused_naming_its_line_before_anything_is_sent(
+    encoding: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ['{"model": "flux-kontext-pro", "input": {"prompt": "x"}}',
+             '{"model": "flux-kontext-pro", "input": {"prompt": "%s"}}']  # fmt: skip
+    lines[1] %= "灯台" if encoding == "shift_jis" else "маяк"
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(lines) + "\n", encoding=encoding)
+
+    code = main(["batch", str(jobs), "--mock", "--out", str(tmp_path / "out"), "--json"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert f"kie: error: jobs: {jobs}{said}" in err
+    assert "save the file as UTF-8" in err or "save it as UTF-8" in err
+    assert "mock KIE server" not in err  # refused before a server was started
+    answer = json.loads(out)
+    assert answer["ok"] is False
+    assert answer["error"]["type"] == "ValidationError"
+
+
+def test_a_jobs_file_with_the_byte_order_mark_notepad_writes_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    line = '{"id": "a", "model": "flux-kontext-pro", "input": {"prompt": "маяк"}}'
+    jobs.write_bytes(codecs.BOM_UTF8 + (line + "\r\n").encode())
+
+    assert main(["batch", str(jobs), "--mock", "--out", str(tmp_path / "out")]) == 0
+    (row,) = _results(tmp_path / "out")
+    assert row["state"] == "succeeded"

@@ -4,6 +4,7 @@ folder and the image files first, and say which option is wrong in one line (exi
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,22 @@ def test_kie_batch_refuses_a_results_file_it_cannot_open_before_the_mock_starts(
     assert code == 2
     option = "--results" if results else "--out"
     assert err == f"kie: error: {option}: cannot write {path}: Is a directory\n"  # no server
+
+
+def test_an_out_too_deep_for_a_result_files_name_is_refused_before_the_create(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PATH_MAX (4096 with its NUL) leaves this folder room for a short scratch file's name,
+    # not for "<32 hex>-result-0.jpeg.<pid>-<8 hex>.part", the first file a task downloads
+    out = str(tmp_path)
+    while len(os.fsencode(out)) < 4095 - 40 - 201:
+        out += "/" + "я" * 100
+    out += "/" + "x" * (4095 - 40 - len(os.fsencode(out)) - 1)
+    assert len(os.fsencode(out)) == 4095 - 40
+
+    code, err = kie(capsys, "run", "flux-kontext-pro", "--prompt", "x", "--out", out, *where(mock))
+
+    assert code == 2
+    assert "--out: cannot write files in" in err
+    assert "File name too long" in err
+    assert_nothing_sent(mock, err)

@@ -544,3 +544,26 @@ def test_a_chat_temperature_the_document_takes_is_one_the_mock_takes(
     assert Draft202012Validator({**document, **schema["schema"]}).is_valid(body) is valid
     answer = kie.post(path, body).json()
     assert ("code" not in answer) is valid, answer
+
+
+def test_the_openapi_command_and_help_reach_an_ascii_stdout() -> None:
+    import os
+    import subprocess
+    import sys
+
+    # an ASCII standard output, as under LC_ALL=C PYTHONUTF8=0: JSON's escapes, still JSON
+    environ = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    said = {}
+    for command in ("openapi", "--help"):
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "kiekit_mock", command],
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        said[command] = done.stdout
+    assert "\\u00a7" in said["openapi"]  # the document's § (kie-api.md sections), escaped
+    assert json.loads(said["openapi"])["openapi"].startswith("3.1")
+    assert "\\xa7" in said["--help"]

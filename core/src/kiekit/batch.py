@@ -34,6 +34,7 @@ from typing import Any, TypeVar, cast
 from attrs import frozen
 
 import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
+from kiekit import _paths
 from kiekit.errors import (
     ApiError,
     ConfigurationError,
@@ -219,7 +220,7 @@ def _folder_key(out_dir: Path, job: Job) -> str:
 
 
 def _absolute(folder: Path) -> str:
-    return str(folder.resolve())
+    return _paths.recorded(folder)  # as the journal records a folder (the keys' and out_dir's text)
 
 
 async def run_batch(
@@ -498,7 +499,7 @@ async def _run_claimed(
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
         raise
-    files = tuple(str(path) for path in paths)
+    files = tuple(map(_paths.text, paths))  # for results.jsonl: text, as the journal's
     return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
 
 

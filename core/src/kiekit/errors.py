@@ -273,12 +273,16 @@ class FileWriteError(DownloadError):
     @classmethod
     def of(
         cls,
-        exc: OSError,
+        exc: OSError | ValueError,
         path: str | os.PathLike[str],
         *,
         task_id: str | None = None,
         url: str | None = None,
     ) -> FileWriteError:
+        if isinstance(exc, ValueError):  # a name no file can have here: a NUL, or text this
+            # locale cannot encode (LC_ALL=C without UTF-8 mode: ASCII)
+            reason = f"no file can have that name here ({exc})"
+            return cls(f"cannot write {path}: {reason}", path=path, url=url, task_id=task_id)
         reason = exc.strerror or type(exc).__name__
         if exc.errno in (errno_codes.EEXIST, errno_codes.ENOTDIR):  # "File exists" says little
             blocker = _file_in_the_way(os.fspath(path))

@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .clock import SCALE_RULE, scale_ok
 from .config import MockConfig, account_id, parse_account, parse_chat_model, parse_market_model
@@ -186,11 +187,19 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _write(text: str, out: str | None) -> None:
-    if out is None or out == "-":
-        sys.stdout.write(text)
-    else:
+def _write(document: Any, out: str | None) -> None:
+    """``document`` as JSON: into the file ``out`` in UTF-8, else on standard output, as
+    readable as its encoding allows (JSON's own ``\\u`` escapes where an ASCII or latin-1 one,
+    a ``LC_ALL=C`` shell's, lacks a character: ``§``, a recorded prompt's Cyrillic)."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is not None and out != "-":
         Path(out).write_text(text, encoding="utf-8")
+        return
+    try:  # asked, not tried: the stream may escape what it cannot encode, JSON or not
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(document, indent=2) + "\n"
+    sys.stdout.write(text)
 
 
 def _openapi(argv: Sequence[str]) -> int:
@@ -205,7 +214,7 @@ def _openapi(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     document = build_upload_document() if args.upload_host else build_document()
-    _write(json.dumps(document, indent=2, ensure_ascii=False) + "\n", args.out)
+    _write(document, args.out)
     return 0
 
 
@@ -226,7 +235,7 @@ def _har(argv: Sequence[str]) -> int:
         print(f"kiekit-mock: {args.file}: {exc}", file=sys.stderr)
         return 2
     _warn(scenario, args.file)
-    _write(json.dumps(scenario.to_json(), indent=2, ensure_ascii=False) + "\n", args.out)
+    _write(scenario.to_json(), args.out)
     return 0
 
 
@@ -371,4 +380,9 @@ def _serve(argv: Sequence[str], prog: str) -> int:
 
 
 if __name__ == "__main__":
+    # its --help (§, …) on an ASCII or latin-1 standard output (LC_ALL=C): escaped, not a
+    # traceback; here only, where the streams are this process's own (kie calls main too)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     sys.exit(main(prog="python -m kiekit_mock"))

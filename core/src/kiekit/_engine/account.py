@@ -39,6 +39,7 @@ from kiekit._engine.engine import Engine
 from kiekit._engine.ops import Flow, HttpRequest, HttpResponse, Now, StreamUpload
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_envelope, retrying
 from kiekit._numbers import finite, shown
+from kiekit._paths import native, text
 from kiekit.errors import FileReadError, KieError, ProtocolError, ValidationError
 from kiekit.models import Request
 from kiekit.retry import Verdict, verdict
@@ -133,7 +134,8 @@ class Files:
         if isinstance(source, str) and not source.strip():  # Path("") is ".", a folder
             raise ValidationError("source", "is empty: give a file path, an http(s) URL or bytes")
         if isinstance(source, (str, os.PathLike)):
-            return (yield from self._upload_path(Path(source), folder, file_name))
+            path = Path(native(os.fspath(source)))  # text a C locale cannot encode: its UTF-8
+            return (yield from self._upload_path(path, folder, file_name))
         raise ValidationError(
             "source", f"must be a file path, an http(s) URL or bytes, not {type(source).__name__}"
         )
@@ -145,7 +147,7 @@ class Files:
         size = info.st_size
         if size == 0:
             raise ValidationError("source", f"is empty: {path}")
-        name = file_name or unique_name(path.name)
+        name = file_name or unique_name(text(path.name))  # as typed, not as this locale reads it
         media_type = (
             mimetypes.guess_type(name)[0]
             or mimetypes.guess_type(path.name)[0]

@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 
+from kiekit._paths import recorded
 from kiekit.errors import (
     ConfigurationError,
     DownloadError,
@@ -677,12 +678,12 @@ class Engine:
         """
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a name the file system cannot take
             raise FileWriteError.of(exc, out_dir, task_id=results.task_id) from exc
         paths = [] if landed is None else landed
         for index, item in enumerate(results.assets):
             destination = out_dir / file_name(results.task_id, index, item)
-            if kept and str(destination.resolve()) in kept and destination.is_file():
+            if kept and recorded(destination) in kept and destination.is_file():
                 paths.append(destination)  # written whole before (files land atomically)
                 continue
             path = yield from self._fetch_asset(item, destination, results.task_id)

@@ -20,6 +20,7 @@ import attrs
 from kiekit._engine.account import Files, Source
 from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
+from kiekit._paths import native
 from kiekit.errors import ConfigurationError, OutcomeUnknownError
 from kiekit.fields import Input
 from kiekit.journal import HeldElsewhere, Recorder, TakenOver
@@ -163,7 +164,7 @@ class Session:
             landed: list[Path] = []
             try:
                 paths = yield from self.engine.download(
-                    results, Path(out_dir), landed=landed, kept=kept
+                    results, Path(native(os.fspath(out_dir))), landed=landed, kept=kept
                 )
             except GeneratorExit:
                 raise

@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
+from kiekit._paths import text
 from kiekit._version import __version__
 from kiekit.cli import (
     batch,
@@ -93,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    given = sys.argv[1:] if argv is None else list(argv)
+    # as text (a C locale reads a UTF-8 `маяк` as surrogates); paths go back to the bytes
+    # given where they meet the file system (_paths.native: path_option, --journal, …)
+    given = [text(arg) for arg in (sys.argv[1:] if argv is None else argv)]
     parser = _parser()
     try:
         args = _parse(parser, given)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
+from kiekit._paths import native
 from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def path_option(text: str) -> Path:
     file asked for)."""
     if not text:
         raise argparse.ArgumentTypeError("is empty: give a path")
-    return Path(text)
+    return Path(native(text))
 
 
 def seconds(text: str) -> float:
@@ -170,7 +171,7 @@ class _JournalUrl(argparse.Action):
 
         if not values:  # "" is no journal named: the default one, silently
             raise argparse.ArgumentError(self, "is empty: give a URL or a path")
-        os.environ[JOURNAL_URL_ENV] = str(values)
+        os.environ[JOURNAL_URL_ENV] = native(str(values))  # a path's bytes, as given
         setattr(namespace, self.dest, values)
 
 
@@ -292,7 +293,7 @@ def ca_file(text: str) -> Any:
     if not text:  # ssl takes cafile="" as none given: the system's CAs, silently
         raise argparse.ArgumentTypeError("is empty: give a path")
     try:
-        return ssl.create_default_context(cafile=text)
+        return ssl.create_default_context(cafile=native(text))
     except ssl.SSLError as exc:  # read, but no certificate in it (OpenSSL: X509 ... NO_CERT...)
         why = f"{text} holds no PEM certificate ({exc.reason or exc})"
     except FileNotFoundError:

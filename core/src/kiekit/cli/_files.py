@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kiekit._paths import native
 from kiekit.cli._preflight import image_file, local_file, media_file
 from kiekit.errors import ValidationError
 from kiekit.fields import InputField
@@ -120,7 +121,7 @@ def _paths(key: str, field: InputField | None, given: str) -> list[Path]:
     """The files of ``@a.png`` (or, for a list of URLs, ``@a.png,@b.png``). A list with an
     entry that is no ``@file`` is refused naming the entry (``image_urls[1]``): a file whose
     own name holds a comma is still one file."""
-    whole = Path(given[1:])
+    whole = Path(native(given[1:]))
     if field is None or field.kind != "urls" or "," not in given or whole.is_file():
         return [_named(key, given)]
     parts = given.split(",")
@@ -138,7 +139,7 @@ def _named(key: str, given: str) -> Path:
     """The file of one ``@path``; a bare ``@`` is refused (``Path("")`` is ``.``, this folder)."""
     if given == "@":
         raise ValidationError(key, "@ names no file: give @path")
-    return Path(given[1:])
+    return Path(native(given[1:]))
 
 
 def _image_fields(described: tuple[InputField, ...]) -> list[InputField]:

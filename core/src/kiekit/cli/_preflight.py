@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from kiekit._paths import recorded
 from kiekit.errors import ValidationError
 
 __all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder", "shown"]
@@ -74,10 +75,19 @@ def _is_text(head: bytes) -> bool:
     )
 
 
+# The scratch file is named as long as a result file's name may run while it downloads (a
+# KIE task id of 32 hex digits, a label, an index, an extension, then file_policy's and
+# download.part_path's ``.<pid>-<8 hex>.part``): a folder so deep that such a name would pass
+# PATH_MAX is refused here, before the task is paid for. (A full disk is not foreseeable so:
+# an empty file still fits; its download fails as a FileWriteError, kie resume fetches it.)
+_SCRATCH_NAME = 128
+_SCRATCH_PREFIX = ".kiekit-check-".ljust(_SCRATCH_NAME - 8, "-")  # tempfile adds 8 letters
+
+
 def output_folder(option: str, folder: Path) -> Path:
     """``folder``, created if missing and proved writable by writing a scratch file in it."""
     try:  # a name that is not UTF-8 (bytes on Linux) could not be recorded in the journal
-        str(folder.resolve()).encode("utf-8")
+        recorded(folder).encode("utf-8")  # as text: a C locale's surrogates spell UTF-8 too
     except UnicodeEncodeError:
         escaped = os.fsencode(folder).decode("utf-8", "backslashreplace")  # its bytes
         raise ValidationError(option, f"is not a valid UTF-8 path: {escaped:.200}") from None
@@ -87,7 +97,7 @@ def output_folder(option: str, folder: Path) -> Path:
         import tempfile  # here: every command imports this module, few write files
 
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".kiekit-check-"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=_SCRATCH_PREFIX):
             pass
     except OSError as exc:
         why = exc.strerror or type(exc).__name__

@@ -52,6 +52,24 @@ class _Closed(io.TextIOBase):
         return False
 
 
+class _Escaping:
+    """Standard output while kie parses its command line: argparse writes ``--help`` there
+    itself, and its text (``…``) must reach an ASCII or latin-1 one (``LC_ALL=C``), escaped
+    where the encoding lacks a character, not end in a traceback."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
+            return self._stream.write(_escaped(text, self._stream))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class _Stdout:
     """``sys.stdout`` during a command: a failed write or flush raises :class:`StdoutError`;
     a broken pipe stays itself (``kie tasks | head`` ends quietly); text its encoding cannot
@@ -158,6 +176,8 @@ def standard_streams() -> Iterator[None]:
     sys.stderr = _Stderr(err)
     if out is None:  # `>&-`: every write fails, told as a full disk's is
         sys.stdout = _Closed()
+    else:
+        sys.stdout = _Escaping(out)  # a TextIO in all but name
     try:
         yield
     finally:

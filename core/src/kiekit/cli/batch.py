@@ -13,6 +13,7 @@ same results file, with the same progress display.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import json
 import os
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from kiekit._paths import native
 from kiekit.cli._common import (
     Commands,
     add_connection_options,
@@ -97,8 +99,7 @@ def _batch(args: argparse.Namespace) -> int:
     from kiekit.batch import read_jobs
 
     try:
-        with open(args.jobs, encoding="utf-8") as source:
-            jobs, bad = read_jobs(source)
+        jobs, bad = read_jobs(_lines(args.jobs))
     except OSError as exc:
         raise ConfigurationError(f"cannot read {args.jobs}: {exc.strerror or exc}") from exc
     for line in bad:
@@ -145,7 +146,7 @@ def _batch(args: argparse.Namespace) -> int:
             "only the jobs not done are sent")  # fmt: skip
     out = args.out.resolve()
     # (resolved: a relative --out gives relative paths for this run's files)
-    before = [r for r in ordered if any(not Path(f).resolve().is_relative_to(out) for f in r.files)]
+    before = [r for r in ordered if any(_elsewhere(f, out) for f in r.files)]
     if before:  # settled by another worker or an earlier run: not downloaded again
         _say_done_elsewhere(before, jobs, args.out, started, results_path.name)
     code = 0 if all(result.ok for result in ordered) else 1
@@ -186,6 +187,38 @@ def _tasks_made(results: list[JobResult]) -> int:
     """The jobs that made a task, paid for: a refusal that names a task made before (a second
     Veo 4K) made none."""
     return sum(1 for result in results if result.task_id and result.state != "refused")
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The jobs file's lines as text: UTF-8, with or without the byte order mark Notepad and
+    Excel write (the mock's HAR reader takes one too). Another encoding (Windows-1251,
+    Shift-JIS, UTF-16) is refused naming the line, before anything is sent: its text read as
+    UTF-8 would be garbage, or a traceback."""
+    with open(path, "rb") as source:
+        for number, raw in enumerate(source, start=1):
+            if number == 1:
+                if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    raise ValidationError(
+                        "jobs",
+                        f"{path}: is UTF-16 (its byte order mark), not UTF-8: save it as UTF-8",
+                    )
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                if b"\0" in raw:  # UTF-16 without its mark: every other byte a NUL
+                    raise UnicodeDecodeError("utf-8", raw, raw.index(b"\0"), len(raw), "NUL")
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                byte = raw[exc.start]
+                raise ValidationError(
+                    "jobs",
+                    f"{path}:{number}: is not UTF-8 text (its byte {exc.start + 1} is {byte:#04x}: "
+                    "Windows-1251, Shift-JIS, UTF-16?): save the file as UTF-8",
+                ) from None
+
+
+def _elsewhere(path: str, out: Path) -> bool:
+    """Whether the journal's file ``path`` lies outside the folder ``out`` (of this run)."""
+    return not Path(native(path)).resolve().is_relative_to(out)
 
 
 def _say_done_elsewhere(

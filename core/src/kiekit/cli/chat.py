@@ -73,10 +73,11 @@ def _image_url(given: str) -> str:
     import mimetypes
     from pathlib import Path
 
+    from kiekit._paths import native
     from kiekit.cli._preflight import shown
 
     try:
-        path = Path(given).expanduser()
+        path = Path(native(given)).expanduser()
     except RuntimeError as exc:  # no HOME, and no passwd entry for this user (a container's)
         raise ValidationError(
             "--image", f"{given}: no home directory to expand ~ to; give the full path"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from kiekit._paths import native
 from kiekit.cli._common import Commands
 from kiekit.errors import ConfigurationError
 
@@ -29,4 +30,5 @@ def _mock_serve(args: argparse.Namespace) -> int:
 
         missing = f"the mock server is not installed: {install_hint('kiekit-mock')}"
         raise ConfigurationError(missing) from exc
-    return mock_main(args.options, prog="kie mock serve")
+    given = [native(option) for option in args.options]  # its file options' bytes, as given
+    return mock_main(given, prog="kie mock serve")

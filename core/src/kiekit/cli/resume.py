@@ -17,6 +17,7 @@ import heapq
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiekit._paths import native
 from kiekit.cli._common import (
     Commands,
     add_base_url_options,
@@ -266,7 +267,7 @@ def _folder_of(row: Entry, out: Path | None) -> Path:
     for (a user expects the files where they first asked), else kie run's default."""
     if out is not None:
         return out
-    return Path(row.out_dir) if row.out_dir else DEFAULT_OUT
+    return Path(native(row.out_dir)) if row.out_dir else DEFAULT_OUT
 
 
 async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> bool:

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from kiekit._paths import text
 from kiekit.cli._common import (
     Commands,
     add_connection_options,
@@ -115,8 +116,9 @@ def _run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt as stop:
             tell_stop(stop, _stop_note(task, results, mock=args.mock), task_id=task.id)
             raise
-    written = [str(path) for path in paths]
-    if emit(args, "run", {"task_id": task.id, "model": args.model, "files": written,
+    written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
+    texts = [text(path) for path in paths]  # JSON carries text
+    if emit(args, "run", {"task_id": task.id, "model": args.model, "files": texts,
                           "value": results.value}):  # fmt: skip
         return 0
     for name in written:

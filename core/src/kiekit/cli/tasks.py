@@ -7,13 +7,13 @@ import collections
 import heapq
 import json
 import math
-import os
 import re
 import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from kiekit._paths import is_file
 from kiekit.cli._common import Commands, add_journal_option, journal_to_read, say
 from kiekit.errors import ValidationError
 
@@ -123,7 +123,7 @@ def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
     created = when(row.created_at)
     state = row.state.value
     # the files still on disk, of those the task made (a deleted one is owed: kie resume)
-    on_disk = sum(1 for path in row.files if os.path.isfile(path))
+    on_disk = sum(1 for path in row.files if is_file(path))
     files = f"{on_disk}/{len(row.assets)} files" if row.assets else "-"
     if row.handed_off and not on_disk:
         files = f"{len(row.assets)} links handed off"

@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from kiekit._paths import native
 from kiekit.cli._common import (
     Commands,
     add_connection_options,
@@ -46,7 +47,7 @@ def _upload(args: argparse.Namespace) -> int:
     if not args.file.strip():  # Path("") is ".": "FILE: is a folder, not a file: ." puzzled
         raise ValidationError("FILE", "is empty: give a file's path or an http(s) URL")
     if urlsplit(args.file).scheme not in ("http", "https"):
-        local_file("FILE", Path(args.file))
+        local_file("FILE", Path(native(args.file)))
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
         uploaded = client.upload(args.file, upload_path=args.path, file_name=args.name)

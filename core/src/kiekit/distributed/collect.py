@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kiekit._paths import recorded
 from kiekit.batch import Job, JobResult, NotSent, job_key, settled
 from kiekit.distributed.messages import TASK_NAME, result_from_answer, task_options
 from kiekit.errors import ConfigurationError, KieError
@@ -45,7 +46,7 @@ def run_on_celery(
     """Every job's result (in the jobs' order), the unsettled ones run by Celery workers."""
     from celery.result import ResultSet
 
-    folder = str(out_dir.resolve())  # the workers' path: a folder they share (docs/teams.md)
+    folder = recorded(out_dir)  # the workers' path: a folder they share (docs/teams.md)
     results: dict[int, JobResult] = {}
 
     def done(job: Job, result: JobResult) -> None:

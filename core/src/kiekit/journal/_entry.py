@@ -13,6 +13,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from kiekit._paths import is_file
 from kiekit.errors import ApiError, ConfigurationError, KieError, TaskFailedError
 from kiekit.models import Asset
 
@@ -168,10 +169,10 @@ class Entry:
         return self.created_at >= time.time() - RESULT_LIFETIME and not self.files_on_disk()
 
     def files_on_disk(self) -> bool:
-        # os.path, not Path: `kie resume` and `kie tasks --state unfinished` ask it of every
-        # success of the last two weeks; an unreadable path counts as missing (owed again)
-        isfile = os.path.isfile
-        return len(self.files) >= len(self.assets) and all(isfile(f) for f in self.files)
+        # no Path: `kie resume` and `kie tasks --state unfinished` ask it of every success of
+        # the last two weeks; an unreadable path counts as missing (owed again), and one whose
+        # name this locale spells otherwise is looked for by its bytes (_paths.is_file)
+        return len(self.files) >= len(self.assets) and all(is_file(f) for f in self.files)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
+from kiekit._paths import recorded
 from kiekit.errors import (
     ConfigurationError,
     KieError,
@@ -637,8 +638,8 @@ class Journal:
         read_back: bool = True,
     ) -> Entry | None:
         changes = {
-            "files": tuple(str(Path(path).resolve()) for path in paths),
-            "out_dir": str(Path(out_dir).resolve()),
+            "files": tuple(recorded(path) for path in paths),
+            "out_dir": recorded(out_dir),
             "updated_at": self._clock(),
             "lease_until": None,  # done: nobody needs to hold it any more
         }
@@ -661,9 +662,9 @@ class Journal:
         if isinstance(exc, KieError):
             changes["error"] = error_record(exc)
         if out_dir is not None:
-            changes["out_dir"] = str(Path(out_dir).resolve())
+            changes["out_dir"] = recorded(out_dir)
         if files is not None:
-            changes["files"] = tuple(str(Path(path).resolve()) for path in files)
+            changes["files"] = tuple(recorded(path) for path in files)
         return self._update_task(task_id, changes, read_back)
 
     # -- reading -----------------------------------------------------------------------------
@@ -899,7 +900,7 @@ class Recorder:
                 raise ConfigurationError("idempotency_key needs a journal (journal=None here)")
             return None
         request = dict(create.body) if create.body is not None else None
-        folder = None if out_dir is None else str(Path(out_dir).resolve())
+        folder = None if out_dir is None else recorded(out_dir)
         entry = self.journal.intend(
             model,
             request,

@@ -1,0 +1,100 @@
+"""Paths as text, and as this process's file calls take them.
+
+The journal, JSON output and KIE keep a path as text (Unicode, stored as UTF-8); the file
+system names a file by bytes. Where Python's file system encoding is UTF-8 (any usual locale,
+Python's UTF-8 mode, Windows) the two are one. Under ``LC_ALL=C`` with ``PYTHONUTF8=0`` it is
+ASCII: a name Python gets from the system (``sys.argv``, ``os.listdir``) carries its other
+bytes as surrogates (``'\\udcd0\\udcbf'``), and text such as ``'папка'`` makes every file call
+raise UnicodeEncodeError. A journal row written under a UTF-8 locale names its files by their
+UTF-8 bytes: read under such a locale, those bytes are still the file, never "missing".
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import stat
+import sys
+from pathlib import Path
+
+__all__ = ["is_file", "native", "recorded", "text"]
+
+_UTF8 = codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"  # fixed for the process
+
+
+def native(path: str) -> str:
+    """``path`` as this process's file calls take it: itself when the file system encoding
+    can carry it (Python's own reading of a str path), else its UTF-8 bytes, carried as
+    ``os.fsdecode`` carries bytes: the name a UTF-8 locale gave the file, and what the user
+    typed. A name no encoding carries stays itself: the call that uses it raises."""
+    if _UTF8:
+        return path
+    try:
+        os.fsencode(path)
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:  # surrogateescape: a name mixing text with bytes already escaped keeps those bytes
+        return os.fsdecode(path.encode("utf-8", "surrogateescape"))
+    except UnicodeError:
+        return path
+
+
+def text(path: str | os.PathLike[str]) -> str:
+    """``path`` as text, for the journal and JSON: the characters its bytes spell in UTF-8
+    where this process carries them as surrogates (a C locale's ``sys.argv``: ``маяк`` typed
+    is read as surrogates, no text, and would reach KIE or the journal as garbage). A name
+    whose bytes are no UTF-8 (a latin-1 one) stays as it is, for the checks to refuse
+    (fields.check_utf8): text cannot spell it."""
+    name = os.fspath(path)
+    if _spelt(name):
+        return name
+    try:
+        return os.fsencode(name).decode("utf-8")
+    except UnicodeError:
+        return name
+
+
+def recorded(path: str | os.PathLike[str]) -> str:
+    """``path`` made absolute, links resolved, as text: how the journal records a file or a
+    folder, whatever the locale of the process that wrote it."""
+    name = native(os.fspath(path))
+    try:
+        return text(Path(name).resolve())
+    except (OSError, ValueError, RuntimeError):  # a NUL, a loop of links: as it was given
+        return text(os.path.abspath(name))
+
+
+def is_file(path: str) -> bool:
+    """Whether the text ``path`` (a journal's) names a file here: under this process's name
+    for it, else under its UTF-8 bytes (the name a UTF-8 locale wrote it by, where this
+    locale spells the same text otherwise: latin-1). A name that cannot be looked for at all
+    counts as a file: unknown is not missing, and a task whose files were written must never
+    be owed again, nor abandoned, for how its name is spelt."""
+    name = native(path)
+    found = _file(name)
+    if found is None:
+        return True
+    if found or _UTF8 or name != path or path.isascii():
+        return found
+    return bool(_file(path.encode("utf-8")))
+
+
+def _file(name: str | bytes) -> bool | None:
+    """Whether ``name`` is a regular file (os.path.isfile), None when no file can be looked
+    for by it (isfile says False for those: missing, to its callers)."""
+    try:
+        return stat.S_ISREG(os.stat(name).st_mode)
+    except OSError:  # missing, or not to be looked at (EACCES): as os.path.isfile says
+        return False
+    except ValueError:  # UnicodeEncodeError, an embedded NUL
+        return None
+
+
+def _spelt(name: str) -> bool:
+    """Whether ``name`` is text UTF-8 can carry (no surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
