@@ -1,5 +1,10 @@
 """Suite-wide test settings (every test directory sits under this root conftest).
 
+Ctrl-C works in the processes the tests start, however the suite was started: a shell runs a
+background job (``nohup pytest &``, a script's ``pytest &``) with SIGINT ignored, every child
+inherits that, and Python then installs no KeyboardInterrupt for it: the tests that stop a
+``kie`` command or a server with SIGINT waited for their deadline (120 s) and failed.
+
 Hypothesis is made independent of the machine's speed and of earlier runs: no per-example
 deadline and no "too slow" health check (both are wall-clock measurements that fail on a loaded
 2-core machine), and a derandomized, database-free search, so that a run's examples are the same
@@ -8,7 +13,12 @@ every time and a failure reproduces from the test alone.
 
 from __future__ import annotations
 
+import signal
+
 from hypothesis import HealthCheck, settings
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # children inherit an ignored signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # and not a handler: theirs again
 
 settings.register_profile(
     "kiekit",

@@ -509,17 +509,18 @@ class Network:
     (``"GET http://kie.test:1234/x"``, ``"CONNECT kie.test:1234"``). With ``refuse_connect``
     set it answers CONNECT with 403. ``tls_front(port)`` listens with a certificate of
     ``ca`` (a trustme CA) for kie.test, localhost and 127.0.0.1, and pipes to ``port``;
-    ``ssl_context`` trusts that CA only."""
+    ``ssl_context`` trusts that CA only. ``close()`` ends it all (the fixture calls it)."""
 
     loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
     ca: Any
     proxy_url: str = ""
     seen: list[str] = field(default_factory=list)
     refuse_connect: bool = False
     servers: list[asyncio.Server] = field(default_factory=list)
-    # every connection's writer, both sides: closed at teardown, while the loop still runs (a
-    # handler cancelled mid-way leaves its own open, and one collected after the loop closed
-    # is an "unclosed transport" warning that fails whichever test runs next)
+    # every connection's writer, both sides, from the moment it is accepted or opened: aborted
+    # by close() while the loop still runs (one collected after the loop closed is an
+    # "unclosed transport" or "loop is closed" warning that fails whichever test runs next)
     streams: list[asyncio.StreamWriter] = field(default_factory=list)
 
     @property
@@ -538,23 +539,58 @@ class Network:
         self.ca.issue_cert(REMOTE, "localhost", "127.0.0.1").configure_cert(context)
 
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.streams.append(writer)
+            # TLS here, not start_server(ssl=): that server hands a connection over only once
+            # its handshake is done, so one the test left in it was nobody's to close
+            try:
+                await writer.start_tls(context)
+            except OSError:  # the client refused our certificate: start_tls closed the socket
+                return
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
             self.streams.append(up_writer)
             await _splice(reader, writer, up_reader, up_writer)
 
-        return self._listen(accept, ssl=context)
+        return self._listen(accept)
 
-    def _listen(self, accept: Any, **options: Any) -> int:
+    def _listen(self, handle: Any) -> int:
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
+            # called as the connection is accepted, before its handler's task first runs: a
+            # task cancelled before then never runs a line, and its writer would go unseen
+            self.streams.append(writer)
+            return handle(reader, writer)
+
         async def start() -> int:
-            server = await asyncio.start_server(accept, "127.0.0.1", 0, **options)
+            server = await asyncio.start_server(accepted, "127.0.0.1", 0)
             self.servers.append(server)
             return int(server.sockets[0].getsockname()[1])
 
         return asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
 
+    def close(self) -> None:
+        """Every server and connection closed, then the loop; a second call does nothing."""
+        if self.loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    async def _stop(self) -> None:
+        for server in self.servers:
+            server.close()
+        # until none is left: a connection accepted while the first ones wound down has a task
+        # that did not exist yet when they were cancelled
+        while tasks := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        # abort, not close: a TLS close waits for the peer's close_notify, which a client the
+        # test left mid-way never sends (the socket stayed open, and the teardown took 5 s)
+        for stream in self.streams:
+            stream.transport.abort()
+        # one turn of the loop: the sockets close in the callbacks abort() queued
+        await asyncio.sleep(0)
+
     async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.streams.append(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -635,26 +671,9 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Iterator[Network]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="test-network", daemon=True)
     thread.start()
-    net = Network(loop, trustme.CA())
-    net.proxy_url = f"http://127.0.0.1:{net._listen(net._proxy)}"
+    net = Network(loop, thread, trustme.CA())
     try:
+        net.proxy_url = f"http://127.0.0.1:{net._listen(net._proxy)}"
         yield net
     finally:
-
-        async def stop() -> None:
-            for server in net.servers:
-                server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for stream in net.streams:
-                stream.close()
-            closing = [stream.wait_closed() for stream in net.streams]
-            with contextlib.suppress(Exception):  # a TLS peer gone quiet: closed all the same
-                await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 5)
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+        net.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -207,3 +209,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = [line for line in block.group(1).splitlines() if line.strip()]
     assert len(commands) == 2
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_a_process_a_test_starts_takes_ctrl_c_as_from_a_terminal() -> None:
+    """Even in a suite started with SIGINT ignored (``nohup pytest &``): the tests that stop a
+    command with SIGINT would otherwise wait out their deadline (the root conftest)."""
+    check = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    said = subprocess.run(  # noqa: S603 - our interpreter
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    ).stdout
+    assert said.strip() == "True"

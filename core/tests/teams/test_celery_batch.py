@@ -340,9 +340,14 @@ def test_a_celery_batch_stopped_by_a_signal_creates_nothing_more_and_says_how_to
     def made() -> list[str]:
         return [e.key for e in journal.entries() if e.state is EntryState.CREATED]
 
-    _until("a created job", lambda: len(made()) == 1, alive=[batch])
-    batch.send_signal(stop)
-    answer, err = batch.communicate(timeout=DEADLINE)
+    try:
+        _until("a created job", lambda: len(made()) == 1, alive=[batch])
+        batch.send_signal(stop)
+        answer, err = batch.communicate(timeout=DEADLINE)
+    finally:
+        if batch.poll() is None:  # the test failed: leave no batch (nor its pipes) behind
+            batch.kill()
+            batch.communicate(timeout=10)
 
     assert batch.returncode == code, err
     rows = {row.key: row for row in journal.entries()}
