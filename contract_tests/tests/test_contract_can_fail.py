@@ -297,6 +297,13 @@ class AlwaysImage(AnyMarket):
         return attrs.evolve(results, assets=images)
 
 
+class DeclaredImages(AnyMarket):
+    """Declares that every model makes images, a video model too (its tasks make MP4s): the
+    user gets the MP4 labelled an image and saved as .bin."""
+
+    models = (Model("*", OpenInput, MediaKind.IMAGE),)
+
+
 class FirstFileOnly(AnyMarket):
     """Keeps the first of a task's files: the user pays for six images and gets one."""
 
@@ -463,6 +470,10 @@ class TestAlwaysImage(PatternContract):
     provider = AlwaysImage()
 
 
+class TestDeclaredImages(PatternContract):
+    provider = DeclaredImages()
+
+
 class TestFirstFileOnly(PatternContract):
     provider = FirstFileOnly()
 
@@ -536,6 +547,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestFlatBody": {"test_valid_inputs_are_accepted_by_the_mock"} | LIFECYCLE | FAILURE,
     "TestCamelCaseInput": {"test_valid_inputs_are_accepted_by_the_mock"},
     "TestAlwaysImage": LIFECYCLE,
+    "TestDeclaredImages": LIFECYCLE,
     "TestFirstFileOnly": LIFECYCLE | {"test_documented_statuses_map_to_their_states"},
     "TestLenientOpenInput": {"test_invalid_field_is_rejected_before_any_request"},
     "TestPatternUntested": {

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import mimetypes
 import re
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -581,13 +582,9 @@ class ProviderContract:
                 assert results.assets, f"{model.id} succeeded with no result files"
             for item in results.assets:
                 assert isinstance(item, Asset)
-                if model.output is not None:
-                    assert item.kind is model.output, f"{item} is not {model.output}"
-                else:  # the kind comes from the file's media type, which must be known
-                    assert item.media_type is not None, f"{item} has no media type"
-                    kind = MediaKind.of_media_type(item.media_type)
-                    assert item.kind is kind, f"{item} is not {kind}, as its media type says"
+                _check_kind(item, model)
                 assert item.url.startswith(kie_mock_session.base_url), item.url
+            _check_files_made(kie_mock_session, model, results)
             self._check_every_file_extracted(kie_mock_session, seen[-1], results)
             self._check_callbacks(kie_mock_session, task.id)
             assert len(paths) == len(results.assets)
@@ -1043,6 +1040,38 @@ def _with_fail_marker(params: Input) -> tuple[Input, bool]:
     return params, False
 
 
+def _check_kind(item: Asset, model: Model) -> None:
+    """The asset is of the model's kind and its media type says the same kind: an IMAGE
+    asset served as video/mp4 is a model declared with the wrong output (its users get the
+    MP4 saved as ``.bin``, the suffix policy refusing ``.mp4`` for an image)."""
+    said = MediaKind.of_media_type(item.media_type)
+    if model.output is None:  # the kind comes from the file's media type, which must be known
+        assert item.media_type is not None, f"{item} has no media type"
+        assert item.kind is said, f"{item} is not {said}, as its media type says"
+        return
+    assert item.kind is model.output, f"{item} is not {model.output}"
+    assert item.media_type is None or said in (item.kind, MediaKind.OTHER), (
+        f"{model.id}: the asset is {item.kind.name} but its media type is {item.media_type} "
+        f"({item.url}): is the model's output declared right?"
+    )
+
+
+def _check_files_made(mock: MockServer, model: Model, results: Results) -> None:
+    """The files the mock made for the task — of the kind its catalogue entry, its family or
+    ``extra_market_models`` says the model makes — are of the kind the provider declares."""
+    if model.output is None:
+        return
+    task = mock.task(results.task_id)
+    for index in range(task.result_count):
+        ext = task.result_ext_at(index)
+        kind = MediaKind.of_media_type(mimetypes.guess_type(f"file.{ext}")[0])
+        assert kind in (model.output, MediaKind.OTHER), (
+            f"the mock makes .{ext} files ({kind.name}) for {model.id}, which the provider "
+            f"declares as making {model.output.name}: declare the model's output (and its "
+            "entry point tag) as what KIE makes, or teach the mock the right kind"
+        )
+
+
 def _check_bytes(data: bytes, item: Asset) -> None:
     assert data, f"{item.url} downloaded as an empty file"
     signature = _SIGNATURES.get(item.media_type or "")
@@ -1051,6 +1080,12 @@ def _check_bytes(data: bytes, item: Asset) -> None:
         assert data[offset : offset + len(magic)] == magic, (
             f"{item.url} is said to be {item.media_type} but starts {data[:12]!r}"
         )
+    for media_type, (offset, magic) in _SIGNATURES.items():  # the bytes say what they are
+        if data[offset : offset + len(magic)] == magic:
+            kind = MediaKind.of_media_type(media_type)
+            assert kind is item.kind, (
+                f"{item.url} downloaded as {media_type} bytes, but the asset is {item.kind.name}"
+            )
 
 
 def _probes(payload: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
