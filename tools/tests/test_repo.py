@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from kiekit.scaffold import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
@@ -207,3 +208,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = [line for line in block.group(1).splitlines() if line.strip()]
     assert len(commands) == 2
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_kie_plugin_new_refuses_the_name_of_every_distribution_kiekit_ships() -> None:
+    """A scaffolded plugin named like one of them would replace it when installed."""
+    folders = [*PLUGINS, ROOT / "mockserver", ROOT / "contract_tests"]
+    shipped = {
+        tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
+        for folder in folders
+    }
+    assert {f"kiekit-{name}" for name in SHIPPED} == shipped
