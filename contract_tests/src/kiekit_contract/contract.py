@@ -59,7 +59,15 @@ from kiekit import (
     ValidationError,
 )
 from kiekit.errors import ApiError, KieError
-from kiekit.fields import OpenInput, Spec, default_written, entry_class, spec_of, wire_name
+from kiekit.fields import (
+    InputField,
+    OpenInput,
+    Spec,
+    default_written,
+    entry_class,
+    spec_of,
+    wire_name,
+)
 from kiekit.registry import installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit.webhooks import CallbackError, parse_callback
@@ -410,6 +418,33 @@ class ProviderContract:
                 provider.make_input(model.id, values)
 
         names_the_field()
+
+    def test_documented_fields_are_checked_before_any_request(self) -> None:
+        """A free-form input whose fields the provider documents (``input_fields``: a
+        catalogue's enums, ranges, lengths, required fields) is checked against them: a value
+        outside them raises ValidationError naming the field, and nothing is sent. Models: the
+        concrete ones tested and those of ``example_inputs`` (each example is the base)."""
+        ids = {m.id for m in self.contract_models()} | set(self.example_inputs)
+        for model_id in sorted(ids):
+            if "*" in model_id or not _is_open(self.provider.model(model_id)):
+                continue
+            base = dict(self.example_inputs.get(model_id, {}))
+            for field in self.provider.input_fields(model_id):
+                for values in _outside(field, base):
+                    self._refused_before_sending(model_id, values, field.name)
+
+    def _refused_before_sending(self, model_id: str, values: dict[str, Any], name: str) -> None:
+        transport = MockTransport(lambda _: HttpResponse(500, b"no request expected"))
+        kie = client_for(
+            "http://127.0.0.1:9", registry=self.contract_registry(), transport=transport
+        )
+        with kie, pytest.raises(ValidationError) as caught:
+            kie.submit(model_id, values)
+        field = caught.value.field
+        assert field == name or field.startswith((name + "[", name + ".")), (
+            f"{model_id}: {values!r:.120} is refused naming {field!r}, not {name!r}"
+        )
+        assert transport.requests == [], f"{model_id}: a request was sent for {values!r:.120}"
 
     def test_field_checks_agree_with_the_mock(self, kie_mock_session: MockServer) -> None:
         """Each field of the example input, set to each of its edge values (``edge_values``:
@@ -901,6 +936,26 @@ class ProviderContract:
 
 def _is_open(model: Model) -> bool:
     return isinstance(model.input, type) and issubclass(model.input, OpenInput)
+
+
+def _outside(field: InputField, base: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Inputs (``base`` changed in the one field) outside what ``field`` documents: a word
+    none of its choices, a number past a bound, text or a list past its length, the field
+    left out when it is required."""
+    if field.required and field.name in base:
+        yield {k: v for k, v in base.items() if k != field.name}
+    if field.choices and all(isinstance(c, str) for c in field.choices):
+        yield {**base, field.name: "kiekit-contract-none-of-these"}
+    if field.kind in ("integer", "number"):
+        if field.maximum is not None:
+            yield {**base, field.name: field.maximum + 1}
+        if field.minimum is not None:
+            yield {**base, field.name: field.minimum - 1}
+    if field.max_length is not None and field.kind == "string" and not field.choices:
+        yield {**base, field.name: "x" * (field.max_length + 1)}
+    if field.max_length is not None and field.kind == "urls":
+        urls = [f"https://example.com/{i}.png" for i in range(field.max_length + 1)]
+        yield {**base, field.name: urls}
 
 
 def _canonical(value: Any) -> str:
