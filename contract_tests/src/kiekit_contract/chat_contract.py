@@ -44,6 +44,7 @@ from kiekit.chat import (
     ChatModel,
     ChatProvider,
     ChatReply,
+    Message,
     MessagesLike,
     SseDecoder,
     SseEvent,
@@ -377,7 +378,11 @@ class ChatProviderContract:
         """The agent loop's second turn: the call's result goes back (``ToolCall.result``)
         and the model answers in text. The mock refuses a result that names no call of the
         turn before it (``tool_call_id``, ``tool_use_id``, ``call_id``: kie-api.md §5)."""
-        messages = [TOOL_PROMPT, reply, reply.tool_calls[0].result(TOOL_RESULT)]
+        messages: list[Message | ChatReply | str] = [
+            TOOL_PROMPT,
+            reply,
+            reply.tool_calls[0].result(TOOL_RESULT),
+        ]
         try:
             answer, _, streamed, _, _ = self._ask(client, base_url, model.id, messages, options)
         except ApiError as exc:
