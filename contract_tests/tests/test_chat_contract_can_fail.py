@@ -94,7 +94,7 @@ class Good(ChatProvider):
     def build_request(self, call, *, stream):
         body = {
             "model": call.model,
-            "messages": [{"role": m.role, "content": m.text} for m in call.messages],
+            "messages": [self.message(m) for m in call.messages],
             "stream": stream,
         }
         for a in attrs.fields(type(call.options)):
@@ -102,6 +102,17 @@ class Good(ChatProvider):
             if value is not None:
                 body[a.name] = list(value) if isinstance(value, tuple) else value
         return Request("POST", f"/{call.model}/v1/chat/completions", body=body)
+
+    def message(self, m):
+        if m.role == "tool":
+            return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
+        if not m.tool_calls:
+            return {"role": m.role, "content": m.text}
+        calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": a}}
+            for c, a in ((c, c.raw_arguments) for c in m.tool_calls)
+        ]
+        return {"role": "assistant", "content": m.text or None, "tool_calls": calls}
 
     def parse_reply(self, model_id, payload):
         data = obj(payload)
@@ -274,6 +285,16 @@ class StreamDropsToolCalls(Good):
         return ()
 
 
+class ToolResultMisnamed(Good):
+    """Sends a tool's result under ``toolCallId``: KIE refuses the agent loop's second turn."""
+
+    def message(self, m):
+        sent = super().message(m)
+        if m.role == "tool":
+            sent["toolCallId"] = sent.pop("tool_call_id")
+        return sent
+
+
 @frozen
 class Plain(Input):
     reasoning_effort: str | None = choice("low", "medium", "high", default=None)
@@ -321,6 +342,10 @@ class TestToolBlind(TestGood):
 
 class TestStreamDropsToolCalls(TestGood):
     provider = StreamDropsToolCalls()
+
+
+class TestToolResultMisnamed(TestGood):
+    provider = ToolResultMisnamed()
 
 
 class TestNoTools(TestGood):
@@ -377,7 +402,7 @@ CONTRACT_TESTS = {
 EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestGood": set(),
     "TestNeverEnds": AGREE | TOOLS | {"test_documented_answers_read"},
-    "TestLosesFirstWord": AGREE,
+    "TestLosesFirstWord": AGREE | TOOLS,  # the answer to a tool result streams too
     "TestIgnoresErrorEvents": FAILURE,
     "TestCrashesOnOddAnswer": {"test_fuzzed_answers_raise_only_protocol_error"},
     "TestCrashesOnOddEvent": {"test_fuzzed_events_raise_only_protocol_error"},
@@ -388,6 +413,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     },
     "TestToolBlind": TOOLS,
     "TestStreamDropsToolCalls": TOOLS,
+    "TestToolResultMisnamed": TOOLS,
     "TestNoTools": set(),
     "TestTaught": set(),
     "TestNothingDocumented": {

@@ -23,7 +23,7 @@ from kiekit import Input, MediaKind, Model, State, ValidationError
 from kiekit.families.assets import asset
 from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import FLAGS, SuccessFlagProvider
-from kiekit.fields import OpenInput, camel, choice, integer, text
+from kiekit.fields import InputField, OpenInput, camel, choice, integer, text
 from kiekit.models import Results, TaskStatus
 
 from kiekit_contract import ProviderContract
@@ -297,6 +297,21 @@ class AlwaysImage(AnyMarket):
         return attrs.evolve(results, assets=images)
 
 
+class DeclaredImages(AnyMarket):
+    """Declares that every model makes images, a video model too (its tasks make MP4s): the
+    user gets the MP4 labelled an image and saved as .bin."""
+
+    models = (Model("*", OpenInput, MediaKind.IMAGE),)
+
+
+class UncheckedCatalogue(AnyMarket):
+    """Documents the choices of a field (as a catalogue does) but never checks them: KIE
+    refuses the request the README promised would be refused before it was sent."""
+
+    def input_fields(self, model_id):
+        return (InputField("aspect_ratio", "string", choices=("1:1", "3:2")),)
+
+
 class FirstFileOnly(AnyMarket):
     """Keeps the first of a task's files: the user pays for six images and gets one."""
 
@@ -463,6 +478,14 @@ class TestAlwaysImage(PatternContract):
     provider = AlwaysImage()
 
 
+class TestDeclaredImages(PatternContract):
+    provider = DeclaredImages()
+
+
+class TestUncheckedCatalogue(PatternContract):
+    provider = UncheckedCatalogue()
+
+
 class TestFirstFileOnly(PatternContract):
     provider = FirstFileOnly()
 
@@ -483,6 +506,7 @@ CONTRACT_TESTS = {
     "test_valid_inputs_are_accepted_by_the_mock",
     "test_invalid_field_is_rejected_before_any_request",
     "test_field_checks_agree_with_the_mock",
+    "test_documented_fields_are_checked_before_any_request",
     "test_task_succeeds_and_files_download[Client]",
     "test_task_succeeds_and_files_download[AsyncClient]",
     "test_failed_task_raises_task_failed_error[Client]",
@@ -536,10 +560,13 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestFlatBody": {"test_valid_inputs_are_accepted_by_the_mock"} | LIFECYCLE | FAILURE,
     "TestCamelCaseInput": {"test_valid_inputs_are_accepted_by_the_mock"},
     "TestAlwaysImage": LIFECYCLE,
+    "TestDeclaredImages": LIFECYCLE,
+    "TestUncheckedCatalogue": {"test_documented_fields_are_checked_before_any_request"},
     "TestFirstFileOnly": LIFECYCLE | {"test_documented_statuses_map_to_their_states"},
     "TestLenientOpenInput": {"test_invalid_field_is_rejected_before_any_request"},
     "TestPatternUntested": {
         "test_models_are_declared",
+        "test_documented_fields_are_checked_before_any_request",
         "test_valid_inputs_are_accepted_by_the_mock",
         "test_invalid_field_is_rejected_before_any_request",
         AGREE,

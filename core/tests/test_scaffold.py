@@ -90,6 +90,16 @@ def test_a_bad_name_is_refused(name: str, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["kling", "flux-kontext", "mock", "contract"])
+def test_the_name_of_a_distribution_kiekit_ships_is_refused(name: str, tmp_path: Path) -> None:
+    # kiekit-kling from the scaffold would replace the official Kling plugin when installed
+    with pytest.raises(ValidationError) as caught:
+        new_plugin(name, parent=tmp_path)
+    assert caught.value.field == "NAME"
+    assert f"kiekit-{name} is a distribution kiekit ships" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["kiekit", "kiekit-acme"])
 def test_the_kiekit_prefix_is_not_part_of_the_name(name: str) -> None:
     with pytest.raises(ValidationError, match="without kiekit-"):
@@ -278,6 +288,7 @@ def test_kie_plugin_new_family_prints_steps_that_need_no_index(
     [
         (["Acme"], "kie: error: NAME: 'Acme' is not a plugin name"),
         (["acme", "--model", "a b"], "kie: error: --model: 'a b' is not a KIE model id"),
+        (["kling"], "kie: error: NAME: kiekit-kling is a distribution kiekit ships"),
         (["acme", "--model", "acme/*"], "kie: error: --model: 'acme/*' is a pattern"),
     ],
 )

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from kiekit.scaffold import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
@@ -219,3 +220,13 @@ def test_a_process_a_test_starts_takes_ctrl_c_as_from_a_terminal() -> None:
         [sys.executable, "-c", check], capture_output=True, text=True, check=True
     ).stdout
     assert said.strip() == "True"
+
+
+def test_kie_plugin_new_refuses_the_name_of_every_distribution_kiekit_ships() -> None:
+    """A scaffolded plugin named like one of them would replace it when installed."""
+    folders = [*PLUGINS, ROOT / "mockserver", ROOT / "contract_tests"]
+    shipped = {
+        tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
+        for folder in folders
+    }
+    assert {f"kiekit-{name}" for name in SHIPPED} == shipped

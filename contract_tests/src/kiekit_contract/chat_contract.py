@@ -44,6 +44,8 @@ from kiekit.chat import (
     ChatModel,
     ChatProvider,
     ChatReply,
+    Message,
+    MessagesLike,
     SseDecoder,
     SseEvent,
 )
@@ -69,6 +71,8 @@ PROMPT = "Say hello to the kiekit contract"
 # with a call of its first function tool (mockserver/README.md, Chat).
 TOOL_MARKER = "[mock:tool]"
 TOOL_PROMPT = f"What is the weather in Oslo? {TOOL_MARKER}"
+# The tool's answer sent back; the mock echoes a tool round's results in its reply.
+TOOL_RESULT = "12C and windy"
 # One function tool in OpenAI's chat completions shape, the default ``example_tools``.
 WEATHER_TOOL: Mapping[str, Any] = {
     "type": "function",
@@ -163,7 +167,12 @@ class ChatProviderContract:
         return dict(self.example_options.get(model.id, {}))
 
     def _ask(
-        self, client: str, base_url: str, model: str, prompt: str, options: Mapping[str, Any]
+        self,
+        client: str,
+        base_url: str,
+        model: str,
+        prompt: MessagesLike,
+        options: Mapping[str, Any],
     ) -> tuple[ChatReply, list[ChatDelta], ChatReply | None, float, float]:
         """(whole reply, streamed deltas, the stream's reply, balance before, after)."""
         registry = self.contract_registry()
@@ -326,8 +335,10 @@ class ChatProviderContract:
     ) -> None:
         """Asked with ``tools``, a model the mock makes call one (``[mock:tool]``): the whole
         reply carries the call, the stream carries it in pieces, and the stream's ``reply``
-        holds the same call assembled. A provider that drops the tools from the request, or
-        the calls from the answer, leaves an agent loop waiting for a call that never comes."""
+        holds the same call assembled; the call's result sent back is answered in text. A
+        provider that drops the tools from the request, or the calls from the answer, leaves
+        an agent loop waiting for a call that never comes; one that misnames the result's
+        call id breaks the loop on its second turn."""
         self._needs_mock()
         if not self.supports_tools:
             pytest.skip("the provider's models take no tools (supports_tools = False)")
@@ -354,6 +365,34 @@ class ChatProviderContract:
                 f"{model.id}: the stream assembled {streamed.tool_calls}, the whole reply "
                 f"has {reply.tool_calls}"
             )
+            self._answer_the_call(client, kie_mock_session.base_url, model, reply, options)
+
+    def _answer_the_call(
+        self,
+        client: str,
+        base_url: str,
+        model: ChatModel,
+        reply: ChatReply,
+        options: Mapping[str, Any],
+    ) -> None:
+        """The agent loop's second turn: the call's result goes back (``ToolCall.result``)
+        and the model answers in text. The mock refuses a result that names no call of the
+        turn before it (``tool_call_id``, ``tool_use_id``, ``call_id``: kie-api.md §5)."""
+        messages: list[Message | ChatReply | str] = [
+            TOOL_PROMPT,
+            reply,
+            reply.tool_calls[0].result(TOOL_RESULT),
+        ]
+        try:
+            answer, _, streamed, _, _ = self._ask(client, base_url, model.id, messages, options)
+        except ApiError as exc:
+            pytest.fail(f"{model.id}: the mock refused the tool's result sent back: {exc}")
+        assert TOOL_RESULT in answer.text, (
+            f"{model.id}: the answer to the tool's result does not echo it: {answer.text!r}"
+        )
+        assert not answer.tool_calls, f"{model.id}: the result was answered with a call"
+        assert streamed is not None
+        assert streamed.text == answer.text
 
     # -- refused before any request ---------------------------------------------------------
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import mimetypes
 import re
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -58,7 +59,15 @@ from kiekit import (
     ValidationError,
 )
 from kiekit.errors import ApiError, KieError
-from kiekit.fields import OpenInput, Spec, default_written, entry_class, spec_of, wire_name
+from kiekit.fields import (
+    InputField,
+    OpenInput,
+    Spec,
+    default_written,
+    entry_class,
+    spec_of,
+    wire_name,
+)
 from kiekit.registry import installed
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit.webhooks import CallbackError, parse_callback
@@ -133,6 +142,10 @@ class ProviderContract:
         ``{model id: {field: value}}`` for the end-to-end tests; by default the smallest input
         the field specs allow. Required for a free-form input (``OpenInput``): a known-good
         input of that concrete model, the base the property tests add extra fields to.
+    ``entry_examples``
+        ``(model id, {field: value})`` inputs that set a list of objects the example does not
+        (a multi-shot input when the example is a single shot): the differential sweeps the
+        fields of its first entry too (``test_field_checks_agree_with_the_mock``).
     ``supports_failure``
         False if the mock cannot fail this provider's tasks; skips the failure tests.
     ``mock_emulates``
@@ -153,6 +166,7 @@ class ProviderContract:
     pattern_models: ClassVar[Mapping[str, Sequence[str]]] = {}
     documented_statuses: ClassVar[Sequence[tuple[Any, State] | tuple[Any, State, float]]] = ()
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    entry_examples: ClassVar[Sequence[tuple[str, Mapping[str, Any]]]] = ()
     supports_failure: ClassVar[bool] = True
     mock_emulates: ClassVar[bool] = True
     check_entry_points: ClassVar[bool] = True
@@ -405,6 +419,33 @@ class ProviderContract:
 
         names_the_field()
 
+    def test_documented_fields_are_checked_before_any_request(self) -> None:
+        """A free-form input whose fields the provider documents (``input_fields``: a
+        catalogue's enums, ranges, lengths, required fields) is checked against them: a value
+        outside them raises ValidationError naming the field, and nothing is sent. Models: the
+        concrete ones tested and those of ``example_inputs`` (each example is the base)."""
+        ids = {m.id for m in self.contract_models()} | set(self.example_inputs)
+        for model_id in sorted(ids):
+            if "*" in model_id or not _is_open(self.provider.model(model_id)):
+                continue
+            base = dict(self.example_inputs.get(model_id, {}))
+            for field in self.provider.input_fields(model_id):
+                for values in _outside(field, base):
+                    self._refused_before_sending(model_id, values, field.name)
+
+    def _refused_before_sending(self, model_id: str, values: dict[str, Any], name: str) -> None:
+        transport = MockTransport(lambda _: HttpResponse(500, b"no request expected"))
+        kie = client_for(
+            "http://127.0.0.1:9", registry=self.contract_registry(), transport=transport
+        )
+        with kie, pytest.raises(ValidationError) as caught:
+            kie.submit(model_id, values)
+        field = caught.value.field
+        assert field == name or field.startswith((name + "[", name + ".")), (
+            f"{model_id}: {values!r:.120} is refused naming {field!r}, not {name!r}"
+        )
+        assert transport.requests == [], f"{model_id}: a request was sent for {values!r:.120}"
+
     def test_field_checks_agree_with_the_mock(self, kie_mock_session: MockServer) -> None:
         """Each field of the example input, set to each of its edge values (``edge_values``:
         numbers as text and as floats, whole floats, booleans, blanks, out of range, wrong
@@ -437,6 +478,12 @@ class ProviderContract:
                 kie.call(built)  # the example itself is taken (else the test cannot tell)
                 for name, spec in input_specs(type(base)).items():
                     differ += self._compare_field(kie, model, base, name, spec)
+                for swept in self._entry_bases(model, base):
+                    if swept is not base:  # taken as it is (else the test cannot tell)
+                        kie.call(self.provider.build_request(model.id, swept))
+                    for name, spec in input_specs(type(swept)).items():
+                        if spec.kind == "items" and getattr(swept, name):
+                            differ += self._compare_entry_fields(kie, model, swept, name, spec)
         assert not differ, "the provider and the mock (KIE) disagree:\n" + "\n".join(differ)
 
     def _compare_field(
@@ -493,6 +540,58 @@ class ProviderContract:
                 differ.append(f"{shown}: taken here, but the mock refuses it: {there!r}")
             elif sent := _refusal(kie, ours):
                 differ.append(f"{shown}: taken here, sent as {sent_value!r:.40}: {sent!r}")
+        return differ
+
+    def _entry_bases(self, model: Model, example: Input) -> list[Input]:
+        """The inputs whose lists of objects are swept entry field by entry field: the
+        example, and ``entry_examples`` of the model."""
+        more = [v for m, v in self.entry_examples if m == model.id]
+        return [example, *(self.provider.make_input(model.id, dict(v)) for v in more)]
+
+    def _compare_entry_fields(
+        self, kie: Any, model: Model, base: Input, name: str, spec: Spec
+    ) -> list[str]:
+        """The first entry of the list ``name``, each of its fields set to each of its edge
+        values: what the mock refuses naming that field is refused here too, before a request
+        KIE refuses is sent. A limit of a field inside a list entry (a shot's 1–12 seconds)
+        is KIE's as much as a top-level one. One way only, for now: an entry's value refused
+        here that KIE takes (a shot's duration as "7" or 7.0) is not reported."""
+        provider = self.provider
+        built = provider.build_request(model.id, base)
+        slot = _find_key(
+            built.body,
+            wire_name(attrs.fields_dict(type(base))[name], camel_case=provider.camel_case),
+        )
+        entries = list(getattr(base, name))
+        if slot is None or not isinstance(_lookup(built.body, slot), list):
+            return []
+        given = {n.name: getattr(base, n.name) for n in attrs.fields(type(base))}
+        first = {a.name: getattr(entries[0], a.name) for a in attrs.fields(type(entries[0]))}
+        entry_fields = attrs.fields_dict(entry_class(spec))
+        differ = []
+        for sub, sub_spec in input_specs(entry_class(spec)).items():
+            wire = wire_name(entry_fields[sub], camel_case=provider.camel_case)
+            for value in edge_values(sub_spec):
+                here = ours = None
+                try:
+                    swapped = [{**first, sub: value}, *entries[1:]]
+                    ours = provider.build_request(
+                        model.id, provider.make_input(model.id, {**given, name: swapped})
+                    )
+                except ValidationError as exc:
+                    here = exc.field
+                raw = copy.deepcopy(built.body)
+                entry = _lookup(raw, slot)[0]
+                if value is None:
+                    if entry_fields[sub].default in (None, attrs.NOTHING):
+                        entry.pop(wire, None)  # else "not given" is its default, sent
+                else:
+                    entry[wire] = _as_wire(value, provider.camel_case)
+                there = _refusal(kie, attrs.evolve(built, body=raw))
+                shown = f"{model.id}.{name}[0].{sub}={value!r:.40}"
+                named = there is not None and _says(there, wire)
+                if here is None and named and ours is not None and _refusal(kie, ours):
+                    differ.append(f"{shown}: taken here, but the mock refuses it: {there!r}")
         return differ
 
     def _with_field(self, base: Input, name: str, spec: Spec) -> Input:
@@ -581,13 +680,9 @@ class ProviderContract:
                 assert results.assets, f"{model.id} succeeded with no result files"
             for item in results.assets:
                 assert isinstance(item, Asset)
-                if model.output is not None:
-                    assert item.kind is model.output, f"{item} is not {model.output}"
-                else:  # the kind comes from the file's media type, which must be known
-                    assert item.media_type is not None, f"{item} has no media type"
-                    kind = MediaKind.of_media_type(item.media_type)
-                    assert item.kind is kind, f"{item} is not {kind}, as its media type says"
+                _check_kind(item, model)
                 assert item.url.startswith(kie_mock_session.base_url), item.url
+            _check_files_made(kie_mock_session, model, seen[-1], results)
             self._check_every_file_extracted(kie_mock_session, seen[-1], results)
             self._check_callbacks(kie_mock_session, task.id)
             assert len(paths) == len(results.assets)
@@ -843,6 +938,26 @@ def _is_open(model: Model) -> bool:
     return isinstance(model.input, type) and issubclass(model.input, OpenInput)
 
 
+def _outside(field: InputField, base: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Inputs (``base`` changed in the one field) outside what ``field`` documents: a word
+    none of its choices, a number past a bound, text or a list past its length, the field
+    left out when it is required."""
+    if field.required and field.name in base:
+        yield {k: v for k, v in base.items() if k != field.name}
+    if field.choices and all(isinstance(c, str) for c in field.choices):
+        yield {**base, field.name: "kiekit-contract-none-of-these"}
+    if field.kind in ("integer", "number"):
+        if field.maximum is not None:
+            yield {**base, field.name: field.maximum + 1}
+        if field.minimum is not None:
+            yield {**base, field.name: field.minimum - 1}
+    if field.max_length is not None and field.kind == "string" and not field.choices:
+        yield {**base, field.name: "x" * (field.max_length + 1)}
+    if field.max_length is not None and field.kind == "urls":
+        urls = [f"https://example.com/{i}.png" for i in range(field.max_length + 1)]
+        yield {**base, field.name: urls}
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, allow_nan=False)
 
@@ -1043,6 +1158,42 @@ def _with_fail_marker(params: Input) -> tuple[Input, bool]:
     return params, False
 
 
+def _check_kind(item: Asset, model: Model) -> None:
+    """The asset is of the model's kind and its media type says the same kind: an IMAGE
+    asset served as video/mp4 is a model declared with the wrong output (its users get the
+    MP4 saved as ``.bin``, the suffix policy refusing ``.mp4`` for an image)."""
+    said = MediaKind.of_media_type(item.media_type)
+    if model.output is None:  # the kind comes from the file's media type, which must be known
+        assert item.media_type is not None, f"{item} has no media type"
+        assert item.kind is said, f"{item} is not {said}, as its media type says"
+        return
+    assert item.kind is model.output, f"{item} is not {model.output}"
+    assert item.media_type is None or said in (item.kind, MediaKind.OTHER), (
+        f"{model.id}: the asset is {item.kind.name} but its media type is {item.media_type} "
+        f"({item.url}): is the model's output declared right?"
+    )
+
+
+def _check_files_made(mock: MockServer, model: Model, final: TaskStatus, results: Results) -> None:
+    """The files the mock made for the task and shows in its final status — of the kind its
+    catalogue entry, its family or ``extra_market_models`` says the model makes — are of the
+    kind the provider declares. (Suno's MIDI shows its notes as data, not its files.)"""
+    if model.output is None:
+        return
+    task = mock.task(results.task_id)
+    shown = {_without_query(url) for _, url in _url_slots(final.raw)}
+    for index, url in enumerate(task.result_urls()):
+        if _without_query(url) not in shown:
+            continue
+        ext = task.result_ext_at(index)
+        kind = MediaKind.of_media_type(mimetypes.guess_type(f"file.{ext}")[0])
+        assert kind in (model.output, MediaKind.OTHER), (
+            f"the mock makes .{ext} files ({kind.name}) for {model.id}, which the provider "
+            f"declares as making {model.output.name}: declare the model's output (and its "
+            "entry point tag) as what KIE makes, or teach the mock the right kind"
+        )
+
+
 def _check_bytes(data: bytes, item: Asset) -> None:
     assert data, f"{item.url} downloaded as an empty file"
     signature = _SIGNATURES.get(item.media_type or "")
@@ -1051,6 +1202,12 @@ def _check_bytes(data: bytes, item: Asset) -> None:
         assert data[offset : offset + len(magic)] == magic, (
             f"{item.url} is said to be {item.media_type} but starts {data[:12]!r}"
         )
+    for media_type, (offset, magic) in _SIGNATURES.items():  # the bytes say what they are
+        if data[offset : offset + len(magic)] == magic:
+            kind = MediaKind.of_media_type(media_type)
+            assert kind is item.kind, (
+                f"{item.url} downloaded as {media_type} bytes, but the asset is {item.kind.name}"
+            )
 
 
 def _probes(payload: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:

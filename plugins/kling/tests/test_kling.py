@@ -74,6 +74,19 @@ class TestKling(ProviderContract):
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         VIDEO: {"prompt": "a lighthouse at dawn"}
     }
+    # the shots' own limits (1-12 s each), which a single-shot example never reaches; the
+    # video's duration given, so the shots' total is no rule of its own
+    entry_examples = (
+        (
+            VIDEO,
+            {
+                "multi_shots": True,
+                "sound": True,
+                "duration": "10",
+                "multi_prompt": [{"prompt": "a dog runs", "duration": 5}],
+            },
+        ),
+    )
 
 
 PROVIDER = KlingProvider()

@@ -78,6 +78,7 @@ class TestGenericMarket(ProviderContract):
         T2I: {"prompt": "a fox", "aspect_ratio": "3:2"},
         I2I: {"prompt": "a fox, as a sketch", "image_urls": [IMAGE]},
         T2V: {"prompt": "a fox running", "duration": "6", "resolution": "480p"},
+        NANO: {"prompt": "a fox"},  # a catalogue model: its documented fields are checked
     }
     documented_statuses = (
         (PENDING, State.QUEUED),

@@ -37,6 +37,28 @@ LINE_LENGTH = 100  # the generated pyproject.toml's ruff line-length
 NAME_MAX = 32
 MODEL_ID_MAX = 80
 
+# The distributions kiekit ships (kiekit-NAME): a plugin of the same name would replace the
+# official one when installed (one distribution name, one package). tools/tests/test_repo.py
+# keeps the list in step with plugins/.
+SHIPPED = frozenset(
+    {
+        "chat",
+        "contract",
+        "flux-kontext",
+        "gpt4o-image",
+        "grok-imagine",
+        "kling",
+        "luma",
+        "market",
+        "midjourney",
+        "mock",
+        "runway",
+        "sora",
+        "suno",
+        "veo",
+    }
+)
+
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 # KIE's ids: grok-imagine/text-to-image, kling-3.0/video, sora-2-characters, seedream/4.5-edit
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*")
@@ -117,6 +139,13 @@ def check_name(name: str) -> str:
             "NAME",
             f"{name!r} is not a plugin name: lowercase letters, digits and single hyphens, "
             f"starting with a letter, at most {NAME_MAX} characters (e.g. acme-banana)",
+        )
+    if name in SHIPPED:
+        raise ValidationError(
+            "NAME",
+            f"kiekit-{name} is a distribution kiekit ships (package kiekit_"
+            f"{name.replace('-', '_')}): installing a plugin of that name would replace it; "
+            f"choose a name of your own (e.g. acme-{name})",
         )
     return name
 
