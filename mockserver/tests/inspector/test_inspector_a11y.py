@@ -71,7 +71,7 @@ def test_at_320_px_the_lists_keep_their_height_and_the_page_scrolls_down_not_sid
             box = tab.bounding_box()
             assert box is not None
             assert box["x"] + box["width"] <= 320
-        page.locator(f"{body} tr").nth(1).click(timeout=5_000)  # no sticky header in the way
+        page.locator(f"{body} tr").nth(1).click()  # no sticky header in the way
     expect(page.locator("#request-detail h2")).to_be_visible()
 
 
