@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from . import (
     callbacks_http,
@@ -37,7 +36,7 @@ from .requestlog import (
     mask_authorization,
     request_kind,
 )
-from .route_helpers import STREAMED, bearer_key, key_in, parse_json_object, said_cut_short
+from .route_helpers import STREAMED, Handler, bearer_key, key_in, parse_json_object, said_cut_short
 from .rules import check_families
 from .runtime import RUNTIME, Runtime
 from .state import account_id

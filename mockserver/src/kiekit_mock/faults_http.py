@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from .controlwire import ControlError, answer, read_object, refuse
 from .envelope import dumps
@@ -24,7 +23,7 @@ from .faults import (
     FaultRule,
     rule_from_json,
 )
-from .route_helpers import bearer_key, parse_json_object, prepare_streamed
+from .route_helpers import Handler, bearer_key, parse_json_object, prepare_streamed
 from .runtime import RUNTIME
 from .state import account_id
 

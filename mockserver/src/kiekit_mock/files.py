@@ -27,11 +27,10 @@ from functools import partial
 from urllib.parse import unquote, urlencode, urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from . import media
 from .envelope import dumps
-from .route_helpers import runtime
+from .route_helpers import Handler, runtime
 from .runtime import Runtime
 from .state import Store, TaskSnapshot
 

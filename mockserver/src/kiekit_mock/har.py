@@ -32,13 +32,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from . import files, media
 from .envelope import ENVELOPE, dumps, ok
 from .families import CALLBACK_PAYLOADS
 from .replay_links import is_loopback_link, links_in, rewrite_links, stand_in_name
-from .route_helpers import origin_of, parse_json_object
+from .route_helpers import Handler, origin_of, parse_json_object
 from .rules import Lifecycle
 from .runtime import RUNTIME, CallbackPayload, Runtime
 from .scenario import (

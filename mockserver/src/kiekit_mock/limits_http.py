@@ -4,11 +4,10 @@ The create limit is checked by the store itself, where a task is made."""
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from .controlwire import ControlError, answer, read_object, refuse
 from .limits import settings_from_json
-from .route_helpers import account_of
+from .route_helpers import Handler, account_of
 from .runtime import RUNTIME
 
 JOBS_RECORD_INFO = "/api/v1/jobs/recordInfo"  # ≤10 requests/s per API key (§2.2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +15,11 @@ from .envelope import ErrorAnswer
 from .requestlog import parse_json_object as parse_json_object  # re-exported
 from .runtime import RUNTIME, CallbackPayload, Runtime
 from .state import Family, Transition, account_id
+
+# A middleware's next handler. aiohttp's own alias (aiohttp.typedefs.Handler) names its classes
+# as strings that only resolve inside aiohttp, so typing.get_type_hints failed on every
+# middleware annotated with it.
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # The answer a handler writes piece by piece (an event stream): kept so that the emulator
 # (app.py) can end it quietly when the client hangs up before the last piece

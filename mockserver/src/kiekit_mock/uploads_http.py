@@ -32,7 +32,6 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.typedefs import Handler
 
 from . import faults_http
 from .app import journal_request
@@ -42,6 +41,7 @@ from .envelope import dumps
 from .files import FILE_HEADERS
 from .requestlog import BodyPreview
 from .route_helpers import (
+    Handler,
     bearer_key,
     is_http_url,
     origin_of,
