@@ -30,7 +30,17 @@ class FakeDistribution:
         ("kiekit==0.2.*", False),
         ("kiekit!=0.1.0", False),
         ('kiekit<0.1 ; extra == "old"', True),  # only under a condition: not a blocker
-        ("kiekit-mock<0.1", True),  # another distribution
+        ("kiekit >=0.2", False),
+        ("Kiekit[mock,cli] (>=0.2)", False),
+        ("kiekit>=0.2;python_version>'3'", True),  # a marker: a condition, as above
+        # other distributions, whatever their bounds: only the name `kiekit` is kiekit's (PEP 503)
+        # (each with a second clause kiekit 0.1.0 fails, as in METADATA's sorted `<0.2,>=0.1.5`)
+        ("kiekit-mock<0.1", True),
+        ("kiekit-suno<0.2,>=0.1.5", True),
+        ("kiekit_suno!=0.1.9,>=0.2", True),
+        ("kiekit.suno (!=0.1.9,>=0.2)", True),
+        ("KieKit-Market[x]<1,>=0.2", True),
+        ("kiekitx<1,>=0.2", True),
         ("attrs>=99", True),
     ],
 )

@@ -186,9 +186,12 @@ def _incompatible(requires: Iterable[str]) -> str | None:
 
 
 # `kiekit>=0.1,<0.2`, `kiekit[mock] (>=0.1)`, `kiekit ; extra == "x"` (PEP 508). Read by hand:
-# packaging's parser costs ~50 ms of start-up, more than all of kie providers' own work.
+# packaging's parser costs ~50 ms of start-up, more than all of kie providers' own work. The name
+# ends where a name character cannot follow: `kiekit-suno`, `kiekit_suno`, `kiekit.suno` are
+# other distributions (PEP 503), with versions of their own.
 _KIEKIT_REQUIREMENT = re.compile(
-    r"^\s*kiekit\s*(?:\[[^\]]*\])?\s*\(?(?P<spec>[^;)]*)\)?\s*(?:;(?P<marker>.*))?$", re.I
+    r"^\s*kiekit(?![\w.-])\s*(?:\[[^\]]*\])?\s*\(?(?P<spec>[^;)]*)\)?\s*(?:;(?P<marker>.*))?$",
+    re.I,
 )
 _CLAUSE = re.compile(r"^(?P<op>~=|===|==|!=|<=|>=|<|>)\s*(?P<version>[\w.*+!-]+)$")
 
