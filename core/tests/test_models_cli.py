@@ -262,3 +262,28 @@ def test_a_model_of_a_plugin_not_installed_names_the_distribution_to_install(
     assert "kiekit-flux-kontext serves it: install kiekit-flux-kontext" in err
     assert "pip install ./plugins/flux-kontext" in err  # not a PyPI name: a true way
     assert "PATTERN" not in err
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_with_no_plugin_installed_the_list_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, json_output: bool
+) -> None:
+    """A core-only install said "PATTERN: no model id matches None" (exit 2) for a PATTERN never
+    given (found by an outside tester): it says what `kie providers` says, and --json keeps its
+    shape with no models."""
+    from kiekit import discovery, registry
+
+    monkeypatch.setattr(discovery, "entry_points_of_group", lambda: [])
+    monkeypatch.setattr(registry, "default_registry", registry.Registry)
+    code, out, err = run(capsys, "models", *(["--json"] if json_output else []))
+    assert code == 0
+    assert err == ""
+    if json_output:
+        assert json.loads(out) == {"ok": True, "command": "models", "models": []}
+    else:
+        assert out.startswith("no providers installed (try: ")
+        assert "kiekit-flux-kontext" in out
+        assert "None" not in out
+    code, _, err = run(capsys, "models", "kling*")  # a pattern: no match, and why
+    assert code == 2
+    assert "no model id matches 'kling*': no providers installed (try: " in err

@@ -48,14 +48,29 @@ def _models(args: argparse.Namespace) -> int:
         if not found:
             _unlisted(what, served, registry)  # "did you mean", or no match, unless an id
             return _fields(args, registry, what, None)  # one a pattern may serve
+    if not served and what is None:  # as `kie providers` says it: nothing to list is no error
+        if not emit(args, "models", {"models": []}):
+            print(_nothing_served())
+        return 0
     if not found:
-        raise ValidationError("PATTERN", f"no model id matches {what!r}")
+        why = f": {_nothing_served()}" if not served else ""
+        raise ValidationError("PATTERN", f"no model id matches {what!r}{why}")
     if emit(args, "models", {"models": [{"model": m, "served_by": d} for m, d in found.items()]}):
         return 0
     width = max(len(model) for model in found)
     for model, dist in found.items():
         print(f"{model:<{width}}  {dist}")
     return 0
+
+
+def _nothing_served() -> str:
+    """Why no model id is served: no plugin at all (what to install, as ``kie providers``
+    says), or only plugins the user blocked or that cannot load (``kie providers`` says which)."""
+    from kiekit.discovery import entry_points_of_group, install_hint
+
+    if not any(True for _ in entry_points_of_group()):
+        return f"no providers installed (try: {install_hint('kiekit-flux-kontext')})"
+    return "no installed plugin serves a model id (blocked or incompatible: see kie providers)"
 
 
 def _unlisted(what: str, served: dict[str, str], registry: Registry) -> None:
