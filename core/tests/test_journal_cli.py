@@ -951,3 +951,46 @@ def test_a_jobs_file_with_the_byte_order_mark_notepad_writes_is_read(
     assert main(["batch", str(jobs), "--mock", "--out", str(tmp_path / "out")]) == 0
     (row,) = _results(tmp_path / "out")
     assert row["state"] == "succeeded"
+
+
+def test_kie_resume_names_each_task_it_cannot_finish_and_its_model(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the plugin of two owed tasks uninstalled, `kie resume` printed the same "no
+    installed provider offers model …" line twice, naming neither task (found by an outside
+    tester): each error line names its task and model, as a resumed task's line does."""
+    import kiekit.client
+    from kiekit import discovery
+    from kiekit.journal import default_journal
+    from kiekit.registry import Registry
+
+    mock = mock_server_factory(polls_to_complete=10_000)  # `kie run` gives up first
+    monkeypatch.chdir(tmp_path)
+    for prompt in ("a cat", "a dog"):
+        assert main(["run", GROK, "--prompt", prompt, "--timeout", "0.2",
+                     "--base-url", mock.base_url]) == 1  # fmt: skip
+    owed = sorted(str(row.task_id) for row in default_journal().entries() if row.task_id)
+    assert len(owed) == 2
+    for task_id in owed:
+        mock.complete(task_id)
+    every = discovery.entry_points_of_group
+    gone = {"kiekit-grok-imagine", "kiekit-market"}  # uninstalled (market's "*" would serve it)
+    monkeypatch.setattr(
+        discovery,
+        "entry_points_of_group",
+        lambda: [ep for ep in every() if ep.dist is None or ep.dist.name not in gone],
+    )
+    monkeypatch.setattr(kiekit.client, "default_registry", Registry)
+    capsys.readouterr()
+
+    assert main(["resume", "--base-url", mock.base_url]) == 1
+    errors = sorted(line for line in capsys.readouterr().err.splitlines() if "error" in line)
+    assert len(errors) == 2
+    for line, task_id in zip(errors, owed, strict=True):
+        assert line.startswith(f"kie: error: task {task_id} ({GROK}): no installed provider")
+        assert line.count(task_id) == 1
+    assert sorted(str(r.task_id) for r in default_journal().entries() if r.unfinished) == owed

@@ -280,8 +280,9 @@ async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> 
     try:
         results = await client.wait(task, timeout=args.timeout)
         paths = await client.download(results, out_dir)
-    except KieError as exc:
-        say(f"kie: error: {exc}")
+    except KieError as exc:  # named as a resumed task's line is: several may fail alike
+        said = str(exc).replace(f" (task {task.id})", "", 1)  # said once, in front
+        say(f"kie: error: task {task.id} ({task.model}): {said}")
         return False
     for path in paths:
         print(path)
