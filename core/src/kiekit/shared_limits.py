@@ -212,6 +212,7 @@ class SharedRateLimiter:
         place_lease: float = PLACE_LEASE,
     ) -> None:
         self.url = check_url(url, option)
+        _redis_installed(option)
         self.limits = limits or RateLimits()
         self.prefix = prefix
         lease = finite(place_lease)
@@ -517,6 +518,18 @@ class _Places:
         if self._lost:
             self._lost = False
             log.warning("shared rate limits at %s: renewing places again", redacted(self.url))
+
+
+def _redis_installed(option: str) -> None:
+    """Refuse a shared limiter where it is made when the redis extra is missing: found at the
+    first reservation, a batch failed (and journalled) every job on it. Looked for, not
+    imported: a limiter made costs no import of redis before its first reservation."""
+    import importlib.util
+
+    if importlib.util.find_spec("redis") is None:
+        raise ConfigurationError(
+            f"{option}: shared rate limits need the redis extra: pip install 'kiekit[redis]'"
+        )
 
 
 def _redis() -> Any:

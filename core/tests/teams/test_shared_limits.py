@@ -580,6 +580,68 @@ def test_the_cli_names_limits_for_a_bad_url(tmp_path: Any) -> None:
     assert "--limits" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (["batch", "JOBS", "--out", "OUT"], "--limits"),
+        (["run", GROK, "--prompt", "a fox", "--out", "OUT"], "--limits"),
+        (["batch", "JOBS", "--out", "OUT"], "KIEKIT_LIMITS_URL"),
+    ],
+)
+def test_the_cli_refuses_shared_limits_without_the_redis_extra_before_any_job(
+    command: list[str],
+    named: str,
+    mock_server_factory: Any,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without kiekit[redis], `kie batch --limits URL` failed each job on its own (a journal
+    row "rejected" and an error line per job, exit 1; found by an outside tester): one usage
+    error naming the extra, as a PostgreSQL journal or --celery without theirs, nothing sent
+    or journalled."""
+    from kiekit.cli import main
+    from kiekit.journal import default_journal
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # not installed
+    monkeypatch.setenv("KIE_API_KEY", "sk-cli")
+    mock = mock_server_factory()
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps({"model": GROK, "input": {"prompt": p}}) + "\n"
+                            for p in ("a fox", "a cat", "a dog")))  # fmt: skip
+    places = {"JOBS": str(jobs), "OUT": str(tmp_path / "out")}
+    argv = [places.get(word, word) for word in command] + ["--base-url", mock.base_url]
+    if named == "--limits":
+        argv += ["--limits", "redis://127.0.0.1:1/0"]
+    else:
+        monkeypatch.setenv(named, "redis://127.0.0.1:1/0")
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("kiekit[redis]") == 1
+    assert named in err
+    assert mock.requests() == []
+    assert list(default_journal().entries()) == []
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+@pytest.mark.parametrize("side", ["Client", "AsyncClient", "SharedRateLimiter"])
+def test_a_shared_limiter_without_the_redis_extra_is_refused_when_made(
+    side: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not at the first create, after the caller has set up (and a batch journalled) its
+    work: where the limiter is made, naming the extra."""
+    import kiekit
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # not installed
+    url = "redis://127.0.0.1:1/0"
+    with pytest.raises(ConfigurationError, match=r"^rate_limits: .*'kiekit\[redis\]'"):
+        if side == "SharedRateLimiter":
+            SharedRateLimiter(url)
+        else:
+            getattr(kiekit, side)("k", base_url="http://127.0.0.1:1", rate_limits=url, journal=None)
+
+
 def test_redis_is_imported_only_for_a_shared_limiter() -> None:
     """`import kiekit` and a client with the in-process limiter never import redis (an extra);
     a shared limiter imports it on its first reservation, not before."""
