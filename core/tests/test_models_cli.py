@@ -273,7 +273,7 @@ def test_with_no_plugin_installed_the_list_says_what_to_install(
     shape with no models."""
     from kiekit import discovery, registry
 
-    monkeypatch.setattr(discovery, "entry_points_of_group", lambda: [])
+    monkeypatch.setattr(discovery, "entry_points_of_group", list)
     monkeypatch.setattr(registry, "default_registry", registry.Registry)
     code, out, err = run(capsys, "models", *(["--json"] if json_output else []))
     assert code == 0

@@ -241,7 +241,14 @@ def test_install_commands_do_not_expect_kiekit_on_pypi(family: bool) -> None:
         if re.search(r"\buv (sync|run)\b|\bpip install\b(?! -e)", line)
     ]
     assert len(commands) >= 3, commands  # README (install, develop), pyproject, and more
-    assert all("--find-links" in line for line in commands), commands
+    uv = [line for line in commands if re.search(r"\buv (sync|run)\b", line)]
+    pip = [line for line in commands if line not in uv]
+    assert uv, commands
+    assert all("--find-links" in line for line in uv), uv
+    # pip: kiekit's wheels named as files first, then the plugin by its name (pip sees kiekit
+    # installed); `--find-links` alone leaves the index on, asked for kiekit's names too
+    assert pip[0].startswith("pip install kiekit-wheels/*.whl"), pip
+    assert not [line for line in pip if "--find-links" in line and "--no-index" not in line]
 
 
 def test_a_family_plugin_makes_files(tmp_path: Path) -> None:

@@ -81,3 +81,51 @@ def test_a_library_install_brings_no_terminal_stack() -> None:
     workspace = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "kiekit[cli]" in workspace["dependency-groups"]["dev"]
     assert '"./core[cli]"' in (ROOT / "README.md").read_text()
+
+
+# Where the install commands users copy are: the README, the guides, each distribution's README.
+INSTALL_PAGES = sorted(
+    {
+        ROOT / "README.md",
+        *ROOT.glob("docs/*.md"),
+        *(folder / "README.md" for folder in DISTRIBUTIONS),
+    }
+)
+INSTALL = re.compile(r"\bpip install\b(.*)")
+
+
+def install_commands() -> list[tuple[str, list[str]]]:
+    """Every ``pip install`` / ``uv pip install`` in a page's code blocks, as (where, words)."""
+    import shlex
+
+    found = []
+    for page in INSTALL_PAGES:
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"^ *```[a-z]*\n(.*?)^ *```", text, re.S | re.M):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = INSTALL.search(line.split("&&")[-1])
+                if command:
+                    words = shlex.split(command[1], comments=True)
+                    found.append((f"{page.relative_to(ROOT)}: {line.strip()}", words))
+    return found
+
+
+def test_no_install_command_asks_an_index_for_kiekits_names() -> None:
+    """kiekit is not on PyPI yet, and someone else's package of one of its names could one day
+    be (README, Install): every documented install takes kiekit's distributions from files or
+    folders. ``--find-links`` alone leaves the index on, and pip and uv ask it for kiekit's
+    names too (found by an outside tester with ``pip install --dry-run -vv``); a name of ours
+    may only add extras to a kiekit installed from its wheels (``pip install 'kiekit[redis]'``)."""
+    ours = {str(project(folder)["name"]) for folder in DISTRIBUTIONS}
+    commands = install_commands()
+    assert len(commands) >= 8, commands
+    for where, words in commands:
+        if "--find-links" in words or any(w.startswith("--find-links=") for w in words):
+            assert "--no-index" in words, where
+        for word in words:
+            if word.startswith(("-", ".")) or "/" in word or "@" in word:
+                continue  # an option (or its value, a folder), a file or folder, a URL
+            name, _, extras = word.partition("[")
+            if name.lower() in ours:
+                assert name.lower() == "kiekit", f"{where}: {word} from an index"
+                assert extras, f"{where}: {word} from an index"

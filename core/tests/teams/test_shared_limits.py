@@ -8,6 +8,7 @@ the machine's load — a reservation that broke the window would land in the wro
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -635,11 +636,15 @@ def test_a_shared_limiter_without_the_redis_extra_is_refused_when_made(
 
     monkeypatch.setitem(sys.modules, "redis", None)  # not installed
     url = "redis://127.0.0.1:1/0"
+    make = (
+        functools.partial(SharedRateLimiter, url)
+        if side == "SharedRateLimiter"
+        else functools.partial(
+            getattr(kiekit, side), "k", base_url="http://127.0.0.1:1", rate_limits=url, journal=None
+        )
+    )
     with pytest.raises(ConfigurationError, match=r"^rate_limits: .*'kiekit\[redis\]'"):
-        if side == "SharedRateLimiter":
-            SharedRateLimiter(url)
-        else:
-            getattr(kiekit, side)("k", base_url="http://127.0.0.1:1", rate_limits=url, journal=None)
+        make()
 
 
 def test_redis_is_imported_only_for_a_shared_limiter() -> None:
