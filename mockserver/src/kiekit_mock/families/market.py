@@ -28,6 +28,7 @@ from ..rules import Outcome
 from ..runtime import Runtime
 from ..state import TaskSnapshot, TaskSpec, Transition
 from .market_models import MODELS, REFUSED, Input, MarketModel, closest, find, warn_guessed
+from .market_models.base import result_object
 from .market_models.extra import WARNING_HEADER, header_safe, id_problem, refused_warning
 from .validation import invalid
 
@@ -75,9 +76,9 @@ def record(
     fail_code, fail_msg = task.failure(int(FAIL_CODE), FAIL_MSG)
     model = MODELS.get(task.model)
     result = ""
-    if succeeded and model is not None and model.kind == "text":
-        # a Sora character task answers with the character's id (KIE's Sora pages) [INF shape]
-        result = dumps({"resultObject": {"character_id": f"char_{task.task_id[:16]}"}})
+    if succeeded and model is not None and model.result is not None:
+        # a text model's value, shaped as its catalogue entry documents it (§2.2 resultObject)
+        result = dumps({"resultObject": result_object(model.result, task.task_id)})
     elif succeeded and task.result_count == 0:
         # a text model taught by extra_market_models (only text models have no result files):
         # a value instead of files (§2.2) [INF shape]
