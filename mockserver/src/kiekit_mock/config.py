@@ -129,6 +129,10 @@ class MockConfig:
         `queuing`, a state KIE's docs list but recorded traffic never showed (kie-api.md §2.2:
         waiting, generating, success). Off by default: records walk waiting → generating →
         success, as real KIE's do; the control API keeps the mock's own three stages.
+    market_unknown_null (keyword-only): jobs/recordInfo answers a task id it does not know
+        (or another account's) with `{"code":200,"msg":"success","data":null}`, the real answer
+        recorded for Suno's record-info (kie-api.md §2.2, §11: "data:null for unknown id
+        option"), instead of the docs' 404 "Task not found" (the default).
     documented_limits: enforce KIE's documented rate limits (limits.py): 20 creates per 10 s per
         account (max_creates_per_10s, if set, wins), jobs/recordInfo 10/s per key, 4o Image and
         Suno record-info 3/s per task; each measured on the mock clock.
@@ -169,6 +173,7 @@ class MockConfig:
     # added later, keyword-only (a dataclass puts it last): code that gives the fields above
     # by position keeps each value in its field
     extra_chat_models: Mapping[str, ChatWire] = field(default_factory=FrozenMapping, kw_only=True)
+    market_unknown_null: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -242,7 +247,7 @@ class MockConfig:
 _INTEGERS = ("polls_to_complete", "callback_copies")
 _OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # the three limits: checked below
 _NUMBERS = ("seconds_to_complete", "starting_credits", "callback_timeout", "time_scale")
-_SWITCHES = ("strict_models", "market_queuing", "documented_limits")
+_SWITCHES = ("strict_models", "market_queuing", "market_unknown_null", "documented_limits")
 
 
 def _check_types(config: MockConfig) -> None:

@@ -21,6 +21,7 @@ from kiekit import (
     AsyncClient,
     Client,
     MediaKind,
+    ProtocolError,
     Registry,
     Request,
     State,
@@ -666,3 +667,14 @@ def test_every_catalogue_field_refuses_locally_exactly_what_the_mock_refuses() -
                 if (here is None) != (there is None):
                     differ.append(f"{model}.{field}={value!r:.20}: here {here!r}, mock {there!r}")
     assert differ == []
+
+
+def test_a_market_task_kie_has_no_record_of_is_named_so() -> None:
+    """recordInfo's data:null for an unknown id (kie-api.md §2.2, §11; the mock's
+    market_unknown_null): the client's error says KIE has no record of it, with its id."""
+    unknown = Task(id="f" * 32, model=NANO)
+    mock = MockServer(MockConfig(market_unknown_null=True))
+    with mock, client_for(mock.base_url) as kie, pytest.raises(ProtocolError) as caught:
+        kie.status(unknown)
+    assert str(caught.value).startswith("KIE has no record of this task")
+    assert caught.value.task_id == unknown.id

@@ -23,6 +23,7 @@ from ..route_helpers import (
     origin_of,
     poll_task,
     runtime,
+    task_id_param,
 )
 from ..rules import Outcome
 from ..runtime import Runtime
@@ -208,9 +209,19 @@ def _source_problem(rt: Runtime, account: str, model: MarketModel, inp: Input) -
     return None
 
 
+def _unknown(rt: Runtime, request: web.Request) -> bool:
+    """Whether the queried id names no market task of the caller's (as store.poll reads it)."""
+    found = rt.store.find(task_id_param(request))
+    return found is None or found.account_id != account_of(request) or found.family != "market"
+
+
 @ROUTES.get(RECORD_INFO)
 async def record_info(request: web.Request) -> web.Response:
     rt = runtime(request)
+    if rt.config.market_unknown_null and _unknown(rt, request):
+        # the data:null answer recorded for Suno's record-info, which §2.2 and §11 ask the
+        # mock to offer for market ids too
+        return ok(None)
     task = poll_task(request, "market", callback_payload).task  # §2.2: 404 "Task not found"
     model = MODELS.get(task.model)
     progress = sora_progress(rt, task) if model is not None and model.progress else None
