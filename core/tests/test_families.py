@@ -178,6 +178,14 @@ def test_market_results_are_typed_assets(kit: SimpleNamespace) -> None:
     assert results.raw == data
 
 
+def test_a_market_status_of_data_null_says_kie_has_no_record_of_the_task() -> None:
+    # kie-api.md §2.2, §11: an unknown id may be answered {"code":200,"data":null}, as Suno's is
+    with pytest.raises(ProtocolError) as caught:
+        Market().parse_status(TASK_ID, None)
+    assert str(caught.value).startswith("KIE has no record of this task")
+    assert caught.value.task_id == TASK_ID
+
+
 def test_market_text_results_have_no_files(kit: SimpleNamespace) -> None:
     data = kit.market_data("success", model="test/chat")
     data["resultJson"] = json.dumps({"resultObject": {"text": "hello"}})

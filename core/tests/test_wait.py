@@ -400,6 +400,19 @@ def test_a_status_with_no_record_is_a_protocol_error(
         run_flow(engine(registry).wait(TASK), kie.transport, fake)
 
     assert info.value.task_id == TASK.id
+    assert str(info.value).startswith("KIE has no record of this task")
+
+
+def test_a_passing_status_with_no_record_does_not_end_the_wait(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    """A record not there yet, then there (a HAR of real traffic showed it, §2.2)."""
+    fake = FakeTime()
+    kie = kit.FakeKie([kit.reply(None), kit.market("success", urls=URLS)])
+
+    results = run_flow(engine(registry).wait(TASK), kie.transport, fake)
+
+    assert (results.task_id, kie.polls) == (TASK.id, 2)
 
 
 def test_on_status_sees_every_status_in_order(

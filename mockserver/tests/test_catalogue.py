@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock.families.market_models import MODELS, catalogue
+from kiekit_mock.families.market_models.base import result_object
 
 if TYPE_CHECKING:
     from conftest import Kie, MakeMock
@@ -72,6 +73,13 @@ def plain_value(spec: dict[str, Any]) -> Any:
         "objects": [{"text": "hello", "voice": "Rachel"}],
         "list": [1] * spec.get("min_items", 1),
     }[kind]
+
+
+def _text_entry(document: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = next(
+        e for e in document["models"] if e["id"] == "elevenlabs/speech-to-text"
+    )
+    return entry
 
 
 # -- the document's form -----------------------------------------------------------------------
@@ -148,6 +156,10 @@ def test_entries_checked_by_a_module_agree_with_it() -> None:
             ),
             "nano-banana-pro.x: items (an entry's members) is on an objects field",
         ),
+        # a text model documents its resultObject; a model of files has none
+        (lambda d: _text_entry(d).pop("result"), "elevenlabs/speech-to-text.result"),
+        (lambda d: _text_entry(d).update(result=[]), "elevenlabs/speech-to-text.result"),
+        (lambda d: d["models"][0].update(result={"a": 1}), "nano-banana-pro.result: only"),
         # a refused id is no served one, names one KIE serves, and says where it comes from
         (lambda d: d["refused"][0].update(id="nano-banana-pro"), "refused[0].id"),
         (lambda d: d["refused"][0].update(use="nano-banana-9"), "refused[0].use"),
@@ -160,6 +172,24 @@ def test_a_malformed_entry_is_named(break_it: Any, expected: str) -> None:
     break_it(document)
     found = catalogue.problems(document)
     assert any(expected in problem for problem in found), found
+
+
+def test_each_text_model_answers_its_own_value_not_another_model_s(kie: Kie) -> None:
+    """kie-api.md §2.2: a text model's resultJson is {"resultObject": …}; a transcription
+    answers a transcript, a Sora character task a character id, each as its entry says."""
+    values = {}
+    for model, given in [
+        ("elevenlabs/speech-to-text", {"audio_url": "https://example.com/a.mp3"}),
+        ("omnihuman-1-5/human-identification", {"image_url": INPUT_URL}),
+        ("sora-2-characters", {"character_file_url": ["https://example.com/v.mp4"]}),
+    ]:
+        task_id = kie.create(model, **given)
+        values[model] = json.loads(kie.record(task_id)["resultJson"])["resultObject"]
+        assert values[model] == result_object(EVERY_ENTRY[model]["result"], task_id)
+    transcript = values["elevenlabs/speech-to-text"]
+    assert set(transcript) == {"text", "language_code", "language_probability", "words"}
+    assert values["omnihuman-1-5/human-identification"] == {"subject_status": 1}
+    assert values["sora-2-characters"]["character_id"].startswith("char_")
 
 
 # -- every entry, served -------------------------------------------------------------------------
@@ -175,8 +205,8 @@ def test_each_catalogue_model_runs_and_serves_a_real_file_of_its_type(
     record = kie.record(task_id)
     assert record["state"] == "success", record
     result = json.loads(record["resultJson"])
-    if entry["kind"] == "text":
-        assert result["resultObject"]
+    if entry["kind"] == "text":  # the value the entry documents, for this task (§2.2)
+        assert result == {"resultObject": result_object(entry["result"], task_id)}
         return
     urls = result["resultUrls"]
     assert len(urls) == entry.get("results", 1)

@@ -210,9 +210,51 @@ def test_a_failure_with_its_own_code_and_message(mock: MockServer, kie: Kie) -> 
     )
 
 
+# successFlag 2 / CREATE_TASK_FAILED: 4o §3.1, Flux §3.2, Veo §3.3, Luma §3.5, MJ §3.7, Suno §3.6
+CREATE_FAILED_FAMILIES = [
+    ("gpt4o-image/generate", {"prompt": "p", "size": "1:1"}, "gpt4o-image/record-info"),
+    ("flux/kontext/generate", {"prompt": "p"}, "flux/kontext/record-info"),
+    ("veo/generate", {"prompt": "p"}, "veo/record-info"),
+    ("modify/generate", {"prompt": "p", "videoUrl": VIDEO}, "modify/record-info"),
+    ("mj/generate", {"taskType": "mj_txt2img", "prompt": "p", "speed": "fast"}, "mj/record-info"),
+    (
+        "generate",
+        {"prompt": "p", "model": "V4_5", "customMode": False, "instrumental": False}
+        | {"callBackUrl": NEVER_SENT},
+        "generate/record-info",
+    ),
+]
+
+
+@pytest.mark.parametrize(("create", "body", "status"), CREATE_FAILED_FAMILIES)
+def test_a_failed_create_is_success_flag_2_or_create_task_failed(
+    kie: Kie, create: str, body: dict[str, Any], status: str
+) -> None:
+    task_id = kie.ok(kie.post(f"/api/v1/{create}", body))["taskId"]
+    outcome = {"kind": "create_failed", "code": 500, "msg": "Create task failed upstream"}
+    answer = ctl(kie, "PUT", f"/_mock/tasks/{task_id}/outcome", outcome)
+    assert (answer.status, answer.json()["task"]["outcome"]) == (200, outcome)
+    record = kie.ok(kie.get(f"/api/v1/{status}?taskId={task_id}"))
+    if create == "generate":  # Suno's status word (§3.6)
+        assert record["status"] == "CREATE_TASK_FAILED"
+    else:
+        assert record["successFlag"] == 2
+    assert (record["errorCode"], record["errorMessage"]) == (500, "Create task failed upstream")
+    if create.startswith("gpt4o"):
+        assert record["status"] == "CREATE_TASK_FAILED"  # §3.1: the word beside the flag
+
+
+def test_a_failed_create_on_market_is_a_plain_failure(mock: MockServer, kie: Kie) -> None:
+    # the market API has no such state (§2.2): the task fails, with the code asked for
+    task_id = kie.create(T2I, prompt="p")
+    mock.set_outcome(task_id, Outcome("create_failed", code=422))
+    record = kie.record(task_id)
+    assert (record["state"], record["failCode"]) == ("fail", "422")
+
+
 def test_failed_and_moderated_tasks_are_refunded(mock: MockServer, kie: Kie) -> None:
     before = kie.ok(kie.get("/api/v1/chat/credit"))
-    for kind in ("fail", "moderation"):
+    for kind in ("fail", "moderation", "create_failed"):
         task_id = kie.create(T2I, prompt="p")
         mock.set_outcome(task_id, kind)
         kie.record(task_id)
@@ -251,6 +293,8 @@ def test_callback_failure_elsewhere_succeeds_and_records_an_undelivered_callback
     [
         ({"kind": "maybe"}, "body.kind"),
         ({"kind": "success", "code": 500}, "body.code"),
+        ({"kind": "callback_fail", "msg": "x"}, "body.msg"),
+        ({"kind": "create_failed", "code": 200}, "body.code"),
         ({"kind": "fail", "code": "abc"}, "body.code"),
         # a failure calling back with code 200 reads as a success (kie-api.md §7)
         ({"kind": "fail", "code": 200}, "body.code"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock import MockServer
 
 if TYPE_CHECKING:
-    from conftest import Kie, MakeMock
+    from conftest import Kie, MakeMock, MockCli
 
 FROZEN = 1e-6  # time_scale: the mock clock moves only when the test moves it
 T2I = "grok-imagine/text-to-image"
@@ -103,6 +104,32 @@ def test_queuing_shows_only_when_a_test_asks_for_it(make_mock: MakeMock) -> None
     task_id = kie.create(T2I, prompt="x")
     seen = [kie.record(task_id)["state"] for _ in range(4)]
     assert seen == ["waiting", "queuing", "generating", "success"]
+
+
+@pytest.mark.parametrize("null", [False, True])
+def test_an_unknown_task_is_404_or_data_null_when_a_test_asks_for_it(
+    make_mock: MakeMock, null: bool
+) -> None:
+    # §2.2: the docs' 404 "Task not found"; Suno's recorded data:null, asked for by §11
+    _, kie = make_mock(market_unknown_null=null)
+    mine = kie.create(T2I, prompt="x")
+    other = type(kie)(kie.base_url, key="another-key")
+    expected = (
+        {"code": 200, "msg": "success", "data": None}
+        if null
+        else {"code": 404, "msg": "Task not found", "data": None}
+    )
+    for caller, task_id in ((kie, "f" * 32), (other, mine)):  # none, or another account's
+        assert caller.get(f"/api/v1/jobs/recordInfo?taskId={task_id}").json() == expected
+    assert kie.record(mine)["state"] == "success"  # a task of the caller's is answered as ever
+
+
+def test_the_command_line_turns_data_null_on(
+    start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
+    kie = kie_at(start_mock_cli("--market-unknown-null").base_url)
+    answer = kie.get("/api/v1/jobs/recordInfo?taskId=" + "f" * 32).json()
+    assert answer == {"code": 200, "msg": "success", "data": None}
 
 
 def test_immediate_by_default(kie: Kie) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from kiekit_mock import MockServer, account_id
+from kiekit_mock import MockConfig, MockServer, account_id
 from kiekit_mock.faults import FaultRule
 
 KEY = "test-key"
@@ -193,6 +193,29 @@ def test_the_same_name_in_the_same_folder_overwrites(host: Any) -> None:
     url = stream(host, fields)["data"]["downloadUrl"]
     stream(host, fields, ("x.png", PNG[::-1], "image/png"))
     assert host.fetch(url).body == PNG[::-1]
+
+
+def test_an_overwrite_serves_the_old_bytes_for_the_cdn_delay_when_asked(
+    make_mock: Any, kie_at: Callable[..., Any]
+) -> None:
+    # §4: "same fileName overwrites with CDN-cache delay" (the docs): opt-in, on the mock clock
+    mock, _ = make_mock(upload_cdn_seconds=60)
+    host = kie_at(mock.upload_base_url)
+    fields = {"uploadPath": "kiekit", "fileName": "same.png"}
+    url = stream(host, fields)["data"]["downloadUrl"]
+    assert host.fetch(url).body == PNG  # the first upload: nothing cached before it
+    assert stream(host, fields, ("x.png", PNG[::-1], "image/png"))["data"]["downloadUrl"] == url
+    assert host.fetch(url).body == PNG  # the link still serves the bytes it replaced
+    mock.clock.advance(59)
+    assert host.fetch(url).body == PNG
+    mock.clock.advance(2)
+    assert host.fetch(url).body == PNG[::-1]
+
+
+@pytest.mark.parametrize("seconds", [-1, float("inf"), "60", True])
+def test_a_cdn_delay_that_is_no_length_of_time_is_refused_naming_it(seconds: Any) -> None:
+    with pytest.raises((TypeError, ValueError), match="upload_cdn_seconds"):
+        MockConfig(upload_cdn_seconds=seconds)
 
 
 def test_files_are_gone_after_three_days(mock: MockServer, host: Any) -> None:

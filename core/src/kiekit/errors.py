@@ -350,6 +350,11 @@ class ProtocolError(KieError):
         self.payload = payload
 
 
+# A status answer of `data: null`: how record-info endpoints answer an id they do not know
+# (Suno's recorded answer; market recordInfo may too, kie-api.md §2.2, §11)
+NO_RECORD = "KIE has no record of this task"
+
+
 class ApiError(KieError):
     """KIE refused the call: the body code was not 200 (HTTP itself is 200, kie-api.md §1)."""
 

@@ -109,6 +109,20 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "never seen in its traffic; default: waiting -> generating -> success)",
     )
     parser.add_argument(
+        "--market-unknown-null",
+        action="store_true",
+        help="market recordInfo answers an unknown task id with data: null, as KIE's Suno "
+        "record-info was recorded doing (default: the docs' 404 'Task not found')",
+    )
+    parser.add_argument(
+        "--upload-cdn-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="after an upload overwrites a file of the same name, its link serves the old "
+        "bytes for S seconds (mock clock), as KIE's CDN cache does (default 0: the new at once)",
+    )
+    parser.add_argument(
         "--account",
         action="append",
         default=[],
@@ -331,6 +345,8 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             extra_chat_models=dict(map(parse_chat_model, args.chat_models)),
             strict_models=args.strict_models,
             market_queuing=args.market_queuing,
+            market_unknown_null=args.market_unknown_null,
+            upload_cdn_seconds=args.upload_cdn_seconds,
             documented_limits=args.documented_limits,
             webhook_hmac_key=args.webhook_hmac_key,
             callback_copies=args.callback_copies,

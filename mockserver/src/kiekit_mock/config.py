@@ -129,6 +129,14 @@ class MockConfig:
         `queuing`, a state KIE's docs list but recorded traffic never showed (kie-api.md §2.2:
         waiting, generating, success). Off by default: records walk waiting → generating →
         success, as real KIE's do; the control API keeps the mock's own three stages.
+    market_unknown_null (keyword-only): jobs/recordInfo answers a task id it does not know
+        (or another account's) with `{"code":200,"msg":"success","data":null}`, the real answer
+        recorded for Suno's record-info (kie-api.md §2.2, §11: "data:null for unknown id
+        option"), instead of the docs' 404 "Task not found" (the default).
+    upload_cdn_seconds (keyword-only): for this long (mock seconds) after an upload overwrites
+        a file of the same name in the same folder, its downloadUrl still serves the old bytes,
+        as KIE's CDN cache does ("same fileName overwrites with CDN-cache delay", kie-api.md
+        §4). 0 (the default): the new bytes at once.
     documented_limits: enforce KIE's documented rate limits (limits.py): 20 creates per 10 s per
         account (max_creates_per_10s, if set, wins), jobs/recordInfo 10/s per key, 4o Image and
         Suno record-info 3/s per task; each measured on the mock clock.
@@ -169,6 +177,8 @@ class MockConfig:
     # added later, keyword-only (a dataclass puts it last): code that gives the fields above
     # by position keeps each value in its field
     extra_chat_models: Mapping[str, ChatWire] = field(default_factory=FrozenMapping, kw_only=True)
+    market_unknown_null: bool = field(default=False, kw_only=True)
+    upload_cdn_seconds: float = field(default=0.0, kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -192,6 +202,8 @@ class MockConfig:
             raise ValueError("time_scale must be > 0")
         if self.callback_timeout <= 0:
             raise ValueError("callback_timeout must be > 0")
+        if not seconds_ok(self.upload_cdn_seconds):
+            raise ValueError(f"upload_cdn_seconds {SECONDS_RULE}, not {self.upload_cdn_seconds}")
         for name in ("journal_limit", "task_limit", "callback_limit"):
             limit = getattr(self, name)
             if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
@@ -241,8 +253,14 @@ class MockConfig:
 # model checks on.
 _INTEGERS = ("polls_to_complete", "callback_copies")
 _OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # the three limits: checked below
-_NUMBERS = ("seconds_to_complete", "starting_credits", "callback_timeout", "time_scale")
-_SWITCHES = ("strict_models", "market_queuing", "documented_limits")
+_NUMBERS = (
+    "seconds_to_complete",
+    "starting_credits",
+    "callback_timeout",
+    "time_scale",
+    "upload_cdn_seconds",
+)
+_SWITCHES = ("strict_models", "market_queuing", "market_unknown_null", "documented_limits")
 
 
 def _check_types(config: MockConfig) -> None:

@@ -134,8 +134,8 @@ def _with_callbacks(
 @ROUTES.put("/_mock/tasks/{task_id}/outcome")
 @_controlled
 async def set_outcome(request: web.Request) -> web.Response:
-    """Body: {"kind": "success"|"fail"|"moderation"|"callback_fail", "code"?: int, "msg"?: str}
-    or just the kind as a JSON string ("fail")."""
+    """Body: {"kind": "success"|"fail"|"moderation"|"callback_fail"|"create_failed",
+    "code"?: int, "msg"?: str} or just the kind as a JSON string ("fail")."""
     outcome = Outcome.parse(await _object_or_word(request), where="body")
     return _change(request, lambda rt, task_id: rt.store.set_outcome(task_id, outcome))
 

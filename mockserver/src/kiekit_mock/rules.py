@@ -22,8 +22,10 @@ from typing import Any, Literal, get_args
 
 from .controlwire import ControlError, kie_error_code, one_of
 
-OutcomeKind = Literal["success", "fail", "moderation", "callback_fail"]
+OutcomeKind = Literal["success", "fail", "moderation", "callback_fail", "create_failed"]
 OUTCOME_KINDS: tuple[OutcomeKind, ...] = get_args(OutcomeKind)
+# The kinds a task ends failed with, which alone carry a code and a message
+FAILING_KINDS: tuple[OutcomeKind, ...] = ("fail", "moderation", "create_failed")
 FAIL_MARKER = "[mock:fail]"
 
 # A moderation failure's code and message per family, when a rule names none.
@@ -159,8 +161,10 @@ class Outcome:
 
     success; fail (a generation failure); moderation (a flagged prompt, in the family's shape);
     callback_fail (the task succeeds, its callback is recorded as not delivered; Luma reports
-    successFlag 4, §3.5/§6.1). `code`/`msg` override the failure's failCode/errorCode and message
-    (None: the family's documented default).
+    successFlag 4, §3.5/§6.1); create_failed (the task fails as KIE's CREATE_TASK_FAILED:
+    successFlag 2 on 4o, Flux, Veo, Luma and Midjourney, Suno's status word, §3.1-§3.7; a
+    plain failure where a family has no such state). `code`/`msg` override the failure's
+    failCode/errorCode and message (None: the family's documented default).
     """
 
     kind: OutcomeKind = "success"
@@ -170,23 +174,23 @@ class Outcome:
     def __post_init__(self) -> None:
         if self.kind not in OUTCOME_KINDS:
             raise ControlError("kind", f"must be one of {', '.join(OUTCOME_KINDS)}")
-        failing = self.kind in ("fail", "moderation")
+        failing = self.kind in FAILING_KINDS
         if self.code is not None:
             # a failure's code, as for a "kie" fault (faults.py): a failed task that calls back
             # with code 200 reads as a success with no results to a receiver
             kie_error_code(self.code)
             if not failing:
-                raise ControlError("code", "only a fail or moderation outcome has a code")
+                raise ControlError("code", "only a failing outcome has a code")
         if self.msg is not None:
             if not isinstance(self.msg, str) or re.search(r"\S", self.msg) is None:
                 raise ControlError("msg", "must be a non-empty string")
             if not failing:
-                raise ControlError("msg", "only a fail or moderation outcome has a message")
+                raise ControlError("msg", "only a failing outcome has a message")
 
     @property
     def fails(self) -> bool:
-        """Whether the task ends failed (a failure or a moderation refusal)."""
-        return self.kind in ("fail", "moderation")
+        """Whether the task ends failed (a failure, a moderation refusal, a failed create)."""
+        return self.kind in FAILING_KINDS
 
     def to_json(self) -> dict[str, Any]:
         """The outcome as the control API shows it."""

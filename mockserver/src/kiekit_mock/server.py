@@ -339,8 +339,9 @@ class MockServer:
     # --- steering tasks ---
 
     def set_outcome(self, task_id: str, outcome: Outcome | str) -> TaskSnapshot:
-        """How a pending task will end: "success", "fail", "moderation", "callback_fail" or an
-        Outcome with its own code/message. KeyError for an unknown task, ValueError once ended."""
+        """How a pending task will end: "success", "fail", "moderation", "callback_fail",
+        "create_failed" or an Outcome with its own code/message. KeyError for an unknown task,
+        ValueError once ended."""
         return self._runtime.store.set_outcome(task_id, outcome)
 
     def set_lifecycle(self, task_id: str, lifecycle: Lifecycle) -> TaskSnapshot:

@@ -75,6 +75,10 @@ def _options(config: MockConfig) -> list[str]:
         options.append("unknown market models refused (--strict-models)")
     if config.market_queuing:
         options.append("market records show 'queuing'")
+    if config.market_unknown_null:
+        options.append("market recordInfo answers an unknown task with data: null")
+    if config.upload_cdn_seconds:
+        options.append(f"an overwritten upload's old bytes served {config.upload_cdn_seconds:g} s")
     for count, what in (
         (len(config.extra_market_models), "added market model"),
         (len(config.extra_chat_models), "added chat model"),

@@ -111,6 +111,19 @@ class TaskSnapshot:
         return self.state in ("success", "fail")
 
     @property
+    def create_failed(self) -> bool:
+        """Whether it failed as KIE's CREATE_TASK_FAILED (a create_failed outcome, rules.py)."""
+        return self.state == "fail" and self.outcome.kind == "create_failed"
+
+    @property
+    def success_flag(self) -> int:
+        """The successFlag families' number (4o §3.1, Flux §3.2, Veo §3.3, Luma §3.5, MJ §3.7):
+        0 generating, 1 success, 2 CREATE_TASK_FAILED, 3 GENERATE_FAILED."""
+        if self.create_failed:
+            return 2
+        return {"success": 1, "fail": 3}.get(self.state, 0)
+
+    @property
     def cost_seconds(self) -> int | None:
         # costTime is in seconds (kie-api.md §2.2: HAR 12 for a 13 s task)
         """KIE's ``costTime``: the task's run time in whole seconds, None until it ends."""
@@ -533,7 +546,8 @@ class Store:
 
     def set_outcome(self, task_id: str, outcome: Outcome | str) -> TaskSnapshot:
         """How a pending task will end: an Outcome or a kind ("success", "fail", "moderation",
-        "callback_fail"). KeyError for an unknown task, ValueError once it has ended."""
+        "callback_fail", "create_failed"). KeyError for an unknown task, ValueError once it has
+        ended."""
         plan = Outcome.parse(outcome)
         with self._lock:
             task = self._pending(task_id)

@@ -2,9 +2,11 @@
 paths, names and types. uploads_http.py is the host itself, the HTTP side.
 
 Real KIE takes uploads on a host of its own (``kieai.redpandaai.co``) and keeps a file 3 days
-(§1, §8, §9 item 11); the same name in the same folder overwrites (§4). A ``fileUrl`` the mock
-will not fetch (anything but loopback) is stood in for by a small generated file of the type its
-extension names, as result files are.
+(§1, §8, §9 item 11); the same name in the same folder overwrites (§4), "with CDN-cache delay"
+(the docs): opt in with ``MockConfig.upload_cdn_seconds`` and the file's link serves the bytes
+it replaced for that long after an overwrite, as a client reusing names meets it. A ``fileUrl``
+the mock will not fetch (anything but loopback) is stood in for by a small generated file of the
+type its extension names, as result files are.
 """
 
 from __future__ import annotations
@@ -54,15 +56,23 @@ class UploadStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._files: dict[str, StoredFile] = {}
+        self._replaced: dict[str, StoredFile] = {}  # what the last overwrite of a path replaced
 
     def put(self, stored: StoredFile) -> None:
         with self._lock:
+            before = self._files.get(stored.file_path)
+            if before is not None:
+                self._replaced[stored.file_path] = before
             self._files[stored.file_path] = stored
 
-    def find(self, file_path: str, now: float) -> StoredFile | None:
-        """The file, unless it is unknown or past its 3 days."""
+    def find(self, file_path: str, now: float, cdn_seconds: float = 0.0) -> StoredFile | None:
+        """The file, unless it is unknown or past its 3 days; within ``cdn_seconds`` of an
+        overwrite, the file it replaced (KIE's CDN cache, §4)."""
         with self._lock:
             stored = self._files.get(file_path)
+            before = self._replaced.get(file_path)
+        if stored is not None and before is not None and now - stored.uploaded_at < cdn_seconds:
+            stored = before
         if stored is None or now - stored.uploaded_at > RETENTION_SECONDS:
             return None
         return stored

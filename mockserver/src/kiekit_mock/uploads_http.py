@@ -371,7 +371,8 @@ def _read_base64_form(body: dict[str, Any]) -> _Form:
 async def _stored_file(request: web.Request) -> web.Response:
     """A stored file at its downloadUrl; no auth, as KIE's file links are public (§4)."""
     file_path = "kieai/" + request.match_info["rest"]
-    stored = request.app[UPLOADS].find(file_path, runtime(request).clock.now())
+    rt = runtime(request)
+    stored = request.app[UPLOADS].find(file_path, rt.clock.now(), rt.config.upload_cdn_seconds)
     if stored is None:
         raise web.HTTPNotFound()
     return web.Response(body=stored.body, content_type=stored.mime_type, headers=FILE_HEADERS)

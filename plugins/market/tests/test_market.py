@@ -21,6 +21,7 @@ from kiekit import (
     AsyncClient,
     Client,
     MediaKind,
+    ProtocolError,
     Registry,
     Request,
     State,
@@ -327,6 +328,41 @@ def test_untyped_model_end_to_end_with_async_client(kie_mock: MockServer, tmp_pa
     _check_images(files, task)
 
 
+STT = "elevenlabs/speech-to-text"
+HUMAN_ID = "omnihuman-1-5/human-identification"
+
+
+def test_a_text_model_hands_the_user_its_own_value(kie_mock: MockServer) -> None:
+    # §2.2: a text model answers {"resultObject": …}, shaped as the model's page documents it
+    # (the mock's catalogue entry) — a transcript for speech-to-text, not a Sora character id
+    with client_for(kie_mock.base_url) as kie:
+        transcript = kie.wait(kie.submit(STT, audio_url="https://example.com/a.mp3"))
+        identified = kie.wait(kie.submit(HUMAN_ID, image_url=IMAGE))
+    assert transcript.assets == ()
+    assert transcript.value["text"].startswith("kiekit-mock transcript of task ")
+    assert transcript.value["language_code"] == "eng"
+    assert [w["type"] for w in transcript.value["words"]] == ["word", "spacing", "word"]
+    assert identified.value == {"subject_status": 1}
+
+
+def test_kie_batch_writes_a_text_model_s_value_into_its_results(tmp_path: Path) -> None:
+    from kiekit.cli import main
+
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [
+        {"id": "stt", "model": STT, "input": {"audio_url": "https://example.com/a.mp3"}},
+        {"id": "who", "model": HUMAN_ID, "input": {"image_url": IMAGE}},
+    ]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["batch", str(jobs), "--out", str(tmp_path / "out"), "--mock"]) == 0
+    rows = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    written = {row["id"]: row for row in map(json.loads, rows)}
+    task_id = written["stt"]["task_id"]
+    assert written["stt"]["value"]["text"] == f"kiekit-mock transcript of task {task_id}"
+    assert written["who"]["value"] == {"subject_status": 1}
+    assert written["stt"]["files"] == written["who"]["files"] == []
+
+
 def test_video_kind_comes_from_the_file(kie_mock: MockServer) -> None:
     with client_for(kie_mock.base_url, registry=generic_only()) as kie:
         results = kie.wait(kie.submit(T2V, prompt="a fox running", duration="6"))
@@ -631,3 +667,14 @@ def test_every_catalogue_field_refuses_locally_exactly_what_the_mock_refuses() -
                 if (here is None) != (there is None):
                     differ.append(f"{model}.{field}={value!r:.20}: here {here!r}, mock {there!r}")
     assert differ == []
+
+
+def test_a_market_task_kie_has_no_record_of_is_named_so() -> None:
+    """recordInfo's data:null for an unknown id (kie-api.md §2.2, §11; the mock's
+    market_unknown_null): the client's error says KIE has no record of it, with its id."""
+    unknown = Task(id="f" * 32, model=NANO)
+    mock = MockServer(MockConfig(market_unknown_null=True))
+    with mock, client_for(mock.base_url) as kie, pytest.raises(ProtocolError) as caught:
+        kie.status(unknown)
+    assert str(caught.value).startswith("KIE has no record of this task")
+    assert caught.value.task_id == unknown.id

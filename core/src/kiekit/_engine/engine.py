@@ -23,6 +23,7 @@ import attrs
 
 from kiekit._paths import recorded
 from kiekit.errors import (
+    NO_RECORD,
     ConfigurationError,
     DownloadError,
     FileWriteError,
@@ -764,7 +765,7 @@ class _Poll:
 
     def status(self, data: Any) -> TaskStatus:
         if data is None:  # some record-info endpoints answer an unknown id with data null (§2.2)
-            raise ProtocolError("KIE has no record of this task", task_id=self.task_id)
+            raise ProtocolError(NO_RECORD, task_id=self.task_id)
         return self.provider.parse_status(self.task_id, data)
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import attrs
 
 from kiekit import wire
-from kiekit.errors import ProtocolError
+from kiekit.errors import NO_RECORD, ProtocolError
 from kiekit.families.assets import assets
 from kiekit.fields import Input
 from kiekit.models import Request, Results, State, TaskStatus
@@ -121,6 +121,8 @@ class MarketProvider(Provider):
         return type(self).record is MarketProvider.record
 
     def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        if data is None:  # an unknown id may be answered with data null (kie-api.md §2.2, §11)
+            raise ProtocolError(NO_RECORD, task_id=task_id)
         pending = _pending_state(data)
         if pending is not None:  # most polls: a plain read of the one field that is set
             state = STATES.get(pending)

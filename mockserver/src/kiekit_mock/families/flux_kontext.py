@@ -1,8 +1,8 @@
 """Flux Kontext: its own create and record-info paths (kie-api.md §3.2, guide §2.2).
 
-camelCase request fields; status told by `successFlag` 0 GENERATING / 1 SUCCESS / 3
-GENERATE_FAILED; times as "YYYY-MM-DD HH:MM:SS" strings, as in the doc example (§1 notes the
-legacy endpoints' string timestamps).
+camelCase request fields; status told by `successFlag` 0 GENERATING / 1 SUCCESS / 2
+CREATE_TASK_FAILED (a create_failed outcome) / 3 GENERATE_FAILED; times as "YYYY-MM-DD HH:MM:SS"
+strings, as in the doc example (§1 notes the legacy endpoints' string timestamps).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _images(task: TaskSnapshot) -> dict[str, str] | None:
 def record(task: TaskSnapshot) -> dict[str, Any]:
     """record-info `data` (D:flux-kontext-api/get-image-details)."""
     failed = task.state == "fail"
-    flag = {"success": 1, "fail": 3}.get(task.state, 0)
+    flag = task.success_flag
     code, msg = task.failure(FAIL_CODE, FAIL_MSG)
     return {
         "taskId": task.task_id,

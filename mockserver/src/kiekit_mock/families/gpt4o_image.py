@@ -63,8 +63,8 @@ SUCCESS_MSG = "4o Image generated successfully."  # [INF] the callback page's te
 
 LINK_SECONDS = 20 * 60  # download-url links are valid 20 minutes (§3.1, §8)
 
-_FLAGS = {"success": 1, "fail": 3}
-_WORDS = {"success": "SUCCESS", "fail": "GENERATE_FAILED"}
+# successFlag 0/1/2/3 ↔ status GENERATING / SUCCESS / CREATE_TASK_FAILED / GENERATE_FAILED (§3.1)
+_WORDS = {0: "GENERATING", 1: "SUCCESS", 2: "CREATE_TASK_FAILED", 3: "GENERATE_FAILED"}
 # [INF] progress is documented only as "0.00"–"1.00"; the mock steps it with the lifecycle
 # stage, so it grows from poll to poll. A failed task keeps the last pending figure.
 _PROGRESS = {
@@ -132,8 +132,8 @@ def record(task: TaskSnapshot) -> dict[str, Any]:
         "completeTime": task.completed_ms,
         "createTime": task.created_ms,
         "response": {"resultUrls": urls} if urls else None,
-        "successFlag": _FLAGS.get(task.state, 0),
-        "status": _WORDS.get(task.state, "GENERATING"),
+        "successFlag": task.success_flag,
+        "status": _WORDS[task.success_flag],
         "errorCode": code if failed else None,
         "errorMessage": msg if failed else "",
         "progress": _PROGRESS[task.state],

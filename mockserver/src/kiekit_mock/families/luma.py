@@ -98,7 +98,7 @@ def _check(body: dict[str, Any]) -> dict[str, Any]:
 def _flag(rt: Runtime, task: TaskSnapshot) -> tuple[int, str | None]:
     """successFlag and, for flag 4, why the callback failed."""
     if task.state == "fail":
-        return 3, None  # GENERATE_FAILED
+        return task.success_flag, None  # 2 CREATE_TASK_FAILED or 3 GENERATE_FAILED
     if task.state != "success":
         return 0, None  # GENERATING
     if task.outcome.kind == "callback_fail":
@@ -114,7 +114,7 @@ def _flag(rt: Runtime, task: TaskSnapshot) -> tuple[int, str | None]:
 def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
     """record-info ``data``: §3.5's keys in its order, typed as the DOCCOPY example."""
     flag, callback_error = _flag(rt, task)
-    done = flag in (1, 3, 4)
+    done = flag in (1, 2, 3, 4)
     response = None
     if flag in (1, 4):
         response = {
@@ -124,7 +124,7 @@ def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
         }
     error_message: str | None = None
     code, msg = task.failure(FAIL_CODE, FAIL_MSG)
-    if flag == 3:
+    if flag in (2, 3):
         error_message = msg
     elif flag == 4:
         # [INF] KIE's quickstart prints errorMessage as the "callback error" of flag 4
@@ -135,7 +135,7 @@ def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
         "completeTime": task.completed_ms if done else None,
         "response": response,
         "successFlag": flag,
-        "errorCode": code if flag == 3 else None,
+        "errorCode": code if flag in (2, 3) else None,
         "errorMessage": error_message,
         "createTime": task.created_ms,
     }
@@ -207,7 +207,7 @@ RECORD = schema.strict(
                 }
             )
         ),
-        "successFlag": schema.enum((0, 1, 3, 4)),  # 4: CALLBACK_FAILED (§3.5)
+        "successFlag": schema.enum((0, 1, 2, 3, 4)),  # 4: CALLBACK_FAILED (§3.5)
         "errorCode": schema.nullable(schema.INT),
         "errorMessage": schema.nullable(schema.STRING),
         "createTime": schema.INT,

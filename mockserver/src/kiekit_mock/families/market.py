@@ -23,11 +23,13 @@ from ..route_helpers import (
     origin_of,
     poll_task,
     runtime,
+    task_id_param,
 )
 from ..rules import Outcome
 from ..runtime import Runtime
 from ..state import TaskSnapshot, TaskSpec, Transition
 from .market_models import MODELS, REFUSED, Input, MarketModel, closest, find, warn_guessed
+from .market_models.base import result_object
 from .market_models.extra import WARNING_HEADER, header_safe, id_problem, refused_warning
 from .validation import invalid
 
@@ -75,9 +77,9 @@ def record(
     fail_code, fail_msg = task.failure(int(FAIL_CODE), FAIL_MSG)
     model = MODELS.get(task.model)
     result = ""
-    if succeeded and model is not None and model.kind == "text":
-        # a Sora character task answers with the character's id (KIE's Sora pages) [INF shape]
-        result = dumps({"resultObject": {"character_id": f"char_{task.task_id[:16]}"}})
+    if succeeded and model is not None and model.result is not None:
+        # a text model's value, shaped as its catalogue entry documents it (§2.2 resultObject)
+        result = dumps({"resultObject": result_object(model.result, task.task_id)})
     elif succeeded and task.result_count == 0:
         # a text model taught by extra_market_models (only text models have no result files):
         # a value instead of files (§2.2) [INF shape]
@@ -207,9 +209,19 @@ def _source_problem(rt: Runtime, account: str, model: MarketModel, inp: Input) -
     return None
 
 
+def _unknown(rt: Runtime, request: web.Request) -> bool:
+    """Whether the queried id names no market task of the caller's (as store.poll reads it)."""
+    found = rt.store.find(task_id_param(request))
+    return found is None or found.account_id != account_of(request) or found.family != "market"
+
+
 @ROUTES.get(RECORD_INFO)
 async def record_info(request: web.Request) -> web.Response:
     rt = runtime(request)
+    if rt.config.market_unknown_null and _unknown(rt, request):
+        # the data:null answer recorded for Suno's record-info, which §2.2 and §11 ask the
+        # mock to offer for market ids too
+        return ok(None)
     task = poll_task(request, "market", callback_payload).task  # §2.2: 404 "Task not found"
     model = MODELS.get(task.model)
     progress = sora_progress(rt, task) if model is not None and model.progress else None

@@ -153,7 +153,7 @@ def _batch_size(body: dict[str, Any]) -> int:
 
 
 def _flag(task: TaskSnapshot) -> int:
-    return {"success": 1, "fail": 3}.get(task.state, 0)  # a failed generation is 3 [INF]
+    return task.success_flag  # a failed generation is 3 [INF], a failed create 2
 
 
 def record(task: TaskSnapshot) -> dict[str, Any]:
@@ -171,8 +171,8 @@ def record(task: TaskSnapshot) -> dict[str, Any]:
         "resultInfoJson": results,
         "successFlag": flag,
         "createTime": task.created_ms,
-        "errorCode": code if flag == 3 else None,
-        "errorMessage": msg if flag == 3 else None,
+        "errorCode": code if flag in (2, 3) else None,
+        "errorMessage": msg if flag in (2, 3) else None,
     }
 
 

@@ -227,9 +227,9 @@ def record(task: TaskSnapshot) -> dict[str, Any]:
         "paramJson": task.param_json,
         "completeTime": _clock_text(task.completed_ms),
         "response": _info(task) if task.state == "success" else None,
-        # 0 generating, 1 success, 3 "created but upstream generation failed"; the mock never
-        # refuses a task it accepted, so 2 ("failed before completion") does not occur
-        "successFlag": {"success": 1, "fail": 3}.get(task.state, 0),
+        # 0 generating, 1 success, 2 "failed (before completion)" (a create_failed outcome),
+        # 3 "generation failed (upstream)"; KIE's OpenAPI enum lists only 0, 1, 2 (§3.3)
+        "successFlag": task.success_flag,
         "errorCode": code if failed else None,
         "errorMessage": msg if failed else "",
         "createTime": _clock_text(task.created_ms),

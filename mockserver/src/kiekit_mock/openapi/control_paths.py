@@ -15,7 +15,7 @@ from ..faults import RULE_FIELDS as FAULT_FIELDS
 from ..inspector import PAGE
 from ..limits import SETTING_FIELDS as LIMIT_FIELDS
 from ..requestlog import REQUEST_KINDS
-from ..rules import MAX_SECONDS, OUTCOME_KINDS, Rule
+from ..rules import FAILING_KINDS, MAX_SECONDS, OUTCOME_KINDS, Rule
 from ..scenario import FORMAT, MEDIA_TYPE_PATTERN
 from ..state import State
 from .operation import json_response, plain
@@ -205,8 +205,8 @@ def _mode(name: str, *, polls: Schema, seconds: Schema) -> Schema:
 TASK = strict({"task": OBJECT})
 # Outcome.parse: a kind, or an object whose kind defaults to "success" when left out (so `{}`
 # is a success); code (an int, or one written in ASCII digits) and msg may be null, kind not;
-# only a failing kind (fail, moderation) has a code or a message.
-_FAILING = ("fail", "moderation")
+# only a failing kind (fail, moderation, create_failed) has a code or a message.
+_FAILING = FAILING_KINDS
 # a KIE error code (controlwire.kie_error_code, kie-api.md §7): 200 would read as a success
 _CODE: Schema = {
     "anyOf": [

@@ -38,7 +38,8 @@ TASK_QUERY = {"taskId": TASK_ID}
 # --- legacy families (§3) ---------------------------------------------------------------------
 
 CLOCK_TEXT = nullable(STRING)  # "YYYY-MM-DD HH:MM:SS" (UTC)
-FLAG_013 = enum((0, 1, 3))
+# 2 CREATE_TASK_FAILED only for a create_failed outcome (rules.py)
+FLAG_0123 = enum((0, 1, 2, 3))
 
 FLUX_BODY = obj(
     {
@@ -63,7 +64,7 @@ FLUX_RECORD = strict(
         "completeTime": CLOCK_TEXT,
         "createTime": CLOCK_TEXT,
         "response": nullable(strict({"originImageUrl": STRING, "resultImageUrl": STRING})),
-        "successFlag": FLAG_013,
+        "successFlag": FLAG_0123,
         "errorCode": nullable(INT),
         "errorMessage": STRING,
     }
@@ -92,8 +93,8 @@ GPT4O_RECORD = strict(
         "completeTime": nullable(INT),
         "createTime": INT,
         "response": nullable(strict({"resultUrls": STRINGS})),
-        "successFlag": FLAG_013,
-        "status": enum(("GENERATING", "SUCCESS", "GENERATE_FAILED")),
+        "successFlag": FLAG_0123,
+        "status": enum(("GENERATING", "SUCCESS", "CREATE_TASK_FAILED", "GENERATE_FAILED")),
         "errorCode": nullable(INT),
         "errorMessage": STRING,
         "progress": {"type": "string", "pattern": r"^[01]\.[0-9]{2}$"},
@@ -206,7 +207,7 @@ VEO_RECORD = strict(
                 required=["taskId", "resultUrls"],
             )
         ),
-        "successFlag": FLAG_013,
+        "successFlag": FLAG_0123,
         "errorCode": nullable(INT),
         "errorMessage": STRING,
         "createTime": CLOCK_TEXT,

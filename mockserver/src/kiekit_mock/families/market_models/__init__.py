@@ -9,6 +9,7 @@ tests of models the mock does not emulate.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 
@@ -17,9 +18,14 @@ from . import catalogue, grok, kling, sora
 from .base import Input, MarketModel
 from .extra import extra_model, warn_guessed
 
-# The modules' models (rules across fields) win over a catalogue entry of the same id
-MODELS: dict[str, MarketModel] = catalogue.load() | {
-    m.name: m for m in (*grok.MODELS, *kling.MODELS, *sora.MODELS)
+# The modules' models (rules across fields) win over a catalogue entry of the same id, and
+# answer the resultObject the entry documents (a text model's value is data, not code)
+_CATALOGUE = catalogue.load()
+MODELS: dict[str, MarketModel] = _CATALOGUE | {
+    m.name: dataclasses.replace(m, result=m.result or _CATALOGUE[m.name].result)
+    if m.name in _CATALOGUE
+    else m
+    for m in (*grok.MODELS, *kling.MODELS, *sora.MODELS)
 }
 # Ids KIE is recorded refusing (kie-api.md §2.4), each with the id KIE serves instead
 REFUSED: dict[str, str] = catalogue.refused()

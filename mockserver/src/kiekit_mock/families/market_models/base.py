@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,6 +37,26 @@ class MarketModel:
     # format_field and count_field); None: result_ext and results, whatever the input
     files: Callable[[Input], tuple[str, int]] | None = None
     source: Source | None = None  # the earlier task it works on (grok.py's follow-ups)
+    # a text model's resultObject on success (its catalogue entry's `result`); "{task_id}" in
+    # a string stands for the task's id. None: the generic {"text": …} of a taught model
+    result: Mapping[str, Any] | None = None
+
+
+def result_object(result: Mapping[str, Any], task_id: str) -> dict[str, Any]:
+    """A text model's resultObject for one task: its entry's example, each "{task_id}" in a
+    string (at any depth) replaced by the task's id, so two tasks answer two values."""
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("{task_id}", task_id)
+        if isinstance(value, list):
+            return [fill(item) for item in value]
+        if isinstance(value, Mapping):
+            return {key: fill(item) for key, item in value.items()}
+        return value
+
+    filled: dict[str, Any] = fill(result)
+    return filled
 
 
 def nested(where: str, check: Callable[[], T]) -> T:

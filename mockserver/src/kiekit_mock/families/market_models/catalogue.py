@@ -71,6 +71,7 @@ ENTRY_KEYS = {
     "count_field",  # an input field that sets the number of result files
     "format_field",  # an input field naming the file type ("jpeg" → jpg)
     "requires_one_of",  # at least one of these fields must be given
+    "result",  # a text model's resultObject on success, as its page documents it (§2.2)
     "fields",
 }
 # a format field's value → the file type the mock makes, where the kind can have it
@@ -165,12 +166,23 @@ def _entry_problems(entry: Mapping[str, Any], fields: Mapping[str, Any]) -> list
         name = entry.get(key)
         if name is not None and (fields.get(name) or {}).get("type") not in kinds:
             found.append(f"{key}: names one of the entry's {' or '.join(kinds)} fields")
+    found += _result_problems(entry)
     one_of = entry.get("requires_one_of")
     if one_of is not None and (
         not isinstance(one_of, list) or len(one_of) < 2 or not set(one_of) <= set(fields)
     ):
         found.append("requires_one_of: two or more of the entry's fields")
     return found
+
+
+def _result_problems(entry: Mapping[str, Any]) -> list[str]:
+    """A text model says what its resultObject holds (a value, not files); no other has one."""
+    result = entry.get("result")
+    if entry.get("kind") != "text":
+        return [] if result is None else ["result: only a text model answers a resultObject"]
+    if not isinstance(result, dict) or not result:
+        return ["result: a text model's resultObject, a non-empty object (kie-api.md §2.2)"]
+    return []
 
 
 def _spec_problems(spec: object, *, member: bool = False) -> list[str]:
@@ -362,6 +374,7 @@ def load() -> dict[str, MarketModel]:
             COST,
             result_ext=entry["file"],
             files=_file_rule(entry),
+            result=entry.get("result"),
         )
         for entry in document["models"]
     }

@@ -107,7 +107,7 @@ MODELS = (
         "sora-2-pro-image-to-video", _sora_pro(_sora_image_to_video), "video", 1, 30.0, True
     ),
     MarketModel("sora-2-pro-storyboard", _sora_storyboard, "video", 1, 30.0, True),
-    # a character task yields a character id, not a file (§2.2 resultObject shape) [INF]
+    # a character task yields a character id, not a file: its catalogue entry's `result`
     MarketModel("sora-2-characters", _sora_characters, "text", 0, 2.0, True),
     MarketModel("sora-2-characters-pro", _sora_characters_pro, "text", 0, 2.0, True),
     MarketModel("sora-watermark-remover", _sora_watermark_remover, "video", 1, 2.0, True),

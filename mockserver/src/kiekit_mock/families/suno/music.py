@@ -240,6 +240,8 @@ def _done_tracks(task: TaskSnapshot, callback_state: str) -> int:
 
 def status_of(rt: Runtime, task: TaskSnapshot) -> str:
     if task.state == "fail":
+        if task.create_failed:  # an outcome rule's choice: §3.6's CREATE_TASK_FAILED
+            return "CREATE_TASK_FAILED"
         moderated = task.outcome.kind == "moderation"  # an outcome rule's flagged prompt
         return "SENSITIVE_WORD_ERROR" if moderated else "GENERATE_AUDIO_FAILED"
     if task.state != "success":

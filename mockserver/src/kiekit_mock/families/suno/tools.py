@@ -161,6 +161,8 @@ async def _create(request: web.Request, model: str) -> web.Response:
 
 def _word(rt: Runtime, task: TaskSnapshot) -> str:
     if task.state == "fail":
+        if task.create_failed:  # §3.6's word for it; the tools' pages list no other [INF]
+            return "CREATE_TASK_FAILED"
         if task.model == LYRICS and task.outcome.kind == "moderation":
             return "SENSITIVE_WORD_ERROR"
         return str(TOOLS[task.model].failure)
@@ -173,7 +175,7 @@ def _word(rt: Runtime, task: TaskSnapshot) -> str:
 
 
 def _flag(task: TaskSnapshot) -> int:
-    return {"success": 1, "fail": 3}.get(task.state, 0)
+    return task.success_flag  # 2 for a failed create, as the successFlag families [INF]
 
 
 def _music_index(task: TaskSnapshot) -> int:

@@ -9,7 +9,8 @@ const FAULT_KINDS = ["kie", "http", "slow", "reset", "empty", "malformed", "trun
 
 const RULE_FIELDS = [
   { name: "outcome_kind", label: "outcome", kind: "select", field: "outcome.kind",
-    options: [["", "— none —"], "success", "fail", "moderation", "callback_fail"] },
+    options: [["", "— none —"], "success", "fail", "moderation", "callback_fail",
+      "create_failed"] },
   { name: "outcome_code", label: "failure code", kind: "number", field: "outcome.code", placeholder: "e.g. 501" },
   { name: "outcome_msg", label: "failure message", kind: "text", field: "outcome.msg" },
   { name: "lifecycle", label: "lifecycle", kind: "select", field: "lifecycle.mode",

@@ -8,7 +8,7 @@ import { jsonView } from "./jsonview.js";
 
 const PAGE = 100;
 const STAGES = ["waiting", "queuing", "generating"];
-const OUTCOMES = ["success", "fail", "moderation", "callback_fail"];
+const OUTCOMES = ["success", "fail", "moderation", "callback_fail", "create_failed"];
 
 export function tasksView(ctx) {
   const filters = { state: "", family: "", account_id: "" };
