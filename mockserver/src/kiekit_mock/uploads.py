@@ -9,8 +9,10 @@ extension names, as result files are.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,6 +21,7 @@ from . import media
 MAX_FILE_BYTES = 100 * 1024 * 1024  # "about 100 MB" (the URL method's page, §4)
 RETENTION_SECONDS = 3 * 24 * 3600.0  # 3 days per each upload page (§1, §8, §9 item 11)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+log = logging.getLogger("kiekit_mock")
 
 
 class UploadError(Exception):
@@ -49,15 +52,27 @@ class StoredFile:
 
 class UploadStore:
     """The upload host's files by filePath; the same name in the same folder overwrites (§4).
-    Thread-safe: a MockServer's test thread reads while the server's loop writes."""
+    Thread-safe: a MockServer's test thread reads while the server's loop writes.
 
-    def __init__(self) -> None:
+    Memory stays bounded: a file past its 3 days is let go (KIE deletes it too, §1), at the
+    next upload or clock advance (:meth:`prune`), and past ``limit`` bytes held the oldest
+    files go, counted in :attr:`dropped`, the first time said in the log. The files are kept
+    oldest upload first (an overwrite moves to the end), so both cost only the files let go."""
+
+    def __init__(self, limit: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._files: dict[str, StoredFile] = {}
+        self._files: OrderedDict[str, StoredFile] = OrderedDict()
+        self._limit = limit  # bytes held (None: no cap); MockConfig.upload_limit
+        self._bytes = 0
+        self._dropped = 0
 
     def put(self, stored: StoredFile) -> None:
         with self._lock:
+            self._remove(stored.file_path)  # an overwrite is the newest upload now
             self._files[stored.file_path] = stored
+            self._bytes += stored.size
+            self._expire(stored.uploaded_at)
+            self._cap(stored.file_path)
 
     def find(self, file_path: str, now: float) -> StoredFile | None:
         """The file, unless it is unknown or past its 3 days."""
@@ -70,6 +85,50 @@ class UploadStore:
     def files(self) -> list[StoredFile]:
         with self._lock:
             return list(self._files.values())
+
+    def prune(self, now: float) -> None:
+        """Let go of the files past their 3 days at ``now`` (the mock clock moved on)."""
+        with self._lock:
+            self._expire(now)
+
+    @property
+    def dropped(self) -> int:
+        """Files let go before their 3 days to stay within the limit (expired ones aside)."""
+        with self._lock:
+            return self._dropped
+
+    @property
+    def held_bytes(self) -> int:
+        """The bytes of the files held."""
+        with self._lock:
+            return self._bytes
+
+    def _remove(self, file_path: str) -> None:
+        gone = self._files.pop(file_path, None)
+        if gone is not None:
+            self._bytes -= gone.size
+
+    def _expire(self, now: float) -> None:
+        while self._files:
+            oldest = next(iter(self._files.values()))
+            if now - oldest.uploaded_at <= RETENTION_SECONDS:
+                return
+            self._remove(oldest.file_path)
+
+    def _cap(self, newest: str) -> None:
+        """Past the limit, the oldest files go; the newest is kept even if larger alone."""
+        limit = self._limit
+        if limit is None or self._bytes <= limit:
+            return
+        if not self._dropped:
+            log.warning(
+                "kiekit-mock: uploads hold over %d bytes (upload_limit, --upload-limit): the "
+                "oldest files are let go from now on, and their links answer 404",
+                limit,
+            )
+        while self._bytes > limit and next(iter(self._files)) != newest:
+            self._remove(next(iter(self._files)))
+            self._dropped += 1
 
 
 def upload_path(value: object) -> str:
