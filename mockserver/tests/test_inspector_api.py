@@ -238,6 +238,67 @@ def test_callbacks_come_a_page_at_a_time_from_the_newest(kie: Kie) -> None:
         assert refused.status == 400, bad
 
 
+def owe_callback(kie: Kie, prompt: str) -> str:
+    """A finished task whose callback is recorded, never sent (not loopback: callbacks.py)."""
+    body = {"model": T2I, "input": {"prompt": prompt}, "callBackUrl": "https://x.example/cb"}
+    task_id = str(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])
+    kie.record(task_id)
+    return task_id
+
+
+def test_a_page_of_callbacks_does_not_copy_every_record(
+    make_mock: MakeMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inspector reloads its Callbacks page at every change: it copied every record kept
+    (100,000 by default) and filtered the copy, under the dispatcher's lock, for each page."""
+    mock, kie = make_mock()
+    made = [owe_callback(kie, f"p{n}") for n in range(6)]
+    owe_callback(kie.as_key("other-key"), "theirs")
+
+    def everyone(_: object) -> None:
+        raise AssertionError("a page of callbacks copied every record")
+
+    monkeypatch.setattr(type(mock._runtime.callbacks), "records", everyone)
+    answer = kie.fetch(kie.base_url + "/_mock/callbacks?limit=2&offset=1&api_key=test-key&wait=0")
+    assert [record["task_id"] for record in answer.json()] == made[3:5]
+    assert answer.headers["x-total-count"] == "6"
+    one = kie.fetch(kie.base_url + f"/_mock/callbacks?task_id={made[0]}&wait=0")
+    assert (len(one.json()), one.headers["x-total-count"]) == (1, "1")
+    assert kie.fetch(kie.base_url + "/_mock/callbacks?wait=0").headers["x-total-count"] == "7"
+
+
+def test_callback_pages_and_totals_follow_every_record_kept_and_let_go(
+    make_mock: MakeMock,
+) -> None:
+    mock, kie = make_mock(task_limit=8, callback_limit=14, callback_copies=2)
+    other = kie.as_key("other-key")
+    made = [owe_callback(caller, f"p{n}") for n in range(6) for caller in (kie, other)]
+    mock.reset(api_key="other-key")  # a per-account reset forgets its records
+    made += [owe_callback(kie, f"q{n}") for n in range(3)]
+    dispatcher = mock._runtime.callbacks
+    assert dispatcher.dropped > 0
+    assert mock._runtime.store.forgotten > 0
+    mine = account_id("test-key")
+    for filters in ["", "api_key=test-key", "api_key=other-key", f"account_id={mine}"] + [
+        f"task_id={task_id}" for task_id in made[::3]
+    ]:
+        wanted = dict(part.split("=") for part in filters.split("&") if part)
+        owner = account_id(wanted["api_key"]) if "api_key" in wanted else wanted.get("account_id")
+        held = [
+            record.task_id
+            for record in mock.callbacks(wait=False)
+            if owner in (None, record.account_id)
+            and wanted.get("task_id", record.task_id) == record.task_id
+        ]
+        for paging in ["", "limit=3", "limit=2&offset=3", "offset=5"]:
+            query = dict(part.split("=") for part in paging.split("&") if part)
+            end = len(held) - int(query.get("offset", 0))
+            start = max(0, end - int(query.get("limit", len(held))))
+            answer = kie.fetch(kie.base_url + f"/_mock/callbacks?wait=0&{filters}&{paging}")
+            assert answer.headers["x-total-count"] == str(len(held)), (filters, paging)
+            assert [r["task_id"] for r in answer.json()] == held[start : max(0, end)]
+
+
 def test_the_page_and_its_files_are_served_from_the_package(mock: MockServer, kie: Kie) -> None:
     page = kie.fetch(mock.inspector_url)
     assert page.status == 200
