@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from kiekit_mock import MockConfig, MockServer, account_id
+from kiekit_mock import Lifecycle, MockConfig, MockServer, account_id
+from kiekit_mock.state import _Task
 
 if TYPE_CHECKING:
     from conftest import Kie, MakeMock
@@ -46,6 +47,83 @@ def test_tasks_come_a_page_at_a_time_from_the_newest(kie: Kie) -> None:
     assert len(control(kie, "/_mock/tasks")["tasks"]) == 5
     refused = kie.fetch(kie.base_url + "/_mock/tasks?limit=0")
     assert (refused.status, refused.json()["field"]) == (400, "limit")
+
+
+def test_a_page_of_tasks_snapshots_its_own_tasks_not_the_store(
+    kie: Kie, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inspector reloads its Tasks page at every change: a snapshot of every task held,
+    under the store's lock, made each page cost the whole store (half a second at 30,000)."""
+    made = [kie.create(T2I, prompt=f"p{n}") for n in range(60)]
+    for task_id in made[::2]:
+        kie.record(task_id)  # ended at its first poll: success
+    built = []
+    snapshot = _Task.snapshot
+
+    def counted(task: _Task) -> Any:
+        built.append(task.task_id)
+        return snapshot(task)
+
+    monkeypatch.setattr(_Task, "snapshot", counted)
+    newest = control(kie, "/_mock/tasks?limit=5")
+    assert newest["total"] == 60
+    assert [task["task_id"] for task in newest["tasks"]] == made[-5:]
+    assert len(built) == 5
+    built.clear()
+    succeeded = control(kie, "/_mock/tasks?state=success&limit=3&offset=2")
+    assert succeeded["total"] == 30
+    assert [task["task_id"] for task in succeeded["tasks"]] == made[::2][-5:-2]
+    assert len(built) == 3
+    built.clear()
+    assert control(kie, "/_mock/tasks?state=fail&limit=5") == {"total": 0, "tasks": []}
+    assert built == []
+
+
+PAGES = ["", "limit=2", "limit=3&offset=1", "offset=4", "limit=50&offset=0"]
+FILTERS = ["", "state=success", "state=fail", "state=waiting", "family=flux-kontext"]
+
+
+def test_task_pages_and_totals_follow_every_change_to_the_tasks(make_mock: MakeMock) -> None:
+    """`total` is counted as tasks are made, move on and are forgotten, not by a look at every
+    task: it must agree, with every filter, with the tasks the store holds."""
+    mock, kie = make_mock(task_limit=12)
+    other = kie.as_key("other-key")
+    for n in range(6):
+        kie.create(T2I, prompt=f"a{n}")
+        other.flux(prompt=f"b{n}")
+    failing = other.create(T2I, prompt="failing")
+    mock.set_outcome(failing, "fail")
+    mock.complete(failing)
+    for task in mock.tasks()[:9]:
+        mock.complete(task.task_id)
+    stepped = other.create(T2I, prompt="stepped")
+    mock.set_lifecycle(stepped, Lifecycle(manual=True))
+    mock.advance(stepped)  # waiting → queuing
+    for n in range(4):  # past task_limit: the oldest finished go
+        other.create(T2I, prompt=f"c{n}")
+    mock.reset(api_key="test-key")
+    kie.create(T2I, prompt="after the reset")
+    assert mock._runtime.store.forgotten > 0
+    states = {task.state for task in mock.tasks()}
+    assert {"waiting", "queuing", "success", "fail"} <= states
+    accounts = ["", f"account_id={account_id('test-key')}", "api_key=other-key"]
+    for filters in (f"{f}&{a}".strip("&") for f in FILTERS for a in accounts):
+        held = [t.task_id for t in mock.tasks() if _fits(t, filters)]
+        for paging in PAGES:
+            page = control(kie, f"/_mock/tasks?{filters}&{paging}")
+            query = dict(part.split("=") for part in paging.split("&") if part)
+            end = len(held) - int(query.get("offset", 0))
+            start = max(0, end - int(query.get("limit", len(held))))
+            assert page["total"] == len(held), (filters, paging)
+            assert [t["task_id"] for t in page["tasks"]] == held[start : max(0, end)]
+
+
+def _fits(task: Any, filters: str) -> bool:
+    wanted = dict(part.split("=") for part in filters.split("&") if part)
+    if "api_key" in wanted:
+        wanted["account_id"] = account_id(wanted.pop("api_key"))
+    held = {"state": task.state, "family": task.family, "account_id": task.account_id}
+    return all(wanted.get(name, value) == value for name, value in held.items())
 
 
 @pytest.mark.parametrize("field", ["state", "family"])
@@ -158,6 +236,67 @@ def test_callbacks_come_a_page_at_a_time_from_the_newest(kie: Kie) -> None:
     for bad in ("limit=0", "offset=-1", "limit=x", "page=2"):
         refused = kie.fetch(kie.base_url + f"/_mock/callbacks?{bad}")
         assert refused.status == 400, bad
+
+
+def owe_callback(kie: Kie, prompt: str) -> str:
+    """A finished task whose callback is recorded, never sent (not loopback: callbacks.py)."""
+    body = {"model": T2I, "input": {"prompt": prompt}, "callBackUrl": "https://x.example/cb"}
+    task_id = str(kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"])
+    kie.record(task_id)
+    return task_id
+
+
+def test_a_page_of_callbacks_does_not_copy_every_record(
+    make_mock: MakeMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inspector reloads its Callbacks page at every change: it copied every record kept
+    (100,000 by default) and filtered the copy, under the dispatcher's lock, for each page."""
+    mock, kie = make_mock()
+    made = [owe_callback(kie, f"p{n}") for n in range(6)]
+    owe_callback(kie.as_key("other-key"), "theirs")
+
+    def everyone(_: object) -> None:
+        raise AssertionError("a page of callbacks copied every record")
+
+    monkeypatch.setattr(type(mock._runtime.callbacks), "records", everyone)
+    answer = kie.fetch(kie.base_url + "/_mock/callbacks?limit=2&offset=1&api_key=test-key&wait=0")
+    assert [record["task_id"] for record in answer.json()] == made[3:5]
+    assert answer.headers["x-total-count"] == "6"
+    one = kie.fetch(kie.base_url + f"/_mock/callbacks?task_id={made[0]}&wait=0")
+    assert (len(one.json()), one.headers["x-total-count"]) == (1, "1")
+    assert kie.fetch(kie.base_url + "/_mock/callbacks?wait=0").headers["x-total-count"] == "7"
+
+
+def test_callback_pages_and_totals_follow_every_record_kept_and_let_go(
+    make_mock: MakeMock,
+) -> None:
+    mock, kie = make_mock(task_limit=8, callback_limit=14, callback_copies=2)
+    other = kie.as_key("other-key")
+    made = [owe_callback(caller, f"p{n}") for n in range(6) for caller in (kie, other)]
+    mock.reset(api_key="other-key")  # a per-account reset forgets its records
+    made += [owe_callback(kie, f"q{n}") for n in range(3)]
+    dispatcher = mock._runtime.callbacks
+    assert dispatcher.dropped > 0
+    assert mock._runtime.store.forgotten > 0
+    mine = account_id("test-key")
+    for filters in ["", "api_key=test-key", "api_key=other-key", f"account_id={mine}"] + [
+        f"task_id={task_id}" for task_id in made[::3]
+    ]:
+        wanted = dict(part.split("=") for part in filters.split("&") if part)
+        owner = account_id(wanted["api_key"]) if "api_key" in wanted else wanted.get("account_id")
+        held = [
+            record.task_id
+            for record in mock.callbacks(wait=False)
+            if owner in (None, record.account_id)
+            and wanted.get("task_id", record.task_id) == record.task_id
+        ]
+        for paging in ["", "limit=3", "limit=2&offset=3", "offset=5"]:
+            query = dict(part.split("=") for part in paging.split("&") if part)
+            end = len(held) - int(query.get("offset", 0))
+            start = max(0, end - int(query.get("limit", len(held))))
+            answer = kie.fetch(kie.base_url + f"/_mock/callbacks?wait=0&{filters}&{paging}")
+            assert answer.headers["x-total-count"] == str(len(held)), (filters, paging)
+            assert [r["task_id"] for r in answer.json()] == held[start : max(0, end)]
 
 
 def test_the_page_and_its_files_are_served_from_the_package(mock: MockServer, kie: Kie) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import web
 from kiekit_mock import MockServer
+from kiekit_mock.state import _Task
 
 if TYPE_CHECKING:
     from conftest import Kie, MakeMock
@@ -195,6 +196,29 @@ def test_extend_continues_a_track_of_the_caller(mock: MockServer, kie: Kie) -> N
     failed = record(other, create(other, "/api/v1/generate/extend", **body))
     assert failed["status"] != "SUCCESS"
     assert (failed["errorCode"], failed["errorMessage"]) == (422, "Record does not exist")
+
+
+def test_an_extend_reads_only_the_callers_suno_tasks(
+    kie: Kie, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding the extended track made a snapshot of every task the mock held: a cost per
+    extend that grew with the store (100,000 tasks by default), under its lock."""
+    track = song(kie)["response"]["sunoData"][0]
+    for caller in (kie, kie.as_key("other-key")):
+        for n in range(10):
+            caller.create("grok-imagine/text-to-image", prompt=f"p{n}")
+    built = []
+    snapshot = _Task.snapshot
+
+    def counted(task: _Task) -> Any:
+        built.append(task.spec.family)
+        return snapshot(task)
+
+    monkeypatch.setattr(_Task, "snapshot", counted)
+    body = {"defaultParamFlag": False, "audioId": track["id"], "model": "V5",
+            "callBackUrl": CALLBACK}  # fmt: skip
+    create(kie, "/api/v1/generate/extend", **body)
+    assert "market" not in built
 
 
 def test_an_extend_of_an_unknown_track_is_accepted_and_fails_later(kie: Kie) -> None:

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from kiekit_mock import MockConfig, MockServer, account_id
+from kiekit_mock.__main__ import _parser, main
 from kiekit_mock.faults import FaultRule
+from kiekit_mock.uploads import StoredFile, UploadStore
 
 KEY = "test-key"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -224,6 +226,103 @@ def test_files_are_gone_after_three_days(mock: MockServer, host: Any) -> None:
     assert host.fetch(url).status == 200
     mock.clock.advance(120)
     assert host.fetch(url).status == 404
+
+
+DAY = 24 * 3600.0
+
+
+def test_files_past_three_days_are_let_go_not_only_hidden(mock: MockServer, host: Any) -> None:
+    """A long-running mock's memory: expired files were hidden from their links but held
+    forever (a soak uploading 100 MB a mock day grew by as much every day)."""
+    stream(host, {"uploadPath": "kiekit", "fileName": "old.png"})
+    mock.clock.advance(2 * DAY)
+    stream(host, {"uploadPath": "kiekit", "fileName": "new.png"})
+    mock.clock.advance(1.5 * DAY)  # the advance lets the first go, with no upload after it
+    assert [file.file_name for file in mock.uploads()] == ["new.png"]
+    mock.clock.advance(2 * DAY)
+    assert mock.uploads() == []
+
+
+def test_an_upload_lets_go_of_the_files_its_time_expired() -> None:
+    store = UploadStore()
+    store.put(stored_file("a.png", at=0.0))
+    store.put(stored_file("b.png", at=DAY))
+    store.put(stored_file("a.png", at=2 * DAY))  # overwritten: its 3 days begin again
+    store.put(stored_file("c.png", at=4.5 * DAY))  # the clock moved on its own (time_scale)
+    assert [file.file_name for file in store.files()] == ["a.png", "c.png"]
+    assert store.held_bytes == 2 * len(PNG)
+
+
+def test_an_overwritten_file_is_kept_only_for_the_cdn_delay_and_counted() -> None:
+    """With a CDN delay, each path holds at most the file an overwrite replaced, counted
+    against the limit and let go with the path; without one, none is held."""
+    plain, cached = UploadStore(), UploadStore(cdn_seconds=60.0)
+    for at in range(50):  # one name overwritten again and again
+        plain.put(stored_file("same.png", at=float(at)))
+        cached.put(stored_file("same.png", at=float(at)))
+    assert plain.held_bytes == len(PNG)
+    assert cached.held_bytes == 2 * len(PNG)
+    assert cached.find("kieai/acct/kiekit/same.png", 49.5) is not None
+    cached.prune(49 + 4 * DAY)
+    assert cached.files() == []
+    assert cached.held_bytes == 0
+
+
+def stored_file(name: str, *, at: float, size: int = len(PNG)) -> StoredFile:
+    return StoredFile("acct", f"kieai/acct/kiekit/{name}", name, "image/png", PNG[:size], at)
+
+
+def test_past_the_upload_limit_the_oldest_files_go_and_the_log_says_so_once(
+    make_mock: Any, kie_at: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    mock, _ = make_mock(upload_limit=3 * len(PNG))
+    host = kie_at(mock.upload_base_url)
+    urls = [
+        stream(host, {"uploadPath": "kiekit", "fileName": f"f{n}.png"})["data"]["downloadUrl"]
+        for n in range(5)
+    ]
+    assert [file.file_name for file in mock.uploads()] == ["f2.png", "f3.png", "f4.png"]
+    assert mock._uploads.dropped == 2
+    assert host.fetch(urls[0]).status == 404
+    assert host.fetch(urls[4]).body == PNG
+    warned = [r for r in caplog.records if "--upload-limit" in r.getMessage()]
+    assert len(warned) == 1
+
+
+def test_a_file_larger_than_the_upload_limit_alone_is_still_kept() -> None:
+    store = UploadStore(limit=100)
+    store.put(stored_file("small.png", at=0.0, size=60))
+    store.put(stored_file("large.png", at=1.0, size=200))
+    assert [file.file_name for file in store.files()] == ["large.png"]
+    assert store.dropped == 1
+
+
+def test_the_upload_limit_is_a_positive_byte_count_or_none() -> None:
+    assert MockConfig().upload_limit == 1024**3
+    assert MockConfig(upload_limit=None).upload_limit is None
+    with pytest.raises(ValueError, match="upload_limit"):
+        MockConfig(upload_limit=0)
+    with pytest.raises(TypeError, match="upload_limit"):
+        MockConfig(upload_limit=1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "limit"), [("0", None), ("4096", 4096), ("500M", 500 * 1024**2), ("2g", 2 * 1024**3)]
+)
+def test_the_command_line_takes_the_upload_limit_in_bytes_or_with_a_unit(
+    given: str, limit: int | None
+) -> None:
+    assert _parser("kiekit-mock").parse_args(["--upload-limit", given]).upload_limit == limit
+
+
+@pytest.mark.parametrize("given", ["-1", "2T", "lots", "M"])
+def test_the_command_line_names_a_bad_upload_limit(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--upload-limit", given])
+    assert stopped.value.code == 2
+    assert "--upload-limit" in capsys.readouterr().err
 
 
 def test_uploaded_urls_are_accepted_as_inputs_of_edit_tasks(

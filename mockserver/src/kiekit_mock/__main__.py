@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .clock import SCALE_RULE, scale_ok
-from .config import MockConfig, account_id, parse_account, parse_chat_model, parse_market_model
+from .config import (
+    UPLOAD_LIMIT,
+    MockConfig,
+    account_id,
+    parse_account,
+    parse_chat_model,
+    parse_market_model,
+)
 from .controlwire import ControlError
 from .families import task_families
 from .har import read_scenario
@@ -171,6 +178,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="callback records kept; the oldest go past it (default 100000; 0: keep all)",
     )
     parser.add_argument(
+        "--upload-limit",
+        type=_byte_limit,
+        default=UPLOAD_LIMIT,
+        metavar="BYTES",
+        help="bytes of uploaded files kept, as 500M or 2G; the oldest go past it (default 1G; "
+        "0: keep all); files past KIE's 3 days go anyway",
+    )
+    parser.add_argument(
         "--allow-callback-host",
         action="append",
         default=[],
@@ -278,6 +293,25 @@ def _limit(text: str) -> int | None:
     return count or None
 
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _byte_limit(text: str) -> int | None:
+    """--upload-limit: bytes, with an optional K, M or G (powers of 1024); 0 for none."""
+    number, unit = text[:-1], text[-1:].upper()
+    if unit not in _UNITS:
+        number, unit = text, ""
+    try:
+        count = int(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of bytes (or with K, M, G), got {text!r}"
+        ) from None
+    if count < 0:
+        raise argparse.ArgumentTypeError("must be 0 (keep all) or more")
+    return count * _UNITS[unit] or None
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str = "kiekit-mock") -> int:
     """The mock's command line; ``prog`` is the command as the user typed it (``kie mock
     serve`` passes its own name), for usage lines and messages."""
@@ -354,6 +388,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             journal_limit=args.journal_limit,
             task_limit=args.task_limit,
             callback_limit=args.callback_limit,
+            upload_limit=args.upload_limit,
         )
     except ValueError as exc:
         _refuse(parser, str(exc))

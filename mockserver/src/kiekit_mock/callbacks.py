@@ -36,7 +36,7 @@ import ipaddress
 import itertools
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypedDict, Unpack
@@ -209,6 +209,7 @@ class CallbackDispatcher:
         # records are read at its status answers, which must not scan everyone's
         self._records: dict[int, CallbackRecord] = {}
         self._by_task: dict[str, list[int]] = {}
+        self._per_account: Counter[str | None] = Counter()  # a listing's total (page())
         self._numbers = itertools.count()
         self._limit = limit
         self._dropped = 0
@@ -245,6 +246,33 @@ class CallbackDispatcher:
         with self._lock:
             return [self._records[number] for number in self._by_task.get(task_id, ())]
 
+    def page(
+        self,
+        *,
+        task_id: str | None = None,
+        account: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[int, list[CallbackRecord]]:
+        """How many records fit, and the newest ``limit`` of them after skipping the newest
+        ``offset`` (None: all), in the order owed. A page costs its own records, not a copy of
+        every one kept (the inspector reloads its Callbacks page at every change)."""
+        with self._lock:
+            if task_id is not None:
+                own = (self._records[number] for number in self._by_task.get(task_id, ()))
+                fits = [record for record in own if account in (None, record.account_id)]
+                total, newest_first = len(fits), iter(fits[::-1])
+            else:
+                total = len(self._records) if account is None else self._per_account[account]
+                newest_first = (
+                    record
+                    for record in reversed(self._records.values())
+                    if account in (None, record.account_id)
+                )
+            stop = None if limit is None else offset + limit
+            newest = list(itertools.islice(newest_first, offset, stop)) if total > offset else []
+        return total, newest[::-1]
+
     @property
     def dropped(self) -> int:
         """Records let go past the callback limit (not those of forgotten tasks or accounts)."""
@@ -255,6 +283,7 @@ class CallbackDispatcher:
         with self._lock:
             self._records.clear()
             self._by_task.clear()
+            self._per_account.clear()
             self._dropped = 0
         self._on_change()
 
@@ -275,7 +304,7 @@ class CallbackDispatcher:
         with self._lock:
             numbers = [n for task_id in task_ids for n in self._by_task.pop(task_id, ())]
             for number in numbers:
-                del self._records[number]
+                self._uncount(self._records.pop(number))
         return len(numbers)
 
     def _add(self, records: list[CallbackRecord]) -> list[int]:
@@ -286,6 +315,7 @@ class CallbackDispatcher:
             number = next(self._numbers)
             self._records[number] = record
             self._by_task.setdefault(record.task_id, []).append(number)
+            self._per_account[record.account_id] += 1
             numbers.append(number)
         limit = self._limit
         if limit is not None and len(self._records) > limit:
@@ -298,10 +328,16 @@ class CallbackDispatcher:
     def _forget(self, number: int) -> None:
         """Drop one record and its place in its task's list; under the lock."""
         record = self._records.pop(number)
+        self._uncount(record)
         numbers = self._by_task[record.task_id]
         numbers.remove(number)  # the oldest of its task when trimming: at the front
         if not numbers:
             del self._by_task[record.task_id]
+
+    def _uncount(self, record: CallbackRecord) -> None:
+        self._per_account[record.account_id] -= 1
+        if not self._per_account[record.account_id]:
+            del self._per_account[record.account_id]  # accounts come and go: no zeros kept
 
     def dispatch(
         self, task_id: str, url: str, payload: dict[str, Any], *, account_id: str | None = None

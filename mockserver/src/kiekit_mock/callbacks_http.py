@@ -49,15 +49,9 @@ async def list_callbacks(request: web.Request) -> web.Response:
     task_id = query.get("task_id") or None  # "": any task
     if wait not in ("0", "false"):
         await dispatcher.wait_idle(task_id=task_id, account=account, timeout=timeout)
-    records = dispatcher.records()
-    if task_id is not None:
-        records = [record for record in records if record.task_id == task_id]
-    if account is not None:
-        records = [record for record in records if record.account_id == account]
-    end = len(records) - offset
-    shown = records[max(0, end - limit) if limit is not None else 0 : max(0, end)]
+    total, shown = dispatcher.page(task_id=task_id, account=account, limit=limit, offset=offset)
     response = answer([record.to_json() for record in shown])
-    response.headers["X-Total-Count"] = str(len(records))
+    response.headers["X-Total-Count"] = str(total)
     return response
 
 

@@ -20,6 +20,8 @@ CALLBACK_TAMPERS: tuple[CallbackTamper, ...] = get_args(CallbackTamper)
 MARKET_OUTPUTS: tuple[MarketOutput, ...] = get_args(MarketOutput)
 CHAT_WIRES: tuple[ChatWire, ...] = get_args(ChatWire)
 V = TypeVar("V")
+# MockConfig.upload_limit's default: a long soak's uploads hold at most this many bytes
+UPLOAD_LIMIT = 1024**3
 
 
 @functools.lru_cache(maxsize=4096)  # hashed at every request: the middlewares ask several times
@@ -152,6 +154,9 @@ class MockConfig:
         poll for one is answered as KIE answers an unknown task id. Pending tasks are kept.
     callback_limit: callback records kept (None: all); a forgotten task's records go with it,
         and past the limit the oldest records are let go (each copy and stage is a record).
+    upload_limit: bytes of uploaded files the upload host keeps (None: all); past it the
+        oldest files are let go (their links answer 404), the first time said in the log.
+        Files past KIE's 3 days are let go whatever the limit (uploads.py).
     """
 
     api_keys: frozenset[str] | None = field(default=None, repr=False)  # keys stay out of logs
@@ -179,6 +184,7 @@ class MockConfig:
     extra_chat_models: Mapping[str, ChatWire] = field(default_factory=FrozenMapping, kw_only=True)
     market_unknown_null: bool = field(default=False, kw_only=True)
     upload_cdn_seconds: float = field(default=0.0, kw_only=True)
+    upload_limit: int | None = field(default=UPLOAD_LIMIT, kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -204,7 +210,7 @@ class MockConfig:
             raise ValueError("callback_timeout must be > 0")
         if not seconds_ok(self.upload_cdn_seconds):
             raise ValueError(f"upload_cdn_seconds {SECONDS_RULE}, not {self.upload_cdn_seconds}")
-        for name in ("journal_limit", "task_limit", "callback_limit"):
+        for name in ("journal_limit", "task_limit", "callback_limit", "upload_limit"):
             limit = getattr(self, name)
             if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
                 raise TypeError(f"{name} must be an integer or None")
@@ -252,7 +258,7 @@ class MockConfig:
 # "'<' not supported between instances of 'str' and 'int'", nor a truthy "no" switching strict
 # model checks on.
 _INTEGERS = ("polls_to_complete", "callback_copies")
-_OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # the three limits: checked below
+_OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # the four limits: checked below
 _NUMBERS = (
     "seconds_to_complete",
     "starting_credits",

@@ -82,12 +82,12 @@ async def list_tasks(request: web.Request) -> web.Response:
         family = one_of(family, task_families(), "family")
     if state is not None:
         state = one_of(state, get_args(State), "state")
-    tasks = _rt(request).store.snapshots(account=account_filter(query), family=family, state=state)
-    end = len(tasks) - offset
-    shown = tasks[max(0, end - limit) if limit is not None else 0 : max(0, end)]
+    total, shown = _rt(request).store.page(
+        account=account_filter(query), family=family, state=state, limit=limit, offset=offset
+    )
     # a large request body as a preview (GET /_mock/tasks/{id} has it whole)
     listed = _with_callbacks(_rt(request), shown, preview=True)
-    return answer({"total": len(tasks), "tasks": listed})
+    return answer({"total": total, "tasks": listed})
 
 
 @ROUTES.get("/_mock/tasks/{task_id}")

@@ -184,7 +184,7 @@ class MockServer:
         self._serving: _Serving | None = None
         self._finalizer: weakref.finalize[[], MockServer] | None = None
         # KIE's upload host (uploads_http.py) on a port of its own; its files outlive a restart
-        self._uploads = UploadStore()
+        self._uploads = UploadStore(self.config.upload_limit, self.config.upload_cdn_seconds)
         self._requested_upload_port = requested_upload_port
         self._shutdown_grace = _checked_grace(shutdown_grace)
 
@@ -552,7 +552,10 @@ def serve(
         runtime_of(app).scenarios.load(scenario_of(scenario))  # HAR replay (har.py)
     if upload_port is None:
         upload_port = port + 1 if port else 0
-    upload_app = build_upload_app(runtime_of(app), UploadStore())
+    rt = runtime_of(app)
+    upload_app = build_upload_app(
+        rt, UploadStore(rt.config.upload_limit, rt.config.upload_cdn_seconds)
+    )
     allowed = runtime_of(app).config.allowed_callback_hosts
     logging.getLogger("kiekit_mock").info("kiekit-mock: %s", Egress(allowed).describe())
     asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port), access_log, grace))

@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -254,8 +255,17 @@ class _Task:
             "request_body_preview": listed_preview(spec.request_body),
         }
 
+    @property
+    def state(self) -> State:
+        return self.ended if self.ended is not None else _PENDING[self.stage]
+
+    @property
+    def kind(self) -> _Kind:
+        """What GET /_mock/tasks filters on: its account, family and state (Store.page)."""
+        return self.account_id, self.spec.family, self.state
+
     def snapshot(self) -> TaskSnapshot:
-        state: State = self.ended if self.ended is not None else _PENDING[self.stage]
+        state = self.state
         # Every field filled in at once: a frozen dataclass's __init__ sets each one through
         # object.__setattr__, which made a snapshot most of a poll's own cost. (TaskSnapshot
         # has no __post_init__ to skip; test_task_snapshots checks that every field is set.)
@@ -270,6 +280,9 @@ class _Task:
             outcome=self.plan,
         )
         return snapshot
+
+
+_Kind = tuple[str, str, State]  # a task's account, family and state
 
 
 def _ms(seconds: float) -> int:
@@ -339,6 +352,9 @@ class Store:
         self._lock = threading.Lock()
         self._accounts: dict[str, _Account] = {}
         self._tasks: dict[str, _Task] = {}  # in creation order: the oldest first
+        # how many tasks of each account, family and state: a page's `total` (page()) without
+        # a look at every task; kept as each is created, moves on or is forgotten
+        self._kinds: Counter[_Kind] = Counter()
         self._forgotten = 0
         self._look_again_at = 0  # too few finished to forget: look again at this many tasks
         self._default_lifecycle = Lifecycle(config.polls_to_complete, config.seconds_to_complete)
@@ -457,6 +473,7 @@ class Store:
                 charged=spec.cost,
             )
             self._tasks[task_id] = task
+            self._kinds[task.kind] += 1
             acct.tasks += 1
             if (made := CREATED.get()) is not None:
                 made.append(task_id)
@@ -479,7 +496,7 @@ class Store:
         ended = [task_id for task_id, task in self._tasks.items() if task.ended is not None]
         forgotten = ended[:excess]
         for task_id in forgotten:
-            del self._tasks[task_id]
+            self._drop(task_id)
         self._forgotten += len(forgotten)
         # still over (most are pending): no new scan before another tenth has come
         self._look_again_at = len(self._tasks) + limit // 10 if len(self._tasks) > limit else 0
@@ -530,7 +547,24 @@ class Store:
             return task.stage
         return natural_stage(task.lifecycle, task.polls, self._clock() - task.created)
 
+    def _drop(self, task_id: str) -> None:
+        """Forget one task (under the lock); its timed entries are dropped as they fall due."""
+        task = self._tasks.pop(task_id)
+        self._uncount(task)
+
+    def _uncount(self, task: _Task) -> None:
+        kind = task.kind
+        self._kinds[kind] -= 1
+        if not self._kinds[kind]:
+            del self._kinds[kind]  # accounts come and go: no key is kept at zero
+
     def _move_to(self, task: _Task, stage: int) -> Transition:
+        self._uncount(task)  # its state changes: counted again under the new one
+        transition = self._moved(task, stage)
+        self._kinds[task.kind] += 1
+        return transition
+
+    def _moved(self, task: _Task, stage: int) -> Transition:
         acct = self._account(task.account_id)
         if stage < _FINAL:
             task.stage = stage
@@ -622,6 +656,8 @@ class Store:
         handed goes on here. A task already under `new_id` is replaced. KeyError if unknown."""
         with self._lock:
             task = self._tasks.pop(task_id)
+            if new_id in self._tasks:
+                self._drop(new_id)  # replaced
             task.task_id = task.fixed["task_id"] = new_id
             self._tasks[new_id] = task
             self._schedule(task)  # a timed end noted under the old id is found under the new
@@ -646,6 +682,37 @@ class Store:
             ]
         return [task for task in tasks if state is None or task.state == state]
 
+    def page(
+        self,
+        *,
+        account: str | None = None,
+        family: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[int, list[TaskSnapshot]]:
+        """How many tasks fit the filters, and the newest ``limit`` of them after skipping the
+        newest ``offset`` (None: all), in creation order. A page costs its own tasks (and
+        those it skips or passes over), not the store's: the inspector reloads its Tasks page
+        at every change, and a snapshot of each of 100,000 tasks, under the lock, stalled the
+        mock's API (about half a second a page)."""
+        with self._lock:
+            total = sum(
+                count
+                for (acct, fam, st), count in self._kinds.items()
+                if account in (None, acct) and family in (None, fam) and state in (None, st)
+            )
+            fits = (
+                task
+                for task in reversed(self._tasks.values())
+                if account in (None, task.account_id)
+                and family in (None, task.spec.family)
+                and state in (None, task.state)
+            )
+            stop = None if limit is None else offset + limit
+            newest = list(itertools.islice(fits, offset, stop)) if total > offset else []
+            return total, [task.snapshot() for task in reversed(newest)]
+
     def forget_account(self, account: str) -> int:
         """Forget one account's tasks and changes (a per-account reset): a configured account
         is back to its settings, one opened since is closed again. Returns the tasks forgotten;
@@ -653,7 +720,7 @@ class Store:
         with self._lock:
             mine = [task_id for task_id, task in self._tasks.items() if task.account_id == account]
             for task_id in mine:
-                del self._tasks[task_id]  # its timed entries are dropped as they fall due
+                self._drop(task_id)
             configured = [s for k, s in self._config.accounts.items() if account_id(k) == account]
             if configured:
                 self._accounts[account] = self._new_account(configured[0])
@@ -665,6 +732,7 @@ class Store:
         """Forget every task and every account change: back to the configured accounts."""
         with self._lock:
             self._tasks.clear()
+            self._kinds.clear()
             self._timed.clear()
             self._forgotten = 0
             self._accounts.clear()

@@ -11,8 +11,10 @@ type its extension names, as result files are.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from . import media
 MAX_FILE_BYTES = 100 * 1024 * 1024  # "about 100 MB" (the URL method's page, §4)
 RETENTION_SECONDS = 3 * 24 * 3600.0  # 3 days per each upload page (§1, §8, §9 item 11)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+log = logging.getLogger("kiekit_mock")
 
 
 class UploadError(Exception):
@@ -51,27 +54,48 @@ class StoredFile:
 
 class UploadStore:
     """The upload host's files by filePath; the same name in the same folder overwrites (§4).
-    Thread-safe: a MockServer's test thread reads while the server's loop writes."""
+    Thread-safe: a MockServer's test thread reads while the server's loop writes.
 
-    def __init__(self) -> None:
+    Memory stays bounded: a file past its 3 days is let go (KIE deletes it too, §1), at the
+    next upload or clock advance (:meth:`prune`), and past ``limit`` bytes held the oldest
+    files go, counted in :attr:`dropped`, the first time said in the log. The files are kept
+    oldest upload first (an overwrite moves to the end), so both cost only the files let go."""
+
+    def __init__(self, limit: int | None = None, cdn_seconds: float = 0.0) -> None:
         self._lock = threading.Lock()
-        self._files: dict[str, StoredFile] = {}
-        self._replaced: dict[str, StoredFile] = {}  # what the last overwrite of a path replaced
+        self._files: OrderedDict[str, StoredFile] = OrderedDict()
+        # what the last overwrite of a path replaced, served for cdn_seconds after it
+        # (MockConfig.upload_cdn_seconds); kept only then, and counted, as long as the file
+        # that replaced it
+        self._replaced: dict[str, StoredFile] = {}
+        self._cdn_seconds = cdn_seconds
+        self._limit = limit  # bytes held (None: no cap); MockConfig.upload_limit
+        self._bytes = 0
+        self._dropped = 0
 
     def put(self, stored: StoredFile) -> None:
         with self._lock:
             before = self._files.get(stored.file_path)
-            if before is not None:
+            self._remove(stored.file_path)  # an overwrite is the newest upload now
+            if before is not None and self._cdn_seconds > 0:
                 self._replaced[stored.file_path] = before
+                self._bytes += before.size
             self._files[stored.file_path] = stored
+            self._bytes += stored.size
+            self._expire(stored.uploaded_at)
+            self._cap(stored.file_path)
 
-    def find(self, file_path: str, now: float, cdn_seconds: float = 0.0) -> StoredFile | None:
-        """The file, unless it is unknown or past its 3 days; within ``cdn_seconds`` of an
-        overwrite, the file it replaced (KIE's CDN cache, §4)."""
+    def find(self, file_path: str, now: float) -> StoredFile | None:
+        """The file, unless it is unknown or past its 3 days; within the store's
+        ``cdn_seconds`` of an overwrite, the file it replaced (KIE's CDN cache, §4)."""
         with self._lock:
             stored = self._files.get(file_path)
             before = self._replaced.get(file_path)
-        if stored is not None and before is not None and now - stored.uploaded_at < cdn_seconds:
+        if (
+            stored is not None
+            and before is not None
+            and now - stored.uploaded_at < self._cdn_seconds
+        ):
             stored = before
         if stored is None or now - stored.uploaded_at > RETENTION_SECONDS:
             return None
@@ -80,6 +104,53 @@ class UploadStore:
     def files(self) -> list[StoredFile]:
         with self._lock:
             return list(self._files.values())
+
+    def prune(self, now: float) -> None:
+        """Let go of the files past their 3 days at ``now`` (the mock clock moved on)."""
+        with self._lock:
+            self._expire(now)
+
+    @property
+    def dropped(self) -> int:
+        """Files let go before their 3 days to stay within the limit (expired ones aside)."""
+        with self._lock:
+            return self._dropped
+
+    @property
+    def held_bytes(self) -> int:
+        """The bytes of the files held (and of those an overwrite replaced, while served)."""
+        with self._lock:
+            return self._bytes
+
+    def _remove(self, file_path: str) -> None:
+        gone = self._files.pop(file_path, None)
+        if gone is not None:
+            self._bytes -= gone.size
+        replaced = self._replaced.pop(file_path, None)
+        if replaced is not None:
+            self._bytes -= replaced.size
+
+    def _expire(self, now: float) -> None:
+        while self._files:
+            oldest = next(iter(self._files.values()))
+            if now - oldest.uploaded_at <= RETENTION_SECONDS:
+                return
+            self._remove(oldest.file_path)
+
+    def _cap(self, newest: str) -> None:
+        """Past the limit, the oldest files go; the newest is kept even if larger alone."""
+        limit = self._limit
+        if limit is None or self._bytes <= limit:
+            return
+        if not self._dropped:
+            log.warning(
+                "kiekit-mock: uploads hold over %d bytes (upload_limit, --upload-limit): the "
+                "oldest files are let go from now on, and their links answer 404",
+                limit,
+            )
+        while self._bytes > limit and next(iter(self._files)) != newest:
+            self._remove(next(iter(self._files)))
+            self._dropped += 1
 
 
 def upload_path(value: object) -> str:

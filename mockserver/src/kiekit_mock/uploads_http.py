@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -93,7 +94,17 @@ def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
     for path in UPLOAD_PATHS:
         app.router.add_route("*", path, _upload)
     app.router.add_get("/kieai/{rest:.+}", _stored_file)
+    app.cleanup_ctx.append(_prune_on_advance)
     return app
+
+
+async def _prune_on_advance(app: web.Application) -> AsyncIterator[None]:
+    """A clock advance (three days in a test's second) lets go of the files it expired, not
+    only the next upload: the host holds no file KIE would have deleted (uploads.py)."""
+    clock, store = app[RUNTIME].clock, app[UPLOADS]
+    stop = clock.listen(lambda: store.prune(clock.now()))
+    yield
+    stop()  # a MockServer started again listens anew
 
 
 # --- envelope, auth, journal ---
@@ -372,7 +383,7 @@ async def _stored_file(request: web.Request) -> web.Response:
     """A stored file at its downloadUrl; no auth, as KIE's file links are public (§4)."""
     file_path = "kieai/" + request.match_info["rest"]
     rt = runtime(request)
-    stored = request.app[UPLOADS].find(file_path, rt.clock.now(), rt.config.upload_cdn_seconds)
+    stored = request.app[UPLOADS].find(file_path, rt.clock.now())
     if stored is None:
         raise web.HTTPNotFound()
     return web.Response(body=stored.body, content_type=stored.mime_type, headers=FILE_HEADERS)

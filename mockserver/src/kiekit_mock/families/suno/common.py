@@ -76,11 +76,10 @@ def iso_text(ms: int | None) -> str | None:
 
 
 def own_tasks(rt: Runtime, account: str, models: tuple[str, ...]) -> list[TaskSnapshot]:
-    return [
-        task
-        for task in rt.store.snapshots()
-        if task.family == FAMILY and task.account_id == account and task.model in models
-    ]
+    """The caller's Suno tasks of ``models``: only theirs are made into snapshots (an extend
+    made one of every task the mock held, other accounts' and families' too)."""
+    snapshots = rt.store.snapshots(account=account, family=FAMILY)
+    return [task for task in snapshots if task.model in models]
 
 
 def finished(
