@@ -951,3 +951,36 @@ def test_a_jobs_file_with_the_byte_order_mark_notepad_writes_is_read(
     assert main(["batch", str(jobs), "--mock", "--out", str(tmp_path / "out")]) == 0
     (row,) = _results(tmp_path / "out")
     assert row["state"] == "succeeded"
+
+
+def test_kie_run_saves_the_extra_files_kie_hands_out_and_the_journal_keeps_their_role(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+) -> None:
+    """A Runway video's cover still (videoInfo.imageUrl, kie-api.md §3.4) was never saved: it
+    is an extra now, downloaded after the video (which keeps its name), and journalled with its
+    role, so `kie resume` has nothing left to fetch or to lose."""
+    from kiekit import AssetRole
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=1)
+    out = tmp_path / "out"
+    code = main(["run", "runway/generate", "--prompt", "a cat dances", "--input",
+                 "aspect_ratio=16:9", "--out", str(out), "--base-url", mock.base_url])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    (row,) = default_journal().entries()
+    assert [(a.kind.value, a.label, a.role) for a in row.assets] == [
+        ("video", None, AssetRole.MAIN),
+        ("image", "cover", AssetRole.EXTRA),
+    ]
+    names = [f"{row.task_id}-0.mp4", f"{row.task_id}-cover-1.png"]
+    assert [Path(line).name for line in capsys.readouterr().out.split()] == names
+    assert sorted(Path(f).name for f in row.files) == sorted(names)
+    assert not row.unfinished
+
+    fetched = len([r for r in mock.requests() if r.path.startswith("/files/")])
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert len([r for r in mock.requests() if r.path.startswith("/files/")]) == fetched
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
