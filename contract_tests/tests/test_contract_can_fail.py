@@ -19,7 +19,7 @@ import json
 import attrs
 from attrs import frozen
 from hypothesis import Phase, settings
-from kiekit import Input, MediaKind, Model, State, ValidationError
+from kiekit import AssetRole, Input, MediaKind, Model, State, ValidationError
 from kiekit.families.assets import asset
 from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import FLAGS, SuccessFlagProvider
@@ -79,8 +79,20 @@ class Good(SuccessFlagProvider):
         return {"model": model_id, **super().body(model_id, params)}
 
     def assets(self, task_id, response):
-        url = response.get("resultImageUrl")
-        return (asset(url, MediaKind.IMAGE, task_id=task_id, label="result"),)
+        url, origin = response.get("resultImageUrl"), response.get("originImageUrl")
+        found = [asset(url, MediaKind.IMAGE, task_id=task_id, label="result")]
+        if origin:
+            role = AssetRole.EXTRA
+            found.append(asset(origin, MediaKind.IMAGE, task_id=task_id, label="origin", role=role))
+        return tuple(found)
+
+
+class DropsOriginal(Good):
+    """Returns the result image alone: the original KIE hands out beside it
+    (``response.originImageUrl``, kie-api.md §3.2) is never saved."""
+
+    def assets(self, task_id, response):
+        return super().assets(task_id, response)[:1]
 
 
 class UnknownFlagIsRunning(Good):
@@ -439,6 +451,15 @@ class TestNoResultFiles(Contract):
     provider = NoResultFiles()
 
 
+class TestDropsOriginal(Contract):
+    provider = DropsOriginal()
+
+
+class TestOriginalLeftOutOnPurpose(Contract):
+    provider = DropsOriginal()
+    left_out_files = {"response.originImageUrl": "the result's own file, linked for 10 minutes"}
+
+
 class TestCrashesOnOddPayload(Contract):
     provider = CrashesOnOddPayload()
 
@@ -547,6 +568,8 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestDropsAspectRatio": {"test_valid_inputs_are_accepted_by_the_mock"},
     "TestLosesFailCode": FAILURE,
     "TestNoResultFiles": LIFECYCLE | {"test_documented_statuses_map_to_their_states"},
+    "TestDropsOriginal": LIFECYCLE,
+    "TestOriginalLeftOutOnPurpose": set(),
     "TestCrashesOnOddPayload": {
         "test_undocumented_values_never_change_the_state",
         "test_undocumented_values_raise_only_protocol_error",
@@ -628,3 +651,14 @@ def test_each_bug_fails_exactly_the_contract_tests_that_should_catch_it(
         if skipped != skips:
             wrong.append(f"{cls}: skipped {sorted(skipped)}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_dropped_file_is_named_by_its_place_in_kies_answer(pytester: pytest.Pytester) -> None:
+    """The plugin author learns which member of KIE's answer they did not read."""
+    pytester.makepyfile(test_fakes=FAKES)
+    only = "TestDropsOriginal and test_task_succeeds_and_files_download and not Async"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", only)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*extract_results left out files KIE hands out: response.originImageUrl (http*"]
+    )

@@ -994,3 +994,36 @@ def test_kie_resume_names_each_task_it_cannot_finish_and_its_model(
         assert line.startswith(f"kie: error: task {task_id} ({GROK}): no installed provider")
         assert line.count(task_id) == 1
     assert sorted(str(r.task_id) for r in default_journal().entries() if r.unfinished) == owed
+
+
+def test_kie_run_saves_the_extra_files_kie_hands_out_and_the_journal_keeps_their_role(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+) -> None:
+    """A Runway video's cover still (videoInfo.imageUrl, kie-api.md §3.4) was never saved: it
+    is an extra now, downloaded after the video (which keeps its name), and journalled with its
+    role, so `kie resume` has nothing left to fetch or to lose."""
+    from kiekit import AssetRole
+    from kiekit.journal import default_journal
+
+    mock = mock_server_factory(polls_to_complete=1)
+    out = tmp_path / "out"
+    code = main(["run", "runway/generate", "--prompt", "a cat dances", "--input",
+                 "aspect_ratio=16:9", "--out", str(out), "--base-url", mock.base_url])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    (row,) = default_journal().entries()
+    assert [(a.kind.value, a.label, a.role) for a in row.assets] == [
+        ("video", None, AssetRole.MAIN),
+        ("image", "cover", AssetRole.EXTRA),
+    ]
+    names = [f"{row.task_id}-0.mp4", f"{row.task_id}-cover-1.png"]
+    assert [Path(line).name for line in capsys.readouterr().out.split()] == names
+    assert sorted(Path(f).name for f in row.files) == sorted(names)
+    assert not row.unfinished
+
+    fetched = len([r for r in mock.requests() if r.path.startswith("/files/")])
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert len([r for r in mock.requests() if r.path.startswith("/files/")]) == fetched
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)

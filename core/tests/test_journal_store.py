@@ -32,7 +32,7 @@ from kiekit.journal import (
     default_journal,
 )
 from kiekit.journal._entry import RESULT_LIFETIME
-from kiekit.models import Asset, MediaKind, Results, Task
+from kiekit.models import Asset, AssetRole, MediaKind, Results, Task
 
 GROK = "grok-imagine/text-to-image"
 
@@ -100,6 +100,7 @@ def test_rows_round_trip_with_assets_files_and_errors(store: JournalStore, tmp_p
     assets = (
         Asset("https://cdn.example/r/a.png", MediaKind.IMAGE, "image/png", "result"),
         Asset("https://cdn.example/r/b.mp4", MediaKind.VIDEO),
+        Asset("https://cdn.example/r/c.jpg", MediaKind.IMAGE, None, "cover", AssetRole.EXTRA),
     )
     entry = _entry(
         "k",
@@ -114,6 +115,20 @@ def test_rows_round_trip_with_assets_files_and_errors(store: JournalStore, tmp_p
     assert store.get("k") == entry
     assert store.by_task("t1") == entry
     assert store.entries() == [entry]
+
+
+def test_assets_journalled_before_roles_read_as_the_models_own(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    store = SqliteStore(path)
+    asset = Asset("https://cdn.example/r/a.png", MediaKind.IMAGE, "image/png", "result")
+    store.insert(_entry("k", state=EntryState.SUCCEEDED, task_id="t1", assets=(asset,)))
+    older = [{"url": asset.url, "kind": "image", "media_type": "image/png", "label": "result"}]
+    with sqlite3.connect(path) as connection:  # as a kiekit without roles wrote it
+        connection.execute("UPDATE entries SET assets = ?", (json.dumps(older),))
+    found = store.get("k")
+    assert found is not None
+    assert found.assets == (asset,)
+    assert found.assets[0].role is AssetRole.MAIN
 
 
 def test_change_writes_without_reading_back_and_names_a_wrong_field(

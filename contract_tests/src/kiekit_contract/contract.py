@@ -44,6 +44,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kiekit import (
     Asset,
+    AssetRole,
     Input,
     MediaKind,
     Model,
@@ -157,6 +158,13 @@ class ProviderContract:
     ``extra_input_fields``
         False if the models under test refuse free-form input fields they do not know: valid
         open inputs are then the example inputs alone (typed inputs are unaffected).
+    ``left_out_files``
+        ``{slot: why}`` for URLs of a succeeded task's status that are deliberately not
+        results, each with the reason (a stream of the same song, say). A slot is the keys that
+        lead to the URL joined by dots, a list position written ``*``:
+        ``"response.sunoData.*.streamAudioUrl"``. Every other URL of the status is a file the
+        results must hold (``AssetRole.EXTRA`` if the model does not make it), save the URLs
+        the task's request carried (the input's, the callback's), which KIE echoes.
     ``max_examples``
         Hypothesis examples per property test that talks to the mock (pure ones run 4×).
     """
@@ -171,6 +179,7 @@ class ProviderContract:
     mock_emulates: ClassVar[bool] = True
     check_entry_points: ClassVar[bool] = True
     extra_input_fields: ClassVar[bool] = True
+    left_out_files: ClassVar[Mapping[str, str]] = {}
     max_examples: ClassVar[int] = 30
 
     # -- helpers ----------------------------------------------------------------------------
@@ -509,13 +518,8 @@ class ProviderContract:
                 ours = provider.build_request(model.id, params)
             except ValidationError as exc:
                 here = exc.field
-            raw = copy.deepcopy(built.body)
-            if value is None and default not in (None, attrs.NOTHING):
-                value_on_wire: Any = _lookup(raw, slot)  # "not given" is the default sent
-            else:
-                value_on_wire = _as_wire(value, provider.camel_case)
-            _put(raw, slot, value_on_wire)
-            there = _refusal(kie, attrs.evolve(built, body=raw))
+            probe = _with_value_at(built, slot, value, default, provider.camel_case)
+            there = _refusal(kie, probe)
             named = [n for n, wire in wires.items() if there is not None and _says(there, wire)]
             shown = f"{model.id}.{name}={value!r:.40}"
             if here is not None:
@@ -528,7 +532,7 @@ class ProviderContract:
             if there is None or not named:
                 # taken by both, or refused for what no field's form says (the record an id
                 # names does not exist): no verdict on the value
-                if ours is not None and ours.body != raw and (sent := _refusal(kie, ours)):
+                if ours is not None and ours.body != probe.body and (sent := _refusal(kie, ours)):
                     differ.append(f"{shown}: taken here, but the mock refuses it: {sent!r}")
                 continue
             assert ours is not None
@@ -580,14 +584,10 @@ class ProviderContract:
                     )
                 except ValidationError as exc:
                     here = exc.field
-                raw = copy.deepcopy(built.body)
-                entry = _lookup(raw, slot)[0]
-                if value is None:
-                    if entry_fields[sub].default in (None, attrs.NOTHING):
-                        entry.pop(wire, None)  # else "not given" is its default, sent
-                else:
-                    entry[wire] = _as_wire(value, provider.camel_case)
-                there = _refusal(kie, attrs.evolve(built, body=raw))
+                default = entry_fields[sub].default
+                at = (*slot, 0, wire)  # the first entry's field
+                probe = _with_value_at(built, at, value, default, provider.camel_case)
+                there = _refusal(kie, probe)
                 shown = f"{model.id}.{name}[0].{sub}={value!r:.40}"
                 named = there is not None and _says(there, wire)
                 if here is None and named and ours is not None and _refusal(kie, ours):
@@ -677,7 +677,7 @@ class ProviderContract:
 
             assert results.task_id == task.id
             if model.output is not MediaKind.TEXT:
-                assert results.assets, f"{model.id} succeeded with no result files"
+                assert results.main, f"{model.id} succeeded with no result files of its own"
             for item in results.assets:
                 assert isinstance(item, Asset)
                 _check_kind(item, model)
@@ -719,10 +719,21 @@ class ProviderContract:
     def _check_every_file_extracted(
         self, mock: MockServer, final: TaskStatus, results: Results
     ) -> None:
-        """The results are all the files the task made, not some of them: each file the mock
-        made that the final status shows is an asset, and so is every URL beside an asset in
-        the status (``_dropped_files``). Files the status does not show (a family whose mock
-        names its files itself) are not asked for."""
+        """The results are all the files the task made, not some of them: every URL the final
+        status names is an asset (``_unextracted_urls``; a cover still or an original KIE hands
+        out is an extra one), save the request's own and the slots ``left_out_files`` gives a
+        reason for; and whatever those say, each file the mock made that the status shows is
+        an asset, and so is every URL beside an asset in the status (``_dropped_files``)."""
+        for slot, why in self.left_out_files.items():
+            assert str(why or "").strip(), f"left_out_files[{slot!r}]: say why it is no result"
+        request = mock.task(results.task_id).request_body
+        unextracted = _unextracted_urls(final.raw, results.assets, request, self.left_out_files)
+        assert not unextracted, (
+            "extract_results left out files KIE hands out: "
+            + "; ".join(f"{slot} ({url})" for slot, url in unextracted)
+            + ". Return each as an asset (AssetRole.EXTRA if the model does not make it), or "
+            "name its slot in left_out_files with the reason it is not a result"
+        )
         shown = {_without_query(url) for _, url in _url_slots(final.raw)}
         taken = {_without_query(item.url) for item in results.assets}
         made = mock.task(results.task_id).result_urls()
@@ -1134,6 +1145,24 @@ def _dropped_files(payload: Any, assets: Sequence[Asset]) -> list[str]:
     ]
 
 
+def _unextracted_urls(
+    payload: Any, assets: Sequence[Asset], request: Any, left_out: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """(slot, URL) of each URL in a succeeded task's status that no asset holds: not one the
+    request carried (KIE echoes the input and the callBackUrl: ``param``, ``paramJson``,
+    Luma's ``originUrls``), not in a slot ``left_out`` declares. The asset must hold the URL
+    as given, query and all: Flux's ``originImageUrl`` is the result's file, signed apart."""
+    taken = {item.url.strip() for item in assets}
+    carried = {_without_query(url) for _, url in _url_slots(request)}
+    found = []
+    for path, url in _url_slots(payload):
+        slot = ".".join(path)
+        if url in taken or _without_query(url) in carried or slot in left_out:
+            continue
+        found.append((slot, url))
+    return found
+
+
 def _without_query(url: str) -> str:
     """A URL without its query: a fresh or signed link to a file names the same file."""
     return url.strip().partition("?")[0]
@@ -1163,6 +1192,12 @@ def _check_kind(item: Asset, model: Model) -> None:
     asset served as video/mp4 is a model declared with the wrong output (its users get the
     MP4 saved as ``.bin``, the suffix policy refusing ``.mp4`` for an image)."""
     said = MediaKind.of_media_type(item.media_type)
+    if item.role is AssetRole.EXTRA:  # a cover still of a video: its own kind, said right
+        assert item.media_type is None or said in (item.kind, MediaKind.OTHER), (
+            f"{model.id}: the extra asset is {item.kind.name} but its media type is "
+            f"{item.media_type} ({item.url})"
+        )
+        return
     if model.output is None:  # the kind comes from the file's media type, which must be known
         assert item.media_type is not None, f"{item} has no media type"
         assert item.kind is said, f"{item} is not {said}, as its media type says"
@@ -1270,7 +1305,7 @@ def _lookup(body: Any, slot: tuple[str, ...]) -> Any:
     return body
 
 
-def _put(body: Any, slot: tuple[str, ...], value: Any) -> None:
+def _put(body: Any, slot: tuple[Any, ...], value: Any) -> None:
     for key in slot[:-1]:
         body = body[key]
     if value is None:
@@ -1286,6 +1321,21 @@ def _as_wire(value: Any, camel_case: bool) -> Any:
     if isinstance(value, (list, tuple)):
         return [_as_wire(item, camel_case) for item in value]
     return value
+
+
+def _with_value_at(
+    built: Request, slot: tuple[Any, ...], value: Any, default: Any, camel_case: bool
+) -> Request:
+    """``built`` with ``value`` at a wire slot of its body (keys, and a list position for an
+    entry's field), in the family's spelling: what KIE would get were the value sent as given.
+    None is "not given": left out, or for a field with a default, the default the provider
+    sent."""
+    raw = copy.deepcopy(built.body)
+    if value is not None:
+        _put(raw, slot, _as_wire(value, camel_case))
+    elif default in (None, attrs.NOTHING):
+        _put(raw, slot, None)  # left out
+    return attrs.evolve(built, body=raw)
 
 
 def _refusal(kie: Any, request: Request) -> str | None:

@@ -41,7 +41,17 @@ from kiekit.errors import (
 )
 from kiekit.fields import Input
 from kiekit.hookspecs import hookimpl
-from kiekit.models import Asset, MediaKind, Model, Request, Results, State, Task, TaskStatus
+from kiekit.models import (
+    Asset,
+    AssetRole,
+    MediaKind,
+    Model,
+    Request,
+    Results,
+    State,
+    Task,
+    TaskStatus,
+)
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
@@ -59,6 +69,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "Asset",
+    "AssetRole",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",

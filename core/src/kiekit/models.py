@@ -10,7 +10,17 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-__all__ = ["Asset", "MediaKind", "Model", "Request", "Results", "State", "Task", "TaskStatus"]
+__all__ = [
+    "Asset",
+    "AssetRole",
+    "MediaKind",
+    "Model",
+    "Request",
+    "Results",
+    "State",
+    "Task",
+    "TaskStatus",
+]
 
 
 class State(enum.Enum):
@@ -120,23 +130,46 @@ class TaskStatus:
         )
 
 
+class AssetRole(enum.Enum):
+    """What a result file is to its task. ``MAIN``: what the model makes, of the model's
+    kind. ``EXTRA``: a file KIE hands out beside it (a video's cover still, Flux's original,
+    a Suno track's cover art), downloaded with the rest but never the answer to "what did the
+    model make"."""
+
+    MAIN = "main"
+    EXTRA = "extra"
+
+
 @frozen
 class Asset:
     """One result file. ``label`` tells apart several files of one task (e.g. Flux's
-    ``origin`` and ``result`` images); ``media_type`` is guessed from the URL when KIE is silent."""
+    ``origin`` and ``result`` images) and ends its downloaded name; ``role`` says whether it is
+    what the model makes or an extra; ``media_type`` is guessed from the URL when KIE is silent."""
 
     url: str
     kind: MediaKind
     media_type: str | None = None
     label: str | None = None
+    role: AssetRole = AssetRole.MAIN
 
 
 @frozen
 class Results:
-    """What a succeeded task produced: files to fetch (``assets``) and, for models whose output
-    is not a file (text, an id), the ``value`` KIE returned."""
+    """What a succeeded task produced: files to fetch (``assets``: every file KIE's answer
+    names, each with its role, the model's own or an extra such as a cover still) and, for
+    models whose output is not a file (text, an id), the ``value`` KIE returned."""
 
     task_id: str
     assets: tuple[Asset, ...]
     raw: Any = field(default=None, eq=False, repr=False)
     value: Any = None
+
+    @property
+    def main(self) -> tuple[Asset, ...]:
+        """The files the model made (``AssetRole.MAIN``), in KIE's order."""
+        return tuple(a for a in self.assets if a.role is AssetRole.MAIN)
+
+    @property
+    def extras(self) -> tuple[Asset, ...]:
+        """The files KIE hands out beside them (``AssetRole.EXTRA``): covers, originals."""
+        return tuple(a for a in self.assets if a.role is AssetRole.EXTRA)

@@ -5,8 +5,8 @@ A plugin translates between typed values and one KIE API family's wire, and does
 
 - the contract: :class:`Provider`, the pluggy marker :data:`hookimpl`, :class:`Model`, the
   values it builds and reads (:class:`Request`, :class:`TaskStatus`, :class:`State`,
-  :class:`Results`, :class:`Asset`, :class:`MediaKind`) and the per-task poll limit
-  (:class:`Rate`);
+  :class:`Results`, :class:`Asset` with its :class:`AssetRole`, :class:`MediaKind`) and the
+  per-task poll limit (:class:`Rate`);
 - inputs: :class:`Input`, :class:`OpenInput` and the field makers (``text``, ``texts``,
   ``choice``, ``flag``, ``integer``, ``number``, ``url``, ``urls``, ``items``);
   :class:`InputField`, a field as ``Provider.input_fields`` describes it;
@@ -70,7 +70,7 @@ from kiekit.fields import (
     urls,
 )
 from kiekit.hookspecs import hookimpl
-from kiekit.models import Asset, MediaKind, Model, Request, Results, State, TaskStatus
+from kiekit.models import Asset, AssetRole, MediaKind, Model, Request, Results, State, TaskStatus
 from kiekit.provider import Provider
 from kiekit.ratelimit import Rate
 from kiekit.wire import read_envelope
@@ -78,6 +78,7 @@ from kiekit.wire import read_envelope
 __all__ = [
     "ApiError",
     "Asset",
+    "AssetRole",
     "ChatCall",
     "ChatDelta",
     "ChatFailure",

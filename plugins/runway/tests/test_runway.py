@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 from kiekit import (
+    AssetRole,
     Client,
     MediaKind,
     ProtocolError,
@@ -305,8 +306,10 @@ def test_extend_by_task_id_end_to_end(
     kie_client.wait(first)
     longer = kie_client.submit(EXTEND, task_id=first.id, prompt="the cat takes a bow")
     files = kie_client.download(kie_client.wait(longer), tmp_path)
-    assert [f.name for f in files] == [f"{longer.id}-0.mp4"]
+    # the video first, under the name it always had; then its cover still (an extra)
+    assert [f.name for f in files] == [f"{longer.id}-0.mp4", f"{longer.id}-cover-1.png"]
     assert files[0].read_bytes()[4:8] == b"ftyp"
+    assert files[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     sent = [r.body for r in kie_mock.requests() if r.path == "/api/v1/runway/extend"]
     assert sent == [
         {"taskId": first.id, "prompt": "the cat takes a bow", "quality": "720p"},
@@ -368,21 +371,22 @@ def test_numeric_ids_are_read_as_text() -> None:
     assert (record.id, record.parent_id, record.task_id) == ("1035", "0", None)
 
 
-def test_the_video_is_the_result_and_the_cover_comes_on_request() -> None:
+def test_the_video_is_the_result_and_its_cover_an_extra() -> None:
+    # the cover still KIE hands out (videoInfo.imageUrl, §3.4) is downloaded too, as an
+    # extra: the video stays the first file, under the name it always had
     results = RUNWAY.extract_results(TASK, SUCCESS)
-    assert [(a.url, a.kind, a.media_type, a.label) for a in results.assets] == [
-        (VIDEO, MediaKind.VIDEO, "video/mp4", None)
+    assert [(a.url, a.kind, a.media_type, a.label, a.role) for a in results.assets] == [
+        (VIDEO, MediaKind.VIDEO, "video/mp4", None, AssetRole.MAIN),
+        (COVER, MediaKind.IMAGE, "image/png", "cover", AssetRole.EXTRA),
     ]
-    covered = RUNWAY.with_cover(results)
-    assert [(a.url, a.kind, a.label) for a in covered.assets] == [
-        (VIDEO, MediaKind.VIDEO, None),
-        (COVER, MediaKind.IMAGE, "cover"),
-    ]
+    assert results.main == results.assets[:1]
+    assert RUNWAY.with_cover(results) == results  # kept for older code: adds nothing twice
 
 
 def test_no_cover_no_extra_asset() -> None:
     payload = SUCCESS | {"videoInfo": VIDEO_INFO | {"videoUrl": VIDEO, "imageUrl": ""}}
     results = RUNWAY.extract_results(TASK, payload)
+    assert [a.url for a in results.assets] == [VIDEO]
     assert RUNWAY.with_cover(results).assets == results.assets
 
 
@@ -493,11 +497,11 @@ def test_aleph_failure_keeps_code_and_message() -> None:
 
 def test_aleph_video_and_cover() -> None:
     results = ALEPH_PROVIDER.extract_results(TASK, ALEPH_SUCCESS)
-    assert [(a.url, a.kind) for a in results.assets] == [(VIDEO, MediaKind.VIDEO)]
-    assert [(a.url, a.label) for a in ALEPH_PROVIDER.with_cover(results).assets] == [
-        (VIDEO, None),
-        (COVER, "cover"),
+    assert [(a.url, a.kind, a.label, a.role) for a in results.assets] == [
+        (VIDEO, MediaKind.VIDEO, None, AssetRole.MAIN),
+        (COVER, MediaKind.IMAGE, "cover", AssetRole.EXTRA),
     ]
+    assert ALEPH_PROVIDER.with_cover(results) == results
 
 
 def test_aleph_expired_video_is_never_handed_out() -> None:

@@ -252,8 +252,14 @@ COVER_PENDING = COVER_SUCCESS | {"response": None, "successFlag": 0, "errorCode"
 COVER_FAILED = COVER_PENDING | {"successFlag": 3, "errorCode": 501, "errorMessage": "failed"}
 
 
+# A track's streamAudioUrl is a stream of the song its audioUrl names, playable before the file
+# is final: not a file of its own (it stays in Results.value; kiekit_suno.music's docstring)
+STREAM_ONLY = {"response.sunoData.*.streamAudioUrl": "a stream of the track's own audioUrl"}
+
+
 class TestSunoMusic(ProviderContract):
     provider = SunoMusicProvider()
+    left_out_files = STREAM_ONLY
     models = (GENERATE, UPLOAD_COVER, UPLOAD_EXTEND, ADD_INSTRUMENTAL, ADD_VOCALS)
     documented_statuses = MUSIC_DOCUMENTED
     max_examples = 10
@@ -346,6 +352,7 @@ class _OnASong(ProviderContract):
 
 class TestSunoExtend(_OnASong):
     provider = SunoMusicProvider()
+    left_out_files = STREAM_ONLY
     models = (EXTEND,)
     documented_statuses = MUSIC_DOCUMENTED
 

@@ -9,9 +9,9 @@ and, when the aspect ratio is not 16:9, ``response.originUrls``; 4K tasks add ``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -108,6 +108,10 @@ class TestVeo(ProviderContract):
     provider = VeoProvider()
     models = GENERATE_MODELS
     documented_statuses = DOCUMENTED
+    # not 16:9, so the answer carries originUrls too (§3.3): the contract asks for that file
+    example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "veo3_lite": {"prompt": "a fox in the snow", "aspect_ratio": "9:16"}
+    }
 
 
 class TestVeoExtend(ProviderContract):

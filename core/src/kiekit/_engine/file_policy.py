@@ -67,7 +67,7 @@ def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
 
 
 def file_name(task_id: str, index: int, item: Asset) -> str:
-    """``<task id>-<index>[-<label>]<ext>``, safe on every file system: ASCII, short enough
+    """``<task id>[-<label>]-<index><ext>``, safe on every file system: ASCII, short enough
     for any of them, never a name Windows reserves, and one name for one task id.
 
     A task id is kept as it is when it is plain (letters, digits, ``_.-``; KIE's are hex).

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kiekit.errors import ProtocolError
-from kiekit.models import Asset, MediaKind
+from kiekit.models import Asset, AssetRole, MediaKind
 
 
 def media_type_of(url: str) -> str | None:
@@ -28,13 +28,21 @@ def _media_type_of_suffix(suffix: str) -> str | None:
     return guessed
 
 
-def asset(url: Any, kind: MediaKind | None, *, task_id: str, label: str | None = None) -> Asset:
-    """One result file; with ``kind`` None the kind is read from the URL's media type."""
+def asset(
+    url: Any,
+    kind: MediaKind | None,
+    *,
+    task_id: str,
+    label: str | None = None,
+    role: AssetRole = AssetRole.MAIN,
+) -> Asset:
+    """One result file; with ``kind`` None the kind is read from the URL's media type. An
+    extra file KIE hands out beside the model's own (a cover still) is ``AssetRole.EXTRA``."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ProtocolError(f"result URL is not an http(s) URL: {url!r}", task_id=task_id)
     media_type = media_type_of(url)
     found = kind if kind is not None else MediaKind.of_media_type(media_type)
-    return Asset(url=url, kind=found, media_type=media_type, label=label)
+    return Asset(url=url, kind=found, media_type=media_type, label=label, role=role)
 
 
 def assets(urls: Any, kind: MediaKind | None, *, task_id: str) -> tuple[Asset, ...]:

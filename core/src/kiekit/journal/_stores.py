@@ -40,7 +40,7 @@ from kiekit.journal._selection import (
     open_condition,
     sql_conditions,
 )
-from kiekit.models import Asset, MediaKind
+from kiekit.models import Asset, AssetRole, MediaKind
 
 
 @runtime_checkable
@@ -738,6 +738,7 @@ def _asset_json(asset: Asset) -> dict[str, Any]:
         "kind": asset.kind.value,
         "media_type": asset.media_type,
         "label": asset.label,
+        "role": asset.role.value,
     }
 
 
@@ -747,6 +748,7 @@ def _asset_of(item: Mapping[str, Any]) -> Asset:
         kind=MediaKind(item.get("kind", "other")),
         media_type=item.get("media_type"),
         label=item.get("label"),
+        role=AssetRole(item.get("role", "main")),  # rows written before roles: all main
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from attrs import frozen
 from kiekit.plugin import (
     Asset,
+    AssetRole,
     Input,
     MediaKind,
     Model,
@@ -76,5 +77,8 @@ class FluxKontextProvider(SuccessFlagProvider):
         ]
         origin = response.get("originImageUrl")
         if origin:  # the unprocessed original; its link lasts only 10 minutes (§3.2, §8)
-            found.append(asset(origin, MediaKind.IMAGE, task_id=task_id, label="origin"))
+            extra = AssetRole.EXTRA
+            found.append(
+                asset(origin, MediaKind.IMAGE, task_id=task_id, label="origin", role=extra)
+            )
         return tuple(found)

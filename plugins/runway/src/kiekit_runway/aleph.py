@@ -41,7 +41,7 @@ from kiekit.plugin import (
     wire,
 )
 
-from kiekit_runway.shared import check_expire_flag, with_cover
+from kiekit_runway.shared import check_expire_flag, cover, with_cover
 
 __all__ = ["AlephGenerate", "AlephProvider", "AlephRecord"]
 
@@ -113,10 +113,11 @@ class AlephProvider(SuccessFlagProvider):
         return super().extract_results(task_id, data)
 
     def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
-        return (asset(response.get("resultVideoUrl"), MediaKind.VIDEO, task_id=task_id),)
+        video = asset(response.get("resultVideoUrl"), MediaKind.VIDEO, task_id=task_id)
+        return (video, *cover(response.get("resultImageUrl"), task_id=task_id))
 
     def with_cover(self, results: Results) -> Results:
-        """``results`` plus the cover still (``response.resultImageUrl``), labelled ``cover``,
-        when KIE gives one (see :meth:`RunwayProvider.with_cover`)."""
+        """``results`` with the cover still (``response.resultImageUrl``), which
+        ``extract_results`` includes now (see :meth:`RunwayProvider.with_cover`)."""
         response = self.record(results.task_id, results.raw).response or {}
         return with_cover(results, response.get("resultImageUrl"))

@@ -8,7 +8,7 @@ Runway is a family of its own on KIE, neither the market jobs API nor a successF
   answer ``{"taskId": …}``;
 - ``GET /api/v1/runway/record-detail?taskId=`` reports ``state`` in Runway's own words —
   ``wait | queueing | generating | success | fail`` — not the market's ``waiting | queuing``
-  (§9.3); the video is ``videoInfo.videoUrl``, its cover still ``videoInfo.imageUrl``;
+  (§9.3); the video is ``videoInfo.videoUrl``, its cover still ``videoInfo.imageUrl`` (an extra);
   ``expireFlag`` turns 1 once KIE has deleted the files (after 14 days).
 """
 
@@ -37,7 +37,7 @@ from kiekit.plugin import (
     wire,
 )
 
-from kiekit_runway.shared import check_expire_flag, with_cover
+from kiekit_runway.shared import check_expire_flag, cover, with_cover
 
 __all__ = ["RunwayExtend", "RunwayGenerate", "RunwayProvider", "RunwayRecord", "VideoInfo"]
 
@@ -187,13 +187,15 @@ class RunwayProvider(Provider):
         check_expire_flag(record.expire_flag, task_id=task_id, payload=data)
         if record.video_info is None:
             raise ProtocolError("succeeded task has no videoInfo", task_id=task_id, payload=data)
-        video = asset(record.video_info.video_url, MediaKind.VIDEO, task_id=task_id)
-        return Results(task_id=task_id, assets=(video,), raw=data)
+        info = record.video_info
+        video = asset(info.video_url, MediaKind.VIDEO, task_id=task_id)
+        return Results(
+            task_id=task_id, assets=(video, *cover(info.image_url, task_id=task_id)), raw=data
+        )
 
     def with_cover(self, results: Results) -> Results:
-        """``results`` plus the video's cover still (``videoInfo.imageUrl``), labelled
-        ``cover``, when KIE gives one. It is kept apart because it is an image and the model's
-        results are videos; download both with ``kie.download(provider.with_cover(r), out)``."""
+        """``results`` with the video's cover still (``videoInfo.imageUrl``). ``extract_results``
+        includes it now (``AssetRole.EXTRA``, label ``cover``): kept for code that called it."""
         record = self.record(results.task_id, results.raw)
         cover = record.video_info.image_url if record.video_info else None
         return with_cover(results, cover)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from kiekit.plugin import MediaKind, ProtocolError, Results, asset
+from kiekit.plugin import Asset, AssetRole, MediaKind, ProtocolError, Results, asset
 
-__all__ = ["VideoExpiredError", "check_expire_flag", "with_cover"]
+__all__ = ["VideoExpiredError", "check_expire_flag", "cover", "with_cover"]
 
 RETENTION_DAYS = 14  # Runway videos are kept 14 days, then expireFlag turns 1 (kie-api.md §3.4, §8)
 
@@ -37,10 +37,21 @@ def check_expire_flag(flag: int | None, *, task_id: str, payload: Any) -> None:
         raise ProtocolError(f"undocumented expireFlag {flag!r}", task_id=task_id, payload=payload)
 
 
-def with_cover(results: Results, cover_url: Any) -> Results:
-    """``results`` plus the cover still at ``cover_url`` (an IMAGE labelled ``cover``), if KIE
-    gave one; ProtocolError if what it gave is no http(s) URL."""
+def cover(cover_url: Any, *, task_id: str) -> tuple[Asset, ...]:
+    """The video's cover still at ``cover_url`` — an IMAGE labelled ``cover``, an extra beside
+    the video — if KIE gave one; ProtocolError if what it gave is no http(s) URL."""
     if not cover_url:
+        return ()
+    return (
+        asset(cover_url, MediaKind.IMAGE, task_id=task_id, label="cover", role=AssetRole.EXTRA),
+    )
+
+
+def with_cover(results: Results, cover_url: Any) -> Results:
+    """``results`` plus the cover still at ``cover_url``, unless they hold it already (the
+    providers' ``extract_results`` include the cover now: this is kept for code that called it)."""
+    if any(item.url == cover_url for item in results.assets):
         return results
-    cover = asset(cover_url, MediaKind.IMAGE, task_id=results.task_id, label="cover")
-    return attrs.evolve(results, assets=(*results.assets, cover))
+    return attrs.evolve(
+        results, assets=(*results.assets, *cover(cover_url, task_id=results.task_id))
+    )

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from kiekit.plugin import (
     Asset,
+    AssetRole,
     Input,
     MediaKind,
     ProtocolError,
@@ -44,12 +45,14 @@ _DEFAULT_MEDIA_TYPES = {
 }
 
 
-def file_asset(url: Any, kind: MediaKind, *, task_id: str, label: str) -> Asset:
+def file_asset(
+    url: Any, kind: MediaKind, *, task_id: str, label: str, role: AssetRole = AssetRole.MAIN
+) -> Asset:
     """One result file of a known kind; ProtocolError if KIE gave no http(s) URL."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ProtocolError(f"result URL is not an http(s) URL: {url!r}", task_id=task_id)
     media_type = media_type_of(url) or _DEFAULT_MEDIA_TYPES.get(kind)
-    return Asset(url=url, kind=kind, media_type=media_type, label=label)
+    return Asset(url=url, kind=kind, media_type=media_type, label=label, role=role)
 
 
 class SunoProvider(Provider):

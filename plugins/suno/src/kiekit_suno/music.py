@@ -11,6 +11,12 @@ upload-and-extend-audio, add-instrumental, add-vocals and get-music-details page
   that extend, WAV, stems and videos take), ``audioUrl``, ``streamAudioUrl``, ``imageUrl``
   (its cover), ``title``, ``tags``, ``prompt``, ``modelName``, ``createTime``, ``duration``.
 
+The results are each track's audio (``track-N``) and its cover art (``track-N-cover``,
+``AssetRole.EXTRA``). Left out of the files on purpose, kept in ``Results.value``:
+``streamAudioUrl``, a stream of the same song that plays before the file is final (downloading
+it would fetch the song twice); and the ``source_*`` links upload-* callbacks add (§3.6), which
+name the caller's own upload and are not in record-info, where kiekit reads results.
+
 CALLBACK_EXCEPTION is read like Luma's successFlag 4 (§3.5, §6.1): the failure is KIE's POST to
 the callBackUrl, not the music. A record that says CALLBACK_EXCEPTION and still lists tracks
 with audio is SUCCEEDED, with those tracks as results (they were paid for); one without any is
@@ -25,6 +31,7 @@ from typing import Any, ClassVar
 import attrs
 from attrs import frozen
 from kiekit.plugin import (
+    AssetRole,
     Input,
     MediaKind,
     Model,
@@ -368,10 +375,16 @@ class SunoMusicProvider(SunoProvider):
             assets.append(
                 file_asset(track.audio_url, MediaKind.AUDIO, task_id=task_id, label=label)
             )
-            if track.image_url:
+            if track.image_url:  # the track's cover art: an extra beside the song
                 cover = f"{label}-cover"
                 assets.append(
-                    file_asset(track.image_url, MediaKind.IMAGE, task_id=task_id, label=cover)
+                    file_asset(
+                        track.image_url,
+                        MediaKind.IMAGE,
+                        task_id=task_id,
+                        label=cover,
+                        role=AssetRole.EXTRA,
+                    )
                 )
         # every field KIE gave for each song, snake_case, JSON-ready (the CLI prints it)
         value = [attrs.asdict(track) for track in tracks]

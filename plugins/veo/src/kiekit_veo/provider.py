@@ -28,6 +28,7 @@ import attrs
 from attrs import frozen
 from kiekit.plugin import (
     Asset,
+    AssetRole,
     Input,
     MediaKind,
     Model,
@@ -199,7 +200,7 @@ class VeoProvider(SuccessFlagProvider):
             ("imageUrls", MediaKind.IMAGE, "preview"),
         ):
             found += [
-                asset(url, kind, task_id=task_id, label=label)
+                asset(url, kind, task_id=task_id, label=label, role=AssetRole.EXTRA)
                 for url in url_list(response.get(key), task_id)
             ]
         return tuple(found)

@@ -31,6 +31,7 @@ from typing import Any
 from attrs import field, frozen
 from kiekit.plugin import (
     ApiError,
+    AssetRole,
     MediaKind,
     ProtocolError,
     Request,
@@ -156,7 +157,7 @@ def read_4k(task_id: str, answer: Any) -> Upgrade:
     if videos:
         found = [asset(u, MediaKind.VIDEO, task_id=task_id, label="4k") for u in videos]
         found += [
-            asset(u, MediaKind.IMAGE, task_id=task_id, label="4k-preview")
+            asset(u, MediaKind.IMAGE, task_id=task_id, label="4k-preview", role=AssetRole.EXTRA)
             for u in url_list(data.get("imageUrls"), task_id)
         ]
         results = Results(task_id=task_id, assets=tuple(found), raw=data)
