@@ -178,11 +178,12 @@ def test_each_text_model_answers_its_own_value_not_another_model_s(kie: Kie) -> 
     """kie-api.md §2.2: a text model's resultJson is {"resultObject": …}; a transcription
     answers a transcript, a Sora character task a character id, each as its entry says."""
     values = {}
-    for model, given in [
+    inputs: list[tuple[str, dict[str, Any]]] = [
         ("elevenlabs/speech-to-text", {"audio_url": "https://example.com/a.mp3"}),
         ("omnihuman-1-5/human-identification", {"image_url": INPUT_URL}),
         ("sora-2-characters", {"character_file_url": ["https://example.com/v.mp4"]}),
-    ]:
+    ]
+    for model, given in inputs:
         task_id = kie.create(model, **given)
         values[model] = json.loads(kie.record(task_id)["resultJson"])["resultObject"]
         assert values[model] == result_object(EVERY_ENTRY[model]["result"], task_id)
