@@ -33,7 +33,11 @@ core/tests needs no opt-out: it maps ``*.test`` to 127.0.0.1 before calling the 
 Not covered: what does not go through Python's ``socket`` module in this process. The programs
 the tests start (``kie``, ``python -m kiekit_mock``, Celery workers, mkdocs, mypy, uv) run
 without the guard; Chromium is watched by the inspector tests' route guard; psycopg's libpq
-connects in C. The tests give all of those loopback addresses.
+connects in C. The tests give all of those loopback addresses. Python reads no environment
+variable that runs code at a child's start but through ``site`` (a ``sitecustomize`` or
+``.pth`` file): one on PYTHONPATH would shadow the interpreter's own ``sitecustomize`` and
+change what every child imports, which tests check (``test_public_names``: ``import kiekit``
+loads no ``random``).
 """
 
 from __future__ import annotations
