@@ -43,6 +43,7 @@ loads no ``random``).
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 import threading
@@ -68,8 +69,11 @@ class LookupRefused(socket.gaierror):
 def _loopback_address(host: Any) -> bool | None:
     """True/False for an IP literal (loopback or not), None for anything else (a name)."""
     text = host.decode() if isinstance(host, bytes) else host
-    if not isinstance(text, str):
-        return None
+    return _loopback_text(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=1024)  # a suite asks about a handful of hosts, very often
+def _loopback_text(text: str) -> bool | None:
     try:
         address = ipaddress.ip_address(text.strip("[]").split("%")[0])
     except ValueError:
