@@ -9,12 +9,21 @@ Hypothesis is made independent of the machine's speed and of earlier runs: no pe
 deadline and no "too slow" health check (both are wall-clock measurements that fail on a loaded
 2-core machine), and a derandomized, database-free search, so that a run's examples are the same
 every time and a failure reproduces from the test alone.
+
+No test, tool or server of ours connects outside 127.0.0.0/8 and ::1, nor looks up a name a
+resolver off the machine would be asked about: the network guard (tools/netguard.py) refuses
+it in every test process and fails the test that tried, even when its code swallowed the error.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import signal
+import sys
+from pathlib import Path
+from types import ModuleType
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # children inherit an ignored signal
@@ -28,3 +37,20 @@ settings.register_profile(
     database=None,
 )
 settings.load_profile("kiekit")
+
+
+def _netguard() -> ModuleType:
+    """tools/netguard.py, a module of no package (the suite imports in importlib mode)."""
+    spec = importlib.util.spec_from_file_location(
+        "netguard", Path(__file__).parent / "tools" / "netguard.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_netguard().Plugin(), "netguard")

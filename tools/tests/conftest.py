@@ -1,4 +1,5 @@
-"""What the tools' tests share: mypy's caches, each made once per run of the suite."""
+"""What the tools' tests share: mypy's caches, each made once per run of the suite; pytester
+(the network guard's tests run sessions of their own)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ try:
     import fcntl
 except ImportError:  # Windows: no file lock here, so each check makes a cache of its own
     fcntl = None  # type: ignore[assignment]
+
+pytest_plugins = ["pytester"]
 
 MakeCache = Callable[[Path], object]
 
