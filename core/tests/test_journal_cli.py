@@ -951,3 +951,113 @@ def test_a_jobs_file_with_the_byte_order_mark_notepad_writes_is_read(
     assert main(["batch", str(jobs), "--mock", "--out", str(tmp_path / "out")]) == 0
     (row,) = _results(tmp_path / "out")
     assert row["state"] == "succeeded"
+
+
+def _fill(rows: int, **fields: Any) -> list[Any]:
+    """``rows`` tasks written straight into the default journal (no server made them)."""
+    import time
+
+    from kiekit.journal import Entry, EntryState, default_journal
+
+    store = default_journal().store
+    made = []
+    for n in range(rows):
+        entry = Entry(key=f"{n:032x}", model=GROK, request={"model": GROK},
+                      state=EntryState.CREATED, created_at=time.time() - rows + n,
+                      updated_at=time.time(), task_id=f"task{n:08x}", **fields)  # fmt: skip
+        store.insert(entry)
+        made.append(entry)
+    return made
+
+
+def test_kie_resume_sorts_many_owed_rows_in_linear_work_and_says_how_many_first(
+    capsys: pytest.CaptureFixture[str], fake_key: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service's journal owed 21,500 rows after a crash: `kie resume` compared rows in lists
+    (n² Entry comparisons), sent nothing in 45 s and said nothing meanwhile. The rows here are
+    another API key's, so they are sorted and left alone without a request."""
+    from kiekit.journal import Entry
+
+    rows = 300
+    _fill(rows, base_url="http://127.0.0.1:9", account="another-accounts-hash")
+    compared = []
+    equal = Entry.__eq__
+    monkeypatch.setattr(Entry, "__eq__", lambda a, b: compared.append(1) or equal(a, b))
+
+    assert main(["resume", "--base-url", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"{rows} task(s) open or owed in the journal: sorting them"
+    assert f"kie resume: still owed: {rows} task(s) of another API key (see above)" in err
+    assert len(compared) < rows  # was rows² (90,000)
+
+
+def test_kie_resume_says_a_usage_error_before_reading_the_journal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without KIE_API_KEY, `kie resume` read an 11,750-row journal for 10 s before its usage
+    error (README: usage errors are refused before anything is sent, and at once)."""
+    from kiekit.journal import Journal
+
+    _fill(3, base_url="http://127.0.0.1:9")
+    read = []
+    monkeypatch.setattr(Journal, "select", lambda *a, **k: read.append(1) or iter(()))
+
+    assert main(["resume", "--base-url", "http://127.0.0.1:9"]) == 2
+    assert "KIE_API_KEY is not set" in capsys.readouterr().err
+    assert read == []
+
+
+def test_kie_tasks_names_this_machine_once_and_stats_each_file_once_per_row(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`kie tasks` took 0.5 ms a row: for each it read /proc and hashed a uuid5 to tell
+    whether the row's owner is a process of this machine, and looked for every file twice."""
+    import os
+    import uuid
+
+    from kiekit.journal import EntryState, default_journal
+    from kiekit.journal._journal import _site
+    from kiekit.models import Asset, MediaKind
+
+    files = [tmp_path / f"{n}.png" for n in range(3)]
+    for path in files:
+        path.write_bytes(b"png")
+    rows = 40
+    for entry in _fill(rows, owner=default_journal().owner):
+        default_journal().store.update(entry.key, {
+            "state": EntryState.SUCCEEDED, "lease_until": 1.0,
+            "assets": tuple(Asset(f"https://x/{p.name}", MediaKind.IMAGE) for p in files),
+            "files": tuple(str(p) for p in files)})  # fmt: skip
+    _site.cache_clear()
+    hashed, looked = [], []
+    uuid5, stat = uuid.uuid5, os.stat
+    monkeypatch.setattr(uuid, "uuid5", lambda *a: hashed.append(1) or uuid5(*a))
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: looked.append(p) or stat(p, *a, **k))
+
+    assert main(["tasks"]) == 0
+    assert capsys.readouterr().out.count("3/3 files") == rows
+    assert len(hashed) <= 1  # was one a row
+    assert sum(1 for path in looked if str(path).startswith(str(tmp_path))) == rows * len(files)
+
+
+def test_a_forked_child_names_its_own_pid_namespace_not_its_parents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The site is read once per process, but a child forked after unshare(CLONE_NEWPID) lives
+    in another pid namespace: its owners must not be judged by its parent's site."""
+    import os
+    import signal
+
+    from kiekit.journal._journal import _site
+
+    monkeypatch.setattr(os, "readlink", lambda path: "pid:[1]")
+    _site.cache_clear()
+    parents = _site()
+    child = os.fork()
+    if child == 0:
+        signal.alarm(60)  # a bound against a hang
+        os.readlink = lambda path: "pid:[2]"  # type: ignore[assignment]
+        os._exit(0 if _site() != parents else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    _site.cache_clear()
