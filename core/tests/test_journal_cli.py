@@ -980,9 +980,14 @@ def test_kie_resume_sorts_many_owed_rows_in_linear_work_and_says_how_many_first(
 
     rows = 300
     _fill(rows, base_url="http://127.0.0.1:9", account="another-accounts-hash")
-    compared = []
+    compared: list[object] = []
     equal = Entry.__eq__
-    monkeypatch.setattr(Entry, "__eq__", lambda a, b: compared.append(1) or equal(a, b))
+
+    def counted(a: Entry, b: object) -> bool:
+        compared.append(b)
+        return equal(a, b)
+
+    monkeypatch.setattr(Entry, "__eq__", counted)
 
     assert main(["resume", "--base-url", "http://127.0.0.1:9"]) == 1
     assert len(compared) < rows  # was some rows² (90,000)
@@ -999,8 +1004,13 @@ def test_kie_resume_says_a_usage_error_before_reading_the_journal(
     from kiekit.journal import Journal
 
     _fill(3, base_url="http://127.0.0.1:9")
-    read = []
-    monkeypatch.setattr(Journal, "select", lambda *a, **k: read.append(1) or iter(()))
+    read: list[object] = []
+
+    def select(*args: Any, **kwargs: Any) -> Any:
+        read.append(args)
+        return iter(())
+
+    monkeypatch.setattr(Journal, "select", select)
 
     assert main(["resume", "--base-url", "http://127.0.0.1:9"]) == 2
     assert "KIE_API_KEY is not set" in capsys.readouterr().err
@@ -1027,10 +1037,20 @@ def test_kie_tasks_names_this_machine_once_and_stats_each_file_once_per_row(
             "state": EntryState.SUCCEEDED, "lease_until": 1.0,
             "assets": tuple(Asset(f"https://x/{p.name}", MediaKind.IMAGE) for p in files),
             "files": tuple(str(p) for p in files)})  # fmt: skip
-    hashed, looked = [], []
+    hashed: list[object] = []
+    looked: list[object] = []
     uuid5, stat = uuid.uuid5, os.stat
-    monkeypatch.setattr(uuid, "uuid5", lambda *a: hashed.append(1) or uuid5(*a))
-    monkeypatch.setattr(os, "stat", lambda p, *a, **k: looked.append(p) or stat(p, *a, **k))
+
+    def hashing(*args: Any) -> uuid.UUID:
+        hashed.append(args)
+        return uuid5(*args)
+
+    def stating(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        looked.append(path)
+        return stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(uuid, "uuid5", hashing)
+    monkeypatch.setattr(os, "stat", stating)
 
     assert main(["tasks"]) == 0
     assert capsys.readouterr().out.count("3/3 files") == rows
@@ -1054,7 +1074,7 @@ def test_a_forked_child_names_its_own_pid_namespace_not_its_parents(
     child = os.fork()
     if child == 0:
         signal.alarm(60)  # a bound against a hang
-        os.readlink = lambda path: "pid:[2]"  # type: ignore[assignment]
+        monkeypatch.setattr(os, "readlink", lambda path: "pid:[2]")  # the child's own
         os._exit(0 if _site() != parents else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
