@@ -420,3 +420,27 @@ def test_a_stream_cut_off_once_kie_began_answering_is_not_retryable(client: str)
         ask_with(client, Breaking(0))(True)
     assert early.value.retryable is True
     assert "charged" not in str(early.value)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_chat_call_is_logged_at_debug_as_every_request_without_its_key_or_messages(
+    client: str, stream: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README: `-vv` logs each request kiekit sends and how it ended; chat calls, the ones
+    charged per call, logged none (an outside tester's `kie -vv chat`)."""
+    transport = answering(STREAM, EVENTS) if stream else answering(b'{"text": "Hi"}', JSON)
+    with caplog.at_level("DEBUG", logger="kiekit"):
+        ask_with(client, transport)(stream, "a secret prompt")
+    lines = [r.getMessage() for r in caplog.records if r.name == "kiekit"]
+    assert lines[0] == f"POST /{MODEL}/chat"
+    assert lines[1].startswith(f"POST /{MODEL}/chat: HTTP 200, answered in ")
+    assert not any(KEY in line or "secret" in line for line in caplog.text.splitlines())
+
+    def refused(_: HttpRequest) -> HttpResponse:
+        raise TransportError("connection refused", retryable=True)
+
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger="kiekit"), pytest.raises(TransportError):
+        ask_with(client, MockTransport(refused))(stream)
+    assert f"POST /{MODEL}/chat failed: connection refused" in caplog.text

@@ -1027,3 +1027,131 @@ def test_kie_run_saves_the_extra_files_kie_hands_out_and_the_journal_keeps_their
     assert main(["resume", "--base-url", mock.base_url]) == 0
     assert len([r for r in mock.requests() if r.path.startswith("/files/")]) == fetched
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
+
+
+def _fill(rows: int, **fields: Any) -> list[Any]:
+    """``rows`` tasks written straight into the default journal (no server made them)."""
+    import time
+
+    from kiekit.journal import Entry, EntryState, default_journal
+
+    store = default_journal().store
+    made = []
+    for n in range(rows):
+        entry = Entry(key=f"{n:032x}", model=GROK, request={"model": GROK},
+                      state=EntryState.CREATED, created_at=time.time() - rows + n,
+                      updated_at=time.time(), task_id=f"task{n:08x}", **fields)  # fmt: skip
+        store.insert(entry)
+        made.append(entry)
+    return made
+
+
+def test_kie_resume_sorts_many_owed_rows_in_linear_work_and_says_how_many_first(
+    capsys: pytest.CaptureFixture[str], fake_key: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service's journal owed 21,500 rows after a crash: `kie resume` compared rows in lists
+    (n² Entry comparisons), sent nothing in 45 s and said nothing meanwhile. The rows here are
+    another API key's, so they are sorted and left alone without a request."""
+    from kiekit.journal import Entry
+
+    rows = 300
+    _fill(rows, base_url="http://127.0.0.1:9", account="another-accounts-hash")
+    compared: list[object] = []
+    equal = Entry.__eq__
+
+    def counted(a: Entry, b: object) -> bool:
+        compared.append(b)
+        return equal(a, b)
+
+    monkeypatch.setattr(Entry, "__eq__", counted)
+
+    assert main(["resume", "--base-url", "http://127.0.0.1:9"]) == 1
+    assert len(compared) < rows  # was some rows² (90,000)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"{rows} task(s) open or owed in the journal: sorting them"
+    assert f"kie resume: still owed: {rows} task(s) of another API key (see above)" in err
+
+
+def test_kie_resume_says_a_usage_error_before_reading_the_journal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without KIE_API_KEY, `kie resume` read an 11,750-row journal for 10 s before its usage
+    error (README: usage errors are refused before anything is sent, and at once)."""
+    from kiekit.journal import Journal
+
+    _fill(3, base_url="http://127.0.0.1:9")
+    read: list[object] = []
+
+    def select(*args: Any, **kwargs: Any) -> Any:
+        read.append(args)
+        return iter(())
+
+    monkeypatch.setattr(Journal, "select", select)
+
+    assert main(["resume", "--base-url", "http://127.0.0.1:9"]) == 2
+    assert "KIE_API_KEY is not set" in capsys.readouterr().err
+    assert read == []
+
+
+def test_kie_tasks_names_this_machine_once_and_stats_each_file_once_per_row(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`kie tasks` took 0.5 ms a row: for each it read /proc and hashed a uuid5 to tell
+    whether the row's owner is a process of this machine, and looked for every file twice."""
+    import os
+    import uuid
+
+    from kiekit.journal import EntryState, default_journal
+    from kiekit.models import Asset, MediaKind
+
+    files = [tmp_path / f"{n}.png" for n in range(3)]
+    for path in files:
+        path.write_bytes(b"png")
+    rows = 40
+    for entry in _fill(rows, owner=default_journal().owner):
+        default_journal().store.update(entry.key, {
+            "state": EntryState.SUCCEEDED, "lease_until": 1.0,
+            "assets": tuple(Asset(f"https://x/{p.name}", MediaKind.IMAGE) for p in files),
+            "files": tuple(str(p) for p in files)})  # fmt: skip
+    hashed: list[object] = []
+    looked: list[object] = []
+    uuid5, stat = uuid.uuid5, os.stat
+
+    def hashing(*args: Any) -> uuid.UUID:
+        hashed.append(args)
+        return uuid5(*args)
+
+    def stating(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        looked.append(path)
+        return stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(uuid, "uuid5", hashing)
+    monkeypatch.setattr(os, "stat", stating)
+
+    assert main(["tasks"]) == 0
+    assert capsys.readouterr().out.count("3/3 files") == rows
+    assert len(hashed) <= 1  # was one a row
+    assert sum(1 for path in looked if str(path).startswith(str(tmp_path))) == rows * len(files)
+
+
+def test_a_forked_child_names_its_own_pid_namespace_not_its_parents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The site is read once per process, but a child forked after unshare(CLONE_NEWPID) lives
+    in another pid namespace: its owners must not be judged by its parent's site."""
+    import os
+    import signal
+
+    from kiekit.journal._journal import _site
+
+    monkeypatch.setattr(os, "readlink", lambda path: "pid:[1]")
+    _site.cache_clear()
+    parents = _site()
+    child = os.fork()
+    if child == 0:
+        signal.alarm(60)  # a bound against a hang
+        monkeypatch.setattr(os, "readlink", lambda path: "pid:[2]")  # the child's own
+        os._exit(0 if _site() != parents else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    _site.cache_clear()

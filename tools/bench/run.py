@@ -53,6 +53,7 @@ def targets(quick: bool) -> dict[str, Callable[[], list[Row]]]:
             *journal_growth.measure(
                 rounds=rounds, sizes=journal_growth.SIZES[:2] if quick else journal_growth.SIZES
             ),
+            *journal_growth.measure_owed(rounds),
             *(mock_growth.measure(mock_growth.QUICK, 10_000) if quick else mock_growth.measure()),
             *mock_growth.measure_soak(mock_growth.SOAK_QUICK if quick else mock_growth.SOAK),
         ],

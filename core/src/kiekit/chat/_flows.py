@@ -11,6 +11,7 @@ mapping and assembly exist once for both clients.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Generator, Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ from kiekit.chat.types import (
 )
 from kiekit.errors import (
     ApiError,
+    KieError,
     ProtocolError,
     TransportError,
     ValidationError,
@@ -44,6 +46,8 @@ from kiekit.fields import check_utf8
 from kiekit.models import Request
 
 __all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
+
+log = logging.getLogger("kiekit")
 
 SSE = "text/event-stream"
 READ = ReadStream()
@@ -90,7 +94,7 @@ def chat(engine: Engine, provider: ChatProvider, call: ChatCall) -> Generator[An
     request = provider.build_request(call, stream=False)
     started: float = yield NOW
     sent = http_request(engine, request, accept="application/json")
-    response: HttpResponse = engine.scrubbed((yield from _bounded(sent, request, started)))
+    response: HttpResponse = engine.scrubbed((yield from _logged(sent, request, started)))
     if response.status != 200:
         raise http_error(response.status, response.reason)
     payload = _json(response.body, request)
@@ -113,7 +117,7 @@ def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> Strea
     request = provider.build_request(call, stream=True)
     started: float = yield NOW
     opened = OpenStream(http_request(engine, request, accept=SSE))
-    head: StreamHead = yield from _bounded(opened, request, started)
+    head: StreamHead = yield from _logged(opened, request, started)
     if head.status != 200:
         raise http_error(head.status, head.reason)
     chunk: bytes = engine.scrub((yield from _bounded(READ, request, started)))
@@ -175,6 +179,24 @@ def _events(
         chunk = engine.scrub((yield from _bounded(READ, request, started)))
         size += len(chunk)
         yield from _within_bounds(request, size, started)
+
+
+def _logged(op: Any, request: Request, started: float) -> Generator[Any, Any, Any]:
+    """The call's request, logged at -vv as every other request is (Engine.send): the line,
+    then how it ended (a stream: its head). Never the body: it holds the messages."""
+    line = f"{request.method} {request.path}"
+    debugging = log.isEnabledFor(logging.DEBUG)
+    if debugging:
+        log.debug("%s", line)
+    try:
+        answer = yield from _bounded(op, request, started)
+    except KieError as exc:
+        log.debug("%s failed: %s", line, exc)
+        raise
+    if debugging:
+        took = (yield NOW) - started
+        log.debug("%s: HTTP %d, answered in %.0f ms", line, answer.status, 1000 * took)
+    return answer
 
 
 def _bounded(op: Any, request: Request, started: float) -> Generator[Any, Any, Any]:

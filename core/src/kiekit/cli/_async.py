@@ -9,7 +9,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Terminated, connect, stopped_by
+from kiekit.cli._common import Connection, Terminated, connect, stopped_by
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -19,13 +19,16 @@ if TYPE_CHECKING:
 
 
 def open_async_client(
-    args: argparse.Namespace, stack: contextlib.AsyncExitStack, journal: Journal
+    args: argparse.Namespace,
+    stack: contextlib.AsyncExitStack,
+    journal: Journal,
+    connection: Connection | None = None,
 ) -> AsyncClient:
     """An AsyncClient that records into ``journal``: the embedded mock with --mock, else KIE
-    (or --base-url) with KIE_API_KEY."""
+    (or --base-url) with KIE_API_KEY (``connection``, when the command checked it already)."""
     from kiekit.client import AsyncClient
 
-    connection = connect(args, stack)
+    connection = connection or connect(args, stack)
     options = dict(connection.options)
     poll = _poll_policy(getattr(args, "poll_interval", None)) or options.pop("poll", None)
     options.pop("poll", None)

@@ -1,10 +1,11 @@
 """``kie prune``: delete the journal rows nothing is owed for any more, once they are old.
 
-Every create leaves a row, about a kilobyte: a service making 20 tasks a second grows its journal
-by some 1.7 GB a day. Rows done with — refused, failed or abandoned, downloaded or handed off —
-last changed more than ``--older-than`` ago are deleted; rows still owed (being sent, outcome
-unknown, a task not seen finished, a download short of its files) are kept however old, so
-``kie resume`` and ``kie settle`` never lose one. ``--dry-run`` counts them and deletes nothing.
+Every create leaves a row, about 0.4 KB plus 0.3 KB per result file: a service making 20 tasks
+a second with six images each grows its journal by some 3.8 GB a day. Rows done with — refused,
+failed or abandoned, downloaded or handed off — last changed more than ``--older-than`` ago are
+deleted; rows still owed (being sent, outcome unknown, a task not seen finished, a download short
+of its files) are kept however old, so ``kie resume`` and ``kie settle`` never lose one.
+``--dry-run`` counts them and deletes nothing.
 """
 
 from __future__ import annotations

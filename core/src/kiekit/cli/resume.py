@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import heapq
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,15 +24,17 @@ from kiekit.cli._common import (
     add_base_url_options,
     add_journal_option,
     add_network_options,
+    connect,
     journal_to_read,
+    made_by_mock,
     not_listening,
-    on_gone_mock,
     path_option,
     say,
     seconds,
 )
 
 if TYPE_CHECKING:
+    from kiekit.cli._common import Connection
     from kiekit.client import AsyncClient
     from kiekit.journal import Entry, Journal
 
@@ -75,9 +78,14 @@ def _resume(args: argparse.Namespace) -> int:
     from kiekit.journal._entry import not_known
     from kiekit.settings import DEFAULT_BASE_URL, endpoints
 
+    # the key before the journal is read (the options are checked as they are parsed): a long
+    # journal takes a while to sort, and a usage error is said at once
+    connection = connect(args, contextlib.ExitStack())  # no --mock here: nothing to stop
     journal = journal_to_read(args)
     base_url = endpoints(args.base_url).base_url
     rows = _open_rows(journal)
+    if rows:  # said before the per-row work: an operator tells a long journal from a hang
+        say(f"{len(rows)} task(s) open or owed in the journal: sorting them")
     busy = _held_elsewhere(journal, rows)
     if busy:
         say(f"{len(busy)} task(s) are being worked on by other workers (left to them)")
@@ -86,24 +94,37 @@ def _resume(args: argparse.Namespace) -> int:
     foreign = [row for row in rows if not row.state.known]
     for row in foreign:  # a newer kiekit's row: not known to be finished, nor acted on here
         say(f"task {row.task_id or '-'} ({row.model}): {not_known(row)}")
-    owed = [row for row in rows if row.unfinished]
-    here = [row for row in owed if (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url]
-    elsewhere = [row for row in owed if row not in here]
-    gone = [row for row in elsewhere if on_gone_mock(row)]
-    for row in gone:
-        _abandon(journal, row)
-    left = [row for row in elsewhere if row not in gone]
+    here: list[Entry] = []
+    elsewhere: list[Entry] = []
+    for row in rows:  # one pass, no list membership: a journal owes tens of thousands at times
+        if row.unfinished:
+            same = (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url
+            (here if same else elsewhere).append(row)
+    left = _abandon_gone_mocks(journal, elsewhere)
     if left:
         _say_elsewhere(left, DEFAULT_BASE_URL)
     failures = others = 0
     if here:
         import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
-        failures, others = asyncio.run(_finish_all(args, journal, here, base_url))
+        failures, others = asyncio.run(_finish_all(args, connection, journal, here, base_url))
     return _still_owed(
         len(left), unknown, failures, len(foreign), resumed=len(here), base_url=base_url,
         others=others,
     )  # fmt: skip
+
+
+def _abandon_gone_mocks(journal: Journal, rows: list[Entry]) -> list[Entry]:
+    """Close the rows of an embedded mock since stopped (each server asked once whether it
+    listens); the rest, left to another server's ``kie resume``."""
+    gone = functools.cache(not_listening)  # on_gone_mock's test, one connect per server
+    left = []
+    for row in rows:
+        if made_by_mock(row) and gone(row.base_url):
+            _abandon(journal, row)
+        else:
+            left.append(row)
+    return left
 
 
 def _still_owed(
@@ -224,7 +245,11 @@ def _abandon(journal: Journal, row: Entry) -> None:
 
 
 async def _finish_all(
-    args: argparse.Namespace, journal: Journal, rows: list[Entry], base_url: str
+    args: argparse.Namespace,
+    connection: Connection,
+    journal: Journal,
+    rows: list[Entry],
+    base_url: str,
 ) -> tuple[int, int]:
     """Wait for and download this key's tasks; the tasks not finished, and those left alone
     because another API key made them (KIE shows a task only to its own key: asked with this
@@ -234,22 +259,27 @@ async def _finish_all(
     from kiekit.cli._async import open_async_client
 
     async with contextlib.AsyncExitStack() as stack:
-        client = open_async_client(args, stack, journal)
+        client = open_async_client(args, stack, journal, connection)
         account = client._engine.account  # the journal keeps the same hash of each row's key
-        others = [row for row in rows if row.account not in (None, account)]
-        mine = [row for row in rows if row not in others]
+        mine: list[Entry] = []
+        others: list[Entry] = []
+        for row in rows:
+            (mine if row.account in (None, account) else others).append(row)
         if others:
             _say_other_key(others)
         if mine:
             say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
-        slots = asyncio.Semaphore(max(1, args.concurrency))
+        queue = iter(mine)
+        failures = 0
 
-        async def one(row: Entry) -> bool:
-            async with slots:
-                return await _finish(client, row, args)
+        async def worker() -> None:  # a few workers take the rows in turn: no task per row
+            nonlocal failures
+            for row in queue:
+                failures += not await _finish(client, row, args)
 
-        done = await asyncio.gather(*(one(row) for row in mine))
-    return done.count(False), len(others)
+        workers = min(max(1, args.concurrency), len(mine))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    return failures, len(others)
 
 
 def _say_other_key(rows: list[Entry]) -> None:

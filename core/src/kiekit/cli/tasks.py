@@ -138,7 +138,9 @@ def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
         state += outcome_note(journal, row)
     elif holder is not None:  # kie resume leaves it to that worker: not offered here
         state += f" (being worked on by {holder})"
-    elif row.unfinished and (writer is None or len(row.files) < len(row.assets)):
+    elif row.owed_with(lambda: on_disk == len(row.files)) and (  # the files counted above
+        writer is None or len(row.files) < len(row.assets)
+    ):
         state += " (unfinished: kie resume)"
     error = ""
     if row.error is not None:

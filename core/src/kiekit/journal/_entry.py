@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,13 +160,18 @@ class Entry:
         """Still owed something: a task not seen finished, or result files not all on disk —
         never downloaded, or deleted since while KIE still keeps them (RESULT_LIFETIME) —
         unless its links were handed off instead."""
+        return self.owed_with(self.files_on_disk)
+
+    def owed_with(self, files_on_disk: Callable[[], bool]) -> bool:
+        """:attr:`unfinished`, with the files looked for by ``files_on_disk`` (only when it
+        matters): ``kie tasks`` counted them already, and a stat per file is its row's cost."""
         if self.state is EntryState.CREATED:
             return True
         if self.handed_off:
             return False
         if self.state is not EntryState.SUCCEEDED or len(self.files) < len(self.assets):
             return self.state is EntryState.SUCCEEDED
-        return self.created_at >= time.time() - RESULT_LIFETIME and not self.files_on_disk()
+        return self.created_at >= time.time() - RESULT_LIFETIME and not files_on_disk()
 
     def files_on_disk(self) -> bool:
         # no Path: `kie resume` and `kie tasks --state unfinished` ask it of every success of

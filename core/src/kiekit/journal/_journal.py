@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import heapq
 import json
 import logging
@@ -96,6 +97,7 @@ def _owner_name() -> str:
     return f"{host or 'host'}:{os.getpid()}:{_site()}:{uuid.uuid4().hex[:8]}"
 
 
+@functools.cache  # read once per process: `kie tasks` asks it of every row
 def _site() -> str:
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -103,6 +105,10 @@ def _site() -> str:
     except OSError:
         return "-"  # not Linux: no owner is known to be local, leases run out as they do
     return uuid.uuid5(uuid.NAMESPACE_OID, f"{boot}/{namespace}").hex[:12]
+
+
+if hasattr(os, "register_at_fork"):  # a child forked after unshare(CLONE_NEWPID) is in
+    os.register_at_fork(after_in_child=_site.cache_clear)  # another pid namespace: read again
 
 
 def _alive_here(owner: str) -> bool | None:
