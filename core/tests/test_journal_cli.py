@@ -1072,25 +1072,22 @@ def test_kie_resume_sorts_many_owed_rows_in_linear_work_and_says_how_many_first(
     assert f"kie resume: still owed: {rows} task(s) of another API key (see above)" in err
 
 
-def test_kie_resume_says_a_usage_error_before_reading_the_journal(
+def test_kie_resume_without_a_key_says_so_before_asking_kie_and_changes_nothing(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without KIE_API_KEY, `kie resume` read an 11,750-row journal for 10 s before its usage
-    error (README: usage errors are refused before anything is sent, and at once)."""
-    from kiekit.journal import Journal
+    """Without KIE_API_KEY, `kie resume` is a usage error naming what the key is needed for,
+    before any request: the owed rows stay owed. (What needs no key, closing a stopped
+    --mock's rows, is still done: test_settle_cli, test_locale.)"""
+    from kiekit.journal import default_journal
 
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
     _fill(3, base_url="http://127.0.0.1:9")
-    read: list[object] = []
-
-    def select(*args: Any, **kwargs: Any) -> Any:
-        read.append(args)
-        return iter(())
-
-    monkeypatch.setattr(Journal, "select", select)
 
     assert main(["resume", "--base-url", "http://127.0.0.1:9"]) == 2
-    assert "KIE_API_KEY is not set" in capsys.readouterr().err
-    assert read == []
+    error = capsys.readouterr().err
+    assert "KIE_API_KEY is not set" in error
+    assert "3 owed task(s) on http://127.0.0.1:9 (nothing was sent)" in error
+    assert sum(row.unfinished for row in default_journal().entries()) == 3
 
 
 def test_kie_tasks_names_this_machine_once_and_stats_each_file_once_per_row(

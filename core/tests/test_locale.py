@@ -77,8 +77,7 @@ def test_a_task_downloaded_into_a_cyrillic_folder_stays_done_under_a_c_locale(
     assert "2/2 files" in listed.stdout
     assert "unfinished" not in listed.stdout
     # its mock is gone: a task owed files would be abandoned, its row rewritten as failed
-    key = {"KIE_API_KEY": "fake-key", "KIE_BASE_URL": "http://127.0.0.1:9"}  # asked for first
-    resumed = c_locale("resume", data=data, **key)
+    resumed = c_locale("resume", data=data)
     assert resumed.returncode == 0, resumed.stderr
     assert "nothing to resume" in resumed.stderr
     assert "abandoned" not in resumed.stderr

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import functools
 import heapq
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from kiekit.cli._common import (
     say,
     seconds,
 )
+from kiekit.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from kiekit.cli._common import Connection
@@ -78,9 +80,11 @@ def _resume(args: argparse.Namespace) -> int:
     from kiekit.journal._entry import not_known
     from kiekit.settings import DEFAULT_BASE_URL, endpoints
 
-    # the key before the journal is read (the options are checked as they are parsed): a long
-    # journal takes a while to sort, and a usage error is said at once
-    connection = connect(args, contextlib.ExitStack())  # no --mock here: nothing to stop
+    # Without a key, what needs no request is still done (the rows of a stopped --mock, which
+    # a user who only ever ran the demo has no key for, are closed), and the missing key is
+    # said before the first task that needs it; with one, the connection is checked first.
+    keyless = not os.environ.get("KIE_API_KEY", "").strip()
+    connection = None if keyless else connect(args, contextlib.ExitStack())  # no --mock here
     journal = journal_to_read(args)
     base_url = endpoints(args.base_url).base_url
     rows = _open_rows(journal)
@@ -105,6 +109,11 @@ def _resume(args: argparse.Namespace) -> int:
         _say_elsewhere(left, DEFAULT_BASE_URL)
     failures = others = 0
     if here:
+        if connection is None:
+            raise ConfigurationError(
+                f"KIE_API_KEY is not set: it is needed to ask KIE about {len(here)} owed "
+                f"task(s) on {base_url} (nothing was sent)"
+            )
         import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
         failures, others = asyncio.run(_finish_all(args, connection, journal, here, base_url))
