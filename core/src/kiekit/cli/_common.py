@@ -330,6 +330,12 @@ class Connection:
     options: dict[str, Any]  # base_url, upload_base_url and, for the mock, rate_limits=None
 
 
+def env_key() -> str | None:
+    """KIE_API_KEY as `kie` takes it; None when it is unset or blank."""
+    key = os.environ.get("KIE_API_KEY", "")
+    return key if key.strip() else None
+
+
 def connect(
     args: argparse.Namespace, stack: contextlib.ExitStack | contextlib.AsyncExitStack
 ) -> Connection:
@@ -346,8 +352,8 @@ def connect(
         )
     if getattr(args, "mock_seconds", None) is not None:
         raise ConfigurationError("--mock-seconds is for the embedded mock: it needs --mock")
-    key = os.environ.get("KIE_API_KEY", "")
-    if not key.strip():
+    key = env_key()
+    if key is None:
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
     hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
     chosen: dict[str, Any] = {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url}

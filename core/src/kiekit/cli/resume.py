@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import functools
 import heapq
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from kiekit.cli._common import (
     add_journal_option,
     add_network_options,
     connect,
+    env_key,
     journal_to_read,
     made_by_mock,
     not_listening,
@@ -83,8 +83,7 @@ def _resume(args: argparse.Namespace) -> int:
     # Without a key, what needs no request is still done (the rows of a stopped --mock, which
     # a user who only ever ran the demo has no key for, are closed), and the missing key is
     # said before the first task that needs it; with one, the connection is checked first.
-    keyless = not os.environ.get("KIE_API_KEY", "").strip()
-    connection = None if keyless else connect(args, contextlib.ExitStack())  # no --mock here
+    connection = None if env_key() is None else connect(args, contextlib.ExitStack())
     journal = journal_to_read(args)
     base_url = endpoints(args.base_url).base_url
     rows = _open_rows(journal)
