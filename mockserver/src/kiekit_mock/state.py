@@ -673,14 +673,7 @@ class Store:
         self, *, account: str | None = None, family: str | None = None, state: str | None = None
     ) -> list[TaskSnapshot]:
         """Every task in creation order, optionally only one account's / family's / state's."""
-        with self._lock:
-            tasks = [
-                task.snapshot()
-                for task in self._tasks.values()
-                if (account is None or task.account_id == account)
-                and (family is None or task.spec.family == family)
-            ]
-        return [task for task in tasks if state is None or task.state == state]
+        return self.page(account=account, family=family, state=state)[1]
 
     def page(
         self,
