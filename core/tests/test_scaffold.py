@@ -7,20 +7,25 @@ proven in tools/tests/test_scaffold.py, with built wheels in a fresh virtual env
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
-from importlib import resources
+from importlib import metadata, resources
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 import pytest
 from aiohttp.web import RouteDef
 from kiekit import MediaKind, ValidationError, cli
+from kiekit.cli.plugin import next_steps
 from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import SuccessFlagProvider
-from kiekit.scaffold import kiekit_requirement, new_plugin, plan
+from kiekit.scaffold import FROM_WHEELS, kiekit_requirement, new_plugin, plan
 from kiekit_mock.extension import FamilyExtension
 
 FILES = {
@@ -230,9 +235,10 @@ def test_the_metadata_says_which_api_the_plugin_serves(family: bool, said: str) 
 
 @pytest.mark.parametrize("family", [False, True])
 def test_install_commands_do_not_expect_kiekit_on_pypi(family: bool) -> None:
-    """kiekit is not on PyPI yet: a bare ``uv sync``, ``uv run pytest`` or ``pip install`` of the
-    plugin fails with "kiekit was not found in the package registry". Every such command the
-    generated files give takes kiekit from a folder of its wheels."""
+    """kiekit is not on PyPI yet: a bare ``pip install`` of the plugin fails with "kiekit was not
+    found in the package registry", or finds someone else's kiekit. pip takes kiekit's wheels as
+    files first; uv's plain commands take them from the folder the pyproject pins them to (next
+    test), so no command adds ``--find-links``, which leaves the index on for kiekit's names."""
     files = plan("acme-mj", ["acme-mj/v1"], "image", family=family).files
     commands = [
         line
@@ -244,11 +250,44 @@ def test_install_commands_do_not_expect_kiekit_on_pypi(family: bool) -> None:
     uv = [line for line in commands if re.search(r"\buv (sync|run)\b", line)]
     pip = [line for line in commands if line not in uv]
     assert uv, commands
-    assert all("--find-links" in line for line in uv), uv
+    assert not [line for line in commands if "--find-links" in line], commands
     # pip: kiekit's wheels named as files first, then the plugin by its name (pip sees kiekit
-    # installed); `--find-links` alone leaves the index on, asked for kiekit's names too
+    # installed)
     assert pip[0].startswith("pip install kiekit-wheels/*.whl"), pip
-    assert not [line for line in pip if "--find-links" in line and "--no-index" not in line]
+
+
+@pytest.mark.parametrize("family", [False, True])
+def test_uv_takes_every_kiekit_distribution_from_the_wheels_folder(family: bool) -> None:
+    """``uv sync --find-links ../kiekit-wheels``, as the plugin once said, still asked PyPI for
+    kiekit, kiekit-contract and kiekit-mock, and took a higher version of a stranger's package
+    found there. The generated pyproject pins every kiekit distribution the plugin depends on,
+    itself or through kiekit-contract, to an explicit flat index, the folder of kiekit's wheels;
+    uv applies a source to a direct dependency only, so each is a direct one. That uv then
+    resolves them from the built wheels alone is proven in tools/tests/test_scaffold.py."""
+    pyproject = tomllib.loads(plan("acme-mj", [], "image", family=family).files["pyproject.toml"])
+    uv = pyproject["tool"]["uv"]
+    [index] = uv["index"]
+    assert index == {
+        "name": "kiekit-wheels",
+        "url": "../kiekit-wheels",
+        "format": "flat",
+        "explicit": True,  # asked for the pinned names only: the rest still comes from PyPI
+    }
+    project = pyproject["project"]
+    requirements = [
+        *project["dependencies"],
+        *(r for extra in project.get("optional-dependencies", {}).values() for r in extra),
+        *(r for group in pyproject["dependency-groups"].values() for r in group),
+    ]
+    direct = {_name(r) for r in requirements if _name(r).startswith("kiekit")}
+    contract = metadata.requires("kiekit-contract") or []
+    brought = {_name(r) for r in contract if _name(r).startswith("kiekit")}
+    assert brought <= direct == set(FROM_WHEELS)
+    assert uv["sources"] == {name: {"index": "kiekit-wheels"} for name in FROM_WHEELS}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
 
 
 def test_a_family_plugin_makes_files(tmp_path: Path) -> None:
@@ -288,6 +327,33 @@ def test_kie_plugin_new_family_prints_steps_that_need_no_index(
     assert steps[0] == f"cd {folder}"
     assert steps[-2].endswith(" -e .")
     assert steps[-1] == f"{sys.executable} -m pytest"
+
+
+@pytest.mark.parametrize("missing", [{"pip"}, {"pip", "kiekit_contract"}])
+def test_next_steps_in_a_uv_made_environment_ask_no_index_for_kiekit(
+    missing: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment uv made has no pip, so the steps use uv, whose ``pip install -e .`` asks
+    the index for kiekit although it is installed (seen with ``-v``), or reads the folder of
+    wheels the plugin's pyproject names: the plugin goes in alone. A missing kiekit-contract
+    comes from kiekit's wheels as files, never by its name."""
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
+        return None if name in missing else real(name, package)
+
+    def which(name: str) -> str:
+        return f"/usr/bin/{name}"
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(shutil, "which", which)
+    steps = next_steps(Path("acme"))
+    install = f"uv pip install --python {shlex.quote(sys.executable)}"
+    assert steps[-2] == f"{install} --no-deps -e ."
+    added = [step.partition("  #")[0] for step in steps[1:-2]]
+    assert added == ([f"{install} ../kiekit-wheels/*.whl"] if "kiekit_contract" in missing else [])
+    named = {word for step in steps for word in shlex.split(step, comments=True)}
+    assert not named & set(FROM_WHEELS)
 
 
 @pytest.mark.parametrize(

@@ -19,21 +19,26 @@ id the scaffold accepts; that is checked here with the workspace's own tools.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kiekit import ValidationError, wire
-from kiekit.scaffold import new_plugin
+from kiekit.scaffold import FROM_WHEELS, new_plugin
 from kiekit_contract import input_specs
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ("kiekit", "kiekit-mock", "kiekit-contract")
@@ -85,9 +90,23 @@ CONTRACT = {
 }
 
 
+@pytest.fixture(scope="module")
+def kiekit_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kiekit's wheels, built as kiekit's guide for plugin authors builds them, outside the
+    repository."""
+    assert UV is not None
+    wheels = tmp_path_factory.mktemp("built") / "kiekit-wheels"
+    assert ROOT not in wheels.parents, "the proof must run outside the repository"
+    for package in WHEELS:
+        _run([UV, "build", "--offline", "-q", "--wheel", "--package", package, "-o", wheels], ROOT)
+    built = sorted(wheels.glob("*.whl"))
+    assert [w.name.split("-")[0] for w in built] == ["kiekit", "kiekit_contract", "kiekit_mock"]
+    return wheels
+
+
 @needs_uv
 def test_the_scaffold_passes_its_tests_outside_the_repo(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, kiekit_wheels: Path
 ) -> None:
     """Both kinds of plugin, made by the installed ``kie plugin new`` and installed and tested
     with the next steps it prints, run exactly as printed."""
@@ -95,11 +114,7 @@ def test_the_scaffold_passes_its_tests_outside_the_repo(
     started = time.monotonic()
     work = tmp_path_factory.mktemp("out-of-tree")
     assert ROOT not in work.parents, "the proof must run outside the repository"
-    wheels = work / "wheels"
-    for package in WHEELS:
-        _run([UV, "build", "--offline", "-q", "--wheel", "--package", package, "-o", wheels], ROOT)
-    built = sorted(wheels.glob("*.whl"))
-    assert [w.name.split("-")[0] for w in built] == ["kiekit", "kiekit_contract", "kiekit_mock"]
+    built = sorted(kiekit_wheels.glob("*.whl"))
     lock = work / "pylock.toml"
     # --frozen: export uv.lock as it is (never re-lock, never write to the repository)
     export: list[str | Path] = [
@@ -143,6 +158,79 @@ def test_the_scaffold_passes_its_tests_outside_the_repo(
     # A figure, not a pass mark: a timed assertion fails on a loaded machine (speed targets
     # live in tools/bench). Shown with `pytest -s`.
     print(f"the out-of-tree proof took {time.monotonic() - started:.1f} s")
+
+
+@needs_uv
+@pytest.mark.parametrize("family", [False, True], ids=["market", "family"])
+def test_uv_locks_kiekit_from_its_wheels_even_where_an_index_has_its_names(
+    tmp_path: Path, kiekit_wheels: Path, family: bool
+) -> None:
+    """The generated project's ``uv sync`` and ``uv run pytest`` take kiekit's distributions
+    from the folder of its wheels, beside the plugin as the guide lays it out, never from an
+    index. The index here is a stranger's (a local one standing in for PyPI): it has every
+    package the plugin needs, and also kiekit, kiekit-contract and kiekit-mock of a higher
+    version in the plugin's range, which ``uv sync --find-links ../kiekit-wheels`` chose. The
+    lock is made offline: the wheels and that index are files."""
+    assert UV is not None
+    shutil.copytree(kiekit_wheels, tmp_path / "kiekit-wheels")
+    ours = dict.fromkeys(FROM_WHEELS, metadata.version("kiekit"))
+    theirs = {name: f"{version}.post99" for name, version in ours.items()}
+    needed = {
+        Requirement(text).name
+        for name in ours
+        for text in metadata.requires(name) or []
+        if Requirement(text).marker is None  # no extras: the plugin asks for none
+    }
+    needed |= {"ruff", "mypy"}  # the dev group's tools
+    stranger = _simple_index(
+        tmp_path / "stranger",
+        theirs | {name: metadata.version(name) for name in needed - set(ours)},
+    )
+    folder = new_plugin("acme-demo", [], "image", parent=tmp_path, family=family)
+    env = {k: v for k, v in _env().items() if k not in _UV_INDEX_SETTINGS}
+    env |= {"UV_OFFLINE": "1", "UV_DEFAULT_INDEX": stranger}
+    _run([UV, "lock", "--python", sys.executable], folder, env)
+
+    lock = tomllib.loads((folder / "uv.lock").read_text(encoding="utf-8"))
+    found = {p["name"]: (p["version"], p["source"]) for p in lock["package"]}
+    for name, version in ours.items():
+        assert found[name] == (version, {"registry": "../kiekit-wheels"}), name
+    # the stranger's index served everything else: the decoys were within reach
+    assert found["pytest"][1]["registry"].endswith("stranger"), found["pytest"]
+
+
+# Settings that would add or remove an index: the test's own stand in for them.
+_UV_INDEX_SETTINGS = {
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_NO_SOURCES",
+    "UV_INDEX_STRATEGY",
+}
+
+
+def _simple_index(root: Path, versions: dict[str, str]) -> str:
+    """A PEP 503 index in ``root`` of empty wheels, one per name at its version; its URL."""
+    for name, version in versions.items():
+        project = re.sub(r"[-_.]+", "-", name).lower()
+        wheel = f"{project.replace('-', '_')}-{version}-py3-none-any.whl"
+        info = f"{project.replace('-', '_')}-{version}.dist-info"
+        folder = root / project
+        folder.mkdir(parents=True)
+        with zipfile.ZipFile(folder / wheel, "w") as archive:
+            archive.writestr(
+                f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            )
+            archive.writestr(
+                f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            )
+            archive.writestr(f"{info}/RECORD", "")
+        digest = hashlib.sha256((folder / wheel).read_bytes()).hexdigest()
+        (folder / "index.html").write_text(f'<a href="{wheel}#sha256={digest}">{wheel}</a>\n')
+    return root.as_uri()
 
 
 def _check_report(output: str, report: Path, name: str) -> None:

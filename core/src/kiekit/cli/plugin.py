@@ -69,13 +69,20 @@ def _plugin_new(args: argparse.Namespace) -> int:
 
 def next_steps(folder: Path) -> list[str]:
     """The commands that install the new plugin beside the kiekit running now and run its
-    tests: they work before kiekit is on any index, since nothing is resolved but the plugin."""
+    tests. They work before kiekit is on any index, and ask none for kiekit's names (someone
+    else's package could be found there): the plugin's one dependency is the kiekit running now,
+    and kiekit-contract, if missing, comes from kiekit's wheels named as files."""
     python = shlex.quote(sys.executable)
     if importlib.util.find_spec("pip") is None and shutil.which("uv") is not None:
-        install = f"uv pip install --python {python} -e ."  # a uv-made environment has no pip
+        install = f"uv pip install --python {python}"  # a uv-made environment has no pip
+        # uv would ask the index for kiekit although it is installed (pip does not), or take it
+        # from the folder the generated pyproject names: the plugin alone, beside this kiekit
+        editable = f"{install} --no-deps -e ."
     else:
-        install = f"{python} -m pip install -e ."
+        install = f"{python} -m pip install"
+        editable = f"{install} -e ."
     steps = [f"cd {shlex.quote(str(folder))}"]
     if importlib.util.find_spec("kiekit_contract") is None:
-        steps.append(f"{install.removesuffix('-e .')}kiekit-contract  # its tests need it")
-    return [*steps, install, f"{python} -m pytest"]
+        # the folder of wheels the generated pyproject names (kiekit's guide for plugin authors)
+        steps.append(f"{install} ../kiekit-wheels/*.whl  # kiekit-contract: its tests need it")
+    return [*steps, editable, f"{python} -m pytest"]

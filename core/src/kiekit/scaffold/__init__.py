@@ -30,7 +30,14 @@ from kiekit import __version__
 from kiekit.errors import ValidationError
 from kiekit.models import MediaKind
 
-__all__ = ["OUTPUTS", "PluginPlan", "kiekit_requirement", "new_plugin", "plan"]
+__all__ = [
+    "FROM_WHEELS",
+    "OUTPUTS",
+    "PluginPlan",
+    "kiekit_requirement",
+    "new_plugin",
+    "plan",
+]
 
 OUTPUTS = ("image", "video", "audio", "text")
 LINE_LENGTH = 100  # the generated pyproject.toml's ruff line-length
@@ -90,22 +97,30 @@ _FAMILY_FILE_TYPES = {
     "video": ("mp4", '4, b"ftyp"'),
     "audio": ("mp3", '0, b"ID3"'),
 }
+# The distributions of kiekit a plugin depends on, each taken from the folder of kiekit's
+# wheels by the generated [tool.uv.sources]: uv applies a source to a direct dependency only, so
+# each is one of the plugin's (kiekit-mock in the dev group, although kiekit-contract brings it).
+FROM_WHEELS = ("kiekit", "kiekit-contract", "kiekit-mock")
+_WHEELS_INDEX = "kiekit-wheels"  # the name of the generated [[tool.uv.index]]
 _DEVELOP = """\
 In an environment that has kiekit and kiekit-contract (which brings kiekit-mock, pytest and
 hypothesis):
 
 ```
-pip install -e .         # or: uv pip install -e .
+pip install -e .         # or: uv pip install --no-deps -e .
 pytest                   # the ProviderContract suite and the plugin's own tests, offline
 ```
 
 `ruff check`, `ruff format --check` and `mypy` read their settings from `pyproject.toml`; its
-`dev` group names kiekit-contract, ruff and mypy. kiekit is not on PyPI yet, so uv takes it from
-the folder of kiekit's wheels (`../kiekit-wheels` in kiekit's guide for plugin authors):
+`dev` group names kiekit-contract, kiekit-mock, ruff and mypy. uv makes the environment by
+itself: kiekit is not on PyPI yet, so `pyproject.toml` has uv take kiekit's distributions from
+the folder of kiekit's wheels only, `../kiekit-wheels` (as kiekit's guide for plugin authors
+builds it; change the `url` of `[[tool.uv.index]]` if yours is elsewhere), and never ask an
+index for their names:
 
 ```
-uv sync --find-links ../kiekit-wheels               # the plugin and its dev group, in .venv
-uv run --find-links ../kiekit-wheels pytest
+uv sync                  # the plugin and its dev group, in .venv
+uv run pytest
 ```"""
 
 # A successful recordInfo's resultJson, as the generated tests document it (kie-api.md §2.2).
@@ -208,6 +223,9 @@ def plan(
         "plugin_for": "a KIE API family of its own" if family else "KIE market models",
         "kiekit_requirement": f"kiekit{requirement}",
         "contract_requirement": f"kiekit-contract{requirement}",
+        "mock_requirement": f"kiekit-mock{requirement}",
+        "wheels_index": _WHEELS_INDEX,
+        "uv_sources": "\n".join(f'{d} = {{ index = "{_WHEELS_INDEX}" }}' for d in FROM_WHEELS),
         "entry_points": "\n".join(f'"{m}" = "{package} [{output}, callbacks]"' for m in chosen),
         "mock_section": _mock_section(name, package, requirement) if family else "",
         "kind": kind,
