@@ -1072,6 +1072,55 @@ def test_kie_resume_sorts_many_owed_rows_in_linear_work_and_says_how_many_first(
     assert f"kie resume: still owed: {rows} task(s) of another API key (see above)" in err
 
 
+def test_kie_resume_reads_the_open_rows_once_and_acts_on_them_oldest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash leaves a journal whose open rows are many, and `kie resume` walked their index
+    twice: for the creates held or in flight, then again (Journal.unfinished) for the tasks
+    owed. One walk gives them all, merged with the downloads deleted since, oldest first."""
+    import time
+    from collections.abc import Iterator
+
+    from kiekit.cli.resume import _open_rows
+    from kiekit.journal import Entry, EntryState, Journal, Selection, SqliteStore
+    from kiekit.journal._entry import HANDED_OFF
+    from kiekit.models import Asset, MediaKind
+
+    reads: list[Selection] = []
+    select = SqliteStore.select
+
+    def counted(store: SqliteStore, selection: Selection) -> Iterator[Entry]:
+        reads.append(selection)
+        return select(store, selection)
+
+    monkeypatch.setattr(SqliteStore, "select", counted)
+    now = time.time()
+    result = Asset("https://cdn.example/a.png", MediaKind.IMAGE)
+    gone, handed_off = str(tmp_path / "gone.png"), {"type": HANDED_OFF}
+
+    def row(key: str, state: EntryState, age: float, **fields: Any) -> Entry:
+        return Entry(key=key, model=GROK, request=None, state=state, created_at=now - age,
+                     updated_at=now - age, task_id=key, **fields)  # fmt: skip
+
+    store = SqliteStore(tmp_path / "journal.sqlite3")
+    for entry in [
+        row("a-failed", EntryState.FAILED, 90),
+        row("b-claimed", EntryState.CLAIMED, 80),
+        row("c-created", EntryState.CREATED, 70),
+        row("d-deleted", EntryState.SUCCEEDED, 60, assets=(result,), files=(gone,)),
+        row("e-newer-state", EntryState.read("archived"), 50),
+        row("f-short", EntryState.SUCCEEDED, 40, assets=(result,)),  # download cut short
+        row("g-handed-off", EntryState.SUCCEEDED, 30, assets=(result,), error=handed_off),
+        row("h-unknown", EntryState.UNKNOWN, 20),
+    ]:
+        store.insert(entry)
+
+    rows = _open_rows(Journal(store))
+    keys = ["b-claimed", "c-created", "d-deleted", "e-newer-state", "f-short", "h-unknown"]
+    assert [r.key for r in rows] == keys
+    assert [s for s in reads if s.open] == [Selection(open=True)]
+
+
 def test_kie_resume_without_a_key_says_so_before_asking_kie_and_changes_nothing(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

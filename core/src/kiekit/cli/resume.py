@@ -182,18 +182,23 @@ def _say_elsewhere(rows: list[Entry], default: str) -> None:
 
 
 def _open_rows(journal: Journal) -> list[Entry]:
-    """The rows resume may act on, read without the finished rest of the journal: creates held
-    or in flight (``claimed``, ``sending``, ``unknown``), rows in a state this kiekit does not
-    know (said, not passed over), and the unfinished tasks."""
+    """The rows resume may act on, oldest first, read without the finished rest of the journal
+    and with one read of the open rows' index (each read walks every row a crash left)."""
     from kiekit.journal import EntryState, Selection
 
+    # Journal.unfinished() and the creates, in one read of the open rows: of those, the creates
+    # held or in flight (``claimed``, ``sending``, ``unknown``: left to the worker holding one,
+    # or reported, never sent again), rows in a state this kiekit does not know (said, not
+    # passed over) and the tasks owed a wait or a download (Entry.unfinished); not a success
+    # handed off, done though short of files. Then the downloads deleted since: owed again,
+    # but not open rows.
     pending = (EntryState.CLAIMED, EntryState.SENDING, EntryState.UNKNOWN)
-    held = (
+    chosen = (
         row
-        for row in journal.select(Selection(open=True))  # the open rows' index, as unfinished()
-        if row.state in pending or not row.state.known
+        for row in journal.select(Selection(open=True))
+        if row.state in pending or not row.state.known or row.unfinished
     )
-    return list(heapq.merge(held, journal.unfinished(), key=lambda row: row.created_at))
+    return list(heapq.merge(chosen, journal.downloads_gone(), key=lambda row: row.created_at))
 
 
 def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:

@@ -696,20 +696,29 @@ class Journal:
         journal: the open rows (a partial index of their own), and the successes recent enough
         that KIE still keeps their files (RESULT_LIFETIME), whose files are looked for on disk.
         What is read grows with the work in flight and the last two weeks, not the journal."""
-        recent = time.time() - RESULT_LIFETIME
         owed = (row for row in self.select(Selection(open=True, model=model, since=since))
                 if row.unfinished)  # fmt: skip
+        deleted = self.downloads_gone(model=model, since=since)
+        return heapq.merge(owed, deleted, key=lambda row: row.created_at)
+
+    def downloads_gone(
+        self, *, model: str | None = None, since: float | None = None
+    ) -> Iterator[Entry]:
+        """The successes downloaded whole whose files have left the disk since, while KIE still
+        keeps them (RESULT_LIFETIME), oldest first: owed again, yet not open rows (the journal
+        cannot know what was deleted), so :meth:`unfinished` reads them apart, from the
+        successes of the last two weeks only. Links handed off instead are done."""
+        recent = time.time() - RESULT_LIFETIME
         downloaded = Selection(
             states=frozenset({EntryState.SUCCEEDED}),
             model=model,
             since=recent if since is None else max(since, recent),
         )
-        deleted = (
+        return (
             row
             for row in self.select(downloaded)
             if not is_open(row) and not row.files_on_disk() and not row.handed_off
         )
-        return heapq.merge(owed, deleted, key=lambda row: row.created_at)
 
     def get(self, key: str) -> Entry | None:
         return self.store.get(key)
