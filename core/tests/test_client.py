@@ -6,6 +6,7 @@ Every test runs once per client (the ``api`` fixture).
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
@@ -586,6 +587,32 @@ def test_call_raises_the_typed_error_with_the_task_id(api: Any) -> None:
         api.run(scenario)
     assert caught.value.task_id == "t1"
     assert caught.value.kie_message == "url is wrong"
+
+
+def test_each_request_is_logged_at_debug_with_its_task_and_how_it_ended(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README: `-vv` adds each request kiekit sends and how it ended. The lines users see, the
+    same for the uploads and the chat calls (kiekit._engine.request_log writes them all)."""
+    from kiekit import Request
+    from kiekit.transport import HttpRequest, MockTransport
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.url.endswith("/refused"):
+            return HttpResponse(200, b'{"code": 422, "msg": "url is wrong", "data": null}')
+        return HttpResponse(200, b'{"code": 200, "msg": "success", "data": "https://fresh/link"}')
+
+    async def scenario() -> Any:
+        async with api.client(transport=MockTransport(handler)) as client:
+            await client.call(Request("POST", "/api/v1/common/download-url", body={}), task_id="t1")
+            await client.call(Request("POST", "/refused", body={}), task_id="t1")
+
+    with caplog.at_level("DEBUG", logger="kiekit"), pytest.raises(UnprocessableError) as refused:
+        api.run(scenario)
+    said = [r.getMessage() for r in caplog.records if r.name == "kiekit"]
+    assert said[0] == "POST /api/v1/common/download-url (task t1)"
+    assert re.fullmatch(r"POST /api/v1/common/download-url: HTTP 200, answered in \d+ ms", said[1])
+    assert said[2:] == ["POST /refused (task t1)", f"POST /refused failed: {refused.value}"]
 
 
 def test_an_error_answer_keeps_kie_data(api: Any) -> None:

@@ -4,6 +4,7 @@
   journal write) and ``Flow``;
 - :mod:`~kiekit._engine.engine` — KIE's calls, the create, the status, the wait, the download;
 - :mod:`~kiekit._engine.retrying` — the one retry loop and the one answer reader;
+- :mod:`~kiekit._engine.request_log` — the lines ``-vv`` logs for every request, chat's too;
 - :mod:`~kiekit._engine.file_policy` — what a result file is named, and what is refused as one;
 - :mod:`~kiekit._engine.account` — the credit balance and the three uploads;
 - :mod:`~kiekit._engine.session` — each method of the two clients as one flow, journal included.

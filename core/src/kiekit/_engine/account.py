@@ -20,7 +20,6 @@ import base64
 import contextlib
 import errno
 import json
-import logging
 import mimetypes
 import os
 import re
@@ -35,6 +34,7 @@ import attrs
 from attrs import frozen
 
 from kiekit import wire
+from kiekit._engine import request_log
 from kiekit._engine.engine import Engine
 from kiekit._engine.ops import Flow, HttpRequest, HttpResponse, Now, StreamUpload
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_envelope, retrying
@@ -48,7 +48,6 @@ from kiekit.uploads import UploadedFile
 if TYPE_CHECKING:
     from kiekit.settings import Endpoints
 
-log = logging.getLogger("kiekit")
 
 CREDIT_PATH = "/api/v1/chat/credit"
 STREAM_PATH = "/api/file-stream-upload"
@@ -243,16 +242,15 @@ class Files:
             if isinstance(sent, HttpRequest):  # a JSON upload ends by the retry deadline, as
                 # an API call does; a streamed file may take longer (it is not bounded)
                 sent = attrs.evolve(sent, timeout=max(stop - sent_at, MIN_ATTEMPT_SECONDS))
-            # -vv, as every API call (Engine.send): the request, then how it ended
-            log.debug("POST %s", path)
+            request_log.sent("POST", path)  # -vv, as every API call (Engine.send)
             try:
                 response: HttpResponse = yield sent
                 uploaded = read_upload(self._engine.scrubbed(response), path, self.upload_base_url)
             except KieError as exc:
-                log.debug("POST %s failed: %s", path, exc)
+                request_log.failed("POST", path, exc)
                 raise
             took = (yield Now()) - sent_at
-            log.debug("POST %s: HTTP %d, answered in %.0f ms", path, response.status, 1000 * took)
+            request_log.answered("POST", path, response.status, took)
             return uploaded
 
         def decide(error: KieError) -> Verdict:

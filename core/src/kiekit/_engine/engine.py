@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 
+from kiekit._engine import request_log
 from kiekit._paths import recorded
 from kiekit.errors import (
     NO_RECORD,
@@ -308,9 +309,9 @@ class Engine:
         def send(booking: Booking | None, fresh: bool) -> Flow[Any]:
             nonlocal reached
             limiter = self.limiter
-            debugging = log.isEnabledFor(logging.DEBUG)
+            debugging = request_log.debugging()
             if debugging:
-                log.debug("%s %s%s", request.method, request.path, _for_task(task_id))
+                request_log.sent(request.method, request.path, task_id)
             # A create or a status poll is admitted just before it goes (kiekit.ratelimit: KIE
             # counts arrivals, and a send later than its slot shrinks the gap to the next
             # window's) and reported answered after; nothing is yielded between admission and
@@ -355,11 +356,10 @@ class Engine:
                                      task_id, base_url=self.base_url)  # fmt: skip
                 if debugging:
                     took = (yield NOW) - sent_at
-                    log.debug("%s %s: HTTP %d, answered in %.0f ms", request.method,
-                              request.path, response.status, 1000 * took)  # fmt: skip
+                    request_log.answered(request.method, request.path, response.status, took)
                 return answer
             except KieError as exc:
-                log.debug("%s %s failed: %s", request.method, request.path, exc)
+                request_log.failed(request.method, request.path, exc)
                 reached = reached or (not safe and may_have_reached_kie(exc))
                 if limit is not None and isinstance(exc, RateLimitedError):
                     exc.retry_after = max(exc.retry_after or 0.0, self._window(limit))
@@ -834,7 +834,3 @@ def _unsendable(request: Request) -> ConfigurationError:
         f"{request.method} {request.path} cannot be sent: a header holds a character HTTP "
         "cannot carry (nothing was sent)"
     )
-
-
-def _for_task(task_id: str | None) -> str:
-    return "" if task_id is None else f" (task {task_id})"

@@ -11,14 +11,21 @@ mapping and assembly exist once for both clients.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Generator, Mapping
 from typing import Any
 
 from attrs import define, field, frozen
 
 from kiekit import wire
-from kiekit._engine import Engine, HttpRequest, HttpResponse, OpenStream, ReadStream, StreamHead
+from kiekit._engine import (
+    Engine,
+    HttpRequest,
+    HttpResponse,
+    OpenStream,
+    ReadStream,
+    StreamHead,
+    request_log,
+)
 from kiekit._engine.ops import NOW, Now
 from kiekit.chat.provider import ChatProvider
 from kiekit.chat.sse import SseDecoder
@@ -46,8 +53,6 @@ from kiekit.fields import check_utf8
 from kiekit.models import Request
 
 __all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
-
-log = logging.getLogger("kiekit")
 
 SSE = "text/event-stream"
 READ = ReadStream()
@@ -182,20 +187,19 @@ def _events(
 
 
 def _logged(op: Any, request: Request, started: float) -> Generator[Any, Any, Any]:
-    """The call's request, logged at -vv as every other request is (Engine.send): the line,
+    """The call's request, logged at -vv by the engine's lines for every request: the line,
     then how it ended (a stream: its head). Never the body: it holds the messages."""
-    line = f"{request.method} {request.path}"
-    debugging = log.isEnabledFor(logging.DEBUG)
+    method, path = request.method, request.path
+    debugging = request_log.debugging()
     if debugging:
-        log.debug("%s", line)
+        request_log.sent(method, path)
     try:
         answer = yield from _bounded(op, request, started)
     except KieError as exc:
-        log.debug("%s failed: %s", line, exc)
+        request_log.failed(method, path, exc)
         raise
     if debugging:
-        took = (yield NOW) - started
-        log.debug("%s: HTTP %d, answered in %.0f ms", line, answer.status, 1000 * took)
+        request_log.answered(method, path, answer.status, (yield NOW) - started)
     return answer
 
 
