@@ -9,16 +9,20 @@ ratio is the raw loop's CPU per task over the client's, so 0.85 means the client
 can be the bottleneck for both sides, and CPU per task still shows the client's overhead.
 kiekit runs as users get it, its durable task journal included (SQLite, three writes a task,
 group-committed by the journal's writer thread, in a temporary folder: see harness.py), and
-again with ``journal=None`` to show the engine's own cost; its rate limiter is off, as the raw
-loops have none and this mock enforces no limits. A reference row sends the raw loop's requests
-through kiekit's ``AiohttpTransport`` alone, so the three shares of the gap can be told apart:
-transport, engine (``journal=None`` minus transport) and journal (the rest).
+again with ``journal=None`` to show the engine's own cost. The writer thread's own CPU is
+printed beside the journal rows: the rest of the journal's cost is the clients' side of each
+hand-over, and what the writer's turns at the GIL cost the threads it takes turns with.
+kiekit's rate limiter is off, as the raw loops have none and this mock enforces no limits. A
+reference row sends the raw loop's requests through kiekit's ``AiohttpTransport`` alone, so the
+three shares of the gap can be told apart: transport, engine (``journal=None`` minus
+transport) and journal (the rest).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +30,7 @@ from typing import Any
 
 import aiohttp
 import urllib3
-from harness import Row, median_spread, mock_server
+from harness import Row, median_spread, mock_server, thread_cpu_seconds
 from kiekit import AsyncClient, Client
 from kiekit._engine import HttpRequest
 from kiekit.polling import PollPolicy
@@ -170,12 +174,21 @@ def _kiekit_sync(base_url: str, tasks: int, journal: bool = True) -> None:
 # -- the measurement -------------------------------------------------------------------------
 
 
-def _timed(run: Callable[[], None], tasks: int) -> tuple[float, float]:
-    """(tasks per second, this process's CPU milliseconds per task)."""
-    wall, cpu = time.perf_counter(), time.process_time()
+def _writer_cpu() -> float:
+    """CPU seconds kiekit's journal writer thread has used (0 before it starts; Linux only)."""
+    for thread in threading.enumerate():
+        if thread.name == "kiekit-journal" and thread.native_id is not None:
+            return thread_cpu_seconds(thread.native_id) or 0.0
+    return 0.0
+
+
+def _timed(run: Callable[[], None], tasks: int) -> tuple[float, float, float]:
+    """(tasks per second, this process's CPU milliseconds per task, the journal writer
+    thread's share of them)."""
+    wall, cpu, writer = time.perf_counter(), time.process_time(), _writer_cpu()
     run()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return tasks / wall, 1000 * cpu / tasks
+    return tasks / wall, 1000 * cpu / tasks, 1000 * (_writer_cpu() - writer) / tasks
 
 
 def measure(rounds: int = 3, tasks: int = 1000) -> list[Row]:
@@ -190,14 +203,16 @@ def measure(rounds: int = 3, tasks: int = 1000) -> list[Row]:
     }
     rate: dict[str, list[float]] = {name: [] for name in sides}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
+    writer: dict[str, list[float]] = {name: [] for name in sides}
     with mock_server(polls_to_complete=POLLS, starting_credits=1e12) as mock:
         for run in sides.values():  # warm-up: connections, imports, the mock's caches
             run(mock.base_url)
         for _ in range(rounds):
             for name, run in sides.items():
-                per_second, cpu_ms = _timed(lambda run=run: run(mock.base_url), tasks)
+                per_second, cpu_ms, writer_ms = _timed(lambda run=run: run(mock.base_url), tasks)
                 rate[name].append(per_second)
                 cpu[name].append(cpu_ms)
+                writer[name].append(writer_ms)
     rows = []
     for ours, theirs, label in (
         ("AsyncClient", "raw aiohttp", "1a AsyncClient vs raw aiohttp loop"),
@@ -211,10 +226,13 @@ def measure(rounds: int = 3, tasks: int = 1000) -> list[Row]:
         our_cpu, our_cpu_spread = median_spread(cpu[ours], "{:.2f}")
         their_cpu, their_cpu_spread = median_spread(cpu[theirs], "{:.2f}")
         ratio = their_cpu / our_cpu  # CPU per task: the raw loop's over the client's
+        journal = ""
+        if ours in ("AsyncClient", "Client"):
+            journal = f", of which its journal's writer thread {median_spread(writer[ours])[0]:.2f}"
         rows.append(
             Row(
                 label,
-                f"client CPU {our_cpu:.2f} ({our_cpu_spread}) vs {their_cpu:.2f} "
+                f"client CPU {our_cpu:.2f} ({our_cpu_spread}){journal} vs {their_cpu:.2f} "
                 f"({their_cpu_spread}) ms/task; {our_rate:,.0f} ({our_spread}) vs "
                 f"{their_rate:,.0f} ({their_spread}) tasks/s (ratio {our_rate / their_rate:.2f})",
                 f"{ratio:.2f}",

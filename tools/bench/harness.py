@@ -48,8 +48,17 @@ def median_spread(values: Sequence[float], fmt: str = "{:.0f}") -> tuple[float, 
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a process has used (Linux /proc; None elsewhere)."""
+    return _stat_cpu(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu_seconds(native_id: int) -> float | None:
+    """The same for one thread of this process (``Thread.native_id``)."""
+    return _stat_cpu(Path(f"/proc/self/task/{native_id}/stat"))
+
+
+def _stat_cpu(stat: Path) -> float | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
