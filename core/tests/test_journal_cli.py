@@ -1152,3 +1152,21 @@ def test_a_forked_child_names_its_own_pid_namespace_not_its_parents(
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     _site.cache_clear()
+
+
+def test_kie_resume_counts_every_task_it_could_not_finish_when_many_fail_at_once(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """Twelve owed tasks the server does not know (404), ten workers: the summary said "1
+    task(s) not finished here" (found by an outside tester). `failures += not await …` read
+    the count before the await, so the workers overwrote each other's failures."""
+    mock = mock_server_factory()
+    rows = 12
+    _fill(rows, base_url=mock.base_url)
+
+    assert main(["resume", "--base-url", mock.base_url, "--concurrency", "10"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if line.startswith("kie: error: task ")]) == rows
+    assert f"kie resume: still owed: {rows} task(s) not finished here (see above)" in err

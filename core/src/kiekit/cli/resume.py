@@ -283,7 +283,10 @@ async def _finish_all(
         async def worker() -> None:  # a few workers take the rows in turn: no task per row
             nonlocal failures
             for row in queue:
-                failures += not await _finish(client, row, args)
+                # awaited first: `failures += not await …` read the count before the await,
+                # so workers finishing meanwhile had their failures written over
+                finished = await _finish(client, row, args)
+                failures += not finished
 
         workers = min(max(1, args.concurrency), len(mine))
         await asyncio.gather(*(worker() for _ in range(workers)))
