@@ -102,8 +102,8 @@ def _providers(args: argparse.Namespace) -> int:
             shown = ", ".join([output or "?", *capabilities])
             print(f"  {model}  [{shown}]{pattern}")
     for problem in problems:
-        dist = problem["distribution"]
-        print(f"kie providers --check: {f'{dist}: ' if dist else ''}{problem['detail']}",
+        owner = problem["distribution"]  # None: the install as a whole
+        print(f"kie providers --check: {f'{owner}: ' if owner else ''}{problem['detail']}",
               file=sys.stderr)  # fmt: skip
     return 1 if problems else 0
 
