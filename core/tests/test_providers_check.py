@@ -308,7 +308,6 @@ def test_a_hook_that_raises_is_told_from_a_module_that_does_not_import(
     )
 
 
-
 @pytest.mark.parametrize("variable", ["KIEKIT_ALLOW_PLUGINS", "KIEKIT_BLOCK_PLUGINS"])
 def test_a_policy_that_leaves_no_plugin_usable_fails_the_check(
     variable: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -358,7 +358,11 @@ def connect(
     key = env_key()
     if key is None:
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
-    hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
+    hosts = endpoints(
+        getattr(args, "base_url", None),
+        getattr(args, "upload_base_url", None),
+        names=("--base-url", "--upload-base-url"),
+    )
     chosen: dict[str, Any] = {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url}
     chosen.update(network_options(args))
     if getattr(args, "limits", None) is not None:
