@@ -240,7 +240,7 @@ def test_a_bad_url_names_where_it_came_from(
 ) -> None:
     """A bad KIE_BASE_URL was reported as `base_url`, a name the user never wrote."""
     with pytest.raises(ConfigurationError) as refused:
-        endpoints(**arguments, environ=env)
+        endpoints(arguments.get("base_url"), arguments.get("upload_base_url"), environ=env)
     assert str(refused.value).startswith(said)
 
 
