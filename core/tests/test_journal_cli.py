@@ -631,6 +631,27 @@ def test_kie_tasks_reads_a_default_journal_that_is_not_there_yet_without_making_
     assert not (tmp_path / "fresh").exists()
 
 
+@pytest.mark.parametrize("command", [["tasks"], ["resume"], ["prune", "--older-than", "1d"]])
+def test_a_data_dir_that_is_a_file_is_a_journal_error_for_the_reading_commands(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """`kie tasks`, `kie resume` and `kie prune` said "nothing" and exited 0 with
+    KIEKIT_DATA_DIR naming a file (a misconfigured volume), where `kie run` refuses (found by
+    an outside tester): a "finish what the crash left" step must not pass on it."""
+    data = tmp_path / "not-a-dir"
+    data.write_bytes(b"")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(data))
+    assert main(command) == 2
+    said = capsys.readouterr().err
+    assert f"its folder cannot be made: {data} is a file" in said
+    assert "KIEKIT_DATA_DIR" in said  # the way out
+    assert data.read_bytes() == b""
+
+
 def test_kie_tasks_piped_into_head_stops_quietly(tmp_path: Path) -> None:
     """`kie tasks | head`: the reader closes the pipe early; no traceback, SIGPIPE's status."""
     import subprocess
@@ -1202,3 +1223,21 @@ def test_a_forked_child_names_its_own_pid_namespace_not_its_parents(
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     _site.cache_clear()
+
+
+def test_kie_resume_counts_every_task_it_could_not_finish_when_many_fail_at_once(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """Twelve owed tasks the server does not know (404), ten workers: the summary said "1
+    task(s) not finished here" (found by an outside tester). `failures += not await …` read
+    the count before the await, so the workers overwrote each other's failures."""
+    mock = mock_server_factory()
+    rows = 12
+    _fill(rows, base_url=mock.base_url)
+
+    assert main(["resume", "--base-url", mock.base_url, "--concurrency", "10"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if line.startswith("kie: error: task ")]) == rows
+    assert f"kie resume: still owed: {rows} task(s) not finished here (see above)" in err

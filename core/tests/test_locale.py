@@ -175,3 +175,28 @@ def test_bytes_of_another_encoding_are_still_refused_naming_the_field(data: Path
     said = c_locale("run", FLUX, "--prompt", latin1, "--mock", "--out", "x", data=data)
     assert said.returncode == 2
     assert "prompt: is not valid UTF-8 text" in said.stderr
+
+
+def test_stderr_spells_a_cyrillic_path_as_text_not_as_its_bytes_escapes(
+    tmp_path: Path, data: Path
+) -> None:
+    """Under LC_ALL=C, `kie run` said `uploaded \\udcd1\\udc84\\udcd0\\udcbe….png` and
+    `downloading … to \\udcd0\\udcb2…` on standard error (Python's escapes of raw bytes) while
+    standard output named the folder (found by an outside tester): stderr now spells the text
+    (escaped where ASCII lacks it, as Python's standard error does), and a path's bytes that
+    are no UTF-8 still show as they are."""
+    photo = tmp_path / "фото.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    out = tmp_path / "выход"
+    ran = c_locale("run", FLUX, "--prompt", "маяк", "--image", str(photo), "--mock",
+                   "--out", str(out), data=data)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "\\udc" not in ran.stderr
+    spelt = "\\u0444\\u043e\\u0442\\u043e.png"  # фото.png
+    assert f"uploaded {tmp_path}/{spelt} for input_image: " in ran.stderr
+    assert f"to {tmp_path}/\\u0432\\u044b\\u0445\\u043e\\u0434\n" in ran.stderr  # выход
+
+    latin1 = tmp_path.joinpath(os.fsdecode(b"caf\xe9.png"))  # a name whose bytes are no UTF-8
+    latin1.write_bytes(photo.read_bytes())
+    ran = c_locale("upload", os.fsdecode(bytes(latin1)), "--mock", data=data)
+    assert "caf\\udce9.png" in ran.stderr  # as its bytes: no text spells them

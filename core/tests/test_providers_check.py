@@ -306,3 +306,32 @@ def test_a_hook_that_raises_is_told_from_a_module_that_does_not_import(
         "quarantined: its kiekit_register_providers hook raised RuntimeError: "
         "boom: config file missing"
     )
+
+
+@pytest.mark.parametrize("variable", ["KIEKIT_ALLOW_PLUGINS", "KIEKIT_BLOCK_PLUGINS"])
+def test_a_policy_that_leaves_no_plugin_usable_fails_the_check(
+    variable: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`KIEKIT_ALLOW_PLUGINS=kiekit-veoo` (a typo) blocked every plugin, and the healthcheck
+    still passed, "ok": true, for a container that could run no model (found by an outside
+    tester)."""
+    import warnings
+
+    from kiekit.cli import main
+    from kiekit.discovery import installed
+
+    for name in ("KIEKIT_BLOCK_PLUGINS", "KIEKIT_ALLOW_PLUGINS", "KIEKIT_PREFER"):
+        monkeypatch.delenv(name, raising=False)
+    every = ",".join(sorted({item.distribution for item in installed()}))
+    monkeypatch.setenv(variable, "kiekit-veoo" if variable == "KIEKIT_ALLOW_PLUGINS" else every)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a name no plugin has: warned, as before
+        assert main(["providers", "--check", "--json"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        assert main(["providers", "--check"]) == 1
+    assert report["ok"] is False
+    (problem,) = report["problems"]
+    assert problem["kind"] == "nothing_admitted"
+    assert f"{variable} leaves no installed plugin usable, so no model can run" in problem["detail"]
+    said = capsys.readouterr().err
+    assert f"kie providers --check: {variable} leaves no installed plugin usable" in said

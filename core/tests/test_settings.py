@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,153 @@ def test_https_and_loopback_need_no_warning(base_url: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Client(CANARY_KEY, base_url=base_url, upload_base_url=base_url).close()
+
+
+# -- the environment's variables: one table, unknown names warned, a misspelt host refused --
+
+
+@pytest.fixture
+def warn_afresh() -> Any:
+    """Each unknown name is warned once a process: a test sees its own first warning."""
+    from kiekit import settings
+
+    settings._warn_unknown.cache_clear()
+    yield
+    settings._warn_unknown.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("name", "close"),
+    [
+        ("KIE_BASEURL", "KIE_BASE_URL"),
+        ("KIEKIT_DATADIR", "KIEKIT_DATA_DIR"),
+        ("kie_api_key", "KIE_API_KEY"),  # names are read in capitals only
+        ("KIEKIT_BASE_URL", "KIE_BASE_URL"),
+        ("KIE_PROJECT", None),  # a name of the user's own: said, with no guess
+    ],
+)
+def test_an_unknown_kie_variable_is_found_with_the_known_one_it_is_close_to(
+    name: str, close: str | None
+) -> None:
+    from kiekit.settings import unknown_variables
+
+    env = {name: "x", "KIE_BASE_URL": "http://127.0.0.1:9", "HOME": "/h", "KIEKIT": "x"}
+    assert unknown_variables(env) == [(name, close)]
+
+
+@pytest.mark.usefixtures("warn_afresh")
+def test_a_client_warns_once_a_process_about_a_misspelt_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KIEKIT_DATADIR was ignored without a word: the journal went to the default folder."""
+    from kiekit import UnknownVariableWarning
+
+    monkeypatch.setenv("KIEKIT_DATADIR", "/tmp/x")
+    with pytest.warns(UnknownVariableWarning) as said:
+        Client("sk-fake", base_url="http://127.0.0.1:9", journal=None)
+    (warning,) = said
+    assert str(warning.message) == (
+        "KIEKIT_DATADIR is not a variable kiekit reads; did you mean KIEKIT_DATA_DIR? "
+        "(it is ignored)"
+    )
+    assert warning.filename == __file__  # the user's line, not kiekit's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Client("sk-fake", base_url="http://127.0.0.1:9", journal=None)  # once is enough
+
+
+@pytest.mark.parametrize(
+    ("misspelt", "variable"),
+    [("KIE_BASEURL", "KIE_BASE_URL"), ("KIE_UPLOAD_BASEURL", "KIE_UPLOAD_BASE_URL")],
+)
+def test_a_misspelt_host_variable_is_refused_while_kies_real_host_would_be_used(
+    misspelt: str, variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI job meant for a mock, with KIE_BASEURL=http://127.0.0.1:8000, sent its creates to
+    the real api.kie.ai (found by an outside tester): refused before anything is sent."""
+    from kiekit import UnknownVariableWarning
+
+    env = {misspelt: "http://127.0.0.1:8000"}
+    with pytest.raises(ConfigurationError) as refused:
+        endpoints(environ=env)
+    said = str(refused.value)
+    assert said.startswith(f"{misspelt} is not a variable kiekit reads; did you mean {variable}?")
+    assert "paid for" in said
+    assert "http://127.0.0.1:8000" not in said  # a name, never a value
+    real = DEFAULT_BASE_URL if variable == "KIE_BASE_URL" else DEFAULT_UPLOAD_BASE_URL
+    # the ways out: name the real host, or a host at all
+    assert endpoints(environ={**env, variable: real}) == endpoints(environ={})
+    if variable == "KIE_BASE_URL":
+        assert endpoints(DEFAULT_BASE_URL, environ=env).base_url == DEFAULT_BASE_URL
+        assert endpoints(environ={**env, variable: "http://127.0.0.1:9"}).base_url.endswith(":9")
+    monkeypatch.setenv(misspelt, "http://127.0.0.1:8000")
+    warnings.filterwarnings("ignore", category=UnknownVariableWarning)  # said too, first
+    with pytest.raises(ConfigurationError, match=variable):
+        Client("sk-fake", journal=None)
+
+
+def test_a_name_close_to_no_host_variable_is_only_warned() -> None:
+    env = {"KIEKIT_DATADIR": "/x", "KIE_BASE_URL_STAGING": "http://127.0.0.1:9"}
+    assert endpoints(environ=env).base_url == DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "said"),
+    [
+        ({}, {"KIE_BASE_URL": "notaurl"}, "KIE_BASE_URL must be an http(s) URL"),
+        ({}, {"KIE_BASE_URL": "http://127.0.0.1:99999"}, "KIE_BASE_URL has a bad port"),
+        ({}, {"KIE_UPLOAD_BASE_URL": "ftp://x"}, "KIE_UPLOAD_BASE_URL must be an http(s) URL"),
+        ({"base_url": "notaurl"}, {"KIE_BASE_URL": "notaurl"}, "base_url must be an http(s)"),
+        ({"upload_base_url": "ftp://x"}, {}, "upload_base_url must be an http(s) URL"),
+    ],
+)
+def test_a_bad_url_names_where_it_came_from(
+    arguments: dict[str, str], env: dict[str, str], said: str
+) -> None:
+    """A bad KIE_BASE_URL was reported as `base_url`, a name the user never wrote."""
+    with pytest.raises(ConfigurationError) as refused:
+        endpoints(arguments.get("base_url"), arguments.get("upload_base_url"), environ=env)
+    assert str(refused.value).startswith(said)
+
+
+@pytest.mark.usefixtures("warn_afresh")
+def test_kie_refuses_a_misspelt_base_url_variable_and_warns_of_each_unknown_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`KIE_BASEURL=… KIEKIT_DATADIR=… kie credits` asked the real api.kie.ai, saying nothing
+    of either variable (found by an outside tester)."""
+    from kiekit import UnknownVariableWarning
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIE_API_KEY", "sk-fake")
+    monkeypatch.setenv("KIE_BASEURL", "http://127.0.0.1:9")
+    monkeypatch.setenv("KIEKIT_DATADIR", "/x")
+    # shown as kie shows a warning, not raised as the suite's filter would
+    warnings.filterwarnings("always", category=UnknownVariableWarning)  # pytest restores them
+    assert main(["credits"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[:2] == [
+        "kie: warning: KIEKIT_DATADIR is not a variable kiekit reads; did you mean "
+        "KIEKIT_DATA_DIR? (it is ignored)",
+        "kie: warning: KIE_BASEURL is not a variable kiekit reads; did you mean KIE_BASE_URL? "
+        "(it is ignored)",
+    ]
+    assert err[2].startswith("kie: error: KIE_BASEURL is not a variable kiekit reads; did you")
+    assert "KIE_BASE_URL=https://api.kie.ai" in err[2]  # the way on to KIE's real host
+    assert len(err) == 3
+
+    assert main(["credits", "--mock"]) == 0  # the embedded mock: no host to mistake
+    assert "warning" not in capsys.readouterr().err  # once a process
+
+
+def test_kie_names_the_option_or_variable_a_bad_url_came_from(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIE_API_KEY", "sk-fake")
+    assert main(["credits", "--base-url", "notaurl"]) == 2
+    assert "kie: error: --base-url must be an http(s) URL, got 'notaurl'" in capsys.readouterr().err
+    monkeypatch.setenv("KIE_BASE_URL", "notaurl")
+    assert main(["credits"]) == 2
+    assert "kie: error: KIE_BASE_URL must be an http(s) URL" in capsys.readouterr().err

@@ -219,6 +219,28 @@ def test_an_empty_file_option_is_a_usage_error_naming_it(option: str) -> None:
     assert f"argument {option}: is empty: give a path" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--key", ""], "error: argument --key: is empty (an unset variable?)"),
+        (["--key", "k", "--key", " "], "error: argument --key: is empty"),
+        (["--webhook-hmac-key", ""], "error: --webhook-hmac-key: must not be empty"),
+        (["--callback-copies", "0"], "error: --callback-copies: must be an integer from 1 to 10"),
+        (["--upload-cdn-seconds", "nan"], "error: --upload-cdn-seconds: must be a finite number"),
+    ],
+)
+def test_a_value_the_mock_config_refuses_is_a_usage_error_naming_the_option(
+    argv: list[str], said: str
+) -> None:
+    """`--key "$MOCK_KEY"` with the CI secret unset crashed with MockConfig's TypeError, a
+    traceback (found by an outside tester); the config's other refusals named its fields
+    (callback_copies), not the options the user typed."""
+    result = _start(*argv)
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(("credits", "said"), [(1234567.5, "1234567.5"), (0.000125, "0.000125")])
 def test_the_start_up_says_the_credits_per_account_as_given(credits: float, said: str) -> None:
     """An auditor read `--credits 1234567.5` back as `1.23457e+06` (six digits, an exponent)."""

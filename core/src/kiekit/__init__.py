@@ -56,7 +56,7 @@ from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 from kiekit.retry import DownloadPolicy, RetryPolicy
-from kiekit.settings import PlainHttpWarning
+from kiekit.settings import PlainHttpWarning, UnknownVariableWarning
 from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
@@ -117,6 +117,7 @@ __all__ = [
     "TaskStatus",
     "TransportError",
     "UnknownModelError",
+    "UnknownVariableWarning",
     "UnprocessableError",
     "UploadedFile",
     "ValidationError",

@@ -17,7 +17,7 @@ import stat
 import sys
 from pathlib import Path
 
-__all__ = ["is_file", "native", "recorded", "text"]
+__all__ = ["is_file", "message_text", "native", "recorded", "text"]
 
 _UTF8 = codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"  # fixed for the process
 
@@ -53,6 +53,20 @@ def text(path: str | os.PathLike[str]) -> str:
         return os.fsencode(name).decode("utf-8")
     except UnicodeError:
         return name
+
+
+def message_text(message: str) -> str:
+    """``message`` with the bytes a C locale carries as surrogates (a path from ``sys.argv``
+    or the file system) spelt as the characters they are in UTF-8, as :func:`text` spells a
+    path: a message on standard error would otherwise show them as ``\\udcd1\\udc84``
+    (Python's escapes of raw bytes) where standard output shows the name. Bytes that are no
+    UTF-8 stay as they are."""
+    if _spelt(message):
+        return message
+    try:
+        return message.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+    except UnicodeError:  # a surrogate that carries no byte (not U+DC80..U+DCFF)
+        return message
 
 
 def recorded(path: str | os.PathLike[str]) -> str:

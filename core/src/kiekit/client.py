@@ -30,7 +30,12 @@ from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
 from kiekit.retry import DownloadPolicy, RetryPolicy
-from kiekit.settings import DEFAULT_BASE_URL, endpoints, warn_plain_http
+from kiekit.settings import (
+    DEFAULT_BASE_URL,
+    endpoints,
+    warn_plain_http,
+    warn_unknown_variables,
+)
 from kiekit.shared_limits import LIMITS_URL_ENV, SharedRateLimiter
 from kiekit.transport import (
     AsyncTransport,
@@ -141,6 +146,7 @@ def _session(
     journal: JournalOption,
     downloads: DownloadPolicy | None,
 ) -> Session:
+    warn_unknown_variables()  # a misspelt KIE_* / KIEKIT_* name sends a setting nowhere
     hosts = endpoints(base_url, upload_base_url)
     engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads)
     warn_plain_http(hosts)  # with a key in hand: it is what would travel in clear

@@ -12,13 +12,24 @@ machine's loopback it travels readable by anyone on the way (``http://api.kie.ai
 a proxy on the LAN): a client warns once with :class:`PlainHttpWarning`, naming the host, never
 the key. It is a warning, not a refusal: an HTTP proxy on a trusted network is a choice, and
 ``warnings.filterwarnings("ignore", category=PlainHttpWarning)`` makes it quietly.
+
+:data:`VARIABLES` lists every environment variable kiekit reads (the core, ``kie``, the
+distributed extra and the mock). A ``KIE_*`` / ``KIEKIT_*`` name not among them is a setting
+that goes nowhere (``KIE_BASEURL``): a client or ``kie`` command warns once a process with
+:class:`UnknownVariableWarning`, naming the known one it is close to. One misspelling is
+refused: a base-URL variable's, while KIE's real host (paid) is about to be used in its place
+— a CI job meant for a mock would create real tasks. Naming the host (``KIE_BASE_URL=
+https://api.kie.ai``, ``--base-url``, ``base_url=``) or unsetting the misspelt name goes on.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 import warnings
 from collections.abc import Mapping
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from attrs import frozen
@@ -31,10 +42,14 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_UPLOAD_BASE_URL",
     "UPLOAD_BASE_URL_ENV",
+    "VARIABLES",
     "Endpoints",
     "PlainHttpWarning",
+    "UnknownVariableWarning",
     "endpoints",
+    "unknown_variables",
     "warn_plain_http",
+    "warn_unknown_variables",
 ]
 
 DEFAULT_BASE_URL = "https://api.kie.ai"
@@ -44,6 +59,36 @@ BASE_URL_ENV = "KIE_BASE_URL"
 UPLOAD_BASE_URL_ENV = "KIE_UPLOAD_BASE_URL"
 
 _KIE_API_HOST = urlsplit(DEFAULT_BASE_URL).hostname
+
+# Every environment variable kiekit reads, in one place: the check below knows kiekit's names
+# from it, the README lists them, and a test fails when code reads a name missing here.
+VARIABLES: Mapping[str, str] = MappingProxyType({
+    "KIE_API_KEY": "the API key (kie, and Client() without api_key=)",
+    BASE_URL_ENV: f"the API host (default {DEFAULT_BASE_URL})",
+    UPLOAD_BASE_URL_ENV: f"the upload host (default {DEFAULT_UPLOAD_BASE_URL} with KIE's API "
+                         "host, none with another)",
+    "KIEKIT_DATA_DIR": "the folder of the task journal (default: the user's data folder)",
+    "KIEKIT_JOURNAL_URL": "another task journal: a file path, sqlite:///path or postgresql://…",
+    "KIEKIT_JOURNAL_FSYNC": "1: the SQLite journal syncs every write to disk (default 0)",
+    "KIEKIT_JOURNAL_LEASE": "seconds a worker's claim on a journal row lasts (default 60)",
+    "KIEKIT_LIMITS_URL": "KIE's rate limits shared through Redis: redis://…",
+    "KIEKIT_BLOCK_PLUGINS": "plugin distributions left out, comma-separated",
+    "KIEKIT_ALLOW_PLUGINS": "the only plugin distributions used, comma-separated",
+    "KIEKIT_PREFER": "MODEL=DISTRIBUTION pairs: who serves a model two plugins declare",
+    "KIEKIT_LOG": "kie's log level on standard error: debug, info or warning",
+    "KIEKIT_BROKER_URL": "the Celery broker of kie batch --celery and its workers",
+    "KIEKIT_RESULT_BACKEND": "the Celery result backend (default: the broker)",
+    "KIEKIT_CELERY_QUEUE": "the Celery queue (default kiekit)",
+    "KIEKIT_CELERY_VISIBILITY_TIMEOUT": "seconds before Redis hands an unacknowledged job on",
+    "KIEKIT_MOCK_BLOCK_EXTENSIONS": "mock extensions the mock leaves out, comma-separated",
+})  # fmt: skip
+_PREFIXES = ("KIE_", "KIEKIT_")
+_CLOSE = 0.8  # KIE_BASEURL, KIEKIT_DATADIR, kie_base_url; not KIE_BASE_URL_STAGING (0.75)
+
+
+class UnknownVariableWarning(UserWarning):
+    """A ``KIE_*`` / ``KIEKIT_*`` environment variable kiekit does not read (a misspelling
+    sends a setting nowhere); the message names it, never its value."""
 
 
 class PlainHttpWarning(UserWarning):
@@ -75,21 +120,73 @@ def endpoints(
     upload_base_url: str | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    names: tuple[str, str] = ("base_url", "upload_base_url"),
 ) -> Endpoints:
     """The hosts to use: arguments first, then ``KIE_BASE_URL`` / ``KIE_UPLOAD_BASE_URL``,
-    then KIE's own (the upload host defaults to KIE's only while the API host is KIE's)."""
+    then KIE's own (the upload host defaults to KIE's only while the API host is KIE's).
+    ``names``: what the caller's user calls the two arguments (``--base-url`` for kie), so a
+    bad URL names where it came from, the variable when it came from the environment."""
     env = os.environ if environ is None else environ
-    base = base_url if base_url is not None else env.get(BASE_URL_ENV, "").strip()
-    base = DEFAULT_BASE_URL if base_url is None and not base else base
-    _check("base_url", base)
-    upload = upload_base_url
+    base, source = base_url, names[0]
+    if base is None:
+        base, source = env.get(BASE_URL_ENV, "").strip(), BASE_URL_ENV
+        if not base:
+            _refuse_misspelt(BASE_URL_ENV, DEFAULT_BASE_URL, env)
+            base = DEFAULT_BASE_URL
+    _check(source, base)
+    upload, source = upload_base_url, names[1]
     if upload is None:
-        upload = env.get(UPLOAD_BASE_URL_ENV, "").strip() or None
+        upload, source = env.get(UPLOAD_BASE_URL_ENV, "").strip() or None, UPLOAD_BASE_URL_ENV
     if upload is None and urlsplit(base).hostname == _KIE_API_HOST:
+        _refuse_misspelt(UPLOAD_BASE_URL_ENV, DEFAULT_UPLOAD_BASE_URL, env)
         upload = DEFAULT_UPLOAD_BASE_URL
     if upload is not None:
-        _check("upload_base_url", upload)
+        _check(source, upload)
     return Endpoints(base.rstrip("/"), None if upload is None else upload.rstrip("/"))
+
+
+def _refuse_misspelt(variable: str, default: str, env: Mapping[str, str]) -> None:
+    """ConfigurationError when the environment holds a misspelling of ``variable`` while
+    KIE's real host ``default`` is about to be used in its place: whoever set it meant another
+    host (a mock, a proxy), and KIE's real one is paid for."""
+    for name, close in unknown_variables(env):
+        if close == variable:
+            raise ConfigurationError(
+                f"{name} is not a variable kiekit reads; did you mean {variable}? Without "
+                f"it, kiekit would go to KIE's real {default}, where tasks are paid for: "
+                f"rename it to {variable}, or unset it, or, to use KIE's real host, name it: "
+                f"{variable}={default}"
+            )
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Each ``KIE_*`` / ``KIEKIT_*`` name in the environment (any case) that kiekit does not
+    read, with the one of :data:`VARIABLES` it is a likely misspelling of (None: none is)."""
+    env = os.environ if environ is None else environ
+    found = []
+    for name in sorted(env):
+        if name in VARIABLES or not name.upper().startswith(_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name.upper(), VARIABLES, n=1, cutoff=_CLOSE)
+        found.append((name, close[0] if close else None))
+    return found
+
+
+def warn_unknown_variables(environ: Mapping[str, str] | None = None) -> None:
+    """An :class:`UnknownVariableWarning` for each name :func:`unknown_variables` finds,
+    once a process (a client and the ``kie`` command that made it warn once between them)."""
+    for name, close in unknown_variables(environ):
+        _warn_unknown(name, close)
+
+
+@functools.cache
+def _warn_unknown(name: str, close: str | None) -> None:
+    guess = f"; did you mean {close}?" if close else ""
+    warnings.warn(
+        f"{name} is not a variable kiekit reads{guess} (it is ignored)",
+        UnknownVariableWarning,
+        stacklevel=caller_stacklevel(),
+    )
 
 
 def _check(name: str, url: str) -> None:

@@ -57,6 +57,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "--key",
         action="append",
         dest="keys",
+        type=_key,
         metavar="KEY",
         help="accept only this API key (repeatable); default: any non-empty key",
     )
@@ -282,6 +283,35 @@ def _file(text: str) -> str:
     return text
 
 
+def _key(text: str) -> str:
+    """--key: a blank one (``--key "$MOCK_KEY"`` with the variable unset) is refused here, not
+    left to MockConfig's TypeError, a traceback."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (an unset variable?): give a key, or leave "
+                                         "--key out to take any")  # fmt: skip
+    return text
+
+
+# MockConfig's checks name its fields; the command line says the option the user typed
+_OPTION_OF = {
+    "api_keys": "--key",
+    "accounts": "--account",
+    "extra_market_models": "--market-model",
+    "extra_chat_models": "--chat-model",
+    "upload_cdn_seconds": "--upload-cdn-seconds",
+    "webhook_hmac_key": "--webhook-hmac-key",
+    "callback_copies": "--callback-copies",
+    "allowed_callback_hosts": "--allow-callback-host",
+}
+
+
+def _as_option(message: str) -> str:
+    """MockConfig's message, with the field it starts with said as its option."""
+    field, _, rest = message.partition(" ")
+    option = _OPTION_OF.get(field.rstrip(":"))
+    return f"{option}: {rest}" if option else message
+
+
 def _limit(text: str) -> int | None:
     """--journal-limit / --task-limit / --callback-limit: a count, 0 for none."""
     try:
@@ -390,8 +420,8 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             callback_limit=args.callback_limit,
             upload_limit=args.upload_limit,
         )
-    except ValueError as exc:
-        _refuse(parser, str(exc))
+    except (TypeError, ValueError) as exc:  # a value no option check above caught
+        _refuse(parser, _as_option(str(exc)))
     scenario: Scenario | None = None
     if args.har is not None:
         try:

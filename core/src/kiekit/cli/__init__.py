@@ -62,6 +62,7 @@ from kiekit.errors import (
     UnknownModelError,
     ValidationError,
 )
+from kiekit.settings import warn_unknown_variables
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `git log | head` under `set -o pipefail`
@@ -116,6 +117,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         with warnings.catch_warnings(), stdout_told_apart():
             warnings.showwarning = _say_warning
+            warn_unknown_variables()  # each command, those that make no client too
             code: int = args.handler(args)
             sys.stdout.flush()  # here, not at exit: a full disk is then told as below
     except KieError as exc:

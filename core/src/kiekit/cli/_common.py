@@ -189,7 +189,9 @@ def add_journal_option(parser: argparse.ArgumentParser) -> None:
 def journal_to_read(args: argparse.Namespace) -> Journal:
     """The journal a reading command (``kie tasks``, ``kie resume``) reads. A SQLite file that
     does not exist yet is read as an empty journal, not made; named with ``--journal``, it is a
-    ValidationError: a typo in the path must not read as "nothing was ever run"."""
+    ValidationError: a typo in the path must not read as "nothing was ever run". Nor must a
+    file where its folder should be (``KIEKIT_DATA_DIR`` naming one): JournalError, as ``kie
+    run`` gives."""
     from kiekit.journal import Journal, MemoryStore, SqliteStore, default_journal
 
     journal = default_journal()
@@ -197,6 +199,7 @@ def journal_to_read(args: argparse.Namespace) -> Journal:
     if isinstance(store, SqliteStore) and not store.path.exists():
         if getattr(args, "journal", None) is not None:
             raise ValidationError("--journal", f"no journal at {store.path}")
+        store.check_folders()  # a file where its folder should be: not "nothing yet"
         return Journal(MemoryStore())
     return journal
 
@@ -355,7 +358,11 @@ def connect(
     key = env_key()
     if key is None:
         raise ConfigurationError("KIE_API_KEY is not set (or use --mock to try the mock)")
-    hosts = endpoints(getattr(args, "base_url", None), getattr(args, "upload_base_url", None))
+    hosts = endpoints(
+        getattr(args, "base_url", None),
+        getattr(args, "upload_base_url", None),
+        names=("--base-url", "--upload-base-url"),
+    )
     chosen: dict[str, Any] = {"base_url": hosts.base_url, "upload_base_url": hosts.upload_base_url}
     chosen.update(network_options(args))
     if getattr(args, "limits", None) is not None:

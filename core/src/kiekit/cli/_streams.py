@@ -22,6 +22,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from kiekit._paths import message_text
+
 __all__ = [
     "StdoutError",
     "json_text",
@@ -104,7 +106,10 @@ class _Stdout:
 class _Stderr(io.TextIOBase):
     """``sys.stderr`` during a command: a write it refuses is dropped, and so is every one
     after it (a message must not stop a run that has paid); text its encoding cannot hold is
-    escaped, as Python's own standard error does."""
+    escaped, as Python's own standard error does. A path a C locale carries as surrogates
+    (``LC_ALL=C``: ``фото.png`` typed, or listed by the file system) is spelt as the text it
+    is (_paths.message_text), as standard output and JSON name it, never as its raw bytes'
+    escapes (``\\udcd1\\udc84``)."""
 
     def __init__(self, stream: TextIO | None) -> None:
         super().__init__()
@@ -113,6 +118,7 @@ class _Stderr(io.TextIOBase):
     def write(self, text: str) -> int:
         stream = self._stream
         if stream is not None:
+            text = message_text(text)  # one place: every message, a path in an error too
             try:
                 try:
                     stream.write(text)

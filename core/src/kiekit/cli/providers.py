@@ -20,8 +20,9 @@ def register(commands: Commands) -> None:
         "--check",
         action="store_true",
         help="also import each plugin; exit 1 if one is quarantined, incompatible or "
-        "unimportable, registers no provider for a model id it declares, or a model id is "
-        "declared by two distributions",
+        "unimportable, registers no provider for a model id it declares, a model id is "
+        "declared by two distributions, or KIEKIT_ALLOW_PLUGINS / KIEKIT_BLOCK_PLUGINS "
+        "leave no installed plugin usable",
     )
     providers.set_defaults(handler=_providers)
 
@@ -101,10 +102,9 @@ def _providers(args: argparse.Namespace) -> int:
             shown = ", ".join([output or "?", *capabilities])
             print(f"  {model}  [{shown}]{pattern}")
     for problem in problems:
-        print(
-            f"kie providers --check: {problem['distribution']}: {problem['detail']}",
-            file=sys.stderr,
-        )
+        owner = problem["distribution"]  # None: the install as a whole
+        print(f"kie providers --check: {f'{owner}: ' if owner else ''}{problem['detail']}",
+              file=sys.stderr)  # fmt: skip
     return 1 if problems else 0
 
 
@@ -152,4 +152,25 @@ def _problems(
                 others = ", ".join(sorted(set(dists) - {dist}))
                 found.append({"distribution": dist, "kind": "duplicate", "models": [model],
                               "detail": f"declares {model!r}, as {others} does"})  # fmt: skip
+    if groups and all(status.startswith("blocked") for *_, status in groups):
+        found.append(_nothing_admitted(groups, policy))
     return found
+
+
+def _nothing_admitted(
+    groups: dict[tuple[str, str, str, str], list[str]], policy: Policy
+) -> dict[str, object]:
+    """The problem of an install whose every plugin is blocked (``KIEKIT_ALLOW_PLUGINS`` with
+    a typo, say): one blocked plugin is a choice, but then no model at all can run, and a
+    container's healthcheck must not stay green for a container that can do nothing."""
+    from kiekit.discovery import ALLOW_ENV, BLOCK_ENV
+
+    by = [name for name, set_ in ((ALLOW_ENV, policy.allowed is not None),
+                                  (BLOCK_ENV, bool(policy.blocked))) if set_]  # fmt: skip
+    installed = ", ".join(sorted({dist for dist, *_ in groups}))
+    detail = (
+        f"{' and '.join(by)} {'leaves' if len(by) == 1 else 'leave'} no installed plugin "
+        "usable, so no model can run "
+        f"(installed: {installed})"
+    )
+    return {"distribution": None, "kind": "nothing_admitted", "models": [], "detail": detail}

@@ -85,7 +85,7 @@ def _resume(args: argparse.Namespace) -> int:
     # said before the first task that needs it; with one, the connection is checked first.
     connection = None if env_key() is None else connect(args, contextlib.ExitStack())
     journal = journal_to_read(args)
-    base_url = endpoints(args.base_url).base_url
+    base_url = endpoints(args.base_url, names=("--base-url", "--upload-base-url")).base_url
     rows = _open_rows(journal)
     if rows:  # said before the per-row work: an operator tells a long journal from a hang
         say(f"{len(rows)} task(s) open or owed in the journal: sorting them")
@@ -288,7 +288,10 @@ async def _finish_all(
         async def worker() -> None:  # a few workers take the rows in turn: no task per row
             nonlocal failures
             for row in queue:
-                failures += not await _finish(client, row, args)
+                # awaited first: `failures += not await …` read the count before the await,
+                # so workers finishing meanwhile had their failures written over
+                finished = await _finish(client, row, args)
+                failures += not finished
 
         workers = min(max(1, args.concurrency), len(mine))
         await asyncio.gather(*(worker() for _ in range(workers)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import functools
 import json
 import math
@@ -525,6 +526,17 @@ class SqliteStore:
             connection.close()
             raise
         return connection
+
+    def check_folders(self) -> None:
+        """JournalError, as opening would give, when a file stands where a folder of the path
+        should be (``KIEKIT_DATA_DIR`` naming a file): a journal not made yet reads as empty,
+        but this one could never be made, and a reading command must not say "nothing yet"."""
+        for folder in self.path.parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    error = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), folder)
+                    raise JournalError(_cannot_open(self.path, error))
+                return
 
     def _writable(self) -> bool:
         folder = self.path.parent
