@@ -722,6 +722,12 @@ class ProviderContract:
         test fails), asks for nothing here."""
         records = mock.callbacks(task_id=task_id)
         for record in records:
+            # nothing to read: the family's callback_payload raised (the mock's log says
+            # where), so no callback was sent, which no provider can be blamed for
+            assert record.delivered or record.payload, (
+                f"the mock's family sent no callback for task {task_id}: {record.reason}. "
+                "Fix the mock family extension's callback_payload (not the provider)"
+            )
             try:
                 callback = parse_callback(record.payload, providers=[self.provider])
             except CallbackError as exc:
@@ -1233,21 +1239,39 @@ def _check_kind(item: Asset, model: Model) -> None:
 
 def _check_files_made(mock: MockServer, model: Model, final: TaskStatus, results: Results) -> None:
     """The files the mock made for the task and shows in its final status — of the kind its
-    catalogue entry, its family or ``extra_market_models`` says the model makes — are of the
-    kind the provider declares. (Suno's MIDI shows its notes as data, not its files.)"""
-    if model.output is None:
-        return
+    catalogue entry, its family or ``extra_market_models`` says, by their extension — are of
+    the kind the provider gives them: a result of the model's own of the kind the provider
+    declares the model makes, an extra one (``AssetRole.EXTRA``: a video's cover still, a
+    family's ``TaskSpec.result_exts``) of its asset's kind. A file no asset holds is
+    ``_check_every_file_extracted``'s to report. (Suno's MIDI shows its notes as data, not its
+    files.)"""
     task = mock.task(results.task_id)
-    shown = {_without_query(url) for _, url in _url_slots(final.raw)}
+    slots = {_without_query(url): ".".join(path) for path, url in _url_slots(final.raw)}
+    assets = {_without_query(item.url): item for item in results.assets}
     for index, url in enumerate(task.result_urls()):
-        if _without_query(url) not in shown:
+        slot = slots.get(_without_query(url))
+        if slot is None:
             continue
         ext = task.result_ext_at(index)
         kind = MediaKind.of_media_type(mimetypes.guess_type(f"file.{ext}")[0])
+        item = assets.get(_without_query(url))
+        if item is None:
+            continue  # left out: _check_every_file_extracted names its slot
+        if item.role is AssetRole.EXTRA:
+            assert kind in (item.kind, MediaKind.OTHER), (
+                f"{slot} ({url}): the mock makes a .{ext} file ({kind.name}) there, which the "
+                f"provider returns as an extra {item.kind.name} asset: give it the kind of its "
+                "file"
+            )
+            continue
+        if model.output is None:
+            continue
         assert kind in (model.output, MediaKind.OTHER), (
             f"the mock makes .{ext} files ({kind.name}) for {model.id}, which the provider "
             f"declares as making {model.output.name}: declare the model's output (and its "
-            "entry point tag) as what KIE makes, or teach the mock the right kind"
+            "entry point tag) as what KIE makes, or teach the mock the right kind; or, if "
+            f"KIE hands it out beside the model's own (a cover still), return it as an "
+            f"AssetRole.EXTRA asset of its kind ({slot}: {url})"
         )
 
 
