@@ -11,7 +11,19 @@ from attrs import frozen
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from kiekit import Input, ValidationError
-from kiekit.fields import Kind, OpenInput, Spec, integer, items, make_input, text, texts, urls
+from kiekit.fields import (
+    Kind,
+    OpenInput,
+    Spec,
+    choice,
+    flag,
+    integer,
+    items,
+    make_input,
+    text,
+    texts,
+    urls,
+)
 from kiekit.registry import Registry, installed
 from kiekit_contract import (
     EXTRA_FIELD_PREFIX,
@@ -29,7 +41,7 @@ from kiekit_contract import (
     valid_inputs,
     valid_values,
 )
-from kiekit_contract.strategies import smallest_value
+from kiekit_contract.strategies import boundary_inputs, input_specs, smallest_value
 
 
 @frozen
@@ -303,3 +315,37 @@ def test_fuzzed_documents_are_json(doc: Any) -> None:
 def test_one_field_changed_keeps_the_others(doc: Any) -> None:
     assert isinstance(doc, dict)
     assert sum(doc.get(key, object()) != value for key, value in RECORD.items()) <= 1
+
+
+@frozen
+class Avatar(Input):
+    prompt: str = text()
+    resolution: str | None = choice("480p", "720p", default=None)
+    seed: int | None = integer(0, 2_147_483_647, default=None)
+    mirror: bool = flag(default=False)
+
+
+def test_boundary_inputs_try_each_bound_choice_flag_and_the_example_as_given() -> None:
+    base = make_input(Avatar, {"prompt": "a fox"})
+    drawn = [p for p in boundary_inputs(base) if isinstance(p, Avatar)]
+    found = [(p.resolution, p.seed, p.mirror) for p in drawn]
+    assert found == [
+        (None, None, False),  # the example: every optional field left out
+        ("480p", None, False),
+        ("720p", None, False),
+        (None, 0, False),
+        (None, 2_147_483_647, False),
+        (None, None, True),
+    ]
+
+
+def test_number_fields_draw_their_bounds_early() -> None:
+    """A plain st.integers(0, 2**31 - 1) seldom draws 0: a provider dropping seed=0 passed."""
+    spec = input_specs(Avatar)["seed"]
+    quick = settings(derandomize=True, database=None, max_examples=20, phases=[Phase.generate])
+    for bound in (0, 2_147_483_647):
+
+        def at_bound(value: Any, bound: int = bound) -> bool:
+            return bool(value == bound)
+
+        assert find(valid_values(spec), at_bound, settings=quick) == bound

@@ -335,3 +335,68 @@ def test_a_policy_that_leaves_no_plugin_usable_fails_the_check(
     assert f"{variable} leaves no installed plugin usable, so no model can run" in problem["detail"]
     said = capsys.readouterr().err
     assert f"kie providers --check: {variable} leaves no installed plugin usable" in said
+
+
+@pytest.fixture
+def listing(troubled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``troubled``, and a fresh registry for `kie models` (not the process-wide one)."""
+    from kiekit import registry
+
+    for name in ("KIEKIT_BLOCK_PLUGINS", "KIEKIT_ALLOW_PLUGINS", "KIEKIT_PREFER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(registry, "default_registry", registry.Registry)
+
+
+def test_models_marks_the_ids_no_plugin_serves_as_providers_check_does(
+    listing: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kie models` listed an id two plugins declare as the last one's, and a quarantined
+    plugin's id as served, where `kie run` refuses both (found by an outside plugin author)."""
+    from kiekit.cli import main
+
+    assert main(["models", "acme/*", "--json"]) == 0
+    rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)["models"]}
+    dup = rows["acme/dup-model"]
+    assert (dup["status"], dup["served_by"]) == ("contested", None)
+    assert dup["declared_by"] == ["acme-one", "acme-two"]
+    assert "KIEKIT_PREFER=acme/dup-model=<distribution>" in dup["detail"]
+    broken = rows["acme/broken-model"]
+    assert (broken["status"], broken["served_by"], broken["declared_by"]) == (
+        "unavailable", None, ["acme-broken"],
+    )  # fmt: skip
+    assert "acme-broken is quarantined: failed to import" in broken["detail"]
+    assert "acme_missing_module" in broken["detail"]
+    assert rows["acme/future-model"]["status"] == "unavailable"  # built for another kiekit
+
+    assert main(["models", "acme/*"]) == 0
+    out, err = capsys.readouterr()
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert (
+        "acme-one, acme-two  [contested: declared by acme-one and acme-two;"
+        in lines["acme/dup-model"]
+    )
+    assert (
+        "acme-broken  [unavailable: acme-broken is quarantined: failed"
+        in lines["acme/broken-model"]
+    )
+    assert "quarantined" not in err  # said once, in its row, not again as a warning
+
+
+def test_models_lists_a_settled_id_as_the_preferred_plugins(
+    listing: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIEKIT_PREFER", "acme/dup-model=acme-one")
+    assert main(["models", "acme/dup-*", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["models"]
+    assert row == {"model": "acme/dup-model", "served_by": "acme-one", "status": "ok"}
+
+
+def test_models_of_a_contested_id_refuses_it_as_kie_run_does(
+    listing: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    assert main(["models", "acme/dup-model"]) == 2
+    assert "declared by several plugins (acme-one, acme-two)" in capsys.readouterr().err

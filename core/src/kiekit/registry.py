@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from importlib.metadata import EntryPoint
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -46,12 +46,23 @@ __all__ = [
     "PluginWarning",
     "Registry",
     "UnlistedModelWarning",
+    "Unserved",
     "default_registry",
     "installed",
 ]
 
 
 AnyProvider = Provider | ChatProvider
+
+
+class Unserved(NamedTuple):
+    """A model id installed plugins declare that none of them serves (``kie models``):
+    ``status`` "contested" (several declare it) or "unavailable" (its plugin is quarantined
+    or registers no provider for it), the ``distributions`` that declare it, and why."""
+
+    status: str
+    distributions: tuple[str, ...]
+    detail: str
 
 
 class PluginWarning(UserWarning):
@@ -472,10 +483,46 @@ class Registry:
                             served.setdefault(known, self._origin[pattern])
             for ep in self._points():
                 dist = distribution_of(ep)
-                if "*" not in ep.name and dist not in self._quarantined:
+                if "*" not in ep.name and dist not in self._quarantined and self._owns(ep):
                     served[ep.name] = dist
             served.update({m: o for m, o in self._origin.items() if "*" not in m})
             return dict(sorted(served.items()))
+
+    def _owns(self, ep: EntryPoint) -> bool:
+        """Whether ``ep``'s distribution is the one to serve its model id: the only one that
+        declares it, or the one ``KIEKIT_PREFER`` picks among several (otherwise none is,
+        as :meth:`provider` refuses the id)."""
+        dists = self._contested().get(ep.name)
+        return dists is None or self._policy.prefer.get(ep.name) == canonical(distribution_of(ep))
+
+    def unserved_models(self) -> dict[str, Unserved]:
+        """The model ids installed plugins declare that none of them serves here, each with
+        why, as :meth:`provider` refuses them: declared by several distributions and not
+        settled by ``KIEKIT_PREFER``, or declared by a plugin that is quarantined or registers
+        no provider for it. Imports every plugin (:meth:`load_all`), as
+        ``kie providers --check`` does, since a plugin's quarantine shows only then."""
+        with self._lock:
+            self.load_all()
+            served = self.served_models()
+            unregistered = self.unregistered()
+            found: dict[str, Unserved] = {}
+            for model, dists in self._contested().items():
+                if "*" not in model and self._policy.prefer.get(model) not in dists:
+                    names = " and ".join(sorted(dists))
+                    why = f"declared by {names}; pick one with KIEKIT_PREFER={model}=<distribution>"
+                    found[model] = Unserved("contested", tuple(sorted(dists)), why)
+            for ep in self._points():
+                dist, model = distribution_of(ep), ep.name
+                if "*" in model or model in served or model in found or not self._owns(ep):
+                    continue
+                if dist in self._quarantined:
+                    why = f"{dist} is quarantined: {self._quarantined[dist]}"
+                elif model in unregistered.get(dist, ()):
+                    why = f"{dist} registers no provider for it"
+                else:
+                    continue
+                found[model] = Unserved("unavailable", (dist,), why)
+            return dict(sorted(found.items()))
 
     def _named_models(self) -> list[str]:
         return [name for name in self.models() if "*" not in name]

@@ -18,7 +18,7 @@ from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
     from kiekit.fields import InputField
-    from kiekit.registry import Registry
+    from kiekit.registry import Registry, Unserved
 
 
 def register(commands: Commands) -> None:
@@ -39,28 +39,61 @@ def _models(args: argparse.Namespace) -> int:
     from kiekit.registry import default_registry
 
     registry = default_registry()
+    unserved = _unserved(registry)
     served = registry.served_models()
     what = args.what
-    found = served if what is None else _matching(served, what)
+    if what is not None and not _is_pattern(what) and what in unserved:
+        return _fields(args, registry, what, None)  # refused as `kie run` refuses it
+    listed = {**served, **dict.fromkeys(unserved, "")}
+    found = listed if what is None else _matching(listed, what)
     if what is not None and not _is_pattern(what):
         if what in served:
             return _fields(args, registry, what, served[what])
         if not found:
             _unlisted(what, served, registry)  # "did you mean", or no match, unless an id
             return _fields(args, registry, what, None)  # one a pattern may serve
-    if not served and what is None:  # as `kie providers` says it: nothing to list is no error
+    if not listed and what is None:  # as `kie providers` says it: nothing to list is no error
         if not emit(args, "models", {"models": []}):
             print(_nothing_served())
         return 0
     if not found:
         why = f": {_nothing_served()}" if not served else ""
         raise ValidationError("PATTERN", f"no model id matches {what!r}{why}")
-    if emit(args, "models", {"models": [{"model": m, "served_by": d} for m, d in found.items()]}):
+    rows = [_row(model, served.get(model), unserved.get(model)) for model in sorted(found)]
+    if emit(args, "models", {"models": rows}):
         return 0
     width = max(len(model) for model in found)
-    for model, dist in found.items():
-        print(f"{model:<{width}}  {dist}")
+    for row in rows:
+        said = row["served_by"] or ", ".join(row["declared_by"])
+        note = f"  [{row['status']}: {row['detail']}]" if row["status"] != "ok" else ""
+        print(f"{row['model']:<{width}}  {said}{note}")
     return 0
+
+
+def _unserved(registry: Registry) -> dict[str, Unserved]:
+    """The ids no plugin serves here (contested, quarantined), each plugin imported to know:
+    each is shown as such, not as one plugin's (``kie run`` refuses them), and the
+    quarantine warnings are not printed again, as in ``kie providers --check``."""
+    import warnings
+
+    from kiekit.registry import PluginWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        return registry.unserved_models()
+
+
+def _row(model: str, dist: str | None, unserved: Unserved | None) -> dict[str, Any]:
+    """One listed id, as ``--json`` shows it: who serves it, or why none does."""
+    if unserved is None:
+        return {"model": model, "served_by": dist, "status": "ok"}
+    return {
+        "model": model,
+        "served_by": None,
+        "status": unserved.status,
+        "declared_by": list(unserved.distributions),
+        "detail": unserved.detail,
+    }
 
 
 def _nothing_served() -> str:

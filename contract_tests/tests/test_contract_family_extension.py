@@ -1,0 +1,338 @@
+"""A third party's new API family through the contract: a plugin and its mock family extension
+(entry point ``kiekit_mock.families``), no fork. The family, KIE Avatar, hands out a video and
+its thumbnail (``TaskSpec.result_exts=("mp4", "jpg")``), which the provider returns as an
+``AssetRole.EXTRA`` image, as plugin-authors.md says: the correct plugin passes the whole
+``ProviderContract``, and each planted bug fails exactly the tests that should catch it, with a
+message that names the culprit (found by an outside plugin author; their plugin, trimmed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+FAMILY = """
+from typing import Any
+
+from aiohttp import web
+from kiekit_mock.extension import (
+    FamilyExtension, TaskSnapshot, TaskSpec, Transition, account_of, dumps, invalid,
+    json_body, ok, optional_callback_url, optional_enum, optional_int, optional_url,
+    origin_of, poll_task, required_str, runtime, status_words,
+)
+
+FAMILY = "kie-avatar"
+CREATE_PATH = "/api/v1/avatar/generate"
+STATUS_PATH = "/api/v1/avatar/record-info"
+ROUTES = web.RouteTableDef()
+WORDS = {"waiting": "QUEUED", "queuing": "QUEUED", "generating": "RENDERING",
+         "success": "DONE", "fail": "ERROR"}
+
+
+def record(task: TaskSnapshot) -> dict[str, Any]:
+    word = WORDS[task.state]
+    code, msg = task.failure(501, "avatar rendering failed")
+    urls = task.result_urls()
+    return {
+        "taskId": task.task_id,
+        "status": word,
+        "progress": {"QUEUED": 0, "RENDERING": 50, "DONE": 100, "ERROR": 0}[word],
+        "output": {"videoUrl": urls[0], "thumbnailUrl": urls[1]} if urls else None,
+        "error": {"code": code, "message": msg} if word == "ERROR" else None,
+    }
+
+
+def callback_payload(transition: Transition) -> dict[str, Any]:
+    task = transition.task
+    if task.prompt == "a callback bug":
+        raise ValueError("callback shape bug")
+    rec = record(task)
+    return {"code": 200, "msg": "ok", "data": {"task": {"id": task.task_id, **rec}}}
+
+
+@ROUTES.post(CREATE_PATH)
+async def generate(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    model = required_str(body, "model")
+    if model != "kie-avatar/v1":
+        raise invalid("model is not within the range of allowed options")
+    prompt = required_str(body, "prompt", 5000)
+    if optional_url(body, "imageUrl") is None:
+        raise invalid("imageUrl is required")
+    optional_enum(body, "resolution", ("480p", "720p"))
+    optional_int(body, "seed", 0, 2_147_483_647)
+    spec = TaskSpec(
+        family=FAMILY, model=model, request_body=body,
+        callback_url=optional_callback_url(body, "callBackUrl"), param_json=dumps(body),
+        prompt=prompt, cost=6.0, result_ext="mp4", result_count=2,
+        result_exts=("mp4", "jpg"),  # the video, then its thumbnail
+        aspect_ratio=None, origin=origin_of(request),
+    )
+    return ok({"taskId": runtime(request).store.create(account_of(request), spec).task_id})
+
+
+@ROUTES.get(STATUS_PATH)
+async def record_info(request: web.Request) -> web.Response:
+    return ok(record(poll_task(request, FAMILY, callback_payload).task))
+
+
+EXTENSION = FamilyExtension(
+    name=FAMILY, routes=ROUTES, callback_payload=callback_payload,
+    status_paths={CREATE_PATH: STATUS_PATH},
+    read_state=status_words("status", {"QUEUED": "queuing", "RENDERING": "generating",
+                                       "DONE": "success", "ERROR": "fail"}),
+)
+"""
+
+PLUGIN = '''
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from attrs import frozen
+from kiekit.plugin import (
+    AssetRole, Input, MediaKind, Model, ProtocolError, Provider, Request, Results, State,
+    TaskStatus, asset, choice, integer, text, url, wire,
+)
+from kiekit_contract import ProviderContract
+
+STATES = {"QUEUED": State.QUEUED, "RENDERING": State.RUNNING, "DONE": State.SUCCEEDED,
+          "ERROR": State.FAILED}
+
+
+@frozen
+class AvatarInput(Input):
+    prompt: str = text(max_length=5000)
+    image_url: str = url(required=True)
+    resolution: str | None = choice("480p", "720p", default=None)
+    seed: int | None = integer(0, 2_147_483_647, default=None)
+
+
+class Avatar(Provider):
+    name = "kie-avatar"
+    camel_case = True
+    models = (Model("kie-avatar/v1", AvatarInput, MediaKind.VIDEO),)
+
+    def build_request(self, model_id, params, *, callback_url=None):
+        self.checked_model(model_id, params)
+        body = {"model": model_id, **wire.input_to_wire(params, camel_case=True)}
+        if callback_url is not None:
+            body["callBackUrl"] = callback_url
+        return Request("POST", "/api/v1/avatar/generate", body=body)
+
+    def status_request(self, task_id):
+        return Request("GET", "/api/v1/avatar/record-info", query={"taskId": task_id})
+
+    def parse_status(self, task_id, data):
+        if not isinstance(data, Mapping):
+            raise ProtocolError("record is not an object", payload=data)
+        word = data.get("status")
+        state = STATES.get(word) if isinstance(word, str) else None
+        if state is None:
+            raise ProtocolError(f"unknown avatar status {word!r}", payload=data)
+        progress = data.get("progress")
+        number = isinstance(progress, (int, float)) and not isinstance(progress, bool)
+        error = data.get("error") if isinstance(data.get("error"), Mapping) else {}
+        code = error.get("code")
+        return TaskStatus.of(
+            task_id, state, progress=progress / 100 if number else None,
+            fail_code=None if code is None else str(code), fail_message=error.get("message"),
+            raw=data,
+        )
+
+    def extract_results(self, task_id, data):
+        output = data.get("output") if isinstance(data, Mapping) else None
+        if not isinstance(output, Mapping):
+            raise ProtocolError("a DONE record without output", payload=data)
+        video = output.get("videoUrl")
+        if not isinstance(video, str) or not video:
+            raise ProtocolError("output.videoUrl missing", payload=data)
+        found = [asset(video, self.models[0].output, task_id=task_id)]
+        thumb = output.get("thumbnailUrl")
+        if isinstance(thumb, str) and thumb:
+            found.append(
+                asset(thumb, MediaKind.IMAGE, task_id=task_id, label="thumb",
+                      role=AssetRole.EXTRA)
+            )
+        return Results(task_id=task_id, assets=tuple(found), raw=data)
+
+    def callback_task_id(self, payload):
+        data = payload.get("data")
+        task = data.get("task") if isinstance(data, Mapping) else None
+        found = task.get("id") if isinstance(task, Mapping) else None
+        return found if isinstance(found, str) else None
+
+
+class DropsThumb(Avatar):
+    """Keeps the video alone: the thumbnail KIE hands out (and bills) is never saved."""
+
+    def extract_results(self, task_id, data):
+        results = super().extract_results(task_id, data)
+        return attrs.evolve(results, assets=results.assets[:1])
+
+
+class DeclaresImage(Avatar):
+    """Declares that the model makes images: the user gets its MP4 labelled an image."""
+
+    models = (Model("kie-avatar/v1", AvatarInput, MediaKind.IMAGE),)
+
+
+class FalsySeed(Avatar):
+    """Drops seed=0, the field's lower bound (`if params.seed:`): KIE draws a random seed."""
+
+    def build_request(self, model_id, params, *, callback_url=None):
+        request = super().build_request(model_id, params, callback_url=callback_url)
+        body = {k: v for k, v in request.body.items() if not (k == "seed" and v == 0)}
+        return attrs.evolve(request, body=body)
+
+
+TASK = "5f488be792eafad4b066e21e5bc472c7"
+QUEUED = {"taskId": TASK, "status": "QUEUED", "progress": 0, "output": None, "error": None}
+DONE = QUEUED | {
+    "status": "DONE", "progress": 100,
+    "output": {"videoUrl": f"https://tempfile.example/{TASK}-0.mp4",
+               "thumbnailUrl": f"https://tempfile.example/{TASK}-1.jpg"},
+}
+ERROR = QUEUED | {"status": "ERROR", "error": {"code": 501, "message": "rendering failed"}}
+
+
+class Contract(ProviderContract):
+    check_entry_points = False
+    max_examples = 10
+    documented_statuses = (
+        (QUEUED, State.QUEUED),
+        (QUEUED | {"status": "RENDERING", "progress": 45}, State.RUNNING, 0.45),
+        (DONE, State.SUCCEEDED),
+        (ERROR, State.FAILED),
+    )
+    example_inputs = {"kie-avatar/v1": {"prompt": "a talking fox",
+                                        "image_url": "https://example.com/fox.png"}}
+
+
+class TestAvatar(Contract):
+    provider = Avatar()
+
+
+class TestDropsThumb(Contract):
+    provider = DropsThumb()
+
+
+class TestDeclaresImage(Contract):
+    provider = DeclaresImage()
+
+
+class TestCallbackBuilderRaises(Contract):
+    """The mock family's callback_payload raises for this prompt: the provider is not to blame."""
+
+    provider = Avatar()
+    example_inputs = {"kie-avatar/v1": {"prompt": "a callback bug",
+                                        "image_url": "https://example.com/fox.png"}}
+
+
+# Random draws, new on every run (no derandomize): the bound is tried all the same
+class TestFalsySeed1(Contract):
+    provider = FalsySeed()
+    derandomize = False
+
+
+class TestFalsySeed2(TestFalsySeed1):
+    pass
+
+
+class TestFalsySeed3(TestFalsySeed1):
+    pass
+
+
+class TestFalsySeedDerandomized(Contract):
+    provider = FalsySeed()
+'''
+
+RECORDER = """
+import json
+import pathlib
+
+OUTCOMES = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or not report.passed:
+        OUTCOMES[report.nodeid] = report.outcome
+
+
+def pytest_sessionfinish(session):
+    pathlib.Path("outcomes.json").write_text(json.dumps(OUTCOMES))
+"""
+
+LIFECYCLE = {
+    "test_task_succeeds_and_files_download[Client]",
+    "test_task_succeeds_and_files_download[AsyncClient]",
+}
+VALID = {"test_valid_inputs_are_accepted_by_the_mock"}
+EXPECTED_FAILURES: dict[str, set[str]] = {
+    "TestAvatar": set(),
+    "TestDropsThumb": LIFECYCLE,
+    "TestDeclaresImage": LIFECYCLE,
+    "TestCallbackBuilderRaises": LIFECYCLE,
+    "TestFalsySeed1": VALID,
+    "TestFalsySeed2": VALID,
+    "TestFalsySeed3": VALID,
+    "TestFalsySeedDerandomized": VALID,
+}
+
+
+def run_plugins(pytester: pytest.Pytester, *args: str) -> tuple[dict[str, dict[str, str]], str]:
+    """class → contract test → outcome, and the output, of one pytester session of the
+    plugins, the family installed as a distribution (a ``.dist-info`` on the path). A
+    subprocess, so the mock it starts loads the family from its entry point."""
+    (pytester.path / "acme_avatar.py").write_text(FAMILY)
+    info = pytester.path / "acme_avatar-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-avatar\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[kiekit_mock.families]\nkie-avatar = acme_avatar:EXTENSION\n"
+    )
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(test_avatar=PLUGIN)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(pytester.path))
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    found: dict[str, dict[str, str]] = {}
+    outcomes = json.loads((pytester.path / "outcomes.json").read_text())
+    for nodeid, outcome in outcomes.items():
+        _, cls, test = nodeid.split("::")
+        found.setdefault(cls, {})[test] = outcome
+    return found, result.stdout.str()
+
+
+def test_a_video_with_its_thumbnail_passes_and_each_bug_fails_its_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    """The correct plugin passes every contract test; a plugin that drops the thumbnail,
+    declares the video model as making images, or drops seed=0 fails what should catch it,
+    as does a family whose callback builder raises. seed=0 is caught with random draws too
+    (derandomize = False), on every run: the bounds are tried first, as explicit examples."""
+    outcomes, _ = run_plugins(pytester)
+    assert set(outcomes) == set(EXPECTED_FAILURES)
+    wrong = []
+    for cls, tests in sorted(outcomes.items()):
+        failed = {test for test, outcome in tests.items() if outcome == "failed"}
+        if failed != EXPECTED_FAILURES[cls]:
+            missed = sorted(EXPECTED_FAILURES[cls] - failed)
+            extra = sorted(failed - EXPECTED_FAILURES[cls])
+            wrong.append(f"{cls}: did not fail {missed}; failed unexpectedly {extra}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_each_failure_names_its_culprit(pytester: pytest.Pytester) -> None:
+    """The dropped file by its slot in KIE's answer; the declared kind as before; the mock's
+    family, not the provider's callback_task_id, for a callback builder that raised."""
+    only = "files_download and not Async and not TestAvatar and not FalsySeed"
+    _, out = run_plugins(pytester, "-k", only, "--tb=short")
+    dropped = "extract_results left out files KIE hands out: output.thumbnailUrl (http"
+    assert dropped in out
+    declared = "the asset is IMAGE but its media type is video/mp4 (http"
+    assert declared in out
+    assert "is the model's output declared right?" in out
+    assert "the mock's family sent no callback for task" in out
+    assert "its callback_payload raised ValueError: callback shape bug" in out
+    assert "callback_task_id" not in out
