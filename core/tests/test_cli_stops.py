@@ -294,3 +294,25 @@ def test_a_stop_lets_a_create_already_sent_finish_so_kie_resume_finishes_its_tas
     assert row.state is EntryState.SUCCEEDED
     assert not row.unfinished
     assert len(held_create.mock.tasks()) == 1  # one create: paid for once, finished
+
+
+def test_a_stopped_resume_names_each_task_it_leaves_unfinished(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(seconds_to_complete=3600)  # the task goes on
+    run = _kie(mock, "run", FLUX, "--prompt", "x", "--out", str(tmp_path / "out"))
+    _until_said(run, lambda lines: bool(lines) and lines[-1].startswith("created task"))
+    run.send_signal(signal.SIGTERM)
+    run.communicate(timeout=60)
+    [row] = _journal()
+    resume = _kie(mock, "resume")
+    _until_said(resume, lambda lines: bool(lines) and lines[-1].startswith("resuming 1 task"))
+    resume.send_signal(signal.SIGTERM)
+    _, err = resume.communicate(timeout=60)
+
+    assert resume.returncode == 143
+    said = " ".join(err.split())
+    assert "1 task(s) not finished here stay owed in the journal" in said
+    assert f"{row.task_id} ({FLUX}); run kie resume again to finish them" in said
+    [still] = _journal()
+    assert still.unfinished
