@@ -316,3 +316,25 @@ def test_a_stopped_resume_names_each_task_it_leaves_unfinished(
     assert f"{row.task_id} ({FLUX}); run kie resume again to finish them" in said
     [still] = _journal()
     assert still.unfinished
+
+
+@pytest.mark.parametrize("ignored", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_stop_signal_inherited_as_ignored_stays_ignored(
+    held_create: SimpleNamespace, tmp_path: Path, ignored: signal.Signals
+) -> None:
+    # A background job of a non-interactive shell inherits SIGINT ignored (Ctrl-C on the
+    # script leaves it running): kie, as Python itself, keeps it so, whenever it comes. The
+    # signal lands while the create's answer is held, where a stop would cut the batch short.
+    jobs = str(_jobs(tmp_path, 1))
+    batch = _kie(
+        held_create.mock, "batch", jobs, "--out", str(tmp_path / "out"),
+        base_url=held_create.url, ignored=ignored,
+    )  # fmt: skip
+    assert held_create.reached.wait(60), "the create never reached the mock"
+    batch.send_signal(ignored)
+    held_create.release.set()
+    _, err = batch.communicate(timeout=60)
+
+    assert batch.returncode == 0, err  # the batch ran to its end
+    [row] = _journal()
+    assert row.state is EntryState.SUCCEEDED

@@ -57,8 +57,8 @@ async def stops_cancel(grace: float = 0.0) -> AsyncIterator[list[AsyncClient]]:
 
     The clients put in the list yielded are drained first (kiekit._engine.drain): the
     first stop lets their creates already sent finish within ``grace`` (cli._stops); a second
-    one stops them at once."""
-    from kiekit.cli._stops import said_grace
+    one stops them at once. A signal inherited ignored stays ignored (cli._stops.handled)."""
+    from kiekit.cli._stops import handled, said_grace
 
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -84,6 +84,8 @@ async def stops_cancel(grace: float = 0.0) -> AsyncIterator[list[AsyncClient]]:
     before = {signum: signal.getsignal(signum) for signum in kinds}
     installed = []
     for signum, make in kinds.items():
+        if not handled(signum):
+            continue
         try:
             loop.add_signal_handler(signum, stop, make)
         except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not main thread

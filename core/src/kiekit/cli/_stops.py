@@ -59,6 +59,12 @@ def said_grace(stop: KeyboardInterrupt, creates: int, grace: float) -> None:
     )
 
 
+def handled(signum: int) -> bool:
+    """Whether kie takes ``signum`` over: not when it was inherited ignored (a background job
+    of a non-interactive shell ignores SIGINT), as Python itself leaves it."""
+    return signal.getsignal(signum) is not signal.SIG_IGN
+
+
 @contextlib.contextmanager
 def graced_create(drain: Drain, grace: float) -> Iterator[None]:
     """Around a blocking ``Client``'s create (``kie run``): the first Ctrl-C or SIGTERM while
@@ -90,7 +96,7 @@ def graced_create(drain: Drain, grace: float) -> Iterator[None]:
             late.args = (f"{stopped_by(late)}; {grace_expired(grace)}",)
             raise late
 
-    kinds = [signal.SIGINT, signal.SIGTERM]
+    kinds = [signum for signum in (signal.SIGINT, signal.SIGTERM) if handled(signum)]
     alarm = getattr(signal, "SIGALRM", None)
     before: dict[int, Any] = {signum: signal.signal(signum, stop) for signum in kinds}
     if alarm is not None:
