@@ -61,7 +61,8 @@ class Drain:
 
     def on_wire(self) -> int:
         """How many creates may have reached KIE and await their answer (or its row)."""
-        return sum(sending.maybe_sent for sending in self.sends)
+        # a copy: a signal handler asks, maybe while another thread's create joins the set
+        return sum(sending.maybe_sent for sending in list(self.sends))
 
     def begin(self, grace: float) -> None:
         """Stop gracefully: a create on the wire whose caller is cancelled from now on is let
