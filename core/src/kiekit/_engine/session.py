@@ -64,10 +64,23 @@ class Session:
         out_dir: str | os.PathLike[str] | None = None,
         sending: SendState | None = None,
     ) -> Flow[Task]:
-        """``sending``: what the caller follows of the create (a graceful stop's drain)."""
+        """``sending``: what the caller follows of the create (a graceful stop's drain).
+        The input is checked now, in the caller's frame, not when the flow first steps: its
+        warnings point at the caller's line though AsyncClient drives the create in a task of
+        its own (kiekit._engine.drain)."""
+        checked = self.engine.prepare(model, params, fields)
+        request = self.engine.create_request(model, checked, callback_url=callback_url)
+        return self._submitting(model, request, idempotency_key, out_dir, sending or SendState())
+
+    def _submitting(
+        self,
+        model: str,
+        request: Request,
+        idempotency_key: str | None,
+        out_dir: str | os.PathLike[str] | None,
+        sending: SendState,
+    ) -> Flow[Task]:
         engine = self.engine
-        checked = engine.prepare(model, params, fields)
-        request = engine.create_request(model, checked, callback_url=callback_url)
         # The rate-limit slot before the intent row: a create cancelled while it waits for its
         # slot was never sent, and must not be journaled as one that may have made a task.
         # A slot this create does not use (cancelled, or answered by another create of its
@@ -75,7 +88,7 @@ class Session:
         booked = [(yield from engine.create_slot())]  # the slot held now (a later one, if)
         try:
             task = yield from self._sending(
-                model, request, idempotency_key, out_dir, booked, sending or SendState()
+                model, request, idempotency_key, out_dir, booked, sending
             )
         except BaseException as exc:
             yield from engine.give_back(booked[0], exc)
