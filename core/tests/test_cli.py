@@ -516,3 +516,34 @@ def test_without_rich_a_terminal_gets_plain_state_lines(
     assert code == 0, err
     assert re.search(r"^task \w+: succeeded$", err, re.M)
     assert out.split()
+
+
+@pytest.mark.parametrize("command", ["run", "batch"])
+@pytest.mark.parametrize("grace", ["soon", "-1", "nan"])
+def test_a_stop_grace_it_cannot_read_is_refused_naming_the_variable_before_anything_is_sent(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: str,
+    grace: str,
+) -> None:
+    monkeypatch.setenv("KIEKIT_STOP_GRACE", grace)
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"model": "flux-kontext-pro", "input": {"prompt": "x"}}\n', "utf-8")
+    out = str(tmp_path / "out")
+    argv = (
+        ["run", "flux-kontext-pro", "--prompt", "x"] if command == "run" else ["batch", str(jobs)]
+    )
+    code, _, err = run(capsys, *argv, "--mock", "--out", out)
+    assert code == 2
+    assert "KIEKIT_STOP_GRACE: must be" in err
+    assert "mock KIE server" not in err  # refused before anything starts, let alone a create
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_negative_stop_grace_option_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--stop-grace", "-1"])
+    assert "--stop-grace: must be 0 or more seconds" in capsys.readouterr().err

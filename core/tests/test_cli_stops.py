@@ -14,8 +14,10 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from kiekit_mock import FaultRule
 FLUX = "flux-kontext-pro"
 CREATE = "/api/v1/flux/kontext/generate"
 HELD = 600.0  # seconds the mock holds an answer back: longer than any test runs
+_GRACE_SAID = "letting 1 create(s) already sent finish"
 STOPS = [
     pytest.param(signal.SIGINT, 130, "interrupted (SIGINT)", id="ctrl-c"),
     pytest.param(signal.SIGTERM, 143, "terminated (SIGTERM)", id="sigterm"),
@@ -57,12 +60,27 @@ def callbacks() -> Iterator[tuple[str, threading.Event]]:
         server.server_close()
 
 
-def _kie(mock: Any, *argv: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "KIE_API_KEY": "fake-key-for-the-mock"}  # KIEKIT_DATA_DIR: tmp
-    connection = ["--base-url", mock.base_url, "--upload-base-url", mock.upload_base_url]
+def _kie(
+    mock: Any,
+    *argv: str,
+    base_url: str | None = None,
+    env: dict[str, str] | None = None,
+    ignored: signal.Signals | None = None,
+) -> subprocess.Popen[str]:
+    """``kie ARGV`` on the mock (or on ``base_url``, a proxy to it); ``ignored``: a signal it
+    inherits ignored, as a background job of a non-interactive shell inherits SIGINT."""
+    env = {**os.environ, "KIE_API_KEY": "fake-key-for-the-mock", **(env or {})}  # DATA_DIR: tmp
+    base_url = base_url or mock.base_url
+    connection = ["--base-url", base_url, "--upload-base-url", mock.upload_base_url]
     command = [str(Path(sys.executable).with_name("kie")), *argv, *connection]
+    ignore = None if ignored is None else lambda: signal.signal(ignored, signal.SIG_IGN)
     return subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=ignore,
     )
 
 
@@ -82,7 +100,7 @@ def _journal() -> list[Entry]:
 
 
 @pytest.mark.parametrize(("stop", "code", "words"), STOPS)
-def test_a_run_stopped_mid_create_says_its_outcome_is_unknown_and_how_to_settle_it(
+def test_a_second_stop_during_the_grace_leaves_a_create_in_flight_unknown_and_says_how_to_settle(
     mock_server_factory: Callable[..., Any],
     callbacks: tuple[str, threading.Event],
     tmp_path: Path,
@@ -91,7 +109,8 @@ def test_a_run_stopped_mid_create_says_its_outcome_is_unknown_and_how_to_settle_
     words: str,
 ) -> None:
     # KIE makes (and charges) the task, its answer never comes: the mock ends the task at once
-    # and calls back, which says the task exists while the create's answer is still held
+    # and calls back, which says the task exists while the create's answer is still held. The
+    # first stop waits for that answer; a second one ends the wait, as stops did before it.
     mock = mock_server_factory(seconds_to_complete=0.01)
     mock.faults.add(FaultRule("slow", path=CREATE, when="after", delay=HELD))
     url, called = callbacks
@@ -99,6 +118,8 @@ def test_a_run_stopped_mid_create_says_its_outcome_is_unknown_and_how_to_settle_
                "--out", str(tmp_path / "out"))  # fmt: skip
     assert called.wait(60), "the mock never made the task"
     run.send_signal(stop)
+    _until_said(run, lambda lines: bool(lines) and _GRACE_SAID in lines[-1])
+    run.send_signal(stop)  # a second stop ends the grace at once
     out, err = run.communicate(timeout=60)
 
     assert run.returncode == code
@@ -140,7 +161,7 @@ def test_a_run_stopped_while_downloading_says_the_task_succeeded_and_kie_resume_
     assert "goes on" not in error["message"]
 
 
-def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results(
+def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results_after_the_grace(
     mock_server_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
     mock = mock_server_factory(seconds_to_complete=3600)  # the tasks go on
@@ -149,7 +170,8 @@ def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results(
     lines = [{"id": f"j{i}", "model": FLUX, "input": {"prompt": f"job {i}"}} for i in range(3)]
     jobs.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     out = tmp_path / "out"
-    batch = _kie(mock, "-v", "batch", str(jobs), "--out", str(out), "--json")
+    grace = {"KIEKIT_STOP_GRACE": "0.25"}  # the held create's answer never comes in time
+    batch = _kie(mock, "-v", "batch", str(jobs), "--out", str(out), "--json", env=grace)
     # two creates answered: the third, the one the mock holds, reached it before them
     _until_said(batch, lambda lines: sum("created task" in line for line in lines) == 2)
     batch.send_signal(signal.SIGTERM)
@@ -158,7 +180,8 @@ def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results(
     assert batch.returncode == 143
     rows = {row.key.split("@")[0]: row for row in _journal()}
     [unknown] = [row for row in rows.values() if row.state is EntryState.UNKNOWN]
-    assert unknown.error == {"type": "Cancelled", "message": "terminated (SIGTERM)"}
+    expired = "terminated (SIGTERM); no answer within the 0.25 s stop grace"
+    assert unknown.error == {"type": "Cancelled", "message": expired}
     made = [row for row in rows.values() if row.state is EntryState.CREATED]
     assert len(made) == 2
     # every job has its line, and one that did not finish says so
@@ -179,3 +202,139 @@ def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results(
     assert error["type"] == "Interrupted"
     assert error["results"] == str(out / "results.jsonl")
     assert error["states"] == {"stopped": 2, "unknown": 1}
+
+
+@pytest.fixture
+def held_create(mock_server_factory: Callable[..., Any]) -> Iterator[SimpleNamespace]:
+    """A loopback proxy to a mock (``url``) that holds the answer of the create it passes on,
+    the task made, until the test sets ``release``; ``reached`` is set when it holds it."""
+    mock = mock_server_factory(seconds_to_complete=0.01)
+    reached, release = threading.Event(), threading.Event()
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def forward(self) -> None:
+            size = int(self.headers.get("Content-Length", 0))
+            headers = {k: v for k, v in self.headers.items() if k.lower() in _PASSED}
+            sent = urllib.request.Request(
+                mock.base_url + self.path,
+                data=self.rfile.read(size) if size else None,
+                headers=headers,
+                method=self.command,
+            )
+            with direct.open(sent, timeout=60) as answer:
+                status, body = answer.status, answer.read()
+            if self.command == "POST" and self.path == CREATE:
+                reached.set()
+                assert release.wait(60), "the test never let the create's answer go"
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = forward
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield SimpleNamespace(mock=mock, url=url, reached=reached, release=release)
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+_PASSED = ("authorization", "content-type", "accept", "user-agent")
+
+
+def _jobs(folder: Path, count: int) -> Path:
+    jobs = folder / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": FLUX, "input": {"prompt": f"job {i}"}} for i in range(count)]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return jobs
+
+
+@pytest.mark.parametrize("command", ["run", "batch"])
+def test_a_stop_lets_a_create_already_sent_finish_so_kie_resume_finishes_its_task(
+    held_create: SimpleNamespace, tmp_path: Path, command: str
+) -> None:
+    # SIGTERM while KIE's answer to a create is on its way: the task is made and charged; the
+    # answer, let in within the grace, puts its id in the journal instead of "unknown"
+    out = str(tmp_path / "out")
+    argv = (
+        ["run", FLUX, "--prompt", "x", "--out", out]
+        if command == "run"
+        else ["batch", str(_jobs(tmp_path, 1)), "--out", out]
+    )
+    kie = _kie(held_create.mock, *argv, base_url=held_create.url)
+    assert held_create.reached.wait(60), "the create never reached the mock"
+    kie.send_signal(signal.SIGTERM)
+    _until_said(kie, lambda lines: bool(lines) and _GRACE_SAID in lines[-1])
+    held_create.release.set()
+    _, err = kie.communicate(timeout=60)
+
+    assert kie.returncode == 143
+    [row] = _journal()
+    assert row.state is EntryState.CREATED
+    assert row.task_id is not None
+    assert f"{row.task_id}" in err  # named as the task that goes on, for kie resume
+    assert "goes on at KIE" in err
+    assert "outcome is unknown" not in err
+    assert "0 create(s) of unknown outcome" in err or command == "run"
+    resume = _kie(held_create.mock, "resume", base_url=held_create.url)
+    _, said = resume.communicate(timeout=60)
+    assert resume.returncode == 0, said
+    [row] = _journal()
+    assert row.state is EntryState.SUCCEEDED
+    assert not row.unfinished
+    assert len(held_create.mock.tasks()) == 1  # one create: paid for once, finished
+
+
+def test_a_stopped_resume_names_each_task_it_leaves_unfinished(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(seconds_to_complete=3600)  # the task goes on
+    run = _kie(mock, "run", FLUX, "--prompt", "x", "--out", str(tmp_path / "out"))
+    _until_said(run, lambda lines: bool(lines) and lines[-1].startswith("created task"))
+    run.send_signal(signal.SIGTERM)
+    run.communicate(timeout=60)
+    [row] = _journal()
+    resume = _kie(mock, "resume")
+    _until_said(resume, lambda lines: bool(lines) and lines[-1].startswith("resuming 1 task"))
+    resume.send_signal(signal.SIGTERM)
+    _, err = resume.communicate(timeout=60)
+
+    assert resume.returncode == 143
+    said = " ".join(err.split())
+    assert "1 task(s) not finished here stay owed in the journal" in said
+    assert f"{row.task_id} ({FLUX}); run kie resume again to finish them" in said
+    [still] = _journal()
+    assert still.unfinished
+
+
+@pytest.mark.parametrize("ignored", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_stop_signal_inherited_as_ignored_stays_ignored(
+    held_create: SimpleNamespace, tmp_path: Path, ignored: signal.Signals
+) -> None:
+    # A background job of a non-interactive shell inherits SIGINT ignored (Ctrl-C on the
+    # script leaves it running): kie, as Python itself, keeps it so, whenever it comes. The
+    # signal lands while the create's answer is held, where a stop would cut the batch short.
+    jobs = str(_jobs(tmp_path, 1))
+    batch = _kie(
+        held_create.mock, "batch", jobs, "--out", str(tmp_path / "out"),
+        base_url=held_create.url, ignored=ignored,
+    )  # fmt: skip
+    assert held_create.reached.wait(60), "the create never reached the mock"
+    batch.send_signal(ignored)
+    held_create.release.set()
+    _, err = batch.communicate(timeout=60)
+
+    assert batch.returncode == 0, err  # the batch ran to its end
+    [row] = _journal()
+    assert row.state is EntryState.SUCCEEDED

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, Unpack
 
-from kiekit._engine import Engine, StatusHook
+from kiekit._engine import Engine, SendState, StatusHook
 from kiekit._engine.account import Files, Source
 from kiekit._engine.session import InputLike, Session
 from kiekit._transports.base import check_seconds
@@ -300,11 +300,13 @@ class Client:
         the intent before the create leaves, so ``kie resume`` downloads there even after a
         crash mid-create (nothing is downloaded by ``submit``).
         """
+        sending = SendState()  # followed by a stop's signal handler (kie run): on the wire?
         flow = self._session.submit(
             model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
-            out_dir=out_dir,
+            out_dir=out_dir, sending=sending,
         )  # fmt: skip
-        return drive(flow, self._transport)
+        with self._session.drain.following(sending):
+            return drive(flow, self._transport)
 
     def call(self, request: Request, *, task_id: str | None = None) -> Any:
         """Send one request a provider describes (an extra endpoint such as a fresh download
@@ -513,12 +515,15 @@ class AsyncClient:
         out_dir: str | os.PathLike[str] | None = None,
         **fields: Any,
     ) -> Task:
-        """As :meth:`Client.submit`: the input validated before any I/O, then the create."""
+        """As :meth:`Client.submit`: the input validated before any I/O, then the create.
+        Cancelled once a graceful stop began (``kie batch``'s Ctrl-C or SIGTERM), a create
+        already sent is let finish first (kiekit._engine.drain)."""
+        sending = SendState()
         flow = self._session.submit(
             model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
-            out_dir=out_dir,
+            out_dir=out_dir, sending=sending,
         )  # fmt: skip
-        return await drive_async(flow, self._transport)
+        return await self._session.drain.create(drive_async(flow, self._transport), sending)
 
     async def call(self, request: Request, *, task_id: str | None = None) -> Any:
         """As :meth:`Client.call`: one request a provider describes; KIE's ``data``."""

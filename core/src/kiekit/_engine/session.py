@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from kiekit._engine.account import Files, Source
+from kiekit._engine.drain import Drain
 from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
 from kiekit._paths import native
@@ -42,6 +43,7 @@ class Session:
         self.engine = engine
         self.files = files
         self.recorder = recorder
+        self.drain = Drain()  # a graceful stop's view of the creates under way
 
     def _record(self, write: Callable[[], T]) -> Flow[T]:
         """A journal write as an engine op; with no journal there is nothing to hand over
@@ -60,17 +62,34 @@ class Session:
         callback_url: str | None,
         idempotency_key: str | None,
         out_dir: str | os.PathLike[str] | None = None,
+        sending: SendState | None = None,
+    ) -> Flow[Task]:
+        """``sending``: what the caller follows of the create (a graceful stop's drain).
+        The input is checked now, in the caller's frame, not when the flow first steps: its
+        warnings point at the caller's line though AsyncClient drives the create in a task of
+        its own (kiekit._engine.drain)."""
+        checked = self.engine.prepare(model, params, fields)
+        request = self.engine.create_request(model, checked, callback_url=callback_url)
+        return self._submitting(model, request, idempotency_key, out_dir, sending or SendState())
+
+    def _submitting(
+        self,
+        model: str,
+        request: Request,
+        idempotency_key: str | None,
+        out_dir: str | os.PathLike[str] | None,
+        sending: SendState,
     ) -> Flow[Task]:
         engine = self.engine
-        checked = engine.prepare(model, params, fields)
-        request = engine.create_request(model, checked, callback_url=callback_url)
         # The rate-limit slot before the intent row: a create cancelled while it waits for its
         # slot was never sent, and must not be journaled as one that may have made a task.
         # A slot this create does not use (cancelled, or answered by another create of its
         # key) is given back: the creates booked after it must not wait for a ghost.
         booked = [(yield from engine.create_slot())]  # the slot held now (a later one, if)
         try:
-            task = yield from self._sending(model, request, idempotency_key, out_dir, booked)
+            task = yield from self._sending(
+                model, request, idempotency_key, out_dir, booked, sending
+            )
         except BaseException as exc:
             yield from engine.give_back(booked[0], exc)
             raise
@@ -84,6 +103,7 @@ class Session:
         idempotency_key: str | None,
         out_dir: str | os.PathLike[str] | None,
         booked: list[Booking | None],
+        sending: SendState,
     ) -> Flow[Task]:
         engine, recorder = self.engine, self.recorder
         stale = False  # the slot was booked before a wait for a create sent here
@@ -104,7 +124,6 @@ class Session:
                 # slot is booked (below) only should this one be sent after all
         if isinstance(intent, Task):
             return intent
-        sending = SendState()
         if recorder.journal is not None and intent is not None:
             sending.park = lambda exc: self._record(partial(recorder.parked, intent, exc))
             sending.unpark = lambda: self._record(partial(recorder.resending, intent))

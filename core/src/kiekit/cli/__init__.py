@@ -113,7 +113,9 @@ def _main(argv: Sequence[str] | None) -> int:
     import threading
 
     main_thread = threading.current_thread() is threading.main_thread()  # where signals go
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    # an inherited "ignored" is kept, as Python keeps it for SIGINT (cli._stops.handled)
+    takes_over = main_thread and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+    previous = signal.signal(signal.SIGTERM, _terminate) if takes_over else None
     try:
         with warnings.catch_warnings(), stdout_told_apart():
             warnings.showwarning = _say_warning

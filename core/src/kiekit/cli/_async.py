@@ -49,19 +49,32 @@ def _poll_policy(interval: float | None) -> PollPolicy | None:
 
 
 @contextlib.asynccontextmanager
-async def stops_cancel() -> AsyncIterator[None]:
+async def stops_cancel(grace: float = 0.0) -> AsyncIterator[list[AsyncClient]]:
     """Ctrl-C and SIGTERM cancel the running task with the stop's words ("terminated
     (SIGTERM)"), so every job winds down in order — a create cut short is journaled with those
     words, a held row let go — and then the stop is raised, as the command's handler expects.
-    (Raised from a signal handler, it would land in whichever callback the loop ran.)"""
+    (Raised from a signal handler, it would land in whichever callback the loop ran.)
+
+    The clients put in the list yielded are drained first (kiekit._engine.drain): the
+    first stop lets their creates already sent finish within ``grace`` (cli._stops); a second
+    one stops them at once. A signal inherited ignored stays ignored (cli._stops.handled)."""
+    from kiekit.cli._stops import handled, said_grace
+
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     stops: list[KeyboardInterrupt] = []
+    clients: list[AsyncClient] = []
 
     def stop(make: Callable[[], KeyboardInterrupt]) -> None:
-        if not stops:
+        first = not stops
+        if first:
             stops.append(make())
+        for client in clients:
+            client._session.drain.begin(grace if first else 0.0)
+        creates = sum(client._session.drain.on_wire() for client in clients)
+        if first and creates and grace > 0:
+            said_grace(stops[0], creates, grace)
         task.cancel(stopped_by(stops[0]))
 
     kinds: dict[int, Callable[[], KeyboardInterrupt]] = {
@@ -71,13 +84,15 @@ async def stops_cancel() -> AsyncIterator[None]:
     before = {signum: signal.getsignal(signum) for signum in kinds}
     installed = []
     for signum, make in kinds.items():
+        if not handled(signum):
+            continue
         try:
             loop.add_signal_handler(signum, stop, make)
         except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not main thread
             continue
         installed.append(signum)
     try:
-        yield
+        yield clients
     except asyncio.CancelledError:
         if not stops:
             raise

@@ -39,6 +39,7 @@ from kiekit.cli._common import (
     stopped_by,
 )
 from kiekit.cli._preflight import output_folder, shown
+from kiekit.cli._stops import add_stop_grace_option, stop_grace
 from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def register(commands: Commands) -> None:
         help="send model ids no plugin lists even when they look like mistyped known ones",
     )
     add_journal_option(batch)
+    add_stop_grace_option(batch)
     add_json_option(batch)
     batch.set_defaults(handler=_batch)
 
@@ -109,6 +111,7 @@ def _batch(args: argparse.Namespace) -> int:
         say(f"{args.jobs}:{refused.line}: {(refused.error or {}).get('message')}")
     if args.celery is not None:
         _check_celery_options(args)
+    stop_grace(args)  # a KIEKIT_STOP_GRACE it cannot read is said before anything is sent
     output_folder("--out", args.out)  # before any job is created
     results_path = args.results or args.out / "results.jsonl"
     started = time.time()  # the journal's clock: rows written since were written during this run
@@ -317,8 +320,9 @@ async def _run(
     from kiekit.journal import default_journal
 
     journal = default_journal()
-    async with stops_cancel(), contextlib.AsyncExitStack() as stack:
+    async with stops_cancel(stop_grace(args)) as drained, contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal)
+        drained.append(client)  # a stop lets its creates already sent finish first
         _retake_from_gone_mocks(journal, jobs, args.out, client.base_url)
         done = stack.enter_context(_reporting(args, results_path, len(jobs), finished))
         return await run_batch(

@@ -32,6 +32,7 @@ from kiekit.cli._common import (
     path_option,
     say,
     seconds,
+    tell_stop,
 )
 from kiekit.errors import ConfigurationError
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 
 DEFAULT_OUT = Path("kie-output")  # as kie run's: for a task whose folder was never recorded
+_NAMED = 5  # tasks named by a stop (the journal lists them all: kie tasks)
 DEFAULT_TIMEOUT = 900.0  # a resumed task never hangs the command for ever (kie-api.md §8: links
 # and tasks live 14 days, so a task still unfinished after this long is worth a look by hand)
 
@@ -115,7 +117,14 @@ def _resume(args: argparse.Namespace) -> int:
             )
         import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
-        failures, others = asyncio.run(_finish_all(args, connection, journal, here, base_url))
+        ended: set[str] = set()
+        try:
+            failures, others = asyncio.run(
+                _finish_all(args, connection, journal, here, base_url, ended)
+            )
+        except KeyboardInterrupt as stop:  # each task it leaves, named, as run and batch do
+            _tell_left(stop, [row for row in here if row.task_id not in ended])
+            raise
     return _still_owed(
         len(left), unknown, failures, len(foreign), resumed=len(here), base_url=base_url,
         others=others,
@@ -263,15 +272,16 @@ async def _finish_all(
     journal: Journal,
     rows: list[Entry],
     base_url: str,
+    ended: set[str],
 ) -> tuple[int, int]:
     """Wait for and download this key's tasks; the tasks not finished, and those left alone
     because another API key made them (KIE shows a task only to its own key: asked with this
     one, it answers 404 "Task not found")."""
     import asyncio
 
-    from kiekit.cli._async import open_async_client
+    from kiekit.cli._async import open_async_client, stops_cancel
 
-    async with contextlib.AsyncExitStack() as stack:
+    async with stops_cancel(), contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal, connection)
         account = client._engine.account  # the journal keeps the same hash of each row's key
         mine: list[Entry] = []
@@ -292,10 +302,25 @@ async def _finish_all(
                 # so workers finishing meanwhile had their failures written over
                 finished = await _finish(client, row, args)
                 failures += not finished
+                ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
         await asyncio.gather(*(worker() for _ in range(workers)))
     return failures, len(others)
+
+
+def _tell_left(stop: KeyboardInterrupt, rows: list[Entry]) -> None:
+    """What a stop leaves: the tasks not finished here, still owed in the journal."""
+    if not rows:
+        return
+    named = ", ".join(f"{row.task_id} ({row.model})" for row in rows[:_NAMED])
+    more = f" and {len(rows) - _NAMED} more" if len(rows) > _NAMED else ""
+    tell_stop(
+        stop,
+        f"{len(rows)} task(s) not finished here stay owed in the journal (a task still running "
+        f"goes on at KIE): {named}{more}; run kie resume again to finish them",
+        task_ids=[row.task_id for row in rows],
+    )
 
 
 def _say_other_key(rows: list[Entry]) -> None:

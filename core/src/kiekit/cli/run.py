@@ -24,6 +24,7 @@ from kiekit.cli._common import (
 )
 from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files
 from kiekit.cli._preflight import output_folder
+from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
 from kiekit.cli._streams import json_text
 from kiekit.errors import OutcomeUnknownError, ValidationError
 
@@ -61,6 +62,7 @@ def register(commands: Commands) -> None:
     add_journal_option(run)
     run.add_argument("--timeout", type=seconds, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
+    add_stop_grace_option(run)
     add_json_option(run)
     run.add_argument(
         "--any-model",
@@ -81,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     # before any I/O, uploads included: the files' URLs are stood in for while checking
     params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
+    grace = stop_grace(args)
     output_folder("--out", args.out)  # made last: a refused input leaves no folder behind
 
     with contextlib.ExitStack() as stack:
@@ -96,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         # --out goes into the journal with the intent, before the create leaves: a run killed
         # while it is in flight leaves `kie resume` (after `kie settle`) the folder to fill
-        with _create_told(client, args):
+        with _create_told(client, args), graced_create(client._session.drain, grace):
             try:
                 task = client.submit(
                     args.model, params, callback_url=args.callback_url, out_dir=args.out
