@@ -76,6 +76,8 @@ VARIABLES: Mapping[str, str] = MappingProxyType({
     "KIEKIT_ALLOW_PLUGINS": "the only plugin distributions used, comma-separated",
     "KIEKIT_PREFER": "MODEL=DISTRIBUTION pairs: who serves a model two plugins declare",
     "KIEKIT_LOG": "kie's log level on standard error: debug, info or warning",
+    "KIEKIT_STOP_GRACE": "seconds kie lets a create already sent finish after Ctrl-C or "
+    "SIGTERM (default 5; 0 stops at once)",
     "KIEKIT_BROKER_URL": "the Celery broker of kie batch --celery and its workers",
     "KIEKIT_RESULT_BACKEND": "the Celery result backend (default: the broker)",
     "KIEKIT_CELERY_QUEUE": "the Celery queue (default kiekit)",
