@@ -163,7 +163,7 @@ def test_a_journal_down_when_a_create_is_written_down_delays_the_job_not_ends_it
     """An outside tester's PostgreSQL restart (8 s) ended 10 of 30 claimed jobs as `error` at
     their intent write, rows left `claimed`; docs/teams.md promises a delay."""
     mock = mock_server_factory(polls_to_complete=1)
-    journal = Journal(IntentWritesFail(store, outages=2))  # type: ignore[arg-type]
+    journal = Journal(IntentWritesFail(store, outages=2))
     with caplog.at_level("WARNING", logger="kiekit.batch"):
         result = _worker(mock, journal, tmp_path / "out", journal.now())
     assert result.state == "succeeded", result.error
@@ -178,7 +178,7 @@ def test_a_journal_down_for_good_at_the_intent_ends_the_job_sending_nothing(
     store: JournalStore, mock_server_factory: Callable[..., Any], tmp_path: Path, no_waits: None
 ) -> None:
     mock = mock_server_factory(polls_to_complete=1)
-    journal = Journal(IntentWritesFail(store, outages=10_000))  # type: ignore[arg-type]
+    journal = Journal(IntentWritesFail(store, outages=10_000))
     result = _worker(mock, journal, tmp_path / "out", journal.now())
     assert (result.state, (result.error or {}).get("type")) == ("error", "JournalError")
     assert _creates(mock) == 0
@@ -253,7 +253,7 @@ def test_a_job_done_while_the_journal_missed_its_writes_is_written_down_once_it_
     `created` for ever: `kie tasks` called them unfinished, and a teammate's `kie resume`
     would have fetched every file again. Written down whole once the database answers."""
     mock = mock_server_factory(polls_to_complete=1)
-    journal = Journal(WritesAfterTheCreateFail(store, outages=4))  # type: ignore[arg-type]
+    journal = Journal(WritesAfterTheCreateFail(store, outages=4))
     result = _worker(mock, journal, tmp_path / "out", journal.now())
     assert result.state == "succeeded", result.error
     assert _creates(mock) == 1
