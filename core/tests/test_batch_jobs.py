@@ -125,11 +125,13 @@ def test_a_batch_creates_each_job_once_and_downloads_its_files(
     assert all(row.state is not EntryState.CLAIMED for row in journal.entries())
 
 
-def test_jobs_that_cannot_book_a_rate_limit_slot_are_rejected_not_left_claimed(
+def test_jobs_that_cannot_book_a_rate_limit_slot_are_let_go_not_left_claimed(
     mock_server_factory: Callable[..., Any], tmp_path: Path, kit: Any
 ) -> None:
     """A shared-limits Redis that cannot be reached: nothing is sent, and each row says why
-    (`kie tasks`), free for the next run, not a claim nobody works on."""
+    (`kie tasks`), free for another worker or the next run, not a claim nobody works on; not
+    `rejected`, which the other workers of the run would report without trying (this
+    worker's own trouble: docs/teams.md)."""
     mock = mock_server_factory()
     journal = Journal(MemoryStore())
     unreachable = f"redis://127.0.0.1:{kit.free_port()}/0"
@@ -144,7 +146,7 @@ def test_jobs_that_cannot_book_a_rate_limit_slot_are_rejected_not_left_claimed(
     assert [r.error["type"] for r in results if r.error] == ["RateLimitStoreError"] * 2
     assert _creates(mock) == Counter()
     rows = journal.entries()
-    assert [(row.state, row.lease_until) for row in rows] == [(EntryState.REJECTED, None)] * 2
+    assert [(row.state, row.lease_until) for row in rows] == [(EntryState.CLAIMED, None)] * 2
     assert all(row.error and row.error["type"] == "RateLimitStoreError" for row in rows)
 
 
@@ -281,7 +283,7 @@ def test_a_journal_that_cannot_be_read_for_a_moment_delays_the_jobs_not_the_batc
         results = _run(mock, journal, _jobs(2), tmp_path / "out")
     assert [r.state for r in results] == ["succeeded", "succeeded"]
     assert set(_creates(mock).values()) == {1}
-    assert "the task journal cannot be read" in caplog.text
+    assert "the task journal cannot be used" in caplog.text
 
 
 def test_a_journal_down_for_good_fails_each_job_in_words_and_creates_nothing(

@@ -47,8 +47,9 @@ from kiekit.errors import (
 )
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record
 from kiekit.journal._entry import not_known
+from kiekit.journal._journal import refused_for_all
 from kiekit.journal._writer import WRITER
-from kiekit.models import Task
+from kiekit.models import Results, Task
 
 __all__ = [
     "BadLine",
@@ -331,11 +332,12 @@ async def run_job(
                         refused_since,
                         out_of_credits,
                     )
-            except JournalError as exc:  # its row could not be read: nothing was sent for it
+            except JournalError as exc:  # its row could not be read or written: nothing sent
                 delay = next(delays, None)
                 if delay is None:
+                    await _let_go(journal, key)  # a claim it may hold: free for another
                     return _failure(job, None, exc)
-                log.warning("job %s: the task journal cannot be read (%s); again in %g s",
+                log.warning("job %s: the task journal cannot be used (%s); again in %g s",
                             key, exc, delay)  # fmt: skip
                 await asyncio.sleep(delay)
                 continue
@@ -489,27 +491,62 @@ async def _run_claimed(
         results = await client.wait(task, timeout=timeout)
         paths = await client.download(results, out_dir)
     except KieError as exc:
-        # No task: a row still `claimed` (no intent written: its input, its model, an
-        # unreachable rate-limit store) says why as it is let go; one whose create was tried
-        # already says how that ended
-        await _let_go(journal, key, refused=exc if task is None else None)
+        if task is None and isinstance(exc, JournalError):
+            # nothing was sent (the intent is written first): the job waits for the journal
+            # as one whose row cannot be read does (run_job), still claimed by this worker
+            raise
+        # No task: a row still `claimed` (no intent written) is marked refused as it is let
+        # go when every worker would be refused so (its input, its model); this worker's
+        # own trouble (an unreachable rate-limit store) only lets it go, for a healthy worker
+        # to take. One whose create was tried already says how that ended (create_failed).
+        for_all = task is None and refused_for_all(exc)
+        failed = exc if task is None and not for_all else None
+        await _let_go(journal, key, refused=exc if for_all else None, failed=failed)
         if task is None and isinstance(exc, InsufficientCreditsError) and out_of_credits:
             out_of_credits.set()
         return _failure(job, task, exc)
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
         raise
+    if journal.unrecorded(task.id):  # the journal missed a write meanwhile (a restart)
+        await _recorded_late(journal, key, task, results, paths, _absolute(out_dir))
     files = tuple(map(_paths.text, paths))  # for results.jsonl: text, as the journal's
     return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
 
 
-async def _let_go(journal: Journal, key: str, *, refused: KieError | None = None) -> None:
+async def _recorded_late(
+    journal: Journal, key: str, task: Task, results: Results, paths: Sequence[Path], folder: str
+) -> None:
+    """A job done while its journal could not be written (a database restart): its row is
+    brought up to date once the journal answers again, tried as a row that cannot be read is
+    (JOURNAL_RETRY_DELAYS), so that a teammate's ``kie resume`` fetches nothing again."""
+    write = partial(journal.recorded_late, key, task, results, paths, folder)
+    for delay in (0.0, *JOURNAL_RETRY_DELAYS):
+        await asyncio.sleep(delay)
+        try:
+            await _off_loop(journal, write)
+            return
+        except KieError as exc:
+            failure = exc
+    log.warning("job %s: task %s is done, its files on disk, but the task journal still cannot "
+                "record it (%s): kie resume finishes its row", key, task.id, failure)  # fmt: skip
+
+
+async def _let_go(
+    journal: Journal,
+    key: str,
+    *,
+    refused: KieError | None = None,
+    failed: KieError | None = None,
+) -> None:
     """A job this worker stops working on is free for another at once, not after the lease;
-    one ``refused`` here before anything was sent is marked so (``Journal.refused``)."""
+    one ``refused`` here before anything was sent is marked so (``Journal.refused``), for the
+    other workers of the run to report; one that ``failed`` here (this worker's own trouble)
+    keeps its error, for one of them to take."""
 
     def let_go() -> None:
         if refused is None or journal.refused(key, refused) is None:  # not refused: released
-            journal.release(key)
+            journal.release(key, failed)
 
     try:
         await _off_loop(journal, let_go)

@@ -155,13 +155,17 @@ class Workers:
 
 
 @pytest.fixture
-def team_env(redis_url: str, mock_url: str) -> dict[str, str]:
+def team_env(redis_url: str, mock_url: str, postgres_url: str) -> dict[str, str]:
     """The environment of the workers and of ``kie batch``: a queue of this test's own, and
-    the journal folder the autouse fixture gave this test (shared by the processes)."""
+    a shared journal of its own (a database on the test worker's PostgreSQL)."""
+    database = "celery" + uuid.uuid4().hex[:8]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
     return {
         **os.environ,
         "KIEKIT_BROKER_URL": redis_url,
         "KIEKIT_CELERY_QUEUE": f"kiekit-test-{uuid.uuid4().hex[:12]}",
+        "KIEKIT_JOURNAL_URL": postgres_url.rsplit("/", 1)[0] + "/" + database,
         "KIE_API_KEY": "fake-key-for-the-mock",
         "KIE_BASE_URL": mock_url,
     }
@@ -250,18 +254,13 @@ def test_two_workers_run_a_batch_once_and_a_second_run_sends_nothing(
 
 
 def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewhere(
-    workers: Workers, mock_url: str, tmp_path: Path, postgres_url: str, redis_url: str
+    workers: Workers, mock_url: str, tmp_path: Path, redis_url: str
 ) -> None:
     """The whole team setup: Celery on Redis, the journal on PostgreSQL, the limits on Redis."""
     count = 6
     jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
-    database = "celery" + uuid.uuid4().hex[:8]
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {database}")
-    journal_url = postgres_url.rsplit("/", 1)[0] + "/" + database
-    workers.env["KIEKIT_JOURNAL_URL"] = journal_url
     workers.env["KIEKIT_LIMITS_URL"] = redis_url
-    journal = open_journal(journal_url)
+    journal = open_journal(workers.env["KIEKIT_JOURNAL_URL"])
     # The first tasks stay running until the test completes them: each worker is caught
     # holding one job, created and being waited on, when one of them is killed.
     hold = _control(
@@ -324,7 +323,7 @@ def test_a_celery_batch_stopped_by_a_signal_creates_nothing_more_and_says_how_to
     finishes every job, each created once."""
     count = 3
     jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
-    journal = open_journal(str(Path(workers.env["KIEKIT_DATA_DIR"]) / "journal.sqlite3"))
+    journal = open_journal(workers.env["KIEKIT_JOURNAL_URL"])  # the workers' and the sender's
     hold = _control(
         f"{mock_url}/_mock/rules", "POST", {"prompt_contains": "job", "lifecycle": "manual"}
     )

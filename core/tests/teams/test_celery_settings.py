@@ -178,6 +178,10 @@ def test_a_task_that_raised_is_reported_against_its_job() -> None:
     assert result.error == {"type": "RuntimeError", "message": "disk full"}
 
 
+# The workers' journal, as a sender names it; never reached by these tests (refused before)
+TEAM_JOURNAL = "postgresql://kiekit@127.0.0.1:9/team"
+
+
 def _jobs(folder: Path) -> Path:
     jobs = folder / "jobs.jsonl"
     jobs.write_text(json.dumps({"id": "a", "model": GROK, "input": {"prompt": "x"}}) + "\n")
@@ -197,6 +201,52 @@ def test_batch_with_celery_refuses_a_connection_the_workers_would_not_use(
     assert not out.exists()
 
 
+def test_batch_with_celery_refuses_rate_limits_the_workers_would_not_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--limits` with `--celery` ran the batch on the workers' own limits without a word (an
+    outside tester's `--limits` at a port with no Redis)."""
+    monkeypatch.setenv("KIEKIT_JOURNAL_URL", TEAM_JOURNAL)
+    out = tmp_path / "out"
+    code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery",
+                 "--limits", "redis://127.0.0.1:9/0"])  # fmt: skip
+    assert code == 2
+    assert "--limits does not go with --celery" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "journal",
+    [
+        pytest.param([], id="the-default-sqlite"),
+        pytest.param(["--journal", "sqlite:///{tmp}/sender.sqlite3"], id="sqlite-url"),
+        pytest.param(["--journal", "{tmp}/sender.sqlite3"], id="a-path"),
+    ],
+)
+def test_batch_with_celery_refuses_a_journal_the_workers_do_not_share(
+    journal: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    kit: SimpleNamespace,
+) -> None:
+    """A stopped `kie batch --celery` holds the jobs no worker took yet back in its journal: in
+    one of its own (a sender without KIEKIT_JOURNAL_URL) that held nothing back, said "none
+    will create them", and the workers created and paid for all 20 (an outside tester's
+    SIGTERM). Refused before anything is sent: the broker is not even asked."""
+    out = tmp_path / "out"
+    broker = f"redis://127.0.0.1:{kit.free_port()}/0"  # nothing listens: never reached
+    options = [option.format(tmp=tmp_path) for option in journal]
+    code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery", broker, *options])
+    assert code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "--celery needs the workers' shared journal: set KIEKIT_JOURNAL_URL (or --journal)" in err
+    )
+    assert "Celery broker" not in err
+    assert not out.exists()
+    assert not (tmp_path / "sender.sqlite3").exists()
+
+
 @pytest.mark.parametrize(
     ("credentials", "shown"), [(":s3cret@", ":***@"), ("user:s3cret@", "user:***@"), ("", "")]
 )
@@ -206,9 +256,11 @@ def test_batch_with_celery_fails_before_sending_when_the_broker_is_unreachable(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     kit: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The broker is named with its password masked, and a password that is not there is not
     shown masked (as the journal's and the shared limits' errors do)."""
+    monkeypatch.setenv("KIEKIT_JOURNAL_URL", TEAM_JOURNAL)
     out = tmp_path / "out"
     where = f"127.0.0.1:{kit.free_port()}/0"  # held: nothing listens there
     broker = f"redis://{credentials}{where}"
@@ -218,3 +270,24 @@ def test_batch_with_celery_fails_before_sending_when_the_broker_is_unreachable(
     assert f"cannot reach the Celery broker at redis://{shown}{where}: " in err
     assert "s3cret" not in err
     assert not (out / "results.jsonl").exists()
+
+
+def test_a_stopped_celery_batch_says_held_back_only_the_jobs_it_held_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """ "none will create them" is said of a job only when its row holds it back: one the
+    journal could not hold back (its database down at the stop) may still be created."""
+    from kiekit.cli.batch import _say_held_back
+    from kiekit.journal import Entry, EntryState
+
+    def row(state: EntryState) -> Entry:
+        return Entry(key="k", model=GROK, request=None, state=state, created_at=0, updated_at=0)
+
+    unsent = [JobResult(line, f"j{line}", "stopped", None, GROK) for line in (1, 2, 3)]
+    _say_held_back(unsent, {1: row(EntryState.REJECTED), 2: row(EntryState.CLAIMED), 3: None})
+    err = " ".join(capsys.readouterr().err.split())
+    assert "1 job(s) no worker had taken are held back: none will create them" in err
+    assert (
+        "2 job(s) no worker had taken could not be held back in the journal: a worker may "
+        "still create them (run the batch again to collect): j2, j3"
+    ) in err

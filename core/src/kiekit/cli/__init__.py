@@ -7,7 +7,8 @@ name the task id once a task exists, so a paid task is never lost with the error
 Exit codes (``kie --help`` lists them too):
 
 - 0: done;
-- 1: KIE, the network or a task failed (the message names the task once one exists);
+- 1: KIE, the network or a task failed (the message names the task once one exists), or a
+  service kiekit needs could not be reached (the journal's database): try again later;
 - 2: bad usage or input, refused before anything was sent or paid for;
 - 130: interrupted (Ctrl-C); a task already created goes on at KIE and is in the journal;
 - 143: terminated (SIGTERM: ``timeout``, a cancelled CI job), as after Ctrl-C.
@@ -126,7 +127,9 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
             _json_error(args, exc)
-        return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_FAILED
+        # a service that cannot be reached (a journal's database restarting) may answer later
+        misused = isinstance(exc, _USAGE_ERRORS) and not exc.retryable
+        return EXIT_USAGE if misused else EXIT_FAILED
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         word = "terminated" if terminated else "interrupted"

@@ -337,7 +337,9 @@ async def _run(
 
 
 def _check_celery_options(args: argparse.Namespace) -> None:
-    """Workers choose their own KIE connection: options naming one here would be ignored."""
+    """Workers choose their own KIE connection and rate limits: options naming them here
+    would be ignored. The journal is the one thing the sender shares with them: it must be
+    theirs (:func:`_check_celery_journal`)."""
     for option, given in (
         ("--mock", args.mock),
         ("--mock-seconds", args.mock_seconds is not None),
@@ -353,8 +355,31 @@ def _check_celery_options(args: argparse.Namespace) -> None:
                 "KIE_API_KEY and KIE_BASE_URL (e.g. a `kie mock serve` they all reach), through "
                 "their own HTTPS_PROXY and SSL_CERT_FILE"
             )
+    if args.limits is not None:
+        raise ConfigurationError(
+            "--limits does not go with --celery: the workers keep KIE's rate limits with their "
+            "own KIEKIT_LIMITS_URL"
+        )
     if args.poll_interval is not None and not args.poll_interval > 0:
         raise ValidationError("--poll-interval", "must be a positive number of seconds")
+    _check_celery_journal()
+
+
+def _check_celery_journal() -> None:
+    """The sender reads the jobs settled before and, stopped, holds back in the journal the
+    jobs no worker has taken yet (kiekit.distributed.collect.hold_back): that only holds them
+    back if it is the workers' journal. A SQLite file (the default one included) is one
+    machine's, never known to be theirs: refused before anything is sent, rather than a stop
+    that says the jobs are held back while the workers go on creating, and paying for, them."""
+    from kiekit.journal import JOURNAL_URL_ENV, default_journal
+    from kiekit.journal._postgres import PostgresStore
+
+    if not isinstance(default_journal().store, PostgresStore):
+        raise ConfigurationError(
+            f"--celery needs the workers' shared journal: set {JOURNAL_URL_ENV} (or --journal) "
+            "to the postgresql://… URL the workers use; a SQLite journal (the default, "
+            "in kiekit's data folder) is this machine's alone (docs/teams.md)"
+        )
 
 
 def _run_on_celery(
@@ -520,7 +545,7 @@ def _stopped(
             f"finish them (their results land in the journal): {_named(on_workers)}"
         )
     if celery and unsent:
-        say(f"{len(unsent)} job(s) no worker had taken are held back: none will create them")
+        _say_held_back(unsent, rows)
     if going:
         where = "on the embedded mock, which stops with it" if args.mock else "at KIE"
         say(f"{len(going)} job(s) have a task that goes on {where}: {_named(going)}")
@@ -548,6 +573,27 @@ def _stopped(
     for result in ordered:
         counts[result.state] = counts.get(result.state, 0) + 1
     hand_stop(stop, note, results=str(results_path) if saved else None, states=counts)
+
+
+def _say_held_back(unsent: list[JobResult], rows: dict[int, Entry | None]) -> None:
+    """Which jobs no Celery worker had taken are held back in the journal (a ``rejected`` row
+    the worker that gets the job answers from: collect.hold_back), and which could not be
+    (the journal down): only the first are sure not to be created."""
+    from kiekit.journal import EntryState
+
+    def held(result: JobResult) -> bool:
+        row = rows.get(result.line)
+        return row is not None and row.state is EntryState.REJECTED and row.lease_until is None
+
+    back = [result for result in unsent if held(result)]
+    if back:
+        say(f"{len(back)} job(s) no worker had taken are held back: none will create them")
+    loose = [result for result in unsent if not held(result)]
+    if loose:
+        say(
+            f"{len(loose)} job(s) no worker had taken could not be held back in the journal: "
+            f"a worker may still create them (run the batch again to collect): {_named(loose)}"
+        )
 
 
 def _left_off(job: Job, row: Entry | None, words: str, *, mock: bool) -> JobResult:

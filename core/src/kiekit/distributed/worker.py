@@ -4,8 +4,9 @@ one AsyncClient per poll interval, so its jobs share a connection pool and KIE's
 
 The client is built from the worker's own environment, as the ``kie`` commands build theirs:
 ``KIE_API_KEY``, ``KIE_BASE_URL`` / ``KIE_UPLOAD_BASE_URL``, and the task journal of
-:func:`kiekit.journal.default_journal` (``KIEKIT_DATA_DIR``). A process forked from another
-(Celery's prefork pool) starts its own loop: a loop or a socket is never shared across a fork.
+:func:`kiekit.journal.default_journal` (``KIEKIT_JOURNAL_URL``: the team's, which ``kie batch
+--celery`` uses too). A process forked from another (Celery's prefork pool) starts its own
+loop: a loop or a socket is never shared across a fork.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class WorkerRuntime:
         asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self._loop.close()  # its selector's sockets too, not left to the garbage collector
 
 
 _runtime: WorkerRuntime | None = None

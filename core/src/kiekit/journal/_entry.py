@@ -240,4 +240,14 @@ class JournalError(ConfigurationError):
     """The journal cannot be read or written (a full disk, a read-only folder, a broken file).
 
     Raised before a create is sent, so nothing is paid for unrecorded; after a create, a
-    failed write is logged instead (the caller still gets the task and its id)."""
+    failed write is logged instead (the caller still gets the task and its id).
+    ``unreachable``: its database could not be reached (down, restarting, the network):
+    trying again later can help (``retryable``; exit 1 from ``kie``), unlike a journal
+    misconfigured (a bad URL, a path that is a file: a usage error, exit 2)."""
+
+    def __init__(
+        self, message: str, *, task_id: str | None = None, unreachable: bool = False
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.unreachable = unreachable
+        self.retryable = unreachable

@@ -22,9 +22,12 @@ from kiekit._numbers import finite, shown
 from kiekit._paths import recorded
 from kiekit.errors import (
     ConfigurationError,
+    InsufficientCreditsError,
     KieError,
     OutcomeUnknownError,
     TaskFailedError,
+    UnknownModelError,
+    UnprocessableError,
     ValidationError,
 )
 from kiekit.journal._entry import (
@@ -169,6 +172,8 @@ class Journal:
         self._owner = (os.getpid(), _owner_name())
         # task id -> this process's waits and downloads of it running now (at_work)
         self._at_work: collections.Counter[str] = collections.Counter()
+        # tasks of this process a write after the create missed (the database down)
+        self._missed: set[str] = set()
 
     @property
     def owner(self) -> str:
@@ -302,6 +307,39 @@ class Journal:
             raise self._missing(key, "the job's claim was not stored: not sent")
         return held
 
+    def missed(self, task_id: str) -> None:
+        """A write about ``task_id`` after its create failed here (the database down): its row
+        may say less than is true (``created`` with its files on disk). In memory only."""
+        with self._lock:
+            self._missed.add(task_id)
+
+    def unrecorded(self, task_id: str) -> bool:
+        """Whether a write about ``task_id`` failed here since it was last written whole."""
+        with self._lock:
+            return task_id in self._missed
+
+    def recorded_late(
+        self, key: str, task: Task, results: Results, paths: Sequence[Path], out_dir: str
+    ) -> Entry | None:
+        """Job ``key``'s task succeeded and its files are on disk, as the writes the journal
+        missed meanwhile would have said (:meth:`missed`): all of it, in one write, so that
+        ``kie resume`` does not fetch the files again. Only a row this process still holds or
+        let go (not another worker's since)."""
+        self._remember(task.id, key)
+        changes = {
+            "state": EntryState.SUCCEEDED,
+            "task_id": task.id,
+            "assets": results.assets,
+            "files": tuple(recorded(path) for path in paths),
+            "out_dir": recorded(out_dir),
+            "error": None,
+            "updated_at": self._clock(),
+        }
+        row = self.store.update(key, changes, holder=self.owner)
+        with self._lock:
+            self._missed.discard(task.id)
+        return row
+
     def now(self) -> float:
         """This journal's clock (Unix seconds), which its rows' ``created_at`` and
         ``updated_at`` are written on."""
@@ -314,9 +352,10 @@ class Journal:
 
     def refused(self, key: str, exc: BaseException) -> Entry | None:
         """Claimed job ``key`` was refused here before anything was sent (its input or model is
-        wrong, a rate-limit store could not be reached): ``rejected``, with the error (``kie
-        tasks`` says why), and let go; a later claim takes it again. Only a row still
-        ``claimed`` by this process is changed (None otherwise)."""
+        wrong: :func:`refused_for_all`): ``rejected``, with the error (``kie tasks`` says why),
+        and let go; a later claim takes it again, and the other workers of a run report it
+        from the row (:meth:`claim`). Only a row still ``claimed`` by this process is changed
+        (None otherwise). A worker's own trouble is :meth:`release` with its error instead."""
         changes = {
             "state": EntryState.REJECTED,
             "error": error_record(exc),
@@ -324,9 +363,13 @@ class Journal:
         }
         return self.store.update(key, changes, only_if=[EntryState.CLAIMED], holder=self.owner)
 
-    def release(self, key: str) -> Entry | None:
-        """Let go of row ``key`` (this process no longer works on it; another may take it)."""
-        return self.store.update(key, {"updated_at": self._clock()}, holder=self.owner)
+    def release(self, key: str, error: BaseException | None = None) -> Entry | None:
+        """Let go of row ``key`` (this process no longer works on it; another may take it),
+        with the ``error`` that stopped it here, if any (``kie tasks`` says why)."""
+        changes: dict[str, Any] = {"updated_at": self._clock()}
+        if error is not None:
+            changes["error"] = error_record(error)
+        return self.store.update(key, changes, holder=self.owner)
 
     @contextlib.contextmanager
     def at_work(self, task_id: str) -> Iterator[None]:
@@ -611,6 +654,10 @@ class Journal:
         }
         if proven and isinstance(exc, KieError) and exc.task_id:
             changes["task_id"] = exc.task_id
+        if proven and not refused_for_all(exc):
+            # this worker's own trouble (its network, its key, a cancel): not a refusal the
+            # other workers of its run may report from the row without trying (claim)
+            changes["owner"] = None
         return self._write(entry.key, changes, read_back)
 
     # -- the wait and the files --------------------------------------------------------------
@@ -771,6 +818,16 @@ class Journal:
         """A row the journal wrote and did not find: the store did not keep it (a column or
         rule it does not fill, in a store of one's own), or it was deleted by hand."""
         return JournalError(f"task journal {_named(self.store)}: row {key!r} is not there; {what}")
+
+
+def refused_for_all(exc: BaseException) -> bool:
+    """Whether every worker would be refused a job as ``exc`` refused it here (docs/teams.md):
+    kiekit's own refusal of its input or model, or KIE's answer that made nothing for the
+    account (402 no credits) or the input (422). Only those may the other workers of a run
+    report from the row without trying; a worker's own trouble (its Redis, its network, its
+    key, a stop) may well spare the others, who then take the job."""
+    refusals = ValidationError | UnknownModelError | InsufficientCreditsError | UnprocessableError
+    return isinstance(exc, refusals)
 
 
 def _known(entry: Entry | None, name: str) -> Entry:
@@ -1074,15 +1131,17 @@ class Recorder:
                 lambda: journal.download_failed(task_id, exc, out_dir, files, read_back=False),
             )
 
-    @staticmethod
-    def _safely(task_id: str | None, write: Callable[[], object]) -> None:
+    def _safely(self, task_id: str | None, write: Callable[[], object]) -> None:
         """A write after the create: the caller holds the task, so a journal that cannot be
-        written is reported, not raised (raising would lose the task id with the error)."""
+        written is reported, not raised (raising would lose the task id with the error); the
+        journal remembers the task (Journal.unrecorded), for a batch to write it down later."""
         try:
             write()
         except JournalError as exc:
             task = f" for task {task_id}" if task_id else ""
             log.warning("could not record%s in the task journal: %s", task, exc)
+            if task_id is not None and self.journal is not None:
+                self.journal.missed(task_id)
 
 
 def _same_input(earlier: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> bool:

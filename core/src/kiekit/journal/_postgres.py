@@ -89,6 +89,7 @@ class PostgresStore:
             raise JournalError(
                 "a PostgreSQL journal needs the postgresql extra: pip install 'kiekit[postgresql]'"
             ) from exc
+        _check_form(url)
         self.url = url
         self._local = threading.local()
         self._ready = False
@@ -111,7 +112,9 @@ class PostgresStore:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if isinstance(exc, psycopg.errors.IntegrityError):  # no rule of kiekit's own
                 message += f"; {NOT_OURS}"
-            raise JournalError(f"task journal {redacted(self.url)}: {message}") from exc
+            raise JournalError(
+                f"task journal {redacted(self.url)}: {message}", unreachable=_unreachable(exc)
+            ) from exc
         except UnicodeEncodeError as exc:  # a path whose name is not UTF-8 (bytes on Linux)
             raise JournalError(f"task journal {redacted(self.url)}: {_UNSTORABLE}") from exc
 
@@ -343,3 +346,40 @@ def _version(connection: psycopg.Connection[tuple[Any, ...]]) -> int:
     ).fetchone()
     found = _VERSION_READ.fullmatch((row[0] if row else None) or "")
     return int(found.group(1)) if found else 0
+
+
+def _check_form(url: str) -> None:
+    """A URL libpq cannot read (an unknown parameter, a port that is no number) is a
+    misconfiguration, said before any connection: a failed connection is then the database's
+    absence (JournalError.unreachable), which libpq does not tell apart by a code."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    def misconfigured(why: str) -> JournalError:
+        return JournalError(f"journal: {redacted(url)} is not a PostgreSQL URL libpq reads: {why}")
+
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise misconfigured(str(exc).strip() or type(exc).__name__) from exc
+    for port in str(params.get("port") or "").split(","):
+        if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise misconfigured(f"port {port!r} is not a port number")
+
+
+# SQLSTATEs of a server going down or not up yet: a restart, which a later try outlives
+_GOING_DOWN = ("57P01", "57P02", "57P03")
+
+
+def _unreachable(exc: psycopg.Error) -> bool:
+    """Whether the database could not be reached (a retryable JournalError), rather than
+    refused what was asked. Told by the error's type and SQLSTATE, never its words: a failed
+    connection has none (refused, reset, timed out, and a server starting up; libpq gives
+    none to a wrong password or database named at connect either, so those count as
+    unreachable too); connection errors are class 08; a shutdown or start-up its own."""
+    import psycopg
+
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _GOING_DOWN
