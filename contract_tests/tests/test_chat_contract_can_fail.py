@@ -8,9 +8,12 @@ The fakes speak the OpenAI-compatible chat completions the mock emulates on per-
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 
 import pytest
+
+Outcomes = dict[str, dict[str, str]]  # test class → contract test → outcome
+RunContract = Callable[..., tuple[Outcomes, str]]  # conftest.run_contract
 
 FAKES = '''
 import dataclasses
@@ -424,33 +427,12 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
 
 NO_TOOLS = {"TestNoTools", "TestUncheckedOptions"}  # supports_tools = False: skipped
 
-RECORDER = """
-import json
-import pathlib
-
-OUTCOMES = {}
-
-
-def pytest_runtest_logreport(report):
-    if report.when == "call" or not report.passed:
-        OUTCOMES[report.nodeid] = report.outcome
-
-
-def pytest_sessionfinish(session):
-    pathlib.Path("outcomes.json").write_text(json.dumps(OUTCOMES))
-"""
-
 
 def test_each_chat_bug_fails_exactly_the_tests_that_should_catch_it(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, run_contract: RunContract
 ) -> None:
-    pytester.makeconftest(RECORDER)
     pytester.makepyfile(test_chat_fakes=FAKES)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tb=no")  # tracebacks: slow
-    outcomes: dict[str, dict[str, str]] = {}
-    for nodeid, outcome in json.loads((pytester.path / "outcomes.json").read_text()).items():
-        _, cls, test = nodeid.split("::")
-        outcomes.setdefault(cls, {})[test] = outcome
+    outcomes, _ = run_contract("--tb=no")  # tracebacks: slow
     assert set(outcomes) == set(EXPECTED_FAILURES)
     wrong = []
     for cls, tests in sorted(outcomes.items()):

@@ -9,9 +9,12 @@ like kiekit-market) and are tested through the Grok ids the mock emulates (§2.4
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 
 import pytest
+
+Outcomes = dict[str, dict[str, str]]  # test class → contract test → outcome
+RunContract = Callable[..., tuple[Outcomes, str]]  # conftest.run_contract
 
 FAKES = '''
 import json
@@ -599,44 +602,11 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
 }
 
 
-# Writes each test's outcome to outcomes.json, for the parent process to read.
-RECORDER = """
-import json
-import pathlib
-
-OUTCOMES = {}
-
-
-def pytest_runtest_logreport(report):
-    if report.when == "call" or not report.passed:
-        OUTCOMES[report.nodeid] = report.outcome
-
-
-def pytest_sessionfinish(session):
-    pathlib.Path("outcomes.json").write_text(json.dumps(OUTCOMES))
-"""
-
-
-def run_fakes(pytester: pytest.Pytester) -> dict[str, dict[str, str]]:
-    """class name → contract test → outcome, from one pytester session of every fake.
-
-    A subprocess, so the fakes' hypothesis profile and the mock it starts stay out of ours.
-    """
-    pytester.makeconftest(RECORDER)
-    pytester.makepyfile(test_fakes=FAKES)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    found: dict[str, dict[str, str]] = {}
-    outcomes = json.loads((pytester.path / "outcomes.json").read_text())
-    for nodeid, outcome in outcomes.items():
-        _, cls, test = nodeid.split("::")
-        found.setdefault(cls, {})[test] = outcome
-    return found
-
-
 def test_each_bug_fails_exactly_the_contract_tests_that_should_catch_it(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, run_contract: RunContract
 ) -> None:
-    outcomes = run_fakes(pytester)
+    pytester.makepyfile(test_fakes=FAKES)
+    outcomes, _ = run_contract()
     assert set(outcomes) == set(EXPECTED_FAILURES)
     wrong = []
     for cls, tests in sorted(outcomes.items()):

@@ -7,9 +7,12 @@ message that names the culprit (found by an outside plugin author; their plugin,
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 
 import pytest
+
+Outcomes = dict[str, dict[str, str]]  # test class → contract test → outcome
+RunContract = Callable[..., tuple[Outcomes, str]]  # conftest.run_contract
 
 FAMILY = """
 from typing import Any
@@ -247,21 +250,6 @@ class TestFalsySeedDerandomized(Contract):
     provider = FalsySeed()
 '''
 
-RECORDER = """
-import json
-import pathlib
-
-OUTCOMES = {}
-
-
-def pytest_runtest_logreport(report):
-    if report.when == "call" or not report.passed:
-        OUTCOMES[report.nodeid] = report.outcome
-
-
-def pytest_sessionfinish(session):
-    pathlib.Path("outcomes.json").write_text(json.dumps(OUTCOMES))
-"""
 
 LIFECYCLE = {
     "test_task_succeeds_and_files_download[Client]",
@@ -280,7 +268,9 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
 }
 
 
-def run_plugins(pytester: pytest.Pytester, *args: str) -> tuple[dict[str, dict[str, str]], str]:
+def run_plugins(
+    pytester: pytest.Pytester, run_contract: RunContract, *args: str
+) -> tuple[Outcomes, str]:
     """class → contract test → outcome, and the output, of one pytester session of the
     plugins, the family installed as a distribution (a ``.dist-info`` on the path). A
     subprocess, so the mock it starts loads the family from its entry point."""
@@ -291,27 +281,20 @@ def run_plugins(pytester: pytest.Pytester, *args: str) -> tuple[dict[str, dict[s
     (info / "entry_points.txt").write_text(
         "[kiekit_mock.families]\nkie-avatar = acme_avatar:EXTENSION\n"
     )
-    pytester.makeconftest(RECORDER)
     pytester.makepyfile(test_avatar=PLUGIN)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", str(pytester.path))
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
-    found: dict[str, dict[str, str]] = {}
-    outcomes = json.loads((pytester.path / "outcomes.json").read_text())
-    for nodeid, outcome in outcomes.items():
-        _, cls, test = nodeid.split("::")
-        found.setdefault(cls, {})[test] = outcome
-    return found, result.stdout.str()
+        return run_contract(*args)
 
 
 def test_a_video_with_its_thumbnail_passes_and_each_bug_fails_its_tests(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, run_contract: RunContract
 ) -> None:
     """The correct plugin passes every contract test; a plugin that drops the thumbnail,
     declares the video model as making images, or drops seed=0 fails what should catch it,
     as does a family whose callback builder raises. seed=0 is caught with random draws too
     (derandomize = False), on every run: the bounds are tried first, as explicit examples."""
-    outcomes, _ = run_plugins(pytester)
+    outcomes, _ = run_plugins(pytester, run_contract)
     assert set(outcomes) == set(EXPECTED_FAILURES)
     wrong = []
     for cls, tests in sorted(outcomes.items()):
@@ -323,11 +306,13 @@ def test_a_video_with_its_thumbnail_passes_and_each_bug_fails_its_tests(
     assert not wrong, "\n".join(wrong)
 
 
-def test_each_failure_names_its_culprit(pytester: pytest.Pytester) -> None:
+def test_each_failure_names_its_culprit(
+    pytester: pytest.Pytester, run_contract: RunContract
+) -> None:
     """The dropped file by its slot in KIE's answer; the declared kind as before; the mock's
     family, not the provider's callback_task_id, for a callback builder that raised."""
     only = "files_download and not Async and not TestAvatar and not FalsySeed"
-    _, out = run_plugins(pytester, "-k", only, "--tb=short")
+    _, out = run_plugins(pytester, run_contract, "-k", only, "--tb=short")
     dropped = "extract_results left out files KIE hands out: output.thumbnailUrl (http"
     assert dropped in out
     declared = "the asset is IMAGE but its media type is video/mp4 (http"
