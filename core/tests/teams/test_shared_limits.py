@@ -626,6 +626,29 @@ def test_the_cli_refuses_shared_limits_without_the_redis_extra_before_any_job(
     assert not (tmp_path / "out" / "results.jsonl").exists()
 
 
+def test_kie_run_with_a_redis_it_cannot_reach_exits_1_as_a_service_that_may_answer_later(
+    mock_server_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    """An unreachable Redis was exit 2, "bad usage", while an unreachable journal database is
+    1 (found by an outside tester): a script that retries on 1 and gives up on 2 gave up on a
+    Redis restarting. Nothing is sent."""
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIE_API_KEY", "sk-cli")
+    mock = mock_server_factory()
+    argv = ["run", GROK, "--prompt", "a fox", "--base-url", mock.base_url,
+            "--limits", "redis://127.0.0.1:1/0", "--out", str(tmp_path / "out")]  # fmt: skip
+
+    assert main(argv) == 1
+    assert "the shared rate limits at redis://127.0.0.1:1/0 cannot be used" in (
+        capsys.readouterr().err
+    )
+    assert mock.requests() == []
+
+
 @pytest.mark.parametrize("side", ["Client", "AsyncClient", "SharedRateLimiter"])
 def test_a_shared_limiter_without_the_redis_extra_is_refused_when_made(
     side: str, monkeypatch: pytest.MonkeyPatch

@@ -60,6 +60,7 @@ from kiekit.errors import (
     ConfigurationError,
     KieError,
     PluginError,
+    RateLimitStoreError,
     UnknownModelError,
     ValidationError,
 )
@@ -127,8 +128,10 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
             _json_error(args, exc)
-        # a service that cannot be reached (a journal's database restarting) may answer later
-        misused = isinstance(exc, _USAGE_ERRORS) and not exc.retryable
+        # a service that cannot be reached (a journal's database restarting, the shared
+        # limits' Redis) may answer later: exit 1, as KIE or the network, not "fix the command"
+        unreachable = exc.retryable or isinstance(exc, RateLimitStoreError)
+        misused = isinstance(exc, _USAGE_ERRORS) and not unreachable
         return EXIT_USAGE if misused else EXIT_FAILED
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
