@@ -17,12 +17,9 @@ it in every test process and fails the test that tried, even when its code swall
 
 from __future__ import annotations
 
-import importlib.util
 import signal
-import sys
-from pathlib import Path
-from types import ModuleType
 
+import netguard  # tools/netguard.py (tools/ is on sys.path: pyproject's pythonpath)
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -39,18 +36,5 @@ settings.register_profile(
 settings.load_profile("kiekit")
 
 
-def _netguard() -> ModuleType:
-    """tools/netguard.py, a module of no package (the suite imports in importlib mode)."""
-    spec = importlib.util.spec_from_file_location(
-        "netguard", Path(__file__).parent / "tools" / "netguard.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(_netguard().Plugin(), "netguard")
+    config.pluginmanager.register(netguard.Plugin(), "netguard")

@@ -23,7 +23,6 @@ Then the same with 4 workers, one of them killed with SIGKILL mid-run.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -39,26 +38,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 from harness import PYTHON, ROOT, Row, format_table, mock_server
 
-
-def _servers() -> ModuleType:
-    """core/tests/teams/servers.py, the tests' own real servers (by path: this module's name
-    is ``teams`` too)."""
-    spec = importlib.util.spec_from_file_location(
-        "kiekit_team_servers", ROOT / "core" / "tests" / "teams" / "servers.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-redis_server = _servers().redis_server
-postgres_server = _servers().postgres_server
+# core/tests/teams/servers.py, the tests' own real servers, imported from its folder (not as
+# ``teams.servers``, as the tests do: this module's name is ``teams`` too)
+sys.path.append(str(ROOT / "core" / "tests" / "teams"))
+from servers import postgres_server, redis_server
 
 KEY = "sk-bench-teams-key"
 MODEL = "grok-imagine/text-to-image"

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = importlib.util.spec_from_file_location("services", ROOT / "tools" / "services.py")
-assert SPEC is not None
-assert SPEC.loader is not None
-services = importlib.util.module_from_spec(SPEC)
-sys.modules["services"] = services  # dataclasses look their module up by name
-SPEC.loader.exec_module(services)
+import services  # tools/services.py (tools/ is on sys.path: pyproject's pythonpath)
 
 
 class Apt:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["core/src", "mockserver/src", "contract_tests/src"]
+# and tools/, whose modules the tests import by name (pyproject's pythonpath)
+SOURCES = ["core/src", "mockserver/src", "contract_tests/src", "tools"]
 FOLDERS = [
     Path("core/tests"),
     Path("mockserver/tests"),

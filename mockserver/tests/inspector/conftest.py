@@ -12,42 +12,27 @@ the mock's clock, never on sleeps.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+import inspector_screenshot  # tools/ (pyproject's pythonpath)
 import pytest
 from kiekit import Client
 from kiekit_contract.clients import client_for
 from kiekit_mock import MockServer
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[3]
 # generous for a loaded two-core machine; a passing test never waits this long
 expect.set_options(timeout=20_000)
 
 
-def _tool() -> ModuleType:
-    """tools/inspector_screenshot.py: the one place that knows how to launch Chromium."""
-    spec = importlib.util.spec_from_file_location(
-        "inspector_screenshot", ROOT / "tools" / "inspector_screenshot.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def screenshot_tool() -> ModuleType:
-    return _tool()
+    """tools/inspector_screenshot.py: the one place that knows how to launch Chromium."""
+    return inspector_screenshot
 
 
 @pytest.fixture(scope="module")
