@@ -209,15 +209,36 @@ def test_a_misspelt_host_variable_is_refused_while_kies_real_host_would_be_used(
     assert "paid for" in said
     assert "http://127.0.0.1:8000" not in said  # a name, never a value
     real = DEFAULT_BASE_URL if variable == "KIE_BASE_URL" else DEFAULT_UPLOAD_BASE_URL
-    # the ways out: name the real host, or a host at all
+    # the ways out: name the real host, or a host at all (the misspelt name is then ignored)
+    warnings.filterwarnings("ignore", category=UnknownVariableWarning)  # pytest restores them
     assert endpoints(environ={**env, variable: real}) == endpoints(environ={})
     if variable == "KIE_BASE_URL":
         assert endpoints(DEFAULT_BASE_URL, environ=env).base_url == DEFAULT_BASE_URL
         assert endpoints(environ={**env, variable: "http://127.0.0.1:9"}).base_url.endswith(":9")
-    monkeypatch.setenv(misspelt, "http://127.0.0.1:8000")
-    warnings.filterwarnings("ignore", category=UnknownVariableWarning)  # said too, first
-    with pytest.raises(ConfigurationError, match=variable):
-        Client("sk-fake", journal=None)
+
+
+@pytest.mark.usefixtures("warn_afresh")
+def test_a_refused_host_variable_is_said_once_by_the_refusal_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warning that KIE_BASEURL "is ignored" came first, then the refusal saying the same."""
+    from kiekit import UnknownVariableWarning
+
+    monkeypatch.setenv("KIE_BASEURL", "http://127.0.0.1:8000")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with pytest.raises(ConfigurationError, match="did you mean KIE_BASE_URL"):
+            Client("sk-fake", journal=None)
+        assert said == []
+        # not refused (a host named): ignored, and said so once, at the user's line
+        Client("sk-fake", base_url="http://127.0.0.1:9", journal=None)
+        Client("sk-fake", base_url="http://127.0.0.1:9", journal=None)
+    (warning,) = said
+    assert warning.category is UnknownVariableWarning
+    assert str(warning.message) == (
+        "KIE_BASEURL is not a variable kiekit reads; did you mean KIE_BASE_URL? (it is ignored)"
+    )
+    assert warning.filename == __file__
 
 
 def test_a_name_close_to_no_host_variable_is_only_warned() -> None:
@@ -260,18 +281,21 @@ def test_kie_refuses_a_misspelt_base_url_variable_and_warns_of_each_unknown_name
     warnings.filterwarnings("always", category=UnknownVariableWarning)  # pytest restores them
     assert main(["credits"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[:2] == [
+    assert err[0] == (
         "kie: warning: KIEKIT_DATADIR is not a variable kiekit reads; did you mean "
-        "KIEKIT_DATA_DIR? (it is ignored)",
+        "KIEKIT_DATA_DIR? (it is ignored)"
+    )
+    # KIE_BASEURL is said once, by the refusal (not first warned of as ignored as well)
+    assert err[1].startswith("kie: error: KIE_BASEURL is not a variable kiekit reads; did you")
+    assert "KIE_BASE_URL=https://api.kie.ai" in err[1]  # the way on to KIE's real host
+    assert len(err) == 2
+
+    assert main(["credits", "--mock"]) == 0  # the embedded mock: no host to mistake
+    said = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert said == [  # ignored there, and said so; KIEKIT_DATADIR was said: once a process
         "kie: warning: KIE_BASEURL is not a variable kiekit reads; did you mean KIE_BASE_URL? "
         "(it is ignored)",
     ]
-    assert err[2].startswith("kie: error: KIE_BASEURL is not a variable kiekit reads; did you")
-    assert "KIE_BASE_URL=https://api.kie.ai" in err[2]  # the way on to KIE's real host
-    assert len(err) == 3
-
-    assert main(["credits", "--mock"]) == 0  # the embedded mock: no host to mistake
-    assert "warning" not in capsys.readouterr().err  # once a process
 
 
 def test_kie_names_the_option_or_variable_a_bad_url_came_from(

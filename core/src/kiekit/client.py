@@ -146,8 +146,8 @@ def _session(
     journal: JournalOption,
     downloads: DownloadPolicy | None,
 ) -> Session:
-    warn_unknown_variables()  # a misspelt KIE_* / KIEKIT_* name sends a setting nowhere
-    hosts = endpoints(base_url, upload_base_url)
+    hosts = endpoints(base_url, upload_base_url)  # a misspelt base-URL variable: refused here
+    warn_unknown_variables(but_hosts=True)  # a misspelt KIE_* / KIEKIT_* name goes nowhere
     engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads)
     warn_plain_http(hosts)  # with a key in hand: it is what would travel in clear
     return Session(engine, Files(engine, hosts), Recorder(journal_of(journal), engine))

@@ -20,6 +20,8 @@ that goes nowhere (``KIE_BASEURL``): a client or ``kie`` command warns once a pr
 refused: a base-URL variable's, while KIE's real host (paid) is about to be used in its place
 — a CI job meant for a mock would create real tasks. Naming the host (``KIE_BASE_URL=
 https://api.kie.ai``, ``--base-url``, ``base_url=``) or unsetting the misspelt name goes on.
+:func:`endpoints` alone speaks of the base-URL variables' misspellings, refused or warned, so
+a refused one is said once, by the refusal, not also by a warning just before it.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ VARIABLES: Mapping[str, str] = MappingProxyType({
     "KIEKIT_CELERY_VISIBILITY_TIMEOUT": "seconds before Redis hands an unacknowledged job on",
     "KIEKIT_MOCK_BLOCK_EXTENSIONS": "mock extensions the mock leaves out, comma-separated",
 })  # fmt: skip
+_HOST_VARIABLES = (BASE_URL_ENV, UPLOAD_BASE_URL_ENV)
 _PREFIXES = ("KIE_", "KIEKIT_")
 _CLOSE = 0.8  # KIE_BASEURL, KIEKIT_DATADIR, kie_base_url; not KIE_BASE_URL_STAGING (0.75)
 
@@ -144,6 +147,9 @@ def endpoints(
         upload = DEFAULT_UPLOAD_BASE_URL
     if upload is not None:
         _check(source, upload)
+    for name, close in unknown_variables(env):  # not refused above: ignored, and said so
+        if close in _HOST_VARIABLES:
+            _warn_unknown(name, close)
     return Endpoints(base.rstrip("/"), None if upload is None else upload.rstrip("/"))
 
 
@@ -174,11 +180,16 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
     return found
 
 
-def warn_unknown_variables(environ: Mapping[str, str] | None = None) -> None:
+def warn_unknown_variables(
+    environ: Mapping[str, str] | None = None, *, but_hosts: bool = False
+) -> None:
     """An :class:`UnknownVariableWarning` for each name :func:`unknown_variables` finds,
-    once a process (a client and the ``kie`` command that made it warn once between them)."""
+    once a process (a client and the ``kie`` command that made it warn once between them).
+    ``but_hosts``: not the misspellings of the base-URL variables, for a caller that resolves
+    the hosts (:func:`endpoints` refuses such a name, or warns of it)."""
     for name, close in unknown_variables(environ):
-        _warn_unknown(name, close)
+        if not (but_hosts and close in _HOST_VARIABLES):
+            _warn_unknown(name, close)
 
 
 @functools.cache

@@ -121,7 +121,9 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         with warnings.catch_warnings(), stdout_told_apart():
             warnings.showwarning = _say_warning
-            warn_unknown_variables()  # each command, those that make no client too
+            # each command, those that make no client too; one that resolves the hosts leaves
+            # the base-URL variables' misspellings to that check (refused, or warned of)
+            warn_unknown_variables(but_hosts=_resolves_hosts(args))
             code: int = args.handler(args)
             sys.stdout.flush()  # here, not at exit: a full disk is then told as below
     except KieError as exc:
@@ -319,6 +321,12 @@ def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> 
         **getattr(stop, "stop_fields", {}),
     }
     print(json.dumps({"ok": False, "command": command, "error": error}))
+
+
+def _resolves_hosts(args: argparse.Namespace) -> bool:
+    """Whether the command resolves KIE's hosts (settings.endpoints): those taking --base-url,
+    but for ``kie batch --celery``, whose workers do, each with its own environment."""
+    return hasattr(args, "base_url") and not getattr(args, "celery", False)
 
 
 def _logging(verbose: int) -> None:
