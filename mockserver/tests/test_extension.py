@@ -123,6 +123,14 @@ def test_an_installed_family_is_found_and_a_broken_one_named(
     assert "left out" in error
 
 
+def test_the_health_route_lists_an_installed_family(installed: Path, kie_at: Any) -> None:
+    """A CI job sees from the mock's health that its extension loaded."""
+    with MockServer() as mock:
+        kie: Kie = kie_at(mock.base_url)
+        health = kie.fetch(mock.base_url + "/_mock/health")
+        assert "acme-paint" in health.json()["families"]
+
+
 def _install(folder: Path, dist: str, modules: dict[str, str]) -> None:
     """``dist`` 1.0 on sys.path (already prepended), one entry point per module."""
     lines = []

@@ -96,6 +96,29 @@ def test_a_mock_nobody_can_reach_any_more_is_stopped() -> None:
     assert _mock_threads() - before == set()
 
 
+def test_a_ci_job_knows_the_mock_is_up_from_its_health_route(
+    start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
+    """A CI job that starts `kie mock serve` as a service polls it until it answers: the mock
+    had no route for that (any other path is KIE's 404, or a route that lists or changes state)."""
+    import kiekit_mock
+
+    cli = start_mock_cli()
+    kie = kie_at(cli.base_url)
+    health = kie.fetch(cli.base_url + "/_mock/health")
+    assert health.status == 200
+    said = health.json()
+    assert sorted(said) == ["families", "instance", "status", "version"]
+    assert (said["status"], said["version"]) == ("ok", kiekit_mock.__version__)
+    assert {"market", "suno", "veo"} <= set(said["families"])
+    journal = kie.fetch(cli.base_url + "/_mock/journal").json()
+    assert said["instance"] == journal["instance"]  # a restarted mock says a new one
+    assert journal["count"] == 0  # a job polling it fills no journal
+    # a control route: loopback Host names only (DNS rebinding), as the others
+    refused = kie.fetch(cli.base_url + "/_mock/health", headers={"Host": "kie.example"})
+    assert (refused.status, refused.json()["field"]) == (403, "Host")
+
+
 def test_fixed_port_and_double_start() -> None:
     with MockServer(MockConfig()) as first:
         port = first.port

@@ -1,4 +1,4 @@
-"""The `/_mock/` control API for tasks, rules, the clock, the journal, accounts and reset.
+"""The `/_mock/` control API for health, tasks, rules, the clock, the journal, accounts and reset.
 
 It lets a test written in any language steer the mock over HTTP the way a Python test does
 through MockServer: JSON in, JSON out, real HTTP statuses. A bad value is HTTP 400
@@ -61,6 +61,26 @@ def _missing(what: str, name: str, field: str) -> web.Response:
 
 def _rt(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
+
+
+# --- health ---
+
+
+@ROUTES.get("/_mock/health")
+async def health(request: web.Request) -> web.Response:
+    """Up: what a CI job that starts the mock as a service polls before its tests (it answers
+    once the server listens). `families`: extensions' too, so a job sees that its extension
+    loaded; `instance`: a new one when the mock restarted (as in the journal's answers)."""
+    from .openapi import VERSION  # here: the OpenAPI package imports this module
+
+    return answer(
+        {
+            "status": "ok",
+            "version": VERSION,
+            "instance": _rt(request).changes.instance,
+            "families": list(task_families()),
+        }
+    )
 
 
 # --- tasks ---

@@ -388,6 +388,20 @@ def _control() -> dict[str, dict[str, Any]]:
         "/_mock/tasks/{task_id}/complete": {
             "post": ctl("To the end now", TASK, errors=(404, 409), ids=("task_id",))
         },
+        "/_mock/health": {
+            "get": ctl(
+                "Up: what a CI job polls after starting the mock (its version, instance, "
+                "task families)",
+                strict(
+                    {
+                        "status": enum(["ok"]),
+                        "version": STRING,
+                        "instance": STRING,
+                        "families": {"type": "array", "items": STRING},
+                    }
+                ),
+            )
+        },
         "/_mock/families": {
             "get": ctl(
                 "The task families this mock serves (extensions' too)",
