@@ -245,6 +245,17 @@ def test_kie_resume_downloads_into_the_out_kie_run_was_given(
     assert not (tmp_path / "kie-output").exists()
 
 
+@pytest.mark.usefixtures("fake_key")
+def test_a_run_that_times_out_says_the_timeout_as_given(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kie run --timeout 0.5` said "gave up waiting after 1 s"."""
+    mock = mock_server_factory(polls_to_complete=10_000)  # `kie run` gives up first
+    code = main(["run", GROK, "--prompt", "x", "--timeout", "0.5", "--base-url", mock.base_url])
+    assert code == 1
+    assert "kie: error: gave up waiting after 0.5 s (task " in capsys.readouterr().err
+
+
 def test_a_run_whose_create_answer_is_lost_still_resumes_into_its_out(
     mock_server_factory: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],

@@ -244,6 +244,27 @@ def test_time_spent_in_polls_counts_toward_the_deadline(
     assert kie.polls == 3
 
 
+@pytest.mark.parametrize("timeout", [0.5, 2.25, 120])
+def test_a_wait_that_times_out_quotes_the_timeout_given_not_the_time_waited_rounded(
+    timeout: float, kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    """`kie run --timeout 0.5` said "gave up waiting after 1 s": the time waited, a poll past
+    the deadline, rounded to whole seconds."""
+    fake = FakeTime()
+    policy = PollPolicy(initial=0.1, growth=0.01, maximum=0.1, timeout=timeout)
+
+    def slow_poll(_request: Any) -> HttpResponse:
+        fake.now += 0.3  # an answer that ends the wait a little past its deadline
+        return kit.market("generating")
+
+    with pytest.raises(WaitTimeoutError) as info:
+        run_flow(engine(registry, policy).wait(TASK), kit.FakeKie([slow_poll]).transport, fake)
+
+    assert str(info.value).startswith(f"gave up waiting after {timeout:g} s, last state")
+    assert info.value.timeout == timeout
+    assert info.value.waited > timeout  # the time waited is kept as it was
+
+
 @pytest.mark.parametrize(
     "trouble",
     [

@@ -454,6 +454,9 @@ class TaskFailedError(KieError):
 class WaitTimeoutError(KieError):
     """The wait ran out of time. The task was not cancelled: poll it again with its id.
 
+    ``waited``: the seconds it waited (a poll's answer may end it a little past its timeout);
+    ``timeout``: the wait's timeout as given, which the message quotes (``--timeout 0.5`` said
+    "after 1 s", the time waited rounded); without one it quotes ``waited``.
     ``last_error`` is the curable error the last poll ended with (a network that went away,
     a host that is down), None when the last poll was answered: a wait whose polls all failed
     says why, not only that it gave up."""
@@ -468,11 +471,14 @@ class WaitTimeoutError(KieError):
         last_state: str | None,
         *,
         last_error: KieError | None = None,
+        timeout: float | None = None,
     ) -> None:
         state = f", last state {last_state}" if last_state else ""
         failed = f"; last poll: {last_error.message}" if last_error is not None else ""
-        super().__init__(f"gave up waiting after {waited:.0f} s{state}{failed}", task_id=task_id)
+        after = waited if timeout is None else timeout
+        super().__init__(f"gave up waiting after {after:g} s{state}{failed}", task_id=task_id)
         self.waited = waited
+        self.timeout = timeout
         self.last_state = last_state
         self.last_error = last_error
 

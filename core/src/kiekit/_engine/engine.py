@@ -596,6 +596,7 @@ class Engine:
                     deadline - started,
                     last.state.value if last else None,
                     last_error=failing,
+                    timeout=policy.timeout,
                 ) from None
             except ProtocolError as exc:
                 # One answer cut short or garbled by a proxy is a network fault, not the end of
@@ -633,7 +634,11 @@ class Engine:
                 if unreadable is not None:  # says more than "gave up waiting"
                     raise unreadable
                 raise WaitTimeoutError(
-                    task.id, elapsed, last.state.value if last else None, last_error=failing
+                    task.id,
+                    elapsed,
+                    last.state.value if last else None,
+                    last_error=failing,
+                    timeout=policy.timeout,
                 )
             pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
             if pause > 0:
