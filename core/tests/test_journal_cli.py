@@ -663,6 +663,61 @@ def test_a_data_dir_that_is_a_file_is_a_journal_error_for_the_reading_commands(
     assert data.read_bytes() == b""
 
 
+@pytest.mark.parametrize("command", ["run", "batch"])
+def test_a_journal_that_cannot_be_opened_refuses_the_run_before_its_out_folder_is_made(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mock_server_factory: Callable[..., Any],
+    fake_key: None,
+) -> None:
+    """`kie run … --out new` exited with the journal's error but left `new` behind."""
+    mock = mock_server_factory()
+    data = tmp_path / "not-a-dir"
+    data.write_bytes(b"")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(data))
+    jobs = _jobs_file(tmp_path, [json.dumps({"model": GROK, "input": {"prompt": "x"}})])
+    out = tmp_path / "x" / "new"
+    argv = ["run", GROK, "--prompt", "x"] if command == "run" else ["batch", str(jobs)]
+    assert main([*argv, "--out", str(out), "--base-url", mock.base_url]) == 2
+    assert f"its folder cannot be made: {data} is a file" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert _creates(mock) == 0
+
+
+@pytest.mark.parametrize("command", ["run", "batch"])
+def test_an_out_folder_that_cannot_be_made_refuses_the_run_before_anything_is_paid_for(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mock_server_factory: Callable[..., Any],
+    fake_key: None,
+) -> None:
+    """The other order: the journal opens, the folder cannot be made (a file on its way)."""
+    mock = mock_server_factory()
+    (tmp_path / "file").write_bytes(b"")
+    jobs = _jobs_file(tmp_path, [json.dumps({"model": GROK, "input": {"prompt": "x"}})])
+    argv = ["run", GROK, "--prompt", "x"] if command == "run" else ["batch", str(jobs)]
+    out = tmp_path / "file" / "new"
+    assert main([*argv, "--out", str(out), "--base-url", mock.base_url]) == 2
+    assert f"kie: error: --out: cannot write files in {out}" in capsys.readouterr().err
+    assert _creates(mock) == 0
+
+
+def test_kie_run_without_a_key_leaves_no_out_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+    out = tmp_path / "new"
+    assert (
+        main(["run", GROK, "--prompt", "x", "--out", str(out), "--base-url", "http://127.0.0.1:9"])
+        == 2
+    )
+    assert "KIE_API_KEY is not set" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_kie_tasks_piped_into_head_stops_quietly(tmp_path: Path) -> None:
     """`kie tasks | head`: the reader closes the pipe early; no traceback, SIGPIPE's status."""
     import subprocess

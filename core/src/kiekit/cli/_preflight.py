@@ -6,11 +6,23 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiekit._paths import recorded
 from kiekit.errors import ValidationError
 
-__all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder", "shown"]
+if TYPE_CHECKING:
+    from kiekit.journal import Journal
+
+__all__ = [
+    "file_kind",
+    "image_file",
+    "journal_opens",
+    "local_file",
+    "media_file",
+    "output_folder",
+    "shown",
+]
 
 # Leading bytes of the image formats KIE's image inputs take, and a few more a camera makes.
 _IMAGE_SIGNATURES = (
@@ -82,6 +94,14 @@ def _is_text(head: bytes) -> bool:
 # an empty file still fits; its download fails as a FileWriteError, kie resume fetches it.)
 _SCRATCH_NAME = 128
 _SCRATCH_PREFIX = ".kiekit-check-".ljust(_SCRATCH_NAME - 8, "-")  # tempfile adds 8 letters
+
+
+def journal_opens(journal: Journal | None) -> None:
+    """The journal opened now, not at the create's first write: JournalError naming why it
+    cannot be (``KIEKIT_DATA_DIR`` naming a file, a database that refuses) before the command
+    makes its output folder or uploads a file."""
+    if journal is not None:
+        journal.get("")  # a lookup of no row: opens the store, reads nothing
 
 
 def output_folder(option: str, folder: Path) -> Path:

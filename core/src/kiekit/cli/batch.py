@@ -38,7 +38,7 @@ from kiekit.cli._common import (
     seconds,
     stopped_by,
 )
-from kiekit.cli._preflight import output_folder, shown
+from kiekit.cli._preflight import journal_opens, output_folder, shown
 from kiekit.cli._stops import add_stop_grace_option, stop_grace
 from kiekit.errors import ConfigurationError, ValidationError
 
@@ -99,6 +99,7 @@ def register(commands: Commands) -> None:
 
 def _batch(args: argparse.Namespace) -> int:
     from kiekit.batch import read_jobs
+    from kiekit.journal import default_journal
 
     try:
         jobs, bad = read_jobs(_lines(args.jobs))
@@ -112,6 +113,9 @@ def _batch(args: argparse.Namespace) -> int:
     if args.celery is not None:
         _check_celery_options(args)
     stop_grace(args)  # a KIEKIT_STOP_GRACE it cannot read is said before anything is sent
+    journal = default_journal()
+    if args.celery is None:  # with --celery, its broker is reached first (_run_on_celery)
+        journal_opens(journal)  # before the folders are made: a refused batch leaves none behind
     output_folder("--out", args.out)  # before any job is created
     results_path = args.results or args.out / "results.jsonl"
     started = time.time()  # the journal's clock: rows written since were written during this run
@@ -124,11 +128,11 @@ def _batch(args: argparse.Namespace) -> int:
         if not jobs:
             results: list[JobResult] = []
         elif args.celery is not None:
-            results = _run_on_celery(args, jobs, results_path, finished)
+            results = _run_on_celery(args, journal, jobs, results_path, finished)
         else:
             import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
-            results = asyncio.run(_run(args, jobs, results_path, finished))
+            results = asyncio.run(_run(args, journal, jobs, results_path, finished))
     except KeyboardInterrupt as stop:
         _stopped(args, stop, jobs, [*finished, *refusals], results_path)
         raise
@@ -313,13 +317,15 @@ def _listed_models(jobs: list[Job], *, any_model: bool) -> tuple[list[Job], list
 
 
 async def _run(
-    args: argparse.Namespace, jobs: list[Job], results_path: Path, finished: list[JobResult]
+    args: argparse.Namespace,
+    journal: Journal,
+    jobs: list[Job],
+    results_path: Path,
+    finished: list[JobResult],
 ) -> list[JobResult]:
     from kiekit.batch import run_batch
     from kiekit.cli._async import open_async_client, stops_cancel
-    from kiekit.journal import default_journal
 
-    journal = default_journal()
     async with stops_cancel(stop_grace(args)) as drained, contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal)
         drained.append(client)  # a stop lets its creates already sent finish first
@@ -383,7 +389,11 @@ def _check_celery_journal() -> None:
 
 
 def _run_on_celery(
-    args: argparse.Namespace, jobs: list[Job], results_path: Path, finished: list[JobResult]
+    args: argparse.Namespace,
+    journal: Journal,
+    jobs: list[Job],
+    results_path: Path,
+    finished: list[JobResult],
 ) -> list[JobResult]:
     try:
         from kiekit.distributed.celery_app import make_app
@@ -393,14 +403,13 @@ def _run_on_celery(
         ) from exc
     from kiekit.distributed.collect import check_broker, run_on_celery
     from kiekit.distributed.settings import CelerySettings
-    from kiekit.journal import default_journal
 
     app = make_app(CelerySettings.from_env(args.celery or None))
     check_broker(app)  # before the results file and the progress bar
     with _reporting(args, results_path, len(jobs), finished) as done:
         return run_on_celery(
             app,
-            default_journal(),
+            journal,
             jobs,
             args.out,
             timeout=args.timeout,

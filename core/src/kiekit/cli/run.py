@@ -23,7 +23,7 @@ from kiekit.cli._common import (
     tell_stop,
 )
 from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files
-from kiekit.cli._preflight import output_folder
+from kiekit.cli._preflight import journal_opens, output_folder
 from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
 from kiekit.cli._streams import json_text
 from kiekit.errors import OutcomeUnknownError, ValidationError
@@ -84,10 +84,13 @@ def _run(args: argparse.Namespace) -> int:
     # before any I/O, uploads included: the files' URLs are stood in for while checking
     params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
     grace = stop_grace(args)
-    output_folder("--out", args.out)  # made last: a refused input leaves no folder behind
 
     with contextlib.ExitStack() as stack:
-        client = open_client(args, stack)
+        client = open_client(args, stack)  # the key, the hosts, the network options
+        journal_opens(client.journal)
+        # made once every check passed (a refused run leaves no folder behind), and before
+        # anything is uploaded or paid for: a folder that cannot be made refuses the run
+        output_folder("--out", args.out)
         if files:
             uploaded = {}
             for key, (field, paths) in files.items():
