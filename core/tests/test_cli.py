@@ -364,6 +364,36 @@ def test_kie_mock_serve_answers_like_kie_until_stopped() -> None:
     assert server.returncode == 0
 
 
+@pytest.mark.parametrize("way", ["kie mock serve", "python -m kiekit_mock"])
+def test_a_misspelt_mock_variable_is_said_once_by_either_way_of_starting_the_mock(
+    way: str,
+) -> None:
+    """`python -m kiekit_mock` said nothing of KIEKIT_MOCK_BLOCK_EXTENSION (a typo: every
+    extension stayed in); `kie mock serve` warned from kiekit's table, and must not twice."""
+    kie = [str(Path(sys.executable).with_name("kie")), "mock", "serve"]
+    argv = [
+        *(kie if way.startswith("kie") else [sys.executable, "-m", "kiekit_mock"]),
+        "--port",
+        "0",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "KIE_API_KEY"}
+    env["KIEKIT_MOCK_BLOCK_EXTENSION"] = "luma"
+    server = subprocess.Popen(  # noqa: S603 - our own entry points
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert server.stdout is not None
+        assert "listening" in server.stdout.readline()  # "" if the server died
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=10)
+    said = [line for line in err.splitlines() if "KIEKIT_MOCK_BLOCK_EXTENSION" in line]
+    assert said == [
+        "kiekit-mock: warning: KIEKIT_MOCK_BLOCK_EXTENSION is not a variable kiekit-mock reads; "
+        "did you mean KIEKIT_MOCK_BLOCK_EXTENSIONS? (it is ignored)"
+    ]
+
+
 def test_the_prompt_is_text_even_for_a_free_form_model(monkeypatch: pytest.MonkeyPatch) -> None:
     # `--prompt 1984` must reach KIE as the string "1984", not the number (kiekit-market).
     from kiekit.registry import default_registry

@@ -42,7 +42,8 @@ def _code_names(skip_table: bool) -> dict[str, set[str]]:
             code = path.read_text(encoding="utf-8")
             if skip_table and path.name == "settings.py" and table_text in code:
                 code = code.replace(table_text, "")
-            for match in re.finditer(r"""["'](KIE(?:KIT)?_[A-Z0-9_]+)["']""", code):
+            # a name, not a prefix (KIEKIT_MOCK_, the mock's own, ends with "_")
+            for match in re.finditer(r"""["'](KIE(?:KIT)?_[A-Z0-9_]*[A-Z0-9])["']""", code):
                 if re.search(rf"^{match[1]}\s*[:=]", code, re.MULTILINE):
                     continue  # a constant's name, in __all__ (kiekit_mock's KIE_MESSAGES)
                 found.setdefault(match[1], set()).add(str(path.relative_to(ROOT)))
@@ -61,6 +62,11 @@ def test_every_variable_the_code_reads_is_in_the_one_table() -> None:
     assert not missing, f"read but not in kiekit.settings.VARIABLES: {missing}"
     unread = set(VARIABLES) - set(read)
     assert not unread, f"in kiekit.settings.VARIABLES but read nowhere: {sorted(unread)}"
+    # the mock keeps a table of its own (it imports no kiekit code) to say a misspelt one
+    from kiekit_mock import variables as mock
+
+    ours = {name: says for name, says in VARIABLES.items() if name.startswith(mock.PREFIX)}
+    assert ours == dict(mock.VARIABLES), "kiekit's table and kiekit_mock.variables disagree"
 
 
 def test_the_readme_lists_every_variable() -> None:

@@ -119,6 +119,23 @@ def test_a_ci_job_knows_the_mock_is_up_from_its_health_route(
     assert (refused.status, refused.json()["field"]) == (403, "Host")
 
 
+def test_the_command_line_says_each_kiekit_mock_variable_it_does_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """KIEKIT_MOCK_BLOCK_EXTENSION (no S) left every extension in, without a word."""
+    monkeypatch.setenv("KIEKIT_MOCK_BLOCK_EXTENSION", "luma")
+    monkeypatch.setenv("kiekit_mock_port", "9000")  # a name of no variable: said, no guess
+    monkeypatch.setenv("KIEKIT_MOCK_BLOCK_EXTENSIONS", "")  # its own: not said
+    monkeypatch.setenv("KIEKIT_DATADIR", "x")  # kiekit's to say, not the mock's
+    assert main(["openapi", "--out", str(tmp_path / "openapi.json")]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "kiekit-mock: warning: KIEKIT_MOCK_BLOCK_EXTENSION is not a variable kiekit-mock reads; "
+        "did you mean KIEKIT_MOCK_BLOCK_EXTENSIONS? (it is ignored)",
+        "kiekit-mock: warning: kiekit_mock_port is not a variable kiekit-mock reads "
+        "(it is ignored)",
+    ]
+
+
 def test_fixed_port_and_double_start() -> None:
     with MockServer(MockConfig()) as first:
         port = first.port

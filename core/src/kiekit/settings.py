@@ -87,6 +87,8 @@ VARIABLES: Mapping[str, str] = MappingProxyType({
     "KIEKIT_MOCK_BLOCK_EXTENSIONS": "mock extensions the mock leaves out, comma-separated",
 })  # fmt: skip
 _HOST_VARIABLES = (BASE_URL_ENV, UPLOAD_BASE_URL_ENV)
+# the mock's own variables: its command line says a misspelt one (kiekit_mock.variables)
+_MOCK_PREFIX = "KIEKIT_MOCK_"
 _PREFIXES = ("KIE_", "KIEKIT_")
 _CLOSE = 0.8  # KIE_BASEURL, KIEKIT_DATADIR, kie_base_url; not KIE_BASE_URL_STAGING (0.75)
 
@@ -181,15 +183,19 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
 
 
 def warn_unknown_variables(
-    environ: Mapping[str, str] | None = None, *, but_hosts: bool = False
+    environ: Mapping[str, str] | None = None, *, but_hosts: bool = False, but_mock: bool = False
 ) -> None:
     """An :class:`UnknownVariableWarning` for each name :func:`unknown_variables` finds,
     once a process (a client and the ``kie`` command that made it warn once between them).
     ``but_hosts``: not the misspellings of the base-URL variables, for a caller that resolves
-    the hosts (:func:`endpoints` refuses such a name, or warns of it)."""
+    the hosts (:func:`endpoints` refuses such a name, or warns of it); ``but_mock``: not the
+    ``KIEKIT_MOCK_*`` names, for ``kie mock serve``, whose mock says them itself."""
     for name, close in unknown_variables(environ):
-        if not (but_hosts and close in _HOST_VARIABLES):
-            _warn_unknown(name, close)
+        if but_hosts and close in _HOST_VARIABLES:
+            continue
+        if but_mock and name.upper().startswith(_MOCK_PREFIX):
+            continue
+        _warn_unknown(name, close)
 
 
 @functools.cache

@@ -35,6 +35,7 @@ from .openapi import build_document, build_upload_document
 from .rules import SECONDS_RULE, Rule, rules_from_json, seconds_ok
 from .scenario import Scenario
 from .server import SHUTDOWN_SECONDS, UploadPortError, serve
+from .variables import said_unknown
 
 COMMANDS = ("serve", "openapi", "har")
 
@@ -345,6 +346,8 @@ def _byte_limit(text: str) -> int | None:
 def main(argv: Sequence[str] | None = None, *, prog: str = "kiekit-mock") -> int:
     """The mock's command line; ``prog`` is the command as the user typed it (``kie mock
     serve`` passes its own name), for usage lines and messages."""
+    for line in said_unknown():  # a misspelt KIEKIT_MOCK_* name would go nowhere, unsaid
+        print(f"kiekit-mock: warning: {line}", file=sys.stderr)  # as its other lines begin
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else "serve"
     rest = argv[1:] if argv and argv[0] in COMMANDS else argv

@@ -69,6 +69,7 @@ from .route_helpers import (
 from .runtime import Runtime
 from .scenario import StateReader
 from .state import CREATED, TaskSnapshot, TaskSpec, Transition
+from .variables import BLOCK_ENV
 
 DAY = 24 * 3600.0
 ENTRY_POINT_GROUP = "kiekit_mock.families"
@@ -166,9 +167,6 @@ def installed_families() -> tuple[FamilyExtension, ...]:
 
 
 OWN_DIST = "kiekit-mock"  # its Luma and Midjourney come through the entry point group too
-# Extensions the mock leaves out, by distribution or entry point name (as KIEKIT_BLOCK_PLUGINS
-# leaves out kiekit's plugins): how a user settles two extensions that clash
-BLOCK_ENV = "KIEKIT_MOCK_BLOCK_EXTENSIONS"
 # family name → the distribution its extension came from, as loaded (for the mock's log)
 _OWNERS: dict[str, str] = {}
 _OWN_PREFIXES = ("/_mock/", "/files/", "/openapi.json")  # the mock's own routes, not KIE's

@@ -123,7 +123,9 @@ def _main(argv: Sequence[str] | None) -> int:
             warnings.showwarning = _say_warning
             # each command, those that make no client too; one that resolves the hosts leaves
             # the base-URL variables' misspellings to that check (refused, or warned of)
-            warn_unknown_variables(but_hosts=_resolves_hosts(args))
+            warn_unknown_variables(
+                but_hosts=_resolves_hosts(args), but_mock=getattr(args, "mock_says", False)
+            )
             code: int = args.handler(args)
             sys.stdout.flush()  # here, not at exit: a full disk is then told as below
     except KieError as exc:

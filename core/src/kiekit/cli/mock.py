@@ -18,7 +18,9 @@ def register(commands: Commands) -> None:
         "(options: python -m kiekit_mock --help)",
         add_help=False,
     )
-    serve.set_defaults(handler=_mock_serve, passthrough=True)  # the rest goes to the mock
+    # the rest goes to the mock, which says a misspelt KIEKIT_MOCK_* name itself: kie does
+    # not say it too
+    serve.set_defaults(handler=_mock_serve, passthrough=True, mock_says=True)
 
 
 def _mock_serve(args: argparse.Namespace) -> int:
