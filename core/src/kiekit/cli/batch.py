@@ -113,9 +113,9 @@ def _batch(args: argparse.Namespace) -> int:
     if args.celery is not None:
         _check_celery_options(args)
     stop_grace(args)  # a KIEKIT_STOP_GRACE it cannot read is said before anything is sent
+    celery = _celery_app(args) if args.celery is not None else None  # its broker reached first
     journal = default_journal()
-    if args.celery is None:  # with --celery, its broker is reached first (_run_on_celery)
-        journal_opens(journal)  # before the folders are made: a refused batch leaves none behind
+    journal_opens(journal)  # before the folders are made: a refused batch leaves none behind
     output_folder("--out", args.out)  # before any job is created
     results_path = args.results or args.out / "results.jsonl"
     started = time.time()  # the journal's clock: rows written since were written during this run
@@ -127,8 +127,8 @@ def _batch(args: argparse.Namespace) -> int:
     try:
         if not jobs:
             results: list[JobResult] = []
-        elif args.celery is not None:
-            results = _run_on_celery(args, journal, jobs, results_path, finished)
+        elif celery is not None:
+            results = _run_on_celery(args, celery, journal, jobs, results_path, finished)
         else:
             import asyncio  # here: `kie providers` and `kie --help` need no event loop
 
@@ -388,24 +388,33 @@ def _check_celery_journal() -> None:
         )
 
 
-def _run_on_celery(
-    args: argparse.Namespace,
-    journal: Journal,
-    jobs: list[Job],
-    results_path: Path,
-    finished: list[JobResult],
-) -> list[JobResult]:
+def _celery_app(args: argparse.Namespace) -> Any:  # a Celery app (make_app)
+    """The Celery app of ``--celery``, its broker proved reachable: before the journal, the
+    folders and the results file, so a broker that is down leaves nothing behind."""
     try:
         from kiekit.distributed.celery_app import make_app
     except ImportError as exc:
         raise ConfigurationError(
             f"--celery needs Celery: pip install 'kiekit[celery]' ({exc})"
         ) from exc
-    from kiekit.distributed.collect import check_broker, run_on_celery
+    from kiekit.distributed.collect import check_broker
     from kiekit.distributed.settings import CelerySettings
 
     app = make_app(CelerySettings.from_env(args.celery or None))
-    check_broker(app)  # before the results file and the progress bar
+    check_broker(app)
+    return app
+
+
+def _run_on_celery(
+    args: argparse.Namespace,
+    app: Any,
+    journal: Journal,
+    jobs: list[Job],
+    results_path: Path,
+    finished: list[JobResult],
+) -> list[JobResult]:
+    from kiekit.distributed.collect import run_on_celery
+
     with _reporting(args, results_path, len(jobs), finished) as done:
         return run_on_celery(
             app,
