@@ -1,12 +1,12 @@
 """Many jobs from a JSON Lines file: created once, waited on together, their files downloaded.
 
-Each line is a job ``{"model": …, "input": {…}, "id"?: …}``. A job's journal row is keyed on its
-``id`` and a hash of its model and input (never on the output folder): a job is one task however
-many runs or workers are given it. A worker *claims* the row before anything is sent and holds it
-with a lease it renews while it works (docs/teams.md), so with a shared journal
-(``KIEKIT_JOURNAL_URL``) workers given the same jobs create each one once, and the jobs of a
-worker that dies are taken over when its lease runs out. A batch run again after a crash or a
-Ctrl-C never creates a job's task a second time: a job created before is waited on and
+Each line is a job ``{"model": …, "input": {…}, "id"?: …, "callback_url"?: …}``. A job's journal row
+is keyed on its ``id`` and a hash of its model and input (never on the output folder, nor its
+callback URL): a job is one task however many runs or workers are given it. A worker *claims* the
+row before anything is sent and holds it with a lease it renews while it works (docs/teams.md), so
+with a shared journal (``KIEKIT_JOURNAL_URL``) workers given the same jobs create each one once, and
+the jobs of a worker that dies are taken over when its lease runs out. A batch run again after a
+crash or a Ctrl-C never creates a job's task a second time: a job created before is waited on and
 downloaded, a job already on disk is skipped, and a job whose create got no answer is reported as
 "outcome unknown" (KIE cannot list tasks, kie-api.md §4, so it cannot be found out here).
 
@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
 from kiekit import _paths
@@ -45,6 +45,7 @@ from kiekit.errors import (
     UnknownModelError,
     ValidationError,
 )
+from kiekit.fields import CALLBACK_INPUTS, check_callback_url
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record
 from kiekit.journal._entry import not_known
 from kiekit.journal._journal import refused_for_all
@@ -61,6 +62,7 @@ __all__ = [
     "run_batch",
     "run_job",
     "settled",
+    "with_callback",
 ]
 
 log = logging.getLogger("kiekit.batch")
@@ -94,16 +96,25 @@ class Job:
     id: str  # the line's "id", or a hash of model and input
     model: str
     input: Mapping[str, Any]
+    # KIE's callBackUrl for the job's task (kie-api.md §6); None: none given (``kie batch
+    # --callback-url`` gives one), "" none wanted. Not part of the job's key: a batch run again
+    # with another URL (a new tunnel) waits for the task made before, not a second one.
+    callback_url: str | None = None
 
 
 @frozen
 class BadLine:
+    """A line refused as a whole; ``id`` and ``model`` as far as the line gives them (a user
+    keys the results by the ids they gave)."""
+
     line: int
     message: str
+    id: str | None = None
+    model: str | None = None
 
     def result(self) -> JobResult:
         error = {"type": "ValidationError", "message": self.message}
-        return JobResult(line=self.line, id=None, state="invalid", error=error)
+        return JobResult(self.line, self.id, "invalid", model=self.model, error=error)
 
 
 @frozen
@@ -169,10 +180,11 @@ def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
         try:
             job = _job(number, text)
         except ValueError as exc:
-            bad.append(BadLine(number, str(exc)))
+            bad.append(BadLine(number, str(exc), *_named_by(text)))
             continue
         if job.id in seen:
-            bad.append(BadLine(number, f"id {job.id!r} is the job of line {seen[job.id]} again"))
+            again = f"id {job.id!r} is the job of line {seen[job.id]} again"
+            bad.append(BadLine(number, again, job.id, job.model))
             continue
         seen[job.id] = number
         jobs.append(job)
@@ -186,9 +198,15 @@ def _job(number: int, text: str) -> Job:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError("a job is a JSON object {model, input, id?}")
-    unknown = sorted(set(value) - {"model", "input", "id"})
+    wire = sorted(CALLBACK_INPUTS & set(value) - {"callback_url"})  # the guide's callBackUrl
+    if wire:
+        raise ValueError(
+            f'{wire[0]}: give the callback URL as the job field "callback_url" (or kie batch '
+            "--callback-url URL for every job that has none)"
+        )
+    unknown = sorted(set(value) - set(_FIELDS))
     if unknown:
-        raise ValueError(f"{unknown[0]}: is not a job field (fields: model, input, id)")
+        raise ValueError(f"{unknown[0]}: is not a job field (fields: {', '.join(_FIELDS)})")
     model = value.get("model")
     if not isinstance(model, str) or not model.strip():
         raise ValueError("model: must be a model id (a non-empty string)")
@@ -200,7 +218,40 @@ def _job(number: int, text: str) -> Job:
         job_id = _digest(model, params)
     elif isinstance(job_id, bool) or not isinstance(job_id, str | int) or str(job_id) == "":
         raise ValueError("id: must be a non-empty string or a number")
-    return Job(number, str(job_id), model, params)
+    callback = value.get("callback_url")
+    if callback is not None and not isinstance(callback, str):
+        raise ValueError(f"callback_url: must be an http(s) URL, got {callback!r}")
+    check_callback_url(callback)  # as submit checks it: before anything is sent
+    return Job(number, str(job_id), model, params, callback)
+
+
+_FIELDS = ("model", "input", "id", "callback_url")
+
+
+def _named_by(text: str) -> tuple[str | None, str | None]:
+    """The id and model a refused line gives, where they read as such (else None)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None, None
+    if not isinstance(value, dict):
+        return None, None
+    job_id, model = value.get("id"), value.get("model")
+    if isinstance(job_id, bool) or not isinstance(job_id, str | int) or str(job_id) == "":
+        job_id = None
+    if not isinstance(model, str) or not model.strip():
+        model = None
+    return (None if job_id is None else str(job_id)), model
+
+
+def with_callback(jobs: Iterable[Job], callback_url: str | None) -> list[Job]:
+    """``jobs``, each without a callback URL of its own (None) given ``callback_url``: one
+    URL for a whole batch (``kie batch --callback-url``). Checked first, as submit checks it."""
+    check_callback_url(callback_url)
+    if not callback_url:
+        return list(jobs)
+    return [job if job.callback_url is not None else evolve(job, callback_url=callback_url)
+            for job in jobs]  # fmt: skip
 
 
 def job_key(job: Job) -> str:
@@ -487,7 +538,9 @@ async def _run_claimed(
     row cannot be worked on here. A create refused for want of credits sets ``out_of_credits``."""
     task: Task | None = None
     try:
-        task = await client.submit(job.model, job.input, idempotency_key=key)
+        task = await client.submit(
+            job.model, job.input, callback_url=job.callback_url, idempotency_key=key
+        )
         results = await client.wait(task, timeout=timeout)
         paths = await client.download(results, out_dir)
     except KieError as exc:

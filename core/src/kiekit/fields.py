@@ -48,7 +48,7 @@ import json
 import math
 import re
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -68,12 +68,14 @@ from attrs import frozen
 from kiekit.errors import ValidationError
 
 __all__ = [
+    "CALLBACK_INPUTS",
     "SPEC_KEY",
     "Input",
     "InputField",
     "OpenInput",
     "Spec",
     "camel",
+    "check_callback_url",
     "check_utf8",
     "choice",
     "coerce",
@@ -433,6 +435,31 @@ def is_http_url(value: object) -> bool:
         and not any(c.isspace() for c in value)
         and _is_text(value)
     )
+
+
+def check_callback_url(value: object, field: str = "callback_url") -> None:
+    """Refuse a callback URL KIE would refuse only after the create was sent (a 422, the create
+    wasted): an http(s) URL, or empty/None for none. ValidationError naming ``field``."""
+    if value and not is_http_url(value):
+        raise ValidationError(field, f"must be an http(s) URL, got {value!r}")
+
+
+# The spellings of the callback URL a caller may slip into a model's input: KIE's wire name
+# (the guide's ``callBackUrl``, top level of every create body: kie-api.md §2.1, §3) and
+# kiekit's own. It is never an input field (the provider puts it on the body), so each is
+# refused with the way to give it, not "is not an input".
+CALLBACK_INPUTS = frozenset({"callBackUrl", "callbackUrl", "callback_url", "CallBackUrl"})
+CALLBACK_HINT = (
+    "is the callback URL, not an input of the model: give it as callback_url= (submit, "
+    'generate, a batch job\'s "callback_url") or --callback-url (kie run, kie batch)'
+)
+
+
+def _refuse_callback(keys: Iterable[object], fields: Iterable[str] = ()) -> None:
+    """A callback spelling among ``keys`` that is no field of the model (``fields``)."""
+    for key in keys:
+        if key in CALLBACK_INPUTS and key not in fields:
+            raise ValidationError(str(key), CALLBACK_HINT)
 
 
 _CHECKS = {
@@ -1049,8 +1076,10 @@ def make_input(
     given = [(key, value, from_text and isinstance(value, str)) for key, value in values.items()]
     given += [(key, value, False) for key, value in (typed or {}).items()]
     if issubclass(cls, OpenInput):
+        _refuse_callback(key for key, _, _ in given)  # else sent inside the input, unread
         return cls(values={key: read_json_text(v) if text else v for key, v, text in given})
     aliases, required = _names(cls, camel_case)  # type: ignore[arg-type]  # a class hashes
+    _refuse_callback((key for key, _, _ in given), aliases)
     named: dict[str, Any] = {}
     for key, value, text in given:
         attribute = aliases.get(key)

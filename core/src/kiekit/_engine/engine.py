@@ -37,7 +37,7 @@ from kiekit.errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from kiekit.fields import Input, check_utf8, is_http_url
+from kiekit.fields import Input, check_callback_url, check_utf8, is_http_url
 from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
@@ -397,10 +397,7 @@ class Engine:
         self, model: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
         """The create request for checked input: built once, journaled, then sent."""
-        # KIE refuses a callBackUrl that is not an http(s) URL only after the create is sent
-        # (a 422, the create wasted): checked here first
-        if callback_url and not is_http_url(callback_url):
-            raise ValidationError("callback_url", f"must be an http(s) URL, got {callback_url!r}")
+        check_callback_url(callback_url)  # KIE's 422 for it comes after the create is sent
         request = self.registry.provider(model).build_request(
             model, params, callback_url=callback_url
         )

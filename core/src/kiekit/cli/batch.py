@@ -1,9 +1,9 @@
 """``kie batch jobs.jsonl --out DIR``: many jobs at once, each created once, resumable.
 
-Each line of the file is a job ``{"model": …, "input": {…}, "id"?: …}``. Files go to DIR, and one
-line per job to DIR/results.jsonl (or --results): its id, task id, state, files or error. Run the
-same command again after an interruption: finished jobs are skipped, created ones are waited on,
-and nothing is created twice (see :mod:`kiekit.batch`).
+Each line of the file is a job ``{"model": …, "input": {…}, "id"?: …, "callback_url"?: …}``. Files
+go to DIR, and one line per job to DIR/results.jsonl (or --results): its id, task id, state, files
+or error. Run the same command again after an interruption: finished jobs are skipped, created ones
+are waited on, and nothing is created twice (see :mod:`kiekit.batch`).
 
 With ``--celery [BROKER_URL]`` the jobs go to Celery workers instead (docs/teams.md,
 "Distributed batch on Celery"): this command sends them, collects the answers and writes the
@@ -69,6 +69,12 @@ def register(commands: Commands) -> None:
     )
     batch.add_argument("--timeout", type=seconds, default=None, help="seconds to wait per task")
     batch.add_argument(
+        "--callback-url",
+        default=None,
+        metavar="URL",
+        help='callBackUrl for KIE to notify, for every job without a "callback_url" of its own',
+    )
+    batch.add_argument(
         "--poll-interval",
         type=seconds,
         default=None,
@@ -98,15 +104,18 @@ def register(commands: Commands) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from kiekit.batch import read_jobs
+    from kiekit.batch import read_jobs, with_callback
+    from kiekit.fields import check_callback_url
     from kiekit.journal import default_journal
 
+    check_callback_url(args.callback_url, "--callback-url")  # as kie run's, before anything
     try:
         jobs, bad = read_jobs(_lines(args.jobs))
     except OSError as exc:
         raise ConfigurationError(f"cannot read {args.jobs}: {exc.strerror or exc}") from exc
     for line in bad:
         say(f"{args.jobs}:{line.line}: {line.message}")
+    jobs = with_callback(jobs, args.callback_url)
     jobs, unlisted = _listed_models(jobs, any_model=args.any_model)
     for refused in unlisted:
         say(f"{args.jobs}:{refused.line}: {(refused.error or {}).get('message')}")

@@ -36,13 +36,18 @@ def task_options(
 
 
 def job_message(job: Job) -> dict[str, Any]:
-    return {"line": job.line, "id": job.id, "model": job.model, "input": dict(job.input)}
+    message = {"line": job.line, "id": job.id, "model": job.model, "input": dict(job.input)}
+    if job.callback_url is not None:  # a key an older worker ignores (it sends no callback)
+        message["callback_url"] = job.callback_url
+    return message
 
 
 def job_from_message(message: object) -> Job:
     """The job of a message; a malformed one raises ValidationError naming the field."""
     if not isinstance(message, Mapping):
-        raise ValidationError("job", "must be a JSON object {line, id, model, input}")
+        raise ValidationError(
+            "job", "must be a JSON object {line, id, model, input, callback_url?}"
+        )
     line, job_id, model, params = (message.get(k) for k in ("line", "id", "model", "input"))
     if isinstance(line, bool) or not isinstance(line, int):
         raise ValidationError("job.line", "must be a line number")
@@ -52,7 +57,10 @@ def job_from_message(message: object) -> Job:
         raise ValidationError("job.model", "must be a model id")
     if not isinstance(params, Mapping):
         raise ValidationError("job.input", "must be a JSON object")
-    return Job(line, job_id, model, dict(params))
+    callback = message.get("callback_url")
+    if callback is not None and not isinstance(callback, str):
+        raise ValidationError("job.callback_url", "must be an http(s) URL")
+    return Job(line, job_id, model, dict(params), callback)
 
 
 def refused_since_of(value: object) -> float | None:
