@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from kiekit._paths import recorded
+from kiekit._paths import recorded, writable_folder
 from kiekit.errors import ValidationError
 
 __all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder", "shown"]
@@ -75,15 +75,6 @@ def _is_text(head: bytes) -> bool:
     )
 
 
-# The scratch file is named as long as a result file's name may run while it downloads (a
-# KIE task id of 32 hex digits, a label, an index, an extension, then file_policy's and
-# download.part_path's ``.<pid>-<8 hex>.part``): a folder so deep that such a name would pass
-# PATH_MAX is refused here, before the task is paid for. (A full disk is not foreseeable so:
-# an empty file still fits; its download fails as a FileWriteError, kie resume fetches it.)
-_SCRATCH_NAME = 128
-_SCRATCH_PREFIX = ".kiekit-check-".ljust(_SCRATCH_NAME - 8, "-")  # tempfile adds 8 letters
-
-
 def output_folder(option: str, folder: Path) -> Path:
     """``folder``, created if missing and proved writable by writing a scratch file in it."""
     try:  # a name that is not UTF-8 (bytes on Linux) could not be recorded in the journal
@@ -94,11 +85,7 @@ def output_folder(option: str, folder: Path) -> Path:
     try:  # exists() raises for a name too long (ENAMETOOLONG) on Python 3.11
         if folder.exists() and not folder.is_dir():
             raise ValidationError(option, f"is not a folder: {shown(folder)}")
-        import tempfile  # here: every command imports this module, few write files
-
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=_SCRATCH_PREFIX):
-            pass
+        writable_folder(folder)  # as generate() checks its out_dir
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         raise ValidationError(option, f"cannot write files in {shown(folder)}: {why}") from exc
