@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -48,6 +49,34 @@ def test_kie_upload_names_a_file_no_system_takes_before_anything_is_sent(
     assert (code, out) == (2, "")
     assert err.startswith(said)
     assert "mock KIE server" not in err  # refused before any server was started
+
+
+def test_kie_upload_refuses_an_empty_or_unreadable_file_before_a_server_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As kie run refuses its files: FILE named, exit 2, no server started, nothing sent (it
+    said `source: is empty` after the mock started, and an unreadable file exited 1)."""
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    code, out, err = run(capsys, "upload", str(empty), "--mock")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kie: error: FILE: is empty: {empty}")
+    assert "mock KIE server" not in err
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(PNG)
+    opened = Path.open
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == secret:  # as chmod 000 does, for a user the mode applies to (not root)
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    code, out, err = run(capsys, "upload", str(secret), "--mock")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kie: error: FILE: cannot read {secret}: Permission denied")
+    assert "mock KIE server" not in err
 
 
 def test_credits_prints_the_balance(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiekit._paths import native
-from kiekit.cli._preflight import image_file, local_file, media_file
+from kiekit.cli._preflight import image_file, media_file, readable_file
 from kiekit.errors import ValidationError
 from kiekit.fields import InputField
 
@@ -114,7 +114,8 @@ def _file_field(key: str, field: InputField | None, given: str) -> str | None:
 
 
 def _checked(key: str, path: Path, media: str | None) -> Path:
-    return local_file(key, path) if media is None else media_file(key, path, media)
+    readable_file(key, path)  # a file it can read, not empty, as kie upload checks FILE
+    return path if media is None else media_file(key, path, media)
 
 
 def _paths(key: str, field: InputField | None, given: str) -> list[Path]:

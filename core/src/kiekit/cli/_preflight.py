@@ -10,7 +10,15 @@ from pathlib import Path
 from kiekit._paths import recorded, writable_folder
 from kiekit.errors import ValidationError
 
-__all__ = ["file_kind", "image_file", "local_file", "media_file", "output_folder", "shown"]
+__all__ = [
+    "file_kind",
+    "image_file",
+    "local_file",
+    "media_file",
+    "output_folder",
+    "readable_file",
+    "shown",
+]
 
 # Leading bytes of the image formats KIE's image inputs take, and a few more a camera makes.
 _IMAGE_SIGNATURES = (
@@ -122,7 +130,15 @@ def _head(option: str, path: Path, size: int) -> bytes:
         with path.open("rb") as file:
             return file.read(size)
     except OSError as exc:
-        raise ValidationError(option, f"cannot read {path}: {exc.strerror}") from exc
+        raise ValidationError(option, f"cannot read {shown(path)}: {exc.strerror}") from exc
+
+
+def readable_file(option: str, path: Path) -> Path:
+    """``path``, when it is a file this process can read and that holds a byte (the upload
+    host takes no empty file): what an upload of it needs, known before any connection."""
+    if not _head(option, path, 1):
+        raise ValidationError(option, f"is empty: {shown(path)}")
+    return path
 
 
 def image_file(option: str, path: Path) -> Path:
