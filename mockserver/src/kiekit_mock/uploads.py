@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 from . import media
 
-MAX_FILE_BYTES = 100 * 1024 * 1024  # "about 100 MB" (the URL method's page, §4)
+# "about 100 MB": the URL method's page only (§4); KIE documents no limit for the stream and
+# base64 methods (a model page takes a 500 MB video, §3.5): MockConfig.upload_file_limit
+URL_FILE_BYTES = 100 * 1024 * 1024
 RETENTION_SECONDS = 3 * 24 * 3600.0  # 3 days per each upload page (§1, §8, §9 item 11)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 log = logging.getLogger("kiekit_mock")
@@ -223,8 +225,8 @@ def stand_in(url: str) -> tuple[bytes, str | None]:
 
 
 __all__ = [
-    "MAX_FILE_BYTES",
     "RETENTION_SECONDS",
+    "URL_FILE_BYTES",
     "StoredFile",
     "UploadError",
     "UploadStore",
