@@ -338,6 +338,51 @@ def test_uploaded_urls_are_accepted_as_inputs_of_edit_tasks(
     assert bodies[flux]["inputImage"] == url
 
 
+@pytest.mark.parametrize("how", ["expired", "evicted", "never uploaded"])
+def test_an_input_on_the_upload_host_whose_file_is_gone_fails_as_kie_reports_it(
+    make_mock: Any, kie_at: Callable[..., Any], how: str
+) -> None:
+    """kie-api.md §7: KIE cannot fetch such an input. A task fails with 400 "image fetch
+    failure" in its family's shape; 4o Image and Veo refuse the create with 451, unpaid. It
+    was taken, charged and succeeded, so an app's "upload expired" path could not be tested."""
+    server, kie = make_mock(upload_limit=len(PNG) + 1)
+    host = kie_at(server.upload_base_url)
+    url = stream(host, {"uploadPath": "kiekit"})["data"]["downloadUrl"]
+    if how == "expired":
+        server.clock.advance(3 * DAY + 60)  # past KIE's 3 days (§1, §8)
+    elif how == "evicted":
+        stream(host, {"uploadPath": "kiekit"})  # past upload_limit: the oldest goes
+    else:
+        url = url.rsplit("/", 1)[0] + "/never-uploaded.png"
+    assert host.fetch(url).status == 404
+
+    flux = kie.flux(prompt="make the sky pink", inputImage=url)
+    flux_record = kie.flux_record(flux)
+    grok = kie.create("grok-imagine/image-to-video", prompt="move", image_urls=[url])
+    grok_record = kie.record(grok)
+    refused = [
+        kie.post("/api/v1/gpt4o-image/generate", {"prompt": "p", "filesUrl": [url], "size": "1:1"}),
+        kie.post("/api/v1/veo/generate", {"prompt": "p", "imageUrls": [url]}),
+    ]
+
+    assert (flux_record["successFlag"], flux_record["errorCode"]) == (3, 400)
+    assert flux_record["errorMessage"] == "image fetch failure"
+    assert (grok_record["state"], grok_record["failCode"]) == ("fail", "400")
+    assert grok_record["failMsg"] == "image fetch failure"
+    assert [answer.json()["code"] for answer in refused] == [451, 451]
+    made = sorted(task.family for task in server.tasks())
+    assert made == ["flux-kontext", "market"]  # the refused creates made no task
+
+
+def test_an_input_on_another_host_or_a_kept_upload_is_taken_as_before(
+    mock: MockServer, kie: Any, host: Any
+) -> None:
+    url = stream(host, {"uploadPath": "kiekit"})["data"]["downloadUrl"]
+    elsewhere = "http://127.0.0.1:9/kieai/someone/kiekit/never-uploaded.png"  # not the host
+    task = kie.create("grok-imagine/image-to-video", prompt="move", image_urls=[url, elsewhere])
+    assert kie.record(task)["state"] == "success"
+
+
 def test_upload_requests_are_journaled_with_the_key_masked(mock: MockServer, host: Any) -> None:
     stream(host, {"uploadPath": "kiekit"})
     host.post(BASE64, {"base64Data": "", "uploadPath": "kiekit"})

@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from . import faults_http
+from . import faults_http, inputs
 from .app import journal_request
 from .callbacks import is_loopback_host
 from .egress import Egress, EgressRefused
@@ -96,6 +96,8 @@ def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=body_limit)
     app[RUNTIME] = rt
     app[UPLOADS] = store
+    # a create naming one of this host's files that is gone fails as KIE's would (inputs.py)
+    rt.store.input_check = inputs.checker(store, rt.clock.now)
     faults_http.arm(app)
     app[faults_http.KIE_ENVELOPE] = answer  # a "kie" fault in the host's envelope (`success`)
     for path in UPLOAD_PATHS:
@@ -125,6 +127,9 @@ def answer(code: int, msg: str, data: Any = None) -> web.Response:
 
 @web.middleware
 async def _host_conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # the links it hands out point where it was reached (origin_of): those name its files
+    request.app[UPLOADS].serves_at(urlsplit(origin_of(request)).netloc)
+    request.app[UPLOADS].serves_at(request.host)
     if request.path in UPLOAD_PATHS:
         key = bearer_key(request)
         if key is None or not runtime(request).config.accepts(key):
