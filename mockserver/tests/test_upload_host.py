@@ -374,6 +374,14 @@ def test_an_input_on_the_upload_host_whose_file_is_gone_fails_as_kie_reports_it(
     assert made == ["flux-kontext", "market"]  # the refused creates made no task
 
 
+def test_a_link_to_the_upload_host_is_known_before_any_upload_reached_it(
+    mock: MockServer, kie: Any
+) -> None:
+    url = f"{mock.upload_base_url}/kieai/someone/kiekit/never-uploaded.png"
+    task = kie.create("grok-imagine/image-to-video", prompt="move", image_urls=[url])
+    assert kie.record(task)["failCode"] == "400"
+
+
 def test_an_input_on_another_host_or_a_kept_upload_is_taken_as_before(
     mock: MockServer, kie: Any, host: Any
 ) -> None:
