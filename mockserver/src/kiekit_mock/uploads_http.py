@@ -45,6 +45,7 @@ from .requestlog import BodyPreview
 from .route_helpers import (
     Handler,
     bearer_key,
+    file_handler,
     is_http_url,
     origin_of,
     parse_json_object,
@@ -102,7 +103,7 @@ def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
     app[faults_http.KIE_ENVELOPE] = answer  # a "kie" fault in the host's envelope (`success`)
     for path in UPLOAD_PATHS:
         app.router.add_route("*", path, _upload)
-    app.router.add_get("/kieai/{rest:.+}", _stored_file)
+    app.router.add_get("/kieai/{rest:.+}", file_handler(_stored_file))
     app.cleanup_ctx.append(_prune_on_advance)
     return app
 
