@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from kiekit import (
@@ -456,7 +456,7 @@ def test_the_contract_kits_clients_upload_to_the_mocks_upload_host(
 
 @pytest.mark.parametrize("kind", ["empty", "malformed"])
 def test_a_lost_upload_answer_is_sent_again_and_the_file_keeps_its_name(
-    api: Any, mock_server: Any, photo: Path, kind: str
+    api: Any, mock_server: Any, photo: Path, kind: Literal["empty", "malformed"]
 ) -> None:
     """The host stored the file and its answer was lost (an empty or garbled HTTP 200): the
     second try returns its URL, and the host holds one file, not an orphan and a copy."""
