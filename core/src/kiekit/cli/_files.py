@@ -126,8 +126,9 @@ def upload_for(client: Client, key: str, path: Path) -> str:
 
 
 def _checked(key: str, path: Path, media: str | None) -> Path:
-    readable_file(key, path)  # a file it can read, not empty, as kie upload checks FILE
-    return path if media is None else media_file(key, path, media)
+    if media is not None:  # first: an empty "image" is said not to be one, as for --image
+        media_file(key, path, media)
+    return readable_file(key, path)  # a file it can read, not empty, as kie upload checks FILE
 
 
 def _paths(key: str, field: InputField | None, given: str) -> list[Path]:
