@@ -19,6 +19,7 @@ from kiekit import (
     BadRequestError,
     ConfigurationError,
     FeatureDisabledError,
+    FileWriteError,
     GenerationFailedError,
     InputFetchError,
     InsufficientCreditsError,
@@ -524,6 +525,26 @@ def test_generate_submits_waits_and_downloads(
 
     assert [p.name for p in paths] == [f"{kit.TASK_ID}-0.jpg", f"{kit.TASK_ID}-1.jpg"]
     assert [p.read_bytes() for p in paths] == [b"first", b"second"]
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/sub"])
+def test_generate_refuses_an_out_dir_it_cannot_write_before_anything_is_sent(
+    api: Any, kit: SimpleNamespace, tmp_path: Path, out: str
+) -> None:
+    """A folder mistake is found here, as kie run's --out is, not after a paid-for task."""
+    (tmp_path / "a-file").write_text("x")
+    kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.jpg"])])
+
+    async def scenario() -> list[Path]:
+        async with api.client(transport=kie.transport, poll=FAST) as client:
+            return await client.generate(kit.GROK_T2I, prompt="a fox", out_dir=tmp_path / out)
+
+    with pytest.raises(FileWriteError, match="a-file is a file, not a folder") as caught:
+        api.run(scenario)
+
+    assert caught.value.path == str(tmp_path / out)
+    assert caught.value.task_id is None
+    assert kie.requests == []  # no create, nothing paid
 
 
 def test_the_clients_agree(apis: list[Any], kit: SimpleNamespace, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -48,6 +50,34 @@ def test_kie_upload_names_a_file_no_system_takes_before_anything_is_sent(
     assert (code, out) == (2, "")
     assert err.startswith(said)
     assert "mock KIE server" not in err  # refused before any server was started
+
+
+def test_kie_upload_refuses_an_empty_or_unreadable_file_before_a_server_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As kie run refuses its files: FILE named, exit 2, no server started, nothing sent (it
+    said `source: is empty` after the mock started, and an unreadable file exited 1)."""
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    code, out, err = run(capsys, "upload", str(empty), "--mock")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kie: error: FILE: is empty: {empty}")
+    assert "mock KIE server" not in err
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(PNG)
+    opened = Path.open
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == secret:  # as chmod 000 does, for a user the mode applies to (not root)
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    code, out, err = run(capsys, "upload", str(secret), "--mock")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kie: error: FILE: cannot read {secret}: Permission denied")
+    assert "mock KIE server" not in err
 
 
 def test_credits_prints_the_balance(capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,6 +164,36 @@ def test_input_at_file_uploads_it_for_any_url_field(
     assert code == 0, err
     assert "uploaded" in err
     assert out.split()
+
+
+def test_a_refused_upload_names_its_field_and_file_and_nothing_is_created(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mock_server_factory: Any,
+    photo: Path,
+    tmp_path: Path,
+) -> None:
+    """Of several files, the one the upload host refused is named, with the field it was
+    for (it said only "KIE error 400: File size exceeds the limit")."""
+    mock_server = mock_server_factory(upload_file_limit=len(PNG))
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)  # a fake key, for the mock: never a real one
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG + bytes(1))
+    where = ["--base-url", mock_server.base_url, "--upload-base-url", mock_server.upload_base_url]
+
+    code, out, err = run(
+        capsys, "run", "grok-imagine/image-to-image", "--prompt", "pink sky",
+        "--input", f"image_urls=@{photo},@{big}", "--out", str(tmp_path / "out"), "--json",
+        *where,
+    )  # fmt: skip
+
+    assert code == 1
+    said = f"kie: error: image_urls: {big}: KIE error 400: File size exceeds the limit"
+    assert said in err.splitlines()
+    error = json.loads(out)["error"]
+    assert (error["code"], error["path"]) == (400, str(big))
+    assert mock_server.tasks() == []  # nothing paid for
+    assert len(mock_server.uploads()) == 1  # the first file, before the refused one
 
 
 def test_a_model_without_an_image_field_is_named_with_the_way_out(

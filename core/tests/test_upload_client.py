@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from kiekit import (
@@ -366,13 +366,20 @@ def test_the_hosts_error_codes_are_typed_errors(
         b"<html>502 Bad Gateway</html>",
     ],
 )
-def test_answers_that_do_not_read_are_protocol_errors(api: Any, answer: Any) -> None:
+def test_answers_that_do_not_read_are_protocol_errors_once_the_retries_are_spent(
+    api: Any, answer: Any
+) -> None:
+    """An upload is free and keeps its name across tries, so an answer that does not read (the
+    file may be stored, its URL unknown) is sent again, as a reset is."""
+    transport = host_answer(answer)
+
     async def scenario() -> None:
-        async with api.client(transport=host_answer(answer), journal=None) as client:
+        async with api.client(transport=transport, journal=None, retry=NO_WAIT) as client:
             await client.upload(PNG)
 
     with pytest.raises(ProtocolError):
         api.run(scenario)
+    assert len(transport.requests) == NO_WAIT.attempts
 
 
 def test_a_real_http_5xx_from_a_proxy_is_a_server_error(api: Any) -> None:
@@ -445,6 +452,51 @@ def test_the_contract_kits_clients_upload_to_the_mocks_upload_host(
     assert {first.download_url, second.download_url} <= {
         f"{kie_mock.upload_base_url}/{stored.file_path}" for stored in kie_mock.uploads()
     }
+
+
+@pytest.mark.parametrize("kind", ["empty", "malformed"])
+def test_a_lost_upload_answer_is_sent_again_and_the_file_keeps_its_name(
+    api: Any, mock_server: Any, photo: Path, kind: Literal["empty", "malformed"]
+) -> None:
+    """The host stored the file and its answer was lost (an empty or garbled HTTP 200): the
+    second try returns its URL, and the host holds one file, not an orphan and a copy."""
+    from kiekit_mock import FaultRule
+
+    mock_server.faults.add(FaultRule(kind, path="/api/file-stream-upload", when="after", times=1))
+
+    async def scenario() -> UploadedFile:
+        async with api.client(**on_mock(mock_server), retry=NO_WAIT) as client:
+            result: UploadedFile = await client.upload(photo)
+            return result
+
+    uploaded = api.run(scenario)
+    assert [f.file_name for f in mock_server.uploads()] == [uploaded.file_name]
+    assert served(uploaded.download_url) == PNG
+
+
+def test_any_failed_upload_of_a_local_file_names_it(
+    api: Any, mock_server_factory: Any, photo: Path
+) -> None:
+    """A refusal (a file over the host's limit) or an answer lost on every try carries the
+    local file as ``path`` and says it: of several uploads, the user learns which failed."""
+    from kiekit_mock import FaultRule
+
+    mock = mock_server_factory(upload_file_limit=len(PNG) - 1)
+
+    async def upload() -> None:
+        async with api.client(**on_mock(mock), retry=NO_WAIT) as client:
+            await client.upload(photo)
+
+    with pytest.raises(BadRequestError) as refused:
+        api.run(upload)
+    assert refused.value.path == str(photo)
+    assert str(refused.value) == f"{photo}: KIE error 400: File size exceeds the limit"
+
+    mock.faults.add(FaultRule("empty", path="/api/file-stream-upload", times=NO_WAIT.attempts))
+    with pytest.raises(ProtocolError) as lost:
+        api.run(upload)
+    assert lost.value.path == str(photo)
+    assert str(lost.value).startswith(f"{photo}: ")
 
 
 def test_a_failure_a_retry_can_cure_is_retried_and_the_file_keeps_its_name(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import json
 import logging
@@ -133,11 +134,16 @@ def test_a_truncated_answer_for_a_client_already_gone_logs_no_traceback(
     assert len(mock.tasks()) == 1  # the create ran, as an "after" fault's does
 
 
-def test_a_result_file_download_can_be_cut_short(kie: Kie, mock: MockServer) -> None:
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_result_file_download_can_be_cut_short(kie: Kie, mock: MockServer, when: str) -> None:
+    """The file's own bytes and type, cut, as a CDN's would be, "before" too: it sent half of
+    a made-up KIE envelope as application/json, a wrong-type answer to a client instead of an
+    interrupted download."""
     task_id = kie.create(T2I, prompt="p")
     url = json.loads(kie.record(task_id)["resultJson"])["resultUrls"][0]
     path = urllib.parse.urlsplit(url).path
-    mock.faults.add(FaultRule("truncated", method="GET", path="/files/*", when="after", times=1))
+    rule = FaultRule("truncated", method="GET", path="/files/*", when=when, times=1)  # type: ignore[arg-type]
+    mock.faults.add(rule)
     conn = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=5)
     try:
         conn.request("GET", path)
@@ -149,6 +155,38 @@ def test_a_result_file_download_can_be_cut_short(kie: Kie, mock: MockServer) -> 
         conn.close()
     assert caught.value.partial.startswith(b"\xff\xd8")  # half a JPEG
     assert kie.fetch(url).status == 200  # one-shot: the next download is whole
+
+
+def test_a_malformed_result_file_is_the_files_first_half_with_its_type(
+    kie: Kie, mock: MockServer
+) -> None:
+    task_id = kie.create(T2I, prompt="p")
+    url = json.loads(kie.record(task_id)["resultJson"])["resultUrls"][0]
+    whole = kie.fetch(url).body
+    mock.faults.add(FaultRule("malformed", method="GET", path="/files/*", times=1))
+
+    cut = kie.fetch(url)
+
+    assert (cut.status, cut.content_type) == (200, "image/jpeg")
+    assert cut.body == whole[: len(whole) // 2]
+
+
+def test_a_stored_upload_is_cut_as_its_own_bytes_and_an_envelope_route_as_before(
+    kie: Kie, mock: MockServer, kie_at: Callable[..., Kie]
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    body = {"base64Data": base64.b64encode(png).decode(), "uploadPath": "cut"}
+    uploaded = kie_at(mock.upload_base_url).post("/api/file-base64-upload", body)
+    url = uploaded.json()["data"]["downloadUrl"]
+    mock.faults.add(FaultRule("malformed", method="GET", path="/kieai/*", times=1))
+    mock.faults.add(FaultRule("malformed", path="/api/v1/chat/credit", times=1))
+
+    cut = kie.fetch(url)
+    envelope = kie.get("/api/v1/chat/credit")
+
+    assert (cut.content_type, cut.body) == ("image/png", png[: len(png) // 2])
+    assert envelope.content_type == "application/json"  # half of a made-up envelope, as before
+    assert envelope.body.startswith(b'{"code":200,"msg":"success"')
 
 
 def test_slow_answer_trips_a_client_timeout_and_does_not_hold_up_stop(

@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -337,6 +338,59 @@ def test_uploaded_urls_are_accepted_as_inputs_of_edit_tasks(
     assert bodies[flux]["inputImage"] == url
 
 
+@pytest.mark.parametrize("how", ["expired", "evicted", "never uploaded"])
+def test_an_input_on_the_upload_host_whose_file_is_gone_fails_as_kie_reports_it(
+    make_mock: Any, kie_at: Callable[..., Any], how: str
+) -> None:
+    """kie-api.md §7: KIE cannot fetch such an input. A task fails with 400 "image fetch
+    failure" in its family's shape; 4o Image and Veo refuse the create with 451, unpaid. It
+    was taken, charged and succeeded, so an app's "upload expired" path could not be tested."""
+    server, kie = make_mock(upload_limit=len(PNG) + 1)
+    host = kie_at(server.upload_base_url)
+    url = stream(host, {"uploadPath": "kiekit"})["data"]["downloadUrl"]
+    if how == "expired":
+        server.clock.advance(3 * DAY + 60)  # past KIE's 3 days (§1, §8)
+    elif how == "evicted":
+        stream(host, {"uploadPath": "kiekit"})  # past upload_limit: the oldest goes
+    else:
+        url = url.rsplit("/", 1)[0] + "/never-uploaded.png"
+    assert host.fetch(url).status == 404
+
+    flux = kie.flux(prompt="make the sky pink", inputImage=url)
+    flux_record = kie.flux_record(flux)
+    grok = kie.create("grok-imagine/image-to-video", prompt="move", image_urls=[url])
+    grok_record = kie.record(grok)
+    refused = [
+        kie.post("/api/v1/gpt4o-image/generate", {"prompt": "p", "filesUrl": [url], "size": "1:1"}),
+        kie.post("/api/v1/veo/generate", {"prompt": "p", "imageUrls": [url]}),
+    ]
+
+    assert (flux_record["successFlag"], flux_record["errorCode"]) == (3, 400)
+    assert flux_record["errorMessage"] == "image fetch failure"
+    assert (grok_record["state"], grok_record["failCode"]) == ("fail", "400")
+    assert grok_record["failMsg"] == "image fetch failure"
+    assert [answer.json()["code"] for answer in refused] == [451, 451]
+    made = sorted(task.family for task in server.tasks())
+    assert made == ["flux-kontext", "market"]  # the refused creates made no task
+
+
+def test_a_link_to_the_upload_host_is_known_before_any_upload_reached_it(
+    mock: MockServer, kie: Any
+) -> None:
+    url = f"{mock.upload_base_url}/kieai/someone/kiekit/never-uploaded.png"
+    task = kie.create("grok-imagine/image-to-video", prompt="move", image_urls=[url])
+    assert kie.record(task)["failCode"] == "400"
+
+
+def test_an_input_on_another_host_or_a_kept_upload_is_taken_as_before(
+    mock: MockServer, kie: Any, host: Any
+) -> None:
+    url = stream(host, {"uploadPath": "kiekit"})["data"]["downloadUrl"]
+    elsewhere = "http://127.0.0.1:9/kieai/someone/kiekit/never-uploaded.png"  # not the host
+    task = kie.create("grok-imagine/image-to-video", prompt="move", image_urls=[url, elsewhere])
+    assert kie.record(task)["state"] == "success"
+
+
 def test_upload_requests_are_journaled_with_the_key_masked(mock: MockServer, host: Any) -> None:
     stream(host, {"uploadPath": "kiekit"})
     host.post(BASE64, {"base64Data": "", "uploadPath": "kiekit"})
@@ -423,16 +477,13 @@ def test_a_multipart_upload_is_journaled_with_its_real_size(mock: MockServer, ho
 
 
 def test_a_body_over_the_hosts_size_limit_gets_its_envelope_not_a_bare_413(
-    monkeypatch: pytest.MonkeyPatch, make_mock: Any, kie_at: Callable[..., Any]
+    make_mock: Any, kie_at: Callable[..., Any]
 ) -> None:
     """aiohttp refuses a body over ``client_max_size`` with a plain HTTP 413; the host answers
-    every size refusal as it answers a file over 100 MB: code 400 in its envelope."""
-    from kiekit_mock import uploads_http
-
-    monkeypatch.setattr(uploads_http, "MAX_JSON_BODY", 64 * 1024)  # read when the host is built
-    server, _ = make_mock()
+    every size refusal as it answers a file over its limit: code 400 in its envelope."""
+    server, _ = make_mock(upload_file_limit=1024)  # a JSON body over about 1 MiB is too large
     host = kie_at(server.upload_base_url)
-    raw = base64.b64encode(bytes(64 * 1024)).decode()
+    raw = base64.b64encode(bytes(2 * 2**20)).decode()
 
     answer = host.post(BASE64, {"base64Data": raw, "uploadPath": "b64"})
 
@@ -444,15 +495,67 @@ def test_a_body_over_the_hosts_size_limit_gets_its_envelope_not_a_bare_413(
     assert (record.status, record.code, record.body) == (200, 400, None)  # not read twice
 
 
-def test_the_json_limit_admits_any_file_the_host_takes_as_base64() -> None:
-    """A file up to 100 MB is taken whichever way it comes: as base64 it is a third larger."""
-    from kiekit_mock.uploads import MAX_FILE_BYTES
-    from kiekit_mock.uploads_http import MAX_JSON_BODY
+@pytest.mark.parametrize("limit", [1, 1000, 100 * 2**20])
+def test_the_json_limit_admits_any_file_the_host_takes_as_base64(limit: int) -> None:
+    """A file up to the limit is taken whichever way it comes: as base64 it is a third larger."""
+    from kiekit_mock.uploads_http import json_body_limit
 
-    largest = len(base64.b64encode(bytes(3))) * -(-MAX_FILE_BYTES // 3)
+    largest = len(base64.b64encode(bytes(3))) * -(-limit // 3)
     assert largest + len('{"base64Data": "", "uploadPath": "a/b", "fileName": "x.png"}') < (
-        MAX_JSON_BODY
+        json_body_limit(limit)
     )
+    assert json_body_limit(None) == sys.maxsize  # no limit: KIE documents none
+
+
+def test_only_url_uploads_have_a_size_limit_unless_one_is_set(
+    monkeypatch: pytest.MonkeyPatch, mock: MockServer, host: Any
+) -> None:
+    """kie-api.md §4 gives "~100 MB" for file-url-upload only: a stream or base64 upload of a
+    larger file is taken (a model page takes a 500 MB video, §3.5). Shown with the URL
+    method's limit made small, not with 100 MB files."""
+    from kiekit_mock import uploads_http
+
+    monkeypatch.setattr(uploads_http, "URL_FILE_BYTES", len(PNG) - 1)
+    streamed = stream(host, {"uploadPath": "big"})
+    assert streamed["code"] == 200, streamed
+    as_base64 = {"base64Data": base64.b64encode(PNG).decode(), "uploadPath": "big"}
+    assert host.post(BASE64, as_base64).json()["code"] == 200
+
+    fetched = host.post(URL, {"fileUrl": streamed["data"]["downloadUrl"], "uploadPath": "big"})
+
+    assert (fetched.json()["code"], fetched.json()["msg"]) == (400, "File size exceeds the limit")
+
+
+@pytest.mark.parametrize("method", [STREAM, BASE64, URL])
+def test_a_set_file_limit_refuses_larger_files_by_every_method(
+    make_mock: Any, kie_at: Callable[..., Any], method: str
+) -> None:
+    server, _ = make_mock(upload_file_limit=len(PNG) - 1)
+    host = kie_at(server.upload_base_url)
+    small = stream(host, {"uploadPath": "ok"}, ("s.png", PNG[:100], "image/png"))
+    assert small["code"] == 200, small
+    if method == STREAM:
+        payload = stream(host, {"uploadPath": "big"})
+    elif method == BASE64:
+        body = {"base64Data": base64.b64encode(PNG).decode(), "uploadPath": "big"}
+        payload = host.post(BASE64, body).json()
+    else:  # a file of the limit's size, fetched: the fetch is cut at the limit
+        server_2, _ = make_mock()
+        other = stream(kie_at(server_2.upload_base_url), {"uploadPath": "src"})
+        payload = host.post(URL, {"fileUrl": other["data"]["downloadUrl"], "uploadPath": "big"})
+        payload = payload.json()
+
+    assert (payload["success"], payload["code"]) == (False, 400)
+    assert payload["msg"] == "File size exceeds the limit"
+    assert [f.file_path.split("/")[2] for f in server.uploads()] == ["ok"]  # nothing stored
+
+
+def test_the_file_limit_is_set_on_the_command_line_as_bytes() -> None:
+    parsed = _parser("kiekit-mock").parse_args(["--upload-file-limit", "300M"])
+    assert parsed.upload_file_limit == 300 * 2**20
+    assert _parser("kiekit-mock").parse_args([]).upload_file_limit is None
+    with pytest.raises(ValueError, match="upload_file_limit"):
+        MockConfig(upload_file_limit=0)
 
 
 def test_a_download_dropped_mid_way_logs_no_error(

@@ -17,7 +17,7 @@ import stat
 import sys
 from pathlib import Path
 
-__all__ = ["is_file", "message_text", "native", "recorded", "text"]
+__all__ = ["is_file", "message_text", "native", "recorded", "text", "writable_folder"]
 
 _UTF8 = codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"  # fixed for the process
 
@@ -77,6 +77,27 @@ def recorded(path: str | os.PathLike[str]) -> str:
         return text(Path(name).resolve())
     except (OSError, ValueError, RuntimeError):  # a NUL, a loop of links: as it was given
         return text(os.path.abspath(name))
+
+
+# The scratch file is named as long as a result file's name may run while it downloads (a
+# KIE task id of 32 hex digits, a label, an index, an extension, then file_policy's and
+# download.part_path's ``.<pid>-<8 hex>.part``): a folder so deep that such a name would pass
+# PATH_MAX is refused before the task is paid for. (A full disk is not foreseeable so: an
+# empty file still fits; its download fails as a FileWriteError, kie resume fetches it.)
+_SCRATCH_NAME = 128
+_SCRATCH_PREFIX = ".kiekit-check-".ljust(_SCRATCH_NAME - 8, "-")  # tempfile adds 8 letters
+
+
+def writable_folder(folder: Path) -> None:
+    """Make ``folder`` (and its parents) if missing and prove result files can be written in
+    it, by writing a scratch file: an output folder is checked so before a task is paid for
+    (``kie run``'s ``--out``, ``generate``'s ``out_dir``). Raises OSError (FileExistsError for
+    a file in its place) or ValueError (a name the file system cannot take) when it cannot."""
+    import tempfile  # here: few callers write files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=_SCRATCH_PREFIX):
+        pass
 
 
 def is_file(path: str) -> bool:

@@ -89,6 +89,8 @@ class KieError(Exception):
     """Base of every error kiekit raises."""
 
     retryable: bool = False  # a class's answer; a TransportError may say otherwise for itself
+    # The local file concerned, when one is: an upload's (any failure of it), a download's
+    path: str | None = None
     # Seconds the answer's Retry-After header asked for, when it had one (kiekit.retry)
     retry_after: float | None = None
 

@@ -188,6 +188,15 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "0: keep all); files past KIE's 3 days go anyway",
     )
     parser.add_argument(
+        "--upload-file-limit",
+        type=_byte_limit,
+        default=None,
+        metavar="BYTES",
+        help="the largest file the upload host takes, as 500K or 2M; a larger one gets code 400 "
+        "(default 0: none, as KIE documents none for stream and base64 uploads; URL uploads "
+        "keep their ~100 MB)",
+    )
+    parser.add_argument(
         "--allow-callback-host",
         action="append",
         default=[],
@@ -328,7 +337,8 @@ _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
 def _byte_limit(text: str) -> int | None:
-    """--upload-limit: bytes, with an optional K, M or G (powers of 1024); 0 for none."""
+    """--upload-limit, --upload-file-limit: bytes, with an optional K, M or G (powers of
+    1024); 0 for none."""
     number, unit = text[:-1], text[-1:].upper()
     if unit not in _UNITS:
         number, unit = text, ""
@@ -422,6 +432,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             task_limit=args.task_limit,
             callback_limit=args.callback_limit,
             upload_limit=args.upload_limit,
+            upload_file_limit=args.upload_file_limit,
         )
     except (TypeError, ValueError) as exc:  # a value no option check above caught
         _refuse(parser, _as_option(str(exc)))

@@ -157,6 +157,12 @@ class MockConfig:
     upload_limit: bytes of uploaded files the upload host keeps (None: all); past it the
         oldest files are let go (their links answer 404), the first time said in the log.
         Files past KIE's 3 days are let go whatever the limit (uploads.py).
+    upload_file_limit (keyword-only): the largest file, in bytes, the upload host takes by any
+        method; a larger one is refused with code 400 "File size exceeds the limit". None (the
+        default): KIE documents no limit for stream and base64 uploads (a model page takes a
+        500 MB video, kie-api.md §3.5), so there is none; URL uploads keep the "~100 MB" their
+        page gives (§4) whatever this says, or this if it is smaller. Set it to test a client's
+        refused-upload path with small files.
     """
 
     api_keys: frozenset[str] | None = field(default=None, repr=False)  # keys stay out of logs
@@ -185,6 +191,7 @@ class MockConfig:
     market_unknown_null: bool = field(default=False, kw_only=True)
     upload_cdn_seconds: float = field(default=0.0, kw_only=True)
     upload_limit: int | None = field(default=UPLOAD_LIMIT, kw_only=True)
+    upload_file_limit: int | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -210,7 +217,8 @@ class MockConfig:
             raise ValueError("callback_timeout must be > 0")
         if not seconds_ok(self.upload_cdn_seconds):
             raise ValueError(f"upload_cdn_seconds {SECONDS_RULE}, not {self.upload_cdn_seconds}")
-        for name in ("journal_limit", "task_limit", "callback_limit", "upload_limit"):
+        limits = ("journal_limit", "task_limit", "callback_limit", "upload_limit")
+        for name in (*limits, "upload_file_limit"):
             limit = getattr(self, name)
             if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
                 raise TypeError(f"{name} must be an integer or None")
@@ -258,7 +266,7 @@ class MockConfig:
 # "'<' not supported between instances of 'str' and 'int'", nor a truthy "no" switching strict
 # model checks on.
 _INTEGERS = ("polls_to_complete", "callback_copies")
-_OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # the four limits: checked below
+_OPTIONAL_INTEGERS = ("max_creates_per_10s",)  # the five limits: checked below
 _NUMBERS = (
     "seconds_to_complete",
     "starting_credits",

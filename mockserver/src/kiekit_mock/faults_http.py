@@ -23,7 +23,13 @@ from .faults import (
     FaultRule,
     rule_from_json,
 )
-from .route_helpers import Handler, bearer_key, parse_json_object, prepare_streamed
+from .route_helpers import (
+    Handler,
+    bearer_key,
+    parse_json_object,
+    prepare_streamed,
+    serves_file,
+)
 from .runtime import RUNTIME
 from .state import account_id
 
@@ -95,7 +101,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             await _sleep(request, rule)
         return response
     real: web.StreamResponse | None = None
-    if rule.when == "after":  # the request runs (a create makes its task); its answer is lost
+    # "after": the request runs (a create makes its task), its answer is lost. A file's route
+    # runs "before" too: its truncated or malformed answer is the file's own bytes cut short,
+    # with its own type, as a CDN's would be, not half of a made-up KIE envelope
+    cuts_file = rule.kind in ("truncated", "malformed") and serves_file(request)
+    if rule.when == "after" or cuts_file:
         request[CUT_STREAM] = True
         try:
             real = await handler(request)

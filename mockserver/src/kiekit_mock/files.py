@@ -30,7 +30,7 @@ from aiohttp import web
 
 from . import media
 from .envelope import dumps
-from .route_helpers import Handler, runtime
+from .route_helpers import Handler, file_handler, runtime
 from .runtime import Runtime
 from .state import Store, TaskSnapshot
 
@@ -151,7 +151,7 @@ def file_route(routes: web.RouteTableDef, pattern: str) -> Callable[[FileLookup]
     """Declare ``GET pattern`` as served by a lookup, which find_file can then ask directly."""
 
     def declare(lookup: FileLookup) -> FileLookup:
-        routes.get(pattern)(partial(serve_file, lookup=lookup))
+        routes.get(pattern)(file_handler(partial(serve_file, lookup=lookup)))
         return lookup
 
     return declare

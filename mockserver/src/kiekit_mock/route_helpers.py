@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -15,6 +15,22 @@ from .envelope import ErrorAnswer
 from .requestlog import parse_json_object as parse_json_object  # re-exported
 from .runtime import RUNTIME, CallbackPayload, Runtime
 from .state import Family, Transition, account_id
+
+_SERVES_FILE = "_kiekit_mock_serves_file"
+H = TypeVar("H")
+
+
+def file_handler(handler: H) -> H:
+    """Mark ``handler`` as serving a file's own bytes (a result file, a stored upload), not
+    KIE's envelope: a truncated or malformed fault cuts those bytes (faults_http.py)."""
+    setattr(handler, _SERVES_FILE, True)
+    return handler
+
+
+def serves_file(request: web.Request) -> bool:
+    """Whether ``request`` went to a route marked by :func:`file_handler`."""
+    return bool(getattr(request.match_info.handler, _SERVES_FILE, False))
+
 
 # A middleware's next handler. aiohttp's own alias (aiohttp.typedefs.Handler) names its classes
 # as strings that only resolve inside aiohttp, so typing.get_type_hints failed on every

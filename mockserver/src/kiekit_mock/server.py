@@ -18,6 +18,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -44,7 +45,7 @@ from .scenario import Scenario
 from .startup import accepted_keys, in_force, when_tasks_end
 from .state import AccountSnapshot, State, TaskSnapshot
 from .uploads import StoredFile, UploadStore
-from .uploads_http import build_upload_app
+from .uploads_http import UPLOADS, build_upload_app
 
 T = TypeVar("T")
 
@@ -487,6 +488,8 @@ class _Serving:
         try:
             port = await _listen(runner, self._host, self.ports[0])
             self.ports = (port, await _listen(upload_runner, self._host, self.ports[1]))
+            # its links name its files from the start (inputs.py), before any upload reaches it
+            self._uploads.serves_at(urlsplit(_base_url(self._host, self.ports[1])).netloc)
             self.loop = asyncio.get_running_loop()
             self._stop_event = asyncio.Event()
             ready.set()
@@ -586,6 +589,7 @@ async def _serve_forever(
             except OSError as exc:
                 raise UploadPortError(host, upload[1], exc) from exc
             upload_url = _base_url(host, upload_runner.addresses[0][1])
+            upload[0][UPLOADS].serves_at(urlsplit(upload_url).netloc)  # as MockServer's
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

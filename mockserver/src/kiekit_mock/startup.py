@@ -77,6 +77,8 @@ def _options(config: MockConfig) -> list[str]:
         options.append("market records show 'queuing'")
     if config.market_unknown_null:
         options.append("market recordInfo answers an unknown task with data: null")
+    if config.upload_file_limit is not None:
+        options.append(f"uploads over {config.upload_file_limit} bytes refused")
     if config.upload_cdn_seconds:
         options.append(f"an overwritten upload's old bytes served {config.upload_cdn_seconds:g} s")
     for count, what in (

@@ -367,6 +367,9 @@ class Store:
         self.on_sooner: Callable[[], None] | None = None  # the settler's wake: a sooner due time
         # told the ids of tasks forgotten past task_limit: their callback records go too
         self.on_forget: Callable[[list[str]], object] | None = None
+        # what a new task's inputs decide (inputs.py: an upload link of the mock's own whose
+        # file is gone); set by the upload host, which knows its files
+        self.input_check: Callable[[TaskSpec], Outcome | None] | None = None
         self._open_to_any_key = config.open_to_any_key  # asked at every request
         self._open_accounts(config)
 
@@ -446,7 +449,9 @@ class Store:
     # --- tasks ---
 
     def create(self, account: str, spec: TaskSpec) -> TaskSnapshot:
-        """Charge the account and start a task; ErrorAnswer 402 / 429 when it cannot."""
+        """Charge the account and start a task; ErrorAnswer 402 / 429 when it cannot (and what
+        ``input_check`` raises, for an input KIE could not fetch)."""
+        unfetched = None if self.input_check is None else self.input_check(spec)
         with self._lock:
             now = self._clock()
             acct = self._account(account)
@@ -468,7 +473,7 @@ class Store:
                 spec,
                 created=now,
                 lifecycle=decision.lifecycle or self._default_lifecycle,
-                plan=decision.outcome or Outcome(),
+                plan=unfetched or decision.outcome or Outcome(),
                 rules=decision.rule_ids,
                 charged=spec.cost,
             )

@@ -16,11 +16,13 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from . import media
 
-MAX_FILE_BYTES = 100 * 1024 * 1024  # "about 100 MB" (the URL method's page, §4)
+# "about 100 MB": the URL method's page only (§4); KIE documents no limit for the stream and
+# base64 methods (a model page takes a 500 MB video, §3.5): MockConfig.upload_file_limit
+URL_FILE_BYTES = 100 * 1024 * 1024
 RETENTION_SECONDS = 3 * 24 * 3600.0  # 3 days per each upload page (§1, §8, §9 item 11)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 log = logging.getLogger("kiekit_mock")
@@ -72,6 +74,7 @@ class UploadStore:
         self._limit = limit  # bytes held (None: no cap); MockConfig.upload_limit
         self._bytes = 0
         self._dropped = 0
+        self._hosts: set[str] = set()  # host[:port] the host is reached at (serves_at)
 
     def put(self, stored: StoredFile) -> None:
         with self._lock:
@@ -100,6 +103,24 @@ class UploadStore:
         if stored is None or now - stored.uploaded_at > RETENTION_SECONDS:
             return None
         return stored
+
+    def serves_at(self, netloc: str) -> None:
+        """Note a host[:port] the upload host is reached at: a link there names its files."""
+        netloc = netloc.lower()
+        if netloc not in self._hosts:  # a set read needs no lock; the add does
+            with self._lock:
+                self._hosts.add(netloc)
+
+    def gone(self, url: str, now: float) -> bool:
+        """Whether ``url`` is a link of this host (one it is reached at) to no file it holds
+        at ``now``: expired, let go, or never uploaded. False for any other host's URL."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        if parts.netloc.lower() not in self._hosts:
+            return False
+        return self.find(unquote(parts.path).lstrip("/"), now) is None
 
     def files(self) -> list[StoredFile]:
         with self._lock:
@@ -223,8 +244,8 @@ def stand_in(url: str) -> tuple[bytes, str | None]:
 
 
 __all__ = [
-    "MAX_FILE_BYTES",
     "RETENTION_SECONDS",
+    "URL_FILE_BYTES",
     "StoredFile",
     "UploadError",
     "UploadStore",

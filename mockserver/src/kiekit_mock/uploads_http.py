@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from . import faults_http
+from . import faults_http, inputs
 from .app import journal_request
 from .callbacks import is_loopback_host
 from .egress import Egress, EgressRefused
@@ -44,6 +45,7 @@ from .requestlog import BodyPreview
 from .route_helpers import (
     Handler,
     bearer_key,
+    file_handler,
     is_http_url,
     origin_of,
     parse_json_object,
@@ -53,7 +55,7 @@ from .route_helpers import (
 from .runtime import RUNTIME, Runtime
 from .state import account_id
 from .uploads import (
-    MAX_FILE_BYTES,
+    URL_FILE_BYTES,
     StoredFile,
     UploadError,
     UploadStore,
@@ -71,9 +73,6 @@ _CHUNK = 64 * 1024
 _EGRESS = Egress()  # the upload host fetches from loopback only: no host is ever allowed
 
 
-# The most a JSON body may hold: a 100 MB file as base64 (4 characters per 3 bytes) and room for
-# the other fields. A larger body is refused in the host's envelope, never aiohttp's bare 413.
-MAX_JSON_BODY = 4 * -(-MAX_FILE_BYTES // 3) + 2**20
 TOO_LARGE = "File size exceeds the limit"
 
 UPLOADS: web.AppKey[UploadStore] = web.AppKey("kiekit_mock.uploads", UploadStore)
@@ -81,19 +80,30 @@ UPLOADS: web.AppKey[UploadStore] = web.AppKey("kiekit_mock.uploads", UploadStore
 _REFUSED_AS_TOO_LARGE: web.RequestKey[bool] = web.RequestKey("kiekit_mock.too_large", bool)
 
 
+def json_body_limit(file_limit: int | None) -> int:
+    """The most a JSON body may hold: the largest file taken (MockConfig.upload_file_limit) as
+    base64 (4 characters per 3 bytes), with room for the other fields; none (sys.maxsize:
+    aiohttp's multipart reader takes 0 literally) when files have no limit. A larger body is
+    refused in the host's envelope, never with aiohttp's bare 413."""
+    return sys.maxsize if file_limit is None else 4 * -(-file_limit // 3) + 2**20
+
+
 def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
     """The upload host over the mock's accounts and clock, keeping files in ``store``. The
     mock's fault rules (faults.py) answer its requests as they answer the API's: a client's
     upload retries and lost answers are tested the same way."""
     middlewares = [_journal, _faults, _host_conventions]
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_JSON_BODY)
+    body_limit = json_body_limit(rt.config.upload_file_limit)
+    app = web.Application(middlewares=middlewares, client_max_size=body_limit)
     app[RUNTIME] = rt
     app[UPLOADS] = store
+    # a create naming one of this host's files that is gone fails as KIE's would (inputs.py)
+    rt.store.input_check = inputs.checker(store, rt.clock.now)
     faults_http.arm(app)
     app[faults_http.KIE_ENVELOPE] = answer  # a "kie" fault in the host's envelope (`success`)
     for path in UPLOAD_PATHS:
         app.router.add_route("*", path, _upload)
-    app.router.add_get("/kieai/{rest:.+}", _stored_file)
+    app.router.add_get("/kieai/{rest:.+}", file_handler(_stored_file))
     app.cleanup_ctx.append(_prune_on_advance)
     return app
 
@@ -118,6 +128,9 @@ def answer(code: int, msg: str, data: Any = None) -> web.Response:
 
 @web.middleware
 async def _host_conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # the links it hands out point where it was reached (origin_of): those name its files
+    request.app[UPLOADS].serves_at(urlsplit(origin_of(request)).netloc)
+    request.app[UPLOADS].serves_at(request.host)
     if request.path in UPLOAD_PATHS:
         key = bearer_key(request)
         if key is None or not runtime(request).config.accepts(key):
@@ -195,14 +208,17 @@ def _size(request: web.Request, cut_short: bool) -> int | None:
 
 
 async def _upload(request: web.Request) -> web.Response:
+    limit = runtime(request).config.upload_file_limit  # None: none (KIE documents none)
     if request.path.endswith("stream-upload"):
-        form = await _read_stream_form(request)
+        form = await _read_stream_form(request, limit)
     else:
         body = await _json_body(request)
         if request.path.endswith("url-upload"):
-            form = await _read_url_form(body)
+            # "~100 MB" is documented for this method only (§4)
+            url_limit = URL_FILE_BYTES if limit is None else min(limit, URL_FILE_BYTES)
+            form = await _read_url_form(body, url_limit)
         else:
-            form = _read_base64_form(body)
+            form = _read_base64_form(body, limit)
     folder = upload_path(form.upload_path)
     sniffed = sniff(form.body)
     extension = form.extension or mimetypes.guess_extension(sniffed or "") or ""
@@ -249,17 +265,17 @@ class _Form:
     mime_type: str | None
 
 
-async def _read_stream_form(request: web.Request) -> _Form:
+async def _read_stream_form(request: web.Request, limit: int | None) -> _Form:
     if request.content_type != "multipart/form-data":
         raise UploadError(400, "Content-Type must be multipart/form-data")
     try:
-        return await _parse_stream_form(request)
+        return await _parse_stream_form(request, limit)
     except (ValueError, HttpProcessingError) as exc:
         # a malformed body (no boundary, broken part headers): found by schemathesis, was a 500
         raise UploadError(400, "Malformed multipart/form-data body") from exc
 
 
-async def _parse_stream_form(request: web.Request) -> _Form:
+async def _parse_stream_form(request: web.Request, limit: int | None) -> _Form:
     fields: dict[str, str] = {}
     body: bytes | None = None
     original, part_type = "", None
@@ -270,7 +286,7 @@ async def _parse_stream_form(request: web.Request) -> _Form:
         if part.name == "file":
             original = part.filename or ""
             part_type = part.headers.get("Content-Type")
-            body = await _read_limited(part)
+            body = await _read_limited(part, limit)
         elif part.name in ("uploadPath", "fileName"):
             fields[part.name] = (await part.read(decode=True)).decode("utf-8", "replace")
         else:
@@ -286,11 +302,11 @@ async def _parse_stream_form(request: web.Request) -> _Form:
     )
 
 
-async def _read_limited(part: aiohttp.BodyPartReader) -> bytes:
+async def _read_limited(part: aiohttp.BodyPartReader, limit: int | None) -> bytes:
     data = bytearray()
     while chunk := await part.read_chunk(_CHUNK):
         data.extend(chunk)
-        if len(data) > MAX_FILE_BYTES:
+        if limit is not None and len(data) > limit:
             raise UploadError(400, TOO_LARGE)
     return bytes(data)
 
@@ -302,14 +318,14 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _read_url_form(body: dict[str, Any]) -> _Form:
+async def _read_url_form(body: dict[str, Any], limit: int) -> _Form:
     file_url = body.get("fileUrl")
     if not isinstance(file_url, str) or not file_url.strip():
         raise UploadError(400, "fileUrl is required")
     if not is_http_url(file_url.strip()):
         raise UploadError(400, "fileUrl must be a valid http(s) URL")
     path = urlsplit(file_url).path
-    content, mime = await _fetch(file_url.strip())
+    content, mime = await _fetch(file_url.strip(), limit)
     return _Form(
         body=content,
         upload_path=body.get("uploadPath"),
@@ -319,7 +335,7 @@ async def _read_url_form(body: dict[str, Any]) -> _Form:
     )
 
 
-async def _fetch(url: str) -> tuple[bytes, str | None]:
+async def _fetch(url: str, limit: int) -> tuple[bytes, str | None]:
     """The file at ``url``: fetched for real on loopback; elsewhere a generated stand-in. A
     redirect, or a name resolving, outside loopback is refused, never followed (egress.py)."""
     host = urlsplit(url).hostname or ""
@@ -336,7 +352,7 @@ async def _fetch(url: str) -> tuple[bytes, str | None]:
             data = bytearray()
             async for chunk in response.content.iter_chunked(_CHUNK):
                 data.extend(chunk)
-                if len(data) > MAX_FILE_BYTES:
+                if len(data) > limit:
                     raise UploadError(400, TOO_LARGE)
             mime = response.headers.get("Content-Type", "").split(";")[0].strip() or None
             return bytes(data), mime
@@ -348,7 +364,7 @@ async def _fetch(url: str) -> tuple[bytes, str | None]:
         raise UploadError(400, f"Failed to download file from URL: {type(exc).__name__}") from exc
 
 
-def _read_base64_form(body: dict[str, Any]) -> _Form:
+def _read_base64_form(body: dict[str, Any], limit: int | None) -> _Form:
     raw = body.get("base64Data")
     if not isinstance(raw, str) or not raw.strip():
         raise UploadError(400, "base64Data is required")
@@ -365,7 +381,7 @@ def _read_base64_form(body: dict[str, Any]) -> _Form:
         raise UploadError(400, "base64Data is not valid base64") from exc
     if not content:
         raise UploadError(400, "base64Data is empty")
-    if len(content) > MAX_FILE_BYTES:
+    if limit is not None and len(content) > limit:
         raise UploadError(400, TOO_LARGE)
     return _Form(
         body=content,
@@ -389,4 +405,11 @@ async def _stored_file(request: web.Request) -> web.Response:
     return web.Response(body=stored.body, content_type=stored.mime_type, headers=FILE_HEADERS)
 
 
-__all__ = ["FETCH_TIMEOUT", "UPLOADS", "UPLOAD_PATHS", "answer", "build_upload_app"]
+__all__ = [
+    "FETCH_TIMEOUT",
+    "UPLOADS",
+    "UPLOAD_PATHS",
+    "answer",
+    "build_upload_app",
+    "json_body_limit",
+]

@@ -152,7 +152,11 @@ class Files:
             or mimetypes.guess_type(path.name)[0]
             or "application/octet-stream"
         )
-        return (yield from self._stream(folder, name, media_type, path, size, info.st_mtime_ns))
+        try:
+            return (yield from self._stream(folder, name, media_type, path, size, info.st_mtime_ns))
+        except KieError as exc:  # whatever failed, say which file: a run may upload several
+            _name_file(exc, path)
+            raise
 
     def _stream(
         self,
@@ -254,6 +258,9 @@ class Files:
             return uploaded
 
         def decide(error: KieError) -> Verdict:
+            if isinstance(error, ProtocolError):  # an answer lost (empty, cut, not JSON): the
+                # file may be stored, its URL unknown; a repeat writes the same name again
+                return Verdict.RETRY
             return verdict(error, safe=True)
 
         what = f"POST {path}"
@@ -340,6 +347,14 @@ def _local_file(path: Path) -> os.stat_result:
     if not stat.S_ISREG(found.st_mode):
         raise ValidationError("source", f"is not a file: {shown}")
     return found
+
+
+def _name_file(error: KieError, path: Path) -> None:
+    """Make ``error``, of an upload of the local file ``path``, carry it as ``path`` and name
+    it in its message (a FileReadError names it already)."""
+    error.path = str(path)
+    if str(path) not in error.message:
+        error.message = f"{path}: {error.message}"
 
 
 def _form_field(boundary: str, name: str, value: str) -> bytes:

@@ -21,8 +21,8 @@ from kiekit._engine.account import Files, Source
 from kiekit._engine.drain import Drain
 from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
-from kiekit._paths import native
-from kiekit.errors import ConfigurationError, OutcomeUnknownError
+from kiekit._paths import native, writable_folder
+from kiekit.errors import ConfigurationError, FileWriteError, OutcomeUnknownError
 from kiekit.fields import Input
 from kiekit.journal import HeldElsewhere, Recorder, TakenOver
 from kiekit.models import Request, Results, Task, TaskStatus
@@ -206,6 +206,13 @@ class Session:
         callback_url: str | None = None,
         idempotency_key: str | None = None,
     ) -> Flow[list[Path]]:
+        """Submit, wait, download; ``out_dir`` is made and proved writable first, as ``kie
+        run`` proves its ``--out``: a folder mistake found here costs no task."""
+        folder = Path(native(os.fspath(out_dir)))
+        try:
+            writable_folder(folder)
+        except (OSError, ValueError) as exc:  # nothing sent yet: no task id to keep
+            raise FileWriteError.of(exc, folder) from exc
         task = yield from self.submit(
             model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
             out_dir=out_dir,

@@ -290,10 +290,12 @@ def _model_fields(args: argparse.Namespace) -> list[str]:
 
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:
-    """``{"ok": false, "command", "error": {type, code?, message, task_id}}`` on standard output."""
+    """``{"ok": false, "command", "error": {type, code?, message, path?, task_id}}`` on
+    standard output."""
     from kiekit.journal import error_record
 
-    _json_failure(args, {**error_record(exc), "task_id": exc.task_id})
+    path = {} if exc.path is None else {"path": exc.path}  # an upload's file, a download's
+    _json_failure(args, {**error_record(exc), **path, "task_id": exc.task_id})
 
 
 def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiekit._paths import native
-from kiekit.cli._preflight import image_file, local_file, media_file
-from kiekit.errors import ValidationError
+from kiekit.cli._preflight import image_file, media_file, readable_file
+from kiekit.errors import KieError, ValidationError
 from kiekit.fields import InputField
 
 if TYPE_CHECKING:
+    from kiekit.client import Client
     from kiekit.provider import Provider
 
 # A valid URL that can never be fetched (.invalid, RFC 2606), to check an input before its
@@ -113,8 +114,21 @@ def _file_field(key: str, field: InputField | None, given: str) -> str | None:
     return media_of(field.name, field.media)
 
 
+def upload_for(client: Client, key: str, path: Path) -> str:
+    """``path`` uploaded for the input field ``key``: its URL. A failure names the field, as
+    the checks before the upload do (``image_urls: big.png: KIE error 400: …``): of several
+    files, the user learns which one, and for what."""
+    try:
+        return client.upload(path).download_url
+    except KieError as exc:  # its message names the file already (Files.upload)
+        exc.message = f"{key}: {exc.message}"
+        raise
+
+
 def _checked(key: str, path: Path, media: str | None) -> Path:
-    return local_file(key, path) if media is None else media_file(key, path, media)
+    if media is not None:  # first: an empty "image" is said not to be one, as for --image
+        media_file(key, path, media)
+    return readable_file(key, path)  # a file it can read, not empty, as kie upload checks FILE
 
 
 def _paths(key: str, field: InputField | None, given: str) -> list[Path]:

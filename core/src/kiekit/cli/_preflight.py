@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiekit._paths import recorded
+from kiekit._paths import recorded, writable_folder
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ __all__ = [
     "local_file",
     "media_file",
     "output_folder",
+    "readable_file",
     "shown",
 ]
 
@@ -87,15 +88,6 @@ def _is_text(head: bytes) -> bool:
     )
 
 
-# The scratch file is named as long as a result file's name may run while it downloads (a
-# KIE task id of 32 hex digits, a label, an index, an extension, then file_policy's and
-# download.part_path's ``.<pid>-<8 hex>.part``): a folder so deep that such a name would pass
-# PATH_MAX is refused here, before the task is paid for. (A full disk is not foreseeable so:
-# an empty file still fits; its download fails as a FileWriteError, kie resume fetches it.)
-_SCRATCH_NAME = 128
-_SCRATCH_PREFIX = ".kiekit-check-".ljust(_SCRATCH_NAME - 8, "-")  # tempfile adds 8 letters
-
-
 def journal_opens(journal: Journal | None) -> None:
     """The journal opened now, not at the create's first write: JournalError naming why it
     cannot be (``KIEKIT_DATA_DIR`` naming a file, a database that refuses) before the command
@@ -114,11 +106,7 @@ def output_folder(option: str, folder: Path) -> Path:
     try:  # exists() raises for a name too long (ENAMETOOLONG) on Python 3.11
         if folder.exists() and not folder.is_dir():
             raise ValidationError(option, f"is not a folder: {shown(folder)}")
-        import tempfile  # here: every command imports this module, few write files
-
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=_SCRATCH_PREFIX):
-            pass
+        writable_folder(folder)  # as generate() checks its out_dir
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         raise ValidationError(option, f"cannot write files in {shown(folder)}: {why}") from exc
@@ -155,7 +143,15 @@ def _head(option: str, path: Path, size: int) -> bytes:
         with path.open("rb") as file:
             return file.read(size)
     except OSError as exc:
-        raise ValidationError(option, f"cannot read {path}: {exc.strerror}") from exc
+        raise ValidationError(option, f"cannot read {shown(path)}: {exc.strerror}") from exc
+
+
+def readable_file(option: str, path: Path) -> Path:
+    """``path``, when it is a file this process can read and that holds a byte (the upload
+    host takes no empty file): what an upload of it needs, known before any connection."""
+    if not _head(option, path, 1):
+        raise ValidationError(option, f"is empty: {shown(path)}")
+    return path
 
 
 def image_file(option: str, path: Path) -> Path:

@@ -22,7 +22,7 @@ from kiekit.cli._common import (
     seconds,
     tell_stop,
 )
-from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files
+from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files, upload_for
 from kiekit.cli._preflight import journal_opens, output_folder
 from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
 from kiekit.cli._streams import json_text
@@ -96,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
             for key, (field, paths) in files.items():
                 urls = []
                 for path in paths:
-                    urls.append(client.upload(path).download_url)
+                    urls.append(upload_for(client, key, path))
                     say(f"uploaded {path} for {key}: {urls[-1]}")
                 uploaded[key] = as_field(field, urls)
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)

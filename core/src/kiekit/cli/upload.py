@@ -16,7 +16,7 @@ from kiekit.cli._common import (
     open_client,
     say,
 )
-from kiekit.cli._preflight import local_file
+from kiekit.cli._preflight import readable_file
 from kiekit.errors import ValidationError
 
 
@@ -47,7 +47,7 @@ def _upload(args: argparse.Namespace) -> int:
     if not args.file.strip():  # Path("") is ".": "FILE: is a folder, not a file: ." puzzled
         raise ValidationError("FILE", "is empty: give a file's path or an http(s) URL")
     if urlsplit(args.file).scheme not in ("http", "https"):
-        local_file("FILE", Path(native(args.file)))
+        readable_file("FILE", Path(native(args.file)))  # as kie run checks its files
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
         uploaded = client.upload(args.file, upload_path=args.path, file_name=args.name)
