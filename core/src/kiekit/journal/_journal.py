@@ -21,6 +21,7 @@ from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
 from kiekit._paths import recorded
 from kiekit.errors import (
+    NO_RECORD,
     ConfigurationError,
     InsufficientCreditsError,
     KieError,
@@ -476,10 +477,7 @@ class Journal:
         for (a mistyped id) may be settled again. ValidationError when there is no such row,
         its outcome is known, or another live worker is sending it now. The row after."""
         entry = _known(self.get(key), key)
-        mistyped = entry.state is EntryState.CREATED and (entry.error or {}).get("type") in (
-            "NotFoundError",
-            "UnprocessableError",  # some families answer an unknown task id with 422
-        )
+        mistyped = entry.state is EntryState.CREATED and _no_such_task(entry.error)
         if not (entry.state.outcome_unknown or mistyped):
             again = (
                 " (a task id settled by hand may be settled again once KIE has answered "
@@ -818,6 +816,16 @@ class Journal:
         """A row the journal wrote and did not find: the store did not keep it (a column or
         rule it does not fill, in a store of one's own), or it was deleted by hand."""
         return JournalError(f"task journal {_named(self.store)}: row {key!r} is not there; {what}")
+
+
+def _no_such_task(error: Mapping[str, Any] | None) -> bool:
+    """Whether a row's error says KIE has no record of its task: TaskNotFoundError, in every
+    family; in rows an older kiekit wrote, the 404 and 422 it raised for it then, or the
+    ProtocolError of a ``data: null`` answer (Suno, market: kie-api.md §2.2)."""
+    kind = (error or {}).get("type")
+    if kind in ("TaskNotFoundError", "NotFoundError", "UnprocessableError"):
+        return True
+    return kind == "ProtocolError" and (error or {}).get("message") == NO_RECORD
 
 
 def refused_for_all(exc: BaseException) -> bool:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 import kiekit
-from kiekit._engine import MALFORMED_STATUS_TRIES
+from kiekit._engine import MALFORMED_STATUS_TRIES, may_pass
 from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
-from kiekit.errors import ConfigurationError, KieError, ProtocolError
+from kiekit.errors import ConfigurationError, KieError
 from kiekit.models import Results, Task, TaskStatus
 from kiekit.provider import Provider
 from kiekit.webhooks._callbacks import (
@@ -500,9 +500,10 @@ class WebhookReceiver:
             try:
                 status = await client.status(task)
             except KieError as exc:
-                # One answer cut short or garbled by a proxy is asked again, as a wait polls
-                # again; as many in a row as end a wait end this too (Engine.wait)
-                malformed = malformed + 1 if isinstance(exc, ProtocolError) else 0
+                # One answer cut short or garbled by a proxy (or a record not there yet) is
+                # asked again, as a wait polls again; as many in a row as end a wait end this
+                # too (Engine.wait)
+                malformed = malformed + 1 if may_pass(exc) else 0
                 curable = exc.retryable or 0 < malformed < MALFORMED_STATUS_TRIES
                 delay = next(delays, None) if curable else None
                 if delay is None:
