@@ -21,6 +21,7 @@ from kiekit import (
     PollPolicy,
     TaskFailedError,
     TransportError,
+    ValidationError,
 )
 from kiekit.journal import (
     EntryState,
@@ -674,3 +675,74 @@ def test_a_failed_tasks_code_is_recorded_as_the_number_it_spells(
     from kiekit.journal import error_record
 
     assert error_record(TaskFailedError("t1", fail_code, "no"))["code"] == code
+
+
+def test_a_task_created_outside_kiekit_is_adopted_and_its_wait_and_download_write_its_row(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """Code moving to kiekit a piece at a time has tasks its old code created: waited for and
+    downloaded, they wrote no row, so `kie resume` knew nothing of one whose process died
+    (outside tester "migrant", M2). Adopted, it has the row a submit writes."""
+    journal = Journal(MemoryStore())
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: kit.PNG})
+    out = tmp_path / "out"
+
+    async def scenario() -> Any:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
+        ) as client:
+            task = await client.adopt(kit.TASK_ID, kit.GROK_T2I, out_dir=out)
+            adopted = _only_row(journal)
+            await client.download(await client.wait(task), out)
+            return task, adopted
+
+    task, adopted = api.run(scenario)
+    assert (task.id, task.model) == (kit.TASK_ID, kit.GROK_T2I)
+    assert (adopted.state, adopted.task_id, adopted.model) == (
+        EntryState.CREATED,
+        kit.TASK_ID,
+        kit.GROK_T2I,
+    )
+    assert (adopted.base_url, adopted.out_dir, adopted.request) == (
+        "https://api.kie.ai",  # where it lives, as a submit's row says
+        str(out.resolve()),
+        None,  # kiekit never saw its create
+    )
+    assert adopted.account is not None  # whose task: kie resume asks with that key only
+    assert adopted.unfinished  # kie resume owes it
+    row = _only_row(journal)
+    assert row.state is EntryState.SUCCEEDED
+    assert [Path(path).parent for path in row.files] == [out.resolve()]
+    assert not row.unfinished
+    assert all("createTask" not in request.url for request in kie.requests)  # nothing created
+
+
+def test_adopting_refuses_a_task_the_journal_has_and_a_model_that_is_not_a_task_model(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> list[BaseException]:
+        refused: list[BaseException] = []
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            mine = await client.submit(kit.GROK_T2I, prompt="x")
+            for task_id, model in [(mine.id, kit.GROK_T2I), ("abc", "claude-haiku-4-5")]:
+                try:
+                    await client.adopt(task_id, model)
+                except ValidationError as exc:
+                    refused.append(exc)
+        async with api.client(transport=kie.transport, journal=None, **NO_LIMITS) as client:
+            try:
+                await client.adopt("abc", kit.GROK_T2I)
+            except ConfigurationError as exc:
+                refused.append(exc)
+        return refused
+
+    again, chat, no_journal = api.run(scenario)
+    assert again.field == "task_id"
+    assert f"task {kit.TASK_ID} is in the journal already" in str(again)
+    assert chat.field == "model"  # checked before anything is written
+    assert "needs a journal" in str(no_journal)
+    assert [row.task_id for row in journal.entries()] == [kit.TASK_ID]  # the submit's only

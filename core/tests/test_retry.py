@@ -37,8 +37,8 @@ from kiekit import (
     RetryPolicy,
     ServerError,
     Task,
+    TaskNotFoundError,
     TransportError,
-    UnprocessableError,
 )
 from kiekit._engine import Engine, Flow
 from kiekit.errors import api_error, http_error
@@ -269,7 +269,8 @@ def test_attempts_run_out_and_the_last_error_is_raised(run: Any) -> None:
 
 @pytest.mark.parametrize(
     ("code", "error"),
-    [(401, AuthenticationError), (402, InsufficientCreditsError), (422, UnprocessableError)],
+    # a status query's 422 refuses its only field, the task id: KIE has no such task
+    [(401, AuthenticationError), (402, InsufficientCreditsError), (422, TaskNotFoundError)],
 )
 def test_caller_faults_are_never_retried(run: Any, code: int, error: type[ApiError]) -> None:
     fake, script = FakeTime(), Script([body(code), RUNNING])

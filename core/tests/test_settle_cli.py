@@ -246,6 +246,51 @@ def test_a_mistyped_task_id_kie_does_not_know_may_be_settled_again(
     assert len(mock_server.tasks()) == 1
 
 
+SUNO_RUN = ["suno/generate", "--prompt", "a sea shanty", "--input", "custom_mode=false",
+            "--input", "instrumental=false", "--input", "model=V4_5"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("run", "create", "config"),
+    [
+        pytest.param(SUNO_RUN, "/api/v1/generate", {}, id="suno"),
+        pytest.param(
+            [GROK, "--prompt", "a fox"], CREATE, {"market_unknown_null": True}, id="market-null"
+        ),
+    ],
+)
+def test_a_mistyped_task_id_kie_answers_with_data_null_may_be_settled_again(
+    run: list[str],
+    create: str,
+    config: dict[str, Any],
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """Suno's record-info answers an id it does not know with ``data: null``, as market
+    recordInfo may (kie-api.md §2.2, §11): a row settled with a typo was stuck for good there
+    ("run kie resume first", which had been run), its paid task never fetched (outside tester
+    "migrant", M1). KIE's "no such task" is one error in every family, and the row is
+    settled again."""
+    mock = mock_server_factory(polls_to_complete=1, **config)
+    mock.faults.add(FaultRule(kind="reset", method="POST", path=create, when="after"))
+    out = tmp_path / "out"
+    assert main(["run", *run, "--base-url", mock.base_url, "--out", str(out)]) == 1
+    [row] = _unknown_rows(capsys)
+    [made] = mock.tasks()
+    mock.faults.clear()
+    resume = ["resume", "--base-url", mock.base_url, "--poll-interval", "0.05"]
+
+    assert main(["settle", row["key"], "--task-id", "deadbeef" * 4]) == 0  # a typo
+    assert main(resume) == 1  # KIE: no such task
+    assert "KIE has no record of this task" in capsys.readouterr().err
+    assert main(["settle", row["key"], "--task-id", made.task_id]) == 0  # settled again
+    assert main(resume) == 0
+    assert list(out.iterdir())  # the paid task's files, where the run asked for them
+    assert len(mock.tasks()) == 1
+
+
 def test_a_mistyped_task_id_settled_as_not_created_is_cleared_and_sent_again(
     mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
 ) -> None:

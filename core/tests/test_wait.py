@@ -27,6 +27,7 @@ from kiekit import (
     State,
     Task,
     TaskFailedError,
+    TaskNotFoundError,
     TaskStatus,
     TransportError,
     ValidationError,
@@ -410,18 +411,20 @@ def test_one_unreadable_status_answer_is_polled_again_not_the_end_of_the_wait(
     assert kie.polls == 3
 
 
-def test_a_status_with_no_record_is_a_protocol_error(
+def test_a_status_with_no_record_is_task_not_found(
     kit: SimpleNamespace, registry: Registry, run_flow: Any
 ) -> None:
-    """Suno's record-info answers an unknown id with data null (§2.2)."""
+    """Suno's record-info answers an unknown id with data null (§2.2): KIE's "no such task",
+    as a 404 or a 422 says it in other families, once it stays so."""
     fake = FakeTime()
-    kie = kit.FakeKie([kit.reply(None)])
+    kie = kit.FakeKie([kit.reply(None)] * MALFORMED_STATUS_TRIES)
 
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(TaskNotFoundError) as info:
         run_flow(engine(registry).wait(TASK), kie.transport, fake)
 
-    assert info.value.task_id == TASK.id
+    assert (info.value.task_id, info.value.code) == (TASK.id, 200)
     assert str(info.value).startswith("KIE has no record of this task")
+    assert kie.polls == MALFORMED_STATUS_TRIES
 
 
 def test_a_passing_status_with_no_record_does_not_end_the_wait(

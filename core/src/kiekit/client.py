@@ -281,6 +281,20 @@ class Client:
         (:meth:`Journal.hand_off <kiekit.journal.Journal.hand_off>`)."""
         drive(self._session.hand_off(task, reason=reason), self._transport)
 
+    def adopt(
+        self, task_id: str, model: str, *, out_dir: str | os.PathLike[str] | None = None
+    ) -> Task:
+        """Take a task created outside kiekit (by older code, by hand on KIE's site) into the
+        journal, as :meth:`submit` records its own: ``kie tasks`` lists it, ``kie resume``
+        waits for it and downloads its files (into ``out_dir``, when given), and a later
+        :meth:`wait` or :meth:`download` of the returned task writes its row. Nothing is sent:
+        a task id KIE does not know shows at the first wait (TaskNotFoundError), and ``kie
+        settle`` then corrects it. UnknownModelError when no plugin serves ``model``,
+        ValidationError naming ``task_id`` when the journal has that task already,
+        ConfigurationError with ``journal=None``; nothing is written then
+        (:meth:`Journal.adopt <kiekit.journal.Journal.adopt>`)."""
+        return drive(self._session.adopt(task_id, model, out_dir=out_dir), self._transport)
+
     def submit(
         self,
         model: str,
@@ -503,6 +517,14 @@ class AsyncClient:
     async def hand_off(self, task: Task | str, *, reason: str | None = None) -> None:
         """As :meth:`Client.hand_off` (the journal written off the event loop)."""
         await drive_async(self._session.hand_off(task, reason=reason), self._transport)
+
+    async def adopt(
+        self, task_id: str, model: str, *, out_dir: str | os.PathLike[str] | None = None
+    ) -> Task:
+        """As :meth:`Client.adopt`: a task created outside kiekit, taken into the journal
+        (written off the event loop)."""
+        flow = self._session.adopt(task_id, model, out_dir=out_dir)
+        return await drive_async(flow, self._transport)
 
     async def submit(
         self,

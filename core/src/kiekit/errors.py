@@ -23,6 +23,7 @@
     │   ├── AuthenticationError      401
     │   ├── InsufficientCreditsError 402
     │   ├── NotFoundError            404
+    │   │   └── TaskNotFoundError    no such task, however the family says so (404, 422, data null)
     │   ├── UnprocessableError       422  (KIE's own validation)
     │   ├── RateLimitedError         429  retryable
     │   ├── KeyQuotaExceededError    433  (a sub-key's usage cap)
@@ -75,6 +76,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "TaskFailedError",
+    "TaskNotFoundError",
     "TransportError",
     "UnknownModelError",
     "UnprocessableError",
@@ -82,6 +84,7 @@ __all__ = [
     "WaitTimeoutError",
     "api_error",
     "http_error",
+    "task_not_found",
 ]
 
 
@@ -352,8 +355,8 @@ class ProtocolError(KieError):
         self.payload = payload
 
 
-# A status answer of `data: null`: how record-info endpoints answer an id they do not know
-# (Suno's recorded answer; market recordInfo may too, kie-api.md §2.2, §11)
+# How TaskNotFoundError begins, whatever KIE's answer was (and how kiekit before it worded the
+# ProtocolError of a `data: null` status answer: rows an older kiekit wrote say so)
 NO_RECORD = "KIE has no record of this task"
 
 
@@ -394,6 +397,37 @@ class InsufficientCreditsError(ApiError):
 
 class NotFoundError(ApiError):
     """404: no such task or resource."""
+
+
+class TaskNotFoundError(NotFoundError):
+    """KIE has no record of this task: a status query for an id it does not know (mistyped,
+    another account's or another family's, or older than KIE keeps records), in whichever
+    words the family says so. ``code`` and ``kie_message`` are KIE's own, as they came:
+
+    - body code 404 "Task not found": market recordInfo (§2.2), 4o, Flux, Runway, Luma;
+    - body code 422 "record is null" (Veo, §3.3), "The record does not exist" (Midjourney,
+      §3.7), "Record does not exist" (§7);
+    - code 200 with ``data: null``: Suno's recorded answer, and market recordInfo's at times
+      (§2.2, §11); ``kie_message`` then says so. A wait asks again after such an answer, up
+      to three in a row (a record not there yet, then there, §2.2), before raising it.
+
+    ``task_id`` is always set. A journal row whose task id this was raised for may be settled
+    again with the right id (``kie settle``, ``Journal.settle``)."""
+
+    task_id: str
+
+    def __init__(
+        self,
+        task_id: str,
+        code: int = 404,
+        message: str = "Task not found",
+        *,
+        http_status: int = 200,
+        data: Any = None,
+    ) -> None:
+        super().__init__(code, message, task_id=task_id, http_status=http_status, data=data)
+        self.message = f"{NO_RECORD} (KIE's answer: {code} {message})"
+        self.args = (self.message,)
 
 
 class UnprocessableError(ApiError):
@@ -517,6 +551,28 @@ def api_error(
     if cls is None:
         cls = ServerError if 500 <= code < 600 else ApiError
     return cls(code, message or "no message", task_id=task_id, data=data)
+
+
+# Body codes a status query is refused with when KIE has no record of the task (§7: 404 "Task
+# not found"; 422 "record is null" / "Record does not exist", Veo §3.3, Midjourney §3.7). A
+# status query carries nothing but the task id, so its refusal is a refusal of that id.
+NO_TASK_CODES = frozenset({404, 422})
+# TaskNotFoundError's kie_message for an answer of code 200 whose data is null (§2.2)
+DATA_NULL = "data is null"
+
+
+def task_not_found(error: KieError, task_id: str) -> KieError:
+    """A status query's error, as a user catches it: KIE's refusal of the task id, in the
+    words of any family, is :class:`TaskNotFoundError`; any other error is ``error`` itself.
+    A real HTTP 404 is not one: KIE answers it only for a route it does not have (§1)."""
+    if (
+        isinstance(error, ApiError)
+        and not isinstance(error, TaskNotFoundError)
+        and error.http_status == 200
+        and error.code in NO_TASK_CODES
+    ):
+        return TaskNotFoundError(task_id, error.code, error.kie_message, data=error.data)
+    return error
 
 
 def http_error(status: int, reason: str, *, task_id: str | None = None) -> ApiError:

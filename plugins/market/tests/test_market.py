@@ -21,11 +21,11 @@ from kiekit import (
     AsyncClient,
     Client,
     MediaKind,
-    ProtocolError,
     Registry,
     Request,
     State,
     Task,
+    TaskNotFoundError,
     UnprocessableError,
     ValidationError,
 )
@@ -674,7 +674,7 @@ def test_a_market_task_kie_has_no_record_of_is_named_so() -> None:
     market_unknown_null): the client's error says KIE has no record of it, with its id."""
     unknown = Task(id="f" * 32, model=NANO)
     mock = MockServer(MockConfig(market_unknown_null=True))
-    with mock, client_for(mock.base_url) as kie, pytest.raises(ProtocolError) as caught:
+    with mock, client_for(mock.base_url) as kie, pytest.raises(TaskNotFoundError) as caught:
         kie.status(unknown)
     assert str(caught.value).startswith("KIE has no record of this task")
     assert caught.value.task_id == unknown.id

@@ -14,7 +14,13 @@ The drivers that perform the operations are in :mod:`kiekit._transports.drivers`
 
 from __future__ import annotations
 
-from kiekit._engine.engine import MALFORMED_STATUS_TRIES, Engine, SendState, StatusHook
+from kiekit._engine.engine import (
+    MALFORMED_STATUS_TRIES,
+    Engine,
+    SendState,
+    StatusHook,
+    may_pass,
+)
 from kiekit._engine.file_policy import check_file_start, file_name
 from kiekit._engine.ops import (
     Fetch,
@@ -57,6 +63,7 @@ __all__ = [
     "check_file_start",
     "file_name",
     "mark_unsent",
+    "may_pass",
     "read_answer",
     "read_envelope",
     "retrying",

@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import attrs
@@ -24,7 +24,7 @@ import attrs
 from kiekit._engine import request_log
 from kiekit._paths import recorded
 from kiekit.errors import (
-    NO_RECORD,
+    DATA_NULL,
     ConfigurationError,
     DownloadError,
     FileWriteError,
@@ -34,8 +34,10 @@ from kiekit.errors import (
     RateLimitedError,
     RateLimitStoreError,
     TaskFailedError,
+    TaskNotFoundError,
     ValidationError,
     WaitTimeoutError,
+    task_not_found,
 )
 from kiekit.fields import Input, check_callback_url, check_utf8, is_http_url
 from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
@@ -516,7 +518,11 @@ class Engine:
         self, task: Task, *, deadline: float | None = None, retry: RetryPolicy | None = None
     ) -> Flow[TaskStatus]:
         poll = _Poll(self, task, self.registry.provider(task.model))
-        return poll.status((yield from self._ask(poll, deadline, retry)))
+        try:
+            data = yield from self._ask(poll, deadline, retry)
+        except KieError as exc:
+            _raise_as_no_task(exc, task.id)
+        return poll.status(data)
 
     def _ask(self, poll: _Poll, deadline: float | None, retry: RetryPolicy | None) -> Flow[Any]:
         # returns the exchange's flow itself: a poll's ops pass through no extra generator
@@ -575,7 +581,7 @@ class Engine:
         last: TaskStatus | None = None
         poll: _Poll | None = None
         malformed = 0  # unreadable answers in a row
-        unreadable: ProtocolError | None = None  # the last poll's, if it was
+        unreadable: KieError | None = None  # the last poll's, if it was
         failing: KieError | None = None  # the last poll's curable error, until one answers
         failures = 0  # curable poll failures in a row
         while True:
@@ -595,9 +601,10 @@ class Engine:
                     last_error=failing,
                     timeout=policy.timeout,
                 ) from None
-            except ProtocolError as exc:
+            except (ProtocolError, TaskNotFoundError) as exc:  # poll.status's: may_pass
                 # One answer cut short or garbled by a proxy is a network fault, not the end of
-                # the wait; a shape that stays unreadable is a real disagreement, and raised.
+                # the wait, and so is a record not there yet (data null, §2.2). A shape that
+                # stays unreadable is a real disagreement, and raised.
                 malformed, unreadable = malformed + 1, exc
                 if malformed >= MALFORMED_STATUS_TRIES:
                     raise
@@ -606,7 +613,7 @@ class Engine:
                 )
             except KieError as exc:
                 if not exc.retryable:
-                    raise
+                    _raise_as_no_task(exc, task.id)
                 asked = exc.retry_after
                 failing, failures = exc, failures + 1
                 if failures == 2:  # an outage, not a blip: said once, not at every poll
@@ -767,11 +774,30 @@ class _Poll:
 
     def status(self, data: Any) -> TaskStatus:
         if data is None:  # some record-info endpoints answer an unknown id with data null (§2.2)
-            raise ProtocolError(NO_RECORD, task_id=self.task_id)
+            raise TaskNotFoundError(self.task_id, 200, DATA_NULL)
         return self.provider.parse_status(self.task_id, data)
 
 
+def _raise_as_no_task(error: KieError, task_id: str) -> NoReturn:
+    """Raise a status poll's error, KIE's "no such task" (in any family's words) as
+    TaskNotFoundError (errors.task_not_found)."""
+    found = task_not_found(error, task_id)
+    if found is error:
+        raise error
+    raise found from error
+
+
 MALFORMED_STATUS_TRIES = 3  # unreadable status answers in a row that end a wait
+
+
+def may_pass(error: KieError) -> bool:
+    """Whether a status answer that raised ``error`` may read otherwise when asked again: one
+    unreadable (cut short or garbled by a proxy), or ``data: null``, a record not there yet,
+    then there (a HAR of real traffic, kie-api.md §2.2). MALFORMED_STATUS_TRIES of them in a
+    row end a wait, and a webhook receiver's confirmation."""
+    return isinstance(error, ProtocolError) or (
+        isinstance(error, TaskNotFoundError) and error.code == 200
+    )
 
 
 @attrs.frozen

@@ -235,6 +235,14 @@ class Session:
         task_id = task.id if isinstance(task, Task) else task
         yield from self._record(lambda: journal.hand_off(task_id, reason=reason))
 
+    def adopt(
+        self, task_id: str, model: str, *, out_dir: str | os.PathLike[str] | None
+    ) -> Flow[Task]:
+        """A task created outside kiekit, taken into the journal (Recorder.adopt); its model
+        is checked first, so nothing is written for one no plugin serves."""
+        self.engine.registry.provider(model)
+        return (yield from self._record(partial(self.recorder.adopt, task_id, model, out_dir)))
+
     def upload(
         self, source: Source, *, upload_path: str, file_name: str | None
     ) -> Flow[UploadedFile]:

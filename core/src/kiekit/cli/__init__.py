@@ -35,6 +35,7 @@ from typing import Any, NoReturn, TextIO
 from kiekit._paths import text
 from kiekit._version import __version__
 from kiekit.cli import (
+    adopt,
     batch,
     chat,
     credits,
@@ -78,8 +79,8 @@ def _terminate(signum: int, frame: object) -> None:
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
-COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume, settle, prune,
-            batch, chat)  # fmt: skip
+COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume, settle, adopt,
+            prune, batch, chat)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
 from kiekit._paths import recorded
 from kiekit.errors import (
+    NO_RECORD,
     ConfigurationError,
     InsufficientCreditsError,
     KieError,
@@ -476,10 +477,7 @@ class Journal:
         for (a mistyped id) may be settled again. ValidationError when there is no such row,
         its outcome is known, or another live worker is sending it now. The row after."""
         entry = _known(self.get(key), key)
-        mistyped = entry.state is EntryState.CREATED and (entry.error or {}).get("type") in (
-            "NotFoundError",
-            "UnprocessableError",  # some families answer an unknown task id with 422
-        )
+        mistyped = entry.state is EntryState.CREATED and _no_such_task(entry.error)
         if not (entry.state.outcome_unknown or mistyped):
             again = (
                 " (a task id settled by hand may be settled again once KIE has answered "
@@ -504,13 +502,57 @@ class Journal:
                 "message": "settled by hand: KIE made no task (free to send again)",
             }
         else:
-            if not task_id.strip() or not task_id.isprintable():
-                raise ValidationError("task_id", f"is not a task id: {task_id!r}")
-            changes.update(state=EntryState.CREATED, task_id=task_id.strip(), error=None)
+            changes.update(state=EntryState.CREATED, task_id=_task_id(task_id), error=None)
         settled = self.store.update(key, changes, only_if=[entry.state])  # as it was looked at
         if settled is None:  # its state changed meanwhile (its create was answered)
             raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
         return settled
+
+    def adopt(
+        self,
+        task_id: str,
+        model: str,
+        *,
+        base_url: str | None = None,
+        out_dir: str | None = None,
+        account: str | None = None,
+    ) -> Entry:
+        """Take a task kiekit did not create (by other code, by hand) into the journal: a
+        ``created`` row, as a submit's is once KIE has answered, with no ``request`` (kiekit
+        never saw the create). ``kie tasks`` lists it, ``kie resume`` waits for it and fetches
+        its files (into ``out_dir``), a wait or download of it writes the row, and a webhook
+        receiver knows its model. ``base_url`` and ``account`` (the API key's hash) say where
+        it lives and whose it is, as for a submit's row. A task id KIE then answers "not
+        found" for (a typo) may be settled again (:meth:`settle`). ValidationError naming
+        ``task_id`` when it is no task id, or when a row of the journal has it already. The
+        row."""
+        task_id = _task_id(task_id)
+        if not isinstance(model, str) or not model.strip():
+            raise ValidationError("model", f"is not a model id: {model!r}")
+        earlier = self.by_task(task_id)
+        if earlier is not None:
+            raise ValidationError(
+                "task_id",
+                f"task {task_id} is in the journal already: row {earlier.key!r}, "
+                f"{earlier.state.value} ({earlier.model}); kie tasks shows it",
+            )
+        now = self._clock()
+        entry = Entry(
+            key=uuid.uuid4().hex,
+            model=model,
+            request=None,
+            state=EntryState.CREATED,
+            created_at=now,
+            updated_at=now,
+            task_id=task_id,
+            base_url=base_url,
+            out_dir=out_dir,
+            account=account,
+        )
+        if not self.store.insert(entry):
+            raise self._missing(entry.key, "the adopted task's row was not stored")
+        self._remember(task_id, entry.key)
+        return entry
 
     def abandon(self, key: str, *, reason: str | None = None) -> Entry:
         """Give row ``key`` up for good, by hand: a task that can never be finished or fetched
@@ -820,6 +862,23 @@ class Journal:
         return JournalError(f"task journal {_named(self.store)}: row {key!r} is not there; {what}")
 
 
+def _task_id(task_id: str) -> str:
+    """A task id given by hand (``settle``, ``adopt``), without the blanks around it."""
+    if not isinstance(task_id, str) or not task_id.strip() or not task_id.isprintable():
+        raise ValidationError("task_id", f"is not a task id: {task_id!r}")
+    return task_id.strip()
+
+
+def _no_such_task(error: Mapping[str, Any] | None) -> bool:
+    """Whether a row's error says KIE has no record of its task: TaskNotFoundError, in every
+    family; in rows an older kiekit wrote, the 404 and 422 it raised for it then, or the
+    ProtocolError of a ``data: null`` answer (Suno, market: kie-api.md §2.2)."""
+    kind = (error or {}).get("type")
+    if kind in ("TaskNotFoundError", "NotFoundError", "UnprocessableError"):
+        return True
+    return kind == "ProtocolError" and (error or {}).get("message") == NO_RECORD
+
+
 def refused_for_all(exc: BaseException) -> bool:
     """Whether every worker would be refused a job as ``exc`` refused it here (docs/teams.md):
     kiekit's own refusal of its input or model, or KIE's answer that made nothing for the
@@ -1040,6 +1099,20 @@ class Recorder:
         if entry.lease_until is None or entry.lease_until <= self.journal.store.now():
             return 0.0
         return _IN_FLIGHT_HERE_POLL
+
+    def adopt(self, task_id: str, model: str, out_dir: str | os.PathLike[str] | None) -> Task:
+        """A task created outside kiekit, journalled as a submit's row is (Journal.adopt)."""
+        if self.journal is None:
+            raise ConfigurationError("adopt needs a journal (this client has journal=None)")
+        entry = self.journal.adopt(
+            task_id,
+            model,
+            base_url=self._engine.base_url,
+            out_dir=None if out_dir is None else recorded(out_dir),
+            account=self._engine.account,
+        )
+        assert entry.task_id is not None  # adopted with one
+        return Task(id=entry.task_id, model=entry.model)
 
     def created(self, intent: Entry | None, task: Task) -> None:
         if self.journal is not None and intent is not None:

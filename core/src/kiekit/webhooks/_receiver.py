@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 import kiekit
-from kiekit._engine import MALFORMED_STATUS_TRIES
+from kiekit._engine import MALFORMED_STATUS_TRIES, may_pass
 from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
-from kiekit.errors import ConfigurationError, KieError, ProtocolError
+from kiekit.errors import ConfigurationError, KieError
 from kiekit.models import Results, Task, TaskStatus
 from kiekit.provider import Provider
 from kiekit.webhooks._callbacks import (
@@ -215,6 +215,8 @@ class WebhookReceiver:
         # tasks a callback was accepted for, so a wait that starts after it polls at once
         self._called: OrderedDict[str, None] = OrderedDict()
         self._models: dict[str, str] = {}
+        # tasks whose callbacks could not be confirmed for want of a model: said once each
+        self._modelless: OrderedDict[str, None] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
         self._connections = Connections()
         self.accepted = 0  # callbacks handled (not counting repeats)
@@ -441,6 +443,7 @@ class WebhookReceiver:
             return
         model, known = self._model_of(task_id, client, body_model)
         if model is None:  # the status call needs it; legacy bodies do not name it
+            self._no_model(task_id)
             return
         if not known and not self._unknown.take(self._clock()):
             self._shed(task_id)
@@ -500,9 +503,10 @@ class WebhookReceiver:
             try:
                 status = await client.status(task)
             except KieError as exc:
-                # One answer cut short or garbled by a proxy is asked again, as a wait polls
-                # again; as many in a row as end a wait end this too (Engine.wait)
-                malformed = malformed + 1 if isinstance(exc, ProtocolError) else 0
+                # One answer cut short or garbled by a proxy (or a record not there yet) is
+                # asked again, as a wait polls again; as many in a row as end a wait end this
+                # too (Engine.wait)
+                malformed = malformed + 1 if may_pass(exc) else 0
                 curable = exc.retryable or 0 < malformed < MALFORMED_STATUS_TRIES
                 delay = next(delays, None) if curable else None
                 if delay is None:
@@ -562,6 +566,20 @@ class WebhookReceiver:
             if entry is not None and entry.model:
                 return entry.model, True
         return body_model, False
+
+    def _no_model(self, task_id: str) -> None:
+        """Said once per task: its callbacks reach on_callback, but are never confirmed (a
+        task other code created, of a family whose callback names no model)."""
+        if task_id in self._modelless:
+            return
+        _remember(self._modelless, task_id)
+        log.warning(
+            "a callback for task %s cannot be confirmed with KIE: its model is not known here "
+            "(not in the journal, not named by the callback), so on_status is not told. A task "
+            "created outside kiekit: adopt it (client.adopt(task_id, model), or kie adopt "
+            "TASK_ID --model M), or wait on it (receiver.wait(client, Task(task_id, model)))",
+            task_id,
+        )
 
     def _shed(self, task_id: str) -> None:
         self.unconfirmed += 1
