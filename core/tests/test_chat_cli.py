@@ -189,3 +189,15 @@ def test_the_summary_line_says_the_credits_charged_as_kie_said(credits: float, s
     from kiekit.cli.chat import _summary
 
     assert _summary(ChatReply("hi", "gpt-5-2", credits=credits)) == f"gpt-5-2; {said} credits"
+
+
+def test_json_keeps_the_answer_so_far_of_a_cut_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    """Cut mid-answer, the text that came was received and charged: ``--json`` keeps it in
+    the error object (it printed only the error, in an outside tester's run)."""
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "a [mock:drop] b", "--mock", "--json")
+    assert code == 1
+    answer = json.loads(out)
+    assert (answer["ok"], answer["error"]["type"]) == (False, "TransportError")
+    assert "received and charged" in answer["error"]["message"]
+    assert answer["error"]["partial"]["text"] == "Echo "
+    assert answer["error"]["partial"]["model"] == "gpt-5-2"

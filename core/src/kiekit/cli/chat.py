@@ -154,12 +154,12 @@ def _chat(args: argparse.Namespace) -> int:
         if not args.json:
             for tool_call in reply.tool_calls:
                 print(_tool_call_line(tool_call))
-    emit(args, "chat", _as_json(reply))  # with --json: {"ok": true, "command": "chat", ...}
+    emit(args, "chat", reply_record(reply))  # with --json: {"ok": true, "command": "chat", ...}
     say(_summary(reply))
     return 0
 
 
-def _as_json(reply: ChatReply) -> dict[str, Any]:
+def reply_record(reply: ChatReply) -> dict[str, Any]:
     usage = reply.usage
     return {
         "model": reply.model,
