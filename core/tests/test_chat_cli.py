@@ -98,7 +98,26 @@ def test_a_local_image_file_goes_inline_as_kie_run_takes_one(
     notes.write_text("not an image")
     code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", str(notes))
     assert code == 2
-    assert "not an image by its name" in err
+    assert "kie: error: --image: is not an image (PNG, JPEG, WebP, GIF, BMP, TIFF or HEIC)" in err
+
+
+def test_a_local_image_is_judged_by_its_content_as_kie_run_judges_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo saved without an extension is an image, and a text named .png is not (it was
+    sent inline as image/png, and paid for, in an outside tester's run)."""
+    from kiekit.cli import chat
+
+    photo = tmp_path / "photo"
+    photo.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(32))
+    assert chat._image_url(str(photo)).startswith("data:image/webp;base64,UklGR")
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "what", "--mock", "--image", str(photo))
+    assert (code, out) == (0, "Echo from gpt-5-2: what (and 1 image)\n")
+    fake = tmp_path / "notimg.png"
+    fake.write_text("just some text")
+    code, out, err = run(capsys, "chat", "gpt-5-5", "what", "--mock", "--image", str(fake))
+    assert (code, out) == (2, "")
+    assert err.startswith("kie: error: --image: is not an image")
 
 
 def test_an_image_under_home_without_a_home_directory_is_one_error_naming_the_option(
