@@ -722,3 +722,35 @@ def test_an_answer_stops_at_the_callers_token_limit_with_its_apis_word(
     assert ask(2) == ("Echo from ", cut_end, 2)
     text, end, tokens = ask(5)  # "Echo from <model>: hello there": five words, not cut
     assert (text.endswith("hello there"), end, tokens) == (True, whole_end, 5)
+
+
+def test_a_client_gone_before_a_held_stream_began_is_one_debug_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that gives up while a slow fault holds its streamed answer (its own timeout)
+    is gone when the mock sends the stream's head: aiohttp's "Error handling request" and a
+    traceback, in an outside tester's run. The call is still charged (README, Chat)."""
+    import time
+
+    from kiekit_mock import MockServer
+    from kiekit_mock.faults import FaultRule
+
+    caplog.set_level(logging.DEBUG, logger="kiekit_mock")
+    body = {"model": "claude-sonnet-4-6", "messages": HELLO, "stream": True}
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    with MockServer() as mock:
+        mock.faults.add(FaultRule("slow", path="/claude/*", delay=60))  # until the mock stops
+        connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+        connection.request("POST", "/claude/v1/messages", json.dumps(body), headers)
+        for _ in range(10_000):  # a condition awaited: the fault holds the request
+            if mock.faults.rules()[0].fired:
+                break
+            time.sleep(0.001)
+        connection.close()
+    # stopping wakes the held answer, which finds its client gone
+
+    hung_up = [r for r in caplog.records if "hung up" in r.getMessage()]
+    assert [(r.name, r.levelno, r.exc_info) for r in hung_up] == [
+        ("kiekit_mock", logging.DEBUG, None)
+    ]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
