@@ -64,7 +64,7 @@ _AV_SIGNATURES = (
 def file_kind(head: bytes) -> str | None:
     """What a file's first bytes say it is: ``image``, ``audio``, ``video``, ``audio/video``
     (a container of either), ``text``, or None (unknown: no verdict)."""
-    if any(head[at : at + len(sign)] == sign for at, sign in _IMAGE_SIGNATURES):
+    if any(head[at : at + len(sign)] == sign for at, sign, _ in _IMAGE_SIGNATURES):
         return "image"
     for at, sign, kind in _AV_SIGNATURES:
         if head[at : at + len(sign)] == sign:
