@@ -234,6 +234,7 @@ def _as_delta(reply: ChatReply) -> ChatDelta:
         finish_reason=reply.finish_reason,
         done=True,
         raw=reply.raw,
+        stop_sequence=reply.stop_sequence,
         tool_calls=tuple(
             ToolCallDelta(
                 index, call.id, call.name, call.raw_arguments or json.dumps(call.arguments)
@@ -435,7 +436,7 @@ class _Assembly:
             call["arguments"].append(piece.arguments)
         if delta.thinking_block is not None:
             self._add_thinking(delta.thinking, delta.thinking_block)
-        for name in ("model", "credits", "finish_reason"):
+        for name in ("model", "credits", "finish_reason", "stop_sequence"):
             value = getattr(delta, name)
             if value is not None:
                 self.last[name] = value
@@ -477,6 +478,7 @@ class _Assembly:
             thinking="".join(self.thoughts),
             tool_calls=tool_calls,
             thinking_blocks=self._thinking_blocks(),
+            stop_sequence=self.last.get("stop_sequence"),
         )
 
     def partial(self) -> ChatReply:
