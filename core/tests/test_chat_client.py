@@ -515,6 +515,7 @@ def test_a_bad_timeout_is_refused_naming_it_before_any_request(
     with pytest.raises(ValidationError) as caught:
         ask_with(client, transport)(stream, timeout=timeout)
     assert caught.value.field == "timeout"
+    assert "number of seconds > 0" in str(caught.value)  # the call's bound, not a model option
     assert transport.requests == []
 
 
