@@ -98,7 +98,26 @@ def test_a_local_image_file_goes_inline_as_kie_run_takes_one(
     notes.write_text("not an image")
     code, _, err = run(capsys, "chat", "gpt-5-2", "what is it", "--mock", "--image", str(notes))
     assert code == 2
-    assert "not an image by its name" in err
+    assert "kie: error: --image: is not an image (PNG, JPEG, WebP, GIF, BMP, TIFF or HEIC)" in err
+
+
+def test_a_local_image_is_judged_by_its_content_as_kie_run_judges_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo saved without an extension is an image, and a text named .png is not (it was
+    sent inline as image/png, and paid for, in an outside tester's run)."""
+    from kiekit.cli import chat
+
+    photo = tmp_path / "photo"
+    photo.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(32))
+    assert chat._image_url(str(photo)).startswith("data:image/webp;base64,UklGR")
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "what", "--mock", "--image", str(photo))
+    assert (code, out) == (0, "Echo from gpt-5-2: what (and 1 image)\n")
+    fake = tmp_path / "notimg.png"
+    fake.write_text("just some text")
+    code, out, err = run(capsys, "chat", "gpt-5-5", "what", "--mock", "--image", str(fake))
+    assert (code, out) == (2, "")
+    assert err.startswith("kie: error: --image: is not an image")
 
 
 def test_an_image_under_home_without_a_home_directory_is_one_error_naming_the_option(
@@ -189,3 +208,15 @@ def test_the_summary_line_says_the_credits_charged_as_kie_said(credits: float, s
     from kiekit.cli.chat import _summary
 
     assert _summary(ChatReply("hi", "gpt-5-2", credits=credits)) == f"gpt-5-2; {said} credits"
+
+
+def test_json_keeps_the_answer_so_far_of_a_cut_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    """Cut mid-answer, the text that came was received and charged: ``--json`` keeps it in
+    the error object (it printed only the error, in an outside tester's run)."""
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "a [mock:drop] b", "--mock", "--json")
+    assert code == 1
+    answer = json.loads(out)
+    assert (answer["ok"], answer["error"]["type"]) == (False, "TransportError")
+    assert "received and charged" in answer["error"]["message"]
+    assert answer["error"]["partial"]["text"] == "Echo "
+    assert answer["error"]["partial"]["model"] == "gpt-5-2"

@@ -17,6 +17,7 @@ from kiekit import (
     AuthenticationError,
     Client,
     InsufficientCreditsError,
+    OutcomeUnknownError,
     ProtocolError,
     RateLimitedError,
     Registry,
@@ -199,8 +200,8 @@ def test_a_stream_without_its_last_event_is_a_protocol_error(client: str) -> Non
 def test_an_unreadable_answer_is_a_protocol_error(client: str) -> None:
     with pytest.raises(ProtocolError):
         ask_with(client, answering(b"not json", JSON))(False)
-    with pytest.raises(ProtocolError, match="event stream"):  # JSON where events were asked
-        ask_with(client, answering(b'{"text": "whole"}', JSON))(True)
+    with pytest.raises(ProtocolError, match="no text"):  # JSON where events were asked
+        ask_with(client, answering(b'{"words": "whole"}', JSON))(True)
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -409,18 +410,75 @@ class Breaking:
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_a_stream_cut_off_once_kie_began_answering_is_not_retryable(client: str) -> None:
+@pytest.mark.parametrize("chunks", [0, 1])
+def test_a_stream_cut_off_once_kie_began_answering_is_not_retryable(
+    client: str, chunks: int
+) -> None:
     """The call was received and charged: a caller following ``retryable`` paid twice (an
-    outside auditor's finding). Cut before the first byte, it may still be sent again."""
+    outside auditor's finding). The answer's head is KIE answering, even before a byte of
+    its body came."""
     with pytest.raises(TransportError) as cut:
-        ask_with(client, Breaking(1))(True)
+        ask_with(client, Breaking(chunks))(True)
     assert cut.value.retryable is False
     assert "the stream broke" in str(cut.value)
     assert "received and charged" in str(cut.value)
-    with pytest.raises(TransportError) as early:
-        ask_with(client, Breaking(0))(True)
-    assert early.value.retryable is True
-    assert "charged" not in str(early.value)
+
+
+class Unanswered:
+    """A transport whose request failed before any answer came: ``sent`` says whether it may
+    have left (a reset after it was written) or provably did not (connection refused)."""
+
+    def __init__(self, sent: bool) -> None:
+        self.sent = sent
+
+    def _fail(self) -> TransportError:
+        return TransportError("POST /echo-1/chat failed: lost", maybe_sent=self.sent)
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        raise self._fail()
+
+    def stream(self, request: HttpRequest) -> BufferedStream:
+        raise self._fail()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_chat_call_lost_before_any_answer_says_whether_it_may_be_sent_again(
+    client: str, stream: bool
+) -> None:
+    """Sent with no answer back, a chat call may have been answered and charged: its outcome
+    is unknown, as a create's is, never ``retryable`` (an outside tester's finding: code that
+    retries on ``retryable`` paid twice). Never sent, it may be sent again."""
+    with pytest.raises(OutcomeUnknownError) as lost:
+        ask_with(client, Unanswered(sent=True))(stream)
+    assert lost.value.retryable is False
+    assert "chat call to echo-1 may or may not have reached KIE (POST /echo-1/chat failed" in str(
+        lost.value
+    )
+    assert isinstance(lost.value.cause, TransportError)
+    assert lost.value.model == MODEL
+    with pytest.raises(TransportError) as unsent:
+        ask_with(client, Unanswered(sent=False))(stream)
+    assert unsent.value.retryable is True
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_whole_answer_cut_once_its_head_came_is_charged_not_retryable(client: str) -> None:
+    """The transport says the answer had begun (``answered``): KIE received the call."""
+
+    def cut(_: HttpRequest) -> HttpResponse:
+        raise TransportError("POST /echo-1/chat: reading the answer failed: cut", answered=True)
+
+    with pytest.raises(TransportError) as caught:
+        ask_with(client, MockTransport(cut))(False)
+    assert caught.value.retryable is False
+    assert "reading the answer failed: cut; KIE had begun answering, so the call was " in str(
+        caught.value
+    )
+    assert "received and charged" in str(caught.value)
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -439,9 +497,65 @@ def test_a_chat_call_is_logged_at_debug_as_every_request_without_its_key_or_mess
     assert not any(KEY in line or "secret" in line for line in caplog.text.splitlines())
 
     def refused(_: HttpRequest) -> HttpResponse:
-        raise TransportError("connection refused", retryable=True)
+        raise TransportError("connection refused", maybe_sent=False)
 
     caplog.clear()
     with caplog.at_level("DEBUG", logger="kiekit"), pytest.raises(TransportError):
         ask_with(client, MockTransport(refused))(stream)
     assert f"POST /{MODEL}/chat failed: connection refused" in caplog.text
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "5", True])
+def test_a_bad_timeout_is_refused_naming_it_before_any_request(
+    client: str, stream: bool, timeout: Any
+) -> None:
+    transport = answering(STREAM, EVENTS)
+    with pytest.raises(ValidationError) as caught:
+        ask_with(client, transport)(stream, timeout=timeout)
+    assert caught.value.field == "timeout"
+    assert "number of seconds > 0" in str(caught.value)  # the call's bound, not a model option
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_whole_json_answer_to_a_stream_request_is_its_delta_and_reply(client: str) -> None:
+    """A gateway that ignores ``stream`` answers whole: that answer was paid for, and is
+    handed over (it was thrown away as a ProtocolError, in an outside tester's run)."""
+    reply, deltas = ask_with(client, answering(b'{"text": "whole", "credits": 0.5}', JSON))(True)
+    assert reply == ChatReply("whole", MODEL, credits=0.5)
+    assert [(d.text, d.credits, d.done) for d in deltas] == [("whole", 0.5, True)]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("content_type", ["text/event-stream", "text/event-stream; charset=utf-8"])
+def test_kie_envelope_labelled_as_an_event_stream_is_still_its_typed_error(
+    client: str, content_type: str
+) -> None:
+    """A gateway may label KIE's ``{"code": 401, …}`` refusal with the type asked for: its
+    code must not be lost as "the event stream ended" (an outside tester's finding)."""
+    body = b'{"code": 401, "msg": "You do not have access permissions"}'
+    with pytest.raises(AuthenticationError):
+        ask_with(client, answering(body, {"content-type": content_type}))(True)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_an_error_once_deltas_came_carries_the_answer_so_far(client: str) -> None:
+    """What came before a cut or an error event was received, and paid for: it goes with the
+    error (``partial``), not lost with the traceback."""
+    with pytest.raises(TransportError) as cut:
+        ask_with(client, Breaking(2))(True)  # one event ("Hel") came whole
+    assert cut.value.partial == ChatReply("Hel", MODEL)
+    failing = sse({"t": "Hi"}, {"t": " there"}, {"fail": {"code": 500, "message": "boom"}})
+    with pytest.raises(ApiError) as failed:
+        ask_with(client, answering(failing, EVENTS))(True)
+    assert failed.value.partial is not None
+    assert failed.value.partial.text == "Hi there"
+    with pytest.raises(ProtocolError) as ended:  # no final event
+        ask_with(client, answering(sse({"t": "Hi"}), EVENTS))(True)
+    assert ended.value.partial is not None
+    assert ended.value.partial.text == "Hi"
+    with pytest.raises(ApiError) as refused:  # nothing came: nothing to carry
+        ask_with(client, answering(b'{"code": 402, "msg": "Credits insufficient"}', JSON))(True)
+    assert refused.value.partial is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -14,7 +15,14 @@ from typing import Any, ClassVar
 import pytest
 from aiohttp import web
 from attrs import frozen
-from kiekit import AsyncClient, Client, ProtocolError, Registry, TransportError
+from kiekit import (
+    AsyncClient,
+    Client,
+    OutcomeUnknownError,
+    ProtocolError,
+    Registry,
+    TransportError,
+)
 from kiekit.chat import (
     ChatCall,
     ChatDelta,
@@ -58,7 +66,7 @@ class Server:
     """An event-stream server in a thread: ``/chat/wait`` sends one event, then waits until
         ``first_read`` is set before sending the rest; ``/chat/cut`` drops the connection;
         ``/chat/think`` is silent SILENCE seconds after its first event, ``/chat/stall`` until
-        the test ends;
+        the test ends (a whole answer too);
         ``/chat/pings`` sends keep-alive comments, ``/chat/flood`` events and ``/chat/line`` one
     line, without end; a call
         that does not stream is answered "whole" at once."""
@@ -70,6 +78,8 @@ class Server:
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         if not (await request.json())["stream"]:
+            if request.match_info["how"] == "stall":  # silent until the test ends
+                await asyncio.to_thread(self.released.wait, 60)
             return web.json_response("whole")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -297,3 +307,159 @@ def test_a_whole_answer_slower_than_the_read_timeout_is_not_lost(client: str) ->
                     await a.credits()
 
         asyncio.run(run())
+
+
+def ask_mock(client: str, base_url: str, stream: bool, **options: Any) -> Any:
+    """gpt-5-2's answer to "hello" through ``client`` (its error, raised)."""
+    if client == "Client":
+        with Client("test-key", base_url=base_url) as kie:
+            if not stream:
+                return kie.chat("gpt-5-2", "hello", **options)
+            with kie.chat_stream("gpt-5-2", "hello", **options) as chat:
+                return list(chat)
+
+    async def run() -> Any:
+        async with AsyncClient("test-key", base_url=base_url) as kie:
+            if not stream:
+                return await kie.chat("gpt-5-2", "hello", **options)
+            return [delta async for delta in kie.chat_stream("gpt-5-2", "hello", **options)]
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("client", ["Client", "AsyncClient"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_chat_answer_lost_once_kie_ran_the_call_is_never_said_retryable(
+    client: str, stream: bool
+) -> None:
+    """KIE ran and charged the call, and its answer was lost (an outside tester's finding: a
+    whole answer cut after its head was ``retryable=True``, so a caller retrying on it paid
+    twice). Cut once its head came: received and charged; reset before a byte of it: the
+    outcome is unknown. Neither is retryable."""
+    with MockServer() as mock:
+        mock.faults.add(FaultRule("truncated", when="after", times=1, path="/gpt-5-2/*"))
+        with pytest.raises(TransportError) as cut:
+            ask_mock(client, mock.base_url, stream)
+        assert cut.value.retryable is False
+        assert "received and charged: sending it again pays again" in str(cut.value)
+        mock.faults.add(FaultRule("reset", when="after", times=1, path="/gpt-5-2/*"))
+        with pytest.raises((OutcomeUnknownError, TransportError)) as reset:
+            ask_mock(client, mock.base_url, stream)
+        assert reset.value.retryable is False
+        if stream:  # the mock's event stream had sent its head
+            assert "received and charged" in str(reset.value)
+        else:
+            assert "chat call to gpt-5-2 may or may not have reached KIE" in str(reset.value)
+
+
+@pytest.mark.parametrize("client", ["Client", "AsyncClient"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_chat_call_refused_before_it_was_sent_may_be_sent_again(
+    client: str, stream: bool
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        base_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        with pytest.raises(TransportError) as refused:
+            ask_mock(client, base_url, stream)
+    assert (refused.value.retryable, refused.value.maybe_sent) == (True, False)
+
+
+@pytest.mark.parametrize("client", ["Client", "AsyncClient"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_chat_call_ends_at_its_own_timeout_on_both_clients(
+    server: Server, client: str, stream: bool
+) -> None:
+    """A product's worker bounds each call (``timeout=``), however long the client's read
+    timeout and CHAT_DEADLINE: a stalled upstream ends in a typed error, not a thread held for
+    600 s (an outside tester's finding). Never retryable: the call was sent."""
+    said = r"took longer than 0.3 s \(timeout=\)"
+
+    def ask() -> None:
+        if client == "Client":
+            with Client("k", base_url=server.base_url, registry=registry(), timeout=60) as kie:
+                if not stream:
+                    kie.chat(MODEL, "stall", timeout=0.3)
+                    return
+                with kie.chat_stream(MODEL, "stall", timeout=0.3) as chat:
+                    list(chat)
+            return
+
+        async def run() -> None:
+            async with AsyncClient(
+                "k", base_url=server.base_url, registry=registry(), timeout=60
+            ) as kie:
+                if not stream:
+                    await kie.chat(MODEL, "stall", timeout=0.3)
+                    return
+                async for _ in kie.chat_stream(MODEL, "stall", timeout=0.3):
+                    pass
+
+        asyncio.run(run())
+
+    # the first event came: received and charged; else no byte of the answer came, and it
+    # may or may not have been answered
+    expected = TransportError if stream else OutcomeUnknownError
+    with pytest.raises(expected, match=said) as cut:
+        ask()
+    assert cut.value.retryable is False
+    assert ("received and charged" in str(cut.value)) is stream
+
+
+def reading_in_a_thread(stream: Any) -> tuple[threading.Thread, list[BaseException]]:
+    """A thread that reads ``stream``'s first delta, then waits in its next read; returned
+    once that thread is inside the stream (its generator running: blocked in the read, or
+    about to be, which the close cuts short the same way)."""
+    import inspect
+    import time
+
+    caught: list[BaseException] = []
+    first = threading.Event()
+
+    def read() -> None:
+        deltas = iter(stream)
+        next(deltas)
+        first.set()
+        try:
+            next(deltas)
+        except BaseException as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    assert first.wait(10)
+    generator = stream._deltas
+    for _ in range(10_000):  # a condition awaited, not a time: the thread entered the read
+        if inspect.getgeneratorstate(generator) == inspect.GEN_RUNNING:
+            break
+        time.sleep(0.001)
+    return thread, caught
+
+
+@pytest.mark.parametrize("closing", ["stream", "client"])
+def test_a_blocked_sync_stream_is_ended_from_another_thread_with_a_typed_error(
+    server: Server, closing: str
+) -> None:
+    """A sync worker whose upstream stalls mid-answer can abort it: ``stream.close()`` or
+    ``client.close()`` from another thread cut the read (it raised ``ValueError: generator
+    already executing``, and the read went on, in an outside tester's run). The reader gets a
+    TransportError, not retryable, with the answer so far."""
+    kie = Client("k", base_url=server.base_url, registry=registry(), timeout=60)
+    stream = kie.chat_stream(MODEL, "stall")
+    thread, caught = reading_in_a_thread(stream)
+    if closing == "stream":
+        stream.close()
+    else:
+        kie.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    [error] = caught
+    assert isinstance(error, TransportError)
+    assert error.retryable is False
+    assert "the stream was closed while it was read" in str(error)
+    assert error.partial is not None
+    assert error.partial.text == "first"
+    assert stream.reply is None
+    stream.close()  # again: nothing left to do
+    with kie:
+        assert kie.chat(MODEL, "next").text == "whole"  # the client serves the next call

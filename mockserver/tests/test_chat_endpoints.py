@@ -642,3 +642,115 @@ def test_a_task_route_keeps_its_one_megabyte_limit(kie: Kie) -> None:
     # so it stays aiohttp's real 413 (README, Limits)
     body = {"model": "grok-imagine/text-to-image", "input": {"prompt": "x" * (2 * 2**20)}}
     assert kie.post("/api/v1/jobs/createTask", body).status == 413
+
+
+# -- the caller's token limit --------------------------------------------------------------------
+
+
+def _text_and_end(path: str, answer: Any, streamed: bool) -> tuple[str, Any, int]:
+    """(text, the API's word for how it ended, output tokens) of a whole or streamed answer."""
+    if not streamed:
+        if "completions" in path:
+            return (
+                answer["choices"][0]["message"]["content"],
+                answer["choices"][0]["finish_reason"],
+                answer["usage"]["completion_tokens"],
+            )
+        if "messages" in path:
+            return (
+                answer["content"][-1]["text"],
+                answer["stop_reason"],
+                answer["usage"]["output_tokens"],
+            )
+        ended = (answer["status"], answer.get("incomplete_details"), answer["output"][0]["status"])
+        return answer["output"][0]["content"][0]["text"], ended, answer["usage"]["output_tokens"]
+    found = events(answer)
+    if "completions" in path:
+        chunks = [data for _, data in found[:-1]]
+        text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+        return (
+            text,
+            chunks[-1]["choices"][0]["finish_reason"],
+            chunks[-1]["usage"]["completion_tokens"],
+        )
+    if "messages" in path:
+        text = "".join(d["delta"].get("text", "") for n, d in found if n == "content_block_delta")
+        last = found[-2][1]
+        return text, last["delta"]["stop_reason"], last["usage"]["output_tokens"]
+    text = "".join(d["delta"] for n, d in found if n == "response.output_text.delta")
+    response = found[-1][1]["response"]
+    assert found[-1][0] == f"response.{response['status']}"  # response.incomplete when cut
+    ended = (
+        response["status"],
+        response.get("incomplete_details"),
+        response["output"][0]["status"],
+    )
+    return text, ended, response["usage"]["output_tokens"]
+
+
+LIMITED: dict[str, tuple[dict[str, Any], Any, Any]] = {  # body, how it ends cut, and not
+    "/gpt-5-2/v1/chat/completions": ({"messages": HELLO}, "length", "stop"),
+    "/claude/v1/messages": (
+        {"model": "claude-sonnet-4-6", "messages": HELLO},
+        "max_tokens",
+        "end_turn",
+    ),
+    "/codex/v1/responses": (
+        {"model": "gpt-5-5", "input": "hello there"},
+        ("incomplete", {"reason": "max_output_tokens"}, "incomplete"),
+        ("completed", None, "completed"),
+    ),
+}
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize("path", list(LIMITED))
+def test_an_answer_stops_at_the_callers_token_limit_with_its_apis_word(
+    kie: Kie, path: str, streamed: bool
+) -> None:
+    """``max_tokens`` / ``max_output_tokens`` cut the answer as the real APIs do, so that a
+    product's "the answer was cut by the token limit" path can be tested (the mock answered
+    in full, "stop", in an outside tester's run). The mock's tokens are words."""
+    body, cut_end, whole_end = LIMITED[path]
+    name = "max_output_tokens" if "responses" in path else "max_tokens"
+    stream = {"stream": True} if streamed else {}
+
+    def ask(limit: int) -> tuple[str, Any, int]:
+        answer = kie.post(path, body | stream | {name: limit})
+        return _text_and_end(path, answer.body if streamed else answer.json(), streamed)
+
+    assert ask(2) == ("Echo from ", cut_end, 2)
+    text, end, tokens = ask(5)  # "Echo from <model>: hello there": five words, not cut
+    assert (text.endswith("hello there"), end, tokens) == (True, whole_end, 5)
+
+
+def test_a_client_gone_before_a_held_stream_began_is_one_debug_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that gives up while a slow fault holds its streamed answer (its own timeout)
+    is gone when the mock sends the stream's head: aiohttp's "Error handling request" and a
+    traceback, in an outside tester's run. The call is still charged (README, Chat)."""
+    import time
+
+    from kiekit_mock import MockServer
+    from kiekit_mock.faults import FaultRule
+
+    caplog.set_level(logging.DEBUG, logger="kiekit_mock")
+    body = {"model": "claude-sonnet-4-6", "messages": HELLO, "stream": True}
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+    with MockServer() as mock:
+        mock.faults.add(FaultRule("slow", path="/claude/*", delay=60))  # until the mock stops
+        connection = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+        connection.request("POST", "/claude/v1/messages", json.dumps(body), headers)
+        for _ in range(10_000):  # a condition awaited: the fault holds the request
+            if mock.faults.rules()[0].fired:
+                break
+            time.sleep(0.001)
+        connection.close()
+    # stopping wakes the held answer, which finds its client gone
+
+    hung_up = [r for r in caplog.records if "hung up" in r.getMessage()]
+    assert [(r.name, r.levelno, r.exc_info) for r in hung_up] == [
+        ("kiekit_mock", logging.DEBUG, None)
+    ]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

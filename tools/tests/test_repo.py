@@ -22,7 +22,8 @@ IO_CALLS = {"open", "sleep", "system", "popen", "remove", "unlink", "rename", "r
 IO_METHODS = {"read_text", "write_text", "read_bytes", "write_bytes", "mkdir", "touch", "unlink"}
 # The only core modules that do I/O themselves, each for one reason
 CORE_IO = {
-    "_transports/urllib3_transport.py": {"urllib3"},  # Client's HTTP
+    # Client's HTTP; socket: shutting a stream's connection down wakes a read blocked on it
+    "_transports/urllib3_transport.py": {"urllib3", "socket"},
     "_transports/aiohttp_transport.py": {"aiohttp"},  # AsyncClient's HTTP
     "_transports/proxies.py": {"urllib.request"},  # getproxies(): reads settings, sends nothing
     "journal/_stores.py": {"sqlite3"},  # the journal on disk

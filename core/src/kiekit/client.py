@@ -414,14 +414,18 @@ class Client:
         /,
         *,
         system: str | None = None,
+        timeout: float | None = None,
         **options: Unpack[ChatOptions],
     ) -> ChatReply:
         """Ask a chat model and return its whole answer. ``messages``: a prompt, or messages
         in OpenAI's shape; ``options``: the model's (``reasoning_effort=…``), validated before
-        any I/O. Not a task (kie-api.md §5): nothing is polled, and the call is never retried,
-        for KIE charges each one."""
+        any I/O; ``timeout``: seconds the whole call may take (default ``CHAT_DEADLINE``,
+        600 s), then a TransportError or OutcomeUnknownError (plugins/chat/README.md,
+        "Errors"). Not a task (kie-api.md §5): nothing is polled, and the call is never
+        retried, for KIE charges each one."""
+        bounds = chat_flows.Bounds.of(timeout)
         provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
-        return drive(chat_flows.chat(self._engine, provider, call), self._transport)
+        return drive(chat_flows.chat(self._engine, provider, call, bounds), self._transport)
 
     def chat_stream(
         self,
@@ -430,12 +434,16 @@ class Client:
         /,
         *,
         system: str | None = None,
+        timeout: float | None = None,
         **options: Unpack[ChatOptions],
     ) -> ChatStream:
         """As :meth:`chat`, streamed: iterate the :class:`~kiekit.chat.ChatDelta` s as they
-        arrive; the stream's ``reply`` holds the whole answer at the end."""
+        arrive; the stream's ``reply`` holds the whole answer at the end. ``timeout`` bounds
+        the whole stream, however its bytes trickle; ``close()``, from any thread, ends it."""
+        bounds = chat_flows.Bounds.of(timeout)
         provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
-        return ChatStream(chat_flows.chat_stream(self._engine, provider, call), self._transport)
+        flow = chat_flows.chat_stream(self._engine, provider, call, bounds)
+        return ChatStream(flow, self._transport)
 
     def close(self) -> None:
         """Close the connections (and the shared rate limits' Redis client); a closed client
@@ -613,12 +621,15 @@ class AsyncClient:
         /,
         *,
         system: str | None = None,
+        timeout: float | None = None,
         **options: Unpack[ChatOptions],
     ) -> ChatReply:
-        """As :meth:`Client.chat`: the chat model's whole answer (never retried: KIE charges
-        each call)."""
+        """As :meth:`Client.chat`: the chat model's whole answer within ``timeout`` seconds
+        (default ``CHAT_DEADLINE``), never retried: KIE charges each call."""
+        bounds = chat_flows.Bounds.of(timeout)
         provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
-        return await drive_async(chat_flows.chat(self._engine, provider, call), self._transport)
+        flow = chat_flows.chat(self._engine, provider, call, bounds)
+        return await drive_async(flow, self._transport)
 
     def chat_stream(
         self,
@@ -627,11 +638,14 @@ class AsyncClient:
         /,
         *,
         system: str | None = None,
+        timeout: float | None = None,
         **options: Unpack[ChatOptions],
     ) -> AsyncChatStream:
-        """``async for delta in kie.chat_stream(...)``; validated at once, sent on first read."""
+        """``async for delta in kie.chat_stream(...)``; validated at once, sent on first read;
+        ``timeout`` as :meth:`Client.chat_stream`'s."""
+        bounds = chat_flows.Bounds.of(timeout)
         provider, call = chat_flows.prepare(self._engine, model, messages, system, options)
-        flow = chat_flows.chat_stream(self._engine, provider, call)
+        flow = chat_flows.chat_stream(self._engine, provider, call, bounds)
         return AsyncChatStream(flow, self._transport)
 
     async def close(self) -> None:

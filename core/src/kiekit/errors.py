@@ -10,7 +10,7 @@
     ├── UnknownModelError        no installed provider owns the model id (also a LookupError)
     ├── PluginError              an installed plugin broke the contract
     ├── TransportError           the bytes did not make it (refused, reset, timed out); retryable
-    │                            (not a chat stream cut off once KIE began answering: charged)
+    │                            (not a chat answer cut off once KIE began answering: charged)
     │   ├── FileReadError        a file to upload could not be read here (gone, shrank); its path
     │   └── DownloadError        a result file could not be fetched; carries the URL
     │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
@@ -47,10 +47,16 @@ from __future__ import annotations
 import errno as errno_codes
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from kiekit._lazy import LazyModule  # a leaf too
 from kiekit.models import Request  # a leaf module: it imports nothing of kiekit
+
+if TYPE_CHECKING:
+    from kiekit.chat import types as chat_types
+else:  # read only when get_type_hints reads KieError.partial: `import kiekit` stays light
+    chat_types = LazyModule("kiekit.chat.types")
 
 __all__ = [
     "ApiError",
@@ -89,13 +95,20 @@ __all__ = [
 
 
 class KieError(Exception):
-    """Base of every error kiekit raises."""
+    """Base of every error kiekit raises.
+
+    ``partial``: for a streamed chat answer that broke off (cut, an error event, no final
+    event), what came before the error, as a :class:`~kiekit.chat.ChatReply` (its text and
+    thinking, and the model, usage and credits as far as they were said; only the tool calls
+    that came whole); None otherwise. The call was received, and may be charged for it.
+    """
 
     retryable: bool = False  # a class's answer; a TransportError may say otherwise for itself
     # The local file concerned, when one is: an upload's (any failure of it), a download's
     path: str | None = None
     # Seconds the answer's Retry-After header asked for, when it had one (kiekit.retry)
     retry_after: float | None = None
+    partial: chat_types.ChatReply | None = None
 
     def __init__(self, message: str, *, task_id: str | None = None) -> None:
         super().__init__(message)
@@ -181,8 +194,10 @@ class TransportError(KieError):
 
     ``maybe_sent`` is False only when the request provably never left (connection refused,
     DNS failure, connect timeout): then even a create may be sent again (see kiekit.retry).
-    ``retryable`` is False for a call known to be received and paid for (a chat stream cut
-    off after KIE began answering): sending it again would pay again.
+    ``answered`` is True when the answer had begun to come (its HTTP head was read) before it
+    broke: the request certainly reached KIE. ``retryable`` is False for a call known to be
+    received and paid for (a chat answer cut off once KIE began answering): sending it again
+    would pay again.
     """
 
     retryable = True
@@ -194,9 +209,11 @@ class TransportError(KieError):
         task_id: str | None = None,
         maybe_sent: bool = True,
         retryable: bool | None = None,
+        answered: bool = False,
     ) -> None:
         super().__init__(message, task_id=task_id)
         self.maybe_sent = maybe_sent
+        self.answered = answered
         if retryable is not None:
             self.retryable = retryable
 
@@ -325,6 +342,10 @@ class OutcomeUnknownError(KieError):
     failure; ``key`` the task journal's row of it, when a journal holds one (``kie settle KEY``
     settles it). Look for the task on your KIE dashboard, or wait for its callback, before
     creating it again.
+
+    A chat call (``chat=True``) lost the same way, sent in full but with no byte of its answer
+    back, is not retried either: KIE charges each chat call (kie-api.md §5), and the call may
+    have been answered and charged; ``model`` and ``request`` say what was asked.
     """
 
     def __init__(
@@ -334,13 +355,22 @@ class OutcomeUnknownError(KieError):
         request: Request | Mapping[str, Any] | None,
         cause: KieError,
         key: str | None = None,
+        chat: bool = False,
     ) -> None:
-        what = f"create of {model}" if model else "request"
-        super().__init__(
-            f"{what} may or may not have reached KIE ({cause.message}); it was not sent "
-            "again, so it is not paid twice: check your KIE dashboard or callback for the "
-            "task before retrying"
-        )
+        if chat:
+            message = (
+                f"chat call to {model} may or may not have reached KIE ({cause.message}); it "
+                "was not sent again: KIE charges each chat call, so sending it again may pay "
+                "twice"
+            )
+        else:
+            what = f"create of {model}" if model else "request"
+            message = (
+                f"{what} may or may not have reached KIE ({cause.message}); it was not sent "
+                "again, so it is not paid twice: check your KIE dashboard or callback for the "
+                "task before retrying"
+            )
+        super().__init__(message)
         self.model = model
         self.request = request
         self.cause = cause

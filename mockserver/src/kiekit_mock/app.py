@@ -170,7 +170,7 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
             raise
         # A client may stop reading a stream (a chat closed early): normal, not the mock's
         # error, so one debug line instead of aiohttp's traceback; the answer ends as sent
-        log.debug("%s %s: the client hung up mid-answer", request.method, path)
+        log.debug("%s %s: the client hung up before its answer ended", request.method, path)
         status, sent = streamed.status, streamed
         return streamed
     finally:

@@ -45,9 +45,11 @@ STREAMED: web.RequestKey[web.StreamResponse] = web.RequestKey(
 
 
 async def prepare_streamed(request: web.Request, response: web.StreamResponse) -> None:
-    """Send ``response``'s head now; its handler then writes the body as it is made."""
-    await response.prepare(request)
+    """Send ``response``'s head now; its handler then writes the body as it is made. Marked
+    streamed first: a client gone before the head (it gave up while a slow fault held the
+    answer) is then a hang-up, as one gone mid-answer is (app.py), not a traceback."""
     request[STREAMED] = response
+    await response.prepare(request)
 
 
 def runtime(request: web.Request) -> Runtime:

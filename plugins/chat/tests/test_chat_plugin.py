@@ -390,3 +390,60 @@ def test_anthropic_usage_arrives_in_two_parts() -> None:
     assert start.usage == Usage(input_tokens=8)  # the running output count is not the total
     assert end.usage == Usage(output_tokens=7)
     assert end.finish_reason == "end_turn"
+
+
+STOPPED = {  # Anthropic's answer ended by one of the caller's stop sequences
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-6",
+    "content": [{"type": "text", "text": "one two"}],
+    "stop_reason": "stop_sequence",
+    "stop_sequence": "THREE",
+    "usage": {"input_tokens": 3, "output_tokens": 2},
+    "credits_consumed": 0.01,
+}
+STOPPED_EVENTS = sse(
+    ("message_start", '{"type":"message_start","message":{"model":"claude-sonnet-4-6",'
+     '"content":[],"usage":{"input_tokens":3,"output_tokens":1}}}'),
+    ("content_block_start", '{"type":"content_block_start","index":0,'
+     '"content_block":{"type":"text","text":""}}'),
+    ("content_block_delta", '{"type":"content_block_delta","index":0,'
+     '"delta":{"type":"text_delta","text":"one two"}}'),
+    ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+    ("message_delta", '{"type":"message_delta","delta":{"stop_reason":"stop_sequence",'
+     '"stop_sequence":"THREE"},"usage":{"output_tokens":2}}'),
+    ("message_stop", '{"type":"message_stop"}'),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_stop_sequence_that_ended_an_anthropic_answer_is_kept(stream: bool) -> None:
+    """Which of the caller's stop sequences matched is Anthropic's ``stop_sequence``: it was
+    dropped (a stream keeps no ``raw``, so it was lost for good there), in an outside
+    tester's run."""
+    import json
+
+    from kiekit import Client
+    from kiekit.transport import HttpResponse, MockTransport
+
+    body, kind = (
+        (STOPPED_EVENTS, "text/event-stream")
+        if stream
+        else (json.dumps(STOPPED).encode(), "application/json")
+    )
+    transport = MockTransport(lambda _: HttpResponse(200, body, "OK", {"content-type": kind}))
+    with Client("k", base_url="http://127.0.0.1:9", transport=transport) as kie:
+        if stream:
+            with kie.chat_stream("claude-sonnet-4-6", "count") as chat:
+                deltas = list(chat)
+            reply = chat.reply
+            assert [d.stop_sequence for d in deltas if d.stop_sequence] == ["THREE"]
+        else:
+            reply = kie.chat("claude-sonnet-4-6", "count")
+    assert reply is not None
+    assert (reply.text, reply.finish_reason, reply.stop_sequence) == (
+        "one two",
+        "stop_sequence",
+        "THREE",
+    )

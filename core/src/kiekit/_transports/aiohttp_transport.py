@@ -181,6 +181,7 @@ class AiohttpTransport:
                     proxy=self._proxies.for_url(request.url),
                     **self._silence(request),
                 ) as response:
+                    progress.answered = True  # its head came: the request reached KIE
                     declared = response.content_length
                     if declared is not None and declared > limit:
                         raise oversized(limit, what(request), request.task_id)
@@ -214,6 +215,7 @@ class AiohttpTransport:
                 # one, DNS, connect, the proxy's tunnel, the TLS handshake, a timeout in any of
                 # them) failed before a byte of the request was written: it never left
                 maybe_sent=progress.connected,
+                answered=progress.answered,
             ) from exc
         except BaseException as exc:  # the caller's cancellation (its timeout, a TaskGroup)
             if not progress.connected:  # in the pool's queue, or connecting: nothing written
@@ -342,6 +344,8 @@ class AiohttpTransport:
         ends = None
         if request.long_silence and request.timeout is not None:
             ends = asyncio.get_running_loop().time() + request.timeout
+        progress = _Progress()
+        marker = _IN_PROGRESS.set(progress)
         try:
             async with asyncio.timeout_at(ends):
                 response = await session.request(
@@ -359,7 +363,11 @@ class AiohttpTransport:
             words = in_words(exc)
             if self._closed:
                 words = _CLOSED_IN_FLIGHT
-            raise TransportError(f"{what(request)} failed: {words}") from exc
+            raise TransportError(
+                f"{what(request)} failed: {words}", maybe_sent=progress.connected
+            ) from exc
+        finally:
+            _IN_PROGRESS.reset(marker)
         return _AiohttpStream(response, request, ends)
 
     def _silence(self, request: HttpRequest) -> dict[str, Any]:
@@ -402,12 +410,14 @@ def _import_aiohttp() -> None:
 
 class _Progress:
     """How far one request got: ``connected`` once aiohttp handed it a connection (pooled or
-    new), just before it writes the request on it; set by :func:`_connector_type`'s connector."""
+    new), just before it writes the request on it; set by :func:`_connector_type`'s connector.
+    ``answered`` once the answer's head was read."""
 
-    __slots__ = ("connected",)
+    __slots__ = ("answered", "connected")
 
     def __init__(self) -> None:
         self.connected = False
+        self.answered = False
 
 
 # The request the running task is sending (AiohttpTransport.send), for the connector to mark

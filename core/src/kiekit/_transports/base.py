@@ -264,12 +264,14 @@ def oversized(limit: int, what: str, task_id: str | None) -> ProtocolError:
     )
 
 
-def late(request: HttpRequest) -> TransportError:
-    """The error of an answer still dripping in at the request's deadline."""
+def late(request: HttpRequest, *, answered: bool = False) -> TransportError:
+    """The error of an answer still dripping in at the request's deadline (``answered``: its
+    head had come)."""
     return TransportError(
         f"{what(request)}: the answer took longer than the call's "
         f"{request.timeout or 0:.1f} s deadline",
         task_id=request.task_id,
+        answered=answered,
     )
 
 

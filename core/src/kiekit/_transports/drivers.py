@@ -82,6 +82,14 @@ class SyncDriver:
             self._stream.close()
             self._stream = None
 
+    def abort(self) -> None:
+        """From another thread: end the wait of the stream being read (its connection shut
+        down), for a stream that can (:class:`~kiekit._transports.base.ByteStream`'s
+        ``abort``); the reading thread then closes it."""
+        abort = getattr(self._stream, "abort", None)
+        if abort is not None:
+            abort()
+
     def run(self, flow: Flow[T]) -> T:
         outcome: Any = None
         error: BaseException | None = None

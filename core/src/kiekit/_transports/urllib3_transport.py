@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import socket
 import ssl  # for the annotations: urllib3 imports it anyway
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +93,8 @@ class Urllib3Transport:
         # a PoolManager per proxy (None: straight), made as URLs need them
         self._managers: dict[str | None, Any] = {None: self._manager(None)}
         self._managers_made = threading.Lock()
+        # the streams open (a chat's), cut by close() even while a thread waits on one
+        self._streams: weakref.WeakSet[_Urllib3Stream] = weakref.WeakSet()
         # API calls go to one or two hosts: a pool of each, found by the URL's origin, spares
         # every call the PoolManager's URL parsing and pool lookup (15 % of a call's work)
         self._origins: dict[str, Any] = {}
@@ -231,12 +236,13 @@ class Urllib3Transport:
                     raise oversized(limit, what(request), request.task_id)
                 parts.append(chunk)
                 if ends is not None and time.monotonic() > ends:
-                    raise late(request)
+                    raise late(request, answered=True)
         except self._urllib3.exceptions.HTTPError as exc:
             response.close()
             raise TransportError(
                 f"{what(request)}: reading the answer failed: {in_words(exc)}",
                 task_id=request.task_id,
+                answered=True,  # its head came: the request reached KIE
             ) from exc
         except BaseException:
             response.close()  # not back into the pool with an answer half read
@@ -315,12 +321,24 @@ class Urllib3Transport:
                 timeout=self._timeout(request.timeout, request.silence_allowed(self._read_timeout)),
             )
         except self._errors as exc:
-            raise TransportError(f"{described} failed: {in_words(exc)}") from exc
+            raise TransportError(
+                f"{described} failed: {in_words(exc)}",
+                maybe_sent=not isinstance(exc, self._unsent),  # as send()'s
+            ) from exc
         # A stream that may be silent long waits for its bytes up to its deadline, not past it
         ends = ends if request.long_silence else None
-        return _Urllib3Stream(response, request, self._urllib3.exceptions.HTTPError, ends)
+        stream = _Urllib3Stream(response, request, self._urllib3.exceptions.HTTPError, ends)
+        with self._managers_made:
+            self._streams.add(stream)
+        return stream
 
     def close(self) -> None:
+        """Close the pools; a stream still being read (in another thread) is cut, its wait
+        ending in a TransportError."""
+        with self._managers_made:
+            streams, self._streams = list(self._streams), weakref.WeakSet()
+        for stream in streams:
+            stream.abort()
         with self._managers_made:
             managers = list(self._managers.values())
         for manager in managers:
@@ -344,6 +362,7 @@ class _Urllib3Stream:
         self._errors = errors
         self._ends = ends
         self._ended = False  # read to its end: its connection may serve another request
+        self._aborted = False
         self.head = StreamHead(
             response.status, response.reason or "", response.headers.get("content-type", "")
         )
@@ -354,14 +373,38 @@ class _Urllib3Stream:
         try:
             # read1: whatever has arrived, so each event reaches the user as it is sent
             chunk = bytes(self._response.read1(STREAM_CHUNK))
-        except self._errors as exc:
+        except Exception as exc:
+            if self._aborted:  # its socket shut down under it: whatever that raised
+                raise self._closed() from exc
+            if not isinstance(exc, self._errors):
+                raise
             if self._ends is not None and time.monotonic() >= self._ends:
                 raise late(self._request) from exc
             raise TransportError(
                 f"{what(self._request)}: the stream broke: {in_words(exc)}"
             ) from exc
+        if self._aborted:  # an end, but only that of the shut-down socket
+            raise self._closed()
         self._ended = not chunk
         return chunk
+
+    def abort(self) -> None:
+        """From another thread: shut the connection down, so that a read waiting on it ends
+        now (closing a socket does not wake a thread blocked on it; shutting it down does)."""
+        self._aborted = True
+        connection = self._response.connection
+        sock = None if connection is None else getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _closed(self) -> TransportError:
+        return TransportError(
+            f"{what(self._request)}: the stream was closed while it was read (its close(), "
+            "or its client's)",
+            retryable=False,
+            answered=True,
+        )
 
     def _wait_until(self, ends: float) -> None:
         """The socket's wait for bytes, cut to the time left (urllib3 set it once, when the

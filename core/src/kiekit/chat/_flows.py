@@ -11,6 +11,7 @@ mapping and assembly exist once for both clients.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Generator, Mapping
 from typing import Any
 
@@ -38,11 +39,13 @@ from kiekit.chat.types import (
     ThinkingBlock,
     ThinkingDelta,
     ToolCall,
+    ToolCallDelta,
     Usage,
 )
 from kiekit.errors import (
     ApiError,
     KieError,
+    OutcomeUnknownError,
     ProtocolError,
     TransportError,
     ValidationError,
@@ -52,7 +55,16 @@ from kiekit.errors import (
 from kiekit.fields import check_utf8
 from kiekit.models import Request
 
-__all__ = ["Emit", "OpenStream", "ReadStream", "StreamHead", "chat", "chat_stream", "prepare"]
+__all__ = [
+    "Bounds",
+    "Emit",
+    "OpenStream",
+    "ReadStream",
+    "StreamHead",
+    "chat",
+    "chat_stream",
+    "prepare",
+]
 
 SSE = "text/event-stream"
 READ = ReadStream()
@@ -68,15 +80,15 @@ class Emit:
     delta: ChatDelta
 
 
-StreamOp = OpenStream | ReadStream | Emit | Now  # Now: the clock, for CHAT_DEADLINE
+StreamOp = OpenStream | ReadStream | Emit | Now  # Now: the clock, for the deadline
 StreamFlow = Generator[StreamOp, Any, ChatReply]
 
 
-def http_request(engine: Engine, request: Request, *, accept: str) -> HttpRequest:
-    """The exchange of one chat call, bounded by CHAT_DEADLINE alone: a whole answer sends
-    no byte until it is done, and a stream none while the model thinks, so the transport's
-    read timeout (30 s: a stalled connection, for KIE's other calls) would lose an answer
-    already paid for (``long_silence``)."""
+def http_request(engine: Engine, request: Request, *, accept: str, deadline: float) -> HttpRequest:
+    """The exchange of one chat call, bounded by its deadline alone (``timeout=``, else
+    CHAT_DEADLINE): a whole answer sends no byte until it is done, and a stream none while
+    the model thinks, so the transport's read timeout (30 s: a stalled connection, for KIE's
+    other calls) would lose an answer already paid for (``long_silence``)."""
     try:  # strict JSON: NaN or infinity would reach KIE as invalid JSON
         body = None if request.body is None else json.dumps(request.body, allow_nan=False)
     except ValueError as exc:
@@ -88,21 +100,56 @@ def http_request(engine: Engine, request: Request, *, accept: str) -> HttpReques
         engine.base_url + request.path,
         headers,
         None if body is None else body.encode(),
-        timeout=CHAT_DEADLINE,
+        timeout=deadline,
         long_silence=True,
     )
 
 
-def chat(engine: Engine, provider: ChatProvider, call: ChatCall) -> Generator[Any, Any, ChatReply]:
+@frozen
+class Bounds:
+    """One call's time bound: ``timeout=`` as given, else CHAT_DEADLINE (read when the call
+    is made, so a test may lower it)."""
+
+    seconds: float
+    named: str  # how the error names it
+
+    @classmethod
+    def of(cls, timeout: float | None) -> Bounds:
+        if timeout is None:
+            return cls(CHAT_DEADLINE, "CHAT_DEADLINE")
+        return cls(check_timeout(timeout), "timeout=")
+
+
+def check_timeout(value: object) -> float:
+    """A call's ``timeout=``: a finite number of seconds > 0, else ValidationError before any
+    I/O."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError("timeout", f"must be a number of seconds > 0, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError("timeout", f"must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def chat(
+    engine: Engine, provider: ChatProvider, call: ChatCall, bounds: Bounds
+) -> Generator[Any, Any, ChatReply]:
     """One whole answer. Sent once, never retried: a chat call is paid for, and a retry after
-    a failure that may have reached KIE could pay twice."""
+    a failure that may have reached KIE could pay twice (:func:`_lost` says which)."""
     request = provider.build_request(call, stream=False)
     started: float = yield NOW
-    sent = http_request(engine, request, accept="application/json")
-    response: HttpResponse = engine.scrubbed((yield from _logged(sent, request, started)))
+    sent = http_request(engine, request, accept="application/json", deadline=bounds.seconds)
+    try:
+        answer = yield from _logged(sent, request, started, bounds)
+    except TransportError as exc:
+        raise _lost(exc, call, request, answered=exc.answered) from exc
+    response: HttpResponse = engine.scrubbed(answer)
     if response.status != 200:
         raise http_error(response.status, response.reason)
     payload = _json(response.body, request)
+    return _whole_reply(provider, call, payload)
+
+
+def _whole_reply(provider: ChatProvider, call: ChatCall, payload: Any) -> ChatReply:
     _raise_envelope_error(payload)
     reply = provider.parse_reply(call.model, payload)
     if isinstance(reply, ChatFailure):
@@ -110,43 +157,91 @@ def chat(engine: Engine, provider: ChatProvider, call: ChatCall) -> Generator[An
     return reply
 
 
-def chat_stream(engine: Engine, provider: ChatProvider, call: ChatCall) -> StreamFlow:
+def chat_stream(
+    engine: Engine, provider: ChatProvider, call: ChatCall, bounds: Bounds
+) -> StreamFlow:
     """A streamed answer: emits each delta, returns the whole reply once the last event came.
 
     KIE refuses a call (bad key, no credits) with its JSON envelope at HTTP 200 instead of an
     event stream (kie-api.md §1): read as the typed error, as for a whole answer. An error
     event mid-stream raises the same way; a stream that ends before its last event is a
     ProtocolError, and a dropped connection the transport's TransportError — so a truncated
-    answer is never taken for a whole one.
+    answer is never taken for a whole one. An error raised once deltas came carries them
+    (``partial``: what was received, and paid for).
     """
     request = provider.build_request(call, stream=True)
     started: float = yield NOW
-    opened = OpenStream(http_request(engine, request, accept=SSE))
-    head: StreamHead = yield from _logged(opened, request, started)
+    opened = OpenStream(http_request(engine, request, accept=SSE, deadline=bounds.seconds))
+    try:
+        head: StreamHead = yield from _logged(opened, request, started, bounds)
+    except TransportError as exc:
+        raise _lost(exc, call, request, answered=exc.answered) from exc
     if head.status != 200:
         raise http_error(head.status, head.reason)
-    chunk: bytes = engine.scrub((yield from _bounded(READ, request, started)))
+    assembled = _Assembly(call.model)
+    try:
+        return (
+            yield from _answer(engine, provider, call, request, started, bounds, head, assembled)
+        )
+    except TransportError as exc:  # the head came: KIE received the call
+        raise _with_partial(_lost(exc, call, request, answered=True), assembled) from exc
+    except KieError as exc:
+        _with_partial(exc, assembled)
+        raise
+
+
+def _answer(
+    engine: Engine,
+    provider: ChatProvider,
+    call: ChatCall,
+    request: Request,
+    started: float,
+    bounds: Bounds,
+    head: StreamHead,
+    assembled: _Assembly,
+) -> StreamFlow:
+    """The answer to a stream request, from its head on."""
+    chunk: bytes = engine.scrub((yield from _bounded(READ, request, started, bounds)))
     size = len(chunk)
     content_type = head.content_type.lower()
     # KIE's JSON envelope (an error) comes as application/json; without a content type (a
-    # proxy stripped it), a body starting with "{" cannot be an event stream either
-    if "json" in content_type or (SSE not in content_type and chunk.lstrip()[:1] == b"{"):
+    # proxy stripped it), or labelled as the event stream asked for (a gateway's), a body
+    # starting with "{" cannot be an event stream either: no SSE line starts so
+    if "json" in content_type or chunk.lstrip()[:1] == b"{":
         pieces = [chunk]  # joined once: adding each chunk to the last made it quadratic
         while chunk:
-            chunk = engine.scrub((yield from _bounded(READ, request, started)))
+            chunk = engine.scrub((yield from _bounded(READ, request, started, bounds)))
             size += len(chunk)
-            yield from _within_bounds(request, size, started)
+            yield from _within_bounds(request, size, started, bounds)
             pieces.append(chunk)
-        payload = _json(b"".join(pieces), request)
-        _raise_envelope_error(payload)
-        reply = provider.parse_reply(call.model, payload)
-        if isinstance(reply, ChatFailure):
-            raise _failure(reply, payload)
-        raise ProtocolError("asked for an event stream, got a whole answer", payload=payload)
-    try:
-        return (yield from _events(engine, provider, call, request, started, chunk, size))
-    except TransportError as exc:  # not before the first byte: that one may be sent again
-        raise _charged(exc) from exc
+        reply = _whole_reply(provider, call, _json(b"".join(pieces), request))
+        # A whole answer although a stream was asked for (a gateway that ignores "stream"):
+        # paid for, so handed over as the stream's one delta and its reply, not thrown away
+        yield Emit(_as_delta(reply))
+        return reply
+    return (
+        yield from _events(engine, provider, call, request, started, bounds, chunk, size, assembled)
+    )
+
+
+def _as_delta(reply: ChatReply) -> ChatDelta:
+    return ChatDelta(
+        text=reply.text,
+        thinking=reply.thinking,
+        model=reply.model,
+        usage=reply.usage,
+        credits=reply.credits,
+        finish_reason=reply.finish_reason,
+        done=True,
+        raw=reply.raw,
+        stop_sequence=reply.stop_sequence,
+        tool_calls=tuple(
+            ToolCallDelta(
+                index, call.id, call.name, call.raw_arguments or json.dumps(call.arguments)
+            )
+            for index, call in enumerate(reply.tool_calls)
+        ),
+    )
 
 
 def _events(
@@ -155,12 +250,13 @@ def _events(
     call: ChatCall,
     request: Request,
     started: float,
+    bounds: Bounds,
     chunk: bytes,
     size: int,
+    assembled: _Assembly,
 ) -> StreamFlow:
     """The event stream from its first chunk on: each delta emitted, the reply returned."""
     decoder = SseDecoder()
-    assembled = _Assembly(call.model)
     while True:
         events = decoder.feed(chunk) if chunk else decoder.close()
         for event in events:
@@ -181,12 +277,12 @@ def _events(
                 "the event stream ended before the answer did (no final event)",
                 payload=assembled.text[-200:],
             )
-        chunk = engine.scrub((yield from _bounded(READ, request, started)))
+        chunk = engine.scrub((yield from _bounded(READ, request, started, bounds)))
         size += len(chunk)
-        yield from _within_bounds(request, size, started)
+        yield from _within_bounds(request, size, started, bounds)
 
 
-def _logged(op: Any, request: Request, started: float) -> Generator[Any, Any, Any]:
+def _logged(op: Any, request: Request, started: float, bounds: Bounds) -> Generator[Any, Any, Any]:
     """The call's request, logged at -vv by the engine's lines for every request: the line,
     then how it ended (a stream: its head). Never the body: it holds the messages."""
     method, path = request.method, request.path
@@ -194,7 +290,7 @@ def _logged(op: Any, request: Request, started: float) -> Generator[Any, Any, An
     if debugging:
         request_log.sent(method, path)
     try:
-        answer = yield from _bounded(op, request, started)
+        answer = yield from _bounded(op, request, started, bounds)
     except KieError as exc:
         request_log.failed(method, path, exc)
         raise
@@ -203,36 +299,69 @@ def _logged(op: Any, request: Request, started: float) -> Generator[Any, Any, An
     return answer
 
 
-def _bounded(op: Any, request: Request, started: float) -> Generator[Any, Any, Any]:
+def _bounded(op: Any, request: Request, started: float, bounds: Bounds) -> Generator[Any, Any, Any]:
     """``op``'s outcome; the transport's failure to wait past the call's deadline (a silent
-    answer or stream) said as CHAT_DEADLINE's, as a stream that trickles too long is."""
+    answer or stream) said as the deadline's, as a stream that trickles too long is."""
     try:
         return (yield op)
     except TransportError as exc:
-        if (yield NOW) - started >= CHAT_DEADLINE:
-            raise _too_long(request) from exc
+        if (yield NOW) - started >= bounds.seconds:
+            raise _too_long(request, bounds, exc) from exc
         raise
 
 
+def _lost(exc: TransportError, call: ChatCall, request: Request, *, answered: bool) -> KieError:
+    """A chat call whose answer did not make it, said as what a caller may do next (a chat is
+    charged per call, kie-api.md §5; plugins/chat/README.md, "Errors"):
+
+    - never sent (``maybe_sent`` False: refused, DNS, connect timeout): the TransportError,
+      retryable — nothing reached KIE;
+    - answered (its HTTP head came), then cut: received and charged, not retryable;
+    - sent, with no byte of an answer back (a reset, a deadline): the outcome is unknown, as a
+      task create's is (OutcomeUnknownError, not retryable).
+    """
+    if answered:
+        return _charged(exc)
+    if not exc.maybe_sent:
+        return exc
+    return OutcomeUnknownError(model=call.model, request=request, cause=exc, chat=True)
+
+
 def _charged(exc: TransportError) -> TransportError:
-    """A stream cut off once KIE had begun answering: the call was received and is charged
+    """An answer cut off once KIE had begun answering: the call was received and is charged
     (a chat is charged per call, kie-api.md §5; plugins/chat/README.md): not retryable, since
     the same call sent again is paid for again."""
+    if not exc.retryable and "received and charged" in exc.message:
+        return exc
     return TransportError(
         f"{exc.message}; KIE had begun answering, so the call was received and charged: "
         "sending it again pays again",
         retryable=False,
+        answered=True,
     )
 
 
-def _too_long(request: Request) -> TransportError:
+def _with_partial(exc: KieError, assembled: _Assembly) -> KieError:
+    """``exc``, carrying the answer received before it (``partial``), when one came."""
+    if assembled.parts:
+        exc.partial = assembled.partial()
+    return exc
+
+
+def _too_long(
+    request: Request, bounds: Bounds, exc: TransportError | None = None
+) -> TransportError:
     return TransportError(
         f"{request.method} {request.path}: the answer took longer than "
-        f"{CHAT_DEADLINE:g} s (CHAT_DEADLINE)"
+        f"{bounds.seconds:g} s ({bounds.named})",
+        maybe_sent=True if exc is None else exc.maybe_sent,
+        answered=exc is not None and exc.answered,
     )
 
 
-def _within_bounds(request: Request, size: int, started: float) -> Generator[Now, float, None]:
+def _within_bounds(
+    request: Request, size: int, started: float, bounds: Bounds
+) -> Generator[Now, float, None]:
     """The bounds of one streamed answer, checked after each chunk: its bytes (an event, a
     line or a JSON body that never ends) and its time."""
     if size > MAX_STREAM_BYTES:
@@ -240,8 +369,8 @@ def _within_bounds(request: Request, size: int, started: float) -> Generator[Now
             f"the answer to {request.method} {request.path} streamed more than "
             f"{MAX_STREAM_BYTES} bytes (MAX_STREAM_BYTES): not a chat answer"
         )
-    if (yield NOW) - started > CHAT_DEADLINE:
-        raise _too_long(request)
+    if (yield NOW) - started > bounds.seconds:
+        raise _too_long(request, bounds)
 
 
 def _failure(failure: ChatFailure, payload: Any) -> ApiError:
@@ -307,7 +436,7 @@ class _Assembly:
             call["arguments"].append(piece.arguments)
         if delta.thinking_block is not None:
             self._add_thinking(delta.thinking, delta.thinking_block)
-        for name in ("model", "credits", "finish_reason"):
+        for name in ("model", "credits", "finish_reason", "stop_sequence"):
             value = getattr(delta, name)
             if value is not None:
                 self.last[name] = value
@@ -337,6 +466,9 @@ class _Assembly:
         )
 
     def reply(self) -> ChatReply:
+        return self._reply(tuple(self._tool_call(index) for index in sorted(self.calls)))
+
+    def _reply(self, tool_calls: tuple[ToolCall, ...]) -> ChatReply:
         return ChatReply(
             text=self.text,
             model=self.last.get("model", self.model),
@@ -344,9 +476,21 @@ class _Assembly:
             credits=self.last.get("credits"),
             finish_reason=self.last.get("finish_reason"),
             thinking="".join(self.thoughts),
-            tool_calls=tuple(self._tool_call(index) for index in sorted(self.calls)),
+            tool_calls=tool_calls,
             thinking_blocks=self._thinking_blocks(),
+            stop_sequence=self.last.get("stop_sequence"),
         )
+
+    def partial(self) -> ChatReply:
+        """What came before the answer broke off: its text, thinking, model and usage as far
+        as known; only the tool calls that came whole."""
+        whole = []
+        for index in sorted(self.calls):
+            try:
+                whole.append(self._tool_call(index))
+            except ProtocolError:
+                continue
+        return self._reply(tuple(whole))
 
     def _tool_call(self, index: int) -> ToolCall:
         """A call assembled from its pieces; one the stream never named, or whose arguments

@@ -11,20 +11,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from kiekit._engine import OpenStream, ReadStream
 from kiekit._transports.base import AsyncTransport, SyncTransport
 from kiekit._transports.drivers import AsyncDriver, SyncDriver
 from kiekit.chat._flows import Emit, StreamFlow
 from kiekit.chat.types import ChatDelta, ChatReply
+from kiekit.errors import TransportError
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 
 
 class ChatStream:
     """The deltas of a streamed answer, as they arrive; ``reply`` is the whole answer once
-    they are all read."""
+    they are all read.
+
+    ``close()`` may come from another thread while this one waits for bytes (a stalled
+    upstream): it closes the connection, and the reading thread's wait ends in a
+    TransportError saying so (not retryable: KIE had begun answering), carrying the answer
+    so far (``partial``). Closing the client does the same to its streams."""
 
     def __init__(self, flow: StreamFlow, transport: SyncTransport) -> None:
-        self._deltas = self._run(flow, SyncDriver(transport))
+        self._driver = SyncDriver(transport)
+        self._deltas = self._run(flow, self._driver)
+        self._closing = False
         self.reply: ChatReply | None = None
 
     def _run(self, flow: StreamFlow, driver: SyncDriver) -> Iterator[ChatDelta]:
@@ -45,6 +54,10 @@ class ChatStream:
                     outcome = driver.perform(op)
                 except BaseException as exc:
                     error = exc
+                if self._closing and isinstance(op, OpenStream | ReadStream):
+                    # closed by another thread while this one waited: whatever the read made
+                    # of its closed socket (an end, an OSError), the news is the close
+                    error = _closed(error, opened=isinstance(op, ReadStream) or error is None)
         finally:
             flow.close()
             driver.close()
@@ -56,13 +69,33 @@ class ChatStream:
         return next(self._deltas)
 
     def close(self) -> None:
-        self._deltas.close()  # type: ignore[attr-defined]
+        """End the stream and close its connection; from another thread too, while a read
+        waits (see the class)."""
+        self._closing = True
+        try:
+            self._deltas.close()  # type: ignore[attr-defined]
+        except ValueError:  # "generator already executing": another thread reads it now
+            self._driver.abort()  # its wait ends; that thread closes the rest
 
     def __enter__(self) -> ChatStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _closed(error: BaseException | None, *, opened: bool) -> TransportError:
+    """The error a read ends in when ``close()`` came from another thread; ``opened``: the
+    answer's head had come (KIE received the call)."""
+    if isinstance(error, TransportError) and "was closed while it was read" in error.message:
+        return error  # the transport said so already
+    closed = TransportError(
+        "the stream was closed while it was read (its close(), or its client's)",
+        retryable=False,
+        answered=opened,
+    )
+    closed.__cause__ = error
+    return closed
 
 
 class AsyncChatStream:

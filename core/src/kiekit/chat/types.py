@@ -210,7 +210,14 @@ class ChatReply:
     """A whole answer. ``credits``: what KIE charged, where it says (``credits_consumed``);
     ``thinking``: the reasoning text a model streamed or returned beside its answer;
     ``thinking_blocks``: that reasoning as the API's blocks, signatures included, which
-    :attr:`message` sends back."""
+    :attr:`message` sends back.
+
+    ``finish_reason`` is the API's own word, as it came: completions ``stop`` / ``length`` /
+    ``tool_calls``, messages (Anthropic) ``end_turn`` / ``max_tokens`` / ``stop_sequence`` /
+    ``tool_use``, responses the response's status (``completed``, ``incomplete`` when cut at
+    ``max_output_tokens``; a tool call is ``completed`` too). To tell a tool call in any API,
+    read :attr:`tool_calls`, not this. ``stop_sequence``: the stop sequence that ended the
+    answer, when the API says which (Anthropic's ``stop_sequence``)."""
 
     text: str
     model: str
@@ -223,6 +230,7 @@ class ChatReply:
     # position keeps each value in its field
     tool_calls: tuple[ToolCall, ...] = field(default=(), kw_only=True)
     thinking_blocks: tuple[ThinkingBlock, ...] = field(default=(), kw_only=True)
+    stop_sequence: str | None = field(default=None, kw_only=True)
 
     @property
     def message(self) -> Message:
@@ -281,6 +289,7 @@ class ChatDelta:
     # position keeps each value in its field
     tool_calls: tuple[ToolCallDelta, ...] = field(default=(), kw_only=True)
     thinking_block: ThinkingDelta | None = field(default=None, kw_only=True)
+    stop_sequence: str | None = field(default=None, kw_only=True)  # as ChatReply's
 
 
 @frozen

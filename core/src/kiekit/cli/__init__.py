@@ -292,11 +292,17 @@ def _model_fields(args: argparse.Namespace) -> list[str]:
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:
     """``{"ok": false, "command", "error": {type, code?, message, path?, task_id}}`` on
-    standard output."""
+    standard output; a chat answer cut short adds what came of it (``partial``: text, usage…
+    as ``kie chat --json`` prints a reply), for it was received and paid for."""
     from kiekit.journal import error_record
 
     path = {} if exc.path is None else {"path": exc.path}  # an upload's file, a download's
-    _json_failure(args, {**error_record(exc), **path, "task_id": exc.task_id})
+    error = {**error_record(exc), **path, "task_id": exc.task_id}
+    if exc.partial is not None:
+        from kiekit.cli.chat import reply_record
+
+        error["partial"] = reply_record(exc.partial)
+    _json_failure(args, error)
 
 
 def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:

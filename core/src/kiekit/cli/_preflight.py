@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "file_kind",
     "image_file",
+    "image_type",
     "journal_opens",
     "local_file",
     "media_file",
@@ -25,20 +26,21 @@ __all__ = [
     "shown",
 ]
 
-# Leading bytes of the image formats KIE's image inputs take, and a few more a camera makes.
+# Leading bytes of the image formats KIE's image inputs take, and a few more a camera makes,
+# with their media types (a chat's inline image says it: kie chat --image)
 _IMAGE_SIGNATURES = (
-    (0, b"\x89PNG\r\n\x1a\n"),
-    (0, b"\xff\xd8\xff"),  # JPEG
-    (0, b"GIF87a"),
-    (0, b"GIF89a"),
-    (0, b"BM"),  # BMP
-    (0, b"II*\x00"),  # TIFF, little-endian
-    (0, b"MM\x00*"),  # TIFF, big-endian
-    (8, b"WEBP"),  # after RIFF and a length
-    (4, b"ftypheic"),
-    (4, b"ftypheix"),
-    (4, b"ftypmif1"),
-    (4, b"ftypavif"),
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"GIF87a", "image/gif"),
+    (0, b"GIF89a", "image/gif"),
+    (0, b"BM", "image/bmp"),
+    (0, b"II*\x00", "image/tiff"),  # little-endian
+    (0, b"MM\x00*", "image/tiff"),  # big-endian
+    (8, b"WEBP", "image/webp"),  # after RIFF and a length
+    (4, b"ftypheic", "image/heic"),
+    (4, b"ftypheix", "image/heic"),
+    (4, b"ftypmif1", "image/heif"),
+    (4, b"ftypavif", "image/avif"),
 )
 
 # Leading bytes of sound and video files: (offset, bytes, kind). "audio/video" is a container
@@ -68,7 +70,7 @@ _AV_SIGNATURES = (
 def file_kind(head: bytes) -> str | None:
     """What a file's first bytes say it is: ``image``, ``audio``, ``video``, ``audio/video``
     (a container of either), ``text``, or None (unknown: no verdict)."""
-    if any(head[at : at + len(sign)] == sign for at, sign in _IMAGE_SIGNATURES):
+    if any(head[at : at + len(sign)] == sign for at, sign, _ in _IMAGE_SIGNATURES):
         return "image"
     for at, sign, kind in _AV_SIGNATURES:
         if head[at : at + len(sign)] == sign:
@@ -156,12 +158,20 @@ def readable_file(option: str, path: Path) -> Path:
 
 def image_file(option: str, path: Path) -> Path:
     """``path``, when it is a readable file whose content is an image."""
-    head = _head(option, path, 16)
-    if not any(head[at : at + len(sign)] == sign for at, sign in _IMAGE_SIGNATURES):
-        raise ValidationError(
-            option, f"is not an image (PNG, JPEG, WebP, GIF, BMP, TIFF or HEIC): {path}"
-        )
+    image_type(option, path)
     return path
+
+
+def image_type(option: str, path: Path) -> str:
+    """The media type of the readable file ``path``, judged by its content (not its name: a
+    photo saved without an extension is one, a text named .png is not)."""
+    head = _head(option, path, 16)
+    for at, sign, media_type in _IMAGE_SIGNATURES:
+        if head[at : at + len(sign)] == sign:
+            return media_type
+    raise ValidationError(
+        option, f"is not an image (PNG, JPEG, WebP, GIF, BMP, TIFF or HEIC): {path}"
+    )
 
 
 def media_file(option: str, path: Path, media: str) -> Path:

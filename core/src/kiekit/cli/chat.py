@@ -59,8 +59,8 @@ MAX_INLINE_IMAGE = 20 * 2**20
 
 def _image_url(given: str) -> str:
     """An ``--image`` as the URL a message carries: a URL as given; a local image file (as
-    ``kie run --image`` takes one) inline, as a ``data:image/…;base64,`` URL, so nothing is
-    uploaded for it."""
+    ``kie run --image`` takes one, judged by its content) inline, as a ``data:image/…;base64,``
+    URL, so nothing is uploaded for it."""
     from kiekit.errors import FileReadError, ValidationError
 
     if given.startswith(("http://", "https://", "data:")):
@@ -70,11 +70,10 @@ def _image_url(given: str) -> str:
             "--image", "is empty: give an image file, an http(s) or data:image URL"
         )
     import base64
-    import mimetypes
     from pathlib import Path
 
     from kiekit._paths import native
-    from kiekit.cli._preflight import shown
+    from kiekit.cli._preflight import image_type, shown
 
     try:
         path = Path(native(given)).expanduser()
@@ -82,7 +81,6 @@ def _image_url(given: str) -> str:
         raise ValidationError(
             "--image", f"{given}: no home directory to expand ~ to; give the full path"
         ) from exc
-    media_type = mimetypes.guess_type(path.name)[0] or ""
     try:
         is_file = path.is_file()
     except OSError as exc:  # a name too long: ENAMETOOLONG, which is_file() lets through
@@ -91,8 +89,7 @@ def _image_url(given: str) -> str:
         raise ValidationError(
             "--image", f"{given}: no such file (give an image file, an http(s) or data:image URL)"
         )
-    if not media_type.startswith("image/"):
-        raise ValidationError("--image", f"{given}: not an image by its name ({media_type or '?'})")
+    media_type = image_type("--image", path)
     try:
         size = path.stat().st_size
         if size > MAX_INLINE_IMAGE:
@@ -154,12 +151,12 @@ def _chat(args: argparse.Namespace) -> int:
         if not args.json:
             for tool_call in reply.tool_calls:
                 print(_tool_call_line(tool_call))
-    emit(args, "chat", _as_json(reply))  # with --json: {"ok": true, "command": "chat", ...}
+    emit(args, "chat", reply_record(reply))  # with --json: {"ok": true, "command": "chat", ...}
     say(_summary(reply))
     return 0
 
 
-def _as_json(reply: ChatReply) -> dict[str, Any]:
+def reply_record(reply: ChatReply) -> dict[str, Any]:
     usage = reply.usage
     return {
         "model": reply.model,

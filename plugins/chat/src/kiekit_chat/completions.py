@@ -8,7 +8,9 @@ tool_call_id, content}`` after the assistant message that holds the calls.
 
 KIE's extra body fields are §5's: ``include_thoughts``, ``reasoning_effort``, ``tools`` (with
 Gemini's ``googleSearch`` as a function tool) and ``response_format``, which cannot go with
-tools. Media in ``messages[].content[]`` always as ``{type: "image_url", image_url: {url}}``.
+tools. §5 lists them for the completions paths as a whole, not for Gemini's alone: they are
+taken for every completions model. Media in ``messages[].content[]`` always as ``{type:
+"image_url", image_url: {url}}``.
 """
 
 from __future__ import annotations

@@ -206,6 +206,7 @@ class MessagesProvider(ChatProvider):
             tool_calls=tuple(calls),
             raw=payload,
             thinking_blocks=tuple(thoughts),
+            stop_sequence=read.opt_str(data, "stop_sequence", "answer"),
         )
 
     def parse_event(self, model_id: str, event: SseEvent) -> ChatDelta | ChatFailure | None:
@@ -269,6 +270,7 @@ class MessagesProvider(ChatProvider):
                 credits=read.credits(data, "message_delta"),
                 finish_reason=read.opt_str(delta, "stop_reason", "message_delta.delta"),
                 raw=data,
+                stop_sequence=read.opt_str(delta, "stop_sequence", "message_delta.delta"),
             )
         if kind == "message_stop":
             return ChatDelta(done=True, raw=data)

@@ -173,7 +173,7 @@ def read(body: dict[str, Any], extra: frozenset[str] = frozenset()) -> Conversat
     thinking = optional_bool(body, "thinkingFlag")
     if thinking:
         _check_thinking_kept(messages)
-    optional_positive_int(body, "max_tokens")
+    limit = optional_positive_int(body, "max_tokens")
     optional_temperature(body, highest=ANTHROPIC_TEMPERATURE)
     custom_tools = []
     for index, tool in enumerate(tools_of(body)):
@@ -195,6 +195,7 @@ def read(body: dict[str, Any], extra: frozenset[str] = frozenset()) -> Conversat
         stream=optional_bool(body, "stream"),
         thinking=thinking,
         tool=tool_call(turns, custom_tools, "toolu_"),
+        limit=limit,
     )
 
 
@@ -214,6 +215,8 @@ def _content(conv: Conversation) -> list[dict[str, Any]]:
 
 
 def _stop(conv: Conversation) -> str:
+    if conv.limited:  # cut at max_tokens: Anthropic's word for it
+        return "max_tokens"
     return "end_turn" if conv.tool is None else "tool_use"
 
 

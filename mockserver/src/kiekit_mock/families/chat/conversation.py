@@ -61,6 +61,7 @@ class Conversation:
     thinking: bool = False  # include_thoughts / thinkingFlag: a reasoning text comes first
     json_answer: bool = False  # response_format asks for JSON
     tool: ToolCall | None = None  # the answer is this call instead of text
+    limit: int | None = None  # max_tokens / max_output_tokens: the answer's most tokens
 
     @property
     def prompt(self) -> str:
@@ -74,7 +75,25 @@ class Conversation:
     def drops(self) -> bool:
         return DROP_MARKER in self.prompt
 
+    @property
+    def limited(self) -> bool:
+        """Whether the answer stops at the caller's token limit (``max_tokens``,
+        ``max_output_tokens``): the mock's tokens are its pieces (a word each), so the text
+        stops after that many. A tool call is not cut; the reasoning text does not count."""
+        return (
+            self.limit is not None
+            and self.tool is None
+            and len(pieces(self._whole_answer())) > self.limit
+        )
+
     def answer(self) -> str:
+        """The echo answer (:meth:`_whole_answer`), cut to the token limit when it is passed."""
+        text = self._whole_answer()
+        if self.limit is None or self.tool is not None:
+            return text
+        return "".join(pieces(text)[: self.limit])
+
+    def _whole_answer(self) -> str:
         """``Echo from <model>: <the last user text>`` (+ how many images it saw)."""
         if self.turns[-1].role == "tool":  # the tools' results came back: echo them
             return f"Echo from {self.model}: tool result {' '.join(self.latest_results().split())}"
@@ -147,12 +166,13 @@ def optional_bool(body: dict[str, object], field: str) -> bool:
     return value
 
 
-def optional_positive_int(body: dict[str, object], field: str) -> None:
+def optional_positive_int(body: dict[str, object], field: str) -> int | None:
     value = body.get(field)
     if value is None:
-        return
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise invalid(f"{field} must be a positive integer")
+    return value
 
 
 def optional_temperature(body: dict[str, object], highest: float = 2) -> None:

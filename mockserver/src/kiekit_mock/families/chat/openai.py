@@ -140,7 +140,7 @@ def read(model: str, body: dict[str, Any]) -> Conversation:
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in EFFORTS:
         raise invalid("reasoning_effort is not within the range of allowed options")
-    optional_positive_int(body, "max_tokens")
+    limit = optional_positive_int(body, "max_tokens")
     optional_temperature(body)
     tools = tools_of(body)
     functions = _functions(tools)
@@ -158,6 +158,7 @@ def read(model: str, body: dict[str, Any]) -> Conversation:
         thinking=optional_bool(body, "include_thoughts"),
         json_answer=isinstance(fmt, dict) and fmt.get("type") != "text",
         tool=tool_call(turns, functions, "call_") if has_tools else None,
+        limit=limit,
     )
 
 
@@ -208,6 +209,8 @@ def _call(conv: Conversation) -> dict[str, Any]:
 
 
 def _finish(conv: Conversation) -> str:
+    if conv.limited:  # cut at max_tokens: OpenAI's word for it
+        return "length"
     return "stop" if conv.tool is None else "tool_calls"
 
 

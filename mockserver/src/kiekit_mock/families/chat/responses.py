@@ -123,7 +123,7 @@ def read(path: str, body: dict[str, Any], extra: frozenset[str] = frozenset()) -
         effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
         if effort not in EFFORTS:
             raise invalid("reasoning.effort is not within the range of allowed options")
-    optional_positive_int(body, "max_output_tokens")
+    limit = optional_positive_int(body, "max_output_tokens")
     optional_temperature(body)
     functions = _functions(tools_of(body))
     return Conversation(
@@ -131,6 +131,7 @@ def read(path: str, body: dict[str, Any], extra: frozenset[str] = frozenset()) -
         turns=turns,
         stream=optional_bool(body, "stream"),
         tool=tool_call(turns, functions, "call_"),
+        limit=limit,
     )
 
 
@@ -164,7 +165,7 @@ def _output(conv: Conversation, response_id: str, *, arguments: bool = True) -> 
     return {
         "type": "message",
         "id": response_id.replace("resp_", "msg_"),
-        "status": "completed",
+        "status": "incomplete" if conv.limited else "completed",
         "role": "assistant",
         "content": [{"type": "output_text", "text": conv.answer(), "annotations": []}],
     }
@@ -179,11 +180,15 @@ def _response(
         "total_tokens": conv.input_tokens() + conv.output_tokens(),
     }
     message = _output(conv, response_id)
+    status = ("incomplete" if conv.limited else "completed") if done else "in_progress"
+    # cut at max_output_tokens: OpenAI's "incomplete", saying why
+    why = {"incomplete_details": {"reason": "max_output_tokens"}} if status == "incomplete" else {}
     return {
         "id": response_id,
         "object": "response",
         "created_at": created,
-        "status": "completed" if done else "in_progress",
+        "status": status,
+        **why,
         "model": conv.model,
         "output": [message] if done else [],
         "usage": usage if done else None,
@@ -234,9 +239,8 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     else:
         await event("response.function_call_arguments.done", arguments=text, **where)
         await event("response.output_item.done", output_index=0, item=_output(conv, response_id))
-    await event(
-        "response.completed", response=_response(conv, response_id, created, credits, done=True)
-    )
+    last = "response.incomplete" if conv.limited else "response.completed"
+    await event(last, response=_response(conv, response_id, created, credits, done=True))
     await response.write_eof()
     return response
 
