@@ -22,6 +22,7 @@ from kiekit import (
     RateLimitedError,
     Registry,
     ServerError,
+    StreamClosedError,
     TransportError,
     UnknownModelError,
     ValidationError,
@@ -422,6 +423,7 @@ def test_a_stream_cut_off_once_kie_began_answering_is_not_retryable(
     assert cut.value.retryable is False
     assert "the stream broke" in str(cut.value)
     assert "received and charged" in str(cut.value)
+    assert not isinstance(cut.value, StreamClosedError)  # cut by the network, not closed
 
 
 class Unanswered:

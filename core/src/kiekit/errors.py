@@ -11,6 +11,7 @@
     ├── PluginError              an installed plugin broke the contract
     ├── TransportError           the bytes did not make it (refused, reset, timed out); retryable
     │                            (not a chat answer cut off once KIE began answering: charged)
+    │   ├── StreamClosedError    a sync chat stream closed (its close(), its client's) mid-read
     │   ├── FileReadError        a file to upload could not be read here (gone, shrank); its path
     │   └── DownloadError        a result file could not be fetched; carries the URL
     │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
@@ -81,6 +82,7 @@ __all__ = [
     "RateLimitStoreError",
     "RateLimitedError",
     "ServerError",
+    "StreamClosedError",
     "TaskFailedError",
     "TaskNotFoundError",
     "TransportError",
@@ -216,6 +218,16 @@ class TransportError(KieError):
         self.answered = answered
         if retryable is not None:
             self.retryable = retryable
+
+
+class StreamClosedError(TransportError):
+    """A sync chat stream was closed (its ``close()``, or its client's) from another thread
+    while a read waited for its bytes (kiekit.chat.ChatStream). Once KIE's answer had begun
+    (``answered``) the call was received and charged, as any answer cut off then is; never
+    retryable. Told apart by its type, so that a worker that closed its own stream on purpose
+    can say so without reading the message."""
+
+    retryable = False
 
 
 class FileReadError(TransportError):

@@ -38,7 +38,7 @@ from kiekit._transports.base import (
 )
 from kiekit._transports.download import Download
 from kiekit._transports.proxies import Proxies, proxy_credentials, without_credentials
-from kiekit.errors import ConfigurationError, TransportError
+from kiekit.errors import ConfigurationError, StreamClosedError, TransportError
 
 # A download's read size here. Each read1() allocates a new bytes object of this size, and
 # glibc serves one of 1 MiB with a fresh mmap whenever the reads before it came back smaller
@@ -398,8 +398,8 @@ class _Urllib3Stream:
             with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def _closed(self) -> TransportError:
-        return TransportError(
+    def _closed(self) -> StreamClosedError:
+        return StreamClosedError(
             f"{what(self._request)}: the stream was closed while it was read (its close(), "
             "or its client's)",
             retryable=False,

@@ -47,6 +47,7 @@ from kiekit.errors import (
     KieError,
     OutcomeUnknownError,
     ProtocolError,
+    StreamClosedError,
     TransportError,
     ValidationError,
     api_error,
@@ -330,10 +331,10 @@ def _lost(exc: TransportError, call: ChatCall, request: Request, *, answered: bo
 def _charged(exc: TransportError) -> TransportError:
     """An answer cut off once KIE had begun answering: the call was received and is charged
     (a chat is charged per call, kie-api.md §5; plugins/chat/README.md): not retryable, since
-    the same call sent again is paid for again."""
-    if not exc.retryable and "received and charged" in exc.message:
-        return exc
-    return TransportError(
+    the same call sent again is paid for again. A stream closed on purpose stays one (its
+    type), with the same words."""
+    cut = StreamClosedError if isinstance(exc, StreamClosedError) else TransportError
+    return cut(
         f"{exc.message}; KIE had begun answering, so the call was received and charged: "
         "sending it again pays again",
         retryable=False,

@@ -16,7 +16,7 @@ from kiekit._transports.base import AsyncTransport, SyncTransport
 from kiekit._transports.drivers import AsyncDriver, SyncDriver
 from kiekit.chat._flows import Emit, StreamFlow
 from kiekit.chat.types import ChatDelta, ChatReply
-from kiekit.errors import TransportError
+from kiekit.errors import StreamClosedError
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 
@@ -27,8 +27,8 @@ class ChatStream:
 
     ``close()`` may come from another thread while this one waits for bytes (a stalled
     upstream): it closes the connection, and the reading thread's wait ends in a
-    TransportError saying so (not retryable: KIE had begun answering), carrying the answer
-    so far (``partial``). Closing the client does the same to its streams."""
+    StreamClosedError (a TransportError; not retryable: KIE had begun answering), carrying
+    the answer so far (``partial``). Closing the client does the same to its streams."""
 
     def __init__(self, flow: StreamFlow, transport: SyncTransport) -> None:
         self._driver = SyncDriver(transport)
@@ -84,12 +84,12 @@ class ChatStream:
         self.close()
 
 
-def _closed(error: BaseException | None, *, opened: bool) -> TransportError:
+def _closed(error: BaseException | None, *, opened: bool) -> StreamClosedError:
     """The error a read ends in when ``close()`` came from another thread; ``opened``: the
     answer's head had come (KIE received the call)."""
-    if isinstance(error, TransportError) and "was closed while it was read" in error.message:
+    if isinstance(error, StreamClosedError):
         return error  # the transport said so already
-    closed = TransportError(
+    closed = StreamClosedError(
         "the stream was closed while it was read (its close(), or its client's)",
         retryable=False,
         answered=opened,
