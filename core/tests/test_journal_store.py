@@ -32,6 +32,7 @@ from kiekit.journal import (
     default_journal,
 )
 from kiekit.journal._entry import RESULT_LIFETIME
+from kiekit.journal._stores import Unopenable
 from kiekit.models import Asset, AssetRole, MediaKind, Results, Task
 
 GROK = "grok-imagine/text-to-image"
@@ -512,6 +513,34 @@ def test_the_journal_file_records_its_schema_version(tmp_path: Path) -> None:
     assert store.get("nothing") is None
     store.close()
     assert _schema_version(path) == SCHEMA_VERSION >= 1
+
+
+class _Unreachable(_UpdateOnly):
+    """A store of before ``open()`` whose database is down."""
+
+    def get(self, key: str) -> Entry | None:
+        raise JournalError("task journal db.example: connection refused")
+
+
+def test_journal_open_opens_the_store_now_and_says_why_it_cannot_be(tmp_path: Path) -> None:
+    """``kie run`` and ``kie batch`` open the journal before they make a folder or send
+    anything: ``Journal.open()`` does it, as the lookup of a row named "" they used did. A
+    store of before ``open()`` is opened by such a lookup."""
+    path = tmp_path / "data" / "journal.sqlite3"
+    journal = Journal(SqliteStore(path))
+    journal.open()
+    assert _schema_version(path) >= 1  # made now, not at the first write
+    journal.open()  # again: nothing more
+    assert journal.entries() == []
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(JournalError, match="a-file"):
+        Journal(SqliteStore(tmp_path / "a-file" / "journal.sqlite3")).open()
+    with pytest.raises(JournalError, match="set KIEKIT_DATA_DIR"):
+        Journal(Unopenable("no home directory: set KIEKIT_DATA_DIR")).open()
+    Journal(MemoryStore()).open()
+    Journal(_UpdateOnly(MemoryStore())).open()
+    with pytest.raises(JournalError, match="connection refused"):
+        Journal(_Unreachable(MemoryStore())).open()
 
 
 def test_a_journal_file_of_a_newer_kiekit_is_refused_in_words_before_anything_is_written(

@@ -259,7 +259,7 @@ def test_a_postgresql_journal_records_its_schema_version_and_refuses_a_newer_one
 
     def opened() -> PostgresStore:
         store = PostgresStore(url)
-        store.get("anything")  # the first use opens (and prepares) the table
+        Journal(store).open()  # opens (and prepares) the table now, reading no row
         store.close()
         return store
 
@@ -323,6 +323,9 @@ def test_an_unreachable_database_is_a_journal_error_without_the_password(
         store.get("anything")
     assert "s3cret-pw" not in str(caught.value)
     assert "kiekit:***@127.0.0.1" in str(caught.value)
+    with pytest.raises(JournalError) as opening:  # kie run's and kie batch's check, first
+        Journal(store).open()
+    assert str(opening.value) == str(caught.value)
     assert "s3cret-pw" not in repr(store)
 
 

@@ -95,7 +95,7 @@ def journal_opens(journal: Journal | None) -> None:
     cannot be (``KIEKIT_DATA_DIR`` naming a file, a database that refuses) before the command
     makes its output folder or uploads a file."""
     if journal is not None:
-        journal.get("")  # a lookup of no row: opens the store, reads nothing
+        journal.open()
 
 
 def output_folder(option: str, folder: Path) -> Path:

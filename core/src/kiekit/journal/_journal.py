@@ -188,6 +188,17 @@ class Journal:
     def __repr__(self) -> str:
         return f"Journal({self.store!r})"
 
+    def open(self) -> None:
+        """Open the store now instead of at its first read or write: JournalError saying why
+        it cannot be (``KIEKIT_DATA_DIR`` naming a file, a database that refuses, a journal
+        of a newer kiekit), for a command to check before it makes a folder or sends anything.
+        Reads no row; a store opens once, so calling it again costs nothing."""
+        opening = getattr(self.store, "open", None)  # optional in the protocol
+        if opening is not None:
+            opening()
+        else:  # a store of before open(): it opens at its first use, a lookup of no row
+            self.store.get("")
+
     def same_store_as(self, other: Journal) -> bool:
         """Whether ``other`` reads and writes the rows this journal does: the same store, or
         another handle on the same SQLite file or PostgreSQL database (``default_journal()``

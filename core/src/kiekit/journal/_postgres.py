@@ -140,6 +140,11 @@ class PostgresStore:
         self._local.held = (os.getpid(), connection)
         return connection
 
+    def open(self) -> None:
+        """This thread's connection opened (and the table made, or upgraded) now."""
+        with self._guard():
+            self._connection()
+
     def now(self) -> float:
         with self._guard():
             row = self._connection().execute(f"SELECT {_NOW}").fetchone()

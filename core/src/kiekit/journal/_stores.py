@@ -88,6 +88,9 @@ class JournalStore(Protocol):
         """Every row, oldest first, all in memory at once (small journals, tests): a reader of
         a journal that grows uses ``select``."""
 
+    # A store may also offer ``open()``: connect now (JournalError if it cannot), not at the
+    # first use (Journal.open; kiekit's stores have it). Without it a lookup of no row does.
+
     # A store may also offer ``select(selection: Selection) -> Iterator[Entry]``: the rows
     # ``selection`` chooses, oldest first, read a page at a time where they live (filtered,
     # ordered and cut there), so memory stays flat however many rows there are; each page is
@@ -103,6 +106,9 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._rows: dict[str, Entry] = {}
         self._clock = clock
+
+    def open(self) -> None:
+        """Nothing to open: the rows live in this process."""
 
     def now(self) -> float:
         return self._clock()
@@ -207,6 +213,7 @@ class Unopenable:
         raise JournalError(self.why)
 
     insert = update = change = renew = now = get = by_task = entries = select = prune = _refuse
+    open = _refuse
 
 
 _LENGTH = "json_array_length({})"  # SQLite's JSON functions are built in since 3.38
@@ -526,6 +533,11 @@ class SqliteStore:
             connection.close()
             raise
         return connection
+
+    def open(self) -> None:
+        """This thread's connection opened (and the file made, or upgraded) now."""
+        with self._guard():
+            self._connection()
 
     def check_folders(self) -> None:
         """JournalError, as opening would give, when a file stands where a folder of the path
