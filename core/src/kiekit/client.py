@@ -289,10 +289,11 @@ class Client:
         waits for it and downloads its files (into ``out_dir``, when given), and a later
         :meth:`wait` or :meth:`download` of the returned task writes its row. Nothing is sent:
         a task id KIE does not know shows at the first wait (TaskNotFoundError), and ``kie
-        settle`` then corrects it. UnknownModelError when no plugin serves ``model``,
-        ValidationError naming ``task_id`` when the journal has that task already,
-        ConfigurationError with ``journal=None``; nothing is written then
-        (:meth:`Journal.adopt <kiekit.journal.Journal.adopt>`)."""
+        settle`` then corrects it. A task whose row was abandoned (``kie settle --abandon``)
+        is taken back: that row is reopened. UnknownModelError when no plugin serves
+        ``model``, ValidationError naming ``task_id`` when the journal has that task already
+        (in a row not abandoned), ConfigurationError with ``journal=None``; nothing is written
+        then (:meth:`Journal.adopt <kiekit.journal.Journal.adopt>`)."""
         return drive(self._session.adopt(task_id, model, out_dir=out_dir), self._transport)
 
     def submit(

@@ -7,7 +7,8 @@ submit would have (``created``, with the API host and the key's hash): from then
 resume`` waits for it and downloads its files, a wait or download in Python writes its row,
 and a webhook receiver knows its model. Nothing is sent: a task id KIE does not know shows at
 the first ``kie resume`` ("KIE has no record of this task"), and ``kie settle`` corrects it.
-``Client.adopt`` does the same from Python.
+A task whose row was abandoned (``kie settle --abandon``, a local decision) may be adopted
+again: its row is reopened. ``Client.adopt`` does the same from Python.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from kiekit.cli._common import (
     Commands,
     add_base_url_options,
     add_journal_option,
+    add_json_option,
+    emit,
     env_key,
     open_client,
     path_option,
@@ -34,7 +37,8 @@ def register(commands: Commands) -> None:
         description="Take a task kiekit did not create (older code, another tool, KIE's site) "
         "into the task journal, as if kiekit had submitted it: kie tasks lists it, and kie "
         "resume waits for it and downloads its files. Nothing is sent; KIE_API_KEY must be "
-        "the key that made it (KIE shows a task only to its own key).",
+        "the key that made it (KIE shows a task only to its own key). A task whose row was "
+        "abandoned (kie settle --abandon) is taken back: its row is reopened.",
     )
     adopt.add_argument("task_id", metavar="TASK_ID", help="the task id KIE gave its create")
     adopt.add_argument(
@@ -53,6 +57,7 @@ def register(commands: Commands) -> None:
     )
     add_base_url_options(adopt)
     add_journal_option(adopt)
+    add_json_option(adopt)
     adopt.set_defaults(handler=_adopt)
 
 
@@ -64,7 +69,19 @@ def _adopt(args: argparse.Namespace) -> int:
         raise ConfigurationError("KIE_API_KEY is not set: give the key that made the task")
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
+        journal = client.journal
+        assert journal is not None  # the CLI's clients always journal
+        # a row of the task before: an abandoned one, reopened (the adopt refuses any other)
+        reopened = journal.by_task(args.task_id.strip()) is not None
         task = client.adopt(args.task_id, args.model, out_dir=args.out)
+        row = journal.by_task(task.id)
         where = client.base_url
-    say(f"task {task.id} ({task.model}) on {where} is in the journal; kie resume finishes it")
+    assert row is not None  # just written
+    if emit(args, "adopt", {"task_id": task.id, "model": task.model, "key": row.key,
+                            "base_url": where, "out_dir": row.out_dir,
+                            "reopened": reopened}):  # fmt: skip
+        return 0
+    again = f" again (its abandoned row {row.key} reopened)" if reopened else ""
+    said = f"task {task.id} ({task.model}) on {where} is in the journal{again}"
+    say(f"{said}; kie resume finishes it")
     return 0

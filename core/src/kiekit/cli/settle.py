@@ -11,7 +11,8 @@ A task that can never be finished or fetched — made on a mock server since sto
 ``MockServer``; ``kie resume`` closes ``--mock``'s own by itself), or on a server that is gone —
 stays unfinished and is named by every ``kie resume``. ``--abandon`` gives it up: the row is
 closed as ``failed`` with an ``Abandoned`` error and the ``--reason``, kept in ``kie tasks``,
-never waited for or sent again. Nothing is deleted (``kie prune`` deletes it once it is old).
+never waited for or sent again (unless ``kie adopt`` takes its task back: the task was real
+after all). Nothing is deleted (``kie prune`` deletes it once it is old).
 
 A succeeded task whose result links a program handed on instead of downloading them (a webhook
 consumer) stays "unfinished, 0/N files", and a teammate's ``kie resume`` downloads them all.

@@ -534,13 +534,16 @@ class Journal:
         its files (into ``out_dir``), a wait or download of it writes the row, and a webhook
         receiver knows its model. ``base_url`` and ``account`` (the API key's hash) say where
         it lives and whose it is, as for a submit's row. A task id KIE then answers "not
-        found" for (a typo) may be settled again (:meth:`settle`). ValidationError naming
-        ``task_id`` when it is no task id, or when a row of the journal has it already. The
-        row."""
+        found" for (a typo) may be settled again (:meth:`settle`). A task whose row was
+        abandoned (:meth:`abandon`) is taken back: that row is reopened. ValidationError
+        naming ``task_id`` when it is no task id, or when another row of the journal has it
+        already. The row."""
         task_id = _task_id(task_id)
         if not isinstance(model, str) or not model.strip():
             raise ValidationError("model", f"is not a model id: {model!r}")
         earlier = self.by_task(task_id)
+        if earlier is not None and _abandoned(earlier):
+            return self._taken_back(earlier, model, base_url, out_dir, account)
         if earlier is not None:
             raise ValidationError(
                 "task_id",
@@ -565,14 +568,47 @@ class Journal:
         self._remember(task_id, entry.key)
         return entry
 
+    def _taken_back(
+        self,
+        entry: Entry,
+        model: str,
+        base_url: str | None,
+        out_dir: str | None,
+        account: str | None,
+    ) -> Entry:
+        """An abandoned row's task adopted again: the abandon was this journal's decision, not
+        KIE's, and the task may well be there. The row is reopened as ``created`` (its key and
+        request kept, so ``kie batch`` and an idempotency key find its task again), with what
+        the adopt says of the task. A row kiekit created keeps the model it sent."""
+        if entry.request is not None and model != entry.model:
+            raise ValidationError(
+                "model",
+                f"task {entry.task_id} was created by kiekit as {entry.model} (row "
+                f"{entry.key!r}), not {model}: adopt it as {entry.model}",
+            )
+        changes: dict[str, Any] = {
+            "state": EntryState.CREATED,
+            "model": model,
+            "error": None,
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        given = {"base_url": base_url, "out_dir": out_dir, "account": account}
+        changes.update({name: value for name, value in given.items() if value is not None})
+        reopened = self.store.update(entry.key, changes, only_if=[entry.state])
+        if reopened is None:  # another adopt took it back meanwhile, or it was settled
+            raise ValidationError("task_id", f"row {entry.key!r} changed meanwhile: look again")
+        return reopened
+
     def abandon(self, key: str, *, reason: str | None = None) -> Entry:
         """Give row ``key`` up for good, by hand: a task that can never be finished or fetched
         here (made on a mock server since stopped, or on a server that is gone), or a create
         whose outcome will not be looked up. The row is closed as ``failed``, with an
         ``Abandoned`` error saying why and what it was before; it stays in ``kie tasks``, and
         ``kie resume``, ``kie batch`` and an idempotency key never wait for it, fetch it or send
-        it again. Nothing is deleted. ValidationError when there is no such row, nothing is
-        owed for it (finished, or refused), or a live worker works on it now. The row after."""
+        it again, unless its task is adopted again (:meth:`adopt` reopens the row). Nothing is
+        deleted. ValidationError when there is no such row, nothing is owed for it (finished,
+        or refused), or a live worker works on it now. The row after."""
         entry = _known(self.get(key), key)
         words = " ".join((reason or "").split()) or "given up by hand"
         if not words.isprintable():
@@ -898,6 +934,11 @@ def refused_for_all(exc: BaseException) -> bool:
     key, a stop) may well spare the others, who then take the job."""
     refusals = ValidationError | UnknownModelError | InsufficientCreditsError | UnprocessableError
     return isinstance(exc, refusals)
+
+
+def _abandoned(entry: Entry) -> bool:
+    """Whether a row was given up by hand (:meth:`Journal.abandon`), not ended by KIE."""
+    return entry.state is EntryState.FAILED and (entry.error or {}).get("type") == "Abandoned"
 
 
 def _known(entry: Entry | None, name: str) -> Entry:
