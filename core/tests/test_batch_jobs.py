@@ -52,6 +52,8 @@ def test_good_lines_become_jobs_and_bad_ones_are_reported_by_number() -> None:
         10: "id 'a' is the job of line 1 again",
         12: f"id '{hashed[0].id}' is the job of line 11 again",  # same content, same job
     }
+    # the refused lines' ids are the other lines': results.jsonl has one line per id
+    assert [line.id for line in bad if line.line in (10, 12)] == [None, None]
 
 
 def _jobs(count: int, *, model: str = GROK, prefix: str = "job") -> list[Job]:

@@ -764,6 +764,39 @@ def test_kie_batch_refuses_a_mistyped_model_id_as_kie_run_does_unless_any_model(
     assert _creates(mock) == 1
 
 
+def test_a_batch_id_given_twice_is_one_line_of_results_jsonl_and_one_task(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """Two lines with one id (files joined, a line copied): the second is refused with its
+    number before anything is sent, and results.jsonl has one line per id, so a script keying
+    the results by id finds the job's (the refused line's overwrote it, coming later), not
+    two. Also when the first line with the id is bad itself."""
+    mock = mock_server_factory()
+    lines = [
+        {"id": "a", "model": GROK, "input": {"prompt": "x"}},
+        {"id": "a", "model": GROK, "input": {"prompt": "y"}},
+        {"id": "b", "model": GROK, "input": "not an object"},
+        {"id": "b", "model": GROK, "input": {"prompt": "z"}},
+    ]
+    jobs = _jobs_file(tmp_path, [json.dumps(line) for line in lines])
+    out = tmp_path / "out"
+    assert main(["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]) == 1
+    err = capsys.readouterr().err
+    assert "jobs.jsonl:2: id 'a' is the job of line 1 again" in err
+    assert "jobs.jsonl:4: id 'b' is the job of line 3 again" in err
+    results = _results(out)
+    assert [(r["line"], r["id"], r["state"]) for r in results] == [
+        (1, "a", "succeeded"),
+        (2, None, "invalid"),
+        (3, "b", "invalid"),
+        (4, None, "invalid"),
+    ]
+    assert _creates(mock) == 1
+
+
 def test_kie_batch_mock_again_makes_the_jobs_the_gone_embedded_mock_held(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -170,7 +170,11 @@ class JobResult:
 
 
 def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
-    """Jobs and bad lines of a JSON Lines text; blank lines and ``#`` comments are skipped."""
+    """Jobs and bad lines of a JSON Lines text; blank lines and ``#`` comments are skipped.
+
+    An id is the first line's that gives it, a bad line's too: a later line with it is
+    refused, and its result carries no id, so results.jsonl has one line per id (a user keys
+    the results by their ids; the line number and the message name the other line)."""
     jobs: list[Job] = []
     bad: list[BadLine] = []
     seen: dict[str, int] = {}
@@ -180,11 +184,16 @@ def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
         try:
             job = _job(number, text)
         except ValueError as exc:
-            bad.append(BadLine(number, str(exc), *_named_by(text)))
+            job_id, model = _named_by(text)
+            if job_id is not None and job_id in seen:
+                job_id = None  # the other line's
+            elif job_id is not None:
+                seen[job_id] = number
+            bad.append(BadLine(number, str(exc), job_id, model))
             continue
         if job.id in seen:
             again = f"id {job.id!r} is the job of line {seen[job.id]} again"
-            bad.append(BadLine(number, again, job.id, job.model))
+            bad.append(BadLine(number, again, None, job.model))
             continue
         seen[job.id] = number
         jobs.append(job)

@@ -253,6 +253,31 @@ def test_two_workers_run_a_batch_once_and_a_second_run_sends_nothing(
     assert workers.received("a") + workers.received("b") == received
 
 
+def test_a_celery_batch_sends_a_job_given_twice_once_and_reports_each_id_once(
+    workers: Workers, team_env: dict[str, str], mock_url: str, tmp_path: Path
+) -> None:
+    """As without Celery: the second line with an id is refused before anything is handed
+    to a worker, and results.jsonl has one line per id."""
+    job = {"id": "j0", "model": GROK, "input": {"prompt": "job 0"}}
+    again = {**job, "input": {"prompt": "job 0, once more"}}
+    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "out"
+    jobs.write_text(f"{json.dumps(job)}\n{json.dumps(again)}\n", encoding="utf-8")
+    workers.start("a")
+
+    run = subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        _batch(jobs, out), env=team_env, capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert run.returncode == 1, run.stderr
+    assert "jobs.jsonl:2: id 'j0' is the job of line 1 again" in run.stderr
+    report = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["id"], r["state"]) for r in report] == [
+        (1, "j0", "succeeded"),
+        (2, None, "invalid"),
+    ]
+    assert _creates(mock_url) == Counter({"job 0": 1})
+    assert workers.received("a") == 1
+
+
 def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewhere(
     workers: Workers, mock_url: str, tmp_path: Path, redis_url: str
 ) -> None:
