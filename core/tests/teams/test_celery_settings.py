@@ -215,6 +215,28 @@ def test_batch_with_celery_refuses_rate_limits_the_workers_would_not_use(
     assert not out.exists()
 
 
+def test_batch_with_celery_refuses_a_stop_grace_it_would_not_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender sends no create, so a stop has none to let finish: `--stop-grace` with
+    `--celery` was taken without a word and did nothing. KIEKIT_STOP_GRACE, which a team
+    sets for every kie command, is left unused."""
+    monkeypatch.setenv("KIEKIT_JOURNAL_URL", TEAM_JOURNAL)
+    out = tmp_path / "out"
+    code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery",
+                 "--stop-grace", "30"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--stop-grace does not go with --celery: this command sends no create" in err
+    assert not out.exists()
+    monkeypatch.setenv("KIEKIT_STOP_GRACE", "30")
+    monkeypatch.setenv("KIEKIT_BROKER_URL", "redis://127.0.0.1:9/0")  # nothing listens
+    code = main(["batch", str(_jobs(tmp_path)), "--out", str(out), "--celery"])
+    err = capsys.readouterr().err
+    assert "--stop-grace" not in err  # not refused for it: it goes on, to the broker
+    assert "broker" in err.lower()
+
+
 @pytest.mark.parametrize(
     "journal",
     [

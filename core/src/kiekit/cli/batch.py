@@ -352,9 +352,9 @@ async def _run(
 
 
 def _check_celery_options(args: argparse.Namespace) -> None:
-    """Workers choose their own KIE connection and rate limits: options naming them here
-    would be ignored. The journal is the one thing the sender shares with them: it must be
-    theirs (:func:`_check_celery_journal`)."""
+    """Workers choose their own KIE connection and rate limits, and send the creates a stop's
+    grace would wait for: options naming them here would be ignored. The journal is the one
+    thing the sender shares with them: it must be theirs (:func:`_check_celery_journal`)."""
     for option, given in (
         ("--mock", args.mock),
         ("--mock-seconds", args.mock_seconds is not None),
@@ -374,6 +374,12 @@ def _check_celery_options(args: argparse.Namespace) -> None:
         raise ConfigurationError(
             "--limits does not go with --celery: the workers keep KIE's rate limits with their "
             "own KIEKIT_LIMITS_URL"
+        )
+    if args.stop_grace is not None:  # KIEKIT_STOP_GRACE, set for every kie command: unused
+        raise ConfigurationError(
+            "--stop-grace does not go with --celery: this command sends no create, so a stop "
+            "has none to wait for; it holds back the jobs no worker has taken, and each worker "
+            "finishes the jobs it holds (stopping a worker is Celery's warm shutdown)"
         )
     if args.poll_interval is not None and not args.poll_interval > 0:
         raise ValidationError("--poll-interval", "must be a positive number of seconds")
