@@ -230,6 +230,9 @@ class _Task:
     ended: State | None = None  # "success" | "fail" once final
     completed: float | None = None
     charged: float = 0.0
+    # since when the clock alone may end it (its lifecycle set, its polls met): a seconds
+    # lifecycle cannot have ended it before then (Store._ended_at)
+    timed_from: float = field(default=-math.inf)
 
     # a snapshot's fields that never change, gathered once (see snapshot)
     fixed: dict[str, Any] = field(init=False, repr=False, compare=False)
@@ -523,9 +526,11 @@ class Store:
                 task.polls += 1
                 return Transition(task.snapshot(), False, self._account(account).credits)
             due = self._due(task)
+            ended_at = self._ended_at(task)  # before this poll counts: the polls it had met
             task.polls += 1
-            transition = self._move_to(task, max(task.stage, due))
+            transition = self._move_to(task, max(task.stage, due), ended_at)
             if task.polls == task.lifecycle.polls and task.ended is None:
+                task.timed_from = self._clock()  # it cannot have ended before this poll
                 self._schedule(task)  # its polls are met: the clock alone ends it now
             return transition
 
@@ -536,7 +541,7 @@ class Store:
             task = self._tasks[task_id]
             if task.ended is not None:
                 return Transition(task.snapshot(), False, self._account(task.account_id).credits)
-            return self._move_to(task, max(self._due(task), task.stage + 1))
+            return self._move_to(task, max(self._due(task), task.stage + 1), self._ended_at(task))
 
     def complete(self, task_id: str) -> Transition:
         """End a task now, with its planned outcome (KeyError for an unknown task)."""
@@ -544,13 +549,23 @@ class Store:
             task = self._tasks[task_id]
             if task.ended is not None:
                 return Transition(task.snapshot(), False, self._account(task.account_id).credits)
-            return self._move_to(task, _FINAL)
+            return self._move_to(task, _FINAL, self._ended_at(task))
 
     def _due(self, task: _Task) -> int:
         """The stage the task's lifecycle has reached; a manual task stays where it is."""
         if task.lifecycle.manual:
             return task.stage
         return natural_stage(task.lifecycle, task.polls, self._clock() - task.created)
+
+    def _ended_at(self, task: _Task) -> float:
+        """When a task that ends now really ended: a seconds lifecycle whose polls were met
+        ended when its seconds were up (a clock advance or a late settler must not stamp it
+        with the later time: its completeTime, costTime and files' retention count from its
+        end, files.purged_at), else now (a poll or a test's step ended it)."""
+        now, lifecycle = self._clock(), task.lifecycle
+        if lifecycle.manual or not lifecycle.seconds or task.polls < lifecycle.polls:
+            return now
+        return min(now, max(task.timed_from, task.created + lifecycle.seconds))
 
     def _drop(self, task_id: str) -> None:
         """Forget one task (under the lock); its timed entries are dropped as they fall due."""
@@ -563,19 +578,20 @@ class Store:
         if not self._kinds[kind]:
             del self._kinds[kind]  # accounts come and go: no key is kept at zero
 
-    def _move_to(self, task: _Task, stage: int) -> Transition:
+    def _move_to(self, task: _Task, stage: int, ended_at: float) -> Transition:
+        """Move a task to ``stage``; ``ended_at`` is its end time if that is final."""
         self._uncount(task)  # its state changes: counted again under the new one
-        transition = self._moved(task, stage)
+        transition = self._moved(task, stage, ended_at)
         self._kinds[task.kind] += 1
         return transition
 
-    def _moved(self, task: _Task, stage: int) -> Transition:
+    def _moved(self, task: _Task, stage: int, ended_at: float) -> Transition:
         acct = self._account(task.account_id)
         if stage < _FINAL:
             task.stage = stage
             return Transition(task.snapshot(), False, acct.credits)
         task.stage = _FINAL - 1
-        task.completed = self._clock()
+        task.completed = ended_at
         task.ended = "fail" if task.plan.fails else "success"
         if task.ended == "fail":
             # [INF] a failed generation costs nothing (WAN30 failure callback: creditsConsumed 0)
@@ -598,6 +614,7 @@ class Store:
         with self._lock:
             task = self._pending(task_id)
             task.lifecycle = lifecycle
+            task.timed_from = self._clock()
             self._schedule(task)
             return task.snapshot()
 
@@ -642,7 +659,8 @@ class Store:
                 if due > now:  # its lifecycle got longer
                     heapq.heappush(self._timed, (due, next(self._seq), task_id, stage))
                     continue
-                moved.append(self._move_to(task, stage))
+                # it ended when it fell due, not at ``now``: a clock advance may be days later
+                moved.append(self._move_to(task, stage, max(due, task.timed_from)))
         return moved
 
     def next_due(self) -> float | None:
