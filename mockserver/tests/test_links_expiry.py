@@ -178,6 +178,9 @@ def test_download_url_knows_the_files_a_family_route_serves(kie: Kie) -> None:
 
 FROZEN = 1e-6  # the mock clock moves only when advanced (a boundary must not race the wall)
 MOMENT = 0.01  # mock seconds: well above the clock's drift while a test runs
+# the float ulp of an epoch time (2.4e-7 s): a step of MOMENT after lifetime - MOMENT may
+# land that much short of the lifetime; a microsecond more is the lifetime itself
+TICK = 1e-6
 
 
 def _to_fraction(mock: MockServer, fraction: float) -> float:
@@ -198,7 +201,7 @@ def test_a_download_url_link_lives_exactly_20_minutes_from_its_issue(
     link = kie.ok(kie.post(DOWNLOAD_URL, {"url": url}))
     mock.clock.advance(20 * 60 - MOMENT - (mock.clock.now() - issued))
     assert kie.fetch(link).status == 200
-    mock.clock.advance(MOMENT)
+    mock.clock.advance(MOMENT + TICK)
     assert _expired(kie.fetch(link))
 
 
@@ -212,5 +215,5 @@ def test_a_flux_origin_link_lives_exactly_10_minutes_from_the_task_end(
     origin = kie.flux_record(task_id)["response"]["originImageUrl"]
     mock.clock.advance(10 * 60 - MOMENT - (mock.clock.now() - ended))
     assert kie.fetch(origin).status == 200
-    mock.clock.advance(MOMENT)
+    mock.clock.advance(MOMENT + TICK)
     assert _expired(kie.fetch(origin))

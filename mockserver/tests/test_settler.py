@@ -327,7 +327,8 @@ def test_a_task_polled_after_it_was_due_ended_when_it_was_due() -> None:
     task_id = store.create("acct", _spec()).task_id
     clock.now += 500
     polled = store.poll("acct", task_id, "market")
-    assert polled is not None and polled.finished_now
+    assert polled is not None
+    assert polled.finished_now
     assert (polled.task.completed_ms, polled.task.cost_seconds) == (1_010_000, 10)
 
 

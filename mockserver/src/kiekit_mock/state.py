@@ -368,6 +368,10 @@ class Store:
         self._timed: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self.on_sooner: Callable[[], None] | None = None  # the settler's wake: a sooner due time
+        # finished tasks by the time KIE no longer keeps their record (MockConfig.record_days):
+        # (gone at, task id), soonest first; a task is pushed as it ends
+        self._records_end: list[tuple[float, str]] = []
+        self._record_seconds = None if config.record_days is None else config.record_days * 86400
         # told the ids of tasks forgotten past task_limit: their callback records go too
         self.on_forget: Callable[[list[str]], object] | None = None
         # what a new task's inputs decide (inputs.py: an upload link of the mock's own whose
@@ -457,6 +461,7 @@ class Store:
         unfetched = None if self.input_check is None else self.input_check(spec)
         with self._lock:
             now = self._clock()
+            self._let_records_go(now)
             acct = self._account(account)
             # kie-api.md §7/§8: 429 past the window, the request rejected, not queued (limits.py)
             self.limits.check_create(account, now, acct.max_creates_per_10s)
@@ -510,6 +515,30 @@ class Store:
         self._look_again_at = len(self._tasks) + limit // 10 if len(self._tasks) > limit else 0
         return forgotten
 
+    def _let_records_go(self, now: float) -> None:
+        """Forget the finished tasks whose record KIE no longer keeps at ``now`` (``log records
+        2 months``, kie-api.md §1, §8; MockConfig.record_days): their status queries answer as
+        for an unknown id. Under the lock; a look at the soonest end when none is due."""
+        ends, lifetime = self._records_end, self._record_seconds
+        while ends and lifetime is not None and ends[0][0] <= now:
+            gone_at, task_id = heapq.heappop(ends)
+            task = self._tasks.get(task_id)  # None: forgotten already (the task limit)
+            # a task renamed to this id since (a replay's, har.py) has an entry of its own
+            if task is not None and self._record_gone_at(task) == gone_at:
+                self._drop(task_id)
+
+    def _record_gone_at(self, task: _Task) -> float | None:
+        """When KIE no longer keeps the record of a finished task (None: kept), counted from
+        its end as its records show it, in whole ms (files.purged_at counts so too)."""
+        if task.completed is None or self._record_seconds is None:
+            return None
+        return _ms(task.completed) / 1000 + self._record_seconds
+
+    def _note_record_end(self, task: _Task) -> None:
+        gone_at = self._record_gone_at(task)
+        if gone_at is not None:
+            heapq.heappush(self._records_end, (gone_at, task.task_id))
+
     @property
     def forgotten(self) -> int:
         """Finished tasks forgotten to stay within MockConfig.task_limit (reset() aside)."""
@@ -517,8 +546,10 @@ class Store:
             return self._forgotten
 
     def poll(self, account: str, task_id: str, family: Family) -> Transition | None:
-        """A status query by the task's owner; None when the task is not theirs or not there."""
+        """A status query by the task's owner; None when the task is not theirs or not there
+        (or no longer: past MockConfig.record_days, as an unknown id)."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks.get(task_id)
             if task is None or task.account_id != account or task.spec.family != family:
                 return None
@@ -538,6 +569,7 @@ class Store:
         """Move a task one state on (straight to its final state once it is due). KeyError for
         an unknown task; a task that has ended stays as it is."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks[task_id]
             if task.ended is not None:
                 return Transition(task.snapshot(), False, self._account(task.account_id).credits)
@@ -546,6 +578,7 @@ class Store:
     def complete(self, task_id: str) -> Transition:
         """End a task now, with its planned outcome (KeyError for an unknown task)."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks[task_id]
             if task.ended is not None:
                 return Transition(task.snapshot(), False, self._account(task.account_id).credits)
@@ -593,6 +626,7 @@ class Store:
         task.stage = _FINAL - 1
         task.completed = ended_at
         task.ended = "fail" if task.plan.fails else "success"
+        self._note_record_end(task)
         if task.ended == "fail":
             # [INF] a failed generation costs nothing (WAN30 failure callback: creditsConsumed 0)
             acct.credits = credits_sum(acct.credits, task.charged)
@@ -669,6 +703,7 @@ class Store:
             return self._timed[0][0] if self._timed else None
 
     def _pending(self, task_id: str) -> _Task:
+        self._let_records_go(self._clock())
         task = self._tasks[task_id]
         if task.ended is not None:
             raise ValueError(f"task {task_id} already ended ({task.ended})")
@@ -678,17 +713,20 @@ class Store:
         """Give a task another id: a replayed recording's (har.py), so the task a client was
         handed goes on here. A task already under `new_id` is replaced. KeyError if unknown."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks.pop(task_id)
             if new_id in self._tasks:
                 self._drop(new_id)  # replaced
             task.task_id = task.fixed["task_id"] = new_id
             self._tasks[new_id] = task
+            self._note_record_end(task)
             self._schedule(task)  # a timed end noted under the old id is found under the new
             return task.snapshot()
 
     def find(self, task_id: str) -> TaskSnapshot | None:
         """Any account's task (result files are public links)."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks.get(task_id)
             return None if task is None else task.snapshot()
 
@@ -713,6 +751,7 @@ class Store:
         at every change, and a snapshot of each of 100,000 tasks, under the lock, stalled the
         mock's API (about half a second a page)."""
         with self._lock:
+            self._let_records_go(self._clock())
             total = sum(
                 count
                 for (acct, fam, st), count in self._kinds.items()
@@ -750,6 +789,7 @@ class Store:
             self._tasks.clear()
             self._kinds.clear()
             self._timed.clear()
+            self._records_end.clear()
             self._forgotten = 0
             self._accounts.clear()
             self._open_accounts(self._config)
