@@ -137,3 +137,39 @@ print(seen)
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "[False]"  # imported once, on another thread than the loop's
+
+
+def test_a_kill_while_the_first_create_opens_the_transport_leaves_no_unsent_row(
+    tmp_path: Any,
+) -> None:
+    """The first create opens the aiohttp session (its import took over a second on a busy
+    machine). Opened after the intent row, a kill -9 then left rows "sending" that never
+    reached KIE, each to settle by hand (an outside tester's `kie batch`, 20 rows). Opened
+    first, the kill leaves nothing to settle."""
+    import subprocess
+    import sys
+
+    from kiekit.journal import Journal, SqliteStore
+
+    probe = """
+import asyncio, os, sys
+from kiekit import AsyncClient
+from kiekit.journal import Journal, SqliteStore
+class Killed:
+    def find_spec(self, name, path=None, target=None):
+        if name == "aiohttp":
+            os._exit(9)  # as a kill -9 while the transport is being opened
+        return None
+sys.meta_path.insert(0, Killed())
+async def main():
+    journal = Journal(SqliteStore(sys.argv[1]))
+    async with AsyncClient("test-key", base_url="http://127.0.0.1:9", journal=journal) as kie:
+        await kie.submit("grok-imagine/text-to-image", prompt="a fox", idempotency_key="job-1")
+asyncio.run(main())
+"""
+    path = tmp_path / "journal.sqlite3"
+    killed = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert killed.returncode == 9, killed.stderr
+    assert Journal(SqliteStore(path)).entries() == []  # nothing claims a create may have gone

@@ -174,3 +174,46 @@ def test_download_url_knows_the_files_a_family_route_serves(kie: Kie) -> None:
     other, _ = _result_url(kie)  # a Grok image: its task has no cover still
     for wrong in (cover.replace("/0.png", "/1.png"), cover.replace(task_id, other)):
         assert kie.post(DOWNLOAD_URL, {"url": wrong}).json()["msg"] == "url is wrong"
+
+
+FROZEN = 1e-6  # the mock clock moves only when advanced (a boundary must not race the wall)
+MOMENT = 0.01  # mock seconds: well above the clock's drift while a test runs
+# the float ulp of an epoch time (2.4e-7 s): a step of MOMENT after lifetime - MOMENT may
+# land that much short of the lifetime; a microsecond more is the lifetime itself
+TICK = 1e-6
+
+
+def _to_fraction(mock: MockServer, fraction: float) -> float:
+    """Move the clock on to the next time whose fraction of a second is ``fraction``."""
+    now = mock.clock.now()
+    return mock.clock.advance((fraction - now % 1) % 1)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 0.9])
+def test_a_download_url_link_lives_exactly_20_minutes_from_its_issue(
+    make_mock: MakeMock, fraction: float
+) -> None:
+    """X-Amz-Date holds whole seconds; a link issued at x.9 s expired 0.9 s early (longrun's
+    finding 4). It is valid until the moment its 20 minutes are up, and not after."""
+    mock, kie = make_mock(time_scale=FROZEN)
+    _, url = _result_url(kie)
+    issued = _to_fraction(mock, fraction)
+    link = kie.ok(kie.post(DOWNLOAD_URL, {"url": url}))
+    mock.clock.advance(20 * 60 - MOMENT - (mock.clock.now() - issued))
+    assert kie.fetch(link).status == 200
+    mock.clock.advance(MOMENT + TICK)
+    assert _expired(kie.fetch(link))
+
+
+def test_a_flux_origin_link_lives_exactly_10_minutes_from_the_task_end(
+    make_mock: MakeMock,
+) -> None:
+    mock, kie = make_mock(time_scale=FROZEN)
+    task_id = kie.flux(prompt="p")
+    ended = _to_fraction(mock, 0.9)
+    mock.complete(task_id)
+    origin = kie.flux_record(task_id)["response"]["originImageUrl"]
+    mock.clock.advance(10 * 60 - MOMENT - (mock.clock.now() - ended))
+    assert kie.fetch(origin).status == 200
+    mock.clock.advance(MOMENT + TICK)
+    assert _expired(kie.fetch(origin))

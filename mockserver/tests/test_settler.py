@@ -300,3 +300,49 @@ def test_a_clock_moved_from_python_has_ended_the_tasks_it_made_due_when_it_retur
         mock.clock.advance(601)
         assert mock.task(task_id).state == "success"
         assert [r.task_id for r in mock.callbacks(wait=False) if r.task_id == task_id] == [task_id]
+
+
+# --- when a task ended: its due time, not the moment a jump or a late poll noticed it ---
+
+
+def test_a_task_a_clock_jump_ends_ended_when_it_was_due(make_mock: MakeMock) -> None:
+    """longrun's finding 1: a 1-second task followed by a 15-day jump ended 15 days ago, so
+    its completeTime and costTime say 1 s and its files are past KIE's 14 days (§8)."""
+    mock, kie = make_mock(time_scale=FROZEN, seconds_to_complete=1)
+    task_id = create(kie)
+    mock.clock.advance(15 * 86400)
+    data = kie.record(task_id)
+    assert data["state"] == "success"
+    assert (data["completeTime"] - data["createTime"], data["costTime"]) == (1000, 1)
+    assert owed(mock, task_id)[0].payload["data"]["completeTime"] == data["completeTime"]
+    file_url = json.loads(data["resultJson"])["resultUrls"][0]
+    assert kie.fetch(file_url).status == 403
+
+
+def test_a_task_polled_after_it_was_due_ended_when_it_was_due() -> None:
+    """The settler had not run yet (a late wake-up): the poll that finds it ended stamps the
+    time it ended, as the settler would have."""
+    clock = FakeClock()
+    store = Store(MockConfig(seconds_to_complete=10), clock)
+    task_id = store.create("acct", _spec()).task_id
+    clock.now += 500
+    polled = store.poll("acct", task_id, "market")
+    assert polled is not None
+    assert polled.finished_now
+    assert (polled.task.completed_ms, polled.task.cost_seconds) == (1_010_000, 10)
+
+
+def test_a_timed_task_cannot_end_before_its_polls_or_its_new_lifecycle() -> None:
+    """Its seconds count only once its polls are met (or its lifecycle set): a poll that showed
+    it pending is never followed by an end stamped before that poll."""
+    clock = FakeClock()
+    store = Store(MockConfig(), clock)
+    polled = store.create("acct", _spec()).task_id
+    store.set_lifecycle(polled, Lifecycle(polls=1, seconds=10))
+    changed = store.create("acct", _spec()).task_id
+    clock.now += 100
+    store.poll("acct", polled, "market")  # its one poll, 90 s after it was due by the clock
+    store.set_lifecycle(changed, Lifecycle(seconds=10))  # due for 90 s, ends now
+    clock.now += 1000
+    ended = {t.task.task_id: t.task.completed_ms for t in store.settle_due(clock.now)}
+    assert ended == {polled: 1_100_000, changed: 1_100_000}

@@ -549,6 +549,11 @@ class AsyncClient:
         """As :meth:`Client.submit`: the input validated before any I/O, then the create.
         Cancelled once a graceful stop began (``kie batch``'s Ctrl-C or SIGTERM), a create
         already sent is let finish first (kiekit._engine.drain)."""
+        # the transport opened first: its first open (aiohttp's import) took over a second on
+        # a busy machine, after the intent row; a kill then left rows "sending" never sent
+        ready = getattr(self._transport, "ready", None)
+        if ready is not None:
+            await ready()
         sending = SendState()
         flow = self._session.submit(
             model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,

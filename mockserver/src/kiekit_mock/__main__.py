@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from .clock import SCALE_RULE, scale_ok
 from .config import (
+    RECORD_DAYS,
     UPLOAD_LIMIT,
     MockConfig,
     account_id,
@@ -180,6 +181,15 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="callback records kept; the oldest go past it (default 100000; 0: keep all)",
     )
     parser.add_argument(
+        "--record-days",
+        type=_record_days,
+        default=RECORD_DAYS,
+        metavar="D",
+        help="days a finished task's record is kept after it ended (mock clock); then its "
+        "status query answers as for an unknown task (default 60: KIE's 'log records 2 "
+        "months'; 0: keep all)",
+    )
+    parser.add_argument(
         "--upload-limit",
         type=_byte_limit,
         default=UPLOAD_LIMIT,
@@ -322,6 +332,17 @@ def _as_option(message: str) -> str:
     return f"{option}: {rest}" if option else message
 
 
+def _record_days(text: str) -> float | None:
+    """--record-days: a number of days, 0 for "kept until --task-limit lets them go"."""
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not 0 <= days < math.inf:
+        raise argparse.ArgumentTypeError("must be a finite number of days, 0 (keep all) or more")
+    return days or None
+
+
 def _limit(text: str) -> int | None:
     """--journal-limit / --task-limit / --callback-limit: a count, 0 for none."""
     try:
@@ -433,6 +454,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             callback_limit=args.callback_limit,
             upload_limit=args.upload_limit,
             upload_file_limit=args.upload_file_limit,
+            record_days=args.record_days,
         )
     except (TypeError, ValueError) as exc:  # a value no option check above caught
         _refuse(parser, _as_option(str(exc)))

@@ -22,6 +22,8 @@ CHAT_WIRES: tuple[ChatWire, ...] = get_args(ChatWire)
 V = TypeVar("V")
 # MockConfig.upload_limit's default: a long soak's uploads hold at most this many bytes
 UPLOAD_LIMIT = 1024**3
+# MockConfig.record_days's default: KIE keeps "log records 2 months" (kie-api.md §1, §8)
+RECORD_DAYS = 60.0
 
 
 @functools.lru_cache(maxsize=4096)  # hashed at every request: the middlewares ask several times
@@ -157,6 +159,11 @@ class MockConfig:
     upload_limit: bytes of uploaded files the upload host keeps (None: all); past it the
         oldest files are let go (their links answer 404), the first time said in the log.
         Files past KIE's 3 days are let go whatever the limit (uploads.py).
+    record_days (keyword-only): days a finished task's record is kept after it ended, on the
+        mock clock; past them its status queries answer as for an unknown task id (each
+        family's own "not found"), and its files are gone with it. KIE keeps "log records 2
+        months" (kie-api.md §1, §8), counted here from the task's end as media retention is;
+        60 by default. None: kept until task_limit lets it go. Pending tasks are always kept.
     upload_file_limit (keyword-only): the largest file, in bytes, the upload host takes by any
         method; a larger one is refused with code 400 "File size exceeds the limit". None (the
         default): KIE documents no limit for stream and base64 uploads (a model page takes a
@@ -192,6 +199,7 @@ class MockConfig:
     upload_cdn_seconds: float = field(default=0.0, kw_only=True)
     upload_limit: int | None = field(default=UPLOAD_LIMIT, kw_only=True)
     upload_file_limit: int | None = field(default=None, kw_only=True)
+    record_days: float | None = field(default=RECORD_DAYS, kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -217,6 +225,7 @@ class MockConfig:
             raise ValueError("callback_timeout must be > 0")
         if not seconds_ok(self.upload_cdn_seconds):
             raise ValueError(f"upload_cdn_seconds {SECONDS_RULE}, not {self.upload_cdn_seconds}")
+        _check_record_days(self.record_days)
         limits = ("journal_limit", "task_limit", "callback_limit", "upload_limit")
         for name in (*limits, "upload_file_limit"):
             limit = getattr(self, name)
@@ -300,6 +309,15 @@ def _check_types(config: MockConfig) -> None:
         raise TypeError(f"webhook_hmac_key must be a string or None, not {type(key).__name__}")
     if key == "":  # an unset variable, say: signing with no key at all is no signing
         raise ValueError("webhook_hmac_key must not be empty (None: callbacks are not signed)")
+
+
+def _check_record_days(days: object) -> None:
+    if days is None:
+        return
+    if isinstance(days, bool) or not isinstance(days, int | float):
+        raise TypeError(f"record_days must be a number of days or None, not {days!r}")
+    if not 0 < days < math.inf:
+        raise ValueError(f"record_days must be > 0 days and finite (None: kept), not {days}")
 
 
 def as_config(config: object) -> MockConfig:

@@ -19,6 +19,7 @@ import calendar
 import hashlib
 import hmac
 import logging
+import math
 import mimetypes
 import secrets
 import time
@@ -195,13 +196,17 @@ def result_file(rt: Runtime, params: Mapping[str, str]) -> web.Response | None:
 
 
 def presign(url: str, issued: float, lifetime: int, *, fresh: bool = True) -> str:
-    """``url`` (no query) as a presigned link valid ``lifetime`` seconds from ``issued``;
-    ``fresh=False`` for a link a record repeats on every poll (the same every time)."""
-    stamp = time.strftime(_AMZ_TIME, time.gmtime(issued))
-    key_id = secrets.token_hex(10) if fresh else hashlib.sha256(url.encode()).hexdigest()[:20]
+    """``url`` (no query) as a presigned link valid ``lifetime`` seconds from ``issued`` (to
+    the millisecond); ``fresh=False`` for a link a record repeats on every poll (the same every
+    time)."""
+    whole, ms = divmod(math.floor(issued * 1000), 1000)
+    stamp = time.strftime(_AMZ_TIME, time.gmtime(whole))
+    key_id = secrets.token_hex(9)[:17] if fresh else hashlib.sha256(url.encode()).hexdigest()[:17]
     path = urlsplit(url).path
-    # a fresh access-key-like id per link, so two links issued in one second still differ
-    credential = f"{key_id.upper()}/{stamp[:8]}/auto/s3/aws4_request"
+    # a fresh access-key-like id per link, so two links issued in one second still differ; its
+    # last 3 hex digits carry the issue's milliseconds, which X-Amz-Date (whole seconds) drops:
+    # without them a link issued at x.9 s expired 0.9 s before its lifetime was up
+    credential = f"{key_id.upper()}{ms:03X}/{stamp[:8]}/auto/s3/aws4_request"
     query = {
         "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
         "X-Amz-Credential": credential,
@@ -261,7 +266,7 @@ async def expiry(request: web.Request, handler: Handler) -> web.StreamResponse:
         expected = _signature(request.path, credential, stamp, lifetime)
         if not hmac.compare_digest(expected, query.get("X-Amz-Signature", "")):
             return _denied("SignatureDoesNotMatch", _MISMATCH, now)
-        issued = calendar.timegm(time.strptime(stamp, _AMZ_TIME))
+        issued = calendar.timegm(time.strptime(stamp, _AMZ_TIME)) + _issue_ms(credential) / 1000
         if now >= issued + int(lifetime):
             return _denied("AccessDenied", "Request has expired", now, issued + int(lifetime))
     task = task_of_file(rt.store, request.path)
@@ -269,6 +274,15 @@ async def expiry(request: web.Request, handler: Handler) -> web.StreamResponse:
     if gone is not None and now >= gone:
         return _denied("AccessDenied", "Request has expired", now, gone)
     return await handler(request)
+
+
+def _issue_ms(credential: str) -> int:
+    """The milliseconds of a link's issue time, which presign puts at the end of its key id."""
+    try:
+        ms = int(credential.partition("/")[0][-3:], 16)
+    except ValueError:
+        return 0
+    return ms if 0 <= ms < 1000 else 0
 
 
 _MISMATCH = (

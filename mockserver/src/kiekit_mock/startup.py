@@ -6,7 +6,7 @@ Keys are never printed (a log or a CI transcript must not carry one): only how m
 
 from __future__ import annotations
 
-from .config import MockConfig
+from .config import RECORD_DAYS, MockConfig
 from .limits import LimitSettings
 from .state import credits_text
 
@@ -79,6 +79,10 @@ def _options(config: MockConfig) -> list[str]:
         options.append("market recordInfo answers an unknown task with data: null")
     if config.upload_file_limit is not None:
         options.append(f"uploads over {config.upload_file_limit} bytes refused")
+    if config.record_days != RECORD_DAYS:
+        days = config.record_days
+        kept = "until --task-limit" if days is None else f"{days:g} days"
+        options.append(f"finished tasks' records kept {kept}")
     if config.upload_cdn_seconds:
         options.append(f"an overwritten upload's old bytes served {config.upload_cdn_seconds:g} s")
     for count, what in (

@@ -230,6 +230,9 @@ class _Task:
     ended: State | None = None  # "success" | "fail" once final
     completed: float | None = None
     charged: float = 0.0
+    # since when the clock alone may end it (its lifecycle set, its polls met): a seconds
+    # lifecycle cannot have ended it before then (Store._ended_at)
+    timed_from: float = field(default=-math.inf)
 
     # a snapshot's fields that never change, gathered once (see snapshot)
     fixed: dict[str, Any] = field(init=False, repr=False, compare=False)
@@ -365,6 +368,10 @@ class Store:
         self._timed: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self.on_sooner: Callable[[], None] | None = None  # the settler's wake: a sooner due time
+        # finished tasks by the time KIE no longer keeps their record (MockConfig.record_days):
+        # (gone at, task id), soonest first; a task is pushed as it ends
+        self._records_end: list[tuple[float, str]] = []
+        self._record_seconds = None if config.record_days is None else config.record_days * 86400
         # told the ids of tasks forgotten past task_limit: their callback records go too
         self.on_forget: Callable[[list[str]], object] | None = None
         # what a new task's inputs decide (inputs.py: an upload link of the mock's own whose
@@ -454,6 +461,7 @@ class Store:
         unfetched = None if self.input_check is None else self.input_check(spec)
         with self._lock:
             now = self._clock()
+            self._let_records_go(now)
             acct = self._account(account)
             # kie-api.md §7/§8: 429 past the window, the request rejected, not queued (limits.py)
             self.limits.check_create(account, now, acct.max_creates_per_10s)
@@ -507,6 +515,30 @@ class Store:
         self._look_again_at = len(self._tasks) + limit // 10 if len(self._tasks) > limit else 0
         return forgotten
 
+    def _let_records_go(self, now: float) -> None:
+        """Forget the finished tasks whose record KIE no longer keeps at ``now`` (``log records
+        2 months``, kie-api.md §1, §8; MockConfig.record_days): their status queries answer as
+        for an unknown id. Under the lock; a look at the soonest end when none is due."""
+        ends, lifetime = self._records_end, self._record_seconds
+        while ends and lifetime is not None and ends[0][0] <= now:
+            gone_at, task_id = heapq.heappop(ends)
+            task = self._tasks.get(task_id)  # None: forgotten already (the task limit)
+            # a task renamed to this id since (a replay's, har.py) has an entry of its own
+            if task is not None and self._record_gone_at(task) == gone_at:
+                self._drop(task_id)
+
+    def _record_gone_at(self, task: _Task) -> float | None:
+        """When KIE no longer keeps the record of a finished task (None: kept), counted from
+        its end as its records show it, in whole ms (files.purged_at counts so too)."""
+        if task.completed is None or self._record_seconds is None:
+            return None
+        return _ms(task.completed) / 1000 + self._record_seconds
+
+    def _note_record_end(self, task: _Task) -> None:
+        gone_at = self._record_gone_at(task)
+        if gone_at is not None:
+            heapq.heappush(self._records_end, (gone_at, task.task_id))
+
     @property
     def forgotten(self) -> int:
         """Finished tasks forgotten to stay within MockConfig.task_limit (reset() aside)."""
@@ -514,8 +546,10 @@ class Store:
             return self._forgotten
 
     def poll(self, account: str, task_id: str, family: Family) -> Transition | None:
-        """A status query by the task's owner; None when the task is not theirs or not there."""
+        """A status query by the task's owner; None when the task is not theirs or not there
+        (or no longer: past MockConfig.record_days, as an unknown id)."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks.get(task_id)
             if task is None or task.account_id != account or task.spec.family != family:
                 return None
@@ -523,9 +557,11 @@ class Store:
                 task.polls += 1
                 return Transition(task.snapshot(), False, self._account(account).credits)
             due = self._due(task)
+            ended_at = self._ended_at(task)  # before this poll counts: the polls it had met
             task.polls += 1
-            transition = self._move_to(task, max(task.stage, due))
+            transition = self._move_to(task, max(task.stage, due), ended_at)
             if task.polls == task.lifecycle.polls and task.ended is None:
+                task.timed_from = self._clock()  # it cannot have ended before this poll
                 self._schedule(task)  # its polls are met: the clock alone ends it now
             return transition
 
@@ -533,24 +569,36 @@ class Store:
         """Move a task one state on (straight to its final state once it is due). KeyError for
         an unknown task; a task that has ended stays as it is."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks[task_id]
             if task.ended is not None:
                 return Transition(task.snapshot(), False, self._account(task.account_id).credits)
-            return self._move_to(task, max(self._due(task), task.stage + 1))
+            return self._move_to(task, max(self._due(task), task.stage + 1), self._ended_at(task))
 
     def complete(self, task_id: str) -> Transition:
         """End a task now, with its planned outcome (KeyError for an unknown task)."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks[task_id]
             if task.ended is not None:
                 return Transition(task.snapshot(), False, self._account(task.account_id).credits)
-            return self._move_to(task, _FINAL)
+            return self._move_to(task, _FINAL, self._ended_at(task))
 
     def _due(self, task: _Task) -> int:
         """The stage the task's lifecycle has reached; a manual task stays where it is."""
         if task.lifecycle.manual:
             return task.stage
         return natural_stage(task.lifecycle, task.polls, self._clock() - task.created)
+
+    def _ended_at(self, task: _Task) -> float:
+        """When a task that ends now really ended: a seconds lifecycle whose polls were met
+        ended when its seconds were up (a clock advance or a late settler must not stamp it
+        with the later time: its completeTime, costTime and files' retention count from its
+        end, files.purged_at), else now (a poll or a test's step ended it)."""
+        now, lifecycle = self._clock(), task.lifecycle
+        if lifecycle.manual or not lifecycle.seconds or task.polls < lifecycle.polls:
+            return now
+        return min(now, max(task.timed_from, task.created + lifecycle.seconds))
 
     def _drop(self, task_id: str) -> None:
         """Forget one task (under the lock); its timed entries are dropped as they fall due."""
@@ -563,20 +611,22 @@ class Store:
         if not self._kinds[kind]:
             del self._kinds[kind]  # accounts come and go: no key is kept at zero
 
-    def _move_to(self, task: _Task, stage: int) -> Transition:
+    def _move_to(self, task: _Task, stage: int, ended_at: float) -> Transition:
+        """Move a task to ``stage``; ``ended_at`` is its end time if that is final."""
         self._uncount(task)  # its state changes: counted again under the new one
-        transition = self._moved(task, stage)
+        transition = self._moved(task, stage, ended_at)
         self._kinds[task.kind] += 1
         return transition
 
-    def _moved(self, task: _Task, stage: int) -> Transition:
+    def _moved(self, task: _Task, stage: int, ended_at: float) -> Transition:
         acct = self._account(task.account_id)
         if stage < _FINAL:
             task.stage = stage
             return Transition(task.snapshot(), False, acct.credits)
         task.stage = _FINAL - 1
-        task.completed = self._clock()
+        task.completed = ended_at
         task.ended = "fail" if task.plan.fails else "success"
+        self._note_record_end(task)
         if task.ended == "fail":
             # [INF] a failed generation costs nothing (WAN30 failure callback: creditsConsumed 0)
             acct.credits = credits_sum(acct.credits, task.charged)
@@ -598,6 +648,7 @@ class Store:
         with self._lock:
             task = self._pending(task_id)
             task.lifecycle = lifecycle
+            task.timed_from = self._clock()
             self._schedule(task)
             return task.snapshot()
 
@@ -642,7 +693,8 @@ class Store:
                 if due > now:  # its lifecycle got longer
                     heapq.heappush(self._timed, (due, next(self._seq), task_id, stage))
                     continue
-                moved.append(self._move_to(task, stage))
+                # it ended when it fell due, not at ``now``: a clock advance may be days later
+                moved.append(self._move_to(task, stage, max(due, task.timed_from)))
         return moved
 
     def next_due(self) -> float | None:
@@ -651,6 +703,7 @@ class Store:
             return self._timed[0][0] if self._timed else None
 
     def _pending(self, task_id: str) -> _Task:
+        self._let_records_go(self._clock())
         task = self._tasks[task_id]
         if task.ended is not None:
             raise ValueError(f"task {task_id} already ended ({task.ended})")
@@ -660,17 +713,20 @@ class Store:
         """Give a task another id: a replayed recording's (har.py), so the task a client was
         handed goes on here. A task already under `new_id` is replaced. KeyError if unknown."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks.pop(task_id)
             if new_id in self._tasks:
                 self._drop(new_id)  # replaced
             task.task_id = task.fixed["task_id"] = new_id
             self._tasks[new_id] = task
+            self._note_record_end(task)
             self._schedule(task)  # a timed end noted under the old id is found under the new
             return task.snapshot()
 
     def find(self, task_id: str) -> TaskSnapshot | None:
         """Any account's task (result files are public links)."""
         with self._lock:
+            self._let_records_go(self._clock())
             task = self._tasks.get(task_id)
             return None if task is None else task.snapshot()
 
@@ -695,6 +751,7 @@ class Store:
         at every change, and a snapshot of each of 100,000 tasks, under the lock, stalled the
         mock's API (about half a second a page)."""
         with self._lock:
+            self._let_records_go(self._clock())
             total = sum(
                 count
                 for (acct, fam, st), count in self._kinds.items()
@@ -732,6 +789,7 @@ class Store:
             self._tasks.clear()
             self._kinds.clear()
             self._timed.clear()
+            self._records_end.clear()
             self._forgotten = 0
             self._accounts.clear()
             self._open_accounts(self._config)

@@ -121,6 +121,12 @@ class AiohttpTransport:
             await asyncio.to_thread(_import_aiohttp)
         return self._open()
 
+    async def ready(self) -> None:
+        """Open the session now (importing aiohttp the first time: a second on a busy
+        machine). AsyncClient.submit calls it before the journal's intent row is written, so
+        a process killed meanwhile leaves no row saying a create may have gone."""
+        await self._opened()
+
     def _open(self) -> Any:
         """The session of the running loop. A session serves the loop it was opened on: when
         that loop has ended (one ``asyncio.run`` after another, a test framework's loop per

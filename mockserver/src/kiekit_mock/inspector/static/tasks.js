@@ -131,7 +131,8 @@ export function tasksView(ctx) {
     const creates = await get("/_mock/journal", { task_id: id, kind: "create", limit: 1, bodies: 0 });
     if (creates.requests.length) {
       return `The mock no longer holds task ${id}, created by request #${creates.requests[0].seq}: ` +
-        "a reset forgot it, or it was let go (finished tasks past --task-limit are).";
+        "a reset forgot it, or it was let go (finished tasks past --task-limit are, and those " +
+        "that ended over --record-days ago, as KIE keeps records 2 months).";
     }
     return `This mock has no task ${id}, and its journal holds no create of it: ` +
       "requests named an id it never made (KIE answers those “not found”), or the mock restarted or was reset since.";
