@@ -677,6 +677,16 @@ def test_4k_asked_again_names_the_4k_task_paid_for_in_the_error_and_the_journal(
     assert journal.by_task(uhd.id) == rows[0]  # the task's own row, for its wait and files
 
 
+def test_extend_and_4k_name_the_video_they_build_on_as_their_parent() -> None:
+    provider = VeoProvider()
+    fields: list[tuple[str, dict[str, Any]]] = [(EXTEND_MODEL, {"prompt": "on"}), (UHD_MODEL, {})]
+    for model, extra in fields:
+        params = provider.make_input(model, {"task_id": TASK, **extra})
+        assert provider.parent_task_id(model, params) == TASK
+    generate = provider.make_input("veo3_fast", prompt="a fox")
+    assert provider.parent_task_id("veo3_fast", generate) is None
+
+
 def test_4k_takes_index_0_only_as_the_readme_says() -> None:
     """The README said ``index=1`` picks a task's second video: a Veo task makes one (§3.3)."""
     VeoProvider().make_input(UHD_MODEL, task_id=TASK, index=0)
