@@ -229,3 +229,43 @@ def test_kie_resume_names_kie_settle_abandon_for_a_task_it_cannot_finish(
     err = capsys.readouterr().err
     assert f"kie settle {row.task_id} --abandon" in err
     assert "still owed: 1 task(s) not finished here" in err
+
+
+# -- reruns of kie run ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("fake_key")
+def test_kie_run_with_an_idempotency_key_run_again_pays_once(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(polls_to_complete=1)
+    run = ["run", GROK, "--prompt", "shot 12", "--out", str(tmp_path), "--base-url",
+           mock.base_url, "--idempotency-key", "shot-12"]  # fmt: skip
+    assert main(run) == 0
+    first = capsys.readouterr().out
+    assert main(run) == 0
+    assert capsys.readouterr().out == first  # the same task's files
+    assert len(mock.tasks()) == 1
+
+
+@pytest.mark.usefixtures("fake_key")
+def test_kie_run_again_while_the_same_request_is_unfinished_says_so_before_paying_again(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mock = mock_server_factory(polls_to_complete=10_000)
+    run = ["run", GROK, "--out", str(tmp_path), "--base-url", mock.base_url, "--timeout", "0.2"]
+    assert main([*run, "--prompt", "shot 12"]) == 1  # interrupted: the task lives on, owed
+    [first] = mock.tasks()
+    assert "note:" not in capsys.readouterr().err
+
+    assert main([*run, "--prompt", "shot 12"]) == 1
+    err = capsys.readouterr().err
+    note = next(line for line in err.splitlines() if line.startswith("note:"))
+    assert f"task {first.task_id}" in note
+    assert "kie resume" in note
+    assert "--idempotency-key" in note
+    assert err.index(note) < err.index("created task")  # said before the new task was made
+    assert len(mock.tasks()) == 2  # not refused: the same prompt twice may be meant
+
+    assert main([*run, "--prompt", "shot 13"]) == 1  # another request: nothing to say
+    assert "note:" not in capsys.readouterr().err
