@@ -333,6 +333,21 @@ def test_grok_follow_ups_take_only_the_callers_own_tasks(kie: Kie) -> None:
     assert (record["state"], record["failMsg"]) == ("fail", f"task_id {image}: no such task")
 
 
+def test_grok_follow_ups_of_a_task_past_retention_fail_at_their_end_saying_so(
+    mock: MockServer, kie: Kie
+) -> None:
+    # [INF] the pages are silent: a source whose files are gone (14 days, §8) is taken and
+    # failed as any unusable source is, not made into a new video
+    video = _made(kie, VIDEO_TASK)
+    mock.clock.advance(14 * 24 * 3600 + 60)
+    record = kie.record(kie.create("grok-imagine/extend", task_id=video, prompt="p"))
+    assert (record["state"], record["resultJson"]) == ("fail", "")
+    assert (
+        record["failMsg"]
+        == f"task_id {video}: that task's results have expired, nothing to work on"
+    )
+
+
 def test_duration_is_stored_as_a_number(kie: Kie) -> None:
     # HAR: Grok T2V sent "duration":"6", KIE stored 6 (§2.2)
     record = kie.record(kie.create("grok-imagine/text-to-video", prompt="p", duration="6"))

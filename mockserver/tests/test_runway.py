@@ -230,6 +230,23 @@ def test_extend_of_a_pending_or_failed_task_is_refused(make_mock: MakeMock) -> N
     )
 
 
+def test_extend_of_a_video_past_retention_is_refused_and_not_charged(
+    mock: MockServer, kie: Kie
+) -> None:
+    parent = _generated(kie)
+    _detail(kie, parent)  # succeeded
+    body = {"taskId": parent, "prompt": "go on"}
+    mock.clock.advance(14 * 24 * 3600 - 60)
+    assert _create(kie, EXTEND, body)  # still kept: extended
+    mock.clock.advance(120)
+    assert _detail(kie, parent)["expireFlag"] == 1  # its video is gone (§3.4)
+    credits = kie.ok(kie.get("/api/v1/chat/credit"))
+    # refused as Veo refuses a record past retention (§3.3); no task made (_refusal)
+    refusal = _refusal(mock, kie, EXTEND, body)
+    assert refusal == "Temporarily supports records within 14 days"
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == credits
+
+
 def test_extend_of_someone_elses_or_an_aleph_task_is_refused(mock: MockServer, kie: Kie) -> None:
     theirs = _generated(kie.as_key("another-key"))
     aleph = _create(kie, ALEPH, DOC_ALEPH)

@@ -221,6 +221,20 @@ def test_an_extend_reads_only_the_callers_suno_tasks(
     assert "market" not in built
 
 
+def test_an_extend_of_a_track_past_retention_is_taken_and_fails_as_an_unknown_one(
+    mock: MockServer, kie: Kie
+) -> None:
+    """Its audio is gone (14 days, §8): KIE has no such track any more [INF], so it goes as
+    an unknown audioId does (#13), not on to a new song."""
+    track = song(kie)["response"]["sunoData"][0]
+    mock.clock.advance(14 * 24 * 3600 + 60)
+    body = {"defaultParamFlag": False, "audioId": track["id"], "model": "V5",
+            "callBackUrl": CALLBACK}  # fmt: skip
+    found = record(kie, create(kie, "/api/v1/generate/extend", **body))
+    assert found["status"] not in ("SUCCESS", "PENDING")
+    assert (found["errorCode"], found["errorMessage"]) == (422, "Record does not exist")
+
+
 def test_an_extend_of_an_unknown_track_is_accepted_and_fails_later(kie: Kie) -> None:
     """KIE accepts any audioId at create (#13, recorded traffic) and fails the task."""
     body = {"defaultParamFlag": False, "audioId": "no-such-track", "model": "V5",

@@ -176,6 +176,22 @@ def test_tool_refusals(make_mock: MakeMock, path: str, body: dict[str, Any], msg
     assert len(mock.tasks()) == 2
 
 
+def test_a_tool_on_a_song_past_retention_is_refused(mock: MockServer, kie: Kie) -> None:
+    # §3.3's record-query 422 [INF: the Suno pages are silent]: the audio is gone (§8)
+    source, tracks = song(kie)
+    mock.clock.advance(14 * 24 * 3600 + 60)
+    made = len(mock.tasks())
+    answer = kie.post(
+        "/api/v1/wav/generate", {"taskId": source, "audioId": tracks[0], "callBackUrl": CALLBACK}
+    )
+    assert answer.json() == {
+        "code": 422,
+        "msg": "Temporarily supports records within 14 days",
+        "data": None,
+    }
+    assert len(mock.tasks()) == made
+
+
 @pytest.mark.parametrize(
     ("path", "flag"),
     [("/api/v1/wav", "GENERATE_WAV_FAILED"), ("/api/v1/mp4", "GENERATE_MP4_FAILED"),

@@ -410,6 +410,20 @@ def test_records_older_than_14_days_are_refused_on_the_mock_clock(
     assert refused(kie.get(RECORD + "nope")) == "record is null"
 
 
+def test_extend_of_a_video_past_retention_is_refused_as_record_info_is(
+    mock: MockServer, kie: Kie
+) -> None:
+    source = veo(kie)
+    record(kie, source)  # succeeded
+    mock.clock.advance(14 * 24 * 3600 + 60)
+    made, credits = len(mock.tasks()), kie.ok(kie.get("/api/v1/chat/credit"))
+    window = "Temporarily supports records within 14 days"
+    assert refused(kie.get(RECORD + source)) == window
+    assert refused(kie.post(EXTEND, {"taskId": source, "prompt": "on"})) == window
+    assert len(mock.tasks()) == made  # nothing made,
+    assert kie.ok(kie.get("/api/v1/chat/credit")) == credits  # nothing charged
+
+
 def test_4k_needs_a_finished_video(kie: Kie) -> None:
     assert refused(kie.post(UHD, {"taskId": "nope"})) == "record is null"
     assert "taskId" in refused(kie.post(UHD, {"index": 0}))

@@ -19,6 +19,7 @@
     ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
     │   └── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
     │       └── SignatureError   its signature is missing, forged or stale
+    ├── ResultsExpiredError      the task is past KIE's retention (14 days): final, nothing to fetch
     ├── ApiError                 KIE answered with a body code other than 200
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
@@ -40,7 +41,9 @@
 KIE answers errors with HTTP 200 and the code in the body (kie-api.md §1, §7), so ``ApiError``
 is chosen from the body code at one place (:func:`api_error`), never from message text.
 Every error carries ``task_id`` when one is known, so nothing paid for is lost with the traceback,
-and ``retryable`` says whether trying the same call again can help.
+and ``retryable`` says whether trying the same call again can help. A refused follow-up call
+(extend, 4K: a create that names an earlier task) made no task: its ``task_id`` stays None, and
+``parent_task_id`` names the earlier task it was refused for.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ __all__ = [
     "QueueFullError",
     "RateLimitStoreError",
     "RateLimitedError",
+    "ResultsExpiredError",
     "ServerError",
     "StreamClosedError",
     "TaskFailedError",
@@ -111,6 +115,9 @@ class KieError(Exception):
     # Seconds the answer's Retry-After header asked for, when it had one (kiekit.retry)
     retry_after: float | None = None
     partial: chat_types.ChatReply | None = None
+    # The earlier task a refused follow-up create named (extend, 4K …): no task was made, so
+    # ``task_id`` is None, but a chain of dozens of clips must know which parent was refused
+    parent_task_id: str | None = None
 
     def __init__(self, message: str, *, task_id: str | None = None) -> None:
         super().__init__(message)
@@ -125,6 +132,8 @@ class KieError(Exception):
     def __str__(self) -> str:
         if self.task_id:
             return f"{self.message} (task {self.task_id})"
+        if self.parent_task_id:
+            return f"{self.message} (parent task {self.parent_task_id})"
         return self.message
 
 
@@ -402,6 +411,64 @@ class ProtocolError(KieError):
 NO_RECORD = "KIE has no record of this task"
 
 
+class ResultsExpiredError(KieError):
+    """KIE no longer keeps the task's results: its retention has passed (generated media 14
+    days, kie-api.md §1, §8). Final: nothing more can be fetched from the task, nor built on it
+    (extend, 1080P, 4K); generate it anew. The task was made and paid for: it is not a
+    :class:`TaskNotFoundError` (a row settled again as "not created" would pay twice).
+
+    ``task_id``: the expired task a status query or an upgrade asked about; ``parent_task_id``:
+    the expired task a follow-up create named (no task was made, ``task_id`` is None).
+    ``code`` and ``kie_message``: KIE's answer when it refused the call (Veo's 422 "Temporarily
+    supports records within 14 days", §3.3), else None (Runway's ``expireFlag`` 1, §3.4)."""
+
+    code: int | None = None
+    kie_message: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str | None = None,
+        parent_task_id: str | None = None,
+        code: int | None = None,
+        kie_message: str | None = None,
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.parent_task_id = parent_task_id
+        self.code = code
+        self.kie_message = kie_message
+
+    @classmethod
+    def of(cls, error: ApiError, *, task_id: str | None = None) -> ResultsExpiredError:
+        """KIE's refusal ``error`` (an :func:`expired_answer`), as this error."""
+        return cls(
+            f"results expired: KIE keeps them {RETENTION_DAYS} days, nothing more can be fetched "
+            f"or built on; generate it again (KIE's answer: {error.code} {error.kie_message})",
+            task_id=task_id,
+            parent_task_id=error.parent_task_id,
+            code=error.code,
+            kie_message=error.kie_message,
+        )
+
+
+RETENTION_DAYS = 14  # generated media (kie-api.md §1, §8)
+# KIE's answer, body code 422, for a task past retention: a record query's (§3.3, Veo), and
+# the mock's for the calls that build on such a task (extend, 1080P, 4K) in every family
+PAST_RETENTION = "Temporarily supports records within 14 days"
+
+
+def expired_answer(error: KieError) -> bool:
+    """Whether ``error`` is KIE's refusal of a task past retention (PAST_RETENTION, §3.3): the
+    one answer told by its words, for its body code 422 says only "invalid"."""
+    return (
+        isinstance(error, ApiError)
+        and error.code == 422
+        and error.http_status == 200
+        and " ".join(error.kie_message.split()).rstrip(".") == PAST_RETENTION
+    )
+
+
 class ApiError(KieError):
     """KIE refused the call: the body code was not 200 (HTTP itself is 200, kie-api.md §1)."""
 
@@ -444,7 +511,9 @@ class NotFoundError(ApiError):
 class TaskNotFoundError(NotFoundError):
     """KIE has no record of this task: a status query for an id it does not know (mistyped,
     another account's or another family's, or older than KIE keeps records), in whichever
-    words the family says so. ``code`` and ``kie_message`` are KIE's own, as they came:
+    words the family says so. A task past the retention of its results (Veo's 422 "Temporarily
+    supports records within 14 days") is no such case: :class:`ResultsExpiredError`.
+    ``code`` and ``kie_message`` are KIE's own, as they came:
 
     - body code 404 "Task not found": market recordInfo (§2.2), 4o, Flux, Runway, Luma;
     - body code 422 "record is null" (Veo, §3.3), "The record does not exist" (Midjourney,
@@ -605,8 +674,12 @@ DATA_NULL = "data is null"
 
 def task_not_found(error: KieError, task_id: str) -> KieError:
     """A status query's error, as a user catches it: KIE's refusal of the task id, in the
-    words of any family, is :class:`TaskNotFoundError`; any other error is ``error`` itself.
+    words of any family, is :class:`TaskNotFoundError`, unless it says the task is past
+    retention (:class:`ResultsExpiredError`); any other error is ``error`` itself.
     A real HTTP 404 is not one: KIE answers it only for a route it does not have (§1)."""
+    if expired_answer(error):  # KIE had it, and paid work is lost: not "no such task"
+        assert isinstance(error, ApiError)
+        return ResultsExpiredError.of(error, task_id=task_id)
     if (
         isinstance(error, ApiError)
         and not isinstance(error, TaskNotFoundError)
@@ -614,6 +687,20 @@ def task_not_found(error: KieError, task_id: str) -> KieError:
         and error.code in NO_TASK_CODES
     ):
         return TaskNotFoundError(task_id, error.code, error.kie_message, data=error.data)
+    return error
+
+
+def follow_up_refused(error: KieError, parent_task_id: str | None) -> KieError:
+    """A create's error, as a user catches it, when the create named an earlier task
+    (``parent_task_id``: an extend's, a 4K's): the error names that parent, and KIE's answer
+    that the parent is past retention is :class:`ResultsExpiredError`."""
+    if parent_task_id is None:
+        return error
+    if error.parent_task_id is None:
+        error.parent_task_id = parent_task_id
+    if expired_answer(error):
+        assert isinstance(error, ApiError)
+        return ResultsExpiredError.of(error)
     return error
 
 

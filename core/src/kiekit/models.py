@@ -60,6 +60,9 @@ class Request:
     path: str
     query: Mapping[str, str] = field(factory=dict)
     body: Mapping[str, Any] | None = None
+    # A create that builds on an earlier task (an extend, a 4K): that task's id, which a
+    # refusal names (KieError.parent_task_id); the clients fill it (Provider.parent_task_id)
+    parent_task_id: str | None = field(default=None, kw_only=True)
 
 
 @frozen

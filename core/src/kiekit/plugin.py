@@ -48,7 +48,7 @@ from kiekit.chat import (
     json_object,
     json_objects,
 )
-from kiekit.errors import ApiError, ProtocolError, ValidationError, api_error
+from kiekit.errors import ApiError, ProtocolError, ResultsExpiredError, ValidationError, api_error
 from kiekit.families.assets import asset, assets, media_type_of
 from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import SuccessFlagProvider, SuccessFlagRecord
@@ -98,6 +98,7 @@ __all__ = [
     "Rate",
     "Request",
     "Results",
+    "ResultsExpiredError",
     "SseEvent",
     "State",
     "SuccessFlagProvider",

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from attrs import evolve
 
 from kiekit.errors import ProtocolError, UnknownModelError, ValidationError
-from kiekit.fields import Input, InputField, describe, make_input
+from kiekit.fields import Input, InputField, OpenInput, describe, make_input
 from kiekit.models import Model, Request, Results, TaskStatus
 from kiekit.ratelimit import Rate
 
@@ -37,6 +37,8 @@ class Provider(ABC):
     # The family's documented limit on status polls of one task, kept by the clients' rate
     # limiter (4o Image and Suno record-info: Rate(3, 1.0), kie-api.md §8); None: no such limit.
     status_rate_per_task: ClassVar[Rate | None] = None
+    # Input fields that name the earlier task a create builds on (parent_task_id)
+    parent_task_fields: ClassVar[tuple[str, ...]] = ("task_id",)
 
     def find(self, model_id: str) -> Model | None:
         """The model ``model_id`` names, if this provider serves it (patterns included)."""
@@ -115,6 +117,18 @@ class Provider(ABC):
         self, model_id: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
         """The create call for a validated input."""
+
+    def parent_task_id(self, model_id: str, params: Input) -> str | None:
+        """The earlier task a create of ``params`` builds on (an extend's, a 4K's, an upscale's),
+        which its refusal names (``KieError.parent_task_id``: no task was made, yet a chain of
+        clips must know which parent was refused); None when it builds on none. By default the
+        first of ``parent_task_fields`` the input sets (an OpenInput's values too)."""
+        values = params.values if isinstance(params, OpenInput) else None
+        for name in self.parent_task_fields:
+            named = values.get(name) if values is not None else getattr(params, name, None)
+            if isinstance(named, str) and named.strip():
+                return named
+        return None
 
     @abstractmethod
     def status_request(self, task_id: str) -> Request:

@@ -38,6 +38,9 @@ from .state import Store, TaskSnapshot
 RETENTION_SECONDS = 14 * 24 * 3600  # generated media are kept 14 days (§1 D:index §6, §8)
 # families whose files are kept longer or shorter (FamilyExtension.retention_days): Midjourney 15 d
 RETENTION_BY_FAMILY: dict[str, float] = {}
+# KIE's record-query 422 for a task past retention (§3.3, Veo's pages). Other families' routes
+# that take an earlier task answer it too: their pages are silent [INF from the retention rule]
+PAST_RETENTION = "Temporarily supports records within 14 days"
 DOWNLOAD_LINK_SECONDS = 20 * 60  # download-url links are valid 20 minutes (§4, §8)
 # families that make their result files' bytes themselves (FamilyExtension.result_file): the
 # bytes of file `index` of a task, or None for the mock's own of its type

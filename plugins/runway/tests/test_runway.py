@@ -21,6 +21,7 @@ from kiekit import (
     MediaKind,
     ProtocolError,
     Request,
+    ResultsExpiredError,
     State,
     Task,
     TaskFailedError,
@@ -409,8 +410,17 @@ def test_an_expired_video_is_never_handed_out() -> None:
     with pytest.raises(VideoExpiredError) as caught:
         RUNWAY.extract_results(TASK, EXPIRED)
     assert isinstance(caught.value, ProtocolError)
+    # kiekit's one error for results past retention: the journal closes the row on it
+    assert isinstance(caught.value, ResultsExpiredError)
     assert caught.value.task_id == TASK
     assert "14 days" in str(caught.value)
+
+
+def test_an_extend_names_the_video_it_continues_as_its_parent() -> None:
+    params = RUNWAY.make_input(EXTEND, task_id=TASK, prompt="on")
+    assert RUNWAY.parent_task_id(EXTEND, params) == TASK
+    generate = RUNWAY.make_input(GENERATE, prompt="a cat", aspect_ratio="16:9")
+    assert RUNWAY.parent_task_id(GENERATE, generate) is None
 
 
 @pytest.mark.parametrize("flag", [2, -1, "1x", True])

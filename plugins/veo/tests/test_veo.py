@@ -677,6 +677,26 @@ def test_4k_asked_again_names_the_4k_task_paid_for_in_the_error_and_the_journal(
     assert journal.by_task(uhd.id) == rows[0]  # the task's own row, for its wait and files
 
 
+def test_extend_and_4k_name_the_video_they_build_on_as_their_parent() -> None:
+    provider = VeoProvider()
+    fields: list[tuple[str, dict[str, Any]]] = [(EXTEND_MODEL, {"prompt": "on"}), (UHD_MODEL, {})]
+    for model, extra in fields:
+        params = provider.make_input(model, {"task_id": TASK, **extra})
+        assert provider.parent_task_id(model, params) == TASK
+    generate = provider.make_input("veo3_fast", prompt="a fox")
+    assert provider.parent_task_id("veo3_fast", generate) is None
+
+
+def test_4k_takes_index_0_only_as_the_readme_says() -> None:
+    """The README said ``index=1`` picks a task's second video: a Veo task makes one (§3.3)."""
+    VeoProvider().make_input(UHD_MODEL, task_id=TASK, index=0)
+    with pytest.raises(ValidationError) as caught:
+        VeoProvider().make_input(UHD_MODEL, task_id=TASK, index=1)
+    assert caught.value.field == "index"
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "index=1" not in readme
+
+
 def test_4k_input_goes_to_its_path_without_a_model() -> None:
     request = PROVIDER.build_request(UHD_MODEL, Veo4k(task_id=TASK, index=0))
     assert request == Request("POST", "/api/v1/veo/get-4k-video", body={"taskId": TASK, "index": 0})

@@ -400,10 +400,12 @@ class Engine:
     ) -> Request:
         """The create request for checked input: built once, journaled, then sent."""
         check_callback_url(callback_url)  # KIE's 422 for it comes after the create is sent
-        request = self.registry.provider(model).build_request(
-            model, params, callback_url=callback_url
-        )
+        provider = self.registry.provider(model)
+        request = provider.build_request(model, params, callback_url=callback_url)
         check_utf8("", request.body)  # a plugin's own field, named by its wire place
+        parent = provider.parent_task_id(model, params)
+        if parent is not None and request.parent_task_id is None:
+            request = attrs.evolve(request, parent_task_id=parent)
         return request
 
     def create_slot(self) -> Flow[Booking | None]:

@@ -22,7 +22,16 @@ from kiekit._engine.drain import Drain
 from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
 from kiekit._paths import native, writable_folder
-from kiekit.errors import ConfigurationError, FileWriteError, OutcomeUnknownError
+from kiekit.errors import (
+    ApiError,
+    ConfigurationError,
+    FileWriteError,
+    KieError,
+    OutcomeUnknownError,
+    ResultsExpiredError,
+    expired_answer,
+    follow_up_refused,
+)
 from kiekit.fields import Input
 from kiekit.journal import HeldElsewhere, Recorder, TakenOver
 from kiekit.models import Request, Results, Task, TaskStatus
@@ -137,14 +146,24 @@ class Session:
         except BaseException as exc:
             if isinstance(exc, OutcomeUnknownError) and intent is not None:
                 exc.key = intent.key  # the row its user settles once the dashboard has told
-            failed = partial(recorder.create_failed, intent, exc, maybe_sent=sending.maybe_sent)
+            told = exc
+            if isinstance(exc, KieError):  # a refused extend or 4K names its parent task
+                told = follow_up_refused(exc, request.parent_task_id)
+            failed = partial(recorder.create_failed, intent, told, maybe_sent=sending.maybe_sent)
             yield from self._record(failed)
+            if told is not exc:
+                raise told from exc
             raise
         yield from self._record(partial(recorder.created, intent, task))
         return task
 
     def call(self, request: Request, *, task_id: str | None) -> Flow[Any]:
-        return self.engine.call(request, task_id=task_id)
+        try:
+            return (yield from self.engine.call(request, task_id=task_id))
+        except ApiError as exc:  # Veo's 1080P of a video past retention (kie-api.md §3.3)
+            if task_id is not None and expired_answer(exc):
+                raise ResultsExpiredError.of(exc, task_id=task_id) from exc
+            raise
 
     def status(self, task: Task) -> Flow[TaskStatus]:
         return self.engine.status(task)

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import heapq
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from kiekit._paths import native
 from kiekit.cli._common import (
@@ -108,7 +108,7 @@ def _resume(args: argparse.Namespace) -> int:
     left = _abandon_gone_mocks(journal, elsewhere)
     if left:
         _say_elsewhere(left, DEFAULT_BASE_URL)
-    failures = others = 0
+    finished = Finished([], 0, 0)
     if here:
         if connection is None:
             raise ConfigurationError(
@@ -119,15 +119,13 @@ def _resume(args: argparse.Namespace) -> int:
 
         ended: set[str] = set()
         try:
-            failures, others = asyncio.run(
-                _finish_all(args, connection, journal, here, base_url, ended)
-            )
+            finished = asyncio.run(_finish_all(args, connection, journal, here, base_url, ended))
         except KeyboardInterrupt as stop:  # each task it leaves, named, as run and batch do
             _tell_left(stop, [row for row in here if row.task_id not in ended])
             raise
     return _still_owed(
-        len(left), unknown, failures, len(foreign), resumed=len(here), base_url=base_url,
-        others=others,
+        len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
+        others=finished.others, expired=finished.expired,
     )  # fmt: skip
 
 
@@ -147,19 +145,32 @@ def _abandon_gone_mocks(journal: Journal, rows: list[Entry]) -> list[Entry]:
 def _still_owed(
     elsewhere: int,
     unknown: int,
-    failures: int,
+    failures: list[str],
     foreign: int,
     *,
     resumed: int,
     base_url: str,
     others: int = 0,
+    expired: int = 0,
 ) -> int:
     """The exit code: 0 only when nothing this journal knows of is left owed (a task of this
     server not finished, one on another server, a create of unknown outcome, a row in a state
     this kiekit does not know), else 1 with what is left in one line — a CI step "finish what
-    the crash left" must not pass over them."""
+    the crash left" must not pass over them. Tasks found past KIE's retention make this run's
+    code 1 too (paid work was lost), said apart: their rows are closed, and owed no more."""
+    if expired:
+        say(
+            f"kie resume: {expired} task(s) past KIE's retention (14 days): results lost, "
+            "rows closed as failed (see above; kie tasks --state failed)"
+        )
+    if failures:  # a task that can never finish would be named by every run: the way out
+        say(
+            f"a task that can never finish here (a server that is gone, results KIE no longer "
+            f"has) is closed with kie settle ID --abandon, e.g. kie settle {failures[0]} "
+            "--abandon (kept in kie tasks)"
+        )
     owed = [
-        f"{failures} task(s) not finished here" if failures else "",
+        f"{len(failures)} task(s) not finished here" if failures else "",
         f"{others} task(s) of another API key" if others else "",
         f"{elsewhere} task(s) on another server" if elsewhere else "",
         f"{unknown} create(s) of unknown outcome" if unknown else "",
@@ -168,6 +179,8 @@ def _still_owed(
     said = ", ".join(part for part in owed if part)
     if said:
         say(f"kie resume: still owed: {said} (see above)")
+        return 1
+    if expired:
         return 1
     say("nothing to resume" if not resumed else f"resumed every task on {base_url}")
     return 0
@@ -266,6 +279,14 @@ def _abandon(journal: Journal, row: Entry) -> None:
     )
 
 
+class Finished(NamedTuple):
+    """What the resumed tasks of this server came to."""
+
+    owed: list[str]  # task ids not finished here, still owed
+    others: int  # left alone: made with another API key
+    expired: int  # past KIE's retention: their rows closed, owed no more
+
+
 async def _finish_all(
     args: argparse.Namespace,
     connection: Connection,
@@ -273,7 +294,7 @@ async def _finish_all(
     rows: list[Entry],
     base_url: str,
     ended: set[str],
-) -> tuple[int, int]:
+) -> Finished:
     """Wait for and download this key's tasks; the tasks not finished, and those left alone
     because another API key made them (KIE shows a task only to its own key: asked with this
     one, it answers 404 "Task not found")."""
@@ -293,20 +314,24 @@ async def _finish_all(
         if mine:
             say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
         queue = iter(mine)
-        failures = 0
+        failures: list[str] = []  # the task ids still owed
+        expired = 0
 
         async def worker() -> None:  # a few workers take the rows in turn: no task per row
-            nonlocal failures
+            nonlocal expired
             for row in queue:
                 # awaited first: `failures += not await …` read the count before the await,
                 # so workers finishing meanwhile had their failures written over
                 finished = await _finish(client, row, args)
-                failures += not finished
+                if finished is None:
+                    expired += 1
+                elif not finished:
+                    failures.append(str(row.task_id))
                 ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
         await asyncio.gather(*(worker() for _ in range(workers)))
-    return failures, len(others)
+    return Finished(failures, len(others), expired)
 
 
 def _tell_left(stop: KeyboardInterrupt, rows: list[Entry]) -> None:
@@ -341,8 +366,10 @@ def _folder_of(row: Entry, out: Path | None) -> Path:
     return Path(native(row.out_dir)) if row.out_dir else DEFAULT_OUT
 
 
-async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> bool:
-    from kiekit.errors import KieError
+async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> bool | None:
+    """Wait for and download one row's task: True when done, False when still owed, None
+    when KIE's retention has passed (the journal closed its row: never owed again)."""
+    from kiekit.errors import KieError, ResultsExpiredError
     from kiekit.models import Task
 
     assert row.task_id is not None  # unfinished rows have a task id
@@ -351,6 +378,13 @@ async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> 
     try:
         results = await client.wait(task, timeout=args.timeout)
         paths = await client.download(results, out_dir)
+    except ResultsExpiredError as exc:  # final: said once, the row closed (Journal.wait_failed)
+        said = str(exc).replace(f" (task {task.id})", "", 1)
+        say(
+            f"kie: error: task {task.id} ({task.model}): {said}; its row is closed as failed "
+            "(expired, kept in kie tasks) and not owed again"
+        )
+        return None
     except KieError as exc:  # named as a resumed task's line is: several may fail alike
         said = str(exc).replace(f" (task {task.id})", "", 1)  # said once, in front
         say(f"kie: error: task {task.id} ({task.model}): {said}")

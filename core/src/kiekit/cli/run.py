@@ -30,6 +30,7 @@ from kiekit.errors import OutcomeUnknownError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.client import Client
+    from kiekit.fields import Input
     from kiekit.journal import Entry, Journal
     from kiekit.models import Results, Task, TaskStatus
     from kiekit.provider import Provider
@@ -62,6 +63,14 @@ def register(commands: Commands) -> None:
     add_journal_option(run)
     run.add_argument("--timeout", type=seconds, default=None, help="seconds to wait for the task")
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
+    run.add_argument(
+        "--idempotency-key",
+        default=None,
+        metavar="KEY",
+        help="a name for this create, kept in the journal (as Client.submit's "
+        "idempotency_key): a rerun with the same key returns the task made then, and its "
+        "files, instead of paying for another",
+    )
     add_stop_grace_option(run)
     add_json_option(run)
     run.add_argument(
@@ -102,11 +111,14 @@ def _run(args: argparse.Namespace) -> int:
             params = provider.make_input(args.model, values, from_text=True, **prompt, **uploaded)
         # --out goes into the journal with the intent, before the create leaves: a run killed
         # while it is in flight leaves `kie resume` (after `kie settle`) the folder to fill
+        if args.idempotency_key is None:
+            _tell_rerun(client, args.model, params, args.callback_url)
         with _create_told(client, args), graced_create(client._session.drain, grace):
             try:
                 task = client.submit(
-                    args.model, params, callback_url=args.callback_url, out_dir=args.out
-                )
+                    args.model, params, callback_url=args.callback_url, out_dir=args.out,
+                    idempotency_key=args.idempotency_key,
+                )  # fmt: skip
             except OutcomeUnknownError as lost:
                 if lost.key is not None:
                     lost.message += _settle_hint(lost.key)
@@ -132,6 +144,60 @@ def _run(args: argparse.Namespace) -> int:
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json_text(results.value))
     return 0
+
+
+def _tell_rerun(client: Client, model: str, params: Input, callback_url: str | None) -> None:
+    """Say so when the same create (model and input) is unfinished in the journal: a rerun
+    of an interrupted ``kie run`` pays again, where ``kie resume`` finishes the first. Not
+    refused: running the same prompt twice on purpose is normal (--idempotency-key makes a
+    rerun return the first task instead)."""
+    row = _same_create(client, model, params, callback_url)
+    if row is None:
+        return
+    if row.task_id is None:  # sent, its answer never came: maybe a task, maybe not
+        what = f"a create whose outcome is unknown ({row.key}: kie settle, then kie resume)"
+    else:
+        what = f"task {row.task_id}, which kie resume finishes without paying again"
+    say(
+        f"note: the same request ({model}, same input) is unfinished in the journal: {what}; "
+        "this run creates (and pays for) a new task (--idempotency-key KEY makes a rerun "
+        "return the first instead)"
+    )
+
+
+def _same_create(
+    client: Client, model: str, params: Input, callback_url: str | None
+) -> Entry | None:
+    """The newest unfinished row of this server and key whose create is the one about to be
+    sent (the same body), or None; an unreadable journal says nothing here (the create
+    finds it so, and says it)."""
+    from kiekit.errors import KieError
+    from kiekit.journal import Selection
+
+    journal = client.journal
+    if journal is None:
+        return None
+    engine = client._engine
+    try:
+        body = engine.create_request(model, params, callback_url=callback_url).body
+        rows = journal.select(Selection(open=True, model=model))
+        same = [
+            row
+            for row in rows
+            if (row.unfinished or row.state.outcome_unknown)
+            and row.base_url == engine.base_url
+            and row.account in (None, engine.account)
+            and _as_json(row.request) == _as_json(body)
+        ]
+    except KieError:
+        return None
+    return same[-1] if same else None
+
+
+def _as_json(body: Any) -> str:
+    import json
+
+    return json.dumps(body, sort_keys=True, default=str)
 
 
 def _settle_hint(key: str) -> str:

@@ -217,6 +217,8 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["message"] = str(exc) or ("interrupted (SIGINT)" if ctrl_c else "cancelled")
     else:
         record["message"] = str(exc) or type(exc).__name__
+    if isinstance(exc, KieError) and exc.parent_task_id:  # a refused extend's or 4K's parent
+        record["parent_task_id"] = exc.parent_task_id
     return record
 
 

@@ -26,6 +26,7 @@ from kiekit.errors import (
     InsufficientCreditsError,
     KieError,
     OutcomeUnknownError,
+    ResultsExpiredError,
     TaskFailedError,
     UnknownModelError,
     UnprocessableError,
@@ -764,9 +765,16 @@ class Journal:
         self, task: Task, exc: BaseException, *, read_back: bool = True
     ) -> Entry | None:
         """A wait that raised: the task failed, or the wait stopped (timeout, network) and the
-        task lives on (``created`` stays, with the error, for ``kie resume``)."""
+        task lives on (``created`` stays, with the error, for ``kie resume``). A task past KIE's
+        retention (ResultsExpiredError) is closed as ``failed`` too: nothing more can be
+        fetched, so owing it for ever helps nobody; its task id, results (if it had them) and
+        the error stay, to show it was paid for and lost to expiry."""
+        if isinstance(exc, ResultsExpiredError):
+            done = self.store.by_task(task.id)
+            if done is not None and done.state is EntryState.SUCCEEDED and not done.unfinished:
+                return done if read_back else None  # its files are here: nothing was lost
         changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
-        if isinstance(exc, TaskFailedError):
+        if isinstance(exc, TaskFailedError | ResultsExpiredError):
             changes["state"] = EntryState.FAILED
             changes["lease_until"] = None  # nothing left to do for it
         return self._update_task(task.id, changes, read_back)
@@ -932,7 +940,13 @@ def refused_for_all(exc: BaseException) -> bool:
     account (402 no credits) or the input (422). Only those may the other workers of a run
     report from the row without trying; a worker's own trouble (its Redis, its network, its
     key, a stop) may well spare the others, who then take the job."""
-    refusals = ValidationError | UnknownModelError | InsufficientCreditsError | UnprocessableError
+    refusals = (
+        ValidationError
+        | UnknownModelError
+        | InsufficientCreditsError
+        | UnprocessableError
+        | ResultsExpiredError  # a parent past retention (422, kie-api.md §3.3)
+    )
     return isinstance(exc, refusals)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import files
 from ..envelope import dumps, error, ok
 from ..route_helpers import (
     account_of,
@@ -206,6 +207,9 @@ def _source_problem(rt: Runtime, account: str, model: MarketModel, inp: Input) -
         return f"{source.field} {named} is a {found.model} task, not {source.what}"
     if found.state == "fail":
         return f"{source.field} {named}: that task failed, there is nothing to work on"
+    if not files.retained(found, rt.clock.now()):
+        # its files are gone (14 days, §1, §8) [INF: the pages are silent; failed as above]
+        return f"{source.field} {named}: that task's results have expired, nothing to work on"
     return None
 
 

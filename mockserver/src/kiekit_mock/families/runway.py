@@ -133,6 +133,10 @@ def _parent(request: web.Request, body: dict[str, Any]) -> TaskSnapshot:
         raise invalid("Record does not exist")  # one of KIE's 422 texts (§7)
     if parent.state != "success":
         raise invalid("record status is not success")  # KIE's text for the same case (§3.3)
+    if not files.retained(parent, runtime(request).clock.now()):
+        # its video is gone (record-detail says expireFlag 1, §3.4): nothing to extend. The
+        # extend page is silent on it [INF from §8's retention]: Veo's 422 for it (§3.3)
+        raise invalid(files.PAST_RETENTION)
     return parent
 
 

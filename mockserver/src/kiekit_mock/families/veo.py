@@ -100,7 +100,7 @@ UHD_FAIL_MSG = "The 4K version of this video is unavailable. Please try a differ
 # [INF] wording of KIE's note "Videos generated after 1080P generation cannot be extended"
 EXTEND_AFTER_HD = "Videos generated after 1080P generation cannot be extended"
 # §3.3's record-query 422: a task whose media are gone (14 days after it ended, files.retained)
-PAST_WINDOW = "Temporarily supports records within 14 days"
+PAST_WINDOW = files.PAST_RETENTION
 
 Kind = Literal["video", "1080p", "4k"]
 
@@ -349,6 +349,9 @@ async def extend(request: web.Request) -> web.Response:
         raise ErrorAnswer(404, "Original video or task does not exist")
     if source.state != "success":
         raise invalid("record status is not success")
+    # a parent past retention is refused here as on record-info, 1080P and 4K: its video is
+    # gone (files.retained). §3.3 does not say what extend answers then [INF: its 422 text]
+    _within_window(rt, source)
     if _upgrades(rt, account, HD_MODEL, source_id):
         raise invalid(EXTEND_AFTER_HD)
     model = EXTEND_MODELS[mode]

@@ -5,23 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from kiekit.plugin import Asset, AssetRole, MediaKind, ProtocolError, Results, asset
+from kiekit.plugin import (
+    Asset,
+    AssetRole,
+    MediaKind,
+    ProtocolError,
+    Results,
+    ResultsExpiredError,
+    asset,
+)
 
 __all__ = ["VideoExpiredError", "check_expire_flag", "cover", "with_cover"]
 
 RETENTION_DAYS = 14  # Runway videos are kept 14 days, then expireFlag turns 1 (kie-api.md §3.4, §8)
 
 
-class VideoExpiredError(ProtocolError):
+class VideoExpiredError(ResultsExpiredError, ProtocolError):
     """The task succeeded, but KIE has deleted its video: ``expireFlag`` is 1.
 
     Raised by ``extract_results`` (and so by ``wait``) instead of handing out a dead link. The
-    task cannot be fetched again: generate it anew. A ProtocolError, so code that catches
-    kiekit's "cannot use this answer" errors catches it too.
+    task cannot be fetched again: generate it anew. kiekit's :class:`ResultsExpiredError`, as
+    every family's expiry is (the journal closes its row, ``kie resume`` owes it no more); a
+    ProtocolError too, as before, so code that catches kiekit's "cannot use this answer"
+    errors catches it still.
     """
 
     def __init__(self, task_id: str, *, payload: Any = None) -> None:
-        super().__init__(
+        ProtocolError.__init__(
+            self,
             f"the video has expired (expireFlag 1): KIE keeps Runway results "
             f"{RETENTION_DAYS} days; generate it again",
             task_id=task_id,

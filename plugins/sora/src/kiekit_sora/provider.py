@@ -250,6 +250,7 @@ CHARACTER_MODELS = ("sora-2-characters", "sora-2-characters-pro")
 
 class SoraProvider(MarketProvider):
     name = "sora"
+    parent_task_fields = ("origin_task_id",)  # sora-2-characters-pro cuts from that task
     models = (
         Model("sora-2-text-to-video", TextToVideo, MediaKind.VIDEO),
         Model("sora-2-image-to-video", ImageToVideo, MediaKind.VIDEO),

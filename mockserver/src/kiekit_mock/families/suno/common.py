@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ... import files
 from ...callbacks import CallbackRecord, loopback_refusal
 from ...route_helpers import account_of, is_http_url, runtime, task_id_param
 from ...runtime import Runtime
@@ -92,6 +93,9 @@ def finished(
         raise invalid(MISSING_RECORD)
     if task.state != "success":
         raise invalid("record status is not success")  # the Veo pages' text (§3.3) [INF]
+    if not files.retained(task, rt.clock.now()):
+        # its audio is gone (14 days, §8): the Veo pages' 422 for it (§3.3) [INF]
+        raise invalid(files.PAST_RETENTION)
     return task
 
 
@@ -105,8 +109,9 @@ def track_index(task: TaskSnapshot, audio_id: str) -> int:
 
 def find_track(rt: Runtime, account: str, audio_id: str) -> tuple[TaskSnapshot, int]:
     """The caller's succeeded music task holding track ``audio_id`` (extend names no task)."""
+    now = rt.clock.now()
     for task in own_tasks(rt, account, MUSIC):
-        if task.state != "success":
+        if task.state != "success" or not files.retained(task, now):  # gone after 14 days (§8)
             continue
         for index in range(task.result_count):
             if track_id(task.task_id, index) == audio_id:
