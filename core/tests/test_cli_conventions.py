@@ -524,3 +524,40 @@ def test_help_reaches_an_ascii_stdout_escaped(
     sys.stdout.flush()
     assert exited.value.code == 0
     assert b"\\u2026" in raw.getvalue()  # argparse's text, '…' escaped
+
+
+def test_an_outcome_unknown_create_names_its_journal_key_in_json(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key `kie settle KEY` needs was only in the message's words (found by an outside
+    tester); a stopped create's `Interrupted` object had it."""
+    from kiekit.journal import EntryState, default_journal
+    from kiekit_mock import FaultRule
+
+    mock.faults.add(FaultRule("reset", when="after", method="POST", path="/api/v1/flux/*", times=1))
+    code, lost = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
+                          "--out", str(tmp_path), *where(mock))  # fmt: skip
+    assert code == 1
+    error = lost["error"]
+    assert (error["type"], error["task_id"]) == ("OutcomeUnknownError", None)
+    [row] = default_journal().select()
+    assert row.state is EntryState.UNKNOWN
+    assert error["key"] == row.key
+
+
+def test_a_failed_download_names_its_file_url_and_http_status_in_json(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README promised `path` for a failed download; the URL was on standard error only."""
+    from kiekit_mock import FaultRule
+
+    mock.faults.add(FaultRule("http", status=502, method="GET", path="/files/*"))
+    code, failed = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
+                            "--out", str(tmp_path), *where(mock))  # fmt: skip
+    assert code == 1
+    error = failed["error"]
+    assert error["type"] == "DownloadError"
+    assert error["http_status"] == 502
+    assert error["url"].startswith(f"{mock.base_url}/files/{error['task_id']}/")
+    assert error["path"].startswith(str(tmp_path / error["task_id"]))
+    assert not Path(error["path"]).exists()  # the file it would have been

@@ -31,6 +31,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 from kiekit._paths import text
 from kiekit._version import __version__
@@ -292,17 +293,35 @@ def _model_fields(args: argparse.Namespace) -> list[str]:
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:
     """``{"ok": false, "command", "error": {type, code?, message, path?, task_id}}`` on
-    standard output; a chat answer cut short adds what came of it (``partial``: text, usage…
-    as ``kie chat --json`` prints a reply), for it was received and paid for."""
+    standard output, with what a script acts on (:func:`_error_fields`); a chat answer cut
+    short adds what came of it (``partial``: text, usage… as ``kie chat --json`` prints a
+    reply), for it was received and paid for."""
     from kiekit.journal import error_record
 
-    path = {} if exc.path is None else {"path": exc.path}  # an upload's file, a download's
-    error = {**error_record(exc), **path, "task_id": exc.task_id}
+    error = {**error_record(exc), **_error_fields(exc), "task_id": exc.task_id}
     if exc.partial is not None:
         from kiekit.cli.chat import reply_record
 
         error["partial"] = reply_record(exc.partial)
     _json_failure(args, error)
+
+
+def _error_fields(exc: KieError) -> dict[str, Any]:
+    """An error's fields a script acts on without reading its message: ``path``, the local
+    file an upload or a download concerns; a download's ``url`` (without its query: a signed
+    link's is a credential while it lasts, as the message says it) and ``http_status`` (the
+    file host's, null when none answered); an unknown outcome's journal ``key``, for
+    ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has."""
+    from kiekit.errors import DownloadError, OutcomeUnknownError
+
+    fields: dict[str, Any] = {} if exc.path is None else {"path": exc.path}
+    if isinstance(exc, DownloadError):
+        parts = urlsplit(exc.url or "")
+        url = f"{parts.scheme}://{parts.netloc}{parts.path}" if exc.url else None
+        fields |= {"path": exc.path, "url": url, "http_status": exc.http_status}
+    if isinstance(exc, OutcomeUnknownError):
+        fields["key"] = exc.key
+    return fields
 
 
 def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:
