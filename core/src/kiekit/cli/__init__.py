@@ -335,7 +335,9 @@ def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:
 def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> None:
     """``{"ok": false, "command", "error": {"type": "Interrupted", ...}}`` for a stopped command.
     What the command said of its work goes with it (``stop_note``, and its ``stop_fields``
-    such as a create's journal key); ``task_id``: the task it had created."""
+    such as a create's journal key); ``task_id``: the task it had created. Its
+    ``stop_summary`` (``kie batch``'s ``jobs``, ``states``, ``tasks_made``, ``results``) goes
+    top-level, where its other answers have it."""
     import json
 
     command = args.handler.__module__.rsplit(".", 1)[-1]
@@ -350,7 +352,8 @@ def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> 
         "task_id": task_id,
         **getattr(stop, "stop_fields", {}),
     }
-    print(json.dumps({"ok": False, "command": command, "error": error}))
+    summary = getattr(stop, "stop_summary", {})
+    print(json.dumps({"ok": False, "command": command, **summary, "error": error}))
 
 
 def _resolves_hosts(args: argparse.Namespace) -> bool:

@@ -599,7 +599,9 @@ def _stopped(
     counts: dict[str, int] = {}
     for result in ordered:
         counts[result.state] = counts.get(result.state, 0) + 1
-    hand_stop(stop, note, results=str(results_path) if saved else None, states=counts)
+    summary = {"jobs": len(ordered), "states": counts, "tasks_made": _tasks_made(ordered),
+               "results": str(results_path) if saved else None}  # fmt: skip
+    hand_stop(stop, note, summary=summary)
 
 
 def _say_held_back(unsent: list[JobResult], rows: dict[int, Entry | None]) -> None:
