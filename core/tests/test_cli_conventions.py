@@ -561,3 +561,51 @@ def test_a_failed_download_names_its_file_url_and_http_status_in_json(
     assert error["url"].startswith(f"{mock.base_url}/files/{error['task_id']}/")
     assert error["path"].startswith(str(tmp_path / error["task_id"]))
     assert not Path(error["path"]).exists()  # the file it would have been
+
+
+def run_reader_gone(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``kie ARGV`` writing to a pipe whose reader left before kie's first write (``| head``
+    done, deterministically: the read end is closed before kie starts)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(  # noqa: S603 - our interpreter
+            [sys.executable, "-m", "kiekit", *argv],
+            stdout=writer, stderr=subprocess.PIPE, text=True, timeout=600, env=env, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["providers"], ["models"], ["models", "flux-kontext-pro"]]
+)
+def test_a_reader_gone_before_the_output_ends_every_command_with_sigpipes_status(
+    argv: list[str],
+) -> None:
+    """`kie providers | head -1` exited 0 or 141 by timing, --help 0 (found by an outside
+    tester): 141 whenever a write finds the reader gone, said by nothing on standard error."""
+    done = run_reader_gone(*argv, env=dict(os.environ))
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_a_run_whose_reader_left_still_fetches_and_journals_its_task_then_exits_141(
+    mock: Any, tmp_path: Path
+) -> None:
+    """`kie run … | head -1`: the reader leaving must not cost the task paid for; a failed
+    task is still said as failed (1), not as the reader's leaving."""
+    from kiekit.journal import EntryState, SqliteStore
+
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY}
+    out = tmp_path / "out"
+    for argv in (["run", "flux-kontext-pro", "--prompt", "x"], ["run", "flux-kontext-pro",
+                 "--prompt", "x", "--json"]):  # fmt: skip
+        done = run_reader_gone(*argv, "--out", str(out), *where(mock), env=env)
+        assert done.returncode == 141, done.stderr
+        assert "Traceback" not in done.stderr
+    rows = SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3").entries()
+    assert [(row.state, row.unfinished) for row in rows] == [(EntryState.SUCCEEDED, False)] * 2
+    assert len(list(out.iterdir())) == 4  # two files a task, each fetched whole
+    failed = run_reader_gone("run", "flux-kontext-pro", "--prompt", "[mock:fail]",
+                             "--out", str(out), *where(mock), env=env)  # fmt: skip
+    assert failed.returncode == 1

@@ -11,6 +11,10 @@ Exit codes (``kie --help`` lists them too):
   service kiekit needs could not be reached (the journal's database): try again later;
 - 2: bad usage or input, refused before anything was sent or paid for;
 - 130: interrupted (Ctrl-C); a task already created goes on at KIE and is in the journal;
+- 141: done, but standard output's reader went away before all of it was written
+  (``kie run … | head -1``), as a Unix tool killed by SIGPIPE (``set -o pipefail`` scripts
+  know it from ``git log | head``); the work is not cut short: a task is still waited for,
+  fetched and journaled. A reader gone after kie's last write is not seen: 0;
 - 143: terminated (SIGTERM: ``timeout``, a cancelled CI job), as after Ctrl-C.
 
 ``KIEKIT_LOG=debug`` (or ``info``, ``warning``) or ``-v`` / ``-vv`` turns on kiekit's logging on
@@ -89,8 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # after, so that a caller running several commands in one process (tests) gets each its own
     journal_url = os.environ.get("KIEKIT_JOURNAL_URL")
     try:
-        with standard_streams():  # before anything is said: a usage error too
-            return _main(argv)
+        with standard_streams() as stdout:  # before anything is said: a usage error too
+            try:
+                code = _main(argv)
+            except SystemExit as done:  # argparse's --help and --version end so
+                if done.code not in (None, EXIT_OK):
+                    raise
+                code = EXIT_OK
+            sys.stdout.flush()  # what argparse left in the buffer: a reader gone is seen now
+            # the work done, a reader gone first is said as a tool SIGPIPE ends says it
+            gone = stdout is not None and stdout.reader_gone
+            return EXIT_BROKEN_PIPE if gone and code == EXIT_OK else code
     finally:
         if journal_url is None:
             os.environ.pop("KIEKIT_JOURNAL_URL", None)
@@ -146,7 +159,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "json", False):  # a pipeline still gets its one object, task id and all
             _json_stop(args, word, stop)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-    except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
+    except BrokenPipeError:  # not through sys.stdout (stdout_told_apart goes on past one)
         return _reader_gone()
     except StdoutError as exc:  # a full disk, say: one line, not a traceback
         print(f"kie: cannot write to stdout: {exc.cause.strerror or exc.cause}", file=sys.stderr)
@@ -386,8 +399,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="kie",
         description="kiekit: the KIE AI API from Python.",
         epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "
-        "(nothing sent); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); a task already "
-        "created goes on at KIE, in the journal. KIEKIT_LOG=debug or -v shows kiekit's log.",
+        "(nothing sent); 130 interrupted (Ctrl-C); 141 done, but stdout's reader left first "
+        "(| head); 143 terminated (SIGTERM); a task already created goes on at KIE, in the "
+        "journal. KIEKIT_LOG=debug or -v shows kiekit's log.",
     )
     parser.add_argument("--version", action="version", version=f"kiekit {__version__}")
     parser.add_argument(
