@@ -609,3 +609,52 @@ def test_a_run_whose_reader_left_still_fetches_and_journals_its_task_then_exits_
     failed = run_reader_gone("run", "flux-kontext-pro", "--prompt", "[mock:fail]",
                              "--out", str(out), *where(mock), env=env)  # fmt: skip
     assert failed.returncode == 1
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_a_dash_reads_the_jobs_and_the_upload_from_standard_input(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cat jobs.jsonl | kie batch - …` was "cannot read -: No such file or directory"."""
+    job = json.dumps({"id": "a", "model": "flux-kontext-pro", "input": {"prompt": "x"}})
+    _stdin(monkeypatch, f"{job}\nnot json\n".encode())
+    code = cli.main(["batch", "-", "--out", str(tmp_path / "b"), "--json", *where(mock)])
+    said = capsys.readouterr()
+    batch = json.loads(said.out)
+    assert (code, batch["jobs"], batch["states"]) == (1, 2, {"succeeded": 1, "invalid": 1})
+    assert "<stdin>:2: not JSON" in said.err
+
+    _stdin(monkeypatch, PNG)
+    code, upload = kie_json(capsys, "upload", "-", *where(mock))
+    assert (code, upload["size"], upload["mime_type"]) == (0, len(PNG), "image/png")
+
+
+@pytest.mark.parametrize("command", ["batch", "upload"])
+def test_a_missing_file_or_empty_stdin_is_one_validation_error_for_batch_and_upload(
+    command: str,
+    mock: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The jobs file missing was a ConfigurationError, the upload's a ValidationError."""
+    out = ["--out", str(tmp_path / "b")] if command == "batch" else []
+    code, missing = kie_json(capsys, command, str(tmp_path / "nope"), *out, *where(mock))
+    assert (code, missing["error"]["type"]) == (2, "ValidationError")
+    assert missing["error"]["message"].endswith(f"no such file: {tmp_path / 'nope'}")
+    monkeypatch.setattr(sys, "stdin", None)  # `<&-`
+    code, closed = kie_json(capsys, command, "-", *out, *where(mock))
+    assert (code, closed["error"]["type"]) == (2, "ValidationError")
+    assert "- reads standard input, which is closed" in closed["error"]["message"]
+    assert mock.requests() == []
+
+
+def test_the_help_of_batch_and_upload_says_a_dash_is_standard_input() -> None:
+    for command in ("batch", "upload"):
+        said = run_module(command, "--help", env=dict(os.environ)).stdout
+        assert "- reads standard input" in " ".join(said.split()) or "- for standard input" in said
