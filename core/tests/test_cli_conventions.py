@@ -658,3 +658,42 @@ def test_the_help_of_batch_and_upload_says_a_dash_is_standard_input() -> None:
     for command in ("batch", "upload"):
         said = run_module(command, "--help", env=dict(os.environ)).stdout
         assert "- reads standard input" in " ".join(said.split()) or "- for standard input" in said
+
+
+def _error_types_table() -> dict[str, list[int]]:
+    """README's table of `--json` error types: each type's exit codes, as the table says."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- error-types: start -->")[1].split("<!-- error-types: end -->")[0]
+    rows = [line.strip().strip("|").split("|") for line in table.strip().splitlines()[2:]]
+    found = {}
+    for name, _what, codes in rows:
+        typed = re.search(r"`(\w+)`", name)
+        assert typed, name
+        found[typed[1]] = [int(code) for code in re.findall(r"\d+", codes)]
+    return found
+
+
+def test_the_readme_lists_every_error_type_and_the_exit_code_kie_gives_it() -> None:
+    """One table a script can branch on, kept in step with kiekit.errors and kie's codes: a
+    new error class, or a class whose code changes, fails here until the README says so."""
+    from kiekit import errors
+    from kiekit.journal import JournalError
+
+    table = _error_types_table()
+    classes = {
+        cls.__name__: cls
+        for cls in (*(getattr(errors, name) for name in errors.__all__), JournalError)
+        if isinstance(cls, type) and issubclass(cls, errors.KieError) and cls is not errors.KieError
+    }
+    others = {"UsageError": [cli.EXIT_USAGE], "JobsNotDone": [cli.EXIT_FAILED],
+              "Interrupted": [cli.EXIT_INTERRUPTED, cli.EXIT_TERMINATED],
+              "OSError": [cli.EXIT_FAILED]}  # fmt: skip
+    assert set(table) == set(classes) | set(others)
+    for name, cls in classes.items():
+        assert table[name] == [cli.exit_code(cls.__new__(cls))], name
+    for name, codes in others.items():
+        assert table[name] == codes, name
+    unreachable = JournalError("journal: the database is down", unreachable=True)
+    assert cli.exit_code(unreachable) == cli.EXIT_FAILED  # as the table's line says

@@ -147,11 +147,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
             _json_error(args, exc)
-        # a service that cannot be reached (a journal's database restarting, the shared
-        # limits' Redis) may answer later: exit 1, as KIE or the network, not "fix the command"
-        unreachable = exc.retryable or isinstance(exc, RateLimitStoreError)
-        misused = isinstance(exc, _USAGE_ERRORS) and not unreachable
-        return EXIT_USAGE if misused else EXIT_FAILED
+        return exit_code(exc)
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         word = "terminated" if terminated else "interrupted"
@@ -177,6 +173,16 @@ def _main(argv: Sequence[str] | None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
+
+
+def exit_code(exc: KieError) -> int:
+    """kie's exit status for ``exc`` (README's table of error types is checked against it):
+    2 for what the command or its set-up got wrong, refused before anything was sent; 1 for
+    the rest. A service that cannot be reached (a journal's database restarting, the shared
+    limits' Redis) may answer later: 1, as KIE or the network, not "fix the command"."""
+    unreachable = exc.retryable or isinstance(exc, RateLimitStoreError)
+    misused = isinstance(exc, _USAGE_ERRORS) and not unreachable
+    return EXIT_USAGE if misused else EXIT_FAILED
 
 
 class _UsageError(Exception):
