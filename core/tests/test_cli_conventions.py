@@ -697,3 +697,22 @@ def test_the_readme_lists_every_error_type_and_the_exit_code_kie_gives_it() -> N
         assert table[name] == codes, name
     unreachable = JournalError("journal: the database is down", unreachable=True)
     assert cli.exit_code(unreachable) == cli.EXIT_FAILED  # as the table's line says
+
+
+def test_a_resume_whose_reader_left_finishes_every_task_before_it_exits_141(
+    mock: Any, tmp_path: Path
+) -> None:
+    """`kie resume | head -1` stopped at its first line written (unbuffered: each line is
+    written as it comes), leaving the other tasks unfetched (found by an outside tester)."""
+    from kiekit import Client
+    from kiekit.journal import default_journal
+
+    with Client(FAKE_KEY, base_url=mock.base_url) as kie:
+        for n in range(2):
+            kie.submit("flux-kontext-pro", {"prompt": f"task {n}"}, out_dir=tmp_path / "out")
+    assert all(row.unfinished for row in default_journal().entries())
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY, "PYTHONUNBUFFERED": "1"}
+    done = run_reader_gone("resume", "--base-url", mock.base_url, env=env)
+    assert done.returncode == 141, done.stderr
+    assert not any(row.unfinished for row in default_journal().entries())
+    assert len(list((tmp_path / "out").iterdir())) == 4

@@ -337,7 +337,17 @@ def test_a_host_variable_set_but_empty_is_refused_not_read_as_kies_real_host(
         AsyncClient("sk-fake", journal=None)
     assert sent == []
     monkeypatch.setenv("KIE_API_KEY", "sk-fake")
+    _dead_proxy(monkeypatch)
     assert main(["credits", "--json"]) == 2
+
+
+def _dead_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy on a loopback port no one listens on: kiekit without the refusal would ask
+    KIE's real host, and must stop on this machine."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
 
 
 def test_kie_says_which_host_variable_is_empty_in_its_json(
@@ -346,6 +356,7 @@ def test_kie_says_which_host_variable_is_empty_in_its_json(
     from kiekit.cli import main
 
     monkeypatch.setenv("KIE_API_KEY", "sk-fake")
+    _dead_proxy(monkeypatch)
     monkeypatch.setenv("KIE_BASE_URL", "")
     assert main(["run", "flux-kontext-pro", "--prompt", "x", "--json"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
