@@ -716,3 +716,14 @@ def test_a_resume_whose_reader_left_finishes_every_task_before_it_exits_141(
     assert done.returncode == 141, done.stderr
     assert not any(row.unfinished for row in default_journal().entries())
     assert len(list((tmp_path / "out").iterdir())) == 4
+
+
+def test_an_errors_json_to_a_closed_stdout_is_told_in_one_line_not_a_traceback() -> None:
+    """The error object printed after the command failed went past the one-line telling of
+    a stdout that fails: a traceback ("OSError: [Errno 9] it is closed")."""
+    env = {k: v for k, v in os.environ.items() if k != "KIE_API_KEY"}  # refused: no key
+    for argv in (["credits", "--json"], ["--help"]):
+        done = run_closed(">&-", *argv, env=env)
+        assert "Traceback" not in done.stderr
+        assert done.stderr.endswith("kie: cannot write to stdout: it is closed\n")
+        assert done.returncode == 1

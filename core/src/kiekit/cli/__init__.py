@@ -94,16 +94,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     journal_url = os.environ.get("KIEKIT_JOURNAL_URL")
     try:
         with standard_streams() as stdout:  # before anything is said: a usage error too
+            exited = False  # argparse's --help and --version end in SystemExit(0): kept so
             try:
                 code = _main(argv)
-            except SystemExit as done:  # argparse's --help and --version end so
+            except SystemExit as done:
                 if done.code not in (None, EXIT_OK):
                     raise
-                code = EXIT_OK
-            sys.stdout.flush()  # what argparse left in the buffer: a reader gone is seen now
+                exited, code = True, EXIT_OK
+            except StdoutError as exc:  # an error's JSON to a full disk, argparse's help
+                code = _stdout_failed(exc.cause)
+            try:  # what is left in the buffer (argparse's help, an error's JSON), not at exit
+                sys.stdout.flush()
+            except StdoutError as exc:  # a full disk: said as a command's own write is
+                code = code or _stdout_failed(exc.cause)
             # the work done, a reader gone first is said as a tool SIGPIPE ends says it
-            gone = stdout is not None and stdout.reader_gone
-            return EXIT_BROKEN_PIPE if gone and code == EXIT_OK else code
+            if stdout is not None and stdout.reader_gone and code == EXIT_OK:
+                code = EXIT_BROKEN_PIPE
+            if exited:
+                raise SystemExit(code)
+            return code
     finally:
         if journal_url is None:
             os.environ.pop("KIEKIT_JOURNAL_URL", None)
@@ -119,7 +128,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _parse(parser, given)
     except _UsageError as usage:
-        with contextlib.suppress(OSError):  # a closed stdout: stderr said it
+        with contextlib.suppress(OSError, StdoutError):  # a closed stdout: stderr said it
             _say_usage_error(usage, as_json="--json" in given)
         sys.exit(EXIT_USAGE)  # as argparse does: main() raises SystemExit(2) for usage errors
     if not hasattr(args, "handler"):
@@ -158,9 +167,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # not through sys.stdout (stdout_told_apart goes on past one)
         return _reader_gone()
     except StdoutError as exc:  # a full disk, say: one line, not a traceback
-        print(f"kie: cannot write to stdout: {exc.cause.strerror or exc.cause}", file=sys.stderr)
-        stdout_to_nowhere()
-        return EXIT_FAILED
+        return _stdout_failed(exc.cause)
     except OSError as exc:  # one no typed error covers: one line, not a traceback
         said = exc.strerror or str(exc)
         if exc.filename is not None:  # which file: "No space left on device" alone says none
@@ -249,6 +256,12 @@ def _say_warning(
 ) -> None:
     """A warning as one line of the command's own, not Python's with a source line."""
     print(f"kie: warning: {message}", file=sys.stderr)
+
+
+def _stdout_failed(cause: OSError) -> int:
+    print(f"kie: cannot write to stdout: {cause.strerror or cause}", file=sys.stderr)
+    stdout_to_nowhere()
+    return EXIT_FAILED
 
 
 def _reader_gone() -> int:

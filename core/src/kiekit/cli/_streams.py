@@ -48,7 +48,7 @@ class _Closed(io.TextIOBase):
     a closed descriptor does."""
 
     def write(self, text: str) -> int:
-        raise OSError(errno.EBADF, "it is closed")
+        raise StdoutError(OSError(errno.EBADF, "it is closed"))
 
     def writable(self) -> bool:
         return False
@@ -77,12 +77,16 @@ class _Escaping:
         except BrokenPipeError:
             self._gone()
             return len(text)
+        except OSError as exc:  # a full disk under an error's JSON: told, not a traceback
+            raise StdoutError(exc) from exc
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except BrokenPipeError:
             self._gone()
+        except OSError as exc:
+            raise StdoutError(exc) from exc
 
     def _gone(self) -> None:
         self.reader_gone = True
