@@ -3,8 +3,9 @@
 Results go to standard output; it may refuse them: a full disk (``ENOSPC``), a reader gone (a
 broken pipe), a descriptor closed before kie started (``kie run >&-``: Python makes
 ``sys.stdout`` None), or an encoding that cannot hold the text (a latin-1 locale, a Windows
-console: cp1252). Each is told in one line, never a traceback; text the encoding lacks is
-written escaped (``\\U0001f30d``), as Python writes it to standard error.
+console: cp1252). Each is told in one line, never a traceback, but a reader gone, which is
+told by the exit status alone (141, :class:`_Escaping`); text the encoding lacks is written
+escaped (``\\U0001f30d``), as Python writes it to standard error.
 
 Messages go to standard error, and a paid run must never stop for one: a standard error that
 is closed (``2>&-``: None, and ``print(file=None)`` writes to standard output, which carries
