@@ -524,3 +524,206 @@ def test_help_reaches_an_ascii_stdout_escaped(
     sys.stdout.flush()
     assert exited.value.code == 0
     assert b"\\u2026" in raw.getvalue()  # argparse's text, '…' escaped
+
+
+def test_an_outcome_unknown_create_names_its_journal_key_in_json(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key `kie settle KEY` needs was only in the message's words (found by an outside
+    tester); a stopped create's `Interrupted` object had it."""
+    from kiekit.journal import EntryState, default_journal
+    from kiekit_mock import FaultRule
+
+    mock.faults.add(FaultRule("reset", when="after", method="POST", path="/api/v1/flux/*", times=1))
+    code, lost = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
+                          "--out", str(tmp_path), *where(mock))  # fmt: skip
+    assert code == 1
+    error = lost["error"]
+    assert (error["type"], error["task_id"]) == ("OutcomeUnknownError", None)
+    [row] = default_journal().select()
+    assert row.state is EntryState.UNKNOWN
+    assert error["key"] == row.key
+
+
+def test_a_failed_download_names_its_file_url_and_http_status_in_json(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README promised `path` for a failed download; the URL was on standard error only."""
+    from kiekit_mock import FaultRule
+
+    mock.faults.add(FaultRule("http", status=502, method="GET", path="/files/*"))
+    code, failed = kie_json(capsys, "run", "flux-kontext-pro", "--prompt", "x",
+                            "--out", str(tmp_path), *where(mock))  # fmt: skip
+    assert code == 1
+    error = failed["error"]
+    assert error["type"] == "DownloadError"
+    assert error["http_status"] == 502
+    assert error["url"].startswith(f"{mock.base_url}/files/{error['task_id']}/")
+    assert error["path"].startswith(str(tmp_path / error["task_id"]))
+    assert not Path(error["path"]).exists()  # the file it would have been
+
+
+def run_reader_gone(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``kie ARGV`` writing to a pipe whose reader left before kie's first write (``| head``
+    done, deterministically: the read end is closed before kie starts)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(  # noqa: S603 - our interpreter
+            [sys.executable, "-m", "kiekit", *argv],
+            stdout=writer, stderr=subprocess.PIPE, text=True, timeout=600, env=env, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["providers"], ["models"], ["models", "flux-kontext-pro"]]
+)
+def test_a_reader_gone_before_the_output_ends_every_command_with_sigpipes_status(
+    argv: list[str],
+) -> None:
+    """`kie providers | head -1` exited 0 or 141 by timing, --help 0 (found by an outside
+    tester): 141 whenever a write finds the reader gone, said by nothing on standard error."""
+    done = run_reader_gone(*argv, env=dict(os.environ))
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_a_run_whose_reader_left_still_fetches_and_journals_its_task_then_exits_141(
+    mock: Any, tmp_path: Path
+) -> None:
+    """`kie run … | head -1`: the reader leaving must not cost the task paid for; a failed
+    task is still said as failed (1), not as the reader's leaving."""
+    from kiekit.journal import EntryState, SqliteStore
+
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY}
+    out = tmp_path / "out"
+    for argv in (["run", "flux-kontext-pro", "--prompt", "x"], ["run", "flux-kontext-pro",
+                 "--prompt", "x", "--json"]):  # fmt: skip
+        done = run_reader_gone(*argv, "--out", str(out), *where(mock), env=env)
+        assert done.returncode == 141, done.stderr
+        assert "Traceback" not in done.stderr
+    rows = SqliteStore(Path(os.environ["KIEKIT_DATA_DIR"]) / "journal.sqlite3").entries()
+    assert [(row.state, row.unfinished) for row in rows] == [(EntryState.SUCCEEDED, False)] * 2
+    assert len(list(out.iterdir())) == 4  # two files a task, each fetched whole
+    failed = run_reader_gone("run", "flux-kontext-pro", "--prompt", "[mock:fail]",
+                             "--out", str(out), *where(mock), env=env)  # fmt: skip
+    assert failed.returncode == 1
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_a_dash_reads_the_jobs_and_the_upload_from_standard_input(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cat jobs.jsonl | kie batch - …` was "cannot read -: No such file or directory"."""
+    job = json.dumps({"id": "a", "model": "flux-kontext-pro", "input": {"prompt": "x"}})
+    _stdin(monkeypatch, f"{job}\nnot json\n".encode())
+    code = cli.main(["batch", "-", "--out", str(tmp_path / "b"), "--json", *where(mock)])
+    said = capsys.readouterr()
+    batch = json.loads(said.out)
+    assert (code, batch["jobs"], batch["states"]) == (1, 2, {"succeeded": 1, "invalid": 1})
+    assert "<stdin>:2: not JSON" in said.err
+
+    _stdin(monkeypatch, PNG)
+    code, upload = kie_json(capsys, "upload", "-", *where(mock))
+    assert (code, upload["size"], upload["mime_type"]) == (0, len(PNG), "image/png")
+
+
+@pytest.mark.parametrize("command", ["batch", "upload"])
+def test_a_missing_file_or_empty_stdin_is_one_validation_error_for_batch_and_upload(
+    command: str,
+    mock: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The jobs file missing was a ConfigurationError, the upload's a ValidationError."""
+    out = ["--out", str(tmp_path / "b")] if command == "batch" else []
+    code, missing = kie_json(capsys, command, str(tmp_path / "nope"), *out, *where(mock))
+    assert (code, missing["error"]["type"]) == (2, "ValidationError")
+    assert missing["error"]["message"].endswith(f"no such file: {tmp_path / 'nope'}")
+    monkeypatch.setattr(sys, "stdin", None)  # `<&-`
+    code, closed = kie_json(capsys, command, "-", *out, *where(mock))
+    assert (code, closed["error"]["type"]) == (2, "ValidationError")
+    assert "- reads standard input, which is closed" in closed["error"]["message"]
+    assert mock.requests() == []
+
+
+def test_the_help_of_batch_and_upload_says_a_dash_is_standard_input() -> None:
+    for command in ("batch", "upload"):
+        said = run_module(command, "--help", env=dict(os.environ)).stdout
+        assert "- reads standard input" in " ".join(said.split()) or "- for standard input" in said
+
+
+def _error_types_table() -> dict[str, list[int]]:
+    """README's table of `--json` error types: each type's exit codes, as the table says."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- error-types: start -->")[1].split("<!-- error-types: end -->")[0]
+    rows = [line.strip().strip("|").split("|") for line in table.strip().splitlines()[2:]]
+    found = {}
+    for name, _what, codes in rows:
+        typed = re.search(r"`(\w+)`", name)
+        assert typed, name
+        found[typed[1]] = [int(code) for code in re.findall(r"\d+", codes)]
+    return found
+
+
+def test_the_readme_lists_every_error_type_and_the_exit_code_kie_gives_it() -> None:
+    """One table a script can branch on, kept in step with kiekit.errors and kie's codes: a
+    new error class, or a class whose code changes, fails here until the README says so."""
+    from kiekit import errors
+    from kiekit.journal import JournalError
+
+    table = _error_types_table()
+    classes = {
+        cls.__name__: cls
+        for cls in (*(getattr(errors, name) for name in errors.__all__), JournalError)
+        if isinstance(cls, type) and issubclass(cls, errors.KieError) and cls is not errors.KieError
+    }
+    others = {"UsageError": [cli.EXIT_USAGE], "JobsNotDone": [cli.EXIT_FAILED],
+              "Interrupted": [cli.EXIT_INTERRUPTED, cli.EXIT_TERMINATED],
+              "OSError": [cli.EXIT_FAILED]}  # fmt: skip
+    assert set(table) == set(classes) | set(others)
+    for name, cls in classes.items():
+        assert table[name] == [cli.exit_code(cls.__new__(cls))], name
+    for name, codes in others.items():
+        assert table[name] == codes, name
+    unreachable = JournalError("journal: the database is down", unreachable=True)
+    assert cli.exit_code(unreachable) == cli.EXIT_FAILED  # as the table's line says
+
+
+def test_a_resume_whose_reader_left_finishes_every_task_before_it_exits_141(
+    mock: Any, tmp_path: Path
+) -> None:
+    """`kie resume | head -1` stopped at its first line written (unbuffered: each line is
+    written as it comes), leaving the other tasks unfetched (found by an outside tester)."""
+    from kiekit import Client
+    from kiekit.journal import default_journal
+
+    with Client(FAKE_KEY, base_url=mock.base_url) as kie:
+        for n in range(2):
+            kie.submit("flux-kontext-pro", {"prompt": f"task {n}"}, out_dir=tmp_path / "out")
+    assert all(row.unfinished for row in default_journal().entries())
+    env = {**os.environ, "KIE_API_KEY": FAKE_KEY, "PYTHONUNBUFFERED": "1"}
+    done = run_reader_gone("resume", "--base-url", mock.base_url, env=env)
+    assert done.returncode == 141, done.stderr
+    assert not any(row.unfinished for row in default_journal().entries())
+    assert len(list((tmp_path / "out").iterdir())) == 4
+
+
+def test_an_errors_json_to_a_closed_stdout_is_told_in_one_line_not_a_traceback() -> None:
+    """The error object printed after the command failed went past the one-line telling of
+    a stdout that fails: a traceback ("OSError: [Errno 9] it is closed")."""
+    env = {k: v for k, v in os.environ.items() if k != "KIE_API_KEY"}  # refused: no key
+    for argv in (["credits", "--json"], ["--help"]):
+        done = run_closed(">&-", *argv, env=env)
+        assert "Traceback" not in done.stderr
+        assert done.stderr.endswith("kie: cannot write to stdout: it is closed\n")
+        assert done.returncode == 1

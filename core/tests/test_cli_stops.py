@@ -198,10 +198,12 @@ def test_a_batch_stopped_by_sigterm_says_what_goes_on_and_writes_its_results_aft
     assert f"kie settle {unknown.key} --task-id ID (or --not-created)" in said
     assert "run the same kie batch command again" in said
     assert "kie resume" in said
-    error = json.loads(answer)["error"]
-    assert error["type"] == "Interrupted"
-    assert error["results"] == str(out / "results.jsonl")
-    assert error["states"] == {"stopped": 2, "unknown": 1}
+    told = json.loads(answer)  # the shape of every other batch answer, and the error
+    assert told["error"]["type"] == "Interrupted"
+    assert told["results"] == str(out / "results.jsonl")
+    assert told["states"] == {"stopped": 2, "unknown": 1}
+    assert (told["jobs"], told["tasks_made"]) == (3, 2)
+    assert set(told["error"]) == {"type", "message", "task_id"}
 
 
 @pytest.fixture

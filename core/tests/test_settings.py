@@ -309,3 +309,83 @@ def test_kie_names_the_option_or_variable_a_bad_url_came_from(
     monkeypatch.setenv("KIE_BASE_URL", "notaurl")
     assert main(["credits"]) == 2
     assert "kie: error: KIE_BASE_URL must be an http(s) URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("blank", ["", " "])
+@pytest.mark.parametrize("name", ["KIE_BASE_URL", "KIE_UPLOAD_BASE_URL"])
+def test_a_host_variable_set_but_empty_is_refused_not_read_as_kies_real_host(
+    name: str, blank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`KIE_BASE_URL=$MOCK_URL kie run …` with MOCK_URL unset sent the create to the real,
+    paid api.kie.ai (found by an outside tester): set but empty is refused, as a misspelt name
+    is, by the library and by kie, before anything is sent."""
+    from kiekit import AsyncClient
+    from kiekit.cli import main
+
+    with pytest.raises(ConfigurationError, match=f"^{name} is set but empty"):
+        endpoints(environ={name: blank})
+    monkeypatch.setenv(name, blank)
+    sent: list[HttpRequest] = []
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        sent.append(request)
+        return HttpResponse(200, b'{"code": 200, "msg": "success", "data": 7}')
+
+    with pytest.raises(ConfigurationError, match=name):
+        Client("sk-fake", transport=MockTransport(answer), journal=None)
+    with pytest.raises(ConfigurationError, match=name):
+        AsyncClient("sk-fake", journal=None)
+    assert sent == []
+    monkeypatch.setenv("KIE_API_KEY", "sk-fake")
+    _dead_proxy(monkeypatch)
+    assert main(["credits", "--json"]) == 2
+
+
+def _dead_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy on a loopback port no one listens on: kiekit without the refusal would ask
+    KIE's real host, and must stop on this machine."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+
+def test_kie_says_which_host_variable_is_empty_in_its_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIE_API_KEY", "sk-fake")
+    _dead_proxy(monkeypatch)
+    monkeypatch.setenv("KIE_BASE_URL", "")
+    assert main(["run", "flux-kontext-pro", "--prompt", "x", "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["type"] == "ConfigurationError"
+    assert error["message"].startswith("KIE_BASE_URL is set but empty")
+
+
+@pytest.mark.parametrize("name", ["KIEKIT_DATA_DIR", "KIEKIT_JOURNAL_URL"])
+def test_a_journal_variable_set_but_empty_is_refused_not_read_as_the_home_journal(
+    name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`KIEKIT_DATA_DIR= kie tasks` listed the rows of $HOME's journal, another job's."""
+    from kiekit.cli import main
+    from kiekit.journal import default_journal
+
+    monkeypatch.setenv(name, "")
+    with pytest.raises(ConfigurationError, match=f"^{name} is set but empty"):
+        default_journal()
+    with pytest.raises(ConfigurationError, match=name):
+        Client("sk-fake", base_url="http://127.0.0.1:9")  # its default journal
+    assert main(["tasks"]) == 2
+    assert f"kie: error: {name} is set but empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["KIEKIT_LOG", "KIEKIT_STOP_GRACE", "KIEKIT_ALLOW_PLUGINS"])
+def test_a_tuning_variable_set_but_empty_means_its_default(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiekit.cli import main
+
+    monkeypatch.setenv(name, "")
+    assert main(["credits", "--mock"]) == 0

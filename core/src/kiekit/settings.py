@@ -22,6 +22,12 @@ refused: a base-URL variable's, while KIE's real host (paid) is about to be used
 https://api.kie.ai``, ``--base-url``, ``base_url=``) or unsetting the misspelt name goes on.
 :func:`endpoints` alone speaks of the base-URL variables' misspellings, refused or warned, so
 a refused one is said once, by the refusal, not also by a warning just before it.
+
+A variable that says where kiekit talks to or keeps its work (the two hosts, the journal's
+folder or URL) is refused when it is set but blank (:func:`setting`): ``KIE_BASE_URL=$MOCK_URL``
+with ``MOCK_URL`` unset meant a host, and its default is KIE's real, paid one (or another
+journal than the job's). A tuning knob's blank value (``KIEKIT_LOG=``, ``KIEKIT_STOP_GRACE=``,
+``KIEKIT_ALLOW_PLUGINS=${ALLOW:-}``) means its default, as unset does.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ __all__ = [
     "PlainHttpWarning",
     "UnknownVariableWarning",
     "endpoints",
+    "setting",
     "unknown_variables",
     "warn_plain_http",
     "warn_unknown_variables",
@@ -69,7 +76,8 @@ VARIABLES: Mapping[str, str] = MappingProxyType({
     BASE_URL_ENV: f"the API host (default {DEFAULT_BASE_URL})",
     UPLOAD_BASE_URL_ENV: f"the upload host (default {DEFAULT_UPLOAD_BASE_URL} with KIE's API "
                          "host, none with another)",
-    "KIEKIT_DATA_DIR": "the folder of the task journal (default: the user's data folder)",
+    "KIEKIT_DATA_DIR": "the folder of the task journal (default: the user's data folder; "
+                       "set but empty: refused)",
     "KIEKIT_JOURNAL_URL": "another task journal: a file path, sqlite:///path or postgresql://…",
     "KIEKIT_JOURNAL_FSYNC": "1: the SQLite journal syncs every write to disk (default 0)",
     "KIEKIT_JOURNAL_LEASE": "seconds a worker's claim on a journal row lasts (default 60)",
@@ -136,14 +144,16 @@ def endpoints(
     env = os.environ if environ is None else environ
     base, source = base_url, names[0]
     if base is None:
-        base, source = env.get(BASE_URL_ENV, "").strip(), BASE_URL_ENV
+        paid = f"KIE's real {DEFAULT_BASE_URL}, where tasks are paid for"
+        base, source = setting(BASE_URL_ENV, env, unset_means=paid) or "", BASE_URL_ENV
         if not base:
             _refuse_misspelt(BASE_URL_ENV, DEFAULT_BASE_URL, env)
             base = DEFAULT_BASE_URL
     _check(source, base)
     upload, source = upload_base_url, names[1]
     if upload is None:
-        upload, source = env.get(UPLOAD_BASE_URL_ENV, "").strip() or None, UPLOAD_BASE_URL_ENV
+        real = f"KIE's real upload host {DEFAULT_UPLOAD_BASE_URL} while the API host is KIE's"
+        upload, source = setting(UPLOAD_BASE_URL_ENV, env, unset_means=real), UPLOAD_BASE_URL_ENV
     if upload is None and urlsplit(base).hostname == _KIE_API_HOST:
         _refuse_misspelt(UPLOAD_BASE_URL_ENV, DEFAULT_UPLOAD_BASE_URL, env)
         upload = DEFAULT_UPLOAD_BASE_URL
@@ -153,6 +163,22 @@ def endpoints(
         if close in _HOST_VARIABLES:
             _warn_unknown(name, close)
     return Endpoints(base.rstrip("/"), None if upload is None else upload.rstrip("/"))
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None, *, unset_means: str) -> str | None:
+    """Variable ``name``'s value, stripped; None when it is unset. Set but blank is a
+    ConfigurationError naming it: a place to talk to or keep work in (module docstring)
+    whose default, ``unset_means``, is not what whoever set it meant."""
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    if value is None:
+        return None
+    if not value.strip():
+        raise ConfigurationError(
+            f"{name} is set but empty (a shell variable that was not set?); unset it to use "
+            f"{unset_means}, or give it a value"
+        )
+    return value.strip()
 
 
 def _refuse_misspelt(variable: str, default: str, env: Mapping[str, str]) -> None:

@@ -395,8 +395,8 @@ def test_a_celery_batch_stopped_by_a_signal_creates_nothing_more_and_says_how_to
     assert f"({'task ' + str(held.task_id)})" in said
     assert f"{count - 1} job(s) no worker had taken are held back: none will create them" in said
     assert "run the same kie batch command again" in said
-    error = json.loads(answer)["error"]
-    assert (error["type"], error["states"]) == ("Interrupted", {"stopped": count})
+    told = json.loads(answer)
+    assert (told["error"]["type"], told["states"]) == ("Interrupted", {"stopped": count})
 
     # the worker finishes the job it holds, then answers the held-back ones from the journal
     _control(f"{mock_url}/_mock/rules/{hold['rule']['id']}", "DELETE")

@@ -724,6 +724,7 @@ class Engine:
                 url=item.url,
                 task_id=task_id,
                 http_status=expired.http_status,
+                path=destination,
             ) from exc
 
     def _fetch(self, job: Fetch) -> Flow[Path]:

@@ -63,6 +63,7 @@ def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
             url=job.url,
             task_id=job.task_id,
             http_status=200,
+            path=job.destination,
         )
 
 

@@ -147,6 +147,7 @@ class Download:
             url=self.fetch.url,
             task_id=self.fetch.task_id,
             http_status=http_status,
+            path=self.fetch.destination,
             curable=curable,
         )
 

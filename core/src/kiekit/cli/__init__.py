@@ -11,6 +11,10 @@ Exit codes (``kie --help`` lists them too):
   service kiekit needs could not be reached (the journal's database): try again later;
 - 2: bad usage or input, refused before anything was sent or paid for;
 - 130: interrupted (Ctrl-C); a task already created goes on at KIE and is in the journal;
+- 141: done, but standard output's reader went away before all of it was written
+  (``kie run … | head -1``), as a Unix tool killed by SIGPIPE (``set -o pipefail`` scripts
+  know it from ``git log | head``); the work is not cut short: a task is still waited for,
+  fetched and journaled. A reader gone after kie's last write is not seen: 0;
 - 143: terminated (SIGTERM: ``timeout``, a cancelled CI job), as after Ctrl-C.
 
 ``KIEKIT_LOG=debug`` (or ``info``, ``warning``) or ``-v`` / ``-vv`` turns on kiekit's logging on
@@ -31,6 +35,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 from kiekit._paths import text
 from kiekit._version import __version__
@@ -88,8 +93,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     # after, so that a caller running several commands in one process (tests) gets each its own
     journal_url = os.environ.get("KIEKIT_JOURNAL_URL")
     try:
-        with standard_streams():  # before anything is said: a usage error too
-            return _main(argv)
+        with standard_streams() as stdout:  # before anything is said: a usage error too
+            exited = False  # argparse's --help and --version end in SystemExit(0): kept so
+            try:
+                code = _main(argv)
+            except SystemExit as done:
+                if done.code not in (None, EXIT_OK):
+                    raise
+                exited, code = True, EXIT_OK
+            except StdoutError as exc:  # an error's JSON to a full disk, argparse's help
+                code = _stdout_failed(exc.cause)
+            try:  # what is left in the buffer (argparse's help, an error's JSON), not at exit
+                sys.stdout.flush()
+            except StdoutError as exc:  # a full disk: said as a command's own write is
+                code = code or _stdout_failed(exc.cause)
+            # the work done, a reader gone first is said as a tool SIGPIPE ends says it
+            if stdout is not None and stdout.reader_gone and code == EXIT_OK:
+                code = EXIT_BROKEN_PIPE
+            if exited:
+                raise SystemExit(code)
+            return code
     finally:
         if journal_url is None:
             os.environ.pop("KIEKIT_JOURNAL_URL", None)
@@ -105,7 +128,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _parse(parser, given)
     except _UsageError as usage:
-        with contextlib.suppress(OSError):  # a closed stdout: stderr said it
+        with contextlib.suppress(OSError, StdoutError):  # a closed stdout: stderr said it
             _say_usage_error(usage, as_json="--json" in given)
         sys.exit(EXIT_USAGE)  # as argparse does: main() raises SystemExit(2) for usage errors
     if not hasattr(args, "handler"):
@@ -133,11 +156,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
             _json_error(args, exc)
-        # a service that cannot be reached (a journal's database restarting, the shared
-        # limits' Redis) may answer later: exit 1, as KIE or the network, not "fix the command"
-        unreachable = exc.retryable or isinstance(exc, RateLimitStoreError)
-        misused = isinstance(exc, _USAGE_ERRORS) and not unreachable
-        return EXIT_USAGE if misused else EXIT_FAILED
+        return exit_code(exc)
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         word = "terminated" if terminated else "interrupted"
@@ -145,12 +164,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "json", False):  # a pipeline still gets its one object, task id and all
             _json_stop(args, word, stop)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-    except BrokenPipeError:  # `kie tasks | head`: the reader has what it wanted
+    except BrokenPipeError:  # not through sys.stdout (stdout_told_apart goes on past one)
         return _reader_gone()
     except StdoutError as exc:  # a full disk, say: one line, not a traceback
-        print(f"kie: cannot write to stdout: {exc.cause.strerror or exc.cause}", file=sys.stderr)
-        stdout_to_nowhere()
-        return EXIT_FAILED
+        return _stdout_failed(exc.cause)
     except OSError as exc:  # one no typed error covers: one line, not a traceback
         said = exc.strerror or str(exc)
         if exc.filename is not None:  # which file: "No space left on device" alone says none
@@ -163,6 +180,16 @@ def _main(argv: Sequence[str] | None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code
+
+
+def exit_code(exc: KieError) -> int:
+    """kie's exit status for ``exc`` (README's table of error types is checked against it):
+    2 for what the command or its set-up got wrong, refused before anything was sent; 1 for
+    the rest. A service that cannot be reached (a journal's database restarting, the shared
+    limits' Redis) may answer later: 1, as KIE or the network, not "fix the command"."""
+    unreachable = exc.retryable or isinstance(exc, RateLimitStoreError)
+    misused = isinstance(exc, _USAGE_ERRORS) and not unreachable
+    return EXIT_USAGE if misused else EXIT_FAILED
 
 
 class _UsageError(Exception):
@@ -231,6 +258,12 @@ def _say_warning(
     print(f"kie: warning: {message}", file=sys.stderr)
 
 
+def _stdout_failed(cause: OSError) -> int:
+    print(f"kie: cannot write to stdout: {cause.strerror or cause}", file=sys.stderr)
+    stdout_to_nowhere()
+    return EXIT_FAILED
+
+
 def _reader_gone() -> int:
     """Quietly, as a Unix tool killed by SIGPIPE: standard output now goes nowhere (so
     Python's flush at exit has no pipe to break), with the status such a tool has."""
@@ -292,17 +325,35 @@ def _model_fields(args: argparse.Namespace) -> list[str]:
 
 def _json_error(args: argparse.Namespace, exc: KieError) -> None:
     """``{"ok": false, "command", "error": {type, code?, message, path?, task_id}}`` on
-    standard output; a chat answer cut short adds what came of it (``partial``: text, usage…
-    as ``kie chat --json`` prints a reply), for it was received and paid for."""
+    standard output, with what a script acts on (:func:`_error_fields`); a chat answer cut
+    short adds what came of it (``partial``: text, usage… as ``kie chat --json`` prints a
+    reply), for it was received and paid for."""
     from kiekit.journal import error_record
 
-    path = {} if exc.path is None else {"path": exc.path}  # an upload's file, a download's
-    error = {**error_record(exc), **path, "task_id": exc.task_id}
+    error = {**error_record(exc), **_error_fields(exc), "task_id": exc.task_id}
     if exc.partial is not None:
         from kiekit.cli.chat import reply_record
 
         error["partial"] = reply_record(exc.partial)
     _json_failure(args, error)
+
+
+def _error_fields(exc: KieError) -> dict[str, Any]:
+    """An error's fields a script acts on without reading its message: ``path``, the local
+    file an upload or a download concerns; a download's ``url`` (without its query: a signed
+    link's is a credential while it lasts, as the message says it) and ``http_status`` (the
+    file host's, null when none answered); an unknown outcome's journal ``key``, for
+    ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has."""
+    from kiekit.errors import DownloadError, OutcomeUnknownError
+
+    fields: dict[str, Any] = {} if exc.path is None else {"path": exc.path}
+    if isinstance(exc, DownloadError):
+        parts = urlsplit(exc.url or "")
+        url = f"{parts.scheme}://{parts.netloc}{parts.path}" if exc.url else None
+        fields |= {"path": exc.path, "url": url, "http_status": exc.http_status}
+    if isinstance(exc, OutcomeUnknownError):
+        fields["key"] = exc.key
+    return fields
 
 
 def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:
@@ -316,7 +367,9 @@ def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:
 def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> None:
     """``{"ok": false, "command", "error": {"type": "Interrupted", ...}}`` for a stopped command.
     What the command said of its work goes with it (``stop_note``, and its ``stop_fields``
-    such as a create's journal key); ``task_id``: the task it had created."""
+    such as a create's journal key); ``task_id``: the task it had created. Its
+    ``stop_summary`` (``kie batch``'s ``jobs``, ``states``, ``tasks_made``, ``results``) goes
+    top-level, where its other answers have it."""
     import json
 
     command = args.handler.__module__.rsplit(".", 1)[-1]
@@ -331,7 +384,8 @@ def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> 
         "task_id": task_id,
         **getattr(stop, "stop_fields", {}),
     }
-    print(json.dumps({"ok": False, "command": command, "error": error}))
+    summary = getattr(stop, "stop_summary", {})
+    print(json.dumps({"ok": False, "command": command, **summary, "error": error}))
 
 
 def _resolves_hosts(args: argparse.Namespace) -> bool:
@@ -364,8 +418,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="kie",
         description="kiekit: the KIE AI API from Python.",
         epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "
-        "(nothing sent); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); a task already "
-        "created goes on at KIE, in the journal. KIEKIT_LOG=debug or -v shows kiekit's log.",
+        "(nothing sent); 130 interrupted (Ctrl-C); 141 done, but stdout's reader left first "
+        "(| head); 143 terminated (SIGTERM); a task already created goes on at KIE, in the "
+        "journal. KIEKIT_LOG=debug or -v shows kiekit's log.",
     )
     parser.add_argument("--version", action="version", version=f"kiekit {__version__}")
     parser.add_argument(

@@ -55,12 +55,20 @@ def tell_stop(
 
 
 def hand_stop(
-    stop: KeyboardInterrupt, note: str, *, task_id: str | None = None, **fields: Any
+    stop: KeyboardInterrupt,
+    note: str,
+    *,
+    task_id: str | None = None,
+    summary: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> None:
     """What a stop left behind, for ``kie --json``'s error object (its message, ``task_id``
-    and ``fields``): a pipeline learns it as a terminal does."""
+    and ``fields``): a pipeline learns it as a terminal does. ``summary``: the command's own
+    result keys, top-level beside the error as in its other answers (``kie batch``'s
+    ``jobs``, ``states``…), so that a script reads one shape whatever ended the command."""
     stop.stop_note = note  # type: ignore[attr-defined]
     stop.stop_fields = fields  # type: ignore[attr-defined]
+    stop.stop_summary = summary or {}  # type: ignore[attr-defined]
     if task_id is not None:
         stop.task_id = task_id  # type: ignore[attr-defined]
 

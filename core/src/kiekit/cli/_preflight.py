@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -146,6 +147,26 @@ def _head(option: str, path: Path, size: int) -> bytes:
             return file.read(size)
     except OSError as exc:
         raise ValidationError(option, f"cannot read {shown(path)}: {exc.strerror}") from exc
+
+
+STDIN = "-"  # a file argument that means standard input, as for cat and tar
+
+
+def is_stdin(given: str | Path) -> bool:
+    """Whether a file argument is ``-``, standard input (a file named so is ``./-``)."""
+    return str(given) == STDIN
+
+
+def stdin_bytes(option: str) -> bytes:
+    """Standard input read to its end (``-``), refused, naming ``option``, when it is closed
+    or holds nothing: known before any connection, as a file's are."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # `<&-`: Python makes sys.stdin None
+        raise ValidationError(option, "- reads standard input, which is closed")
+    data: bytes = stream.read()
+    if not data:
+        raise ValidationError(option, "is empty: standard input held nothing")
+    return data
 
 
 def readable_file(option: str, path: Path) -> Path:

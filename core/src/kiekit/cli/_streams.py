@@ -3,8 +3,9 @@
 Results go to standard output; it may refuse them: a full disk (``ENOSPC``), a reader gone (a
 broken pipe), a descriptor closed before kie started (``kie run >&-``: Python makes
 ``sys.stdout`` None), or an encoding that cannot hold the text (a latin-1 locale, a Windows
-console: cp1252). Each is told in one line, never a traceback; text the encoding lacks is
-written escaped (``\\U0001f30d``), as Python writes it to standard error.
+console: cp1252). Each is told in one line, never a traceback, but a reader gone, which is
+told by the exit status alone (141, :class:`_Escaping`); text the encoding lacks is written
+escaped (``\\U0001f30d``), as Python writes it to standard error.
 
 Messages go to standard error, and a paid run must never stop for one: a standard error that
 is closed (``2>&-``: None, and ``print(file=None)`` writes to standard output, which carries
@@ -48,34 +49,58 @@ class _Closed(io.TextIOBase):
     a closed descriptor does."""
 
     def write(self, text: str) -> int:
-        raise OSError(errno.EBADF, "it is closed")
+        raise StdoutError(OSError(errno.EBADF, "it is closed"))
 
     def writable(self) -> bool:
         return False
 
 
 class _Escaping:
-    """Standard output while kie parses its command line: argparse writes ``--help`` there
-    itself, and its text (``…``) must reach an ASCII or latin-1 one (``LC_ALL=C``), escaped
-    where the encoding lacks a character, not end in a traceback."""
+    """Standard output for the whole command: argparse writes ``--help`` there itself, and
+    its text (``…``) must reach an ASCII or latin-1 one (``LC_ALL=C``), escaped where the
+    encoding lacks a character, not end in a traceback.
+
+    A broken pipe (``kie run … | head -1``: the reader has what it wanted) stops no work: what
+    is written after it goes to the null device, and ``reader_gone`` tells ``kie`` to end with
+    SIGPIPE's status once the command is done (a task paid for is still waited for, fetched
+    and journaled; ``kie resume`` and ``kie batch`` finish every task they took on)."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self.reader_gone = False
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
-        except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
-            return self._stream.write(_escaped(text, self._stream))
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
+                return self._stream.write(_escaped(text, self._stream))
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+        except OSError as exc:  # a full disk under an error's JSON: told, not a traceback
+            raise StdoutError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+        except OSError as exc:
+            raise StdoutError(exc) from exc
+
+    def _gone(self) -> None:
+        self.reader_gone = True
+        stdout_to_nowhere()  # what the buffer holds, and all after it, go nowhere
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
 
 class _Stdout:
-    """``sys.stdout`` during a command: a failed write or flush raises :class:`StdoutError`;
-    a broken pipe stays itself (``kie tasks | head`` ends quietly); text its encoding cannot
-    hold is escaped; the rest is the stream's."""
+    """``sys.stdout`` during a command: a failed write or flush raises :class:`StdoutError`
+    (a broken pipe is :class:`_Escaping`'s, beneath it); text its encoding cannot hold is
+    escaped; the rest is the stream's."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -174,18 +199,21 @@ def require_stdout() -> None:
 
 
 @contextlib.contextmanager
-def standard_streams() -> Iterator[None]:
+def standard_streams() -> Iterator[_Escaping | None]:
     """Standard output and error as the class docstrings above say, for the whole command
     (its usage errors too); the streams themselves again after it (a caller that runs several
-    commands in one process: tests)."""
+    commands in one process: tests). Yields standard output (None when it was closed), whose
+    ``reader_gone`` says whether its reader left before all was written."""
     out, err = sys.stdout, sys.stderr
     sys.stderr = _Stderr(err)
+    told = None
     if out is None:  # `>&-`: every write fails, told as a full disk's is
         sys.stdout = _Closed()
     else:
-        sys.stdout = _Escaping(out)  # a TextIO in all but name
+        told = _Escaping(out)
+        sys.stdout = told  # a TextIO in all but name
     try:
-        yield
+        yield told
     finally:
         sys.stdout, sys.stderr = out, err
 

@@ -18,10 +18,11 @@ import contextlib
 import json
 import os
 import shlex
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from kiekit._paths import native
 from kiekit.cli._common import (
@@ -38,7 +39,7 @@ from kiekit.cli._common import (
     seconds,
     stopped_by,
 )
-from kiekit.cli._preflight import journal_opens, output_folder, shown
+from kiekit.cli._preflight import is_stdin, journal_opens, local_file, output_folder, shown
 from kiekit.cli._stops import add_stop_grace_option, stop_grace
 from kiekit.errors import ConfigurationError, ValidationError
 
@@ -52,7 +53,9 @@ _NAMED = 5  # jobs a stop names one by one (every one is in the results file)
 def register(commands: Commands) -> None:
     batch = commands.add_parser("batch", help="run the jobs of a JSON Lines file, resumably")
     batch.add_argument(
-        "jobs", type=path_option, help='a .jsonl file: {"model": …, "input": {…}, "id"?}'
+        "jobs",
+        type=path_option,
+        help='a .jsonl file: {"model": …, "input": {…}, "id"?} a line; - reads standard input',
     )
     batch.add_argument("--out", required=True, type=path_option, help="folder for the result files")
     batch.add_argument(
@@ -109,16 +112,17 @@ def _batch(args: argparse.Namespace) -> int:
     from kiekit.journal import default_journal
 
     check_callback_url(args.callback_url, "--callback-url")  # as kie run's, before anything
+    named = "<stdin>" if is_stdin(args.jobs) else args.jobs  # where a bad line is
     try:
         jobs, bad = read_jobs(_lines(args.jobs))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {args.jobs}: {exc.strerror or exc}") from exc
+    except OSError as exc:  # as kie upload says a FILE it cannot read
+        raise ValidationError("jobs", f"cannot read {named}: {exc.strerror or exc}") from exc
     for line in bad:
-        say(f"{args.jobs}:{line.line}: {line.message}")
+        say(f"{named}:{line.line}: {line.message}")
     jobs = with_callback(jobs, args.callback_url)
     jobs, unlisted = _listed_models(jobs, any_model=args.any_model)
     for refused in unlisted:
-        say(f"{args.jobs}:{refused.line}: {(refused.error or {}).get('message')}")
+        say(f"{named}:{refused.line}: {(refused.error or {}).get('message')}")
     if args.celery is not None:
         _check_celery_options(args)
     stop_grace(args)  # a KIEKIT_STOP_GRACE it cannot read is said before anything is sent
@@ -210,7 +214,7 @@ def _lines(path: Path) -> Iterator[str]:
     Excel write (the mock's HAR reader takes one too). Another encoding (Windows-1251,
     Shift-JIS, UTF-16) is refused naming the line, before anything is sent: its text read as
     UTF-8 would be garbage, or a traceback."""
-    with open(path, "rb") as source:
+    with _opened(path) as source:
         for number, raw in enumerate(source, start=1):
             if number == 1:
                 if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -230,6 +234,21 @@ def _lines(path: Path) -> Iterator[str]:
                     f"{path}:{number}: is not UTF-8 text (its byte {exc.start + 1} is {byte:#04x}: "
                     "Windows-1251, Shift-JIS, UTF-16?): save the file as UTF-8",
                 ) from None
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    """The jobs file, or standard input for ``-`` (left open: it is not the command's); a
+    missing file or a folder is refused as kie upload refuses its FILE (ValidationError)."""
+    if is_stdin(path):
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # `<&-`: Python makes sys.stdin None
+            raise ValidationError("jobs", "- reads standard input, which is closed")
+        yield stream
+        return
+    local_file("jobs", path)
+    with open(path, "rb") as source:
+        yield source
 
 
 def _elsewhere(path: str, out: Path) -> bool:
@@ -605,7 +624,9 @@ def _stopped(
     counts: dict[str, int] = {}
     for result in ordered:
         counts[result.state] = counts.get(result.state, 0) + 1
-    hand_stop(stop, note, results=str(results_path) if saved else None, states=counts)
+    summary = {"jobs": len(ordered), "states": counts, "tasks_made": _tasks_made(ordered),
+               "results": str(results_path) if saved else None}  # fmt: skip
+    hand_stop(stop, note, summary=summary)
 
 
 def _say_held_back(unsent: list[JobResult], rows: dict[int, Entry | None]) -> None:

@@ -16,7 +16,7 @@ from kiekit.cli._common import (
     open_client,
     say,
 )
-from kiekit.cli._preflight import readable_file
+from kiekit.cli._preflight import is_stdin, readable_file, stdin_bytes
 from kiekit.errors import ValidationError
 
 
@@ -25,7 +25,11 @@ def register(commands: Commands) -> None:
         "upload",
         help="upload a file (kept 3 days) and print its URL, to pass as a model input",
     )
-    upload.add_argument("file", help="a local file, or an http(s) URL for KIE to fetch")
+    upload.add_argument(
+        "file",
+        help="a local file, - for standard input (read whole, its type judged by its content), "
+        "or an http(s) URL for KIE to fetch",
+    )
     upload.add_argument(
         "--path", default="kiekit", help="folder on the upload host (default: kiekit)"
     )
@@ -46,17 +50,21 @@ def _upload(args: argparse.Namespace) -> int:
         check_file_name(args.name)
     if not args.file.strip():  # Path("") is ".": "FILE: is a folder, not a file: ." puzzled
         raise ValidationError("FILE", "is empty: give a file's path or an http(s) URL")
-    if urlsplit(args.file).scheme not in ("http", "https"):
+    source: str | bytes = args.file
+    if is_stdin(args.file):
+        source = stdin_bytes("FILE")  # before any connection, as a file is checked
+    elif urlsplit(args.file).scheme not in ("http", "https"):
         readable_file("FILE", Path(native(args.file)))  # as kie run checks its files
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)
-        uploaded = client.upload(args.file, upload_path=args.path, file_name=args.name)
+        uploaded = client.upload(source, upload_path=args.path, file_name=args.name)
     if emit(args, "upload", {
         "download_url": uploaded.download_url, "file_name": uploaded.file_name,
         "file_path": uploaded.file_path, "size": uploaded.size, "mime_type": uploaded.mime_type,
     }):  # fmt: skip
         return 0
     size = "" if uploaded.size is None else f", {uploaded.size} bytes"
-    say(f"uploaded {args.file} as {uploaded.file_path}{size}")
+    given = "standard input" if is_stdin(args.file) else args.file
+    say(f"uploaded {given} as {uploaded.file_path}{size}")
     print(uploaded.download_url)
     return 0

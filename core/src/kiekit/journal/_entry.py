@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -48,9 +47,12 @@ def data_dir() -> Path:
     """Where kiekit keeps its data: ``$KIEKIT_DATA_DIR``, else the platform's user data folder
     (``~/.local/share/kiekit`` on Linux, ``~/Library/Application Support/kiekit`` on macOS,
     ``%LOCALAPPDATA%\\kiekit`` on Windows — platformdirs knows each system's convention).
-    JournalError when there is no home directory to find it under."""
-    override = os.environ.get(DATA_DIR_ENV, "").strip()
-    if override:
+    JournalError when there is no home directory to find it under; ConfigurationError when
+    ``$KIEKIT_DATA_DIR`` is set but empty (another journal than the one meant: settings)."""
+    from kiekit.settings import setting
+
+    override = setting(DATA_DIR_ENV, unset_means="the journal in the user's data folder")
+    if override is not None:
         return expanded(Path(override))
     import platformdirs
 

@@ -984,8 +984,12 @@ def _where(store: JournalStore) -> tuple[str, str] | None:
 def default_journal() -> Journal:
     """The journal every client uses unless told otherwise: ``$KIEKIT_JOURNAL_URL`` when set
     (see :func:`open_journal`), else SQLite in :func:`data_dir` (``KIEKIT_JOURNAL_FSYNC=1``
-    flushes every commit to the disk)."""
-    return open_journal(os.environ.get(JOURNAL_URL_ENV, "").strip() or None)
+    flushes every commit to the disk). Either variable set but empty is a ConfigurationError:
+    the journal meant is not the default one (two workers then create one job twice)."""
+    from kiekit.settings import setting
+
+    default = "the SQLite journal in KIEKIT_DATA_DIR (else the user's data folder)"
+    return open_journal(setting(JOURNAL_URL_ENV, unset_means=default))
 
 
 def open_journal(url: str | None) -> Journal:
