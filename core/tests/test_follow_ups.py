@@ -27,6 +27,7 @@ from kiekit.journal import EntryState, default_journal
 
 FAST = PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=20.0)
 DAYS_15 = 15 * 24 * 3600.0
+FROZEN = 1e-6  # the mock clock moves only when a test advances it
 GROK = "grok-imagine/text-to-image"
 # (parent model, its input, follow-up model, its input besides task_id)
 FOLLOW_UPS = [
@@ -214,6 +215,61 @@ def test_kie_resume_reports_tasks_past_retention_once_and_owes_them_no_more(
 
     assert main(["resume", "--base-url", mock.base_url]) == 0
     assert "nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("fake_key")
+def test_kie_resume_closes_a_success_whose_files_were_never_fetched_before_retention_passed(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A service crashed after the create and resumed 15 days later: the task succeeded, its
+    links answer 403 and KIE refuses to renew them. Every `kie resume` exited 1 owing it
+    ("expired?"), and `kie prune` kept it for ever."""
+    import time
+
+    from kiekit.journal import Journal
+
+    mock = mock_server_factory(seconds_to_complete=1, time_scale=FROZEN)  # ends 1 s after
+    store = default_journal().store
+    then = Journal(store, clock=lambda: time.time() - DAYS_15)  # the row written 15 days ago
+    with Client(base_url=mock.base_url, poll=FAST, journal=then) as kie:
+        made = kie.submit(GROK, prompt="a fox", out_dir=tmp_path)  # then the process died
+    mock.clock.advance(DAYS_15)
+    capsys.readouterr()
+
+    assert main(["resume", "--base-url", mock.base_url]) == 1  # paid work was lost: said once
+    err = capsys.readouterr().err
+    assert f"task {made.id} ({GROK}): results expired" in err
+    assert "not owed again" in err
+    assert "still owed" not in err
+    [row] = default_journal().entries()
+    assert (row.state, row.error and row.error["type"]) == (
+        EntryState.FAILED,
+        "ResultsExpiredError",
+    )
+    assert row.task_id == made.id
+
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("fake_key")
+def test_kie_resume_keeps_owing_a_young_task_whose_link_was_refused(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same refusal for a task made minutes ago is not expiry: the row stays owed."""
+    mock = mock_server_factory(seconds_to_complete=1, time_scale=FROZEN)  # ends 1 s after
+    with Client(base_url=mock.base_url, poll=FAST) as kie:
+        made = kie.submit(GROK, prompt="a fox", out_dir=tmp_path)
+    mock.clock.advance(DAYS_15)  # the mock's files are gone, but this journal's row is young
+    capsys.readouterr()
+
+    assert main(["resume", "--base-url", mock.base_url]) == 1
+    err = capsys.readouterr().err
+    assert f"task {made.id} ({GROK}): link answered HTTP 403 (expired?)" in err
+    assert "still owed: 1 task(s)" in err
+    [row] = default_journal().entries()
+    assert row.state is EntryState.SUCCEEDED
+    assert row.unfinished
 
 
 @pytest.mark.usefixtures("fake_key")

@@ -39,6 +39,7 @@ from kiekit.errors import ConfigurationError
 if TYPE_CHECKING:
     from kiekit.cli._common import Connection
     from kiekit.client import AsyncClient
+    from kiekit.errors import DownloadError, ResultsExpiredError
     from kiekit.journal import Entry, Journal
 
 
@@ -322,7 +323,7 @@ async def _finish_all(
             for row in queue:
                 # awaited first: `failures += not await …` read the count before the await,
                 # so workers finishing meanwhile had their failures written over
-                finished = await _finish(client, row, args)
+                finished = await _finish(client, journal, row, args)
                 if finished is None:
                     expired += 1
                 elif not finished:
@@ -332,6 +333,30 @@ async def _finish_all(
         workers = min(max(1, args.concurrency), len(mine))
         await asyncio.gather(*(worker() for _ in range(workers)))
     return Finished(failures, len(others), expired)
+
+
+def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | None:
+    """``error`` as :class:`ResultsExpiredError` when it says the files are gone for good: a
+    link that answered as expired (403/404/410) and that KIE refused to renew (download-url
+    answers 422 "url is wrong", kie-api.md §4) for a task created more than KIE's 14 days of
+    retention ago (§8). The status says success, yet nothing is left to fetch: owing the row
+    for ever would fail every later ``kie resume``. A younger task's refusal stays a
+    DownloadError (owed: something else is wrong), and so does a renewal the network lost."""
+    import time
+
+    from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES
+    from kiekit.errors import ApiError, ResultsExpiredError
+    from kiekit.journal._entry import RESULT_LIFETIME
+
+    refused = isinstance(error.__cause__, ApiError)  # KIE answered the renewal, and said no
+    old = row.created_at < time.time() - RESULT_LIFETIME
+    if not (refused and old and error.http_status in EXPIRED_LINK_STATUSES):
+        return None
+    return ResultsExpiredError(
+        f"results expired: KIE keeps them {RESULT_LIFETIME / 86400:g} days, and this task was "
+        f"created more than that ago; its files were never fetched ({error.message})",
+        task_id=row.task_id,
+    )
 
 
 def _tell_left(stop: KeyboardInterrupt, rows: list[Entry]) -> None:
@@ -366,18 +391,27 @@ def _folder_of(row: Entry, out: Path | None) -> Path:
     return Path(native(row.out_dir)) if row.out_dir else DEFAULT_OUT
 
 
-async def _finish(client: AsyncClient, row: Entry, args: argparse.Namespace) -> bool | None:
+async def _finish(
+    client: AsyncClient, journal: Journal, row: Entry, args: argparse.Namespace
+) -> bool | None:
     """Wait for and download one row's task: True when done, False when still owed, None
     when KIE's retention has passed (the journal closed its row: never owed again)."""
-    from kiekit.errors import KieError, ResultsExpiredError
+    from kiekit.errors import DownloadError, KieError, ResultsExpiredError
     from kiekit.models import Task
 
     assert row.task_id is not None  # unfinished rows have a task id
     task = Task(row.task_id, row.model)
     out_dir = _folder_of(row, args.out)
     try:
-        results = await client.wait(task, timeout=args.timeout)
-        paths = await client.download(results, out_dir)
+        try:
+            results = await client.wait(task, timeout=args.timeout)
+            paths = await client.download(results, out_dir)
+        except DownloadError as exc:
+            expired = _files_expired(row, exc)
+            if expired is None:
+                raise
+            journal.wait_failed(task, expired, read_back=False)
+            raise expired from exc
     except ResultsExpiredError as exc:  # final: said once, the row closed (Journal.wait_failed)
         said = str(exc).replace(f" (task {task.id})", "", 1)
         say(
