@@ -168,6 +168,46 @@ def test_a_resend_stopped_before_it_was_written_keeps_what_the_first_attempt_may
     assert row.state is row_after
 
 
+class FullWindow(RateLimiter):
+    """A limiter whose first create admission finds the window full (earlier creates still
+    unanswered): it says wait, then admits; ``seen`` is what the journal said meanwhile."""
+
+    def __init__(self, journal: Journal) -> None:
+        super().__init__(RateLimits(creates=Rate(20, 0.05), status=None))
+        self.journal = journal
+        self.asked = 0
+        self.seen: list[tuple[EntryState, str | None]] = []
+
+    def admit_create(self, now: float) -> float:
+        self.asked += 1
+        if self.asked == 1:
+            return 0.001
+        self.seen = [(row.state, (row.error or {}).get("type")) for row in self.journal.entries()]
+        return super().admit_create(now)
+
+
+def test_a_create_waiting_for_the_window_after_its_intent_row_is_parked_meanwhile(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """A kill -9 during that wait left a `sending` row (outcome unknown: settled by hand)
+    for a create never sent; the row says rejected meanwhile, as while a 429 is waited out,
+    and `sending` again before the create goes."""
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+    limits = FullWindow(journal)
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, journal=journal, rate_limits=limits) as c:
+            await c.submit(kit.GROK_T2I, prompt="a lighthouse")
+
+    api.run(scenario)
+    assert limits.seen == [(EntryState.REJECTED, "AwaitingWindow")]  # during the wait
+    (row,) = journal.entries()
+    assert row.state is EntryState.CREATED
+    assert row.error is None
+    assert len(kie.requests) == 1
+
+
 def test_a_create_cancelled_in_its_slot_wait_is_not_journaled(kit: SimpleNamespace) -> None:
     """asyncio's own cancellation (a timeout, a TaskGroup failing), not a simulated one: the
     second create of a one-per-window limit waits for its slot and is cancelled there."""

@@ -93,6 +93,14 @@ class SendState:
     parked = False
 
 
+class AwaitingWindow(Exception):
+    """What a create's parked journal row says while it waits for the rate limit's window
+    (kiekit.ratelimit: KIE counts the creates that arrived, kie-api.md §8)."""
+
+    def __init__(self) -> None:
+        super().__init__("waiting for the rate limit's window of creates: nothing sent yet")
+
+
 StatusHook = Callable[[TaskStatus], None]
 _NOT_PLAIN = (
     "on_status must be a plain function: the wait calls it between polls and awaits nothing, "
@@ -317,17 +325,42 @@ class Engine:
             # A create or a status poll is admitted just before it goes (kiekit.ratelimit: KIE
             # counts arrivals, and a send later than its slot shrinks the gap to the next
             # window's) and reported answered after; nothing is yielded between admission and
-            # send. Each attempt ends by the deadline, with a moment at least (a wait's last
-            # poll comes at its deadline, and a slow rate-limit slot may have used the time up).
-            local = _Admission.of(limiter, limit) if type(limiter) is RateLimiter else None
+            # send but the journal write of a row parked while it waited (hold). Each attempt
+            # ends by the deadline, with a moment at least (a wait's last poll comes at its
+            # deadline, and a slow rate-limit slot may have used the time up).
+            local = _Admission.of(limiter, limit) if isinstance(limiter, RateLimiter) else None
             shared = self._admission(limit) if local is None else None
+            held = False  # its journal row parked while it waits for the window (hold)
+
+            def hold() -> Flow[None]:
+                # A create that waits for the window after its intent row was written: the
+                # row says nothing was sent meanwhile (rejected, as after a 429), so a kill
+                # during the wait leaves a job free to send again, not one of unknown outcome
+                nonlocal held
+                if sending is not None and sending.park is not None and not sending.parked:
+                    yield from sending.park(AwaitingWindow())
+                    sending.parked = held = True
+
             if local is not None:
                 while (wait := local.admit(sent_at := (yield NOW))) > 0:
+                    yield from hold()
                     yield Sleep(wait)
             elif shared is not None:
-                sent_at = yield from shared.admit(stop)
+                sent_at = yield from shared.admit(stop, hold)
             else:
                 sent_at = started if fresh else (yield NOW)
+            if held:  # admitted (counted in flight): the row says sending again, then it goes
+                assert sending is not None
+                assert sending.unpark is not None
+                try:
+                    yield from sending.unpark()
+                except BaseException:  # not sent after all (taken over): out of the window
+                    if local is not None:
+                        local.answered((yield NOW))
+                    elif shared is not None:
+                        yield shared.answered
+                    raise
+                sending.parked = False
             left = max(stop - sent_at, MIN_ATTEMPT_SECONDS)
             if sending is not None:
                 sending.maybe_sent = True
@@ -827,9 +860,10 @@ class _SharedAdmission:
         self.op = op
         self.answered = attrs.evolve(op, action="answered")
 
-    def admit(self, stop: float) -> Flow[float]:
+    def admit(self, stop: float, hold: Callable[[], Flow[None]]) -> Flow[float]:
         """Wait until the request is admitted; the moment it was. It is counted in flight until
-        its attempt must have ended (``stop``), or until it is reported answered."""
+        its attempt must have ended (``stop``), or until it is reported answered. ``hold``
+        runs before each wait."""
         while True:
             now: float = yield NOW
             timeout = max(stop - now, MIN_ATTEMPT_SECONDS)
@@ -838,6 +872,7 @@ class _SharedAdmission:
             )
             if not wait:
                 return now
+            yield from hold()
             yield Sleep(wait)
 
 
