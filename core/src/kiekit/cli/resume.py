@@ -345,7 +345,7 @@ def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | No
     import time
 
     from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES
-    from kiekit.errors import ApiError, ResultsExpiredError
+    from kiekit.errors import RETENTION_DAYS, ApiError, ResultsExpiredError
     from kiekit.journal._entry import RESULT_LIFETIME
 
     refused = isinstance(error.__cause__, ApiError)  # KIE answered the renewal, and said no
@@ -353,7 +353,7 @@ def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | No
     if not (refused and old and error.http_status in EXPIRED_LINK_STATUSES):
         return None
     return ResultsExpiredError(
-        f"results expired: KIE keeps them {RESULT_LIFETIME / 86400:g} days, and this task was "
+        f"results expired: KIE keeps them {RETENTION_DAYS} days, and this task was "
         f"created more than that ago; its files were never fetched ({error.message})",
         task_id=row.task_id,
     )

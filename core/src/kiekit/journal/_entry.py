@@ -13,7 +13,7 @@ from typing import Any
 from attrs import field, frozen
 
 from kiekit._paths import is_file
-from kiekit.errors import ApiError, ConfigurationError, KieError, TaskFailedError
+from kiekit.errors import RETENTION_DAYS, ApiError, ConfigurationError, KieError, TaskFailedError
 from kiekit.models import Asset
 
 DATA_DIR_ENV = "KIEKIT_DATA_DIR"
@@ -21,7 +21,7 @@ FSYNC_ENV = "KIEKIT_JOURNAL_FSYNC"
 JOURNAL_FILE = "journal.sqlite3"
 # KIE keeps generated media 14 days (kie-api.md §1, §8): a result file deleted from disk is
 # fetched again by ``kie resume`` only while its link may still answer.
-RESULT_LIFETIME = 14 * 86400.0
+RESULT_LIFETIME = RETENTION_DAYS * 86400.0
 # The error type marking a success whose links were handed on, not downloaded (Entry.handed_off)
 HANDED_OFF = "HandedOff"
 
