@@ -305,6 +305,31 @@ def test_kie_run_with_an_idempotency_key_run_again_pays_once(
 
 
 @pytest.mark.usefixtures("fake_key")
+def test_kie_run_of_a_local_image_run_again_with_its_key_pays_once(
+    mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An outside tester's finding: each run uploaded the file under a new random name, so its
+    URL, and with it the input, differed every time, and the rerun the key exists for was
+    refused ("was used for a different input"). An upload is named after its bytes now."""
+    mock = mock_server_factory(polls_to_complete=1)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    run = ["run", "flux-kontext-pro", "--prompt", "night", "--image", str(photo),
+           "--out", str(tmp_path / "out"), "--base-url", mock.base_url,
+           "--upload-base-url", mock.upload_base_url, "--idempotency-key", "edit-42"]  # fmt: skip
+    assert main(run) == 0
+    first = capsys.readouterr().out
+    assert main(run) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == first  # the same task's files
+    assert len(mock.tasks()) == 1
+
+    photo.write_bytes(photo.read_bytes() + b"edited")  # other bytes: another input
+    assert main(run) == 2
+    assert "edit-42' was used for a different input" in capsys.readouterr().err
+    assert len(mock.tasks()) == 1
+
+
+@pytest.mark.usefixtures("fake_key")
 def test_kie_run_again_while_the_same_request_is_unfinished_says_so_before_paying_again(
     mock_server_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

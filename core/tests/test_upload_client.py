@@ -158,7 +158,8 @@ def test_a_file_spoiled_during_its_upload_is_a_file_read_error_and_not_sent_agai
     """The file is cut short (or deleted) after its size was taken and sent as the body's
     Content-Length, before the transport reads it: aiohttp wraps what the body raised in a
     ClientConnectionError, and the client must still say it is the file, not the network.
-    Sending it again would not help, so it is sent once, though retries are allowed. A file
+    Sending it again would not help, so it is sent once, though retries are allowed (the
+    file is read twice: first for its name, kiekit._engine.account.content_name). A file
     that grew (an export still being written) was sent cut to its first size, and one
     written over in place as a mix of two versions, with no word: each is refused too."""
     from kiekit._transports import base
@@ -167,7 +168,12 @@ def test_a_file_spoiled_during_its_upload_is_a_file_read_error_and_not_sent_agai
     path.write_bytes(PNG * 64)
     read_file = base._file_chunks
 
+    reads: list[Path] = []
+
     def spoiled(source: Path, size: int, mtime_ns: int | None) -> Any:
+        reads.append(source)
+        if len(reads) == 1:  # the read that names the upload after its bytes: whole
+            return read_file(source, size, mtime_ns)
         if spoil == "truncate":
             os.truncate(source, 1000)
         elif spoil == "delete":
@@ -214,6 +220,31 @@ def test_a_file_spoiled_during_its_upload_is_a_file_read_error_and_not_sent_agai
     assert len(journaled(mock_server, "/api/file-stream-upload")) == 1  # never a second
 
 
+def test_a_file_cut_short_while_it_is_read_for_its_name_is_refused_and_nothing_is_sent(
+    api: Any, mock_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiekit._transports import base
+
+    path = tmp_path / "scan.png"
+    path.write_bytes(PNG * 64)
+    read_file = base._file_chunks
+
+    def cut(source: Path, size: int, mtime_ns: int | None) -> Any:
+        os.truncate(source, 1000)
+        return read_file(source, size, mtime_ns)
+
+    monkeypatch.setattr(base, "_file_chunks", cut)
+
+    async def scenario() -> None:
+        async with api.client(**on_mock(mock_server), retry=NO_WAIT) as client:
+            await client.upload(path)
+
+    with pytest.raises(FileReadError, match=r"scan\.png shrank") as caught:
+        api.run(scenario)
+    assert caught.value.path == str(path)
+    assert not [r for r in mock_server.requests() if r.path == "/api/file-stream-upload"]
+
+
 def journaled(mock: Any, path: str) -> list[Any]:
     """The mock's records of ``path``, once it has one: a record is written when its handler
     has ended, which may come a moment after the client gave up on a body it cut short."""
@@ -226,20 +257,35 @@ def journaled(mock: Any, path: str) -> list[Any]:
     return records
 
 
-def test_a_chosen_name_is_kept_and_unique_names_never_repeat(
-    api: Any, mock_server: Any, photo: Path
+def test_a_chosen_name_is_kept_and_a_made_name_follows_the_bytes(
+    api: Any, mock_server: Any, photo: Path, tmp_path: Path
 ) -> None:
-    async def scenario() -> list[str]:
+    """Without a chosen name, an upload is named after its bytes (never another file's name,
+    which KIE's CDN would serve stale, §4), so the same file uploaded again has the same URL:
+    a run made again with its idempotency key sends the same input (an outside tester's
+    finding). A URL's bytes are unknown: its upload gets a random name."""
+    (tmp_path / "edited").mkdir()
+    edited = tmp_path / "edited" / photo.name
+    edited.write_bytes(photo.read_bytes() + b"edited")
+
+    async def scenario() -> list[Any]:
         async with api.client(**on_mock(mock_server)) as client:
             named = await client.upload(photo, file_name="cover.png")
             twice = [await client.upload(photo) for _ in range(2)]
-            again = await client.upload(twice[0].download_url)  # keeps one suffix, not two
-            return [named.file_name, *(u.file_name for u in twice), again.file_name]
+            other = await client.upload(edited)
+            given = [await client.upload(PNG) for _ in range(2)]
+            again = [await client.upload(twice[0].download_url) for _ in range(2)]
+            return [named, *twice, other, *given, *again]
 
-    named, first, second, again = api.run(scenario)
-    assert named == "cover.png"
-    assert first != second
-    assert re.fullmatch(r"holiday_photo-[0-9a-f]{12}\.png", again)
+    named, first, second, other, *uploads = api.run(scenario)
+    given, given_again, again, again_later = uploads
+    assert named.file_name == "cover.png"
+    assert first.download_url == second.download_url
+    assert re.fullmatch(r"holiday_photo-[0-9a-f]{12}\.png", first.file_name)
+    assert other.file_name != first.file_name
+    assert given.download_url == given_again.download_url
+    assert re.fullmatch(r"holiday_photo-[0-9a-f]{12}\.png", again.file_name)  # one suffix
+    assert again.file_name != again_later.file_name
 
 
 def test_a_key_the_upload_host_refuses_is_an_authentication_error(

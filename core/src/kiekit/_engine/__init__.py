@@ -23,6 +23,7 @@ from kiekit._engine.engine import (
 )
 from kiekit._engine.file_policy import check_file_start, file_name
 from kiekit._engine.ops import (
+    Digest,
     Fetch,
     Flow,
     HttpRequest,
@@ -44,6 +45,7 @@ from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, read_envel
 __all__ = [
     "MALFORMED_STATUS_TRIES",
     "MIN_ATTEMPT_SECONDS",
+    "Digest",
     "Engine",
     "Fetch",
     "Flow",

@@ -11,7 +11,11 @@ same typed errors as the API's body codes (400, 401, 405, 500 on that host). How
   ``file-stream-upload`` as a file would go, sent from memory in slices (no base64 copies).
 
 KIE's CDN caches a file by name, and an upload with a name already used overwrites it, served
-stale for a while (§4): so a file without an explicit ``file_name`` gets a unique one.
+stale for a while (§4): so a file without an explicit ``file_name`` is named after its content
+(a digest of its bytes, :func:`content_name`). A name is then never reused for other bytes,
+and the same file uploaded again gets the same URL: a run made again with the same idempotency
+key sends the same input, and so finds the task made before (an outside tester's finding). A
+URL's content is unknown here, so a URL upload gets a random name (:func:`unique_name`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import hashlib
 import json
 import mimetypes
 import os
@@ -36,7 +41,7 @@ from attrs import frozen
 from kiekit import wire
 from kiekit._engine import request_log
 from kiekit._engine.engine import Engine
-from kiekit._engine.ops import Flow, HttpRequest, HttpResponse, Now, StreamUpload
+from kiekit._engine.ops import Digest, Flow, HttpRequest, HttpResponse, Now, StreamUpload
 from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_envelope, retrying
 from kiekit._numbers import finite, shown
 from kiekit._paths import native, text
@@ -62,7 +67,7 @@ Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
-_OUR_SUFFIX = re.compile(r"-[0-9a-f]{12}$")  # what unique_name adds
+_OUR_SUFFIX = re.compile(r"-[0-9a-f]{12}$")  # what content_name and unique_name add
 # First bytes of the media types an input file usually is, for bytes that come without a name.
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
@@ -146,7 +151,11 @@ class Files:
         size = info.st_size
         if size == 0:
             raise ValidationError("source", f"is empty: {path}")
-        name = file_name or unique_name(text(path.name))  # as typed, not as this locale reads it
+        if file_name is None:
+            digest = yield Digest(path, size, info.st_mtime_ns)
+            name = content_name(text(path.name), digest)  # as typed, not as this locale reads it
+        else:
+            name = file_name
         media_type = (
             mimetypes.guess_type(name)[0]
             or mimetypes.guess_type(path.name)[0]
@@ -209,7 +218,8 @@ class Files:
             name = file_name
             media_type = mimetypes.guess_type(name)[0]
         else:
-            name = unique_name("upload" + (sniffed[2] if sniffed else ".bin"))
+            digest = hashlib.sha256(data).hexdigest()
+            name = content_name("upload" + (sniffed[2] if sniffed else ".bin"), digest)
             media_type = None
         media_type = media_type or (sniffed[1] if sniffed else "application/octet-stream")
         if len(data) > BASE64_MAX_BYTES:
@@ -314,9 +324,20 @@ def check_file_name(file_name: str) -> None:
         raise ValidationError("file_name", f"holds control characters: {file_name!r}")
 
 
+def content_name(original: str, digest: str) -> str:
+    """``photo.png`` and its bytes' SHA-256 → ``photo-3f9a1c2b7d4e.png``: recognisable, and
+    never a name used for other bytes, so no upload overwrites another file or is served
+    another's stale CDN copy (§4); the same file gets the same name, and so the same URL."""
+    return _tagged(original, digest[:12])
+
+
 def unique_name(original: str) -> str:
-    """``photo.png`` → ``photo-3f9a1c2b7d4e.png``: recognisable, but never a name used before,
-    so no upload overwrites another or is served from a stale CDN cache (§4)."""
+    """``photo.png`` → ``photo-3f9a1c2b7d4e.png`` with a random tag: for a file on the web,
+    whose bytes are not known here (a URL's content may change between two uploads)."""
+    return _tagged(original, secrets.token_hex(6))
+
+
+def _tagged(original: str, tag: str) -> str:
     pure = PurePosixPath(original.replace("\\", "/")).name
     suffix = PurePosixPath(pure).suffix
     stem = pure[: -len(suffix)] if suffix else pure
@@ -324,7 +345,7 @@ def unique_name(original: str) -> str:
         suffix, stem = "", pure
     stem = _OUR_SUFFIX.sub("", stem)  # a file uploaded again keeps one suffix, not two
     stem = _SAFE.sub("_", stem).strip("._")[:60] or "upload"
-    return f"{stem}-{secrets.token_hex(6)}{suffix.lower()}"
+    return f"{stem}-{tag}{suffix.lower()}"
 
 
 def _local_file(path: Path) -> os.stat_result:

@@ -3,8 +3,9 @@
 An HTTP exchange (:class:`HttpRequest` → :class:`HttpResponse`), a result file streamed to disk
 (:class:`Fetch` → its path), a file streamed up (:class:`StreamUpload`), a streamed answer
 (:class:`OpenStream` → :class:`StreamHead`, then :class:`ReadStream` → bytes), a pause
-(:class:`Sleep`), the monotonic clock (:class:`Now`), a journal write (:class:`Record`) and a
-slot booked in the shared rate limits (:class:`Reserve`).
+(:class:`Sleep`), the monotonic clock (:class:`Now`), a journal write (:class:`Record`), a
+slot booked in the shared rate limits (:class:`Reserve`) and a local file's digest
+(:class:`Digest`).
 Every side effect of kiekit is one of these; the drivers (``kiekit._transports.drivers``)
 perform them.
 """
@@ -130,6 +131,18 @@ class StreamUpload:
 
 
 @frozen
+class Digest:
+    """The SHA-256 of a local file's ``size`` bytes, as hex: what an upload without a chosen
+    name is named after (kiekit._engine.account.content_name). A file that cannot be read, or
+    that changed since its size and ``mtime_ns`` were taken, raises
+    :class:`~kiekit.errors.FileReadError` naming it, as its upload would."""
+
+    path: Path
+    size: int
+    mtime_ns: int | None = None
+
+
+@frozen
 class Sleep:
     seconds: float
 
@@ -207,7 +220,9 @@ class ReadStream:
     """The next chunk of the open stream's body: ``b""`` once it has ended."""
 
 
-Op = HttpRequest | Fetch | Sleep | Now | StreamUpload | Record | Reserve | OpenStream | ReadStream
+Op = (
+    HttpRequest | Fetch | Sleep | Now | StreamUpload | Record | Reserve | OpenStream | ReadStream
+) | Digest
 
 
 Flow = Generator[Op, Any, T]

@@ -10,13 +10,14 @@ kept so by each transport, whatever its HTTP library makes of it).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from kiekit._engine import Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
+from kiekit._engine import Digest, Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
 from kiekit._numbers import finite, shown
 from kiekit.errors import ConfigurationError, FileReadError, ProtocolError, TransportError
 
@@ -106,6 +107,16 @@ def upload_chunks(upload: StreamUpload) -> Generator[bytes, None, None]:
         for at in range(0, len(data), CHUNK):
             yield bytes(data[at : at + CHUNK])  # 64 KiB copied at a time, never the whole
     yield upload.tail
+
+
+def file_digest(op: Digest) -> str:
+    """The SHA-256 of the file ``op`` names, as hex, read as its upload reads it (the first
+    step of uploading it: a file that cannot be read, or that changed since it was looked at,
+    is the same FileReadError naming it)."""
+    digest = hashlib.sha256()
+    for chunk in _file_chunks(op.path, op.size, op.mtime_ns):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _file_chunks(

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from kiekit._engine import (
+    Digest,
     Fetch,
     Flow,
     HttpRequest,
@@ -33,6 +34,7 @@ from kiekit._transports.base import (
     BufferedStream,
     ByteStream,
     SyncTransport,
+    file_digest,
 )
 from kiekit.journal._writer import WRITER
 
@@ -75,6 +77,8 @@ class SyncDriver:
         if isinstance(op, ReadStream):
             assert self._stream is not None, "ReadStream before OpenStream"
             return self._stream.read()
+        if isinstance(op, Digest):
+            return file_digest(op)
         raise TypeError(f"not an engine op: {op!r}")
 
     def close(self) -> None:
@@ -159,6 +163,10 @@ class AsyncDriver:
         if isinstance(op, ReadStream):
             assert self._stream is not None, "ReadStream before OpenStream"
             return await _maybe_await(self._stream.read())
+        if isinstance(op, Digest):  # a file read whole: on a thread, never on the loop
+            import asyncio
+
+            return await asyncio.to_thread(file_digest, op)
         raise TypeError(f"not an engine op: {op!r}")
 
     async def close(self) -> None:
