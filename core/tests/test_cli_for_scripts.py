@@ -5,10 +5,12 @@ streaming standard input instead of holding it in memory."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from kiekit_mock import FaultRule
 FAKE_KEY = "sk-fake-scripts-key-0123456789"
 MODEL = "flux-kontext-pro"
 CREATE = "/api/v1/flux/*"  # flux-kontext-pro's create (and its status: GET)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture
@@ -217,3 +220,81 @@ def test_resume_refuses_a_name_the_journal_has_no_row_for_before_waiting_for_any
     assert all(row.unfinished for row in default_journal().entries())
     capsys.readouterr()
     assert main(["resume", "--base-url", mock.base_url]) == 0  # without names: every row
+
+
+# -- 4. kie upload - streams standard input --------------------------------------------------------
+
+
+class _Trickle:
+    """Standard input's bytes: a read of them all at once (``read()``) fails the test."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.largest = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        assert size is not None, "standard input read whole into memory"
+        assert size >= 0, "standard input read whole into memory"
+        self.largest = max(self.largest, size)
+        return self._data.read(min(size, 64 * 1024))  # a pipe gives what it holds
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> _Trickle:
+    trickle = _Trickle(data)
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=trickle))
+    return trickle
+
+
+def _spools() -> list[Path]:
+    """What an upload of standard input left in kiekit's data folder."""
+    folder = Path(os.environ["KIEKIT_DATA_DIR"])
+    return list(folder.glob("stdin-upload-*")) if folder.is_dir() else []
+
+
+def test_upload_dash_streams_standard_input_in_slices_and_leaves_no_copy_behind(
+    mock: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`… | kie upload -` read standard input whole into memory (a 200 MB video: 200 MB more
+    in the process, then again as base64 below 10 MiB)."""
+    data = PNG + os.urandom(3 * 2**20)
+    trickle = _stdin(monkeypatch, data)
+    code, uploaded = kie_json(capsys, "upload", "-", "--base-url", mock.base_url,
+                              "--upload-base-url", mock.upload_base_url)  # fmt: skip
+    assert code == 0
+    assert (uploaded["size"], uploaded["mime_type"]) == (len(data), "image/png")
+    assert uploaded["file_name"].startswith("upload-")
+    assert uploaded["file_name"].endswith(".png")
+    assert 0 < trickle.largest <= 2**20  # a slice at a time
+    [stored] = mock.uploads()
+    assert stored.body == data
+    assert [r.path for r in mock.requests()] == ["/api/file-stream-upload"]
+    assert _spools() == []
+
+
+def test_upload_dash_removes_its_copy_when_the_upload_fails_or_is_interrupted(
+    mock: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    where = ["--base-url", mock.base_url, "--upload-base-url", mock.upload_base_url]
+    mock.faults.add(FaultRule("kie", code=401, path="/api/file-stream-upload"))
+    _stdin(monkeypatch, PNG)
+    capsys.readouterr()
+    code = main(["upload", "-", *where, "--json"])
+    said = capsys.readouterr()
+    failed = json.loads(said.out)
+    assert (code, failed["error"]["type"]) == (1, "AuthenticationError")
+    assert failed["error"]["path"] == "-"  # not the copy, gone by now
+    assert said.err.startswith("kie: error: standard input: KIE error 401")
+    assert _spools() == []
+    mock.faults.clear()
+
+    seen: list[bool] = []
+
+    def interrupted(self: Client, source: Path, **options: Any) -> None:
+        seen.append(Path(source).is_file())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Client, "upload", interrupted)
+    _stdin(monkeypatch, PNG)
+    code, stopped = kie_json(capsys, "upload", "-", *where)
+    assert (code, stopped["error"]["type"], seen) == (130, "Interrupted", [True])
+    assert _spools() == []
