@@ -235,7 +235,7 @@ def test_an_unknown_option_elsewhere_gets_no_input_hint(capsys: pytest.CaptureFi
     ("argv", "usage"),
     [
         (["tasks", "--foo"], "usage: kie tasks "),
-        (["settle", "k", "--not-created", "--json"], "usage: kie settle "),
+        (["settle", "k", "--not-created", "--bogus"], "usage: kie settle "),
         (["-v", "plugin", "new", "acme", "--bogus"], "usage: kie plugin new "),
     ],
 )

@@ -320,6 +320,31 @@ def test_a_stopped_resume_names_each_task_it_leaves_unfinished(
     assert still.unfinished
 
 
+def test_a_stopped_resume_json_names_the_tasks_it_leaves_beside_what_it_did(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """`kie resume --json` stopped: one object, `Interrupted` with the task ids left, and the
+    same top-level `tasks` / `outcomes` as its other answers (a batch's stop does so too)."""
+    mock = mock_server_factory(seconds_to_complete=3600)  # the task goes on
+    run = _kie(mock, "run", FLUX, "--prompt", "x", "--out", str(tmp_path / "out"))
+    _until_said(run, lambda lines: bool(lines) and lines[-1].startswith("created task"))
+    run.send_signal(signal.SIGTERM)
+    run.communicate(timeout=60)
+    [row] = _journal()
+    resume = _kie(mock, "resume", "--json")
+    _until_said(resume, lambda lines: bool(lines) and lines[-1].startswith("resuming 1 task"))
+    resume.send_signal(signal.SIGTERM)
+    out, _ = resume.communicate(timeout=60)
+
+    assert resume.returncode == 143
+    stopped = json.loads(out)
+    assert (stopped["ok"], stopped["command"], stopped["error"]["type"]) == (
+        False, "resume", "Interrupted",
+    )  # fmt: skip
+    assert stopped["error"]["task_ids"] == [row.task_id]
+    assert (stopped["tasks"], stopped["outcomes"]) == ([], {})
+
+
 @pytest.mark.parametrize("ignored", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_a_stop_signal_inherited_as_ignored_stays_ignored(
     held_create: SimpleNamespace, tmp_path: Path, ignored: signal.Signals

@@ -78,6 +78,13 @@ _MAGIC = (
 )
 
 
+def media_of(head: bytes) -> tuple[str, str] | None:
+    """The media type and file extension a file's first bytes say (a PNG's: ``("image/png",
+    ".png")``), or None: how bytes that come without a name are named."""
+    found = next((magic for magic in _MAGIC if head.startswith(magic[0])), None)
+    return None if found is None else (found[1], found[2])
+
+
 @frozen
 class _UploadData(wire.WireRecord):
     """``data`` of a successful upload: ``{fileName, filePath, downloadUrl, fileSize, mimeType,
@@ -213,15 +220,15 @@ class Files:
     def _upload_bytes(self, data: bytes, folder: str, file_name: str | None) -> Flow[UploadedFile]:
         if not data:
             raise ValidationError("source", "is empty")
-        sniffed = next((found for found in _MAGIC if data.startswith(found[0])), None)
+        sniffed = media_of(data)
         if file_name is not None:
             name = file_name
             media_type = mimetypes.guess_type(name)[0]
         else:
             digest = hashlib.sha256(data).hexdigest()
-            name = content_name("upload" + (sniffed[2] if sniffed else ".bin"), digest)
+            name = content_name("upload" + (sniffed[1] if sniffed else ".bin"), digest)
             media_type = None
-        media_type = media_type or (sniffed[1] if sniffed else "application/octet-stream")
+        media_type = media_type or (sniffed[0] if sniffed else "application/octet-stream")
         if len(data) > BASE64_MAX_BYTES:
             return (yield from self._stream(folder, name, media_type, data, len(data)))
         body = {

@@ -17,6 +17,10 @@ Exit codes (``kie --help`` lists them too):
   fetched and journaled. A reader gone after kie's last write is not seen: 0;
 - 143: terminated (SIGTERM: ``timeout``, a cancelled CI job), as after Ctrl-C.
 
+A command that failed keeps its error's code (1, 2, 130, 143) whatever became of its
+``--json`` error object: its reader gone (141 is for work done), or a standard output closed
+or full (said on standard error; 1 is for a command whose own output could not be written).
+
 ``KIEKIT_LOG=debug`` (or ``info``, ``warning``) or ``-v`` / ``-vv`` turns on kiekit's logging on
 standard error; the API key is never logged.
 
@@ -33,7 +37,7 @@ import difflib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
@@ -155,14 +159,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except KieError as exc:
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
-            _json_error(args, exc)
+            _json_said(_json_error, args, exc)
         return exit_code(exc)
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         word = "terminated" if terminated else "interrupted"
         print(f"kie: {word}", file=sys.stderr)
         if getattr(args, "json", False):  # a pipeline still gets its one object, task id and all
-            _json_stop(args, word, stop)
+            _json_said(_json_stop, args, word, stop)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # not through sys.stdout (stdout_told_apart goes on past one)
         return _reader_gone()
@@ -174,7 +178,8 @@ def _main(argv: Sequence[str] | None) -> int:
             said = f"{os.fsdecode(exc.filename)}: {said}"
         print(f"kie: error: {said}", file=sys.stderr)
         if getattr(args, "json", False):
-            _json_failure(args, {"type": type(exc).__name__, "message": said, "task_id": None})
+            error = {"type": type(exc).__name__, "message": said, "task_id": None}
+            _json_said(_json_failure, args, error)
         return EXIT_FAILED
     finally:
         if previous is not None:
@@ -256,6 +261,20 @@ def _say_warning(
 ) -> None:
     """A warning as one line of the command's own, not Python's with a source line."""
     print(f"kie: warning: {message}", file=sys.stderr)
+
+
+def _json_said(write: Callable[..., None], *args: Any) -> None:
+    """An error's JSON object written by ``write``: a standard output that refuses it (closed
+    with ``>&-``, a full disk) is told in one line, and the command keeps its error's own
+    exit code (a ValidationError's 2, Ctrl-C's 130), not the 1 of a failed write: the error
+    is what went wrong, and standard error said it. A reader gone is :class:`_Escaping`'s,
+    beneath it: quiet, and the error's code too (141 is only for work done)."""
+    try:
+        write(*args)
+        sys.stdout.flush()  # here: a full disk refuses the object at its flush, not its print
+    except StdoutError as exc:
+        print(f"kie: cannot write to stdout: {exc.cause.strerror or exc.cause}", file=sys.stderr)
+        stdout_to_nowhere()
 
 
 def _stdout_failed(cause: OSError) -> int:
@@ -419,8 +438,9 @@ def _parser() -> argparse.ArgumentParser:
         description="kiekit: the KIE AI API from Python.",
         epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "
         "(nothing sent); 130 interrupted (Ctrl-C); 141 done, but stdout's reader left first "
-        "(| head); 143 terminated (SIGTERM); a task already created goes on at KIE, in the "
-        "journal. KIEKIT_LOG=debug or -v shows kiekit's log.",
+        "(| head; a failed command keeps its error's code); 143 terminated (SIGTERM); a task "
+        "already created goes on at KIE, in the journal. KIEKIT_LOG=debug or -v shows "
+        "kiekit's log.",
     )
     parser.add_argument("--version", action="version", version=f"kiekit {__version__}")
     parser.add_argument(

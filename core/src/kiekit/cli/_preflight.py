@@ -3,9 +3,13 @@ precondition fails (an output folder that is a file, an ``--image`` that is not 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import stat
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,6 +154,7 @@ def _head(option: str, path: Path, size: int) -> bytes:
 
 
 STDIN = "-"  # a file argument that means standard input, as for cat and tar
+_SLICE = 2**20  # standard input is copied to disk this many bytes at a time
 
 
 def is_stdin(given: str | Path) -> bool:
@@ -157,16 +162,50 @@ def is_stdin(given: str | Path) -> bool:
     return str(given) == STDIN
 
 
-def stdin_bytes(option: str) -> bytes:
-    """Standard input read to its end (``-``), refused, naming ``option``, when it is closed
-    or holds nothing: known before any connection, as a file's are."""
+@contextlib.contextmanager
+def spooled_stdin(option: str) -> Iterator[Path]:
+    """Standard input (``-``) copied a slice at a time to a file of its own, in a new folder
+    of kiekit's data folder (``KIEKIT_DATA_DIR``; not the system's temporary folder, often
+    held in memory), so that an upload streams it from disk as it streams any file: never in
+    memory whole (a 200 MB video piped in), its size known before the first byte is sent (the
+    stream upload's Content-Length, kie-api.md §4), and sent again whole by a retry. Named by
+    its first bytes (``upload.png``), as bytes without a name are (Files._upload_bytes).
+    Refused, naming ``option``, when standard input is closed or holds nothing: known before
+    any connection, as a file's are. The folder is removed afterwards, whatever happened (an
+    error, Ctrl-C, SIGTERM); a ``kill -9`` alone leaves it, in ``KIEKIT_DATA_DIR``."""
+    from kiekit._engine.account import media_of
+    from kiekit.journal import data_dir
+
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:  # `<&-`: Python makes sys.stdin None
         raise ValidationError(option, "- reads standard input, which is closed")
-    data: bytes = stream.read()
-    if not data:
+    head: bytes = stream.read(_SLICE)  # the first slice names the file
+    if not head:
         raise ValidationError(option, "is empty: standard input held nothing")
-    return data
+    home = data_dir()
+    sniffed = media_of(head)
+    spool: Path | None = None
+    try:
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            spool = Path(tempfile.mkdtemp(prefix="stdin-upload-", dir=home))
+            path = spool / ("upload" + (sniffed[1] if sniffed else ".bin"))
+            with path.open("wb") as copy:
+                copy.write(head)
+                del head
+                shutil.copyfileobj(stream, copy, _SLICE)
+        except OSError as exc:  # a full disk, a data folder this user may not write
+            where = exc.filename if exc.filename is not None else home
+            raise OSError(
+                exc.errno,
+                f"{exc.strerror or exc}: standard input is kept there while it is uploaded "
+                f"(KIEKIT_DATA_DIR names another folder); nothing was sent",
+                os.fsdecode(where),
+            ) from exc
+        yield path
+    finally:
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)
 
 
 def readable_file(option: str, path: Path) -> Path:

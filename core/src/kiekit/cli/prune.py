@@ -5,14 +5,23 @@ a second with six images each grows its journal by some 3.8 GB a day. Rows done 
 failed or abandoned, downloaded or handed off — last changed more than ``--older-than`` ago are
 deleted; rows still owed (being sent, outcome unknown, a task not seen finished, a download short
 of its files) are kept however old, so ``kie resume`` and ``kie settle`` never lose one.
-``--dry-run`` counts them and deletes nothing.
+``--dry-run`` counts them and deletes nothing. ``--json``: one object on standard output,
+``{"ok": true, "command": "prune", "rows", "dry_run", "older_than"}`` (``rows``: deleted, or
+that would be with ``--dry-run``; ``older_than`` in seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from kiekit.cli._common import Commands, add_journal_option, journal_to_read, say
+from kiekit.cli._common import (
+    Commands,
+    add_journal_option,
+    add_json_option,
+    emit,
+    journal_to_read,
+    say,
+)
 from kiekit.cli.tasks import seconds
 
 
@@ -35,6 +44,7 @@ def register(commands: Commands) -> None:
         "--dry-run", action="store_true", help="say how many rows would go; delete nothing"
     )
     add_journal_option(prune)
+    add_json_option(prune)
     prune.set_defaults(handler=_prune)
 
 
@@ -45,4 +55,5 @@ def _prune(args: argparse.Namespace) -> int:
     done = "would be deleted (--dry-run)" if args.dry_run else "deleted"
     say(f"{count} row(s) done with and last changed more than {args.older_than} ago {done}; "
         "rows still owed are kept")  # fmt: skip
+    emit(args, "prune", {"rows": count, "dry_run": args.dry_run, "older_than": age})
     return 0

@@ -7,6 +7,14 @@ KIE cannot list tasks (kie-api.md §4), so it is reported for the user to check,
 Exit code 0 only when nothing is left owed; 1 while a task of this server did not finish, a task
 lives on another server, or a create's outcome is unknown (a CI step that finishes what a crash
 left must not pass over them). Rows another live worker holds are its own, not owed here.
+
+``kie resume KEY_OR_TASK_ID ...`` finishes only the rows named (as ``kie settle`` names one);
+a name the journal has no row for is a ValidationError, before anything is waited for.
+
+``--json``: one object on standard output, as ``kie batch --json`` prints (:class:`Report`):
+``tasks``, one record per row it looked at (its key, task id, model, journal state, what came
+of it, the files written), ``outcomes`` counting them, and on exit 1 an ``error`` saying what
+is still owed (``TasksOwed``), as a batch's ``JobsNotDone``.
 """
 
 from __future__ import annotations
@@ -16,25 +24,27 @@ import contextlib
 import functools
 import heapq
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kiekit._paths import native
 from kiekit.cli._common import (
     Commands,
     add_base_url_options,
     add_journal_option,
+    add_json_option,
     add_network_options,
     connect,
+    emit,
     env_key,
+    hand_stop,
     journal_to_read,
     made_by_mock,
     not_listening,
     path_option,
     say,
     seconds,
-    tell_stop,
 )
-from kiekit.errors import ConfigurationError
+from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.cli._common import Connection
@@ -57,6 +67,13 @@ def register(commands: Commands) -> None:
         "another server (--base-url), or a create's outcome is unknown (kie settle)",
     )
     resume.add_argument(
+        "names",
+        nargs="*",
+        metavar="KEY_OR_TASK_ID",
+        help='only these journal rows: a row\'s key (kie tasks --json: "key") or its task id '
+        "(default: every row owed)",
+    )
+    resume.add_argument(
         "--out",
         default=None,
         type=path_option,
@@ -76,7 +93,51 @@ def register(commands: Commands) -> None:
     add_base_url_options(resume)
     add_network_options(resume)
     add_journal_option(resume)
+    add_json_option(resume)
     resume.set_defaults(handler=_resume)
+
+
+# What came of a row (``--json``'s ``outcome``); the first five leave it owed (exit code 1).
+OWED_OUTCOMES = ("not_finished", "other_key", "elsewhere", "outcome_unknown", "unknown_state")
+OUTCOMES = (*OWED_OUTCOMES, "done", "failed", "expired", "abandoned", "held", "not_owed")
+
+
+class Report:
+    """What ``kie resume`` did with each row it looked at, for ``--json``: one record a row,
+    ``{"key", "task_id", "model", "base_url", "state", "outcome", "owed", "files", "error"}``.
+    ``state`` is the row's journal state once resume is done with it; ``outcome`` one of
+    :data:`OUTCOMES`: ``done`` (its files written: ``files``), ``failed`` (the task failed
+    at KIE: ``error``), ``expired`` (past KIE's retention, its row closed), ``abandoned`` (a
+    stopped mock's, closed), ``held`` (another live worker's), ``not_owed`` (named, but owed
+    nothing), or one that leaves it owed: ``not_finished`` (``error`` says why),
+    ``other_key``, ``elsewhere`` (on another server: ``base_url``), ``outcome_unknown`` (a
+    create to ``kie settle KEY``), ``unknown_state`` (a newer kiekit's row)."""
+
+    def __init__(self) -> None:
+        self.tasks: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        row: Entry,
+        outcome: str,
+        *,
+        files: list[Path] | None = None,
+        error: dict[str, Any] | None = None,
+        state: str | None = None,
+    ) -> None:
+        self.tasks.append({
+            "key": row.key, "task_id": row.task_id, "model": row.model,
+            "base_url": row.base_url, "state": state or row.state.value, "outcome": outcome,
+            "owed": outcome in OWED_OUTCOMES, "files": [str(path) for path in files or ()],
+            "error": error,
+        })  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        """The tasks and how many came to each outcome, as the JSON object's top level."""
+        counts: dict[str, int] = {}
+        for task in self.tasks:
+            counts[task["outcome"]] = counts.get(task["outcome"], 0) + 1
+        return {"tasks": self.tasks, "outcomes": counts}
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -89,26 +150,38 @@ def _resume(args: argparse.Namespace) -> int:
     connection = None if env_key() is None else connect(args, contextlib.ExitStack())
     journal = journal_to_read(args)
     base_url = endpoints(args.base_url, names=("--base-url", "--upload-base-url")).base_url
+    named = _named_rows(journal, args.names)  # a name of no row: refused before any wait
+    report = Report()
     rows = _open_rows(journal)
+    if named is not None:
+        rows = _only_named(rows, named, report)
     if rows:  # said before the per-row work: an operator tells a long journal from a hang
         say(f"{len(rows)} task(s) open or owed in the journal: sorting them")
     busy = _held_elsewhere(journal, rows)
     if busy:
         say(f"{len(busy)} task(s) are being worked on by other workers (left to them)")
+        for row in rows:
+            if row.key in busy:
+                report.add(row, "held")
         rows = [row for row in rows if row.key not in busy]
-    unknown = sum(_report_unknown(journal, row) for row in rows if row.state.outcome_unknown)
+    unknown = sum(
+        _report_unknown(journal, row, report) for row in rows if row.state.outcome_unknown
+    )
     foreign = [row for row in rows if not row.state.known]
     for row in foreign:  # a newer kiekit's row: not known to be finished, nor acted on here
         say(f"task {row.task_id or '-'} ({row.model}): {not_known(row)}")
+        report.add(row, "unknown_state")
     here: list[Entry] = []
     elsewhere: list[Entry] = []
     for row in rows:  # one pass, no list membership: a journal owes tens of thousands at times
         if row.unfinished:
             same = (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url
             (here if same else elsewhere).append(row)
-    left = _abandon_gone_mocks(journal, elsewhere)
+    left = _abandon_gone_mocks(journal, elsewhere, report)
     if left:
         _say_elsewhere(left, DEFAULT_BASE_URL)
+        for row in left:
+            report.add(row, "elsewhere")
     finished = Finished([], 0, 0)
     if here:
         if connection is None:
@@ -120,24 +193,71 @@ def _resume(args: argparse.Namespace) -> int:
 
         ended: set[str] = set()
         try:
-            finished = asyncio.run(_finish_all(args, connection, journal, here, base_url, ended))
+            finished = asyncio.run(
+                _finish_all(args, connection, journal, here, base_url, ended, report)
+            )
         except KeyboardInterrupt as stop:  # each task it leaves, named, as run and batch do
-            _tell_left(stop, [row for row in here if row.task_id not in ended])
+            _tell_left(stop, [row for row in here if row.task_id not in ended], report)
             raise
-    return _still_owed(
+    code, owed = _still_owed(
         len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
         others=finished.others, expired=finished.expired,
     )  # fmt: skip
+    answer: dict[str, Any] = {"base_url": base_url, **report.summary()}
+    if owed:  # as a batch's JobsNotDone: what is left, each row's in "tasks"
+        answer["error"] = {"type": "TasksOwed", "message": f"still owed: {owed}"}
+    elif code:  # only tasks past KIE's retention: paid work lost
+        answer["error"] = {
+            "type": "ResultsExpiredError",
+            "message": f"{finished.expired} task(s) past KIE's retention: results lost",
+        }
+    emit(args, "resume", answer, ok=code == 0)
+    return code
 
 
-def _abandon_gone_mocks(journal: Journal, rows: list[Entry]) -> list[Entry]:
+def _named_rows(journal: Journal, names: list[str]) -> dict[str, Entry] | None:
+    """The rows ``names`` name (each a key or a task id, as ``kie settle`` takes), by key, or
+    None when none is named (every row); a name of no row is a ValidationError naming it,
+    before anything is waited for."""
+    if not names:
+        return None
+    found: dict[str, Entry] = {}
+    for name in names:
+        row = journal.find(name.strip())
+        if row is None:
+            raise ValidationError(
+                "KEY_OR_TASK_ID",
+                f"no row {name!r} in the task journal (kie tasks lists them); nothing was "
+                "waited for",
+            )
+        found[row.key] = row
+    return found
+
+
+def _only_named(rows: list[Entry], named: dict[str, Entry], report: Report) -> list[Entry]:
+    """The rows named; a named row owed nothing (finished, failed, abandoned) is said so."""
+    chosen = [row for row in rows if row.key in named]
+    taken = {row.key for row in chosen}
+    for row in named.values():
+        if row.key not in taken:
+            say(f"task {row.task_id or '-'} ({row.model}, {row.key}): nothing owed "
+                f"({row.state.value})")  # fmt: skip
+            report.add(row, "not_owed")
+    return chosen
+
+
+def _abandon_gone_mocks(journal: Journal, rows: list[Entry], report: Report) -> list[Entry]:
     """Close the rows of an embedded mock since stopped (each server asked once whether it
     listens); the rest, left to another server's ``kie resume``."""
     gone = functools.cache(not_listening)  # on_gone_mock's test, one connect per server
     left = []
     for row in rows:
         if made_by_mock(row) and gone(row.base_url):
-            _abandon(journal, row)
+            closed = _abandon(journal, row)
+            if closed:
+                report.add(row, "abandoned", state="failed")
+            else:  # closed meanwhile by another
+                report.add(row, "not_owed")
         else:
             left.append(row)
     return left
@@ -153,12 +273,13 @@ def _still_owed(
     base_url: str,
     others: int = 0,
     expired: int = 0,
-) -> int:
-    """The exit code: 0 only when nothing this journal knows of is left owed (a task of this
-    server not finished, one on another server, a create of unknown outcome, a row in a state
-    this kiekit does not know), else 1 with what is left in one line — a CI step "finish what
-    the crash left" must not pass over them. Tasks found past KIE's retention make this run's
-    code 1 too (paid work was lost), said apart: their rows are closed, and owed no more."""
+) -> tuple[int, str]:
+    """The exit code, and what is left owed in words: 0 only when nothing this journal knows
+    of is left owed (a task of this server not finished, one on another server, a create of
+    unknown outcome, a row in a state this kiekit does not know), else 1 with what is left in
+    one line — a CI step "finish what the crash left" must not pass over them. Tasks found
+    past KIE's retention make this run's code 1 too (paid work was lost), said apart: their
+    rows are closed, and owed no more."""
     if expired:
         say(
             f"kie resume: {expired} task(s) past KIE's retention (14 days): results lost, "
@@ -180,11 +301,11 @@ def _still_owed(
     said = ", ".join(part for part in owed if part)
     if said:
         say(f"kie resume: still owed: {said} (see above)")
-        return 1
+        return 1, said
     if expired:
-        return 1
+        return 1, ""
     say("nothing to resume" if not resumed else f"resumed every task on {base_url}")
-    return 0
+    return 0, ""
 
 
 def _say_elsewhere(rows: list[Entry], default: str) -> None:
@@ -243,7 +364,7 @@ def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
     return busy
 
 
-def _report_unknown(journal: Journal, row: Entry) -> bool:
+def _report_unknown(journal: Journal, row: Entry, report: Report) -> bool:
     """A create resume will not send again: on its way from a live sender (its answer settles
     it), or of unknown outcome, for the user to settle once the dashboard has told (True)."""
     from kiekit.cli.tasks import when as shown
@@ -253,6 +374,7 @@ def _report_unknown(journal: Journal, row: Entry) -> bool:
     alive = journal.sender_alive(row) if row.state is EntryState.SENDING else False
     if alive:
         say(f"a create of {row.model} at {when} is being sent by {row.owner} (left to it)")
+        report.add(row, "held")
         return False
     maybe = "" if alive is False else "its worker may still be sending it, or gone: "
     say(
@@ -260,12 +382,14 @@ def _report_unknown(journal: Journal, row: Entry) -> bool:
         f"(not created again): {maybe}check your KIE dashboard, then "
         f"kie settle {row.key} --task-id ID (or --not-created)"
     )
+    report.add(row, "outcome_unknown")
     return True
 
 
-def _abandon(journal: Journal, row: Entry) -> None:
+def _abandon(journal: Journal, row: Entry) -> bool:
     """Close a task of an embedded mock since stopped as ``kie settle --abandon`` does (the
-    journal's own write: the same ``Abandoned`` history, its lease let go)."""
+    journal's own write: the same ``Abandoned`` history, its lease let go); False when another
+    closed it meanwhile."""
     from kiekit.errors import ValidationError
 
     why = f"the mock server at {row.base_url} that made it is no longer running (kie resume)"
@@ -273,11 +397,12 @@ def _abandon(journal: Journal, row: Entry) -> None:
         journal.abandon(row.key, reason=why)
     except ValidationError as exc:  # changed meanwhile (another resume closed it): as it is
         say(f"task {row.task_id}: {exc.message}")
-        return
+        return False
     say(
         f"task {row.task_id} ({row.model}) was created on a mock server at {row.base_url} that "
         "is no longer running; it can never finish: marked failed (abandoned, kept in kie tasks)"
     )
+    return True
 
 
 class Finished(NamedTuple):
@@ -295,6 +420,7 @@ async def _finish_all(
     rows: list[Entry],
     base_url: str,
     ended: set[str],
+    report: Report,
 ) -> Finished:
     """Wait for and download this key's tasks; the tasks not finished, and those left alone
     because another API key made them (KIE shows a task only to its own key: asked with this
@@ -312,6 +438,8 @@ async def _finish_all(
             (mine if row.account in (None, account) else others).append(row)
         if others:
             _say_other_key(others)
+            for row in others:
+                report.add(row, "other_key")
         if mine:
             say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
         queue = iter(mine)
@@ -323,7 +451,7 @@ async def _finish_all(
             for row in queue:
                 # awaited first: `failures += not await …` read the count before the await,
                 # so workers finishing meanwhile had their failures written over
-                finished = await _finish(client, journal, row, args)
+                finished = await _finish(client, journal, row, args, report)
                 if finished is None:
                     expired += 1
                 elif not finished:
@@ -359,18 +487,19 @@ def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | No
     )
 
 
-def _tell_left(stop: KeyboardInterrupt, rows: list[Entry]) -> None:
-    """What a stop leaves: the tasks not finished here, still owed in the journal."""
+def _tell_left(stop: KeyboardInterrupt, rows: list[Entry], report: Report) -> None:
+    """What a stop leaves: the tasks not finished here, still owed in the journal (and, for
+    ``--json``, the records of those it did finish, top-level as in its other answers)."""
     if not rows:
         return
     named = ", ".join(f"{row.task_id} ({row.model})" for row in rows[:_NAMED])
     more = f" and {len(rows) - _NAMED} more" if len(rows) > _NAMED else ""
-    tell_stop(
-        stop,
+    note = (
         f"{len(rows)} task(s) not finished here stay owed in the journal (a task still running "
-        f"goes on at KIE): {named}{more}; run kie resume again to finish them",
-        task_ids=[row.task_id for row in rows],
+        f"goes on at KIE): {named}{more}; run kie resume again to finish them"
     )
+    say(note)
+    hand_stop(stop, note, summary=report.summary(), task_ids=[row.task_id for row in rows])
 
 
 def _say_other_key(rows: list[Entry]) -> None:
@@ -392,11 +521,12 @@ def _folder_of(row: Entry, out: Path | None) -> Path:
 
 
 async def _finish(
-    client: AsyncClient, journal: Journal, row: Entry, args: argparse.Namespace
+    client: AsyncClient, journal: Journal, row: Entry, args: argparse.Namespace, report: Report
 ) -> bool | None:
     """Wait for and download one row's task: True when done, False when still owed, None
     when KIE's retention has passed (the journal closed its row: never owed again)."""
-    from kiekit.errors import DownloadError, KieError, ResultsExpiredError
+    from kiekit.errors import DownloadError, KieError, ResultsExpiredError, TaskFailedError
+    from kiekit.journal import error_record
     from kiekit.models import Task
 
     assert row.task_id is not None  # unfinished rows have a task id
@@ -418,12 +548,20 @@ async def _finish(
             f"kie: error: task {task.id} ({task.model}): {said}; its row is closed as failed "
             "(expired, kept in kie tasks) and not owed again"
         )
+        report.add(row, "expired", error=error_record(exc), state="failed")
         return None
     except KieError as exc:  # named as a resumed task's line is: several may fail alike
         said = str(exc).replace(f" (task {task.id})", "", 1)  # said once, in front
         say(f"kie: error: task {task.id} ({task.model}): {said}")
+        failed = isinstance(exc, TaskFailedError)  # its row closed as failed: owed no more
+        now = None if failed or not args.json else journal.find(row.key)  # as the wait left it
+        state = "failed" if failed else (now or row).state.value
+        report.add(row, "failed" if failed else "not_finished", error=error_record(exc),
+                   state=state)  # fmt: skip
         return False
-    for path in paths:
-        print(path)
+    if not args.json:  # a path a line, as they come; --json prints them in its one object
+        for path in paths:
+            print(path)
     say(f"resumed task {task.id} ({task.model}): {len(paths)} file(s)")
+    report.add(row, "done", files=paths, state="succeeded")
     return True

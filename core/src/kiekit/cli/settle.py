@@ -21,14 +21,29 @@ consumer) stays "unfinished, 0/N files", and a teammate's ``kie resume`` downloa
 A row settled with a task id is settled for good, unless KIE then answers "not found" for
 that id (a typo: ``kie resume`` or the batch polls it first); then it may be settled again,
 with the right id or as not created.
+
+``--json``: one object on standard output, ``{"ok": true, "command": "settle", "key",
+"task_id", "model", "state", "settled", "reason"}`` (``settled``: ``task_id``,
+``not_created``, ``abandoned`` or ``handed_off``), or the error object every command prints.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from kiekit.cli._common import Commands, add_journal_option, journal_to_read, say
+from kiekit.cli._common import (
+    Commands,
+    add_journal_option,
+    add_json_option,
+    emit,
+    journal_to_read,
+    say,
+)
 from kiekit.errors import ValidationError
+
+if TYPE_CHECKING:
+    from kiekit.journal import Entry
 
 
 def register(commands: Commands) -> None:
@@ -74,6 +89,7 @@ def register(commands: Commands) -> None:
         help="why it is abandoned or handed off (with --abandon or --handed-off; kept in the row)",
     )
     add_journal_option(settle)
+    add_json_option(settle)
     settle.set_defaults(handler=_settle)
 
 
@@ -87,6 +103,7 @@ def _settle(args: argparse.Namespace) -> int:
         row = journal.hand_off(args.key, reason=args.reason)
         say(f"{row.key}: task {row.task_id} ({row.model}) done, {len(row.assets)} result "
             "link(s) handed off, kept in kie tasks; kie resume does not download them")  # fmt: skip
+        _emit(args, row, "handed_off", args.reason)
         return 0
     found = journal.find(args.key)
     key = args.key if found is None else found.key  # no such row: named as given
@@ -95,10 +112,19 @@ def _settle(args: argparse.Namespace) -> int:
         task = f"task {row.task_id}" if row.task_id else "no task"
         message = (row.error or {}).get("message")
         say(f"{key}: {task} ({row.model}) closed as failed, kept in kie tasks: {message}")
+        _emit(args, row, "abandoned", message)
         return 0
     row = journal.settle(key, task_id=args.task_id)
     if args.task_id is not None:
         say(f"{key}: task {row.task_id} ({row.model}); kie resume waits for it")
     else:
         say(f"{key}: no task was made ({row.model}); it may be sent again")
+    _emit(args, row, "task_id" if args.task_id is not None else "not_created", None)
     return 0
+
+
+def _emit(args: argparse.Namespace, row: Entry, settled: str, reason: str | None) -> None:
+    """``--json``'s object: the row as settled (its state now), and how."""
+    emit(args, "settle", {"key": row.key, "task_id": row.task_id, "model": row.model,
+                          "state": row.state.value, "settled": settled,
+                          "reason": reason})  # fmt: skip

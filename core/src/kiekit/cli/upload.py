@@ -1,4 +1,9 @@
-"""``kie upload FILE``: put a file on KIE's upload host and print its download URL."""
+"""``kie upload FILE``: put a file on KIE's upload host and print its download URL.
+
+``kie upload -`` uploads standard input: copied to a file in kiekit's data folder as it is
+read, then streamed from there as any file is (never held in memory whole), the file removed
+afterwards whatever happened (:func:`~kiekit.cli._preflight.spooled_stdin`).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,8 @@ from kiekit.cli._common import (
     open_client,
     say,
 )
-from kiekit.cli._preflight import is_stdin, readable_file, stdin_bytes
-from kiekit.errors import ValidationError
+from kiekit.cli._preflight import is_stdin, readable_file, spooled_stdin
+from kiekit.errors import KieError, ValidationError
 
 
 def register(commands: Commands) -> None:
@@ -27,8 +32,8 @@ def register(commands: Commands) -> None:
     )
     upload.add_argument(
         "file",
-        help="a local file, - for standard input (read whole, its type judged by its content), "
-        "or an http(s) URL for KIE to fetch",
+        help="a local file, - for standard input (kept in kiekit's data folder while it is "
+        "sent, its type judged by its content), or an http(s) URL for KIE to fetch",
     )
     upload.add_argument(
         "--path", default="kiekit", help="folder on the upload host (default: kiekit)"
@@ -50,14 +55,19 @@ def _upload(args: argparse.Namespace) -> int:
         check_file_name(args.name)
     if not args.file.strip():  # Path("") is ".": "FILE: is a folder, not a file: ." puzzled
         raise ValidationError("FILE", "is empty: give a file's path or an http(s) URL")
-    source: str | bytes = args.file
-    if is_stdin(args.file):
-        source = stdin_bytes("FILE")  # before any connection, as a file is checked
-    elif urlsplit(args.file).scheme not in ("http", "https"):
-        readable_file("FILE", Path(native(args.file)))  # as kie run checks its files
     with contextlib.ExitStack() as stack:
+        source: str | Path = args.file
+        if is_stdin(args.file):  # read to its end before any connection, as a file is checked
+            source = stack.enter_context(spooled_stdin("FILE"))
+        elif urlsplit(args.file).scheme not in ("http", "https"):
+            readable_file("FILE", Path(native(args.file)))  # as kie run checks its files
         client = open_client(args, stack)
-        uploaded = client.upload(source, upload_path=args.path, file_name=args.name)
+        try:
+            uploaded = client.upload(source, upload_path=args.path, file_name=args.name)
+        except KieError as exc:
+            if is_stdin(args.file):
+                _named_stdin(exc, str(source))
+            raise
     if emit(args, "upload", {
         "download_url": uploaded.download_url, "file_name": uploaded.file_name,
         "file_path": uploaded.file_path, "size": uploaded.size, "mime_type": uploaded.mime_type,
@@ -68,3 +78,11 @@ def _upload(args: argparse.Namespace) -> int:
     say(f"uploaded {given} as {uploaded.file_path}{size}")
     print(uploaded.download_url)
     return 0
+
+
+def _named_stdin(error: KieError, spooled: str) -> None:
+    """An upload's error names the file it streamed: for ``-``, standard input, not the copy
+    kept meanwhile (removed by the time the error is read)."""
+    if error.path == spooled:
+        error.path = "-"
+    error.message = error.message.replace(spooled, "standard input")
