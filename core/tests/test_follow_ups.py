@@ -14,6 +14,7 @@ import pytest
 from kiekit import (
     AsyncClient,
     Client,
+    InputFetchError,
     KieError,
     PollPolicy,
     Request,
@@ -109,6 +110,37 @@ def test_kie_run_says_which_parent_a_refused_follow_up_named_and_json_carries_it
     assert f"(parent task {parent})" in said.err
     error = json.loads(said.out)["error"]
     assert (error["task_id"], error["parent_task_id"]) == (None, parent)
+
+
+# -- an input KIE could not fetch -------------------------------------------------------------
+
+
+def test_an_expired_upload_refused_with_451_names_the_input_urls_not_their_query(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """KIE's 451 says only "Failed to fetch the input image" (4o Image, kie-api.md §3.1): an
+    outside tester's edit of two files and a mask could not tell which one had gone. The error
+    names the request's input URLs (no query: a signed link's is a credential) and why they
+    commonly fail; nothing is created."""
+    mock = mock_server_factory(polls_to_complete=1)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    where = {"base_url": mock.base_url, "upload_base_url": mock.upload_base_url}
+    with Client("test-key", **where) as kie:
+        old = kie.upload(photo).download_url
+        mock.clock.advance(DAYS_15)  # past an upload's 3 days (§4)
+        with pytest.raises(InputFetchError) as refused:
+            kie.submit(
+                "gpt4o-image", size="1:1", files_url=[old], mask_url=old + "?sig=secret-part"
+            )
+    said = str(refused.value)
+    assert said.startswith("KIE error 451: ")
+    assert f"filesUrl[0] ({old})" in said
+    assert f"maskUrl ({old})" in said
+    assert "secret-part" not in said
+    assert "kept 3 days" in said
+    assert refused.value.kie_message == "Failed to fetch the input image"  # KIE's own words
+    assert not mock.tasks()
 
 
 # -- past KIE's retention ---------------------------------------------------------------------

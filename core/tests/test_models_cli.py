@@ -66,6 +66,27 @@ def test_a_catalogue_models_fields_with_types_limits_and_defaults(
     assert fields["resolution"]["choices"] == ["1K", "2K", "4K"]
 
 
+def test_a_required_fields_default_on_kies_page_is_shown_as_an_example(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """KIE's page for seedream/4.5-edit marks aspect_ratio required and shows 1:1 as its
+    default; "required … default 1:1" read as filled in for you (an outside tester's finding),
+    yet leaving it out is refused. An optional field's default stays a default."""
+    code, out, _ = run(capsys, "models", "seedream/4.5-edit")
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.split()[0] == "aspect_ratio")
+    assert line.split()[2] == "required"
+    assert line.endswith("e.g. 1:1")
+    assert "default" not in line
+
+    code, out, _ = run(capsys, "models", "seedream/4.5-edit", "--json")
+    fields = {f["name"]: f for f in json.loads(out)["fields"]}
+    assert (fields["aspect_ratio"]["default"], fields["aspect_ratio"]["example"]) == (None, "1:1")
+    code, out, _ = run(capsys, "models", "nano-banana-pro", "--json")
+    resolution = {f["name"]: f for f in json.loads(out)["fields"]}["resolution"]
+    assert (resolution["required"], resolution["default"]) == (False, "1K")
+
+
 def test_a_typed_models_fields_come_from_its_input_class(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -191,7 +191,8 @@ def test_a_refused_upload_names_its_field_and_file_and_nothing_is_created(
     said = f"kie: error: image_urls: {big}: KIE error 400: File size exceeds the limit"
     assert said in err.splitlines()
     error = json.loads(out)["error"]
-    assert (error["code"], error["path"]) == (400, str(big))
+    # the field too, as the text says it (an outside tester's finding: --json left it out)
+    assert (error["code"], error["path"], error["field"]) == (400, str(big), "image_urls")
     assert mock_server.tasks() == []  # nothing paid for
     assert len(mock_server.uploads()) == 1  # the first file, before the refused one
 
@@ -287,9 +288,17 @@ def test_a_folder_is_called_a_folder_not_a_missing_file(
 
 
 def test_bad_upload_options_are_named(capsys: pytest.CaptureFixture[str], photo: Path) -> None:
+    """Said as the options typed (an outside tester's finding: `upload_path: …`, `file_name:
+    …`, the Python arguments they become), before any server starts."""
     code, _, err = run(capsys, "upload", str(photo), "--path", "/abs", "--mock")
     assert code == 2
-    assert "upload_path" in err
+    assert err.startswith("kie: error: --path: must not start or end with '/'")
+    code, _, err = run(capsys, "upload", str(photo), "--name", "../x.png", "--mock")
+    assert code == 2
+    assert err.startswith("kie: error: --name: must be a name, not a path: '../x.png'")
+    assert "mock KIE server" not in err
+    code, out, _ = run(capsys, "upload", str(photo), "--name", "../x.png", "--json")
+    assert json.loads(out)["error"]["field"] == "--name"
     code, _, err = run(
         capsys, "run", "flux-kontext-pro", "--prompt", "x", "--image", str(photo),
         "--input", f"inputImage=@{photo}", "--mock",

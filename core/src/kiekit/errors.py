@@ -112,6 +112,9 @@ class KieError(Exception):
     retryable: bool = False  # a class's answer; a TransportError may say otherwise for itself
     # The local file concerned, when one is: an upload's (any failure of it), a download's
     path: str | None = None
+    # The input field concerned, when one is: a ValidationError's, or the field a file was
+    # uploaded for (`kie run --image`, `--input FIELD=@file`) when its upload failed
+    field: str | None = None
     # Seconds the answer's Retry-After header asked for, when it had one (kiekit.retry)
     retry_after: float | None = None
     partial: chat_types.ChatReply | None = None
@@ -162,6 +165,8 @@ class RateLimitStoreError(ConfigurationError):
 
 class ValidationError(KieError, ValueError):
     """Input that KIE documents as invalid, caught before any request is sent."""
+
+    field: str  # always names one
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -702,6 +707,52 @@ def follow_up_refused(error: KieError, parent_task_id: str | None) -> KieError:
         assert isinstance(error, ApiError)
         return ResultsExpiredError.of(error)
     return error
+
+
+def fetch_refused(error: KieError, body: Mapping[str, Any] | None) -> KieError:
+    """A create's error, as a user catches it: KIE's 451 ("Failed to fetch the input image")
+    names no input, so the message adds the input URLs the request carried (without their
+    query, a signed link's credential) and why they commonly fail: not public, or an upload
+    past its 3 days (kie-api.md §4, §8). Named as KIE reads them (``filesUrl[1]``,
+    ``image_urls``: a market input's, without its ``input.``)."""
+    if not isinstance(error, InputFetchError) or not body:
+        return error
+    found = [(name, url) for name, url in _input_urls(body, "") if not _calls_back(name)]
+    if not found:
+        return error
+    shown = [f"{name} ({_without_query(url)})" for name, url in found[:5]]
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    error.message += (
+        f"; the request's input URLs: {', '.join(shown)}{more}: each must be public and live "
+        "(an uploaded file is kept 3 days)"
+    )
+    return error
+
+
+def _input_urls(value: Any, name: str) -> list[tuple[str, str]]:
+    """The http(s) URLs of a request body, each with where it is (``input.image_urls[1]``)."""
+    if isinstance(value, str):
+        return [(name, value)] if urlsplit(value).scheme in ("http", "https") else []
+    if isinstance(value, Mapping):
+        return [
+            found
+            for key, item in value.items()
+            for found in _input_urls(item, f"{name}.{key}" if name not in ("", "input") else key)
+        ]
+    if isinstance(value, list):
+        return [
+            found for i, item in enumerate(value) for found in _input_urls(item, f"{name}[{i}]")
+        ]
+    return []
+
+
+def _calls_back(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].lower() in ("callbackurl", "callback_url")
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def http_error(status: int, reason: str, *, task_id: str | None = None) -> ApiError:

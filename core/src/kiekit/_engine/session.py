@@ -30,6 +30,7 @@ from kiekit.errors import (
     OutcomeUnknownError,
     ResultsExpiredError,
     expired_answer,
+    fetch_refused,
     follow_up_refused,
 )
 from kiekit.fields import Input
@@ -149,6 +150,7 @@ class Session:
             told = exc
             if isinstance(exc, KieError):  # a refused extend or 4K names its parent task
                 told = follow_up_refused(exc, request.parent_task_id)
+                told = fetch_refused(told, request.body)  # a 451 names the input URLs
             failed = partial(recorder.create_failed, intent, told, maybe_sent=sending.maybe_sent)
             yield from self._record(failed)
             if told is not exc:

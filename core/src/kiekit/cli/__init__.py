@@ -362,10 +362,13 @@ def _error_fields(exc: KieError) -> dict[str, Any]:
     file an upload or a download concerns; a download's ``url`` (without its query: a signed
     link's is a credential while it lasts, as the message says it) and ``http_status`` (the
     file host's, null when none answered); an unknown outcome's journal ``key``, for
-    ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has."""
+    ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has;
+    ``field``, the input field a ValidationError names or a failed upload was made for."""
     from kiekit.errors import DownloadError, OutcomeUnknownError
 
     fields: dict[str, Any] = {} if exc.path is None else {"path": exc.path}
+    if exc.field is not None:
+        fields["field"] = exc.field
     if isinstance(exc, DownloadError):
         parts = urlsplit(exc.url or "")
         url = f"{parts.scheme}://{parts.netloc}{parts.path}" if exc.url else None

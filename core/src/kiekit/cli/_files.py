@@ -122,6 +122,7 @@ def upload_for(client: Client, key: str, path: Path) -> str:
         return client.upload(path).download_url
     except KieError as exc:  # its message names the file already (Files.upload)
         exc.message = f"{key}: {exc.message}"
+        exc.field = key  # for --json, whose message is KIE's own words
         raise
 
 

@@ -202,7 +202,9 @@ def _as_json(field: InputField) -> dict[str, Any]:
         "maximum": field.maximum,
         "min_length": field.min_length,
         "max_length": field.max_length,
-        "default": field.default,
+        # a required field's default on KIE's page is an example: nothing fills it in
+        "default": None if field.required else field.default,
+        "example": field.default if field.required else None,
         # the fields of one entry of a list of objects, as far as they are known
         "entry": [_as_json(member) for member in field.entry],
     }
@@ -230,8 +232,8 @@ def _limits(field: InputField) -> list[str]:
         said.append(f"at most {field.max_length} {unit[field.max_length != 1]}")
     if field.kind == "objects" and not field.entry:  # else its entry's rows follow
         said.append("an entry's fields are not known to kiekit (KIE's page says)")
-    if field.default is not None:
-        said.append(f"default {_shown(field.default)}")
+    if field.default is not None:  # a required field's is what KIE's page shows, not filled in
+        said.append(f"{'e.g.' if field.required else 'default'} {_shown(field.default)}")
     if field.wire is not None:
         said.append(f"KIE's name {field.wire}")
     return said
