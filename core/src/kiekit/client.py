@@ -377,9 +377,12 @@ class Client:
 
         ``source`` is a local path (streamed, never read into memory whole), an http(s) URL
         (KIE fetches it) or bytes (sent as base64). ``upload_path`` is the folder on the host
-        (no leading or trailing slash). Without ``file_name`` the file gets a unique name, since
-        a name used again overwrites the old file and KIE's CDN may serve the stale one
-        (kie-api.md §4). KIE keeps uploads for 3 days (24 h per one of its pages).
+        (no leading or trailing slash). Without ``file_name`` the file is named after its bytes
+        (their SHA-256), since a name used again for other bytes overwrites the old file and
+        KIE's CDN may serve the stale one (kie-api.md §4); the same file gets the same URL, so
+        a create made again with its idempotency key sends the same input (a URL's upload,
+        whose bytes are not seen here, gets a random name). KIE keeps uploads for 3 days (24 h
+        per one of its pages).
         """
         flow = self._session.upload(source, upload_path=upload_path, file_name=file_name)
         return drive(flow, self._transport)

@@ -40,7 +40,9 @@ def register(commands: Commands) -> None:
         "--path", default="kiekit", help="folder on the upload host (default: kiekit)"
     )
     upload.add_argument(
-        "--name", default=None, help="file name on the host (default: a unique one)"
+        "--name",
+        default=None,
+        help="file name on the host (default: named after its content, photo-<hash>.png)",
     )
     add_connection_options(upload)
     add_json_option(upload)
