@@ -170,3 +170,42 @@ def test_timestamped_lyrics_refuse_a_missing_or_unknown_id(
 ) -> None:
     answer = kie.post(TIMESTAMPED, body)
     assert answer.json() == {"code": 422, "msg": msg, "data": None}
+
+
+# --- generate persona --------------------------------------------------------------------------
+
+PERSONA = "/api/v1/generate/generate-persona"
+SPAN = "vocalEnd - vocalStart must be between 10 and 30 seconds"
+
+
+def test_a_persona_is_answered_at_once_with_the_pages_keys(mock: MockServer, kie: Kie) -> None:
+    task_id, audio_id = finished_song(kie)
+    body = {"taskId": task_id, "audioId": audio_id, "name": "Ana", "description": "warm alto"}
+    data = kie.ok(kie.post(PERSONA, body))
+    assert list(data) == ["personaId", "name", "description"]
+    assert (data["name"], data["description"]) == ("Ana", "warm alto")
+    assert data["personaId"]
+    assert len(mock.tasks()) == 1  # no task of its own
+
+
+@pytest.mark.parametrize(
+    ("changes", "msg"),
+    [
+        ({"name": None}, "name cannot be empty"),
+        ({"description": None}, "description cannot be empty"),
+        ({"vocalEnd": 5}, SPAN),
+        ({"vocalStart": 10, "vocalEnd": 45}, SPAN),
+        ({"audioId": "no-such-track"}, "Record does not exist"),
+    ],
+)  # fmt: skip
+def test_a_persona_answers_422_naming_the_rule(kie: Kie, changes: dict[str, Any], msg: str) -> None:
+    task_id, audio_id = finished_song(kie)
+    body = {"taskId": task_id, "audioId": audio_id, "name": "Ana", "description": "alto"}
+    answer = kie.post(PERSONA, {k: v for k, v in (body | changes).items() if v is not None})
+    assert answer.json() == {"code": 422, "msg": msg, "data": None}
+
+
+def test_a_v3_5_song_makes_no_persona(kie: Kie) -> None:
+    task_id, audio_id = finished_song(kie, model="V3_5")
+    body = {"taskId": task_id, "audioId": audio_id, "name": "Ana", "description": "alto"}
+    assert kie.post(PERSONA, body).json()["code"] == 422

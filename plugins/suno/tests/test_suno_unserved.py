@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kiekit import Client, Registry, ValidationError
+from kiekit import Client, ProtocolError, Registry, ValidationError
 from kiekit.cli import main
 from kiekit_mock import MockServer
 from kiekit_suno import (
+    Persona,
     SunoMusicProvider,
     SunoNamespaceProvider,
     SunoReplaceSection,
     TimestampedLyrics,
+    generate_persona_request,
+    persona_of,
     timestamped_lyrics,
     timestamped_lyrics_request,
 )
@@ -67,6 +70,8 @@ def test_the_refusal_says_what_kie_has_and_how_to_reach_it() -> None:
         provider.model("suno/mashup")
     with pytest.raises(ValidationError, match=r"timestamped_lyrics_request\(task_id, audio_id\)"):
         provider.model("suno/timestamped-lyrics")
+    with pytest.raises(ValidationError, match=r"generate_persona_request\(task_id, audio_id"):
+        provider.model("suno/persona")
     with pytest.raises(ValidationError, match=r"did you mean 'suno/generate'\?"):
         provider.model("suno/generat")
 
@@ -203,3 +208,65 @@ def test_timestamped_lyrics_are_the_calls_value_against_the_mock() -> None:
         task_id, audio_id = _song_and_track(kie)
         lyrics = timestamped_lyrics(kie.call(timestamped_lyrics_request(task_id, audio_id)))
     assert [w.word for w in lyrics.aligned_words or []] == ["[Verse]", "neon", "lights"]
+
+
+# --- generate persona --------------------------------------------------------------------------
+
+
+def test_generate_persona_request_is_the_pages_body() -> None:
+    request = generate_persona_request(
+        "5c79be8e", "e231dc7c", "Electronic Pop Singer", "A modern electronic pop singer"
+    )
+    assert (request.method, request.path) == ("POST", "/api/v1/generate/generate-persona")
+    assert request.body == {  # the page's example: no callBackUrl, KIE's defaults left out
+        "taskId": "5c79be8e",
+        "audioId": "e231dc7c",
+        "name": "Electronic Pop Singer",
+        "description": "A modern electronic pop singer",
+    }
+    spanned = generate_persona_request("t", "a", "n", "d", vocal_start=12.5, vocal_end=25.8,
+                                       style="Electronic Pop")  # fmt: skip
+    assert spanned.body is not None
+    assert (spanned.body["vocalStart"], spanned.body["vocalEnd"]) == (12.5, 25.8)
+    assert spanned.body["style"] == "Electronic Pop"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": " "}, "name"),
+        ({"description": ""}, "description"),
+        ({"vocal_end": 5.0}, "vocal_end"),  # 0 to 5: shorter than 10 seconds
+        ({"vocal_start": 25.0}, "vocal_start"),  # 25 to the default 30: 5 seconds
+        ({"vocal_start": 0.0, "vocal_end": 31.0}, "vocal_end"),  # longer than 30
+        ({"vocal_start": -1.0}, "vocal_start"),
+    ],
+)
+def test_generate_persona_request_is_checked_naming_the_field(
+    changes: dict[str, Any], field: str
+) -> None:
+    args: dict[str, Any] = {"task_id": "t", "audio_id": "a", "name": "n", "description": "d"}
+    with pytest.raises(ValidationError) as caught:
+        generate_persona_request(**(args | changes))
+    assert caught.value.field == field
+
+
+def test_a_persona_is_the_calls_value_and_feeds_a_song_against_the_mock() -> None:
+    registry = Registry(discover=False)
+    registry.add_provider(SunoMusicProvider())
+    with (
+        MockServer() as mock,
+        Client(base_url=mock.base_url, api_key="k", registry=registry) as kie,
+    ):
+        task_id, audio_id = _song_and_track(kie)
+        made = persona_of(kie.call(generate_persona_request(task_id, audio_id, "Ana", "alto")))
+        assert isinstance(made, Persona)
+        assert (made.name, made.description) == ("Ana", "alto")
+        song = kie.submit(GENERATE, prompt="a new song", persona_id=made.persona_id)
+        kie.wait(song)
+        assert mock.tasks()[-1].request_body["personaId"] == made.persona_id
+
+
+def test_an_answer_without_a_persona_id_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        persona_of({"name": "Ana"})

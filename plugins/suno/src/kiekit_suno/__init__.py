@@ -4,8 +4,9 @@ Songs (``suno/generate``, ``suno/extend``, ``suno/upload-cover``, ``suno/upload-
 ``suno/add-instrumental``, ``suno/add-vocals``, ``suno/replace-section``) and the operations on
 them (``suno/lyrics``, ``suno/wav``, ``suno/vocal-removal``, ``suno/midi``, ``suno/mp4``,
 ``suno/cover``). One provider per record-info path, because a status request carries only the
-task id. The synchronous style boost and timestamped lyrics are requests to send with
-``Client.call``: :func:`boost_style_request`, :func:`timestamped_lyrics_request`.
+task id. The synchronous style boost, timestamped lyrics and persona are requests to send with
+``Client.call``: :func:`boost_style_request`, :func:`timestamped_lyrics_request`,
+:func:`generate_persona_request`.
 
 Every other ``suno/…`` id is refused before anything is sent (:mod:`kiekit_suno.namespace`):
 KIE serves no Suno operation as a market job, so the market plugin must not pick one up.
@@ -35,6 +36,7 @@ from kiekit_suno.music import (
     SunoUploadExtend,
 )
 from kiekit_suno.namespace import SunoNamespaceProvider
+from kiekit_suno.persona import Persona, generate_persona_request, persona_of
 from kiekit_suno.style import boost_style_request, boosted_style
 from kiekit_suno.timestamped import (
     AlignedWord,
@@ -62,6 +64,7 @@ __all__ = [
     "NO_CALLBACK_URL",
     "VERSIONS",
     "AlignedWord",
+    "Persona",
     "SunoAddInstrumental",
     "SunoAddVocals",
     "SunoCover",
@@ -87,7 +90,9 @@ __all__ = [
     "TimestampedLyrics",
     "boost_style_request",
     "boosted_style",
+    "generate_persona_request",
     "kiekit_register_providers",
+    "persona_of",
     "timestamped_lyrics",
     "timestamped_lyrics_request",
 ]

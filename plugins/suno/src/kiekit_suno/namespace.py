@@ -37,16 +37,24 @@ __all__ = ["NAMESPACE", "SERVED", "UNSERVED", "SunoNamespaceProvider", "refusal"
 NAMESPACE = "suno/*"
 # The task operations kiekit-suno serves, in the README's order
 SERVED = (*MUSIC_MODELS, LYRICS, WAV, VOCAL_REMOVAL, MIDI, MP4, COVER)
-_CALLS = "kiekit_suno.boost_style_request and kiekit_suno.timestamped_lyrics_request"
+_CALLS = (
+    "kiekit_suno.boost_style_request, kiekit_suno.timestamped_lyrics_request and "
+    "kiekit_suno.generate_persona_request"
+)
 
 _NOT_SOURCED = (
-    "not implemented: its request fields, status and callback are not in "
-    "kie-api.md §3.6 and KIE's page for it could not be read (plugins/suno/README.md)"
+    "not implemented: kie-api.md §3.6 names only its path, KIE's page for it could not be "
+    "read, and no source read shows where its status is read (plugins/suno/README.md)"
 )
 _TIMESTAMPED = (
     "it is a synchronous call, not a task (kie-api.md §3.6): "
     "kie.call(kiekit_suno.timestamped_lyrics_request(task_id, audio_id)), "
     "read with kiekit_suno.timestamped_lyrics"
+)
+_PERSONA = (
+    "it is a synchronous call, not a task (kie-api.md §3.6): kie.call(kiekit_suno."
+    "generate_persona_request(task_id, audio_id, name, description)), read with "
+    "kiekit_suno.persona_of"
 )
 _BOOST = (
     "it is a synchronous call, not a task (kie-api.md §3.6): "
@@ -57,10 +65,8 @@ _BOOST = (
 UNSERVED: Mapping[str, str] = {
     "suno/mashup": f"KIE has it at POST /api/v1/generate/mashup; {_NOT_SOURCED}",
     "suno/sounds": f"KIE has it at POST /api/v1/generate/sounds; {_NOT_SOURCED}",
-    "suno/persona": f"KIE has it at POST /api/v1/generate/generate-persona; {_NOT_SOURCED}",
-    "suno/generate-persona": (
-        f"KIE has it at POST /api/v1/generate/generate-persona; {_NOT_SOURCED}"
-    ),
+    "suno/persona": _PERSONA,
+    "suno/generate-persona": _PERSONA,
     "suno/voice": f"KIE's custom voice is at /api/v1/voice/…; {_NOT_SOURCED}",
     "suno/timestamped-lyrics": _TIMESTAMPED,
     "suno/get-timestamped-lyrics": _TIMESTAMPED,
