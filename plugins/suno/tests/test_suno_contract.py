@@ -33,6 +33,7 @@ from kiekit_suno.music import (
     ADD_VOCALS,
     EXTEND,
     GENERATE,
+    REPLACE_SECTION,
     UPLOAD_COVER,
     UPLOAD_EXTEND,
 )
@@ -368,6 +369,39 @@ class TestSunoExtend(_OnASong):
             @given(params=valid_inputs(model))
             def creates_a_task(params: Input) -> None:
                 task = kie.submit(EXTEND, attrs.evolve(cast(Any, params), audio_id=audio_id))
+                made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
+                assert made.request_body["audioId"] == audio_id
+
+            creates_a_task()
+
+
+class TestSunoReplaceSection(_OnASong):
+    """replace-section: a section of a song the mock made, sung anew; a song task, read at
+    generate/record-info (the replace-section page and its callbacks page)."""
+
+    provider = SunoMusicProvider()
+    left_out_files = STREAM_ONLY
+    models = (REPLACE_SECTION,)
+    documented_statuses = MUSIC_DOCUMENTED
+    # the smallest input's range (0 to 0) is empty: a range inside the mock's track instead
+    RANGE: ClassVar[Mapping[str, float]] = {"infill_start_s": 0.2, "infill_end_s": 0.6}
+
+    def example_input(self, model: Model) -> Input:
+        values = dict.fromkeys(("prompt", "tags", "title", "full_lyrics"), "x")
+        task_id, audio_id = self.song()
+        ids = {"task_id": task_id, "audio_id": audio_id}
+        return self.provider.make_input(model.id, {**values, **self.RANGE, **ids})
+
+    def test_valid_inputs_are_accepted_by_the_mock(self, kie_mock_session: MockServer) -> None:
+        model = self.provider.model(REPLACE_SECTION)
+        task_id, audio_id = self.song()
+        with client_for(kie_mock_session.base_url, registry=self.contract_registry()) as kie:
+
+            @settings(max_examples=self.max_examples, deadline=None)
+            @given(params=valid_inputs(model))
+            def creates_a_task(params: Input) -> None:
+                ids = {"task_id": task_id, "audio_id": audio_id}
+                task = kie.submit(REPLACE_SECTION, attrs.evolve(cast(Any, params), **ids))
                 made = {t.task_id: t for t in kie_mock_session.tasks()}[task.id]
                 assert made.request_body["audioId"] == audio_id
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..families.suno import music, style, tools
+from ..families.suno import music, persona, style, timestamped, tools
 from .operation import kie
 from .schema import (
     INT,
@@ -84,6 +84,33 @@ MUSIC_BODIES: dict[str, Schema] = {
             "negativeTags": required_text(),
         },
         (*NEEDS, "uploadUrl", "prompt", "title", "style", "negativeTags"),
+    ),
+    # no model: the track's own version (the replace-section page); infillStartS < infillEndS
+    # and a track the caller has are the mock's to check
+    "/api/v1/generate/replace-section": obj(
+        {
+            "callBackUrl": url(),
+            "taskId": required_text(),
+            "audioId": required_text(),
+            "prompt": required_text(PROMPT_MAX),
+            "tags": required_text(STYLE_MAX),
+            "title": required_text(TITLE_MAX),
+            "fullLyrics": required_text(),
+            "negativeTags": text(),
+            "infillStartS": number(0),
+            "infillEndS": number(0),
+        },
+        (
+            "callBackUrl",
+            "taskId",
+            "audioId",
+            "prompt",
+            "tags",
+            "title",
+            "fullLyrics",
+            "infillStartS",
+            "infillEndS",
+        ),
     ),
 }
 
@@ -169,6 +196,26 @@ BOOSTED = strict(
         "createTime": STRING,
     }
 )
+TIMESTAMPED = strict(
+    {
+        "alignedWords": {
+            "type": "array",
+            "items": strict(
+                {
+                    "word": STRING,
+                    "success": boolean(),
+                    "startS": {"type": "number"},
+                    "endS": {"type": "number"},
+                    "palign": {"type": "number"},
+                }
+            ),
+        },
+        "waveformData": {"type": "array", "items": {"type": "number"}},
+        "hootCer": {"type": "number"},
+        "isStreamed": boolean(),
+    }
+)
+PERSONA = strict({"personaId": STRING, "name": STRING, "description": STRING})
 # each tool's record has its own keys (families/suno/tools.py); the task id is in all of them
 TOOL_RECORD = nullable({"type": "object", "properties": {"taskId": STRING}, "required": ["taskId"]})
 
@@ -195,6 +242,38 @@ def paths() -> dict[str, dict[str, Any]]:
             BOOSTED,
             tag="suno",
             body=obj({"content": required_text(style.CONTENT_MAX)}, ("content",)),
+            section="§3.6",
+        )
+    }
+    found[timestamped.PATH] = {
+        "post": kie(
+            "Suno timestamped lyrics of a track, answered at once (no task)",
+            TIMESTAMPED,
+            tag="suno",
+            body=obj(
+                {"taskId": required_text(), "audioId": required_text()}, ("taskId", "audioId")
+            ),
+            section="§3.6",
+        )
+    }
+    found[persona.PATH] = {
+        "post": kie(
+            "Suno persona from a track, answered at once (no task); vocalEnd - vocalStart "
+            "10 to 30 seconds",
+            PERSONA,
+            tag="suno",
+            body=obj(
+                {
+                    "taskId": required_text(),
+                    "audioId": required_text(),
+                    "name": required_text(),
+                    "description": required_text(),
+                    "vocalStart": number(0),
+                    "vocalEnd": number(0),
+                    "style": text(),
+                },
+                ("taskId", "audioId", "name", "description"),
+            ),
             section="§3.6",
         )
     }

@@ -1,10 +1,15 @@
 """kiekit-suno: Suno music through KIE (kie-api.md §3.6).
 
 Songs (``suno/generate``, ``suno/extend``, ``suno/upload-cover``, ``suno/upload-extend``,
-``suno/add-instrumental``, ``suno/add-vocals``) and the operations on them (``suno/lyrics``,
-``suno/wav``, ``suno/vocal-removal``, ``suno/midi``, ``suno/mp4``, ``suno/cover``). One provider
-per record-info path, because a status request carries only the task id. The synchronous
-style boost is a request to send with ``Client.call``: :func:`boost_style_request`.
+``suno/add-instrumental``, ``suno/add-vocals``, ``suno/replace-section``) and the operations on
+them (``suno/lyrics``, ``suno/wav``, ``suno/vocal-removal``, ``suno/midi``, ``suno/mp4``,
+``suno/cover``). One provider per record-info path, because a status request carries only the
+task id. The synchronous style boost, timestamped lyrics and persona are requests to send with
+``Client.call``: :func:`boost_style_request`, :func:`timestamped_lyrics_request`,
+:func:`generate_persona_request`.
+
+Every other ``suno/…`` id is refused before anything is sent (:mod:`kiekit_suno.namespace`):
+KIE serves no Suno operation as a market job, so the market plugin must not pick one up.
 
 KIE requires a ``callBackUrl`` on every Suno create call, even when you poll; without one of
 yours kiekit sends :data:`NO_CALLBACK_URL`, an address that can never be reached.
@@ -26,10 +31,19 @@ from kiekit_suno.music import (
     SunoExtend,
     SunoGenerate,
     SunoMusicProvider,
+    SunoReplaceSection,
     SunoUploadCover,
     SunoUploadExtend,
 )
+from kiekit_suno.namespace import SunoNamespaceProvider
+from kiekit_suno.persona import Persona, generate_persona_request, persona_of
 from kiekit_suno.style import boost_style_request, boosted_style
+from kiekit_suno.timestamped import (
+    AlignedWord,
+    TimestampedLyrics,
+    timestamped_lyrics,
+    timestamped_lyrics_request,
+)
 from kiekit_suno.tools import (
     SunoCover,
     SunoCoverProvider,
@@ -49,6 +63,8 @@ __all__ = [
     "MUSIC_MODELS",
     "NO_CALLBACK_URL",
     "VERSIONS",
+    "AlignedWord",
+    "Persona",
     "SunoAddInstrumental",
     "SunoAddVocals",
     "SunoCover",
@@ -62,16 +78,23 @@ __all__ = [
     "SunoMp4",
     "SunoMp4Provider",
     "SunoMusicProvider",
+    "SunoNamespaceProvider",
     "SunoProvider",
+    "SunoReplaceSection",
     "SunoUploadCover",
     "SunoUploadExtend",
     "SunoVocalRemoval",
     "SunoVocalRemovalProvider",
     "SunoWav",
     "SunoWavProvider",
+    "TimestampedLyrics",
     "boost_style_request",
     "boosted_style",
+    "generate_persona_request",
     "kiekit_register_providers",
+    "persona_of",
+    "timestamped_lyrics",
+    "timestamped_lyrics_request",
 ]
 
 
@@ -85,6 +108,7 @@ def kiekit_register_providers(register: Callable[[Provider], None]) -> None:
         SunoMidiProvider(),
         SunoMp4Provider(),
         SunoCoverProvider(),
+        SunoNamespaceProvider(),  # every other suno/ id: refused (kiekit_suno.namespace)
     ):
         register(provider)
 

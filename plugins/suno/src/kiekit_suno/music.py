@@ -1,9 +1,11 @@
-"""Songs: generate, extend, cover or extend an uploaded song, add an instrumental or vocals.
+"""Songs: generate, extend, cover or extend an uploaded song, add an instrumental or vocals,
+replace a section of a song.
 
 Wire facts (kie-api.md §3.6; KIE's generate-music, extend-music, upload-and-cover-audio,
-upload-and-extend-audio, add-instrumental, add-vocals and get-music-details pages):
+upload-and-extend-audio, add-instrumental, add-vocals, replace-section and get-music-details
+pages):
 
-- six create paths, one record-info: ``GET /api/v1/generate/record-info`` reports them all;
+- seven create paths, one record-info: ``GET /api/v1/generate/record-info`` reports them all;
 - ``status`` is a word: PENDING, TEXT_SUCCESS (lyrics written), FIRST_SUCCESS (the first track
   is ready), SUCCESS (all tracks), and the failures CREATE_TASK_FAILED, GENERATE_AUDIO_FAILED,
   SENSITIVE_WORD_ERROR, CALLBACK_EXCEPTION ("error during callback process");
@@ -56,6 +58,7 @@ __all__ = [
     "EXTEND",
     "GENERATE",
     "MUSIC_MODELS",
+    "REPLACE_SECTION",
     "UPLOAD_COVER",
     "UPLOAD_EXTEND",
     "VERSIONS",
@@ -64,6 +67,7 @@ __all__ = [
     "SunoExtend",
     "SunoGenerate",
     "SunoMusicProvider",
+    "SunoReplaceSection",
     "SunoUploadCover",
     "SunoUploadExtend",
 ]
@@ -74,7 +78,16 @@ UPLOAD_COVER = "suno/upload-cover"
 UPLOAD_EXTEND = "suno/upload-extend"
 ADD_INSTRUMENTAL = "suno/add-instrumental"
 ADD_VOCALS = "suno/add-vocals"
-MUSIC_MODELS = (GENERATE, EXTEND, UPLOAD_COVER, UPLOAD_EXTEND, ADD_INSTRUMENTAL, ADD_VOCALS)
+REPLACE_SECTION = "suno/replace-section"
+MUSIC_MODELS = (
+    GENERATE,
+    EXTEND,
+    UPLOAD_COVER,
+    UPLOAD_EXTEND,
+    ADD_INSTRUMENTAL,
+    ADD_VOCALS,
+    REPLACE_SECTION,
+)
 
 CREATE_PATHS = {
     GENERATE: "/api/v1/generate",
@@ -83,6 +96,7 @@ CREATE_PATHS = {
     UPLOAD_EXTEND: "/api/v1/generate/upload-extend",
     ADD_INSTRUMENTAL: "/api/v1/generate/add-instrumental",
     ADD_VOCALS: "/api/v1/generate/add-vocals",
+    REPLACE_SECTION: "/api/v1/generate/replace-section",
 }
 STATUS_PATH = "/api/v1/generate/record-info"
 
@@ -277,6 +291,41 @@ class SunoAddVocals(_Sound):
     negative_tags: str = text()  # optional elsewhere, required here (add-vocals page)
 
 
+@frozen
+class SunoReplaceSection(Input):
+    """Input of ``suno/replace-section``: the seconds ``infill_start_s`` to ``infill_end_s``
+    of a track KIE made (``task_id`` of its music task, ``audio_id`` the track's ``id``) sung
+    anew, blended into the rest; the result is a song task like ``suno/generate``'s.
+
+    Fields of KIE's replace-section page (the path form, kept at
+    https://docs.kie.ai/old-model/suno-api/replace-section; its example is the Chinese page's,
+    https://dog-test.kie.ai/cn/suno-api/replace-section-cn): ``taskId``, ``audioId``,
+    ``prompt`` (the new section's lyrics), ``tags`` (its style), ``title``, ``negativeTags``
+    (optional), ``infillStartS`` and ``infillEndS`` (seconds, two decimals), ``fullLyrics``
+    (the whole song's lyrics with the section changed), ``callBackUrl``. The page has no
+    ``model`` field: the track's own version is used. "infill_start_s must be less than
+    infill_end_s" (the page); KIE's other limits on the range are not stated there, so kiekit
+    checks only that order, before anything is paid for."""
+
+    task_id: str = text()
+    audio_id: str = text()
+    prompt: str = text(max_length=PROMPT_MAX)
+    tags: str = text(max_length=STYLE_MAX)
+    title: str = text(max_length=TITLE_MAX)
+    infill_start_s: float = number(0, required=True, numerals=True, wire="infillStartS")
+    infill_end_s: float = number(0, required=True, numerals=True, wire="infillEndS")
+    full_lyrics: str = text()
+    negative_tags: str | None = text(default=None, required=False)
+
+    def check(self) -> None:
+        if self.infill_end_s <= self.infill_start_s:
+            raise ValidationError(
+                "infill_end_s",
+                f"must be more than infill_start_s ({self.infill_start_s}); "
+                f"got {self.infill_end_s}",
+            )
+
+
 @attrs.frozen
 class TrackRecord(wire.WireRecord):
     """One of ``sunoData[]``. ``Results.value`` of a song task is the list of these as dicts:
@@ -335,6 +384,9 @@ class SunoMusicProvider(SunoProvider):
         Model(UPLOAD_EXTEND, SunoUploadExtend, None),
         Model(ADD_INSTRUMENTAL, SunoAddInstrumental, None),
         Model(ADD_VOCALS, SunoAddVocals, None),
+        # its callback is the songs' "complete" one, its record the songs' (replace-section
+        # callbacks page): read at generate/record-info like the others
+        Model(REPLACE_SECTION, SunoReplaceSection, None),
     )
     create_paths: ClassVar[Mapping[str, str]] = CREATE_PATHS
     status_path = STATUS_PATH

@@ -14,7 +14,7 @@ import difflib
 import functools
 
 from ...config import MockConfig
-from . import catalogue, grok, kling, sora
+from . import catalogue, extra, grok, kling, sora
 from .base import Input, MarketModel
 from .extra import extra_model, warn_guessed
 
@@ -36,11 +36,12 @@ NEAR = 0.85
 
 def find(config: MockConfig, name: str) -> MarketModel | None:
     """The model `name`: one the mock emulates, else one `config.extra_market_models` names,
-    else (unless `config.strict_models`) any id but one KIE is recorded refusing."""
+    else (unless `config.strict_models`) any id but one KIE is recorded refusing or a Suno
+    one (`extra.suno_id`: KIE serves Suno on its own paths)."""
     model = MODELS.get(name)
     if model is not None:
         return model
-    if name in REFUSED and name not in config.extra_market_models:
+    if (name in REFUSED or extra.suno_id(name)) and name not in config.extra_market_models:
         return None
     return extra_model(config, name)
 

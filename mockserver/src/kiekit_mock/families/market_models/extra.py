@@ -8,7 +8,10 @@ week, so by default an id the mock has never heard of is accepted like one named
 warning — in the mock's log, and in the answer's ``X-Kiekit-Mock-Warning`` header (KIE's body
 unchanged), naming the known id it most likely mistypes; `strict_models` refuses it with KIE's
 422 "model not supported". Ids KIE is recorded refusing (catalogue.json's ``refused``) get that
-422 either way.
+422 either way, and so do Suno ids (``suno/…``, `suno_id`): KIE serves Suno on paths of its own
+(kie-api.md §3.6, "paths NOT under a suno prefix"), not as market jobs, so a market task named
+``suno/replace-section`` is one KIE never runs — accepting it with a made-up mp3 would pass an
+offline test of a request that fails on KIE.
 The input check is minimal on purpose — an object and, if given, a usable `prompt` — because it
 is the client's own field specs that its tests exercise, not the mock's idea of the model.
 """
@@ -113,10 +116,24 @@ def guessed_warning(model: MarketModel, closest: str | None) -> str:
     )
 
 
+SUNO_PREFIX = "suno/"
+
+
+def suno_id(name: str) -> bool:
+    """Whether ``name`` is a Suno id (``suno/…``): never a market job (kie-api.md §3.6)."""
+    return name.lower().startswith(SUNO_PREFIX)
+
+
 def refused_warning(name: str, closest: str | None, *, recorded: bool) -> str:
     """Why an id got 422 "model not supported": KIE is recorded refusing it (``recorded``,
-    kie-api.md §2.4), it is not spelt as KIE's ids are (id_problem: refused whatever the mode),
-    or the mock refuses ids it does not know (strict_models)."""
+    kie-api.md §2.4), it is a Suno id (served on Suno's own paths, §3.6), it is not spelt as
+    KIE's ids are (id_problem: refused whatever the mode), or the mock refuses ids it does not
+    know (strict_models)."""
+    if suno_id(name) and id_problem(name) is None:
+        return (
+            f"market model {name!r} is a Suno id: KIE serves Suno on its own paths "
+            "(/api/v1/generate/..., kie-api.md section 3.6), not as a market job"
+        )
     if recorded:
         return (
             f"KIE refuses market model {name!r} (kie-api.md section 2.4); "

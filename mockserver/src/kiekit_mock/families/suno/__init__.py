@@ -1,5 +1,6 @@
 """Suno music (kie-api.md §3.6): songs in :mod:`.music`, the other operations in :mod:`.tools`,
-the synchronous style boost in :mod:`.style`, their files in :mod:`.files`. All Suno tasks are
+the synchronous style boost in :mod:`.style`, timestamped lyrics in :mod:`.timestamped` and
+personas in :mod:`.persona`, their files in :mod:`.files`. All Suno tasks are
 the store's ``"suno"`` family; the final callback of any of them is :func:`callback_payload`."""
 
 from __future__ import annotations
@@ -8,10 +9,17 @@ from typing import Any
 
 from ...runtime import Runtime
 from ...state import TaskSnapshot, Transition
-from . import files, music, style, tools
+from . import files, music, persona, style, timestamped, tools
 from .common import MUSIC
 
-ROUTE_TABLES = (music.ROUTES, tools.ROUTES, style.ROUTES, files.ROUTES)
+ROUTE_TABLES = (
+    music.ROUTES,
+    tools.ROUTES,
+    style.ROUTES,
+    timestamped.ROUTES,
+    persona.ROUTES,
+    files.ROUTES,
+)
 
 
 def callback_payload(transition: Transition) -> dict[str, Any]:

@@ -30,7 +30,16 @@ UPLOAD_COVER = "suno/upload-cover"
 UPLOAD_EXTEND = "suno/upload-extend"
 ADD_INSTRUMENTAL = "suno/add-instrumental"
 ADD_VOCALS = "suno/add-vocals"
-MUSIC = (GENERATE, EXTEND, UPLOAD_COVER, UPLOAD_EXTEND, ADD_INSTRUMENTAL, ADD_VOCALS)
+REPLACE_SECTION = "suno/replace-section"
+MUSIC = (
+    GENERATE,
+    EXTEND,
+    UPLOAD_COVER,
+    UPLOAD_EXTEND,
+    ADD_INSTRUMENTAL,
+    ADD_VOCALS,
+    REPLACE_SECTION,
+)
 LYRICS = "suno/lyrics"
 WAV = "suno/wav"
 VOCAL_REMOVAL = "suno/vocal-removal"

@@ -1,5 +1,5 @@
-"""Suno songs: generate, extend, upload-cover, upload-extend, add-instrumental, add-vocals, and
-``GET /api/v1/generate/record-info`` for all of them (kie-api.md §3.6, §6.2).
+"""Suno songs: generate, extend, upload-cover, upload-extend, add-instrumental, add-vocals,
+replace-section, and ``GET /api/v1/generate/record-info`` for all of them (kie-api.md §3.6, §6.2).
 
 What sets them apart:
 
@@ -20,6 +20,14 @@ What sets them apart:
 - a succeeded task whose loopback ``complete`` callback failed reports CALLBACK_EXCEPTION with
   its tracks — Luma's flag 4 emulated the same way — and FIRST_SUCCESS while it is in flight,
   so the final status a poller sees never changes.
+
+replace-section (the path form of KIE's replace-section page,
+https://docs.kie.ai/old-model/suno-api/replace-section, and its callbacks page) takes a track
+the caller has (``taskId`` of a finished song task, ``audioId`` one of its tracks: 422 "Record
+does not exist" otherwise, as the other operations on a song), ``prompt``, ``tags``, ``title``,
+``fullLyrics``, ``infillStartS`` < ``infillEndS`` (seconds) and an optional ``negativeTags``;
+no ``model``. Its callbacks page sends the ``complete`` callback only, with one track (the
+page's example): no staged ones.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ from .common import (
     FAMILY,
     GENERATE,
     MUSIC,
+    REPLACE_SECTION,
     TRACKS_PER_TASK,
     UPLOAD_COVER,
     UPLOAD_EXTEND,
@@ -80,6 +89,7 @@ OPERATIONS = {  # the record's operationType (APICITY suno.ts; the last two [INF
     UPLOAD_EXTEND: "upload_extend",
     ADD_INSTRUMENTAL: "add_instrumental",
     ADD_VOCALS: "add_vocals",
+    REPLACE_SECTION: "replace_section",  # [INF] as the others
 }
 UPLOADS = (UPLOAD_COVER, UPLOAD_EXTEND, ADD_INSTRUMENTAL, ADD_VOCALS)
 
@@ -175,6 +185,26 @@ def _continued(body: dict[str, Any], *, prompt_needed: bool) -> None:
         raise invalid("continueAt must be greater than 0")
 
 
+def _replaced(body: dict[str, Any]) -> None:
+    """replace-section's fields (its page): all required but negativeTags; the range in order.
+    Its text fields are held to the longest any version takes, as add-vocals' [INF]."""
+    required_str(body, "taskId")
+    required_str(body, "audioId")
+    prompt_max, style_max, title_max = WIDEST
+    for field, limit in (("prompt", prompt_max), ("tags", style_max), ("title", title_max)):
+        required_str(body, field, max_len=limit)
+    required_str(body, "fullLyrics")
+    optional_str(body, "negativeTags")
+    start = optional_number(body, "infillStartS", 0)
+    end = optional_number(body, "infillEndS", 0)
+    if start is None:
+        raise invalid("infillStartS cannot be empty")
+    if end is None:
+        raise invalid("infillEndS cannot be empty")
+    if end <= start:  # "infill_start_s must be less than infill_end_s" (the page)
+        raise invalid("infillStartS must be less than infillEndS")
+
+
 def _upload_url(body: dict[str, Any]) -> str:
     if body.get("uploadUrl") in (None, ""):
         raise invalid("uploadUrl cannot be empty")
@@ -210,6 +240,8 @@ def _check(rt: Runtime, account: str, model: str, body: dict[str, Any]) -> bool:
         for field, limit in (("prompt", prompt_max), ("title", title_max), ("style", style_max)):
             required_str(body, field, max_len=limit)
         required_str(body, "negativeTags")
+    elif model == REPLACE_SECTION:
+        _replaced(body)
     return True
 
 
@@ -311,7 +343,9 @@ def record(rt: Runtime, task: TaskSnapshot) -> dict[str, Any]:
     operation = OPERATIONS[task.model]
     return {
         "taskId": task.task_id,
-        "parentMusicId": task.request_body.get("audioId", "") if task.model == EXTEND else "",
+        "parentMusicId": (
+            task.request_body.get("audioId", "") if task.model in (EXTEND, REPLACE_SECTION) else ""
+        ),
         "param": task.param_json,
         "response": response,
         "status": status,
@@ -344,8 +378,8 @@ def owe_stages(rt: Runtime, task: TaskSnapshot) -> None:
     final one (complete / error) goes through ``Runtime.finish``. Stages before one already
     sent are skipped (a manual advance may have sent the final one first)."""
     url = task.callback_url
-    if url is None or task.state in ("waiting", "fail"):
-        return
+    if url is None or task.state in ("waiting", "fail") or task.model == REPLACE_SECTION:
+        return  # replace-section: the final callback only (module docstring)
     sent = []
     for item in rt.callbacks.records_of(task.task_id):
         data = item.payload.get("data")
@@ -367,6 +401,9 @@ async def _create(request: web.Request, model: str) -> web.Response:
     callback = common.callback_url(body)
     rt, account = runtime(request), account_of(request)
     can_succeed = _check(rt, account, model, body)
+    if model == REPLACE_SECTION:  # a track the caller has, or 422 (as WAV, stems, video)
+        source = common.finished(rt, request, body["taskId"], MUSIC)
+        common.track_index(source, body["audioId"])
     spec = TaskSpec(
         family=FAMILY,
         model=model,
@@ -376,7 +413,8 @@ async def _create(request: web.Request, model: str) -> web.Response:
         prompt=_words(body),
         cost=COST,
         result_ext="mp3",
-        result_count=TRACKS_PER_TASK,
+        # replace-section: the one track its callbacks page shows [INF: the count is unstated]
+        result_count=1 if model == REPLACE_SECTION else TRACKS_PER_TASK,
         aspect_ratio="1:1",  # cover images are square
         origin=origin_of(request),
     )
@@ -415,6 +453,11 @@ async def add_instrumental(request: web.Request) -> web.Response:
 @ROUTES.post("/api/v1/generate/add-vocals")
 async def add_vocals(request: web.Request) -> web.Response:
     return await _create(request, ADD_VOCALS)
+
+
+@ROUTES.post("/api/v1/generate/replace-section")
+async def replace_section(request: web.Request) -> web.Response:
+    return await _create(request, REPLACE_SECTION)
 
 
 @ROUTES.get("/api/v1/generate/record-info")
