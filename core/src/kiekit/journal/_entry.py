@@ -13,7 +13,13 @@ from typing import Any
 from attrs import field, frozen
 
 from kiekit._paths import is_file
-from kiekit.errors import RETENTION_DAYS, ApiError, ConfigurationError, KieError, TaskFailedError
+from kiekit.errors import (
+    RETENTION_DAYS,
+    ApiError,
+    ConfigurationError,
+    KieError,
+    TaskFailedError,
+)
 from kiekit.models import Asset
 
 DATA_DIR_ENV = "KIEKIT_DATA_DIR"
@@ -207,7 +213,7 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["code"] = exc.code
         record["message"] = exc.kie_message
     elif isinstance(exc, TaskFailedError):
-        record["code"] = code_number(exc.fail_code)
+        record["code"] = exc.code
         record["message"] = exc.fail_message
     elif isinstance(exc, KieError):
         record["message"] = exc.message
@@ -222,15 +228,6 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, KieError) and exc.parent_task_id:  # a refused extend's or 4K's parent
         record["parent_task_id"] = exc.parent_task_id
     return record
-
-
-def code_number(code: object) -> object:
-    """KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
-    an error's ``code`` is one type for a refused call and a failed task alike; one in words
-    stays as it came. Rows of a kiekit before this are read so too (``"500"`` on disk)."""
-    if isinstance(code, str) and code.isascii() and code.isdigit():
-        return int(code)
-    return code
 
 
 def _cancelled(exc: BaseException) -> bool:

@@ -24,13 +24,13 @@ from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import attrs
 
+from kiekit.errors import code_number
 from kiekit.journal._entry import (
     CHOSEN_BY,
     WAYS_OUT,
     Entry,
     EntryState,
     JournalError,
-    code_number,
 )
 from kiekit.journal._selection import (
     PAGE_ROWS,
