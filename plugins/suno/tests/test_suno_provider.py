@@ -341,6 +341,10 @@ def test_an_extend_with_its_own_parameters_needs_no_style_or_title_as_kie_accept
         EXTEND, audio_id="a1", default_param_flag=True, prompt="on", continue_at=12
     )
     assert [t.task_id for t in kie_mock.tasks()] == [task.id]
+    # and the plugin's README says so (it said `style` and `title` were required: music QA 5)
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text("utf-8").split())
+    assert "`True` requires `prompt` and `continue_at`" in readme
+    assert "`prompt`, `style`, `title` and `continue_at`" not in readme
 
 
 def test_boost_style_is_one_synchronous_call(kie_client: Client, kie_mock: MockServer) -> None:
