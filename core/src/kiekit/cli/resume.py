@@ -425,5 +425,9 @@ async def _finish(
         return False
     for path in paths:
         print(path)
+    if results.value is not None:  # lyrics, song ids: shown as kie run does, kept in the row
+        from kiekit.cli._streams import json_text
+
+        print(json_text(results.value))
     say(f"resumed task {task.id} ({task.model}): {len(paths)} file(s)")
     return True

@@ -77,6 +77,24 @@ def expanded(path: Path) -> Path:
         raise JournalError(f"task journal {path}: {exc} ({path} names it). {WAYS_OUT}") from exc
 
 
+class _NotKept(enum.Enum):
+    """The one value of :data:`NOT_KEPT` (an enum member: one object, pickled as itself)."""
+
+    NOT_KEPT = "not kept"
+
+    def __repr__(self) -> str:
+        return "NOT_KEPT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+# ``Entry.value`` of a row whose task's value was never recorded: one written by a kiekit before
+# values were kept, or not seen finished yet. Not None: a task whose value is None (a model whose
+# output is files only) has that recorded, and is not asked about again for it.
+NOT_KEPT = _NotKept.NOT_KEPT
+
+
 class EntryState(enum.Enum):
     """Where a journal row stands. Only ``unknown`` and ``sending`` are ambiguous."""
 
@@ -156,6 +174,16 @@ class Entry:
     # Which KIE account made it: a hash of the API key (never the key), so an idempotency key
     # reused under another key is refused, not answered with a task that account cannot see.
     account: str | None = field(default=None, kw_only=True)
+    # What the finished task returned that is not a file (``Results.value``: Suno's lyrics and
+    # song ids, MIDI notes, a market model's resultObject), as JSON; NOT_KEPT until the task is
+    # seen finished, and in rows of a kiekit before it was kept. Nothing else keeps it: a batch
+    # rerun or ``kie resume`` reads it here, not from KIE (whose record may be gone, §8).
+    value: Any = field(default=NOT_KEPT, kw_only=True)
+
+    @property
+    def value_kept(self) -> bool:
+        """Whether the task's ``value`` is recorded (None included), not :data:`NOT_KEPT`."""
+        return self.value is not NOT_KEPT
 
     @property
     def handed_off(self) -> bool:
@@ -201,6 +229,7 @@ class Entry:
             "lease_until": self.lease_until,
             "result_urls": [asset.url for asset in self.assets],
             "files": list(self.files),
+            "value": self.value if self.value_kept else None,
             "error": dict(self.error) if self.error is not None else None,
             "request": self.request,
         }
