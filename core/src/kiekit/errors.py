@@ -41,9 +41,10 @@
 KIE answers errors with HTTP 200 and the code in the body (kie-api.md §1, §7), so ``ApiError``
 is chosen from the body code at one place (:func:`api_error`), never from message text.
 Every error carries ``task_id`` when one is known, so nothing paid for is lost with the traceback,
-and ``retryable`` says whether trying the same call again can help. A refused follow-up call
-(extend, 4K: a create that names an earlier task) made no task: its ``task_id`` stays None, and
-``parent_task_id`` names the earlier task it was refused for.
+and ``retryable`` says whether trying the same call again can help. ``code`` is KIE's code
+wherever KIE gave one (a refused call's body code, a failed task's failCode), None otherwise.
+A refused follow-up call (extend, 4K: a create that names an earlier task) made no task: its
+``task_id`` stays None, and ``parent_task_id`` names the earlier task it was refused for.
 """
 
 from __future__ import annotations
