@@ -709,8 +709,8 @@ async def _value_asked_again(
             raise ProtocolError(f"its status is {status.state.value}, its row says succeeded")
         results = await client.finish(task, status)
     except KieError as exc:
-        log.warning("job %s: task %s is done, but its value (kept since) could not be asked "
-                    "for again: %s", done.id, task.id, exc)  # fmt: skip
+        log.warning("job %s: task %s is done, but its value (not kept by the kiekit that ran "
+                    "it) could not be asked for again: %s", done.id, task.id, exc)  # fmt: skip
         return done
     return evolve(done, value=results.value)
 
