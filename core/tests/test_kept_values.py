@@ -163,3 +163,24 @@ def test_a_value_is_kept_however_the_wait_ended(mock: Any) -> None:
     assert row is not None
     assert row.value == results.value
     assert time.time() - row.created_at < RESULT_LIFETIME
+
+
+def test_a_value_kie_cannot_give_again_leaves_the_job_done_with_its_files(
+    mock: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one status call of an older row is a bonus: a task KIE no longer knows (here an
+    id it never made) leaves the job succeeded, its files as they are, and says why."""
+    jobs, out = _jobs(tmp_path), tmp_path / "b"
+    first = _batch(mock, jobs, out)
+    _forget_values()
+    path = Path(default_journal().store.path)  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE entries SET task_id = 'feedface' || substr(task_id, 9)")
+
+    again = _batch(mock, jobs, out)
+
+    assert [again[i]["state"] for i in ("l1", "g1")] == ["succeeded", "succeeded"]
+    assert again["g1"]["files"] == first["g1"]["files"]
+    assert (again["l1"]["value"], again["g1"]["value"]) == (None, None)
+    assert "could not be asked for again" in caplog.text
+    assert len(mock.tasks()) == 2
