@@ -177,6 +177,42 @@ def test_task_failed_error_without_reason_says_so() -> None:
     assert "abc123" in str(error)
 
 
+@pytest.mark.parametrize(
+    ("fail_code", "code"), [("422", 422), ("500", 500), ("SENSITIVE_WORD", "SENSITIVE_WORD"),
+                            (None, None), ("", None)],
+)  # fmt: skip
+def test_task_failed_error_answers_code_as_every_kie_error_does(
+    fail_code: str | None, code: int | str | None
+) -> None:
+    """The README promises `code` on every error: a handler `except KieError as e: log(e.code)`
+    crashed on a failed task (AttributeError; the music QA's finding 3). Its ``code`` is KIE's
+    failCode as the number it spells (as a refused call's), ``fail_code`` stays as it came."""
+    error = TaskFailedError("abc123", fail_code, "no")
+
+    assert error.code == code
+    assert error.fail_code == fail_code
+    assert pickle.loads(pickle.dumps(error)).code == code  # noqa: S301 - our own bytes
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransportError("connection reset"),
+        ValidationError("prompt", "is required"),
+        WaitTimeoutError("t1", 3.0, None),
+        DownloadError("HTTP 403", url="https://cdn/x.png"),
+        KieError("anything"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_an_error_without_a_kie_code_answers_code_none(error: KieError) -> None:
+    assert error.code is None
+
+
+def test_an_api_error_code_is_kie_body_code() -> None:
+    assert api_error(402, "top up").code == 402
+
+
 def test_wait_timeout_error_keeps_the_wait_facts() -> None:
     error = WaitTimeoutError("abc123", 62.4, "running")
 

@@ -330,10 +330,18 @@ def test_kie_run_with_an_idempotency_key_run_again_pays_once(
     run = ["run", GROK, "--prompt", "shot 12", "--out", str(tmp_path), "--base-url",
            mock.base_url, "--idempotency-key", "shot-12"]  # fmt: skip
     assert main(run) == 0
-    first = capsys.readouterr().out
+    first = capsys.readouterr()
+    [task] = mock.tasks()
+    assert f"created task {task.task_id}" in first.err
     assert main(run) == 0
-    assert capsys.readouterr().out == first  # the same task's files
+    again = capsys.readouterr()
+    assert again.out == first.out  # the same task's files
     assert len(mock.tasks()) == 1
+    # and it says so: the replay did not create it (music QA 6)
+    assert "created task" not in again.err
+    assert f"task {task.task_id} ({GROK}) was made before with idempotency key 'shot-12'" in (
+        again.err
+    )
 
 
 @pytest.mark.usefixtures("fake_key")

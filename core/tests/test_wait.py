@@ -598,6 +598,25 @@ def test_client_wait_timeout_argument_overrides_the_policy(api: Any, kit: Simple
     assert time.monotonic() - started < 60  # the argument's 0.05 s, not the policy's hour
 
 
+def test_client_wait_with_a_timeout_under_the_first_poll_delay_asks_once_before_giving_up(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """Client and AsyncClient alike (and so ``kie run --timeout``): a task just submitted, a
+    timeout shorter than its first poll's delay, and a task done by then: its results."""
+    kie = kit.FakeKie([kit.market("success", urls=URLS)])
+    policy = PollPolicy(initial=2, first=4, timeout=0.05)
+
+    async def scenario() -> Results:
+        async with api.client(transport=kie.transport, poll=policy) as client:
+            task = await client.submit(GROK, prompt="a fox")
+            return await client.wait(task)
+
+    results = api.run(scenario)
+
+    assert [a.url for a in results.assets] == URLS
+    assert kie.polls == 1
+
+
 def test_client_wait_retries_retryable_errors(api: Any, kit: SimpleNamespace) -> None:
     kie = kit.FakeKie(
         [
@@ -740,3 +759,52 @@ def test_any_story_of_polls(kit: SimpleNamespace, steps: list[str], end: str | N
         assert fake.sleeps[0] == policy.initial
     assert all(s <= policy.maximum for s in fake.sleeps)
     assert fake.now - 1000.0 <= policy.timeout + 1e-9
+
+
+def test_a_timeout_shorter_than_the_first_poll_delay_still_checks_once_at_its_deadline(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    """``wait(timeout=3)`` on a task just created (first poll 4 s after it): the wait sleeps to
+    its deadline and asks once there, though a real sleep ends a little after the deadline
+    and the rate limiter then had "no slot before the deadline" (the music QA's finding 4)."""
+    from kiekit.ratelimit import RateLimiter
+
+    fake = FakeTime()
+    created = Task(id=TASK.id, model=TASK.model, created_at=fake.now)
+    kie = kit.FakeKie([kit.market("success", urls=URLS)])
+    kie_engine = engine(registry, PollPolicy(timeout=3))
+    kie_engine.limiter = RateLimiter()
+
+    def oversleep(seconds: float) -> None:  # as a loaded machine's sleep ends: a bit late
+        FakeTime.sleep(fake, seconds + 0.002)
+
+    fake.sleep = oversleep  # type: ignore[method-assign]
+
+    results = run_flow(kie_engine.wait(created), kie.transport, fake)
+
+    assert [a.url for a in results.assets] == URLS
+    assert kie.polls == 1
+    assert fake.sleeps == [pytest.approx(3.002)]
+
+
+def test_a_short_timeout_checks_once_at_its_deadline_and_then_gives_up(
+    kit: SimpleNamespace, registry: Registry, run_flow: Any
+) -> None:
+    from kiekit.ratelimit import RateLimiter
+
+    fake = FakeTime()
+    created = Task(id=TASK.id, model=TASK.model, created_at=fake.now)
+    kie = kit.FakeKie([kit.market("generating")])
+    kie_engine = engine(registry, PollPolicy(timeout=1))
+    kie_engine.limiter = RateLimiter()
+
+    def oversleep(seconds: float) -> None:
+        FakeTime.sleep(fake, seconds + 0.002)
+
+    fake.sleep = oversleep  # type: ignore[method-assign]
+
+    with pytest.raises(WaitTimeoutError) as info:
+        run_flow(kie_engine.wait(created), kie.transport, fake)
+
+    assert kie.polls == 1  # asked once, at the deadline
+    assert info.value.last_state == State.RUNNING.value

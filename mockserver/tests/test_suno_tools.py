@@ -225,6 +225,16 @@ def test_boost_style_is_answered_at_once_with_no_task_to_poll(mock: MockServer, 
     assert (empty["code"], empty["msg"]) == (422, "content cannot be empty")
 
 
+def test_boost_style_takes_a_content_of_any_length_as_kie_documents_no_maximum(
+    kie: Kie,
+) -> None:
+    """docs.kie.ai's boost page gives ``content`` no maxLength (kie-api.md §3.6); the mock's
+    3000 was an inference from the generate's limits, which it did not even match (music QA 7)."""
+    content = "lofi, " * 1000
+    data = kie.ok(kie.post("/api/v1/style/generate", {"content": content}))
+    assert data["param"] == content
+
+
 def test_boost_style_charges_and_refuses_without_credits(make_mock: MakeMock) -> None:
     _, kie = make_mock(starting_credits=0.5)
     first = kie.ok(kie.post("/api/v1/style/generate", {"content": "lofi"}))

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -41,16 +42,17 @@ from kiekit.errors import (
     InsufficientCreditsError,
     KieError,
     OutcomeUnknownError,
+    ProtocolError,
     TaskFailedError,
     UnknownModelError,
     ValidationError,
 )
 from kiekit.fields import CALLBACK_INPUTS, check_callback_url
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record
-from kiekit.journal._entry import not_known
+from kiekit.journal._entry import RESULT_LIFETIME, not_known
 from kiekit.journal._journal import refused_for_all
 from kiekit.journal._writer import WRITER
-from kiekit.models import Results, Task
+from kiekit.models import Results, State, Task
 
 __all__ = [
     "BadLine",
@@ -504,6 +506,9 @@ async def _try_job(
         key = entry.key  # perhaps the row of an older kiekit, keyed with its folder
     done = _settled(entry, job, folder)
     if done is not None:  # finished in an earlier run, or by another worker
+        if _value_not_kept(entry, done):  # a row of a kiekit before values were kept
+            assert entry is not None
+            return await _value_asked_again(client, entry, done)
         return done
     if entry is not None and _refused_in_this_run(entry, journal.owner, refused_since):
         return _refused_result(entry, job)
@@ -627,7 +632,7 @@ def _settled(entry: Entry | None, job: Job, folder: str) -> JobResult | None:
         error = {"type": "JournalError", "message": not_known(entry)}
         return JobResult(job.line, job.id, "error", entry.task_id, job.model, error=error)
     if entry.state is EntryState.SUCCEEDED and entry.files_on_disk():
-        return JobResult(job.line, job.id, "succeeded", entry.task_id, job.model, entry.files)
+        return _succeeded(entry, job)
     if _finished_elsewhere(entry, folder):
         return _settled_elsewhere(entry, job)
     if entry.state is EntryState.FAILED:
@@ -665,7 +670,49 @@ def _finished_elsewhere(entry: Entry, folder: str) -> bool:
 
 
 def _settled_elsewhere(entry: Entry, job: Job) -> JobResult:
-    return JobResult(job.line, job.id, "succeeded", entry.task_id, job.model, entry.files)
+    return _succeeded(entry, job)
+
+
+def _succeeded(entry: Entry, job: Job) -> JobResult:
+    """A job done before, from its row: its files, and its value (the lyrics, the song ids:
+    paid for, and nowhere else once the results line is written over) as the row keeps it."""
+    value = entry.value if entry.value_kept else None
+    files = entry.files
+    return JobResult(job.line, job.id, "succeeded", entry.task_id, job.model, files, value=value)
+
+
+def _value_not_kept(entry: Entry | None, done: JobResult) -> bool:
+    """A job done before whose row has no value kept (written by a kiekit before values were
+    kept) while KIE still keeps its task (RESULT_LIFETIME, kie-api.md §8): worth one status
+    call, as ``kie run --idempotency-key`` makes on a replay."""
+    return (
+        done.ok
+        and entry is not None
+        and entry.task_id is not None
+        and not entry.value_kept
+        and not entry.handed_off
+        and entry.created_at >= time.time() - RESULT_LIFETIME
+    )
+
+
+async def _value_asked_again(
+    client: kiekit.AsyncClient, entry: Entry, done: JobResult
+) -> JobResult:
+    """``done`` with its task's value, asked of KIE once (one status call; nothing is created
+    or downloaded) and so kept in its row (the client records the finish); as it was when KIE
+    cannot say (a warning says why): the job stays done, its files on disk."""
+    assert entry.task_id is not None
+    task = Task(entry.task_id, entry.model)
+    try:
+        status = await client.status(task)
+        if status.state is not State.SUCCEEDED:  # not the success its row says: left as is
+            raise ProtocolError(f"its status is {status.state.value}, its row says succeeded")
+        results = await client.finish(task, status)
+    except KieError as exc:
+        log.warning("job %s: task %s is done, but its value (not kept by the kiekit that ran "
+                    "it) could not be asked for again: %s", done.id, task.id, exc)  # fmt: skip
+        return done
+    return evolve(done, value=results.value)
 
 
 def _failure(job: Job, task: Task | None, exc: KieError) -> JobResult:

@@ -41,9 +41,10 @@
 KIE answers errors with HTTP 200 and the code in the body (kie-api.md §1, §7), so ``ApiError``
 is chosen from the body code at one place (:func:`api_error`), never from message text.
 Every error carries ``task_id`` when one is known, so nothing paid for is lost with the traceback,
-and ``retryable`` says whether trying the same call again can help. A refused follow-up call
-(extend, 4K: a create that names an earlier task) made no task: its ``task_id`` stays None, and
-``parent_task_id`` names the earlier task it was refused for.
+and ``retryable`` says whether trying the same call again can help. ``code`` is KIE's code
+wherever KIE gave one (a refused call's body code, a failed task's failCode), None otherwise.
+A refused follow-up call (extend, 4K: a create that names an earlier task) made no task: its
+``task_id`` stays None, and ``parent_task_id`` names the earlier task it was refused for.
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ class KieError(Exception):
     """
 
     retryable: bool = False  # a class's answer; a TransportError may say otherwise for itself
+    # KIE's code, where KIE gave one: a refused call's body code (ApiError, a number), a failed
+    # task's failCode (TaskFailedError: the number it spells, else as it came); None for an
+    # error of kiekit's own or of the network. Every error has it, so one ``except KieError``
+    # handler may log ``err.code``.
+    code: int | str | None = None
     # The local file concerned, when one is: an upload's (any failure of it), a download's
     path: str | None = None
     # The input field concerned, when one is: a ValidationError's, or the field a file was
@@ -591,7 +597,11 @@ class QueueFullError(ApiError):
 
 
 class TaskFailedError(KieError):
-    """The task ran and ended in the failed state; KIE's fail code and message are kept."""
+    """The task ran and ended in the failed state; KIE's fail code and message are kept.
+
+    ``fail_code`` is KIE's failCode as it came (a string, "500": kie-api.md §2.2); ``code`` is
+    the same code as every other KieError carries it (:func:`code_number`: 500), None when
+    KIE gave none."""
 
     task_id: str  # always known here (KieError's may be None)
 
@@ -601,6 +611,17 @@ class TaskFailedError(KieError):
         super().__init__(f"task failed{code}: {detail}", task_id=task_id)
         self.fail_code = fail_code
         self.fail_message = fail_message
+        number = code_number(fail_code)
+        self.code = number if isinstance(number, int | str) and number != "" else None
+
+
+def code_number(code: object) -> object:
+    """KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
+    an error's ``code`` is one type for a refused call and a failed task alike; one in words
+    stays as it came. Rows of a kiekit before this are read so too (``"500"`` on disk)."""
+    if isinstance(code, str) and code.isascii() and code.isdigit():
+        return int(code)
+    return code
 
 
 class WaitTimeoutError(KieError):

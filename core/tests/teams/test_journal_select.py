@@ -286,16 +286,20 @@ def test_an_open_index_in_older_words_is_made_again_and_serves_the_queries(
 def test_the_journals_writes_build_no_temporary_table(tmp_path: Path) -> None:
     """What a write costs in SQLite: an ``IN (...)`` list in the open index's condition made
     every insert and update build a temporary table (most of a write's work)."""
-    from kiekit.journal._stores import _INSERT, change_statement
+    from kiekit.journal._stores import _COLUMNS, _INSERT, change_statement
 
     path = tmp_path / "journal.sqlite3"
     store = SqliteStore(path)
     assert store.get("nothing") is None  # the file and its schema, as kiekit makes them
     store.close()
     writes = [
-        (_INSERT, [None] * 15),
+        (_INSERT, [None] * len(_COLUMNS)),
         (change_statement("entries", "?", ("state", "task_id", "updated_at")), [None] * 4),
         (change_statement("entries", "?", ("state", "assets", "error", "updated_at")), [None] * 5),
+        (  # a finish, as Journal.finished writes it (the task's value too)
+            change_statement("entries", "?", ("state", "assets", "value", "error", "updated_at")),
+            [None] * 6,
+        ),
         (change_statement("entries", "?", ("files", "out_dir", "updated_at")), [None] * 4),
     ]
     with sqlite3.connect(path) as connection:

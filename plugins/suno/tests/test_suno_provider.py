@@ -341,6 +341,32 @@ def test_an_extend_with_its_own_parameters_needs_no_style_or_title_as_kie_accept
         EXTEND, audio_id="a1", default_param_flag=True, prompt="on", continue_at=12
     )
     assert [t.task_id for t in kie_mock.tasks()] == [task.id]
+    # and the plugin's README says so (it said `style` and `title` were required: music QA 5)
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text("utf-8").split())
+    assert "`True` requires `prompt` and `continue_at`" in readme
+    assert "`prompt`, `style`, `title` and `continue_at`" not in readme
+
+
+def test_a_long_style_boost_is_sent_as_kie_documents_no_limit_and_its_result_kept_whole(
+    kie_client: Client, kie_mock: MockServer
+) -> None:
+    """KIE's boost page documents no maximum for ``content`` (kie-api.md §3.6): the plugin's
+    3000 was its own, said to be "the longest style KIE takes", which is 1000 (music QA 7).
+    A long boost is sent and its text kept whole; a generate then refuses it as its style,
+    naming the field and the version's limit, before anything is sent."""
+    from kiekit_suno import boost_style_request, boosted_style
+
+    content = "dreamy synth pop, " * 200  # 3600 characters
+    data = kie_client.call(boost_style_request(content))
+    style = boosted_style(data)
+    assert style.startswith(content.strip())
+    with pytest.raises(ValidationError) as refused:
+        kie_client.submit(
+            "suno/generate", custom_mode=True, instrumental=True, style=style, title="t"
+        )
+    assert refused.value.field == "style"
+    assert "1000" in str(refused.value)
+    assert kie_mock.tasks() == []
 
 
 def test_boost_style_is_one_synchronous_call(kie_client: Client, kie_mock: MockServer) -> None:

@@ -477,6 +477,12 @@ class Engine:
 
     @staticmethod
     def _book_here(limiter: RateLimiter, slot: _Slot, now: float, latest: float | None) -> Booking:
+        if latest is not None:
+            # A wait's last poll comes at its deadline, and its sleep there ends a little
+            # after it on a real clock: a slot free now is still its one check (else a
+            # timeout shorter than the first poll's delay gave up unasked). The shared
+            # limiter's ``within`` is clamped to 0 so too (kiekit.shared_limits).
+            latest = max(latest, now)
         if slot.task_id is None:
             at = limiter.book_create(now, latest=latest)
         else:

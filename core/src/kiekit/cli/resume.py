@@ -104,7 +104,8 @@ OUTCOMES = (*OWED_OUTCOMES, "done", "failed", "expired", "abandoned", "held", "n
 
 class Report:
     """What ``kie resume`` did with each row it looked at, for ``--json``: one record a row,
-    ``{"key", "task_id", "model", "base_url", "state", "outcome", "owed", "files", "error"}``.
+    ``{"key", "task_id", "model", "base_url", "state", "outcome", "owed", "files", "value",
+    "error"}`` (``value``: what a done task returned besides files, lyrics or song ids).
     ``state`` is the row's journal state once resume is done with it; ``outcome`` one of
     :data:`OUTCOMES`: ``done`` (its files written: ``files``), ``failed`` (the task failed
     at KIE: ``error``), ``expired`` (past KIE's retention, its row closed), ``abandoned`` (a
@@ -124,12 +125,13 @@ class Report:
         files: list[Path] | None = None,
         error: dict[str, Any] | None = None,
         state: str | None = None,
+        value: Any = None,
     ) -> None:
         self.tasks.append({
             "key": row.key, "task_id": row.task_id, "model": row.model,
             "base_url": row.base_url, "state": state or row.state.value, "outcome": outcome,
             "owed": outcome in OWED_OUTCOMES, "files": [str(path) for path in files or ()],
-            "error": error,
+            "value": value, "error": error,
         })  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
@@ -562,6 +564,10 @@ async def _finish(
     if not args.json:  # a path a line, as they come; --json prints them in its one object
         for path in paths:
             print(path)
+        if results.value is not None:  # lyrics, song ids: shown as kie run does, kept in the row
+            from kiekit.cli._streams import json_text
+
+            print(json_text(results.value))
     say(f"resumed task {task.id} ({task.model}): {len(paths)} file(s)")
-    report.add(row, "done", files=paths, state="succeeded")
+    report.add(row, "done", files=paths, state="succeeded", value=results.value)
     return True

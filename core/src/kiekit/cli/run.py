@@ -113,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         # while it is in flight leaves `kie resume` (after `kie settle`) the folder to fill
         if args.idempotency_key is None:
             _tell_rerun(client, args.model, params, args.callback_url)
+        asked_at = None if client.journal is None else client.journal.now()
         with _create_told(client, args), graced_create(client._session.drain, grace):
             try:
                 task = client.submit(
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
                 raise
         results: Results | None = None
         try:  # from here on, a stop says which task goes on
-            say(f"created task {task.id} ({args.model})")
+            say(_made(client, task, args.model, args.idempotency_key, asked_at))
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
             if results.assets:
@@ -144,6 +145,27 @@ def _run(args: argparse.Namespace) -> int:
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json_text(results.value))
     return 0
+
+
+def _made(client: Client, task: Task, model: str, key: str | None, asked_at: float | None) -> str:
+    """What the create did: made the task, or (an idempotency key's replay) found the one made
+    before. The journal tells them apart: a replay's row is the key's, written before this
+    run asked (Recorder.before_create returns its task, and nothing is sent)."""
+    from kiekit.errors import KieError
+
+    journal = client.journal
+    if key is None or journal is None or asked_at is None:
+        return f"created task {task.id} ({model})"
+    try:
+        row = journal.get(key)
+    except KieError:
+        row = None
+    if row is None or row.task_id != task.id or row.created_at >= asked_at:
+        return f"created task {task.id} ({model})"
+    return (
+        f"task {task.id} ({model}) was made before with idempotency key {key!r}: not created "
+        "again, nothing paid for"
+    )
 
 
 def _tell_rerun(client: Client, model: str, params: Input, callback_url: str | None) -> None:

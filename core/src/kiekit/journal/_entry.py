@@ -13,7 +13,13 @@ from typing import Any
 from attrs import field, frozen
 
 from kiekit._paths import is_file
-from kiekit.errors import RETENTION_DAYS, ApiError, ConfigurationError, KieError, TaskFailedError
+from kiekit.errors import (
+    RETENTION_DAYS,
+    ApiError,
+    ConfigurationError,
+    KieError,
+    TaskFailedError,
+)
 from kiekit.models import Asset
 
 DATA_DIR_ENV = "KIEKIT_DATA_DIR"
@@ -69,6 +75,24 @@ def expanded(path: Path) -> Path:
         return path.expanduser()
     except RuntimeError as exc:
         raise JournalError(f"task journal {path}: {exc} ({path} names it). {WAYS_OUT}") from exc
+
+
+class _NotKept(enum.Enum):
+    """The one value of :data:`NOT_KEPT` (an enum member: one object, pickled as itself)."""
+
+    NOT_KEPT = "not kept"
+
+    def __repr__(self) -> str:
+        return "NOT_KEPT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+# ``Entry.value`` of a row whose task's value was never recorded: one written by a kiekit before
+# values were kept, or not seen finished yet. Not None: a task whose value is None (a model whose
+# output is files only) has that recorded, and is not asked about again for it.
+NOT_KEPT = _NotKept.NOT_KEPT
 
 
 class EntryState(enum.Enum):
@@ -150,6 +174,16 @@ class Entry:
     # Which KIE account made it: a hash of the API key (never the key), so an idempotency key
     # reused under another key is refused, not answered with a task that account cannot see.
     account: str | None = field(default=None, kw_only=True)
+    # What the finished task returned that is not a file (``Results.value``: Suno's lyrics and
+    # song ids, MIDI notes, a market model's resultObject), as JSON; NOT_KEPT until the task is
+    # seen finished, and in rows of a kiekit before it was kept. Nothing else keeps it: a batch
+    # rerun or ``kie resume`` reads it here, not from KIE (whose record may be gone, §8).
+    value: Any = field(default=NOT_KEPT, kw_only=True)
+
+    @property
+    def value_kept(self) -> bool:
+        """Whether the task's ``value`` is recorded (None included), not :data:`NOT_KEPT`."""
+        return self.value is not NOT_KEPT
 
     @property
     def handed_off(self) -> bool:
@@ -195,6 +229,7 @@ class Entry:
             "lease_until": self.lease_until,
             "result_urls": [asset.url for asset in self.assets],
             "files": list(self.files),
+            "value": self.value if self.value_kept else None,
             "error": dict(self.error) if self.error is not None else None,
             "request": self.request,
         }
@@ -207,7 +242,7 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["code"] = exc.code
         record["message"] = exc.kie_message
     elif isinstance(exc, TaskFailedError):
-        record["code"] = code_number(exc.fail_code)
+        record["code"] = exc.code
         record["message"] = exc.fail_message
     elif isinstance(exc, KieError):
         record["message"] = exc.message
@@ -222,15 +257,6 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, KieError) and exc.parent_task_id:  # a refused extend's or 4K's parent
         record["parent_task_id"] = exc.parent_task_id
     return record
-
-
-def code_number(code: object) -> object:
-    """KIE's failCode is a string ("500", kie-api.md §2.2): kept as the number it spells, so
-    an error's ``code`` is one type for a refused call and a failed task alike; one in words
-    stays as it came. Rows of a kiekit before this are read so too (``"500"`` on disk)."""
-    if isinstance(code, str) and code.isascii() and code.isdigit():
-        return int(code)
-    return code
 
 
 def _cancelled(exc: BaseException) -> bool:

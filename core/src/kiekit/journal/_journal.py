@@ -343,6 +343,7 @@ class Journal:
             "state": EntryState.SUCCEEDED,
             "task_id": task.id,
             "assets": results.assets,
+            "value": results.value,
             "files": tuple(recorded(path) for path in paths),
             "out_dir": recorded(out_dir),
             "error": None,
@@ -756,6 +757,7 @@ class Journal:
         changes = {
             "state": EntryState.SUCCEEDED,
             "assets": results.assets,
+            "value": results.value,  # a paid result that is no file: kept (Entry.value)
             "error": None,
             "updated_at": self._clock(),
         }

@@ -64,11 +64,13 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     assets TEXT NOT NULL DEFAULT '[]',
     files TEXT NOT NULL DEFAULT '[]',
     error TEXT,
+    value TEXT,
     owner TEXT,
     lease_until DOUBLE PRECISION
 );
 -- columns added since the first journals (a table made by an older kiekit)
 ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS account TEXT;
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS value TEXT;
 CREATE INDEX IF NOT EXISTS {TABLE}_task_id ON {TABLE} (task_id);
 CREATE INDEX IF NOT EXISTS {TABLE}_owner ON {TABLE} (owner) WHERE lease_until IS NOT NULL;
 -- listings read the newest rows, resume the open ones (as in SQLite: kiekit.journal._stores)

@@ -24,13 +24,14 @@ from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import attrs
 
+from kiekit.errors import code_number
 from kiekit.journal._entry import (
     CHOSEN_BY,
+    NOT_KEPT,
     WAYS_OUT,
     Entry,
     EntryState,
     JournalError,
-    code_number,
 )
 from kiekit.journal._selection import (
     PAGE_ROWS,
@@ -249,6 +250,7 @@ _SCHEMA = (
     assets TEXT NOT NULL DEFAULT '[]',
     files TEXT NOT NULL DEFAULT '[]',
     error TEXT,
+    value TEXT,
     owner TEXT,
     lease_until REAL
 )""",
@@ -276,11 +278,14 @@ _COLUMNS = (
     "assets",
     "files",
     "error",
+    "value",
     "owner",
-    "lease_until",
+    "lease_until",  # the last: SqliteStore.insert sets it by position
 )
-# Columns added since the first journal files; _prepare adds them to an older file.
-_ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "account": "TEXT"}
+# Columns added since the first journal files; _prepare adds them to an older file. ``value``
+# needs no new schema version: an older kiekit's rows leave it NULL, which reads as NOT_KEPT
+# (its value fetched once more while KIE keeps the task), never as a wrong value.
+_ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "account": "TEXT", "value": "TEXT"}
 
 # A row nobody else holds: unowned, ours, released, or its lease has run out. The same words
 # in SQLite and PostgreSQL, with each one's placeholders.
@@ -836,6 +841,7 @@ def _row_values(entry: Entry) -> list[Any]:
         json.dumps([_asset_json(asset) for asset in entry.assets]) if entry.assets else "[]",
         _files_json(entry.files) if entry.files else "[]",
         None if error is None else json.dumps(error),
+        _value_json(entry.value),
         entry.owner,
         entry.lease_until,
     ]
@@ -849,7 +855,17 @@ def _json_or_none(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _value_json(value: Any) -> str | None:
+    """A task's value as its column holds it: NULL when not kept (NOT_KEPT), else JSON, a value
+    of None included ("null"). A value JSON cannot spell (a plugin's own object) is kept as its
+    text, not refused: the write it rides on records a paid task's success."""
+    if value is NOT_KEPT:
+        return None
+    return json.dumps(value, default=str)
+
+
 _ENCODERS: dict[str, Any] = {
+    "value": _value_json,
     "state": lambda state: EntryState(state).value,
     "request": _json_or_none,
     "assets": lambda assets: json.dumps([_asset_json(asset) for asset in assets]),
@@ -911,6 +927,7 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         assets=tuple(_asset_of(item) for item in json.loads(row["assets"])),
         files=tuple(_path_of(path) for path in json.loads(row["files"])),
         error=_error_of(row["error"]),
+        value=NOT_KEPT if row["value"] is None else json.loads(row["value"]),
         owner=row["owner"],
         lease_until=row["lease_until"],
     )

@@ -241,7 +241,7 @@ def paths() -> dict[str, dict[str, Any]]:
             "Suno boost style: a richer style description, answered at once (no task)",
             BOOSTED,
             tag="suno",
-            body=obj({"content": required_text(style.CONTENT_MAX)}, ("content",)),
+            body=obj({"content": required_text()}, ("content",)),  # no maximum documented
             section="§3.6",
         )
     }

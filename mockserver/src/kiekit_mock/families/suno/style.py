@@ -20,7 +20,6 @@ from .common import clock_text
 ROUTES = web.RouteTableDef()
 PATH = "/api/v1/style/generate"
 COST = 0.4  # [INF] KIE's pricing page lists no figure for it; a small, non-zero charge
-CONTENT_MAX = 3000  # [INF] the style limit of the newest Suno versions (music.LIMITS)
 SUCCESS_WORD = "成功"  # the page's example successFlag, "success" in Chinese (§9.4)
 
 
@@ -35,7 +34,9 @@ def boosted(content: str) -> str:
 @ROUTES.post(PATH)
 async def boost_style(request: web.Request) -> web.Response:
     body = await json_body(request)
-    content = required_str(body, "content", CONTENT_MAX)
+    # no maximum: KIE's page documents none for ``content`` (docs.kie.ai "Boost Music Style":
+    # a required string, "concise and clear"; kie-api.md §3.6 records none either)
+    content = required_str(body, "content")
     rt = runtime(request)
     remaining = rt.store.charge(account_of(request), COST)  # 402 when the balance is too low
     return ok(
