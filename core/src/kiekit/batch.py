@@ -544,12 +544,7 @@ async def _try_job(
         why = NotSent()
         await _let_go(journal, key, refused=why)
         return JobResult(job.line, job.id, NOT_SENT, None, job.model, error=error_record(why))
-    # a row still `claimed` (new, reopened, or a gone worker's that sent nothing) is created
-    # here; a `created` one's task was made before, by another worker or an earlier run
-    fresh = held.state is EntryState.CLAIMED
-    return await _run_claimed(
-        client, journal, job, key, out_dir, timeout, out_of_credits, fresh=fresh
-    )
+    return await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits)
 
 
 async def _run_claimed(
@@ -560,12 +555,11 @@ async def _run_claimed(
     out_dir: Path,
     timeout: float | None,
     out_of_credits: asyncio.Event | None = None,
-    *,
-    fresh: bool = False,
 ) -> JobResult:
     """Submit (or find the task of), wait for and download a job; ``submit`` says why when the
     row cannot be worked on here. A create refused for want of credits sets ``out_of_credits``.
-    ``fresh``: the row was claimed with no task, so a task submit returns was made here."""
+    A task submit made here has the time of its create (``created_at``); one another worker or
+    an earlier run made, found through the job's key, has none (``JobResult.made``)."""
     task: Task | None = None
     try:
         task = await client.submit(
@@ -587,7 +581,7 @@ async def _run_claimed(
         await _let_go(journal, key, refused=exc if for_all else None, failed=failed)
         if task is None and isinstance(exc, InsufficientCreditsError) and out_of_credits:
             out_of_credits.set()
-        return evolve(_failure(job, task, exc), made=fresh and task is not None)
+        return evolve(_failure(job, task, exc), made=_made_here(task))
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
         raise
@@ -595,8 +589,15 @@ async def _run_claimed(
         await _recorded_late(journal, key, task, results, paths, _absolute(out_dir))
     files = tuple(map(_paths.text, paths))  # for results.jsonl: text, as the journal's
     return JobResult(
-        job.line, job.id, "succeeded", task.id, job.model, files, value=results.value, made=fresh
-    )
+        job.line, job.id, "succeeded", task.id, job.model, files, value=results.value,
+        made=_made_here(task),
+    )  # fmt: skip
+
+
+def _made_here(task: Task | None) -> bool:
+    """Whether ``task`` was created by this submit (its create's answer timed it), not found
+    in the journal under the job's key (made by another worker or an earlier run)."""
+    return task is not None and task.created_at is not None
 
 
 async def _recorded_late(

@@ -479,6 +479,7 @@ def _run_on_celery(
             timeout=args.timeout,
             poll_interval=args.poll_interval,
             on_result=done,
+            on_wait=say,  # a long wait with no answer says what it waits for
         )
 
 
