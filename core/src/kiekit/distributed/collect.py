@@ -151,12 +151,15 @@ class _Waiting:
         from celery.result import ResultSet
 
         quiet_since = told = self.clock()
+        # one handle per message for the whole wait: the result backend hands an answer to
+        # the handle it first knew for that message
+        handles = {tid: self.app.AsyncResult(tid) for tid in sent}
         try:
             while True:
                 waiting = [tid for tid, job in sent.items() if job.line not in results]
                 if not waiting:
                     return
-                pending = ResultSet([self.app.AsyncResult(tid) for tid in waiting], app=self.app)
+                pending = ResultSet([handles[tid] for tid in waiting], app=self.app)
                 answered = len(results)
                 with contextlib.suppress(NoAnswerYet):  # none within self.look: look around
                     pending.join_native(timeout=self.look, callback=collected, propagate=False)
@@ -172,7 +175,8 @@ class _Waiting:
                 if now - quiet_since >= self.bound and untaken and not self._queued():
                     for job in untaken:  # safe: the journal settles a job once (see above)
                         options = task_options(job, folder, timeout, poll_interval, self.since)
-                        sent[self.app.send_task(TASK_NAME, **options).id] = job
+                        again = self.app.send_task(TASK_NAME, **options)
+                        sent[again.id], handles[again.id] = job, again
                     self.say(
                         f"kie batch: {len(untaken)} job(s) no Celery worker took or answered in "
                         f"{self.bound:g} s (KIEKIT_CELERY_VISIBILITY_TIMEOUT), with the queue "
@@ -191,8 +195,8 @@ class _Waiting:
                     )
                     told = now
         finally:
-            forgotten = ResultSet([self.app.AsyncResult(tid) for tid in sent], app=self.app)
-            forgotten.forget()  # the journal keeps what matters; the backend needs no more
+            # the journal keeps what matters; the backend needs no more
+            ResultSet(list(handles.values()), app=self.app).forget()
 
     def _look(
         self,
