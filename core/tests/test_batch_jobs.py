@@ -485,3 +485,51 @@ def test_a_client_recording_into_another_journal_is_refused_before_any_job(
         asyncio.run(scenario())
     assert "records into " + ("none" if own is None else repr(own)) in str(raised.value)
     assert _creates(mock) == Counter()
+
+
+def test_a_result_says_made_only_for_a_task_this_run_created(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Teamops finding 4: "made a task (paid for)" counted every job with a task id, so two
+    workers on the same jobs each said they paid for all of them. ``made`` is this run's own
+    creates: a job another worker created (and let go) and a job settled before are not."""
+    from kiekit.batch import run_job
+
+    mock = mock_server_factory(polls_to_complete=1)
+    store = MemoryStore()
+    first, other = Journal(store), Journal(store)  # two workers on one journal
+    jobs = _jobs(3)
+    made_there = jobs[0]
+
+    async def created_elsewhere() -> None:  # another worker's create, then it let the job go
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=other
+        ) as client:
+            key = job_key(made_there)
+            await client.submit(made_there.model, made_there.input, idempotency_key=key)
+        other.release(key)
+
+    asyncio.run(created_elsewhere())
+    results = _run(mock, first, jobs, tmp_path / "out")
+    assert [(r.state, r.made) for r in results] == [
+        ("succeeded", False),  # waited for and downloaded here, made (and paid) by the other
+        ("succeeded", True),
+        ("succeeded", True),
+    ]
+    assert set(_creates(mock).values()) == {1}
+
+    async def again() -> JobResult:  # a worker given a job done before: settled, made nothing
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=other
+        ) as client:
+            return await run_job(client, other, jobs[1], tmp_path / "elsewhere")
+
+    settled = asyncio.run(again())
+    assert (settled.state, settled.task_id, settled.made) == (
+        "succeeded",
+        results[1].task_id,
+        False,
+    )
+    assert JobResult.from_json(settled.to_json()) == settled
+    older = {k: v for k, v in results[1].to_json().items() if k != "made"}  # an older worker
+    assert JobResult.from_json(older).made is None

@@ -511,6 +511,44 @@ def test_a_batch_summary_tells_jobs_that_paid_for_nothing_from_tasks_made(
     assert len(sent) == 3
 
 
+def test_a_batch_counts_only_the_tasks_it_made_as_paid_for(
+    mock_server_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Teamops finding 4: a rerun that sent nothing said "2 made a task (paid for)" and
+    ``tasks_made: 2``; the tasks found made before are counted apart (``tasks_found``)."""
+    monkeypatch.setenv("KIE_API_KEY", FAKE_KEY)
+    mock = mock_server_factory(polls_to_complete=0)
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"id": f"j{i}", "model": "grok-imagine/text-to-image", "input": {"prompt": f"p{i}"}}
+             for i in range(2)]  # fmt: skip
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def batch(out: str) -> tuple[dict[str, Any], str]:
+        argv = ["batch", str(jobs), "--out", str(tmp_path / out), "--json", *where(mock)]
+        assert cli.main(argv) == 0
+        said = capsys.readouterr()
+        return json.loads(said.out), " ".join(said.err.split())
+
+    first, err = batch("a")
+    assert (first["tasks_made"], first["tasks_found"]) == (2, 0)
+    assert "2 job(s): 2 succeeded; 2 made a task (paid for); results in" in err
+    sent = len(mock.requests())
+    again, err = batch("b")  # another worker's folder: the jobs are done, nothing is sent
+    assert len(mock.requests()) == sent
+    assert (again["tasks_made"], again["tasks_found"]) == (0, 2)
+    assert (
+        "2 job(s): 2 succeeded; 0 made a task (paid for), 2 found made before (another "
+        "worker's or an earlier run's); results in"
+    ) in err
+    report = [
+        json.loads(line) for line in (tmp_path / "b" / "results.jsonl").read_text().splitlines()
+    ]
+    assert [r["made"] for r in report] == [False, False]
+
+
 @pytest.mark.parametrize("command", ["run", "batch", "chat", "tasks", "settle"])
 def test_help_reaches_an_ascii_stdout_escaped(
     command: str, monkeypatch: pytest.MonkeyPatch

@@ -516,7 +516,7 @@ def test_kie_resume_takes_at_once_the_rows_a_dead_local_worker_held_not_a_live_o
 
     assert main(["resume", "--base-url", mock.base_url, "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
-    assert "1 task(s) are being worked on by other workers" in err
+    assert "1 task(s) held by elsewhere:7:othersite:1, a live worker" in err
     assert f"resumed task {dead_ones.id}" in err
     assert live_ones.id not in err
     after = {row.task_id: row for row in default_journal().entries()}

@@ -128,7 +128,12 @@ class JobResult:
     error, e.g. a wait that timed out: its task, when ``task_id`` says one was made, goes on),
     ``unknown`` (the create's outcome is unknown), or ``invalid`` (the line or its input is
     bad); or, for a ``kie batch`` stopped by a signal, ``stopped`` (it did not finish: its
-    task, if made, goes on; an ``Interrupted`` error says so)."""
+    task, if made, goes on; an ``Interrupted`` error says so).
+
+    ``made``: whether this run made the job's task (its create was sent by this worker and
+    answered with a task: paid for here), not a task another worker or an earlier run made
+    and this one found in the journal; None in the answer of an older worker, which does not
+    tell (``kie batch``'s ``tasks_made`` then counts it by its ``task_id``, as before)."""
 
     line: int
     id: str | None
@@ -138,6 +143,7 @@ class JobResult:
     files: tuple[str, ...] = ()
     error: Mapping[str, Any] | None = None
     value: Any = None  # what KIE returned besides files (lyrics, a character id), as JSON
+    made: bool | None = False
 
     @property
     def ok(self) -> bool:
@@ -153,6 +159,7 @@ class JobResult:
             "files": list(self.files),
             "value": self.value,
             "error": dict(self.error) if self.error is not None else None,
+            "made": self.made,
         }
 
     @classmethod
@@ -168,7 +175,13 @@ class JobResult:
             files=tuple(str(path) for path in data.get("files") or ()),
             error=dict(error) if error is not None else None,
             value=data.get("value"),
+            made=_made_of(data.get("made")),
         )
+
+
+def _made_of(value: object) -> bool | None:
+    """A result's ``made`` as JSON gives it: None (not told) from a worker of an older kiekit."""
+    return value if isinstance(value, bool) else None
 
 
 def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
@@ -549,7 +562,9 @@ async def _run_claimed(
     out_of_credits: asyncio.Event | None = None,
 ) -> JobResult:
     """Submit (or find the task of), wait for and download a job; ``submit`` says why when the
-    row cannot be worked on here. A create refused for want of credits sets ``out_of_credits``."""
+    row cannot be worked on here. A create refused for want of credits sets ``out_of_credits``.
+    A task submit made here has the time of its create (``created_at``); one another worker or
+    an earlier run made, found through the job's key, has none (``JobResult.made``)."""
     task: Task | None = None
     try:
         task = await client.submit(
@@ -571,14 +586,23 @@ async def _run_claimed(
         await _let_go(journal, key, refused=exc if for_all else None, failed=failed)
         if task is None and isinstance(exc, InsufficientCreditsError) and out_of_credits:
             out_of_credits.set()
-        return _failure(job, task, exc)
+        return evolve(_failure(job, task, exc), made=_made_here(task))
     except BaseException:
         await asyncio.shield(_let_go(journal, key))
         raise
     if journal.unrecorded(task.id):  # the journal missed a write meanwhile (a restart)
         await _recorded_late(journal, key, task, results, paths, _absolute(out_dir))
     files = tuple(map(_paths.text, paths))  # for results.jsonl: text, as the journal's
-    return JobResult(job.line, job.id, "succeeded", task.id, job.model, files, value=results.value)
+    return JobResult(
+        job.line, job.id, "succeeded", task.id, job.model, files, value=results.value,
+        made=_made_here(task),
+    )  # fmt: skip
+
+
+def _made_here(task: Task | None) -> bool:
+    """Whether ``task`` was created by this submit (its create's answer timed it), not found
+    in the journal under the job's key (made by another worker or an earlier run)."""
+    return task is not None and task.created_at is not None
 
 
 async def _recorded_late(

@@ -452,3 +452,69 @@ def test_a_message_of_an_older_kie_batch_runs_on_a_worker_of_this_kiekit(
     assert answer.files
     assert {Path(f).parent for f in answer.files} == {out}
     assert _creates(mock_url) == Counter({"job 0": 1})
+
+
+def test_jobs_whose_messages_the_broker_lost_are_sent_again_and_each_made_once(
+    workers: Workers, mock_url: str, tmp_path: Path, redis_url: str
+) -> None:
+    """Teamops finding 2: Redis restarted without persistence loses the queued messages, and
+    ``kie batch --celery`` waited silently for ever. Here the queue is emptied as such a
+    restart empties it, before any worker took a job (forced: no worker runs yet). The sender
+    says what it waits for, then sends the lost jobs again once nothing moved for the
+    visibility timeout; the workers run each once (the journal settles a job once)."""
+    import redis
+
+    count = 4
+    jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
+    workers.env["KIEKIT_CELERY_VISIBILITY_TIMEOUT"] = "3"  # the bound, short for the test
+    queue = workers.env["KIEKIT_CELERY_QUEUE"]
+    broker = redis.Redis.from_url(redis_url)
+    report = tmp_path / "batch.log"
+    with open(report, "wb") as log:
+        batch = subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+            _batch(jobs, out), env=workers.env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        _until("every job queued", lambda: broker.llen(queue) == count, alive=[batch])
+        assert broker.delete(queue) == 1  # what a restart without persistence leaves
+        workers.start("a")
+        batch.wait(DEADLINE)
+    finally:
+        if batch.poll() is None:  # the test failed: leave no batch behind
+            batch.kill()
+            batch.wait(10)
+    said = " ".join(report.read_text(errors="replace").split())
+    assert batch.returncode == 0, said
+    _check_report(out, count, mock_url)  # each job created once, every file once
+    assert "waiting for the Celery workers: 4 job(s) not answered" in said
+    assert "4 job(s) no Celery worker took or answered in 3 s" in said
+    assert "sent again" in said
+    assert workers.jobs_finished("a") == Counter({f"j{i}": 1 for i in range(count)})
+
+
+def test_a_message_sent_again_beside_one_not_lost_runs_its_job_once(
+    workers: Workers, team_env: dict[str, str], mock_url: str, tmp_path: Path
+) -> None:
+    """Sending a job again is safe only if a worker settles it through the journal: the same
+    job's message twice, taken by two worker threads at once, makes one task; both answer
+    it succeeded (the second from the journal row)."""
+    from kiekit.batch import Job, JobResult
+    from kiekit.distributed import CelerySettings
+    from kiekit.distributed.celery_app import make_app
+    from kiekit.distributed.messages import TASK_NAME, task_options
+
+    workers.start("a", pool=("--pool", "threads", "--concurrency", "2"))
+    app = make_app(CelerySettings.from_env(environ=team_env))
+    job = Job(1, "j0", GROK, {"prompt": "job 0"})
+    out = tmp_path / "out"
+    sent = [app.send_task(TASK_NAME, **task_options(job, str(out), None, 0.05, 0.0))
+            for _ in range(2)]  # fmt: skip
+    try:
+        answers = [JobResult.from_json(one.get(timeout=DEADLINE)) for one in sent]
+    finally:
+        for one in sent:
+            one.forget()
+    assert [(a.id, a.state) for a in answers] == [("j0", "succeeded")] * 2, answers
+    assert len({a.task_id for a in answers}) == 1
+    assert sorted(bool(a.made) for a in answers) == [False, True]  # one paid for it
+    assert _creates(mock_url) == Counter({"job 0": 1})

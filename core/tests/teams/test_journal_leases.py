@@ -206,6 +206,40 @@ def test_an_ended_process_of_this_machine_holds_nothing(store: JournalStore) -> 
     assert journal.held_elsewhere(other) > 0
 
 
+def test_a_task_owed_a_wait_is_taken_by_one_resume_and_a_gone_holders_is_taken_over(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    """Journal.take (kie resume's hold, teamops finding 1): a ``created`` row is held by the
+    first that takes it; another live worker leaves it; it is taken over once that lease has
+    run out, or at once when its holder was a process of this machine that has ended. A row
+    owed nothing (failed, a create not made) is taken by nobody."""
+    first, second = Journal(store, clock=clock), Journal(store, clock=clock)
+    second._owner = (first._owner[0], "elsewhere:1:-:0000")  # another worker, another machine
+    store.insert(Entry("task", GROK, None, EntryState.CREATED, 1.0, 1.0, task_id="t1"))
+    taken = first.take("task")
+    assert taken is not None
+    assert (taken.owner, taken.lease_until is not None) == (first.owner, True)
+    assert second.take("task") is None  # held: left to the first
+    held = store.get("task")
+    assert held is not None
+    assert second.holder(held) == first.owner  # kie tasks: "being worked on by" the first
+    lapse(store, clock, first.owner)
+    again = second.take("task")
+    assert again is not None
+    assert again.owner == second.owner
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                           capture_output=True, text=True)  # fmt: skip
+    dead = f"here:{int(ended.stdout)}:{_site()}:dead0000"
+    store.insert(Entry("dead", GROK, None, EntryState.CREATED, 1.0, 1.0, task_id="t2",
+                       owner=dead), lease=3_600)  # fmt: skip
+    assert first.take("dead") is not None  # its holder was killed here: not waited out
+    store.insert(row("unsent", EntryState.CLAIMED))
+    store.insert(Entry("failed", GROK, None, EntryState.FAILED, 1.0, 1.0, task_id="t3"))
+    assert first.take("unsent") is None
+    assert first.take("failed") is None
+    assert first.take("no-such-row") is None
+
+
 def test_an_older_sqlite_journal_gains_the_owner_columns(tmp_path: Path) -> None:
     import sqlite3
 

@@ -220,6 +220,63 @@ def test_a_journal_database_that_cannot_be_reached_is_exit_1_a_misnamed_one_exit
     assert main([*batch, "--journal", f"sqlite:///{tmp_path}/a-file/journal.sqlite3"]) == 2
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["tasks"], id="tasks"),
+        pytest.param(["tasks", "--json"], id="tasks-json"),
+        pytest.param(["batch", "JOBS", "--out", "OUT"], id="batch"),
+        pytest.param(["batch", "JOBS", "--out", "OUT", "--json"], id="batch-json"),
+        pytest.param(["run", GROK, "--prompt", "a fox", "--out", "OUT"], id="run"),
+        pytest.param(["resume"], id="resume"),
+        pytest.param(["settle", "batch:fox", "--not-created"], id="settle"),
+        pytest.param(["prune", "--older-than", "30d"], id="prune"),
+    ],
+)
+def test_a_journal_url_naming_no_database_of_its_server_is_exit_2_naming_it(
+    command: list[str],
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/teams.md: "a misconfigured one (..., no such database) is a usage error, 2" in
+    every command; it was 1, an unreachable database's code (an outside tester's finding 3),
+    for libpq gives no code to a missing database at connect."""
+    import json
+
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "fox", "model": GROK, "input": {"prompt": "a fox"}}) + "\n")
+    argv = [{"JOBS": str(jobs), "OUT": str(tmp_path / "out")}.get(arg, arg) for arg in command]
+    nosuch = postgres_url.rsplit("/", 1)[0] + "/no_such_journal"
+    argv += ["--journal", nosuch, "--base-url", "http://127.0.0.1:9"] if command[0] in (
+        "batch", "run", "resume") else ["--journal", nosuch]  # fmt: skip
+    assert main(argv) == 2
+    said = capsys.readouterr()
+    assert "no database 'no_such_journal' on that server" in said.err
+    assert "createdb no_such_journal" in said.err
+    if "--json" in command and command[0] == "batch":
+        assert json.loads(said.out)["error"]["type"] == "JournalError"
+    assert not (tmp_path / "out").exists()  # refused before anything was made or sent
+
+
+def test_a_journal_server_that_is_down_stays_retryable_not_a_missing_database(
+    kit: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server is asked whether the database exists only when it answers: a server that
+    is down (a restart) is still exit 1, to try again."""
+    from kiekit.cli import main
+
+    nowhere = f"postgresql://kiekit@127.0.0.1:{kit.free_port()}/no_such_journal"
+    assert main(["tasks", "--journal", nowhere]) == 1
+    err = capsys.readouterr().err
+    assert "connection failed" in err
+    assert "no database" not in err
+
+
 class WritesAfterTheCreateFail:
     """A store whose first ``outages`` writes after the create (its task, its results, its
     files) fail as a database restarting does; everything else goes to ``store``."""

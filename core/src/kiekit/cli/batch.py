@@ -147,7 +147,7 @@ def _batch(args: argparse.Namespace) -> int:
 
             results = asyncio.run(_run(args, journal, jobs, results_path, finished))
     except KeyboardInterrupt as stop:
-        _stopped(args, stop, jobs, [*finished, *refusals], results_path)
+        _stopped(args, stop, jobs, [*finished, *refusals], results_path, journal.owner, started)
         raise
     ordered = sorted([*results, *refusals], key=lambda r: r.line)
     unwritten = _save_results(results_path, ordered)
@@ -157,9 +157,11 @@ def _batch(args: argparse.Namespace) -> int:
     summary = ", ".join(
         f"{count} {_STATE_WORDS.get(state, state)}" for state, count in sorted(counts.items())
     )
-    made = _tasks_made(ordered)
+    made, found = _tasks_made(ordered), _tasks_found(ordered)
     kept = f"results in {results_path}" if unwritten is None else "no results file (see above)"
-    say(f"{len(ordered)} job(s): {summary or 'none'}; {made} made a task (paid for); {kept}")
+    earlier = f", {found} found made before (another worker's or an earlier run's)" if found else ""
+    say(f"{len(ordered)} job(s): {summary or 'none'}; {made} made a task (paid for){earlier}; "
+        f"{kept}")  # fmt: skip
     if counts.get("not_sent"):
         say("kie batch: KIE refused a create for want of credits (402), so the jobs not sent "
             "yet were not sent; top up the account (kie credits) and run the batch again: "
@@ -176,6 +178,7 @@ def _batch(args: argparse.Namespace) -> int:
         "jobs": len(ordered),
         "states": counts,
         "tasks_made": made,
+        "tasks_found": found,
         "results": str(results_path),
     }
     if code:  # as every command's failure: an "error" saying what (each job's is in results)
@@ -204,9 +207,27 @@ _STATE_WORDS = {
 
 
 def _tasks_made(results: list[JobResult]) -> int:
-    """The jobs that made a task, paid for: a refusal that names a task made before (a second
-    Veo 4K) made none."""
-    return sum(1 for result in results if result.task_id and result.state != "refused")
+    """The jobs whose task this run made, paid for by it: not a task another worker or an
+    earlier run made, which this one found in the journal (:func:`_tasks_found`), nor a
+    refusal that names a task made before (a second Veo 4K). A worker of an older kiekit does
+    not say (``made`` None): its job counts by its task id, as before."""
+    return sum(1 for result in results if _made(result))
+
+
+def _made(result: JobResult) -> bool:
+    if result.made is None:
+        return bool(result.task_id) and result.state != "refused"
+    return result.made
+
+
+def _tasks_found(results: list[JobResult]) -> int:
+    """The jobs settled here from a task made before (another worker's, an earlier run's):
+    waited for, downloaded or reported from the journal, paid for by whoever made it."""
+    return sum(
+        1
+        for result in results
+        if result.task_id and result.state != "refused" and not _made(result)
+    )
 
 
 def _lines(path: Path) -> Iterator[str]:
@@ -458,6 +479,7 @@ def _run_on_celery(
             timeout=args.timeout,
             poll_interval=args.poll_interval,
             on_result=done,
+            on_wait=say,  # a long wait with no answer says what it waits for
         )
 
 
@@ -547,12 +569,18 @@ def _stopped(
     jobs: list[Job],
     known: list[JobResult],
     results_path: Path,
+    owner: str,
+    started: float,
 ) -> None:
     """A batch stopped by Ctrl-C or SIGTERM: each job's line in the results file, the jobs not
     finished read from their journal rows (a line that says it did not finish), and what they
     left said: the tasks that go on at KIE, the creates of unknown outcome, how to go on. With
     ``--celery``, the jobs Celery workers hold go on there (the others were held back from
-    them: kiekit.distributed.collect.hold_back)."""
+    them: kiekit.distributed.collect.hold_back). A job cut short made its task in this run
+    when its row was claimed since the run ``started`` by this run (its ``owner``) or, with
+    ``--celery``, by a worker (:func:`_made_in_run`)."""
+    from attrs import evolve
+
     from kiekit.batch import job_key
     from kiekit.errors import KieError
     from kiekit.journal import default_journal
@@ -574,6 +602,10 @@ def _stopped(
         if job.line in working
         else _left_off(job, rows.get(job.line), words, mock=args.mock)
         for job in open_jobs
+    ]
+    mine = None if args.celery is not None else owner  # a Celery worker's rows: the workers'
+    left = [
+        evolve(result, made=_made_in_run(rows.get(result.line), mine, started)) for result in left
     ]
     ordered = sorted([*known, *left], key=lambda r: r.line)
     saved = _save_results(results_path, ordered) is None
@@ -625,8 +657,18 @@ def _stopped(
     for result in ordered:
         counts[result.state] = counts.get(result.state, 0) + 1
     summary = {"jobs": len(ordered), "states": counts, "tasks_made": _tasks_made(ordered),
+               "tasks_found": _tasks_found(ordered),
                "results": str(results_path) if saved else None}  # fmt: skip
     hand_stop(stop, note, summary=summary)
+
+
+def _made_in_run(row: Entry | None, owner: str | None, started: float) -> bool:
+    """Whether a job a stop cut short made its task in this run, as far as its row tells: a
+    task, on a row first claimed since the run began (``started``, the journal's clock) by
+    this run (``owner``; None: by any worker, a Celery batch's). Not a task made before."""
+    if row is None or row.task_id is None or row.created_at < started:
+        return False
+    return owner is None or row.owner == owner
 
 
 def _say_held_back(unsent: list[JobResult], rows: dict[int, Entry | None]) -> None:

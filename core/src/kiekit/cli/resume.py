@@ -8,6 +8,12 @@ Exit code 0 only when nothing is left owed; 1 while a task of this server did no
 lives on another server, or a create's outcome is unknown (a CI step that finishes what a crash
 left must not pass over them). Rows another live worker holds are its own, not owed here.
 
+Like a batch worker's jobs, each row is held while it is waited on and its files fetched
+(:meth:`Journal.take`: the journal's owner and lease, renewed while it works): a second
+``kie resume`` at once, or one beside a live ``kie batch`` worker, leaves the rows the other
+holds to it and says so ("N held by OWNER"), takes over those of a worker that has ended or
+whose lease ran out, and ``kie tasks`` shows this resume working on the rows it holds.
+
 ``kie resume KEY_OR_TASK_ID ...`` finishes only the rows named (as ``kie settle`` names one);
 a name the journal has no row for is a ValidationError, before anything is waited for.
 
@@ -23,6 +29,9 @@ import argparse
 import contextlib
 import functools
 import heapq
+from collections import Counter
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -161,7 +170,7 @@ def _resume(args: argparse.Namespace) -> int:
         say(f"{len(rows)} task(s) open or owed in the journal: sorting them")
     busy = _held_elsewhere(journal, rows)
     if busy:
-        say(f"{len(busy)} task(s) are being worked on by other workers (left to them)")
+        _say_held(busy.values())
         for row in rows:
             if row.key in busy:
                 report.add(row, "held")
@@ -347,20 +356,28 @@ def _open_rows(journal: Journal) -> list[Entry]:
     return list(heapq.merge(chosen, journal.downloads_gone(), key=lambda row: row.created_at))
 
 
-def _held_elsewhere(journal: Journal, rows: list[Entry]) -> set[str]:
-    """Keys of rows another live worker holds (a shared journal, docs/teams.md): not ours to
-    resume, nor to call "outcome unknown" while their create is on its way. A worker of this
-    machine whose process has ended (a ``kill -9``, or a run that ended with rows it could not
-    finish) holds nothing: Journal.held_elsewhere ends its leases at once, not waited out."""
+def _say_held(owners: Iterable[str]) -> None:
+    """How many rows each other live worker holds: left to it (``kie tasks`` shows them as
+    "being worked on by OWNER")."""
+    for owner, count in Counter(owners).items():
+        say(f"{count} task(s) held by {owner}, a live worker: being worked on there (left to it)")
+
+
+def _held_elsewhere(journal: Journal, rows: list[Entry]) -> dict[str, str]:
+    """Rows another live worker holds, by key, with their owner (a shared journal,
+    docs/teams.md): not ours to resume, nor to call "outcome unknown" while their create is
+    on its way. A worker of this machine whose process has ended (a ``kill -9``, or a run
+    that ended with rows it could not finish) holds nothing: Journal.held_elsewhere ends its
+    leases at once, not waited out."""
     held = [row for row in rows if row.owner not in (None, journal.owner) and row.lease_until]
     now = journal.store.now()
-    busy: set[str] = set()
+    busy: dict[str, str] = {}
     gone: set[str | None] = set()  # owners found ended: their leases are over, every row's
     for row in held:
         if row.owner in gone:
             continue
         if journal.held_elsewhere(row) > 0:
-            busy.add(row.key)
+            busy[row.key] = str(row.owner)
         elif row.lease_until is not None and row.lease_until > now:
             gone.add(row.owner)
     return busy
@@ -429,7 +446,10 @@ async def _finish_all(
     one, it answers 404 "Task not found")."""
     import asyncio
 
+    from kiekit.batch import _leases_renewed
     from kiekit.cli._async import open_async_client, stops_cancel
+    from kiekit.journal import Entry
+    from kiekit.journal._writer import WRITER
 
     async with stops_cancel(), contextlib.AsyncExitStack() as stack:
         client = open_async_client(args, stack, journal, connection)
@@ -447,13 +467,21 @@ async def _finish_all(
         queue = iter(mine)
         failures: list[str] = []  # the task ids still owed
         expired = 0
+        held: list[str] = []  # the owners of rows another live worker took meanwhile
 
         async def worker() -> None:  # a few workers take the rows in turn: no task per row
             nonlocal expired
             for row in queue:
+                taken = await WRITER.submit(partial(_take, journal, row), journal.store)
+                if not isinstance(taken, Entry):  # another's now, or settled meanwhile
+                    report.add(row, "not_owed" if taken is None else "held")
+                    if taken is not None:
+                        held.append(taken)
+                    ended.add(str(row.task_id))
+                    continue
                 # awaited first: `failures += not await …` read the count before the await,
                 # so workers finishing meanwhile had their failures written over
-                finished = await _finish(client, journal, row, args, report)
+                finished = await _finish(client, journal, taken, args, report)
                 if finished is None:
                     expired += 1
                 elif not finished:
@@ -461,8 +489,39 @@ async def _finish_all(
                 ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        async with _leases_renewed(journal):  # the rows held stay held while they are worked on
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        if held:
+            _say_held(held)
     return Finished(failures, len(others), expired)
+
+
+def _take(journal: Journal, row: Entry) -> Entry | str | None:
+    """Hold ``row`` for this resume (Journal.take): the row held, else the live worker that
+    holds it (its owner), else None when it is owed nothing any more (another finished it
+    since it was read: left as that one wrote it, its owner too, which says on which host
+    its files are). Reads and writes the journal: on the journal's writer thread."""
+    now = journal.get(row.key)
+    if now is None or _done_since(row, now):
+        return None
+    taken = journal.take(row.key)
+    if taken is None:
+        now = journal.get(row.key)
+        return None if now is None else journal.holder(now)
+    if _done_since(row, taken):  # finished between the look and the take
+        journal.release(row.key)
+        return None
+    return taken
+
+
+def _done_since(before: Entry, now: Entry) -> bool:
+    """Whether row ``now`` owes nothing any more, or was downloaded whole by another worker
+    (perhaps on another machine, into its own folder) since it was read as ``before``."""
+    from kiekit.journal import EntryState
+
+    whole = now.state is EntryState.SUCCEEDED and bool(now.files)
+    whole = whole and len(now.files) >= len(now.assets)  # not cut short
+    return not now.unfinished or (before.state is EntryState.CREATED and whole)
 
 
 def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | None:

@@ -14,23 +14,43 @@ job a worker holds is left to that worker, which finishes it.
 Once a worker's answer says KIE refused a create for want of credits (402), the jobs no worker
 has taken yet are held back the same way, as a local batch sends nothing more after a 402:
 their workers answer ``not_sent`` from the row (kiekit.batch).
+
+A broker that loses its queue (Redis restarted without persistence: docs/teams.md) loses the
+messages no worker has taken, and no worker would ever answer them. While answers stop coming,
+the sender looks at the journal: a job whose row says it ended is reported from there (its
+answer lost with the broker), and once no job was answered, none held by a live worker and
+the queue empty for the visibility timeout (``KIEKIT_CELERY_VISIBILITY_TIMEOUT``, after which
+Redis itself hands a lost worker's message to another), the jobs left are sent again. That is
+safe: a worker settles a job through its journal row (claimed once, created once under its
+key, answered from the row when done or held elsewhere), so a message that was not lost after
+all runs the job once too. A line on standard error says what it waits for meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from attrs import evolve
 
 from kiekit._paths import recorded
 from kiekit.batch import Job, JobResult, NotSent, job_key, settled
 from kiekit.distributed.messages import TASK_NAME, result_from_answer, task_options
+from kiekit.distributed.settings import DEFAULT_VISIBILITY_TIMEOUT
 from kiekit.errors import ConfigurationError, KieError
 from kiekit.journal import Journal
 from kiekit.shared_limits import redacted
 
 log = logging.getLogger(__name__)
+# Seconds of no answer, no job held by a worker, before the sender says what it waits for
+# (then as often again); sooner when the visibility timeout is shorter.
+QUIET_NOTICE = 60.0
+# The longest wait for answers before the journal is looked at again, while none comes
+LOOK_EVERY = 30.0
 
 
 def run_on_celery(
@@ -42,10 +62,12 @@ def run_on_celery(
     timeout: float | None = None,
     poll_interval: float | None = None,
     on_result: Callable[[JobResult], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[JobResult]:
-    """Every job's result (in the jobs' order), the unsettled ones run by Celery workers."""
-    from celery.result import ResultSet
-
+    """Every job's result (in the jobs' order), the unsettled ones run by Celery workers.
+    ``on_wait`` is told, in a line, what a long wait with no answer waits for, and which jobs
+    the broker lost are sent again (see the module's docstring)."""
     folder = recorded(out_dir)  # the workers' path: a folder they share (docs/teams.md)
     results: dict[int, JobResult] = {}
 
@@ -80,16 +102,152 @@ def run_on_celery(
             answer = app.send_task(TASK_NAME, **options)
             sent[answer.id] = job
         if sent:
-            pending = ResultSet([app.AsyncResult(task_id) for task_id in sent], app=app)
-            try:
-                pending.join_native(callback=collected, propagate=False)
-            finally:
-                pending.forget()  # the journal keeps what matters; the backend needs no more
+            waiting = _Waiting(app, journal, out_dir, since, clock, on_wait or log.warning)
+            waiting.collect(sent, results, collected, done, folder, timeout, poll_interval)
     except BaseException as stop:  # a stop, or on_result raised: no job is started after it
-        unanswered = [job for job in sent.values() if job.line not in results]
-        hold_back(journal, unanswered, folder, since, stop)
+        unanswered = {job.line: job for job in sent.values() if job.line not in results}
+        hold_back(journal, list(unanswered.values()), folder, since, stop)  # each job once
         raise
     return [results[job.line] for job in jobs]
+
+
+class _Waiting:
+    """The wait for the workers' answers, which notices a queue the broker lost."""
+
+    def __init__(
+        self,
+        app: Any,
+        journal: Journal,
+        out_dir: Path,
+        since: float,
+        clock: Callable[[], float],
+        say: Callable[[str], None],
+    ) -> None:
+        self.app = app
+        self.journal = journal
+        self.out_dir = out_dir
+        self.since = since
+        self.clock = clock
+        self.say = say
+        transport = app.conf.broker_transport_options or {}
+        # the bound: a message no worker took, nor any job in flight, for this long is lost
+        self.bound = float(transport.get("visibility_timeout") or DEFAULT_VISIBILITY_TIMEOUT)
+        self.notice = min(QUIET_NOTICE, self.bound / 2)
+        self.look = max(0.1, min(LOOK_EVERY, self.bound / 4))
+
+    def collect(
+        self,
+        sent: dict[str, Job],
+        results: Mapping[int, JobResult],
+        collected: Callable[[str, object], None],
+        done: Callable[[Job, JobResult], None],
+        folder: str,
+        timeout: float | None,
+        poll_interval: float | None,
+    ) -> None:
+        """Wait until every job sent has its result: answers as they come; while none comes,
+        the journal is looked at (:meth:`_look`), and jobs the broker lost are sent again."""
+        from celery.exceptions import TimeoutError as NoAnswerYet
+        from celery.result import ResultSet
+
+        quiet_since = told = self.clock()
+        # one handle per message for the whole wait: the result backend hands an answer to
+        # the handle it first knew for that message
+        handles = {tid: self.app.AsyncResult(tid) for tid in sent}
+        try:
+            while True:
+                waiting = [tid for tid, job in sent.items() if job.line not in results]
+                if not waiting:
+                    return
+                pending = ResultSet([handles[tid] for tid in waiting], app=self.app)
+                answered = len(results)
+                with contextlib.suppress(NoAnswerYet):  # none within self.look: look around
+                    pending.join_native(timeout=self.look, callback=collected, propagate=False)
+                if len(results) > answered:
+                    quiet_since = told = self.clock()
+                    continue
+                left = list({sent[tid].line: sent[tid] for tid in waiting}.values())
+                progress, untaken = self._look(left, results, done)
+                now = self.clock()
+                if progress:
+                    quiet_since = told = now
+                    continue
+                if now - quiet_since >= self.bound and untaken and not self._queued():
+                    for job in untaken:  # safe: the journal settles a job once (see above)
+                        options = task_options(job, folder, timeout, poll_interval, self.since)
+                        again = self.app.send_task(TASK_NAME, **options)
+                        sent[again.id], handles[again.id] = job, again
+                    self.say(
+                        f"kie batch: {len(untaken)} job(s) no Celery worker took or answered in "
+                        f"{self.bound:g} s (KIEKIT_CELERY_VISIBILITY_TIMEOUT), with the queue "
+                        "empty: the broker lost them (a restart without persistence? "
+                        "docs/teams.md: appendonly yes); sent again (a job runs once: the "
+                        f"journal settles it): {_named(untaken)}"
+                    )
+                    quiet_since = told = now
+                elif now - told >= self.notice:
+                    self.say(
+                        f"kie batch: waiting for the Celery workers: {len(left)} job(s) not "
+                        f"answered and none taken by a worker for {now - quiet_since:.0f} s; are "
+                        f"workers running on queue {self.app.conf.task_default_queue!r}? Jobs the "
+                        f"broker lost are sent again after {self.bound:g} s with no worker on any "
+                        "(KIEKIT_CELERY_VISIBILITY_TIMEOUT)"
+                    )
+                    told = now
+        finally:
+            # the journal keeps what matters; the backend needs no more
+            ResultSet(list(handles.values()), app=self.app).forget()
+
+    def _look(
+        self,
+        jobs: list[Job],
+        results: Mapping[int, JobResult],
+        done: Callable[[Job, JobResult], None],
+    ) -> tuple[bool, list[Job]]:
+        """What the journal says of the jobs not answered: whether any moved on (held by a
+        live worker: the look ends there, all is well; or settled there a while ago, its
+        answer lost with the broker: reported from the row), and the jobs no worker holds.
+        A journal that cannot be read tells nothing (no move, none lost)."""
+        progress = False
+        untaken: list[Job] = []
+        settled_before = time.time() - self.look  # an answer is on its way a moment after
+        try:
+            for job in jobs:
+                if job.line in results:
+                    continue
+                row = self.journal.get(job_key(job))
+                if row is not None and self.journal.holder(row) is not None:
+                    return True, []  # a worker is on it: the workers are at work
+                ended = None if row is None else settled(self.journal, job, self.out_dir)
+                if ended is not None and row is not None and row.updated_at <= settled_before:
+                    done(job, evolve(ended, made=None))  # made: its worker's answer was lost
+                    progress = True
+                elif ended is None:
+                    untaken.append(job)
+        except KieError as exc:
+            log.warning("could not read the task journal while waiting for workers: %s", exc)
+            return False, []
+        return progress, untaken
+
+    def _queued(self) -> int:
+        """Messages waiting in the batch's queue (0 when the broker has no such queue, as
+        after a restart without persistence); when the broker cannot tell, none is assumed,
+        so a lost job is sent again (safe, see above)."""
+        queue = self.app.conf.task_default_queue
+        with self.app.connection_for_read() as connection:
+            try:
+                declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+            except connection.channel_errors:  # no such queue: nothing in it
+                return 0
+            except connection.connection_errors as exc:
+                log.warning("could not count the messages queued on %s: %s", queue, exc)
+                return 0
+            return int(declared.message_count)
+
+
+def _named(jobs: Sequence[Job]) -> str:
+    shown = ", ".join(str(job.id) for job in jobs[:5])
+    return shown + (f" and {len(jobs) - 5} more" if len(jobs) > 5 else "")
 
 
 def _out_of_credits(result: JobResult) -> bool:

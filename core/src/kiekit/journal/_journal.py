@@ -320,6 +320,32 @@ class Journal:
             raise self._missing(key, "the job's claim was not stored: not sent")
         return held
 
+    def take(self, key: str) -> Entry | None:
+        """Hold row ``key``, a task owed a wait or files (``created``, or ``succeeded`` with
+        files to fetch), for this process for the journal's lease, as :meth:`claim` holds a
+        batch's job: ``kie resume`` waits for it and fetches its files only while it holds it,
+        so two resumes (or a resume beside a batch worker) never poll and download one task
+        twice, and ``kie tasks`` shows who works on it. The row now held, or None while
+        another live worker holds it, or when it is no longer such a task (closed, settled).
+        An owner of this machine whose process has ended holds nothing (:meth:`held_elsewhere`
+        ends its leases); another's lease that ran out is taken over. :meth:`renew` keeps it
+        held; the wait's last write (:meth:`downloaded`, or a failure's let-go) lets it go."""
+        owed = [EntryState.CREATED, EntryState.SUCCEEDED]
+
+        def held() -> Entry | None:
+            changes = {"updated_at": self._clock()}
+            return self.store.update(
+                key, changes, only_if=owed, holder=self.owner, lease=self.lease
+            )
+
+        taken = held()
+        if taken is not None:
+            return taken
+        row = self.store.get(key)
+        if row is None or row.state not in owed or self.held_elsewhere(row) > 0:
+            return None
+        return held()  # its owner had ended (its leases now over), or it was let go meanwhile
+
     def missed(self, task_id: str) -> None:
         """A write about ``task_id`` after its create failed here (the database down): its row
         may say less than is true (``created`` with its files on disk). In memory only."""

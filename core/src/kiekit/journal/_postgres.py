@@ -129,7 +129,17 @@ class PostgresStore:
         # none yet, or one inherited through fork(): the parent's socket is not ours to use
         import psycopg
 
-        connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        try:
+            connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            missing = _missing_database(self.url)
+            if missing is not None:  # a misconfiguration (exit 2), not the server's absence
+                raise JournalError(
+                    f"task journal {redacted(self.url)}: no database {missing!r} on that "
+                    f"server: create it (createdb {missing}, or CREATE DATABASE {missing}) or "
+                    "name the database the team uses (KIEKIT_JOURNAL_URL or --journal)"
+                ) from exc
+            raise
         with self._ready_lock:
             if not self._ready:
                 try:
@@ -271,7 +281,8 @@ class PostgresStore:
         the workers' writes go on between them); how many."""
         where = PRUNABLE.format(before="%s", now=_NOW, done=done_condition(_LENGTH, _KIND))
         params = [before, before]
-        connection = self._connection()
+        with self._guard():
+            connection = self._connection()
         if dry_run:
             query = f"SELECT count(*) FROM {TABLE} WHERE {where}"  # noqa: S608 - fixed names
             with self._guard():
@@ -372,6 +383,39 @@ def _check_form(url: str) -> None:
     for port in str(params.get("port") or "").split(","):
         if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
             raise misconfigured(f"port {port!r} is not a port number")
+
+
+# Databases every PostgreSQL server has, asked whether the journal's database exists
+_MAINTENANCE_DATABASES = ("postgres", "template1")
+
+
+def _missing_database(url: str) -> str | None:
+    """The name of the journal's database when its server answers and has no database of
+    that name, else None. A failed connection carries no SQLSTATE (libpq gives none at
+    connect, and its words are no interface), so the server is asked: through a database
+    every server has, with the URL's own credentials. Only after a connection failed: a
+    server that is down refuses this too, and the failure stays the retryable one."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    name = str(params.get("dbname") or params.get("user") or "")  # libpq's default: the user
+    if not name:
+        return None
+    for maintenance in _MAINTENANCE_DATABASES:
+        if maintenance == name:
+            continue
+        try:
+            with psycopg.connect(
+                url, dbname=maintenance, autocommit=True, connect_timeout=5
+            ) as connection:
+                found = connection.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                ).fetchone()
+        except psycopg.Error:
+            continue  # not reachable (or not allowed) this way: the next, else not known
+        return name if found is None else None
+    return None
 
 
 # SQLSTATEs of a server going down or not up yet: a restart, which a later try outlives
