@@ -1411,3 +1411,33 @@ def test_a_code_sent_as_text_is_read_as_a_number() -> None:
     assert parse_callback(b'{"code": "two hundred", "taskId": "t"}').code is None
     assert parse_callback(b'{"code": true, "taskId": "t"}').code is None
     assert parse_callback(b'{"task_id": "t"}').task_id == "t"  # top-level task_id, listed
+
+
+def test_a_delivery_after_a_restart_does_not_undo_a_hand_off(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """A receiver started afresh (it remembers no ended task) hears the task again: its row,
+    handed off already, keeps the mark (a wait's end written again would have cleared it, and
+    kie resume would then download what was handed on)."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    journal = Journal(MemoryStore())
+    told: list[State] = []
+
+    async def scenario() -> str:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, journal=journal
+        ) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            await _finish(mock, task.id)
+            await kie.finish(task, await kie.status(task))
+            await kie.hand_off(task, reason="sent on")
+            receiver = WebhookReceiver(client=kie, on_status=lambda s: told.append(s.state))
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await receiver.drain()
+            return task.id
+
+    row = journal.by_task(asyncio.run(scenario()))
+    assert told == [State.SUCCEEDED]
+    assert row is not None
+    assert row.handed_off

@@ -593,7 +593,16 @@ class WebhookReceiver:
     ) -> Results | None:
         """Record a confirmed end in the client's journal as a wait's end is recorded
         (``client.finish``: the result links, or the failure); the results, None for a
-        failure. A task the journal does not hold (created elsewhere) is written nowhere."""
+        failure. A task the journal does not hold (created elsewhere) is written nowhere, and
+        a row handed off already (a delivery after a restart) is not written over."""
+        journal = _journal_of(client)
+        if journal is not None:
+            try:
+                row = journal.by_task(task.id)
+            except KieError:  # finish's own write says what is wrong with the journal
+                row = None
+            if row is not None and row.handed_off:
+                return None
         try:
             return await client.finish(task, status)
         except TaskFailedError:  # recorded as failed, as a wait records it
