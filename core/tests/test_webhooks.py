@@ -139,7 +139,9 @@ def test_every_familys_callback_shape_is_read(
         (b"[1, 2]", "not a JSON object"),
         (b'{"code": 200, "data": {"result": 1}}', "no task id"),
         (b'{"data": {"taskId": ""}}', "no task id"),
-        (b'{"data": {"taskId": 42}}', "no task id"),
+        (b'{"data": {"taskId": 42}}', r"at data\.taskId is not a string: 42 \(int\)"),
+        (b'{"taskId": [1]}', r"at taskId is not a string"),
+        (b'{"code": 200, "data": {}}', r"\(data\.taskId, data\.task_id, taskId, task_id\)"),
         (json.dumps({"taskId": "x" * 300}).encode(), "not a task id"),
         (json.dumps({"data": {"taskId": "a"}, "taskId": "b"}).encode(), "two task ids"),
         (json.dumps({"data": {"taskId": "a", "task_id": "b"}}).encode(), "two task ids"),
@@ -686,9 +688,10 @@ def test_a_task_that_ends_on_the_mocks_clock_ends_a_wait_nobody_polls(
 def test_an_on_callback_that_raises_loses_neither_the_wait_nor_the_next_delivery(
     mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The application's hook failing once (a log sink down) is said on kiekit.webhooks and
-    answered 500; the wait on the task is woken all the same, and KIE's next delivery of the
-    callback is handled, not dropped as a repeat (an outside tester's service lost it so)."""
+    """The application's hook failing once (a log sink down) is said on kiekit.webhooks; the
+    answer (200) went before the hook ran. The wait on the task is woken all the same, and a
+    repeat of the delivery is handled, not dropped as a repeat (an outside tester's service
+    lost it so)."""
     mock = mock_server_factory(polls_to_complete=10_000)
     heard: list[str] = []
 
@@ -705,10 +708,11 @@ def test_an_on_callback_that_raises_loses_neither_the_wait_nor_the_next_delivery
             async with serving(receiver) as url:
                 waiting = asyncio.ensure_future(receiver.wait(kie, task))
                 await _finish(mock, task.id)  # KIE's task ends, and calls back:
-                status, answer = await post(url, market_body(task.id))
-                assert (status, answer["code"]) == (500, 500)
+                assert await post(url, market_body(task.id)) == (200, ACK)  # before the hook
                 assert (await asyncio.wait_for(waiting, 60)).assets  # woken, and confirmed
+                await receiver.drain()  # the hook has run (and failed)
                 assert await post(url, market_body(task.id)) == (200, ACK)  # handled again
+                await receiver.drain()
             return receiver
 
     with caplog.at_level("ERROR", logger="kiekit.webhooks"):
@@ -716,6 +720,9 @@ def test_an_on_callback_that_raises_loses_neither_the_wait_nor_the_next_delivery
     assert len(heard) == 2
     assert receiver.repeated == 0
     assert "on_callback raised for task" in caplog.text
+    # no redelivery is promised: KIE retries nothing (kie-api.md §6.1), and it was answered 200
+    assert "does not send a callback again" in caplog.text
+    assert "next delivery of it is handled again" not in caplog.text
 
 
 def test_an_on_status_that_raises_is_logged_and_the_next_delivery_tells_it_again(
@@ -744,6 +751,10 @@ def test_an_on_status_that_raises_is_logged_and_the_next_delivery_tells_it_again
     with caplog.at_level("ERROR", logger="kiekit.webhooks"):
         receiver = asyncio.run(scenario())
     assert (receiver.accepted, receiver.repeated) == (2, 0)
+    # the truth and the way back, not a redelivery that never comes (kie-api.md §6.1)
+    assert "KIE's next delivery of its callback is handled again" not in caplog.text
+    assert "does not send a callback again" in caplog.text
+    assert "kie resume downloads them" in caplog.text
 
 
 # -- a callback that announces the end is confirmed as the end (embedder finding 1) ---------------
@@ -1205,3 +1216,228 @@ def test_a_task_confirmed_final_is_told_once_whatever_a_later_delivery_claims(
     assert calls == 0  # no status call for a task known to have ended
     # the "fail" body has the first one's stage and code: a repeat; the code 501 one is new
     assert (receiver.accepted, receiver.repeated) == (2, 1)
+
+
+# -- a service that lives on callbacks (outside tester "hooks") ------------------------------------
+
+
+@pytest.mark.parametrize("outcome", ["success", "fail"])
+def test_a_confirmed_end_is_journalled_before_on_status_so_it_may_hand_off(
+    mock_server_factory: Callable[..., Any], outcome: str
+) -> None:
+    """The receiver journals a confirmed end as kie.wait does (client.finish: the result links,
+    or the failure) before on_status runs: a callback-only service hands the links off from
+    on_status (it was refused: the row still said "created"), and kie resume owes nothing."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    journal = Journal(MemoryStore())
+    rows: list[Any] = []
+
+    async def scenario() -> str:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, journal=journal
+        ) as kie:
+
+            async def on_status(status: TaskStatus) -> None:
+                rows.append(journal.by_task(status.task_id))  # what on_status finds there
+                if status.state is State.SUCCEEDED:
+                    await kie.hand_off(status.task_id, reason="sent to the render queue")
+
+            prompt = "x [mock:fail]" if outcome == "fail" else "x"
+            task = await kie.submit(GROK, prompt=prompt)
+            await _finish(mock, task.id)
+            receiver = WebhookReceiver(client=kie, on_status=on_status)
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id, state=outcome)) == (200, ACK)
+                await receiver.drain()
+            return task.id
+
+    task_id = asyncio.run(scenario())
+    row = journal.by_task(task_id)
+    assert row is not None
+    assert not row.unfinished  # kie resume neither polls nor downloads it
+    if outcome == "success":
+        assert rows[0].state is EntryState.SUCCEEDED
+        assert rows[0].assets
+        assert row.handed_off
+    else:
+        assert rows[0].state is row.state is EntryState.FAILED
+
+
+def test_a_hook_that_fails_leaves_the_confirmed_end_owed_for_kie_resume(
+    mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """on_status raising after the end was journalled: the row says succeeded, its files
+    owed (kie resume downloads them), and the log says so rather than promising a delivery."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    journal = Journal(MemoryStore())
+
+    def on_status(_status: TaskStatus) -> None:
+        raise RuntimeError("the queue is down")
+
+    async def scenario() -> str:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, journal=journal
+        ) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            await _finish(mock, task.id)
+            receiver = WebhookReceiver(client=kie, on_status=on_status)
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await receiver.drain()
+            return task.id
+
+    with caplog.at_level("ERROR", logger="kiekit.webhooks"):
+        task_id = asyncio.run(scenario())
+    row = journal.by_task(task_id)
+    assert row is not None
+    assert (row.state, row.unfinished, row.handed_off) == (EntryState.SUCCEEDED, True, False)
+    assert row.assets
+    assert "files owed): kie resume downloads them" in caplog.text
+
+
+def test_a_wait_on_a_task_the_receiver_journalled_is_not_journalled_twice(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """A wait woken by the receiver ends with the results the receiver's journalling made: a
+    hand-off done in on_status is not written over by the wait's own end."""
+    mock = _mock(mock_server_factory)
+    journal = Journal(MemoryStore())
+
+    async def scenario() -> str:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=SLOW, rate_limits=None, journal=journal
+        ) as kie:
+
+            async def on_status(status: TaskStatus) -> None:
+                await kie.hand_off(status.task_id)
+
+            receiver = WebhookReceiver(KEY, client=kie, on_status=on_status)
+            async with serving(receiver) as url:
+                task = await kie.submit(GROK, prompt="x", callback_url=url)
+                waiting = asyncio.ensure_future(receiver.wait(kie, task))
+                await _finish(mock, task.id)
+                assert (await asyncio.wait_for(waiting, 30)).assets
+                await receiver.drain()
+            return task.id
+
+    row = journal.by_task(asyncio.run(scenario()))
+    assert row is not None
+    assert row.handed_off
+
+
+def test_an_async_on_callback_runs_after_the_answer(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """on_callback as on_status: an ``async def`` hook is awaited (its coroutine was dropped,
+    never awaited), and it runs after the answer: KIE's delivery (15 s, §6.1) never waits on
+    it. The hook here cannot end before the test lets it, which it does once answered."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    heard: list[str] = []
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def on_callback(callback: Any) -> None:
+            await release.wait()
+            heard.append(callback.task_id)
+
+        async with AsyncClient("test-key", base_url=mock.base_url, rate_limits=None) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            receiver = WebhookReceiver(client=kie, on_callback=on_callback)
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)  # hook still held
+                assert not heard
+                release.set()
+                await receiver.drain()
+                assert heard == [task.id]
+                # accept(), framework-free: the async hook is started on the running loop
+                receiver.accept(market_body("another-task"), None, None)
+                await receiver.drain()
+                assert heard == [task.id, "another-task"]
+
+    asyncio.run(scenario())
+
+
+def test_accept_with_an_async_on_callback_and_no_event_loop_says_so() -> None:
+    async def on_callback(_callback: Any) -> None:
+        raise AssertionError("never run")
+
+    receiver = WebhookReceiver(on_callback=on_callback)
+    with pytest.raises(ConfigurationError, match="on_callback is async"):
+        receiver.accept(market_body(TASK_ID), None, None)
+
+
+def test_refused_callbacks_are_logged_with_their_reason_at_most_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A mistyped or rotated HMAC key refuses every real callback: the operator saw nothing
+    (only receiver.refused counted). The first refusal is a warning with its reason, a flood
+    one warning a minute by the receiver's clock; never the key, never the body."""
+    now = [float(NOW)]
+    secret = "a-body-secret-1f3e"
+
+    async def scenario() -> WebhookReceiver:
+        receiver = WebhookReceiver(KEY, clock=lambda: now[0])
+        body = json.dumps({"code": 200, "data": {"taskId": TASK_ID, "note": secret}}).encode()
+        async with serving(receiver) as url:
+            for _ in range(3):  # signed with another key: 401
+                status, _ = await post(url, body, signed(TASK_ID, key="rotated", at=now[0]))
+                assert status == 401
+            now[0] += 61
+            assert (await post(url, b"<html>" + secret.encode()))[0] == 400
+            stale = signed(TASK_ID, at=now[0] - 3600)
+            assert (await post(url, body, stale))[0] == 401
+        return receiver
+
+    with caplog.at_level("WARNING", logger="kiekit.webhooks"):
+        receiver = asyncio.run(scenario())
+    assert receiver.refused == 5
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2, warnings
+    assert "HTTP 401, the callback's signature does not match" in warnings[0]
+    assert "hmac_key" in warnings[0]
+    assert "refused 3 callback(s)" in warnings[1]  # two held back, and this one
+    assert "HTTP 400, callback body is not JSON" in warnings[1]
+    assert all(KEY not in text and secret not in text for text in warnings)
+
+
+def test_a_code_sent_as_text_is_read_as_a_number() -> None:
+    """§6.2's shapes show numbers; a "200" in text is the same code (be liberal, DESIGN.md),
+    not None (which made a failure code in text read as no failure)."""
+    assert parse_callback(b'{"code": "200", "taskId": "t"}').code == 200
+    assert parse_callback(b'{"code": " 501 ", "taskId": "t"}').code == 501
+    failed = parse_callback(b'{"code": "501", "taskId": "t", "data": {"callbackType": "text"}}')
+    assert failed.announces_end
+    assert parse_callback(b'{"code": "two hundred", "taskId": "t"}').code is None
+    assert parse_callback(b'{"code": true, "taskId": "t"}').code is None
+    assert parse_callback(b'{"task_id": "t"}').task_id == "t"  # top-level task_id, listed
+
+
+def test_a_delivery_after_a_restart_does_not_undo_a_hand_off(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """A receiver started afresh (it remembers no ended task) hears the task again: its row,
+    handed off already, keeps the mark (a wait's end written again would have cleared it, and
+    kie resume would then download what was handed on)."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    journal = Journal(MemoryStore())
+    told: list[State] = []
+
+    async def scenario() -> str:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, rate_limits=None, journal=journal
+        ) as kie:
+            task = await kie.submit(GROK, prompt="x")
+            await _finish(mock, task.id)
+            await kie.finish(task, await kie.status(task))
+            await kie.hand_off(task, reason="sent on")
+            receiver = WebhookReceiver(client=kie, on_status=lambda s: told.append(s.state))
+            async with serving(receiver) as url:
+                assert await post(url, market_body(task.id)) == (200, ACK)
+                await receiver.drain()
+            return task.id
+
+    row = journal.by_task(asyncio.run(scenario()))
+    assert told == [State.SUCCEEDED]
+    assert row is not None
+    assert row.handed_off

@@ -4,9 +4,10 @@ KIE POSTs JSON to a task's ``callBackUrl`` when it ends (and at each stage for S
 timeout, possibly more than once (kie-api.md §6.1). Four surprises shape this package:
 
 - **The task id moves** (§6.2): ``data.taskId`` (market, 4o, Flux, Veo, Luma, Suno MIDI/cover),
-  ``data.task_id`` (Runway, most of Suno, Veo 4K's schema), top-level ``taskId`` (Runway Aleph).
-  :func:`parse_callback` looks in all of those places, and refuses a body whose places disagree
-  (which one KIE signed could not be told).
+  ``data.task_id`` (Runway, most of Suno, Veo 4K's schema), top-level ``taskId`` (Runway Aleph),
+  top-level ``task_id`` (§6.3's list). :func:`parse_callback` looks in all of those places, and
+  refuses a body whose places disagree (which one KIE signed could not be told), or that holds
+  anything but text at one of them (a number is no id KIE signed).
 - **The signature does not cover the body** (§6.3): ``X-Webhook-Signature`` is
   ``base64(HMAC-SHA256(key, taskId + "." + X-Webhook-Timestamp))``. A valid signature proves who
   sent *a* callback for that task id at that second, not what its body says. So a callback is
@@ -29,9 +30,12 @@ timeout, possibly more than once (kie-api.md §6.1). Four surprises shape this p
 
 :class:`WebhookReceiver` is a small aiohttp application: it verifies (when it has the key),
 answers 200 at once (``{"code": 200, "msg": "success"}``, §2.3) and does the rest in the
-background. Its :meth:`~WebhookReceiver.wait` lets a callback end a wait early, with polling kept
-as the fallback for callbacks that never come; :meth:`~WebhookReceiver.serve` runs it with
-deadlines on each connection, for a public URL.
+background: the application's hooks (``on_callback``, ``on_status``) run after the answer, and
+a confirmed end is journalled (as a wait's) before ``on_status`` hears it. KIE retries no
+callback (§6.1): what a failing hook missed is left in the journal for ``kie resume``. Its
+:meth:`~WebhookReceiver.wait` lets a callback end a wait early, with polling kept as the
+fallback for callbacks that never come; :meth:`~WebhookReceiver.serve` runs it with deadlines
+on each connection, for a public URL.
 
 Errors: everything wrong with a callback is a :class:`CallbackError` (a
 :class:`~kiekit.errors.ProtocolError`); a bad or missing signature is a :class:`SignatureError`.

@@ -136,20 +136,38 @@ def parse_callback(
     data = payload.get("data")
     inner = data if isinstance(data, dict) else {}
     task_id = _task_id(payload, inner, tuple(providers))
-    code = payload.get("code")
+    code = _code(payload.get("code"))
     message = payload.get("msg", payload.get("message"))
     stage = inner.get("callbackType")
     state = inner.get("state")
     model = inner.get("model")
     return Callback(
         task_id=task_id,
-        code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        code=code,
         message=message if isinstance(message, str) else None,
         stage=stage if isinstance(stage, str) else None,
         state=state if isinstance(state, str) else None,
         model=model if isinstance(model, str) and model else None,
         payload=payload,
     )
+
+
+def _code(value: Any) -> int | None:
+    """The envelope's code: a JSON number, or the same number as text (``"200"``). §6.2's
+    shapes and §7 show numbers, but no source pins the type, and KIE's envelopes elsewhere
+    mix types (``param`` and ``resultJson`` are JSON strings, §2): be liberal (DESIGN.md)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 6:
+            return int(text)
+    return None
+
+
+# Where KIE puts the task id, most common first (§6.2, §6.3: "verifiers should try
+# data.taskId, data.task_id, top-level taskId/task_id"), as said in CallbackError messages
+_PLACES = ("data.taskId", "data.task_id", "taskId", "task_id")
 
 
 def _task_id(
@@ -164,6 +182,13 @@ def _task_id(
             value = where.get(name)
             if isinstance(value, str) and value.strip():
                 found[prefix + name] = value
+            elif value is not None and not isinstance(value, str):
+                # KIE's task ids are text (hex strings in every §6.2 shape); a number there is
+                # no id KIE signed (the signature is over the text, §6.3): said, not guessed at
+                raise CallbackError(
+                    f"callback task id at {prefix + name} is not a string: "
+                    f"{_clip(value, 60)} ({type(value).__name__})"
+                )
     for provider in providers if not found else ():  # a family's own place (§6.2 lists ours)
         value = provider.callback_task_id(payload)
         if isinstance(value, str) and value.strip():
@@ -171,7 +196,7 @@ def _task_id(
             break
     if not found:
         raise CallbackError(
-            "callback carries no task id (data.taskId, data.task_id, taskId"
+            f"callback carries no task id ({', '.join(_PLACES)}"
             + (", nor where its providers look)" if providers else ")")
         )
     task_id = next(iter(found.values()))

@@ -4,6 +4,7 @@ callbacks with KIE's status (the package's docstring, :mod:`kiekit.webhooks`, sa
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import OrderedDict
@@ -18,8 +19,8 @@ import kiekit
 from kiekit._engine import MALFORMED_STATUS_TRIES, may_pass
 from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
-from kiekit.errors import ConfigurationError, KieError
-from kiekit.models import Results, Task, TaskStatus
+from kiekit.errors import ConfigurationError, KieError, TaskFailedError
+from kiekit.models import Results, State, Task, TaskStatus
 from kiekit.provider import Provider
 from kiekit.webhooks._callbacks import (
     ACK,
@@ -77,11 +78,15 @@ MAX_BODY = 1024 * 1024  # bytes; a market callback carries the whole create requ
 BODY_TIMEOUT = 10.0  # seconds for a body, once its head is in (KIE gives up after 15, §6.1)
 IDLE_TIMEOUT = 15.0  # seconds a connection of serve() may stay without bringing a request
 _SHED_WARNING_EVERY = 60.0  # seconds between warnings about callbacks left unconfirmed
+# seconds between warnings about refused callbacks (401, 400, 408, 413): the first is said at
+# once (a mistyped or rotated hmac_key refuses every real callback), a flood once a minute
+_REFUSED_WARNING_EVERY = 60.0
 
 log = logging.getLogger("kiekit.webhooks")
 
 
 StatusHandler = Callable[["TaskStatus"], Awaitable[None] | None]
+CallbackHandler = Callable[[Callback], Awaitable[None] | None]
 _Key = tuple[str, str | None, int | None]  # a delivery: task id, Suno stage, code
 
 
@@ -125,8 +130,11 @@ class WebhookReceiver:
       dropped (without it, a warning says so once: KIE signs callbacks on request, §6.3);
     - unreadable bodies get HTTP 400, bodies over ``max_body`` bytes 413, bodies slower than
       ``body_timeout`` seconds 408;
-    - accepted callbacks get 200 at once and go to ``on_callback`` (unconfirmed: for logs and
-      for payloads the status endpoint lacks, e.g. Suno's stages). Then, when someone is to be
+    - refusals are counted (``refused``) and said on ``kiekit.webhooks`` with their reason (the
+      first at once, then at most once a minute), never with the key or the body;
+    - accepted callbacks get 200 at once, and only then go to ``on_callback`` (unconfirmed: for
+      logs and for payloads the status endpoint lacks, e.g. Suno's stages; a plain function or
+      a coroutine function, as ``on_status``). Then, when someone is to be
       told (``on_status``, or a :meth:`wait` on the task) and the task's model is known (from
       a wait, the ``journal`` — by default ``client``'s —, or the body), its status is fetched
       from KIE with ``client`` (or the waiting one) and handed to ``on_status``: the confirmed
@@ -134,11 +142,15 @@ class WebhookReceiver:
       again after each of ``confirm_delays`` seconds until KIE's status is final too (KIE's
       record may lag its callback); a status call that fails is tried again on the same
       schedule (a warning on ``kiekit.webhooks`` each time), an unreadable answer too, up to
-      three in a row, as :meth:`AsyncClient.wait` polls again. Waits on the task are woken once
-      its end is confirmed.
+      three in a row, as :meth:`AsyncClient.wait` polls again. A confirmed end is journalled as
+      a wait's end (``client.finish``: the result links, or the failure) before ``on_status``
+      is told, so it may ``hand_off``; waits on the task are woken with it.
+    - KIE sends no callback again (kie-api.md §6.1): a hook that raises is logged and not
+      called for it again (unless KIE repeats the delivery); the journal row says what is left
+      (``kie resume``). The receiver asks KIE nothing more by itself.
     - A delivery counts as seen, and its repeats get 200 without being handled again, only
-      once KIE's status has confirmed it; one never confirmed is forgotten, so KIE's next
-      delivery of it is handled afresh. Deliveries of one task are confirmed together, with
+      once KIE's status has confirmed it; one never confirmed is forgotten, so a repeat of it
+      (if KIE sends one) is handled afresh. Deliveries of one task are confirmed together, with
       one status call at a time; those of tasks this process neither journalled nor waits on
       are confirmed at most ``unknown_rate`` a second (after a burst of ten), the rest
       acknowledged and left unconfirmed with a warning.
@@ -156,7 +168,7 @@ class WebhookReceiver:
         client: kiekit.AsyncClient | None = None,
         journal: kiekit_journal.Journal | None = None,
         on_status: StatusHandler | None = None,
-        on_callback: Callable[[Callback], None] | None = None,
+        on_callback: CallbackHandler | None = None,
         path: str = "/kie/callback",
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.time,
@@ -203,11 +215,15 @@ class WebhookReceiver:
         self._unknown_rate = unknown_rate
         self._shed_since_warning = 0
         self._shed_warned_at: float | None = None
+        self._refused_since_warning = 0
+        self._refused_warned_at: float | None = None
         # the waits on each task (one event each: two waits on one task are both woken)
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._wait_clients: dict[str, kiekit.AsyncClient] = {}
-        # a waited task's final status, once confirmed: its waits end with it, not a poll more
+        # a waited task's final status, once confirmed: its waits end with it, not a poll more;
+        # and its results, as the client that journalled that end made them (no second write)
         self._finals: dict[str, TaskStatus] = {}
+        self._results: dict[str, tuple[kiekit.AsyncClient, Results]] = {}
         # tasks whose final status everyone was told (on_status, waits): a final state never
         # changes, so a later delivery, whatever stage or code it claims (a signature seen once
         # may come again relabelled within max_age, §6.3), is neither confirmed nor told again
@@ -290,8 +306,8 @@ class WebhookReceiver:
         with self._connections.serving(request.protocol):
             body = await self._read(request)
             if isinstance(body, tuple):  # the rest of the body is not read: close after it
-                self.refused += 1
                 code, message = body
+                self._refuse(code, message, request.remote)
                 answer = web.json_response({"code": code, "msg": message}, status=code)
                 answer.force_close()
                 await answer.prepare(request)
@@ -305,19 +321,59 @@ class WebhookReceiver:
                     request.headers.get(SIGNATURE_HEADER),
                 )
             except SignatureError as exc:
-                self.refused += 1
+                self._refuse(401, exc.message, request.remote, exc.task_id)
                 return web.json_response({"code": 401, "msg": exc.message}, status=401)
             except CallbackError as exc:
-                self.refused += 1
+                self._refuse(400, exc.message, request.remote)
                 return web.json_response({"code": 400, "msg": exc.message}, status=400)
+            answer = web.json_response(ACK)
             if callback is None:
-                return web.json_response(ACK)
+                return answer
             self._register(callback)  # confirmed (and waits woken) whatever the hook does
-            try:
-                self._tell(callback)
-            except Exception:  # logged by _tell; a 500 asks KIE for the delivery again
-                return web.json_response({"code": 500, "msg": "on_callback failed"}, status=500)
-            return web.json_response(ACK)
+            if self._on_callback is not None:
+                # The answer goes first: KIE gives up after 15 s (§6.1), and a hook of the
+                # application's own (async, or slow) must not hold it. Then the hook runs, in
+                # the background as on_status does (drain() waits for it).
+                await answer.prepare(request)
+                await answer.write_eof()
+                self._start(self._heard(callback))
+            return answer
+
+    def _refuse(
+        self, code: int, message: str, peer: str | None, task_id: str | None = None
+    ) -> None:
+        """Count a refused delivery and say why on ``kiekit.webhooks``: the first at once, then
+        at most once a ``_REFUSED_WARNING_EVERY`` (by the receiver's clock) with how many came
+        meanwhile. The reason, the task id and the peer only: never the key or the body."""
+        self.refused += 1
+        self._refused_since_warning += 1
+        now = self._clock()
+        last = self._refused_warned_at
+        about = f" for task {task_id}" if task_id else ""
+        log.debug("refused a callback%s from %s: %d %s", about, peer, code, message)
+        if last is not None and 0 <= now - last < _REFUSED_WARNING_EVERY:
+            return
+        hint = (
+            " Every callback refused so? The receiver's hmac_key must be the webhook HMAC key "
+            "at https://kie.ai/settings (kie-api.md §6.3), and its clock within max_age of "
+            "KIE's."
+            if code == 401
+            else ""
+        )
+        log.warning(
+            "refused %d callback(s) since the last warning (receiver.refused: %d in all); the "
+            "last%s from %s: HTTP %d, %s. KIE does not send a refused callback again (§6.1): "
+            "its task's end is learnt by polling (receiver.wait, kie resume).%s",
+            self._refused_since_warning,
+            self.refused,
+            about,
+            peer or "an unknown peer",
+            code,
+            message,
+            hint,
+        )
+        self._refused_since_warning = 0
+        self._refused_warned_at = now
 
     async def _read(self, request: web.Request) -> bytes | tuple[int, str]:
         """The body, within ``max_body`` bytes and ``body_timeout`` seconds; else the HTTP
@@ -340,27 +396,51 @@ class WebhookReceiver:
 
     def accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
         """Parse and verify one delivery, and tell ``on_callback``; None when it repeats one
-        already confirmed (or being confirmed). A delivery whose ``on_callback`` raises is not
-        counted (the error is raised here). Framework-free, and it confirms nothing with KIE:
-        :meth:`handle` does."""
+        already confirmed (or being confirmed). Framework-free, and it confirms nothing with
+        KIE: :meth:`handle` does. A plain ``on_callback`` runs here, and one that raises is
+        not counted (the error is raised here); an ``async def`` one is started on the running
+        event loop (:meth:`drain` waits for it; ConfigurationError with none running)."""
         callback = self._accept(body, timestamp, signature)
-        if callback is not None:
-            self._tell(callback)
+        if callback is None or self._on_callback is None:
+            return callback
+        try:
+            outcome = self._on_callback(callback)
+        except Exception:
+            self._forget(callback)
+            raise
+        if inspect.isawaitable(outcome):
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                _close(outcome)
+                self._forget(callback)
+                raise ConfigurationError(
+                    "on_callback is async, and accept() was called with no event loop running "
+                    "to run it: call accept() from a coroutine, or mount receiver.app"
+                ) from None
+            self._start(self._heard(callback, outcome))
         return callback
 
-    def _tell(self, callback: Callback) -> None:
-        if self._on_callback is None:
-            return
+    async def _heard(self, callback: Callback, outcome: Awaitable[None] | None = None) -> None:
+        """Tell ``on_callback`` (the body's claim: log it, but trust on_status), after the
+        answer. A hook that raises is said on ``kiekit.webhooks``; the delivery is then not
+        counted as seen, so a repeat of it (KIE may deliver one more than once, §6.1) reaches
+        the hook again. The task is confirmed with KIE whatever the hook does."""
         try:
-            self._on_callback(callback)  # the body's claim: log it, but trust on_status
+            if outcome is None:
+                assert self._on_callback is not None  # handle starts this only with one
+                outcome = self._on_callback(callback)
+            if outcome is not None:
+                await outcome
         except Exception:
             self._forget(callback)
             log.exception(
-                "on_callback raised for task %s: the delivery is not counted as seen, so KIE's "
-                "next delivery of it is handled again",
+                "on_callback raised for task %s: its callback was answered 200 before the hook "
+                "ran, and KIE does not send a callback again (kie-api.md §6.1: no retry), so "
+                "on_callback will not hear this one again unless KIE repeats it. The task's "
+                "end is confirmed with KIE all the same (on_status, waits, the journal)",
                 callback.task_id,
             )
-            raise
 
     def _forget(self, callback: Callback) -> None:
         """A delivery that was not handled to its end is no repeat: the next one is handled."""
@@ -453,24 +533,41 @@ class WebhookReceiver:
         task = Task(task_id, model)
         while True:
             status = await self._settle(client, task, check)
-            if status is None:  # not confirmed: KIE's next delivery of it is handled afresh
+            if status is None:  # not confirmed: a repeat of it is handled afresh
                 return
             covered = set(check.keys)
-            await self._confirmed(status, check.final, covered)
+            await self._confirmed(client, task, status, check.final, covered)
             if not check.keys - covered or task_id in self._ended:  # an end is told once
                 return
             # deliveries that came while on_status ran: a status call of their own
 
-    async def _confirmed(self, status: TaskStatus, final: bool, keys: set[_Key]) -> None:
+    async def _confirmed(
+        self,
+        client: kiekit.AsyncClient,
+        task: Task,
+        status: TaskStatus,
+        final: bool,
+        keys: set[_Key],
+    ) -> None:
         """KIE's status for deliveries of its task: seen when it agrees with them (final, or
-        none announced the end), waits woken when final, and on_status told."""
+        none announced the end); when final, journalled as a wait's end and waits woken; then
+        on_status told."""
         if status.state.finished or not final:
             for key in keys:
                 _remember(self._seen, key)
-        if status.state.finished and self._waiters.get(status.task_id):
-            self._finals[status.task_id] = status
-            for event in self._waiters[status.task_id]:
-                event.set()  # a wait ends with this status (Client.finish), no poll more
+        task_id = status.task_id
+        if status.state.finished:
+            # Before on_status: the row then says what it would after kie.wait (the result
+            # links, or the failure), so on_status may hand_off or download, and kie resume
+            # does not poll again what the service handled. A hook that fails leaves the row
+            # so: a success still owes its files (kie resume), a failure is recorded.
+            results = await self._journal_end(client, task, status)
+            if self._waiters.get(task_id):
+                self._finals[task_id] = status
+                if results is not None:
+                    self._results[task_id] = (client, results)
+                for event in self._waiters[task_id]:
+                    event.set()  # a wait ends with this status (Client.finish), no poll more
         if self._on_status is not None:
             try:
                 outcome = self._on_status(status)
@@ -480,14 +577,44 @@ class WebhookReceiver:
                 for key in keys:
                     self._seen.pop(key, None)
                 log.exception(
-                    "on_status raised for task %s (%s): KIE's next delivery of its callback is "
-                    "handled again",
-                    status.task_id,
+                    "on_status raised for task %s (%s). Its callback was answered 200, and KIE "
+                    "does not send a callback again (kie-api.md §6.1: no retry), so on_status "
+                    "will not hear of it again unless KIE repeats it. %s",
+                    task_id,
                     status.state.value,
+                    _recovery(client, status),
                 )
                 return
         if status.state.finished:
-            _remember(self._ended, status.task_id)
+            _remember(self._ended, task_id)
+
+    async def _journal_end(
+        self, client: kiekit.AsyncClient, task: Task, status: TaskStatus
+    ) -> Results | None:
+        """Record a confirmed end in the client's journal as a wait's end is recorded
+        (``client.finish``: the result links, or the failure); the results, None for a
+        failure. A task the journal does not hold (created elsewhere) is written nowhere, and
+        a row handed off already (a delivery after a restart) is not written over."""
+        journal = _journal_of(client)
+        if journal is not None:
+            try:
+                row = journal.by_task(task.id)
+            except KieError:  # finish's own write says what is wrong with the journal
+                row = None
+            if row is not None and row.handed_off:
+                return None
+        try:
+            return await client.finish(task, status)
+        except TaskFailedError:  # recorded as failed, as a wait records it
+            return None
+        except KieError as exc:  # an end kiekit cannot read (a wait would say the same)
+            log.warning(
+                "task %s was confirmed %s, but its results could not be read: %s",
+                task.id,
+                status.state.value,
+                exc,
+            )
+            return None
 
     async def _settle(
         self, client: kiekit.AsyncClient, task: Task, check: _Check
@@ -512,9 +639,11 @@ class WebhookReceiver:
                 if delay is None:
                     log.warning(
                         "a callback for task %s could not be confirmed (%s): on_status is not "
-                        "told; a repeated delivery will be handled again",
+                        "told. KIE does not send a callback again (kie-api.md §6.1); a repeat "
+                        "of it, if one comes, is handled afresh. %s",
                         task.id,
                         exc,
+                        _recovery(client, None),
                     )
                     return None
                 log.warning(
@@ -534,10 +663,12 @@ class WebhookReceiver:
             if delay is None:
                 log.warning(
                     "task %s was called back as ended, but KIE still reports it %s after %d "
-                    "tries: on_status is told so; a repeated delivery will be handled again",
+                    "tries: on_status is told so. KIE does not send a callback again "
+                    "(kie-api.md §6.1); a repeat of it, if one comes, is handled afresh. %s",
                     task.id,
                     status.state.value,
                     len(self._confirm_delays) + 1,
+                    _recovery(client, status),
                 )
                 return status
             log.info(
@@ -646,6 +777,9 @@ class WebhookReceiver:
                 await asyncio.gather(polling, return_exceptions=True)
                 final = self._finals.get(task_id)
                 if final is not None:  # confirmed with KIE already: no second status call
+                    done = self._results.get(task_id)
+                    if done is not None and done[0] is client:  # journalled so already
+                        return done[1]
                     return await client.finish(task, final)
                 # woken otherwise: poll again now (a status poll is free, §2.2)
         finally:
@@ -658,6 +792,7 @@ class WebhookReceiver:
                 self._models.pop(task_id, None)
                 self._wait_clients.pop(task_id, None)
                 self._finals.pop(task_id, None)
+                self._results.pop(task_id, None)
 
     def _start(self, work: Awaitable[None]) -> None:
         job = asyncio.ensure_future(work)
@@ -672,6 +807,31 @@ class WebhookReceiver:
         for job in list(self._background):
             job.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _recovery(client: kiekit.AsyncClient, status: TaskStatus | None) -> str:
+    """How the task is still had, for a log line: what its journal row holds, and who will
+    finish it (the receiver asks KIE nothing more by itself)."""
+    if _journal_of(client) is None:
+        return (
+            "No journal records the task (journal=None): ask KIE yourself (client.status, "
+            "client.wait or receiver.wait) if its end matters"
+        )
+    if status is not None and status.state is State.SUCCEEDED:
+        return (
+            "A task of the journal has its end recorded there (succeeded, files owed): kie "
+            "resume downloads them, unless they are handed off (client.hand_off)"
+        )
+    if status is not None and status.state.finished:
+        return "A task of the journal has its failure recorded there"
+    return "A task of the journal stays owed there: kie resume (or client.wait) finishes it"
+
+
+def _close(outcome: Awaitable[None]) -> None:
+    """A coroutine that will not be awaited, closed (no 'never awaited' warning)."""
+    close = getattr(outcome, "close", None)
+    if close is not None:
+        close()
 
 
 def _journal_of(client: kiekit.AsyncClient) -> kiekit_journal.Journal | None:
