@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -388,6 +389,8 @@ def _task_ids_known(path: Path) -> dict[tuple[Any, ...], str]:
     known: dict[tuple[Any, ...], str] = {}
     try:
         with open(path, encoding="utf-8") as lines:
+            if not stat.S_ISREG(os.fstat(lines.fileno()).st_mode):
+                return known  # a device or a pipe (/dev/full): nothing an earlier run wrote
             for text in lines:
                 try:
                     data = json.loads(text)
