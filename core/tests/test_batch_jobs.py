@@ -107,6 +107,7 @@ def test_a_batch_creates_each_job_once_and_downloads_its_files(
     assert by_id["bad-input"].error == {
         "type": "ValidationError",
         "message": "prompt: must not be empty",
+        "field": "prompt",  # as kie run --json's error names it
     }
     assert (by_id["no-model"].state, by_id["no-model"].error) == (  # KIE's own refusal
         "refused",

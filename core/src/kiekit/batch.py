@@ -43,13 +43,14 @@ from kiekit.errors import (
     KieError,
     OutcomeUnknownError,
     ProtocolError,
+    ResourceLimitError,
     TaskFailedError,
     UnknownModelError,
     ValidationError,
 )
 from kiekit.fields import CALLBACK_INPUTS, check_callback_url
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record
-from kiekit.journal._entry import RESULT_LIFETIME, not_known
+from kiekit.journal._entry import RESULT_LIFETIME, error_report, not_known
 from kiekit.journal._journal import refused_for_all
 from kiekit.journal._writer import WRITER
 from kiekit.models import Results, State, Task
@@ -343,10 +344,16 @@ async def run_batch(
                 out_of_credits=broke,
             )
         except Exception as exc:  # a bug (a plugin's check, say): this job's, not the run's
-            log.exception("job %s (line %d) failed unexpectedly", job.id or "", job.line)
+            # a thread refused where no boundary could say so (aiohttp's, asyncio's): typed,
+            # in one line, as a memory cap fails every job alike (no traceback for each)
+            refused = ResourceLimitError.refused(exc, f"for job {job.id or job.line}")
+            if refused is None:
+                log.exception("job %s (line %d) failed unexpectedly", job.id or "", job.line)
+            else:
+                log.warning("job %s (line %d): %s", job.id or "", job.line, refused.message)
             task_id = await _task_of(journal, job)  # a task made before it: said, not hidden
             result = JobResult(
-                job.line, job.id, "error", task_id, job.model, error=error_record(exc)
+                job.line, job.id, "error", task_id, job.model, error=error_report(refused or exc)
             )
         if on_result is not None:
             on_result(result)
@@ -619,8 +626,14 @@ async def _recorded_late(
             return
         except KieError as exc:
             failure = exc
+    settle = journal.settle_command(task.id)  # its row holds only the create's intent
+    then = (
+        f"tried again before the run ends; should that fail too, once there is room: {settle}"
+        if settle
+        else "kie resume finishes its row"
+    )
     log.warning("job %s: task %s is done, its files on disk, but the task journal still cannot "
-                "record it (%s): kie resume finishes its row", key, task.id, failure)  # fmt: skip
+                "record it (%s): %s", key, task.id, failure, then)  # fmt: skip
 
 
 async def _let_go(
@@ -751,4 +764,5 @@ def _failure(job: Job, task: Task | None, exc: KieError) -> JobResult:
     else:
         state = "error"
     task_id = task.id if task is not None else exc.task_id
-    return JobResult(job.line, job.id, state, task_id, job.model, error=error_record(exc))
+    # with the fields kie run --json gives an error (path, url, key…): a script acts on them
+    return JobResult(job.line, job.id, state, task_id, job.model, error=error_report(exc))

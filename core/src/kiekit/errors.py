@@ -20,6 +20,7 @@
     │   └── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
     │       └── SignatureError   its signature is missing, forged or stale
     ├── ResultsExpiredError      the task is past KIE's retention (14 days): final, nothing to fetch
+    ├── ResourceLimitError       this machine refused a thread (a memory cap): fewer at once
     ├── ApiError                 KIE answered with a body code other than 200
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
@@ -85,6 +86,7 @@ __all__ = [
     "QueueFullError",
     "RateLimitStoreError",
     "RateLimitedError",
+    "ResourceLimitError",
     "ResultsExpiredError",
     "ServerError",
     "StreamClosedError",
@@ -622,6 +624,33 @@ def code_number(code: object) -> object:
     if isinstance(code, str) and code.isascii() and code.isdigit():
         return int(code)
     return code
+
+
+class ResourceLimitError(KieError):
+    """This machine refused kiekit a thread it needs (Python's ``RuntimeError: can't start new
+    thread``): a memory cap (``ulimit -v``, a container's memory or pids limit) leaves no room
+    for another thread's stack. Nothing was lost: what was sent is in the journal (``kie
+    resume`` or the batch run again finishes it). The way out: fewer jobs at once
+    (``--concurrency``), or a higher limit. Not retried: the same call would fail the same
+    way while the cap holds."""
+
+    @classmethod
+    def of(cls, exc: BaseException, what: str, *, task_id: str | None = None) -> ResourceLimitError:
+        return cls(
+            f"this machine refused a new thread {what} ({exc}): a memory or process limit "
+            "(ulimit -v, a container's limits) is reached; lower --concurrency (fewer jobs "
+            "at once) or raise the limit",
+            task_id=task_id,
+        )
+
+    @classmethod
+    def refused(cls, exc: BaseException, what: str) -> ResourceLimitError | None:
+        """``exc`` as a ResourceLimitError when it is CPython's refusal of a thread (a
+        RuntimeError whose only word is its message, raised by ``Thread.start``: no subclass
+        to catch), for a boundary that cannot tell where a RuntimeError came from."""
+        if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+            return cls.of(exc, what)
+        return None
 
 
 class WaitTimeoutError(KieError):

@@ -44,7 +44,7 @@ from kiekit._transports.base import (
 from kiekit._transports.download import Download
 from kiekit._transports.proxies import Proxies
 from kiekit._transports.urllib3_transport import Urllib3Transport, checked_context
-from kiekit.errors import ConfigurationError, FileReadError, TransportError
+from kiekit.errors import ConfigurationError, FileReadError, ResourceLimitError, TransportError
 
 # A result file this large or larger is read on a thread (AiohttpTransport.fetch): the
 # figures of tools/bench/downloads.py put the break-even of a thread's hand-over near 10 MB
@@ -118,7 +118,10 @@ class AiohttpTransport:
         up every other task of the loop (an outside tester's web service: its first request
         stalled all others), as importing urllib3 does not (:meth:`_fetch_on_thread`)."""
         if "aiohttp" not in sys.modules and not self._closed:
-            await asyncio.to_thread(_import_aiohttp)
+            try:
+                await asyncio.to_thread(_import_aiohttp)
+            except RuntimeError as exc:  # no thread to be had: before anything is sent
+                raise ResourceLimitError.of(exc, "to import aiohttp") from exc
         return self._open()
 
     async def ready(self) -> None:
@@ -280,7 +283,11 @@ class AiohttpTransport:
                 self._file_limit, thread_name_prefix="kiekit-file"
             )
         stop = threading.Event()
-        job = self._file_threads.submit(self._fetch_on_thread, fetch, stop)
+        try:
+            job = self._file_threads.submit(self._fetch_on_thread, fetch, stop)
+        except RuntimeError as exc:  # no thread to be had (a memory cap); the fetch queued
+            stop.set()  # anyway lets the file go, should a thread of the pool take it
+            raise ResourceLimitError.of(exc, "to download a file", task_id=fetch.task_id) from exc
         try:
             return await asyncio.wrap_future(job)
         except BaseException:

@@ -162,7 +162,13 @@ class Download:
         return self.ends is not None and time.monotonic() >= self.ends
 
     def _local(self, exc: OSError, path: Path) -> FileWriteError:
-        return FileWriteError.of(exc, path, task_id=self.fetch.task_id, url=self.fetch.url)
+        """A FileWriteError naming the final file (``path``: what a user looks for; the
+        temporary ``.part`` it failed in is removed, so only the message names it)."""
+        final = self.fetch.destination
+        error = FileWriteError.of(exc, final, task_id=self.fetch.task_id, url=self.fetch.url)
+        if path != final:
+            error.message += f" (writing its temporary file {path.name}, removed)"
+        return error
 
     def _too_big(self, size: int) -> DownloadError:
         return self.error(

@@ -166,7 +166,12 @@ class AsyncDriver:
         if isinstance(op, Digest):  # a file read whole: on a thread, never on the loop
             import asyncio
 
-            return await asyncio.to_thread(file_digest, op)
+            try:
+                return await asyncio.to_thread(file_digest, op)
+            except RuntimeError as exc:  # no thread to be had (a memory cap)
+                from kiekit.errors import ResourceLimitError
+
+                raise ResourceLimitError.of(exc, "to read a file") from exc
         raise TypeError(f"not an engine op: {op!r}")
 
     async def close(self) -> None:

@@ -39,7 +39,6 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
-from urllib.parse import urlsplit
 
 from kiekit._paths import text
 from kiekit._version import __version__
@@ -358,24 +357,12 @@ def _json_error(args: argparse.Namespace, exc: KieError) -> None:
 
 
 def _error_fields(exc: KieError) -> dict[str, Any]:
-    """An error's fields a script acts on without reading its message: ``path``, the local
-    file an upload or a download concerns; a download's ``url`` (without its query: a signed
-    link's is a credential while it lasts, as the message says it) and ``http_status`` (the
-    file host's, null when none answered); an unknown outcome's journal ``key``, for
-    ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has;
-    ``field``, the input field a ValidationError names or a failed upload was made for."""
-    from kiekit.errors import DownloadError, OutcomeUnknownError
+    """An error's fields a script acts on without reading its message (``path``, ``url``,
+    ``http_status``, ``key``, ``field``): one list for every command's errors
+    (kiekit.journal._entry.error_fields), results.jsonl's and ``kie resume --json``'s too."""
+    from kiekit.journal._entry import error_fields
 
-    fields: dict[str, Any] = {} if exc.path is None else {"path": exc.path}
-    if exc.field is not None:
-        fields["field"] = exc.field
-    if isinstance(exc, DownloadError):
-        parts = urlsplit(exc.url or "")
-        url = f"{parts.scheme}://{parts.netloc}{parts.path}" if exc.url else None
-        fields |= {"path": exc.path, "url": url, "http_status": exc.http_status}
-    if isinstance(exc, OutcomeUnknownError):
-        fields["key"] = exc.key
-    return fields
+    return error_fields(exc)
 
 
 def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:

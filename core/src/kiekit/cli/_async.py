@@ -6,16 +6,40 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from kiekit.cli._common import Connection, Terminated, connect, stopped_by
-from kiekit.errors import ValidationError
+from kiekit.cli._common import Connection, Terminated, connect, say, stopped_by
+from kiekit.errors import ResourceLimitError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient
     from kiekit.journal import Journal
     from kiekit.polling import PollPolicy
+
+T = TypeVar("T")
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, but what ``main`` returned is not lost when the loop's closing
+    cannot start the thread that shuts its default executor down (a memory cap: Python's
+    ``RuntimeError: can't start new thread`` from ``shutdown_default_executor``): the work is
+    done, its summary (``--json``'s one object) still to print. Said in one line instead."""
+    done: list[T] = []
+
+    async def kept() -> T:
+        result = await main
+        done.append(result)
+        return result
+
+    try:
+        return asyncio.run(kept())
+    except RuntimeError as exc:
+        refused = ResourceLimitError.refused(exc, "to close the event loop")
+        if refused is None or not done:
+            raise
+        say(f"kie: warning: {refused.message} (the work was done)")
+        return done[0]
 
 
 def open_async_client(

@@ -439,3 +439,24 @@ def embedded_mock(seconds: float) -> Iterator[Any]:
     with MockServer(config) as mock:
         say(f"mock KIE server on {mock.base_url}")
         yield mock
+
+
+def record_missed(journal: Journal | None, command: str) -> list[tuple[str, str | None]]:
+    """Try once more, before ``kie COMMAND`` ends, the journal writes it could not make after
+    a create (a full disk: there may be room again), and say plainly what is still unwritten,
+    with the command that records it: a task id paid for is never only in a log line that
+    scrolled by. The rows still unwritten (``Journal.write_missed``)."""
+    if journal is None:
+        return []
+    left = journal.write_missed()
+    for key, task_id in left:
+        settle = None if task_id is None else journal.settle_command(task_id)
+        if settle is not None:
+            say(f"kie {command}: the task journal still could not record task {task_id} "
+                f"(its row {key} holds only the create's intent): once there is room, run "
+                f"{settle}, then kie resume")  # fmt: skip
+        else:
+            say(f"kie {command}: the task journal still could not record what came of task "
+                f"{task_id or '-'} (row {key}): kie resume finishes its row once there is "
+                "room")  # fmt: skip
+    return left

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiekit._paths import recorded, writable_folder
-from kiekit.errors import ValidationError
+from kiekit.errors import ConfigurationError, KieError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.journal import Journal
@@ -175,6 +175,7 @@ def spooled_stdin(option: str) -> Iterator[Path]:
     error, Ctrl-C, SIGTERM); a ``kill -9`` alone leaves it, in ``KIEKIT_DATA_DIR``."""
     from kiekit._engine.account import media_of
     from kiekit.journal import data_dir
+    from kiekit.journal._entry import private_folder
 
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:  # `<&-`: Python makes sys.stdin None
@@ -187,7 +188,7 @@ def spooled_stdin(option: str) -> Iterator[Path]:
     spool: Path | None = None
     try:
         try:
-            home.mkdir(parents=True, exist_ok=True)
+            private_folder(home)  # 0700 when made here, as the journal makes it
             spool = Path(tempfile.mkdtemp(prefix="stdin-upload-", dir=home))
             path = spool / ("upload" + (sniffed[1] if sniffed else ".bin"))
             with path.open("wb") as copy:
@@ -195,17 +196,33 @@ def spooled_stdin(option: str) -> Iterator[Path]:
                 del head
                 shutil.copyfileobj(stream, copy, _SLICE)
         except OSError as exc:  # a full disk, a data folder this user may not write
-            where = exc.filename if exc.filename is not None else home
-            raise OSError(
-                exc.errno,
-                f"{exc.strerror or exc}: standard input is kept there while it is uploaded "
-                f"(KIEKIT_DATA_DIR names another folder); nothing was sent",
-                os.fsdecode(where),
-            ) from exc
+            raise _spool_error(exc, home) from exc
         yield path
     finally:
         if spool is not None:
             shutil.rmtree(spool, ignore_errors=True)
+
+
+def _spool_error(exc: OSError, home: Path) -> KieError:
+    """Why standard input could not be kept in the data folder, typed as the same mistake is
+    elsewhere: a file where the folder should be (``KIEKIT_DATA_DIR`` naming one) is a
+    ConfigurationError naming it (exit 2, as ``kie run``'s JournalError for it); a full disk
+    or a folder this user may not write, a FileWriteError naming the path (exit 1)."""
+    from kiekit.errors import FileWriteError, _file_in_the_way
+
+    where = os.fsdecode(exc.filename) if exc.filename is not None else str(home)
+    kept = "standard input is kept there while it is uploaded (KIEKIT_DATA_DIR names another "
+    blocker = _file_in_the_way(str(home))
+    if blocker is not None:
+        error: KieError = ConfigurationError(
+            f"KIEKIT_DATA_DIR {home}: {blocker} is a file, not a folder; {kept}folder); "
+            "nothing was sent"
+        )
+        error.path = blocker
+        return error
+    error = FileWriteError.of(exc, where)
+    error.message += f"; {kept}folder); nothing was sent"
+    return error
 
 
 def readable_file(option: str, path: Path) -> Path:

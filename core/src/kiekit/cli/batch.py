@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from kiekit.cli._common import (
     on_gone_mock,
     path_option,
     progress_bars,
+    record_missed,
     say,
     seconds,
     stopped_by,
@@ -135,6 +137,7 @@ def _batch(args: argparse.Namespace) -> int:
     if args.results is not None:
         output_folder("--results", args.results.parent)
     _check_results_file(args, results_path)  # before --mock starts its server, or a broker
+    known = _task_ids_known(results_path)  # read before this run's lines replace them
     refusals = [*unlisted, *(line.result() for line in bad)]
     finished: list[JobResult] = []  # as they come: what a stop still knows
     try:
@@ -142,13 +145,15 @@ def _batch(args: argparse.Namespace) -> int:
             results: list[JobResult] = []
         elif celery is not None:
             results = _run_on_celery(args, celery, journal, jobs, results_path, finished)
+            results = [_keep_task_id(result, known) for result in results]
         else:
-            import asyncio  # here: `kie providers` and `kie --help` need no event loop
+            from kiekit.cli._async import run_async  # `kie --help` needs no event loop
 
-            results = asyncio.run(_run(args, journal, jobs, results_path, finished))
+            results = run_async(_run(args, journal, jobs, results_path, finished, known))
     except KeyboardInterrupt as stop:
         _stopped(args, stop, jobs, [*finished, *refusals], results_path, journal.owner, started)
         raise
+    record_missed(journal, "batch")  # the journal writes a full disk refused, tried again
     ordered = sorted([*results, *refusals], key=lambda r: r.line)
     unwritten = _save_results(results_path, ordered)
     counts: dict[str, int] = {}
@@ -371,6 +376,7 @@ async def _run(
     jobs: list[Job],
     results_path: Path,
     finished: list[JobResult],
+    known: dict[tuple[Any, ...], str] | None = None,
 ) -> list[JobResult]:
     from kiekit.batch import run_batch
     from kiekit.cli._async import open_async_client, stops_cancel
@@ -380,15 +386,63 @@ async def _run(
         drained.append(client)  # a stop lets its creates already sent finish first
         _retake_from_gone_mocks(journal, jobs, args.out, client.base_url)
         done = stack.enter_context(_reporting(args, results_path, len(jobs), finished))
-        return await run_batch(
+        results = await run_batch(
             client,
             journal,
             jobs,
             args.out,
             concurrency=args.concurrency,
             timeout=args.timeout,
-            on_result=done,
+            on_result=lambda result: done(_keep_task_id(result, known or {})),
         )
+        return [_keep_task_id(result, known or {}) for result in results]
+
+
+def _result_key(line: int, job_id: str | None, model: str | None) -> tuple[Any, ...]:
+    return (model, "id", job_id) if job_id is not None else (model, "line", line)
+
+
+def _task_ids_known(path: Path) -> dict[tuple[Any, ...], str]:
+    """The task ids an earlier run's results file names, by job (its id, else its line, and
+    its model): a job whose row cannot say its task (the journal could not record the create's
+    answer: a full disk) keeps the id that file knew (:func:`_keep_task_id`). Unreadable or
+    absent: none."""
+    known: dict[tuple[Any, ...], str] = {}
+    try:
+        with open(path, encoding="utf-8") as lines:
+            if not stat.S_ISREG(os.fstat(lines.fileno()).st_mode):
+                return known  # a device or a pipe (/dev/full): nothing an earlier run wrote
+            for text in lines:
+                try:
+                    data = json.loads(text)
+                    task_id, line = data.get("task_id"), int(data["line"])
+                    key = _result_key(line, data.get("id"), data.get("model"))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue  # a line cut short by a full disk, or not ours
+                if isinstance(task_id, str) and task_id and data.get("state") != "refused":
+                    known[key] = task_id
+    except (OSError, UnicodeDecodeError):
+        pass
+    return known
+
+
+def _keep_task_id(result: JobResult, known: dict[tuple[Any, ...], str]) -> JobResult:
+    """``result`` with the task id the earlier results file gave its job, when this run
+    cannot name one (its row holds only the create's intent: ``unknown``, or an error): a
+    task paid for is never replaced by null, and the error says how to record it."""
+    import attrs
+
+    task_id = known.get(_result_key(result.line, result.id, result.model))
+    if task_id is None or result.task_id is not None or result.state == "succeeded":
+        return result
+    error = dict(result.error or {})
+    key = shlex.quote(str(error["key"])) if error.get("key") else "KEY"
+    words = (
+        f"the previous results file named task {task_id} for this job: kie settle {key} "
+        f"--task-id {task_id} records it, then the batch run again fetches its files"
+    )
+    error["message"] = f"{error['message']} ({words})" if error.get("message") else words
+    return attrs.evolve(result, task_id=task_id, error=error)
 
 
 def _check_celery_options(args: argparse.Namespace) -> None:

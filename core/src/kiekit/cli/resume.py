@@ -107,7 +107,14 @@ def register(commands: Commands) -> None:
 
 
 # What came of a row (``--json``'s ``outcome``); the first five leave it owed (exit code 1).
-OWED_OUTCOMES = ("not_finished", "other_key", "elsewhere", "outcome_unknown", "unknown_state")
+OWED_OUTCOMES = (
+    "not_finished",
+    "other_key",
+    "elsewhere",
+    "outcome_unknown",
+    "unknown_state",
+    "unrecorded",
+)
 OUTCOMES = (*OWED_OUTCOMES, "done", "failed", "expired", "abandoned", "held", "not_owed")
 
 
@@ -121,7 +128,8 @@ class Report:
     stopped mock's, closed), ``held`` (another live worker's), ``not_owed`` (named, but owed
     nothing), or one that leaves it owed: ``not_finished`` (``error`` says why),
     ``other_key``, ``elsewhere`` (on another server: ``base_url``), ``outcome_unknown`` (a
-    create to ``kie settle KEY``), ``unknown_state`` (a newer kiekit's row)."""
+    create to ``kie settle KEY``), ``unknown_state`` (a newer kiekit's row), ``unrecorded``
+    (its files written, but the journal could not record it: a read-only or full disk)."""
 
     def __init__(self) -> None:
         self.tasks: list[dict[str, Any]] = []
@@ -200,22 +208,30 @@ def _resume(args: argparse.Namespace) -> int:
                 f"KIE_API_KEY is not set: it is needed to ask KIE about {len(here)} owed "
                 f"task(s) on {base_url} (nothing was sent)"
             )
-        import asyncio  # here: `kie providers` and `kie --help` need no event loop
+        from kiekit.cli._async import run_async  # `kie --help` needs no event loop
 
         ended: set[str] = set()
         try:
-            finished = asyncio.run(
+            finished = run_async(
                 _finish_all(args, connection, journal, here, base_url, ended, report)
             )
         except KeyboardInterrupt as stop:  # each task it leaves, named, as run and batch do
             _tell_left(stop, [row for row in here if row.task_id not in ended], report)
             raise
+    unrecorded = _unrecorded(journal, report)
     code, owed = _still_owed(
         len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
-        others=finished.others, expired=finished.expired,
+        others=finished.others, expired=finished.expired, unwritable=finished.unwritable,
+        unrecorded=unrecorded,
     )  # fmt: skip
     answer: dict[str, Any] = {"base_url": base_url, **report.summary()}
-    if owed:  # as a batch's JobsNotDone: what is left, each row's in "tasks"
+    if unrecorded:  # the cause, not one owed row among others: the journal cannot be written
+        answer["error"] = {
+            "type": "JournalError",
+            "message": f"the task journal could not record {unrecorded} task(s) resumed "
+            f"(their rows stay owed; see above); still owed: {owed}",
+        }
+    elif owed:  # as a batch's JobsNotDone: what is left, each row's in "tasks"
         answer["error"] = {"type": "TasksOwed", "message": f"still owed: {owed}"}
     elif code:  # only tasks past KIE's retention: paid work lost
         answer["error"] = {
@@ -224,6 +240,22 @@ def _resume(args: argparse.Namespace) -> int:
         }
     emit(args, "resume", answer, ok=code == 0)
     return code
+
+
+def _unrecorded(journal: Journal, report: Report) -> int:
+    """The tasks resumed here (their files written) whose rows the journal could not record
+    (a read-only or full disk: Journal.write_missed tried once more): they stay owed there,
+    and the next ``kie resume`` fetches them again, so this one must not say it resumed every
+    task. Their records become ``unrecorded``; how many."""
+    from kiekit.cli._common import record_missed
+
+    left = {task_id for _, task_id in record_missed(journal, "resume") if task_id}
+    count = 0
+    for task in report.tasks:
+        if task["outcome"] == "done" and task["task_id"] in left:
+            task.update(outcome="unrecorded", owed=True)
+            count += 1
+    return count
 
 
 def _named_rows(journal: Journal, names: list[str]) -> dict[str, Entry] | None:
@@ -284,6 +316,8 @@ def _still_owed(
     base_url: str,
     others: int = 0,
     expired: int = 0,
+    unwritable: tuple[str, ...] = (),
+    unrecorded: int = 0,
 ) -> tuple[int, str]:
     """The exit code, and what is left owed in words: 0 only when nothing this journal knows
     of is left owed (a task of this server not finished, one on another server, a create of
@@ -296,10 +330,17 @@ def _still_owed(
             f"kie resume: {expired} task(s) past KIE's retention (14 days): results lost, "
             "rows closed as failed (see above; kie tasks --state failed)"
         )
-    if failures:  # a task that can never finish would be named by every run: the way out
+    if unwritable:  # this machine's trouble: the task is fine, abandoning it would lose it
+        say(
+            f"{len(unwritable)} task(s) could not be written here (a full disk, a read-only "
+            "folder: see above): free space there and run kie resume again, or kie resume "
+            "--out OTHER_FOLDER fetches them elsewhere (they live on at KIE)"
+        )
+    abandonable = [task for task in failures if task not in unwritable]
+    if abandonable:  # a task that can never finish would be named by every run: the way out
         say(
             f"a task that can never finish here (a server that is gone, results KIE no longer "
-            f"has) is closed with kie settle ID --abandon, e.g. kie settle {failures[0]} "
+            f"has) is closed with kie settle ID --abandon, e.g. kie settle {abandonable[0]} "
             "--abandon (kept in kie tasks)"
         )
     owed = [
@@ -308,6 +349,9 @@ def _still_owed(
         f"{elsewhere} task(s) on another server" if elsewhere else "",
         f"{unknown} create(s) of unknown outcome" if unknown else "",
         f"{foreign} row(s) in a state this kiekit does not know" if foreign else "",
+        f"{unrecorded} task(s) resumed that the task journal could not record"
+        if unrecorded
+        else "",
     ]
     said = ", ".join(part for part in owed if part)
     if said:
@@ -398,7 +442,8 @@ def _report_unknown(journal: Journal, row: Entry, report: Report) -> bool:
     maybe = "" if alive is False else "its worker may still be sending it, or gone: "
     say(
         f"outcome unknown: a create of {row.model} at {when} may be a task at KIE "
-        f"(not created again): {maybe}check your KIE dashboard, then "
+        f"(not created again): {maybe}check your KIE dashboard (or the task id a kie run "
+        f"or kie batch that could not record it named: its warning, results.jsonl), then "
         f"kie settle {row.key} --task-id ID (or --not-created)"
     )
     report.add(row, "outcome_unknown")
@@ -430,6 +475,7 @@ class Finished(NamedTuple):
     owed: list[str]  # task ids not finished here, still owed
     others: int  # left alone: made with another API key
     expired: int  # past KIE's retention: their rows closed, owed no more
+    unwritable: tuple[str, ...] = ()  # of ``owed``: files this machine could not write
 
 
 async def _finish_all(
@@ -466,6 +512,7 @@ async def _finish_all(
             say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
         queue = iter(mine)
         failures: list[str] = []  # the task ids still owed
+        unwritable: list[str] = []  # of those, the ones whose files could not be written here
         expired = 0
         held: list[str] = []  # the owners of rows another live worker took meanwhile
 
@@ -486,6 +533,8 @@ async def _finish_all(
                     expired += 1
                 elif not finished:
                     failures.append(str(row.task_id))
+                    if report.tasks and _unwritable(report, row):
+                        unwritable.append(str(row.task_id))
                 ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
@@ -493,7 +542,15 @@ async def _finish_all(
             await asyncio.gather(*(worker() for _ in range(workers)))
         if held:
             _say_held(held)
-    return Finished(failures, len(others), expired)
+    return Finished(failures, len(others), expired, tuple(unwritable))
+
+
+def _unwritable(report: Report, row: Entry) -> bool:
+    """Whether ``row``'s task was left owed because its files could not be written here
+    (FileWriteError: a full disk, a read-only folder), as its report record says: the last
+    one, added by :func:`_finish` with no await since."""
+    last = report.tasks[-1]
+    return last["key"] == row.key and (last["error"] or {}).get("type") == "FileWriteError"
 
 
 def _take(journal: Journal, row: Entry) -> Entry | str | None:
@@ -587,7 +644,7 @@ async def _finish(
     """Wait for and download one row's task: True when done, False when still owed, None
     when KIE's retention has passed (the journal closed its row: never owed again)."""
     from kiekit.errors import DownloadError, KieError, ResultsExpiredError, TaskFailedError
-    from kiekit.journal import error_record
+    from kiekit.journal._entry import error_report
     from kiekit.models import Task
 
     assert row.task_id is not None  # unfinished rows have a task id
@@ -609,7 +666,7 @@ async def _finish(
             f"kie: error: task {task.id} ({task.model}): {said}; its row is closed as failed "
             "(expired, kept in kie tasks) and not owed again"
         )
-        report.add(row, "expired", error=error_record(exc), state="failed")
+        report.add(row, "expired", error=error_report(exc), state="failed")
         return None
     except KieError as exc:  # named as a resumed task's line is: several may fail alike
         said = str(exc).replace(f" (task {task.id})", "", 1)  # said once, in front
@@ -617,7 +674,7 @@ async def _finish(
         failed = isinstance(exc, TaskFailedError)  # its row closed as failed: owed no more
         now = None if failed or not args.json else journal.find(row.key)  # as the wait left it
         state = "failed" if failed else (now or row).state.value
-        report.add(row, "failed" if failed else "not_finished", error=error_record(exc),
+        report.add(row, "failed" if failed else "not_finished", error=error_report(exc),
                    state=state)  # fmt: skip
         return False
     if not args.json:  # a path a line, as they come; --json prints them in its one object

@@ -18,6 +18,7 @@ from kiekit.cli._common import (
     open_client,
     path_option,
     progress_bars,
+    record_missed,
     say,
     seconds,
     tell_stop,
@@ -97,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)  # the key, the hosts, the network options
         journal_opens(client.journal)
+        # at the end, however it ends: the journal writes a full disk refused, tried again
+        stack.callback(record_missed, client.journal, "run")
         # made once every check passed (a refused run leaves no folder behind), and before
         # anything is uploaded or paid for: a folder that cannot be made refuses the run
         output_folder("--out", args.out)

@@ -68,6 +68,19 @@ def data_dir() -> Path:
         raise JournalError(f"task journal: no folder to keep it in ({exc}). {WAYS_OUT}") from exc
 
 
+def private_folder(folder: Path) -> None:
+    """Make one of kiekit's folders readable by this user alone (0700), when kiekit makes it
+    (the data folder, ``KIEKIT_DATA_DIR``, whatever makes it first: the journal, ``kie upload
+    -``'s copy of standard input); a folder that exists (one the user made, or their home)
+    keeps its mode. The journal holds every prompt and create body, result links that work
+    without credentials for 14 days, and a hash of the API key: not for the other users of a
+    shared machine or CI runner."""
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)  # ~/.local/share and the like: as usual
+    folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def expanded(path: Path) -> Path:
     """``path`` with ``~`` expanded; JournalError when there is no home directory to expand it
     to (pathlib's RuntimeError said nothing of the journal, nor of the way out)."""
@@ -257,6 +270,38 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, KieError) and exc.parent_task_id:  # a refused extend's or 4K's parent
         record["parent_task_id"] = exc.parent_task_id
     return record
+
+
+def error_report(exc: BaseException) -> dict[str, Any]:
+    """An error as a command reports it (``kie run --json``, results.jsonl, ``kie resume
+    --json``): :func:`error_record` and the fields a script acts on without reading the
+    message (:func:`error_fields`)."""
+    return {**error_record(exc), **error_fields(exc)}
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """An error's fields a script acts on without reading its message: ``path``, the local
+    file an upload or a download concerns; a download's ``url`` (without its query: a signed
+    link's is a credential while it lasts, as the message says it) and ``http_status`` (the
+    file host's, null when none answered); an unknown outcome's journal ``key``, for
+    ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has;
+    ``field``, the input field a ValidationError names or a failed upload was made for."""
+    from urllib.parse import urlsplit
+
+    from kiekit.errors import DownloadError, OutcomeUnknownError
+
+    if not isinstance(exc, KieError):
+        return {}
+    fields: dict[str, Any] = {} if exc.path is None else {"path": exc.path}
+    if exc.field is not None:
+        fields["field"] = exc.field
+    if isinstance(exc, DownloadError):
+        parts = urlsplit(exc.url or "")
+        url = f"{parts.scheme}://{parts.netloc}{parts.path}" if exc.url else None
+        fields |= {"path": exc.path, "url": url, "http_status": exc.http_status}
+    if isinstance(exc, OutcomeUnknownError):
+        fields["key"] = exc.key
+    return fields
 
 
 def _cancelled(exc: BaseException) -> bool:

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import threading
 import time
 import uuid
@@ -176,6 +177,10 @@ class Journal:
         self._at_work: collections.Counter[str] = collections.Counter()
         # tasks of this process a write after the create missed (the database down)
         self._missed: set[str] = set()
+        # row key -> (its task id, the changes a write after the create could not make): each
+        # later write of the row carries them, and write_missed() tries them again (a full
+        # disk may have room again), so a task id paid for is not lost with its write
+        self._owed: dict[str, tuple[str | None, dict[str, Any]]] = {}
 
     @property
     def owner(self) -> str:
@@ -378,7 +383,44 @@ class Journal:
         row = self.store.update(key, changes, holder=self.owner)
         with self._lock:
             self._missed.discard(task.id)
+            if row is not None:
+                self._owed.pop(key, None)  # all of it written, and more
         return row
+
+    def settle_command(self, task_id: str) -> str | None:
+        """``kie settle KEY --task-id ID`` while the write that names ``task_id`` in its row
+        (the create's answer) has not been made here: the row holds only the intent, and
+        that command records what this process could not. None otherwise."""
+        with self._lock:
+            key = self._keys.get(task_id)
+            owed = None if key is None else self._owed.get(key)
+        if key is None or owed is None or "task_id" not in owed[1]:
+            return None
+        return f"kie settle {shlex.quote(key)} --task-id {shlex.quote(task_id)}"
+
+    def write_missed(self) -> list[tuple[str, str | None]]:
+        """Try once more the writes after a create that the store refused (a full disk, a
+        database down): each row's in one write. The rows still not written, as ``(key,
+        task_id)`` pairs: :meth:`settle_command` says how to record a task id still unwritten.
+        A process calls it before it ends (``kie run``, ``kie batch``): space may be back."""
+        with self._lock:
+            owed = list(self._owed.items())
+        left: list[tuple[str, str | None]] = []
+        for key, (task_id, changes) in owed:
+            try:
+                done = self.store.update(key, changes) is not None
+            except JournalError as exc:
+                log.debug("row %s still cannot be written: %s", key, exc)
+                done = False
+            if not done:
+                left.append((key, task_id))
+                continue
+            with self._lock:
+                if self._owed.get(key, (None, None))[1] is changes:  # nothing newer missed
+                    del self._owed[key]
+                if task_id is not None:
+                    self._missed.discard(task_id)
+        return left
 
     def now(self) -> float:
         """This journal's clock (Unix seconds), which its rows' ``created_at`` and
@@ -740,7 +782,7 @@ class Journal:
     def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
-        return self._write(entry.key, changes, read_back)
+        return self._write(entry.key, changes, read_back, task.id)
 
     def create_failed(
         self,
@@ -923,12 +965,36 @@ class Journal:
                 return None
             key = entry.key
             self._remember(task_id, key)
-        return self._write(key, changes, read_back)
+        return self._write(key, changes, read_back, task_id)
 
-    def _write(self, key: str, changes: Mapping[str, Any], read_back: bool) -> Entry | None:
+    def _write(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        read_back: bool,
+        task_id: str | None = None,
+    ) -> Entry | None:
         """Change row ``key``, which must be there: a write that finds no row has lost what it
         records (a task id, its results), so it is an error, not a quiet no-op. Told by the
-        statement's own count of rows: no read more."""
+        statement's own count of rows: no read more. A write that fails is kept (owed), and
+        made with the row's next write or by :meth:`write_missed`."""
+        with self._lock:
+            earlier = self._owed.get(key)
+        merged = dict(changes) if earlier is None else {**earlier[1], **changes}
+        task_id = task_id or merged.get("task_id") or (earlier[0] if earlier else None)
+        try:
+            row = self._written(key, merged, read_back)
+        except JournalError:
+            with self._lock:
+                self._owed[key] = (task_id, {**self._owed.get(key, (None, {}))[1], **changes})
+            raise
+        if earlier is not None:
+            with self._lock:
+                if self._owed.get(key) is earlier:
+                    del self._owed[key]
+        return row
+
+    def _written(self, key: str, changes: Mapping[str, Any], read_back: bool) -> Entry | None:
         change = getattr(self.store, "change", None)
         if read_back or change is None:  # change() is optional in the protocol
             row = self.store.update(key, changes)
@@ -1310,9 +1376,21 @@ class Recorder:
             write()
         except JournalError as exc:
             task = f" for task {task_id}" if task_id else ""
-            log.warning("could not record%s in the task journal: %s", task, exc)
-            if task_id is not None and self.journal is not None:
-                self.journal.missed(task_id)
+            journal = self.journal
+            command = (
+                None if task_id is None or journal is None else journal.settle_command(task_id)
+            )
+            # the row holds only the intent: the command that records the task id, should
+            # the writes tried again (Journal.write_missed) fail too
+            then = (
+                f"; its row holds only the create's intent (tried again before the run ends; "
+                f"should that fail too, once there is room: {command})"
+                if command
+                else ""
+            )
+            log.warning("could not record%s in the task journal: %s%s", task, exc, then)
+            if task_id is not None and journal is not None:
+                journal.missed(task_id)
 
 
 def _same_input(earlier: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> bool:

@@ -32,6 +32,7 @@ from kiekit.journal._entry import (
     Entry,
     EntryState,
     JournalError,
+    private_folder,
 )
 from kiekit.journal._selection import (
     PAGE_ROWS,
@@ -449,17 +450,6 @@ def _cannot_open(path: Path, exc: sqlite3.Error | OSError) -> str:
     return f"task journal {path}: {why}. {WAYS_OUT}"
 
 
-def _private_folder(folder: Path) -> None:
-    """Make the journal's folder readable by this user alone (0700), when kiekit makes it; a
-    folder that exists (one the user made, or their home) keeps its mode. The journal holds
-    every prompt and create body, result links that work without credentials for 14 days, and
-    a hash of the API key: not for the other users of a shared machine or CI runner."""
-    if folder.is_dir():
-        return
-    folder.parent.mkdir(parents=True, exist_ok=True)  # ~/.local/share and the like: as usual
-    folder.mkdir(mode=0o700, exist_ok=True)
-
-
 def _private_file(path: Path) -> None:
     """Create the journal file readable and writable by this user alone (0600) before SQLite
     opens it (SQLite gives its -wal and -shm files the database file's mode). An existing file
@@ -522,7 +512,7 @@ class SqliteStore:
         return connection
 
     def _open(self) -> sqlite3.Connection:
-        _private_folder(self.path.parent)
+        private_folder(self.path.parent)
         _private_file(self.path)
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so a
         # compare-and-set holds the write lock from its read to its write.

@@ -14,7 +14,9 @@ are done again one by one, each with its own outcome.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
+import logging
 import os
 import queue
 import threading
@@ -23,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # asyncio is imported where a loop asks: a sync Client never loads it
     import asyncio
+
+_log = logging.getLogger("kiekit.journal")
 
 
 class _Job:
@@ -67,6 +71,7 @@ class JournalWriter:
         self._sleeping = False
         self._waking: set[asyncio.AbstractEventLoop] = set()  # loops with a wake-up to come
         self._thread: threading.Thread | None = None
+        self._serving: threading.Thread | None = None  # the writer thread, from its first step
         self._lock = threading.Lock()
 
     def submit(self, write: Callable[[], Any], store: object) -> asyncio.Future[Any]:
@@ -80,7 +85,10 @@ class JournalWriter:
 
         loop = asyncio.get_running_loop()
         job = _Job(write, store, loop, loop.create_future())
-        self._put(job, wake=False)
+        if not self._put(job, wake=False):  # no writer thread to be had: written here, now
+            job.run()
+            _settle([job])
+            return job
         # One wake-up for all the writes this turn of the loop makes (many flows resume in one
         # turn), at its end: the write waits no longer than the loop would anyway.
         if self._sleeping and loop not in self._waking:
@@ -130,12 +138,13 @@ class JournalWriter:
         """Do ``write`` on the writer thread, blocking this thread until its group commits;
         its result, or its error raised here. Called from the writer thread itself (a write
         that writes), it is done in place."""
-        if threading.current_thread() is self._thread:
+        if threading.current_thread() is self._serving:
             return write()
         woken = threading.Lock()
         woken.acquire()
         job = _Job(write, store, None, None, woken)
-        self._put(job)
+        if not self._put(job):  # no writer thread to be had: written on this thread
+            return write()
         interrupted: BaseException | None = None
         while True:  # as on a loop: an interruption (Ctrl-C) is raised once the write is done
             try:
@@ -159,7 +168,12 @@ class JournalWriter:
         """Writes waiting for the writer (not counting the group being written)."""
         return len(self._jobs)
 
-    def _put(self, job: _Job, *, wake: bool = True) -> None:
+    def _put(self, job: _Job, *, wake: bool = True) -> bool:
+        """Queue ``job`` for the writer thread, started on first use; False (not queued) when
+        no thread can be started (a memory cap: ``RuntimeError: can't start new thread``):
+        the caller writes it in place then, blocking as a write of its own would. A write
+        lost with its thread would lose what it records (a task id paid for), and a thread
+        never started would leave every later write waiting for ever."""
         self._jobs.append(job)
         if wake and self._sleeping:  # read after the append: see _serve
             self._sleeping = False
@@ -169,12 +183,24 @@ class JournalWriter:
                 if self._thread is None:
                     # daemon: a write is waited for by its caller, so none is pending at a
                     # clean exit
-                    self._thread = threading.Thread(
+                    # set once started: a write queued meanwhile waits on this lock, and
+                    # finds the thread, or starts one itself
+                    thread = threading.Thread(
                         target=self._serve, name="kiekit-journal", daemon=True
                     )
-                    self._thread.start()
+                    try:
+                        thread.start()
+                    except RuntimeError as exc:  # tried again by the next write
+                        with contextlib.suppress(ValueError):
+                            self._jobs.remove(job)
+                            _log.warning("no thread for the journal writer (%s): this write is "
+                                         "made in place", exc)  # fmt: skip
+                            return False
+                    self._thread = thread
+        return True
 
     def _serve(self) -> None:
+        self._serving = threading.current_thread()
         queued = self._jobs
         while True:
             if not queued:
