@@ -300,8 +300,7 @@ class DownloadError(TransportError):
         text = super().__str__()
         if not self.url or self.url in text:
             return text
-        parts = urlsplit(self.url)
-        return f"{text}; url {parts.scheme}://{parts.netloc}{parts.path}"
+        return f"{text}; url {without_query(self.url)}"
 
 
 class FileWriteError(DownloadError):
@@ -770,7 +769,7 @@ def fetch_refused(error: KieError, body: Mapping[str, Any] | None) -> KieError:
     found = [(name, url) for name, url in _input_urls(body, "") if not _calls_back(name)]
     if not found:
         return error
-    shown = [f"{name} ({_without_query(url)})" for name, url in found[:5]]
+    shown = [f"{name} ({without_query(url)})" for name, url in found[:5]]
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     error.message += (
         f"; the request's input URLs: {', '.join(shown)}{more}: each must be public and live "
@@ -800,7 +799,9 @@ def _calls_back(name: str) -> bool:
     return name.rsplit(".", 1)[-1].lower() in ("callbackurl", "callback_url")
 
 
-def _without_query(url: str) -> str:
+def without_query(url: str) -> str:
+    """``url`` without its query, for words a user reads (a signed link's query is long, and a
+    credential while it lasts)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 

@@ -304,31 +304,33 @@ def read_upload(response: HttpResponse, path: str, base_url: str | None = None) 
     )
 
 
-def check_upload_path(upload_path: str) -> str:
-    """KIE's rule for ``uploadPath``: required, no leading or trailing slash (§4)."""
+def check_upload_path(upload_path: str, field: str = "upload_path") -> str:
+    """KIE's rule for ``uploadPath``: required, no leading or trailing slash (§4). ``field``:
+    what a refusal names (``kie upload`` says ``--path``, the option typed)."""
     if not isinstance(upload_path, str) or not upload_path.strip():
-        raise ValidationError("upload_path", "must be a non-empty folder name, e.g. 'kiekit'")
+        raise ValidationError(field, "must be a non-empty folder name, e.g. 'kiekit'")
     if upload_path != upload_path.strip():
-        raise ValidationError("upload_path", f"must not start or end with spaces: {upload_path!r}")
+        raise ValidationError(field, f"must not start or end with spaces: {upload_path!r}")
     if upload_path.startswith("/") or upload_path.endswith("/"):
         raise ValidationError(
-            "upload_path", f"must not start or end with '/' (KIE's rule): {upload_path!r}"
+            field, f"must not start or end with '/' (KIE's rule): {upload_path!r}"
         )
     parts = upload_path.split("/")
     if any(part in ("", ".", "..") for part in parts) or "\\" in upload_path:
-        raise ValidationError("upload_path", f"is not a clean folder path: {upload_path!r}")
+        raise ValidationError(field, f"is not a clean folder path: {upload_path!r}")
     if any(not c.isprintable() for c in upload_path):
-        raise ValidationError("upload_path", f"holds control characters: {upload_path!r}")
+        raise ValidationError(field, f"holds control characters: {upload_path!r}")
     return upload_path
 
 
-def check_file_name(file_name: str) -> None:
+def check_file_name(file_name: str, field: str = "file_name") -> None:
+    """A name for the upload host, not a path; ``field``: what a refusal names."""
     if not isinstance(file_name, str) or not file_name.strip():
-        raise ValidationError("file_name", "must be a non-empty name")
+        raise ValidationError(field, "must be a non-empty name")
     if "/" in file_name or "\\" in file_name or file_name in (".", ".."):
-        raise ValidationError("file_name", f"must be a name, not a path: {file_name!r}")
+        raise ValidationError(field, f"must be a name, not a path: {file_name!r}")
     if any(not c.isprintable() for c in file_name):
-        raise ValidationError("file_name", f"holds control characters: {file_name!r}")
+        raise ValidationError(field, f"holds control characters: {file_name!r}")
 
 
 def content_name(original: str, digest: str) -> str:

@@ -15,11 +15,16 @@ import os
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from kiekit._engine import Digest, Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
 from kiekit._numbers import finite, shown
-from kiekit.errors import ConfigurationError, FileReadError, ProtocolError, TransportError
+from kiekit.errors import (
+    ConfigurationError,
+    FileReadError,
+    ProtocolError,
+    TransportError,
+    without_query,
+)
 
 CHUNK = 64 * 1024
 STREAM_CHUNK = 16 * 1024  # a streamed answer's chunks, in a test double
@@ -82,10 +87,7 @@ class BufferedStream:
         self._body = memoryview(b"")
 
 
-def where(url: str) -> str:
-    """The URL without its query, for error messages."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+where = without_query  # the URL without its query, for error messages
 
 
 def what(request: HttpRequest) -> str:

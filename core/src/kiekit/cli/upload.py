@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -54,11 +53,9 @@ def _upload(args: argparse.Namespace) -> int:
 
     # checked before any I/O (and before --mock starts a server), said as the options the
     # user typed, not as the Python arguments they become (upload_path, file_name)
-    with _as_option("--path"):
-        check_upload_path(args.path)
+    check_upload_path(args.path, "--path")
     if args.name is not None:
-        with _as_option("--name"):
-            check_file_name(args.name)
+        check_file_name(args.name, "--name")
     if not args.file.strip():  # Path("") is ".": "FILE: is a folder, not a file: ." puzzled
         raise ValidationError("FILE", "is empty: give a file's path or an http(s) URL")
     with contextlib.ExitStack() as stack:
@@ -92,13 +89,3 @@ def _named_stdin(error: KieError, spooled: str) -> None:
     if error.path == spooled:
         error.path = "-"
     error.message = error.message.replace(spooled, "standard input")
-
-
-@contextlib.contextmanager
-def _as_option(option: str) -> Iterator[None]:
-    """A ValidationError raised within, naming ``option`` instead of the argument checked."""
-    try:
-        yield
-    except ValidationError as exc:
-        reason = exc.message.split(": ", 1)[-1]
-        raise ValidationError(option, reason) from None

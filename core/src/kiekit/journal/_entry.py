@@ -286,9 +286,7 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     file host's, null when none answered); an unknown outcome's journal ``key``, for
     ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has;
     ``field``, the input field a ValidationError names or a failed upload was made for."""
-    from urllib.parse import urlsplit
-
-    from kiekit.errors import DownloadError, OutcomeUnknownError
+    from kiekit.errors import DownloadError, OutcomeUnknownError, without_query
 
     if not isinstance(exc, KieError):
         return {}
@@ -296,8 +294,7 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     if exc.field is not None:
         fields["field"] = exc.field
     if isinstance(exc, DownloadError):
-        parts = urlsplit(exc.url or "")
-        url = f"{parts.scheme}://{parts.netloc}{parts.path}" if exc.url else None
+        url = without_query(exc.url) if exc.url else None
         fields |= {"path": exc.path, "url": url, "http_status": exc.http_status}
     if isinstance(exc, OutcomeUnknownError):
         fields["key"] = exc.key
