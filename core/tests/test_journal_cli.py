@@ -571,6 +571,64 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
     assert rows["t-via-a-proxy"].unfinished
 
 
+def test_kie_resume_closes_creates_stopped_on_their_way_to_a_mock_that_is_gone(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """An outside tester's Ctrl-C on `kie run --mock` mid-create: kie run said "nothing was
+    paid for", but every `kie resume` after called the row "outcome unknown", sent the user to
+    KIE's dashboard and exited 1. A create of the embedded mock (the demo key) whose server has
+    stopped is closed like its tasks; a real key's create on the same address stays owed."""
+    import subprocess
+    import sys
+
+    from kiekit._engine.engine import account_of
+    from kiekit.cli._common import DEMO_KEY
+    from kiekit.journal import EntryState, default_journal
+
+    gone = mock_server_factory()
+    gone_url = gone.base_url
+    gone.stop()
+    journal = default_journal()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, check=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    host, _, site, rand = journal.owner.split(":")
+    keys = {}
+    for name, key, state in (
+        ("sending", DEMO_KEY, EntryState.SENDING),  # its kie run stopped mid-send, then ended
+        ("unknown", DEMO_KEY, EntryState.UNKNOWN),  # its answer lost as it stopped
+        ("proxy", "a-real-key", EntryState.UNKNOWN),  # a real key's: may be a paid task
+    ):
+        intent = journal.intend(GROK, {"input": {"prompt": name}}, base_url=gone_url,
+                                account=account_of(key))  # fmt: skip
+        assert intent is not None
+        journal.store.update(intent.key, {"state": state,
+                                          "owner": f"{host}:{ended}:{site}:{rand}"})  # fmt: skip
+        keys[name] = intent.key
+    live = mock_server_factory()
+
+    assert main(["resume", "--base-url", live.base_url]) == 1  # the real key's is still owed
+    err = capsys.readouterr().err
+    for name in ("sending", "unknown"):
+        row = journal.get(keys[name])
+        assert row is not None
+        assert row.state is EntryState.FAILED, name
+        assert row.error is not None
+        assert row.error["type"] == "Abandoned"
+        assert f"row {keys[name]} (grok-imagine/text-to-image): a create stopped on its way" in err
+    assert "nothing was paid for: marked failed" in err
+    proxy = journal.get(keys["proxy"])
+    assert proxy is not None
+    assert proxy.state is EntryState.UNKNOWN  # left for the user to settle
+    assert err.count("outcome unknown: a create of") == 1
+    assert main(["resume", "--base-url", live.base_url, "--json"]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert [row["key"] for row in answer["tasks"]] == [keys["proxy"]]  # the closed ones: gone
+
+
 def test_kie_tasks_filters_combine_and_limit_keeps_the_newest_rows_that_pass(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -30,7 +30,7 @@ import contextlib
 import functools
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -183,9 +183,15 @@ def _resume(args: argparse.Namespace) -> int:
             if row.key in busy:
                 report.add(row, "held")
         rows = [row for row in rows if row.key not in busy]
-    unknown = sum(
-        _report_unknown(journal, row, report) for row in rows if row.state.outcome_unknown
-    )
+    gone = functools.cache(not_listening)  # each embedded mock's server asked once
+    unknown = 0
+    for row in rows:
+        if not row.state.outcome_unknown:
+            continue
+        if made_by_mock(row) and gone(row.base_url):  # stopped with its mock: nothing was paid
+            _close_gone_mock_row(journal, row, report)
+        else:
+            unknown += _report_unknown(journal, row, report)
     foreign = [row for row in rows if not row.state.known]
     for row in foreign:  # a newer kiekit's row: not known to be finished, nor acted on here
         say(f"task {row.task_id or '-'} ({row.model}): {not_known(row)}")
@@ -196,7 +202,7 @@ def _resume(args: argparse.Namespace) -> int:
         if row.unfinished:
             same = (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url
             (here if same else elsewhere).append(row)
-    left = _abandon_gone_mocks(journal, elsewhere, report)
+    left = _abandon_gone_mocks(journal, elsewhere, report, gone)
     if left:
         _say_elsewhere(left, DEFAULT_BASE_URL)
         for row in left:
@@ -289,21 +295,28 @@ def _only_named(rows: list[Entry], named: dict[str, Entry], report: Report) -> l
     return chosen
 
 
-def _abandon_gone_mocks(journal: Journal, rows: list[Entry], report: Report) -> list[Entry]:
-    """Close the rows of an embedded mock since stopped (each server asked once whether it
+def _abandon_gone_mocks(
+    journal: Journal, rows: list[Entry], report: Report, gone: Callable[[str | None], bool]
+) -> list[Entry]:
+    """Close the rows of an embedded mock since stopped (``gone``: whether a server no longer
     listens); the rest, left to another server's ``kie resume``."""
-    gone = functools.cache(not_listening)  # on_gone_mock's test, one connect per server
     left = []
     for row in rows:
         if made_by_mock(row) and gone(row.base_url):
-            closed = _abandon(journal, row)
-            if closed:
-                report.add(row, "abandoned", state="failed")
-            else:  # closed meanwhile by another
-                report.add(row, "not_owed")
+            _close_gone_mock_row(journal, row, report)
         else:
             left.append(row)
     return left
+
+
+def _close_gone_mock_row(journal: Journal, row: Entry, report: Report) -> None:
+    """A row of an embedded mock since stopped: its task, or the create stopped on its way to
+    it, can never finish, and nothing was paid for it (the demo key's mock charges nothing):
+    closed as ``kie settle --abandon`` would, as ``kie run`` said when it stopped."""
+    if _abandon(journal, row):
+        report.add(row, "abandoned", state="failed")
+    else:  # closed meanwhile by another
+        report.add(row, "not_owed")
 
 
 def _still_owed(
@@ -457,15 +470,23 @@ def _abandon(journal: Journal, row: Entry) -> bool:
     from kiekit.errors import ValidationError
 
     why = f"the mock server at {row.base_url} that made it is no longer running (kie resume)"
+    named = f"task {row.task_id}" if row.task_id else f"row {row.key}"
     try:
         journal.abandon(row.key, reason=why)
     except ValidationError as exc:  # changed meanwhile (another resume closed it): as it is
-        say(f"task {row.task_id}: {exc.message}")
+        say(f"{named}: {exc.message}")
         return False
-    say(
-        f"task {row.task_id} ({row.model}) was created on a mock server at {row.base_url} that "
-        "is no longer running; it can never finish: marked failed (abandoned, kept in kie tasks)"
-    )
+    if row.task_id:
+        say(
+            f"{named} ({row.model}) was created on a mock server at {row.base_url} that is no "
+            "longer running; it can never finish: marked failed (abandoned, kept in kie tasks)"
+        )
+    else:  # a create stopped on its way to the mock (kie run's Ctrl-C), outcome never heard
+        say(
+            f"{named} ({row.model}): a create stopped on its way to a mock server at "
+            f"{row.base_url} that is no longer running; nothing was paid for: marked failed "
+            "(abandoned, kept in kie tasks)"
+        )
     return True
 
 

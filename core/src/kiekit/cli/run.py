@@ -238,14 +238,21 @@ def _stop_note(task: Task, results: Results | None, *, mock: bool) -> str:
     """What a stop after the create leaves: a task that goes on at KIE, or one that succeeded
     whose files ``kie resume`` fetches (the journal row says which are owed)."""
     if results is None:
-        where = "the embedded mock stops with it" if mock else "it goes on at KIE"
-        return f"stopped waiting for task {task.id}; {where}"
+        return f"stopped waiting for task {task.id}; {_goes_on(mock)}"
     if mock:
         return f"task {task.id} succeeded; stopped downloading its files (the mock stops with it)"
     return (
         f"task {task.id} succeeded; stopped downloading its files: kie resume fetches them "
         "(the task is not made again)"
     )
+
+
+def _goes_on(mock: bool) -> str:
+    """Where a created task is after a stop: the README's exit codes promise it names
+    ``kie resume``."""
+    if mock:
+        return "the embedded mock stops with it"
+    return "it goes on at KIE and stays in the journal: kie resume finishes it"
 
 
 @contextlib.contextmanager
@@ -281,8 +288,10 @@ def _own_create(journal: Journal, model: str, since: float | None) -> Entry | No
 
 def _tell_create(stop: KeyboardInterrupt, row: Entry, *, mock: bool) -> None:
     if row.task_id is not None:  # its answer came just before the stop
-        where = "the embedded mock stops with it" if mock else "it goes on at KIE"
-        tell_stop(stop, f"created task {row.task_id} ({row.model}); {where}", task_id=row.task_id)
+        tell_stop(
+            stop, f"created task {row.task_id} ({row.model}); {_goes_on(mock)}",
+            task_id=row.task_id,
+        )  # fmt: skip
     elif not row.state.outcome_unknown:  # let go before it was sent: nothing was made
         tell_stop(stop, f"the create of {row.model} was stopped before it was sent: no task made")
     elif mock:
