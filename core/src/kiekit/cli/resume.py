@@ -160,6 +160,7 @@ class Report:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from kiekit.journal import EntryState
     from kiekit.journal._entry import not_known
     from kiekit.settings import DEFAULT_BASE_URL, endpoints
 
@@ -188,7 +189,12 @@ def _resume(args: argparse.Namespace) -> int:
     for row in rows:
         if not row.state.outcome_unknown:
             continue
-        if made_by_mock(row) and gone(row.base_url):  # stopped with its mock: nothing was paid
+        sending = row.state is EntryState.SENDING
+        if (  # stopped with its mock (its sender ended too): nothing was paid for
+            made_by_mock(row)
+            and gone(row.base_url)
+            and not (sending and journal.sender_alive(row))
+        ):
             _close_gone_mock_row(journal, row, report)
         else:
             unknown += _report_unknown(journal, row, report)
