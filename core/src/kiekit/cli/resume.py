@@ -189,13 +189,9 @@ def _resume(args: argparse.Namespace) -> int:
     for row in rows:
         if not row.state.outcome_unknown:
             continue
-        sending = row.state is EntryState.SENDING
-        if (  # stopped with its mock (its sender ended too): nothing was paid for
-            made_by_mock(row)
-            and gone(row.base_url)
-            and not (sending and journal.sender_alive(row))
-        ):
-            _close_gone_mock_row(journal, row, report)
+        sent_now = row.state is EntryState.SENDING and journal.sender_alive(row)
+        if made_by_mock(row) and gone(row.base_url) and not sent_now:
+            _close_gone_mock_row(journal, row, report)  # stopped with its mock: nothing paid
         else:
             unknown += _report_unknown(journal, row, report)
     foreign = [row for row in rows if not row.state.known]
