@@ -32,6 +32,22 @@ RESULT_LIFETIME = RETENTION_DAYS * 86400.0
 HANDED_OFF = "HandedOff"
 
 
+@frozen
+class UnlessHandedOff:
+    """A row's new ``error``, written with the rest of its change (one statement) unless the row
+    is a success whose links were handed off (:attr:`Entry.handed_off`): that row keeps its mark.
+    A wait or a download that was running when its task was handed off (in another process, or
+    in this one) reports late; its report must not clear the mark, or ``kie resume`` would fetch
+    the files of links handed on. kiekit's stores take it (they say ``keeps_hand_offs``); the
+    journal gives a store of one's own without that the bare ``error``."""
+
+    error: Mapping[str, Any] | None = None
+
+    def over(self, row: Entry) -> Mapping[str, Any] | None:
+        """The error ``row`` has after this write (the memory store's reading of the rule)."""
+        return row.error if row.handed_off else self.error
+
+
 # How to get past a journal that cannot be opened, said with why it cannot be.
 WAYS_OUT = (
     "kiekit records each task there before it is sent: set KIEKIT_DATA_DIR to a folder you can "
