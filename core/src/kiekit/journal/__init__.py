@@ -45,6 +45,7 @@ from kiekit.journal._journal import (
     journal_of,
     open_journal,
 )
+from kiekit.journal._leases import leases_renewed
 from kiekit.journal._selection import Selection
 from kiekit.journal._stores import JournalStore, MemoryStore, SqliteStore
 
@@ -71,5 +72,6 @@ __all__ = [
     "default_journal",
     "error_record",
     "journal_of",
+    "leases_renewed",
     "open_journal",
 ]
