@@ -102,7 +102,7 @@ class _OwnStore:
 
 def test_a_store_of_ones_own_is_given_bare_errors() -> None:
     own = _OwnStore()
-    journal = Journal(own)  # type: ignore[arg-type]
+    journal = Journal(own)
     intent = journal.intend(GROK, {"prompt": "x"})
     assert intent is not None
     task = Task("t-1", GROK)
