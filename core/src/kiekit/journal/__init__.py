@@ -30,6 +30,7 @@ from kiekit.journal._entry import (
     Entry,
     EntryState,
     JournalError,
+    UnlessHandedOff,
     data_dir,
     error_record,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "Selection",
     "SqliteStore",
     "TakenOver",
+    "UnlessHandedOff",
     "data_dir",
     "default_journal",
     "error_record",

@@ -110,11 +110,11 @@ def private_folder(folder: Path) -> None:
 
 
 def _no_home(*, xdg: bool = True) -> str | None:
-    """Why there is no home directory, though HOME is set: it is empty or
-    relative (os.path.expanduser would root an empty one at /, platformdirs falls back to the
-    password database's home without a word); None when HOME is unset (the password database
-    says the home, as for a shell's ``~``) or a full path, on Windows, and, with ``xdg``,
-    when ``XDG_DATA_HOME`` names the folder on Linux (platformdirs reads no HOME then)."""
+    """Why there is no home directory though HOME is set: it is empty or relative (expanduser
+    would root an empty one at /, platformdirs falls back to the password database's home
+    without a word). None when HOME is unset (the password database says the home, as for a
+    shell's ``~``) or a full path, on Windows, and, with ``xdg``, when ``XDG_DATA_HOME`` names
+    the folder on Linux (platformdirs reads no HOME then)."""
     home = os.environ.get("HOME")
     if sys.platform == "win32" or home is None or os.path.isabs(home):
         return None
