@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from attrs import frozen
-from kiekit import Input, MediaKind, Model, Registry, UnknownModelError
+from kiekit import Input, MediaKind, Model, Registry, UnknownModelError, ValidationError
 from kiekit.families.market import MarketProvider
 from kiekit.fields import OpenInput, text
 from kiekit.registry import UnlistedModelWarning
@@ -97,6 +97,44 @@ def test_listed_ids_and_new_ids_unlike_any_known_one_pass_silently(
         found.provider(model)
         assert found.suggestions(model) == []
     assert not [w for w in recwarn if issubclass(w.category, UnlistedModelWarning)]
+
+
+class RefusingPatternProvider(MarketProvider):
+    """A pattern that owns a namespace only to refuse the ids it does not serve (as
+    kiekit-suno's ``suno/*`` does): its ``model`` raises ValidationError."""
+
+    name = "refusing"
+    models = (Model("typed/*", OpenInput, None),)
+
+    def model(self, model_id: str) -> Model:
+        if model_id == "typed/*":
+            return self.models[0]
+        raise ValidationError("model", f"{model_id!r} is not served here; it is not sent")
+
+
+class TypedNamespaceProvider(MarketProvider):
+    name = "typed-namespace"
+    models = (Model("typed/generate", Prompt, MediaKind.AUDIO),)
+
+
+def test_a_typo_a_pattern_refuses_is_not_said_sent_as_is_and_its_refusal_guesses(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    """The registry warned "sent as is" of an id the pattern's provider then refused: the
+    refusal is raised instead, naming the close id, for a create and for any other use."""
+    found = Registry(discover=False)
+    found.add_provider(TypedNamespaceProvider())
+    found.add_provider(RefusingPatternProvider())
+    for creating in (True, False, True):
+        with pytest.raises(ValidationError) as refused:
+            found.provider("typed/generat", creating=creating)
+        assert refused.value.field == "model"
+        assert str(refused.value) == (
+            "model: 'typed/generat' is not served here; it is not sent; "
+            "did you mean 'typed/generate'?"
+        )
+    assert not [w for w in recwarn if issubclass(w.category, UnlistedModelWarning)]
+    assert isinstance(found.provider("typed/generate"), TypedNamespaceProvider)
 
 
 def kie(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

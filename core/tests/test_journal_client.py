@@ -30,6 +30,7 @@ from kiekit.journal import (
     JournalStore,
     MemoryStore,
     SqliteStore,
+    data_dir,
 )
 from kiekit.retry import RetryPolicy
 from kiekit.transport import HttpRequest, HttpResponse
@@ -501,6 +502,56 @@ def test_without_a_home_directory_only_the_commands_that_need_the_journal_say_so
     photo.write_bytes(b"\x89PNG\r\n\x1a\n")
     for command in (["credits"], ["chat", "gpt-5-2", "hello"], ["upload", str(photo)]):
         assert main([*command, "--mock"]) == 0, command  # nothing to record: as they did
+
+
+@pytest.fixture
+def passwd_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """This user's home in the password database: a folder of the test's, never the real one."""
+    pwd = pytest.importorskip("pwd")
+    if sys.platform == "darwin":
+        pytest.skip("the Linux data folder is checked")
+    home = tmp_path / "passwd-home"
+    for name in ("HOME", "XDG_DATA_HOME", "KIEKIT_DATA_DIR", "KIEKIT_JOURNAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: SimpleNamespace(pw_dir=str(home)))
+    return home
+
+
+def test_with_home_unset_the_data_folder_is_in_the_password_databases_home(
+    passwd_home: Path,
+) -> None:
+    """Documented (data_dir, README): HOME unset is cron's or a service's, and ``~`` is then
+    the user's home in /etc/passwd, for kiekit as for a shell."""
+    assert data_dir() == passwd_home / ".local" / "share" / "kiekit"
+
+
+@pytest.mark.parametrize("home", ["", "relative/home"])
+def test_home_set_to_no_home_directory_is_refused_not_replaced_by_the_real_home(
+    passwd_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    home: str,
+) -> None:
+    """``HOME= kie run …`` (to keep a job away from the user's files) wrote into the journal of
+    the home HOME was emptied to hide: platformdirs fell back to /etc/passwd without a word."""
+    from kiekit.cli import main
+
+    monkeypatch.setenv("HOME", home)
+    with pytest.raises(JournalError) as refused:
+        data_dir()
+    said = str(refused.value)
+    assert f"HOME is set to {home!r}, which names no home directory" in said
+    assert "set KIEKIT_DATA_DIR to a folder you can write" in said
+    assert main(["tasks"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("kie: error: task journal")
+    assert "KIEKIT_DATA_DIR" in line
+    monkeypatch.setenv("XDG_DATA_HOME", str(passwd_home / "xdg"))  # a folder without HOME
+    assert data_dir() == passwd_home / "xdg" / "kiekit"
+    monkeypatch.setenv("KIEKIT_DATA_DIR", "~/kiekit")  # was /kiekit with HOME empty
+    with pytest.raises(JournalError, match=r"HOME is set to .* to expand ~ to"):
+        data_dir()
+    assert not passwd_home.exists()
 
 
 class _Forgetful(MemoryStore):

@@ -139,9 +139,12 @@ def test_kie_run_names_the_settle_command_when_the_journal_still_cannot_record_i
     mock = mock_server_factory(polls_to_complete=1)
     disk = _Disk(monkeypatch)
     disk.fill_after_create = True
-    assert main(["run", GROK, "--prompt", "x", "--out", str(tmp_path / "out"),
-                 "--base-url", mock.base_url]) == 0  # fmt: skip
-    err = capsys.readouterr().err
+    out = tmp_path / "out"
+    # 3: done and delivered, but not recorded; not 0 (all is well), not 1 (a script's cue to
+    # run it again, which would pay for a new task)
+    code, answer, err = _json(capsys, ["run", GROK, "--prompt", "x", "--out", str(out),
+                                       "--base-url", mock.base_url])  # fmt: skip
+    assert code == 3
     [row] = _rows()
     assert row.state is EntryState.SENDING
     assert row.task_id is None
@@ -149,6 +152,17 @@ def test_kie_run_names_the_settle_command_when_the_journal_still_cannot_record_i
     command = f"kie settle {row.key} --task-id {task_id}"
     assert command in err  # in the warning, and in what is said once the retry failed too
     assert "the task journal still could not record task" in err
+    assert err.splitlines()[-1] == (
+        "kie run: the task journal could not record 1 task(s) made and paid for, their results "
+        "delivered (see above for the command that records each once the journal can be "
+        "written): do not run it again to fix that (it would create and pay for a new task)"
+    )
+    assert answer["ok"] is True  # the result is delivered
+    assert answer["task_id"] == task_id
+    assert answer["files"]
+    assert all(Path(path).is_file() for path in answer["files"])
+    assert answer["unrecorded"] == [{"key": row.key, "task_id": task_id, "settle": command}]
+    assert "error" not in answer
 
     disk.full = False  # room again, the run's process gone: the command it named records it
     _gone(row.key)
@@ -173,8 +187,11 @@ def test_kie_run_writes_what_the_journal_refused_before_it_ends_once_there_is_ro
 
     monkeypatch.setattr(Journal, "write_missed", room_again)
     out = tmp_path / "out"
-    assert main(["run", GROK, "--prompt", "x", "--out", str(out), "--base-url", mock.base_url]) == 0
-    assert "still could not record" not in capsys.readouterr().err
+    code, answer, err = _json(capsys, ["run", GROK, "--prompt", "x", "--out", str(out),
+                                       "--base-url", mock.base_url])  # fmt: skip
+    assert code == 0
+    assert "still could not record" not in err
+    assert "unrecorded" not in answer
     [row] = _rows()
     assert row.state is EntryState.SUCCEEDED
     assert row.task_id
@@ -200,8 +217,15 @@ def test_kie_batch_run_again_keeps_the_task_id_its_results_file_knew(
     disk.fill_after_create = True
     jobs, out = _jobs_file(tmp_path, 2), tmp_path / "out"
     argv = ["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]
-    assert main(argv) == 0  # every job's files saved
-    err = capsys.readouterr().err
+    code, answer, err = _json(capsys, argv)
+    assert code == 3  # every job's files saved, none of it recorded: not to be run again
+    assert answer["ok"] is True
+    assert answer["states"] == {"succeeded": 2}
+    assert "error" not in answer
+    assert sorted(row["key"] for row in answer["unrecorded"]) == sorted(r.key for r in _rows())
+    assert err.splitlines()[-1].startswith(
+        "kie batch: the task journal could not record 2 task(s) made and paid for"
+    )
     first = _results(out / "results.jsonl")
     assert all(r["state"] == "succeeded" and r["task_id"] for r in first)
     rows = {row.key: row for row in _rows()}
@@ -458,3 +482,61 @@ def test_kie_resume_on_a_journal_it_cannot_write_says_so_and_exits_1(
     assert "resumed every task" not in err
     [row] = _rows()
     assert row.state is EntryState.CREATED  # still owed: the next resume fetches it again
+
+
+def test_kie_resume_whose_journal_fills_after_it_took_a_row_reports_it_unrecorded(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    """The journal takes the resume's hold of the row, then fills: the task is waited for and
+    its files written, but no write records it (nor the tries again at the end). Its record
+    says so ("unrecorded", still owed), not "done"; the error is the journal's (exit 1): the
+    next resume, once there is room, fetches it again rather than trusting a row that lags."""
+    mock = mock_server_factory(polls_to_complete=10_000)  # pending until the test steps it
+    jobs, out = _jobs_file(tmp_path, 1), tmp_path / "out"
+    argv = ["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]
+    assert main([*argv, "--timeout", "0.2"]) == 1  # the wait gives up; the task lives on
+    [result] = _results(out / "results.jsonl")
+    while mock.advance(result["task_id"]) not in ("success", "fail"):
+        pass
+    disk = _Disk(monkeypatch)
+    take = Journal.take
+
+    def taken_then_full(journal: Journal, key: str) -> Entry | None:
+        row = take(journal, key)
+        disk.full = True  # the disk fills the moment the row is held
+        return row
+
+    monkeypatch.setattr(Journal, "take", taken_then_full)
+    code, answer, err = _json(capsys, ["resume", "--base-url", mock.base_url])
+
+    assert code == 1
+    assert answer["ok"] is False
+    assert answer["error"]["type"] == "JournalError"
+    assert answer["error"]["message"].startswith(
+        "the task journal could not record 1 task(s) resumed (their rows stay owed; see above)"
+    )
+    assert answer["outcomes"] == {"unrecorded": 1}
+    [task] = answer["tasks"]
+    assert (task["task_id"], task["outcome"], task["owed"]) == (
+        result["task_id"],
+        "unrecorded",
+        True,
+    )
+    assert task["files"]
+    assert all(Path(path).is_file() for path in task["files"])  # fetched, only not recorded
+    assert "the task journal still could not record what came of task" in err
+    assert "still owed: 1 task(s) resumed that the task journal could not record" in err
+    assert "resumed every task" not in err
+    [row] = _rows()
+    assert row.state is EntryState.CREATED  # as the journal last took it: owed
+    assert not row.files
+
+    disk.full = False  # room again: the next resume records it (and fetches it again)
+    monkeypatch.setattr(Journal, "take", take)
+    _gone(row.key)
+    code, answer, _ = _json(capsys, ["resume", "--base-url", mock.base_url])
+    assert (code, answer["outcomes"]) == (0, {"done": 1})

@@ -57,6 +57,21 @@ def test_core_never_imports_a_plugin() -> None:
     assert offenders == []
 
 
+def test_no_module_takes_a_private_name_of_kiekit_batch() -> None:
+    """``kie resume`` renewed its leases with ``kiekit.batch._leases_renewed``: what the batch
+    and the CLI share is public (``kiekit.journal.leases_renewed``), not the batch's inside."""
+    offenders = []
+    for path in sorted((ROOT / "core" / "src").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "kiekit.batch":
+                offenders += [
+                    f"{path.relative_to(ROOT)}: {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_")
+                ]
+    assert offenders == []
+
+
 def test_mock_server_imports_no_kiekit_code() -> None:
     offenders = [
         f"{path.relative_to(ROOT)}: {module}"

@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -49,7 +49,7 @@ from kiekit.errors import (
     ValidationError,
 )
 from kiekit.fields import CALLBACK_INPUTS, check_callback_url
-from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record
+from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record, leases_renewed
 from kiekit.journal._entry import RESULT_LIFETIME, error_report, not_known
 from kiekit.journal._journal import refused_for_all
 from kiekit.journal._writer import WRITER
@@ -399,7 +399,7 @@ async def run_job(
     folder = _absolute(out_dir)
     key = job_key(job)
     delays = iter(JOURNAL_RETRY_DELAYS)
-    async with _leases_renewed(journal):
+    async with leases_renewed(journal):
         while True:
             try:
                 async with slots or contextlib.nullcontext():
@@ -471,37 +471,6 @@ def finished_since(journal: Journal, job: Job, out_dir: Path, since: float) -> b
     job another worker finished while this run ran, not one an earlier run left done."""
     entry = _row_of(journal, job_key(job), out_dir, job)
     return entry is not None and entry.updated_at >= since
-
-
-# The lease renewers running, per journal and event loop, with how many jobs use each.
-_renewers: dict[tuple[int, int], tuple[asyncio.Task[None], int]] = {}
-
-
-@contextlib.asynccontextmanager
-async def _leases_renewed(journal: Journal) -> AsyncIterator[None]:
-    """Keep this worker's claims held while any of its jobs runs: one renewal for all of them,
-    every third of the lease (docs/teams.md)."""
-    slot = (id(journal), id(asyncio.get_running_loop()))
-    task, users = _renewers.get(slot) or (asyncio.create_task(_renew_leases(journal)), 0)
-    _renewers[slot] = (task, users + 1)
-    try:
-        yield
-    finally:
-        task, users = _renewers[slot]
-        if users == 1:
-            del _renewers[slot]
-            task.cancel()
-        else:
-            _renewers[slot] = (task, users - 1)
-
-
-async def _renew_leases(journal: Journal) -> None:
-    while True:
-        await asyncio.sleep(journal.lease / 3)
-        try:
-            await _off_loop(journal, journal.renew)
-        except KieError as exc:  # the journal is down: the claims may lapse, nothing is lost
-            log.warning("could not renew this worker's job leases: %s", exc)
 
 
 async def _off_loop(journal: Journal, read: Callable[[], T]) -> T:

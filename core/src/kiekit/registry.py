@@ -71,7 +71,9 @@ class PluginWarning(UserWarning):
 
 class UnlistedModelWarning(UserWarning):
     """A model id no plugin lists by name is sent as is (a pattern serves it), and it looks
-    like a known one: the message says which. KIE adds models often, so it is not refused."""
+    like a known one: the message says which. KIE adds models often, so it is not refused.
+    Not given for an id the pattern's provider refuses (kiekit-suno's ``suno/*``): that id is
+    not sent, and its refusal, a ValidationError, carries the suggestion instead."""
 
 
 class Registry:
@@ -104,6 +106,8 @@ class Registry:
         self._origin: dict[str, str] = {}  # model id → the plugin (distribution) that owns it
         self._by_pattern: dict[str, AnyProvider] = {}  # ids a pattern serves, once resolved
         self._unlisted: dict[str, list[str]] = {}  # such ids close to listed ones: the close ones
+        # such ids the pattern's provider refuses: its refusal (field, words), with a suggestion
+        self._refused: dict[str, tuple[str, str]] = {}
         # What provider() answered, read without the lock: a client asks for every call it
         # makes. Emptied whenever a provider is registered (_claim), under the lock.
         self._task_providers: dict[str, Provider] = {}
@@ -165,6 +169,7 @@ class Registry:
             self._origin[model_id] = origin
         self._by_pattern.clear()  # a new pattern may now be the more specific one
         self._unlisted.clear()
+        self._refused.clear()
         self._task_providers.clear()  # and a new exact id the owner of a model served so far
 
     def _check(
@@ -253,7 +258,13 @@ class Registry:
         An id no plugin lists that is close to one that is (a typo?) is sent as is, with an
         UnlistedModelWarning at the caller's line: on its first use, and on every create
         (``creating``), so that a notebook cell run again does not pay for the typo unsaid.
+        Unless the pattern's provider refuses the id (its ``model`` raises ValidationError,
+        as kiekit-suno's ``suno/*`` does for an id it does not serve): nothing would be sent,
+        so there is no warning, and that refusal is raised here, with the close ids named.
         """
+        refused = self._refused.get(model)
+        if refused is not None:  # a new error each time: one raised again grows its traceback
+            raise ValidationError(*refused)
         found = self._task_providers.get(model)
         first = found is None
         if found is None:
@@ -264,6 +275,9 @@ class Registry:
                         "model",
                         f"{model!r} is a chat model, not a task: use Client.chat or kie chat",
                     )
+                refused = self._refused.get(model)
+                if refused is not None:  # found a refusal while resolving
+                    raise ValidationError(*refused)
                 self._task_providers[model] = found = resolved
         close = self._unlisted.get(model)
         if close and (first or creating):
@@ -332,7 +346,11 @@ class Registry:
                     raise UnknownModelError(model, self._named_models(), served_by=hint)
                 self._by_pattern[model] = chosen
                 if close := self.suggestions(model):
-                    self._unlisted[model] = close  # warned of by provider()
+                    refused = _refusal(chosen, model, close)
+                    if refused is None:
+                        self._unlisted[model] = close  # warned of by provider()
+                    else:
+                        self._refused[model] = refused  # raised by provider()
                 return chosen
             raise UnknownModelError(
                 model,
@@ -548,6 +566,23 @@ def near_misses(model: str, names: Iterable[str]) -> list[str]:
         return [by_folded[folded]]  # the same id in another case: no other is as close
     close = difflib.get_close_matches(folded, list(by_folded), n=3, cutoff=0.75)
     return [by_folded[found] for found in close]
+
+
+def _refusal(provider: AnyProvider, model: str, close: list[str]) -> tuple[str, str] | None:
+    """How ``provider``, a pattern's, refuses ``model`` (a ValidationError's field and words,
+    naming the ``close`` ids unless it offers its own guess); None when it takes it. Asked of
+    the provider itself, never of a plugin by name: the core knows no plugin (DESIGN.md)."""
+    if not isinstance(provider, Provider):
+        return None
+    try:
+        provider.model(model)
+    except ValidationError as refusal:
+        field = refusal.field
+        words = refusal.message.removeprefix(f"{field}: ")
+        if "did you mean" not in words:
+            words += did_you_mean(close)
+        return field, words
+    return None
 
 
 def _specificity(pattern: str) -> int:

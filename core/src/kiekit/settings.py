@@ -76,8 +76,8 @@ VARIABLES: Mapping[str, str] = MappingProxyType({
     BASE_URL_ENV: f"the API host (default {DEFAULT_BASE_URL})",
     UPLOAD_BASE_URL_ENV: f"the upload host (default {DEFAULT_UPLOAD_BASE_URL} with KIE's API "
                          "host, none with another)",
-    "KIEKIT_DATA_DIR": "the folder of the task journal (default: the user's data folder; "
-                       "set but empty: refused)",
+    "KIEKIT_DATA_DIR": "the folder of the task journal (default: the user's data folder, "
+                       "under HOME, else the home /etc/passwd gives; set but empty: refused)",
     "KIEKIT_JOURNAL_URL": "another task journal: a file path, sqlite:///path or postgresql://…",
     "KIEKIT_JOURNAL_FSYNC": "1: the SQLite journal syncs every write to disk (default 0)",
     "KIEKIT_JOURNAL_LEASE": "seconds a worker's claim on a journal row lasts (default 60)",

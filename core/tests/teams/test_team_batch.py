@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 from kiekit import AsyncClient, Client
-from kiekit.journal import Entry, EntryState, Journal, MemoryStore, open_journal
+from kiekit.journal import Entry, EntryState, Journal, MemoryStore, _leases, open_journal
 from kiekit.polling import PollPolicy
 
 GROK = "grok-imagine/text-to-image"
@@ -267,5 +267,5 @@ def test_a_running_batch_keeps_its_claims_held_past_one_lease(
     assert [r.state for r in results] == ["succeeded", "succeeded"]
     assert len(renewals) >= 2  # 8 polls 0.1 s apart outlast a 0.3 s lease more than twice
     assert set(renewals) == {journal.owner}
-    assert batch._renewers == {}  # the renewer ended with the batch
+    assert _leases._renewers == {}  # the renewer ended with the batch
     assert set(_creates(mock).values()) == {1}

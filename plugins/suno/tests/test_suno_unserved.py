@@ -95,6 +95,36 @@ def test_kie_run_refuses_an_unserved_suno_id_even_with_any_model(
     assert "suno/generate" in err
 
 
+@pytest.mark.parametrize("model", ["suno/generat", "suno/gen"])
+def test_a_mistyped_suno_id_is_refused_with_a_guess_and_never_said_sent_as_is(
+    model: str, recwarn: pytest.WarningsRecorder
+) -> None:
+    """The registry warned "not listed by any plugin and is sent as is — did you mean …"
+    and kiekit-suno then refused the id: nothing is sent, so the refusal is the only word,
+    and it carries the guess (the registry's, where kiekit-suno's own finds none)."""
+    with MockServer() as mock, Client(base_url=mock.base_url, api_key="test-key") as kie:
+        for _ in range(2):  # a notebook cell run again: refused again, the same way
+            with pytest.raises(ValidationError, match="not a Suno operation") as refused:
+                kie.submit(model, prompt="x")
+            assert refused.value.field == "model"
+            assert "did you mean 'suno/generate'" in str(refused.value)
+        assert mock.requests() == []
+    assert [str(w.message) for w in recwarn] == []
+
+
+def test_kie_run_refuses_a_mistyped_suno_id_without_offering_any_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``kie run`` said "is not a model id any plugin lists … (--any-model sends it as is)",
+    which --any-model then did not: kiekit-suno's refusal, with its guess, is what is said."""
+    assert main(["run", "suno/generat", "--mock", "--prompt", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "'suno/generat' is not a Suno operation kiekit-suno serves" in err
+    assert "did you mean 'suno/generate'" in err
+    assert "sent as is" not in err
+    assert "sends it as is" not in err
+
+
 # --- replace-section ---------------------------------------------------------------------------
 
 

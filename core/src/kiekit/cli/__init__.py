@@ -10,6 +10,10 @@ Exit codes (``kie --help`` lists them too):
 - 1: KIE, the network or a task failed (the message names the task once one exists), or a
   service kiekit needs could not be reached (the journal's database): try again later;
 - 2: bad usage or input, refused before anything was sent or paid for;
+- 3: done (``kie run``, ``kie batch``: tasks made and paid for, their results delivered), but
+  the task journal could not record some of it (a full disk, its database down; ``--json``:
+  ``"unrecorded"``, each row with the ``kie settle`` command that records it): not to be run
+  again for it, which would pay again;
 - 130: interrupted (Ctrl-C); a task already created goes on at KIE and is in the journal;
 - 141: done, but standard output's reader went away before all of it was written
   (``kie run … | head -1``), as a Unix tool killed by SIGPIPE (``set -o pipefail`` scripts
@@ -427,10 +431,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="kie",
         description="kiekit: the KIE AI API from Python.",
         epilog="exit codes: 0 done; 1 KIE, the network or a task failed; 2 bad usage or input "
-        "(nothing sent); 130 interrupted (Ctrl-C); 141 done, but stdout's reader left first "
-        "(| head; a failed command keeps its error's code); 143 terminated (SIGTERM); a task "
-        "already created goes on at KIE, in the journal. KIEKIT_LOG=debug or -v shows "
-        "kiekit's log.",
+        "(nothing sent); 3 done, but the task journal could not record it (do not run it "
+        "again: it would pay again); 130 interrupted (Ctrl-C); 141 done, but stdout's "
+        "reader left first (| head; a failed command keeps its error's code); 143 terminated "
+        "(SIGTERM); a task already created goes on at KIE, in the journal. KIEKIT_LOG=debug "
+        "or -v shows kiekit's log.",
     )
     parser.add_argument("--version", action="version", version=f"kiekit {__version__}")
     parser.add_argument(

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -439,6 +439,39 @@ def embedded_mock(seconds: float) -> Iterator[Any]:
     with MockServer(config) as mock:
         say(f"mock KIE server on {mock.base_url}")
         yield mock
+
+
+# Exit code of a command that did its work (its tasks done, their files written) while the task
+# journal could not record some of it: not 1, which a script may take as "run it again" (that
+# pays again for tasks made already); not 0, which says nothing is amiss (kie resume would fetch
+# those files again, kie tasks shows a create of unknown outcome).
+EXIT_UNRECORDED = 3
+
+
+def unrecorded_json(
+    journal: Journal | None, left: Sequence[tuple[str, str | None]]
+) -> list[dict[str, str | None]]:
+    """The rows :func:`record_missed` left unwritten, for ``--json``'s ``"unrecorded"``: each
+    row's ``key``, its ``task_id`` and the ``settle`` command that records the task id when the
+    row holds only the create's intent (else null: kie resume finishes it)."""
+    return [
+        {
+            "key": key,
+            "task_id": task_id,
+            "settle": None if journal is None or task_id is None
+            else journal.settle_command(task_id),
+        }
+        for key, task_id in left
+    ]  # fmt: skip
+
+
+def say_unrecorded(command: str, count: int, again: str) -> None:
+    """The last word of a command whose tasks are made and their results delivered, but not
+    all of it recorded in the journal (EXIT_UNRECORDED when nothing else failed); ``again``:
+    what running the command again would do."""
+    say(f"kie {command}: the task journal could not record {count} task(s) made and paid for, "
+        f"their results delivered (see above for the command that records each once the "
+        f"journal can be written): do not run it again to fix that ({again})")  # fmt: skip
 
 
 def record_missed(journal: Journal | None, command: str) -> list[tuple[str, str | None]]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from kiekit._paths import native
 from kiekit.cli._common import (
+    EXIT_UNRECORDED,
     Commands,
     add_connection_options,
     add_journal_option,
@@ -38,8 +39,10 @@ from kiekit.cli._common import (
     progress_bars,
     record_missed,
     say,
+    say_unrecorded,
     seconds,
     stopped_by,
+    unrecorded_json,
 )
 from kiekit.cli._preflight import is_stdin, journal_opens, local_file, output_folder, shown
 from kiekit.cli._stops import add_stop_grace_option, stop_grace
@@ -153,7 +156,7 @@ def _batch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         _stopped(args, stop, jobs, [*finished, *refusals], results_path, journal.owner, started)
         raise
-    record_missed(journal, "batch")  # the journal writes a full disk refused, tried again
+    left = record_missed(journal, "batch")  # the journal writes a full disk refused, tried again
     ordered = sorted([*results, *refusals], key=lambda r: r.line)
     unwritten = _save_results(results_path, ordered)
     counts: dict[str, int] = {}
@@ -200,8 +203,11 @@ def _batch(args: argparse.Namespace) -> int:
             "message": _cannot_write(results_path, unwritten),
             "path": str(results_path),
         }
+    if left:  # said whatever the code; the jobs done are delivered: not to be run (paid) again
+        summary_json["unrecorded"] = unrecorded_json(journal, left)
+        say_unrecorded("batch", len(left), "it would report their jobs of unknown outcome")
     emit(args, "batch", summary_json, ok=code == 0)
-    return code
+    return EXIT_UNRECORDED if left and code == 0 else code
 
 
 # How the summary says the states of jobs that made nothing (kiekit.batch.JobResult)

@@ -515,9 +515,8 @@ async def _finish_all(
     one, it answers 404 "Task not found")."""
     import asyncio
 
-    from kiekit.batch import _leases_renewed
     from kiekit.cli._async import open_async_client, stops_cancel
-    from kiekit.journal import Entry
+    from kiekit.journal import Entry, leases_renewed
     from kiekit.journal._writer import WRITER
 
     async with stops_cancel(), contextlib.AsyncExitStack() as stack:
@@ -561,7 +560,7 @@ async def _finish_all(
                 ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
-        async with _leases_renewed(journal):  # the rows held stay held while they are worked on
+        async with leases_renewed(journal):  # the rows held stay held while they are worked on
             await asyncio.gather(*(worker() for _ in range(workers)))
         if held:
             _say_held(held)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiekit._paths import text
 from kiekit.cli._common import (
+    EXIT_UNRECORDED,
     Commands,
     add_connection_options,
     add_journal_option,
@@ -20,8 +21,10 @@ from kiekit.cli._common import (
     progress_bars,
     record_missed,
     say,
+    say_unrecorded,
     seconds,
     tell_stop,
+    unrecorded_json,
 )
 from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files, upload_for
 from kiekit.cli._preflight import journal_opens, output_folder
@@ -95,11 +98,12 @@ def _run(args: argparse.Namespace) -> int:
     params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
     grace = stop_grace(args)
 
+    left: list[tuple[str, str | None]] = []  # the journal's writes still refused at the end
     with contextlib.ExitStack() as stack:
         client = open_client(args, stack)  # the key, the hosts, the network options
         journal_opens(client.journal)
         # at the end, however it ends: the journal writes a full disk refused, tried again
-        stack.callback(record_missed, client.journal, "run")
+        stack.callback(lambda: left.extend(record_missed(client.journal, "run")))
         # made once every check passed (a refused run leaves no folder behind), and before
         # anything is uploaded or paid for: a folder that cannot be made refuses the run
         output_folder("--out", args.out)
@@ -140,14 +144,19 @@ def _run(args: argparse.Namespace) -> int:
             raise
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
     texts = [text(path) for path in paths]  # JSON carries text
-    if emit(args, "run", {"task_id": task.id, "model": args.model, "files": texts,
-                          "value": results.value}):  # fmt: skip
-        return 0
+    answer = {"task_id": task.id, "model": args.model, "files": texts, "value": results.value}
+    code = 0
+    if left:  # done and delivered: "ok" stays true, so a script does not run it (pay) again
+        answer["unrecorded"] = unrecorded_json(client.journal, left)
+        say_unrecorded("run", len(left), "it would create and pay for a new task")
+        code = EXIT_UNRECORDED
+    if emit(args, "run", answer):
+        return code
     for name in written:
         print(name)
     if results.value is not None:  # a model whose output is not a file: print what KIE returned
         print(json_text(results.value))
-    return 0
+    return code
 
 
 def _made(client: Client, task: Task, model: str, key: str | None, asked_at: float | None) -> str:

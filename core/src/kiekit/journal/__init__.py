@@ -30,6 +30,7 @@ from kiekit.journal._entry import (
     Entry,
     EntryState,
     JournalError,
+    UnlessHandedOff,
     data_dir,
     error_record,
 )
@@ -45,6 +46,7 @@ from kiekit.journal._journal import (
     journal_of,
     open_journal,
 )
+from kiekit.journal._leases import leases_renewed
 from kiekit.journal._selection import Selection
 from kiekit.journal._stores import JournalStore, MemoryStore, SqliteStore
 
@@ -67,9 +69,11 @@ __all__ = [
     "Selection",
     "SqliteStore",
     "TakenOver",
+    "UnlessHandedOff",
     "data_dir",
     "default_journal",
     "error_record",
     "journal_of",
+    "leases_renewed",
     "open_journal",
 ]

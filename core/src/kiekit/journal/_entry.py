@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,22 @@ RESULT_LIFETIME = RETENTION_DAYS * 86400.0
 HANDED_OFF = "HandedOff"
 
 
+@frozen
+class UnlessHandedOff:
+    """A row's new ``error``, written with the rest of its change (one statement) unless the row
+    is a success whose links were handed off (:attr:`Entry.handed_off`): that row keeps its mark.
+    A wait or a download that was running when its task was handed off (in another process, or
+    in this one) reports late; its report must not clear the mark, or ``kie resume`` would fetch
+    the files of links handed on. kiekit's stores take it (they say ``keeps_hand_offs``); the
+    journal gives a store of one's own without that the bare ``error``."""
+
+    error: Mapping[str, Any] | None = None
+
+    def over(self, row: Entry) -> Mapping[str, Any] | None:
+        """The error ``row`` has after this write (the memory store's reading of the rule)."""
+        return row.error if row.handed_off else self.error
+
+
 # How to get past a journal that cannot be opened, said with why it cannot be.
 WAYS_OUT = (
     "kiekit records each task there before it is sent: set KIEKIT_DATA_DIR to a folder you can "
@@ -53,13 +70,24 @@ def data_dir() -> Path:
     """Where kiekit keeps its data: ``$KIEKIT_DATA_DIR``, else the platform's user data folder
     (``~/.local/share/kiekit`` on Linux, ``~/Library/Application Support/kiekit`` on macOS,
     ``%LOCALAPPDATA%\\kiekit`` on Windows — platformdirs knows each system's convention).
-    JournalError when there is no home directory to find it under; ConfigurationError when
-    ``$KIEKIT_DATA_DIR`` is set but empty (another journal than the one meant: settings)."""
+    ConfigurationError when ``$KIEKIT_DATA_DIR`` is set but empty (another journal than the
+    one meant: settings). JournalError when there is no home directory to find it under.
+
+    The home directory, on Linux and macOS: ``$HOME``; with HOME unset, the user's home in the
+    password database (``/etc/passwd``), as a shell's ``~`` is (cron, a systemd service); with
+    HOME set but empty or relative (``HOME=`` to mean "no home"), none: JournalError, naming
+    KIEKIT_DATA_DIR, rather than a journal in the home HOME was set to hide (``XDG_DATA_HOME``
+    set to a full path on Linux still names the folder: HOME is not needed then)."""
     from kiekit.settings import setting
 
     override = setting(DATA_DIR_ENV, unset_means="the journal in the user's data folder")
     if override is not None:
         return expanded(Path(override))
+    if (why := _no_home()) is not None:
+        raise JournalError(
+            f"task journal: no folder to keep it in ({why}: the user's data folder is under "
+            f"it). {WAYS_OUT}"
+        )
     import platformdirs
 
     try:
@@ -81,9 +109,28 @@ def private_folder(folder: Path) -> None:
     folder.mkdir(mode=0o700, exist_ok=True)
 
 
+def _no_home(*, xdg: bool = True) -> str | None:
+    """Why there is no home directory though HOME is set: it is empty or relative (expanduser
+    would root an empty one at /, platformdirs falls back to the password database's home
+    without a word). None when HOME is unset (the password database says the home, as for a
+    shell's ``~``) or a full path, on Windows, and, with ``xdg``, when ``XDG_DATA_HOME`` names
+    the folder on Linux (platformdirs reads no HOME then)."""
+    home = os.environ.get("HOME")
+    if sys.platform == "win32" or home is None or os.path.isabs(home):
+        return None
+    if xdg and sys.platform != "darwin" and os.path.isabs(os.environ.get("XDG_DATA_HOME", "")):
+        return None
+    return f"HOME is set to {home!r}, which names no home directory"
+
+
 def expanded(path: Path) -> Path:
     """``path`` with ``~`` expanded; JournalError when there is no home directory to expand it
-    to (pathlib's RuntimeError said nothing of the journal, nor of the way out)."""
+    to (pathlib's RuntimeError said nothing of the journal, nor of the way out), HOME set but
+    empty or relative included (``~/kiekit`` became ``/kiekit``: data_dir)."""
+    text = str(path)
+    home_named = text == "~" or text.startswith("~" + os.sep)
+    if home_named and (why := _no_home(xdg=False)) is not None:
+        raise JournalError(f"task journal {path}: {why} to expand ~ to. {WAYS_OUT}")
     try:
         return path.expanduser()
     except RuntimeError as exc:

@@ -41,6 +41,7 @@ from kiekit.journal._entry import (
     Entry,
     EntryState,
     JournalError,
+    UnlessHandedOff,
     data_dir,
     error_record,
     expanded,
@@ -822,14 +823,24 @@ class Journal:
     # -- the wait and the files --------------------------------------------------------------
 
     def finished(self, task: Task, results: Results, *, read_back: bool = True) -> Entry | None:
+        """The task seen succeeded. A wait's earlier error (a timeout) is cleared, but not the
+        mark of a hand-off: a wait that was running when the task was handed off (another
+        process's, or this one's) ends later, and must not make its links owed again."""
         changes = {
             "state": EntryState.SUCCEEDED,
             "assets": results.assets,
             "value": results.value,  # a paid result that is no file: kept (Entry.value)
-            "error": None,
+            "error": self._unless_handed_off(None),
             "updated_at": self._clock(),
         }
         return self._update_task(task.id, changes, read_back)
+
+    def _unless_handed_off(self, error: Mapping[str, Any] | None) -> Any:
+        """``error`` for a write a hand-off's mark outlives (UnlessHandedOff), where the store
+        can say so in the write itself; a store of one's own without it gets the bare error."""
+        if getattr(self.store, "keeps_hand_offs", False):
+            return UnlessHandedOff(error)
+        return error
 
     def wait_failed(
         self, task: Task, exc: BaseException, *, read_back: bool = True
@@ -847,6 +858,8 @@ class Journal:
         if isinstance(exc, TaskFailedError | ResultsExpiredError):
             changes["state"] = EntryState.FAILED
             changes["lease_until"] = None  # nothing left to do for it
+        else:  # a wait stopped (a timeout, the network): a hand-off meanwhile stands
+            changes["error"] = self._unless_handed_off(changes["error"])
         return self._update_task(task.id, changes, read_back)
 
     def downloaded(
@@ -879,8 +892,8 @@ class Journal:
         into its own default folder). An interruption (Ctrl-C, a cancellation) keeps its
         folder and files but writes no error: it says nothing about the task."""
         changes: dict[str, Any] = {"updated_at": self._clock()}
-        if isinstance(exc, KieError):
-            changes["error"] = error_record(exc)
+        if isinstance(exc, KieError):  # a late download of links handed off: the mark stands
+            changes["error"] = self._unless_handed_off(error_record(exc))
         if out_dir is not None:
             changes["out_dir"] = recorded(out_dir)
         if files is not None:

@@ -37,7 +37,9 @@ from kiekit.journal._stores import (
     _column_values,
     _from_row,
     _to_row,
+    assignments,
     change_statement,
+    kept_error,
     newer_schema,
 )
 from kiekit.shared_limits import redacted  # one way to hide a password in a URL
@@ -83,6 +85,8 @@ _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}"  # noqa: S608 - fixed nam
 
 class PostgresStore:
     """A :class:`~kiekit.journal.JournalStore` in a PostgreSQL database."""
+
+    keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
 
     def __init__(self, url: str) -> None:
         try:
@@ -193,17 +197,17 @@ class PostgresStore:
         let_go_before: float | None = None,
     ) -> Entry | None:
         values = _column_values(changes) if changes else {}
-        assignments = [f"{name} = %s" for name in values]
+        said = [assignments(tuple(values), "%s", kept_error(changes, _KIND))] if values else []
         params: list[Any] = list(values.values())
         if holder is not None:
-            assignments.append("owner = %s")
+            said.append("owner = %s")
             params.append(holder)
             if lease is None:
-                assignments.append("lease_until = NULL")
+                said.append("lease_until = NULL")
             else:
-                assignments.append(f"lease_until = {_NOW} + %s")
+                said.append(f"lease_until = {_NOW} + %s")
                 params.append(lease)
-        if not assignments:
+        if not said:
             raise ValueError("cannot update journal fields none")
         where = "key = %s"
         params.append(key)
@@ -218,7 +222,7 @@ class PostgresStore:
                 where += " AND " + LET_GO_BEFORE.format(holder="%s", since="%s")
                 params += [holder, let_go_before]
         statement = (
-            f"UPDATE {TABLE} SET {', '.join(assignments)} WHERE {where} "  # noqa: S608 - fixed
+            f"UPDATE {TABLE} SET {', '.join(said)} WHERE {where} "  # noqa: S608 - fixed
             f"RETURNING {', '.join(_COLUMNS)}"
         )
         with self._guard():
@@ -228,7 +232,7 @@ class PostgresStore:
     def change(self, key: str, changes: Mapping[str, Any]) -> bool:
         """``update(key, changes)`` without reading the row back; True when the row was there."""
         values = _column_values(changes)
-        statement = change_statement(TABLE, "%s", tuple(values))
+        statement = change_statement(TABLE, "%s", tuple(values), kept_error(changes, _KIND))
         with self._guard():
             return self._connection().execute(statement, [*values.values(), key]).rowcount == 1
 

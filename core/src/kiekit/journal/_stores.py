@@ -27,11 +27,13 @@ import attrs
 from kiekit.errors import code_number
 from kiekit.journal._entry import (
     CHOSEN_BY,
+    HANDED_OFF,
     NOT_KEPT,
     WAYS_OUT,
     Entry,
     EntryState,
     JournalError,
+    UnlessHandedOff,
     private_folder,
 )
 from kiekit.journal._selection import (
@@ -71,6 +73,10 @@ class JournalStore(Protocol):
         moment (its ``updated_at``): what another worker of this run gave up stays given up.
         The row after, or None when not applied."""
 
+    # A store may also say ``keeps_hand_offs = True``: it takes an ``error`` given as
+    # UnlessHandedOff (applied, in the same statement, unless the row is a success handed
+    # off). The journal gives a store without it the bare error.
+
     # A store may also offer ``change(key, changes) -> bool``: ``update`` without conditions
     # and without reading the row back (the clients' writes after the create ignore the row),
     # True when a row was changed. The journal uses it when present (kiekit's stores have it).
@@ -103,6 +109,8 @@ class JournalStore(Protocol):
 
 class MemoryStore:
     """A journal that lives as long as the process: for tests and throwaway scripts."""
+
+    keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
@@ -146,6 +154,9 @@ class MemoryStore:
                     return None
                 until = None if lease is None else now + lease
                 changes = {**changes, "owner": holder, "lease_until": until}
+            error = changes.get("error")
+            if isinstance(error, UnlessHandedOff):
+                changes = {**changes, "error": error.over(row)}
             row = self._rows[key] = attrs.evolve(row, **changes)
             return row
 
@@ -287,6 +298,33 @@ _COLUMNS = (
 # needs no new schema version: an older kiekit's rows leave it NULL, which reads as NOT_KEPT
 # (its value fetched once more while KIE keeps the task), never as a wrong value.
 _ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "account": "TEXT", "value": "TEXT"}
+
+# UnlessHandedOff in SQL, in SQLite and PostgreSQL alike: the error a success handed off has,
+# else the one written ({value}). SET reads the row as it was before the UPDATE, so the test
+# and the write are one statement: a hand-off cannot land between them.
+KEEP_HAND_OFF = (
+    f"CASE WHEN state = 'succeeded' AND {{kind}} = '{HANDED_OFF}' THEN error ELSE {{value}} END"
+)
+
+
+def kept_error(changes: Mapping[str, Any], kind: str) -> str | None:
+    """``kind`` (a database's reading of an error's type, _KIND) when ``changes`` give their
+    ``error`` as UnlessHandedOff, for :func:`assignments`; else None."""
+    return kind if isinstance(changes.get("error"), UnlessHandedOff) else None
+
+
+@functools.cache
+def assignments(names: tuple[str, ...], mark: str, kept_error: str | None = None) -> str:
+    """The SET list of an UPDATE of these columns, with the database's placeholder ``mark``;
+    with ``kept_error`` (:func:`kept_error`), an ``error`` a hand-off's mark outlives."""
+    said = [
+        f"error = {KEEP_HAND_OFF.format(kind=kept_error.format('error'), value=mark)}"
+        if name == "error" and kept_error is not None
+        else f"{name} = {mark}"
+        for name in names
+    ]
+    return ", ".join(said)
+
 
 # A row nobody else holds: unowned, ours, released, or its lease has run out. The same words
 # in SQLite and PostgreSQL, with each one's placeholders.
@@ -472,6 +510,8 @@ class SqliteStore:
     Keep the file on a local disk: SQLite's locking is unreliable on network file systems.
     """
 
+    keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -610,12 +650,12 @@ class SqliteStore:
             if let_go_before is not None:
                 where += " AND " + LET_GO_BEFORE.format(holder="?", since="?")
                 params += [holder, let_go_before]
-        assignments = ", ".join(f"{name} = ?" for name in values)
+        said = assignments(tuple(values), "?", kept_error(changes, _KIND))
         with self._guard():
             rows = (
                 self._connection()
                 .execute(
-                    f"UPDATE entries SET {assignments} WHERE {where} "  # noqa: S608 - fixed names
+                    f"UPDATE entries SET {said} WHERE {where} "  # noqa: S608 - fixed names
                     f"RETURNING {', '.join(_COLUMNS)}",
                     params,
                 )
@@ -627,10 +667,9 @@ class SqliteStore:
         """``update(key, changes)`` without reading the row back: one statement (its own
         transaction, or its part of a ``batch``); True when the row was there."""
         values = _column_values(changes)
+        statement = change_statement("entries", "?", tuple(values), kept_error(changes, _KIND))
         with self._guard():
-            cursor = self._connection().execute(
-                change_statement("entries", "?", tuple(values)), [*values.values(), key]
-            )
+            cursor = self._connection().execute(statement, [*values.values(), key])
             return cursor.rowcount == 1
 
     def renew(self, owner: str, lease: float) -> int:
@@ -781,11 +820,14 @@ _INSERT = (
 
 
 @functools.cache
-def change_statement(table: str, mark: str, names: tuple[str, ...]) -> str:
+def change_statement(
+    table: str, mark: str, names: tuple[str, ...], kept_error: str | None = None
+) -> str:
     """The UPDATE of these columns by key, with the database's placeholder ``mark`` (SQLite and
-    PostgreSQL write the same words): a handful of combinations, each built once."""
-    assignments = ", ".join(f"{name} = {mark}" for name in names)
-    return f"UPDATE {table} SET {assignments} WHERE key = {mark}"  # noqa: S608 - fixed names
+    PostgreSQL write the same words; ``kept_error``: :func:`assignments`): a handful of
+    combinations, each built once."""
+    said = assignments(names, mark, kept_error)
+    return f"UPDATE {table} SET {said} WHERE key = {mark}"  # noqa: S608 - fixed names
 
 
 # A path whose name is not UTF-8 (bytes on Linux, held in a str by surrogateescape) is kept as
@@ -861,7 +903,9 @@ _ENCODERS: dict[str, Any] = {
     "assets": lambda assets: json.dumps([_asset_json(asset) for asset in assets]),
     "files": _files_json,
     "out_dir": lambda out_dir: None if out_dir is None else _path_text(out_dir),
-    "error": _json_or_none,
+    "error": lambda error: _json_or_none(
+        error.error if isinstance(error, UnlessHandedOff) else error
+    ),
 }
 
 
