@@ -507,8 +507,11 @@ class Network:
     ``proxy_url``: an HTTP proxy that forwards absolute-URI requests (GET, POST …) and opens
     CONNECT tunnels, each one request per connection; ``seen`` lists what it was asked
     (``"GET http://kie.test:1234/x"``, ``"CONNECT kie.test:1234"``). With ``refuse_connect``
-    set it answers CONNECT with 403. ``tls_front(port)`` listens with a certificate of
-    ``ca`` (a trustme CA) for kie.test, localhost and 127.0.0.1, and pipes to ``port``;
+    set it answers CONNECT with 403; with ``answer`` (``b"407 Proxy Authentication
+    Required"``) it answers every request so, forwarded or CONNECT; with ``stall`` it reads a
+    request and never answers (until the client goes). ``tls_front(port)`` listens with a
+    certificate of ``ca`` (a trustme CA) for kie.test, localhost and 127.0.0.1, and pipes to
+    ``port``;
     ``ssl_context`` trusts that CA only. ``close()`` ends it all (the fixture calls it)."""
 
     loop: asyncio.AbstractEventLoop
@@ -517,6 +520,8 @@ class Network:
     proxy_url: str = ""
     seen: list[str] = field(default_factory=list)
     refuse_connect: bool = False
+    answer: bytes = b""
+    stall: bool = False
     servers: list[asyncio.Server] = field(default_factory=list)
     # every connection's writer, both sides, from the moment it is accepted or opened: aborted
     # by close() while the loop still runs (one collected after the loop closed is an
@@ -599,6 +604,18 @@ class Network:
         line, _, rest = head.partition(b"\r\n")
         method, target, version = line.decode("latin-1").split(" ")
         self.seen.append(f"{method} {target}")
+        if self.stall:  # took the connection, read the request: says nothing, ever
+            with contextlib.suppress(ConnectionError):
+                await reader.read()  # until the client gives up and closes
+            writer.close()
+            return
+        if self.answer:  # the proxy's own answer (407, 502 …), to CONNECT or a forward
+            writer.write(
+                b"HTTP/1.1 " + self.answer + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+            writer.close()
+            return
         if method == "CONNECT":
             if self.refuse_connect:
                 writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")

@@ -36,6 +36,7 @@ from attrs import evolve, frozen
 
 import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
 from kiekit import _paths
+from kiekit._engine import request_log
 from kiekit.errors import (
     ApiError,
     ConfigurationError,
@@ -332,6 +333,7 @@ async def run_batch(
     broke = asyncio.Event()  # a create was refused for want of credits: send no more
 
     async def one(job: Job) -> JobResult:
+        request_log.tag_task("job", job.id)  # its lines told apart from the others' (-v)
         try:
             result = await run_job(
                 client,

@@ -495,7 +495,10 @@ class ApiError(KieError):
         http_status: int = 200,
         data: Any = None,
     ) -> None:
-        super().__init__(f"KIE error {code}: {message}", task_id=task_id)
+        # A real HTTP status (a route KIE lacks, a proxy's or gateway's 5xx: http_error) says
+        # itself ("HTTP 502 Bad Gateway …"): it is not a code of KIE's body (kie-api.md §1)
+        said = f"KIE error {code}: {message}" if http_status == 200 else message
+        super().__init__(said, task_id=task_id)
         self.code = code
         self.kie_message = message
         self.http_status = http_status

@@ -235,15 +235,28 @@ def _warn_unknown(name: str, close: str | None) -> None:
 
 
 def _check(name: str, url: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": not shown, it may hold a password
+        raise ConfigurationError(f"{name} must be an http(s) URL ({exc})") from None
+    shown = repr(url)
+    if "@" in parts.netloc:
+        # KIE takes the key as a Bearer token (kie-api.md §1): a user:password@ here would
+        # never be sent, yet shown in every log line, error and journal row that names the host
+        host = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        raise ConfigurationError(
+            f"{name} must not carry user:password@ ({host!r} without it): KIE takes the API "
+            "key as a Bearer token, and credentials in the URL are never sent; remove them "
+            "(a proxy's go in proxy= / HTTPS_PROXY)"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
+        raise ConfigurationError(f"{name} must be an http(s) URL, got {shown}")
     try:
         port = parts.port
     except ValueError:  # out of 0-65535, or not a number: urllib3 would say LocationParseError
         port = 0
     if port == 0:
-        raise ConfigurationError(f"{name} has a bad port (1 to 65535), got {url!r}")
+        raise ConfigurationError(f"{name} has a bad port (1 to 65535), got {shown}")
 
 
 def warn_plain_http(hosts: Endpoints) -> None:

@@ -552,7 +552,7 @@ class Engine:
         except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
             raise OutcomeUnknownError(model=model, request=request, cause=exc) from exc
         created_at: float = yield NOW
-        log.info("created task %s (%s)", task_id, model)
+        log.info("created task %s (%s)%s", task_id, model, request_log.tags())
         return Task(id=task_id, model=model, created_at=created_at)
 
     def status(
@@ -738,7 +738,7 @@ class Engine:
                 paths.append(destination)  # written whole before (files land atomically)
                 continue
             path = yield from self._fetch_asset(item, destination, results.task_id)
-            log.info("task %s: downloaded %s", results.task_id, path)
+            log.info("task %s: downloaded %s%s", results.task_id, path, request_log.tags())
             paths.append(path)
         return list(paths)
 
@@ -795,9 +795,9 @@ _ONCE = RetryPolicy.never()
 def _ended(task: Task, provider: Provider, status: TaskStatus) -> Results:
     """What a final status means for a wait: a succeeded task's results, or TaskFailedError."""
     if status.state is State.SUCCEEDED:
-        log.info("task %s succeeded", task.id)
+        log.info("task %s succeeded%s", task.id, request_log.tags())
         return provider.extract_results(task.id, status.raw)
-    log.info("task %s failed: %s", task.id, status.fail_message)
+    log.info("task %s failed: %s%s", task.id, status.fail_message, request_log.tags())
     raise TaskFailedError(task.id, status.fail_code, status.fail_message)
 
 

@@ -25,6 +25,7 @@ from kiekit.retry import (
 if TYPE_CHECKING:
     import random
 
+from kiekit._engine import request_log
 from kiekit._engine.ops import NOW, Flow, HttpResponse, Sleep
 
 T = TypeVar("T")
@@ -66,12 +67,13 @@ def retrying(
         if now + delay > stop:
             raise error
         log.info(  # -v: what a user wants to know happened (each request is -vv's)
-            "retrying %s in %.2f s (attempt %d of %d) after: %s",
+            "retrying %s in %.2f s (attempt %d of %d) after: %s%s",
             what,
             delay,
             number + 1,
             policy.attempts,
             error,
+            request_log.tags(),
         )
         yield Sleep(delay)
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from kiekit._engine import request_log
 from kiekit._engine.account import Files, Source
 from kiekit._engine.drain import Drain
 from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
@@ -54,6 +55,9 @@ class Session:
         self.files = files
         self.recorder = recorder
         self.drain = Drain()  # a graceful stop's view of the creates under way
+        # each task's idempotency key, as its create was given it: named by the log lines of
+        # its wait and download too (request_log.tags)
+        self._keys: dict[str, str] = {}
 
     def _record(self, write: Callable[[], T]) -> Flow[T]:
         """A journal write as an engine op; with no journal there is nothing to hand over
@@ -80,7 +84,18 @@ class Session:
         its own (kiekit._engine.drain)."""
         checked = self.engine.prepare(model, params, fields)
         request = self.engine.create_request(model, checked, callback_url=callback_url)
-        return self._submitting(model, request, idempotency_key, out_dir, sending or SendState())
+        flow = self._submitting(model, request, idempotency_key, out_dir, sending or SendState())
+        return request_log.tagged_flow(flow, "key", idempotency_key)
+
+    def _keyed(self, task_id: str, flow: Flow[T]) -> Flow[T]:
+        """``flow``, about task ``task_id``, its log lines naming the task's idempotency key."""
+        return request_log.tagged_flow(flow, "key", self._keys.get(task_id))
+
+    def _made(self, task: Task, key: str | None) -> None:
+        if key is not None:
+            if len(self._keys) >= 10_000:  # a long-lived client's: start again
+                self._keys.clear()
+            self._keys[task.id] = key
 
     def _submitting(
         self,
@@ -132,7 +147,14 @@ class Session:
                     booked[0] = yield from engine.create_slot()
                 # else: that create's answer comes soon, and is what this one returns; a
                 # slot is booked (below) only should this one be sent after all
-        if isinstance(intent, Task):
+        if isinstance(intent, Task):  # the key's task, made before: nothing is sent
+            request_log.log.info(
+                "task %s (%s) was made before with idempotency key %s: not created again",
+                intent.id,
+                intent.model,
+                idempotency_key,
+            )
+            self._made(intent, idempotency_key)
             return intent
         if recorder.journal is not None and intent is not None:
             sending.park = lambda exc: self._record(partial(recorder.parked, intent, exc))
@@ -157,6 +179,7 @@ class Session:
                 raise told from exc
             raise
         yield from self._record(partial(recorder.created, intent, task))
+        self._made(task, idempotency_key)
         return task
 
     def call(self, request: Request, *, task_id: str | None) -> Flow[Any]:
@@ -175,10 +198,11 @@ class Session:
     ) -> Flow[Results]:
         engine = self.engine
         policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
-        return self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
+        waiting = self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
+        return self._keyed(task.id, waiting)
 
     def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
-        return self._ending(task, self.engine.finish(task, status))
+        return self._keyed(task.id, self._ending(task, self.engine.finish(task, status)))
 
     def _ending(self, task: Task, end: Flow[Results]) -> Flow[Results]:
         """A wait's end (polled, or from a status in hand), written in the journal."""
@@ -198,6 +222,9 @@ class Session:
         return results
 
     def download(self, results: Results, out_dir: str | os.PathLike[str]) -> Flow[list[Path]]:
+        return self._keyed(results.task_id, self._downloading(results, out_dir))
+
+    def _downloading(self, results: Results, out_dir: str | os.PathLike[str]) -> Flow[list[Path]]:
         recorder, task_id = self.recorder, results.task_id
         with recorder.at_work(task_id):
             kept = yield from self._record(partial(recorder.files_written, task_id))

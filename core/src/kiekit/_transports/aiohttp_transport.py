@@ -30,13 +30,25 @@ from kiekit._transports.base import (
     CHUNK,
     DOWNLOAD_READ,
     MAX_ANSWER_BYTES,
+    MAX_REDIRECTS,
+    PROXY_AUTH,
+    PROXY_GATEWAY,
+    REDIRECTS,
     AsyncByteStream,
+    TunnelStalled,
     check_seconds,
     declared_length,
+    forwarded,
     in_words,
     late,
     lower,
+    next_hop,
     oversized,
+    proxy_failure,
+    proxy_refused,
+    proxy_status,
+    refused_download,
+    tunnel_stalled,
     upload_chunks,
     what,
     where,
@@ -44,7 +56,13 @@ from kiekit._transports.base import (
 from kiekit._transports.download import Download
 from kiekit._transports.proxies import Proxies
 from kiekit._transports.urllib3_transport import Urllib3Transport, checked_context
-from kiekit.errors import ConfigurationError, FileReadError, ResourceLimitError, TransportError
+from kiekit.errors import (
+    ConfigurationError,
+    DownloadError,
+    FileReadError,
+    ResourceLimitError,
+    TransportError,
+)
 
 # A result file this large or larger is read on a thread (AiohttpTransport.fetch): the
 # figures of tools/bench/downloads.py put the break-even of a thread's hand-over near 10 MB
@@ -153,6 +171,13 @@ class AiohttpTransport:
             import aiohttp
 
             self._loop = loop
+            connector = _connector_type()(
+                limit=self._limit,
+                ssl=True if self._ssl_context is None else self._ssl_context,
+            )
+            # a proxy's answer to CONNECT is a wait for bytes: bounded as the sync client's is
+            # (aiohttp would wait for it for ever)
+            connector.tunnel_wait = min(self._timeout, self._connect_timeout)
             self._session = aiohttp.ClientSession(
                 trace_configs=_trace_configs(),
                 # sock_connect, not connect: aiohttp's `connect` also counts the wait for a
@@ -160,10 +185,7 @@ class AiohttpTransport:
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=self._connect_timeout, sock_read=self._timeout
                 ),
-                connector=_connector_type()(
-                    limit=self._limit,
-                    ssl=True if self._ssl_context is None else self._ssl_context,
-                ),
+                connector=connector,
             )
             self._ending = _closed_with_loop(self, self._session)
             # Started by hand to its first yield (it awaits nothing before): the loop now holds
@@ -210,28 +232,37 @@ class AiohttpTransport:
                             parts.append(chunk)
                         body = b"".join(parts)
                     headers = lower(response.headers.items())
-                    return HttpResponse(response.status, body, response.reason or "", headers)
+                    answer = HttpResponse(response.status, body, response.reason or "", headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             words = in_words(exc)
             if type(exc) is TimeoutError and not progress.connected:
                 words = "no connection in time"  # the deadline came in the pool's queue
             if self._closed:  # its connection was closed by us, not by the server
                 words = _CLOSED_IN_FLIGHT
-            raise TransportError(
-                f"{what(request)} failed: {words}",
+            failure = proxy_failure(
+                what(request),
+                exc,
+                "" if progress.answered else self._proxies.named(request.url),
                 task_id=request.task_id,
                 # Whatever failed before a connection was in hand (the wait for a free pooled
                 # one, DNS, connect, the proxy's tunnel, the TLS handshake, a timeout in any of
                 # them) failed before a byte of the request was written: it never left
                 maybe_sent=progress.connected,
-                answered=progress.answered,
-            ) from exc
+                words=words,
+            )
+            failure.answered = progress.answered
+            raise failure from exc
         except BaseException as exc:  # the caller's cancellation (its timeout, a TaskGroup)
             if not progress.connected:  # in the pool's queue, or connecting: nothing written
                 mark_unsent(exc)
             raise
         finally:
             _IN_PROGRESS.reset(marker)
+        if answer.status == PROXY_AUTH or answer.status in PROXY_GATEWAY:
+            # a plain-http proxy's own answer, maybe (kie-api.md §1: KIE's codes are the body's)
+            named = self._proxies.named(request.url)
+            answer = forwarded(what(request), answer, named, request.task_id)
+        return answer
 
     async def fetch(self, fetch: Fetch) -> Path:
         """Stream one result file to disk, on the event loop; a large one on a thread.
@@ -249,19 +280,15 @@ class AiohttpTransport:
 
         started = time.monotonic()
         with Download(fetch) as download:
+            hops = [fetch.url]  # the link, then where it redirects
             try:
                 async with asyncio.timeout(fetch.timeout):  # the whole file, however it trickles
-                    # A large read buffer: the socket is paused and resumed less often.
-                    async with session.get(
-                        fetch.url,
-                        read_bufsize=DOWNLOAD_READ,
-                        proxy=self._proxies.for_url(fetch.url),
-                    ) as response:
+                    async with await self._follow(session, download, hops) as response:
                         headers = lower(response.headers.items())
                         if _large(response.status, headers):
                             response.close()  # unread: its connection is not reused
                         else:
-                            download.begin(response.status, headers)
+                            self._begin(download, response.status, headers, hops[-1])
                             # Each piece as it came, not cut to a size: iter_chunked copies them
                             async for chunk in response.content.iter_any():
                                 download.write(chunk)
@@ -269,12 +296,49 @@ class AiohttpTransport:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if download.late():
                     raise download.timed_out() from exc
-                raise download.error(f"download failed: {in_words(exc)}") from exc
+                named = self._proxies.named(hops[-1])
+                if named and proxy_status(exc) == PROXY_AUTH:
+                    raise refused_download(download, named) from exc
+                through = f", through {named}" if named else ""
+                raise download.error(f"download failed: {in_words(exc)}{through}") from exc
         if fetch.timeout is not None:  # the time the first answer took counts
             fetch = attrs.evolve(
                 fetch, timeout=max(fetch.timeout - (time.monotonic() - started), 0)
             )
         return await self._fetch_large(fetch)
+
+    async def _follow(self, session: Any, download: Download, hops: list[str]) -> Any:
+        """The answer to a result link's GET, its redirects followed (up to 10); ``hops`` gets
+        each URL asked. Each hop goes through the proxy its own URL takes (loopback and
+        NO_PROXY's hosts straight): aiohttp's own following sends every hop through the
+        first one's (README, "Proxies and TLS")."""
+        for _ in range(MAX_REDIRECTS + 1):
+            url = hops[-1]
+            # A large read buffer: the socket is paused and resumed less often.
+            response = await session.get(
+                url,
+                read_bufsize=DOWNLOAD_READ,
+                allow_redirects=False,
+                proxy=self._proxies.for_url(url),
+            )
+            location = response.headers.get("Location") if response.status in REDIRECTS else None
+            if not location:
+                return response
+            response.release()
+            hops.append(next_hop(url, location, download))
+        raise download.error("download failed: too many redirects (a redirect loop?)")
+
+    def _begin(self, download: Download, status: int, headers: dict[str, str], url: str) -> None:
+        """:meth:`Download.begin`, with a proxy's 407 and 5xx told as the proxy's."""
+        named = "" if status == 200 else self._proxies.named(url)
+        if named and status == PROXY_AUTH:
+            raise refused_download(download, named)
+        try:
+            download.begin(status, headers)
+        except DownloadError as exc:
+            if named and exc.http_status in PROXY_GATEWAY:
+                exc.message += f" (from {named}, or the host behind it)"
+            raise
 
     async def _fetch_large(self, fetch: Fetch) -> Path:
         if self._file_threads is None:
@@ -339,14 +403,18 @@ class AiohttpTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             if local:
                 raise local[0] from local[0].__cause__
-            raise TransportError(f"POST {where(upload.url)} failed: {in_words(exc)}") from exc
+            named = self._proxies.named(upload.url)
+            raise proxy_failure(f"POST {where(upload.url)}", exc, named) from exc
         finally:
             chunks.close()  # the file, when aiohttp stopped short of the body's end
         if local:  # the host answered a body cut short: the local failure is the news
             raise local[0] from local[0].__cause__
-        return HttpResponse(
+        reply = HttpResponse(
             response.status, answer, response.reason or "", lower(response.headers.items())
         )
+        if reply.status == PROXY_AUTH or reply.status in PROXY_GATEWAY:
+            reply = forwarded(f"POST {where(upload.url)}", reply, self._proxies.named(upload.url))
+        return reply
 
     async def stream(self, request: HttpRequest) -> AsyncByteStream:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
@@ -376,11 +444,15 @@ class AiohttpTransport:
             words = in_words(exc)
             if self._closed:
                 words = _CLOSED_IN_FLIGHT
-            raise TransportError(
-                f"{what(request)} failed: {words}", maybe_sent=progress.connected
+            named = self._proxies.named(request.url)
+            raise proxy_failure(
+                what(request), exc, named, maybe_sent=progress.connected, words=words
             ) from exc
         finally:
             _IN_PROGRESS.reset(marker)
+        if response.status == PROXY_AUTH and (named := self._proxies.named(request.url)):
+            response.release()  # a plain-http proxy's own answer, as send()'s
+            raise proxy_refused(what(request), named, request.task_id)
         return _AiohttpStream(response, request, ends)
 
     def _silence(self, request: HttpRequest) -> dict[str, Any]:
@@ -447,6 +519,9 @@ def _connector_type() -> Any:
     import aiohttp
 
     class Connector(aiohttp.TCPConnector):
+        # the longest wait for a proxy's answer to CONNECT (AiohttpTransport sets it)
+        tunnel_wait: float | None = None
+
         async def connect(self, *args: Any, **kwargs: Any) -> Any:
             connection = await super().connect(*args, **kwargs)
             progress = _IN_PROGRESS.get()
@@ -454,7 +529,49 @@ def _connector_type() -> Any:
                 progress.connected = True
             return connection
 
+        # aiohttp waits for a proxy's answer to CONNECT with no bound at all (not sock_read,
+        # not sock_connect): a proxy that takes the connection and says nothing held a call
+        # for its whole retry deadline. The wait is bounded here, between the proxy's socket
+        # (_create_direct_connection, bounded by sock_connect) and the TLS handshake through
+        # the tunnel (_start_tls_connection, bounded by sock_connect too).
+        async def _create_proxy_connection(self, req: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.tunnel_wait is None or not req.is_ssl():  # plain http: no tunnel
+                return await super()._create_proxy_connection(req, *args, **kwargs)
+            bound = asyncio.timeout(None)  # set once the proxy's socket is open
+            try:
+                async with bound:
+                    marker = _TUNNEL.set(bound)
+                    try:
+                        return await super()._create_proxy_connection(req, *args, **kwargs)
+                    finally:
+                        _TUNNEL.reset(marker)
+            except TimeoutError as exc:
+                if bound.expired():
+                    raise TunnelStalled(tunnel_stalled(self.tunnel_wait)) from exc
+                raise
+
+        async def _create_direct_connection(self, *args: Any, **kwargs: Any) -> Any:
+            made = await super()._create_direct_connection(*args, **kwargs)
+            bound = _TUNNEL.get()
+            if (
+                bound is not None
+                and kwargs.get("client_error") is aiohttp.ClientProxyConnectionError
+            ):
+                # the proxy's socket is open: the CONNECT exchange starts now
+                bound.reschedule(asyncio.get_running_loop().time() + (self.tunnel_wait or 0))
+            return made
+
+        async def _start_tls_connection(self, *args: Any, **kwargs: Any) -> Any:
+            bound = _TUNNEL.get()
+            if bound is not None:  # the proxy answered: the handshake has its own bound
+                bound.reschedule(None)
+            return await super()._start_tls_connection(*args, **kwargs)
+
     return Connector
+
+
+# The bound of the CONNECT exchange under way in this task (Connector._create_proxy_connection)
+_TUNNEL: ContextVar[asyncio.Timeout | None] = ContextVar("kiekit_tunnel", default=None)
 
 
 def _trace_configs() -> list[Any]:

@@ -14,17 +14,21 @@ import hashlib
 import os
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiekit._engine import Digest, Fetch, HttpRequest, HttpResponse, StreamHead, StreamUpload
 from kiekit._numbers import finite, shown
 from kiekit.errors import (
     ConfigurationError,
+    DownloadError,
     FileReadError,
     ProtocolError,
     TransportError,
     without_query,
 )
+
+if TYPE_CHECKING:
+    from kiekit._transports.download import Download
 
 CHUNK = 64 * 1024
 STREAM_CHUNK = 16 * 1024  # a streamed answer's chunks, in a test double
@@ -165,7 +169,120 @@ class NotConnected(Exception):
     """A connection that failed after its socket opened: the TLS handshake, or a proxy that
     would not open a tunnel. Raised while connecting, so no byte of the request was written
     (``Urllib3Transport``'s connections raise it; urllib3 lets it through as it is). Its text
-    is the failure in words."""
+    is the failure in words; ``proxy_status`` the proxy's answer to CONNECT (407, 502 …) when
+    that was the failure."""
+
+    def __init__(self, words: str, *, proxy_status: int | None = None) -> None:
+        super().__init__(words)
+        self.proxy_status = proxy_status
+
+
+class TunnelStalled(TimeoutError):
+    """A proxy took the connection but did not answer CONNECT in time (``AiohttpTransport``'s
+    connector raises it; aiohttp itself would wait for ever). Its text is the failure in
+    words, as :class:`NotConnected`'s."""
+
+
+def tunnel_stalled(seconds: float) -> str:
+    return f"no answer to CONNECT within {seconds:g} s"
+
+
+# A proxy's own answers, told as the proxy's (README, "Proxies and TLS"): 407, it wants
+# credentials (never KIE's: KIE's codes come in the body, kie-api.md §1); 502/503/504, it
+# could not reach the host behind it (or that host's own gateway said so)
+PROXY_AUTH = 407
+PROXY_GATEWAY = frozenset({502, 503, 504})
+
+
+def proxy_status(exc: BaseException) -> int | None:
+    """The status a proxy answered CONNECT with, when that is what ``exc`` is (urllib3's
+    :class:`NotConnected`, aiohttp's ClientHttpProxyError), else None."""
+    status = getattr(exc, "proxy_status", None)
+    if status is None and type(exc).__name__ == "ClientHttpProxyError":
+        status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def asks_credentials(named: str) -> str:
+    """The words of a proxy's 407 (``named``: :meth:`Proxies.named`'s)."""
+    return (
+        f"{named} asks for credentials (HTTP 407 Proxy Authentication Required): give "
+        "user:password@ in its URL, or check them"
+    )
+
+
+def proxy_refused(described: str, named: str, task_id: str | None = None) -> TransportError:
+    """A proxy's 407 to the request ``described`` ("GET https://…"): it went no further, and
+    no retry cures it."""
+    return TransportError(
+        f"{described} failed: {asks_credentials(named)}",
+        task_id=task_id,
+        maybe_sent=False,
+        retryable=False,
+    )
+
+
+def refused_download(download: Download, named: str) -> DownloadError:
+    """A result file's GET a proxy answered 407 (``named``: :meth:`Proxies.named`'s)."""
+    return download.error(
+        f"download failed: {asks_credentials(named)}", http_status=PROXY_AUTH, curable=False
+    )
+
+
+# A result link's redirects: followed hop by hop by each transport (README, "Proxies and TLS")
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+
+
+def next_hop(url: str, location: str, download: Download) -> str:
+    """Where a redirect from ``url`` to ``location`` leads: an http(s) URL, or the
+    download's error (a redirect to ``ftp:``, ``file:`` … is not followed)."""
+    from urllib.parse import urljoin
+
+    target = urljoin(url, location)
+    scheme = target.partition(":")[0].lower()
+    if scheme not in ("http", "https"):
+        raise download.error(f"download failed: redirected to a {scheme}: URL, not followed")
+    return target
+
+
+def proxy_failure(
+    described: str,
+    exc: BaseException,
+    named: str,
+    *,
+    task_id: str | None = None,
+    maybe_sent: bool = True,
+    words: str | None = None,
+) -> TransportError:
+    """The TransportError of the request ``described`` ("GET https://…"), which failed with
+    ``exc`` (said as ``words``, default :func:`in_words`) on its way through the proxy
+    ``named`` (:meth:`Proxies.named`: "" when it went straight): the proxy named, and a 407
+    said as the proxy's demand for credentials, which no retry cures."""
+    if named and proxy_status(exc) == PROXY_AUTH:
+        return proxy_refused(described, named, task_id)
+    words = in_words(exc) if words is None else words
+    if named:
+        words = f"{words}, through {named}"
+    return TransportError(f"{described} failed: {words}", task_id=task_id, maybe_sent=maybe_sent)
+
+
+def forwarded(
+    described: str, response: HttpResponse, named: str, task_id: str | None = None
+) -> HttpResponse:
+    """``response``, a plain-http proxy's answer to the request ``described`` it forwarded
+    (``named``: the proxy, :meth:`Proxies.named`; "" when it went straight), told as the
+    proxy's where it may be: a 407 raised as :func:`proxy_refused`, not taken for a KIE code;
+    a 502/503/504 with the proxy named in its reason (the proxy's own, or the host's behind
+    it)."""
+    if not named:
+        return response
+    if response.status == PROXY_AUTH:
+        raise proxy_refused(described, named, task_id)
+    if response.status in PROXY_GATEWAY:
+        reason = f"{response.reason} (from {named}, or the host behind it)".lstrip()
+        return HttpResponse(response.status, response.body, reason, response.headers)
+    return response
 
 
 # What went wrong on the network, in words: the first of an exception's classes (urllib3's,
@@ -201,8 +318,16 @@ def in_words(exc: BaseException) -> str:
     self-signed certificate"), so that a missing CA tells itself apart from a wrong port."""
     reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError wraps the cause
     exc = reason if isinstance(reason, BaseException) else exc  # (an SSLError's is a str)
-    if isinstance(exc, NotConnected):
+    if isinstance(exc, (NotConnected, TunnelStalled)):
         return str(exc)
+    if isinstance(exc.__cause__, TunnelStalled):  # aiohttp's ConnectionTimeoutError wraps it
+        return str(exc.__cause__)
+    if type(exc).__name__ in ("ProxyError", "ClientProxyConnectionError"):  # the proxy's
+        # socket (urllib3's error holds the cause in its args; aiohttp's in os_error)
+        inner = [a for a in exc.args if isinstance(a, BaseException)]
+        cause = inner[0] if inner else getattr(exc, "os_error", None)
+        why = "" if cause is None or cause is exc else f": {in_words(cause)}"
+        return f"could not connect to the proxy{why}"
     cause = exc.__cause__ or exc.__context__ or getattr(exc, "os_error", None)
     if isinstance(cause, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
         return "connection refused"

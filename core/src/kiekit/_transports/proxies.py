@@ -15,8 +15,11 @@
 
 A proxy is http:// or https:// (a URL without a scheme is http://, as requests and urllib read
 ``HTTP_PROXY=proxy:3128``); its ``user:password@`` is sent as ``Proxy-Authorization`` and shown
-nowhere. A SOCKS proxy is refused with a ConfigurationError naming where it came from: urllib3
-and aiohttp need extra packages for it (a transport of your own can use them).
+nowhere. A SOCKS proxy, or a URL that is not one (``http://[::1``, a user name with a ``:``,
+which Basic authentication cannot carry), is refused with a ConfigurationError naming where it
+came from: urllib3 and aiohttp need extra packages for SOCKS (a transport of your own can use
+them). A failure of the proxy itself (not reached, its 407, a tunnel it would not open) names
+it, as ``host:port`` and where it came from (:meth:`Proxies.named`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class Proxies:
         # ALL_PROXY as "all"); None: not read yet
         self._table: dict[str, str] | None = {} if proxy is not None or not trust_env else None
         self._chosen: dict[str, str | None] = {}
+        # where each proxy URL in use came from, for the words of a failure (named())
+        self._sources: dict[str, str] = {}
+        if self.explicit is not None:
+            self._sources[self.explicit] = "proxy="
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # a proxy URL may carry a password
@@ -61,6 +68,21 @@ class Proxies:
                 self._chosen.clear()
             self._chosen[origin] = chosen
         return chosen
+
+    def named(self, url: str) -> str:
+        """The proxy ``url`` goes through, in words for an error (``the proxy
+        127.0.0.1:3128 (HTTPS_PROXY)``): its host and port, never its password, and where it
+        came from; "" when ``url`` goes straight."""
+        proxy = self.for_url(url)
+        if proxy is None:
+            return ""
+        return f"the proxy {proxy_address(proxy)} ({self._sources.get(proxy, 'proxy=')})"
+
+    def blame(self, url: str) -> str:
+        """``, through the proxy 127.0.0.1:3128 (HTTPS_PROXY)`` for a request to ``url``
+        that failed on its way, for the end of its message; "" when it went straight."""
+        named = self.named(url)
+        return f", through {named}" if named else ""
 
     def _choose(self, origin: str) -> str | None:
         parts = urlsplit(origin)
@@ -86,7 +108,10 @@ class Proxies:
             return None
         name = _ENV_NAMES.get(key, f"{key}_proxy")
         where = f"{name} (or {name.lower()}, from the environment)"
-        return checked_proxy(raw, where, way_out=_LEAVE_ENV_OUT)
+        proxy = checked_proxy(raw, where, way_out=_LEAVE_ENV_OUT)
+        with self._lock:
+            self._sources[proxy] = name
+        return proxy
 
 
 # how to get past a proxy variable kiekit cannot use, in Python and with `kie`
@@ -102,7 +127,14 @@ def checked_proxy(url: str, name: str, *, way_out: str = "") -> str:
     url = url.strip()
     if "://" not in url:
         url = "http://" + url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": its text would repeat no password, but
+        # the URL is not shown either (where its password ends cannot be told)
+        raise ConfigurationError(
+            f"{name} is not a URL kiekit can read ({exc}); give one such as "
+            f"http://user:password@proxy:3128{way_out}"
+        ) from None
     shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
     if parts.scheme not in ("http", "https"):
         raise ConfigurationError(
@@ -115,6 +147,21 @@ def checked_proxy(url: str, name: str, *, way_out: str = "") -> str:
         raise ConfigurationError(f"{name} has a bad port: {shown}") from None
     if not parts.hostname:
         raise ConfigurationError(f"{name} names no host: {shown}")
+    credentials = proxy_credentials(url)
+    if credentials is not None:
+        if ":" in unquote(parts.username or ""):  # Basic authentication's user-id cannot
+            # carry one (RFC 7617 §2): aiohttp refuses it, urllib3 would send another user
+            raise ConfigurationError(
+                f"{name} ({shown}) has a user name with a ':' in it (%3A), which proxy "
+                f"authentication cannot carry{way_out}"
+            )
+        try:
+            credentials.encode("latin-1")  # what Proxy-Authorization's Basic is made of
+        except UnicodeEncodeError:
+            raise ConfigurationError(
+                f"{name} ({shown}) has a user name or password with characters proxy "
+                f"authentication cannot carry (Latin-1 only){way_out}"
+            ) from None
     return url
 
 
@@ -124,6 +171,14 @@ def proxy_credentials(url: str) -> str | None:
     if parts.username is None:
         return None
     return f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+
+
+def proxy_address(url: str) -> str:
+    """A proxy URL's ``host:port`` (the scheme's port when it names none), for words."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
 def without_credentials(url: str) -> str:

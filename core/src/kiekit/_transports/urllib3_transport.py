@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import socket
 import ssl  # for the annotations: urllib3 imports it anyway
 import threading
@@ -23,22 +24,33 @@ from kiekit._engine import (
 from kiekit._transports.base import (
     CHUNK,
     MAX_ANSWER_BYTES,
+    MAX_REDIRECTS,
+    PROXY_AUTH,
+    PROXY_GATEWAY,
+    REDIRECTS,
     STREAM_CHUNK,
     ByteStream,
     NotConnected,
     check_seconds,
     declared_length,
+    forwarded,
     in_words,
     late,
     lower,
+    next_hop,
     oversized,
+    proxy_failure,
+    proxy_refused,
+    proxy_status,
+    refused_download,
+    tunnel_stalled,
     upload_chunks,
     what,
     where,
 )
 from kiekit._transports.download import Download
 from kiekit._transports.proxies import Proxies, proxy_credentials, without_credentials
-from kiekit.errors import ConfigurationError, StreamClosedError, TransportError
+from kiekit.errors import ConfigurationError, DownloadError, StreamClosedError, TransportError
 
 # A download's read size here. Each read1() allocates a new bytes object of this size, and
 # glibc serves one of 1 MiB with a fresh mmap whenever the reads before it came back smaller
@@ -89,6 +101,7 @@ class Urllib3Transport:
         self._max_answer_bytes = max_answer_bytes
         self._full_timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
         self._longest = max(connect_timeout, timeout)
+        self._tunnel_wait = min(connect_timeout, timeout)  # a proxy's answer to CONNECT
         self._maxsize = maxsize
         # a PoolManager per proxy (None: straight), made as URLs need them
         self._managers: dict[str | None, Any] = {None: self._manager(None)}
@@ -101,10 +114,7 @@ class Urllib3Transport:
         self._origins_made = threading.Lock()
         # what retries=False, redirect=False make on every call (Retry.from_int), made once
         self._no_retry = urllib3.Retry(False, redirect=False)
-        # CDNs redirect result links; API calls never follow redirects, downloads do (as aiohttp).
-        self._follow_redirects = urllib3.Retry(
-            total=10, connect=0, read=0, status=0, other=0, redirect=10
-        )
+        # CDNs redirect result links; API calls never follow redirects, downloads do (_follow)
 
     def _timeout(self, seconds: float | None, read: float | None = None) -> Any:
         """urllib3's timeouts for an exchange that may take ``seconds`` in all, waiting up to
@@ -141,7 +151,7 @@ class Urllib3Transport:
                 proxy_ssl_context=self._ssl_context,  # a private CA signs the proxy's too
                 **options,
             )
-        manager.pool_classes_by_scheme = _pool_classes()
+        manager.pool_classes_by_scheme = _pool_classes(self._tunnel_wait)
         return manager
 
     def _manager_for(self, url: str) -> Any:
@@ -206,8 +216,10 @@ class Urllib3Transport:
                 timeout=self._timeout(request.timeout, request.silence_allowed(self._read_timeout)),
             )
         except self._errors as exc:
-            raise TransportError(
-                f"{what(request)} failed: {in_words(exc)}",
+            raise proxy_failure(
+                what(request),
+                exc,
+                self._proxies.named(request.url),
                 task_id=request.task_id,
                 # urllib3's ConnectTimeoutError covers refused connections and DNS failures
                 # too; a ProxyError is raised only before the proxy was reached, NotConnected
@@ -215,6 +227,9 @@ class Urllib3Transport:
                 # may be sent again (docs/reliability.md)
                 maybe_sent=not isinstance(exc, self._unsent),
             ) from exc
+        if response.status == PROXY_AUTH and (named := self._proxies.named(request.url)):
+            response.close()  # a plain-http proxy's own answer: not KIE's code (kie-api.md §1)
+            raise proxy_refused(what(request), named, request.task_id)
         headers = _lowered(response.headers)
         limit = self._max_answer_bytes
         try:
@@ -248,7 +263,11 @@ class Urllib3Transport:
             response.close()  # not back into the pool with an answer half read
             raise
         response.release_conn()
-        return HttpResponse(response.status, b"".join(parts), response.reason or "", headers)
+        answer = HttpResponse(response.status, b"".join(parts), response.reason or "", headers)
+        if response.status in PROXY_GATEWAY:  # the proxy's, maybe: named in its reason
+            named = self._proxies.named(request.url)
+            answer = forwarded(what(request), answer, named, request.task_id)
+        return answer
 
     def fetch(self, fetch: Fetch, *, stop: threading.Event | None = None) -> Path:
         """Stream one result file to disk. ``stop``, set from another thread, abandons the
@@ -257,16 +276,11 @@ class Urllib3Transport:
         # No Authorization header: result links are public CDN URLs, and the key must not
         # travel to hosts other than KIE's API.
         with Download(fetch) as download:
+            hops = [fetch.url]  # the link, then where it redirects
             try:
-                response = self._manager_for(fetch.url).request(
-                    "GET",
-                    fetch.url,
-                    preload_content=False,
-                    retries=self._follow_redirects,
-                    timeout=self._timeout(fetch.timeout),
-                )
+                response = self._follow(fetch, download, hops)
                 try:
-                    download.begin(response.status, _lowered(response.headers))
+                    self._begin(download, response, hops[-1])
                     # read1: whatever has come, so the deadline is looked at as bytes trickle.
                     # A body sent as is skips urllib3's decoder and its buffer (a copy of it all).
                     decode = download.encoded
@@ -281,12 +295,51 @@ class Urllib3Transport:
             except self._errors as exc:
                 if download.late():
                     raise download.timed_out() from exc
-                # the redirects' Retry wraps what went wrong in a MaxRetryError: name the cause
-                cause = getattr(exc, "reason", None) or exc
-                raise download.error(f"download failed: {in_words(cause)}") from exc
+                named = self._proxies.named(hops[-1])
+                if named and proxy_status(exc) == PROXY_AUTH:
+                    raise refused_download(download, named) from exc
+                through = f", through {named}" if named else ""
+                raise download.error(f"download failed: {in_words(exc)}{through}") from exc
             if stop is not None and stop.is_set():  # cancelled after its last chunk came
                 raise download.error("download abandoned: cancelled", curable=False)
             return download.finish()
+
+    def _follow(self, fetch: Fetch, download: Download, hops: list[str]) -> Any:
+        """The answer to ``fetch``'s GET, its redirects followed (up to 10: CDNs and object
+        stores redirect); ``hops`` gets each URL asked, the last the answer's. Each hop is
+        sent as a request of its own,
+        through the proxy its own URL takes (loopback and NO_PROXY's hosts straight) and with
+        its own host in ``Host``: urllib3's own following kept the first hop's proxy and
+        Host header (README, "Proxies and TLS")."""
+        for _ in range(MAX_REDIRECTS + 1):
+            url = hops[-1]
+            response = self._manager_for(url).request(
+                "GET",
+                url,
+                preload_content=False,
+                redirect=False,
+                retries=self._no_retry,
+                timeout=self._timeout(fetch.timeout),
+            )
+            location = response.get_redirect_location() if response.status in REDIRECTS else None
+            if not location:
+                return response
+            response.drain_conn()
+            response.release_conn()
+            hops.append(next_hop(url, location, download))
+        raise download.error("download failed: too many redirects (a redirect loop?)")
+
+    def _begin(self, download: Download, response: Any, url: str) -> None:
+        """:meth:`Download.begin`, with a proxy's 407 and 5xx told as the proxy's."""
+        named = "" if response.status == 200 else self._proxies.named(url)
+        if named and response.status == PROXY_AUTH:
+            raise refused_download(download, named)
+        try:
+            download.begin(response.status, _lowered(response.headers))
+        except DownloadError as exc:
+            if named and exc.http_status in PROXY_GATEWAY:
+                exc.message += f" (from {named}, or the host behind it)"
+            raise
 
     def upload(self, upload: StreamUpload) -> HttpResponse:
         # A generator body with a Content-Length header: urllib3 sends it piece by piece as it
@@ -304,12 +357,16 @@ class Urllib3Transport:
         except (*self._errors, OSError) as exc:
             # (a local file that cannot be read is a FileReadError from the chunks: urllib3
             # lets it through as it is)
-            raise TransportError(f"POST {where(upload.url)} failed: {in_words(exc)}") from exc
+            named = self._proxies.named(upload.url)
+            raise proxy_failure(f"POST {where(upload.url)}", exc, named) from exc
         finally:
             chunks.close()  # the file, when the body was not read to its end
-        return HttpResponse(
+        answer = HttpResponse(
             response.status, response.data, response.reason or "", _lowered(response.headers)
         )
+        if answer.status == PROXY_AUTH or answer.status in PROXY_GATEWAY:
+            answer = forwarded(f"POST {where(upload.url)}", answer, self._proxies.named(upload.url))
+        return answer
 
     def stream(self, request: HttpRequest) -> ByteStream:
         """Send ``request`` and read the answer as it arrives (a chat's server-sent events)."""
@@ -321,10 +378,15 @@ class Urllib3Transport:
                 timeout=self._timeout(request.timeout, request.silence_allowed(self._read_timeout)),
             )
         except self._errors as exc:
-            raise TransportError(
-                f"{described} failed: {in_words(exc)}",
+            raise proxy_failure(
+                described,
+                exc,
+                self._proxies.named(request.url),
                 maybe_sent=not isinstance(exc, self._unsent),  # as send()'s
             ) from exc
+        if response.status == PROXY_AUTH and (named := self._proxies.named(request.url)):
+            response.close()  # a plain-http proxy's own answer, as send()'s
+            raise proxy_refused(described, named, request.task_id)
         # A stream that may be silent long waits for its bytes up to its deadline, not past it
         ends = ends if request.long_silence else None
         stream = _Urllib3Stream(response, request, self._urllib3.exceptions.HTTPError, ends)
@@ -452,12 +514,16 @@ def checked_context(context: object) -> ssl.SSLContext | None:
 
 
 @functools.cache
-def _pool_classes() -> dict[str, Any]:
+def _pool_classes(tunnel_wait: float | None = None) -> dict[str, Any]:
     """urllib3's pool classes, whose connections raise :class:`NotConnected` for a failure
     past the socket: the TLS handshake (with the server, or an https proxy) or a proxy's
     refusal to open a tunnel. urllib3 would wrap those in an SSLError or a ProtocolError that
     are raised as well when a request failed after it was written; raised from connect(),
-    before anything of the request, NotConnected tells that nothing was sent."""
+    before anything of the request, NotConnected tells that nothing was sent.
+
+    ``tunnel_wait``: the longest wait for a proxy's answer to CONNECT (the transport's
+    ``timeout``, the longest wait for bytes, when shorter than its connect timeout: a proxy
+    that takes the connection and never answers fails as a stalled handshake does)."""
     import urllib3
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.exceptions import HTTPError
@@ -470,11 +536,29 @@ def _pool_classes() -> dict[str, Any]:
                 super().connect()  # type: ignore[misc]
             except HTTPError:  # urllib3's own (refused, DNS, connect timeout): it says so
                 raise
+            except NotConnected:  # the tunnel's, below
+                raise
             except Exception as exc:  # an ssl error, the tunnel's OSError, a handshake timeout
-                raise NotConnected(_connect_words(exc, tunnel=tunnel)) from exc
+                raise NotConnected(
+                    _connect_words(exc, tunnel=tunnel),
+                    proxy_status=_tunnel_status(exc) if tunnel else None,
+                ) from exc
             except BaseException as exc:  # a Ctrl-C while connecting: nothing was written yet
                 mark_unsent(exc)
                 raise
+
+        def _tunnel(self) -> None:
+            sock = self.sock  # type: ignore[attr-defined]
+            before = sock.gettimeout()
+            if tunnel_wait is not None and (before is None or tunnel_wait < before):
+                sock.settimeout(tunnel_wait)
+            try:
+                super()._tunnel()  # type: ignore[misc]
+            except TimeoutError as exc:
+                raise NotConnected(tunnel_stalled(sock.gettimeout())) from exc
+            finally:
+                with contextlib.suppress(OSError):  # closed by a refused tunnel
+                    sock.settimeout(before)
 
     class Connection(Connecting, HTTPConnection):
         pass
@@ -489,6 +573,13 @@ def _pool_classes() -> dict[str, Any]:
         ConnectionCls = TlsConnection
 
     return {"http": Pool, "https": TlsPool}
+
+
+def _tunnel_status(exc: BaseException) -> int | None:
+    """The proxy's status in http.client's words for a refused CONNECT ("Tunnel connection
+    failed: 407 Proxy Authentication Required"): no other field holds it."""
+    found = re.match(r"Tunnel connection failed: (\d{3})\b", str(exc))
+    return int(found.group(1)) if found else None
 
 
 def _connect_words(exc: BaseException, *, tunnel: bool) -> str:

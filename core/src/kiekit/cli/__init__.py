@@ -194,9 +194,11 @@ def exit_code(exc: KieError) -> int:
     """kie's exit status for ``exc`` (README's table of error types is checked against it):
     2 for what the command or its set-up got wrong, refused before anything was sent; 1 for
     the rest. A service that cannot be reached (a journal's database restarting, the shared
-    limits' Redis) may answer later: 1, as KIE or the network, not "fix the command"."""
+    limits' Redis) may answer later: 1, as KIE or the network, not "fix the command". An
+    error that names a task came after that task was made: something was sent, so 1 too."""
     unreachable = exc.retryable or isinstance(exc, RateLimitStoreError)
     misused = isinstance(exc, _USAGE_ERRORS) and not unreachable
+    misused = misused and getattr(exc, "task_id", None) is None
     return EXIT_USAGE if misused else EXIT_FAILED
 
 

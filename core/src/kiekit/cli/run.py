@@ -30,7 +30,7 @@ from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files, upload_for
 from kiekit.cli._preflight import journal_opens, output_folder
 from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
 from kiekit.cli._streams import json_text
-from kiekit.errors import OutcomeUnknownError, ValidationError
+from kiekit.errors import KieError, OutcomeUnknownError, ValidationError
 
 if TYPE_CHECKING:
     from kiekit.client import Client
@@ -141,6 +141,11 @@ def _run(args: argparse.Namespace) -> int:
             paths = client.download(results, args.out)
         except KeyboardInterrupt as stop:
             tell_stop(stop, _stop_note(task, results, mock=args.mock), task_id=task.id)
+            raise
+        except KieError as exc:  # one that knows no task (a proxy setting refused at the
+            # download) still came after this task was made: said with it (exit 1, not 2)
+            if exc.task_id is None:
+                exc.task_id = task.id
             raise
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
     texts = [text(path) for path in paths]  # JSON carries text

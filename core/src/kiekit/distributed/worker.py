@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
+from kiekit._engine import request_log
 from kiekit.batch import Job, JobResult, run_job
 from kiekit.errors import KieError, ValidationError
 from kiekit.journal import Journal, error_record
@@ -60,6 +61,7 @@ class WorkerRuntime:
         poll_interval: float | None,
         refused_since: float | None,
     ) -> JobResult:
+        request_log.tag_task("job", job.id)  # a task of its own: its log lines name the job
         try:
             client, journal = self._client(poll_interval)
         except KieError as exc:  # no key, a bad URL: nothing was sent
