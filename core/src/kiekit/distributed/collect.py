@@ -135,8 +135,8 @@ def made_in_run(result: JobResult, *, before: bool) -> JobResult:
 
 
 def _made_before(journal: Journal, job: Job, out_dir: Path) -> bool:
-    """:func:`~kiekit.batch.made_before`; a journal that cannot be read says nothing, and the
-    job is counted as its worker says (``made``)."""
+    """:func:`~kiekit.batch.made_before`; a journal that cannot be read proves nothing, and
+    the job counts only when its worker says it made the task (never twice, then)."""
     try:
         return made_before(journal, job, out_dir)
     except KieError as exc:
