@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from kiekit import AsyncClient, ConfigurationError, PollPolicy
 from kiekit.batch import Job, JobResult, job_key, read_jobs, run_batch
@@ -534,3 +535,52 @@ def test_a_result_says_made_only_for_a_task_this_run_created(
     assert JobResult.from_json(settled.to_json()) == settled
     older = {k: v for k, v in results[1].to_json().items() if k != "made"}  # an older worker
     assert JobResult.from_json(older).made is None
+
+
+def test_a_task_a_dead_worker_made_for_this_run_counts_once_and_one_made_before_never(
+    mock_server_factory: Callable[..., Any], tmp_path: Path, crash: Callable[[Any, str], None]
+) -> None:
+    """Interrupt finding 3: in a ``kie batch --celery`` run, a worker SIGKILLed after its
+    create left a ``created`` row; the worker that took the job over found the task made, so
+    both answers (none from the dead worker) said ``made`` false, and the run reported 0 tasks
+    paid for instead of 4. The collector judges by the job's row instead: a task the job did
+    not have when the run sent it was made by this run (made_in_run), one it had was not."""
+    from kiekit.batch import made_before, run_job
+    from kiekit.distributed.collect import made_in_run
+
+    mock = mock_server_factory(polls_to_complete=1)
+    store = MemoryStore()
+    collector, dead, taker = Journal(store), Journal(store), Journal(store)
+    out = tmp_path / "out"
+    this_run, earlier = _jobs(2)
+
+    async def create(journal: Journal, job: Job) -> None:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=journal
+        ) as client:
+            await client.submit(job.model, job.input, idempotency_key=job_key(job))
+
+    asyncio.run(create(dead, earlier))  # an earlier run's task, not downloaded yet
+    dead.release(job_key(earlier))
+    before = {job.line for job in (this_run, earlier) if made_before(collector, job, out)}
+    assert before == {earlier.line}  # what the collector saw as it sent the jobs
+    asyncio.run(create(dead, this_run))  # the worker of this run that then died (SIGKILL)
+    crash(dead, job_key(this_run))
+
+    async def taken_over(job: Job) -> JobResult:
+        async with AsyncClient(
+            "test-key", base_url=mock.base_url, poll=FAST, rate_limits=None, journal=taker
+        ) as client:
+            return await run_job(client, taker, job, out)
+
+    found, found_earlier = asyncio.run(taken_over(this_run)), asyncio.run(taken_over(earlier))
+    assert (found.state, found.made) == ("succeeded", False)  # the worker's own answer
+    assert (found_earlier.state, found_earlier.made) == ("succeeded", False)
+    assert set(_creates(mock).values()) == {1}  # each made once
+
+    assert made_in_run(found, before=this_run.line in before).made is True  # paid by this run
+    assert made_in_run(found_earlier, before=earlier.line in before).made is False
+    lost = [attrs.evolve(found, made=None), attrs.evolve(found_earlier, made=None)]  # answers
+    assert [made_in_run(r, before=r.line in before).made for r in lost] == [True, False]
+    refused = JobResult(this_run.line, this_run.id, "refused", "named-task", GROK, made=False)
+    assert made_in_run(refused, before=False).made is False  # a refusal made nothing

@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import json
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +25,7 @@ from kiekit import (
     RetryPolicy,
     TransportError,
 )
-from kiekit.journal import EntryState, Journal, MemoryStore
+from kiekit.journal import EntryState, Journal, MemoryStore, SqliteStore
 from kiekit.ratelimit import Rate, RateLimiter, RateLimits
 from kiekit.transport import HttpResponse, MockTransport
 
@@ -540,3 +540,127 @@ def test_a_sync_create_interrupted_while_connecting_was_never_sent(
     row = journal.get("connecting")
     assert row is not None
     assert row.state is EntryState.REJECTED
+
+
+class StoppedAsWritten(SqliteStore):
+    """A journal (committing in groups, so its writes go through the writer thread) whose
+    client is stopped while it waits for one write: the intent row's insert (``when="intent"``)
+    or the row put back to ``sending`` after a wait (``when="resend"``). The stop comes as
+    Ctrl-C or a cancellation does, to the waiting thread or task once the row is committed:
+    ``stop`` is armed by the test for the client it drives."""
+
+    def __init__(self, path: Path, when: str) -> None:
+        super().__init__(path)
+        self.when = when
+        self.stop: Any = None  # called on the writer thread, once the row is written
+        self.stops = 0
+
+    def _stopping(self) -> None:
+        if self.stop is not None and self.stops == 0:
+            self.stops += 1
+            self.stop()
+
+    def insert(self, entry: Any, *, lease: float | None = None) -> bool:
+        inserted = super().insert(entry, lease=lease)
+        if self.when == "intent":
+            self._stopping()
+        return inserted
+
+    def update(self, key: str, changes: Any, **options: Any) -> Any:
+        updated = super().update(key, changes, **options)
+        if self.when == "resend" and changes.get("state") is EntryState.SENDING:
+            self._stopping()
+        return updated
+
+
+class _InterruptedWait:
+    """The lock a thread waits on for its journal write: once ``armed``, the wait gets the
+    lock (the write is committed) and is then interrupted, as when SIGINT's handler runs just
+    after ``acquire()`` returned (``test_journal_writer`` has the hang this once caused)."""
+
+    armed = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waits = 0
+
+    def acquire(self) -> bool:
+        self._lock.acquire()
+        self._waits += 1
+        if self._waits == 2 and _InterruptedWait.armed:  # the first is run()'s own, unblocked
+            _InterruptedWait.armed = False
+            raise KeyboardInterrupt
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def _stopped_at(
+    api: Any, store: StoppedAsWritten, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], Any]:
+    """Arms ``store`` to stop ``api``'s client: Ctrl-C for Client (its thread waits on the
+    writer), a cancellation of the task for AsyncClient; the returned call arms it from
+    within the scenario (the task to cancel is the one running it)."""
+    from kiekit.journal import _writer
+
+    if not api.is_async:
+        monkeypatch.setattr(
+            _writer,
+            "threading",
+            SimpleNamespace(
+                Lock=_InterruptedWait,
+                current_thread=threading.current_thread,
+                Thread=threading.Thread,
+            ),
+        )
+
+        def arm() -> None:
+            store.stop = lambda: setattr(_InterruptedWait, "armed", True)
+
+        return arm
+
+    def arm_async() -> None:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        # queued before the writer's answer: the task is cancelled as it waits for the row
+        store.stop = lambda: loop.call_soon_threadsafe(task.cancel)
+
+    return arm_async
+
+
+@pytest.mark.parametrize("when", ["intent", "resend"])
+def test_a_create_stopped_as_its_row_is_written_is_rejected_and_sent_again_by_a_rerun(
+    api: Any, kit: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """`kie run` stopped by Ctrl-C the moment its intent row was written left it `sending`
+    (its create never sent), told "outcome unknown" and blocked its idempotency key: the
+    interruption reached the flow before the row did. It comes after the row now (ops.Record),
+    so the create is `rejected` (docs/reliability.md) — also when it comes as the row is put
+    back to `sending` after a wait for the window, just before the request would go."""
+    store = StoppedAsWritten(tmp_path / "journal.sqlite3", when)
+    journal = Journal(store)
+    kie = kit.FakeKie([kit.market("waiting")])
+    limits = FullWindow(journal) if when == "resend" else None
+    arm = _stopped_at(api, store, monkeypatch)
+    stop = KeyboardInterrupt if not api.is_async else asyncio.CancelledError
+
+    async def scenario() -> str:
+        async with api.client(transport=kie.transport, journal=journal, rate_limits=limits) as c:
+            arm()
+            with pytest.raises(stop):
+                await c.submit(kit.GROK_T2I, prompt="a lighthouse", idempotency_key="k-1")
+            assert store.stops == 1
+            assert kie.requests == []  # stopped before the create left
+            (row,) = journal.entries()
+            assert row.state is EntryState.REJECTED, row.state  # free to send again
+            assert row.lease_until is None
+            task = await c.submit(kit.GROK_T2I, prompt="a lighthouse", idempotency_key="k-1")
+            return str(task.id)
+
+    task_id = api.run(scenario)
+    assert task_id == kit.TASK_ID
+    assert len(kie.requests) == 1  # the rerun sent it, once
+    (row,) = journal.entries()
+    assert row.state is EntryState.CREATED
+    assert row.task_id == kit.TASK_ID

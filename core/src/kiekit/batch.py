@@ -135,7 +135,9 @@ class JobResult:
     ``made``: whether this run made the job's task (its create was sent by this worker and
     answered with a task: paid for here), not a task another worker or an earlier run made
     and this one found in the journal; None in the answer of an older worker, which does not
-    tell (``kie batch``'s ``tasks_made`` then counts it by its ``task_id``, as before)."""
+    tell (``kie batch``'s ``tasks_made`` then counts it by its ``task_id``, as before). With
+    ``--celery`` the sender settles it from the job's row (kiekit.distributed.collect's
+    ``made_in_run``): a worker that died after its create answers nothing."""
 
     line: int
     id: str | None
@@ -466,6 +468,16 @@ def settled(journal: Journal, job: Job, out_dir: Path) -> JobResult | None:
     """How ``job`` ended before (succeeded with its files on disk or another worker's, or
     failed), or None while something is left to do for it. Reads the journal: blocking."""
     return _settled(_row_of(journal, job_key(job), out_dir, job), job, _absolute(out_dir))
+
+
+def made_before(journal: Journal, job: Job, out_dir: Path) -> bool:
+    """Whether ``job``'s row holds a task already (made by an earlier run, or being waited
+    for elsewhere): a run that sends the job now did not make that task. A refusal's named
+    task (a second Veo 4K, kie-api.md §3.3) is no task made for the job. Blocking."""
+    entry = _row_of(journal, job_key(job), out_dir, job)
+    if entry is None or entry.task_id is None:
+        return False
+    return entry.state is not EntryState.REJECTED
 
 
 def finished_since(journal: Journal, job: Job, out_dir: Path, since: float) -> bool:

@@ -319,12 +319,18 @@ def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewh
         if batch.poll() is None:  # the test failed: leave no batch behind
             batch.kill()
             batch.wait(10)
-    assert batch.returncode == 0, report.read_text(errors="replace")
-    _check_report(out, count, mock_url)
+    said = " ".join(report.read_text(errors="replace").split())
+    assert batch.returncode == 0, said
+    results = _check_report(out, count, mock_url)
     # the killed worker finished nothing; the other finished every job, the killed one's too
     assert workers.jobs_finished("a") == Counter()
     assert set(workers.jobs_finished("b")) == {f"j{i}" for i in range(count)}
     assert len(_control(f"{mock_url}/_mock/tasks")["tasks"]) == count
+    # Interrupt finding 3: the killed worker's task, which the other found made, was paid for
+    # by this run all the same: counted once, not "found made before" (made_in_run)
+    assert all(result["made"] for result in results), results
+    assert f"{count} made a task (paid for);" in said, said
+    assert "found made before" not in said
 
 
 @pytest.mark.parametrize(

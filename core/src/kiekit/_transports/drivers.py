@@ -27,6 +27,7 @@ from kiekit._engine import (
     Reserve,
     Sleep,
     StreamUpload,
+    mark_unsent,
 )
 from kiekit._transports.base import (
     AsyncByteStream,
@@ -42,7 +43,9 @@ T = TypeVar("T")
 
 
 class SyncDriver:
-    """Performs ops with blocking I/O; holds the stream a flow opened until :meth:`close`."""
+    """Performs ops with blocking I/O; holds the stream a flow opened until :meth:`close`.
+    An interruption (Ctrl-C) that comes while a journal write is waited for reaches the flow
+    once the write's outcome has, as a cancellation does on :class:`AsyncDriver`."""
 
     def __init__(
         self,
@@ -55,6 +58,7 @@ class SyncDriver:
         self._sleep = sleep
         self._clock = clock
         self._stream: ByteStream | None = None
+        self.deferred: BaseException | None = None  # an interruption held back by a write
 
     def perform(self, op: object) -> Any:
         if isinstance(op, HttpRequest):
@@ -68,7 +72,8 @@ class SyncDriver:
         if isinstance(op, Now):
             return self._clock()
         if isinstance(op, Record):
-            return _write_now(op)
+            outcome, self.deferred = _write_now(op)
+            return outcome()
         if isinstance(op, Reserve):
             return op.limiter.reserve(op)
         if isinstance(op, OpenStream):
@@ -103,8 +108,13 @@ class SyncDriver:
                 try:
                     op = flow.throw(error) if error is not None else flow.send(outcome)
                 except StopIteration as done:
+                    if self.deferred is not None:
+                        raise self.deferred from None
                     return done.value  # type: ignore[no-any-return]
                 error = None
+                if self.deferred is not None:  # the flow hears of it now, the write being done
+                    error, self.deferred = _instead_of(op, self.deferred), None
+                    continue
                 if type(op) is Now:  # the commonest op, and one that cannot fail: no dispatch
                     outcome = clock()
                     continue
@@ -195,7 +205,7 @@ class AsyncDriver:
                     return done.value  # type: ignore[no-any-return]
                 outcome, error = None, None
                 if self.deferred is not None:  # the flow hears of it now, the write being done
-                    error, self.deferred = self.deferred, None
+                    error, self.deferred = _instead_of(op, self.deferred), None
                     continue
                 if type(op) is Now:  # the commonest op, and one that cannot fail: no await
                     outcome = clock()
@@ -250,14 +260,27 @@ async def drive_async(
     return await AsyncDriver(transport, sleep=sleep, clock=clock).run(flow)
 
 
-def _write_now(op: Record) -> Any:
+def _write_now(op: Record) -> tuple[Callable[[], Any], BaseException | None]:
     """A journal write from a thread: a store that commits in groups gets it on the writer
     thread, where it shares a commit with the other threads' writes (SQLite has one write lock:
     threads writing on their own would take turns for it, sleeping meanwhile); any other store
-    is written in place. Either way it is committed when this returns."""
+    is written in place. Either way it is committed when this returns: its outcome (called, the
+    result or the write's error), and an interruption that came while it was waited for."""
     if getattr(op.store, "batch", None) is None:
-        return op.write()
-    return WRITER.run(op.write, op.store)
+        result = op.write()
+        return (lambda: result), None
+    return WRITER.waited(op.write, op.store)
+
+
+def _instead_of(op: object, deferred: BaseException) -> BaseException:
+    """The interruption a journal write held back, thrown into the flow in place of ``op``,
+    which is not performed: when ``op`` is an HTTP request (a create whose intent row, or
+    whose row un-parked, was just written), it is marked as having come before a byte was
+    sent (:func:`~kiekit._engine.ops.mark_unsent`), so that the create's row says
+    ``rejected``, free to send again, not "outcome unknown" (docs/reliability.md)."""
+    if isinstance(op, HttpRequest):
+        mark_unsent(deferred)
+    return deferred
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -47,6 +47,9 @@ class ChatStream:
                     self.reply = done.value
                     return
                 outcome, error = None, None
+                if driver.deferred is not None:  # held back by a journal write (SyncDriver)
+                    error, driver.deferred = driver.deferred, None
+                    continue
                 if isinstance(op, Emit):
                     yield op.delta
                     continue
@@ -116,6 +119,9 @@ class AsyncChatStream:
                     self.reply = done.value
                     return
                 outcome, error = None, None
+                if driver.deferred is not None:  # held back by a journal write (AsyncDriver)
+                    error, driver.deferred = driver.deferred, None
+                    continue
                 if isinstance(op, Emit):
                     yield op.delta
                     continue

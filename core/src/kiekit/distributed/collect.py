@@ -38,7 +38,7 @@ from typing import Any
 from attrs import evolve
 
 from kiekit._paths import recorded
-from kiekit.batch import Job, JobResult, NotSent, job_key, settled
+from kiekit.batch import Job, JobResult, NotSent, job_key, made_before, settled
 from kiekit.distributed.messages import TASK_NAME, result_from_answer, task_options
 from kiekit.distributed.settings import DEFAULT_VISIBILITY_TIMEOUT
 from kiekit.errors import ConfigurationError, KieError
@@ -79,6 +79,10 @@ def run_on_celery(
     check_broker(app)
     since = journal.now()  # a job this run holds back from then on is not created by a worker
     sent: dict[str, Job] = {}
+    before: set[int] = set()  # the jobs sent whose rows held a task already (made_in_run)
+
+    def answered(job: Job, result: JobResult) -> None:
+        done(job, made_in_run(result, before=job.line in before))
 
     broke: list[bool] = []  # the jobs were held back after a 402: once
 
@@ -90,7 +94,7 @@ def run_on_celery(
                 broke.append(True)
                 unanswered = [j for j in sent.values() if j.line not in results and j is not job]
                 hold_back(journal, unanswered, folder, since, NotSent())
-            done(job, result)
+            answered(job, result)
 
     try:
         for job in jobs:
@@ -98,17 +102,46 @@ def run_on_celery(
             if earlier is not None:
                 done(job, earlier)
                 continue
+            if _made_before(journal, job, out_dir):
+                before.add(job.line)
             options = task_options(job, folder, timeout, poll_interval, since)
             answer = app.send_task(TASK_NAME, **options)
             sent[answer.id] = job
         if sent:
             waiting = _Waiting(app, journal, out_dir, since, clock, on_wait or log.warning)
-            waiting.collect(sent, results, collected, done, folder, timeout, poll_interval)
+            waiting.collect(sent, results, collected, answered, folder, timeout, poll_interval)
     except BaseException as stop:  # a stop, or on_result raised: no job is started after it
         unanswered = {job.line: job for job in sent.values() if job.line not in results}
         hold_back(journal, list(unanswered.values()), folder, since, stop)  # each job once
         raise
     return [results[job.line] for job in jobs]
+
+
+def made_in_run(result: JobResult, *, before: bool) -> JobResult:
+    """``result`` with ``made`` saying whether this run paid for its task, as
+    ``JobResult.made`` promises (docs/journal-batch-webhooks.md: the ``tasks_made`` of a
+    team's runs sum to what they paid for). A worker answers ``made`` for its own creates
+    only, so a task its worker made and then died with (SIGKILL), finished by another worker
+    that found it in the journal, came back ``false``: paid for by this run, counted by none.
+    Here the job's row tells instead: a task this job has now, and did not have when the run
+    sent it (``before``: :func:`~kiekit.batch.made_before`), was made by a worker of this run.
+    The collector keeps one answer per job, so a task counts once; one made before the run
+    never counts, whoever reports it."""
+    if before:  # found in the journal; but a worker's own create is its to say
+        return result if result.made is True else evolve(result, made=False)
+    if result.made is True or not result.task_id or result.state == "refused":
+        return result
+    return evolve(result, made=True)
+
+
+def _made_before(journal: Journal, job: Job, out_dir: Path) -> bool:
+    """:func:`~kiekit.batch.made_before`; a journal that cannot be read proves nothing, and
+    the job counts only when its worker says it made the task (never twice, then)."""
+    try:
+        return made_before(journal, job, out_dir)
+    except KieError as exc:
+        log.warning("could not read job %s in the task journal: %s", job_key(job), exc)
+        return True
 
 
 class _Waiting:

@@ -136,15 +136,29 @@ class JournalWriter:
 
     def run(self, write: Callable[[], Any], store: object) -> Any:
         """Do ``write`` on the writer thread, blocking this thread until its group commits;
-        its result, or its error raised here. Called from the writer thread itself (a write
-        that writes), it is done in place."""
+        its result, or its error raised here (an interruption meanwhile is raised once the
+        write is done, instead of its outcome: see :meth:`waited`)."""
+        outcome, interrupted = self.waited(write, store)
+        if interrupted is not None:
+            raise interrupted
+        return outcome()
+
+    def waited(
+        self, write: Callable[[], Any], store: object
+    ) -> tuple[Callable[[], Any], BaseException | None]:
+        """Do ``write`` on the writer thread and block this thread to its end, even through an
+        interruption (Ctrl-C, kie's SIGTERM handler): its outcome (called, it returns the
+        result or raises the write's error), and the interruption that came meanwhile if one
+        did — the thread's counterpart of :meth:`written`, so that a blocking client's flow
+        learns what was written (an intent row) before it hears of the interruption. Called
+        from the writer thread itself (a write that writes), it is done in place."""
         if threading.current_thread() is self._serving:
-            return write()
+            return _done(write), None
         woken = threading.Lock()
         woken.acquire()
         job = _Job(write, store, None, None, woken)
         if not self._put(job):  # no writer thread to be had: written on this thread
-            return write()
+            return _done(write), None
         interrupted: BaseException | None = None
         while True:  # as on a loop: an interruption (Ctrl-C) is raised once the write is done
             try:
@@ -157,11 +171,7 @@ class JournalWriter:
                 # would wait for ever (a `kie run` stopped mid-download hung so).
                 if job.settled:
                     break
-        if interrupted is not None:
-            raise interrupted
-        if job.error is not None:
-            raise job.error
-        return job.result
+        return _outcome_of(job), interrupted
 
     @property
     def queued(self) -> int:
@@ -256,6 +266,25 @@ def _settle(jobs: list[_Job]) -> None:
             future.set_exception(job.error)
         else:
             future.set_result(job.result)
+
+
+def _done(write: Callable[[], Any]) -> Callable[[], Any]:
+    """``write`` done now, on this thread: its outcome, as :meth:`JournalWriter.waited` gives it."""
+    job = _Job(write, None, None, None)
+    job.run()
+    return _outcome_of(job)
+
+
+def _outcome_of(job: _Job) -> Callable[[], Any]:
+    """A settled job's outcome: called, its result, or its error raised."""
+    result, error = job.result, job.error
+
+    def outcome() -> Any:
+        if error is not None:
+            raise error
+        return result
+
+    return outcome
 
 
 def _outcome(job: _Job, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
