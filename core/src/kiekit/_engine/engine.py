@@ -716,9 +716,10 @@ class Engine:
         the URL's path, so no URL can write outside the folder.
 
         Each file is streamed to a temporary file beside its final name and renamed only once
-        complete and plausible (the promised size; not an HTML/XML error page where a media
-        file belongs), within the download policy's time and size bounds. Curable failures are
-        retried under the retry policy; an expired link (HTTP 403/404/410) is renewed once
+        complete and plausible (the promised size; an end its format says is whole,
+        kiekit._engine.file_ends; not an HTML/XML error page where a media file belongs),
+        within the download policy's time and size bounds. Curable failures are retried under
+        the retry policy; an expired link (HTTP 403/404/410) is renewed once
         through download-url. What still fails raises DownloadError naming the task and the
         URL (FileWriteError, naming the path, when this machine cannot write the file): a
         paid-for file is never skipped quietly.
