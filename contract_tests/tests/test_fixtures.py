@@ -116,6 +116,86 @@ def test_session_and_module_fixtures_see_neither_the_key_nor_the_users_data_fold
     assert os.environ["KIEKIT_DATA_DIR"] == str(users_folder)
 
 
+def test_every_kiekit_variable_is_isolated_or_left_by_decision() -> None:
+    """A new variable of kiekit.settings.VARIABLES must be classified by the plugin: one that
+    names a credential or a shared place, left to reach the tests, leaks them out (found by an
+    outside tester: KIEKIT_JOURNAL_URL sent every fixture task into the team's journal)."""
+    from kiekit.settings import VARIABLES
+    from kiekit_contract.plugin import DATA_DIR, ISOLATED, LEFT_AS_IS
+
+    classified = [*ISOLATED, DATA_DIR, *LEFT_AS_IS]
+    assert sorted(classified) == sorted(VARIABLES)
+    assert len(classified) == len(set(classified))
+
+
+# what a developer's or a CI's environment may hold: none of it may reach a test
+SHARED_PLACES = {
+    "KIE_API_KEY": "a-real-key-that-must-not-be-read",
+    "KIE_BASE_URL": "https://staging.example",
+    "KIE_UPLOAD_BASE_URL": "https://uploads.staging.example",
+    "KIEKIT_LIMITS_URL": "redis://redis.team.example:6379/0",
+    "KIEKIT_BROKER_URL": "redis://redis.team.example:6379/1",
+    "KIEKIT_RESULT_BACKEND": "redis://redis.team.example:6379/2",
+    "KIEKIT_CELERY_QUEUE": "team-renders",
+}
+
+
+def test_no_fixture_or_test_journals_into_the_users_journal_url_or_reaches_shared_places(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`KIEKIT_JOURNAL_URL=team.sqlite3 pytest` journalled every kie_client task into the team's
+    journal, where `kie resume` then owed the dead mock's tasks (found by an outside tester): the
+    journal URL takes precedence over the temporary KIEKIT_DATA_DIR. The guards remove it, and
+    every other variable naming a credential or a shared host, for session fixtures and tests."""
+    team_journal = tmp_path / "team-journal.sqlite3"
+    for name, value in SHARED_PLACES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KIEKIT_JOURNAL_URL", str(team_journal))
+    monkeypatch.setenv("KIEKIT_LOG", "warning")  # a tuning knob: left as it is
+    isolated = sorted([*SHARED_PLACES, "KIEKIT_JOURNAL_URL"])
+    pytester.makeconftest(
+        f"""
+        import os
+
+        import pytest
+        from kiekit import Client
+
+        ISOLATED = {isolated!r}
+
+        @pytest.fixture(scope="session")
+        def app_client(kie_mock_session):
+            assert [name for name in ISOLATED if name in os.environ] == []
+            with Client("test-key", base_url=kie_mock_session.base_url) as client:
+                client.wait(client.submit("grok-imagine/text-to-image", prompt="a session task"))
+                yield client
+        """
+    )
+    pytester.makepyfile(
+        """
+        import os
+
+        from conftest import ISOLATED
+        from kiekit import Client
+
+        def test_fixture_client(kie_client):
+            assert [name for name in ISOLATED if name in os.environ] == []
+            assert os.environ["KIEKIT_LOG"] == "warning"
+            kie_client.wait(kie_client.submit("grok-imagine/text-to-image", prompt="a fox"))
+
+        def test_session_client(app_client):
+            app_client.submit("grok-imagine/text-to-image", prompt="a lighthouse")
+
+        def test_a_client_of_the_test_itself_gets_kies_default_hosts_not_the_environments():
+            with Client("test-key") as client:  # made, never used: nothing is sent
+                assert "staging.example" not in repr(client)
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    assert not team_journal.exists()  # no row went to the team's journal
+    assert os.environ["KIEKIT_JOURNAL_URL"] == str(team_journal)  # restored after the run
+    assert all(os.environ[name] == value for name, value in SHARED_PLACES.items())
+
+
 def test_kie_mock_config_can_be_overridden(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -47,10 +47,13 @@ GROK_I2I = "grok-imagine/image-to-image"
 FLUX_PRO = "flux-kontext-pro"
 FLUX_MAX = "flux-kontext-max"
 CDN = "https://tempfile.aiquickdraw.com/r"
-PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png"
+# A PNG's signature and its last chunk (IEND), which a download checks (a file cut short is
+# refused: kiekit._engine.file_ends), around bytes no decoder needs to read here
+IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+PNG = b"\x89PNG\r\n\x1a\n-not-really-a-png" + IEND
 # A file larger than a download's one read (kiekit._transports.base.DOWNLOAD_READ, and
 # the smaller kiekit._transports.urllib3_transport.SOCKET_READ)
-LARGE_PNG = PNG + bytes(range(256)) * (3 * 4096)
+LARGE_PNG = PNG[: -len(IEND)] + bytes(range(256)) * (3 * 4096) + IEND
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,7 @@ from kiekit import (
 )
 from kiekit._engine import Fetch, file_name
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(100)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(100) + b"\x00\x00\x00\x00IEND\xaeB`\x82"  # ends whole
 LONG = 120.0  # how long a hostile answer goes on: far past every bound under test
 
 

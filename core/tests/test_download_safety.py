@@ -37,8 +37,15 @@ TASK_ID = "5f488be792eafad4b066e21e5bc472c7"
 CDN = "https://tempfile.aiquickdraw.com/r"
 FRESH = "https://tempfile.aiquickdraw.com/p/fresh.mp4?X-Amz-Signature=abc"
 DOWNLOAD_URL = "https://api.kie.ai/api/v1/common/download-url"
-MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(200)
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(100)
+# boxes whose sizes add up to the file's, with a moov: whole (kiekit._engine.file_ends)
+MP4 = (
+    b"\x00\x00\x00\x18ftypmp42"
+    + bytes(12)
+    + b"\x00\x00\x00\x08moov"
+    + b"\x00\x00\x00\xb8mdat"
+    + bytes(176)
+)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(100) + b"\x00\x00\x00\x00IEND\xaeB`\x82"  # ends whole
 EXPIRED_XML = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     b"<Message>Request has expired</Message></Error>"

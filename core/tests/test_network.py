@@ -18,7 +18,7 @@ from kiekit.retry import RetryPolicy
 REMOTE = "kie.test"
 # plain http to kie.test is what these tests are about (it is not loopback by name)
 pytestmark = pytest.mark.filterwarnings("ignore::kiekit.settings.PlainHttpWarning")
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64) + b"\x00\x00\x00\x00IEND\xaeB`\x82"  # ends whole
 
 
 def remote(url: str) -> str:

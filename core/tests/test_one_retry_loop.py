@@ -29,7 +29,7 @@ KEY = "test-key-one-loop"
 TASK_ID = "5f488be792eafad4b066e21e5bc472c7"
 GROK = "grok-imagine/text-to-image"
 FILE = "https://tempfile.aiquickdraw.com/r/a.png"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64) + b"\x00\x00\x00\x00IEND\xaeB`\x82"  # ends whole
 RUNNING = HttpResponse(
     200,
     b'{"code":200,"msg":"success","data":{"taskId":"%s","state":"generating",'

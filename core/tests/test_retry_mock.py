@@ -180,3 +180,71 @@ def test_a_link_past_retention_is_a_download_error_naming_task_and_url(
     assert info.value.url == results.assets[0].url
     assert "url is wrong" in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- Retry-After on a create refused with 429 (outside tester "fixtures", finding 4) ------------
+
+
+def _create_with_fake_sleeps(mock: Any, retry_after: float | None) -> tuple[list[float], str]:
+    """One create through a real socket to the mock, whose first answer is body code 429
+    (with a Retry-After header when given); the waits are recorded, not slept."""
+    from kiekit import RateLimiter, Registry
+    from kiekit._engine import Engine
+    from kiekit.transport import Urllib3Transport, drive
+
+    mock.faults.add(
+        faults.FaultRule(
+            "kie", code=429, method="POST", path=CREATE_PATH, times=1, retry_after=retry_after
+        )
+    )
+    engine = Engine(
+        api_key="test-key",
+        base_url=mock.base_url,
+        registry=Registry(),
+        poll=PollPolicy(),
+        user_agent="kiekit-tests",
+        limiter=RateLimiter(RateLimits(margin=0.0)),  # KIE's documented limits
+        retry=RetryPolicy(attempts=3, deadline=60.0),
+    )
+    now, sleeps = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    request = engine.create_request(GROK, engine.prepare(GROK, {"prompt": "a fox"}, {}))
+    transport = Urllib3Transport()
+    try:
+        task = drive(engine.submit(GROK, request), transport, sleep=sleep, clock=lambda: now[0])
+    finally:
+        transport.close()
+    return sleeps, task.id
+
+
+@pytest.mark.parametrize("retry_after", [1.0, 0.0, 3.0])
+def test_a_create_refused_with_429_waits_what_its_retry_after_header_asks(
+    mock_server: Any, retry_after: float
+) -> None:
+    """It waited KIE's whole 10 s window whatever the header said (found by an outside tester:
+    each 429 test of an application cost 10 s a try); a status poll already honoured it."""
+    sleeps, task_id = _create_with_fake_sleeps(mock_server, retry_after)
+    assert sleeps == [retry_after]
+    assert [t.task_id for t in mock_server.tasks()] == [task_id]
+
+
+def test_a_create_refused_with_429_without_retry_after_waits_kies_create_window(
+    mock_server: Any,
+) -> None:
+    sleeps, task_id = _create_with_fake_sleeps(mock_server, None)
+    assert sleeps == [10.0]  # kie-api.md §8: 20 creates per 10 s
+    assert [t.task_id for t in mock_server.tasks()] == [task_id]
+
+
+def test_a_retry_after_past_the_retry_deadline_raises_the_429_at_once(mock_server: Any) -> None:
+    """The bound on what a header may ask: the retry policy's deadline (60 s by default). A
+    proxy asking an hour is not waited for: the refusal (nothing made) is raised."""
+    from kiekit import RateLimitedError
+
+    with pytest.raises(RateLimitedError):
+        _create_with_fake_sleeps(mock_server, 3600.0)
+    assert mock_server.tasks() == []

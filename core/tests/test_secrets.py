@@ -94,7 +94,12 @@ def kie(story: dict[str, Any], canary: str = "") -> MockTransport:
         elif request.url.endswith("/common/download-url"):
             found = story.get("download-url", envelope(FILE))
         else:
-            found = story.get("file", HttpResponse(200, b"\x89PNG\r\n\x1a\n" + bytes(64), "OK"))
+            found = story.get(
+                "file",
+                HttpResponse(
+                    200, b"\x89PNG\r\n\x1a\n" + bytes(64) + b"\x00\x00\x00\x00IEND\xaeB`\x82", "OK"
+                ),
+            )
         if isinstance(found, BaseException):
             raise found
         return HttpResponse(  # the key echoed where the story puts {KEY}

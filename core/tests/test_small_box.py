@@ -32,7 +32,7 @@ from kiekit.journal import (
 from kiekit.models import Task
 
 GROK = "grok-imagine/text-to-image"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64 + b"\x00\x00\x00\x00IEND\xaeB`\x82"  # ends whole
 
 
 @pytest.fixture

@@ -12,10 +12,14 @@ Installed with ``kiekit-contract``, it is active in every pytest run of that env
 - ``kie_async_client`` — a factory of :class:`kiekit.AsyncClient` on ``kie_mock``
   (no pytest-asyncio needed: ``asyncio.run`` a coroutine that uses ``async with``).
 
-Autouse fixtures remove ``KIE_API_KEY`` from the environment and point ``KIEKIT_DATA_DIR`` at
-a temporary folder, for the whole session (its session- and module-scoped fixtures included)
-and again for every test, so no test can read, and spend, a real key or write the user's task
-journal; every fixture client uses the fake key ``"test-key"``.
+Autouse fixtures isolate the tests from the environment the suite was started in, for the whole
+session (its session- and module-scoped fixtures included) and again for every test: they remove
+every kiekit variable that names a credential or a place shared with others (:data:`ISOLATED`:
+the API key, the two KIE hosts, the journal URL, the shared-limits Redis, the Celery broker,
+backend and queue) and point ``KIEKIT_DATA_DIR`` at a temporary folder. So no test can read, and
+spend, a real key, reach a host or store the developer's environment names, or write the user's
+(or the team's) task journal, whatever that environment holds; every fixture client uses the
+fake key ``"test-key"``. The tuning knobs and the plugin choice (:data:`LEFT_AS_IS`) stay.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
 # fixtures that use them, not here (they cost each pytest process about a second).
 
 __all__ = [
+    "ISOLATED",
+    "LEFT_AS_IS",
     "SESSION_MOCK_CONFIG",
     "kie_async_client",
     "kie_client",
@@ -46,6 +53,37 @@ __all__ = [
 ]
 
 SESSION_MOCK_CONFIG: MockConfig  # made when first asked for (__getattr__)
+
+# What the autouse guards do with each variable of kiekit.settings.VARIABLES (a test checks that
+# every one is in exactly one of the two, so a new variable gets a decision here). ISOLATED: a
+# credential, or a place outside the test's temporary folder that others use or pay for: removed
+# (KIEKIT_JOURNAL_URL would take precedence over the temporary KIEKIT_DATA_DIR and journal the
+# test's tasks into the user's or the team's journal, where `kie resume` owes them for ever).
+ISOLATED: tuple[str, ...] = (
+    "KIE_API_KEY",  # a real key: every task would be paid for
+    "KIE_BASE_URL",  # a proxy, a staging host, a shared mock: not this test's
+    "KIE_UPLOAD_BASE_URL",
+    "KIEKIT_JOURNAL_URL",  # the user's or team's journal (a file, PostgreSQL)
+    "KIEKIT_LIMITS_URL",  # a shared Redis: tests would spend the team's rate budget
+    "KIEKIT_BROKER_URL",  # Celery: jobs sent to the team's workers
+    "KIEKIT_RESULT_BACKEND",
+    "KIEKIT_CELERY_QUEUE",
+)
+# Set to a fresh temporary folder rather than removed (unset means the user's data folder).
+DATA_DIR = "KIEKIT_DATA_DIR"
+# LEFT_AS_IS: tuning knobs that reach nothing outside the process, and the choice of plugins
+# (the application's tests run with the plugins the application uses).
+LEFT_AS_IS: tuple[str, ...] = (
+    "KIEKIT_JOURNAL_FSYNC",
+    "KIEKIT_JOURNAL_LEASE",
+    "KIEKIT_BLOCK_PLUGINS",
+    "KIEKIT_ALLOW_PLUGINS",
+    "KIEKIT_PREFER",
+    "KIEKIT_LOG",
+    "KIEKIT_STOP_GRACE",
+    "KIEKIT_CELERY_VISIBILITY_TIMEOUT",
+    "KIEKIT_MOCK_BLOCK_EXTENSIONS",
+)
 
 
 if not TYPE_CHECKING:  # a type checker sees the declaration above, and no other name
@@ -65,33 +103,32 @@ def _session_mock_config() -> MockConfig:
     return MockConfig(polls_to_complete=2, starting_credits=1e9)
 
 
+def _isolate(patch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    for name in ISOLATED:
+        patch.delenv(name, raising=False)
+    patch.setenv(DATA_DIR, str(data_dir))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _kie_session_guard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The two guards below, for the whole session: session-, module- and class-scoped
-    fixtures (where an application's client often lives) are set up before any test's own
-    guard runs. pytest sets up autouse fixtures before the others of their scope, and a
-    plugin's before a conftest's, so no fixture of the suite sees the real key or the user's
-    data folder. Under xdist, each worker has its own base temporary folder."""
+    """The guard below, for the whole session: session-, module- and class-scoped fixtures
+    (where an application's client often lives) are set up before any test's own guard runs.
+    pytest sets up autouse fixtures before the others of their scope, and a plugin's before a
+    conftest's, so no fixture of the suite sees the real key, the user's data folder or journal,
+    or a shared host. Under xdist, each worker has its own base temporary folder."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("KIE_API_KEY", raising=False)
-        patch.setenv("KIEKIT_DATA_DIR", str(tmp_path_factory.getbasetemp() / "kiekit-data"))
+        _isolate(patch, tmp_path_factory.getbasetemp() / "kiekit-data")
         yield
 
 
 @pytest.fixture(autouse=True)
-def _kie_no_real_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Again for each test: a fixture or an earlier test may have set one."""
-    monkeypatch.delenv("KIE_API_KEY", raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _kie_private_data_dir(
+def _kie_isolated_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Clients journal their tasks (kiekit.journal): into a fresh folder, not the home folder."""
+    """Again for each test (a fixture or an earlier test may have set one of them): clients
+    journal their tasks (kiekit.journal) into a fresh folder, not the home folder."""
     # A fresh path, made only if a client records a task (most tests never do).
-    folder = tmp_path_factory.getbasetemp() / "kiekit-data" / uuid.uuid4().hex
-    monkeypatch.setenv("KIEKIT_DATA_DIR", str(folder))
+    _isolate(monkeypatch, tmp_path_factory.getbasetemp() / "kiekit-data" / uuid.uuid4().hex)
 
 
 @pytest.fixture

@@ -150,7 +150,9 @@ def _session(
     warn_unknown_variables(but_hosts=True)  # a misspelt KIE_* / KIEKIT_* name goes nowhere
     engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads)
     warn_plain_http(hosts)  # with a key in hand: it is what would travel in clear
-    return Session(engine, Files(engine, hosts), Recorder(journal_of(journal), engine))
+    recorder = Recorder(journal_of(journal), engine)
+    owned = journal is True or isinstance(journal, str)  # opened here, not given
+    return Session(engine, Files(engine, hosts), recorder, owns_journal=owned)
 
 
 def _network(
@@ -450,11 +452,17 @@ class Client:
         return ChatStream(flow, self._transport)
 
     def close(self) -> None:
-        """Close the connections (and the shared rate limits' Redis client); a closed client
-        opens new ones if used again."""
+        """Close the connections (and the shared rate limits' Redis client), and the task
+        journal the client opened itself (the default one, or one named by a URL: its SQLite
+        file handles or PostgreSQL session, once its queued writes are done); a
+        :class:`~kiekit.journal.Journal` or store given as ``journal=`` is the caller's, left
+        open. A closed client opens new ones if used again."""
         self._transport.close()
         if isinstance(self._engine.limiter, SharedRateLimiter):
             self._engine.limiter.close()
+        journal = self._session.recorder.journal
+        if self._session.owns_journal and journal is not None:
+            journal.close()
 
     def __enter__(self) -> Self:
         return self
@@ -663,12 +671,17 @@ class AsyncClient:
         fails with an error saying the client was closed (a create's outcome is then unknown
         if it may have been sent, and journaled so), and a later call raises
         ConfigurationError, having sent nothing. (A client whose event loop ended without
-        ``close()`` serves the next loop.)"""
+        ``close()`` serves the next loop.) The task journal the client opened itself is
+        closed too, as :meth:`Client.close` does, off the event loop; one given as
+        ``journal=`` is left open."""
         result = self._transport.close()
         if result is not None:
             await result
         if isinstance(self._engine.limiter, SharedRateLimiter):
             await self._engine.limiter.aclose()
+        journal = self._session.recorder.journal
+        if self._session.owns_journal and journal is not None:
+            await journal.aclose()
 
     async def __aenter__(self) -> Self:
         return self

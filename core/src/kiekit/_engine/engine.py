@@ -124,8 +124,9 @@ def _heard(answer: object) -> None:
 
 
 DOWNLOAD_URL_PATH = "/api/v1/common/download-url"
-# KIE's create window (kie-api.md §8): a create refused with 429 waits it out before it is sent
-# again (it made nothing, so it is safe to resend); the limiter's own window when it has one.
+# KIE's create window (kie-api.md §8): a create refused with 429 and no Retry-After header waits
+# it out before it is sent again (it made nothing, so it is safe to resend); the limiter's own
+# window when it has one.
 KIE_CREATE_WINDOW = 10.0
 # Pauses before a create asks the shared limits' Redis again during an outage: about a minute in
 # all, as the PostgreSQL journal's reads wait (batch.JOURNAL_RETRY_DELAYS)
@@ -396,8 +397,13 @@ class Engine:
             except KieError as exc:
                 request_log.failed(request.method, request.path, exc)
                 reached = reached or (not safe and may_have_reached_kie(exc))
-                if limit is not None and isinstance(exc, RateLimitedError):
-                    exc.retry_after = max(exc.retry_after or 0.0, self._window(limit))
+                # A 429 without a Retry-After header waits the window of the limit it broke;
+                # with one (KIE's, or a proxy's), what it asks: the server knows when its
+                # budget frees, and the retry loop still bounds it by the policy's deadline (a
+                # longer wait raises the 429, which made nothing: kie-api.md §7, §8)
+                refused = isinstance(exc, RateLimitedError) and exc.retry_after is None
+                if refused and limit is not None:
+                    exc.retry_after = self._window(limit)
                 if sending is not None:
                     sending.maybe_sent = reached
                     if not reached and sending.park is not None and exc.retryable:
@@ -516,8 +522,9 @@ class Engine:
         return _SharedAdmission(op)
 
     def _window(self, slot: _Slot) -> float:
-        """How long a request refused with 429 waits before it is sent again: the window of
-        the limit it broke (kie-api.md §8), plus the limiter's margin."""
+        """How long a request refused with 429 and no Retry-After header waits before it is
+        sent again: the window of the limit it broke (kie-api.md §8), plus the limiter's
+        margin."""
         limits = getattr(self.limiter, "limits", None)
         if slot.task_id is None:
             rate = limits.creates if limits is not None else None
@@ -716,9 +723,10 @@ class Engine:
         the URL's path, so no URL can write outside the folder.
 
         Each file is streamed to a temporary file beside its final name and renamed only once
-        complete and plausible (the promised size; not an HTML/XML error page where a media
-        file belongs), within the download policy's time and size bounds. Curable failures are
-        retried under the retry policy; an expired link (HTTP 403/404/410) is renewed once
+        complete and plausible (the promised size; an end its format says is whole,
+        kiekit._engine.file_ends; not an HTML/XML error page where a media file belongs),
+        within the download policy's time and size bounds. Curable failures are retried under
+        the retry policy; an expired link (HTTP 403/404/410) is renewed once
         through download-url. What still fails raises DownloadError naming the task and the
         URL (FileWriteError, naming the path, when this machine cannot write the file): a
         paid-for file is never skipped quietly.

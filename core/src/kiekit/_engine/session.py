@@ -50,10 +50,15 @@ _HELD_POLL = 1.0
 class Session:
     """One client's engine, account calls and journal recorder, as flows."""
 
-    def __init__(self, engine: Engine, files: Files, recorder: Recorder) -> None:
+    def __init__(
+        self, engine: Engine, files: Files, recorder: Recorder, *, owns_journal: bool = False
+    ) -> None:
         self.engine = engine
         self.files = files
         self.recorder = recorder
+        # the journal was opened for this client (the default one, a URL): its close() closes
+        # it; one the caller gave (a Journal, a store) is theirs, left open
+        self.owns_journal = owns_journal and recorder.journal is not None
         self.drain = Drain()  # a graceful stop's view of the creates under way
         # each task's idempotency key, as its create was given it: named by the log lines of
         # its wait and download too (request_log.tags)

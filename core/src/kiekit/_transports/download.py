@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from kiekit._engine import Fetch, check_file_start
+from kiekit._engine.file_ends import cut_short
 from kiekit.errors import DownloadError, FileWriteError
 from kiekit.models import MediaKind
 from kiekit.retry import parse_retry_after
@@ -217,6 +218,23 @@ class Download:
         self._checked = True
         check_file_start(self.fetch, self._content_type, self._head)
 
+    def _check_end(self) -> None:
+        """A file cut short behind a consistent Content-Length (a CDN or cache that kept a
+        cut file) is refused as a size mismatch is: curable, so fetched again, and never kept
+        under its final name (kiekit._engine.file_ends says which formats are judged)."""
+        try:
+            with open(self.part, "rb") as written:
+
+                def read_at(offset: int, size: int) -> bytes:
+                    written.seek(offset)
+                    return written.read(size)
+
+                why = cut_short(read_at, self._written)
+        except OSError as exc:
+            raise self._local(exc, self.part) from exc
+        if why is not None:
+            raise self.error(f"download cut short ({self._written} bytes): {why}")
+
     def finish(self) -> Path:
         assert self._out is not None
         if not self._checked:
@@ -237,6 +255,7 @@ class Download:
                 http_status=200,
                 curable=True,  # a host's passing fault, unlike an error page: ask again
             )
+        self._check_end()
         try:
             os.replace(self.part, self.fetch.destination)
         except OSError as exc:

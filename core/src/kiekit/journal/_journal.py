@@ -206,6 +206,26 @@ class Journal:
         else:  # a store of before open(): it opens at its first use, a lookup of no row
             self.store.get("")
 
+    def close(self) -> None:
+        """Close the store's connections (SQLite's file handles, PostgreSQL's sessions), once
+        the writes queued for it on the journal's writer thread are done; a later use opens
+        them again. A client closes a journal it opened itself (``journal=True``, the default,
+        or a URL) when it is closed, never one it was given (that one is its caller's). A
+        store without ``close()`` (optional in the protocol) is left as it is."""
+        from kiekit.journal._writer import WRITER
+
+        closing = getattr(self.store, "close", None)
+        if closing is not None:
+            WRITER.after_queued(closing)
+
+    async def aclose(self) -> None:
+        """:meth:`close`, waiting for the queued writes without blocking the event loop."""
+        from kiekit.journal._writer import WRITER
+
+        closing = getattr(self.store, "close", None)
+        if closing is not None:
+            await WRITER.after_queued_async(closing)
+
     def same_store_as(self, other: Journal) -> bool:
         """Whether ``other`` reads and writes the rows this journal does: the same store, or
         another handle on the same SQLite file or PostgreSQL database (``default_journal()``

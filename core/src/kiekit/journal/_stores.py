@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, runtime_checkable
@@ -498,6 +499,10 @@ def _private_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
+class _Connection(sqlite3.Connection):
+    """sqlite3's connection, which can be referred to weakly (SqliteStore._opened)."""
+
+
 class SqliteStore:
     """The journal in one SQLite file: WAL mode, so readers never block the writer and several
     processes (a batch, ``kie resume``, ``kie tasks``) share it; every change is its own
@@ -526,6 +531,12 @@ class SqliteStore:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._errors = _SqliteErrors(self.path)
+        # every connection opened (one a thread: the journal writer's, a client's), so close()
+        # closes all of them, not only the calling thread's: each holds the file, its -wal and
+        # its -shm open until closed. A thread's connection of an earlier generation is closed.
+        # (weakly: a connection whose thread ended is freed, and closed, with it)
+        self._opened: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
+        self._generation = 0
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -536,6 +547,8 @@ class SqliteStore:
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if getattr(self._local, "generation", None) != self._generation:
+            connection = None  # closed by close(), from whatever thread: a new one
         if connection is None:
             try:
                 try:
@@ -548,6 +561,9 @@ class SqliteStore:
                 if "locked" in str(exc):  # another process holds it: no set-up to fix
                     raise
                 raise JournalError(_cannot_open(self.path, exc)) from exc
+            with self._ready_lock:
+                self._opened.add(connection)
+                self._local.generation = self._generation
             self._local.connection = connection
         return connection
 
@@ -556,7 +572,15 @@ class SqliteStore:
         _private_file(self.path)
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so a
         # compare-and-set holds the write lock from its read to its write.
-        connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        # check_same_thread=False: only close() uses it from another thread (each thread has
+        # its own connection otherwise)
+        connection = sqlite3.connect(
+            self.path,
+            timeout=30.0,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=_Connection,
+        )
         try:
             connection.execute("PRAGMA busy_timeout = 30000")
             connection.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
@@ -599,7 +623,13 @@ class SqliteStore:
         shared-memory file beside it (nobody writes a read-only mount, so nothing changes)."""
         uri = self.path.resolve().as_uri()
         for options in ("mode=ro", "mode=ro&immutable=1"):
-            connection = sqlite3.connect(f"{uri}?{options}", uri=True, isolation_level=None)
+            connection = sqlite3.connect(
+                f"{uri}?{options}",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Connection,
+            )
             try:
                 connection.execute("SELECT count(*) FROM entries").fetchone()
                 _version(connection, self.path)  # read-only, it is still no file to misread
@@ -783,11 +813,15 @@ class SqliteStore:
         return None if found is None else _from_row(dict(zip(_COLUMNS, found, strict=True)))
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Close every connection this store opened, on every thread (a later call opens a
+        new one). Call it when no other thread is using the store: ``Journal.close`` does so
+        after the writes queued for it."""
+        with self._ready_lock:
+            opened, self._opened = list(self._opened), weakref.WeakSet()
+            self._generation += 1
+        for connection in opened:
             connection.close()
-            self._local.connection = None
+        self._local.connection = None
 
 
 def _asset_json(asset: Asset) -> dict[str, Any]:

@@ -173,6 +173,26 @@ class JournalWriter:
                     break
         return _outcome_of(job), interrupted
 
+    def after_queued(self, call: Callable[[], Any]) -> None:
+        """``call()`` once every write queued so far is done: on the writer thread, in a group
+        of its own (never inside a store's batch), blocking this thread until then; here and
+        now when the writer never started (nothing was ever queued) or this is the writer.
+        For closing a store, which must not happen under a write of its own."""
+        if self._thread is None:
+            call()
+        else:
+            self.run(call, object())  # an owner of its own: a group of its own
+
+    async def after_queued_async(self, call: Callable[[], Any]) -> None:
+        """:meth:`after_queued` from an event loop, which it does not block."""
+        if self._thread is None:
+            call()
+            return
+        future, cancelled = await self.written(call, object())
+        future.result()  # its error, if it failed
+        if cancelled is not None:
+            raise cancelled
+
     @property
     def queued(self) -> int:
         """Writes waiting for the writer (not counting the group being written)."""
