@@ -178,7 +178,11 @@ def test_a_file_cut_short_with_its_own_length_is_a_download_error_and_stays_owed
         assert "?" not in str(error).rpartition("url ")[2]  # no query in what is shown
         assert error.path is not None
         assert not Path(error.path).exists()  # nothing kept under the final name
-        assert [p.name for p in out.iterdir()] == []  # nor a temporary file
+        # the cut bytes are kept beside it (our judgment could be wrong: nothing paid is lost)
+        kept = Path(f"{error.path}.incomplete")
+        assert [p.name for p in out.iterdir()] == [kept.name]  # and no temporary file
+        assert kept.read_bytes().startswith(b"\xff\xd8")
+        assert f"kept in {kept.name}" in error.message
         tries = [r for r in mock.requests() if r.path.startswith("/files/")]
         assert len(tries) == 3  # retried, as a size mismatch is (RetryPolicy's 3 attempts)
         assert kie.journal is not None
@@ -189,6 +193,7 @@ def test_a_file_cut_short_with_its_own_length_is_a_download_error_and_stays_owed
         mock.faults.clear()
         files = kie.download(results, out)  # what kie resume does, once the CDN is well
         assert files[0].read_bytes().endswith(b"\xff\xd9")
+        assert not kept.exists()  # the whole copy replaces the cut one
         row = kie.journal.by_task(results.task_id)
         assert row is not None
         assert not row.unfinished

@@ -30,6 +30,13 @@ def part_path(destination: Path) -> Path:
     return destination.with_name(f"{destination.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
 
 
+def incomplete_path(destination: Path) -> Path:
+    """Where the bytes of a download judged cut short are kept (``photo.png.incomplete``): not
+    the final name, so nothing takes them for the whole file, and not a ``.part``, so no sweep
+    removes them."""
+    return destination.with_name(f"{destination.name}.incomplete")
+
+
 # A temporary file untouched this long belongs to no live download (DownloadPolicy.timeout is
 # far shorter), whatever process wrote it.
 STALE_PART_SECONDS = 24 * 3600.0
@@ -232,8 +239,18 @@ class Download:
                 why = cut_short(read_at, self._written)
         except OSError as exc:
             raise self._local(exc, self.part) from exc
-        if why is not None:
-            raise self.error(f"download cut short ({self._written} bytes): {why}")
+        if why is None:
+            return
+        # Its bytes are kept beside the final name, never under it: a judgment of ours could
+        # be wrong (a file with data after its end), and a paid result must not be lost to it.
+        # The next fetch that comes whole replaces them (finish).
+        kept = incomplete_path(self.fetch.destination)
+        try:
+            os.replace(self.part, kept)
+            where = f"; its {self._written} bytes are kept in {kept.name} until a whole copy comes"
+        except OSError:
+            where = ""  # removed with the temporary file: the error says what it was
+        raise self.error(f"download cut short ({self._written} bytes): {why}{where}")
 
     def finish(self) -> Path:
         assert self._out is not None
@@ -260,4 +277,6 @@ class Download:
             os.replace(self.part, self.fetch.destination)
         except OSError as exc:
             raise self._local(exc, self.fetch.destination) from exc
+        with contextlib.suppress(OSError):  # a cut copy an earlier try kept: this one is whole
+            incomplete_path(self.fetch.destination).unlink(missing_ok=True)
         return self.fetch.destination
