@@ -485,6 +485,19 @@ def test_kie_resume_out_given_explicitly_wins_over_the_recorded_folder(
     assert not list((tmp_path / "first").iterdir())  # made by kie run, left empty
 
 
+def _ended_owner(journal: Any) -> str:
+    """An owner name as ``journal``'s own, of a process of this machine that has ended."""
+    import subprocess
+    import sys
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, check=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    host, _, site, rand = journal.owner.split(":")
+    return f"{host}:{ended}:{site}:{rand}"
+
+
 def test_kie_resume_takes_at_once_the_rows_a_dead_local_worker_held_not_a_live_ones(
     mock_server_factory: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
@@ -494,8 +507,6 @@ def test_kie_resume_takes_at_once_the_rows_a_dead_local_worker_held_not_a_live_o
     """docs/teams.md: a worker of this machine that has ended is noticed at once (its process
     is gone), so `kie resume` does not wait out its lease; another host's live lease is left
     to it (an outside tester's `kill -9` then `kie resume` said "nothing to resume")."""
-    import subprocess
-    import sys
 
     from kiekit import Client
     from kiekit.journal import default_journal
@@ -504,14 +515,9 @@ def test_kie_resume_takes_at_once_the_rows_a_dead_local_worker_held_not_a_live_o
     with Client(base_url=mock.base_url) as kie:
         dead_ones, live_ones = kie.submit(GROK, prompt="a"), kie.submit(GROK, prompt="b")
     journal = default_journal()
-    ended = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True, check=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    host, _, site, rand = journal.owner.split(":")
     held = {"lease_until": journal.store.now() + 600}  # ten minutes still to run
     rows = {row.task_id: row for row in journal.entries()}
-    journal.store.update(rows[dead_ones.id].key, {**held, "owner": f"{host}:{ended}:{site}:{rand}"})
+    journal.store.update(rows[dead_ones.id].key, {**held, "owner": _ended_owner(journal)})
     journal.store.update(rows[live_ones.id].key, {**held, "owner": "elsewhere:7:othersite:1"})
 
     assert main(["resume", "--base-url", mock.base_url, "--out", str(tmp_path / "o")]) == 0
@@ -580,8 +586,6 @@ def test_kie_resume_closes_creates_stopped_on_their_way_to_a_mock_that_is_gone(
     paid for", but every `kie resume` after called the row "outcome unknown", sent the user to
     KIE's dashboard and exited 1. A create of the embedded mock (the demo key) whose server has
     stopped is closed like its tasks; a real key's create on the same address stays owed."""
-    import subprocess
-    import sys
 
     from kiekit._engine.engine import account_of
     from kiekit.cli._common import DEMO_KEY
@@ -591,11 +595,7 @@ def test_kie_resume_closes_creates_stopped_on_their_way_to_a_mock_that_is_gone(
     gone_url = gone.base_url
     gone.stop()
     journal = default_journal()
-    ended = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True, check=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    host, _, site, rand = journal.owner.split(":")
+    ended = _ended_owner(journal)
     keys = {}
     for name, key, state in (
         ("sending", DEMO_KEY, EntryState.SENDING),  # its kie run stopped mid-send, then ended
@@ -605,8 +605,7 @@ def test_kie_resume_closes_creates_stopped_on_their_way_to_a_mock_that_is_gone(
         intent = journal.intend(GROK, {"input": {"prompt": name}}, base_url=gone_url,
                                 account=account_of(key))  # fmt: skip
         assert intent is not None
-        journal.store.update(intent.key, {"state": state,
-                                          "owner": f"{host}:{ended}:{site}:{rand}"})  # fmt: skip
+        journal.store.update(intent.key, {"state": state, "owner": ended})
         keys[name] = intent.key
     live = mock_server_factory()
 

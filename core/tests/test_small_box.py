@@ -456,13 +456,11 @@ def test_kie_upload_dash_says_a_data_folder_that_is_a_file_or_a_full_disk_typed(
 # -- 7. kie resume on a journal it cannot write ---------------------------------------------------
 
 
-def test_kie_resume_on_a_journal_it_cannot_write_says_so_and_exits_1(
-    mock_server_factory: Callable[..., Any],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    fake_key: None,
-) -> None:
+def _owed_succeeded_task(
+    mock_server_factory: Callable[..., Any], tmp_path: Path
+) -> tuple[Any, str]:
+    """A batch's task whose wait gave up, since succeeded on the mock: owed to ``kie resume``
+    (its files for ``tmp_path / "out"``). The mock and the task id."""
     mock = mock_server_factory(polls_to_complete=10_000)  # pending until the test steps it
     jobs, out = _jobs_file(tmp_path, 1), tmp_path / "out"
     argv = ["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]
@@ -470,6 +468,17 @@ def test_kie_resume_on_a_journal_it_cannot_write_says_so_and_exits_1(
     [result] = _results(out / "results.jsonl")
     while mock.advance(result["task_id"]) not in ("success", "fail"):
         pass
+    return mock, result["task_id"]
+
+
+def test_kie_resume_on_a_journal_it_cannot_write_says_so_and_exits_1(
+    mock_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+) -> None:
+    mock, _ = _owed_succeeded_task(mock_server_factory, tmp_path)
     disk = _Disk(monkeypatch)
     disk.full = True  # a read-only remount, as far as writes go
     code, answer, err = _json(capsys, ["resume", "--base-url", mock.base_url])
@@ -495,13 +504,7 @@ def test_kie_resume_whose_journal_fills_after_it_took_a_row_reports_it_unrecorde
     its files written, but no write records it (nor the tries again at the end). Its record
     says so ("unrecorded", still owed), not "done"; the error is the journal's (exit 1): the
     next resume, once there is room, fetches it again rather than trusting a row that lags."""
-    mock = mock_server_factory(polls_to_complete=10_000)  # pending until the test steps it
-    jobs, out = _jobs_file(tmp_path, 1), tmp_path / "out"
-    argv = ["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]
-    assert main([*argv, "--timeout", "0.2"]) == 1  # the wait gives up; the task lives on
-    [result] = _results(out / "results.jsonl")
-    while mock.advance(result["task_id"]) not in ("success", "fail"):
-        pass
+    mock, task_id = _owed_succeeded_task(mock_server_factory, tmp_path)
     disk = _Disk(monkeypatch)
     take = Journal.take
 
@@ -521,11 +524,7 @@ def test_kie_resume_whose_journal_fills_after_it_took_a_row_reports_it_unrecorde
     )
     assert answer["outcomes"] == {"unrecorded": 1}
     [task] = answer["tasks"]
-    assert (task["task_id"], task["outcome"], task["owed"]) == (
-        result["task_id"],
-        "unrecorded",
-        True,
-    )
+    assert (task["task_id"], task["outcome"], task["owed"]) == (task_id, "unrecorded", True)
     assert task["files"]
     assert all(Path(path).is_file() for path in task["files"])  # fetched, only not recorded
     assert "the task journal still could not record what came of task" in err
