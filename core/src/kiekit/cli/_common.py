@@ -178,7 +178,7 @@ class _JournalUrl(argparse.Action):
         from kiekit.journal import JOURNAL_URL_ENV
 
         if not values:  # "" is no journal named: the default one, silently
-            raise argparse.ArgumentError(self, "is empty: give a URL or a path")
+            raise ValidationError("--journal", "is empty: give a URL or a path")
         os.environ[JOURNAL_URL_ENV] = native(str(values))  # a path's bytes, as given
         setattr(namespace, self.dest, values)
 

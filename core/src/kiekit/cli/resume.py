@@ -146,6 +146,8 @@ class Report:
         state: str | None = None,
         value: Any = None,
     ) -> None:
+        if error is not None:  # with a task_id, as every error object has (README)
+            error = {**error, "task_id": error.get("task_id", row.task_id)}
         self.tasks.append({
             "key": row.key, "task_id": row.task_id, "model": row.model,
             "base_url": row.base_url, "state": state or row.state.value, "outcome": outcome,
@@ -240,13 +242,15 @@ def _resume(args: argparse.Namespace) -> int:
             "type": "JournalError",
             "message": f"the task journal could not record {unrecorded} task(s) resumed "
             f"(their rows stay owed; see above); still owed: {owed}",
+            "task_id": None,  # each row's task is in its record
         }
     elif owed:  # as a batch's JobsNotDone: what is left, each row's in "tasks"
-        answer["error"] = {"type": "TasksOwed", "message": f"still owed: {owed}"}
+        answer["error"] = {"type": "TasksOwed", "message": f"still owed: {owed}", "task_id": None}
     elif code:  # only tasks past KIE's retention: paid work lost
         answer["error"] = {
             "type": "ResultsExpiredError",
             "message": f"{finished.expired} task(s) past KIE's retention: results lost",
+            "task_id": None,
         }
     emit(args, "resume", answer, ok=code == 0)
     return code
@@ -629,9 +633,7 @@ def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | No
     )
 
 
-def _tell_left(
-    stop: KeyboardInterrupt, rows: list[Entry], report: Report, base_url: str
-) -> None:
+def _tell_left(stop: KeyboardInterrupt, rows: list[Entry], report: Report, base_url: str) -> None:
     """What a stop leaves: the tasks not finished here, still owed in the journal; for
     ``--json``, top-level as in its other answers, ``base_url`` and a record of every row it
     looked at: those it was done with as they came out, the others ``stopped`` (owed), so
