@@ -220,3 +220,58 @@ def test_json_keeps_the_answer_so_far_of_a_cut_stream(capsys: pytest.CaptureFixt
     assert "received and charged" in answer["error"]["message"]
     assert answer["error"]["partial"]["text"] == "Echo "
     assert answer["error"]["partial"]["model"] == "gpt-5-2"
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes | None) -> None:
+    import io
+    import sys
+    import types
+
+    given = None if data is None else types.SimpleNamespace(buffer=io.BytesIO(data))
+    monkeypatch.setattr(sys, "stdin", given)
+
+
+def test_a_dash_reads_the_prompt_from_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # larger than Linux's 128 KiB cap on one argument, and a character across two slices
+    prompt = "summarise this: " + "я" * 100_000
+    _stdin(monkeypatch, prompt.encode())
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "-", "--mock", "--json")
+    assert code == 0
+    assert json.loads(out)["text"] == f"Echo from gpt-5-2: {prompt}"
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"", "PROMPT: is empty: standard input held no text (nothing was sent)"),
+        (b" \n", "PROMPT: is empty: standard input held no text (nothing was sent)"),
+        (None, "PROMPT: - reads standard input, which is closed"),
+        (b"caf\xe9 au lait", "PROMPT: standard input is not UTF-8 text (its byte 4 is 0xe9"),
+    ],
+)
+def test_a_bad_standard_input_is_refused_naming_the_prompt(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data: bytes | None,
+    said: str,
+) -> None:
+    _stdin(monkeypatch, data)
+    code, out, err = run(capsys, "chat", "gpt-5-2", "-", "--mock", "--json")
+    assert code == 2
+    error = json.loads(out)["error"]
+    assert (error["type"], error["field"]) == ("ValidationError", "PROMPT")
+    assert error["message"].startswith(said)
+    assert "mock KIE server" not in err  # refused before any server was started
+
+
+def test_a_bad_byte_past_the_first_slice_is_placed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiekit.cli.chat import _SLICE
+
+    _stdin(monkeypatch, "я".encode() * (_SLICE // 2) + b"ok\xff")
+    code, out, _ = run(capsys, "chat", "gpt-5-2", "-", "--mock", "--json")
+    assert code == 2
+    assert f"its byte {_SLICE + 3} is 0xff" in json.loads(out)["error"]["message"]

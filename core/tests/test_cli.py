@@ -571,9 +571,9 @@ def test_a_stop_grace_it_cannot_read_is_refused_naming_the_variable_before_anyth
     assert not (tmp_path / "out").exists()
 
 
-def test_a_negative_stop_grace_option_is_a_usage_error(
+def test_a_negative_stop_grace_option_is_a_validation_error_naming_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit):
-        cli.main(["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--stop-grace", "-1"])
-    assert "--stop-grace: must be 0 or more seconds" in capsys.readouterr().err
+    argv = ["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--stop-grace", "-1"]
+    assert cli.main(argv) == 2
+    assert "kie: error: --stop-grace: must be 0 or more seconds" in capsys.readouterr().err

@@ -87,7 +87,7 @@ def test_json_errors_have_the_same_shape_and_the_exit_code_says_whose_fault(
     ("argv", "command", "said"),
     [
         (["run", "flux-kontext-pro", "--bogus"], "run", "unrecognized arguments: --bogus"),
-        (["run"], "run", "the following arguments are required: model"),
+        (["run"], "run", "the following arguments are required: MODEL"),
         (["tasks", "--state", "nope"], "tasks", "argument --state: invalid choice: 'nope'"),
         (["nosuch"], None, "argument COMMAND: invalid choice: 'nosuch'"),
     ],
@@ -353,6 +353,7 @@ def test_a_batch_whose_results_file_fills_the_disk_names_it_and_keeps_every_jobs
         "type": "FileWriteError",
         "message": f"cannot write {results}: No space left on device",
         "path": str(results),
+        "task_id": None,
     }
     done = answer["job_results"]
     assert [(r["id"], r["state"]) for r in done] == [("j0", "succeeded"), ("j1", "succeeded")]
@@ -367,21 +368,21 @@ def test_a_batch_whose_results_file_fills_the_disk_names_it_and_keeps_every_jobs
     ("argv", "message"),
     [
         (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--timeout", "-5"],
-         "argument --timeout: must be a positive number of seconds, not '-5'"),
+         "kie: error: --timeout: must be a positive number of seconds, not '-5'"),
         (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--mock-seconds", "-1"],
-         "argument --mock-seconds: must be 0 or more seconds, not '-1'"),
+         "kie: error: --mock-seconds: must be 0 or more seconds, not '-1'"),
         (["batch", "jobs.jsonl", "--out", "o", "--mock", "--timeout", "nan"],
-         "argument --timeout: must be a finite number of seconds, not 'nan'"),
+         "kie: error: --timeout: must be a finite number of seconds, not 'nan'"),
         (["resume", "--poll-interval", "0"],
-         "argument --poll-interval: must be a positive number of seconds, not '0'"),
+         "kie: error: --poll-interval: must be a positive number of seconds, not '0'"),
     ],
 )  # fmt: skip
-def test_a_number_of_seconds_out_of_range_is_a_usage_error_not_a_traceback(
+def test_a_number_of_seconds_out_of_range_is_a_validation_error_naming_the_option(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(argv)
-    assert stopped.value.code == 2
+    """A value the option's own check refuses is a ValidationError naming the option as typed
+    (``error.field``), exit 2, as ``--limit -1`` is; not a traceback."""
+    assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
 
 
@@ -401,21 +402,21 @@ def test_mock_seconds_past_what_the_mock_takes_is_a_usage_error_naming_the_optio
     ("argv", "message"),
     [
         (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--image", ""],
-         "argument --image: is empty: give a path"),
+         "kie: error: --image: is empty: give a path"),
         (["run", "flux-kontext-pro", "--prompt", "x", "--mock", "--out", ""],
-         "argument --out: is empty: give a path"),
-        (["batch", "", "--out", "o", "--mock"], "argument jobs: is empty: give a path"),
-        (["batch", "j.jsonl", "--out", "", "--mock"], "argument --out: is empty: give a path"),
+         "kie: error: --out: is empty: give a path"),
+        (["batch", "", "--out", "o", "--mock"], "kie: error: JOBS: is empty: give a path"),
+        (["batch", "j.jsonl", "--out", "", "--mock"], "kie: error: --out: is empty: give a path"),
         (["batch", "j.jsonl", "--out", "o", "--results", "", "--mock"],
-         "argument --results: is empty: give a path"),
-        (["resume", "--out", ""], "argument --out: is empty: give a path"),
-        (["plugin", "new", "acme-x", "--dir", ""], "argument --dir: is empty: give a path"),
+         "kie: error: --results: is empty: give a path"),
+        (["resume", "--out", ""], "kie: error: --out: is empty: give a path"),
+        (["plugin", "new", "acme-x", "--dir", ""], "kie: error: --dir: is empty: give a path"),
         (["credits", "--base-url", "http://127.0.0.1:9", "--ca-file", ""],
-         "argument --ca-file: is empty: give a path"),
-        (["tasks", "--journal", ""], "argument --journal: is empty: give a URL or a path"),
+         "kie: error: --ca-file: is empty: give a path"),
+        (["tasks", "--journal", ""], "kie: error: --journal: is empty: give a URL or a path"),
     ],
 )  # fmt: skip
-def test_an_empty_path_is_a_usage_error_naming_the_option_not_the_current_folder(
+def test_an_empty_path_is_a_validation_error_naming_the_option_not_the_current_folder(
     argv: list[str],
     message: str,
     capsys: pytest.CaptureFixture[str],
@@ -427,9 +428,7 @@ def test_an_empty_path_is_a_usage_error_naming_the_option_not_the_current_folder
     used the default journal."""
     monkeypatch.chdir(tmp_path)  # the current folder is what an empty path wrote into
     (tmp_path / "j.jsonl").write_text('{"model": "flux-kontext-pro", "input": {"prompt": "x"}}\n')
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(argv)
-    assert stopped.value.code == 2
+    assert cli.main(argv) == 2  # a ValidationError naming the option (error.field)
     assert message in capsys.readouterr().err
     assert [path.name for path in tmp_path.iterdir()] == ["j.jsonl"]  # nothing written
 

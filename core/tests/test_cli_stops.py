@@ -343,7 +343,15 @@ def test_a_stopped_resume_json_names_the_tasks_it_leaves_beside_what_it_did(
         False, "resume", "Interrupted",
     )  # fmt: skip
     assert stopped["error"]["task_ids"] == [row.task_id]
-    assert (stopped["tasks"], stopped["outcomes"]) == ([], {})
+    # every row it looked at has its record, the one left "stopped" and owed (a script's
+    # `.tasks[] | select(.owed)` finds it), and base_url is there as on success
+    [task] = stopped["tasks"]
+    assert (task["key"], task["task_id"], task["outcome"], task["owed"]) == (
+        row.key, row.task_id, "stopped", True,
+    )  # fmt: skip
+    assert (task["state"], task["files"], task["error"]) == ("created", [], None)
+    assert stopped["outcomes"] == {"stopped": 1}
+    assert stopped["base_url"] == mock.base_url
 
 
 @pytest.mark.parametrize("ignored", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])

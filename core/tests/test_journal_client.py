@@ -287,13 +287,15 @@ def test_an_idempotency_key_whose_create_got_no_answer_is_not_sent_again(
                 await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-8")
             with pytest.raises(OutcomeUnknownError, match="job-8"):
                 await client.submit(kit.GROK_T2I, prompt="x", idempotency_key="job-8")
-            with pytest.raises(ConfigurationError, match="job-8"):  # a key names one job
+            # a key names one job: another model is the same slip as another input
+            with pytest.raises(ValidationError, match="job-8") as refused:
                 await client.submit(
                     kit.GROK_I2I,
                     prompt="x",
                     image_urls=["https://a/b.png"],
                     idempotency_key="job-8",
                 )
+            assert (refused.value.field, refused.value.key) == ("idempotency_key", "job-8")
 
     api.run(scenario)
     assert len([r for r in kie.requests if r.url.endswith("/jobs/createTask")]) == 1

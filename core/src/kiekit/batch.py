@@ -115,9 +115,13 @@ class BadLine:
     message: str
     id: str | None = None
     model: str | None = None
+    field: str | None = None  # the job field the line got wrong, when one is (callback_url)
 
     def result(self) -> JobResult:
-        error = {"type": "ValidationError", "message": self.message}
+        error: dict[str, Any] = {"type": "ValidationError", "message": self.message}
+        if self.field is not None:  # as a ValidationError's ("prompt: is required")
+            error["field"] = self.field
+        error["task_id"] = None
         return JobResult(self.line, self.id, "invalid", model=self.model, error=error)
 
 
@@ -162,7 +166,7 @@ class JobResult:
             "state": self.state,
             "files": list(self.files),
             "value": self.value,
-            "error": dict(self.error) if self.error is not None else None,
+            "error": None if self.error is None else _with_task_id(self.error, self.task_id),
             "made": self.made,
         }
 
@@ -183,13 +187,23 @@ class JobResult:
         )
 
 
+def _with_task_id(error: Mapping[str, Any], task_id: str | None) -> dict[str, Any]:
+    """A job's error as results.jsonl says it: with a ``task_id`` as every error object has
+    (README, the failure shape), its own when it names one, else the job's task (null when
+    none was made); a journal's record of an error keeps none."""
+    return {**error, "task_id": error.get("task_id", task_id)}
+
+
 def _made_of(value: object) -> bool | None:
     """A result's ``made`` as JSON gives it: None (not told) from a worker of an older kiekit."""
     return value if isinstance(value, bool) else None
 
 
-def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
+def read_jobs(lines: Iterable[str | bytes]) -> tuple[list[Job], list[BadLine]]:
     """Jobs and bad lines of a JSON Lines text; blank lines and ``#`` comments are skipped.
+    A line given as bytes is read as UTF-8: one that is not (a Windows-1251 word pasted in)
+    is a bad line of its own, said with its number, and the others run
+    (docs/journal-batch-webhooks.md: a bad line never stops the others).
 
     An id is the first line's that gives it, a bad line's too: a later line with it is
     refused, and its result carries no id, so results.jsonl has one line per id (a user keys
@@ -197,7 +211,12 @@ def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
     jobs: list[Job] = []
     bad: list[BadLine] = []
     seen: dict[str, int] = {}
-    for number, text in enumerate(lines, start=1):
+    for number, given in enumerate(lines, start=1):
+        try:
+            text = _text(given)
+        except ValueError as exc:
+            bad.append(BadLine(number, str(exc)))
+            continue
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         try:
@@ -208,7 +227,8 @@ def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
                 job_id = None  # the other line's
             elif job_id is not None:
                 seen[job_id] = number
-            bad.append(BadLine(number, str(exc), job_id, model))
+            field = exc.field if isinstance(exc, ValidationError) else None
+            bad.append(BadLine(number, str(exc), job_id, model, field))
             continue
         if job.id in seen:
             again = f"id {job.id!r} is the job of line {seen[job.id]} again"
@@ -217,6 +237,22 @@ def read_jobs(lines: Iterable[str]) -> tuple[list[Job], list[BadLine]]:
         seen[job.id] = number
         jobs.append(job)
     return jobs, bad
+
+
+def _text(line: str | bytes) -> str:
+    """A line as text: bytes read as UTF-8, else a ValueError saying where they are not (a NUL
+    byte too: UTF-16 without its byte order mark, every other byte a NUL)."""
+    if isinstance(line, str):
+        return line
+    try:
+        if b"\0" in line:
+            raise UnicodeDecodeError("utf-8", line, line.index(b"\0"), len(line), "NUL")
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"is not UTF-8 text (its byte {exc.start + 1} is {line[exc.start]:#04x}: "
+            "Windows-1251, Shift-JIS, UTF-16?): save the file as UTF-8"
+        ) from None
 
 
 def _job(number: int, text: str) -> Job:
@@ -228,27 +264,28 @@ def _job(number: int, text: str) -> Job:
         raise ValueError("a job is a JSON object {model, input, id?}")
     wire = sorted(CALLBACK_INPUTS & set(value) - {"callback_url"})  # the guide's callBackUrl
     if wire:
-        raise ValueError(
-            f'{wire[0]}: give the callback URL as the job field "callback_url" (or kie batch '
-            "--callback-url URL for every job that has none)"
+        raise ValidationError(
+            wire[0],
+            'give the callback URL as the job field "callback_url" (or kie batch '
+            "--callback-url URL for every job that has none)",
         )
     unknown = sorted(set(value) - set(_FIELDS))
     if unknown:
-        raise ValueError(f"{unknown[0]}: is not a job field (fields: {', '.join(_FIELDS)})")
+        raise ValidationError(unknown[0], f"is not a job field (fields: {', '.join(_FIELDS)})")
     model = value.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise ValueError("model: must be a model id (a non-empty string)")
+        raise ValidationError("model", "must be a model id (a non-empty string)")
     params = value.get("input", {})
     if not isinstance(params, dict):
-        raise ValueError("input: must be a JSON object")
+        raise ValidationError("input", "must be a JSON object")
     job_id = value.get("id")
     if job_id is None:
         job_id = _digest(model, params)
     elif isinstance(job_id, bool) or not isinstance(job_id, str | int) or str(job_id) == "":
-        raise ValueError("id: must be a non-empty string or a number")
+        raise ValidationError("id", "must be a non-empty string or a number")
     callback = value.get("callback_url")
     if callback is not None and not isinstance(callback, str):
-        raise ValueError(f"callback_url: must be an http(s) URL, got {callback!r}")
+        raise ValidationError("callback_url", f"must be an http(s) URL, got {callback!r}")
     check_callback_url(callback)  # as submit checks it: before anything is sent
     return Job(number, str(job_id), model, params, callback)
 
@@ -746,6 +783,8 @@ def _failure(job: Job, task: Task | None, exc: KieError) -> JobResult:
         state = "refused"  # KIE's answer to the create: nothing made, nothing paid
     else:
         state = "error"
-    task_id = task.id if task is not None else exc.task_id
+    # a refused input made nothing (an idempotency key's earlier task, named in its error, is
+    # not this job's)
+    task_id = task.id if task is not None else None if state == "invalid" else exc.task_id
     # with the fields kie run --json gives an error (path, url, key…): a script acts on them
     return JobResult(job.line, job.id, state, task_id, job.model, error=error_report(exc))

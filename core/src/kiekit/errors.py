@@ -175,10 +175,16 @@ class ValidationError(KieError, ValueError):
     """Input that KIE documents as invalid, caught before any request is sent."""
 
     field: str  # always names one
+    # The journal row concerned, when one is: an idempotency key used before for another
+    # model or input (its earlier task is ``task_id``), a task adopted that a row has already
+    key: str | None = None
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(
+        self, field: str, message: str, *, task_id: str | None = None, key: str | None = None
+    ) -> None:
+        super().__init__(f"{field}: {message}", task_id=task_id)
         self.field = field
+        self.key = key
 
 
 class UnknownModelError(KieError, LookupError):

@@ -138,6 +138,12 @@ def _main(argv: Sequence[str] | None) -> int:
         with contextlib.suppress(OSError, StdoutError):  # a closed stdout: stderr said it
             _say_usage_error(usage, as_json="--json" in given)
         sys.exit(EXIT_USAGE)  # as argparse does: main() raises SystemExit(2) for usage errors
+    except (_ValueRefused, ValidationError) as refused:  # an option's own check: as any other
+        if isinstance(refused, ValidationError):  # raised by an option's action (--journal)
+            refused = _ValueRefused(_command_parser(parser, given), refused)
+        with contextlib.suppress(OSError, StdoutError):
+            _say_refused_value(refused, as_json="--json" in given)
+        return EXIT_USAGE
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -160,6 +166,8 @@ def _main(argv: Sequence[str] | None) -> int:
             code: int = args.handler(args)
             sys.stdout.flush()  # here, not at exit: a full disk is then told as below
     except KieError as exc:
+        if isinstance(exc, ValidationError):
+            cli_field(exc, _command_parser(parser, given))
         print(f"kie: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):
             _json_said(_json_error, args, exc)
@@ -211,11 +219,102 @@ class _UsageError(Exception):
         self.message = message
 
 
+class _ValueRefused(Exception):
+    """A value an option's own check refused (``--timeout 0``, an empty path): a
+    ValidationError naming the option as typed, raised past argparse, which would make it a
+    usage error without a field. argparse's own refusals (no value, ``--limit x`` for its
+    ``int``, a choice not offered) stay usage errors."""
+
+    def __init__(self, parser: argparse.ArgumentParser, error: ValidationError) -> None:
+        super().__init__(str(error))
+        self.parser = parser
+        self.error = error
+
+
 class _Parser(argparse.ArgumentParser):
     """kie's parsers (sub-parsers take their parent's class): a usage error is raised."""
 
     def error(self, message: str) -> NoReturn:
         raise _UsageError(self, message)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as exc:
+            refused = exc.__context__  # what the option's type function raised
+            if isinstance(refused, argparse.ArgumentTypeError):
+                error = ValidationError(_named(action), str(refused))
+                raise _ValueRefused(self, error) from None
+            raise
+
+
+def _named(action: argparse.Action) -> str:
+    """An argument as ``error.field`` names it in the CLI: an option as typed (its long
+    spelling, ``--callback-url``), a positional by its metavar as usage shows it (``FILE``)."""
+    longs = [o for o in action.option_strings if o.startswith("--")]
+    if longs or action.option_strings:
+        return (longs or action.option_strings)[0]
+    metavar = action.metavar if isinstance(action.metavar, str) else None
+    return metavar or action.dest
+
+
+# A library ValidationError's field and the command's argument that gave it (its dest), for
+# the CLI's one naming rule (:func:`cli_field`). ``Client`` parameters are never a model's
+# input field, so they are named on any command; the names the journal and kie's own checks
+# give an argument (``model``, ``key``…) may be a model's field too (Suno's ``model``), so
+# they are named so only on a command that takes no model input (``--input``).
+_CALL_FIELDS = {
+    "callback_url": "callback_url",
+    "idempotency_key": "idempotency_key",
+    "timeout": "timeout",
+    "concurrency": "concurrency",
+    "poll_interval": "poll_interval",
+    "out_dir": "out",
+    "upload_path": "path",
+    "file_name": "name",
+    "older_than": "older_than",
+    "newest": "limit",
+}
+_ARGUMENT_FIELDS = {"task_id", "key", "model", "jobs", "file", "reason", "names", "prompt"}
+
+
+def cli_field(exc: ValidationError, command: argparse.ArgumentParser) -> None:
+    """``exc`` named as the command line gave it: a library field (``callback_url``) as the
+    command's option (``--callback-url``), an argument as usage shows it (``JOBS``); a field
+    the command has no argument for (a model's input field) is left as it is. Its message,
+    which starts with the field, is said so too."""
+    field = exc.field
+    dest = _CALL_FIELDS.get(field)
+    if dest is None and field in _ARGUMENT_FIELDS and "input" not in _dests(command):
+        dest = field
+    action = _dests(command).get(dest or "")
+    if action is None:
+        return
+    named = _named(action)
+    if named != field:
+        exc.field = named
+        if exc.message.startswith(f"{field}: "):
+            exc.message = named + exc.message.removeprefix(field)
+
+
+def _dests(command: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {a.dest: a for a in command._actions if a.dest != argparse.SUPPRESS}
+
+
+def _say_refused_value(refused: _ValueRefused, *, as_json: bool) -> None:
+    """A refused option value as any ValidationError is said: one line, and with ``--json``
+    the one ``{"ok": false, "command", "error"}`` object, its ``field`` the option."""
+    error = refused.error
+    print(f"kie: error: {error}", file=sys.stderr)
+    if as_json:
+        import json
+
+        from kiekit.journal._entry import error_report
+
+        words = refused.parser.prog.split()  # "kie mock serve": the command is "mock"
+        command = words[1] if len(words) > 1 else None
+        said = {**error_report(error), "task_id": None}
+        print(json.dumps({"ok": False, "command": command, "error": said}))
 
 
 def _parse(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:

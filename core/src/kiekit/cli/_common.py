@@ -108,7 +108,7 @@ def emit(
 
 
 def path_option(text: str) -> Path:
-    """A path option's value: an empty one is a usage error naming the option (``Path("")`` is
+    """A path option's value: an empty one is a ValidationError naming the option (``Path("")`` is
     ``.``, the current folder, which no one meant: results written there, a folder read as the
     file asked for)."""
     if not text:
@@ -118,7 +118,7 @@ def path_option(text: str) -> Path:
 
 def seconds(text: str) -> float:
     """An option's positive, finite number of seconds (--timeout, --poll-interval): anything
-    else is a usage error naming the option, before anything is sent."""
+    else is a ValidationError naming the option (kiekit.cli._Parser), before anything is sent."""
     value = _number_of_seconds(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
@@ -178,7 +178,7 @@ class _JournalUrl(argparse.Action):
         from kiekit.journal import JOURNAL_URL_ENV
 
         if not values:  # "" is no journal named: the default one, silently
-            raise argparse.ArgumentError(self, "is empty: give a URL or a path")
+            raise ValidationError("--journal", "is empty: give a URL or a path")
         os.environ[JOURNAL_URL_ENV] = native(str(values))  # a path's bytes, as given
         setattr(namespace, self.dest, values)
 
@@ -264,7 +264,7 @@ def add_base_url_options(parser: argparse.ArgumentParser) -> None:
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     """--proxy / --no-proxy / --ca-file: how the command's requests reach KIE (the clients'
     ``proxy=``, ``trust_env=False`` and ``ssl_context=``; README, "Proxies and TLS"). Checked
-    as they are read, so a bad one is a usage error before anything is sent."""
+    as they are read, so a bad one is a ValidationError naming it before anything is sent."""
     way = parser.add_mutually_exclusive_group()
     way.add_argument(
         "--proxy",
@@ -304,7 +304,7 @@ def proxy_url(text: str) -> str:
 
 def ca_file(text: str) -> Any:
     """--ca-file's TLS settings: an ``ssl.SSLContext`` trusting the file's CAs only (as
-    ``SSL_CERT_FILE`` does), or a usage error saying what is wrong with the file."""
+    ``SSL_CERT_FILE`` does), or a ValidationError saying what is wrong with the file."""
     import ssl
 
     if not text:  # ssl takes cafile="" as none given: the system's CAs, silently

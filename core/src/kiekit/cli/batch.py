@@ -59,6 +59,7 @@ def register(commands: Commands) -> None:
     batch = commands.add_parser("batch", help="run the jobs of a JSON Lines file, resumably")
     batch.add_argument(
         "jobs",
+        metavar="JOBS",
         type=path_option,
         help='a .jsonl file: {"model": …, "input": {…}, "id"?} a line; - reads standard input',
     )
@@ -194,6 +195,7 @@ def _batch(args: argparse.Namespace) -> int:
         summary_json["error"] = {
             "type": "JobsNotDone",
             "message": f"{failed} of {len(ordered)} job(s) did not succeed ({summary})",
+            "task_id": None,  # each job's task is in its result
         }
     if unwritten is not None:  # the lines the file could not keep go with the object
         code = 1
@@ -202,6 +204,7 @@ def _batch(args: argparse.Namespace) -> int:
             "type": "FileWriteError",
             "message": _cannot_write(results_path, unwritten),
             "path": str(results_path),
+            "task_id": None,
         }
     if left:  # said whatever the code; the jobs done are delivered: not to be run (paid) again
         summary_json["unrecorded"] = unrecorded_json(journal, left)
@@ -241,11 +244,12 @@ def _tasks_found(results: list[JobResult]) -> int:
     )
 
 
-def _lines(path: Path) -> Iterator[str]:
-    """The jobs file's lines as text: UTF-8, with or without the byte order mark Notepad and
-    Excel write (the mock's HAR reader takes one too). Another encoding (Windows-1251,
-    Shift-JIS, UTF-16) is refused naming the line, before anything is sent: its text read as
-    UTF-8 would be garbage, or a traceback."""
+def _lines(path: Path) -> Iterator[bytes]:
+    """The jobs file's lines, as bytes for read_jobs to read as UTF-8 (a line that is not UTF-8
+    is that line's error, with its number; the others run), without the byte order mark
+    Notepad and Excel write (the mock's HAR reader takes one too). A file that says it is
+    UTF-16 (its byte order mark) is refused whole, before anything is sent: each of its lines
+    read as UTF-8 would be garbage."""
     with _opened(path) as source:
         for number, raw in enumerate(source, start=1):
             if number == 1:
@@ -255,17 +259,7 @@ def _lines(path: Path) -> Iterator[str]:
                         f"{path}: is UTF-16 (its byte order mark), not UTF-8: save it as UTF-8",
                     )
                 raw = raw.removeprefix(codecs.BOM_UTF8)
-            try:
-                if b"\0" in raw:  # UTF-16 without its mark: every other byte a NUL
-                    raise UnicodeDecodeError("utf-8", raw, raw.index(b"\0"), len(raw), "NUL")
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                byte = raw[exc.start]
-                raise ValidationError(
-                    "jobs",
-                    f"{path}:{number}: is not UTF-8 text (its byte {exc.start + 1} is {byte:#04x}: "
-                    "Windows-1251, Shift-JIS, UTF-16?): save the file as UTF-8",
-                ) from None
+            yield raw
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiekit._numbers import plain
 from kiekit.cli._common import Commands, add_connection_options, emit, open_client, say
+from kiekit.cli._preflight import is_stdin
 from kiekit.cli._streams import json_text, require_stdout
 from kiekit.cli.run import _input_values
 
@@ -25,8 +26,15 @@ if TYPE_CHECKING:
 
 def register(commands: Commands) -> None:
     chat = commands.add_parser("chat", help="ask a chat model; the answer streams to stdout")
-    chat.add_argument("model", help="a chat model id, e.g. gpt-5-2 (see `kie providers`)")
-    chat.add_argument("prompt", help="what to ask")
+    chat.add_argument(
+        "model", metavar="MODEL", help="a chat model id, e.g. gpt-5-2 (see `kie providers`)"
+    )
+    chat.add_argument(
+        "prompt",
+        metavar="PROMPT",
+        help="what to ask; - reads it from standard input (UTF-8 text, as large as the model "
+        "takes: `… | kie chat MODEL -`)",
+    )
     chat.add_argument("--system", default=None, help="a system message to put first")
     chat.add_argument(
         "--image",
@@ -103,13 +111,54 @@ def _image_url(given: str) -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+_SLICE = 2**16  # standard input is read this many bytes at a time
+
+
+def prompt_from_stdin(field: str) -> str:
+    """``kie chat MODEL -``: the prompt read from standard input, as ``kie batch -`` and ``kie
+    upload -`` read theirs; the only way to a prompt past Linux's 128 KiB cap on one argument.
+    Read a slice at a time and decoded as it comes (a character cut between two slices is
+    joined again), so a large prompt is no larger in memory than its text. Refused, naming
+    ``field``, before anything is sent: a closed or empty standard input (a prompt of nothing
+    is no question, and it would be paid for), or bytes that are not UTF-8 (saying where)."""
+    import codecs
+
+    from kiekit.errors import ValidationError
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # `<&-`: Python makes sys.stdin None
+        raise ValidationError(field, "- reads standard input, which is closed")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    parts: list[str] = []
+    read = 0  # bytes decoded so far, but those the decoder holds (a character's first bytes)
+    held = 0
+    try:
+        while chunk := stream.read(_SLICE):
+            held = len(decoder.getstate()[0])
+            parts.append(decoder.decode(chunk))
+            read += len(chunk)
+        held = len(decoder.getstate()[0])
+        parts.append(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:  # exc.start counts from the bytes held before ``chunk``
+        at = read - held + exc.start + 1
+        raise ValidationError(
+            field,
+            f"standard input is not UTF-8 text (its byte {at} is {exc.object[exc.start]:#04x}: "
+            "Windows-1251, Shift-JIS, UTF-16?): convert it to UTF-8, e.g. with iconv",
+        ) from None
+    prompt = "".join(parts).removeprefix("\ufeff")  # a byte order mark is no text
+    if not prompt.strip():
+        raise ValidationError(field, "is empty: standard input held no text (nothing was sent)")
+    return prompt
+
+
 def _chat(args: argparse.Namespace) -> int:
     import attrs
 
     from kiekit.registry import default_registry
 
     provider = default_registry().chat_provider(args.model)
-    prompt: Any = args.prompt
+    prompt: Any = prompt_from_stdin("PROMPT") if is_stdin(args.prompt) else args.prompt
     if args.image:  # kie-api.md §5: media as image_url parts of the message's content
         images = [{"type": "image_url", "image_url": {"url": _image_url(i)}} for i in args.image]
         prompt = [{"role": "user", "content": [{"type": "text", "text": prompt}, *images]}]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from kiekit.cli._common import Commands, add_json_option, emit
+from kiekit.cli._common import Commands, add_json_option, emit, say
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -50,15 +50,15 @@ def _models(args: argparse.Namespace) -> int:
         if what in served:
             return _fields(args, registry, what, served[what])
         if not found:
-            _unlisted(what, served, registry)  # "did you mean", or no match, unless an id
-            return _fields(args, registry, what, None)  # one a pattern may serve
+            if not _unlisted(what, served, registry):  # "did you mean", else no match
+                return _none_match(args, what, served)
+            return _fields(args, registry, what, None)  # an id one a pattern may serve
     if not listed and what is None:  # as `kie providers` says it: nothing to list is no error
         if not emit(args, "models", {"models": []}):
             print(_nothing_served())
         return 0
-    if not found:
-        why = f": {_nothing_served()}" if not served else ""
-        raise ValidationError("PATTERN", f"no model id matches {what!r}{why}")
+    if not found:  # a filter that matches nothing is no error, as in `kie tasks --model`
+        return _none_match(args, what, served)
     rows = [_row(model, served.get(model), unserved.get(model)) for model in sorted(found)]
     if emit(args, "models", {"models": rows}):
         return 0
@@ -106,11 +106,20 @@ def _nothing_served() -> str:
     return "no installed plugin serves a model id (blocked or incompatible: see kie providers)"
 
 
-def _unlisted(what: str, served: dict[str, str], registry: Registry) -> None:
+def _none_match(args: argparse.Namespace, what: str, served: dict[str, str]) -> int:
+    """A PATTERN no listed id matches: an empty listing, exit 0 (``kie tasks`` with a filter
+    that matches no row says so too), a note on standard error."""
+    why = f": {_nothing_served()}" if not served else ""
+    say(f"no model id matches {what!r}{why}")
+    emit(args, "models", {"models": []})
+    return 0
+
+
+def _unlisted(what: str, served: dict[str, str], registry: Registry) -> bool:
     """Refuse a word no listed id holds: a near miss with the ids it is close to; an id of a
-    typed plugin that is not installed with the distribution to install, as ``kie run`` does;
-    any other word but an id's shape (``vendor/model``: KIE adds market models weekly) as no
-    match."""
+    typed plugin that is not installed with the distribution to install, as ``kie run`` does.
+    Whether the word has an id's shape (``vendor/model``: KIE adds market models weekly);
+    any other word matches nothing (False)."""
     from kiekit.discovery import distribution_for
     from kiekit.registry import near_misses
 
@@ -121,8 +130,7 @@ def _unlisted(what: str, served: dict[str, str], registry: Registry) -> None:
     hint = registry.served_by(what)
     if hint is not None and distribution_for(what) != "kiekit-market":  # any word is "market's"
         raise ValidationError("MODEL", f"no installed plugin lists {what!r}; {hint}")
-    if "/" not in what:
-        raise ValidationError("PATTERN", f"no model id matches {what!r}")
+    return "/" in what
 
 
 def _is_pattern(text: str) -> bool:

@@ -86,7 +86,7 @@ def _providers(args: argparse.Namespace) -> int:
         found: dict[str, object] = {"ok": not problems, "command": "providers", "providers": rows}
         if args.check:
             found["problems"] = problems
-        print(json.dumps(found, indent=2))
+        print(json.dumps(found))  # one line, as every command's --json
         return 1 if problems else 0
     if not groups:
         from kiekit.discovery import install_hint

@@ -109,6 +109,7 @@ def register(commands: Commands) -> None:
 # What came of a row (``--json``'s ``outcome``); the first five leave it owed (exit code 1).
 OWED_OUTCOMES = (
     "not_finished",
+    "stopped",
     "other_key",
     "elsewhere",
     "outcome_unknown",
@@ -127,8 +128,9 @@ class Report:
     at KIE: ``error``), ``expired`` (past KIE's retention, its row closed), ``abandoned`` (a
     stopped mock's, closed), ``held`` (another live worker's), ``not_owed`` (named, but owed
     nothing), or one that leaves it owed: ``not_finished`` (``error`` says why),
-    ``other_key``, ``elsewhere`` (on another server: ``base_url``), ``outcome_unknown`` (a
-    create to ``kie settle KEY``), ``unknown_state`` (a newer kiekit's row), ``unrecorded``
+    ``stopped`` (a Ctrl-C or SIGTERM came first), ``other_key``, ``elsewhere`` (on another
+    server: ``base_url``), ``outcome_unknown`` (a create to ``kie settle KEY``),
+    ``unknown_state`` (a newer kiekit's row), ``unrecorded``
     (its files written, but the journal could not record it: a read-only or full disk)."""
 
     def __init__(self) -> None:
@@ -144,6 +146,8 @@ class Report:
         state: str | None = None,
         value: Any = None,
     ) -> None:
+        if error is not None:  # with a task_id, as every error object has (README)
+            error = {**error, "task_id": error.get("task_id", row.task_id)}
         self.tasks.append({
             "key": row.key, "task_id": row.task_id, "model": row.model,
             "base_url": row.base_url, "state": state or row.state.value, "outcome": outcome,
@@ -224,7 +228,7 @@ def _resume(args: argparse.Namespace) -> int:
                 _finish_all(args, connection, journal, here, base_url, ended, report)
             )
         except KeyboardInterrupt as stop:  # each task it leaves, named, as run and batch do
-            _tell_left(stop, [row for row in here if row.task_id not in ended], report)
+            _tell_left(stop, [row for row in here if row.task_id not in ended], report, base_url)
             raise
     unrecorded = _unrecorded(journal, report)
     code, owed = _still_owed(
@@ -238,13 +242,15 @@ def _resume(args: argparse.Namespace) -> int:
             "type": "JournalError",
             "message": f"the task journal could not record {unrecorded} task(s) resumed "
             f"(their rows stay owed; see above); still owed: {owed}",
+            "task_id": None,  # each row's task is in its record
         }
     elif owed:  # as a batch's JobsNotDone: what is left, each row's in "tasks"
-        answer["error"] = {"type": "TasksOwed", "message": f"still owed: {owed}"}
+        answer["error"] = {"type": "TasksOwed", "message": f"still owed: {owed}", "task_id": None}
     elif code:  # only tasks past KIE's retention: paid work lost
         answer["error"] = {
             "type": "ResultsExpiredError",
             "message": f"{finished.expired} task(s) past KIE's retention: results lost",
+            "task_id": None,
         }
     emit(args, "resume", answer, ok=code == 0)
     return code
@@ -627,10 +633,18 @@ def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | No
     )
 
 
-def _tell_left(stop: KeyboardInterrupt, rows: list[Entry], report: Report) -> None:
-    """What a stop leaves: the tasks not finished here, still owed in the journal (and, for
-    ``--json``, the records of those it did finish, top-level as in its other answers)."""
+def _tell_left(stop: KeyboardInterrupt, rows: list[Entry], report: Report, base_url: str) -> None:
+    """What a stop leaves: the tasks not finished here, still owed in the journal; for
+    ``--json``, top-level as in its other answers, ``base_url`` and a record of every row it
+    looked at: those it was done with as they came out, the others ``stopped`` (owed), so
+    that ``.tasks[] | select(.owed)`` finds each one left (README, Command line)."""
+    recorded = {task["key"] for task in report.tasks}  # other_key, not_owed, held: said
+    for row in rows:
+        if row.key not in recorded:
+            report.add(row, "stopped")
+    summary = {"base_url": base_url, **report.summary()}
     if not rows:
+        hand_stop(stop, "", summary=summary, task_ids=[])
         return
     named = ", ".join(f"{row.task_id} ({row.model})" for row in rows[:_NAMED])
     more = f" and {len(rows) - _NAMED} more" if len(rows) > _NAMED else ""
@@ -639,7 +653,7 @@ def _tell_left(stop: KeyboardInterrupt, rows: list[Entry], report: Report) -> No
         f"goes on at KIE): {named}{more}; run kie resume again to finish them"
     )
     say(note)
-    hand_stop(stop, note, summary=report.summary(), task_ids=[row.task_id for row in rows])
+    hand_stop(stop, note, summary=summary, task_ids=[row.task_id for row in rows])
 
 
 def _say_other_key(rows: list[Entry]) -> None:

@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 
 def register(commands: Commands) -> None:
     run = commands.add_parser("run", help="create a task, wait for it, download its files")
-    run.add_argument("model", help="a model id, e.g. flux-kontext-pro (see `kie providers`)")
+    run.add_argument(
+        "model", metavar="MODEL", help="a model id, e.g. flux-kontext-pro (see `kie providers`)"
+    )
     run.add_argument("--prompt", help="the prompt")
     run.add_argument(
         "--input",

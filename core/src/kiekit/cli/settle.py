@@ -60,6 +60,7 @@ def register(commands: Commands) -> None:
     )
     settle.add_argument(
         "key",
+        metavar="KEY_OR_TASK_ID",
         help='the row\'s key (kie tasks --json: "key") or its task id (kie tasks, kie resume)',
     )
     outcome = settle.add_mutually_exclusive_group(required=True)

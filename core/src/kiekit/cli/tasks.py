@@ -29,7 +29,11 @@ def register(commands: Commands) -> None:
     tasks = commands.add_parser(
         "tasks", help="list the tasks this machine created (the task journal)"
     )
-    tasks.add_argument("--json", action="store_true", help="one JSON object per line")
+    tasks.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per row, a line each ({} alone when no row matches)",
+    )
     tasks.add_argument(
         "--state",
         action="append",
@@ -53,10 +57,12 @@ def _tasks(args: argparse.Namespace) -> int:
     for row in rows:  # streamed: a journal of a million rows is never in memory at once
         print(_json_line(row) if args.json else _line(journal, row, now))
         shown = True
-    if not shown and not args.json:
+    if not shown:
         filtered = args.state or args.model or args.since or args.limit is not None
         # a message, not a row: on standard error (`kie tasks | wc -l` counts rows)
         say("no task in the journal matches" if filtered else "no tasks in the journal")
+        if args.json:  # an empty row, not nothing: a script tells "none" from a silent kie
+            print(json.dumps({}))
     return 0
 
 

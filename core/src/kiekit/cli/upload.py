@@ -32,6 +32,7 @@ def register(commands: Commands) -> None:
     )
     upload.add_argument(
         "file",
+        metavar="FILE",
         help="a local file, - for standard input (kept in kiekit's data folder while it is "
         "sent, its type judged by its content), or an http(s) URL for KIE to fetch",
     )
@@ -41,7 +42,12 @@ def register(commands: Commands) -> None:
     upload.add_argument(
         "--name",
         default=None,
-        help="file name on the host (default: named after its content, photo-<hash>.png)",
+        help="file name on the host (default: the file's own name, its characters but ASCII "
+        "letters, digits, '.', '_' and '-' dropped (a run of them made one '_'), then '-' and 12 "
+        "hex digits of its content's SHA-256, then its extension in lower case: './My photo "
+        "ü.PNG' is My_photo-<hash>.png; standard input is upload-<hash>.<ext>, the extension "
+        "its first bytes say (.png, .jpg, .gif, .mp3, else .bin); a URL keeps its name with a "
+        "random tag)",
     )
     add_connection_options(upload)
     add_json_option(upload)

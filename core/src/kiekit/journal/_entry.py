@@ -333,7 +333,7 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     file host's, null when none answered); an unknown outcome's journal ``key``, for
     ``kie settle KEY`` (null without a journal), as a stopped create's ``Interrupted`` has;
     ``field``, the input field a ValidationError names or a failed upload was made for."""
-    from kiekit.errors import DownloadError, OutcomeUnknownError, without_query
+    from kiekit.errors import DownloadError, OutcomeUnknownError, ValidationError, without_query
 
     if not isinstance(exc, KieError):
         return {}
@@ -344,6 +344,8 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
         url = without_query(exc.url) if exc.url else None
         fields |= {"path": exc.path, "url": url, "http_status": exc.http_status}
     if isinstance(exc, OutcomeUnknownError):
+        fields["key"] = exc.key
+    if isinstance(exc, ValidationError) and exc.key is not None:  # the row a key or task has
         fields["key"] = exc.key
     return fields
 

@@ -640,6 +640,8 @@ class Journal:
                 "task_id",
                 f"task {task_id} is in the journal already: row {earlier.key!r}, "
                 f"{earlier.state.value} ({earlier.model}); kie tasks shows it",
+                task_id=task_id,
+                key=earlier.key,
             )
         now = self._clock()
         entry = Entry(
@@ -1247,9 +1249,13 @@ class Recorder:
         earlier = self.journal.get(key)
         if earlier is not None and not earlier.state.known:  # neither sent again nor waited for
             raise JournalError(f"idempotency key {key!r}: {not_known(earlier)}")
-        if earlier is not None and earlier.model != model:
-            raise ConfigurationError(
-                f"idempotency key {key!r} was used for a {earlier.model} task, not {model}"
+        if earlier is not None and earlier.model != model:  # the same slip as another input
+            raise ValidationError(
+                "idempotency_key",
+                f"{key!r} was used for a {earlier.model} task, not {model}; a new task needs "
+                "a new key",
+                task_id=earlier.task_id,
+                key=key,
             )
         if earlier is not None and earlier.account not in (None, self._engine.account):
             raise ConfigurationError(
@@ -1257,10 +1263,12 @@ class Recorder:
                 "its task lives in that account; use a key of its own for this one"
             )
         if earlier is not None and not _same_input(earlier.request, request):
-            task = f"task {earlier.task_id}" if earlier.task_id else "a create"
-            raise ValidationError(
+            raise ValidationError(  # the task it made is the error's task_id (said after)
                 "idempotency_key",
-                f"{key!r} was used for a different input ({task}); a new input needs a new key",
+                f"{key!r} was used for a different input{'' if earlier.task_id else ' (a create)'}"
+                "; a new input needs a new key",
+                task_id=earlier.task_id,
+                key=key,
             )
         # a row claimed for a batch's job, not sent yet, names no API: who holds it is below
         claimed = earlier is not None and earlier.state is EntryState.CLAIMED
