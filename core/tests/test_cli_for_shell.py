@@ -194,8 +194,9 @@ def test_a_filter_that_matches_nothing_is_an_empty_listing_and_exit_0(
     assert (code, answer) == (0, {"ok": True, "command": "models", "models": []})
     code, answer = kie_json(capsys, "models", "zzzq")
     assert (code, answer["models"]) == (0, [])
-    code, answer = kie_json(capsys, "tasks", "--model", "nope")
-    assert (code, answer) == (0, {})
+    assert main(["tasks", "--model", "nope", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "no task in the journal matches\n")  # JSON Lines: no row
     assert main(["models", "zzz*"]) == 0
     out, err = capsys.readouterr()
     assert (out, err) == ("", "no model id matches 'zzz*'\n")

@@ -89,13 +89,14 @@ def test_kie_refuses_a_malformed_proxy_option_or_variable_with_exit_2_and_json(
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     base = ["--base-url", f"https://{REMOTE}:9", "--json"]
-    with pytest.raises(SystemExit) as exited:  # argparse's usage error
-        main(["credits", *base, "--proxy", f"http://u:{SECRET}@[::1"])
-    assert exited.value.code == 2
+    # an option's own check: a ValidationError naming it (exit 2), not argparse's usage error
+    assert main(["credits", *base, "--proxy", f"http://u:{SECRET}@[::1"]) == 2
     said = capsys.readouterr()
     assert SECRET not in said.out + said.err
     assert "invalid" not in said.err  # argparse's own "invalid proxy_url value: '…'"
-    assert json.loads(said.out)["error"]["message"].startswith("argument --proxy: the proxy is")
+    error = json.loads(said.out)["error"]
+    assert (error["type"], error["field"]) == ("ValidationError", "--proxy")
+    assert error["message"].startswith("--proxy: the proxy is not a URL kiekit can read")
 
     monkeypatch.setenv("HTTPS_PROXY", f"http://u:{SECRET}@[::1")
     assert main(["credits", *base]) == 2

@@ -62,7 +62,7 @@ from kiekit.cli import (
     tasks,
     upload,
 )
-from kiekit.cli._common import Terminated
+from kiekit.cli._common import Terminated, after_create
 from kiekit.cli._streams import (
     StdoutError,
     standard_streams,
@@ -203,10 +203,10 @@ def exit_code(exc: KieError) -> int:
     2 for what the command or its set-up got wrong, refused before anything was sent; 1 for
     the rest. A service that cannot be reached (a journal's database restarting, the shared
     limits' Redis) may answer later: 1, as KIE or the network, not "fix the command". An
-    error that names a task came after that task was made: something was sent, so 1 too."""
+    error raised after the command made its task (_common.after_create): something was sent,
+    so 1 too."""
     unreachable = exc.retryable or isinstance(exc, RateLimitStoreError)
-    misused = isinstance(exc, _USAGE_ERRORS) and not unreachable
-    misused = misused and getattr(exc, "task_id", None) is None
+    misused = isinstance(exc, _USAGE_ERRORS) and not unreachable and not after_create(exc)
     return EXIT_USAGE if misused else EXIT_FAILED
 
 

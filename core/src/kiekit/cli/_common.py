@@ -448,6 +448,18 @@ def embedded_mock(seconds: float) -> Iterator[Any]:
 EXIT_UNRECORDED = 3
 
 
+def came_after_create(exc: BaseException) -> None:
+    """Mark ``exc`` as raised once this command had made its task (a proxy setting refused at
+    the download): something was sent and paid for, so it exits 1 whatever its type, never 2
+    ("refused before anything was sent"). A refusal that names an older task (an idempotency
+    key reused) sent nothing and keeps its 2."""
+    exc._kie_after_create = True  # type: ignore[attr-defined]
+
+
+def after_create(exc: BaseException) -> bool:
+    return bool(getattr(exc, "_kie_after_create", False))
+
+
 def unrecorded_json(
     journal: Journal | None, left: Sequence[tuple[str, str | None]]
 ) -> list[dict[str, str | None]]:

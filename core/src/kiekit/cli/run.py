@@ -15,6 +15,7 @@ from kiekit.cli._common import (
     add_connection_options,
     add_journal_option,
     add_json_option,
+    came_after_create,
     emit,
     open_client,
     path_option,
@@ -148,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
             # download) still came after this task was made: said with it (exit 1, not 2)
             if exc.task_id is None:
                 exc.task_id = task.id
+            came_after_create(exc)
             raise
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
     texts = [text(path) for path in paths]  # JSON carries text

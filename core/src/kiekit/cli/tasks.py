@@ -32,7 +32,7 @@ def register(commands: Commands) -> None:
     tasks.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object per row, a line each ({} alone when no row matches)",
+        help="one JSON object per row, a line each (JSON Lines: none when no row matches)",
     )
     tasks.add_argument(
         "--state",
@@ -61,8 +61,6 @@ def _tasks(args: argparse.Namespace) -> int:
         filtered = args.state or args.model or args.since or args.limit is not None
         # a message, not a row: on standard error (`kie tasks | wc -l` counts rows)
         say("no task in the journal matches" if filtered else "no tasks in the journal")
-        if args.json:  # an empty row, not nothing: a script tells "none" from a silent kie
-            print(json.dumps({}))
     return 0
 
 
