@@ -144,6 +144,25 @@ def test_error_field_names_an_option_as_typed_and_a_positional_by_its_metavar(
     assert error["task_id"] is None
 
 
+def test_kie_run_refuses_a_bad_callback_url_before_it_starts_the_embedded_mock(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """shell1's note: `kie run --mock --callback-url ftp://x` started the mock, then refused."""
+    import kiekit_mock
+
+    def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the embedded mock was started for a run refused already")
+
+    monkeypatch.setattr(kiekit_mock, "MockServer", never)
+    code, answer = kie_json(capsys, "run", FLUX, "--prompt", "x", "--mock",
+                            "--callback-url", "ftp://x")  # fmt: skip
+    assert code == 2
+    assert (answer["error"]["type"], answer["error"]["field"]) == (
+        "ValidationError",
+        "--callback-url",
+    )
+
+
 def test_an_invalid_callback_url_in_a_jobs_file_carries_its_field(
     capsys: pytest.CaptureFixture[str], mock: Any, tmp_path: Path
 ) -> None:

@@ -32,6 +32,7 @@ from kiekit.cli._preflight import journal_opens, output_folder
 from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
 from kiekit.cli._streams import json_text
 from kiekit.errors import KieError, OutcomeUnknownError, ValidationError
+from kiekit.fields import check_callback_url
 
 if TYPE_CHECKING:
     from kiekit.client import Client
@@ -99,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     # before any I/O, uploads included: the files' URLs are stood in for while checking
     params = provider.make_input(args.model, values, from_text=True, **prompt, **stand_ins)
+    check_callback_url(args.callback_url)  # before an embedded --mock is started for nothing
     grace = stop_grace(args)
 
     left: list[tuple[str, str | None]] = []  # the journal's writes still refused at the end
