@@ -4,6 +4,8 @@ synchronous call (kie-api.md §3.6)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -167,6 +169,18 @@ def test_replace_section_input_is_checked_naming_the_field(
     assert caught.value.field == field
 
 
+@contextlib.contextmanager
+def _suno_on_a_mock() -> Iterator[tuple[MockServer, Client]]:
+    """A mock, and a Client on it of kiekit-suno's music provider alone."""
+    registry = Registry(discover=False)
+    registry.add_provider(SunoMusicProvider())
+    with (
+        MockServer() as mock,
+        Client(base_url=mock.base_url, api_key="k", registry=registry) as kie,
+    ):
+        yield mock, kie
+
+
 def _song_and_track(kie: Client) -> tuple[str, str]:
     task = kie.submit(GENERATE, prompt="[Verse] neon lights", custom_mode=True,
                       style="synthwave", title="Bay")  # fmt: skip
@@ -174,12 +188,7 @@ def _song_and_track(kie: Client) -> tuple[str, str]:
 
 
 def test_replace_section_runs_against_the_mock() -> None:
-    registry = Registry(discover=False)
-    registry.add_provider(SunoMusicProvider())
-    with (
-        MockServer() as mock,
-        Client(base_url=mock.base_url, api_key="k", registry=registry) as kie,
-    ):
+    with _suno_on_a_mock() as (_, kie):
         task_id, audio_id = _song_and_track(kie)
         params = SunoReplaceSection(
             task_id=task_id,
@@ -229,12 +238,7 @@ def test_timestamped_lyrics_read_the_pages_example() -> None:
 
 
 def test_timestamped_lyrics_are_the_calls_value_against_the_mock() -> None:
-    registry = Registry(discover=False)
-    registry.add_provider(SunoMusicProvider())
-    with (
-        MockServer() as mock,
-        Client(base_url=mock.base_url, api_key="k", registry=registry) as kie,
-    ):
+    with _suno_on_a_mock() as (_, kie):
         task_id, audio_id = _song_and_track(kie)
         lyrics = timestamped_lyrics(kie.call(timestamped_lyrics_request(task_id, audio_id)))
     assert [w.word for w in lyrics.aligned_words or []] == ["[Verse]", "neon", "lights"]
@@ -282,12 +286,7 @@ def test_generate_persona_request_is_checked_naming_the_field(
 
 
 def test_a_persona_is_the_calls_value_and_feeds_a_song_against_the_mock() -> None:
-    registry = Registry(discover=False)
-    registry.add_provider(SunoMusicProvider())
-    with (
-        MockServer() as mock,
-        Client(base_url=mock.base_url, api_key="k", registry=registry) as kie,
-    ):
+    with _suno_on_a_mock() as (mock, kie):
         task_id, audio_id = _song_and_track(kie)
         made = persona_of(kie.call(generate_persona_request(task_id, audio_id, "Ana", "alto")))
         assert isinstance(made, Persona)
