@@ -48,7 +48,8 @@ def optional_enum(data: Mapping[str, Any], field: str, allowed: Collection[str])
     value = data.get(field)
     if value is None:
         return None
-    if value not in allowed:
+    # an object or a list (unhashable: `in` a set raises TypeError) is no option either
+    if not isinstance(value, str | int | float) or value not in allowed:
         raise invalid(f"{field} is not within the range of allowed options")
     return str(value)
 

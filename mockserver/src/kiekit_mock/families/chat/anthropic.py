@@ -163,7 +163,8 @@ def read(body: dict[str, Any], extra: frozenset[str] = frozenset()) -> Conversat
     model = body.get("model")
     if model is None or model == "":
         raise invalid("model cannot be empty")
-    if model not in MODELS and model not in extra:
+    # an object or a list is no model id (nor a key of the set `extra`): KIE's 422 (§1, §7)
+    if not isinstance(model, str) or (model not in MODELS and model not in extra):
         raise invalid("model not supported")  # KIE's own words (§7)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:

@@ -105,7 +105,10 @@ def read(path: str, body: dict[str, Any], extra: frozenset[str] = frozenset()) -
     model = body.get("model")
     if model is None or model == "":
         raise invalid("model cannot be empty")
-    if model not in MODELS[path] and not (path == UNIFIED and model in extra):
+    # an object or a list is no model id (nor a key of the sets below): KIE's 422 (§1, §7)
+    if not isinstance(model, str) or (
+        model not in MODELS[path] and not (path == UNIFIED and model in extra)
+    ):
         raise invalid("model not supported")  # KIE's own words (§7)
     given = body.get("input")
     if isinstance(given, str):
