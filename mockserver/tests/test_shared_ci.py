@@ -1,15 +1,22 @@
 """What a mock shared by many CI jobs must stand (an outside tester's findings, 2026-12): any
 JSON value where a model id belongs is KIE's 422 naming ``model`` (kie-api.md §1, §7), never
-the mock's own HTTP 500."""
+the mock's own HTTP 500; ``--access-log`` writes no API key."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from kiekit_mock.accesslog import mask_keys
+from kiekit_mock.har import read_scenario
 
 if TYPE_CHECKING:
-    from conftest import Kie
+    from conftest import Kie, MockCli
 
 HELLO = [{"role": "user", "content": "hi"}]
 # every route that reads a body's `model`, with a body that is right but for it
@@ -39,3 +46,57 @@ def test_a_model_that_is_no_string_is_kies_422_naming_model(
     refusal = answer.json()
     assert refusal["code"] == 422
     assert "model" in refusal["msg"]
+
+
+SECRET = "sk-SECRETKEY123"
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("GET /_mock/tasks?api_key=sk-1 HTTP/1.1", "GET /_mock/tasks?api_key=*** HTTP/1.1"),
+        ("/_mock/journal?kind=poll&api_key=sk-1&limit=5", "/_mock/journal?kind=poll&api_key=***&limit=5"),  # noqa: E501
+        ("/_mock/tasks?api%5Fkey=sk-1", "/_mock/tasks?api%5Fkey=***"),
+        ("/_mock/tasks?API_KEY=sk-1#x", "/_mock/tasks?API_KEY=***#x"),
+        ("/_mock/tasks?account_id=acct_1", "/_mock/tasks?account_id=acct_1"),
+        ("/api/v1/jobs/recordInfo?taskId=api_key", "/api/v1/jobs/recordInfo?taskId=api_key"),
+    ],
+)  # fmt: skip
+def test_key_parameters_are_masked_and_nothing_else(line: str, shown: str) -> None:
+    assert mask_keys(line) == shown
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_the_access_log_never_shows_a_key_given_as_a_query_parameter(
+    start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie]
+) -> None:
+    cli = start_mock_cli("--access-log", "--key", SECRET)
+    kie = kie_at(cli.base_url, SECRET)
+    assert kie.get(f"/_mock/tasks?api_key={SECRET}").status == 200
+    referred = {"Referer": f"{cli.base_url}/_mock/ui?api_key={SECRET}"}
+    assert kie.fetch(f"{cli.base_url}/_mock/tasks?api_key={SECRET}", headers=referred).status == 200
+    cli.process.send_signal(signal.SIGTERM)
+    _, errors = cli.process.communicate(timeout=10)
+    assert cli.process.returncode == 0
+    assert "GET /_mock/tasks?api_key=*** HTTP/1.1" in errors
+    assert "/_mock/ui?api_key=***" in errors
+    assert SECRET not in errors
+
+
+@pytest.mark.parametrize("depth", [200_000, 5_000])
+def test_har_nested_too_deeply_is_a_usage_error_not_a_traceback(tmp_path: Path, depth: int) -> None:
+    """200,000 levels are too deep for Python's parser; 5,000 are read, then walked."""
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"log": {"entries": ' + "[" * depth + "]" * depth + "}}")
+    with pytest.raises(ValueError, match="nested too deeply"):
+        read_scenario(deep)
+    done = subprocess.run(  # noqa: S603 - this interpreter, the test's own flags
+        [sys.executable, "-m", "kiekit_mock", "--port", "0", "--har", str(deep)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"--har {deep}:" in done.stderr

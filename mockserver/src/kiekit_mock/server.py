@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import inspector
+from .accesslog import MaskedAccessLogger
 from .app import build_app, create_app, runtime_of
 from .callbacks import (
     MAX_WAIT,
@@ -92,6 +93,8 @@ def _runner_options(shutdown_grace: float, access_log: bool) -> dict[str, Any]:
     options: dict[str, Any] = {"shutdown_timeout": max(shutdown_grace, 0.001)}
     if not access_log:
         options["access_log"] = None
+    else:  # a key given as ?api_key= is written as *** (accesslog.py)
+        options["access_log_class"] = MaskedAccessLogger
     return options
 
 
