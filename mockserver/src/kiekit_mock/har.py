@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 from aiohttp import web
 
 from . import files, media
-from .envelope import ENVELOPE, dumps, ok
+from .envelope import ENVELOPE, dumps, loads, ok
 from .families import CALLBACK_PAYLOADS
 from .replay_links import is_loopback_link, links_in, rewrite_links, stand_in_name
 from .route_helpers import Handler, origin_of, parse_json_object
@@ -349,11 +349,19 @@ def log_warnings(scenario: Scenario, source: str) -> None:
 
 
 def read_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """The recording in a HAR or scenario file. Any file that is none is a ValueError (an
+    unreadable one an OSError), as ``POST /_mock/scenarios`` answers 400: a file nested too
+    deeply for Python's parser (or for the walk over its links) too, never a RecursionError's
+    traceback from ``--har``."""
     # utf-8-sig: a BOM (some Windows tools write one) is read as the control route reads it
-    value = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    if not isinstance(value, dict):
-        raise ValueError(f"{path}: not a HAR file or scenario (a JSON object)")
-    return load_scenario(value)
+    text = Path(path).read_text(encoding="utf-8-sig")
+    try:
+        value = loads(text)  # envelope.loads: too deep is a ValueError, NaN is no JSON
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: not a HAR file or scenario (a JSON object)")
+        return load_scenario(value)
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply") from None
 
 
 # --- playing it back --------------------------------------------------------------------------
