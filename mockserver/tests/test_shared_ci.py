@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from kiekit_mock import Lifecycle
 from kiekit_mock.accesslog import mask_keys
 from kiekit_mock.har import read_scenario
 
 if TYPE_CHECKING:
+    from kiekit_mock import MockServer
+
     from conftest import Kie, MockCli
 
 HELLO = [{"role": "user", "content": "hi"}]
@@ -100,3 +103,51 @@ def test_har_nested_too_deeply_is_a_usage_error_not_a_traceback(tmp_path: Path, 
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"--har {deep}:" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "http://127.0.0.1:{port}/_mock/tasks/{task}/complete",
+        "http://localhost:{port}/_mock/tasks/{task}/complete",
+        "http://127.0.0.1:{port}/%5Fmock/tasks/{task}/complete",
+        "http://127.0.0.1:{port}//_mock/tasks/{task}/complete",
+        "http://127.0.0.1:{port}/x/../_mock/tasks/{task}/complete",
+        "http://127.0.0.1:{port}/_mock/reset",
+    ],
+)
+def test_a_callback_to_the_mocks_own_control_api_is_recorded_never_sent(
+    mock: MockServer, kie: Kie, spelling: str
+) -> None:
+    """One account's callback must not end (or reset) another account's task."""
+    job_a, job_b = kie.as_key("job-a"), kie.as_key("job-b")
+    waiting = job_a.create("grok-imagine/text-to-image", prompt="job a")
+    mock.set_lifecycle(waiting, Lifecycle(manual=True))
+    url = spelling.format(port=mock.port, task=waiting)
+    answer = job_b.post(
+        "/api/v1/jobs/createTask",
+        {"model": "grok-imagine/text-to-image", "input": {"prompt": "b"}, "callBackUrl": url},
+    )
+    sender = job_b.ok(answer)["taskId"]
+    assert job_b.record(sender)["state"] == "success"
+    [record] = mock.callbacks(task_id=sender)
+    assert not record.delivered
+    assert record.status is None
+    assert "own control API" in (record.reason or "")
+    assert mock.task(waiting).state == "waiting"
+
+
+def test_a_callback_to_another_loopback_path_of_the_mocks_port_is_still_sent(
+    mock: MockServer, kie: Kie
+) -> None:
+    """Only the control routes are kept from: a receiver path of the mock's own answers 404."""
+    url = f"http://127.0.0.1:{mock.port}/hooks/mock-not-a-control-route"
+    task = kie.ok(
+        kie.post(
+            "/api/v1/jobs/createTask",
+            {"model": "grok-imagine/text-to-image", "input": {"prompt": "b"}, "callBackUrl": url},
+        )
+    )["taskId"]
+    kie.record(task)
+    [record] = mock.callbacks(task_id=task)
+    assert record.status == 404

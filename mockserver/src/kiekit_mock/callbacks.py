@@ -34,15 +34,17 @@ import hashlib
 import hmac
 import ipaddress
 import itertools
+import re
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypedDict, Unpack
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from .config import CALLBACK_TAMPERS, CallbackTamper, MockConfig
 from .egress import Egress, EgressRefused
@@ -64,6 +66,31 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+SELF_REFUSAL = "the mock's own control API (/_mock/): callbacks to it are recorded, never sent"
+
+
+def control_route_of(url: str, own_ports: Collection[int]) -> bool:
+    """Whether ``url`` would reach the mock's own control API: a port the mock listens on and
+    a path under ``/_mock/`` as its router reads it (percent-escapes decoded, dot segments
+    and repeated slashes gone), whatever the host says. Any spelling of the mock's address
+    (``localhost``, ``127.1.2.3``, ``[::1]``, ``x.localhost``, an allowed name) counts: a
+    callback must not complete, fail or reset another account's task (README, Callbacks)."""
+    if not own_ports:
+        return False
+    try:
+        parsed = URL(url)
+        port = parsed.port
+    except (ValueError, TypeError):
+        return False
+    if port not in own_ports:
+        return False
+    path = re.sub(r"/{2,}", "/", unquote(parsed.path))
+    return path.rstrip("/") == CONTROL_ROOT or path.startswith(CONTROL_ROOT + "/")
+
+
+CONTROL_ROOT = "/_mock"
 
 
 def loopback_refusal(url: str, allowed_hosts: Collection[str] = ()) -> str | None:
@@ -200,6 +227,9 @@ class CallbackDispatcher:
         self._settings = CallbackSettings(hmac_key=hmac_key, copies=copies, tamper=tamper)
         self._allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
         self._egress = Egress(self._allowed_hosts)
+        # the ports the mock listens on (serves_on): a callback to its own /_mock/ routes
+        # there is recorded, never sent (control_route_of)
+        self._own_ports: set[int] = set()
         # one session (and its connections) for every delivery while the server runs: open()
         # at its startup, close() at its shutdown. A new one per delivery cost a connector, a
         # resolver and a TCP connection each (tools/bench/mock_callback_cpu.py)
@@ -346,6 +376,8 @@ class CallbackDispatcher:
         running loop."""
         settings, now = self.settings, self._clock()
         refusal = loopback_refusal(url, self._allowed_hosts)
+        if refusal is None and control_route_of(url, self._own_ports):
+            refusal = SELF_REFUSAL
         records = [
             CallbackRecord(
                 task_id,
@@ -375,6 +407,11 @@ class CallbackDispatcher:
             task = asyncio.get_running_loop().create_task(self._deliver_in_turn(task_id, url))
             self._in_flight[task] = (task_id, account_id)
             task.add_done_callback(self._landed)
+
+    def serves_on(self, port: int) -> None:
+        """Note a port the mock listens on (its API's, its upload host's): a callback to the
+        mock's own control routes there is never sent (control_route_of)."""
+        self._own_ports.add(port)
 
     def queued(self, task_id: str | None = None) -> int:
         """Callbacks (copies counted) owed and waiting for an earlier one of the same task to

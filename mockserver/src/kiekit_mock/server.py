@@ -491,6 +491,8 @@ class _Serving:
         try:
             port = await _listen(runner, self._host, self.ports[0])
             self.ports = (port, await _listen(upload_runner, self._host, self.ports[1]))
+            for own in self.ports:  # no callback reaches the mock's own control API
+                self._runtime.callbacks.serves_on(own)
             # its links name its files from the start (inputs.py), before any upload reaches it
             self._uploads.serves_at(urlsplit(_base_url(self._host, self.ports[1])).netloc)
             self.loop = asyncio.get_running_loop()
@@ -600,6 +602,8 @@ async def _serve_forever(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
         url = _base_url(host, runner.addresses[0][1])
+        for address in (*runner.addresses, *(upload_runner.addresses if upload_runner else ())):
+            runtime_of(app).callbacks.serves_on(address[1])  # never called back (callbacks.py)
         print(
             f"kiekit-mock: KIE API mock listening on {url} (Ctrl-C to stop); "
             f"inspector: {url}{inspector.PAGE}",
