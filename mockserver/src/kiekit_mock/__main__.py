@@ -21,6 +21,8 @@ from typing import Any, NoReturn
 
 from .clock import SCALE_RULE, scale_ok
 from .config import (
+    IDLE_TIMEOUT,
+    READ_TIMEOUT,
     RECORD_DAYS,
     UPLOAD_LIMIT,
     MockConfig,
@@ -229,6 +231,22 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         f"again once cut off (default {SHUTDOWN_SECONDS:g}; 0: stop at once)",
     )
     parser.add_argument(
+        "--read-timeout",
+        type=_seconds,
+        default=READ_TIMEOUT,
+        metavar="S",
+        help="seconds a request's head and body may take to arrive; a slower client's "
+        f"connection is closed (default {READ_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=IDLE_TIMEOUT,
+        metavar="S",
+        help="seconds a connection may sit with no request (one that never sent a byte too) "
+        f"before it is closed (default {IDLE_TIMEOUT:g})",
+    )
+    parser.add_argument(
         "--har",
         metavar="FILE",
         type=_file,
@@ -343,6 +361,17 @@ def _record_days(text: str) -> float | None:
     return days or None
 
 
+def _seconds(text: str) -> float:
+    """--read-timeout / --idle-timeout: a finite number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError("must be a finite number of seconds above 0")
+    return seconds
+
+
 def _limit(text: str) -> int | None:
     """--journal-limit / --task-limit / --callback-limit: a count, 0 for none."""
     try:
@@ -455,6 +484,8 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             upload_limit=args.upload_limit,
             upload_file_limit=args.upload_file_limit,
             record_days=args.record_days,
+            read_timeout=args.read_timeout,
+            idle_timeout=args.idle_timeout,
         )
     except (TypeError, ValueError) as exc:  # a value no option check above caught
         _refuse(parser, _as_option(str(exc)))

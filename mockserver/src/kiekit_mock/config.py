@@ -22,6 +22,10 @@ CHAT_WIRES: tuple[ChatWire, ...] = get_args(ChatWire)
 V = TypeVar("V")
 # MockConfig.upload_limit's default: a long soak's uploads hold at most this many bytes
 UPLOAD_LIMIT = 1024**3
+# MockConfig.read_timeout / idle_timeout's defaults (connections.py): seconds a request may take
+# to arrive, and a connection may sit with no request (aiohttp's own keep-alive time, 75 s)
+READ_TIMEOUT = 60.0
+IDLE_TIMEOUT = 75.0
 # MockConfig.record_days's default: KIE keeps "log records 2 months" (kie-api.md §1, §8)
 RECORD_DAYS = 60.0
 
@@ -170,6 +174,11 @@ class MockConfig:
         500 MB video, kie-api.md §3.5), so there is none; URL uploads keep the "~100 MB" their
         page gives (§4) whatever this says, or this if it is smaller. Set it to test a client's
         refused-upload path with small files.
+    read_timeout (keyword-only): seconds a request's head and body may take to arrive, from
+        its first byte; a slower one's connection is closed unanswered (connections.py). 60 s.
+    idle_timeout (keyword-only): seconds a connection may sit with no request under way (one
+        that never sent a byte too) before it is closed. 75 s, aiohttp's keep-alive time. A
+        slow or leaking client of a shared mock cannot hold its file descriptors for ever.
     """
 
     api_keys: frozenset[str] | None = field(default=None, repr=False)  # keys stay out of logs
@@ -200,6 +209,8 @@ class MockConfig:
     upload_limit: int | None = field(default=UPLOAD_LIMIT, kw_only=True)
     upload_file_limit: int | None = field(default=None, kw_only=True)
     record_days: float | None = field(default=RECORD_DAYS, kw_only=True)
+    read_timeout: float = field(default=READ_TIMEOUT, kw_only=True)
+    idle_timeout: float = field(default=IDLE_TIMEOUT, kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -223,6 +234,9 @@ class MockConfig:
             raise ValueError("time_scale must be > 0")
         if self.callback_timeout <= 0:
             raise ValueError("callback_timeout must be > 0")
+        for name in ("read_timeout", "idle_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, not {getattr(self, name)}")
         if not seconds_ok(self.upload_cdn_seconds):
             raise ValueError(f"upload_cdn_seconds {SECONDS_RULE}, not {self.upload_cdn_seconds}")
         _check_record_days(self.record_days)
@@ -282,6 +296,8 @@ _NUMBERS = (
     "callback_timeout",
     "time_scale",
     "upload_cdn_seconds",
+    "read_timeout",
+    "idle_timeout",
 )
 _SWITCHES = ("strict_models", "market_queuing", "market_unknown_null", "documented_limits")
 

@@ -34,6 +34,7 @@ from .callbacks import (
 )
 from .clock import MockClock
 from .config import AccountSettings, MockConfig, account_id, as_config
+from .connections import TimedAppRunner
 from .egress import Egress
 from .families import task_families
 from .faults import Faults
@@ -96,6 +97,12 @@ def _runner_options(shutdown_grace: float, access_log: bool) -> dict[str, Any]:
     else:  # a key given as ?api_key= is written as *** (accesslog.py)
         options["access_log_class"] = MaskedAccessLogger
     return options
+
+
+def _timeouts(config: MockConfig) -> dict[str, float]:
+    """TimedAppRunner's options: how long a request may take to arrive, and a connection may
+    sit idle (connections.py)."""
+    return {"read_timeout": config.read_timeout, "idle_timeout": config.idle_timeout}
 
 
 def _checked_port(name: str, port: object) -> int:
@@ -483,9 +490,10 @@ class _Serving:
 
     async def _serve(self, ready: threading.Event) -> None:
         options = _runner_options(self._shutdown_grace, access_log=False)
-        runner = web.AppRunner(build_app(self._runtime), handle_signals=False, **options)
+        options.update(_timeouts(self._runtime.config))
+        runner = TimedAppRunner(build_app(self._runtime), handle_signals=False, **options)
         upload_app = build_upload_app(self._runtime, self._uploads)
-        upload_runner = web.AppRunner(upload_app, handle_signals=False, **options)
+        upload_runner = TimedAppRunner(upload_app, handle_signals=False, **options)
         await runner.setup()
         await upload_runner.setup()
         try:
@@ -578,10 +586,11 @@ async def _serve_forever(
     shutdown_grace: float = SHUTDOWN_SECONDS,
 ) -> None:
     options = _runner_options(shutdown_grace, access_log)
-    runner = web.AppRunner(app, handle_signals=False, **options)
+    options.update(_timeouts(runtime_of(app).config))
+    runner = TimedAppRunner(app, handle_signals=False, **options)
     await runner.setup()
     upload_runner = (
-        None if upload is None else web.AppRunner(upload[0], handle_signals=False, **options)
+        None if upload is None else TimedAppRunner(upload[0], handle_signals=False, **options)
     )
     upload_url = None
     try:

@@ -1,0 +1,109 @@
+"""How long the mock waits on a client's connection: a shared CI mock must not be held open by
+a slow or leaking client until its file descriptors run out and every other job is locked out.
+
+Two limits (MockConfig.read_timeout and idle_timeout, ``--read-timeout`` / ``--idle-timeout``):
+
+- a request's head and body must have arrived ``read_timeout`` seconds after its first byte
+  (a partial head, an unfinished ``Content-Length`` or chunked body): else the connection is
+  closed, with no answer (none could be read to answer);
+- a connection with no request under way — one that never sent a byte, or a kept-alive one
+  between requests — is closed after ``idle_timeout`` seconds (aiohttp's keep-alive timeout,
+  which it also starts when a connection opens).
+
+A request being answered is not timed here: a long-poll (``/_mock/callbacks?wait=…``,
+``/_mock/changes``) or a slow fault answers when it does. aiohttp has no read timeout of its
+own, so the runner's request handler notes when a request starts arriving and when it has
+arrived whole (its body's end read from the wire, ``StreamReader.is_eof``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp.streams import StreamReader
+
+from .config import IDLE_TIMEOUT, READ_TIMEOUT
+
+
+class _TimedRequestHandler(web.RequestHandler):
+    """aiohttp's handler, closing a connection whose request is not read whole in time."""
+
+    __slots__ = ("_body", "_read_timeout", "_read_timer")
+
+    def __init__(self, *args: Any, read_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_timeout = read_timeout
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._body: StreamReader | None = None  # the body being received, if one is
+
+    def data_received(self, data: bytes) -> None:
+        if self._read_timer is None and data:  # a request's first byte: its time starts
+            self._read_timer = asyncio.get_running_loop().call_later(
+                self._read_timeout, self._read_too_slow
+            )
+        messages = self._messages  # (head, body) of each request read, not yet handled
+        before = len(messages)
+        super().data_received(data)
+        if len(messages) > before:  # a head arrived whole: its body is read next
+            _, body = messages[-1]
+            self._body = body if isinstance(body, StreamReader) else None
+        elif self._body is None:
+            return  # a head still arriving
+        if self._body is None or self._body.is_eof():  # the request has arrived whole
+            self._body = None
+            self._stop_timer()
+
+    def _read_too_slow(self) -> None:
+        self._read_timer = None
+        self.logger.info(
+            "kiekit-mock: closed a connection whose request did not arrive within %g s "
+            "(--read-timeout)",
+            self._read_timeout,
+        )
+        self.force_close()
+
+    def _stop_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._stop_timer()
+        super().connection_lost(exc)
+
+
+class _TimedServer(web.Server):
+    """aiohttp's low-level server, its connections handled by _TimedRequestHandler."""
+
+    read_timeout = READ_TIMEOUT
+
+    def __call__(self) -> web.RequestHandler:
+        return _TimedRequestHandler(
+            self, loop=self._loop, read_timeout=self.read_timeout, **self._kwargs
+        )
+
+
+class TimedAppRunner(web.AppRunner):
+    """An AppRunner whose connections have the read and idle timeouts above."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, keepalive_timeout=idle_timeout, **kwargs)
+        self._read_timeout = read_timeout
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # the app's own server, made a _TimedServer: aiohttp has no setting for the class of
+        # its connection handlers (the subclass adds no slots: the object stays as it was)
+        server.__class__ = _TimedServer
+        assert isinstance(server, _TimedServer)
+        server.read_timeout = self._read_timeout
+        return server
