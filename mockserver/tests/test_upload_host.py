@@ -550,6 +550,45 @@ def test_a_set_file_limit_refuses_larger_files_by_every_method(
     assert [f.file_path.split("/")[2] for f in server.uploads()] == ["ok"]  # nothing stored
 
 
+@pytest.mark.parametrize("method", [STREAM, BASE64, URL])
+def test_a_file_larger_than_the_whole_upload_limit_is_refused_not_kept(
+    make_mock: Any, kie_at: Callable[..., Any], method: str
+) -> None:
+    """The bytes the host keeps (--upload-limit) bound one file too: a file the store could
+    not keep is refused in KIE's upload shape (code 400), never kept past the limit."""
+    server, _ = make_mock(upload_limit=len(PNG) - 1)
+    host = kie_at(server.upload_base_url)
+    small = stream(host, {"uploadPath": "ok"}, ("s.png", PNG[:100], "image/png"))
+    assert small["code"] == 200, small
+    if method == STREAM:
+        payload = stream(host, {"uploadPath": "big"})
+    elif method == BASE64:
+        body = {"base64Data": base64.b64encode(PNG).decode(), "uploadPath": "big"}
+        payload = host.post(BASE64, body).json()
+    else:
+        server_2, _ = make_mock()
+        other = stream(kie_at(server_2.upload_base_url), {"uploadPath": "src"})
+        payload = host.post(URL, {"fileUrl": other["data"]["downloadUrl"], "uploadPath": "big"})
+        payload = payload.json()
+
+    assert (payload["success"], payload["code"]) == (False, 400)
+    assert payload["msg"] == "File size exceeds the limit"
+    assert [f.file_path.split("/")[2] for f in server.uploads()] == ["ok"]  # nothing dropped
+
+
+@pytest.mark.parametrize(
+    ("file_limit", "upload_limit", "largest"),
+    [(None, None, None), (None, 2048, 2048), (1024, 2048, 1024), (4096, 2048, 2048)],
+)
+def test_the_largest_file_taken_is_the_smaller_of_the_two_limits(
+    file_limit: int | None, upload_limit: int | None, largest: int | None
+) -> None:
+    from kiekit_mock.uploads_http import largest_file
+
+    config = MockConfig(upload_file_limit=file_limit, upload_limit=upload_limit)
+    assert largest_file(config) == largest
+
+
 def test_the_file_limit_is_set_on_the_command_line_as_bytes() -> None:
     parsed = _parser("kiekit-mock").parse_args(["--upload-file-limit", "300M"])
     assert parsed.upload_file_limit == 300 * 2**20

@@ -196,8 +196,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         type=_byte_limit,
         default=UPLOAD_LIMIT,
         metavar="BYTES",
-        help="bytes of uploaded files kept, as 500M or 2G; the oldest go past it (default 1G; "
-        "0: keep all); files past KIE's 3 days go anyway",
+        help="bytes of uploaded files kept, as 500M or 2G; the oldest go past it, and a single "
+        "file larger than it is refused (default 1G; 0: keep all); files past KIE's 3 days go "
+        "anyway",
     )
     parser.add_argument(
         "--upload-file-limit",
@@ -205,8 +206,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=None,
         metavar="BYTES",
         help="the largest file the upload host takes, as 500K or 2M; a larger one gets code 400 "
-        "(default 0: none, as KIE documents none for stream and base64 uploads; URL uploads "
-        "keep their ~100 MB)",
+        "(default 0: none beyond --upload-limit, as KIE documents none for stream and base64 "
+        "uploads; URL uploads keep their ~100 MB)",
     )
     parser.add_argument(
         "--allow-callback-host",

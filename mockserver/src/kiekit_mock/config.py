@@ -161,19 +161,21 @@ class MockConfig:
     callback_limit: callback records kept (None: all); a forgotten task's records go with it,
         and past the limit the oldest records are let go (each copy and stage is a record).
     upload_limit: bytes of uploaded files the upload host keeps (None: all); past it the
-        oldest files are let go (their links answer 404), the first time said in the log.
-        Files past KIE's 3 days are let go whatever the limit (uploads.py).
+        oldest files are let go (their links answer 404), the first time said in the log, and
+        a single file larger than it is refused as upload_file_limit refuses one (the store
+        could not keep it). Files past KIE's 3 days are let go whatever the limit (uploads.py).
     record_days (keyword-only): days a finished task's record is kept after it ended, on the
         mock clock; past them its status queries answer as for an unknown task id (each
         family's own "not found"), and its files are gone with it. KIE keeps "log records 2
         months" (kie-api.md §1, §8), counted here from the task's end as media retention is;
         60 by default. None: kept until task_limit lets it go. Pending tasks are always kept.
     upload_file_limit (keyword-only): the largest file, in bytes, the upload host takes by any
-        method; a larger one is refused with code 400 "File size exceeds the limit". None (the
-        default): KIE documents no limit for stream and base64 uploads (a model page takes a
-        500 MB video, kie-api.md §3.5), so there is none; URL uploads keep the "~100 MB" their
-        page gives (§4) whatever this says, or this if it is smaller. Set it to test a client's
-        refused-upload path with small files.
+        method; a larger one is refused with code 400 "File size exceeds the limit" and not
+        kept. None (the default): KIE documents no limit for stream and base64 uploads (a model
+        page takes a 500 MB video, kie-api.md §3.5), so there is none beyond upload_limit; URL
+        uploads keep the "~100 MB" their page gives (§4). The smallest of the three applies
+        (uploads_http.largest_file). Set it to test a client's refused-upload path with small
+        files.
     read_timeout (keyword-only): seconds a request's head and body may take to arrive, from
         its first byte; a slower one's connection is closed unanswered (connections.py). 60 s.
     idle_timeout (keyword-only): seconds a connection may sit with no request under way (one

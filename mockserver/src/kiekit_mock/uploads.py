@@ -159,7 +159,8 @@ class UploadStore:
             self._remove(oldest.file_path)
 
     def _cap(self, newest: str) -> None:
-        """Past the limit, the oldest files go; the newest is kept even if larger alone."""
+        """Past the limit, the oldest files go; the newest is kept even if larger alone (the
+        upload host refuses such a file before it is put here: uploads_http.largest_file)."""
         limit = self._limit
         if limit is None or self._bytes <= limit:
             return

@@ -38,6 +38,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from . import faults_http, inputs
 from .app import journal_request
 from .callbacks import is_loopback_host
+from .config import MockConfig
 from .egress import Egress, EgressRefused
 from .envelope import dumps
 from .files import FILE_HEADERS
@@ -80,6 +81,17 @@ UPLOADS: web.AppKey[UploadStore] = web.AppKey("kiekit_mock.uploads", UploadStore
 _REFUSED_AS_TOO_LARGE: web.RequestKey[bool] = web.RequestKey("kiekit_mock.too_large", bool)
 
 
+def largest_file(config: MockConfig) -> int | None:
+    """The largest file the upload host takes, by any method: MockConfig.upload_file_limit,
+    and never more than upload_limit, the bytes its files may hold together (a file the store
+    could not keep is refused, not kept past the limit); None: no limit. KIE documents none for
+    stream and base64 uploads (§3.5: a model page takes a 500 MB video) and answers a refused
+    upload 400 (§4's upload codes: 200/400/401/405/500); URL uploads also keep the "~100 MB"
+    their page gives (§4, URL_FILE_BYTES). A larger file gets TOO_LARGE in that shape."""
+    limits = [n for n in (config.upload_file_limit, config.upload_limit) if n is not None]
+    return min(limits) if limits else None
+
+
 def json_body_limit(file_limit: int | None) -> int:
     """The most a JSON body may hold: the largest file taken (MockConfig.upload_file_limit) as
     base64 (4 characters per 3 bytes), with room for the other fields; none (sys.maxsize:
@@ -93,7 +105,7 @@ def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
     mock's fault rules (faults.py) answer its requests as they answer the API's: a client's
     upload retries and lost answers are tested the same way."""
     middlewares = [_journal, _faults, _host_conventions]
-    body_limit = json_body_limit(rt.config.upload_file_limit)
+    body_limit = json_body_limit(largest_file(rt.config))
     app = web.Application(middlewares=middlewares, client_max_size=body_limit)
     app[RUNTIME] = rt
     app[UPLOADS] = store
@@ -208,7 +220,7 @@ def _size(request: web.Request, cut_short: bool) -> int | None:
 
 
 async def _upload(request: web.Request) -> web.Response:
-    limit = runtime(request).config.upload_file_limit  # None: none (KIE documents none)
+    limit = largest_file(runtime(request).config)  # None: none (KIE documents none)
     if request.path.endswith("stream-upload"):
         form = await _read_stream_form(request, limit)
     else:
