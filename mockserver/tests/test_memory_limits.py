@@ -5,11 +5,14 @@ callback records with them; past `callback_limit` the oldest callback records go
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock import MockConfig
-from kiekit_mock.__main__ import main
+from kiekit_mock.__main__ import _parser, main
+from kiekit_mock.memory import OVERHEAD, Shares
+from kiekit_mock.requestlog import TEXT_ANSWER_LIMIT
 
 if TYPE_CHECKING:
     from conftest import Kie, MakeMock
@@ -155,3 +158,95 @@ def test_finished_answers_rendered_once_are_kept_within_the_task_limit(
     cached = len(mock._runtime.prerendered)
     assert 0 < cached <= 10
     assert kie.record(ids[-1])["state"] == "success"
+
+
+# -- the byte limit (MockConfig.memory_limit, memory.py) -------------------------------------
+
+BLOB = 50_000  # bytes of an input field each create below carries
+BANANA = "acme/banana-v1"  # an unknown market id: taken with any input fields (strict_models off)
+MEMORY = 1_600_000  # tasks 3/8 (600,000), answers 1/8 (200,000), journal 1/2 (800,000)
+
+
+def _big_task(kie: Kie, n: int) -> str:
+    body = {"model": BANANA, "input": {"prompt": f"p{n}", "blob": "x" * BLOB}}
+    task_id: str = kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"]
+    return task_id
+
+
+def test_large_bodies_are_kept_within_the_byte_limit_the_oldest_first(
+    make_mock: MakeMock,
+) -> None:
+    """Bytes, not counts, bound a soak of large bodies: every store stays within its share,
+    the oldest finished tasks go first (answered as unknown ids), the newest are served."""
+    mock, kie = make_mock(memory_limit=MEMORY)
+    rt = mock._runtime
+    shares = Shares.of(MEMORY)
+    assert (shares.tasks, shares.answers, shares.journal) == (600_000, 200_000, 800_000)
+    ids = []
+    for n in range(40):  # 40 tasks of 50 KB each hold 2 MB twice over (body and param)
+        ids.append(_big_task(kie, n))
+        assert kie.record(ids[-1])["state"] == "success"  # finished: it may go
+        assert kie.record(ids[-1])["state"] == "success"  # its answer, cached if small
+        assert rt.store.held_bytes <= 600_000
+        assert rt.prerendered.held_bytes <= 200_000
+        assert rt.journal.held_bytes <= 800_000
+    assert kie.get(f"/api/v1/jobs/recordInfo?taskId={ids[0]}").json() == NOT_FOUND
+    for task_id in ids[-4:]:  # a task within the budget is still served, whole
+        record = kie.record(task_id)
+        assert record["state"] == "success"
+        assert json.loads(json.loads(record["param"])["input"])["blob"] == "x" * BLOB
+    assert mock.journal.dropped > 0
+    assert mock.journal.records()[0].seq == mock.journal.dropped  # the oldest went first
+
+
+def test_pending_tasks_are_kept_past_the_byte_limit(make_mock: MakeMock) -> None:
+    mock, kie = make_mock(memory_limit=MEMORY, polls_to_complete=5)
+    ids = [_big_task(kie, n) for n in range(20)]  # 2 MB of pending tasks: over 600,000
+    assert mock._runtime.store.held_bytes > 600_000
+    assert all(kie.record(task_id)["state"] != "fail" for task_id in ids)  # each still there
+
+
+def test_a_task_is_counted_by_its_body_and_param_and_let_go_with_it(make_mock: MakeMock) -> None:
+    mock, kie = make_mock()
+    store = mock._runtime.store
+    task_id = _big_task(kie, 0)
+    held = store.held_bytes
+    assert 2 * BLOB < held < 2 * BLOB + 10_000  # the body and its param_json, each ~50 KB
+    mock.reset()
+    assert store.held_bytes == 0
+    assert kie.get(f"/api/v1/jobs/recordInfo?taskId={task_id}").json() == NOT_FOUND
+
+
+def test_the_journal_keeps_an_answers_start_not_a_whole_large_answer(make_mock: MakeMock) -> None:
+    """A finished task's record echoes its 1 MB param: each poll's record keeps only its first
+    TEXT_ANSWER_LIMIT bytes (all a record shows), not one more copy of the whole answer."""
+    mock, kie = make_mock(memory_limit=None)
+    body = {"model": BANANA, "input": {"prompt": "p", "blob": "x" * 1_000_000}}
+    task_id = kie.ok(kie.post("/api/v1/jobs/createTask", body))["taskId"]
+    before = mock.journal.held_bytes
+    for _ in range(5):
+        kie.record(task_id)
+    assert mock.journal.held_bytes - before <= 5 * (TEXT_ANSWER_LIMIT + OVERHEAD)
+    (poll, *_) = mock.journal.polls(task_id)
+    assert poll.answer is not None
+    assert poll.answer.size is not None
+    assert poll.answer.size > 1_000_000
+    assert poll.answer.to_json()["cut"]
+    assert len(mock._runtime.prerendered) == 0  # an answer over PRERENDER_BYTES is not cached
+
+
+def test_the_memory_limit_is_a_byte_count_like_the_upload_limit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert MockConfig().memory_limit == 256 * 2**20
+    assert MockConfig(memory_limit=None).memory_limit is None
+    with pytest.raises(ValueError, match="memory_limit"):
+        MockConfig(memory_limit=0)
+    with pytest.raises(TypeError, match="memory_limit"):
+        MockConfig(memory_limit=1.5)  # type: ignore[arg-type]
+    assert _parser("kiekit-mock").parse_args(["--memory-limit", "512M"]).memory_limit == 2**29
+    assert _parser("kiekit-mock").parse_args(["--memory-limit", "0"]).memory_limit is None
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--memory-limit", "lots"])
+    assert stopped.value.code == 2
+    assert "--memory-limit" in capsys.readouterr().err

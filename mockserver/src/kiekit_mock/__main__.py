@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from .clock import SCALE_RULE, scale_ok
 from .config import (
     IDLE_TIMEOUT,
+    MEMORY_LIMIT,
     READ_TIMEOUT,
     RECORD_DAYS,
     UPLOAD_LIMIT,
@@ -190,6 +191,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="days a finished task's record is kept after it ended (mock clock); then its "
         "status query answers as for an unknown task (default 60: KIE's 'log records 2 "
         "months'; 0: keep all)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=_byte_limit,
+        default=MEMORY_LIMIT,
+        metavar="BYTES",
+        help="bytes that tasks, their answers and the journal hold together, as 256M or 1G; "
+        "past it the oldest go first, as past the count limits (default 256M; 0: no byte limit)",
     )
     parser.add_argument(
         "--upload-limit",
@@ -388,8 +397,8 @@ _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
 def _byte_limit(text: str) -> int | None:
-    """--upload-limit, --upload-file-limit: bytes, with an optional K, M or G (powers of
-    1024); 0 for none."""
+    """--upload-limit, --upload-file-limit, --memory-limit: bytes, with an optional K, M or G
+    (powers of 1024); 0 for none."""
     number, unit = text[:-1], text[-1:].upper()
     if unit not in _UNITS:
         number, unit = text, ""
@@ -485,6 +494,7 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             upload_limit=args.upload_limit,
             upload_file_limit=args.upload_file_limit,
             record_days=args.record_days,
+            memory_limit=args.memory_limit,
             read_timeout=args.read_timeout,
             idle_timeout=args.idle_timeout,
         )

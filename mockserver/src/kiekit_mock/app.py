@@ -34,6 +34,7 @@ from .requestlog import (
     Noted,
     kept_body,
     mask_authorization,
+    noted_answer,
     request_kind,
 )
 from .route_helpers import STREAMED, Handler, bearer_key, key_in, parse_json_object, said_cut_short
@@ -289,7 +290,8 @@ def _note(
     code = answer.get("code") if answer is not None else None
     fault = None if hit is None else hit.rule_id
     authorization, account = _caller(request.headers.get("Authorization"))
-    answered = None if status == 0 or sent is None else _sent(sent)  # 0: reset, none sent
+    # 0: reset, none sent; the answer cut as the journal keeps it (noted_answer)
+    answered = None if status == 0 or sent is None else noted_answer(*_sent(sent))
     rules = _rules(request, task_id) if method == "POST" else ()  # only a POST creates
     kind = request_kind(method, path, query, task_id, code, fault)
     # plain values only (requestlog.Noted): the journal keeps them until the record is read

@@ -26,6 +26,10 @@ UPLOAD_LIMIT = 1024**3
 # to arrive, and a connection may sit with no request (aiohttp's own keep-alive time, 75 s)
 READ_TIMEOUT = 60.0
 IDLE_TIMEOUT = 75.0
+# MockConfig.memory_limit's default: the bytes tasks, their rendered answers and the journal
+# hold together (a long-running shared mock stays at a few hundred MB, Python's own overhead
+# included); how it is shared out: memory.py
+MEMORY_LIMIT = 256 * 1024**2
 # MockConfig.record_days's default: KIE keeps "log records 2 months" (kie-api.md §1, §8)
 RECORD_DAYS = 60.0
 
@@ -176,6 +180,12 @@ class MockConfig:
         uploads keep the "~100 MB" their page gives (§4). The smallest of the three applies
         (uploads_http.largest_file). Set it to test a client's refused-upload path with small
         files.
+    memory_limit (keyword-only): bytes that tasks, their rendered status answers and the
+        request journal may hold together (None: no byte limit, the count limits alone),
+        measured as the bytes of what they keep (bodies as JSON text, answers as sent): tasks
+        3/8 of it, finished tasks' rendered answers 1/8, journal records 1/2. Past a share the
+        oldest go first, as under the count limits (pending tasks are always kept). 256 MiB:
+        the count limits alone let a soak of 1 MB bodies reach GBs (memory.py).
     read_timeout (keyword-only): seconds a request's head and body may take to arrive, from
         its first byte; a slower one's connection is closed unanswered (connections.py). 60 s.
     idle_timeout (keyword-only): seconds a connection may sit with no request under way (one
@@ -211,6 +221,7 @@ class MockConfig:
     upload_limit: int | None = field(default=UPLOAD_LIMIT, kw_only=True)
     upload_file_limit: int | None = field(default=None, kw_only=True)
     record_days: float | None = field(default=RECORD_DAYS, kw_only=True)
+    memory_limit: int | None = field(default=MEMORY_LIMIT, kw_only=True)
     read_timeout: float = field(default=READ_TIMEOUT, kw_only=True)
     idle_timeout: float = field(default=IDLE_TIMEOUT, kw_only=True)
 
@@ -242,7 +253,7 @@ class MockConfig:
         if not seconds_ok(self.upload_cdn_seconds):
             raise ValueError(f"upload_cdn_seconds {SECONDS_RULE}, not {self.upload_cdn_seconds}")
         _check_record_days(self.record_days)
-        limits = ("journal_limit", "task_limit", "callback_limit", "upload_limit")
+        limits = ("journal_limit", "task_limit", "callback_limit", "upload_limit", "memory_limit")
         for name in (*limits, "upload_file_limit"):
             limit = getattr(self, name)
             if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):

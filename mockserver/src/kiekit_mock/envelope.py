@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .memory import OVERHEAD, PRERENDER_BYTES, under
+
 
 class ErrorAnswer(Exception):
     """A failure KIE reports in the body: raised by handlers, shaped by the app's middleware into
@@ -104,17 +106,35 @@ class Prerendered:
     one get and one set are each atomic, and a race at worst renders an answer twice. Past
     ``limit`` answers (the task store's limit) the oldest tenth goes, so memory stays bounded."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        limit: int | None = None,
+        *,
+        byte_limit: int | None = None,
+        largest: int = PRERENDER_BYTES,
+    ) -> None:
         self._answers: dict[Hashable, Rendered] = {}
         self._limit = limit
+        # MockConfig.memory_limit's share for these answers (memory.py), and the largest one
+        # cached: a larger one (a 1 MB param echoed) is rendered at each poll instead
+        self._byte_limit = byte_limit
+        self._largest = largest
+        self._bytes = 0
 
     def ok(self, key: Hashable, data: Callable[[], Any]) -> web.Response:
-        """``ok(data())``, rendered on the first call for ``key`` only."""
+        """``ok(data())``, rendered on the first call for ``key`` only (if it is cached)."""
         rendered = self._answers.get(key)
         if rendered is None:
-            rendered = self._answers[key] = Rendered.of(200, "success", data())
+            rendered = Rendered.of(200, "success", data())
+            if len(rendered.body) > self._largest:
+                return rendered.response()
+            self._answers[key] = rendered
+            self._bytes += len(rendered.body) + OVERHEAD
             if self._limit is not None and len(self._answers) > self._limit:
                 self._forget_oldest(len(self._answers) - self._limit + self._limit // 10)
+            byte_limit = self._byte_limit
+            if byte_limit is not None and self._bytes > byte_limit:
+                self._forget_bytes(self._bytes - under(byte_limit))
         return rendered.response()
 
     def _forget_oldest(self, count: int) -> None:
@@ -122,15 +142,39 @@ class Prerendered:
         concurrent change at worst makes this forget fewer, or render an answer again."""
         try:
             for key in list(itertools.islice(self._answers, count)):
-                self._answers.pop(key, None)
+                self._let_go(key)
         except RuntimeError:  # changed while being read: the next answer past the limit retries
             pass
+
+    def _forget_bytes(self, excess: int) -> None:
+        """Let the oldest answers go until ``excess`` bytes are (as _forget_oldest)."""
+        try:
+            for key in list(self._answers):
+                if excess <= 0:
+                    return
+                excess -= self._let_go(key)
+        except RuntimeError:
+            pass
+
+    def _let_go(self, key: Hashable) -> int:
+        rendered = self._answers.pop(key, None)
+        if rendered is None:
+            return 0
+        size = len(rendered.body) + OVERHEAD
+        self._bytes -= size
+        return size
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes the cached answers hold, as MockConfig.memory_limit counts them."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._answers)
 
     def clear(self) -> None:
         self._answers.clear()
+        self._bytes = 0
 
 
 def envelope(code: int, msg: str, data: Any) -> web.Response:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from .envelope import dumps, loads
+from .memory import OVERHEAD, under
 
 Key = TypeVar("Key")
 CONTROL_PREFIX = "/_mock/"
@@ -95,11 +96,12 @@ def kept_body(raw: bytes) -> bytes | BodyPreview:
     return BodyPreview(None if value is None else preview_json(value), len(raw))
 
 
-def listed_preview(body: dict[str, Any]) -> dict[str, Any] | None:
+def listed_preview(body: dict[str, Any], text: str | None = None) -> dict[str, Any] | None:
     """A body kept whole elsewhere (a task's request body), as a list shows it: None when its
-    JSON is within BODY_LIMIT bytes (listed whole, as the journal keeps such a body), else its
-    preview (preview_json). Measured once, when the task is made."""
-    if len(dumps(body).encode()) <= BODY_LIMIT:
+    JSON (``text``, if the caller has it) is within BODY_LIMIT bytes (listed whole, as the
+    journal keeps such a body), else its preview (preview_json). Measured once, when the task
+    is made."""
+    if len((dumps(body) if text is None else text).encode()) <= BODY_LIMIT:
         return None
     return preview_json(body)
 
@@ -273,9 +275,51 @@ Noted = tuple[
     str | None,  # fault
     float | None,  # at
     str | None,  # account_id
-    tuple[str | None, dict[str, str], bytes | None] | None,  # answer: SentAnswer.of's arguments
+    # answer: its type, headers, the body as SentAnswer keeps it (noted_answer) and its size
+    tuple[str | None, dict[str, str], bytes | None, int | None] | None,
     tuple[int, ...],  # rules
 ]
+
+
+def noted_answer(
+    content_type: str | None, headers: dict[str, str], body: bytes | None
+) -> tuple[str | None, dict[str, str], bytes | None, int | None]:
+    """An answer as a Noted keeps it until its record is made: what SentAnswer.of keeps, cut
+    now (a finished task's 1 MB record, kept whole by every poll's note, took GBs)."""
+    if body is None:
+        return content_type, headers, None, None
+    if not is_text(content_type):
+        return content_type, headers, None, len(body)
+    kept = body if len(body) <= TEXT_ANSWER_LIMIT else body[:TEXT_ANSWER_LIMIT]
+    return content_type, headers, kept, len(body)
+
+
+def _noted_bytes(noted: Noted) -> int:
+    """Bytes a noted record holds, as MockConfig.memory_limit counts them (memory.py)."""
+    body, answer = noted[3], noted[11]
+    size = OVERHEAD + (len(body) if isinstance(body, bytes) else _preview_bytes(body.value))
+    if answer is not None and answer[2] is not None:
+        size += len(answer[2])
+    return size
+
+
+def _preview_bytes(preview: dict[str, Any] | None) -> int:
+    # a preview holds about PREVIEW_CHARACTERS of text (preview_json); none: nothing
+    return 0 if preview is None else PREVIEW_CHARACTERS
+
+
+def _record_bytes(record: RequestRecord) -> int:
+    """Bytes a record holds (as _noted_bytes): its body as JSON text, its answer's kept body."""
+    if record.body is None:
+        size = 0
+    elif record.body_truncated:
+        size = PREVIEW_CHARACTERS
+    else:
+        size = record.body_size or 0
+    answer = record.answer
+    if answer is not None and answer.body is not None:
+        size += len(answer.body)
+    return OVERHEAD + size
 
 
 def _record_of(noted: Noted, seq: int) -> RequestRecord:
@@ -311,7 +355,7 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         at,
         account,
         seq,
-        None if answer is None else SentAnswer.of(*answer),
+        None if answer is None else SentAnswer(answer[0], answer[3], answer[1], answer[2]),
         rules,
         size,
         truncated,
@@ -382,12 +426,23 @@ class Journal:
     """
 
     def __init__(
-        self, clock: Callable[[], float] | None = None, *, limit: int | None = DEFAULT_JOURNAL_LIMIT
+        self,
+        clock: Callable[[], float] | None = None,
+        *,
+        limit: int | None = DEFAULT_JOURNAL_LIMIT,
+        byte_limit: int | None = None,
     ) -> None:
         if limit is not None and limit < 1:
             raise ValueError("journal_limit must be >= 1 or None")
+        if byte_limit is not None and byte_limit < 1:
+            raise ValueError("byte_limit must be >= 1 or None")
         self._clock = clock
         self._limit = limit
+        # the journal's share of MockConfig.memory_limit (memory.py): bytes its records may
+        # hold; each record's bytes, in step with _records (0 for a forgotten one), and the sum
+        self._byte_limit = byte_limit
+        self._sizes: list[int] = []
+        self._bytes = 0
         self._dropped = 0
         self._lock = threading.Lock()
         self._first = 0  # seq of _records[0]: the records cleared or dropped so far
@@ -417,6 +472,9 @@ class Journal:
             at = record.at if record.at is not None or self._clock is None else self._clock()
             record = replace(record, seq=seq, at=at)
             self._records.append(record)
+            size = _record_bytes(record)
+            self._sizes.append(size)
+            self._bytes += size
             if record.task_id is not None:
                 self._by_task.setdefault(record.task_id, []).append(seq)
             self._by_path.setdefault(record.path, []).append(seq)
@@ -424,7 +482,8 @@ class Journal:
                 self._by_account.setdefault(record.account_id, []).append(seq)
             if record.kind == "create":
                 self._creates.append(seq)
-                body = json.dumps(record.body, sort_keys=True)
+                # the body's digest, not its text: a second copy of every create body was kept
+                body = _digest(json.dumps(record.body, sort_keys=True))
                 self._same_creates.setdefault((record.account_id, record.path, body), []).append(
                     seq
                 )
@@ -448,11 +507,20 @@ class Journal:
             return
         if path.startswith(CONTROL_PREFIX):
             return
+        size = _noted_bytes(noted)
         with self._lock:
             self._records.append(noted)
+            self._sizes.append(size)
+            self._bytes += size
             self._unindexed.append((task_id, path, account_id))
-            if self._limit is not None and len(self._records) > self._limit:
+            if self._over():
                 self._rotate()
+
+    def _over(self) -> bool:
+        """Past the count limit or the byte limit; under the lock."""
+        return (self._limit is not None and len(self._records) > self._limit) or (
+            self._byte_limit is not None and self._bytes > self._byte_limit
+        )
 
     def _index_pending(self) -> None:
         """Put the records add_later left unindexed into the indexes; under the lock."""
@@ -472,10 +540,20 @@ class Journal:
     def _rotate(self) -> None:
         """Past the limit, let the oldest tenth go, from the records and every index; under
         the lock. Each index entry is a list of ascending seqs: its dropped ones are a prefix."""
-        if self._limit is None or len(self._records) <= self._limit:
+        if not self._over():
             return
         self._index_pending()
-        drop = len(self._records) - self._limit + self._limit // 10
+        drop = 0
+        if self._limit is not None and len(self._records) > self._limit:
+            drop = len(self._records) - self._limit + self._limit // 10
+        if self._byte_limit is not None and self._bytes > self._byte_limit:
+            # the oldest records until they hold a tenth less than the byte limit
+            excess = self._bytes - under(self._byte_limit) - sum(self._sizes[:drop])
+            while excess > 0 and drop < len(self._records):
+                excess -= self._sizes[drop]
+                drop += 1
+        self._bytes -= sum(self._sizes[:drop])
+        del self._sizes[:drop]
         first = self._first + drop
         gaps = sum(1 for entry in self._records[:drop] if entry is None)
         del self._records[:drop]
@@ -488,6 +566,12 @@ class Journal:
         _prune(self._same_creates, first)
 
     @property
+    def held_bytes(self) -> int:
+        """Bytes the records hold, as MockConfig.memory_limit counts them (memory.py)."""
+        with self._lock:
+            return self._bytes
+
+    @property
     def dropped(self) -> int:
         """Records let go to keep within the limit, since the mock started (clear() aside)."""
         with self._lock:
@@ -498,6 +582,8 @@ class Journal:
         with self._lock:
             self._first += len(self._records)
             self._records.clear()
+            self._sizes.clear()
+            self._bytes = 0
             self._gaps = 0
             self._by_task.clear()
             self._by_path.clear()
@@ -514,6 +600,8 @@ class Journal:
             seqs = self._by_account.pop(account, [])
             for seq in seqs:
                 self._records[seq - self._first] = None
+                self._bytes -= self._sizes[seq - self._first]
+                self._sizes[seq - self._first] = 0
             self._gaps += len(seqs)
             self._forgotten += len(seqs)
             gone = set(seqs)
@@ -784,6 +872,10 @@ class Journal:
     ) -> None:
         """AssertionError if a task (or ``task_id``) was polled again sooner than ``seconds``."""
         self.check_no_poll_faster_than(seconds, task_id, account_id=account_id).verify()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _prune(index: dict[Key, list[int]], first: int) -> None:

@@ -16,6 +16,7 @@ from .config import MockConfig
 from .envelope import Prerendered
 from .faults import Faults
 from .limits import Limits, LimitSettings
+from .memory import Shares
 from .requestlog import Journal
 from .rules import RuleBook
 from .scenario import ScenarioPlayer
@@ -65,8 +66,9 @@ class Runtime:
         rules = RuleBook(config.rules)
         store = Store(config, clock.now, rules, Limits(LimitSettings.from_config(config)))
         store.on_forget = dispatcher.forget_tasks  # a forgotten task's callbacks go with it
-        journal = Journal(clock.now, limit=config.journal_limit)
-        prerendered = Prerendered(limit=config.task_limit)
+        shares = Shares.of(config.memory_limit)  # memory_limit, shared out (memory.py)
+        journal = Journal(clock.now, limit=config.journal_limit, byte_limit=shares.journal)
+        prerendered = Prerendered(limit=config.task_limit, byte_limit=shares.answers)
         return cls(
             config,
             store,

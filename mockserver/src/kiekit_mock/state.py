@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 from .config import AccountSettings, MockConfig
 from .config import account_id as account_id  # re-exported: route_helpers.py, __init__.py
-from .envelope import ErrorAnswer
+from .envelope import ErrorAnswer, dumps
 from .limits import Limits, LimitSettings
+from .memory import OVERHEAD, Shares, under
 from .requestlog import listed_preview
 from .rules import IMMEDIATE, SUCCESS, Lifecycle, Outcome, RuleBook, TaskFacts, moderation_failure
 
@@ -237,8 +238,14 @@ class _Task:
     # a snapshot's fields that never change, gathered once (see snapshot)
     fixed: dict[str, Any] = field(init=False, repr=False, compare=False)
 
+    # bytes it holds, as MockConfig.memory_limit counts them (memory.py): its body as JSON
+    # text, its record's param_json, and a fixed overhead
+    size: int = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         spec = self.spec
+        text = dumps(spec.request_body)  # measured once (listed_preview reads it too)
+        self.size = len(text) + len(spec.param_json) + len(spec.prompt) + OVERHEAD
         self.fixed = {
             "task_id": self.task_id,
             "family": spec.family,
@@ -255,7 +262,7 @@ class _Task:
             "aspect_ratio": spec.aspect_ratio,
             "origin": spec.origin,
             "rules": self.rules,
-            "request_body_preview": listed_preview(spec.request_body),
+            "request_body_preview": listed_preview(spec.request_body, text),
         }
 
     @property
@@ -360,6 +367,10 @@ class Store:
         self._kinds: Counter[_Kind] = Counter()
         self._forgotten = 0
         self._look_again_at = 0  # too few finished to forget: look again at this many tasks
+        # bytes the tasks hold (_Task.size), and their share of MockConfig.memory_limit
+        self._bytes = 0
+        self._byte_limit = Shares.of(config.memory_limit).tasks
+        self._bytes_again_at = 0  # too few finished to forget: look again at this many bytes
         self._default_lifecycle = Lifecycle(config.polls_to_complete, config.seconds_to_complete)
         # tasks that move on the clock, polled or not (settler.py): (due, seq, task id, stage),
         # soonest first; a task is pushed once its lifecycle's polls are met and it has seconds
@@ -487,6 +498,7 @@ class Store:
             )
             self._tasks[task_id] = task
             self._kinds[task.kind] += 1
+            self._bytes += task.size
             acct.tasks += 1
             if (made := CREATED.get()) is not None:
                 made.append(task_id)
@@ -499,6 +511,35 @@ class Store:
         return snapshot
 
     def _forget_old(self) -> list[str]:
+        """Past MockConfig.task_limit or the tasks' share of memory_limit, forget the oldest
+        finished tasks (_forget_by_count, _forget_by_bytes); under the lock. Returns their ids."""
+        forgotten = self._forget_by_count()
+        forgotten += self._forget_by_bytes()
+        return forgotten
+
+    def _forget_by_bytes(self) -> list[str]:
+        """Past the tasks' share of MockConfig.memory_limit (memory.py), forget the oldest
+        finished tasks until they hold a tenth less than it (the scan is spread over many
+        creates); a pending task is kept, as under task_limit. Under the lock."""
+        limit = self._byte_limit
+        if limit is None or self._bytes <= max(limit, self._bytes_again_at):
+            return []
+        excess = self._bytes - under(limit)
+        forgotten = []
+        for task_id, task in self._tasks.items():  # the oldest first
+            if excess <= 0:
+                break
+            if task.ended is not None:
+                forgotten.append(task_id)
+                excess -= task.size
+        for task_id in forgotten:  # not while the scan reads the dict
+            self._drop(task_id)
+        self._forgotten += len(forgotten)
+        # still over (most are pending): no new scan before another tenth has come
+        self._bytes_again_at = self._bytes + limit // 10 if self._bytes > limit else 0
+        return forgotten
+
+    def _forget_by_count(self) -> list[str]:
         """Past MockConfig.task_limit, forget the oldest finished tasks, a tenth of the limit at
         once (the scan is spread over many creates); under the lock. A pending task is kept:
         its client still polls it, and may yet be charged or refunded. Returns their ids."""
@@ -538,6 +579,12 @@ class Store:
         gone_at = self._record_gone_at(task)
         if gone_at is not None:
             heapq.heappush(self._records_end, (gone_at, task.task_id))
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes the tasks hold, as MockConfig.memory_limit counts them (memory.py)."""
+        with self._lock:
+            return self._bytes
 
     @property
     def forgotten(self) -> int:
@@ -604,6 +651,7 @@ class Store:
         """Forget one task (under the lock); its timed entries are dropped as they fall due."""
         task = self._tasks.pop(task_id)
         self._uncount(task)
+        self._bytes -= task.size
 
     def _uncount(self, task: _Task) -> None:
         kind = task.kind
@@ -788,6 +836,7 @@ class Store:
         with self._lock:
             self._tasks.clear()
             self._kinds.clear()
+            self._bytes = self._bytes_again_at = 0
             self._timed.clear()
             self._records_end.clear()
             self._forgotten = 0
