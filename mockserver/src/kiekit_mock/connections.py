@@ -43,7 +43,13 @@ class _TimedRequestHandler(web.RequestHandler):
             self._read_timer = asyncio.get_running_loop().call_later(
                 self._read_timeout, self._read_too_slow
             )
-        messages = self._messages  # (head, body) of each request read, not yet handled
+        # (head, body) of each request read, not yet handled: aiohttp's own queue, read
+        # defensively — an aiohttp without it (a later 3.x) only loses the read timeout
+        messages = getattr(self, "_messages", None)
+        if messages is None:
+            self._stop_timer()
+            super().data_received(data)
+            return
         before = len(messages)
         super().data_received(data)
         if len(messages) > before:  # a head arrived whole: its body is read next
