@@ -131,6 +131,46 @@ def test_wait_and_download_complete_the_row(api: Any, kit: SimpleNamespace, tmp_
     assert not row.unfinished
 
 
+def test_a_download_that_completes_after_a_failed_try_leaves_no_stale_error_in_the_row(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """An outside tester's soak (soakclient, finding 2): a row downloaded whole after a try cut
+    short still showed that try's DownloadError in `kie tasks`, naming an .incomplete file
+    that was gone: the error column says what is still wrong, and nothing was."""
+    from kiekit import DownloadError
+
+    journal = Journal(MemoryStore())
+    url = f"{kit.CDN}/a1.png"
+    broken = [True]
+
+    def cdn(request: HttpRequest) -> HttpResponse:
+        if broken[0]:
+            return HttpResponse(502, b"bad gateway", "Bad Gateway")
+        return HttpResponse(200, kit.PNG, "OK")
+
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: cdn})
+
+    async def scenario() -> Any:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
+        ) as client:
+            results = await client.wait(await client.submit(kit.GROK_T2I, prompt="x"))
+            with pytest.raises(DownloadError):
+                await client.download(results, tmp_path)
+            failed = _only_row(journal)
+            broken[0] = False
+            await client.download(results, tmp_path)
+            return failed
+
+    failed = api.run(scenario)
+    assert failed.error["type"] == "DownloadError"  # said while it was so
+    assert failed.unfinished
+    row = _only_row(journal)
+    assert not row.unfinished
+    assert len(row.files) == 1
+    assert row.error is None
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX names are bytes")
 def test_files_downloaded_under_a_folder_whose_name_is_not_utf8_complete_the_row(
     api: Any, kit: SimpleNamespace, tmp_path: Path

@@ -892,9 +892,14 @@ class Journal:
         *,
         read_back: bool = True,
     ) -> Entry | None:
+        """The task's files are all on disk: its row is done, let go, and no longer carries
+        the error of an earlier try that fell short (a ``DownloadError`` naming an
+        ``.incomplete`` file since completed and removed): the column says what is still
+        wrong, and nothing is. A hand-off's mark stays, as :meth:`finished` keeps it."""
         changes = {
             "files": tuple(recorded(path) for path in paths),
             "out_dir": recorded(out_dir),
+            "error": self._unless_handed_off(None),
             "updated_at": self._clock(),
             "lease_until": None,  # done: nobody needs to hold it any more
         }
