@@ -552,6 +552,7 @@ def test_kie_resume_reports_tasks_of_a_mock_that_is_gone_and_marks_them_failed(
         intent = journal.intend(GROK, request, base_url=gone.base_url, account=account_of(key))
         assert intent is not None
         journal.created(intent, Task(task_id, GROK))
+    journal.let_go_all()  # as the `kie run --mock` that made them, ended: they are owed here
     gone.stop()  # as an embedded `kie run --mock` server stops with its command
     live = mock_server_factory()
 

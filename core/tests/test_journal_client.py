@@ -131,6 +131,46 @@ def test_wait_and_download_complete_the_row(api: Any, kit: SimpleNamespace, tmp_
     assert not row.unfinished
 
 
+def test_a_download_that_completes_after_a_failed_try_leaves_no_stale_error_in_the_row(
+    api: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """An outside tester's soak (soakclient, finding 2): a row downloaded whole after a try cut
+    short still showed that try's DownloadError in `kie tasks`, naming an .incomplete file
+    that was gone: the error column says what is still wrong, and nothing was."""
+    from kiekit import DownloadError
+
+    journal = Journal(MemoryStore())
+    url = f"{kit.CDN}/a1.png"
+    broken = [True]
+
+    def cdn(request: HttpRequest) -> HttpResponse:
+        if broken[0]:
+            return HttpResponse(502, b"bad gateway", "Bad Gateway")
+        return HttpResponse(200, kit.PNG, "OK")
+
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: cdn})
+
+    async def scenario() -> Any:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
+        ) as client:
+            results = await client.wait(await client.submit(kit.GROK_T2I, prompt="x"))
+            with pytest.raises(DownloadError):
+                await client.download(results, tmp_path)
+            failed = _only_row(journal)
+            broken[0] = False
+            await client.download(results, tmp_path)
+            return failed
+
+    failed = api.run(scenario)
+    assert failed.error["type"] == "DownloadError"  # said while it was so
+    assert failed.unfinished
+    row = _only_row(journal)
+    assert not row.unfinished
+    assert len(row.files) == 1
+    assert row.error is None
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX names are bytes")
 def test_files_downloaded_under_a_folder_whose_name_is_not_utf8_complete_the_row(
     api: Any, kit: SimpleNamespace, tmp_path: Path
@@ -889,3 +929,101 @@ def test_close_leaves_open_a_journal_the_caller_gave(
     assert journal.by_task(task.id) is not None
     journal.close()
     assert _open_files_under(tmp_path / "theirs") == []
+
+
+# -- a live client holds the rows it works on (outside tester "soakclient", finding 1) --------
+
+
+class _Clock:
+    """The journal's clock, moved by hand: leases run out and are renewed on it, not on time."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _CountedRenewals(MemoryStore):
+    def __init__(self, *, clock: Callable[[], float]) -> None:
+        super().__init__(clock=clock)
+        self.renewals = 0
+
+    def renew_rows(self, owner: str, lease: float, keys: Any) -> int:
+        self.renewals += 1
+        return super().renew_rows(owner, lease, keys)
+
+
+@pytest.mark.parametrize("key", [None, "job-1"], ids=["plain", "keyed"])
+def test_a_live_wait_and_download_hold_the_row_past_its_lease_and_let_it_go_at_the_end(
+    api: Any, kit: SimpleNamespace, tmp_path: Path, key: str | None
+) -> None:
+    """A service's plain submit/wait/download left its row unheld (lease NULL): `kie resume`
+    from another shell polled and downloaded the same task into the same files, and `kie
+    tasks` said "unfinished: kie resume". Now the row is held from the intent's own write,
+    its lease renewed while the wait works (each poll here moves the journal's clock 25 s:
+    four minutes, four leases), and let go by the download's write. Another process's resume
+    (Journal.take) leaves it alone meanwhile, and takes it at once after."""
+    clock = _Clock()
+    store = _CountedRenewals(clock=clock)
+    journal = Journal(store, clock=clock)
+    resume = Journal(store, clock=clock)  # another process's `kie resume` on this journal
+    url = f"{kit.CDN}/a1.png"
+    seen: list[tuple[Any, str | None]] = []
+
+    def poll(request: HttpRequest) -> HttpResponse:
+        clock.now += 25.0
+        row = _only_row(journal)
+        seen.append((resume.take(row.key), resume.holder(row)))
+        return kit.market("waiting") if len(seen) < 10 else kit.market("success", urls=[url])
+
+    kie = kit.FakeKie(statuses=[poll], files={url: kit.PNG})
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
+        ) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="x", idempotency_key=key)
+            await client.download(await client.wait(task), tmp_path)
+
+    api.run(scenario)
+    assert len(seen) == 10  # 250 s of waiting: past four leases of 60 s
+    assert seen == [(None, journal.owner)] * 10  # held by the live wait all along
+    assert 5 <= store.renewals <= 10  # a third of a lease apart, never one per task or poll
+    row = _only_row(journal)
+    assert (row.state, row.lease_until) == (EntryState.SUCCEEDED, None)  # done, let go
+    assert resume.holder(row) is None
+
+
+def test_a_wait_given_up_lets_go_at_once_and_a_row_nobody_renews_is_free_after_its_lease(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """The two ends of a hold: a wait that stops (here, at its deadline) lets go at once, so
+    another process's resume takes the task without waiting out the lease; a row held by a
+    process that no longer renews it (it died, or only submitted) is free once its lease has
+    run out, as a keyed row always was."""
+    from kiekit import WaitTimeoutError
+
+    clock = _Clock()
+    store = MemoryStore(clock=clock)
+    journal = Journal(store, clock=clock)
+    resume = Journal(store, clock=clock)
+    made = iter(["t-given-up", "t-only-submitted"])
+    kie = kit.FakeKie([kit.market("waiting")], create=lambda request: kit.created(next(made)))
+    short = PollPolicy(initial=0.001, growth=0.0, maximum=0.001, timeout=0.05)
+
+    async def scenario() -> None:
+        async with api.client(
+            transport=kie.transport, journal=journal, poll=short, **NO_LIMITS
+        ) as client:
+            given_up = await client.submit(kit.GROK_T2I, prompt="given up")
+            with pytest.raises(WaitTimeoutError):
+                await client.wait(given_up)
+            await client.submit(kit.GROK_T2I, prompt="only submitted")
+
+    api.run(scenario)
+    rows = {row.task_id: row for row in journal.entries()}
+    assert resume.take(rows["t-given-up"].key) is not None  # let go: taken at once
+    assert resume.take(rows["t-only-submitted"].key) is None  # held by its live submitter
+    clock.now += journal.lease + 1  # nobody renewed it: its lease has run out
+    assert resume.take(rows["t-only-submitted"].key) is not None

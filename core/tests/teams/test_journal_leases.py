@@ -138,6 +138,32 @@ def test_renew_extends_only_the_owners_held_rows(store: JournalStore, clock: Fak
     assert released.lease_until is None
 
 
+def test_renew_rows_extends_only_the_named_rows_the_owner_holds(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    """A client renews the rows its waits and downloads work on, not every row it ever held
+    (one submitted and never waited for lets its lease run out: soakclient finding 1)."""
+    for key, owner in (("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b")):
+        store.insert(row(key, owner=owner), lease=10)
+    store.update("a3", {"updated_at": 2.0}, holder="a")  # released: not renewed
+    before = {key: store.get(key) for key in ("a1", "a2", "b1")}
+    clock.now += 5
+    renew_rows = getattr(store, "renew_rows")  # noqa: B009 - optional in the protocol
+    # more keys than one SQLite statement names: they go a few hundred at a time
+    named = ["a1", "a3", "b1", *(f"missing-{i}" for i in range(1_200))]
+    assert renew_rows("a", 100, named) == 1
+    after = {key: store.get(key) for key in ("a1", "a2", "a3", "b1")}
+    renewed, was = after["a1"], before["a1"]
+    assert renewed is not None
+    assert was is not None
+    assert (renewed.lease_until or 0) > (was.lease_until or 0)
+    assert after["a2"] == before["a2"]  # not named: its lease runs out
+    released = after["a3"]
+    assert released is not None
+    assert released.lease_until is None
+    assert after["b1"] == before["b1"]  # another owner's
+
+
 def test_journal_claims_a_job_once_across_workers_and_takes_over_a_gone_workers_claim(
     store: JournalStore, clock: FakeClock
 ) -> None:

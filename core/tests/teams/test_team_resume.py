@@ -65,7 +65,9 @@ def _created(mock: Any, journal: Journal, count: int) -> list[str]:
     """``count`` tasks created through ``journal`` (as a batch killed after its creates left
     them): ``created`` rows nobody holds; the tasks stay running until completed by hand."""
     with Client(KEY, base_url=mock.base_url, journal=journal, rate_limits=None) as kie:
-        return [kie.submit(GROK, {"prompt": f"held {i}"}).id for i in range(count)]
+        made = [kie.submit(GROK, {"prompt": f"held {i}"}).id for i in range(count)]
+    journal.let_go_all()  # as the killed batch's rows: held by nobody (a live one's are held)
+    return made
 
 
 def _polls(mock: Any, task_ids: list[str]) -> int:

@@ -209,12 +209,50 @@ class Session:
     def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
         return self._keyed(task.id, self._ending(task, self.engine.finish(task, status)))
 
+    def _held(self, flow: Flow[T]) -> Flow[T]:
+        """``flow``, a wait or a download at work here, keeping the rows at work held: before
+        each of its steps, their leases are renewed when a third of the lease has gone by
+        (one renewal for every flow of the journal: Journal.renewal_due), and a sleep longer
+        than that third is cut into such pieces, so the lease (docs/teams.md) never runs out
+        under a live wait. A process that dies stops renewing: its rows are taken over."""
+        journal = self.recorder.journal
+        if journal is None:
+            return (yield from flow)
+        piece = journal.lease / 3
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                op = flow.throw(thrown) if thrown is not None else flow.send(sent)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            try:
+                if isinstance(op, Sleep) and op.seconds > piece:
+                    left = op.seconds
+                    while left > 0:
+                        yield from self._renewed()
+                        sent = yield Sleep(min(left, piece))
+                        left -= piece
+                else:
+                    yield from self._renewed()
+                    sent = yield op
+                thrown = None
+            except GeneratorExit:
+                flow.close()
+                raise
+            except BaseException as exc:
+                sent, thrown = None, exc
+
+    def _renewed(self) -> Flow[None]:
+        if self.recorder.renewal_due():
+            yield from self._record(self.recorder.renew)
+
     def _ending(self, task: Task, end: Flow[Results]) -> Flow[Results]:
         """A wait's end (polled, or from a status in hand), written in the journal."""
         recorder = self.recorder
         with recorder.at_work(task.id):
             try:
-                results = yield from end
+                results = yield from self._held(end)
             except GeneratorExit:
                 raise
             except BaseException as exc:
@@ -235,8 +273,10 @@ class Session:
             kept = yield from self._record(partial(recorder.files_written, task_id))
             landed: list[Path] = []
             try:
-                paths = yield from self.engine.download(
-                    results, Path(native(os.fspath(out_dir))), landed=landed, kept=kept
+                paths = yield from self._held(
+                    self.engine.download(
+                        results, Path(native(os.fspath(out_dir))), landed=landed, kept=kept
+                    )
                 )
             except GeneratorExit:
                 raise

@@ -485,8 +485,45 @@ class AiohttpTransport:
         if files is not None:
             files.close()
 
+    def close_dropped(self) -> bool:
+        """Close what is open without awaiting (its AsyncClient was collected without
+        ``close()``): the session's pooled connections closed in place, as aiohttp's own
+        finalizer does (on the session's loop, when that runs in another thread), so that
+        aiohttp warns of neither its session nor its connector; the file threads and pool let
+        go. True when a session was open (the caller warns of it once). Never blocks."""
+        session, self._session = self._session, None
+        self._closed = True
+        if self._file_threads is not None:
+            self._file_threads.shutdown(wait=False, cancel_futures=True)
+            self._file_threads = None
+        files, self._files = self._files, None
+        if files is not None:
+            files.close()
+        if session is None or session.closed:
+            return False
+        loop = self._loop
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if loop is not None and here is not loop and loop.is_running():
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: closed here, below
+                loop.call_soon_threadsafe(_close_pool, session)  # holds it until then
+                return True
+        _close_pool(session)
+        return True
+
 
 _CLOSED_IN_FLIGHT = "the AsyncClient was closed while the call was in flight"
+
+
+def _close_pool(session: Any) -> None:
+    """Close ``session``'s pooled connections without awaiting, as aiohttp's own finalizer
+    does (``BaseConnector._close``, sync in aiohttp 3; without it aiohttp warns, as before)."""
+    close = getattr(session.connector, "_close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):  # a finalizer's: nothing may escape
+            close()
 
 
 def _import_aiohttp() -> None:

@@ -176,6 +176,11 @@ class Journal:
         self._owner = (os.getpid(), _owner_name())
         # task id -> this process's waits and downloads of it running now (at_work)
         self._at_work: collections.Counter[str] = collections.Counter()
+        # when the leases of the rows at work were last renewed (this journal's clock), or
+        # None while nothing is at work (renewal_due)
+        self._renewed_at: float | None = None
+        # a lease was ever written by this journal: closing it lets go (close(let_go=True))
+        self._leased = False
         # tasks of this process a write after the create missed (the database down)
         self._missed: set[str] = set()
         # row key -> (its task id, the changes a write after the create could not make): each
@@ -206,25 +211,49 @@ class Journal:
         else:  # a store of before open(): it opens at its first use, a lookup of no row
             self.store.get("")
 
-    def close(self) -> None:
+    def close(self, *, let_go: bool = False) -> None:
         """Close the store's connections (SQLite's file handles, PostgreSQL's sessions), once
         the writes queued for it on the journal's writer thread are done; a later use opens
         them again. A client closes a journal it opened itself (``journal=True``, the default,
         or a URL) when it is closed, never one it was given (that one is its caller's). A
-        store without ``close()`` (optional in the protocol) is left as it is."""
+        store without ``close()`` (optional in the protocol) is left as it is. ``let_go``:
+        the rows this journal holds are let go first (:meth:`let_go_all`), as a client does
+        with the journal it opened: nothing of this process works on them any more."""
         from kiekit.journal._writer import WRITER
 
-        closing = getattr(self.store, "close", None)
-        if closing is not None:
-            WRITER.after_queued(closing)
+        WRITER.after_queued(functools.partial(self._closing, let_go))
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, let_go: bool = False) -> None:
         """:meth:`close`, waiting for the queued writes without blocking the event loop."""
         from kiekit.journal._writer import WRITER
 
+        await WRITER.after_queued_async(functools.partial(self._closing, let_go))
+
+    def close_soon(self, *, let_go: bool = False) -> None:
+        """:meth:`close`, queued on the journal's writer thread without waiting for it: for a
+        finalizer (a client collected without ``close()``), which must never block."""
+        from kiekit.journal._writer import WRITER
+
+        WRITER.after_queued_nowait(functools.partial(self._closing, let_go))
+
+    def _closing(self, let_go: bool) -> None:
+        if let_go:
+            try:
+                self.let_go_all()
+            except JournalError as exc:  # its leases run out instead: nothing is lost
+                log.warning("could not let go of this process's rows in the task journal: %s", exc)
         closing = getattr(self.store, "close", None)
         if closing is not None:
-            await WRITER.after_queued_async(closing)
+            closing()
+
+    def let_go_all(self) -> int:
+        """Let go of every row this journal holds (its leases ended now: ``kie resume`` in
+        another process takes them at once); how many. Writes nothing when this journal
+        never held a row."""
+        if not self._leased:
+            return 0
+        self._leased = False  # until this journal holds a row again
+        return self.store.renew(self.owner, 0.0)
 
     def same_store_as(self, other: Journal) -> bool:
         """Whether ``other`` reads and writes the rows this journal does: the same store, or
@@ -263,12 +292,17 @@ class Journal:
             base_url=base_url,
             out_dir=out_dir,
             account=account,
-            # its sender, lease or not: `kie tasks` tells a create on its way from one whose
-            # sender is gone (an unkeyed row has no lease: nobody else can want it)
+            # its sender: `kie tasks` tells a create on its way from one whose sender is gone
             owner=self.owner,
         )
+        # Held for the lease, keyed or not, in this same write (no write more a task): nobody
+        # else can want to send an unkeyed row, but `kie resume` elsewhere would wait for its
+        # task and fetch its files while this process does (outside tester "soakclient",
+        # finding 1). Renewed while a wait or download of it is at work here (renew_at_work),
+        # let go by the row's last write or when the work stops (let_go_of).
+        self._leased = True
         if key is None:  # a random key: nobody else can want this row
-            if not self.store.insert(entry):
+            if not self.store.insert(entry, lease=self.lease):
                 raise self._missing(entry.key, "the intent row was not stored: not sent")
             return entry
         if self.store.insert(entry, lease=self.lease):
@@ -312,6 +346,7 @@ class Journal:
         held; the last write of a job (:meth:`downloaded`, :meth:`release`) lets them go."""
         now = self._clock()
         owner = self.owner
+        self._leased = True
         fresh = Entry(
             key=key,
             model=model,
@@ -357,6 +392,7 @@ class Journal:
         ends its leases); another's lease that ran out is taken over. :meth:`renew` keeps it
         held; the wait's last write (:meth:`downloaded`, or a failure's let-go) lets it go."""
         owed = [EntryState.CREATED, EntryState.SUCCEEDED]
+        self._leased = True
 
         def held() -> Entry | None:
             changes = {"updated_at": self._clock()}
@@ -453,6 +489,34 @@ class Journal:
         """Extend the lease of every row this process holds; how many it holds."""
         return self.store.renew(self.owner, self.lease)
 
+    def renewal_due(self) -> bool:
+        """Whether the leases of the rows at work here (:meth:`at_work`) are to be renewed
+        now: a third of the lease after their last renewal, or after the first of them began
+        (its row's lease was written then, with its intent or its take). One renewal serves
+        every wait and download of this journal, so it costs a statement every third of the
+        lease, however many tasks are in flight; True is answered once for each."""
+        now = self._clock()
+        with self._lock:
+            if self._renewed_at is None or now < self._renewed_at + self.lease / 3:
+                return False
+            self._renewed_at = now
+            return True
+
+    def renew_at_work(self) -> int:
+        """Extend the lease of the rows this process holds whose tasks a wait or download of
+        this process works on now (only those: a row submitted and not waited for, or waited
+        for and handed on, lets its lease run out); how many. A store without
+        ``renew_rows`` (optional in the protocol) renews every lease of this process."""
+        with self._lock:
+            keys = [self._keys[task] for task in self._at_work if task in self._keys]
+        if not keys:
+            return 0
+        renew_rows = getattr(self.store, "renew_rows", None)
+        if renew_rows is None:
+            return self.store.renew(self.owner, self.lease)
+        renewed: int = renew_rows(self.owner, self.lease, keys)
+        return renewed
+
     def refused(self, key: str, exc: BaseException) -> Entry | None:
         """Claimed job ``key`` was refused here before anything was sent (its input or model is
         wrong: :func:`refused_for_all`): ``rejected``, with the error (``kie tasks`` says why),
@@ -479,6 +543,8 @@ class Journal:
         """A wait or download of ``task_id`` runs in this process meanwhile (see
         :meth:`let_go_of`); in memory only."""
         with self._lock:
+            if not self._at_work:  # the first at work: its lease was written just now, or so
+                self._renewed_at = self._clock()
             self._at_work[task_id] += 1
         try:
             yield
@@ -487,6 +553,8 @@ class Journal:
                 self._at_work[task_id] -= 1
                 if not self._at_work[task_id]:
                     del self._at_work[task_id]
+                if not self._at_work:
+                    self._renewed_at = None
 
     def alone_at(self, task_id: str) -> bool:
         """Whether one wait or download of ``task_id`` at most runs in this process now."""
@@ -892,9 +960,14 @@ class Journal:
         *,
         read_back: bool = True,
     ) -> Entry | None:
+        """The task's files are all on disk: its row is done, let go, and no longer carries
+        the error of an earlier try that fell short (a ``DownloadError`` naming an
+        ``.incomplete`` file since completed and removed): the column says what is still
+        wrong, and nothing is. A hand-off's mark stays, as :meth:`finished` keeps it."""
         changes = {
             "files": tuple(recorded(path) for path in paths),
             "out_dir": recorded(out_dir),
+            "error": self._unless_handed_off(None),
             "updated_at": self._clock(),
             "lease_until": None,  # done: nobody needs to hold it any more
         }
@@ -1354,6 +1427,20 @@ class Recorder:
     def at_work(self, task_id: str) -> contextlib.AbstractContextManager[None]:
         """Counts this process's waits and downloads of ``task_id`` (Journal.at_work)."""
         return contextlib.nullcontext() if self.journal is None else self.journal.at_work(task_id)
+
+    def renewal_due(self) -> bool:
+        """Whether the leases of the rows at work here are to be renewed now
+        (Journal.renewal_due); never without a journal."""
+        return self.journal is not None and self.journal.renewal_due()
+
+    def renew(self) -> None:
+        """Renew the leases of the rows at work here (Journal.renew_at_work); a journal that
+        cannot be written is said, not raised: the leases may lapse, nothing is lost."""
+        if self.journal is not None:
+            try:
+                self.journal.renew_at_work()
+            except JournalError as exc:
+                log.warning("could not renew the leases of this process's tasks: %s", exc)
 
     def stopped_working(self, task_id: str) -> None:
         """A wait or download of ``task_id`` ended unfinished: the row's lease is let go when

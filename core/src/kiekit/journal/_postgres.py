@@ -244,6 +244,14 @@ class PostgresStore:
         with self._guard():
             return self._connection().execute(statement, (lease, owner)).rowcount
 
+    def renew_rows(self, owner: str, lease: float, keys: Iterable[str]) -> int:
+        statement = (
+            f"UPDATE {TABLE} SET lease_until = {_NOW} + %s "  # noqa: S608 - fixed names
+            "WHERE owner = %s AND lease_until IS NOT NULL AND key = ANY(%s)"
+        )
+        with self._guard():
+            return self._connection().execute(statement, (lease, owner, sorted(set(keys)))).rowcount
+
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """The writes this thread makes inside the block share one transaction (the

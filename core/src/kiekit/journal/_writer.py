@@ -183,6 +183,15 @@ class JournalWriter:
         else:
             self.run(call, object())  # an owner of its own: a group of its own
 
+    def after_queued_nowait(self, call: Callable[[], Any]) -> None:
+        """``call()`` once every write queued so far is done, on the writer thread, without
+        waiting for it: from a finalizer (a client collected without ``close()``), which must
+        never block, nor run a store's close under a lock its thread may hold. Dropped when no
+        writer thread can be had (what it closes is freed with its objects, later)."""
+        woken = threading.Lock()  # released by the writer, and by nobody awaited
+        woken.acquire()
+        self._put(_Job(call, object(), None, None, woken))
+
     async def after_queued_async(self, call: Callable[[], Any]) -> None:
         """:meth:`after_queued` from an event loop, which it does not block."""
         if self._thread is None:
@@ -245,19 +254,26 @@ class JournalWriter:
             jobs = []
             while queued:
                 jobs.append(queued.popleft())
-            for _, group in itertools.groupby(jobs, key=lambda job: id(job.store)):
-                _write_group(list(group))
-            for loop, done in itertools.groupby(jobs, key=lambda job: job.loop):
-                if loop is None:  # threads that wait: wake each
-                    for job in done:
-                        job.settled = True  # before the release: see run()
-                        job.woken.release()
-                    continue
-                settled = list(done)
-                try:
-                    loop.call_soon_threadsafe(_settle, settled)
-                except RuntimeError:  # that loop is closed: nobody awaits these any more
-                    continue
+            _write_and_answer(jobs)
+            # not kept while the writer sleeps: a group's writes hold their journals and
+            # stores, whose file handles a client dropped meanwhile would keep open
+            del jobs
+
+
+def _write_and_answer(jobs: list[_Job]) -> None:
+    for _, group in itertools.groupby(jobs, key=lambda job: id(job.store)):
+        _write_group(list(group))
+    for loop, done in itertools.groupby(jobs, key=lambda job: job.loop):
+        if loop is None:  # threads that wait: wake each
+            for job in done:
+                job.settled = True  # before the release: see run()
+                job.woken.release()
+            continue
+        settled = list(done)
+        try:
+            loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:  # that loop is closed: nobody awaits these any more
+            continue
 
 
 def _write_group(jobs: list[_Job]) -> None:
