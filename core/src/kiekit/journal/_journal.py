@@ -496,6 +496,9 @@ class Journal:
         every wait and download of this journal, so it costs a statement every third of the
         lease, however many tasks are in flight; True is answered once for each."""
         now = self._clock()
+        renewed_at = self._renewed_at  # read without the lock first: asked at every step
+        if renewed_at is None or now < renewed_at + self.lease / 3:
+            return False
         with self._lock:
             if self._renewed_at is None or now < self._renewed_at + self.lease / 3:
                 return False
