@@ -200,6 +200,41 @@ def test_kie_run_says_how_to_give_the_guides_callbackurl(
     assert "mock KIE server" not in err  # refused before anything started
 
 
+@pytest.mark.parametrize("model", ["veo3", FLUX])
+def test_the_guides_model_field_given_as_an_input_is_refused_as_the_model_id(model: str) -> None:
+    # the guide writes "model" in every create body (kie-api.md §3.3): kiekit takes the id apart
+    with Client("test-key", base_url="http://127.0.0.1:9", journal=None) as kie:
+        for given, fields in (({"prompt": "x", "model": "veo3_fast"}, {}), (None, {"model": "x"})):
+            with pytest.raises(ValidationError) as refused:
+                kie.submit(model, given, **({"prompt": "y"} if given is None else {}), **fields)
+            assert refused.value.field == "model"
+            assert "is the model id, not an input of the model" in str(refused.value)
+            assert "kie run MODEL (the first argument" in str(refused.value)
+
+
+def test_kie_run_says_how_to_give_the_guides_model_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, err = _kie(capsys, "run", "veo3", "--prompt", "x", "--input", "model=veo3_fast",
+                     "--mock", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert code == 2
+    assert "model: is the model id, not an input of the model" in err
+    assert "mock KIE server" not in err  # refused before anything started
+
+
+def test_an_input_spelt_model_on_the_wire_keeps_its_meaning() -> None:
+    # veo3/extend's quality and Suno's version are KIE's own "model" fields (kie-api.md §3.3)
+    from kiekit_suno import SunoMusicProvider
+    from kiekit_veo import VeoProvider
+
+    extend = VeoProvider().make_input(
+        "veo3/extend", {"task_id": "t", "prompt": "on", "model": "fast"}
+    )
+    assert getattr(extend, "quality") == "fast"  # noqa: B009
+    song = SunoMusicProvider().make_input("suno/generate", {"prompt": "x", "model": "V4_5"})
+    assert getattr(song, "version") == "V4_5"  # noqa: B009
+
+
 def test_a_celery_job_message_carries_the_jobs_callback_url() -> None:
     job = Job(3, "j", GROK, {"prompt": "a"}, "https://example.com/cb")
     assert job_from_message(job_message(job)) == job

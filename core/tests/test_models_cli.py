@@ -39,7 +39,7 @@ def test_a_pattern_or_a_part_of_an_id_filters_the_list(
     code, out, _ = run(capsys, "models", "veo3*")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == [
-        "veo3", "veo3/4k", "veo3/extend", "veo3_fast", "veo3_lite",
+        "veo3", "veo3/1080p", "veo3/4k", "veo3/extend", "veo3_fast", "veo3_lite",
     ]  # fmt: skip
     code, out, _ = run(capsys, "models", "banana")
     assert "nano-banana-pro" in out.split()

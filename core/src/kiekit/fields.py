@@ -455,6 +455,15 @@ CALLBACK_HINT = (
 )
 
 
+# The guide's body field ``model`` (every create body names the model: kie-api.md §2.1, §3.3)
+# given as an input: it is the model id, which kiekit takes apart from the input. Said so only
+# where the model has no input spelt ``model`` (veo3/extend's quality, Suno's version keep it).
+MODEL_HINT = (
+    "is the model id, not an input of the model: give it as kie run MODEL (the first "
+    "argument; submit's and generate's first argument, a batch job's \"model\")"
+)
+
+
 def _refuse_callback(keys: Iterable[object], fields: Iterable[str] = ()) -> None:
     """A callback spelling among ``keys`` that is no field of the model (``fields``)."""
     for key in keys:
@@ -1084,6 +1093,8 @@ def make_input(
     for key, value, text in given:
         attribute = aliases.get(key)
         if attribute is None:
+            if key == "model":
+                raise ValidationError(key, MODEL_HINT)
             names = [a.name for a in attrs.fields(cls)]
             raise ValidationError(
                 key,

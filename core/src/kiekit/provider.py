@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from attrs import evolve
 
-from kiekit.errors import ProtocolError, UnknownModelError, ValidationError
+from kiekit.errors import KieError, ProtocolError, UnknownModelError, ValidationError
 from kiekit.fields import Input, InputField, OpenInput, describe, make_input
 from kiekit.models import Model, Request, Results, TaskStatus
 from kiekit.ratelimit import Rate
@@ -151,6 +151,13 @@ class Provider(ABC):
     @abstractmethod
     def extract_results(self, task_id: str, data: Any) -> Results:
         """Typed assets from a succeeded task's status ``data``."""
+
+    def status_of_refusal(self, task_id: str, error: KieError) -> TaskStatus | None:
+        """What a status call refused with ``error`` (a non-200 body code) says of the task,
+        for a family whose status call answers "not ready yet" that way (Veo's 1080P: body
+        code 400 "1080P is processing", kie-api.md §3.3): a status, or None for an error (the
+        default). Pure: the error is the client's reading of KIE's envelope."""
+        return None
 
     def callback_task_id(self, payload: Mapping[str, Any]) -> str | None:
         """The task id in a callback body (the whole JSON object KIE POSTs) of this family,

@@ -27,6 +27,7 @@ from kiekit import (
     Request,
     State,
     Task,
+    TaskNotFoundError,
     UnprocessableError,
     ValidationError,
 )
@@ -39,10 +40,12 @@ from kiekit_mock import MockServer
 from kiekit_veo import (
     EXTEND_MODEL,
     GENERATE_MODELS,
+    HD_MODEL,
     UHD_MODEL,
     Upgrade,
     Veo,
     Veo4k,
+    Veo1080p,
     VeoExtend,
     VeoProvider,
 )
@@ -784,3 +787,123 @@ def test_failed_4k_is_raised_not_waited_for(kie_client: Client, kie_mock: MockSe
                 break
     assert outcomes[:-1] == [False, False]
     assert "unavailable" in str(outcomes[-1])
+
+
+# -- veo3/1080p: the guide's GET /api/v1/veo/get-1080p-video from the CLI (QA russian, 2) -------
+
+
+def test_1080p_is_a_model_whose_wait_reads_processing_as_running_and_downloads_the_file(
+    kie_client: Client, kie_mock: MockServer, tmp_path: Path
+) -> None:
+    """No task of KIE's own (§3.3): submit reads the video's record and returns
+    ``<video>-1080p``; the wait polls get-1080p-video, whose body code 400 "1080P is processing"
+    means running, until ``data.resultUrl`` names the file."""
+    video = kie_client.submit("veo3_fast", prompt="a fox", aspect_ratio="16:9")
+    kie_client.wait(video)
+    hd = kie_client.submit(HD_MODEL, task_id=video.id)
+    assert hd.id == f"{video.id}-1080p"
+    seen: list[State] = []
+    results = kie_client.wait(hd, on_status=lambda status: seen.append(status.state))
+    assert State.RUNNING in seen  # at least one 400 "processing" answer, read as running
+    assert seen[-1] is State.SUCCEEDED
+    asked = [r for r in kie_mock.requests() if r.path == "/api/v1/veo/get-1080p-video"]
+    assert len(asked) >= 2
+    assert all(r.query == {"taskId": video.id, "index": "0"} for r in asked)
+    (path,) = kie_client.download(results, tmp_path)
+    assert path.name == f"{video.id}-1080p-result-0.mp4"  # as every task's: <task>-<label>-<n>
+    assert path.read_bytes()[4:8] == b"ftyp"
+    with pytest.raises(UnprocessableError, match="cannot be extended"):  # KIE's rule (§3.3)
+        kie_client.submit(EXTEND_MODEL, task_id=video.id, prompt="on")
+
+
+def test_1080p_of_no_finished_video_is_refused_at_submit(
+    kie_client: Client, kie_mock: MockServer
+) -> None:
+    with pytest.raises(UnprocessableError, match="record is null") as unknown:
+        kie_client.submit(HD_MODEL, task_id="no-such-task")
+    assert unknown.value.parent_task_id == "no-such-task"
+    assert not [r for r in kie_mock.requests() if r.path == "/api/v1/veo/get-1080p-video"]
+    pending = kie_client.submit("veo3_fast", prompt="a fox")  # not polled: still generating
+    hd = kie_client.submit(HD_MODEL, task_id=pending.id)
+    with pytest.raises(TaskNotFoundError, match="record status is not success"):
+        kie_client.wait(hd)  # KIE's answer to get-1080p-video (§3.3), said at once
+
+
+def test_1080p_is_journaled_and_kie_resume_finishes_it(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiekit.cli import main
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.wait(video)
+        hd = kie.submit(HD_MODEL, task_id=video.id)
+    # …and the process dies before it waits
+    row = open_journal(url).by_task(hd.id)
+    assert row is not None
+    assert (row.model, row.state) == (HD_MODEL, EntryState.CREATED)
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    out = tmp_path / "out"
+    resume = ["resume", "--base-url", kie_mock.base_url, "--journal", url, "--out", str(out)]
+    assert main([*resume, "--poll-interval", "0.01"]) == 0
+    row = open_journal(url).by_task(hd.id)
+    assert row is not None
+    assert row.state is EntryState.SUCCEEDED
+    assert [Path(f).name for f in row.files] == [f"{video.id}-1080p-result-0.mp4"]
+    assert all(Path(f).is_file() for f in row.files)
+
+
+def test_kie_run_fetches_the_1080p_of_a_video(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import json
+
+    from kiekit.cli import main
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "data"))
+    with Client("test-key", base_url=kie_mock.base_url, journal=None, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.wait(video)
+    out = tmp_path / "out"
+    argv = ["run", HD_MODEL, "--input", f"task_id={video.id}", "--base-url", kie_mock.base_url]
+    assert main([*argv, "--out", str(out), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["task_id"] == f"{video.id}-1080p"
+    assert [Path(f).name for f in said["files"]] == [f"{video.id}-1080p-result-0.mp4"]
+    refused = main([*argv, "--callback-url", "http://127.0.0.1:9/hd", "--json"])
+    assert refused == 2  # KIE calls no URL for a 1080P: refused before anything is sent
+    assert json.loads(capsys.readouterr().out)["error"]["field"] == "--callback-url"
+
+
+def test_1080p_input_and_its_calls_are_built_without_io() -> None:
+    params = PROVIDER.make_input(HD_MODEL, task_id=TASK)
+    assert params == Veo1080p(task_id=TASK)
+    with pytest.raises(ValidationError, match="index"):
+        PROVIDER.make_input(HD_MODEL, task_id=TASK, index=1)
+    request = PROVIDER.build_request(HD_MODEL, params)
+    assert (request.method, request.path, dict(request.query)) == (
+        "GET", "/api/v1/veo/record-info", {"taskId": TASK},
+    )  # fmt: skip
+    assert request.parent_task_id == TASK
+    with pytest.raises(ValidationError) as refused:
+        PROVIDER.build_request(HD_MODEL, params, callback_url="https://example.com/cb")
+    assert refused.value.field == "callback_url"
+    poll = PROVIDER.status_request(f"{TASK}-1080p")
+    assert (poll.path, dict(poll.query)) == (
+        "/api/v1/veo/get-1080p-video", {"taskId": TASK, "index": "0"},
+    )  # fmt: skip
+    hd = f"{TASK}-1080p"
+    processing = BadRequestError(400, "1080P is processing.", task_id=hd)
+    told = PROVIDER.status_of_refusal(hd, processing)
+    assert told is not None
+    assert told.state is State.RUNNING
+    assert PROVIDER.status_of_refusal(TASK, processing) is None  # only a 1080P's poll
+    assert PROVIDER.status_of_refusal(hd, UnprocessableError(422, "record is null")) is None
+    assert PROVIDER.parse_status(hd, {"resultUrl": VIDEO}).state is State.SUCCEEDED
+    with pytest.raises(ProtocolError):
+        PROVIDER.parse_status(hd, {})

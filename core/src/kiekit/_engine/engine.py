@@ -567,9 +567,22 @@ class Engine:
     ) -> Flow[TaskStatus]:
         poll = _Poll(self, task, self.registry.provider(task.model))
         try:
-            data = yield from self._ask(poll, deadline, retry)
+            return (yield from self._read(poll, deadline, retry))
         except KieError as exc:
             _raise_as_no_task(exc, task.id)
+
+    def _read(
+        self, poll: _Poll, deadline: float | None, retry: RetryPolicy | None
+    ) -> Flow[TaskStatus]:
+        """One poll's status. A refusal the provider reads as a status (Veo's 1080P "still
+        processing", body code 400: Provider.status_of_refusal) is that status."""
+        try:
+            data = yield from self._ask(poll, deadline, retry)
+        except KieError as exc:
+            told = poll.provider.status_of_refusal(poll.task_id, exc)
+            if told is None:
+                raise
+            return told
         return poll.status(data)
 
     def _ask(self, poll: _Poll, deadline: float | None, retry: RetryPolicy | None) -> Flow[Any]:
@@ -637,7 +650,7 @@ class Engine:
             try:
                 if poll is None:  # made once, in here: a provider's error is a poll's
                     poll = _Poll(self, task, provider)
-                last = poll.status((yield from self._ask(poll, deadline, _ONCE)))
+                last = yield from self._read(poll, deadline, _ONCE)
             except _NoSlot:  # the rate limiter allows no poll before the deadline
                 now = yield NOW
                 if deadline > now:

@@ -307,14 +307,13 @@ def _say_refused_value(refused: _ValueRefused, *, as_json: bool) -> None:
     error = refused.error
     print(f"kie: error: {error}", file=sys.stderr)
     if as_json:
-        import json
-
+        from kiekit.cli._streams import json_text
         from kiekit.journal._entry import error_report
 
         words = refused.parser.prog.split()  # "kie mock serve": the command is "mock"
         command = words[1] if len(words) > 1 else None
         said = {**error_report(error), "task_id": None}
-        print(json.dumps({"ok": False, "command": command, "error": said}))
+        print(json_text({"ok": False, "command": command, "error": said}))
 
 
 def _parse(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:
@@ -333,12 +332,12 @@ def _say_usage_error(usage: _UsageError, *, as_json: bool) -> None:
     usage.parser.print_usage(sys.stderr)
     print(f"{usage.parser.prog}: error: {usage.message}", file=sys.stderr)
     if as_json:
-        import json
+        from kiekit.cli._streams import json_text
 
         words = usage.parser.prog.split()  # "kie mock serve": the command is "mock"
         command = words[1] if len(words) > 1 else None
         error = {"type": "UsageError", "message": usage.message, "task_id": None}
-        print(json.dumps({"ok": False, "command": command, "error": error}))
+        print(json_text({"ok": False, "command": command, "error": error}))
 
 
 def _command_parser(
@@ -472,10 +471,10 @@ def _error_fields(exc: KieError) -> dict[str, Any]:
 
 def _json_failure(args: argparse.Namespace, error: dict[str, Any]) -> None:
     """``{"ok": false, "command", "error"}`` on standard output: every failure's one object."""
-    import json
+    from kiekit.cli._streams import json_text
 
     command = args.handler.__module__.rsplit(".", 1)[-1]
-    print(json.dumps({"ok": False, "command": command, "error": error}))
+    print(json_text({"ok": False, "command": command, "error": error}))
 
 
 def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> None:
@@ -484,7 +483,7 @@ def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> 
     such as a create's journal key); ``task_id``: the task it had created. Its
     ``stop_summary`` (``kie batch``'s ``jobs``, ``states``, ``tasks_made``, ``results``) goes
     top-level, where its other answers have it."""
-    import json
+    from kiekit.cli._streams import json_text
 
     command = args.handler.__module__.rsplit(".", 1)[-1]
     task_id = getattr(stop, "task_id", None)
@@ -499,7 +498,7 @@ def _json_stop(args: argparse.Namespace, word: str, stop: KeyboardInterrupt) -> 
         **getattr(stop, "stop_fields", {}),
     }
     summary = getattr(stop, "stop_summary", {})
-    print(json.dumps({"ok": False, "command": command, **summary, "error": error}))
+    print(json_text({"ok": False, "command": command, **summary, "error": error}))
 
 
 def _resolves_hosts(args: argparse.Namespace) -> bool:

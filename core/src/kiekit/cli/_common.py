@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 
 from kiekit._paths import native
+from kiekit.cli._streams import json_text
 from kiekit.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
@@ -99,11 +99,12 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 def emit(
     args: argparse.Namespace, command: str, payload: dict[str, Any], *, ok: bool = True
 ) -> bool:
-    """With ``--json``, print ``{"ok": ok, "command": command, **payload}`` and say so. In
-    ASCII (JSON's ``\\u`` escapes): a standard output in latin-1 or cp1252 takes it whole."""
+    """With ``--json``, print ``{"ok": ok, "command": command, **payload}`` and say so, as
+    readable as standard output's encoding allows (json_text: one policy for every JSON kie
+    prints)."""
     if not getattr(args, "json", False):
         return False
-    print(json.dumps({"ok": ok, "command": command, **payload}))
+    print(json_text({"ok": ok, "command": command, **payload}))
     return True
 
 

@@ -19,6 +19,7 @@ import errno
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -175,13 +176,29 @@ class _Stderr(io.TextIOBase):
 
 def json_text(value: Any) -> str:
     """``value`` as JSON for standard output, as readable as its encoding allows: characters
-    as they are, else JSON's own ``\\u`` escapes (Python's ``\\U0001f30d`` is no JSON)."""
+    as they are, and JSON's own ``\\u`` escapes (Python's ``\\U0001f30d`` is no JSON) for each
+    one it cannot carry (``é`` stays as is in latin-1, ``Кот`` is escaped there). Every JSON
+    kie prints goes through here: ``--json``'s objects, errors included, and ``kie tasks``."""
     text = json.dumps(value, ensure_ascii=False)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
-        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
-    except (UnicodeEncodeError, LookupError):
+        text.encode(encoding)
+    except UnicodeEncodeError:  # only inside JSON's strings: all else json.dumps writes is ASCII
+        return _NOT_ASCII.sub(lambda found: _json_escaped(found[0], encoding), text)
+    except LookupError:
         return json.dumps(value)
     return text
+
+
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _json_escaped(character: str, encoding: str) -> str:
+    try:
+        character.encode(encoding)
+    except UnicodeEncodeError:
+        return json.dumps(character)[1:-1]  # "\\u041a"; a lone surrogate "\\udcff"
+    return character
 
 
 def _escaped(text: str, stream: TextIO) -> str:

@@ -260,15 +260,17 @@ def _number(value: float) -> str:
 
 def _shown(value: Any) -> str:
     """A value as the command line writes it; a string that reads as a number keeps quotes
-    ('6' is text there, 6 a number)."""
+    ('6' is text there, 6 a number), as readable as standard output allows (json_text)."""
     import json
+
+    from kiekit.cli._streams import json_text
 
     if isinstance(value, str):
         if not value.strip():  # an empty default would read as a line cut short
-            return json.dumps(value)
+            return json_text(value)
         try:
             json.loads(value)
         except ValueError:
             return value
-        return json.dumps(value)
-    return json.dumps(value)
+        return json_text(value)
+    return json_text(value)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
 from kiekit.cli._common import Commands
+from kiekit.cli._streams import json_text
 
 if TYPE_CHECKING:
     from kiekit.discovery import Policy
@@ -86,7 +86,7 @@ def _providers(args: argparse.Namespace) -> int:
         found: dict[str, object] = {"ok": not problems, "command": "providers", "providers": rows}
         if args.check:
             found["problems"] = problems
-        print(json.dumps(found))  # one line, as every command's --json
+        print(json_text(found))  # one line, as every command's --json
         return 1 if problems else 0
     if not groups:
         from kiekit.discovery import install_hint

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import collections
 import heapq
-import json
 import math
 import re
 import sys
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from kiekit._paths import is_file
 from kiekit.cli._common import Commands, add_journal_option, journal_to_read, say
+from kiekit.cli._streams import json_text
 from kiekit.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -65,9 +65,10 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _json_line(row: Entry) -> str:
-    """A row as one JSON line, in ASCII (JSON's ``\\u`` escapes): any standard output takes
-    it, and a path whose name is not UTF-8 (bytes on Linux) reads ``\\udcff``."""
-    return json.dumps(row.to_json())
+    """A row as one JSON line, as readable as standard output's encoding allows (json_text),
+    else in JSON's ``\\u`` escapes: a path whose name is not UTF-8 (bytes on Linux) reads
+    ``\\udcff``."""
+    return json_text(row.to_json())
 
 
 def select(journal: Journal, args: argparse.Namespace) -> Iterator[Entry]:

@@ -15,6 +15,7 @@ import functools
 import json
 import math
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -922,8 +923,20 @@ def _path_of(text: str) -> str:
     return text
 
 
+def _json(value: Any, **options: Any) -> str:
+    """``value`` as a column stores JSON: readable (``"Кот"``, so SQL's ``LIKE '%Кот%'`` finds
+    a prompt), in JSON's ``\\u`` escapes only what UTF-8 cannot carry (a lone surrogate,
+    which neither SQLite nor PostgreSQL takes). Rows written before in escapes read the same:
+    ``json.loads`` takes both."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return _SURROGATE.sub(lambda found: json.dumps(found[0])[1:-1], text)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # in no UTF-8: JSON's "\\udcff" for it
+
+
 def _files_json(files: Iterable[str | os.PathLike[str]]) -> str:
-    return json.dumps([_path_text(path) for path in files])
+    return _json([_path_text(path) for path in files])
 
 
 def _row_values(entry: Entry) -> list[Any]:
@@ -939,10 +952,10 @@ def _row_values(entry: Entry) -> list[Any]:
         entry.base_url,
         None if entry.out_dir is None else _path_text(entry.out_dir),
         entry.account,
-        None if request is None else json.dumps(request),
-        json.dumps([_asset_json(asset) for asset in entry.assets]) if entry.assets else "[]",
+        None if request is None else _json(request),
+        _json([_asset_json(asset) for asset in entry.assets]) if entry.assets else "[]",
         _files_json(entry.files) if entry.files else "[]",
-        None if error is None else json.dumps(error),
+        None if error is None else _json(error),
         _value_json(entry.value),
         entry.owner,
         entry.lease_until,
@@ -954,7 +967,7 @@ def _to_row(entry: Entry) -> dict[str, Any]:
 
 
 def _json_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+    return None if value is None else _json(value)
 
 
 def _value_json(value: Any) -> str | None:
@@ -963,14 +976,14 @@ def _value_json(value: Any) -> str | None:
     text, not refused: the write it rides on records a paid task's success."""
     if value is NOT_KEPT:
         return None
-    return json.dumps(value, default=str)
+    return _json(value, default=str)
 
 
 _ENCODERS: dict[str, Any] = {
     "value": _value_json,
     "state": lambda state: EntryState(state).value,
     "request": _json_or_none,
-    "assets": lambda assets: json.dumps([_asset_json(asset) for asset in assets]),
+    "assets": lambda assets: _json([_asset_json(asset) for asset in assets]),
     "files": _files_json,
     "out_dir": lambda out_dir: None if out_dir is None else _path_text(out_dir),
     "error": lambda error: _json_or_none(

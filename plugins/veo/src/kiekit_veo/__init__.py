@@ -1,9 +1,10 @@
 """kiekit-veo: Google's Veo 3.1 through KIE (kie-api.md §3.3).
 
 Models ``veo3`` (quality), ``veo3_fast`` and ``veo3_lite`` make videos from text or images;
-``veo3/extend`` continues one, and ``veo3/4k`` makes its 4K version (a paid task of its own,
-journaled like every create). The 1080P version, and the 4K one asked for by hand, are extra
-calls described by :class:`VeoProvider` and read with :mod:`kiekit_veo.upgrades`.
+``veo3/extend`` continues one, ``veo3/4k`` makes its 4K version (a paid task of its own,
+journaled like every create) and ``veo3/1080p`` fetches its 1080P version (no task of KIE's
+own: journaled as ``<task>-1080p``). Both, asked for by hand, are extra calls described by
+:class:`VeoProvider` and read with :mod:`kiekit_veo.upgrades`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from kiekit.plugin import Provider, hookimpl, version_attribute
 from kiekit_veo.provider import (
     EXTEND_MODEL,
     GENERATE_MODELS,
+    HD_MODEL,
     UHD_MODEL,
     Veo,
     Veo4k,
+    Veo1080p,
     VeoExtend,
     VeoProvider,
 )
@@ -27,10 +30,12 @@ from kiekit_veo.upgrades import Upgrade
 __all__ = [
     "EXTEND_MODEL",
     "GENERATE_MODELS",
+    "HD_MODEL",
     "UHD_MODEL",
     "Upgrade",
     "Veo",
     "Veo4k",
+    "Veo1080p",
     "VeoExtend",
     "VeoProvider",
     "kiekit_register_providers",

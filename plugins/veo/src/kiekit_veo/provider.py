@@ -17,6 +17,12 @@ veo-3-extend-video, get-veo-3-1080-p-video and get-veo-3-4k-video pages; the gui
   (``data.taskId``), and record-info reports it like any other. kiekit offers it as the model
   id ``veo3/4k`` too, so it is created like every paid task — journaled before it is sent, its
   task id recorded before ``submit`` returns, finished by ``kie resume`` after a crash.
+- The 1080P version is no task of its own and costs nothing extra: KIE answers get-1080p-video
+  by the source task, body code 400 "1080P is processing" until the file exists (~1–3 min),
+  then ``data.resultUrl``. kiekit offers it as the model id ``veo3/1080p``: its "create" reads
+  the source's record (a succeeded video, or KIE's refusal, before any wait), and the task it
+  journals is ``<source>-1080p``, whose status call is get-1080p-video and whose "processing"
+  answers mean running. A video that went through 1080P can no longer be extended (§3.3).
 """
 
 from __future__ import annotations
@@ -27,13 +33,17 @@ from typing import Any
 import attrs
 from attrs import frozen
 from kiekit.plugin import (
+    ApiError,
     Asset,
     AssetRole,
     Input,
     MediaKind,
     Model,
     Request,
+    Results,
+    State,
     SuccessFlagProvider,
+    TaskStatus,
     ValidationError,
     asset,
     choice,
@@ -52,10 +62,12 @@ __all__ = [
     "EXTEND_MODEL",
     "GENERATE_MODELS",
     "GENERATION_TYPES",
+    "HD_MODEL",
     "IMAGE_COUNTS",
     "UHD_MODEL",
     "Veo",
     "Veo4k",
+    "Veo1080p",
     "VeoExtend",
     "VeoProvider",
 ]
@@ -67,6 +79,9 @@ STATUS_PATH = "/api/v1/veo/record-info"
 GENERATE_MODELS = ("veo3", "veo3_fast", "veo3_lite")  # KIE's own `model` values (§3.3)
 EXTEND_MODEL = "veo3/extend"  # kiekit's name for POST /api/v1/veo/extend: KIE gives it none
 UHD_MODEL = "veo3/4k"  # kiekit's name for POST /api/v1/veo/get-4k-video (a paid task, §3.3)
+HD_MODEL = "veo3/1080p"  # kiekit's name for GET /api/v1/veo/get-1080p-video (§3.3)
+# what the journal calls a 1080P: KIE gives it no id of its own (§3.3), and no KIE id ends so
+HD_SUFFIX = "-1080p"
 
 GENERATION_TYPES = ("TEXT_2_VIDEO", "FIRST_AND_LAST_FRAMES_2_VIDEO", "REFERENCE_2_VIDEO")
 ASPECT_RATIOS = ("16:9", "9:16", "Auto")
@@ -161,12 +176,27 @@ class Veo4k(Input):
     index: int | None = integer(0, 0, default=None)
 
 
+@frozen
+class Veo1080p(Input):
+    """Input of ``veo3/1080p``: the 1080P version of video ``index`` of an earlier, succeeded
+    Veo task. No extra credits and no task of its own (§3.3): ``submit`` reads the source's
+    record (refused there when it is no succeeded video) and returns the task
+    ``<task_id>-1080p``, which ``wait`` polls through get-1080p-video until the file exists
+    (~1–3 min; label ``1080p``). KIE takes no callback for it, and refuses to extend a video
+    that went through 1080P.
+    """
+
+    task_id: str = text(pattern=r"\S+", pattern_hint="a task id")  # the video (wire: taskId)
+    index: int | None = integer(0, 0, default=None)  # as Veo4k's: one video a task
+
+
 class VeoProvider(SuccessFlagProvider):
     name = "veo"
     models = (
         *(Model(model_id, Veo, MediaKind.VIDEO) for model_id in GENERATE_MODELS),
         Model(EXTEND_MODEL, VeoExtend, MediaKind.VIDEO),
         Model(UHD_MODEL, Veo4k, None),  # the 4K video and its preview image
+        Model(HD_MODEL, Veo1080p, MediaKind.VIDEO),
     )
     create_path = GENERATE_PATH
     status_path = STATUS_PATH  # authoritative for generate, extend, 1080P and 4K tasks (§3.3)
@@ -180,12 +210,61 @@ class VeoProvider(SuccessFlagProvider):
     def build_request(
         self, model_id: str, params: Input, *, callback_url: str | None = None
     ) -> Request:
+        if model_id == HD_MODEL:
+            self.checked_model(model_id, params)
+            if callback_url:  # get-1080p-video has no callBackUrl (§3.3): none would come
+                raise ValidationError(
+                    "callback_url", f"{HD_MODEL} takes none: KIE calls no URL for a 1080P"
+                )
+            source: str = getattr(params, "task_id")  # noqa: B009 - Veo1080p's, checked above
+            return attrs.evolve(self.status_request(source), parent_task_id=source)
         request = super().build_request(model_id, params, callback_url=callback_url)
         if model_id == EXTEND_MODEL:
             return attrs.evolve(request, path=EXTEND_PATH)
         if model_id == UHD_MODEL:
             return attrs.evolve(request, path=upgrades.UHD_PATH)
         return request
+
+    # -- veo3/1080p: the source's record as its "create", get-1080p-video as its status ------
+
+    def parse_created(self, data: Any) -> str:
+        """A create's ``{taskId}``; for ``veo3/1080p``, whose "create" read the source's record
+        (the only answer here with a ``successFlag``; an unknown video is refused there, 422
+        "record is null"), the task ``<source>-1080p``. A video not succeeded (yet) is KIE's
+        to say, at the first poll: 422 "record status is not success" (§3.3), and the row
+        stays for ``kie resume``."""
+        if isinstance(data, Mapping) and "successFlag" in data:
+            return super().parse_created(data) + HD_SUFFIX
+        return super().parse_created(data)
+
+    def status_request(self, task_id: str) -> Request:
+        if task_id.endswith(HD_SUFFIX):
+            return upgrades.request_1080p(task_id.removesuffix(HD_SUFFIX))
+        return super().status_request(task_id)
+
+    def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        if task_id.endswith(HD_SUFFIX):  # data {resultUrl}: the file is there
+            self.extract_results(task_id, data)  # none: a ProtocolError, never "succeeded"
+            return TaskStatus.of(task_id, State.SUCCEEDED, raw=data)
+        return super().parse_status(task_id, data)
+
+    def extract_results(self, task_id: str, data: Any) -> Results:
+        if task_id.endswith(HD_SUFFIX):  # the task's one video: <source>-1080p-result-0.mp4
+            results = upgrades.read_1080p(task_id, data).results
+            assert results is not None  # a 200 answer is ready with its file, or raised
+            assets = tuple(attrs.evolve(item, label="result") for item in results.assets)
+            return attrs.evolve(results, assets=assets)
+        return super().extract_results(task_id, data)
+
+    def status_of_refusal(self, task_id: str, error: Exception) -> TaskStatus | None:
+        """get-1080p-video's body code 400 "1080P is processing": running, not an error."""
+        if (
+            task_id.endswith(HD_SUFFIX)
+            and isinstance(error, ApiError)
+            and error.code == upgrades.HD_PROCESSING_CODE
+        ):
+            return TaskStatus.of(task_id, State.RUNNING, raw=error.kie_message)
+        return None
 
     def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
         """``resultUrls`` (label ``result``), ``originUrls`` — the uncropped original, present
