@@ -341,6 +341,9 @@ def checked_provider(model: str, *, any_model: bool = False) -> Provider:
     from kiekit.registry import UnlistedModelWarning, default_registry
 
     registry = default_registry()
+    left_out = registry.left_out(model)  # worded as kie resume says it of such a task
+    if left_out is not None:
+        raise ValidationError("model", left_out)
     if any_model:
         warnings.filterwarnings("ignore", category=UnlistedModelWarning)
     with warnings.catch_warnings():
