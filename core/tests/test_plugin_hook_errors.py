@@ -262,3 +262,98 @@ def test_kie_resume_never_polls_a_blocked_plugin_s_task_as_a_market_job(
     assert len(mock.requests()) == asked  # nothing polled
     (after,) = [row for row in default_journal().entries() if row.task_id]
     assert (after.state, after.error, after.unfinished) == (before.state, before.error, True)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_kie_run_says_a_plugin_s_error_after_the_create_cleanly_and_the_task_stays_owed(
+    mock_server_factory: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    as_json: bool,
+) -> None:
+    """`kie run` of a plugin whose parse_status raised KeyError printed a traceback naming no
+    plugin, and with --json no error object at all."""
+    import json
+
+    import kiekit.client
+    from kiekit.cli import main
+    from kiekit.journal import default_journal
+
+    monkeypatch.setenv("KIE_API_KEY", "fake-key-for-the-mock")
+    mock = mock_server_factory()
+    monkeypatch.chdir(tmp_path)
+
+    def broken_grok() -> Registry:
+        registry = Registry(blocked=["kiekit-grok-imagine"])
+        registry.add_provider(Broken("status_keyerror"))
+        return registry
+
+    monkeypatch.setattr(kiekit.client, "default_registry", broken_grok)
+    monkeypatch.setattr("kiekit.registry.default_registry", broken_grok)
+    grok = "grok-imagine/text-to-image"
+    json_flag = ["--json"] if as_json else []
+    code = main(["run", grok, "--prompt", "a cat", "--base-url", mock.base_url, *json_flag])
+    out, err = capsys.readouterr()
+
+    assert code == 1
+    assert "Traceback" not in err
+    (row,) = [row for row in default_journal().entries() if row.task_id]
+    assert row.unfinished  # paid for: owed, for kie resume
+    said = f"plugin {__name__} is broken: Broken.parse_status for model {grok!r} raised KeyError"
+    if as_json:
+        error = json.loads(out)["error"]
+        assert error["type"] == "PluginHookError"
+        assert error["task_id"] == row.task_id
+        assert said in error["message"]
+        assert "kie resume finishes it" in error["message"]
+    else:
+        assert f"kie: error: {said}" in err
+        assert "kie resume finishes it" in err
+
+
+def _acme_installed(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kiekit-acme-mesh's metadata (its module need not import: it is blocked)."""
+    info = tmp_path / "site" / "kiekit_acme_mesh-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kiekit-acme-mesh\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[kiekit.providers]\nacme-mesh/v1 = kiekit_acme_mesh\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+
+def test_a_blocked_third_party_plugin_s_id_is_not_served_by_the_market_pattern(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiekit import UnknownModelError
+    from kiekit.cli import main
+
+    _acme_installed(tmp_path, monkeypatch)
+    monkeypatch.setenv("KIEKIT_BLOCK_PLUGINS", "kiekit-acme-mesh")
+    registry = Registry()
+    said = (
+        "no installed plugin serves acme-mesh/v1: kiekit-acme-mesh declares it, but "
+        "KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS leave it out"
+    )
+    assert registry.left_out("acme-mesh/v1") == said
+    assert registry.unserved_task("acme-mesh/v1", {"prompt": "a chair"}) == said
+    with pytest.raises(UnknownModelError, match="kiekit-acme-mesh declares it, but"):
+        registry.provider("acme-mesh/v1")  # the library never sends it as a market job
+    monkeypatch.setenv("KIE_API_KEY", "fake-key-for-the-mock")
+    monkeypatch.setattr("kiekit.registry.default_registry", Registry)  # reads the block now
+    monkeypatch.setattr("kiekit.client.default_registry", Registry)
+    assert main(["run", "acme-mesh/v1", "--prompt", "a chair"]) == 2  # refused, nothing sent
+    assert f"kie: error: model: {said}" in capsys.readouterr().err
+
+
+def test_a_journaled_task_of_an_uninstalled_family_is_not_taken_for_a_market_job() -> None:
+    """No plugin declares acme-mesh/v1 any more: kiekit-market's `*` would poll it at the
+    market's path. Its journaled body (no "model", as every market create has, §2.1) says it
+    was another family's; a market job's, or an adopted task's (no body), is served."""
+    registry = Registry()
+    assert registry.unserved_task("acme-mesh/v1", {"prompt": "a chair"}) == (
+        "no installed plugin serves acme-mesh/v1 (its plugin is not installed here)"
+    )
+    market = {"model": "acme-mesh/v1", "input": {"prompt": "a chair"}}
+    assert registry.unserved_task("acme-mesh/v1", market) is None
+    assert registry.unserved_task("acme-mesh/v1", None) is None
+    assert registry.unserved_task("grok-imagine/text-to-image", {"prompt": "x"}) is None

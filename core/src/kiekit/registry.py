@@ -194,9 +194,9 @@ class Registry:
                 if owner is None or owner is provider:
                     claims[model.id] = provider
                     continue
-                if model.id in claims or self._origin.get(model.id) == origin:
-                    # one plugin's own slip (a provider registered twice), not two plugins
-                    # contesting an id: KIEKIT_PREFER cannot settle it
+                if model.id in claims:
+                    # one plugin's own slip (its hook registered the id twice), not two
+                    # plugins contesting an id: KIEKIT_PREFER cannot settle it
                     raise PluginError(f"{origin} lists {model.id} twice")
                 preferred = self._policy.prefer.get(model.id)
                 if preferred == canonical(origin):
@@ -380,7 +380,11 @@ class Registry:
         would send 4o Image, Veo or Runway as a market job, to the wrong path (kie-api.md §3:
         each legacy product has its own). None when the pattern may serve it, and in a
         registry of explicitly added providers (``discover=False``): they serve what they match."""
-        if not self._discover or discovery.distribution_for(model) == "kiekit-market":
+        if not self._discover:
+            return None
+        if hidden := self._hidden_declarers(model):  # a third party's, blocked: its own path
+            return f"{', '.join(hidden)} declares it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+        if discovery.distribution_for(model) == "kiekit-market":
             return None  # any other word is the market's: KIE adds market models weekly
         if isinstance(pattern, Provider) and model in pattern.known_models():
             return None  # a market model of the catalogue (Kling, Sora…): the right path
@@ -393,20 +397,25 @@ class Registry:
         ids, to the wrong path); None otherwise. ``kie run`` and ``kie resume`` say it alike."""
         if model in self._providers or not self._discover:
             return None  # registered by name (an application's own provider too)
-        if any(ep.name == model for ep in self._points()):
-            return None
-        hidden = sorted(
-            {
-                distribution_of(ep)
-                for ep in discovery.entry_points_of_group()
-                if ep.name == model and not self._policy.admits(distribution_of(ep))
-            }
-        )
+        hidden = self._hidden_declarers(model)
         if not hidden:
             return None
         return (
             f"no installed plugin serves {model}: {', '.join(hidden)} declares it, but "
             f"{BLOCK_ENV} / {ALLOW_ENV} leave it out"
+        )
+
+    def _hidden_declarers(self, model: str) -> list[str]:
+        """The installed distributions that declare ``model`` by name but are left out here
+        (KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS); none when an admitted one declares it."""
+        if any(ep.name == model for ep in self._points()):
+            return []
+        return sorted(
+            {
+                distribution_of(ep)
+                for ep in discovery.entry_points_of_group()
+                if ep.name == model and not self._policy.admits(distribution_of(ep))
+            }
         )
 
     def unserved_task(self, model: str, request: Mapping[str, Any] | None) -> str | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from kiekit.chat.provider import ChatProvider
+from kiekit.chat.types import ChatDelta, ChatFailure, ChatReply
 from kiekit.errors import KieError, PluginHookError
 from kiekit.models import Request, Results, TaskStatus
 from kiekit.provider import Provider
@@ -29,12 +31,15 @@ RETURNS: dict[str, tuple[type[Any], ...]] = {
     "status_request": (Request,),
     "parse_status": (TaskStatus,),
     "extract_results": (Results,),
+    # a ChatProvider's (kiekit.chat.provider); its build_request returns a Request too
+    "parse_reply": (ChatReply, ChatFailure),
+    "parse_event": (ChatDelta, ChatFailure, type(None)),
 }
 
 
 def call_hook(
     registry: Registry,
-    provider: Provider,
+    provider: Provider | ChatProvider,
     hook: str,
     *args: Any,
     model: str,
@@ -68,7 +73,7 @@ def call_hook(
 
 def _fault(
     registry: Registry,
-    provider: Provider,
+    provider: Provider | ChatProvider,
     hook: str,
     model: str,
     task_id: str | None,
