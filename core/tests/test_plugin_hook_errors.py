@@ -215,6 +215,8 @@ def test_kie_resume_contains_a_plugin_s_error_to_its_task_and_finishes_the_other
     assert main(["resume", "--base-url", mock.base_url]) == 1
     err = capsys.readouterr().err
     assert "AsyncClient is closed" not in err
+    assert "settle" not in err  # not a task that can never finish: its plugin is to be fixed
+    assert "1 task(s) were left by a plugin's bug (see above): fix or upgrade" in err
     assert "Traceback" not in err
     bad = rows[grok].task_id
     assert (
@@ -336,7 +338,7 @@ def test_a_blocked_third_party_plugin_s_id_is_not_served_by_the_market_pattern(
     )
     assert registry.left_out("acme-mesh/v1") == said
     assert registry.unserved_task("acme-mesh/v1", {"prompt": "a chair"}) == said
-    with pytest.raises(UnknownModelError, match="kiekit-acme-mesh declares it, but"):
+    with pytest.raises(UnknownModelError, match="kiekit-acme-mesh serves it, but KIEKIT_BLOCK"):
         registry.provider("acme-mesh/v1")  # the library never sends it as a market job
     monkeypatch.setenv("KIE_API_KEY", "fake-key-for-the-mock")
     monkeypatch.setattr("kiekit.registry.default_registry", Registry)  # reads the block now
@@ -357,3 +359,7 @@ def test_a_journaled_task_of_an_uninstalled_family_is_not_taken_for_a_market_job
     assert registry.unserved_task("acme-mesh/v1", market) is None
     assert registry.unserved_task("acme-mesh/v1", None) is None
     assert registry.unserved_task("grok-imagine/text-to-image", {"prompt": "x"}) is None
+    # Kling's are market jobs: with kiekit-kling blocked, the market's catalogue serves them
+    kling = Registry(blocked=["kiekit-kling"])
+    assert kling.left_out("kling-3.0/video") is None
+    assert kling.unserved_task("kling-3.0/video", {"model": "kling-3.0/video"}) is None

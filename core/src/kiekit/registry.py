@@ -382,12 +382,12 @@ class Registry:
         registry of explicitly added providers (``discover=False``): they serve what they match."""
         if not self._discover:
             return None
-        if hidden := self._hidden_declarers(model):  # a third party's, blocked: its own path
-            return f"{', '.join(hidden)} declares it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
-        if discovery.distribution_for(model) == "kiekit-market":
-            return None  # any other word is the market's: KIE adds market models weekly
         if isinstance(pattern, Provider) and model in pattern.known_models():
             return None  # a market model of the catalogue (Kling, Sora…): the right path
+        if hidden := self._hidden_declarers(model):  # a third party's, blocked: its own path
+            return f"{', '.join(hidden)} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+        if discovery.distribution_for(model) == "kiekit-market":
+            return None  # any other word is the market's: KIE adds market models weekly
         return self.served_by(model)
 
     def left_out(self, model: str) -> str | None:
@@ -400,6 +400,14 @@ class Registry:
         hidden = self._hidden_declarers(model)
         if not hidden:
             return None
+        try:
+            self._resolve(model)
+        except UnknownModelError:
+            pass  # no pattern may serve it (_owner_missing)
+        except PluginError:
+            return None  # said as such when the model is asked for
+        else:
+            return None  # a pattern's catalogue lists it: market jobs, such as Kling's
         return (
             f"no installed plugin serves {model}: {', '.join(hidden)} declares it, but "
             f"{BLOCK_ENV} / {ALLOW_ENV} leave it out"

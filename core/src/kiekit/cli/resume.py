@@ -235,7 +235,7 @@ def _resume(args: argparse.Namespace) -> int:
     code, owed = _still_owed(
         len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
         others=finished.others, expired=finished.expired, unwritable=finished.unwritable,
-        unrecorded=unrecorded, unserved=finished.unserved,
+        unrecorded=unrecorded, unserved=finished.unserved, broken=finished.broken,
     )  # fmt: skip
     answer: dict[str, Any] = {"base_url": base_url, **report.summary()}
     if unrecorded:  # the cause, not one owed row among others: the journal cannot be written
@@ -341,6 +341,7 @@ def _still_owed(
     unwritable: tuple[str, ...] = (),
     unrecorded: int = 0,
     unserved: tuple[str, ...] = (),
+    broken: tuple[str, ...] = (),
 ) -> tuple[int, str]:
     """The exit code, and what is left owed in words: 0 only when nothing this journal knows
     of is left owed (a task of this server not finished, one on another server, a create of
@@ -364,7 +365,13 @@ def _still_owed(
             f"{len(unserved)} task(s) need a plugin not in use here (see above): install or "
             "unblock it and run kie resume again (they live on at KIE)"
         )
-    abandonable = [task for task in failures if task not in unwritable and task not in unserved]
+    if broken:  # the task is fine at KIE: its plugin cannot read it yet
+        say(
+            f"{len(broken)} task(s) were left by a plugin's bug (see above): fix or upgrade "
+            "that plugin and run kie resume again (they live on at KIE)"
+        )
+    kept = {*unwritable, *unserved, *broken}  # finishable here later: not to be abandoned
+    abandonable = [task for task in failures if task not in kept]
     if abandonable:  # a task that can never finish would be named by every run: the way out
         say(
             f"a task that can never finish here (a server that is gone, results KIE no longer "
@@ -513,6 +520,7 @@ class Finished(NamedTuple):
     expired: int  # past KIE's retention: their rows closed, owed no more
     unwritable: tuple[str, ...] = ()  # of ``owed``: files this machine could not write
     unserved: tuple[str, ...] = ()  # of ``owed``: tasks no plugin in use here serves
+    broken: tuple[str, ...] = ()  # of ``owed``: tasks a plugin's bug left (PluginHookError)
 
 
 async def _finish_all(
@@ -551,6 +559,7 @@ async def _finish_all(
             say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
         queue = iter(mine)
         unwritable: list[str] = []  # of those, the ones whose files could not be written here
+        broken: list[str] = []  # of those, the ones a plugin's bug left (PluginHookError)
         expired = 0
         held: list[str] = []  # the owners of rows another live worker took meanwhile
 
@@ -573,6 +582,8 @@ async def _finish_all(
                     failures.append(str(row.task_id))
                     if report.tasks and _unwritable(report, row):
                         unwritable.append(str(row.task_id))
+                    elif report.tasks and _plugin_broke(report, row):
+                        broken.append(str(row.task_id))
                 ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
@@ -589,7 +600,7 @@ async def _finish_all(
                 await asyncio.gather(*running, return_exceptions=True)
         if held:
             _say_held(held)
-    return Finished(failures, len(others), expired, tuple(unwritable), unserved)
+    return Finished(failures, len(others), expired, tuple(unwritable), unserved, tuple(broken))
 
 
 def _served(registry: Registry, rows: list[Entry], report: Report, owed: list[str]) -> list[Entry]:
@@ -610,6 +621,13 @@ def _served(registry: Registry, rows: list[Entry], report: Report, owed: list[st
         report.add(row, "not_finished", error=error)
         owed.append(str(row.task_id))
     return served
+
+
+def _plugin_broke(report: Report, row: Entry) -> bool:
+    """Whether ``row``'s task was left owed by its plugin's bug (PluginHookError), as its
+    report record (the last one, see :func:`_unwritable`) says: fixed, the plugin finishes it."""
+    last = report.tasks[-1]
+    return last["key"] == row.key and (last["error"] or {}).get("type") == "PluginHookError"
 
 
 def _unwritable(report: Report, row: Entry) -> bool:
