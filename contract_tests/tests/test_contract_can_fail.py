@@ -220,7 +220,48 @@ class LosesFailCode(Good):
 
     def parse_status(self, task_id, data):
         status = super().parse_status(task_id, data)
-        return TaskStatus(task_id=task_id, state=status.state, raw=data)
+        return TaskStatus(
+            task_id=task_id, state=status.state, fail_message=status.fail_message, raw=data
+        )
+
+
+class LosesFailMessage(Good):
+    """Forgets KIE's errorMessage when a task fails (keeps the code)."""
+
+    def parse_status(self, task_id, data):
+        status = super().parse_status(task_id, data)
+        return TaskStatus(task_id=task_id, state=status.state, fail_code=status.fail_code, raw=data)
+
+
+class CallbackCrashes(Good):
+    """Reads its callback's task id with bare indexing: a KeyError on another family's body."""
+
+    def callback_task_id(self, payload):
+        return payload["data"]["job"]["id"]
+
+
+class FetchesInBuildRequest(Good):
+    """Looks something up over HTTP while building the request (and swallows the error)."""
+
+    def body(self, model_id, params):
+        import urllib.request
+
+        try:
+            urllib.request.urlopen("http://127.0.0.1:9/lookup", timeout=1).read()
+        except Exception:
+            pass
+        return super().body(model_id, params)
+
+
+class ReadsAFileInParseStatus(Good):
+    """Reads a settings file while mapping a status."""
+
+    def parse_status(self, task_id, data):
+        try:
+            open("/etc/hostname").close()
+        except Exception:
+            pass
+        return super().parse_status(task_id, data)
 
 
 class NoResultFiles(Good):
@@ -471,6 +512,22 @@ class TestImpure(Contract):
     provider = Impure()
 
 
+class TestLosesFailMessage(Contract):
+    provider = LosesFailMessage()
+
+
+class TestCallbackCrashes(Contract):
+    provider = CallbackCrashes()
+
+
+class TestFetchesInBuildRequest(Contract):
+    provider = FetchesInBuildRequest()
+
+
+class TestReadsAFileInParseStatus(Contract):
+    provider = ReadsAFileInParseStatus()
+
+
 class TestNothingDocumented(Contract):
     provider = Good()
     documented_statuses = ()
@@ -540,6 +597,8 @@ CONTRACT_TESTS = {
     "test_undocumented_values_never_change_the_state",
     "test_undocumented_values_raise_only_protocol_error",
     "test_odd_payloads_raise_only_protocol_error",
+    "test_callback_task_id_reads_any_json_or_returns_none",
+    "test_pure_hooks_do_no_io",
 }
 LIFECYCLE = {
     "test_task_succeeds_and_files_download[Client]",
@@ -579,6 +638,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
         "test_odd_payloads_raise_only_protocol_error",
     },
     "TestImpure": {"test_valid_inputs_are_accepted_by_the_mock"},
+    "TestLosesFailMessage": FAILURE | {"test_documented_statuses_map_to_their_states"},
+    "TestCallbackCrashes": {"test_callback_task_id_reads_any_json_or_returns_none"},
+    "TestFetchesInBuildRequest": {"test_pure_hooks_do_no_io"},
+    "TestReadsAFileInParseStatus": {"test_pure_hooks_do_no_io"},
     "TestNothingDocumented": {"test_documented_statuses_map_to_their_states"},
     "TestOnlySuccessDocumented": {"test_documented_statuses_map_to_their_states"},
     "TestNotInstalled": {"test_entry_points_declare_the_models"},
@@ -595,6 +658,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
         "test_documented_fields_are_checked_before_any_request",
         "test_valid_inputs_are_accepted_by_the_mock",
         "test_invalid_field_is_rejected_before_any_request",
+        "test_pure_hooks_do_no_io",  # it has no example input to build a request of, either
         AGREE,
     }
     | LIFECYCLE

@@ -561,3 +561,18 @@ def test_an_error_once_deltas_came_carries_the_answer_so_far(client: str) -> Non
     with pytest.raises(ApiError) as refused:  # nothing came: nothing to carry
         ask_with(client, answering(b'{"code": 402, "msg": "Credits insufficient"}', JSON))(True)
     assert refused.value.partial is None
+
+
+@pytest.mark.parametrize("client", ["Client", "AsyncClient"])
+def test_a_chat_provider_s_own_bug_is_a_plugin_hook_error_naming_it(client: str) -> None:
+    """EchoProvider.parse_event reads ``data["t"]`` bare: an event it did not expect raised a
+    KeyError naming no plugin (an outside plugin author's finding, for task hooks too)."""
+    from kiekit import PluginHookError
+
+    ask = ask_with(client, answering(sse({"x": 1}), EVENTS))
+    with pytest.raises(PluginHookError) as caught:
+        ask(True)
+    error = caught.value
+    assert (error.distribution, error.hook, error.model) == (__name__, "parse_event", MODEL)
+    assert isinstance(error.__cause__, KeyError)
+    assert "EchoProvider.parse_event for model 'echo-1' raised KeyError: 't'" in str(error)

@@ -28,9 +28,11 @@ with values that are not JSON, which must be refused before any request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import mimetypes
+import os
 import re
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -794,6 +796,7 @@ class ProviderContract:
         assert error.task_id == seen[-1].task_id
         assert isinstance(error.fail_code, str), f"fail code {error.fail_code!r} is no string"
         assert error.fail_code, "TaskFailedError lost KIE's fail code"
+        _check_fail_message(error.fail_message, seen[-1].raw)
         self._check_callbacks(kie_mock_session, seen[-1].task_id)
 
     def _run(self, client: str, mock: MockServer, model: Model, params: Input, out: Path) -> Run:
@@ -867,6 +870,11 @@ class ProviderContract:
             assert status.task_id == TASK_ID
             if status.state is not expected:
                 wrong.append(f"{expected.name} expected, got {status.state.name}: {payload}")
+            elif expected is State.FAILED:
+                try:
+                    _check_fail_message(status.fail_message, payload)
+                except AssertionError as exc:
+                    wrong.append(f"{exc}: {payload}")
             elif expected is State.SUCCEEDED:
                 results = self.provider.extract_results(TASK_ID, copy.deepcopy(payload))
                 kinds = {m.output for m in self.provider.models}
@@ -971,6 +979,141 @@ class ProviderContract:
             assert created
 
         only_protocol_errors()
+
+    def test_callback_task_id_reads_any_json_or_returns_none(self) -> None:
+        """Property: ``callback_task_id`` on any callback body (any JSON object, KIE's envelope
+        around any ``data``) returns a task id or None, or raises CallbackError; nothing else
+        escapes. It reads untrusted input, as ``parse_status`` does: a KeyError there made the
+        webhook receiver answer 500 and hid the callback from the other providers (KIE does
+        not resend it, kie-api.md §6.1)."""
+        provider = self.provider
+        envelope = st.fixed_dictionaries(
+            {"code": st.just(200), "msg": st.just("success"), "data": json_values()}
+        )
+        objects = json_values().filter(lambda value: isinstance(value, dict))
+        nested = st.fixed_dictionaries(
+            {"code": st.just(200), "data": st.fixed_dictionaries({"job": json_values()})}
+        )
+
+        @self._settings(pure=True)
+        @given(payload=st.one_of(envelope, objects, nested))
+        def returns_an_id_or_none(payload: dict[str, Any]) -> None:
+            try:
+                found = provider.callback_task_id(copy.deepcopy(payload))
+            except CallbackError:
+                return
+            except Exception as exc:
+                raise AssertionError(
+                    f"{type(provider).__name__}.callback_task_id raised {type(exc).__name__} "
+                    f"on {payload!r:.200}: return None for a body it cannot read"
+                ) from exc
+            assert found is None or isinstance(found, str), found
+
+        returns_an_id_or_none()
+
+    def test_pure_hooks_do_no_io(self) -> None:
+        """``build_request``, ``status_request``, ``parse_status``, ``extract_results`` and
+        ``callback_task_id`` are pure (DESIGN.md rule 3: a plugin does no I/O; the clients
+        do): run with every socket connect and name lookup, and every file opened outside the
+        temporary folder, made to fail, none is tried."""
+        tried: list[str] = []
+        documented = [entry[0] for entry in self.documented_statuses]
+        # made first: an input may name a task example_input makes on the mock (an extend's)
+        inputs = [(model, self.example_input(model)) for model in self.contract_models()]
+        with _no_io(tried):
+            for model, params in inputs:
+                try:
+                    self.provider.build_request(model.id, params, callback_url=CALLBACK_URL)
+                except Exception as exc:  # what was tried is the finding; said below
+                    tried.append(f"(build_request of {model.id} raised {exc!r})")
+            self.provider.status_request(TASK_ID)
+            for payload in documented:
+                for read in (self.provider.parse_status, self.provider.extract_results):
+                    try:
+                        read(TASK_ID, copy.deepcopy(payload))
+                    except Exception as exc:
+                        tried.append(f"({read.__name__} raised {exc!r})")
+                with contextlib.suppress(Exception):
+                    self.provider.callback_task_id({"code": 200, "data": copy.deepcopy(payload)})
+        io = [what for what in tried if not what.startswith("(")]
+        assert not io, "a pure hook did I/O:\n" + "\n".join(tried)
+
+
+def _check_fail_message(said: str | None, raw: Any) -> None:
+    """A failed task's message is KIE's, as sent (README: TaskFailedError carries
+    ``fail_code`` and ``fail_message`` as KIE sent them): when the status names one (a text
+    under a key such as ``failMsg``, ``failReason``, ``errorMessage``), the provider keeps it."""
+    sent = set(_messages(raw))
+    assert not sent or said in sent, (
+        f"the failure message KIE sent ({' or '.join(map(repr, sorted(sent)))}) was not kept: "
+        f"TaskStatus.fail_message is {said!r}"
+    )
+
+
+_MESSAGE_KEYS = ("msg", "message", "reason")
+
+
+def _messages(value: Any) -> Iterator[str]:
+    """The texts under message-like keys anywhere in a status payload."""
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if isinstance(inner, str) and inner.strip():
+                if any(word in str(key).lower() for word in _MESSAGE_KEYS):
+                    yield inner
+            else:
+                yield from _messages(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _messages(inner)
+
+
+@contextlib.contextmanager
+def _no_io(tried: list[str]) -> Iterator[None]:
+    """Sockets that refuse to connect or look a name up, and ``open`` that refuses a file
+    outside the temporary folder, each attempt added to ``tried`` (a plugin that catches the
+    error is still caught); restored on the way out."""
+    import builtins
+    import io
+    import socket
+    import tempfile
+
+    temp = os.path.realpath(tempfile.gettempdir())
+
+    def refuse(what: str) -> Any:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            where = next((a for a in args if not isinstance(a, socket.socket)), "")
+            tried.append(f"{what}({where!r})")
+            raise AssertionError(f"a pure hook tried I/O: {what}({where!r})")
+
+        return refused
+
+    real_open = builtins.open
+
+    def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, (str, bytes, os.PathLike)):
+            path = os.path.realpath(os.fsdecode(file))
+            if not path.startswith(temp + os.sep):
+                tried.append(f"open({os.fsdecode(file)!r})")
+                raise AssertionError(f"a pure hook tried I/O: open({os.fsdecode(file)!r})")
+        return real_open(file, *args, **kwargs)
+
+    patches: list[tuple[Any, str, Any]] = [
+        (socket.socket, "connect", refuse("socket.connect")),
+        (socket.socket, "connect_ex", refuse("socket.connect_ex")),
+        (socket.socket, "sendto", refuse("socket.sendto")),
+        (socket, "getaddrinfo", refuse("socket.getaddrinfo")),
+        (socket, "create_connection", refuse("socket.create_connection")),
+        (builtins, "open", guarded_open),
+        (io, "open", guarded_open),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    try:
+        for owner, name, replacement in patches:
+            setattr(owner, name, replacement)
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
 
 
 def _is_open(model: Model) -> bool:

@@ -17,8 +17,10 @@
     │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
     ├── OutcomeUnknownError      a create may have reached KIE, but its answer was lost
     ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
-    │   └── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
-    │       └── SignatureError   its signature is missing, forged or stale
+    │   ├── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
+    │   │   └── SignatureError   its signature is missing, forged or stale
+    │   └── PluginHookError      a plugin's hook raised a non-kiekit error, or returned the
+    │                            wrong type; names the distribution, hook, model and task
     ├── ResultsExpiredError      the task is past KIE's retention (14 days): final, nothing to fetch
     ├── ResourceLimitError       this machine refused a thread (a memory cap): fewer at once
     ├── ApiError                 KIE answered with a body code other than 200
@@ -82,6 +84,7 @@ __all__ = [
     "NotFoundError",
     "OutcomeUnknownError",
     "PluginError",
+    "PluginHookError",
     "ProtocolError",
     "QueueFullError",
     "RateLimitStoreError",
@@ -422,6 +425,30 @@ class ProtocolError(KieError):
     def __init__(self, message: str, *, task_id: str | None = None, payload: Any = None) -> None:
         super().__init__(message, task_id=task_id)
         self.payload = payload
+
+
+class PluginHookError(ProtocolError):
+    """A plugin's hook (``build_request``, ``parse_status``, ``extract_results`` …) raised an
+    exception that is not kiekit's own, or returned something of the wrong type: a bug in
+    that plugin, not in KIE's answer. It names the plugin's ``distribution``, the ``hook``,
+    the ``model`` and the task (``task_id``) when known, and is chained to the original
+    error. A ProtocolError: like an answer kiekit cannot read, it ends that task's wait (the
+    task stays owed in the journal) and nothing else."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        distribution: str,
+        hook: str,
+        model: str | None = None,
+        task_id: str | None = None,
+        payload: Any = None,
+    ) -> None:
+        super().__init__(message, task_id=task_id, payload=payload)
+        self.distribution = distribution
+        self.hook = hook
+        self.model = model
 
 
 # How TaskNotFoundError begins, whatever KIE's answer was (and how kiekit before it worded the

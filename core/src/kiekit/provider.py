@@ -159,6 +159,13 @@ class Provider(ABC):
         default). Pure: the error is the client's reading of KIE's envelope."""
         return None
 
+    def made_request(self, model_id: str, body: Mapping[str, Any]) -> bool:
+        """Whether a create body a journal recorded for ``model_id`` (the JSON body as sent)
+        is one this provider could have made: asked only of a provider that serves the id
+        through a pattern (kiekit-market's ``*``), so that a task of an uninstalled family is
+        not polled as one of its own. True unless a family can tell."""
+        return True
+
     def callback_task_id(self, payload: Mapping[str, Any]) -> str | None:
         """The task id in a callback body (the whole JSON object KIE POSTs) of this family,
         when it is none of the places kiekit reads (``data.taskId``, ``data.task_id``,

@@ -17,7 +17,7 @@ import difflib
 import functools
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from importlib.metadata import EntryPoint
 from typing import Any, NamedTuple
@@ -194,6 +194,10 @@ class Registry:
                 if owner is None or owner is provider:
                     claims[model.id] = provider
                     continue
+                if model.id in claims:
+                    # one plugin's own slip (its hook registered the id twice), not two
+                    # plugins contesting an id: KIEKIT_PREFER cannot settle it
+                    raise PluginError(f"{origin} lists {model.id} twice")
                 preferred = self._policy.prefer.get(model.id)
                 if preferred == canonical(origin):
                     claims[model.id] = provider  # the user's pick takes the id over
@@ -243,6 +247,17 @@ class Registry:
         if dists is None or canonical(origin) not in dists:
             return True
         return self._policy.prefer.get(model_id) == canonical(origin)
+
+    def origin_of(self, provider: AnyProvider, model: str) -> str:
+        """The plugin (distribution, or an added provider's module) that registered
+        ``provider``, which serves ``model``: named in a PluginHookError."""
+        with self._lock:
+            if self._providers.get(model) is provider:
+                return self._origin[model]
+            for model_id, registered in self._providers.items():
+                if registered is provider:
+                    return self._origin[model_id]
+        return type(provider).__module__
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -365,11 +380,71 @@ class Registry:
         would send 4o Image, Veo or Runway as a market job, to the wrong path (kie-api.md §3:
         each legacy product has its own). None when the pattern may serve it, and in a
         registry of explicitly added providers (``discover=False``): they serve what they match."""
-        if not self._discover or discovery.distribution_for(model) == "kiekit-market":
-            return None  # any other word is the market's: KIE adds market models weekly
+        if not self._discover:
+            return None
         if isinstance(pattern, Provider) and model in pattern.known_models():
             return None  # a market model of the catalogue (Kling, Sora…): the right path
+        if hidden := self._hidden_declarers(model):  # a third party's, blocked: its own path
+            return f"{', '.join(hidden)} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+        if discovery.distribution_for(model) == "kiekit-market":
+            return None  # any other word is the market's: KIE adds market models weekly
         return self.served_by(model)
+
+    def left_out(self, model: str) -> str | None:
+        """``"no installed plugin serves MODEL …"`` when ``model`` is declared only by an
+        installed distribution that KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS leave out (its
+        plugin is not used here; a pattern such as kiekit-market's ``*`` must not serve its
+        ids, to the wrong path); None otherwise. ``kie run`` and ``kie resume`` say it alike."""
+        if model in self._providers or not self._discover:
+            return None  # registered by name (an application's own provider too)
+        hidden = self._hidden_declarers(model)
+        if not hidden:
+            return None
+        try:
+            self._resolve(model)
+        except UnknownModelError:
+            pass  # no pattern may serve it (_owner_missing)
+        except PluginError:
+            return None  # said as such when the model is asked for
+        else:
+            return None  # a pattern's catalogue lists it: market jobs, such as Kling's
+        return (
+            f"no installed plugin serves {model}: {', '.join(hidden)} declares it, but "
+            f"{BLOCK_ENV} / {ALLOW_ENV} leave it out"
+        )
+
+    def _hidden_declarers(self, model: str) -> list[str]:
+        """The installed distributions that declare ``model`` by name but are left out here
+        (KIEKIT_BLOCK_PLUGINS / KIEKIT_ALLOW_PLUGINS); none when an admitted one declares it."""
+        if any(ep.name == model for ep in self._points()):
+            return []
+        return sorted(
+            {
+                distribution_of(ep)
+                for ep in discovery.entry_points_of_group()
+                if ep.name == model and not self._policy.admits(distribution_of(ep))
+            }
+        )
+
+    def unserved_task(self, model: str, request: Mapping[str, Any] | None) -> str | None:
+        """Why a journaled task of ``model``, created with ``request`` (its body as the
+        journal recorded it), is served by no plugin here; None when one serves it. A task
+        whose plugin is blocked or uninstalled is never handed to a pattern (kiekit-market's
+        ``*``) that did not make it: polled at the market's path it reads as "Task not found"
+        and looks abandonable, though KIE made it and was paid (kie-api.md §3: each family has
+        its own paths). ``kie resume`` leaves such a row owed, as it is."""
+        if (why := self.left_out(model)) is not None:
+            return why
+        try:
+            provider = self._resolve(model)
+        except (PluginError, UnknownModelError):
+            return None  # said as such when the task is asked for (naming its plugin)
+        with self._lock:
+            if model in self._providers or not isinstance(provider, Provider):
+                return None  # listed by name: its own plugin
+        if request is None or provider.made_request(model, request):
+            return None  # adopted (no body), or a create the pattern's family makes
+        return f"no installed plugin serves {model} (its plugin is not installed here)"
 
     def served_by(self, model: str) -> str | None:
         """Which of kiekit's distributions serves ``model`` and how to install it, when it is

@@ -30,6 +30,7 @@ from kiekit.errors import (
     FileWriteError,
     KieError,
     OutcomeUnknownError,
+    PluginHookError,
     ProtocolError,
     RateLimitedError,
     RateLimitStoreError,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from kiekit.shared_limits import SharedRateLimiter
 
 from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES, file_name
+from kiekit._engine.hooks import call_hook
 from kiekit._engine.ops import (
     NOW,
     Fetch,
@@ -440,9 +442,12 @@ class Engine:
         """The create request for checked input: built once, journaled, then sent."""
         check_callback_url(callback_url)  # KIE's 422 for it comes after the create is sent
         provider = self.registry.provider(model)
-        request = provider.build_request(model, params, callback_url=callback_url)
+        request: Request = call_hook(
+            self.registry, provider, "build_request", model, params, model=model,
+            callback_url=callback_url,
+        )  # fmt: skip
         check_utf8("", request.body)  # a plugin's own field, named by its wire place
-        parent = provider.parent_task_id(model, params)
+        parent = call_hook(self.registry, provider, "parent_task_id", model, params, model=model)
         if parent is not None and request.parent_task_id is None:
             request = attrs.evolve(request, parent_task_id=parent)
         return request
@@ -555,7 +560,7 @@ class Engine:
             booked=booked,
         )
         try:
-            task_id = provider.parse_created(data)
+            task_id = call_hook(self.registry, provider, "parse_created", data, model=model)
         except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
             raise OutcomeUnknownError(model=model, request=request, cause=exc) from exc
         created_at: float = yield NOW
@@ -579,7 +584,7 @@ class Engine:
         try:
             data = yield from self._ask(poll, deadline, retry)
         except KieError as exc:
-            told = poll.provider.status_of_refusal(poll.task_id, exc)
+            told = poll.refusal(exc)
             if told is None:
                 raise
             return told
@@ -667,7 +672,7 @@ class Engine:
                 # the wait, and so is a record not there yet (data null, §2.2). A shape that
                 # stays unreadable is a real disagreement, and raised.
                 malformed, unreadable = malformed + 1, exc
-                if malformed >= MALFORMED_STATUS_TRIES:
+                if malformed >= MALFORMED_STATUS_TRIES or isinstance(exc, PluginHookError):
                     raise
                 log.debug(
                     "status answer unreadable (%d in a row), polling again: %s", malformed, exc
@@ -691,7 +696,7 @@ class Engine:
                 if on_status is not None:
                     _heard(on_status(last))
                 if last.state.finished:
-                    return _ended(task, provider, last)
+                    return _ended(self.registry, task, provider, last)
             now = yield NOW
             elapsed = now - started
             remaining = policy.timeout - elapsed
@@ -722,7 +727,7 @@ class Engine:
 
     def _ended(self, task: Task, status: TaskStatus) -> Flow[Results]:
         yield from ()  # a flow with no I/O: the drivers run it as any other
-        return _ended(task, self.registry.provider(task.model), status)
+        return _ended(self.registry, task, self.registry.provider(task.model), status)
 
     def download(
         self,
@@ -813,11 +818,15 @@ class Engine:
 _ONCE = RetryPolicy.never()
 
 
-def _ended(task: Task, provider: Provider, status: TaskStatus) -> Results:
+def _ended(registry: Registry, task: Task, provider: Provider, status: TaskStatus) -> Results:
     """What a final status means for a wait: a succeeded task's results, or TaskFailedError."""
     if status.state is State.SUCCEEDED:
         log.info("task %s succeeded%s", task.id, request_log.tags())
-        return provider.extract_results(task.id, status.raw)
+        results: Results = call_hook(
+            registry, provider, "extract_results", task.id, status.raw,
+            model=task.model, task_id=task.id,
+        )  # fmt: skip
+        return results
     log.info("task %s failed: %s%s", task.id, status.fail_message, request_log.tags())
     raise TaskFailedError(task.id, status.fail_code, status.fail_message)
 
@@ -826,19 +835,36 @@ class _Poll:
     """A task's status call, made once for all the polls of a wait: the provider's request,
     its HTTP form and its rate-limit slot, and the reading of the answer."""
 
-    __slots__ = ("http", "provider", "request", "slot", "task_id")
+    __slots__ = ("http", "model", "provider", "registry", "request", "slot", "task_id")
 
     def __init__(self, engine: Engine, task: Task, provider: Provider) -> None:
         self.task_id = task.id
+        self.model = task.model
         self.provider = provider
-        self.request = provider.status_request(task.id)
+        self.registry = engine.registry
+        self.request: Request = call_hook(
+            engine.registry, provider, "status_request", task.id, model=task.model,
+            task_id=task.id,
+        )  # fmt: skip
         self.http = engine._http(self.request, task.id)
         self.slot = _Slot(task.id, provider.status_rate_per_task)
 
     def status(self, data: Any) -> TaskStatus:
         if data is None:  # some record-info endpoints answer an unknown id with data null (§2.2)
             raise TaskNotFoundError(self.task_id, 200, DATA_NULL)
-        return self.provider.parse_status(self.task_id, data)
+        status: TaskStatus = call_hook(
+            self.registry, self.provider, "parse_status", self.task_id, data,
+            model=self.model, task_id=self.task_id,
+        )  # fmt: skip
+        return status
+
+    def refusal(self, error: KieError) -> TaskStatus | None:
+        """The status a refused status call says (Provider.status_of_refusal), or None."""
+        told: TaskStatus | None = call_hook(
+            self.registry, self.provider, "status_of_refusal", self.task_id, error,
+            model=self.model, task_id=self.task_id,
+        )  # fmt: skip
+        return told
 
 
 def _raise_as_no_task(error: KieError, task_id: str) -> NoReturn:
@@ -858,6 +884,8 @@ def may_pass(error: KieError) -> bool:
     unreadable (cut short or garbled by a proxy), or ``data: null``, a record not there yet,
     then there (a HAR of real traffic, kie-api.md §2.2). MALFORMED_STATUS_TRIES of them in a
     row end a wait, and a webhook receiver's confirmation."""
+    if isinstance(error, PluginHookError):  # a plugin's bug reads the same answer alike
+        return False
     return isinstance(error, ProtocolError) or (
         isinstance(error, TaskNotFoundError) and error.code == 200
     )

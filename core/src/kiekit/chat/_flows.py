@@ -27,6 +27,7 @@ from kiekit._engine import (
     StreamHead,
     request_log,
 )
+from kiekit._engine.hooks import call_hook
 from kiekit._engine.ops import NOW, Now
 from kiekit.chat.provider import ChatProvider
 from kiekit.chat.sse import SseDecoder
@@ -136,7 +137,9 @@ def chat(
 ) -> Generator[Any, Any, ChatReply]:
     """One whole answer. Sent once, never retried: a chat call is paid for, and a retry after
     a failure that may have reached KIE could pay twice (:func:`_lost` says which)."""
-    request = provider.build_request(call, stream=False)
+    request: Request = call_hook(
+        engine.registry, provider, "build_request", call, model=call.model, stream=False
+    )
     started: float = yield NOW
     sent = http_request(engine, request, accept="application/json", deadline=bounds.seconds)
     try:
@@ -147,12 +150,14 @@ def chat(
     if response.status != 200:
         raise http_error(response.status, response.reason)
     payload = _json(response.body, request)
-    return _whole_reply(provider, call, payload)
+    return _whole_reply(engine, provider, call, payload)
 
 
-def _whole_reply(provider: ChatProvider, call: ChatCall, payload: Any) -> ChatReply:
+def _whole_reply(engine: Engine, provider: ChatProvider, call: ChatCall, payload: Any) -> ChatReply:
     _raise_envelope_error(payload)
-    reply = provider.parse_reply(call.model, payload)
+    reply: ChatReply | ChatFailure = call_hook(
+        engine.registry, provider, "parse_reply", call.model, payload, model=call.model
+    )
     if isinstance(reply, ChatFailure):
         raise _failure(reply, payload)
     return reply
@@ -170,7 +175,9 @@ def chat_stream(
     answer is never taken for a whole one. An error raised once deltas came carries them
     (``partial``: what was received, and paid for).
     """
-    request = provider.build_request(call, stream=True)
+    request: Request = call_hook(
+        engine.registry, provider, "build_request", call, model=call.model, stream=True
+    )
     started: float = yield NOW
     opened = OpenStream(http_request(engine, request, accept=SSE, deadline=bounds.seconds))
     try:
@@ -215,7 +222,7 @@ def _answer(
             size += len(chunk)
             yield from _within_bounds(request, size, started, bounds)
             pieces.append(chunk)
-        reply = _whole_reply(provider, call, _json(b"".join(pieces), request))
+        reply = _whole_reply(engine, provider, call, _json(b"".join(pieces), request))
         # A whole answer although a stream was asked for (a gateway that ignores "stream"):
         # paid for, so handed over as the stream's one delta and its reply, not thrown away
         yield Emit(_as_delta(reply))
@@ -264,7 +271,9 @@ def _events(
             data = _event_json(event.data)
             if data is not None:
                 _raise_envelope_error(data)
-            parsed = provider.parse_event(call.model, event)
+            parsed = call_hook(
+                engine.registry, provider, "parse_event", call.model, event, model=call.model
+            )
             if isinstance(parsed, ChatFailure):
                 raise _failure(parsed, event.data)
             if parsed is None:

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from kiekit.client import AsyncClient
     from kiekit.errors import DownloadError, ResultsExpiredError
     from kiekit.journal import Entry, Journal
+    from kiekit.registry import Registry
 
 
 DEFAULT_OUT = Path("kie-output")  # as kie run's: for a task whose folder was never recorded
@@ -234,7 +235,7 @@ def _resume(args: argparse.Namespace) -> int:
     code, owed = _still_owed(
         len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
         others=finished.others, expired=finished.expired, unwritable=finished.unwritable,
-        unrecorded=unrecorded,
+        unrecorded=unrecorded, unserved=finished.unserved, broken=finished.broken,
     )  # fmt: skip
     answer: dict[str, Any] = {"base_url": base_url, **report.summary()}
     if unrecorded:  # the cause, not one owed row among others: the journal cannot be written
@@ -339,6 +340,8 @@ def _still_owed(
     expired: int = 0,
     unwritable: tuple[str, ...] = (),
     unrecorded: int = 0,
+    unserved: tuple[str, ...] = (),
+    broken: tuple[str, ...] = (),
 ) -> tuple[int, str]:
     """The exit code, and what is left owed in words: 0 only when nothing this journal knows
     of is left owed (a task of this server not finished, one on another server, a create of
@@ -357,7 +360,18 @@ def _still_owed(
             "folder: see above): free space there and run kie resume again, or kie resume "
             "--out OTHER_FOLDER fetches them elsewhere (they live on at KIE)"
         )
-    abandonable = [task for task in failures if task not in unwritable]
+    if unserved:  # paid for, and finishable once its plugin is back: not to be abandoned
+        say(
+            f"{len(unserved)} task(s) need a plugin not in use here (see above): install or "
+            "unblock it and run kie resume again (they live on at KIE)"
+        )
+    if broken:  # the task is fine at KIE: its plugin cannot read it yet
+        say(
+            f"{len(broken)} task(s) were left by a plugin's bug (see above): fix or upgrade "
+            "that plugin and run kie resume again (they live on at KIE)"
+        )
+    kept = {*unwritable, *unserved, *broken}  # finishable here later: not to be abandoned
+    abandonable = [task for task in failures if task not in kept]
     if abandonable:  # a task that can never finish would be named by every run: the way out
         say(
             f"a task that can never finish here (a server that is gone, results KIE no longer "
@@ -505,6 +519,8 @@ class Finished(NamedTuple):
     others: int  # left alone: made with another API key
     expired: int  # past KIE's retention: their rows closed, owed no more
     unwritable: tuple[str, ...] = ()  # of ``owed``: files this machine could not write
+    unserved: tuple[str, ...] = ()  # of ``owed``: tasks no plugin in use here serves
+    broken: tuple[str, ...] = ()  # of ``owed``: tasks a plugin's bug left (PluginHookError)
 
 
 async def _finish_all(
@@ -536,11 +552,14 @@ async def _finish_all(
             _say_other_key(others)
             for row in others:
                 report.add(row, "other_key")
+        failures: list[str] = []  # the task ids still owed
+        mine = _served(client._engine.registry, mine, report, failures)
+        unserved = tuple(failures)  # so far, only those
         if mine:
             say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
         queue = iter(mine)
-        failures: list[str] = []  # the task ids still owed
         unwritable: list[str] = []  # of those, the ones whose files could not be written here
+        broken: list[str] = []  # of those, the ones a plugin's bug left (PluginHookError)
         expired = 0
         held: list[str] = []  # the owners of rows another live worker took meanwhile
 
@@ -563,14 +582,52 @@ async def _finish_all(
                     failures.append(str(row.task_id))
                     if report.tasks and _unwritable(report, row):
                         unwritable.append(str(row.task_id))
+                    elif report.tasks and _plugin_broke(report, row):
+                        broken.append(str(row.task_id))
                 ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
         async with leases_renewed(journal):  # the rows held stay held while they are worked on
-            await asyncio.gather(*(worker() for _ in range(workers)))
+            # An error no row contains ends the other workers (cancelled, their rows still
+            # owed) before the client closes: gather alone let them go on, and each next row
+            # failed with "this AsyncClient is closed", written into its row.
+            running = [asyncio.ensure_future(worker()) for _ in range(workers)]
+            try:
+                await asyncio.gather(*running)
+            finally:
+                for each in running:
+                    each.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
         if held:
             _say_held(held)
-    return Finished(failures, len(others), expired, tuple(unwritable))
+    return Finished(failures, len(others), expired, tuple(unwritable), unserved, tuple(broken))
+
+
+def _served(registry: Registry, rows: list[Entry], report: Report, owed: list[str]) -> list[Entry]:
+    """The rows some installed plugin serves; each other one said, left as it is (owed, not
+    taken) and added to ``owed``: a task whose plugin is blocked or uninstalled is not polled
+    through kiekit-market's ``*`` at the market's path, where KIE would answer "Task not
+    found" for a task it made and was paid for (Registry.unserved_task)."""
+    from kiekit.errors import UnknownModelError
+
+    served: list[Entry] = []
+    for row in rows:
+        why = registry.unserved_task(row.model, row.request)
+        if why is None:
+            served.append(row)
+            continue
+        say(f"kie: error: task {row.task_id} ({row.model}): {why}; its row is left owed as it is")
+        error = {"type": UnknownModelError.__name__, "message": why, "task_id": row.task_id}
+        report.add(row, "not_finished", error=error)
+        owed.append(str(row.task_id))
+    return served
+
+
+def _plugin_broke(report: Report, row: Entry) -> bool:
+    """Whether ``row``'s task was left owed by its plugin's bug (PluginHookError), as its
+    report record (the last one, see :func:`_unwritable`) says: fixed, the plugin finishes it."""
+    last = report.tasks[-1]
+    return last["key"] == row.key and (last["error"] or {}).get("type") == "PluginHookError"
 
 
 def _unwritable(report: Report, row: Entry) -> bool:

@@ -31,7 +31,7 @@ from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files, upload_for
 from kiekit.cli._preflight import journal_opens, output_folder
 from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
 from kiekit.cli._streams import json_text
-from kiekit.errors import KieError, OutcomeUnknownError, ValidationError
+from kiekit.errors import KieError, OutcomeUnknownError, PluginHookError, ValidationError
 from kiekit.fields import check_callback_url
 
 if TYPE_CHECKING:
@@ -151,6 +151,11 @@ def _run(args: argparse.Namespace) -> int:
             # download) still came after this task was made: said with it (exit 1, not 2)
             if exc.task_id is None:
                 exc.task_id = task.id
+            if isinstance(exc, PluginHookError) and not args.mock:  # the task is KIE's, paid
+                exc.message += (
+                    "; the task stays owed in the journal: kie resume finishes it once the "
+                    "plugin is fixed"
+                )
             came_after_create(exc)
             raise
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
@@ -341,6 +346,9 @@ def checked_provider(model: str, *, any_model: bool = False) -> Provider:
     from kiekit.registry import UnlistedModelWarning, default_registry
 
     registry = default_registry()
+    left_out = registry.left_out(model)  # worded as kie resume says it of such a task
+    if left_out is not None:
+        raise ValidationError("model", left_out)
     if any_model:
         warnings.filterwarnings("ignore", category=UnlistedModelWarning)
     with warnings.catch_warnings():

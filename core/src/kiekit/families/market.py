@@ -8,6 +8,7 @@ document inside a string: ``{"resultUrls": [...]}`` for media, ``{"resultObject"
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -112,6 +113,11 @@ class MarketProvider(Provider):
 
     def status_request(self, task_id: str) -> Request:
         return Request("GET", STATUS_PATH, query={"taskId": task_id})
+
+    def made_request(self, model_id: str, body: Mapping[str, Any]) -> bool:
+        """A market create names its model in the body (``model``, kie-api.md §2.1); one
+        that does not was another family's (its own path)."""
+        return body.get("model") == model_id
 
     def record(self, task_id: str, data: Any) -> MarketRecord:
         return wire.structure(data, MarketRecord, task_id=task_id)

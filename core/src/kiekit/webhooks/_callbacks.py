@@ -8,15 +8,19 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from attrs import field, frozen
 
-from kiekit.errors import ProtocolError
+from kiekit.errors import KieError, ProtocolError
 from kiekit.provider import Provider  # at run time too: typing.get_type_hints reads it
+
+log = logging.getLogger("kiekit.webhooks")
 
 __all__ = [
     "ACK",
@@ -190,7 +194,7 @@ def _task_id(
                     f"{_clip(value, 60)} ({type(value).__name__})"
                 )
     for provider in providers if not found else ():  # a family's own place (§6.2 lists ours)
-        value = provider.callback_task_id(payload)
+        value = _asked(provider, payload)
         if isinstance(value, str) and value.strip():
             found[f"{provider.name}.callback_task_id"] = value
             break
@@ -211,6 +215,37 @@ def _task_id(
             f"{_clip(other, 60)}): which one KIE signed cannot be told"
         )
     return task_id
+
+
+_WARNED: set[tuple[type[Any], str]] = set()  # (provider class, error kind): said once each
+_WARNED_LOCK = threading.Lock()
+
+
+def _asked(provider: Provider, payload: Any) -> str | None:
+    """``provider.callback_task_id(payload)``; a KieError it raises (CallbackError) passes.
+    Anything else it raises — a ``KeyError`` on a body of another family — means "this
+    provider cannot read this body": the next provider is asked (KIE does not resend a
+    callback, §6.1: one plugin's bug must not lose another family's), and the plugin is named
+    in a WARNING, once per plugin and kind of error."""
+    try:
+        return provider.callback_task_id(payload)
+    except KieError:
+        raise
+    except Exception as exc:
+        kind = (type(provider), type(exc).__name__)
+        with _WARNED_LOCK:
+            first = kind not in _WARNED
+            _WARNED.add(kind)
+        if first:
+            log.warning(
+                "provider %s.%s (%s).callback_task_id raised %s on a callback body: it must "
+                "return None for a body it cannot read (taken as that; said once)",
+                type(provider).__module__,
+                type(provider).__name__,
+                provider.name,
+                type(exc).__name__,
+            )
+        return None
 
 
 def _clip(value: Any, size: int = 200) -> str:
