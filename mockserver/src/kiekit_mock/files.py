@@ -31,6 +31,7 @@ from aiohttp import web
 
 from . import media
 from .envelope import dumps
+from .ranges import ranged
 from .route_helpers import Handler, file_handler, runtime
 from .runtime import Runtime
 from .state import Store, TaskSnapshot
@@ -148,7 +149,7 @@ async def serve_file(request: web.Request, *, lookup: FileLookup) -> web.Respons
     if found is None:
         raise web.HTTPNotFound()
     found.headers.update(FILE_HEADERS)
-    return found
+    return ranged(request, found)  # Range, as an object store answers it (ranges.py)
 
 
 def file_route(routes: web.RouteTableDef, pattern: str) -> Callable[[FileLookup], FileLookup]:

@@ -36,6 +36,7 @@ from aiohttp import web
 from . import files, media
 from .envelope import ENVELOPE, dumps, loads, ok
 from .families import CALLBACK_PAYLOADS
+from .ranges import ranged
 from .replay_links import is_loopback_link, links_in, rewrite_links, stand_in_name
 from .route_helpers import Handler, origin_of, parse_json_object
 from .rules import Lifecycle
@@ -633,7 +634,8 @@ async def har_file(request: web.Request) -> web.Response:
     body = file.body if file.body is not None else _stand_in(file)
     # the recorded type as recorded (an SVG, an HTML page…), on the inspector's own origin:
     # served so that it runs nothing there (files.FILE_HEADERS)
-    return web.Response(body=body, content_type=file.content_type, headers=files.FILE_HEADERS)
+    whole = web.Response(body=body, content_type=file.content_type, headers=files.FILE_HEADERS)
+    return ranged(request, whole)  # Range, as an object store answers it (ranges.py)
 
 
 @ROUTES.post("/_mock/scenarios")

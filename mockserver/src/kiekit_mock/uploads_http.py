@@ -42,6 +42,7 @@ from .config import MockConfig
 from .egress import Egress, EgressRefused
 from .envelope import dumps
 from .files import FILE_HEADERS
+from .ranges import ranged
 from .requestlog import BodyPreview
 from .route_helpers import (
     Handler,
@@ -414,7 +415,8 @@ async def _stored_file(request: web.Request) -> web.Response:
     stored = request.app[UPLOADS].find(file_path, rt.clock.now())
     if stored is None:
         raise web.HTTPNotFound()
-    return web.Response(body=stored.body, content_type=stored.mime_type, headers=FILE_HEADERS)
+    whole = web.Response(body=stored.body, content_type=stored.mime_type, headers=FILE_HEADERS)
+    return ranged(request, whole)  # Range, as an object store answers it (ranges.py)
 
 
 __all__ = [
