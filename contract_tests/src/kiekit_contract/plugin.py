@@ -83,6 +83,7 @@ LEFT_AS_IS: tuple[str, ...] = (
     "KIEKIT_STOP_GRACE",
     "KIEKIT_CELERY_VISIBILITY_TIMEOUT",
     "KIEKIT_MOCK_BLOCK_EXTENSIONS",
+    "KIEKIT_MOCK_EXIT_WITH_PARENT",  # read by the mock's command line only, not by fixtures
 )
 
 

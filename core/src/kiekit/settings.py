@@ -93,6 +93,8 @@ VARIABLES: Mapping[str, str] = MappingProxyType({
     "KIEKIT_CELERY_QUEUE": "the Celery queue (default kiekit)",
     "KIEKIT_CELERY_VISIBILITY_TIMEOUT": "seconds before Redis hands an unacknowledged job on",
     "KIEKIT_MOCK_BLOCK_EXTENSIONS": "mock extensions the mock leaves out, comma-separated",
+    "KIEKIT_MOCK_EXIT_WITH_PARENT": "1: kie mock serve stops when the process that started it "
+    "ends (--exit-with-parent; default 0)",
 })  # fmt: skip
 _HOST_VARIABLES = (BASE_URL_ENV, UPLOAD_BASE_URL_ENV)
 # the mock's own variables: its command line says a misspelt one (kiekit_mock.variables)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import math
 import sys
 from collections.abc import Sequence
@@ -35,11 +34,13 @@ from .config import (
 from .controlwire import ControlError
 from .families import task_families
 from .har import read_scenario
+from .lifetime import exit_with_parent_from_env
+from .logsink import logging_to
 from .openapi import build_document, build_upload_document
 from .rules import SECONDS_RULE, Rule, rules_from_json, seconds_ok
 from .scenario import Scenario
 from .server import SHUTDOWN_SECONDS, UploadPortError, serve
-from .variables import said_unknown
+from .variables import EXIT_WITH_PARENT_ENV, said_unknown
 
 COMMANDS = ("serve", "openapi", "har")
 
@@ -255,6 +256,27 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a connection may sit with no request (one that never sent a byte too) "
         f"before it is closed (default {IDLE_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--ready-json",
+        action="store_true",
+        help="once both hosts accept connections, print one JSON line on standard output "
+        "(event, pid, base_url, upload_base_url, inspector_url, health_url, port, upload_port) "
+        "and nothing else there: the start-up lines go to standard error instead",
+    )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        default=None,
+        help="stop (as at SIGTERM) when the process that started the mock ends (its parent "
+        f"pid changes; POSIX); also {EXIT_WITH_PARENT_ENV}=1 (default: keep serving, as a "
+        "mock started in the background with & must)",
+    )
+    parser.add_argument(
+        "--exit-on-stdin-close",
+        action="store_true",
+        help="stop (as at SIGTERM) when standard input reaches its end: keep a pipe to it "
+        "open while the mock is wanted (any OS; /dev/null stops it at once)",
     )
     parser.add_argument(
         "--har",
@@ -513,17 +535,30 @@ def _serve(argv: Sequence[str], prog: str) -> int:
             f"from {args.har}",
             file=sys.stderr,
         )
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    exit_with_parent = args.exit_with_parent
+    if exit_with_parent is None:
+        try:
+            exit_with_parent = exit_with_parent_from_env()
+        except ValueError as exc:
+            _refuse(parser, str(exc))
+    if args.exit_on_stdin_close and sys.stdin is None:
+        _refuse(parser, "--exit-on-stdin-close: this process has no standard input")
     try:
-        serve(
-            port=args.port,
-            host=args.host,
-            config=config,
-            scenario=scenario,
-            upload_port=args.upload_port,
-            access_log=args.access_log,
-            shutdown_grace=args.shutdown_grace,
-        )
+        # logged through a thread of its own: a parent that never reads stderr cannot stop
+        # the server (logsink.py); closed, so its last lines come first, before a failure's
+        with logging_to(sys.stderr):
+            serve(
+                port=args.port,
+                host=args.host,
+                config=config,
+                scenario=scenario,
+                upload_port=args.upload_port,
+                access_log=args.access_log,
+                shutdown_grace=args.shutdown_grace,
+                ready_json=args.ready_json,
+                exit_with_parent=exit_with_parent,
+                exit_on_stdin_close=args.exit_on_stdin_close,
+            )
     except ValueError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from .clock import MockClock
 from .config import MockConfig
 from .envelope import Prerendered
 from .faults import Faults
+from .guessed import GuessedModels
 from .limits import Limits, LimitSettings
 from .memory import Shares
 from .requestlog import Journal
@@ -39,7 +40,8 @@ class Runtime:
     faults: Faults = field(default_factory=Faults)  # fault rules (faults.py)
     rules: RuleBook = field(default_factory=RuleBook)  # outcome/lifecycle rules (rules.py)
     changes: Changes = field(default_factory=Changes)  # what watchers long-poll (changes.py)
-    guessed_models: set[str] = field(default_factory=set)  # unknown market ids warned about
+    # unknown market ids warned about (families/market_models/extra.py)
+    guessed_models: GuessedModels = field(default_factory=GuessedModels)
     # finished tasks' status answers, encoded once (envelope.Prerendered)
     prerendered: Prerendered = field(default_factory=Prerendered)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import logging
 import math
 import os
@@ -15,14 +16,14 @@ import signal
 import threading
 import weakref
 from collections.abc import Coroutine, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import inspector
+from . import inspector, lifetime
 from .accesslog import MaskedAccessLogger
 from .app import build_app, create_app, runtime_of
 from .callbacks import (
@@ -508,8 +509,7 @@ class _Serving:
             ready.set()
             await self._stop_event.wait()
         finally:
-            await upload_runner.cleanup()
-            await runner.cleanup()
+            await _cleanup(runner, upload_runner)
 
 
 def _account_named(api_key: str | None, account: str | None) -> str | None:
@@ -551,13 +551,20 @@ def serve(
     upload_port: int | None = None,
     access_log: bool = False,
     shutdown_grace: float = SHUTDOWN_SECONDS,
+    ready_json: bool = False,
+    exit_with_parent: bool = False,
+    exit_on_stdin_close: bool = False,
 ) -> None:
     """Serve the mock until SIGINT/SIGTERM; prints one line with the base URL once listening,
     and one with the upload host's (``upload_port``; default: ``port`` + 1, or a free one).
     ``access_log`` logs every request through aiohttp's ``aiohttp.access`` logger.
     ``shutdown_grace``: seconds requests in flight get to finish at a stop, as for
     :class:`MockServer`.
-    ``scenario``: a recording to replay, in any form :func:`scenario_of` takes."""
+    ``scenario``: a recording to replay, in any form :func:`scenario_of` takes.
+    ``ready_json``: standard output gets one JSON line once both hosts accept connections
+    (:func:`ready_line`), and nothing else; the prose lines are logged (standard error).
+    ``exit_with_parent`` / ``exit_on_stdin_close``: also stop, as at SIGTERM, when the parent
+    process ends / standard input reaches its end (lifetime.py)."""
     _refuse_non_loopback(host)
     _checked_port("port", port)
     grace = _checked_grace(shutdown_grace)
@@ -574,7 +581,37 @@ def serve(
     )
     allowed = runtime_of(app).config.allowed_callback_hosts
     logging.getLogger("kiekit_mock").info("kiekit-mock: %s", Egress(allowed).describe())
-    asyncio.run(_serve_forever(app, host, port, (upload_app, upload_port), access_log, grace))
+    ends = _Ends(os.getppid() if exit_with_parent else None, exit_on_stdin_close)
+    asyncio.run(
+        _serve_forever(
+            app, host, port, (upload_app, upload_port), access_log, grace, ready_json, ends
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Ends:
+    """The ways the command line's mock stops besides a signal (lifetime.py)."""
+
+    parent: int | None = None  # the parent's pid at start, to stop when it ends
+    on_stdin_close: bool = False
+
+
+def ready_line(url: str, upload_url: str | None) -> str:
+    """The one JSON line ``--ready-json`` prints: the stable contract for a program that starts
+    the mock (mockserver/README.md, Run it). Members may be added, never renamed or removed."""
+    api_port = urlsplit(url).port
+    upload_port = None if upload_url is None else urlsplit(upload_url).port
+    return json.dumps({
+        "event": "ready",
+        "pid": os.getpid(),
+        "base_url": url,
+        "upload_base_url": upload_url,
+        "inspector_url": url + inspector.PAGE,
+        "health_url": url + "/_mock/health",
+        "port": api_port,
+        "upload_port": upload_port,
+    })  # fmt: skip
 
 
 async def _serve_forever(
@@ -584,6 +621,8 @@ async def _serve_forever(
     upload: tuple[web.Application, int] | None = None,
     access_log: bool = False,
     shutdown_grace: float = SHUTDOWN_SECONDS,
+    ready_json: bool = False,
+    ends: _Ends = _Ends(),
 ) -> None:
     options = _runner_options(shutdown_grace, access_log)
     options.update(_timeouts(runtime_of(app).config))
@@ -593,6 +632,8 @@ async def _serve_forever(
         None if upload is None else TimedAppRunner(upload[0], handle_signals=False, **options)
     )
     upload_url = None
+    log = logging.getLogger("kiekit_mock")
+    watchers: list[asyncio.Task[None]] = []
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
@@ -610,21 +651,43 @@ async def _serve_forever(
             # not the main thread / not POSIX: then Ctrl-C still raises KeyboardInterrupt
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
+
+        def stop_because(reason: str) -> None:
+            if not stop.is_set():
+                log.info("kiekit-mock: stopping: %s", reason)
+                stop.set()
+
         url = _base_url(host, runner.addresses[0][1])
         for address in (*runner.addresses, *(upload_runner.addresses if upload_runner else ())):
             runtime_of(app).callbacks.serves_on(address[1])  # never called back (callbacks.py)
-        print(
-            f"kiekit-mock: KIE API mock listening on {url} (Ctrl-C to stop); "
-            f"inspector: {url}{inspector.PAGE}",
-            flush=True,
-        )
-        if upload_url is not None:  # second, so the first line stays the API's
-            print(f"kiekit-mock: upload host mock listening on {upload_url}", flush=True)
         config = runtime_of(app).config
-        for line in (when_tasks_end(config), accepted_keys(config), in_force(config)):
-            print(f"kiekit-mock: {line}", flush=True)
+        lines = [
+            f"KIE API mock listening on {url} (Ctrl-C to stop); inspector: {url}{inspector.PAGE}",
+            # second, so the first line stays the API's
+            *([] if upload_url is None else [f"upload host mock listening on {upload_url}"]),
+            when_tasks_end(config),
+            accepted_keys(config),
+            in_force(config),
+        ]
+        if ends.parent is not None:  # before the ready line: a parent may end at once
+            watchers.append(asyncio.create_task(lifetime.watch_parent(ends.parent, stop_because)))
+        if ends.on_stdin_close:
+            lifetime.watch_stdin(loop, stop_because)
+        if ready_json:  # stdout is the JSON line alone; the prose goes to the log (stderr)
+            for line in lines:
+                log.info("kiekit-mock: %s", line)
+            print(ready_line(url, upload_url), flush=True)
+        else:
+            for line in lines:
+                print(f"kiekit-mock: {line}", flush=True)
         await stop.wait()
     finally:
-        if upload_runner is not None:
-            await upload_runner.cleanup()
-        await runner.cleanup()
+        for watcher in watchers:
+            watcher.cancel()
+        await _cleanup(runner, upload_runner)
+
+
+async def _cleanup(*runners: web.AppRunner | None) -> None:
+    """Stop the runners together: each closes its listener at once (no new connection is taken
+    on either host while the other drains), then their requests in flight share one grace."""
+    await asyncio.gather(*(runner.cleanup() for runner in runners if runner is not None))

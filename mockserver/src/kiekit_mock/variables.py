@@ -13,14 +13,25 @@ import os
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["BLOCK_ENV", "PREFIX", "VARIABLES", "said_unknown", "unknown_variables"]
+__all__ = [
+    "BLOCK_ENV",
+    "EXIT_WITH_PARENT_ENV",
+    "PREFIX",
+    "VARIABLES",
+    "said_unknown",
+    "unknown_variables",
+]
 
 PREFIX = "KIEKIT_MOCK_"
 # Extensions the mock leaves out, by distribution or entry point name (as KIEKIT_BLOCK_PLUGINS
 # leaves out kiekit's plugins): how a user settles two extensions that clash
 BLOCK_ENV = "KIEKIT_MOCK_BLOCK_EXTENSIONS"
+# --exit-with-parent for every mock a harness starts (lifetime.py)
+EXIT_WITH_PARENT_ENV = "KIEKIT_MOCK_EXIT_WITH_PARENT"
 VARIABLES: Mapping[str, str] = MappingProxyType({
     BLOCK_ENV: "mock extensions the mock leaves out, comma-separated",
+    EXIT_WITH_PARENT_ENV: "1: kie mock serve stops when the process that started it ends "
+    "(--exit-with-parent; default 0)",
 })  # fmt: skip
 _CLOSE = 0.8  # as kiekit's: KIEKIT_MOCK_BLOCK_EXTENSION, kiekit_mock_block_extensions
 

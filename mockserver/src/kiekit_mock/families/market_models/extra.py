@@ -22,6 +22,7 @@ import logging
 import re
 
 from ...config import MarketOutput, MockConfig
+from ...guessed import GuessedModels
 from ..validation import required_str
 from .base import Input, MarketModel
 
@@ -157,13 +158,11 @@ def header_safe(text: str) -> str | None:
     return text if re.fullmatch(r"[ -~]+", text) else None
 
 
-def warn_guessed(model: MarketModel, warned: set[str], closest: str | None) -> str | None:
+def warn_guessed(model: MarketModel, warned: GuessedModels, closest: str | None) -> str | None:
     """Say once per mock (``warned``), in its log, that an unknown id was accepted, and as what;
     returns the warning (None for a model the mock knows), for the answer's header."""
     if not model.guessed:
         return None
     warning = guessed_warning(model, closest)
-    if model.name not in warned:
-        warned.add(model.name)
-        log.warning("%s", warning)
+    warned.say(model.name, warning)
     return warning
