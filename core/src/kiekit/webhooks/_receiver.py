@@ -4,6 +4,7 @@ callbacks with KIE's status (the package's docstring, :mod:`kiekit.webhooks`, sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import shlex
@@ -163,6 +164,12 @@ class WebhookReceiver:
       one status call at a time; those of tasks this process neither journalled nor waits on
       are confirmed at most ``unknown_rate`` a second (after a burst of ten), the rest
       acknowledged and left unconfirmed with a warning.
+    - A callback for a task id the journal does not hold, while the journal has creates on
+      their way (rows ``sending``), waits for their answers, at most ``early_timeout``
+      seconds: KIE may call back before the create's answer reaches us (§6.1), and it is then
+      handled as a later one (journalled before ``on_status``).
+    - :meth:`receive` is :meth:`handle` for any web framework: bytes and headers in, the HTTP
+      status and answer out.
     - ``providers``: families whose callbacks carry the task id where kiekit does not look
       (:meth:`~kiekit.provider.Provider.callback_task_id`); without one such a callback is
       refused (HTTP 400).
@@ -436,7 +443,7 @@ class WebhookReceiver:
     def accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
         """Parse and verify one delivery, and tell ``on_callback``; None when it repeats one
         already confirmed (or being confirmed). Framework-free, and it confirms nothing with
-        KIE: :meth:`handle` does. A plain ``on_callback`` runs here, and one that raises is
+        KIE (nor journals, nor counts as seen): :meth:`receive` and :meth:`handle` do. A plain ``on_callback`` runs here, and one that raises is
         not counted (the error is raised here); an ``async def`` one is started on the running
         event loop (:meth:`drain` waits for it; ConfigurationError with none running)."""
         callback = self._accept(body, timestamp, signature)
@@ -759,7 +766,7 @@ class WebhookReceiver:
         ended = asyncio.Event()
 
         def wake() -> None:  # from the thread that wrote the row
-            if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
                 loop.call_soon_threadsafe(ended.set)
 
         stop = journal.on_create_ended(wake)
