@@ -999,7 +999,10 @@ class Journal:
         with self._lock:
             listeners = list(self._create_listeners)
         for listener in listeners:
-            listener()
+            try:
+                listener()
+            except Exception:  # a listener's bug must not fail the write that recorded a task
+                log.exception("a journal listener (on_create_ended) raised")
 
     def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
         self._remember(task.id, entry.key)
