@@ -391,9 +391,10 @@ class Client:
         The journal keeps the folder and each file written, even when the download is
         interrupted (Ctrl-C, a cancelled task): a file it says an earlier download of this
         task wrote, still on disk, is not fetched again, so ``kie resume`` (or this call run
-        again) fetches only the rest. A download of a task another download of it runs on
-        this client waits for that one, then fetches only what it did not write."""
-        with self._downloads.turn(results.task_id):
+        again) fetches only the rest. A download of a task into a folder another download
+        of it into the same folder runs on this client waits for that one, then fetches only
+        what it did not write."""
+        with self._downloads.turn(results.task_id, out_dir):
             return drive(self._session.download(results, out_dir), self._transport)
 
     def download_url(self, url: str, *, task_id: str | None = None) -> str:
@@ -631,8 +632,9 @@ class AsyncClient:
 
     async def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
         """As :meth:`Client.download`: the result files written into ``out_dir`` (one
-        download of a task at a time on this client: a second waits for the first)."""
-        async with self._downloads.turn(results.task_id):
+        download of a task into one folder at a time on this client: a second waits for the
+        first)."""
+        async with self._downloads.turn(results.task_id, out_dir):
             flow = self._session.download(results, out_dir)
             return await drive_async(flow, self._transport)
 

@@ -443,9 +443,10 @@ class WebhookReceiver:
     def accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
         """Parse and verify one delivery, and tell ``on_callback``; None when it repeats one
         already confirmed (or being confirmed). Framework-free, and it confirms nothing with
-        KIE (nor journals, nor counts as seen): :meth:`receive` and :meth:`handle` do. A plain ``on_callback`` runs here, and one that raises is
-        not counted (the error is raised here); an ``async def`` one is started on the running
-        event loop (:meth:`drain` waits for it; ConfigurationError with none running)."""
+        KIE (nor journals, nor counts as seen): :meth:`receive` and :meth:`handle` do. A
+        plain ``on_callback`` runs here, and one that raises is not counted (the error is
+        raised here); an ``async def`` one is started on the running event loop
+        (:meth:`drain` waits for it; ConfigurationError with none running)."""
         callback = self._accept(body, timestamp, signature)
         if callback is None or self._on_callback is None:
             return callback
