@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiekit import Client, ConfigurationError, OutcomeUnknownError
+from kiekit import Client, ConfigurationError, KieError, OutcomeUnknownError
 from kiekit.cli import main
 from kiekit.journal import EntryState, default_journal
 from kiekit_mock.faults import FaultRule
@@ -467,3 +467,96 @@ def test_only_a_succeeded_tasks_links_are_handed_off(
         pytest.raises(ConfigurationError, match="needs a journal"),
     ):
         kie.hand_off(running)
+
+
+# -- one task, one row (outside tester "webhookapp", finding 2) -----------------------------
+
+
+def _lost() -> OutcomeUnknownError:
+    return OutcomeUnknownError(model=GROK, request=None, cause=KieError("the answer was lost"))
+
+
+def _lost_and_adopted(mock: Any, out: Path | None) -> tuple[str, str]:
+    """A keyed create whose answer was lost (``unknown``), and its task adopted by hand as a
+    receiver's warning advised: the key's row and the adopted row's key."""
+    with Client(base_url=mock.base_url, journal=None) as other:
+        made = other.submit(GROK, prompt="a fox")
+    journal = default_journal()
+    folder = None if out is None else str(out)
+    intent = journal.intend(GROK, {"input": {"prompt": "a fox"}}, key="lost-job-1",
+                            base_url=mock.base_url, out_dir=folder)  # fmt: skip
+    assert intent is not None
+    journal.create_failed(intent, _lost())
+    adopted = journal.adopt(made.id, GROK, base_url=mock.base_url, out_dir=folder)
+    return made.id, adopted.key
+
+
+def test_settle_refuses_a_task_id_an_adopted_row_holds_and_merges_it_when_asked(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    """`kie settle KEY --task-id ID` took an id `kie adopt` had taken in: two rows for one
+    task, and every kie resume downloaded it again. Refused, naming the row; --merge moves the
+    task onto the key's row and closes the adopted one."""
+    task_id, adopted = _lost_and_adopted(mock_server, tmp_path / "out")
+    assert main(["settle", "lost-job-1", "--task-id", task_id]) == 2
+    said = capsys.readouterr().err
+    assert f"task {task_id} is in the journal already: row {adopted!r}" in said
+    assert "--merge" in said
+    journal = default_journal()
+    assert journal.get("lost-job-1").state is EntryState.UNKNOWN  # type: ignore[union-attr]
+
+    assert main(["settle", "lost-job-1", "--task-id", task_id, "--merge"]) == 0
+    row, closed = journal.get("lost-job-1"), journal.get(adopted)
+    assert row is not None
+    assert closed is not None
+    assert (row.state, row.task_id) == (EntryState.CREATED, task_id)
+    assert (closed.state, closed.task_id) == (EntryState.FAILED, None)
+    assert "merged into row 'lost-job-1'" in (closed.error or {})["message"]
+    assert journal.by_task(task_id).key == "lost-job-1"  # type: ignore[union-attr]
+    assert main(["resume", "--base-url", mock_server.base_url]) == 0
+    done = journal.get("lost-job-1")
+    assert done is not None
+    assert done.state is EntryState.SUCCEEDED
+    assert not done.unfinished
+    assert len(mock_server.tasks()) == 1
+
+
+def test_settle_refuses_a_task_id_a_row_of_kiekits_own_holds(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    with Client(base_url=mock_server.base_url) as kie:
+        made = kie.submit(GROK, prompt="a fox")
+    journal = default_journal()
+    intent = journal.intend(GROK, {"input": {"prompt": "x"}}, key="lost-job-2")
+    assert intent is not None
+    journal.create_failed(intent, _lost())
+    for merge in ([], ["--merge"]):
+        assert main(["settle", "lost-job-2", "--task-id", made.id, *merge]) == 2
+        assert "a create of its own" in capsys.readouterr().err
+    assert journal.get("lost-job-2").state is EntryState.UNKNOWN  # type: ignore[union-attr]
+
+
+def test_resume_downloads_a_task_two_rows_hold_once_and_closes_the_twin(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    """A journal an older kiekit left with two rows for one task: each kie resume downloaded
+    the files again (into each --out), the twin never closed."""
+    task_id, adopted = _lost_and_adopted(mock_server, None)
+    journal = default_journal()
+    # what an older `kie settle lost-job-1 --task-id ID` wrote: the id in both rows
+    journal.store.update("lost-job-1", {"state": EntryState.CREATED, "task_id": task_id})
+    resume = [sys.executable, "-m", "kiekit", "resume", "--base-url", mock_server.base_url]
+    said = ""
+    for out in ("first", "second"):  # two runs, two processes, as a user's
+        run = subprocess.run(  # noqa: S603 (our own command line)
+            [*resume, "--out", str(tmp_path / out)], capture_output=True,
+            text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        said += run.stderr
+    assert (tmp_path / "first").is_dir()
+    assert not (tmp_path / "second").exists()  # nothing fetched again
+    rows = [journal.get("lost-job-1"), journal.get(adopted)]
+    assert all(row is not None and not row.unfinished for row in rows)
+    assert [row.state for row in rows if row] == [EntryState.SUCCEEDED] * 2
+    assert "row lost-job-1 holds it too" in said

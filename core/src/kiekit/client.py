@@ -21,6 +21,7 @@ from kiekit._engine import Engine, SendState, StatusHook
 from kiekit._engine.account import Files, Source
 from kiekit._engine.session import InputLike, Session
 from kiekit._transports.base import check_seconds
+from kiekit._transports.turns import AsyncTurns, Turns
 from kiekit._version import __version__
 from kiekit.chat import _flows as chat_flows
 from kiekit.chat._streams import AsyncChatStream, ChatStream
@@ -290,6 +291,7 @@ class Client:
         )
         self._engine = self._session.engine
         self._transport = transport or Urllib3Transport(**network)
+        self._downloads = Turns()  # one download of a task at a time (kiekit._transports.turns)
         _collected_closes(self, self._session, None)
 
     def __repr__(self) -> str:
@@ -389,8 +391,11 @@ class Client:
         The journal keeps the folder and each file written, even when the download is
         interrupted (Ctrl-C, a cancelled task): a file it says an earlier download of this
         task wrote, still on disk, is not fetched again, so ``kie resume`` (or this call run
-        again) fetches only the rest."""
-        return drive(self._session.download(results, out_dir), self._transport)
+        again) fetches only the rest. A download of a task into a folder another download
+        of it into the same folder runs on this client waits for that one, then fetches only
+        what it did not write."""
+        with self._downloads.turn(results.task_id, out_dir):
+            return drive(self._session.download(results, out_dir), self._transport)
 
     def download_url(self, url: str, *, task_id: str | None = None) -> str:
         """A fresh direct link (valid 20 minutes) for a file URL KIE made; a URL KIE did not
@@ -552,6 +557,7 @@ class AsyncClient:
         else:  # the caller's transport is theirs to close
             _collected_closes(self, self._session, None)
         self._transport = transport
+        self._downloads = AsyncTurns()  # one download of a task at a time
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self._engine.base_url!r})"
@@ -625,8 +631,12 @@ class AsyncClient:
         return await drive_async(self._session.finish(task, status), self._transport)
 
     async def download(self, results: Results, out_dir: str | os.PathLike[str]) -> list[Path]:
-        """As :meth:`Client.download`: the result files written into ``out_dir``."""
-        return await drive_async(self._session.download(results, out_dir), self._transport)
+        """As :meth:`Client.download`: the result files written into ``out_dir`` (one
+        download of a task into one folder at a time on this client: a second waits for the
+        first)."""
+        async with self._downloads.turn(results.task_id, out_dir):
+            flow = self._session.download(results, out_dir)
+            return await drive_async(flow, self._transport)
 
     async def download_url(self, url: str, *, task_id: str | None = None) -> str:
         """As :meth:`Client.download_url`: a fresh direct link, valid 20 minutes."""

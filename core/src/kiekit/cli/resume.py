@@ -182,6 +182,7 @@ def _resume(args: argparse.Namespace) -> int:
         rows = _only_named(rows, named, report)
     if rows:  # said before the per-row work: an operator tells a long journal from a hang
         say(f"{len(rows)} task(s) open or owed in the journal: sorting them")
+    rows, twins = _twins(journal, rows, report)
     busy = _held_elsewhere(journal, rows)
     if busy:
         _say_held(busy.values())
@@ -231,6 +232,8 @@ def _resume(args: argparse.Namespace) -> int:
         except KeyboardInterrupt as stop:  # each task it leaves, named, as run and batch do
             _tell_left(stop, [row for row in here if row.task_id not in ended], report, base_url)
             raise
+    for row, primary in twins:  # finished with the row that holds the task first, or not
+        _close_twin(journal, row, journal.get(primary.key) or primary, report)
     unrecorded = _unrecorded(journal, report)
     code, owed = _still_owed(
         len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
@@ -255,6 +258,43 @@ def _resume(args: argparse.Namespace) -> int:
         }
     emit(args, "resume", answer, ok=code == 0)
     return code
+
+
+def _twins(
+    journal: Journal, rows: list[Entry], report: Report
+) -> tuple[list[Entry], list[tuple[Entry, Entry]]]:
+    """The rows to work on, and the rows whose task id an older row holds too (``kie settle
+    --task-id`` of an older kiekit took an id ``kie adopt`` had taken in): each task is
+    waited for and downloaded once, through its first row, and its twin closed as that row
+    ends (Journal.close_duplicate), rather than downloaded again by every ``kie resume``."""
+    from kiekit.journal import EntryState
+
+    work: list[Entry] = []
+    twins: list[tuple[Entry, Entry]] = []
+    for row in rows:
+        primary = journal.by_task(row.task_id) if row.task_id and row.state.known else None
+        if primary is None or primary.key == row.key or primary.state is EntryState.REJECTED:
+            work.append(row)
+        elif not _close_twin(journal, row, primary, report):
+            twins.append((row, primary))
+    return work, twins
+
+
+def _close_twin(journal: Journal, row: Entry, primary: Entry, report: Report) -> bool:
+    """Close ``row``, the twin of ``primary``, as ``primary`` is, once it owes nothing."""
+    from kiekit.journal import EntryState
+
+    ended = primary.state in (EntryState.SUCCEEDED, EntryState.FAILED)
+    if not ended or primary.unfinished:
+        return False
+    closed = journal.close_duplicate(row, primary)
+    about = f"task {row.task_id} ({row.model}, {row.key})"
+    if closed is None:
+        say(f"{about}: changed meanwhile, left as is")
+    else:
+        say(f"{about}: row {primary.key} holds it too, {primary.state.value}: closed as it is")
+    report.add(row, "not_owed", state=None if closed is None else closed.state.value)
+    return True
 
 
 def _unrecorded(journal: Journal, report: Report) -> int:

@@ -18,6 +18,11 @@ A succeeded task whose result links a program handed on instead of downloading t
 consumer) stays "unfinished, 0/N files", and a teammate's ``kie resume`` downloads them all.
 ``--handed-off`` closes it as done, its links kept (``Client.hand_off`` from Python).
 
+A task id another row holds already is refused, naming that row (one task in two rows would be
+waited for and downloaded twice); when that row was adopted by hand (``kie adopt``: the same task
+taken in before its create's row was settled), ``--merge`` moves it onto the settled row, with
+what was done of it, and closes the adopted row.
+
 A row settled with a task id is settled for good, unless KIE then answers "not found" for
 that id (a typo: ``kie resume`` or the batch polls it first); then it may be settled again,
 with the right id or as not created.
@@ -85,6 +90,12 @@ def register(commands: Commands) -> None:
         "of downloaded: done, its links kept in the row; kie resume no longer downloads it",
     )
     settle.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --task-id: the task is in a row kie adopt made already; move it (and what "
+        "was done of it) onto this row, and close that one",
+    )
+    settle.add_argument(
         "--reason",
         metavar="TEXT",
         help="why it is abandoned or handed off (with --abandon or --handed-off; kept in the row)",
@@ -99,6 +110,8 @@ def _settle(args: argparse.Namespace) -> int:
         raise ValidationError(
             "--reason", "goes with --abandon or --handed-off (it says why a row is closed)"
         )
+    if args.merge and args.task_id is None:
+        raise ValidationError("--merge", "goes with --task-id (the task another row holds)")
     journal = journal_to_read(args)
     if args.handed_off:
         row = journal.hand_off(args.key, reason=args.reason)
@@ -115,7 +128,7 @@ def _settle(args: argparse.Namespace) -> int:
         say(f"{key}: {task} ({row.model}) closed as failed, kept in kie tasks: {message}")
         _emit(args, row, "abandoned", message)
         return 0
-    row = journal.settle(key, task_id=args.task_id)
+    row = journal.settle(key, task_id=args.task_id, merge=args.merge)
     if args.task_id is not None:
         say(f"{key}: task {row.task_id} ({row.model}); kie resume waits for it")
     else:

@@ -187,6 +187,10 @@ class Journal:
         # later write of the row carries them, and write_missed() tries them again (a full
         # disk may have room again), so a task id paid for is not lost with its write
         self._owed: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        # told (from the writing thread) when a create of this process has been answered or
+        # failed: a webhook receiver holding a callback that came before the create's answer
+        # (kie-api.md §6.1: KIE may call back first) looks at the journal again then
+        self._create_listeners: list[Callable[[], None]] = []
 
     @property
     def owner(self) -> str:
@@ -641,15 +645,27 @@ class Journal:
             entry.key, changes, only_if=[EntryState.REJECTED], holder=holder, lease=lease
         )
 
-    def settle(self, key: str, *, task_id: str | None) -> Entry:
+    def settle(self, key: str, *, task_id: str | None, merge: bool = False) -> Entry:
         """Settle row ``key``, a create whose outcome is unknown (``sending`` left by a crash,
         or ``unknown``), once KIE's dashboard has told: with ``task_id``, the task it made
         (``created``: ``kie resume`` and ``kie batch`` wait for it and fetch its files);
         with None, nothing was made (``rejected``: free to be sent again, a batch's job or an
         idempotency key included). A row settled with a task id KIE then answers "not found"
         for (a mistyped id) may be settled again. ValidationError when there is no such row,
-        its outcome is known, or another live worker is sending it now. The row after."""
+        its outcome is known, or another live worker is sending it now; ValidationError
+        naming ``task_id`` when another row holds that task id already (one task, two rows:
+        both would be waited for and downloaded) — unless that row was adopted (``kie
+        adopt``: kiekit never saw its create, so it is this create's task taken in twice)
+        and ``merge``: then this row takes that row's progress (its state, results and
+        files) and that row is closed, its task id moved here. The row after."""
         entry = _known(self.get(key), key)
+        other = None if task_id is None else self.by_task(_task_id(task_id))
+        # (a refused create's row may name the task its refusal named: not that task's row)
+        if other is not None and other.key != key and other.state is not EntryState.REJECTED:
+            return self._settle_onto(entry, other, merge)
+        return self._settle(entry, key, task_id)
+
+    def _settle(self, entry: Entry, key: str, task_id: str | None) -> Entry:
         mistyped = entry.state is EntryState.CREATED and _no_such_task(entry.error)
         if not (entry.state.outcome_unknown or mistyped):
             again = (
@@ -680,6 +696,98 @@ class Journal:
         if settled is None:  # its state changed meanwhile (its create was answered)
             raise ValidationError("key", f"row {key!r} changed meanwhile: look again")
         return settled
+
+    def _settle_onto(self, entry: Entry, other: Entry, merge: bool) -> Entry:
+        """:meth:`settle` of ``entry`` with the task id row ``other`` holds already."""
+        task_id = other.task_id
+        said = f"task {task_id} is in the journal already: row {other.key!r}, " + (
+            f"{other.state.value} ({other.model})"
+        )
+        adopted = other.request is None and not _abandoned(other)
+        if not adopted:
+            raise ValidationError(
+                "task_id",
+                f"{said}, a create of its own: it cannot be row {entry.key!r}'s task too. "
+                "Check the task id on KIE's dashboard (kie tasks shows both rows)",
+                task_id=task_id,
+                key=entry.key,
+            )
+        if not merge:
+            raise ValidationError(
+                "task_id",
+                f"{said}, adopted by hand (kie adopt). If the create of row {entry.key!r} "
+                "made it, add --merge (Python: settle(..., merge=True)): that row takes the "
+                f"task and what was done of it, and row {other.key!r} is closed; else check "
+                "the task id",
+                task_id=task_id,
+                key=entry.key,
+            )
+        holder = self.holder(other)
+        if holder is not None or self._at_work[task_id or ""]:
+            raise ValidationError(
+                "key",
+                f"row {other.key!r} is being worked on by {holder or 'this process'} now: "
+                "merge it once that has ended",
+            )
+        if entry.state is EntryState.SENDING and self.sender_alive(entry):
+            raise ValidationError(
+                "key",
+                f"row {entry.key!r} is being sent by {entry.owner} now: its answer will settle it",
+            )
+        mistyped = entry.state is EntryState.CREATED and _no_such_task(entry.error)
+        if not (entry.state.outcome_unknown or mistyped):
+            raise ValidationError(
+                "key",
+                f"row {entry.key!r} is {entry.state.value}: its outcome is known, not to settle",
+            )
+        now = self._clock()
+        closed = {
+            "state": EntryState.FAILED,
+            "task_id": None,  # one row per task: this one's moves to the settled row
+            "error": {
+                "type": "Merged",
+                "message": f"task {task_id} merged into row {entry.key!r} (kie settle --merge)",
+            },
+            "updated_at": now,
+            "lease_until": None,
+        }
+        if self.store.update(other.key, closed, only_if=[other.state]) is None:
+            raise ValidationError("key", f"row {other.key!r} changed meanwhile: look again")
+        taken = {
+            "state": other.state,
+            "task_id": task_id,
+            "assets": other.assets,
+            "value": other.value,
+            "files": other.files,
+            "out_dir": other.out_dir or entry.out_dir,
+            "error": other.error,
+            "updated_at": now,
+            "lease_until": None,
+        }
+        settled = self.store.update(entry.key, taken, only_if=[entry.state])
+        if settled is None:  # put the adopted row back as it was: nothing is lost
+            back = {name: getattr(other, name) for name in ("state", "task_id", "error")}
+            self.store.update(other.key, back)
+            raise ValidationError("key", f"row {entry.key!r} changed meanwhile: look again")
+        self._remember(task_id or "", entry.key)
+        return settled
+
+    def close_duplicate(self, entry: Entry, primary: Entry) -> Entry | None:
+        """Row ``entry`` holds the task id of row ``primary`` too (two rows for one task, made
+        by ``kie settle --task-id`` of an older kiekit): once ``primary`` owes nothing, this
+        one is closed as it is (its state, results and files), so ``kie resume`` neither
+        waits for nor downloads the task again. None when ``entry`` changed meanwhile."""
+        changes = {
+            "state": primary.state,
+            "assets": primary.assets,
+            "value": primary.value,
+            "files": primary.files,
+            "out_dir": primary.out_dir,
+            "error": primary.error,
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        return self.store.update(entry.key, changes, only_if=[entry.state])
 
     def adopt(
         self,
@@ -873,10 +981,36 @@ class Journal:
     # The writes below return the row after them; with ``read_back=False`` (the clients, which
     # ignore it) the row is written without being read back, and they return None.
 
+    def on_create_ended(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (from whichever thread writes) each time a create of this process
+        has been answered (:meth:`created`) or has failed (:meth:`create_failed`), the row
+        written or not; returns the function that stops it. A webhook receiver waits so for
+        a callback that came before its create's answer."""
+        with self._lock:
+            self._create_listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._create_listeners.remove(listener)
+
+        return stop
+
+    def _create_ended(self) -> None:
+        with self._lock:
+            listeners = list(self._create_listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:  # a listener's bug must not fail the write that recorded a task
+                log.exception("a journal listener (on_create_ended) raised")
+
     def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
-        return self._write(entry.key, changes, read_back, task.id)
+        try:
+            return self._write(entry.key, changes, read_back, task.id)
+        finally:
+            self._create_ended()
 
     def create_failed(
         self,
@@ -911,7 +1045,10 @@ class Journal:
             # this worker's own trouble (its network, its key, a cancel): not a refusal the
             # other workers of its run may report from the row without trying (claim)
             changes["owner"] = None
-        return self._write(entry.key, changes, read_back)
+        try:
+            return self._write(entry.key, changes, read_back)
+        finally:
+            self._create_ended()
 
     # -- the wait and the files --------------------------------------------------------------
 

@@ -56,6 +56,7 @@ from kiekit.webhooks._callbacks import (
 from kiekit.webhooks._receiver import (
     BODY_TIMEOUT,
     CONFIRM_DELAYS,
+    EARLY_TIMEOUT,
     IDLE_TIMEOUT,
     MAX_BODY,
     UNKNOWN_RATE,
@@ -67,6 +68,7 @@ __all__ = [
     "BODY_TIMEOUT",
     "CONFIRM_DELAYS",
     "DEFAULT_MAX_AGE",
+    "EARLY_TIMEOUT",
     "IDLE_TIMEOUT",
     "MAX_BODY",
     "SIGNATURE_HEADER",

@@ -4,11 +4,13 @@ callbacks with KIE's status (the package's docstring, :mod:`kiekit.webhooks`, sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import shlex
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from ssl import SSLContext  # for the annotations: asyncio imports ssl anyway
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,7 @@ else:
 __all__ = [
     "BODY_TIMEOUT",
     "CONFIRM_DELAYS",
+    "EARLY_TIMEOUT",
     "IDLE_TIMEOUT",
     "MAX_BODY",
     "UNKNOWN_RATE",
@@ -74,6 +77,13 @@ CONFIRM_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 # waits on: a flood of forged task ids must not spend the key's 10 polls a second (§8)
 UNKNOWN_RATE = 1.0
 _UNKNOWN_BURST = 10
+# Seconds a callback for a task id the journal does not hold waits while creates are in flight
+# (rows ``sending``): KIE may call back before the create's answer reaches us (§6.1: and never
+# again), and the answer names the task; a create's own deadline is 30 s with its retries
+EARLY_TIMEOUT = 120.0
+# Seconds between looks at the journal while the creates in flight are another process's (a
+# webhook process beside the creating one): their answers are not heard here
+EARLY_RECHECK = 1.0
 MAX_BODY = 1024 * 1024  # bytes; a market callback carries the whole create request (§2.3)
 BODY_TIMEOUT = 10.0  # seconds for a body, once its head is in (KIE gives up after 15, §6.1)
 IDLE_TIMEOUT = 15.0  # seconds a connection of serve() may stay without bringing a request
@@ -154,6 +164,12 @@ class WebhookReceiver:
       one status call at a time; those of tasks this process neither journalled nor waits on
       are confirmed at most ``unknown_rate`` a second (after a burst of ten), the rest
       acknowledged and left unconfirmed with a warning.
+    - A callback for a task id the journal does not hold, while the journal has creates on
+      their way (rows ``sending``), waits for their answers, at most ``early_timeout``
+      seconds: KIE may call back before the create's answer reaches us (§6.1), and it is then
+      handled as a later one (journalled before ``on_status``).
+    - :meth:`receive` is :meth:`handle` for any web framework: bytes and headers in, the HTTP
+      status and answer out.
     - ``providers``: families whose callbacks carry the task id where kiekit does not look
       (:meth:`~kiekit.provider.Provider.callback_task_id`); without one such a callback is
       refused (HTTP 400).
@@ -178,6 +194,7 @@ class WebhookReceiver:
         body_timeout: float = BODY_TIMEOUT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         providers: Iterable[Provider] = (),
+        early_timeout: float = EARLY_TIMEOUT,
     ) -> None:
         self._key = hmac_key or None
         # families whose callbacks carry the task id elsewhere (Provider.callback_task_id)
@@ -188,6 +205,8 @@ class WebhookReceiver:
         _check_number("max_age", max_age, minimum=0.0, strict=True)
         _check_number("unknown_rate", unknown_rate, minimum=0.0)
         _check_number("body_timeout", body_timeout, minimum=0.0, strict=True)
+        _check_number("early_timeout", early_timeout, minimum=0.0)
+        self._early_timeout = early_timeout
         if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
             raise ConfigurationError(
                 f"WebhookReceiver max_body must be a positive number of bytes, got {max_body!r}"
@@ -314,23 +333,9 @@ class WebhookReceiver:
                 await answer.write_eof()
                 request.protocol.force_close()  # no lingering over the rest (aiohttp: 10 s)
                 return answer
-            try:
-                callback = self._accept(
-                    body,
-                    request.headers.get(TIMESTAMP_HEADER),
-                    request.headers.get(SIGNATURE_HEADER),
-                )
-            except SignatureError as exc:
-                self._refuse(401, exc.message, request.remote, exc.task_id)
-                return web.json_response({"code": 401, "msg": exc.message}, status=401)
-            except CallbackError as exc:
-                self._refuse(400, exc.message, request.remote)
-                return web.json_response({"code": 400, "msg": exc.message}, status=400)
-            answer = web.json_response(ACK)
-            if callback is None:
-                return answer
-            self._register(callback)  # confirmed (and waits woken) whatever the hook does
-            if self._on_callback is not None:
+            code, reply, callback = self._received(body, request.headers, request.remote)
+            answer = web.json_response(reply, status=code)
+            if callback is not None and self._on_callback is not None:
                 # The answer goes first: KIE gives up after 15 s (§6.1), and a hook of the
                 # application's own (async, or slow) must not hold it. Then the hook runs, in
                 # the background as on_status does (drain() waits for it).
@@ -338,6 +343,47 @@ class WebhookReceiver:
                 await answer.write_eof()
                 self._start(self._heard(callback))
             return answer
+
+    async def receive(
+        self, body: bytes, headers: Mapping[str, str], *, peer: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """One delivery as :meth:`handle` takes it, for an application of any framework
+        (FastAPI, Starlette, Quart, …): the body's bytes and the request's headers (any
+        mapping; names in any case) in, the HTTP status and JSON object to answer with out.
+        It does all :meth:`handle` does: the signature checked (401), the body read (400;
+        over ``max_body`` bytes, 413), repeats answered without being handled again, the
+        task confirmed with KIE, its end journalled and ``on_status`` told, in the
+        background (``on_callback`` too: it starts once this returns). ``peer``: who sent
+        it, for the log lines of refusals. Call it on the event loop of the receiver's
+        client; from a WSGI (thread) application, run it there with
+        ``asyncio.run_coroutine_threadsafe`` (docs/journal-batch-webhooks.md)."""
+        if len(body) > self._max_body:
+            message = f"callback body is larger than {self._max_body} bytes"
+            self._refuse(413, message, peer)
+            return 413, {"code": 413, "msg": message}
+        code, reply, callback = self._received(body, headers, peer)
+        if callback is not None and self._on_callback is not None:
+            self._start(self._heard(callback))  # runs once the caller has answered
+        return code, reply
+
+    def _received(
+        self, body: bytes, headers: Mapping[str, str], peer: str | None
+    ) -> tuple[int, dict[str, Any], Callback | None]:
+        """A delivery's answer (HTTP status, JSON object), and the callback accepted, its
+        confirmation started (None: refused, or a repeat)."""
+        try:
+            callback = self._accept(
+                body, _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
+            )
+        except SignatureError as exc:
+            self._refuse(401, exc.message, peer, exc.task_id)
+            return 401, {"code": 401, "msg": exc.message}, None
+        except CallbackError as exc:
+            self._refuse(400, exc.message, peer)
+            return 400, {"code": 400, "msg": exc.message}, None
+        if callback is not None:
+            self._register(callback)  # confirmed (and waits woken) whatever the hook does
+        return 200, dict(ACK), callback
 
     def _refuse(
         self, code: int, message: str, peer: str | None, task_id: str | None = None
@@ -397,9 +443,10 @@ class WebhookReceiver:
     def accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
         """Parse and verify one delivery, and tell ``on_callback``; None when it repeats one
         already confirmed (or being confirmed). Framework-free, and it confirms nothing with
-        KIE: :meth:`handle` does. A plain ``on_callback`` runs here, and one that raises is
-        not counted (the error is raised here); an ``async def`` one is started on the running
-        event loop (:meth:`drain` waits for it; ConfigurationError with none running)."""
+        KIE (nor journals, nor counts as seen): :meth:`receive` and :meth:`handle` do. A
+        plain ``on_callback`` runs here, and one that raises is not counted (the error is
+        raised here); an ``async def`` one is started on the running event loop
+        (:meth:`drain` waits for it; ConfigurationError with none running)."""
         callback = self._accept(body, timestamp, signature)
         if callback is None or self._on_callback is None:
             return callback
@@ -522,12 +569,16 @@ class WebhookReceiver:
         if client is None:
             return
         model, known = self._model_of(task_id, client, body_model)
+        if not known:  # maybe a create of ours whose answer has not come yet
+            model, known = await self._answered(task_id, client, model)
         if model is None:  # the status call needs it; legacy bodies do not name it
-            self._no_model(task_id)
+            self._no_model(task_id, client)
             return
         if not known and not self._unknown.take(self._clock()):
             self._shed(task_id)
             return
+        if not known:
+            self._not_journalled(task_id, client, model)
         from kiekit.models import Task
 
         task = Task(task_id, model)
@@ -698,7 +749,99 @@ class WebhookReceiver:
                 return entry.model, True
         return body_model, False
 
-    def _no_model(self, task_id: str) -> None:
+    async def _answered(
+        self, task_id: str, client: kiekit.AsyncClient, model: str | None
+    ) -> tuple[str | None, bool]:
+        """:meth:`_model_of` once the creates in flight when the callback came have been
+        answered: KIE may call back before the create's answer reaches us (kie-api.md §6.1),
+        and does not call back again, so a callback for a task id the journal does not hold
+        waits while the journal has creates on their way (rows ``sending``, their sender
+        alive), at most ``early_timeout`` seconds. This process's creates wake it as they end
+        (Journal.on_create_ended); another process's (a webhook process beside the creating
+        one, on one journal) are looked at again every EARLY_RECHECK seconds."""
+        journal = self._journal if self._journal is not None else _journal_of(client)
+        if journal is None or self._early_timeout <= 0:
+            return model, False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._early_timeout
+        ended = asyncio.Event()
+
+        def wake() -> None:  # from the thread that wrote the row
+            with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+                loop.call_soon_threadsafe(ended.set)
+
+        stop = journal.on_create_ended(wake)
+        said = False
+        try:
+            while True:
+                ended.clear()  # before looking: an answer written meanwhile wakes the wait
+                try:
+                    entry = journal.by_task(task_id)
+                    sending = _in_flight(journal)
+                except KieError as exc:
+                    log.warning("the journal could not be read for task %s: %s", task_id, exc)
+                    return model, False
+                if entry is not None and entry.model:
+                    return entry.model, True
+                left = deadline - loop.time()
+                if sending is None or left <= 0:
+                    return model, False
+                if not said:
+                    log.info(
+                        "a callback for task %s came before the answer of a create in flight "
+                        "here (KIE may call back first, kie-api.md §6.1): it waits for it",
+                        task_id,
+                    )
+                    said = True
+                elsewhere = sending == "elsewhere"
+                waiting = asyncio.ensure_future(ended.wait())
+                pause = asyncio.ensure_future(
+                    self._sleep(min(EARLY_RECHECK, left)) if elsewhere else asyncio.sleep(left)
+                )
+                try:
+                    await asyncio.wait({waiting, pause}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for job in (waiting, pause):
+                        job.cancel()
+                    await asyncio.gather(waiting, pause, return_exceptions=True)
+        finally:
+            stop()
+
+    def _advice(self, task_id: str, client: kiekit.AsyncClient, model: str | None) -> str:
+        """What to do with a task the journal does not hold: settle the create it most
+        likely is (a row whose create's outcome is unknown), else adopt it."""
+        journal = self._journal if self._journal is not None else _journal_of(client)
+        rows: list[Any] = []
+        if journal is not None:
+            try:
+                from kiekit.journal import EntryState, Selection
+
+                unknown = frozenset({EntryState.SENDING, EntryState.UNKNOWN})
+                rows = [
+                    row
+                    for row in journal.select(Selection(states=unknown))
+                    if model is None or row.model == model
+                ]
+            except KieError:
+                rows = []
+        adopt = (
+            "adopt it (client.adopt(task_id, model), or kie adopt TASK_ID --model M), or wait "
+            "on it (receiver.wait(client, Task(task_id, model)))"
+        )
+        if not rows:
+            return f"A task created outside kiekit: {adopt}"
+        named = ", ".join(f"{row.key} ({row.model})" for row in rows[:3])
+        more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+        key = shlex.quote(rows[0].key) if len(rows) == 1 else "KEY"
+        return (
+            f"The journal has {len(rows)} create(s) whose outcome is unknown (row(s) {named}"
+            f"{more}; kie tasks --state unknown): if KIE's dashboard shows this task is the "
+            f"one such a create made, record it in that row: kie settle {key} --task-id "
+            f"{shlex.quote(task_id)} (kie resume then finishes it). Do not adopt it: one task "
+            f"would have two rows. Only a task created outside kiekit is to be adopted: {adopt}"
+        )
+
+    def _no_model(self, task_id: str, client: kiekit.AsyncClient) -> None:
         """Said once per task: its callbacks reach on_callback, but are never confirmed (a
         task other code created, of a family whose callback names no model)."""
         if task_id in self._modelless:
@@ -706,10 +849,24 @@ class WebhookReceiver:
         _remember(self._modelless, task_id)
         log.warning(
             "a callback for task %s cannot be confirmed with KIE: its model is not known here "
-            "(not in the journal, not named by the callback), so on_status is not told. A task "
-            "created outside kiekit: adopt it (client.adopt(task_id, model), or kie adopt "
-            "TASK_ID --model M), or wait on it (receiver.wait(client, Task(task_id, model)))",
+            "(not in the journal, not named by the callback), so on_status is not told. %s",
             task_id,
+            self._advice(task_id, client, None),
+        )
+
+    def _not_journalled(self, task_id: str, client: kiekit.AsyncClient, model: str) -> None:
+        """Said once per task when a journal is kept but holds no row for it: on_status is
+        told, but its end is written nowhere (kie resume knows nothing of it)."""
+        journal = self._journal if self._journal is not None else _journal_of(client)
+        if journal is None or task_id in self._modelless:
+            return
+        _remember(self._modelless, task_id)
+        log.warning(
+            "task %s (%s) is not in the journal: on_status is told of it, but its end is "
+            "recorded nowhere. %s",
+            task_id,
+            model,
+            self._advice(task_id, client, model),
         )
 
     def _shed(self, task_id: str) -> None:
@@ -832,6 +989,32 @@ def _close(outcome: Awaitable[None]) -> None:
     close = getattr(outcome, "close", None)
     if close is not None:
         close()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Header ``name`` of any mapping: aiohttp's, Starlette's and Werkzeug's ignore case, a
+    dict of one's own may not."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+def _in_flight(journal: kiekit_journal.Journal) -> str | None:
+    """Whether the journal has creates on their way now (rows ``sending`` whose sender is
+    alive): "here" when all are this process's (their answers wake a wait), "elsewhere" when
+    one is another's, None when there are none."""
+    from kiekit.journal import EntryState, Selection
+
+    where = None
+    for row in journal.select(Selection(states=frozenset({EntryState.SENDING}))):
+        if journal.sender_alive(row) is not True:
+            continue  # left by a crash (or an older kiekit's, unknowable): no answer comes
+        if row.owner != journal.owner:
+            return "elsewhere"
+        where = "here"
+    return where
 
 
 def _journal_of(client: kiekit.AsyncClient) -> kiekit_journal.Journal | None:
