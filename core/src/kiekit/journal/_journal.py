@@ -544,9 +544,9 @@ class Journal:
         """The error to stop a wait or download of ``task_id`` with when another worker took
         its row over from this process (noticed by a renewal or a write: this process had
         stalled past its lease), else None. In memory only: asked before every step."""
+        if not self._taken:  # read without the lock first: nearly always empty
+            return None
         with self._lock:
-            if not self._taken:
-                return None
             key = self._keys.get(task_id)
             if key is None or key not in self._taken:
                 return None
