@@ -46,6 +46,7 @@ from kiekit.errors import (
     ProtocolError,
     ResourceLimitError,
     TaskFailedError,
+    TaskTakenOverError,
     UnknownModelError,
     ValidationError,
 )
@@ -81,6 +82,10 @@ _RELOOK = 0.05
 
 
 NOT_SENT = "not_sent"
+# A job another worker took over while this one was stalled past its lease (a GC pause, a
+# stopped VM): that worker waits for its task and downloads its files; neither a success here
+# (no second copy of its files) nor a failure (docs/teams.md)
+TAKEN_OVER = "taken_over"
 
 
 class NotSent(KieError):
@@ -132,9 +137,11 @@ class JobResult:
     when KIE's refusal named a task made before, a second Veo 4K), ``not_sent`` (an earlier
     create of the run was refused for want of credits, so it was not sent), ``error`` (a typed
     error, e.g. a wait that timed out: its task, when ``task_id`` says one was made, goes on),
-    ``unknown`` (the create's outcome is unknown), or ``invalid`` (the line or its input is
-    bad); or, for a ``kie batch`` stopped by a signal, ``stopped`` (it did not finish: its
-    task, if made, goes on; an ``Interrupted`` error says so).
+    ``unknown`` (the create's outcome is unknown), ``taken_over`` (another worker took the
+    job over while this one was stalled past its lease: that worker downloads its files; no
+    failure), or ``invalid`` (the line or its input is bad); or, for a ``kie batch`` stopped
+    by a signal, ``stopped`` (it did not finish: its task, if made, goes on; an
+    ``Interrupted`` error says so).
 
     ``made``: whether this run made the job's task (its create was sent by this worker and
     answered with a task: paid for here), not a task another worker or an earlier run made
@@ -599,6 +606,11 @@ async def _run_claimed(
         )
         results = await client.wait(task, timeout=timeout)
         paths = await client.download(results, out_dir)
+    except TaskTakenOverError as exc:  # the row is another worker's now: not let go, not failed
+        return JobResult(
+            job.line, job.id, TAKEN_OVER, exc.task_id, job.model, error=error_report(exc),
+            made=_made_here(task),
+        )  # fmt: skip
     except KieError as exc:
         if task is None and isinstance(exc, JournalError):
             # nothing was sent (the intent is written first): the job waits for the journal

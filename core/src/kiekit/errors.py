@@ -16,6 +16,8 @@
     │   └── DownloadError        a result file could not be fetched; carries the URL
     │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
     ├── OutcomeUnknownError      a create may have reached KIE, but its answer was lost
+    ├── TaskTakenOverError       another worker took over the task's journal row (this one
+    │                            stalled past its lease): it waits and downloads; nothing here
     ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
     │   ├── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
     │   │   └── SignatureError   its signature is missing, forged or stale
@@ -95,6 +97,7 @@ __all__ = [
     "StreamClosedError",
     "TaskFailedError",
     "TaskNotFoundError",
+    "TaskTakenOverError",
     "TransportError",
     "UnknownModelError",
     "UnprocessableError",
@@ -417,6 +420,27 @@ class OutcomeUnknownError(KieError):
         self.request = request
         self.cause = cause
         self.key = key
+
+
+class TaskTakenOverError(KieError):
+    """Another worker took over this task's journal row while this process held it: this one
+    stalled past its lease (a GC pause, a stopped VM, SIGSTOP), its lease ran out, and a
+    teammate's ``kie batch`` or ``kie resume`` took the task (docs/teams.md). That worker now
+    waits for it and downloads its files; this wait or download stopped without polling,
+    fetching or writing the row again, so no file is fetched twice and the taker's row is not
+    written over. ``task_id`` is the task, ``key`` its journal row. Not a failure of the task,
+    and not retryable here: the task is the other worker's now."""
+
+    def __init__(self, task_id: str, *, key: str | None = None, owner: str | None = None) -> None:
+        by = f" ({owner})" if owner else ""
+        super().__init__(
+            f"another worker{by} took over this task's journal row while this process was "
+            "stalled past its lease: it waits for the task and downloads its files; dropped "
+            "here",
+            task_id=task_id,
+        )
+        self.key = key
+        self.owner = owner
 
 
 class ProtocolError(KieError):

@@ -81,6 +81,8 @@ VARIABLES: Mapping[str, str] = MappingProxyType({
     "KIEKIT_JOURNAL_URL": "another task journal: a file path, sqlite:///path or postgresql://…",
     "KIEKIT_JOURNAL_FSYNC": "1: the SQLite journal syncs every write to disk (default 0)",
     "KIEKIT_JOURNAL_LEASE": "seconds a worker's claim on a journal row lasts (default 60)",
+    "KIEKIT_JOURNAL_STATEMENT_TIMEOUT": "seconds a PostgreSQL journal statement may go "
+    "unanswered before its connection is cut (default 30)",
     "KIEKIT_LIMITS_URL": "KIE's rate limits shared through Redis: redis://…",
     "KIEKIT_BLOCK_PLUGINS": "plugin distributions left out, comma-separated",
     "KIEKIT_ALLOW_PLUGINS": "the only plugin distributions used, comma-separated",

@@ -171,7 +171,13 @@ def redacted(url: str) -> str:
             for name, sep, value in pairs
         )
         parts = parts._replace(query=query)
-    return urlunsplit(parts)
+    shown = urlunsplit(parts)
+    # urlunsplit drops the empty host of ``postgresql:///db?host=/run/pg`` (one slash left,
+    # another URL): the three slashes given are kept
+    slashes = f"{parts.scheme}://"
+    if parts.scheme and url.startswith(slashes) and not shown.startswith(slashes):
+        shown = slashes + shown[len(parts.scheme) + 1 :]
+    return shown
 
 
 def check_url(url: object, option: str) -> str:

@@ -30,6 +30,7 @@ from kiekit.errors import (
     KieError,
     OutcomeUnknownError,
     ResultsExpiredError,
+    TaskTakenOverError,
     expired_answer,
     fetch_refused,
     follow_up_refused,
@@ -45,6 +46,15 @@ InputLike = Input | Mapping[str, Any] | None
 
 # How often a create whose idempotency key another worker holds looks at the journal again.
 _HELD_POLL = 1.0
+
+
+class _Dropped(Exception):  # a signal inside Session._held, never raised out of it
+    """The task at work was taken over by another worker: its flow is closed, not thrown
+    into (it must not catch it as a failure of its own)."""
+
+    def __init__(self, error: TaskTakenOverError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Session:
@@ -209,12 +219,15 @@ class Session:
     def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
         return self._keyed(task.id, self._ending(task, self.engine.finish(task, status)))
 
-    def _held(self, flow: Flow[T]) -> Flow[T]:
+    def _held(self, flow: Flow[T], task_id: str) -> Flow[T]:
         """``flow``, a wait or a download at work here, keeping the rows at work held: before
         each of its steps, their leases are renewed when a third of the lease has gone by
         (one renewal for every flow of the journal: Journal.renewal_due), and a sleep longer
         than that third is cut into such pieces, so the lease (docs/teams.md) never runs out
-        under a live wait. A process that dies stops renewing: its rows are taken over."""
+        under a live wait. A process that dies stops renewing: its rows are taken over. One
+        that stalled past its lease (a GC pause, SIGSTOP) and finds, renewing, that another
+        worker took ``task_id``'s row over stops here before its next step (the flow closed,
+        TaskTakenOverError raised): that worker polls and downloads it, this one does not."""
         journal = self.recorder.journal
         if journal is None:
             return (yield from flow)
@@ -230,29 +243,34 @@ class Session:
                 if isinstance(op, Sleep) and op.seconds > piece:
                     left = op.seconds
                     while left > 0:
-                        yield from self._renewed()
+                        yield from self._renewed(task_id)
                         sent = yield Sleep(min(left, piece))
                         left -= piece
                 else:
-                    yield from self._renewed()
+                    yield from self._renewed(task_id)
                     sent = yield op
                 thrown = None
-            except GeneratorExit:
+            except (GeneratorExit, _Dropped) as stop:
                 flow.close()
+                if isinstance(stop, _Dropped):
+                    raise stop.error from None
                 raise
             except BaseException as exc:
                 sent, thrown = None, exc
 
-    def _renewed(self) -> Flow[None]:
+    def _renewed(self, task_id: str) -> Flow[None]:
         if self.recorder.renewal_due():
             yield from self._record(self.recorder.renew)
+        taken = self.recorder.taken_over(task_id)
+        if taken is not None:
+            raise _Dropped(taken)
 
     def _ending(self, task: Task, end: Flow[Results]) -> Flow[Results]:
         """A wait's end (polled, or from a status in hand), written in the journal."""
         recorder = self.recorder
         with recorder.at_work(task.id):
             try:
-                results = yield from self._held(end)
+                results = yield from self._held(end, task.id)
             except GeneratorExit:
                 raise
             except BaseException as exc:
@@ -276,7 +294,8 @@ class Session:
                 paths = yield from self._held(
                     self.engine.download(
                         results, Path(native(os.fspath(out_dir))), landed=landed, kept=kept
-                    )
+                    ),
+                    task_id,
                 )
             except GeneratorExit:
                 raise

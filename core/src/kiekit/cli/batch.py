@@ -180,7 +180,7 @@ def _batch(args: argparse.Namespace) -> int:
     before = [r for r in ordered if any(_elsewhere(f, out) for f in r.files)]
     if before:  # settled by another worker or an earlier run: not downloaded again
         _say_done_elsewhere(before, jobs, args.out, started, results_path.name)
-    code = 0 if all(result.ok for result in ordered) else 1
+    code = 0 if all(result.ok or result.state == _TAKEN_OVER for result in ordered) else 1
     if ordered and all(result.state == "invalid" for result in ordered):
         code = 2  # bad input, every job of it: refused before anything was sent
     summary_json: dict[str, object] = {
@@ -191,7 +191,7 @@ def _batch(args: argparse.Namespace) -> int:
         "results": str(results_path),
     }
     if code:  # as every command's failure: an "error" saying what (each job's is in results)
-        failed = sum(1 for result in ordered if not result.ok)
+        failed = sum(1 for result in ordered if not result.ok and result.state != _TAKEN_OVER)
         summary_json["error"] = {
             "type": "JobsNotDone",
             "message": f"{failed} of {len(ordered)} job(s) did not succeed ({summary})",
@@ -213,10 +213,15 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_UNRECORDED if left and code == 0 else code
 
 
+# kiekit.batch.TAKEN_OVER (that module is imported when a batch runs): another worker took the
+# job over while this one was stalled past its lease; it downloads the files, no failure here
+_TAKEN_OVER = "taken_over"
+
 # How the summary says the states of jobs that made nothing (kiekit.batch.JobResult)
 _STATE_WORDS = {
     "refused": "refused (nothing paid)",
     "not_sent": "not sent (credits ran out)",
+    _TAKEN_OVER: "taken over by another worker (it downloads them)",
 }
 
 

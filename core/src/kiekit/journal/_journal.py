@@ -29,6 +29,7 @@ from kiekit.errors import (
     OutcomeUnknownError,
     ResultsExpiredError,
     TaskFailedError,
+    TaskTakenOverError,
     UnknownModelError,
     UnprocessableError,
     ValidationError,
@@ -191,6 +192,13 @@ class Journal:
         # failed: a webhook receiver holding a callback that came before the create's answer
         # (kie-api.md §6.1: KIE may call back first) looks at the journal again then
         self._create_listeners: list[Callable[[], None]] = []
+        # the keys of the rows whose lease this journal took (intend, claim, take) and has not
+        # let go: another worker taking one over (this process stalled past its lease) is
+        # noticed (renew_at_work, taken_over), and the writes about it are made only while it
+        # is still this process's (_written: owned_by)
+        self._holding: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # row key -> the worker that took it over from this process (taken_over)
+        self._taken: dict[str, str | None] = {}
 
     @property
     def owner(self) -> str:
@@ -257,6 +265,8 @@ class Journal:
         if not self._leased:
             return 0
         self._leased = False  # until this journal holds a row again
+        with self._lock:
+            self._holding.clear()
         return self.store.renew(self.owner, 0.0)
 
     def same_store_as(self, other: Journal) -> bool:
@@ -308,9 +318,9 @@ class Journal:
         if key is None:  # a random key: nobody else can want this row
             if not self.store.insert(entry, lease=self.lease):
                 raise self._missing(entry.key, "the intent row was not stored: not sent")
-            return entry
+            return self._held(entry)
         if self.store.insert(entry, lease=self.lease):
-            return entry
+            return self._held(entry)
         retry = {
             "state": EntryState.SENDING,
             "request": request,
@@ -326,7 +336,7 @@ class Journal:
         )
         if retried is None and self.store.get(entry.key) is None:  # not stored, nor there before
             raise self._missing(entry.key, "the intent row was not stored: not sent")
-        return retried
+        return self._held(retried)
 
     def claim(
         self,
@@ -362,7 +372,7 @@ class Journal:
             owner=owner,
         )
         if self.store.insert(fresh, lease=self.lease):
-            return fresh
+            return self._held(fresh)
         again = {
             "state": EntryState.CLAIMED,
             "error": None,
@@ -376,14 +386,14 @@ class Journal:
             key, again, only_if=[EntryState.REJECTED], holder=owner, lease=self.lease, **spared
         )
         if reopened is not None:
-            return reopened
+            return self._held(reopened)
         unfinished = [EntryState.CLAIMED, EntryState.CREATED, EntryState.SUCCEEDED]
         held = self.store.update(
             key, {"updated_at": now}, only_if=unfinished, holder=owner, lease=self.lease
         )
         if held is None and self.store.get(key) is None:  # not stored, nor there before
             raise self._missing(key, "the job's claim was not stored: not sent")
-        return held
+        return self._held(held)
 
     def take(self, key: str) -> Entry | None:
         """Hold row ``key``, a task owed a wait or files (``created``, or ``succeeded`` with
@@ -406,11 +416,12 @@ class Journal:
 
         taken = held()
         if taken is not None:
-            return taken
+            return self._held(taken)
         row = self.store.get(key)
         if row is None or row.state not in owed or self.held_elsewhere(row) > 0:
             return None
-        return held()  # its owner had ended (its leases now over), or it was let go meanwhile
+        # its owner had ended (its leases now over), or it was let go meanwhile
+        return self._held(held())
 
     def missed(self, task_id: str) -> None:
         """A write about ``task_id`` after its create failed here (the database down): its row
@@ -429,8 +440,10 @@ class Journal:
         """Job ``key``'s task succeeded and its files are on disk, as the writes the journal
         missed meanwhile would have said (:meth:`missed`): all of it, in one write, so that
         ``kie resume`` does not fetch the files again. Only a row this process still holds or
-        let go (not another worker's since)."""
+        let go (not another worker's since, nor one taken over from it)."""
         self._remember(task.id, key)
+        if self.taken_over(task.id) is not None:
+            return None
         changes = {
             "state": EntryState.SUCCEEDED,
             "task_id": task.id,
@@ -465,7 +478,7 @@ class Journal:
         task_id)`` pairs: :meth:`settle_command` says how to record a task id still unwritten.
         A process calls it before it ends (``kie run``, ``kie batch``): space may be back."""
         with self._lock:
-            owed = list(self._owed.items())
+            owed = [(key, owing) for key, owing in self._owed.items() if key not in self._taken]
         left: list[tuple[str, str | None]] = []
         for key, (task_id, changes) in owed:
             try:
@@ -515,14 +528,81 @@ class Journal:
         for and handed on, lets its lease run out); how many. A store without
         ``renew_rows`` (optional in the protocol) renews every lease of this process."""
         with self._lock:
-            keys = [self._keys[task] for task in self._at_work if task in self._keys]
+            tasks = {self._keys[task]: task for task in self._at_work if task in self._keys}
+            held = {key: task for key, task in tasks.items() if key in self._holding}
+        keys = list(tasks)
         if not keys:
             return 0
         renew_rows = getattr(self.store, "renew_rows", None)
         if renew_rows is None:
             return self.store.renew(self.owner, self.lease)
         renewed: int = renew_rows(self.owner, self.lease, keys)
+        if renewed < len(keys) and held:  # one held here may be another worker's now
+            for key, task_id in held.items():
+                row = self.store.get(key)
+                if row is not None and row.owner not in (None, self.owner):
+                    self._mark_taken(key, task_id, row.owner)
         return renewed
+
+    def taken_over(self, task_id: str) -> TaskTakenOverError | None:
+        """The error to stop a wait or download of ``task_id`` with when another worker took
+        its row over from this process (noticed by a renewal or a write: this process had
+        stalled past its lease), else None. In memory only: asked before every step."""
+        if not self._taken:  # read without the lock first: nearly always empty
+            return None
+        with self._lock:
+            key = self._keys.get(task_id)
+            if key is None or key not in self._taken:
+                return None
+            owner = self._taken[key]
+        return TaskTakenOverError(task_id, key=key, owner=owner)
+
+    def check_held(self, entry: Entry) -> None:
+        """TaskTakenOverError when ``entry``, just read, is a row this process held and
+        another worker holds now (a download about to start: nothing is fetched)."""
+        with self._lock:
+            ours = entry.key in self._holding
+        if ours and entry.owner not in (None, self.owner) and entry.task_id is not None:
+            self._mark_taken(entry.key, entry.task_id, entry.owner)
+            error = self.taken_over(entry.task_id)
+            assert error is not None
+            raise error
+
+    def _held(self, entry: Entry | None) -> Entry | None:
+        """``entry``, a row this journal now holds (its lease written), remembered as held."""
+        if entry is not None:
+            with self._lock:
+                self._taken.pop(entry.key, None)
+                self._holding[entry.key] = None
+                self._holding.move_to_end(entry.key)
+                if len(self._holding) > REMEMBERED_TASKS:
+                    self._holding.popitem(last=False)  # the oldest: its writes go unchecked
+        return entry
+
+    def _unheld(self, key: str) -> None:
+        with self._lock:
+            self._holding.pop(key, None)
+
+    def _mark_taken(self, key: str, task_id: str | None, owner: str | None) -> None:
+        """Row ``key`` was taken over by ``owner``: dropped from this process's work (said
+        once, as a warning), and what this process still owed it is not written over it."""
+        with self._lock:
+            if key in self._taken:
+                return
+            self._taken[key] = owner
+            self._holding.pop(key, None)
+            self._owed.pop(key, None)
+            if task_id is not None:
+                self._missed.discard(task_id)
+        log.warning(
+            "task %s: another worker (%s) took over its journal row %s while this process was "
+            "stalled past its lease (%s s): dropped here, not polled or downloaded again; that "
+            "worker finishes it",
+            task_id or "(none yet)",
+            owner,
+            key,
+            shown(self.lease),
+        )
 
     def refused(self, key: str, exc: BaseException) -> Entry | None:
         """Claimed job ``key`` was refused here before anything was sent (its input or model is
@@ -535,6 +615,7 @@ class Journal:
             "error": error_record(exc),
             "updated_at": self._clock(),
         }
+        self._unheld(key)
         return self.store.update(key, changes, only_if=[EntryState.CLAIMED], holder=self.owner)
 
     def release(self, key: str, error: BaseException | None = None) -> Entry | None:
@@ -543,6 +624,9 @@ class Journal:
         changes: dict[str, Any] = {"updated_at": self._clock()}
         if error is not None:
             changes["error"] = error_record(error)
+        self._unheld(key)
+        if key in self._taken:  # another worker's now: nothing of this one is written over it
+            return None
         return self.store.update(key, changes, holder=self.owner)
 
     @contextlib.contextmanager
@@ -1045,6 +1129,7 @@ class Journal:
             # this worker's own trouble (its network, its key, a cancel): not a refusal the
             # other workers of its run may report from the row without trying (claim)
             changes["owner"] = None
+        self._unheld(entry.key)  # let go (lease_until None)
         try:
             return self._write(entry.key, changes, read_back)
         finally:
@@ -1063,7 +1148,7 @@ class Journal:
             "error": self._unless_handed_off(None),
             "updated_at": self._clock(),
         }
-        return self._update_task(task.id, changes, read_back)
+        return self._update_task(task.id, changes, read_back, owned=True)
 
     def _unless_handed_off(self, error: Mapping[str, Any] | None) -> Any:
         """``error`` for a write a hand-off's mark outlives (UnlessHandedOff), where the store
@@ -1090,7 +1175,7 @@ class Journal:
             changes["lease_until"] = None  # nothing left to do for it
         else:  # a wait stopped (a timeout, the network): a hand-off meanwhile stands
             changes["error"] = self._unless_handed_off(changes["error"])
-        return self._update_task(task.id, changes, read_back)
+        return self._update_task(task.id, changes, read_back, owned=True)
 
     def downloaded(
         self,
@@ -1111,7 +1196,7 @@ class Journal:
             "updated_at": self._clock(),
             "lease_until": None,  # done: nobody needs to hold it any more
         }
-        return self._update_task(task_id, changes, read_back)
+        return self._update_task(task_id, changes, read_back, owned=True, done=True)
 
     def download_failed(
         self,
@@ -1133,7 +1218,7 @@ class Journal:
             changes["out_dir"] = recorded(out_dir)
         if files is not None:
             changes["files"] = tuple(recorded(path) for path in files)
-        return self._update_task(task_id, changes, read_back)
+        return self._update_task(task_id, changes, read_back, owned=True)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -1203,8 +1288,17 @@ class Journal:
                 keys.popitem(last=False)  # the oldest
 
     def _update_task(
-        self, task_id: str, changes: Mapping[str, Any], read_back: bool = True
+        self,
+        task_id: str,
+        changes: Mapping[str, Any],
+        read_back: bool = True,
+        *,
+        owned: bool = False,
+        done: bool = False,
     ) -> Entry | None:
+        """``owned``: a write of this process's wait or download, made only while the row is
+        still this process's when it held it (else TaskTakenOverError: another worker took it
+        over). ``done``: the write lets the row go."""
         with self._lock:
             key = self._keys.get(task_id)
         if key is None:
@@ -1213,7 +1307,17 @@ class Journal:
                 return None
             key = entry.key
             self._remember(task_id, key)
-        return self._write(key, changes, read_back, task_id)
+        taken = self.taken_over(task_id)
+        if taken is not None:
+            raise taken
+        with self._lock:
+            owner = self.owner if owned and key in self._holding else None
+        if not getattr(self.store, "checks_owner", False):  # a store of one's own without it
+            owner = None
+        row = self._write(key, changes, read_back, task_id, owned_by=owner)
+        if done:
+            self._unheld(key)
+        return row
 
     def _write(
         self,
@@ -1221,6 +1325,8 @@ class Journal:
         changes: Mapping[str, Any],
         read_back: bool,
         task_id: str | None = None,
+        *,
+        owned_by: str | None = None,
     ) -> Entry | None:
         """Change row ``key``, which must be there: a write that finds no row has lost what it
         records (a task id, its results), so it is an error, not a quiet no-op. Told by the
@@ -1231,7 +1337,7 @@ class Journal:
         merged = dict(changes) if earlier is None else {**earlier[1], **changes}
         task_id = task_id or merged.get("task_id") or (earlier[0] if earlier else None)
         try:
-            row = self._written(key, merged, read_back)
+            row = self._written(key, merged, read_back, owned_by, task_id)
         except JournalError:
             with self._lock:
                 self._owed[key] = (task_id, {**self._owed.get(key, (None, {}))[1], **changes})
@@ -1242,7 +1348,26 @@ class Journal:
                     del self._owed[key]
         return row
 
-    def _written(self, key: str, changes: Mapping[str, Any], read_back: bool) -> Entry | None:
+    def _written(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        read_back: bool,
+        owned_by: str | None = None,
+        task_id: str | None = None,
+    ) -> Entry | None:
+        if owned_by is not None:  # the row's owner tested in the write itself (checks_owner)
+            row = self.store.update(key, changes, owned_by=owned_by)  # type: ignore[call-arg]
+            if row is None:
+                now = self.store.get(key)
+                if now is None:
+                    raise self._missing(key, "this change was not recorded")
+                if now.owner in (None, owned_by):  # let go meanwhile, nobody else's
+                    return self._written(key, changes, read_back)
+                self._mark_taken(key, task_id or now.task_id, now.owner)
+                taken = self.taken_over(task_id or now.task_id or "")
+                raise taken or TaskTakenOverError(task_id or "", key=key, owner=now.owner)
+            return row if read_back else None
         change = getattr(self.store, "change", None)
         if read_back or change is None:  # change() is optional in the protocol
             row = self.store.update(key, changes)
@@ -1582,17 +1707,30 @@ class Recorder:
             except JournalError as exc:
                 log.warning("could not renew the leases of this process's tasks: %s", exc)
 
+    def taken_over(self, task_id: str) -> TaskTakenOverError | None:
+        """The error to stop work on ``task_id`` with once another worker took its row over
+        from this process (Journal.taken_over); None without a journal."""
+        return None if self.journal is None else self.journal.taken_over(task_id)
+
     def stopped_working(self, task_id: str) -> None:
         """A wait or download of ``task_id`` ended unfinished: the row's lease is let go when
-        it was the only one of this process on the task (Journal.let_go_of)."""
+        it was the only one of this process on the task (Journal.let_go_of); a row taken over
+        by another worker is not this process's to let go."""
         journal = self.journal
+        if journal is not None and journal.taken_over(task_id) is not None:
+            return
         if journal is not None and journal.alone_at(task_id):
             self._safely(task_id, lambda: journal.let_go_of(task_id))
 
     def records_failure(self, exc: BaseException) -> bool:
         """Whether a failed wait is written down: only kiekit's errors say something about
-        the task; a cancelled or interrupted one leaves the row as it was."""
-        return self.journal is not None and isinstance(exc, KieError)
+        the task; a cancelled or interrupted one leaves the row as it was, and so does one
+        stopped because another worker took the task over (the row is that worker's)."""
+        return (
+            self.journal is not None
+            and isinstance(exc, KieError)
+            and not isinstance(exc, TaskTakenOverError)
+        )
 
     def wait_failed(self, task: Task, exc: BaseException) -> None:
         if self.journal is not None and isinstance(exc, KieError):  # records_failure
@@ -1611,14 +1749,21 @@ class Recorder:
 
     def files_written(self, task_id: str) -> frozenset[str]:
         """The files of ``task_id`` the journal says were written (a download that stopped
-        part-way, or an earlier one): still on disk, they are not fetched again."""
+        part-way, or an earlier one): still on disk, they are not fetched again.
+        TaskTakenOverError, before anything is fetched, when another worker took the row over
+        from this process (Journal.check_held)."""
         if self.journal is None:
             return frozenset()
+        taken = self.journal.taken_over(task_id)
+        if taken is not None:
+            raise taken
         try:
             entry = self.journal.by_task(task_id)
         except JournalError as exc:  # fetched again, then: nothing is lost
             log.warning("could not read task %s in the task journal: %s", task_id, exc)
             return frozenset()
+        if entry is not None:
+            self.journal.check_held(entry)
         return frozenset(entry.files) if entry is not None else frozenset()
 
     def download_failed(
@@ -1628,8 +1773,9 @@ class Recorder:
         out_dir: str | os.PathLike[str],
         files: Sequence[Path],
     ) -> None:
-        """A download that failed or was interrupted (Journal.download_failed)."""
-        if self.journal is not None:
+        """A download that failed or was interrupted (Journal.download_failed); one stopped
+        because another worker took the task over writes nothing (the row is that worker's)."""
+        if self.journal is not None and not isinstance(exc, TaskTakenOverError):
             journal = self.journal
             self._safely(
                 task_id,

@@ -75,6 +75,11 @@ class JournalStore(Protocol):
         moment (its ``updated_at``): what another worker of this run gave up stays given up.
         The row after, or None when not applied."""
 
+    # A store may also say ``checks_owner = True``: its ``update`` takes ``owned_by=OWNER``,
+    # applying the change only while the row's owner is OWNER (whatever its lease): the
+    # journal's writes about a row a worker holds, which another worker may have taken over
+    # meanwhile (Journal's taken-over rows). A store without it gets those writes unchecked.
+
     # A store may also say ``keeps_hand_offs = True``: it takes an ``error`` given as
     # UnlessHandedOff (applied, in the same statement, unless the row is a success handed
     # off). The journal gives a store without it the bare error.
@@ -117,6 +122,7 @@ class MemoryStore:
     """A journal that lives as long as the process: for tests and throwaway scripts."""
 
     keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
+    checks_owner = True  # update(owned_by=...) (JournalStore)
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
@@ -147,10 +153,13 @@ class MemoryStore:
         holder: str | None = None,
         lease: float | None = None,
         let_go_before: float | None = None,
+        owned_by: str | None = None,
     ) -> Entry | None:
         with self._lock:
             row = self._rows.get(key)
             if row is None or (only_if is not None and row.state not in set(only_if)):
+                return None
+            if owned_by is not None and row.owner != owned_by:
                 return None
             now = self._clock()
             if holder is not None:
@@ -535,6 +544,7 @@ class SqliteStore:
     """
 
     keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
+    checks_owner = True  # update(owned_by=...) (JournalStore)
 
     def __init__(
         self,
@@ -680,6 +690,7 @@ class SqliteStore:
         holder: str | None = None,
         lease: float | None = None,
         let_go_before: float | None = None,
+        owned_by: str | None = None,
     ) -> Entry | None:
         # One statement, so one atomic transaction: the state test (compare-and-set) and the
         # write cannot be split, and the row comes back without a second query (RETURNING).
@@ -699,6 +710,9 @@ class SqliteStore:
             if let_go_before is not None:
                 where += " AND " + LET_GO_BEFORE.format(holder="?", since="?")
                 params += [holder, let_go_before]
+        if owned_by is not None:
+            where += " AND owner = ?"
+            params.append(owned_by)
         said = assignments(tuple(values), "?", kept_error(changes, _KIND))
         with self._guard():
             rows = (
