@@ -61,6 +61,7 @@ from kiekit.journal._entry import RESULT_LIFETIME, error_report, not_known
 from kiekit.journal._journal import refused_for_all
 from kiekit.journal._writer import WRITER
 from kiekit.models import Results, State, Task
+from kiekit.provider import Provider
 from kiekit.registry import Registry, UnlistedModelWarning, default_registry
 
 __all__ = [
@@ -413,8 +414,9 @@ def check_jobs(
     ready: list[Job] = []
     refused: list[JobResult] = []
     warned: dict[int, tuple[Warning, ...]] = {}
+    models: dict[str, Provider | KieError] = {}
     for job in jobs:
-        verdict = _checked(registry, job, any_model=any_model)
+        verdict = _checked(registry, job, any_model=any_model, models=models)
         if isinstance(verdict, JobResult):
             refused.append(verdict)
             continue
@@ -424,24 +426,25 @@ def check_jobs(
     return ready, refused, warned
 
 
-def _checked(registry: Registry, job: Job, *, any_model: bool) -> JobResult | tuple[Warning, ...]:
-    """The job's ``invalid`` result, or the warnings its input draws (none: ``()``)."""
+def _checked(
+    registry: Registry,
+    job: Job,
+    *,
+    any_model: bool,
+    models: dict[str, Provider | KieError] | None = None,
+) -> JobResult | tuple[Warning, ...]:
+    """The job's ``invalid`` result, or the warnings its input draws (none: ``()``).
+    ``models``: each model id's verdict, judged once for all the jobs of a run (the registry
+    reads the installed plugins' metadata to judge one: seconds for 300 rows)."""
+    models = {} if models is None else models
+    verdict = models.get(job.model)
+    if verdict is None:
+        verdict = models[job.model] = _model_verdict(registry, job.model, any_model=any_model)
+    if isinstance(verdict, KieError):  # its model's: named, before anything is sent
+        return JobResult(job.line, job.id, "invalid", model=job.model, error=error_report(verdict))
     with input_warnings() as said:
         try:
-            left_out = registry.left_out(job.model)  # a quarantined or blocked plugin's id
-            if left_out is not None:
-                raise ValidationError("model", left_out)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UnlistedModelWarning)  # refused below instead
-                provider = registry.provider(job.model)
-            close = [] if any_model else registry.suggestions(job.model)
-            if close:
-                raise ValidationError(
-                    "model",
-                    f"{job.model!r} is not a model id any plugin lists{did_you_mean(close)} "
-                    "(--any-model, or run_batch(..., any_model=True), sends it as is)",
-                )
-            provider.make_input(job.model, job.input)
+            verdict.make_input(job.model, job.input)
         except (ValidationError, UnknownModelError) as exc:  # named, before anything is sent
             return JobResult(job.line, job.id, "invalid", model=job.model, error=error_report(exc))
         except Exception:  # a plugin's bug: the job's own error when it runs (run_batch's)
@@ -449,6 +452,29 @@ def _checked(registry: Registry, job: Job, *, any_model: bool) -> JobResult | tu
                       exc_info=True)  # fmt: skip
     unique = {(w["field"], w["message"]): w for w in said}
     return tuple(unique.values())
+
+
+def _model_verdict(registry: Registry, model: str, *, any_model: bool) -> Provider | KieError:
+    """The model's provider, or why a job of it is refused: one no plugin serves, a quarantined
+    plugin's, or one no plugin lists but close to one that does (a typo costs a paid 422, or
+    a task of the wrong model), unless ``any_model``, as ``kie run`` judges it."""
+    try:
+        left_out = registry.left_out(model)  # a quarantined or blocked plugin's id
+        if left_out is not None:
+            raise ValidationError("model", left_out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnlistedModelWarning)  # refused below instead
+            provider = registry.provider(model)
+        close = [] if any_model else registry.suggestions(model)
+        if close:
+            raise ValidationError(
+                "model",
+                f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
+                "(--any-model, or run_batch(..., any_model=True), sends it as is)",
+            )
+    except (ValidationError, UnknownModelError) as exc:
+        return exc
+    return provider
 
 
 def said_warnings(jobs: Iterable[Job], warned: Mapping[int, Sequence[Warning]]) -> list[str]:
@@ -543,7 +569,8 @@ async def run_batch(
         raise ValidationError("concurrency", "must be at least 1")
     journal = _shared_journal(client, journal)
     registry = client._engine.registry  # the providers the client's creates would use
-    checked = [_checked(registry, job, any_model=any_model) for job in jobs]
+    models: dict[str, Provider | KieError] = {}
+    checked = [_checked(registry, job, any_model=any_model, models=models) for job in jobs]
     if log_warnings:
         warned = {job.line: c for job, c in zip(jobs, checked, strict=True) if isinstance(c, tuple)}
         for line in said_warnings(jobs, warned):
