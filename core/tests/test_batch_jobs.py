@@ -116,16 +116,17 @@ def test_a_batch_creates_each_job_once_and_downloads_its_files(
     )
     assert set(_creates(mock).values()) == {1}
     assert len(_creates(mock)) == 8  # the bad input was never sent
-    # each refused job's row says why (kie tasks shows it), free for a later run to claim
+    # the job KIE refused: its row says why (kie tasks shows it), free for a later run to
+    # claim; the bad input was refused by the local checks before any job ran: no row at all
     refused = {
         row.error["type"]: (row.state, row.error["message"], row.lease_until)
         for row in journal.entries()
         if row.task_id is None and row.error is not None
     }
     assert refused == {
-        "ValidationError": (EntryState.REJECTED, "prompt: must not be empty", None),  # here
         "UnprocessableError": (EntryState.REJECTED, "model not supported", None),  # by KIE
     }
+    assert journal.get(job_key(jobs[7])) is None
     assert all(row.state is not EntryState.CLAIMED for row in journal.entries())
 
 

@@ -22,15 +22,20 @@ state says whether it was paid for: ``refused`` and ``not_sent`` made nothing.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import hashlib
+import io
 import json
 import logging
+import os
+import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 
 from attrs import evolve, frozen
 
@@ -49,23 +54,29 @@ from kiekit.errors import (
     TaskTakenOverError,
     UnknownModelError,
     ValidationError,
+    did_you_mean,
 )
-from kiekit.fields import CALLBACK_INPUTS, check_callback_url
+from kiekit.fields import CALLBACK_INPUTS, check_callback_url, input_warnings
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record, leases_renewed
 from kiekit.journal._entry import RESULT_LIFETIME, error_report, not_known
 from kiekit.journal._journal import refused_for_all
 from kiekit.journal._writer import WRITER
 from kiekit.models import Results, State, Task
+from kiekit.provider import Provider
+from kiekit.registry import Registry, UnlistedModelWarning, default_registry
 
 __all__ = [
     "BadLine",
     "Job",
     "JobResult",
+    "check_jobs",
+    "files_as_given",
     "finished_since",
     "job_key",
     "read_jobs",
     "run_batch",
     "run_job",
+    "said_warnings",
     "settled",
     "with_callback",
 ]
@@ -148,7 +159,11 @@ class JobResult:
     and this one found in the journal; None in the answer of an older worker, which does not
     tell (``kie batch``'s ``tasks_made`` then counts it by its ``task_id``, as before). With
     ``--celery`` the sender settles it from the job's row (kiekit.distributed.collect's
-    ``made_in_run``): a worker that died after its create answers nothing."""
+    ``made_in_run``): a worker that died after its create answers nothing.
+
+    ``warnings``: what the local checks said of the job's input without refusing it (a field
+    the model's page does not document, sent as given: KIE may ignore it), each
+    ``{"field", "message"}``; with 300 rows, the rows that may have lost a setting."""
 
     line: int
     id: str | None
@@ -159,6 +174,7 @@ class JobResult:
     error: Mapping[str, Any] | None = None
     value: Any = None  # what KIE returned besides files (lyrics, a character id), as JSON
     made: bool | None = False
+    warnings: tuple[Mapping[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -175,6 +191,7 @@ class JobResult:
             "value": self.value,
             "error": None if self.error is None else _with_task_id(self.error, self.task_id),
             "made": self.made,
+            "warnings": [dict(warning) for warning in self.warnings],
         }
 
     @classmethod
@@ -191,6 +208,7 @@ class JobResult:
             error=dict(error) if error is not None else None,
             value=data.get("value"),
             made=_made_of(data.get("made")),
+            warnings=tuple(dict(warning) for warning in data.get("warnings") or ()),
         )
 
 
@@ -206,8 +224,18 @@ def _made_of(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def read_jobs(lines: Iterable[str | bytes]) -> tuple[list[Job], list[BadLine]]:
-    """Jobs and bad lines of a JSON Lines text; blank lines and ``#`` comments are skipped.
+JobsSource = str | os.PathLike[str] | IO[bytes] | IO[str] | Iterable[str | bytes]
+
+
+def read_jobs(source: JobsSource) -> tuple[list[Job], list[BadLine]]:
+    """Jobs and bad lines of a JSON Lines file; blank lines and ``#`` comments are skipped.
+
+    ``source``: the file's path (a str or a Path), an open file (binary or text), or its
+    lines (str or bytes). A file is read as ``kie batch`` reads it: split on "\\n" only (a
+    trailing "\\r" dropped), never on U+2028 or U+0085, which ``json.dumps(...,
+    ensure_ascii=False)`` leaves in a prompt (``str.splitlines()`` would cut such a row in
+    two); line numbers are the file's; the byte order mark Notepad and Excel write is
+    skipped, and a UTF-16 file is refused whole (ValidationError naming ``jobs``).
     A line given as bytes is read as UTF-8: one that is not (a Windows-1251 word pasted in)
     is a bad line of its own, said with its number, and the others run
     (docs/journal-batch-webhooks.md: a bad line never stops the others).
@@ -215,6 +243,33 @@ def read_jobs(lines: Iterable[str | bytes]) -> tuple[list[Job], list[BadLine]]:
     An id is the first line's that gives it, a bad line's too: a later line with it is
     refused, and its result carries no id, so results.jsonl has one line per id (a user keys
     the results by their ids; the line number and the message name the other line)."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as opened:
+            return _read_lines(_file_lines(opened, os.fspath(source)))
+    if isinstance(source, io.TextIOBase):  # a text file's own reading splits on "\r" too
+        return _read_lines(_file_lines(io.BytesIO(source.read().encode()), "jobs"))
+    if isinstance(source, io.IOBase):  # binary: iterating splits on b"\n" only
+        name = getattr(source, "name", None)  # an open file's path, as kie batch names it
+        return _read_lines(_file_lines(cast("IO[bytes]", source), str(name or "jobs")))
+    return _read_lines(source)
+
+
+def _file_lines(source: IO[bytes], name: str) -> Iterator[bytes]:
+    """The lines of a jobs file, as bytes, without the byte order mark Notepad and Excel
+    write (the mock's HAR reader takes one too). A file that says it is UTF-16 (its byte
+    order mark) is refused whole, before anything is sent: each of its lines read as UTF-8
+    would be garbage."""
+    for number, raw in enumerate(source, start=1):
+        if number == 1:
+            if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise ValidationError(
+                    "jobs", f"{name}: is UTF-16 (its byte order mark), not UTF-8: save it as UTF-8"
+                )
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        yield raw
+
+
+def _read_lines(lines: Iterable[str | bytes]) -> tuple[list[Job], list[BadLine]]:
     jobs: list[Job] = []
     bad: list[BadLine] = []
     seen: dict[str, int] = {}
@@ -250,7 +305,8 @@ def _text(line: str | bytes) -> str:
     """A line as text: bytes read as UTF-8, else a ValueError saying where they are not (a NUL
     byte too: UTF-16 without its byte order mark, every other byte a NUL)."""
     if isinstance(line, str):
-        return line
+        return line.removesuffix("\n").removesuffix("\r")
+    line = line.removesuffix(b"\n").removesuffix(b"\r")
     try:
         if b"\0" in line:
             raise UnicodeDecodeError("utf-8", line, line.index(b"\0"), len(line), "NUL")
@@ -265,8 +321,9 @@ def _text(line: str | bytes) -> str:
 def _job(number: int, text: str) -> Job:
     try:
         value = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
+    except json.JSONDecodeError as exc:  # its place in this line, not json's "line 2" of it
+        end = " (the end of the line)" if exc.pos >= len(text.rstrip()) else ""
+        raise ValueError(f"not JSON: {exc.msg} at column {exc.pos + 1}{end}") from None
     if not isinstance(value, dict):
         raise ValueError("a job is a JSON object {model, input, id?}")
     wire = sorted(CALLBACK_INPUTS & set(value) - {"callback_url"})  # the guide's callBackUrl
@@ -301,11 +358,13 @@ _FIELDS = ("model", "input", "id", "callback_url")
 
 
 def _named_by(text: str) -> tuple[str | None, str | None]:
-    """The id and model a refused line gives, where they read as such (else None)."""
+    """The id and model a refused line gives, where they read as such (else None); from a line
+    that is not JSON at all, as far as its text shows them (best effort: the first ``"id":``
+    and ``"model":`` that read as values)."""
     try:
         value = json.loads(text)
     except ValueError:
-        return None, None
+        value = _named_in_text(text)
     if not isinstance(value, dict):
         return None, None
     job_id, model = value.get("id"), value.get("model")
@@ -316,6 +375,26 @@ def _named_by(text: str) -> tuple[str | None, str | None]:
     return (None if job_id is None else str(job_id)), model
 
 
+_NAMED_VALUE = re.compile(
+    r"""(["'])(id|model)\1\s*:\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|-?\d+)"""
+)
+
+
+def _named_in_text(text: str) -> dict[str, Any]:
+    """The ``id`` and ``model`` a line that is not JSON shows, each its first ``"id": value``
+    (a string or an integer; single quotes too, a Python dict's repr): a guess, so that a
+    user keying the results by their ids finds the row that needs mending."""
+    found: dict[str, Any] = {}
+    for match in _NAMED_VALUE.finditer(text):
+        value = match.group(3)
+        if value.startswith("'"):  # a Python dict's repr pasted in: its text, as shown
+            found.setdefault(match.group(2), value[1:-1])
+            continue
+        with contextlib.suppress(ValueError):
+            found.setdefault(match.group(2), json.loads(value))
+    return found
+
+
 def with_callback(jobs: Iterable[Job], callback_url: str | None) -> list[Job]:
     """``jobs``, each without a callback URL of its own (None) given ``callback_url``: one
     URL for a whole batch (``kie batch --callback-url``). Checked first, as submit checks it."""
@@ -324,6 +403,119 @@ def with_callback(jobs: Iterable[Job], callback_url: str | None) -> list[Job]:
         return list(jobs)
     return [job if job.callback_url is not None else evolve(job, callback_url=callback_url)
             for job in jobs]  # fmt: skip
+
+
+Warning = Mapping[str, str]  # {"field", "message"}: what a local check said, not refusing
+
+
+def check_jobs(
+    jobs: Iterable[Job], *, any_model: bool = False, registry: Registry | None = None
+) -> tuple[list[Job], list[JobResult], dict[int, tuple[Warning, ...]]]:
+    """The local checks of every job, before anything is sent (``run_batch`` and ``kie batch``
+    make them first, so a job's verdict never depends on how far a run got before a Ctrl-C):
+    its model id (one no plugin lists but close to one that does is a typo, refused with
+    "did you mean" as ``kie run`` refuses it, unless ``any_model``: KIE adds models often)
+    and its input (a ValidationError naming the field). The jobs that pass, an ``invalid``
+    result for each of the others, and the input warnings of the jobs that pass, by line."""
+    registry = registry or default_registry()
+    ready: list[Job] = []
+    refused: list[JobResult] = []
+    warned: dict[int, tuple[Warning, ...]] = {}
+    models: dict[str, Provider | KieError] = {}
+    for job in jobs:
+        verdict = _checked(registry, job, any_model=any_model, models=models)
+        if isinstance(verdict, JobResult):
+            refused.append(verdict)
+            continue
+        ready.append(job)
+        if verdict:
+            warned[job.line] = verdict
+    return ready, refused, warned
+
+
+def _checked(
+    registry: Registry,
+    job: Job,
+    *,
+    any_model: bool,
+    models: dict[str, Provider | KieError] | None = None,
+) -> JobResult | tuple[Warning, ...]:
+    """The job's ``invalid`` result, or the warnings its input draws (none: ``()``).
+    ``models``: each model id's verdict, judged once for all the jobs of a run (the registry
+    reads the installed plugins' metadata to judge one: seconds for 300 rows)."""
+    models = {} if models is None else models
+    verdict = models.get(job.model)
+    if verdict is None:
+        verdict = models[job.model] = _model_verdict(registry, job.model, any_model=any_model)
+    if isinstance(verdict, KieError):  # its model's: named, before anything is sent
+        return JobResult(job.line, job.id, "invalid", model=job.model, error=error_report(verdict))
+    with input_warnings() as said:
+        try:
+            verdict.make_input(job.model, job.input)
+        except (ValidationError, UnknownModelError) as exc:  # named, before anything is sent
+            return JobResult(job.line, job.id, "invalid", model=job.model, error=error_report(exc))
+        except Exception:  # a plugin's bug: the job's own error when it runs (run_batch's)
+            log.debug("job %s (line %d): its check failed unexpectedly", job.id, job.line,
+                      exc_info=True)  # fmt: skip
+    unique = {(w["field"], w["message"]): w for w in said}
+    return tuple(unique.values())
+
+
+def _model_verdict(registry: Registry, model: str, *, any_model: bool) -> Provider | KieError:
+    """The model's provider, or why a job of it is refused: one no plugin serves, a quarantined
+    plugin's, or one no plugin lists but close to one that does (a typo costs a paid 422, or
+    a task of the wrong model), unless ``any_model``, as ``kie run`` judges it."""
+    try:
+        left_out = registry.left_out(model)  # a quarantined or blocked plugin's id
+        if left_out is not None:
+            raise ValidationError("model", left_out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnlistedModelWarning)  # refused below instead
+            provider = registry.provider(model)
+        close = [] if any_model else registry.suggestions(model)
+        if close:
+            raise ValidationError(
+                "model",
+                f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
+                "(--any-model, or run_batch(..., any_model=True), sends it as is)",
+            )
+    except (ValidationError, UnknownModelError) as exc:
+        return exc
+    return provider
+
+
+def said_warnings(jobs: Iterable[Job], warned: Mapping[int, Sequence[Warning]]) -> list[str]:
+    """One line per distinct input warning, naming the jobs it is about (their ids and line
+    numbers, the first few): with 300 rows, which rows may have lost a setting."""
+    by_warning: dict[tuple[str, str], list[Job]] = {}
+    for job in jobs:
+        for warning in warned.get(job.line, ()):
+            by_warning.setdefault((warning["field"], warning["message"]), []).append(job)
+    lines = []
+    for (field, message), named in by_warning.items():
+        shown = ", ".join(f"{job.id} (line {job.line})" for job in named[:_WARNED_NAMED])
+        more = f" and {len(named) - _WARNED_NAMED} more" if len(named) > _WARNED_NAMED else ""
+        lines.append(f"{field}: {message}: {len(named)} job(s): {shown}{more}")
+    return lines
+
+
+_WARNED_NAMED = 5  # jobs a warning names one by one (each result carries its own)
+
+
+def files_as_given(files: Iterable[str], out_dir: Path) -> tuple[str, ...]:
+    """A job's files as results.jsonl gives them, one form for every row: those in ``out_dir``
+    under ``out_dir`` as given (relative stays relative, as this run's downloads are), whether
+    downloaded now or found in the journal (which records them absolute); a file another
+    worker wrote into its own folder stays as the journal says (absolute)."""
+    folder = Path(_paths.native(_absolute(out_dir)))
+    given: list[str] = []
+    for name in files:
+        path = Path(_paths.native(name))
+        if path.is_absolute() and path.is_relative_to(folder):
+            given.append(_paths.text(out_dir / path.relative_to(folder)))
+        else:
+            given.append(name)
+    return tuple(given)
 
 
 def job_key(job: Job) -> str:
@@ -356,8 +548,17 @@ async def run_batch(
     concurrency: int = 10,
     timeout: float | None = None,
     on_result: Callable[[JobResult], None] | None = None,
+    any_model: bool = False,
+    log_warnings: bool = True,
 ) -> list[JobResult]:
     """Run every job (at most ``concurrency`` at a time); results in the jobs' order.
+
+    Every job is checked first, before anything is sent (:func:`check_jobs`): a job whose
+    model id looks mistyped (unless ``any_model``, as ``kie batch --any-model``) or whose input
+    is refused ends ``invalid``, its result given to ``on_result`` before any other job runs.
+    An input warning (a field the model's page does not document) is its job's, in its
+    result's ``warnings``; ``log_warnings`` also logs one line per distinct warning, naming
+    its jobs (``kie batch`` says them itself).
 
     ``client`` must record into ``journal``: its rows are how a second run knows what the first
     one did. A client with the default journal and ``default_journal()`` do (two handles on one
@@ -374,23 +575,35 @@ async def run_batch(
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
     journal = _shared_journal(client, journal)
+    registry = client._engine.registry  # the providers the client's creates would use
+    models: dict[str, Provider | KieError] = {}
+    checked = [_checked(registry, job, any_model=any_model, models=models) for job in jobs]
+    if log_warnings:
+        warned = {job.line: c for job, c in zip(jobs, checked, strict=True) if isinstance(c, tuple)}
+        for line in said_warnings(jobs, warned):
+            log.warning("%s", line)
+    if on_result is not None:
+        for verdict in checked:
+            if isinstance(verdict, JobResult):
+                on_result(verdict)
     slots = asyncio.Semaphore(concurrency)
     started = journal.now()
     broke = asyncio.Event()  # a create was refused for want of credits: send no more
 
-    async def one(job: Job) -> JobResult:
+    async def one(job: Job, said: tuple[Warning, ...]) -> JobResult:
         request_log.tag_task("job", job.id)  # its lines told apart from the others' (-v)
         try:
-            result = await run_job(
-                client,
-                journal,
-                job,
-                out_dir,
-                timeout=timeout,
-                slots=slots,
-                refused_since=started,
-                out_of_credits=broke,
-            )
+            with input_warnings():  # said with the job (check_jobs), not once more in the log
+                result = await run_job(
+                    client,
+                    journal,
+                    job,
+                    out_dir,
+                    timeout=timeout,
+                    slots=slots,
+                    refused_since=started,
+                    out_of_credits=broke,
+                )
         except Exception as exc:  # a bug (a plugin's check, say): this job's, not the run's
             # a thread refused where no boundary could say so (aiohttp's, asyncio's): typed,
             # in one line, as a memory cap fails every job alike (no traceback for each)
@@ -403,13 +616,19 @@ async def run_batch(
             result = JobResult(
                 job.line, job.id, "error", task_id, job.model, error=error_report(refused or exc)
             )
+        result = evolve(result, warnings=said) if said else result
         if on_result is not None:
             on_result(result)
         return result
 
-    running = [asyncio.ensure_future(one(job)) for job in jobs]
+    running = [
+        asyncio.ensure_future(one(job, verdict))
+        for job, verdict in zip(jobs, checked, strict=True)
+        if not isinstance(verdict, JobResult)
+    ]
     try:
-        return list(await asyncio.gather(*running))
+        ran = iter(await asyncio.gather(*running))
+        return [c if isinstance(c, JobResult) else next(ran) for c in checked]
     except BaseException:  # on_result raised, or the run was cancelled: the others stop too
         await _stopped(running)
         raise
@@ -471,8 +690,8 @@ async def run_job(
                             key, exc, delay)  # fmt: skip
                 await asyncio.sleep(delay)
                 continue
-            if isinstance(outcome, JobResult):
-                return outcome
+            if isinstance(outcome, JobResult):  # its files in one form, found or fetched now
+                return evolve(outcome, files=files_as_given(outcome.files, out_dir))
             key, wait = outcome
             await asyncio.sleep(min(wait, _HELD_POLL))
 

@@ -42,13 +42,16 @@ Some KIE inputs are lists of small objects (Kling's ``multi_prompt`` shots, Sora
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
+import logging
 import math
 import re
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -84,6 +87,7 @@ __all__ = [
     "entry_class",
     "entry_spec",
     "flag",
+    "input_warnings",
     "integer",
     "items",
     "make_input",
@@ -96,6 +100,7 @@ __all__ = [
     "texts",
     "url",
     "urls",
+    "warn_input",
     "wire_name",
 ]
 
@@ -1278,3 +1283,38 @@ def _is_factory(default: Any) -> bool:
 # typing.get_type_hints and inspect.signature(eval_str=True) on these classes.
 for _declared_early in (Spec, InputField):
     _declared_early.__init__.__annotations__ = get_type_hints(_declared_early.__init__, globals())
+
+
+# The input warnings a batch is collecting for the job it checks (input_warnings): None outside
+_COLLECTED: ContextVar[list[dict[str, str]] | None] = ContextVar("kiekit_input", default=None)
+
+
+def warn_input(field: str, message: str, *, log: logging.Logger) -> None:
+    """A provider's word about one input field it sends as given but doubts (a field its
+    model's page does not document: KIE may ignore it). Inside :func:`input_warnings` (a batch
+    checking a job) it is that job's, kept with its result; elsewhere a log record, said once
+    per process for each field and message, so a loop of thousands of creates says it once.
+    A log record, not a Python warning: test suites turn warnings into errors."""
+    collected = _COLLECTED.get()
+    if collected is not None:
+        collected.append({"field": field, "message": message})
+        return
+    _said_once(log, field, message)
+
+
+@functools.cache
+def _said_once(log: logging.Logger, field: str, message: str) -> None:
+    log.warning("%s: %s", field, message)
+
+
+@contextlib.contextmanager
+def input_warnings() -> Iterator[list[dict[str, str]]]:
+    """Collect the input warnings (:func:`warn_input`) of the inputs checked within, instead
+    of logging them: ``kie batch`` and ``run_batch`` tie each to its job (its result's
+    ``warnings``). Per task and thread (a context variable)."""
+    collected: list[dict[str, str]] = []
+    token = _COLLECTED.set(collected)
+    try:
+        yield collected
+    finally:
+        _COLLECTED.reset(token)

@@ -68,6 +68,7 @@ from kiekit.fields import (
     texts,
     url,
     urls,
+    warn_input,
 )
 from kiekit.hookspecs import hookimpl
 from kiekit.models import Asset, AssetRole, MediaKind, Model, Request, Results, State, TaskStatus
@@ -132,6 +133,7 @@ __all__ = [
     "url",
     "urls",
     "version_attribute",
+    "warn_input",
     "wire",
 ]
 

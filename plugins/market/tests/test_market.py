@@ -510,9 +510,9 @@ def test_the_catalogue_s_list_and_enum_rules_are_checked_too(
 def test_a_field_the_catalogue_does_not_document_is_sent_and_named_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from kiekit_market import catalogue
+    from kiekit import fields
 
-    catalogue._warn_undocumented.cache_clear()  # said once per process: this test's own
+    fields._said_once.cache_clear()  # said once per process: this test's own
     sent: list[HttpRequest] = []
 
     def answer(request: HttpRequest) -> HttpResponse:

@@ -13,7 +13,6 @@ same results file, with the same progress display.
 from __future__ import annotations
 
 import argparse
-import codecs
 import contextlib
 import json
 import os
@@ -21,7 +20,9 @@ import shlex
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
@@ -113,22 +114,30 @@ def register(commands: Commands) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from kiekit.batch import read_jobs, with_callback
+    from kiekit.batch import check_jobs, read_jobs, said_warnings, with_callback
     from kiekit.fields import check_callback_url
     from kiekit.journal import default_journal
+    from kiekit.registry import UnlistedModelWarning
 
     check_callback_url(args.callback_url, "--callback-url")  # as kie run's, before anything
     named = "<stdin>" if is_stdin(args.jobs) else args.jobs  # where a bad line is
     try:
-        jobs, bad = read_jobs(_lines(args.jobs))
+        with _opened(args.jobs) as source:  # read as read_jobs reads a file (kiekit.batch)
+            jobs, bad = read_jobs(source)
     except OSError as exc:  # as kie upload says a FILE it cannot read
         raise ValidationError("jobs", f"cannot read {named}: {exc.strerror or exc}") from exc
     for line in bad:
         say(f"{named}:{line.line}: {line.message}")
     jobs = with_callback(jobs, args.callback_url)
-    jobs, unlisted = _listed_models(jobs, any_model=args.any_model)
+    if args.any_model:  # the user chose to send such ids: their creates do not warn of it
+        warnings.filterwarnings("ignore", category=UnlistedModelWarning)  # main() scopes it
+    # every job's local checks before anything is sent: a job's verdict is the same however
+    # far the run gets (a Ctrl-C), and the same as run_batch's in Python
+    jobs, unlisted, warned = check_jobs(jobs, any_model=args.any_model)
     for refused in unlisted:
         say(f"{named}:{refused.line}: {(refused.error or {}).get('message')}")
+    for warning in said_warnings(jobs, warned):  # each job's result line carries its own
+        say(f"{named}: {warning}")
     if args.celery is not None:
         _check_celery_options(args)
     stop_grace(args)  # a KIEKIT_STOP_GRACE it cannot read is said before anything is sent
@@ -142,23 +151,26 @@ def _batch(args: argparse.Namespace) -> int:
         output_folder("--results", args.results.parent)
     _check_results_file(args, results_path)  # before --mock starts its server, or a broker
     known = _task_ids_known(results_path)  # read before this run's lines replace them
-    refusals = [*unlisted, *(line.result() for line in bad)]
+    refusals = sorted([*unlisted, *(line.result() for line in bad)], key=lambda r: r.line)
     finished: list[JobResult] = []  # as they come: what a stop still knows
+    tidy = partial(_tidied, out=args.out, warned=warned)
     try:
         if not jobs:
             results: list[JobResult] = []
         elif celery is not None:
-            results = _run_on_celery(args, celery, journal, jobs, results_path, finished)
+            results = _run_on_celery(args, celery, journal, jobs, results_path, finished, refusals)
             results = [_keep_task_id(result, known) for result in results]
         else:
             from kiekit.cli._async import run_async  # `kie --help` needs no event loop
 
-            results = run_async(_run(args, journal, jobs, results_path, finished, known))
+            run = _run(args, journal, jobs, results_path, finished, known, refusals)
+            results = run_async(run)
     except KeyboardInterrupt as stop:
-        _stopped(args, stop, jobs, [*finished, *refusals], results_path, journal.owner, started)
+        known_now = [tidy(result) for result in [*finished, *refusals]]
+        _stopped(args, stop, jobs, known_now, results_path, journal.owner, started, tidy)
         raise
     left = record_missed(journal, "batch")  # the journal writes a full disk refused, tried again
-    ordered = sorted([*results, *refusals], key=lambda r: r.line)
+    ordered = sorted([tidy(result) for result in [*results, *refusals]], key=lambda r: r.line)
     unwritten = _save_results(results_path, ordered)
     counts: dict[str, int] = {}
     for result in ordered:
@@ -249,24 +261,6 @@ def _tasks_found(results: list[JobResult]) -> int:
     )
 
 
-def _lines(path: Path) -> Iterator[bytes]:
-    """The jobs file's lines, as bytes for read_jobs to read as UTF-8 (a line that is not UTF-8
-    is that line's error, with its number; the others run), without the byte order mark
-    Notepad and Excel write (the mock's HAR reader takes one too). A file that says it is
-    UTF-16 (its byte order mark) is refused whole, before anything is sent: each of its lines
-    read as UTF-8 would be garbage."""
-    with _opened(path) as source:
-        for number, raw in enumerate(source, start=1):
-            if number == 1:
-                if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    raise ValidationError(
-                        "jobs",
-                        f"{path}: is UTF-16 (its byte order mark), not UTF-8: save it as UTF-8",
-                    )
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            yield raw
-
-
 @contextlib.contextmanager
 def _opened(path: Path) -> Iterator[BinaryIO]:
     """The jobs file, or standard input for ``-`` (left open: it is not the command's); a
@@ -349,30 +343,17 @@ def _retake_from_gone_mocks(
         say(f"job {job.id} (line {job.line}): {why}")
 
 
-def _listed_models(jobs: list[Job], *, any_model: bool) -> tuple[list[Job], list[JobResult]]:
-    """The jobs whose model id is not a mistyped known one, as ``kie run`` checks it: a typo
-    in a jobs file must not go out as a paid create (``--any-model`` sends such ids)."""
-    from kiekit.batch import JobResult
-    from kiekit.cli.run import checked_provider
-    from kiekit.errors import UnknownModelError
-    from kiekit.journal import error_record
+def _tidied(
+    result: JobResult, *, out: Path, warned: dict[int, tuple[Mapping[str, str], ...]]
+) -> JobResult:
+    """``result`` as results.jsonl gives it: its input's warnings (a Celery worker's answer
+    has none), its files in one form (kiekit.batch.files_as_given)."""
+    from attrs import evolve
 
-    refusals: dict[str, ValidationError] = {}
-    for model in {job.model for job in jobs}:
-        try:
-            checked_provider(model, any_model=any_model)
-        except ValidationError as exc:
-            refusals[model] = exc
-        except UnknownModelError:  # no plugin at all: refused per job, in the journal too
-            pass
-    kept = [job for job in jobs if job.model not in refusals]
-    refused = [
-        JobResult(job.line, job.id, "invalid", model=job.model,
-                  error=error_record(refusals[job.model]))
-        for job in jobs
-        if job.model in refusals
-    ]  # fmt: skip
-    return kept, refused
+    from kiekit.batch import files_as_given
+
+    said = warned.get(result.line, ()) if result.state != "invalid" else ()
+    return evolve(result, files=files_as_given(result.files, out), warnings=result.warnings or said)
 
 
 async def _run(
@@ -382,6 +363,7 @@ async def _run(
     results_path: Path,
     finished: list[JobResult],
     known: dict[tuple[Any, ...], str] | None = None,
+    refusals: list[JobResult] | None = None,
 ) -> list[JobResult]:
     from kiekit.batch import run_batch
     from kiekit.cli._async import open_async_client, stops_cancel
@@ -390,7 +372,8 @@ async def _run(
         client = open_async_client(args, stack, journal)
         drained.append(client)  # a stop lets its creates already sent finish first
         _retake_from_gone_mocks(journal, jobs, args.out, client.base_url)
-        done = stack.enter_context(_reporting(args, results_path, len(jobs), finished))
+        report = _reporting(args, results_path, len(jobs), finished, refusals or [])
+        done = stack.enter_context(report)
         results = await run_batch(
             client,
             journal,
@@ -399,6 +382,8 @@ async def _run(
             concurrency=args.concurrency,
             timeout=args.timeout,
             on_result=lambda result: done(_keep_task_id(result, known or {})),
+            any_model=args.any_model,
+            log_warnings=False,  # said above, naming the jobs, with the file's name
         )
         return [_keep_task_id(result, known or {}) for result in results]
 
@@ -526,10 +511,11 @@ def _run_on_celery(
     jobs: list[Job],
     results_path: Path,
     finished: list[JobResult],
+    refusals: list[JobResult],
 ) -> list[JobResult]:
     from kiekit.distributed.collect import run_on_celery
 
-    with _reporting(args, results_path, len(jobs), finished) as done:
+    with _reporting(args, results_path, len(jobs), finished, refusals) as done:
         return run_on_celery(
             app,
             journal,
@@ -560,13 +546,19 @@ def _check_results_file(args: argparse.Namespace, results_path: Path) -> None:
 
 @contextlib.contextmanager
 def _reporting(
-    args: argparse.Namespace, results_path: Path, total: int, finished: list[JobResult]
+    args: argparse.Namespace,
+    results_path: Path,
+    total: int,
+    finished: list[JobResult],
+    refusals: list[JobResult],
 ) -> Iterator[Callable[[JobResult], None]]:
     """What to do with each result as it comes: keep it in ``finished``, show it, and append
     it to the results file (a partial report survives a crash; the file is rewritten in the
     jobs' order at the end). A results file that cannot be opened is refused before any job
     runs; one that fails later (a full disk) is said once and left, and the jobs go on: each
-    is paid for, in the journal, and told again at the end (:func:`_save_results`)."""
+    is paid for, in the journal, and told again at the end (:func:`_save_results`).
+    ``refusals``: the lines refused before the run (said already): written first, and counted
+    by the progress bar as the summary counts them, among the jobs not succeeded."""
     try:
         results_path.parent.mkdir(parents=True, exist_ok=True)
         report: TextIO | None = open(results_path, "w", encoding="utf-8")  # noqa: SIM115
@@ -575,9 +567,12 @@ def _reporting(
         raise ValidationError(option, _cannot_write(results_path, exc)) from exc
 
     def done(result: JobResult) -> None:
-        nonlocal report
         finished.append(result)
         show(result)  # first: the results file may be what cannot be written
+        write(result)
+
+    def write(result: JobResult) -> None:
+        nonlocal report
         if report is None:
             return
         try:
@@ -590,7 +585,9 @@ def _reporting(
             report = None
 
     try:
-        with _progress(total) as show:
+        with _progress(total + len(refusals), len(refusals)) as show:
+            for refused in refusals:  # in the file as the others are; said already
+                write(refused)
             yield done
     finally:
         if report is not None:
@@ -630,6 +627,7 @@ def _stopped(
     results_path: Path,
     owner: str,
     started: float,
+    tidy: Callable[[JobResult], JobResult] | None = None,
 ) -> None:
     """A batch stopped by Ctrl-C or SIGTERM: each job's line in the results file, the jobs not
     finished read from their journal rows (a line that says it did not finish), and what they
@@ -666,6 +664,8 @@ def _stopped(
     left = [
         evolve(result, made=_made_in_run(rows.get(result.line), mine, started)) for result in left
     ]
+    if tidy is not None:  # their files and warnings as the lines of the jobs that ended
+        left = [tidy(result) for result in left]
     ordered = sorted([*known, *left], key=lambda r: r.line)
     saved = _save_results(results_path, ordered) is None
     on_workers = [r for r in left if r.line in working]
@@ -817,12 +817,13 @@ def _write_results(path: Path, results: list[JobResult]) -> None:
 
 
 @contextlib.contextmanager
-def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
+def _progress(total: int, refused: int = 0) -> Iterator[Callable[[JobResult], None]]:
     """One bar on standard error: jobs done of all, with the count of those not succeeded; and a
     line for each job that did not succeed. Standard error that is no terminal (a log, CI) gets
     those lines only, the summary coming at the end: no bar drawn for nobody (so does one
-    without rich installed)."""
-    problems = 0
+    without rich installed). ``refused``: of ``total``, the lines refused before the run
+    (said already): counted done and not succeeded from the start, as the summary counts them."""
+    problems = refused
 
     def tell(result: JobResult) -> None:
         nonlocal problems
@@ -843,7 +844,7 @@ def _progress(total: int) -> Iterator[Callable[[JobResult], None]]:
         bars.TimeElapsedColumn(),
     )
     with bars.Progress(*columns, console=rich.console.Console(stderr=True)) as bar:
-        line = bar.add_task("jobs", total=total)
+        line = bar.add_task(f"jobs ({problems} not succeeded)", total=total, completed=refused)
 
         def show(result: JobResult) -> None:
             tell(result)

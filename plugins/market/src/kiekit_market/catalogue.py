@@ -5,7 +5,8 @@ before anything is sent. An id not in the catalogue stays free-form: KIE adds mo
 Fields an entry does not name are sent unchecked, as the mock takes them: KIE adds fields to
 its models, and the catalogue may not know one yet. But a misspelt field would go unnoticed
 (KIE may ignore what it does not know), so each one is named once per process in a warning, with
-the documented field it is closest to. From the command line every value comes as text and is
+the documented field it is closest to (in a batch: with each job that gives it, its result's
+``warnings``). From the command line every value comes as text and is
 read as JSON (``5``, ``true``); a field the entry calls a string keeps its text (``--input
 upscale_factor=2`` sends ``"2"``).
 """
@@ -20,7 +21,14 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kiekit.plugin import InputField, ValidationError, described, is_http_url, read_numeral
+from kiekit.plugin import (
+    InputField,
+    ValidationError,
+    described,
+    is_http_url,
+    read_numeral,
+    warn_input,
+)
 
 from kiekit_market._catalogue import CATALOGUE_JSON
 
@@ -109,19 +117,16 @@ def check(model_id: str, values: Mapping[str, Any]) -> None:
             _warn_undocumented(model_id, field)
 
 
-@functools.cache  # once per model and field: a batch of thousands says it once
 def _warn_undocumented(model_id: str, field: str) -> None:
-    """A log record, not a warning: test suites turn warnings into errors."""
+    """Said once per process (kiekit's warn_input), or, in a batch, kept with the job's result."""
     documented = entries()[model_id]["fields"]
     close = difflib.get_close_matches(field, list(documented), n=1, cutoff=0.6)
     guess = f"; did you mean {close[0]!r}?" if close else ""
-    log.warning(
-        "%s: not a field KIE documents for %s%s (documented: %s); sent as given, and KIE may "
-        "ignore it",
+    warn_input(
         field,
-        model_id,
-        guess,
-        ", ".join(documented),
+        f"not a field KIE documents for {model_id}{guess} (documented: "
+        f"{', '.join(documented)}); sent as given, and KIE may ignore it",
+        log=log,
     )
 
 
