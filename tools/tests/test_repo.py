@@ -27,6 +27,8 @@ CORE_IO = {
     "_transports/aiohttp_transport.py": {"aiohttp"},  # AsyncClient's HTTP
     "_transports/proxies.py": {"urllib.request"},  # getproxies(): reads settings, sends nothing
     "journal/_stores.py": {"sqlite3"},  # the journal on disk
+    # socket: shutting a hung statement's connection down wakes the read blocked on it
+    "journal/_postgres.py": {"socket"},
     "webhooks/_receiver.py": {"aiohttp"},  # the callback receiver is a server
     "cli/_common.py": {"socket"},  # is an embedded mock still listening on loopback?
 }
