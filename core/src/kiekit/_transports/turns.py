@@ -12,11 +12,14 @@ its own files, as one after the other), never wait on each other.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where first used: a sync Client never loads asyncio
+    import asyncio
 
 __all__ = ["AsyncTurns", "Turns"]
 
@@ -61,6 +64,8 @@ class AsyncTurns:
 
     @asynccontextmanager
     async def turn(self, task_id: str, folder: str | os.PathLike[str]) -> AsyncIterator[None]:
+        import asyncio  # loaded already: this runs on an event loop
+
         key = _place(task_id, folder)
         lock, users = self._held.get(key, (None, 0))
         lock = lock or asyncio.Lock()
