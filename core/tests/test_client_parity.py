@@ -344,3 +344,30 @@ def test_a_forked_child_writes_its_journal_too(kit: SimpleNamespace, tmp_path: P
     assert os.waitstatus_to_exitcode(status) == 0
     [row] = SqliteStore(tmp_path / "child.sqlite").entries()
     assert row.state is EntryState.CREATED
+
+
+class _ReadBackCountingStore(SqliteStore):
+    """A SQLite journal counting the writes that read their row back (``update``)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.read_back: list[dict[str, Any]] = []
+
+    def update(self, key: str, changes: Any, **conditions: Any) -> Entry | None:
+        self.read_back.append(conditions)
+        return super().update(key, changes, **conditions)
+
+
+def test_a_held_rows_writes_read_nothing_back(kit: SimpleNamespace, tmp_path: Path) -> None:
+    """The writes a client makes about a row it holds test its owner in the statement but read
+    no row back (issue 18: no RETURNING where unused): a submit and wait of a market task
+    writes through ``change``, never ``update(owned_by=...)``."""
+    from kiekit import Client
+
+    store = _ReadBackCountingStore(tmp_path / "journal.sqlite")
+    kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
+    with Client(kit.CANARY, transport=kie.transport, journal=Journal(store), **QUIET) as client:
+        client.wait(client.submit(kit.GROK_T2I, prompt="a fox"))
+    assert [c for c in store.read_back if "owned_by" in c] == []
+    rows = store.entries()
+    assert [row.state for row in rows] == [EntryState.SUCCEEDED]

@@ -603,7 +603,7 @@ class _Forgetful(MemoryStore):
     def insert(self, entry: Any, *, lease: float | None = None) -> bool:
         return False
 
-    def change(self, key: str, changes: Any) -> bool:
+    def change(self, key: str, changes: Any, *, owned_by: str | None = None) -> bool:
         return False
 
 
@@ -630,9 +630,9 @@ def test_a_batch_claim_the_store_did_not_keep_is_an_error_not_held_elsewhere() -
 class _Vanishing(MemoryStore):
     """Its rows are gone once written (deleted by hand, or a store that drops them)."""
 
-    def change(self, key: str, changes: Any) -> bool:
+    def change(self, key: str, changes: Any, *, owned_by: str | None = None) -> bool:
         self._rows.clear()
-        return super().change(key, changes)
+        return super().change(key, changes, owned_by=owned_by)
 
 
 def test_a_row_gone_after_the_create_is_logged_not_passed_over(

@@ -1356,9 +1356,14 @@ class Journal:
         owned_by: str | None = None,
         task_id: str | None = None,
     ) -> Entry | None:
+        change = getattr(self.store, "change", None)
         if owned_by is not None:  # the row's owner tested in the write itself (checks_owner)
-            row = self.store.update(key, changes, owned_by=owned_by)  # type: ignore[call-arg]
-            if row is None:
+            if read_back or change is None or not _takes_owner(change):
+                row = self.store.update(key, changes, owned_by=owned_by)  # type: ignore[call-arg]
+                done = row is not None
+            else:  # no row read back (RETURNING) where none is used: issue 18's hot path
+                row, done = None, change(key, changes, owned_by=owned_by)
+            if not done:
                 now = self.store.get(key)
                 if now is None:
                     raise self._missing(key, "this change was not recorded")
@@ -1368,7 +1373,6 @@ class Journal:
                 taken = self.taken_over(task_id or now.task_id or "")
                 raise taken or TaskTakenOverError(task_id or "", key=key, owner=now.owner)
             return row if read_back else None
-        change = getattr(self.store, "change", None)
         if read_back or change is None:  # change() is optional in the protocol
             row = self.store.update(key, changes)
             if row is None:
@@ -1382,6 +1386,17 @@ class Journal:
         """A row the journal wrote and did not find: the store did not keep it (a column or
         rule it does not fill, in a store of one's own), or it was deleted by hand."""
         return JournalError(f"task journal {_named(self.store)}: row {key!r} is not there; {what}")
+
+
+def _takes_owner(change: Callable[..., bool]) -> bool:
+    """Whether a store's ``change`` takes ``owned_by=`` (kiekit's do; a store of one's own, or
+    a subclass overriding ``change`` with the older signature, may not: its owner-checked
+    writes then go through ``update``, reading the row back)."""
+    code = getattr(getattr(change, "__func__", change), "__code__", None)
+    if code is None:  # not a plain function: say no, update() is always there
+        return False
+    named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    return "owned_by" in named or bool(code.co_flags & 0x08)  # CO_VARKEYWORDS: **options
 
 
 def _task_id(task_id: str) -> str:

@@ -379,12 +379,18 @@ class PostgresStore:
         )
         return None if found is None else _from_row(dict(zip(_COLUMNS, found, strict=True)))
 
-    def change(self, key: str, changes: Mapping[str, Any]) -> bool:
-        """``update(key, changes)`` without reading the row back; True when the row was there."""
+    def change(self, key: str, changes: Mapping[str, Any], *, owned_by: str | None = None) -> bool:
+        """``update(key, changes[, owned_by=])`` without reading the row back; True when the
+        row was changed."""
         values = _column_values(changes)
-        statement = change_statement(TABLE, "%s", tuple(values), kept_error(changes, _KIND))
-        params = [*values.values(), key]
-        return self._run(lambda connection: connection.execute(statement, params).rowcount == 1)
+        owned = owned_by is not None
+        statement = change_statement(TABLE, "%s", tuple(values), kept_error(changes, _KIND), owned)
+        params = [*values.values(), key, *([owned_by] if owned else [])]
+        # an owner tested is a compare-and-set: not sent again once its outcome is unknown
+        return self._run(
+            lambda connection: connection.execute(statement, params).rowcount == 1,
+            again=not owned,
+        )
 
     def renew(self, owner: str, lease: float) -> int:
         statement = (

@@ -75,8 +75,9 @@ class JournalStore(Protocol):
         moment (its ``updated_at``): what another worker of this run gave up stays given up.
         The row after, or None when not applied."""
 
-    # A store may also say ``checks_owner = True``: its ``update`` takes ``owned_by=OWNER``,
-    # applying the change only while the row's owner is OWNER (whatever its lease): the
+    # A store may also say ``checks_owner = True``: its ``update`` (and its ``change``, if it
+    # has one) takes ``owned_by=OWNER``, applying the change only while the row's owner is
+    # OWNER (whatever its lease): the
     # journal's writes about a row a worker holds, which another worker may have taken over
     # meanwhile (Journal's taken-over rows). A store without it gets those writes unchecked.
 
@@ -175,9 +176,9 @@ class MemoryStore:
             row = self._rows[key] = attrs.evolve(row, **changes)
             return row
 
-    def change(self, key: str, changes: Mapping[str, Any]) -> bool:
+    def change(self, key: str, changes: Mapping[str, Any], *, owned_by: str | None = None) -> bool:
         _column_values(changes)  # the same checks as the other stores: a wrong field is named
-        return self.update(key, changes) is not None
+        return self.update(key, changes, owned_by=owned_by) is not None
 
     def renew(self, owner: str, lease: float) -> int:
         with self._lock:
@@ -726,14 +727,16 @@ class SqliteStore:
             )
         return _from_row(dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
 
-    def change(self, key: str, changes: Mapping[str, Any]) -> bool:
-        """``update(key, changes)`` without reading the row back: one statement (its own
-        transaction, or its part of a ``batch``); True when the row was there."""
+    def change(self, key: str, changes: Mapping[str, Any], *, owned_by: str | None = None) -> bool:
+        """``update(key, changes[, owned_by=])`` without reading the row back: one statement
+        (its own transaction, or its part of a ``batch``); True when the row was changed."""
         values = _column_values(changes)
-        statement = change_statement("entries", "?", tuple(values), kept_error(changes, _KIND))
+        statement = change_statement(
+            "entries", "?", tuple(values), kept_error(changes, _KIND), owned_by is not None
+        )
+        params = [*values.values(), key, *([] if owned_by is None else [owned_by])]
         with self._guard():
-            cursor = self._connection().execute(statement, [*values.values(), key])
-            return cursor.rowcount == 1
+            return self._connection().execute(statement, params).rowcount == 1
 
     def renew(self, owner: str, lease: float) -> int:
         with self._guard():
@@ -906,13 +909,18 @@ _INSERT = (
 
 @functools.cache
 def change_statement(
-    table: str, mark: str, names: tuple[str, ...], kept_error: str | None = None
+    table: str,
+    mark: str,
+    names: tuple[str, ...],
+    kept_error: str | None = None,
+    owned: bool = False,
 ) -> str:
-    """The UPDATE of these columns by key, with the database's placeholder ``mark`` (SQLite and
-    PostgreSQL write the same words; ``kept_error``: :func:`assignments`): a handful of
-    combinations, each built once."""
+    """The UPDATE of these columns by key (and owner, when ``owned``: a second parameter),
+    with the database's placeholder ``mark`` (SQLite and PostgreSQL write the same words;
+    ``kept_error``: :func:`assignments`): a handful of combinations, each built once."""
     said = assignments(names, mark, kept_error)
-    return f"UPDATE {table} SET {said} WHERE key = {mark}"  # noqa: S608 - fixed names
+    owner = f" AND owner = {mark}" if owned else ""
+    return f"UPDATE {table} SET {said} WHERE key = {mark}{owner}"  # noqa: S608 - fixed names
 
 
 # A path whose name is not UTF-8 (bytes on Linux, held in a str by surrogateescape) is kept as
