@@ -31,7 +31,6 @@ import logging
 import os
 import re
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -54,7 +53,6 @@ from kiekit.errors import (
     TaskTakenOverError,
     UnknownModelError,
     ValidationError,
-    did_you_mean,
 )
 from kiekit.fields import CALLBACK_INPUTS, check_callback_url, input_warnings
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record, leases_renewed
@@ -63,7 +61,7 @@ from kiekit.journal._journal import refused_for_all
 from kiekit.journal._writer import WRITER
 from kiekit.models import Results, State, Task
 from kiekit.provider import Provider
-from kiekit.registry import Registry, UnlistedModelWarning, default_registry
+from kiekit.registry import Registry, default_registry
 
 __all__ = [
     "BadLine",
@@ -465,23 +463,11 @@ def _model_verdict(registry: Registry, model: str, *, any_model: bool) -> Provid
     """The model's provider, or why a job of it is refused: one no plugin serves, a quarantined
     plugin's, or one no plugin lists but close to one that does (a typo costs a paid 422, or
     a task of the wrong model), unless ``any_model``, as ``kie run`` judges it."""
+    opt_out = "--any-model, or run_batch(..., any_model=True),"
     try:
-        left_out = registry.left_out(model)  # a quarantined or blocked plugin's id
-        if left_out is not None:
-            raise ValidationError("model", left_out)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnlistedModelWarning)  # refused below instead
-            provider = registry.provider(model)
-        close = [] if any_model else registry.suggestions(model)
-        if close:
-            raise ValidationError(
-                "model",
-                f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
-                "(--any-model, or run_batch(..., any_model=True), sends it as is)",
-            )
+        return registry.listed_provider(model, any_model=any_model, opt_out=opt_out)
     except (ValidationError, UnknownModelError) as exc:
         return exc
-    return provider
 
 
 def said_warnings(jobs: Iterable[Job], warned: Mapping[int, Sequence[Warning]]) -> list[str]:

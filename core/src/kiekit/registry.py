@@ -554,6 +554,29 @@ class Registry:
             return []
         return near_misses(model, names)
 
+    def listed_provider(
+        self, model: str, *, any_model: bool = False, opt_out: str = "--any-model"
+    ) -> Provider:
+        """The provider of ``model`` as ``kie run`` and ``kie batch`` judge it before anything
+        is sent: ValidationError naming the field for an id of a quarantined or blocked plugin
+        (worded as ``kie resume`` says it), and for an id no plugin lists but close to one that
+        does (a typo costs a paid 422, or a task of the wrong model: the closest ids named)
+        unless ``any_model``; ``opt_out`` is how the caller's user sends such an id as is."""
+        left_out = self.left_out(model)
+        if left_out is not None:
+            raise ValidationError("model", left_out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnlistedModelWarning)  # refused below instead
+            provider = self.provider(model)
+        close = [] if any_model else self.suggestions(model)
+        if close:
+            raise ValidationError(
+                "model",
+                f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
+                f"({opt_out} sends it as is)",
+            )
+        return provider
+
     def served_models(self) -> dict[str, str]:
         """Every model id known by name, sorted, each with the plugin (distribution) that
         serves it: the ids installed plugins declare, and those their pattern providers know

@@ -342,25 +342,11 @@ def checked_provider(model: str, *, any_model: bool = False) -> Provider:
     listed by any plugin but looks like one that is (a typo costs a paid 422 otherwise).
     ``any_model``: the user chose to send such an id as is, so the command's creates do not
     warn of it (an UnlistedModelWarning each; kiekit.cli.main scopes the filter)."""
-    from kiekit.errors import did_you_mean
     from kiekit.registry import UnlistedModelWarning, default_registry
 
-    registry = default_registry()
-    left_out = registry.left_out(model)  # worded as kie resume says it of such a task
-    if left_out is not None:
-        raise ValidationError("model", left_out)
+    provider = default_registry().listed_provider(model, any_model=any_model)
     if any_model:
         warnings.filterwarnings("ignore", category=UnlistedModelWarning)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnlistedModelWarning)  # said below, as an error
-        provider = registry.provider(model)
-    close = [] if any_model else registry.suggestions(model)
-    if close:
-        raise ValidationError(
-            "model",
-            f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
-            "(--any-model sends it as is)",
-        )
     return provider
 
 
