@@ -9,7 +9,8 @@ import contextlib
 import gc
 import inspect
 import os
-import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -328,38 +329,117 @@ def test_the_sync_clients_threads_share_commits_too(kit: SimpleNamespace, tmp_pa
         WRITER.run(broken, store)
 
 
+# A program that uses an AsyncClient with a journal, forks (as a prefork pool does), and has the
+# child do the same. Run in a process of its own: forked inside a pytest-xdist worker, the child
+# would also inherit whatever threads earlier tests left running, and the locks they held.
+_FORKING_PROGRAM = """
+import asyncio, faulthandler, os, sys
+from pathlib import Path
+from kiekit import AsyncClient
+from kiekit.journal import Journal, SqliteStore
+from kiekit.retry import RetryPolicy
+from kiekit.transport import HttpResponse, MockTransport
+
+def created(request):
+    body = '{"code": 200, "msg": "success", "data": {"taskId": "task-%d"}}' % os.getpid()
+    return HttpResponse(200, body.encode(), "OK")
+
+def submit_once(path):
+    async def run():
+        journal = Journal(SqliteStore(path))
+        async with AsyncClient("sk-test", transport=MockTransport(created), journal=journal,
+                               rate_limits=None, retry=RetryPolicy.never()) as client:
+            return (await client.submit(sys.argv[2], prompt="a fox")).id
+    return asyncio.run(run())
+
+folder = Path(sys.argv[1])
+for round in range(int(sys.argv[3])):
+    submit_once(folder / f"parent-{round}.sqlite")  # the parent's writer thread now runs
+    child = os.fork()
+    if child == 0:  # a hung child writes every thread's stack, and exits 1
+        with open(folder / "child-stacks.txt", "w") as stacks:
+            faulthandler.dump_traceback_later(120, exit=True, file=stacks)
+            submit_once(folder / f"child-{round}.sqlite")
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"child {round} ended with {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
-# Python 3.12+ warns of fork() in a process with threads: forking such a process is the point
-@pytest.mark.filterwarnings("ignore:This process.*fork:DeprecationWarning")
 def test_a_forked_child_writes_its_journal_too(kit: SimpleNamespace, tmp_path: Path) -> None:
     """A worker forked after its parent used an AsyncClient (a prefork pool) gets a journal
     writer of its own, rather than waiting on the parent's thread, which it does not have."""
+    rounds = 20
+    done = subprocess.run(  # noqa: S603 - this interpreter, on a program of this file
+        [sys.executable, "-c", _FORKING_PROGRAM, str(tmp_path), kit.GROK_T2I, str(rounds)],
+        capture_output=True,
+        text=True,
+        timeout=600,  # a bound against a hang the stack dump did not end
+    )
+    stacks = tmp_path / "child-stacks.txt"
+    assert done.returncode == 0, (done.stderr, stacks.read_text() if stacks.exists() else "")
+    for round in range(rounds):
+        [row] = SqliteStore(tmp_path / f"child-{round}.sqlite").entries()
+        assert row.state is EntryState.CREATED
 
-    def submit_once(path: Path) -> str:
-        kie = kit.FakeKie([kit.market("success", urls=[f"{kit.CDN}/a.png"])])
 
-        async def run() -> str:
-            journal = Journal(SqliteStore(path))
-            async with AsyncClient(
-                kit.CANARY, transport=kie.transport, journal=journal, **QUIET
-            ) as c:
-                return (await c.submit(kit.GROK_T2I, prompt="a fox")).id
+# Told when a fork begins (os.register_at_fork's "before" hooks run in the reverse order of
+# registration: this one, registered after kiekit's, runs before it) while a test arms it.
+_fork_begins: list[threading.Event] = []
 
-        return asyncio.run(run())
 
-    submit_once(tmp_path / "parent.sqlite")  # the parent's writer thread now runs
-    child = os.fork()
-    if child == 0:  # the child: exit 0 once its own create is journaled
-        signal.alarm(300)  # a bound against a hang: a stuck child dies, and the test fails
-        try:
-            submit_once(tmp_path / "child.sqlite")
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(child, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    [row] = SqliteStore(tmp_path / "child.sqlite").entries()
-    assert row.state is EntryState.CREATED
+def _tell_fork_begins() -> None:
+    for event in _fork_begins:
+        event.set()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_tell_fork_begins)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+@pytest.mark.filterwarnings("ignore:This process.*fork:DeprecationWarning")
+def test_a_fork_waits_for_the_journal_write_under_way() -> None:
+    """fork() made while the journal's writer is inside a write waits for it to end: a child
+    made while that thread was inside SQLite (a commit, a connection closed) inherited SQLite's
+    mutexes locked and hung at its first use of SQLite (seen in CI: a prefork pool's child)."""
+    events: list[str] = []
+    writing, may_finish, fork_begins = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_write() -> None:
+        writing.set()
+        may_finish.wait()
+        events.append("written")
+
+    writer_user = threading.Thread(target=WRITER.run, args=(slow_write, object()))
+    writer_user.start()
+    assert writing.wait(timeout=60)
+    child_saw: list[int] = []
+
+    def fork() -> None:
+        child = os.fork()
+        if child == 0:  # the child tells whether the write had ended when it was made
+            os._exit(0 if "written" in events else 3)
+        events.append("forked")
+        child_saw.append(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+
+    _fork_begins.append(fork_begins)
+    try:
+        forker = threading.Thread(target=fork)
+        forker.start()
+        assert fork_begins.wait(timeout=60)
+    finally:
+        _fork_begins.clear()
+    # The fork is under way. Had it not waited for the write, it would end meanwhile: give it
+    # the chance (on the fixed code this wait always runs out), then let the write end.
+    forker.join(timeout=1.0)
+    may_finish.set()
+    forker.join(timeout=60)
+    writer_user.join(timeout=60)
+    assert events == ["written", "forked"]
+    assert child_saw == [0]
 
 
 class _ReadBackCountingStore(SqliteStore):

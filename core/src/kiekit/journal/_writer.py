@@ -73,6 +73,10 @@ class JournalWriter:
         self._thread: threading.Thread | None = None
         self._serving: threading.Thread | None = None  # the writer thread, from its first step
         self._lock = threading.Lock()
+        # held while a group is written and its last references dropped: fork() waits for it
+        # (_before_fork), so that no child is made while this thread is inside SQLite
+        self._busy = threading.Lock()
+        self._forking = threading.local()  # the forking thread took _busy: it lets go after
 
     def submit(self, write: Callable[[], Any], store: object) -> asyncio.Future[Any]:
         """Queue ``write`` from an event loop; its future is settled after its group commits."""
@@ -251,13 +255,31 @@ class JournalWriter:
                     self._wake.get()
                 self._sleeping = False
                 continue
-            jobs = []
-            while queued:
-                jobs.append(queued.popleft())
-            _write_and_answer(jobs)
-            # not kept while the writer sleeps: a group's writes hold their journals and
-            # stores, whose file handles a client dropped meanwhile would keep open
-            del jobs
+            with self._busy:
+                jobs = []
+                while queued:
+                    jobs.append(queued.popleft())
+                _write_and_answer(jobs)
+                # not kept while the writer sleeps: a group's writes hold their journals and
+                # stores, whose file handles a client dropped meanwhile would keep open (and
+                # dropping the last of them closes a SQLite connection: under _busy too)
+                del jobs
+
+    def _before_fork(self) -> None:
+        """Wait for the group being written, and hold the next one back, until the fork is
+        made. A child forked while this thread was inside SQLite (a commit, or a connection
+        closed as its last write let go of it) inherits SQLite's mutexes locked, with no
+        thread to unlock them: its first use of SQLite hung for ever (a prefork pool's worker
+        made just after the parent's first task). The wait is bounded: a store that hangs
+        (a database that stopped answering) must not stop the program from forking."""
+        if threading.current_thread() is self._serving:  # a write that forks: nothing to wait for
+            return
+        self._forking.held = self._busy.acquire(timeout=_FORK_WAIT)
+
+    def _after_fork_in_parent(self) -> None:
+        if getattr(self._forking, "held", False):
+            self._forking.held = False
+            self._busy.release()
 
 
 def _write_and_answer(jobs: list[_Job]) -> None:
@@ -335,6 +357,10 @@ def _outcome(job: _Job, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
 
 WRITER = JournalWriter()
 
+# How long fork() waits for the journal group being written (JournalWriter._before_fork): a
+# SQLite commit waits at most its busy timeout (30 s), a PostgreSQL statement its deadline
+_FORK_WAIT = 60.0
+
 
 def _forget_after_fork() -> None:
     """A forked child has none of its parent's threads: it starts a writer of its own (else
@@ -343,4 +369,8 @@ def _forget_after_fork() -> None:
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    os.register_at_fork(
+        before=WRITER._before_fork,
+        after_in_parent=WRITER._after_fork_in_parent,
+        after_in_child=_forget_after_fork,
+    )
