@@ -223,6 +223,60 @@ def test_a_callback_for_a_task_the_journal_lacks_names_the_unknown_create_to_set
     assert "Do not adopt it" in said
 
 
+class _Watched(MemoryStore):
+    """A store that notes which thread each of its reads ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers: list[int] = []
+
+    def by_task(self, task_id: str) -> Any:
+        self.readers.append(threading.get_ident())
+        return super().by_task(task_id)
+
+    def select(self, selection: Any) -> Any:
+        self.readers.append(threading.get_ident())
+        return super().select(selection)
+
+
+def test_the_receiver_reads_the_journal_off_its_event_loop(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """A journal read may wait (SQLite's lock held by another process, a PostgreSQL round trip
+    or outage): made on the event loop, it stopped every other callback and wait meanwhile.
+    Each of the receiver's reads (a task's model, a callback come early, the rows to name in
+    a warning, the row before its end is written) runs off the loop, as the client's do."""
+    mock = mock_server_factory(polls_to_complete=10_000)
+    store = _Watched()
+    journal = Journal(store)
+    told: list[TaskStatus] = []
+
+    async def scenario() -> int:
+        async with (
+            AsyncClient("test-key", base_url=mock.base_url, journal=None) as other,
+            AsyncClient("test-key", base_url=mock.base_url, journal=journal) as kie,
+        ):
+            ours = await kie.submit(FLUX, prompt="x")  # in the journal
+            lost = journal.intend(FLUX, {"prompt": "y"}, key="lost-job-2")
+            assert lost is not None
+            journal.create_failed(lost, TimeoutError("the answer was lost"))
+            theirs = await other.submit(GROK, prompt="y")  # not in the journal
+            for task in (ours, theirs):
+                await _finish(mock, task.id)
+            receiver = WebhookReceiver(client=kie, on_status=told.append)
+            store.readers.clear()
+            async with _serving(receiver) as url:
+                for task in (ours, theirs):
+                    assert await _post(url, _body(task.model, task.id)) == 200
+                await receiver.drain()
+            return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert len(told) == 2  # both were handled, the one the journal lacks too
+    assert store.readers  # the receiver read the journal ...
+    assert loop_thread not in store.readers  # ... never on its event loop
+
+
 # -- receive(): any web framework -------------------------------------------------------------
 
 

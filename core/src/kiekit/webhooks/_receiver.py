@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import shlex
@@ -13,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from ssl import SSLContext  # for the annotations: asyncio imports ssl anyway
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 _SEEN = 10_000  # confirmed deliveries (and signatures) remembered
+T = TypeVar("T")
 
 
 def _remember(recent: OrderedDict[Any, None], key: Any) -> None:
@@ -568,17 +570,17 @@ class WebhookReceiver:
         client = self._client or self._wait_clients.get(task_id)
         if client is None:
             return
-        model, known = self._model_of(task_id, client, body_model)
+        model, known = await self._model_of(task_id, client, body_model)
         if not known:  # maybe a create of ours whose answer has not come yet
             model, known = await self._answered(task_id, client, model)
         if model is None:  # the status call needs it; legacy bodies do not name it
-            self._no_model(task_id, client)
+            await self._no_model(task_id, client)
             return
         if not known and not self._unknown.take(self._clock()):
             self._shed(task_id)
             return
         if not known:
-            self._not_journalled(task_id, client, model)
+            await self._not_journalled(task_id, client, model)
         from kiekit.models import Task
 
         task = Task(task_id, model)
@@ -649,7 +651,7 @@ class WebhookReceiver:
         journal = _journal_of(client)
         if journal is not None:
             try:
-                row = journal.by_task(task.id)
+                row = await _read(journal, functools.partial(journal.by_task, task.id))
             except KieError:  # finish's own write says what is wrong with the journal
                 row = None
             if row is not None and row.handed_off:
@@ -730,7 +732,7 @@ class WebhookReceiver:
             )
             await self._sleep(delay)
 
-    def _model_of(
+    async def _model_of(
         self, task_id: str, client: kiekit.AsyncClient, body_model: str | None
     ) -> tuple[str | None, bool]:
         """The task's model, and whether this process knows the task (waits on it, or has it
@@ -741,7 +743,7 @@ class WebhookReceiver:
         journal = self._journal if self._journal is not None else _journal_of(client)
         if journal is not None:
             try:
-                entry = journal.by_task(task_id)
+                entry = await _read(journal, functools.partial(journal.by_task, task_id))
             except KieError as exc:  # a journal that cannot be read: the task is not known
                 log.warning("the journal could not be read for task %s: %s", task_id, exc)
                 entry = None
@@ -776,8 +778,9 @@ class WebhookReceiver:
             while True:
                 ended.clear()  # before looking: an answer written meanwhile wakes the wait
                 try:
-                    entry = journal.by_task(task_id)
-                    sending = _in_flight(journal)
+                    entry, sending = await _read(
+                        journal, functools.partial(_looked_up, journal, task_id)
+                    )
                 except KieError as exc:
                     log.warning("the journal could not be read for task %s: %s", task_id, exc)
                     return model, False
@@ -807,7 +810,7 @@ class WebhookReceiver:
         finally:
             stop()
 
-    def _advice(self, task_id: str, client: kiekit.AsyncClient, model: str | None) -> str:
+    async def _advice(self, task_id: str, client: kiekit.AsyncClient, model: str | None) -> str:
         """What to do with a task the journal does not hold: settle the create it most
         likely is (a row whose create's outcome is unknown), else adopt it."""
         journal = self._journal if self._journal is not None else _journal_of(client)
@@ -816,10 +819,10 @@ class WebhookReceiver:
             try:
                 from kiekit.journal import EntryState, Selection
 
-                unknown = frozenset({EntryState.SENDING, EntryState.UNKNOWN})
+                unknown = Selection(states=frozenset({EntryState.SENDING, EntryState.UNKNOWN}))
                 rows = [
                     row
-                    for row in journal.select(Selection(states=unknown))
+                    for row in await _read(journal, functools.partial(journal.select, unknown))
                     if model is None or row.model == model
                 ]
             except KieError:
@@ -841,7 +844,7 @@ class WebhookReceiver:
             f"would have two rows. Only a task created outside kiekit is to be adopted: {adopt}"
         )
 
-    def _no_model(self, task_id: str, client: kiekit.AsyncClient) -> None:
+    async def _no_model(self, task_id: str, client: kiekit.AsyncClient) -> None:
         """Said once per task: its callbacks reach on_callback, but are never confirmed (a
         task other code created, of a family whose callback names no model)."""
         if task_id in self._modelless:
@@ -851,10 +854,10 @@ class WebhookReceiver:
             "a callback for task %s cannot be confirmed with KIE: its model is not known here "
             "(not in the journal, not named by the callback), so on_status is not told. %s",
             task_id,
-            self._advice(task_id, client, None),
+            await self._advice(task_id, client, None),
         )
 
-    def _not_journalled(self, task_id: str, client: kiekit.AsyncClient, model: str) -> None:
+    async def _not_journalled(self, task_id: str, client: kiekit.AsyncClient, model: str) -> None:
         """Said once per task when a journal is kept but holds no row for it: on_status is
         told, but its end is written nowhere (kie resume knows nothing of it)."""
         journal = self._journal if self._journal is not None else _journal_of(client)
@@ -866,7 +869,7 @@ class WebhookReceiver:
             "recorded nowhere. %s",
             task_id,
             model,
-            self._advice(task_id, client, model),
+            await self._advice(task_id, client, model),
         )
 
     def _shed(self, task_id: str) -> None:
@@ -999,6 +1002,27 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         return value
     lowered = name.lower()
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+async def _read(journal: kiekit_journal.Journal, read: Callable[[], T]) -> T:
+    """``read()`` of the journal off the event loop, on the journal's writer thread (where the
+    client's own journal work runs): a SQLite read may wait out another process's write lock,
+    a PostgreSQL one a round trip or an outage, and the loop answers every other callback
+    meanwhile. A cancellation that comes during the read is raised once it is done."""
+    from kiekit.journal._writer import WRITER
+
+    done, cancelled = await WRITER.written(read, journal.store)
+    if cancelled is not None:
+        raise cancelled
+    result: T = done.result()
+    return result
+
+
+def _looked_up(
+    journal: kiekit_journal.Journal, task_id: str
+) -> tuple[kiekit_journal.Entry | None, str | None]:
+    """The task's row, and where the journal's creates in flight are (_in_flight)."""
+    return journal.by_task(task_id), _in_flight(journal)
 
 
 def _in_flight(journal: kiekit_journal.Journal) -> str | None:
