@@ -315,3 +315,32 @@ def test_kie_run_says_an_error_after_its_create_with_the_task_and_exit_1(
     assert error["type"] == "ConfigurationError"
     assert error["task_id"]
     assert cli.exit_code(ConfigurationError("no key")) == 2  # before anything: still usage
+
+
+def test_a_proxys_407_leaves_no_password_or_key_in_the_traceback_even_with_its_locals(
+    api: Any, kit: Any, network: Any, mock_server: Any
+) -> None:
+    """aiohttp's ClientHttpProxyError, chained to kiekit's error, prints the proxy URL with its
+    password; the library frames under it hold the request's headers. A reporter that records
+    locals (Sentry, rich, pytest -l) would send both (README: "never its password")."""
+    import traceback
+
+    network.answer = b"407 Proxy Authentication Required"
+    base = f"https://{REMOTE}:{port_of(mock_server.base_url)}"  # CONNECT: aiohttp's own error
+    proxy = with_password(network.proxy_url)
+
+    async def scenario() -> None:
+        async with api.client(base_url=base, proxy=proxy, journal=None) as kie:
+            await kie.credits()
+
+    with pytest.raises(TransportError) as caught:
+        api.run(scenario)
+    shown = "".join(traceback.format_exception(caught.value))
+    with_locals = "".join(
+        traceback.TracebackException.from_exception(caught.value, capture_locals=True).format()
+    )
+    for text in (shown, with_locals):
+        assert SECRET not in text
+        assert kit.CANARY not in text
+    assert "asks for credentials" in shown
+    assert "aiohttp_transport.py" in shown or "urllib3_transport.py" in shown  # file and line kept

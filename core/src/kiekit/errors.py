@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kiekit._lazy import LazyModule  # a leaf too
+from kiekit._redact import printable  # a leaf too
 from kiekit.models import Request  # a leaf module: it imports nothing of kiekit
 
 if TYPE_CHECKING:
@@ -286,7 +287,11 @@ class DownloadError(TransportError):
     """A result file could not be fetched, or what came is not the file (an error page, too
     few bytes, more than the download policy allows). ``http_status`` is the file host's
     status when it answered one; ``path`` the local file when one is concerned; ``curable``
-    whether trying again may help (a network fault, 429 or 5xx from the host)."""
+    whether trying again may help (a network fault, 429 or 5xx from the host). ``url`` is the
+    file's link without its query: a signed link's query is a credential while it lasts, and
+    the error may be logged, pickled or sent to an error tracker. To try again, download the
+    task's results again (``Client.download``: an expired link is renewed through KIE's
+    download-url, kie-api.md §8); the results keep each link whole."""
 
     def __init__(
         self,
@@ -299,7 +304,7 @@ class DownloadError(TransportError):
         curable: bool | None = None,
     ) -> None:
         super().__init__(message, task_id=task_id)
-        self.url = url
+        self.url = None if url is None else without_query(url)
         self.http_status = http_status
         self.path = None if path is None else str(path)
         if curable is None:
@@ -307,12 +312,11 @@ class DownloadError(TransportError):
         self.curable = curable
 
     def __str__(self) -> str:
-        """The message, the task and the file's URL without its query (a signed link's query
-        is long, and a credential while it lasts)."""
+        """The message, the task and the file's URL (without its query)."""
         text = super().__str__()
         if not self.url or self.url in text:
             return text
-        return f"{text}; url {without_query(self.url)}"
+        return f"{text}; url {self.url}"
 
 
 class FileWriteError(DownloadError):
@@ -513,7 +517,8 @@ class ResultsExpiredError(KieError):
         """KIE's refusal ``error`` (an :func:`expired_answer`), as this error."""
         return cls(
             f"results expired: KIE keeps them {RETENTION_DAYS} days, nothing more can be fetched "
-            f"or built on; generate it again (KIE's answer: {error.code} {error.kie_message})",
+            f"or built on; generate it again (KIE's answer: {error.code} "
+            f"{printable(str(error.kie_message))})",
             task_id=task_id,
             parent_task_id=error.parent_task_id,
             code=error.code,
@@ -554,7 +559,10 @@ class ApiError(KieError):
     ) -> None:
         # A real HTTP status (a route KIE lacks, a proxy's or gateway's 5xx: http_error) says
         # itself ("HTTP 502 Bad Gateway …"): it is not a code of KIE's body (kie-api.md §1)
-        said = f"KIE error {code}: {message}" if http_status == 200 else message
+        # KIE's words are shown with their control characters escaped (a newline would forge a
+        # second log line, an escape code reach the terminal); kie_message keeps them as they came
+        shown = printable(message)
+        said = f"KIE error {code}: {shown}" if http_status == 200 else shown
         super().__init__(said, task_id=task_id)
         self.code = code
         self.kie_message = message
@@ -609,7 +617,7 @@ class TaskNotFoundError(NotFoundError):
         data: Any = None,
     ) -> None:
         super().__init__(code, message, task_id=task_id, http_status=http_status, data=data)
-        self.message = f"{NO_RECORD} (KIE's answer: {code} {message})"
+        self.message = f"{NO_RECORD} (KIE's answer: {code} {printable(message)})"
         self.args = (self.message,)
 
 
@@ -667,7 +675,8 @@ class TaskFailedError(KieError):
     task_id: str  # always known here (KieError's may be None)
 
     def __init__(self, task_id: str, fail_code: str | None, fail_message: str | None) -> None:
-        detail = fail_message or "no reason given"
+        # shown escaped (see ApiError); fail_message keeps KIE's words as they came
+        detail = printable(fail_message) if fail_message else "no reason given"
         code = f" [{fail_code}]" if fail_code else ""
         super().__init__(f"task failed{code}: {detail}", task_id=task_id)
         self.fail_code = fail_code

@@ -23,6 +23,7 @@ import attrs
 
 from kiekit._engine import request_log
 from kiekit._paths import recorded
+from kiekit._redact import Hidden, printable
 from kiekit.errors import (
     DATA_NULL,
     ConfigurationError,
@@ -185,9 +186,10 @@ class Engine:
         limiter: RateLimiter | SharedRateLimiter | None = None,
         downloads: DownloadPolicy | None = None,
     ) -> None:
-        # The key as it may come back in an answer (a proxy echoing the credential it refused):
-        # blanked before any answer becomes an error, a log record or a journal row
-        self._secret = api_key.strip().encode()
+        # The key as it may come back in an answer (a proxy echoing the credential it refused,
+        # in any case or percent-encoded, or its Basic credential): blanked before any answer
+        # becomes an error, a log record or a journal row
+        self._hidden = Hidden(api_key)
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
@@ -210,22 +212,15 @@ class Engine:
     def scrubbed(self, response: HttpResponse) -> HttpResponse:
         """``response`` with this client's API key blanked out of its body and reason, should a
         server or proxy echo it (the key never appears in an error, log or journal row)."""
-        secret = self._secret
-        if len(secret) < 4 or (
-            secret not in response.body and secret.decode() not in response.reason
-        ):
-            return response  # the common case: one search of the body, nothing copied
-        return HttpResponse(
-            response.status,
-            response.body.replace(secret, b"***"),
-            response.reason.replace(secret.decode(), "***"),
-            response.headers,
-        )
+        body = self._hidden.bytes(response.body)
+        reason = self._hidden.text(response.reason)
+        if body is response.body and reason is response.reason:
+            return response  # the common case: nothing copied
+        return HttpResponse(response.status, body, reason, response.headers)
 
     def scrub(self, chunk: bytes) -> bytes:
         """A streamed chunk with the API key blanked out (see :meth:`scrubbed`)."""
-        secret = self._secret
-        return chunk.replace(secret, b"***") if len(secret) >= 4 and secret in chunk else chunk
+        return self._hidden.bytes(chunk)
 
     # -- one call ---------------------------------------------------------------------------
 
@@ -827,7 +822,8 @@ def _ended(registry: Registry, task: Task, provider: Provider, status: TaskStatu
             model=task.model, task_id=task.id,
         )  # fmt: skip
         return results
-    log.info("task %s failed: %s%s", task.id, status.fail_message, request_log.tags())
+    said = None if status.fail_message is None else printable(status.fail_message)
+    log.info("task %s failed: %s%s", task.id, said, request_log.tags())
     raise TaskFailedError(task.id, status.fail_code, status.fail_message)
 
 

@@ -29,6 +29,7 @@ from kiekit._engine import (
     StreamUpload,
     mark_unsent,
 )
+from kiekit._redact import clean_chain
 from kiekit._transports.base import (
     AsyncByteStream,
     AsyncTransport,
@@ -124,6 +125,9 @@ class SyncDriver:
                     outcome = send(op) if type(op) is HttpRequest else perform(op)
                 except BaseException as exc:
                     error = exc
+        except BaseException as exc:  # the caller's: its chain reportable with its locals
+            clean_chain(exc)
+            raise
         finally:
             self.close()
 
@@ -219,6 +223,9 @@ class AsyncDriver:
                         outcome = await perform(op)
                 except BaseException as exc:
                     error = exc
+        except BaseException as exc:  # the caller's: its chain reportable with its locals
+            clean_chain(exc)
+            raise
         finally:
             await self.close()
 

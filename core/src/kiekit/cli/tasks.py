@@ -123,6 +123,7 @@ def seconds(age: str, option: str = "--since") -> float:
 
 
 def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
+    from kiekit._redact import printable
     from kiekit.journal._journal import host_elsewhere
 
     created = when(row.created_at)
@@ -152,7 +153,10 @@ def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
         code = row.error.get("code")
         error = f"  {row.error.get('type')}{f' {code}' if code is not None else ''}: "
         error += str(row.error.get("message"))
-    return f"{row.task_id or '-':34} {row.model:32} {state:10} {created:19}  {files}{error}"
+    # a row's words came from KIE or a file anyone may edit: no control character reaches the
+    # terminal (a title-setting escape, a line of its own)
+    line = f"{row.task_id or '-':34} {row.model:32} {state:10} {created:19}  {files}{error}"
+    return printable(line)
 
 
 def when(seconds: float) -> str:
