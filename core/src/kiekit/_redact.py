@@ -71,24 +71,33 @@ class Hidden:
         pattern = _key_pattern(secret) if len(secret) >= 4 else None
         self._text = None if pattern is None else re.compile(pattern, re.IGNORECASE)
         self._bytes = None if pattern is None else re.compile(pattern.encode(), re.IGNORECASE)
+        # the cheap tests that rule the regular expressions out for nearly every answer: the
+        # key in lower case, a '%' (an encoded copy), the word "basic"
+        self._lower = secret.lower()
 
     def __repr__(self) -> str:
         return "Hidden(***)"
 
     def text(self, text: str) -> str:
         """``text`` without the key or a Basic credential (the same object when it has none)."""
-        if self._text is not None and self._text.search(text) is not None:
-            text = self._text.sub(MASK, text)
-        if _BASIC_TEXT.search(text) is not None:
-            text = _BASIC_TEXT.sub(_basic_text, text)
+        lower = text.lower()
+        if self._text is not None and (self._lower in lower or "%" in text):
+            found = self._text.sub(MASK, text)
+            text = text if found == text else found
+        if "basic" in lower:
+            found = _BASIC_TEXT.sub(_basic_text, text)
+            text = text if found == text else found
         return text
 
     def bytes(self, data: bytes) -> bytes:
         """``data`` without the key or a Basic credential (the same object when it has none)."""
-        if self._bytes is not None and self._bytes.search(data) is not None:
-            data = self._bytes.sub(MASK.encode(), data)
-        if _BASIC_BYTES.search(data) is not None:
-            data = _BASIC_BYTES.sub(_basic_bytes, data)
+        lower = data.lower()
+        if self._bytes is not None and (self._lower.encode() in lower or b"%" in data):
+            found = self._bytes.sub(MASK.encode(), data)
+            data = data if found == data else found
+        if b"basic" in lower:
+            found = _BASIC_BYTES.sub(_basic_bytes, data)
+            data = data if found == data else found
         return data
 
 
@@ -201,7 +210,8 @@ def _left_out(tb: TracebackType | None) -> list[str]:
     while tb is not None:
         frame = tb.tb_frame
         if not _ours(frame) and frame.f_code.co_flags & _GENERATOR_CODE:
-            places.append(f"{frame.f_code.co_filename}:{tb.tb_lineno} in {frame.f_code.co_name}")
+            where = frame.f_code.co_filename.rpartition("site-packages/")[2]  # aiohttp/client.py
+            places.append(f"{where}:{tb.tb_lineno} in {frame.f_code.co_name}")
         tb = tb.tb_next
     return places
 

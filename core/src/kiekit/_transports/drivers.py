@@ -125,7 +125,7 @@ class SyncDriver:
                     outcome = send(op) if type(op) is HttpRequest else perform(op)
                 except BaseException as exc:
                     error = exc
-        except BaseException as exc:  # the caller's: its chain reportable with its locals
+        except Exception as exc:  # an error for the caller: its chain reportable with locals
             clean_chain(exc)
             raise
         finally:
@@ -223,7 +223,7 @@ class AsyncDriver:
                         outcome = await perform(op)
                 except BaseException as exc:
                     error = exc
-        except BaseException as exc:  # the caller's: its chain reportable with its locals
+        except Exception as exc:  # an error for the caller: its chain reportable with locals
             clean_chain(exc)
             raise
         finally:

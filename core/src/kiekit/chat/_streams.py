@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from kiekit._engine import OpenStream, ReadStream
+from kiekit._redact import clean_chain
 from kiekit._transports.base import AsyncTransport, SyncTransport
 from kiekit._transports.drivers import AsyncDriver, SyncDriver
 from kiekit.chat._flows import Emit, StreamFlow
@@ -61,6 +62,9 @@ class ChatStream:
                     # closed by another thread while this one waited: whatever the read made
                     # of its closed socket (an end, an OSError), the news is the close
                     error = _closed(error, opened=isinstance(op, ReadStream) or error is None)
+        except Exception as exc:  # an error for the caller: its chain reportable with locals
+            clean_chain(exc)
+            raise
         finally:
             flow.close()
             driver.close()
@@ -129,6 +133,9 @@ class AsyncChatStream:
                     outcome = await driver.perform(op)
                 except BaseException as exc:
                     error = exc
+        except Exception as exc:  # an error for the caller: its chain reportable with locals
+            clean_chain(exc)
+            raise
         finally:
             flow.close()
             await driver.close()
