@@ -493,7 +493,7 @@ def test_a_chat_call_is_logged_at_debug_as_every_request_without_its_key_or_mess
     transport = answering(STREAM, EVENTS) if stream else answering(b'{"text": "Hi"}', JSON)
     with caplog.at_level("DEBUG", logger="kiekit"):
         ask_with(client, transport)(stream, "a secret prompt")
-    lines = [r.getMessage() for r in caplog.records if r.name == "kiekit"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "kiekit.http"]
     assert lines[0] == f"POST /{MODEL}/chat"
     assert re.fullmatch(rf"POST /{MODEL}/chat: HTTP 200, answered in \d+ ms", lines[1])
     assert not any(KEY in line or "secret" in line for line in caplog.text.splitlines())

@@ -234,7 +234,7 @@ def test_python_m_kiekit_is_the_kie_command_and_kiekit_log_shows_requests_never_
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) == 1000.0
     assert "GET /api/v1/chat/credit" in done.stderr
-    assert "kiekit DEBUG" in done.stderr
+    assert "kiekit.http DEBUG" in done.stderr
     assert FAKE_KEY not in done.stderr + done.stdout
 
     quiet = run_module("credits", *where(mock), env={**env, "KIEKIT_LOG": ""})
@@ -255,7 +255,7 @@ def test_kie_v_logs_what_happened_to_the_task_and_vv_each_request(tmp_path: Path
     assert ": downloaded " in told
     assert "DEBUG" not in told
     every = run_module("-vv", *argv, "--out", str(tmp_path / "b"), env=env).stderr
-    assert "kiekit DEBUG POST /api/v1/flux/kontext/generate: HTTP 200, answered in" in every
+    assert "kiekit.http DEBUG POST /api/v1/flux/kontext/generate: HTTP 200, answered in" in every
 
 
 def test_usage_errors_exit_2_and_help_lists_the_exit_codes() -> None:

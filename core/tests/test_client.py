@@ -633,9 +633,10 @@ def test_each_request_is_logged_at_debug_with_its_task_and_how_it_ended(
 
     with caplog.at_level("DEBUG", logger="kiekit"), pytest.raises(UnprocessableError) as refused:
         api.run(scenario)
-    said = [r.getMessage() for r in caplog.records if r.name == "kiekit"]
+    said = [r.getMessage() for r in caplog.records if r.name == "kiekit.http"]
     assert said[0] == "POST /api/v1/common/download-url (task t1)"
-    assert re.fullmatch(r"POST /api/v1/common/download-url: HTTP 200, answered in \d+ ms", said[1])
+    pattern = r"POST /api/v1/common/download-url: HTTP 200, answered in \d+ ms \(task t1\)"
+    assert re.fullmatch(pattern, said[1])
     assert said[2:] == ["POST /refused (task t1)", f"POST /refused failed: {refused.value}"]
 
 

@@ -113,7 +113,7 @@ def test_each_upload_request_is_logged_at_debug_as_every_api_call_is(
 
     with caplog.at_level("DEBUG", logger="kiekit"):
         api.run(scenario)
-    said = [r.getMessage() for r in caplog.records if r.name == "kiekit"]
+    said = [r.getMessage() for r in caplog.records if r.name == "kiekit.http"]
     for path in ("/api/file-base64-upload", "/api/file-stream-upload"):
         assert f"POST {path}" in said
         assert any(m.startswith(f"POST {path}: HTTP 200, answered in ") for m in said), said

@@ -29,6 +29,7 @@ from kiekit.chat.types import ChatOptions, ChatReply, MessagesLike
 from kiekit.errors import ConfigurationError
 from kiekit.journal import Journal, JournalOption, Recorder, journal_of
 from kiekit.models import Request, Results, Task, TaskStatus
+from kiekit.observe import Observer
 from kiekit.polling import PollPolicy
 from kiekit.ratelimit import RateLimiter, RateLimits
 from kiekit.registry import Registry, default_registry
@@ -66,6 +67,7 @@ def _engine(
     retry: RetryPolicy | None = None,
     rate_limits: RateLimitsOption = DOCUMENTED_LIMITS,
     downloads: DownloadPolicy | None = None,
+    observer: Observer | None = None,
 ) -> Engine:
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if not key or not key.strip():
@@ -81,7 +83,17 @@ def _engine(
         retry=_retry(retry),
         limiter=_limiter(rate_limits),
         downloads=_downloads(downloads),
+        observer=_observer(observer),
     )
+
+
+def _observer(observer: Observer | None) -> Observer | None:
+    if observer is not None and not callable(observer):
+        raise ConfigurationError(
+            f"observer must be a callable taking one kiekit.observe event, not "
+            f"{type(observer).__name__}"
+        )
+    return observer
 
 
 def _check_key_characters(key: str) -> None:
@@ -148,10 +160,13 @@ def _session(
     rate_limits: RateLimitsOption,
     journal: JournalOption,
     downloads: DownloadPolicy | None,
+    observer: Observer | None = None,
 ) -> Session:
     hosts = endpoints(base_url, upload_base_url)  # a misspelt base-URL variable: refused here
     warn_unknown_variables(but_hosts=True)  # a misspelt KIE_* / KIEKIT_* name goes nowhere
-    engine = _engine(api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads)
+    engine = _engine(
+        api_key, hosts.base_url, registry, poll, retry, rate_limits, downloads, observer
+    )
     warn_plain_http(hosts)  # with a key in hand: it is what would travel in clear
     recorder = Recorder(journal_of(journal), engine)
     owned = journal is True or isinstance(journal, str)  # opened here, not given
@@ -257,6 +272,13 @@ class Client:
     - ``ssl_context``: the TLS settings of every https connection, e.g.
       ``ssl.create_default_context(cafile="corp-ca.pem")`` for a private CA or a TLS-inspecting
       proxy. Default: the system's CAs, or OpenSSL's ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``.
+
+    Observability (shared by :class:`AsyncClient`; docs/observability.md):
+
+    - ``observer``: a callable given each :mod:`kiekit.observe` event — every request sent
+      and how it ended (HTTP status, KIE's body code, seconds), every retry and its cause,
+      each task created, each state a wait sees, each file downloaded — to count them or to
+      make spans of them. Called in the flow that did the work; it must be quick.
     """
 
     def __init__(
@@ -276,6 +298,7 @@ class Client:
         proxy: str | None = None,
         trust_env: bool = True,
         ssl_context: ssl.SSLContext | None = None,
+        observer: Observer | None = None,
     ) -> None:
         network = _network(transport, timeout, proxy, trust_env, ssl_context)
         self._session = _session(
@@ -288,6 +311,7 @@ class Client:
             rate_limits,
             journal,
             downloads,
+            observer,
         )
         self._engine = self._session.engine
         self._transport = transport or Urllib3Transport(**network)
@@ -535,6 +559,7 @@ class AsyncClient:
         proxy: str | None = None,
         trust_env: bool = True,
         ssl_context: ssl.SSLContext | None = None,
+        observer: Observer | None = None,
     ) -> None:
         network = _network(transport, timeout, proxy, trust_env, ssl_context)
         self._session = _session(
@@ -547,6 +572,7 @@ class AsyncClient:
             rate_limits,
             journal,
             downloads,
+            observer,
         )
         self._engine = self._session.engine
         if transport is None:

@@ -263,15 +263,16 @@ class Files:
             if isinstance(sent, HttpRequest):  # a JSON upload ends by the retry deadline, as
                 # an API call does; a streamed file may take longer (it is not bounded)
                 sent = attrs.evolve(sent, timeout=max(stop - sent_at, MIN_ATTEMPT_SECONDS))
-            request_log.sent("POST", path)  # -vv, as every API call (Engine.send)
+            observer = self._engine.observer
+            request_log.sent("POST", path, observer=observer)  # -vv, as every API call
             try:
                 response: HttpResponse = yield sent
                 uploaded = read_upload(self._engine.scrubbed(response), path, self.upload_base_url)
             except KieError as exc:
-                request_log.failed("POST", path, exc)
+                request_log.failed("POST", path, exc, (yield Now()) - sent_at, observer=observer)
                 raise
             took = (yield Now()) - sent_at
-            request_log.answered("POST", path, response.status, took)
+            request_log.answered("POST", path, response.status, took, observer=observer)
             return uploaded
 
         def decide(error: KieError) -> Verdict:
@@ -281,7 +282,12 @@ class Files:
             return verdict(error, safe=True)
 
         what = f"POST {path}"
-        return (yield from retrying(attempt, policy, stop=stop, decide=decide, what=what))
+        return (
+            yield from retrying(
+                attempt, policy, stop=stop, decide=decide, what=what,
+                observer=self._engine.observer,
+            )
+        )  # fmt: skip
 
 
 def read_upload(response: HttpResponse, path: str, base_url: str | None = None) -> UploadedFile:

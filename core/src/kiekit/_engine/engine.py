@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit
 import attrs
 
 from kiekit._engine import request_log
+from kiekit._engine.outage import Outage
 from kiekit._paths import recorded
 from kiekit._redact import Hidden, printable
 from kiekit.errors import (
@@ -43,6 +44,7 @@ from kiekit.errors import (
 )
 from kiekit.fields import Input, check_callback_url, check_utf8, is_http_url
 from kiekit.models import Asset, Request, Results, State, Task, TaskStatus
+from kiekit.observe import Downloaded, Observer, StateChanged, TaskCreated
 from kiekit.polling import PollPolicy
 from kiekit.provider import Provider
 from kiekit.ratelimit import Rate, RateLimiter
@@ -70,7 +72,7 @@ from kiekit._engine.ops import (
     Sleep,
     unsent,
 )
-from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, retrying
+from kiekit._engine.retrying import MIN_ATTEMPT_SECONDS, read_answer, retrying, said
 
 T = TypeVar("T")
 
@@ -185,6 +187,7 @@ class Engine:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | SharedRateLimiter | None = None,
         downloads: DownloadPolicy | None = None,
+        observer: Observer | None = None,
     ) -> None:
         # The key as it may come back in an answer (a proxy echoing the credential it refused,
         # in any case or percent-encoded, or its Basic credential): blanked before any answer
@@ -208,6 +211,8 @@ class Engine:
         self.limiter = limiter
         self.account = account_of(api_key)
         self.downloads = downloads or DownloadPolicy()
+        self.observer = observer  # kiekit.observe: told of each request, retry, state, file
+        self.outage = Outage()  # the waits whose status polls keep failing: said once
 
     def scrubbed(self, response: HttpResponse) -> HttpResponse:
         """``response`` with this client's API key blanked out of its body and reason, should a
@@ -317,9 +322,10 @@ class Engine:
         def send(booking: Booking | None, fresh: bool) -> Flow[Any]:
             nonlocal reached
             limiter = self.limiter
-            debugging = request_log.debugging()
+            observer = self.observer
+            debugging = request_log.timing(observer)
             if debugging:
-                request_log.sent(request.method, request.path, task_id)
+                request_log.sent(request.method, request.path, task_id, observer=observer)
             # A create or a status poll is admitted just before it goes (kiekit.ratelimit: KIE
             # counts arrivals, and a send later than its slot shrinks the gap to the next
             # window's) and reported answered after; nothing is yielded between admission and
@@ -389,10 +395,13 @@ class Engine:
                                      task_id, base_url=self.base_url)  # fmt: skip
                 if debugging:
                     took = (yield NOW) - sent_at
-                    request_log.answered(request.method, request.path, response.status, took)
+                    request_log.answered(request.method, request.path, response.status, took,
+                                         task_id, observer=observer)  # fmt: skip
                 return answer
             except KieError as exc:
-                request_log.failed(request.method, request.path, exc)
+                took = ((yield NOW) - sent_at) if debugging else None
+                request_log.failed(request.method, request.path, exc, took, task_id,
+                                   observer=observer)  # fmt: skip
                 reached = reached or (not safe and may_have_reached_kie(exc))
                 # A 429 without a Retry-After header waits the window of the limit it broke;
                 # with one (KIE's, or a proxy's), what it asks: the server knows when its
@@ -417,7 +426,12 @@ class Engine:
             if policy.attempts == 1:  # a wait's polls: one attempt, no retry loop around it
                 return (yield from attempt(1))
             what = f"{request.method} {request.path}"
-            return (yield from retrying(attempt, policy, stop=stop, decide=decide, what=what))
+            return (
+                yield from retrying(
+                    attempt, policy, stop=stop, decide=decide, what=what,
+                    observer=self.observer, task_id=task_id,
+                )
+            )  # fmt: skip
         except KieError as error:
             if reached or decide(error) is Verdict.UNKNOWN:
                 raise OutcomeUnknownError(model=model, request=request, cause=error) from error
@@ -559,7 +573,11 @@ class Engine:
         except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
             raise OutcomeUnknownError(model=model, request=request, cause=exc) from exc
         created_at: float = yield NOW
-        log.info("created task %s (%s)%s", task_id, model, request_log.tags())
+        log.info(
+            "created task %s (%s)%s", task_id, model, request_log.tags(),
+            extra=request_log.fields(task_id=task_id, model=model),
+        )  # fmt: skip
+        request_log.notify(self.observer, TaskCreated, task_id=task_id, model=model)
         return Task(id=task_id, model=model, created_at=created_at)
 
     def status(
@@ -632,19 +650,37 @@ class Engine:
         policy = policy or self.poll
         provider = self.registry.provider(task.model)
         started: float = yield NOW
-        deadline = started + policy.timeout
         # The schedule runs from the task's creation when this client made it: the first poll
         # waits until the task could be done, and a wait begun later polls at once.
         origin = started if task.created_at is None else min(task.created_at, started)
         first = origin + policy.first_poll - started if task.created_at is not None else 0.0
         if first > 0:
             yield Sleep(min(first, policy.timeout))
+        token = object()  # this wait, in the client's outage (one task may have two waits)
+        try:
+            return (yield from self._polling(task, policy, provider, on_status, started, token))
+        finally:
+            if self.outage.under_way:  # ended (or dropped) inside an outage: out of it
+                self.outage.left(token, None, answered=False)
+
+    def _polling(
+        self,
+        task: Task,
+        policy: PollPolicy,
+        provider: Provider,
+        on_status: StatusHook | None,
+        started: float,
+        token: object,
+    ) -> Flow[Results]:
+        deadline = started + policy.timeout
+        origin = started if task.created_at is None else min(task.created_at, started)
         last: TaskStatus | None = None
         poll: _Poll | None = None
         malformed = 0  # unreadable answers in a row
         unreadable: KieError | None = None  # the last poll's, if it was
         failing: KieError | None = None  # the last poll's curable error, until one answers
         failures = 0  # curable poll failures in a row
+        previous: State | None = None  # the state last heard (the observer's StateChanged)
         while True:
             asked: float | None = None
             try:
@@ -670,24 +706,27 @@ class Engine:
                 if malformed >= MALFORMED_STATUS_TRIES or isinstance(exc, PluginHookError):
                     raise
                 log.debug(
-                    "status answer unreadable (%d in a row), polling again: %s", malformed, exc
-                )
+                    "status answer unreadable (%d in a row), polling again: %s", malformed, exc,
+                    extra=request_log.fields(task_id=task.id),
+                )  # fmt: skip
             except KieError as exc:
                 if not exc.retryable:
                     _raise_as_no_task(exc, task.id)
                 asked = exc.retry_after
                 failing, failures = exc, failures + 1
-                if failures == 2:  # an outage, not a blip: said once, not at every poll
-                    log.warning(
-                        "task %s: status polls keep failing, still trying until the wait's "
-                        "deadline: %s",
-                        task.id,
-                        exc,
-                    )
+                if failures == 2:  # an outage, not a blip: said once per client, not per wait
+                    self.outage.failing(token, task.id, exc, (yield NOW))
             else:
                 if failures >= 2:
-                    log.warning("task %s: status polls answer again", task.id)
+                    self.outage.left(token, (yield NOW), answered=True)
                 malformed, unreadable, failing, failures = 0, None, None, 0
+                if self.observer is not None and (previous is None or previous != last.state):
+                    request_log.notify(
+                        self.observer, StateChanged, task_id=task.id, model=task.model,
+                        state=last.state.value, previous=None if previous is None else
+                        previous.value,
+                    )  # fmt: skip
+                previous = last.state
                 if on_status is not None:
                     _heard(on_status(last))
                 if last.state.finished:
@@ -706,6 +745,14 @@ class Engine:
                     timeout=policy.timeout,
                 )
             pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
+            if failing is not None and failures > 0:
+                # -v says a poll's retry and its cause, as any other's; in an outage (failing
+                # in a row, here or in another wait of this client) its warning says them once
+                said(
+                    "a status poll" if poll is None else poll.what, pause, failures + 1, None,
+                    failing, self.observer, task.id,
+                    loud=failures == 1 and not self.outage.under_way,
+                )  # fmt: skip
             if pause > 0:
                 yield Sleep(pause)
 
@@ -759,7 +806,10 @@ class Engine:
                 paths.append(destination)  # written whole before (files land atomically)
                 continue
             path = yield from self._fetch_asset(item, destination, results.task_id)
-            log.info("task %s: downloaded %s%s", results.task_id, path, request_log.tags())
+            log.info(
+                "task %s: downloaded %s%s", results.task_id, path, request_log.tags(),
+                extra=request_log.fields(task_id=results.task_id, path=str(path)),
+            )  # fmt: skip
             paths.append(path)
         return list(paths)
 
@@ -773,7 +823,10 @@ class Engine:
             if exc.http_status not in EXPIRED_LINK_STATUSES:
                 raise
             expired = exc
-        log.debug("result link answered HTTP %s; asking KIE for a fresh one", expired.http_status)
+        log.debug(
+            "result link answered HTTP %s; asking KIE for a fresh one", expired.http_status,
+            extra=request_log.fields(task_id=task_id, http_status=expired.http_status),
+        )  # fmt: skip
         try:
             fresh = yield from self.download_url(item.url, task_id=task_id)
             return (yield from self._fetch(fetch(fresh)))
@@ -795,11 +848,24 @@ class Engine:
         started: float = yield NOW
         stop = started + bounds.timeout
 
+        observer = self.observer
+        shown = request_log.without_query(job.url)  # a signed link's signature stays out
+
         def attempt(_number: int) -> Flow[Path]:
             now: float = yield NOW
-            path: Path = yield attrs.evolve(
-                job, timeout=max(stop - now, 0.0), max_bytes=bounds.max_bytes
-            )
+            request_log.sent("GET", shown, job.task_id, observer=observer)  # -vv, as any call
+            try:
+                path: Path = yield attrs.evolve(
+                    job, timeout=max(stop - now, 0.0), max_bytes=bounds.max_bytes
+                )
+            except KieError as exc:
+                timed = request_log.timing(observer)
+                took = ((yield NOW) - now) if timed else None
+                request_log.failed("GET", shown, exc, took, job.task_id, observer=observer)
+                raise
+            if request_log.timing(observer):
+                request_log.answered("GET", shown, 200, (yield NOW) - now, job.task_id,
+                                     observer=observer)  # fmt: skip
             return path
 
         def decide(error: KieError) -> Verdict:
@@ -807,7 +873,17 @@ class Engine:
             return Verdict.RETRY if curable else Verdict.RAISE
 
         waits_end = min(stop, started + policy.deadline)
-        return (yield from retrying(attempt, policy, stop=waits_end, decide=decide, what="a file"))
+        path = yield from retrying(
+            attempt, policy, stop=waits_end, decide=decide, what=f"GET {shown}",
+            observer=observer, task_id=job.task_id,
+        )  # fmt: skip
+        if observer is not None:
+            size = path.stat().st_size if path.exists() else 0
+            request_log.notify(
+                observer, Downloaded, task_id=job.task_id, path=path, size=size,
+                seconds=(yield NOW) - started,
+            )  # fmt: skip
+        return path
 
 
 _ONCE = RetryPolicy.never()
@@ -816,14 +892,21 @@ _ONCE = RetryPolicy.never()
 def _ended(registry: Registry, task: Task, provider: Provider, status: TaskStatus) -> Results:
     """What a final status means for a wait: a succeeded task's results, or TaskFailedError."""
     if status.state is State.SUCCEEDED:
-        log.info("task %s succeeded%s", task.id, request_log.tags())
+        log.info(
+            "task %s succeeded%s", task.id, request_log.tags(),
+            extra=request_log.fields(task_id=task.id, model=task.model, state="succeeded"),
+        )  # fmt: skip
         results: Results = call_hook(
             registry, provider, "extract_results", task.id, status.raw,
             model=task.model, task_id=task.id,
         )  # fmt: skip
         return results
     said = None if status.fail_message is None else printable(status.fail_message)
-    log.info("task %s failed: %s%s", task.id, said, request_log.tags())
+    log.info(
+        "task %s failed: %s%s", task.id, said, request_log.tags(),
+        extra=request_log.fields(task_id=task.id, model=task.model, state="failed",
+                                 kie_code=status.fail_code),
+    )  # fmt: skip
     raise TaskFailedError(task.id, status.fail_code, status.fail_message)
 
 
@@ -844,6 +927,11 @@ class _Poll:
         )  # fmt: skip
         self.http = engine._http(self.request, task.id)
         self.slot = _Slot(task.id, provider.status_rate_per_task)
+
+    @property
+    def what(self) -> str:
+        """The call, as a retry's line names it (``GET /api/v1/jobs/recordInfo``)."""
+        return f"{self.request.method} {self.request.path}"
 
     def status(self, data: Any) -> TaskStatus:
         if data is None:  # some record-info endpoints answer an unknown id with data null (§2.2)
@@ -940,7 +1028,10 @@ def _through_outages(op: Reserve) -> Flow[Any]:
             delay = next(delays, None)
             if delay is None or not exc.outage:
                 raise
-            log.warning("%s: a create waits for it, asked again in %g s", exc, delay)
+            log.warning(
+                "%s: a create waits for it, asked again in %g s", exc, delay,
+                extra=request_log.fields(),
+            )  # fmt: skip
             yield Sleep(delay)
 
 

@@ -1,43 +1,124 @@
 """How ``-vv`` tells each request kiekit sends and how it ended (README, "Logging"): a line when
-it goes, one when it is answered or fails, at DEBUG on the ``kiekit`` logger. Written once, for
-every call: KIE's task calls (:meth:`Engine.send <kiekit._engine.Engine.send>`), the uploads and
-the chat calls. Never a body or a header: they hold the key and a chat's messages.
+it goes, one when it is answered or fails, at DEBUG on the ``kiekit.http`` logger (a child of
+``kiekit``, so it can be tuned apart from the lifecycle lines). Written once, for every call:
+KIE's task calls (:meth:`Engine.send <kiekit._engine.Engine.send>`), the status polls, the
+uploads, the result downloads and the chat calls. Never a body or a header: they hold the key
+and a chat's messages; never a download's query: a signed link's signature is there.
 
 Lines about one create, wait or download end with what names the work they belong to (its
-idempotency key, a batch's job id: `` [job 7, key batch:7]``), so lines of tasks in flight
-at once can be told apart (:func:`tagged`, :func:`tags`). The API key never goes there."""
+journal key — the idempotency key, or the one the journal gave the create — and a batch's job
+id: `` [job 7, key batch:7]``), so lines of tasks in flight at once can be told apart
+(:func:`tagged`, :func:`tags`). Every record of kiekit's about a task carries the same names
+as attributes (:func:`fields`: ``record.kiekit_task_id``, ``kiekit_model``, ``kiekit_key``,
+``kiekit_job`` …, docs/observability.md), for JSON logging. The observer's events
+(:mod:`kiekit.observe`) are sent from here too. The API key never goes there."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 from collections.abc import Generator
 from contextvars import ContextVar
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-log = logging.getLogger("kiekit")
+from kiekit import observe
+
+log = logging.getLogger("kiekit")  # the lifecycle lines: created, retrying, succeeded …
+http = logging.getLogger("kiekit.http")  # one line per request sent and per request ended
 T = TypeVar("T")
 
-# What the work under way in this context is named by: ("job", "7"), ("key", "batch:7")
+# What the work under way in this context is named by: ("job", "7"), ("key", "batch:7"),
+# ("task", "8f2c…"), ("model", "flux-kontext-pro"). Job and key end the log lines' text; all
+# of them are the records' attributes and the observer's events' names.
 _TAGS: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("kiekit_log_tags", default=())
+_SAID = ("job", "key")  # the names a line's text ends with
+# each name's record attribute (README's and docs/observability.md's table)
+_ATTRIBUTES = {
+    "job": "kiekit_job",
+    "key": "kiekit_key",
+    "task": "kiekit_task_id",
+    "model": "kiekit_model",
+}
 
 
 def tags() -> str:
     """`` [job 7, key batch:7]``: the names of the work under way here, for a log line's end
     ("" when none)."""
-    named = _TAGS.get()
-    return f" [{', '.join(f'{name} {value}' for name, value in named)}]" if named else ""
+    named = [f"{name} {value}" for name, value in _TAGS.get() if name in _SAID]
+    return f" [{', '.join(named)}]" if named else ""
+
+
+def fields(**more: Any) -> dict[str, Any]:
+    """A record's ``extra``: the names of the work under way here as ``kiekit_*`` attributes
+    (``kiekit_task_id``, ``kiekit_model``, ``kiekit_key``, ``kiekit_job``), with ``more``
+    (each given a ``kiekit_`` prefix; None values left out). Every attribute is always set,
+    None when unknown, so a formatter may name them all."""
+    found: dict[str, Any] = dict.fromkeys(_ATTRIBUTES.values())
+    for name, value in _TAGS.get():
+        found[_ATTRIBUTES[name]] = value
+    for name, value in more.items():
+        if value is not None or f"kiekit_{name}" not in found:
+            found[f"kiekit_{name}"] = value
+    return found
+
+
+def _names(task_id: str | None = None, model: str | None = None) -> dict[str, str | None]:
+    named = dict(_TAGS.get())
+    return {
+        "task_id": task_id or named.get("task"),
+        "model": model or named.get("model"),
+        "key": named.get("key"),
+        "job": named.get("job"),
+    }
+
+
+# The observers whose failure was said at WARNING (once each: a broken one raises at every event)
+_BROKEN: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _said_broken(observer: Any) -> bool:
+    """Whether ``observer``'s failure was said already (now it is)."""
+    try:
+        if observer in _BROKEN:
+            return True
+        _BROKEN.add(observer)
+    except TypeError:  # no weak reference to it (a bound builtin): said each time
+        pass
+    return False
+
+
+def notify(observer: observe.Observer | None, kind: type[Any], **what: Any) -> None:
+    """Tell ``observer`` (if any) of one event of ``kind``, named by the work under way here.
+    An observer that raises is logged, and does not change what the client does."""
+    if observer is None:
+        return
+    names = _names(what.pop("task_id", None), what.pop("model", None))
+    try:
+        observer(kind(**names, **what))
+    except Exception as exc:  # a broken metric must not fail a paid-for task
+        log.log(
+            logging.DEBUG if _said_broken(observer) else logging.WARNING,
+            "observer %r raised on %s: %s: %s (said once at WARNING; then at DEBUG)",
+            observer,
+            kind.__name__,
+            type(exc).__name__,
+            exc,
+            extra=fields(),
+        )
 
 
 @contextlib.contextmanager
-def tagged(name: str, value: str | None) -> Generator[None, None, None]:
-    """Within it, this context's log lines carry ``name value`` (nothing when ``value`` is
-    None, or already said)."""
+def tagged(name: str, value: str | None, *more: tuple[str, str | None]) -> Generator[None]:
+    """Within it, this context's log lines carry ``name value`` (and each of ``more``;
+    nothing for a value None, or already said)."""
     named = _TAGS.get()
-    if value is None or (name, value) in named:
+    new = tuple((n, v) for n, v in ((name, value), *more) if v is not None and (n, v) not in named)
+    if not new:
         yield
         return
-    token = _TAGS.set((*named, (name, value)))
+    token = _TAGS.set((*named, *new))
     try:
         yield
     finally:
@@ -55,16 +136,16 @@ def tag_task(name: str, value: str) -> None:
 
 
 def tagged_flow(
-    flow: Generator[Any, Any, T], name: str, value: str | None
+    flow: Generator[Any, Any, T], name: str, value: str | None, *more: tuple[str, str | None]
 ) -> Generator[Any, Any, T]:
     """``flow`` with :func:`tagged` around each of its steps: a flow is stepped by its driver
     (a thread, or an asyncio task), so the tag is set as each step runs, not once."""
-    if value is None:
+    if value is None and all(v is None for _, v in more):
         return (yield from flow)
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        with tagged(name, value):
+        with tagged(name, value, *more):
             try:
                 op = flow.throw(thrown) if thrown is not None else flow.send(sent)
             except StopIteration as done:
@@ -80,19 +161,92 @@ def tagged_flow(
 
 def debugging() -> bool:
     """Whether the lines are wanted: a flow skips the clock read that times an answer if not."""
-    return log.isEnabledFor(logging.DEBUG)
+    return http.isEnabledFor(logging.DEBUG)
 
 
-def sent(method: str, path: str, task_id: str | None = None) -> None:
+def timing(observer: observe.Observer | None) -> bool:
+    """Whether a request's end is to be timed: for its line, or for an observer."""
+    return observer is not None or http.isEnabledFor(logging.DEBUG)
+
+
+def without_query(url: str) -> str:
+    """A download's URL as a line or an event may show it: a signed link's query (its
+    signature) and any user info left out."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def codes(error: BaseException) -> tuple[int | None, int | None]:
+    """An error's (HTTP status, KIE body code): KIE says most errors, 429 too, with HTTP 200
+    and a code in the body (kie-api.md §1), which is then the second."""
+    status = getattr(error, "http_status", None)
+    code = getattr(error, "code", None)
+    kie_code = code if status == 200 and isinstance(code, int) else None
+    return status if isinstance(status, int) else None, kie_code
+
+
+def sent(
+    method: str,
+    path: str,
+    task_id: str | None = None,
+    *,
+    observer: observe.Observer | None = None,
+) -> None:
     """The request, as it goes (``GET /api/v1/jobs/recordInfo (task 8f2c…)``)."""
-    log.debug("%s %s%s%s", method, path, "" if task_id is None else f" (task {task_id})", tags())
+    if http.isEnabledFor(logging.DEBUG):
+        http.debug(
+            "%s %s%s%s", method, path, "" if task_id is None else f" (task {task_id})", tags(),
+            extra=fields(task_id=task_id, method=method, path=path),
+        )  # fmt: skip
+    notify(observer, observe.RequestSent, task_id=task_id, method=method, path=path)
 
 
-def answered(method: str, path: str, status: int, took: float) -> None:
+def answered(
+    method: str,
+    path: str,
+    status: int,
+    took: float,
+    task_id: str | None = None,
+    *,
+    observer: observe.Observer | None = None,
+) -> None:
     """How it ended with an answer: its HTTP status, and ``took`` seconds after it went."""
-    log.debug("%s %s: HTTP %d, answered in %.0f ms%s", method, path, status, 1000 * took, tags())
+    if http.isEnabledFor(logging.DEBUG):
+        http.debug(
+            "%s %s: HTTP %d, answered in %.0f ms%s%s", method, path, status, 1000 * took,
+            "" if task_id is None else f" (task {task_id})", tags(),
+            extra=fields(task_id=task_id, method=method, path=path, http_status=status,
+                         elapsed_ms=round(1000 * took, 1)),
+        )  # fmt: skip
+    notify(
+        observer, observe.RequestEnded, task_id=task_id, method=method, path=path,
+        http_status=status, kie_code=None, seconds=took,
+    )  # fmt: skip
 
 
-def failed(method: str, path: str, error: BaseException) -> None:
-    """How it ended without one, or with one that is an error: ``error``, as the user gets it."""
-    log.debug("%s %s failed: %s%s", method, path, error, tags())
+def failed(
+    method: str,
+    path: str,
+    error: BaseException,
+    took: float | None = None,
+    task_id: str | None = None,
+    *,
+    observer: observe.Observer | None = None,
+) -> None:
+    """How it ended without one, or with one that is an error: ``error``, as the user gets it
+    (``took``: seconds after it went, when timed)."""
+    status, kie_code = codes(error)
+    if http.isEnabledFor(logging.DEBUG):
+        http.debug(
+            "%s %s failed: %s%s", method, path, error, tags(),
+            extra=fields(task_id=task_id or getattr(error, "task_id", None), method=method,
+                         path=path, http_status=status, kie_code=kie_code,
+                         elapsed_ms=None if took is None else round(1000 * took, 1)),
+        )  # fmt: skip
+    notify(
+        observer, observe.RequestEnded, task_id=task_id or getattr(error, "task_id", None),
+        method=method, path=path, http_status=status, kie_code=kie_code,
+        seconds=took if took is not None else 0.0, error=error,
+    )  # fmt: skip

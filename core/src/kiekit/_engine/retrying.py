@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from kiekit import wire
+from kiekit import observe, wire
 from kiekit.errors import (
     KieError,
     ProtocolError,
@@ -42,12 +42,15 @@ def retrying(
     stop: float,
     decide: Callable[[KieError], Verdict],
     what: str,
+    observer: observe.Observer | None = None,
+    task_id: str | None = None,
 ) -> Flow[T]:
     """The one retry loop, for API calls, status polls, uploads and downloads: run
     ``attempt(n)`` until it returns; after a failure ``decide`` calls curable, wait and try
     again — the server's Retry-After when its answer gave one, else the policy's jittered
     backoff — unless the attempts are used up or the wait would end past ``stop``. Then the
-    failure is raised for the caller to judge (a create's may become OutcomeUnknownError)."""
+    failure is raised for the caller to judge (a create's may become OutcomeUnknownError).
+    Each retry is logged at INFO (``-v``) with its cause, and told to ``observer``."""
     rng: random.Random | None = None
     number = 0
     while True:
@@ -66,16 +69,41 @@ def retrying(
         now: float = yield NOW
         if now + delay > stop:
             raise error
-        log.info(  # -v: what a user wants to know happened (each request is -vv's)
-            "retrying %s in %.2f s (attempt %d of %d) after: %s%s",
-            what,
-            delay,
-            number + 1,
-            policy.attempts,
-            error,
-            request_log.tags(),
-        )
+        said(what, delay, number + 1, policy.attempts, error, observer, task_id)
         yield Sleep(delay)
+
+
+def said(
+    what: str,
+    delay: float,
+    attempt: int,
+    attempts: int | None,
+    error: KieError,
+    observer: observe.Observer | None,
+    task_id: str | None = None,
+    *,
+    loud: bool = True,
+) -> None:
+    """A retry, at INFO (``-v``: what a user wants to know happened; each request is
+    ``-vv``'s) with its cause, and to the observer. ``attempts`` None: a wait's polls, tried
+    until its deadline. ``loud`` False: at DEBUG (a status outage's, said once)."""
+    status, kie_code = request_log.codes(error)
+    level = logging.INFO if loud else logging.DEBUG
+    if log.isEnabledFor(level):
+        of = "" if attempts is None else f" of {attempts}"
+        log.log(
+            level,
+            "retrying %s in %.2f s (attempt %d%s) after: %s%s", what, delay, attempt, of, error,
+            request_log.tags(),
+            extra=request_log.fields(task_id=task_id or error.task_id, attempt=attempt,
+                                     kie_code=kie_code, http_status=status,
+                                     delay=round(delay, 3)),
+        )  # fmt: skip
+    request_log.notify(
+        observer, observe.Retrying, task_id=task_id or error.task_id, what=what,
+        attempt=attempt, attempts=attempts, delay=delay, error=error, kie_code=kie_code,
+        http_status=status,
+    )  # fmt: skip
 
 
 def read_envelope(

@@ -70,9 +70,9 @@ class Session:
         # it; one the caller gave (a Journal, a store) is theirs, left open
         self.owns_journal = owns_journal and recorder.journal is not None
         self.drain = Drain()  # a graceful stop's view of the creates under way
-        # each task's idempotency key, as its create was given it: named by the log lines of
-        # its wait and download too (request_log.tags)
-        self._keys: dict[str, str] = {}
+        # each task's journal key (its idempotency key, or the one the journal gave its create)
+        # and model: named by the log lines of its wait and download too (request_log.tags)
+        self._keys: dict[str, tuple[str | None, str]] = {}
 
     def _record(self, write: Callable[[], T]) -> Flow[T]:
         """A journal write as an engine op; with no journal there is nothing to hand over
@@ -100,17 +100,22 @@ class Session:
         checked = self.engine.prepare(model, params, fields)
         request = self.engine.create_request(model, checked, callback_url=callback_url)
         flow = self._submitting(model, request, idempotency_key, out_dir, sending or SendState())
-        return request_log.tagged_flow(flow, "key", idempotency_key)
+        return request_log.tagged_flow(flow, "key", idempotency_key, ("model", model))
 
-    def _keyed(self, task_id: str, flow: Flow[T]) -> Flow[T]:
-        """``flow``, about task ``task_id``, its log lines naming the task's idempotency key."""
-        return request_log.tagged_flow(flow, "key", self._keys.get(task_id))
+    def _keyed(self, task: Task | str, flow: Flow[T]) -> Flow[T]:
+        """``flow``, about ``task``, its log lines (and their records' attributes, and the
+        observer's events) naming the task, its model and its journal key."""
+        task_id = task if isinstance(task, str) else task.id
+        known = self._keys.get(task_id)
+        key, model = known if known is not None else (None, None)
+        if model is None and isinstance(task, Task):
+            model = task.model
+        return request_log.tagged_flow(flow, "key", key, ("task", task_id), ("model", model))
 
     def _made(self, task: Task, key: str | None) -> None:
-        if key is not None:
-            if len(self._keys) >= 10_000:  # a long-lived client's: start again
-                self._keys.clear()
-            self._keys[task.id] = key
+        if len(self._keys) >= 10_000:  # a long-lived client's: start again
+            self._keys.clear()
+        self._keys[task.id] = (key, task.model)
 
     def _submitting(
         self,
@@ -168,6 +173,7 @@ class Session:
                 intent.id,
                 intent.model,
                 idempotency_key,
+                extra=request_log.fields(task_id=intent.id, model=intent.model),
             )
             self._made(intent, idempotency_key)
             return intent
@@ -178,7 +184,10 @@ class Session:
             if stale:  # in the try: cancelled while it waits, the row says nothing was sent
                 yield from engine.give_back(booked[0])
                 booked[0] = yield from engine.create_slot()
-            task = yield from engine.submit(model, request, sending=sending, booked=booked[0])
+            submitting = engine.submit(model, request, sending=sending, booked=booked[0])
+            if idempotency_key is None and intent is not None:  # the row's own key names it
+                submitting = request_log.tagged_flow(submitting, "key", intent.key)
+            task = yield from submitting
         except (GeneratorExit, TakenOver):  # dropped (nothing may be yielded); not ours now
             raise
         except BaseException as exc:
@@ -194,7 +203,7 @@ class Session:
                 raise told from exc
             raise
         yield from self._record(partial(recorder.created, intent, task))
-        self._made(task, idempotency_key)
+        self._made(task, idempotency_key if intent is None else intent.key)
         return task
 
     def call(self, request: Request, *, task_id: str | None) -> Flow[Any]:
@@ -214,10 +223,10 @@ class Session:
         engine = self.engine
         policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
         waiting = self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
-        return self._keyed(task.id, waiting)
+        return self._keyed(task, waiting)
 
     def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
-        return self._keyed(task.id, self._ending(task, self.engine.finish(task, status)))
+        return self._keyed(task, self._ending(task, self.engine.finish(task, status)))
 
     def _held(self, flow: Flow[T], task_id: str) -> Flow[T]:
         """``flow``, a wait or a download at work here, keeping the rows at work held: before

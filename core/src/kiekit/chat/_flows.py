@@ -56,6 +56,7 @@ from kiekit.errors import (
 )
 from kiekit.fields import check_utf8
 from kiekit.models import Request
+from kiekit.observe import Observer
 
 __all__ = [
     "Bounds",
@@ -143,7 +144,7 @@ def chat(
     started: float = yield NOW
     sent = http_request(engine, request, accept="application/json", deadline=bounds.seconds)
     try:
-        answer = yield from _logged(sent, request, started, bounds)
+        answer = yield from _logged(sent, request, started, bounds, engine.observer)
     except TransportError as exc:
         raise _lost(exc, call, request, answered=exc.answered) from exc
     response: HttpResponse = engine.scrubbed(answer)
@@ -181,7 +182,7 @@ def chat_stream(
     started: float = yield NOW
     opened = OpenStream(http_request(engine, request, accept=SSE, deadline=bounds.seconds))
     try:
-        head: StreamHead = yield from _logged(opened, request, started, bounds)
+        head: StreamHead = yield from _logged(opened, request, started, bounds, engine.observer)
     except TransportError as exc:
         raise _lost(exc, call, request, answered=exc.answered) from exc
     if head.status != 200:
@@ -292,20 +293,24 @@ def _events(
         yield from _within_bounds(request, size, started, bounds)
 
 
-def _logged(op: Any, request: Request, started: float, bounds: Bounds) -> Generator[Any, Any, Any]:
+def _logged(
+    op: Any, request: Request, started: float, bounds: Bounds, observer: Observer | None = None
+) -> Generator[Any, Any, Any]:
     """The call's request, logged at -vv by the engine's lines for every request: the line,
-    then how it ended (a stream: its head). Never the body: it holds the messages."""
+    then how it ended (a stream: its head), and told to the client's observer. Never the
+    body: it holds the messages."""
     method, path = request.method, request.path
-    debugging = request_log.debugging()
+    debugging = request_log.timing(observer)
     if debugging:
-        request_log.sent(method, path)
+        request_log.sent(method, path, observer=observer)
     try:
         answer = yield from _bounded(op, request, started, bounds)
     except KieError as exc:
-        request_log.failed(method, path, exc)
+        took = ((yield NOW) - started) if debugging else None
+        request_log.failed(method, path, exc, took, observer=observer)
         raise
     if debugging:
-        request_log.answered(method, path, answer.status, (yield NOW) - started)
+        request_log.answered(method, path, answer.status, (yield NOW) - started, observer=observer)
     return answer
 
 
