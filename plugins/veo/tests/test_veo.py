@@ -22,12 +22,14 @@ from kiekit import (
     BadRequestError,
     Client,
     MediaKind,
+    ParentNotFinishedError,
+    ParentTaskError,
     ProtocolError,
     RateLimitedError,
     Request,
     State,
     Task,
-    TaskNotFoundError,
+    TaskFailedError,
     UnprocessableError,
     ValidationError,
 )
@@ -823,10 +825,68 @@ def test_1080p_of_no_finished_video_is_refused_at_submit(
         kie_client.submit(HD_MODEL, task_id="no-such-task")
     assert unknown.value.parent_task_id == "no-such-task"
     assert not [r for r in kie_mock.requests() if r.path == "/api/v1/veo/get-1080p-video"]
-    pending = kie_client.submit("veo3_fast", prompt="a fox")  # not polled: still generating
-    hd = kie_client.submit(HD_MODEL, task_id=pending.id)
-    with pytest.raises(TaskNotFoundError, match="record status is not success"):
-        kie_client.wait(hd)  # KIE's answer to get-1080p-video (§3.3), said at once
+
+
+def test_1080p_of_an_unfinished_failed_or_4k_task_is_a_parent_error_at_submit(
+    kie_mock: MockServer, tmp_path: Path
+) -> None:
+    """KIE's get-1080p-video answers all three 422 "record status is not success" or "record
+    is null" (§3.3): the record read at submit tells which, and the journal row is closed as
+    refused, owed to no ``kie resume`` (QA mjrunway, 2)."""
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        pending = kie.submit("veo3_fast", prompt="a fox")  # not polled: still generating
+        with pytest.raises(ParentNotFinishedError, match="still generating") as running:
+            kie.submit(HD_MODEL, task_id=pending.id)
+        assert (running.value.parent_task_id, running.value.parent_state) == (
+            pending.id, "running",
+        )  # fmt: skip
+        assert running.value.retryable
+        assert running.value.task_id is None
+        failed = kie.submit("veo3_fast", prompt="a fox [mock:fail]")
+        with pytest.raises(TaskFailedError):
+            kie.wait(failed)
+        with pytest.raises(ParentTaskError, match="failed") as refused:
+            kie.submit(HD_MODEL, task_id=failed.id)
+        assert not isinstance(refused.value, ParentNotFinishedError)
+        assert refused.value.parent_state == "failed"
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.wait(video)
+        uhd = kie.submit(UHD_MODEL, task_id=video.id)
+        kie.wait(uhd)
+        with pytest.raises(ParentTaskError, match="4K") as four_k:
+            kie.submit(HD_MODEL, task_id=uhd.id)
+        assert four_k.value.parent_state == "not-a-video"
+    assert not [r for r in kie_mock.requests() if r.path == "/api/v1/veo/get-1080p-video"]
+    rows = [e for e in open_journal(url).entries() if e.model == HD_MODEL]
+    assert [e.state for e in rows] == [EntryState.REJECTED] * 3
+    assert {e.error["type"] for e in rows if e.error} == {
+        "ParentNotFinishedError", "ParentTaskError",
+    }  # fmt: skip
+
+
+def test_1080p_asked_twice_is_one_journal_row(kie_mock: MockServer, tmp_path: Path) -> None:
+    """KIE keeps one 1080P per video (§3.3): a second ask names the same task, and must not
+    be a second row that ``kie resume`` waits for and downloads again (QA mjrunway, 2)."""
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.wait(video)
+        first = kie.submit(HD_MODEL, task_id=video.id)
+        second = kie.submit(HD_MODEL, task_id=video.id)
+        assert first.id == second.id
+        kie.download(kie.wait(second), tmp_path / "out")
+    journal = open_journal(url)
+    holding = [e for e in journal.entries() if e.task_id == first.id]
+    assert [e.state for e in holding] == [EntryState.SUCCEEDED]
+    closed = [e for e in journal.entries() if e.model == HD_MODEL and e.task_id is None]
+    assert [e.state for e in closed] == [EntryState.REJECTED]
+    assert closed[0].error is not None
+    assert closed[0].error["type"] == "Duplicate"
 
 
 def test_1080p_is_journaled_and_kie_resume_finishes_it(

@@ -39,6 +39,8 @@ from kiekit.plugin import (
     Input,
     MediaKind,
     Model,
+    ParentNotFinishedError,
+    ParentTaskError,
     Request,
     Results,
     State,
@@ -230,11 +232,18 @@ class VeoProvider(SuccessFlagProvider):
     def parse_created(self, data: Any) -> str:
         """A create's ``{taskId}``; for ``veo3/1080p``, whose "create" read the source's record
         (the only answer here with a ``successFlag``; an unknown video is refused there, 422
-        "record is null"), the task ``<source>-1080p``. A video not succeeded (yet) is KIE's
-        to say, at the first poll: 422 "record status is not success" (§3.3), and the row
-        stays for ``kie resume``."""
+        "record is null"), the task ``<source>-1080p``.
+
+        The source must be a succeeded generated or extended video: get-1080p-video answers
+        anything else 422 "record status is not success" or "record is null" (§3.3), words
+        that tell neither "not yet" nor "never". So the record read here decides, before any
+        poll: still generating is :class:`ParentNotFinishedError`, failed or a 4K task (its
+        record carries ``mediaIds``, §3.3) is :class:`ParentTaskError`. The journal row is
+        closed as refused (nothing was made), never left owed to ``kie resume``."""
         if isinstance(data, Mapping) and "successFlag" in data:
-            return super().parse_created(data) + HD_SUFFIX
+            source = super().parse_created(data)
+            _check_source(source, data)
+            return source + HD_SUFFIX
         return super().parse_created(data)
 
     def status_request(self, task_id: str) -> Request:
@@ -309,3 +318,29 @@ class VeoProvider(SuccessFlagProvider):
         """Ready (with the 4K files when KIE's answer carries them) or not ready yet; raises if
         the answer is a failure."""
         return upgrades.read_4k(task_id, answer)
+
+
+def _check_source(source: str, record: Mapping[str, Any]) -> None:
+    """Refuse a 1080P of ``source`` (its record-info ``record``) that KIE cannot give."""
+    flag = record.get("successFlag")
+    if flag == 0:
+        raise ParentNotFinishedError(
+            f"{HD_MODEL}: video {source} is still generating; wait for it to succeed, then ask "
+            "for its 1080P",
+            parent_task_id=source,
+            parent_state="running",
+        )
+    if flag != 1:
+        raise ParentTaskError(
+            f"{HD_MODEL}: video {source} failed (successFlag {flag!r}): it has no 1080P version",
+            parent_task_id=source,
+            parent_state="failed",
+        )
+    response = record.get("response")
+    if isinstance(response, Mapping) and response.get("mediaIds") is not None:
+        raise ParentTaskError(
+            f"{HD_MODEL}: task {source} is a 4K task, not a generated or extended video: ask "
+            "for the 1080P of the video it was made from",
+            parent_task_id=source,
+            parent_state="not-a-video",
+        )
