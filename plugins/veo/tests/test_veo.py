@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from kiekit import (
     ApiError,
     AsyncClient,
@@ -35,6 +36,7 @@ from kiekit import (
 )
 from kiekit.errors import AuthenticationError, ServerError
 from kiekit.models import Model
+from kiekit.plugin import Input
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit_contract import ProviderContract, client_for, valid_inputs
 from kiekit_contract.clients import FAST_POLL
@@ -51,6 +53,7 @@ from kiekit_veo import (
     VeoExtend,
     VeoProvider,
 )
+from kiekit_veo.provider import REFERENCE
 
 TASK = "veo_task_abcdef123456"
 VIDEO = "https://tempfile.aiquickdraw.com/p/veo_task_abcdef123456.mp4"
@@ -117,6 +120,14 @@ class TestVeo(ProviderContract):
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "veo3_lite": {"prompt": "a fox in the snow", "aspect_ratio": "9:16"}
     }
+
+    def valid_inputs_of(self, model: Model) -> st.SearchStrategy[Input]:
+        """The field specs' inputs, less the one pair KIE refuses across two fields:
+        REFERENCE_2_VIDEO with ``veo3`` (Fast only, its generate page)."""
+        drawn = super().valid_inputs_of(model)
+        if model.id != "veo3":
+            return drawn
+        return drawn.filter(lambda params: getattr(params, "generation_type", None) != REFERENCE)
 
 
 class TestVeoExtend(ProviderContract):
@@ -967,3 +978,27 @@ def test_1080p_input_and_its_calls_are_built_without_io() -> None:
     assert PROVIDER.parse_status(hd, {"resultUrl": VIDEO}).state is State.SUCCEEDED
     with pytest.raises(ProtocolError):
         PROVIDER.parse_status(hd, {})
+
+
+def test_reference_to_video_is_refused_with_the_quality_model_before_sending(
+    kie_mock: MockServer,
+) -> None:
+    """KIE's generate page: REFERENCE_2_VIDEO works with the Fast model only. Refused here,
+    naming the field, and by the mock as KIE would, nothing charged (QA mjrunway, 7)."""
+    fields = {"prompt": "a fox", "image_urls": [IMAGE], "generation_type": "REFERENCE_2_VIDEO"}
+    with client_for(kie_mock.base_url) as kie:
+        with pytest.raises(ValidationError) as refused:
+            kie.submit("veo3", **fields)
+        assert refused.value.field == "generation_type"
+        assert not [r for r in kie_mock.requests() if r.path == "/api/v1/veo/generate"]
+        body = {"model": "veo3", "prompt": "a fox", "imageUrls": [IMAGE]}
+        with pytest.raises(UnprocessableError, match="veo3_fast"):
+            kie.call(
+                Request(
+                    "POST",
+                    "/api/v1/veo/generate",
+                    body=body | {"generationType": "REFERENCE_2_VIDEO"},
+                )
+            )
+        assert kie_mock.tasks() == []
+        assert kie.submit("veo3_fast", **fields).id  # Fast takes it

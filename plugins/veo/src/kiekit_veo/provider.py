@@ -86,6 +86,8 @@ HD_MODEL = "veo3/1080p"  # kiekit's name for GET /api/v1/veo/get-1080p-video (§
 HD_SUFFIX = "-1080p"
 
 GENERATION_TYPES = ("TEXT_2_VIDEO", "FIRST_AND_LAST_FRAMES_2_VIDEO", "REFERENCE_2_VIDEO")
+REFERENCE = "REFERENCE_2_VIDEO"
+QUALITY_MODEL = "veo3"
 ASPECT_RATIOS = ("16:9", "9:16", "Auto")
 SEED_MIN, SEED_MAX = 10000, 99999
 
@@ -202,6 +204,26 @@ class VeoProvider(SuccessFlagProvider):
     )
     create_path = GENERATE_PATH
     status_path = STATUS_PATH  # authoritative for generate, extend, 1080P and 4K tasks (§3.3)
+
+    def make_input(
+        self,
+        model_id: str,
+        values: Input | Mapping[str, Any] | None = None,
+        *,
+        from_text: bool = False,
+        **fields: Any,
+    ) -> Input:
+        """As every provider's; and REFERENCE_2_VIDEO only with a Fast-capable model: KIE's
+        generate page says reference-to-video works with the Fast model only (the pages
+        disagree on its aspect ratios, which are left to KIE; ``veo3_lite`` is not named). A
+        paid create KIE refuses is refused here, naming the field, before anything is sent."""
+        params = super().make_input(model_id, values, from_text=from_text, **fields)
+        if model_id == QUALITY_MODEL and getattr(params, "generation_type", None) == REFERENCE:
+            raise ValidationError(
+                "generation_type",
+                f"{REFERENCE} works with veo3_fast only (KIE's rule), not with {model_id}",
+            )
+        return params
 
     def body(self, model_id: str, params: Input) -> dict[str, Any]:
         self.checked_model(model_id, params)  # body() is reached from build_request too
