@@ -569,7 +569,8 @@ def test_read_1080p() -> None:
     ready = PROVIDER.read_1080p(TASK, {"resultUrl": VIDEO})
     assert ready.ready
     assert ready.results is not None
-    assert [(a.label, a.url) for a in ready.results.assets] == [("1080p", VIDEO)]
+    assert [(a.label, a.url) for a in ready.results.assets] == [(None, VIDEO)]
+    assert ready.results.task_id == f"{TASK}-1080p"  # named as the veo3/1080p task's file
     envelope = {"code": 200, "msg": "success", "data": {"resultUrl": VIDEO}}
     assert PROVIDER.read_1080p(TASK, envelope).results == ready.results
     processing = {"code": 400, "msg": "1080P is processing.", "data": None}
@@ -823,7 +824,9 @@ def test_1080p_is_a_model_whose_wait_reads_processing_as_running_and_downloads_t
     assert len(asked) >= 2
     assert all(r.query == {"taskId": video.id, "index": "0"} for r in asked)
     (path,) = kie_client.download(results, tmp_path)
-    assert path.name == f"{video.id}-1080p-result-0.mp4"  # as every task's: <task>-<label>-<n>
+    assert (
+        path.name == f"{video.id}-1080p-0.mp4"
+    )  # as read_1080p names it: one name (QA mjrunway, 4)
     assert path.read_bytes()[4:8] == b"ftyp"
     with pytest.raises(UnprocessableError, match="cannot be extended"):  # KIE's rule (§3.3)
         kie_client.submit(EXTEND_MODEL, task_id=video.id, prompt="on")
@@ -923,7 +926,7 @@ def test_1080p_is_journaled_and_kie_resume_finishes_it(
     row = open_journal(url).by_task(hd.id)
     assert row is not None
     assert row.state is EntryState.SUCCEEDED
-    assert [Path(f).name for f in row.files] == [f"{video.id}-1080p-result-0.mp4"]
+    assert [Path(f).name for f in row.files] == [f"{video.id}-1080p-0.mp4"]
     assert all(Path(f).is_file() for f in row.files)
 
 
@@ -945,7 +948,7 @@ def test_kie_run_fetches_the_1080p_of_a_video(
     assert main([*argv, "--out", str(out), "--json"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["task_id"] == f"{video.id}-1080p"
-    assert [Path(f).name for f in said["files"]] == [f"{video.id}-1080p-result-0.mp4"]
+    assert [Path(f).name for f in said["files"]] == [f"{video.id}-1080p-0.mp4"]
     refused = main([*argv, "--callback-url", "http://127.0.0.1:9/hd", "--json"])
     assert refused == 2  # KIE calls no URL for a 1080P: refused before anything is sent
     assert json.loads(capsys.readouterr().out)["error"]["field"] == "--callback-url"

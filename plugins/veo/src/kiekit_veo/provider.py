@@ -280,11 +280,10 @@ class VeoProvider(SuccessFlagProvider):
         return super().parse_status(task_id, data)
 
     def extract_results(self, task_id: str, data: Any) -> Results:
-        if task_id.endswith(HD_SUFFIX):  # the task's one video: <source>-1080p-result-0.mp4
-            results = upgrades.read_1080p(task_id, data).results
+        if task_id.endswith(HD_SUFFIX):  # the task's one video: <source>-1080p-0.mp4
+            results = upgrades.read_1080p(task_id.removesuffix(HD_SUFFIX), data).results
             assert results is not None  # a 200 answer is ready with its file, or raised
-            assets = tuple(attrs.evolve(item, label="result") for item in results.assets)
-            return attrs.evolve(results, assets=assets)
+            return attrs.evolve(results, task_id=task_id)  # named as read_1080p names it
         return super().extract_results(task_id, data)
 
     def status_of_refusal(self, task_id: str, error: Exception) -> TaskStatus | None:
