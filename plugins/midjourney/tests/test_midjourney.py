@@ -288,3 +288,11 @@ def test_a_video_batch_end_to_end_against_the_mock(kie_client: Client, tmp_path:
     files = kie_client.download(kie_client.wait(task), tmp_path)
     assert [f.suffix for f in files] == [".mp4", ".mp4"]
     assert all(f.read_bytes()[4:8] == b"ftyp" for f in files)
+
+
+def test_a_version_given_as_a_number_is_refused_saying_it_is_text() -> None:
+    """KIE's market models read a number as its text (kie-api.md §2.2), and kiekit takes both
+    forms there (Kling's duration); Midjourney's own API is not known to, and the mock refuses
+    the number 7 as KIE would: refused here first, saying the text is wanted (QA mjrunway, 6)."""
+    with pytest.raises(ValidationError, match=r"must be a string such as '7' \(got the number 7\)"):
+        PROVIDER.make_input("mj_txt2img", prompt="p", speed="fast", version=7)
