@@ -723,3 +723,20 @@ def test_a_bound_is_written_in_full() -> None:
     """``:g`` wrote Runway Aleph's seed bound as 4.29497e+09 (QA mjrunway, 6)."""
     with pytest.raises(ValidationError, match=r"must be at most 4294967295; got 4294967296"):
         Numeral(seed=4_294_967_296)
+
+
+def test_an_upload_inside_a_json_value_says_to_upload_first() -> None:
+    """`@./ref.png` inside a JSON list (Kling's kling_elements) said only "must be an http(s)
+    URL": the command line uploads a top-level field's @file, not one in a JSON value
+    (QA mjrunway, 6)."""
+    with pytest.raises(ValidationError, match=r"kie upload FILE") as info:
+        Linked(images=("@./ref.png",))
+    assert info.value.field == "images[0]"
+    with pytest.raises(ValidationError, match=r"kie upload FILE"):
+        Linked(image="@./ref.png")
+
+
+@frozen
+class Linked(Input):
+    images: tuple[str, ...] | None = urls(default=None)
+    image: str | None = url(default=None)

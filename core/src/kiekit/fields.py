@@ -387,7 +387,19 @@ def _check_url(spec: Spec, name: str, value: Any) -> None:
     if isinstance(value, str):
         check_utf8(name, value)
     if not isinstance(value, str) or not is_http_url(value):
-        raise ValidationError(name, f"must be an http(s) URL; got {value!r}")
+        raise ValidationError(name, f"must be an http(s) URL; got {value!r}{_upload_hint(value)}")
+
+
+# The command line uploads `--input FIELD=@file` (and `--image`) for a top-level field only; an
+# `@` reaching a field check sits inside a JSON value (a list of objects), where none is made
+UPLOAD_HINT = (
+    " (an @file upload works for a top-level field only, --input FIELD=@FILE: inside a JSON "
+    "value, upload it first with `kie upload FILE` and give the URL it prints)"
+)
+
+
+def _upload_hint(value: Any) -> str:
+    return UPLOAD_HINT if isinstance(value, str) and value.startswith("@") else ""
 
 
 def _check_urls(spec: Spec, name: str, value: Any) -> None:
@@ -402,7 +414,9 @@ def _check_urls(spec: Spec, name: str, value: Any) -> None:
         if isinstance(item, str):
             check_utf8(f"{name}[{index}]", item)
         if not isinstance(item, str) or not is_http_url(item):
-            raise ValidationError(f"{name}[{index}]", f"must be an http(s) URL; got {item!r}")
+            raise ValidationError(
+                f"{name}[{index}]", f"must be an http(s) URL; got {item!r}{_upload_hint(item)}"
+            )
 
 
 def _check_texts(spec: Spec, name: str, value: Any) -> None:
