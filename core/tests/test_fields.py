@@ -701,3 +701,42 @@ def test_a_url_field_says_what_kind_of_file_it_takes() -> None:
         Spec("text", media="image")
     with pytest.raises(TypeError, match="media must be one of image, video, audio"):
         Spec("url", media="song")  # type: ignore[arg-type]
+
+
+@frozen
+class Numeral(Input):
+    duration: int | None = choice(5, 10, default=None, numerals=True)
+    seed: int | None = integer(0, 4_294_967_295, default=None)
+
+
+@pytest.mark.parametrize("duration", ["7", 7, " 7 "])
+def test_a_numeral_choice_out_of_its_values_says_the_value_not_the_type(duration: Any) -> None:
+    """A Runway duration of 7 said "must be an integer such as 5 (got the string '7')" while
+    "10" was taken: 7 is what is wrong (QA mjrunway, 6)."""
+    with pytest.raises(ValidationError) as info:
+        Numeral(duration=duration)
+    assert info.value.field == "duration"
+    assert str(info.value).startswith("duration: must be one of 5, 10; got ")
+
+
+def test_a_bound_is_written_in_full() -> None:
+    """``:g`` wrote Runway Aleph's seed bound as 4.29497e+09 (QA mjrunway, 6)."""
+    with pytest.raises(ValidationError, match=r"must be at most 4294967295; got 4294967296"):
+        Numeral(seed=4_294_967_296)
+
+
+def test_an_upload_inside_a_json_value_says_to_upload_first() -> None:
+    """`@./ref.png` inside a JSON list (Kling's kling_elements) said only "must be an http(s)
+    URL": the command line uploads a top-level field's @file, not one in a JSON value
+    (QA mjrunway, 6)."""
+    with pytest.raises(ValidationError, match=r"kie upload FILE") as info:
+        Linked(images=("@./ref.png",))
+    assert info.value.field == "images[0]"
+    with pytest.raises(ValidationError, match=r"kie upload FILE"):
+        Linked(image="@./ref.png")
+
+
+@frozen
+class Linked(Input):
+    images: tuple[str, ...] | None = urls(default=None)
+    image: str | None = url(default=None)

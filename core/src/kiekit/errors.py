@@ -24,6 +24,9 @@
     │   └── PluginHookError      a plugin's hook raised a non-kiekit error, or returned the
     │                            wrong type; names the distribution, hook, model and task
     ├── ResultsExpiredError      the task is past KIE's retention (14 days): final, nothing to fetch
+    ├── ParentTaskError          a follow-up named an earlier task that cannot give it (failed, or
+    │   │                        no video of its kind); checked before anything is paid for
+    │   └── ParentNotFinishedError   ... one still generating: ask again once it has succeeded
     ├── ResourceLimitError       this machine refused a thread (a memory cap): fewer at once
     ├── ApiError                 KIE answered with a body code other than 200
     │   ├── BadRequestError          400
@@ -86,6 +89,8 @@ __all__ = [
     "MaintenanceError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "ParentNotFinishedError",
+    "ParentTaskError",
     "PluginError",
     "PluginHookError",
     "ProtocolError",
@@ -524,6 +529,27 @@ class ResultsExpiredError(KieError):
             code=error.code,
             kie_message=error.kie_message,
         )
+
+
+class ParentTaskError(KieError):
+    """A follow-up (Veo's 1080P: ``veo3/1080p``) named an earlier task that cannot give it: the
+    task failed, or is no video of the kind the follow-up takes (a 4K task, kie-api.md §3.3).
+    Raised before anything is sent that could be paid for; no task was made (``task_id`` None),
+    and ``parent_task_id`` names the earlier task. ``parent_state`` says what it is: "failed",
+    "running" (:class:`ParentNotFinishedError`) or "not-a-video". Final for that parent."""
+
+    def __init__(self, message: str, *, parent_task_id: str, parent_state: str) -> None:
+        super().__init__(message)
+        self.parent_task_id = parent_task_id
+        self.parent_state = parent_state
+
+
+class ParentNotFinishedError(ParentTaskError):
+    """The earlier task a follow-up named is still generating: wait for it (``client.wait``),
+    then ask again. KIE itself answers such a request 422 "record status is not success"
+    (kie-api.md §3.3), which says nothing of why."""
+
+    retryable = True  # the same call succeeds once the parent has
 
 
 RETENTION_DAYS = 14  # generated media (kie-api.md §1, §8)

@@ -316,6 +316,11 @@ def _check_choice(spec: Spec, name: str, value: Any) -> None:
         return
     allowed = ", ".join(repr(c) for c in spec.choices)  # '6' and 6 must look different
     first = spec.choices[0]
+    if spec.numerals and read_numeral(value, integer=True) is not None:
+        # a number (or its text) a numerals field would take in either form: its value is
+        # what is wrong, not its type ("7" for a duration of 5 or 10)
+        shown = ", ".join(str(c) for c in spec.choices)
+        raise ValidationError(name, f"must be one of {shown}; got {_shown(value)}")
     if all(type(value) is not type(option) for option in spec.choices):
         # the type is the problem ("got 6" against '6' reads as if 6 were allowed)
         raise ValidationError(
@@ -361,9 +366,16 @@ def _check_number(spec: Spec, name: str, value: Any) -> None:
     if isinstance(value, float) and not math.isfinite(number):
         raise ValidationError(name, f"must be a finite number; got {value}")
     if spec.minimum is not None and number < spec.minimum:
-        raise ValidationError(name, f"must be at least {spec.minimum:g}; got {_shown(value)}")
+        raise ValidationError(name, f"must be at least {_bound(spec.minimum)}; got {_shown(value)}")
     if spec.maximum is not None and number > spec.maximum:
-        raise ValidationError(name, f"must be at most {spec.maximum:g}; got {_shown(value)}")
+        raise ValidationError(name, f"must be at most {_bound(spec.maximum)}; got {_shown(value)}")
+
+
+def _bound(limit: float) -> str:
+    """A range's bound as written: 4294967295, not 4.29497e+09 (``:g`` keeps 6 digits)."""
+    if isinstance(limit, int) or (isinstance(limit, float) and limit.is_integer()):
+        return str(int(limit))
+    return repr(limit)
 
 
 def _check_bool(spec: Spec, name: str, value: Any) -> None:
@@ -375,7 +387,19 @@ def _check_url(spec: Spec, name: str, value: Any) -> None:
     if isinstance(value, str):
         check_utf8(name, value)
     if not isinstance(value, str) or not is_http_url(value):
-        raise ValidationError(name, f"must be an http(s) URL; got {value!r}")
+        raise ValidationError(name, f"must be an http(s) URL; got {value!r}{_upload_hint(value)}")
+
+
+# The command line uploads `--input FIELD=@file` (and `--image`) for a top-level field only; an
+# `@` reaching a field check sits inside a JSON value (a list of objects), where none is made
+UPLOAD_HINT = (
+    " (an @file upload works for a top-level field only, --input FIELD=@FILE: inside a JSON "
+    "value, upload it first with `kie upload FILE` and give the URL it prints)"
+)
+
+
+def _upload_hint(value: Any) -> str:
+    return UPLOAD_HINT if isinstance(value, str) and value.startswith("@") else ""
 
 
 def _check_urls(spec: Spec, name: str, value: Any) -> None:
@@ -390,7 +414,9 @@ def _check_urls(spec: Spec, name: str, value: Any) -> None:
         if isinstance(item, str):
             check_utf8(f"{name}[{index}]", item)
         if not isinstance(item, str) or not is_http_url(item):
-            raise ValidationError(f"{name}[{index}]", f"must be an http(s) URL; got {item!r}")
+            raise ValidationError(
+                f"{name}[{index}]", f"must be an http(s) URL; got {item!r}{_upload_hint(item)}"
+            )
 
 
 def _check_texts(spec: Spec, name: str, value: Any) -> None:

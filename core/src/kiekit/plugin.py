@@ -48,7 +48,15 @@ from kiekit.chat import (
     json_object,
     json_objects,
 )
-from kiekit.errors import ApiError, ProtocolError, ResultsExpiredError, ValidationError, api_error
+from kiekit.errors import (
+    ApiError,
+    ParentNotFinishedError,
+    ParentTaskError,
+    ProtocolError,
+    ResultsExpiredError,
+    ValidationError,
+    api_error,
+)
 from kiekit.families.assets import asset, assets, media_type_of
 from kiekit.families.market import MarketProvider
 from kiekit.families.success_flag import SuccessFlagProvider, SuccessFlagRecord
@@ -94,6 +102,8 @@ __all__ = [
     "Message",
     "Model",
     "OpenInput",
+    "ParentNotFinishedError",
+    "ParentTaskError",
     "ProtocolError",
     "Provider",
     "Rate",

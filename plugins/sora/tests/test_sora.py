@@ -20,8 +20,21 @@ import kiekit
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kiekit import AsyncClient, Client, MediaKind, ProtocolError, State, TaskStatus, ValidationError
+from kiekit import (
+    AsyncClient,
+    Client,
+    MediaKind,
+    ProtocolError,
+    Request,
+    State,
+    TaskFailedError,
+    TaskStatus,
+    UnprocessableError,
+    ValidationError,
+)
 from kiekit.cli import main as kie_main
+from kiekit.models import Model
+from kiekit.plugin import Input
 from kiekit.registry import Registry
 from kiekit.transport import HttpResponse, MockTransport
 from kiekit_contract import ProviderContract, client_for
@@ -100,6 +113,23 @@ class TestSora(ProviderContract):
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         CHARACTERS_PRO: EXAMPLES[CHARACTERS_PRO]
     }
+
+    mock: MockServer
+
+    @pytest.fixture(autouse=True)
+    def _session_mock(self, kie_mock_session: MockServer) -> None:
+        self.mock = kie_mock_session
+
+    def example_input(self, model: Model) -> Input:
+        """A character is cut from a Sora video the mock made (it fails one of no such task):
+        the end-to-end tests make one first."""
+        if model.id != CHARACTERS_PRO:
+            return super().example_input(model)
+        with client_for(self.mock.base_url, registry=self.contract_registry()) as kie:
+            video = kie.submit("sora-2-text-to-video", prompt="a kitten")
+            kie.wait(video)
+        fields = EXAMPLES[CHARACTERS_PRO] | {"origin_task_id": video.id}
+        return self.provider.make_input(model.id, fields)
 
 
 PROVIDER = SoraProvider()
@@ -408,10 +438,41 @@ def test_characters_pro_rules(fields: dict[str, Any], field: str) -> None:
     assert refused(CHARACTERS_PRO, **(EXAMPLES[CHARACTERS_PRO] | fields)) == field
 
 
-def test_characters_pro_timestamps_are_left_to_kie() -> None:
-    # §2.4 does not document the model: its "start,end" format is KIE's to check
+def test_characters_pro_timestamps_are_sent_as_given() -> None:
     fields = EXAMPLES[CHARACTERS_PRO] | {"timestamps": "3.55, 5.55"}
     assert body_of(CHARACTERS_PRO, **fields)["input"] == fields
+
+
+@pytest.mark.parametrize("timestamps", ["1,9", "2,2.5", "-1,1", "3", "a,b", "1,2,3", "5,1"])
+def test_characters_pro_timestamps_must_be_a_clip_of_1_to_4_seconds(timestamps: str) -> None:
+    """KIE's page: "start,end" seconds, 1–4 s apart. A character is paid for: a clip KIE would
+    refuse is refused here, naming the field (QA mjrunway, 5)."""
+    assert refused(CHARACTERS_PRO, **(EXAMPLES[CHARACTERS_PRO] | {"timestamps": timestamps})) == (
+        "timestamps"
+    )
+
+
+def test_the_mock_refuses_a_clip_out_of_range_and_fails_a_character_of_no_sora_video(
+    kie_mock: MockServer,
+) -> None:
+    """The mock as KIE per its page: a clip out of 1–4 s refused (422, no task, no charge); an
+    ``origin_task_id`` that is no Sora video of the caller's taken, then failed (QA mjrunway, 5)."""
+    with client_for(kie_mock.base_url) as kie:
+        with pytest.raises(UnprocessableError, match="timestamps"):
+            kie.call(
+                Request(
+                    "POST",
+                    "/api/v1/jobs/createTask",
+                    body={
+                        "model": CHARACTERS_PRO,
+                        "input": EXAMPLES[CHARACTERS_PRO] | {"timestamps": "1,9"},
+                    },
+                )
+            )
+        assert kie_mock.tasks() == []
+        task = kie.submit(CHARACTERS_PRO, EXAMPLES[CHARACTERS_PRO] | {"origin_task_id": "abc"})
+        with pytest.raises(TaskFailedError, match="no such task"):
+            kie.wait(task)
 
 
 def test_characters_take_one_clip() -> None:

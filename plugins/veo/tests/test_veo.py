@@ -16,23 +16,27 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from kiekit import (
     ApiError,
     AsyncClient,
     BadRequestError,
     Client,
     MediaKind,
+    ParentNotFinishedError,
+    ParentTaskError,
     ProtocolError,
     RateLimitedError,
     Request,
     State,
     Task,
-    TaskNotFoundError,
+    TaskFailedError,
     UnprocessableError,
     ValidationError,
 )
 from kiekit.errors import AuthenticationError, ServerError
 from kiekit.models import Model
+from kiekit.plugin import Input
 from kiekit.transport import HttpRequest, HttpResponse, MockTransport
 from kiekit_contract import ProviderContract, client_for, valid_inputs
 from kiekit_contract.clients import FAST_POLL
@@ -49,6 +53,7 @@ from kiekit_veo import (
     VeoExtend,
     VeoProvider,
 )
+from kiekit_veo.provider import REFERENCE
 
 TASK = "veo_task_abcdef123456"
 VIDEO = "https://tempfile.aiquickdraw.com/p/veo_task_abcdef123456.mp4"
@@ -115,6 +120,14 @@ class TestVeo(ProviderContract):
     example_inputs: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "veo3_lite": {"prompt": "a fox in the snow", "aspect_ratio": "9:16"}
     }
+
+    def valid_inputs_of(self, model: Model) -> st.SearchStrategy[Input]:
+        """The field specs' inputs, less the one pair KIE refuses across two fields:
+        REFERENCE_2_VIDEO with ``veo3`` (Fast only, its generate page)."""
+        drawn = super().valid_inputs_of(model)
+        if model.id != "veo3":
+            return drawn
+        return drawn.filter(lambda params: getattr(params, "generation_type", None) != REFERENCE)
 
 
 class TestVeoExtend(ProviderContract):
@@ -556,7 +569,8 @@ def test_read_1080p() -> None:
     ready = PROVIDER.read_1080p(TASK, {"resultUrl": VIDEO})
     assert ready.ready
     assert ready.results is not None
-    assert [(a.label, a.url) for a in ready.results.assets] == [("1080p", VIDEO)]
+    assert [(a.label, a.url) for a in ready.results.assets] == [(None, VIDEO)]
+    assert ready.results.task_id == f"{TASK}-1080p"  # named as the veo3/1080p task's file
     envelope = {"code": 200, "msg": "success", "data": {"resultUrl": VIDEO}}
     assert PROVIDER.read_1080p(TASK, envelope).results == ready.results
     processing = {"code": 400, "msg": "1080P is processing.", "data": None}
@@ -810,7 +824,9 @@ def test_1080p_is_a_model_whose_wait_reads_processing_as_running_and_downloads_t
     assert len(asked) >= 2
     assert all(r.query == {"taskId": video.id, "index": "0"} for r in asked)
     (path,) = kie_client.download(results, tmp_path)
-    assert path.name == f"{video.id}-1080p-result-0.mp4"  # as every task's: <task>-<label>-<n>
+    assert (
+        path.name == f"{video.id}-1080p-0.mp4"
+    )  # as read_1080p names it: one name (QA mjrunway, 4)
     assert path.read_bytes()[4:8] == b"ftyp"
     with pytest.raises(UnprocessableError, match="cannot be extended"):  # KIE's rule (§3.3)
         kie_client.submit(EXTEND_MODEL, task_id=video.id, prompt="on")
@@ -823,10 +839,68 @@ def test_1080p_of_no_finished_video_is_refused_at_submit(
         kie_client.submit(HD_MODEL, task_id="no-such-task")
     assert unknown.value.parent_task_id == "no-such-task"
     assert not [r for r in kie_mock.requests() if r.path == "/api/v1/veo/get-1080p-video"]
-    pending = kie_client.submit("veo3_fast", prompt="a fox")  # not polled: still generating
-    hd = kie_client.submit(HD_MODEL, task_id=pending.id)
-    with pytest.raises(TaskNotFoundError, match="record status is not success"):
-        kie_client.wait(hd)  # KIE's answer to get-1080p-video (§3.3), said at once
+
+
+def test_1080p_of_an_unfinished_failed_or_4k_task_is_a_parent_error_at_submit(
+    kie_mock: MockServer, tmp_path: Path
+) -> None:
+    """KIE's get-1080p-video answers all three 422 "record status is not success" or "record
+    is null" (§3.3): the record read at submit tells which, and the journal row is closed as
+    refused, owed to no ``kie resume`` (QA mjrunway, 2)."""
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        pending = kie.submit("veo3_fast", prompt="a fox")  # not polled: still generating
+        with pytest.raises(ParentNotFinishedError, match="still generating") as running:
+            kie.submit(HD_MODEL, task_id=pending.id)
+        assert (running.value.parent_task_id, running.value.parent_state) == (
+            pending.id, "running",
+        )  # fmt: skip
+        assert running.value.retryable
+        assert running.value.task_id is None
+        failed = kie.submit("veo3_fast", prompt="a fox [mock:fail]")
+        with pytest.raises(TaskFailedError):
+            kie.wait(failed)
+        with pytest.raises(ParentTaskError, match="failed") as refused:
+            kie.submit(HD_MODEL, task_id=failed.id)
+        assert not isinstance(refused.value, ParentNotFinishedError)
+        assert refused.value.parent_state == "failed"
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.wait(video)
+        uhd = kie.submit(UHD_MODEL, task_id=video.id)
+        kie.wait(uhd)
+        with pytest.raises(ParentTaskError, match="4K") as four_k:
+            kie.submit(HD_MODEL, task_id=uhd.id)
+        assert four_k.value.parent_state == "not-a-video"
+    assert not [r for r in kie_mock.requests() if r.path == "/api/v1/veo/get-1080p-video"]
+    rows = [e for e in open_journal(url).entries() if e.model == HD_MODEL]
+    assert [e.state for e in rows] == [EntryState.REJECTED] * 3
+    assert {e.error["type"] for e in rows if e.error} == {
+        "ParentNotFinishedError", "ParentTaskError",
+    }  # fmt: skip
+
+
+def test_1080p_asked_twice_is_one_journal_row(kie_mock: MockServer, tmp_path: Path) -> None:
+    """KIE keeps one 1080P per video (§3.3): a second ask names the same task, and must not
+    be a second row that ``kie resume`` waits for and downloads again (QA mjrunway, 2)."""
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.wait(video)
+        first = kie.submit(HD_MODEL, task_id=video.id)
+        second = kie.submit(HD_MODEL, task_id=video.id)
+        assert first.id == second.id
+        kie.download(kie.wait(second), tmp_path / "out")
+    journal = open_journal(url)
+    holding = [e for e in journal.entries() if e.task_id == first.id]
+    assert [e.state for e in holding] == [EntryState.SUCCEEDED]
+    closed = [e for e in journal.entries() if e.model == HD_MODEL and e.task_id is None]
+    assert [e.state for e in closed] == [EntryState.REJECTED]
+    assert closed[0].error is not None
+    assert closed[0].error["type"] == "Duplicate"
 
 
 def test_1080p_is_journaled_and_kie_resume_finishes_it(
@@ -852,7 +926,7 @@ def test_1080p_is_journaled_and_kie_resume_finishes_it(
     row = open_journal(url).by_task(hd.id)
     assert row is not None
     assert row.state is EntryState.SUCCEEDED
-    assert [Path(f).name for f in row.files] == [f"{video.id}-1080p-result-0.mp4"]
+    assert [Path(f).name for f in row.files] == [f"{video.id}-1080p-0.mp4"]
     assert all(Path(f).is_file() for f in row.files)
 
 
@@ -874,7 +948,7 @@ def test_kie_run_fetches_the_1080p_of_a_video(
     assert main([*argv, "--out", str(out), "--json"]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["task_id"] == f"{video.id}-1080p"
-    assert [Path(f).name for f in said["files"]] == [f"{video.id}-1080p-result-0.mp4"]
+    assert [Path(f).name for f in said["files"]] == [f"{video.id}-1080p-0.mp4"]
     refused = main([*argv, "--callback-url", "http://127.0.0.1:9/hd", "--json"])
     assert refused == 2  # KIE calls no URL for a 1080P: refused before anything is sent
     assert json.loads(capsys.readouterr().out)["error"]["field"] == "--callback-url"
@@ -907,3 +981,27 @@ def test_1080p_input_and_its_calls_are_built_without_io() -> None:
     assert PROVIDER.parse_status(hd, {"resultUrl": VIDEO}).state is State.SUCCEEDED
     with pytest.raises(ProtocolError):
         PROVIDER.parse_status(hd, {})
+
+
+def test_reference_to_video_is_refused_with_the_quality_model_before_sending(
+    kie_mock: MockServer,
+) -> None:
+    """KIE's generate page: REFERENCE_2_VIDEO works with the Fast model only. Refused here,
+    naming the field, and by the mock as KIE would, nothing charged (QA mjrunway, 7)."""
+    fields = {"prompt": "a fox", "image_urls": [IMAGE], "generation_type": "REFERENCE_2_VIDEO"}
+    with client_for(kie_mock.base_url) as kie:
+        with pytest.raises(ValidationError) as refused:
+            kie.submit("veo3", **fields)
+        assert refused.value.field == "generation_type"
+        assert not [r for r in kie_mock.requests() if r.path == "/api/v1/veo/generate"]
+        body = {"model": "veo3", "prompt": "a fox", "imageUrls": [IMAGE]}
+        with pytest.raises(UnprocessableError, match="veo3_fast"):
+            kie.call(
+                Request(
+                    "POST",
+                    "/api/v1/veo/generate",
+                    body=body | {"generationType": "REFERENCE_2_VIDEO"},
+                )
+            )
+        assert kie_mock.tasks() == []
+        assert kie.submit("veo3_fast", **fields).id  # Fast takes it

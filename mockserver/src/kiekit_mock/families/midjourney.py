@@ -22,6 +22,17 @@ October 2025: [OBS] below). What sets this family apart:
 - an unknown task id answers 422 "The record does not exist", as KIE's other record-info paths
   of this generation do (Flux Kontext's and 4o Image's, recorded) [INF for Midjourney].
 
+Follow-ups of a finished image job: ``POST /api/v1/mj/generateUpscale`` and
+``/api/v1/mj/generateVary`` (docs.kie.ai/mj-api/upscale and /mj-api/vary; their schema read
+from the stored copy of the same pages, docs.midapi.ai/mj-api/upscale and /vary), each
+``{taskId, imageIndex, waterMark?, callBackUrl?}`` → ``data: {taskId}``, a task record-info and
+the callback report like any other. ``taskId`` (the image job's) and ``imageIndex`` are
+required, "0 <= x <= 3" (the vary page's notes say "1-4" [SRC≠]: the schema is kept). The
+pages give no taskType, result count or refusal text for them: the mock's record says
+``mj_upscale`` / ``mj_vary`` [INF], an upscale makes one image and a variation four [INF, as
+Midjourney's own U and V buttons], and a parent that is no succeeded image job of the caller is
+refused 422 "The record does not exist" or "record status is not success" [INF, Veo's texts].
+
 KIE keeps these files 15 days where its other media keep 14 (§8), and so does the mock.
 """
 
@@ -64,10 +75,15 @@ ROUTES = web.RouteTableDef()
 
 FAMILY = "midjourney"
 GENERATE_PATH, RECORD_PATH = "/api/v1/mj/generate", "/api/v1/mj/record-info"
+UPSCALE_PATH, VARY_PATH = "/api/v1/mj/generateUpscale", "/api/v1/mj/generateVary"
+FOLLOW_UPS = {UPSCALE_PATH: "mj_upscale", VARY_PATH: "mj_vary"}  # [INF] their record's taskType
+FOLLOW_UP_IMAGES = {"mj_upscale": 1, "mj_vary": 4}  # [INF] see above
+FOLLOW_UP_COSTS = {"mj_upscale": 2.0, "mj_vary": 4.0}  # mock figures, not KIE's prices
 
 IMAGE_TYPES = ("mj_txt2img", "mj_img2img", "mj_style_reference", "mj_omni_reference")
 VIDEO_TYPES = ("mj_video", "mj_video_hd")
 TASK_TYPES = IMAGE_TYPES + VIDEO_TYPES
+RECORD_TYPES = (*TASK_TYPES, "mj_upscale", "mj_vary")  # what a record's taskType may be
 NO_SPEED = ("mj_omni_reference", *VIDEO_TYPES)  # "speed is not required" for these
 NO_IMAGE = ("mj_txt2img",)  # every other type works from an image link
 SPEEDS = ("relaxed", "fast", "turbo")
@@ -208,6 +224,65 @@ async def generate(request: web.Request) -> web.Response:
     return ok({"taskId": task.task_id})
 
 
+def _follow_up_parent(request: web.Request, body: dict[str, Any]) -> TaskSnapshot:
+    """The caller's succeeded image job an upscale or variation picks an image of."""
+    parent_id = required_str(body, "taskId")
+    parent = runtime(request).store.find(parent_id)
+    if (
+        parent is None
+        or parent.account_id != account_of(request)
+        or parent.family != FAMILY
+        or parent.request_body.get("taskType") not in IMAGE_TYPES  # a video: no image grid
+    ):
+        raise NOT_FOUND
+    if parent.state != "success":
+        raise invalid("record status is not success")
+    return parent
+
+
+async def _follow_up(request: web.Request) -> web.Response:
+    task_type = FOLLOW_UPS[request.path]
+    body = await json_body(request)
+    index = body.get("imageIndex")
+    if index is None:
+        raise invalid("imageIndex cannot be empty")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= 3:
+        raise invalid("imageIndex is not within the range of allowed options")
+    watermark = optional_str(body, "waterMark")
+    callback = optional_callback_url(body, "callBackUrl")
+    parent = _follow_up_parent(request, body)
+    stored: dict[str, Any] = {"taskId": parent.task_id, "imageIndex": index}
+    if watermark:
+        stored["waterMark"] = watermark
+    if body.get("callBackUrl"):
+        stored["callBackUrl"] = body["callBackUrl"]
+    spec = TaskSpec(
+        family=FAMILY,
+        model=task_type,
+        request_body={**body, "taskType": task_type},  # what record() reports as taskType
+        callback_url=callback,
+        param_json=dumps(dict(sorted(stored.items()))),
+        prompt="",  # fails only when a test says so (MockServer.set_outcome), as Veo's 4K
+        cost=FOLLOW_UP_COSTS[task_type],
+        result_ext="jpeg",
+        result_count=FOLLOW_UP_IMAGES[task_type],
+        aspect_ratio=parent.aspect_ratio,
+        origin=origin_of(request),
+    )
+    task = runtime(request).store.create(account_of(request), spec)
+    return ok({"taskId": task.task_id})
+
+
+@ROUTES.post(UPSCALE_PATH)
+async def generate_upscale(request: web.Request) -> web.Response:
+    return await _follow_up(request)
+
+
+@ROUTES.post(VARY_PATH)
+async def generate_vary(request: web.Request) -> web.Response:
+    return await _follow_up(request)
+
+
 @ROUTES.get(RECORD_PATH)
 async def record_info(request: web.Request) -> web.Response:
     transition = poll_task(request, FAMILY, callback_payload, not_found=NOT_FOUND)
@@ -240,7 +315,7 @@ BODY = schema.obj(
 RECORD = schema.strict(
     {
         "taskId": schema.STRING,
-        "taskType": schema.enum(TASK_TYPES),
+        "taskType": schema.enum(RECORD_TYPES),
         "paramJson": schema.STRING,
         "completeTime": schema.nullable(schema.INT),
         "resultInfoJson": schema.nullable(
@@ -261,11 +336,28 @@ RECORD = schema.strict(
 )
 
 
+FOLLOW_UP_BODY = schema.obj(
+    {
+        "taskId": schema.required_text(),
+        "imageIndex": {"type": "integer", "minimum": 0, "maximum": 3},
+        "waterMark": schema.text(),
+        "callBackUrl": {"anyOf": [schema.url(), {"const": ""}]},
+    },
+    ["taskId", "imageIndex"],
+)
+
+
 def openapi_paths() -> Paths:
     created = schema.strict({"taskId": schema.STRING})
     query = {"taskId": schema.required_text()}
     return {
         GENERATE_PATH: {"post": kie_operation("Midjourney generate", created, tag="mj", body=BODY)},
+        UPSCALE_PATH: {
+            "post": kie_operation("Midjourney upscale", created, tag="mj", body=FOLLOW_UP_BODY)
+        },
+        VARY_PATH: {
+            "post": kie_operation("Midjourney vary", created, tag="mj", body=FOLLOW_UP_BODY)
+        },
         RECORD_PATH: {"get": kie_operation("Midjourney record", RECORD, tag="mj", query=query)},
     }
 
@@ -275,7 +367,7 @@ EXTENSION = FamilyExtension(
     routes=ROUTES,
     callback_payload=callback_payload,
     openapi_paths=openapi_paths,
-    status_paths={GENERATE_PATH: RECORD_PATH},
+    status_paths={GENERATE_PATH: RECORD_PATH, UPSCALE_PATH: RECORD_PATH, VARY_PATH: RECORD_PATH},
     # [INF] the generate page lists 400 "Invalid request parameters" beside 422; moderation as
     # Flux Kontext's
     moderation=(400, "Your prompt was flagged by content moderation"),

@@ -57,6 +57,8 @@ FAMILY: Family = "veo"
 MODELS = ("veo3", "veo3_fast", "veo3_lite")
 DEFAULT_MODEL = "veo3_fast"  # the generate page's default
 GENERATION_TYPES = ("TEXT_2_VIDEO", "FIRST_AND_LAST_FRAMES_2_VIDEO", "REFERENCE_2_VIDEO")
+QUALITY_MODEL = "veo3"
+REFERENCE_FAST_ONLY = "generationType REFERENCE_2_VIDEO only supports the veo3_fast model"
 ASPECT_RATIOS = ("16:9", "9:16", "Auto")
 EXTEND_MODES = ("fast", "quality")  # extend's `model`; "fast" by default
 SEED_MIN, SEED_MAX = 10000, 99999
@@ -141,6 +143,10 @@ def _check_generate(body: dict[str, Any]) -> tuple[str, str]:
     mode = optional_enum(body, "generationType", GENERATION_TYPES)
     images = url_list(body, "imageUrls", max_items=MAX_IMAGES, required=False) or []
     _image_count(mode, len(images))
+    if mode == "REFERENCE_2_VIDEO" and model == QUALITY_MODEL:
+        # KIE's generate page: reference-to-video "only supports the Fast model" (veo3_lite is
+        # not named there: left allowed). The refusal's text is the mock's own [INF]
+        raise invalid(REFERENCE_FAST_ONLY)
     aspect = _aspect(body)
     optional_int(body, "seeds", SEED_MIN, SEED_MAX)
     for flag in ("enableTranslation", "enableFallback"):  # enableFallback: deprecated, accepted

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from kiekit.plugin import Provider, hookimpl, version_attribute
 
 from kiekit_midjourney.provider import (
+    FollowUp,
     ImageToImage,
     ImageToVideo,
     MidjourneyProvider,
@@ -16,6 +17,7 @@ from kiekit_midjourney.provider import (
 )
 
 __all__ = [
+    "FollowUp",
     "ImageToImage",
     "ImageToVideo",
     "MidjourneyProvider",

@@ -6,6 +6,15 @@ the model id here (``mj_txt2img`` …); ``GET /api/v1/mj/record-info`` reports `
 0 generating, 1 success, 2 failed, 3 generation failed, and on success
 ``resultInfoJson: {resultUrls: [{resultUrl}]}``: four images for an image job, one video per
 ``video_batch_size`` for a video job. Files are kept 15 days.
+
+Follow-ups of a finished image job (KIE's pages docs.kie.ai/mj-api/upscale and
+docs.kie.ai/mj-api/vary; their body schema read from the stored copy of the same pages,
+docs.midapi.ai/mj-api/upscale and /vary): ``POST /api/v1/mj/generateUpscale`` and
+``POST /api/v1/mj/generateVary``, each ``{taskId, imageIndex, waterMark?, callBackUrl?}``,
+answered ``data: {taskId}``, a task of its own that record-info and the Midjourney callback
+report like any other. ``imageIndex`` picks one of the four images: "0 <= x <= 3" in both
+pages' schema, though the vary page's notes say "1-4" [SRC≠]: the schema is kept. kiekit names
+them ``mj_upscale`` and ``mj_vary`` (KIE gives these calls no taskType of their own).
 """
 
 from __future__ import annotations
@@ -13,12 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from attrs import frozen
 from kiekit.plugin import (
     Asset,
     Input,
     MediaKind,
     Model,
+    Request,
     SuccessFlagProvider,
     assets,
     choice,
@@ -91,6 +102,20 @@ class ImageToVideo(Input):
     enable_translation: bool | None = flag(default=None)
 
 
+@frozen
+class FollowUp(Input):
+    """``mj_upscale`` and ``mj_vary``: one image (``image_index`` 0–3) of an earlier, succeeded
+    image job (``task_id``) upscaled, or varied into a new set. A task of its own, paid for."""
+
+    task_id: str = text(pattern=r"\S+", pattern_hint="a task id")  # the image job (wire: taskId)
+    image_index: int = integer(0, 3, required=True)  # which of its four images (wire: imageIndex)
+    water_mark: str | None = text(default=None, required=False)
+
+
+UPSCALE, VARY = "mj_upscale", "mj_vary"
+FOLLOW_UP_PATHS = {UPSCALE: "/api/v1/mj/generateUpscale", VARY: "/api/v1/mj/generateVary"}
+
+
 class MidjourneyProvider(SuccessFlagProvider):
     name = "midjourney"
     models = (
@@ -100,13 +125,25 @@ class MidjourneyProvider(SuccessFlagProvider):
         Model("mj_omni_reference", OmniReference, MediaKind.IMAGE),
         Model("mj_video", ImageToVideo, MediaKind.VIDEO),
         Model("mj_video_hd", ImageToVideo, MediaKind.VIDEO),
+        Model(UPSCALE, FollowUp, MediaKind.IMAGE),
+        Model(VARY, FollowUp, MediaKind.IMAGE),
     )
     create_path = "/api/v1/mj/generate"
     status_path = "/api/v1/mj/record-info"
     results_field = "resultInfoJson"  # not ``response``, as the other successFlag products
 
     def body(self, model_id: str, params: Input) -> dict[str, Any]:
+        if model_id in FOLLOW_UP_PATHS:  # {taskId, imageIndex, waterMark?, callBackUrl?}
+            return super().body(model_id, params)
         return {"taskType": model_id, **super().body(model_id, params)}
+
+    def build_request(
+        self, model_id: str, params: Input, *, callback_url: str | None = None
+    ) -> Request:
+        request = super().build_request(model_id, params, callback_url=callback_url)
+        if model_id in FOLLOW_UP_PATHS:
+            return attrs.evolve(request, path=FOLLOW_UP_PATHS[model_id])
+        return request
 
     def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
         found = response.get("resultUrls")

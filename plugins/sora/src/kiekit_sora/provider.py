@@ -216,9 +216,9 @@ class CharactersPro(Input):
     """``sora-2-characters-pro`` (Sora pages): a character cut from an earlier Sora task's video
     (``origin_task_id``) between ``timestamps`` ``"start,end"`` seconds, 1–4 s apart.
 
-    The timestamps' format is left to KIE: kie-api.md §2.4 does not document this model, so its
-    inputs are taken leniently (any non-blank text); a wrong format costs one refused request
-    (422), not a paid task.
+    The page's rule is checked here (kie-api.md §2.4 does not document this model): two
+    non-negative numbers, the end 1 to 4 s after the start. A character is paid for, so a clip
+    KIE would refuse is refused before anything is sent.
     """
 
     origin_task_id: str = text()
@@ -228,6 +228,27 @@ class CharactersPro(Input):
     safety_instruction: str | None = text(
         default=None, required=False, max_length=CHARACTER_TEXT_MAX
     )
+
+    def check(self) -> None:
+        parts = self.timestamps.split(",")
+        try:
+            start, end = (float(part) for part in parts) if len(parts) == 2 else (None, None)
+        except ValueError:
+            start = end = None
+        if start is None or end is None:
+            raise ValidationError(
+                "timestamps",
+                f'must be "start,end" in seconds, such as "1,3"; got {self.timestamps!r}',
+            )
+        if start < 0 or not CLIP_MIN <= end - start <= CLIP_MAX:
+            raise ValidationError(
+                "timestamps",
+                f"the clip must be {CLIP_MIN:g} to {CLIP_MAX:g} s long, from a start of 0 s or "
+                f"more; got {self.timestamps!r} ({end - start:g} s)",
+            )
+
+
+CLIP_MIN, CLIP_MAX = 1.0, 4.0  # a character's clip, "1–4 s" (KIE's Sora characters page)
 
 
 @frozen

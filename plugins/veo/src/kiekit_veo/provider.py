@@ -39,6 +39,8 @@ from kiekit.plugin import (
     Input,
     MediaKind,
     Model,
+    ParentNotFinishedError,
+    ParentTaskError,
     Request,
     Results,
     State,
@@ -84,6 +86,8 @@ HD_MODEL = "veo3/1080p"  # kiekit's name for GET /api/v1/veo/get-1080p-video (§
 HD_SUFFIX = "-1080p"
 
 GENERATION_TYPES = ("TEXT_2_VIDEO", "FIRST_AND_LAST_FRAMES_2_VIDEO", "REFERENCE_2_VIDEO")
+REFERENCE = "REFERENCE_2_VIDEO"
+QUALITY_MODEL = "veo3"
 ASPECT_RATIOS = ("16:9", "9:16", "Auto")
 SEED_MIN, SEED_MAX = 10000, 99999
 
@@ -201,6 +205,26 @@ class VeoProvider(SuccessFlagProvider):
     create_path = GENERATE_PATH
     status_path = STATUS_PATH  # authoritative for generate, extend, 1080P and 4K tasks (§3.3)
 
+    def make_input(
+        self,
+        model_id: str,
+        values: Input | Mapping[str, Any] | None = None,
+        *,
+        from_text: bool = False,
+        **fields: Any,
+    ) -> Input:
+        """As every provider's; and REFERENCE_2_VIDEO only with a Fast-capable model: KIE's
+        generate page says reference-to-video works with the Fast model only (the pages
+        disagree on its aspect ratios, which are left to KIE; ``veo3_lite`` is not named). A
+        paid create KIE refuses is refused here, naming the field, before anything is sent."""
+        params = super().make_input(model_id, values, from_text=from_text, **fields)
+        if model_id == QUALITY_MODEL and getattr(params, "generation_type", None) == REFERENCE:
+            raise ValidationError(
+                "generation_type",
+                f"{REFERENCE} works with veo3_fast only (KIE's rule), not with {model_id}",
+            )
+        return params
+
     def body(self, model_id: str, params: Input) -> dict[str, Any]:
         self.checked_model(model_id, params)  # body() is reached from build_request too
         if model_id in (EXTEND_MODEL, UHD_MODEL):
@@ -230,11 +254,18 @@ class VeoProvider(SuccessFlagProvider):
     def parse_created(self, data: Any) -> str:
         """A create's ``{taskId}``; for ``veo3/1080p``, whose "create" read the source's record
         (the only answer here with a ``successFlag``; an unknown video is refused there, 422
-        "record is null"), the task ``<source>-1080p``. A video not succeeded (yet) is KIE's
-        to say, at the first poll: 422 "record status is not success" (§3.3), and the row
-        stays for ``kie resume``."""
+        "record is null"), the task ``<source>-1080p``.
+
+        The source must be a succeeded generated or extended video: get-1080p-video answers
+        anything else 422 "record status is not success" or "record is null" (§3.3), words
+        that tell neither "not yet" nor "never". So the record read here decides, before any
+        poll: still generating is :class:`ParentNotFinishedError`, failed or a 4K task (its
+        record carries ``mediaIds``, §3.3) is :class:`ParentTaskError`. The journal row is
+        closed as refused (nothing was made), never left owed to ``kie resume``."""
         if isinstance(data, Mapping) and "successFlag" in data:
-            return super().parse_created(data) + HD_SUFFIX
+            source = super().parse_created(data)
+            _check_source(source, data)
+            return source + HD_SUFFIX
         return super().parse_created(data)
 
     def status_request(self, task_id: str) -> Request:
@@ -249,11 +280,10 @@ class VeoProvider(SuccessFlagProvider):
         return super().parse_status(task_id, data)
 
     def extract_results(self, task_id: str, data: Any) -> Results:
-        if task_id.endswith(HD_SUFFIX):  # the task's one video: <source>-1080p-result-0.mp4
-            results = upgrades.read_1080p(task_id, data).results
+        if task_id.endswith(HD_SUFFIX):  # the task's one video: <source>-1080p-0.mp4
+            results = upgrades.read_1080p(task_id.removesuffix(HD_SUFFIX), data).results
             assert results is not None  # a 200 answer is ready with its file, or raised
-            assets = tuple(attrs.evolve(item, label="result") for item in results.assets)
-            return attrs.evolve(results, assets=assets)
+            return attrs.evolve(results, task_id=task_id)  # named as read_1080p names it
         return super().extract_results(task_id, data)
 
     def status_of_refusal(self, task_id: str, error: Exception) -> TaskStatus | None:
@@ -309,3 +339,29 @@ class VeoProvider(SuccessFlagProvider):
         """Ready (with the 4K files when KIE's answer carries them) or not ready yet; raises if
         the answer is a failure."""
         return upgrades.read_4k(task_id, answer)
+
+
+def _check_source(source: str, record: Mapping[str, Any]) -> None:
+    """Refuse a 1080P of ``source`` (its record-info ``record``) that KIE cannot give."""
+    flag = record.get("successFlag")
+    if flag == 0:
+        raise ParentNotFinishedError(
+            f"{HD_MODEL}: video {source} is still generating; wait for it to succeed, then ask "
+            "for its 1080P",
+            parent_task_id=source,
+            parent_state="running",
+        )
+    if flag != 1:
+        raise ParentTaskError(
+            f"{HD_MODEL}: video {source} failed (successFlag {flag!r}): it has no 1080P version",
+            parent_task_id=source,
+            parent_state="failed",
+        )
+    response = record.get("response")
+    if isinstance(response, Mapping) and response.get("mediaIds") is not None:
+        raise ParentTaskError(
+            f"{HD_MODEL}: task {source} is a 4K task, not a generated or extended video: ask "
+            "for the 1080P of the video it was made from",
+            parent_task_id=source,
+            parent_state="not-a-video",
+        )

@@ -70,8 +70,9 @@ class Upgrade:
     ``ready`` False means KIE is still rendering: ask again later (1080P: every 20–30 s; 4K:
     every 30 s or more). It is never a failure — failures are raised by the readers.
 
-    ``results`` holds the files when the answer carried them, named after ``source`` with the
-    label ``1080p``, ``4k`` or ``4k-preview``: pass them to ``client.download``. A 4K answer read
+    ``results`` holds the files when the answer carried them, named after ``source``:
+    ``<source>-1080p-0.mp4`` (as the ``veo3/1080p`` task's own file), ``<source>-4k-0.mp4`` and
+    ``<source>-4k-preview-1.jpg``: pass them to ``client.download``. A 4K answer read
     from an ApiError is ready without files (``client.call`` keeps only the message of a 422):
     read the 4K task, ``task_id``, through record-info instead.
 
@@ -127,8 +128,11 @@ def read_1080p(task_id: str, answer: Any) -> Upgrade:
     link = data.get("resultUrl") if isinstance(data, Mapping) else None
     if not link:
         raise ProtocolError("get-1080p-video answered no resultUrl", task_id=task_id, payload=data)
-    item = asset(link, MediaKind.VIDEO, task_id=task_id, label="1080p")
-    results = Results(task_id=task_id, assets=(item,), raw=data)
+    # one name however the file is asked for (read_1080p, or the veo3/1080p task
+    # <source>-1080p): <source>-1080p-0.mp4, the video it is the 1080P of shown first
+    hd = task_id + "-1080p"
+    item = asset(link, MediaKind.VIDEO, task_id=hd, label=None)
+    results = Results(task_id=hd, assets=(item,), raw=data)
     return Upgrade(task_id, True, results=results, message=message, raw=answer)
 
 

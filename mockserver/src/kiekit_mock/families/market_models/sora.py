@@ -14,7 +14,7 @@ from ..validation import (
     required_str,
     url_list,
 )
-from .base import Input, MarketModel, nested, objects, seconds
+from .base import Input, MarketModel, Source, nested, objects, seconds
 
 SORA_PROMPT_MAX = 10_000  # 5000 in one copy, 10000 in others (§2.4 [SRC≠]): the larger
 SORA_RATIOS = ("portrait", "landscape")
@@ -82,14 +82,29 @@ def _sora_characters(inp: Input) -> Input:
 
 
 def _sora_characters_pro(inp: Input) -> Input:
-    required_str(inp, "origin_task_id")  # [INF] not checked against the store
-    # KIE's page wants "start,end" seconds 1–4 s apart; §2.4 does not document the model, so
-    # the mock, like the plugin, takes any text and leaves the rest to the real service [INF]
-    required_str(inp, "timestamps")
+    # the earlier Sora video it cuts from: checked against the store (CHARACTER_SOURCE)
+    required_str(inp, "origin_task_id")
+    _timestamps(required_str(inp, "timestamps"))
     required_str(inp, "character_prompt", 5000)
     optional_str(inp, "character_user_name", 40)
     optional_str(inp, "safety_instruction", 5000)
     return inp
+
+
+# KIE's Sora characters page: "start,end" in seconds, the clip 1–4 s long. §2.4 does not
+# document the model; the refusal's text is the mock's own [INF]
+CLIP_MIN, CLIP_MAX = 1.0, 4.0
+TIMESTAMPS_MSG = 'timestamps must be "start,end" seconds, 1-4 s apart'
+
+
+def _timestamps(text: str) -> None:
+    parts = text.split(",")
+    try:
+        start, end = (float(part) for part in parts) if len(parts) == 2 else (0.0, -1.0)
+    except ValueError:
+        raise invalid(TIMESTAMPS_MSG) from None
+    if not (start >= 0 and CLIP_MIN <= end - start <= CLIP_MAX):
+        raise invalid(TIMESTAMPS_MSG)
 
 
 def _sora_watermark_remover(inp: Input) -> Input:
@@ -98,6 +113,17 @@ def _sora_watermark_remover(inp: Input) -> Input:
     optional_enum(inp, "upload_method", SORA_UPLOADS)
     return inp
 
+
+VIDEO_MODELS = (
+    "sora-2-text-to-video",
+    "sora-2-image-to-video",
+    "sora-2-pro-text-to-video",
+    "sora-2-pro-image-to-video",
+    "sora-2-pro-storyboard",
+)
+# a character is cut from an earlier Sora video of the caller's: any other id is taken and
+# charged, and fails at its end, as Grok's follow-ups (market._source_problem) [INF]
+CHARACTER_SOURCE = Source("origin_task_id", frozenset(VIDEO_MODELS), "a Sora 2 video task")
 
 MODELS = (
     MarketModel("sora-2-text-to-video", _sora_text_to_video, "video", 1, 15.0, True),
@@ -109,6 +135,14 @@ MODELS = (
     MarketModel("sora-2-pro-storyboard", _sora_storyboard, "video", 1, 30.0, True),
     # a character task yields a character id, not a file: its catalogue entry's `result`
     MarketModel("sora-2-characters", _sora_characters, "text", 0, 2.0, True),
-    MarketModel("sora-2-characters-pro", _sora_characters_pro, "text", 0, 2.0, True),
+    MarketModel(
+        "sora-2-characters-pro",
+        _sora_characters_pro,
+        "text",
+        0,
+        2.0,
+        True,
+        source=CHARACTER_SOURCE,
+    ),
     MarketModel("sora-watermark-remover", _sora_watermark_remover, "video", 1, 2.0, True),
 )
