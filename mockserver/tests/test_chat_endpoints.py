@@ -93,6 +93,9 @@ def test_completion_thoughts_images_and_json_format(kie: Kie) -> None:
     ("body", "msg"),
     [
         ({"messages": []}, "messages cannot be empty"),
+        ({}, "messages cannot be empty"),
+        ({"messages": "bad"}, "messages must be a list"),  # not "empty": what is wrong
+        ({"messages": {"role": "user"}}, "messages must be a list"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({"messages": HELLO, "reasoning_effort": "max"}, "reasoning_effort"),
         (
@@ -113,6 +116,37 @@ def test_completion_validation_is_422_naming_the_field(kie: Kie, body: Any, msg:
     assert answer.json()["code"] == 422
     assert msg in answer.json()["msg"]
     assert kie.ok(kie.get(CREDIT)) == before
+
+
+def test_claude_messages_not_a_list_is_refused_saying_so(kie: Kie) -> None:
+    answer = kie.post("/claude/v1/messages", {"model": "claude-sonnet-4-6", "messages": "hi"})
+    assert (answer.json()["code"], answer.json()["msg"]) == (
+        422,
+        "messages must be a list of messages",
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_body_naming_another_model_than_the_path_is_answered_as_the_path_and_warned(
+    mock: MockServer, kie: Kie, stream: bool
+) -> None:
+    """kie-api.md §5: the path names the model; KIE documents nothing for a body's other
+    `model`. The mock answers as the path's model and says so in its warning header, which
+    the journal keeps; the same model, or none, is not warned of."""
+    path = "/gpt-5-2/v1/chat/completions"
+    body = {"model": "gemini-3-pro", "messages": HELLO, "stream": stream}
+    answer = kie.post(path, body)
+    assert answer.status == 200
+    warning = answer.headers["x-kiekit-mock-warning"]
+    assert "gemini-3-pro" in warning
+    assert "gpt-5-2" in warning
+    assert b"gpt-5-2" in answer.body
+    if not stream:  # a stream is journaled once its handler returns, maybe after its reader
+        (record,) = [r for r in mock.requests() if r.path == path]
+        assert record.answer is not None
+        assert record.answer.headers["X-Kiekit-Mock-Warning"] == warning
+    same = kie.post(path, {"model": "gpt-5-2", "messages": HELLO, "stream": stream})
+    assert "x-kiekit-mock-warning" not in same.headers
 
 
 def test_unknown_model_path_is_a_real_404(kie: Kie) -> None:

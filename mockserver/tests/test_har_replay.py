@@ -660,3 +660,44 @@ def test_an_entry_without_a_start_time_keeps_the_files_order_and_says_so() -> No
     assert scenario == parse_har(_har())  # the fixture is written in recorded order
     (note,) = [line for line in scenario.warnings() if "startedDateTime" in line]
     assert note.startswith("log.entries[3]: no readable startedDateTime")
+
+
+def test_a_har_loaded_again_never_hands_out_a_recorded_id_a_live_task_holds(
+    kie_at: Any, mock: MockServer
+) -> None:
+    """Two tests sharing a mock each load the same recording: the second create gets a fresh
+    emulated task, never the id the first still holds (one task, paid once, one callback)."""
+    first, second = kie_at(mock.base_url, "key-a"), kie_at(mock.base_url, "key-b")
+    assert first.post("/_mock/scenarios", _har()).status == 200
+    assert first.ok(first.post("/api/v1/jobs/createTask", GROK_BODY))["taskId"] == GROK
+    assert first.post("/_mock/scenarios", _har()).status == 200
+    other = second.ok(second.post("/api/v1/jobs/createTask", GROK_BODY))["taskId"]
+    assert other != GROK
+    assert {t.task_id for t in mock.tasks()} == {GROK, other}
+    assert mock.account("key-a").tasks == 1  # the first's task is still the first's
+    assert first.record(GROK)["state"] == "waiting"  # its recording, from its start
+    assert second.record(other)["taskId"] == other
+    # cleared and loaded again: the emulation still holds the recorded id, so again fresh
+    assert first.fetch(mock.base_url + "/_mock/scenarios", method="DELETE").status == 200
+    assert first.post("/_mock/scenarios", _har()).status == 200
+    again = first.ok(first.post("/api/v1/jobs/createTask", GROK_BODY))["taskId"]
+    assert again not in (GROK, other)
+    checked = first.get("/_mock/journal/check?check=created_once&task_id=" + GROK).json()
+    assert checked["passed"], checked
+
+
+def test_another_key_never_sees_nor_consumes_a_replayed_task(kie_at: Any, mock: MockServer) -> None:
+    """A replayed task is its creator's account's (README: a key never sees another
+    account's task): another key is answered as for an emulated task — market 404 "Task not
+    found" (§2.2), Veo 422 "record is null" (§3.3) — and the creator's answers stay its own."""
+    owner, stranger = kie_at(mock.base_url, "key-a"), kie_at(mock.base_url, "key-b")
+    assert owner.post("/_mock/scenarios", _har()).status == 200
+    assert owner.ok(owner.post("/api/v1/jobs/createTask", GROK_BODY))["taskId"] == GROK
+    for _ in range(3):
+        assert stranger.get(RECORD_INFO + GROK).json()["code"] == 404
+    assert owner.record(GROK)["state"] == "waiting"  # the recording's first answer, unspent
+    veo = owner.ok(owner.post("/api/v1/veo/generate", {"prompt": "x", "model": "veo3_fast"}))
+    assert veo == {"taskId": VEO}
+    refused = stranger.get(f"/api/v1/veo/record-info?taskId={VEO}").json()
+    assert (refused["code"], refused["msg"]) == (422, "record is null")
+    assert owner.ok(owner.get(f"/api/v1/veo/record-info?taskId={VEO}"))["successFlag"] == 0

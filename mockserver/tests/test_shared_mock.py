@@ -58,7 +58,7 @@ def test_a_reset_for_one_key_forgets_only_that_accounts_state(make_mock: MakeMoc
     answer = ctl(admin, "POST", "/_mock/reset", {"api_key": "job-a"})
 
     assert answer.status == 200
-    forgotten = {"tasks": 1, "callbacks": 1, "requests": 2, "rules": 1, "faults": 1}
+    forgotten = {"tasks": 1, "callbacks": 1, "requests": 2, "rules": 1, "faults": 1, "uploads": 0}
     assert answer.json() == {"reset": True, "account": {"account_id": A} | forgotten}
     # job B goes on as if nothing happened
     assert job_b.record(task_b)["state"] == "success"
@@ -239,7 +239,7 @@ def test_a_bad_reset_body_is_refused_naming_the_field(kie: Kie, body: Any, field
 
 def test_an_account_unknown_yet_resets_to_nothing(kie: Kie) -> None:
     answer = ctl(kie, "POST", "/_mock/reset", {"api_key": "job-not-started"})
-    nothing = dict.fromkeys(("tasks", "callbacks", "requests", "rules", "faults"), 0)
+    nothing = dict.fromkeys(("tasks", "callbacks", "requests", "rules", "faults", "uploads"), 0)
     assert answer.json()["account"] == {"account_id": account_id("job-not-started")} | nothing
 
 

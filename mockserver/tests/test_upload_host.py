@@ -692,3 +692,42 @@ def test_the_readme_names_every_field_an_upload_answer_carries(host: Any) -> Non
     data = stream(host, {"uploadPath": "images/x"})["data"]
     assert documented == list(data)
     assert "deliberate" in readme[shown.end() : shown.end() + 200]
+
+
+def test_a_reset_forgets_uploaded_files_and_the_control_api_lists_them(
+    mock: MockServer, host: Any, kie_at: Callable[..., Any]
+) -> None:
+    """A test sharing a mock over HTTP never reads an earlier test's file at the same path:
+    `POST /_mock/reset` forgets the upload host's files, their links then 404 as KIE's for a
+    file it no longer holds (§4, §8); `GET /_mock/uploads` shows what is held."""
+    control = kie_at(mock.base_url, None)
+    first = stream(host, {"uploadPath": "a", "fileName": "cat.png"})["data"]
+    other = stream(host, {"uploadPath": "b", "fileName": "dog.png"}, key="other-key")["data"]
+    listed = control.get("/_mock/uploads").json()
+    assert listed["count"] == 2
+    assert {f["file_path"] for f in listed["uploads"]} == {first["filePath"], other["filePath"]}
+    mine = control.get(f"/_mock/uploads?api_key={KEY}").json()["uploads"]
+    assert mine == [
+        {
+            "account_id": account_id(KEY),
+            "file_path": first["filePath"],
+            "file_name": "cat.png",
+            "mime_type": "image/png",
+            "size": len(PNG),
+            "uploaded_at": mine[0]["uploaded_at"],
+        }
+    ]
+
+    reset = mock.base_url + "/_mock/reset"
+    one = host.fetch(reset, method="POST", data=json.dumps({"api_key": KEY}).encode())
+    assert one.json()["account"]["uploads"] == 1
+    assert host.fetch(first["downloadUrl"]).status == 404
+    assert host.fetch(other["downloadUrl"]).status == 200  # another account's: kept
+    assert [f["file_path"] for f in control.get("/_mock/uploads").json()["uploads"]] == [
+        other["filePath"]
+    ]
+
+    assert host.fetch(reset, method="POST", data=b"").json() == {"reset": True}
+    assert host.fetch(other["downloadUrl"]).status == 404
+    assert control.get("/_mock/uploads").json() == {"count": 0, "uploads": []}
+    assert mock.uploads() == []

@@ -40,7 +40,7 @@ from .requestlog import (
 from .route_helpers import STREAMED, Handler, bearer_key, key_in, parse_json_object, said_cut_short
 from .rules import check_families
 from .runtime import RUNTIME, Runtime
-from .state import account_id
+from .state import PEEKING, account_id
 
 log = logging.getLogger("kiekit_mock")
 
@@ -127,6 +127,8 @@ async def _emulator(request: web.Request, handler: Handler) -> web.StreamRespons
             return _not_loopback()
         if request.method not in _SAFE_METHODS and (refusal := cross_site(request)) is not None:
             return refusal
+        if (unrouted := request.match_info.http_exception) is not None:
+            return _no_control_route(request, unrouted)
     if rt.scenarios.active and path.startswith("/api/"):
         handler = partial(har.replay, handler=handler)
     if rt.limits.polls_limited:
@@ -184,6 +186,22 @@ def _too_large(exc: web.HTTPRequestEntityTooLarge) -> web.Response:
     """A control request's body over its limit: the control routes' JSON error, naming it."""
     body = {"error": f"the body is too large: {exc.text}", "field": "body"}
     return web.json_response(body, status=413)
+
+
+def _no_control_route(request: web.Request, unrouted: web.HTTPException) -> web.Response:
+    """An unknown control path (404) or a method its route does not take (405, with its
+    Allow header): the control routes' JSON error, as the README promises for every /_mock/
+    answer, not aiohttp's text/plain; a client decoding every control answer reads it too."""
+    if isinstance(unrouted, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(unrouted.allowed_methods))
+        body = {
+            "error": f"{request.path} does not take {request.method} (it takes {allowed})",
+            "field": "method",
+        }
+    else:
+        body = {"error": f"no control route {request.path} (mockserver/README.md)", "field": "path"}
+    headers = {"Allow": unrouted.headers["Allow"]} if "Allow" in unrouted.headers else None
+    return web.json_response(body, status=unrouted.status, headers=headers)
 
 
 def _client_left(request: web.Request) -> bool:
@@ -261,12 +279,17 @@ async def _kie_conventions(
         key = bearer_key(request)
         if key is None or not rt.store.accepts(key):
             return error(401, "You do not have access permissions")
+    # HEAD (aiohttp answers it on every GET route) reads a task without polling it (PEEKING)
+    peeking = PEEKING.set(True) if request.method == "HEAD" else None
     try:
         return await handler(request)
     except ErrorAnswer as exc:
         if isinstance(exc, RateLimited):  # the journal tells which limit answered
             request[faults_http.FAULT_HIT] = faults_http.FaultHit(exc.limit, "kie")
         return error(exc.code, exc.msg)
+    finally:
+        if peeking is not None:
+            PEEKING.reset(peeking)
 
 
 def _note(
@@ -290,8 +313,13 @@ def _note(
     code = answer.get("code") if answer is not None else None
     fault = None if hit is None else hit.rule_id
     authorization, account = _caller(request.headers.get("Authorization"))
-    # 0: reset, none sent; the answer cut as the journal keeps it (noted_answer)
-    answered = None if status == 0 or sent is None else noted_answer(*_sent(sent))
+    # 0: reset, none sent; the answer cut as the journal keeps it (noted_answer). A client that
+    # hung up before the answer was ready (nothing of it sent yet) never gets it: not delivered
+    answered = (
+        None
+        if status == 0 or sent is None
+        else noted_answer(*_sent(sent), sent.prepared or not _client_left(request))
+    )
     rules = _rules(request, task_id) if method == "POST" else ()  # only a POST creates
     kind = request_kind(method, path, query, task_id, code, fault)
     # plain values only (requestlog.Noted): the journal keeps them until the record is read

@@ -454,14 +454,39 @@ def _update_account(
     return answer({"account": acct.to_json()}, status=200 if known else 201)
 
 
+# --- the upload host's files ---
+
+
+@ROUTES.get("/_mock/uploads")
+@_controlled
+async def uploads(request: web.Request) -> web.Response:
+    """The upload host's files (uploads.py), oldest upload first, optionally one account's
+    (account_id= or api_key=): what a test uploaded, and what a reset will forget. The bytes
+    are at the upload host's link, its origin + "/" + file_path (no auth, as KIE's, §4)."""
+    account = account_filter(request.query)
+    files = [
+        {
+            "account_id": stored.account,
+            "file_path": stored.file_path,
+            "file_name": stored.file_name,
+            "mime_type": stored.mime_type,
+            "size": stored.size,
+            "uploaded_at": stored.uploaded_at,
+        }
+        for stored in _rt(request).uploads.files()
+        if account is None or stored.account == account
+    ]
+    return answer({"count": len(files), "uploads": files})
+
+
 # --- everything ---
 
 
 @ROUTES.post("/_mock/reset")
 @_controlled
 async def reset(request: web.Request) -> web.Response:
-    """Forget tasks, account changes, added rules and the journal; the clock keeps its time
-    and goes back to the speed the mock started with.
+    """Forget tasks, uploaded files, account changes, added rules and the journal; the clock
+    keeps its time and goes back to the speed the mock started with.
     Body {"api_key": …} or {"account_id": …}: only that account's (Runtime.forget_account),
     so one job of many sharing a mock resets without touching the others'."""
     body = await read_object(request)

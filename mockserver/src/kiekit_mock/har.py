@@ -34,11 +34,12 @@ from urllib.parse import parse_qsl, urlsplit
 from aiohttp import web
 
 from . import files, media
+from .config import account_id
 from .envelope import ENVELOPE, dumps, loads, ok
 from .families import CALLBACK_PAYLOADS
 from .ranges import ranged
 from .replay_links import is_loopback_link, links_in, rewrite_links, stand_in_name
-from .route_helpers import Handler, origin_of, parse_json_object
+from .route_helpers import Handler, bearer_key, origin_of, parse_json_object
 from .rules import Lifecycle
 from .runtime import RUNTIME, CallbackPayload, Runtime
 from .scenario import (
@@ -398,9 +399,19 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not player.active or not request.path.startswith("/api/"):
         return await handler(request)
     answer: dict[str, Any] | None = None
+    key = bearer_key(request)  # the auth middleware has accepted it
+    account = None if key is None else account_id(key)
     if request.method == "POST":
         body = parse_json_object(await request.read()) or {}
-        task = player.claim(request.path, model_word(request.path, body))
+        # a recorded id a live task holds is never handed out again (ScenarioPlayer.claim):
+        # the same HAR loaded twice on one mock would have two creates share one task
+        held = rt.store.find
+        task = player.claim(
+            request.path,
+            model_word(request.path, body),
+            account,
+            lambda task_id: held(task_id) is not None,
+        )
         if task is not None and (refused := await _twin(request, handler, task)) is not None:
             return refused
         if task is not None and player.pending_stage(task) is not None:
@@ -410,15 +421,20 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
             _shadow(rt, task)
             answer = task.create_answer
         elif (named := _named(body)) is not None:
-            answer = player.follow_up("POST", request.path, named)
+            answer = player.follow_up("POST", request.path, named, account)
         if answer is None and request.path == DOWNLOAD_URL:
             link = _har_file_link(request, body.get("url"))
             if link is not None:
                 return ok(link)
     elif request.method == "GET" and (task_id := _named(request.query)) is not None:
         found = rt.store.find(task_id)
+        # a replayed task is its creator's: another key is answered by the emulation, which
+        # holds its twin under the creator's account ("Task not found", README: accounts)
         status = player.poll(
-            request.path, task_id, moved=found is not None and found.state != "waiting"
+            request.path,
+            task_id,
+            moved=found is not None and found.state != "waiting",
+            account=account,
         )
         if isinstance(status, Handover):
             if status.first:
@@ -428,7 +444,7 @@ async def replay(request: web.Request, handler: Handler) -> web.StreamResponse:
             if player.stage(status, request.path) is None:  # the recording shows its end
                 _end_shadow(rt, task_id, status, request.path)
         else:
-            answer = player.follow_up("GET", request.path, task_id)
+            answer = player.follow_up("GET", request.path, task_id, account)
     if answer is None:
         return await handler(request)
     return _local(answer, player.files(), origin_of(request))

@@ -162,6 +162,10 @@ class SentAnswer:
     size: int | None  # bytes; None when it was streamed
     headers: dict[str, str] = field(default_factory=dict)  # besides Content-Type
     body: bytes | None = None  # the text's first TEXT_ANSWER_LIMIT bytes, as sent
+    # False: the client had hung up before the answer was ready (its own timeout during a
+    # slow fault or a slow create), so none of it reached it: what the mock did stands (a
+    # task made and charged), what the client saw is nothing
+    delivered: bool = True
 
     @classmethod
     def of(
@@ -175,13 +179,15 @@ class SentAnswer:
 
     def to_json(self, *, bodies: bool = True) -> dict[str, Any]:
         """`json` when the body parses as JSON, else `text`; `cut` when only its start was
-        kept; `streamed` when it went out in pieces (no body here). `bodies=False`: neither
-        `json` nor `text` (a list that shows no bodies need not carry them)."""
+        kept; `streamed` when it went out in pieces (no body here); `delivered` false when
+        the client had hung up before it was ready. `bodies=False`: neither `json` nor `text`
+        (a list that shows no bodies need not carry them)."""
         shown: dict[str, Any] = {
             "content_type": self.content_type,
             "size": self.size,
             "headers": dict(self.headers),
             "streamed": self.size is None,
+            "delivered": self.delivered,
         }
         if self.body is not None and bodies:
             text = self.body.decode("utf-8", "replace")
@@ -275,23 +281,27 @@ Noted = tuple[
     str | None,  # fault
     float | None,  # at
     str | None,  # account_id
-    # answer: its type, headers, the body as SentAnswer keeps it (noted_answer) and its size
-    tuple[str | None, dict[str, str], bytes | None, int | None] | None,
+    # answer: its type, headers, the body as SentAnswer keeps it (noted_answer), its size, and
+    # whether the client was still there for it
+    tuple[str | None, dict[str, str], bytes | None, int | None, bool] | None,
     tuple[int, ...],  # rules
 ]
 
 
 def noted_answer(
-    content_type: str | None, headers: dict[str, str], body: bytes | None
-) -> tuple[str | None, dict[str, str], bytes | None, int | None]:
+    content_type: str | None,
+    headers: dict[str, str],
+    body: bytes | None,
+    delivered: bool = True,
+) -> tuple[str | None, dict[str, str], bytes | None, int | None, bool]:
     """An answer as a Noted keeps it until its record is made: what SentAnswer.of keeps, cut
     now (a finished task's 1 MB record, kept whole by every poll's note, took GBs)."""
     if body is None:
-        return content_type, headers, None, None
+        return content_type, headers, None, None, delivered
     if not is_text(content_type):
-        return content_type, headers, None, len(body)
+        return content_type, headers, None, len(body), delivered
     kept = body if len(body) <= TEXT_ANSWER_LIMIT else body[:TEXT_ANSWER_LIMIT]
-    return content_type, headers, kept, len(body)
+    return content_type, headers, kept, len(body), delivered
 
 
 def _noted_bytes(noted: Noted) -> int:
@@ -355,7 +365,9 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         at,
         account,
         seq,
-        None if answer is None else SentAnswer(answer[0], answer[3], answer[1], answer[2]),
+        None
+        if answer is None
+        else SentAnswer(answer[0], answer[3], answer[1], answer[2], answer[4]),
         rules,
         size,
         truncated,

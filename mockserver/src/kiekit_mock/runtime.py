@@ -22,6 +22,7 @@ from .requestlog import Journal
 from .rules import RuleBook
 from .scenario import ScenarioPlayer
 from .state import Store, TaskSnapshot, Transition
+from .uploads import UploadStore
 
 CallbackPayload = Callable[[Transition], dict[str, Any]]
 log = logging.getLogger("kiekit_mock")
@@ -44,6 +45,8 @@ class Runtime:
     guessed_models: GuessedModels = field(default_factory=GuessedModels)
     # finished tasks' status answers, encoded once (envelope.Prerendered)
     prerendered: Prerendered = field(default_factory=Prerendered)
+    # the upload host's files (uploads_http.py): test state too, forgotten by a reset
+    uploads: UploadStore = field(default_factory=UploadStore)
 
     @property
     def limits(self) -> Limits:
@@ -80,6 +83,7 @@ class Runtime:
             rules=rules,
             changes=changes,
             prerendered=prerendered,
+            uploads=UploadStore(config.upload_limit, config.upload_cdn_seconds),
         )
 
     def finish(self, transition: Transition, payload: CallbackPayload) -> None:
@@ -132,6 +136,9 @@ class Runtime:
         self.prerendered.clear()
         self.rules.reset()
         self.journal.clear()
+        # uploaded files too: a test never reads the file an earlier test uploaded at the same
+        # path, and their bytes no longer count against upload_limit (their links answer 404)
+        self.uploads.clear()
         # fault rules, limits and callback modes are test state too: back to the config
         self.faults.clear()
         self.limits.reset()
@@ -146,10 +153,10 @@ class Runtime:
 
     def forget_account(self, account: str) -> AccountReset:
         """Reset one account and leave the others be (mocks shared by parallel jobs): forget
-        its tasks, callbacks, journal records, rate windows and the rules and fault rules
-        scoped to it; it is back to its configured settings (or closed, if opened since).
-        The clock, the settings and rules of the whole mock and a loaded recording are shared,
-        and stay as they are."""
+        its tasks, uploaded files, callbacks, journal records, rate windows and the rules and
+        fault rules scoped to it; it is back to its configured settings (or closed, if opened
+        since). The clock, the settings and rules of the whole mock and a loaded recording are
+        shared, and stay as they are."""
         forgotten = AccountReset(
             account_id=account,
             tasks=self.store.forget_account(account),
@@ -157,6 +164,7 @@ class Runtime:
             requests=self.journal.forget_account(account),
             rules=self.rules.forget_account(account),
             faults=self.faults.forget_account(account),
+            uploads=self.uploads.forget_account(account),
         )
         self.limits.forget_account(account)
         self.prerendered.clear()  # a cache: answers are rendered again when asked
@@ -173,6 +181,7 @@ class AccountReset:
     requests: int
     rules: int
     faults: int
+    uploads: int
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -409,6 +409,7 @@ class _Playing:
     # sent to another host than most of its recording's (another service's API mixed into
     # the HAR): claimed only after the main host's tasks of the same path and model
     aside: bool = False
+    account: str | None = None  # the account whose create claimed it: only its calls replay
 
 
 @dataclass(frozen=True)
@@ -493,19 +494,32 @@ class ScenarioPlayer:
     def active(self) -> bool:
         return bool(self._tasks)  # a list's truth is read atomically
 
-    def claim(self, path: str, model: str | None) -> RecordedTask | None:
+    def claim(
+        self,
+        path: str,
+        model: str | None,
+        account: str | None = None,
+        held: Callable[[str], bool] = lambda task_id: False,
+    ) -> RecordedTask | None:
         """The first unclaimed task recorded with this path and model, a task of its
-        recording's main host first (_Playing.aside), now claimed; None when none is left."""
+        recording's main host first (_Playing.aside), now claimed for ``account``; None when
+        none is left. A recorded id still in use is never handed out again: not one another
+        claimed task of a recording has (the same HAR loaded twice), nor one ``held`` says a
+        live task of the mock holds (a recording loaded again after DELETE /_mock/scenarios).
+        Its create is then emulated, with a fresh id: two creates never share a task."""
         with self._lock:
+            taken = {p.task.task_id for p in self._tasks if p.claimed}
             found = [
                 p
                 for p in self._tasks
                 if not p.claimed and p.task.create_path == path and p.task.model == model
             ]
-            if not found:
+            free = [p for p in found if p.task.task_id not in taken and not held(p.task.task_id)]
+            if not free:
                 return None
-            playing = min(found, key=lambda p: p.aside)  # min keeps the first of equals
+            playing = min(free, key=lambda p: p.aside)  # min keeps the first of equals
             playing.claimed = True
+            playing.account = account
             return playing.task
 
     def unclaim(self, task: RecordedTask) -> None:
@@ -552,16 +566,20 @@ class ScenarioPlayer:
             return None
 
     def poll(
-        self, path: str, task_id: str, *, moved: bool = False
+        self, path: str, task_id: str, *, moved: bool = False, account: str | None = None
     ) -> dict[str, Any] | Handover | None:
         """The next recorded status answer of a claimed task; a Handover once an emulated task's
         recording has run out, or at once when the control API `moved` its emulated task on;
-        None when the recording does not cover this query."""
+        None when the recording does not cover this query, or when another ``account`` than
+        the one that created it asks (the emulation answers it as any other account's task:
+        not found, and the recording's answers are left for their owner)."""
         with self._lock:
             for playing in self._tasks:
                 task = playing.task
                 if not playing.claimed or task.task_id != task_id:
                     continue
+                if account is not None and playing.account not in (None, account):
+                    return None
                 if task.status_path not in (None, path):
                     return None
                 if playing.emulated and (
@@ -577,12 +595,17 @@ class ScenarioPlayer:
                 return answer
             return None
 
-    def follow_up(self, method: str, path: str, task_id: str) -> dict[str, Any] | None:
-        """The next recorded answer to another call naming a claimed task (the last repeats)."""
+    def follow_up(
+        self, method: str, path: str, task_id: str, account: str | None = None
+    ) -> dict[str, Any] | None:
+        """The next recorded answer to another call naming a claimed task (the last repeats);
+        None for another ``account`` than its creator's (as poll)."""
         with self._lock:
             for playing in self._tasks:
                 if not playing.claimed or playing.task.task_id != task_id:
                     continue
+                if account is not None and playing.account not in (None, account):
+                    return None
                 calls = [c for c in playing.task.follow_ups if (c.method, c.path) == (method, path)]
                 if not calls:
                     return None

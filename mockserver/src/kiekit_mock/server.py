@@ -196,7 +196,7 @@ class MockServer:
         self._serving: _Serving | None = None
         self._finalizer: weakref.finalize[[], MockServer] | None = None
         # KIE's upload host (uploads_http.py) on a port of its own; its files outlive a restart
-        self._uploads = UploadStore(self.config.upload_limit, self.config.upload_cdn_seconds)
+        self._uploads = self._runtime.uploads
         self._requested_upload_port = requested_upload_port
         self._shutdown_grace = _checked_grace(shutdown_grace)
 
@@ -576,9 +576,7 @@ def serve(
     if upload_port is None:
         upload_port = port + 1 if port else 0
     rt = runtime_of(app)
-    upload_app = build_upload_app(
-        rt, UploadStore(rt.config.upload_limit, rt.config.upload_cdn_seconds)
-    )
+    upload_app = build_upload_app(rt)
     allowed = runtime_of(app).config.allowed_callback_hosts
     logging.getLogger("kiekit_mock").info("kiekit-mock: %s", Egress(allowed).describe())
     ends = _Ends(os.getppid() if exit_with_parent else None, exit_on_stdin_close)

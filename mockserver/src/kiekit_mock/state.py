@@ -44,6 +44,10 @@ _FINAL = len(_PENDING)  # stage index of the final state
 CREATED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "kiekit_mock_created", default=None
 )
+# True while a HEAD request is answered (app.py): a status query then reads its task as it is,
+# never moves it on nor owes its callback. HEAD is only how a client probes a route (curl -I,
+# a health check); counting it as a poll ended tasks and sent callbacks nobody could read
+PEEKING: contextvars.ContextVar[bool] = contextvars.ContextVar("kiekit_mock_peeking", default=False)
 
 
 @dataclass(frozen=True)
@@ -594,12 +598,15 @@ class Store:
 
     def poll(self, account: str, task_id: str, family: Family) -> Transition | None:
         """A status query by the task's owner; None when the task is not theirs or not there
-        (or no longer: past MockConfig.record_days, as an unknown id)."""
+        (or no longer: past MockConfig.record_days, as an unknown id). Under PEEKING (a HEAD
+        request) the task is left as it is."""
         with self._lock:
             self._let_records_go(self._clock())
             task = self._tasks.get(task_id)
             if task is None or task.account_id != account or task.spec.family != family:
                 return None
+            if PEEKING.get():  # a HEAD: the task as it is, its polls not counted
+                return Transition(task.snapshot(), False, self._account(account).credits)
             if task.ended is not None:  # final: no stage to work out
                 task.polls += 1
                 return Transition(task.snapshot(), False, self._account(account).credits)

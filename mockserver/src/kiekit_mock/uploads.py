@@ -126,6 +126,24 @@ class UploadStore:
         with self._lock:
             return list(self._files.values())
 
+    def clear(self) -> int:
+        """Forget every file (the mock's reset): their links answer 404 from now on, as KIE's
+        for a file it no longer holds (§4, §8). Returns how many were held."""
+        with self._lock:
+            count = len(self._files)
+            self._files.clear()
+            self._replaced.clear()
+            self._bytes = 0
+            return count
+
+    def forget_account(self, account: str) -> int:
+        """Forget one account's files (a per-account reset); returns how many."""
+        with self._lock:
+            mine = [path for path, stored in self._files.items() if stored.account == account]
+            for file_path in mine:
+                self._remove(file_path)
+            return len(mine)
+
     def prune(self, now: float) -> None:
         """Let go of the files past their 3 days at ``now`` (the mock clock moved on)."""
         with self._lock:

@@ -101,14 +101,17 @@ def json_body_limit(file_limit: int | None) -> int:
     return sys.maxsize if file_limit is None else 4 * -(-file_limit // 3) + 2**20
 
 
-def build_upload_app(rt: Runtime, store: UploadStore) -> web.Application:
-    """The upload host over the mock's accounts and clock, keeping files in ``store``. The
+def build_upload_app(rt: Runtime, store: UploadStore | None = None) -> web.Application:
+    """The upload host over the mock's accounts and clock, keeping files in ``store`` (by
+    default the runtime's, which its reset forgets and GET /_mock/uploads lists). The
     mock's fault rules (faults.py) answer its requests as they answer the API's: a client's
     upload retries and lost answers are tested the same way."""
     middlewares = [_journal, _faults, _host_conventions]
     body_limit = json_body_limit(largest_file(rt.config))
     app = web.Application(middlewares=middlewares, client_max_size=body_limit)
     app[RUNTIME] = rt
+    if store is None:
+        store = rt.uploads
     app[UPLOADS] = store
     # a create naming one of this host's files that is gone fails as KIE's would (inputs.py)
     rt.store.input_check = inputs.checker(store, rt.clock.now)

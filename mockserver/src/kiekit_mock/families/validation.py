@@ -2,7 +2,16 @@
 
 Messages follow the real ones seen in traffic: "<field> cannot be empty" (kie-api.md §2.4, §10:
 `aspect_ratio cannot be empty`, `multi_shots cannot be empty`) and "<field> is not within the
-range of allowed options" for enums. None counts as absent everywhere.
+range of allowed options" for enums.
+
+One rule for "" (mockserver/README.md, "Empty strings"), in every family: "" is not "not
+given" but an empty value, answered as KIE answered Grok's ``aspect_ratio: ""`` (kie-api.md §10:
+422 "aspect_ratio cannot be empty") wherever the field constrains its value (an option, a URL,
+a model, a number, a boolean, a list), optional or required. Free text takes "" as it is (an
+optional text "" is none, as Runway's ``waterMark`` documents, §3.4; a required one, such as
+``prompt``, cannot be empty); ``callBackUrl: ""`` is none (route_helpers). None (null) is
+absent everywhere. So a Go client that sends its zero values learns at once which field to
+leave out (``omitempty``), as it would from KIE, instead of a mock that takes what KIE refuses.
 """
 
 from __future__ import annotations
@@ -21,6 +30,15 @@ def invalid(msg: str) -> ErrorAnswer:
     return ErrorAnswer(422, msg)
 
 
+def given(data: Mapping[str, Any], field: str) -> Any:
+    """The ``field`` of the body (None when absent or null); "" is KIE's 422 "<field> cannot
+    be empty" (the module's rule: a field that constrains its value is never "")."""
+    value = data.get(field)
+    if isinstance(value, str) and value == "":
+        raise invalid(f"{field} cannot be empty")
+    return value
+
+
 def required_str(data: Mapping[str, Any], field: str, max_len: int | None = None) -> str:
     """The string ``field`` of the body; a 422 if absent, blank, not a string or too long."""
     value = data.get(field)
@@ -30,8 +48,11 @@ def required_str(data: Mapping[str, Any], field: str, max_len: int | None = None
 
 
 def optional_str(data: Mapping[str, Any], field: str, max_len: int | None = None) -> str | None:
-    """The string ``field`` of the body, None if absent; a 422 if not a string or too long."""
+    """The string ``field`` of the body, None if absent or "" (free text: "" is none); a 422
+    if not a string or too long."""
     value = data.get(field)
+    if value == "":
+        return None
     return None if value is None else _check_str(field, value, max_len)
 
 
@@ -45,7 +66,7 @@ def _check_str(field: str, value: object, max_len: int | None) -> str:
 
 def optional_enum(data: Mapping[str, Any], field: str, allowed: Collection[str]) -> str | None:
     """The ``field`` of the body, None if absent; a 422 unless it is one of ``allowed``."""
-    value = data.get(field)
+    value = given(data, field)
     if value is None:
         return None
     # an object or a list (unhashable: `in` a set raises TypeError) is no option either
@@ -56,7 +77,7 @@ def optional_enum(data: Mapping[str, Any], field: str, allowed: Collection[str])
 
 def optional_bool(data: Mapping[str, Any], field: str) -> bool | None:
     """The boolean ``field`` of the body, None if absent; a 422 for another type."""
-    value = data.get(field)
+    value = given(data, field)
     if value is None:
         return None
     if not isinstance(value, bool):
@@ -84,7 +105,7 @@ def optional_int(
     data: Mapping[str, Any], field: str, low: int, high: int, *, strings_ok: bool = False
 ) -> int | None:
     """An integer in [low, high]; with strings_ok, "6" is read as 6 (KIE coerces, §2.2)."""
-    value = data.get(field)
+    value = given(data, field)
     if value is None:
         return None
     number = _as_int(value) if strings_ok or not isinstance(value, str) else None
@@ -115,7 +136,7 @@ def _as_number(value: object) -> float | None:
 
 def optional_number(data: Mapping[str, Any], field: str, low: float) -> float | None:
     """A number >= low, given as a JSON number or a numeric string."""
-    value = data.get(field)
+    value = given(data, field)
     if value is None:
         return None
     number = _as_number(value)
@@ -128,7 +149,7 @@ def optional_number(data: Mapping[str, Any], field: str, low: float) -> float | 
 
 def optional_url(data: Mapping[str, Any], field: str) -> str | None:
     """The http(s) URL ``field`` of the body, None if absent; a 422 for anything else."""
-    value = data.get(field)
+    value = given(data, field)
     if value is None:
         return None
     if not is_http_url(value):
@@ -140,7 +161,7 @@ def url_list(
     data: Mapping[str, Any], field: str, *, max_items: int, required: bool
 ) -> list[str] | None:
     """A list of 1..max_items http(s) URLs."""
-    value = data.get(field)
+    value = given(data, field)
     if value is None or value == []:
         if required:
             raise invalid(f"{field} cannot be empty")

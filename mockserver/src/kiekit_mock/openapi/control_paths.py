@@ -338,7 +338,17 @@ ONE_ACCOUNT = closed({"api_key": NAME, "account_id": NAME}) | {
         "properties": {"api_key": STRING, "account_id": STRING},
     }
 }
-FORGOTTEN = dict.fromkeys(("tasks", "callbacks", "requests", "rules", "faults"), INT)
+FORGOTTEN = dict.fromkeys(("tasks", "callbacks", "requests", "rules", "faults", "uploads"), INT)
+UPLOADED = strict(
+    {
+        "account_id": STRING,
+        "file_path": STRING,
+        "file_name": STRING,
+        "mime_type": STRING,
+        "size": INT,
+        "uploaded_at": MOMENT,
+    }
+)
 RESET = strict(
     {"reset": {"const": True}, "account": strict({"account_id": STRING} | FORGOTTEN)},
     required=("reset",),
@@ -533,11 +543,20 @@ def _control() -> dict[str, dict[str, Any]]:
                 ),
             ),
         },
+        "/_mock/uploads": {
+            "get": ctl(
+                "The upload host's files (a reset forgets them); `api_key` or `account_id`: "
+                "that account's only",
+                strict({"count": INT, "uploads": {"type": "array", "items": UPLOADED}}),
+                errors=(400,),
+                query=by_account,
+            )
+        },
         "/_mock/reset": {
             "post": ctl(
-                "Forget tasks, rules, accounts' changes, the journal; the clock back to its "
-                "starting speed; given an account (its api_key or account_id), only that "
-                "account's (the clock is left as it is)",
+                "Forget tasks, uploaded files, rules, accounts' changes, the journal; the clock "
+                "back to its starting speed; given an account (its api_key or account_id), "
+                "only that account's (the clock is left as it is)",
                 RESET,
                 errors=(400,),
                 optional_body=True,

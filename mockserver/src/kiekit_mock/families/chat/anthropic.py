@@ -167,7 +167,9 @@ def read(body: dict[str, Any], extra: frozenset[str] = frozenset()) -> Conversat
     if not isinstance(model, str) or (model not in MODELS and model not in extra):
         raise invalid("model not supported")  # KIE's own words (§7)
     messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
+    if messages is not None and not isinstance(messages, list):
+        raise invalid("messages must be a list of messages")
+    if not messages:
         raise invalid("messages cannot be empty")
     turns = _system(body.get("system")) + tuple(_turn(i, m) for i, m in enumerate(messages))
     check_tool_turns(turns)

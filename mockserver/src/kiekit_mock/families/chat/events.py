@@ -61,9 +61,13 @@ def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(12)
 
 
-async def open_stream(request: web.Request) -> web.StreamResponse:
+async def open_stream(
+    request: web.Request, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """An SSE answer, begun; ``headers``: more of them (the mock's warning header)."""
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+        | (headers or {})
     )
     await prepare_streamed(request, response)
     return response

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ...route_helpers import json_body
+from ..market_models.extra import WARNING_HEADER, header_safe
 from .conversation import (
     Conversation,
     Turn,
@@ -133,7 +134,9 @@ def _functions(tools: list[dict[str, Any]]) -> list[tuple[str, Any]]:
 
 def read(model: str, body: dict[str, Any]) -> Conversation:
     messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
+    if messages is not None and not isinstance(messages, list):
+        raise invalid("messages must be a list of messages")
+    if not messages:
         raise invalid("messages cannot be empty")
     turns = tuple(_turn(i, m) for i, m in enumerate(messages))
     check_tool_turns(turns)
@@ -177,19 +180,21 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if model not in MODELS and model not in taught(request, "completions"):
         raise web.HTTPNotFound()  # an unknown route is a real HTTP 404 (§1)
     account = chat_account(request)
-    conv = read(model, await json_body(request))
+    body = await json_body(request)
+    conv = read(model, body)
     if conv.fails and not conv.stream:
         raise failure()
     credits = charge(request, account, conv)
     answer_id, created = new_id("chatcmpl-"), created_at(request)
+    warned = _model_mismatch(model, body.get("model"))
     if conv.stream:
-        return await _stream(request, conv, answer_id, created, credits)
+        return await _stream(request, conv, answer_id, created, credits, warned)
     message: dict[str, Any] = {"role": "assistant", "content": conv.answer()}
     if conv.tool is not None:
         message = {"role": "assistant", "content": None, "tool_calls": [_call(conv)]}
     if conv.thinking:  # [INF] Gemini's OpenAI mode returns thoughts as reasoning_content
         message["reasoning_content"] = conv.reasoning()
-    return answer(
+    whole = answer(
         {
             "id": answer_id,
             "object": "chat.completion",
@@ -200,6 +205,19 @@ async def completions(request: web.Request) -> web.StreamResponse:
             "credits_consumed": credits,  # [INF] as the Anthropic answer carries it (§5 [OBS])
         }
     )
+    whole.headers.update(warned)
+    return whole
+
+
+def _model_mismatch(model: str, named: object) -> dict[str, str]:
+    """The warning header for a body naming another model than the path (kie-api.md §5: the
+    path names the model; what KIE does with a body's `model` is not documented, so the mock
+    answers as the path's model, as before, and says so in the answer's header, which the
+    journal keeps). Empty when the body names none or the same."""
+    if not isinstance(named, str) or named in ("", model):
+        return {}
+    said = f"the body names model {named!r}, the path {model!r}: answered as {model!r}"
+    return {WARNING_HEADER: header_safe(said) or "the body names another model than the path"}
 
 
 def _call(conv: Conversation) -> dict[str, Any]:
@@ -215,7 +233,12 @@ def _finish(conv: Conversation) -> str:
 
 
 async def _stream(
-    request: web.Request, conv: Conversation, answer_id: str, created: int, credits: float
+    request: web.Request,
+    conv: Conversation,
+    answer_id: str,
+    created: int,
+    credits: float,
+    headers: dict[str, str],
 ) -> web.StreamResponse:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
         return {
@@ -227,7 +250,7 @@ async def _stream(
             **extra,
         }
 
-    response = await open_stream(request)
+    response = await open_stream(request, headers)
     await send(response, chunk({"role": "assistant", "content": ""}))
     if conv.thinking:
         await send(response, chunk({"reasoning_content": conv.reasoning()}))

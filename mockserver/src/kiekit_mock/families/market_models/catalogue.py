@@ -275,6 +275,10 @@ def _check_field(inp: Input, field: str, spec: Mapping[str, Any]) -> None:
     if value is None or value == "" or value == []:
         if required:
             raise invalid(spec.get("missing", f"{field} cannot be empty"))
+        if value == "" and (kind != "string" or "enum" in spec):
+            # "" of a field that constrains its value: empty, as KIE answered Grok's
+            # aspect_ratio "" (§10), in every family (validation.py)
+            raise invalid(f"{field} cannot be empty")
         if kind != "string" or value is None:
             return
     if kind == "string":
