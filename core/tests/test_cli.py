@@ -179,7 +179,6 @@ def test_unknown_input_field_is_named(capsys: pytest.CaptureFixture[str]) -> Non
         (["--aspect_ratio", "16:9"], "(a model's input field goes as --input aspect_ratio=16:9)"),
         (["--resolution=2K"], "(a model's input field goes as --input resolution=2K)"),
         (["--seed"], "(a model's input field goes as --input seed=VALUE)"),
-        (["-v"], "(-v belongs before the command: kie -v COMMAND ...)"),
     ],
 )
 def test_an_option_kie_run_does_not_have_says_what_was_meant(

@@ -107,7 +107,7 @@ def test_a_usage_error_with_json_is_one_json_object_too(
     assert answer == {
         "ok": False,
         "command": command,
-        "error": {"type": "UsageError", "task_id": None},
+        "error": {"type": "UsageError", "task_id": None, "paid": False, "retryable": False},
     }
     assert said in message
     assert err.startswith("usage: kie")
@@ -324,7 +324,13 @@ def test_a_file_error_no_typed_error_covers_names_the_file_and_answers_json(
     assert err == f"kie: error: {said}\n"
     answer = json.loads(out)
     assert answer["ok"] is False
-    assert answer["error"] == {"type": "OSError", "message": said, "task_id": None}
+    assert answer["error"] == {
+        "type": "OSError",
+        "message": said,
+        "task_id": None,
+        "paid": None,
+        "retryable": False,
+    }
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to fill a file")

@@ -164,8 +164,9 @@ def endpoints(
     if upload is not None:
         _check(source, upload)
     for name, close in unknown_variables(env):  # not refused above: ignored, and said so
-        if close in _HOST_VARIABLES:
-            _warn_unknown(name, close)
+        meant = host_meant(name, close)
+        if meant is not None:
+            _warn_unknown(name, meant)
     return Endpoints(base.rstrip("/"), None if upload is None else upload.rstrip("/"))
 
 
@@ -190,13 +191,41 @@ def _refuse_misspelt(variable: str, default: str, env: Mapping[str, str]) -> Non
     KIE's real host ``default`` is about to be used in its place: whoever set it meant another
     host (a mock, a proxy), and KIE's real one is paid for."""
     for name, close in unknown_variables(env):
-        if close == variable:
+        if host_meant(name, close) == variable:
             raise ConfigurationError(
                 f"{name} is not a variable kiekit reads; did you mean {variable}? Without "
                 f"it, kiekit would go to KIE's real {default}, where tasks are paid for: "
                 f"rename it to {variable}, or unset it, or, to use KIE's real host, name it: "
                 f"{variable}={default}"
             )
+
+
+# The words of a name made up only of them says it names KIE's host, as whoever set it guessed
+# KIE_BASE_URL's name: KIE_API_URL, KIE_ENDPOINT, KIE_API_BASE, KIEKIT_HOST. A name with
+# another word is a variable of the user's own (KIE_STAGING_URL, KIE_BASE_URL_STAGING: read
+# by their scripts) or another service's (KIEKIT_REDIS_URL), and only warned of.
+_HOST_WORDS = frozenset({
+    "API", "URL", "URI", "HOST", "HOSTNAME", "ENDPOINT", "ENDPOINTS", "BASE", "BASEURL",
+    "SERVER", "ADDR", "ADDRESS", "ORIGIN", "DOMAIN", "UPLOAD",
+})  # fmt: skip
+
+
+def host_meant(name: str, close: str | None) -> str | None:
+    """The host variable (``KIE_BASE_URL`` or ``KIE_UPLOAD_BASE_URL``) an unknown name was
+    meant as, or None: a misspelling of one (``KIE_BASEURL``), or a name made only of words
+    that name a host (``KIE_API_URL``, ``KIE_ENDPOINT``, ``KIE_API_BASE``). Such a name is
+    refused while KIE's real, paid host is about to be used in its place (README: a CI job
+    meant for a mock must not create real tasks); any other unknown name is warned of."""
+    if close in _HOST_VARIABLES:
+        return close
+    if close is not None:  # close to another variable kiekit reads: a misspelling of that one
+        return None
+    upper = name.upper()
+    rest = upper.removeprefix("KIEKIT_") if upper.startswith("KIEKIT_") else upper[4:]
+    words = {word for word in rest.split("_") if word}
+    if not words or not words <= _HOST_WORDS:
+        return None
+    return UPLOAD_BASE_URL_ENV if "UPLOAD" in words else BASE_URL_ENV
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
@@ -221,7 +250,7 @@ def warn_unknown_variables(
     the hosts (:func:`endpoints` refuses such a name, or warns of it); ``but_mock``: not the
     ``KIEKIT_MOCK_*`` names, for ``kie mock serve``, whose mock says them itself."""
     for name, close in unknown_variables(environ):
-        if but_hosts and close in _HOST_VARIABLES:
+        if but_hosts and host_meant(name, close) is not None:
             continue
         if but_mock and name.upper().startswith(_MOCK_PREFIX):
             continue

@@ -50,6 +50,7 @@ from kiekit.cli import (
     adopt,
     batch,
     chat,
+    completion,
     credits,
     mock,
     models,
@@ -92,7 +93,7 @@ def _terminate(signum: int, frame: object) -> None:
 _USAGE_ERRORS = (ValidationError, ConfigurationError, UnknownModelError, PluginError)
 
 COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume, settle, adopt,
-            prune, batch, chat)  # fmt: skip
+            prune, batch, chat, completion)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,7 +190,9 @@ def _main(argv: Sequence[str] | None) -> int:
             said = f"{os.fsdecode(exc.filename)}: {said}"
         print(f"kie: error: {said}", file=sys.stderr)
         if getattr(args, "json", False):
-            error = {"type": type(exc).__name__, "message": said, "task_id": None}
+            # no typed error: whether a task was made is not known here
+            error: dict[str, Any] = {"type": type(exc).__name__, "message": said}
+            error |= {"task_id": None, "paid": None, "retryable": False}
             _json_said(_json_failure, args, error)
         return EXIT_FAILED
     finally:
@@ -312,7 +315,7 @@ def _say_refused_value(refused: _ValueRefused, *, as_json: bool) -> None:
 
         words = refused.parser.prog.split()  # "kie mock serve": the command is "mock"
         command = words[1] if len(words) > 1 else None
-        said = {**error_report(error), "task_id": None}
+        said = {**error_report(error), "task_id": None, "paid": False, "retryable": False}
         print(json_text({"ok": False, "command": command, "error": said}))
 
 
@@ -323,6 +326,13 @@ def _parse(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namesp
         own = _command_parser(parser, given)
         own.error(f"unrecognized arguments: {' '.join(extra)}{_hint(extra, args, own)}")
     args.options = extra
+    # -v and --json go before the command or after it (`kie --json run …`, `kie run … -v`)
+    args.verbose += getattr(args, "verbose_after", 0)
+    if args.json_first and hasattr(args, "handler"):
+        if not hasattr(args, "json"):
+            own = _command_parser(parser, given)
+            own.error("--json: this command has no JSON output")
+        args.json = True
     return args
 
 
@@ -336,7 +346,13 @@ def _say_usage_error(usage: _UsageError, *, as_json: bool) -> None:
 
         words = usage.parser.prog.split()  # "kie mock serve": the command is "mock"
         command = words[1] if len(words) > 1 else None
-        error = {"type": "UsageError", "message": usage.message, "task_id": None}
+        error = {
+            "type": "UsageError",
+            "message": usage.message,
+            "task_id": None,
+            "paid": False,  # refused before anything was sent
+            "retryable": False,
+        }
         print(json_text({"ok": False, "command": command, "error": error}))
 
 
@@ -394,11 +410,13 @@ def _reader_gone() -> int:
 
 
 def _hint(extra: Sequence[str], args: argparse.Namespace, own: argparse.ArgumentParser) -> str:
-    """What the commonest slips meant: ``-v`` after the command; on a command that takes
-    ``--input``, a prompt given without ``--prompt``, a mistyped option of the command's own
-    (``--promt``, ``--output``), or a model's field given as an option (``--aspect-ratio``)."""
-    if any(item in ("-v", "-vv", "--verbose") for item in extra):
-        return " (-v belongs before the command: kie -v COMMAND ...)"
+    """What the commonest slips meant: an option of the command's own given before it
+    (``kie --mock run …``); on a command that takes ``--input``, a prompt given without
+    ``--prompt``, a mistyped option of the command's own (``--promt``, ``--output``), or a
+    model's field given as an option (``--aspect-ratio``)."""
+    known = [o for o in (item.split("=")[0] for item in extra) if o in own._option_string_actions]
+    if known:  # read by the command, but given before its name
+        return f" ({known[0]} goes after the command: {own.prog} {known[0]} ...)"
     if not hasattr(args, "input"):  # only commands that take --input
         return ""
     given = next((i for i, item in enumerate(extra) if item.startswith("--")), None)
@@ -423,6 +441,8 @@ def _close_option(given: str, own: argparse.ArgumentParser) -> str | None:
     """The command's own long option ``given`` is a slip of: close in spelling, or a longer
     spelling of it (``--output`` for ``--out``)."""
     options = [o for o in own._option_string_actions if o.startswith("--") and o != "--help"]
+    if given in options:  # given where it is not read (before the command): not a slip of itself
+        return None
     longer = [o for o in options if given.startswith(o) and len(o) >= 5]
     close = difflib.get_close_matches(given, options, n=1, cutoff=0.75)
     found = close or longer
@@ -452,12 +472,27 @@ def _json_error(args: argparse.Namespace, exc: KieError) -> None:
     reply), for it was received and paid for."""
     from kiekit.journal import error_record
 
-    error = {**error_record(exc), **_error_fields(exc), "task_id": exc.task_id}
+    error = {**error_record(exc), **_error_fields(exc), **_for_scripts(exc)}
     if exc.partial is not None:
         from kiekit.cli.chat import reply_record
 
         error["partial"] = reply_record(exc.partial)
     _json_failure(args, error)
+
+
+def _for_scripts(exc: KieError) -> dict[str, Any]:
+    """What a script decides on without parsing the message (README, "Errors for scripts"):
+    ``task_id``, the task the error concerns; ``paid``, whether a task was created for it
+    (true: KIE charges for it, so do not simply run the command again: ``kie resume`` or a
+    rerun with the same idempotency key finishes it; null: unknown, a create whose answer was
+    lost; false: nothing was made); ``retryable``, whether the same command may succeed later
+    unchanged (the network, KIE's 5xx or rate limit, a wait that timed out)."""
+    from kiekit.errors import OutcomeUnknownError
+
+    paid: bool | None = exc.task_id is not None or exc.partial is not None  # a chat cut short
+    if isinstance(exc, OutcomeUnknownError) and exc.task_id is None:
+        paid = None
+    return {"task_id": exc.task_id, "paid": paid, "retryable": bool(exc.retryable)}
 
 
 def _error_fields(exc: KieError) -> dict[str, Any]:
@@ -541,9 +576,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log kiekit's work (-vv: debug)"
     )
+    parser.add_argument(
+        "--json",
+        dest="json_first",
+        action="store_true",
+        help="as COMMAND --json: one JSON object on standard output",
+    )
     commands = parser.add_subparsers(metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
+    for name, own in commands.choices.items():
+        if own.get_default("passthrough") or name in ("mock", "plugin"):
+            continue  # a command whose options are another program's (kie mock serve)
+        own.add_argument(  # as before the command: `kie run … -v` as `kie -v run …`
+            "-v",
+            "--verbose",
+            dest="verbose_after",
+            action="count",
+            default=0,
+            help="log kiekit's work (-vv: debug), as kie -v COMMAND",
+        )
     return parser
 
 

@@ -117,6 +117,29 @@ def path_option(text: str) -> Path:
     return Path(native(text))
 
 
+def at_least_one(text: str) -> int:
+    """An option's whole number of at least 1 (``--concurrency``): 0 would wait on nothing
+    forever, a negative count means nothing; a ValidationError naming the option, as
+    ``kie batch``'s library check says it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
+    return value
+
+
+def idempotency_key(text: str) -> str:
+    """``--idempotency-key``'s value: an empty or blank one is refused (``"$KEY"`` with KEY
+    unset), for a key of nothing would be no key at all and every rerun would pay again."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty (a shell variable that was not set?): give a key, or leave the option out"
+        )
+    return text
+
+
 def seconds(text: str) -> float:
     """An option's positive, finite number of seconds (--timeout, --poll-interval): anything
     else is a ValidationError naming the option (kiekit.cli._Parser), before anything is sent."""

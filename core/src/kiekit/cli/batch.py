@@ -67,7 +67,7 @@ def register(commands: Commands) -> None:
     batch.add_argument("--out", required=True, type=path_option, help="folder for the result files")
     batch.add_argument(
         "--results",
-        type=path_option,
+        type=_results_file,
         default=None,
         help="the results file (default OUT/results.jsonl)",
     )
@@ -526,6 +526,20 @@ def _run_on_celery(
             on_result=done,
             on_wait=say,  # a long wait with no answer says what it waits for
         )
+
+
+def _results_file(text: str) -> Path:
+    """--results' path. ``-`` is refused rather than taken as a file named "-" in the current
+    folder (as it was) or as standard output: the results file is rewritten as jobs end and
+    read back by a rerun (the task ids it knows), which a pipe cannot be; and ``-`` means
+    standard input for JOBS, ``kie chat`` and ``kie upload``."""
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "- is not a file: the results file is rewritten as jobs end and read again by a "
+            "rerun, so it cannot be standard output; give a path (./- for a file named -), "
+            "then read it (cat OUT/results.jsonl); --json prints the run's summary"
+        )
+    return path_option(text)
 
 
 def _check_results_file(args: argparse.Namespace, results_path: Path) -> None:

@@ -42,6 +42,7 @@ from kiekit.cli._common import (
     add_journal_option,
     add_json_option,
     add_network_options,
+    at_least_one,
     connect,
     emit,
     env_key,
@@ -96,7 +97,9 @@ def register(commands: Commands) -> None:
         default=DEFAULT_TIMEOUT,
         help=f"seconds to wait per task (default {DEFAULT_TIMEOUT:g})",
     )
-    resume.add_argument("--concurrency", type=int, default=10, help="tasks waited on at once")
+    resume.add_argument(
+        "--concurrency", type=at_least_one, default=10, help="tasks waited on at once"
+    )
     resume.add_argument(
         "--poll-interval", type=seconds, default=None, metavar="S", help="seconds between polls"
     )

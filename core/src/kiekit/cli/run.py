@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from kiekit.cli._common import (
     add_json_option,
     came_after_create,
     emit,
+    idempotency_key,
+    on_gone_mock,
     open_client,
     path_option,
     progress_bars,
@@ -30,11 +33,13 @@ from kiekit.cli._common import (
 from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files, upload_for
 from kiekit.cli._preflight import journal_opens, output_folder
 from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
-from kiekit.cli._streams import json_text
+from kiekit.cli._streams import StdoutError, json_text
 from kiekit.errors import KieError, OutcomeUnknownError, PluginHookError, ValidationError
 from kiekit.fields import check_callback_url
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kiekit.client import Client
     from kiekit.fields import Input
     from kiekit.journal import Entry, Journal
@@ -47,7 +52,19 @@ def register(commands: Commands) -> None:
     run.add_argument(
         "model", metavar="MODEL", help="a model id, e.g. flux-kontext-pro (see `kie providers`)"
     )
-    run.add_argument("--prompt", help="the prompt")
+    given = run.add_mutually_exclusive_group()
+    given.add_argument(
+        "--prompt",
+        help="the prompt; - reads it from standard input; a lone @WORD is refused as a file "
+        "name given by mistake (--prompt-file reads a file; @@ sends a literal @)",
+    )
+    given.add_argument(
+        "--prompt-file",
+        type=path_option,
+        default=None,
+        metavar="FILE",
+        help="read the prompt from this UTF-8 text file (- : standard input)",
+    )
     run.add_argument(
         "--input",
         action="append",
@@ -73,6 +90,7 @@ def register(commands: Commands) -> None:
     run.add_argument("--callback-url", default=None, help="callBackUrl for KIE to notify")
     run.add_argument(
         "--idempotency-key",
+        type=idempotency_key,
         default=None,
         metavar="KEY",
         help="a name for this create, kept in the journal (as Client.submit's "
@@ -81,6 +99,12 @@ def register(commands: Commands) -> None:
     )
     add_stop_grace_option(run)
     add_json_option(run)
+    run.add_argument(
+        "--print0",
+        action="store_true",
+        help="end each file path printed with a NUL byte, not a newline (for xargs -0: a "
+        "path may hold a newline)",
+    )
     run.add_argument(
         "--any-model",
         action="store_true",
@@ -92,7 +116,10 @@ def register(commands: Commands) -> None:
 def _run(args: argparse.Namespace) -> int:
     provider = checked_provider(args.model, any_model=args.any_model)
     values = _input_values(args.input)
-    prompt = {} if args.prompt is None else {"prompt": args.prompt}  # text, never read as JSON
+    if args.print0 and args.json:
+        raise ValidationError("--print0", "does not go with --json (one JSON object is printed)")
+    given = _prompt(args)
+    prompt = {} if given is None else {"prompt": given}  # text, never read as JSON
     files = local_files(provider, args.model, values, args.image)
     stand_ins = {
         key: as_field(field, [PLACEHOLDER_URL] * len(paths))
@@ -125,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
         # while it is in flight leaves `kie resume` (after `kie settle`) the folder to fill
         if args.idempotency_key is None:
             _tell_rerun(client, args.model, params, args.callback_url)
+        elif args.mock and _retake_from_gone_mock(client, args.idempotency_key):
+            args.idempotency_key_made_again = True  # _made: a new task, not the one before
         asked_at = None if client.journal is None else client.journal.now()
         with _create_told(client, args), graced_create(client._session.drain, grace):
             try:
@@ -138,7 +167,9 @@ def _run(args: argparse.Namespace) -> int:
                 raise
         results: Results | None = None
         try:  # from here on, a stop says which task goes on
-            say(_made(client, task, args.model, args.idempotency_key, asked_at))
+            made_again = getattr(args, "idempotency_key_made_again", False)
+            replayed = None if made_again else args.idempotency_key
+            say(_made(client, task, args.model, replayed, asked_at))
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
             if results.assets:
@@ -156,6 +187,8 @@ def _run(args: argparse.Namespace) -> int:
                     "; the task stays owed in the journal: kie resume finishes it once the "
                     "plugin is fixed"
                 )
+            elif _resumable(exc) and not args.mock:
+                exc.message += _next_step(task, args.idempotency_key)
             came_after_create(exc)
             raise
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
@@ -166,13 +199,148 @@ def _run(args: argparse.Namespace) -> int:
         answer["unrecorded"] = unrecorded_json(client.journal, left)
         say_unrecorded("run", len(left), "it would create and pay for a new task")
         code = EXIT_UNRECORDED
-    if emit(args, "run", answer):
-        return code
-    for name in written:
-        print(name)
-    if results.value is not None:  # a model whose output is not a file: print what KIE returned
-        print(json_text(results.value))
+    try:
+        if emit(args, "run", answer):
+            return code
+        end = "\0" if args.print0 else "\n"
+        for name in written:
+            print(name, end=end)
+        if results.value is not None:  # a model's output that is not a file: what KIE returned
+            print(json_text(results.value), end=end)
+        sys.stdout.flush()  # here: a full disk refuses the output now, while it can be said
+    except StdoutError:
+        say(_output_lost(task, args))
+        raise
     return code
+
+
+def _output_lost(task: Task, args: argparse.Namespace) -> str:
+    """Said when standard output (closed, a full disk) refused what a finished run prints:
+    the task was made and paid for, its files are on disk and the journal has it, so running
+    the command again only pays again."""
+    again = (
+        f"rerun with --idempotency-key {args.idempotency_key} to print it again"
+        if args.idempotency_key is not None
+        else "kie tasks lists it"
+    )
+    return (
+        f"kie run: task {task.id} is done and recorded in the task journal, its files in "
+        f"{args.out}; only printing them failed: do not run it again (it would pay again); "
+        f"{again}"
+    )
+
+
+def _prompt(args: argparse.Namespace) -> str | None:
+    """The prompt, read before anything is sent: ``--prompt -`` and ``--prompt-file -`` read
+    standard input (as ``kie chat``, ``kie batch`` and ``kie upload`` read ``-``),
+    ``--prompt-file FILE`` a UTF-8 file. A ``--prompt`` that is one ``@WORD`` (no space) is
+    refused: it is a file name given as ``--input KEY=@FILE`` takes one (``@p.txt``), and
+    sending it as text would pay for a useless task; a prompt with spaces that starts with
+    ``@`` (``@alice in a red coat``) is text, and ``@@`` sends a literal ``@`` as ``--input``'s
+    does."""
+    from kiekit.cli._preflight import is_stdin
+    from kiekit.cli.chat import prompt_from_stdin
+
+    if args.prompt_file is not None:
+        if is_stdin(args.prompt_file):
+            return prompt_from_stdin("--prompt-file")
+        return _prompt_file(args.prompt_file)
+    given: str | None = args.prompt
+    if given is None:
+        return None
+    if given == "-":
+        return prompt_from_stdin("--prompt")
+    if given.startswith("@@"):
+        return given[1:]
+    if given.startswith("@") and len(given) > 1 and not any(c.isspace() for c in given):
+        import os
+
+        path = given[1:]
+        what = "names a file" if os.path.exists(path) else "reads as a file name"
+        raise ValidationError(
+            "--prompt",
+            f"{given!r} {what}: to send the file's text use --prompt-file {path}; to send "
+            f"{given!r} as the prompt, write @{given}",
+        )
+    return given
+
+
+def _prompt_file(path: Path) -> str:
+    """--prompt-file's text: UTF-8 (a byte order mark dropped), not empty."""
+    from kiekit._paths import text as shown
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(
+            "--prompt-file", f"cannot read {shown(path)}: {exc.strerror or exc}"
+        ) from None
+    try:
+        prompt = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            "--prompt-file",
+            f"{shown(path)} is not UTF-8 text (its byte {exc.start + 1} is "
+            f"{data[exc.start]:#04x}): convert it to UTF-8, e.g. with iconv",
+        ) from None
+    if not prompt.strip():
+        raise ValidationError("--prompt-file", f"{shown(path)} is empty (nothing was sent)")
+    return prompt
+
+
+def _retake_from_gone_mock(client: Client, key: str) -> bool:
+    """``kie run --mock --idempotency-key KEY`` run again: each ``--mock`` run starts its mock
+    on a new port, so the key's row names a server that is gone (cli._common.on_gone_mock).
+    Its task lived in that mock's memory, cost nothing and can never be fetched: the row is let
+    go of (as ``kie batch --mock`` does) and the task made again on this run's mock, where the
+    journal would refuse the key as used on another server. True when it was."""
+    from kiekit.journal import EntryState
+
+    journal = client.journal
+    if journal is None:
+        return False
+    try:
+        row = journal.get(key)
+    except KieError:
+        return False  # the create finds the journal so, and says it
+    if row is None or row.base_url in (None, client.base_url):
+        return False
+    if row.state is EntryState.REJECTED or not on_gone_mock(row):
+        return False
+    why = f"made on a mock server at {row.base_url} that is gone: made again on {client.base_url}"
+    journal.store.update(
+        row.key,
+        {
+            "state": EntryState.REJECTED,  # nothing paid for: free to make again
+            "error": {"type": "MockGone", "message": why},
+            "lease_until": None,
+            "updated_at": journal.store.now(),
+        },
+    )
+    say(f"idempotency key {key!r}: {why}")
+    return True
+
+
+def _resumable(exc: KieError) -> bool:
+    """An error after the create that leaves the task to finish (a wait that timed out, the
+    network or KIE failing while polling, a download that failed): ``kie resume`` takes it
+    from the journal without paying again. Not a failed task, nor results gone for good."""
+    from kiekit.errors import ResultsExpiredError, TaskFailedError
+
+    return not isinstance(exc, TaskFailedError | ResultsExpiredError | PluginHookError)
+
+
+def _next_step(task: Task, key: str | None) -> str:
+    """What to do after :func:`_resumable`'s error, as a stop says it: a retry loop that runs
+    the same command again would create (and pay for) a new task each time."""
+    if key is not None:
+        again = f"rerunning with --idempotency-key {key} waits for this same task"
+    else:
+        again = "running this command again creates and pays for another task"
+    return (
+        f"; task {task.id} goes on at KIE and stays in the journal: kie resume finishes it "
+        f"({again})"
+    )
 
 
 def _made(client: Client, task: Task, model: str, key: str | None, asked_at: float | None) -> str:
