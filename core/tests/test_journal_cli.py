@@ -522,9 +522,11 @@ def test_kie_resume_takes_at_once_the_rows_a_dead_local_worker_held_not_a_live_o
     journal.store.update(rows[dead_ones.id].key, {**held, "owner": _ended_owner(journal)})
     journal.store.update(rows[live_ones.id].key, {**held, "owner": "elsewhere:7:othersite:1"})
 
-    assert main(["resume", "--base-url", mock.base_url, "--out", str(tmp_path / "o")]) == 0
-    err = capsys.readouterr().err
+    # exit 1: the live worker's task is left to it, yet not on disk (cliuser finding 5)
+    assert main(["resume", "--base-url", mock.base_url, "--out", str(tmp_path / "o")]) == 1
+    err = " ".join(capsys.readouterr().err.split())
     assert "1 task(s) held by elsewhere:7:othersite:1, a live worker" in err
+    assert "still owed: 1 task(s) held by another live worker" in err
     assert f"resumed task {dead_ones.id}" in err
     assert live_ones.id not in err
     after = {row.task_id: row for row in default_journal().entries()}
@@ -1421,3 +1423,99 @@ def test_kie_resume_counts_every_task_it_could_not_finish_when_many_fail_at_once
     err = capsys.readouterr().err.splitlines()
     assert len([line for line in err if line.startswith("kie: error: task ")]) == rows
     assert f"kie resume: still owed: {rows} task(s) not finished here (see above)" in err
+
+
+def test_a_batch_into_a_new_folder_fetches_again_the_files_an_earlier_run_wrote_and_lost(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+) -> None:
+    """cliuser finding 6: batch into o1, ``rm -rf o1``, the same jobs into o2 said ``ok`` and
+    o2/results.jsonl listed o1's files, gone. A job done on this machine is done while its
+    files are there: gone, they are fetched again into the new folder (from the same task,
+    not paid again). A job another machine's worker did is still taken at its row's word."""
+    import shutil
+
+    from kiekit import batch
+    from kiekit.journal import Entry, EntryState, default_journal
+    from kiekit.models import Asset, MediaKind
+
+    mock = mock_server_factory()
+    lines = [{"id": name, "model": GROK, "input": {"prompt": name}} for name in ("mine", "far")]
+    jobs_path = _jobs_file(tmp_path, [json.dumps(line) for line in lines])
+    first, second = tmp_path / "o1", tmp_path / "o2"
+    run = ["batch", str(jobs_path), "--base-url", mock.base_url, "--json", "--out"]
+    assert main([*run, str(first)]) == 0
+    made = _results(first)[0]
+    assert made["files"]
+    assert all(Path(name).is_file() for name in made["files"])
+    journal = default_journal()
+    jobs, _ = batch.read_jobs(jobs_path.read_text().splitlines())
+    far_key = batch.job_key(jobs[1])
+    far_files = (str(tmp_path / "theirs" / "far.png"),)  # on the far host's disk, not here
+    far_asset = Asset("https://x/far.png", MediaKind.IMAGE)
+    journal.store.update(far_key, {"owner": "worker-2:7:othersite:1", "files": far_files,
+                                   "out_dir": str(tmp_path / "theirs"),
+                                   "assets": (far_asset,)})  # fmt: skip
+    assert isinstance(journal.get(far_key), Entry)
+    shutil.rmtree(first)  # `make clean`
+    capsys.readouterr()
+
+    assert main([*run, str(second)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["states"] == {"succeeded": 2}
+    again, far = _results(second)
+    assert again["task_id"] == made["task_id"]  # the same task, not paid for again
+    assert len(again["files"]) == len(made["files"])
+    assert all(Path(name).is_file() and Path(name).parent == second for name in again["files"])
+    assert far["files"] == list(far_files)  # another machine's: its row's word
+    assert _creates(mock) == 2
+    row = journal.get(batch.job_key(jobs[0]))
+    assert row is not None
+    assert row.state is EntryState.SUCCEEDED
+    assert row.out_dir == str(second)
+    assert row.files_on_disk()
+
+
+def test_a_batch_fetching_again_files_past_kie_retention_says_they_expired_never_succeeded(
+    mock_server_factory: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+    fake_key: None,
+    tmp_path: Path,
+) -> None:
+    """cliuser finding 6, its far end: the files an earlier run wrote are gone and the task is
+    older than KIE keeps results (14 days, kie-api.md §8; its link refused renewal, §4): the
+    job is reported with ResultsExpiredError (exit 1), never as a success listing files that
+    are gone, and its row is closed as ``kie resume`` closes such a row (not owed again)."""
+    import shutil
+    import time
+
+    from kiekit import batch
+    from kiekit.journal import EntryState, default_journal
+
+    mock = mock_server_factory()
+    jobs_path = _jobs_file(tmp_path, [json.dumps({"id": "old", "model": GROK,
+                                                  "input": {"prompt": "old"}})])  # fmt: skip
+    run = ["batch", str(jobs_path), "--base-url", mock.base_url, "--json", "--out"]
+    assert main([*run, str(tmp_path / "o1")]) == 0
+    shutil.rmtree(tmp_path / "o1")
+    [job], _ = batch.read_jobs(jobs_path.read_text().splitlines())
+    journal = default_journal()
+    fifteen_days = 15 * 86400.0
+    made_at = time.time() - fifteen_days
+    journal.store.update(batch.job_key(job), {"created_at": made_at})
+    mock.clock.advance(fifteen_days)  # KIE's links and retention, as they are by then
+    capsys.readouterr()
+
+    assert main([*run, str(tmp_path / "o2")]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["ok"] is False
+    [result] = _results(tmp_path / "o2")
+    assert (result["state"], result["files"]) == ("error", [])
+    assert result["error"]["type"] == "ResultsExpiredError"
+    assert "results expired" in result["error"]["message"]
+    row = journal.get(batch.job_key(job))
+    assert row is not None
+    assert row.state is EntryState.FAILED
+    assert _creates(mock) == 1  # never paid again

@@ -160,8 +160,11 @@ def test_a_create_a_live_worker_is_sending_is_not_offered_to_settle_and_one_whos
         assert "outcome unknown" not in line
         assert main(["settle", key, "--not-created"]) == 2
         assert "is being sent by" in capsys.readouterr().err
-        assert main(["resume"]) == 0  # nothing to wait for, and nothing to settle either
-        assert "kie settle" not in capsys.readouterr().err
+        # nothing to wait for, nor to settle; still owed: its task is not on disk yet
+        assert main(["resume"]) == 1
+        err = capsys.readouterr().err
+        assert "kie settle" not in err
+        assert "still owed: 1 task(s) held by another live worker" in " ".join(err.split())
     finally:
         sender.communicate("")  # the worker ends, its create never answered (a crash)
     assert main(["tasks"]) == 0
@@ -284,11 +287,50 @@ def test_a_mistyped_task_id_kie_answers_with_data_null_may_be_settled_again(
 
     assert main(["settle", row["key"], "--task-id", "deadbeef" * 4]) == 0  # a typo
     assert main(resume) == 1  # KIE: no such task
-    assert "KIE has no record of this task" in capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "KIE has no record of this task" in err
+    assert f"kie settle {row['key']} --task-id CORRECT_ID" in err  # the way out: the right id
+    assert "--abandon, e.g." not in err  # not: give up the paid task
     assert main(["settle", row["key"], "--task-id", made.task_id]) == 0  # settled again
     assert main(resume) == 0
     assert list(out.iterdir())  # the paid task's files, where the run asked for them
     assert len(mock.tasks()) == 1
+
+
+def test_kie_resume_after_a_mistyped_settle_says_to_settle_the_right_id_not_to_abandon(
+    mock_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_key: None
+) -> None:
+    """cliuser finding 11: after ``kie settle KEY --task-id typo``, ``kie resume`` advised
+    ``kie settle typo --abandon``, which gives up the paid task KIE did make. KIE saying it has
+    no such task (404 "Task not found", kie-api.md §2.2) most likely means a wrong id: the
+    advice is to settle the row with the right one, and to abandon only if no task was made."""
+    mock_server.faults.add(FaultRule(kind="reset", method="POST", path=CREATE, when="after"))
+    out = tmp_path / "out"
+    run = ["run", GROK, "--prompt", "a fox", "--base-url", mock_server.base_url, "--out", str(out)]
+    assert main(run) == 1
+    [row] = _unknown_rows(capsys)
+    [made] = mock_server.tasks()
+    mock_server.faults.clear()
+    resume = ["resume", "--base-url", mock_server.base_url, "--poll-interval", "0.05", "--json"]
+
+    assert main(["settle", row["key"], "--task-id", "typo"]) == 0
+    assert main(resume) == 1
+    said = capsys.readouterr()
+    err = " ".join(said.err.split())
+    [task] = json.loads(said.out)["tasks"]
+    assert (task["outcome"], task["error"]["type"]) == ("not_finished", "TaskNotFoundError")
+    assert "kie settle typo --abandon" not in err
+    assert f"KIE has no task typo (row {row['key']}" in err
+    assert (
+        f"most likely a wrong task id (a typo in kie settle --task-id or kie adopt): "
+        f"kie settle {row['key']} --task-id CORRECT_ID" in err
+    )
+    assert f"only if no task was ever made, kie settle {row['key']} --abandon" in err
+
+    assert main(["settle", row["key"], "--task-id", made.task_id]) == 0  # the advice, followed
+    assert main(resume) == 0
+    assert list(out.iterdir())
+    assert len(mock_server.tasks()) == 1
 
 
 def test_a_mistyped_task_id_settled_as_not_created_is_cleared_and_sent_again(

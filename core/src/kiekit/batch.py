@@ -44,11 +44,13 @@ from kiekit._engine import request_log
 from kiekit.errors import (
     ApiError,
     ConfigurationError,
+    DownloadError,
     InsufficientCreditsError,
     KieError,
     OutcomeUnknownError,
     ProtocolError,
     ResourceLimitError,
+    ResultsExpiredError,
     TaskFailedError,
     TaskTakenOverError,
     UnknownModelError,
@@ -56,8 +58,8 @@ from kiekit.errors import (
 )
 from kiekit.fields import CALLBACK_INPUTS, check_callback_url, input_warnings
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record, leases_renewed
-from kiekit.journal._entry import RESULT_LIFETIME, error_report, not_known
-from kiekit.journal._journal import refused_for_all
+from kiekit.journal._entry import RESULT_LIFETIME, error_report, files_expired, not_known
+from kiekit.journal._journal import host_elsewhere, refused_for_all
 from kiekit.journal._writer import WRITER
 from kiekit.models import Results, State, Task
 from kiekit.provider import Provider
@@ -810,7 +812,13 @@ async def _run_claimed(
             job.model, job.input, callback_url=job.callback_url, idempotency_key=key
         )
         results = await client.wait(task, timeout=timeout)
-        paths = await client.download(results, out_dir)
+        try:
+            paths = await client.download(results, out_dir)
+        except DownloadError as exc:  # files fetched again past KIE's retention: said so
+            expired = await _expired(journal, key, task, exc)
+            if expired is None:
+                raise
+            raise expired from exc
     except TaskTakenOverError as exc:  # the row is another worker's now: not let go, not failed
         return JobResult(
             job.line, job.id, TAKEN_OVER, exc.task_id, job.model, error=error_report(exc),
@@ -841,6 +849,20 @@ async def _run_claimed(
         job.line, job.id, "succeeded", task.id, job.model, files, value=results.value,
         made=_made_here(task),
     )  # fmt: skip
+
+
+async def _expired(
+    journal: Journal, key: str, task: Task, error: DownloadError
+) -> ResultsExpiredError | None:
+    """``error`` as the ResultsExpiredError it is when the job's task is past KIE's retention
+    and its links cannot be renewed (files_expired: a job done long ago whose files were
+    deleted since, run again), its row closed as ``kie resume`` closes it (never owed again);
+    None for any other download error."""
+    row = await _off_loop(journal, partial(journal.get, key))
+    expired = None if row is None else files_expired(row, error)
+    if expired is not None:
+        await _off_loop(journal, partial(journal.wait_failed, task, expired, read_back=False))
+    return expired
 
 
 def _made_here(task: Task | None) -> bool:
@@ -937,10 +959,17 @@ def _refused_result(entry: Entry, job: Job) -> JobResult:
 
 
 def _finished_elsewhere(entry: Entry, folder: str) -> bool:
-    """Downloaded by another worker into its own folder (maybe on another machine): done. In
-    this worker's own folder, files gone since are fetched again."""
+    """Downloaded by another worker into its own folder: done, while its files are there. A
+    worker of another machine (its owner names another host, docs/teams.md) is taken at its
+    row's word: its disk cannot be looked at from here. Files written on this machine are
+    looked for: gone since (an earlier run's folder cleaned, ``rm -rf o1``), they are
+    fetched again into this run's folder, never reported as a success that lists missing
+    files (an outside tester's ``kie batch`` said ``ok`` for a folder it had not filled). In
+    this worker's own folder, files gone since are fetched again too (:func:`_settled`)."""
     whole = bool(entry.files) and len(entry.files) >= len(entry.assets)  # not cut short
-    return entry.state is EntryState.SUCCEEDED and whole and entry.out_dir != folder
+    if not (entry.state is EntryState.SUCCEEDED and whole and entry.out_dir != folder):
+        return False
+    return host_elsewhere(entry.owner) is not None or entry.files_on_disk()
 
 
 def _settled_elsewhere(entry: Entry, job: Job) -> JobResult:

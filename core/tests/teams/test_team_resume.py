@@ -155,12 +155,18 @@ def test_a_second_resume_leaves_the_tasks_a_live_resume_holds_and_says_whose(
         # the second resume polls and downloads nothing the first holds, and says whose
         second = ["resume", "--journal", journal_url, "--base-url", mock.base_url,
                   "--out", str(tmp_path / "second"), "--json"]  # fmt: skip
-        assert main(second) == 0  # rows a live worker holds are its own, not owed here
+        # ... yet exits 1: no file is on disk until the first has fetched them, so a script's
+        # `kie resume && publish out/` must not go on (cliuser finding 5: it exited 0)
+        assert main(second) == 1
         [first] = started
         owner = held_by(first)[0].owner
         said = capsys.readouterr()
         answer = json.loads(said.out)
         assert answer["outcomes"] == {"held": 2}
+        assert answer["ok"] is False
+        assert answer["error"]["type"] == "TasksOwed"
+        assert "2 task(s) held by another live worker" in answer["error"]["message"]
+        assert [task["owed"] for task in answer["tasks"]] == [True, True]
         assert f"2 task(s) held by {owner}" in " ".join(said.err.split())
         assert waited == []
         assert _files(tmp_path / "second") == []
@@ -213,7 +219,7 @@ def test_a_resume_takes_over_the_tasks_of_a_worker_that_has_ended_and_leaves_a_l
     monkeypatch.setenv("KIE_API_KEY", KEY)
     argv = ["resume", "--journal", journal_url, "--base-url", mock.base_url,
             "--out", str(tmp_path / "out"), "--poll-interval", "0.05", "--json"]  # fmt: skip
-    assert main(argv) == 0
+    assert main(argv) == 1  # the far worker's task is not on disk yet: still owed
     said = capsys.readouterr()
     outcomes = {task["task_id"]: task["outcome"] for task in json.loads(said.out)["tasks"]}
     assert outcomes == {gone_id: "done", far_id: "held"}

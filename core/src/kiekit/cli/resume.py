@@ -5,8 +5,11 @@ It never creates a task: a row whose create got no answer may or may not be a ta
 KIE cannot list tasks (kie-api.md §4), so it is reported for the user to check, not sent again.
 
 Exit code 0 only when nothing is left owed; 1 while a task of this server did not finish, a task
-lives on another server, or a create's outcome is unknown (a CI step that finishes what a crash
-left must not pass over them). Rows another live worker holds are its own, not owed here.
+lives on another server, a create's outcome is unknown, or another live worker holds a row (a
+CI step that finishes what a crash left must not pass over them). A row another live worker
+holds is left to it, not waited for here, yet it is still owed: its files are not on disk
+until that worker has fetched them, so ``kie resume && publish out/`` must not publish yet (an
+outside tester's second resume said ``ok`` beside the first, with no file written).
 
 Like a batch worker's jobs, each row is held while it is waited on and its files fetched
 (:meth:`Journal.take`: the journal's owner and lease, renewed while it works): a second
@@ -59,7 +62,6 @@ from kiekit.errors import ConfigurationError, ValidationError
 if TYPE_CHECKING:
     from kiekit.cli._common import Connection
     from kiekit.client import AsyncClient
-    from kiekit.errors import DownloadError, ResultsExpiredError
     from kiekit.journal import Entry, Journal
     from kiekit.registry import Registry
 
@@ -75,7 +77,8 @@ def register(commands: Commands) -> None:
         "resume",
         help="finish unfinished tasks of the journal: wait, download missing files",
         epilog="exit code: 0 when nothing is left owed; 1 while a task did not finish, lives on "
-        "another server (--base-url), or a create's outcome is unknown (kie settle)",
+        "another server (--base-url), a create's outcome is unknown (kie settle), or another "
+        "live worker holds a task (its files not written yet: run kie resume again later)",
     )
     resume.add_argument(
         "names",
@@ -110,7 +113,7 @@ def register(commands: Commands) -> None:
     resume.set_defaults(handler=_resume)
 
 
-# What came of a row (``--json``'s ``outcome``); the first five leave it owed (exit code 1).
+# What came of a row (``--json``'s ``outcome``); these leave it owed (exit code 1).
 OWED_OUTCOMES = (
     "not_finished",
     "stopped",
@@ -119,8 +122,9 @@ OWED_OUTCOMES = (
     "outcome_unknown",
     "unknown_state",
     "unrecorded",
+    "held",
 )
-OUTCOMES = (*OWED_OUTCOMES, "done", "failed", "expired", "abandoned", "held", "not_owed")
+OUTCOMES = (*OWED_OUTCOMES, "done", "failed", "expired", "abandoned", "not_owed")
 
 
 class Report:
@@ -130,8 +134,9 @@ class Report:
     ``state`` is the row's journal state once resume is done with it; ``outcome`` one of
     :data:`OUTCOMES`: ``done`` (its files written: ``files``), ``failed`` (the task failed
     at KIE: ``error``), ``expired`` (past KIE's retention, its row closed), ``abandoned`` (a
-    stopped mock's, closed), ``held`` (another live worker's), ``not_owed`` (named, but owed
-    nothing), or one that leaves it owed: ``not_finished`` (``error`` says why),
+    stopped mock's, closed), ``not_owed`` (named, but owed nothing), or one that leaves it
+    owed: ``held`` (another live worker's: left to it, its files not written yet),
+    ``not_finished`` (``error`` says why),
     ``stopped`` (a Ctrl-C or SIGTERM came first), ``other_key``, ``elsewhere`` (on another
     server: ``base_url``), ``outcome_unknown`` (a create to ``kie settle KEY``),
     ``unknown_state`` (a newer kiekit's row), ``unrecorded``
@@ -238,10 +243,12 @@ def _resume(args: argparse.Namespace) -> int:
     for row, primary in twins:  # finished with the row that holds the task first, or not
         _close_twin(journal, row, journal.get(primary.key) or primary, report)
     unrecorded = _unrecorded(journal, report)
+    held = sum(task["outcome"] == "held" for task in report.tasks)
     code, owed = _still_owed(
         len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
         others=finished.others, expired=finished.expired, unwritable=finished.unwritable,
-        unrecorded=unrecorded, unserved=finished.unserved, broken=finished.broken,
+        unrecorded=unrecorded, unserved=finished.unserved, broken=finished.broken, held=held,
+        no_task=finished.no_task,
     )  # fmt: skip
     answer: dict[str, Any] = {"base_url": base_url, **report.summary()}
     if unrecorded:  # the cause, not one owed row among others: the journal cannot be written
@@ -385,11 +392,14 @@ def _still_owed(
     unrecorded: int = 0,
     unserved: tuple[str, ...] = (),
     broken: tuple[str, ...] = (),
+    held: int = 0,
+    no_task: tuple[tuple[str, str], ...] = (),
 ) -> tuple[int, str]:
     """The exit code, and what is left owed in words: 0 only when nothing this journal knows
     of is left owed (a task of this server not finished, one on another server, a create of
-    unknown outcome, a row in a state this kiekit does not know), else 1 with what is left in
-    one line — a CI step "finish what the crash left" must not pass over them. Tasks found
+    unknown outcome, a row in a state this kiekit does not know, a row another live worker
+    holds: its files are not on disk yet), else 1 with what is left in one line — a CI step
+    "finish what the crash left" must not pass over them. Tasks found
     past KIE's retention make this run's code 1 too (paid work was lost), said apart: their
     rows are closed, and owed no more."""
     if expired:
@@ -413,7 +423,16 @@ def _still_owed(
             f"{len(broken)} task(s) were left by a plugin's bug (see above): fix or upgrade "
             "that plugin and run kie resume again (they live on at KIE)"
         )
-    kept = {*unwritable, *unserved, *broken}  # finishable here later: not to be abandoned
+    if no_task:  # most likely a task id mistyped into kie settle or kie adopt: not to abandon
+        task_id, key = no_task[0]
+        say(
+            f"KIE has no task {task_id} (row {key}; see above): most likely a wrong task id "
+            f"(a typo in kie settle --task-id or kie adopt): kie settle {key} --task-id "
+            "CORRECT_ID with the id your KIE dashboard shows; a task made by another API key "
+            "is finished with that key; only if no task was ever made, kie settle "
+            f"{key} --abandon closes the row"
+        )
+    kept = {*unwritable, *unserved, *broken, *(task_id for task_id, _ in no_task)}
     abandonable = [task for task in failures if task not in kept]
     if abandonable:  # a task that can never finish would be named by every run: the way out
         say(
@@ -429,6 +448,10 @@ def _still_owed(
         f"{foreign} row(s) in a state this kiekit does not know" if foreign else "",
         f"{unrecorded} task(s) resumed that the task journal could not record"
         if unrecorded
+        else "",
+        f"{held} task(s) held by another live worker (their files not written yet: run kie "
+        "resume again once it is done)"
+        if held
         else "",
     ]
     said = ", ".join(part for part in owed if part)
@@ -564,6 +587,9 @@ class Finished(NamedTuple):
     unwritable: tuple[str, ...] = ()  # of ``owed``: files this machine could not write
     unserved: tuple[str, ...] = ()  # of ``owed``: tasks no plugin in use here serves
     broken: tuple[str, ...] = ()  # of ``owed``: tasks a plugin's bug left (PluginHookError)
+    # of ``owed``: (task id, row key) of the tasks KIE says it has no record of (most likely a
+    # task id mistyped into kie settle or kie adopt: settled again with the right one)
+    no_task: tuple[tuple[str, str], ...] = ()
 
 
 async def _finish_all(
@@ -603,6 +629,7 @@ async def _finish_all(
         queue = iter(mine)
         unwritable: list[str] = []  # of those, the ones whose files could not be written here
         broken: list[str] = []  # of those, the ones a plugin's bug left (PluginHookError)
+        no_task: list[tuple[str, str]] = []  # of those, the ones KIE knows no task of
         expired = 0
         held: list[str] = []  # the owners of rows another live worker took meanwhile
 
@@ -627,6 +654,8 @@ async def _finish_all(
                         unwritable.append(str(row.task_id))
                     elif report.tasks and _plugin_broke(report, row):
                         broken.append(str(row.task_id))
+                    elif report.tasks and _no_such_task(report, row):
+                        no_task.append((str(row.task_id), row.key))
                 ended.add(str(row.task_id))  # finished, or failed and said
 
         workers = min(max(1, args.concurrency), len(mine))
@@ -643,7 +672,10 @@ async def _finish_all(
                 await asyncio.gather(*running, return_exceptions=True)
         if held:
             _say_held(held)
-    return Finished(failures, len(others), expired, tuple(unwritable), unserved, tuple(broken))
+    return Finished(
+        failures, len(others), expired, tuple(unwritable), unserved, tuple(broken),
+        tuple(no_task),
+    )  # fmt: skip
 
 
 def _served(registry: Registry, rows: list[Entry], report: Report, owed: list[str]) -> list[Entry]:
@@ -671,6 +703,16 @@ def _plugin_broke(report: Report, row: Entry) -> bool:
     report record (the last one, see :func:`_unwritable`) says: fixed, the plugin finishes it."""
     last = report.tasks[-1]
     return last["key"] == row.key and (last["error"] or {}).get("type") == "PluginHookError"
+
+
+def _no_such_task(report: Report, row: Entry) -> bool:
+    """Whether KIE said it has no record of ``row``'s task (TaskNotFoundError, kie-api.md §2.2
+    and §7: 404 "Task not found", a family's 422, or ``data: null``), as its report record
+    (the last one, see :func:`_unwritable`) says. This key's own task (another key's is left
+    alone before, ``other_key``) most likely has a mistyped id: ``kie settle --abandon`` would
+    give up a paid task, so the advice is to settle the row with the right id."""
+    last = report.tasks[-1]
+    return last["key"] == row.key and (last["error"] or {}).get("type") == "TaskNotFoundError"
 
 
 def _unwritable(report: Report, row: Entry) -> bool:
@@ -707,30 +749,6 @@ def _done_since(before: Entry, now: Entry) -> bool:
     whole = now.state is EntryState.SUCCEEDED and bool(now.files)
     whole = whole and len(now.files) >= len(now.assets)  # not cut short
     return not now.unfinished or (before.state is EntryState.CREATED and whole)
-
-
-def _files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | None:
-    """``error`` as :class:`ResultsExpiredError` when it says the files are gone for good: a
-    link that answered as expired (403/404/410) and that KIE refused to renew (download-url
-    answers 422 "url is wrong", kie-api.md §4) for a task created more than KIE's 14 days of
-    retention ago (§8). The status says success, yet nothing is left to fetch: owing the row
-    for ever would fail every later ``kie resume``. A younger task's refusal stays a
-    DownloadError (owed: something else is wrong), and so does a renewal the network lost."""
-    import time
-
-    from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES
-    from kiekit.errors import RETENTION_DAYS, ApiError, ResultsExpiredError
-    from kiekit.journal._entry import RESULT_LIFETIME
-
-    refused = isinstance(error.__cause__, ApiError)  # KIE answered the renewal, and said no
-    old = row.created_at < time.time() - RESULT_LIFETIME
-    if not (refused and old and error.http_status in EXPIRED_LINK_STATUSES):
-        return None
-    return ResultsExpiredError(
-        f"results expired: KIE keeps them {RETENTION_DAYS} days, and this task was "
-        f"created more than that ago; its files were never fetched ({error.message})",
-        task_id=row.task_id,
-    )
 
 
 def _tell_left(stop: KeyboardInterrupt, rows: list[Entry], report: Report, base_url: str) -> None:
@@ -780,7 +798,7 @@ async def _finish(
     """Wait for and download one row's task: True when done, False when still owed, None
     when KIE's retention has passed (the journal closed its row: never owed again)."""
     from kiekit.errors import DownloadError, KieError, ResultsExpiredError, TaskFailedError
-    from kiekit.journal._entry import error_report
+    from kiekit.journal._entry import error_report, files_expired
     from kiekit.models import Task
 
     assert row.task_id is not None  # unfinished rows have a task id
@@ -791,7 +809,7 @@ async def _finish(
             results = await client.wait(task, timeout=args.timeout)
             paths = await client.download(results, out_dir)
         except DownloadError as exc:
-            expired = _files_expired(row, exc)
+            expired = files_expired(row, exc)
             if expired is None:
                 raise
             journal.wait_failed(task, expired, read_back=False)

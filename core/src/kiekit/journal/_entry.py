@@ -18,7 +18,9 @@ from kiekit.errors import (
     RETENTION_DAYS,
     ApiError,
     ConfigurationError,
+    DownloadError,
     KieError,
+    ResultsExpiredError,
     TaskFailedError,
 )
 from kiekit.models import Asset
@@ -293,6 +295,27 @@ class Entry:
             "error": dict(self.error) if self.error is not None else None,
             "request": self.request,
         }
+
+
+def files_expired(row: Entry, error: DownloadError) -> ResultsExpiredError | None:
+    """``error`` as :class:`ResultsExpiredError` when it says ``row``'s files are gone for good:
+    a link that answered as expired (403/404/410) and that KIE refused to renew (download-url
+    answers 422 "url is wrong", kie-api.md §4) for a task created more than KIE's 14 days of
+    retention ago (§8). The status says success, yet nothing is left to fetch: owing the row
+    for ever would fail every later ``kie resume``, and a ``kie batch`` fetching again the
+    files an earlier run wrote and lost says why it cannot. A younger task's refusal stays a
+    DownloadError (owed: something else is wrong), and so does a renewal the network lost."""
+    from kiekit._engine.file_policy import EXPIRED_LINK_STATUSES
+
+    refused = isinstance(error.__cause__, ApiError)  # KIE answered the renewal, and said no
+    old = row.created_at < time.time() - RESULT_LIFETIME
+    if not (refused and old and error.http_status in EXPIRED_LINK_STATUSES):
+        return None
+    return ResultsExpiredError(
+        f"results expired: KIE keeps them {RETENTION_DAYS} days, and this task was "
+        f"created more than that ago; its files were never fetched ({error.message})",
+        task_id=row.task_id,
+    )
 
 
 def error_record(exc: BaseException) -> dict[str, Any]:
