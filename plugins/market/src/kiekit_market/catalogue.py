@@ -132,13 +132,17 @@ def _warn_undocumented(model_id: str, field: str) -> None:
 
 def _problem(value: Any, spec: Spec) -> str | tuple[int, str] | None:
     """What the mock's check of the same entry refuses (kiekit_mock's market_models/catalogue),
-    in words for this side: "" and [] are "not given", but an empty or blank string is still
-    text a string field must accept (KIE answers 422 for an empty enum value, §2.4). A list's
-    entry at fault comes with its index."""
+    in words for this side: None and [] are "not given"; "" is no value for a field of
+    another type than free text (KIE answered Grok's aspect_ratio "" with 422 "cannot be
+    empty", §10; the mock's rule, its README's "Empty strings"), but an empty or blank string
+    is still text a string field must accept (KIE answers 422 for an empty enum value, §2.4).
+    A list's entry at fault comes with its index."""
     kind, required = spec["type"], spec.get("required", False)
     if value is None or value == "" or value == []:
         if required:
             return "is required (KIE's page for this model)"
+        if value == "" and kind != "string":
+            return 'cannot be empty ("" is no value: leave the field out)'
         if kind != "string" or value is None:
             return None
     if kind == "string":
