@@ -988,7 +988,9 @@ def test_reference_to_video_is_refused_with_the_quality_model_before_sending(
 ) -> None:
     """KIE's generate page: REFERENCE_2_VIDEO works with the Fast model only. Refused here,
     naming the field, and by the mock as KIE would, nothing charged (QA mjrunway, 7)."""
-    fields = {"prompt": "a fox", "image_urls": [IMAGE], "generation_type": "REFERENCE_2_VIDEO"}
+    fields: dict[str, Any] = {
+        "prompt": "a fox", "image_urls": [IMAGE], "generation_type": "REFERENCE_2_VIDEO"
+    }  # fmt: skip
     with client_for(kie_mock.base_url) as kie:
         with pytest.raises(ValidationError) as refused:
             kie.submit("veo3", **fields)

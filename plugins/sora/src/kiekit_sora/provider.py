@@ -222,7 +222,10 @@ class CharactersPro(Input):
     """
 
     origin_task_id: str = text()
-    timestamps: str = text()
+    timestamps: str = text(
+        pattern=r"[0-9]+(\.[0-9]+)?,[0-9]+(\.[0-9]+)?",
+        pattern_hint='"start,end" in seconds, such as "1,3"',
+    )
     character_prompt: str = text(max_length=CHARACTER_TEXT_MAX)
     character_user_name: str | None = text(default=None, required=False, max_length=USER_NAME_MAX)
     safety_instruction: str | None = text(
