@@ -9,7 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("core/src", "mockserver/src", "contract_tests/src", "plugins")
 NAME = re.compile(r"\bKIE(?:KIT)?_[A-Z][A-Z0-9_]*\b")
-MISSPELT_ON_PURPOSE = {"KIE_BASEURL"}  # the README's example of the unknown-variable warning
+# the README's examples of unknown variables: warned of (KIE_BASEURL, KIE_STAGING_URL,
+# KIEKIT_REDIS_URL), or refused as a host under a wrong name (KIE_API_URL, …)
+MISSPELT_ON_PURPOSE = {
+    "KIE_BASEURL", "KIE_API_URL", "KIE_ENDPOINT", "KIE_API_BASE", "KIE_HOST", "KIEKIT_SERVER",
+    "KIE_STAGING_URL", "KIEKIT_REDIS_URL",
+}  # fmt: skip
 
 
 def _read(folder: Path, pattern: str) -> str:

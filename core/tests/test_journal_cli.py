@@ -258,7 +258,8 @@ def test_a_run_that_times_out_says_the_timeout_as_given(
     code = main(["run", GROK, "--prompt", "x", "--timeout", "0.5", "--base-url", mock.base_url])
     assert code == 1
     err = capsys.readouterr().err
-    assert "kie: error: gave up waiting after 0.5 s, last state queued (task " in err
+    assert "kie: error: gave up waiting after 0.5 s, last state queued; task " in err
+    assert "goes on at KIE and stays in the journal: kie resume finishes it" in err
 
 
 def test_a_run_whose_create_answer_is_lost_still_resumes_into_its_out(
