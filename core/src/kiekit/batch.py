@@ -60,6 +60,7 @@ from kiekit.fields import CALLBACK_INPUTS, check_callback_url, input_warnings
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record, leases_renewed
 from kiekit.journal._entry import RESULT_LIFETIME, error_report, files_expired, not_known
 from kiekit.journal._journal import host_elsewhere, refused_for_all
+from kiekit.journal._selection import Selection, is_open
 from kiekit.journal._writer import WRITER
 from kiekit.models import Results, State, Task
 from kiekit.provider import Provider
@@ -518,6 +519,44 @@ def _digest(model: str, params: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+# How long after an older kiekit's last batch row a batch refuses to run beside it (see
+# pre_lease_writer): a kiekit before a7f754c writes a row as it sends each job, so one at work
+# on a batch writes within this; one that has ended is past it after at most this long.
+PRE_LEASE_WINDOW = 300.0
+
+
+def pre_lease_writer(journal: Journal) -> Entry | None:
+    """The newest batch row a kiekit before a7f754c (4 Dec 2026) made in the last
+    :data:`PRE_LEASE_WINDOW` seconds of the journal's clock and has not finished (a create on
+    its way, a task waited for or downloading), if any: that kiekit is at work on a batch
+    (or was killed at it). Rows it has finished alone say it has ended. Such a kiekit keys a job
+    with its folder (``batch:<folder>:<id>``), which this one never writes, and neither
+    claims its jobs nor sees this one's keys: run beside it on one jobs file, each pays for
+    the same jobs (an outside tester saw 3 jobs make 6 tasks). Its rows are all this one can
+    see of it; one waiting for its tasks writes nothing for a while, so this is a guard, not
+    a proof (docs/journal-batch-webhooks.md, "Sharing a journal across versions")."""
+    newest: Entry | None = None
+    for row in journal.select(Selection(since=journal.now() - PRE_LEASE_WINDOW)):
+        folder = f"batch:{row.out_dir}:"
+        # this kiekit never makes such a key; an older one's open row is its work in hand
+        if row.out_dir and row.key.startswith(folder) and is_open(row):
+            newest = row
+    return newest
+
+
+def pre_lease_refusal(journal: Journal, row: Entry) -> JournalError:
+    """Why a batch is not run beside a kiekit before a7f754c (:func:`pre_lease_writer`)."""
+    age = max(0.0, journal.now() - row.created_at)
+    return JournalError(
+        f"the task journal was written {age:.0f} s ago by a kiekit older than a7f754c "
+        f"(4 Dec 2026; row {row.key!r}, task {row.task_id or '-'}), which does not claim "
+        "its jobs: run beside it, this batch could pay for the same jobs twice. Nothing was "
+        "sent. Let it end (or stop it), upgrade it, then run this again (a row it left "
+        f"unfinished stops this check {PRE_LEASE_WINDOW:.0f} s after it was made; kie "
+        "resume finishes it)"
+    )
+
+
 def _folder_key(out_dir: Path, job: Job) -> str:
     """The key kiekit 0.1 gave a job (with its folder): a run after an upgrade finds its rows."""
     return f"batch:{_absolute(out_dir)}:{job.id}"
@@ -563,6 +602,9 @@ async def run_batch(
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
     journal = _shared_journal(client, journal)
+    older = await _off_loop(journal, partial(pre_lease_writer, journal))
+    if older is not None:
+        raise pre_lease_refusal(journal, older)
     registry = client._engine.registry  # the providers the client's creates would use
     models: dict[str, Provider | KieError] = {}
     checked = [_checked(registry, job, any_model=any_model, models=models) for job in jobs]
@@ -918,7 +960,60 @@ async def _let_go(
 
 
 def _row_of(journal: Journal, key: str, out_dir: Path, job: Job) -> Entry | None:
-    return journal.get(key) or journal.get(_folder_key(out_dir, job))
+    found = journal.get(key) or journal.get(_folder_key(out_dir, job))
+    return found if found is not None else _moved_row(journal, job)
+
+
+def _moved_row(journal: Journal, job: Job) -> Entry | None:
+    """The row a kiekit before a7f754c made for ``job`` under another ``--out`` (its key held
+    the folder): found by the job's id, taken when it asks for what the job asks (its model
+    and its create's body), so a batch run again elsewhere pays for nothing twice. Of several
+    (the job run in several folders), a success whose files are all recorded first, else the
+    newest. A row of the same id asking for something else is another job: said, not taken."""
+    keys = journal.folder_keyed(job.model).get(job.id, ())
+    rows = [row for row in map(journal.get, keys) if row is not None and row.model == job.model]
+    if not rows:
+        return None
+    same = [row for row in rows if _asks_the_same(row.request, job)]
+    if not same:
+        log.warning("job %s: an older kiekit's row of this id in %s (task %s) asks for something "
+                    "else: not taken as this job's", job.id, rows[-1].out_dir,
+                    rows[-1].task_id)  # fmt: skip
+        return None
+    whole = [row for row in same if row.state is EntryState.SUCCEEDED and not row.unfinished]
+    return (whole or same)[-1]
+
+
+def _asks_the_same(request: Any, job: Job) -> bool:
+    """Whether a create's recorded body is ``job``'s: its input as the body (a legacy
+    family's), or under ``input`` (the market's), or the body this kiekit builds for it (a
+    field the wire spells otherwise). The callback URL is not part of a job (Job)."""
+    if not isinstance(request, Mapping):
+        return False
+    body = {name: value for name, value in request.items() if name != "callBackUrl"}
+    given = dict(job.input)
+    if {name: value for name, value in body.items() if name != "model"} == given:
+        return True
+    if set(body) <= {"model", "input"} and body.get("input") == given:
+        return True
+    built = _body_now(job)
+    return built is not None and {k: v for k, v in built.items() if k != "callBackUrl"} == body
+
+
+def _body_now(job: Job) -> Mapping[str, Any] | None:
+    """The create body this kiekit's provider builds for ``job`` (None when it cannot)."""
+    from kiekit._engine.hooks import call_hook
+
+    registry = default_registry()
+    try:
+        provider = registry.provider(job.model)
+        params = provider.make_input(job.model, job.input)
+        request = call_hook(registry, provider, "build_request", job.model, params,
+                            model=job.model, callback_url=None)  # fmt: skip
+    except KieError:
+        return None
+    body = request.body
+    return body if isinstance(body, Mapping) else None
 
 
 def _settled(entry: Entry | None, job: Job, folder: str) -> JobResult | None:

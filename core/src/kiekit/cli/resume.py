@@ -248,7 +248,7 @@ def _resume(args: argparse.Namespace) -> int:
         len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
         others=finished.others, expired=finished.expired, unwritable=finished.unwritable,
         unrecorded=unrecorded, unserved=finished.unserved, broken=finished.broken, held=held,
-        no_task=finished.no_task,
+        no_task=finished.no_task, unsure_key=finished.unsure_key,
     )  # fmt: skip
     answer: dict[str, Any] = {"base_url": base_url, **report.summary()}
     if unrecorded:  # the cause, not one owed row among others: the journal cannot be written
@@ -394,6 +394,7 @@ def _still_owed(
     broken: tuple[str, ...] = (),
     held: int = 0,
     no_task: tuple[tuple[str, str], ...] = (),
+    unsure_key: tuple[str, ...] = (),
 ) -> tuple[int, str]:
     """The exit code, and what is left owed in words: 0 only when nothing this journal knows
     of is left owed (a task of this server not finished, one on another server, a create of
@@ -423,6 +424,12 @@ def _still_owed(
             f"{len(broken)} task(s) were left by a plugin's bug (see above): fix or upgrade "
             "that plugin and run kie resume again (they live on at KIE)"
         )
+    if unsure_key:  # an older kiekit's row, which does not say which key made its task
+        say(
+            f"{len(unsure_key)} task(s) KIE does not know under this API key were made by a "
+            "kiekit that did not record which key made them (see above): they may be another "
+            "key's, paid for and alive; run kie resume with that key (KIE_API_KEY) first"
+        )
     if no_task:  # most likely a task id mistyped into kie settle or kie adopt: not to abandon
         task_id, key = no_task[0]
         say(
@@ -433,6 +440,7 @@ def _still_owed(
             f"{key} --abandon closes the row"
         )
     kept = {*unwritable, *unserved, *broken, *(task_id for task_id, _ in no_task)}
+    kept.update(unsure_key)  # perhaps another key's: to be resumed with it, not abandoned
     abandonable = [task for task in failures if task not in kept]
     if abandonable:  # a task that can never finish would be named by every run: the way out
         say(
@@ -590,6 +598,7 @@ class Finished(NamedTuple):
     # of ``owed``: (task id, row key) of the tasks KIE says it has no record of (most likely a
     # task id mistyped into kie settle or kie adopt: settled again with the right one)
     no_task: tuple[tuple[str, str], ...] = ()
+    unsure_key: tuple[str, ...] = ()  # of ``owed``: "Task not found", its row's key not known
 
 
 async def _finish_all(
@@ -630,6 +639,7 @@ async def _finish_all(
         unwritable: list[str] = []  # of those, the ones whose files could not be written here
         broken: list[str] = []  # of those, the ones a plugin's bug left (PluginHookError)
         no_task: list[tuple[str, str]] = []  # of those, the ones KIE knows no task of
+        unsure_key: list[str] = []  # of those, perhaps another key's (an older kiekit's row)
         expired = 0
         held: list[str] = []  # the owners of rows another live worker took meanwhile
 
@@ -654,6 +664,8 @@ async def _finish_all(
                         unwritable.append(str(row.task_id))
                     elif report.tasks and _plugin_broke(report, row):
                         broken.append(str(row.task_id))
+                    elif report.tasks and report.tasks[-1]["outcome"] == "other_key":
+                        unsure_key.append(str(row.task_id))
                     elif report.tasks and _no_such_task(report, row):
                         no_task.append((str(row.task_id), row.key))
                 ended.add(str(row.task_id))  # finished, or failed and said
@@ -674,7 +686,7 @@ async def _finish_all(
             _say_held(held)
     return Finished(
         failures, len(others), expired, tuple(unwritable), unserved, tuple(broken),
-        tuple(no_task),
+        tuple(no_task), tuple(unsure_key),
     )  # fmt: skip
 
 
@@ -797,7 +809,13 @@ async def _finish(
 ) -> bool | None:
     """Wait for and download one row's task: True when done, False when still owed, None
     when KIE's retention has passed (the journal closed its row: never owed again)."""
-    from kiekit.errors import DownloadError, KieError, ResultsExpiredError, TaskFailedError
+    from kiekit.errors import (
+        DownloadError,
+        KieError,
+        ResultsExpiredError,
+        TaskFailedError,
+        TaskNotFoundError,
+    )
     from kiekit.journal._entry import error_report, files_expired
     from kiekit.models import Task
 
@@ -824,6 +842,18 @@ async def _finish(
         return None
     except KieError as exc:  # named as a resumed task's line is: several may fail alike
         said = str(exc).replace(f" (task {task.id})", "", 1)  # said once, in front
+        if isinstance(exc, TaskNotFoundError) and row.account is None:
+            # a row of a kiekit before rows kept their key: KIE answers "Task not found" to
+            # any key but the one that made the task, so it may be another key's, paid for
+            # (its row was left as it was: Journal.made_by_unknown_key)
+            say(
+                f"kie: error: task {task.id} ({task.model}): {said}; its row does not say "
+                "which API key made it (an older kiekit's): it may have been created with "
+                "another key: run kie resume with that key (KIE_API_KEY); its row is left "
+                "owed as it was"
+            )
+            report.add(row, "other_key", error=error_report(exc))
+            return False
         say(f"kie: error: task {task.id} ({task.model}): {said}")
         failed = isinstance(exc, TaskFailedError)  # its row closed as failed: owed no more
         now = None if failed or not args.json else journal.find(row.key)  # as the wait left it

@@ -292,6 +292,9 @@ class Entry:
             "result_urls": [asset.url for asset in self.assets],
             "files": list(self.files),
             "value": self.value if self.value_kept else None,
+            # False: no value recorded (not finished yet, or a row of a kiekit before values
+            # were kept: NOT_KEPT), told apart from a task whose value is null
+            "value_kept": self.value_kept,
             "error": dict(self.error) if self.error is not None else None,
             "request": self.request,
         }

@@ -29,6 +29,7 @@ from kiekit.errors import (
     OutcomeUnknownError,
     ResultsExpiredError,
     TaskFailedError,
+    TaskNotFoundError,
     TaskTakenOverError,
     UnknownModelError,
     UnprocessableError,
@@ -201,6 +202,8 @@ class Journal:
         self._holding: collections.OrderedDict[str, None] = collections.OrderedDict()
         # row key -> the worker that took it over from this process (taken_over)
         self._taken: dict[str, str | None] = {}
+        # model -> job id -> keys of an older kiekit's folder-keyed batch rows (folder_keyed)
+        self._folder_keyed: dict[str, dict[str, tuple[str, ...]]] = {}
 
     @property
     def owner(self) -> str:
@@ -1197,6 +1200,8 @@ class Journal:
             done = self.store.by_task(task.id)
             if done is not None and done.state is EntryState.SUCCEEDED and not done.unfinished:
                 return done if read_back else None  # its files are here: nothing was lost
+        if isinstance(exc, TaskNotFoundError) and self.made_by_unknown_key(task.id):
+            return None  # perhaps another key's task, paid for: not written as lost (see there)
         changes: dict[str, Any] = {"error": error_record(exc), "updated_at": self._clock()}
         if isinstance(exc, TaskFailedError | ResultsExpiredError):
             changes["state"] = EntryState.FAILED
@@ -1204,6 +1209,15 @@ class Journal:
         else:  # a wait stopped (a timeout, the network): a hand-off meanwhile stands
             changes["error"] = self._unless_handed_off(changes["error"])
         return self._update_task(task.id, changes, read_back, owned=True)
+
+    def made_by_unknown_key(self, task_id: str) -> bool:
+        """Whether the row of ``task_id`` does not say which API key made its task (a kiekit
+        before rows kept their ``account``). KIE shows a task only to the key that made it, and
+        answers "Task not found" to any other (kie-api.md §7): for such a row that answer may
+        mean another key's task, paid for and alive, not a lost one, so it is not written into
+        the row (whose error a user reads as the task's end) and the row stays owed."""
+        row = self.store.by_task(task_id)
+        return row is not None and row.account is None
 
     def downloaded(
         self,
@@ -1249,6 +1263,25 @@ class Journal:
         return self._update_task(task_id, changes, read_back, owned=True)
 
     # -- reading -----------------------------------------------------------------------------
+
+    def folder_keyed(self, model: str) -> Mapping[str, tuple[str, ...]]:
+        """The keys of ``model``'s batch rows that a kiekit before a7f754c (4 Dec 2026) keyed
+        with their folder (``batch:<folder>:<job id>``), by job id: a batch run with another
+        ``--out`` finds its jobs made there (kiekit.batch). Read once per journal handle and
+        model, a page at a time (only an older kiekit writes such rows); the rows themselves
+        are read again when used."""
+        with self._lock:
+            found = self._folder_keyed.get(model)
+        if found is None:
+            by_id: dict[str, list[str]] = {}
+            for row in self.select(Selection(model=model)):
+                folder = f"batch:{row.out_dir}:"
+                if row.out_dir and row.key.startswith(folder):
+                    by_id.setdefault(row.key[len(folder) :], []).append(row.key)
+            found = {job: tuple(keys) for job, keys in by_id.items()}
+            with self._lock:
+                self._folder_keyed[model] = found
+        return found
 
     def entries(self) -> list[Entry]:
         """Every row, all in memory: for small journals; :meth:`select` streams."""

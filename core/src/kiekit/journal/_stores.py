@@ -471,6 +471,21 @@ def _add_columns(connection: sqlite3.Connection) -> None:
                     raise
 
 
+def _missing_columns_read_as_empty(connection: sqlite3.Connection) -> None:
+    """An older kiekit's journal opened read-only cannot be brought up to date (_add_columns):
+    the columns it lacks read as NULL, as they would once added (an older row's ``account``,
+    ``owner``, ``value``: not known, not kept). A temporary view named ``entries`` stands in
+    front of the file's table (SQLite looks in ``temp`` first), in this connection alone;
+    the file is not written."""
+    present = {row[1] for row in connection.execute("PRAGMA main.table_info(entries)")}
+    missing = [name for name in _ADDED_COLUMNS if name not in present]
+    if missing:
+        empty = ", ".join(f"NULL AS {name}" for name in missing)
+        connection.execute(
+            f"CREATE TEMP VIEW entries AS SELECT rowid AS rowid, *, {empty} FROM main.entries"  # noqa: S608 - fixed names
+        )
+
+
 _UNSTORABLE = "a value that is not valid UTF-8 (a file or folder name?) cannot be recorded"
 # A row refused by a rule kiekit did not make: a column or constraint a newer kiekit added.
 NOT_OURS = (
@@ -663,6 +678,7 @@ class SqliteStore:
             try:
                 connection.execute("SELECT count(*) FROM entries").fetchone()
                 _version(connection, self.path)  # read-only, it is still no file to misread
+                _missing_columns_read_as_empty(connection)
             except sqlite3.Error:
                 connection.close()
                 continue
