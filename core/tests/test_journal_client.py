@@ -195,6 +195,32 @@ def test_files_downloaded_under_a_folder_whose_name_is_not_utf8_complete_the_row
     assert not row.unfinished  # nothing owed: kie resume leaves it be
 
 
+def test_a_download_into_a_folder_whose_name_is_not_utf8_logs_lines_utf8_can_carry(
+    api: Any, kit: SimpleNamespace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The "downloaded PATH" line carried the name's lone surrogates: a handler writing UTF-8
+    strictly (a JSON log file; pytest-xdist's report channel, which crashed the suite's worker)
+    failed on it. The bytes are escaped in the line, as Python's own standard error shows them."""
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/out-\xff"))
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie([kit.market("success", urls=[url])], files={url: kit.PNG})
+
+    async def scenario() -> None:
+        async with api.client(transport=kie.transport, poll=FAST, **NO_LIMITS) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="x")
+            await client.download(await client.wait(task), folder)
+
+    with caplog.at_level("INFO", logger="kiekit"):
+        api.run(scenario)
+    [line] = [r for r in caplog.records if "downloaded" in r.getMessage()]
+    assert "out-\\udcff" in line.getMessage()  # the byte named, not dropped
+    for record in caplog.records:
+        record.getMessage().encode("utf-8")  # strict: raises on a lone surrogate
+        for value in vars(record).values():
+            if isinstance(value, str):
+                value.encode("utf-8")
+
+
 def test_a_failed_task_is_recorded_with_kies_reason(api: Any, kit: SimpleNamespace) -> None:
     journal = Journal(MemoryStore())
     kie = kit.FakeKie([kit.market("fail", fail_code="500", fail_msg="internal error")])

@@ -17,7 +17,15 @@ import stat
 import sys
 from pathlib import Path
 
-__all__ = ["is_file", "message_text", "native", "recorded", "text", "writable_folder"]
+__all__ = [
+    "is_file",
+    "loggable",
+    "message_text",
+    "native",
+    "recorded",
+    "text",
+    "writable_folder",
+]
 
 _UTF8 = codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"  # fixed for the process
 
@@ -67,6 +75,14 @@ def message_text(message: str) -> str:
         return message.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
     except UnicodeError:  # a surrogate that carries no byte (not U+DC80..U+DCFF)
         return message
+
+
+def loggable(path: str | os.PathLike[str]) -> str:
+    """``path`` as a log line may carry it: spelt as :func:`message_text` spells it, and a byte
+    that is no UTF-8 (a name's lone surrogate) escaped as ``\\udcff``. A handler writing UTF-8
+    strictly (a JSON log file, pytest-xdist's report channel) failed on such a record."""
+    shown = message_text(os.fspath(path))
+    return shown.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def recorded(path: str | os.PathLike[str]) -> str:

@@ -977,8 +977,8 @@ def _moved_row(journal: Journal, job: Job) -> Entry | None:
     same = [row for row in rows if _asks_the_same(row.request, job)]
     if not same:
         log.warning("job %s: an older kiekit's row of this id in %s (task %s) asks for something "
-                    "else: not taken as this job's", job.id, rows[-1].out_dir,
-                    rows[-1].task_id)  # fmt: skip
+                    "else: not taken as this job's", job.id,
+                    _paths.loggable(rows[-1].out_dir or ""), rows[-1].task_id)  # fmt: skip
         return None
     whole = [row for row in same if row.state is EntryState.SUCCEEDED and not row.unfinished]
     return (whole or same)[-1]

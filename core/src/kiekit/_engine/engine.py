@@ -23,7 +23,7 @@ import attrs
 
 from kiekit._engine import request_log
 from kiekit._engine.outage import Outage
-from kiekit._paths import recorded
+from kiekit._paths import loggable, recorded
 from kiekit._redact import Hidden, printable
 from kiekit.errors import (
     DATA_NULL,
@@ -807,8 +807,8 @@ class Engine:
                 continue
             path = yield from self._fetch_asset(item, destination, results.task_id)
             log.info(
-                "task %s: downloaded %s%s", results.task_id, path, request_log.tags(),
-                extra=request_log.fields(task_id=results.task_id, path=str(path)),
+                "task %s: downloaded %s%s", results.task_id, loggable(path), request_log.tags(),
+                extra=request_log.fields(task_id=results.task_id, path=loggable(path)),
             )  # fmt: skip
             paths.append(path)
         return list(paths)
