@@ -197,7 +197,7 @@ def test_the_library_frames_under_a_transport_error_hold_no_key(
     bytes): with locals captured, as Sentry does, the key must not be among them."""
     from kiekit_mock import FaultRule
 
-    mock_server.faults.add(FaultRule(fault, path="/api/v1/chat/credit", delay=30))
+    mock_server.faults.add(FaultRule(fault, path="/api/v1/chat/credit", delay=30))  # type: ignore[arg-type]
 
     async def scenario() -> None:
         options = {"timeout": 0.5} if fault == "slow" else {}

@@ -674,7 +674,9 @@ def test_a_har_loaded_again_never_hands_out_a_recorded_id_a_live_task_holds(
     other = second.ok(second.post("/api/v1/jobs/createTask", GROK_BODY))["taskId"]
     assert other != GROK
     assert {t.task_id for t in mock.tasks()} == {GROK, other}
-    assert mock.account("key-a").tasks == 1  # the first's task is still the first's
+    account = mock.account("key-a")
+    assert account is not None
+    assert account.tasks == 1  # the first's task is still the first's
     assert first.record(GROK)["state"] == "waiting"  # its recording, from its start
     assert second.record(other)["taskId"] == other
     # cleared and loaded again: the emulation still holds the recorded id, so again fresh

@@ -881,28 +881,6 @@ def test_1080p_of_an_unfinished_failed_or_4k_task_is_a_parent_error_at_submit(
     }  # fmt: skip
 
 
-def test_1080p_asked_twice_is_one_journal_row(kie_mock: MockServer, tmp_path: Path) -> None:
-    """KIE keeps one 1080P per video (§3.3): a second ask names the same task, and must not
-    be a second row that ``kie resume`` waits for and downloads again (QA mjrunway, 2)."""
-    from kiekit.journal import EntryState, open_journal
-
-    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
-    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
-        video = kie.submit("veo3_fast", prompt="a fox")
-        kie.wait(video)
-        first = kie.submit(HD_MODEL, task_id=video.id)
-        second = kie.submit(HD_MODEL, task_id=video.id)
-        assert first.id == second.id
-        kie.download(kie.wait(second), tmp_path / "out")
-    journal = open_journal(url)
-    holding = [e for e in journal.entries() if e.task_id == first.id]
-    assert [e.state for e in holding] == [EntryState.SUCCEEDED]
-    closed = [e for e in journal.entries() if e.model == HD_MODEL and e.task_id is None]
-    assert [e.state for e in closed] == [EntryState.REJECTED]
-    assert closed[0].error is not None
-    assert closed[0].error["type"] == "Duplicate"
-
-
 def test_1080p_is_journaled_and_kie_resume_finishes_it(
     kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

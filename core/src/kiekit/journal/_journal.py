@@ -67,8 +67,6 @@ LEASE_ENV = "KIEKIT_JOURNAL_LEASE"
 DEFAULT_LEASE = 60.0
 # How many task ids a journal maps to their rows in memory (the rest are looked up by the
 # store's index on task_id): a few times the tasks a process has in flight at once.
-# the states of a row that holds its task: a second create answered with it is no row of its own
-_HOLDS_TASK = (EntryState.CREATED, EntryState.SUCCEEDED, EntryState.FAILED)
 REMEMBERED_TASKS = 10_000
 
 
@@ -1094,32 +1092,6 @@ class Journal:
                 log.exception("a journal listener (on_create_ended) raised")
 
     def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
-        other = self.by_task(task.id)
-        if (
-            other is not None
-            and other.key != entry.key
-            and other.model == entry.model
-            and other.state in _HOLDS_TASK
-        ):
-            # A create answered with a task another row holds: asked again for what KIE keeps
-            # once (Veo's 1080P is its source's, ``<source>-1080p``, kie-api.md §3.3). Nothing
-            # was made: this row is closed, and the task stays that row's alone (one row per
-            # task, or both would be waited for and downloaded).
-            changes = {
-                "state": EntryState.REJECTED,
-                "task_id": None,
-                "error": {
-                    "type": "Duplicate",
-                    "message": f"asked again for task {task.id}: row {other.key!r} holds it",
-                },
-                "updated_at": self._clock(),
-                "lease_until": None,
-            }
-            self._unheld(entry.key)
-            try:
-                return self._write(entry.key, changes, read_back)
-            finally:
-                self._create_ended()
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
         try:

@@ -223,7 +223,7 @@ class CharactersPro(Input):
 
     origin_task_id: str = text()
     timestamps: str = text(
-        pattern=r"[0-9]+(\.[0-9]+)?,[0-9]+(\.[0-9]+)?",
+        pattern=r" *[0-9]+(\.[0-9]+)? *, *[0-9]+(\.[0-9]+)? *",
         pattern_hint='"start,end" in seconds, such as "1,3"',
     )
     character_prompt: str = text(max_length=CHARACTER_TEXT_MAX)
