@@ -245,6 +245,24 @@ def on_gone_mock(row: Entry) -> bool:
     return made_by_mock(row) and not_listening(row.base_url)
 
 
+def release_gone_mock_row(journal: Journal, row: Entry, base_url: str) -> str:
+    """Close ``row`` (an :func:`on_gone_mock` one) as rejected, so that its key or job is made
+    again on ``base_url``: nothing was paid for. What happened, in words, for the caller to say."""
+    from kiekit.journal import EntryState
+
+    why = f"made on a mock server at {row.base_url} that is gone: made again on {base_url}"
+    journal.store.update(
+        row.key,
+        {
+            "state": EntryState.REJECTED,  # nothing paid for: free to make again
+            "error": {"type": "MockGone", "message": why},
+            "lease_until": None,
+            "updated_at": journal.store.now(),
+        },
+    )
+    return why
+
+
 def made_by_mock(row: Entry) -> bool:
     """A row an embedded ``--mock`` made: with the demo key, which nothing else uses."""
     from kiekit._engine.engine import account_of

@@ -39,6 +39,7 @@ from kiekit.cli._common import (
     path_option,
     progress_bars,
     record_missed,
+    release_gone_mock_row,
     say,
     say_unrecorded,
     seconds,
@@ -330,16 +331,7 @@ def _retake_from_gone_mocks(
         done = settled(journal, job, out_dir)
         if done is not None and done.ok:
             continue
-        why = f"made on a mock server at {row.base_url} that is gone: made again on {base_url}"
-        journal.store.update(
-            row.key,
-            {
-                "state": EntryState.REJECTED,  # nothing paid for: free to make again
-                "error": {"type": "MockGone", "message": why},
-                "lease_until": None,
-                "updated_at": journal.store.now(),
-            },
-        )
+        why = release_gone_mock_row(journal, row, base_url)
         say(f"job {job.id} (line {job.line}): {why}")
 
 

@@ -24,6 +24,7 @@ from kiekit.cli._common import (
     path_option,
     progress_bars,
     record_missed,
+    release_gone_mock_row,
     say,
     say_unrecorded,
     seconds,
@@ -307,16 +308,7 @@ def _retake_from_gone_mock(client: Client, key: str) -> bool:
         return False
     if row.state is EntryState.REJECTED or not on_gone_mock(row):
         return False
-    why = f"made on a mock server at {row.base_url} that is gone: made again on {client.base_url}"
-    journal.store.update(
-        row.key,
-        {
-            "state": EntryState.REJECTED,  # nothing paid for: free to make again
-            "error": {"type": "MockGone", "message": why},
-            "lease_until": None,
-            "updated_at": journal.store.now(),
-        },
-    )
+    why = release_gone_mock_row(journal, row, client.base_url)
     say(f"idempotency key {key!r}: {why}")
     return True
 
