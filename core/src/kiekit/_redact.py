@@ -74,6 +74,7 @@ class Hidden:
         # the cheap tests that rule the regular expressions out for nearly every answer: the
         # key in lower case, a '%' (an encoded copy), the word "basic"
         self._lower = secret.lower()
+        self._lower_bytes = self._lower.encode()
 
     def __repr__(self) -> str:
         return "Hidden(***)"
@@ -92,7 +93,7 @@ class Hidden:
     def bytes(self, data: bytes) -> bytes:
         """``data`` without the key or a Basic credential (the same object when it has none)."""
         lower = data.lower()
-        if self._bytes is not None and (self._lower.encode() in lower or b"%" in data):
+        if self._bytes is not None and (self._lower_bytes in lower or b"%" in data):
             found = self._bytes.sub(MASK.encode(), data)
             data = data if found == data else found
         if b"basic" in lower:

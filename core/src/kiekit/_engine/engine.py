@@ -573,10 +573,11 @@ class Engine:
         except ProtocolError as exc:  # code 200: KIE made a task, but its id is unreadable
             raise OutcomeUnknownError(model=model, request=request, cause=exc) from exc
         created_at: float = yield NOW
-        log.info(
-            "created task %s (%s)%s", task_id, model, request_log.tags(),
-            extra=request_log.fields(task_id=task_id, model=model),
-        )  # fmt: skip
+        if log.isEnabledFor(logging.INFO):  # its names are not gathered for nothing
+            log.info(
+                "created task %s (%s)%s", task_id, model, request_log.tags(),
+                extra=request_log.fields(task_id=task_id, model=model),
+            )  # fmt: skip
         request_log.notify(self.observer, TaskCreated, task_id=task_id, model=model)
         return Task(id=task_id, model=model, created_at=created_at)
 
@@ -892,10 +893,11 @@ _ONCE = RetryPolicy.never()
 def _ended(registry: Registry, task: Task, provider: Provider, status: TaskStatus) -> Results:
     """What a final status means for a wait: a succeeded task's results, or TaskFailedError."""
     if status.state is State.SUCCEEDED:
-        log.info(
-            "task %s succeeded%s", task.id, request_log.tags(),
-            extra=request_log.fields(task_id=task.id, model=task.model, state="succeeded"),
-        )  # fmt: skip
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "task %s succeeded%s", task.id, request_log.tags(),
+                extra=request_log.fields(task_id=task.id, model=task.model, state="succeeded"),
+            )  # fmt: skip
         results: Results = call_hook(
             registry, provider, "extract_results", task.id, status.raw,
             model=task.model, task_id=task.id,
