@@ -4,17 +4,21 @@ and another job's tasks, account, callbacks, journal, rules and faults are left 
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 from kiekit_mock import AccountSettings, MockServer, Outcome, Rule, account_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conftest import Answer, Kie, MakeMock
 
 T2I = "grok-imagine/text-to-image"
@@ -250,3 +254,61 @@ def test_python_names_an_account_by_key_or_id_not_both(mock: MockServer) -> None
         mock.callbacks(api_key="job-a", account_id=A)
     with pytest.raises(ValueError, match="api_key"):
         mock.tasks(api_key="")
+
+
+def result_url(job: Kie, task_id: str) -> str:
+    return str(json.loads(job.record(task_id)["resultJson"])["resultUrls"][0])
+
+
+def test_a_fault_scoped_to_an_account_hits_its_result_downloads_only(
+    make_mock: MakeMock,
+) -> None:
+    # result links carry no key (public CDN links, kie-api.md §2.2): the mock knows the account
+    # from the task the file belongs to, so a shared mock's download-failure test tests something
+    _, admin, job_a, job_b = two_jobs(make_mock)
+    fault = {"kind": "http", "status": 503, "path": "/files/*", "api_key": "job-a"}
+    assert ctl(admin, "POST", "/_mock/faults", fault).status == 201
+    url_a, url_b = result_url(job_a, create(job_a)), result_url(job_b, create(job_b))
+
+    assert job_a.fetch(url_a).status == 503
+    assert job_b.fetch(url_b).status == 200  # another job's download is left alone
+
+    (mine,) = ctl(admin, "GET", "/_mock/journal?api_key=job-a&path=/files/*").json()["requests"]
+    assert (mine["path"], mine["status"], mine["fault"]) == (urlsplit(url_a).path, 503, "fault-1")
+    (theirs,) = ctl(admin, "GET", "/_mock/journal?api_key=job-b&path=/files/*").json()["requests"]
+    assert (theirs["path"], theirs["status"], theirs["fault"]) == (urlsplit(url_b).path, 200, None)
+    # a per-account reset forgets its download with its create and polls
+    forgotten = ctl(admin, "POST", "/_mock/reset", {"api_key": "job-a"}).json()["account"]
+    assert forgotten["requests"] == 4
+
+
+def test_a_fault_scoped_to_an_account_hits_downloads_of_its_uploads(
+    make_mock: MakeMock, kie_at: Callable[..., Kie]
+) -> None:
+    mock, admin = make_mock()  # open: any key uploads
+    host = kie_at(mock.upload_base_url, "job-a")
+    body = {"base64Data": base64.b64encode(b"plain words").decode(), "uploadPath": "kiekit"}
+    body["fileName"] = "note.txt"
+    stored = host.ok(host.post("/api/file-base64-upload", body))
+    fault = {"kind": "kie", "code": 455, "path": "/kieai/*", "api_key": "job-a"}
+    assert ctl(admin, "POST", "/_mock/faults", fault).status == 201
+
+    assert host.fetch(stored["downloadUrl"]).json()["code"] == 455
+
+    (record,) = ctl(admin, "GET", "/_mock/journal?api_key=job-a&path=/kieai/*").json()["requests"]
+    assert (record["fault"], record["account_id"]) == ("fault-1", A)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"kind": "reset", "path": "/_mock/*"},  # control routes are never faulted
+        {"kind": "reset", "path": "/openapi.json", "api_key": "job-a"},  # keyless, no account
+    ],
+)
+def test_a_fault_rule_that_could_never_match_is_refused(kie: Kie, rule: dict[str, Any]) -> None:
+    answer = ctl(kie, "POST", "/_mock/faults", rule)
+
+    assert answer.status == 400
+    assert answer.json()["field"] == "path"
+    assert ctl(kie, "GET", "/_mock/faults").json() == []

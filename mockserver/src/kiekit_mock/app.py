@@ -313,6 +313,8 @@ def _note(
     code = answer.get("code") if answer is not None else None
     fault = None if hit is None else hit.rule_id
     authorization, account = _caller(request.headers.get("Authorization"))
+    if account is None:  # a keyless file download: the journal lists it under its maker's
+        account = files.owner_of_file(rt.store, path)
     # 0: reset, none sent; the answer cut as the journal keeps it (noted_answer). A client that
     # hung up before the answer was ready (nothing of it sent yet) never gets it: not delivered
     answered = (

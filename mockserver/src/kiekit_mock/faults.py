@@ -80,6 +80,10 @@ PROXY_REASONS: dict[int, str] = {
     503: "Service Temporarily Unavailable",
     504: "Gateway Time-out",
 }
+# Routes answered without a key that belong to no account: an account-scoped rule on one of
+# these never matches. Result files and stored uploads carry no key either, but the mock knows
+# whose they are (files.owner_of_file), so rules scoped to their account reach them.
+KEYLESS_PATHS = frozenset({"/openapi.json"})
 # what a "before" malformed/truncated fault cuts short: no real answer was made to cut
 CANNED_ANSWER = b'{"code":200,"msg":"success","data":{"taskId":"0123456789abcdef0123456789abcdef"}}'
 
@@ -113,6 +117,16 @@ class FaultRule:
         object.__setattr__(self, "method", self.method.upper())
         if not isinstance(self.path, str) or not self.path.startswith(("/", "*")):
             raise ControlError("path", 'must be a path glob starting with "/" or "*"')
+        # a rule that could never fire is refused, not kept as a silent no-op: a test that
+        # armed it would pass without testing anything
+        if self.path.startswith(CONTROL_PREFIX):
+            raise ControlError("path", f"control routes ({CONTROL_PREFIX}…) are never faulted")
+        if self.account is not None and self.path in KEYLESS_PATHS:
+            raise ControlError(
+                "path",
+                f"{self.path} is served to anyone without a key: a rule scoped to an account "
+                "never matches it (leave out api_key/account)",
+            )
         checked = {name: getattr(self, name) for name in ("times", "every", "seed")}
         opt_int(checked, "times", minimum=1)
         opt_int(checked, "every", minimum=1)

@@ -241,6 +241,23 @@ def task_of_file(store: Store, path: str) -> TaskSnapshot | None:
     return None
 
 
+UPLOADED_PREFIX = "/kieai/"  # the upload host's stored files: /kieai/{account}/… (uploads_http)
+
+
+def owner_of_file(store: Store, path: str) -> str | None:
+    """The account a keyless file download belongs to, else None. Result links and stored
+    uploads carry no key (public CDN links, kie-api.md §2.2, §4), so the mock names the account
+    that made the file: a result file's task's, or the one an upload's path is filed under.
+    Account-scoped fault rules and the account's journal then cover its downloads."""
+    if path.startswith("/files/"):
+        task = task_of_file(store, path)
+        return None if task is None else task.account_id
+    if path.startswith(UPLOADED_PREFIX):
+        account = path[len(UPLOADED_PREFIX) :].partition("/")[0]
+        return account if account.startswith("acct_") else None
+    return None
+
+
 def purged_at(task: TaskSnapshot) -> float | None:
     """When a finished task's media stop being kept (14 days after it ended, §8, unless its
     family keeps them otherwise)."""
