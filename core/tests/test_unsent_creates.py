@@ -664,3 +664,86 @@ def test_a_create_stopped_as_its_row_is_written_is_rejected_and_sent_again_by_a_
     (row,) = journal.entries()
     assert row.state is EntryState.CREATED
     assert row.task_id == kit.TASK_ID
+
+
+def _slow_to_open(opening: asyncio.Event, *, first_open_done: bool) -> Any:
+    """An AiohttpTransport whose session open blocks until the caller stops it, as aiohttp's
+    first import on a thread did on a busy machine (over a second): ``opening`` is set when
+    it blocks. ``first_open_done``: ``ready()`` (the open before the intent row) returns at
+    once, so it is the create's own send that waits for the open."""
+    from kiekit.transport import AiohttpTransport
+
+    class SlowToOpen(AiohttpTransport):
+        async def ready(self) -> None:
+            if not first_open_done:
+                await super().ready()
+
+        async def _opened(self) -> Any:
+            opening.set()
+            await asyncio.Event().wait()  # never set: only the caller's stop ends the wait
+
+    return SlowToOpen()
+
+
+@pytest.mark.parametrize("how", STOPS)
+def test_a_create_stopped_while_its_send_opens_the_session_was_never_sent(
+    how: str, mock_server: Any
+) -> None:
+    """The create's send opens the session (aiohttp imported on a thread) before a byte is
+    written: stopped there, it made nothing. Its row is ``rejected`` and the same key sends it
+    again; "outcome unknown" made a second ``generate`` raise OutcomeUnknownError until a
+    person settled it (outside tester "chaos", finding 2: the mock had no task)."""
+    journal = Journal(MemoryStore())
+
+    async def scenario() -> None:
+        opening = asyncio.Event()
+        async with AsyncClient(
+            "k",
+            base_url=mock_server.base_url,
+            transport=_slow_to_open(opening, first_open_done=True),
+            journal=journal,
+            rate_limits=None,
+        ) as kie:
+            create = kie.submit(GROK, prompt="a fox", idempotency_key="opening")
+            await _stopped(how, create, opening)
+
+    asyncio.run(scenario())
+    assert [r for r in mock_server.requests() if r.method == "POST"] == []
+    row = journal.get("opening")
+    assert row is not None
+    assert row.state is EntryState.REJECTED  # free to send again; no dashboard hunt
+    assert row.error is not None
+    assert row.error["type"] == "Cancelled"
+
+    async def again() -> str:
+        async with AsyncClient("k", base_url=mock_server.base_url, journal=journal) as kie:
+            task = await kie.submit(GROK, prompt="a fox", idempotency_key="opening")
+            return task.id
+
+    made = asyncio.run(again())
+    assert [t.task_id for t in mock_server.tasks()] == [made]  # sent once, by the second
+
+
+@pytest.mark.parametrize("how", STOPS)
+def test_generate_stopped_while_the_transport_opens_leaves_no_row(
+    how: str, mock_server: Any, tmp_path: Path
+) -> None:
+    """AsyncClient.generate opens the transport before the intent row, as submit does: a
+    generate stopped in the first open (aiohttp's import) has written nothing to settle."""
+    journal = Journal(MemoryStore())
+
+    async def scenario() -> None:
+        opening = asyncio.Event()
+        async with AsyncClient(
+            "k",
+            base_url=mock_server.base_url,
+            transport=_slow_to_open(opening, first_open_done=False),
+            journal=journal,
+            rate_limits=None,
+        ) as kie:
+            create = kie.generate(GROK, prompt="a fox", out_dir=tmp_path, idempotency_key="g")
+            await _stopped(how, create, opening)
+
+    asyncio.run(scenario())
+    assert mock_server.requests() == []
+    assert journal.entries() == []

@@ -624,17 +624,21 @@ class AsyncClient:
         """As :meth:`Client.submit`: the input validated before any I/O, then the create.
         Cancelled once a graceful stop began (``kie batch``'s Ctrl-C or SIGTERM), a create
         already sent is let finish first (kiekit._engine.drain)."""
-        # the transport opened first: its first open (aiohttp's import) took over a second on
-        # a busy machine, after the intent row; a kill then left rows "sending" never sent
-        ready = getattr(self._transport, "ready", None)
-        if ready is not None:
-            await ready()
+        await self._ready()
         sending = SendState()
         flow = self._session.submit(
             model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
             out_dir=out_dir, sending=sending,
         )  # fmt: skip
         return await self._session.drain.create(drive_async(flow, self._transport), sending)
+
+    async def _ready(self) -> None:
+        """Open the transport before a create's intent row is written: its first open
+        (aiohttp's import) took over a second on a busy machine, and a create stopped in it
+        (a kill, a cancellation) left a row "outcome unknown" that had never been sent."""
+        ready = getattr(self._transport, "ready", None)
+        if ready is not None:
+            await ready()
 
     async def call(self, request: Request, *, task_id: str | None = None) -> Any:
         """As :meth:`Client.call`: one request a provider describes; KIE's ``data``."""
@@ -693,6 +697,7 @@ class AsyncClient:
         **fields: Any,
     ) -> list[Path]:
         """As :meth:`Client.generate`: submit, wait and download; the files written."""
+        await self._ready()
         flow = self._session.generate(
             model, params, fields, out_dir=out_dir, timeout=timeout, callback_url=callback_url,
             idempotency_key=idempotency_key,

@@ -144,8 +144,8 @@ class AiohttpTransport:
 
     async def ready(self) -> None:
         """Open the session now (importing aiohttp the first time: a second on a busy
-        machine). AsyncClient.submit calls it before the journal's intent row is written, so
-        a process killed meanwhile leaves no row saying a create may have gone."""
+        machine). AsyncClient.submit and generate call it before the journal's intent row is
+        written, so a process killed meanwhile leaves no row saying a create may have gone."""
         await self._opened()
 
     def _open(self) -> Any:
@@ -195,7 +195,15 @@ class AiohttpTransport:
         return self._session
 
     async def send(self, request: HttpRequest) -> HttpResponse:
-        session = await self._opened()
+        try:
+            session = await self._opened()
+        except BaseException as exc:
+            # cancelled (or Ctrl-C) while the session opened (aiohttp's first import, on a
+            # thread): not a byte was written, a create made nothing (an outside tester's
+            # AsyncClient.generate cancelled at 0.1 s was left "outcome unknown")
+            if not isinstance(exc, Exception):
+                mark_unsent(exc)
+            raise
         import aiohttp
 
         limit = self._max_answer_bytes
