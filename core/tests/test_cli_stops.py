@@ -374,3 +374,55 @@ def test_a_stop_signal_inherited_as_ignored_stays_ignored(
     assert batch.returncode == 0, err  # the batch ran to its end
     [row] = _journal()
     assert row.state is EntryState.SUCCEEDED
+
+
+# `kie` as its script runs it, with a stop sent to itself at a chosen point: once the command's
+# own code has returned (files written, journal done), or in the interpreter's shutdown after
+_STOPPED_AS_IT_ENDS = """
+import atexit, os, signal, sys
+import kiekit.cli as cli
+stop, where = getattr(signal, sys.argv.pop(1)), sys.argv.pop(1)
+if where == "at-exit":
+    atexit.register(os.kill, os.getpid(), stop)
+else:
+    command = cli._main
+    def then_stopped(argv):
+        code = command(argv)
+        os.kill(os.getpid(), stop)
+        return code
+    cli._main = then_stopped
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("stop", "where"),
+    [
+        pytest.param(signal.SIGINT, "after-the-command", id="ctrl-c-as-main-returns"),  # was -2
+        pytest.param(signal.SIGTERM, "at-exit", id="sigterm-in-the-shutdown"),  # was -15
+    ],
+)
+def test_a_stop_after_the_work_was_done_leaves_the_exit_status_at_0(
+    mock_server: Any, tmp_path: Path, stop: signal.Signals, where: str
+) -> None:
+    """A Ctrl-C or SIGTERM that comes as kie ends, its files written and its row succeeded,
+    exits 0, as the run did its work: killed by the signal (-2, -15) a script took it for an
+    interrupted run and ran `kie resume` for nothing (outside tester "chaos", finding 5)."""
+    out = tmp_path / "out"
+    argv = ["run", FLUX, "--prompt", "a fox", "--out", str(out), "--base-url", mock_server.base_url]
+    env = {**os.environ, "KIE_API_KEY": "fake-key-for-the-mock"}
+    done = subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        [sys.executable, "-c", _STOPPED_AS_IT_ENDS, stop.name, where, *argv],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    files = done.stdout.split()
+    assert files
+    assert all(Path(file).is_file() for file in files)
+    [row] = _journal()
+    assert row.state is EntryState.SUCCEEDED
+    assert "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+    if where == "after-the-command":
+        assert f"kie: {stop.name} came after the command had ended: exit status 0" in done.stderr

@@ -21,6 +21,10 @@ Exit codes (``kie --help`` lists them too):
   fetched and journaled. A reader gone after kie's last write is not seen: 0;
 - 143: terminated (SIGTERM: ``timeout``, a cancelled CI job), as after Ctrl-C.
 
+A Ctrl-C or SIGTERM that comes once the command has ended (its work delivered, its code
+decided) leaves the code as it was, 0 included, and kie says so; kie never dies by the
+signal itself (cli._stops.Ending).
+
 A command that failed keeps its error's code (1, 2, 130, 143) whatever became of its
 ``--json`` error object: its reader gone (141 is for work done), or a standard output closed
 or full (said on standard error; 1 is for a command whose own output could not be written).
@@ -64,6 +68,7 @@ from kiekit.cli import (
     upload,
 )
 from kiekit.cli._common import Terminated, after_create
+from kiekit.cli._stops import ENDING, handled
 from kiekit.cli._streams import (
     StdoutError,
     standard_streams,
@@ -85,8 +90,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `git log | head` under `set -o pipef
 EXIT_TERMINATED = 143  # 128 + SIGTERM: `timeout`, a cancelled CI job
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
+_terminate = ENDING.terminate  # SIGTERM: Terminated, where the command is (cli._stops.Ending)
 
 
 # Refused before anything was sent: the user's input or set-up is at fault, not KIE.
@@ -97,6 +101,37 @@ COMMANDS = (providers, models, run, mock, plugin, credits, upload, tasks, resume
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``kie`` command on ``argv``; None: the ``kie`` script's own (``sys.argv``), whose
+    process ends with the command: a Ctrl-C or SIGTERM that comes once the command is over
+    leaves its exit code as it was (cli._stops.Ending), and one before that is 130 or 143,
+    never a death by the signal."""
+    import signal
+    import threading
+
+    if (
+        argv is not None
+        or ENDING.script
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return _command(argv)
+    ENDING.script = True
+    try:
+        if handled(signal.SIGTERM):  # from here: a SIGTERM while kie sets up is 143 too
+            signal.signal(signal.SIGTERM, _terminate)
+        code = _command(None)
+    except KeyboardInterrupt as stop:  # before the command took over, or as it handed back
+        ENDING.end()
+        terminated = isinstance(stop, Terminated)
+        with contextlib.suppress(OSError, ValueError):
+            print(f"kie: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    finally:
+        ENDING.end()  # --help's SystemExit too: the interpreter's shutdown is not cut short
+    ENDING.said_late(code)
+    return code
+
+
+def _command(argv: Sequence[str] | None) -> int:
     # --journal reaches every journal the command opens through the environment: restored
     # after, so that a caller running several commands in one process (tests) gets each its own
     journal_url = os.environ.get("KIEKIT_JOURNAL_URL")
@@ -196,6 +231,7 @@ def _main(argv: Sequence[str] | None) -> int:
             _json_said(_json_failure, args, error)
         return EXIT_FAILED
     finally:
+        ENDING.end()  # the kie script's: from here a stop is noted, not obeyed
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return code

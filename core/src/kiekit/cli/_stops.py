@@ -111,3 +111,50 @@ def graced_create(drain: Drain, grace: float) -> Iterator[None]:
                 signal.signal(signum, handler)
     if pending:  # the create answered within the grace: its task id is journaled
         raise pending[0]
+
+
+class Ending:
+    """The ``kie`` script's stops once its command is over (:func:`kiekit.cli.main` run as the
+    script, the process ending with it). Until then a Ctrl-C or SIGTERM stops the command
+    (130, 143). From :meth:`end` on (the command has returned: its files written and
+    journaled, its exit code decided) a stop is noted, not obeyed: the code stays the
+    command's own (0 when everything was delivered), so a script does not take a finished run
+    for an interrupted one and ``kie resume`` it for nothing, and kie never dies by the
+    signal itself (-2, -15), in its last lines or in the interpreter's shutdown after them."""
+
+    def __init__(self) -> None:
+        self.script = False  # main() runs as the kie script: the process ends with it
+        self.over = False  # the command has returned; stops are noted from now on
+        self.late: int | None = None  # the first stop noted, a signal number
+
+    def end(self) -> None:
+        """The command is over. SIGINT gets a handler of ours first (asyncio.run takes it
+        over only from Python's own, so it is left alone while the command runs): until
+        ``over`` is set a stop still raises, so no moment is left where it kills."""
+        if self.script and not self.over:
+            if handled(signal.SIGINT):
+                signal.signal(signal.SIGINT, self.interrupt)
+            self.over = True
+
+    def terminate(self, signum: int, frame: object) -> None:
+        """kie's SIGTERM handler: Terminated, raised where the command is (exit 143)."""
+        if self.over:
+            self.late = self.late or signum
+            return
+        raise Terminated
+
+    def interrupt(self, signum: int, frame: object) -> None:
+        if self.over:
+            self.late = self.late or signum
+            return
+        raise KeyboardInterrupt
+
+    def said_late(self, code: int) -> None:
+        """One line for a stop that came after the command was over."""
+        if self.late is not None:
+            name = signal.Signals(self.late).name
+            with contextlib.suppress(OSError, ValueError):  # stderr closed: nothing to say
+                say(f"kie: {name} came after the command had ended: exit status {code}")
+
+
+ENDING = Ending()
