@@ -149,8 +149,9 @@ async def _host_conventions(request: web.Request, handler: Handler) -> web.Strea
     request.app[UPLOADS].serves_at(request.host)
     if request.path in UPLOAD_PATHS:
         key = bearer_key(request)
-        if key is None or not runtime(request).config.accepts(key):
-            # §1: the key is needed on every call, uploads included, with KIE's one wording
+        if key is None or not runtime(request).store.accepts(key):
+            # §1: the key is needed on every call, uploads included, with KIE's one wording;
+            # an account opened at runtime (POST /_mock/accounts) uploads as the API serves it
             return answer(401, "You do not have access permissions")
         if request.method != "POST":  # the host's own 405 (§4), in its envelope
             return answer(405, f"Method {request.method} not allowed")
