@@ -36,6 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
+import attrs
 from attrs import evolve, frozen
 
 import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
@@ -159,8 +160,9 @@ class JobResult:
     answered with a task: paid for here), not a task another worker or an earlier run made
     and this one found in the journal; None in the answer of an older worker, which does not
     tell (``kie batch``'s ``tasks_made`` then counts it by its ``task_id``, as before). With
-    ``--celery`` the sender settles it from the job's row (kiekit.distributed.collect's
-    ``made_in_run``): a worker that died after its create answers nothing.
+    ``--celery`` the sender takes each worker's word, and counts a task whose maker died
+    after its create (it answers nothing) by the worker that took its row over
+    (``taken_from_gone``; kiekit.distributed.collect's ``made_in_run``).
 
     ``warnings``: what the local checks said of the job's input without refusing it (a field
     the model's page does not document, sent as given: KIE may ignore it), each
@@ -176,6 +178,11 @@ class JobResult:
     value: Any = None  # what KIE returned besides files (lyrics, a character id), as JSON
     made: bool | None = False
     warnings: tuple[Mapping[str, str], ...] = ()
+    # Not in results.jsonl: a Celery worker's word to its batch's sender (collect.made_in_run).
+    # The job's task was found in a row this worker took over from a holder that was gone (a
+    # kill -9 after its create): the worker that made it will never say so, so this one does,
+    # and the sender counts the task as its run's when the row held none when the job was sent.
+    taken_from_gone: bool = attrs.field(default=False, kw_only=True)
 
     @property
     def ok(self) -> bool:
@@ -827,12 +834,24 @@ async def _try_job(
     if _finished_elsewhere(held, folder):  # finished between our look and our claim
         await _let_go(journal, key)
         return _settled_elsewhere(held, job)
+    # a task whose holder was gone (its lease run out, or its process ended: held_elsewhere)
+    # when this claim took it: no worker that made it will answer for it (JobResult)
+    from_gone = (
+        entry is not None
+        and entry.task_id is not None
+        and entry.state in (EntryState.CREATED, EntryState.SUCCEEDED)
+        and entry.owner not in (None, journal.owner)
+        and entry.lease_until is not None
+    )
     if held.state is EntryState.CLAIMED and out_of_credits is not None and out_of_credits.is_set():
         # its create would be refused as the last was: not sent (a task made is still waited on)
         why = NotSent()
         await _let_go(journal, key, refused=why)
         return JobResult(job.line, job.id, NOT_SENT, None, job.model, error=error_record(why))
-    return await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits)
+    result = await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits)
+    if from_gone and result.task_id is not None and not result.made:
+        return evolve(result, taken_from_gone=True)
+    return result
 
 
 async def _run_claimed(
@@ -950,6 +969,10 @@ async def _let_go(
     keeps its error, for one of them to take."""
 
     def let_go() -> None:
+        # a create another worker sent and died with (OutcomeUnknownError): its row turns
+        # `unknown`, for a person to settle, and is not this worker's (Journal.sender_lost)
+        if isinstance(failed, OutcomeUnknownError) and journal.sender_lost(key, failed):
+            return
         if refused is None or journal.refused(key, refused) is None:  # not refused: released
             journal.release(key, failed)
 

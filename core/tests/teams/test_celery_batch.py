@@ -333,6 +333,52 @@ def test_a_worker_killed_holding_a_job_loses_nothing_and_its_job_finishes_elsewh
     assert "found made before" not in said
 
 
+def test_two_runs_of_the_same_jobs_sent_at_once_count_each_task_made_once(
+    workers: Workers, mock_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Outside tester "celeryteam", finding 1: two `kie batch --celery` runs of the same jobs,
+    both sent before any worker took a job, each said it made (paid for) every task, though
+    the mock made each once. The worker that creates a task says so; the other run's worker
+    finds it in the journal, and its run counts it found, not made."""
+    import redis
+
+    count = 3
+    jobs, out = _jobs_file(tmp_path, count), tmp_path / "out"
+    queue = redis.Redis.from_url(redis_url)
+    name = workers.env["KIEKIT_CELERY_QUEUE"]
+    runs = []
+    try:
+        for run in ("a", "b"):  # both queued before any worker runs: no row holds a task yet
+            with open(tmp_path / f"run-{run}.log", "wb") as log:
+                runs.append(
+                    subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+                        [*_batch(jobs, out), "--results", str(tmp_path / f"{run}.jsonl")],
+                        env=workers.env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        sent = count * len(runs)
+        _until(f"{sent} messages queued", lambda: queue.llen(name) == sent, alive=runs)
+        workers.start("a")
+        for batch in runs:
+            batch.wait(DEADLINE)
+    finally:
+        queue.close()
+        for batch in runs:
+            if batch.poll() is None:  # the test failed: leave no batch behind
+                batch.kill()
+                batch.wait(10)
+    assert [batch.returncode for batch in runs] == [0, 0]
+    made = 0
+    for run in ("a", "b"):
+        report = [json.loads(line) for line in (tmp_path / f"{run}.jsonl").read_text().splitlines()]
+        assert {r["state"] for r in report} == {"succeeded"}, report
+        made += sum(1 for r in report if r["made"])
+    assert sum(_creates(mock_url).values()) == count
+    assert made == count  # what the two runs say they paid for is what was paid
+
+
 @pytest.mark.parametrize(
     ("stop", "code", "words"),
     [

@@ -306,7 +306,8 @@ def test_a_stopped_celery_batch_says_held_back_only_the_jobs_it_held_back(
         return Entry(key="k", model=GROK, request=None, state=state, created_at=0, updated_at=0)
 
     unsent = [JobResult(line, f"j{line}", "stopped", None, GROK) for line in (1, 2, 3)]
-    _say_held_back(unsent, {1: row(EntryState.REJECTED), 2: row(EntryState.CLAIMED), 3: None})
+    rows = {1: row(EntryState.REJECTED), 2: row(EntryState.CLAIMED), 3: None}
+    _say_held_back(unsent, rows, handed={1, 2, 3})
     err = " ".join(capsys.readouterr().err.split())
     assert "1 job(s) no worker had taken are held back: none will create them" in err
     assert (

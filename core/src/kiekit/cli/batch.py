@@ -21,7 +21,7 @@ import stat
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -154,12 +154,15 @@ def _batch(args: argparse.Namespace) -> int:
     known = _task_ids_known(results_path)  # read before this run's lines replace them
     refusals = sorted([*unlisted, *(line.result() for line in bad)], key=lambda r: r.line)
     finished: list[JobResult] = []  # as they come: what a stop still knows
+    handed: set[int] = set()  # --celery: the lines of the jobs handed to the broker
     tidy = partial(_tidied, out=args.out, warned=warned)
     try:
         if not jobs:
             results: list[JobResult] = []
         elif celery is not None:
-            results = _run_on_celery(args, celery, journal, jobs, results_path, finished, refusals)
+            results = _run_on_celery(
+                args, celery, journal, jobs, results_path, finished, refusals, handed
+            )
             results = [_keep_task_id(result, known) for result in results]
         else:
             from kiekit.cli._async import run_async  # `kie --help` needs no event loop
@@ -168,7 +171,7 @@ def _batch(args: argparse.Namespace) -> int:
             results = run_async(run)
     except KeyboardInterrupt as stop:
         known_now = [tidy(result) for result in [*finished, *refusals]]
-        _stopped(args, stop, jobs, known_now, results_path, journal.owner, started, tidy)
+        _stopped(args, stop, jobs, known_now, results_path, journal.owner, started, tidy, handed)
         raise
     left = record_missed(journal, "batch")  # the journal writes a full disk refused, tried again
     ordered = sorted([tidy(result) for result in [*results, *refusals]], key=lambda r: r.line)
@@ -504,6 +507,7 @@ def _run_on_celery(
     results_path: Path,
     finished: list[JobResult],
     refusals: list[JobResult],
+    handed: set[int],
 ) -> list[JobResult]:
     from kiekit.distributed.collect import run_on_celery
 
@@ -517,6 +521,7 @@ def _run_on_celery(
             poll_interval=args.poll_interval,
             on_result=done,
             on_wait=say,  # a long wait with no answer says what it waits for
+            on_sent=lambda job: handed.add(job.line),  # a stop tells the jobs never sent
         )
 
 
@@ -634,6 +639,7 @@ def _stopped(
     owner: str,
     started: float,
     tidy: Callable[[JobResult], JobResult] | None = None,
+    handed: Collection[int] = (),
 ) -> None:
     """A batch stopped by Ctrl-C or SIGTERM: each job's line in the results file, the jobs not
     finished read from their journal rows (a line that says it did not finish), and what they
@@ -694,7 +700,7 @@ def _stopped(
             f"finish them (their results land in the journal): {_named(on_workers)}"
         )
     if celery and unsent:
-        _say_held_back(unsent, rows)
+        _say_held_back(unsent, rows, handed)
     if going:
         where = "on the embedded mock, which stops with it" if args.mock else "at KIE"
         say(f"{len(going)} job(s) have a task that goes on {where}: {_named(going)}")
@@ -736,16 +742,24 @@ def _made_in_run(row: Entry | None, owner: str | None, started: float) -> bool:
     return owner is None or row.owner == owner
 
 
-def _say_held_back(unsent: list[JobResult], rows: dict[int, Entry | None]) -> None:
+def _say_held_back(
+    unsent: list[JobResult], rows: dict[int, Entry | None], handed: Collection[int]
+) -> None:
     """Which jobs no Celery worker had taken are held back in the journal (a ``rejected`` row
     the worker that gets the job answers from: collect.hold_back), and which could not be
-    (the journal down): only the first are sure not to be created."""
+    (the journal down): only the first are sure not to be created. A job never handed to the
+    broker (the stop came first; ``handed``: the lines that were) was not sent at all: no
+    worker can get it, held back or not (outside tester "celeryteam", finding 3)."""
     from kiekit.journal import EntryState
 
     def held(result: JobResult) -> bool:
         row = rows.get(result.line)
         return row is not None and row.state is EntryState.REJECTED and row.lease_until is None
 
+    never = [result for result in unsent if result.line not in handed]
+    if never:
+        say(f"{len(never)} job(s) were never sent to the workers: none will create them")
+    unsent = [result for result in unsent if result.line in handed]
     back = [result for result in unsent if held(result)]
     if back:
         say(f"{len(back)} job(s) no worker had taken are held back: none will create them")

@@ -153,10 +153,21 @@ def _line(journal: Journal, row: Entry, now: float | None = None) -> str:
         code = row.error.get("code")
         error = f"  {row.error.get('type')}{f' {code}' if code is not None else ''}: "
         error += str(row.error.get("message"))
+        error += _cause(row.error.get("cause"))
     # a row's words came from KIE or a file anyone may edit: no control character reaches the
     # terminal (a title-setting escape, a line of its own)
     line = f"{row.task_id or '-':34} {row.model:32} {state:10} {created:19}  {files}{error}"
     return printable(line)
+
+
+def _cause(cause: object) -> str:
+    """An unknown outcome's cause in a few words (error_record's ``cause``): a gateway's 503
+    told from a lost connection or a sender that died, for the operator about to settle."""
+    if not isinstance(cause, dict):
+        return ""
+    status = cause.get("http_status")
+    http = f", HTTP {status}" if status is not None else ""
+    return f" [cause: {cause.get('type')}{http}]"
 
 
 def when(seconds: float) -> str:

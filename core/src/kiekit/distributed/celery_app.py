@@ -29,6 +29,7 @@ from kiekit.distributed import worker
 from kiekit.distributed.messages import (
     REFUSED_SINCE_HEADER,
     TASK_NAME,
+    answer_of,
     job_from_message,
     refused_since_of,
 )
@@ -89,7 +90,7 @@ def run_job_task(
     result = worker.runtime().run(
         job_from_message(job), Path(out_dir), timeout, poll_interval, refused_since
     )
-    return result.to_json()
+    return answer_of(result)
 
 
 def _header(request: Any, name: str) -> object:

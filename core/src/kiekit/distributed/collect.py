@@ -63,11 +63,14 @@ def run_on_celery(
     poll_interval: float | None = None,
     on_result: Callable[[JobResult], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    on_sent: Callable[[Job], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[JobResult]:
     """Every job's result (in the jobs' order), the unsettled ones run by Celery workers.
     ``on_wait`` is told, in a line, what a long wait with no answer waits for, and which jobs
-    the broker lost are sent again (see the module's docstring)."""
+    the broker lost are sent again (see the module's docstring). ``on_sent`` is told of each
+    job as it is handed to the broker (before: a stop during the send may leave it there), so
+    a stop can tell a job never sent from one a worker may still get."""
     folder = recorded(out_dir)  # the workers' path: a folder they share (docs/teams.md)
     results: dict[int, JobResult] = {}
 
@@ -79,6 +82,7 @@ def run_on_celery(
     check_broker(app)
     since = journal.now()  # a job this run holds back from then on is not created by a worker
     sent: dict[str, Job] = {}
+    handed: list[Job] = []  # the jobs given to the broker, or being given when a stop came
     before: set[int] = set()  # the jobs sent whose rows held a task already (made_in_run)
 
     def answered(job: Job, result: JobResult) -> None:
@@ -105,13 +109,16 @@ def run_on_celery(
             if _made_before(journal, job, out_dir):
                 before.add(job.line)
             options = task_options(job, folder, timeout, poll_interval, since)
+            handed.append(job)  # held back on a stop from now on: its message may be queued
+            if on_sent is not None:
+                on_sent(job)
             answer = app.send_task(TASK_NAME, **options)
             sent[answer.id] = job
         if sent:
             waiting = _Waiting(app, journal, out_dir, since, clock, on_wait or log.warning)
             waiting.collect(sent, results, collected, answered, folder, timeout, poll_interval)
     except BaseException as stop:  # a stop, or on_result raised: no job is started after it
-        unanswered = {job.line: job for job in sent.values() if job.line not in results}
+        unanswered = {job.line: job for job in handed if job.line not in results}
         hold_back(journal, list(unanswered.values()), folder, since, stop)  # each job once
         raise
     return [results[job.line] for job in jobs]
@@ -119,19 +126,24 @@ def run_on_celery(
 
 def made_in_run(result: JobResult, *, before: bool) -> JobResult:
     """``result`` with ``made`` saying whether this run paid for its task, as
-    ``JobResult.made`` promises (docs/journal-batch-webhooks.md: the ``tasks_made`` of a
-    team's runs sum to what they paid for). A worker answers ``made`` for its own creates
-    only, so a task its worker made and then died with (SIGKILL), finished by another worker
-    that found it in the journal, came back ``false``: paid for by this run, counted by none.
-    Here the job's row tells instead: a task this job has now, and did not have when the run
-    sent it (``before``: :func:`~kiekit.batch.made_before`), was made by a worker of this run.
-    The collector keeps one answer per job, so a task counts once; one made before the run
-    never counts, whoever reports it."""
+    ``JobResult.made`` promises (docs/teams.md: the ``tasks_made`` of a team's runs sum to
+    what they paid for). The worker whose create made a task says so (``made``), once: a
+    worker that found the task in the journal, waiting for the worker that made it (of this
+    run or of another run of the same jobs at the same time), does not count it. A run that
+    counted every task its jobs' rows gained after it sent them counted, with a second run of
+    the same jobs at once, each task in both (outside tester "celeryteam", finding 1).
+
+    Only a worker killed (SIGKILL) after its create answers nothing: the worker that took its
+    row over says so (``taken_from_gone``), and its task counts as this run's when the job's
+    row held no task when the run sent it (``before``: :func:`~kiekit.batch.made_before`);
+    the collector keeps one answer per job, so it counts once. One made before the run never
+    counts, whoever reports it. A worker of an older kiekit tells nothing (``made`` None):
+    its task counts when the row held none before, as it did."""
     if before:  # found in the journal; but a worker's own create is its to say
         return result if result.made is True else evolve(result, made=False)
     if result.made is True or not result.task_id or result.state == "refused":
         return result
-    return evolve(result, made=True)
+    return evolve(result, made=result.made is None or result.taken_from_gone)
 
 
 def _made_before(journal: Journal, job: Job, out_dir: Path) -> bool:

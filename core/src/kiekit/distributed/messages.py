@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from attrs import evolve
+
 from kiekit._numbers import finite
 from kiekit.batch import Job, JobResult
 from kiekit.errors import ValidationError
@@ -22,6 +24,9 @@ TASK_NAME = "kiekit.run_job"
 # When the batch began (its journal's clock): a job it held back is answered from its row
 # (celery_app.run_job_task). A header, so that an older worker runs the job all the same.
 REFUSED_SINCE_HEADER = "kiekit_refused_since"
+# A key of a worker's answer, never of results.jsonl: the job's task was found in a row taken
+# over from a holder that was gone (JobResult.taken_from_gone). An older sender ignores it.
+TAKEN_FROM_GONE = "taken_from_gone"
 
 
 def task_options(
@@ -74,11 +79,22 @@ def refused_since_of(value: object) -> float | None:
     return number
 
 
+def answer_of(result: JobResult) -> dict[str, Any]:
+    """A worker's answer: the job's result as JSON, and whether its task was taken over from
+    a holder that was gone (:data:`TAKEN_FROM_GONE`, only when so)."""
+    answer = result.to_json()
+    if result.taken_from_gone:
+        answer[TAKEN_FROM_GONE] = True
+    return answer
+
+
 def result_from_answer(job: Job, answer: object) -> JobResult:
     """A worker's answer as a JobResult: its JSON result, or the exception its task raised
     (Celery hands those back as values), reported against the job."""
     if isinstance(answer, Mapping):
-        return JobResult.from_json(answer)
+        result = JobResult.from_json(answer)
+        gone = answer.get(TAKEN_FROM_GONE) is True
+        return evolve(result, taken_from_gone=True) if gone else result
     if isinstance(answer, BaseException):
         message = str(answer) or type(answer).__name__
         error = {"type": type(answer).__name__, "message": message}

@@ -20,6 +20,7 @@ from kiekit.errors import (
     ConfigurationError,
     DownloadError,
     KieError,
+    OutcomeUnknownError,
     ResultsExpiredError,
     TaskFailedError,
 )
@@ -342,7 +343,28 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record["message"] = str(exc) or type(exc).__name__
     if isinstance(exc, KieError) and exc.parent_task_id:  # a refused extend's or 4K's parent
         record["parent_task_id"] = exc.parent_task_id
+    if isinstance(exc, OutcomeUnknownError):
+        record["cause"] = cause_record(exc.cause)
     return record
+
+
+def cause_record(cause: KieError) -> dict[str, Any]:
+    """What made a create's outcome unknown, in fields an operator (or a script) decides on
+    before ``kie settle``: ``type``, the failure's class (``ServerError``: an HTTP 5xx, from a
+    proxy or gateway in front of KIE, kie-api.md §1, which may not have passed the create on;
+    ``TransportError``: the connection lost once the request was sent; ``ProtocolError``: KIE
+    answered code 200 with no readable task id; ``SenderGone``: the worker that sent it ended
+    first, :meth:`Journal.sender_lost`); ``http_status``, the HTTP status that came back
+    (None: no HTTP answer); ``code``, the code of the answer's body or status (None without
+    one); ``answered``, a connection that broke after the answer had begun to come (the
+    request reached the server)."""
+    api = isinstance(cause, ApiError)
+    return {
+        "type": type(cause).__name__,
+        "http_status": cause.http_status if isinstance(cause, ApiError) else None,
+        "code": cause.code if api else None,
+        "answered": getattr(cause, "answered", False) is True,
+    }
 
 
 def error_report(exc: BaseException) -> dict[str, Any]:

@@ -632,6 +632,32 @@ class Journal:
             return None
         return self.store.update(key, changes, holder=self.owner)
 
+    def sender_lost(self, key: str, exc: BaseException) -> Entry | None:
+        """Row ``key`` is ``sending`` and its sender is gone (an ended process here, a lease
+        run out: :meth:`sender_alive` False), so KIE's answer to its create is lost with it:
+        ``unknown`` at once, with ``exc`` (the OutcomeUnknownError that found it) as its error,
+        its lease ended and its owner kept (the worker that sent it). Not taken by this
+        process: a worker that found such a row and let it go made itself its owner, and
+        ``kie tasks`` / ``kie resume`` read "being sent by" that live worker for as long as it
+        ran, so nobody was told to settle it (outside tester "celeryteam", finding 2). The row
+        after, or None when it is not such a row (moved on, or its sender may be alive)."""
+        row = self.store.get(key)
+        if row is None or row.state is not EntryState.SENDING:
+            return None
+        if self.sender_alive(row) is not False:
+            return None
+        self._unheld(key)
+        error = error_record(exc)
+        gone = {"type": "SenderGone", "http_status": None, "code": None, "answered": False}
+        error["cause"] = {**gone, "owner": row.owner}  # KIE's answer went with it
+        changes = {
+            "state": EntryState.UNKNOWN,
+            "error": error,
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        return self.store.update(key, changes, only_if=[EntryState.SENDING])
+
     @contextlib.contextmanager
     def at_work(self, task_id: str) -> Iterator[None]:
         """A wait or download of ``task_id`` runs in this process meanwhile (see
