@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import contextlib
 import gc
 import gzip
@@ -512,7 +513,11 @@ class Network:
     (``"GET http://kie.test:1234/x"``, ``"CONNECT kie.test:1234"``). With ``refuse_connect``
     set it answers CONNECT with 403; with ``answer`` (``b"407 Proxy Authentication
     Required"``) it answers every request so, forwarded or CONNECT; with ``stall`` it reads a
-    request and never answers (until the client goes). ``tls_front(port)`` listens with a
+    request and never answers (until the client goes). With ``credentials`` (``user:password``)
+    it demands them, as an authenticated corporate proxy does: a request without
+    ``Proxy-Authorization: Basic …`` of them is answered 407, forwarded or CONNECT alike; each
+    ``Proxy-Authorization`` it was sent is in ``authorizations``, its name as spelt and its
+    value. ``tls_front(port)`` listens with a
     certificate of ``ca`` (a trustme CA) for kie.test, localhost and 127.0.0.1, and pipes to
     ``port``;
     ``ssl_context`` trusts that CA only. ``close()`` ends it all (the fixture calls it)."""
@@ -525,6 +530,8 @@ class Network:
     refuse_connect: bool = False
     answer: bytes = b""
     stall: bool = False
+    credentials: str = ""
+    authorizations: list[tuple[str, str]] = field(default_factory=list)
     servers: list[asyncio.Server] = field(default_factory=list)
     # every connection's writer, both sides, from the moment it is accepted or opened: aborted
     # by close() while the loop still runs (one collected after the loop closed is an
@@ -607,6 +614,22 @@ class Network:
         line, _, rest = head.partition(b"\r\n")
         method, target, version = line.decode("latin-1").split(" ")
         self.seen.append(f"{method} {target}")
+        given = []
+        for header in rest.decode("latin-1").split("\r\n"):
+            name, _, value = header.partition(":")
+            if name.strip().lower() == "proxy-authorization":
+                given.append(value.strip())
+                self.authorizations.append((name.strip(), value.strip()))
+        wanted = "Basic " + base64.b64encode(self.credentials.encode("latin-1")).decode()
+        if self.credentials and given != [wanted]:
+            writer.write(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                b'Proxy-Authenticate: Basic realm="test"\r\n'
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+            writer.close()
+            return
         if self.stall:  # took the connection, read the request: says nothing, ever
             with contextlib.suppress(ConnectionError):
                 await reader.read()  # until the client gives up and closes

@@ -6,6 +6,7 @@ tunnel means for a create, and the ``timeout`` check. Every connection stays on 
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,59 @@ def test_network_options_with_a_transport_of_ones_own_are_refused(api: Any) -> N
 def test_the_blocking_client_checks_its_timeout_before_the_settings() -> None:
     with pytest.raises(ConfigurationError, match="timeout"):
         Client("k", base_url="http://127.0.0.1:9", journal=None, timeout=-1)
+
+
+@pytest.mark.parametrize("tunnel", [False, True], ids=["forwarded", "CONNECT"])
+@pytest.mark.parametrize("where", ["proxy=", "environment"])
+def test_a_proxy_that_demands_credentials_gets_them_from_the_proxy_url(
+    api: Any,
+    network: Any,
+    mock_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tunnel: bool,
+    where: str,
+) -> None:
+    """An authenticated corporate proxy (407 without credentials): the URL's ``user:password@``,
+    percent-decoded, goes as ``Proxy-Authorization: Basic …`` in the CONNECT of an https call
+    and in each call forwarded to an http host, from either client (the ``kie`` CLI's is
+    Client) — as the proxy received it, in the header's own spelling."""
+    network.credentials = "alice:p@ss w:rd"
+    proxy = network.proxy_url.replace("http://", "http://alice:p%40ss%20w%3Ard@")
+    if tunnel:
+        port = network.tls_front(int(mock_server.base_url.rsplit(":", 1)[1]))
+        base, context = f"https://{REMOTE}:{port}", network.ssl_context
+    else:
+        base, context = remote(mock_server.base_url), None
+    options: dict[str, Any] = {"proxy": proxy} if where == "proxy=" else {}
+    if where == "environment":
+        monkeypatch.setenv("HTTPS_PROXY" if tunnel else "HTTP_PROXY", proxy)
+
+    async def scenario() -> float:
+        async with api.client(base_url=base, ssl_context=context, journal=None, **options) as kie:
+            return float(await kie.credits())
+
+    assert api.run(scenario) > 0
+    basic = "Basic " + base64.b64encode(b"alice:p@ss w:rd").decode()
+    assert network.authorizations == [("Proxy-Authorization", basic)]
+    assert network.seen == [
+        f"CONNECT {REMOTE}:{port}" if tunnel else f"GET {base}/api/v1/chat/credit"
+    ]
+
+
+def test_a_proxy_that_refuses_the_credentials_given_is_a_407_naming_it(
+    api: Any, network: Any, mock_server: Any
+) -> None:
+    network.credentials = "alice:right"
+    proxy = network.proxy_url.replace("http://", "http://alice:wrong@")
+
+    async def scenario() -> None:
+        async with api.client(
+            base_url=remote(mock_server.base_url), proxy=proxy, journal=None
+        ) as kie:
+            await kie.credits()
+
+    with pytest.raises(TransportError, match="asks for credentials") as caught:
+        api.run(scenario)
+    assert "wrong" not in str(caught.value)
+    basic = "Basic " + base64.b64encode(b"alice:wrong").decode()
+    assert network.authorizations == [("Proxy-Authorization", basic)]

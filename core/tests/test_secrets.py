@@ -1,17 +1,20 @@
 """The API key never leaks: a canary key is driven through every path a user can see.
 
 Success and every failure (401, HTTP 5xx, resets, timeouts, validation, outcome unknown, a
-failed download, download-url), with DEBUG logging captured, then every surface is searched:
-reprs and str of clients, requests, tasks, results and errors, exception chains and formatted
-tracebacks, pickled errors, the log records, and the task journal's stored rows (its SQLite
-file, byte for byte).
+failed download, download-url, a server echoing the key, JSON-escaped too), with DEBUG logging
+captured, then every surface is searched: reprs and str of clients, requests, tasks, results
+and errors, exception chains and formatted tracebacks, the local variables of every frame of
+kiekit's and the libraries' under an error (as Sentry records them), pickled errors, observer
+events, the log records, and the task journal's stored rows (its SQLite file, byte for byte).
 """
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
 import pickle
+import threading
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
@@ -82,6 +85,20 @@ STORIES: dict[str, dict[str, Any]] = {
         )
     },
     "echoed-reason": {"status": HttpResponse(503, b"bad key {KEY}", "Refused {KEY}")},
+    # the echo JSON-escaped ({JSON-KEY}: sk\u002d…), whole only once the answer is parsed
+    "json-escaped-401": {"create": envelope(None, 401, "bad key {JSON-KEY}")},
+    "json-escaped-fail": {
+        "status": envelope(
+            {
+                "taskId": TASK_ID,
+                "state": "fail",
+                "failCode": "500",
+                "param": "",
+                "failMsg": "upstream rejected key {JSON-KEY}",
+                "createTime": 1776323915587,
+            }
+        )
+    },
 }
 
 
@@ -102,9 +119,10 @@ def kie(story: dict[str, Any], canary: str = "") -> MockTransport:
             )
         if isinstance(found, BaseException):
             raise found
-        return HttpResponse(  # the key echoed where the story puts {KEY}
+        escaped = "".join(f"\\u{ord(char):04x}" if char == "-" else char for char in canary)
+        return HttpResponse(  # the key echoed where the story puts {KEY}, escaped {JSON-KEY}
             found.status,
-            found.body.replace(b"{KEY}", canary.encode()),
+            found.body.replace(b"{KEY}", canary.encode()).replace(b"{JSON-KEY}", escaped.encode()),
             found.reason.replace("{KEY}", canary),
             found.headers,
         )
@@ -120,8 +138,30 @@ def surfaces_of(error: BaseException) -> list[str | bytes]:
         seen += [str(current), repr(current), repr(vars(current)), repr(current.args)]
         current = current.__cause__ or current.__context__
     seen.append("".join(traceback.format_exception(error)))
+    seen += frame_locals(error)
     if isinstance(error, KieError):
         seen.append(pickle.dumps(error))
+    return seen
+
+
+def frame_locals(error: BaseException) -> list[str]:
+    """Each local variable (its repr, as Sentry, ``rich``'s ``show_locals`` and ``pytest -l``
+    record it) of every frame under ``error`` and the exceptions chained to it — kiekit's,
+    its plugins', the libraries' — but for the tests' own frames (their ``kit`` is theirs)."""
+    seen: list[str] = []
+    pending: list[BaseException | None] = [error]
+    done: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in done:
+            continue
+        done.add(id(current))
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            if "/tests/" in frame.f_code.co_filename:
+                continue
+            where = f"{frame.f_code.co_filename}:{frame.f_code.co_name}"
+            seen += [f"{where} {name} = {value!r}" for name, value in frame.f_locals.items()]
+        pending += [current.__cause__, current.__context__]
     return seen
 
 
@@ -139,6 +179,7 @@ def test_the_canary_key_never_shows(
     transport = kie(STORIES[story], kit.CANARY)
     journal_file = tmp_path / "journal.sqlite3"
     seen: list[str | bytes] = []
+    events: list[object] = []
 
     async def scenario() -> None:
         async with api.client(
@@ -146,6 +187,7 @@ def test_the_canary_key_never_shows(
             poll=FAST,
             retry=QUICK,
             journal=Journal(SqliteStore(journal_file)),
+            observer=events.append,
         ) as client:
             seen.extend([repr(client), str(client), repr(client.client), repr(vars(client.client))])
             task = await client.submit(GROK, prompt="a lighthouse")
@@ -169,6 +211,7 @@ def test_the_canary_key_never_shows(
     seen += [record.getMessage() for record in caplog.records]
     seen += [repr(record.args) for record in caplog.records]
     seen.append(caplog.text)
+    seen += [repr(event) for event in events]
     if journal_file.exists():
         seen.append(journal_file.read_bytes())
         for sibling in tmp_path.glob("journal.sqlite3*"):
@@ -282,3 +325,144 @@ def test_a_trailing_line_break_is_only_whitespace() -> None:
 
     with Client("sk-copied-with-a-newline\n", journal=None) as client:
         assert repr(client)  # accepted: strip() removes it
+
+
+# -- the frames under an error hold no key (an outside tester's review, "secrev" 1, 4, 6) -------
+
+
+def echoing(status: int, body: bytes) -> type[http.server.BaseHTTPRequestHandler]:
+    """A server's handler that answers ``status`` with ``body``, its ``{KEY}`` the credential
+    the request carried (a gateway echoing what it refused)."""
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            token = self.headers.get("Authorization", "").partition(" ")[2]
+            answer = body.replace(b"{KEY}", token.encode())
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Echo
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, b"upstream error for Bearer {KEY}"),
+        (200, b"<html>captive portal for {KEY}</html>"),
+        (200, b'{"code": 401, "msg": "bad key {KEY}", "data": null}'),
+    ],
+    ids=["http-500", "not-json", "kie-401"],
+)
+def test_no_frame_under_an_error_holds_the_key_a_server_echoed(
+    api: Any, kit: SimpleNamespace, status: int, body: bytes
+) -> None:
+    """Over a real socket (urllib3's and aiohttp's transports): the raw answer, before the key
+    was masked out of it, stays in no frame a reporter records (Sentry, ``pytest -l``)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), echoing(status, body))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    async def scenario() -> None:
+        async with api.client(base_url=base, retry=RetryPolicy.never(), journal=None) as client:
+            await client.credits()
+
+    try:
+        with pytest.raises(KieError) as caught:
+            api.run(scenario)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    kept = frame_locals(caught.value)
+    assert kept  # the frames are there, their variables looked at
+    assert not [line for line in kept if kit.CANARY in line]
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "engine.py" in shown  # file and line stay
+    assert kit.CANARY not in shown
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        HttpResponse(500, b"upstream error for Bearer {KEY}", "Internal Server Error"),
+        HttpResponse(200, b'{"code": 401, "msg": "bad key {KEY}", "data": null}', "OK"),
+        HttpResponse(
+            200,
+            b'data: {"code": 500, "msg": "bad key Bearer {KEY}"}\n\n',
+            "OK",
+            {"Content-Type": "text/event-stream"},
+        ),
+    ],
+    ids=["http-500", "kie-401", "error-event"],
+)
+def test_a_chat_error_leaves_no_echoed_key_in_its_frames(
+    api: Any, kit: SimpleNamespace, stream: bool, answer: HttpResponse
+) -> None:
+    """A chat call (kiekit.chat: its own flows and stream driver), whole or streamed. The
+    error event's key spans two of MockTransport's 64-byte chunks: masked all the same."""
+
+    def handle(request: HttpRequest) -> HttpResponse:
+        body = answer.body.replace(b"{KEY}", kit.CANARY.encode())
+        return HttpResponse(answer.status, body, answer.reason, answer.headers)
+
+    async def scenario() -> None:
+        async with api.client(transport=MockTransport(handle), journal=None) as session:
+            client = session.client
+            if not stream:
+                await session.chat("gpt-5-2", "hi")
+            elif api.is_async:
+                async with client.chat_stream("gpt-5-2", "hi") as chat:
+                    _ = [delta async for delta in chat]
+            else:
+                with client.chat_stream("gpt-5-2", "hi") as chat:
+                    _ = list(chat)
+
+    with pytest.raises(KieError) as caught:
+        api.run(scenario)
+    assert not [line for line in frame_locals(caught.value) if kit.CANARY in line]
+    assert kit.CANARY not in "".join(traceback.format_exception(caught.value))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"api_key": "sk-secret-canary-0123\u200b456789"},
+        {"api_key": "sk-secret-canary-0123\r\n456789"},
+        {"timeout": -1},
+        {"base_url": "https://user:pw-canary-42@api.kie.ai"},
+        {"proxy": "socks5://user:pw-canary-42@127.0.0.1:1080"},
+        {"rate_limits": "not a redis URL"},
+    ],
+    ids=["zero-width-space", "line-break", "timeout", "base-url-password", "socks", "limits"],
+)
+@pytest.mark.parametrize("client_name", ["Client", "AsyncClient"])
+def test_a_constructor_error_leaves_no_key_or_password_in_its_frames(
+    client_name: str, options: dict[str, Any]
+) -> None:
+    """The frames of a refused client (its ``__init__``, the helpers it called) hold neither
+    the key nor a URL's password, and the half-built client in them has a repr."""
+    import kiekit
+
+    options = {"api_key": "sk-secret-canary-0123456789", **options}
+    with pytest.raises(ConfigurationError) as caught:
+        getattr(kiekit, client_name)(journal=None, **options)
+    kept = frame_locals(caught.value)  # every repr made: a half-built client's too
+    assert any(f"self = {client_name}(" in line for line in kept)
+    for secret in ("sk-secret-canary", "pw-canary-42"):
+        assert not [line for line in kept if secret in line]
+        assert secret not in "".join(traceback.format_exception(caught.value))
+
+
+def test_a_half_built_clients_repr_says_so() -> None:
+    from kiekit import AsyncClient, Client
+
+    assert repr(Client.__new__(Client)) == "Client(not built)"
+    assert repr(AsyncClient.__new__(AsyncClient)) == "AsyncClient(not built)"

@@ -182,3 +182,20 @@ def test_journal_records_requests_without_the_key(mock: MockServer, kie: Kie) ->
     assert secret not in repr(mock.requests())
     assert secret not in repr(mock.tasks())
     assert mock.tasks()[0].account_id.startswith("acct_")
+
+
+@pytest.mark.parametrize("name", ["api_key", "key", "apikey", "API_KEY", "api%5Fkey"])
+def test_a_key_in_an_api_routes_query_is_journaled_masked(
+    mock: MockServer, kie: Kie, name: str
+) -> None:
+    """A client that puts its key in the query (KIE takes it as a Bearer header alone): the
+    journal, and the inspector and /_mock/journal that serve it, keep ``***`` in its place,
+    as the access log does; the rest of the query stays as sent."""
+    secret = "sk-query-canary-0123"
+    kie.get(f"/api/v1/chat/credit?{name}={secret}&taskId=t1")
+    record = mock.requests()[-1]
+    assert secret not in repr(record)
+    assert set(record.query.values()) == {"***", "t1"}
+    served = kie.fetch(mock.base_url + "/_mock/journal").body.decode()
+    assert secret not in served
+    assert '"***"' in served

@@ -1,19 +1,22 @@
 """Keeping secrets and server text in their place: three small tools, no I/O.
 
 - :class:`Hidden` blanks the API key out of what a server sends back (a proxy or gateway that
-  echoes the credential it refused): in any letter case, percent-encoded (``sk%2D…``), and an
-  echoed ``Basic`` credential (a proxy's ``Proxy-Authorization``), before an answer becomes an
-  error, a log record or a journal row.
+  echoes the credential it refused): in any letter case, percent-encoded (``sk%2D…``),
+  JSON-escaped (``sk\\u002d…``), and an echoed ``Basic`` credential (a proxy's
+  ``Proxy-Authorization``), before an answer becomes an error, a log record or a journal row.
 - :func:`printable` shows text that came from a server (KIE's ``msg``, a task's ``failMsg``) with
   its control characters escaped (``\\n``, ``\\x1b``), so that it cannot forge a second log
   line or send escape codes to a terminal; the errors keep the raw text in their attributes
   (``kie_message``, ``fail_message``) for programs.
-- :func:`clean_chain` runs on every error that leaves a driver: the exceptions chained to it
-  (urllib3's, http.client's, aiohttp's) lose the local variables of their library frames, which
-  hold the request's headers (``Authorization: Bearer …``) and its bytes, and an exception whose
-  text names a credential (aiohttp's ``ClientHttpProxyError`` prints the proxy URL with its
-  password) is replaced in the chain by a :class:`RedactedCause` that says the same without it.
-  File and line of every frame stay in the traceback.
+- :func:`clean_chain` runs on every error that leaves a driver or a client's constructor: its
+  frames and those of the exceptions chained to it lose their local variables — kiekit's own
+  (the raw answer a server echoed the key in, the request, the key itself), a plugin's, and the
+  libraries' (urllib3's, http.client's, aiohttp's: the request's headers, ``Authorization:
+  Bearer …``, and its bytes) — and an exception whose text names a credential (aiohttp's
+  ``ClientHttpProxyError`` prints the proxy URL with its password) is replaced in the chain by
+  a :class:`RedactedCause` that says the same without it. File and line of every frame stay in
+  the traceback. The frame still running (the driver's, which called it) cannot be cleared: it
+  lets go of what it holds itself before it calls.
 """
 
 from __future__ import annotations
@@ -52,13 +55,27 @@ def _basic_bytes(match: re.Match[bytes]) -> bytes:
     return match.group(1) + MASK.encode() if _credential(match.group(2)) else match.group(0)
 
 
+# the characters JSON may also escape as a backslash and themselves (RFC 8259 §7)
+_JSON_SHORT = '"\\/'
+
+
 def _key_pattern(secret: str) -> str:
-    """A regular expression for ``secret`` with each character as itself or percent-encoded
-    (compiled case-insensitive: an upper-case copy, ``%2d`` or ``%2D``)."""
+    """A regular expression for ``secret`` with each character as itself, percent-encoded, or
+    JSON-escaped (compiled case-insensitive: an upper-case copy, ``%2d`` or ``%2D``,
+    ``\\u002d``). A JSON escape decodes to the key once the answer is parsed (an outside
+    tester's review, "secrev" finding 3: ``sk\\u002dcanary…`` reached errors, logs and the
+    journal whole); masked in the raw bytes, it is masked in whatever is made of them. Any
+    number of backslashes: JSON in a JSON string (a market task's ``resultJson``, kie-api.md
+    §2) escapes the escape."""
     parts = []
     for char in secret:
-        encoded = "".join(f"%{byte:02X}" for byte in char.encode())
-        parts.append(f"(?:{re.escape(char)}|{encoded})")
+        forms = [re.escape(char), "".join(f"%{byte:02X}" for byte in char.encode())]
+        units = char.encode("utf-16-be", "surrogatepass")
+        codes = [units[i : i + 2].hex() for i in range(0, len(units), 2)]
+        forms.append("".join(rf"\\+u{code}" for code in codes))
+        if char in _JSON_SHORT:
+            forms.append(rf"\\+{re.escape(char)}")
+        parts.append(f"(?:{'|'.join(forms)})")
     return "".join(parts)
 
 
@@ -72,9 +89,11 @@ class Hidden:
         self._text = None if pattern is None else re.compile(pattern, re.IGNORECASE)
         self._bytes = None if pattern is None else re.compile(pattern.encode(), re.IGNORECASE)
         # the cheap tests that rule the regular expressions out for nearly every answer: the
-        # key in lower case, a '%' (an encoded copy), the word "basic"
+        # key in lower case, a '%' (an encoded copy), a JSON escape, the word "basic"
         self._lower = secret.lower()
         self._lower_bytes = self._lower.encode()
+        self._escape = "\\" if any(char in _JSON_SHORT for char in secret) else "\\u"
+        self._escape_bytes = self._escape.encode()
 
     def __repr__(self) -> str:
         return "Hidden(***)"
@@ -82,7 +101,7 @@ class Hidden:
     def text(self, text: str) -> str:
         """``text`` without the key or a Basic credential (the same object when it has none)."""
         lower = text.lower()
-        if self._text is not None and (self._lower in lower or "%" in text):
+        if self._text is not None and (self._lower in lower or "%" in text or self._escape in text):
             found = self._text.sub(MASK, text)
             text = text if found == text else found
         if "basic" in lower:
@@ -93,7 +112,9 @@ class Hidden:
     def bytes(self, data: bytes) -> bytes:
         """``data`` without the key or a Basic credential (the same object when it has none)."""
         lower = data.lower()
-        if self._bytes is not None and (self._lower_bytes in lower or b"%" in data):
+        if self._bytes is not None and (
+            self._lower_bytes in lower or b"%" in data or self._escape_bytes in data
+        ):
             found = self._bytes.sub(MASK.encode(), data)
             data = data if found == data else found
         if b"basic" in lower:
@@ -176,24 +197,26 @@ def _ours(frame: object) -> bool:
 
 
 def _cleaned(tb: TracebackType | None) -> TracebackType | None:
-    """``tb`` with the local variables of its library frames gone.
+    """``tb`` with the local variables of its frames gone.
 
-    A library's plain function frame is cleared (``frame.clear()``: file and line stay; an
-    executing one cannot be and is left). A library's coroutine or generator frame is left out
-    of the traceback instead, and named in a note: clearing a suspended generator's frame would
-    close the generator (CPython before 3.13), and whether one in a traceback is done cannot be
-    told. kiekit's own frames keep their variables (its reprs hide the key)."""
+    A frame is cleared (``frame.clear()``: file and line stay; an executing one cannot be and
+    is left), kiekit's own included: its reprs hide the key, but a raw answer a server echoed
+    the key in (an ``HttpResponse``'s body) is no repr of kiekit's, and a reporter that records
+    locals (Sentry, ``rich``'s ``show_locals``, ``pytest -l``) would send it (an outside
+    tester's review, "secrev" finding 1). kiekit's coroutine and generator frames (its flows,
+    its aiohttp transport) are cleared too: an error that leaves a driver has left every one of
+    them, so each is done (clearing a suspended one would close it, CPython before 3.13). A
+    library's coroutine or generator frame is left out of the traceback instead, and named in a
+    note: whether one in a traceback is done cannot be told."""
     kept: list[TracebackType] = []
     left_out = False
     current = tb
     while current is not None:
         frame = current.tb_frame
-        if _ours(frame):
-            kept.append(current)
-        elif frame.f_code.co_flags & _GENERATOR_CODE:
+        if frame.f_code.co_flags & _GENERATOR_CODE and not _ours(frame):
             left_out = True
         else:
-            # an executing frame (one of the caller's) cannot be cleared: left as it is
+            # an executing frame (the driver's, one of the caller's) cannot be cleared: left
             with contextlib.suppress(RuntimeError):
                 frame.clear()
             kept.append(current)
@@ -210,7 +233,7 @@ def _left_out(tb: TracebackType | None) -> list[str]:
     places = []
     while tb is not None:
         frame = tb.tb_frame
-        if not _ours(frame) and frame.f_code.co_flags & _GENERATOR_CODE:
+        if frame.f_code.co_flags & _GENERATOR_CODE and not _ours(frame):
             where = frame.f_code.co_filename.rpartition("site-packages/")[2]  # aiohttp/client.py
             places.append(f"{where}:{tb.tb_lineno} in {frame.f_code.co_name}")
         tb = tb.tb_next

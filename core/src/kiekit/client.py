@@ -20,6 +20,7 @@ from typing import Any, Self, Unpack
 from kiekit._engine import Engine, SendState, StatusHook
 from kiekit._engine.account import Files, Source
 from kiekit._engine.session import InputLike, Session
+from kiekit._redact import clean_chain
 from kiekit._transports.base import check_seconds
 from kiekit._transports.turns import AsyncTurns, Turns
 from kiekit._version import __version__
@@ -217,6 +218,13 @@ def _close_collected(journal: Journal | None, transport: object) -> None:
         journal.close_soon(let_go=True)
 
 
+def _where(client: object) -> str:
+    """A client's repr's words: its base URL, or what a constructor error left half-built
+    (its ``self`` is in that error's traceback, and a reporter that records locals reprs it)."""
+    engine = getattr(client, "_engine", None)
+    return "not built" if engine is None else f"base_url={engine.base_url!r}"
+
+
 class Client:
     """A blocking KIE client. Use it as a context manager, or call :meth:`close`.
 
@@ -300,26 +308,34 @@ class Client:
         ssl_context: ssl.SSLContext | None = None,
         observer: Observer | None = None,
     ) -> None:
-        network = _network(transport, timeout, proxy, trust_env, ssl_context)
-        self._session = _session(
-            api_key,
-            base_url,
-            upload_base_url,
-            registry,
-            poll,
-            retry,
-            rate_limits,
-            journal,
-            downloads,
-            observer,
-        )
-        self._engine = self._session.engine
-        self._transport = transport or Urllib3Transport(**network)
+        try:
+            network = _network(transport, timeout, proxy, trust_env, ssl_context)
+            self._session = _session(
+                api_key,
+                base_url,
+                upload_base_url,
+                registry,
+                poll,
+                retry,
+                rate_limits,
+                journal,
+                downloads,
+                observer,
+            )
+            self._engine = self._session.engine
+            self._transport = transport or Urllib3Transport(**network)
+        except Exception as exc:
+            # the key, and a URL's password, leave this frame and the ones it called (a
+            # reporter that records locals would send them: secrev finding 4)
+            api_key = base_url = upload_base_url = proxy = None
+            network = {}
+            clean_chain(exc)
+            raise
         self._downloads = Turns()  # one download of a task at a time (kiekit._transports.turns)
         _collected_closes(self, self._session, None)
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self._engine.base_url!r})"
+        return f"Client({_where(self)})"
 
     @property
     def base_url(self) -> str:
@@ -561,32 +577,38 @@ class AsyncClient:
         ssl_context: ssl.SSLContext | None = None,
         observer: Observer | None = None,
     ) -> None:
-        network = _network(transport, timeout, proxy, trust_env, ssl_context)
-        self._session = _session(
-            api_key,
-            base_url,
-            upload_base_url,
-            registry,
-            poll,
-            retry,
-            rate_limits,
-            journal,
-            downloads,
-            observer,
-        )
-        self._engine = self._session.engine
-        if transport is None:
-            from kiekit._transports.aiohttp_transport import AiohttpTransport
+        try:
+            network = _network(transport, timeout, proxy, trust_env, ssl_context)
+            self._session = _session(
+                api_key,
+                base_url,
+                upload_base_url,
+                registry,
+                poll,
+                retry,
+                rate_limits,
+                journal,
+                downloads,
+                observer,
+            )
+            self._engine = self._session.engine
+            if transport is None:
+                from kiekit._transports.aiohttp_transport import AiohttpTransport
 
-            transport = AiohttpTransport(**network)
-            _collected_closes(self, self._session, transport)
-        else:  # the caller's transport is theirs to close
-            _collected_closes(self, self._session, None)
+                transport = AiohttpTransport(**network)
+                _collected_closes(self, self._session, transport)
+            else:  # the caller's transport is theirs to close
+                _collected_closes(self, self._session, None)
+        except Exception as exc:  # as Client's: no key or password left in a frame
+            api_key = base_url = upload_base_url = proxy = None
+            network = {}
+            clean_chain(exc)
+            raise
         self._transport = transport
         self._downloads = AsyncTurns()  # one download of a task at a time
 
     def __repr__(self) -> str:
-        return f"AsyncClient(base_url={self._engine.base_url!r})"
+        return f"AsyncClient({_where(self)})"
 
     @property
     def base_url(self) -> str:

@@ -21,6 +21,7 @@ from . import (
     openapi,
     settler,
 )
+from .accesslog import masked_query
 from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig, as_config
@@ -328,7 +329,7 @@ def _note(
     noted: Noted = (
         method,
         path,
-        dict(query),
+        masked_query(query) if query else {},  # a key in the query: ***, as the access log's
         # a large body only as a preview (a base64 upload, an inline image)
         kept_body(raw) if isinstance(raw, bytes) else raw,
         task_id,

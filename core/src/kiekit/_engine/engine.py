@@ -224,8 +224,13 @@ class Engine:
         return HttpResponse(response.status, body, reason, response.headers)
 
     def scrub(self, chunk: bytes) -> bytes:
-        """A streamed chunk with the API key blanked out (see :meth:`scrubbed`)."""
+        """Bytes of an answer with the API key blanked out (see :meth:`scrubbed`)."""
         return self._hidden.bytes(chunk)
+
+    def scrub_text(self, text: str) -> str:
+        """Text of an answer (a streamed event's data) with the API key blanked out (the same
+        object when it has none)."""
+        return self._hidden.text(text)
 
     # -- one call ---------------------------------------------------------------------------
 

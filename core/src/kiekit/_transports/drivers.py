@@ -126,6 +126,7 @@ class SyncDriver:
                 except BaseException as exc:
                     error = exc
         except Exception as exc:  # an error for the caller: its chain reportable with locals
+            outcome = error = None  # this frame runs on: it lets go of the raw answer
             clean_chain(exc)
             raise
         finally:
@@ -224,6 +225,7 @@ class AsyncDriver:
                 except BaseException as exc:
                     error = exc
         except Exception as exc:  # an error for the caller: its chain reportable with locals
+            outcome = error = None  # this frame runs on: it lets go of the raw answer
             clean_chain(exc)
             raise
         finally:

@@ -141,10 +141,14 @@ class Urllib3Transport:
         if proxy is None:
             manager = urllib3.PoolManager(**options)
         else:
-            credentials = proxy_credentials(proxy)
+            credentials = proxy_credentials(proxy)  # user:password, percent-decoded
             headers = None
             if credentials is not None:
-                headers = urllib3.make_headers(proxy_basic_auth=credentials)
+                # in the CONNECT of an https call, and in each call forwarded to an http host;
+                # spelt as aiohttp and RFC 9110 §11.7.2 do (urllib3's is all lower case,
+                # which HTTP allows, but a strict proxy may not, and logs show it as sent)
+                basic = urllib3.make_headers(proxy_basic_auth=credentials)
+                headers = {"Proxy-Authorization": basic["proxy-authorization"]}
             manager = urllib3.ProxyManager(
                 without_credentials(proxy),
                 proxy_headers=headers,

@@ -15,7 +15,7 @@ import math
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
 from kiekit import wire
 from kiekit._engine import (
@@ -210,7 +210,9 @@ def _answer(
     assembled: _Assembly,
 ) -> StreamFlow:
     """The answer to a stream request, from its head on."""
-    chunk: bytes = engine.scrub((yield from _bounded(READ, request, started, bounds)))
+    # The key is masked in the answer put together (its JSON) or in each event, never chunk by
+    # chunk: a copy of it split across two chunks was missed so
+    chunk: bytes = yield from _bounded(READ, request, started, bounds)
     size = len(chunk)
     content_type = head.content_type.lower()
     # KIE's JSON envelope (an error) comes as application/json; without a content type (a
@@ -219,11 +221,12 @@ def _answer(
     if "json" in content_type or chunk.lstrip()[:1] == b"{":
         pieces = [chunk]  # joined once: adding each chunk to the last made it quadratic
         while chunk:
-            chunk = engine.scrub((yield from _bounded(READ, request, started, bounds)))
+            chunk = yield from _bounded(READ, request, started, bounds)
             size += len(chunk)
             yield from _within_bounds(request, size, started, bounds)
             pieces.append(chunk)
-        reply = _whole_reply(engine, provider, call, _json(b"".join(pieces), request))
+        whole = engine.scrub(b"".join(pieces))
+        reply = _whole_reply(engine, provider, call, _json(whole, request))
         # A whole answer although a stream was asked for (a gateway that ignores "stream"):
         # paid for, so handed over as the stream's one delta and its reply, not thrown away
         yield Emit(_as_delta(reply))
@@ -269,6 +272,8 @@ def _events(
     while True:
         events = decoder.feed(chunk) if chunk else decoder.close()
         for event in events:
+            if (shown := engine.scrub_text(event.data)) is not event.data:
+                event = evolve(event, data=shown)  # an echoed key, masked
             data = _event_json(event.data)
             if data is not None:
                 _raise_envelope_error(data)
@@ -288,7 +293,7 @@ def _events(
                 "the event stream ended before the answer did (no final event)",
                 payload=assembled.text[-200:],
             )
-        chunk = engine.scrub((yield from _bounded(READ, request, started, bounds)))
+        chunk = yield from _bounded(READ, request, started, bounds)
         size += len(chunk)
         yield from _within_bounds(request, size, started, bounds)
 

@@ -63,6 +63,7 @@ class ChatStream:
                     # of its closed socket (an end, an OSError), the news is the close
                     error = _closed(error, opened=isinstance(op, ReadStream) or error is None)
         except Exception as exc:  # an error for the caller: its chain reportable with locals
+            outcome = error = None  # this frame runs on: it lets go of the raw answer
             clean_chain(exc)
             raise
         finally:
@@ -134,6 +135,7 @@ class AsyncChatStream:
                 except BaseException as exc:
                     error = exc
         except Exception as exc:  # an error for the caller: its chain reportable with locals
+            outcome = error = None  # this frame runs on: it lets go of the raw answer
             clean_chain(exc)
             raise
         finally:
