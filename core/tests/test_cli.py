@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -222,6 +223,34 @@ def test_a_prompt_given_without_its_option_says_to_use_prompt(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert 'a lighthouse at dawn (the prompt goes as --prompt "a lighthouse at dawn")' in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "variable"),
+    [
+        (["-v", "providers"], ""),
+        (["providers", "-vv"], ""),
+        (["tasks"], "debug"),
+        (["-vv", "settle", "no-such-row", "--not-created"], ""),  # a failed command's too
+    ],
+)
+def test_main_puts_kiekits_logging_back_as_it_found_it(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    variable: str,
+) -> None:
+    """`kie -v` in-process (an embedder's kiekit.cli.main, a test suite) left the kiekit
+    logger at INFO or DEBUG, with a handler on a standard error since replaced: every later
+    client of that process logged its requests there."""
+    monkeypatch.setenv("KIEKIT_LOG", variable)
+    kiekit, http = logging.getLogger("kiekit"), logging.getLogger("kiekit.http")
+    before = (kiekit.level, list(kiekit.handlers), http.level, http.getEffectiveLevel())
+
+    cli.main(argv)
+    capsys.readouterr()
+
+    assert (kiekit.level, kiekit.handlers, http.level, http.getEffectiveLevel()) == before
 
 
 def test_an_unknown_option_elsewhere_gets_no_input_hint(capsys: pytest.CaptureFixture[str]) -> None:

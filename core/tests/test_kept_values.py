@@ -40,7 +40,8 @@ def _jobs(tmp_path: Path) -> Path:
 
 
 def _batch(mock: Any, jobs: Path, out: Path) -> dict[str, dict[str, Any]]:
-    assert main(["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]) == 0
+    argv = ["batch", str(jobs), "--out", str(out), "--base-url", mock.base_url]
+    assert main([*argv, "--poll-interval", "0.05"]) == 0  # the mock's tasks end at one poll
     lines = (out / "results.jsonl").read_text().splitlines()
     return {row["id"]: row for row in map(json.loads, lines)}
 
@@ -198,3 +199,94 @@ def test_a_value_kie_cannot_give_again_leaves_the_job_done_with_its_files(
     assert (again["l1"]["value"], again["g1"]["value"]) == (None, None)
     assert "could not be asked for again" in caplog.text
     assert len(mock.tasks()) == 2
+
+
+def test_kie_resume_asks_kie_once_for_the_values_an_older_kiekit_did_not_keep(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A done row without its value (``kie tasks --json``: ``"value_kept": false``) was passed
+    over by ``kie resume`` as owed nothing, while a batch run again asked KIE for it: resume
+    now asks too (one status call each, nothing made or downloaded) and keeps it."""
+    jobs, out = _jobs(tmp_path), tmp_path / "b"
+    first = _batch(mock, jobs, out)
+    files = sorted(path.name for path in out.iterdir())
+    _forget_values()
+    asked = _status_calls(mock)
+    capsys.readouterr()
+
+    assert main(["resume", "--base-url", mock.base_url, "--json"]) == 0
+
+    answer = json.loads(capsys.readouterr().out)
+    by_value = {json.dumps(task["value"], sort_keys=True): task for task in answer["tasks"]}
+    assert answer["outcomes"] == {"done": 2}
+    for job in ("l1", "g1"):
+        task = by_value[json.dumps(first[job]["value"], sort_keys=True)]
+        assert (task["outcome"], task["owed"], task["error"]) == ("done", False, None)
+    assert _status_calls(mock) == asked + 2  # one status call each
+    assert len(mock.tasks()) == 2  # nothing made
+    assert sorted(path.name for path in out.iterdir()) == files  # nothing fetched again
+    rows = {row.task_id: row for row in default_journal().entries()}
+    assert {rows[first[job]["task_id"]].value_kept for job in ("l1", "g1")} == {True}
+    assert rows[first["l1"]["task_id"]].value == first["l1"]["value"]
+
+    assert main(["resume", "--base-url", mock.base_url]) == 0  # kept: not asked again
+    assert _status_calls(mock) == asked + 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_kie_resume_shows_a_value_asked_again_as_a_resumed_tasks(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs, out = _jobs(tmp_path), tmp_path / "b"
+    first = _batch(mock, jobs, out)
+    _forget_values()
+    key = next(row.key for row in default_journal().entries() if row.model == LYRICS)
+    capsys.readouterr()
+
+    assert main(["resume", key, "--base-url", mock.base_url]) == 0  # only the row named
+
+    said = capsys.readouterr()
+    assert json.loads(said.out) == first["l1"]["value"]  # the lyrics, as kie run shows them
+    assert "asked of KIE again and kept" in said.err
+    kept = {row.model: row.value_kept for row in default_journal().entries()}
+    assert kept == {LYRICS: True, SONG: False}
+
+
+def test_kie_resume_leaves_a_value_kie_cannot_give_again_owed_nothing_and_says_why(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a batch run again: the row stays done, its files on disk; the warning says why."""
+    jobs, out = _jobs(tmp_path), tmp_path / "b"
+    _batch(mock, jobs, out)
+    _forget_values()
+    path = Path(default_journal().store.path)  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as connection:  # an id KIE never made: "Task not found"
+        connection.execute("UPDATE entries SET task_id = 'feedface' || substr(task_id, 9)")
+    capsys.readouterr()
+
+    assert main(["resume", "--base-url", mock.base_url, "--json"]) == 0
+
+    said = capsys.readouterr()
+    tasks = json.loads(said.out)["tasks"]
+    assert [(task["outcome"], task["owed"], task["value"]) for task in tasks] == [
+        ("done", False, None)
+    ] * 2
+    assert {task["error"]["type"] for task in tasks} == {"TaskNotFoundError"}
+    assert said.err.count("could not be asked for again") == 2
+    assert all(row.state.value == "succeeded" for row in default_journal().entries())
+    assert not any(row.value_kept for row in default_journal().entries())
+    assert len(mock.tasks()) == 2
+
+
+def test_kie_resume_does_not_ask_for_a_value_past_kies_retention(
+    mock: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs, out = _jobs(tmp_path), tmp_path / "b"
+    _batch(mock, jobs, out)
+    _forget_values(older_by=RESULT_LIFETIME + 60)
+    asked = _status_calls(mock)
+
+    assert main(["resume", "--base-url", mock.base_url]) == 0
+
+    assert _status_calls(mock) == asked
+    assert "nothing to resume" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -747,3 +748,95 @@ def test_generate_stopped_while_the_transport_opens_leaves_no_row(
     asyncio.run(scenario())
     assert mock_server.requests() == []
     assert journal.entries() == []
+
+
+class SignalledAsWritten(MemoryStore):
+    """A store of one's own (no ``batch``: a blocking client writes it in place, on its own
+    thread) on which SIGINT lands the moment a row is written: after the intent row's insert
+    (``when="intent"``), or after the write that names the task the create made
+    (``when="created"``) — Ctrl-C pressed as the store returns, before the journal has
+    heard its outcome."""
+
+    def __init__(self, when: str) -> None:
+        super().__init__()
+        self.when = when
+        self.signals = 0
+
+    def _signalled(self) -> None:
+        if self.signals == 0:
+            self.signals += 1
+            signal.raise_signal(signal.SIGINT)  # its handler runs here, on this thread
+
+    def insert(self, entry: Any, *, lease: float | None = None) -> bool:
+        inserted = super().insert(entry, lease=lease)
+        if self.when == "intent":
+            self._signalled()
+        return inserted
+
+    def update(self, key: str, changes: Any, **options: Any) -> Any:
+        updated = super().update(key, changes, **options)
+        if self.when == "created" and changes.get("state") is EntryState.CREATED:
+            self._signalled()
+        return updated
+
+
+@pytest.fixture
+def ctrl_c() -> Any:
+    """SIGINT raises KeyboardInterrupt in this test, as at a terminal (a suite started in the
+    background may have it ignored); put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are set on the main thread only")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c")
+def test_a_ctrl_c_as_a_store_of_ones_own_writes_the_intent_row_leaves_it_rejected(
+    kit: SimpleNamespace,
+) -> None:
+    """A store without ``batch`` is written in place by the blocking Client: a Ctrl-C the
+    moment it had written the intent row reached the create's flow as the write's own error,
+    before the flow had its row, which stayed ``sending`` — "outcome unknown" to ``kie
+    resume`` for a create never sent. The interruption now waits for the write's end, as
+    with the journal's writer thread: the row is ``rejected``, free to send again."""
+    from kiekit import Client
+
+    store = SignalledAsWritten("intent")
+    journal = Journal(store)
+    kie = kit.FakeKie([kit.market("waiting")])
+    with Client(kit.CANARY, transport=kie.transport, journal=journal) as client:
+        with pytest.raises(KeyboardInterrupt):
+            client.submit(kit.GROK_T2I, prompt="a lighthouse", idempotency_key="k-1")
+        assert store.signals == 1
+        assert kie.requests == []  # stopped before the create left
+        (row,) = journal.entries()
+        assert row.state is EntryState.REJECTED, row.state
+        assert row.lease_until is None
+        task = client.submit(kit.GROK_T2I, prompt="a lighthouse", idempotency_key="k-1")
+    assert task.id == kit.TASK_ID
+    assert len(kie.requests) == 1
+
+
+@pytest.mark.usefixtures("ctrl_c")
+def test_a_ctrl_c_as_a_store_of_ones_own_records_a_made_task_keeps_its_task_id(
+    kit: SimpleNamespace,
+) -> None:
+    """The same Ctrl-C as the row takes the id of the task just made (paid for): the write
+    is done before the interruption goes on, so the row is ``created`` with the id, for
+    ``kie resume`` to wait for, never ``sending`` (outcome unknown) nor ``rejected``."""
+    from kiekit import Client
+
+    store = SignalledAsWritten("created")
+    journal = Journal(store)
+    kie = kit.FakeKie([kit.market("waiting")])
+    with Client(kit.CANARY, transport=kie.transport, journal=journal) as client:
+        with pytest.raises(KeyboardInterrupt):
+            client.submit(kit.GROK_T2I, prompt="a lighthouse", idempotency_key="k-1")
+        assert store.signals == 1
+        assert len(kie.requests) == 1  # the create left, and made a task
+        (row,) = journal.entries()
+        assert (row.state, row.task_id) == (EntryState.CREATED, kit.TASK_ID)
+        task = client.submit(kit.GROK_T2I, prompt="a lighthouse", idempotency_key="k-1")
+    assert task.id == kit.TASK_ID
+    assert len(kie.requests) == 1  # the key's task, not made again

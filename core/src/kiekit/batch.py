@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -59,7 +58,7 @@ from kiekit.errors import (
 )
 from kiekit.fields import CALLBACK_INPUTS, check_callback_url, input_warnings
 from kiekit.journal import Entry, EntryState, Journal, JournalError, error_record, leases_renewed
-from kiekit.journal._entry import RESULT_LIFETIME, error_report, files_expired, not_known
+from kiekit.journal._entry import error_report, files_expired, not_known
 from kiekit.journal._journal import host_elsewhere, refused_for_all
 from kiekit.journal._selection import Selection, is_open
 from kiekit.journal._writer import WRITER
@@ -1104,34 +1103,39 @@ def _succeeded(entry: Entry, job: Job) -> JobResult:
 
 def _value_not_kept(entry: Entry | None, done: JobResult) -> bool:
     """A job done before whose row has no value kept (written by a kiekit before values were
-    kept) while KIE still keeps its task (RESULT_LIFETIME, kie-api.md §8): worth one status
-    call, as ``kie run --idempotency-key`` makes on a replay."""
-    return (
-        done.ok
-        and entry is not None
-        and entry.task_id is not None
-        and not entry.value_kept
-        and not entry.handed_off
-        and entry.created_at >= time.time() - RESULT_LIFETIME
-    )
+    kept) while KIE still keeps its task (Entry.value_to_ask): worth one status call, as ``kie
+    run --idempotency-key`` makes on a replay."""
+    return done.ok and entry is not None and entry.value_to_ask
+
+
+async def value_asked_again(client: kiekit.AsyncClient, entry: Entry) -> Results:
+    """The results of ``entry``'s task, a success whose row kept no value
+    (Entry.value_to_ask), asked of KIE once: one status call, nothing created or downloaded;
+    the client records the finish, so its row keeps the value from now on (a batch run
+    again, ``kie resume``). A KieError when KIE cannot say (its record gone, the network),
+    or says it is not the success its row says (ProtocolError): the row is left as it is."""
+    assert entry.task_id is not None
+    task = Task(entry.task_id, entry.model)
+    status = await client.status(task)
+    if status.state is not State.SUCCEEDED:  # not the success its row says: left as is
+        raise ProtocolError(
+            f"its status is {status.state.value}, its row says succeeded", task_id=task.id
+        )
+    return await client.finish(task, status)
 
 
 async def _value_asked_again(
     client: kiekit.AsyncClient, entry: Entry, done: JobResult
 ) -> JobResult:
-    """``done`` with its task's value, asked of KIE once (one status call; nothing is created
-    or downloaded) and so kept in its row (the client records the finish); as it was when KIE
-    cannot say (a warning says why): the job stays done, its files on disk."""
-    assert entry.task_id is not None
-    task = Task(entry.task_id, entry.model)
+    """``done`` with its task's value, asked of KIE once (:func:`value_asked_again`); as it
+    was when KIE cannot say (a warning says why): the job stays done, its files on disk."""
     try:
-        status = await client.status(task)
-        if status.state is not State.SUCCEEDED:  # not the success its row says: left as is
-            raise ProtocolError(f"its status is {status.state.value}, its row says succeeded")
-        results = await client.finish(task, status)
+        results = await value_asked_again(client, entry)
     except KieError as exc:
-        log.warning("job %s: task %s is done, but its value (not kept by the kiekit that ran "
-                    "it) could not be asked for again: %s", done.id, task.id, exc)  # fmt: skip
+        log.warning(
+            "job %s: task %s is done, but its value (not kept by the kiekit that ran it) "
+            "could not be asked for again: %s", done.id, entry.task_id, exc,
+        )  # fmt: skip
         return done
     return evolve(done, value=results.value)
 

@@ -15,6 +15,7 @@ from kiekit.journal._postgres import PostgresStore
 from kiekit.journal._stores import JournalStore
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # teams/servers.py, shared with tools/bench
+from teams.clocks import FakeClock
 from teams.servers import postgres_server, redis_server
 
 
@@ -32,10 +33,25 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fake_clock: the memory and SQLite stores run on the test's `clock`"
+    )
+
+
 @pytest.fixture
-def store_clock() -> Callable[[], float]:
-    """The clock of the memory and SQLite stores (PostgreSQL reads its own): a module that
-    moves time overrides it."""
+def clock() -> FakeClock:
+    """A clock the test moves by hand (teams/clocks.py)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def store_clock(request: pytest.FixtureRequest) -> Callable[[], float]:
+    """The clock of the memory and SQLite stores (PostgreSQL reads its own): the real one, or
+    in a module marked ``fake_clock`` the test's ``clock``, which it moves by hand."""
+    if request.node.get_closest_marker("fake_clock") is not None:
+        clock: FakeClock = request.getfixturevalue("clock")
+        return clock
     return time.time
 
 

@@ -25,26 +25,11 @@ from kiekit.journal._journal import _site
 from kiekit.journal._postgres import PostgresStore
 from kiekit.journal._stores import SCHEMA_VERSION, JournalStore
 from kiekit.models import Task
+from teams.clocks import FakeClock
 
 GROK = "grok-imagine/text-to-image"
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store_clock(clock: FakeClock) -> FakeClock:
-    return clock  # the memory and SQLite stores' leases run on the fake clock
+pytestmark = pytest.mark.fake_clock  # the stores run on the test's clock (conftest)
 
 
 def lapse(store: JournalStore, clock: FakeClock, owner: str) -> None:

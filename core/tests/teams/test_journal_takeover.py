@@ -24,27 +24,12 @@ from kiekit.journal._postgres import PostgresStore
 from kiekit.journal._stores import JournalStore
 from kiekit.retry import RetryPolicy
 from kiekit.transport import HttpRequest, HttpResponse
+from teams.clocks import FakeClock
 
 FAST = PollPolicy(initial=0.001, growth=0.001, maximum=0.002, timeout=5.0)
 NO_LIMITS: dict[str, Any] = {"rate_limits": None, "retry": RetryPolicy.never()}
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store_clock(clock: FakeClock) -> FakeClock:
-    return clock
+pytestmark = pytest.mark.fake_clock  # the stores run on the test's clock (conftest)
 
 
 def take_over(store: JournalStore, clock: FakeClock, stalled: Journal, taker: Journal) -> None:

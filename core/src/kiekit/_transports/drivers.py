@@ -38,7 +38,7 @@ from kiekit._transports.base import (
     SyncTransport,
     file_digest,
 )
-from kiekit.journal._writer import WRITER
+from kiekit.journal._writer import WRITER, in_place
 
 T = TypeVar("T")
 
@@ -273,11 +273,11 @@ def _write_now(op: Record) -> tuple[Callable[[], Any], BaseException | None]:
     """A journal write from a thread: a store that commits in groups gets it on the writer
     thread, where it shares a commit with the other threads' writes (SQLite has one write lock:
     threads writing on their own would take turns for it, sleeping meanwhile); any other store
-    is written in place. Either way it is committed when this returns: its outcome (called, the
-    result or the write's error), and an interruption that came while it was waited for."""
+    is written in place (a Ctrl-C meanwhile held until it is done: journal._writer.in_place).
+    Either way it is committed when this returns: its outcome (called, the result or the
+    write's error), and an interruption that came while it was waited for or written."""
     if getattr(op.store, "batch", None) is None:
-        result = op.write()
-        return (lambda: result), None
+        return in_place(op.write)
     return WRITER.waited(op.write, op.store)
 
 

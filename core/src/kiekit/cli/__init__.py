@@ -183,7 +183,6 @@ def _main(argv: Sequence[str] | None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    _logging(args.verbose)
     import signal
     import threading
 
@@ -191,6 +190,7 @@ def _main(argv: Sequence[str] | None) -> int:
     # an inherited "ignored" is kept, as Python keeps it for SIGINT (cli._stops.handled)
     takes_over = main_thread and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
     previous = signal.signal(signal.SIGTERM, _terminate) if takes_over else None
+    restore_logging = _logging(args.verbose)
     try:
         with warnings.catch_warnings(), stdout_told_apart():
             warnings.showwarning = _say_warning
@@ -231,6 +231,7 @@ def _main(argv: Sequence[str] | None) -> int:
             _json_said(_json_failure, args, error)
         return EXIT_FAILED
     finally:
+        restore_logging()
         ENDING.end()  # the kie script's: from here a stop is noted, not obeyed
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -578,23 +579,38 @@ def _resolves_hosts(args: argparse.Namespace) -> bool:
     return hasattr(args, "base_url") and not getattr(args, "celery", False)
 
 
-def _logging(verbose: int) -> None:
-    """kiekit's log records on standard error, by ``-v`` count or ``KIEKIT_LOG``."""
+def _logging(verbose: int) -> Callable[[], None]:
+    """kiekit's log records on standard error, by ``-v`` count or ``KIEKIT_LOG``; the call
+    returned puts the ``kiekit`` logger back as it was (its level, without this handler):
+    an embedder calling :func:`main` in-process (a test suite, a notebook) keeps its own
+    logging after ``main(["-vv", ...])``, not kiekit's DEBUG lines and a handler on a
+    standard error since replaced."""
 
     named = os.environ.get("KIEKIT_LOG", "").strip().upper()
     level = {1: "INFO", 2: "DEBUG"}.get(min(verbose, 2)) or named
     if not level:
-        return
+        return _nothing
     import logging
 
     if not isinstance(logging.getLevelName(level), int):
         print(f"kie: warning: KIEKIT_LOG={named.lower()} is not a log level", file=sys.stderr)
-        return
+        return _nothing
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logger = logging.getLogger("kiekit")
+    was = logger.level
     logger.addHandler(handler)
     logger.setLevel(level)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(was)
+
+    return restore
+
+
+def _nothing() -> None:
+    """Nothing to restore (:func:`_logging` changed nothing)."""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,6 +3,9 @@ download every result file not on disk yet, and report creates whose outcome is 
 
 It never creates a task: a row whose create got no answer may or may not be a task at KIE, and
 KIE cannot list tasks (kie-api.md §4), so it is reported for the user to check, not sent again.
+A task done, its files on disk, whose value (lyrics, song ids) the kiekit that ran it did not
+keep gets it asked of KIE once, as a ``kie batch`` run again does (one status call, while KIE
+keeps the task: §8), and kept in its row.
 
 Exit code 0 only when nothing is left owed; 1 while a task of this server did not finish, a task
 lives on another server, a create's outcome is unknown, or another live worker holds a row (a
@@ -132,7 +135,9 @@ class Report:
     ``{"key", "task_id", "model", "base_url", "state", "outcome", "owed", "files", "value",
     "error"}`` (``value``: what a done task returned besides files, lyrics or song ids).
     ``state`` is the row's journal state once resume is done with it; ``outcome`` one of
-    :data:`OUTCOMES`: ``done`` (its files written: ``files``), ``failed`` (the task failed
+    :data:`OUTCOMES`: ``done`` (its files written: ``files``; or, a task done before whose
+    value was never kept, its ``value`` asked of KIE again, ``error`` when KIE could not say),
+    ``failed`` (the task failed
     at KIE: ``error``), ``expired`` (past KIE's retention, its row closed), ``abandoned`` (a
     stopped mock's, closed), ``not_owed`` (named, but owed nothing), or one that leaves it
     owed: ``held`` (another live worker's: left to it, its files not written yet),
@@ -214,28 +219,38 @@ def _resume(args: argparse.Namespace) -> int:
         report.add(row, "unknown_state")
     here: list[Entry] = []
     elsewhere: list[Entry] = []
+    valueless: list[Entry] = []  # done, its value never kept: asked of this server's KIE
     for row in rows:  # one pass, no list membership: a journal owes tens of thousands at times
+        same = (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url
         if row.unfinished:
-            same = (row.base_url or DEFAULT_BASE_URL).rstrip("/") == base_url
             (here if same else elsewhere).append(row)
+        elif row.value_to_ask and same:
+            valueless.append(row)
     left = _abandon_gone_mocks(journal, elsewhere, report, gone)
     if left:
         _say_elsewhere(left, DEFAULT_BASE_URL)
         for row in left:
             report.add(row, "elsewhere")
     finished = Finished([], 0, 0)
-    if here:
-        if connection is None:
-            raise ConfigurationError(
-                f"KIE_API_KEY is not set: it is needed to ask KIE about {len(here)} owed "
-                f"task(s) on {base_url} (nothing was sent)"
-            )
+    if here and connection is None:
+        raise ConfigurationError(
+            f"KIE_API_KEY is not set: it is needed to ask KIE about {len(here)} owed "
+            f"task(s) on {base_url} (nothing was sent)"
+        )
+    if valueless and connection is None:  # done, files on disk: only their value is missing
+        say(
+            f"KIE_API_KEY is not set: the value (lyrics, song ids) of {len(valueless)} done "
+            "task(s), which the kiekit that ran them did not keep, is not asked of KIE"
+        )
+        valueless = []
+    if here or valueless:
+        assert connection is not None
         from kiekit.cli._async import run_async  # `kie --help` needs no event loop
 
         ended: set[str] = set()
         try:
             finished = run_async(
-                _finish_all(args, connection, journal, here, base_url, ended, report)
+                _finish_all(args, connection, journal, here, base_url, ended, report, valueless)
             )
         except KeyboardInterrupt as stop:  # each task it leaves, named, as run and batch do
             _tell_left(stop, [row for row in here if row.task_id not in ended], report, base_url)
@@ -245,7 +260,8 @@ def _resume(args: argparse.Namespace) -> int:
     unrecorded = _unrecorded(journal, report)
     held = sum(task["outcome"] == "held" for task in report.tasks)
     code, owed = _still_owed(
-        len(left), unknown, finished.owed, len(foreign), resumed=len(here), base_url=base_url,
+        len(left), unknown, finished.owed, len(foreign), resumed=len(here) + len(valueless),
+        base_url=base_url,
         others=finished.others, expired=finished.expired, unwritable=finished.unwritable,
         unrecorded=unrecorded, unserved=finished.unserved, broken=finished.broken, held=held,
         no_task=finished.no_task, unsure_key=finished.unsure_key,
@@ -499,14 +515,14 @@ def _open_rows(journal: Journal) -> list[Entry]:
     # or reported, never sent again), rows in a state this kiekit does not know (said, not
     # passed over) and the tasks owed a wait or a download (Entry.unfinished); not a success
     # handed off, done though short of files. Then the downloads deleted since: owed again,
-    # but not open rows.
+    # but not open rows; and the successes whose value was never kept (asked of KIE once).
     pending = (EntryState.CLAIMED, EntryState.SENDING, EntryState.UNKNOWN)
     chosen = (
         row
         for row in journal.select(Selection(open=True))
         if row.state in pending or not row.state.known or row.unfinished
     )
-    return list(heapq.merge(chosen, journal.downloads_gone(), key=lambda row: row.created_at))
+    return list(heapq.merge(chosen, journal.successes_owed(), key=lambda row: row.created_at))
 
 
 def _say_held(owners: Iterable[str]) -> None:
@@ -609,10 +625,12 @@ async def _finish_all(
     base_url: str,
     ended: set[str],
     report: Report,
+    valueless: list[Entry],
 ) -> Finished:
     """Wait for and download this key's tasks; the tasks not finished, and those left alone
     because another API key made them (KIE shows a task only to its own key: asked with this
-    one, it answers 404 "Task not found")."""
+    one, it answers 404 "Task not found"). Ask the value of this key's ``valueless`` tasks
+    (done, their files on disk, the value never kept: :func:`_ask_value`), owed nothing."""
     import asyncio
 
     from kiekit.cli._async import open_async_client, stops_cancel
@@ -635,7 +653,14 @@ async def _finish_all(
         unserved = tuple(failures)  # so far, only those
         if mine:
             say(f"resuming {len(mine)} task(s) on {base_url} (at most {args.timeout:g} s each)")
-        queue = iter(mine)
+        # another key's task is "Task not found" to this one: its value is that key's resume's
+        valueless = [row for row in valueless if row.account in (None, account)]
+        if valueless:
+            say(
+                f"asking KIE for the value (lyrics, song ids) of {len(valueless)} done task(s) "
+                "the kiekit that ran them did not keep: one status call each, nothing paid"
+            )
+        queue = iter([*mine, *valueless])
         unwritable: list[str] = []  # of those, the ones whose files could not be written here
         broken: list[str] = []  # of those, the ones a plugin's bug left (PluginHookError)
         no_task: list[tuple[str, str]] = []  # of those, the ones KIE knows no task of
@@ -646,6 +671,9 @@ async def _finish_all(
         async def worker() -> None:  # a few workers take the rows in turn: no task per row
             nonlocal expired
             for row in queue:
+                if not row.unfinished:  # done, only its value to ask (valueless)
+                    await _ask_value(client, row, args, report)
+                    continue
                 taken = await WRITER.submit(partial(_take, journal, row), journal.store)
                 if not isinstance(taken, Entry):  # another's now, or settled meanwhile
                     report.add(row, "not_owed" if taken is None else "held")
@@ -670,7 +698,7 @@ async def _finish_all(
                         no_task.append((str(row.task_id), row.key))
                 ended.add(str(row.task_id))  # finished, or failed and said
 
-        workers = min(max(1, args.concurrency), len(mine))
+        workers = min(max(1, args.concurrency), len(mine) + len(valueless))
         async with leases_renewed(journal):  # the rows held stay held while they are worked on
             # An error no row contains ends the other workers (cancelled, their rows still
             # owed) before the client closes: gather alone let them go on, and each next row
@@ -708,6 +736,36 @@ def _served(registry: Registry, rows: list[Entry], report: Report, owed: list[st
         report.add(row, "not_finished", error=error)
         owed.append(str(row.task_id))
     return served
+
+
+async def _ask_value(
+    client: AsyncClient, row: Entry, args: argparse.Namespace, report: Report
+) -> None:
+    """Ask KIE the value of ``row``'s task, done with its files on disk, whose value the
+    kiekit that ran it did not keep (Entry.value_to_ask), and keep it in its row, as a ``kie
+    batch`` run again does (kiekit.batch.value_asked_again: one status call, nothing paid,
+    nothing downloaded); shown as a resumed task's value is. KIE unable to say leaves the row
+    as it was, done (a warning says why; a later resume asks again): it owes no file."""
+    from kiekit.batch import value_asked_again
+    from kiekit.errors import KieError
+    from kiekit.journal._entry import error_report
+
+    try:
+        results = await value_asked_again(client, row)
+    except KieError as exc:
+        said = str(exc).replace(f" (task {row.task_id})", "", 1)
+        say(
+            f"kie: warning: task {row.task_id} ({row.model}) is done, but its value (not kept "
+            f"by the kiekit that ran it) could not be asked for again: {said}"
+        )
+        report.add(row, "done", error=error_report(exc))
+        return
+    if not args.json and results.value is not None:  # as _finish shows a resumed task's
+        from kiekit.cli._streams import json_text
+
+        print(json_text(results.value))
+    say(f"task {row.task_id} ({row.model}): its value asked of KIE again and kept in its row")
+    report.add(row, "done", state="succeeded", value=results.value)
 
 
 def _plugin_broke(report: Report, row: Entry) -> bool:

@@ -249,6 +249,20 @@ class Entry:
         return self.value is not NOT_KEPT
 
     @property
+    def value_to_ask(self) -> bool:
+        """A success whose ``value`` this row never kept (:data:`NOT_KEPT`: a kiekit before
+        values were kept wrote it) while KIE still keeps its task (RESULT_LIFETIME, kie-api.md
+        §8): worth one status call, nothing paid, to ask for it again and keep it (a ``kie
+        batch`` run again, ``kie resume``). Not links handed off: their consumer had them."""
+        return (
+            self.state is EntryState.SUCCEEDED
+            and self.task_id is not None
+            and not self.value_kept
+            and not self.handed_off
+            and self.created_at >= time.time() - RESULT_LIFETIME
+        )
+
+    @property
     def handed_off(self) -> bool:
         """A success whose result links were handed on (to a webhook's consumer, a queue, a
         user) instead of downloaded: done, no file owed (``Journal.hand_off``)."""

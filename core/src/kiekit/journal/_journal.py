@@ -1314,17 +1314,25 @@ class Journal:
         keeps them (RESULT_LIFETIME), oldest first: owed again, yet not open rows (the journal
         cannot know what was deleted), so :meth:`unfinished` reads them apart, from the
         successes of the last two weeks only. Links handed off instead are done."""
+        return (row for row in self._downloaded(model, since) if not row.files_on_disk())
+
+    def successes_owed(self) -> Iterator[Entry]:
+        """:meth:`downloads_gone`'s rows and, in the same read of the last two weeks'
+        successes, those whose files are there but whose value no row kept
+        (Entry.value_to_ask: a kiekit before values were kept wrote them), oldest first:
+        what ``kie resume`` owes a finished task, besides the open rows."""
+        recent = self._downloaded(None, None)
+        return (row for row in recent if row.value_to_ask or not row.files_on_disk())
+
+    def _downloaded(self, model: str | None, since: float | None) -> Iterator[Entry]:
+        """The successes of KIE's retention (RESULT_LIFETIME) downloaded whole, not handed off."""
         recent = time.time() - RESULT_LIFETIME
         downloaded = Selection(
             states=frozenset({EntryState.SUCCEEDED}),
             model=model,
             since=recent if since is None else max(since, recent),
         )
-        return (
-            row
-            for row in self.select(downloaded)
-            if not is_open(row) and not row.files_on_disk() and not row.handed_off
-        )
+        return (row for row in self.select(downloaded) if not is_open(row) and not row.handed_off)
 
     def get(self, key: str) -> Entry | None:
         return self.store.get(key)

@@ -19,8 +19,9 @@ import itertools
 import logging
 import os
 import queue
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # asyncio is imported where a loop asks: a sync Client never loads it
@@ -157,12 +158,12 @@ class JournalWriter:
         learns what was written (an intent row) before it hears of the interruption. Called
         from the writer thread itself (a write that writes), it is done in place."""
         if threading.current_thread() is self._serving:
-            return _done(write), None
+            return in_place(write)
         woken = threading.Lock()
         woken.acquire()
         job = _Job(write, store, None, None, woken)
         if not self._put(job):  # no writer thread to be had: written on this thread
-            return _done(write), None
+            return in_place(write)
         interrupted: BaseException | None = None
         while True:  # as on a loop: an interruption (Ctrl-C) is raised once the write is done
             try:
@@ -326,11 +327,52 @@ def _settle(jobs: list[_Job]) -> None:
             future.set_result(job.result)
 
 
-def _done(write: Callable[[], Any]) -> Callable[[], Any]:
-    """``write`` done now, on this thread: its outcome, as :meth:`JournalWriter.waited` gives it."""
+def in_place(write: Callable[[], Any]) -> tuple[Callable[[], Any], BaseException | None]:
+    """``write`` done now, on this thread, to its end: its outcome and the interruption that
+    came meanwhile, as :meth:`JournalWriter.waited` gives them for a write on the writer
+    thread. On the main thread, where Ctrl-C (and kie's SIGTERM handler) raise, a signal
+    that comes during the write has its handler run once the write is done, and what that
+    raises is handed back instead of cutting the write short: a Ctrl-C as a store of one's
+    own (no ``batch``, written in place by a blocking client) had written an intent row
+    reached the create's flow as the write's own error, before the flow had its row, which
+    stayed ``sending`` — "outcome unknown" for a create never sent."""
     job = _Job(write, None, None, None)
-    job.run()
-    return _outcome_of(job)
+    interrupted: BaseException | None = None
+    try:
+        with _signals_held():
+            job.run()
+    except BaseException as exc:  # a held signal's handler, run once the write was done
+        interrupted = exc
+    return _outcome_of(job), interrupted
+
+
+# The signals whose Python handlers may raise in the middle of a write: Ctrl-C's
+# KeyboardInterrupt, kie's SIGTERM handler's Terminated (cli._common)
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Inside, a signal of :data:`_HELD_SIGNALS` is only noted; on the way out, each one's own
+    handler is put back and run for it (a KeyboardInterrupt raised from here). Only on the
+    main thread: Python runs signal handlers there alone, and may set them there alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[tuple[int, Any]] = []
+    handlers: dict[int, Callable[[int, Any], Any]] = {}
+    for number in _HELD_SIGNALS:
+        handler = signal.getsignal(number)
+        if callable(handler):  # not SIG_DFL nor SIG_IGN: Python code that may raise
+            handlers[number] = handler
+            signal.signal(number, lambda signum, frame: came.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for held, handler in handlers.items():
+            signal.signal(held, handler)
+        for signum, frame in came:
+            handlers[signum](signum, frame)
 
 
 def _outcome_of(job: _Job) -> Callable[[], Any]:
