@@ -432,10 +432,9 @@ def test_a_slow_observers_time_is_not_the_requests_nor_the_files(
         user_agent="kiekit-tests",
         observer=slow,
     )
-    clock = {"clock": lambda: now[0]}
-    drive(engine.status(Task(kit.TASK_ID, GROK)), kie.transport, **clock)
+    drive(engine.status(Task(kit.TASK_ID, GROK)), kie.transport, clock=lambda: now[0])
     results = Results(kit.TASK_ID, (Asset(cdn, MediaKind.IMAGE),))
-    drive(engine.download(results, tmp_path), kie.transport, **clock)
+    drive(engine.download(results, tmp_path), kie.transport, clock=lambda: now[0])
     ended = [e for e in events if isinstance(e, RequestEnded)]
     assert len(ended) == 2
     assert [e.seconds for e in ended] == [0.0, 0.0]
