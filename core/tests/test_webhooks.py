@@ -685,6 +685,47 @@ def test_a_task_that_ends_on_the_mocks_clock_ends_a_wait_nobody_polls(
     assert (row.state, row.assets) == (EntryState.SUCCEEDED, results.assets)
 
 
+def test_a_wait_a_callback_ended_tells_the_observer_its_end_and_names_the_confirmation(
+    mock_server_factory: Callable[..., Any],
+) -> None:
+    """Outside tester "otel", finding 4: a task ended by a webhook emitted no StateChanged (a
+    per-task span never ended), and its record-info confirmation named neither its model
+    nor its journal key, in events as in records."""
+    from kiekit.observe import Event, RequestEnded, StateChanged
+
+    mock = mock_server_factory(seconds_to_complete=300, webhook_hmac_key=KEY)
+    events: list[Event] = []
+
+    async def scenario() -> Any:
+        receiver = WebhookReceiver(KEY, clock=mock.clock.now)
+        async with (
+            serving(receiver) as url,
+            AsyncClient(
+                "test-key", base_url=mock.base_url, poll=SLOW, rate_limits=None,
+                observer=events.append,
+            ) as kie,
+        ):  # fmt: skip
+            task = await kie.submit(
+                GROK, prompt="a lighthouse", callback_url=url, idempotency_key="lh-1"
+            )
+            waiting = asyncio.ensure_future(receiver.wait(kie, task))
+            await asyncio.sleep(0)  # the wait has started
+            await asyncio.to_thread(mock.clock.advance, 300)  # KIE takes its five minutes
+            await asyncio.wait_for(waiting, 15)
+            return task
+
+    task = asyncio.run(scenario())
+    (changed,) = [e for e in events if isinstance(e, StateChanged)]
+    assert (changed.task_id, changed.state, changed.model, changed.key) == (
+        task.id, "succeeded", GROK, "lh-1"
+    )  # fmt: skip
+    confirmed = [
+        e for e in events if isinstance(e, RequestEnded) and e.path == "/api/v1/jobs/recordInfo"
+    ]
+    assert confirmed
+    assert all((e.task_id, e.model, e.key) == (task.id, GROK, "lh-1") for e in confirmed)
+
+
 def test_an_on_callback_that_raises_loses_neither_the_wait_nor_the_next_delivery(
     mock_server_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -10,12 +10,19 @@ flow that did the work (the caller's thread, or the event loop's task), with:
   kie-api.md §1, §7), the error, the seconds it took;
 - :class:`Retrying`: a request about to be sent again, and why (a status poll too);
 - :class:`TaskCreated`, :class:`StateChanged`: a task made, a task's state seen changing;
+- :class:`CreateUnknown`: a create that may have made a task (paid for) but said nothing
+  readable back, or was cancelled in flight: the task may exist;
 - :class:`Downloaded`: a result file landed.
+
+Every :class:`RequestSent` gets exactly one :class:`RequestEnded`, a cancelled or interrupted
+one too (``error`` the ``CancelledError`` / ``KeyboardInterrupt``).
 
 Every event carries ``key`` (the journal row's key: the caller's idempotency key, or the one the
 journal gave the create), ``job`` (a batch's job id) and ``model`` when known. An observer is
-called synchronously and must be quick; one that raises is logged (``kiekit`` logger, WARNING)
-and does not change what the client does. With no observer, nothing is built.
+called synchronously and must be quick (its own time is not counted in a request's
+``seconds``); one that raises is logged (``kiekit`` logger: at WARNING the first time that
+observer raises in the process, then at DEBUG) and does not change what the client does.
+With no observer, nothing is built.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 import attrs
 
 __all__ = [
+    "CreateUnknown",
     "Downloaded",
     "Event",
     "Observer",
@@ -60,7 +68,10 @@ class RequestSent(_Named):
 class RequestEnded(_Named):
     """A request ended: answered (``error`` None) or failed. ``http_status``: the answer's
     (None: no answer); ``kie_code``: the body's code when it was an error (429 comes as HTTP 200
-    with ``kie_code`` 429); ``seconds``: from send to end, on the monotonic clock."""
+    with ``kie_code`` 429), or, with ``error`` None, a refusal read as the task's state (Veo's
+    1080P "still processing", code 400: not ready yet, kie-api.md §3.3); ``seconds``: from send
+    to end (a streamed chat's: to the stream's end), on the monotonic clock. A cancelled or
+    interrupted request ends too, ``error`` the CancelledError or KeyboardInterrupt."""
 
     method: str
     path: str
@@ -92,9 +103,22 @@ class TaskCreated(_Named):
 
 
 @attrs.frozen(kw_only=True)
+class CreateUnknown(_Named):
+    """A create that may have made a task, paid for, with no answer that says so: its
+    answer was lost or unreadable (``error`` an OutcomeUnknownError), or it was cancelled or
+    interrupted once it had gone (``error`` the CancelledError or KeyboardInterrupt). kiekit
+    does not send it again. ``key``: the journal row (state ``unknown``) to settle with
+    ``kie settle KEY`` once the KIE dashboard (or the task's callback) has told whether the
+    task exists. Logged at WARNING on ``kiekit`` too."""
+
+    error: BaseException
+
+
+@attrs.frozen(kw_only=True)
 class StateChanged(_Named):
-    """A poll (or a webhook's status) saw the task in ``state`` (``queued``, ``running``,
-    ``succeeded``, ``failed``), after ``previous`` (None: the first status seen)."""
+    """A poll (or a webhook's confirmed status, handed to ``finish``) saw the task in
+    ``state`` (``queued``, ``running``, ``succeeded``, ``failed``), after ``previous`` (None:
+    the first status this client told)."""
 
     state: str
     previous: str | None
@@ -109,5 +133,7 @@ class Downloaded(_Named):
     seconds: float
 
 
-Event = RequestSent | RequestEnded | Retrying | TaskCreated | StateChanged | Downloaded
+Event = (
+    RequestSent | RequestEnded | Retrying | TaskCreated | CreateUnknown | StateChanged | Downloaded
+)
 Observer = Callable[[Event], object]

@@ -985,3 +985,32 @@ def test_reference_to_video_is_refused_with_the_quality_model_before_sending(
             )
         assert kie_mock.tasks() == []
         assert kie.submit("veo3_fast", **fields).id  # Fast takes it
+
+
+def test_1080p_not_ready_polls_are_answers_not_failures_for_the_observer(
+    kie_mock: MockServer,
+) -> None:
+    """Outside tester "otel", finding 7: get-1080p-video's "1080P is processing" (body code
+    400, kie-api.md §3.3) is a wait's normal not-ready answer. A metrics user counting
+    ``RequestEnded.error`` saw about three 400 failures per healthy upgrade; now each ends
+    with no error, ``kie_code`` 400 saying "not ready yet"."""
+    from kiekit.observe import Event, RequestEnded
+    from kiekit_contract.clients import FAST_POLL, TEST_API_KEY
+
+    events: list[Event] = []
+    with Client(
+        TEST_API_KEY, base_url=kie_mock.base_url, poll=FAST_POLL, rate_limits=None,
+        observer=events.append,
+    ) as kie:  # fmt: skip
+        source = kie.submit("veo3_fast", prompt="a fox")
+        kie.wait(source)
+        kie.wait(kie.submit("veo3/1080p", task_id=source.id))
+    hd = [
+        e for e in events
+        if isinstance(e, RequestEnded) and e.path == "/api/v1/veo/get-1080p-video"
+    ]  # fmt: skip
+    not_ready = [e for e in hd if e.kie_code == 400]
+    assert not_ready  # the mock renders the file in two polls after the first call
+    assert all(e.error is None and e.http_status == 200 for e in not_ready), not_ready
+    assert hd[-1].error is None  # ready: a plain answer
+    assert hd[-1].kie_code is None

@@ -265,10 +265,15 @@ class Files:
                 sent = attrs.evolve(sent, timeout=max(stop - sent_at, MIN_ATTEMPT_SECONDS))
             observer = self._engine.observer
             request_log.sent("POST", path, observer=observer)  # -vv, as every API call
+            if observer is not None:  # the observer's own time is not the request's
+                sent_at = yield Now()
             try:
                 response: HttpResponse = yield sent
                 uploaded = read_upload(self._engine.scrubbed(response), path, self.upload_base_url)
-            except KieError as exc:
+            except GeneratorExit as exc:  # dropped: nothing may be yielded, the clock neither
+                request_log.failed("POST", path, exc, None, observer=observer)
+                raise
+            except BaseException as exc:  # refused, cut, cancelled, interrupted: ended too
                 request_log.failed("POST", path, exc, (yield Now()) - sent_at, observer=observer)
                 raise
             took = (yield Now()) - sent_at

@@ -213,6 +213,9 @@ class Engine:
         self.downloads = downloads or DownloadPolicy()
         self.observer = observer  # kiekit.observe: told of each request, retry, state, file
         self.outage = Outage()  # the waits whose status polls keep failing: said once
+        # each task's state last told to the observer (StateChanged): a wait's polls and a
+        # webhook's confirmed end (finish) make one chain, each change told once
+        self._states: dict[str, State] = {}
 
     def scrubbed(self, response: HttpResponse) -> HttpResponse:
         """``response`` with this client's API key blanked out of its body and reason, should a
@@ -278,6 +281,7 @@ class Engine:
         sending: SendState | None = None,
         booked: Booking | None = None,
         http: HttpRequest | None = None,
+        reads: Callable[[KieError], object] | None = None,
     ) -> Flow[Any]:
         """Send ``request`` under the rate limiter and the retry policy. ``deadline``: a
         monotonic time no attempt and no retry wait may pass (e.g. the end of a wait; else
@@ -329,8 +333,6 @@ class Engine:
             limiter = self.limiter
             observer = self.observer
             debugging = request_log.timing(observer)
-            if debugging:
-                request_log.sent(request.method, request.path, task_id, observer=observer)
             # A create or a status poll is admitted just before it goes (kiekit.ratelimit: KIE
             # counts arrivals, and a send later than its slot shrinks the gap to the next
             # window's) and reported answered after; nothing is yielded between admission and
@@ -375,6 +377,12 @@ class Engine:
                 sending.maybe_sent = True
             if booking is not None:
                 booking.used = True
+            began = sent_at  # what its time is counted from
+            if debugging:  # said as it goes: after the rate limiter's wait, as KIE sees it
+                request_log.sent(request.method, request.path, task_id, model=model,
+                                 observer=observer)  # fmt: skip
+                if observer is not None:  # the observer's own time is not the request's
+                    began = yield NOW
             try:
                 try:
                     response = yield http.within(left)
@@ -399,14 +407,21 @@ class Engine:
                 answer = read_answer(self.scrubbed(response), request.method, request.path,
                                      task_id, base_url=self.base_url)  # fmt: skip
                 if debugging:
-                    took = (yield NOW) - sent_at
+                    took = (yield NOW) - began
                     request_log.answered(request.method, request.path, response.status, took,
-                                         task_id, observer=observer)  # fmt: skip
+                                         task_id, model=model, observer=observer)  # fmt: skip
                 return answer
             except KieError as exc:
-                took = ((yield NOW) - sent_at) if debugging else None
-                request_log.failed(request.method, request.path, exc, took, task_id,
-                                   observer=observer)  # fmt: skip
+                took = ((yield NOW) - began) if debugging else None
+                if took is not None and reads is not None and reads(exc) is not None:
+                    # a refusal that is the task's state (Veo's 1080P "still processing",
+                    # kie-api.md §3.3): an answer, not a failure, for a metric of errors
+                    request_log.answered(request.method, request.path, 200, took, task_id,
+                                         model=model, kie_code=request_log.codes(exc)[1],
+                                         observer=observer)  # fmt: skip
+                else:
+                    request_log.failed(request.method, request.path, exc, took, task_id,
+                                       model=model, observer=observer)  # fmt: skip
                 reached = reached or (not safe and may_have_reached_kie(exc))
                 # A 429 without a Retry-After header waits the window of the limit it broke;
                 # with one (KIE's, or a proxy's), what it asks: the server knows when its
@@ -422,6 +437,16 @@ class Engine:
                         # that says nothing was made (kie-api.md §7: 429, 455, 550 make nothing)
                         yield from sending.park(exc)
                         sending.parked = True
+                raise
+            except GeneratorExit as exc:  # dropped: nothing may be yielded, the clock neither
+                if debugging:
+                    request_log.failed(request.method, request.path, exc, None, task_id,
+                                       model=model, observer=observer)  # fmt: skip
+                raise
+            except BaseException as exc:  # cancelled, interrupted (Ctrl-C), a bug: ended too
+                if debugging:
+                    request_log.failed(request.method, request.path, exc, (yield NOW) - began,
+                                       task_id, model=model, observer=observer)  # fmt: skip
                 raise
 
         def decide(error: KieError) -> Verdict:
@@ -619,6 +644,7 @@ class Engine:
             deadline=deadline,
             retry=retry,
             http=poll.http,
+            reads=poll.refusal,  # a refusal that says a state is no failure in the lines
         )
 
     def download_url(self, url: str, *, task_id: str | None = None) -> Flow[str]:
@@ -686,7 +712,6 @@ class Engine:
         unreadable: KieError | None = None  # the last poll's, if it was
         failing: KieError | None = None  # the last poll's curable error, until one answers
         failures = 0  # curable poll failures in a row
-        previous: State | None = None  # the state last heard (the observer's StateChanged)
         while True:
             asked: float | None = None
             try:
@@ -726,13 +751,8 @@ class Engine:
                 if failures >= 2:
                     self.outage.left(token, (yield NOW), answered=True)
                 malformed, unreadable, failing, failures = 0, None, None, 0
-                if self.observer is not None and (previous is None or previous != last.state):
-                    request_log.notify(
-                        self.observer, StateChanged, task_id=task.id, model=task.model,
-                        state=last.state.value, previous=None if previous is None else
-                        previous.value,
-                    )  # fmt: skip
-                previous = last.state
+                if self.observer is not None:
+                    self._state_seen(task, last.state)
                 if on_status is not None:
                     _heard(on_status(last))
                 if last.state.finished:
@@ -773,8 +793,26 @@ class Engine:
             )
         return self._ended(task, status)  # checked above, before the flow (and its journal) starts
 
+    def _state_seen(self, task: Task, state: State) -> None:
+        """Tell the observer of ``task``'s ``state`` (StateChanged) if it is not the one
+        last told: a poll's, or a final status handed to :meth:`finish` (a webhook
+        receiver's confirmed end, which ends a wait no poll of which saw it)."""
+        states = self._states
+        previous = states.get(task.id)
+        if previous is state:
+            return
+        if len(states) >= 10_000:  # a long-lived client's: start again
+            states.clear()
+        states[task.id] = state
+        request_log.notify(
+            self.observer, StateChanged, task_id=task.id, model=task.model, state=state.value,
+            previous=None if previous is None else previous.value,
+        )  # fmt: skip
+
     def _ended(self, task: Task, status: TaskStatus) -> Flow[Results]:
         yield from ()  # a flow with no I/O: the drivers run it as any other
+        if self.observer is not None:
+            self._state_seen(task, status.state)
         return _ended(self.registry, task, self.registry.provider(task.model), status)
 
     def download(
@@ -857,21 +895,35 @@ class Engine:
         observer = self.observer
         shown = request_log.without_query(job.url)  # a signed link's signature stays out
 
+        observed = [0.0]  # the seconds the observer took: neither a request's nor the file's
+
         def attempt(_number: int) -> Flow[Path]:
             now: float = yield NOW
             request_log.sent("GET", shown, job.task_id, observer=observer)  # -vv, as any call
+            if observer is not None:
+                said_at, now = now, (yield NOW)
+                observed[0] += now - said_at
             try:
                 path: Path = yield attrs.evolve(
                     job, timeout=max(stop - now, 0.0), max_bytes=bounds.max_bytes
                 )
-            except KieError as exc:
+            except GeneratorExit as exc:  # dropped: nothing may be yielded, the clock neither
+                request_log.failed("GET", shown, exc, None, job.task_id, observer=observer)
+                raise
+            except BaseException as exc:  # refused, cut, cancelled, interrupted: ended too
                 timed = request_log.timing(observer)
-                took = ((yield NOW) - now) if timed else None
+                ended = (yield NOW) if timed else None
+                took = None if ended is None else ended - now
                 request_log.failed("GET", shown, exc, took, job.task_id, observer=observer)
+                if observer is not None and ended is not None:
+                    observed[0] += (yield NOW) - ended
                 raise
             if request_log.timing(observer):
-                request_log.answered("GET", shown, 200, (yield NOW) - now, job.task_id,
+                ended = yield NOW
+                request_log.answered("GET", shown, 200, ended - now, job.task_id,
                                      observer=observer)  # fmt: skip
+                if observer is not None:
+                    observed[0] += (yield NOW) - ended
             return path
 
         def decide(error: KieError) -> Verdict:
@@ -887,7 +939,7 @@ class Engine:
             size = path.stat().st_size if path.exists() else 0
             request_log.notify(
                 observer, Downloaded, task_id=job.task_id, path=path, size=size,
-                seconds=(yield NOW) - started,
+                seconds=(yield NOW) - started - observed[0],
             )  # fmt: skip
         return path
 
@@ -912,7 +964,7 @@ def _ended(registry: Registry, task: Task, provider: Provider, status: TaskStatu
     log.info(
         "task %s failed: %s%s", task.id, said, request_log.tags(),
         extra=request_log.fields(task_id=task.id, model=task.model, state="failed",
-                                 kie_code=status.fail_code),
+                                 kie_code=request_log.numeric(status.fail_code)),
     )  # fmt: skip
     raise TaskFailedError(task.id, status.fail_code, status.fail_message)
 

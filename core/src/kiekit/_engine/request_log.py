@@ -64,12 +64,14 @@ def fields(**more: Any) -> dict[str, Any]:
     return found
 
 
-def _names(task_id: str | None = None, model: str | None = None) -> dict[str, str | None]:
+def _names(
+    task_id: str | None = None, model: str | None = None, key: str | None = None
+) -> dict[str, str | None]:
     named = dict(_TAGS.get())
     return {
         "task_id": task_id or named.get("task"),
         "model": model or named.get("model"),
-        "key": named.get("key"),
+        "key": key or named.get("key"),
         "job": named.get("job"),
     }
 
@@ -91,10 +93,12 @@ def _said_broken(observer: Any) -> bool:
 
 def notify(observer: observe.Observer | None, kind: type[Any], **what: Any) -> None:
     """Tell ``observer`` (if any) of one event of ``kind``, named by the work under way here.
-    An observer that raises is logged, and does not change what the client does."""
+    An observer that raises is logged, and does not change what the client does: at WARNING
+    the first time that observer raises in this process (whichever client it was given to),
+    then at DEBUG — a broken one raises at every event, and one warning says it."""
     if observer is None:
         return
-    names = _names(what.pop("task_id", None), what.pop("model", None))
+    names = _names(what.pop("task_id", None), what.pop("model", None), what.pop("key", None))
     try:
         observer(kind(**names, **what))
     except Exception as exc:  # a broken metric must not fail a paid-for task
@@ -199,20 +203,30 @@ def codes(error: BaseException) -> tuple[int | None, int | None]:
     return status if isinstance(status, int) else None, kie_code
 
 
+def numeric(code: object) -> object:
+    """A code as a record carries it: an int when it is a number (a failed task's ``failCode``
+    comes as a string, ``"500"``, a refusal's body code as an int), so a typed log mapping
+    sees one type; any other text as it is."""
+    if isinstance(code, str) and code.strip().isdigit() and code.isascii():
+        return int(code)
+    return code
+
+
 def sent(
     method: str,
     path: str,
     task_id: str | None = None,
     *,
+    model: str | None = None,
     observer: observe.Observer | None = None,
 ) -> None:
     """The request, as it goes (``GET /api/v1/jobs/recordInfo (task 8f2c…)``)."""
     if http.isEnabledFor(logging.DEBUG):
         http.debug(
             "%s %s%s%s", method, path, "" if task_id is None else f" (task {task_id})", tags(),
-            extra=fields(task_id=task_id, method=method, path=path),
+            extra=fields(task_id=task_id, model=model, method=method, path=path),
         )  # fmt: skip
-    notify(observer, observe.RequestSent, task_id=task_id, method=method, path=path)
+    notify(observer, observe.RequestSent, task_id=task_id, model=model, method=method, path=path)
 
 
 def answered(
@@ -222,19 +236,25 @@ def answered(
     took: float,
     task_id: str | None = None,
     *,
+    model: str | None = None,
+    kie_code: int | None = None,
     observer: observe.Observer | None = None,
 ) -> None:
-    """How it ended with an answer: its HTTP status, and ``took`` seconds after it went."""
+    """How it ended with an answer: its HTTP status, and ``took`` seconds after it went.
+    ``kie_code``: a refusal the client reads as the task's state, not as an error (Veo's
+    1080P "still processing", body code 400: kie-api.md §3.3), so a metric of errors does not
+    count a healthy wait's polls."""
     if http.isEnabledFor(logging.DEBUG):
         http.debug(
-            "%s %s: HTTP %d, answered in %.0f ms%s%s", method, path, status, 1000 * took,
-            "" if task_id is None else f" (task {task_id})", tags(),
-            extra=fields(task_id=task_id, method=method, path=path, http_status=status,
-                         elapsed_ms=round(1000 * took, 1)),
+            "%s %s: HTTP %d%s, answered in %.0f ms%s%s", method, path, status,
+            "" if kie_code is None else f" (KIE code {kie_code}, read as the task's state)",
+            1000 * took, "" if task_id is None else f" (task {task_id})", tags(),
+            extra=fields(task_id=task_id, model=model, method=method, path=path,
+                         http_status=status, kie_code=kie_code, elapsed_ms=round(1000 * took, 1)),
         )  # fmt: skip
     notify(
-        observer, observe.RequestEnded, task_id=task_id, method=method, path=path,
-        http_status=status, kie_code=None, seconds=took,
+        observer, observe.RequestEnded, task_id=task_id, model=model, method=method, path=path,
+        http_status=status, kie_code=kie_code, seconds=took,
     )  # fmt: skip
 
 
@@ -245,20 +265,24 @@ def failed(
     took: float | None = None,
     task_id: str | None = None,
     *,
+    model: str | None = None,
     observer: observe.Observer | None = None,
 ) -> None:
     """How it ended without one, or with one that is an error: ``error``, as the user gets it
-    (``took``: seconds after it went, when timed)."""
+    (``took``: seconds after it went, when timed). A cancellation or an interruption (Ctrl-C)
+    ends it too: every request sent is said ended once, so a span or an in-flight gauge is
+    never left open."""
     status, kie_code = codes(error)
     if http.isEnabledFor(logging.DEBUG):
+        said = str(error) or type(error).__name__  # a CancelledError says nothing
         http.debug(
-            "%s %s failed: %s%s", method, path, error, tags(),
-            extra=fields(task_id=task_id or getattr(error, "task_id", None), method=method,
-                         path=path, http_status=status, kie_code=kie_code,
+            "%s %s failed: %s%s", method, path, said, tags(),
+            extra=fields(task_id=task_id or getattr(error, "task_id", None), model=model,
+                         method=method, path=path, http_status=status, kie_code=kie_code,
                          elapsed_ms=None if took is None else round(1000 * took, 1)),
         )  # fmt: skip
     notify(
         observer, observe.RequestEnded, task_id=task_id or getattr(error, "task_id", None),
-        method=method, path=path, http_status=status, kie_code=kie_code,
+        model=model, method=method, path=path, http_status=status, kie_code=kie_code,
         seconds=took if took is not None else 0.0, error=error,
     )  # fmt: skip

@@ -38,6 +38,7 @@ from kiekit.errors import (
 from kiekit.fields import Input
 from kiekit.journal import HeldElsewhere, Recorder, TakenOver
 from kiekit.models import Request, Results, Task, TaskStatus
+from kiekit.observe import CreateUnknown, Observer
 from kiekit.uploads import UploadedFile
 
 T = TypeVar("T")
@@ -199,6 +200,10 @@ class Session:
                 told = fetch_refused(told, request.body)  # a 451 names the input URLs
             failed = partial(recorder.create_failed, intent, told, maybe_sent=sending.maybe_sent)
             yield from self._record(failed)
+            if sending.maybe_sent and (  # as the journal's row says "unknown" (create_failed)
+                not isinstance(exc, KieError) or isinstance(exc, OutcomeUnknownError)
+            ):
+                _unknown(engine.observer, model, None if intent is None else intent.key, exc)
             if told is not exc:
                 raise told from exc
             raise
@@ -215,7 +220,8 @@ class Session:
             raise
 
     def status(self, task: Task) -> Flow[TaskStatus]:
-        return self.engine.status(task)
+        # named as its wait's polls are: a webhook receiver's confirmations are such calls
+        return self._keyed(task, self.engine.status(task))
 
     def wait(
         self, task: Task, *, timeout: float | None, on_status: StatusHook | None
@@ -368,3 +374,23 @@ class Session:
         self, source: Source, *, upload_path: str, file_name: str | None
     ) -> Flow[UploadedFile]:
         return self.files.upload(source, upload_path=upload_path, file_name=file_name)
+
+
+def _unknown(observer: Observer | None, model: str, key: str | None, exc: BaseException) -> None:
+    """A create that may have made a task, paid for, said where monitoring looks (WARNING,
+    and the observer's CreateUnknown), not only in the error its caller may drop: a
+    cancelled one raises nothing a caller sees as a paid task."""
+    cause = exc.cause if isinstance(exc, OutcomeUnknownError) else exc
+    said = str(cause) or type(cause).__name__  # a CancelledError says nothing
+    settle = (
+        f"then `kie settle {key} --task-id ID` (or `--not-created`)"
+        if key is not None
+        else "(no journal holds it)"
+    )
+    request_log.log.warning(
+        "create of %s may have made a task (paid for), but no answer said so (%s): it was not "
+        "sent again. Look for the task on the KIE dashboard or its callback, %s%s",
+        model, said, settle, request_log.tags(),
+        extra=request_log.fields(model=model, key=key, outcome="unknown"),
+    )  # fmt: skip
+    request_log.notify(observer, CreateUnknown, model=model, key=key, error=exc)

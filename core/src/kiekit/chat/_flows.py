@@ -141,10 +141,17 @@ def chat(
     request: Request = call_hook(
         engine.registry, provider, "build_request", call, model=call.model, stream=False
     )
+    return (yield from _reported(_whole(engine, provider, call, bounds, request), request, call,
+                                 engine.observer))  # fmt: skip
+
+
+def _whole(
+    engine: Engine, provider: ChatProvider, call: ChatCall, bounds: Bounds, request: Request
+) -> Generator[Any, Any, ChatReply]:
     started: float = yield NOW
     sent = http_request(engine, request, accept="application/json", deadline=bounds.seconds)
     try:
-        answer = yield from _logged(sent, request, started, bounds, engine.observer)
+        answer = yield from _bounded(sent, request, started, bounds)
     except TransportError as exc:
         raise _lost(exc, call, request, answered=exc.answered) from exc
     response: HttpResponse = engine.scrubbed(answer)
@@ -179,10 +186,17 @@ def chat_stream(
     request: Request = call_hook(
         engine.registry, provider, "build_request", call, model=call.model, stream=True
     )
+    return (yield from _reported(_streamed(engine, provider, call, bounds, request), request,
+                                 call, engine.observer))  # fmt: skip
+
+
+def _streamed(
+    engine: Engine, provider: ChatProvider, call: ChatCall, bounds: Bounds, request: Request
+) -> StreamFlow:
     started: float = yield NOW
     opened = OpenStream(http_request(engine, request, accept=SSE, deadline=bounds.seconds))
     try:
-        head: StreamHead = yield from _logged(opened, request, started, bounds, engine.observer)
+        head: StreamHead = yield from _bounded(opened, request, started, bounds)
     except TransportError as exc:
         raise _lost(exc, call, request, answered=exc.answered) from exc
     if head.status != 200:
@@ -298,25 +312,49 @@ def _events(
         yield from _within_bounds(request, size, started, bounds)
 
 
-def _logged(
-    op: Any, request: Request, started: float, bounds: Bounds, observer: Observer | None = None
-) -> Generator[Any, Any, Any]:
-    """The call's request, logged at -vv by the engine's lines for every request: the line,
-    then how it ended (a stream: its head), and told to the client's observer. Never the
-    body: it holds the messages."""
-    method, path = request.method, request.path
-    debugging = request_log.timing(observer)
-    if debugging:
-        request_log.sent(method, path, observer=observer)
-    try:
-        answer = yield from _bounded(op, request, started, bounds)
-    except KieError as exc:
-        took = ((yield NOW) - started) if debugging else None
-        request_log.failed(method, path, exc, took, observer=observer)
-        raise
-    if debugging:
-        request_log.answered(method, path, answer.status, (yield NOW) - started, observer=observer)
-    return answer
+def _reported(
+    flow: Generator[Any, Any, ChatReply],
+    request: Request,
+    call: ChatCall,
+    observer: Observer | None,
+) -> Generator[Any, Any, ChatReply]:
+    """``flow``, one chat call, logged at -vv by the engine's lines for every request and told
+    to the client's observer, naming the chat model: the line as it goes, and how it ended
+    once the whole answer came — a stream at its last event, not at its head, so its time is
+    the whole stream's and a stream that broke is a failure. A refusal (KIE's envelope at
+    HTTP 200, kie-api.md §1) is a failure with KIE's code, as a create's is; a stream its
+    reader closed early ends answered. Never the body: it holds the messages."""
+    if not request_log.timing(observer):
+        return (yield from flow)
+    method, path, model = request.method, request.path, call.model
+    request_log.sent(method, path, model=model, observer=observer)
+    began: float = yield NOW  # after the observer: its own time is not the request's
+    last = began  # the clock's last reading: a flow closed (GeneratorExit) may not ask it
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        try:
+            op = flow.throw(thrown) if thrown is not None else flow.send(sent)
+        except StopIteration as done:
+            took = (yield NOW) - began
+            request_log.answered(method, path, 200, took, model=model, observer=observer)
+            return done.value  # type: ignore[no-any-return]
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            took = (yield NOW) - began
+            request_log.failed(method, path, exc, took, model=model, observer=observer)
+            raise
+        try:
+            sent, thrown = (yield op), None
+        except GeneratorExit:  # closed by its reader: the answer came, as far as it was read
+            flow.close()
+            request_log.answered(method, path, 200, last - began, model=model, observer=observer)
+            raise
+        except BaseException as exc:
+            sent, thrown = None, exc
+        if isinstance(op, Now) and thrown is None:
+            last = sent
 
 
 def _bounded(op: Any, request: Request, started: float, bounds: Bounds) -> Generator[Any, Any, Any]:
