@@ -226,6 +226,37 @@ def test_a_field_of_a_one_of_pair_is_not_shown_as_plain_optional(
     assert fields[rows[0][0]]["required"] is False
 
 
+def test_a_field_required_but_in_one_case_is_not_shown_as_plain_optional(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Kling 3.0's prompt was listed "optional", though every single-shot video needs one and
+    is refused without it (QA mjrunway, 6): the listing says so, and names the case."""
+    code, out, _ = run(capsys, "models", "kling-3.0/video")
+    assert code == 0
+    said = " ".join(out.split())
+    assert "prompt string required unless multi-shot (multi_shots with multi_prompt)" in said
+    assert "multi_prompt objects required unless single shot (multi_shots false)" in said
+    code, out, _ = run(capsys, "models", "kling-3.0/video", "--json")
+    fields = {f["name"]: f for f in json.loads(out)["fields"]}
+    prompt = fields["prompt"]
+    assert (prompt["required"], prompt["required_unless"]) == (
+        False,
+        "multi-shot (multi_shots with multi_prompt)",
+    )
+    assert fields["image_urls"]["required_unless"] is None
+
+
+def test_required_unless_naming_no_optional_field_is_a_declaration_error() -> None:
+    @frozen
+    class Wrong(Input):
+        required_unless = {"prompt": "never"}  # noqa: RUF012 - a class's declaration
+
+        prompt: str = text()  # required always: no case to leave it out
+
+    with pytest.raises(TypeError, match="must name an optional field"):
+        describe(Wrong)
+
+
 def test_a_list_of_objects_shows_what_one_entry_holds(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models", "kling-3.0/video")  # a typed plugin's entry class
     assert code == 0

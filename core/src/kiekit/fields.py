@@ -940,9 +940,15 @@ class Input:
     ``required_one_of`` declares groups of optional fields at least one of each must be given
     (Grok's image-to-video takes ``image_urls`` or ``task_id``): checked after :meth:`check`
     (whose own message, if it says more, comes first), and shown by ``kie models`` — a field
-    of such a pair is not "optional" to a user."""
+    of such a pair is not "optional" to a user.
+
+    ``required_unless`` names optional fields that are required but in one case, with the words
+    for that case (Kling 3.0's ``prompt``: ``{"prompt": "multi-shot (multi_shots with
+    multi_prompt)"}``): :meth:`check` enforces the rule, and ``kie models`` shows the field as
+    "required unless <case>", not as optional."""
 
     required_one_of: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    required_unless: ClassVar[Mapping[str, str]] = {}
 
     def __attrs_post_init__(self) -> None:
         self.check()
@@ -977,6 +983,26 @@ def one_of_groups(cls: type[Input]) -> tuple[tuple[str, ...], ...]:
                 f"{cls.__name__}.required_one_of: {group!r} must name two or more of its fields"
             )
     return groups
+
+
+@functools.cache
+def unless_cases(cls: type[Input]) -> Mapping[str, str]:
+    """``cls.required_unless``, proved to name optional fields of the class with words for
+    each case (a TypeError, a plugin's declaration error, the first time the class is
+    described otherwise)."""
+    cases = cls.required_unless
+    optional = (
+        {a.name for a in attrs.fields(cls) if a.default is not attrs.NOTHING}
+        if attrs.has(cls)
+        else set()
+    )
+    for name, case in cases.items():
+        if name not in optional or not (isinstance(case, str) and case.strip()):
+            raise TypeError(
+                f"{cls.__name__}.required_unless: {name!r} must name an optional field of the "
+                "class, with words for the case it may be left out"
+            )
+    return cases
 
 
 def default_written(attribute: _Attribute) -> bool:
@@ -1216,7 +1242,9 @@ class InputField:
     number; ``min_length``/``max_length`` count characters of a string or entries of a list.
     ``wire`` is the name KIE's docs use when it differs from ``name``; ``default`` is the value
     sent when the field is not given (None: KIE's own, or none). ``one_of`` is the group of
-    optional fields (this one among them) at least one of which must be given; ``entry`` the
+    optional fields (this one among them) at least one of which must be given;
+    ``required_unless`` the case in which an optional field may be left out, in words (it is
+    required in every other: Kling 3.0's ``prompt`` but for a multi-shot video); ``entry`` the
     fields of one entry of an ``objects`` list, as far as they are known (none: not known).
     ``media``: the kind of file a URL field's links point to (``image``, ``video``,
     ``audio``) when its declaration says it; None leaves it to the field's name.
@@ -1235,6 +1263,7 @@ class InputField:
     one_of: tuple[str, ...] = ()
     entry: tuple[InputField, ...] = ()
     media: str | None = None
+    required_unless: str | None = None
 
     @property
     def is_list(self) -> bool:
@@ -1269,6 +1298,7 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
     if issubclass(cls, OpenInput) or not attrs.has(cls):
         return ()
     groups = {name: group for group in one_of_groups(cls) for name in group}
+    unless = unless_cases(cls)
     found = []
     for attribute in attrs.fields(cls):
         spec = spec_of(attribute)
@@ -1290,6 +1320,7 @@ def describe(cls: type[Input], *, camel_case: bool = False) -> tuple[InputField,
                 wire=None if wire == attribute.name else wire,
                 default=None if default is attrs.NOTHING or _is_factory(default) else default,
                 one_of=groups.get(attribute.name, ()),
+                required_unless=unless.get(attribute.name),
                 # an entry's names as the entry class is read: Python's, or the family's
                 entry=describe(entry_class(spec), camel_case=camel_case)
                 if spec.kind == "items"

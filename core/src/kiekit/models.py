@@ -160,12 +160,18 @@ class Asset:
 class Results:
     """What a succeeded task produced: files to fetch (``assets``: every file KIE's answer
     names, each with its role, the model's own or an extra such as a cover still) and, for
-    models whose output is not a file (text, an id), the ``value`` KIE returned."""
+    models whose output is not a file (text, an id), the ``value`` KIE returned.
+
+    ``file_stem`` is what the downloaded files are named after when it is not the task id
+    (``<file_stem>[-<label>]-<index><ext>``): a follow-up's files show the task they come from
+    (Veo's 4K of video V is ``V-4k-0.mp4``, however it was asked for). The journal and the
+    log still know them by ``task_id``."""
 
     task_id: str
     assets: tuple[Asset, ...]
     raw: Any = field(default=None, eq=False, repr=False)
     value: Any = None
+    file_stem: str | None = None
 
     @property
     def main(self) -> tuple[Asset, ...]:

@@ -678,3 +678,22 @@ def test_a_market_task_kie_has_no_record_of_is_named_so() -> None:
         kie.status(unknown)
     assert str(caught.value).startswith("KIE has no record of this task")
     assert caught.value.task_id == unknown.id
+
+
+@pytest.mark.parametrize(("given", "sent"), [(10, "10"), ("10", "10"), (4, "4")])
+def test_a_number_for_a_text_enum_of_numerals_is_sent_as_its_numeral(given: Any, sent: str) -> None:
+    """KIE reads a market model's number and its numeral alike (kie-api.md §2.2), and the typed
+    market plugins take either (Kling's ``duration=10`` is ``"10"``); a catalogue model's
+    ``duration=10`` was refused as "must be a string, one of 4, 6, 8, 10 (got the integer 10)",
+    naming 10 among the values allowed (QA mjrunway, 6)."""
+    made = PROVIDER.make_input("gemini-omni-video", prompt="a fox", duration=given)
+    assert isinstance(made, OpenInput)
+    assert made.values["duration"] == sent
+
+
+@pytest.mark.parametrize("given", [7, 10.0, "7"])
+def test_a_number_no_numeral_of_a_text_enum_holds_is_refused_naming_the_values(given: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        PROVIDER.make_input("gemini-omni-video", prompt="a fox", duration=given)
+    assert info.value.field == "duration"
+    assert str(info.value) == f"duration: must be one of 4, 6, 8, 10; got {given!r}"

@@ -54,6 +54,7 @@ from kiekit_veo import (
     VeoProvider,
 )
 from kiekit_veo.provider import REFERENCE
+from kiekit_veo.upgrades import UHD_PATH
 
 TASK = "veo_task_abcdef123456"
 VIDEO = "https://tempfile.aiquickdraw.com/p/veo_task_abcdef123456.mp4"
@@ -436,12 +437,34 @@ def test_result_urls_given_as_a_string_are_read(urls: str) -> None:
     assert [a.url for a in PROVIDER.extract_results(TASK, payload).assets] == [VIDEO]
 
 
-def test_4k_records_carry_preview_images() -> None:
-    results = PROVIDER.extract_results(TASK, UHD_SUCCESS)
+def test_4k_records_carry_preview_images_named_after_the_video_they_are_the_4k_of() -> None:
+    """A 4K task's files show the video they come from, as ``read_4k`` names them and a 1080P
+    is named (``<video>-1080p-0.mp4``); they stay the 4K task's (``task_id``, the journal's)."""
+    from kiekit._engine.file_policy import file_name
+
+    uhd = UHD_SUCCESS | {"taskId": "uhd_task_1", "paramJson": f'{{"taskId":"{TASK}","index":0}}'}
+    results = PROVIDER.extract_results("uhd_task_1", uhd)
     assert [(a.label, a.kind) for a in results.assets] == [
-        ("result", MediaKind.VIDEO),
+        (None, MediaKind.VIDEO),
         ("preview", MediaKind.IMAGE),
     ]
+    assert results.task_id == "uhd_task_1"
+    named = [
+        file_name(results.file_stem or results.task_id, i, a) for i, a in enumerate(results.assets)
+    ]
+    assert named == [f"{TASK}-4k-0.mp4", f"{TASK}-4k-preview-1.jpg"]
+    envelope = {"code": 422, "msg": "The video has been generated successfully", "data": {
+        "taskId": "uhd_task_1", "resultUrls": [VIDEO], "imageUrls": [PREVIEW]}}  # fmt: skip
+    read = PROVIDER.read_4k(TASK, envelope).results
+    assert read is not None
+    assert (read.task_id, read.file_stem, read.assets) == (
+        results.task_id,
+        results.file_stem,
+        results.assets,
+    )
+    # a record whose paramJson does not name the video: named after the 4K task, still "-4k"
+    bare = PROVIDER.extract_results("uhd_task_1", uhd | {"paramJson": "{}"})
+    assert bare.file_stem == "uhd_task_1-4k"
 
 
 @pytest.mark.parametrize(
@@ -613,14 +636,18 @@ def test_4k_end_to_end(kie_client: Client, kie_mock: MockServer, tmp_path: Path)
     assert "4k is processing" in (later[0].message or "")
     # the ready answer is a 422 too, and the error keeps KIE's data: the 4K files come with it
     assert later[-1].results is not None
-    assert [a.label for a in later[-1].results.assets] == ["4k", "4k-preview"]
+    assert [a.label for a in later[-1].results.assets] == [None, "preview"]
+    read = kie_client.download(later[-1].results, tmp_path / "read")
 
     uhd = kie_client.wait(Task(first.task_id, "veo3"))
     assert [(a.label, a.kind) for a in uhd.assets] == [
-        ("result", MediaKind.VIDEO),
+        (None, MediaKind.VIDEO),
         ("preview", MediaKind.IMAGE),
     ]
     video, preview = kie_client.download(uhd, tmp_path)
+    # one name for one file, however it was asked for, showing the video it is the 4K of
+    names = [f"{task.id}-4k-0.mp4", f"{task.id}-4k-preview-1.jpg"]
+    assert [p.name for p in read] == [video.name, preview.name] == names
     assert video.read_bytes()[4:8] == b"ftyp"
     assert preview.read_bytes().startswith(b"\xff\xd8\xff")
     [callback] = kie_mock.callbacks()
@@ -661,8 +688,8 @@ def test_4k_is_a_paid_task_journaled_like_any_create_and_resume_finishes_it(
     assert row is not None
     assert row.state is EntryState.SUCCEEDED
     assert sorted(Path(f).name for f in row.files) == [
-        f"{uhd.id}-preview-1.jpg",
-        f"{uhd.id}-result-0.mp4",
+        f"{video.id}-4k-0.mp4",
+        f"{video.id}-4k-preview-1.jpg",
     ]
     assert all(Path(f).parent == out.resolve() and Path(f).is_file() for f in row.files)
 
@@ -692,6 +719,104 @@ def test_4k_asked_again_names_the_4k_task_paid_for_in_the_error_and_the_journal(
         (EntryState.REJECTED, uhd.id),
     ]
     assert journal.by_task(uhd.id) == rows[0]  # the task's own row, for its wait and files
+
+
+def test_a_4k_whose_answer_was_lost_is_settled_with_the_task_kie_names_when_asked_again(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first 4K create reaches KIE (it makes and charges the 4K task) but its answer is
+    lost: the row's outcome is unknown, and it is not sent again. Asked again, KIE answers 422
+    naming that task (§3.3): the unknown row is settled with it (it was left owed to a hand
+    ``kie settle`` for ever), so ``kie resume`` fetches the files, and nothing is paid twice."""
+    from kiekit import OutcomeUnknownError
+    from kiekit.cli import main
+    from kiekit.journal import EntryState, open_journal
+    from kiekit_mock import FaultRule
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.wait(video)
+        kie_mock.faults.add(FaultRule("reset", path=UHD_PATH, when="after", times=1))
+        with pytest.raises(OutcomeUnknownError):
+            kie.submit(UHD_MODEL, task_id=video.id)
+        with pytest.raises(UnprocessableError) as again:
+            kie.submit(UHD_MODEL, task_id=video.id)
+    [made] = [t for t in kie_mock.tasks() if t.request_body.get("taskId") == video.id]
+    assert again.value.task_id == made.task_id  # the one 4K task, paid for once
+    journal = open_journal(url)
+    rows = [row for row in journal.entries() if row.model == UHD_MODEL]
+    assert [(row.state, row.task_id) for row in rows] == [
+        (EntryState.CREATED, made.task_id),  # the lost answer's row, settled
+        (EntryState.REJECTED, made.task_id),  # the second ask: refused, naming it
+    ]
+    assert journal.by_task(made.task_id) == rows[0]
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    out = tmp_path / "out"
+    resume = ["resume", "--base-url", kie_mock.base_url, "--journal", url, "--out", str(out)]
+    assert main([*resume, "--poll-interval", "0.01"]) == 0
+    row = open_journal(url).get(rows[0].key)
+    assert row is not None
+    assert row.state is EntryState.SUCCEEDED
+    assert sorted(Path(f).name for f in row.files) == [
+        f"{video.id}-4k-0.mp4",
+        f"{video.id}-4k-preview-1.jpg",
+    ]
+    assert main([*resume, "--poll-interval", "0.01"]) == 0  # nothing owed, nothing to settle
+
+
+def test_kie_run_asked_again_for_a_4k_delivers_the_files_of_the_task_made_before(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``kie run veo3/4k`` for a video whose 4K exists (or is on its way) is answered 422 with
+    the 4K task (§3.3): the run waits for that task and downloads its files (it exited 1 with
+    none), without paying again; likewise after a first run whose answer was lost, whose row
+    is then settled (``kie resume`` has nothing left to settle)."""
+    import json
+
+    from kiekit.cli import main
+    from kiekit_mock import FaultRule
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "data"))
+    with Client("test-key", base_url=kie_mock.base_url, journal=None, poll=FAST_POLL) as kie:
+        lost, kept = (kie.submit("veo3_fast", prompt=p) for p in ("a lighthouse", "a fox"))
+        kie.wait(lost)
+        kie.wait(kept)
+        made = kie.wait(kie.submit(UHD_MODEL, task_id=kept.id))  # its 4K exists
+
+    def run(video: str, out: str) -> tuple[int, dict[str, Any]]:
+        argv = ["run", UHD_MODEL, "--base-url", kie_mock.base_url, "--json"]
+        code = main([*argv, "--input", f"task_id={video}", "--out", str(tmp_path / out)])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, again = run(kept.id, "a")
+    assert code == 0
+    assert again["task_id"] == made.task_id
+    names = [f"{kept.id}-4k-0.mp4", f"{kept.id}-4k-preview-1.jpg"]
+    assert sorted(Path(f).name for f in again["files"]) == names
+    assert all(Path(f).is_file() for f in again["files"])
+
+    kie_mock.faults.add(FaultRule("reset", path=UHD_PATH, when="after", times=1))
+    code, unknown = run(lost.id, "b")
+    assert code == 1
+    assert unknown["error"]["type"] == "OutcomeUnknownError"
+    [uhd] = [t for t in kie_mock.tasks() if t.request_body.get("taskId") == lost.id]
+    with Client("test-key", base_url=kie_mock.base_url, journal=None, poll=FAST_POLL) as kie:
+        kie.wait(Task(uhd.task_id, UHD_MODEL))  # KIE renders it meanwhile
+    code, again = run(lost.id, "c")
+    assert code == 0
+    assert again["task_id"] == uhd.task_id
+    assert sorted(Path(f).name for f in again["files"]) == [
+        f"{lost.id}-4k-0.mp4",
+        f"{lost.id}-4k-preview-1.jpg",
+    ]
+    made_4k = [t for t in kie_mock.tasks() if t.request_body.get("taskId") in (lost.id, kept.id)]
+    assert len(made_4k) == 2  # one 4K task a video: nothing paid twice
+    resume = ["resume", "--base-url", kie_mock.base_url, "--poll-interval", "0.01"]
+    assert main(resume) == 0  # the lost answer's row was settled: nothing left to settle
 
 
 def test_extend_and_4k_name_the_video_they_build_on_as_their_parent() -> None:
@@ -741,9 +866,11 @@ def test_read_4k_envelopes() -> None:
     assert ready.results is not None
     assert ready.task_id == "uhd1"
     assert [(a.label, a.kind, a.url) for a in ready.results.assets] == [
-        ("4k", MediaKind.VIDEO, VIDEO),
-        ("4k-preview", MediaKind.IMAGE, PREVIEW),
+        (None, MediaKind.VIDEO, VIDEO),
+        ("preview", MediaKind.IMAGE, PREVIEW),
     ]
+    # the 4K task's files, named after the video: <video>-4k-0.mp4, <video>-4k-preview-1.jpg
+    assert (ready.results.task_id, ready.results.file_stem) == ("uhd1", f"{TASK}-4k")
     first = {"taskId": "uhd1", "resultUrls": None, "imageUrls": None}  # client.call's data
     assert not PROVIDER.read_4k(TASK, first).ready
     assert PROVIDER.read_4k(TASK, {"code": 200, "msg": "success", "data": first}).task_id == "uhd1"

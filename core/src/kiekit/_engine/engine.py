@@ -845,7 +845,7 @@ class Engine:
             raise FileWriteError.of(exc, out_dir, task_id=results.task_id) from exc
         paths = [] if landed is None else landed
         for index, item in enumerate(results.assets):
-            destination = out_dir / file_name(results.task_id, index, item)
+            destination = out_dir / file_name(results.file_stem or results.task_id, index, item)
             if kept and recorded(destination) in kept and destination.is_file():
                 paths.append(destination)  # written whole before (files land atomically)
                 continue

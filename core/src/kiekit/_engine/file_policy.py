@@ -68,8 +68,9 @@ def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
 
 
 def file_name(task_id: str, index: int, item: Asset) -> str:
-    """``<task id>[-<label>]-<index><ext>``, safe on every file system: ASCII, short enough
-    for any of them, never a name Windows reserves, and one name for one task id.
+    """``<task id>[-<label>]-<index><ext>`` (the results' ``file_stem`` in place of the task
+    id when they give one), safe on every file system: ASCII, short enough for any of them,
+    never a name Windows reserves, and one name for one task id.
 
     A task id is kept as it is when it is plain (letters, digits, ``_.-``; KIE's are hex).
     Any other (one that had to be changed to be safe, cut for length, holding capitals, which

@@ -191,10 +191,13 @@ def _rows(fields: tuple[InputField, ...], within: str = "") -> Iterator[tuple[st
 
 
 def _need(field: InputField) -> str:
-    """required / optional, or "one of" for a field of a group one of which must be given:
-    neither required alone nor optional (its limits say which group)."""
+    """required / optional, "one of" for a field of a group one of which must be given:
+    neither required alone nor optional (its limits say which group), or "required unless
+    <case>" for one required in every case but one (Kling 3.0's prompt, but multi-shot)."""
     if field.required:
         return "required"
+    if field.required_unless:
+        return f"required unless {field.required_unless}"
     return "one of  " if field.one_of else "optional"
 
 
@@ -204,6 +207,7 @@ def _as_json(field: InputField) -> dict[str, Any]:
         "type": field.kind,
         "required": field.required,
         "one_of": list(field.one_of),
+        "required_unless": field.required_unless,
         "wire": field.wire,
         "choices": list(field.choices),
         "minimum": field.minimum,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kiekit._paths import text
+from kiekit._redact import printable
 from kiekit.cli._common import (
     EXIT_UNRECORDED,
     Commands,
@@ -35,7 +36,13 @@ from kiekit.cli._files import PLACEHOLDER_URL, as_field, local_files, upload_for
 from kiekit.cli._preflight import journal_opens, output_folder
 from kiekit.cli._stops import add_stop_grace_option, graced_create, stop_grace
 from kiekit.cli._streams import StdoutError, json_text
-from kiekit.errors import KieError, OutcomeUnknownError, PluginHookError, ValidationError
+from kiekit.errors import (
+    ApiError,
+    KieError,
+    OutcomeUnknownError,
+    PluginHookError,
+    ValidationError,
+)
 from kiekit.fields import check_callback_url
 
 if TYPE_CHECKING:
@@ -156,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.mock and _retake_from_gone_mock(client, args.idempotency_key):
             args.idempotency_key_made_again = True  # _made: a new task, not the one before
         asked_at = None if client.journal is None else client.journal.now()
+        asked_again: ApiError | None = None  # KIE's refusal naming the task made before
         with _create_told(client, args), graced_create(client._session.drain, grace):
             try:
                 task = client.submit(
@@ -166,11 +174,21 @@ def _run(args: argparse.Namespace) -> int:
                 if lost.key is not None:
                     lost.message += _settle_hint(lost.key)
                 raise
+            except ApiError as refused:
+                task = _named_by_refusal(refused, args.model)  # else raised again
+                asked_again = refused
         results: Results | None = None
         try:  # from here on, a stop says which task goes on
             made_again = getattr(args, "idempotency_key_made_again", False)
             replayed = None if made_again else args.idempotency_key
-            say(_made(client, task, args.model, replayed, asked_at))
+            if asked_again is None:
+                say(_made(client, task, args.model, replayed, asked_at))
+            else:
+                say(
+                    f"task {task.id} ({args.model}) was made for this request before (KIE's "
+                    f"answer: {asked_again.code} {printable(asked_again.kie_message)}): not "
+                    "created again, nothing paid for; waiting for it"
+                )
             with _progress() as show:
                 results = client.wait(task, timeout=args.timeout, on_status=show)
             if results.assets:
@@ -311,6 +329,22 @@ def _retake_from_gone_mock(client: Client, key: str) -> bool:
     why = release_gone_mock_row(journal, row, client.base_url)
     say(f"idempotency key {key!r}: {why}")
     return True
+
+
+def _named_by_refusal(refused: ApiError, model: str) -> Task:
+    """The task KIE's refusal of the create names as the one it made for this request before
+    (its ``data.taskId``): asking again for a Veo 4K answers 422 "4k is processing…" or "The
+    video has been generated successfully" with the 4K task made (and paid for) the first
+    time (kie-api.md §3.3). Nothing was made now; the run waits for that task and downloads
+    its files as for one it made, so asking again delivers what was paid for. Any other
+    refusal is raised again."""
+    from kiekit.models import Task
+
+    data = refused.data
+    named = refused.task_id
+    if named is None or not isinstance(data, dict) or data.get("taskId") != named:
+        raise refused
+    return Task(named, model)
 
 
 def _resumable(exc: KieError) -> bool:

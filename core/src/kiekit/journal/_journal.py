@@ -1141,7 +1141,9 @@ class Journal:
         its outcome is for a person to settle, and nobody works on it (``kie resume`` in
         another process reports it at once, not as held by this one). A refusal that names
         a task made before (a second Veo 4K request: kie-api.md §3.3) keeps its id, so ``kie
-        tasks`` says where the task paid for is."""
+        tasks`` says where the task paid for is; and when no row holds that task, a row of
+        the same create whose outcome is unknown (its answer was lost) is settled with it
+        (:meth:`_link_lost_answer`)."""
         proven = not maybe_sent or (
             isinstance(exc, KieError) and not isinstance(exc, OutcomeUnknownError)
         )
@@ -1160,9 +1162,55 @@ class Journal:
             changes["owner"] = None
         self._unheld(entry.key)  # let go (lease_until None)
         try:
-            return self._write(entry.key, changes, read_back)
+            written = self._write(entry.key, changes, read_back)
+            if proven and isinstance(exc, KieError) and exc.task_id:
+                self._link_lost_answer(entry, exc.task_id)
+            return written
         finally:
             self._create_ended()
+
+    def _link_lost_answer(self, entry: Entry, task_id: str) -> None:
+        """KIE refused create ``entry`` naming task ``task_id``, the one it made for the same
+        request before (a second Veo 4K request is answered 422 "4k is processing…" or "…
+        generated successfully" with the 4K task's ``data.taskId``: kie-api.md §3.3). When no
+        row holds that task (a refused row naming it is not one) and the oldest row of the same
+        create — model, server, account, body but for its callback URL — has an unknown
+        outcome (sent, its answer lost), that create made it: the row is settled with it, as
+        ``kie settle KEY --task-id`` would, and ``kie resume`` waits for it and fetches its
+        files instead of asking to settle for ever. Only a refusal naming a task comes here,
+        so no other create pays for the look-up. A row some live process is sending now is
+        left to its own answer; a journal that fails here leaves the rows as they were."""
+        try:
+            holder = self.by_task(task_id)
+            if holder is not None and holder.state is not EntryState.REJECTED:
+                return  # the task is a row's already: this was only asked again
+            unknown = frozenset({EntryState.SENDING, EntryState.UNKNOWN})
+            lost = next(
+                (
+                    row
+                    for row in self.select(Selection(states=unknown, model=entry.model))
+                    if row.key != entry.key
+                    and row.base_url == entry.base_url
+                    and row.account == entry.account
+                    and row.request is not None
+                    and entry.request is not None
+                    and _same_input(row.request, entry.request)
+                ),
+                None,
+            )
+            if lost is None:
+                return
+            settled = self._settle(lost, lost.key, task_id)
+        except (KieError, OSError):  # ValidationError: sent by a live process, or changed
+            log.debug("row of task %s not linked up", task_id, exc_info=True)
+            return
+        self._remember(task_id, settled.key)  # the wait's writes go to the settled row
+        log.info(
+            "task %s: KIE named it for the create of row %s, whose answer was lost: settled "
+            "with it (kie resume finishes it)",
+            task_id,
+            settled.key,
+        )
 
     # -- the wait and the files --------------------------------------------------------------
 

@@ -13,7 +13,8 @@ send ``sound`` and ``aspect_ratio`` too (§2.4, §10 N8N and COMFY). So those fo
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from attrs import evolve, frozen
 from kiekit.plugin import (
@@ -101,6 +102,12 @@ class Video(Input):
     ``multi_shots`` (False), ``aspect_ratio`` (1:1) and ``duration`` ("5", or for multi-shot the
     shots' total when that lies within 3–15 s).
     """
+
+    # the listing's words for the rules check() enforces (kie models kling-3.0/video)
+    required_unless: ClassVar[Mapping[str, str]] = {
+        "prompt": "multi-shot (multi_shots with multi_prompt)",
+        "multi_prompt": "single shot (multi_shots false)",
+    }
 
     prompt: str | None = text(default=None, required=False)
     image_urls: tuple[str, ...] | None = urls(default=None, min_items=1, max_items=2)

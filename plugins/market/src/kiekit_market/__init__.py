@@ -85,6 +85,9 @@ class GenericMarketProvider(MarketProvider):
             }
             if kept:
                 made = OpenInput(values={**made.values, **kept})
+        numbers = catalogue.numerals(model_id, made.values)  # 10 for "10", as typed plugins
+        if numbers:
+            made = OpenInput(values={**made.values, **numbers})
         catalogue.check(model_id, made.values)
         return made
 

@@ -147,6 +147,9 @@ def _problem(value: Any, spec: Spec) -> str | tuple[int, str] | None:
             return None
     if kind == "string":
         if not isinstance(value, str):
+            if _numerals(spec) and read_numeral(value, integer=False) is not None:
+                # a number for an enum of numerals that numerals() left: its value is wrong
+                return f"must be one of {', '.join(spec['enum'])}; got {value!r}"
             allowed = f", one of {', '.join(spec['enum'])}" if "enum" in spec else ""
             return f"must be a string{allowed} (got {described(value)})"
         if required and not value.strip():
@@ -166,6 +169,38 @@ def _problem(value: Any, spec: Spec) -> str | tuple[int, str] | None:
     elif kind in ("urls", "texts", "objects", "list"):
         return _list_problem(value, spec)
     return None
+
+
+def numerals(model_id: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """The numbers given for a text enum of numerals, as the numeral KIE documents: KIE reads
+    the number 6 and the text "6" as one value (kie-api.md §2.2), and the typed plugins'
+    choices take either (kiekit.fields.choice), so ``duration=10`` is ``"10"`` here too. A
+    float only for a numeral with a fraction (6.1 is ``"6.1"``; 10.0 is no ``"10"``, as for
+    the typed plugins). Values no numeral of the enum matches are left to :func:`check`."""
+    entry = entries().get(model_id)
+    if entry is None:
+        return {}
+    found: dict[str, str] = {}
+    for field, spec in entry["fields"].items():
+        value = values.get(field)
+        if not _numerals(spec) or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        for option in spec["enum"]:
+            number = read_numeral(option, integer=False)
+            whole = isinstance(value, int) and "." not in option
+            if number is not None and number == value and (whole or "." in option):
+                found[field] = option
+                break
+    return found
+
+
+def _numerals(spec: Spec) -> bool:
+    """Whether a field is a text enum holding numerals (``"4"``, ``"6"``, ``"8"``)."""
+    enum = spec.get("enum", ()) if spec["type"] == "string" else ()
+    return any(
+        isinstance(o, str) and o == o.strip() and read_numeral(o, integer=False) is not None
+        for o in enum
+    )
 
 
 def _number_problem(value: Any, spec: Spec) -> str | None:

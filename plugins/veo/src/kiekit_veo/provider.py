@@ -27,6 +27,7 @@ veo-3-extend-video, get-veo-3-1080-p-video and get-veo-3-4k-video pages; the gui
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -284,7 +285,19 @@ class VeoProvider(SuccessFlagProvider):
             results = upgrades.read_1080p(task_id.removesuffix(HD_SUFFIX), data).results
             assert results is not None  # a 200 answer is ready with its file, or raised
             return attrs.evolve(results, task_id=task_id)  # named as read_1080p names it
-        return super().extract_results(task_id, data)
+        results = super().extract_results(task_id, data)
+        response = data.get("response") if isinstance(data, Mapping) else None
+        if not (isinstance(response, Mapping) and _is_4k(response)):
+            return results
+        # a 4K task: its files named as read_4k names them, after the video it is the 4K of
+        # (<video>-4k-0.mp4, <video>-4k-preview-1.jpg); still the 4K task's (its task_id)
+        found = upgrades.uhd_assets(
+            url_list(response.get("resultUrls"), task_id, required=True),
+            url_list(response.get("imageUrls"), task_id),
+            task_id,
+        )
+        stem = upgrades.uhd_stem(_source_of(data) or task_id)
+        return attrs.evolve(results, assets=found, file_stem=stem)
 
     def status_of_refusal(self, task_id: str, error: Exception) -> TaskStatus | None:
         """get-1080p-video's body code 400 "1080P is processing": running, not an error."""
@@ -298,8 +311,8 @@ class VeoProvider(SuccessFlagProvider):
 
     def assets(self, task_id: str, response: Mapping[str, Any]) -> tuple[Asset, ...]:
         """``resultUrls`` (label ``result``), ``originUrls`` — the uncropped original, present
-        only when the aspect ratio is not 16:9 (label ``origin``) — and, on 4K tasks, the
-        ``imageUrls`` previews (label ``preview``)."""
+        only when the aspect ratio is not 16:9 (label ``origin``) — and ``imageUrls`` previews
+        (label ``preview``; a 4K task's, whose files :meth:`extract_results` names)."""
         found = [
             asset(url, MediaKind.VIDEO, task_id=task_id, label="result")
             for url in url_list(response.get("resultUrls"), task_id, required=True)
@@ -339,6 +352,29 @@ class VeoProvider(SuccessFlagProvider):
         """Ready (with the 4K files when KIE's answer carries them) or not ready yet; raises if
         the answer is a failure."""
         return upgrades.read_4k(task_id, answer)
+
+
+def _is_4k(response: Mapping[str, Any]) -> bool:
+    """Whether a succeeded record's ``response`` is a 4K task's: only those carry
+    ``mediaIds`` and preview ``imageUrls`` (§3.3)."""
+    return response.get("mediaIds") is not None or response.get("imageUrls") is not None
+
+
+def _source_of(record: Mapping[str, Any]) -> str | None:
+    """The video a 4K task was made from: the ``taskId`` of its ``paramJson``, the JSON text of
+    the task's request, ``{taskId, index, callBackUrl}`` for a 4K (§3.3 documents paramJson
+    as the request's parameters, not this one's members [INF]); None when it holds none."""
+    text = record.get("paramJson")
+    if not isinstance(text, str):
+        return None
+    try:
+        params = json.loads(text)
+    except ValueError:
+        return None
+    source = params.get("taskId") if isinstance(params, dict) else None
+    if isinstance(source, str) and source.strip() and source.isprintable():
+        return source
+    return None
 
 
 def _check_source(source: str, record: Mapping[str, Any]) -> None:

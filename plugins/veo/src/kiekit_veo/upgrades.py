@@ -31,6 +31,7 @@ from typing import Any
 from attrs import field, frozen
 from kiekit.plugin import (
     ApiError,
+    Asset,
     AssetRole,
     MediaKind,
     ProtocolError,
@@ -53,6 +54,8 @@ __all__ = [
     "read_1080p",
     "request_4k",
     "request_1080p",
+    "uhd_assets",
+    "uhd_stem",
 ]
 
 HD_PATH = "/api/v1/veo/get-1080p-video"
@@ -70,11 +73,12 @@ class Upgrade:
     ``ready`` False means KIE is still rendering: ask again later (1080P: every 20–30 s; 4K:
     every 30 s or more). It is never a failure — failures are raised by the readers.
 
-    ``results`` holds the files when the answer carried them, named after ``source``:
-    ``<source>-1080p-0.mp4`` (as the ``veo3/1080p`` task's own file), ``<source>-4k-0.mp4`` and
-    ``<source>-4k-preview-1.jpg``: pass them to ``client.download``. A 4K answer read
-    from an ApiError is ready without files (``client.call`` keeps only the message of a 422):
-    read the 4K task, ``task_id``, through record-info instead.
+    ``results`` holds the files when the answer carried them, named after ``source`` as the
+    ``veo3/1080p`` and ``veo3/4k`` tasks' own files are: ``<source>-1080p-0.mp4``,
+    ``<source>-4k-0.mp4`` and ``<source>-4k-preview-1.jpg`` (label ``preview``): pass them to
+    ``client.download``. A 4K's results belong to the 4K task (their ``task_id``), when the
+    answer names it. A 4K answer read from an ApiError without KIE's data is ready without
+    files: read the 4K task, ``task_id``, through record-info instead.
 
     ``task_id`` is the 4K task KIE created (from the first 4K answer, or an envelope); None
     for 1080P, which KIE reports by the source task alone.
@@ -159,12 +163,11 @@ def read_4k(task_id: str, answer: Any) -> Upgrade:
             raise ProtocolError("get-4k-video answered a bad taskId", task_id=task_id, payload=data)
         videos = url_list(data.get("resultUrls"), task_id)
     if videos:
-        found = [asset(u, MediaKind.VIDEO, task_id=task_id, label="4k") for u in videos]
-        found += [
-            asset(u, MediaKind.IMAGE, task_id=task_id, label="4k-preview", role=AssetRole.EXTRA)
-            for u in url_list(data.get("imageUrls"), task_id)
-        ]
-        results = Results(task_id=task_id, assets=tuple(found), raw=data)
+        found = uhd_assets(videos, url_list(data.get("imageUrls"), task_id), task_id)
+        # the 4K task's own files, named as its record-info results name them (uhd_stem)
+        results = Results(
+            task_id=upgrade_id or task_id, assets=found, raw=data, file_stem=uhd_stem(task_id)
+        )
         return Upgrade(
             task_id, True, results=results, task_id=upgrade_id, message=message, raw=answer
         )
@@ -174,6 +177,24 @@ def read_4k(task_id: str, answer: Any) -> Upgrade:
     if _UHD_DONE in said:  # done, yet the answer carried no URLs: read the 4K task instead
         return Upgrade(task_id, True, task_id=upgrade_id, message=message, raw=answer)
     raise _failure(code, message, error, task_id)  # a 422 that is no 4K answer
+
+
+def uhd_stem(source: str) -> str:
+    """What the files of the 4K version of video ``source`` are named after, however they are
+    asked for (``submit("veo3/4k")``'s task or :func:`read_4k`): ``<source>-4k``, so the 4K
+    video is ``<source>-4k-0.mp4`` and its preview ``<source>-4k-preview-1.jpg`` — the video
+    they are the 4K of shown first, as a 1080P is ``<source>-1080p-0.mp4``."""
+    return source + "-4k"
+
+
+def uhd_assets(videos: list[Any], previews: list[Any], task_id: str) -> tuple[Asset, ...]:
+    """A 4K task's files: its video (no label) and its preview images (label ``preview``)."""
+    found = [asset(u, MediaKind.VIDEO, task_id=task_id) for u in videos]
+    found += [
+        asset(u, MediaKind.IMAGE, task_id=task_id, label="preview", role=AssetRole.EXTRA)
+        for u in previews
+    ]
+    return tuple(found)
 
 
 # -- helpers ----------------------------------------------------------------------------------
