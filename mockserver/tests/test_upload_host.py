@@ -149,15 +149,16 @@ def test_no_key_or_a_wrong_one_is_the_hosts_401(make_mock: Any, kie_at: Callable
     assert server.uploads()[0].account == account_id("the-only-key")
 
 
-def test_an_account_opened_at_runtime_may_upload(make_mock: Any, kie_at: Callable[..., Any]) -> None:
+def test_an_account_opened_at_runtime_may_upload(
+    make_mock: Any, kie_at: Callable[..., Any]
+) -> None:
     """A mock open to its configured keys only: a key added by POST /_mock/accounts is served
     by the API, so its uploads are taken too (they were refused with 401)."""
     server, kie = make_mock(api_keys=frozenset({"the-only-key"}))
     host = kie_at(server.upload_base_url)
     assert stream(host, {"uploadPath": "kiekit"}, key="sk-late")["code"] == 401
-    made = kie.fetch(
-        kie.base_url + "/_mock/accounts", method="POST", data=json.dumps({"api_key": "sk-late"}).encode()
-    )
+    opened = json.dumps({"api_key": "sk-late"}).encode()
+    made = kie.fetch(kie.base_url + "/_mock/accounts", method="POST", data=opened)
     assert made.status == 201
     assert stream(host, {"uploadPath": "kiekit"}, key="sk-late")["success"] is True
     assert server.uploads()[0].account == account_id("sk-late")
