@@ -19,6 +19,7 @@ import gzip
 import http.server
 import inspect
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -727,3 +728,23 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Iterator[Network]:
         yield net
     finally:
         net.close()
+
+
+@pytest.fixture
+def records() -> Iterator[list[logging.LogRecord]]:
+    """Every record of the ``kiekit`` loggers, at DEBUG, as a handler of the user's gets it."""
+    got: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            got.append(record)
+
+    logger = logging.getLogger("kiekit")
+    handler, level = Keep(logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield got
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

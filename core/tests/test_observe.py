@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -44,26 +43,6 @@ DOCS = Path(__file__).parents[2] / "docs" / "observability.md"
 def _field(record: logging.LogRecord, name: str) -> Any:
     """An attribute ``extra=`` gave the record (a KeyError when the record lacks it)."""
     return vars(record)[name]
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    """Every record of the ``kiekit`` loggers, at DEBUG, as a handler of the user's gets it."""
-    got: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            got.append(record)
-
-    logger = logging.getLogger("kiekit")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield got
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def test_without_an_idempotency_key_every_line_of_a_task_is_tied_to_it_by_its_attributes(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -51,26 +50,6 @@ from kiekit.transport import HttpRequest, HttpResponse, MockTransport, drive
 GROK = "grok-imagine/text-to-image"
 FAST = PollPolicy(initial=0.01, growth=0.01, maximum=0.02, timeout=20.0)
 KEY = "sk-canary-otel-0123456789"
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    """Every record of the ``kiekit`` loggers, at DEBUG."""
-    got: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            got.append(record)
-
-    logger = logging.getLogger("kiekit")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield got
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def _paired(events: list[Event]) -> list[tuple[str, str]]:
