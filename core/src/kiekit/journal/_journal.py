@@ -198,6 +198,10 @@ class Journal:
         # noticed (renew_at_work, taken_over), and the writes about it are made only while it
         # is still this process's (_written: owned_by)
         self._holding: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # owners of this machine found ended whose leases this journal has ended already: a
+        # `kie resume` over thousands of their rows ends them once, not once a row
+        # (held_elsewhere; an ended process never takes a lease again)
+        self._ended: set[str] = set()
         # row key -> the worker that took it over from this process (taken_over)
         self._taken: dict[str, str | None] = {}
         # model -> job id -> keys of an older kiekit's folder-keyed batch rows (folder_keyed)
@@ -699,8 +703,11 @@ class Journal:
         its leases are ended at once for every row it held, not waited out."""
         if entry.owner in (None, self.owner) or entry.lease_until is None:
             return 0.0
+        if entry.owner in self._ended:
+            return 0.0
         if _dead_here(entry.owner):
             self.store.renew(entry.owner, 0.0)
+            self._ended.add(entry.owner)
             return 0.0
         return max(0.0, entry.lease_until - self.store.now())
 

@@ -306,6 +306,13 @@ _SCHEMA = (
     f"CREATE INDEX IF NOT EXISTS entries_open ON entries (created_at) "
     f"WHERE {open_condition(_LENGTH)}",
 )
+# After the columns an older journal gains (_add_columns): the leased rows by owner. A renewal
+# (every lease/3 while a worker waits) and the ending of a dead worker's leases (kie resume,
+# take) touch one owner's rows, not the whole table, as in PostgreSQL's journal. Rows let go
+# (lease_until NULL) are left out, so the index is as small as the work held.
+_OWNER_INDEX = (
+    "CREATE INDEX IF NOT EXISTS entries_owner ON entries (owner) WHERE lease_until IS NOT NULL"
+)
 _COLUMNS = (
     "key",
     "task_id",
@@ -397,6 +404,7 @@ def _bring_up_to_date(connection: sqlite3.Connection, path: Path) -> None:
         for statement in _SCHEMA:
             connection.execute(statement)
         _add_columns(connection)
+        connection.execute(_OWNER_INDEX)
         if found < SCHEMA_VERSION:
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         connection.execute("COMMIT")
