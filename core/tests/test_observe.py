@@ -464,3 +464,40 @@ def test_the_opentelemetry_recipe_makes_one_span_per_request(
     (refused,) = [s for s in polls if s.status is not None]
     assert refused.attributes["kie.code"] == 429
     assert refused.status[0] == "ERROR"
+
+
+def test_urllib3s_own_debug_lines_show_a_signed_links_query_unless_the_recipe_filters_them(
+    file_server: Any, tmp_path: Path
+) -> None:
+    """urllib3 writes each request line whole at DEBUG, a result link's signature too (a
+    security review's leftover): kiekit leaves the process's urllib3 logger alone, and
+    docs/observability.md says so, with a filter to paste, which this runs."""
+    from kiekit import Client, MediaKind
+    from kiekit.models import Asset, Results
+
+    link = file_server.base_url + "/file.png?X-Amz-Signature=sig-canary-5&token=t-canary-5"
+    results = Results("5f488be792eafad4b066e21e5bc472c7", (Asset(link, MediaKind.IMAGE),))
+    recipe = compile(_recipe("urllib3's own DEBUG lines show signed links"), str(DOCS), "exec")
+    got: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            got.append(record.getMessage())
+
+    logger = logging.getLogger("urllib3.connectionpool")
+    handler, level, filters = Keep(logging.DEBUG), logger.level, list(logger.filters)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with Client(KEY, journal=None) as client:
+            client.download(results, tmp_path / "plain")
+            assert any("sig-canary-5" in line for line in got)  # what the docs warn of
+            got.clear()
+            exec(recipe, {})  # noqa: S102 (the docs' text, run as a reader pastes it)
+            client.download(results, tmp_path / "filtered")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.filters[:] = filters
+    assert any('"GET /file.png?… HTTP/1.1" 200' in line for line in got), got
+    assert not [line for line in got if "canary" in line]

@@ -347,6 +347,53 @@ def test_a_status_call_and_a_finish_name_the_task_and_its_end_is_a_state_change(
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_task_another_process_created_is_named_by_its_journal_key(
+    client: str, kit: SimpleNamespace, records: list[logging.LogRecord]
+) -> None:
+    """``status(task)`` (a webhook receiver's confirmation, a script's look) of a task another
+    process created on a shared journal carried no key, where that process's lines and
+    events of it did: the key is read from the task's journal row. A task the journal does
+    not hold is named by its id and model, as before, and so is one of a journal that
+    cannot be read (the call does not fail for a name)."""
+    from kiekit.journal import Journal, JournalError, MemoryStore
+
+    done = kit.market("success", urls=[f"{kit.CDN}/a.png"])
+    kie = kit.FakeKie(statuses=[done])
+    store = MemoryStore()
+    kind = AsyncClient if client == "AsyncClient" else Client
+
+    class Unreadable(MemoryStore):
+        def by_task(self, task_id: str) -> Any:
+            raise JournalError("the database is down")
+
+    async def scenario() -> list[Event]:
+        events: list[Event] = []
+        creator = kind(KEY, transport=kie.transport, journal=Journal(store))
+        try:  # another process: its own client and Journal on the shared rows
+            task = await _maybe(creator.submit(GROK, prompt="a fox", idempotency_key="fox-9"))
+        finally:
+            await _maybe(creator.close())
+        for journal in (Journal(store), Journal(MemoryStore()), Journal(Unreadable())):
+            other = kind(KEY, transport=kie.transport, journal=journal, observer=events.append)
+            try:
+                await _maybe(other.status(Task(task.id, GROK)))
+            finally:
+                await _maybe(other.close())
+        return events
+
+    events = asyncio.run(scenario())
+    polls = [e for e in events if isinstance(e, RequestSent)]
+    assert [(e.key, e.task_id, e.model) for e in polls] == [
+        ("fox-9", kit.TASK_ID, GROK),  # the shared journal's row names it
+        (None, kit.TASK_ID, GROK),  # no row: the task and model alone
+        (None, kit.TASK_ID, GROK),  # the journal could not be read: the same
+    ]
+    polled = [r for r in records if r.name == "kiekit.http" and "recordInfo" in r.getMessage()]
+    assert [r.getMessage().endswith("[key fox-9]") for r in polled] == [True] * 2 + [False] * 4
+    assert [vars(r)["kiekit_key"] for r in polled] == ["fox-9"] * 2 + [None] * 4
+
+
 async def _maybe(value: Any) -> Any:
     return await value if asyncio.iscoroutine(value) else value
 

@@ -65,6 +65,32 @@ def test_a_malformed_proxy_is_a_configuration_error_naming_the_option(api: Any, 
     assert SECRET not in str(caught.value)
 
 
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", f"http://u:{SECRET}@[::1"])
+def test_a_client_refused_for_its_proxy_leaves_no_journal_file_thread_or_descriptor_open(
+    api: Any, proxy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A constructor that fails on its proxy (SOCKS, a malformed URL), after its journal was
+    made, must leave nothing of it open (an outside security review's leftover): the journal
+    opens its SQLite file, and the writer thread starts, at its first use, never in the
+    constructor. Kept so, with the default journal and one named by a path."""
+    import os
+    import threading
+
+    data, named = tmp_path / "data", tmp_path / "named.sqlite3"
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(data))
+    proc = Path("/proc/self/fd")
+    threads = set(threading.enumerate())
+    descriptors = set(os.listdir(proc)) if proc.is_dir() else set()
+    for journal in (True, str(named)):
+        with pytest.raises(ConfigurationError, match=r"^proxy "):
+            api.cls("k" * 32, base_url="http://127.0.0.1:9", journal=journal, proxy=proxy)
+    assert set(threading.enumerate()) <= threads
+    if proc.is_dir():
+        assert set(os.listdir(proc)) <= descriptors
+    assert not data.exists()
+    assert not named.exists()
+
+
 def test_a_malformed_proxy_variable_is_a_configuration_error_naming_it_before_anything_is_sent(
     api: Any, network: Any, mock_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -239,6 +239,24 @@ def test_without_a_key_the_receiver_accepts_unsigned_callbacks() -> None:
     asyncio.run(scenario())
 
 
+def test_the_receivers_key_shows_in_no_dump_of_it_and_it_is_not_pickled() -> None:
+    """A debugger, Sentry or ``rich`` dumping a receiver's attributes showed ``_key`` whole,
+    and a pickled receiver carried it (an outside security review's leftover)."""
+    import copy
+    import pickle
+    import pprint
+
+    receiver = WebhookReceiver(KEY)
+    shown = [repr(receiver), repr(vars(receiver)), pprint.pformat(vars(receiver), depth=3)]
+    shown += [repr(value) for value in vars(receiver).values()]
+    assert not [text for text in shown if KEY in text]
+    with pytest.raises(TypeError, match="not pickled"):
+        pickle.dumps(receiver)
+    # it still checks signatures, a copy of it too
+    for which in (receiver, copy.deepcopy(receiver)):
+        assert which.accept(market_body(TASK_ID), **_headers(signed(TASK_ID, at=time.time())))
+
+
 def _mock(factory: Callable[..., Any], **config: Any) -> Any:
     # Tasks stay pending however often they are polled: only a manual step ends them.
     return factory(polls_to_complete=10_000, webhook_hmac_key=KEY, **config)

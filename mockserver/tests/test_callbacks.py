@@ -33,10 +33,12 @@ class Receiver:
         self.status = status
         self.location = location
         self.calls: list[tuple[dict[str, str], Any]] = []
+        self.urls: list[str] = []  # each call's path and query, as it came
         self.arrived = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls.append((dict(request.headers), await request.json()))
+        self.urls.append(str(request.rel_url))
         self.arrived.set()
         headers = {"Location": self.location} if self.location else None
         return web.json_response(
@@ -111,6 +113,53 @@ def test_market_callback_is_delivered_to_a_loopback_receiver() -> None:
             (record,) = runtime_of(app).callbacks.records()
             assert (record.delivered, record.status, record.reason) == (True, 200, None)
             assert record.payload == payload
+
+    asyncio.run(scenario())
+
+
+def test_a_callback_urls_tokens_are_kept_and_shown_as_stars_but_called_as_given() -> None:
+    """A receiver's ``?token=`` in callBackUrl was kept whole in the journal (a create's body,
+    a record echoing it), the task list and the callback records, so the inspector showed it
+    (a security review's leftover): each is ``***`` there (masking.py), the callback still
+    goes to the URL as given, with its body as made."""
+    query = "?token=tok-canary&sig=sig-canary&X-Amz-Signature=amz-canary&job=keep-7"
+
+    async def scenario() -> None:
+        receiver = Receiver()
+        async with running(receiver) as url, mock_kie(MockConfig()) as (app, session):
+            secret_url = url + query
+            body = {"model": T2I, "callBackUrl": secret_url, "input": {"prompt": "hello"}}
+            task_id = await _create_and_poll(
+                session, "/api/v1/jobs/createTask", body, "/api/v1/jobs/recordInfo"
+            )
+            luma = {"prompt": "p", "videoUrl": "https://x/v.mp4", "callBackUrl": secret_url}
+            await _create_and_poll(
+                session, "/api/v1/modify/generate", luma, "/api/v1/modify/record-info"
+            )  # Luma's record echoes its callBackUrl (paramJson: a JSON string)
+            await runtime_of(app).callbacks.wait_idle()
+
+            assert receiver.urls == ["/cb" + query] * 2  # called as given
+            sent = json.loads(receiver.calls[0][1]["data"]["param"])
+            assert sent["callBackUrl"] == secret_url  # the body as made
+
+            shown = url + "?token=***&sig=***&X-Amz-Signature=***&job=keep-7"
+            record = runtime_of(app).callbacks.records_of(task_id)[0]
+            assert (record.url, record.delivered) == (shown, True)
+            assert json.loads(record.payload["data"]["param"])["callBackUrl"] == shown
+            (create, *_) = runtime_of(app).journal.records()
+            assert create.body is not None
+            assert create.body["callBackUrl"] == shown
+            kept = [
+                json.dumps(r.to_json(), default=repr) for r in runtime_of(app).journal.records()
+            ]
+            kept += [json.dumps(r.to_json()) for r in runtime_of(app).callbacks.records()]
+            kept += [json.dumps(t.to_json()) for t in runtime_of(app).store.snapshots()]
+            for path in ("/_mock/journal?limit=50", "/_mock/callbacks", "/_mock/tasks"):
+                async with session.get(path) as answer:
+                    assert answer.status == 200
+                    kept.append(await answer.text())
+            assert any("keep-7" in text for text in kept)
+            assert not [text for text in kept if "canary" in text]
 
     asyncio.run(scenario())
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kiekit_mock import Lifecycle
-from kiekit_mock.accesslog import mask_keys
 from kiekit_mock.har import read_scenario
+from kiekit_mock.masking import mask_secrets
 
 if TYPE_CHECKING:
     from kiekit_mock import MockServer
@@ -63,10 +63,17 @@ SECRET = "sk-SECRETKEY123"
         ("/_mock/tasks?API_KEY=sk-1#x", "/_mock/tasks?API_KEY=***#x"),
         ("/_mock/tasks?account_id=acct_1", "/_mock/tasks?account_id=acct_1"),
         ("/api/v1/jobs/recordInfo?taskId=api_key", "/api/v1/jobs/recordInfo?taskId=api_key"),
+        # a receiver's token in a callBackUrl, a signed link's signature (masking.py)
+        ("http://h/cb?token=t1&job=7", "http://h/cb?token=***&job=7"),
+        ("/cb?access_token=t1;SIG=s1&Auth=a1", "/cb?access_token=***;SIG=***&Auth=***"),
+        ("/r/a.png?X-Amz-Signature=s1&X-Amz-Security-Token=t1", "/r/a.png?X-Amz-Signature=***&X-Amz-Security-Token=***"),  # noqa: E501
+        ("/cb?client_secret=s1&password=p1", "/cb?client_secret=***&password=***"),
+        ('{"param":"{\\"callBackUrl\\":\\"http://h/cb?token=t1\\"}"}', '{"param":"{\\"callBackUrl\\":\\"http://h/cb?token=***\\"}"}'),
+        ("/cb?design=d1&monkey=m1&keyword=k1&signal=s1", "/cb?design=d1&monkey=m1&keyword=k1&signal=s1"),  # noqa: E501
     ],
 )  # fmt: skip
-def test_key_parameters_are_masked_and_nothing_else(line: str, shown: str) -> None:
-    assert mask_keys(line) == shown
+def test_secret_parameters_are_masked_and_nothing_else(line: str, shown: str) -> None:
+    assert mask_secrets(line) == shown
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

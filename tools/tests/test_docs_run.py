@@ -9,6 +9,7 @@ is only compiled, so it still cannot rot into a syntax error."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -54,6 +55,29 @@ def mock() -> Iterator[Any]:
 
     with MockServer(MockConfig()) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A block that tunes logging (docs/observability.md: a logger's level, a filter on
+    urllib3's) tunes it for itself: the tests this process runs next see it as it was (a
+    ``kiekit.http`` left at WARNING failed test_observe.py's when they ran after it)."""
+    manager = logging.Logger.manager
+    loggers = [logging.getLogger(), *manager.loggerDict.values()]
+    saved = {
+        id(logger): (logger.level, list(logger.filters), list(logger.handlers))
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    for logger in [logging.getLogger(), *manager.loggerDict.values()]:
+        if not isinstance(logger, logging.Logger):
+            continue
+        # one made meanwhile keeps its handlers (a library's NullHandler, added at import)
+        level, filters, handlers = saved.get(id(logger), (logging.NOTSET, [], logger.handlers))
+        logger.setLevel(level)
+        logger.filters[:] = filters
+        logger.handlers[:] = handlers
 
 
 @pytest.mark.parametrize(("where", "source"), BLOCKS, ids=[where for where, _ in BLOCKS])

@@ -1,5 +1,8 @@
-"""Keeping secrets and server text in their place: three small tools, no I/O.
+"""Keeping secrets and server text in their place: four small tools, no I/O.
 
+- :class:`Secret` holds a secret kiekit keeps (a webhook receiver's HMAC key) so that what
+  shows an object's insides — ``repr``, ``vars()``, a debugger, Sentry's or ``rich``'s dump
+  of local variables — shows ``***``, and pickling it is refused.
 - :class:`Hidden` blanks the API key out of what a server sends back (a proxy or gateway that
   echoes the credential it refused): in any letter case, percent-encoded (``sk%2D…``),
   JSON-escaped (``sk\\u002d…``), and an echoed ``Basic`` credential (a proxy's
@@ -27,8 +30,9 @@ import contextlib
 import inspect
 import re
 from types import TracebackType
+from typing import Any
 
-__all__ = ["Hidden", "RedactedCause", "clean_chain", "printable"]
+__all__ = ["Hidden", "RedactedCause", "Secret", "clean_chain", "printable"]
 
 MASK = "***"
 
@@ -121,6 +125,34 @@ class Hidden:
             found = _BASIC_BYTES.sub(_basic_bytes, data)
             data = data if found == data else found
         return data
+
+
+class Secret:
+    """A secret held by an object of kiekit's (a webhook receiver's HMAC key), out of sight of
+    whatever dumps that object: its repr is ``Secret(***)``, it has no ``__dict__`` for
+    ``vars()`` to show, and pickling it raises TypeError (its holder unpickled without it
+    would take unsigned callbacks as signed ones were refused: it must not travel). Copies
+    are itself. :meth:`reveal` gives the value to the code that uses it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError("a kiekit Secret (a webhook HMAC key) is not pickled")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
 
 
 # -- server text on a screen or in a log line ---------------------------------------------------

@@ -21,7 +21,6 @@ from . import (
     openapi,
     settler,
 )
-from .accesslog import masked_query
 from .callbacks import is_loopback_host
 from .changes import topics_of
 from .config import MockConfig, as_config
@@ -29,6 +28,7 @@ from .envelope import ENVELOPE, ErrorAnswer, error
 from .extension import guarded_routes, installed_families, register, state_readers
 from .families import ROUTE_TABLES, task_families
 from .limits import RateLimited
+from .masking import masked_query
 from .requestlog import (
     CONTROL_PREFIX,
     BodyPreview,
@@ -329,7 +329,7 @@ def _note(
     noted: Noted = (
         method,
         path,
-        masked_query(query) if query else {},  # a key in the query: ***, as the access log's
+        masked_query(query) if query else {},  # a key or token in it: *** (masking.py)
         # a large body only as a preview (a base64 upload, an inline image)
         kept_body(raw) if isinstance(raw, bytes) else raw,
         task_id,

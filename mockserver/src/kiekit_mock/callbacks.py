@@ -49,6 +49,7 @@ from yarl import URL
 from .config import CALLBACK_TAMPERS, CallbackTamper, MockConfig
 from .egress import Egress, EgressRefused
 from .envelope import dumps
+from .masking import mask_secrets, masked_json
 
 # [INF] §6.3 names no maximum age for a timestamp; an hour is past any sane replay window
 STALE_SECONDS = 3600
@@ -116,6 +117,10 @@ def signature_headers(key: str, task_id: str, timestamp: int) -> dict[str, str]:
         "X-Webhook-Timestamp": str(timestamp),
         "X-Webhook-Signature": base64.b64encode(mac).decode(),
     }
+
+
+# a callback's body as sent, and its copies' records (numbered), owed to one task and URL
+_Batch = tuple[dict[str, Any], list[tuple[int, "CallbackRecord"]]]
 
 
 class CallbackChanges(TypedDict, total=False):
@@ -186,7 +191,9 @@ class CallbackSettings:
 
 @dataclass(frozen=True)
 class CallbackRecord:
-    """One callback the mock owed. `delivered` means the receiver answered with HTTP 2xx."""
+    """One callback the mock owed. `delivered` means the receiver answered with HTTP 2xx.
+    `url` and `payload` are as the mock keeps them: a secret's value in a URL's query (a
+    receiver's ``?token=``) as ``***`` (masking.py); the callback went to the URL as given."""
 
     task_id: str
     url: str
@@ -245,9 +252,10 @@ class CallbackDispatcher:
         self._dropped = 0
         # each delivery in flight -> the task and account it delivers for (what wait_idle selects)
         self._in_flight: dict[asyncio.Task[None], tuple[str, str | None]] = {}
-        # (task id, url) -> the batches (a callback's copies) owed and not yet started, while
-        # a delivery to that pair is in flight: the pair's deliveries go one after the other
-        self._queues: dict[tuple[str, str], deque[list[tuple[int, CallbackRecord]]]] = {}
+        # (task id, url) -> the batches (a callback's body as sent, and its copies) owed and
+        # not yet started, while a delivery to that pair is in flight: the pair's deliveries
+        # go one after the other
+        self._queues: dict[tuple[str, str], deque[_Batch]] = {}
 
     @property
     def settings(self) -> CallbackSettings:
@@ -378,11 +386,12 @@ class CallbackDispatcher:
         refusal = loopback_refusal(url, self._allowed_hosts)
         if refusal is None and control_route_of(url, self._own_ports):
             refusal = SELF_REFUSAL
+        shown_url, shown_payload = mask_secrets(url), masked_json(payload)  # kept: masking.py
         records = [
             CallbackRecord(
                 task_id,
-                url,
-                payload,
+                shown_url,
+                shown_payload,
                 settings.headers(task_id, now),
                 False,
                 refusal or "pending",
@@ -398,12 +407,13 @@ class CallbackDispatcher:
             numbers = self._add(records)
         self._on_change()
         if refusal is None:
-            indexed = list(zip(numbers, records, strict=True))
+            # sent as made: to the URL and with the body as given, not as kept
+            batch = (payload, list(zip(numbers, records, strict=True)))
             queue = self._queues.get((task_id, url))
             if queue is not None:  # a delivery to this task and URL is in flight: wait for it
-                queue.append(indexed)
+                queue.append(batch)
                 return
-            self._queues[(task_id, url)] = deque([indexed])
+            self._queues[(task_id, url)] = deque([batch])
             task = asyncio.get_running_loop().create_task(self._deliver_in_turn(task_id, url))
             self._in_flight[task] = (task_id, account_id)
             task.add_done_callback(self._landed)
@@ -417,10 +427,10 @@ class CallbackDispatcher:
         """Callbacks (copies counted) owed and waiting for an earlier one of the same task to
         the same URL to be answered (of ``task_id``, or of every task); loop thread only."""
         return sum(
-            len(batch)
+            len(copies)
             for (task, _), queue in self._queues.items()
             if task_id is None or task == task_id
-            for batch in list(queue)[1:]  # the first is the one in flight
+            for _, copies in list(queue)[1:]  # the first is the one in flight
         )
 
     def record_undelivered(
@@ -438,8 +448,8 @@ class CallbackDispatcher:
         with self._lock:
             record = CallbackRecord(
                 task_id,
-                url,
-                payload,
+                mask_secrets(url),
+                masked_json(payload),
                 headers,
                 False,
                 reason,
@@ -456,21 +466,23 @@ class CallbackDispatcher:
         queue = self._queues[(task_id, url)]
         try:
             while queue:
-                await self._deliver_all(queue[0])
+                await self._deliver_all(url, *queue[0])
                 queue.popleft()
         except asyncio.CancelledError:
-            for indexed in list(queue)[1:]:  # the first settled its own
+            for _, indexed in list(queue)[1:]:  # the first settled its own
                 for index, record in indexed:
                     self._settle(index, record, None, "cancelled: the mock server stopped")
             raise
         finally:
             del self._queues[(task_id, url)]
 
-    async def _deliver_all(self, indexed: list[tuple[int, CallbackRecord]]) -> None:
+    async def _deliver_all(
+        self, url: str, payload: dict[str, Any], indexed: list[tuple[int, CallbackRecord]]
+    ) -> None:
         """The copies one after the other, as a sender retrying a delivery would."""
         for position, (index, record) in enumerate(indexed):
             try:
-                await self._deliver(index, record)
+                await self._deliver(index, record, url, payload)
             except asyncio.CancelledError:
                 for later_index, later in indexed[position + 1 :]:
                     self._settle(later_index, later, None, "cancelled: the mock server stopped")
@@ -493,7 +505,11 @@ class CallbackDispatcher:
         async with self._egress.session() as session:
             yield session
 
-    async def _deliver(self, index: int, record: CallbackRecord) -> None:
+    async def _deliver(
+        self, index: int, record: CallbackRecord, url: str, payload: dict[str, Any]
+    ) -> None:
+        """POST ``payload`` to ``url`` (as given: the record keeps them masked) and settle the
+        record with what came of it."""
         status: int | None = None
         answer: str | None = None
         try:
@@ -504,8 +520,8 @@ class CallbackDispatcher:
                 self._egress.request(
                     session,
                     "POST",
-                    record.url,
-                    data=dumps(record.payload).encode(),
+                    url,
+                    data=dumps(payload).encode(),
                     headers=record.headers,
                     timeout=aiohttp.ClientTimeout(total=self._timeout),
                 ) as response,
@@ -516,10 +532,12 @@ class CallbackDispatcher:
         except asyncio.CancelledError:
             self._settle(index, record, status, "cancelled: the mock server stopped")
             raise
-        except EgressRefused as exc:
-            reason = f"not loopback: the mock never calls hosts outside this machine ({exc})"
+        except EgressRefused as exc:  # its text, as the next one's, may name the URL: masked
+            reason = mask_secrets(
+                f"not loopback: the mock never calls hosts outside this machine ({exc})"
+            )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            reason = f"delivery failed: {type(exc).__name__}: {exc}"
+            reason = mask_secrets(f"delivery failed: {type(exc).__name__}: {exc}")
         self._settle(index, record, status, reason, answer)
 
     def _settle(

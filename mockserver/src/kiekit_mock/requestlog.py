@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from .envelope import dumps, loads
+from .masking import mask_secret_bytes, mask_secrets, masked_json
 from .memory import OVERHEAD, under
 
 Key = TypeVar("Key")
@@ -348,10 +349,13 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         answer,
         rules,
     ) = noted
+    # a URL's secrets in the bodies and the answer's headers as *** (masking.py): masked as
+    # the record is made, when first read, not at every request
     if isinstance(body, BodyPreview):
-        parsed, size, truncated = body.value, body.size, (body.size or 0) > BODY_LIMIT
+        parsed, size, truncated = masked_json(body.value), body.size, (body.size or 0) > BODY_LIMIT
     else:
-        parsed, size, truncated = parse_json_object(body) if body else None, len(body), False
+        parsed = parse_json_object(mask_secret_bytes(body)) if body else None
+        size, truncated = len(body), False
     return RequestRecord(
         method,
         path,
@@ -365,13 +369,24 @@ def _record_of(noted: Noted, seq: int) -> RequestRecord:
         at,
         account,
         seq,
-        None
-        if answer is None
-        else SentAnswer(answer[0], answer[3], answer[1], answer[2], answer[4]),
+        None if answer is None else _masked_answer(answer),
         rules,
         size,
         truncated,
     )
+
+
+def _masked_answer(
+    answer: tuple[str | None, dict[str, str], bytes | None, int | None, bool],
+) -> SentAnswer:
+    """A noted answer as its record keeps it: a URL's secrets in its headers (a redirect's
+    Location) and its text (a record echoing a callBackUrl) as ``***``."""
+    content_type, headers, body, size, delivered = answer
+    if headers:
+        headers = {name: mask_secrets(value) for name, value in headers.items()}
+    if body is not None:
+        body = mask_secret_bytes(body)
+    return SentAnswer(content_type, size, headers, body, delivered)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from .config import AccountSettings, MockConfig
 from .config import account_id as account_id  # re-exported: route_helpers.py, __init__.py
 from .envelope import ErrorAnswer, dumps
 from .limits import Limits, LimitSettings
+from .masking import mask_secrets, masked_json
 from .memory import OVERHEAD, Shares, under
 from .requestlog import listed_preview
 from .rules import IMMEDIATE, SUCCESS, Lifecycle, Outcome, RuleBook, TaskFacts, moderation_failure
@@ -164,12 +165,13 @@ class TaskSnapshot:
             "outcome": self.outcome.to_json(),
             "rules": list(self.rules),
             "prompt": self.prompt,
-            "callback_url": self.callback_url,
+            # a secret in a URL's query as *** (masking.py): callback_url is called as given
+            "callback_url": None if self.callback_url is None else mask_secrets(self.callback_url),
             "created_ms": self.created_ms,
             "completed_ms": self.completed_ms,
             "credits_charged": self.credits_charged,
             "result_urls": self.result_urls(),
-            "request_body": self.request_body_preview if cut else self.request_body,
+            "request_body": masked_json(self.request_body_preview if cut else self.request_body),
             "request_body_truncated": cut,
         }
 

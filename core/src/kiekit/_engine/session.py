@@ -73,7 +73,7 @@ class Session:
         self.drain = Drain()  # a graceful stop's view of the creates under way
         # each task's journal key (its idempotency key, or the one the journal gave its create)
         # and model: named by the log lines of its wait and download too (request_log.tags)
-        self._keys: dict[str, tuple[str | None, str]] = {}
+        self._keys: dict[str, tuple[str | None, str | None]] = {}
 
     def _record(self, write: Callable[[], T]) -> Flow[T]:
         """A journal write as an engine op; with no journal there is nothing to hand over
@@ -105,18 +105,46 @@ class Session:
 
     def _keyed(self, task: Task | str, flow: Flow[T]) -> Flow[T]:
         """``flow``, about ``task``, its log lines (and their records' attributes, and the
-        observer's events) naming the task, its model and its journal key."""
+        observer's events) naming the task, its model and its journal key. A task this
+        client did not create in this process (another process's on a shared journal, one
+        resumed) has its key read from its journal row first, as its creator named it."""
         task_id = task if isinstance(task, str) else task.id
         known = self._keys.get(task_id)
+        if known is None and self.recorder.journal is not None:
+            return self._looked_up(task, flow)
         key, model = known if known is not None else (None, None)
+        return self._tagged(task, key, model, flow)
+
+    def _tagged(
+        self, task: Task | str, key: str | None, model: str | None, flow: Flow[T]
+    ) -> Flow[T]:
+        task_id = task if isinstance(task, str) else task.id
         if model is None and isinstance(task, Task):
             model = task.model
         return request_log.tagged_flow(flow, "key", key, ("task", task_id), ("model", model))
 
+    def _looked_up(self, task: Task | str, flow: Flow[T]) -> Flow[T]:
+        """``flow`` as :meth:`_keyed` tags it, once the task's journal row has been read (on
+        the journal's thread, as every journal call of a flow) and its names remembered."""
+        task_id = task if isinstance(task, str) else task.id
+        try:
+            row = yield from self._record(partial(self.recorder.row_of, task_id))
+        except BaseException:  # cancelled meanwhile: the flow never started
+            flow.close()
+            raise
+        if row is None:  # none to name (looked up again next time: a row may come)
+            return (yield from self._tagged(task, None, None, flow))
+        model = row.model or None
+        self._remember(task_id, row.key, model)
+        return (yield from self._tagged(task, row.key, model, flow))
+
     def _made(self, task: Task, key: str | None) -> None:
+        self._remember(task.id, key, task.model)
+
+    def _remember(self, task_id: str, key: str | None, model: str | None) -> None:
         if len(self._keys) >= 10_000:  # a long-lived client's: start again
             self._keys.clear()
-        self._keys[task.id] = (key, task.model)
+        self._keys[task_id] = (key, model)
 
     def _submitting(
         self,

@@ -1884,6 +1884,19 @@ class Recorder:
                 lambda: journal.downloaded(task_id, paths, out_dir, read_back=False),
             )
 
+    def row_of(self, task_id: str) -> Entry | None:
+        """The journal row of ``task_id``, for the names its log lines and events carry (its
+        key, its model): a task this client did not create in this process (another
+        process's on a shared journal, one resumed or adopted). None without a journal or a
+        row, and when the journal cannot be read (the names are not worth failing a call)."""
+        if self.journal is None:
+            return None
+        try:
+            return self.journal.by_task(task_id)
+        except JournalError as exc:
+            log.debug("could not read task %s in the task journal: %s", task_id, exc)
+            return None
+
     def files_written(self, task_id: str) -> frozenset[str]:
         """The files of ``task_id`` the journal says were written (a download that stopped
         part-way, or an earlier one): still on disk, they are not fetched again.

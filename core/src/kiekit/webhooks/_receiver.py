@@ -22,6 +22,7 @@ import kiekit
 from kiekit._engine import MALFORMED_STATUS_TRIES, may_pass
 from kiekit._lazy import LazyModule
 from kiekit._numbers import finite, shown
+from kiekit._redact import Secret
 from kiekit.errors import ConfigurationError, KieError, TaskFailedError
 from kiekit.models import Results, State, Task, TaskStatus
 from kiekit.provider import Provider
@@ -198,7 +199,9 @@ class WebhookReceiver:
         providers: Iterable[Provider] = (),
         early_timeout: float = EARLY_TIMEOUT,
     ) -> None:
-        self._key = hmac_key or None
+        # held as a Secret: a debugger's, Sentry's or rich's dump of the receiver (vars())
+        # shows Secret(***), and pickling the receiver is refused
+        self._key = Secret(hmac_key) if hmac_key else None
         # families whose callbacks carry the task id elsewhere (Provider.callback_task_id)
         self._providers = tuple(providers)
         self._confirm_delays = tuple(confirm_delays)
@@ -271,7 +274,7 @@ class WebhookReceiver:
             )
 
     def __repr__(self) -> str:  # the key is never shown
-        signed = "signed" if self._key else "unsigned"
+        signed = "signed" if self._key is not None else "unsigned"
         return f"WebhookReceiver(path={self.path!r}, {signed})"
 
     @property
@@ -503,7 +506,7 @@ class WebhookReceiver:
         callback = parse_callback(body, providers=self._providers)
         if self._key is not None:
             verify_signature(
-                self._key,
+                self._key.reveal(),
                 callback.task_id,
                 timestamp,
                 signature,
