@@ -819,6 +819,60 @@ def test_kie_run_asked_again_for_a_4k_delivers_the_files_of_the_task_made_before
     assert main(resume) == 0  # the lost answer's row was settled: nothing left to settle
 
 
+def test_every_lost_4k_ask_is_settled_by_the_task_kie_names_one_row_holding_it(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two 4K asks of one video whose answers were lost, then a third: KIE names its one 4K
+    task (§3.3). The oldest lost row is settled with it; the other, left ``unknown`` for ever
+    before, is closed naming it (one task, one row holding it, or ``kie resume`` would wait
+    for and download it twice); so is a lost ask sent once a row holds the task."""
+    from kiekit import OutcomeUnknownError
+    from kiekit.cli import main
+    from kiekit.journal import EntryState, open_journal
+    from kiekit_mock import FaultRule
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.download(kie.wait(video), tmp_path / "video")  # owed nothing but the 4K
+        kie_mock.faults.add(FaultRule("reset", path=UHD_PATH, when="after", times=2))
+        for _ in range(2):
+            with pytest.raises(OutcomeUnknownError):
+                kie.submit(UHD_MODEL, task_id=video.id)
+        with pytest.raises(UnprocessableError):
+            kie.submit(UHD_MODEL, task_id=video.id)
+        kie_mock.faults.add(FaultRule("reset", path=UHD_PATH, when="after", times=1))
+        with pytest.raises(OutcomeUnknownError):
+            kie.submit(UHD_MODEL, task_id=video.id)
+        with pytest.raises(UnprocessableError):
+            kie.submit(UHD_MODEL, task_id=video.id)
+    [made] = [t for t in kie_mock.tasks() if t.request_body.get("taskId") == video.id]
+    journal = open_journal(url)
+    rows = [row for row in journal.entries() if row.model == UHD_MODEL]
+    assert [(row.state, row.task_id) for row in rows] == [
+        (EntryState.CREATED, made.task_id),  # the first lost answer's row: holds the task
+        *[(EntryState.REJECTED, made.task_id)] * 4,  # lost or refused asks, naming it
+    ]
+    assert [(row.error or {}).get("type") for row in rows] == [
+        None, "AskedAgain", "UnprocessableError", "AskedAgain", "UnprocessableError",
+    ]  # fmt: skip
+    assert journal.by_task(made.task_id) == rows[0]
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    out = tmp_path / "out"
+    resume = ["resume", "--base-url", kie_mock.base_url, "--journal", url, "--out", str(out)]
+    assert main([*resume, "--poll-interval", "0.01"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{video.id}-4k-0.mp4",
+        f"{video.id}-4k-preview-1.jpg",
+    ]
+    journal = open_journal(url)
+    assert [row.state for row in journal.entries() if row.model == UHD_MODEL] == [
+        EntryState.SUCCEEDED,
+        *[EntryState.REJECTED] * 4,
+    ]  # nothing left to settle, nothing owed twice
+
+
 def test_extend_and_4k_name_the_video_they_build_on_as_their_parent() -> None:
     provider = VeoProvider()
     fields: list[tuple[str, dict[str, Any]]] = [(EXTEND_MODEL, {"prompt": "on"}), (UHD_MODEL, {})]
