@@ -1062,6 +1062,40 @@ def test_1080p_of_an_unfinished_failed_or_4k_task_is_a_parent_error_at_submit(
     }  # fmt: skip
 
 
+def test_1080p_asked_twice_is_one_row_holding_the_task_and_one_naming_it(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KIE keeps one 1080P a video (§3.3): a second ask names the same task, and must not be a
+    second row holding it, which ``kie resume`` would wait for and download again. As a 4K
+    asked again, the second row is closed naming the task the first holds."""
+    from kiekit.cli import main
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.download(kie.wait(video), tmp_path / "video")  # owed nothing but the 1080P
+        first = kie.submit(HD_MODEL, task_id=video.id)
+        second = kie.submit(HD_MODEL, task_id=video.id)
+        assert first.id == second.id
+        [path] = kie.download(kie.wait(second), tmp_path / "out")
+    journal = open_journal(url)
+    rows = [row for row in journal.entries() if row.model == HD_MODEL]
+    assert [(row.state, row.task_id) for row in rows] == [
+        (EntryState.SUCCEEDED, first.id),
+        (EntryState.REJECTED, first.id),
+    ]
+    assert rows[1].error is not None
+    assert rows[1].error["type"] == "AskedAgain"
+    assert journal.by_task(first.id) == rows[0]
+    assert [Path(f) for f in rows[0].files] == [path.resolve()]
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    resume = ["resume", "--base-url", kie_mock.base_url, "--journal", url]
+    assert main([*resume, "--out", str(tmp_path / "again"), "--poll-interval", "0.01"]) == 0
+    assert not (tmp_path / "again").exists()  # nothing owed: nothing downloaded twice
+
+
 def test_1080p_is_journaled_and_kie_resume_finishes_it(
     kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -207,7 +207,8 @@ class Session:
             if told is not exc:
                 raise told from exc
             raise
-        yield from self._record(partial(recorder.created, intent, task))
+        again = request.same_task_again
+        yield from self._record(partial(recorder.created, intent, task, same_task_again=again))
         self._made(task, idempotency_key if intent is None else intent.key)
         return task
 

@@ -68,6 +68,8 @@ DEFAULT_LEASE = 60.0
 # How many task ids a journal maps to their rows in memory (the rest are looked up by the
 # store's index on task_id): a few times the tasks a process has in flight at once.
 REMEMBERED_TASKS = 10_000
+# the states of a row that holds its task (Journal.created: a create asked again links to it)
+_HOLDS_TASK = frozenset({EntryState.CREATED, EntryState.SUCCEEDED, EntryState.FAILED})
 
 
 # How soon a keyed create this process is sending is looked at again: a create's answer takes
@@ -1117,11 +1119,53 @@ class Journal:
             except Exception:  # a listener's bug must not fail the write that recorded a task
                 log.exception("a journal listener (on_create_ended) raised")
 
-    def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
+    def created(
+        self, entry: Entry, task: Task, *, read_back: bool = True, same_task_again: bool = False
+    ) -> Entry | None:
+        """KIE answered create ``entry`` with ``task``: the row is ``created``, holding it.
+        ``same_task_again``: KIE answers this create with one task however often it is asked,
+        making nothing the second time (the request says so: Veo's 1080P is its video's,
+        kie-api.md §3.3). A row holding that task already keeps it; this row is closed as a
+        Veo 4K asked again is, ``rejected`` and naming the task: one task is one row's (a
+        task's row is found by its id, and ``kie resume`` would wait for and download it once
+        per row). Only such creates look for the row, so no other create pays a store read."""
+        if same_task_again:
+            try:
+                holder = self.by_task(task.id)
+            except (KieError, OSError):  # unreadable: this row holds the task, as before
+                log.debug("no row of task %s looked for", task.id, exc_info=True)
+                holder = None
+            if (
+                holder is not None
+                and holder.key != entry.key
+                and holder.state in _HOLDS_TASK
+                and holder.model == entry.model
+                and holder.base_url == entry.base_url
+            ):
+                return self._made_again(entry, task, holder, read_back)
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
         try:
             return self._write(entry.key, changes, read_back, task.id)
+        finally:
+            self._create_ended()
+
+    def _made_again(self, entry: Entry, task: Task, holder: Entry, read_back: bool) -> Entry | None:
+        """:meth:`created` of a create asked again whose task row ``holder`` holds."""
+        changes = {
+            "state": EntryState.REJECTED,
+            "task_id": task.id,  # where the task is: kie tasks shows it, kie resume owes nothing
+            "error": {
+                "type": "AskedAgain",
+                "message": f"asked again for task {task.id}, which row {holder.key} holds: "
+                "nothing made",
+            },
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        self._unheld(entry.key)
+        try:
+            return self._write(entry.key, changes, read_back)
         finally:
             self._create_ended()
 
@@ -1827,10 +1871,15 @@ class Recorder:
         assert entry.task_id is not None  # adopted with one
         return Task(id=entry.task_id, model=entry.model)
 
-    def created(self, intent: Entry | None, task: Task) -> None:
+    def created(self, intent: Entry | None, task: Task, *, same_task_again: bool = False) -> None:
         if self.journal is not None and intent is not None:
             journal = self.journal
-            self._safely(task.id, lambda: journal.created(intent, task, read_back=False))
+            self._safely(
+                task.id,
+                lambda: journal.created(
+                    intent, task, read_back=False, same_task_again=same_task_again
+                ),
+            )
 
     def parked(self, intent: Entry, exc: BaseException) -> None:
         """The create was refused in words that prove KIE made nothing; it waits to be sent
