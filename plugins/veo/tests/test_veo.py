@@ -819,6 +819,49 @@ def test_kie_run_asked_again_for_a_4k_delivers_the_files_of_the_task_made_before
     assert main(resume) == 0  # the lost answer's row was settled: nothing left to settle
 
 
+def test_generate_and_kie_batch_asked_again_for_a_4k_deliver_the_files_of_the_task_made_before(
+    kie_mock: MockServer, kie_async_client: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """As ``kie run``: a 4K asked again is answered 422 naming the 4K task made before
+    (§3.3); ``generate`` (both clients) and ``kie batch`` wait for that task and deliver its
+    files, paying nothing (they raised, and the batch reported the job ``refused``)."""
+    import json
+
+    from kiekit.cli import main
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    names = []
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.wait(video)
+        names = [f"{video.id}-4k-0.mp4", f"{video.id}-4k-preview-1.jpg"]
+        made = kie.submit(UHD_MODEL, task_id=video.id)
+        paths = kie.generate(UHD_MODEL, task_id=video.id, out_dir=tmp_path / "sync")
+        assert sorted(p.name for p in paths) == names
+
+    async def generate() -> list[Path]:
+        async with kie_async_client() as kie:
+            return await kie.generate(UHD_MODEL, task_id=video.id, out_dir=tmp_path / "async")
+
+    assert sorted(p.name for p in asyncio.run(generate())) == names
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    jobs = tmp_path / "jobs.jsonl"
+    job = {"id": "uhd", "model": UHD_MODEL, "input": {"task_id": video.id}}
+    jobs.write_text(json.dumps(job) + "\n", "utf-8")
+    out = tmp_path / "batch"
+    argv = ["batch", str(jobs), "--out", str(out), "--base-url", kie_mock.base_url]
+    code = main([*argv, "--journal", url, "--poll-interval", "0.01"])
+    assert code == 0, capsys.readouterr().err
+    [result] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert (result["state"], result["task_id"]) == ("succeeded", made.id)
+    assert sorted(Path(f).name for f in result["files"]) == names
+    assert all((out / name).is_file() for name in names)
+    made_4k = [t for t in kie_mock.tasks() if t.request_body.get("taskId") == video.id]
+    assert [t.task_id for t in made_4k] == [made.id]  # one 4K task, paid for once
+
+
 def test_every_lost_4k_ask_is_settled_by_the_task_kie_names_one_row_holding_it(
     kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -332,17 +332,15 @@ def _retake_from_gone_mock(client: Client, key: str) -> bool:
 
 
 def _named_by_refusal(refused: ApiError, model: str) -> Task:
-    """The task KIE's refusal of the create names as the one it made for this request before
-    (its ``data.taskId``): asking again for a Veo 4K answers 422 "4k is processing…" or "The
-    video has been generated successfully" with the 4K task made (and paid for) the first
-    time (kie-api.md §3.3). Nothing was made now; the run waits for that task and downloads
-    its files as for one it made, so asking again delivers what was paid for. Any other
-    refusal is raised again."""
+    """The task KIE's refusal of the create names as made for this request before
+    (:func:`~kiekit.errors.made_before`: a Veo 4K asked again, kie-api.md §3.3). Nothing was
+    made now; the run waits for that task and downloads its files as for one it made, so
+    asking again delivers what was paid for. Any other refusal is raised again."""
+    from kiekit.errors import made_before
     from kiekit.models import Task
 
-    data = refused.data
-    named = refused.task_id
-    if named is None or not isinstance(data, dict) or data.get("taskId") != named:
+    named = made_before(refused)
+    if named is None:
         raise refused
     return Task(named, model)
 
