@@ -916,6 +916,34 @@ def test_every_lost_4k_ask_is_settled_by_the_task_kie_names_one_row_holding_it(
     ]  # nothing left to settle, nothing owed twice
 
 
+def test_kie_run_asked_again_for_a_4k_says_a_rerun_waits_for_that_task_not_that_it_pays(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """A run asked again for a 4K still rendering that gives up waiting (--timeout): its last
+    word said running it again "creates and pays for another task", where KIE names the same
+    task again and nothing is paid (§3.3)."""
+    import json
+
+    from kiekit.cli import main
+    from kiekit_mock import Lifecycle
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "data"))
+    with Client("test-key", base_url=kie_mock.base_url, journal=None, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.wait(video)
+        uhd = kie.submit(UHD_MODEL, task_id=video.id)
+    kie_mock.set_lifecycle(uhd.id, Lifecycle(manual=True))  # rendering until the test ends
+    argv = ["run", UHD_MODEL, "--base-url", kie_mock.base_url, "--input", f"task_id={video.id}"]
+    code = main([*argv, "--out", str(tmp_path / "out"), "--timeout", "0.2", "--json"])
+    assert code == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert (error["type"], error["task_id"]) == ("WaitTimeoutError", uhd.id)
+    assert "pays" not in error["message"]
+    assert "running this command again waits for this same task" in error["message"]
+
+
 def test_extend_and_4k_name_the_video_they_build_on_as_their_parent() -> None:
     provider = VeoProvider()
     fields: list[tuple[str, dict[str, Any]]] = [(EXTEND_MODEL, {"prompt": "on"}), (UHD_MODEL, {})]

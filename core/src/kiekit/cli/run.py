@@ -207,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
                     "plugin is fixed"
                 )
             elif _resumable(exc) and not args.mock:
-                exc.message += _next_step(task, args.idempotency_key)
+                exc.message += _next_step(task, args.idempotency_key, asked_again is not None)
             came_after_create(exc)
             raise
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
     code = 0
     if left:  # done and delivered: "ok" stays true, so a script does not run it (pay) again
         answer["unrecorded"] = unrecorded_json(client.journal, left)
-        say_unrecorded("run", len(left), "it would create and pay for a new task")
+        say_unrecorded("run", len(left), _again(asked_again is not None))
         code = EXIT_UNRECORDED
     try:
         if emit(args, "run", answer):
@@ -354,9 +354,12 @@ def _resumable(exc: KieError) -> bool:
     return not isinstance(exc, TaskFailedError | ResultsExpiredError | PluginHookError)
 
 
-def _next_step(task: Task, key: str | None) -> str:
+def _next_step(task: Task, key: str | None, asked_again: bool = False) -> str:
     """What to do after :func:`_resumable`'s error, as a stop says it: a retry loop that runs
-    the same command again would create (and pay for) a new task each time."""
+    the same command again would create (and pay for) a new task each time — unless KIE named
+    the task made before (``asked_again``), as it does again for the same request."""
+    if asked_again:  # nothing was made now; the journal may hold no row of the task
+        return f"; task {task.id} goes on at KIE: {_again(True)}"
     if key is not None:
         again = f"rerunning with --idempotency-key {key} waits for this same task"
     else:
@@ -365,6 +368,17 @@ def _next_step(task: Task, key: str | None) -> str:
         f"; task {task.id} goes on at KIE and stays in the journal: kie resume finishes it "
         f"({again})"
     )
+
+
+def _again(asked_again: bool) -> str:
+    """What running ``kie run`` again would do, said as it ends: create and pay for a new
+    task; or, when KIE named the task made for this request before (a Veo 4K asked again,
+    kie-api.md §3.3), name that same task again and wait for it, paying nothing."""
+    if asked_again:
+        return (
+            "running this command again waits for this same task: KIE names it again, nothing paid"
+        )
+    return "it would create and pay for a new task"
 
 
 def _made(client: Client, task: Task, model: str, key: str | None, asked_at: float | None) -> str:
