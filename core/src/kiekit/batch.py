@@ -41,6 +41,7 @@ from attrs import evolve, frozen
 import kiekit  # kiekit.AsyncClient in annotations: imported when read (typing.get_type_hints)
 from kiekit import _paths
 from kiekit._engine import request_log
+from kiekit._engine.session import followed
 from kiekit.errors import (
     ApiError,
     ConfigurationError,
@@ -868,9 +869,12 @@ async def _run_claimed(
     an earlier run made, found through the job's key, has none (``JobResult.made``)."""
     task: Task | None = None
     try:
-        task = await client.submit(
-            job.model, job.input, callback_url=job.callback_url, idempotency_key=key
-        )
+        try:
+            task = await client.submit(
+                job.model, job.input, callback_url=job.callback_url, idempotency_key=key
+            )
+        except ApiError as refused:  # a Veo 4K asked again: its task, made before, delivered
+            task = followed(refused, job.model)  # else raised again
         results = await client.wait(task, timeout=timeout)
         try:
             paths = await client.download(results, out_dir)

@@ -813,6 +813,26 @@ def api_error(
     return cls(code, message or "no message", task_id=task_id, data=data)
 
 
+def made_before(error: BaseException) -> str | None:
+    """The task a create's refusal names as the one KIE made for the same request before, or
+    None: asked again for a Veo 4K, KIE answers 422 "4k is processing…" or "The video has been
+    generated successfully" with the 4K task made (and paid for) the first time in
+    ``data.taskId`` (kie-api.md §3.3). Nothing was made now: ``kie run``, ``kie batch`` and
+    ``generate`` wait for that task and deliver its files, while ``submit`` raises the error
+    (its ``task_id``) for its caller to choose. Only a 422 whose ``data.taskId`` is the
+    error's task: no other refusal is documented to name a task made before."""
+    if not isinstance(error, ApiError) or error.code != 422 or error.http_status != 200:
+        return None
+    data = error.data
+    if (
+        error.task_id is None
+        or not isinstance(data, Mapping)
+        or data.get("taskId") != error.task_id
+    ):
+        return None
+    return error.task_id
+
+
 # Body codes a status query is refused with when KIE has no record of the task (§7: 404 "Task
 # not found"; 422 "record is null" / "Record does not exist", Veo §3.3, Midjourney §3.7). A
 # status query carries nothing but the task id, so its refusal is a refusal of that id.

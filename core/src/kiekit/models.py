@@ -63,6 +63,10 @@ class Request:
     # A create that builds on an earlier task (an extend, a 4K): that task's id, which a
     # refusal names (KieError.parent_task_id); the clients fill it (Provider.parent_task_id)
     parent_task_id: str | None = field(default=None, kw_only=True)
+    # A create KIE answers with one task however often it is asked, making nothing the second
+    # time (Veo's 1080P is its video's, ``<video>-1080p``: kie-api.md §3.3): the journal then
+    # looks for a row holding that task, and links a second ask's row to it (Journal.created)
+    same_task_again: bool = field(default=False, kw_only=True)
 
 
 @frozen

@@ -306,3 +306,24 @@ def test_the_journals_writes_build_no_temporary_table(tmp_path: Path) -> None:
         for statement, params in writes:
             program = [step[1] for step in connection.execute(f"EXPLAIN {statement}", params)]
             assert "OpenEphemeral" not in program, statement
+
+
+def test_by_task_is_the_row_holding_the_task_before_an_older_refused_row_naming_it(
+    store: Store,
+) -> None:
+    """A create refused naming the task an earlier one made (Veo 4K asked again, kie-api.md
+    §3.3) keeps its id; a lost create settled with that task later is the row holding it, the
+    one a task's wait and files are written to (by_task). It was the oldest row naming it: a
+    wait in another process wrote to the refused row, and ``kie resume`` owed the holder's
+    for ever."""
+
+    def row(key: str, state: EntryState, at: float) -> Entry:
+        return Entry(key, GROK, {"taskId": "v"}, state, at, at, task_id="t1")
+
+    refused = row("asked-again", EntryState.REJECTED, 1_000.0)
+    store.insert(refused)
+    assert store.by_task("t1") == refused  # no row holds it: the refused row says where it is
+    holder = row("lost", EntryState.CREATED, 1_001.0)
+    store.insert(holder)
+    store.insert(row("later", EntryState.CREATED, 1_002.0))
+    assert store.by_task("t1") == holder

@@ -819,6 +819,131 @@ def test_kie_run_asked_again_for_a_4k_delivers_the_files_of_the_task_made_before
     assert main(resume) == 0  # the lost answer's row was settled: nothing left to settle
 
 
+def test_generate_and_kie_batch_asked_again_for_a_4k_deliver_the_files_of_the_task_made_before(
+    kie_mock: MockServer, kie_async_client: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """As ``kie run``: a 4K asked again is answered 422 naming the 4K task made before
+    (§3.3); ``generate`` (both clients) and ``kie batch`` wait for that task and deliver its
+    files, paying nothing (they raised, and the batch reported the job ``refused``)."""
+    import json
+
+    from kiekit.cli import main
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    names = []
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.wait(video)
+        names = [f"{video.id}-4k-0.mp4", f"{video.id}-4k-preview-1.jpg"]
+        made = kie.submit(UHD_MODEL, task_id=video.id)
+        paths = kie.generate(UHD_MODEL, task_id=video.id, out_dir=tmp_path / "sync")
+        assert sorted(p.name for p in paths) == names
+
+    async def generate() -> list[Path]:
+        async with kie_async_client() as kie:
+            return await kie.generate(UHD_MODEL, task_id=video.id, out_dir=tmp_path / "async")
+
+    assert sorted(p.name for p in asyncio.run(generate())) == names
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    jobs = tmp_path / "jobs.jsonl"
+    job = {"id": "uhd", "model": UHD_MODEL, "input": {"task_id": video.id}}
+    jobs.write_text(json.dumps(job) + "\n", "utf-8")
+    out = tmp_path / "batch"
+    argv = ["batch", str(jobs), "--out", str(out), "--base-url", kie_mock.base_url]
+    code = main([*argv, "--journal", url, "--poll-interval", "0.01"])
+    assert code == 0, capsys.readouterr().err
+    [result] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert (result["state"], result["task_id"]) == ("succeeded", made.id)
+    assert sorted(Path(f).name for f in result["files"]) == names
+    assert all((out / name).is_file() for name in names)
+    made_4k = [t for t in kie_mock.tasks() if t.request_body.get("taskId") == video.id]
+    assert [t.task_id for t in made_4k] == [made.id]  # one 4K task, paid for once
+
+
+def test_every_lost_4k_ask_is_settled_by_the_task_kie_names_one_row_holding_it(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two 4K asks of one video whose answers were lost, then a third: KIE names its one 4K
+    task (§3.3). The oldest lost row is settled with it; the other, left ``unknown`` for ever
+    before, is closed naming it (one task, one row holding it, or ``kie resume`` would wait
+    for and download it twice); so is a lost ask sent once a row holds the task."""
+    from kiekit import OutcomeUnknownError
+    from kiekit.cli import main
+    from kiekit.journal import EntryState, open_journal
+    from kiekit_mock import FaultRule
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a lighthouse at dawn")
+        kie.download(kie.wait(video), tmp_path / "video")  # owed nothing but the 4K
+        kie_mock.faults.add(FaultRule("reset", path=UHD_PATH, when="after", times=2))
+        for _ in range(2):
+            with pytest.raises(OutcomeUnknownError):
+                kie.submit(UHD_MODEL, task_id=video.id)
+        with pytest.raises(UnprocessableError):
+            kie.submit(UHD_MODEL, task_id=video.id)
+        kie_mock.faults.add(FaultRule("reset", path=UHD_PATH, when="after", times=1))
+        with pytest.raises(OutcomeUnknownError):
+            kie.submit(UHD_MODEL, task_id=video.id)
+        with pytest.raises(UnprocessableError):
+            kie.submit(UHD_MODEL, task_id=video.id)
+    [made] = [t for t in kie_mock.tasks() if t.request_body.get("taskId") == video.id]
+    journal = open_journal(url)
+    rows = [row for row in journal.entries() if row.model == UHD_MODEL]
+    assert [(row.state, row.task_id) for row in rows] == [
+        (EntryState.CREATED, made.task_id),  # the first lost answer's row: holds the task
+        *[(EntryState.REJECTED, made.task_id)] * 4,  # lost or refused asks, naming it
+    ]
+    assert [(row.error or {}).get("type") for row in rows] == [
+        None, "AskedAgain", "UnprocessableError", "AskedAgain", "UnprocessableError",
+    ]  # fmt: skip
+    assert journal.by_task(made.task_id) == rows[0]
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    out = tmp_path / "out"
+    resume = ["resume", "--base-url", kie_mock.base_url, "--journal", url, "--out", str(out)]
+    assert main([*resume, "--poll-interval", "0.01"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{video.id}-4k-0.mp4",
+        f"{video.id}-4k-preview-1.jpg",
+    ]
+    journal = open_journal(url)
+    assert [row.state for row in journal.entries() if row.model == UHD_MODEL] == [
+        EntryState.SUCCEEDED,
+        *[EntryState.REJECTED] * 4,
+    ]  # nothing left to settle, nothing owed twice
+
+
+def test_kie_run_asked_again_for_a_4k_says_a_rerun_waits_for_that_task_not_that_it_pays(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """A run asked again for a 4K still rendering that gives up waiting (--timeout): its last
+    word said running it again "creates and pays for another task", where KIE names the same
+    task again and nothing is paid (§3.3)."""
+    import json
+
+    from kiekit.cli import main
+    from kiekit_mock import Lifecycle
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    monkeypatch.setenv("KIEKIT_DATA_DIR", str(tmp_path / "data"))
+    with Client("test-key", base_url=kie_mock.base_url, journal=None, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.wait(video)
+        uhd = kie.submit(UHD_MODEL, task_id=video.id)
+    kie_mock.set_lifecycle(uhd.id, Lifecycle(manual=True))  # rendering until the test ends
+    argv = ["run", UHD_MODEL, "--base-url", kie_mock.base_url, "--input", f"task_id={video.id}"]
+    code = main([*argv, "--out", str(tmp_path / "out"), "--timeout", "0.2", "--json"])
+    assert code == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert (error["type"], error["task_id"]) == ("WaitTimeoutError", uhd.id)
+    assert "pays" not in error["message"]
+    assert "running this command again waits for this same task" in error["message"]
+
+
 def test_extend_and_4k_name_the_video_they_build_on_as_their_parent() -> None:
     provider = VeoProvider()
     fields: list[tuple[str, dict[str, Any]]] = [(EXTEND_MODEL, {"prompt": "on"}), (UHD_MODEL, {})]
@@ -1006,6 +1131,40 @@ def test_1080p_of_an_unfinished_failed_or_4k_task_is_a_parent_error_at_submit(
     assert {e.error["type"] for e in rows if e.error} == {
         "ParentNotFinishedError", "ParentTaskError",
     }  # fmt: skip
+
+
+def test_1080p_asked_twice_is_one_row_holding_the_task_and_one_naming_it(
+    kie_mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KIE keeps one 1080P a video (§3.3): a second ask names the same task, and must not be a
+    second row holding it, which ``kie resume`` would wait for and download again. As a 4K
+    asked again, the second row is closed naming the task the first holds."""
+    from kiekit.cli import main
+    from kiekit.journal import EntryState, open_journal
+
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    with Client("test-key", base_url=kie_mock.base_url, journal=url, poll=FAST_POLL) as kie:
+        video = kie.submit("veo3_fast", prompt="a fox")
+        kie.download(kie.wait(video), tmp_path / "video")  # owed nothing but the 1080P
+        first = kie.submit(HD_MODEL, task_id=video.id)
+        second = kie.submit(HD_MODEL, task_id=video.id)
+        assert first.id == second.id
+        [path] = kie.download(kie.wait(second), tmp_path / "out")
+    journal = open_journal(url)
+    rows = [row for row in journal.entries() if row.model == HD_MODEL]
+    assert [(row.state, row.task_id) for row in rows] == [
+        (EntryState.SUCCEEDED, first.id),
+        (EntryState.REJECTED, first.id),
+    ]
+    assert rows[1].error is not None
+    assert rows[1].error["type"] == "AskedAgain"
+    assert journal.by_task(first.id) == rows[0]
+    assert [Path(f) for f in rows[0].files] == [path.resolve()]
+
+    monkeypatch.setenv("KIE_API_KEY", "test-key")
+    resume = ["resume", "--base-url", kie_mock.base_url, "--journal", url]
+    assert main([*resume, "--out", str(tmp_path / "again"), "--poll-interval", "0.01"]) == 0
+    assert not (tmp_path / "again").exists()  # nothing owed: nothing downloaded twice
 
 
 def test_1080p_is_journaled_and_kie_resume_finishes_it(

@@ -23,6 +23,7 @@ from kiekit._engine.drain import Drain
 from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
 from kiekit._engine.ops import Flow, Record, Sleep
 from kiekit._paths import native, writable_folder
+from kiekit._redact import printable
 from kiekit.errors import (
     ApiError,
     ConfigurationError,
@@ -34,6 +35,7 @@ from kiekit.errors import (
     expired_answer,
     fetch_refused,
     follow_up_refused,
+    made_before,
 )
 from kiekit.fields import Input
 from kiekit.journal import HeldElsewhere, Recorder, TakenOver
@@ -235,7 +237,8 @@ class Session:
             if told is not exc:
                 raise told from exc
             raise
-        yield from self._record(partial(recorder.created, intent, task))
+        again = request.same_task_again
+        yield from self._record(partial(recorder.created, intent, task, same_task_again=again))
         self._made(task, idempotency_key if intent is None else intent.key)
         return task
 
@@ -368,10 +371,13 @@ class Session:
             writable_folder(folder)
         except (OSError, ValueError) as exc:  # nothing sent yet: no task id to keep
             raise FileWriteError.of(exc, folder) from exc
-        task = yield from self.submit(
-            model, params, fields, callback_url=callback_url, idempotency_key=idempotency_key,
-            out_dir=out_dir,
-        )  # fmt: skip
+        try:
+            task = yield from self.submit(
+                model, params, fields, callback_url=callback_url,
+                idempotency_key=idempotency_key, out_dir=out_dir,
+            )  # fmt: skip
+        except ApiError as refused:
+            task = followed(refused, model)  # else raised again
         results = yield from self.wait(task, timeout=timeout, on_status=None)
         return (yield from self.download(results, out_dir))
 
@@ -402,6 +408,22 @@ class Session:
         self, source: Source, *, upload_path: str, file_name: str | None
     ) -> Flow[UploadedFile]:
         return self.files.upload(source, upload_path=upload_path, file_name=file_name)
+
+
+def followed(refused: ApiError, model: str) -> Task:
+    """The task a create's refusal names as made for the same request before (made_before:
+    a Veo 4K asked again, kie-api.md §3.3), to wait for and deliver as one made now; nothing
+    was paid for this time. Any other refusal is raised again."""
+    named = made_before(refused)
+    if named is None:
+        raise refused
+    request_log.log.info(
+        "task %s (%s) was made for this request before (KIE's answer: %s %s): not created "
+        "again, nothing paid for; waiting for it",
+        named, model, refused.code, printable(refused.kie_message),
+        extra=request_log.fields(task_id=named, model=model),
+    )  # fmt: skip
+    return Task(named, model)
 
 
 def _unknown(observer: Observer | None, model: str, key: str | None, exc: BaseException) -> None:

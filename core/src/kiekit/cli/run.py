@@ -207,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
                     "plugin is fixed"
                 )
             elif _resumable(exc) and not args.mock:
-                exc.message += _next_step(task, args.idempotency_key)
+                exc.message += _next_step(task, args.idempotency_key, asked_again is not None)
             came_after_create(exc)
             raise
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
     code = 0
     if left:  # done and delivered: "ok" stays true, so a script does not run it (pay) again
         answer["unrecorded"] = unrecorded_json(client.journal, left)
-        say_unrecorded("run", len(left), "it would create and pay for a new task")
+        say_unrecorded("run", len(left), _again(asked_again is not None))
         code = EXIT_UNRECORDED
     try:
         if emit(args, "run", answer):
@@ -332,17 +332,15 @@ def _retake_from_gone_mock(client: Client, key: str) -> bool:
 
 
 def _named_by_refusal(refused: ApiError, model: str) -> Task:
-    """The task KIE's refusal of the create names as the one it made for this request before
-    (its ``data.taskId``): asking again for a Veo 4K answers 422 "4k is processing…" or "The
-    video has been generated successfully" with the 4K task made (and paid for) the first
-    time (kie-api.md §3.3). Nothing was made now; the run waits for that task and downloads
-    its files as for one it made, so asking again delivers what was paid for. Any other
-    refusal is raised again."""
+    """The task KIE's refusal of the create names as made for this request before
+    (:func:`~kiekit.errors.made_before`: a Veo 4K asked again, kie-api.md §3.3). Nothing was
+    made now; the run waits for that task and downloads its files as for one it made, so
+    asking again delivers what was paid for. Any other refusal is raised again."""
+    from kiekit.errors import made_before
     from kiekit.models import Task
 
-    data = refused.data
-    named = refused.task_id
-    if named is None or not isinstance(data, dict) or data.get("taskId") != named:
+    named = made_before(refused)
+    if named is None:
         raise refused
     return Task(named, model)
 
@@ -356,9 +354,12 @@ def _resumable(exc: KieError) -> bool:
     return not isinstance(exc, TaskFailedError | ResultsExpiredError | PluginHookError)
 
 
-def _next_step(task: Task, key: str | None) -> str:
+def _next_step(task: Task, key: str | None, asked_again: bool = False) -> str:
     """What to do after :func:`_resumable`'s error, as a stop says it: a retry loop that runs
-    the same command again would create (and pay for) a new task each time."""
+    the same command again would create (and pay for) a new task each time — unless KIE named
+    the task made before (``asked_again``), as it does again for the same request."""
+    if asked_again:  # nothing was made now; the journal may hold no row of the task
+        return f"; task {task.id} goes on at KIE: {_again(True)}"
     if key is not None:
         again = f"rerunning with --idempotency-key {key} waits for this same task"
     else:
@@ -367,6 +368,17 @@ def _next_step(task: Task, key: str | None) -> str:
         f"; task {task.id} goes on at KIE and stays in the journal: kie resume finishes it "
         f"({again})"
     )
+
+
+def _again(asked_again: bool) -> str:
+    """What running ``kie run`` again would do, said as it ends: create and pay for a new
+    task; or, when KIE named the task made for this request before (a Veo 4K asked again,
+    kie-api.md §3.3), name that same task again and wait for it, paying nothing."""
+    if asked_again:
+        return (
+            "running this command again waits for this same task: KIE names it again, nothing paid"
+        )
+    return "it would create and pay for a new task"
 
 
 def _made(client: Client, task: Task, model: str, key: str | None, asked_at: float | None) -> str:

@@ -68,6 +68,8 @@ DEFAULT_LEASE = 60.0
 # How many task ids a journal maps to their rows in memory (the rest are looked up by the
 # store's index on task_id): a few times the tasks a process has in flight at once.
 REMEMBERED_TASKS = 10_000
+# the states of a row that holds its task (Journal.created: a create asked again links to it)
+_HOLDS_TASK = frozenset({EntryState.CREATED, EntryState.SUCCEEDED, EntryState.FAILED})
 
 
 # How soon a keyed create this process is sending is looked at again: a create's answer takes
@@ -1124,11 +1126,53 @@ class Journal:
             except Exception:  # a listener's bug must not fail the write that recorded a task
                 log.exception("a journal listener (on_create_ended) raised")
 
-    def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
+    def created(
+        self, entry: Entry, task: Task, *, read_back: bool = True, same_task_again: bool = False
+    ) -> Entry | None:
+        """KIE answered create ``entry`` with ``task``: the row is ``created``, holding it.
+        ``same_task_again``: KIE answers this create with one task however often it is asked,
+        making nothing the second time (the request says so: Veo's 1080P is its video's,
+        kie-api.md §3.3). A row holding that task already keeps it; this row is closed as a
+        Veo 4K asked again is, ``rejected`` and naming the task: one task is one row's (a
+        task's row is found by its id, and ``kie resume`` would wait for and download it once
+        per row). Only such creates look for the row, so no other create pays a store read."""
+        if same_task_again:
+            try:
+                holder = self.by_task(task.id)
+            except (KieError, OSError):  # unreadable: this row holds the task, as before
+                log.debug("no row of task %s looked for", task.id, exc_info=True)
+                holder = None
+            if (
+                holder is not None
+                and holder.key != entry.key
+                and holder.state in _HOLDS_TASK
+                and holder.model == entry.model
+                and holder.base_url == entry.base_url
+            ):
+                return self._made_again(entry, task, holder, read_back)
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
         try:
             return self._write(entry.key, changes, read_back, task.id)
+        finally:
+            self._create_ended()
+
+    def _made_again(self, entry: Entry, task: Task, holder: Entry, read_back: bool) -> Entry | None:
+        """:meth:`created` of a create asked again whose task row ``holder`` holds."""
+        changes = {
+            "state": EntryState.REJECTED,
+            "task_id": task.id,  # where the task is: kie tasks shows it, kie resume owes nothing
+            "error": {
+                "type": "AskedAgain",
+                "message": f"asked again for task {task.id}, which row {holder.key} holds: "
+                "nothing made",
+            },
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        self._unheld(entry.key)
+        try:
+            return self._write(entry.key, changes, read_back)
         finally:
             self._create_ended()
 
@@ -1179,44 +1223,84 @@ class Journal:
     def _link_lost_answer(self, entry: Entry, task_id: str) -> None:
         """KIE refused create ``entry`` naming task ``task_id``, the one it made for the same
         request before (a second Veo 4K request is answered 422 "4k is processing…" or "…
-        generated successfully" with the 4K task's ``data.taskId``: kie-api.md §3.3). When no
-        row holds that task (a refused row naming it is not one) and the oldest row of the same
-        create — model, server, account, body but for its callback URL — has an unknown
-        outcome (sent, its answer lost), that create made it: the row is settled with it, as
-        ``kie settle KEY --task-id`` would, and ``kie resume`` waits for it and fetches its
-        files instead of asking to settle for ever. Only a refusal naming a task comes here,
-        so no other create pays for the look-up. A row some live process is sending now is
-        left to its own answer; a journal that fails here leaves the rows as they were."""
+        generated successfully" with the 4K task's ``data.taskId``: kie-api.md §3.3). Every
+        other row of the same create — model, server, account, body but for its callback URL
+        — whose outcome is unknown (sent, its answer lost) is answered by that task too: KIE
+        makes one 4K per video (and index), so a lost ask of it either made that task, was
+        refused naming it, or never arrived; no such row can hold a task of its own.
+
+        Yet one task is one row's (the journal finds a task's row by its id, and ``kie
+        resume`` would wait for and download it once per row holding it): when no row holds
+        it (a refused row naming it is not one), the oldest lost row — the likeliest to have
+        made it — is settled with it, as ``kie settle KEY --task-id`` would, and ``kie resume``
+        waits for it and fetches its files instead of asking to settle for ever. The others
+        (all of them, when a row holds it already) are closed as the asked-again row is:
+        ``rejected``, naming the task (:meth:`_asked_again`). Only a refusal naming a task
+        comes here, so no other create pays for the look-up. A row some live process is
+        sending now is left to its own answer; a journal that fails here leaves the rows it
+        had not come to as they were."""
         try:
             holder = self.by_task(task_id)
-            if holder is not None and holder.state is not EntryState.REJECTED:
-                return  # the task is a row's already: this was only asked again
+            if holder is not None and holder.state is EntryState.REJECTED:
+                holder = None  # a refusal naming the task: it holds none
+            if holder is not None and (
+                holder.model != entry.model or holder.base_url != entry.base_url
+            ):
+                return  # another create's task of the same id: not this one's to link
             unknown = frozenset({EntryState.SENDING, EntryState.UNKNOWN})
-            lost = next(
-                (
-                    row
-                    for row in self.select(Selection(states=unknown, model=entry.model))
-                    if row.key != entry.key
-                    and row.base_url == entry.base_url
-                    and row.account == entry.account
-                    and row.request is not None
-                    and entry.request is not None
-                    and _same_input(row.request, entry.request)
-                ),
-                None,
-            )
-            if lost is None:
-                return
-            settled = self._settle(lost, lost.key, task_id)
-        except (KieError, OSError):  # ValidationError: sent by a live process, or changed
-            log.debug("row of task %s not linked up", task_id, exc_info=True)
+            lost = [
+                row
+                for row in self.select(Selection(states=unknown, model=entry.model))
+                if row.key != entry.key
+                and row.base_url == entry.base_url
+                and row.account == entry.account
+                and row.request is not None
+                and entry.request is not None
+                and _same_input(row.request, entry.request)
+                and not (row.state is EntryState.SENDING and self.sender_alive(row))
+            ]
+        except (KieError, OSError):
+            log.debug("rows of task %s not linked up", task_id, exc_info=True)
             return
-        self._remember(task_id, settled.key)  # the wait's writes go to the settled row
+        for row in lost:
+            try:
+                if holder is None:
+                    holder = self._settle(row, row.key, task_id)
+                    self._remember(task_id, holder.key)  # the wait's writes go to this row
+                    log.info(
+                        "task %s: KIE named it for the create of row %s, whose answer was "
+                        "lost: settled with it (kie resume finishes it)",
+                        task_id,
+                        holder.key,
+                    )
+                else:
+                    self._asked_again(row, task_id, holder.key)
+            except (KieError, OSError):  # ValidationError: its answer came meanwhile
+                log.debug("row %s of task %s not linked up", row.key, task_id, exc_info=True)
+
+    def _asked_again(self, row: Entry, task_id: str, holder: str) -> None:
+        """Close lost create ``row``, answered by task ``task_id`` that row ``holder`` holds:
+        ``rejected`` and naming the task, as a create refused naming it is (``kie tasks``
+        shows where what was paid for is; ``kie resume`` owes it nothing)."""
+        changes = {
+            "state": EntryState.REJECTED,
+            "task_id": task_id,
+            "error": {
+                "type": "AskedAgain",
+                "message": f"its answer was lost; KIE names task {task_id} for this request, "
+                f"which row {holder} holds (one task for them both: kie-api.md §3.3)",
+            },
+            "updated_at": self._clock(),
+            "lease_until": None,
+        }
+        if self.store.update(row.key, changes, only_if=[row.state]) is None:
+            raise ValidationError("key", f"row {row.key!r} changed meanwhile")
         log.info(
-            "task %s: KIE named it for the create of row %s, whose answer was lost: settled "
-            "with it (kie resume finishes it)",
+            "task %s: KIE named it for the create of row %s, whose answer was lost; row %s "
+            "holds it: closed, naming it",
             task_id,
-            settled.key,
+            row.key,
+            holder,
         )
 
     # -- the wait and the files --------------------------------------------------------------
@@ -1794,10 +1878,15 @@ class Recorder:
         assert entry.task_id is not None  # adopted with one
         return Task(id=entry.task_id, model=entry.model)
 
-    def created(self, intent: Entry | None, task: Task) -> None:
+    def created(self, intent: Entry | None, task: Task, *, same_task_again: bool = False) -> None:
         if self.journal is not None and intent is not None:
             journal = self.journal
-            self._safely(task.id, lambda: journal.created(intent, task, read_back=False))
+            self._safely(
+                task.id,
+                lambda: journal.created(
+                    intent, task, read_back=False, same_task_again=same_task_again
+                ),
+            )
 
     def parked(self, intent: Entry, exc: BaseException) -> None:
         """The create was refused in words that prove KIE made nothing; it waits to be sent

@@ -422,7 +422,9 @@ class PostgresStore:
         return self._one(f"{_SELECT} WHERE key = %s", key)
 
     def by_task(self, task_id: str) -> Entry | None:
-        return self._one(f"{_SELECT} WHERE task_id = %s ORDER BY created_at LIMIT 1", task_id)
+        # the row holding the task before a refused one naming it (JournalStore.by_task)
+        order = "ORDER BY state = 'rejected', created_at LIMIT 1"
+        return self._one(f"{_SELECT} WHERE task_id = %s {order}", task_id)
 
     def entries(self) -> list[Entry]:
         query = f"{_SELECT} ORDER BY created_at, key"

@@ -102,7 +102,9 @@ class JournalStore(Protocol):
     def get(self, key: str) -> Entry | None: ...
 
     def by_task(self, task_id: str) -> Entry | None:
-        """The row of a created task."""
+        """The row of a created task: the oldest holding it; a ``rejected`` row naming it
+        (a create refused naming the task an earlier one made, kie-api.md §3.3) only when no
+        row holds it."""
 
     def entries(self) -> list[Entry]:
         """Every row, oldest first, all in memory at once (small journals, tests): a reader of
@@ -209,7 +211,11 @@ class MemoryStore:
 
     def by_task(self, task_id: str) -> Entry | None:
         with self._lock:
-            return next((row for row in self._rows.values() if row.task_id == task_id), None)
+            named = sorted(
+                (row for row in self._rows.values() if row.task_id == task_id),
+                key=lambda row: (row.state is EntryState.REJECTED, row.created_at),
+            )
+        return named[0] if named else None
 
     def entries(self) -> list[Entry]:
         with self._lock:
@@ -812,7 +818,8 @@ class SqliteStore:
     def by_task(self, task_id: str) -> Entry | None:
         query = (
             f"SELECT {', '.join(_COLUMNS)} FROM entries WHERE task_id = ? "  # noqa: S608
-            "ORDER BY created_at LIMIT 1"
+            # the row holding the task before a refused one naming it (JournalStore.by_task)
+            "ORDER BY state = 'rejected', created_at LIMIT 1"
         )
         with self._guard():
             found = self._connection().execute(query, (task_id,)).fetchone()

@@ -242,7 +242,10 @@ class VeoProvider(SuccessFlagProvider):
                     "callback_url", f"{HD_MODEL} takes none: KIE calls no URL for a 1080P"
                 )
             source: str = getattr(params, "task_id")  # noqa: B009 - Veo1080p's, checked above
-            return attrs.evolve(self.status_request(source), parent_task_id=source)
+            # one 1080P a video, however often asked (§3.3): the journal links a second ask
+            return attrs.evolve(
+                self.status_request(source), parent_task_id=source, same_task_again=True
+            )
         request = super().build_request(model_id, params, callback_url=callback_url)
         if model_id == EXTEND_MODEL:
             return attrs.evolve(request, path=EXTEND_PATH)
