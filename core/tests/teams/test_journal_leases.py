@@ -231,8 +231,12 @@ def test_an_ended_processs_leases_are_ended_once_not_once_a_row(
     journal = Journal(store)
     renewals: list[tuple[str, float]] = []
     renew = store.renew
-    monkeypatch.setattr(store, "renew", lambda owner, lease: renewals.append((owner, lease))
-                        or renew(owner, lease))  # fmt: skip
+
+    def counted(owner: str, lease: float) -> int:
+        renewals.append((owner, lease))
+        return renew(owner, lease)
+
+    monkeypatch.setattr(store, "renew", counted)
     entries = [store.get(f"job{n}") for n in range(5)]
     assert all(entry is not None and journal.held_elsewhere(entry) == 0.0 for entry in entries)
     assert renewals == [(dead, 0.0)]
