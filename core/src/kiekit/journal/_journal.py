@@ -1747,11 +1747,14 @@ class Recorder:
             )
         if earlier is not None and earlier.task_id is not None:
             return Task(id=earlier.task_id, model=earlier.model)
-        if earlier is not None and earlier.state in (EntryState.CLAIMED, EntryState.SENDING):
+        waiting = (EntryState.CLAIMED, EntryState.SENDING, EntryState.REJECTED)
+        if earlier is not None and earlier.state in waiting:
             left = self.journal.held_elsewhere(earlier) or self._sending_here(earlier)
             # another worker sends it now (its answer will be in the row), or holds the job
-            # and has not sent it (or is gone: then the next try takes the row over)
-            if left > 0 or earlier.state is EntryState.CLAIMED:
+            # and has not sent it, or parked it to send again after a 429 (Journal.parked:
+            # KIE made nothing, kie-api.md §8); or it is gone, or let the row go since
+            # intend's try: then the next try takes the row over and sends it
+            if left > 0 or earlier.state is not EntryState.SENDING:
                 raise HeldElsewhere(key, earlier.owner, left)
         when = time.strftime(
             "%Y-%m-%d %H:%M:%S", time.localtime(earlier.created_at if earlier else 0)
