@@ -198,6 +198,9 @@ class Journal:
         # noticed (renew_at_work, taken_over), and the writes about it are made only while it
         # is still this process's (_written: owned_by)
         self._holding: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # row key -> the `kie batch --celery` run a create of it answered here is written as
+        # made by (made_for_run, created)
+        self._runs: dict[str, str] = {}
         # row key -> the worker that took it over from this process (taken_over)
         self._taken: dict[str, str | None] = {}
         # model -> job id -> keys of an older kiekit's folder-keyed batch rows (folder_keyed)
@@ -1117,9 +1120,34 @@ class Journal:
             except Exception:  # a listener's bug must not fail the write that recorded a task
                 log.exception("a journal listener (on_create_ended) raised")
 
+    @contextlib.contextmanager
+    def made_for_run(self, key: str, run: str | None) -> Iterator[None]:
+        """A create of row ``key`` answered here meanwhile was paid for by run ``run`` (a ``kie
+        batch --celery`` run's id): :meth:`created` writes it with the task id (Entry.run), so
+        that run's summary counts the task and no other run's does, whichever worker finishes
+        it. Only the worker whose create KIE answered writes it; nothing decides on it."""
+        if run is None:
+            yield
+            return
+        with self._lock:
+            before = self._runs.get(key)
+            self._runs[key] = run
+        try:
+            yield
+        finally:
+            with self._lock:
+                if before is None:
+                    self._runs.pop(key, None)
+                else:
+                    self._runs[key] = before
+
     def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
+        with self._lock:
+            run = self._runs.get(entry.key)
+        if run is not None and getattr(self.store, "keeps_runs", False):  # a store of one's own
+            changes["run"] = run  # may have no such column: its summaries count as before
         try:
             return self._write(entry.key, changes, read_back, task.id)
         finally:
