@@ -689,6 +689,7 @@ async def run_job(
     slots: asyncio.Semaphore | None = None,
     refused_since: float | None = None,
     out_of_credits: asyncio.Event | None = None,
+    run: str | None = None,
 ) -> JobResult:
     """One job as a batch runs it (here, or on a Celery worker: docs/teams.md): claimed in the
     journal, created once under its key, waited on, its files downloaded into ``out_dir``. A job
@@ -698,7 +699,9 @@ async def run_job(
     refused since then (402 no credits, 422 its input: nothing made) is reported from its row,
     not sent again — each worker of one run resending it burnt the shared create budget for
     nothing; a later run tries it again. ``out_of_credits``: set by a create refused with
-    402; once set, a job not sent yet is not sent (``not_sent``)."""
+    402; once set, a job not sent yet is not sent (``not_sent``). ``run``: the id of the
+    ``kie batch --celery`` run that sent the job, written with the task id of a create made
+    here (Journal.made_for_run), so that only that run counts the task as paid for."""
     journal = _shared_journal(client, journal)
     folder = _absolute(out_dir)
     key = job_key(job)
@@ -717,6 +720,7 @@ async def run_job(
                         timeout,
                         refused_since,
                         out_of_credits,
+                        run,
                     )
             except JournalError as exc:  # its row could not be read or written: nothing sent
                 delay = next(delays, None)
@@ -780,6 +784,16 @@ def made_before(journal: Journal, job: Job, out_dir: Path) -> bool:
     return entry.state is not EntryState.REJECTED
 
 
+def made_by(journal: Journal, job: Job, out_dir: Path, task_id: str) -> str | None:
+    """The ``kie batch --celery`` run whose worker's create made ``job``'s task ``task_id``
+    (Entry.run), or None when its row does not say (made outside such a run, by a worker of
+    an older kiekit, settled by hand, or the row holds another task now). Blocking."""
+    entry = _row_of(journal, job_key(job), out_dir, job)
+    if entry is None or entry.task_id != task_id or entry.state is EntryState.REJECTED:
+        return None
+    return entry.run
+
+
 def finished_since(journal: Journal, job: Job, out_dir: Path, since: float) -> bool:
     """Whether ``job``'s row was last written at ``since`` (the journal's clock) or later: a
     job another worker finished while this run ran, not one an earlier run left done."""
@@ -802,6 +816,7 @@ async def _try_job(
     timeout: float | None,
     refused_since: float | None = None,
     out_of_credits: asyncio.Event | None = None,
+    run: str | None = None,
 ) -> JobResult | tuple[str, float]:
     """The job's result, or its key and how long another worker still holds it."""
     entry = await _off_loop(journal, partial(_row_of, journal, key, out_dir, job))
@@ -829,7 +844,9 @@ async def _try_job(
         if entry.model != job.model or entry.state.outcome_unknown:
             # another model under the key, or a create sent by a worker that is gone: submit
             # refuses both with the reason, before anything is sent or downloaded
-            return await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits)
+            return await _run_claimed(
+                client, journal, job, key, out_dir, timeout, out_of_credits, run
+            )
         return key, _RELOOK  # it changed meanwhile (finished, let go, a gone holder's ended)
     if _finished_elsewhere(held, folder):  # finished between our look and our claim
         await _let_go(journal, key)
@@ -848,7 +865,7 @@ async def _try_job(
         why = NotSent()
         await _let_go(journal, key, refused=why)
         return JobResult(job.line, job.id, NOT_SENT, None, job.model, error=error_record(why))
-    result = await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits)
+    result = await _run_claimed(client, journal, job, key, out_dir, timeout, out_of_credits, run)
     if from_gone and result.task_id is not None and not result.made:
         return evolve(result, taken_from_gone=True)
     return result
@@ -862,6 +879,7 @@ async def _run_claimed(
     out_dir: Path,
     timeout: float | None,
     out_of_credits: asyncio.Event | None = None,
+    run: str | None = None,
 ) -> JobResult:
     """Submit (or find the task of), wait for and download a job; ``submit`` says why when the
     row cannot be worked on here. A create refused for want of credits sets ``out_of_credits``.
@@ -870,9 +888,10 @@ async def _run_claimed(
     task: Task | None = None
     try:
         try:
-            task = await client.submit(
-                job.model, job.input, callback_url=job.callback_url, idempotency_key=key
-            )
+            with journal.made_for_run(key, run):  # a task made here is written as run's
+                task = await client.submit(
+                    job.model, job.input, callback_url=job.callback_url, idempotency_key=key
+                )
         except ApiError as refused:  # a Veo 4K asked again: its task, made before, delivered
             task = followed(refused, job.model)  # else raised again
         results = await client.wait(task, timeout=timeout)

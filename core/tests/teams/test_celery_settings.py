@@ -126,6 +126,9 @@ def test_a_batch_message_is_one_a_worker_of_an_older_kiekit_takes() -> None:
     }
     assert options["headers"] == {"kiekit_refused_since": 1_700_000_000.25}
     assert json.loads(json.dumps(options)) == options  # the json serializer's
+    with_run = task_options(job, "/shared/out", 30.0, 0.5, 1_700_000_000.25, "r1")
+    assert with_run["args"] == options["args"]  # the run's id is a header too
+    assert with_run["headers"] == {"kiekit_refused_since": 1_700_000_000.25, "kiekit_run": "r1"}
 
 
 def test_a_worker_takes_the_batch_start_from_the_header_and_refuses_a_bad_one(
@@ -137,19 +140,22 @@ def test_a_worker_takes_the_batch_start_from_the_header_and_refuses_a_bad_one(
     from kiekit.distributed.celery_app import make_app
 
     ran: list[object] = []
+    runs: list[object] = []
 
     class Runtime:
-        def run(self, job: Job, *args: object) -> JobResult:
+        def run(self, job: Job, *args: object, run: str | None = None) -> JobResult:
             ran.append(args[-1])
+            runs.append(run)
             return JobResult(job.line, job.id, "succeeded", "t1", job.model)
 
     monkeypatch.setattr(worker, "runtime", Runtime)
     settings = CelerySettings("memory://", "cache+memory://", "q", 30.0)
     task = make_app(settings).tasks["kiekit.run_job"]
     args = [job_message(Job(1, "j1", GROK, {"prompt": "x"})), "/out", None, None]
-    for headers in ({"kiekit_refused_since": 12.5}, None):
+    for headers in ({"kiekit_refused_since": 12.5, "kiekit_run": "r1"}, None):
         assert task.apply(args=args, headers=headers).get()["state"] == "succeeded"
     assert ran == [12.5, None]
+    assert runs == ["r1", None]  # the run's id, written with a task made (Entry.run)
     refused = task.apply(args=args, headers={"kiekit_refused_since": "soon"})
     assert isinstance(refused.result, ValidationError)
     assert refused.result.field == "kiekit_refused_since"

@@ -1,7 +1,8 @@
 """What a team's operator reads after trouble (outside tester "celeryteam"): the tasks each
 Celery batch says it paid for add up to what was paid (finding 1), a create whose sender died
 reads "outcome unknown … kie settle" whoever found it (finding 2), a stop before any job was
-sent says so (finding 3), and an unknown outcome keeps what caused it (finding 4).
+sent says so (finding 3), and an unknown outcome keeps what caused it (finding 4). A task is
+counted by the run whose worker's create made it, as its row says, when failures overlap.
 
 On the memory and SQLite stores, their clock moved by hand: no sleeps, no servers.
 """
@@ -51,21 +52,30 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> A
         sqlite.close()
 
 
-def _run(kit: SimpleNamespace, kie: Any, journal: Journal, job: Job, out: Path) -> JobResult:
+def _run(
+    kit: SimpleNamespace, kie: Any, journal: Journal, job: Job, out: Path, run: str | None = None
+) -> JobResult:
     async def scenario() -> JobResult:
         async with AsyncClient(
             kit.CANARY, transport=kie.transport, journal=journal, poll=FAST, **NO_LIMITS
         ) as client:
-            return await run_job(client, journal, job, out)
+            return await run_job(client, journal, job, out, run=run)
 
     return asyncio.run(scenario())
 
 
 def _row_left_by_a_gone_worker(
-    kit: SimpleNamespace, store: JournalStore, clock: FakeClock, job: Job, out: Path, state: str
+    kit: SimpleNamespace,
+    store: JournalStore,
+    clock: FakeClock,
+    job: Job,
+    out: Path,
+    state: str,
+    run: str | None = None,
 ) -> None:
     """``job``'s row as a worker of another host left it when it died (its lease ran out):
-    its create sent (``sending``, KIE's answer lost with it) or answered (``created``)."""
+    its create sent (``sending``, KIE's answer lost with it) or answered (``created``), by a
+    worker of Celery run ``run`` (as run_job makes it)."""
     first = Journal(store, clock=clock)
     kie = kit.FakeKie(statuses=[kit.market("waiting")])
 
@@ -73,7 +83,8 @@ def _row_left_by_a_gone_worker(
         async with AsyncClient(
             kit.CANARY, transport=kie.transport, journal=first, **NO_LIMITS
         ) as client:
-            await client.submit(job.model, job.input, idempotency_key=job_key(job))
+            with first.made_for_run(job_key(job), run):
+                await client.submit(job.model, job.input, idempotency_key=job_key(job))
 
     asyncio.run(create())
     changes: dict[str, Any] = {"owner": GONE, "lease_until": clock.now + 60}
@@ -116,6 +127,104 @@ def test_a_task_taken_over_from_a_worker_killed_after_its_create_counts_once(
     collected = result_from_answer(job, answer)
     assert made_in_run(collected, before=False).made is True
     assert made_in_run(collected, before=True).made is False  # an earlier run's task
+
+
+def _counted(result: JobResult, journal: Journal, job: Job, out: Path, run: str) -> bool:
+    """Whether run ``run``'s summary counts ``result`` (its answer through the broker) as a
+    task it paid for, as kie batch --celery's collector does."""
+    from kiekit.batch import made_by
+    from kiekit.distributed.collect import made_by_run
+    from kiekit.distributed.messages import answer_of, result_from_answer
+
+    collected = result_from_answer(job, answer_of(result))
+    maker = made_by(journal, job, out, collected.task_id) if collected.task_id else None
+    return made_by_run(collected, before=False, maker=maker, run=run).made is True
+
+
+def test_a_worker_writes_its_runs_id_with_the_task_its_create_made(
+    kit: SimpleNamespace, store: JournalStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    job, out = Job(1, "j1", kit.GROK_T2I, {"prompt": "a fox"}), tmp_path / "out"
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie(statuses=[kit.market("success", urls=[url])], files={url: kit.PNG})
+    journal = Journal(store, clock=clock)
+
+    result = _run(kit, kie, journal, job, out, run="run-1")
+
+    assert (result.state, result.made) == ("succeeded", True)
+    row = journal.get(job_key(job))
+    assert row is not None
+    assert (row.task_id, row.run) == (result.task_id, "run-1")
+    assert _counted(result, journal, job, out, "run-1")
+    assert not _counted(result, journal, job, out, "run-2")
+
+
+def test_a_task_made_by_a_stalled_worker_of_one_run_and_taken_over_by_another_counts_once(
+    kit: SimpleNamespace, store: JournalStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Two `kie batch --celery` runs of the same jobs at once. Run 1's worker makes the task
+    and stalls past its lease (SIGSTOP, a GC pause); run 2's worker takes the row over from it
+    and finishes the job (taken_from_gone); run 1's worker then runs again and answers the job
+    taken over, its own create's task (made). Both runs counted the task: the row did not say
+    which run made it. Only run 1 counts it now."""
+    job, out = Job(1, "j1", kit.GROK_T2I, {"prompt": "a fox"}), tmp_path / "out"
+    _row_left_by_a_gone_worker(kit, store, clock, job, out, "created", run="run-1")
+    journal = Journal(store, clock=clock)
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie(statuses=[kit.market("success", urls=[url])], files={url: kit.PNG})
+
+    taker = _run(kit, kie, journal, job, out, run="run-2")
+
+    assert (taker.state, taker.made, taker.taken_from_gone) == ("succeeded", False, True)
+    row = journal.get(job_key(job))
+    assert row is not None
+    assert row.run == "run-1"  # the maker's run, whoever finished the job
+    stalled = JobResult(1, "j1", "taken_over", taker.task_id, job.model, made=True)
+    assert not _counted(taker, journal, job, out, "run-2")
+    assert _counted(stalled, journal, job, out, "run-1")
+    assert not [r for r in kie.requests if r.url.endswith("/jobs/createTask")]  # not again
+
+
+def test_a_task_whose_taker_died_too_counts_in_the_run_that_made_it_not_the_one_that_ended_it(
+    kit: SimpleNamespace, store: JournalStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Run 1's worker makes the task and dies; run 2's worker takes the row over and dies
+    too; run 2's message, redelivered, takes it over again and finishes the job; run 1's,
+    redelivered, finds the job done. Run 2 counted the task (taken from a gone holder, in a
+    row that held no task when run 2 sent it) and run 1, which paid for it, did not. The row
+    says which run made it: run 1 counts it, run 2 does not."""
+    job, out = Job(1, "j1", kit.GROK_T2I, {"prompt": "a fox"}), tmp_path / "out"
+    key = job_key(job)
+    _row_left_by_a_gone_worker(kit, store, clock, job, out, "created", run="run-1")
+    first_taker = Journal(store, clock=clock)  # run 2's worker
+    assert first_taker.claim(job.model, key, out_dir=str(out)) is not None
+    assert store.update(key, {"owner": GONE + "2", "lease_until": clock.now + 60}) is not None
+    clock.now += 61  # ... which died: its lease ran out too
+    url = f"{kit.CDN}/a1.png"
+    kie = kit.FakeKie(statuses=[kit.market("success", urls=[url])], files={url: kit.PNG})
+
+    ended = _run(kit, kie, Journal(store, clock=clock), job, out, run="run-2")
+    found = _run(kit, kie, Journal(store, clock=clock), job, out, run="run-1")
+
+    assert (ended.state, ended.made, ended.taken_from_gone) == ("succeeded", False, True)
+    assert (found.state, found.task_id) == ("succeeded", ended.task_id)
+    journal = Journal(store, clock=clock)
+    assert not _counted(ended, journal, job, out, "run-2")
+    assert _counted(found, journal, job, out, "run-1")
+    assert not [r for r in kie.requests if r.url.endswith("/jobs/createTask")]  # not again
+
+
+def test_a_task_an_older_worker_made_counts_as_its_worker_says() -> None:
+    """A row that names no run (an older kiekit's worker made the task): counted as before."""
+    from kiekit.distributed.collect import made_by_run
+
+    made = JobResult(1, "j1", "succeeded", "task-1", "m", made=True)
+    assert made_by_run(made, before=False, maker=None, run="run-2").made is True
+    found = JobResult(1, "j1", "succeeded", "task-1", "m", made=False)
+    assert made_by_run(found, before=False, maker=None, run="run-2").made is False
+    # a row that names a run: that run's, whatever a worker says
+    assert made_by_run(found, before=False, maker="run-2", run="run-2").made is True
+    assert made_by_run(made, before=False, maker="run-1", run="run-2").made is False
 
 
 def test_a_create_whose_sender_died_reads_outcome_unknown_not_held_by_its_finder(

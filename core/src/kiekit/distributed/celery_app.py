@@ -28,10 +28,12 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from kiekit.distributed import worker
 from kiekit.distributed.messages import (
     REFUSED_SINCE_HEADER,
+    RUN_HEADER,
     TASK_NAME,
     answer_of,
     job_from_message,
     refused_since_of,
+    run_of,
 )
 from kiekit.distributed.settings import CelerySettings
 
@@ -87,8 +89,9 @@ def run_job_task(
     (a worker of an older kiekit failed on it)."""
     if refused_since is None:
         refused_since = refused_since_of(_header(task.request, REFUSED_SINCE_HEADER))
+    run = run_of(_header(task.request, RUN_HEADER))
     result = worker.runtime().run(
-        job_from_message(job), Path(out_dir), timeout, poll_interval, refused_since
+        job_from_message(job), Path(out_dir), timeout, poll_interval, refused_since, run=run
     )
     return answer_of(result)
 

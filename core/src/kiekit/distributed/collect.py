@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from typing import Any
 from attrs import evolve
 
 from kiekit._paths import recorded
-from kiekit.batch import Job, JobResult, NotSent, job_key, made_before, settled
+from kiekit.batch import Job, JobResult, NotSent, job_key, made_before, made_by, settled
 from kiekit.distributed.messages import TASK_NAME, result_from_answer, task_options
 from kiekit.distributed.settings import DEFAULT_VISIBILITY_TIMEOUT
 from kiekit.errors import ConfigurationError, KieError
@@ -84,9 +85,11 @@ def run_on_celery(
     sent: dict[str, Job] = {}
     handed: list[Job] = []  # the jobs given to the broker, or being given when a stop came
     before: set[int] = set()  # the jobs sent whose rows held a task already (made_in_run)
+    run = uuid.uuid4().hex  # written with each task this run's workers make (made_by_run)
 
     def answered(job: Job, result: JobResult) -> None:
-        done(job, made_in_run(result, before=job.line in before))
+        maker = _made_by(journal, job, out_dir, result.task_id)
+        done(job, made_by_run(result, before=job.line in before, maker=maker, run=run))
 
     broke: list[bool] = []  # the jobs were held back after a 402: once
 
@@ -108,14 +111,14 @@ def run_on_celery(
                 continue
             if _made_before(journal, job, out_dir):
                 before.add(job.line)
-            options = task_options(job, folder, timeout, poll_interval, since)
+            options = task_options(job, folder, timeout, poll_interval, since, run)
             handed.append(job)  # held back on a stop from now on: its message may be queued
             if on_sent is not None:
                 on_sent(job)
             answer = app.send_task(TASK_NAME, **options)
             sent[answer.id] = job
         if sent:
-            waiting = _Waiting(app, journal, out_dir, since, clock, on_wait or log.warning)
+            waiting = _Waiting(app, journal, out_dir, since, clock, on_wait or log.warning, run)
             waiting.collect(sent, results, collected, answered, folder, timeout, poll_interval)
     except BaseException as stop:  # a stop, or on_result raised: no job is started after it
         unanswered = {job.line: job for job in handed if job.line not in results}
@@ -146,6 +149,34 @@ def made_in_run(result: JobResult, *, before: bool) -> JobResult:
     return evolve(result, made=result.made is None or result.taken_from_gone)
 
 
+def made_by_run(result: JobResult, *, before: bool, maker: str | None, run: str) -> JobResult:
+    """``result`` with ``made`` saying whether run ``run`` paid for its task. ``maker``: the
+    run whose worker's create made the task, as the job's row says (Entry.run, written with
+    the task id by that worker alone): the task is this run's exactly when it is ``run``,
+    whoever finished the job. The workers' own words (:func:`made_in_run`) miscount when
+    failures overlap: a worker taking over a row from a gone holder cannot tell which run
+    made its task, so with a stalled maker of another run (its lease lapsed, its own answer
+    to come) both runs counted it, and with a taker that died too the run whose worker ended
+    the job counted it, not the one that paid (docs/teams.md). None (made by a worker of an
+    older kiekit, outside a Celery run, or the row unreadable): those words, as before."""
+    if maker is None:
+        return made_in_run(result, before=before)
+    made = maker == run and bool(result.task_id) and result.state != "refused"
+    return result if result.made is made else evolve(result, made=made)
+
+
+def _made_by(journal: Journal, job: Job, out_dir: Path, task_id: str | None) -> str | None:
+    """:func:`~kiekit.batch.made_by`; None without a task, or when the journal cannot be
+    read (the job counts as its worker says then)."""
+    if not task_id:
+        return None
+    try:
+        return made_by(journal, job, out_dir, task_id)
+    except KieError as exc:
+        log.warning("could not read job %s in the task journal: %s", job_key(job), exc)
+        return None
+
+
 def _made_before(journal: Journal, job: Job, out_dir: Path) -> bool:
     """:func:`~kiekit.batch.made_before`; a journal that cannot be read proves nothing, and
     the job counts only when its worker says it made the task (never twice, then)."""
@@ -167,8 +198,10 @@ class _Waiting:
         since: float,
         clock: Callable[[], float],
         say: Callable[[str], None],
+        run: str | None = None,
     ) -> None:
         self.app = app
+        self.run = run
         self.journal = journal
         self.out_dir = out_dir
         self.since = since
@@ -219,7 +252,9 @@ class _Waiting:
                     continue
                 if now - quiet_since >= self.bound and untaken and not self._queued():
                     for job in untaken:  # safe: the journal settles a job once (see above)
-                        options = task_options(job, folder, timeout, poll_interval, self.since)
+                        options = task_options(
+                            job, folder, timeout, poll_interval, self.since, self.run
+                        )
                         again = self.app.send_task(TASK_NAME, **options)
                         sent[again.id], handles[again.id] = job, again
                     self.say(

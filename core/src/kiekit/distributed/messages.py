@@ -24,20 +24,29 @@ TASK_NAME = "kiekit.run_job"
 # When the batch began (its journal's clock): a job it held back is answered from its row
 # (celery_app.run_job_task). A header, so that an older worker runs the job all the same.
 REFUSED_SINCE_HEADER = "kiekit_refused_since"
+# The run's id: a worker writes it with the task id of a create it made (Entry.run), so the
+# run's summary counts each task it paid for once, whichever worker finished the job
+# (collect.made_by_run). A header too: an older worker ignores it (and writes none).
+RUN_HEADER = "kiekit_run"
 # A key of a worker's answer, never of results.jsonl: the job's task was found in a row taken
 # over from a holder that was gone (JobResult.taken_from_gone). An older sender ignores it.
 TAKEN_FROM_GONE = "taken_from_gone"
 
 
 def task_options(
-    job: Job, out_dir: str, timeout: float | None, poll_interval: float | None, since: float
+    job: Job,
+    out_dir: str,
+    timeout: float | None,
+    poll_interval: float | None,
+    since: float,
+    run: str | None = None,
 ) -> dict[str, Any]:
     """``send_task``'s arguments for one job: the four arguments every worker's task takes,
-    and the batch's start in a header."""
-    return {
-        "args": [job_message(job), out_dir, timeout, poll_interval],
-        "headers": {REFUSED_SINCE_HEADER: since},
-    }
+    and the batch's start and its run's id in headers."""
+    headers: dict[str, Any] = {REFUSED_SINCE_HEADER: since}
+    if run is not None:
+        headers[RUN_HEADER] = run
+    return {"args": [job_message(job), out_dir, timeout, poll_interval], "headers": headers}
 
 
 def job_message(job: Job) -> dict[str, Any]:
@@ -66,6 +75,14 @@ def job_from_message(message: object) -> Job:
     if callback is not None and not isinstance(callback, str):
         raise ValidationError("job.callback_url", "must be an http(s) URL")
     return Job(line, job_id, model, dict(params), callback)
+
+
+def run_of(value: object) -> str | None:
+    """The run's id a message carries; None from a kiekit that sends none, or one that is not
+    a short text (only counting reads it: never a reason to refuse the job)."""
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        return value
+    return None
 
 
 def refused_since_of(value: object) -> float | None:

@@ -45,11 +45,14 @@ class WorkerRuntime:
         timeout: float | None,
         poll_interval: float | None,
         refused_since: float | None = None,
+        *,
+        run: str | None = None,
     ) -> JobResult:
         """Run one job to its end, as :func:`kiekit.batch.run_batch` would (``refused_since``:
-        when its batch began, on the journal's clock)."""
+        when its batch began, on the journal's clock; ``run``: its run's id, as run_job
+        takes it)."""
         future: Future[JobResult] = asyncio.run_coroutine_threadsafe(
-            self._run(job, out_dir, timeout, poll_interval, refused_since), self._loop
+            self._run(job, out_dir, timeout, poll_interval, refused_since, run), self._loop
         )
         return future.result()
 
@@ -60,6 +63,7 @@ class WorkerRuntime:
         timeout: float | None,
         poll_interval: float | None,
         refused_since: float | None,
+        run: str | None,
     ) -> JobResult:
         request_log.tag_task("job", job.id)  # a task of its own: its log lines name the job
         try:
@@ -67,7 +71,7 @@ class WorkerRuntime:
         except KieError as exc:  # no key, a bad URL: nothing was sent
             return JobResult(job.line, job.id, "error", model=job.model, error=error_record(exc))
         return await run_job(
-            client, journal, job, out_dir, timeout=timeout, refused_since=refused_since
+            client, journal, job, out_dir, timeout=timeout, refused_since=refused_since, run=run
         )
 
     def _client(self, poll_interval: float | None) -> tuple[kiekit.AsyncClient, Journal]:

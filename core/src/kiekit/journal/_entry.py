@@ -242,6 +242,10 @@ class Entry:
     # seen finished, and in rows of a kiekit before it was kept. Nothing else keeps it: a batch
     # rerun or ``kie resume`` reads it here, not from KIE (whose record may be gone, §8).
     value: Any = field(default=NOT_KEPT, kw_only=True)
+    # The `kie batch --celery` run whose worker's create made the task, written with its task
+    # id by that worker alone (Journal.created): the run that paid for it, whoever finishes
+    # it. None: not known (not a Celery batch's, an older kiekit's worker, settled by hand).
+    run: str | None = field(default=None, kw_only=True)
 
     @property
     def value_kept(self) -> bool:

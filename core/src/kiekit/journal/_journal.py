@@ -204,6 +204,9 @@ class Journal:
         # `kie resume` over thousands of their rows ends them once, not once a row
         # (held_elsewhere; an ended process never takes a lease again)
         self._ended: set[str] = set()
+        # row key -> the `kie batch --celery` run a create of it answered here is written as
+        # made by (made_for_run, created)
+        self._runs: dict[str, str] = {}
         # row key -> the worker that took it over from this process (taken_over)
         self._taken: dict[str, str | None] = {}
         # model -> job id -> keys of an older kiekit's folder-keyed batch rows (folder_keyed)
@@ -1126,6 +1129,27 @@ class Journal:
             except Exception:  # a listener's bug must not fail the write that recorded a task
                 log.exception("a journal listener (on_create_ended) raised")
 
+    @contextlib.contextmanager
+    def made_for_run(self, key: str, run: str | None) -> Iterator[None]:
+        """A create of row ``key`` answered here meanwhile was paid for by run ``run`` (a ``kie
+        batch --celery`` run's id): :meth:`created` writes it with the task id (Entry.run), so
+        that run's summary counts the task and no other run's does, whichever worker finishes
+        it. Only the worker whose create KIE answered writes it; nothing decides on it."""
+        if run is None:
+            yield
+            return
+        with self._lock:
+            before = self._runs.get(key)
+            self._runs[key] = run
+        try:
+            yield
+        finally:
+            with self._lock:
+                if before is None:
+                    self._runs.pop(key, None)
+                else:
+                    self._runs[key] = before
+
     def created(
         self, entry: Entry, task: Task, *, read_back: bool = True, same_task_again: bool = False
     ) -> Entry | None:
@@ -1152,6 +1176,10 @@ class Journal:
                 return self._made_again(entry, task, holder, read_back)
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
+        with self._lock:
+            run = self._runs.get(entry.key)
+        if run is not None and getattr(self.store, "keeps_runs", False):  # a store of one's own
+            changes["run"] = run  # may have no such column: its summaries count as before
         try:
             return self._write(entry.key, changes, read_back, task.id)
         finally:
@@ -1838,11 +1866,14 @@ class Recorder:
             )
         if earlier is not None and earlier.task_id is not None:
             return Task(id=earlier.task_id, model=earlier.model)
-        if earlier is not None and earlier.state in (EntryState.CLAIMED, EntryState.SENDING):
+        waiting = (EntryState.CLAIMED, EntryState.SENDING, EntryState.REJECTED)
+        if earlier is not None and earlier.state in waiting:
             left = self.journal.held_elsewhere(earlier) or self._sending_here(earlier)
             # another worker sends it now (its answer will be in the row), or holds the job
-            # and has not sent it (or is gone: then the next try takes the row over)
-            if left > 0 or earlier.state is EntryState.CLAIMED:
+            # and has not sent it, or parked it to send again after a 429 (Journal.parked:
+            # KIE made nothing, kie-api.md §8); or it is gone, or let the row go since
+            # intend's try: then the next try takes the row over and sends it
+            if left > 0 or earlier.state is not EntryState.SENDING:
                 raise HeldElsewhere(key, earlier.owner, left)
         when = time.strftime(
             "%Y-%m-%d %H:%M:%S", time.localtime(earlier.created_at if earlier else 0)

@@ -123,12 +123,14 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     files TEXT NOT NULL DEFAULT '[]',
     error TEXT,
     value TEXT,
+    run TEXT,
     owner TEXT,
     lease_until DOUBLE PRECISION
 );
 -- columns added since the first journals (a table made by an older kiekit)
 ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS account TEXT;
 ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS value TEXT;
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS run TEXT;
 CREATE INDEX IF NOT EXISTS {TABLE}_task_id ON {TABLE} (task_id);
 CREATE INDEX IF NOT EXISTS {TABLE}_owner ON {TABLE} (owner) WHERE lease_until IS NOT NULL;
 -- listings read the newest rows, resume the open ones (as in SQLite: kiekit.journal._stores)
@@ -144,6 +146,7 @@ class PostgresStore:
 
     keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
     checks_owner = True  # update(owned_by=...) (JournalStore)
+    keeps_runs = True  # Entry.run (JournalStore)
 
     def __init__(self, url: str, *, statement_timeout: float | None = None) -> None:
         """``statement_timeout``: seconds a statement may go unanswered before its connection

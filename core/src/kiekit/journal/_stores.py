@@ -85,6 +85,9 @@ class JournalStore(Protocol):
     # UnlessHandedOff (applied, in the same statement, unless the row is a success handed
     # off). The journal gives a store without it the bare error.
 
+    # A store may also say ``keeps_runs = True``: it keeps Entry.run, given as the ``run``
+    # change of a row's ``created`` write. The journal gives a store without it no ``run``.
+
     # A store may also offer ``change(key, changes) -> bool``: ``update`` without conditions
     # and without reading the row back (the clients' writes after the create ignore the row),
     # True when a row was changed. The journal uses it when present (kiekit's stores have it).
@@ -126,6 +129,7 @@ class MemoryStore:
 
     keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
     checks_owner = True  # update(owned_by=...) (JournalStore)
+    keeps_runs = True  # Entry.run (JournalStore)
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
@@ -299,6 +303,7 @@ _SCHEMA = (
     files TEXT NOT NULL DEFAULT '[]',
     error TEXT,
     value TEXT,
+    run TEXT,
     owner TEXT,
     lease_until REAL
 )""",
@@ -334,13 +339,22 @@ _COLUMNS = (
     "files",
     "error",
     "value",
+    "run",
     "owner",
     "lease_until",  # the last: SqliteStore.insert sets it by position
 )
 # Columns added since the first journal files; _prepare adds them to an older file. ``value``
 # needs no new schema version: an older kiekit's rows leave it NULL, which reads as NOT_KEPT
-# (its value fetched once more while KIE keeps the task), never as a wrong value.
-_ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "account": "TEXT", "value": "TEXT"}
+# (its value fetched once more while KIE keeps the task), never as a wrong value; nor does
+# ``run``: an older kiekit's rows leave it NULL, "not known", and its Celery batch summaries
+# count as they did (kiekit.distributed.collect).
+_ADDED_COLUMNS = {
+    "owner": "TEXT",
+    "lease_until": "REAL",
+    "account": "TEXT",
+    "value": "TEXT",
+    "run": "TEXT",
+}
 
 # UnlessHandedOff in SQL, in SQLite and PostgreSQL alike: the error a success handed off has,
 # else the one written ({value}). SET reads the row as it was before the UPDATE, so the test
@@ -575,6 +589,7 @@ class SqliteStore:
 
     keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
     checks_owner = True  # update(owned_by=...) (JournalStore)
+    keeps_runs = True  # Entry.run (JournalStore)
 
     def __init__(
         self,
@@ -1010,6 +1025,7 @@ def _row_values(entry: Entry) -> list[Any]:
         _files_json(entry.files) if entry.files else "[]",
         None if error is None else _json(error),
         _value_json(entry.value),
+        entry.run,
         entry.owner,
         entry.lease_until,
     ]
@@ -1098,6 +1114,7 @@ def _from_row(row: Mapping[str, Any]) -> Entry:
         files=tuple(_path_of(path) for path in json.loads(row["files"])),
         error=_error_of(row["error"]),
         value=NOT_KEPT if row["value"] is None else json.loads(row["value"]),
+        run=row["run"],
         owner=row["owner"],
         lease_until=row["lease_until"],
     )
