@@ -201,6 +201,7 @@ def _run(args: argparse.Namespace) -> int:
             # download) still came after this task was made: said with it (exit 1, not 2)
             if exc.task_id is None:
                 exc.task_id = task.id
+            _save_ready(client, exc, args.out)
             if isinstance(exc, PluginHookError) and not args.mock:  # the task is KIE's, paid
                 exc.message += (
                     "; the task stays owed in the journal: kie resume finishes it once the "
@@ -345,6 +346,23 @@ def _named_by_refusal(refused: ApiError, model: str) -> Task:
     if named is None or not isinstance(data, dict) or data.get("taskId") != named:
         raise refused
     return Task(named, model)
+
+
+def _save_ready(client: Client, exc: KieError, out: Path) -> None:
+    """The files a task that timed out or failed had ready, paid for (``ready`` of a
+    WaitTimeoutError or TaskFailedError: a Suno song's first track), written to ``--out`` and
+    named; a timed-out task stays owed, so ``kie resume`` fetches only the rest there. A
+    download that fails here is said, and the first error stands."""
+    ready = getattr(exc, "ready", None)
+    if ready is None or not ready.assets:
+        return
+    try:
+        paths = client.download(ready, out)
+    except KieError as failed:
+        say(f"could not save the file(s) task {exc.task_id} had ready: {failed}")
+        return
+    names = ", ".join(text(path) for path in paths)
+    say(f"task {exc.task_id} had {len(paths)} file(s) ready: saved to {text(out)}: {names}")
 
 
 def _resumable(exc: KieError) -> bool:
@@ -605,7 +623,7 @@ def _progress() -> Iterator[Any]:
         def show(status: TaskStatus) -> None:
             total = 1.0 if status.progress is not None else None
             bar.update(
-                line, description=status.state.value, completed=status.progress or 0, total=total
+                line, description=_state_said(status), completed=status.progress or 0, total=total
             )
 
         yield show
@@ -617,9 +635,16 @@ def _state_lines() -> Any:
     last: list[str] = []
 
     def show(status: TaskStatus) -> None:
-        state = status.state.value
+        state = _state_said(status)
         if last != [state]:
             last[:] = [state]
             say(f"task {status.task_id}: {state}")
 
     return show
+
+
+def _state_said(status: TaskStatus) -> str:
+    """The state as the progress line says it, with the family's stage when it reports one
+    (``running: first track ready``)."""
+    state = status.state.value
+    return f"{state}: {printable(status.stage)}" if status.stage else state

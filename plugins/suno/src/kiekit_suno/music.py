@@ -140,6 +140,12 @@ STATES: Mapping[str, State] = {
     "SENSITIVE_WORD_ERROR": State.FAILED,
 }
 CALLBACK_EXCEPTION = "CALLBACK_EXCEPTION"
+# How far a running song task has come (TaskStatus.stage), in the words of §3.6's staged
+# callbacks: "text" (the lyrics are written) and "first" (one track is ready)
+STAGES: Mapping[str, str] = {
+    "TEXT_SUCCESS": "lyrics written",
+    "FIRST_SUCCESS": "first track ready",
+}
 
 
 def _blank(value: str | None) -> bool:
@@ -390,15 +396,24 @@ class SunoMusicProvider(SunoProvider):
     )
     create_paths: ClassVar[Mapping[str, str]] = CREATE_PATHS
     status_path = STATUS_PATH
+    # a refused replace-section reads the song it names (SunoProvider.refused_by_parent)
+    parents: ClassVar[Mapping[str, str]] = {REPLACE_SECTION: GENERATE}
 
     def record(self, task_id: str, data: Any) -> MusicRecord:
         return wire.structure(data, MusicRecord, task_id=task_id)
 
     def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        """The task's state; while it runs, its ``stage`` (STAGES) and the tracks already
+        made (``ready``: the first one at FIRST_SUCCESS, paid for and downloadable before the
+        second is done, §3.6), kept too by a task that fails after them."""
         record = self.record(task_id, data)
         states = dict(STATES)
+        finished = record.finished_tracks()
         # CALLBACK_EXCEPTION: the songs exist unless the record lists none (module docstring)
-        states[CALLBACK_EXCEPTION] = State.SUCCEEDED if record.finished_tracks() else State.FAILED
+        states[CALLBACK_EXCEPTION] = State.SUCCEEDED if finished else State.FAILED
+        ready = None
+        if finished and states.get(record.status) is not State.SUCCEEDED:
+            ready = _track_results(task_id, record.tracks(), data, ready_only=True)
         return self.status_of(
             task_id,
             record.status,
@@ -407,6 +422,8 @@ class SunoMusicProvider(SunoProvider):
             error_code=record.error_code,
             error_message=record.error_message
             or (record.response.error_message if record.response else None),
+            stage=STAGES.get(record.status),
+            ready=ready,
         )
 
     def extract_results(self, task_id: str, data: Any) -> Results:
@@ -421,23 +438,32 @@ class SunoMusicProvider(SunoProvider):
             raise ProtocolError(f"task has no songs in status {record.status!r}", task_id=task_id)
         if not tracks:
             raise ProtocolError("succeeded task lists no songs", task_id=task_id, payload=data)
-        assets = []
-        for place, track in enumerate(tracks, start=1):
-            label = f"track-{place}"
+        return _track_results(task_id, tracks, data)
+
+
+def _track_results(
+    task_id: str, tracks: Sequence[TrackRecord], data: Any, *, ready_only: bool = False
+) -> Results:
+    """Each track's audio (``track-N``) and cover art, and their fields as ``value``. With
+    ``ready_only`` (a task still running) the tracks without audio are left out, the others
+    numbered by their place in ``sunoData``: the first track ready early keeps the name it
+    has among the finished task's files."""
+    assets = []
+    for place, track in enumerate(tracks, start=1):
+        if ready_only and not track.audio_url:
+            continue
+        label = f"track-{place}"
+        assets.append(file_asset(track.audio_url, MediaKind.AUDIO, task_id=task_id, label=label))
+        if track.image_url:  # the track's cover art: an extra beside the song
             assets.append(
-                file_asset(track.audio_url, MediaKind.AUDIO, task_id=task_id, label=label)
-            )
-            if track.image_url:  # the track's cover art: an extra beside the song
-                cover = f"{label}-cover"
-                assets.append(
-                    file_asset(
-                        track.image_url,
-                        MediaKind.IMAGE,
-                        task_id=task_id,
-                        label=cover,
-                        role=AssetRole.EXTRA,
-                    )
+                file_asset(
+                    track.image_url,
+                    MediaKind.IMAGE,
+                    task_id=task_id,
+                    label=f"{label}-cover",
+                    role=AssetRole.EXTRA,
                 )
-        # every field KIE gave for each song, snake_case, JSON-ready (the CLI prints it)
-        value = [attrs.asdict(track) for track in tracks]
-        return Results(task_id=task_id, assets=tuple(assets), raw=data, value=value)
+            )
+    # every field KIE gave for each song, snake_case, JSON-ready (the CLI prints it)
+    value = [attrs.asdict(track) for track in tracks if track.audio_url or not ready_only]
+    return Results(task_id=task_id, assets=tuple(assets), raw=data, value=value)
