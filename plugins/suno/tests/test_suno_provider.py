@@ -123,6 +123,7 @@ def test_polling_without_a_callback_works_and_the_placeholder_is_never_called(
             EXTEND,
             {
                 "audio_id": "a1",
+                "version": "V5",
                 "default_param_flag": True,
                 "prompt": "la",
                 "style": "p",
@@ -134,6 +135,7 @@ def test_polling_without_a_callback_works_and_the_placeholder_is_never_called(
             EXTEND,
             {
                 "audio_id": "a1",
+                "version": "V5",
                 "default_param_flag": True,
                 "prompt": "la",
                 "style": "p",
@@ -180,7 +182,7 @@ def test_what_kie_documents_as_invalid_is_refused_naming_the_field(
 def test_numbers_given_as_text_are_sent_as_numbers() -> None:
     # [INF] the weights and continueAt have no documented JSON type; KIE reads a number's text
     # as the number elsewhere (kie-api.md §2.2), so do the mock and the plugin, which sends it
-    fields = {"audio_id": "a1", "default_param_flag": True, "prompt": "la"}
+    fields = {"audio_id": "a1", "version": "V5", "default_param_flag": True, "prompt": "la"}
     params = MUSIC.make_input(EXTEND, fields, style_weight="0.5", continue_at=" 30.5 ")
     body: Any = MUSIC.build_request(EXTEND, params).body
     assert (body["styleWeight"], body["continueAt"]) == (0.5, 30.5)
@@ -193,16 +195,32 @@ def test_an_empty_style_without_custom_mode_is_left_empty() -> None:
     assert (body["style"], body["title"]) == ("", "")
 
 
-@pytest.mark.parametrize("model", [GENERATE, "suno/extend", "suno/upload-extend"])
+@pytest.mark.parametrize("model", [GENERATE, "suno/upload-extend"])
 def test_a_version_given_as_none_is_the_default_version(model: str) -> None:
     """null in a batch line means "not given": the default version, whose limits apply (it
     was a bare KeyError that ended a whole `kie batch`, found by an outside tester)."""
-    fields = {"prompt": "la", "version": None, "audio_id": "a", "upload_url": SONG}
-    fields = {k: v for k, v in fields.items() if k != "audio_id" or model == "suno/extend"}
+    fields = {"prompt": "la", "version": None, "upload_url": SONG}
     fields = {k: v for k, v in fields.items() if k != "upload_url" or "upload" in model}
     body = MUSIC.build_request(model, MUSIC.make_input(model, fields)).body
     assert body is not None
     assert body["model"] == DEFAULT_VERSION
+
+
+@pytest.mark.parametrize("version", [{}, {"version": None}, {"model": None}])
+def test_an_extend_needs_the_version_its_track_was_made_with(
+    kie_client: Client, kie_mock: MockServer, version: dict[str, Any]
+) -> None:
+    """KIE's create bodies require `model` (kie-api.md §3.6); for an extend no default is
+    right (V5 sent for a V3_5 track is a paid task of another model: outside tester
+    "sunoprod", finding 8), so kiekit asks for it before anything is sent."""
+    with pytest.raises(ValidationError) as caught:
+        kie_client.submit(EXTEND, {"audio_id": "a1", **version})
+    assert caught.value.field == "version"
+    assert "give the version the track was made with" in str(caught.value)
+    assert kie_mock.requests() == []
+    body = MUSIC.build_request(EXTEND, MUSIC.make_input(EXTEND, audio_id="a1", model="V3_5")).body
+    assert body is not None
+    assert body["model"] == "V3_5"
 
 
 def test_custom_mode_instrumental_needs_no_lyrics_and_wire_names_are_accepted() -> None:
@@ -331,14 +349,21 @@ def test_an_extend_with_its_own_parameters_needs_no_style_or_title_as_kie_accept
     """KIE took such extends in recorded traffic (issue 13): kiekit sends them, and the mock,
     which answers as KIE does, accepts them."""
     params = MUSIC.make_input(
-        EXTEND, {"audio_id": "a1", "default_param_flag": True, "prompt": "la", "continue_at": 9}
+        EXTEND,
+        {
+            "audio_id": "a1",
+            "version": "V4",
+            "default_param_flag": True,
+            "prompt": "la",
+            "continue_at": 9,
+        },
     )
     body = MUSIC.build_request(EXTEND, params).body
     assert body is not None
     assert "style" not in body
     assert "title" not in body
     task = kie_client.submit(
-        EXTEND, audio_id="a1", default_param_flag=True, prompt="on", continue_at=12
+        EXTEND, audio_id="a1", version="V4", default_param_flag=True, prompt="on", continue_at=12
     )
     assert [t.task_id for t in kie_mock.tasks()] == [task.id]
     # and the plugin's README says so (it said `style` and `title` were required: music QA 5)

@@ -256,10 +256,16 @@ class _Continued(_Sound):
 
 @frozen
 class SunoExtend(_Continued):
-    """Input of ``suno/extend``: continue a track KIE made (``audio_id``, a track's ``id``).
-    Give the ``version`` the track was made with."""
+    """Input of ``suno/extend``: continue a track KIE made (``audio_id``, a track's ``id``)
+    with the ``version`` it was made with (its ``model_name``: ``chirp-v3-5`` is V3_5).
+
+    ``version`` is required here: KIE's create bodies require ``model`` (§3.6: it is no
+    optional field), and for an extend no default can be right — V5 sent for a V3_5 track is a
+    paid task of another model. kiekit cannot look the track up (a provider does no I/O), so
+    it asks, before anything is paid for."""
 
     audio_id: str = text()
+    version: str = choice(*VERSIONS, required=True, wire="model")
 
     def check(self) -> None:
         self.own_parameters(prompt_needed=True)
@@ -398,6 +404,25 @@ class SunoMusicProvider(SunoProvider):
     status_path = STATUS_PATH
     # a refused replace-section reads the song it names (SunoProvider.refused_by_parent)
     parents: ClassVar[Mapping[str, str]] = {REPLACE_SECTION: GENERATE}
+
+    def make_input(
+        self,
+        model_id: str,
+        values: Input | Mapping[str, Any] | None = None,
+        *,
+        from_text: bool = False,
+        **fields: Any,
+    ) -> Input:
+        """As every provider's; an extend without ``version`` says which one to give."""
+        if model_id == EXTEND and not isinstance(values, Input):
+            given = {**(values or {}), **fields}
+            if given.get("version", given.get("model")) is None:  # its wire name too
+                raise ValidationError(
+                    "version",
+                    "is required for suno/extend: give the version the track was made with "
+                    f"(its model_name: chirp-v3-5 is V3_5), one of {', '.join(VERSIONS)}",
+                )
+        return super().make_input(model_id, values, from_text=from_text, **fields)
 
     def record(self, task_id: str, data: Any) -> MusicRecord:
         return wire.structure(data, MusicRecord, task_id=task_id)
