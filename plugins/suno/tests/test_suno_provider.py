@@ -6,6 +6,7 @@ custom-mode rules and per-version lengths (generate-music); CALLBACK_EXCEPTION k
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -403,3 +404,24 @@ def test_boost_style_is_one_synchronous_call(kie_client: Client, kie_mock: MockS
     with pytest.raises(ValidationError) as caught:
         boost_style_request("  ")
     assert caught.value.field == "content"
+
+
+def test_kie_models_says_each_length_by_version_and_mode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The loosest length alone (prompt 5000) misled: it is 500 without custom mode, and
+    V3_5/V4 allow 3000/200/80 (outside tester "sunoprod", finding 9)."""
+    from kiekit import cli
+
+    assert cli.main(["models", GENERATE]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "at most 500 characters without custom_mode" in rows["prompt"]
+    assert "V3_5/V4 3000, V4_5/V4_5PLUS/V4_5ALL/V5/V5_5 5000" in rows["prompt"]
+    assert "at most 5000 characters" not in rows["prompt"]
+    assert "only with custom_mode, characters at most by version: V3_5/V4 200" in rows["style"]
+    assert "V3_5/V4/V4_5ALL 80, V4_5/V4_5PLUS/V5/V5_5 100" in rows["title"]
+    assert cli.main(["models", GENERATE, "--json"]) == 0
+    fields = {f["name"]: f for f in json.loads(capsys.readouterr().out)["fields"]}
+    assert fields["prompt"]["max_length"] == 5000  # the loosest, with the note beside it
+    assert fields["prompt"]["note"].startswith("at most 500 characters")
+    assert fields["version"]["note"] is None

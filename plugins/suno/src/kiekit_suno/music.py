@@ -35,6 +35,7 @@ from attrs import frozen
 from kiekit.plugin import (
     AssetRole,
     Input,
+    InputField,
     MediaKind,
     Model,
     ProtocolError,
@@ -424,6 +425,16 @@ class SunoMusicProvider(SunoProvider):
                 )
         return super().make_input(model_id, values, from_text=from_text, **fields)
 
+    def input_fields(self, model_id: str) -> tuple[InputField, ...]:
+        """As every provider's, with each length that depends on the version and custom mode
+        said in words (``kie models``): the field's own ``max_length`` is the loosest."""
+        fields = super().input_fields(model_id)
+        notes = _length_notes(self.model(model_id).input)
+        return tuple(
+            attrs.evolve(field, note=notes[field.name]) if field.name in notes else field
+            for field in fields
+        )
+
     def record(self, task_id: str, data: Any) -> MusicRecord:
         return wire.structure(data, MusicRecord, task_id=task_id)
 
@@ -464,6 +475,33 @@ class SunoMusicProvider(SunoProvider):
         if not tracks:
             raise ProtocolError("succeeded task lists no songs", task_id=task_id, payload=data)
         return _track_results(task_id, tracks, data)
+
+
+def _by_version(what: str) -> str:
+    """Each version's limit of ``what`` (a Limits field), versions of one limit together."""
+    groups: dict[int, list[str]] = {}
+    for version, limits in LIMITS.items():
+        groups.setdefault(getattr(limits, what), []).append(version)
+    return ", ".join(f"{'/'.join(v)} {limit}" for limit, v in groups.items())
+
+
+def _length_notes(input_class: type) -> dict[str, str]:
+    """The per-version (and, for generate and upload-cover, per-mode) lengths of an input's
+    prompt, style and title: what LIMITS and SIMPLE_PROMPT_MAX check."""
+    if not issubclass(input_class, (_Described, _Continued)):
+        return {}  # add-vocals, add-instrumental, replace-section: one limit, not by version
+    custom = issubclass(input_class, _Described)
+    where = "only with custom_mode, " if custom else ""
+    notes = {
+        name: f"{where}characters at most by version: {_by_version(name)}"
+        for name in ("prompt", "style", "title")
+    }
+    if custom:
+        notes["prompt"] = (
+            f"at most {SIMPLE_PROMPT_MAX} characters without custom_mode; with it, characters "
+            f"at most by version: {_by_version('prompt')}"
+        )
+    return notes
 
 
 def _track_results(
