@@ -425,3 +425,24 @@ def test_kie_models_says_each_length_by_version_and_mode(
     assert fields["prompt"]["max_length"] == 5000  # the loosest, with the note beside it
     assert fields["prompt"]["note"].startswith("at most 500 characters")
     assert fields["version"]["note"] is None
+
+
+def test_kie_run_saves_a_value_without_files_to_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lyrics (and MIDI notes) are no file at KIE: `kie run --out` wrote nothing for them
+    (outside tester "sunoprod", finding 6); their value is saved as the JSON it prints."""
+    from kiekit import cli
+
+    out = tmp_path / "out"
+    argv = ["run", "suno/lyrics", "--prompt", "the sea", "--mock", "--json", "--out", str(out)]
+    assert cli.main(argv) == 0
+    said = capsys.readouterr()
+    answer = json.loads(said.out)
+    assert answer["files"] == []  # the files KIE made: none
+    saved = answer["value_file"]
+    assert saved == str(out / f"{answer['task_id']}-value.json")
+    assert f"saved the value of task {answer['task_id']} to {saved}" in said.err
+    assert json.loads(Path(saved).read_text("utf-8")) == answer["value"]
+    assert [entry["title"] for entry in answer["value"]] == ["Mock lyrics 1", "Mock lyrics 2"]
+    assert sorted(p.name for p in out.iterdir()) == [Path(saved).name]  # no partial file left

@@ -194,6 +194,10 @@ def _run(args: argparse.Namespace) -> int:
             if results.assets:
                 say(f"downloading {len(results.assets)} file(s) of task {task.id} to {args.out}")
             paths = client.download(results, args.out)
+            value_file = None
+            if not results.assets and results.value is not None:  # lyrics, MIDI notes …
+                value_file = _save_value(results, args.out)
+                say(f"saved the value of task {task.id} to {text(value_file)}")
         except KeyboardInterrupt as stop:
             tell_stop(stop, _stop_note(task, results, mock=args.mock), task_id=task.id)
             raise
@@ -214,6 +218,8 @@ def _run(args: argparse.Namespace) -> int:
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
     texts = [text(path) for path in paths]  # JSON carries text
     answer = {"task_id": task.id, "model": args.model, "files": texts, "value": results.value}
+    if value_file is not None:  # stdout's lines stay the file paths, then the value itself
+        answer["value_file"] = text(value_file)
     code = 0
     if left:  # done and delivered: "ok" stays true, so a script does not run it (pay) again
         answer["unrecorded"] = unrecorded_json(client.journal, left)
@@ -346,6 +352,26 @@ def _named_by_refusal(refused: ApiError, model: str) -> Task:
     if named is None or not isinstance(data, dict) or data.get("taskId") != named:
         raise refused
     return Task(named, model)
+
+
+def _save_value(results: Results, out: Path) -> Path:
+    """What a model that makes no file returned (Suno's lyrics, MIDI notes, a transcript),
+    written to ``--out`` as ``<task id>-value.json``, the JSON ``kie run`` prints: a run's
+    output is in its folder whatever the model makes. Written whole or not at all. Not one
+    of the printed paths (a script reads the value as the JSON after them, as before)."""
+    import json
+    import os
+
+    from kiekit.errors import FileWriteError
+
+    path = out / f"{results.file_stem or results.task_id}-value.json"
+    partial = path.with_name(f"{path.name}.incomplete")
+    try:
+        partial.write_text(json.dumps(results.value, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        os.replace(partial, path)
+    except (OSError, ValueError) as exc:
+        raise FileWriteError.of(exc, path, task_id=results.task_id) from exc
+    return path
 
 
 def _save_ready(client: Client, exc: KieError, out: Path) -> None:
