@@ -159,12 +159,13 @@ class Provider(ABC):
         default). Pure: the error is the client's reading of KIE's envelope."""
         return None
 
-    def parent_status_model(self, model_id: str) -> str | None:
+    def parent_status_model(self, model_id: str, error: KieError) -> str | None:
         """The model id whose status call reads the earlier task a create of ``model_id``
-        names (``parent_task_id``), when KIE's refusal of that create may not say why (Suno's
-        WAV of a song still running and of a failed one: the same 422, kie-api.md §3.6): the
-        clients then read that task once, after the refusal, and ask
-        :meth:`refused_by_parent`. None (the default): KIE's refusal is raised as it came."""
+        names (``parent_task_id``), when KIE's refusal ``error`` of that create may not say
+        why (Suno's WAV of a song still running and of a failed one: the same 422, kie-api.md
+        §3.6): the clients then read that task once, after the refusal, and ask
+        :meth:`refused_by_parent`. None (the default, and for a refusal the parent cannot
+        explain: 402, 429 …): KIE's refusal is raised as it came, nothing more is sent."""
         return None
 
     def refused_by_parent(

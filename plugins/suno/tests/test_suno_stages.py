@@ -28,9 +28,10 @@ from kiekit import (
     WaitTimeoutError,
     cli,
 )
+from kiekit.errors import api_error
 from kiekit_contract.clients import FAST_POLL, TEST_API_KEY
 from kiekit_mock import Lifecycle, MockServer, Outcome, Rule
-from kiekit_suno import SunoMusicProvider
+from kiekit_suno import SunoMidiProvider, SunoMusicProvider, SunoWavProvider
 from kiekit_suno.music import GENERATE
 
 MUSIC = SunoMusicProvider()
@@ -261,3 +262,14 @@ def test_a_refusal_the_song_does_not_explain_stays_as_kie_sent_it(kie_client: Cl
     told = MUSIC.refused_by_parent("suno/wav", request, error, kie_client.status(song))
     assert told is error
     assert (error.field, error.message) == (None, "KIE error 422: something else")
+
+
+def test_only_a_refusal_the_song_may_explain_reads_the_song() -> None:
+    wav = SunoWavProvider()
+    assert wav.parent_status_model("suno/wav", UnprocessableError(422, "no")) == GENERATE
+    for code in (402, 429, 500):  # they say why themselves: nothing more is sent
+        assert wav.parent_status_model("suno/wav", api_error(code, "no")) is None
+    assert SunoMidiProvider().parent_status_model("suno/midi", UnprocessableError(422, "no")) == (
+        "suno/vocal-removal"
+    )
+    assert MUSIC.parent_status_model(GENERATE, UnprocessableError(422, "no")) is None

@@ -226,7 +226,9 @@ class Session:
         refusal as it came."""
         registry = self.engine.registry
         provider = registry.provider(model)
-        parent_model = call_hook(registry, provider, "parent_status_model", model, model=model)
+        parent_model = call_hook(
+            registry, provider, "parent_status_model", model, error, model=model
+        )
         parent = request.parent_task_id
         if parent_model is None or parent is None:
             return error

@@ -100,8 +100,9 @@ class SunoProvider(Provider):
     # The model whose record-info reads the task each follow-up model names (its task_id)
     parents: ClassVar[Mapping[str, str]] = {}
 
-    def parent_status_model(self, model_id: str) -> str | None:
-        return self.parents.get(model_id)
+    def parent_status_model(self, model_id: str, error: KieError) -> str | None:
+        # only KIE's 422s leave the reason unsaid (refused_by_parent); a 402 or 429 says it
+        return self.parents.get(model_id) if isinstance(error, UnprocessableError) else None
 
     def refused_by_parent(
         self, model_id: str, request: Request, error: KieError, parent: TaskStatus | None
