@@ -24,8 +24,8 @@
     │   └── PluginHookError      a plugin's hook raised a non-kiekit error, or returned the
     │                            wrong type; names the distribution, hook, model and task
     ├── ResultsExpiredError      the task is past KIE's retention (14 days): final, nothing to fetch
-    ├── ParentTaskError          a follow-up named an earlier task that cannot give it (failed, or
-    │   │                        no video of its kind); checked before anything is paid for
+    ├── ParentTaskError          a follow-up named an earlier task that cannot give it (failed,
+    │   │                        unknown, or no video of its kind); nothing is paid for
     │   └── ParentNotFinishedError   ... one still generating: ask again once it has succeeded
     ├── ResourceLimitError       this machine refused a thread (a memory cap): fewer at once
     ├── ApiError                 KIE answered with a body code other than 200
@@ -65,7 +65,7 @@ from urllib.parse import urlsplit
 
 from kiekit._lazy import LazyModule  # a leaf too
 from kiekit._redact import printable  # a leaf too
-from kiekit.models import Request  # a leaf module: it imports nothing of kiekit
+from kiekit.models import Request, Results  # a leaf module: it imports nothing of kiekit
 
 if TYPE_CHECKING:
     from kiekit.chat import types as chat_types
@@ -532,11 +532,14 @@ class ResultsExpiredError(KieError):
 
 
 class ParentTaskError(KieError):
-    """A follow-up (Veo's 1080P: ``veo3/1080p``) named an earlier task that cannot give it: the
-    task failed, or is no video of the kind the follow-up takes (a 4K task, kie-api.md §3.3).
-    Raised before anything is sent that could be paid for; no task was made (``task_id`` None),
-    and ``parent_task_id`` names the earlier task. ``parent_state`` says what it is: "failed",
-    "running" (:class:`ParentNotFinishedError`) or "not-a-video". Final for that parent."""
+    """A follow-up (Veo's 1080P: ``veo3/1080p``; a Suno WAV, stems, video, cover or MIDI KIE
+    refused, told by the parent's record: Provider.refused_by_parent) named an earlier task
+    that cannot give it: the task failed, is unknown to KIE, or is no video of the kind the
+    follow-up takes (a 4K task, kie-api.md §3.3). Nothing was made or paid for (``task_id``
+    None), and ``parent_task_id`` names the earlier task. ``parent_state`` says what it is:
+    "failed", "running" (:class:`ParentNotFinishedError`), "not-found" (``field`` the input
+    that named it) or "not-a-video". Final for that parent. ``code``: KIE's refusal's, when
+    KIE refused the follow-up (Suno), else None."""
 
     def __init__(self, message: str, *, parent_task_id: str, parent_state: str) -> None:
         super().__init__(message)
@@ -696,17 +699,34 @@ class TaskFailedError(KieError):
 
     ``fail_code`` is KIE's failCode as it came (a string, "500": kie-api.md §2.2); ``code`` is
     the same code as every other KieError carries it (:func:`code_number`: 500), None when
-    KIE gave none."""
+    KIE gave none. ``fail_status``: KIE's status word for the failure where the family has one
+    beside the code (Suno's ``SENSITIVE_WORD_ERROR``, content KIE refuses: rewrite the lyrics
+    or prompt; ``GENERATE_AUDIO_FAILED``), else None: what tells such failures apart when
+    their codes are alike (kie-api.md §3.6, §7). ``ready``: files the task had made and
+    charged for before it failed (:attr:`TaskStatus.ready <kiekit.models.TaskStatus.ready>`),
+    else None."""
 
     task_id: str  # always known here (KieError's may be None)
 
-    def __init__(self, task_id: str, fail_code: str | None, fail_message: str | None) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        fail_code: str | None,
+        fail_message: str | None,
+        *,
+        fail_status: str | None = None,
+        ready: Results | None = None,
+    ) -> None:
         # shown escaped (see ApiError); fail_message keeps KIE's words as they came
         detail = printable(fail_message) if fail_message else "no reason given"
         code = f" [{fail_code}]" if fail_code else ""
+        if fail_status and fail_status != fail_code:
+            code += f" {printable(fail_status)}"
         super().__init__(f"task failed{code}: {detail}", task_id=task_id)
         self.fail_code = fail_code
         self.fail_message = fail_message
+        self.fail_status = fail_status
+        self.ready = ready
         number = code_number(fail_code)
         self.code = number if isinstance(number, int | str) and number != "" else None
 
@@ -755,7 +775,9 @@ class WaitTimeoutError(KieError):
     "after 1 s", the time waited rounded); without one it quotes ``waited``.
     ``last_error`` is the curable error the last poll ended with (a network that went away,
     a host that is down), None when the last poll was answered: a wait whose polls all failed
-    says why, not only that it gave up."""
+    says why, not only that it gave up. ``stage`` and ``ready``: the last status's
+    (:class:`~kiekit.models.TaskStatus`): how far the task had come, and the files it already
+    had ready and charged for (Suno's first track), None when it had none."""
 
     task_id: str  # always known here: poll it again with Task(error.task_id, model)
     retryable = True
@@ -768,8 +790,11 @@ class WaitTimeoutError(KieError):
         *,
         last_error: KieError | None = None,
         timeout: float | None = None,
+        stage: str | None = None,
+        ready: Results | None = None,
     ) -> None:
         state = f", last state {last_state}" if last_state else ""
+        state += f" ({stage})" if stage and last_state else ""
         failed = f"; last poll: {last_error.message}" if last_error is not None else ""
         after = waited if timeout is None else timeout
         super().__init__(f"gave up waiting after {after:g} s{state}{failed}", task_id=task_id)
@@ -777,6 +802,8 @@ class WaitTimeoutError(KieError):
         self.timeout = timeout
         self.last_state = last_state
         self.last_error = last_error
+        self.stage = stage
+        self.ready = ready
 
 
 _BY_CODE: dict[int, type[ApiError]] = {

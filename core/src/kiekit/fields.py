@@ -1248,6 +1248,9 @@ class InputField:
     fields of one entry of an ``objects`` list, as far as they are known (none: not known).
     ``media``: the kind of file a URL field's links point to (``image``, ``video``,
     ``audio``) when its declaration says it; None leaves it to the field's name.
+    ``note``: how the field's limits depend on other fields, in words, where they do (Suno's
+    prompt: 500 characters without custom mode, 3000 or 5000 with it by version); the
+    ``max_length`` then is the loosest of them, and ``kie models`` shows the note instead.
     """
 
     name: str
@@ -1264,6 +1267,7 @@ class InputField:
     entry: tuple[InputField, ...] = ()
     media: str | None = None
     required_unless: str | None = None
+    note: str | None = None
 
     @property
     def is_list(self) -> bool:

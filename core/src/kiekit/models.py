@@ -95,48 +95,6 @@ class Task:
     created_at: float | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@frozen
-class TaskStatus:
-    """Where a task stands. ``progress`` is 0.0–1.0 where the family reports it, else None.
-
-    ``raw`` keeps KIE's own payload (the envelope's ``data``) for whatever the typed view omits.
-    """
-
-    task_id: str
-    state: State
-    progress: float | None = None
-    fail_code: str | None = None
-    fail_message: str | None = None
-    raw: Any = field(default=None, eq=False, repr=False)
-
-    @classmethod
-    def of(
-        cls,
-        task_id: str,
-        state: State,
-        *,
-        progress: float | None = None,
-        fail_code: str | None = None,
-        fail_message: str | None = None,
-        raw: Any = None,
-    ) -> TaskStatus:
-        """The status as every family reports it: progress clamped to 0–1 (1 once succeeded),
-        fail details kept only for a failed task (KIE leaves stale or empty ones elsewhere)."""
-        if state is State.SUCCEEDED:
-            progress = 1.0
-        elif progress is not None:
-            progress = min(max(progress, 0.0), 1.0) if math.isfinite(progress) else None
-        failed = state is State.FAILED
-        return cls(
-            task_id=task_id,
-            state=state,
-            progress=progress,
-            fail_code=(fail_code or None) if failed else None,
-            fail_message=(fail_message or None) if failed else None,
-            raw=raw,
-        )
-
-
 class AssetRole(enum.Enum):
     """What a result file is to its task. ``MAIN``: what the model makes, of the model's
     kind. ``EXTRA``: a file KIE hands out beside it (a video's cover still, Flux's original,
@@ -169,13 +127,18 @@ class Results:
     ``file_stem`` is what the downloaded files are named after when it is not the task id
     (``<file_stem>[-<label>]-<index><ext>``): a follow-up's files show the task they come from
     (Veo's 4K of video V is ``V-4k-0.mp4``, however it was asked for). The journal and the
-    log still know them by ``task_id``."""
+    log still know them by ``task_id``.
+
+    ``partial``: these are the files a task still running (or failed) had ready
+    (:attr:`TaskStatus.ready`), not all it makes: downloading them records the files written
+    but leaves the task owed, so a later wait or ``kie resume`` fetches the rest."""
 
     task_id: str
     assets: tuple[Asset, ...]
     raw: Any = field(default=None, eq=False, repr=False)
     value: Any = None
     file_stem: str | None = None
+    partial: bool = field(default=False, kw_only=True)
 
     @property
     def main(self) -> tuple[Asset, ...]:
@@ -186,3 +149,68 @@ class Results:
     def extras(self) -> tuple[Asset, ...]:
         """The files KIE hands out beside them (``AssetRole.EXTRA``): covers, originals."""
         return tuple(a for a in self.assets if a.role is AssetRole.EXTRA)
+
+
+@frozen
+class TaskStatus:
+    """Where a task stands. ``progress`` is 0.0–1.0 where the family reports it, else None.
+
+    ``raw`` keeps KIE's own payload (the envelope's ``data``) for whatever the typed view omits.
+
+    ``stage``: the family's word for how far a running task has come, where it reports stages
+    (Suno's "lyrics written", "first track ready"), else None. ``ready``: the files a task
+    that has not succeeded already made and charged for (a Suno song's first track at
+    FIRST_SUCCESS, kie-api.md §3.6), as :class:`Results` marked ``partial``; None for every
+    other task and family. A succeeded task's files are its results, not these.
+    ``fail_status``: a failed task's status word where the family's record has one beside its
+    code (Suno's ``SENSITIVE_WORD_ERROR``: content KIE refuses), else None.
+    """
+
+    task_id: str
+    state: State
+    progress: float | None = None
+    fail_code: str | None = None
+    fail_message: str | None = None
+    raw: Any = field(default=None, eq=False, repr=False)
+    stage: str | None = field(default=None, kw_only=True)
+    fail_status: str | None = field(default=None, kw_only=True)
+    ready: Results | None = field(default=None, kw_only=True, eq=False, repr=False)
+
+    @classmethod
+    def of(
+        cls,
+        task_id: str,
+        state: State,
+        *,
+        progress: float | None = None,
+        fail_code: str | None = None,
+        fail_message: str | None = None,
+        raw: Any = None,
+        stage: str | None = None,
+        fail_status: str | None = None,
+        ready: Results | None = None,
+    ) -> TaskStatus:
+        """The status as every family reports it: progress clamped to 0–1 (1 once succeeded),
+        fail details kept only for a failed task (KIE leaves stale or empty ones elsewhere);
+        ``stage`` and ``ready`` only for a task that has not succeeded, ``ready`` only when
+        it names a file (marked ``partial``)."""
+        if state is State.SUCCEEDED:
+            progress = 1.0
+        elif progress is not None:
+            progress = min(max(progress, 0.0), 1.0) if math.isfinite(progress) else None
+        failed = state is State.FAILED
+        return cls(
+            task_id=task_id,
+            state=state,
+            progress=progress,
+            fail_code=(fail_code or None) if failed else None,
+            fail_message=(fail_message or None) if failed else None,
+            raw=raw,
+            stage=None if state is State.SUCCEEDED else stage,
+            fail_status=(fail_status or None) if failed else None,
+            ready=(
+                attrs.evolve(ready, partial=True)
+                if ready is not None and ready.assets and state is not State.SUCCEEDED
+                else None
+            ),
+        )

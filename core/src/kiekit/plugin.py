@@ -50,10 +50,12 @@ from kiekit.chat import (
 )
 from kiekit.errors import (
     ApiError,
+    KieError,
     ParentNotFinishedError,
     ParentTaskError,
     ProtocolError,
     ResultsExpiredError,
+    UnprocessableError,
     ValidationError,
     api_error,
 )
@@ -97,6 +99,7 @@ __all__ = [
     "ImagePart",
     "Input",
     "InputField",
+    "KieError",
     "MarketProvider",
     "MediaKind",
     "Message",
@@ -120,6 +123,7 @@ __all__ = [
     "ThinkingDelta",
     "ToolCall",
     "ToolCallDelta",
+    "UnprocessableError",
     "Usage",
     "ValidationError",
     "api_error",

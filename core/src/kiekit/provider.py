@@ -159,6 +159,24 @@ class Provider(ABC):
         default). Pure: the error is the client's reading of KIE's envelope."""
         return None
 
+    def parent_status_model(self, model_id: str, error: KieError) -> str | None:
+        """The model id whose status call reads the earlier task a create of ``model_id``
+        names (``parent_task_id``), when KIE's refusal ``error`` of that create may not say
+        why (Suno's WAV of a song still running and of a failed one: the same 422, kie-api.md
+        §3.6): the clients then read that task once, after the refusal, and ask
+        :meth:`refused_by_parent`. None (the default, and for a refusal the parent cannot
+        explain: 402, 429 …): KIE's refusal is raised as it came, nothing more is sent."""
+        return None
+
+    def refused_by_parent(
+        self, model_id: str, request: Request, error: KieError, parent: TaskStatus | None
+    ) -> KieError:
+        """The error to raise for KIE's refusal ``error`` of the follow-up ``request``, told
+        by its parent's status (``parent``; None when KIE has no record of it): e.g. a
+        :class:`~kiekit.errors.ParentNotFinishedError` for a parent still running. By default
+        ``error`` itself. Pure, like the rest: the clients made the status call."""
+        return error
+
     def made_request(self, model_id: str, body: Mapping[str, Any]) -> bool:
         """Whether a create body a journal recorded for ``model_id`` (the JSON body as sent)
         is one this provider could have made: asked only of a provider that serves the id

@@ -6,6 +6,7 @@ custom-mode rules and per-version lengths (generate-music); CALLBACK_EXCEPTION k
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,7 @@ def test_polling_without_a_callback_works_and_the_placeholder_is_never_called(
             EXTEND,
             {
                 "audio_id": "a1",
+                "version": "V5",
                 "default_param_flag": True,
                 "prompt": "la",
                 "style": "p",
@@ -134,6 +136,7 @@ def test_polling_without_a_callback_works_and_the_placeholder_is_never_called(
             EXTEND,
             {
                 "audio_id": "a1",
+                "version": "V5",
                 "default_param_flag": True,
                 "prompt": "la",
                 "style": "p",
@@ -180,7 +183,7 @@ def test_what_kie_documents_as_invalid_is_refused_naming_the_field(
 def test_numbers_given_as_text_are_sent_as_numbers() -> None:
     # [INF] the weights and continueAt have no documented JSON type; KIE reads a number's text
     # as the number elsewhere (kie-api.md §2.2), so do the mock and the plugin, which sends it
-    fields = {"audio_id": "a1", "default_param_flag": True, "prompt": "la"}
+    fields = {"audio_id": "a1", "version": "V5", "default_param_flag": True, "prompt": "la"}
     params = MUSIC.make_input(EXTEND, fields, style_weight="0.5", continue_at=" 30.5 ")
     body: Any = MUSIC.build_request(EXTEND, params).body
     assert (body["styleWeight"], body["continueAt"]) == (0.5, 30.5)
@@ -193,16 +196,32 @@ def test_an_empty_style_without_custom_mode_is_left_empty() -> None:
     assert (body["style"], body["title"]) == ("", "")
 
 
-@pytest.mark.parametrize("model", [GENERATE, "suno/extend", "suno/upload-extend"])
+@pytest.mark.parametrize("model", [GENERATE, "suno/upload-extend"])
 def test_a_version_given_as_none_is_the_default_version(model: str) -> None:
     """null in a batch line means "not given": the default version, whose limits apply (it
     was a bare KeyError that ended a whole `kie batch`, found by an outside tester)."""
-    fields = {"prompt": "la", "version": None, "audio_id": "a", "upload_url": SONG}
-    fields = {k: v for k, v in fields.items() if k != "audio_id" or model == "suno/extend"}
+    fields = {"prompt": "la", "version": None, "upload_url": SONG}
     fields = {k: v for k, v in fields.items() if k != "upload_url" or "upload" in model}
     body = MUSIC.build_request(model, MUSIC.make_input(model, fields)).body
     assert body is not None
     assert body["model"] == DEFAULT_VERSION
+
+
+@pytest.mark.parametrize("version", [{}, {"version": None}, {"model": None}])
+def test_an_extend_needs_the_version_its_track_was_made_with(
+    kie_client: Client, kie_mock: MockServer, version: dict[str, Any]
+) -> None:
+    """KIE's create bodies require `model` (kie-api.md §3.6); for an extend no default is
+    right (V5 sent for a V3_5 track is a paid task of another model: outside tester
+    "sunoprod", finding 8), so kiekit asks for it before anything is sent."""
+    with pytest.raises(ValidationError) as caught:
+        kie_client.submit(EXTEND, {"audio_id": "a1", **version})
+    assert caught.value.field == "version"
+    assert "give the version the track was made with" in str(caught.value)
+    assert kie_mock.requests() == []
+    body = MUSIC.build_request(EXTEND, MUSIC.make_input(EXTEND, audio_id="a1", model="V3_5")).body
+    assert body is not None
+    assert body["model"] == "V3_5"
 
 
 def test_custom_mode_instrumental_needs_no_lyrics_and_wire_names_are_accepted() -> None:
@@ -331,14 +350,21 @@ def test_an_extend_with_its_own_parameters_needs_no_style_or_title_as_kie_accept
     """KIE took such extends in recorded traffic (issue 13): kiekit sends them, and the mock,
     which answers as KIE does, accepts them."""
     params = MUSIC.make_input(
-        EXTEND, {"audio_id": "a1", "default_param_flag": True, "prompt": "la", "continue_at": 9}
+        EXTEND,
+        {
+            "audio_id": "a1",
+            "version": "V4",
+            "default_param_flag": True,
+            "prompt": "la",
+            "continue_at": 9,
+        },
     )
     body = MUSIC.build_request(EXTEND, params).body
     assert body is not None
     assert "style" not in body
     assert "title" not in body
     task = kie_client.submit(
-        EXTEND, audio_id="a1", default_param_flag=True, prompt="on", continue_at=12
+        EXTEND, audio_id="a1", version="V4", default_param_flag=True, prompt="on", continue_at=12
     )
     assert [t.task_id for t in kie_mock.tasks()] == [task.id]
     # and the plugin's README says so (it said `style` and `title` were required: music QA 5)
@@ -378,3 +404,45 @@ def test_boost_style_is_one_synchronous_call(kie_client: Client, kie_mock: MockS
     with pytest.raises(ValidationError) as caught:
         boost_style_request("  ")
     assert caught.value.field == "content"
+
+
+def test_kie_models_says_each_length_by_version_and_mode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The loosest length alone (prompt 5000) misled: it is 500 without custom mode, and
+    V3_5/V4 allow 3000/200/80 (outside tester "sunoprod", finding 9)."""
+    from kiekit import cli
+
+    assert cli.main(["models", GENERATE]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "at most 500 characters without custom_mode" in rows["prompt"]
+    assert "V3_5/V4 3000, V4_5/V4_5PLUS/V4_5ALL/V5/V5_5 5000" in rows["prompt"]
+    assert "at most 5000 characters" not in rows["prompt"]
+    assert "only with custom_mode, characters at most by version: V3_5/V4 200" in rows["style"]
+    assert "V3_5/V4/V4_5ALL 80, V4_5/V4_5PLUS/V5/V5_5 100" in rows["title"]
+    assert cli.main(["models", GENERATE, "--json"]) == 0
+    fields = {f["name"]: f for f in json.loads(capsys.readouterr().out)["fields"]}
+    assert fields["prompt"]["max_length"] == 5000  # the loosest, with the note beside it
+    assert fields["prompt"]["note"].startswith("at most 500 characters")
+    assert fields["version"]["note"] is None
+
+
+def test_kie_run_saves_a_value_without_files_to_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lyrics (and MIDI notes) are no file at KIE: `kie run --out` wrote nothing for them
+    (outside tester "sunoprod", finding 6); their value is saved as the JSON it prints."""
+    from kiekit import cli
+
+    out = tmp_path / "out"
+    argv = ["run", "suno/lyrics", "--prompt", "the sea", "--mock", "--json", "--out", str(out)]
+    assert cli.main(argv) == 0
+    said = capsys.readouterr()
+    answer = json.loads(said.out)
+    assert answer["files"] == []  # the files KIE made: none
+    saved = answer["value_file"]
+    assert saved == str(out / f"{answer['task_id']}-value.json")
+    assert f"saved the value of task {answer['task_id']} to {saved}" in said.err
+    assert json.loads(Path(saved).read_text("utf-8")) == answer["value"]
+    assert [entry["title"] for entry in answer["value"]] == ["Mock lyrics 1", "Mock lyrics 2"]
+    assert sorted(p.name for p in out.iterdir()) == [Path(saved).name]  # no partial file left

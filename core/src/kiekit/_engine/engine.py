@@ -728,6 +728,8 @@ class Engine:
                     last.state.value if last else None,
                     last_error=failing,
                     timeout=policy.timeout,
+                    stage=last.stage if last else None,
+                    ready=last.ready if last else None,
                 ) from None
             except (ProtocolError, TaskNotFoundError) as exc:  # poll.status's: may_pass
                 # One answer cut short or garbled by a proxy is a network fault, not the end of
@@ -769,6 +771,8 @@ class Engine:
                     last.state.value if last else None,
                     last_error=failing,
                     timeout=policy.timeout,
+                    stage=last.stage if last else None,
+                    ready=last.ready if last else None,
                 )
             pause = min(max(policy.interval(now - origin), asked or 0.0), remaining)
             if failing is not None and failures > 0:
@@ -966,7 +970,13 @@ def _ended(registry: Registry, task: Task, provider: Provider, status: TaskStatu
         extra=request_log.fields(task_id=task.id, model=task.model, state="failed",
                                  kie_code=request_log.numeric(status.fail_code)),
     )  # fmt: skip
-    raise TaskFailedError(task.id, status.fail_code, status.fail_message)
+    raise TaskFailedError(
+        task.id,
+        status.fail_code,
+        status.fail_message,
+        fail_status=status.fail_status,
+        ready=status.ready,
+    )
 
 
 class _Poll:

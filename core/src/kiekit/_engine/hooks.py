@@ -32,6 +32,8 @@ RETURNS: dict[str, tuple[type[Any], ...]] = {
     "parse_status": (TaskStatus,),
     "extract_results": (Results,),
     "status_of_refusal": (TaskStatus, type(None)),
+    "parent_status_model": (str, type(None)),
+    "refused_by_parent": (KieError,),
     # a ChatProvider's (kiekit.chat.provider); its build_request returns a Request too
     "parse_reply": (ChatReply, ChatFailure),
     "parse_event": (ChatDelta, ChatFailure, type(None)),

@@ -9,6 +9,7 @@ clients keep the same rows, raise the same errors and return the same results by
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -21,6 +22,7 @@ from kiekit._engine import request_log
 from kiekit._engine.account import Files, Source
 from kiekit._engine.drain import Drain
 from kiekit._engine.engine import Booking, Engine, SendState, StatusHook
+from kiekit._engine.hooks import call_hook
 from kiekit._engine.ops import Flow, Record, Sleep
 from kiekit._paths import native, writable_folder
 from kiekit._redact import printable
@@ -31,6 +33,7 @@ from kiekit.errors import (
     KieError,
     OutcomeUnknownError,
     ResultsExpiredError,
+    TaskNotFoundError,
     TaskTakenOverError,
     expired_answer,
     fetch_refused,
@@ -44,6 +47,7 @@ from kiekit.observe import CreateUnknown, Observer
 from kiekit.uploads import UploadedFile
 
 T = TypeVar("T")
+log = logging.getLogger("kiekit")
 
 InputLike = Input | Mapping[str, Any] | None
 
@@ -225,8 +229,10 @@ class Session:
             if isinstance(exc, OutcomeUnknownError) and intent is not None:
                 exc.key = intent.key  # the row its user settles once the dashboard has told
             told = exc
-            if isinstance(exc, KieError):  # a refused extend or 4K names its parent task
-                told = follow_up_refused(exc, request.parent_task_id)
+            if isinstance(exc, ApiError) and request.parent_task_id and not expired_answer(exc):
+                told = yield from self._why_refused(model, request, exc)
+            if isinstance(told, KieError):  # a refused extend or 4K names its parent task
+                told = follow_up_refused(told, request.parent_task_id)
                 told = fetch_refused(told, request.body)  # a 451 names the input URLs
             failed = partial(recorder.create_failed, intent, told, maybe_sent=sending.maybe_sent)
             yield from self._record(failed)
@@ -241,6 +247,33 @@ class Session:
         yield from self._record(partial(recorder.created, intent, task, same_task_again=again))
         self._made(task, idempotency_key if intent is None else intent.key)
         return task
+
+    def _why_refused(self, model: str, request: Request, error: ApiError) -> Flow[KieError]:
+        """KIE's refusal of a follow-up create, told by the parent task's record where the
+        provider reads it (Provider.parent_status_model): KIE's words alone may not say
+        whether the parent is still running, failed, unknown, or another input is wrong
+        (Suno's 422s, kie-api.md §3.6, §7). One status call, sent only after a refusal:
+        nothing was made, nothing is paid for. A parent that cannot be read leaves KIE's
+        refusal as it came."""
+        registry = self.engine.registry
+        provider = registry.provider(model)
+        parent_model = call_hook(
+            registry, provider, "parent_status_model", model, error, model=model
+        )
+        parent = request.parent_task_id
+        if parent_model is None or parent is None:
+            return error
+        try:
+            status: TaskStatus | None = yield from self.engine.status(Task(parent, parent_model))
+        except TaskNotFoundError:
+            status = None
+        except KieError as unread:
+            log.debug("follow-up's parent %s could not be read: %s", parent, unread)
+            return error
+        told: KieError = call_hook(
+            registry, provider, "refused_by_parent", model, request, error, status, model=model
+        )
+        return told
 
     def call(self, request: Request, *, task_id: str | None) -> Flow[Any]:
         try:
@@ -350,6 +383,10 @@ class Session:
                 yield from self._record(stopped)
                 yield from self._record(partial(recorder.stopped_working, task_id))
                 raise
+        if results.partial:  # files of a task still owed: kept, the row not done (below)
+            yield from self._record(partial(recorder.landed, task_id, paths, out_dir))
+            yield from self._record(partial(recorder.stopped_working, task_id))
+            return paths
         yield from self._record(partial(self.recorder.downloaded, results.task_id, paths, out_dir))
         return paths
 

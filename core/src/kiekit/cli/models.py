@@ -219,6 +219,7 @@ def _as_json(field: InputField) -> dict[str, Any]:
         "example": field.default if field.required else None,
         # the fields of one entry of a list of objects, as far as they are known
         "entry": [_as_json(member) for member in field.entry],
+        "note": field.note,
     }
 
 
@@ -240,7 +241,7 @@ def _limits(field: InputField) -> list[str]:
     unit = ("entry", "entries") if field.is_list else ("character", "characters")
     if field.min_length is not None:
         said.append(f"at least {field.min_length} {unit[field.min_length != 1]}")
-    if field.max_length is not None:
+    if field.max_length is not None and field.note is None:  # else the note says it in full
         said.append(f"at most {field.max_length} {unit[field.max_length != 1]}")
     if field.kind == "objects" and not field.entry:  # else its entry's rows follow
         said.append("an entry's fields are not known to kiekit (KIE's page says)")
@@ -248,6 +249,8 @@ def _limits(field: InputField) -> list[str]:
         said.append(f"{'e.g.' if field.required else 'default'} {_shown(field.default)}")
     if field.wire is not None:
         said.append(f"KIE's name {field.wire}")
+    if field.note is not None:  # limits that depend on other fields (the above: the loosest)
+        said.append(field.note)
     return said
 
 

@@ -194,6 +194,10 @@ def _run(args: argparse.Namespace) -> int:
             if results.assets:
                 say(f"downloading {len(results.assets)} file(s) of task {task.id} to {args.out}")
             paths = client.download(results, args.out)
+            value_file = None
+            if not results.assets and results.value is not None:  # lyrics, MIDI notes …
+                value_file = _save_value(results, args.out)
+                say(f"saved the value of task {task.id} to {text(value_file)}")
         except KeyboardInterrupt as stop:
             tell_stop(stop, _stop_note(task, results, mock=args.mock), task_id=task.id)
             raise
@@ -201,6 +205,7 @@ def _run(args: argparse.Namespace) -> int:
             # download) still came after this task was made: said with it (exit 1, not 2)
             if exc.task_id is None:
                 exc.task_id = task.id
+            _save_ready(client, exc, args.out)
             if isinstance(exc, PluginHookError) and not args.mock:  # the task is KIE's, paid
                 exc.message += (
                     "; the task stays owed in the journal: kie resume finishes it once the "
@@ -213,6 +218,8 @@ def _run(args: argparse.Namespace) -> int:
     written = [str(path) for path in paths]  # as given: a C locale's stdout writes its bytes
     texts = [text(path) for path in paths]  # JSON carries text
     answer = {"task_id": task.id, "model": args.model, "files": texts, "value": results.value}
+    if value_file is not None:  # stdout's lines stay the file paths, then the value itself
+        answer["value_file"] = text(value_file)
     code = 0
     if left:  # done and delivered: "ok" stays true, so a script does not run it (pay) again
         answer["unrecorded"] = unrecorded_json(client.journal, left)
@@ -343,6 +350,43 @@ def _named_by_refusal(refused: ApiError, model: str) -> Task:
     if named is None:
         raise refused
     return Task(named, model)
+
+
+def _save_value(results: Results, out: Path) -> Path:
+    """What a model that makes no file returned (Suno's lyrics, MIDI notes, a transcript),
+    written to ``--out`` as ``<task id>-value.json``, the JSON ``kie run`` prints: a run's
+    output is in its folder whatever the model makes. Written whole or not at all. Not one
+    of the printed paths (a script reads the value as the JSON after them, as before)."""
+    import json
+    import os
+
+    from kiekit.errors import FileWriteError
+
+    path = out / f"{results.file_stem or results.task_id}-value.json"
+    partial = path.with_name(f"{path.name}.incomplete")
+    try:
+        partial.write_text(json.dumps(results.value, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        os.replace(partial, path)
+    except (OSError, ValueError) as exc:
+        raise FileWriteError.of(exc, path, task_id=results.task_id) from exc
+    return path
+
+
+def _save_ready(client: Client, exc: KieError, out: Path) -> None:
+    """The files a task that timed out or failed had ready, paid for (``ready`` of a
+    WaitTimeoutError or TaskFailedError: a Suno song's first track), written to ``--out`` and
+    named; a timed-out task stays owed, so ``kie resume`` fetches only the rest there. A
+    download that fails here is said, and the first error stands."""
+    ready = getattr(exc, "ready", None)
+    if ready is None or not ready.assets:
+        return
+    try:
+        paths = client.download(ready, out)
+    except KieError as failed:
+        say(f"could not save the file(s) task {exc.task_id} had ready: {failed}")
+        return
+    names = ", ".join(text(path) for path in paths)
+    say(f"task {exc.task_id} had {len(paths)} file(s) ready: saved to {text(out)}: {names}")
 
 
 def _resumable(exc: KieError) -> bool:
@@ -617,7 +661,7 @@ def _progress() -> Iterator[Any]:
         def show(status: TaskStatus) -> None:
             total = 1.0 if status.progress is not None else None
             bar.update(
-                line, description=status.state.value, completed=status.progress or 0, total=total
+                line, description=_state_said(status), completed=status.progress or 0, total=total
             )
 
         yield show
@@ -629,9 +673,16 @@ def _state_lines() -> Any:
     last: list[str] = []
 
     def show(status: TaskStatus) -> None:
-        state = status.state.value
+        state = _state_said(status)
         if last != [state]:
             last[:] = [state]
             say(f"task {status.task_id}: {state}")
 
     return show
+
+
+def _state_said(status: TaskStatus) -> str:
+    """The state as the progress line says it, with the family's stage when it reports one
+    (``running: first track ready``)."""
+    state = status.state.value
+    return f"{state}: {printable(status.stage)}" if status.stage else state

@@ -1405,6 +1405,24 @@ class Journal:
         }
         return self._update_task(task_id, changes, read_back, owned=True, done=True)
 
+    def landed(
+        self,
+        task_id: str,
+        paths: Sequence[Path],
+        out_dir: str | os.PathLike[str],
+        *,
+        read_back: bool = True,
+    ) -> Entry | None:
+        """Some of the task's files are on disk, ahead of the rest (``Results.partial``: a
+        Suno song's first track): the folder and files are kept, so ``kie resume`` fetches
+        only the others, there; the row stays owed (not done)."""
+        changes = {
+            "files": tuple(recorded(path) for path in paths),
+            "out_dir": recorded(out_dir),
+            "updated_at": self._clock(),
+        }
+        return self._update_task(task_id, changes, read_back, owned=True)
+
     def download_failed(
         self,
         task_id: str,
@@ -2016,6 +2034,12 @@ class Recorder:
         except JournalError as exc:
             log.debug("could not read task %s in the task journal: %s", task_id, exc)
             return None
+
+    def landed(self, task_id: str, paths: Sequence[Path], out_dir: str | os.PathLike[str]) -> None:
+        """Files of a task still owed, written ahead of the rest (Journal.landed)."""
+        if self.journal is not None:
+            journal = self.journal
+            self._safely(task_id, lambda: journal.landed(task_id, paths, out_dir, read_back=False))
 
     def files_written(self, task_id: str) -> frozenset[str]:
         """The files of ``task_id`` the journal says were written (a download that stopped

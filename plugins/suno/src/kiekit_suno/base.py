@@ -17,13 +17,18 @@ from kiekit.plugin import (
     Asset,
     AssetRole,
     Input,
+    KieError,
     MediaKind,
+    ParentNotFinishedError,
+    ParentTaskError,
     ProtocolError,
     Provider,
     Rate,
     Request,
+    Results,
     State,
     TaskStatus,
+    UnprocessableError,
     media_type_of,
     wire,
 )
@@ -55,6 +60,21 @@ def file_asset(
     return Asset(url=url, kind=kind, media_type=media_type, label=label, role=role)
 
 
+# What each parent model's task is called in a refusal's words
+_KINDS = {"suno/generate": "song", "suno/vocal-removal": "vocal separation"}
+
+
+def track_ids(record: Any) -> tuple[str, ...]:
+    """The track ids (``sunoData[].id``) of a song task's record-info ``data``; () for one
+    of another shape."""
+    response = record.get("response") if isinstance(record, Mapping) else None
+    tracks = response.get("sunoData") if isinstance(response, Mapping) else None
+    if not isinstance(tracks, list):
+        return ()
+    ids = (track.get("id") for track in tracks if isinstance(track, Mapping))
+    return tuple(found for found in ids if isinstance(found, str) and found)
+
+
 class SunoProvider(Provider):
     """Base of the Suno providers: one record-info path, one create path per model."""
 
@@ -75,6 +95,73 @@ class SunoProvider(Provider):
     def status_request(self, task_id: str) -> Request:
         return Request("GET", self.status_path, query={"taskId": task_id})
 
+    # -- a refused follow-up (WAV, stems, video, cover, MIDI, replace-section) ---------------
+
+    # The model whose record-info reads the task each follow-up model names (its task_id)
+    parents: ClassVar[Mapping[str, str]] = {}
+
+    def parent_status_model(self, model_id: str, error: KieError) -> str | None:
+        # only KIE's 422s leave the reason unsaid (refused_by_parent); a 402 or 429 says it
+        return self.parents.get(model_id) if isinstance(error, UnprocessableError) else None
+
+    def refused_by_parent(
+        self, model_id: str, request: Request, error: KieError, parent: TaskStatus | None
+    ) -> KieError:
+        """KIE refuses a follow-up on a task it cannot build on with a 422 whose words do not
+        say why: "Record does not exist" for an unknown task and for a wrong ``audioId``
+        alike (§7), "record status is not success" for a song still running and for a failed
+        one alike (the Veo pages' text, §3.3; the Suno pages document no other) [INF]. The
+        parent's record, read after the refusal, tells them apart: not found, still running
+        (ParentNotFinishedError: retry once it has succeeded; its first track's WAV is
+        refused until the whole song is done), failed (ParentTaskError), or succeeded
+        without the ``audio_id`` given (the refusal, naming ``audio_id``)."""
+        source = request.parent_task_id
+        if not isinstance(error, UnprocessableError) or source is None:
+            return error
+        kind = _KINDS.get(self.parents.get(model_id, ""), "task")
+        said = f"KIE's answer: {error.code} {error.kie_message}"
+        refused: KieError
+        if parent is None:
+            refused = ParentTaskError(
+                f"{model_id}: KIE has no {kind} task {source} (mistyped, another account's, or "
+                f"a task of another kind; {said})",
+                parent_task_id=source,
+                parent_state="not-found",
+            )
+            refused.field = "task_id"
+        elif parent.state is State.FAILED:
+            refused = ParentTaskError(
+                f"{model_id}: {kind} task {source} failed ({parent.fail_status or parent.fail_code}"
+                f"): nothing can be made of it ({said})",
+                parent_task_id=source,
+                parent_state="failed",
+            )
+        elif not parent.state.finished:
+            stage = f", {parent.stage}" if parent.stage else ""
+            refused = ParentNotFinishedError(
+                f"{model_id}: {kind} task {source} is still running{stage}; KIE takes it only "
+                f"once it has succeeded: wait for it, then ask again ({said})",
+                parent_task_id=source,
+                parent_state="running",
+            )
+        else:
+            return self._not_its_track(error, request, parent)
+        refused.code = error.code
+        return refused
+
+    @staticmethod
+    def _not_its_track(error: KieError, request: Request, parent: TaskStatus) -> KieError:
+        """A succeeded song that has no track ``audioId``: the refusal names ``audio_id``."""
+        audio = (request.body or {}).get("audioId")
+        tracks = track_ids(parent.raw)
+        if isinstance(audio, str) and tracks and audio not in tracks:
+            error.field = "audio_id"
+            error.message += (
+                f": audio_id {audio!r} is none of task {parent.task_id}'s tracks "
+                f"({', '.join(tracks)})"
+            )
+        return error
+
     @staticmethod
     def status_of(
         task_id: str,
@@ -84,12 +171,26 @@ class SunoProvider(Provider):
         *,
         error_code: str | None,
         error_message: str | None,
+        stage: str | None = None,
+        ready: Results | None = None,
     ) -> TaskStatus:
         """The state a status word names; an undocumented word is a ProtocolError. A failure
         without an ``errorCode`` (KIE leaves it null for e.g. SENSITIVE_WORD_ERROR) keeps the
-        status word as its fail code, so the reason is never lost."""
+        status word as its fail code, so the reason is never lost; a failure's word is its
+        ``fail_status`` in any case: KIE's codes do not tell a sensitive-word refusal from a
+        failed generation (400 is also "copyrighted lyrics", §3.6), the word does."""
         state = states.get(word) if isinstance(word, (str, int)) else None
         if state is None or isinstance(word, bool):
             raise ProtocolError(f"unknown Suno status {word!r}", task_id=task_id, payload=data)
-        code = error_code or (str(word) if state is State.FAILED else None)
-        return TaskStatus.of(task_id, state, fail_code=code, fail_message=error_message, raw=data)
+        failed = state is State.FAILED
+        code = error_code or (str(word) if failed else None)
+        return TaskStatus.of(
+            task_id,
+            state,
+            fail_code=code,
+            fail_message=error_message,
+            raw=data,
+            stage=stage,
+            fail_status=word if failed and isinstance(word, str) else None,
+            ready=ready,
+        )

@@ -35,6 +35,7 @@ from attrs import frozen
 from kiekit.plugin import (
     AssetRole,
     Input,
+    InputField,
     MediaKind,
     Model,
     ProtocolError,
@@ -140,6 +141,12 @@ STATES: Mapping[str, State] = {
     "SENSITIVE_WORD_ERROR": State.FAILED,
 }
 CALLBACK_EXCEPTION = "CALLBACK_EXCEPTION"
+# How far a running song task has come (TaskStatus.stage), in the words of §3.6's staged
+# callbacks: "text" (the lyrics are written) and "first" (one track is ready)
+STAGES: Mapping[str, str] = {
+    "TEXT_SUCCESS": "lyrics written",
+    "FIRST_SUCCESS": "first track ready",
+}
 
 
 def _blank(value: str | None) -> bool:
@@ -250,10 +257,16 @@ class _Continued(_Sound):
 
 @frozen
 class SunoExtend(_Continued):
-    """Input of ``suno/extend``: continue a track KIE made (``audio_id``, a track's ``id``).
-    Give the ``version`` the track was made with."""
+    """Input of ``suno/extend``: continue a track KIE made (``audio_id``, a track's ``id``)
+    with the ``version`` it was made with (its ``model_name``: ``chirp-v3-5`` is V3_5).
+
+    ``version`` is required here: KIE's create bodies require ``model`` (§3.6: it is no
+    optional field), and for an extend no default can be right — V5 sent for a V3_5 track is a
+    paid task of another model. kiekit cannot look the track up (a provider does no I/O), so
+    it asks, before anything is paid for."""
 
     audio_id: str = text()
+    version: str = choice(*VERSIONS, required=True, wire="model")
 
     def check(self) -> None:
         self.own_parameters(prompt_needed=True)
@@ -390,15 +403,53 @@ class SunoMusicProvider(SunoProvider):
     )
     create_paths: ClassVar[Mapping[str, str]] = CREATE_PATHS
     status_path = STATUS_PATH
+    # a refused replace-section reads the song it names (SunoProvider.refused_by_parent)
+    parents: ClassVar[Mapping[str, str]] = {REPLACE_SECTION: GENERATE}
+
+    def make_input(
+        self,
+        model_id: str,
+        values: Input | Mapping[str, Any] | None = None,
+        *,
+        from_text: bool = False,
+        **fields: Any,
+    ) -> Input:
+        """As every provider's; an extend without ``version`` says which one to give."""
+        if model_id == EXTEND and not isinstance(values, Input):
+            given = {**(values or {}), **fields}
+            if given.get("version", given.get("model")) is None:  # its wire name too
+                raise ValidationError(
+                    "version",
+                    "is required for suno/extend: give the version the track was made with "
+                    f"(its model_name: chirp-v3-5 is V3_5), one of {', '.join(VERSIONS)}",
+                )
+        return super().make_input(model_id, values, from_text=from_text, **fields)
+
+    def input_fields(self, model_id: str) -> tuple[InputField, ...]:
+        """As every provider's, with each length that depends on the version and custom mode
+        said in words (``kie models``): the field's own ``max_length`` is the loosest."""
+        fields = super().input_fields(model_id)
+        notes = _length_notes(self.model(model_id).input)
+        return tuple(
+            attrs.evolve(field, note=notes[field.name]) if field.name in notes else field
+            for field in fields
+        )
 
     def record(self, task_id: str, data: Any) -> MusicRecord:
         return wire.structure(data, MusicRecord, task_id=task_id)
 
     def parse_status(self, task_id: str, data: Any) -> TaskStatus:
+        """The task's state; while it runs, its ``stage`` (STAGES) and the tracks already
+        made (``ready``: the first one at FIRST_SUCCESS, paid for and downloadable before the
+        second is done, §3.6), kept too by a task that fails after them."""
         record = self.record(task_id, data)
         states = dict(STATES)
+        finished = record.finished_tracks()
         # CALLBACK_EXCEPTION: the songs exist unless the record lists none (module docstring)
-        states[CALLBACK_EXCEPTION] = State.SUCCEEDED if record.finished_tracks() else State.FAILED
+        states[CALLBACK_EXCEPTION] = State.SUCCEEDED if finished else State.FAILED
+        ready = None
+        if finished and states.get(record.status) is not State.SUCCEEDED:
+            ready = _track_results(task_id, record.tracks(), data, ready_only=True)
         return self.status_of(
             task_id,
             record.status,
@@ -407,6 +458,8 @@ class SunoMusicProvider(SunoProvider):
             error_code=record.error_code,
             error_message=record.error_message
             or (record.response.error_message if record.response else None),
+            stage=STAGES.get(record.status),
+            ready=ready,
         )
 
     def extract_results(self, task_id: str, data: Any) -> Results:
@@ -421,23 +474,59 @@ class SunoMusicProvider(SunoProvider):
             raise ProtocolError(f"task has no songs in status {record.status!r}", task_id=task_id)
         if not tracks:
             raise ProtocolError("succeeded task lists no songs", task_id=task_id, payload=data)
-        assets = []
-        for place, track in enumerate(tracks, start=1):
-            label = f"track-{place}"
+        return _track_results(task_id, tracks, data)
+
+
+def _by_version(what: str) -> str:
+    """Each version's limit of ``what`` (a Limits field), versions of one limit together."""
+    groups: dict[int, list[str]] = {}
+    for version, limits in LIMITS.items():
+        groups.setdefault(getattr(limits, what), []).append(version)
+    return ", ".join(f"{'/'.join(v)} {limit}" for limit, v in groups.items())
+
+
+def _length_notes(input_class: type) -> dict[str, str]:
+    """The per-version (and, for generate and upload-cover, per-mode) lengths of an input's
+    prompt, style and title: what LIMITS and SIMPLE_PROMPT_MAX check."""
+    if not issubclass(input_class, (_Described, _Continued)):
+        return {}  # add-vocals, add-instrumental, replace-section: one limit, not by version
+    custom = issubclass(input_class, _Described)
+    where = "only with custom_mode, " if custom else ""
+    notes = {
+        name: f"{where}characters at most by version: {_by_version(name)}"
+        for name in ("prompt", "style", "title")
+    }
+    if custom:
+        notes["prompt"] = (
+            f"at most {SIMPLE_PROMPT_MAX} characters without custom_mode; with it, characters "
+            f"at most by version: {_by_version('prompt')}"
+        )
+    return notes
+
+
+def _track_results(
+    task_id: str, tracks: Sequence[TrackRecord], data: Any, *, ready_only: bool = False
+) -> Results:
+    """Each track's audio (``track-N``) and cover art, and their fields as ``value``. With
+    ``ready_only`` (a task still running) the tracks without audio are left out, the others
+    numbered by their place in ``sunoData``: the first track ready early keeps the name it
+    has among the finished task's files."""
+    assets = []
+    for place, track in enumerate(tracks, start=1):
+        if ready_only and not track.audio_url:
+            continue
+        label = f"track-{place}"
+        assets.append(file_asset(track.audio_url, MediaKind.AUDIO, task_id=task_id, label=label))
+        if track.image_url:  # the track's cover art: an extra beside the song
             assets.append(
-                file_asset(track.audio_url, MediaKind.AUDIO, task_id=task_id, label=label)
-            )
-            if track.image_url:  # the track's cover art: an extra beside the song
-                cover = f"{label}-cover"
-                assets.append(
-                    file_asset(
-                        track.image_url,
-                        MediaKind.IMAGE,
-                        task_id=task_id,
-                        label=cover,
-                        role=AssetRole.EXTRA,
-                    )
+                file_asset(
+                    track.image_url,
+                    MediaKind.IMAGE,
+                    task_id=task_id,
+                    label=f"{label}-cover",
+                    role=AssetRole.EXTRA,
                 )
-        # every field KIE gave for each song, snake_case, JSON-ready (the CLI prints it)
-        value = [attrs.asdict(track) for track in tracks]
-        return Results(task_id=task_id, assets=tuple(assets), raw=data, value=value)
+            )
+    # every field KIE gave for each song, snake_case, JSON-ready (the CLI prints it)
+    value = [attrs.asdict(track) for track in tracks if track.audio_url or not ready_only]
+    return Results(task_id=task_id, assets=tuple(assets), raw=data, value=value)

@@ -69,6 +69,7 @@ VOCAL_REMOVAL = "suno/vocal-removal"
 MIDI = "suno/midi"
 MP4 = "suno/mp4"
 COVER = "suno/cover"
+GENERATE = "suno/generate"  # the model whose record-info reads every song task (§3.6)
 
 CALLBACK_EXCEPTION = "CALLBACK_EXCEPTION"
 _WORD_FAILURES = ("CREATE_TASK_FAILED", "SENSITIVE_WORD_ERROR")
@@ -297,6 +298,7 @@ class _FlagProvider(SunoProvider):
 class SunoWavProvider(_FlagProvider):
     name = "suno-wav"
     models = (Model(WAV, SunoWav, MediaKind.AUDIO),)
+    parents: ClassVar[Mapping[str, str]] = {WAV: GENERATE}  # read when KIE refuses
     create_paths: ClassVar[Mapping[str, str]] = {WAV: "/api/v1/wav/generate"}
     status_path = "/api/v1/wav/record-info"
     # the page lists GENERATE_WAV_FAILED; its example's enum text says GENERATE_AUDIO_FAILED
@@ -314,6 +316,7 @@ class SunoWavProvider(_FlagProvider):
 class SunoVocalRemovalProvider(_FlagProvider):
     name = "suno-vocal-removal"
     models = (Model(VOCAL_REMOVAL, SunoVocalRemoval, MediaKind.AUDIO),)
+    parents: ClassVar[Mapping[str, str]] = {VOCAL_REMOVAL: GENERATE}  # read when KIE refuses
     create_paths: ClassVar[Mapping[str, str]] = {VOCAL_REMOVAL: "/api/v1/vocal-removal/generate"}
     status_path = "/api/v1/vocal-removal/record-info"
     states: ClassVar[Mapping[Any, State]] = _word_states(("GENERATE_AUDIO_FAILED",))
@@ -332,6 +335,7 @@ class SunoVocalRemovalProvider(_FlagProvider):
 class SunoMp4Provider(_FlagProvider):
     name = "suno-mp4"
     models = (Model(MP4, SunoMp4, MediaKind.VIDEO),)
+    parents: ClassVar[Mapping[str, str]] = {MP4: GENERATE}  # read when KIE refuses
     create_paths: ClassVar[Mapping[str, str]] = {MP4: "/api/v1/mp4/generate"}
     status_path = "/api/v1/mp4/record-info"
     states: ClassVar[Mapping[Any, State]] = _word_states(("GENERATE_MP4_FAILED",))
@@ -346,6 +350,7 @@ class SunoMp4Provider(_FlagProvider):
 class SunoCoverProvider(_FlagProvider):
     name = "suno-cover"
     models = (Model(COVER, SunoCover, MediaKind.IMAGE),)
+    parents: ClassVar[Mapping[str, str]] = {COVER: GENERATE}  # read when KIE refuses
     create_paths: ClassVar[Mapping[str, str]] = {COVER: "/api/v1/suno/cover/generate"}
     status_path = "/api/v1/suno/cover/record-info"
     states: ClassVar[Mapping[Any, State]] = _NUMBER_FLAGS
@@ -365,6 +370,7 @@ class SunoCoverProvider(_FlagProvider):
 class SunoMidiProvider(_FlagProvider):
     name = "suno-midi"
     models = (Model(MIDI, SunoMidi, MediaKind.TEXT),)
+    parents: ClassVar[Mapping[str, str]] = {MIDI: VOCAL_REMOVAL}  # read when KIE refuses
     create_paths: ClassVar[Mapping[str, str]] = {MIDI: "/api/v1/midi/generate"}
     status_path = "/api/v1/midi/record-info"
     states: ClassVar[Mapping[Any, State]] = _NUMBER_FLAGS
