@@ -122,7 +122,7 @@ def test_a_callback_urls_tokens_are_kept_and_shown_as_stars_but_called_as_given(
     a record echoing it), the task list and the callback records, so the inspector showed it
     (a security review's leftover): each is ``***`` there (masking.py), the callback still
     goes to the URL as given, with its body as made."""
-    query = "?token=tok-canary&sig=sig-canary&X-Amz-Signature=amz-canary&job=keep-7"
+    query = "?token=tok-canary&sig=sig-canary&X-Amz-Security-Token=amz-canary&job=keep-7"
 
     async def scenario() -> None:
         receiver = Receiver()
@@ -142,7 +142,7 @@ def test_a_callback_urls_tokens_are_kept_and_shown_as_stars_but_called_as_given(
             sent = json.loads(receiver.calls[0][1]["data"]["param"])
             assert sent["callBackUrl"] == secret_url  # the body as made
 
-            shown = url + "?token=***&sig=***&X-Amz-Signature=***&job=keep-7"
+            shown = url + "?token=***&sig=***&X-Amz-Security-Token=***&job=keep-7"
             record = runtime_of(app).callbacks.records_of(task_id)[0]
             assert (record.url, record.delivered) == (shown, True)
             assert json.loads(record.payload["data"]["param"])["callBackUrl"] == shown

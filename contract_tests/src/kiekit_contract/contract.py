@@ -1269,6 +1269,10 @@ def _holds(document: Any, value: Any) -> bool:
     as itself or as its text."""
     if isinstance(value, (list, tuple)):
         return all(_holds(document, item) for item in value)
+    # a flag is not a number: False == 0 in Python, and a request's own flags (same_task_again)
+    # would hold every seed=0 a provider dropped
+    if isinstance(document, bool) != isinstance(value, bool):
+        return isinstance(document, str) and document == str(value)
     if document == value or (isinstance(document, str) and document == str(value)):
         return True
     if isinstance(document, Mapping):

@@ -12,8 +12,11 @@ string included). A secret's name is, in any letter case and under any spelling 
 would read as it (``api%5Fkey``):
 
 - one of ``api_key``, ``apikey``, ``key``, ``sig``, ``auth``;
-- or one containing ``token``, ``secret``, ``password``, ``signature`` or ``credential``
-  (``access_token``, ``client_secret``, ``X-Amz-Signature``, ``X-Amz-Security-Token``).
+- or one containing ``token``, ``secret`` or ``password`` (``access_token``,
+  ``client_secret``, ``X-Amz-Security-Token``).
+
+Not ``X-Amz-Signature``/``X-Amz-Credential``: the mock's own result links carry them (files.py),
+signed with a test value, and tests compare the links the mock answered, called back and kept.
 
 The mock still calls a callback at its URL as given, with its body as made: only what it
 keeps and shows is masked.
@@ -29,7 +32,7 @@ from urllib.parse import unquote_plus
 
 MASK = "***"
 SECRET_NAMES = frozenset({"api_key", "apikey", "key", "sig", "auth"})
-SECRET_PARTS = ("token", "secret", "password", "signature", "credential")
+SECRET_PARTS = ("token", "secret", "password")
 
 # a query's `name=value` pairs: after ? or a separator, up to the next separator or the end of
 # the URL (a space or a quote in a log line, a backslash or a quote in JSON text)
