@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -45,3 +46,22 @@ def run_contract(pytester: pytest.Pytester) -> Callable[..., tuple[Outcomes, str
         return found, result.stdout.str()
 
     return run
+
+
+def _failure_report(output: str, cls: str, test: str) -> str:
+    sections = re.split(r"^_{3,} (\S+) _{3,}$|^=+ short test summary info =+$", output, flags=re.M)
+    found = [
+        sections[i + 1] for i in range(1, len(sections) - 1, 2) if sections[i] == f"{cls}.{test}"
+    ]
+    assert len(found) == 1, f"{cls}.{test}: {len(found)} reports in the output"
+    return found[0]
+
+
+@pytest.fixture
+def failure_report() -> Callable[[str, str, str], str]:
+    """``failure_report(output, cls, test)``: the report pytest wrote of ``cls``'s failed
+    ``test`` in a session's ``output`` (its ``____ Class.test ____`` section, to the next one),
+    what the plugin's author reads of that failure. So one session of the fakes tells both
+    each test's outcome and what its failure says (a second one, for the messages, started
+    another process and mock and collected the fakes again)."""
+    return _failure_report

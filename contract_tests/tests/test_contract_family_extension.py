@@ -13,6 +13,7 @@ import pytest
 
 Outcomes = dict[str, dict[str, str]]  # test class → contract test → outcome
 RunContract = Callable[..., tuple[Outcomes, str]]  # conftest.run_contract
+FailureReport = Callable[[str, str, str], str]  # conftest.failure_report
 
 FAMILY = """
 from typing import Any
@@ -288,13 +289,17 @@ def run_plugins(
 
 
 def test_a_video_with_its_thumbnail_passes_and_each_bug_fails_its_tests(
-    pytester: pytest.Pytester, run_contract: RunContract
+    pytester: pytest.Pytester, run_contract: RunContract, failure_report: FailureReport
 ) -> None:
     """The correct plugin passes every contract test; a plugin that drops the thumbnail,
     declares the video model as making images, or drops seed=0 fails what should catch it,
     as does a family whose callback builder raises. seed=0 is caught with random draws too
-    (derandomize = False), on every run: the bounds are tried first, as explicit examples."""
-    outcomes, _ = run_plugins(pytester, run_contract)
+    (derandomize = False), on every run: the bounds are tried first, as explicit examples.
+
+    Each failure names its culprit: the dropped file by its slot in KIE's answer; the declared
+    kind as before; the mock's family, not the provider's callback_task_id, for a callback
+    builder that raised."""
+    outcomes, out = run_plugins(pytester, run_contract, "--tb=short")
     assert set(outcomes) == set(EXPECTED_FAILURES)
     wrong = []
     for cls, tests in sorted(outcomes.items()):
@@ -305,19 +310,13 @@ def test_a_video_with_its_thumbnail_passes_and_each_bug_fails_its_tests(
             wrong.append(f"{cls}: did not fail {missed}; failed unexpectedly {extra}")
     assert not wrong, "\n".join(wrong)
 
-
-def test_each_failure_names_its_culprit(
-    pytester: pytest.Pytester, run_contract: RunContract
-) -> None:
-    """The dropped file by its slot in KIE's answer; the declared kind as before; the mock's
-    family, not the provider's callback_task_id, for a callback builder that raised."""
-    only = "files_download and not Async and not TestAvatar and not FalsySeed"
-    _, out = run_plugins(pytester, run_contract, "-k", only, "--tb=short")
-    dropped = "extract_results left out files KIE hands out: output.thumbnailUrl (http"
-    assert dropped in out
-    declared = "the asset is IMAGE but its media type is video/mp4 (http"
-    assert declared in out
-    assert "is the model's output declared right?" in out
-    assert "the mock's family sent no callback for task" in out
-    assert "its callback_payload raised ValueError: callback shape bug" in out
-    assert "callback_task_id" not in out
+    lifecycle = "test_task_succeeds_and_files_download[Client]"
+    dropped = failure_report(out, "TestDropsThumb", lifecycle)
+    assert "extract_results left out files KIE hands out: output.thumbnailUrl (http" in dropped
+    declared = failure_report(out, "TestDeclaresImage", lifecycle)
+    assert "the asset is IMAGE but its media type is video/mp4 (http" in declared
+    assert "is the model's output declared right?" in declared
+    raised = failure_report(out, "TestCallbackBuilderRaises", lifecycle)
+    assert "the mock's family sent no callback for task" in raised
+    assert "its callback_payload raised ValueError: callback shape bug" in raised
+    assert "callback_task_id" not in raised

@@ -229,6 +229,22 @@ def test_the_smallest_lists_hold_the_smallest_entries() -> None:
     IDS.check("field", smallest_value(IDS))
 
 
+def test_the_strategies_of_a_field_or_class_are_made_once() -> None:
+    """Drawn from in every example of a property test: made again each time, hypothesis worked
+    out each new one's properties again (most of the contract's time in its pure tests). The
+    same Spec or class gets the same strategy; an equal Spec of other values its own (a choice
+    of 1 equals a choice of True, but draws an int)."""
+    spec = Spec("choice", choices=(1, 2))
+    assert valid_values(spec) is valid_values(spec)
+    assert invalid_values(spec) is invalid_values(spec)
+    assert valid_entries(Shot) is valid_entries(Shot)
+    assert valid_inputs(Scene) is valid_inputs(Scene)
+    flags = Spec("choice", choices=(True, False))
+    assert flags == Spec("choice", choices=(1, 0))  # attrs equality: 1 == True
+    assert find(valid_values(flags), lambda _: True) is True
+    assert type(find(valid_values(Spec("choice", choices=(1, 0))), lambda _: True)) is int
+
+
 @given(text=prompt_text())
 def test_prompts_are_never_blank_and_never_ask_the_mock_to_fail(text: str) -> None:
     assert text.strip()
