@@ -119,8 +119,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--market-queuing",
         action="store_true",
-        help="market records show the middle pending state as 'queuing' (documented by KIE, "
-        "never seen in its traffic; default: waiting -> generating -> success)",
+        help="market records (and mock family extensions' tasks) show the middle pending state "
+        "as 'queuing' (documented by KIE, never seen in its traffic; default: waiting -> "
+        "generating -> success)",
     )
     parser.add_argument(
         "--market-unknown-null",
