@@ -577,6 +577,16 @@ class Registry:
             )
         return provider
 
+    def providers(self) -> list[Provider]:
+        """Every task provider this registry serves, each once: those added to it and the
+        installed plugins it admits, imported now (:meth:`load_all`). For what only a family
+        knows that no model id leads to, such as where its callbacks carry the task id
+        (:meth:`~kiekit.provider.Provider.callback_task_id`, read by the webhook receiver)."""
+        with self._lock:
+            self.load_all()
+            found = {id(p): p for p in self._providers.values() if isinstance(p, Provider)}
+            return list(found.values())
+
     def served_models(self) -> dict[str, str]:
         """Every model id known by name, sorted, each with the plugin (distribution) that
         serves it: the ids installed plugins declare, and those their pattern providers know
