@@ -367,11 +367,15 @@ class Registry:
                     else:
                         self._refused[model] = refused  # raised by provider()
                 return chosen
+            close = self.suggestions(model)
+            served_by = self.served_by(model)
+            if close and discovery.distribution_for(model) == "kiekit-market":
+                # kiekit-market is only the guess for an id of no known product line: with an
+                # installed plugin's id close to it, a typo is likelier, and the market would
+                # send it to KIE as an open market job (a paid 422, or another model's task)
+                served_by = None
             raise UnknownModelError(
-                model,
-                self._named_models(),
-                suggestions=self.suggestions(model),
-                served_by=self.served_by(model),
+                model, self._named_models(), suggestions=close, served_by=served_by
             )
 
     def _owner_missing(self, model: str, pattern: AnyProvider) -> str | None:
