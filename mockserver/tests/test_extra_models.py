@@ -392,8 +392,9 @@ def test_a_taught_catalogue_entry_is_checked_field_by_field(make_mock: MakeMock)
         answer = kie.post(CREATE, {"model": "acme/turbo-image", "input": given}).json()
         assert (answer["code"], answer["msg"]) == (422, said)
     task_id = kie.create("acme/turbo-image", prompt="a fox", num_images=2)
-    [(content_type, _)] = _files(kie, kie.record(task_id))
-    assert content_type == "image/png"
+    assert kie.record(task_id)["state"] == "waiting"
+    files = _files(kie, kie.record(task_id))  # the second poll ends it (polls_to_complete=1)
+    assert [content_type for content_type, _ in files] == ["image/png"]  # the entry's file
 
 
 def test_a_malformed_catalogue_entry_is_refused_naming_the_field() -> None:
