@@ -592,6 +592,7 @@ CONTRACT_TESTS = {
     "test_models_are_declared",
     "test_entry_points_declare_the_models",
     "test_status_request_names_the_task",
+    "test_every_pending_state_reads_as_pending",
     "test_valid_inputs_are_accepted_by_the_mock",
     "test_invalid_field_is_rejected_before_any_request",
     "test_field_checks_agree_with_the_mock",
@@ -667,11 +668,19 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
         "test_valid_inputs_are_accepted_by_the_mock",
         "test_invalid_field_is_rejected_before_any_request",
         "test_pure_hooks_do_no_io",  # it has no example input to build a request of, either
+        "test_status_request_names_the_task",  # nor a model to make a task of on the mock
+        "test_every_pending_state_reads_as_pending",
         AGREE,
     }
     | LIFECYCLE
     | FAILURE,
 }
+
+
+# fakes whose create the mock refuses (valid-inputs fails, saying why): the tests of what comes
+# after a create skip, naming it
+CREATE_REFUSED = {"TestFlatBody", "TestWrongWireName"}
+PENDING = "test_every_pending_state_reads_as_pending"
 
 
 def test_each_bug_fails_exactly_the_contract_tests_that_should_catch_it(
@@ -690,6 +699,8 @@ def test_each_bug_fails_exactly_the_contract_tests_that_should_catch_it(
             wrong.append(f"{cls}: did not fail {missed}; failed unexpectedly {extra}")
         skipped = {test for test, outcome in tests.items() if outcome == "skipped"}
         skips = set() if cls == "TestNotInstalled" else {"test_entry_points_declare_the_models"}
+        if cls in CREATE_REFUSED:  # what comes after a create is not tested without one
+            skips |= {"test_status_request_names_the_task", PENDING}
         if skipped != skips:
             wrong.append(f"{cls}: skipped {sorted(skipped)}")
     assert not wrong, "\n".join(wrong)

@@ -270,19 +270,23 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
 
 
 def run_plugins(
-    pytester: pytest.Pytester, run_contract: RunContract, *args: str
+    pytester: pytest.Pytester,
+    run_contract: RunContract,
+    *args: str,
+    family: str = FAMILY,
+    plugin: str = PLUGIN,
 ) -> tuple[Outcomes, str]:
     """class → contract test → outcome, and the output, of one pytester session of the
     plugins, the family installed as a distribution (a ``.dist-info`` on the path). A
     subprocess, so the mock it starts loads the family from its entry point."""
-    (pytester.path / "acme_avatar.py").write_text(FAMILY)
+    (pytester.path / "acme_avatar.py").write_text(family)
     info = pytester.path / "acme_avatar-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-avatar\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         "[kiekit_mock.families]\nkie-avatar = acme_avatar:EXTENSION\n"
     )
-    pytester.makepyfile(test_avatar=PLUGIN)
+    pytester.makepyfile(test_avatar=plugin)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", str(pytester.path))
         return run_contract(*args)
@@ -320,3 +324,66 @@ def test_a_video_with_its_thumbnail_passes_and_each_bug_fails_its_tests(
     assert "the mock's family sent no callback for task" in raised
     assert "its callback_payload raised ValueError: callback shape bug" in raised
     assert "callback_task_id" not in raised
+
+
+# marketplug's two families: the contract fails the one that cannot answer a state, at that
+# state, and takes the one with its own create answer key and status parameter
+PENDING = "test_every_pending_state_reads_as_pending"
+
+
+def _edited(source: str, *pairs: str) -> str:
+    for old, new in zip(pairs[::2], pairs[1::2], strict=True):
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+def test_a_family_that_cannot_answer_queuing_fails_at_that_state(
+    pytester: pytest.Pytester, run_contract: RunContract
+) -> None:
+    """marketplug's report: its extension mapped waiting, generating, success and fail, passed
+    the contract, and answered 500 to every poll of ``kie run --mock`` at the middle stage."""
+    family = _edited(FAMILY, '"queuing": "QUEUED", ', "")
+    outcomes, out = run_plugins(
+        pytester, run_contract, "-k", "TestAvatar", "--tb=short", family=family
+    )
+    failed = {test for test, outcome in outcomes["TestAvatar"].items() if outcome == "failed"}
+    assert failed == {PENDING}
+    assert "the status of a task the mock holds as 'queuing' could not be read" in out
+    assert "kiekit_mock.extension.STATES" in out
+
+
+OWN_IDS_FAMILY = (
+    'ok({"taskId": runtime(request).store.create(account_of(request), spec).task_id})',
+    'ok({"id": runtime(request).store.create(account_of(request), spec).task_id})',
+    "poll_task(request, FAMILY, callback_payload)",
+    'poll_task(request, FAMILY, callback_payload, param="id")',
+)
+OWN_IDS_PLUGIN = (
+    'query={"taskId": task_id})',
+    'query={"id": task_id})',
+    "    def parse_status(self, task_id, data):",
+    """    def parse_created(self, data):
+        found = data.get("id") if isinstance(data, Mapping) else None
+        if not isinstance(found, str) or not found:
+            raise ProtocolError("create answer carries no id", payload=data)
+        return found
+
+    def parse_status(self, task_id, data):""",
+)
+
+
+def test_a_family_with_its_own_id_key_and_status_parameter_passes(
+    pytester: pytest.Pytester, run_contract: RunContract
+) -> None:
+    """A create answering ``{"id": …}`` and a status route polled with ``?id=``
+    (``poll_task(..., param="id")``), read by the provider's own ``parse_created`` and
+    ``status_request``: every contract test passes, the id's own test included."""
+    family = _edited(FAMILY, *OWN_IDS_FAMILY)
+    plugin = _edited(PLUGIN, *OWN_IDS_PLUGIN)
+    outcomes, out = run_plugins(
+        pytester, run_contract, "-k", "TestAvatar", family=family, plugin=plugin
+    )
+    failed = {test for test, outcome in outcomes["TestAvatar"].items() if outcome == "failed"}
+    assert not failed, out
+    assert "test_status_request_names_the_task" in outcomes["TestAvatar"]

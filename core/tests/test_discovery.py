@@ -117,6 +117,35 @@ def test_a_model_of_a_plugin_not_installed_names_what_to_install() -> None:
     assert "serves it" not in str(info.value)
 
 
+def test_a_typo_of_a_third_party_id_names_it_not_the_market_to_install() -> None:
+    """An id of no known product line is kiekit-market's guess; with an installed plugin's id
+    close to it, the typo is named and installing the market (which would send it to KIE as
+    an open market job) is not advised (marketplug's report)."""
+    from attrs import frozen
+    from kiekit import Input, MediaKind, Model
+    from kiekit.errors import UnknownModelError
+    from kiekit.families.market import MarketProvider
+    from kiekit.fields import text
+    from kiekit.registry import Registry
+
+    @frozen
+    class Prompt(Input):
+        prompt: str = text()
+
+    class Turbo(MarketProvider):
+        name = "acme-turbo"
+        models = (Model("acme/turbo-image", Prompt, MediaKind.IMAGE),)
+
+    registry = Registry(discover=False)
+    registry.add_provider(Turbo())
+    with pytest.raises(UnknownModelError) as info:
+        registry.provider("acme/turbo-imag")
+    assert "did you mean 'acme/turbo-image'" in str(info.value)
+    assert "kiekit-market" not in str(info.value)
+    with pytest.raises(UnknownModelError, match="kiekit-market serves it: install"):
+        registry.provider("acme/nothing-like-it")  # no close id: the market may serve it
+
+
 def test_the_market_does_not_take_the_id_of_a_typed_plugin_that_is_not_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -293,6 +293,34 @@ def test_ids_a_plugin_declares_but_never_registers_fail_the_check_by_name(
     assert "acme-some: declares 'acme/some-b'" in err
 
 
+def test_an_output_tag_the_model_contradicts_fails_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry point tagged ``[video]`` for a model whose ``Model.output`` is IMAGE: ``kie
+    providers`` advertises the tag and ``kie run --mock`` serves by it, so the pre-deploy check
+    fails, naming the id, the tag and what the model says (marketplug's report: exit 0)."""
+    from kiekit.cli import main
+
+    for name in ("KIEKIT_BLOCK_PLUGINS", "KIEKIT_ALLOW_PLUGINS", "KIEKIT_PREFER"):
+        monkeypatch.delenv(name, raising=False)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "acme_tagged.py").write_text(PROVIDER.replace("{name}", "acme_tagged"))
+    _dist(site, "acme-tagged", "acme/dup-model = acme_tagged [video, callbacks]")
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        assert main(["providers", "--check", "--json"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        [problem] = [p for p in report["problems"] if p["distribution"] == "acme-tagged"]
+        assert (problem["kind"], problem["models"]) == ("mistagged", ["acme/dup-model"])
+        assert problem["detail"].startswith(
+            "'acme/dup-model': tagged [video], its Model.output says 'image'"
+        )
+        assert main(["providers"]) == 0  # the listing alone imports nothing, judges nothing
+    finally:
+        sys.modules.pop("acme_tagged", None)
+
+
 def test_a_hook_that_raises_is_told_from_a_module_that_does_not_import(
     unregistering: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

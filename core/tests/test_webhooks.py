@@ -1241,6 +1241,35 @@ def test_a_family_that_puts_its_task_id_elsewhere_is_read_through_its_provider()
         receiver.accept(body, **_headers(signed("another-task")))
 
 
+def test_the_clients_registry_reads_a_family_that_puts_its_task_id_elsewhere() -> None:
+    """``WebhookReceiver(key, client=kie)``: the providers ``kie`` knows (its registry: the
+    installed plugins, here one added to it) read the task id of their family's callbacks,
+    which no ``providers=`` then has to repeat (marketplug's report: refused with HTTP 400
+    and lost, since KIE never sends a callback again)."""
+    from kiekit import Registry
+    from kiekit_grok_imagine import GrokImagineProvider
+
+    class JobIdCallbacks(GrokImagineProvider):
+        def callback_task_id(self, payload: Any) -> str | None:
+            job = (payload.get("data") or {}).get("job")
+            return job.get("id") if isinstance(job, dict) else None
+
+    registry = Registry(discover=False)
+    registry.add_provider(JobIdCallbacks())
+    body = json.dumps({"code": 200, "msg": "ok", "data": {"job": {"id": TASK_ID}}}).encode()
+
+    async def scenario() -> None:
+        async with AsyncClient("test-key", registry=registry, rate_limits=None) as kie:
+            receiver = WebhookReceiver(KEY, client=kie)
+            callback = receiver.accept(body, **_headers(signed(TASK_ID)))
+            assert callback is not None
+            assert callback.task_id == TASK_ID
+            with pytest.raises(CallbackError, match="carries no task id"):
+                receiver.accept(b'{"code": 200, "data": {}}', **_headers(signed(TASK_ID)))
+
+    asyncio.run(scenario())
+
+
 def test_a_task_confirmed_final_is_told_once_whatever_a_later_delivery_claims(
     mock_server_factory: Callable[..., Any],
 ) -> None:

@@ -365,3 +365,52 @@ def test_the_command_line_serves_extra_models(
     record = kie.record(kie.create("acme/song-v1", prompt="a song"))
     assert json.loads(record["resultJson"])["resultUrls"][0].endswith(".mp3")
     assert "resultObject" in kie.record(kie.create("acme/x"))["resultJson"]
+
+
+TURBO: dict[str, Any] = {
+    "id": "acme/turbo-image",
+    "kind": "image",
+    "file": "png",
+    "source": "https://docs.acme.example/turbo-image",
+    "fields": {
+        "prompt": {"type": "string", "required": True, "max_length": 50},
+        "num_images": {"type": "integer", "min": 1, "max": 4},
+    },
+}
+
+
+def test_a_taught_catalogue_entry_is_checked_field_by_field(make_mock: MakeMock) -> None:
+    """A plugin author's entry (MockConfig.market_catalogue) makes the mock refuse a field as
+    KIE does, naming it, where extra_market_models checks the prompt alone; its file type is
+    the entry's (marketplug's report, finding 5)."""
+    _, kie = make_mock(market_catalogue=(TURBO,), polls_to_complete=1)
+    for given, said in [
+        ({"prompt": "a fox", "num_images": 5}, "num_images must be between 1 and 4"),
+        ({"num_images": 2}, "prompt cannot be empty"),
+        ({"prompt": "x" * 51}, "prompt cannot exceed 50 characters"),
+    ]:
+        answer = kie.post(CREATE, {"model": "acme/turbo-image", "input": given}).json()
+        assert (answer["code"], answer["msg"]) == (422, said)
+    task_id = kie.create("acme/turbo-image", prompt="a fox", num_images=2)
+    assert kie.record(task_id)["state"] == "waiting"
+    files = _files(kie, kie.record(task_id))  # the second poll ends it (polls_to_complete=1)
+    assert [content_type for content_type, _ in files] == ["image/png"]  # the entry's file
+
+
+def test_a_malformed_catalogue_entry_is_refused_naming_the_field() -> None:
+    wrong = TURBO | {"fields": {"prompt": {"type": "text"}}}
+    with pytest.raises(ValueError, match=r"market_catalogue: acme/turbo-image\.prompt"):
+        MockConfig(market_catalogue=(wrong,))
+    with pytest.raises(TypeError, match="market_catalogue must be a sequence"):
+        MockConfig(market_catalogue=TURBO)  # type: ignore[arg-type]
+
+
+def test_the_command_line_reads_a_catalogue_file(
+    start_mock_cli: Callable[..., MockCli], kie_at: Callable[..., Kie], tmp_path: Any
+) -> None:
+    path = tmp_path / "turbo.json"
+    path.write_text(json.dumps({"models": [TURBO]}))
+    cli = start_mock_cli(f"--market-catalogue={path}")
+    kie = kie_at(cli.base_url)
+    answer = kie.post(CREATE, {"model": "acme/turbo-image", "input": {"num_images": 1}}).json()
+    assert (answer["code"], answer["msg"]) == (422, "prompt cannot be empty")

@@ -87,7 +87,12 @@ CONTRACT = {
     "test_failed_task_raises_task_failed_error[Client]",
     "test_failed_task_raises_task_failed_error[AsyncClient]",
     "test_documented_statuses_map_to_their_states",
+    "test_every_pending_state_reads_as_pending",
 }
+# the one skip a market plugin's generated tests have: its conftest names its models in
+# extra_market_models, so the mock knows no fields of them to compare (teaching it them is
+# MockConfig.market_catalogue, plugin-authors.md)
+FIELDS_UNKNOWN = ("test_field_checks_agree_with_the_mock", "the mock knows no fields of")
 
 
 @pytest.fixture(scope="module")
@@ -234,14 +239,21 @@ def _simple_index(root: Path, versions: dict[str, str]) -> str:
 
 
 def _check_report(output: str, report: Path, name: str) -> None:
-    """Everything passed, nothing was skipped, and the whole contract suite ran."""
+    """Everything passed, nothing was skipped but the field comparison of a market model the
+    mock knows no fields of (FIELDS_UNKNOWN), and the whole contract suite ran."""
     summary = output.strip().splitlines()[-1]
     assert re.search(r"\b\d+ passed\b", summary), output
-    assert not re.search(r"failed|error|skipped|xfail|xpass|no tests ran", summary), output
+    assert not re.search(r"failed|error|xfail|xpass|no tests ran", summary), output
     cases = ET.parse(report).getroot().iter("testcase")  # noqa: S314 - pytest's own report
     ran = {f"{c.get('classname', '').rpartition('.')[2]}::{c.get('name')}": c for c in cases}
-    unclean = [case for case, result in ran.items() if len(result)]  # failure/error/skipped
-    assert not unclean, unclean
+
+    def known_skip(case: str, result: ET.Element) -> bool:
+        test, reason = FIELDS_UNKNOWN
+        said = [r for r in result if r.tag == "skipped" and reason in r.get("message", "")]
+        return case.endswith("::" + test) and len(said) == len(result)
+
+    unclean = [c for c, result in ran.items() if len(result) and not known_skip(c, result)]
+    assert not unclean, unclean  # failure/error/skipped
     cls = "Test" + "".join(part.capitalize() for part in name.split("-"))
     missing = {f"{cls}::{test}" for test in CONTRACT} - set(ran)
     assert not missing, f"the contract suite did not run: {sorted(missing)}\n{output}"

@@ -7,7 +7,7 @@ the mock never finishes fails the test within seconds instead of hanging it.
 
 from __future__ import annotations
 
-from kiekit import AsyncClient, Client, PollPolicy, Registry
+from kiekit import AsyncClient, Client, PollPolicy, Registry, RetryPolicy
 from kiekit.transport import SyncTransport
 
 __all__ = ["FAST_POLL", "TEST_API_KEY", "async_client_for", "client_for"]
@@ -23,14 +23,17 @@ def client_for(
     api_key: str = TEST_API_KEY,
     transport: SyncTransport | None = None,
     upload_base_url: str | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Client:
-    """A blocking client on ``base_url`` (the mock's), polling fast. Close it (``with``)."""
+    """A blocking client on ``base_url`` (the mock's), polling fast. Close it (``with``).
+    ``retry``: its retry policy (``RetryPolicy.never()``: a test sees the first failure)."""
     return Client(
         api_key,
         base_url=base_url,
         registry=registry,
         transport=transport,
         upload_base_url=upload_base_url,
+        retry=retry,
         poll=FAST_POLL,
         timeout=10.0,
         rate_limits=None,  # the mock need not be spared KIE's limits (kiekit.ratelimit)

@@ -99,10 +99,13 @@ if not TYPE_CHECKING:  # a type checker sees the declaration above, and no other
 @functools.cache
 def _session_mock_config() -> MockConfig:
     """Two pending polls before the final state, so waits see KIE's non-final states; credits
-    enough for every task a long session creates on the one account of "test-key"."""
+    enough for every task a long session creates on the one account of "test-key"; and the
+    mock's middle stage shown as "queuing" (KIE documents it), so that
+    ``test_every_pending_state_reads_as_pending`` steps a task through it (two polls never
+    reach it: waits see waiting, then generating)."""
     from kiekit_mock import MockConfig
 
-    return MockConfig(polls_to_complete=2, starting_credits=1e9)
+    return MockConfig(polls_to_complete=2, starting_credits=1e9, market_queuing=True)
 
 
 def _isolate(patch: pytest.MonkeyPatch, data_dir: Path) -> None:

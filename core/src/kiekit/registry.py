@@ -367,11 +367,15 @@ class Registry:
                     else:
                         self._refused[model] = refused  # raised by provider()
                 return chosen
+            close = self.suggestions(model)
+            served_by = self.served_by(model)
+            if close and discovery.distribution_for(model) == "kiekit-market":
+                # kiekit-market is only the guess for an id of no known product line: with an
+                # installed plugin's id close to it, a typo is likelier, and the market would
+                # send it to KIE as an open market job (a paid 422, or another model's task)
+                served_by = None
             raise UnknownModelError(
-                model,
-                self._named_models(),
-                suggestions=self.suggestions(model),
-                served_by=self.served_by(model),
+                model, self._named_models(), suggestions=close, served_by=served_by
             )
 
     def _owner_missing(self, model: str, pattern: AnyProvider) -> str | None:
@@ -576,6 +580,16 @@ class Registry:
                 f"({opt_out} sends it as is)",
             )
         return provider
+
+    def providers(self) -> list[Provider]:
+        """Every task provider this registry serves, each once: those added to it and the
+        installed plugins it admits, imported now (:meth:`load_all`). For what only a family
+        knows that no model id leads to, such as where its callbacks carry the task id
+        (:meth:`~kiekit.provider.Provider.callback_task_id`, read by the webhook receiver)."""
+        with self._lock:
+            self.load_all()
+            found = {id(p): p for p in self._providers.values() if isinstance(p, Provider)}
+            return list(found.values())
 
     def served_models(self) -> dict[str, str]:
         """Every model id known by name, sorted, each with the plugin (distribution) that

@@ -101,6 +101,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "text (repeatable), e.g. --market-model acme/banana-v1=image",
     )
     parser.add_argument(
+        "--market-catalogue",
+        metavar="FILE",
+        help="a JSON file of market model entries in the form of the mock's own catalogue "
+        '({"models": [{"id", "kind", "file", "source", "fields"}, ...]}): each model is then '
+        "checked field by field, as the mock checks the models it knows (MockConfig."
+        "market_catalogue)",
+    )
+    parser.add_argument(
         "--chat-model",
         action="append",
         default=[],
@@ -119,8 +127,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--market-queuing",
         action="store_true",
-        help="market records show the middle pending state as 'queuing' (documented by KIE, "
-        "never seen in its traffic; default: waiting -> generating -> success)",
+        help="market records (and mock family extensions' tasks) show the middle pending state "
+        "as 'queuing' (documented by KIE, never seen in its traffic; default: waiting -> "
+        "generating -> success)",
     )
     parser.add_argument(
         "--market-unknown-null",
@@ -367,6 +376,7 @@ _OPTION_OF = {
     "api_keys": "--key",
     "accounts": "--account",
     "extra_market_models": "--market-model",
+    "market_catalogue": "--market-catalogue",
     "extra_chat_models": "--chat-model",
     "upload_cdn_seconds": "--upload-cdn-seconds",
     "webhook_hmac_key": "--webhook-hmac-key",
@@ -491,8 +501,17 @@ def _serve(argv: Sequence[str], prog: str) -> int:
         except (OSError, ValueError) as exc:  # ControlError is a ValueError too
             where = f"{exc.field}: {exc.message}" if isinstance(exc, ControlError) else exc
             _refuse(parser, f"--rules {args.rules}: {where}")
+    catalogue: list[Any] = []
+    if args.market_catalogue is not None:
+        try:
+            text = Path(args.market_catalogue).read_text(encoding="utf-8")
+            document = json.loads(text)
+            catalogue = document["models"] if isinstance(document, dict) else document
+        except (OSError, ValueError, KeyError) as exc:
+            _refuse(parser, f"--market-catalogue {args.market_catalogue}: {exc!s}")
     try:
         config = MockConfig(
+            market_catalogue=tuple(catalogue),
             rules=rules,
             accounts=dict(map(parse_account, args.accounts)),
             api_keys=frozenset(args.keys) if args.keys else None,

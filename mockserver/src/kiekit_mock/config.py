@@ -7,7 +7,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from .rules import SECONDS_RULE, Rule, seconds_ok
 
@@ -137,10 +137,20 @@ class MockConfig:
         default: KIE adds market models every week, and a test double must not block one added
         yesterday — an unknown id is accepted with the minimal check above, its output kind read
         from its wording (market_models/extra.py), and a warning in the mock's log.
+    market_catalogue (keyword-only): market model entries in the form of the mock's own
+        catalogue (``families/market_models/catalogue.json``: ``id``, ``kind``, ``file``,
+        ``source``, ``fields`` with each field's type and limits), for plugin authors whose
+        market model the mock does not know: it is then checked field by field as KIE checks
+        its models (a 422 naming a field that is missing, of the wrong type or out of its
+        limits), so the contract's field tests catch a wrong wire name. A malformed entry is
+        refused naming the model and the field. Ids the mock already emulates keep their own
+        checks. ``--market-catalogue FILE`` reads them from a JSON file.
     market_queuing: market records (jobs/recordInfo) show the middle pending stage as
         `queuing`, a state KIE's docs list but recorded traffic never showed (kie-api.md §2.2:
-        waiting, generating, success). Off by default: records walk waiting → generating →
-        success, as real KIE's do; the control API keeps the mock's own three stages.
+        waiting, generating, success), and so do the tasks a mock family extension's status
+        route reads (kiekit_mock.extension.poll_task). Off by default: records walk waiting →
+        generating → success, as real KIE's do; the control API keeps the mock's own three
+        stages.
     market_unknown_null (keyword-only): jobs/recordInfo answers a task id it does not know
         (or another account's) with `{"code":200,"msg":"success","data":null}`, the real answer
         recorded for Suno's record-info (kie-api.md §2.2, §11: "data:null for unknown id
@@ -224,6 +234,7 @@ class MockConfig:
     memory_limit: int | None = field(default=MEMORY_LIMIT, kw_only=True)
     read_timeout: float = field(default=READ_TIMEOUT, kw_only=True)
     idle_timeout: float = field(default=IDLE_TIMEOUT, kw_only=True)
+    market_catalogue: tuple[Mapping[str, Any], ...] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -274,6 +285,7 @@ class MockConfig:
         hosts = frozenset(host.lower() for host in self.allowed_callback_hosts)
         object.__setattr__(self, "allowed_callback_hosts", hosts)
         object.__setattr__(self, "extra_market_models", _market_models(self.extra_market_models))
+        object.__setattr__(self, "market_catalogue", _catalogue_entries(self.market_catalogue))
         object.__setattr__(self, "extra_chat_models", _chat_models(self.extra_chat_models))
         object.__setattr__(self, "accounts", _accounts(self.accounts))
         given_rules: object = self.rules
@@ -338,6 +350,22 @@ def _check_types(config: MockConfig) -> None:
         raise TypeError(f"webhook_hmac_key must be a string or None, not {type(key).__name__}")
     if key == "":  # an unset variable, say: signing with no key at all is no signing
         raise ValueError("webhook_hmac_key must not be empty (None: callbacks are not signed)")
+
+
+def _catalogue_entries(entries: object) -> tuple[Mapping[str, Any], ...]:
+    """``market_catalogue`` as a tuple of entries in catalogue.json's form, each checked as
+    the shipped catalogue is (ValueError naming the model and the field)."""
+    if isinstance(entries, Mapping | str | bytes) or not isinstance(entries, Iterable):
+        raise TypeError("market_catalogue must be a sequence of catalogue entries (objects)")
+    found = tuple(entries)
+    if not found:
+        return ()
+    from .families.market_models.catalogue import problems  # the families import this module
+
+    wrong = problems({"models": list(found)})
+    if wrong:
+        raise ValueError("market_catalogue: " + "; ".join(wrong))
+    return tuple(dict(entry) for entry in found)
 
 
 def _check_record_days(days: object) -> None:

@@ -22,12 +22,19 @@ displace them, then the others by entry point name; the log names who holds what
 kiekit-mock's own Luma and Midjourney families are extensions too (``families/luma.py``,
 ``families/midjourney.py``), loaded through the same entry point group.
 
+A task's ``state`` (:class:`TaskSnapshot`) is one of the mock's five words (:data:`STATES`):
+a status route (:func:`poll_task`) sees ``"waiting"``, ``"generating"``, ``"success"`` and
+``"fail"``, and ``"queuing"`` as well when the mock is asked to show that stage
+(``MockConfig(market_queuing=True)``, ``--market-queuing``); a ``callback_payload`` sees an
+ended task (``"success"``, ``"fail"``). Map all five: the contract kit asks for ``"queuing"``.
+
 Import from here only: the names below are the API, kept stable; the mock's other modules are
 not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -63,12 +70,12 @@ from .route_helpers import (
     json_body,
     optional_callback_url,
     origin_of,
-    poll_task,
     runtime,
 )
+from .route_helpers import poll_task as _poll_task
 from .runtime import Runtime
 from .scenario import StateReader
-from .state import CREATED, TaskSnapshot, TaskSpec, Transition
+from .state import CREATED, Family, TaskSnapshot, TaskSpec, Transition
 from .variables import BLOCK_ENV
 
 DAY = 24 * 3600.0
@@ -91,7 +98,8 @@ class FamilyExtension:
     - ``name``: the family's name in the task store (``TaskSpec.family``), in rules and in the
       control API's task filter; unique across the mock (a clash is refused at load).
     - ``routes``: its aiohttp routes (a ``web.RouteTableDef``), KIE's paths.
-    - ``callback_payload``: the body POSTed to a task's callBackUrl once it ends.
+    - ``callback_payload``: the body POSTed to a task's callBackUrl once it ends (its
+      ``task.state`` is ``"success"`` or ``"fail"``).
     - ``openapi_paths``: its paths for the mock's OpenAPI document (``kie_operation`` and
       ``schema`` build them as the built-in families do); ``status_paths``: create path →
       status path, so that tools polling the document find a task's record.
@@ -136,6 +144,34 @@ class FamilyExtension:
 
 
 STATES = ("waiting", "queuing", "generating", "success", "fail")  # the mock's, in order
+
+
+def poll_task(
+    request: web.Request,
+    family: Family,
+    payload: CallbackPayload,
+    *,
+    not_found: ErrorAnswer | None = None,
+    param: str = "taskId",
+) -> Transition:
+    """A status query: the caller's task of ``family`` moves along its lifecycle, and its
+    ``payload`` callback is owed once it has ended. ``param`` names where the request carries
+    the task id: a path variable of the route (``/record-info/{id}`` with ``param="id"``), else
+    a query parameter (``?taskId=``, the default; ``?id=`` with ``param="id"``); a missing one
+    is KIE's 422 "<param> cannot be empty". No such task (or another account's) is KIE's 404
+    "Task not found" (kie-api.md §7), unless the family answers otherwise (``not_found``).
+
+    The task's ``state`` is one of ``"waiting"``, ``"generating"``, ``"success"`` and
+    ``"fail"``, and ``"queuing"`` too when the mock is asked to show that documented but
+    never-seen stage (``MockConfig(market_queuing=True)``, ``--market-queuing``): real KIE's
+    tasks walk waiting → generating → success (kie-api.md §2.2 [OBS]), so the mock's middle
+    stage reads "waiting" otherwise, as the market's records show it. The contract kit asks
+    for it, so a family must map all five."""
+    transition = _poll_task(request, family, payload, not_found=not_found, param=param)
+    task = transition.task
+    if task.state != "queuing" or runtime(request).config.market_queuing:
+        return transition
+    return dataclasses.replace(transition, task=dataclasses.replace(task, state="waiting"))
 
 
 def status_words(member: str, words: Mapping[Any, str]) -> StateReader:

@@ -118,11 +118,13 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def task_id_param(request: web.Request) -> str:
-    task_id = request.query.get("taskId", "").strip()
-    if not task_id:
-        raise ErrorAnswer(422, "taskId cannot be empty")
-    return task_id
+def task_id_param(request: web.Request, param: str = "taskId") -> str:
+    """The task id a status query names: the route's path variable ``param`` if it has one,
+    else the query parameter ``param``; none is KIE's 422 "taskId cannot be empty"."""
+    task_id = request.match_info.get(param) or request.query.get(param, "")
+    if not task_id.strip():
+        raise ErrorAnswer(422, f"{param} cannot be empty")
+    return task_id.strip()
 
 
 def optional_callback_url(body: dict[str, Any], field: str) -> str | None:
@@ -154,12 +156,14 @@ def poll_task(
     payload: CallbackPayload,
     *,
     not_found: ErrorAnswer | None = None,
+    param: str = "taskId",
 ) -> Transition:
     """A status query: the caller's task of ``family`` moves along its lifecycle, and its
     callback is owed once it has finished. No such task (or another account's) is KIE's 404
-    "Task not found" (§7), unless the family answers otherwise (``not_found``)."""
+    "Task not found" (§7), unless the family answers otherwise (``not_found``). ``param``:
+    the path variable or query parameter naming the task (task_id_param)."""
     rt = runtime(request)
-    transition = rt.store.poll(account_of(request), task_id_param(request), family)
+    transition = rt.store.poll(account_of(request), task_id_param(request, param), family)
     if transition is None:
         raise not_found or ErrorAnswer(404, "Task not found")
     rt.finish(transition, payload)

@@ -4,6 +4,7 @@ in its place, and which link failures are renewed through download-url."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import mimetypes
 import re
 from pathlib import PurePosixPath
@@ -22,6 +23,8 @@ from kiekit._engine.ops import Fetch
 
 T = TypeVar("T")
 
+
+log = logging.getLogger("kiekit")
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
@@ -56,6 +59,21 @@ def check_file_start(job: Fetch, content_type: str | None, head: bytes) -> None:
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:16].lower()
     text = bool(head) and all(byte in _TEXT_BYTES for byte in head)
     page = declared in _PAGE_TYPES or start.startswith(_PAGE_STARTS)
+    major = declared.partition("/")[0]
+    if major in ("image", "video", "audio") and major != job.kind.value:
+        # a media file, but not of the kind the model declares (Model.output): kept, as the
+        # task made it and was paid for, and said, since its name and kind are taken from
+        # the model (a video saved as an image's .bin, say)
+        log.warning(
+            "task %s: the %s file %s answered %s; kept, but the model declares %s output: "
+            "is the model's output declared right (its plugin's Model.output, or the mock's "
+            "kind for it)?",
+            job.task_id or "?",
+            job.kind.value,
+            urlsplit(job.url)._replace(query="", fragment="").geturl(),  # no signed query
+            declared,
+            job.kind.value,
+        )
     if page or (declared in _TEXT_TYPES and text):
         what = declared or "a text page"
         raise DownloadError(

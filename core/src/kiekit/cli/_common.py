@@ -465,6 +465,29 @@ def open_client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client
     return stack.enter_context(Client(connection.api_key, **connection.options))
 
 
+# the kinds the mock's extra_market_models takes (kiekit_mock.config.MARKET_OUTPUTS)
+MOCK_KINDS = ("image", "video", "audio", "text")
+
+
+def installed_model_kinds() -> dict[str, Any]:
+    """The output each installed third-party plugin's entry points declare for its model ids
+    (``"acme/clip-x" = "acme_clip [video]"``), read from metadata: the embedded mock serves an
+    id it does not know as its plugin says, where it would guess from the id's wording (a
+    video model served a JPEG). ``kie mock serve --market-model ID=KIND`` does it by hand.
+    kiekit's own ids are left out (the mock emulates them); so are patterns and blocked
+    plugins. The mock keeps its own checks for an id it emulates."""
+    from kiekit.discovery import canonical, distribution_for, installed
+
+    return {
+        item.model: item.output
+        for item in installed()
+        if not item.blocked
+        and "*" not in item.model
+        and item.output in MOCK_KINDS
+        and canonical(distribution_for(item.model)) != canonical(item.distribution)
+    }
+
+
 @contextlib.contextmanager
 def embedded_mock(seconds: float) -> Iterator[Any]:
     try:
@@ -475,7 +498,9 @@ def embedded_mock(seconds: float) -> Iterator[Any]:
         missing = f"the mock server is not installed: {install_hint('kiekit-mock')}"
         raise ConfigurationError(missing) from exc
     try:
-        config = MockConfig(seconds_to_complete=seconds)
+        config = MockConfig(
+            seconds_to_complete=seconds, extra_market_models=installed_model_kinds()
+        )
     except ValueError as exc:  # past the mock's bound (100 years): said as the option's
         raise ValidationError("--mock-seconds", str(exc)) from exc
     with MockServer(config) as mock:

@@ -10,7 +10,8 @@ from kiekit.cli._common import Commands
 from kiekit.cli._streams import json_text
 
 if TYPE_CHECKING:
-    from kiekit.discovery import Policy
+    from kiekit.discovery import Listing, Policy
+    from kiekit.registry import Registry
 
 
 def register(commands: Commands) -> None:
@@ -34,6 +35,7 @@ def _providers(args: argparse.Namespace) -> int:
     policy = Policy.from_env()  # read once: the listing and the check judge by the same rules
     quarantined: dict[str, str] = {}
     unregistered: dict[str, list[str]] = {}  # ids a plugin declares and registers no provider for
+    registry = None
     if args.check:  # import every plugin, to find the ones that break on loading
         import warnings
 
@@ -60,6 +62,8 @@ def _providers(args: argparse.Namespace) -> int:
             status = f"quarantined: {quarantined[item.distribution]}"
         elif item.model in unregistered.get(item.distribution, ()):
             status = f"{UNREGISTERED}: its plugin registers no provider for it"
+        elif registry is not None and (said := _declared_output(registry, item)) is not None:
+            status = f"{MISTAGGED}: tagged [{item.output}], its Model.output says {said!r}"
         key = (item.distribution, item.version, item.module, status)
         groups.setdefault(key, []).append(item.model)
     problems = _problems(groups, policy) if args.check else []
@@ -109,6 +113,28 @@ def _providers(args: argparse.Namespace) -> int:
 
 
 UNREGISTERED = "unregistered"
+MISTAGGED = "mistagged"
+
+
+def _declared_output(registry: Registry, item: Listing) -> str | None:
+    """What the model's provider declares it makes (``Model.output``; "any" for None) when the
+    entry point's output tag says otherwise — ``kie providers`` and ``kie run --mock`` read the
+    tag, the client the model —, else None. An untagged entry point, a pattern, or an id its
+    plugin cannot serve here (reported as such) is not judged."""
+    from kiekit.discovery import canonical
+    from kiekit.errors import KieError
+
+    if item.output is None or "*" in item.model:
+        return None
+    try:
+        provider = registry.provider(item.model)
+    except KieError:  # contested, quarantined…: --check reports that itself
+        return None
+    if canonical(registry.origin_of(provider, item.model)) != canonical(item.distribution):
+        return None  # another distribution's provider serves the id (KIEKIT_PREFER)
+    model = provider.model(item.model)
+    declared = model.output.value if model.output is not None else "any"
+    return None if declared == item.output else declared
 
 
 def _problems(
@@ -133,6 +159,14 @@ def _problems(
                 detail = status.split(": ", 1)[-1]
                 found.append({"distribution": dist, "kind": kind, "models": models,
                               "detail": f"{kind}: {detail}"})  # fmt: skip
+        if status.startswith(MISTAGGED):
+            ids = ", ".join(repr(model) for model in models)
+            detail = (
+                f"{ids}: {status.split(': ', 1)[1]}; write the tag the model declares in its "
+                "entry point (as the contract's test_entry_points_declare_the_models asks)"
+            )
+            found.append({"distribution": dist, "kind": MISTAGGED, "models": models,
+                          "detail": detail})  # fmt: skip
         if status.startswith(UNREGISTERED):
             ids = ", ".join(repr(model) for model in models)
             detail = (

@@ -174,8 +174,10 @@ class WebhookReceiver:
     - :meth:`receive` is :meth:`handle` for any web framework: bytes and headers in, the HTTP
       status and answer out.
     - ``providers``: families whose callbacks carry the task id where kiekit does not look
-      (:meth:`~kiekit.provider.Provider.callback_task_id`); without one such a callback is
-      refused (HTTP 400).
+      (:meth:`~kiekit.provider.Provider.callback_task_id`). The providers of ``client``'s
+      registry (and of the clients of waits) are asked too, so an installed plugin's family
+      needs none: its plugin is imported on the first callback that needs it. A callback none
+      of them reads an id in is refused (HTTP 400).
 
     The receiver, the client and the waits must share one event loop.
     """
@@ -409,6 +411,10 @@ class WebhookReceiver:
             "at https://kie.ai/settings (kie-api.md §6.3), and its clock within max_age of "
             "KIE's."
             if code == 401
+            else " A family whose callbacks carry the task id elsewhere is read by its "
+            "provider (Provider.callback_task_id): pass client= (its installed plugins) or "
+            "providers=[...]."
+            if code == 400 and self._client is None and not self._providers
             else ""
         )
         log.warning(
@@ -494,6 +500,13 @@ class WebhookReceiver:
                 callback.task_id,
             )
 
+    def _registry_providers(self) -> tuple[Provider, ...]:
+        """The providers of ``client``'s registry and of the waiting clients', each once."""
+        clients = [c for c in (self._client, *self._wait_clients.values()) if c is not None]
+        registries = {id(c._engine.registry): c._engine.registry for c in clients}
+        found = {id(p): p for r in registries.values() for p in r.providers()}
+        return tuple(p for p in found.values() if p not in self._providers)
+
     def _forget(self, callback: Callback) -> None:
         """A delivery that was not handled to its end is no repeat: the next one is handled."""
         key = _key(callback)
@@ -503,7 +516,16 @@ class WebhookReceiver:
             check.keys.discard(key)
 
     def _accept(self, body: bytes, timestamp: str | None, signature: str | None) -> Callback | None:
-        callback = parse_callback(body, providers=self._providers)
+        try:
+            callback = parse_callback(body, providers=self._providers)
+        except CallbackError:
+            # a family whose callbacks carry the task id elsewhere, installed as a plugin:
+            # the clients' registries know it (the installed ones imported on the first such
+            # callback); still refused, the same way, if none reads an id in it
+            known = self._registry_providers()
+            if not known:
+                raise
+            callback = parse_callback(body, providers=(*self._providers, *known))
         if self._key is not None:
             verify_signature(
                 self._key.reveal(),

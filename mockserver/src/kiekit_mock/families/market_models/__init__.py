@@ -35,12 +35,16 @@ NEAR = 0.85
 
 
 def find(config: MockConfig, name: str) -> MarketModel | None:
-    """The model `name`: one the mock emulates, else one `config.extra_market_models` names,
+    """The model `name`: one the mock emulates, else one `config.market_catalogue` describes,
+    else one `config.extra_market_models` names,
     else (unless `config.strict_models`) any id but one KIE is recorded refusing or a Suno
     one (`extra.suno_id`: KIE serves Suno on its own paths)."""
     model = MODELS.get(name)
     if model is not None:
         return model
+    taught = next((e for e in config.market_catalogue if e["id"] == name), None)
+    if taught is not None:  # a plugin author's entry (MockConfig.market_catalogue)
+        return catalogue.model_of(taught)
     if (name in REFUSED or extra.suno_id(name)) and name not in config.extra_market_models:
         return None
     return extra_model(config, name)

@@ -369,16 +369,18 @@ def load() -> dict[str, MarketModel]:
     wrong = problems(document)
     if wrong:
         raise ValueError("catalogue.json: " + "; ".join(wrong))
-    return {
-        entry["id"]: MarketModel(
-            entry["id"],
-            checker(entry["fields"], entry.get("requires_one_of", ())),
-            entry["kind"],
-            entry.get("results", 0 if entry["kind"] == "text" else 1),
-            COST,
-            result_ext=entry["file"],
-            files=_file_rule(entry),
-            result=entry.get("result"),
-        )
-        for entry in document["models"]
-    }
+    return {entry["id"]: model_of(entry) for entry in document["models"]}
+
+
+def model_of(entry: Mapping[str, Any]) -> MarketModel:
+    """One catalogue entry (checked: :func:`problems`) as a MarketModel."""
+    return MarketModel(
+        entry["id"],
+        checker(entry["fields"], entry.get("requires_one_of", ())),
+        entry["kind"],
+        entry.get("results", 0 if entry["kind"] == "text" else 1),
+        COST,
+        result_ext=entry["file"],
+        files=_file_rule(entry),
+        result=entry.get("result"),
+    )
