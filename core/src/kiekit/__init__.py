@@ -70,7 +70,7 @@ from kiekit.uploads import UploadedFile
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
     from kiekit.journal import JournalError
-    from kiekit.registry import Registry
+    from kiekit.registry import Registry, UnlistedModelWarning
     from kiekit.shared_limits import SharedRateLimiter
     from kiekit.webhooks import CallbackError, SignatureError
 
@@ -134,6 +134,7 @@ __all__ = [
     "TransportError",
     "UnknownModelError",
     "UnknownVariableWarning",
+    "UnlistedModelWarning",
     "UnprocessableError",
     "UploadedFile",
     "ValidationError",
@@ -148,6 +149,7 @@ _LAZY = {
     "Client": "kiekit.client",
     "AsyncClient": "kiekit.client",
     "Registry": "kiekit.registry",
+    "UnlistedModelWarning": "kiekit.registry",
     "SharedRateLimiter": "kiekit.shared_limits",
     # the errors of the tree (kiekit.errors) that live with the parts that raise them
     "JournalError": "kiekit.journal",

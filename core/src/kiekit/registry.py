@@ -70,10 +70,12 @@ class PluginWarning(UserWarning):
 
 
 class UnlistedModelWarning(UserWarning):
-    """A model id no plugin lists by name is sent as is (a pattern serves it), and it looks
-    like a known one: the message says which. KIE adds models often, so it is not refused.
-    Not given for an id the pattern's provider refuses (kiekit-suno's ``suno/*``): that id is
-    not sent, and its refusal, a ValidationError, carries the suggestion instead."""
+    """A model id no plugin lists by name, served by a pattern, looks like a known one: the
+    message says which. Given when such an id is used without a create (``adopt``, ``wait``
+    of a task made elsewhere); a create of it is refused instead (a ValidationError with
+    "did you mean"), unless :meth:`Registry.send_as_is` let it through. Not given for an id
+    the pattern's provider refuses (kiekit-suno's ``suno/*``): its refusal carries the
+    suggestion."""
 
 
 class Registry:
@@ -108,6 +110,7 @@ class Registry:
         self._unlisted: dict[str, list[str]] = {}  # such ids close to listed ones: the close ones
         # such ids the pattern's provider refuses: its refusal (field, words), with a suggestion
         self._refused: dict[str, tuple[str, str]] = {}
+        self._as_is: set[str] = set()  # such close ids the user chose to create: send_as_is
         # What provider() answered, read without the lock: a client asks for every call it
         # makes. Emptied whenever a provider is registered (_claim), under the lock.
         self._task_providers: dict[str, Provider] = {}
@@ -270,12 +273,14 @@ class Registry:
         naming the plugin to install; README, Install).
         A chat model raises ValidationError: it is not a task (use ``Client.chat``).
 
-        An id no plugin lists that is close to one that is (a typo?) is sent as is, with an
-        UnlistedModelWarning at the caller's line: on its first use, and on every create
-        (``creating``), so that a notebook cell run again does not pay for the typo unsaid.
-        Unless the pattern's provider refuses the id (its ``model`` raises ValidationError,
-        as kiekit-suno's ``suno/*`` does for an id it does not serve): nothing would be sent,
-        so there is no warning, and that refusal is raised here, with the close ids named.
+        An id no plugin lists that is close to one that is (a typo?) is refused for a create
+        (``creating``): a ValidationError naming ``model`` with "did you mean", as ``kie run``
+        and ``run_batch`` refuse it, since a typo costs a paid 422 or a task of the wrong
+        model; :meth:`send_as_is` lets it through (KIE adds models often). Another use of it
+        (a task made elsewhere) warns, an UnlistedModelWarning at the caller's line, on its
+        first use. Unless the pattern's provider refuses the id (its ``model`` raises
+        ValidationError, as kiekit-suno's ``suno/*`` does for an id it does not serve): that
+        refusal is raised here, with the close ids named.
         """
         refused = self._refused.get(model)
         if refused is not None:  # a new error each time: one raised again grows its traceback
@@ -295,14 +300,28 @@ class Registry:
                     raise ValidationError(*refused)
                 self._task_providers[model] = found = resolved
         close = self._unlisted.get(model)
-        if close and (first or creating):
-            warnings.warn(
-                f"model {model!r} is not listed by any plugin and is sent as is"
-                f"{did_you_mean(close)}",
-                UnlistedModelWarning,
-                stacklevel=caller_stacklevel(),
-            )
+        if close and model not in self._as_is:
+            if creating:
+                raise ValidationError(
+                    "model",
+                    f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
+                    f"(Registry.send_as_is({model!r}) on the client's registry sends it as is)",
+                )
+            if first:
+                warnings.warn(
+                    f"model {model!r} is not listed by any plugin (a pattern serves it)"
+                    f"{did_you_mean(close)}",
+                    UnlistedModelWarning,
+                    stacklevel=caller_stacklevel(),
+                )
         return found
+
+    def send_as_is(self, *models: str) -> None:
+        """Let creates of ``models`` through, though each looks like a typo of a listed id
+        (KIE adds models often: one may be new), as ``kie run --any-model`` and
+        ``run_batch(..., any_model=True)`` do. Kept for the registry's life."""
+        with self._lock:
+            self._as_is.update(models)
 
     def chat_provider(self, model: str) -> ChatProvider:
         """The chat provider of ``model``, importing its plugin on first use; ValidationError
@@ -568,6 +587,8 @@ class Registry:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnlistedModelWarning)  # refused below instead
             provider = self.provider(model)
+        if any_model:
+            self.send_as_is(model)  # the create that follows sends it
         close = [] if any_model else self.suggestions(model)
         if close:
             raise ValidationError(
