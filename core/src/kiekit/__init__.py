@@ -69,7 +69,7 @@ from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
-    from kiekit.journal import JournalError
+    from kiekit.journal import JournalError, TakenOver
     from kiekit.registry import Registry, UnlistedModelWarning
     from kiekit.shared_limits import SharedRateLimiter
     from kiekit.webhooks import CallbackError, SignatureError
@@ -126,6 +126,7 @@ __all__ = [
     "SignatureError",
     "State",
     "StreamClosedError",
+    "TakenOver",
     "Task",
     "TaskFailedError",
     "TaskNotFoundError",
@@ -153,6 +154,7 @@ _LAZY = {
     "SharedRateLimiter": "kiekit.shared_limits",
     # the errors of the tree (kiekit.errors) that live with the parts that raise them
     "JournalError": "kiekit.journal",
+    "TakenOver": "kiekit.journal",
     "CallbackError": "kiekit.webhooks",
     "SignatureError": "kiekit.webhooks",
 }

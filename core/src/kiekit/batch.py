@@ -113,6 +113,14 @@ class NotSent(KieError):
 
 @frozen
 class Job:
+    """One line of a jobs file (:func:`read_jobs`): a task to create, wait for and download.
+
+    ``line`` is its line number (1 first), ``id`` the line's ``"id"`` (or a hash of model
+    and input when it has none: the job's key in the journal, so a run again finds its
+    task), ``model`` and ``input`` what :meth:`~kiekit.client.Client.submit` takes, and
+    ``callback_url`` KIE's ``callBackUrl`` for its task (None: none given, ``""``: none wanted).
+    """
+
     line: int
     id: str  # the line's "id", or a hash of model and input
     model: str

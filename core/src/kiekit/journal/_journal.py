@@ -75,21 +75,27 @@ REMEMBERED_TASKS = 10_000
 _IN_FLIGHT_HERE_POLL = 0.05
 
 
-class TakenOver(ConfigurationError):
+class TakenOver(TaskTakenOverError):
     """A create that waited to be sent again (KIE had refused it, making nothing) found its
-    journal row taken over by another worker meanwhile: it is not sent, that worker does it."""
+    journal row taken over by another worker meanwhile: it is not sent, that worker does it.
+    Raised by ``submit`` (with an idempotency key); ``task_id`` is None (no task was made
+    here), ``key`` is the row. A TaskTakenOverError, as a wait's or download's is (``run_batch``
+    reports the job ``taken_over``); it was a ConfigurationError before."""
 
     def __init__(self, key: str) -> None:
-        super().__init__(
+        KieError.__init__(
+            self,
             f"job {key!r} was taken over by another worker while its create waited to be sent "
-            "again (nothing had been made): not sent here"
+            "again (nothing had been made): not sent here",
         )
         self.key = key
+        self.owner = None
 
 
 class HeldElsewhere(Exception):
-    """Another live worker holds this idempotency key's create, or this process is sending it
-    right now: wait, then look again."""
+    """Engine plumbing, never raised to a caller: another live worker holds this idempotency
+    key's create, or this process is sending it right now; the client waits, then looks
+    again (not a KieError for that reason)."""
 
     def __init__(self, key: str, owner: str | None, seconds_left: float) -> None:
         super().__init__(f"{key!r} is held by {owner} for {seconds_left:.1f} s more")
@@ -158,6 +164,27 @@ class Journal:
     The clients call :meth:`intend` before a create, then :meth:`created` or
     :meth:`create_failed`, then :meth:`finished` / :meth:`wait_failed` and :meth:`downloaded`.
     Rows are found by task id through a small in-process index, so a client does not scan.
+
+    For users (scripts, tools like ``kie tasks``; a client's is its ``journal``):
+
+    - reading: :meth:`get`, :meth:`by_task`, :meth:`find`, :meth:`select`, :meth:`entries`,
+      :meth:`unfinished`, :meth:`downloads_gone`, :meth:`successes_owed`, :attr:`owner`;
+    - by hand: :meth:`adopt`, :meth:`settle`, :meth:`settle_command`, :meth:`abandon`,
+      :meth:`hand_off`, :meth:`prune`, :meth:`let_go_all`;
+    - its life: :meth:`open`, :meth:`close`, :meth:`aclose`, :meth:`close_soon`,
+      :meth:`same_store_as`.
+
+    Engine plumbing, called by the clients, ``run_batch`` and the webhook receiver in a set
+    order (a call out of it can lose a lease or a task id); public for them, not for users,
+    and its signatures may change without notice: :meth:`intend`, :meth:`claim`, :meth:`take`,
+    :meth:`created`, :meth:`create_failed`, :meth:`parked`, :meth:`resending`,
+    :meth:`finished`, :meth:`wait_failed`, :meth:`downloaded`, :meth:`download_failed`,
+    :meth:`refused`, :meth:`release`, :meth:`sender_lost`, :meth:`close_duplicate`,
+    :meth:`missed`, :meth:`unrecorded`, :meth:`recorded_late`, :meth:`write_missed`,
+    :meth:`now`, :meth:`renew`, :meth:`renewal_due`, :meth:`renew_at_work`,
+    :meth:`taken_over`, :meth:`check_held`, :meth:`at_work`, :meth:`alone_at`,
+    :meth:`let_go_of`, :meth:`held_elsewhere`, :meth:`holder`, :meth:`sender_alive`,
+    :meth:`on_create_ended`, :meth:`made_by_unknown_key`, :meth:`folder_keyed`.
     """
 
     def __init__(
@@ -1118,6 +1145,9 @@ class Journal:
                 log.exception("a journal listener (on_create_ended) raised")
 
     def created(self, entry: Entry, task: Task, *, read_back: bool = True) -> Entry | None:
+        """Engine plumbing: KIE answered the create of ``entry`` (its intent row) with
+        ``task``; the row becomes ``created`` with its task id, before ``submit`` returns.
+        The row as written (None without ``read_back``)."""
         self._remember(task.id, entry.key)
         changes = {"state": EntryState.CREATED, "task_id": task.id, "updated_at": self._clock()}
         try:
@@ -1311,7 +1341,7 @@ class Journal:
     # -- reading -----------------------------------------------------------------------------
 
     def folder_keyed(self, model: str) -> Mapping[str, tuple[str, ...]]:
-        """The keys of ``model``'s batch rows that a kiekit before a7f754c (4 Dec 2026) keyed
+        """The keys of ``model``'s batch rows that a kiekit before 4 Dec 2026 keyed
         with their folder (``batch:<folder>:<job id>``), by job id: a batch run with another
         ``--out`` finds its jobs made there (kiekit.batch). Read once per journal handle and
         model, a page at a time (only an older kiekit writes such rows); the rows themselves
@@ -1383,9 +1413,13 @@ class Journal:
         return (row for row in self.select(downloaded) if not is_open(row) and not row.handed_off)
 
     def get(self, key: str) -> Entry | None:
+        """The row whose key is ``key`` (an idempotency key, ``batch:<job id>``, or the key
+        kiekit made for a create without one, as ``kie tasks`` shows it), or None."""
         return self.store.get(key)
 
     def by_task(self, task_id: str) -> Entry | None:
+        """The row of KIE task ``task_id`` (this process's, another's, or adopted), or None:
+        a task kiekit never created nor adopted has none. :meth:`find` takes either."""
         with self._lock:
             key = self._keys.get(task_id)
         if key is not None:
