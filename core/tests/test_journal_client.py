@@ -1053,3 +1053,33 @@ def test_a_wait_given_up_lets_go_at_once_and_a_row_nobody_renews_is_free_after_i
     assert resume.take(rows["t-only-submitted"].key) is None  # held by its live submitter
     clock.now += journal.lease + 1  # nobody renewed it: its lease has run out
     assert resume.take(rows["t-only-submitted"].key) is not None
+
+
+def test_a_wait_of_a_task_under_another_model_than_its_row_names_the_journalled_model(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """Task(id, wrong model) polled the wrong family's path, and KIE's "no record of this
+    task" made a paid task look lost (issue apiref 4): refused before any poll, naming the
+    model the journal has it under, and nothing written on its row."""
+    from kiekit import Task
+
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> tuple[Any, list[ValidationError]]:
+        refused = []
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+            for call in (client.wait, client.status):
+                with pytest.raises(ValidationError) as info:
+                    await call(Task(task.id, "veo3"))
+                refused.append(info.value)
+        return task, refused
+
+    task, refused = api.run(scenario)
+    for error in refused:
+        assert (error.field, error.task_id) == ("task", task.id)
+        assert f"in the journal as a {kit.GROK_T2I} task, not veo3" in str(error)
+    assert len(kie.requests) == 1  # the create; no status was asked
+    row = _only_row(journal)
+    assert (row.state, row.error) == (EntryState.CREATED, None)

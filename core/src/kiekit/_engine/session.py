@@ -31,6 +31,7 @@ from kiekit.errors import (
     OutcomeUnknownError,
     ResultsExpiredError,
     TaskTakenOverError,
+    ValidationError,
     expired_answer,
     fetch_refused,
     follow_up_refused,
@@ -220,16 +221,32 @@ class Session:
             raise
 
     def status(self, task: Task) -> Flow[TaskStatus]:
+        yield from self._right_model(task)
         # named as its wait's polls are: a webhook receiver's confirmations are such calls
-        return self._keyed(task, self.engine.status(task))
+        return (yield from self._keyed(task, self.engine.status(task)))
 
     def wait(
         self, task: Task, *, timeout: float | None, on_status: StatusHook | None
     ) -> Flow[Results]:
+        yield from self._right_model(task)
         engine = self.engine
         policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
         waiting = self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
-        return self._keyed(task, waiting)
+        return (yield from self._keyed(task, waiting))
+
+    def _right_model(self, task: Task) -> Flow[None]:
+        """ValidationError naming ``task`` when the journal has it under another model: asked
+        on the wrong family's path, KIE says it has no record of it, and the user may take a
+        task paid for as lost (nor is that "not found" written on its row)."""
+        journalled = yield from self._record(partial(self.recorder.journalled_model, task))
+        if journalled is not None:
+            raise ValidationError(
+                "task",
+                f"task {task.id} is in the journal as a {journalled} task, not {task.model}: "
+                f"use Task({task.id!r}, {journalled!r}) (a task's status is read on its "
+                "model's own path, and KIE knows no task of it on another)",
+                task_id=task.id,
+            )
 
     def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
         return self._keyed(task, self._ending(task, self.engine.finish(task, status)))

@@ -1886,6 +1886,21 @@ class Recorder:
         if journal is not None and journal.alone_at(task_id):
             self._safely(task_id, lambda: journal.let_go_of(task_id))
 
+    def journalled_model(self, task: Task) -> str | None:
+        """The model the journal has ``task`` under when it is not ``task.model`` (a Task
+        rebuilt with the wrong model: its status would be asked on another family's path,
+        and KIE would say it has no record of a task that is there, paid for), else None.
+        None too when the journal cannot be read: the wait goes on without this check."""
+        if self.journal is None:
+            return None
+        try:
+            row = self.journal.by_task(task.id)
+        except JournalError:
+            return None
+        if row is None or not row.model or row.model == task.model:
+            return None
+        return row.model
+
     def records_failure(self, exc: BaseException) -> bool:
         """Whether a failed wait is written down: only kiekit's errors say something about
         the task; a cancelled or interrupted one leaves the row as it was, and so does one
