@@ -1083,3 +1083,28 @@ def test_a_wait_of_a_task_under_another_model_than_its_row_names_the_journalled_
     assert len(kie.requests) == 1  # the create; no status was asked
     row = _only_row(journal)
     assert (row.state, row.error) == (EntryState.CREATED, None)
+
+
+@pytest.mark.parametrize(
+    "task_id", ["not a task id!", "a/b", "https://kie.ai/market/task/5f48", "a" * 5000, "-x"]
+)
+def test_adopt_and_settle_refuse_what_cannot_be_a_task_id(task_id: str) -> None:
+    """A sentence, a path, a page's URL or a pasted page was adopted, and failed only at the
+    first wait as "not found" (issue apiref 5): refused, naming task_id."""
+    journal = Journal(MemoryStore())
+    with pytest.raises(ValidationError) as refused:
+        journal.adopt(task_id, "flux-kontext-pro")
+    assert refused.value.field == "task_id"
+    assert len(str(refused.value)) < 300  # a pasted page is not printed back whole
+    assert journal.entries() == []
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    ["5f488be792eafad4b066e21e5bc472c7", "ee603959-debb-48d1-98c4-a6d1c717eba6",
+     "task_12345678", "veo_task_abcdef123456", "1234567", " 5f488be792eafad4b066e21e5bc472c7 "],
+)  # fmt: skip
+def test_adopt_takes_the_task_id_shapes_of_every_family(task_id: str) -> None:
+    """KIE's hex ids, Runway's UUIDs, the docs' placeholders, a numeric id (kie-api.md §1)."""
+    journal = Journal(MemoryStore())
+    assert journal.adopt(task_id, "flux-kontext-pro").task_id == task_id.strip()

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
 import threading
 import time
@@ -1548,10 +1549,28 @@ def _takes_owner(change: Callable[..., bool]) -> bool:
     return "owned_by" in named or bool(code.co_flags & 0x08)  # CO_VARKEYWORDS: **options
 
 
+# What a task id given by hand may look like, in every family: KIE's are 32 hex digits in real
+# traffic, its docs show placeholders (`task_12345678`, `veo_task_abcdef123456`), UUIDs for
+# Runway and, in one page version, numbers (kie-api.md §1, §3.4). Permissive past those shapes
+# ('.' and ':' too); what it keeps out is a sentence, a path or URL, or a pasted page.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+
+
 def _task_id(task_id: str) -> str:
-    """A task id given by hand (``settle``, ``adopt``), without the blanks around it."""
-    if not isinstance(task_id, str) or not task_id.strip() or not task_id.isprintable():
-        raise ValidationError("task_id", f"is not a task id: {task_id!r}")
+    """A task id given by hand (``settle``, ``adopt``), without the blanks around it; a
+    ValidationError naming ``task_id`` for what cannot be one (a URL, a sentence): KIE would
+    answer "not found" only at the first wait."""
+    if not isinstance(task_id, str) or _TASK_ID.fullmatch(task_id.strip()) is None:
+        shown_id = (
+            repr(task_id)
+            if len(repr(task_id)) <= 80
+            else f"{repr(task_id)[:60]}… ({len(task_id)} characters)"
+        )
+        raise ValidationError(
+            "task_id",
+            f"is not a task id: {shown_id} (KIE's are up to 128 letters, digits, '_', '-', "
+            "'.' or ':', like 5f488be792eafad4b066e21e5bc472c7 or a UUID)",
+        )
     return task_id.strip()
 
 
