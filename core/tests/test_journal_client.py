@@ -1088,7 +1088,7 @@ def test_a_wait_of_a_task_under_another_model_than_its_row_names_the_journalled_
 @pytest.mark.parametrize(
     "task_id", ["not a task id!", "a/b", "https://kie.ai/market/task/5f48", "a" * 5000, "-x"]
 )
-def test_adopt_and_settle_refuse_what_cannot_be_a_task_id(task_id: str) -> None:
+def test_adopt_refuses_what_cannot_be_a_task_id(task_id: str) -> None:
     """A sentence, a path, a page's URL or a pasted page was adopted, and failed only at the
     first wait as "not found" (issue apiref 5): refused, naming task_id."""
     journal = Journal(MemoryStore())

@@ -94,6 +94,8 @@ class Registry:
         rules = Policy.from_env() if policy is None else policy
         # the environment's names are checked against what is installed when first read
         self._unchecked_names = rules if policy is None else None
+        self._blocked_here = frozenset(canonical(name) for name in blocked or ())
+        self._policy_given = policy is not None  # else the environment's (_left_out_by)
         if blocked is not None:
             rules = Policy(
                 blocked=rules.blocked | {canonical(name) for name in blocked},
@@ -326,7 +328,13 @@ class Registry:
     def chat_provider(self, model: str) -> ChatProvider:
         """The chat provider of ``model``, importing its plugin on first use; ValidationError
         for a task model (use ``Client.submit``)."""
-        found = self._resolve(model)  # a pattern-served id is refused below, not "sent as is"
+        try:
+            found = self._resolve(model)  # a pattern-served id is refused below, not "as is"
+        except UnknownModelError:  # named among the chat models, not the task ones
+            chats = self.chat_models()
+            raise UnknownModelError(
+                model, chats, suggestions=near_misses(model, chats), served_by=self.served_by(model)
+            ) from None
         if not isinstance(found, ChatProvider):
             if model not in self._providers:  # only a pattern (the generic market) serves it
                 chats = self.chat_models()
@@ -377,7 +385,7 @@ class Registry:
                 # of a pattern-served model do not read package metadata each time.
                 chosen = self._providers[max(patterns, key=_specificity)]
                 if hint := self._owner_missing(model, chosen):
-                    raise UnknownModelError(model, self._named_models(), served_by=hint)
+                    raise UnknownModelError(model, self._task_models(), served_by=hint)
                 self._by_pattern[model] = chosen
                 if close := self.suggestions(model):
                     refused = _refusal(chosen, model, close)
@@ -388,7 +396,7 @@ class Registry:
                 return chosen
             raise UnknownModelError(
                 model,
-                self._named_models(),
+                self._task_models(),
                 suggestions=self.suggestions(model),
                 served_by=self.served_by(model),
             )
@@ -404,7 +412,7 @@ class Registry:
         if isinstance(pattern, Provider) and model in pattern.known_models():
             return None  # a market model of the catalogue (Kling, Sora…): the right path
         if hidden := self._hidden_declarers(model):  # a third party's, blocked: its own path
-            return f"{', '.join(hidden)} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+            return f"{', '.join(hidden)} serves it, but {self._left_out_by(hidden)}"
         if discovery.distribution_for(model) == "kiekit-market":
             return None  # any other word is the market's: KIE adds market models weekly
         return self.served_by(model)
@@ -429,7 +437,7 @@ class Registry:
             return None  # a pattern's catalogue lists it: market jobs, such as Kling's
         return (
             f"no installed plugin serves {model}: {', '.join(hidden)} declares it, but "
-            f"{BLOCK_ENV} / {ALLOW_ENV} leave it out"
+            f"{self._left_out_by(hidden)}"
         )
 
     def _hidden_declarers(self, model: str) -> list[str]:
@@ -473,7 +481,7 @@ class Registry:
             return None  # it is here: the id is not one it serves
         every = discovery.entry_points_of_group() if self._discover else []
         if any(canonical(distribution_of(ep)) == canonical(wanted) for ep in every):
-            return f"{wanted} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+            return f"{wanted} serves it, but {self._left_out_by([wanted])}"
         return f"{wanted} serves it: {discovery.install_hint(wanted)}"
 
     def _preferred_first(self, model: str, points: list[EntryPoint]) -> list[EntryPoint]:
@@ -663,6 +671,26 @@ class Registry:
 
     def _named_models(self) -> list[str]:
         return [name for name in self.models() if "*" not in name]
+
+    def _task_models(self) -> list[str]:
+        """The ids ``submit`` takes, named in its UnknownModelError (not the chat models)."""
+        chats = set(self.chat_models())
+        return [name for name in self._named_models() if name not in chats]
+
+    def _left_out_by(self, distributions: Iterable[str]) -> str:
+        """What leaves ``distributions`` out, as the user said it: ``Registry(blocked=…)``,
+        the policy given, or the variables that are set (not both names when one is)."""
+        names = {canonical(name) for name in distributions}
+        if names & self._blocked_here:
+            return "Registry(blocked=…) leaves it out"
+        if self._policy_given:
+            return "the registry's policy leaves it out"
+        causes = [BLOCK_ENV] if names & self._policy.blocked else []
+        if self._policy.allowed is not None and not names <= self._policy.allowed:
+            causes.append(ALLOW_ENV)
+        if len(causes) == 1:
+            return f"{causes[0]} leaves it out"
+        return f"{BLOCK_ENV} / {ALLOW_ENV} leave it out"
 
     def models(self) -> list[str]:
         """Every model id known: declared by usable installed plugins or added explicitly."""

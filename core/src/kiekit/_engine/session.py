@@ -230,7 +230,10 @@ class Session:
     ) -> Flow[Results]:
         yield from self._right_model(task)
         engine = self.engine
-        policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+        try:
+            policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+        except ValidationError as exc:  # PollPolicy's field: this call's parameter is timeout
+            raise ValidationError("timeout", str(exc).partition(": ")[2]) from None
         waiting = self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
         return (yield from self._keyed(task, waiting))
 
@@ -377,7 +380,14 @@ class Session:
         if journal is None:
             raise ConfigurationError("hand_off needs a journal (this client has journal=None)")
         task_id = task.id if isinstance(task, Task) else task
-        yield from self._record(lambda: journal.hand_off(task_id, reason=reason))
+        try:
+            yield from self._record(lambda: journal.hand_off(task_id, reason=reason))
+        except ValidationError as exc:
+            if exc.field != "key":
+                raise
+            # the journal names the row it was given ("key"); this call's parameter is ``task``
+            words = str(exc).removeprefix("key: ")
+            raise ValidationError("task", words, task_id=task_id, key=exc.key) from None
 
     def adopt(
         self, task_id: str, model: str, *, out_dir: str | os.PathLike[str] | None
