@@ -307,7 +307,8 @@ class Registry:
                 raise ValidationError(
                     "model",
                     f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
-                    f"(Registry.send_as_is({model!r}) on the client's registry sends it as is)",
+                    f"(to send it as is: send_as_is({model!r}) on the client's Registry, "
+                    "kiekit.registry.default_registry() unless it was given one)",
                 )
             if first:
                 warnings.warn(
