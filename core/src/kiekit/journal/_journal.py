@@ -1728,7 +1728,8 @@ def journal_of(option: JournalOption) -> Journal | None:
 
 
 class Recorder:
-    """What a client tells its journal, in the client's words; does nothing without a journal.
+    """Engine plumbing: what a client tells its journal, in the client's words; does nothing
+    without a journal. Not for users (its signatures may change without notice).
 
     The two clients call the same methods around their I/O, so the rules live here once.
     """
