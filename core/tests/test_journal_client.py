@@ -1053,3 +1053,58 @@ def test_a_wait_given_up_lets_go_at_once_and_a_row_nobody_renews_is_free_after_i
     assert resume.take(rows["t-only-submitted"].key) is None  # held by its live submitter
     clock.now += journal.lease + 1  # nobody renewed it: its lease has run out
     assert resume.take(rows["t-only-submitted"].key) is not None
+
+
+def test_a_wait_of_a_task_under_another_model_than_its_row_names_the_journalled_model(
+    api: Any, kit: SimpleNamespace
+) -> None:
+    """Task(id, wrong model) polled the wrong family's path, and KIE's "no record of this
+    task" made a paid task look lost (issue apiref 4): refused before any poll, naming the
+    model the journal has it under, and nothing written on its row."""
+    from kiekit import Task
+
+    journal = Journal(MemoryStore())
+    kie = kit.FakeKie([kit.market("waiting")])
+
+    async def scenario() -> tuple[Any, list[ValidationError]]:
+        refused = []
+        async with api.client(transport=kie.transport, journal=journal, **NO_LIMITS) as client:
+            task = await client.submit(kit.GROK_T2I, prompt="a lighthouse")
+            for call in (client.wait, client.status):
+                with pytest.raises(ValidationError) as info:
+                    await call(Task(task.id, "veo3"))
+                refused.append(info.value)
+        return task, refused
+
+    task, refused = api.run(scenario)
+    for error in refused:
+        assert (error.field, error.task_id) == ("task", task.id)
+        assert f"in the journal as a {kit.GROK_T2I} task, not veo3" in str(error)
+    assert len(kie.requests) == 1  # the create; no status was asked
+    row = _only_row(journal)
+    assert (row.state, row.error) == (EntryState.CREATED, None)
+
+
+@pytest.mark.parametrize(
+    "task_id", ["not a task id!", "a/b", "https://kie.ai/market/task/5f48", "a" * 5000, "-x"]
+)
+def test_adopt_refuses_what_cannot_be_a_task_id(task_id: str) -> None:
+    """A sentence, a path, a page's URL or a pasted page was adopted, and failed only at the
+    first wait as "not found" (issue apiref 5): refused, naming task_id."""
+    journal = Journal(MemoryStore())
+    with pytest.raises(ValidationError) as refused:
+        journal.adopt(task_id, "flux-kontext-pro")
+    assert refused.value.field == "task_id"
+    assert len(str(refused.value)) < 300  # a pasted page is not printed back whole
+    assert journal.entries() == []
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    ["5f488be792eafad4b066e21e5bc472c7", "ee603959-debb-48d1-98c4-a6d1c717eba6",
+     "task_12345678", "veo_task_abcdef123456", "1234567", " 5f488be792eafad4b066e21e5bc472c7 "],
+)  # fmt: skip
+def test_adopt_takes_the_task_id_shapes_of_every_family(task_id: str) -> None:
+    """KIE's hex ids, Runway's UUIDs, the docs' placeholders, a numeric id (kie-api.md §1)."""
+    journal = Journal(MemoryStore())
+    assert journal.adopt(task_id, "flux-kontext-pro").task_id == task_id.strip()

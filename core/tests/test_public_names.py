@@ -198,3 +198,55 @@ def test_every_public_callable_of_the_mock_says_what_it_does(name: str) -> None:
         or (inspect.isclass(value) and (value.__doc__ or "").startswith(f"{value.__name__}("))
     ]
     assert silent == []
+
+
+def test_the_journal_says_which_methods_are_for_users_and_which_are_plumbing() -> None:
+    """Journal's ~55 public methods mixed a user's lookups with the engine's steps, and the
+    lookups had no docstring (issue apiref 2): its docstring puts every public method in one
+    of two lists, and each of the user's says what it does."""
+    from kiekit.journal import Journal
+
+    doc = Journal.__doc__ or ""
+    users, plumbing = doc.split("Engine plumbing")
+    named = {
+        part: set(re.findall(r":(?:meth|attr):`(\w+)`", text))
+        for part, text in (("users", users.split("For users")[1]), ("plumbing", plumbing))
+    }
+    public = {name for name in vars(Journal) if not name.startswith("_")} - {"store", "lease"}
+    assert named["users"] & named["plumbing"] == set()
+    assert public - named["users"] - named["plumbing"] == set(), "in neither list"
+    assert (named["users"] | named["plumbing"]) - public == set(), "no such method"
+    for name in named["users"] | {"created"}:
+        value = vars(Journal)[name]
+        assert (inspect.getdoc(getattr(value, "fget", value)) or "").strip(), name
+
+
+def test_no_public_docstring_of_the_journal_or_batch_cites_a_commit() -> None:
+    """A commit hash means nothing to a user of a released kiekit (issue apiref 2)."""
+    import kiekit.batch
+    import kiekit.journal
+
+    cited = [
+        label
+        for module in (kiekit.journal, kiekit.batch)
+        for label, value in annotated_callables(module)
+        if re.search(
+            r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b", inspect.getdoc(value) or ""
+        )
+    ]
+    assert cited == []
+    assert (kiekit.batch.Job.__doc__ or "").startswith("One line of a jobs file")
+
+
+def test_a_create_taken_over_is_a_task_taken_over_error_not_a_configuration_error() -> None:
+    """What submit raises when another worker took its row over while the create waited to
+    be sent again: not "the client cannot start" (issue apiref 2); run_batch reports it as
+    it reports a wait's (taken_over)."""
+    import kiekit
+    from kiekit.journal import TakenOver
+
+    error = TakenOver("batch:a")
+    assert isinstance(error, kiekit.TaskTakenOverError)
+    assert not isinstance(error, kiekit.ConfigurationError)
+    assert (error.key, error.task_id, error.owner) == ("batch:a", None, None)
+    assert kiekit.TakenOver is TakenOver

@@ -3,10 +3,13 @@ API reference or a page left out of the navigation fails the suite (mkdocs.yml).
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,16 +21,23 @@ def build(site: Path, config: Path = ROOT / "mkdocs.yml") -> subprocess.Complete
     )  # fmt: skip
 
 
-def test_the_site_builds_with_guides_and_an_api_reference_from_the_docstrings(
-    tmp_path: Path,
-) -> None:
-    done = build(tmp_path / "site")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's site, built once for the tests of this file."""
+    site = tmp_path_factory.mktemp("docs") / "site"
+    done = build(site)
     assert done.returncode == 0, done.stderr
+    return site
+
+
+def test_the_site_builds_with_guides_and_an_api_reference_from_the_docstrings(
+    site: Path,
+) -> None:
     for page in ("reliability", "journal-batch-webhooks", "plugin-authors"):
-        assert (tmp_path / "site" / page / "index.html").is_file()
-    reference = (tmp_path / "site" / "reference" / "kiekit" / "index.html").read_text()
+        assert (site / page / "index.html").is_file()
+    reference = (site / "reference" / "kiekit" / "index.html").read_text()
     assert "A blocking KIE client" in reference  # Client's docstring, rendered
-    mock_page = (tmp_path / "site" / "reference" / "kiekit_mock" / "index.html").read_text()
+    mock_page = (site / "reference" / "kiekit_mock" / "index.html").read_text()
     assert "MockServer" in mock_page
     # Sphinx roles and doctests, written for help(), render as code (tools/docs_roles.py)
     for page in (reference, mock_page):
@@ -42,6 +52,45 @@ def test_the_site_builds_with_guides_and_an_api_reference_from_the_docstrings(
                  "kiekit_mock.extension.TaskSpec.result_exts",
                  "kiekit_mock.openapi.schema.boolean"):  # fmt: skip
         assert f'id="{name}"' in mock_page, name
+
+
+# The packages a user imports from; each name of their __all__ has an entry in the reference.
+PUBLIC = ("kiekit", "kiekit.plugin", "kiekit.transport", "kiekit.journal", "kiekit.chat",
+          "kiekit.batch", "kiekit.webhooks", "kiekit_mock", "kiekit_mock.extension",
+          "kiekit_contract", "kiekit_contract.plugin")  # fmt: skip
+
+
+def rendered(anchor: str) -> object:
+    """What a reference entry's anchor (``kiekit.chat.ChatReply``) names, or None."""
+    parts = anchor.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            value: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            value = getattr(value, part, None)
+        return value
+    return None
+
+
+def test_every_exported_name_has_an_entry_in_the_api_reference(site: Path) -> None:
+    """A name added to a public ``__all__`` gets a page entry (under that package or where it
+    is defined), so the reference cannot fall behind the API (issue apiref 1)."""
+    anchors: dict[str, list[str]] = {}
+    for page in (site / "reference").glob("*/index.html"):
+        for anchor in re.findall(r'id="([\w.]+)"', page.read_text()):
+            anchors.setdefault(anchor.rsplit(".", 1)[-1], []).append(anchor)
+    missing = []
+    for name in PUBLIC:
+        module = importlib.import_module(name)
+        for export in module.__all__:
+            if export.startswith("__"):
+                continue  # __version__
+            value = getattr(module, export)
+            if not any(rendered(a) is value for a in anchors.get(export, [])):
+                missing.append(f"{name}.{export}")
+    assert missing == []
 
 
 def test_a_renamed_symbol_fails_the_build(tmp_path: Path) -> None:

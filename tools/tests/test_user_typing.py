@@ -108,6 +108,25 @@ SNIPPETS = {
             mock.configure_callbacks(copise=3)  # error: call-arg
             mock.configure_callbacks(copies="3")  # error: arg-type
             mock.configure_callbacks(tamper="sig")  # error: arg-type
+            kie.chat("gpt-5-2", "hi", reasoning_effort="extreme")  # error: arg-type
+    """,
+    # hints as wide as what the calls take, as narrow as what they give (apiref 6, 8)
+    "hints_match_behaviour": """
+        from kiekit import AsyncClient
+        from kiekit.batch import JobResult, run_batch
+        from kiekit.chat import CHAT_DEADLINE
+        from kiekit.journal import OPEN_STATES, EntryState, Journal, Selection
+
+        async def run(kie: AsyncClient, journal: Journal, result: JobResult) -> None:
+            await run_batch(kie, journal, [], "out")
+            Selection(states={EntryState.CREATED})
+            Selection(states={"created", EntryState.FAILED})
+            Selection(states=OPEN_STATES)
+            Selection(states={1})  # error: arg-type
+            if result.state == "succeeded":
+                print(CHAT_DEADLINE + 1.0)
+            if result.state == "success":  # error: comparison-overlap
+                pass
     """,
     # a test suite's own mock, with helpers, keeps its type inside ``with``
     "mock_subclass": """

@@ -69,8 +69,8 @@ from kiekit.uploads import UploadedFile
 
 if TYPE_CHECKING:
     from kiekit.client import AsyncClient, Client
-    from kiekit.journal import JournalError
-    from kiekit.registry import Registry
+    from kiekit.journal import JournalError, TakenOver
+    from kiekit.registry import Registry, UnlistedModelWarning
     from kiekit.shared_limits import SharedRateLimiter
     from kiekit.webhooks import CallbackError, SignatureError
 
@@ -126,6 +126,7 @@ __all__ = [
     "SignatureError",
     "State",
     "StreamClosedError",
+    "TakenOver",
     "Task",
     "TaskFailedError",
     "TaskNotFoundError",
@@ -134,6 +135,7 @@ __all__ = [
     "TransportError",
     "UnknownModelError",
     "UnknownVariableWarning",
+    "UnlistedModelWarning",
     "UnprocessableError",
     "UploadedFile",
     "ValidationError",
@@ -148,9 +150,11 @@ _LAZY = {
     "Client": "kiekit.client",
     "AsyncClient": "kiekit.client",
     "Registry": "kiekit.registry",
+    "UnlistedModelWarning": "kiekit.registry",
     "SharedRateLimiter": "kiekit.shared_limits",
     # the errors of the tree (kiekit.errors) that live with the parts that raise them
     "JournalError": "kiekit.journal",
+    "TakenOver": "kiekit.journal",
     "CallbackError": "kiekit.webhooks",
     "SignatureError": "kiekit.webhooks",
 }

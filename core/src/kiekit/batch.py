@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, Final, Literal, TypeVar, cast, get_args
 
 import attrs
 from attrs import evolve, frozen
@@ -68,9 +68,11 @@ from kiekit.provider import Provider
 from kiekit.registry import Registry, default_registry
 
 __all__ = [
+    "JOB_STATES",
     "BadLine",
     "Job",
     "JobResult",
+    "JobState",
     "check_jobs",
     "files_as_given",
     "finished_since",
@@ -94,11 +96,19 @@ JOURNAL_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 _RELOOK = 0.05
 
 
-NOT_SENT = "not_sent"
+# How a job ended (JobResult.state): a Literal, so that `result.state == "success"` is a type
+# checker's error, not a comparison that is never true
+JobState = Literal[
+    "succeeded", "failed", "refused", "not_sent", "error", "unknown", "taken_over", "invalid",
+    "stopped",
+]  # fmt: skip
+JOB_STATES: tuple[JobState, ...] = get_args(JobState)
+
+NOT_SENT: Final = "not_sent"
 # A job another worker took over while this one was stalled past its lease (a GC pause, a
 # stopped VM): that worker waits for its task and downloads its files; neither a success here
 # (no second copy of its files) nor a failure (docs/teams.md)
-TAKEN_OVER = "taken_over"
+TAKEN_OVER: Final = "taken_over"
 
 
 class NotSent(KieError):
@@ -114,6 +124,14 @@ class NotSent(KieError):
 
 @frozen
 class Job:
+    """One line of a jobs file (:func:`read_jobs`): a task to create, wait for and download.
+
+    ``line`` is its line number (1 first), ``id`` the line's ``"id"`` (or a hash of model
+    and input when it has none: the job's key in the journal, so a run again finds its
+    task), ``model`` and ``input`` what :meth:`~kiekit.client.Client.submit` takes, and
+    ``callback_url`` KIE's ``callBackUrl`` for its task (None: none given, ``""``: none wanted).
+    """
+
     line: int
     id: str  # the line's "id", or a hash of model and input
     model: str
@@ -170,7 +188,7 @@ class JobResult:
 
     line: int
     id: str | None
-    state: str
+    state: JobState
     task_id: str | None = None
     model: str | None = None
     files: tuple[str, ...] = ()
@@ -209,7 +227,7 @@ class JobResult:
         return cls(
             line=int(data["line"]),
             id=data.get("id"),
-            state=str(data["state"]),
+            state=_job_state(data["state"]),
             task_id=data.get("task_id"),
             model=data.get("model"),
             files=tuple(str(path) for path in data.get("files") or ()),
@@ -577,7 +595,7 @@ async def run_batch(
     client: kiekit.AsyncClient,
     journal: Journal,
     jobs: Sequence[Job],
-    out_dir: Path,
+    out_dir: str | os.PathLike[str],
     *,
     concurrency: int = 10,
     timeout: float | None = None,
@@ -587,6 +605,7 @@ async def run_batch(
 ) -> list[JobResult]:
     """Run every job (at most ``concurrency`` at a time); results in the jobs' order.
 
+    Each job's files go into ``out_dir`` (a str or a path, as ``Client.download`` takes).
     Every job is checked first, before anything is sent (:func:`check_jobs`): a job whose
     model id looks mistyped (unless ``any_model``, as ``kie batch --any-model``) or whose input
     is refused ends ``invalid``, its result given to ``on_result`` before any other job runs.
@@ -608,6 +627,7 @@ async def run_batch(
     """
     if concurrency < 1:
         raise ValidationError("concurrency", "must be at least 1")
+    out_dir = Path(out_dir)  # a str as Client.download takes one
     journal = _shared_journal(client, journal)
     older = await _off_loop(journal, partial(pre_lease_writer, journal))
     if older is not None:
@@ -1088,9 +1108,19 @@ def _refused_in_this_run(entry: Entry, owner: str, since: float | None) -> bool:
     )
 
 
+def _job_state(value: object) -> JobState:
+    """A state another worker's answer names (JobResult.from_json), checked: a newer one's
+    state this kiekit does not know is a protocol error, not a silent string."""
+    for state in JOB_STATES:
+        if value == state:
+            return state
+    raise ProtocolError(f"a job result's state is {value!r}, none of {', '.join(JOB_STATES)}")
+
+
 def _refused_result(entry: Entry, job: Job) -> JobResult:
     """A job refused by another worker of this run (its row ``rejected``: nothing made)."""
     kind = (entry.error or {}).get("type")
+    state: JobState
     if kind in ("ValidationError", "UnknownModelError"):
         state = "invalid"
     else:
@@ -1164,6 +1194,7 @@ async def _value_asked_again(
 
 
 def _failure(job: Job, task: Task | None, exc: KieError) -> JobResult:
+    state: JobState
     if isinstance(exc, TaskFailedError):
         state = "failed"
     elif isinstance(exc, OutcomeUnknownError):

@@ -361,7 +361,8 @@ class Client:
         journal, as :meth:`submit` records its own: ``kie tasks`` lists it, ``kie resume``
         waits for it and downloads its files (into ``out_dir``, when given), and a later
         :meth:`wait` or :meth:`download` of the returned task writes its row. Nothing is sent:
-        a task id KIE does not know shows at the first wait (TaskNotFoundError), and ``kie
+        what cannot be a task id (a URL, a sentence) is a ValidationError naming ``task_id``,
+        but a task id KIE does not know shows at the first wait (TaskNotFoundError), and ``kie
         settle`` then corrects it. A task whose row was abandoned (``kie settle --abandon``)
         is taken back: that row is reopened. UnknownModelError when no plugin serves
         ``model``, ValidationError naming ``task_id`` when the journal has that task already

@@ -17,7 +17,8 @@
     │       └── FileWriteError   ... or not written here (disk full, read-only); carries the path
     ├── OutcomeUnknownError      a create may have reached KIE, but its answer was lost
     ├── TaskTakenOverError       another worker took over the task's journal row (this one
-    │                            stalled past its lease): it waits and downloads; nothing here
+    │   │                        stalled past its lease): it waits and downloads; nothing here
+    │   └── TakenOver            ... while a create waited to be sent again (kiekit.journal)
     ├── ProtocolError            an answer kiekit cannot read (not JSON, unknown state, wrong shape)
     │   ├── CallbackError        a callback body that is not KIE's (kiekit.webhooks)
     │   │   └── SignatureError   its signature is missing, forged or stale

@@ -70,10 +70,12 @@ class PluginWarning(UserWarning):
 
 
 class UnlistedModelWarning(UserWarning):
-    """A model id no plugin lists by name is sent as is (a pattern serves it), and it looks
-    like a known one: the message says which. KIE adds models often, so it is not refused.
-    Not given for an id the pattern's provider refuses (kiekit-suno's ``suno/*``): that id is
-    not sent, and its refusal, a ValidationError, carries the suggestion instead."""
+    """A model id no plugin lists by name, served by a pattern, looks like a known one: the
+    message says which. Given when such an id is used without a create (``adopt``, ``wait``
+    of a task made elsewhere); a create of it is refused instead (a ValidationError with
+    "did you mean"), unless :meth:`Registry.send_as_is` let it through. Not given for an id
+    the pattern's provider refuses (kiekit-suno's ``suno/*``): its refusal carries the
+    suggestion."""
 
 
 class Registry:
@@ -92,6 +94,8 @@ class Registry:
         rules = Policy.from_env() if policy is None else policy
         # the environment's names are checked against what is installed when first read
         self._unchecked_names = rules if policy is None else None
+        self._blocked_here = frozenset(canonical(name) for name in blocked or ())
+        self._policy_given = policy is not None  # else the environment's (_left_out_by)
         if blocked is not None:
             rules = Policy(
                 blocked=rules.blocked | {canonical(name) for name in blocked},
@@ -108,6 +112,7 @@ class Registry:
         self._unlisted: dict[str, list[str]] = {}  # such ids close to listed ones: the close ones
         # such ids the pattern's provider refuses: its refusal (field, words), with a suggestion
         self._refused: dict[str, tuple[str, str]] = {}
+        self._as_is: set[str] = set()  # such close ids the user chose to create: send_as_is
         # What provider() answered, read without the lock: a client asks for every call it
         # makes. Emptied whenever a provider is registered (_claim), under the lock.
         self._task_providers: dict[str, Provider] = {}
@@ -270,12 +275,14 @@ class Registry:
         naming the plugin to install; README, Install).
         A chat model raises ValidationError: it is not a task (use ``Client.chat``).
 
-        An id no plugin lists that is close to one that is (a typo?) is sent as is, with an
-        UnlistedModelWarning at the caller's line: on its first use, and on every create
-        (``creating``), so that a notebook cell run again does not pay for the typo unsaid.
-        Unless the pattern's provider refuses the id (its ``model`` raises ValidationError,
-        as kiekit-suno's ``suno/*`` does for an id it does not serve): nothing would be sent,
-        so there is no warning, and that refusal is raised here, with the close ids named.
+        An id no plugin lists that is close to one that is (a typo?) is refused for a create
+        (``creating``): a ValidationError naming ``model`` with "did you mean", as ``kie run``
+        and ``run_batch`` refuse it, since a typo costs a paid 422 or a task of the wrong
+        model; :meth:`send_as_is` lets it through (KIE adds models often). Another use of it
+        (a task made elsewhere) warns, an UnlistedModelWarning at the caller's line, on its
+        first use. Unless the pattern's provider refuses the id (its ``model`` raises
+        ValidationError, as kiekit-suno's ``suno/*`` does for an id it does not serve): that
+        refusal is raised here, with the close ids named.
         """
         refused = self._refused.get(model)
         if refused is not None:  # a new error each time: one raised again grows its traceback
@@ -295,19 +302,40 @@ class Registry:
                     raise ValidationError(*refused)
                 self._task_providers[model] = found = resolved
         close = self._unlisted.get(model)
-        if close and (first or creating):
-            warnings.warn(
-                f"model {model!r} is not listed by any plugin and is sent as is"
-                f"{did_you_mean(close)}",
-                UnlistedModelWarning,
-                stacklevel=caller_stacklevel(),
-            )
+        if close and model not in self._as_is:
+            if creating:
+                raise ValidationError(
+                    "model",
+                    f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
+                    f"(to send it as is: send_as_is({model!r}) on the client's Registry, "
+                    "kiekit.registry.default_registry() unless it was given one)",
+                )
+            if first:
+                warnings.warn(
+                    f"model {model!r} is not listed by any plugin (a pattern serves it)"
+                    f"{did_you_mean(close)}",
+                    UnlistedModelWarning,
+                    stacklevel=caller_stacklevel(),
+                )
         return found
+
+    def send_as_is(self, *models: str) -> None:
+        """Let creates of ``models`` through, though each looks like a typo of a listed id
+        (KIE adds models often: one may be new), as ``kie run --any-model`` and
+        ``run_batch(..., any_model=True)`` do. Kept for the registry's life."""
+        with self._lock:
+            self._as_is.update(models)
 
     def chat_provider(self, model: str) -> ChatProvider:
         """The chat provider of ``model``, importing its plugin on first use; ValidationError
         for a task model (use ``Client.submit``)."""
-        found = self._resolve(model)  # a pattern-served id is refused below, not "sent as is"
+        try:
+            found = self._resolve(model)  # a pattern-served id is refused below, not "as is"
+        except UnknownModelError:  # named among the chat models, not the task ones
+            chats = self.chat_models()
+            raise UnknownModelError(
+                model, chats, suggestions=near_misses(model, chats), served_by=self.served_by(model)
+            ) from None
         if not isinstance(found, ChatProvider):
             if model not in self._providers:  # only a pattern (the generic market) serves it
                 chats = self.chat_models()
@@ -358,7 +386,7 @@ class Registry:
                 # of a pattern-served model do not read package metadata each time.
                 chosen = self._providers[max(patterns, key=_specificity)]
                 if hint := self._owner_missing(model, chosen):
-                    raise UnknownModelError(model, self._named_models(), served_by=hint)
+                    raise UnknownModelError(model, self._task_models(), served_by=hint)
                 self._by_pattern[model] = chosen
                 if close := self.suggestions(model):
                     refused = _refusal(chosen, model, close)
@@ -375,7 +403,7 @@ class Registry:
                 # send it to KIE as an open market job (a paid 422, or another model's task)
                 served_by = None
             raise UnknownModelError(
-                model, self._named_models(), suggestions=close, served_by=served_by
+                model, self._task_models(), suggestions=close, served_by=served_by
             )
 
     def _owner_missing(self, model: str, pattern: AnyProvider) -> str | None:
@@ -389,7 +417,7 @@ class Registry:
         if isinstance(pattern, Provider) and model in pattern.known_models():
             return None  # a market model of the catalogue (Kling, Sora…): the right path
         if hidden := self._hidden_declarers(model):  # a third party's, blocked: its own path
-            return f"{', '.join(hidden)} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+            return f"{', '.join(hidden)} serves it, but {self._left_out_by(hidden)}"
         if discovery.distribution_for(model) == "kiekit-market":
             return None  # any other word is the market's: KIE adds market models weekly
         return self.served_by(model)
@@ -414,7 +442,7 @@ class Registry:
             return None  # a pattern's catalogue lists it: market jobs, such as Kling's
         return (
             f"no installed plugin serves {model}: {', '.join(hidden)} declares it, but "
-            f"{BLOCK_ENV} / {ALLOW_ENV} leave it out"
+            f"{self._left_out_by(hidden)}"
         )
 
     def _hidden_declarers(self, model: str) -> list[str]:
@@ -458,7 +486,7 @@ class Registry:
             return None  # it is here: the id is not one it serves
         every = discovery.entry_points_of_group() if self._discover else []
         if any(canonical(distribution_of(ep)) == canonical(wanted) for ep in every):
-            return f"{wanted} serves it, but {BLOCK_ENV} / {ALLOW_ENV} leave it out"
+            return f"{wanted} serves it, but {self._left_out_by([wanted])}"
         return f"{wanted} serves it: {discovery.install_hint(wanted)}"
 
     def _preferred_first(self, model: str, points: list[EntryPoint]) -> list[EntryPoint]:
@@ -572,6 +600,8 @@ class Registry:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnlistedModelWarning)  # refused below instead
             provider = self.provider(model)
+        if any_model:
+            self.send_as_is(model)  # the create that follows sends it
         close = [] if any_model else self.suggestions(model)
         if close:
             raise ValidationError(
@@ -656,6 +686,26 @@ class Registry:
 
     def _named_models(self) -> list[str]:
         return [name for name in self.models() if "*" not in name]
+
+    def _task_models(self) -> list[str]:
+        """The ids ``submit`` takes, named in its UnknownModelError (not the chat models)."""
+        chats = set(self.chat_models())
+        return [name for name in self._named_models() if name not in chats]
+
+    def _left_out_by(self, distributions: Iterable[str]) -> str:
+        """What leaves ``distributions`` out, as the user said it: ``Registry(blocked=…)``,
+        the policy given, or the variables that are set (not both names when one is)."""
+        names = {canonical(name) for name in distributions}
+        if names & self._blocked_here:
+            return "Registry(blocked=…) leaves it out"
+        if self._policy_given:
+            return "the registry's policy leaves it out"
+        causes = [BLOCK_ENV] if names & self._policy.blocked else []
+        if self._policy.allowed is not None and not names <= self._policy.allowed:
+            causes.append(ALLOW_ENV)
+        if len(causes) == 1:
+            return f"{causes[0]} leaves it out"
+        return f"{BLOCK_ENV} / {ALLOW_ENV} leave it out"
 
     def models(self) -> list[str]:
         """Every model id known: declared by usable installed plugins or added explicitly."""

@@ -35,6 +35,7 @@ from kiekit.errors import (
     ResultsExpiredError,
     TaskNotFoundError,
     TaskTakenOverError,
+    ValidationError,
     expired_answer,
     fetch_refused,
     follow_up_refused,
@@ -284,16 +285,35 @@ class Session:
             raise
 
     def status(self, task: Task) -> Flow[TaskStatus]:
+        yield from self._right_model(task)
         # named as its wait's polls are: a webhook receiver's confirmations are such calls
-        return self._keyed(task, self.engine.status(task))
+        return (yield from self._keyed(task, self.engine.status(task)))
 
     def wait(
         self, task: Task, *, timeout: float | None, on_status: StatusHook | None
     ) -> Flow[Results]:
+        yield from self._right_model(task)
         engine = self.engine
-        policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+        try:
+            policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
+        except ValidationError as exc:  # PollPolicy's field: this call's parameter is timeout
+            raise ValidationError("timeout", str(exc).partition(": ")[2]) from None
         waiting = self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
-        return self._keyed(task, waiting)
+        return (yield from self._keyed(task, waiting))
+
+    def _right_model(self, task: Task) -> Flow[None]:
+        """ValidationError naming ``task`` when the journal has it under another model: asked
+        on the wrong family's path, KIE says it has no record of it, and the user may take a
+        task paid for as lost (nor is that "not found" written on its row)."""
+        journalled = yield from self._record(partial(self.recorder.journalled_model, task))
+        if journalled is not None:
+            raise ValidationError(
+                "task",
+                f"task {task.id} is in the journal as a {journalled} task, not {task.model}: "
+                f"use Task({task.id!r}, {journalled!r}) (a task's status is read on its "
+                "model's own path, and KIE knows no task of it on another)",
+                task_id=task.id,
+            )
 
     def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
         return self._keyed(task, self._ending(task, self.engine.finish(task, status)))
@@ -431,7 +451,14 @@ class Session:
         if journal is None:
             raise ConfigurationError("hand_off needs a journal (this client has journal=None)")
         task_id = task.id if isinstance(task, Task) else task
-        yield from self._record(lambda: journal.hand_off(task_id, reason=reason))
+        try:
+            yield from self._record(lambda: journal.hand_off(task_id, reason=reason))
+        except ValidationError as exc:
+            if exc.field != "key":
+                raise
+            # the journal names the row it was given ("key"); this call's parameter is ``task``
+            words = str(exc).removeprefix("key: ")
+            raise ValidationError("task", words, task_id=task_id, key=exc.key) from None
 
     def adopt(
         self, task_id: str, model: str, *, out_dir: str | os.PathLike[str] | None

@@ -16,6 +16,7 @@ from kiekit.chat.options import json_object, json_objects
 from kiekit.chat.provider import ChatProvider
 from kiekit.chat.sse import SseDecoder
 from kiekit.chat.types import (
+    CHAT_DEADLINE,
     ROLES,
     ChatCall,
     ChatDelta,
@@ -37,6 +38,7 @@ from kiekit.chat.types import (
 )
 
 __all__ = [
+    "CHAT_DEADLINE",
     "ROLES",
     "AsyncChatStream",
     "ChatCall",

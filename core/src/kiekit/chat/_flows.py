@@ -32,6 +32,7 @@ from kiekit._engine.ops import NOW, Now
 from kiekit.chat.provider import ChatProvider
 from kiekit.chat.sse import SseDecoder
 from kiekit.chat.types import (
+    CHAT_DEADLINE,
     ChatCall,
     ChatDelta,
     ChatFailure,
@@ -74,7 +75,7 @@ READ = ReadStream()
 # Bounds on one chat call, whole or streamed, as every other call has its deadline and
 # max_answer_bytes: a reasoning model's long answer takes minutes, but a stalled proxy or an
 # endless stream must not hold a worker (or its memory) for ever
-CHAT_DEADLINE = 600.0  # seconds
+# CHAT_DEADLINE (kiekit.chat.types, exported by kiekit.chat): read here at each call
 MAX_STREAM_BYTES = 32 * 2**20  # the bytes of one streamed answer, as MAX_ANSWER_BYTES
 
 

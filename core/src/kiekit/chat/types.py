@@ -253,6 +253,12 @@ MessagesLike = (
 )
 
 
+# Seconds one chat call may take, whole or streamed, unless its ``timeout=`` says otherwise: a
+# reasoning model's long answer takes minutes, but a stalled proxy or an endless stream must
+# not hold a worker for ever (kiekit.chat._flows reads it at each call)
+CHAT_DEADLINE = 600.0
+
+
 class ChatOptions(TypedDict, total=False):
     """The options ``Client.chat`` and ``chat_stream`` take, as type checkers read them: those
     of kiekit-chat's models (each model takes its family's: ``kie models CHAT_MODEL``). Only a
@@ -262,7 +268,8 @@ class ChatOptions(TypedDict, total=False):
     max_tokens: int | None
     max_output_tokens: int | None  # the Responses family's (GPT-5 and Codex)
     temperature: float | None
-    reasoning_effort: str | None
+    # the Completions family takes low/medium/high, the Responses family minimal too
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None
     include_thoughts: bool | None
     google_search: bool | None
     thinking: bool | None  # the Messages family's (Claude)

@@ -773,10 +773,10 @@ def _say_held_back(
 
 def _left_off(job: Job, row: Entry | None, words: str, *, mock: bool) -> JobResult:
     """The result line of a job a stop cut short, from its journal row."""
-    from kiekit.batch import JobResult
+    from kiekit.batch import JobResult, JobState
     from kiekit.journal import EntryState
 
-    def result(state: str, detail: str, **more: Any) -> JobResult:
+    def result(state: JobState, detail: str, **more: Any) -> JobResult:
         error = {"type": "Interrupted", "message": f"{words}: the job did not finish; {detail}"}
         return JobResult(job.line, job.id, state, model=job.model, error=error, **more)
 

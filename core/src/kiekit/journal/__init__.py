@@ -47,7 +47,7 @@ from kiekit.journal._journal import (
     open_journal,
 )
 from kiekit.journal._leases import leases_renewed
-from kiekit.journal._selection import Selection
+from kiekit.journal._selection import OPEN_STATES, Selection
 from kiekit.journal._stores import JournalStore, MemoryStore, SqliteStore
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "JOURNAL_FILE",
     "JOURNAL_URL_ENV",
     "NOT_KEPT",
+    "OPEN_STATES",
     "Entry",
     "EntryState",
     "HeldElsewhere",

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
 import threading
 import time
@@ -77,21 +78,27 @@ _HOLDS_TASK = frozenset({EntryState.CREATED, EntryState.SUCCEEDED, EntryState.FA
 _IN_FLIGHT_HERE_POLL = 0.05
 
 
-class TakenOver(ConfigurationError):
+class TakenOver(TaskTakenOverError):
     """A create that waited to be sent again (KIE had refused it, making nothing) found its
-    journal row taken over by another worker meanwhile: it is not sent, that worker does it."""
+    journal row taken over by another worker meanwhile: it is not sent, that worker does it.
+    Raised by ``submit`` (with an idempotency key); ``task_id`` is None (no task was made
+    here), ``key`` is the row. A TaskTakenOverError, as a wait's or download's is (``run_batch``
+    reports the job ``taken_over``); it was a ConfigurationError before."""
 
     def __init__(self, key: str) -> None:
-        super().__init__(
+        KieError.__init__(
+            self,
             f"job {key!r} was taken over by another worker while its create waited to be sent "
-            "again (nothing had been made): not sent here"
+            "again (nothing had been made): not sent here",
         )
         self.key = key
+        self.owner = None
 
 
 class HeldElsewhere(Exception):
-    """Another live worker holds this idempotency key's create, or this process is sending it
-    right now: wait, then look again."""
+    """Engine plumbing, never raised to a caller: another live worker holds this idempotency
+    key's create, or this process is sending it right now; the client waits, then looks
+    again (not a KieError for that reason)."""
 
     def __init__(self, key: str, owner: str | None, seconds_left: float) -> None:
         super().__init__(f"{key!r} is held by {owner} for {seconds_left:.1f} s more")
@@ -160,6 +167,27 @@ class Journal:
     The clients call :meth:`intend` before a create, then :meth:`created` or
     :meth:`create_failed`, then :meth:`finished` / :meth:`wait_failed` and :meth:`downloaded`.
     Rows are found by task id through a small in-process index, so a client does not scan.
+
+    For users (scripts, tools like ``kie tasks``; a client's is its ``journal``):
+
+    - reading: :meth:`get`, :meth:`by_task`, :meth:`find`, :meth:`select`, :meth:`entries`,
+      :meth:`unfinished`, :meth:`downloads_gone`, :meth:`successes_owed`, :attr:`owner`;
+    - by hand: :meth:`adopt`, :meth:`settle`, :meth:`settle_command`, :meth:`abandon`,
+      :meth:`hand_off`, :meth:`prune`, :meth:`let_go_all`;
+    - its life: :meth:`open`, :meth:`close`, :meth:`aclose`, :meth:`close_soon`,
+      :meth:`same_store_as`.
+
+    Engine plumbing, called by the clients, ``run_batch`` and the webhook receiver in a set
+    order (a call out of it can lose a lease or a task id); public for them, not for users,
+    and its signatures may change without notice: :meth:`intend`, :meth:`claim`, :meth:`take`,
+    :meth:`created`, :meth:`create_failed`, :meth:`parked`, :meth:`resending`,
+    :meth:`finished`, :meth:`wait_failed`, :meth:`downloaded`, :meth:`download_failed`,
+    :meth:`refused`, :meth:`release`, :meth:`sender_lost`, :meth:`close_duplicate`,
+    :meth:`missed`, :meth:`unrecorded`, :meth:`recorded_late`, :meth:`write_missed`,
+    :meth:`now`, :meth:`renew`, :meth:`renewal_due`, :meth:`renew_at_work`,
+    :meth:`taken_over`, :meth:`check_held`, :meth:`at_work`, :meth:`alone_at`,
+    :meth:`let_go_of`, :meth:`held_elsewhere`, :meth:`holder`, :meth:`sender_alive`,
+    :meth:`on_create_ended`, :meth:`made_by_unknown_key`, :meth:`folder_keyed`.
     """
 
     def __init__(
@@ -1153,7 +1181,9 @@ class Journal:
     def created(
         self, entry: Entry, task: Task, *, read_back: bool = True, same_task_again: bool = False
     ) -> Entry | None:
-        """KIE answered create ``entry`` with ``task``: the row is ``created``, holding it.
+        """Engine plumbing: KIE answered create ``entry`` (its intent row) with ``task``: the
+        row is ``created``, holding it, before ``submit`` returns (the row as written; None
+        without ``read_back``).
         ``same_task_again``: KIE answers this create with one task however often it is asked,
         making nothing the second time (the request says so: Veo's 1080P is its video's,
         kie-api.md §3.3). A row holding that task already keeps it; this row is closed as a
@@ -1448,7 +1478,7 @@ class Journal:
     # -- reading -----------------------------------------------------------------------------
 
     def folder_keyed(self, model: str) -> Mapping[str, tuple[str, ...]]:
-        """The keys of ``model``'s batch rows that a kiekit before a7f754c (4 Dec 2026) keyed
+        """The keys of ``model``'s batch rows that a kiekit before 4 Dec 2026 keyed
         with their folder (``batch:<folder>:<job id>``), by job id: a batch run with another
         ``--out`` finds its jobs made there (kiekit.batch). Read once per journal handle and
         model, a page at a time (only an older kiekit writes such rows); the rows themselves
@@ -1520,9 +1550,13 @@ class Journal:
         return (row for row in self.select(downloaded) if not is_open(row) and not row.handed_off)
 
     def get(self, key: str) -> Entry | None:
+        """The row whose key is ``key`` (an idempotency key, ``batch:<job id>``, or the key
+        kiekit made for a create without one, as ``kie tasks`` shows it), or None."""
         return self.store.get(key)
 
     def by_task(self, task_id: str) -> Entry | None:
+        """The row of KIE task ``task_id`` (this process's, another's, or adopted), or None:
+        a task kiekit never created nor adopted has none. :meth:`find` takes either."""
         with self._lock:
             key = self._keys.get(task_id)
         if key is not None:
@@ -1651,10 +1685,28 @@ def _takes_owner(change: Callable[..., bool]) -> bool:
     return "owned_by" in named or bool(code.co_flags & 0x08)  # CO_VARKEYWORDS: **options
 
 
+# What a task id given by hand may look like, in every family: KIE's are 32 hex digits in real
+# traffic, its docs show placeholders (`task_12345678`, `veo_task_abcdef123456`), UUIDs for
+# Runway and, in one page version, numbers (kie-api.md §1, §3.4). Permissive past those shapes
+# ('.' and ':' too); what it keeps out is a sentence, a path or URL, or a pasted page.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+
+
 def _task_id(task_id: str) -> str:
-    """A task id given by hand (``settle``, ``adopt``), without the blanks around it."""
-    if not isinstance(task_id, str) or not task_id.strip() or not task_id.isprintable():
-        raise ValidationError("task_id", f"is not a task id: {task_id!r}")
+    """A task id given by hand (``settle``, ``adopt``), without the blanks around it; a
+    ValidationError naming ``task_id`` for what cannot be one (a URL, a sentence): KIE would
+    answer "not found" only at the first wait."""
+    if not isinstance(task_id, str) or _TASK_ID.fullmatch(task_id.strip()) is None:
+        shown_id = (
+            repr(task_id)
+            if len(repr(task_id)) <= 80
+            else f"{repr(task_id)[:60]}… ({len(task_id)} characters)"
+        )
+        raise ValidationError(
+            "task_id",
+            f"is not a task id: {shown_id} (KIE's are up to 128 letters, digits, '_', '-', "
+            "'.' or ':', like 5f488be792eafad4b066e21e5bc472c7 or a UUID)",
+        )
     return task_id.strip()
 
 
@@ -1812,7 +1864,8 @@ def journal_of(option: JournalOption) -> Journal | None:
 
 
 class Recorder:
-    """What a client tells its journal, in the client's words; does nothing without a journal.
+    """Engine plumbing: what a client tells its journal, in the client's words; does nothing
+    without a journal. Not for users (its signatures may change without notice).
 
     The two clients call the same methods around their I/O, so the rules live here once.
     """
@@ -1996,6 +2049,21 @@ class Recorder:
             return
         if journal is not None and journal.alone_at(task_id):
             self._safely(task_id, lambda: journal.let_go_of(task_id))
+
+    def journalled_model(self, task: Task) -> str | None:
+        """The model the journal has ``task`` under when it is not ``task.model`` (a Task
+        rebuilt with the wrong model: its status would be asked on another family's path,
+        and KIE would say it has no record of a task that is there, paid for), else None.
+        None too when the journal cannot be read: the wait goes on without this check."""
+        if self.journal is None:
+            return None
+        try:
+            row = self.journal.by_task(task.id)
+        except JournalError:
+            return None
+        if row is None or not row.model or row.model == task.model:
+            return None
+        return row.model
 
     def records_failure(self, exc: BaseException) -> bool:
         """Whether a failed wait is written down: only kiekit's errors say something about

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from kiekit.errors import ValidationError
 from kiekit.journal._entry import HANDED_OFF, Entry, EntryState
@@ -23,17 +23,36 @@ CLOSED_STATES = (EntryState.REJECTED, EntryState.FAILED)  # and a success with a
 PAGE_ROWS = 1000  # rows a store reads per query while streaming: memory stays flat
 
 
+def _states(states: Iterable[EntryState | str] | EntryState | str) -> frozenset[EntryState]:
+    """``Selection.states`` as the journal's states: a state's name (``"created"``) is one, and
+    a lone state is a set of one. A word that is no state is refused: it would match no row,
+    and "nothing found" would be taken for "nothing owed"."""
+    given = [states] if isinstance(states, EntryState | str) else list(states)
+    chosen = set()
+    for state in given:
+        if isinstance(state, EntryState):
+            chosen.add(state)
+            continue
+        try:
+            chosen.add(EntryState(state))
+        except ValueError:
+            words = ", ".join(s.value for s in EntryState)
+            raise ValidationError("states", f"{state!r} is not a row's state ({words})") from None
+    return frozenset(chosen)
+
+
 @frozen
 class Selection:
     """Rows of the journal, oldest first. Every field narrows; the defaults select every row.
 
-    ``states``: rows in one of these states. ``open``: rows still open (:data:`OPEN_STATES`, or
+    ``states``: rows in one of these states (:class:`EntryState` members, or their names:
+    ``{"created"}``). ``open``: rows still open (:data:`OPEN_STATES`, or
     a success with a download short of its results), besides those of ``states``. ``model``:
     rows of this model. ``since``: rows created at or after these Unix seconds. ``newest``:
     only the last N of the rows selected (still yielded oldest first).
     """
 
-    states: frozenset[EntryState] = frozenset()
+    states: frozenset[EntryState] = field(default=frozenset(), converter=_states)
     open: bool = False
     model: str | None = None
     since: float | None = None

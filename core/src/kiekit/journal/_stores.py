@@ -102,7 +102,8 @@ class JournalStore(Protocol):
     def now(self) -> float:
         """The store's clock (Unix seconds), which leases run on."""
 
-    def get(self, key: str) -> Entry | None: ...
+    def get(self, key: str) -> Entry | None:
+        """The row whose key is ``key``, or None."""
 
     def by_task(self, task_id: str) -> Entry | None:
         """The row of a created task: the oldest holding it; a ``rejected`` row naming it
@@ -125,7 +126,9 @@ class JournalStore(Protocol):
 
 
 class MemoryStore:
-    """A journal that lives as long as the process: for tests and throwaway scripts."""
+    """A journal that lives as long as the process: for tests and throwaway scripts. Its
+    methods are :class:`JournalStore`'s (documented there); a user reads rows through a
+    :class:`~kiekit.journal.Journal`."""
 
     keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
     checks_owner = True  # update(owned_by=...) (JournalStore)
@@ -585,6 +588,8 @@ class SqliteStore:
     1,000-task batch feels). One connection per thread; nothing is opened until used.
 
     Keep the file on a local disk: SQLite's locking is unreliable on network file systems.
+    Its methods are :class:`JournalStore`'s (documented there); a user reads rows through a
+    :class:`~kiekit.journal.Journal`.
     """
 
     keeps_hand_offs = True  # an error given as UnlessHandedOff (JournalStore)
