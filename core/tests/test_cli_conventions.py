@@ -722,12 +722,12 @@ def test_the_readme_lists_every_error_type_and_the_exit_code_kie_gives_it() -> N
     """One table a script can branch on, kept in step with kiekit.errors and kie's codes: a
     new error class, or a class whose code changes, fails here until the README says so."""
     from kiekit import errors
-    from kiekit.journal import JournalError
+    from kiekit.journal import JournalError, TakenOver
 
     table = _error_types_table()
     classes = {
         cls.__name__: cls
-        for cls in (*(getattr(errors, name) for name in errors.__all__), JournalError)
+        for cls in (*(getattr(errors, name) for name in errors.__all__), JournalError, TakenOver)
         if isinstance(cls, type) and issubclass(cls, errors.KieError) and cls is not errors.KieError
     }
     others = {"UsageError": [cli.EXIT_USAGE], "JobsNotDone": [cli.EXIT_FAILED],

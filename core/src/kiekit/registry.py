@@ -71,11 +71,12 @@ class PluginWarning(UserWarning):
 
 class UnlistedModelWarning(UserWarning):
     """A model id no plugin lists by name, served by a pattern, looks like a known one: the
-    message says which. Given when such an id is used without a create (``adopt``, ``wait``
-    of a task made elsewhere); a create of it is refused instead (a ValidationError with
-    "did you mean"), unless :meth:`Registry.send_as_is` let it through. Not given for an id
-    the pattern's provider refuses (kiekit-suno's ``suno/*``): its refusal carries the
-    suggestion."""
+    message says which. Given on every create of such an id (it is sent as is: KIE adds
+    models every week, and a new one is often a near neighbour of a known id, as
+    ``gpt-image-2-6-…`` is of ``gpt-image-2-5-…``), and on its first use without a create
+    (``adopt``, a wait of a task made elsewhere); never for an id passed to
+    :meth:`Registry.send_as_is`. Not given for an id the pattern's provider refuses
+    (kiekit-suno's ``suno/*``): its refusal carries the suggestion."""
 
 
 class Registry:
@@ -275,12 +276,12 @@ class Registry:
         naming the plugin to install; README, Install).
         A chat model raises ValidationError: it is not a task (use ``Client.chat``).
 
-        An id no plugin lists that is close to one that is (a typo?) is refused for a create
-        (``creating``): a ValidationError naming ``model`` with "did you mean", as ``kie run``
-        and ``run_batch`` refuse it, since a typo costs a paid 422 or a task of the wrong
-        model; :meth:`send_as_is` lets it through (KIE adds models often). Another use of it
-        (a task made elsewhere) warns, an UnlistedModelWarning at the caller's line, on its
-        first use. Unless the pattern's provider refuses the id (its ``model`` raises
+        An id no plugin lists that is close to one that is (a typo, or a model KIE added this
+        week) is sent as is, with an UnlistedModelWarning at the caller's line: on its first
+        use, and on every create (``creating``), so that a notebook cell run again does not
+        send its typo unsaid (``kie run`` and ``run_batch``, where nobody reads a warning
+        before paying, refuse it unless told ``--any-model``). :meth:`send_as_is` silences it
+        for ids meant. Unless the pattern's provider refuses the id (its ``model`` raises
         ValidationError, as kiekit-suno's ``suno/*`` does for an id it does not serve): that
         refusal is raised here, with the close ids named.
         """
@@ -302,27 +303,22 @@ class Registry:
                     raise ValidationError(*refused)
                 self._task_providers[model] = found = resolved
         close = self._unlisted.get(model)
-        if close and model not in self._as_is:
-            if creating:
-                raise ValidationError(
-                    "model",
-                    f"{model!r} is not a model id any plugin lists{did_you_mean(close)} "
-                    f"(to send it as is: send_as_is({model!r}) on the client's Registry, "
-                    "kiekit.registry.default_registry() unless it was given one)",
-                )
-            if first:
-                warnings.warn(
-                    f"model {model!r} is not listed by any plugin (a pattern serves it)"
-                    f"{did_you_mean(close)}",
-                    UnlistedModelWarning,
-                    stacklevel=caller_stacklevel(),
-                )
+        if close and model not in self._as_is and (first or creating):
+            said = "is sent as is" if creating else "is served by a pattern"
+            warnings.warn(
+                f"model {model!r} is not listed by any plugin and {said}{did_you_mean(close)} "
+                f"(send_as_is({model!r}) on the client's Registry, "
+                "kiekit.registry.default_registry() unless it was given one, says it is meant)",
+                UnlistedModelWarning,
+                stacklevel=caller_stacklevel(),
+            )
         return found
 
     def send_as_is(self, *models: str) -> None:
-        """Let creates of ``models`` through, though each looks like a typo of a listed id
-        (KIE adds models often: one may be new), as ``kie run --any-model`` and
-        ``run_batch(..., any_model=True)`` do. Kept for the registry's life."""
+        """Say ``models`` are meant, though each looks like a typo of a listed id (KIE adds
+        models often: one may be new): no UnlistedModelWarning for them, as ``kie run
+        --any-model`` and ``run_batch(..., any_model=True)`` let them through. Kept for the
+        registry's life."""
         with self._lock:
             self._as_is.update(models)
 

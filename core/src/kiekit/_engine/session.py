@@ -285,35 +285,44 @@ class Session:
             raise
 
     def status(self, task: Task) -> Flow[TaskStatus]:
-        yield from self._right_model(task)
         # named as its wait's polls are: a webhook receiver's confirmations are such calls
-        return (yield from self._keyed(task, self.engine.status(task)))
+        return self._keyed(task, self._status(task))
+
+    def _status(self, task: Task) -> Flow[TaskStatus]:
+        try:
+            return (yield from self.engine.status(task))
+        except TaskNotFoundError as exc:
+            wrong = yield from self._wrong_model(task)
+            if wrong is None:
+                raise
+            raise wrong from exc
 
     def wait(
         self, task: Task, *, timeout: float | None, on_status: StatusHook | None
     ) -> Flow[Results]:
-        yield from self._right_model(task)
         engine = self.engine
         try:
             policy = engine.poll if timeout is None else attrs.evolve(engine.poll, timeout=timeout)
         except ValidationError as exc:  # PollPolicy's field: this call's parameter is timeout
             raise ValidationError("timeout", str(exc).partition(": ")[2]) from None
         waiting = self._ending(task, engine.wait(task, policy=policy, on_status=on_status))
-        return (yield from self._keyed(task, waiting))
+        return self._keyed(task, waiting)
 
-    def _right_model(self, task: Task) -> Flow[None]:
-        """ValidationError naming ``task`` when the journal has it under another model: asked
-        on the wrong family's path, KIE says it has no record of it, and the user may take a
-        task paid for as lost (nor is that "not found" written on its row)."""
+    def _wrong_model(self, task: Task) -> Flow[ValidationError | None]:
+        """After KIE's "no record of this task": ValidationError naming ``task`` when the
+        journal has it under another model (a Task rebuilt with the wrong one is asked on
+        another family's path, and the user may take a task paid for as lost), else None.
+        Asked only after that answer, so a status or wait that works reads no journal row."""
         journalled = yield from self._record(partial(self.recorder.journalled_model, task))
-        if journalled is not None:
-            raise ValidationError(
-                "task",
-                f"task {task.id} is in the journal as a {journalled} task, not {task.model}: "
-                f"use Task({task.id!r}, {journalled!r}) (a task's status is read on its "
-                "model's own path, and KIE knows no task of it on another)",
-                task_id=task.id,
-            )
+        if journalled is None:
+            return None
+        return ValidationError(
+            "task",
+            f"task {task.id} is in the journal as a {journalled} task, not {task.model}: "
+            f"use Task({task.id!r}, {journalled!r}) (a task's status is read on its "
+            "model's own path, and KIE knows no task of it on another)",
+            task_id=task.id,
+        )
 
     def finish(self, task: Task, status: TaskStatus) -> Flow[Results]:
         return self._keyed(task, self._ending(task, self.engine.finish(task, status)))
@@ -373,10 +382,15 @@ class Session:
             except GeneratorExit:
                 raise
             except BaseException as exc:
-                if recorder.records_failure(exc):
+                wrong = None
+                if isinstance(exc, TaskNotFoundError):  # the wrong model's path? (not written)
+                    wrong = yield from self._wrong_model(task)
+                if wrong is None and recorder.records_failure(exc):
                     yield from self._record(partial(recorder.wait_failed, task, exc))
                 # nothing here works on it now: `kie resume` elsewhere may, at once
                 yield from self._record(partial(recorder.stopped_working, task.id))
+                if wrong is not None:
+                    raise wrong from exc
                 raise
         yield from self._record(partial(recorder.finished, task, results))
         return results

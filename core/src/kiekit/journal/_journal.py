@@ -180,8 +180,9 @@ class Journal:
     Engine plumbing, called by the clients, ``run_batch`` and the webhook receiver in a set
     order (a call out of it can lose a lease or a task id); public for them, not for users,
     and its signatures may change without notice: :meth:`intend`, :meth:`claim`, :meth:`take`,
-    :meth:`created`, :meth:`create_failed`, :meth:`parked`, :meth:`resending`,
-    :meth:`finished`, :meth:`wait_failed`, :meth:`downloaded`, :meth:`download_failed`,
+    :meth:`made_for_run`, :meth:`created`, :meth:`create_failed`, :meth:`parked`,
+    :meth:`resending`, :meth:`finished`, :meth:`wait_failed`, :meth:`landed`,
+    :meth:`downloaded`, :meth:`download_failed`,
     :meth:`refused`, :meth:`release`, :meth:`sender_lost`, :meth:`close_duplicate`,
     :meth:`missed`, :meth:`unrecorded`, :meth:`recorded_late`, :meth:`write_missed`,
     :meth:`now`, :meth:`renew`, :meth:`renewal_due`, :meth:`renew_at_work`,
