@@ -49,6 +49,7 @@ from aiohttp import web
 
 from .callbacks import CallbackRecord, loopback_refusal
 from .envelope import ErrorAnswer, dumps, error, ok
+from .families.market import market_state
 from .families.validation import (
     invalid,
     optional_bool,
@@ -169,9 +170,10 @@ def poll_task(
     for it, so a family must map all five."""
     transition = _poll_task(request, family, payload, not_found=not_found, param=param)
     task = transition.task
-    if task.state != "queuing" or runtime(request).config.market_queuing:
+    shown = market_state(task, queuing=runtime(request).config.market_queuing)
+    if shown == task.state:
         return transition
-    return dataclasses.replace(transition, task=dataclasses.replace(task, state="waiting"))
+    return dataclasses.replace(transition, task=dataclasses.replace(task, state=shown))
 
 
 def status_words(member: str, words: Mapping[Any, str]) -> StateReader:

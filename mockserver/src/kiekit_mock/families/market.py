@@ -28,7 +28,7 @@ from ..route_helpers import (
 )
 from ..rules import Outcome
 from ..runtime import Runtime
-from ..state import TaskSnapshot, TaskSpec, Transition
+from ..state import State, TaskSnapshot, TaskSpec, Transition
 from .market_models import MODELS, REFUSED, Input, MarketModel, closest, find, warn_guessed
 from .market_models.base import result_object
 from .market_models.extra import WARNING_HEADER, header_safe, id_problem, refused_warning
@@ -61,7 +61,7 @@ def _param_json(model: str, stored_input: Input) -> str:
     return dumps({"input": inner, "model": model})
 
 
-def market_state(task: TaskSnapshot, *, queuing: bool = False) -> str:
+def market_state(task: TaskSnapshot, *, queuing: bool = False) -> State:
     """The state a record shows: real KIE walks waiting → generating → success (§2.2 [OBS]),
     so the mock's middle pending stage reads `waiting` unless `queuing` (a test's choice,
     MockConfig.market_queuing) asks for the documented-but-unseen `queuing`."""
